@@ -1,0 +1,67 @@
+"""Browse the canonical catalogue: indicators, code lists and returns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.deps import SessionDep
+from indicators import service as indicators
+from indicators.schemas import CodeListPublic, IndicatorDetail, IndicatorList
+from mappings import service as mappings
+from mappings.schemas import ReturnDetail, ReturnList
+
+router = APIRouter(prefix="/api", tags=["catalogue"])
+NOT_FOUND = {404: {"description": "Not in the catalogue"}}
+
+StatisticFilter = Literal["count", "percentage", "rate", "mean", "score", "duration", "judgement", "gap"]
+
+
+@router.get("/indicators", summary="List indicators", response_model=IndicatorList)
+def list_indicators(
+    session: SessionDep,
+    q: Annotated[str | None, Query(description="Text in the id, title or definition")] = None,
+    statistic: StatisticFilter | None = None,
+    return_id: Annotated[str | None, Query(alias="return", description="Only indicators this return asks for")] = None,
+    status: Literal["active", "legacy", "abolished"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> IndicatorList:
+    """List catalogue indicators, filtered by text, statistic, return or status."""
+    ids = mappings.indicator_ids_for_return(session, return_id) if return_id else None
+    rows, total = indicators.list_indicators(
+        session, text=q, statistic=statistic, status=status, ids=ids, limit=limit, offset=offset
+    )
+    return IndicatorList(data=[indicators.to_public(r) for r in rows], count=total)
+
+
+@router.get("/indicators/{indicator_id}", summary="One indicator", response_model=IndicatorDetail, responses=NOT_FOUND)
+def get_indicator(indicator_id: str, session: SessionDep) -> IndicatorDetail:
+    """Show one indicator with the returns that use it and its code lists."""
+    row = indicators.get_indicator(session, indicator_id)
+    lists = [*row.breakdowns, *([row.judgement_codelist] if row.judgement_codelist else [])]
+    return IndicatorDetail(
+        **indicators.to_public(row).model_dump(),
+        used_by=mappings.indicator_uses(session, indicator_id),
+        codelists=indicators.get_codelists(session, lists),
+    )
+
+
+@router.get("/codelists", summary="List code lists", response_model=list[CodeListPublic])
+def list_codelists(session: SessionDep) -> list[CodeListPublic]:
+    """List every code list with its codes."""
+    return indicators.get_codelists(session)
+
+
+@router.get("/returns", summary="List returns", response_model=ReturnList)
+def list_returns(session: SessionDep) -> ReturnList:
+    """List every return with its recipient, level, period type and number of fields."""
+    rows = mappings.list_returns(session)
+    return ReturnList(data=rows, count=len(rows))
+
+
+@router.get("/returns/{return_id}", summary="One return", response_model=ReturnDetail, responses=NOT_FOUND)
+def get_return(return_id: str, session: SessionDep) -> ReturnDetail:
+    """Show one return with each field and the indicator it maps onto."""
+    return mappings.get_return(session, return_id)

@@ -1,0 +1,103 @@
+"""The database engine and sessions: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL."""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session, SQLModel
+
+from settings import Settings, get_settings
+
+#: Constraint names Alembic can rely on (and SQLite batch migrations need).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+#: Every module that defines tables, bottom floor first. Named, not imported, so this module
+#: stays below the packages that define them.
+MODEL_MODULES = ("indicators.models", "mappings.models")
+
+
+def metadata() -> MetaData:
+    """Return the metadata with every table of the product registered."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    return SQLModel.metadata
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with the connection settings the product relies on."""
+    if url.startswith("sqlite:"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+_engines: dict[str, Engine] = {}
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """Return the shared engine for the configured database."""
+    url = (settings or get_settings()).effective_database_url
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """Open a session that commits on success and rolls back on any error."""
+    with Session(engine or get_engine()) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(engine: Engine) -> Any:
+    """Build the Alembic configuration for ``engine`` without an ini file."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine | None = None) -> None:
+    """Bring the database schema up to the latest migration."""
+    from alembic import command
+
+    engine = engine or get_engine()
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

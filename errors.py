@@ -1,0 +1,66 @@
+"""The one exception family of the product: each error carries a message and an HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OneReturnError(Exception):
+    """Base of every domain error; the API and CLI render it without a traceback."""
+
+    status_code = 400
+    error_type = "error"
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+
+class ConfigurationError(OneReturnError):
+    """A setting or environment variable is wrong."""
+
+    status_code = 500
+    error_type = "configuration_error"
+
+
+class NotFound(OneReturnError):
+    """The thing asked for does not exist (or is not the caller's to see)."""
+
+    status_code = 404
+    error_type = "not_found"
+
+
+class Unauthorized(OneReturnError):
+    """No valid credentials were given."""
+
+    status_code = 401
+    error_type = "unauthorized"
+
+
+class Forbidden(OneReturnError):
+    """The caller may not do this."""
+
+    status_code = 403
+    error_type = "forbidden"
+
+
+class Conflict(OneReturnError):
+    """The request clashes with what is stored."""
+
+    status_code = 409
+    error_type = "conflict"
+
+
+class InvalidInput(OneReturnError):
+    """The request or file is not acceptable as given."""
+
+    status_code = 422
+    error_type = "invalid_input"
+
+
+class CatalogueError(OneReturnError):
+    """The catalogue files are broken; ``errors`` lists each problem with file and line."""
+
+    status_code = 500
+    error_type = "catalogue_error"

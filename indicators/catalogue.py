@@ -1,0 +1,340 @@
+"""Load the indicator catalogue files and check them: references, formulas, code lists, duplicates."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from errors import InvalidInput
+from indicators.formula import parse_formula, references
+from indicators.tomlfile import Problem, TomlFile, read_toml
+
+#: The folder of the bundled indicator files.
+CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
+
+Statistic = Literal["count", "percentage", "rate", "mean", "score", "duration", "judgement", "gap"]
+PeriodType = Literal["month", "quarter", "financial_year", "academic_year", "calendar_year", "snapshot_date"]
+RATIO_STATISTICS = ("percentage", "rate")
+_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class CodeListSpec(_Spec):
+    """A code list as written in a catalogue file."""
+
+    title: str = Field(min_length=1)
+    source: str = ""
+    codes: dict[str, str] = Field(min_length=1)
+
+
+class IndicatorSpec(_Spec):
+    """An indicator definition as written in a catalogue file."""
+
+    id: str = Field(pattern=_ID, max_length=128)
+    title: str = Field(min_length=3)
+    plain_title: str = Field(min_length=3)
+    definition: str = Field(min_length=10)
+    statistic: Statistic
+    numerator: str | None = Field(default=None, pattern=_ID)
+    denominator: str | None = Field(default=None, pattern=_ID)
+    numerator_label: str | None = None
+    denominator_label: str | None = None
+    multiplier: Literal[1, 100, 1000, 10000, 100000] = 1
+    unit: str = Field(min_length=1)
+    decimals: int = Field(default=0, ge=0, le=6)
+    polarity: Literal["higher_is_better", "lower_is_better", "no_judgement"]
+    period_type: PeriodType
+    time_basis: Literal["snapshot", "cumulative", "rolling_12_months"]
+    breakdowns: list[str] = Field(default_factory=list)
+    aggregation: Literal["sum", "ratio_of_sums", "weighted_mean", "none"]
+    purpose: Literal["process", "output", "outcome", "context"]
+    method: str = Field(min_length=1, max_length=128)
+    source_body: str = Field(min_length=1)
+    formula: str | None = None
+    range: tuple[float, float] | None = None
+    judgement_codelist: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    status: Literal["active", "legacy", "abolished"] = "active"
+    valid_from: date | None = None
+    valid_to: date | None = None
+    source: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IndicatorSpec:
+        if self.statistic in RATIO_STATISTICS:
+            if not (self.numerator or self.numerator_label) or not (self.denominator or self.denominator_label):
+                raise ValueError(f"a {self.statistic} needs a numerator and a denominator (an indicator id or a label)")
+            if self.multiplier == 1 and self.statistic == "percentage":
+                raise ValueError("a percentage needs multiplier = 100")
+        if self.statistic == "count" and self.multiplier != 1:
+            raise ValueError("a count has multiplier = 1")
+        if self.statistic == "count" and self.aggregation not in ("sum", "none"):
+            raise ValueError("a count aggregates by sum (or none)")
+        if self.statistic == "judgement" and not self.judgement_codelist:
+            raise ValueError("a judgement needs judgement_codelist")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError("range must be [low, high]")
+        if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
+            raise ValueError("valid_from is after valid_to")
+        return self
+
+    @property
+    def refs(self) -> list[str]:
+        """List every indicator id this definition refers to."""
+        found = [r for r in (self.numerator, self.denominator) if r]
+        if self.formula:
+            try:
+                found += references(parse_formula(self.formula))
+            except InvalidInput:
+                pass
+        return found
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Located(Generic[T]):
+    """A parsed spec with the file and line it came from, and the line of each key."""
+
+    spec: T
+    file: str
+    line: int
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        """Return the line of ``key``, or of the table when the key is absent."""
+        return self.key_lines.get(key, self.line)
+
+
+@dataclass
+class IndicatorCatalogue:
+    """Every code list and indicator in the catalogue files, and what is wrong with them."""
+
+    codelists: dict[str, Located[CodeListSpec]] = field(default_factory=dict)
+    indicators: dict[str, Located[IndicatorSpec]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    digest: Any = field(default_factory=hashlib.sha256)
+    #: Indicators whose definitions are invalid, by id, with the ids they refer to: references to
+    #: them are not reported again as broken.
+    invalid: dict[str, list[str]] = field(default_factory=dict)
+    #: A file could not be parsed, so cross-file checks would only repeat that problem.
+    incomplete: bool = False
+
+    def known(self, ind_id: str) -> bool:
+        """Say whether ``ind_id`` is defined (validly or not), or cannot be judged yet."""
+        return ind_id in self.indicators or ind_id in self.invalid or self.incomplete
+
+    @property
+    def content_hash(self) -> str:
+        """Return the hash of every file read, in order (the catalogue version)."""
+        return str(self.digest.hexdigest())
+
+
+def validation_problems(exc: ValidationError, label: str, key_line: dict[str, int], line: int) -> list[Problem]:
+    """Turn a pydantic error into problems located at the line of the offending key."""
+    out = []
+    for err in exc.errors():
+        key = str(err["loc"][0]) if err["loc"] else ""
+        where = key_line.get(key, line)
+        what = f"{key}: {err['msg']}" if key else err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            what = f"unknown key {key!r}"
+        elif err["type"] == "missing":
+            what = f"missing key {key!r}"
+        out.append(Problem(label, where, "invalid-definition", what))
+    return out
+
+
+def relative_label(path: Path) -> str:
+    """Name a file relative to the project, as users see it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def read_files(folder: Path) -> tuple[list[TomlFile], list[Problem], bytes]:
+    """Read every ``*.toml`` in ``folder`` (sorted), returning parsed files, syntax problems and raw bytes."""
+    files: list[TomlFile] = []
+    problems: list[Problem] = []
+    raw = b""
+    for path in sorted(folder.glob("*.toml")):
+        raw += path.name.encode() + b"\0" + path.read_bytes()
+        parsed = read_toml(path, relative_label(path))
+        if isinstance(parsed, Problem):
+            problems.append(parsed)
+        else:
+            files.append(parsed)
+    return files, problems, raw
+
+
+def load_indicator_files(folder: Path = CATALOGUE_DIR) -> IndicatorCatalogue:
+    """Parse the indicator and code list files of ``folder`` and check them on their own."""
+    cat = IndicatorCatalogue()
+    files, cat.problems, raw = read_files(folder)
+    cat.incomplete = bool(cat.problems)
+    cat.digest.update(raw)
+    for doc in files:
+        _read_codelists(doc, cat)
+    for doc in files:
+        _read_indicators(doc, cat)
+    check_indicators(cat)
+    return cat
+
+
+def _read_codelists(doc: TomlFile, cat: IndicatorCatalogue) -> None:
+    lists = doc.data.get("codelist", {})
+    if not isinstance(lists, dict):
+        cat.problems.append(Problem(doc.label, 1, "invalid-definition", "codelist must be a table of tables"))
+        return
+    for list_id, body in lists.items():
+        block = doc.table_block(f"codelist.{list_id}")
+        if list_id in cat.codelists:
+            first = cat.codelists[list_id]
+            cat.problems.append(
+                Problem(doc.label, block.line, "duplicate-id", f"code list {list_id!r} is also defined at {first.file}:{first.line}")
+            )
+            continue
+        try:
+            spec = CodeListSpec.model_validate(body)
+        except ValidationError as exc:
+            cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
+            continue
+        cat.codelists[list_id] = Located(spec, doc.label, block.line, block.keys)
+
+
+def _read_indicators(doc: TomlFile, cat: IndicatorCatalogue) -> None:
+    known_top = {"file", "indicator", "codelist"}
+    for key in doc.data:
+        if key not in known_top:
+            line = doc.table_block(key).line if key in doc.tables else doc.tables[""].line_of(key)
+            cat.problems.append(Problem(doc.label, line, "invalid-definition", f"unknown top-level key {key!r}"))
+    items = doc.data.get("indicator", [])
+    if "indicator" in doc.data and "file" not in doc.data:
+        cat.problems.append(Problem(doc.label, 1, "invalid-definition", "missing [file] table with its provenance"))
+    for index, body in enumerate(items if isinstance(items, list) else []):
+        block = doc.array_block("indicator", index)
+        try:
+            spec = IndicatorSpec.model_validate(body)
+        except ValidationError as exc:
+            cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
+            if isinstance(body, dict) and isinstance(body.get("id"), str):
+                cat.invalid[body["id"]] = _raw_refs(body)
+            continue
+        if spec.id in cat.indicators:
+            first = cat.indicators[spec.id]
+            cat.problems.append(
+                Problem(doc.label, block.line_of("id"), "duplicate-id", f"indicator {spec.id!r} is also defined at {first.file}:{first.line}")
+            )
+            continue
+        cat.indicators[spec.id] = Located(spec, doc.label, block.line, block.keys)
+
+
+def _raw_refs(body: dict[str, Any]) -> list[str]:
+    refs = [body[k] for k in ("numerator", "denominator") if isinstance(body.get(k), str)]
+    if isinstance(body.get("formula"), str):
+        try:
+            refs += references(parse_formula(body["formula"]))
+        except InvalidInput:
+            pass
+    return refs
+
+
+def normalise_title(title: str) -> str:
+    """Reduce a title to lower-case words, so spelling variants of one title compare equal."""
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", title.lower()).split())
+
+
+def check_indicators(cat: IndicatorCatalogue) -> None:
+    """Add every cross-indicator problem: references, code lists, formulas, cycles, duplicates."""
+    body_types = cat.codelists.get("body_type")
+    for ind_id, loc in cat.indicators.items():
+        spec = loc.spec
+        for key in ("numerator", "denominator"):
+            ref = getattr(spec, key)
+            if ref and not cat.known(ref):
+                cat.problems.append(Problem(loc.file, loc.line_of(key), "broken-reference", f"{ind_id}: {key} {ref!r} is not an indicator{suggest(ref, cat.indicators)}"))
+        if spec.formula:
+            try:
+                terms = references(parse_formula(spec.formula))
+            except InvalidInput as exc:
+                cat.problems.append(Problem(loc.file, loc.line_of("formula"), "formula-syntax", f"{ind_id}: {exc.message}"))
+                terms = []
+            for term in terms:
+                if not cat.known(term):
+                    cat.problems.append(Problem(loc.file, loc.line_of("formula"), "broken-reference", f"{ind_id}: formula term {term!r} is not an indicator{suggest(term, cat.indicators)}"))
+        for dim in spec.breakdowns:
+            if dim not in cat.codelists:
+                cat.problems.append(Problem(loc.file, loc.line_of("breakdowns"), "unknown-codelist", f"{ind_id}: breakdown {dim!r} is not a code list{suggest(dim, cat.codelists)}"))
+        if spec.judgement_codelist and spec.judgement_codelist not in cat.codelists:
+            cat.problems.append(Problem(loc.file, loc.line_of("judgement_codelist"), "unknown-codelist", f"{ind_id}: judgement_codelist {spec.judgement_codelist!r} is not a code list"))
+        if body_types is None or spec.source_body not in body_types.spec.codes:
+            known = ", ".join(sorted(body_types.spec.codes)) if body_types else "(no body_type code list)"
+            cat.problems.append(Problem(loc.file, loc.line_of("source_body"), "unknown-code", f"{ind_id}: source_body {spec.source_body!r} is not a body_type; expected one of {known}"))
+    _check_cycles(cat)
+    _check_same_measure(cat)
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """Return a "did you mean" hint for a misspelt name, or nothing."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_cycles(cat: IndicatorCatalogue) -> None:
+    graph = {ind_id: [r for r in loc.spec.refs if r in cat.indicators] for ind_id, loc in cat.indicators.items()}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt) :]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    loc = cat.indicators[cycle[0]]
+                    key = "formula" if loc.spec.formula else "numerator"
+                    cat.problems.append(Problem(loc.file, loc.line_of(key), "formula-cycle", " -> ".join([*cycle, cycle[0]])))
+            elif nxt not in state:
+                visit(nxt, path)
+        path.pop()
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node, [])
+
+
+def _check_same_measure(cat: IndicatorCatalogue) -> None:
+    by_ratio: dict[tuple[str, str, str], str] = {}
+    by_title: dict[str, str] = {}
+    for ind_id, loc in cat.indicators.items():
+        spec = loc.spec
+        if spec.numerator and spec.denominator:
+            key = (spec.numerator, spec.denominator, spec.method)
+            if key in by_ratio:
+                other = cat.indicators[by_ratio[key]]
+                cat.problems.append(Problem(loc.file, loc.line, "duplicate-measure", f"{ind_id} has the same numerator, denominator and method as {other.spec.id} ({other.file}:{other.line})"))
+            else:
+                by_ratio[key] = ind_id
+        title = normalise_title(spec.title)
+        if title in by_title:
+            other = cat.indicators[by_title[title]]
+            cat.problems.append(Problem(loc.file, loc.line_of("title"), "duplicate-measure", f"{ind_id} has the same title as {other.spec.id} ({other.file}:{other.line}): {spec.title!r}"))
+        else:
+            by_title[title] = ind_id

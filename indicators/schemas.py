@@ -1,0 +1,87 @@
+"""API models for the catalogue."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+
+class CodePublic(BaseModel):
+    """One code of a code list."""
+
+    code: str
+    label: str
+
+
+class CodeListPublic(BaseModel):
+    """A code list with its codes."""
+
+    id: str
+    title: str
+    source: str
+    codes: list[CodePublic]
+
+
+class IndicatorPublic(BaseModel):
+    """An indicator definition as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    title: str
+    plain_title: str
+    definition: str
+    statistic: str
+    numerator: str | None
+    denominator: str | None
+    numerator_label: str | None
+    denominator_label: str | None
+    multiplier: int
+    unit: str
+    decimals: int
+    polarity: str
+    period_type: str
+    time_basis: str
+    breakdowns: list[str]
+    aggregation: str
+    purpose: str
+    method: str
+    source_body: str
+    formula: str | None
+    derived: bool
+    range_min: float | None
+    range_max: float | None
+    judgement_codelist: str | None
+    aliases: list[str]
+    status: str
+    valid_from: date | None
+    valid_to: date | None
+    source: str
+    file: str
+    line: int
+
+
+class IndicatorUse(BaseModel):
+    """One return field that asks for an indicator."""
+
+    return_id: str
+    return_title: str
+    code: str
+    label: str
+    relation: str
+    breakdown: str
+
+
+class IndicatorDetail(IndicatorPublic):
+    """An indicator with the returns that use it and its breakdown code lists."""
+
+    used_by: list[IndicatorUse]
+    codelists: list[CodeListPublic]
+
+
+class IndicatorList(BaseModel):
+    """A page of indicators."""
+
+    data: list[IndicatorPublic]
+    count: int

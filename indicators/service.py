@@ -1,0 +1,72 @@
+"""Read the catalogue from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from errors import NotFound
+from indicators.models import Code, CodeList, Indicator
+from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic
+
+
+def to_public(row: Indicator) -> IndicatorPublic:
+    """Render a stored indicator for the API."""
+    values = {name: getattr(row, name) for name in IndicatorPublic.model_fields if name != "derived"}
+    return IndicatorPublic(**values, derived=row.is_derived)
+
+
+def list_indicators(
+    session: Session,
+    *,
+    text: str | None = None,
+    statistic: str | None = None,
+    status: str | None = None,
+    ids: Collection[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Indicator], int]:
+    """Return one page of indicators matching the filters, and how many match in all."""
+    stmt = select(Indicator)
+    if text:
+        like = f"%{text.lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Indicator.id).like(like),
+                func.lower(Indicator.title).like(like),
+                func.lower(Indicator.plain_title).like(like),
+                func.lower(Indicator.definition).like(like),
+            )
+        )
+    if statistic:
+        stmt = stmt.where(Indicator.statistic == statistic)
+    if status:
+        stmt = stmt.where(Indicator.status == status)
+    if ids is not None:
+        stmt = stmt.where(Indicator.id.in_(list(ids)))  # type: ignore[attr-defined]
+    total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    rows = session.execute(stmt.order_by(Indicator.id).limit(limit).offset(offset)).scalars().all()
+    return list(rows), total
+
+
+def get_indicator(session: Session, indicator_id: str) -> Indicator:
+    """Return one indicator, or raise NotFound naming it."""
+    row = session.get(Indicator, indicator_id)
+    if row is None:
+        raise NotFound(f"Indicator {indicator_id!r} is not in the catalogue")
+    return row
+
+
+def get_codelists(session: Session, ids: Collection[str] | None = None) -> list[CodeListPublic]:
+    """Return code lists with their codes, all of them or those named."""
+    stmt = select(CodeList).order_by(CodeList.id)
+    if ids is not None:
+        stmt = stmt.where(CodeList.id.in_(list(ids)))  # type: ignore[attr-defined]
+    lists = session.execute(stmt).scalars().all()
+    codes = session.execute(select(Code).order_by(Code.codelist_id, Code.position)).scalars().all()
+    by_list: dict[str, list[CodePublic]] = {}
+    for code in codes:
+        by_list.setdefault(code.codelist_id, []).append(CodePublic(code=code.code, label=code.label))
+    return [CodeListPublic(id=c.id, title=c.title, source=c.source, codes=by_list.get(c.id, [])) for c in lists]

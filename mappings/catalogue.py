@@ -1,0 +1,226 @@
+"""Load the return files onto the indicator catalogue and check the whole: fields, usage, lifecycle."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from errors import InvalidInput
+from indicators.breakdown import parse_breakdown
+from indicators.catalogue import (
+    CATALOGUE_DIR,
+    suggest,
+    IndicatorCatalogue,
+    Located,
+    PeriodType,
+    load_indicator_files,
+    read_files,
+    validation_problems,
+)
+from indicators.tomlfile import Problem, TomlFile
+
+#: The folder of the bundled return files.
+RETURNS_DIR = Path(__file__).resolve().parent / "returns"
+
+ORG_TYPES = (
+    "england",
+    "region",
+    "county",
+    "unitary",
+    "metropolitan_district",
+    "london_borough",
+    "non_metropolitan_district",
+    "nuts1",
+    "nuts2",
+    "nuts3",
+    "ccg",
+    "stp",
+    "nhs_region",
+    "phe_centre",
+    "provider",
+    "pct",
+)
+#: Named groups of org types a return may be collected at.
+LEVEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "upper_tier_la": ("county", "unitary", "metropolitan_district", "london_borough"),
+    "lower_tier_la": ("unitary", "metropolitan_district", "london_borough", "non_metropolitan_district"),
+    "health_area": ("ccg",),
+}
+DEADLINE_RULE = re.compile(
+    r"^(working_days_after_period_end:\d{1,3}|days_after_period_end:\d{1,3}"
+    r"|last_working_day_of_month_after|fixed_after_period_end:(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))$"
+)
+Relation = Literal["identical", "aggregate_of", "subset_of", "derived_from", "different_method"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ReturnSpec(_Spec):
+    """A return's header as written in a return file."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    title: str = Field(min_length=3)
+    recipient: str = Field(min_length=2)
+    submitter: str
+    geography_level: str
+    period_type: PeriodType
+    deadline: str = Field(default="", pattern=DEADLINE_RULE.pattern + "|^$")
+    formats: list[Literal["xlsx", "csv", "json", "sdmx-csv"]] = Field(default_factory=lambda: ["xlsx", "csv", "json", "sdmx-csv"])
+    legal_basis: str = ""
+    status: Literal["active", "legacy", "abolished"] = "active"
+    valid_from: date | None = None
+    valid_to: date | None = None
+    provenance: str = Field(min_length=3)
+
+
+class FieldSpec(_Spec):
+    """One field of a return as written in a return file."""
+
+    code: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=2)
+    indicator: str
+    relation: Relation = "identical"
+    breakdown: str = ""
+    note: str = ""
+
+
+@dataclass
+class Catalogue:
+    """The whole catalogue: indicators, code lists, returns and their fields, with every problem."""
+
+    indicators: IndicatorCatalogue
+    returns: dict[str, Located[ReturnSpec]] = field(default_factory=dict)
+    fields: dict[str, list[Located[FieldSpec]]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def content_hash(self) -> str:
+        """Return the catalogue version: the hash of every indicator and return file."""
+        return self.indicators.content_hash
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        """List every problem, indicator files first, in file and line order."""
+        return sorted(self.indicators.problems + self.problems)
+
+
+def load_catalogue(indicator_dir: Path = CATALOGUE_DIR, returns_dir: Path = RETURNS_DIR) -> Catalogue:
+    """Read and check every catalogue file; the result lists problems rather than raising."""
+    cat = Catalogue(indicators=load_indicator_files(indicator_dir))
+    files, cat.problems, raw = read_files(returns_dir)
+    cat.indicators.incomplete = cat.indicators.incomplete or bool(cat.problems)
+    cat.indicators.digest.update(raw)
+    parts: list[TomlFile] = []
+    for doc in files:
+        if "part_of" in doc.data:
+            parts.append(doc)
+        else:
+            _read_return(doc, cat)
+    for doc in parts:
+        target = doc.data["part_of"]
+        if target not in cat.returns:
+            cat.problems.append(Problem(doc.label, doc.tables[""].line_of("part_of"), "broken-reference", f"part_of {target!r} is not a return"))
+            continue
+        _read_fields(doc, target, cat)
+    _check_fields(cat)
+    _check_usage(cat)
+    return cat
+
+
+def _read_return(doc: TomlFile, cat: Catalogue) -> None:
+    for key in doc.data:
+        if key not in ("return", "field"):
+            cat.problems.append(Problem(doc.label, doc.tables[""].line_of(key), "invalid-definition", f"unknown top-level key {key!r}"))
+    block = doc.table_block("return")
+    if "return" not in doc.data:
+        cat.problems.append(Problem(doc.label, 1, "invalid-definition", "a return file needs a [return] table or part_of"))
+        return
+    try:
+        spec = ReturnSpec.model_validate(doc.data["return"])
+    except ValidationError as exc:
+        cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
+        return
+    if spec.id in cat.returns:
+        first = cat.returns[spec.id]
+        cat.problems.append(Problem(doc.label, block.line_of("id"), "duplicate-id", f"return {spec.id!r} is also defined at {first.file}:{first.line}"))
+        return
+    known_levels = (*ORG_TYPES, *LEVEL_GROUPS)
+    if spec.geography_level not in known_levels:
+        cat.problems.append(Problem(doc.label, block.line_of("geography_level"), "unknown-code", f"geography_level {spec.geography_level!r}; expected one of {', '.join(known_levels)}"))
+    body_types = cat.indicators.codelists.get("body_type")
+    if body_types is None or spec.submitter not in body_types.spec.codes:
+        cat.problems.append(Problem(doc.label, block.line_of("submitter"), "unknown-code", f"submitter {spec.submitter!r} is not a body_type"))
+    cat.returns[spec.id] = Located(spec, doc.label, block.line, block.keys)
+    cat.fields[spec.id] = []
+    _read_fields(doc, spec.id, cat)
+
+
+def _read_fields(doc: TomlFile, return_id: str, cat: Catalogue) -> None:
+    items = doc.data.get("field", [])
+    seen = {f.spec.code: f for f in cat.fields[return_id]}
+    for index, body in enumerate(items if isinstance(items, list) else []):
+        block = doc.array_block("field", index)
+        try:
+            spec = FieldSpec.model_validate(body)
+        except ValidationError as exc:
+            cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
+            continue
+        if spec.code in seen:
+            first = seen[spec.code]
+            cat.problems.append(Problem(doc.label, block.line_of("code"), "duplicate-id", f"field {spec.code!r} of return {return_id!r} is also at {first.file}:{first.line}"))
+            continue
+        located = Located(spec, doc.label, block.line, block.keys)
+        seen[spec.code] = located
+        cat.fields[return_id].append(located)
+
+
+def _check_fields(cat: Catalogue) -> None:
+    indicators = cat.indicators.indicators
+    codelists = cat.indicators.codelists
+    for return_id, fields in cat.fields.items():
+        ret = cat.returns[return_id].spec
+        for loc in fields:
+            spec = loc.spec
+            target = indicators.get(spec.indicator)
+            if target is None:
+                if cat.indicators.known(spec.indicator):
+                    continue
+                cat.problems.append(Problem(loc.file, loc.line_of("indicator"), "broken-reference", f"{return_id} field {spec.code}: indicator {spec.indicator!r} is not in the catalogue{suggest(spec.indicator, indicators)}"))
+                continue
+            if target.spec.status == "abolished" and ret.status != "abolished":
+                cat.problems.append(Problem(loc.file, loc.line_of("indicator"), "abolished-indicator", f"{return_id} field {spec.code}: indicator {spec.indicator!r} is abolished (valid to {target.spec.valid_to}) but the return is {ret.status}"))
+            try:
+                parts = parse_breakdown(spec.breakdown)
+            except InvalidInput as exc:
+                cat.problems.append(Problem(loc.file, loc.line_of("breakdown"), "invalid-definition", exc.message))
+                continue
+            for dim, code in parts.items():
+                if dim not in target.spec.breakdowns:
+                    cat.problems.append(Problem(loc.file, loc.line_of("breakdown"), "unknown-code", f"{return_id} field {spec.code}: {spec.indicator} has no breakdown {dim!r} (it has {target.spec.breakdowns or 'none'})"))
+                elif dim in codelists and code not in codelists[dim].spec.codes:
+                    cat.problems.append(Problem(loc.file, loc.line_of("breakdown"), "unknown-code", f"{return_id} field {spec.code}: {code!r} is not a code of {dim!r}"))
+
+
+def _check_usage(cat: Catalogue) -> None:
+    if cat.indicators.incomplete:
+        return
+    indicators = cat.indicators.indicators
+    used: set[str] = set()
+    stack = [f.spec.indicator for fields in cat.fields.values() for f in fields if f.spec.indicator in indicators]
+    stack += [ref for refs in cat.indicators.invalid.values() for ref in refs if ref in indicators]
+    while stack:
+        ind_id = stack.pop()
+        if ind_id in used:
+            continue
+        used.add(ind_id)
+        stack += [r for r in indicators[ind_id].spec.refs if r in indicators]
+    for ind_id, loc in indicators.items():
+        if ind_id not in used and loc.spec.status != "abolished":
+            cat.problems.append(Problem(loc.file, loc.line_of("id"), "unused-indicator", f"{ind_id} is used by no return field (directly or as a numerator, denominator or formula term)"))

@@ -1,0 +1,90 @@
+"""Tables of returns, field mappings and geography (org units, hierarchy, crosswalks)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class OrgUnit(SQLModel, table=True):
+    """An organisation or area (GSS code where it has one), valid over a span of dates."""
+
+    __tablename__ = "org_unit"
+
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(index=True)
+    type: str = Field(max_length=32, index=True)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    source: str = ""
+
+
+class OrgParent(SQLModel, table=True):
+    """A nesting edge: ``child`` lies wholly inside ``parent`` while the edge is valid."""
+
+    __tablename__ = "org_parent"
+    __table_args__ = (UniqueConstraint("child_code", "parent_code", "valid_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    child_code: str = Field(foreign_key="org_unit.code", index=True, max_length=32)
+    parent_code: str = Field(foreign_key="org_unit.code", index=True, max_length=32)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    source: str = ""
+
+
+class Crosswalk(SQLModel, table=True):
+    """A weighted link between areas that do not nest: ``weight`` of ``from_code`` lies in ``to_code``."""
+
+    __tablename__ = "crosswalk"
+    __table_args__ = (UniqueConstraint("from_code", "to_code", "basis"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    from_code: str = Field(foreign_key="org_unit.code", index=True, max_length=32)
+    to_code: str = Field(foreign_key="org_unit.code", index=True, max_length=32)
+    weight: float
+    basis: str = Field(max_length=64)
+    source: str = ""
+
+
+class Return(SQLModel, table=True):
+    """One statutory or local reporting requirement."""
+
+    __tablename__ = "return_spec"
+
+    id: str = Field(primary_key=True, max_length=64)
+    title: str
+    recipient: str
+    submitter: str = Field(max_length=64)
+    geography_level: str = Field(max_length=32)
+    period_type: str = Field(max_length=32)
+    deadline: str = ""
+    formats: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    legal_basis: str = ""
+    status: str = Field(default="active", max_length=16)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    provenance: str = ""
+    file: str = ""
+    line: int = 0
+
+
+class FieldMapping(SQLModel, table=True):
+    """One cell or column of a return, mapped onto one canonical indicator with a typed relation."""
+
+    __tablename__ = "field_mapping"
+    __table_args__ = (UniqueConstraint("return_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    return_id: str = Field(foreign_key="return_spec.id", index=True, max_length=64)
+    code: str = Field(max_length=64)
+    label: str
+    indicator_id: str = Field(foreign_key="indicator.id", index=True, max_length=128)
+    relation: str = Field(max_length=32)
+    breakdown: str = ""
+    note: str = ""
+    position: int = 0
+    file: str = ""
+    line: int = 0

@@ -1,0 +1,239 @@
+"""Put the checked catalogue and the geography into the database, and read them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select
+from sqlmodel import Session
+
+from errors import CatalogueError, NotFound
+from indicators.models import CatalogueVersion, Code, CodeList, Indicator
+from indicators.schemas import IndicatorUse
+from mappings.catalogue import LEVEL_GROUPS, Catalogue
+from mappings.models import Crosswalk, FieldMapping, OrgParent, OrgUnit, Return
+from mappings.schemas import (
+    CrosswalkLink,
+    OrgLink,
+    OrgUnitDetail,
+    OrgUnitPublic,
+    ReturnDetail,
+    ReturnFieldPublic,
+    ReturnPublic,
+)
+
+
+def current_catalogue_version(session: Session) -> CatalogueVersion | None:
+    """Return the latest catalogue load, if any."""
+    stmt = select(CatalogueVersion).order_by(CatalogueVersion.id.desc()).limit(1)  # type: ignore[union-attr]
+    return session.execute(stmt).scalars().first()
+
+
+def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) -> CatalogueVersion:
+    """Replace the stored catalogue with ``cat`` (refusing a catalogue with problems); no-op when unchanged."""
+    problems = cat.all_problems
+    if problems:
+        raise CatalogueError(
+            f"The catalogue has {len(problems)} problem(s); run `onereturn catalogue check`",
+            errors=[{"type": p.kind, "loc": [p.file, p.line], "msg": p.message, "input": None} for p in problems],
+        )
+    latest = current_catalogue_version(session)
+    if latest is not None and latest.content_hash == cat.content_hash and not force:
+        return latest
+    session.execute(delete(FieldMapping))
+    session.execute(delete(Return))
+    session.execute(delete(Code))
+    session.execute(delete(CodeList))
+    codelists = cat.indicators.codelists
+    if codelists:
+        session.execute(insert(CodeList), [{"id": k, "title": v.spec.title, "source": v.spec.source} for k, v in codelists.items()])
+        session.execute(
+            insert(Code),
+            [
+                {"codelist_id": k, "code": code, "label": label, "position": pos}
+                for k, v in codelists.items()
+                for pos, (code, label) in enumerate(v.spec.codes.items())
+            ],
+        )
+    existing = set(session.execute(select(Indicator.id)).scalars())
+    for ind_id, loc in cat.indicators.indicators.items():
+        spec = loc.spec
+        values = spec.model_dump(exclude={"range"})
+        values.update(
+            range_min=spec.range[0] if spec.range else None,
+            range_max=spec.range[1] if spec.range else None,
+            file=loc.file,
+            line=loc.line,
+        )
+        if ind_id in existing:
+            row = session.get(Indicator, ind_id)
+            assert row is not None
+            for key, value in values.items():
+                setattr(row, key, value)
+        else:
+            session.add(Indicator.model_validate(values))
+    session.flush()
+    gone = existing - set(cat.indicators.indicators)
+    if gone:
+        session.execute(delete(Indicator).where(Indicator.id.in_(gone)))  # type: ignore[attr-defined]
+    for ret_id, loc in cat.returns.items():
+        session.add(Return.model_validate(loc.spec.model_dump() | {"file": loc.file, "line": loc.line}))
+    session.flush()
+    rows = [
+        {
+            "return_id": ret_id,
+            "code": f.spec.code,
+            "label": f.spec.label,
+            "indicator_id": f.spec.indicator,
+            "relation": f.spec.relation,
+            "breakdown": f.spec.breakdown,
+            "note": f.spec.note,
+            "position": pos,
+            "file": f.file,
+            "line": f.line,
+        }
+        for ret_id, fields in cat.fields.items()
+        for pos, f in enumerate(fields)
+    ]
+    if rows:
+        session.execute(insert(FieldMapping), rows)
+    version = CatalogueVersion(
+        content_hash=cat.content_hash,
+        loaded_at=datetime.now(UTC),
+        indicator_count=len(cat.indicators.indicators),
+        return_count=len(cat.returns),
+        field_count=len(rows),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def org_unit_count(session: Session) -> int:
+    """Count the stored org units."""
+    return int(session.execute(select(func.count()).select_from(OrgUnit)).scalar_one())
+
+
+def _valid_on(model: type[OrgUnit] | type[OrgParent], on: date | None) -> list[ColumnElement[bool]]:
+    if on is None:
+        return []
+    return [
+        or_(model.valid_from.is_(None), model.valid_from <= on),  # type: ignore[union-attr]
+        or_(model.valid_to.is_(None), model.valid_to >= on),  # type: ignore[union-attr]
+    ]
+
+
+def list_org_units(
+    session: Session,
+    *,
+    type: str | None = None,
+    parent: str | None = None,
+    text: str | None = None,
+    on: date | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[OrgUnit], int]:
+    """Return one page of org units matching the filters (valid on ``on`` when given)."""
+    stmt = select(OrgUnit).where(*_valid_on(OrgUnit, on))
+    if type:
+        types = LEVEL_GROUPS.get(type, (type,))
+        stmt = stmt.where(OrgUnit.type.in_(types))  # type: ignore[attr-defined]
+    if parent:
+        children = select(OrgParent.child_code).where(OrgParent.parent_code == parent, *_valid_on(OrgParent, on))
+        stmt = stmt.where(OrgUnit.code.in_(children))  # type: ignore[attr-defined]
+    if text:
+        like = f"%{text.lower()}%"
+        stmt = stmt.where(or_(func.lower(OrgUnit.name).like(like), func.lower(OrgUnit.code).like(like)))
+    total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    rows = session.execute(stmt.order_by(OrgUnit.code).limit(limit).offset(offset)).scalars().all()
+    return list(rows), total
+
+
+def get_org_unit(session: Session, code: str) -> OrgUnitDetail:
+    """Return one org unit with its parents, children and crosswalk links, or raise NotFound."""
+    unit = session.get(OrgUnit, code)
+    if unit is None:
+        raise NotFound(f"Org unit {code!r} is not known; codes are GSS codes such as E06000001")
+    parent_rows = session.execute(
+        select(OrgParent, OrgUnit).join(OrgUnit, OrgUnit.code == OrgParent.parent_code).where(OrgParent.child_code == code)
+    ).all()
+    child_rows = session.execute(
+        select(OrgParent, OrgUnit).join(OrgUnit, OrgUnit.code == OrgParent.child_code).where(OrgParent.parent_code == code)
+    ).all()
+    cross_rows = session.execute(
+        select(Crosswalk, OrgUnit).join(OrgUnit, OrgUnit.code == Crosswalk.to_code).where(Crosswalk.from_code == code)
+    ).all()
+
+    def link(edge: OrgParent, other: OrgUnit) -> OrgLink:
+        return OrgLink(code=other.code, name=other.name, type=other.type, valid_from=edge.valid_from, valid_to=edge.valid_to)
+
+    return OrgUnitDetail(
+        **OrgUnitPublic.model_validate(unit).model_dump(),
+        parents=sorted((link(e, o) for e, o in parent_rows), key=lambda x: (x.type, x.code)),
+        children=sorted((link(e, o) for e, o in child_rows), key=lambda x: (x.type, x.code)),
+        crosswalk=[CrosswalkLink(code=o.code, name=o.name, type=o.type, weight=c.weight, basis=c.basis) for c, o in cross_rows],
+    )
+
+
+def indicator_ids_for_return(session: Session, return_id: str) -> set[str]:
+    """Return the ids of the indicators a return's fields map onto, or raise NotFound."""
+    if session.get(Return, return_id) is None:
+        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
+    return set(session.execute(select(FieldMapping.indicator_id).where(FieldMapping.return_id == return_id)).scalars())
+
+
+def indicator_uses(session: Session, indicator_id: str) -> list[IndicatorUse]:
+    """List the return fields that ask for an indicator."""
+    rows = session.execute(
+        select(FieldMapping, Return)
+        .join(Return, Return.id == FieldMapping.return_id)
+        .where(FieldMapping.indicator_id == indicator_id)
+        .order_by(FieldMapping.return_id, FieldMapping.position)
+    ).all()
+    return [
+        IndicatorUse(return_id=r.id, return_title=r.title, code=f.code, label=f.label, relation=f.relation, breakdown=f.breakdown)
+        for f, r in rows
+    ]
+
+
+def list_returns(session: Session) -> list[ReturnPublic]:
+    """Return every return with its number of fields."""
+    counts = dict(
+        session.execute(select(FieldMapping.return_id, func.count()).group_by(FieldMapping.return_id)).tuples().all()
+    )
+    rows = session.execute(select(Return).order_by(Return.id)).scalars().all()
+    return [ReturnPublic.model_validate(r).model_copy(update={"field_count": counts.get(r.id, 0)}) for r in rows]
+
+
+def get_return(session: Session, return_id: str) -> ReturnDetail:
+    """Return one return with its fields, or raise NotFound."""
+    ret = session.get(Return, return_id)
+    if ret is None:
+        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
+    rows = session.execute(
+        select(FieldMapping, Indicator)
+        .join(Indicator, Indicator.id == FieldMapping.indicator_id)
+        .where(FieldMapping.return_id == return_id)
+        .order_by(FieldMapping.position)
+    ).all()
+    fields = [
+        ReturnFieldPublic(
+            code=f.code, label=f.label, indicator_id=i.id, indicator_title=i.title, relation=f.relation, breakdown=f.breakdown, note=f.note
+        )
+        for f, i in rows
+    ]
+    return ReturnDetail(**ReturnPublic.model_validate(ret).model_dump() | {"field_count": len(fields)}, fields=fields)
+
+
+def load_bundled(session: Session, *, catalogue: Catalogue | None = None) -> dict[str, int]:
+    """Load the bundled catalogue (when changed) and the geography (when absent) into the store."""
+    from mappings.catalogue import load_catalogue
+    from mappings.geography import load_geography, store_geography
+
+    version = store_catalogue(session, catalogue or load_catalogue())
+    counts = {"indicators": version.indicator_count, "returns": version.return_count, "fields": version.field_count}
+    if org_unit_count(session) == 0:
+        stored = store_geography(session, load_geography())
+        counts.update({f"geography_{k}": v for k, v in stored.items()})
+    counts["org_units"] = org_unit_count(session)
+    return counts

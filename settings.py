@@ -1,0 +1,86 @@
+"""Settings from environment variables prefixed ``ONERETURN_``, validated at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from errors import ConfigurationError
+
+#: Where the checkout (and so the bundled catalogue) lives.
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads; each maps to ``ONERETURN_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ONERETURN_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Folder for the SQLite database, kept raw uploads and export snapshots.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means SQLite at <data_dir>/onereturn.sqlite3. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db.",
+    )
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Largest upload accepted, in bytes.")
+    max_upload_rows: int = Field(default=2_000_000, gt=0, description="Most rows one upload may hold.")
+    timezone: str = Field(default="Europe/London", description="Time zone of the collection calendar.")
+    host: str = Field(default="127.0.0.1", description="Address `onereturn serve` listens on.")
+    port: int = Field(default=8000, gt=0, lt=65536, description="Port `onereturn serve` listens on.")
+    log_json: bool = Field(default=False, description="Write logs as JSON lines (production).")
+    load_demo: bool = Field(default=True, description="Load the bundled demo agencies and figures on `serve`.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:", "postgresql+psycopg:")):
+            raise ValueError(
+                f"{value!r} is not a supported database URL; use sqlite:///path or "
+                "postgresql+psycopg://user@host:port/database"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone, e.g. Europe/London") from None
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """Return the database URL, defaulting to SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'onereturn.sqlite3'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Say whether the store is SQLite."""
+        return self.effective_database_url.startswith("sqlite:")
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment, naming the variable of any bad value."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ONERETURN_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"Invalid settings: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return load_settings()

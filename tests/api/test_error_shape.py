@@ -1,0 +1,48 @@
+"""Every JSON error has one shape: {ok: false, status, error, errors: [{type, loc, msg, input}]}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def assert_canonical_error(body: dict[str, Any], status: int) -> None:
+    """Check an error body has exactly the canonical keys and item shape."""
+    assert set(body) == {"ok", "status", "error", "errors"}
+    assert body["ok"] is False
+    assert body["status"] == status
+    assert isinstance(body["error"], str) and body["error"]
+    assert body["errors"], "at least one error item"
+    for item in body["errors"]:
+        assert set(item) == {"type", "loc", "msg", "input"}
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/api/indicators/nope.nothing", {}, 404),  # domain error
+        ("/api/orgs/E99999999", {}, 404),  # domain error
+        ("/api/indicators", {"limit": "many"}, 422),  # request validation
+        ("/api/indicators", {"statistic": "median"}, 422),  # request validation (enum)
+        ("/api/orgs", {"type": "parish"}, 422),  # domain validation
+        ("/api/no/such/route", {}, 404),  # routing
+    ],
+)
+def test_error_shape(client: TestClient, path: str, params: dict[str, str], status: int) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == status
+    assert_canonical_error(response.json(), status)
+
+
+def test_method_not_allowed_has_the_shape(client: TestClient) -> None:
+    response = client.delete("/api/indicators")
+    assert response.status_code == 405
+    assert_canonical_error(response.json(), 405)
+
+
+def test_validation_error_keeps_fastapi_items(client: TestClient) -> None:
+    body = client.get("/api/indicators", params={"limit": "many"}).json()
+    assert body["errors"][0]["loc"] == ["query", "limit"]
+    assert body["errors"][0]["input"] == "many"

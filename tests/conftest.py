@@ -1,0 +1,92 @@
+"""Shared fixtures: real databases (a SQLite file, and PostgreSQL when configured), one rolled-back
+transaction per test, and an API client bound to that transaction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+import db
+from api.deps import get_session
+from api.main import create_app
+from mappings.catalogue import Catalogue, load_catalogue
+from mappings.service import load_bundled
+from settings import Settings
+
+#: PostgreSQL for the database tests; CI sets it (see .ci/run).
+PG_URL = os.environ.get("ONERETURN_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the PostgreSQL runs only where no PostgreSQL is configured (CI always configures one)."""
+    if PG_URL:
+        return
+    if os.environ.get("CI"):
+        raise pytest.UsageError("CI must set ONERETURN_TEST_DATABASE_URL so the PostgreSQL tests run")
+    skip = pytest.mark.skip(reason="ONERETURN_TEST_DATABASE_URL is not set")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def fresh_engine(backend: str, tmp_root: Path) -> Engine:
+    """Make an empty, migrated database of the given kind."""
+    if backend == "sqlite":
+        engine = db.make_engine(f"sqlite:///{tmp_root / 'test.sqlite3'}")
+    else:
+        engine = db.make_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    db.upgrade(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def bundled_catalogue() -> Catalogue:
+    """The bundled catalogue, read and checked once."""
+    return load_catalogue()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, bundled_catalogue: Catalogue) -> Iterator[Engine]:
+    """A migrated database with the bundled catalogue and geography loaded, per backend."""
+    eng = fresh_engine(request.param, tmp_path_factory.mktemp(request.param))
+    with db.session_scope(eng) as session:
+        load_bundled(session, catalogue=bundled_catalogue)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    sess = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield sess
+    finally:
+        sess.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(session: Session, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    """An API client whose requests run inside the test's transaction."""
+    app = create_app(Settings(data_dir=tmp_path), engine=engine)
+
+    def override() -> Iterator[Session]:
+        yield session
+
+    app.dependency_overrides[get_session] = override
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,252 @@
+"""`onereturn catalogue check`: the bundled catalogue passes; each kind of broken catalogue fails
+with the file and line of the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from mappings.catalogue import Catalogue, load_catalogue
+
+CODELISTS = """\
+[codelist.body_type]
+title = "Body type"
+codes = { local_authority = "Local authority", ons = "Office for National Statistics" }
+
+[codelist.sex]
+title = "Sex"
+codes = { F = "Female", M = "Male" }
+"""
+
+INDICATORS = """\
+[file]
+provenance = "Test catalogue."
+
+[[indicator]]
+id = "t.leavers_eet_n"
+title = "Care leavers in education, employment or training"
+plain_title = "Care leavers in work or learning"
+definition = "Number of care leavers aged 19-21 in education, employment or training."
+statistic = "count"
+unit = "young people"
+polarity = "higher_is_better"
+period_type = "financial_year"
+time_basis = "snapshot"
+breakdowns = ["sex"]
+aggregation = "sum"
+purpose = "outcome"
+method = "test.a"
+source_body = "local_authority"
+source = "test"
+
+[[indicator]]
+id = "t.leavers"
+title = "Care leavers aged 19-21"
+plain_title = "Care leavers"
+definition = "Number of care leavers aged 19-21 the council is in touch with."
+statistic = "count"
+unit = "young people"
+polarity = "no_judgement"
+period_type = "financial_year"
+time_basis = "snapshot"
+breakdowns = ["sex"]
+aggregation = "sum"
+purpose = "context"
+method = "test.a"
+source_body = "local_authority"
+source = "test"
+
+[[indicator]]
+id = "t.leavers_eet"
+title = "Percentage of care leavers in education, employment or training"
+plain_title = "Share of care leavers in work or learning"
+definition = "Care leavers aged 19-21 in EET as a percentage of all care leavers aged 19-21."
+statistic = "percentage"
+numerator = "t.leavers_eet_n"
+denominator = "t.leavers"
+multiplier = 100
+unit = "%"
+polarity = "higher_is_better"
+period_type = "financial_year"
+time_basis = "snapshot"
+aggregation = "ratio_of_sums"
+purpose = "outcome"
+method = "test.a"
+source_body = "local_authority"
+formula = "100 * t.leavers_eet_n / t.leavers"
+source = "test"
+"""
+
+RETURN = """\
+[return]
+id = "test_return"
+title = "Test return"
+recipient = "Committee"
+submitter = "local_authority"
+geography_level = "upper_tier_la"
+period_type = "financial_year"
+deadline = "working_days_after_period_end:20"
+provenance = "test"
+
+[[field]]
+code = "1"
+label = "Care leavers in EET"
+indicator = "t.leavers_eet"
+relation = "identical"
+
+[[field]]
+code = "2"
+label = "Care leavers in EET (female)"
+indicator = "t.leavers_eet_n"
+breakdown = "sex=F"
+"""
+
+
+def write(tmp_path: Path, indicators: str = INDICATORS, ret: str = RETURN, codelists: str = CODELISTS) -> tuple[Path, Path]:
+    ind_dir, ret_dir = tmp_path / "indicators", tmp_path / "returns"
+    ind_dir.mkdir()
+    ret_dir.mkdir()
+    (ind_dir / "codelists.toml").write_text(codelists)
+    (ind_dir / "test.toml").write_text(indicators)
+    (ret_dir / "test_return.toml").write_text(ret)
+    return ind_dir, ret_dir
+
+
+def problems(tmp_path: Path, **files: str) -> list[tuple[str, int, str]]:
+    cat = load_catalogue(*write(tmp_path, **files))
+    return [(Path(p.file).name, p.line, p.kind) for p in cat.all_problems]
+
+
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    lines = [i for i, line in enumerate(text.splitlines(), start=1) if needle in line]
+    return lines[occurrence - 1]
+
+
+def test_the_small_catalogue_is_clean(tmp_path: Path) -> None:
+    assert problems(tmp_path) == []
+
+
+def test_bundled_catalogue_passes(bundled_catalogue: Catalogue) -> None:
+    assert [str(p) for p in bundled_catalogue.all_problems] == []
+
+
+def test_bundled_catalogue_size(bundled_catalogue: Catalogue) -> None:
+    assert len(bundled_catalogue.indicators.indicators) >= 120
+    core = bundled_catalogue.fields["county_cyp_core"]
+    assert len(core) == 67
+    assert len({f.spec.indicator for f in core}) == 63
+
+
+def test_syntax_error(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('unit = "%"', 'unit = "%')
+    assert problems(tmp_path, indicators=broken) == [("test.toml", line_of(broken, 'unit = "%'), "syntax-error")]
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('unit = "%"', 'unit = "%"\nunits = "%"')
+    assert problems(tmp_path, indicators=broken) == [("test.toml", line_of(broken, "units ="), "invalid-definition")]
+
+
+def test_broken_numerator_reference(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('numerator = "t.leavers_eet_n"', 'numerator = "t.leavers_etc_n"')
+    assert ("test.toml", line_of(broken, "numerator = "), "broken-reference") in problems(tmp_path, indicators=broken)
+
+
+def test_broken_formula_term(tmp_path: Path) -> None:
+    broken = INDICATORS.replace("/ t.leavers\"", '/ t.leaver"')
+    assert ("test.toml", line_of(broken, "formula ="), "broken-reference") in problems(tmp_path, indicators=broken)
+
+
+def test_formula_syntax(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('formula = "100 * t.leavers_eet_n / t.leavers"', 'formula = "100 * (t.leavers_eet_n / t.leavers"')
+    assert problems(tmp_path, indicators=broken) == [("test.toml", line_of(broken, "formula ="), "formula-syntax")]
+
+
+def test_formula_cycle(tmp_path: Path) -> None:
+    broken = INDICATORS.replace(
+        'statistic = "count"\nunit = "young people"\npolarity = "no_judgement"',
+        'statistic = "count"\nunit = "young people"\npolarity = "no_judgement"\nformula = "t.leavers_eet * 2"',
+    )
+    found = problems(tmp_path, indicators=broken)
+    assert [k for _, _, k in found] == ["formula-cycle"]
+    assert found[0][1] in (line_of(broken, "formula =", 1), line_of(broken, "formula =", 2), line_of(broken, "numerator ="))
+
+
+def test_unknown_codelist(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('breakdowns = ["sex"]', 'breakdowns = ["sex", "ethnicity"]', 1)
+    assert problems(tmp_path, indicators=broken) == [("test.toml", line_of(broken, "ethnicity"), "unknown-codelist")]
+
+
+def test_unknown_source_body(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('source_body = "local_authority"', 'source_body = "council"', 1)
+    assert problems(tmp_path, indicators=broken) == [("test.toml", line_of(broken, "council"), "unknown-code")]
+
+
+def test_same_numerator_denominator_and_method(tmp_path: Path) -> None:
+    second = INDICATORS.split("[[indicator]]")[3].replace('id = "t.leavers_eet"', 'id = "t.leavers_eet_copy"').replace(
+        "Percentage of care leavers", "Share of care leavers"
+    )
+    broken = INDICATORS + "\n[[indicator]]" + second
+    found = problems(tmp_path, indicators=broken)
+    assert ("test.toml", line_of(broken, "[[indicator]]", 4), "duplicate-measure") in found
+
+
+def test_same_normalised_title(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('title = "Care leavers aged 19-21"', 'title = "CARE LEAVERS in education, employment, or training"')
+    found = problems(tmp_path, indicators=broken)
+    assert found == [("test.toml", line_of(broken, "CARE LEAVERS"), "duplicate-measure")]
+
+
+def test_duplicate_id(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('id = "t.leavers"\n', 'id = "t.leavers_eet_n"\n')
+    found = problems(tmp_path, indicators=broken)
+    assert ("test.toml", line_of(broken, 'id = "t.leavers_eet_n"', 2), "duplicate-id") in found
+
+
+def test_indicator_no_return_uses(tmp_path: Path) -> None:
+    ret = RETURN.split("[[field]]")[0] + "[[field]]" + RETURN.split("[[field]]")[2]
+    found = problems(tmp_path, ret=ret)
+    assert [(f, k) for f, _, k in found] == [("test.toml", "unused-indicator"), ("test.toml", "unused-indicator")]
+    assert found[0][1] == line_of(INDICATORS, 'id = "t.leavers"')
+
+
+def test_field_pointing_at_abolished_indicator(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('formula = "100', 'status = "abolished"\nvalid_to = 2011-03-31\nformula = "100')
+    assert problems(tmp_path, indicators=broken) == [("test_return.toml", line_of(RETURN, 'indicator = "t.leavers_eet"'), "abolished-indicator")]
+
+
+def test_field_pointing_at_unknown_indicator(tmp_path: Path) -> None:
+    ret = RETURN.replace('indicator = "t.leavers_eet"', 'indicator = "t.leavers_eat"')
+    assert ("test_return.toml", line_of(ret, "t.leavers_eat"), "broken-reference") in problems(tmp_path, ret=ret)
+
+
+def test_field_breakdown_code_not_in_codelist(tmp_path: Path) -> None:
+    ret = RETURN.replace('breakdown = "sex=F"', 'breakdown = "sex=X"')
+    assert problems(tmp_path, ret=ret) == [("test_return.toml", line_of(ret, "sex=X"), "unknown-code")]
+
+
+def test_cli_check_prints_file_and_line_and_fails(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('numerator = "t.leavers_eet_n"', 'numerator = "t.nothing"')
+    ind_dir, ret_dir = write(tmp_path, indicators=broken)
+    result = CliRunner().invoke(app, ["catalogue", "check", "--indicators", str(ind_dir), "--returns", str(ret_dir)])
+    assert result.exit_code == 1
+    assert f"test.toml:{line_of(broken, 't.nothing')}: broken-reference: t.leavers_eet: numerator 't.nothing'" in result.output
+
+
+def test_cli_check_passes_on_bundled_catalogue() -> None:
+    result = CliRunner().invoke(app, ["catalogue", "check"])
+    assert result.exit_code == 0, result.output
+    assert "Catalogue OK" in result.output
+
+
+@pytest.mark.parametrize("kind", ["percentage_without_denominator", "count_with_multiplier"])
+def test_inconsistent_statistic(tmp_path: Path, kind: str) -> None:
+    if kind == "percentage_without_denominator":
+        broken = INDICATORS.replace('denominator = "t.leavers"\n', "")
+    else:
+        broken = INDICATORS.replace('statistic = "count"\nunit = "young people"\npolarity = "higher', 'statistic = "count"\nmultiplier = 100\nunit = "young people"\npolarity = "higher')
+    found = problems(tmp_path, indicators=broken)
+    assert ("invalid-definition" in {k for _, _, k in found})

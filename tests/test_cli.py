@@ -1,0 +1,54 @@
+"""The command line: every command has help; errors are one line with no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+
+COMMANDS = [[], ["serve"], ["db"], ["db", "upgrade"], ["catalogue"], ["catalogue", "check"], ["catalogue", "list"], ["catalogue", "load"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_help(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_catalogue_list_filters_by_return() -> None:
+    result = CliRunner().invoke(app, ["catalogue", "list", "--return", "county_cyp_core"])
+    assert result.exit_code == 0, result.output
+    assert "63 of" in result.output
+
+
+def test_domain_error_is_one_red_line_without_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "catalogue", "list", "--return", "no_such_return"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "ERROR: Unknown return 'no_such_return'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_catalogue_load_into_a_fresh_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ONERETURN_DATABASE_URL", raising=False)
+    from settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["catalogue", "load"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "onereturn.sqlite3").exists()
+    assert "org units" in result.output
