@@ -15,9 +15,13 @@ from rich.table import Table
 
 from errors import OneReturnError
 
-app = typer.Typer(help="onereturn: collect each performance figure once, fan it out to every return.", no_args_is_help=True)
+app = typer.Typer(
+    help="onereturn: collect each performance figure once, fan it out to every return.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-catalogue_app = typer.Typer(help="The canonical indicator catalogue and the returns mapped onto it.", no_args_is_help=True)
+catalogue_app = typer.Typer(
+    help="The canonical indicator catalogue and the returns mapped onto it.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 
@@ -27,13 +31,22 @@ err = Console(stderr=True, soft_wrap=True)
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"time": self.formatTime(record), "level": record.levelname, "logger": record.name, "message": record.getMessage()})
+        return json.dumps(
+            {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
 
 
 def configure_logging(*, as_json: bool) -> None:
     """Log to stderr: JSON lines in production, plain text otherwise."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        _JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
@@ -61,7 +74,9 @@ def serve(
         f"Loaded {counts['indicators']} indicators, {counts['returns']} returns, {counts['org_units']} org units. "
         f"Serving on {where} (API docs at {where}/docs)"
     )
-    uvicorn.run(create_app(settings, engine=engine), host=host or settings.host, port=port or settings.port, log_config=None)
+    uvicorn.run(
+        create_app(settings, engine=engine), host=host or settings.host, port=port or settings.port, log_config=None
+    )
 
 
 @db_app.command("upgrade")
@@ -73,10 +88,26 @@ def db_upgrade() -> None:
     err.print("Database schema is up to date.")
 
 
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the schema change is")]) -> None:
+    """Write a new migration from the difference between the models and an up-to-date database."""
+    from alembic import command
+
+    import db
+
+    engine = db.get_engine()
+    db.upgrade(engine)
+    command.revision(db.alembic_config(engine), message=message, autogenerate=True)
+
+
 @catalogue_app.command("check")
 def catalogue_check(
-    indicators_dir: Annotated[Path | None, typer.Option("--indicators", help="Folder of indicator files (default: bundled)")] = None,
-    returns_dir: Annotated[Path | None, typer.Option("--returns", help="Folder of return files (default: bundled)")] = None,
+    indicators_dir: Annotated[
+        Path | None, typer.Option("--indicators", help="Folder of indicator files (default: bundled)")
+    ] = None,
+    returns_dir: Annotated[
+        Path | None, typer.Option("--returns", help="Folder of return files (default: bundled)")
+    ] = None,
 ) -> None:
     """Check every catalogue and return file; print each problem with file and line; exit 1 on any."""
     from indicators.catalogue import CATALOGUE_DIR
@@ -138,7 +169,9 @@ def catalogue_list(
             continue
         if text and text.lower() not in f"{ind_id} {spec.title} {spec.definition}".lower():
             continue
-        table.add_row(ind_id, spec.title, spec.statistic, spec.period_type, "yes" if spec.formula else "", str(uses[ind_id]))
+        table.add_row(
+            ind_id, spec.title, spec.statistic, spec.period_type, "yes" if spec.formula else "", str(uses[ind_id])
+        )
         shown += 1
     out.print(table)
     err.print(f"{shown} of {len(cat.indicators.indicators)} indicators")

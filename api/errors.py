@@ -34,7 +34,12 @@ async def _domain(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     items = [
-        {"type": e.get("type", "value_error"), "loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "input": e.get("input")}
+        {
+            "type": e.get("type", "value_error"),
+            "loc": list(e.get("loc", [])),
+            "msg": e.get("msg", ""),
+            "input": e.get("input"),
+        }
         for e in exc.errors()
     ]
     message = "; ".join(f"{'.'.join(str(p) for p in i['loc'])}: {i['msg']}" for i in items)
@@ -49,7 +54,11 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("Unhandled error", exc_info=exc)
-    return _respond(500, "Internal error; it has been logged", [{"type": "internal_error", "loc": [], "msg": "Internal error", "input": None}])
+    return _respond(
+        500,
+        "Internal error; it has been logged",
+        [{"type": "internal_error", "loc": [], "msg": "Internal error", "input": None}],
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import re
@@ -94,10 +95,8 @@ class IndicatorSpec(_Spec):
         """List every indicator id this definition refers to."""
         found = [r for r in (self.numerator, self.denominator) if r]
         if self.formula:
-            try:
+            with contextlib.suppress(InvalidInput):
                 found += references(parse_formula(self.formula))
-            except InvalidInput:
-                pass
         return found
 
 
@@ -205,7 +204,12 @@ def _read_codelists(doc: TomlFile, cat: IndicatorCatalogue) -> None:
         if list_id in cat.codelists:
             first = cat.codelists[list_id]
             cat.problems.append(
-                Problem(doc.label, block.line, "duplicate-id", f"code list {list_id!r} is also defined at {first.file}:{first.line}")
+                Problem(
+                    doc.label,
+                    block.line,
+                    "duplicate-id",
+                    f"code list {list_id!r} is also defined at {first.file}:{first.line}",
+                )
             )
             continue
         try:
@@ -237,7 +241,12 @@ def _read_indicators(doc: TomlFile, cat: IndicatorCatalogue) -> None:
         if spec.id in cat.indicators:
             first = cat.indicators[spec.id]
             cat.problems.append(
-                Problem(doc.label, block.line_of("id"), "duplicate-id", f"indicator {spec.id!r} is also defined at {first.file}:{first.line}")
+                Problem(
+                    doc.label,
+                    block.line_of("id"),
+                    "duplicate-id",
+                    f"indicator {spec.id!r} is also defined at {first.file}:{first.line}",
+                )
             )
             continue
         cat.indicators[spec.id] = Located(spec, doc.label, block.line, block.keys)
@@ -246,10 +255,8 @@ def _read_indicators(doc: TomlFile, cat: IndicatorCatalogue) -> None:
 def _raw_refs(body: dict[str, Any]) -> list[str]:
     refs = [body[k] for k in ("numerator", "denominator") if isinstance(body.get(k), str)]
     if isinstance(body.get("formula"), str):
-        try:
+        with contextlib.suppress(InvalidInput):
             refs += references(parse_formula(body["formula"]))
-        except InvalidInput:
-            pass
     return refs
 
 
@@ -266,24 +273,61 @@ def check_indicators(cat: IndicatorCatalogue) -> None:
         for key in ("numerator", "denominator"):
             ref = getattr(spec, key)
             if ref and not cat.known(ref):
-                cat.problems.append(Problem(loc.file, loc.line_of(key), "broken-reference", f"{ind_id}: {key} {ref!r} is not an indicator{suggest(ref, cat.indicators)}"))
+                cat.problems.append(
+                    Problem(
+                        loc.file,
+                        loc.line_of(key),
+                        "broken-reference",
+                        f"{ind_id}: {key} {ref!r} is not an indicator{suggest(ref, cat.indicators)}",
+                    )
+                )
         if spec.formula:
             try:
                 terms = references(parse_formula(spec.formula))
             except InvalidInput as exc:
-                cat.problems.append(Problem(loc.file, loc.line_of("formula"), "formula-syntax", f"{ind_id}: {exc.message}"))
+                cat.problems.append(
+                    Problem(loc.file, loc.line_of("formula"), "formula-syntax", f"{ind_id}: {exc.message}")
+                )
                 terms = []
             for term in terms:
                 if not cat.known(term):
-                    cat.problems.append(Problem(loc.file, loc.line_of("formula"), "broken-reference", f"{ind_id}: formula term {term!r} is not an indicator{suggest(term, cat.indicators)}"))
+                    cat.problems.append(
+                        Problem(
+                            loc.file,
+                            loc.line_of("formula"),
+                            "broken-reference",
+                            f"{ind_id}: formula term {term!r} is not an indicator{suggest(term, cat.indicators)}",
+                        )
+                    )
         for dim in spec.breakdowns:
             if dim not in cat.codelists:
-                cat.problems.append(Problem(loc.file, loc.line_of("breakdowns"), "unknown-codelist", f"{ind_id}: breakdown {dim!r} is not a code list{suggest(dim, cat.codelists)}"))
+                cat.problems.append(
+                    Problem(
+                        loc.file,
+                        loc.line_of("breakdowns"),
+                        "unknown-codelist",
+                        f"{ind_id}: breakdown {dim!r} is not a code list{suggest(dim, cat.codelists)}",
+                    )
+                )
         if spec.judgement_codelist and spec.judgement_codelist not in cat.codelists:
-            cat.problems.append(Problem(loc.file, loc.line_of("judgement_codelist"), "unknown-codelist", f"{ind_id}: judgement_codelist {spec.judgement_codelist!r} is not a code list"))
+            cat.problems.append(
+                Problem(
+                    loc.file,
+                    loc.line_of("judgement_codelist"),
+                    "unknown-codelist",
+                    f"{ind_id}: judgement_codelist {spec.judgement_codelist!r} is not a code list",
+                )
+            )
         if body_types is None or spec.source_body not in body_types.spec.codes:
             known = ", ".join(sorted(body_types.spec.codes)) if body_types else "(no body_type code list)"
-            cat.problems.append(Problem(loc.file, loc.line_of("source_body"), "unknown-code", f"{ind_id}: source_body {spec.source_body!r} is not a body_type; expected one of {known}"))
+            cat.problems.append(
+                Problem(
+                    loc.file,
+                    loc.line_of("source_body"),
+                    "unknown-code",
+                    f"{ind_id}: source_body {spec.source_body!r} is not a body_type; expected one of {known}",
+                )
+            )
     _check_cycles(cat)
     _check_same_measure(cat)
 
@@ -309,7 +353,9 @@ def _check_cycles(cat: IndicatorCatalogue) -> None:
                     reported.add(frozenset(cycle))
                     loc = cat.indicators[cycle[0]]
                     key = "formula" if loc.spec.formula else "numerator"
-                    cat.problems.append(Problem(loc.file, loc.line_of(key), "formula-cycle", " -> ".join([*cycle, cycle[0]])))
+                    cat.problems.append(
+                        Problem(loc.file, loc.line_of(key), "formula-cycle", " -> ".join([*cycle, cycle[0]]))
+                    )
             elif nxt not in state:
                 visit(nxt, path)
         path.pop()
@@ -329,12 +375,26 @@ def _check_same_measure(cat: IndicatorCatalogue) -> None:
             key = (spec.numerator, spec.denominator, spec.method)
             if key in by_ratio:
                 other = cat.indicators[by_ratio[key]]
-                cat.problems.append(Problem(loc.file, loc.line, "duplicate-measure", f"{ind_id} has the same numerator, denominator and method as {other.spec.id} ({other.file}:{other.line})"))
+                cat.problems.append(
+                    Problem(
+                        loc.file,
+                        loc.line,
+                        "duplicate-measure",
+                        f"{ind_id} has the same numerator, denominator and method as {other.spec.id} ({other.file}:{other.line})",
+                    )
+                )
             else:
                 by_ratio[key] = ind_id
         title = normalise_title(spec.title)
         if title in by_title:
             other = cat.indicators[by_title[title]]
-            cat.problems.append(Problem(loc.file, loc.line_of("title"), "duplicate-measure", f"{ind_id} has the same title as {other.spec.id} ({other.file}:{other.line}): {spec.title!r}"))
+            cat.problems.append(
+                Problem(
+                    loc.file,
+                    loc.line_of("title"),
+                    "duplicate-measure",
+                    f"{ind_id} has the same title as {other.spec.id} ({other.file}:{other.line}): {spec.title!r}",
+                )
+            )
         else:
             by_title[title] = ind_id

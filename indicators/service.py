@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
 
 from errors import NotFound
 from indicators.models import Code, CodeList, Indicator
@@ -34,10 +34,10 @@ def list_indicators(
         like = f"%{text.lower()}%"
         stmt = stmt.where(
             or_(
-                func.lower(Indicator.id).like(like),
-                func.lower(Indicator.title).like(like),
-                func.lower(Indicator.plain_title).like(like),
-                func.lower(Indicator.definition).like(like),
+                func.lower(col(Indicator.id)).like(like),
+                func.lower(col(Indicator.title)).like(like),
+                func.lower(col(Indicator.plain_title)).like(like),
+                func.lower(col(Indicator.definition)).like(like),
             )
         )
     if statistic:
@@ -45,7 +45,7 @@ def list_indicators(
     if status:
         stmt = stmt.where(Indicator.status == status)
     if ids is not None:
-        stmt = stmt.where(Indicator.id.in_(list(ids)))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Indicator.id).in_(list(ids)))
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     rows = session.execute(stmt.order_by(Indicator.id).limit(limit).offset(offset)).scalars().all()
     return list(rows), total
@@ -63,9 +63,9 @@ def get_codelists(session: Session, ids: Collection[str] | None = None) -> list[
     """Return code lists with their codes, all of them or those named."""
     stmt = select(CodeList).order_by(CodeList.id)
     if ids is not None:
-        stmt = stmt.where(CodeList.id.in_(list(ids)))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(CodeList.id).in_(list(ids)))
     lists = session.execute(stmt).scalars().all()
-    codes = session.execute(select(Code).order_by(Code.codelist_id, Code.position)).scalars().all()
+    codes = session.execute(select(Code).order_by(col(Code.codelist_id), col(Code.position))).scalars().all()
     by_list: dict[str, list[CodePublic]] = {}
     for code in codes:
         by_list.setdefault(code.codelist_id, []).append(CodePublic(code=code.code, label=code.label))

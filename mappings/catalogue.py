@@ -14,12 +14,12 @@ from errors import InvalidInput
 from indicators.breakdown import parse_breakdown
 from indicators.catalogue import (
     CATALOGUE_DIR,
-    suggest,
     IndicatorCatalogue,
     Located,
     PeriodType,
     load_indicator_files,
     read_files,
+    suggest,
     validation_problems,
 )
 from indicators.tomlfile import Problem, TomlFile
@@ -55,6 +55,14 @@ DEADLINE_RULE = re.compile(
     r"^(working_days_after_period_end:\d{1,3}|days_after_period_end:\d{1,3}"
     r"|last_working_day_of_month_after|fixed_after_period_end:(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))$"
 )
+ExportFormat = Literal["xlsx", "csv", "json", "sdmx-csv"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("xlsx", "csv", "json", "sdmx-csv")
+
+
+def _all_formats() -> list[ExportFormat]:
+    return list(EXPORT_FORMATS)
+
+
 Relation = Literal["identical", "aggregate_of", "subset_of", "derived_from", "different_method"]
 
 
@@ -72,7 +80,7 @@ class ReturnSpec(_Spec):
     geography_level: str
     period_type: PeriodType
     deadline: str = Field(default="", pattern=DEADLINE_RULE.pattern + "|^$")
-    formats: list[Literal["xlsx", "csv", "json", "sdmx-csv"]] = Field(default_factory=lambda: ["xlsx", "csv", "json", "sdmx-csv"])
+    formats: list[ExportFormat] = Field(default_factory=_all_formats)
     legal_basis: str = ""
     status: Literal["active", "legacy", "abolished"] = "active"
     valid_from: date | None = None
@@ -126,7 +134,14 @@ def load_catalogue(indicator_dir: Path = CATALOGUE_DIR, returns_dir: Path = RETU
     for doc in parts:
         target = doc.data["part_of"]
         if target not in cat.returns:
-            cat.problems.append(Problem(doc.label, doc.tables[""].line_of("part_of"), "broken-reference", f"part_of {target!r} is not a return"))
+            cat.problems.append(
+                Problem(
+                    doc.label,
+                    doc.tables[""].line_of("part_of"),
+                    "broken-reference",
+                    f"part_of {target!r} is not a return",
+                )
+            )
             continue
         _read_fields(doc, target, cat)
     _check_fields(cat)
@@ -137,10 +152,14 @@ def load_catalogue(indicator_dir: Path = CATALOGUE_DIR, returns_dir: Path = RETU
 def _read_return(doc: TomlFile, cat: Catalogue) -> None:
     for key in doc.data:
         if key not in ("return", "field"):
-            cat.problems.append(Problem(doc.label, doc.tables[""].line_of(key), "invalid-definition", f"unknown top-level key {key!r}"))
+            cat.problems.append(
+                Problem(doc.label, doc.tables[""].line_of(key), "invalid-definition", f"unknown top-level key {key!r}")
+            )
     block = doc.table_block("return")
     if "return" not in doc.data:
-        cat.problems.append(Problem(doc.label, 1, "invalid-definition", "a return file needs a [return] table or part_of"))
+        cat.problems.append(
+            Problem(doc.label, 1, "invalid-definition", "a return file needs a [return] table or part_of")
+        )
         return
     try:
         spec = ReturnSpec.model_validate(doc.data["return"])
@@ -149,14 +168,35 @@ def _read_return(doc: TomlFile, cat: Catalogue) -> None:
         return
     if spec.id in cat.returns:
         first = cat.returns[spec.id]
-        cat.problems.append(Problem(doc.label, block.line_of("id"), "duplicate-id", f"return {spec.id!r} is also defined at {first.file}:{first.line}"))
+        cat.problems.append(
+            Problem(
+                doc.label,
+                block.line_of("id"),
+                "duplicate-id",
+                f"return {spec.id!r} is also defined at {first.file}:{first.line}",
+            )
+        )
         return
     known_levels = (*ORG_TYPES, *LEVEL_GROUPS)
     if spec.geography_level not in known_levels:
-        cat.problems.append(Problem(doc.label, block.line_of("geography_level"), "unknown-code", f"geography_level {spec.geography_level!r}; expected one of {', '.join(known_levels)}"))
+        cat.problems.append(
+            Problem(
+                doc.label,
+                block.line_of("geography_level"),
+                "unknown-code",
+                f"geography_level {spec.geography_level!r}; expected one of {', '.join(known_levels)}",
+            )
+        )
     body_types = cat.indicators.codelists.get("body_type")
     if body_types is None or spec.submitter not in body_types.spec.codes:
-        cat.problems.append(Problem(doc.label, block.line_of("submitter"), "unknown-code", f"submitter {spec.submitter!r} is not a body_type"))
+        cat.problems.append(
+            Problem(
+                doc.label,
+                block.line_of("submitter"),
+                "unknown-code",
+                f"submitter {spec.submitter!r} is not a body_type",
+            )
+        )
     cat.returns[spec.id] = Located(spec, doc.label, block.line, block.keys)
     cat.fields[spec.id] = []
     _read_fields(doc, spec.id, cat)
@@ -174,7 +214,14 @@ def _read_fields(doc: TomlFile, return_id: str, cat: Catalogue) -> None:
             continue
         if spec.code in seen:
             first = seen[spec.code]
-            cat.problems.append(Problem(doc.label, block.line_of("code"), "duplicate-id", f"field {spec.code!r} of return {return_id!r} is also at {first.file}:{first.line}"))
+            cat.problems.append(
+                Problem(
+                    doc.label,
+                    block.line_of("code"),
+                    "duplicate-id",
+                    f"field {spec.code!r} of return {return_id!r} is also at {first.file}:{first.line}",
+                )
+            )
             continue
         located = Located(spec, doc.label, block.line, block.keys)
         seen[spec.code] = located
@@ -192,10 +239,24 @@ def _check_fields(cat: Catalogue) -> None:
             if target is None:
                 if cat.indicators.known(spec.indicator):
                     continue
-                cat.problems.append(Problem(loc.file, loc.line_of("indicator"), "broken-reference", f"{return_id} field {spec.code}: indicator {spec.indicator!r} is not in the catalogue{suggest(spec.indicator, indicators)}"))
+                cat.problems.append(
+                    Problem(
+                        loc.file,
+                        loc.line_of("indicator"),
+                        "broken-reference",
+                        f"{return_id} field {spec.code}: indicator {spec.indicator!r} is not in the catalogue{suggest(spec.indicator, indicators)}",
+                    )
+                )
                 continue
             if target.spec.status == "abolished" and ret.status != "abolished":
-                cat.problems.append(Problem(loc.file, loc.line_of("indicator"), "abolished-indicator", f"{return_id} field {spec.code}: indicator {spec.indicator!r} is abolished (valid to {target.spec.valid_to}) but the return is {ret.status}"))
+                cat.problems.append(
+                    Problem(
+                        loc.file,
+                        loc.line_of("indicator"),
+                        "abolished-indicator",
+                        f"{return_id} field {spec.code}: indicator {spec.indicator!r} is abolished (valid to {target.spec.valid_to}) but the return is {ret.status}",
+                    )
+                )
             try:
                 parts = parse_breakdown(spec.breakdown)
             except InvalidInput as exc:
@@ -203,9 +264,23 @@ def _check_fields(cat: Catalogue) -> None:
                 continue
             for dim, code in parts.items():
                 if dim not in target.spec.breakdowns:
-                    cat.problems.append(Problem(loc.file, loc.line_of("breakdown"), "unknown-code", f"{return_id} field {spec.code}: {spec.indicator} has no breakdown {dim!r} (it has {target.spec.breakdowns or 'none'})"))
+                    cat.problems.append(
+                        Problem(
+                            loc.file,
+                            loc.line_of("breakdown"),
+                            "unknown-code",
+                            f"{return_id} field {spec.code}: {spec.indicator} has no breakdown {dim!r} (it has {target.spec.breakdowns or 'none'})",
+                        )
+                    )
                 elif dim in codelists and code not in codelists[dim].spec.codes:
-                    cat.problems.append(Problem(loc.file, loc.line_of("breakdown"), "unknown-code", f"{return_id} field {spec.code}: {code!r} is not a code of {dim!r}"))
+                    cat.problems.append(
+                        Problem(
+                            loc.file,
+                            loc.line_of("breakdown"),
+                            "unknown-code",
+                            f"{return_id} field {spec.code}: {code!r} is not a code of {dim!r}",
+                        )
+                    )
 
 
 def _check_usage(cat: Catalogue) -> None:
@@ -223,4 +298,11 @@ def _check_usage(cat: Catalogue) -> None:
         stack += [r for r in indicators[ind_id].spec.refs if r in indicators]
     for ind_id, loc in indicators.items():
         if ind_id not in used and loc.spec.status != "abolished":
-            cat.problems.append(Problem(loc.file, loc.line_of("id"), "unused-indicator", f"{ind_id} is used by no return field (directly or as a numerator, denominator or formula term)"))
+            cat.problems.append(
+                Problem(
+                    loc.file,
+                    loc.line_of("id"),
+                    "unused-indicator",
+                    f"{ind_id} is used by no return field (directly or as a numerator, denominator or formula term)",
+                )
+            )

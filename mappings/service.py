@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, delete, func, insert, or_
+from sqlmodel import Session, col, select
 
 from errors import CatalogueError, NotFound
 from indicators.models import CatalogueVersion, Code, CodeList, Indicator
@@ -25,7 +25,7 @@ from mappings.schemas import (
 
 def current_catalogue_version(session: Session) -> CatalogueVersion | None:
     """Return the latest catalogue load, if any."""
-    stmt = select(CatalogueVersion).order_by(CatalogueVersion.id.desc()).limit(1)  # type: ignore[union-attr]
+    stmt = select(CatalogueVersion).order_by(col(CatalogueVersion.id).desc()).limit(1)
     return session.execute(stmt).scalars().first()
 
 
@@ -46,7 +46,9 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     session.execute(delete(CodeList))
     codelists = cat.indicators.codelists
     if codelists:
-        session.execute(insert(CodeList), [{"id": k, "title": v.spec.title, "source": v.spec.source} for k, v in codelists.items()])
+        session.execute(
+            insert(CodeList), [{"id": k, "title": v.spec.title, "source": v.spec.source} for k, v in codelists.items()]
+        )
         session.execute(
             insert(Code),
             [
@@ -75,9 +77,9 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     session.flush()
     gone = existing - set(cat.indicators.indicators)
     if gone:
-        session.execute(delete(Indicator).where(Indicator.id.in_(gone)))  # type: ignore[attr-defined]
-    for ret_id, loc in cat.returns.items():
-        session.add(Return.model_validate(loc.spec.model_dump() | {"file": loc.file, "line": loc.line}))
+        session.execute(delete(Indicator).where(col(Indicator.id).in_(gone)))
+    for ret in cat.returns.values():
+        session.add(Return.model_validate(ret.spec.model_dump() | {"file": ret.file, "line": ret.line}))
     session.flush()
     rows = [
         {
@@ -118,8 +120,8 @@ def _valid_on(model: type[OrgUnit] | type[OrgParent], on: date | None) -> list[C
     if on is None:
         return []
     return [
-        or_(model.valid_from.is_(None), model.valid_from <= on),  # type: ignore[union-attr]
-        or_(model.valid_to.is_(None), model.valid_to >= on),  # type: ignore[union-attr]
+        or_(col(model.valid_from).is_(None), col(model.valid_from) <= on),
+        or_(col(model.valid_to).is_(None), col(model.valid_to) >= on),
     ]
 
 
@@ -137,13 +139,13 @@ def list_org_units(
     stmt = select(OrgUnit).where(*_valid_on(OrgUnit, on))
     if type:
         types = LEVEL_GROUPS.get(type, (type,))
-        stmt = stmt.where(OrgUnit.type.in_(types))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(OrgUnit.type).in_(types))
     if parent:
         children = select(OrgParent.child_code).where(OrgParent.parent_code == parent, *_valid_on(OrgParent, on))
-        stmt = stmt.where(OrgUnit.code.in_(children))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(OrgUnit.code).in_(children))
     if text:
         like = f"%{text.lower()}%"
-        stmt = stmt.where(or_(func.lower(OrgUnit.name).like(like), func.lower(OrgUnit.code).like(like)))
+        stmt = stmt.where(or_(func.lower(col(OrgUnit.name)).like(like), func.lower(col(OrgUnit.code)).like(like)))
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     rows = session.execute(stmt.order_by(OrgUnit.code).limit(limit).offset(offset)).scalars().all()
     return list(rows), total
@@ -155,23 +157,33 @@ def get_org_unit(session: Session, code: str) -> OrgUnitDetail:
     if unit is None:
         raise NotFound(f"Org unit {code!r} is not known; codes are GSS codes such as E06000001")
     parent_rows = session.execute(
-        select(OrgParent, OrgUnit).join(OrgUnit, OrgUnit.code == OrgParent.parent_code).where(OrgParent.child_code == code)
+        select(OrgParent, OrgUnit)
+        .join(OrgUnit, col(OrgUnit.code) == col(OrgParent.parent_code))
+        .where(OrgParent.child_code == code)
     ).all()
     child_rows = session.execute(
-        select(OrgParent, OrgUnit).join(OrgUnit, OrgUnit.code == OrgParent.child_code).where(OrgParent.parent_code == code)
+        select(OrgParent, OrgUnit)
+        .join(OrgUnit, col(OrgUnit.code) == col(OrgParent.child_code))
+        .where(OrgParent.parent_code == code)
     ).all()
     cross_rows = session.execute(
-        select(Crosswalk, OrgUnit).join(OrgUnit, OrgUnit.code == Crosswalk.to_code).where(Crosswalk.from_code == code)
+        select(Crosswalk, OrgUnit)
+        .join(OrgUnit, col(OrgUnit.code) == col(Crosswalk.to_code))
+        .where(Crosswalk.from_code == code)
     ).all()
 
     def link(edge: OrgParent, other: OrgUnit) -> OrgLink:
-        return OrgLink(code=other.code, name=other.name, type=other.type, valid_from=edge.valid_from, valid_to=edge.valid_to)
+        return OrgLink(
+            code=other.code, name=other.name, type=other.type, valid_from=edge.valid_from, valid_to=edge.valid_to
+        )
 
     return OrgUnitDetail(
         **OrgUnitPublic.model_validate(unit).model_dump(),
         parents=sorted((link(e, o) for e, o in parent_rows), key=lambda x: (x.type, x.code)),
         children=sorted((link(e, o) for e, o in child_rows), key=lambda x: (x.type, x.code)),
-        crosswalk=[CrosswalkLink(code=o.code, name=o.name, type=o.type, weight=c.weight, basis=c.basis) for c, o in cross_rows],
+        crosswalk=[
+            CrosswalkLink(code=o.code, name=o.name, type=o.type, weight=c.weight, basis=c.basis) for c, o in cross_rows
+        ],
     )
 
 
@@ -186,21 +198,22 @@ def indicator_uses(session: Session, indicator_id: str) -> list[IndicatorUse]:
     """List the return fields that ask for an indicator."""
     rows = session.execute(
         select(FieldMapping, Return)
-        .join(Return, Return.id == FieldMapping.return_id)
+        .join(Return, col(Return.id) == col(FieldMapping.return_id))
         .where(FieldMapping.indicator_id == indicator_id)
-        .order_by(FieldMapping.return_id, FieldMapping.position)
+        .order_by(col(FieldMapping.return_id), col(FieldMapping.position))
     ).all()
     return [
-        IndicatorUse(return_id=r.id, return_title=r.title, code=f.code, label=f.label, relation=f.relation, breakdown=f.breakdown)
+        IndicatorUse(
+            return_id=r.id, return_title=r.title, code=f.code, label=f.label, relation=f.relation, breakdown=f.breakdown
+        )
         for f, r in rows
     ]
 
 
 def list_returns(session: Session) -> list[ReturnPublic]:
     """Return every return with its number of fields."""
-    counts = dict(
-        session.execute(select(FieldMapping.return_id, func.count()).group_by(FieldMapping.return_id)).tuples().all()
-    )
+    grouped = session.execute(select(FieldMapping.return_id, func.count()).group_by(col(FieldMapping.return_id)))
+    counts: dict[str, int] = {str(return_id): int(n) for return_id, n in grouped.all()}
     rows = session.execute(select(Return).order_by(Return.id)).scalars().all()
     return [ReturnPublic.model_validate(r).model_copy(update={"field_count": counts.get(r.id, 0)}) for r in rows]
 
@@ -212,13 +225,19 @@ def get_return(session: Session, return_id: str) -> ReturnDetail:
         raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
     rows = session.execute(
         select(FieldMapping, Indicator)
-        .join(Indicator, Indicator.id == FieldMapping.indicator_id)
+        .join(Indicator, col(Indicator.id) == col(FieldMapping.indicator_id))
         .where(FieldMapping.return_id == return_id)
-        .order_by(FieldMapping.position)
+        .order_by(col(FieldMapping.position))
     ).all()
     fields = [
         ReturnFieldPublic(
-            code=f.code, label=f.label, indicator_id=i.id, indicator_title=i.title, relation=f.relation, breakdown=f.breakdown, note=f.note
+            code=f.code,
+            label=f.label,
+            indicator_id=i.id,
+            indicator_title=i.title,
+            relation=f.relation,
+            breakdown=f.breakdown,
+            note=f.note,
         )
         for f, i in rows
     ]

@@ -24,7 +24,7 @@ PG_URL = os.environ.get("ONERETURN_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:  # noqa: ARG001 (pytest's hook signature)
     """Skip the PostgreSQL runs only where no PostgreSQL is configured (CI always configures one)."""
     if PG_URL:
         return
@@ -56,7 +56,9 @@ def bundled_catalogue() -> Catalogue:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, bundled_catalogue: Catalogue) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, bundled_catalogue: Catalogue
+) -> Iterator[Engine]:
     """A migrated database with the bundled catalogue and geography loaded, per backend."""
     eng = fresh_engine(request.param, tmp_path_factory.mktemp(request.param))
     with db.session_scope(eng) as session:

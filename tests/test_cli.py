@@ -11,7 +11,17 @@ from typer.testing import CliRunner
 
 from cli import app
 
-COMMANDS = [[], ["serve"], ["db"], ["db", "upgrade"], ["catalogue"], ["catalogue", "check"], ["catalogue", "list"], ["catalogue", "load"]]
+COMMANDS = [
+    [],
+    ["serve"],
+    ["db"],
+    ["db", "upgrade"],
+    ["db", "revision"],
+    ["catalogue"],
+    ["catalogue", "check"],
+    ["catalogue", "list"],
+    ["catalogue", "load"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
@@ -27,7 +37,7 @@ def test_catalogue_list_filters_by_return() -> None:
     assert "63 of" in result.output
 
 
-def test_domain_error_is_one_red_line_without_traceback(tmp_path: Path) -> None:
+def test_domain_error_is_one_red_line_without_traceback() -> None:
     result = subprocess.run(
         [sys.executable, "-c", "import cli; cli.main()", "catalogue", "list", "--return", "no_such_return"],
         capture_output=True,

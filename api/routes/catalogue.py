@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -13,7 +13,7 @@ from mappings import service as mappings
 from mappings.schemas import ReturnDetail, ReturnList
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
-NOT_FOUND = {404: {"description": "Not in the catalogue"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not in the catalogue"}}
 
 StatisticFilter = Literal["count", "percentage", "rate", "mean", "score", "duration", "judgement", "gap"]
 

@@ -39,7 +39,12 @@ def list_orgs(
     return OrgUnitList(data=[OrgUnitPublic.model_validate(r) for r in rows], count=total)
 
 
-@router.get("/orgs/{code}", summary="One org unit", response_model=OrgUnitDetail, responses={404: {"description": "Unknown code"}})
+@router.get(
+    "/orgs/{code}",
+    summary="One org unit",
+    response_model=OrgUnitDetail,
+    responses={404: {"description": "Unknown code"}},
+)
 def get_org(code: str, session: SessionDep) -> OrgUnitDetail:
     """Show one org unit with its parents, children and weighted crosswalk links."""
     return mappings.get_org_unit(session, code)

@@ -38,7 +38,8 @@ def test_filter_indicators_by_text_statistic_and_return(client: TestClient, bund
     assert by_text["count"] > 0
     assert all("care leaver" in f"{i['title']} {i['definition']} {i['plain_title']}".lower() for i in by_text["data"])
     pct = client.get("/api/indicators", params={"statistic": "percentage", "limit": 1000}).json()
-    assert pct["count"] > 0 and all(i["statistic"] == "percentage" for i in pct["data"])
+    assert pct["count"] > 0
+    assert all(i["statistic"] == "percentage" for i in pct["data"])
     core = client.get("/api/indicators", params={"return": "county_cyp_core", "limit": 1000}).json()
     assert core["count"] == 63
     assert {i["id"] for i in core["data"]} == {f.spec.indicator for f in bundled_catalogue.fields["county_cyp_core"]}
@@ -57,7 +58,8 @@ def test_one_indicator_shows_its_uses_and_codelists(client: TestClient, bundled_
 def test_derived_indicators_say_so(client: TestClient, bundled_catalogue: Catalogue) -> None:
     derived = next(i for i in bundled_catalogue.indicators.indicators.values() if i.spec.formula)
     body = client.get(f"/api/indicators/{derived.spec.id}").json()
-    assert body["derived"] is True and body["formula"] == derived.spec.formula
+    assert body["derived"] is True
+    assert body["formula"] == derived.spec.formula
 
 
 def test_unknown_indicator_is_404_in_the_error_shape(client: TestClient) -> None:
@@ -81,13 +83,15 @@ def test_org_detail_has_parents_and_crosswalk(client: TestClient) -> None:
     body = client.get("/api/orgs/E06000001").json()
     assert body["name"] == "Hartlepool"
     assert "region" in {p["type"] for p in body["parents"]}
-    assert body["crosswalk"] and abs(sum(c["weight"] for c in body["crosswalk"] if c["basis"] == "lsoa11_share_of_lad") - 1) < 1e-9
+    assert body["crosswalk"]
+    assert abs(sum(c["weight"] for c in body["crosswalk"] if c["basis"] == "lsoa11_share_of_lad") - 1) < 1e-9
 
 
 def test_abolished_districts_drop_out_by_date(client: TestClient) -> None:
     before = client.get("/api/orgs", params={"q": "Aylesbury Vale", "on": "2019-06-01"}).json()
     after = client.get("/api/orgs", params={"q": "Aylesbury Vale", "on": "2021-06-01"}).json()
-    assert before["count"] == 1 and after["count"] == 0
+    assert before["count"] == 1
+    assert after["count"] == 0
 
 
 def test_returns_list_and_detail(client: TestClient, bundled_catalogue: Catalogue) -> None:

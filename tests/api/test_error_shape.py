@@ -13,7 +13,8 @@ def assert_canonical_error(body: dict[str, Any], status: int) -> None:
     assert set(body) == {"ok", "status", "error", "errors"}
     assert body["ok"] is False
     assert body["status"] == status
-    assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["error"], str)
+    assert body["error"]
     assert body["errors"], "at least one error item"
     for item in body["errors"]:
         assert set(item) == {"type", "loc", "msg", "input"}

@@ -105,7 +105,9 @@ breakdown = "sex=F"
 """
 
 
-def write(tmp_path: Path, indicators: str = INDICATORS, ret: str = RETURN, codelists: str = CODELISTS) -> tuple[Path, Path]:
+def write(
+    tmp_path: Path, indicators: str = INDICATORS, ret: str = RETURN, codelists: str = CODELISTS
+) -> tuple[Path, Path]:
     ind_dir, ret_dir = tmp_path / "indicators", tmp_path / "returns"
     ind_dir.mkdir()
     ret_dir.mkdir()
@@ -156,12 +158,14 @@ def test_broken_numerator_reference(tmp_path: Path) -> None:
 
 
 def test_broken_formula_term(tmp_path: Path) -> None:
-    broken = INDICATORS.replace("/ t.leavers\"", '/ t.leaver"')
+    broken = INDICATORS.replace('/ t.leavers"', '/ t.leaver"')
     assert ("test.toml", line_of(broken, "formula ="), "broken-reference") in problems(tmp_path, indicators=broken)
 
 
 def test_formula_syntax(tmp_path: Path) -> None:
-    broken = INDICATORS.replace('formula = "100 * t.leavers_eet_n / t.leavers"', 'formula = "100 * (t.leavers_eet_n / t.leavers"')
+    broken = INDICATORS.replace(
+        'formula = "100 * t.leavers_eet_n / t.leavers"', 'formula = "100 * (t.leavers_eet_n / t.leavers"'
+    )
     assert problems(tmp_path, indicators=broken) == [("test.toml", line_of(broken, "formula ="), "formula-syntax")]
 
 
@@ -172,7 +176,11 @@ def test_formula_cycle(tmp_path: Path) -> None:
     )
     found = problems(tmp_path, indicators=broken)
     assert [k for _, _, k in found] == ["formula-cycle"]
-    assert found[0][1] in (line_of(broken, "formula =", 1), line_of(broken, "formula =", 2), line_of(broken, "numerator ="))
+    assert found[0][1] in (
+        line_of(broken, "formula =", 1),
+        line_of(broken, "formula =", 2),
+        line_of(broken, "numerator ="),
+    )
 
 
 def test_unknown_codelist(tmp_path: Path) -> None:
@@ -186,8 +194,10 @@ def test_unknown_source_body(tmp_path: Path) -> None:
 
 
 def test_same_numerator_denominator_and_method(tmp_path: Path) -> None:
-    second = INDICATORS.split("[[indicator]]")[3].replace('id = "t.leavers_eet"', 'id = "t.leavers_eet_copy"').replace(
-        "Percentage of care leavers", "Share of care leavers"
+    second = (
+        INDICATORS.split("[[indicator]]")[3]
+        .replace('id = "t.leavers_eet"', 'id = "t.leavers_eet_copy"')
+        .replace("Percentage of care leavers", "Share of care leavers")
     )
     broken = INDICATORS + "\n[[indicator]]" + second
     found = problems(tmp_path, indicators=broken)
@@ -195,7 +205,9 @@ def test_same_numerator_denominator_and_method(tmp_path: Path) -> None:
 
 
 def test_same_normalised_title(tmp_path: Path) -> None:
-    broken = INDICATORS.replace('title = "Care leavers aged 19-21"', 'title = "CARE LEAVERS in education, employment, or training"')
+    broken = INDICATORS.replace(
+        'title = "Care leavers aged 19-21"', 'title = "CARE LEAVERS in education, employment, or training"'
+    )
     found = problems(tmp_path, indicators=broken)
     assert found == [("test.toml", line_of(broken, "CARE LEAVERS"), "duplicate-measure")]
 
@@ -215,7 +227,9 @@ def test_indicator_no_return_uses(tmp_path: Path) -> None:
 
 def test_field_pointing_at_abolished_indicator(tmp_path: Path) -> None:
     broken = INDICATORS.replace('formula = "100', 'status = "abolished"\nvalid_to = 2011-03-31\nformula = "100')
-    assert problems(tmp_path, indicators=broken) == [("test_return.toml", line_of(RETURN, 'indicator = "t.leavers_eet"'), "abolished-indicator")]
+    assert problems(tmp_path, indicators=broken) == [
+        ("test_return.toml", line_of(RETURN, 'indicator = "t.leavers_eet"'), "abolished-indicator")
+    ]
 
 
 def test_field_pointing_at_unknown_indicator(tmp_path: Path) -> None:
@@ -233,7 +247,10 @@ def test_cli_check_prints_file_and_line_and_fails(tmp_path: Path) -> None:
     ind_dir, ret_dir = write(tmp_path, indicators=broken)
     result = CliRunner().invoke(app, ["catalogue", "check", "--indicators", str(ind_dir), "--returns", str(ret_dir)])
     assert result.exit_code == 1
-    assert f"test.toml:{line_of(broken, 't.nothing')}: broken-reference: t.leavers_eet: numerator 't.nothing'" in result.output
+    assert (
+        f"test.toml:{line_of(broken, 't.nothing')}: broken-reference: t.leavers_eet: numerator 't.nothing'"
+        in result.output
+    )
 
 
 def test_cli_check_passes_on_bundled_catalogue() -> None:
@@ -247,6 +264,9 @@ def test_inconsistent_statistic(tmp_path: Path, kind: str) -> None:
     if kind == "percentage_without_denominator":
         broken = INDICATORS.replace('denominator = "t.leavers"\n', "")
     else:
-        broken = INDICATORS.replace('statistic = "count"\nunit = "young people"\npolarity = "higher', 'statistic = "count"\nmultiplier = 100\nunit = "young people"\npolarity = "higher')
+        broken = INDICATORS.replace(
+            'statistic = "count"\nunit = "young people"\npolarity = "higher',
+            'statistic = "count"\nmultiplier = 100\nunit = "young people"\npolarity = "higher',
+        )
     found = problems(tmp_path, indicators=broken)
-    assert ("invalid-definition" in {k for _, _, k in found})
+    assert "invalid-definition" in {k for _, _, k in found}

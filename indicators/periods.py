@@ -1,0 +1,211 @@
+"""Canonical periods: one syntax everywhere (uploads, API, exports) and what each period spans.
+
+``2024-06`` a month, ``FY2024-25`` a financial year (April-March), ``FY2024-25-Q1`` its first
+quarter (April-June 2024), ``AY2023-24`` an academic year (September-August), ``CY2024`` a
+calendar year, ``2024-03-31`` a snapshot date. Common spellings such as ``2024/25`` are
+accepted where the expected period type makes them unambiguous, and stored canonically.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal, get_args
+
+from errors import InvalidInput
+
+PeriodType = Literal["month", "quarter", "financial_year", "academic_year", "calendar_year", "snapshot_date"]
+PERIOD_TYPES: tuple[PeriodType, ...] = get_args(PeriodType)
+
+_MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name} | {
+    name.lower(): n for n, name in enumerate(calendar.month_abbr) if name
+}
+_FY = re.compile(r"^FY(\d{4})-(\d{2})$")
+_FYQ = re.compile(r"^FY(\d{4})-(\d{2})-Q([1-4])$")
+_AY = re.compile(r"^AY(\d{4})-(\d{2})$")
+_CY = re.compile(r"^CY(\d{4})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_SPLIT_YEAR = re.compile(r"^(?:(FY|AY)\s*)?(\d{4})\s*[/-]\s*(\d{2}|\d{4})$", re.IGNORECASE)
+_QUARTER = re.compile(
+    r"^(?:FY\s*)?(?:Q([1-4])\s+(\d{4})\s*[/-]\s*(\d{2}|\d{4})|(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*[- ]?\s*Q([1-4]))$",
+    re.IGNORECASE,
+)
+_DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+_NAMED_MONTH = re.compile(r"^([A-Za-z]{3,9})\.?[\s-]+(\d{4})$")
+_MY = re.compile(r"^(\d{1,2})[/-](\d{4})$")
+_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]00:00(:00(\.0+)?)?$")
+#: Excel counts days from 1899-12-30 (its 1900 leap-year bug folded in).
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A reporting period: its canonical code, type and the first and last day it covers."""
+
+    start: date
+    end: date
+    type: PeriodType
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+    def contains(self, other: Period) -> bool:
+        """Say whether ``other`` lies wholly within this period."""
+        return self.start <= other.start and other.end <= self.end
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def month(year: int, month_no: int) -> Period:
+    """Return the month period."""
+    return Period(date(year, month_no, 1), _month_end(year, month_no), "month", f"{year:04d}-{month_no:02d}")
+
+
+def financial_year(start_year: int) -> Period:
+    """Return the April-March year starting in ``start_year``."""
+    return Period(
+        date(start_year, 4, 1),
+        date(start_year + 1, 3, 31),
+        "financial_year",
+        f"FY{start_year}-{(start_year + 1) % 100:02d}",
+    )
+
+
+def quarter(start_year: int, q: int) -> Period:
+    """Return quarter ``q`` (1 = April-June) of the financial year starting in ``start_year``."""
+    first_month = 4 + 3 * (q - 1)
+    year = start_year + (first_month - 1) // 12
+    first_month = (first_month - 1) % 12 + 1
+    end_month = first_month + 2
+    return Period(
+        date(year, first_month, 1),
+        _month_end(year, end_month),
+        "quarter",
+        f"FY{start_year}-{(start_year + 1) % 100:02d}-Q{q}",
+    )
+
+
+def academic_year(start_year: int) -> Period:
+    """Return the September-August year starting in ``start_year``."""
+    return Period(
+        date(start_year, 9, 1),
+        date(start_year + 1, 8, 31),
+        "academic_year",
+        f"AY{start_year}-{(start_year + 1) % 100:02d}",
+    )
+
+
+def calendar_year(year: int) -> Period:
+    """Return the January-December year."""
+    return Period(date(year, 1, 1), date(year, 12, 31), "calendar_year", f"CY{year}")
+
+
+def snapshot(day: date) -> Period:
+    """Return the snapshot period of one day."""
+    return Period(day, day, "snapshot_date", day.isoformat())
+
+
+def _second_year(first: int, second: str, text: str) -> None:
+    expected = first + 1
+    if (len(second) == 2 and int(second) != expected % 100) or (len(second) == 4 and int(second) != expected):
+        raise InvalidInput(f"Period {text!r}: the second year must follow {first}")
+
+
+def _date(year: int, month_no: int, day: int, text: str) -> date:
+    try:
+        return date(year, month_no, day)
+    except ValueError:
+        raise InvalidInput(f"Period {text!r} is not a real date") from None
+
+
+def _parse_canonical(text: str) -> Period | None:
+    if m := _FYQ.match(text):
+        _second_year(int(m[1]), m[2], text)
+        return quarter(int(m[1]), int(m[3]))
+    if m := _FY.match(text):
+        _second_year(int(m[1]), m[2], text)
+        return financial_year(int(m[1]))
+    if m := _AY.match(text):
+        _second_year(int(m[1]), m[2], text)
+        return academic_year(int(m[1]))
+    if m := _CY.match(text):
+        return calendar_year(int(m[1]))
+    if m := _MONTH.match(text):
+        if not 1 <= int(m[2]) <= 12:
+            raise InvalidInput(f"Period {text!r}: month {m[2]} does not exist")
+        return month(int(m[1]), int(m[2]))
+    if m := _DATE.match(text):
+        return snapshot(_date(int(m[1]), int(m[2]), int(m[3]), text))
+    return None
+
+
+def _parse_spelling(text: str, expected: PeriodType | None) -> Period | None:
+    if m := _DATETIME.match(text):
+        return _parse_canonical(m[1])
+    if m := _QUARTER.match(text):
+        q, first, second = (m[1], m[2], m[3]) if m[1] else (m[6], m[4], m[5])
+        _second_year(int(first), second, text)
+        return quarter(int(first), int(q))
+    if m := _SPLIT_YEAR.match(text):
+        _second_year(int(m[2]), m[3], text)
+        prefix = (m[1] or "").upper()
+        kind = {"FY": "financial_year", "AY": "academic_year"}.get(prefix, expected)
+        if kind == "financial_year":
+            return financial_year(int(m[2]))
+        if kind == "academic_year":
+            return academic_year(int(m[2]))
+        raise InvalidInput(
+            f"Period {text!r} could be a financial or an academic year; write FY{m[2]}-{(int(m[2]) + 1) % 100:02d} or AY{m[2]}-{(int(m[2]) + 1) % 100:02d}"
+        )
+    if re.fullmatch(r"\d{4}", text) and expected == "calendar_year":
+        return calendar_year(int(text))
+    if m := _DMY.match(text):
+        return snapshot(_date(int(m[3]), int(m[2]), int(m[1]), text))
+    if (m := _NAMED_MONTH.match(text)) and m[1].lower() in _MONTHS:
+        return month(int(m[2]), _MONTHS[m[1].lower()])
+    if (m := _MY.match(text)) and 1 <= int(m[1]) <= 12:
+        return month(int(m[2]), int(m[1]))
+    if re.fullmatch(r"\d{5}(\.0+)?", text) and expected == "snapshot_date":
+        return snapshot(_EXCEL_EPOCH + timedelta(days=int(float(text))))
+    return None
+
+
+def parse_period(text: str, expected: PeriodType | None = None) -> Period:
+    """Parse a period in canonical form or a common spelling; check it is of the ``expected`` type."""
+    cleaned = " ".join(str(text).split())
+    if not cleaned:
+        raise InvalidInput("Period is empty")
+    period = _parse_canonical(cleaned.upper() if cleaned[:2].lower() in ("fy", "ay", "cy") else cleaned)
+    if period is None:
+        period = _parse_spelling(cleaned, expected)
+    if period is None:
+        raise InvalidInput(
+            f"Period {text!r} is not recognised; write e.g. 2024-06 (month), FY2024-25-Q1 (quarter), "
+            "FY2024-25 (financial year), AY2023-24 (academic year), CY2024 or 2024-03-31 (snapshot date)"
+        )
+    if expected is not None and period.type != expected:
+        raise InvalidInput(
+            f"Period {period.code} is a {period.type.replace('_', ' ')}, but a {expected.replace('_', ' ')} is expected"
+        )
+    return period
+
+
+def months_in(period: Period) -> list[Period]:
+    """List the months a period covers (a snapshot covers its own month)."""
+    out = []
+    year, month_no = period.start.year, period.start.month
+    while date(year, month_no, 1) <= period.end:
+        out.append(month(year, month_no))
+        year, month_no = (year + 1, 1) if month_no == 12 else (year, month_no + 1)
+    return out
+
+
+def period_end_snapshot(period: Period) -> Period:
+    """Return the snapshot date at the end of a period."""
+    return snapshot(period.end)
