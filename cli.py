@@ -48,6 +48,8 @@ def configure_logging(*, as_json: bool) -> None:
         _JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # Alembic narrates every plugin it loads; only its warnings help an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()

@@ -64,3 +64,17 @@ class CatalogueError(OneReturnError):
 
     status_code = 500
     error_type = "catalogue_error"
+
+
+class PayloadTooLarge(OneReturnError):
+    """An upload is larger than the configured limit (bytes or rows)."""
+
+    status_code = 413
+    error_type = "payload_too_large"
+
+
+class UnsupportedFile(OneReturnError):
+    """An upload is not a CSV, XLSX or JSON file we accept (or is unsafe, e.g. has macros)."""
+
+    status_code = 415
+    error_type = "unsupported_file"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -85,3 +85,82 @@ class CatalogueVersion(SQLModel, table=True):
     indicator_count: int
     return_count: int
     field_count: int
+
+
+class Submission(SQLModel, table=True):
+    """One upload by an agency: the raw file kept, its status and its validation counts."""
+
+    __tablename__ = "submission"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_code: str = Field(max_length=64, index=True)
+    filename: str
+    source_format: str = Field(max_length=8)
+    size_bytes: int
+    content_hash: str = Field(max_length=64, index=True)
+    raw_path: str
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    mode: str = Field(max_length=16)  # default | atomic | dry_run
+    status: str = Field(max_length=24, index=True)
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_new: int = 0
+    rows_revised: int = 0
+    rows_unchanged: int = 0
+    error_count: int = 0
+    warning_count: int = 0
+    message: str = ""
+    submitted_by: str = ""
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class SubmissionProblem(SQLModel, table=True):
+    """One problem found in an upload: where (row, column), what value, which rule, how severe."""
+
+    __tablename__ = "submission_problem"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+    rule: str = Field(max_length=48)
+    severity: str = Field(max_length=8)  # error | warning
+    message: str
+
+
+class Observation(SQLModel, table=True):
+    """One version of one figure; identity is (indicator, org, period, breakdown). Never overwritten."""
+
+    __tablename__ = "observation"
+    __table_args__ = (
+        UniqueConstraint("indicator_id", "org_code", "period", "breakdown", "version"),
+        Index(
+            "uq_observation_current",
+            "indicator_id",
+            "org_code",
+            "period",
+            "breakdown",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: str = Field(foreign_key="indicator.id", max_length=128)
+    org_code: str = Field(max_length=32)
+    period: str = Field(max_length=16)
+    breakdown: str = Field(default="", max_length=255)
+    version: int = 1
+    is_current: bool = True
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    symbol: str | None = Field(default=None, max_length=4)  # x z c .. : - (no figure, with reason)
+    flag: str | None = Field(default=None, max_length=4)  # u (low reliability) on a value
+    status: str = Field(default="final", max_length=16)  # provisional | final | estimated
+    note: str | None = None
+    submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+    file_row: int | None = None
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

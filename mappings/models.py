@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -88,3 +88,54 @@ class FieldMapping(SQLModel, table=True):
     position: int = 0
     file: str = ""
     line: int = 0
+
+
+class Agency(SQLModel, table=True):
+    """A submitting body: a council team, NHS body, drug-treatment provider or reference source."""
+
+    __tablename__ = "agency"
+
+    code: str = Field(primary_key=True, max_length=64)
+    name: str
+    body_type: str = Field(max_length=64)
+    email: str = ""
+    source: str = ""
+
+
+class AgencyOrg(SQLModel, table=True):
+    """An org unit an agency answers for."""
+
+    __tablename__ = "agency_org"
+    __table_args__ = (UniqueConstraint("agency_code", "org_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_code: str = Field(foreign_key="agency.code", index=True, max_length=64)
+    org_code: str = Field(foreign_key="org_unit.code", index=True, max_length=32)
+
+
+class AgencyReturn(SQLModel, table=True):
+    """A return an agency contributes figures to."""
+
+    __tablename__ = "agency_return"
+    __table_args__ = (UniqueConstraint("agency_code", "return_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_code: str = Field(foreign_key="agency.code", index=True, max_length=64)
+    return_id: str = Field(foreign_key="return_spec.id", max_length=64)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only its hash is stored, with a short prefix to find it by."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(max_length=16, unique=True)
+    key_hash: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # agency | regulator | officer
+    agency_code: str | None = Field(default=None, foreign_key="agency.code", max_length=64)
+    recipient: str | None = None
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    label: str = ""
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
