@@ -62,6 +62,7 @@ def serve(
 
     import db
     from api.main import create_app
+    from collectors.service import mark_interrupted
     from mappings.service import load_bundled
     from settings import get_settings
 
@@ -70,7 +71,10 @@ def serve(
     engine = db.get_engine(settings)
     db.upgrade(engine)
     with db.session_scope(engine) as session:
-        counts = load_bundled(session)
+        counts = load_bundled(session, demo_keys=settings.load_demo)
+        interrupted = mark_interrupted(session)
+    if interrupted:
+        err.print(f"{interrupted} upload(s) were cut off by an earlier stop; their raw files are kept.")
     where = f"http://{host or settings.host}:{port or settings.port}"
     err.print(
         f"Loaded {counts['indicators']} indicators, {counts['returns']} returns, {counts['org_units']} org units. "
@@ -177,6 +181,109 @@ def catalogue_list(
         shown += 1
     out.print(table)
     err.print(f"{shown} of {len(cat.indicators.indicators)} indicators")
+
+
+@app.command()
+def template(
+    agency: Annotated[str, typer.Argument(help="The agency's code, e.g. notts_cyp")],
+    period: Annotated[str, typer.Argument(help="The collection period, e.g. FY2024-25-Q1")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: onereturn-AGENCY-PERIOD.FORMAT)")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="xlsx or csv")] = "xlsx",
+    outstanding: Annotated[bool, typer.Option("--outstanding", help="Only figures not yet accepted")] = False,
+) -> None:
+    """Write the one template of every figure an agency owes for a period."""
+    import db
+    from collectors.template import build_template
+
+    if fmt not in ("xlsx", "csv"):
+        raise OneReturnError(f"Unknown format {fmt!r}; expected xlsx or csv")
+    with db.session_scope() as session:
+        data, name = build_template(session, agency, period, fmt, outstanding=outstanding)  # type: ignore[arg-type]
+    target = output or Path(name)
+    target.write_bytes(data)
+    err.print(f"Wrote {target} ({len(data):,} bytes)")
+
+
+@app.command()
+def collect(
+    file: Annotated[
+        Path, typer.Argument(help="The filled template, or a long CSV, XLSX or JSON file", exists=True, dir_okay=False)
+    ],
+    agency: Annotated[str, typer.Option("--agency", "-a", help="The agency the figures come from")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; store nothing")] = False,
+    atomic: Annotated[bool, typer.Option("--atomic", help="Store nothing if any row has an error")] = False,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="The sheet to read in a workbook")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary")] = False,
+) -> None:
+    """Upload one file of figures for an agency and print the validation report; exit 1 if rejected."""
+    import db
+    from collectors.service import Mode, submit
+    from settings import get_settings
+
+    if dry_run and atomic:
+        raise OneReturnError("--dry-run and --atomic cannot be used together")
+    settings = get_settings()
+    engine = db.get_engine(settings)
+    db.upgrade(engine)
+    mode: Mode = "dry_run" if dry_run else "atomic" if atomic else "default"
+    outcome = submit(
+        engine,
+        settings,
+        agency_code=agency,
+        filename=file.name,
+        data=file.read_bytes(),
+        mode=mode,
+        submitted_by="cli",
+        sheet=sheet,
+    )
+    problems = outcome.problems
+    if outcome.submission is not None and outcome.submission.id is not None and problems is None:
+        from collectors.service import submission_problems
+
+        with db.session_scope(engine) as session:
+            problems = submission_problems(session, outcome.submission.id)
+    if problems is not None and problems.height and not quiet:
+        table = Table("row", "column", "value", "rule", "severity", "message")
+        for p in problems.iter_rows(named=True):
+            table.add_row(
+                *(
+                    str(p[k]) if p[k] is not None else ""
+                    for k in ("row", "column", "value", "rule", "severity", "message")
+                )
+            )
+        out.print(table)
+    sub = outcome.submission
+    if sub is None:
+        errors = 0 if problems is None else int((problems["severity"] == "error").sum())
+        err.print(f"Dry run: {errors} error(s); nothing was stored.")
+        raise typer.Exit(1 if errors else 0)
+    prefix = (
+        f"Submission {sub.id} (a repeat of an earlier identical upload)"
+        if outcome.duplicate
+        else f"Submission {sub.id}"
+    )
+    err.print(f"{prefix}: {sub.status}. {sub.message}")
+    if sub.status == "rejected":
+        raise typer.Exit(1)
+
+
+@app.command()
+def submission(submission_id: Annotated[int, typer.Argument(help="The submission's number")]) -> None:
+    """Print an upload's status and every problem found in it."""
+    import db
+    from collectors.service import get_submission, submission_problems
+
+    with db.session_scope() as session:
+        sub = get_submission(session, submission_id, agency_code=None)
+        problems = submission_problems(session, submission_id)
+    out.print(f"Submission {sub.id} from {sub.agency_code}: {sub.filename}, {sub.status}. {sub.message}", markup=False)
+    for p in problems.iter_rows(named=True):
+        out.print(
+            f"  row {p['row']}, {p['column']}, {p['value']!r}: {p['rule']} ({p['severity']}): {p['message']}",
+            markup=False,
+        )
 
 
 def main() -> None:

@@ -8,9 +8,10 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import install_error_handlers
-from api.routes import catalogue, health, orgs
+from api.errors import error_body, install_error_handlers
+from api.routes import catalogue, collect, health, orgs
 from db import get_engine
 from settings import Settings, get_settings
 
@@ -33,7 +34,57 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings)
     install_error_handlers(app)
+    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(catalogue.router)
     app.include_router(orgs.router)
+    app.include_router(collect.router)
     return app
+
+
+class UploadLimit:
+    """Refuse an upload whose declared length is over the limit before its body is read."""
+
+    #: Room for the multipart envelope around the file itself.
+    SLACK = 64 * 1024
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.limit + self.SLACK:
+                import json
+
+                message = (
+                    f"The upload is {int(length):,} bytes; the limit is {self.limit:,} (ONERETURN_MAX_UPLOAD_BYTES)"
+                )
+                body = json.dumps(
+                    error_body(
+                        413,
+                        message,
+                        [
+                            {
+                                "type": "payload_too_large",
+                                "loc": ["header", "content-length"],
+                                "msg": message,
+                                "input": int(length),
+                            }
+                        ],
+                    )
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -133,19 +133,9 @@ class Observation(SQLModel, table=True):
     """One version of one figure; identity is (indicator, org, period, breakdown). Never overwritten."""
 
     __tablename__ = "observation"
-    __table_args__ = (
-        UniqueConstraint("indicator_id", "org_code", "period", "breakdown", "version"),
-        Index(
-            "uq_observation_current",
-            "indicator_id",
-            "org_code",
-            "period",
-            "breakdown",
-            unique=True,
-            sqlite_where=text("is_current"),
-            postgresql_where=text("is_current"),
-        ),
-    )
+    # One unique key does two jobs: no figure has two rows of one version, and two uploads
+    # racing to revise a figure both compute the same next version, so one of them fails.
+    __table_args__ = (UniqueConstraint("indicator_id", "org_code", "period", "breakdown", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: str = Field(foreign_key="indicator.id", max_length=128)
@@ -161,6 +151,6 @@ class Observation(SQLModel, table=True):
     flag: str | None = Field(default=None, max_length=4)  # u (low reliability) on a value
     status: str = Field(default="final", max_length=16)  # provisional | final | estimated
     note: str | None = None
-    submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+    submission_id: int | None = Field(default=None, foreign_key="submission.id")
     file_row: int | None = None
     recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -8,7 +8,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from errors import NotFound
-from indicators.models import Code, CodeList, Indicator
+from indicators.models import Code, CodeList, Indicator, Observation, Submission
 from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic
 
 
@@ -70,3 +70,43 @@ def get_codelists(session: Session, ids: Collection[str] | None = None) -> list[
     for code in codes:
         by_list.setdefault(code.codelist_id, []).append(CodePublic(code=code.code, label=code.label))
     return [CodeListPublic(id=c.id, title=c.title, source=c.source, codes=by_list.get(c.id, [])) for c in lists]
+
+
+def list_figures(
+    session: Session,
+    *,
+    indicator: str | None = None,
+    org: str | None = None,
+    period: str | None = None,
+    breakdown: str | None = None,
+    history: bool = False,
+    orgs_allowed: Collection[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[tuple[Observation, str | None]], int]:
+    """Return stored figures (current only, or every version) with the agency that sent each."""
+    stmt = select(Observation, Submission.agency_code).join(
+        Submission, col(Submission.id) == col(Observation.submission_id), isouter=True
+    )
+    if not history:
+        stmt = stmt.where(col(Observation.is_current))
+    if indicator:
+        stmt = stmt.where(Observation.indicator_id == indicator)
+    if org:
+        stmt = stmt.where(Observation.org_code == org)
+    if period:
+        stmt = stmt.where(Observation.period == period)
+    if breakdown is not None:
+        stmt = stmt.where(Observation.breakdown == breakdown)
+    if orgs_allowed is not None:
+        stmt = stmt.where(col(Observation.org_code).in_(list(orgs_allowed)))
+    total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    ordered = stmt.order_by(
+        col(Observation.indicator_id),
+        col(Observation.org_code),
+        col(Observation.period),
+        col(Observation.breakdown),
+        col(Observation.version),
+    )
+    rows = session.execute(ordered.limit(limit).offset(offset)).all()
+    return [(obs, agency) for obs, agency in rows], total

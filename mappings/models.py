@@ -124,13 +124,24 @@ class AgencyReturn(SQLModel, table=True):
     return_id: str = Field(foreign_key="return_spec.id", max_length=64)
 
 
+class AgencyIndicator(SQLModel, table=True):
+    """An indicator an agency is the designated source of, for every org it answers for."""
+
+    __tablename__ = "agency_indicator"
+    __table_args__ = (UniqueConstraint("agency_code", "indicator_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_code: str = Field(foreign_key="agency.code", index=True, max_length=64)
+    indicator_id: str = Field(foreign_key="indicator.id", index=True, max_length=128)
+
+
 class ApiKey(SQLModel, table=True):
     """An API key: only its hash is stored, with a short prefix to find it by."""
 
     __tablename__ = "api_key"
 
     id: int | None = Field(default=None, primary_key=True)
-    prefix: str = Field(max_length=16, unique=True)
+    prefix: str = Field(max_length=16, index=True)
     key_hash: str = Field(max_length=64)
     kind: str = Field(max_length=16)  # agency | regulator | officer
     agency_code: str | None = Field(default=None, foreign_key="agency.code", max_length=64)

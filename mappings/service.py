@@ -11,7 +11,7 @@ from errors import CatalogueError, NotFound
 from indicators.models import CatalogueVersion, Code, CodeList, Indicator
 from indicators.schemas import IndicatorUse
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
-from mappings.models import Crosswalk, FieldMapping, OrgParent, OrgUnit, Return
+from mappings.models import AgencyIndicator, AgencyReturn, Crosswalk, FieldMapping, OrgParent, OrgUnit, Return
 from mappings.schemas import (
     CrosswalkLink,
     OrgLink,
@@ -40,6 +40,9 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     latest = current_catalogue_version(session)
     if latest is not None and latest.content_hash == cat.content_hash and not force:
         return latest
+    # Agencies' links are derived from the catalogue; load_bundled rebuilds them right after.
+    session.execute(delete(AgencyReturn))
+    session.execute(delete(AgencyIndicator))
     session.execute(delete(FieldMapping))
     session.execute(delete(Return))
     session.execute(delete(Code))
@@ -244,15 +247,18 @@ def get_return(session: Session, return_id: str) -> ReturnDetail:
     return ReturnDetail(**ReturnPublic.model_validate(ret).model_dump() | {"field_count": len(fields)}, fields=fields)
 
 
-def load_bundled(session: Session, *, catalogue: Catalogue | None = None) -> dict[str, int]:
-    """Load the bundled catalogue (when changed) and the geography (when absent) into the store."""
+def load_bundled(session: Session, *, catalogue: Catalogue | None = None, demo_keys: bool = True) -> dict[str, int]:
+    """Load the bundled catalogue (when changed), the geography (when absent) and the agencies."""
+    from mappings.agencies import load_agencies, org_types, store_agencies
     from mappings.catalogue import load_catalogue
     from mappings.geography import load_geography, store_geography
 
-    version = store_catalogue(session, catalogue or load_catalogue())
+    cat = catalogue or load_catalogue()
+    version = store_catalogue(session, cat)
     counts = {"indicators": version.indicator_count, "returns": version.return_count, "fields": version.field_count}
-    if org_unit_count(session) == 0:
+    if session.execute(select(func.count()).select_from(OrgUnit).where(OrgUnit.type != "provider")).scalar_one() == 0:
         stored = store_geography(session, load_geography())
         counts.update({f"geography_{k}": v for k, v in stored.items()})
+    counts.update(store_agencies(session, load_agencies(cat, org_types(session)), with_keys=demo_keys))
     counts["org_units"] = org_unit_count(session)
     return counts

@@ -4,6 +4,7 @@ transaction per test, and an API client bound to that transaction."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,5 +91,83 @@ def client(session: Session, engine: Engine, tmp_path: Path) -> Iterator[TestCli
         yield session
 
     app.dependency_overrides[get_session] = override
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+_PG_TEMPLATE = "onereturn_test_template"
+
+
+def _pg_admin_url(database: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + f"/{database}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def store_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, bundled_catalogue: Catalogue
+) -> Iterator[str]:
+    """A loaded database to copy per test: a SQLite file path, or a PostgreSQL template database name."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        eng = db.make_engine(f"sqlite:///{path}")
+        db.upgrade(eng)
+        with db.session_scope(eng) as session:
+            load_bundled(session, catalogue=bundled_catalogue)
+        with eng.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        eng.dispose()
+        yield f"sqlite:{path}"
+        return
+    admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_PG_TEMPLATE} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {_PG_TEMPLATE}")
+    eng = db.make_engine(_pg_admin_url(_PG_TEMPLATE))
+    db.upgrade(eng)
+    with db.session_scope(eng) as session:
+        load_bundled(session, catalogue=bundled_catalogue)
+    eng.dispose()
+    yield f"postgresql:{_PG_TEMPLATE}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_PG_TEMPLATE} WITH (FORCE)")
+    admin.dispose()
+
+
+_counter = iter(range(10**6))
+
+
+@pytest.fixture
+def store(store_template: str, tmp_path: Path) -> Iterator[Engine]:
+    """A private, fully loaded database for one test (uploads commit for real)."""
+    kind, where = store_template.split(":", 1)
+    if kind == "sqlite":
+        target = tmp_path / "store.sqlite3"
+        shutil.copyfile(where, target)
+        eng = db.make_engine(f"sqlite:///{target}")
+        yield eng
+        eng.dispose()
+        return
+    name = f"onereturn_test_{os.getpid()}_{next(_counter)}"
+    admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {where}")
+    eng = db.make_engine(_pg_admin_url(name))
+    yield eng
+    eng.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def store_settings(tmp_path: Path) -> Settings:
+    """Settings whose data folder (kept uploads) is the test's own."""
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def store_client(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
+    """An API client on a private database whose requests commit for real."""
+    app = create_app(store_settings, engine=store)
     with TestClient(app) as test_client:
         yield test_client

@@ -1,0 +1,283 @@
+"""The agency's journey: its template, one upload, and a precise report."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any, Literal
+
+import polars as pl
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from sqlmodel import col, select
+
+from api.auth import AgencySubmit, FiguresRead, Principal, SubmissionRead
+from api.deps import SessionDep
+from collectors import service as collect
+from collectors.schemas import (
+    AgencyPublic,
+    FigureList,
+    FigurePublic,
+    ProblemPublic,
+    SubmissionList,
+    SubmissionReport,
+    SubmissionSummary,
+)
+from collectors.template import build_template
+from collectors.workbooks import ProblemCell, report_workbook
+from errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from indicators import service as indicators
+from indicators.models import Submission
+from mappings.agencies import get_agency
+from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
+
+router = APIRouter(prefix="/api", tags=["collection"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (or not yours)"}}
+
+
+def _own_agency(principal: Principal, code: str) -> None:
+    if principal.agency_scope is not None and principal.agency_scope != code:
+        raise NotFound(f"Agency {code!r} is not known")
+
+
+def _agency_public(session: SessionDep, agency: Agency) -> AgencyPublic:
+    code = agency.code
+
+    def values(column: Any, model: Any) -> list[str]:
+        return list(session.execute(select(column).where(model.agency_code == code).order_by(column)).scalars())
+
+    return AgencyPublic(
+        code=code, name=agency.name, body_type=agency.body_type, orgs=values(AgencyOrg.org_code, AgencyOrg),
+        returns=values(AgencyReturn.return_id, AgencyReturn), indicators=values(AgencyIndicator.indicator_id, AgencyIndicator),
+    )  # fmt: skip
+
+
+@router.get("/agencies", summary="List agencies", response_model=list[AgencyPublic])
+def list_agencies(session: SessionDep, principal: SubmissionRead) -> list[AgencyPublic]:
+    """List the agencies and what each answers for (an agency sees only itself)."""
+    stmt = select(Agency).order_by(col(Agency.code))
+    if principal.agency_scope is not None:
+        stmt = stmt.where(Agency.code == principal.agency_scope)
+    return [_agency_public(session, a) for a in session.execute(stmt).scalars()]
+
+
+@router.get("/agencies/{code}", summary="One agency", response_model=AgencyPublic, responses=NOT_FOUND)
+def agency_detail(code: str, session: SessionDep, principal: SubmissionRead) -> AgencyPublic:
+    """Show one agency: its org units, returns and the indicators it is the designated source of."""
+    _own_agency(principal, code)
+    return _agency_public(session, get_agency(session, code))
+
+
+@router.get(
+    "/agencies/{code}/template",
+    summary="Download the template of figures owed",
+    responses={200: {"content": {XLSX: {}, "text/csv": {}}}, **NOT_FOUND},
+)
+def template(
+    code: str,
+    session: SessionDep,
+    principal: SubmissionRead,
+    period: Annotated[str, Query(description="e.g. FY2024-25, FY2024-25-Q1, 2024-06")],
+    format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
+    outstanding: Annotated[bool, Query(description="Only figures not yet accepted")] = False,
+) -> Response:
+    """Download one template listing exactly the figures the agency owes for the period."""
+    _own_agency(principal, code)
+    data, name = build_template(session, code, period, format, outstanding=outstanding)
+    media = XLSX if format == "xlsx" else "text/csv; charset=utf-8"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _summary(sub: Submission, duplicate: bool = False) -> dict[str, Any]:
+    return SubmissionSummary.model_validate(sub.model_dump() | {"duplicate": duplicate}).model_dump()
+
+
+def _report(
+    sub: Submission | None, problems: pl.DataFrame, *, duplicate: bool = False, **extra: Any
+) -> SubmissionReport:
+    base = _summary(sub, duplicate) if sub is not None else extra
+    links = {} if sub is None else {
+        "self": f"/api/submissions/{sub.id}",
+        "report_csv": f"/api/submissions/{sub.id}/report.csv",
+        "report_xlsx": f"/api/submissions/{sub.id}/report.xlsx",
+    }  # fmt: skip
+    return SubmissionReport(**base, problems=[ProblemPublic(**p) for p in problems.to_dicts()], links=links)
+
+
+@router.post(
+    "/submissions",
+    summary="Upload figures",
+    status_code=201,
+    response_model=SubmissionReport,
+    responses={
+        200: {"description": "A repeat of an earlier upload, or a dry run"},
+        413: {"description": "Too large"},
+        415: {"description": "Not a CSV, XLSX or JSON file"},
+        422: {"description": "Rejected: the report says why"},
+    },
+)
+def upload(
+    request: Request,
+    session: SessionDep,
+    principal: AgencySubmit,
+    file: Annotated[UploadFile, File(description="The filled template, or a long CSV/XLSX/JSON file")],
+    mode: Annotated[
+        Literal["default", "atomic", "dry_run"],
+        Form(description="default: store valid rows; atomic: all or nothing; dry_run: check only"),
+    ] = "default",
+    agency: Annotated[str | None, Form(description="Officers only: the agency the figures come from")] = None,
+    sheet: Annotated[str | None, Form(description="The sheet to read in a workbook (default: Figures)")] = None,
+) -> JSONResponse:
+    """Upload one file of figures; get the validation report (row, column, value, rule, message)."""
+    settings = request.app.state.settings
+    if principal.kind == "agency":
+        if agency not in (None, principal.agency_code):
+            raise Forbidden("An agency key can only upload its own agency's figures")
+        agency_code = principal.agency_code
+    elif agency is None:
+        raise InvalidInput("Say which agency the figures come from (form field 'agency')")
+    else:
+        agency_code = agency
+    assert agency_code is not None
+    data = _read_capped(file, settings.max_upload_bytes)
+    outcome = collect.submit(
+        request.app.state.engine, settings, agency_code=agency_code, filename=file.filename or "upload",
+        data=data, mode=mode, submitted_by=principal.label, sheet=sheet,
+    )  # fmt: skip
+    if outcome.submission is None:
+        assert outcome.problems is not None
+        errors = int((outcome.problems["severity"] == "error").sum())
+        report = _report(
+            None, outcome.problems, id=None, agency_code=agency_code, filename=file.filename or "upload", source_format="",
+            mode="dry_run", status="checked" if errors == 0 else "has_errors", received_at=None, finished_at=None, content_hash="",
+            rows_read=outcome.validation.rows_read if outcome.validation else 0,
+            rows_accepted=outcome.validation.accepted.height if outcome.validation else 0, rows_new=0, rows_revised=0, rows_unchanged=0,
+            error_count=errors, warning_count=int((outcome.problems["severity"] == "warning").sum()), message="dry run: nothing was stored",
+        )  # fmt: skip
+        return JSONResponse(report.model_dump(mode="json"), status_code=200)
+    sub = outcome.submission
+    problems = collect.submission_problems(session, sub.id) if sub.id is not None else outcome.problems
+    report = _report(sub, problems if problems is not None else pl.DataFrame(), duplicate=outcome.duplicate)
+    status = 200 if outcome.duplicate else 422 if sub.status == "rejected" else 201
+    return JSONResponse(report.model_dump(mode="json"), status_code=status)
+
+
+def _read_capped(file: UploadFile, limit: int) -> bytes:
+    buffer = io.BytesIO()
+    while chunk := file.file.read(1024 * 1024):
+        buffer.write(chunk)
+        if buffer.tell() > limit:
+            raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes (ONERETURN_MAX_UPLOAD_BYTES)")
+    return buffer.getvalue()
+
+
+@router.get("/submissions", summary="List uploads", response_model=SubmissionList)
+def list_submissions(
+    session: SessionDep,
+    principal: SubmissionRead,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SubmissionList:
+    """List uploads, newest first (an agency sees only its own)."""
+    rows, total = collect.list_submissions(session, agency_code=principal.agency_scope, limit=limit, offset=offset)
+    return SubmissionList(data=[SubmissionSummary(**_summary(r)) for r in rows], count=total)
+
+
+@router.get(
+    "/submissions/{submission_id}", summary="An upload's report", response_model=SubmissionReport, responses=NOT_FOUND
+)
+def submission_report(submission_id: int, session: SessionDep, principal: SubmissionRead) -> SubmissionReport:
+    """Show an upload's status, counts and every problem."""
+    sub = collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    return _report(sub, collect.submission_problems(session, submission_id))
+
+
+@router.get(
+    "/submissions/{submission_id}/report.csv",
+    summary="An upload's problems as CSV",
+    responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},
+)
+def submission_report_csv(submission_id: int, session: SessionDep, principal: SubmissionRead) -> Response:
+    """Download an upload's problems as CSV (row, column, value, rule, severity, message)."""
+    collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    problems = collect.submission_problems(session, submission_id)
+    return Response(
+        problems.write_csv().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="submission-{submission_id}-problems.csv"'},
+    )  # fmt: skip
+
+
+@router.get(
+    "/submissions/{submission_id}/report.xlsx",
+    summary="The upload with problem cells marked",
+    responses={200: {"content": {XLSX: {}}}, **NOT_FOUND},
+)
+def submission_report_xlsx(
+    request: Request, submission_id: int, session: SessionDep, principal: SubmissionRead
+) -> Response:
+    """Download the agency's own upload as a workbook with every problem cell highlighted and commented."""
+    sub = collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    problems = collect.submission_problems(session, submission_id)
+    raw = collect.raw_table_of(sub, request.app.state.settings)
+    header = [] if raw is None else [c for c in raw.frame.columns if c != "row"]
+    cells = [] if raw is None else [(r[0], list(r[1:])) for r in raw.frame.select("row", *header).iter_rows()]
+    data = report_workbook(header, cells, [ProblemCell(**p) for p in problems.to_dicts()])
+    return Response(
+        data,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="submission-{submission_id}-report.xlsx"'},
+    )
+
+
+@router.get("/figures", summary="Stored figures", response_model=FigureList)
+def figures(
+    session: SessionDep,
+    principal: FiguresRead,
+    indicator: str | None = None,
+    org: str | None = None,
+    period: str | None = None,
+    breakdown: str | None = None,
+    history: Annotated[bool, Query(description="Every version, not only the current one")] = False,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> FigureList:
+    """List stored figures with their provenance (an agency sees only its own org units)."""
+    allowed = None
+    if principal.agency_scope is not None:
+        allowed = list(
+            session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == principal.agency_scope)).scalars()
+        )
+    rows, total = indicators.list_figures(
+        session,
+        indicator=indicator,
+        org=org,
+        period=period,
+        breakdown=breakdown,
+        history=history,
+        orgs_allowed=allowed,
+        limit=limit,
+        offset=offset,
+    )
+    data = [
+        FigurePublic(
+            indicator=o.indicator_id,
+            org=o.org_code,
+            period=o.period,
+            breakdown=o.breakdown,
+            value=o.value,
+            numerator=o.numerator,
+            denominator=o.denominator,
+            symbol=o.symbol,
+            flag=o.flag,
+            status=o.status,
+            note=o.note,
+            version=o.version,
+            is_current=o.is_current,
+            submission_id=o.submission_id,
+            agency_code=agency,
+            file_row=o.file_row,
+            recorded_at=o.recorded_at,
+        )
+        for o, agency in rows
+    ]
+    return FigureList(data=data, count=total)

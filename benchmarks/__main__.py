@@ -1,0 +1,20 @@
+"""Run a benchmark: ``python -m benchmarks collect [--rows N]``."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import collect
+
+
+def main() -> None:
+    """Dispatch to the named benchmark."""
+    names = {"collect": collect.main}
+    if len(sys.argv) < 2 or sys.argv[1] not in names:
+        print(f"usage: python -m benchmarks {{{','.join(names)}}} [options]", file=sys.stderr)
+        raise SystemExit(2)
+    names[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""API models for agencies, submissions and their reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class ProblemPublic(BaseModel):
+    """One problem in an upload: where, what value, which rule, how severe and what was expected."""
+
+    row: int | None
+    column: str | None
+    value: str | None
+    rule: str
+    severity: str
+    message: str
+
+
+class SubmissionSummary(BaseModel):
+    """An upload's status and counts."""
+
+    id: int | None
+    agency_code: str
+    filename: str
+    source_format: str
+    mode: str
+    status: str
+    duplicate: bool = False
+    received_at: datetime | None
+    finished_at: datetime | None
+    content_hash: str
+    rows_read: int
+    rows_accepted: int
+    rows_new: int
+    rows_revised: int
+    rows_unchanged: int
+    error_count: int
+    warning_count: int
+    message: str
+
+
+class SubmissionReport(SubmissionSummary):
+    """An upload's status, counts and every problem, with links to the report files."""
+
+    problems: list[ProblemPublic]
+    links: dict[str, str]
+
+
+class SubmissionList(BaseModel):
+    """A page of uploads, newest first."""
+
+    data: list[SubmissionSummary]
+    count: int
+
+
+class AgencyPublic(BaseModel):
+    """An agency: what it answers for."""
+
+    code: str
+    name: str
+    body_type: str
+    orgs: list[str]
+    returns: list[str]
+    indicators: list[str]
+
+
+class FigurePublic(BaseModel):
+    """One stored figure (one version of it), with where it came from."""
+
+    indicator: str
+    org: str
+    period: str
+    breakdown: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    symbol: str | None
+    flag: str | None
+    status: str
+    note: str | None
+    version: int
+    is_current: bool
+    submission_id: int | None
+    agency_code: str | None
+    file_row: int | None
+    recorded_at: datetime
+
+
+class FigureList(BaseModel):
+    """A page of figures."""
+
+    data: list[FigurePublic]
+    count: int

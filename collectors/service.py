@@ -1,0 +1,276 @@
+"""An agency's upload from bytes to stored figures: keep the raw file, read, validate, store, report."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from sqlalchemy import Engine, insert, update
+from sqlmodel import Session, col, select
+
+from collectors.read import RawTable, read_table
+from collectors.store import build_context, split_changes, write_figures
+from collectors.validate import Validation, problem_frame, validate
+from errors import NotFound, OneReturnError, PayloadTooLarge
+from indicators.models import Submission, SubmissionProblem
+from mappings.agencies import get_agency
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["default", "atomic", "dry_run"]
+#: Submission statuses that are final: an identical file sent again is recognised as a repeat.
+FINAL = ("accepted", "partially_accepted", "rejected")
+
+
+@dataclass
+class Outcome:
+    """What became of an upload: its submission (None for a dry run) and its report."""
+
+    submission: Submission | None
+    validation: Validation | None
+    duplicate: bool = False
+    problems: pl.DataFrame | None = None
+
+
+def keep_raw(settings: Settings, data: bytes) -> tuple[str, Path]:
+    """Store the raw bytes under their SHA-256 before anything reads them; return hash and path."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = settings.data_dir / "uploads" / digest[:2] / digest
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return digest, path
+
+
+def _format_of(filename: str) -> str:
+    return Path(filename).suffix.lower().lstrip(".")[:8] or "?"
+
+
+def check_size(settings: Settings, size: int) -> None:
+    """Refuse an upload over the byte limit."""
+    if size > settings.max_upload_bytes:
+        raise PayloadTooLarge(
+            f"The file is {size:,} bytes; the limit is {settings.max_upload_bytes:,} (ONERETURN_MAX_UPLOAD_BYTES)"
+        )
+
+
+def dry_run(
+    engine: Engine, settings: Settings, *, agency_code: str, filename: str, data: bytes, sheet: str | None = None
+) -> Outcome:
+    """Read and validate an upload and report, storing nothing at all."""
+    check_size(settings, len(data))
+    with Session(engine) as session:
+        get_agency(session, agency_code)
+        try:
+            raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
+        except OneReturnError as exc:
+            return Outcome(None, None, problems=_unreadable(exc))
+        ctx = build_context(session, agency_code, change_threshold=settings.change_threshold)
+    result = validate(raw.frame, ctx)
+    return Outcome(None, result, problems=result.problems)
+
+
+def _unreadable(exc: OneReturnError) -> pl.DataFrame:
+    return problem_frame(
+        [
+            {
+                "row": None,
+                "column": None,
+                "value": None,
+                "rule": exc.error_type,
+                "severity": "error",
+                "message": exc.message,
+            }
+        ]
+    )
+
+
+def submit(
+    engine: Engine,
+    settings: Settings,
+    *,
+    agency_code: str,
+    filename: str,
+    data: bytes,
+    mode: Mode = "default",
+    submitted_by: str = "",
+    sheet: str | None = None,
+) -> Outcome:
+    """Take one upload: keep it, validate it and store its accepted figures in one transaction."""
+    if mode == "dry_run":
+        return dry_run(engine, settings, agency_code=agency_code, filename=filename, data=data, sheet=sheet)
+    check_size(settings, len(data))
+    with Session(engine) as session:
+        get_agency(session, agency_code)
+    digest, path = keep_raw(settings, data)
+    with Session(engine, expire_on_commit=False) as session:
+        earlier = (
+            session.execute(
+                select(Submission)
+                .where(
+                    Submission.agency_code == agency_code,
+                    Submission.content_hash == digest,
+                    col(Submission.status).in_(FINAL),
+                    Submission.mode == mode,
+                )
+                .order_by(col(Submission.id).desc())
+            )
+            .scalars()
+            .first()
+        )
+        if earlier is not None:
+            return Outcome(earlier, None, duplicate=True)
+        submission = Submission(
+            agency_code=agency_code, filename=Path(filename).name, source_format=_format_of(filename), size_bytes=len(data),
+            content_hash=digest, raw_path=str(path), received_at=datetime.now(UTC), mode=mode, status="received", submitted_by=submitted_by,
+        )  # fmt: skip
+        session.add(submission)
+        session.commit()
+    assert submission.id is not None
+    try:
+        raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
+    except OneReturnError as exc:
+        problems = _unreadable(exc)
+        _finish(engine, submission, problems, status="rejected", message=exc.message)
+        return Outcome(submission, None, problems=problems)
+    return _validate_and_store(engine, settings, submission, raw, mode)
+
+
+def _validate_and_store(
+    engine: Engine, settings: Settings, submission: Submission, raw: RawTable, mode: Mode
+) -> Outcome:
+    assert submission.id is not None
+    with Session(engine) as session:
+        ctx = build_context(session, submission.agency_code, change_threshold=settings.change_threshold)
+    result = validate(raw.frame, ctx)
+    submission.source_format = raw.source_format
+    counts = {"rows_read": result.rows_read, "error_count": result.error_count, "warning_count": result.warning_count}
+    if result.fatal or (mode == "atomic" and result.error_count):
+        why = (
+            "the file is missing required columns"
+            if result.fatal
+            else "atomic mode: the file has errors, so nothing was stored"
+        )
+        _finish(engine, submission, result.problems, status="rejected", message=why, **counts)
+        return Outcome(submission, result, problems=result.problems)
+    with Session(engine) as session:
+        session.execute(update(Submission).where(col(Submission.id) == submission.id).values(status="storing"))
+        session.commit()
+    with Session(engine, expire_on_commit=False) as session:
+        changed, unchanged = split_changes(result.accepted, ctx.current)
+        write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
+        revised = int(changed["obs_id"].is_not_null().sum())
+        accepted = result.accepted.height
+        status = (
+            "accepted"
+            if accepted and accepted == result.rows_read - result.rows_blank
+            else "partially_accepted"
+            if accepted
+            else "rejected"
+        )
+        if not result.rows_read - result.rows_blank:
+            status = "rejected"
+        _record(session, submission, result.problems, status=status, message=_summary(accepted, changed.height - revised, revised, unchanged.height, result),
+                rows_accepted=accepted, rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height, **counts)  # fmt: skip
+        session.commit()
+    return Outcome(submission, result, problems=result.problems)
+
+
+def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Validation) -> str:
+    parts = [f"{accepted} figure(s) accepted ({new} new, {revised} revised, {unchanged} unchanged)"]
+    if result.error_count:
+        parts.append(f"{result.error_count} error(s)")
+    if result.warning_count:
+        parts.append(f"{result.warning_count} warning(s)")
+    if result.rows_blank:
+        parts.append(f"{result.rows_blank} row(s) left blank")
+    return "; ".join(parts)
+
+
+def _record(
+    session: Session, submission: Submission, problems: pl.DataFrame, *, status: str, message: str, **counts: int
+) -> None:
+    if problems.height:
+        session.execute(
+            insert(SubmissionProblem), problems.with_columns(pl.lit(submission.id).alias("submission_id")).to_dicts()
+        )
+    values = {
+        "status": status,
+        "message": message,
+        "finished_at": datetime.now(UTC),
+        "source_format": submission.source_format,
+        **counts,
+    }
+    session.execute(update(Submission).where(col(Submission.id) == submission.id).values(**values))
+    for key, value in values.items():
+        setattr(submission, key, value)
+
+
+def _finish(
+    engine: Engine, submission: Submission, problems: pl.DataFrame, *, status: str, message: str, **counts: int
+) -> None:
+    with Session(engine) as session:
+        _record(session, submission, problems, status=status, message=message, **counts)
+        session.commit()
+
+
+def mark_interrupted(session: Session) -> int:
+    """Mark uploads cut off mid-way (the process died) as interrupted; their raw files are kept."""
+    result = session.execute(
+        update(Submission)
+        .where(col(Submission.status).in_(("received", "storing")))
+        .values(status="interrupted", message="processing was interrupted; upload the file again")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def get_submission(session: Session, submission_id: int, *, agency_code: str | None) -> Submission:
+    """Return a submission the caller may see (its own agency's, or any for officers), else NotFound."""
+    submission = session.get(Submission, submission_id)
+    if submission is None or (agency_code is not None and submission.agency_code != agency_code):
+        raise NotFound(f"Submission {submission_id} does not exist")
+    return submission
+
+
+def submission_problems(session: Session, submission_id: int) -> pl.DataFrame:
+    """Return a submission's problems in row order."""
+    rows = session.execute(
+        select(SubmissionProblem)
+        .where(SubmissionProblem.submission_id == submission_id)
+        .order_by(col(SubmissionProblem.row), col(SubmissionProblem.id))
+    ).scalars()
+    return problem_frame(
+        [{k: getattr(p, k) for k in ("row", "column", "value", "rule", "severity", "message")} for p in rows]
+    )
+
+
+def list_submissions(
+    session: Session, *, agency_code: str | None, limit: int, offset: int
+) -> tuple[list[Submission], int]:
+    """Return one page of uploads (the caller's agency's, or all for officers), newest first."""
+    from sqlalchemy import func
+
+    stmt = select(Submission)
+    if agency_code is not None:
+        stmt = stmt.where(Submission.agency_code == agency_code)
+    total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    rows = session.execute(stmt.order_by(col(Submission.id).desc()).limit(limit).offset(offset)).scalars().all()
+    return list(rows), total
+
+
+def raw_table_of(submission: Submission, settings: Settings) -> RawTable | None:
+    """Read a submission's kept raw file again (None when it cannot be read)."""
+    try:
+        data = Path(submission.raw_path).read_bytes()
+        return read_table(data, submission.filename, max_rows=settings.max_upload_rows)
+    except (OSError, OneReturnError):
+        return None

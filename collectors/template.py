@@ -1,0 +1,96 @@
+"""The one template an agency downloads: every figure it owes for a period, and nothing else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlmodel import Session, col, select
+
+from collectors.store import current_figures
+from collectors.workbooks import TemplateInfo, TemplateRow, template_csv, template_xlsx
+from indicators.models import Code, Indicator
+from indicators.periods import parse_period
+from mappings.agencies import get_agency, obligations
+from mappings.models import OrgUnit
+from mappings.service import current_catalogue_version
+
+TemplateFormat = Literal["xlsx", "csv"]
+
+
+def _number(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def template_rows(session: Session, agency_code: str, period: str, *, outstanding: bool = False) -> list[TemplateRow]:
+    """List the template rows of an agency's figures for a period, with the last accepted value as a hint.
+
+    With ``outstanding``, figures already accepted are left out: only what is still owed is asked for.
+    """
+    owed = obligations(session, agency_code, period)
+    ids = sorted({o.indicator_id for o in owed})
+    orgs = sorted({o.org_code for o in owed})
+    indicators = {i.id: i for i in session.execute(select(Indicator).where(col(Indicator.id).in_(ids))).scalars()}
+    names = dict(session.execute(select(OrgUnit.code, OrgUnit.name).where(col(OrgUnit.code).in_(orgs))).all())
+    last = {
+        (r["indicator_id"], r["org_code"], r["period"], r["breakdown"]): r
+        for r in current_figures(session, ids, orgs).iter_rows(named=True)
+    }
+    rows = []
+    for o in owed:
+        ind = indicators[o.indicator_id]
+        figure = last.get((o.indicator_id, o.org_code, o.period, o.breakdown))
+        if outstanding and figure is not None:
+            continue
+        hint = None if figure is None else (figure["symbol"] or _number(figure["value"]))
+        rows.append(
+            TemplateRow(
+                indicator=ind.id,
+                title=ind.plain_title,
+                org=o.org_code,
+                org_name=names.get(o.org_code, ""),
+                period=o.period,
+                breakdown=o.breakdown,
+                unit=ind.unit,
+                statistic=ind.statistic,
+                decimals=ind.decimals,
+                min_value=0.0
+                if ind.statistic in ("count", "percentage", "rate", "mean", "duration", "score")
+                else ind.range_min,
+                max_value=100.0 if ind.statistic == "percentage" else None,
+                whole=ind.statistic == "count",
+                judgement_codelist=ind.judgement_codelist,
+                ratio=ind.statistic in ("percentage", "rate") and ind.formula is None,
+                last_value=hint,
+            )
+        )
+    return rows
+
+
+def codelists_for(session: Session) -> dict[str, list[tuple[str, str]]]:
+    """Return every code list as (code, label) pairs in order."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for code in session.execute(select(Code).order_by(col(Code.codelist_id), col(Code.position))).scalars():
+        out.setdefault(code.codelist_id, []).append((code.code, code.label))
+    return out
+
+
+def build_template(
+    session: Session, agency_code: str, period: str, fmt: TemplateFormat, *, outstanding: bool = False
+) -> tuple[bytes, str]:
+    """Build an agency's template for a period; return the bytes and a file name."""
+    agency = get_agency(session, agency_code)
+    rows = template_rows(session, agency_code, period, outstanding=outstanding)
+    codelists = codelists_for(session)
+    canonical = parse_period(period).code
+    name = f"onereturn-{agency_code}-{canonical}.{fmt}"
+    if fmt == "csv":
+        return template_csv(rows, codelists), name
+    version = current_catalogue_version(session)
+    info = TemplateInfo(
+        agency_code=agency_code, agency_name=agency.name, period=canonical, generated_at=datetime.now(UTC),
+        catalogue_version=version.content_hash[:12] if version else "", codelists=codelists,
+    )  # fmt: skip
+    return template_xlsx(info, rows), name

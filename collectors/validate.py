@@ -1,0 +1,435 @@
+"""Validate an upload read as text: cast, enrich from the catalogue, check with pandera, report.
+
+Stage one casts the text cells and reports every cell that will not cast (so one bad cell
+never hides another); stage two checks the typed, catalogue-enriched frame with a pandera
+schema built from the rules below. The result is data: a problem table (row, column, value,
+rule, severity, message) and the accepted figures, never an exception.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandera.polars as pa
+import polars as pl
+
+from errors import InvalidInput
+from indicators.breakdown import canonical_breakdown, parse_breakdown
+from indicators.periods import PERIOD_TYPES, parse_period
+
+REQUIRED = ("indicator", "org", "period", "value")
+OPTIONAL = ("breakdown", "numerator", "denominator", "status", "note")
+#: Template columns that help the person filling it in; ignored on upload.
+INFORMATIVE = ("title", "org_name", "unit", "allowed", "last_value")
+STATUSES = ("final", "provisional", "estimated")
+#: Symbols that stand for "no figure", with the reason they record.
+NO_FIGURE = {
+    "x": "not available",
+    "z": "not applicable",
+    "c": "confidential",
+    "..": "not available",
+    ":": "not available",
+    "-": "nil",
+}
+PROBLEM_SCHEMA = {
+    "row": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "rule": pl.String,
+    "severity": pl.String,
+    "message": pl.String,
+}
+ACCEPTED_COLUMNS = (
+    "indicator_id", "org_code", "period", "breakdown", "value", "numerator", "denominator",
+    "symbol", "flag", "status", "note", "file_row",
+)  # fmt: skip
+_THOUSANDS = r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What validation needs to know, read once per upload."""
+
+    agency_code: str
+    #: One row per indicator: id, statistic, multiplier, decimals, period_type, derived, source_body,
+    #: range_min, range_max, judgement_codelist, breakdowns (list of dimension ids).
+    indicators: pl.DataFrame
+    known_orgs: frozenset[str]
+    agency_orgs: frozenset[str]
+    agency_indicators: frozenset[str]
+    codelists: dict[str, frozenset[str]]
+    #: Current figures for keys in the upload: indicator_id, org_code, period, breakdown, obs_id,
+    #: version, value, numerator, denominator, symbol, flag, status, note.
+    current: pl.DataFrame
+    change_threshold: float = 0.5
+
+
+@dataclass
+class Validation:
+    """What validation found: every problem, and the figures that may be stored."""
+
+    rows_read: int
+    rows_blank: int
+    problems: pl.DataFrame
+    accepted: pl.DataFrame
+    fatal: bool = False
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def error_count(self) -> int:
+        """Count the errors."""
+        return int((self.problems["severity"] == "error").sum())
+
+    @property
+    def warning_count(self) -> int:
+        """Count the warnings."""
+        return int((self.problems["severity"] == "warning").sum())
+
+
+def empty_problems() -> pl.DataFrame:
+    """Return a problem table with no rows."""
+    return pl.DataFrame(schema=PROBLEM_SCHEMA)
+
+
+def problem_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
+    """Build a problem table from dicts."""
+    return pl.DataFrame(rows, schema=PROBLEM_SCHEMA) if rows else empty_problems()
+
+
+def _problems(
+    df: pl.DataFrame,
+    mask: pl.Expr,
+    column: str,
+    rule: str,
+    message: pl.Expr,
+    severity: str = "error",
+    value: pl.Expr | None = None,
+) -> pl.DataFrame:
+    return df.filter(mask).select(
+        pl.col("row").cast(pl.Int64),
+        pl.lit(column, pl.String).alias("column"),
+        (value if value is not None else pl.col(column)).cast(pl.String).alias("value"),
+        pl.lit(rule, pl.String).alias("rule"),
+        pl.lit(severity, pl.String).alias("severity"),
+        message.cast(pl.String).alias("message"),
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check on the typed, enriched frame: ``bad`` is true on rows that break it."""
+
+    name: str
+    column: str
+    bad: pl.Expr
+    message: pl.Expr
+
+
+def value_rules() -> list[Rule]:
+    """List the value rules, each checked by pandera on the typed frame."""
+    v, n, d, stat = pl.col("value_num"), pl.col("numerator_num"), pl.col("denominator_num"), pl.col("statistic")
+    tolerance = 0.5 * pl.lit(10.0).pow(-pl.col("value_dp").cast(pl.Float64)) + 1e-9
+    return [
+        Rule("percentage-range", "value", (stat == "percentage") & ((v < 0) | (v > 100)),
+             pl.format("{} is a percentage, so it must be between 0 and 100", pl.col("value"))),
+        Rule("not-negative", "value", stat.is_in(["count", "rate", "mean", "duration", "score"]) & (v < 0),
+             pl.format("{} is negative; a {} cannot be", pl.col("value"), stat)),
+        Rule("whole-count", "value", (stat == "count") & (v != v.floor()),
+             pl.format("{} is not a whole number; a count must be", pl.col("value"))),
+        Rule("judgement-code", "value", (stat == "judgement") & ~pl.col("judgement_ok"),
+             pl.format("{} is not a code of {}; expected one of {}", pl.col("value"), pl.col("judgement_codelist"), pl.col("judgement_codes"))),
+        Rule("ratio-parts-not-negative", "numerator", (n < 0) | (d < 0),
+             pl.format("numerator {} and denominator {} cannot be negative", pl.col("numerator"), pl.col("denominator"))),
+        Rule("numerator-exceeds-denominator", "numerator", (stat == "percentage") & (n > d),
+             pl.format("numerator {} is larger than denominator {}", pl.col("numerator"), pl.col("denominator"))),
+        Rule("value-disagrees-with-ratio", "value",
+             v.is_not_null() & n.is_not_null() & (d > 0) & ((v - n / d * pl.col("multiplier")).abs() > tolerance),
+             pl.format("{} does not agree with {} / {} x {} = {}", pl.col("value"), pl.col("numerator"), pl.col("denominator"),
+                       pl.col("multiplier"), (n / d * pl.col("multiplier")).round(4))),
+        Rule("unknown-status", "status", pl.col("status").is_not_null() & ~pl.col("status").is_in(list(STATUSES)),
+             pl.format("status {} is not one of {}", pl.col("status"), pl.lit(", ".join(STATUSES)))),
+    ]  # fmt: skip
+
+
+def _check(bad: pl.Expr) -> Callable[[pa.PolarsData], pl.LazyFrame]:
+    ok = (~bad).fill_null(True)
+    return lambda data: data.lazyframe.select(ok)
+
+
+def check_values(df: pl.DataFrame) -> pl.DataFrame:
+    """Run the value rules through a pandera schema and return their problems."""
+    rules = value_rules()
+    schema = pa.DataFrameSchema(
+        columns={
+            "value_num": pa.Column(pl.Float64, nullable=True),
+            "numerator_num": pa.Column(pl.Float64, nullable=True),
+            "denominator_num": pa.Column(pl.Float64, nullable=True),
+        },
+        checks=[pa.Check(_check(r.bad), name=r.name, error=r.name) for r in rules],
+    )
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.filter(pl.col("index").is_not_null())
+        found = []
+        for number, rule in enumerate(rules):
+            idx = cases.filter(pl.col("check_number") == number)["index"]
+            if idx.len():
+                hit = df[idx.to_list()]
+                found.append(_problems(hit, pl.lit(True), rule.column, rule.name, rule.message))
+        return pl.concat(found) if found else empty_problems()
+    return empty_problems()
+
+
+def _suggestions(unknown: list[str], known: list[str]) -> dict[str, str]:
+    out = {}
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        out[name] = f" (did you mean {close[0]}?)" if close else ""
+    return out
+
+
+def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
+    text = pl.col("value")
+    symbol = pl.when(text.is_in(list(NO_FIGURE))).then(text).otherwise(None)
+    flagged = text.str.contains(r"^[-+0-9.,%\s]+\s*[uU]$")
+    number = text.str.replace(r"\s*[uU]$", "").str.strip_chars().str.strip_suffix("%")
+    number = pl.when(number.str.contains(_THOUSANDS)).then(number.str.replace_all(",", "")).otherwise(number)
+    out = df.with_columns(
+        symbol.alias("symbol"),
+        pl.when(flagged).then(pl.lit("u")).otherwise(None).alias("flag"),
+        pl.when(symbol.is_null()).then(number).otherwise(None).alias("_number"),
+    )
+    return out.with_columns(
+        pl.col("_number").cast(pl.Float64, strict=False).alias("value_num"),
+        pl.col("_number").str.extract(r"\.(\d+)$").str.len_chars().fill_null(0).alias("value_dp"),
+        *(
+            pl.col(c).str.replace_all(",", "").cast(pl.Float64, strict=False).alias(f"{c}_num")
+            for c in ("numerator", "denominator")
+        ),
+    )
+
+
+def _type_errors(df: pl.DataFrame) -> pl.DataFrame:
+    frames = [
+        _problems(df, pl.col("_number").is_not_null() & pl.col("value_num").is_null(), "value", "type-error",
+                  pl.format("{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE))),
+                  value=pl.col("value")),
+    ]  # fmt: skip
+    for c in ("numerator", "denominator"):
+        frames.append(
+            _problems(
+                df,
+                pl.col(c).is_not_null() & pl.col(f"{c}_num").is_null(),
+                c,
+                "type-error",
+                pl.format("{} is not a number", pl.col(c)),
+            )
+        )
+    return pl.concat(frames)
+
+
+def _periods(df: pl.DataFrame) -> pl.DataFrame:
+    pairs = df.select("period", "period_type").unique().filter(pl.col("period").is_not_null())
+    codes: list[str | None] = []
+    errors: list[str | None] = []
+    for text, kind in pairs.iter_rows():
+        try:
+            codes.append(parse_period(text, kind if kind in PERIOD_TYPES else None).code)
+            errors.append(None)
+        except InvalidInput as exc:
+            codes.append(None)
+            errors.append(exc.message)
+    lookup = pairs.with_columns(
+        pl.Series("period_code", codes, pl.String), pl.Series("period_error", errors, pl.String)
+    )
+    return df.join(lookup, on=["period", "period_type"], how="left", nulls_equal=True)
+
+
+def _breakdowns(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    pairs = df.select("breakdown", "indicator", "breakdown_dims").unique(subset=["breakdown", "indicator"])
+    keys: list[str | None] = []
+    errors: list[str | None] = []
+    for text, indicator, dims in pairs.iter_rows():
+        try:
+            parts = parse_breakdown(text)
+            for dim, code in parts.items():
+                if dims is not None and dim not in dims:
+                    raise InvalidInput(f"{indicator} has no breakdown {dim!r} (it has {', '.join(dims) or 'none'})")
+                if dim in ctx.codelists and code not in ctx.codelists[dim]:
+                    close = difflib.get_close_matches(code, sorted(ctx.codelists[dim]), n=1)
+                    hint = (
+                        f" (did you mean {close[0]}?)"
+                        if close
+                        else f"; expected one of {', '.join(sorted(ctx.codelists[dim]))}"
+                    )
+                    raise InvalidInput(f"{code!r} is not a code of {dim}{hint}")
+            keys.append(canonical_breakdown(parts))
+            errors.append(None)
+        except InvalidInput as exc:
+            keys.append(None)
+            errors.append(exc.message)
+    lookup = pairs.select("breakdown", "indicator").with_columns(
+        pl.Series("breakdown_key", keys, pl.String), pl.Series("breakdown_error", errors, pl.String)
+    )
+    return df.join(lookup, on=["breakdown", "indicator"], how="left", nulls_equal=True)
+
+
+def _prepare(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    ignored = [c for c in raw.columns if c not in ("row", *REQUIRED, *OPTIONAL, *INFORMATIVE)]
+    df = raw.with_columns(pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in raw.columns)
+    df = df.select("row", *REQUIRED, *OPTIONAL).with_columns(
+        pl.col("indicator").str.strip_chars().str.to_lowercase(),
+        pl.col("org").str.strip_chars().str.to_uppercase(),
+        pl.col("status").str.strip_chars().str.to_lowercase(),
+        pl.col("breakdown").fill_null(""),
+    )
+    return df, ignored
+
+
+def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
+    """Check an upload (text cells plus ``row``) against the catalogue and the agency's duties."""
+    missing = [c for c in REQUIRED if c not in raw.columns]
+    if missing:
+        found = ", ".join(c for c in raw.columns if c != "row")
+        report = problem_frame(
+            [{"row": 1, "column": c, "value": None, "rule": "missing-column", "severity": "error",
+              "message": f"the file has no {c!r} column (it has: {found})"} for c in missing]
+        )  # fmt: skip
+        return Validation(rows_read=raw.height, rows_blank=0, problems=report, accepted=pl.DataFrame(), fatal=True)
+    df, ignored = _prepare(raw)
+    blank = pl.col("value").is_null() & pl.col("numerator").is_null() & pl.col("denominator").is_null()
+    rows_blank = int(df.select(blank.sum()).item())
+    df = df.filter(~blank)
+    problems: list[pl.DataFrame] = []
+    for c in ("indicator", "org", "period"):
+        problems.append(_problems(df, pl.col(c).is_null(), c, "missing-value", pl.lit(f"{c} is empty")))
+
+    df = df.join(ctx.indicators.rename({"id": "indicator", "breakdowns": "breakdown_dims"}), on="indicator", how="left")
+    df = _parse_values(df)
+    problems.append(_type_errors(df))
+    unknown = (
+        df.filter(pl.col("indicator").is_not_null() & pl.col("statistic").is_null())["indicator"].unique().to_list()
+    )
+    hints = _suggestions(unknown, ctx.indicators["id"].to_list())
+    problems.append(
+        _problems(df, pl.col("indicator").is_in(unknown), "indicator", "unknown-indicator",
+                  pl.format("{} is not in the catalogue{}", pl.col("indicator"), pl.col("indicator").replace_strict(hints, default="", return_dtype=pl.String)))
+    )  # fmt: skip
+    problems.append(
+        _problems(df, pl.col("derived").fill_null(False), "indicator", "derived-indicator",
+                  pl.format("{} is computed by the service from other figures; do not submit it", pl.col("indicator")))
+    )  # fmt: skip
+    unknown_orgs = sorted(set(df["org"].drop_nulls().unique().to_list()) - ctx.known_orgs)
+    org_hints = _suggestions(unknown_orgs, sorted(ctx.agency_orgs))
+    problems.append(
+        _problems(df, pl.col("org").is_in(unknown_orgs), "org", "unknown-org",
+                  pl.format("{} is not a known org unit code{}", pl.col("org"), pl.col("org").replace_strict(org_hints, default="", return_dtype=pl.String)))
+    )  # fmt: skip
+    known = pl.col("statistic").is_not_null() & ~pl.col("derived").fill_null(False)
+    problems.append(
+        _problems(df, known & ~pl.col("indicator").is_in(list(ctx.agency_indicators)), "indicator", "not-designated",
+                  pl.format("{} is supplied by the designated {} body, not by {}", pl.col("indicator"), pl.col("source_body"), pl.lit(ctx.agency_code)))
+    )  # fmt: skip
+    problems.append(
+        _problems(df, pl.col("org").is_in(list(ctx.known_orgs)) & ~pl.col("org").is_in(list(ctx.agency_orgs)), "org", "not-designated",
+                  pl.format("{} does not answer for {}", pl.lit(ctx.agency_code), pl.col("org")))
+    )  # fmt: skip
+
+    df = _periods(df)
+    problems.append(
+        _problems(df, known & pl.col("period_error").is_not_null(), "period", "bad-period", pl.col("period_error"))
+    )
+    df = _breakdowns(df, ctx)
+    problems.append(
+        _problems(
+            df, known & pl.col("breakdown_error").is_not_null(), "breakdown", "bad-breakdown", pl.col("breakdown_error")
+        )
+    )
+
+    codes = pl.DataFrame(
+        [(k, c) for k, vals in ctx.codelists.items() for c in vals],
+        schema={"judgement_codelist": pl.String, "_code": pl.String},
+        orient="row",
+    )
+    listed = codes.group_by("judgement_codelist").agg(pl.col("_code").sort().str.join(", ").alias("judgement_codes"))
+    df = df.join(listed, on="judgement_codelist", how="left").with_columns(
+        pl.struct("judgement_codelist", "_number")
+        .is_in(
+            codes.select(pl.struct(pl.col("judgement_codelist"), pl.col("_code").alias("_number")))
+            .to_series()
+            .implode()
+        )
+        .alias("judgement_ok")
+    )
+    problems.append(check_values(df.filter(known)))
+
+    key = ["indicator", "org", "period_code", "breakdown_key"]
+    keyed = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
+    df = df.with_columns(pl.when(keyed).then(pl.col("row").min().over(key)).alias("first_row"))
+    problems.append(
+        _problems(df, keyed & (pl.col("row") != pl.col("first_row")), "indicator", "duplicate-figure",
+                  pl.format("the same figure ({}) is already given on row {}",
+                            pl.concat_str("indicator", "org", "period_code", "breakdown_key", separator=", ").str.strip_suffix(", "),
+                            pl.col("first_row")), value=pl.col("indicator"))
+    )  # fmt: skip
+
+    errors = pl.concat(problems)
+    bad_rows = errors.filter(pl.col("severity") == "error")["row"].unique()
+    good = df.filter(~pl.col("row").is_in(bad_rows.implode()))
+    good, warnings, held = _warnings(good, ctx)
+    accepted = good.filter(~pl.col("row").is_in(held.implode())).select(
+        pl.col("indicator").alias("indicator_id"),
+        pl.col("org").alias("org_code"),
+        pl.col("period_code").alias("period"),
+        pl.col("breakdown_key").alias("breakdown"),
+        pl.col("value_num").alias("value"),
+        pl.col("numerator_num").alias("numerator"),
+        pl.col("denominator_num").alias("denominator"),
+        "symbol",
+        "flag",
+        pl.col("status").fill_null("final"),
+        "note",
+        pl.col("row").alias("file_row"),
+    )
+    all_problems = pl.concat([errors, warnings]).sort("row", "column", nulls_last=True)
+    if ignored:
+        note = problem_frame(
+            [{"row": 1, "column": c, "value": None, "rule": "ignored-column", "severity": "warning",
+              "message": f"column {c!r} is not one the service reads; it was ignored"} for c in ignored]
+        )  # fmt: skip
+        all_problems = pl.concat([note, all_problems])
+    return Validation(
+        rows_read=raw.height, rows_blank=rows_blank, problems=all_problems, accepted=accepted, ignored_columns=ignored
+    )
+
+
+def _warnings(good: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """Find figures that need a note to be accepted: large changes and unusual values."""
+    current = ctx.current.select(
+        pl.col("indicator_id").alias("indicator"),
+        pl.col("org_code").alias("org"),
+        pl.col("period").alias("period_code"),
+        pl.col("breakdown").alias("breakdown_key"),
+        pl.col("value").alias("last_value"),
+    )
+    good = good.join(current, on=["indicator", "org", "period_code", "breakdown_key"], how="left")
+    v, last = pl.col("value_num"), pl.col("last_value")
+    no_note = pl.col("note").is_null()
+    change = v.is_not_null() & last.is_not_null() & (last != 0) & ((v - last).abs() / last.abs() > ctx.change_threshold)
+    unusual = v.is_not_null() & ((v < pl.col("range_min")) | (v > pl.col("range_max"))).fill_null(False)
+    pct = int(ctx.change_threshold * 100)
+    outcome = (
+        pl.when(no_note)
+        .then(pl.lit("add a note explaining it to have it accepted"))
+        .otherwise(pl.lit("accepted with the note given"))
+    )
+    warnings = pl.concat([
+        _problems(good, change, "value", "large-change", pl.format("{} changes the last accepted {} by more than {}%; {}", pl.col("value"), last, pl.lit(pct), outcome), "warning"),
+        _problems(good, unusual, "value", "unusual-value",
+                  pl.format("{} is outside the usual range {} to {}; {}", pl.col("value"), pl.col("range_min"), pl.col("range_max"), outcome), "warning"),
+    ])  # fmt: skip
+    held = good.filter((change | unusual) & no_note)["row"]
+    return good, warnings, held

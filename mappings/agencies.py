@@ -1,0 +1,386 @@
+"""Agencies: who supplies which figures for which org units, and what each owes for a period.
+
+A figure has one designated source: the agency whose body type is the indicator's source body,
+that answers for the org unit and whose returns need the indicator. Figures one body supplies
+are never asked of another, and derived figures are never asked of anyone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import delete, insert
+from sqlmodel import Session, col, select
+
+from errors import CatalogueError, InvalidInput, NotFound
+from indicators.catalogue import Located, read_files, validation_problems
+from indicators.models import Code, Indicator
+from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
+from indicators.tomlfile import Problem, TomlFile
+from mappings.catalogue import LEVEL_GROUPS, Catalogue
+from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, ApiKey, OrgParent, OrgUnit
+
+#: The folder of the bundled agencies (demo councils, providers and reference sources).
+AGENCIES_DIR = Path(__file__).resolve().parent / "agencies"
+
+Scope = Literal["figures:submit", "figures:read", "returns:read", "catalogue:write", "submissions:read"]
+#: What each kind of principal may do unless its key says otherwise.
+DEFAULT_SCOPES: dict[str, list[str]] = {
+    "agency": ["figures:submit", "submissions:read", "figures:read"],
+    "regulator": ["returns:read", "figures:read"],
+    "officer": ["figures:submit", "submissions:read", "figures:read", "returns:read", "catalogue:write"],
+}
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class AgencySpec(_Spec):
+    """An agency as written in an agency file."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    name: str = Field(min_length=3)
+    body_type: str
+    email: str = ""
+    orgs: list[str] = Field(min_length=1)
+    returns: list[str] = Field(default_factory=list)
+    indicators: list[str] = Field(default_factory=list)
+    provenance: str = Field(min_length=3)
+
+
+class KeySpec(_Spec):
+    """A demo API key as written in an agency file (loaded only with the demo data)."""
+
+    key: str = Field(min_length=16)
+    kind: Literal["agency", "regulator", "officer"]
+    label: str = ""
+    recipient: str | None = None
+    scopes: list[Scope] | None = None
+
+
+class OrgSpec(_Spec):
+    """An org unit an agency file adds (a provider has no ONS code)."""
+
+    code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+    name: str = Field(min_length=3)
+    type: Literal["provider", "pct"]
+    parent: str | None = None
+
+
+@dataclass
+class AgencySet:
+    """The agencies of the agency files, resolved against the catalogue and the org units."""
+
+    agencies: dict[str, Located[AgencySpec]] = field(default_factory=dict)
+    keys: list[tuple[str | None, KeySpec]] = field(default_factory=list)
+    extra_orgs: list[tuple[str, OrgSpec]] = field(default_factory=list)
+    orgs: dict[str, list[str]] = field(default_factory=dict)
+    indicators: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def hash_key(key: str) -> str:
+    """Hash an API key for storage."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_prefix(key: str) -> str:
+    """Return the part of a key stored in clear to find its row."""
+    return key[:12]
+
+
+def needed_indicators(cat: Catalogue, return_ids: list[str]) -> set[str]:
+    """Return every collected indicator the returns' fields need, through formulas and ratio parts."""
+    indicators = cat.indicators.indicators
+    stack = [f.spec.indicator for r in return_ids for f in cat.fields.get(r, [])]
+    seen: set[str] = set()
+    collected: set[str] = set()
+    while stack:
+        ind_id = stack.pop()
+        if ind_id in seen or ind_id not in indicators:
+            continue
+        seen.add(ind_id)
+        spec = indicators[ind_id].spec
+        stack += spec.refs
+        if not spec.formula:
+            collected.add(ind_id)
+    return collected
+
+
+def resolve_orgs(patterns: list[str], org_types: dict[str, str]) -> list[str]:
+    """Expand org entries: GSS codes as they are, ``type:<type or group>`` to every such unit."""
+    out: list[str] = []
+    for entry in patterns:
+        if entry.startswith("type:"):
+            wanted = LEVEL_GROUPS.get(entry[5:], (entry[5:],))
+            out += sorted(code for code, kind in org_types.items() if kind in wanted)
+        else:
+            out.append(entry)
+    return list(dict.fromkeys(out))
+
+
+def load_agencies(cat: Catalogue, org_types: dict[str, str], folder: Path = AGENCIES_DIR) -> AgencySet:
+    """Read the agency files and resolve each agency's org units and designated indicators."""
+    result = AgencySet()
+    files, result.problems, _raw = read_files(folder)
+    indicators = cat.indicators.indicators
+    body_types = cat.indicators.codelists["body_type"].spec.codes if "body_type" in cat.indicators.codelists else {}
+    for doc in files:
+        for index, body in enumerate(doc.data.get("org", [])):
+            org_block = doc.array_block("org", index)
+            try:
+                org = OrgSpec.model_validate(body)
+            except ValidationError as exc:
+                result.problems += validation_problems(exc, doc.label, org_block.keys, org_block.line)
+                continue
+            result.extra_orgs.append((doc.label, org))
+            org_types = {**org_types, org.code: org.type}
+        if "agency" not in doc.data:
+            _read_keys(doc, None, result)
+            continue
+        block = doc.table_block("agency")
+        try:
+            spec = AgencySpec.model_validate(doc.data.get("agency", {}))
+        except ValidationError as exc:
+            result.problems += validation_problems(exc, doc.label, block.keys, block.line)
+            continue
+        if spec.code in result.agencies:
+            result.problems.append(
+                Problem(doc.label, block.line_of("code"), "duplicate-id", f"agency {spec.code!r} is defined twice")
+            )
+            continue
+        if spec.body_type not in body_types:
+            result.problems.append(
+                Problem(
+                    doc.label,
+                    block.line_of("body_type"),
+                    "unknown-code",
+                    f"body_type {spec.body_type!r} is not a body_type code",
+                )
+            )
+        for ret in spec.returns:
+            if ret not in cat.returns:
+                result.problems.append(
+                    Problem(doc.label, block.line_of("returns"), "broken-reference", f"return {ret!r} is not defined")
+                )
+        orgs = resolve_orgs(spec.orgs, org_types)
+        for code in orgs:
+            if code not in org_types:
+                result.problems.append(
+                    Problem(doc.label, block.line_of("orgs"), "broken-reference", f"org unit {code!r} is not known")
+                )
+        wanted = {i for i in needed_indicators(cat, spec.returns) if indicators[i].spec.source_body == spec.body_type}
+        for pattern in spec.indicators:
+            matched = {
+                i
+                for i, loc in indicators.items()
+                if fnmatch.fnmatchcase(i, pattern) and not loc.spec.formula and loc.spec.source_body == spec.body_type
+            }
+            if not matched:
+                result.problems.append(
+                    Problem(
+                        doc.label,
+                        block.line_of("indicators"),
+                        "broken-reference",
+                        f"{pattern!r} matches no collected indicator",
+                    )
+                )
+            wanted |= matched
+        result.agencies[spec.code] = Located(spec, doc.label, block.line, block.keys)
+        result.orgs[spec.code] = orgs
+        result.indicators[spec.code] = sorted(wanted)
+        _read_keys(doc, spec.code, result)
+    _check_designated(result)
+    return result
+
+
+def _read_keys(doc: TomlFile, agency_code: str | None, result: AgencySet) -> None:
+    for index, body in enumerate(doc.data.get("key", [])):
+        key_block = doc.array_block("key", index)
+        try:
+            key = KeySpec.model_validate(body)
+        except ValidationError as exc:
+            result.problems += validation_problems(exc, doc.label, key_block.keys, key_block.line)
+            continue
+        if (key.kind == "agency") != (agency_code is not None):
+            result.problems.append(
+                Problem(
+                    doc.label,
+                    key_block.line,
+                    "invalid-definition",
+                    "agency keys belong in an agency's file, others outside one",
+                )
+            )
+            continue
+        result.keys.append((agency_code, key))
+
+
+def _check_designated(result: AgencySet) -> None:
+    owner: dict[tuple[str, str], str] = {}
+    for code, inds in result.indicators.items():
+        loc = result.agencies[code]
+        for ind in inds:
+            for org in result.orgs[code]:
+                other = owner.setdefault((ind, org), code)
+                if other != code:
+                    result.problems.append(
+                        Problem(
+                            loc.file,
+                            loc.line,
+                            "two-sources",
+                            f"{ind} for {org} would be asked of both {other} and {code}; a figure has one designated source",
+                        )
+                    )
+                    return
+
+
+def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) -> dict[str, int]:
+    """Replace the stored agencies (and, with ``with_keys``, their demo keys) with ``agencies``."""
+    if agencies.problems:
+        raise CatalogueError(
+            f"The agency files have {len(agencies.problems)} problem(s)",
+            errors=[
+                {"type": p.kind, "loc": [p.file, p.line], "msg": p.message, "input": None} for p in agencies.problems
+            ],
+        )
+    for model in (AgencyIndicator, AgencyOrg, AgencyReturn):
+        session.execute(delete(model))
+    session.execute(delete(ApiKey).where(col(ApiKey.label).startswith("demo")))
+    session.execute(delete(Agency))
+    added = [org.code for _, org in agencies.extra_orgs]
+    if added:
+        session.execute(delete(OrgParent).where(col(OrgParent.child_code).in_(added)))
+        session.execute(delete(OrgUnit).where(col(OrgUnit.code).in_(added)))
+        session.execute(
+            insert(OrgUnit),
+            [{"code": o.code, "name": o.name, "type": o.type, "source": f} for f, o in agencies.extra_orgs],
+        )
+        parents = [
+            {"child_code": o.code, "parent_code": o.parent, "source": f} for f, o in agencies.extra_orgs if o.parent
+        ]
+        if parents:
+            session.execute(insert(OrgParent), parents)
+    session.flush()
+    if agencies.agencies:
+        session.execute(
+            insert(Agency),
+            [
+                {"code": c, "name": a.spec.name, "body_type": a.spec.body_type, "email": a.spec.email, "source": a.file}
+                for c, a in agencies.agencies.items()
+            ],
+        )
+    org_rows = [{"agency_code": c, "org_code": o} for c, orgs in agencies.orgs.items() for o in orgs]
+    ind_rows = [{"agency_code": c, "indicator_id": i} for c, inds in agencies.indicators.items() for i in inds]
+    ret_rows = [{"agency_code": c, "return_id": r} for c, a in agencies.agencies.items() for r in a.spec.returns]
+    for model, rows in ((AgencyOrg, org_rows), (AgencyIndicator, ind_rows), (AgencyReturn, ret_rows)):
+        if rows:
+            session.execute(insert(model), rows)
+    if with_keys:
+        now = datetime.now(UTC)
+        for agency_code, key in agencies.keys:
+            session.add(
+                ApiKey(
+                    prefix=key_prefix(key.key),
+                    key_hash=hash_key(key.key),
+                    kind=key.kind,
+                    agency_code=agency_code if key.kind == "agency" else None,
+                    recipient=key.recipient,
+                    scopes=list(key.scopes) if key.scopes is not None else DEFAULT_SCOPES[key.kind],
+                    label=f"demo: {key.label}".strip(),
+                    created_at=now,
+                )
+            )
+    session.flush()
+    return {"agencies": len(agencies.agencies), "agency_orgs": len(org_rows), "agency_indicators": len(ind_rows)}
+
+
+def get_agency(session: Session, code: str) -> Agency:
+    """Return one agency, or raise NotFound listing the known codes."""
+    agency = session.get(Agency, code)
+    if agency is None:
+        known = ", ".join(session.execute(select(Agency.code).order_by(col(Agency.code))).scalars())
+        raise NotFound(f"Agency {code!r} is not known; expected one of {known}")
+    return agency
+
+
+@dataclass(frozen=True, order=True)
+class Obligation:
+    """One figure an agency owes: indicator, org unit, period and breakdown key."""
+
+    indicator_id: str
+    org_code: str
+    period: str
+    breakdown: str
+
+
+def owed_periods(period_type: PeriodType, within: Period) -> list[Period]:
+    """List the periods of ``period_type`` an agency reports inside a collection period."""
+    if period_type == "snapshot_date":
+        return [snapshot(within.end)]
+    if period_type == within.type:
+        return [within]
+    if period_type == "month":
+        return months_in(within)
+    if period_type == "quarter" and within.type == "financial_year":
+        return [quarter(within.start.year, q) for q in range(1, 5)]
+    return []
+
+
+def breakdown_keys(dims: list[str], codes: dict[str, list[str]]) -> list[str]:
+    """List the breakdown keys a template asks for: the total, then each code of each dimension alone."""
+    keys = [""]
+    for dim in sorted(dims):
+        keys += [f"{dim}={code}" for code in codes.get(dim, [])]
+    return keys
+
+
+def obligations(session: Session, agency_code: str, period_text: str) -> list[Obligation]:
+    """List every figure an agency owes for a collection period, in indicator, org, period order."""
+    get_agency(session, agency_code)
+    within = parse_period(period_text)
+    inds = (
+        session.execute(
+            select(Indicator)
+            .join(AgencyIndicator, col(AgencyIndicator.indicator_id) == col(Indicator.id))
+            .where(AgencyIndicator.agency_code == agency_code)
+        )
+        .scalars()
+        .all()
+    )
+    orgs = (
+        session.execute(
+            select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency_code).order_by(col(AgencyOrg.org_code))
+        )
+        .scalars()
+        .all()
+    )
+    dims = {d for i in inds for d in i.breakdowns}
+    codes: dict[str, list[str]] = {}
+    if dims:
+        for code in session.execute(
+            select(Code).where(col(Code.codelist_id).in_(dims)).order_by(col(Code.position))
+        ).scalars():
+            codes.setdefault(code.codelist_id, []).append(code.code)
+    out = []
+    for ind in inds:
+        if ind.status == "abolished":
+            continue
+        periods = owed_periods(ind.period_type, within)
+        for org in orgs:
+            for period in periods:
+                out += [Obligation(ind.id, org, period.code, key) for key in breakdown_keys(ind.breakdowns, codes)]
+    if not out and not inds:
+        raise InvalidInput(f"Agency {agency_code!r} is the designated source of no indicator")
+    return sorted(out)
+
+
+def org_types(session: Session) -> dict[str, str]:
+    """Map every org unit code to its type."""
+    return dict(session.execute(select(OrgUnit.code, OrgUnit.type)).all())

@@ -1,0 +1,204 @@
+"""The agency's journey over HTTP: keys and scopes, template, upload, report, figures."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.main import create_app
+from settings import Settings
+from tests.api.test_error_shape import assert_canonical_error
+
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+REGULATOR = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+
+
+def upload(client: TestClient, headers: dict[str, str], body: str, **form: str) -> tuple[int, dict[str, Any]]:
+    response = client.post(
+        "/api/submissions", headers=headers, files={"file": ("f.csv", (HEADER + body).encode(), "text/csv")}, data=form
+    )
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/agencies"),
+        ("get", "/api/agencies/notts_cyp"),
+        ("get", "/api/agencies/notts_cyp/template?period=FY2024-25-Q1"),
+        ("get", "/api/submissions"),
+        ("get", "/api/submissions/1"),
+        ("get", "/api/submissions/1/report.csv"),
+        ("get", "/api/submissions/1/report.xlsx"),
+        ("get", "/api/figures"),
+        ("post", "/api/submissions"),
+    ],
+)
+def test_anonymous_and_unknown_keys_get_401(store_client: TestClient, method: str, path: str) -> None:
+    for headers in ({}, {"X-API-Key": "demo-not-a-real-key-000000"}):
+        response = store_client.request(method, path, headers=headers)
+        assert response.status_code == 401
+        assert_canonical_error(response.json(), 401)
+
+
+@pytest.mark.parametrize("path", ["/api/agencies/notts_cyp/template?period=FY2024-25-Q1", "/api/submissions"])
+def test_regulators_cannot_use_agency_endpoints(store_client: TestClient, path: str) -> None:
+    response = store_client.get(path, headers=REGULATOR)
+    assert response.status_code == 403
+    assert_canonical_error(response.json(), 403)
+
+
+def test_upload_needs_the_submit_scope(store_client: TestClient) -> None:
+    status, body = upload(store_client, REGULATOR, "cyp.cin_count,E10000024,2024-06-30,,5,,,,\n")
+    assert status == 403
+    assert "agency or officer" in str(body["error"])
+
+
+def test_agency_sees_only_itself(store_client: TestClient) -> None:
+    assert [a["code"] for a in store_client.get("/api/agencies", headers=NOTTS).json()] == ["notts_cyp"]
+    assert len(store_client.get("/api/agencies", headers=OFFICER).json()) == 7
+    response = store_client.get("/api/agencies/lewisham_council", headers=NOTTS)
+    assert response.status_code == 404
+    assert (
+        store_client.get("/api/agencies/lewisham_council/template?period=FY2024-25", headers=NOTTS).status_code == 404
+    )
+    detail = store_client.get("/api/agencies/notts_cyp", headers=NOTTS).json()
+    assert detail["orgs"] == ["E10000024"]
+    assert "cyp.cin_count" in detail["indicators"]
+
+
+def test_template_downloads(store_client: TestClient) -> None:
+    xlsx = store_client.get("/api/agencies/notts_cyp/template", params={"period": "2024/25 Q1"}, headers=NOTTS)
+    assert xlsx.status_code == 200
+    assert 'filename="onereturn-notts_cyp-FY2024-25-Q1.xlsx"' in xlsx.headers["content-disposition"]
+    assert zipfile.ZipFile(io.BytesIO(xlsx.content)).testzip() is None
+    csv = store_client.get(
+        "/api/agencies/notts_cyp/template", params={"period": "FY2024-25-Q1", "format": "csv"}, headers=NOTTS
+    )
+    frame = pl.read_csv(io.BytesIO(csv.content), infer_schema=False)
+    assert frame.columns[:5] == ["indicator", "title", "org", "org_name", "period"]
+    assert frame.height > 10
+    bad = store_client.get("/api/agencies/notts_cyp/template", params={"period": "someday"}, headers=NOTTS)
+    assert bad.status_code == 422
+    assert "not recognised" in bad.json()["error"]
+
+
+def test_upload_report_and_figures(store_client: TestClient) -> None:
+    status, body = upload(
+        store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\ncyp.cpp_count,E10000024,2024-06-30,,-3,,,,\n"
+    )
+    assert status == 201
+    assert body["status"] == "partially_accepted"
+    assert body["problems"] == [
+        {
+            "row": 3,
+            "column": "value",
+            "value": "-3",
+            "rule": "not-negative",
+            "severity": "error",
+            "message": "-3 is negative; a count cannot be",
+        }
+    ]
+    sub_id = body["id"]
+    report = store_client.get(f"/api/submissions/{sub_id}", headers=NOTTS).json()
+    assert report["problems"] == body["problems"]
+    assert report["rows_accepted"] == 1
+    csv = store_client.get(f"/api/submissions/{sub_id}/report.csv", headers=NOTTS)
+    assert pl.read_csv(io.BytesIO(csv.content)).rows() == [
+        (3, "value", -3, "not-negative", "error", "-3 is negative; a count cannot be")
+    ]
+    xlsx = store_client.get(f"/api/submissions/{sub_id}/report.xlsx", headers=NOTTS)
+    comments = zipfile.ZipFile(io.BytesIO(xlsx.content)).read("xl/comments1.xml").decode()
+    assert 'ref="E3"' in comments
+    assert "negative" in comments
+    figures = store_client.get("/api/figures", params={"indicator": "cyp.cin_count"}, headers=NOTTS).json()
+    assert figures["count"] == 1
+    assert figures["data"][0] | {"recorded_at": None} == figures["data"][0] | {
+        "indicator": "cyp.cin_count", "org": "E10000024", "period": "2024-06-30", "value": 512.0, "version": 1,
+        "submission_id": sub_id, "agency_code": "notts_cyp", "file_row": 2, "recorded_at": None,
+    }  # fmt: skip
+
+
+def test_other_agencies_submissions_are_404(store_client: TestClient) -> None:
+    _, body = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
+    for path in (
+        f"/api/submissions/{body['id']}",
+        f"/api/submissions/{body['id']}/report.csv",
+        "/api/submissions/99999",
+    ):
+        response = store_client.get(path, headers=LEWISHAM)
+        assert response.status_code == 404
+        assert_canonical_error(response.json(), 404)
+    assert store_client.get("/api/submissions", headers=LEWISHAM).json()["count"] == 0
+    assert store_client.get("/api/submissions", headers=OFFICER).json()["count"] == 1
+    assert store_client.get("/api/figures", headers=LEWISHAM).json()["count"] == 0
+
+
+def test_rejected_upload_is_422_with_its_report(store_client: TestClient) -> None:
+    status, body = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,lots,,,,\n")
+    assert status == 422
+    assert body["status"] == "rejected"
+    assert body["problems"][0]["rule"] == "type-error"
+
+
+def test_repeat_upload_is_200_and_the_same_submission(store_client: TestClient) -> None:
+    first_status, first = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
+    again_status, again = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
+    assert (first_status, again_status) == (201, 200)
+    assert again["id"] == first["id"]
+    assert again["duplicate"] is True
+
+
+def test_dry_run_over_http(store_client: TestClient) -> None:
+    status, body = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n", mode="dry_run")
+    assert status == 200
+    assert body["id"] is None
+    assert body["status"] == "checked"
+    assert store_client.get("/api/figures", headers=NOTTS).json()["count"] == 0
+
+
+def test_officer_uploads_for_a_named_agency(store_client: TestClient) -> None:
+    status, body = upload(store_client, OFFICER, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
+    assert status == 422
+    assert "agency" in str(body["error"])
+    status, body = upload(store_client, OFFICER, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n", agency="notts_cyp")
+    assert status == 201
+    assert body["agency_code"] == "notts_cyp"
+    status, body = upload(
+        store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n", agency="lewisham_council"
+    )
+    assert status == 403
+
+
+def test_oversized_upload_is_413_before_parsing(store: Engine, tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, max_upload_bytes=1000), engine=store)
+    with TestClient(app) as client:
+        body = HEADER + "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n" * 2000
+        response = client.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", body.encode(), "text/csv")})
+    assert response.status_code == 413
+    assert_canonical_error(response.json(), 413)
+    assert not (tmp_path / "uploads").exists()
+
+
+def test_macro_workbook_is_refused_and_kept(store_client: TestClient) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/vbaProject.bin", b"\x00" * 64)
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": ("f.xlsm", buffer.getvalue(), "application/octet-stream")}
+    )
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["rule"] == "unsupported_file"
+    assert "macro" in response.json()["problems"][0]["message"]
