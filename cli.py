@@ -7,13 +7,15 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlmodel import Session, select
 
 from errors import OneReturnError
+from mappings.models import Return
 
 app = typer.Typer(
     help="onereturn: collect each performance figure once, fan it out to every return.", no_args_is_help=True
@@ -75,6 +77,12 @@ def serve(
         interrupted = mark_interrupted(session)
     if interrupted:
         err.print(f"{interrupted} upload(s) were cut off by an earlier stop; their raw files are kept.")
+    if settings.load_demo:
+        from demo import has_uploads, load_demo
+
+        if not has_uploads(engine):
+            uploads = load_demo(engine, settings)
+            err.print(f"Loaded {len(uploads)} demo uploads (ONERETURN_LOAD_DEMO=false to start empty).")
     where = f"http://{host or settings.host}:{port or settings.port}"
     err.print(
         f"Loaded {counts['indicators']} indicators, {counts['returns']} returns, {counts['org_units']} org units. "
@@ -284,6 +292,139 @@ def submission(submission_id: Annotated[int, typer.Argument(help="The submission
             f"  row {p['row']}, {p['column']}, {p['value']!r}: {p['rule']} ({p['severity']}): {p['message']}",
             markup=False,
         )
+
+
+@app.command()
+def export(
+    return_id: Annotated[str | None, typer.Argument(help="The return, e.g. nis (omit with --all)")] = None,
+    period: Annotated[str | None, typer.Argument(help="The period, e.g. FY2024-25")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="xlsx, csv, json or sdmx-csv")] = "xlsx",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (or, with --all, folder) to write")
+    ] = None,
+    all_returns: Annotated[bool, typer.Option("--all", help="Every return ending in PERIOD, in every format")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Build a return for a period into a file, or with --all every return in every format into a folder."""
+    import db
+    from exports import service as exports
+    from exports.writers import FORMATS
+
+    engine = db.get_engine()
+    db.upgrade(engine)
+    if all_returns:
+        year = return_id if period is None else period
+        if year is None:
+            raise OneReturnError("Say which period: onereturn export --all FY2024-25")
+        _export_all(engine, year, output or Path(f"onereturn-{year}"), quiet=quiet)
+        return
+    if return_id is None or period is None:
+        raise OneReturnError("Say which return and period, e.g. onereturn export nis FY2010-11 --format xlsx")
+    if fmt not in FORMATS:
+        raise OneReturnError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    with db.session_scope(engine) as session:
+        snap = exports.snapshot(session, return_id, period, fmt)
+    target = output or Path(f"{return_id}-{snap.period}.{FORMATS[fmt].extension}")
+    target.write_bytes(snap.data)
+    err.print(f"Wrote {target} (snapshot {snap.id}, {len(snap.data):,} bytes, sha256 {snap.content_hash[:12]})")
+
+
+def _export_all(engine: object, year: str, folder: Path, *, quiet: bool) -> None:
+    from rich.progress import Progress
+
+    from demo import build_all
+    from exports.writers import FORMATS
+
+    with Session(engine) as session:  # type: ignore[arg-type]
+        total = len(session.execute(select(Return)).scalars().all()) * len(FORMATS)
+    with Progress(console=err, transient=True, disable=quiet) as progress:
+        task = progress.add_task(f"Building returns for {year}", total=total)
+        written = build_all(engine, (year,), folder, progress=lambda _name: progress.advance(task))  # type: ignore[arg-type]
+    err.print(f"Wrote {len(written)} files to {folder}/")
+
+
+@app.command("burden")
+def burden_command(
+    period: Annotated[str, typer.Argument(help="The period, e.g. FY2024-25")],
+    minutes: Annotated[float, typer.Option("--minutes", help="Officer minutes to key one figure")] = 3.0,
+) -> None:
+    """Print the burden saved: cells keyed into every return against figures keyed once, per agency."""
+    import db
+    from exports.burden import burden
+
+    with db.session_scope() as session:
+        report = burden(session, period, minutes_per_figure=minutes)
+    print_burden(report)
+
+
+def print_burden(report: Any) -> None:
+    """Print a burden report as tables."""
+    table = Table(
+        "agency",
+        "returns",
+        "cells keyed without",
+        "figures keyed once",
+        "derived by service",
+        "repeats avoided",
+        "saved",
+        "hours saved",
+    )
+    for a in report.agencies:
+        table.add_row(a.agency_code, ", ".join(a.returns), f"{a.cells_without_service:,}", f"{a.figures_entered:,}", f"{a.derived_by_service:,}",
+                      f"{a.duplicates_avoided:,}", f"{a.saved:,}", f"{a.hours_saved:,.1f}")  # fmt: skip
+    t = report.totals
+    table.add_row("total", "", f"{t['cells_without_service']:,.0f}", f"{t['figures_entered']:,.0f}", f"{t['derived_by_service']:,.0f}",
+                  f"{t['duplicates_avoided']:,.0f}", f"{t['saved']:,.0f}", f"{t['hours_saved']:,.1f}")  # fmt: skip
+    out.print(f"Burden for {report.period} ({report.minutes_per_figure:g} minutes a figure)")
+    out.print(table)
+    names = list(report.overlap)
+    grid = Table("shared indicators", *names)
+    for a in names:
+        grid.add_row(a, *(str(report.overlap[a][b]) if a != b else "-" for b in names))
+    out.print(grid)
+    if report.consistency:
+        pairs = Table("return", "field", "org", "this method", "value", "other method", "value")
+        for c in report.consistency:
+            pairs.add_row(
+                c.return_id,
+                c.field_code,
+                c.org_code,
+                c.method,
+                _num(c.value),
+                c.counterpart_method,
+                _num(c.counterpart_value),
+            )
+        out.print(pairs)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+@app.command("demo")
+def demo_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the built returns")] = Path("demo-out"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Upload the bundled demo figures, build every return in every format into a folder, print the burden."""
+    import db
+    from demo import YEARS, load_demo
+    from exports.burden import burden
+    from mappings.service import load_bundled
+    from settings import get_settings
+
+    settings = get_settings()
+    engine = db.get_engine(settings)
+    db.upgrade(engine)
+    with db.session_scope(engine) as session:
+        load_bundled(session, demo_keys=settings.load_demo)
+    for upload in load_demo(engine, settings):
+        err.print(f"  {upload.file}: {upload.status}. {upload.message}", markup=False, highlight=False)
+    for year in YEARS:
+        _export_all(engine, year, output, quiet=quiet)
+    with db.session_scope(engine) as session:
+        report = burden(session, YEARS[-1])
+    print_burden(report)
 
 
 def main() -> None:

@@ -70,3 +70,4 @@ AgencySubmit = Annotated[Principal, Depends(require({"figures:submit"}, {"agency
 SubmissionRead = Annotated[Principal, Depends(require({"submissions:read"}, {"agency", "officer"}))]
 FiguresRead = Annotated[Principal, Depends(require({"figures:read"}, {"agency", "officer", "regulator"}))]
 OfficerOnly = Annotated[Principal, Depends(require(set(), {"officer"}))]
+ReturnsRead = Annotated[Principal, Depends(require({"returns:read"}, {"regulator", "officer"}))]

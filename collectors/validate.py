@@ -136,7 +136,7 @@ def value_rules() -> list[Rule]:
              pl.format("{} is a percentage, so it must be between 0 and 100", pl.col("value"))),
         Rule("not-negative", "value", stat.is_in(["count", "rate", "mean", "duration", "score"]) & (v < 0),
              pl.format("{} is negative; a {} cannot be", pl.col("value"), stat)),
-        Rule("whole-count", "value", (stat == "count") & (v != v.floor()),
+        Rule("whole-count", "value", (stat == "count") & (pl.col("decimals") == 0) & (v != v.floor()),
              pl.format("{} is not a whole number; a count must be", pl.col("value"))),
         Rule("judgement-code", "value", (stat == "judgement") & ~pl.col("judgement_ok"),
              pl.format("{} is not a code of {}; expected one of {}", pl.col("value"), pl.col("judgement_codelist"), pl.col("judgement_codes"))),

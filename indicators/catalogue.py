@@ -78,6 +78,10 @@ class IndicatorSpec(_Spec):
                 raise ValueError(f"a {self.statistic} needs a numerator and a denominator (an indicator id or a label)")
             if self.multiplier == 1 and self.statistic == "percentage":
                 raise ValueError("a percentage needs multiplier = 100")
+            if self.aggregation not in ("ratio_of_sums", "none"):
+                raise ValueError(
+                    f"a {self.statistic} rolls up as ratio_of_sums (or none when it cannot, e.g. an age-standardised rate), never {self.aggregation}"
+                )
         if self.statistic == "count" and self.multiplier != 1:
             raise ValueError("a count has multiplier = 1")
         if self.statistic == "count" and self.aggregation not in ("sum", "none"):

@@ -70,6 +70,22 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+class SuppressionSpec(_Spec):
+    """A return's small-number rule: values from ``low`` to ``high`` are shown as ``symbol``."""
+
+    low: float = 1
+    high: float = 5
+    symbol: str = Field(default="*", min_length=1, max_length=3)
+    secondary: bool = True
+
+
+class RecodeSpec(_Spec):
+    """A breakdown recode: codes of ``dim`` folded into the return's own codes (e.g. five age bands into two)."""
+
+    dim: str
+    map: dict[str, str] = Field(min_length=1)
+
+
 class ReturnSpec(_Spec):
     """A return's header as written in a return file."""
 
@@ -86,6 +102,11 @@ class ReturnSpec(_Spec):
     valid_from: date | None = None
     valid_to: date | None = None
     provenance: str = Field(min_length=3)
+    layout: Literal["list", "grid"] = "list"
+    #: Org units the return covers; empty means every unit of its geography level.
+    orgs: list[str] = Field(default_factory=list)
+    suppression: SuppressionSpec | None = None
+    rounding: Literal["half_up", "half_even"] = "half_up"
 
 
 class FieldSpec(_Spec):
@@ -97,6 +118,12 @@ class FieldSpec(_Spec):
     relation: Relation = "identical"
     breakdown: str = ""
     note: str = ""
+    decimals: int | None = Field(default=None, ge=0, le=6)
+    scale: float = Field(default=1, gt=0)
+    unit: str | None = None
+    recode: RecodeSpec | None = None
+    #: For a different_method field: the indicator measuring the same concept the return's own way.
+    counterpart: str | None = None
 
 
 @dataclass
@@ -248,6 +275,24 @@ def _check_fields(cat: Catalogue) -> None:
                     )
                 )
                 continue
+            if spec.counterpart is not None and spec.counterpart not in indicators:
+                cat.problems.append(
+                    Problem(
+                        loc.file,
+                        loc.line_of("counterpart"),
+                        "broken-reference",
+                        f"{return_id} field {spec.code}: counterpart {spec.counterpart!r} is not in the catalogue",
+                    )
+                )
+            if spec.counterpart is not None and spec.relation != "different_method":
+                cat.problems.append(
+                    Problem(
+                        loc.file,
+                        loc.line_of("counterpart"),
+                        "invalid-definition",
+                        f"{return_id} field {spec.code}: only a different_method field has a counterpart",
+                    )
+                )
             if target.spec.status == "abolished" and ret.status != "abolished":
                 cat.problems.append(
                     Problem(

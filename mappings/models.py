@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -67,6 +68,10 @@ class Return(SQLModel, table=True):
     valid_from: date | None = None
     valid_to: date | None = None
     provenance: str = ""
+    layout: str = Field(default="list", max_length=8)
+    orgs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    suppression: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    rounding: str = Field(default="half_up", max_length=16)
     file: str = ""
     line: int = 0
 
@@ -85,6 +90,11 @@ class FieldMapping(SQLModel, table=True):
     relation: str = Field(max_length=32)
     breakdown: str = ""
     note: str = ""
+    decimals: int | None = None
+    scale: float = 1.0
+    unit: str | None = None
+    recode: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    counterpart: str | None = Field(default=None, max_length=128)
     position: int = 0
     file: str = ""
     line: int = 0

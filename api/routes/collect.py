@@ -29,6 +29,7 @@ from indicators import service as indicators
 from indicators.models import Submission
 from mappings.agencies import get_agency
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
+from mappings.resolve import figures_at_level
 
 router = APIRouter(prefix="/api", tags=["collection"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -229,7 +230,7 @@ def submission_report_xlsx(
     )
 
 
-@router.get("/figures", summary="Stored figures", response_model=FigureList)
+@router.get("/figures", summary="Stored and rolled-up figures")
 def figures(
     session: SessionDep,
     principal: FiguresRead,
@@ -238,10 +239,23 @@ def figures(
     period: str | None = None,
     breakdown: str | None = None,
     history: Annotated[bool, Query(description="Every version, not only the current one")] = False,
+    level: Annotated[
+        str | None,
+        Query(
+            description="Roll up to this level (region, nuts2, health_area, england ...); needs indicator and period"
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> FigureList:
-    """List stored figures with their provenance (an agency sees only its own org units)."""
+) -> Any:
+    """List stored figures with their provenance, or (with ``level``) figures rolled up to any geography level."""
+    if level is not None:
+        if principal.agency_scope is not None:
+            raise Forbidden("Roll-ups across areas are for officers and regulators")
+        if not indicator or not period:
+            raise InvalidInput("A roll-up needs indicator and period as well as level")
+        canonical, rolled = figures_at_level(session, indicator, period, level, org)
+        return {"indicator": indicator, "period": canonical, "level": level, "count": len(rolled), "data": rolled}
     allowed = None
     if principal.agency_scope is not None:
         allowed = list(

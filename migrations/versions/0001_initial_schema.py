@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 11:44:04.385366
+Create Date: 2026-11-22 11:51:36.698486
 """
 
 from collections.abc import Sequence
@@ -103,6 +103,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_org_unit_type"), ["type"], unique=False)
 
     op.create_table(
+        "return_build",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("return_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("catalogue_version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("cell_count", sa.Integer(), nullable=False),
+        sa.Column("completeness", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_return_build")),
+    )
+    with op.batch_alter_table("return_build", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_return_build_fingerprint"), ["fingerprint"], unique=False)
+        batch_op.create_index(batch_op.f("ix_return_build_return_id"), ["return_id"], unique=False)
+
+    op.create_table(
         "return_spec",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -117,6 +133,10 @@ def upgrade() -> None:
         sa.Column("valid_from", sa.Date(), nullable=True),
         sa.Column("valid_to", sa.Date(), nullable=True),
         sa.Column("provenance", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("layout", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("orgs", sa.JSON(), nullable=False),
+        sa.Column("suppression", sa.JSON(), nullable=True),
+        sa.Column("rounding", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("file", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_return_spec")),
@@ -243,6 +263,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_crosswalk_to_code"), ["to_code"], unique=False)
 
     op.create_table(
+        "export_snapshot",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("build_id", sa.Integer(), nullable=False),
+        sa.Column("format", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("content_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["build_id"], ["return_build.id"], name=op.f("fk_export_snapshot_build_id_return_build")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_export_snapshot")),
+        sa.UniqueConstraint("build_id", "format", name=op.f("uq_export_snapshot_build_id")),
+    )
+    with op.batch_alter_table("export_snapshot", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_export_snapshot_build_id"), ["build_id"], unique=False)
+
+    op.create_table(
         "field_mapping",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("return_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -252,6 +290,11 @@ def upgrade() -> None:
         sa.Column("relation", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("breakdown", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("decimals", sa.Integer(), nullable=True),
+        sa.Column("scale", sa.Float(), nullable=False),
+        sa.Column("unit", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("recode", sa.JSON(), nullable=True),
+        sa.Column("counterpart", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("file", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
@@ -329,12 +372,34 @@ def upgrade() -> None:
     with op.batch_alter_table("submission_problem", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_submission_problem_submission_id"), ["submission_id"], unique=False)
 
+    op.create_table(
+        "lineage_row",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("build_id", sa.Integer(), nullable=False),
+        sa.Column("cell_id", sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
+        sa.Column("field_code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("org_code", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("observation_id", sa.Integer(), nullable=False),
+        sa.Column("weight", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(["build_id"], ["return_build.id"], name=op.f("fk_lineage_row_build_id_return_build")),
+        sa.ForeignKeyConstraint(
+            ["observation_id"], ["observation.id"], name=op.f("fk_lineage_row_observation_id_observation")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lineage_row")),
+    )
+    with op.batch_alter_table("lineage_row", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_lineage_row_build_id"), ["build_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Undo this revision."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("lineage_row", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_lineage_row_build_id"))
+
+    op.drop_table("lineage_row")
     with op.batch_alter_table("submission_problem", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_submission_problem_submission_id"))
 
@@ -350,6 +415,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_field_mapping_indicator_id"))
 
     op.drop_table("field_mapping")
+    with op.batch_alter_table("export_snapshot", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_export_snapshot_build_id"))
+
+    op.drop_table("export_snapshot")
     with op.batch_alter_table("crosswalk", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crosswalk_to_code"))
         batch_op.drop_index(batch_op.f("ix_crosswalk_from_code"))
@@ -384,6 +453,11 @@ def downgrade() -> None:
 
     op.drop_table("submission")
     op.drop_table("return_spec")
+    with op.batch_alter_table("return_build", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_return_build_return_id"))
+        batch_op.drop_index(batch_op.f("ix_return_build_fingerprint"))
+
+    op.drop_table("return_build")
     with op.batch_alter_table("org_unit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_org_unit_type"))
         batch_op.drop_index(batch_op.f("ix_org_unit_name"))

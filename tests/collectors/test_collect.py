@@ -317,3 +317,16 @@ def test_filled_xlsx_template_round_trip(store: Engine, store_settings: Settings
     assert outcome.submission.status == "accepted"
     assert outcome.submission.rows_accepted == sheet.height
     assert len(figures(store)) == sheet.height
+
+
+def test_counts_with_decimals_take_fractions(store: Engine, store_settings: Settings) -> None:
+    outcome = submit(
+        store,
+        store_settings,
+        agency_code="notts_cyp",
+        filename="fte.csv",
+        data=csv("cyp.csw_in_post_fte,E10000024,2024-03-31,,420.1,,,,"),
+    )
+    assert outcome.submission is not None
+    assert outcome.submission.status == "accepted"
+    assert [o.value for o in figures(store)] == [420.1]

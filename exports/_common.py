@@ -1,0 +1,56 @@
+"""Small helpers every writer shares: reading cells and lineage as rows, and rendering numbers.
+
+Kept apart from the writers so the CSV, JSON, XLSX and SDMX modules agree on how a value is
+spelled and how a cell's provenance is grouped, and so none of them imports another.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+
+from exports.model import BuiltReturn, FieldInfo
+
+
+def cell_rows(built: BuiltReturn) -> Iterator[dict[str, Any]]:
+    """Yield the return's cells as dicts, in output order."""
+    yield from built.cells.iter_rows(named=True)
+
+
+def fields_by_code(built: BuiltReturn) -> dict[str, FieldInfo]:
+    """Map each field code to its definition (the first one wins if a code repeats)."""
+    found: dict[str, FieldInfo] = {}
+    for info in built.fields:
+        found.setdefault(info.code, info)
+    return found
+
+
+def lineage_by_cell(lineage: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Group lineage rows by cell id, keeping the builder's row order within each cell."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in lineage.iter_rows(named=True):
+        grouped.setdefault(row["cell_id"], []).append(row)
+    return grouped
+
+
+def finite(value: float | None) -> float | None:
+    """Return the value, or None when it is null, NaN or infinite (none of which a recipient can use)."""
+    if value is None or not math.isfinite(value):
+        return None
+    # -0.0 would print as "-0" and look like a sign error to a reader.
+    return 0.0 if value == 0 else value
+
+
+def number_text(value: float | None, decimals: int | None) -> str:
+    """Spell a value with its field's decimals (shortest exact form when decimals are unknown); "" for none."""
+    shown = finite(value)
+    if shown is None:
+        return ""
+    if decimals is not None and decimals >= 0:
+        return f"{shown:.{decimals}f}"
+    if shown.is_integer():
+        return str(int(shown))
+    return repr(shown)

@@ -1,0 +1,282 @@
+"""Build one return for one period from stored figures: every field, every org unit, every cell.
+
+Each field is resolved through its typed relation: ``identical`` and ``aggregate_of`` fields are
+filled from the indicator's figures (rolled up, converted, derived as needed); a
+``different_method`` field is never filled: the cell stays empty with the other method's figure
+beside it; ``subset_of`` and ``derived_from`` are filled only where the catalogue says how.
+Then scale, rounding and the return's small-number suppression; missing cells say who owes them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from errors import NotFound
+from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, empty_lineage
+from indicators.models import Indicator, Observation, Submission
+from indicators.periods import parse_period
+from mappings.catalogue import LEVEL_GROUPS
+from mappings.models import AgencyIndicator, AgencyOrg, FieldMapping, Return
+from mappings.resolve import Geography, Resolver, level_orgs
+from mappings.service import current_catalogue_version
+from mappings.transforms import PART_SCHEMA, apply_scale, recode, round_values, suppress
+
+_NO_FIGURE = {
+    "x": "not available",
+    "z": "not applicable",
+    "c": "confidential",
+    "..": "not available",
+    ":": "not available",
+    "-": "nil",
+}
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def owners(session: Session) -> dict[tuple[str, str], str]:
+    """Map (indicator, org) to the agency that owes that figure."""
+    rows = session.execute(
+        select(AgencyIndicator.indicator_id, AgencyOrg.org_code, AgencyIndicator.agency_code).join(
+            AgencyOrg, col(AgencyOrg.agency_code) == col(AgencyIndicator.agency_code)
+        )
+    ).all()
+    return {(i, o): a for i, o, a in rows}
+
+
+def _terms(resolver: Resolver, indicator_id: str) -> list[str]:
+    from indicators.formula import parse_formula, references
+
+    ind = resolver.indicators[indicator_id]
+    if not ind.formula:
+        return [indicator_id]
+    return [t for term in references(parse_formula(ind.formula)) for t in _terms(resolver, term)]
+
+
+class Builder:
+    """Builds returns for one period, sharing what it has read across returns."""
+
+    def __init__(self, session: Session, period_text: str, period_type: str) -> None:
+        self.session = session
+        self.period = parse_period(period_text, period_type)  # type: ignore[arg-type]
+        self.resolver = Resolver(session, self.period)
+        self.owed_by = owners(session)
+
+    def build(self, ret: Return, fields: list[FieldMapping], generated_at: datetime) -> BuiltReturn:
+        """Build every cell of a return for the builder's period."""
+        geo = self.resolver.geo
+        orgs = level_orgs(geo, LEVEL_GROUPS.get(ret.geography_level, (ret.geography_level,)), only=ret.orgs)
+        infos: list[FieldInfo] = []
+        frames: list[pl.DataFrame] = []
+        for field in fields:
+            ind = self.resolver.indicators[field.indicator_id]
+            decimals = field.decimals if field.decimals is not None else ind.decimals
+            infos.append(
+                FieldInfo(
+                    code=field.code,
+                    label=field.label,
+                    indicator_id=ind.id,
+                    indicator_title=ind.title,
+                    definition=ind.definition,
+                    statistic=ind.statistic,
+                    unit=field.unit or ind.unit,
+                    decimals=decimals,
+                    multiplier=ind.multiplier,
+                    method=ind.method,
+                    relation=field.relation,
+                    breakdown=field.breakdown,
+                    source=ind.source,
+                )
+            )
+            frames.append(self._field_cells(field, ind, orgs, decimals, ret))
+        cells = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema=PART_SCHEMA)
+        cells = self._suppress(cells, ret)
+        cells = self._finish(cells, geo, ret.suppression["symbol"] if ret.suppression else "*")
+        lineage = self._lineage(cells)
+        completeness = {str(k): int(v) for k, v in cells.group_by("status").len().iter_rows()}
+        version = current_catalogue_version(self.session)
+        rule = ret.suppression
+        sentence = (
+            f"values {rule['low']:g} to {rule['high']:g} shown as {rule['symbol']}; secondary suppression {'on' if rule.get('secondary', True) else 'off'}"
+            if rule else "no small-number suppression"
+        )  # fmt: skip
+        return BuiltReturn(
+            return_id=ret.id, title=ret.title, recipient=ret.recipient, period=self.period.code, geography_level=ret.geography_level,
+            layout=ret.layout, generated_at=generated_at, catalogue_version=version.content_hash[:12] if version else "",
+            suppression=sentence, fields=infos, cells=cells.select(list(CELL_SCHEMA)), lineage=lineage, completeness=completeness,
+        )  # fmt: skip
+
+    def _field_cells(
+        self, field: FieldMapping, ind: Indicator, orgs: list[str], decimals: int, ret: Return
+    ) -> pl.DataFrame:
+        keys = pl.DataFrame({"org_code": orgs}, schema={"org_code": pl.String})
+        wanted_total = field.breakdown or ""
+        figures = self.resolver.resolve(ind.id, orgs) if field.relation != "subset_of" or field.breakdown else None
+        if figures is not None and field.recode:
+            figures = recode(
+                figures,
+                field.recode["dim"],
+                field.recode["map"],
+                aggregation=ind.aggregation,
+                multiplier=ind.multiplier,
+            )
+        if figures is not None:
+            figures = figures.filter(pl.col("breakdown") == wanted_total) if field.breakdown else figures
+            figures = apply_scale(figures, field.scale)
+            figures = round_values(figures, decimals, ret.rounding)  # type: ignore[arg-type]
+        breakdowns = (
+            sorted(set(figures["breakdown"].to_list())) if figures is not None and figures.height else [wanted_total]
+        )
+        if wanted_total not in breakdowns:
+            breakdowns = [wanted_total, *breakdowns]
+        grid = keys.join(pl.DataFrame({"breakdown": breakdowns}, schema={"breakdown": pl.String}), how="cross")
+        base = grid.with_columns(pl.lit(ind.id).alias("indicator_id"))
+        if figures is None or not figures.height:
+            joined = base.join(
+                pl.DataFrame(schema=PART_SCHEMA).drop("indicator_id"), on=["org_code", "breakdown"], how="left"
+            )
+        else:
+            joined = base.join(figures.drop("indicator_id"), on=["org_code", "breakdown"], how="left")
+        joined = joined.with_columns(
+            pl.col("status").fill_null("missing"),
+            pl.col("parts").fill_null(0),
+            pl.col("missing_parts").fill_null(0),
+            pl.col("period").fill_null(self.period.code),
+        )
+        terms = _terms(self.resolver, ind.id)
+        owed = {org: sorted({self.owed_by[(t, org)] for t in terms if (t, org) in self.owed_by}) for org in orgs}
+        missing_reason = pl.col("org_code").replace_strict(
+            {o: ("owed by " + ", ".join(a)) if a else "no agency is the designated source of this figure" for o, a in owed.items()},
+            default="", return_dtype=pl.String,
+        )  # fmt: skip
+        joined = joined.with_columns(
+            pl.when((pl.col("status") == "missing") & pl.col("reason").is_null())
+            .then(missing_reason)
+            .otherwise(pl.col("reason"))
+            .alias("reason")
+        )
+        if field.relation == "different_method":
+            other = pl.format(
+                "measured by another method ({}); the catalogue's figure {} is not copied",
+                pl.lit(ind.method),
+                pl.col("value").cast(pl.String),
+            )
+            joined = joined.with_columns(
+                pl.when(pl.col("value").is_not_null())
+                .then(other)
+                .otherwise(pl.lit(f"measured by another method ({ind.method}); not filled"))
+                .alias("reason"),
+                pl.lit("different_method").alias("status"),
+                pl.lit(None, pl.Float64).alias("value"),
+            )
+        elif field.relation == "subset_of" and not field.breakdown:
+            joined = joined.with_columns(
+                pl.lit("not_derivable").alias("status"),
+                pl.lit(f"the field is a subset of {ind.id}; the catalogue has no breakdown that selects it").alias(
+                    "reason"
+                ),
+                pl.lit(None, pl.Float64).alias("value"),
+            )
+        elif field.relation == "derived_from" and not ind.formula:
+            joined = joined.with_columns(
+                pl.lit("not_derivable").alias("status"),
+                pl.lit(f"the field is calculated from {ind.id} in a way the catalogue does not define").alias("reason"),
+                pl.lit(None, pl.Float64).alias("value"),
+            )
+        return joined.with_columns(
+            pl.lit(field.code).alias("field_code"),
+            pl.lit(decimals).cast(pl.Int64).alias("decimals"),
+            pl.lit(field.unit or ind.unit).alias("unit"),
+            pl.lit(ind.statistic).alias("statistic"),
+            pl.concat_str([pl.lit(field.code), pl.col("org_code"), pl.col("breakdown")], separator="|").alias(
+                "cell_id"
+            ),
+        )
+
+    def _suppress(self, cells: pl.DataFrame, ret: Return) -> pl.DataFrame:
+        rule = ret.suppression
+        if not rule or cells.is_empty():
+            return cells.with_columns(pl.lit(None, pl.Float64).alias("hidden_value"))
+        with_dim = cells.with_columns(pl.col("breakdown").str.extract(r"^([^=;]+)=[^;]*$").alias("_dim"))
+        totals = with_dim.filter(pl.col("breakdown") == "").select("cell_id", "field_code", "org_code")
+        parts = with_dim.filter(pl.col("_dim").is_not_null()).select("cell_id", "field_code", "org_code", "_dim")
+        groups = pl.concat([
+            parts.select("cell_id", pl.concat_str(["field_code", "org_code", "_dim"], separator="|").alias("group_id"), pl.lit("part").alias("role")),
+            totals.join(parts.select("field_code", "org_code", "_dim").unique(), on=["field_code", "org_code"])
+            .select("cell_id", pl.concat_str(["field_code", "org_code", "_dim"], separator="|").alias("group_id"), pl.lit("total").alias("role")),
+        ])  # fmt: skip
+        return suppress(
+            cells,
+            low=rule["low"],
+            high=rule["high"],
+            symbol=rule["symbol"],
+            secondary=rule.get("secondary", True),
+            groups=groups,
+        )
+
+    def _finish(self, cells: pl.DataFrame, geo: Geography, suppressed_symbol: str) -> pl.DataFrame:
+        rows = []
+        for row in cells.iter_rows(named=True):
+            status = row["status"]
+            if status == "present" and row["value"] is not None:
+                display = _fmt(row["value"], row["decimals"])
+            elif status == "suppressed":
+                display = suppressed_symbol
+            elif status == "not_available" and row.get("symbol"):
+                display = row["symbol"]
+            else:
+                display = ""
+            rows.append(display)
+        return cells.with_columns(
+            pl.Series("display", rows, pl.String),
+            pl.col("org_code").replace_strict(geo.names, default="", return_dtype=pl.String).alias("org_name"),
+        )
+
+    def _lineage(self, cells: pl.DataFrame) -> pl.DataFrame:
+        pairs = (
+            cells.select("cell_id", "field_code", "org_code", "obs_ids", "weights")
+            .explode("obs_ids", "weights")
+            .drop_nulls("obs_ids")
+        )
+        if pairs.is_empty():
+            return empty_lineage()
+        ids = pairs["obs_ids"].unique().to_list()
+        picked = [
+            col(getattr(Observation, c))
+            for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id")
+        ]
+        stmt = (
+            sa_select(*picked, col(Submission.agency_code), col(Submission.filename), col(Observation.file_row))
+            .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
+            .where(col(Observation.id).in_(ids))
+        )
+        rows = self.session.execute(stmt).all()
+        facts = pl.DataFrame(
+            [tuple(r) for r in rows],
+            schema={"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,
+                    "figure_breakdown": pl.String, "version": pl.Int64, "submission_id": pl.Int64, "agency_code": pl.String,
+                    "filename": pl.String, "file_row": pl.Int64},
+            orient="row",
+        )  # fmt: skip
+        joined = pairs.rename({"obs_ids": "observation_id", "weights": "weight"}).join(
+            facts, on="observation_id", how="left"
+        )
+        return joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA)  # type: ignore[arg-type]
+
+
+def return_with_fields(session: Session, return_id: str) -> tuple[Return, list[FieldMapping]]:
+    """Read a return and its fields in order, or raise NotFound."""
+    ret = session.get(Return, return_id)
+    if ret is None:
+        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
+    fields = list(
+        session.execute(
+            select(FieldMapping).where(FieldMapping.return_id == return_id).order_by(col(FieldMapping.position))
+        ).scalars()
+    )
+    return ret, fields

@@ -1,0 +1,186 @@
+"""The burden saved: what agencies would key into each return separately, against what they key once.
+
+For each submitting agency and period: every cell of every return it submits (each keyed by
+hand today) against the figures it owes the service once (derived figures are computed, and
+a figure several returns ask for is keyed a single time). Also the overlap of returns by the
+collected indicators they share, and a consistency list of figures measured two ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from errors import InvalidInput
+from indicators.formula import parse_formula, references
+from indicators.models import Code, Indicator
+from indicators.periods import parse_period
+from mappings.agencies import breakdown_keys, obligations, owed_periods
+from mappings.models import Agency, AgencyOrg, AgencyReturn, FieldMapping, Return
+from mappings.resolve import Resolver
+
+
+@dataclass
+class AgencyBurden:
+    """One agency's keying, with and without the service."""
+
+    agency_code: str
+    agency_name: str
+    returns: list[str]
+    cells_without_service: int
+    figures_entered: int
+    derived_by_service: int
+    duplicates_avoided: int
+    saved: int
+    hours_saved: float
+
+
+@dataclass
+class Consistency:
+    """One figure measured two ways, side by side."""
+
+    return_id: str
+    field_code: str
+    org_code: str
+    indicator_id: str
+    method: str
+    value: float | None
+    counterpart_id: str
+    counterpart_method: str
+    counterpart_value: float | None
+
+
+@dataclass
+class BurdenReport:
+    """The burden report for a period."""
+
+    period: str
+    minutes_per_figure: float
+    agencies: list[AgencyBurden]
+    overlap: dict[str, dict[str, int]]
+    consistency: list[Consistency] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, float]:
+        """Sum the agencies' figures."""
+        keys = (
+            "cells_without_service",
+            "figures_entered",
+            "derived_by_service",
+            "duplicates_avoided",
+            "saved",
+            "hours_saved",
+        )
+        return {k: round(sum(getattr(a, k) for a in self.agencies), 1) for k in keys}
+
+
+def collected_inputs(indicators: dict[str, Indicator], indicator_id: str) -> set[str]:
+    """Return the collected indicators a field's indicator is made from (itself when collected)."""
+    ind = indicators[indicator_id]
+    if not ind.formula:
+        return {indicator_id}
+    return {c for term in references(parse_formula(ind.formula)) for c in collected_inputs(indicators, term)}
+
+
+def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.0) -> BurdenReport:
+    """Measure keying with and without the service for every submitting agency in a period."""
+    period = parse_period(period_text)
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    returns = {r.id: r for r in session.execute(select(Return)).scalars()}
+    fields: dict[str, list[FieldMapping]] = {}
+    for f in session.execute(select(FieldMapping).order_by(col(FieldMapping.position))).scalars():
+        fields.setdefault(f.return_id, []).append(f)
+    codes: dict[str, list[str]] = {}
+    for code in session.execute(select(Code).order_by(col(Code.position))).scalars():
+        codes.setdefault(code.codelist_id, []).append(code.code)
+    rows = []
+    for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
+        own = [
+            r for r in session.execute(select(AgencyReturn.return_id).where(AgencyReturn.agency_code == agency.code)).scalars()
+            if returns[r].submitter == agency.body_type
+        ]  # fmt: skip
+        if not own:
+            continue
+        orgs = list(session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency.code)).scalars())
+        cells = derived = 0
+        keyed: list[tuple[str, str, str, str]] = []
+        for ret_id in own:
+            ret = returns[ret_id]
+            subperiods = owed_periods(ret.period_type, period)
+            for f in fields.get(ret_id, []):
+                if f.relation == "different_method":
+                    continue
+                ind = indicators[f.indicator_id]
+                keys = [f.breakdown] if f.breakdown else breakdown_keys(ind.breakdowns, codes)
+                n = len(subperiods) * len(orgs) * len(keys)
+                cells += n
+                if ind.formula:
+                    derived += n
+                else:
+                    keyed += [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
+        entered = len(obligations(session, agency.code, period.code))
+        duplicates = len(keyed) - len(set(keyed))
+        saved = max(cells - entered, 0)
+        rows.append(
+            AgencyBurden(
+                agency.code,
+                agency.name,
+                own,
+                cells,
+                entered,
+                derived,
+                duplicates,
+                saved,
+                round(saved * minutes_per_figure / 60, 1),
+            )
+        )
+    return BurdenReport(
+        period.code,
+        minutes_per_figure,
+        rows,
+        overlap(indicators, fields),
+        consistency(session, period.code, returns, fields),
+    )
+
+
+def overlap(indicators: dict[str, Indicator], fields: dict[str, list[FieldMapping]]) -> dict[str, dict[str, int]]:
+    """Count, for each pair of returns, the collected indicators both need."""
+    needs = {
+        ret: set().union(
+            *(collected_inputs(indicators, f.indicator_id) for f in fs if f.relation != "different_method")
+        )
+        for ret, fs in fields.items()
+    }
+    names = sorted(needs)
+    return {a: {b: len(needs[a] & needs[b]) for b in names} for a in names}
+
+
+def consistency(
+    session: Session, period_text: str, returns: dict[str, Return], fields: dict[str, list[FieldMapping]]
+) -> list[Consistency]:
+    """List figures that a return measures one way and the catalogue another, side by side."""
+    out: list[Consistency] = []
+    for ret_id, fs in sorted(fields.items()):
+        pairs = [f for f in fs if f.relation == "different_method" and f.counterpart]
+        if not pairs:
+            continue
+        ret = returns[ret_id]
+        try:
+            resolver = Resolver(session, parse_period(period_text, ret.period_type))  # type: ignore[arg-type]
+        except InvalidInput:  # a period of another type has nothing to compare
+            continue
+        for f in pairs:
+            assert f.counterpart is not None
+            mine, theirs = resolver.indicators[f.indicator_id], resolver.indicators[f.counterpart]
+            inputs = collected_inputs(resolver.indicators, mine.id) | collected_inputs(resolver.indicators, theirs.id)
+            orgs = sorted({o for i in inputs for o in resolver.stored(resolver.indicators[i])["org_code"].to_list()})
+            if not orgs:
+                continue
+            a = {r["org_code"]: r["value"] for r in resolver.resolve(mine.id, orgs).iter_rows(named=True)}
+            b = {r["org_code"]: r["value"] for r in resolver.resolve(theirs.id, orgs).iter_rows(named=True)}
+            out += [
+                Consistency(ret_id, f.code, org, mine.id, mine.method, a.get(org), theirs.id, theirs.method, b.get(org))
+                for org in orgs
+            ]
+    return out

@@ -1,0 +1,110 @@
+"""What a built return is, as the writers see it: cells with their status, fields, and lineage.
+
+The builder (``exports/build.py``) resolves a return's fields to stored figures and produces a
+:class:`BuiltReturn`; each writer turns one into bytes. Writers are pure: the same BuiltReturn
+always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+#: Columns of ``BuiltReturn.cells``, one row per exported cell, in output order.
+CELL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "cell_id": pl.String,  # stable within a return: "<field code>|<org code>|<breakdown>"
+    "field_code": pl.String,  # the return's own cell/column code, e.g. "1.01" or "NI 148"
+    "indicator_id": pl.String,
+    "org_code": pl.String,
+    "org_name": pl.String,
+    "period": pl.String,  # canonical period of the figure as reported (the return's period, or a date)
+    "breakdown": pl.String,  # canonical breakdown key, "" for the total
+    "value": pl.Float64,  # the figure after conversion, roll-up, scale and rounding; null when not shown
+    "numerator": pl.Float64,
+    "denominator": pl.Float64,
+    "display": pl.String,  # exactly what a recipient sees in the cell: "12.5", "*" (suppressed), "x", "" (missing)
+    "status": pl.String,  # present | suppressed | missing | not_available | different_method | not_derivable
+    "reason": pl.String,  # why a cell is not a plain figure (missing from whom, suppression rule, other method's value ...)
+    "how": pl.String,  # identical | derived | rolled_up | converted | recoded | apportioned (joined with "+")
+    "parts": pl.Int64,  # how many stored figures the cell is made from
+    "missing_parts": pl.Int64,  # how many of the figures it needed were missing
+    "decimals": pl.Int64,
+    "unit": pl.String,
+}
+
+#: Columns of ``BuiltReturn.lineage``: one row per (cell, stored figure behind it).
+LINEAGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "cell_id": pl.String,
+    "field_code": pl.String,
+    "org_code": pl.String,
+    "observation_id": pl.Int64,
+    "indicator_id": pl.String,
+    "figure_org": pl.String,
+    "figure_period": pl.String,
+    "figure_breakdown": pl.String,
+    "version": pl.Int64,
+    "weight": pl.Float64,  # share of the figure that went into the cell (1 unless apportioned)
+    "submission_id": pl.Int64,
+    "agency_code": pl.String,
+    "filename": pl.String,
+    "file_row": pl.Int64,
+}
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of the return with the definition used."""
+
+    code: str
+    label: str
+    indicator_id: str
+    indicator_title: str
+    definition: str
+    statistic: str
+    unit: str
+    decimals: int
+    multiplier: int
+    method: str
+    relation: str
+    breakdown: str
+    source: str
+
+
+@dataclass(frozen=True)
+class BuiltReturn:
+    """One return for one period, ready to write in any format."""
+
+    return_id: str
+    title: str
+    recipient: str
+    period: str
+    geography_level: str
+    layout: str  # "list" (one row per cell) or "grid" (org x field)
+    generated_at: datetime
+    catalogue_version: str
+    suppression: (
+        str  # a sentence describing the rule applied, e.g. "values 1 to 5 shown as *; secondary suppression on"
+    )
+    fields: list[FieldInfo]
+    cells: pl.DataFrame
+    lineage: pl.DataFrame
+    completeness: dict[str, int] = field(default_factory=dict)  # status -> number of cells
+
+    @property
+    def complete_share(self) -> float:
+        """Return the share of cells that are present (or deliberately suppressed)."""
+        total = self.cells.height
+        shown = int(self.cells["status"].is_in(["present", "suppressed"]).sum()) if total else 0
+        return shown / total if total else 0.0
+
+
+def empty_cells() -> pl.DataFrame:
+    """Return a cell table with no rows."""
+    return pl.DataFrame(schema=CELL_SCHEMA)
+
+
+def empty_lineage() -> pl.DataFrame:
+    """Return a lineage table with no rows."""
+    return pl.DataFrame(schema=LINEAGE_SCHEMA)

@@ -1,0 +1,53 @@
+"""Tables of generated returns: builds, their immutable snapshots per format, and cell lineage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ReturnBuild(SQLModel, table=True):
+    """One build of a return for a period; a new build exists only when its figures changed."""
+
+    __tablename__ = "return_build"
+
+    id: int | None = Field(default=None, primary_key=True)
+    return_id: str = Field(max_length=64, index=True)
+    period: str = Field(max_length=16)
+    fingerprint: str = Field(max_length=64, index=True)
+    generated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    catalogue_version: str = Field(max_length=64)
+    cell_count: int
+    completeness: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ExportSnapshot(SQLModel, table=True):
+    """The bytes of one build in one format, kept unchanged so a repeat request gets identical bytes."""
+
+    __tablename__ = "export_snapshot"
+    __table_args__ = (UniqueConstraint("build_id", "format"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    build_id: int = Field(foreign_key="return_build.id", index=True)
+    format: str = Field(max_length=16)
+    content_hash: str = Field(max_length=64)
+    size_bytes: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class LineageRow(SQLModel, table=True):
+    """One stored figure behind one exported cell, with the share of it that went in."""
+
+    __tablename__ = "lineage_row"
+
+    id: int | None = Field(default=None, primary_key=True)
+    build_id: int = Field(foreign_key="return_build.id", index=True)
+    cell_id: str = Field(max_length=400)
+    field_code: str = Field(max_length=64)
+    org_code: str = Field(max_length=32)
+    observation_id: int = Field(foreign_key="observation.id")
+    weight: float = 1.0

@@ -1,0 +1,203 @@
+"""Build returns into immutable snapshots, and read snapshots and their lineage back."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from errors import InvalidInput, NotFound
+from exports.build import Builder, return_with_fields
+from exports.model import BuiltReturn
+from exports.models import ExportSnapshot, LineageRow, ReturnBuild
+from exports.writers import FORMATS, write
+from indicators.models import Observation, Submission
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A stored export: its id, build, format and bytes."""
+
+    id: int
+    build_id: int
+    return_id: str
+    period: str
+    format: str
+    content_hash: str
+    generated_at: datetime
+    data: bytes
+    created: bool
+
+
+def fingerprint(built: BuiltReturn) -> str:
+    """Hash what a build says (cells, lineage, definitions version), not when it was made."""
+    digest = hashlib.sha256()
+    digest.update(f"{built.return_id}|{built.period}|{built.catalogue_version}|{built.suppression}".encode())
+    digest.update(built.cells.drop("org_name").write_csv().encode())
+    digest.update(
+        built.lineage.select("cell_id", "observation_id", "version", "weight")
+        .sort("cell_id", "observation_id")
+        .write_csv()
+        .encode()
+    )
+    return digest.hexdigest()
+
+
+def build(
+    session: Session, return_id: str, period: str, *, builder: Builder | None = None
+) -> tuple[ReturnBuild, BuiltReturn]:
+    """Build a return for a period, reusing the last build when nothing it shows has changed."""
+    ret, fields = return_with_fields(session, return_id)
+    if builder is None:
+        builder = Builder(session, period, ret.period_type)
+    elif builder.period.type != ret.period_type:
+        raise InvalidInput(
+            f"{return_id} is a {ret.period_type.replace('_', ' ')} return; {period} is a {builder.period.type.replace('_', ' ')}"
+        )
+    now = datetime.now(UTC)
+    built = builder.build(ret, fields, now)
+    print_ = fingerprint(built)
+    last = (
+        session.execute(
+            select(ReturnBuild)
+            .where(ReturnBuild.return_id == return_id, ReturnBuild.period == built.period)
+            .order_by(col(ReturnBuild.id).desc())
+        )
+        .scalars()
+        .first()
+    )
+    if last is not None and last.fingerprint == print_:
+        return last, _with_time(built, last.generated_at)
+    record = ReturnBuild(
+        return_id=return_id, period=built.period, fingerprint=print_, generated_at=now, catalogue_version=built.catalogue_version,
+        cell_count=built.cells.height, completeness=built.completeness,
+    )  # fmt: skip
+    session.add(record)
+    session.flush()
+    assert record.id is not None
+    if built.lineage.height:
+        rows = built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "weight").with_columns(
+            pl.lit(record.id).alias("build_id")
+        )
+        session.execute(insert(LineageRow), rows.to_dicts())
+    return record, built
+
+
+def _with_time(built: BuiltReturn, generated_at: datetime) -> BuiltReturn:
+    from dataclasses import replace
+
+    stamp = generated_at if generated_at.tzinfo else generated_at.replace(tzinfo=UTC)
+    return replace(built, generated_at=stamp)
+
+
+def snapshot(session: Session, return_id: str, period: str, fmt: str, *, builder: Builder | None = None) -> Snapshot:
+    """Return the current snapshot of a return for a period in a format, building it if needed."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    record, built = build(session, return_id, period, builder=builder)
+    assert record.id is not None
+    stored = (
+        session.execute(
+            select(ExportSnapshot).where(ExportSnapshot.build_id == record.id, ExportSnapshot.format == fmt)
+        )
+        .scalars()
+        .first()
+    )
+    created = stored is None
+    if stored is None:
+        data = write(_with_time(built, record.generated_at), fmt)
+        stored = ExportSnapshot(
+            build_id=record.id,
+            format=fmt,
+            content_hash=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            data=data,
+            created_at=datetime.now(UTC),
+        )
+        session.add(stored)
+        session.flush()
+    assert stored.id is not None
+    return Snapshot(
+        stored.id,
+        record.id,
+        return_id,
+        record.period,
+        fmt,
+        stored.content_hash,
+        record.generated_at,
+        stored.data,
+        created,
+    )
+
+
+def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
+    """Return a stored snapshot by id, or raise NotFound."""
+    row = session.execute(
+        select(ExportSnapshot, ReturnBuild)
+        .join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
+        .where(ExportSnapshot.id == snapshot_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"Export snapshot {snapshot_id} does not exist")
+    snap, rec = row
+    assert snap.id is not None
+    assert rec.id is not None
+    return Snapshot(
+        snap.id, rec.id, rec.return_id, rec.period, snap.format, snap.content_hash, rec.generated_at, snap.data, False
+    )
+
+
+def list_snapshots(
+    session: Session, *, return_id: str | None = None, period: str | None = None
+) -> list[tuple[ExportSnapshot, ReturnBuild]]:
+    """List stored snapshots, newest first."""
+    stmt = select(ExportSnapshot, ReturnBuild).join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
+    if return_id:
+        stmt = stmt.where(ReturnBuild.return_id == return_id)
+    if period:
+        stmt = stmt.where(ReturnBuild.period == period)
+    return [(s, b) for s, b in session.execute(stmt.order_by(col(ExportSnapshot.id).desc())).all()]
+
+
+def lineage(
+    session: Session,
+    build_id: int,
+    *,
+    cell: str | None = None,
+    field: str | None = None,
+    org: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> tuple[list[dict[str, object]], int]:
+    """Return the lineage rows of a build: each cell to the stored figure, upload and file row behind it."""
+    from sqlalchemy import func
+
+    stmt = (
+        select(LineageRow, Observation, Submission)
+        .join(Observation, col(Observation.id) == col(LineageRow.observation_id))
+        .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
+        .where(LineageRow.build_id == build_id)
+    )
+    if cell:
+        stmt = stmt.where(LineageRow.cell_id == cell)
+    if field:
+        stmt = stmt.where(LineageRow.field_code == field)
+    if org:
+        stmt = stmt.where(LineageRow.org_code == org)
+    total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    rows = session.execute(
+        stmt.order_by(col(LineageRow.cell_id), col(LineageRow.observation_id)).limit(limit).offset(offset)
+    ).all()
+    out: list[dict[str, object]] = []
+    for line, obs, sub in rows:
+        out.append(
+            {"cell_id": line.cell_id, "field_code": line.field_code, "org_code": line.org_code, "weight": line.weight,
+             "observation_id": obs.id, "indicator_id": obs.indicator_id, "figure_org": obs.org_code, "figure_period": obs.period,
+             "figure_breakdown": obs.breakdown, "value": obs.value, "version": obs.version, "submission_id": obs.submission_id,
+             "agency_code": sub.agency_code if sub else None, "filename": sub.filename if sub else None, "file_row": obs.file_row}
+        )  # fmt: skip
+    return out, total

@@ -1,0 +1,54 @@
+"""The export formats a recipient can ask for, and one entry point to write a built return in any of them.
+
+Each writer is pure and deterministic: it reads only the :class:`~exports.model.BuiltReturn` and
+the same return always gives byte-identical output, so a snapshot's content hash identifies it.
+The writers live in their own modules (``csv_writer``, ``json_writer``, ``xlsx_writer``,
+``sdmx_writer``); this module is the registry the API and snapshots use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from errors import InvalidInput
+from exports.csv_writer import neutralise, write_csv
+from exports.json_writer import write_json
+from exports.model import BuiltReturn
+from exports.sdmx_writer import sdmx_ids, sdmx_structure, write_sdmx_csv
+from exports.xlsx_writer import write_xlsx
+
+__all__ = ["FORMATS", "ExportFormat", "Format", "neutralise", "sdmx_ids", "sdmx_structure", "write"]
+
+ExportFormat = Literal["xlsx", "csv", "json", "sdmx-csv"]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One export format: its name, file extension, media type and writer."""
+
+    name: ExportFormat
+    extension: str
+    media_type: str
+    write: Callable[[BuiltReturn], bytes]
+
+
+FORMATS: dict[ExportFormat, Format] = {
+    "xlsx": Format("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", write_xlsx),
+    "csv": Format("csv", "csv", "text/csv; charset=utf-8", write_csv),
+    "json": Format("json", "json", "application/json", write_json),
+    # The SDMX media type names the SDMX-CSV version, so a client knows which reader to use.
+    "sdmx-csv": Format(
+        "sdmx-csv", "sdmx.csv", "application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8", write_sdmx_csv
+    ),
+}
+
+
+def write(built: BuiltReturn, fmt: ExportFormat) -> bytes:
+    """Write the built return in the given format."""
+    spec = FORMATS.get(fmt)
+    if spec is None:
+        known = ", ".join(FORMATS)
+        raise InvalidInput(f"Export format {fmt!r} is not known; use one of {known}")
+    return spec.write(built)

@@ -1,0 +1,300 @@
+"""XLSX export in the return's own layout, with its definitions and the lineage of every cell.
+
+Sheets: "Cover" (what the return is, completeness, suppression rule, how to trace a cell), "Data"
+(a list, one row per cell, or a grid of orgs by fields), "Definitions" (one row per field) and
+"Lineage" (one row per stored figure behind a cell).
+
+Written cell by cell with XlsxWriter in normal mode (never ``constant_memory``, STYLE.md §4.3),
+with every format created once per workbook in :class:`_Styles`. Text always goes through
+``write_string`` so a label such as ``=HYPERLINK(...)`` stays text and never becomes a formula.
+The workbook is built in memory, which gives fixed zip timestamps, and its created/modified
+properties come from ``generated_at``, so the same return always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import xlsxwriter
+
+from exports._common import cell_rows, fields_by_code, finite
+from exports.model import LINEAGE_SCHEMA, BuiltReturn, FieldInfo
+
+#: Status order on the Cover sheet; any other status follows in alphabetical order.
+_STATUS_ORDER = ("present", "suppressed", "missing", "not_available", "different_method", "not_derivable")
+
+_LIST_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Field code", 10),
+    ("Field label", 50),
+    ("Org code", 12),
+    ("Org name", 28),
+    ("Period", 14),
+    ("Breakdown", 18),
+    ("Value", 12),
+    ("Unit", 14),
+    ("Status", 14),
+    ("Reason", 40),
+    ("Cell id", 30),
+)
+
+_DEFINITION_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("code", "Field code", 10),
+    ("label", "Field label", 45),
+    ("indicator_id", "Indicator id", 30),
+    ("indicator_title", "Indicator", 35),
+    ("definition", "Definition", 60),
+    ("statistic", "Statistic", 12),
+    ("unit", "Unit", 14),
+    ("decimals", "Decimals", 9),
+    ("multiplier", "Multiplier", 10),
+    ("method", "Method", 20),
+    ("relation", "Relation", 14),
+    ("breakdown", "Breakdown", 14),
+    ("source", "Source", 18),
+)
+
+_LINEAGE_HEADERS: dict[str, tuple[str, int]] = {
+    "cell_id": ("Cell id", 30),
+    "field_code": ("Field code", 10),
+    "org_code": ("Org code", 12),
+    "observation_id": ("Observation id", 14),
+    "indicator_id": ("Indicator id", 30),
+    "figure_org": ("Figure org", 12),
+    "figure_period": ("Figure period", 14),
+    "figure_breakdown": ("Figure breakdown", 18),
+    "version": ("Version", 9),
+    "weight": ("Weight", 9),
+    "submission_id": ("Submission id", 13),
+    "agency_code": ("Agency", 12),
+    "filename": ("File name", 28),
+    "file_row": ("File row", 9),
+}
+
+TRACE_NOTE = (
+    "To trace a cell, find its cell id (field code|org code|breakdown) on the Lineage sheet: each row there "
+    "is one stored figure behind the cell, with the submission, agency, file name and file row it came from, "
+    "its version and the weight with which it went into the cell. Definitions of every field are on the "
+    "Definitions sheet."
+)
+
+
+class _Styles:
+    """Every format of one workbook, created once (XlsxWriter formats belong to a workbook)."""
+
+    def __init__(self, wb: Any, decimals: Sequence[int]) -> None:
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.label = wb.add_format({"bold": True, "valign": "top"})
+        self.header = wb.add_format(
+            {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7", "border": 1}
+        )
+        self.text = wb.add_format({"valign": "top"})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        self.integer = wb.add_format({"num_format": "0"})
+        self.general_number = wb.add_format({"num_format": "General"})
+        self.percent = wb.add_format({"num_format": "0.0%"})
+        # Suppressed cells show the rule's symbol; distinct so a reader never takes "*" for a value.
+        self.suppressed = wb.add_format(
+            {"align": "right", "italic": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}
+        )
+        self.missing = wb.add_format({"pattern": 1, "bg_color": "#D9D9D9"})
+        self.flagged = wb.add_format({"align": "right", "italic": True, "font_color": "#7F6000", "bg_color": "#FFF2CC"})
+        self._numbers = {
+            d: wb.add_format({"num_format": "0." + "0" * d if d > 0 else "0"}) for d in sorted(set(decimals))
+        }
+
+    def number(self, decimals: int | None) -> Any:
+        """Return the number format for a cell's decimals."""
+        if decimals is None:
+            return self.general_number
+        return self._numbers.get(decimals, self.general_number)
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    # XlsxWriter prints the datetime with a "Z" without converting it, so hand it UTC.
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _write_any(ws: Any, row: int, col: int, value: Any, styles: _Styles) -> None:
+    """Write a plain value: numbers as numbers, everything else as text, nothing for None."""
+    if value is None:
+        return
+    if isinstance(value, bool):
+        ws.write_string(row, col, str(value).lower(), styles.text)
+    elif isinstance(value, int):
+        ws.write_number(row, col, value, styles.integer)
+    elif isinstance(value, float):
+        shown = finite(value)
+        if shown is not None:
+            ws.write_number(row, col, shown, styles.general_number)
+    else:
+        ws.write_string(row, col, str(value), styles.text)
+
+
+def _write_value(ws: Any, row: int, col: int, cell: dict[str, Any], styles: _Styles) -> None:
+    """Write a cell's value the way its status says it must be shown."""
+    status = cell["status"]
+    display = cell["display"] or ""
+    value = finite(cell["value"])
+    if status == "suppressed":
+        ws.write_string(row, col, display or "*", styles.suppressed)
+    elif status == "missing":
+        ws.write_blank(row, col, None, styles.missing)
+    elif value is not None:
+        ws.write_number(row, col, value, styles.number(cell["decimals"]))
+    elif display:
+        # not_available ("x") and other flagged cells show their symbol, never a number.
+        ws.write_string(row, col, display, styles.flagged)
+    else:
+        ws.write_blank(row, col, None, styles.missing)
+
+
+def _header(ws: Any, headers: Sequence[tuple[str, int]], styles: _Styles, *, row: int = 0) -> None:
+    for col, (name, width) in enumerate(headers):
+        ws.write_string(row, col, name, styles.header)
+        ws.set_column(col, col, width)
+
+
+def _cover(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
+    ws = wb.add_worksheet("Cover")
+    ws.set_column(0, 0, 26)
+    ws.set_column(1, 1, 90)
+    ws.write_string(0, 0, built.title, styles.title)
+    rows: list[tuple[str, str]] = [
+        ("Return id", built.return_id),
+        ("Recipient", built.recipient),
+        ("Period", built.period),
+        ("Geography level", built.geography_level),
+        ("Layout", built.layout),
+        ("Generated at", built.generated_at.isoformat()),
+        ("Catalogue version", built.catalogue_version),
+        ("Suppression rule", built.suppression),
+    ]
+    r = 2
+    for label, value in rows:
+        ws.write_string(r, 0, label, styles.label)
+        ws.write_string(r, 1, value, styles.wrap)
+        r += 1
+    r += 1
+    ws.write_string(r, 0, "Completeness", styles.label)
+    ws.write_string(r, 1, f"{built.cells.height} cells", styles.text)
+    r += 1
+    known = [s for s in _STATUS_ORDER if s in built.completeness]
+    others = sorted(s for s in built.completeness if s not in _STATUS_ORDER)
+    for status in known + others:
+        ws.write_string(r, 0, f"  {status}", styles.text)
+        ws.write_number(r, 1, built.completeness[status], styles.integer)
+        r += 1
+    ws.write_string(r, 0, "% complete", styles.label)
+    ws.write_number(r, 1, built.complete_share, styles.percent)
+    r += 2
+    ws.write_string(r, 0, "How to trace a cell", styles.label)
+    ws.write_string(r, 1, TRACE_NOTE, styles.wrap)
+
+
+def _data_list(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
+    ws = wb.add_worksheet("Data")
+    _header(ws, _LIST_COLUMNS, styles)
+    labels = {code: info.label for code, info in fields_by_code(built).items()}
+    r = 0
+    for r, cell in enumerate(cell_rows(built), start=1):
+        texts = (
+            cell["field_code"],
+            labels.get(cell["field_code"] or "", ""),
+            cell["org_code"],
+            cell["org_name"],
+            cell["period"],
+            cell["breakdown"],
+        )
+        for col, text in enumerate(texts):
+            ws.write_string(r, col, text or "", styles.text)
+        _write_value(ws, r, 6, cell, styles)
+        for col, text in ((7, cell["unit"]), (8, cell["status"]), (9, cell["reason"]), (10, cell["cell_id"])):
+            ws.write_string(r, col, text or "", styles.text)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, r, len(_LIST_COLUMNS) - 1)
+
+
+def _grid_header(code: str, label: str, breakdown: str) -> str:
+    text = f"{code}: {label}" if label else code
+    return f"{text} [{breakdown}]" if breakdown else text
+
+
+def _data_grid(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
+    ws = wb.add_worksheet("Data")
+    labels = {code: info.label for code, info in fields_by_code(built).items()}
+    cells = list(cell_rows(built))
+    # Rows and columns in the order the builder emitted their first cell.
+    orgs: dict[str, str] = {}
+    columns: dict[tuple[str, str], int] = {}
+    for cell in cells:
+        orgs.setdefault(cell["org_code"] or "", cell["org_name"] or "")
+        columns.setdefault((cell["field_code"] or "", cell["breakdown"] or ""), 2 + len(columns))
+    rows = {code: r for r, code in enumerate(orgs, start=1)}
+    _header(ws, (("Org code", 12), ("Org name", 28)), styles)
+    for (code, breakdown), col in columns.items():
+        ws.write_string(0, col, _grid_header(code, labels.get(code, ""), breakdown), styles.header)
+        ws.set_column(col, col, 16)
+    ws.set_row(0, 60)
+    for code, r in rows.items():
+        ws.write_string(r, 0, code, styles.text)
+        ws.write_string(r, 1, orgs[code], styles.text)
+        # A grid has a place for every org x column; an absent cell is shown as missing, not as 0.
+        for col in columns.values():
+            ws.write_blank(r, col, None, styles.missing)
+    for cell in cells:
+        col = columns[(cell["field_code"] or "", cell["breakdown"] or "")]
+        _write_value(ws, rows[cell["org_code"] or ""], col, cell, styles)
+    ws.freeze_panes(1, 2)
+
+
+def _definitions(wb: Any, fields: list[FieldInfo], styles: _Styles) -> None:
+    ws = wb.add_worksheet("Definitions")
+    _header(ws, [(title, width) for _, title, width in _DEFINITION_COLUMNS], styles)
+    for r, info in enumerate(fields, start=1):
+        for col, (attr, _, _) in enumerate(_DEFINITION_COLUMNS):
+            _write_any(ws, r, col, getattr(info, attr), styles)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(fields), 1), len(_DEFINITION_COLUMNS) - 1)
+
+
+def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
+    ws = wb.add_worksheet("Lineage")
+    names = list(LINEAGE_SCHEMA)
+    _header(ws, [_LINEAGE_HEADERS[name] for name in names], styles)
+    r = 0
+    for r, row in enumerate(built.lineage.select(names).iter_rows(), start=1):
+        for col, value in enumerate(row):
+            _write_any(ws, r, col, value, styles)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(r, 1), len(names) - 1)
+
+
+def write_xlsx(built: BuiltReturn) -> bytes:
+    """Write the return as an XLSX workbook: Cover, Data (list or grid), Definitions and Lineage."""
+    buffer = io.BytesIO()
+    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    decimals = [d for d in built.cells["decimals"].drop_nulls().unique().to_list() if d >= 0]
+    with xlsxwriter.Workbook(buffer, options) as wb:
+        wb.set_properties(
+            {
+                "title": built.title,
+                "subject": f"{built.return_id} {built.period}",
+                "author": "onereturn",
+                "comments": f"catalogue version {built.catalogue_version}",
+                "created": _utc_naive(built.generated_at),
+            }
+        )
+        styles = _Styles(wb, decimals)
+        _cover(wb, built, styles)
+        if built.layout == "grid":
+            _data_grid(wb, built, styles)
+        else:
+            _data_list(wb, built, styles)
+        _definitions(wb, built.fields, styles)
+        _lineage(wb, built, styles)
+    return buffer.getvalue()

@@ -1,0 +1,340 @@
+"""Figures for any indicator, org unit and period: stored, converted, rolled up or derived.
+
+A figure asked for at a level where none is stored is made from stored ones: its period from
+the sub-periods inside it (as the time basis allows), its area from the units nesting in it
+(one family of units, so nothing is counted twice) or, where areas do not nest, through the
+weighted crosswalk; a derived indicator from its formula. Every result keeps the ids and
+weights of the stored figures behind it, which become the lineage of exported cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlalchemy import ColumnElement, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from indicators.formula import Neg, Node, Num, Ref, parse_formula, references
+from indicators.models import Indicator, Observation
+from indicators.periods import Period
+from mappings.agencies import owed_periods
+from mappings.models import Crosswalk, OrgParent, OrgUnit
+from mappings.transforms import PART_SCHEMA, as_parts, convert_period, roll_up
+
+#: Families of units that each partition a parent; a parent is rolled up from the first family it has.
+FAMILIES: tuple[tuple[str, ...], ...] = (
+    ("region",),
+    ("county", "unitary", "metropolitan_district", "london_borough", "non_metropolitan_district"),
+    ("nuts1",),
+    ("nuts2",),
+    ("nuts3",),
+    ("ccg",),
+    ("stp",),
+    ("nhs_region",),
+    ("phe_centre",),
+    ("provider",),
+)
+_MAX_DEPTH = 4
+
+
+def empty_parts() -> pl.DataFrame:
+    """Return a part table with no rows."""
+    return pl.DataFrame(schema=PART_SCHEMA)
+
+
+def _valid(model: type[OrgParent] | type[OrgUnit], period: Period) -> list[ColumnElement[bool]]:
+    return [
+        or_(col(model.valid_from).is_(None), col(model.valid_from) <= period.end),
+        or_(col(model.valid_to).is_(None), col(model.valid_to) >= period.start),
+    ]
+
+
+@dataclass
+class Geography:
+    """The units valid in one period: their types, names, nesting and crosswalks."""
+
+    period: Period
+    types: dict[str, str]
+    names: dict[str, str]
+    children: dict[str, dict[tuple[str, ...], list[str]]] = field(default_factory=dict)
+    crosswalk: dict[str, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session, period: Period) -> Geography:
+        """Read the geography valid during ``period``."""
+        units = session.execute(select(OrgUnit.code, OrgUnit.type, OrgUnit.name).where(*_valid(OrgUnit, period))).all()
+        geo = cls(period, {c: t for c, t, _ in units}, {c: n for c, _, n in units})
+        family_of = {t: fam for fam in FAMILIES for t in fam}
+        edges = session.execute(
+            select(OrgParent.child_code, OrgParent.parent_code).where(*_valid(OrgParent, period))
+        ).all()
+        for child, parent in edges:
+            kind = geo.types.get(child)
+            if kind is None or parent not in geo.types:
+                continue
+            geo.children.setdefault(parent, {}).setdefault(family_of.get(kind, (kind,)), []).append(child)
+        for frm, to, weight, basis in session.execute(
+            select(Crosswalk.from_code, Crosswalk.to_code, Crosswalk.weight, Crosswalk.basis)
+        ).all():
+            if frm in geo.types and to in geo.types:
+                geo.crosswalk.setdefault(to, {}).setdefault(basis, []).append((frm, weight))
+        return geo
+
+    def nested(self, parent: str) -> list[str]:
+        """Return the children of ``parent`` in the first family that partitions it."""
+        families = self.children.get(parent, {})
+        for family in FAMILIES:
+            if family in families:
+                return sorted(families[family])
+        return []
+
+    def of_types(self, types: Iterable[str]) -> list[str]:
+        """Return the codes of every unit of the given types."""
+        wanted = set(types)
+        return sorted(c for c, t in self.types.items() if t in wanted)
+
+
+class Resolver:
+    """Resolves indicators to figures for one period, remembering what it has read."""
+
+    def __init__(self, session: Session, period: Period, geo: Geography | None = None) -> None:
+        self.session = session
+        self.period = period
+        self.geo = geo or Geography.load(session, period)
+        self.indicators: dict[str, Indicator] = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+        self._stored: dict[str, pl.DataFrame] = {}
+
+    def stored(self, indicator: Indicator) -> pl.DataFrame:
+        """Return the current stored figures of an indicator for the period, as parts.
+
+        Figures of the sub-periods inside the period are converted to it. A context figure (a
+        population) with no period inside it takes the latest estimate starting before the
+        period ends, as published rates do.
+        """
+        if indicator.id not in self._stored:
+            periods = [p.code for p in owed_periods(indicator.period_type, self.period)]  # type: ignore[arg-type]
+            latest = not periods and indicator.purpose == "context"
+            figures = self._figures(indicator.id, None if latest else periods)
+            if latest:
+                figures = self._latest(figures)
+                parts = as_parts(figures).with_columns(pl.lit("latest_estimate").alias("how"))
+            else:
+                parts = as_parts(figures)
+                if parts.height:
+                    parts = convert_period(
+                        parts, self.period, period_type=indicator.period_type, time_basis=indicator.time_basis,  # type: ignore[arg-type]
+                        aggregation=indicator.aggregation, multiplier=indicator.multiplier,
+                    )  # fmt: skip
+            self._stored[indicator.id] = parts
+        return self._stored[indicator.id]
+
+    def _figures(self, indicator_id: str, periods: list[str] | None) -> pl.DataFrame:
+        columns = (
+            "id",
+            "indicator_id",
+            "org_code",
+            "period",
+            "breakdown",
+            "value",
+            "numerator",
+            "denominator",
+            "symbol",
+        )
+        stmt = sa_select(*(col(getattr(Observation, c)) for c in columns)).where(
+            col(Observation.indicator_id) == indicator_id, col(Observation.is_current)
+        )
+        if periods is not None:
+            stmt = stmt.where(col(Observation.period).in_(periods))
+        return pl.DataFrame(
+            [tuple(r) for r in self.session.execute(stmt).all()],
+            schema={"obs_id": pl.Int64, "indicator_id": pl.String, "org_code": pl.String, "period": pl.String, "breakdown": pl.String,
+                    "value": pl.Float64, "numerator": pl.Float64, "denominator": pl.Float64, "symbol": pl.String},
+            orient="row",
+        )  # fmt: skip
+
+    def _latest(self, figures: pl.DataFrame) -> pl.DataFrame:
+        from indicators.periods import parse_period
+
+        spans = {code: parse_period(code) for code in figures["period"].unique().to_list()}
+        usable = [code for code, span in spans.items() if span.end <= self.period.end]
+        if not usable:
+            return figures.clear()
+        ranked = figures.filter(pl.col("period").is_in(usable)).with_columns(
+            pl.col("period")
+            .replace_strict({c: spans[c].end.toordinal() for c in usable}, return_dtype=pl.Int64)
+            .alias("_start")
+        )
+        return ranked.filter(pl.col("_start") == pl.col("_start").max().over("org_code", "breakdown")).drop("_start")
+
+    def resolve(self, indicator_id: str, orgs: list[str]) -> pl.DataFrame:
+        """Return figures of an indicator for the given org units (rows only where something is known)."""
+        indicator = self.indicators[indicator_id]
+        if indicator.formula:
+            return self._derive(indicator, orgs)
+        return self._collected(indicator, orgs, 0)
+
+    def _collected(self, indicator: Indicator, orgs: list[str], depth: int) -> pl.DataFrame:
+        stored = self.stored(indicator)
+        direct = stored.filter(pl.col("org_code").is_in(orgs))
+        have = set(direct["org_code"].unique().to_list())
+        wanting = [o for o in orgs if o not in have]
+        if not wanting or depth >= _MAX_DEPTH or not stored.height:
+            return direct
+        frames = [direct]
+        links: list[tuple[str, str, float]] = []
+        for org in wanting:
+            links += [(child, org, 1.0) for child in self.geo.nested(org)]
+        nested_to = {to for _, to, _ in links}
+        if links:
+            children = self._collected(indicator, sorted({c for c, _, _ in links}), depth + 1)
+            if children.height:
+                frames.append(self._roll(indicator, children, links))
+        cross: list[tuple[str, str, float]] = []
+        stored_orgs = set(stored["org_code"].to_list())
+        for org in wanting:
+            if org in nested_to:
+                continue
+            for pairs in self.geo.crosswalk.get(org, {}).values():
+                if stored_orgs.intersection(frm for frm, _ in pairs):
+                    cross += [(frm, org, w) for frm, w in pairs]
+                    break
+        if cross:
+            sources = self._collected(indicator, sorted({c for c, _, _ in cross}), depth + 1)
+            frames.append(self._roll(indicator, sources, cross))
+        return pl.concat(frames, how="vertical_relaxed")
+
+    def _roll(self, indicator: Indicator, parts: pl.DataFrame, links: list[tuple[str, str, float]]) -> pl.DataFrame:
+        frame = pl.DataFrame(
+            links, schema={"from_code": pl.String, "to_code": pl.String, "weight": pl.Float64}, orient="row"
+        )
+        return roll_up(parts, frame, aggregation=indicator.aggregation, multiplier=indicator.multiplier)
+
+    def _derive(self, indicator: Indicator, orgs: list[str]) -> pl.DataFrame:
+        assert indicator.formula is not None
+        tree = parse_formula(indicator.formula)
+        terms = references(tree)
+        frames = {t: self.resolve(t, orgs) for t in terms}
+        keys = pl.concat([f.select("org_code", "breakdown") for f in frames.values()]).unique()
+        if keys.is_empty():
+            return empty_parts()
+        alias = {t: f"t{i}" for i, t in enumerate(terms)}
+        joined = keys
+        for term, frame in frames.items():
+            a = alias[term]
+            joined = joined.join(
+                frame.select(
+                    "org_code", "breakdown", pl.col("value").alias(f"{a}_v"), pl.col("status").alias(f"{a}_s"),
+                    pl.col("reason").alias(f"{a}_r"), pl.col("obs_ids").alias(f"{a}_o"), pl.col("weights").alias(f"{a}_w"),
+                    pl.col("parts").alias(f"{a}_p"),
+                ),
+                on=["org_code", "breakdown"], how="left",
+            )  # fmt: skip
+        missing = [pl.col(f"{alias[t]}_s").is_null() | (pl.col(f"{alias[t]}_s") == "missing") for t in terms]
+        unavailable = [pl.col(f"{alias[t]}_s").is_in(["not_available", "not_derivable", "suppressed"]) for t in terms]
+        value = _expression(tree, {t: pl.col(f"{alias[t]}_v") for t in terms})
+
+        def named(flags: list[pl.Expr], with_reason: bool) -> pl.Expr:
+            items = [
+                pl.when(flag).then(
+                    pl.format("{} ({})", pl.lit(t), pl.col(f"{alias[t]}_r").fill_null(pl.col(f"{alias[t]}_s")))
+                    if with_reason
+                    else pl.lit(t)
+                )
+                for t, flag in zip(terms, flags, strict=True)
+            ]
+            return pl.concat_list(items).list.drop_nulls().list.join(", ")
+
+        any_missing = pl.any_horizontal(missing)
+        any_unavailable = pl.any_horizontal(unavailable)
+        status = (
+            pl.when(any_missing).then(pl.lit("missing"))
+            .when(any_unavailable).then(pl.lit("not_available"))
+            .when(value.is_null()).then(pl.lit("not_derivable"))
+            .otherwise(pl.lit("present"))
+        )  # fmt: skip
+        reason = (
+            pl.when(any_missing).then(pl.lit("needs ") + named(missing, False))
+            .when(any_unavailable).then(named(unavailable, True))
+            .when(value.is_null()).then(pl.lit(f"{indicator.formula} has no value (a zero denominator?)"))
+        )  # fmt: skip
+        ratio_part = {
+            k: alias[v]
+            for k, v in (("numerator", indicator.numerator), ("denominator", indicator.denominator))
+            if v in alias
+        }
+        out = joined.with_columns(status.alias("status"), reason.alias("reason")).select(
+            pl.lit(indicator.id).alias("indicator_id"),
+            "org_code",
+            pl.lit(self.period.code).alias("period"),
+            "breakdown",
+            pl.when(pl.col("status") == "present").then(value).otherwise(None).cast(pl.Float64).alias("value"),
+            *(
+                pl.col(f"{ratio_part[k]}_v").alias(k) if k in ratio_part else pl.lit(None, pl.Float64).alias(k)
+                for k in ("numerator", "denominator")
+            ),
+            pl.lit(None, pl.String).alias("symbol"),
+            "status",
+            "reason",
+            pl.lit("derived").alias("how"),
+            pl.sum_horizontal(pl.col(f"{a}_p").fill_null(0) for a in alias.values()).cast(pl.Int64).alias("parts"),
+            pl.sum_horizontal(m.cast(pl.Int64) for m in missing).alias("missing_parts"),
+            pl.concat_list(pl.col(f"{a}_o").fill_null(pl.lit([], pl.List(pl.Int64))) for a in alias.values()).alias(
+                "obs_ids"
+            ),
+            pl.concat_list(pl.col(f"{a}_w").fill_null(pl.lit([], pl.List(pl.Float64))) for a in alias.values()).alias(
+                "weights"
+            ),
+        )
+        return out.cast(PART_SCHEMA).sort("org_code", "breakdown")
+
+
+def _expression(node: Node, columns: dict[str, pl.Expr]) -> pl.Expr:
+    """Turn a parsed formula into a polars expression; division by zero gives no figure."""
+    if isinstance(node, Num):
+        return pl.lit(node.value, pl.Float64)
+    if isinstance(node, Ref):
+        return columns[node.indicator]
+    if isinstance(node, Neg):
+        return -_expression(node.operand, columns)
+    left, right = _expression(node.left, columns), _expression(node.right, columns)
+    if node.op == "+":
+        return left + right
+    if node.op == "-":
+        return left - right
+    if node.op == "*":
+        return left * right
+    return pl.when(right != 0).then(left / right).otherwise(None)
+
+
+def level_orgs(geo: Geography, level_types: Iterable[str], *, only: Iterable[str] = ()) -> list[str]:
+    """Return the units of a return's level valid in the period (restricted to ``only`` when given)."""
+    chosen = set(only)
+    codes = geo.of_types(level_types)
+    return [c for c in codes if c in chosen] if chosen else codes
+
+
+def figures_at_level(
+    session: Session, indicator_id: str, period_text: str, level: str, org: str | None = None
+) -> tuple[str, list[dict[str, object]]]:
+    """Return an indicator's figures for a period at any level, each with how it was made and from how many parts."""
+    from errors import InvalidInput, NotFound
+    from indicators.periods import parse_period
+    from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
+
+    if level not in ORG_TYPES and level not in LEVEL_GROUPS:
+        raise InvalidInput(f"Unknown level {level!r}; expected one of {', '.join((*ORG_TYPES, *LEVEL_GROUPS))}")
+    resolver = Resolver(session, parse_period(period_text))
+    if indicator_id not in resolver.indicators:
+        raise NotFound(f"Indicator {indicator_id!r} is not in the catalogue")
+    orgs = level_orgs(resolver.geo, LEVEL_GROUPS.get(level, (level,)), only=[org] if org else [])
+    parts = resolver.resolve(indicator_id, orgs)
+    rows: list[dict[str, object]] = [
+        {"org": r["org_code"], "org_name": resolver.geo.names.get(r["org_code"], ""), "period": r["period"], "breakdown": r["breakdown"],
+         "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"], "status": r["status"], "reason": r["reason"],
+         "how": r["how"], "parts": r["parts"], "missing_parts": r["missing_parts"], "observation_ids": r["obs_ids"]}
+        for r in parts.sort("org_code", "breakdown").iter_rows(named=True)
+    ]  # fmt: skip
+    return resolver.period.code, rows

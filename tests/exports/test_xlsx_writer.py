@@ -1,0 +1,228 @@
+"""XLSX export: sheets, values and their formats, frozen headers, and byte-identical output."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from exports.model import LINEAGE_SCHEMA, FieldInfo
+from exports.xlsx_writer import write_xlsx
+from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, LINEAGE, make_built
+
+NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+SHEETS = ["Cover", "Data", "Definitions", "Lineage"]
+
+
+def _read(data: bytes, sheet: str, *, has_header: bool = True) -> pl.DataFrame:
+    frame = pl.read_excel(io.BytesIO(data), sheet_name=sheet, infer_schema_length=0, has_header=has_header)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _sheet_xml(data: bytes, sheet: str) -> ET.Element:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return ET.fromstring(z.read(f"xl/worksheets/sheet{SHEETS.index(sheet) + 1}.xml"))
+
+
+class _Styles:
+    """The number format and fill of each cell style index, read from xl/styles.xml."""
+
+    def __init__(self, data: bytes) -> None:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            root = ET.fromstring(z.read("xl/styles.xml"))
+        custom = {int(n.get("numFmtId", "0")): n.get("formatCode", "") for n in root.iterfind("m:numFmts/m:numFmt", NS)}
+        fills = [f.find("m:patternFill/m:fgColor", NS) for f in root.iterfind("m:fills/m:fill", NS)]
+        self.formats: list[tuple[str, str]] = []
+        for xf in root.iterfind("m:cellXfs/m:xf", NS):
+            num = int(xf.get("numFmtId", "0"))
+            fill = fills[int(xf.get("fillId", "0"))]
+            self.formats.append(
+                (
+                    custom.get(num, {0: "General", 1: "0"}.get(num, str(num))),
+                    "" if fill is None else fill.get("rgb", ""),
+                )
+            )
+
+    def of(self, sheet: ET.Element, ref: str) -> tuple[str, str]:
+        """Return (number format, fill colour) of the cell at ``ref``."""
+        cell = sheet.find(f".//m:c[@r='{ref}']", NS)
+        assert cell is not None, ref
+        return self.formats[int(cell.get("s", "0"))]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sheets_in_order(layout: str) -> None:
+    data = write_xlsx(make_built(layout=layout))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        workbook = ET.fromstring(z.read("xl/workbook.xml"))
+    assert [s.get("name") for s in workbook.iterfind("m:sheets/m:sheet", NS)] == SHEETS
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_cover_describes_the_return(layout: str) -> None:
+    built = make_built(layout=layout)
+    cover = _read(write_xlsx(built), "Cover", has_header=False)
+    pairs = {row[0]: row[1] for row in cover.iter_rows()}
+    assert cover.row(0)[0] == built.title
+    assert pairs["Return id"] == "county_cyp_core"
+    assert pairs["Recipient"] == built.recipient
+    assert pairs["Period"] == "FY2024-25-Q1"
+    assert pairs["Geography level"] == "upper_tier_la"
+    assert pairs["Generated at"] == "2024-07-31T09:30:00+00:00"
+    assert pairs["Catalogue version"] == "sha256:abc123"
+    assert pairs["Suppression rule"] == built.suppression
+    assert pairs["Completeness"] == "9 cells"
+    assert {k.strip(): v for k, v in pairs.items() if k.startswith("  ")} == {
+        "present": "6",
+        "suppressed": "1",
+        "missing": "1",
+        "not_available": "1",
+    }
+    assert float(pairs["% complete"]) == pytest.approx(7 / 9)
+    assert "Lineage sheet" in pairs["How to trace a cell"]
+
+
+def test_list_layout_one_row_per_cell() -> None:
+    data = write_xlsx(make_built(layout="list"))
+    frame = _read(data, "Data")
+    assert frame.columns == [
+        "Field code",
+        "Field label",
+        "Org code",
+        "Org name",
+        "Period",
+        "Breakdown",
+        "Value",
+        "Unit",
+        "Status",
+        "Reason",
+        "Cell id",
+    ]
+    assert frame["Cell id"].to_list() == [c["cell_id"] for c in CELLS]
+    assert frame["Value"].to_list() == ["61.5", "58", "*", "70.2", "-3.5", None, "1204", "x", "87"]
+    assert frame["Status"].to_list() == [c["status"] for c in CELLS]
+    assert frame["Field label"].to_list()[-1] == "Children in need referrals"
+
+    sheet = _sheet_xml(data, "Data")
+    styles = _Styles(data)
+    assert styles.of(sheet, "G2") == ("0.0", "")  # 1 decimal
+    assert styles.of(sheet, "G8") == ("0", "")  # 0 decimals
+    suppressed, missing, not_available = styles.of(sheet, "G4"), styles.of(sheet, "G7"), styles.of(sheet, "G9")
+    assert missing[1] == "FFD9D9D9"  # grey fill
+    assert suppressed[1] not in ("", missing[1])
+    assert not_available[1] not in ("", missing[1], suppressed[1])
+    # Numbers are numbers (no t="s"), the suppressed symbol is text, missing is a blank styled cell.
+    assert sheet.find(".//m:c[@r='G2']", NS).get("t") is None  # type: ignore[union-attr]
+    assert sheet.find(".//m:c[@r='G4']", NS).get("t") == "s"  # type: ignore[union-attr]
+    assert sheet.find(".//m:c[@r='G7']/m:v", NS) is None
+
+    pane = sheet.find("m:sheetViews/m:sheetView/m:pane", NS)
+    assert pane is not None
+    assert (pane.get("ySplit"), pane.get("topLeftCell"), pane.get("state")) == ("1", "A2", "frozen")
+    autofilter = sheet.find("m:autoFilter", NS)
+    assert autofilter is not None
+    assert autofilter.get("ref") == "A1:K10"
+
+
+def test_grid_layout_orgs_down_fields_across() -> None:
+    data = write_xlsx(make_built(layout="grid"))
+    frame = _read(data, "Data")
+    label = "Care leavers aged 19-21 in education, employment or training"
+    assert frame.columns == [
+        "Org code",
+        "Org name",
+        f"1.01: {label}",
+        f"1.01: {label} [sex=F]",
+        "NI 148: Children in need referrals",
+    ]
+    assert frame.rows() == [
+        ("E10000024", "Nottinghamshire", "61.5", "58", "1204"),
+        ("E06000018", "Nottingham", "*", "70.2", "x"),
+        ("E10000007", "Derbyshire", "-3.5", None, "87"),
+    ]
+    sheet = _sheet_xml(data, "Data")
+    styles = _Styles(data)
+    assert styles.of(sheet, "C2") == ("0.0", "")
+    assert styles.of(sheet, "E2") == ("0", "")
+    assert styles.of(sheet, "D4")[1] == "FFD9D9D9"  # the missing cell
+    pane = sheet.find("m:sheetViews/m:sheetView/m:pane", NS)
+    assert pane is not None
+    assert (pane.get("xSplit"), pane.get("ySplit"), pane.get("topLeftCell"), pane.get("state")) == (
+        "2",
+        "1",
+        "C2",
+        "frozen",
+    )
+
+
+def test_grid_shows_an_absent_org_field_pair_as_missing_not_zero() -> None:
+    data = write_xlsx(make_built(layout="grid", cells=[CELLS[0], CELLS[8]]))
+    frame = _read(data, "Data")
+    assert frame.rows() == [("E10000024", "Nottinghamshire", "61.5", None), ("E10000007", "Derbyshire", None, "87")]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_definitions_one_row_per_field(layout: str) -> None:
+    frame = _read(write_xlsx(make_built(layout=layout)), "Definitions")
+    assert frame.height == len(FIELDS)
+    assert frame["Field code"].to_list() == ["1.01", "NI 148"]
+    assert frame["Definition"].to_list() == [f.definition for f in FIELDS]
+    assert frame["Decimals"].to_list() == ["1", "0"]
+    assert frame["Multiplier"].to_list() == ["100", "1"]
+    assert len(frame.columns) == len(FieldInfo.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_lineage_one_row_per_lineage_row(layout: str) -> None:
+    frame = _read(write_xlsx(make_built(layout=layout)), "Lineage")
+    assert len(frame.columns) == len(LINEAGE_SCHEMA)
+    assert frame.height == len(LINEAGE)
+    assert frame["Cell id"].to_list() == [r["cell_id"] for r in LINEAGE]
+    assert frame["Submission id"].to_list() == [str(r["submission_id"]) for r in LINEAGE]
+    assert frame["File row"].to_list() == [str(r["file_row"]) for r in LINEAGE]
+    assert frame["Figure org"].to_list()[5:7] == ["E07000170", "E07000171"]
+
+
+def test_hostile_text_stays_text() -> None:
+    hostile = '=HYPERLINK("http://evil.example","click")'
+    field = FieldInfo(**{**FIELDS[0].__dict__, "label": "@SUM(1)"})
+    built = make_built(cells=[{**CELLS[0], "org_name": hostile, "reason": "+1"}], fields=[field])
+    data = write_xlsx(built)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert b"<f>" not in z.read(name), name
+    frame = _read(data, "Data")
+    assert frame["Org name"].to_list() == [hostile]
+    assert frame["Field label"].to_list() == ["@SUM(1)"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_same_return_gives_the_same_bytes(layout: str) -> None:
+    first = write_xlsx(make_built(layout=layout))
+    assert first == write_xlsx(make_built(layout=layout))
+    with zipfile.ZipFile(io.BytesIO(first)) as z:
+        assert {info.date_time for info in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = z.read("docProps/core.xml").decode()
+    assert re.findall(r"<dcterms:(?:created|modified)[^>]*>([^<]+)<", core) == ["2024-07-31T09:30:00Z"] * 2
+
+
+def test_generated_at_in_another_timezone_is_stored_as_utc() -> None:
+    local = datetime(2024, 7, 31, 10, 30, tzinfo=timezone(timedelta(hours=1)))
+    moved = dataclasses.replace(make_built(), generated_at=local)
+    with zipfile.ZipFile(io.BytesIO(write_xlsx(moved))) as z:
+        assert "2024-07-31T09:30:00Z" in z.read("docProps/core.xml").decode()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_empty_return_still_writes_every_sheet(layout: str) -> None:
+    data = write_xlsx(make_built(layout=layout, cells=[]))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert sum(n.startswith("xl/worksheets/sheet") for n in z.namelist()) == 4
