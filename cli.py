@@ -27,7 +27,8 @@ catalogue_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 
-out = Console(soft_wrap=True)
+# Piped output (CI, files, the README) gets room for the wide tables instead of 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_body, install_error_handlers
-from api.routes import catalogue, collect, health, orgs
+from api.routes import catalogue, collect, exports, health, orgs
 from db import get_engine
 from settings import Settings, get_settings
 
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(catalogue.router)
     app.include_router(orgs.router)
     app.include_router(collect.router)
+    app.include_router(exports.router)
     return app
 
 

@@ -1,0 +1,166 @@
+"""The regulator's journey over HTTP: a return in its format, identical bytes on repeat, lineage."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from collectors.service import submit
+from settings import Settings
+from tests.api.test_error_shape import assert_canonical_error
+
+DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
+OHID = {"X-API-Key": "demo-regulator-ohid-c4d91f60"}
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+
+
+def upload(engine: Engine, settings: Settings, agency: str, *rows: str) -> int:
+    outcome = submit(
+        engine, settings, agency_code=agency, filename=f"{agency}.csv", data=(HEADER + "\n".join(rows) + "\n").encode()
+    )
+    assert outcome.submission is not None
+    assert outcome.submission.id is not None
+    return outcome.submission.id
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/returns/dfe_ssda903/FY2024-25.csv",
+        "/api/exports",
+        "/api/exports/1",
+        "/api/exports/1/lineage",
+        "/api/burden?period=FY2024-25",
+    ],
+)
+def test_anonymous_is_401_and_agencies_are_403(store_client: TestClient, path: str) -> None:
+    anonymous = store_client.get(path)
+    assert anonymous.status_code == 401
+    assert_canonical_error(anonymous.json(), 401)
+    agency = store_client.get(path, headers=NOTTS)
+    assert agency.status_code == 403
+    assert_canonical_error(agency.json(), 403)
+
+
+def test_regulators_see_only_their_own_returns(store_client: TestClient) -> None:
+    assert store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE).status_code == 200
+    other = store_client.get("/api/returns/ndtms_adult_monthly/2024-06.csv", headers=DFE)
+    assert other.status_code == 404
+    assert_canonical_error(other.json(), 404)
+    assert store_client.get("/api/returns/ndtms_adult_monthly/2024-06.csv", headers=OHID).status_code == 200
+    assert store_client.get("/api/returns/nope/FY2024-25.csv", headers=OFFICER).status_code == 404
+
+
+def test_unknown_format_and_wrong_period_type(store_client: TestClient) -> None:
+    bad = store_client.get("/api/returns/dfe_ssda903/FY2024-25.pdf", headers=DFE)
+    assert bad.status_code == 422
+    assert ".sdmx.csv" in bad.json()["error"]
+    wrong = store_client.get("/api/returns/dfe_ssda903/2024-06.csv", headers=DFE)
+    assert wrong.status_code == 422
+    assert "month" in wrong.json()["error"]
+
+
+def test_repeat_gives_identical_bytes_and_a_revision_a_new_snapshot(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    first_sub = upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    first = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
+    again = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
+    assert first.status_code == 200
+    assert first.content == again.content
+    assert first.headers["x-snapshot-id"] == again.headers["x-snapshot-id"]
+    assert zipfile.ZipFile(io.BytesIO(first.content)).namelist()
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    revised = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
+    assert revised.headers["x-snapshot-id"] != first.headers["x-snapshot-id"]
+    assert revised.content != first.content
+    kept = store_client.get(f"/api/exports/{first.headers['x-snapshot-id']}", headers=DFE)
+    assert kept.content == first.content
+    listing = store_client.get("/api/exports", params={"return": "dfe_ssda903"}, headers=DFE).json()
+    assert {str(e["id"]) for e in listing} >= {first.headers["x-snapshot-id"], revised.headers["x-snapshot-id"]}
+    lineage = store_client.get(
+        f"/api/exports/{first.headers['x-snapshot-id']}/lineage", params={"org": "E10000024"}, headers=DFE
+    ).json()
+    rows = [r for r in lineage["data"] if r["indicator_id"] == "cyp.lac_count"]
+    assert len({r["cell_id"] for r in rows}) >= 2, "the count and the rates made from it"
+    assert {(r["submission_id"], r["file_row"], r["value"], r["agency_code"]) for r in rows} == {
+        (first_sub, 2, 1100.0, "notts_cyp")
+    }
+
+
+def test_every_format_downloads(store_client: TestClient) -> None:
+    for suffix, media in (("xlsx", "spreadsheetml"), ("csv", "text/csv"), ("json", "json"), ("sdmx.csv", "sdmx")):
+        response = store_client.get(f"/api/returns/dfe_cin_census/FY2024-25.{suffix}", headers=DFE)
+        assert response.status_code == 200, suffix
+        assert media in response.headers["content-type"]
+        assert f'filename="dfe_cin_census-FY2024-25.{suffix}"' in response.headers["content-disposition"]
+    structure = store_client.get("/api/returns/dfe_cin_census/FY2024-25.structure.xml", headers=DFE)
+    assert structure.status_code == 200
+    assert b"DataStructure" in structure.content
+
+
+def test_completeness_names_who_owes_what(store: Engine, store_settings: Settings, store_client: TestClient) -> None:
+    upload(store, store_settings, "notts_cyp", "cyp.lac_3plus_placements_n,E10000024,2025-03-31,,43,,,,")
+    body = store_client.get("/api/returns/county_cyp_core/FY2024-25-Q4/completeness", headers=OFFICER).json()
+    assert body["cells"] == 67
+    assert body["by_status"]["present"] == 1
+    owed = {c["reason"] for c in body["not_present"]}
+    assert "owed by notts_cyp" in owed
+
+
+def test_burden_over_http(store_client: TestClient) -> None:
+    body = store_client.get("/api/burden", params={"period": "FY2024-25", "minutes": 5}, headers=OFFICER).json()
+    assert body["minutes_per_figure"] == 5
+    notts = next(a for a in body["agencies"] if a["agency_code"] == "notts_cyp")
+    assert notts["cells_without_service"] > notts["figures_entered"] > 0
+    assert notts["hours_saved"] == pytest.approx(notts["saved"] * 5 / 60, abs=0.1)
+    assert body["overlap"]["county_cyp_core"]["dfe_ssda903"] > 0
+
+
+def test_figures_rolled_up_over_http(store: Engine, store_settings: Settings, store_client: TestClient) -> None:
+    upload(
+        store,
+        store_settings,
+        "ons",
+        *(f"pop.resident_0_17,{org},CY2023,,{n},,,," for org, n in (("E10000024", 170000), ("E09000023", 60000))),
+    )
+    body = store_client.get(
+        "/api/figures",
+        params={"indicator": "pop.resident_0_17", "period": "CY2023", "level": "upper_tier_la", "org": "E10000024"},
+        headers=OFFICER,
+    ).json()
+    assert body["data"][0]["value"] == 170000.0
+    region = store_client.get(
+        "/api/figures",
+        params={"indicator": "pop.resident_0_17", "period": "CY2023", "level": "region", "org": "E12000007"},
+        headers=OFFICER,
+    ).json()
+    (london,) = region["data"]
+    assert london["status"] == "missing"
+    assert london["missing_parts"] == 32
+    refused = store_client.get(
+        "/api/figures", params={"indicator": "pop.resident_0_17", "period": "CY2023", "level": "region"}, headers=NOTTS
+    )
+    assert refused.status_code == 403
+
+
+def test_csv_export_neutralises_formulas(store: Engine, store_client: TestClient) -> None:
+    from sqlmodel import Session
+
+    from mappings.models import OrgUnit
+
+    with Session(store) as session:
+        unit = session.get(OrgUnit, "E10000024")
+        assert unit is not None
+        unit.name = '=HYPERLINK("http://example.invalid")'
+        session.commit()
+    csv = store_client.get("/api/returns/county_cyp_core/FY2024-25-Q4.csv", headers=OFFICER)
+    frame = pl.read_csv(io.BytesIO(csv.content), infer_schema=False)
+    assert set(frame["org_name"].to_list()) == {'\'=HYPERLINK("http://example.invalid")'}
