@@ -44,6 +44,21 @@ class _JsonFormatter(logging.Formatter):
         )
 
 
+def ready_engine() -> Any:
+    """Return the store's engine with its schema up to date and the bundled catalogue loaded."""
+    import db
+    from mappings.service import current_catalogue_version, load_bundled
+    from settings import get_settings
+
+    settings = get_settings()
+    engine = db.get_engine(settings)
+    db.upgrade(engine)
+    with db.session_scope(engine) as session:
+        if current_catalogue_version(session) is None:
+            load_bundled(session, demo_keys=settings.load_demo)
+    return engine
+
+
 def configure_logging(*, as_json: bool) -> None:
     """Log to stderr: JSON lines in production, plain text otherwise."""
     handler = logging.StreamHandler(sys.stderr)
@@ -208,7 +223,7 @@ def template(
 
     if fmt not in ("xlsx", "csv"):
         raise OneReturnError(f"Unknown format {fmt!r}; expected xlsx or csv")
-    with db.session_scope() as session:
+    with db.session_scope(ready_engine()) as session:
         data, name = build_template(session, agency, period, fmt, outstanding=outstanding)  # type: ignore[arg-type]
     target = output or Path(name)
     target.write_bytes(data)
@@ -234,8 +249,7 @@ def collect(
     if dry_run and atomic:
         raise OneReturnError("--dry-run and --atomic cannot be used together")
     settings = get_settings()
-    engine = db.get_engine(settings)
-    db.upgrade(engine)
+    engine = ready_engine()
     mode: Mode = "dry_run" if dry_run else "atomic" if atomic else "default"
     outcome = submit(
         engine,
@@ -284,7 +298,7 @@ def submission(submission_id: Annotated[int, typer.Argument(help="The submission
     import db
     from collectors.service import get_submission, submission_problems
 
-    with db.session_scope() as session:
+    with db.session_scope(ready_engine()) as session:
         sub = get_submission(session, submission_id, agency_code=None)
         problems = submission_problems(session, submission_id)
     out.print(f"Submission {sub.id} from {sub.agency_code}: {sub.filename}, {sub.status}. {sub.message}", markup=False)
@@ -311,8 +325,7 @@ def export(
     from exports import service as exports
     from exports.writers import FORMATS
 
-    engine = db.get_engine()
-    db.upgrade(engine)
+    engine = ready_engine()
     if all_returns:
         year = return_id if period is None else period
         if year is None:
@@ -353,7 +366,7 @@ def burden_command(
     import db
     from exports.burden import burden
 
-    with db.session_scope() as session:
+    with db.session_scope(ready_engine()) as session:
         report = burden(session, period, minutes_per_figure=minutes)
     print_burden(report)
 
@@ -426,6 +439,59 @@ def demo_command(
     with db.session_scope(engine) as session:
         report = burden(session, YEARS[-1])
     print_burden(report)
+
+
+@app.command("calendar")
+def calendar_command(
+    agency: Annotated[str | None, typer.Option("--agency", "-a", help="Only this agency's returns")] = None,
+    return_id: Annotated[str | None, typer.Option("--return", "-r", help="Only this return")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default today)")] = None,
+    weeks: Annotated[int, typer.Option("--weeks", "-w", help="How many weeks to show")] = 13,
+) -> None:
+    """Print the collection calendar: window openings, agency deadlines, builds and recipient deadlines."""
+    from datetime import UTC, date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import db
+    import scheduler
+
+    first = date.fromisoformat(start) if start else datetime.now(UTC).date()
+    last = first + timedelta(weeks=weeks)
+    zone = ZoneInfo("Europe/London")
+    with db.session_scope(ready_engine()) as session:
+        owners = scheduler.agency_returns(session)
+        entries = [
+            e
+            for e in scheduler.calendar_entries(session, first - timedelta(days=400), last)
+            if first <= e.at.date() <= last
+        ]
+        if return_id:
+            entries = [e for e in entries if e.return_id == return_id]
+        if agency:
+            entries = [e for e in entries if e.return_id in owners.get(agency, [])]
+    table = Table("when (Europe/London)", "return", "period", "what", "agencies")
+    for e in entries:
+        who = ", ".join(a for a, rets in sorted(owners.items()) if e.return_id in rets)
+        table.add_row(
+            e.at.astimezone(zone).strftime("%a %d %b %Y %H:%M"), e.return_id, e.period, e.kind.replace("_", " "), who
+        )
+    out.print(table)
+    deadlines = sum(1 for e in entries if e.kind == "recipient_deadline")
+    err.print(f"{len(entries)} entries, {deadlines} recipient deadlines, {first} to {last}")
+
+
+@app.command("scheduler")
+def scheduler_command() -> None:
+    """Run the job scheduler as its own process (on PostgreSQL one is active; a second waits to take over)."""
+    import db
+    import scheduler
+    from settings import get_settings
+
+    settings = get_settings()
+    configure_logging(as_json=settings.log_json)
+    engine = db.get_engine(settings)
+    db.upgrade(engine)
+    scheduler.run(engine, settings)
 
 
 def main() -> None:

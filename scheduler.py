@@ -1,0 +1,505 @@
+"""The collection calendar and its jobs (APScheduler 3): open, remind, build at close, overdue, re-open.
+
+The calendar is computed from the returns' deadline rules; jobs are reconciled from it on start
+(explicit ids, ``replace_existing``), run in Europe/London time, and each run is recorded once in
+``job_run``: a job fired twice (two schedulers, a restart, a manual trigger) has no second effect.
+On PostgreSQL an advisory lock makes exactly one scheduler active; a second one waits and takes
+over when the first dies. Nothing here starts at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Column, DateTime, Engine, UniqueConstraint, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
+
+import outbox
+from exports import service as exports
+from exports.models import LineageRow, ReturnBuild
+from indicators.models import Indicator, Observation
+from indicators.periods import parse_period
+from mappings.agencies import Obligation, obligations
+from mappings.deadlines import ENGLAND, CalendarEntry, calendar
+from mappings.models import Agency, AgencyReturn, Return
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Any fixed number both processes agree on; it names the "one active scheduler" lock.
+LOCK_KEY = 0x0E7E7A11
+LOOKBACK = timedelta(days=14)
+HORIZON = timedelta(days=400)
+#: Reminders go this many working days before an agency's deadline.
+REMIND_WORKING_DAYS = 5
+OFFICER = "performance-officer"
+
+
+class JobRun(SQLModel, table=True):
+    """One run of one scheduled job; the unique key makes every job's effect happen once."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job_id", "scheduled_for"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=200)
+    scheduled_for: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    outcome: str = Field(default="running", max_length=16)
+    detail: str = ""
+    holder: str = Field(default="", max_length=128)
+
+
+class SchedulerHeartbeat(SQLModel, table=True):
+    """The active scheduler's last sign of life (one row per process that has been active)."""
+
+    __tablename__ = "scheduler_heartbeat"
+
+    holder: str = Field(primary_key=True, max_length=128)
+    active_since: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    beat_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+_state: dict[str, Any] = {}
+
+
+def holder_name() -> str:
+    """Name this process for job runs and heartbeats."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _engine() -> Engine:
+    engine = _state.get("engine")
+    if engine is None:
+        import db
+
+        engine = db.get_engine()
+    return engine
+
+
+@contextmanager
+def run_once(engine: Engine, job_id: str, scheduled_for: datetime) -> Iterator[bool]:
+    """Claim a job run; yield False when it already ran (or is running), so the caller does nothing."""
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        session.add(JobRun(job_id=job_id, scheduled_for=scheduled_for, started_at=now, holder=holder_name()))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            log.info("job %s for %s already ran; skipped", job_id, scheduled_for.isoformat())
+            yield False
+            return
+    outcome, detail = "ok", ""
+    try:
+        yield True
+    except Exception as exc:
+        outcome, detail = "error", f"{type(exc).__name__}: {exc}"
+        log.exception("job %s failed", job_id)
+        raise
+    finally:
+        values: dict[str, Any] = {"outcome": outcome, "finished_at": datetime.now(UTC)}
+        if detail:
+            values["detail"] = detail[:2000]
+        with Session(engine) as session:
+            session.execute(
+                update(JobRun)
+                .where(col(JobRun.job_id) == job_id, col(JobRun.scheduled_for) == scheduled_for)
+                .values(**values)
+            )
+            session.commit()
+
+
+def set_detail(engine: Engine, job_id: str, scheduled_for: datetime, detail: str) -> None:
+    """Record what a job did."""
+    with Session(engine) as session:
+        session.execute(
+            update(JobRun)
+            .where(col(JobRun.job_id) == job_id, col(JobRun.scheduled_for) == scheduled_for)
+            .values(detail=detail[:2000])
+        )
+        session.commit()
+
+
+def calendar_entries(session: Session, start: date, end: date) -> list[CalendarEntry]:
+    """Compute every return's calendar entries for periods ending between two dates."""
+    returns = [
+        (r.id, r.period_type, r.deadline)
+        for r in session.execute(select(Return).order_by(col(Return.id))).scalars()
+        if r.status != "abolished" and r.deadline
+    ]
+    return calendar(returns, start, end, lead_working_days=REMIND_WORKING_DAYS)
+
+
+def agency_returns(session: Session) -> dict[str, list[str]]:
+    """Map each submitting agency to the returns it submits."""
+    out: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(AgencyReturn.agency_code, AgencyReturn.return_id, Agency.body_type, Return.submitter)
+        .join(Agency, col(Agency.code) == col(AgencyReturn.agency_code))
+        .join(Return, col(Return.id) == col(AgencyReturn.return_id))
+    ).all()
+    for agency, ret, body, submitter in rows:
+        if body == submitter:
+            out.setdefault(agency, []).append(ret)
+    return out
+
+
+def outstanding(
+    session: Session, agency_code: str, period: str, indicator_ids: set[str] | None = None
+) -> list[Obligation]:
+    """List the figures an agency still owes for a period (owed, and no current figure stored)."""
+    owed = [
+        o for o in obligations(session, agency_code, period) if indicator_ids is None or o.indicator_id in indicator_ids
+    ]
+    if not owed:
+        return []
+    inds = sorted({o.indicator_id for o in owed})
+    orgs = sorted({o.org_code for o in owed})
+    periods = sorted({o.period for o in owed})
+    stored = set(
+        session.execute(
+            select(Observation.indicator_id, Observation.org_code, Observation.period, Observation.breakdown).where(
+                col(Observation.is_current),
+                col(Observation.indicator_id).in_(inds),
+                col(Observation.org_code).in_(orgs),
+                col(Observation.period).in_(periods),
+            )
+        ).all()
+    )
+    return [o for o in owed if (o.indicator_id, o.org_code, o.period, o.breakdown) not in stored]
+
+
+def return_indicators(session: Session, return_id: str) -> set[str]:
+    """Return the collected indicators a return needs (through formulas)."""
+    from exports.burden import collected_inputs
+    from mappings.models import FieldMapping
+
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    fields = session.execute(select(FieldMapping.indicator_id).where(FieldMapping.return_id == return_id)).scalars()
+    return set().union(*(collected_inputs(indicators, f) for f in fields))
+
+
+def _owed_for_entry(session: Session, agency: str, return_id: str, period: str) -> list[Obligation]:
+    ret_period = parse_period(period)
+    return outstanding(session, agency, ret_period.code, return_indicators(session, return_id))
+
+
+# --- jobs: module-level functions referenced as "scheduler:<name>" so job stores can name them ---
+
+
+def job_open_window(return_id: str, period: str, scheduled_for: str) -> None:
+    """Tell each agency of a return that its window for a period is open."""
+    engine, when = _engine(), datetime.fromisoformat(scheduled_for)
+    with run_once(engine, f"open:{return_id}:{period}", when) as first:
+        if not first:
+            return
+        with Session(engine) as session:
+            agencies = [a for a, rets in agency_returns(session).items() if return_id in rets]
+            for agency in agencies:
+                owed = _owed_for_entry(session, agency, return_id, period)
+                outbox.queue(
+                    session, kind="notice", recipient=_address(session, agency), agency_code=agency,
+                    subject=f"onereturn: {return_id} {period} is open for figures",
+                    body=f"The collection window for {return_id} {period} is open. You owe {len(owed)} figure(s) for it.",
+                    dedupe_key=f"open:{return_id}:{period}:{agency}", now=datetime.now(UTC),
+                )  # fmt: skip
+            session.commit()
+        set_detail(engine, f"open:{return_id}:{period}", when, f"notified {len(agencies)} agency(ies)")
+
+
+def job_remind(agency_code: str, deadline: str, entries: list[list[str]], scheduled_for: str) -> None:
+    """Send an agency one reminder listing every figure it still owes, once, across all its returns due that day."""
+    engine, when = _engine(), datetime.fromisoformat(scheduled_for)
+    job_id = f"remind:{agency_code}:{deadline}"
+    with run_once(engine, job_id, when) as first:
+        if not first:
+            return
+        with Session(engine) as session:
+            owed: dict[Obligation, list[str]] = {}
+            for return_id, period in entries:
+                for o in _owed_for_entry(session, agency_code, return_id, period):
+                    owed.setdefault(o, []).append(return_id)
+            if owed:
+                lines = [
+                    f"- {o.indicator_id} for {o.org_code}, {o.period}{(' (' + o.breakdown + ')') if o.breakdown else ''}: needed by {', '.join(sorted(set(r)))}"
+                    for o, r in sorted(owed.items())
+                ]
+                outbox.queue(
+                    session, kind="reminder", recipient=_address(session, agency_code), agency_code=agency_code,
+                    subject=f"onereturn: {len(owed)} figure(s) due by {deadline}",
+                    body="Figures still owed, each asked for once:\n" + "\n".join(lines),
+                    dedupe_key=job_id, now=datetime.now(UTC),
+                )  # fmt: skip
+            session.commit()
+        set_detail(engine, job_id, when, f"{len(owed)} figure(s) owed")
+
+
+def job_build(return_id: str, period: str, scheduled_for: str) -> None:
+    """Build every format of a return for a period at the close of its window."""
+    engine, when = _engine(), datetime.fromisoformat(scheduled_for)
+    job_id = f"build:{return_id}:{period}"
+    with run_once(engine, job_id, when) as first:
+        if not first:
+            return
+        with Session(engine) as session:
+            ret = session.get(Return, return_id)
+            built = []
+            for fmt in (ret.formats if ret else []) or ["xlsx", "csv", "json", "sdmx-csv"]:
+                built.append(exports.snapshot(session, return_id, period, fmt).id)
+            session.commit()
+        set_detail(engine, job_id, when, "snapshots " + ", ".join(map(str, built)))
+
+
+def job_overdue(return_id: str, period: str, scheduled_for: str) -> None:
+    """Mark figures still missing at an agency deadline as overdue and tell the agency and the officer."""
+    engine, when = _engine(), datetime.fromisoformat(scheduled_for)
+    job_id = f"overdue:{return_id}:{period}"
+    with run_once(engine, job_id, when) as first:
+        if not first:
+            return
+        late: dict[str, int] = {}
+        with Session(engine) as session:
+            for agency, rets in agency_returns(session).items():
+                if return_id not in rets:
+                    continue
+                owed = _owed_for_entry(session, agency, return_id, period)
+                if owed:
+                    late[agency] = len(owed)
+                    outbox.queue(
+                        session, kind="overdue", recipient=_address(session, agency), agency_code=agency,
+                        subject=f"onereturn: {len(owed)} figure(s) for {return_id} {period} are overdue",
+                        body=f"The deadline for {return_id} {period} has passed with {len(owed)} figure(s) missing.",
+                        dedupe_key=f"{job_id}:{agency}", now=datetime.now(UTC),
+                    )  # fmt: skip
+            session.commit()
+        set_detail(engine, job_id, when, ", ".join(f"{a}: {n}" for a, n in sorted(late.items())) or "nothing overdue")
+
+
+def job_reopen_scan() -> None:
+    """Tell the officer which built returns a revised figure re-opens (once per build)."""
+    engine = _engine()
+    with Session(engine) as session:
+        reopened = reopened_builds(session)
+        for build, revised in reopened:
+            outbox.queue(
+                session, kind="notice", recipient=OFFICER,
+                subject=f"onereturn: a revised figure re-opens {build.return_id} {build.period}",
+                body=f"{len(revised)} figure(s) behind build {build.id} of {build.return_id} {build.period} were revised after it was built: "
+                + ", ".join(sorted(revised)[:20]),
+                dedupe_key=f"reopen:{build.return_id}:{build.period}:{build.id}", now=datetime.now(UTC),
+            )  # fmt: skip
+        session.commit()
+
+
+def reopened_builds(session: Session) -> list[tuple[ReturnBuild, list[str]]]:
+    """List each return's latest build whose figures were revised since, with the revised figures."""
+    latest: dict[tuple[str, str], ReturnBuild] = {}
+    for build in session.execute(select(ReturnBuild).order_by(col(ReturnBuild.id))).scalars():
+        latest[(build.return_id, build.period)] = build
+    out = []
+    for build in latest.values():
+        rows = session.execute(
+            select(Observation.indicator_id, Observation.org_code, Observation.period)
+            .join(LineageRow, col(LineageRow.observation_id) == col(Observation.id))
+            .where(LineageRow.build_id == build.id, col(Observation.is_current).is_(False))
+        ).all()
+        if rows:
+            out.append((build, sorted({f"{i} {o} {p}" for i, o, p in rows})))
+    return out
+
+
+def job_deliver() -> None:
+    """Send queued messages that are due (a no-op without SMTP settings: they stay on the API)."""
+    config = outbox.smtp_config()
+    if config is None:
+        return
+    with Session(_engine()) as session:
+        outbox.deliver_due(session, config, now=datetime.now(UTC))
+        session.commit()
+
+
+def job_heartbeat() -> None:
+    """Record that this scheduler is alive and active."""
+    now = datetime.now(UTC)
+    with Session(_engine()) as session:
+        beat = session.get(SchedulerHeartbeat, holder_name())
+        if beat is None:
+            session.add(SchedulerHeartbeat(holder=holder_name(), active_since=now, beat_at=now))
+        else:
+            beat.beat_at = now
+        session.commit()
+
+
+def _address(session: Session, agency_code: str) -> str:
+    agency = session.get(Agency, agency_code)
+    return agency.email if agency is not None and agency.email else agency_code
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """One job the calendar asks for: its id, when, the function and its arguments."""
+
+    id: str
+    at: datetime
+    func: str
+    kwargs: dict[str, Any]
+
+
+def planned_jobs(session: Session, now: datetime) -> list[PlannedJob]:
+    """List every job the calendar asks for from the lookback window to the horizon."""
+    zone = ZoneInfo("Europe/London")
+    start, end = (now - LOOKBACK).date() - timedelta(days=400), (now + HORIZON).date()
+    entries = [e for e in calendar_entries(session, start, end) if now - LOOKBACK <= e.at <= now + HORIZON]
+    jobs: list[PlannedJob] = []
+    for e in entries:
+        args = {"return_id": e.return_id, "period": e.period, "scheduled_for": e.at.isoformat()}
+        if e.kind == "window_opens":
+            jobs.append(PlannedJob(f"open:{e.return_id}:{e.period}", e.at, "scheduler:job_open_window", args))
+        elif e.kind == "build":
+            jobs.append(PlannedJob(f"build:{e.return_id}:{e.period}", e.at, "scheduler:job_build", args))
+        elif e.kind == "agency_deadline":
+            jobs.append(PlannedJob(f"overdue:{e.return_id}:{e.period}", e.at, "scheduler:job_overdue", args))
+    by_agency: dict[tuple[str, date], list[list[str]]] = {}
+    owners = agency_returns(session)
+    for e in entries:
+        if e.kind != "agency_deadline":
+            continue
+        for agency, rets in owners.items():
+            if e.return_id in rets:
+                by_agency.setdefault((agency, e.at.astimezone(zone).date()), []).append([e.return_id, e.period])
+    for (agency, day), items in sorted(by_agency.items()):
+        remind_day = ENGLAND.add_working_days(day, -REMIND_WORKING_DAYS)
+        at = datetime.combine(remind_day, time(9, 0), tzinfo=zone)
+        if now - LOOKBACK <= at:
+            jobs.append(
+                PlannedJob(f"remind:{agency}:{day.isoformat()}", at, "scheduler:job_remind",
+                           {"agency_code": agency, "deadline": day.isoformat(), "entries": items, "scheduled_for": at.isoformat()})
+            )  # fmt: skip
+    return sorted(jobs, key=lambda j: (j.at, j.id))
+
+
+def build_scheduler(settings: Settings, *, blocking: bool) -> Any:
+    """Create (not start) a scheduler with explicit defaults: coalesce, one instance, a wide misfire grace."""
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    kind = BlockingScheduler if blocking else BackgroundScheduler
+    return kind(
+        jobstores={"default": MemoryJobStore()},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(LOOKBACK.total_seconds())},
+        timezone=ZoneInfo(settings.timezone),
+    )
+
+
+PERIODIC = {
+    "heartbeat": ("scheduler:job_heartbeat", 30),
+    "deliver": ("scheduler:job_deliver", 60),
+    "reopen-scan": ("scheduler:job_reopen_scan", 300),
+    "reconcile": ("scheduler:job_reconcile", 3600),
+}
+
+
+def job_reconcile() -> None:
+    """Re-read the calendar and bring the scheduled jobs in line with it."""
+    scheduler = _state.get("scheduler")
+    if scheduler is not None:
+        reconcile(scheduler, _engine(), datetime.now(UTC))
+
+
+def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
+    """Add or replace every planned job, run missed ones now, and remove jobs the calendar no longer has."""
+    with Session(engine) as session:
+        planned = planned_jobs(session, now)
+    wanted = set()
+    missed = 0
+    for job in planned:
+        run_at = job.at if job.at > now else now + timedelta(seconds=1)
+        missed += job.at <= now
+        scheduler.add_job(
+            job.func, trigger="date", run_date=run_at, id=job.id, kwargs=job.kwargs, replace_existing=True
+        )
+        wanted.add(job.id)
+    for name, (func, seconds) in PERIODIC.items():
+        scheduler.add_job(
+            func,
+            trigger="interval",
+            seconds=seconds,
+            id=f"periodic:{name}",
+            replace_existing=True,
+            next_run_time=now + timedelta(seconds=1),
+        )
+        wanted.add(f"periodic:{name}")
+    removed = 0
+    for job in scheduler.get_jobs():
+        if job.id not in wanted:
+            job.remove()
+            removed += 1
+    return {"planned": len(planned), "missed_now_due": missed, "removed": removed}
+
+
+def acquire_lock(engine: Engine, *, wait: bool) -> Any | None:
+    """Take the one-active-scheduler lock on PostgreSQL (held by the returned connection); SQLite needs none."""
+    if engine.dialect.name != "postgresql":
+        return object()
+    connection = engine.connect()
+    if wait:
+        log.info("waiting to become the active scheduler")
+        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        return connection
+    if connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar():
+        return connection
+    connection.close()
+    return None
+
+
+def start_embedded(engine: Engine, settings: Settings) -> Any | None:
+    """Start the scheduler inside the API process (single-process deployments); None if another is active."""
+    lock = acquire_lock(engine, wait=False)
+    if lock is None:
+        log.info("another scheduler is active; the API runs without one")
+        return None
+    _state.update(engine=engine, lock=lock)
+    scheduler = build_scheduler(settings, blocking=False)
+    _state["scheduler"] = scheduler
+    counts = reconcile(scheduler, engine, datetime.now(UTC))
+    scheduler.start()
+    log.info("scheduler started in the API process: %s", counts)
+    return scheduler
+
+
+def stop_embedded(scheduler: Any | None) -> None:
+    """Stop an embedded scheduler and release its lock."""
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    lock = _state.pop("lock", None)
+    if lock is not None and hasattr(lock, "close"):
+        lock.close()
+    _state.pop("scheduler", None)
+
+
+def run(engine: Engine, settings: Settings) -> None:
+    """Run the scheduler as its own process: wait for the lock, then run jobs until stopped."""
+    lock = acquire_lock(engine, wait=True)
+    _state.update(engine=engine, lock=lock)
+    log.info("%s is the active scheduler", holder_name())
+    job_heartbeat()
+    scheduler = build_scheduler(settings, blocking=True)
+    _state["scheduler"] = scheduler
+    log.info("reconciled: %s", reconcile(scheduler, engine, datetime.now(UTC)))
+    try:
+        scheduler.start()
+    finally:
+        if lock is not None and hasattr(lock, "close"):
+            lock.close()

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `onereturn serve` listens on.")
     log_json: bool = Field(default=False, description="Write logs as JSON lines (production).")
     load_demo: bool = Field(default=True, description="Load the bundled demo agencies and figures on `serve`.")
+    scheduler_embedded: bool = Field(
+        default=True,
+        description="Run the job scheduler inside `onereturn serve` (turn off when `onereturn scheduler` runs apart).",
+    )
 
     @field_validator("database_url")
     @classmethod

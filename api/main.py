@@ -11,19 +11,32 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_body, install_error_handlers
-from api.routes import catalogue, collect, exports, health, orgs
+from api.routes import calendar, catalogue, collect, exports, health, orgs
 from db import get_engine
 from settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """Build the application on the given settings and engine (defaults: the environment's)."""
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, run_scheduler: bool = False
+) -> FastAPI:
+    """Build the application on the given settings and engine; ``run_scheduler`` embeds the job scheduler."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or get_engine(settings)
-        yield
+        running = None
+        if run_scheduler:
+            import scheduler
+
+            running = scheduler.start_embedded(app.state.engine, settings)
+        try:
+            yield
+        finally:
+            if running is not None:
+                import scheduler
+
+                scheduler.stop_embedded(running)
 
     app = FastAPI(
         title="onereturn",
@@ -40,6 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orgs.router)
     app.include_router(collect.router)
     app.include_router(exports.router)
+    app.include_router(calendar.router)
     return app
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 11:51:36.698486
+Create Date: 2026-11-22 12:04:37.874245
 """
 
 from collections.abc import Sequence
@@ -89,6 +89,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_indicator_status"), ["status"], unique=False)
 
     op.create_table(
+        "job_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("holder", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_run")),
+        sa.UniqueConstraint("job_id", "scheduled_for", name=op.f("uq_job_run_job_id")),
+    )
+    op.create_table(
         "org_unit",
         sa.Column("code", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -101,6 +114,28 @@ def upgrade() -> None:
     with op.batch_alter_table("org_unit", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_org_unit_name"), ["name"], unique=False)
         batch_op.create_index(batch_op.f("ix_org_unit_type"), ["type"], unique=False)
+
+    op.create_table(
+        "outbox_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("recipient", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=998), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("agency_code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("dedupe_key", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_message")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbox_message_dedupe_key")),
+    )
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_message_agency_code"), ["agency_code"], unique=False)
+        batch_op.create_index("ix_outbox_message_status_next_attempt_at", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
         "return_build",
@@ -140,6 +175,13 @@ def upgrade() -> None:
         sa.Column("file", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_return_spec")),
+    )
+    op.create_table(
+        "scheduler_heartbeat",
+        sa.Column("holder", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("active_since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("beat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("holder", name=op.f("pk_scheduler_heartbeat")),
     )
     op.create_table(
         "submission",
@@ -452,17 +494,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_submission_agency_code"))
 
     op.drop_table("submission")
+    op.drop_table("scheduler_heartbeat")
     op.drop_table("return_spec")
     with op.batch_alter_table("return_build", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_return_build_return_id"))
         batch_op.drop_index(batch_op.f("ix_return_build_fingerprint"))
 
     op.drop_table("return_build")
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_message_status_next_attempt_at")
+        batch_op.drop_index(batch_op.f("ix_outbox_message_agency_code"))
+
+    op.drop_table("outbox_message")
     with op.batch_alter_table("org_unit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_org_unit_type"))
         batch_op.drop_index(batch_op.f("ix_org_unit_name"))
 
     op.drop_table("org_unit")
+    op.drop_table("job_run")
     with op.batch_alter_table("indicator", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_indicator_status"))
         batch_op.drop_index(batch_op.f("ix_indicator_statistic"))

@@ -1,0 +1,126 @@
+"""The performance officer's view of time: one calendar across every return, reminders and notices."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+import outbox
+import scheduler
+from api.auth import SubmissionRead
+from api.deps import SessionDep
+from mappings.deadlines import CalendarEntry, clashes, to_ics
+
+router = APIRouter(prefix="/api", tags=["calendar"])
+Status = Literal["upcoming", "done", "owed", "overdue"]
+
+
+def _entries(
+    session: SessionDep, start: date, end: date, return_id: str | None, agency: str | None
+) -> list[CalendarEntry]:
+    entries = scheduler.calendar_entries(session, start - timedelta(days=400), end)
+    keep = [e for e in entries if start <= e.at.date() <= end and (return_id is None or e.return_id == return_id)]
+    if agency is not None:
+        mine = set(scheduler.agency_returns(session).get(agency, []))
+        keep = [e for e in keep if e.return_id in mine]
+    return keep
+
+
+def _window(start: date | None, end: date | None) -> tuple[date, date]:
+    first = start or datetime.now(UTC).date()
+    return first, end or first + timedelta(weeks=13)
+
+
+@router.get("/calendar", summary="The collection calendar with what is still owed")
+def get_calendar(
+    session: SessionDep,
+    principal: SubmissionRead,
+    agency: str | None = None,
+    return_id: Annotated[str | None, Query(alias="return")] = None,
+    start: Annotated[date | None, Query(alias="from", description="First day (default today)")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (default 13 weeks on)")] = None,
+    status: Status | None = None,
+) -> dict[str, Any]:
+    """List window openings, agency deadlines, builds and recipient deadlines, with the figures each agency still owes."""
+    if principal.agency_scope is not None:
+        agency = principal.agency_scope
+    first, last = _window(start, end)
+    now = datetime.now(UTC)
+    owners = scheduler.agency_returns(session)
+    rows = []
+    for e in _entries(session, first, last, return_id, agency):
+        agencies = [a for a, rets in owners.items() if e.return_id in rets and (agency is None or a == agency)]
+        owed = (
+            {a: len(scheduler._owed_for_entry(session, a, e.return_id, e.period)) for a in agencies}
+            if e.kind == "agency_deadline"
+            else {}
+        )
+        state: Status = "upcoming" if e.at > now else "done"
+        if e.kind == "agency_deadline" and any(owed.values()):
+            state = "overdue" if e.at <= now else "owed"
+        if status is not None and state != status:
+            continue
+        rows.append({"uid": e.uid, "return_id": e.return_id, "period": e.period, "kind": e.kind, "at": e.at.isoformat(),
+                     "status": state, "agencies": agencies, "owed": owed})  # fmt: skip
+    return {"from": first.isoformat(), "to": last.isoformat(), "count": len(rows), "data": rows}
+
+
+@router.get(
+    "/calendar.ics",
+    summary="The collection calendar as an iCalendar feed",
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+def get_calendar_ics(
+    session: SessionDep,
+    agency: str | None = None,
+    return_id: Annotated[str | None, Query(alias="return")] = None,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> Response:
+    """Subscribe to deadlines from Outlook or any calendar program (public: it lists deadlines, never figures)."""
+    first = start or datetime.now(UTC).date() - timedelta(days=31)
+    last = end or first + timedelta(days=400)
+    entries = _entries(session, first, last, return_id, agency)
+    data = to_ics(entries, name="onereturn collection calendar", now=datetime.now(UTC).replace(microsecond=0))
+    return Response(
+        data,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'inline; filename="onereturn.ics"'},
+    )
+
+
+@router.get("/calendar/clashes", summary="Weeks where one agency has several deadlines")
+def get_clashes(
+    session: SessionDep,
+    principal: SubmissionRead,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> list[dict[str, Any]]:
+    """List weeks in which an agency has two or more deadlines."""
+    first, last = _window(start, end)
+    entries = _entries(session, first, last, None, principal.agency_scope)
+    return [
+        {
+            "agency": c.agency,
+            "week": c.week,
+            "deadlines": [{"return_id": e.return_id, "period": e.period, "at": e.at.isoformat()} for e in c.entries],
+        }
+        for c in clashes(entries, scheduler.agency_returns(session))
+        if principal.agency_scope is None or c.agency == principal.agency_scope
+    ]
+
+
+@router.get("/outbox", summary="Reminders and notices")
+def get_outbox(
+    session: SessionDep, principal: SubmissionRead, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    """List reminders and notices, newest first (an agency sees its own)."""
+    messages = outbox.list_messages(session, agency_code=principal.agency_scope, limit=limit)
+    return [
+        {"id": m.id, "kind": m.kind, "recipient": m.recipient, "agency_code": m.agency_code, "subject": m.subject, "body": m.body,
+         "status": m.status, "attempts": m.attempts, "created_at": m.created_at, "sent_at": m.sent_at, "last_error": m.last_error}
+        for m in messages
+    ]  # fmt: skip

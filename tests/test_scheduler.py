@@ -1,0 +1,219 @@
+"""The schedule: reconciled jobs, exactly-once effects, one reminder per agency, builds, re-opening."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import icalendar
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+import outbox
+import scheduler
+from collectors.service import submit
+from exports.models import ExportSnapshot
+from mappings.models import Return
+from settings import Settings
+
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+
+
+@pytest.fixture
+def jobs_on(store: Engine) -> Iterator[Engine]:
+    scheduler._state["engine"] = store
+    yield store
+    scheduler._state.clear()
+
+
+def upload(engine: Engine, settings: Settings, agency: str, *rows: str) -> None:
+    outcome = submit(
+        engine, settings, agency_code=agency, filename="f.csv", data=(HEADER + "\n".join(rows) + "\n").encode()
+    )
+    assert outcome.submission is not None
+    assert outcome.submission.status in ("accepted", "partially_accepted")
+
+
+def count(engine: Engine, model: type) -> int:
+    with Session(engine) as session:
+        return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_reconcile_twice_keeps_one_job_each(store: Engine) -> None:
+    sched = scheduler.build_scheduler(Settings(), blocking=False)
+    sched.start(paused=True)  # a started job store applies replace_existing; nothing runs while paused
+    now = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
+    first = scheduler.reconcile(sched, store, now)
+    ids = sorted(j.id for j in sched.get_jobs())
+    second = scheduler.reconcile(sched, store, now)
+    assert sorted(j.id for j in sched.get_jobs()) == ids
+    assert len(ids) == len(set(ids)) == first["planned"] + len(scheduler.PERIODIC)
+    assert second["removed"] == 0
+    assert "remind:notts_cyp:2025-04-23" in ids
+    assert "build:county_cyp_core:FY2024-25-Q4" in ids
+    job = sched.get_job("build:county_cyp_core:FY2024-25-Q4")
+    assert job.next_run_time == datetime(2025, 4, 23, 17, 0, tzinfo=UTC)  # 18:00 BST
+    assert job.misfire_grace_time == int(scheduler.LOOKBACK.total_seconds())
+    sched.shutdown(wait=False)
+
+
+def test_a_job_triggered_twice_has_one_effect(jobs_on: Engine) -> None:
+    when = "2025-04-23T18:00:00+01:00"
+    scheduler.job_build("dfe_cin_census", "FY2024-25", when)
+    snapshots = count(jobs_on, ExportSnapshot)
+    scheduler.job_build("dfe_cin_census", "FY2024-25", when)
+    assert snapshots == 4
+    assert count(jobs_on, ExportSnapshot) == 4
+    assert count(jobs_on, scheduler.JobRun) == 1
+    with Session(jobs_on) as session:
+        run = session.execute(select(scheduler.JobRun)).scalars().one()
+    assert (run.job_id, run.outcome) == ("build:dfe_cin_census:FY2024-25", "ok")
+    assert run.detail.startswith("snapshots ")
+
+
+def test_one_reminder_lists_each_owed_figure_once_across_returns(jobs_on: Engine, store_settings: Settings) -> None:
+    upload(jobs_on, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    entries = [["county_cyp_core", "FY2024-25-Q4"], ["dfe_ssda903", "FY2024-25"]]
+    scheduler.job_remind("notts_cyp", "2025-04-23", entries, "2025-04-16T09:00:00+01:00")
+    scheduler.job_remind("notts_cyp", "2025-04-23", entries, "2025-04-16T09:00:00+01:00")
+    with Session(jobs_on) as session:
+        (message,) = outbox.list_messages(session, agency_code="notts_cyp")
+    lines = message.body.splitlines()[1:]
+    assert len(lines) == len(set(lines))
+    shared = [line for line in lines if line.startswith("- cyp.lac_3plus_placements_n for E10000024, 2025-03-31")]
+    assert shared == ["- cyp.lac_3plus_placements_n for E10000024, 2025-03-31: needed by county_cyp_core, dfe_ssda903"]
+    assert not any(line.startswith("- cyp.lac_count for") for line in lines), "already accepted"
+    assert message.kind == "reminder"
+    assert message.recipient == "cyp.performance@nottinghamshire.example"
+    assert message.subject == f"onereturn: {len(lines)} figure(s) due by 2025-04-23"
+
+
+def test_overdue_and_open_window_notices(jobs_on: Engine) -> None:
+    scheduler.job_open_window("county_cyp_core", "FY2024-25-Q4", "2025-04-01T00:00:00+01:00")
+    scheduler.job_overdue("county_cyp_core", "FY2024-25-Q4", "2025-04-23T17:00:00+01:00")
+    with Session(jobs_on) as session:
+        kinds = sorted(m.kind for m in outbox.list_messages(session, agency_code="notts_cyp"))
+    assert kinds == ["notice", "overdue"]
+
+
+def test_a_revision_reopens_a_built_return(jobs_on: Engine, store_settings: Settings) -> None:
+    upload(jobs_on, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    scheduler.job_build("dfe_ssda903", "FY2024-25", "2025-06-23T18:00:00+01:00")
+    scheduler.job_reopen_scan()
+    with Session(jobs_on) as session:
+        assert outbox.list_messages(session) == []
+    upload(jobs_on, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1110,,,,")
+    scheduler.job_reopen_scan()
+    scheduler.job_reopen_scan()
+    with Session(jobs_on) as session:
+        (notice,) = outbox.list_messages(session)
+    assert notice.subject == "onereturn: a revised figure re-opens dfe_ssda903 FY2024-25"
+    assert "cyp.lac_count E10000024 2025-03-31" in notice.body
+
+
+def test_calendar_api_and_ics_feed(store_client: TestClient) -> None:
+    body = store_client.get("/api/calendar", params={"from": "2025-04-01", "to": "2025-04-30"}, headers=OFFICER).json()
+    kinds = {(e["return_id"], e["kind"]) for e in body["data"]}
+    assert ("county_cyp_core", "agency_deadline") in kinds
+    deadline = next(e for e in body["data"] if e["return_id"] == "county_cyp_core" and e["kind"] == "agency_deadline")
+    assert deadline["owed"]["notts_cyp"] > 0
+    assert deadline["status"] == "overdue"
+    mine = store_client.get("/api/calendar", params={"from": "2025-04-01", "to": "2025-04-30"}, headers=NOTTS).json()
+    assert {e["return_id"] for e in mine["data"]} <= {"county_cyp_core", "dfe_ssda903", "dfe_cin_census"}
+    feed = store_client.get("/api/calendar.ics", params={"from": "2025-04-01", "to": "2025-06-30"})
+    assert feed.headers["content-type"].startswith("text/calendar")
+    parsed = icalendar.Calendar.from_ical(feed.content)
+    events = list(parsed.walk("VEVENT"))
+    assert events
+    uids = [str(e["UID"]) for e in events]
+    assert len(uids) == len(set(uids))
+    assert "county_cyp_core.FY2024-25-Q4.agency_deadline@onereturn" in uids
+    again = icalendar.Calendar.from_ical(
+        store_client.get("/api/calendar.ics", params={"from": "2025-04-01", "to": "2025-06-30"}).content
+    )
+    assert sorted(str(e["UID"]) for e in again.walk("VEVENT")) == sorted(uids)
+    clashes = store_client.get(
+        "/api/calendar/clashes", params={"from": "2025-04-01", "to": "2026-03-31"}, headers=OFFICER
+    ).json()
+    assert all(len(c["deadlines"]) >= 2 for c in clashes)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -> None:
+    if store.dialect.name != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's")
+    env = {
+        **os.environ,
+        "ONERETURN_DATABASE_URL": store.url.render_as_string(hide_password=False),
+        "ONERETURN_DATA_DIR": str(tmp_path),
+        "ONERETURN_LOG_JSON": "false",
+    }
+    # A monthly return whose deadlines fell in the last few days, so a fresh scheduler has jobs to catch up.
+    last_month_end = datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
+    days = (datetime.now(UTC).date() - last_month_end).days - 3
+    with Session(store) as session:
+        session.add(
+            Return(id="takeover_test", title="Takeover test", recipient="test", submitter="local_authority", geography_level="upper_tier_la",
+                   period_type="month", deadline=f"days_after_period_end:{max(days, 1)}", formats=["csv"], provenance="test")
+        )  # fmt: skip
+        session.commit()
+    command = [sys.executable, "-c", "import cli; cli.main()", "scheduler"]
+    logs = [open(tmp_path / f"s{i}.log", "w") for i in range(2)]  # noqa: SIM115 - closed below
+    first = subprocess.Popen(command, env=env, stdout=logs[0], stderr=subprocess.STDOUT)
+
+    def holders() -> list[str]:
+        with Session(store) as session:
+            return [h.holder for h in session.execute(select(scheduler.SchedulerHeartbeat)).scalars()]
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not holders():
+            time.sleep(0.2)
+        assert len(holders()) == 1
+        second = subprocess.Popen(command, env=env, stdout=logs[1], stderr=subprocess.STDOUT)
+        time.sleep(4)
+        assert len(holders()) == 1, "the second scheduler waits while the first holds the lock"
+        with Session(store) as session:
+            runs = session.execute(select(scheduler.JobRun)).scalars().all()
+        assert runs, "missed jobs are caught up on start"
+        assert len({(r.job_id, r.scheduled_for) for r in runs}) == len(runs)
+        assert {r.holder for r in runs} == set(holders())
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(holders()) < 2:
+            time.sleep(0.2)
+        assert len(holders()) == 2, "the waiting scheduler took over"
+        time.sleep(2)
+        with Session(store) as session:
+            after = session.execute(select(scheduler.JobRun)).scalars().all()
+        assert len({(r.job_id, r.scheduled_for) for r in after}) == len(after)
+        assert {r.job_id for r in after if r.holder != runs[0].holder} <= {r.job_id for r in after} - {
+            r.job_id for r in runs
+        }
+    finally:
+        for proc in (first, locals().get("second")):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        for log in logs:
+            log.close()
+
+
+def test_now_helpers() -> None:
+    assert scheduler.holder_name().endswith(f":{os.getpid()}")
+    assert timedelta(days=14) == scheduler.LOOKBACK
