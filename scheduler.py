@@ -133,12 +133,23 @@ def set_detail(engine: Engine, job_id: str, scheduled_for: datetime, detail: str
 
 def calendar_entries(session: Session, start: date, end: date) -> list[CalendarEntry]:
     """Compute every return's calendar entries for periods ending between two dates."""
-    returns = [
-        (r.id, r.period_type, r.deadline)
+    rows = [
+        r
         for r in session.execute(select(Return).order_by(col(Return.id))).scalars()
         if r.status != "abolished" and r.deadline
     ]
-    return calendar(returns, start, end, lead_working_days=REMIND_WORKING_DAYS)
+    entries = calendar(
+        [(r.id, r.period_type, r.deadline) for r in rows], start, end, lead_working_days=REMIND_WORKING_DAYS
+    )
+    spans = {r.id: (r.valid_from, r.valid_to) for r in rows}
+
+    def in_force(entry: CalendarEntry) -> bool:
+        # A return collects only periods ending while it is in force (the NIS stopped in 2011).
+        first, last = spans[entry.return_id]
+        ends = parse_period(entry.period).end
+        return (first is None or ends >= first) and (last is None or ends <= last)
+
+    return [e for e in entries if in_force(e)]
 
 
 def agency_returns(session: Session) -> dict[str, list[str]]:

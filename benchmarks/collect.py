@@ -36,7 +36,7 @@ def _prepare(folder: Path) -> Path:
     engine = db.make_engine(f"sqlite:///{path}")
     db.upgrade(engine)
     with db.session_scope(engine) as session:
-        load_bundled(session, demo_keys=False)
+        load_bundled(session, demo_keys=True)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()

@@ -18,21 +18,12 @@ import polars as pl
 from errors import InvalidInput
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
+from indicators.symbols import NO_FIGURE, STATUSES
 
 REQUIRED = ("indicator", "org", "period", "value")
 OPTIONAL = ("breakdown", "numerator", "denominator", "status", "note")
 #: Template columns that help the person filling it in; ignored on upload.
 INFORMATIVE = ("title", "org_name", "unit", "allowed", "last_value")
-STATUSES = ("final", "provisional", "estimated")
-#: Symbols that stand for "no figure", with the reason they record.
-NO_FIGURE = {
-    "x": "not available",
-    "z": "not applicable",
-    "c": "confidential",
-    "..": "not available",
-    ":": "not available",
-    "-": "nil",
-}
 PROBLEM_SCHEMA = {
     "row": pl.Int64,
     "column": pl.String,

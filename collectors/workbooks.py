@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell
 
+from indicators.symbols import NO_FIGURE, STATUSES, SYMBOLS
+
 #: Columns of the template's "Figures" sheet, in order. An upload of the filled template is read by these header names
 #: (lower-case); indicator, org, period, breakdown, value, numerator, denominator, status, note are the ones the service reads;
 #: title, org_name, unit, allowed, last_value are there to help the person filling it in and are ignored on upload.
@@ -40,25 +42,13 @@ TEMPLATE_COLUMNS = (
     "indicator", "title", "org", "org_name", "period", "breakdown", "unit", "allowed", "last_value",
     "value", "numerator", "denominator", "status", "note",
 )  # fmt: skip
-#: What a figure's status may be; a blank status means final.
-STATUSES = ("final", "provisional", "estimated")
-#: Statistical symbols accepted in place of a number (an explicit "no figure", with its reason); "u" is a flag written after a value, e.g. "12.5 u".
-SYMBOLS = {
-    "x": "not available",
-    "z": "not applicable",
-    "c": "confidential (suppressed)",
-    "..": "not available",
-    ":": "not available",
-    "-": "nil or rounds to zero",
-    "u": "low reliability (after a value)",
-}
 #: The kinds of statistic a template row can ask for.
 STATISTICS = ("count", "percentage", "rate", "mean", "score", "duration", "judgement", "gap")
 #: The columns the agency fills in; every other column is reference and locked.
 INPUT_COLUMNS = ("value", "numerator", "denominator", "status", "note")
 
 #: The symbols that stand alone in place of a value ("u" only ever follows a value).
-_NO_FIGURE = tuple(s for s in SYMBOLS if s != "u")
+_NO_FIGURE = tuple(NO_FIGURE)
 _SYMBOL_TEXT = " ".join(_NO_FIGURE)
 _COL = {name: i for i, name in enumerate(TEMPLATE_COLUMNS)}
 #: Columns kept as text so Excel never turns "2024-06" into a date or drops a code's leading zero.

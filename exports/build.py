@@ -25,15 +25,6 @@ from mappings.resolve import Geography, Resolver, level_orgs
 from mappings.service import current_catalogue_version
 from mappings.transforms import PART_SCHEMA, apply_scale, recode, round_values, suppress
 
-_NO_FIGURE = {
-    "x": "not available",
-    "z": "not applicable",
-    "c": "confidential",
-    "..": "not available",
-    ":": "not available",
-    "-": "nil",
-}
-
 
 def _fmt(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"

@@ -32,6 +32,7 @@ import polars as pl
 
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import Period, PeriodType
+from indicators.symbols import NO_FIGURE
 from mappings.agencies import owed_periods
 
 FIGURE_SCHEMA = pl.Schema(
@@ -74,14 +75,7 @@ NOT_DERIVABLE = "not_derivable"
 SUPPRESSED = "suppressed"
 
 #: What each "no figure" symbol records (the same symbols the upload accepts).
-SYMBOL_MEANINGS = {
-    "x": "not available",
-    "z": "not applicable",
-    "c": "confidential",
-    "..": "not available",
-    ":": "not available",
-    "-": "nil",
-}
+SYMBOL_MEANINGS = NO_FIGURE
 #: The steps ``how`` can record, in pipeline order (the order they are written in).
 STEPS = ("converted", "rolled_up", "apportioned", "recoded")
 AGGREGATIONS = ("sum", "ratio_of_sums", "weighted_mean", "none")

@@ -217,3 +217,15 @@ def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -
 def test_now_helpers() -> None:
     assert scheduler.holder_name().endswith(f":{os.getpid()}")
     assert timedelta(days=14) == scheduler.LOOKBACK
+
+
+def test_returns_out_of_force_have_no_calendar(store: Engine) -> None:
+    from datetime import date
+
+    with Session(store) as session:
+        now = {e.return_id for e in scheduler.calendar_entries(session, date(2025, 4, 1), date(2026, 3, 31))}
+        then = {e.return_id for e in scheduler.calendar_entries(session, date(2009, 4, 1), date(2010, 3, 31))}
+    assert "nis" not in now
+    assert "crc" not in now
+    assert {"county_cyp_core", "dfe_ssda903", "ndtms_adult_monthly"} <= now
+    assert "nis" in then

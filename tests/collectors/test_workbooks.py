@@ -15,8 +15,6 @@ import polars as pl
 import pytest
 
 from collectors.workbooks import (
-    STATUSES,
-    SYMBOLS,
     TEMPLATE_COLUMNS,
     ProblemCell,
     TemplateInfo,
@@ -26,6 +24,7 @@ from collectors.workbooks import (
     template_csv,
     template_xlsx,
 )
+from indicators.symbols import STATUSES, SYMBOLS
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 OFSTED = [("1", "Outstanding"), ("2", "Good"), ("3", "Requires improvement"), ("4", "Inadequate")]
