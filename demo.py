@@ -78,6 +78,8 @@ def build_all(
 ) -> list[tuple[str, str, str, int]]:
     """Build every return for the period ending each year, in every format, into ``out``."""
     written: list[tuple[str, str, str, int]] = []
+    # Returns of one period share the geography, owners and stored figures a builder reads.
+    builders: dict[str, Builder] = {}
     with Session(engine) as session:
         returns = list(session.execute(select(Return).order_by(Return.id)).scalars())
         for year_text in years:
@@ -86,14 +88,16 @@ def build_all(
                 period = year_end_period(year, ret.period_type)
                 if period is None:
                     continue
-                builder = Builder(session, period.code, ret.period_type)
-                for fmt, spec in FORMATS.items():
-                    snap = exports.snapshot(session, ret.id, period.code, fmt, builder=builder)
+                if period.code not in builders:
+                    builders[period.code] = Builder(session, period.code, ret.period_type)
+                builder = builders[period.code]
+                for snap in exports.snapshots(session, ret.id, period.code, list(FORMATS), builder=builder):
+                    spec = FORMATS[snap.format]  # type: ignore[index]
                     target = out / ret.id / f"{period.code}.{spec.extension}"
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(snap.data)
-                    written.append((ret.id, period.code, fmt, len(snap.data)))
+                    written.append((ret.id, period.code, snap.format, len(snap.data)))
                     if progress:
-                        progress(f"{ret.id} {period.code} {fmt}")
+                        progress(f"{ret.id} {period.code} {snap.format}")
                 session.commit()
     return written

@@ -265,9 +265,8 @@ def job_build(return_id: str, period: str, scheduled_for: str) -> None:
             return
         with Session(engine) as session:
             ret = session.get(Return, return_id)
-            built = []
-            for fmt in (ret.formats if ret else []) or ["xlsx", "csv", "json", "sdmx-csv"]:
-                built.append(exports.snapshot(session, return_id, period, fmt).id)
+            formats = (ret.formats if ret else []) or ["xlsx", "csv", "json", "sdmx-csv"]
+            built = [snap.id for snap in exports.snapshots(session, return_id, period, formats)]
             session.commit()
         set_detail(engine, job_id, when, "snapshots " + ", ".join(map(str, built)))
 

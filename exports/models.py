@@ -18,6 +18,8 @@ class ReturnBuild(SQLModel, table=True):
     return_id: str = Field(max_length=64, index=True)
     period: str = Field(max_length=16)
     fingerprint: str = Field(max_length=64, index=True)
+    #: The state of the store the build saw; while it is unchanged the build is served as it is.
+    source_mark: str = Field(default="", max_length=128)
     generated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     catalogue_version: str = Field(max_length=64)
     cell_count: int

@@ -16,6 +16,7 @@ from exports.model import BuiltReturn
 from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
 from indicators.models import Observation, Submission
+from indicators.periods import parse_period
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,24 @@ def fingerprint(built: BuiltReturn) -> str:
     return digest.hexdigest()
 
 
+def source_mark(session: Session) -> str:
+    """Summarise what a build depends on: figures only ever get new rows, so the last id marks them all."""
+    from sqlalchemy import func
+
+    from mappings.models import AgencyOrg
+    from mappings.service import current_catalogue_version
+
+    last_figure = session.execute(select(func.max(Observation.id))).scalar_one() or 0
+    links = session.execute(select(func.count()).select_from(AgencyOrg)).scalar_one()
+    version = current_catalogue_version(session)
+    return f"{last_figure}:{links}:{version.content_hash[:16] if version else ''}"
+
+
+def _latest(session: Session, return_id: str, period: str) -> ReturnBuild | None:
+    stmt = select(ReturnBuild).where(ReturnBuild.return_id == return_id, ReturnBuild.period == period)
+    return session.execute(stmt.order_by(col(ReturnBuild.id).desc())).scalars().first()
+
+
 def build(
     session: Session, return_id: str, period: str, *, builder: Builder | None = None
 ) -> tuple[ReturnBuild, BuiltReturn]:
@@ -58,32 +77,24 @@ def build(
         raise InvalidInput(
             f"{return_id} is a {ret.period_type.replace('_', ' ')} return; {period} is a {builder.period.type.replace('_', ' ')}"
         )
+    mark = source_mark(session)
     now = datetime.now(UTC)
     built = builder.build(ret, fields, now)
     print_ = fingerprint(built)
-    last = (
-        session.execute(
-            select(ReturnBuild)
-            .where(ReturnBuild.return_id == return_id, ReturnBuild.period == built.period)
-            .order_by(col(ReturnBuild.id).desc())
-        )
-        .scalars()
-        .first()
-    )
+    last = _latest(session, return_id, built.period)
     if last is not None and last.fingerprint == print_:
+        last.source_mark = mark
         return last, _with_time(built, last.generated_at)
     record = ReturnBuild(
-        return_id=return_id, period=built.period, fingerprint=print_, generated_at=now, catalogue_version=built.catalogue_version,
-        cell_count=built.cells.height, completeness=built.completeness,
+        return_id=return_id, period=built.period, fingerprint=print_, source_mark=mark, generated_at=now,
+        catalogue_version=built.catalogue_version, cell_count=built.cells.height, completeness=built.completeness,
     )  # fmt: skip
     session.add(record)
     session.flush()
     assert record.id is not None
     if built.lineage.height:
-        rows = built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "weight").with_columns(
-            pl.lit(record.id).alias("build_id")
-        )
-        session.execute(insert(LineageRow), rows.to_dicts())
+        rows = built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "weight")
+        session.execute(insert(LineageRow), rows.with_columns(pl.lit(record.id).alias("build_id")).to_dicts())
     return record, built
 
 
@@ -94,44 +105,61 @@ def _with_time(built: BuiltReturn, generated_at: datetime) -> BuiltReturn:
     return replace(built, generated_at=stamp)
 
 
-def snapshot(session: Session, return_id: str, period: str, fmt: str, *, builder: Builder | None = None) -> Snapshot:
-    """Return the current snapshot of a return for a period in a format, building it if needed."""
-    if fmt not in FORMATS:
-        raise InvalidInput(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    record, built = build(session, return_id, period, builder=builder)
-    assert record.id is not None
-    stored = (
-        session.execute(
-            select(ExportSnapshot).where(ExportSnapshot.build_id == record.id, ExportSnapshot.format == fmt)
-        )
-        .scalars()
-        .first()
-    )
-    created = stored is None
-    if stored is None:
-        data = write(_with_time(built, record.generated_at), fmt)
-        stored = ExportSnapshot(
-            build_id=record.id,
-            format=fmt,
-            content_hash=hashlib.sha256(data).hexdigest(),
-            size_bytes=len(data),
-            data=data,
-            created_at=datetime.now(UTC),
-        )
-        session.add(stored)
-        session.flush()
+def _stored(session: Session, build_id: int, fmt: str) -> ExportSnapshot | None:
+    stmt = select(ExportSnapshot).where(ExportSnapshot.build_id == build_id, ExportSnapshot.format == fmt)
+    return session.execute(stmt).scalars().first()
+
+
+def _as_snapshot(stored: ExportSnapshot, record: ReturnBuild, return_id: str, created: bool) -> Snapshot:
     assert stored.id is not None
+    assert record.id is not None
     return Snapshot(
         stored.id,
         record.id,
         return_id,
         record.period,
-        fmt,
+        stored.format,
         stored.content_hash,
         record.generated_at,
         stored.data,
         created,
     )
+
+
+def snapshots(
+    session: Session, return_id: str, period: str, formats: list[str], *, builder: Builder | None = None
+) -> list[Snapshot]:
+    """Return the current snapshots of a return for a period in several formats, building at most once."""
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise InvalidInput(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    canonical = (builder.period if builder is not None else parse_period(period)).code
+    last = _latest(session, return_id, canonical)
+    if last is not None and last.id is not None and last.source_mark == source_mark(session):
+        found = [_stored(session, last.id, fmt) for fmt in formats]
+        if all(s is not None for s in found):
+            return [_as_snapshot(s, last, return_id, False) for s in found if s is not None]
+    record, built = build(session, return_id, period, builder=builder)
+    assert record.id is not None
+    out = []
+    for fmt in formats:
+        stored = _stored(session, record.id, fmt)
+        created = stored is None
+        if stored is None:
+            data = write(_with_time(built, record.generated_at), fmt)  # type: ignore[arg-type]
+            stored = ExportSnapshot(
+                build_id=record.id, format=fmt, content_hash=hashlib.sha256(data).hexdigest(), size_bytes=len(data), data=data,
+                created_at=datetime.now(UTC),
+            )  # fmt: skip
+            session.add(stored)
+            session.flush()
+        out.append(_as_snapshot(stored, record, return_id, created))
+    return out
+
+
+def snapshot(session: Session, return_id: str, period: str, fmt: str, *, builder: Builder | None = None) -> Snapshot:
+    """Return the current snapshot of a return for a period in one format, building it if needed."""
+    return snapshots(session, return_id, period, [fmt], builder=builder)[0]
 
 
 def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:

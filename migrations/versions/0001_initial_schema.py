@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 12:04:37.874245
+Create Date: 2026-11-22 12:17:55.081392
 """
 
 from collections.abc import Sequence
@@ -143,6 +143,7 @@ def upgrade() -> None:
         sa.Column("return_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("source_mark", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
         sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("catalogue_version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("cell_count", sa.Integer(), nullable=False),
