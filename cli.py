@@ -68,6 +68,8 @@ def configure_logging(*, as_json: bool) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     # Alembic narrates every plugin it loads; only its warnings help an operator.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler narrates every job it adds; job failures are logged by the jobs themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -105,7 +107,10 @@ def serve(
         f"Serving on {where} (API docs at {where}/docs)"
     )
     uvicorn.run(
-        create_app(settings, engine=engine), host=host or settings.host, port=port or settings.port, log_config=None
+        create_app(settings, engine=engine, run_scheduler=settings.scheduler_embedded),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
     )
 
 

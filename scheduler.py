@@ -399,18 +399,24 @@ def planned_jobs(session: Session, now: datetime) -> list[PlannedJob]:
     return sorted(jobs, key=lambda j: (j.at, j.id))
 
 
-def build_scheduler(settings: Settings, *, blocking: bool) -> Any:
+def build_scheduler(settings: Settings) -> Any:
     """Create (not start) a scheduler with explicit defaults: coalesce, one instance, a wide misfire grace."""
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
 
-    kind = BlockingScheduler if blocking else BackgroundScheduler
-    return kind(
+    return BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(LOOKBACK.total_seconds())},
         timezone=ZoneInfo(settings.timezone),
     )
+
+
+def start_reconciled(scheduler: Any, engine: Engine) -> dict[str, int]:
+    """Start paused, reconcile the jobs, then resume, so ids are replaced in a live job store."""
+    scheduler.start(paused=True)
+    counts = reconcile(scheduler, engine, datetime.now(UTC))
+    scheduler.resume()
+    return counts
 
 
 PERIODIC = {
@@ -481,11 +487,9 @@ def start_embedded(engine: Engine, settings: Settings) -> Any | None:
         log.info("another scheduler is active; the API runs without one")
         return None
     _state.update(engine=engine, lock=lock)
-    scheduler = build_scheduler(settings, blocking=False)
+    scheduler = build_scheduler(settings)
     _state["scheduler"] = scheduler
-    counts = reconcile(scheduler, engine, datetime.now(UTC))
-    scheduler.start()
-    log.info("scheduler started in the API process: %s", counts)
+    log.info("scheduler started in the API process: %s", start_reconciled(scheduler, engine))
     return scheduler
 
 
@@ -501,15 +505,22 @@ def stop_embedded(scheduler: Any | None) -> None:
 
 def run(engine: Engine, settings: Settings) -> None:
     """Run the scheduler as its own process: wait for the lock, then run jobs until stopped."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     lock = acquire_lock(engine, wait=True)
     _state.update(engine=engine, lock=lock)
     log.info("%s is the active scheduler", holder_name())
     job_heartbeat()
-    scheduler = build_scheduler(settings, blocking=True)
+    scheduler = build_scheduler(settings)
     _state["scheduler"] = scheduler
-    log.info("reconciled: %s", reconcile(scheduler, engine, datetime.now(UTC)))
+    log.info("reconciled: %s", start_reconciled(scheduler, engine))
     try:
-        scheduler.start()
+        stop.wait()
     finally:
+        scheduler.shutdown(wait=True)
         if lock is not None and hasattr(lock, "close"):
             lock.close()

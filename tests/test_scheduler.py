@@ -50,7 +50,7 @@ def count(engine: Engine, model: type) -> int:
 
 
 def test_reconcile_twice_keeps_one_job_each(store: Engine) -> None:
-    sched = scheduler.build_scheduler(Settings(), blocking=False)
+    sched = scheduler.build_scheduler(Settings())
     sched.start(paused=True)  # a started job store applies replace_existing; nothing runs while paused
     now = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
     first = scheduler.reconcile(sched, store, now)
@@ -229,3 +229,16 @@ def test_returns_out_of_force_have_no_calendar(store: Engine) -> None:
     assert "crc" not in now
     assert {"county_cyp_core", "dfe_ssda903", "ndtms_adult_monthly"} <= now
     assert "nis" in then
+
+
+def test_the_api_process_runs_the_scheduler_when_asked(store: Engine, tmp_path: Path) -> None:
+    from api.main import create_app
+
+    with TestClient(create_app(Settings(data_dir=tmp_path), engine=store, run_scheduler=True)):
+        running = scheduler._state["scheduler"]
+        ids = {job.id for job in running.get_jobs()}
+        assert {"periodic:heartbeat", "periodic:deliver", "periodic:reopen-scan", "periodic:reconcile"} <= ids
+        assert any(i.startswith("build:") for i in ids)
+    assert "scheduler" not in scheduler._state
+    with TestClient(create_app(Settings(data_dir=tmp_path), engine=store)):
+        assert "scheduler" not in scheduler._state
