@@ -183,19 +183,36 @@ def _suggestions(unknown: list[str], known: list[str]) -> dict[str, str]:
 
 
 def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
+    # Nearly every value is a plain number: cast those directly and keep the string work
+    # (symbols, the u flag, thousands separators, %) for the few rows that need it.
+    plain = df.with_columns(pl.col("value").cast(pl.Float64, strict=False).alias("_plain"))
+    needs_work = pl.col("value").is_not_null() & pl.col("_plain").is_null()
+    easy = plain.filter(~needs_work).with_columns(
+        pl.lit(None, pl.String).alias("symbol"),
+        pl.lit(None, pl.String).alias("flag"),
+        pl.col("value").alias("_number"),
+        pl.col("_plain").alias("value_num"),
+    )
     text = pl.col("value")
     symbol = pl.when(text.is_in(list(NO_FIGURE))).then(text).otherwise(None)
     flagged = text.str.contains(r"^[-+0-9.,%\s]+\s*[uU]$")
     number = text.str.replace(r"\s*[uU]$", "").str.strip_chars().str.strip_suffix("%")
     number = pl.when(number.str.contains(_THOUSANDS)).then(number.str.replace_all(",", "")).otherwise(number)
-    out = df.with_columns(
+    hard = plain.filter(needs_work).with_columns(
         symbol.alias("symbol"),
         pl.when(flagged).then(pl.lit("u")).otherwise(None).alias("flag"),
         pl.when(symbol.is_null()).then(number).otherwise(None).alias("_number"),
     )
+    hard = hard.with_columns(pl.col("_number").cast(pl.Float64, strict=False).alias("value_num")).select(easy.columns)
+    out = pl.concat([easy, hard]).drop("_plain")
+    dot = pl.col("_number").str.find(".", literal=True)
     return out.with_columns(
-        pl.col("_number").cast(pl.Float64, strict=False).alias("value_num"),
-        pl.col("_number").str.extract(r"\.(\d+)$").str.len_chars().fill_null(0).alias("value_dp"),
+        # NaN and infinity are not figures: leave them null so they are reported as type errors.
+        pl.when(pl.col("value_num").is_finite()).then(pl.col("value_num")).otherwise(None).alias("value_num"),
+        pl.when(dot.is_null())
+        .then(0)
+        .otherwise(pl.col("_number").str.len_chars().cast(pl.Int64) - dot.cast(pl.Int64) - 1)
+        .alias("value_dp"),
         *(
             pl.col(c).str.replace_all(",", "").cast(pl.Float64, strict=False).alias(f"{c}_num")
             for c in ("numerator", "denominator")

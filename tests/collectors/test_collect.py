@@ -330,3 +330,17 @@ def test_counts_with_decimals_take_fractions(store: Engine, store_settings: Sett
     assert outcome.submission is not None
     assert outcome.submission.status == "accepted"
     assert [o.value for o in figures(store)] == [420.1]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-Infinity"])
+def test_not_a_number_and_infinity_are_type_errors(store: Engine, store_settings: Settings, text: str) -> None:
+    outcome = submit(
+        store,
+        store_settings,
+        agency_code="notts_cyp",
+        filename="n.csv",
+        data=csv(f"cyp.cin_count,E10000024,2024-06-30,,{text},,,,"),
+    )
+    assert outcome.problems is not None
+    assert outcome.problems.select("row", "column", "rule").rows() == [(2, "value", "type-error")]
+    assert figures(store) == []
