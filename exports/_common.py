@@ -36,6 +36,21 @@ def lineage_by_cell(lineage: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def provenance_text(rows: list[dict[str, Any]]) -> str:
+    """Say where a cell's figures came from, e.g. ``submission 12 row 7; submission 15 row 4``."""
+    parts: list[str] = []
+    for row in rows:
+        if row["submission_id"] is not None:
+            part = f"submission {row['submission_id']}"
+            if row["file_row"] is not None:
+                part += f" row {row['file_row']}"
+        else:
+            part = f"observation {row['observation_id']}"
+        if part not in parts:
+            parts.append(part)
+    return "; ".join(parts)
+
+
 def finite(value: float | None) -> float | None:
     """Return the value, or None when it is null, NaN or infinite (none of which a recipient can use)."""
     if value is None or not math.isfinite(value):

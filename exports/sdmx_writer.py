@@ -43,10 +43,9 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Any
 
 from errors import InvalidInput
-from exports._common import cell_rows, fields_by_code, lineage_by_cell, number_text
+from exports._common import cell_rows, fields_by_code, lineage_by_cell, number_text, provenance_text
 from exports.csv_writer import neutralise
 from exports.model import BuiltReturn
 from indicators.periods import Period, parse_period
@@ -175,20 +174,6 @@ def _codes(built: BuiltReturn) -> _Codes:
     )
 
 
-def _provenance_text(rows: list[dict[str, Any]]) -> str:
-    parts: list[str] = []
-    for row in rows:
-        if row["submission_id"] is not None:
-            part = f"submission {row['submission_id']}"
-            if row["file_row"] is not None:
-                part += f" row {row['file_row']}"
-        else:
-            part = f"observation {row['observation_id']}"
-        if part not in parts:
-            parts.append(part)
-    return "; ".join(parts)
-
-
 def write_sdmx_csv(built: BuiltReturn) -> bytes:
     """Write the return as SDMX-CSV 2.0 against the dataflow described by :func:`sdmx_structure`."""
     agency, flow, version = sdmx_ids(built)
@@ -218,7 +203,7 @@ def write_sdmx_csv(built: BuiltReturn) -> bytes:
                 "0",
                 "" if cell["decimals"] is None else str(cell["decimals"]),
                 neutralise(cell["reason"] or ""),
-                _provenance_text(lineage.get(cell["cell_id"], [])),
+                provenance_text(lineage.get(cell["cell_id"], [])),
             ]
         )
     return buffer.getvalue().encode("utf-8")

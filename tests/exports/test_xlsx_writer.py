@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from exports.model import LINEAGE_SCHEMA, FieldInfo
+from exports.model import FieldInfo
 from exports.xlsx_writer import write_xlsx
 from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, LINEAGE, make_built
 
@@ -180,14 +180,27 @@ def test_definitions_one_row_per_field(layout: str) -> None:
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_lineage_one_row_per_lineage_row(layout: str) -> None:
+def test_lineage_one_row_per_cell_with_every_figure(layout: str) -> None:
     frame = _read(write_xlsx(make_built(layout=layout)), "Lineage")
-    assert len(frame.columns) == len(LINEAGE_SCHEMA)
-    assert frame.height == len(LINEAGE)
-    assert frame["Cell id"].to_list() == [r["cell_id"] for r in LINEAGE]
-    assert frame["Submission id"].to_list() == [str(r["submission_id"]) for r in LINEAGE]
-    assert frame["File row"].to_list() == [str(r["file_row"]) for r in LINEAGE]
-    assert frame["Figure org"].to_list()[5:7] == ["E07000170", "E07000171"]
+    cells = list(dict.fromkeys(r["cell_id"] for r in LINEAGE))
+    assert frame.columns == [
+        "Cell id",
+        "Field code",
+        "Org code",
+        "Figures",
+        "Provenance",
+        "Agencies and files",
+        "Stored figures",
+    ]
+    assert frame["Cell id"].to_list() == cells
+    for cell, row in zip(cells, frame.iter_rows(named=True), strict=True):
+        behind = [r for r in LINEAGE if r["cell_id"] == cell]
+        assert row["Figures"] == str(len(behind))
+        for r in behind:
+            if r["submission_id"] is not None:
+                assert f"submission {r['submission_id']} row {r['file_row']}" in row["Provenance"]
+            assert f"{r['indicator_id']} {r['figure_org']} {r['figure_period']}" in row["Stored figures"]
+    assert "E07000170" in " ".join(frame["Stored figures"].to_list())
 
 
 def test_hostile_text_stays_text() -> None:
