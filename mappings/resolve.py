@@ -22,7 +22,7 @@ from indicators.models import Indicator, Observation
 from indicators.periods import Period
 from mappings.agencies import owed_periods
 from mappings.models import Crosswalk, OrgParent, OrgUnit
-from mappings.transforms import PART_SCHEMA, as_parts, convert_period, roll_up
+from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA, as_parts, convert_period, roll_up
 
 #: Families of units that each partition a parent; a parent is rolled up from the first family it has.
 FAMILIES: tuple[tuple[str, ...], ...] = (
@@ -150,8 +150,7 @@ class Resolver:
             stmt = stmt.where(col(Observation.period).in_(periods))
         return pl.DataFrame(
             [tuple(r) for r in self.session.execute(stmt).all()],
-            schema={"obs_id": pl.Int64, "indicator_id": pl.String, "org_code": pl.String, "period": pl.String, "breakdown": pl.String,
-                    "value": pl.Float64, "numerator": pl.Float64, "denominator": pl.Float64, "symbol": pl.String},
+            schema=FIGURE_SCHEMA,
             orient="row",
         )  # fmt: skip
 

@@ -50,14 +50,7 @@ FIGURE_SCHEMA = pl.Schema(
 )
 PART_SCHEMA = pl.Schema(
     {
-        "indicator_id": pl.String(),
-        "org_code": pl.String(),
-        "period": pl.String(),
-        "breakdown": pl.String(),
-        "value": pl.Float64(),
-        "numerator": pl.Float64(),
-        "denominator": pl.Float64(),
-        "symbol": pl.String(),
+        **{name: dtype for name, dtype in FIGURE_SCHEMA.items() if name != "obs_id"},
         "status": pl.String(),
         "reason": pl.String(),
         "how": pl.String(),
