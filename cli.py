@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from errors import OneReturnError
@@ -348,17 +349,17 @@ def export(
     err.print(f"Wrote {target} (snapshot {snap.id}, {len(snap.data):,} bytes, sha256 {snap.content_hash[:12]})")
 
 
-def _export_all(engine: object, year: str, folder: Path, *, quiet: bool) -> None:
+def _export_all(engine: Engine, year: str, folder: Path, *, quiet: bool) -> None:
     from rich.progress import Progress
 
     from demo import build_all
     from exports.writers import FORMATS
 
-    with Session(engine) as session:  # type: ignore[arg-type]
+    with Session(engine) as session:
         total = len(session.execute(select(Return)).scalars().all()) * len(FORMATS)
     with Progress(console=err, transient=True, disable=quiet) as progress:
         task = progress.add_task(f"Building returns for {year}", total=total)
-        written = build_all(engine, (year,), folder, progress=lambda _name: progress.advance(task))  # type: ignore[arg-type]
+        written = build_all(engine, (year,), folder, progress=lambda _name: progress.advance(task))
     err.print(f"Wrote {len(written)} files to {folder}/")
 
 

@@ -201,9 +201,11 @@ def return_indicators(session: Session, return_id: str) -> set[str]:
     return set().union(*(collected_inputs(indicators, f) for f in fields))
 
 
-def _owed_for_entry(session: Session, agency: str, return_id: str, period: str) -> list[Obligation]:
-    ret_period = parse_period(period)
-    return outstanding(session, agency, ret_period.code, return_indicators(session, return_id))
+def owed_for_entry(
+    session: Session, agency: str, return_id: str, period: str, needed: set[str] | None = None
+) -> list[Obligation]:
+    """List what an agency still owes for one return and period (``needed``: the return's indicators, if known)."""
+    return outstanding(session, agency, period, return_indicators(session, return_id) if needed is None else needed)
 
 
 # --- jobs: module-level functions referenced as "scheduler:<name>" so job stores can name them ---
@@ -218,7 +220,7 @@ def job_open_window(return_id: str, period: str, scheduled_for: str) -> None:
         with Session(engine) as session:
             agencies = [a for a, rets in agency_returns(session).items() if return_id in rets]
             for agency in agencies:
-                owed = _owed_for_entry(session, agency, return_id, period)
+                owed = owed_for_entry(session, agency, return_id, period)
                 outbox.queue(
                     session, kind="notice", recipient=_address(session, agency), agency_code=agency,
                     subject=f"onereturn: {return_id} {period} is open for figures",
@@ -239,7 +241,7 @@ def job_remind(agency_code: str, deadline: str, entries: list[list[str]], schedu
         with Session(engine) as session:
             owed: dict[Obligation, list[str]] = {}
             for return_id, period in entries:
-                for o in _owed_for_entry(session, agency_code, return_id, period):
+                for o in owed_for_entry(session, agency_code, return_id, period):
                     owed.setdefault(o, []).append(return_id)
             if owed:
                 lines = [
@@ -283,7 +285,7 @@ def job_overdue(return_id: str, period: str, scheduled_for: str) -> None:
             for agency, rets in agency_returns(session).items():
                 if return_id not in rets:
                     continue
-                owed = _owed_for_entry(session, agency, return_id, period)
+                owed = owed_for_entry(session, agency, return_id, period)
                 if owed:
                     late[agency] = len(owed)
                     outbox.queue(

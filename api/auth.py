@@ -69,5 +69,4 @@ def require(scopes: set[str], kinds: set[str]) -> Callable[..., Principal]:
 AgencySubmit = Annotated[Principal, Depends(require({"figures:submit"}, {"agency", "officer"}))]
 SubmissionRead = Annotated[Principal, Depends(require({"submissions:read"}, {"agency", "officer"}))]
 FiguresRead = Annotated[Principal, Depends(require({"figures:read"}, {"agency", "officer", "regulator"}))]
-OfficerOnly = Annotated[Principal, Depends(require(set(), {"officer"}))]
 ReturnsRead = Annotated[Principal, Depends(require({"returns:read"}, {"regulator", "officer"}))]

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import polars as pl
 
-POP = "pop."
-
 
 def _prepare(folder: Path) -> Path:
     import db

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
@@ -32,10 +32,6 @@ PROBLEM_SCHEMA = {
     "severity": pl.String,
     "message": pl.String,
 }
-ACCEPTED_COLUMNS = (
-    "indicator_id", "org_code", "period", "breakdown", "value", "numerator", "denominator",
-    "symbol", "flag", "status", "note", "file_row",
-)  # fmt: skip
 _THOUSANDS = r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"
 
 
@@ -66,7 +62,6 @@ class Validation:
     problems: pl.DataFrame
     accepted: pl.DataFrame
     fatal: bool = False
-    ignored_columns: list[str] = field(default_factory=list)
 
     @property
     def error_count(self) -> int:
@@ -409,9 +404,7 @@ def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
               "message": f"column {c!r} is not one the service reads; it was ignored"} for c in ignored]
         )  # fmt: skip
         all_problems = pl.concat([note, all_problems])
-    return Validation(
-        rows_read=raw.height, rows_blank=rows_blank, problems=all_problems, accepted=accepted, ignored_columns=ignored
-    )
+    return Validation(rows_read=raw.height, rows_blank=rows_blank, problems=all_problems, accepted=accepted)
 
 
 def _warnings(good: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:

@@ -100,11 +100,6 @@ class BuiltReturn:
         return shown / total if total else 0.0
 
 
-def empty_cells() -> pl.DataFrame:
-    """Return a cell table with no rows."""
-    return pl.DataFrame(schema=CELL_SCHEMA)
-
-
 def empty_lineage() -> pl.DataFrame:
     """Return a lineage table with no rows."""
     return pl.DataFrame(schema=LINEAGE_SCHEMA)

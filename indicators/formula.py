@@ -110,8 +110,9 @@ def parse_formula(text: str) -> Node:
     if not parser.tokens:
         raise InvalidInput("Formula is empty")
     node = parser.expression()
-    if parser.peek() is not None:
-        raise InvalidInput(f"Formula {text!r}: unexpected {parser.peek()[1]!r} after a complete expression")  # type: ignore[index]
+    extra = parser.peek()
+    if extra is not None:
+        raise InvalidInput(f"Formula {text!r}: unexpected {extra[1]!r} after a complete expression")
     return node
 
 

@@ -204,8 +204,3 @@ def months_in(period: Period) -> list[Period]:
         out.append(month(year, month_no))
         year, month_no = (year + 1, 1) if month_no == 12 else (year, month_no + 1)
     return out
-
-
-def period_end_snapshot(period: Period) -> Period:
-    """Return the snapshot date at the end of a period."""
-    return snapshot(period.end)

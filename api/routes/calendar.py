@@ -50,14 +50,18 @@ def get_calendar(
     first, last = _window(start, end)
     now = datetime.now(UTC)
     owners = scheduler.agency_returns(session)
+    needed: dict[str, set[str]] = {}
     rows = []
     for e in _entries(session, first, last, return_id, agency):
         agencies = [a for a, rets in owners.items() if e.return_id in rets and (agency is None or a == agency)]
-        owed = (
-            {a: len(scheduler._owed_for_entry(session, a, e.return_id, e.period)) for a in agencies}
-            if e.kind == "agency_deadline"
-            else {}
-        )
+        owed: dict[str, int] = {}
+        if e.kind == "agency_deadline":
+            if e.return_id not in needed:
+                needed[e.return_id] = scheduler.return_indicators(session, e.return_id)
+            owed = {
+                a: len(scheduler.owed_for_entry(session, a, e.return_id, e.period, needed[e.return_id]))
+                for a in agencies
+            }
         state: Status = "upcoming" if e.at > now else "done"
         if e.kind == "agency_deadline" and any(owed.values()):
             state = "overdue" if e.at <= now else "owed"
