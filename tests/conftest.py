@@ -95,7 +95,8 @@ def client(session: Session, engine: Engine, tmp_path: Path) -> Iterator[TestCli
         yield test_client
 
 
-_PG_TEMPLATE = "onereturn_test_template"
+#: Named after the test database, so suites pointed at different databases never share a template.
+_PG_TEMPLATE = f"onereturn_{PG_URL.rsplit('/', 1)[-1] or 'test'}_template"
 
 
 def _pg_admin_url(database: str) -> str:
@@ -147,7 +148,7 @@ def store(store_template: str, tmp_path: Path) -> Iterator[Engine]:
         yield eng
         eng.dispose()
         return
-    name = f"onereturn_test_{os.getpid()}_{next(_counter)}"
+    name = f"{_PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
     admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {where}")
