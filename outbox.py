@@ -27,7 +27,7 @@ from typing import Final, Literal, get_args
 from pydantic import Field as SettingField
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -243,6 +243,18 @@ def list_messages(
         query = query.where(OutboxMessage.status == status)
     query = query.order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc()).limit(limit)
     return list(session.exec(query).all())
+
+
+def page_messages(
+    session: Session, *, agency_code: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[OutboxMessage], int]:
+    """Return one page of messages, newest first (optionally for one agency), and how many there are in all."""
+    query = select(OutboxMessage)
+    if agency_code is not None:
+        query = query.where(OutboxMessage.agency_code == agency_code)
+    total = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    query = query.order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
+    return list(session.exec(query.limit(limit).offset(offset)).all()), total
 
 
 def message_id(dedupe_key: str, sender: str) -> str:

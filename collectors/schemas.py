@@ -48,13 +48,6 @@ class SubmissionReport(SubmissionSummary):
     links: dict[str, str]
 
 
-class SubmissionList(BaseModel):
-    """A page of uploads, newest first."""
-
-    data: list[SubmissionSummary]
-    count: int
-
-
 class AgencyPublic(BaseModel):
     """An agency: what it answers for."""
 
@@ -86,10 +79,3 @@ class FigurePublic(BaseModel):
     agency_code: str | None
     file_row: int | None
     recorded_at: datetime
-
-
-class FigureList(BaseModel):
-    """A page of figures."""
-
-    data: list[FigurePublic]
-    count: int

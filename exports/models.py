@@ -53,3 +53,14 @@ class LineageRow(SQLModel, table=True):
     org_code: str = Field(max_length=32)
     observation_id: int = Field(foreign_key="observation.id")
     weight: float = 1.0
+
+
+class BuildCell(SQLModel, table=True):
+    """A digest of what one cell of a build showed, so a later build can say which cells changed since."""
+
+    __tablename__ = "build_cell"
+
+    id: int | None = Field(default=None, primary_key=True)
+    build_id: int = Field(foreign_key="return_build.id", index=True)
+    cell_id: str = Field(max_length=400)
+    digest: str = Field(max_length=32)

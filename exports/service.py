@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from errors import InvalidInput, NotFound
 from exports.build import Builder, return_with_fields
+from exports.changes import record_cells
 from exports.model import BuiltReturn
 from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
@@ -95,6 +96,7 @@ def build(
     if built.lineage.height:
         rows = built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "weight")
         session.execute(insert(LineageRow), rows.with_columns(pl.lit(record.id).alias("build_id")).to_dicts())
+    record_cells(session, record.id, built)
     return record, built
 
 
@@ -180,15 +182,27 @@ def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
 
 
 def list_snapshots(
-    session: Session, *, return_id: str | None = None, period: str | None = None
-) -> list[tuple[ExportSnapshot, ReturnBuild]]:
-    """List stored snapshots, newest first."""
+    session: Session,
+    *,
+    return_id: str | None = None,
+    period: str | None = None,
+    return_ids: list[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[tuple[ExportSnapshot, ReturnBuild]], int]:
+    """Return one page of stored snapshots, newest first (only of ``return_ids`` when given), and how many match."""
+    from sqlalchemy import func
+
     stmt = select(ExportSnapshot, ReturnBuild).join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
     if return_id:
         stmt = stmt.where(ReturnBuild.return_id == return_id)
     if period:
         stmt = stmt.where(ReturnBuild.period == period)
-    return [(s, b) for s, b in session.execute(stmt.order_by(col(ExportSnapshot.id).desc())).all()]
+    if return_ids is not None:
+        stmt = stmt.where(col(ReturnBuild.return_id).in_(return_ids))
+    total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    rows = session.execute(stmt.order_by(col(ExportSnapshot.id).desc()).limit(limit).offset(offset)).all()
+    return [(s, b) for s, b in rows], total
 
 
 def lineage(

@@ -78,10 +78,3 @@ class IndicatorDetail(IndicatorPublic):
 
     used_by: list[IndicatorUse]
     codelists: list[CodeListPublic]
-
-
-class IndicatorList(BaseModel):
-    """A page of indicators."""
-
-    data: list[IndicatorPublic]
-    count: int

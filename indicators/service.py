@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC, datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from errors import NotFound
@@ -81,15 +83,27 @@ def list_figures(
     breakdown: str | None = None,
     history: bool = False,
     orgs_allowed: Collection[str] | None = None,
+    updated_after: datetime | None = None,
+    as_of: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[tuple[Observation, str | None]], int]:
-    """Return stored figures (current only, or every version) with the agency that sent each."""
+    """Return stored figures (current only, or every version) with the agency that sent each.
+
+    ``updated_after`` keeps the versions recorded after an instant; ``as_of`` shows the store as it
+    stood at an instant: the version of each figure current then (every version made by then, with history).
+    """
     stmt = select(Observation, Submission.agency_code).join(
         Submission, col(Submission.id) == col(Observation.submission_id), isouter=True
     )
-    if not history:
+    if as_of is not None:
+        stmt = stmt.where(col(Observation.recorded_at) <= _utc(as_of))
+        if not history:
+            stmt = stmt.where(~_newer_version_by(_utc(as_of)))
+    elif not history:
         stmt = stmt.where(col(Observation.is_current))
+    if updated_after is not None:
+        stmt = stmt.where(col(Observation.recorded_at) > _utc(updated_after))
     if indicator:
         stmt = stmt.where(Observation.indicator_id == indicator)
     if org:
@@ -110,3 +124,23 @@ def list_figures(
     )
     rows = session.execute(ordered.limit(limit).offset(offset)).all()
     return [(obs, agency) for obs, agency in rows], total
+
+
+def _utc(instant: datetime) -> datetime:
+    # The store keeps UTC; a time without a zone is read as UTC too.
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def _newer_version_by(instant: datetime) -> ColumnElement[bool]:
+    """Say whether a later version of the same figure had been recorded by ``instant``."""
+    later = aliased(Observation)
+    return exists().where(
+        and_(
+            col(later.indicator_id) == col(Observation.indicator_id),
+            col(later.org_code) == col(Observation.org_code),
+            col(later.period) == col(Observation.period),
+            col(later.breakdown) == col(Observation.breakdown),
+            col(later.version) > col(Observation.version),
+            col(later.recorded_at) <= instant,
+        )
+    )

@@ -48,13 +48,6 @@ class OrgUnitDetail(OrgUnitPublic):
     crosswalk: list[CrosswalkLink]
 
 
-class OrgUnitList(BaseModel):
-    """A page of org units."""
-
-    data: list[OrgUnitPublic]
-    count: int
-
-
 class ReturnFieldPublic(BaseModel):
     """One field of a return and the indicator it maps onto."""
 
@@ -92,10 +85,3 @@ class ReturnDetail(ReturnPublic):
     """A return with its fields."""
 
     fields: list[ReturnFieldPublic]
-
-
-class ReturnList(BaseModel):
-    """Every return."""
-
-    data: list[ReturnPublic]
-    count: int

@@ -123,13 +123,13 @@ def test_a_revision_reopens_a_built_return(jobs_on: Engine, store_settings: Sett
 
 def test_calendar_api_and_ics_feed(store_client: TestClient) -> None:
     body = store_client.get("/api/calendar", params={"from": "2025-04-01", "to": "2025-04-30"}, headers=OFFICER).json()
-    kinds = {(e["return_id"], e["kind"]) for e in body["data"]}
+    kinds = {(e["return_id"], e["kind"]) for e in body["items"]}
     assert ("county_cyp_core", "agency_deadline") in kinds
-    deadline = next(e for e in body["data"] if e["return_id"] == "county_cyp_core" and e["kind"] == "agency_deadline")
+    deadline = next(e for e in body["items"] if e["return_id"] == "county_cyp_core" and e["kind"] == "agency_deadline")
     assert deadline["owed"]["notts_cyp"] > 0
     assert deadline["status"] == "overdue"
     mine = store_client.get("/api/calendar", params={"from": "2025-04-01", "to": "2025-04-30"}, headers=NOTTS).json()
-    assert {e["return_id"] for e in mine["data"]} <= {"county_cyp_core", "dfe_ssda903", "dfe_cin_census"}
+    assert {e["return_id"] for e in mine["items"]} <= {"county_cyp_core", "dfe_ssda903", "dfe_cin_census"}
     feed = store_client.get("/api/calendar.ics", params={"from": "2025-04-01", "to": "2025-06-30"})
     assert feed.headers["content-type"].startswith("text/calendar")
     parsed = icalendar.Calendar.from_ical(feed.content)
@@ -145,7 +145,8 @@ def test_calendar_api_and_ics_feed(store_client: TestClient) -> None:
     clashes = store_client.get(
         "/api/calendar/clashes", params={"from": "2025-04-01", "to": "2026-03-31"}, headers=OFFICER
     ).json()
-    assert all(len(c["deadlines"]) >= 2 for c in clashes)
+    assert clashes["total"] == len(clashes["items"])
+    assert all(len(c["deadlines"]) >= 2 for c in clashes["items"])
 
 
 @pytest.mark.postgres

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 import outbox
 import scheduler
 from api.auth import SubmissionRead
 from api.deps import SessionDep
+from api.pages import Limit, Offset, Page, page, page_of
 from mappings.deadlines import CalendarEntry, clashes, to_ics
 
 router = APIRouter(prefix="/api", tags=["calendar"])
@@ -36,6 +37,7 @@ def _window(start: date | None, end: date | None) -> tuple[date, date]:
 
 @router.get("/calendar", summary="The collection calendar with what is still owed")
 def get_calendar(
+    request: Request,
     session: SessionDep,
     principal: SubmissionRead,
     agency: str | None = None,
@@ -43,6 +45,8 @@ def get_calendar(
     start: Annotated[date | None, Query(alias="from", description="First day (default today)")] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day (default 13 weeks on)")] = None,
     status: Status | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """List window openings, agency deadlines, builds and recipient deadlines, with the figures each agency still owes."""
     if principal.agency_scope is not None:
@@ -69,7 +73,8 @@ def get_calendar(
             continue
         rows.append({"uid": e.uid, "return_id": e.return_id, "period": e.period, "kind": e.kind, "at": e.at.isoformat(),
                      "status": state, "agencies": agencies, "owed": owed})  # fmt: skip
-    return {"from": first.isoformat(), "to": last.isoformat(), "count": len(rows), "data": rows}
+    listed = page_of(request, rows, limit=limit, offset=offset).model_dump()
+    return {"from": first.isoformat(), "to": last.isoformat(), **listed}
 
 
 @router.get(
@@ -98,15 +103,18 @@ def get_calendar_ics(
 
 @router.get("/calendar/clashes", summary="Weeks where one agency has several deadlines")
 def get_clashes(
+    request: Request,
     session: SessionDep,
     principal: SubmissionRead,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
-) -> list[dict[str, Any]]:
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[dict[str, Any]]:
     """List weeks in which an agency has two or more deadlines."""
     first, last = _window(start, end)
     entries = _entries(session, first, last, None, principal.agency_scope)
-    return [
+    found = [
         {
             "agency": c.agency,
             "week": c.week,
@@ -115,16 +123,18 @@ def get_clashes(
         for c in clashes(entries, scheduler.agency_returns(session))
         if principal.agency_scope is None or c.agency == principal.agency_scope
     ]
+    return page_of(request, found, limit=limit, offset=offset)
 
 
 @router.get("/outbox", summary="Reminders and notices")
 def get_outbox(
-    session: SessionDep, principal: SubmissionRead, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[dict[str, Any]]:
+    request: Request, session: SessionDep, principal: SubmissionRead, limit: Limit = 100, offset: Offset = 0
+) -> Page[dict[str, Any]]:
     """List reminders and notices, newest first (an agency sees its own)."""
-    messages = outbox.list_messages(session, agency_code=principal.agency_scope, limit=limit)
-    return [
+    messages, total = outbox.page_messages(session, agency_code=principal.agency_scope, limit=limit, offset=offset)
+    items = [
         {"id": m.id, "kind": m.kind, "recipient": m.recipient, "agency_code": m.agency_code, "subject": m.subject, "body": m.body,
          "status": m.status, "attempts": m.attempts, "created_at": m.created_at, "sent_at": m.sent_at, "last_error": m.last_error}
         for m in messages
     ]  # fmt: skip
+    return page(request, items, total=total, limit=limit, offset=offset)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
+from api.pages import Limit, Offset, Page, page, page_of
 from indicators import service as indicators
-from indicators.schemas import CodeListPublic, IndicatorDetail, IndicatorList
+from indicators.schemas import CodeListPublic, IndicatorDetail, IndicatorPublic
 from mappings import service as mappings
-from mappings.schemas import ReturnDetail, ReturnList
+from mappings.schemas import ReturnDetail, ReturnPublic
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not in the catalogue"}}
@@ -18,22 +19,23 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not in the c
 StatisticFilter = Literal["count", "percentage", "rate", "mean", "score", "duration", "judgement", "gap"]
 
 
-@router.get("/indicators", summary="List indicators", response_model=IndicatorList)
+@router.get("/indicators", summary="List indicators", response_model=Page[IndicatorPublic])
 def list_indicators(
+    request: Request,
     session: SessionDep,
     q: Annotated[str | None, Query(description="Text in the id, title or definition")] = None,
     statistic: StatisticFilter | None = None,
     return_id: Annotated[str | None, Query(alias="return", description="Only indicators this return asks for")] = None,
     status: Literal["active", "legacy", "abolished"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> IndicatorList:
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[IndicatorPublic]:
     """List catalogue indicators, filtered by text, statistic, return or status."""
     ids = mappings.indicator_ids_for_return(session, return_id) if return_id else None
     rows, total = indicators.list_indicators(
         session, text=q, statistic=statistic, status=status, ids=ids, limit=limit, offset=offset
     )
-    return IndicatorList(data=[indicators.to_public(r) for r in rows], count=total)
+    return page(request, [indicators.to_public(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/indicators/{indicator_id}", summary="One indicator", response_model=IndicatorDetail, responses=NOT_FOUND)
@@ -48,17 +50,18 @@ def get_indicator(indicator_id: str, session: SessionDep) -> IndicatorDetail:
     )
 
 
-@router.get("/codelists", summary="List code lists", response_model=list[CodeListPublic])
-def list_codelists(session: SessionDep) -> list[CodeListPublic]:
+@router.get("/codelists", summary="List code lists", response_model=Page[CodeListPublic])
+def list_codelists(
+    request: Request, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[CodeListPublic]:
     """List every code list with its codes."""
-    return indicators.get_codelists(session)
+    return page_of(request, indicators.get_codelists(session), limit=limit, offset=offset)
 
 
-@router.get("/returns", summary="List returns", response_model=ReturnList)
-def list_returns(session: SessionDep) -> ReturnList:
+@router.get("/returns", summary="List returns", response_model=Page[ReturnPublic])
+def list_returns(request: Request, session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> Page[ReturnPublic]:
     """List every return with its recipient, level, period type and number of fields."""
-    rows = mappings.list_returns(session)
-    return ReturnList(data=rows, count=len(rows))
+    return page_of(request, mappings.list_returns(session), limit=limit, offset=offset)
 
 
 @router.get("/returns/{return_id}", summary="One return", response_model=ReturnDetail, responses=NOT_FOUND)

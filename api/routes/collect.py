@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -12,13 +13,12 @@ from sqlmodel import col, select
 
 from api.auth import AgencySubmit, FiguresRead, Principal, SubmissionRead
 from api.deps import SessionDep
+from api.pages import Limit, Offset, Page, page, page_of
 from collectors import service as collect
 from collectors.schemas import (
     AgencyPublic,
-    FigureList,
     FigurePublic,
     ProblemPublic,
-    SubmissionList,
     SubmissionReport,
     SubmissionSummary,
 )
@@ -53,13 +53,16 @@ def _agency_public(session: SessionDep, agency: Agency) -> AgencyPublic:
     )  # fmt: skip
 
 
-@router.get("/agencies", summary="List agencies", response_model=list[AgencyPublic])
-def list_agencies(session: SessionDep, principal: SubmissionRead) -> list[AgencyPublic]:
+@router.get("/agencies", summary="List agencies", response_model=Page[AgencyPublic])
+def list_agencies(
+    request: Request, session: SessionDep, principal: SubmissionRead, limit: Limit = 100, offset: Offset = 0
+) -> Page[AgencyPublic]:
     """List the agencies and what each answers for (an agency sees only itself)."""
     stmt = select(Agency).order_by(col(Agency.code))
     if principal.agency_scope is not None:
         stmt = stmt.where(Agency.code == principal.agency_scope)
-    return [_agency_public(session, a) for a in session.execute(stmt).scalars()]
+    agencies = [_agency_public(session, a) for a in session.execute(stmt).scalars()]
+    return page_of(request, agencies, limit=limit, offset=offset)
 
 
 @router.get("/agencies/{code}", summary="One agency", response_model=AgencyPublic, responses=NOT_FOUND)
@@ -172,16 +175,17 @@ def _read_capped(file: UploadFile, limit: int) -> bytes:
     return buffer.getvalue()
 
 
-@router.get("/submissions", summary="List uploads", response_model=SubmissionList)
+@router.get("/submissions", summary="List uploads", response_model=Page[SubmissionSummary])
 def list_submissions(
+    request: Request,
     session: SessionDep,
     principal: SubmissionRead,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> SubmissionList:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[SubmissionSummary]:
     """List uploads, newest first (an agency sees only its own)."""
     rows, total = collect.list_submissions(session, agency_code=principal.agency_scope, limit=limit, offset=offset)
-    return SubmissionList(data=[SubmissionSummary(**_summary(r)) for r in rows], count=total)
+    return page(request, [SubmissionSummary(**_summary(r)) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get(
@@ -232,6 +236,7 @@ def submission_report_xlsx(
 
 @router.get("/figures", summary="Stored and rolled-up figures")
 def figures(
+    request: Request,
     session: SessionDep,
     principal: FiguresRead,
     indicator: str | None = None,
@@ -245,8 +250,14 @@ def figures(
             description="Roll up to this level (region, nuts2, health_area, england ...); needs indicator and period"
         ),
     ] = None,
+    updated_after: Annotated[
+        datetime | None, Query(description="Only figures recorded after this instant (ISO 8601; UTC if no zone)")
+    ] = None,
+    as_of: Annotated[
+        datetime | None, Query(description="The figures as they stood at this instant (the versions current then)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     """List stored figures with their provenance, or (with ``level``) figures rolled up to any geography level."""
     if level is not None:
@@ -254,8 +265,13 @@ def figures(
             raise Forbidden("Roll-ups across areas are for officers and regulators")
         if not indicator or not period:
             raise InvalidInput("A roll-up needs indicator and period as well as level")
+        if updated_after is not None or as_of is not None:
+            raise InvalidInput(
+                "Roll-ups are made from the current figures; updated_after and as_of apply to stored figures"
+            )
         canonical, rolled = figures_at_level(session, indicator, period, level, org)
-        return {"indicator": indicator, "period": canonical, "level": level, "count": len(rolled), "data": rolled}
+        listed = page_of(request, rolled, limit=limit, offset=offset).model_dump()
+        return {"indicator": indicator, "period": canonical, "level": level, **listed}
     allowed = None
     if principal.agency_scope is not None:
         allowed = list(
@@ -269,6 +285,8 @@ def figures(
         breakdown=breakdown,
         history=history,
         orgs_allowed=allowed,
+        updated_after=updated_after,
+        as_of=as_of,
         limit=limit,
         offset=offset,
     )
@@ -294,4 +312,4 @@ def figures(
         )
         for o, agency in rows
     ]
-    return FigureList(data=data, count=total)
+    return page(request, data, total=total, limit=limit, offset=offset)

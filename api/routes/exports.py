@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlmodel import Session
+from pydantic import BaseModel
+from sqlmodel import Session, select
 
 from api.auth import Principal, ReturnsRead
+from api.conditional import conditional
 from api.deps import SessionDep
+from api.pages import Limit, Offset, Page, page
 from errors import InvalidInput, NotFound
 from exports import service as exports
 from exports.burden import burden
-from exports.writers import FORMATS, sdmx_structure
+from exports.changes import changed_since, snapshot_at, utc
+from exports.writers import FORMATS, sdmx_structure, write
+from indicators.periods import parse_period
 from mappings.models import Return
 
 router = APIRouter(prefix="/api", tags=["exports"])
 _BY_EXTENSION = {f.extension: name for name, f in FORMATS.items()}
 _MEDIA: dict[int | str, dict[str, Any]] = {
     200: {"content": {f.media_type: {} for f in FORMATS.values()}},
+    304: {"description": "Not modified: If-None-Match names these exact bytes (the ETag)"},
     404: {"description": "Not found"},
 }
 
@@ -38,7 +45,7 @@ def _split(name: str) -> tuple[str, str]:
     raise InvalidInput(f"{name!r} has no known format suffix; use one of {', '.join('.' + e for e in _BY_EXTENSION)}")
 
 
-def _download(snap: exports.Snapshot) -> Response:
+def _download(request: Request, snap: exports.Snapshot) -> Response:
     fmt = FORMATS[snap.format]  # type: ignore[index]
     filename = f"{snap.return_id}-{snap.period}.{fmt.extension}"
     headers = {
@@ -47,19 +54,55 @@ def _download(snap: exports.Snapshot) -> Response:
         "X-Content-SHA256": snap.content_hash,
         "Link": f'</api/exports/{snap.id}/lineage>; rel="lineage"',
     }
-    return Response(snap.data, media_type=fmt.media_type, headers=headers)
+    return conditional(request, snap.data, media_type=fmt.media_type, headers=headers, content_hash=snap.content_hash)
+
+
+def _changes(request: Request, session: Session, return_id: str, period: str, fmt: str, since: datetime) -> Response:
+    """Write only the cells changed since an instant; the bytes are derived, so no snapshot is stored."""
+    record, built = exports.build(session, return_id, period)
+    changed = changed_since(session, record, built, since)
+    spec = FORMATS[fmt]  # type: ignore[index]
+    data = write(changed, spec.name)
+    stamp = utc(since).strftime("%Y%m%dT%H%M%SZ")
+    headers = {
+        "Content-Disposition": f'attachment; filename="{return_id}-{built.period}-changed-since-{stamp}.{spec.extension}"',
+        "X-Build-Id": str(record.id),
+        "X-Changed-Cells": str(changed.cells.height),
+    }
+    return conditional(request, data, media_type=spec.media_type, headers=headers)
 
 
 @router.get("/returns/{return_id}/{period_file}", summary="A return for a period, in a format", responses=_MEDIA)
-def return_file(return_id: str, period_file: str, session: SessionDep, principal: ReturnsRead) -> Response:
+def return_file(
+    request: Request,
+    return_id: str,
+    period_file: str,
+    session: SessionDep,
+    principal: ReturnsRead,
+    updated_after: Annotated[
+        datetime | None, Query(description="Only the cells changed since this instant (ISO 8601; UTC if no zone)")
+    ] = None,
+    as_of: Annotated[
+        datetime | None, Query(description="The snapshot that was current at this instant: exactly what was sent then")
+    ] = None,
+) -> Response:
     """Get a return for a period as .xlsx, .csv, .json or .sdmx.csv (e.g. FY2024-25.xlsx); repeats give identical bytes."""
-    _visible_return(session, principal, return_id)
+    ret = _visible_return(session, principal, return_id)
     if period_file.endswith(".structure.xml"):
         period = period_file.removesuffix(".structure.xml")
         _record, built = exports.build(session, return_id, period)
         return Response(sdmx_structure(built), media_type="application/xml")
     period, fmt = _split(period_file)
-    return _download(exports.snapshot(session, return_id, period, fmt))
+    if updated_after is not None and as_of is not None:
+        raise InvalidInput("Ask for either updated_after (what changed since) or as_of (what was sent then), not both")
+    if as_of is not None:
+        canonical = parse_period(period, ret.period_type).code  # type: ignore[arg-type]
+        stored = snapshot_at(session, return_id, canonical, fmt, as_of)
+        assert stored.id is not None
+        return _download(request, exports.get_snapshot(session, stored.id))
+    if updated_after is not None:
+        return _changes(request, session, return_id, period, fmt, updated_after)
+    return _download(request, exports.snapshot(session, return_id, period, fmt))
 
 
 @router.get("/returns/{return_id}/{period}/completeness", summary="What is present and missing in a return")
@@ -81,39 +124,61 @@ def completeness(return_id: str, period: str, session: SessionDep, principal: Re
     }
 
 
-@router.get("/exports", summary="Stored export snapshots")
+class SnapshotPublic(BaseModel):
+    """One stored snapshot: which build, return, period and format, and its content hash."""
+
+    id: int
+    build_id: int
+    return_id: str
+    period: str
+    format: str
+    content_hash: str
+    size_bytes: int
+    generated_at: datetime
+    completeness: dict[str, int]
+
+
+@router.get("/exports", summary="Stored export snapshots", response_model=Page[SnapshotPublic])
 def list_exports(
+    request: Request,
     session: SessionDep,
     principal: ReturnsRead,
     return_id: Annotated[str | None, Query(alias="return")] = None,
     period: str | None = None,
-) -> list[dict[str, Any]]:
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[SnapshotPublic]:
     """List stored snapshots (newest first) with their content hash."""
-    rows = exports.list_snapshots(session, return_id=return_id, period=period)
     visible = []
-    for snap, record in rows:
+    for ret in session.execute(select(Return.id)).scalars():
         try:
-            _visible_return(session, principal, record.return_id)
+            _visible_return(session, principal, ret)
         except NotFound:
             continue
-        visible.append(
-            {"id": snap.id, "build_id": record.id, "return_id": record.return_id, "period": record.period, "format": snap.format,
-             "content_hash": snap.content_hash, "size_bytes": snap.size_bytes, "generated_at": record.generated_at,
-             "completeness": record.completeness}
-        )  # fmt: skip
-    return visible
+        visible.append(ret)
+    rows, total = exports.list_snapshots(
+        session, return_id=return_id, period=period, return_ids=visible, limit=limit, offset=offset
+    )
+    items = [
+        SnapshotPublic(id=snap.id or 0, build_id=record.id or 0, return_id=record.return_id, period=record.period, format=snap.format,
+                       content_hash=snap.content_hash, size_bytes=snap.size_bytes, generated_at=record.generated_at,
+                       completeness=record.completeness)
+        for snap, record in rows
+    ]  # fmt: skip
+    return page(request, items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/exports/{snapshot_id}", summary="One stored snapshot's bytes", responses=_MEDIA)
-def get_export(snapshot_id: int, session: SessionDep, principal: ReturnsRead) -> Response:
+def get_export(request: Request, snapshot_id: int, session: SessionDep, principal: ReturnsRead) -> Response:
     """Get a stored snapshot exactly as it was generated."""
     snap = exports.get_snapshot(session, snapshot_id)
     _visible_return(session, principal, snap.return_id)
-    return _download(snap)
+    return _download(request, snap)
 
 
 @router.get("/exports/{snapshot_id}/lineage", summary="Where every cell of a snapshot came from")
 def get_lineage(
+    request: Request,
     snapshot_id: int,
     session: SessionDep,
     principal: ReturnsRead,
@@ -127,7 +192,8 @@ def get_lineage(
     snap = exports.get_snapshot(session, snapshot_id)
     _visible_return(session, principal, snap.return_id)
     rows, total = exports.lineage(session, snap.build_id, cell=cell, field=field, org=org, limit=limit, offset=offset)
-    return {"snapshot_id": snap.id, "return_id": snap.return_id, "period": snap.period, "count": total, "data": rows}
+    listed = page(request, rows, total=total, limit=limit, offset=offset).model_dump()
+    return {"snapshot_id": snap.id, "return_id": snap.return_id, "period": snap.period, **listed}
 
 
 @router.get("/burden", summary="Burden saved and overlap between returns")

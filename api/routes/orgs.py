@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
+from api.pages import Limit, Offset, Page, page
 from mappings import service as mappings
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
-from mappings.schemas import OrgUnitDetail, OrgUnitList, OrgUnitPublic
+from mappings.schemas import OrgUnitDetail, OrgUnitPublic
 
 router = APIRouter(prefix="/api", tags=["geography"])
 
 
-@router.get("/orgs", summary="List org units", response_model=OrgUnitList)
+@router.get("/orgs", summary="List org units", response_model=Page[OrgUnitPublic])
 def list_orgs(
+    request: Request,
     session: SessionDep,
     type: Annotated[
         str | None, Query(description=f"An org type or group: {', '.join((*ORG_TYPES, *LEVEL_GROUPS))}")
@@ -24,9 +26,9 @@ def list_orgs(
     parent: Annotated[str | None, Query(description="Only direct children of this code")] = None,
     q: Annotated[str | None, Query(description="Text in the name or code")] = None,
     on: Annotated[date | None, Query(description="Only units (and parent links) valid on this date")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> OrgUnitList:
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[OrgUnitPublic]:
     """List org units, filtered by type, parent, text and date."""
     if type is not None and type not in ORG_TYPES and type not in LEVEL_GROUPS:
         from errors import InvalidInput
@@ -36,7 +38,7 @@ def list_orgs(
             errors=[{"type": "enum", "loc": ["query", "type"], "msg": "Unknown org type", "input": type}],
         )
     rows, total = mappings.list_org_units(session, type=type, parent=parent, text=q, on=on, limit=limit, offset=offset)
-    return OrgUnitList(data=[OrgUnitPublic.model_validate(r) for r in rows], count=total)
+    return page(request, [OrgUnitPublic.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get(

@@ -27,22 +27,22 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 
 def test_list_indicators_counts_and_pages(client: TestClient, bundled_catalogue: Catalogue) -> None:
     first = client.get("/api/indicators", params={"limit": 10}).json()
-    assert first["count"] == len(bundled_catalogue.indicators.indicators)
-    assert len(first["data"]) == 10
+    assert first["total"] == len(bundled_catalogue.indicators.indicators)
+    assert len(first["items"]) == 10
     second = client.get("/api/indicators", params={"limit": 10, "offset": 10}).json()
-    assert {i["id"] for i in first["data"]}.isdisjoint({i["id"] for i in second["data"]})
+    assert {i["id"] for i in first["items"]}.isdisjoint({i["id"] for i in second["items"]})
 
 
 def test_filter_indicators_by_text_statistic_and_return(client: TestClient, bundled_catalogue: Catalogue) -> None:
     by_text = client.get("/api/indicators", params={"q": "care leavers", "limit": 1000}).json()
-    assert by_text["count"] > 0
-    assert all("care leaver" in f"{i['title']} {i['definition']} {i['plain_title']}".lower() for i in by_text["data"])
+    assert by_text["total"] > 0
+    assert all("care leaver" in f"{i['title']} {i['definition']} {i['plain_title']}".lower() for i in by_text["items"])
     pct = client.get("/api/indicators", params={"statistic": "percentage", "limit": 1000}).json()
-    assert pct["count"] > 0
-    assert all(i["statistic"] == "percentage" for i in pct["data"])
+    assert pct["total"] > 0
+    assert all(i["statistic"] == "percentage" for i in pct["items"])
     core = client.get("/api/indicators", params={"return": "county_cyp_core", "limit": 1000}).json()
-    assert core["count"] == 63
-    assert {i["id"] for i in core["data"]} == {f.spec.indicator for f in bundled_catalogue.fields["county_cyp_core"]}
+    assert core["total"] == 63
+    assert {i["id"] for i in core["items"]} == {f.spec.indicator for f in bundled_catalogue.fields["county_cyp_core"]}
 
 
 def test_one_indicator_shows_its_uses_and_codelists(client: TestClient, bundled_catalogue: Catalogue) -> None:
@@ -70,13 +70,13 @@ def test_unknown_indicator_is_404_in_the_error_shape(client: TestClient) -> None
 
 def test_orgs_by_type_parent_and_date(client: TestClient) -> None:
     utla = client.get("/api/orgs", params={"type": "upper_tier_la", "on": "2024-01-01", "limit": 1000}).json()
-    assert 140 <= utla["count"] <= 160
+    assert 140 <= utla["total"] <= 160
     regions = client.get("/api/orgs", params={"type": "region"}).json()
-    assert regions["count"] == 9
-    london = next(r for r in regions["data"] if r["name"] == "London")
+    assert regions["total"] == 9
+    london = next(r for r in regions["items"] if r["name"] == "London")
     boroughs = client.get("/api/orgs", params={"parent": london["code"], "limit": 1000}).json()
-    assert {o["type"] for o in boroughs["data"]} == {"london_borough"}
-    assert boroughs["count"] == 33
+    assert {o["type"] for o in boroughs["items"]} == {"london_borough"}
+    assert boroughs["total"] == 33
 
 
 def test_org_detail_has_parents_and_crosswalk(client: TestClient) -> None:
@@ -90,13 +90,13 @@ def test_org_detail_has_parents_and_crosswalk(client: TestClient) -> None:
 def test_abolished_districts_drop_out_by_date(client: TestClient) -> None:
     before = client.get("/api/orgs", params={"q": "Aylesbury Vale", "on": "2019-06-01"}).json()
     after = client.get("/api/orgs", params={"q": "Aylesbury Vale", "on": "2021-06-01"}).json()
-    assert before["count"] == 1
-    assert after["count"] == 0
+    assert before["total"] == 1
+    assert after["total"] == 0
 
 
 def test_returns_list_and_detail(client: TestClient, bundled_catalogue: Catalogue) -> None:
     listing = client.get("/api/returns").json()
-    assert listing["count"] == len(bundled_catalogue.returns)
+    assert listing["total"] == len(bundled_catalogue.returns)
     core = client.get("/api/returns/county_cyp_core").json()
     assert len(core["fields"]) == 67
     assert client.get("/api/returns/nothing").status_code == 404

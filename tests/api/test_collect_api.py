@@ -65,8 +65,8 @@ def test_upload_needs_the_submit_scope(store_client: TestClient) -> None:
 
 
 def test_agency_sees_only_itself(store_client: TestClient) -> None:
-    assert [a["code"] for a in store_client.get("/api/agencies", headers=NOTTS).json()] == ["notts_cyp"]
-    assert len(store_client.get("/api/agencies", headers=OFFICER).json()) == 7
+    assert [a["code"] for a in store_client.get("/api/agencies", headers=NOTTS).json()["items"]] == ["notts_cyp"]
+    assert store_client.get("/api/agencies", headers=OFFICER).json()["total"] == 7
     response = store_client.get("/api/agencies/lewisham_council", headers=NOTTS)
     assert response.status_code == 404
     assert (
@@ -122,8 +122,8 @@ def test_upload_report_and_figures(store_client: TestClient) -> None:
     assert 'ref="E3"' in comments
     assert "negative" in comments
     figures = store_client.get("/api/figures", params={"indicator": "cyp.cin_count"}, headers=NOTTS).json()
-    assert figures["count"] == 1
-    assert figures["data"][0] | {"recorded_at": None} == figures["data"][0] | {
+    assert figures["total"] == 1
+    assert figures["items"][0] | {"recorded_at": None} == figures["items"][0] | {
         "indicator": "cyp.cin_count", "org": "E10000024", "period": "2024-06-30", "value": 512.0, "version": 1,
         "submission_id": sub_id, "agency_code": "notts_cyp", "file_row": 2, "recorded_at": None,
     }  # fmt: skip
@@ -139,9 +139,9 @@ def test_other_agencies_submissions_are_404(store_client: TestClient) -> None:
         response = store_client.get(path, headers=LEWISHAM)
         assert response.status_code == 404
         assert_canonical_error(response.json(), 404)
-    assert store_client.get("/api/submissions", headers=LEWISHAM).json()["count"] == 0
-    assert store_client.get("/api/submissions", headers=OFFICER).json()["count"] == 1
-    assert store_client.get("/api/figures", headers=LEWISHAM).json()["count"] == 0
+    assert store_client.get("/api/submissions", headers=LEWISHAM).json()["total"] == 0
+    assert store_client.get("/api/submissions", headers=OFFICER).json()["total"] == 1
+    assert store_client.get("/api/figures", headers=LEWISHAM).json()["total"] == 0
 
 
 def test_rejected_upload_is_422_with_its_report(store_client: TestClient) -> None:
@@ -164,7 +164,7 @@ def test_dry_run_over_http(store_client: TestClient) -> None:
     assert status == 200
     assert body["id"] is None
     assert body["status"] == "checked"
-    assert store_client.get("/api/figures", headers=NOTTS).json()["count"] == 0
+    assert store_client.get("/api/figures", headers=NOTTS).json()["total"] == 0
 
 
 def test_officer_uploads_for_a_named_agency(store_client: TestClient) -> None:

@@ -84,11 +84,11 @@ def test_repeat_gives_identical_bytes_and_a_revision_a_new_snapshot(
     kept = store_client.get(f"/api/exports/{first.headers['x-snapshot-id']}", headers=DFE)
     assert kept.content == first.content
     listing = store_client.get("/api/exports", params={"return": "dfe_ssda903"}, headers=DFE).json()
-    assert {str(e["id"]) for e in listing} >= {first.headers["x-snapshot-id"], revised.headers["x-snapshot-id"]}
+    assert {str(e["id"]) for e in listing["items"]} >= {first.headers["x-snapshot-id"], revised.headers["x-snapshot-id"]}
     lineage = store_client.get(
         f"/api/exports/{first.headers['x-snapshot-id']}/lineage", params={"org": "E10000024"}, headers=DFE
     ).json()
-    rows = [r for r in lineage["data"] if r["indicator_id"] == "cyp.lac_count"]
+    rows = [r for r in lineage["items"] if r["indicator_id"] == "cyp.lac_count"]
     assert len({r["cell_id"] for r in rows}) >= 2, "the count and the rates made from it"
     assert {(r["submission_id"], r["file_row"], r["value"], r["agency_code"]) for r in rows} == {
         (first_sub, 2, 1100.0, "notts_cyp")
@@ -136,13 +136,13 @@ def test_figures_rolled_up_over_http(store: Engine, store_settings: Settings, st
         params={"indicator": "pop.resident_0_17", "period": "CY2023", "level": "upper_tier_la", "org": "E10000024"},
         headers=OFFICER,
     ).json()
-    assert body["data"][0]["value"] == 170000.0
+    assert body["items"][0]["value"] == 170000.0
     region = store_client.get(
         "/api/figures",
         params={"indicator": "pop.resident_0_17", "period": "CY2023", "level": "region", "org": "E12000007"},
         headers=OFFICER,
     ).json()
-    (london,) = region["data"]
+    (london,) = region["items"]
     assert london["status"] == "missing"
     assert london["missing_parts"] == 32
     refused = store_client.get(

@@ -1,0 +1,283 @@
+"""SDMX REST 2.1 over the returns: structure queries and data queries, with the keys and scopes of the JSON API.
+
+Structure queries follow the standard paths ``/sdmx/{dataflow|datastructure|codelist}/{agencyID}/
+{resourceID}/{version}`` (each part may be left off; ``all`` and ``latest`` as the standard
+allows; several IDs joined with ``+``) with ``references`` and ``detail``. Data queries are
+``/sdmx/data/{flowRef}/{key}/{providerRef}`` with ``startPeriod``, ``endPeriod``, ``updatedAfter``,
+``dimensionAtObservation`` and ``detail``; the answer is SDMX-ML 2.1 generic or
+structure-specific data, or SDMX-CSV, as the ``Accept`` header asks. A regulator sees only the
+returns addressed to it; officers see every return; agencies are refused, as on the JSON API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session, col, select
+
+from api.auth import Principal, ReturnsRead
+from api.conditional import conditional
+from api.deps import SessionDep
+from api.routes.exports import _visible_return
+from api.sdmx.negotiate import DataFormat, data_format, structure_format
+from errors import InvalidInput, NotFound
+from exports import sdmx_source
+from exports.sdmx_rest import (
+    SERIES_DIMENSIONS,
+    Codelist,
+    Flow,
+    cross_domain_codelists,
+    data_message,
+    structure_message,
+)
+from exports.sdmx_writer import AGENCY, ATTRIBUTES, VERSION
+from mappings.models import Return
+
+router = APIRouter(prefix="/sdmx", tags=["sdmx"])
+
+References = Literal[
+    "none",
+    "parents",
+    "parentsandsiblings",
+    "children",
+    "descendants",
+    "all",
+    "dataflow",
+    "datastructure",
+    "codelist",
+    "conceptscheme",
+]
+_STRUCTURE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/vnd.sdmx.structure+xml; version=2.1": {}, "application/xml": {}}},
+    304: {"description": "Not modified: If-None-Match names the current message"},
+    404: {"description": "No artefact matches"},
+    406: {"description": "None of the media types in Accept can be served"},
+}
+_DATA_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "application/vnd.sdmx.genericdata+xml; version=2.1": {},
+            "application/vnd.sdmx.structurespecificdata+xml; version=2.1": {},
+            "application/vnd.sdmx.data+csv; version=2.0.0": {},
+        }
+    },
+    304: {"description": "Not modified: If-None-Match names the current message"},
+    404: {"description": "No such dataflow (or not addressed to you), or no observations match"},
+    406: {"description": "None of the media types in Accept can be served"},
+}
+
+
+def visible_returns(session: Session, principal: Principal) -> list[Return]:
+    """List the returns the principal may read, with the same rule as the JSON API."""
+    visible: list[Return] = []
+    for ret in session.execute(select(Return).order_by(col(Return.id))).scalars():
+        try:
+            _visible_return(session, principal, ret.id)
+        except NotFound:
+            continue
+        visible.append(ret)
+    return visible
+
+
+def _ids(text: str) -> set[str] | None:
+    """Read a structure path part: ``all`` (None, anything) or IDs joined with ``+``."""
+    return None if text in ("all", "*", "") else {p for p in text.split("+") if p}
+
+
+def _check_agency_and_version(agency_id: str, version: str) -> None:
+    agencies = _ids(agency_id)
+    if agencies is not None and AGENCY not in agencies:
+        raise NotFound(f"No artefacts are maintained by {agency_id!r}; this service's agency is {AGENCY}")
+    versions = _ids(version)
+    if versions is not None and not versions & {"latest", VERSION}:
+        raise NotFound(
+            f"No artefacts of version {version!r}; every artefact here is version {VERSION} (or ask for latest)"
+        )
+
+
+def _pick(items: list[Any], wanted: set[str] | None, name: Callable[[Any], str], what: str) -> list[Any]:
+    chosen = [i for i in items if wanted is None or name(i) in wanted]
+    if not chosen:
+        raise NotFound(f"No {what} matches {'+'.join(sorted(wanted or []))!r}")
+    return chosen
+
+
+def _structure_response(request: Request, body: bytes) -> Response:
+    media = structure_format(request.headers.get("accept"))
+    return conditional(request, body, media_type=media, headers={})
+
+
+def _flow_codelists(flows: list[Flow]) -> list[Codelist]:
+    return [*cross_domain_codelists(), *(c for f in flows for c in f.codelists())]
+
+
+_STRUCTURE_PATHS = ("", "/{agency_id}", "/{agency_id}/{resource_id}", "/{agency_id}/{resource_id}/{version}")
+
+
+def _route(kind: str, **extra: Any) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register one handler on every shortened form of a structure path."""
+
+    def register(handler: Callable[..., Response]) -> Callable[..., Response]:
+        for suffix in reversed(_STRUCTURE_PATHS):
+            handler = router.get(
+                f"/{kind}{suffix}",
+                responses=_STRUCTURE_RESPONSES,
+                include_in_schema=suffix == _STRUCTURE_PATHS[-1],
+                **extra,
+            )(handler)
+        return handler
+
+    return register
+
+
+@_route("dataflow", summary="SDMX dataflows: one per return")
+def dataflow(
+    request: Request,
+    session: SessionDep,
+    principal: ReturnsRead,
+    agency_id: str = "all",
+    resource_id: str = "all",
+    version: str = "latest",
+    references: References = "none",
+    detail: Literal["full"] = "full",  # noqa: ARG001 (the only detail served; any other is refused)
+) -> Response:
+    """List the dataflows of the returns you may read; ``references=all`` adds their structures and code lists."""
+    _check_agency_and_version(agency_id, version)
+    all_flows = sdmx_source.flows(session, [r.id for r in visible_returns(session, principal)])
+    flows = _pick(all_flows, _ids(resource_id), lambda f: f.id, "dataflow")
+    deep = references in ("descendants", "all")
+    body = structure_message(
+        dataflows=flows,
+        datastructures=flows if deep or references in ("children", "datastructure") else [],
+        codelists=_flow_codelists(flows) if deep or references == "codelist" else [],
+        concepts=deep or references == "conceptscheme",
+        prepared=_now(),
+    )
+    return _structure_response(request, body)
+
+
+@_route("datastructure", summary="SDMX data structure definitions: one per return")
+def datastructure(
+    request: Request,
+    session: SessionDep,
+    principal: ReturnsRead,
+    agency_id: str = "all",
+    resource_id: str = "all",
+    version: str = "latest",
+    references: References = "none",
+    detail: Literal["full"] = "full",  # noqa: ARG001 (the only detail served; any other is refused)
+) -> Response:
+    """Describe each return's data structure; ``references=children`` (or all) adds its code lists and concepts."""
+    _check_agency_and_version(agency_id, version)
+    all_flows = sdmx_source.flows(session, [r.id for r in visible_returns(session, principal)])
+    flows = _pick(all_flows, _ids(resource_id), lambda f: f.dsd_id, "data structure")
+    children = references in ("children", "descendants", "all")
+    body = structure_message(
+        dataflows=flows if references in ("parents", "parentsandsiblings", "all", "dataflow") else [],
+        datastructures=flows,
+        codelists=_flow_codelists(flows) if children or references == "codelist" else [],
+        concepts=children or references == "conceptscheme",
+        prepared=_now(),
+    )
+    return _structure_response(request, body)
+
+
+@_route("codelist", summary="SDMX code lists: fields, areas, statuses and the catalogue's breakdown codes")
+def codelist(
+    request: Request,
+    session: SessionDep,
+    principal: ReturnsRead,
+    agency_id: str = "all",
+    resource_id: str = "all",
+    version: str = "latest",
+    references: Literal["none"] = "none",  # noqa: ARG001 (code lists refer to nothing further)
+    detail: Literal["full"] = "full",  # noqa: ARG001 (the only detail served; any other is refused)
+) -> Response:
+    """List code lists: each visible return's fields and areas, the status lists and the catalogue's code lists."""
+    _check_agency_and_version(agency_id, version)
+    flows = sdmx_source.flows(session, [r.id for r in visible_returns(session, principal)])
+    lists = [*_flow_codelists(flows), *sdmx_source.catalogue_codelists(session)]
+    body = structure_message(codelists=_pick(lists, _ids(resource_id), lambda c: c.id, "code list"), prepared=_now())
+    return _structure_response(request, body)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _flow_return(session: Session, principal: Principal, flow_ref: str) -> tuple[Return, Flow]:
+    """Find the return behind a flowRef (``DF_X``, ``AGENCY,DF_X`` or ``AGENCY,DF_X,VERSION``)."""
+    parts = flow_ref.split(",")
+    if len(parts) > 3 or not parts[-1 if len(parts) == 1 else 1]:
+        raise InvalidInput(f"flowRef {flow_ref!r} is not ID, AGENCY,ID or AGENCY,ID,VERSION")
+    if len(parts) == 1:
+        agency, flow, version = AGENCY, parts[0], "latest"
+    else:
+        agency, flow, version = parts[0], parts[1], parts[2] if len(parts) == 3 else "latest"
+    _check_agency_and_version(agency or "all", version or "latest")
+    for ret in visible_returns(session, principal):
+        (candidate,) = sdmx_source.flows(session, [ret.id])
+        if candidate.id == flow:
+            return ret, candidate
+    raise NotFound(f"Dataflow {flow!r} does not exist (or is not addressed to you); see /sdmx/dataflow")
+
+
+_DATA_PATHS = ("/data/{flow_ref}", "/data/{flow_ref}/{key}", "/data/{flow_ref}/{key}/{provider_ref}")
+
+
+def data(
+    request: Request,
+    session: SessionDep,
+    principal: ReturnsRead,
+    flow_ref: str,
+    key: str = "all",
+    provider_ref: str = "all",
+    start_period: Annotated[str | None, Query(alias="startPeriod", description="e.g. 2024, 2024-Q2, 2024-06")] = None,
+    end_period: Annotated[str | None, Query(alias="endPeriod", description="e.g. 2025, 2025-Q1, 2025-03")] = None,
+    updated_after: Annotated[
+        datetime | None, Query(alias="updatedAfter", description="Only observations changed since this instant")
+    ] = None,
+    dimension_at_observation: Annotated[
+        Literal["TIME_PERIOD", "AllDimensions"], Query(alias="dimensionAtObservation")
+    ] = "TIME_PERIOD",
+    detail: Literal["full", "dataonly"] = "full",
+) -> Response:
+    """Get the released observations of a return's dataflow for a key and a window of periods."""
+    if _ids(provider_ref) is not None and AGENCY not in (_ids(provider_ref) or set()):
+        raise NotFound(f"No data provider {provider_ref!r}; the only provider is {AGENCY}")
+    fmt: DataFormat = data_format(request.headers.get("accept"))
+    ret, flow = _flow_return(session, principal, flow_ref)
+    selector = sdmx_source.parse_key(key)
+    start = sdmx_source.period_bound(start_period, end=False, name="startPeriod") if start_period else None
+    end = sdmx_source.period_bound(end_period, end=True, name="endPeriod") if end_period else None
+    found = sdmx_source.observations(session, ret, key=selector, start=start, end=end, updated_after=updated_after)
+    if not found.rows:
+        raise NotFound(
+            f"No observations of {flow.id} match the key {key!r} ({'.'.join(SERIES_DIMENSIONS)}) in the periods asked"
+            + (" changed since then" if updated_after else "")
+        )
+    rows = found.rows
+    if detail == "dataonly":
+        rows = [{k: "" if k in ATTRIBUTES else v for k, v in r.items()} for r in rows]
+    body = data_message(
+        flow,
+        rows,
+        kind=fmt.kind,
+        dimension_at_observation=dimension_at_observation,
+        prepared=found.prepared or _now(),
+        csv_version=fmt.csv_version,
+    )
+    return conditional(request, body, media_type=fmt.media_type, headers={})
+
+
+for _path in reversed(_DATA_PATHS):
+    data = router.get(
+        _path,
+        summary="SDMX data: a return's released observations",
+        responses=_DATA_RESPONSES,
+        include_in_schema=_path == _DATA_PATHS[-1],
+    )(data)

@@ -1,0 +1,113 @@
+"""What a regulator was sent and what changed since: cell digests per build, and builds as of an instant.
+
+Every build records a short digest of each cell (what the recipient sees, and the stored figures
+behind it). A later build compared with the build that was current at an instant says exactly
+which cells changed since then: a revised figure, a cell newly filled, a cell newly suppressed
+because a neighbour changed, a new definition. Builds are never deleted, so the build current at
+any past instant, and its stored snapshots, stay available.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import polars as pl
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from errors import NotFound
+from exports.model import CELL_SCHEMA, BuiltReturn
+from exports.models import BuildCell, ExportSnapshot, ReturnBuild
+
+
+def utc(instant: datetime) -> datetime:
+    """Return the instant in UTC; a time without a zone is read as UTC (what the store keeps)."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def cell_digests(built: BuiltReturn) -> dict[str, str]:
+    """Digest each cell: every column the recipient sees, plus the stored figures (and weights) behind it."""
+    behind: dict[str, list[str]] = {}
+    for cell_id, observation_id, weight in built.lineage.select("cell_id", "observation_id", "weight").iter_rows():
+        behind.setdefault(cell_id, []).append(f"{observation_id}:{weight!r}")
+    digests: dict[str, str] = {}
+    for row in built.cells.select(list(CELL_SCHEMA)).iter_rows():
+        cell_id = str(row[0])
+        text = "\x1f".join(repr(v) for v in row) + "\x1e" + ",".join(sorted(behind.get(cell_id, [])))
+        digests[cell_id] = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return digests
+
+
+def record_cells(session: Session, build_id: int, built: BuiltReturn) -> None:
+    """Store the cell digests of a new build."""
+    rows = [{"build_id": build_id, "cell_id": c, "digest": d} for c, d in cell_digests(built).items()]
+    if rows:
+        session.execute(insert(BuildCell), rows)
+
+
+def build_at(session: Session, return_id: str, period: str, instant: datetime) -> ReturnBuild | None:
+    """Return the build of a return for a period that was current at an instant (the last one made by then)."""
+    stmt = (
+        select(ReturnBuild)
+        .where(
+            ReturnBuild.return_id == return_id,
+            ReturnBuild.period == period,
+            col(ReturnBuild.generated_at) <= utc(instant),
+        )
+        .order_by(col(ReturnBuild.generated_at).desc(), col(ReturnBuild.id).desc())
+    )
+    return session.execute(stmt).scalars().first()
+
+
+def changed_since(session: Session, record: ReturnBuild, built: BuiltReturn, instant: datetime) -> BuiltReturn:
+    """Keep only the cells of a build that differ from the build current at ``instant`` (all of them if none was)."""
+    base = build_at(session, record.return_id, record.period, instant)
+    if base is None or base.id is None:
+        return built
+    if base.id == record.id:
+        return _only(built, set())
+    old = dict(
+        session.execute(select(BuildCell.cell_id, BuildCell.digest).where(BuildCell.build_id == base.id)).tuples()
+    )
+    if not old:
+        # The build current then predates cell digests: nothing says what it showed, so send everything.
+        return built
+    changed = {cell for cell, digest in cell_digests(built).items() if old.get(cell) != digest}
+    return _only(built, changed)
+
+
+def _only(built: BuiltReturn, cells: set[str]) -> BuiltReturn:
+    keep = pl.Series(sorted(cells), dtype=pl.String)
+    kept = built.cells.filter(pl.col("cell_id").is_in(keep))
+    completeness = {str(k): int(v) for k, v in kept.group_by("status").len().iter_rows()}
+    return replace(
+        built, cells=kept, lineage=built.lineage.filter(pl.col("cell_id").is_in(keep)), completeness=completeness
+    )
+
+
+def snapshot_at(session: Session, return_id: str, period: str, fmt: str, instant: datetime) -> ExportSnapshot:
+    """Return the stored snapshot, in one format, of the build that was current at ``instant``."""
+    record = build_at(session, return_id, period, instant)
+    if record is None or record.id is None:
+        raise NotFound(f"No build of {return_id} for {period} had been made by {utc(instant).isoformat()}")
+    stored: ExportSnapshot | None = session.execute(
+        select(ExportSnapshot).where(ExportSnapshot.build_id == record.id, ExportSnapshot.format == fmt)
+    ).scalar_one_or_none()
+    if stored is None:
+        made = sorted(
+            session.execute(select(ExportSnapshot.format).where(ExportSnapshot.build_id == record.id)).scalars()
+        )
+        formats = ", ".join(made) if made else "none"
+        raise NotFound(
+            f"The build of {return_id} for {period} current at {utc(instant).isoformat()} "
+            f"(made {utc(record.generated_at).isoformat()}) was never written as {fmt}; it was written as: {formats}"
+        )
+    return stored
+
+
+def built_periods(session: Session, return_id: str) -> list[str]:
+    """List the periods of a return that have been built (released) at least once."""
+    rows = session.execute(select(ReturnBuild.period).where(ReturnBuild.return_id == return_id).distinct())
+    return sorted(str(p) for p in rows.scalars())

@@ -1,0 +1,194 @@
+"""What the SDMX door reads from the store: each return as a dataflow, code lists, and released observations.
+
+Observations come only from built returns (after roll-up, rounding and small-number
+suppression), never from stored figures: the rows are those the return's SDMX-CSV export holds.
+The periods served are those a return has been built for (at close, or when anyone pulled it)
+and, when a request names both ends of a window, every period of the return inside it.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from errors import InvalidInput
+from exports import service as exports
+from exports.changes import built_periods, changed_since
+from exports.sdmx_rest import SERIES_DIMENSIONS, Codelist, Flow, catalogue_codelist, data_rows
+from indicators.models import Code, CodeList
+from indicators.periods import Period, parse_period
+from mappings.catalogue import LEVEL_GROUPS
+from mappings.deadlines import periods_between
+from mappings.models import FieldMapping, OrgUnit, Return
+
+#: Most periods one data request may build; a wider request is narrowed with startPeriod/endPeriod.
+MAX_PERIODS = 36
+
+_YEAR = re.compile(r"^(\d{4})(?:-A1)?$")
+_MONTH = re.compile(r"^(\d{4})-M?(\d{2})$")
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+_HALF = re.compile(r"^(\d{4})-S([12])$")
+
+
+def flows(session: Session, return_ids: list[str]) -> list[Flow]:
+    """Describe each named return as a dataflow: fields in order, and every area its level can hold."""
+    out: list[Flow] = []
+    for return_id in return_ids:
+        ret = session.get(Return, return_id)
+        if ret is None:
+            continue
+        fields = session.execute(
+            select(FieldMapping.code, FieldMapping.label)
+            .where(FieldMapping.return_id == return_id)
+            .order_by(col(FieldMapping.position))
+        ).all()
+        types = LEVEL_GROUPS.get(ret.geography_level, (ret.geography_level,))
+        stmt = select(OrgUnit.code, OrgUnit.name).where(col(OrgUnit.type).in_(types))
+        if ret.orgs:
+            stmt = stmt.where(col(OrgUnit.code).in_(ret.orgs))
+        areas = session.execute(stmt.order_by(col(OrgUnit.code))).all()
+        out.append(
+            Flow(
+                ret.id,
+                ret.title,
+                ret.recipient,
+                [(str(c), str(label)) for c, label in fields],
+                [(str(c), str(n)) for c, n in areas],
+            )
+        )
+    return out
+
+
+def catalogue_codelists(session: Session) -> list[Codelist]:
+    """Return the catalogue's code lists (the codes breakdown keys are made of) as SDMX code lists."""
+    codes: dict[str, list[tuple[str, str]]] = {}
+    for list_id, code, label in session.execute(
+        select(Code.codelist_id, Code.code, Code.label).order_by(col(Code.codelist_id), col(Code.position))
+    ).all():
+        codes.setdefault(str(list_id), []).append((str(code), str(label)))
+    lists = session.execute(select(CodeList).order_by(col(CodeList.id))).scalars()
+    return [catalogue_codelist(c.id, c.title, codes.get(c.id, [])) for c in lists]
+
+
+def period_bound(text: str, *, end: bool, name: str) -> date:
+    """Read an SDMX period (2024, 2024-Q2, 2024-S1, 2024-06, 2024-06-30) or a period code (FY2024-25) as a day.
+
+    The start of the window is the first day of the period given, the end its last day.
+    """
+    value = text.strip()
+    span: tuple[date, date] | None = None
+    if m := _YEAR.match(value):
+        year = int(m[1])
+        span = (date(year, 1, 1), date(year, 12, 31))
+    elif m := _QUARTER.match(value):
+        year, q = int(m[1]), int(m[2])
+        span = (date(year, 3 * q - 2, 1), _month_end(year, 3 * q))
+    elif m := _HALF.match(value):
+        year, h = int(m[1]), int(m[2])
+        span = (date(year, 6 * h - 5, 1), _month_end(year, 6 * h))
+    elif (m := _MONTH.match(value)) and 1 <= int(m[2]) <= 12:
+        year, month = int(m[1]), int(m[2])
+        span = (date(year, month, 1), _month_end(year, month))
+    elif m := _DAY.match(value):
+        try:
+            day = date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            day = None
+        span = (day, day) if day else None
+    if span is None:
+        try:
+            period = parse_period(value)
+        except InvalidInput:
+            raise InvalidInput(
+                f"{name} {text!r} is not a period: use 2024, 2024-Q2, 2024-S1, 2024-06, 2024-06-30 or a period code such as FY2024-25",
+                errors=[{"type": "period", "loc": ["query", name], "msg": "Not a period", "input": text}],
+            ) from None
+        span = (period.start, period.end)
+    return span[1] if end else span[0]
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, monthrange(year, month)[1])
+
+
+def periods_for(session: Session, ret: Return, start: date | None, end: date | None) -> list[Period]:
+    """List the periods of a return to serve: built ones, plus every one inside a window closed at both ends."""
+    found = {p.code: p for p in (parse_period(text, ret.period_type) for text in built_periods(session, ret.id))}  # type: ignore[arg-type]
+    if start is not None and end is not None:
+        if end < start:
+            raise InvalidInput(f"endPeriod ({end}) is before startPeriod ({start})")
+        found |= {p.code: p for p in periods_between(ret.period_type, start, end)}
+    chosen = sorted(
+        (p for p in found.values() if (start is None or p.start >= start) and (end is None or p.end <= end)),
+        key=lambda p: (p.start, p.end),
+    )
+    if len(chosen) > MAX_PERIODS:
+        raise InvalidInput(
+            f"{len(chosen)} periods of {ret.id} match; at most {MAX_PERIODS} are served at once: narrow with startPeriod and endPeriod"
+        )
+    return chosen
+
+
+@dataclass(frozen=True)
+class KeyFilter:
+    """The values asked for at each series dimension (None: any value)."""
+
+    values: tuple[frozenset[str] | None, ...]
+
+    def matches(self, row: dict[str, str]) -> bool:
+        """Say whether an observation row is selected by the key."""
+        return all(
+            wanted is None or row[dim] in wanted for dim, wanted in zip(SERIES_DIMENSIONS, self.values, strict=True)
+        )
+
+
+def parse_key(key: str) -> KeyFilter:
+    """Read an SDMX 2.1 series key: dot-separated positions, empty or ``*`` for any, ``+`` between several values."""
+    if key in ("all", ""):
+        return KeyFilter((None,) * len(SERIES_DIMENSIONS))
+    positions = key.split(".")
+    if len(positions) != len(SERIES_DIMENSIONS):
+        raise InvalidInput(
+            f"The key {key!r} has {len(positions)} positions; the dataflows have {len(SERIES_DIMENSIONS)}: "
+            f"{'.'.join(SERIES_DIMENSIONS)} (leave a position empty or write * for any value; join values with +)",
+            errors=[{"type": "sdmx_key", "loc": ["path", "key"], "msg": "Wrong number of key positions", "input": key}],
+        )
+    values = tuple(
+        None if part in ("", "*") else frozenset(v for v in part.split("+") if v) or None for part in positions
+    )
+    return KeyFilter(values)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """The released observations a data query selected, and when the newest build behind them was made."""
+
+    rows: list[dict[str, str]]
+    prepared: datetime | None
+
+
+def observations(
+    session: Session,
+    ret: Return,
+    *,
+    key: KeyFilter,
+    start: date | None = None,
+    end: date | None = None,
+    updated_after: datetime | None = None,
+) -> Observations:
+    """Return the released observations of a return for the periods asked, filtered by key (and by change)."""
+    rows: list[dict[str, str]] = []
+    newest: datetime | None = None
+    for period in periods_for(session, ret, start, end):
+        record, built = exports.build(session, ret.id, period.code)
+        if updated_after is not None:
+            built = changed_since(session, record, built, updated_after)
+        rows.extend(row for row in data_rows(built) if key.matches(row))
+        stamp = built.generated_at
+        newest = stamp if newest is None or stamp > newest else newest
+    return Observations(rows, newest)
