@@ -68,9 +68,8 @@ def changed_since(session: Session, record: ReturnBuild, built: BuiltReturn, ins
         return built
     if base.id == record.id:
         return _only(built, set())
-    old = dict(
-        session.execute(select(BuildCell.cell_id, BuildCell.digest).where(BuildCell.build_id == base.id)).tuples()
-    )
+    rows = session.execute(select(BuildCell.cell_id, BuildCell.digest).where(BuildCell.build_id == base.id)).all()
+    old = {str(cell): str(digest) for cell, digest in rows}
     if not old:
         # The build current then predates cell digests: nothing says what it showed, so send everything.
         return built
@@ -79,7 +78,7 @@ def changed_since(session: Session, record: ReturnBuild, built: BuiltReturn, ins
 
 
 def _only(built: BuiltReturn, cells: set[str]) -> BuiltReturn:
-    keep = pl.Series(sorted(cells), dtype=pl.String)
+    keep = sorted(cells)
     kept = built.cells.filter(pl.col("cell_id").is_in(keep))
     completeness = {str(k): int(v) for k, v in kept.group_by("status").len().iter_rows()}
     return replace(

@@ -84,7 +84,10 @@ def test_repeat_gives_identical_bytes_and_a_revision_a_new_snapshot(
     kept = store_client.get(f"/api/exports/{first.headers['x-snapshot-id']}", headers=DFE)
     assert kept.content == first.content
     listing = store_client.get("/api/exports", params={"return": "dfe_ssda903"}, headers=DFE).json()
-    assert {str(e["id"]) for e in listing["items"]} >= {first.headers["x-snapshot-id"], revised.headers["x-snapshot-id"]}
+    assert {str(e["id"]) for e in listing["items"]} >= {
+        first.headers["x-snapshot-id"],
+        revised.headers["x-snapshot-id"],
+    }
     lineage = store_client.get(
         f"/api/exports/{first.headers['x-snapshot-id']}/lineage", params={"org": "E10000024"}, headers=DFE
     ).json()
