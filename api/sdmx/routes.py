@@ -36,6 +36,7 @@ from exports.sdmx_rest import (
 )
 from exports.sdmx_writer import AGENCY, ATTRIBUTES, VERSION
 from mappings.models import Return
+from mappings.service import current_catalogue_version
 
 router = APIRouter(prefix="/sdmx", tags=["sdmx"])
 
@@ -155,7 +156,7 @@ def dataflow(
         datastructures=flows if deep or references in ("children", "datastructure") else [],
         codelists=_flow_codelists(flows) if deep or references == "codelist" else [],
         concepts=deep or references == "conceptscheme",
-        prepared=_now(),
+        prepared=_catalogue_time(session),
     )
     return _structure_response(request, body)
 
@@ -181,7 +182,7 @@ def datastructure(
         datastructures=flows,
         codelists=_flow_codelists(flows) if children or references == "codelist" else [],
         concepts=children or references == "conceptscheme",
-        prepared=_now(),
+        prepared=_catalogue_time(session),
     )
     return _structure_response(request, body)
 
@@ -201,12 +202,23 @@ def codelist(
     _check_agency_and_version(agency_id, version)
     flows = sdmx_source.flows(session, [r.id for r in visible_returns(session, principal)])
     lists = [*_flow_codelists(flows), *sdmx_source.catalogue_codelists(session)]
-    body = structure_message(codelists=_pick(lists, _ids(resource_id), lambda c: c.id, "code list"), prepared=_now())
+    body = structure_message(
+        codelists=_pick(lists, _ids(resource_id), lambda c: c.id, "code list"), prepared=_catalogue_time(session)
+    )
     return _structure_response(request, body)
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def _catalogue_time(session: Session) -> datetime:
+    """Date structure messages by the catalogue load they describe, so the same structures give the same bytes."""
+    version = current_catalogue_version(session)
+    if version is None:
+        return _now()
+    loaded = version.loaded_at
+    return (loaded if loaded.tzinfo else loaded.replace(tzinfo=UTC)).replace(microsecond=0)
 
 
 def _flow_return(session: Session, principal: Principal, flow_ref: str) -> tuple[Return, Flow]:

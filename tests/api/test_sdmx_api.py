@@ -46,7 +46,12 @@ def test_same_keys_and_roles_as_the_json_api(store_client: TestClient, path: str
 
 
 def test_dataflows_one_per_visible_return(store_client: TestClient) -> None:
-    officer = _structure(store_client.get("/sdmx/dataflow/all/all/latest", headers=OFFICER).content)
+    listing = store_client.get("/sdmx/dataflow/all/all/latest", headers=OFFICER)
+    officer = _structure(listing.content)
+    same = store_client.get(
+        "/sdmx/dataflow/all/all/latest", headers={**OFFICER, "If-None-Match": listing.headers["etag"]}
+    )
+    assert same.status_code == 304
     assert len(officer.dataflow) == 7
     dfe = _structure(store_client.get("/sdmx/dataflow", headers=DFE).content)
     assert sorted(dfe.dataflow) == ["DF_DFE_CIN_CENSUS", "DF_DFE_SSDA903"]
