@@ -161,7 +161,7 @@ def list_exports(
     )
     items = [
         SnapshotPublic(id=snap.id or 0, build_id=record.id or 0, return_id=record.return_id, period=record.period, format=snap.format,
-                       content_hash=snap.content_hash, size_bytes=snap.size_bytes, generated_at=record.generated_at,
+                       content_hash=snap.content_hash, size_bytes=snap.size_bytes, generated_at=utc(record.generated_at),
                        completeness=record.completeness)
         for snap, record in rows
     ]  # fmt: skip
