@@ -24,7 +24,13 @@ from exports.models import BuildCell, ExportSnapshot, ReturnBuild
 
 def utc(instant: datetime) -> datetime:
     """Return the instant in UTC; a time without a zone is read as UTC (what the store keeps)."""
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        # Within hours of year 1 or year 9999: the nearest instant that exists is as good as any.
+        return (datetime.min if instant.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def cell_digests(built: BuiltReturn) -> dict[str, str]:

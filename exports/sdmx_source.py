@@ -27,6 +27,8 @@ from mappings.models import FieldMapping, OrgUnit, Return
 
 #: Most periods one data request may build; a wider request is narrowed with startPeriod/endPeriod.
 MAX_PERIODS = 36
+#: Widest window (in years) whose periods are all built on request.
+MAX_WINDOW_YEARS = 12
 
 _YEAR = re.compile(r"^(\d{4})(?:-A1)?$")
 _MONTH = re.compile(r"^(\d{4})-M?(\d{2})$")
@@ -80,7 +82,24 @@ def period_bound(text: str, *, end: bool, name: str) -> date:
 
     The start of the window is the first day of the period given, the end its last day.
     """
-    value = text.strip()
+    try:
+        span = _sdmx_span(text.strip())
+    except ValueError:
+        span = None  # a well-formed spelling of a day that does not exist, e.g. year 0 or 2025-02-30
+    if span is None:
+        try:
+            period = parse_period(text.strip())
+        except InvalidInput:
+            raise InvalidInput(
+                f"{name} {text!r} is not a period: use 2024, 2024-Q2, 2024-S1, 2024-06, 2024-06-30 or a period code such as FY2024-25",
+                errors=[{"type": "period", "loc": ["query", name], "msg": "Not a period", "input": text}],
+            ) from None
+        span = (period.start, period.end)
+    return span[1] if end else span[0]
+
+
+def _sdmx_span(value: str) -> tuple[date, date] | None:
+    """Return the first and last day of an SDMX reporting period, or None if it is not one."""
     span: tuple[date, date] | None = None
     if m := _YEAR.match(value):
         year = int(m[1])
@@ -95,21 +114,9 @@ def period_bound(text: str, *, end: bool, name: str) -> date:
         year, month = int(m[1]), int(m[2])
         span = (date(year, month, 1), _month_end(year, month))
     elif m := _DAY.match(value):
-        try:
-            day = date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            day = None
-        span = (day, day) if day else None
-    if span is None:
-        try:
-            period = parse_period(value)
-        except InvalidInput:
-            raise InvalidInput(
-                f"{name} {text!r} is not a period: use 2024, 2024-Q2, 2024-S1, 2024-06, 2024-06-30 or a period code such as FY2024-25",
-                errors=[{"type": "period", "loc": ["query", name], "msg": "Not a period", "input": text}],
-            ) from None
-        span = (period.start, period.end)
-    return span[1] if end else span[0]
+        day = date(int(m[1]), int(m[2]), int(m[3]))
+        span = (day, day)
+    return span
 
 
 def _month_end(year: int, month: int) -> date:
@@ -122,6 +129,11 @@ def periods_for(session: Session, ret: Return, start: date | None, end: date | N
     if start is not None and end is not None:
         if end < start:
             raise InvalidInput(f"endPeriod ({end}) is before startPeriod ({start})")
+        if end.year - start.year > MAX_WINDOW_YEARS:
+            raise InvalidInput(
+                f"A window of {end.year - start.year} years is too wide to build (at most {MAX_WINDOW_YEARS}); "
+                "leave out startPeriod or endPeriod to get every period already built"
+            )
         found |= {p.code: p for p in periods_between(ret.period_type, start, end)}
     chosen = sorted(
         (p for p in found.values() if (start is None or p.start >= start) and (end is None or p.end <= end)),

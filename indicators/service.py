@@ -128,7 +128,12 @@ def list_figures(
 
 def _utc(instant: datetime) -> datetime:
     # The store keeps UTC; a time without a zone is read as UTC too.
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if instant.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def _newer_version_by(instant: datetime) -> ColumnElement[bool]:

@@ -89,6 +89,8 @@ def return_file(
     """Get a return for a period as .xlsx, .csv, .json or .sdmx.csv (e.g. FY2024-25.xlsx); repeats give identical bytes."""
     ret = _visible_return(session, principal, return_id)
     if period_file.endswith(".structure.xml"):
+        if updated_after is not None or as_of is not None:
+            raise InvalidInput("updated_after and as_of apply to a return's data, not to its structure")
         period = period_file.removesuffix(".structure.xml")
         _record, built = exports.build(session, return_id, period)
         return Response(sdmx_structure(built), media_type="application/xml")

@@ -224,13 +224,12 @@ def _catalogue_time(session: Session) -> datetime:
 def _flow_return(session: Session, principal: Principal, flow_ref: str) -> tuple[Return, Flow]:
     """Find the return behind a flowRef (``DF_X``, ``AGENCY,DF_X`` or ``AGENCY,DF_X,VERSION``)."""
     parts = flow_ref.split(",")
-    if len(parts) > 3 or not parts[-1 if len(parts) == 1 else 1]:
+    if len(parts) > 3 or not all(parts[:2]):
         raise InvalidInput(f"flowRef {flow_ref!r} is not ID, AGENCY,ID or AGENCY,ID,VERSION")
     if len(parts) == 1:
-        agency, flow, version = AGENCY, parts[0], "latest"
-    else:
-        agency, flow, version = parts[0], parts[1], parts[2] if len(parts) == 3 else "latest"
-    _check_agency_and_version(agency or "all", version or "latest")
+        parts = [AGENCY, *parts]
+    agency, flow, version = (*parts, "latest")[:3]
+    _check_agency_and_version(agency, version or "latest")
     for ret in visible_returns(session, principal):
         (candidate,) = sdmx_source.flows(session, [ret.id])
         if candidate.id == flow:

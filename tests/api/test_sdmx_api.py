@@ -155,6 +155,14 @@ def test_data_periods_window_and_flow_refs(store: Engine, store_settings: Settin
     bad = store_client.get(f"/sdmx/data/{FLOW}/all", params={"startPeriod": "soon"}, headers=DFE)
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["loc"] == ["query", "startPeriod"]
+    for nonsense in ("0000", "2025-02-30", "2024-13"):
+        refused = store_client.get(f"/sdmx/data/{FLOW}/all", params={"startPeriod": nonsense}, headers=DFE)
+        assert refused.status_code == 422, nonsense
+    too_wide = store_client.get(
+        f"/sdmx/data/{FLOW}/all", params={"startPeriod": "1900", "endPeriod": "2100"}, headers=DFE
+    )
+    assert too_wide.status_code == 422
+    assert "leave out startPeriod or endPeriod" in too_wide.json()["error"]
     backwards = store_client.get(
         f"/sdmx/data/{FLOW}/all", params={"startPeriod": "2025", "endPeriod": "2024"}, headers=DFE
     )
