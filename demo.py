@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from collectors.service import submit
 from exports import service as exports
 from exports.build import Builder
+from mappings.validity import in_force
 from exports.writers import FORMATS
 from indicators.models import Submission
 from indicators.periods import Period, parse_period
@@ -86,7 +87,7 @@ def build_all(
             year = parse_period(year_text)
             for ret in returns:
                 period = year_end_period(year, ret.period_type)
-                if period is None:
+                if period is None or not in_force(ret, period):
                     continue
                 if period.code not in builders:
                     builders[period.code] = Builder(session, period.code, ret.period_type)

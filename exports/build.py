@@ -15,15 +15,21 @@ import polars as pl
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from errors import NotFound
+from errors import InvalidInput, NotFound
+from exports.disclosure import suppression_groups
 from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, empty_lineage
+from exports.symbols import display_symbol
 from indicators.models import Indicator, Observation, Submission
 from indicators.periods import parse_period
 from mappings.catalogue import LEVEL_GROUPS
-from mappings.models import AgencyIndicator, AgencyOrg, FieldMapping, Return
+from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import Geography, Resolver, level_orgs
 from mappings.service import current_catalogue_version
-from mappings.transforms import PART_SCHEMA, apply_scale, recode, round_values, suppress
+from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values, suppress
+
+
+#: The ``orgs`` entry of a return file that asks for every area of the return's level.
+EVERY_AREA = "*"
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -38,6 +44,43 @@ def owners(session: Session) -> dict[tuple[str, str], str]:
         )
     ).all()
     return {(i, o): a for i, o, a in rows}
+
+
+def agency_names(session: Session) -> dict[str, str]:
+    """Map each agency code to its name, the words a reason gives."""
+    return dict(session.execute(select(Agency.code, Agency.name)).all())
+
+
+def collected_orgs(session: Session, ret: Return) -> list[str]:
+    """Return the org units a return is collected for: those its designated submitting agencies answer for."""
+    rows = session.execute(
+        select(AgencyOrg.org_code)
+        .join(AgencyReturn, col(AgencyReturn.agency_code) == col(AgencyOrg.agency_code))
+        .join(Agency, col(Agency.code) == col(AgencyOrg.agency_code))
+        .where(AgencyReturn.return_id == ret.id, Agency.body_type == ret.submitter)
+    ).scalars()
+    return sorted(set(rows))
+
+
+def covered_orgs(session: Session, geo: Geography, ret: Return) -> list[str]:
+    """Return the org units a return's rows are for, in code order.
+
+    A return lists the units named in its file; ``orgs = ["*"]`` asks for every unit of its level
+    (a recipient whose layout needs every area); otherwise the units the deployment collects the
+    return for, so a demo with two councils does not send 151 empty rows.
+    """
+    types = LEVEL_GROUPS.get(ret.geography_level, (ret.geography_level,))
+    if ret.orgs == [EVERY_AREA]:
+        return level_orgs(geo, types)
+    wanted = set(ret.orgs) if ret.orgs else set(collected_orgs(session, ret))
+    return [code for code in level_orgs(geo, types) if code in wanted]
+
+
+def _is_date(code: str) -> bool:
+    try:
+        return parse_period(code).type == "snapshot_date"
+    except InvalidInput:
+        return False
 
 
 def _terms(resolver: Resolver, indicator_id: str) -> list[str]:
@@ -57,11 +100,12 @@ class Builder:
         self.period = parse_period(period_text, period_type)  # type: ignore[arg-type]
         self.resolver = Resolver(session, self.period)
         self.owed_by = owners(session)
+        self.agency_names = agency_names(session)
 
     def build(self, ret: Return, fields: list[FieldMapping], generated_at: datetime) -> BuiltReturn:
         """Build every cell of a return for the builder's period."""
         geo = self.resolver.geo
-        orgs = level_orgs(geo, LEVEL_GROUPS.get(ret.geography_level, (ret.geography_level,)), only=ret.orgs)
+        orgs = covered_orgs(self.session, geo, ret)
         infos: list[FieldInfo] = []
         frames: list[pl.DataFrame] = []
         for field in fields:
@@ -86,8 +130,9 @@ class Builder:
             )
             frames.append(self._field_cells(field, ind, orgs, decimals, ret))
         cells = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema=PART_SCHEMA)
+        cells = self._one_period(cells)
         cells = self._suppress(cells, ret)
-        cells = self._finish(cells, geo, ret.suppression["symbol"] if ret.suppression else "*")
+        cells = self._finish(cells, geo, ret.suppression["symbol"] if ret.suppression else "c")
         lineage = self._lineage(cells)
         completeness = {str(k): int(v) for k, v in cells.group_by("status").len().iter_rows()}
         version = current_catalogue_version(self.session)
@@ -142,12 +187,14 @@ class Builder:
         terms = _terms(self.resolver, ind.id)
         owed = {org: sorted({self.owed_by[(t, org)] for t in terms if (t, org) in self.owed_by}) for org in orgs}
         missing_reason = pl.col("org_code").replace_strict(
-            {o: ("owed by " + ", ".join(a)) if a else "no agency is the designated source of this figure" for o, a in owed.items()},
-            default="", return_dtype=pl.String,
-        )  # fmt: skip
+            {o: self._owed_text(a) for o, a in owed.items()}, default="", return_dtype=pl.String
+        )
+        # A missing cell says, in words, whose figure is awaited; a derived one adds which parts it needs.
         joined = joined.with_columns(
             pl.when((pl.col("status") == "missing") & pl.col("reason").is_null())
             .then(missing_reason)
+            .when((pl.col("status") == "missing") & pl.col("reason").str.starts_with("needs "))
+            .then(pl.format("{} ({})", missing_reason, pl.col("reason")))
             .otherwise(pl.col("reason"))
             .alias("reason")
         )
@@ -157,6 +204,19 @@ class Builder:
                 pl.lit(ind.method),
                 pl.col("value").cast(pl.String),
             )
+            if ret.suppression:
+                # The other method's figure is a number like any other: a small one is not spelled out.
+                low, high = ret.suppression["low"], ret.suppression["high"]
+                small = (
+                    pl.col("numerator").is_between(low, high)
+                    if ind.statistic in RATIO_STATISTICS
+                    else pl.col("value").is_between(low, high)
+                )
+                other = (
+                    pl.when(small)
+                    .then(pl.lit(f"measured by another method ({ind.method}); the catalogue's figure is a small number, suppressed and not copied"))
+                    .otherwise(other)
+                )  # fmt: skip
             joined = joined.with_columns(
                 pl.when(pl.col("value").is_not_null())
                 .then(other)
@@ -189,18 +249,26 @@ class Builder:
             ),
         )
 
+    def _one_period(self, cells: pl.DataFrame) -> pl.DataFrame:
+        """Spell every cell's period as the return's; a figure for a date keeps the date as its reference date."""
+        if cells.is_empty():
+            return cells.with_columns(pl.lit(None, pl.String).alias("ref_date"))
+        dates = {code: code for code in cells["period"].unique().to_list() if code and _is_date(code)}
+        return cells.with_columns(
+            pl.col("period").replace_strict(dates, default=None, return_dtype=pl.String).alias("ref_date"),
+            pl.lit(self.period.code).alias("period"),
+        )
+
+    def _owed_text(self, agencies: list[str]) -> str:
+        if not agencies:
+            return "no agency is the designated source of this figure"
+        return "not yet submitted by " + " and ".join(self.agency_names.get(a, a) for a in agencies)
+
     def _suppress(self, cells: pl.DataFrame, ret: Return) -> pl.DataFrame:
         rule = ret.suppression
         if not rule or cells.is_empty():
             return cells.with_columns(pl.lit(None, pl.Float64).alias("hidden_value"))
-        with_dim = cells.with_columns(pl.col("breakdown").str.extract(r"^([^=;]+)=[^;]*$").alias("_dim"))
-        totals = with_dim.filter(pl.col("breakdown") == "").select("cell_id", "field_code", "org_code")
-        parts = with_dim.filter(pl.col("_dim").is_not_null()).select("cell_id", "field_code", "org_code", "_dim")
-        groups = pl.concat([
-            parts.select("cell_id", pl.concat_str(["field_code", "org_code", "_dim"], separator="|").alias("group_id"), pl.lit("part").alias("role")),
-            totals.join(parts.select("field_code", "org_code", "_dim").unique(), on=["field_code", "org_code"])
-            .select("cell_id", pl.concat_str(["field_code", "org_code", "_dim"], separator="|").alias("group_id"), pl.lit("total").alias("role")),
-        ])  # fmt: skip
+        groups = suppression_groups(cells)
         return suppress(
             cells,
             low=rule["low"],
@@ -218,10 +286,8 @@ class Builder:
                 display = _fmt(row["value"], row["decimals"])
             elif status == "suppressed":
                 display = suppressed_symbol
-            elif status == "not_available" and row.get("symbol"):
-                display = row["symbol"]
             else:
-                display = ""
+                display = display_symbol(status, row.get("symbol"))
             rows.append(display)
         return cells.with_columns(
             pl.Series("display", rows, pl.String),

@@ -19,6 +19,7 @@ from exports.model import BuiltReturn
 CSV_COLUMNS: tuple[str, ...] = (
     "return_id",
     "period",
+    "reference_date",
     "field_code",
     "field_label",
     "indicator_id",
@@ -56,6 +57,7 @@ def write_csv(built: BuiltReturn) -> bytes:
         row = (
             built.return_id,
             cell["period"],
+            cell["ref_date"],
             cell["field_code"],
             labels.get(cell["field_code"] or "", ""),
             cell["indicator_id"],

@@ -19,7 +19,8 @@ CELL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "indicator_id": pl.String,
     "org_code": pl.String,
     "org_name": pl.String,
-    "period": pl.String,  # canonical period of the figure as reported (the return's period, or a date)
+    "period": pl.String,  # the return's period, the same for every cell
+    "ref_date": pl.String,  # the date a snapshot figure was taken at ("2025-03-31"), else null
     "breakdown": pl.String,  # canonical breakdown key, "" for the total
     "value": pl.Float64,  # the figure after conversion, roll-up, scale and rounding; null when not shown
     "numerator": pl.Float64,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from datetime import datetime
 from typing import Any
 
@@ -53,3 +55,5 @@ class LineageRow(SQLModel, table=True):
     org_code: str = Field(max_length=32)
     observation_id: int = Field(foreign_key="observation.id")
     weight: float = 1.0
+    #: The cell was suppressed: only an officer may see what is behind it.
+    suppressed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})

@@ -20,8 +20,9 @@ from typing import Any
 
 import xlsxwriter
 
-from exports._common import cell_rows, fields_by_code, finite, lineage_by_cell, provenance_text
+from exports._common import cell_rows, fields_by_code, finite, released_lineage_by_cell, provenance_text
 from exports.model import BuiltReturn, FieldInfo
+from exports.symbols import key_lines
 
 #: Status order on the Cover sheet; any other status follows in alphabetical order.
 _STATUS_ORDER = ("present", "suppressed", "missing", "not_available", "different_method", "not_derivable")
@@ -32,6 +33,7 @@ _LIST_COLUMNS: tuple[tuple[str, int], ...] = (
     ("Org code", 12),
     ("Org name", 28),
     ("Period", 14),
+    ("Reference date", 12),
     ("Breakdown", 18),
     ("Value", 12),
     ("Unit", 14),
@@ -62,6 +64,12 @@ TRACE_NOTE = (
     "submissions and file rows, agencies and files, and the stored figures (with version and weight) it was made "
     "from. The JSON export and /api/exports/{id}/lineage give the same one row per figure. Definitions of every "
     "field are on the Definitions sheet."
+)
+
+
+SYMBOLS_NOTE = (
+    "A cell that shows no number shows one of these symbols, the Government Statistical Service's "
+    "shorthand; the Reason column (or the JSON export) says why for each cell."
 )
 
 
@@ -125,9 +133,10 @@ def _write_value(ws: Any, row: int, col: int, cell: dict[str, Any], styles: _Sty
     display = cell["display"] or ""
     value = finite(cell["value"])
     if status == "suppressed":
-        ws.write_string(row, col, display or "*", styles.suppressed)
+        ws.write_string(row, col, display or "c", styles.suppressed)
     elif status == "missing":
-        ws.write_blank(row, col, None, styles.missing)
+        # A missing figure shows its symbol, so it is never confused with an agency's "x" or a blank.
+        ws.write_string(row, col, display or "..", styles.missing)
     elif value is not None:
         ws.write_number(row, col, value, styles.number(cell["decimals"]))
     elif display:
@@ -176,6 +185,14 @@ def _cover(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws.write_string(r, 0, "% complete", styles.label)
     ws.write_number(r, 1, built.complete_share, styles.percent)
     r += 2
+    ws.write_string(r, 0, "Symbols", styles.label)
+    ws.write_string(r, 1, SYMBOLS_NOTE, styles.wrap)
+    r += 1
+    for symbol, meaning in key_lines():
+        ws.write_string(r, 0, symbol, styles.text)
+        ws.write_string(r, 1, meaning, styles.wrap)
+        r += 1
+    r += 1
     ws.write_string(r, 0, "How to trace a cell", styles.label)
     ws.write_string(r, 1, TRACE_NOTE, styles.wrap)
 
@@ -192,12 +209,13 @@ def _data_list(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
             cell["org_code"],
             cell["org_name"],
             cell["period"],
+            cell["ref_date"],
             cell["breakdown"],
         )
         for col, text in enumerate(texts):
             ws.write_string(r, col, text or "", styles.text)
-        _write_value(ws, r, 6, cell, styles)
-        for col, text in ((7, cell["unit"]), (8, cell["status"]), (9, cell["reason"]), (10, cell["cell_id"])):
+        _write_value(ws, r, 7, cell, styles)
+        for col, text in ((8, cell["unit"]), (9, cell["status"]), (10, cell["reason"]), (11, cell["cell_id"])):
             ws.write_string(r, col, text or "", styles.text)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, r, len(_LIST_COLUMNS) - 1)
@@ -268,7 +286,7 @@ def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws = wb.add_worksheet("Lineage")
     _header(ws, _LINEAGE_COLUMNS, styles)
     r = 0
-    for r, (cell_id, rows) in enumerate(lineage_by_cell(built.lineage).items(), start=1):
+    for r, (cell_id, rows) in enumerate(released_lineage_by_cell(built).items(), start=1):
         sources = list(dict.fromkeys(f"{row['agency_code']} {row['filename']}" for row in rows if row["agency_code"]))
         ws.write_string(r, 0, cell_id, styles.text)
         ws.write_string(r, 1, rows[0]["field_code"] or "", styles.text)

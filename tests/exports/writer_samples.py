@@ -60,6 +60,7 @@ def _cell(
         "org_code": code,
         "org_name": name,
         "period": "FY2024-25-Q1",
+        "ref_date": None,
         "breakdown": breakdown,
         "value": value,
         "numerator": None,
