@@ -12,12 +12,12 @@ from sqlmodel import Session, select
 from collectors.service import submit
 from exports import service as exports
 from exports.build import Builder
-from mappings.validity import in_force
 from exports.writers import FORMATS
 from indicators.models import Submission
 from indicators.periods import Period, parse_period
 from mappings.agencies import owed_periods
 from mappings.models import Return
+from mappings.validity import in_force
 from settings import Settings
 
 #: Demo uploads, in the order they are sent: reference populations first, then the councils.

@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -149,7 +149,8 @@ def calendar_entries(session: Session, start: date, end: date) -> list[CalendarE
         ends = parse_period(entry.period).end
         return (first is None or ends >= first) and (last is None or ends <= last)
 
-    return [e for e in entries if in_force(e)]
+    titles = {r.id: r.title for r in rows}
+    return [replace(e, title=titles[e.return_id]) for e in entries if in_force(e)]
 
 
 def agency_returns(session: Session) -> dict[str, list[str]]:

@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from errors import InvalidInput, NotFound
-from exports.disclosure import suppression_groups
+from exports.disclosure import suppress_cells
 from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, empty_lineage
 from exports.symbols import display_symbol
 from indicators.models import Indicator, Observation, Submission
@@ -25,8 +25,7 @@ from mappings.catalogue import LEVEL_GROUPS
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import Geography, Resolver, level_orgs
 from mappings.service import current_catalogue_version
-from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values, suppress
-
+from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
 
 #: The ``orgs`` entry of a return file that asks for every area of the return's level.
 EVERY_AREA = "*"
@@ -74,6 +73,21 @@ def covered_orgs(session: Session, geo: Geography, ret: Return) -> list[str]:
         return level_orgs(geo, types)
     wanted = set(ret.orgs) if ret.orgs else set(collected_orgs(session, ret))
     return [code for code in level_orgs(geo, types) if code in wanted]
+
+
+def with_display(cells: pl.DataFrame, suppressed_symbol: str) -> pl.DataFrame:
+    """Add what each cell shows: its number with the field's decimals, or the symbol for why there is none."""
+    rows = []
+    for row in cells.iter_rows(named=True):
+        status = row["status"]
+        if status == "present" and row["value"] is not None:
+            display = _fmt(row["value"], row["decimals"])
+        elif status == "suppressed":
+            display = suppressed_symbol
+        else:
+            display = display_symbol(status, row.get("symbol"))
+        rows.append(display)
+    return cells.with_columns(pl.Series("display", rows, pl.String))
 
 
 def _is_date(code: str) -> bool:
@@ -265,32 +279,10 @@ class Builder:
         return "not yet submitted by " + " and ".join(self.agency_names.get(a, a) for a in agencies)
 
     def _suppress(self, cells: pl.DataFrame, ret: Return) -> pl.DataFrame:
-        rule = ret.suppression
-        if not rule or cells.is_empty():
-            return cells.with_columns(pl.lit(None, pl.Float64).alias("hidden_value"))
-        groups = suppression_groups(cells)
-        return suppress(
-            cells,
-            low=rule["low"],
-            high=rule["high"],
-            symbol=rule["symbol"],
-            secondary=rule.get("secondary", True),
-            groups=groups,
-        )
+        return suppress_cells(cells, ret.suppression)
 
     def _finish(self, cells: pl.DataFrame, geo: Geography, suppressed_symbol: str) -> pl.DataFrame:
-        rows = []
-        for row in cells.iter_rows(named=True):
-            status = row["status"]
-            if status == "present" and row["value"] is not None:
-                display = _fmt(row["value"], row["decimals"])
-            elif status == "suppressed":
-                display = suppressed_symbol
-            else:
-                display = display_symbol(status, row.get("symbol"))
-            rows.append(display)
-        return cells.with_columns(
-            pl.Series("display", rows, pl.String),
+        return with_display(cells, suppressed_symbol).with_columns(
             pl.col("org_code").replace_strict(geo.names, default="", return_dtype=pl.String).alias("org_name"),
         )
 

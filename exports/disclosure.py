@@ -18,6 +18,8 @@ from typing import Any
 
 import polars as pl
 
+from mappings.transforms import suppress
+
 _GROUP_SCHEMA = {"cell_id": pl.String, "group_id": pl.String, "role": pl.String}
 
 #: What a regulator's lineage says for a suppressed cell, in place of the figures behind it.
@@ -70,6 +72,20 @@ def suppression_groups(cells: pl.DataFrame) -> pl.DataFrame:
         ]
     )
     return pl.concat([same, sums]).select(list(_GROUP_SCHEMA)).cast(_GROUP_SCHEMA).sort("group_id", "cell_id")  # type: ignore[arg-type]
+
+
+def suppress_cells(cells: pl.DataFrame, rule: dict[str, Any] | None) -> pl.DataFrame:
+    """Apply a return's small-number rule (``low``, ``high``, ``symbol``, ``secondary``) to its cells, or none."""
+    if not rule or cells.is_empty():
+        return cells.with_columns(pl.lit(None, pl.Float64).alias("hidden_value"))
+    return suppress(
+        cells,
+        low=rule["low"],
+        high=rule["high"],
+        symbol=rule["symbol"],
+        secondary=rule.get("secondary", True),
+        groups=suppression_groups(cells),
+    )
 
 
 def released_lineage(rows: list[dict[str, Any]], statuses: dict[str, str], *, kind: str) -> list[dict[str, Any]]:

@@ -51,7 +51,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from errors import InvalidInput
-from exports._common import cell_rows, fields_by_code, released_lineage_by_cell, number_text, provenance_text
+from exports._common import cell_rows, fields_by_code, number_text, provenance_text, released_lineage_by_cell
 from exports.csv_writer import neutralise
 from exports.model import BuiltReturn
 from indicators.periods import Period, parse_period

@@ -20,7 +20,7 @@ from typing import Any
 
 import xlsxwriter
 
-from exports._common import cell_rows, fields_by_code, finite, released_lineage_by_cell, provenance_text
+from exports._common import cell_rows, fields_by_code, finite, provenance_text, released_lineage_by_cell
 from exports.model import BuiltReturn, FieldInfo
 from exports.symbols import key_lines
 

@@ -373,11 +373,15 @@ def out_of_force_indicators(session: Session, agency_code: str, within: Period) 
     """Return the indicators an agency owes only for its returns that are not in force in the period."""
     from mappings.validity import in_force
 
-    returns = session.execute(
-        select(Return).join(AgencyReturn, col(AgencyReturn.return_id) == col(Return.id)).where(
-            AgencyReturn.agency_code == agency_code
+    returns = (
+        session.execute(
+            select(Return)
+            .join(AgencyReturn, col(AgencyReturn.return_id) == col(Return.id))
+            .where(AgencyReturn.agency_code == agency_code)
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if all(in_force(r, within) for r in returns):
         return set()
     indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}

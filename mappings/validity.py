@@ -36,9 +36,7 @@ def check_buildable(ret: Return, period: Period, *, today: date) -> None:
     if ret.status == "abolished":
         raise NotFound(f"{ret.title} ({ret.id}) is abolished; it has no period {period.code}")
     if not in_force(ret, period):
-        raise NotFound(
-            f"{ret.title} ({ret.id}) was not in force in {period.code}: it is collected {_span(ret)}"
-        )
+        raise NotFound(f"{ret.title} ({ret.id}) was not in force in {period.code}: it is collected {_span(ret)}")
     if period.start > today:
         raise InvalidInput(
             f"{period.code} starts on {period.start.isoformat()}, after today ({today.isoformat()}): "

@@ -14,6 +14,7 @@ from indicators.periods import academic_year, financial_year, month, quarter
 from mappings.transforms import (
     FIGURE_SCHEMA,
     PART_SCHEMA,
+    SECONDARY_REASON,
     apply_scale,
     as_parts,
     convert_period,
