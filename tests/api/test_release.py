@@ -215,7 +215,10 @@ def test_calendar_events_have_words_start_and_end(store_client: TestClient) -> N
         assert event["return_id"] not in event["title"]
         assert event["end"] > event["start"]
     titles = {e["title"] for e in body["data"]}
-    assert "Children in need census, 2024 to 2025 financial year: agencies' deadline" in titles
+    assert (
+        "Children looked after by local authorities in England (SSDA903), 2024 to 2025 financial year: agencies' deadline"
+        in titles
+    )
     ics = store_client.get("/api/calendar.ics", params={"from": "2025-04-01", "to": "2025-06-30"}).text
     assert "DTEND" in ics
     assert "county_cyp_core FY" not in ics

@@ -79,7 +79,7 @@ def test_as_parts_marks_symbols_not_available_with_their_meaning() -> None:
             "org_code": "B",
             "value": None,
             "status": "not_available",
-            "reason": "not applicable",
+            "reason": "not applicable: no such figure exists for this area and period",
             "parts": 1,
             "obs_ids": [2],
             "weights": [1.0],
