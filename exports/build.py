@@ -21,6 +21,7 @@ from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, e
 from exports.symbols import display_symbol
 from indicators.models import Indicator, Observation, Submission
 from indicators.periods import parse_period
+from indicators.symbols import LOW_RELIABILITY
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import Geography, Resolver, level_orgs
@@ -147,7 +148,10 @@ class Builder:
         cells = self._one_period(cells)
         cells = self._suppress(cells, ret)
         cells = self._finish(cells, geo, ret.suppression["symbol"] if ret.suppression else "c")
-        lineage = self._lineage(cells)
+        lineage, marks = self._lineage(cells)
+        cells = cells.join(marks, on="cell_id", how="left").with_columns(
+            pl.when(pl.col("status") == "present").then(pl.col("flag")).otherwise(None).alias("flag")
+        )
         completeness = {str(k): int(v) for k, v in cells.group_by("status").len().iter_rows()}
         version = current_catalogue_version(self.session)
         rule = ret.suppression
@@ -286,36 +290,48 @@ class Builder:
             pl.col("org_code").replace_strict(geo.names, default="", return_dtype=pl.String).alias("org_name"),
         )
 
-    def _lineage(self, cells: pl.DataFrame) -> pl.DataFrame:
+    def _lineage(self, cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Return the lineage rows, and each cell's flag from its figures ("u" low reliability, else "p" provisional)."""
+        no_marks = pl.DataFrame(schema={"cell_id": pl.String, "flag": pl.String})
         pairs = (
             cells.select("cell_id", "field_code", "org_code", "obs_ids", "weights")
             .explode("obs_ids", "weights")
             .drop_nulls("obs_ids")
         )
         if pairs.is_empty():
-            return empty_lineage()
+            return empty_lineage(), no_marks
         ids = pairs["obs_ids"].unique().to_list()
         picked = [
             col(getattr(Observation, c))
             for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id")
         ]
         stmt = (
-            sa_select(*picked, col(Submission.agency_code), col(Submission.filename), col(Observation.file_row))
+            sa_select(*picked, col(Submission.agency_code), col(Submission.filename), col(Observation.file_row),
+                      col(Observation.flag), col(Observation.status))
             .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
             .where(col(Observation.id).in_(ids))
-        )
+        )  # fmt: skip
         rows = self.session.execute(stmt).all()
         facts = pl.DataFrame(
             [tuple(r) for r in rows],
             schema={"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,
                     "figure_breakdown": pl.String, "version": pl.Int64, "submission_id": pl.Int64, "agency_code": pl.String,
-                    "filename": pl.String, "file_row": pl.Int64},
+                    "filename": pl.String, "file_row": pl.Int64, "obs_flag": pl.String, "obs_status": pl.String},
             orient="row",
         )  # fmt: skip
         joined = pairs.rename({"obs_ids": "observation_id", "weights": "weight"}).join(
             facts, on="observation_id", how="left"
         )
-        return joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA)  # type: ignore[arg-type]
+        # A cell made from any low-reliability figure is low reliability; from any provisional one, provisional.
+        marks = joined.group_by("cell_id").agg(
+            pl.when((pl.col("obs_flag") == LOW_RELIABILITY).any())
+            .then(pl.lit(LOW_RELIABILITY))
+            .when((pl.col("obs_status") == "provisional").any())
+            .then(pl.lit("p"))
+            .otherwise(None)
+            .alias("flag")
+        )
+        return joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA), marks  # type: ignore[arg-type]
 
 
 def return_with_fields(session: Session, return_id: str) -> tuple[Return, list[FieldMapping]]:

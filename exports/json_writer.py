@@ -39,6 +39,7 @@ _CELL_KEYS: tuple[str, ...] = (
     "period",
     "breakdown",
     "display",
+    "flag",
     "status",
     "reason",
     "how",

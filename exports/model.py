@@ -25,7 +25,8 @@ CELL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "value": pl.Float64,  # the figure after conversion, roll-up, scale and rounding; null when not shown
     "numerator": pl.Float64,
     "denominator": pl.Float64,
-    "display": pl.String,  # exactly what a recipient sees in the cell: "12.5", "*" (suppressed), "x", "" (missing)
+    "display": pl.String,  # exactly what a recipient sees in the cell: "12.5", "c" (suppressed), "x", ".." (missing)
+    "flag": pl.String,  # "u" low reliability or "p" provisional, written after a present value; else null
     "status": pl.String,  # present | suppressed | missing | not_available | different_method | not_derivable
     "reason": pl.String,  # why a cell is not a plain figure (missing from whom, suppression rule, other method's value ...)
     "how": pl.String,  # identical | derived | rolled_up | converted | recoded | apportioned (joined with "+")

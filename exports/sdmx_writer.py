@@ -82,8 +82,12 @@ OBS_STATUS: dict[str, str] = {
     "different_method": "D",
     "not_derivable": "O",
 }
+#: A present value's flag -> OBS_STATUS: ``P`` provisional value, ``U`` low reliability (CL_OBS_STATUS 2.2).
+FLAG_STATUS: dict[str, str] = {"p": "P", "u": "U"}
 _OBS_STATUS_NAMES: dict[str, str] = {
     "A": "Normal value",
+    "P": "Provisional value",
+    "U": "Low reliability",
     "D": "Definition differs",
     "L": "Missing value; data exist but were not collected",
     "O": "Missing value",
@@ -213,7 +217,7 @@ def write_sdmx_csv(built: BuiltReturn) -> bytes:
                 # SDMX spells an intentionally missing number "NaN"; an empty field would mean "not sent".
                 value or "NaN",
                 cell["ref_date"] or "",
-                OBS_STATUS.get(status, "A" if value else "O"),
+                FLAG_STATUS.get(cell["flag"] or "", "") or OBS_STATUS.get(status, "A" if value else "O"),
                 "C" if status == "suppressed" else "F",
                 neutralise(cell["unit"] or ""),
                 "0",

@@ -77,6 +77,8 @@ class _Styles:
     """Every format of one workbook, created once (XlsxWriter formats belong to a workbook)."""
 
     def __init__(self, wb: Any, decimals: Sequence[int]) -> None:
+        self._wb = wb
+        self._flagged: dict[tuple[int | None, str], Any] = {}
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.label = wb.add_format({"bold": True, "valign": "top"})
         self.header = wb.add_format(
@@ -97,8 +99,15 @@ class _Styles:
             d: wb.add_format({"num_format": "0." + "0" * d if d > 0 else "0"}) for d in sorted(set(decimals))
         }
 
-    def number(self, decimals: int | None) -> Any:
-        """Return the number format for a cell's decimals."""
+    def number(self, decimals: int | None, flag: str | None = None) -> Any:
+        """Return the number format for a cell's decimals, showing its flag (``u``, ``p``) after the number."""
+        if flag:
+            key = (decimals, flag)
+            if key not in self._flagged:
+                base = "General" if decimals is None else ("0." + "0" * decimals if decimals > 0 else "0")
+                # The flag is part of the number format: the cell stays a number a formula can use.
+                self._flagged[key] = self._wb.add_format({"num_format": f'{base}" {flag}"'})
+            return self._flagged[key]
         if decimals is None:
             return self.general_number
         return self._numbers.get(decimals, self.general_number)
@@ -138,7 +147,7 @@ def _write_value(ws: Any, row: int, col: int, cell: dict[str, Any], styles: _Sty
         # A missing figure shows its symbol, so it is never confused with an agency's "x" or a blank.
         ws.write_string(row, col, display or "..", styles.missing)
     elif value is not None:
-        ws.write_number(row, col, value, styles.number(cell["decimals"]))
+        ws.write_number(row, col, value, styles.number(cell["decimals"], cell.get("flag")))
     elif display:
         # not_available ("x") and other flagged cells show their symbol, never a number.
         ws.write_string(row, col, display, styles.flagged)

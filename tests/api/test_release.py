@@ -222,3 +222,27 @@ def test_calendar_events_have_words_start_and_end(store_client: TestClient) -> N
     ics = store_client.get("/api/calendar.ics", params={"from": "2025-04-01", "to": "2025-06-30"}).text
     assert "DTEND" in ics
     assert "county_cyp_core FY" not in ics
+
+
+def test_provisional_and_low_reliability_figures_are_marked(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    upload(
+        store, store_settings, "notts_cyp",
+        "cyp.lac_count,E10000024,2025-03-31,,901,,,provisional,",
+        "cyp.cpp_count,E10000024,2025-03-31,,301 u,,,,",
+    )  # fmt: skip
+    rows = _csv_rows(store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE).content)
+    flags = {r["indicator_id"]: r["flag"] for r in rows if r["org_code"] == "E10000024" and r["status"] == "present"}
+    assert flags["cyp.lac_count"] == "p"
+    xlsx = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE).content
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        styles = z.read("xl/styles.xml").decode()
+    assert "&quot; p&quot;" in styles or '" p"' in styles
+    cin = _csv_rows(store_client.get("/api/returns/dfe_cin_census/FY2024-25.csv", headers=DFE).content)
+    cpp = [
+        r
+        for r in cin
+        if r["indicator_id"] == "cyp.cpp_count" and r["org_code"] == "E10000024" and r["status"] == "present"
+    ]
+    assert cpp and {r["flag"] for r in cpp} == {"u"}

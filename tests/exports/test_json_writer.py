@@ -94,6 +94,7 @@ def test_cells_carry_values_statuses_and_provenance(layout: str) -> None:
         "breakdown",
         "value",
         "display",
+        "flag",
         "status",
         "reason",
         "how",

@@ -14,6 +14,7 @@ from sdmx.message import DataMessage, StructureMessage
 from exports.model import BuiltReturn
 from exports.sdmx_writer import (
     ATTRIBUTES,
+    FLAG_STATUS,
     OBS_STATUS,
     SDMX_CSV_COLUMNS,
     sdmx_ids,
@@ -138,7 +139,9 @@ def test_structure_message_describes_the_dataflow(tmp_path: Path) -> None:
     assert [c.id for c in structure.codelist["CL_COUNTY_CYP_CORE_BREAKDOWN"]] == ["_T", "sex_F"]
     assert str(structure.codelist["CL_COUNTY_CYP_CORE_REF_AREA"]["E06000018"].name) == "Nottingham"
     assert str(structure.codelist["CL_COUNTY_CYP_CORE_FIELD"]["NI_148"].name) == "NI 148: Children in need referrals"
-    assert sorted(c.id for c in structure.codelist["CL_OBS_STATUS"]) == sorted(set(OBS_STATUS.values()))
+    assert sorted(c.id for c in structure.codelist["CL_OBS_STATUS"]) == sorted(
+        {*OBS_STATUS.values(), *FLAG_STATUS.values()}
+    )
     enumerated = dsd.dimensions.get("FIELD").local_representation.enumerated
     assert enumerated is structure.codelist["CL_COUNTY_CYP_CORE_FIELD"]
     # Every observation's key is a code of its dimension's codelist.

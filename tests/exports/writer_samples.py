@@ -66,6 +66,7 @@ def _cell(
         "numerator": None,
         "denominator": None,
         "display": display,
+        "flag": None,
         "status": status,
         "reason": "",
         "how": "identical",
