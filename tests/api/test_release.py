@@ -245,4 +245,5 @@ def test_provisional_and_low_reliability_figures_are_marked(
         for r in cin
         if r["indicator_id"] == "cyp.cpp_count" and r["org_code"] == "E10000024" and r["status"] == "present"
     ]
-    assert cpp and {r["flag"] for r in cpp} == {"u"}
+    assert cpp
+    assert {r["flag"] for r in cpp} == {"u"}
