@@ -35,7 +35,7 @@ class AgencyBurden:
     figures_entered: int
     derived_by_service: int
     duplicates_avoided: int
-    saved: int  # keyed once instead of several times: the cells the hours saved count
+    saved: int  # cells keyed by hand today that are keyed once, by one body, with the service: what hours saved count
     hours_saved: float
     keyed_cells_without_service: int = 0  # cells of collected figures, each keyed by hand without the service
 
@@ -125,19 +125,24 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
                     derived += n
                 else:
                     keyed += [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
-        entered = len(obligations(session, agency.code, period.code))
+        owed = {
+            (o.indicator_id, o.org_code, o.period, o.breakdown) for o in obligations(session, agency.code, period.code)
+        }
         duplicates = len(keyed) - len(set(keyed))
+        # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
+        # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
+        saved = len(keyed) - len(set(keyed) & owed)
         rows.append(
             AgencyBurden(
                 agency.code,
                 agency.name,
                 own,
                 cells,
-                entered,
+                len(owed),
                 derived,
                 duplicates,
-                duplicates,
-                round(duplicates * minutes_per_figure / 60, 1),
+                saved,
+                round(saved * minutes_per_figure / 60, 1),
                 keyed_cells_without_service=len(keyed),
             )
         )
