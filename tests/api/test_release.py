@@ -185,6 +185,8 @@ def test_burden_is_true_per_period(store_client: TestClient) -> None:
     new_agencies = {a["agency_code"]: a for a in new["agencies"]}
     assert old_agencies["lewisham_ccg"]["returns"] == ["vital_signs"]
     assert "lewisham_ccg" not in new_agencies  # NHS Vital Signs ended in 2011
+    # Vital Signs figures the council already gives for the National Indicators are not keyed again.
+    assert 0 < old_agencies["lewisham_ccg"]["saved"] < old_agencies["lewisham_ccg"]["keyed_cells_without_service"]
     assert "nis" in old_agencies["lewisham_council"]["returns"]
     assert "nis" not in new_agencies["lewisham_council"]["returns"]
     for agency in (*old["agencies"], *new["agencies"]):
