@@ -37,6 +37,7 @@ _CELL_KEYS: tuple[str, ...] = (
     "org_code",
     "org_name",
     "period",
+    "ref_date",
     "breakdown",
     "display",
     "flag",

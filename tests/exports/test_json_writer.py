@@ -91,6 +91,7 @@ def test_cells_carry_values_statuses_and_provenance(layout: str) -> None:
         "org_code",
         "org_name",
         "period",
+        "ref_date",
         "breakdown",
         "value",
         "display",
