@@ -17,6 +17,7 @@ from indicators.models import Submission
 from indicators.periods import Period, parse_period
 from mappings.agencies import owed_periods
 from mappings.models import Return
+from mappings.validity import in_force
 from settings import Settings
 
 #: Demo uploads, in the order they are sent: reference populations first, then the councils.
@@ -86,7 +87,7 @@ def build_all(
             year = parse_period(year_text)
             for ret in returns:
                 period = year_end_period(year, ret.period_type)
-                if period is None:
+                if period is None or not in_force(ret, period):
                     continue
                 if period.code not in builders:
                     builders[period.code] = Builder(session, period.code, ret.period_type)

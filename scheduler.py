@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from exports import service as exports
 from exports.models import LineageRow, ReturnBuild
 from indicators.models import Indicator, Observation
 from indicators.periods import parse_period
+from mappings import validity
 from mappings.agencies import Obligation, obligations
 from mappings.deadlines import ENGLAND, CalendarEntry, calendar
 from mappings.models import Agency, AgencyReturn, Return
@@ -141,15 +142,14 @@ def calendar_entries(session: Session, start: date, end: date) -> list[CalendarE
     entries = calendar(
         [(r.id, r.period_type, r.deadline) for r in rows], start, end, lead_working_days=REMIND_WORKING_DAYS
     )
-    spans = {r.id: (r.valid_from, r.valid_to) for r in rows}
+    by_id = {r.id: r for r in rows}
 
     def in_force(entry: CalendarEntry) -> bool:
-        # A return collects only periods ending while it is in force (the NIS stopped in 2011).
-        first, last = spans[entry.return_id]
-        ends = parse_period(entry.period).end
-        return (first is None or ends >= first) and (last is None or ends <= last)
+        # One rule for every part of the service: the NIS and Vital Signs stopped in 2011.
+        return validity.in_force(by_id[entry.return_id], parse_period(entry.period))
 
-    return [e for e in entries if in_force(e)]
+    titles = {r.id: r.title for r in rows}
+    return [replace(e, title=titles[e.return_id]) for e in entries if in_force(e)]
 
 
 def agency_returns(session: Session) -> dict[str, list[str]]:

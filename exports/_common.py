@@ -36,6 +36,12 @@ def lineage_by_cell(lineage: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def released_lineage_by_cell(built: BuiltReturn) -> dict[str, list[dict[str, Any]]]:
+    """Group the lineage of the cells a file may show: a suppressed cell's figures are never listed."""
+    hidden = set(built.cells.filter(pl.col("status") == "suppressed").get_column("cell_id").to_list())
+    return {cell_id: rows for cell_id, rows in lineage_by_cell(built.lineage).items() if cell_id not in hidden}
+
+
 def provenance_text(rows: list[dict[str, Any]]) -> str:
     """Say where a cell's figures came from, e.g. ``submission 12 row 7; submission 15 row 4``."""
     parts: list[str] = []

@@ -15,15 +15,21 @@ import polars as pl
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from errors import NotFound
+from errors import InvalidInput, NotFound
+from exports.disclosure import suppress_cells
 from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, empty_lineage
+from exports.symbols import display_symbol
 from indicators.models import Indicator, Observation, Submission
 from indicators.periods import parse_period
+from indicators.symbols import LOW_RELIABILITY
 from mappings.catalogue import LEVEL_GROUPS
-from mappings.models import AgencyIndicator, AgencyOrg, FieldMapping, Return
+from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import Geography, Resolver, level_orgs
 from mappings.service import current_catalogue_version
-from mappings.transforms import PART_SCHEMA, apply_scale, recode, round_values, suppress
+from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
+
+#: The ``orgs`` entry of a return file that asks for every area of the return's level.
+EVERY_AREA = "*"
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -38,6 +44,58 @@ def owners(session: Session) -> dict[tuple[str, str], str]:
         )
     ).all()
     return {(i, o): a for i, o, a in rows}
+
+
+def agency_names(session: Session) -> dict[str, str]:
+    """Map each agency code to its name, the words a reason gives."""
+    return dict(session.execute(select(Agency.code, Agency.name)).all())
+
+
+def collected_orgs(session: Session, ret: Return) -> list[str]:
+    """Return the org units a return is collected for: those its designated submitting agencies answer for."""
+    rows = session.execute(
+        select(AgencyOrg.org_code)
+        .join(AgencyReturn, col(AgencyReturn.agency_code) == col(AgencyOrg.agency_code))
+        .join(Agency, col(Agency.code) == col(AgencyOrg.agency_code))
+        .where(AgencyReturn.return_id == ret.id, Agency.body_type == ret.submitter)
+    ).scalars()
+    return sorted(set(rows))
+
+
+def covered_orgs(session: Session, geo: Geography, ret: Return) -> list[str]:
+    """Return the org units a return's rows are for, in code order.
+
+    A return lists the units named in its file; ``orgs = ["*"]`` asks for every unit of its level
+    (a recipient whose layout needs every area); otherwise the units the deployment collects the
+    return for, so a demo with two councils does not send 151 empty rows.
+    """
+    types = LEVEL_GROUPS.get(ret.geography_level, (ret.geography_level,))
+    if ret.orgs == [EVERY_AREA]:
+        return level_orgs(geo, types)
+    wanted = set(ret.orgs) if ret.orgs else set(collected_orgs(session, ret))
+    return [code for code in level_orgs(geo, types) if code in wanted]
+
+
+def with_display(cells: pl.DataFrame, suppressed_symbol: str) -> pl.DataFrame:
+    """Add what each cell shows: its number with the field's decimals, or the symbol for why there is none."""
+    rows = []
+    for row in cells.iter_rows(named=True):
+        status = row["status"]
+        if status == "present" and row["value"] is not None:
+            display = _fmt(row["value"], row["decimals"])
+        elif status == "suppressed":
+            display = suppressed_symbol
+        else:
+            display = display_symbol(status, row.get("symbol"))
+        rows.append(display)
+    return cells.with_columns(pl.Series("display", rows, pl.String))
+
+
+def _is_date(code: str) -> bool:
+    try:
+        return parse_period(code).type == "snapshot_date"
+    except InvalidInput:
+        return False
 
 
 def _terms(resolver: Resolver, indicator_id: str) -> list[str]:
@@ -57,11 +115,12 @@ class Builder:
         self.period = parse_period(period_text, period_type)  # type: ignore[arg-type]
         self.resolver = Resolver(session, self.period)
         self.owed_by = owners(session)
+        self.agency_names = agency_names(session)
 
     def build(self, ret: Return, fields: list[FieldMapping], generated_at: datetime) -> BuiltReturn:
         """Build every cell of a return for the builder's period."""
         geo = self.resolver.geo
-        orgs = level_orgs(geo, LEVEL_GROUPS.get(ret.geography_level, (ret.geography_level,)), only=ret.orgs)
+        orgs = covered_orgs(self.session, geo, ret)
         infos: list[FieldInfo] = []
         frames: list[pl.DataFrame] = []
         for field in fields:
@@ -86,9 +145,13 @@ class Builder:
             )
             frames.append(self._field_cells(field, ind, orgs, decimals, ret))
         cells = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema=PART_SCHEMA)
+        cells = self._one_period(cells)
         cells = self._suppress(cells, ret)
-        cells = self._finish(cells, geo, ret.suppression["symbol"] if ret.suppression else "*")
-        lineage = self._lineage(cells)
+        cells = self._finish(cells, geo, ret.suppression["symbol"] if ret.suppression else "c")
+        lineage, marks = self._lineage(cells)
+        cells = cells.join(marks, on="cell_id", how="left").with_columns(
+            pl.when(pl.col("status") == "present").then(pl.col("flag")).otherwise(None).alias("flag")
+        )
         completeness = {str(k): int(v) for k, v in cells.group_by("status").len().iter_rows()}
         version = current_catalogue_version(self.session)
         rule = ret.suppression
@@ -142,12 +205,14 @@ class Builder:
         terms = _terms(self.resolver, ind.id)
         owed = {org: sorted({self.owed_by[(t, org)] for t in terms if (t, org) in self.owed_by}) for org in orgs}
         missing_reason = pl.col("org_code").replace_strict(
-            {o: ("owed by " + ", ".join(a)) if a else "no agency is the designated source of this figure" for o, a in owed.items()},
-            default="", return_dtype=pl.String,
-        )  # fmt: skip
+            {o: self._owed_text(a) for o, a in owed.items()}, default="", return_dtype=pl.String
+        )
+        # A missing cell says, in words, whose figure is awaited; a derived one adds which parts it needs.
         joined = joined.with_columns(
             pl.when((pl.col("status") == "missing") & pl.col("reason").is_null())
             .then(missing_reason)
+            .when((pl.col("status") == "missing") & pl.col("reason").str.starts_with("needs "))
+            .then(pl.format("{} ({})", missing_reason, pl.col("reason")))
             .otherwise(pl.col("reason"))
             .alias("reason")
         )
@@ -157,6 +222,19 @@ class Builder:
                 pl.lit(ind.method),
                 pl.col("value").cast(pl.String),
             )
+            if ret.suppression:
+                # The other method's figure is a number like any other: a small one is not spelled out.
+                low, high = ret.suppression["low"], ret.suppression["high"]
+                small = (
+                    pl.col("numerator").is_between(low, high)
+                    if ind.statistic in RATIO_STATISTICS
+                    else pl.col("value").is_between(low, high)
+                )
+                other = (
+                    pl.when(small)
+                    .then(pl.lit(f"measured by another method ({ind.method}); the catalogue's figure is a small number, suppressed and not copied"))
+                    .otherwise(other)
+                )  # fmt: skip
             joined = joined.with_columns(
                 pl.when(pl.col("value").is_not_null())
                 .then(other)
@@ -189,75 +267,71 @@ class Builder:
             ),
         )
 
-    def _suppress(self, cells: pl.DataFrame, ret: Return) -> pl.DataFrame:
-        rule = ret.suppression
-        if not rule or cells.is_empty():
-            return cells.with_columns(pl.lit(None, pl.Float64).alias("hidden_value"))
-        with_dim = cells.with_columns(pl.col("breakdown").str.extract(r"^([^=;]+)=[^;]*$").alias("_dim"))
-        totals = with_dim.filter(pl.col("breakdown") == "").select("cell_id", "field_code", "org_code")
-        parts = with_dim.filter(pl.col("_dim").is_not_null()).select("cell_id", "field_code", "org_code", "_dim")
-        groups = pl.concat([
-            parts.select("cell_id", pl.concat_str(["field_code", "org_code", "_dim"], separator="|").alias("group_id"), pl.lit("part").alias("role")),
-            totals.join(parts.select("field_code", "org_code", "_dim").unique(), on=["field_code", "org_code"])
-            .select("cell_id", pl.concat_str(["field_code", "org_code", "_dim"], separator="|").alias("group_id"), pl.lit("total").alias("role")),
-        ])  # fmt: skip
-        return suppress(
-            cells,
-            low=rule["low"],
-            high=rule["high"],
-            symbol=rule["symbol"],
-            secondary=rule.get("secondary", True),
-            groups=groups,
+    def _one_period(self, cells: pl.DataFrame) -> pl.DataFrame:
+        """Spell every cell's period as the return's; a figure for a date keeps the date as its reference date."""
+        if cells.is_empty():
+            return cells.with_columns(pl.lit(None, pl.String).alias("ref_date"))
+        dates = {code: code for code in cells["period"].unique().to_list() if code and _is_date(code)}
+        return cells.with_columns(
+            pl.col("period").replace_strict(dates, default=None, return_dtype=pl.String).alias("ref_date"),
+            pl.lit(self.period.code).alias("period"),
         )
 
+    def _owed_text(self, agencies: list[str]) -> str:
+        if not agencies:
+            return "no agency is the designated source of this figure"
+        return "not yet submitted by " + " and ".join(self.agency_names.get(a, a) for a in agencies)
+
+    def _suppress(self, cells: pl.DataFrame, ret: Return) -> pl.DataFrame:
+        return suppress_cells(cells, ret.suppression)
+
     def _finish(self, cells: pl.DataFrame, geo: Geography, suppressed_symbol: str) -> pl.DataFrame:
-        rows = []
-        for row in cells.iter_rows(named=True):
-            status = row["status"]
-            if status == "present" and row["value"] is not None:
-                display = _fmt(row["value"], row["decimals"])
-            elif status == "suppressed":
-                display = suppressed_symbol
-            elif status == "not_available" and row.get("symbol"):
-                display = row["symbol"]
-            else:
-                display = ""
-            rows.append(display)
-        return cells.with_columns(
-            pl.Series("display", rows, pl.String),
+        return with_display(cells, suppressed_symbol).with_columns(
             pl.col("org_code").replace_strict(geo.names, default="", return_dtype=pl.String).alias("org_name"),
         )
 
-    def _lineage(self, cells: pl.DataFrame) -> pl.DataFrame:
+    def _lineage(self, cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Return the lineage rows, and each cell's flag from its figures ("u" low reliability, else "p" provisional)."""
+        no_marks = pl.DataFrame(schema={"cell_id": pl.String, "flag": pl.String})
         pairs = (
             cells.select("cell_id", "field_code", "org_code", "obs_ids", "weights")
             .explode("obs_ids", "weights")
             .drop_nulls("obs_ids")
         )
         if pairs.is_empty():
-            return empty_lineage()
+            return empty_lineage(), no_marks
         ids = pairs["obs_ids"].unique().to_list()
         picked = [
             col(getattr(Observation, c))
             for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id")
         ]
         stmt = (
-            sa_select(*picked, col(Submission.agency_code), col(Submission.filename), col(Observation.file_row))
+            sa_select(*picked, col(Submission.agency_code), col(Submission.filename), col(Observation.file_row),
+                      col(Observation.flag), col(Observation.status))
             .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
             .where(col(Observation.id).in_(ids))
-        )
+        )  # fmt: skip
         rows = self.session.execute(stmt).all()
         facts = pl.DataFrame(
             [tuple(r) for r in rows],
             schema={"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,
                     "figure_breakdown": pl.String, "version": pl.Int64, "submission_id": pl.Int64, "agency_code": pl.String,
-                    "filename": pl.String, "file_row": pl.Int64},
+                    "filename": pl.String, "file_row": pl.Int64, "obs_flag": pl.String, "obs_status": pl.String},
             orient="row",
         )  # fmt: skip
         joined = pairs.rename({"obs_ids": "observation_id", "weights": "weight"}).join(
             facts, on="observation_id", how="left"
         )
-        return joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA)  # type: ignore[arg-type]
+        # A cell made from any low-reliability figure is low reliability; from any provisional one, provisional.
+        marks = joined.group_by("cell_id").agg(
+            pl.when((pl.col("obs_flag") == LOW_RELIABILITY).any())
+            .then(pl.lit(LOW_RELIABILITY))
+            .when((pl.col("obs_status") == "provisional").any())
+            .then(pl.lit("p"))
+            .otherwise(None)
+            .alias("flag")
+        )
+        return joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA), marks  # type: ignore[arg-type]
 
 
 def return_with_fields(session: Session, return_id: str) -> tuple[Return, list[FieldMapping]]:

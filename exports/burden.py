@@ -1,9 +1,11 @@
 """The burden saved: what agencies would key into each return separately, against what they key once.
 
-For each submitting agency and period: every cell of every return it submits (each keyed by
-hand today) against the figures it owes the service once (derived figures are computed, and
-a figure several returns ask for is keyed a single time). Also the overlap of returns by the
-collected indicators they share, and a consistency list of figures measured two ways.
+For each submitting agency and period: every cell of every return in force in the period that it
+submits, against the figures it owes the service once. Two savings are told apart: a collected
+figure several returns ask for is keyed once instead of several times (the hours saved count
+only these), and a figure the service derives (a rate, a percentage, a total) is never keyed at
+all; derived cells are reported beside the saving, not inside it. Also the overlap of returns
+by the collected indicators they share, and a consistency list of figures measured two ways.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from indicators.periods import parse_period
 from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.models import Agency, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import Resolver
+from mappings.validity import in_force
 
 
 @dataclass
@@ -32,8 +35,9 @@ class AgencyBurden:
     figures_entered: int
     derived_by_service: int
     duplicates_avoided: int
-    saved: int
+    saved: int  # cells keyed by hand today that are keyed once, by one body, with the service: what hours saved count
     hours_saved: float
+    keyed_cells_without_service: int = 0  # cells of collected figures, each keyed by hand without the service
 
 
 @dataclass
@@ -66,6 +70,7 @@ class BurdenReport:
         """Sum the agencies' figures."""
         keys = (
             "cells_without_service",
+            "keyed_cells_without_service",
             "figures_entered",
             "derived_by_service",
             "duplicates_avoided",
@@ -87,10 +92,11 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
     """Measure keying with and without the service for every submitting agency in a period."""
     period = parse_period(period_text)
     indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
-    returns = {r.id: r for r in session.execute(select(Return)).scalars()}
+    returns = {r.id: r for r in session.execute(select(Return)).scalars() if in_force(r, period)}
     fields: dict[str, list[FieldMapping]] = {}
     for f in session.execute(select(FieldMapping).order_by(col(FieldMapping.position))).scalars():
-        fields.setdefault(f.return_id, []).append(f)
+        if f.return_id in returns:
+            fields.setdefault(f.return_id, []).append(f)
     codes: dict[str, list[str]] = {}
     for code in session.execute(select(Code).order_by(col(Code.position))).scalars():
         codes.setdefault(code.codelist_id, []).append(code.code)
@@ -98,7 +104,7 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
     for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
         own = [
             r for r in session.execute(select(AgencyReturn.return_id).where(AgencyReturn.agency_code == agency.code)).scalars()
-            if returns[r].submitter == agency.body_type
+            if r in returns and returns[r].submitter == agency.body_type
         ]  # fmt: skip
         if not own:
             continue
@@ -119,20 +125,25 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
                     derived += n
                 else:
                     keyed += [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
-        entered = len(obligations(session, agency.code, period.code))
+        owed = {
+            (o.indicator_id, o.org_code, o.period, o.breakdown) for o in obligations(session, agency.code, period.code)
+        }
         duplicates = len(keyed) - len(set(keyed))
-        saved = max(cells - entered, 0)
+        # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
+        # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
+        saved = len(keyed) - len(set(keyed) & owed)
         rows.append(
             AgencyBurden(
                 agency.code,
                 agency.name,
                 own,
                 cells,
-                entered,
+                len(owed),
                 derived,
                 duplicates,
                 saved,
                 round(saved * minutes_per_figure / 60, 1),
+                keyed_cells_without_service=len(keyed),
             )
         )
     return BurdenReport(

@@ -19,6 +19,7 @@ from exports.model import BuiltReturn
 CSV_COLUMNS: tuple[str, ...] = (
     "return_id",
     "period",
+    "reference_date",
     "field_code",
     "field_label",
     "indicator_id",
@@ -26,6 +27,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "org_name",
     "breakdown",
     "value",
+    "flag",
     "unit",
     "status",
     "reason",
@@ -56,6 +58,7 @@ def write_csv(built: BuiltReturn) -> bytes:
         row = (
             built.return_id,
             cell["period"],
+            cell["ref_date"],
             cell["field_code"],
             labels.get(cell["field_code"] or "", ""),
             cell["indicator_id"],
@@ -63,6 +66,7 @@ def write_csv(built: BuiltReturn) -> bytes:
             cell["org_name"],
             cell["breakdown"],
             cell["display"],
+            cell["flag"],
             cell["unit"],
             cell["status"],
             cell["reason"],

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from typing import Any
 
-from exports._common import cell_rows, finite, lineage_by_cell
+from exports._common import cell_rows, finite, released_lineage_by_cell
 from exports.model import BuiltReturn
 
 #: Lineage columns copied into each cell's ``provenance`` entries.
@@ -37,8 +37,10 @@ _CELL_KEYS: tuple[str, ...] = (
     "org_code",
     "org_name",
     "period",
+    "ref_date",
     "breakdown",
     "display",
+    "flag",
     "status",
     "reason",
     "how",
@@ -57,7 +59,7 @@ def _provenance(row: dict[str, Any]) -> dict[str, Any]:
 
 def json_document(built: BuiltReturn) -> dict[str, Any]:
     """Build the JSON export as plain Python data (what :func:`write_json` serialises)."""
-    lineage = lineage_by_cell(built.lineage)
+    lineage = released_lineage_by_cell(built)
     cells: list[dict[str, Any]] = []
     for cell in cell_rows(built):
         item = {key: cell[key] for key in _CELL_KEYS}

@@ -19,12 +19,14 @@ CELL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "indicator_id": pl.String,
     "org_code": pl.String,
     "org_name": pl.String,
-    "period": pl.String,  # canonical period of the figure as reported (the return's period, or a date)
+    "period": pl.String,  # the return's period, the same for every cell
+    "ref_date": pl.String,  # the date a snapshot figure was taken at ("2025-03-31"), else null
     "breakdown": pl.String,  # canonical breakdown key, "" for the total
     "value": pl.Float64,  # the figure after conversion, roll-up, scale and rounding; null when not shown
     "numerator": pl.Float64,
     "denominator": pl.Float64,
-    "display": pl.String,  # exactly what a recipient sees in the cell: "12.5", "*" (suppressed), "x", "" (missing)
+    "display": pl.String,  # exactly what a recipient sees in the cell: "12.5", "c" (suppressed), "x", ".." (missing)
+    "flag": pl.String,  # "u" low reliability or "p" provisional, written after a present value; else null
     "status": pl.String,  # present | suppressed | missing | not_available | different_method | not_derivable
     "reason": pl.String,  # why a cell is not a plain figure (missing from whom, suppression rule, other method's value ...)
     "how": pl.String,  # identical | derived | rolled_up | converted | recoded | apportioned (joined with "+")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -53,6 +54,8 @@ class LineageRow(SQLModel, table=True):
     org_code: str = Field(max_length=32)
     observation_id: int = Field(foreign_key="observation.id")
     weight: float = 1.0
+    #: The cell was suppressed: only an officer may see what is behind it.
+    suppressed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class BuildCell(SQLModel, table=True):

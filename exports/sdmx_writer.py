@@ -24,13 +24,19 @@ Shape of the data (one dataflow per return, agency ``ONERETURN``, version ``1.0`
   ``PROVENANCE``   the submissions and file rows behind the cell, e.g.
                    ``submission 12 row 5; submission 13 row 9``.
 
-SDMX identifiers allow only letters, digits and ``_@$-``, so field codes and breakdown keys are
-turned into IDs (``1.01`` -> ``1_01``, ``age=19-21;sex=F`` -> ``age_19_21_sex_F``); the
-structure message keeps the original spelling as each code's name and in an ``ORIGINAL_CODE``
-annotation. ``-``, ``@`` and ``$`` are replaced too, so no ID can start a spreadsheet formula.
-TIME_PERIOD is written in SDMX time syntax: months, dates and calendar years as they are, other
-periods as a time range (``FY2024-25-Q1`` -> ``2024-04-01/P3M``, ``AY2023-24`` ->
-``2023-09-01/P1Y``).
+SDMX identifiers allow letters, digits and ``_@$-`` (the SDMX ``IDType``, pattern
+``[A-Za-z0-9_@$-]+`` as sdmx-dl's ``SdmxPatterns`` encodes it), so field codes and breakdown keys keep their ``-`` and have other
+characters turned into ``_`` (``1.01`` -> ``1_01``, ``PRV-LEW-01`` stays, ``age=19-21;sex=F`` ->
+``age_19-21_sex_F``); the structure message keeps the original spelling as each code's name and
+in an ``ORIGINAL_CODE`` annotation. ``@`` and ``$`` are replaced, and an ID that would begin with
+``-`` gets a leading ``_``, so no ID can start a spreadsheet formula.
+
+TIME_PERIOD is one value for the whole return: the return's period in SDMX time syntax (SDMX 2.1
+Section 6, Technical Notes, 4.2: calendar months and years as ``2024-06`` and ``2024``; a period
+that is not a calendar one, such as a financial or academic year or quarter, as a distinct range
+of start date and ISO 8601 duration, 4.2.7: ``FY2024-25`` -> ``2024-04-01/P1Y``,
+``FY2024-25-Q1`` -> ``2024-04-01/P3M``). A figure taken at a date (a snapshot at 31 March) keeps
+that date in its own attribute ``REF_DATE``, so one return never mixes two period spellings.
 
 sdmx1 (the client regulators use) reads SDMX-CSV 2.x only and needs the structure; the tests
 read both files back with it.
@@ -45,7 +51,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from errors import InvalidInput
-from exports._common import cell_rows, fields_by_code, lineage_by_cell, number_text, provenance_text
+from exports._common import cell_rows, fields_by_code, number_text, provenance_text, released_lineage_by_cell
 from exports.csv_writer import neutralise
 from exports.model import BuiltReturn
 from indicators.periods import Period, parse_period
@@ -56,6 +62,7 @@ TOTAL_CODE = "_T"
 
 DIMENSIONS: tuple[str, ...] = ("FIELD", "REF_AREA", "TIME_PERIOD", "BREAKDOWN")
 ATTRIBUTES: tuple[str, ...] = (
+    "REF_DATE",
     "OBS_STATUS",
     "CONF_STATUS",
     "UNIT_MEASURE",
@@ -75,8 +82,12 @@ OBS_STATUS: dict[str, str] = {
     "different_method": "D",
     "not_derivable": "O",
 }
+#: A present value's flag -> OBS_STATUS: ``P`` provisional value, ``U`` low reliability (CL_OBS_STATUS 2.2).
+FLAG_STATUS: dict[str, str] = {"p": "P", "u": "U"}
 _OBS_STATUS_NAMES: dict[str, str] = {
     "A": "Normal value",
+    "P": "Provisional value",
+    "U": "Low reliability",
     "D": "Definition differs",
     "L": "Missing value; data exist but were not collected",
     "O": "Missing value",
@@ -88,7 +99,8 @@ _UNIT_MULT_NAMES: dict[str, str] = {"0": "Units"}
 _CONCEPTS: dict[str, tuple[str, str]] = {
     "FIELD": ("Return field", "The return's own cell or column code, mapped to one indicator."),
     "REF_AREA": ("Reference area", "The organisation or area the figure is for (its official code)."),
-    "TIME_PERIOD": ("Time period", "The period the figure covers."),
+    "TIME_PERIOD": ("Time period", "The return's period, the same for every observation."),
+    "REF_DATE": ("Reference date", "The date a snapshot figure was taken at, when the figure is for a date."),
     "BREAKDOWN": ("Breakdown", "The canonical breakdown key (dimension=code pairs); _T for the total."),
     "OBS_VALUE": ("Observation value", "The figure after conversion, roll-up, scale and rounding."),
     "OBS_STATUS": ("Observation status", "Whether the value is normal, suppressed, missing or differs in definition."),
@@ -105,7 +117,7 @@ _NS = {
     "xmlns:structure": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/structure",
     "xmlns:common": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common",
 }
-_NOT_ID = re.compile(r"[^A-Za-z0-9_]")
+_NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def sdmx_ids(built: BuiltReturn) -> tuple[str, str, str]:
@@ -114,7 +126,13 @@ def sdmx_ids(built: BuiltReturn) -> tuple[str, str, str]:
 
 
 def _id_part(text: str) -> str:
-    return _NOT_ID.sub("_", text).upper()
+    return _safe_id(text).upper()
+
+
+def _safe_id(text: str) -> str:
+    """Turn text into an SDMX ID: other characters become ``_``; a leading ``-`` gets ``_`` before it."""
+    cleaned = _NOT_ID.sub("_", text) or "_"
+    return "_" + cleaned if cleaned.startswith("-") else cleaned
 
 
 def _code_ids(originals: list[str], reserved: dict[str, str] | None = None) -> dict[str, str]:
@@ -124,7 +142,7 @@ def _code_ids(originals: list[str], reserved: dict[str, str] | None = None) -> d
     for original in originals:
         if original in ids:
             continue
-        base = _NOT_ID.sub("_", original) or "_"
+        base = _safe_id(original)
         candidate, n = base, 1
         while candidate in taken:
             n += 1
@@ -179,7 +197,8 @@ def write_sdmx_csv(built: BuiltReturn) -> bytes:
     agency, flow, version = sdmx_ids(built)
     structure_id = f"{agency}:{flow}({version})"
     codes = _codes(built)
-    lineage = lineage_by_cell(built.lineage)
+    lineage = released_lineage_by_cell(built)
+    time_period = sdmx_time_period(built.period)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(SDMX_CSV_COLUMNS)
@@ -193,11 +212,12 @@ def write_sdmx_csv(built: BuiltReturn) -> bytes:
                 "I",
                 codes.field[cell["field_code"] or ""],
                 codes.area[cell["org_code"] or ""],
-                sdmx_time_period(cell["period"] or built.period),
+                time_period,
                 codes.breakdown[cell["breakdown"] or ""],
                 # SDMX spells an intentionally missing number "NaN"; an empty field would mean "not sent".
                 value or "NaN",
-                OBS_STATUS.get(status, "A" if value else "O"),
+                cell["ref_date"] or "",
+                FLAG_STATUS.get(cell["flag"] or "", "") or OBS_STATUS.get(status, "A" if value else "O"),
                 "C" if status == "suppressed" else "F",
                 neutralise(cell["unit"] or ""),
                 "0",

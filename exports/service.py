@@ -18,6 +18,8 @@ from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
 from indicators.models import Observation, Submission
 from indicators.periods import parse_period
+from mappings.models import Return
+from mappings.validity import check_buildable
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,15 @@ def source_mark(session: Session) -> str:
     return f"{last_figure}:{links}:{version.content_hash[:16] if version else ''}"
 
 
+def check_period(session: Session, return_id: str, period: str) -> None:
+    """Raise NotFound or InvalidInput, before anything is built or stored, when the return has no such period."""
+    ret = session.get(Return, return_id)
+    if ret is None:
+        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
+    parsed = parse_period(period, ret.period_type)  # type: ignore[arg-type]
+    check_buildable(ret, parsed, today=datetime.now(UTC).date())
+
+
 def _latest(session: Session, return_id: str, period: str) -> ReturnBuild | None:
     stmt = select(ReturnBuild).where(ReturnBuild.return_id == return_id, ReturnBuild.period == period)
     return session.execute(stmt.order_by(col(ReturnBuild.id).desc())).scalars().first()
@@ -71,6 +82,7 @@ def build(
     session: Session, return_id: str, period: str, *, builder: Builder | None = None
 ) -> tuple[ReturnBuild, BuiltReturn]:
     """Build a return for a period, reusing the last build when nothing it shows has changed."""
+    check_period(session, return_id, builder.period.code if builder is not None else period)
     ret, fields = return_with_fields(session, return_id)
     if builder is None:
         builder = Builder(session, period, ret.period_type)
@@ -94,7 +106,11 @@ def build(
     session.flush()
     assert record.id is not None
     if built.lineage.height:
-        rows = built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "weight")
+        hidden = built.cells.filter(pl.col("status") == "suppressed").get_column("cell_id").to_list()
+        rows = built.lineage.select(
+            "cell_id", "field_code", "org_code", "observation_id", "weight",
+            pl.col("cell_id").is_in(hidden).alias("suppressed"),
+        )  # fmt: skip
         session.execute(insert(LineageRow), rows.with_columns(pl.lit(record.id).alias("build_id")).to_dicts())
     record_cells(session, record.id, built)
     return record, built
@@ -135,6 +151,7 @@ def snapshots(
     for fmt in formats:
         if fmt not in FORMATS:
             raise InvalidInput(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    check_period(session, return_id, builder.period.code if builder is not None else period)
     canonical = (builder.period if builder is not None else parse_period(period)).code
     last = _latest(session, return_id, canonical)
     if last is not None and last.id is not None and last.source_mark == source_mark(session):
@@ -214,9 +231,16 @@ def lineage(
     org: str | None = None,
     limit: int = 1000,
     offset: int = 0,
+    released_only: bool = False,
 ) -> tuple[list[dict[str, object]], int]:
-    """Return the lineage rows of a build: each cell to the stored figure, upload and file row behind it."""
+    """Return the lineage rows of a build: each cell to the stored figure, upload and file row behind it.
+
+    With ``released_only`` (anyone but an officer), a suppressed cell is one row saying so, with no
+    figure, value, submission or file row, and no stored figure's value is given for any cell.
+    """
     from sqlalchemy import func
+
+    from exports.disclosure import released_lineage
 
     stmt = (
         select(LineageRow, Observation, Submission)
@@ -224,12 +248,25 @@ def lineage(
         .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
         .where(LineageRow.build_id == build_id)
     )
+    hidden_stmt = select(LineageRow.cell_id, LineageRow.field_code, LineageRow.org_code).where(
+        LineageRow.build_id == build_id, col(LineageRow.suppressed)
+    )
     if cell:
         stmt = stmt.where(LineageRow.cell_id == cell)
+        hidden_stmt = hidden_stmt.where(LineageRow.cell_id == cell)
     if field:
         stmt = stmt.where(LineageRow.field_code == field)
+        hidden_stmt = hidden_stmt.where(LineageRow.field_code == field)
     if org:
         stmt = stmt.where(LineageRow.org_code == org)
+        hidden_stmt = hidden_stmt.where(LineageRow.org_code == org)
+    hidden: list[dict[str, object]] = []
+    if released_only:
+        stmt = stmt.where(~col(LineageRow.suppressed))
+        hidden = [
+            {"cell_id": c, "field_code": f, "org_code": o, "status": "suppressed"}
+            for c, f, o in session.execute(hidden_stmt.distinct().order_by(col(LineageRow.cell_id))).all()
+        ]
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     rows = session.execute(
         stmt.order_by(col(LineageRow.cell_id), col(LineageRow.observation_id)).limit(limit).offset(offset)
@@ -242,4 +279,8 @@ def lineage(
              "figure_breakdown": obs.breakdown, "value": obs.value, "version": obs.version, "submission_id": obs.submission_id,
              "agency_code": sub.agency_code if sub else None, "filename": sub.filename if sub else None, "file_row": obs.file_row}
         )  # fmt: skip
-    return out, total
+    if not released_only:
+        return out, total
+    statuses = {str(row["cell_id"]): "suppressed" for row in hidden}
+    shown = released_lineage(hidden + out if offset == 0 else out, statuses, kind="regulator")
+    return shown, total + len(hidden)

@@ -20,8 +20,9 @@ from typing import Any
 
 import xlsxwriter
 
-from exports._common import cell_rows, fields_by_code, finite, lineage_by_cell, provenance_text
+from exports._common import cell_rows, fields_by_code, finite, provenance_text, released_lineage_by_cell
 from exports.model import BuiltReturn, FieldInfo
+from exports.symbols import key_lines
 
 #: Status order on the Cover sheet; any other status follows in alphabetical order.
 _STATUS_ORDER = ("present", "suppressed", "missing", "not_available", "different_method", "not_derivable")
@@ -32,6 +33,7 @@ _LIST_COLUMNS: tuple[tuple[str, int], ...] = (
     ("Org code", 12),
     ("Org name", 28),
     ("Period", 14),
+    ("Reference date", 12),
     ("Breakdown", 18),
     ("Value", 12),
     ("Unit", 14),
@@ -65,10 +67,18 @@ TRACE_NOTE = (
 )
 
 
+SYMBOLS_NOTE = (
+    "A cell that shows no number shows one of these symbols, the Government Statistical Service's "
+    "shorthand; the Reason column (or the JSON export) says why for each cell."
+)
+
+
 class _Styles:
     """Every format of one workbook, created once (XlsxWriter formats belong to a workbook)."""
 
     def __init__(self, wb: Any, decimals: Sequence[int]) -> None:
+        self._wb = wb
+        self._flagged: dict[tuple[int | None, str], Any] = {}
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.label = wb.add_format({"bold": True, "valign": "top"})
         self.header = wb.add_format(
@@ -89,8 +99,15 @@ class _Styles:
             d: wb.add_format({"num_format": "0." + "0" * d if d > 0 else "0"}) for d in sorted(set(decimals))
         }
 
-    def number(self, decimals: int | None) -> Any:
-        """Return the number format for a cell's decimals."""
+    def number(self, decimals: int | None, flag: str | None = None) -> Any:
+        """Return the number format for a cell's decimals, showing its flag (``u``, ``p``) after the number."""
+        if flag:
+            key = (decimals, flag)
+            if key not in self._flagged:
+                base = "General" if decimals is None else ("0." + "0" * decimals if decimals > 0 else "0")
+                # The flag is part of the number format: the cell stays a number a formula can use.
+                self._flagged[key] = self._wb.add_format({"num_format": f'{base}" {flag}"'})
+            return self._flagged[key]
         if decimals is None:
             return self.general_number
         return self._numbers.get(decimals, self.general_number)
@@ -125,11 +142,12 @@ def _write_value(ws: Any, row: int, col: int, cell: dict[str, Any], styles: _Sty
     display = cell["display"] or ""
     value = finite(cell["value"])
     if status == "suppressed":
-        ws.write_string(row, col, display or "*", styles.suppressed)
+        ws.write_string(row, col, display or "c", styles.suppressed)
     elif status == "missing":
-        ws.write_blank(row, col, None, styles.missing)
+        # A missing figure shows its symbol, so it is never confused with an agency's "x" or a blank.
+        ws.write_string(row, col, display or "..", styles.missing)
     elif value is not None:
-        ws.write_number(row, col, value, styles.number(cell["decimals"]))
+        ws.write_number(row, col, value, styles.number(cell["decimals"], cell.get("flag")))
     elif display:
         # not_available ("x") and other flagged cells show their symbol, never a number.
         ws.write_string(row, col, display, styles.flagged)
@@ -176,6 +194,14 @@ def _cover(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws.write_string(r, 0, "% complete", styles.label)
     ws.write_number(r, 1, built.complete_share, styles.percent)
     r += 2
+    ws.write_string(r, 0, "Symbols", styles.label)
+    ws.write_string(r, 1, SYMBOLS_NOTE, styles.wrap)
+    r += 1
+    for symbol, meaning in key_lines():
+        ws.write_string(r, 0, symbol, styles.text)
+        ws.write_string(r, 1, meaning, styles.wrap)
+        r += 1
+    r += 1
     ws.write_string(r, 0, "How to trace a cell", styles.label)
     ws.write_string(r, 1, TRACE_NOTE, styles.wrap)
 
@@ -192,12 +218,13 @@ def _data_list(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
             cell["org_code"],
             cell["org_name"],
             cell["period"],
+            cell["ref_date"],
             cell["breakdown"],
         )
         for col, text in enumerate(texts):
             ws.write_string(r, col, text or "", styles.text)
-        _write_value(ws, r, 6, cell, styles)
-        for col, text in ((7, cell["unit"]), (8, cell["status"]), (9, cell["reason"]), (10, cell["cell_id"])):
+        _write_value(ws, r, 7, cell, styles)
+        for col, text in ((8, cell["unit"]), (9, cell["status"]), (10, cell["reason"]), (11, cell["cell_id"])):
             ws.write_string(r, col, text or "", styles.text)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, r, len(_LIST_COLUMNS) - 1)
@@ -268,7 +295,7 @@ def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws = wb.add_worksheet("Lineage")
     _header(ws, _LINEAGE_COLUMNS, styles)
     r = 0
-    for r, (cell_id, rows) in enumerate(lineage_by_cell(built.lineage).items(), start=1):
+    for r, (cell_id, rows) in enumerate(released_lineage_by_cell(built).items(), start=1):
         sources = list(dict.fromkeys(f"{row['agency_code']} {row['filename']}" for row in rows if row["agency_code"]))
         ws.write_string(r, 0, cell_id, styles.text)
         ws.write_string(r, 1, rows[0]["field_code"] or "", styles.text)

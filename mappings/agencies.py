@@ -24,7 +24,17 @@ from indicators.models import Code, Indicator
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
-from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, ApiKey, OrgParent, OrgUnit
+from mappings.models import (
+    Agency,
+    AgencyIndicator,
+    AgencyOrg,
+    AgencyReturn,
+    ApiKey,
+    FieldMapping,
+    OrgParent,
+    OrgUnit,
+    Return,
+)
 
 #: The folder of the bundled agencies (demo councils, providers and reference sources).
 AGENCIES_DIR = Path(__file__).resolve().parent / "agencies"
@@ -341,10 +351,63 @@ def breakdown_keys(dims: list[str], codes: dict[str, list[str]]) -> list[str]:
     return keys
 
 
+def _inputs(indicators: dict[str, Indicator], start: list[str]) -> set[str]:
+    """Return every indicator the given ones are made from (formula terms, numerators, denominators), themselves included."""
+    from indicators.formula import parse_formula, references
+
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        ind_id = stack.pop()
+        if ind_id in seen or ind_id not in indicators:
+            continue
+        seen.add(ind_id)
+        ind = indicators[ind_id]
+        stack += [r for r in (ind.numerator, ind.denominator) if r]
+        if ind.formula:
+            stack += references(parse_formula(ind.formula))
+    return seen
+
+
+def out_of_force_indicators(session: Session, agency_code: str, within: Period) -> set[str]:
+    """Return the indicators an agency owes only for its returns that are not in force in the period."""
+    from mappings.validity import in_force
+
+    returns = (
+        session.execute(
+            select(Return)
+            .join(AgencyReturn, col(AgencyReturn.return_id) == col(Return.id))
+            .where(AgencyReturn.agency_code == agency_code)
+        )
+        .scalars()
+        .all()
+    )
+    if all(in_force(r, within) for r in returns):
+        return set()
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+
+    def needs(ret_ids: list[str]) -> set[str]:
+        if not ret_ids:
+            return set()
+        fields = session.execute(
+            select(FieldMapping.indicator_id).where(col(FieldMapping.return_id).in_(ret_ids))
+        ).scalars()
+        return _inputs(indicators, list(fields))
+
+    live = needs([r.id for r in returns if in_force(r, within)])
+    ended = needs([r.id for r in returns if not in_force(r, within)])
+    return ended - live
+
+
 def obligations(session: Session, agency_code: str, period_text: str) -> list[Obligation]:
-    """List every figure an agency owes for a collection period, in indicator, org, period order."""
+    """List every figure an agency owes for a collection period, in indicator, org, period order.
+
+    Only returns in force in the period count: an indicator asked for only by a return that has
+    ended (NHS Vital Signs after 2011) is not owed.
+    """
     get_agency(session, agency_code)
     within = parse_period(period_text)
+    ended = out_of_force_indicators(session, agency_code, within)
     inds = (
         session.execute(
             select(Indicator)
@@ -370,7 +433,7 @@ def obligations(session: Session, agency_code: str, period_text: str) -> list[Ob
             codes.setdefault(code.codelist_id, []).append(code.code)
     out = []
     for ind in inds:
-        if ind.status == "abolished":
+        if ind.status == "abolished" or ind.id in ended:
             continue
         periods = owed_periods(ind.period_type, within)
         for org in orgs:

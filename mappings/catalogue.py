@@ -75,7 +75,7 @@ class SuppressionSpec(_Spec):
 
     low: float = 1
     high: float = 5
-    symbol: str = Field(default="*", min_length=1, max_length=3)
+    symbol: str = Field(default="c", min_length=1, max_length=3)
     secondary: bool = True
 
 

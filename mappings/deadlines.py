@@ -36,6 +36,7 @@ from indicators.periods import (
     calendar_year,
     financial_year,
     month,
+    parse_period,
     quarter,
     snapshot,
 )
@@ -57,6 +58,37 @@ TIMES: dict[Kind, time] = {
     "recipient_deadline": time(17, 0),
 }
 DEFAULT_TZ = "Europe/London"
+
+#: Each kind of entry in words, as a calendar shows it.
+KIND_WORDS: dict[Kind, str] = {
+    "window_opens": "collection window opens",
+    "agency_deadline": "agencies' deadline",
+    "build": "return built",
+    "recipient_deadline": "due to the recipient",
+}
+#: How long an entry lasts on a calendar (a deadline is a moment; calendar programs need an end).
+EVENT_LENGTH = timedelta(minutes=30)
+
+
+def period_words(code: str) -> str:
+    """Say a period the way people write it: ``FY2024-25`` -> ``2024 to 2025 financial year``."""
+    try:
+        period = parse_period(code)
+    except InvalidInput:
+        return code
+    first, last = period.start, period.end
+    if period.type == "financial_year":
+        return f"{first.year} to {last.year} financial year"
+    if period.type == "academic_year":
+        return f"{first.year} to {last.year} academic year"
+    if period.type == "calendar_year":
+        return str(first.year)
+    if period.type == "month":
+        return first.strftime("%B %Y")
+    if period.type == "quarter":
+        return f"{first.strftime('%B')} to {last.strftime('%B %Y')}"
+    return f"{last.day} {last.strftime('%B %Y')}"
+
 
 _DESCRIPTIONS: dict[Kind, str] = {
     "window_opens": "The collection window for {r} {p} opens: agencies may submit their figures from now.",
@@ -181,6 +213,8 @@ class CalendarEntry:
     period: str
     kind: Kind
     at: datetime
+    #: The return's title, for a summary in words; the id stands in when it is not known.
+    title: str = ""
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
@@ -193,8 +227,13 @@ class CalendarEntry:
 
     @property
     def summary(self) -> str:
-        """Return the one-line title, e.g. ``nis FY2024-25: agency deadline``."""
-        return f"{self.return_id} {self.period}: {self.kind.replace('_', ' ')}"
+        """Return the one-line title in words, e.g. ``National Indicator Set, 2024 to 2025 financial year: agencies' deadline``."""
+        return f"{self.title or self.return_id}, {period_words(self.period)}: {KIND_WORDS[self.kind]}"
+
+    @property
+    def end(self) -> datetime:
+        """Return when the entry ends: a moment in a timetable is shown as a short event from ``at``."""
+        return self.at + EVENT_LENGTH
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -364,8 +403,12 @@ def to_ics(
         event.add("uid", entry.uid)
         event.add("dtstamp", stamp)
         event.add("dtstart", entry.at)
+        event.add("dtend", entry.end)
         event.add("summary", entry.summary)
-        event.add("description", _DESCRIPTIONS[entry.kind].format(r=entry.return_id, p=entry.period))
+        event.add(
+            "description",
+            _DESCRIPTIONS[entry.kind].format(r=entry.title or entry.return_id, p=period_words(entry.period)),
+        )
         event.add("categories", [entry.kind])
         # Deadlines are reminders, not meetings: they should not show the officer as busy.
         event.add("transp", "TRANSPARENT")

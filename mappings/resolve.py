@@ -235,12 +235,15 @@ class Resolver:
         unavailable = [pl.col(f"{alias[t]}_s").is_in(["not_available", "not_derivable", "suppressed"]) for t in terms]
         value = _expression(tree, {t: pl.col(f"{alias[t]}_v") for t in terms})
 
+        # Reasons name each part by its title, the words a reader knows, not the catalogue id.
+        titles = {t: self.indicators[t].title if t in self.indicators else t for t in terms}
+
         def named(flags: list[pl.Expr], with_reason: bool) -> pl.Expr:
             items = [
                 pl.when(flag).then(
-                    pl.format("{} ({})", pl.lit(t), pl.col(f"{alias[t]}_r").fill_null(pl.col(f"{alias[t]}_s")))
+                    pl.format("{} ({})", pl.lit(titles[t]), pl.col(f"{alias[t]}_r").fill_null(pl.col(f"{alias[t]}_s")))
                     if with_reason
-                    else pl.lit(t)
+                    else pl.lit(titles[t])
                 )
                 for t, flag in zip(terms, flags, strict=True)
             ]

@@ -67,6 +67,8 @@ NOT_AVAILABLE = "not_available"
 NOT_DERIVABLE = "not_derivable"
 SUPPRESSED = "suppressed"
 
+#: Why a cell is hidden to protect another: it says nothing about which cell, or its value.
+SECONDARY_REASON = "suppressed as well, so that a suppressed figure cannot be worked out by subtraction from the total"
 #: What each "no figure" symbol records (the same symbols the upload accepts).
 SYMBOL_MEANINGS = NO_FIGURE
 #: The steps ``how`` can record, in pipeline order (the order they are written in).
@@ -315,12 +317,12 @@ def suppress(
     revealing = _secondary(out, groups)
     if not revealing:
         return out
-    lone = pl.col("cell_id").replace_strict(revealing, default=None)
+    # The reason never names the cell it protects: naming it would point at the small number.
     return _hide(
         out,
         pl.col("cell_id").is_in(list(revealing)),
         symbol,
-        pl.format("suppressed so that {} cannot be worked out from the total", lone),
+        pl.lit(SECONDARY_REASON),
     )
 
 

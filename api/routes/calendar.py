@@ -13,7 +13,7 @@ import scheduler
 from api.auth import SubmissionRead
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
-from mappings.deadlines import CalendarEntry, clashes, to_ics
+from mappings.deadlines import CalendarEntry, clashes, period_words, to_ics
 
 router = APIRouter(prefix="/api", tags=["calendar"])
 Status = Literal["upcoming", "done", "owed", "overdue"]
@@ -71,8 +71,10 @@ def get_calendar(
             state = "overdue" if e.at <= now else "owed"
         if status is not None and state != status:
             continue
-        rows.append({"uid": e.uid, "return_id": e.return_id, "period": e.period, "kind": e.kind, "at": e.at.isoformat(),
-                     "status": state, "agencies": agencies, "owed": owed})  # fmt: skip
+        rows.append({"uid": e.uid, "title": e.summary, "return_id": e.return_id, "period": e.period,
+                     "period_words": period_words(e.period), "kind": e.kind, "at": e.at.isoformat(),
+                     "start": e.at.isoformat(), "end": e.end.isoformat(), "status": state, "agencies": agencies,
+                     "owed": owed})  # fmt: skip
     listed = page_of(request, rows, limit=limit, offset=offset).model_dump()
     return {"from": first.isoformat(), "to": last.isoformat(), **listed}
 

@@ -260,6 +260,11 @@ def figures(
     offset: Offset = 0,
 ) -> Any:
     """List stored figures with their provenance, or (with ``level``) figures rolled up to any geography level."""
+    if principal.kind == "regulator":
+        # Stored figures are raw: a small number in one would undo the returns' suppression.
+        raise Forbidden(
+            "A regulator reads the released cells of its returns (GET /api/returns/{id}/{period}.csv); stored figures are not released"
+        )
     if level is not None:
         if principal.agency_scope is not None:
             raise Forbidden("Roll-ups across areas are for officers and regulators")

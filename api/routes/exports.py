@@ -18,6 +18,7 @@ from errors import InvalidInput, NotFound
 from exports import service as exports
 from exports.burden import burden
 from exports.changes import changed_since, snapshot_at, utc
+from exports.symbols import KEY
 from exports.writers import FORMATS, sdmx_structure, write
 from indicators.periods import parse_period
 from mappings.models import Return
@@ -112,9 +113,14 @@ def completeness(return_id: str, period: str, session: SessionDep, principal: Re
     """Say, for each cell of a return for a period, whether it is present, missing (and who owes it), suppressed or not available."""
     _visible_return(session, principal, return_id)
     record, built = exports.build(session, return_id, period)
-    cells = built.cells.filter(built.cells["status"] != "present").select(
-        "cell_id", "field_code", "org_code", "org_name", "breakdown", "status", "reason"
-    )
+    labels = {info.code: info.label for info in built.fields}
+    cells = [
+        {"cell_id": c["cell_id"], "field_code": c["field_code"], "field_label": labels.get(c["field_code"], ""),
+         "org_code": c["org_code"], "org_name": c["org_name"], "breakdown": c["breakdown"], "status": c["status"],
+         "symbol": c["display"], "meaning": KEY.get(c["display"], ""), "reason": c["reason"]}
+        for c in built.cells.filter(built.cells["status"] != "present").iter_rows(named=True)
+    ]  # fmt: skip
+    shown = {c["symbol"] for c in cells}
     return {
         "return_id": return_id,
         "period": built.period,
@@ -122,7 +128,8 @@ def completeness(return_id: str, period: str, session: SessionDep, principal: Re
         "cells": built.cells.height,
         "by_status": built.completeness,
         "complete_share": round(built.complete_share, 4),
-        "not_present": cells.to_dicts(),
+        "symbols": {symbol: meaning for symbol, meaning in KEY.items() if symbol in shown},
+        "not_present": cells,
     }
 
 
@@ -193,7 +200,10 @@ def get_lineage(
     """List each cell's stored figures with the upload and file row they came from (filter by cell, field or org)."""
     snap = exports.get_snapshot(session, snapshot_id)
     _visible_return(session, principal, snap.return_id)
-    rows, total = exports.lineage(session, snap.build_id, cell=cell, field=field, org=org, limit=limit, offset=offset)
+    rows, total = exports.lineage(
+        session, snap.build_id, cell=cell, field=field, org=org, limit=limit, offset=offset,
+        released_only=principal.kind != "officer",
+    )  # fmt: skip
     listed = page(request, rows, total=total, limit=limit, offset=offset).model_dump()
     return {"snapshot_id": snap.id, "return_id": snap.return_id, "period": snap.period, **listed}
 

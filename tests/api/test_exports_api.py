@@ -93,9 +93,13 @@ def test_repeat_gives_identical_bytes_and_a_revision_a_new_snapshot(
     ).json()
     rows = [r for r in lineage["items"] if r["indicator_id"] == "cyp.lac_count"]
     assert len({r["cell_id"] for r in rows}) >= 2, "the count and the rates made from it"
-    assert {(r["submission_id"], r["file_row"], r["value"], r["agency_code"]) for r in rows} == {
-        (first_sub, 2, 1100.0, "notts_cyp")
-    }
+    assert {(r["submission_id"], r["file_row"], r["agency_code"]) for r in rows} == {(first_sub, 2, "notts_cyp")}
+    # A stored figure's value is not released to a regulator; the officer reads it.
+    assert all("value" not in r for r in lineage["items"])
+    officer = store_client.get(
+        f"/api/exports/{first.headers['x-snapshot-id']}/lineage", params={"org": "E10000024"}, headers=OFFICER
+    ).json()
+    assert {r["value"] for r in officer["items"] if r["indicator_id"] == "cyp.lac_count"} == {1100.0}
 
 
 def test_every_format_downloads(store_client: TestClient) -> None:
@@ -115,7 +119,7 @@ def test_completeness_names_who_owes_what(store: Engine, store_settings: Setting
     assert body["cells"] == 67
     assert body["by_status"]["present"] == 1
     owed = {c["reason"] for c in body["not_present"]}
-    assert "owed by notts_cyp" in owed
+    assert "not yet submitted by Nottinghamshire County Council, Children and Young People's Services" in owed
 
 
 def test_burden_over_http(store_client: TestClient) -> None:

@@ -95,7 +95,7 @@ def test_datastructures_and_codelists_at_their_paths(store_client: TestClient) -
     )
     assert list(with_parents.dataflow) == [FLOW]
     status = _structure(store_client.get("/sdmx/codelist/ONERETURN/CL_OBS_STATUS/1.0", headers=DFE).content)
-    assert sorted(status.codelist["CL_OBS_STATUS"]) == ["A", "D", "L", "O", "Q"]
+    assert sorted(status.codelist["CL_OBS_STATUS"]) == ["A", "D", "L", "O", "P", "Q", "U"]
     catalogue = _structure(store_client.get("/sdmx/codelist/ONERETURN/CL_SEX", headers=DFE).content)
     assert len(catalogue.codelist["CL_SEX"]) >= 2
     everything = _structure(store_client.get("/sdmx/codelist", headers=DFE).content)

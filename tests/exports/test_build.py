@@ -80,8 +80,11 @@ def test_missing_cells_say_who_owes_them(store: Engine) -> None:
     b = built(store, "county_cyp_core", "FY2023-24-Q4")
     assert set(b.cells["status"].unique().to_list()) == {"missing"}
     reasons = set(b.cells["reason"].to_list())
-    assert "owed by notts_cyp" in reasons
-    assert any(r.startswith("owed by") and "dfe" in r for r in reasons)
+    assert "not yet submitted by Nottinghamshire County Council, Children and Young People's Services" in reasons
+    assert any(r.startswith("not yet submitted by") and "Department for Education" in r for r in reasons)
+    # Plain words: no agency code or indicator id in any reason.
+    assert not any("notts_cyp" in r or "cyp." in r or "owed by" in r for r in reasons)
+    assert set(b.cells["display"].to_list()) == {".."}
     assert b.cells.height == 67
     assert b.completeness == {"missing": 67}
 
@@ -97,7 +100,7 @@ def test_different_method_is_never_filled(store: Engine, store_settings: Setting
     ni185 = b.cells.filter((pl.col("field_code") == "NI 185 tCO2") & (pl.col("org_code") == "E09000023")).row(
         0, named=True
     )
-    assert (ni185["status"], ni185["value"], ni185["display"]) == ("different_method", None, "")
+    assert (ni185["status"], ni185["value"], ni185["display"]) == ("different_method", None, "x")
     assert "41000" in ni185["reason"]
     total = b.cells.filter((pl.col("field_code") == "CRC TOTAL") & (pl.col("org_code") == "E09000023")).row(
         0, named=True
@@ -183,6 +186,6 @@ def test_small_numbers_are_suppressed_with_a_secondary_cell(store: Engine, store
     female = cell(b, "drugs.new_presentations", "PRV-LEW-01", "sex=F")
     male = cell(b, "drugs.new_presentations", "PRV-LEW-01", "sex=M")
     total = cell(b, "drugs.new_presentations", "PRV-LEW-01")
-    assert (female["status"], female["display"], female["value"]) == ("suppressed", "*", None)
-    assert (male["status"], male["display"]) == ("suppressed", "*")
+    assert (female["status"], female["display"], female["value"]) == ("suppressed", "c", None)
+    assert (male["status"], male["display"]) == ("suppressed", "c")
     assert (total["status"], total["display"]) == ("present", "20")

@@ -45,13 +45,13 @@ def _tiny() -> BuiltReturn:
 def test_exact_text_for_a_tiny_return() -> None:
     label = '"Care leavers aged 19-21 in education, employment or training"'  # quoted: it holds commas
     expected = (
-        "return_id,period,field_code,field_label,indicator_id,org_code,org_name,breakdown,value,unit,status,reason\r\n"
-        f"county_cyp_core,FY2024-25-Q1,1.01,{label},cyp.care_leavers_eet_19_21,E10000024,Nottinghamshire,,"
-        "61.5,percent,present,\r\n"
-        f"county_cyp_core,FY2024-25-Q1,1.01,{label},cyp.care_leavers_eet_19_21,E06000018,Nottingham,,"
-        "*,percent,suppressed,values 1 to 5 shown as *\r\n"
-        f"county_cyp_core,FY2024-25-Q1,1.01,{label},cyp.care_leavers_eet_19_21,E10000007,Derbyshire,,"
-        "-3.5,percent,present,\r\n"
+        "return_id,period,reference_date,field_code,field_label,indicator_id,org_code,org_name,breakdown,value,flag,unit,status,reason\r\n"
+        f"county_cyp_core,FY2024-25-Q1,,1.01,{label},cyp.care_leavers_eet_19_21,E10000024,Nottinghamshire,,"
+        "61.5,,percent,present,\r\n"
+        f"county_cyp_core,FY2024-25-Q1,,1.01,{label},cyp.care_leavers_eet_19_21,E06000018,Nottingham,,"
+        "*,,percent,suppressed,values 1 to 5 shown as *\r\n"
+        f"county_cyp_core,FY2024-25-Q1,,1.01,{label},cyp.care_leavers_eet_19_21,E10000007,Derbyshire,,"
+        "-3.5,,percent,present,\r\n"
     )
     assert write_csv(_tiny()).decode("utf-8") == expected
 

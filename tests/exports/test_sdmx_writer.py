@@ -14,6 +14,7 @@ from sdmx.message import DataMessage, StructureMessage
 from exports.model import BuiltReturn
 from exports.sdmx_writer import (
     ATTRIBUTES,
+    FLAG_STATUS,
     OBS_STATUS,
     SDMX_CSV_COLUMNS,
     sdmx_ids,
@@ -60,13 +61,13 @@ def test_exact_text_for_a_tiny_return() -> None:
     rolled_up = {**CELLS[6], "reason": "=1+1"}  # neutralised like any CSV text
     built = make_built(cells=[CELLS[1], CELLS[2], rolled_up])
     assert write_sdmx_csv(built).decode("utf-8") == (
-        "STRUCTURE,STRUCTURE_ID,ACTION,FIELD,REF_AREA,TIME_PERIOD,BREAKDOWN,OBS_VALUE,OBS_STATUS,CONF_STATUS,"
+        "STRUCTURE,STRUCTURE_ID,ACTION,FIELD,REF_AREA,TIME_PERIOD,BREAKDOWN,OBS_VALUE,REF_DATE,OBS_STATUS,CONF_STATUS,"
         "UNIT_MEASURE,UNIT_MULT,DECIMALS,COMMENT_OBS,PROVENANCE\r\n"
-        "dataflow,ONERETURN:DF_COUNTY_CYP_CORE(1.0),I,1_01,E10000024,2024-04-01/P3M,sex_F,58.0,A,F,"
+        "dataflow,ONERETURN:DF_COUNTY_CYP_CORE(1.0),I,1_01,E10000024,2024-04-01/P3M,sex_F,58.0,,A,F,"
         "percent,0,1,,submission 12 row 6\r\n"
-        "dataflow,ONERETURN:DF_COUNTY_CYP_CORE(1.0),I,1_01,E06000018,2024-04-01/P3M,_T,NaN,Q,C,"
-        "percent,0,1,values 1 to 5 shown as *,submission 13 row 2\r\n"
-        "dataflow,ONERETURN:DF_COUNTY_CYP_CORE(1.0),I,NI_148,E10000024,2024-04-01/P3M,_T,1204,A,F,"
+        "dataflow,ONERETURN:DF_COUNTY_CYP_CORE(1.0),I,1_01,E06000018,2024-04-01/P3M,_T,NaN,,Q,C,"
+        "percent,0,1,values 1 to 5 shown as *,\r\n"
+        "dataflow,ONERETURN:DF_COUNTY_CYP_CORE(1.0),I,NI_148,E10000024,2024-04-01/P3M,_T,1204,,A,F,"
         "referrals,0,0,'=1+1,submission 12 row 7; submission 15 row 4\r\n"
     )
     assert tuple(write_sdmx_csv(built).decode().split("\r\n")[0].split(",")) == SDMX_CSV_COLUMNS
@@ -138,7 +139,9 @@ def test_structure_message_describes_the_dataflow(tmp_path: Path) -> None:
     assert [c.id for c in structure.codelist["CL_COUNTY_CYP_CORE_BREAKDOWN"]] == ["_T", "sex_F"]
     assert str(structure.codelist["CL_COUNTY_CYP_CORE_REF_AREA"]["E06000018"].name) == "Nottingham"
     assert str(structure.codelist["CL_COUNTY_CYP_CORE_FIELD"]["NI_148"].name) == "NI 148: Children in need referrals"
-    assert sorted(c.id for c in structure.codelist["CL_OBS_STATUS"]) == sorted(set(OBS_STATUS.values()))
+    assert sorted(c.id for c in structure.codelist["CL_OBS_STATUS"]) == sorted(
+        {*OBS_STATUS.values(), *FLAG_STATUS.values()}
+    )
     enumerated = dsd.dimensions.get("FIELD").local_representation.enumerated
     assert enumerated is structure.codelist["CL_COUNTY_CYP_CORE_FIELD"]
     # Every observation's key is a code of its dimension's codelist.
@@ -170,9 +173,10 @@ def test_field_codes_and_breakdowns_become_distinct_sdmx_ids(tmp_path: Path) -> 
     fields = _original(structure, "CL_COUNTY_CYP_CORE_FIELD")
     breakdowns = _original(structure, "CL_COUNTY_CYP_CORE_BREAKDOWN")
     assert fields == {"1_01": "1.01", "1_01_2": "1_01", "_cmd": "=cmd"}
-    assert breakdowns == {"_T": "_T", "age_19_21_sex_F": "age=19-21;sex=F", "age_19_21_sex_F_2": "age=19_21;sex=F"}
+    # "-" is allowed in SDMX ids and kept; "=" and ";" are not.
+    assert breakdowns == {"_T": "_T", "age_19-21_sex_F": "age=19-21;sex=F", "age_19_21_sex_F": "age=19_21;sex=F"}
     keys = [(o.dimension["FIELD"].value, o.dimension["BREAKDOWN"].value) for o in data.data[0].obs]
-    assert keys == [("1_01", "_T"), ("1_01_2", "_T"), ("_cmd", "age_19_21_sex_F"), ("_cmd", "age_19_21_sex_F_2")]
+    assert keys == [("1_01", "_T"), ("1_01_2", "_T"), ("_cmd", "age_19-21_sex_F"), ("_cmd", "age_19_21_sex_F")]
 
 
 @pytest.mark.parametrize(

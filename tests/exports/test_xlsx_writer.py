@@ -87,6 +87,13 @@ def test_cover_describes_the_return(layout: str) -> None:
     }
     assert float(pairs["% complete"]) == pytest.approx(7 / 9)
     assert "Lineage sheet" in pairs["How to trace a cell"]
+    # The key: each symbol on its own row, described separately.
+    assert pairs[".."].startswith("not yet available")
+    assert pairs["x"].startswith("not available")
+    assert pairs["z"].startswith("not applicable")
+    assert pairs["c"].startswith("confidential")
+    assert pairs["u"].startswith("low reliability")
+    assert len({pairs[s] for s in ("..", "x", "z", "c", "u", "p", "low")}) == 7
 
 
 def test_list_layout_one_row_per_cell() -> None:
@@ -98,6 +105,7 @@ def test_list_layout_one_row_per_cell() -> None:
         "Org code",
         "Org name",
         "Period",
+        "Reference date",
         "Breakdown",
         "Value",
         "Unit",
@@ -106,29 +114,29 @@ def test_list_layout_one_row_per_cell() -> None:
         "Cell id",
     ]
     assert frame["Cell id"].to_list() == [c["cell_id"] for c in CELLS]
-    assert frame["Value"].to_list() == ["61.5", "58", "*", "70.2", "-3.5", None, "1204", "x", "87"]
+    assert frame["Value"].to_list() == ["61.5", "58", "*", "70.2", "-3.5", "..", "1204", "x", "87"]
     assert frame["Status"].to_list() == [c["status"] for c in CELLS]
     assert frame["Field label"].to_list()[-1] == "Children in need referrals"
 
     sheet = _sheet_xml(data, "Data")
     styles = _Styles(data)
-    assert styles.of(sheet, "G2") == ("0.0", "")  # 1 decimal
-    assert styles.of(sheet, "G8") == ("0", "")  # 0 decimals
-    suppressed, missing, not_available = styles.of(sheet, "G4"), styles.of(sheet, "G7"), styles.of(sheet, "G9")
+    assert styles.of(sheet, "H2") == ("0.0", "")  # 1 decimal
+    assert styles.of(sheet, "H8") == ("0", "")  # 0 decimals
+    suppressed, missing, not_available = styles.of(sheet, "H4"), styles.of(sheet, "H7"), styles.of(sheet, "H9")
     assert missing[1] == "FFD9D9D9"  # grey fill
     assert suppressed[1] not in ("", missing[1])
     assert not_available[1] not in ("", missing[1], suppressed[1])
-    # Numbers are numbers (no t="s"), the suppressed symbol is text, missing is a blank styled cell.
-    assert sheet.find(".//m:c[@r='G2']", NS).get("t") is None  # type: ignore[union-attr]
-    assert sheet.find(".//m:c[@r='G4']", NS).get("t") == "s"  # type: ignore[union-attr]
-    assert sheet.find(".//m:c[@r='G7']/m:v", NS) is None
+    # Numbers are numbers (no t="s"), the suppressed symbol is text, missing shows its ".." as text.
+    assert sheet.find(".//m:c[@r='H2']", NS).get("t") is None  # type: ignore[union-attr]
+    assert sheet.find(".//m:c[@r='H4']", NS).get("t") == "s"  # type: ignore[union-attr]
+    assert sheet.find(".//m:c[@r='H7']", NS).get("t") == "s"  # type: ignore[union-attr]
 
     pane = sheet.find("m:sheetViews/m:sheetView/m:pane", NS)
     assert pane is not None
     assert (pane.get("ySplit"), pane.get("topLeftCell"), pane.get("state")) == ("1", "A2", "frozen")
     autofilter = sheet.find("m:autoFilter", NS)
     assert autofilter is not None
-    assert autofilter.get("ref") == "A1:K10"
+    assert autofilter.get("ref") == "A1:L10"
 
 
 def test_grid_layout_orgs_down_fields_across() -> None:
@@ -145,7 +153,7 @@ def test_grid_layout_orgs_down_fields_across() -> None:
     assert frame.rows() == [
         ("E10000024", "Nottinghamshire", "61.5", "58", "1204"),
         ("E06000018", "Nottingham", "*", "70.2", "x"),
-        ("E10000007", "Derbyshire", "-3.5", None, "87"),
+        ("E10000007", "Derbyshire", "-3.5", "..", "87"),
     ]
     sheet = _sheet_xml(data, "Data")
     styles = _Styles(data)
@@ -182,7 +190,8 @@ def test_definitions_one_row_per_field(layout: str) -> None:
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_lineage_one_row_per_cell_with_every_figure(layout: str) -> None:
     frame = _read(write_xlsx(make_built(layout=layout)), "Lineage")
-    cells = list(dict.fromkeys(r["cell_id"] for r in LINEAGE))
+    # A suppressed cell's figures are never listed (1.01|E06000018| is suppressed in the samples).
+    cells = [c for c in dict.fromkeys(r["cell_id"] for r in LINEAGE) if c != "1.01|E06000018|"]
     assert frame.columns == [
         "Cell id",
         "Field code",

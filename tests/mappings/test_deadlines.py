@@ -4,6 +4,7 @@ periods, clock changes, agency lead time, periods in a range, clashes and the .i
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -193,7 +194,10 @@ def test_entries_for_a_quarter() -> None:
     assert got["build"].at == utc(2025, 4, 23, 17)
     assert got["recipient_deadline"].at == utc(2025, 4, 30, 16)
     assert got["agency_deadline"].uid == "county_cyp_core.FY2024-25-Q4.agency_deadline@onereturn"
-    assert got["agency_deadline"].summary == "county_cyp_core FY2024-25-Q4: agency deadline"
+    assert got["agency_deadline"].summary == "county_cyp_core, January to March 2025: agencies' deadline"
+    titled = replace(got["agency_deadline"], title="County children's core data set")
+    assert titled.summary == "County children's core data set, January to March 2025: agencies' deadline"
+    assert titled.end - titled.at == timedelta(minutes=30)
     assert all(e.at.tzinfo == LONDON for e in entries)
 
 
@@ -379,6 +383,7 @@ def test_ics_round_trip() -> None:
     for event, entry in zip(events, entries, strict=True):
         assert event["DTSTART"].params["TZID"] == "Europe/London"
         assert event.decoded("DTSTART") == entry.at
+        assert event.decoded("DTEND") == entry.end > entry.at
         assert event.decoded("DTSTAMP") == NOW
         assert str(event["SUMMARY"]) == entry.summary
         assert event.categories == [entry.kind]
@@ -388,8 +393,9 @@ def test_ics_round_trip() -> None:
 def test_ics_dtstart_wall_time_and_summary() -> None:
     entries = entries_for("nis", "financial_year", "fixed_after_period_end:06-30", financial_year(2024))
     ics = to_ics(entries, now=NOW).decode()
-    assert "SUMMARY:nis FY2024-25: agency deadline" in ics
+    assert "SUMMARY:nis\\, 2024 to 2025 financial year: agencies' deadline" in ics
     assert "DTSTART;TZID=Europe/London:20250623T170000" in ics
+    assert "DTEND;TZID=Europe/London:20250623T173000" in ics
     assert "UID:nis.FY2024-25.agency_deadline@onereturn" in ics
     assert "DTSTAMP:20250106T093000Z" in ics
 
