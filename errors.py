@@ -78,3 +78,14 @@ class UnsupportedFile(OneReturnError):
 
     status_code = 415
     error_type = "unsupported_file"
+
+
+class TooManyRequests(OneReturnError):
+    """Too many failed attempts from one client; ``retry_after`` says how many seconds to wait."""
+
+    status_code = 429
+    error_type = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

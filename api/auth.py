@@ -1,20 +1,31 @@
-"""Principals from API keys (``X-API-Key``): agencies, regulators and performance officers, with scopes."""
+"""Principals from API keys (``X-API-Key``): agencies, regulators and performance officers, with scopes.
+
+``authenticate(session, key)`` is the one check of a key, usable by any front door. The route
+dependencies made by ``require`` add what the API door needs around it: slowing down an address
+that keeps sending wrong keys, and recording every call in the audit trail.
+"""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
+from api import audit as trail
 from api.deps import SessionDep
-from errors import Forbidden, Unauthorized
-from mappings.agencies import hash_key, key_prefix
+from api.throttle import KeyThrottle
+from errors import Forbidden, TooManyRequests, Unauthorized
+from mappings import keys
 from mappings.models import ApiKey
+
+log = logging.getLogger(__name__)
 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (agency, regulator or officer)")
 
@@ -29,39 +40,111 @@ class Principal:
     recipient: str | None
     scopes: frozenset[str]
     label: str
+    prefix: str = ""
 
     @property
     def agency_scope(self) -> str | None:
         """Return the agency every query must be limited to (None for officers and regulators)."""
         return self.agency_code if self.kind == "agency" else None
 
+    @property
+    def name(self) -> str:
+        """Name the principal for the audit trail: role, agency or recipient, and the key's label."""
+        whose = self.agency_code or self.recipient
+        return f"{self.kind} {whose}: {self.label}" if whose else f"{self.kind}: {self.label}"
+
+
+class KeyRefused(Unauthorized):
+    """A key that is not known, or known and revoked (the caller is told the same either way)."""
+
+    def __init__(self, message: str, *, revoked_prefix: str | None = None, revoked_label: str = "") -> None:
+        super().__init__(message)
+        self.revoked_prefix = revoked_prefix
+        self.revoked_label = revoked_label
+
 
 def authenticate(session: Session, key: str | None) -> Principal:
-    """Find the principal of an API key, or raise Unauthorized."""
+    """Find the principal of an API key, or raise Unauthorized (a revoked key fails at once)."""
     if not key:
         raise Unauthorized("An API key is needed: send it in the X-API-Key header")
-    digest = hash_key(key)
-    rows = session.execute(
-        select(ApiKey).where(ApiKey.prefix == key_prefix(key), col(ApiKey.revoked_at).is_(None))
-    ).scalars()
-    for row in rows:
-        if hmac.compare_digest(row.key_hash, digest):
-            assert row.id is not None
-            return Principal(row.id, row.kind, row.agency_code, row.recipient, frozenset(row.scopes), row.label)
-    raise Unauthorized("The API key is not known or has been revoked")
+    row = keys.find_by_secret(session, key)
+    if row is None or row.revoked_at is not None:
+        raise KeyRefused(
+            "The API key is not known or has been revoked",
+            revoked_prefix=row.prefix if row is not None else None,
+            revoked_label=row.label if row is not None else "",
+        )
+    assert row.id is not None
+    _touch(session, row)
+    return Principal(
+        row.id, row.kind, row.agency_code, row.recipient, frozenset(row.scopes), row.label, prefix=row.prefix
+    )
 
 
-def require(scopes: set[str], kinds: set[str]) -> Callable[..., Principal]:
-    """Make a dependency that admits only the given kinds of principal holding all the scopes."""
+def _touch(session: Session, row: ApiKey) -> None:
+    """Note the key's use in a short transaction of its own, so the request holds no write lock (SQLite)."""
+    if not keys.needs_touch(row):
+        return
+    bind = session.get_bind()
+    try:
+        if isinstance(bind, Connection):
+            keys.touch(session, row)
+            return
+        with Session(bind=bind) as own:
+            keys.touch(own, row)
+            own.commit()
+    except SQLAlchemyError:  # "last used" is a convenience; it never blocks a valid key
+        log.warning("Could not note the use of key %s", row.prefix, exc_info=True)
 
-    def dependency(session: SessionDep, key: Annotated[str | None, Security(_header)] = None) -> Principal:
-        principal = authenticate(session, key)
-        if principal.kind not in kinds:
-            raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
-        missing = scopes - principal.scopes
-        if missing:
-            raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")
-        return principal
+
+def key_throttle(request: Request) -> KeyThrottle:
+    """Return the app's throttle of failed keys (made on first use)."""
+    state = request.app.state
+    if not hasattr(state, "key_throttle"):
+        state.key_throttle = KeyThrottle()
+    throttle: KeyThrottle = state.key_throttle
+    return throttle
+
+
+def admit(request: Request, session: Session, key: str | None) -> Principal:
+    """Authenticate a request's key, refusing (429) an address after repeated failed keys."""
+    throttle = key_throttle(request)
+    client = trail.client_of(request)
+    wait = throttle.retry_after(client)
+    if wait:
+        raise TooManyRequests(f"Too many failed API keys from this address; try again in {wait} s", retry_after=wait)
+    try:
+        return authenticate(session, key)
+    except Unauthorized:
+        if key:
+            throttle.failed(client)
+        raise
+
+
+def require(scopes: set[str], kinds: set[str]) -> Callable[..., Iterator[Principal]]:
+    """Make a dependency that admits only the given kinds of principal holding all the scopes, and audits the call."""
+
+    def dependency(
+        request: Request, session: SessionDep, key: Annotated[str | None, Security(_header)] = None
+    ) -> Iterator[Principal]:
+        principal: Principal | None = None
+        try:
+            principal = admit(request, session, key)
+            if principal.kind not in kinds:
+                raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
+            missing = scopes - principal.scopes
+            if missing:
+                raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")
+        except Exception as exc:
+            trail.record_failure(request, session, principal, exc)
+            raise
+        request.state.principal = principal
+        try:
+            yield principal
+        except Exception as exc:
+            trail.record_failure(request, session, principal, exc)
+            raise
+        trail.record_success(request, session, principal)
 
     return dependency
 
@@ -70,3 +153,4 @@ AgencySubmit = Annotated[Principal, Depends(require({"figures:submit"}, {"agency
 SubmissionRead = Annotated[Principal, Depends(require({"submissions:read"}, {"agency", "officer"}))]
 FiguresRead = Annotated[Principal, Depends(require({"figures:read"}, {"agency", "officer", "regulator"}))]
 ReturnsRead = Annotated[Principal, Depends(require({"returns:read"}, {"regulator", "officer"}))]
+OfficerOnly = Annotated[Principal, Depends(require(set(), {"officer"}))]

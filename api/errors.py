@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from errors import OneReturnError
+from errors import OneReturnError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,10 @@ def _respond(status: int, message: str, errors: list[dict[str, Any]] | None = No
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OneReturnError)
     items = exc.errors or [{"type": exc.error_type, "loc": [], "msg": exc.message, "input": None}]
-    return _respond(exc.status_code, exc.message, items)
+    response = _respond(exc.status_code, exc.message, items)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def _validation(_request: Request, exc: Exception) -> JSONResponse:

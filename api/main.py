@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_body, install_error_handlers
-from api.routes import calendar, catalogue, collect, exports, health, orgs
+from api.routes import admin, calendar, catalogue, collect, exports, health, orgs
 from api.sdmx import routes as sdmx
 from db import get_engine
 from settings import Settings, get_settings
@@ -56,6 +56,7 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(calendar.router)
     app.include_router(sdmx.router)
+    app.include_router(admin.router)
     return app
 
 

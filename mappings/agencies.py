@@ -8,11 +8,10 @@ are never asked of another, and derived figures are never asked of anyone.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, insert
@@ -24,6 +23,7 @@ from indicators.models import Code, Indicator
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
+from mappings.keys import DEFAULT_SCOPES
 from mappings.models import (
     Agency,
     AgencyIndicator,
@@ -40,12 +40,6 @@ from mappings.models import (
 AGENCIES_DIR = Path(__file__).resolve().parent / "agencies"
 
 Scope = Literal["figures:submit", "figures:read", "returns:read", "catalogue:write", "submissions:read"]
-#: What each kind of principal may do unless its key says otherwise.
-DEFAULT_SCOPES: dict[str, list[str]] = {
-    "agency": ["figures:submit", "submissions:read", "figures:read"],
-    "regulator": ["returns:read", "figures:read"],
-    "officer": ["figures:submit", "submissions:read", "figures:read", "returns:read", "catalogue:write"],
-}
 
 
 class _Spec(BaseModel):
@@ -66,9 +60,10 @@ class AgencySpec(_Spec):
 
 
 class KeySpec(_Spec):
-    """A demo API key as written in an agency file (loaded only with the demo data)."""
+    """A demo API key as written in an agency file (loaded only with the demo data): its hash, never the key."""
 
-    key: str = Field(min_length=16)
+    prefix: str = Field(min_length=16, max_length=16)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     kind: Literal["agency", "regulator", "officer"]
     label: str = ""
     recipient: str | None = None
@@ -94,16 +89,6 @@ class AgencySet:
     orgs: dict[str, list[str]] = field(default_factory=dict)
     indicators: dict[str, list[str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-
-
-def hash_key(key: str) -> str:
-    """Hash an API key for storage."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def key_prefix(key: str) -> str:
-    """Return the part of a key stored in clear to find its row."""
-    return key[:12]
 
 
 def needed_indicators(cat: Catalogue, return_ids: list[str]) -> set[str]:
@@ -252,7 +237,11 @@ def _check_designated(result: AgencySet) -> None:
 
 
 def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) -> dict[str, int]:
-    """Replace the stored agencies (and, with ``with_keys``, their demo keys) with ``agencies``."""
+    """Store the bundled agencies (with ``with_keys``, the demo: agencies and hashed keys) or remove them (without).
+
+    Agencies imported or added over the API are left as they are; a bundled agency that would ask
+    one of their figures again is refused.
+    """
     if agencies.problems:
         raise CatalogueError(
             f"The agency files have {len(agencies.problems)} problem(s)",
@@ -260,55 +249,120 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 {"type": p.kind, "loc": [p.file, p.line], "msg": p.message, "input": None} for p in agencies.problems
             ],
         )
+    stored_bundled = set(session.execute(select(Agency.code).where(Agency.origin == "bundled")).scalars())
+    if not with_keys:
+        _remove_bundled(session, stored_bundled)
+        return {"agencies": 0, "agency_orgs": 0, "agency_indicators": 0}
+    _check_against_others(session, agencies)
     for model in (AgencyIndicator, AgencyOrg, AgencyReturn):
-        session.execute(delete(model))
-    session.execute(delete(ApiKey).where(col(ApiKey.label).startswith("demo")))
-    session.execute(delete(Agency))
-    added = [org.code for _, org in agencies.extra_orgs]
-    if added:
-        session.execute(delete(OrgParent).where(col(OrgParent.child_code).in_(added)))
-        session.execute(delete(OrgUnit).where(col(OrgUnit.code).in_(added)))
-        session.execute(
-            insert(OrgUnit),
-            [{"code": o.code, "name": o.name, "type": o.type, "source": f} for f, o in agencies.extra_orgs],
-        )
-        parents = [
-            {"child_code": o.code, "parent_code": o.parent, "source": f} for f, o in agencies.extra_orgs if o.parent
-        ]
-        if parents:
-            session.execute(insert(OrgParent), parents)
+        session.execute(delete(model).where(col(model.agency_code).in_(stored_bundled | set(agencies.agencies))))
+    _upsert_extra_orgs(session, agencies)
+    now = datetime.now(UTC)
+    for c, a in agencies.agencies.items():
+        values: dict[str, Any] = {
+            "name": a.spec.name,
+            "body_type": a.spec.body_type,
+            "email": a.spec.email,
+            "source": a.file,
+            "origin": "bundled",
+            "definition": {"orgs": a.spec.orgs, "returns": a.spec.returns, "indicators": a.spec.indicators},
+            "updated_at": now,
+        }
+        row = session.get(Agency, c)
+        if row is None:
+            session.add(Agency(code=c, created_at=now, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
     session.flush()
-    if agencies.agencies:
-        session.execute(
-            insert(Agency),
-            [
-                {"code": c, "name": a.spec.name, "body_type": a.spec.body_type, "email": a.spec.email, "source": a.file}
-                for c, a in agencies.agencies.items()
-            ],
-        )
+    _remove_bundled(session, stored_bundled - set(agencies.agencies))
     org_rows = [{"agency_code": c, "org_code": o} for c, orgs in agencies.orgs.items() for o in orgs]
     ind_rows = [{"agency_code": c, "indicator_id": i} for c, inds in agencies.indicators.items() for i in inds]
     ret_rows = [{"agency_code": c, "return_id": r} for c, a in agencies.agencies.items() for r in a.spec.returns]
     for model, rows in ((AgencyOrg, org_rows), (AgencyIndicator, ind_rows), (AgencyReturn, ret_rows)):
         if rows:
             session.execute(insert(model), rows)
-    if with_keys:
-        now = datetime.now(UTC)
-        for agency_code, key in agencies.keys:
-            session.add(
-                ApiKey(
-                    prefix=key_prefix(key.key),
-                    key_hash=hash_key(key.key),
-                    kind=key.kind,
-                    agency_code=agency_code if key.kind == "agency" else None,
-                    recipient=key.recipient,
-                    scopes=list(key.scopes) if key.scopes is not None else DEFAULT_SCOPES[key.kind],
-                    label=f"demo: {key.label}".strip(),
-                    created_at=now,
-                )
+    known = set(session.execute(select(ApiKey.key_hash).where(col(ApiKey.demo))).scalars())
+    for agency_code, key in agencies.keys:
+        # A demo key revoked or rotated stays so: only a missing one is added.
+        if key.sha256 in known:
+            continue
+        session.add(
+            ApiKey(
+                prefix=key.prefix,
+                key_hash=key.sha256,
+                kind=key.kind,
+                agency_code=agency_code if key.kind == "agency" else None,
+                recipient=key.recipient,
+                scopes=list(key.scopes) if key.scopes is not None else DEFAULT_SCOPES[key.kind],
+                label=f"demo: {key.label}".strip(),
+                created_at=now,
+                created_by="demo",
+                demo=True,
             )
+        )
     session.flush()
     return {"agencies": len(agencies.agencies), "agency_orgs": len(org_rows), "agency_indicators": len(ind_rows)}
+
+
+def _remove_bundled(session: Session, codes: set[str]) -> None:
+    """Remove bundled agencies, their links and keys, and every demo key."""
+    session.execute(delete(ApiKey).where(col(ApiKey.demo)))
+    if not codes:
+        return
+    session.execute(delete(ApiKey).where(col(ApiKey.agency_code).in_(codes)))
+    for model in (AgencyIndicator, AgencyOrg, AgencyReturn):
+        session.execute(delete(model).where(col(model.agency_code).in_(codes)))
+    session.execute(delete(Agency).where(col(Agency.code).in_(codes)))
+    session.flush()
+
+
+def _upsert_extra_orgs(session: Session, agencies: AgencySet) -> None:
+    for label, org in agencies.extra_orgs:
+        row = session.get(OrgUnit, org.code)
+        if row is None:
+            session.add(OrgUnit(code=org.code, name=org.name, type=org.type, source=label))
+        else:
+            row.name, row.type, row.source = org.name, org.type, label
+        session.flush()
+        if org.parent:
+            edge = session.execute(
+                select(OrgParent).where(OrgParent.child_code == org.code, OrgParent.parent_code == org.parent)
+            ).first()
+            if edge is None:
+                session.add(OrgParent(child_code=org.code, parent_code=org.parent, source=label))
+    session.flush()
+
+
+def _check_against_others(session: Session, agencies: AgencySet) -> None:
+    """Refuse bundled agencies that would ask a figure an imported agency already supplies."""
+    others = {
+        (ind, org): code
+        for code, ind, org in session.execute(
+            select(AgencyIndicator.agency_code, AgencyIndicator.indicator_id, AgencyOrg.org_code)
+            .join(AgencyOrg, col(AgencyOrg.agency_code) == col(AgencyIndicator.agency_code))
+            .join(Agency, col(Agency.code) == col(AgencyIndicator.agency_code))
+            .where(Agency.origin != "bundled")
+        ).all()
+    }
+    imported = set(session.execute(select(Agency.code).where(Agency.origin != "bundled")).scalars())
+    clashes = []
+    for code, inds in agencies.indicators.items():
+        if code in imported:
+            clashes.append(f"agency {code!r} is already defined by an import")
+            continue
+        orgs = agencies.orgs[code]
+        hit = next(((i, o) for i in inds for o in orgs if (i, o) in others), None)
+        if hit is not None:
+            clashes.append(
+                f"{hit[0]} for {hit[1]} would be asked of both {others[hit]} (imported) and {code} (demo); "
+                "a figure has one designated source"
+            )
+    if clashes:
+        raise CatalogueError(
+            "The demo agencies clash with imported ones; start with ONERETURN_LOAD_DEMO=false",
+            errors=[{"type": "two-sources", "loc": ["agencies"], "msg": m, "input": None} for m in clashes],
+        )
 
 
 def get_agency(session: Session, code: str) -> Agency:

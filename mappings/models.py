@@ -110,6 +110,13 @@ class Agency(SQLModel, table=True):
     body_type: str = Field(max_length=64)
     email: str = ""
     source: str = ""
+    #: ``bundled`` (the demo's agency files), ``import`` (a spreadsheet) or ``api``.
+    origin: str = Field(default="bundled", max_length=16)
+    #: The agency as given (org codes and ``type:`` selectors, returns, indicator patterns), so its
+    #: links can be rebuilt when the catalogue changes.
+    definition: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class AgencyOrg(SQLModel, table=True):
@@ -160,3 +167,7 @@ class ApiKey(SQLModel, table=True):
     label: str = ""
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    created_by: str = ""
+    #: A demo key (from the bundled agency files): present only while the demo is loaded.
+    demo: bool = False

@@ -253,17 +253,22 @@ def get_return(session: Session, return_id: str) -> ReturnDetail:
 
 
 def load_bundled(session: Session, *, catalogue: Catalogue | None = None, demo_keys: bool = True) -> dict[str, int]:
-    """Load the bundled catalogue (when changed), the geography (when absent) and the agencies."""
+    """Load the bundled catalogue (when changed), the geography (when absent) and, with ``demo_keys``, the demo agencies and keys."""
     from mappings.agencies import load_agencies, org_types, store_agencies
     from mappings.catalogue import load_catalogue
     from mappings.geography import load_geography, store_geography
 
     cat = catalogue or load_catalogue()
+    before = current_catalogue_version(session)
     version = store_catalogue(session, cat)
     counts = {"indicators": version.indicator_count, "returns": version.return_count, "fields": version.field_count}
     if session.execute(select(func.count()).select_from(OrgUnit).where(OrgUnit.type != "provider")).scalar_one() == 0:
         stored = store_geography(session, load_geography())
         counts.update({f"geography_{k}": v for k, v in stored.items()})
     counts.update(store_agencies(session, load_agencies(cat, org_types(session)), with_keys=demo_keys))
+    if before is not None and before.id != version.id:
+        from mappings.registry import relink
+
+        counts["agencies_relinked"] = relink(session)
     counts["org_units"] = org_unit_count(session)
     return counts

@@ -1,0 +1,146 @@
+"""Record each authenticated API call (and each refusal) in the audit trail, at the door.
+
+The key dependencies call these around the route: a call that succeeds is recorded in the
+request's own transaction; a call that fails is recorded in a transaction of its own, so the
+refusal is kept while the failed work is rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Connection
+from sqlmodel import Session
+
+import audit
+from errors import OneReturnError
+
+if TYPE_CHECKING:
+    from api.auth import Principal
+
+log = logging.getLogger(__name__)
+
+#: Audit action of each route (by its function's name); others are named after their function.
+ACTIONS = {
+    "upload": "submission.upload",
+    "list_submissions": "submission.list",
+    "submission_report": "submission.read",
+    "submission_report_csv": "submission.read",
+    "submission_report_xlsx": "submission.read",
+    "template": "template.download",
+    "list_agencies": "agency.list",
+    "agency_detail": "agency.read",
+    "create_agency": "agency.create",
+    "update_agency": "agency.update",
+    "import_agencies": "agency.import",
+    "figures": "figures.read",
+    "return_file": "return.pull",
+    "completeness": "return.completeness",
+    "list_exports": "export.list",
+    "get_export": "export.download",
+    "get_lineage": "lineage.read",
+    "get_burden": "burden.read",
+    "list_keys": "key.list",
+    "create_key": "key.create",
+    "revoke_key": "key.revoke",
+    "rotate_key": "key.rotate",
+    "read_audit": "audit.read",
+}
+
+
+def client_of(request: Request) -> str:
+    """Return the client's address as the server saw it (behind a proxy: run uvicorn with --proxy-headers)."""
+    return request.client.host if request.client else ""
+
+
+def action_of(request: Request) -> str:
+    """Name the action of the route being called."""
+    route = request.scope.get("route")
+    name = getattr(route, "name", "") or request.url.path
+    return ACTIONS.get(name, name.replace("_", "."))
+
+
+def annotate(request: Request, *, object: str | None = None, outcome: str | None = None, detail: str = "") -> None:
+    """Let a route say more precisely what it acted on and how it ended (e.g. an upload rejected)."""
+    if object is not None:
+        request.state.audit_object = object
+    if outcome is not None:
+        request.state.audit_outcome = outcome
+    if detail:
+        request.state.audit_detail = detail
+
+
+def _object(request: Request) -> str:
+    given = getattr(request.state, "audit_object", None)
+    if given:
+        return str(given)
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _who(principal: Principal | None, exc: Exception | None) -> tuple[str, str | None, str | None]:
+    if principal is not None:
+        return principal.name, principal.kind, principal.prefix or None
+    revoked = getattr(exc, "revoked_prefix", None)
+    if revoked:
+        return f"revoked key: {getattr(exc, 'revoked_label', '')}", None, revoked
+    if getattr(exc, "status_code", None) == 429:
+        return "throttled address", None, None
+    return ("unknown key" if exc is not None and "not known" in str(exc) else "no key"), None, None
+
+
+def record_success(request: Request, session: Session, principal: Principal) -> None:
+    """Record a call that ended normally, in the request's transaction."""
+    name, role, prefix = _who(principal, None)
+    outcome = getattr(request.state, "audit_outcome", None) or "ok"
+    audit.record(
+        session,
+        principal=name,
+        role=role,
+        key_prefix=prefix,
+        action=action_of(request),
+        object=_object(request),
+        client=client_of(request),
+        outcome=outcome,
+        status=getattr(request.state, "audit_status", None),
+        detail=getattr(request.state, "audit_detail", ""),
+    )
+
+
+def _status(exc: Exception) -> int:
+    if isinstance(exc, OneReturnError):
+        return exc.status_code
+    if isinstance(exc, RequestValidationError):
+        return 422
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else 500
+
+
+def record_failure(request: Request, session: Session, principal: Principal | None, exc: Exception) -> None:
+    """Record a refused or failed call in a transaction of its own, so it outlives the request's rollback."""
+    status = _status(exc)
+    name, role, prefix = _who(principal, exc)
+    values: dict[str, Any] = {
+        "principal": name,
+        "role": role,
+        "key_prefix": prefix,
+        "action": action_of(request),
+        "object": _object(request),
+        "client": client_of(request),
+        "outcome": audit.outcome_of(status),
+        "status": status,
+        "detail": (exc.message if isinstance(exc, OneReturnError) else type(exc).__name__)[:512],
+    }
+    bind = session.get_bind()
+    try:
+        if not isinstance(bind, Connection):
+            # The request's work is discarded anyway; ending it now frees any lock it holds (SQLite).
+            session.rollback()
+        with Session(bind=bind) as own:
+            audit.record(own, **values)
+            own.commit()
+    except Exception:  # an audit write must never hide the error being reported
+        log.exception("Could not record an audit event for %s %s", request.method, request.url.path)

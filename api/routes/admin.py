@@ -1,0 +1,197 @@
+"""The officer's administration: agencies as data, API keys, and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from pydantic import BaseModel
+
+import audit
+from api.audit import annotate
+from api.auth import OfficerOnly
+from api.deps import SessionDep
+from errors import PayloadTooLarge
+from mappings import keys, registry
+from mappings.access import AgencyImport, AgencyRecord, KeyCreate, KeyIssued, KeyPublic
+from mappings.models import ApiKey
+
+router = APIRouter(prefix="/api", tags=["administration"])
+OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No key, or a key not known or revoked"},
+    403: {"description": "Not an officer's key"},
+    429: {"description": "Too many failed keys from this address; see Retry-After"},
+}
+#: The largest agency spreadsheet accepted (a national list is a few hundred kilobytes).
+MAX_AGENCY_FILE = 5 * 1024 * 1024
+
+
+def _issued(row: ApiKey, secret: str) -> KeyIssued:
+    return KeyIssued.model_validate(KeyPublic.model_validate(row).model_dump() | {"key": secret})
+
+
+@router.post(
+    "/agencies",
+    summary="Add an agency",
+    status_code=201,
+    response_model=AgencyRecord,
+    responses={**OFFICER_ONLY, 409: {"description": "The code is in use"}, 422: {"description": "Not valid"}},
+)
+def create_agency(
+    request: Request, body: registry.AgencyInput, session: SessionDep, principal: OfficerOnly
+) -> AgencyRecord:
+    """Add one agency, with the checks of the agency files (known body type, org units and returns; one source per figure)."""
+    annotate(request, object=f"agency {body.code}")
+    return registry.create_agency(session, body, source=f"api: {principal.name}")
+
+
+@router.patch(
+    "/agencies/{code}",
+    summary="Change an agency",
+    response_model=AgencyRecord,
+    responses={**OFFICER_ONLY, 404: {"description": "Unknown agency"}, 422: {"description": "Not valid"}},
+)
+def update_agency(
+    request: Request, code: str, body: registry.AgencyChange, session: SessionDep, principal: OfficerOnly
+) -> AgencyRecord:
+    """Change the fields given of an imported or added agency; its links are rebuilt and checked again."""
+    annotate(request, object=f"agency {code}")
+    return registry.update_agency(session, code, body, source=f"api: {principal.name}")
+
+
+@router.post(
+    "/agencies/import",
+    summary="Import agencies from a spreadsheet",
+    response_model=AgencyImport,
+    responses={**OFFICER_ONLY, 413: {"description": "Too large"}, 422: {"description": "Problems by row and column"}},
+)
+def import_agencies(
+    request: Request,
+    session: SessionDep,
+    principal: OfficerOnly,
+    file: Annotated[UploadFile, File(description="CSV or XLSX: code, name, body_type, email, orgs, returns")],
+    dry_run: Annotated[bool, Query(description="Check only; store nothing")] = False,
+) -> AgencyImport:
+    """Import every agency of a CSV or XLSX file, or none if any row is wrong (each problem by row and column)."""
+    data = file.file.read(MAX_AGENCY_FILE + 1)
+    if len(data) > MAX_AGENCY_FILE:
+        raise PayloadTooLarge(f"An agency file is at most {MAX_AGENCY_FILE:,} bytes")
+    name = file.filename or "agencies.csv"
+    result = registry.import_agencies(
+        session, data, name, source=f"import: {name} by {principal.name}", dry_run=dry_run
+    )
+    annotate(
+        request,
+        object=f"file {name}",
+        detail=f"{len(result.created)} created, {len(result.updated)} updated, {len(result.unchanged)} unchanged",
+    )
+    return AgencyImport(**result.__dict__)
+
+
+@router.get("/keys", summary="List API keys", response_model=list[KeyPublic], responses=OFFICER_ONLY)
+def list_keys(
+    session: SessionDep,
+    _principal: OfficerOnly,
+    revoked: Annotated[bool, Query(description="Include revoked keys")] = True,
+) -> list[KeyPublic]:
+    """List every key by its visible prefix: role, scope, label, created, last used, revoked (never the key)."""
+    return [KeyPublic.model_validate(k) for k in keys.list_keys(session, include_revoked=revoked)]
+
+
+@router.post(
+    "/keys",
+    summary="Issue an API key",
+    status_code=201,
+    response_model=KeyIssued,
+    responses={**OFFICER_ONLY, 422: {"description": "Not valid"}},
+)
+def create_key(request: Request, body: KeyCreate, session: SessionDep, principal: OfficerOnly) -> KeyIssued:
+    """Issue a key for an officer, an agency or a regulator; the key is in this answer only, never again."""
+    row, secret = keys.create_key(
+        session,
+        role=body.role,
+        label=body.label,
+        agency_code=body.agency,
+        recipient=body.recipient,
+        created_by=principal.name,
+    )
+    annotate(request, object=f"key {row.prefix} ({row.kind} {row.agency_code or row.recipient or ''})".strip())
+    return _issued(row, secret)
+
+
+@router.post(
+    "/keys/{prefix}/revoke",
+    summary="Revoke an API key",
+    response_model=KeyPublic,
+    responses={**OFFICER_ONLY, 404: {"description": "No such key"}, 409: {"description": "Already revoked"}},
+)
+def revoke_key(request: Request, prefix: str, session: SessionDep, _principal: OfficerOnly) -> KeyPublic:
+    """Revoke a key by its prefix; it stops working at once."""
+    row = keys.revoke_key(session, prefix)
+    annotate(request, object=f"key {row.prefix}")
+    return KeyPublic.model_validate(row)
+
+
+@router.post(
+    "/keys/{prefix}/rotate",
+    summary="Rotate an API key",
+    status_code=201,
+    response_model=KeyIssued,
+    responses={**OFFICER_ONLY, 404: {"description": "No such key"}, 409: {"description": "Revoked"}},
+)
+def rotate_key(request: Request, prefix: str, session: SessionDep, principal: OfficerOnly) -> KeyIssued:
+    """Issue a new key like the old one and revoke the old one; the new key is in this answer only."""
+    old, new, secret = keys.rotate_key(session, prefix, created_by=principal.name)
+    annotate(request, object=f"key {old.prefix} -> {new.prefix}")
+    return _issued(new, secret)
+
+
+class AuditEventPublic(BaseModel):
+    """One recorded action."""
+
+    id: int
+    at: datetime
+    principal: str
+    role: str | None
+    key_prefix: str | None
+    action: str
+    object: str
+    client: str
+    outcome: str
+    status: int | None
+    detail: str
+
+
+class AuditList(BaseModel):
+    """A page of the audit trail, newest first."""
+
+    data: list[AuditEventPublic]
+    count: int
+    limit: int
+    offset: int
+
+
+@router.get("/audit", summary="The audit trail", response_model=AuditList, responses=OFFICER_ONLY)
+def read_audit(
+    session: SessionDep,
+    _principal: OfficerOnly,
+    principal: Annotated[str | None, Query(max_length=200, description="Text in the principal's name")] = None,
+    key: Annotated[str | None, Query(max_length=16, description="A key's visible prefix (or its start)")] = None,
+    action: Annotated[
+        str | None, Query(max_length=64, description="An action (key.revoke) or a family of them (key)")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="From this time (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time (ISO 8601)")] = None,
+    outcome: Annotated[Literal["ok", "refused", "rejected", "not_found", "error"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> AuditList:
+    """Who uploaded or pulled what, when, from where, and how it ended (refusals included), newest first."""
+    where = audit.AuditFilter(
+        principal=principal, key_prefix=key, action=action, since=since, until=until, outcome=outcome
+    )
+    rows, total = audit.events(session, where, limit=limit, offset=offset)
+    return AuditList(
+        data=[AuditEventPublic.model_validate(r.model_dump()) for r in rows], count=total, limit=limit, offset=offset
+    )

@@ -1,0 +1,63 @@
+"""Slow down guessing: after a few failed keys from one client address, refuse it for a while.
+
+The count is kept in memory, per process: with several API workers each counts on its own, so
+an address gets up to ``failures`` tries per worker and window. That is enough to make guessing
+a 256-bit key hopeless while letting a person who mistyped a key try again a minute later.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+
+class KeyThrottle:
+    """Count failed keys per client address over a sliding window."""
+
+    def __init__(
+        self,
+        failures: int = 5,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 100_000,
+    ) -> None:
+        self.failures = failures
+        self.window = window
+        self.clock = clock
+        self.max_clients = max_clients
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._seen.get(client)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._seen[client]
+        return times
+
+    def retry_after(self, client: str) -> int:
+        """Return how many seconds the client must wait before its next try (0: it may try now)."""
+        with self._lock:
+            now = self.clock()
+            times = self._recent(client, now)
+            if len(times) < self.failures:
+                return 0
+            return max(1, math.ceil(times[-self.failures] + self.window - now))
+
+    def failed(self, client: str) -> None:
+        """Count one failed key from the client."""
+        with self._lock:
+            now = self.clock()
+            times = self._recent(client, now)
+            times.append(now)
+            self._seen[client] = times
+            self._seen.move_to_end(client)
+            # Bounded memory: a flood of addresses forgets the longest quiet ones first.
+            while len(self._seen) > self.max_clients:
+                self._seen.popitem(last=False)

@@ -1,0 +1,116 @@
+"""The audit trail: who did what to which object, when, from where, and how it ended.
+
+Events are recorded by the front doors (the API and the command line), never by the service
+functions below them, so each floor keeps importing only downward. A key itself is never
+recorded: only the visible prefix of a key the store already knows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import Column, DateTime, func
+from sqlmodel import Field, Session, SQLModel, col, select
+
+Outcome = Literal["ok", "refused", "rejected", "not_found", "error"]
+OUTCOMES: tuple[Outcome, ...] = ("ok", "refused", "rejected", "not_found", "error")
+
+
+class AuditEvent(SQLModel, table=True):
+    """One recorded action."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    principal: str = Field(max_length=256)
+    role: str | None = Field(default=None, max_length=16)
+    key_prefix: str | None = Field(default=None, max_length=16, index=True)
+    action: str = Field(max_length=64, index=True)
+    object: str = Field(default="", max_length=512)
+    client: str = Field(default="", max_length=64)
+    outcome: str = Field(max_length=16, index=True)
+    status: int | None = None
+    detail: str = Field(default="", max_length=512)
+
+
+def outcome_of(status: int) -> Outcome:
+    """Name the outcome of an HTTP status."""
+    if status in (401, 403, 429):
+        return "refused"
+    if status == 404:
+        return "not_found"
+    if status >= 500:
+        return "error"
+    if status >= 400:
+        return "rejected"
+    return "ok"
+
+
+def record(
+    session: Session,
+    *,
+    principal: str,
+    action: str,
+    outcome: str,
+    object: str = "",
+    client: str = "",
+    role: str | None = None,
+    key_prefix: str | None = None,
+    status: int | None = None,
+    detail: str = "",
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Add one event to the session (the caller commits)."""
+    event = AuditEvent(
+        at=at or datetime.now(UTC),
+        principal=principal[:256],
+        role=role,
+        key_prefix=key_prefix,
+        action=action[:64],
+        object=object[:512],
+        client=client[:64],
+        outcome=outcome,
+        status=status,
+        detail=detail[:512],
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What to select from the trail; every field is optional."""
+
+    principal: str | None = None
+    key_prefix: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    outcome: str | None = None
+
+
+def events(session: Session, where: AuditFilter, *, limit: int = 100, offset: int = 0) -> tuple[list[AuditEvent], int]:
+    """Return one page of events matching the filter, newest first, and how many match in all."""
+    stmt = select(AuditEvent)
+    if where.principal:
+        stmt = stmt.where(col(AuditEvent.principal).contains(where.principal))
+    if where.key_prefix:
+        stmt = stmt.where(col(AuditEvent.key_prefix).startswith(where.key_prefix))
+    if where.action:
+        # "key" selects key.create, key.revoke ...; "key.create" only that action.
+        stmt = stmt.where(
+            (col(AuditEvent.action) == where.action) | col(AuditEvent.action).startswith(where.action + ".")
+        )
+    if where.since:
+        stmt = stmt.where(col(AuditEvent.at) >= where.since)
+    if where.until:
+        stmt = stmt.where(col(AuditEvent.at) < where.until)
+    if where.outcome:
+        stmt = stmt.where(AuditEvent.outcome == where.outcome)
+    total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    rows = session.execute(stmt.order_by(col(AuditEvent.id).desc()).limit(limit).offset(offset)).scalars()
+    return list(rows), total

@@ -1,0 +1,68 @@
+"""API models for agencies and keys as the officer manages them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AgencyRecord(BaseModel):
+    """An agency with what it answers for and where its definition came from."""
+
+    code: str
+    name: str
+    body_type: str
+    email: str
+    orgs: list[str] = Field(description="Every org unit it answers for (selectors expanded)")
+    returns: list[str]
+    indicators: list[str] = Field(description="The indicators it is the designated source of")
+    origin: str = Field(description="bundled (the demo's files), import or api")
+    source: str
+    given_orgs: list[str] = Field(description="The org units as given: GSS codes and type: selectors")
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class AgencyImport(BaseModel):
+    """What an import did."""
+
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    dry_run: bool
+
+
+class KeyPublic(BaseModel):
+    """An API key as listed: never the key itself, only its visible prefix."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    prefix: str
+    role: str = Field(validation_alias="kind")
+    agency_code: str | None
+    recipient: str | None
+    scopes: list[str]
+    label: str
+    created_at: datetime
+    created_by: str
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    demo: bool
+
+
+class KeyIssued(KeyPublic):
+    """A key just issued: ``key`` is shown this once and never again."""
+
+    key: str = Field(description="The key; store it now, it cannot be shown again")
+
+
+class KeyCreate(BaseModel):
+    """A key to issue."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    role: str = Field(pattern=r"^(officer|agency|regulator)$")
+    label: str = Field(min_length=1, max_length=200, description="Who holds it, e.g. 'Kent CYP performance team'")
+    agency: str | None = Field(default=None, max_length=64, description="The agency of an agency key")
+    recipient: str | None = Field(default=None, max_length=200, description="The recipient of a regulator key")

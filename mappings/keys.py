@@ -1,0 +1,194 @@
+"""API keys: issued at random, stored only as a SHA-256 hash with a short visible prefix.
+
+A new key carries 256 random bits (``secrets.token_urlsafe(32)``). Against a secret that cannot
+be guessed, a slow password hash (bcrypt, scrypt, Argon2) adds no protection: it exists to
+stretch low-entropy passwords. So one SHA-256 per request is right here, and keeps every
+request cheap. The only keys without that entropy are the demo keys, which the README publishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from errors import Conflict, InvalidInput, NotFound
+from mappings.models import Agency, ApiKey, Return
+
+Role = Literal["officer", "agency", "regulator"]
+ROLES: tuple[Role, ...] = ("officer", "agency", "regulator")
+
+#: What each kind of principal may do unless its key says otherwise.
+DEFAULT_SCOPES: dict[str, list[str]] = {
+    "agency": ["figures:submit", "submissions:read", "figures:read"],
+    "regulator": ["returns:read", "figures:read"],
+    "officer": ["figures:submit", "submissions:read", "figures:read", "returns:read", "catalogue:write"],
+}
+#: Characters of a key kept in clear: enough to tell keys apart in a list, far too few to use.
+PREFIX_LENGTH = 16
+#: How stale ``last_used_at`` may get before a use writes it again (spares a write per request).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+KEY_MARK = "or_"
+
+
+def new_secret() -> str:
+    """Return a fresh key: ``or_`` and 256 random bits, URL-safe."""
+    return KEY_MARK + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """Hash an API key for storage (SHA-256, hex)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_prefix(key: str) -> str:
+    """Return the part of a key stored in clear, to find its row and name it in lists."""
+    return key[:PREFIX_LENGTH]
+
+
+def find_by_secret(session: Session, key: str) -> ApiKey | None:
+    """Return the stored key (revoked or not) whose hash matches ``key``, compared in constant time."""
+    digest = hash_key(key)
+    found = None
+    for row in session.execute(select(ApiKey).where(ApiKey.prefix == key_prefix(key))).scalars():
+        # Every candidate is compared, so the time taken does not say which one matched.
+        if hmac.compare_digest(row.key_hash, digest):
+            found = row
+    return found
+
+
+def needs_touch(row: ApiKey, now: datetime | None = None) -> bool:
+    """Say whether a key's ``last_used_at`` is stale enough to write again."""
+    now = now or datetime.now(UTC)
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return last is None or now - last >= LAST_USED_RESOLUTION
+
+
+def touch(session: Session, row: ApiKey, now: datetime | None = None) -> None:
+    """Record that a key was just used."""
+    session.execute(update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now or datetime.now(UTC)))
+
+
+def recipients(session: Session) -> list[str]:
+    """List the recipients that returns are addressed to."""
+    return sorted(set(session.execute(select(Return.recipient)).scalars()))
+
+
+def _check_role(session: Session, role: str, agency_code: str | None, recipient: str | None) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if role == "agency":
+        if not agency_code:
+            raise InvalidInput("An agency key needs the agency it belongs to (--agency / 'agency')")
+        if session.get(Agency, agency_code) is None:
+            known = ", ".join(session.execute(select(Agency.code).order_by(col(Agency.code))).scalars())
+            raise InvalidInput(f"Agency {agency_code!r} is not known; expected one of {known or '(none yet)'}")
+    elif agency_code:
+        raise InvalidInput(f"Only an agency key belongs to an agency; a {role} key takes no agency")
+    if role == "regulator":
+        if not recipient:
+            raise InvalidInput("A regulator key needs the recipient whose returns it reads (--recipient / 'recipient')")
+        known_recipients = recipients(session)
+        if recipient not in known_recipients:
+            raise InvalidInput(
+                f"No return is addressed to {recipient!r}; expected one of {'; '.join(known_recipients)}"
+            )
+    elif recipient:
+        raise InvalidInput(f"Only a regulator key has a recipient; a {role} key takes none")
+
+
+def create_key(
+    session: Session,
+    *,
+    role: str,
+    label: str,
+    agency_code: str | None = None,
+    recipient: str | None = None,
+    created_by: str = "",
+    scopes: list[str] | None = None,
+) -> tuple[ApiKey, str]:
+    """Issue a key; return its stored row and the key itself, which is never stored or shown again."""
+    label = label.strip()
+    if not label:
+        raise InvalidInput("Give the key a label saying who holds it (--label / 'label')")
+    if len(label) > 200:
+        raise InvalidInput("A key's label is at most 200 characters")
+    _check_role(session, role, agency_code, recipient)
+    secret = new_secret()
+    while session.execute(select(ApiKey.id).where(ApiKey.prefix == key_prefix(secret))).first() is not None:
+        secret = new_secret()
+    row = ApiKey(
+        prefix=key_prefix(secret),
+        key_hash=hash_key(secret),
+        kind=role,
+        agency_code=agency_code,
+        recipient=recipient,
+        scopes=list(scopes) if scopes is not None else DEFAULT_SCOPES[role],
+        label=label,
+        created_at=datetime.now(UTC),
+        created_by=created_by,
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def list_keys(session: Session, *, include_revoked: bool = True) -> list[ApiKey]:
+    """List the stored keys, newest first."""
+    stmt = select(ApiKey).order_by(col(ApiKey.created_at).desc(), col(ApiKey.id).desc())
+    if not include_revoked:
+        stmt = stmt.where(col(ApiKey.revoked_at).is_(None))
+    return list(session.execute(stmt).scalars())
+
+
+def get_key(session: Session, prefix: str) -> ApiKey:
+    """Return the one key whose visible prefix is (or starts with) ``prefix``."""
+    prefix = prefix.strip()
+    if len(prefix) < 6:
+        raise InvalidInput("Give at least the first 6 characters of the key's prefix (see `keys list`)")
+    exact = list(session.execute(select(ApiKey).where(ApiKey.prefix == prefix[:PREFIX_LENGTH])).scalars())
+    rows = exact or list(session.execute(select(ApiKey).where(col(ApiKey.prefix).startswith(prefix))).scalars())
+    if not rows:
+        raise NotFound(f"No key has the prefix {prefix!r}; see GET /api/keys or `onereturn keys list`")
+    if len(rows) > 1:
+        raise Conflict(f"{len(rows)} keys start with {prefix!r}; give more of the prefix")
+    found: ApiKey = rows[0]
+    return found
+
+
+def revoke_key(session: Session, prefix: str) -> ApiKey:
+    """Revoke a key at once; refuse one already revoked."""
+    row = get_key(session, prefix)
+    if row.revoked_at is not None:
+        raise Conflict(f"Key {row.prefix} was already revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
+    row.revoked_at = datetime.now(UTC)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def rotate_key(session: Session, prefix: str, *, created_by: str = "") -> tuple[ApiKey, ApiKey, str]:
+    """Issue a new key with the same role, scope and label and revoke the old one; return old, new and the new key."""
+    old = get_key(session, prefix)
+    if old.revoked_at is not None:
+        raise Conflict(f"Key {old.prefix} is revoked; create a new key instead of rotating it")
+    new, secret = create_key(
+        session,
+        role=old.kind,
+        label=old.label.removeprefix("demo: "),
+        agency_code=old.agency_code,
+        recipient=old.recipient,
+        created_by=created_by,
+        scopes=list(old.scopes),
+    )
+    old.revoked_at = datetime.now(UTC)
+    session.add(old)
+    session.flush()
+    return old, new, secret
