@@ -11,10 +11,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from cli_admin import agencies_app, audit_command, keys_app
+from cli_admin import record as record_cli
 from errors import OneReturnError
 from mappings.models import Return
 
@@ -27,6 +30,9 @@ catalogue_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(agencies_app, name="agencies")
+app.add_typer(keys_app, name="keys")
+app.command("audit")(audit_command)
 
 # Piped output (CI, files, the README) gets room for the wide tables instead of 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -175,10 +181,11 @@ def catalogue_load() -> None:
     """Check the catalogue and load it (and the geography, if absent) into the database."""
     import db
     from mappings.service import load_bundled
+    from settings import get_settings
 
     db.upgrade()
     with db.session_scope() as session:
-        counts = load_bundled(session)
+        counts = load_bundled(session, demo_keys=get_settings().load_demo)
     err.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
 
 
@@ -284,6 +291,8 @@ def collect(
             )
         out.print(table)
     sub = outcome.submission
+    record_cli("submission.upload", f"{'dry run' if sub is None else f'submission {sub.id}'} (agency {agency}, file {file.name})",
+               "rejected" if sub is not None and sub.status == "rejected" else "ok", engine=engine)  # fmt: skip
     if sub is None:
         errors = 0 if problems is None else int((problems["severity"] == "error").sum())
         err.print(f"Dry run: {errors} error(s); nothing was stored.")
@@ -344,6 +353,7 @@ def export(
         raise OneReturnError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     with db.session_scope(engine) as session:
         snap = exports.snapshot(session, return_id, period, fmt)
+    record_cli("return.pull", f"return {return_id} {snap.period} {fmt} (snapshot {snap.id})", engine=engine)
     target = output or Path(f"{return_id}-{snap.period}.{FORMATS[fmt].extension}")
     target.write_bytes(snap.data)
     err.print(f"Wrote {target} (snapshot {snap.id}, {len(snap.data):,} bytes, sha256 {snap.content_hash[:12]})")
@@ -505,7 +515,7 @@ def main() -> None:
     try:
         app()
     except OneReturnError as exc:
-        err.print(f"[bold red]ERROR:[/bold red] {exc.message}", highlight=False)
+        err.print(f"[bold red]ERROR:[/bold red] {escape(exc.message)}", highlight=False)
         for item in exc.errors[:50]:
             loc = ":".join(str(p) for p in item.get("loc", []))
             err.print(f"  {loc}: {item.get('msg')}", markup=False, highlight=False)

@@ -303,9 +303,12 @@ def read_table(data: bytes, filename: str) -> list[tuple[int, dict[str, str]]]:
     return out
 
 
-def parse_rows(table: list[tuple[int, dict[str, str]]]) -> tuple[list[tuple[int, AgencyInput]], list[Issue]]:
-    """Turn spreadsheet rows into agencies; list each bad cell."""
+def parse_rows(
+    table: list[tuple[int, dict[str, str]]],
+) -> tuple[list[tuple[int, AgencyInput]], list[tuple[int, AgencyInput]], list[Issue]]:
+    """Turn spreadsheet rows into agencies: the valid ones, the invalid ones (to check further) and each bad cell."""
     specs: list[tuple[int, AgencyInput]] = []
+    invalid: list[tuple[int, AgencyInput]] = []
     issues: list[Issue] = []
     seen: dict[str, int] = {}
     for number, cells in table:
@@ -317,6 +320,9 @@ def parse_rows(table: list[tuple[int, dict[str, str]]]) -> tuple[list[tuple[int,
             for e in exc.errors():
                 column = str(e["loc"][0]) if e["loc"] else "code"
                 issues.append(Issue(number, column, cells.get(column, ""), e["type"], f"{column}: {e['msg']}"))
+            # The row's other cells are still checked against the catalogue, so one pass reports them all.
+            spec = AgencyInput.model_construct(**{"code": "", "name": "", "body_type": "", "email": ""} | values)
+            invalid.append((number, spec))
             continue
         if spec.code in seen:
             issues.append(
@@ -327,7 +333,7 @@ def parse_rows(table: list[tuple[int, dict[str, str]]]) -> tuple[list[tuple[int,
             continue
         seen[spec.code] = number
         specs.append((number, spec))
-    return specs, issues
+    return specs, invalid, issues
 
 
 @dataclass
@@ -422,17 +428,21 @@ def import_agencies(
     session: Session, data: bytes, filename: str, *, source: str = "", dry_run: bool = False
 ) -> ImportResult:
     """Import every agency of a spreadsheet (new codes are created, known ones replaced), or none."""
-    specs, issues = parse_rows(read_table(data, filename))
-    _refuse(issues, f"{filename}")
-    if not specs:
+    specs, invalid, issues = parse_rows(read_table(data, filename))
+    if not specs and not invalid and not issues:
         raise InvalidInput(f"{filename} has no agency rows under its header")
+    if issues:
+        view = CatalogueView.read(session)
+        for row, spec in [*specs, *invalid]:
+            issues += resolve(view, row, spec)[1]
+        _refuse(issues, filename)
     resolved = _check(session, list(specs))
     result = ImportResult(dry_run=dry_run)
     now = datetime.now(UTC)
     for agency in resolved:
         if dry_run:
-            row = session.get(Agency, agency.spec.code)
-            (result.updated if row is not None else result.created).append(agency.spec.code)
+            stored = session.get(Agency, agency.spec.code)
+            (result.updated if stored is not None else result.created).append(agency.spec.code)
             continue
         outcome = _store(session, agency, origin="import", source=source or f"import: {filename}", now=now)
         getattr(result, outcome).append(agency.spec.code)
