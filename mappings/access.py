@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class AgencyRecord(BaseModel):
@@ -39,7 +39,7 @@ class KeyPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     prefix: str
-    role: str = Field(validation_alias="kind")
+    role: str = Field(validation_alias=AliasChoices("kind", "role"))
     agency_code: str | None
     recipient: str | None
     scopes: list[str]

@@ -251,6 +251,7 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
         )
     stored_bundled = set(session.execute(select(Agency.code).where(Agency.origin == "bundled")).scalars())
     if not with_keys:
+        session.execute(delete(ApiKey).where(col(ApiKey.demo)))
         _remove_bundled(session, stored_bundled)
         return {"agencies": 0, "agency_orgs": 0, "agency_indicators": 0}
     _check_against_others(session, agencies)
@@ -306,8 +307,7 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
 
 
 def _remove_bundled(session: Session, codes: set[str]) -> None:
-    """Remove bundled agencies, their links and keys, and every demo key."""
-    session.execute(delete(ApiKey).where(col(ApiKey.demo)))
+    """Remove bundled agencies with their links and keys."""
     if not codes:
         return
     session.execute(delete(ApiKey).where(col(ApiKey.agency_code).in_(codes)))
