@@ -64,7 +64,8 @@ def cli(*args: str) -> str:
     return result.stdout
 
 
-def test_a_deployment_without_the_demo(empty_store: str, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("empty_store")
+def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
     # 1. The operator imports the agencies from one spreadsheet.
     sheet = tmp_path / "agencies.csv"
     sheet.write_text(AGENCIES_CSV, encoding="utf-8")

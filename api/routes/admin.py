@@ -116,7 +116,8 @@ def create_key(request: Request, body: KeyCreate, session: SessionDep, principal
         recipient=body.recipient,
         created_by=principal.name,
     )
-    annotate(request, object=f"key {row.prefix} ({row.kind} {row.agency_code or row.recipient or ''})".strip())
+    whose = row.agency_code or row.recipient
+    annotate(request, object=f"key {row.prefix} ({row.kind}{' ' + whose if whose else ''})")
     return _issued(row, secret)
 
 
