@@ -108,7 +108,7 @@ def test_key_and_agency_changes_are_recorded(store_client: TestClient) -> None:
     seen = [(e["action"], e["outcome"], e["object"]) for e in reversed(events)]
     assert seen[0] == ("key.create", "ok", f"key {issued['prefix']} (officer)")
     assert seen[1][:2] == ("key.rotate", "ok")
-    assert seen[1][2].startswith(f"key {issued['prefix']} -> or_")
+    assert str(seen[1][2]).startswith(f"key {issued['prefix']} -> or_")
     # Rotating revoked the old key, so revoking it again is refused (409) and recorded as such.
     assert seen[2] == ("key.revoke", "rejected", f"/api/keys/{issued['prefix']}/revoke")
     assert seen[3:] == [("agency.create", "ok", "agency kent_cyp"), ("agency.update", "ok", "agency kent_cyp")]
