@@ -63,12 +63,21 @@ def action_of(request: Request) -> str:
     return ACTIONS.get(name, name.replace("_", "."))
 
 
-def annotate(request: Request, *, object: str | None = None, outcome: str | None = None, detail: str = "") -> None:
+def annotate(
+    request: Request,
+    *,
+    object: str | None = None,
+    outcome: str | None = None,
+    status: int | None = None,
+    detail: str = "",
+) -> None:
     """Let a route say more precisely what it acted on and how it ended (e.g. an upload rejected)."""
     if object is not None:
         request.state.audit_object = object
     if outcome is not None:
         request.state.audit_outcome = outcome
+    if status is not None:
+        request.state.audit_status = status
     if detail:
         request.state.audit_detail = detail
 
@@ -105,7 +114,9 @@ def record_success(request: Request, session: Session, principal: Principal) -> 
         object=_object(request),
         client=client_of(request),
         outcome=outcome,
-        status=getattr(request.state, "audit_status", None),
+        status=getattr(request.state, "audit_status", None)
+        or getattr(request.scope.get("route"), "status_code", None)
+        or 200,
         detail=getattr(request.state, "audit_detail", ""),
     )
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 
 class AgencyRecord(BaseModel):
@@ -49,6 +49,12 @@ class KeyPublic(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     demo: bool
+
+    @field_validator("created_at", "last_used_at", "revoked_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite hands back times without their zone; every time stored is UTC.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class KeyIssued(KeyPublic):

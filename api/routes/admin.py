@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 import audit
 from api.audit import annotate
@@ -25,6 +25,11 @@ OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
 }
 #: The largest agency spreadsheet accepted (a national list is a few hundred kilobytes).
 MAX_AGENCY_FILE = 5 * 1024 * 1024
+
+
+def as_utc(value: datetime) -> datetime:
+    """Give a stored time its zone back (SQLite keeps none; every stored time is UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _issued(row: ApiKey, secret: str) -> KeyIssued:
@@ -152,7 +157,7 @@ class AuditEventPublic(BaseModel):
     """One recorded action."""
 
     id: int
-    at: datetime
+    at: AwareDatetime
     principal: str
     role: str | None
     key_prefix: str | None
@@ -193,6 +198,10 @@ def read_audit(
         principal=principal, key_prefix=key, action=action, since=since, until=until, outcome=outcome
     )
     rows, total = audit.events(session, where, limit=limit, offset=offset)
+    # SQLite hands back times without their zone; every time stored is UTC.
     return AuditList(
-        data=[AuditEventPublic.model_validate(r.model_dump()) for r in rows], count=total, limit=limit, offset=offset
+        data=[AuditEventPublic.model_validate(r.model_dump() | {"at": as_utc(r.at)}) for r in rows],
+        count=total,
+        limit=limit,
+        offset=offset,
     )

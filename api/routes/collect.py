@@ -159,14 +159,16 @@ def upload(
             rows_accepted=outcome.validation.accepted.height if outcome.validation else 0, rows_new=0, rows_revised=0, rows_unchanged=0,
             error_count=errors, warning_count=int((outcome.problems["severity"] == "warning").sum()), message="dry run: nothing was stored",
         )  # fmt: skip
-        annotate(request, object=f"dry run (agency {agency_code}, file {file.filename})", detail=report.message)
+        annotate(
+            request, object=f"dry run (agency {agency_code}, file {file.filename})", status=200, detail=report.message
+        )
         return JSONResponse(report.model_dump(mode="json"), status_code=200)
     sub = outcome.submission
     problems = collect.submission_problems(session, sub.id) if sub.id is not None else outcome.problems
     report = _report(sub, problems if problems is not None else pl.DataFrame(), duplicate=outcome.duplicate)
     status = 200 if outcome.duplicate else 422 if sub.status == "rejected" else 201
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
-             outcome="rejected" if status == 422 else "ok", detail=sub.message)  # fmt: skip
+             outcome="rejected" if status == 422 else "ok", status=status, detail=sub.message)  # fmt: skip
     return JSONResponse(report.model_dump(mode="json"), status_code=status)
 
 

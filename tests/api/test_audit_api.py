@@ -56,6 +56,8 @@ def test_uploads_pulls_and_refusals_are_recorded(store_client: TestClient) -> No
     assert first["key_prefix"] == NOTTS["X-API-Key"][:16]
     assert first["client"] == "testclient"
     assert first["role"] == "agency"
+    assert first["status"] == 201
+    assert datetime.fromisoformat(str(first["at"])).utcoffset() == timedelta(0)
     assert events[-8]["status"] == 403
     assert "agency or officer" in str(events[-8]["detail"])
     assert events[-9]["object"] == "/api/returns/vital_signs/FY2024-25.csv"

@@ -78,6 +78,7 @@ def test_issue_use_list_revoke_rotate(store_client: TestClient) -> None:
     assert "key" not in listed[prefix]
     assert listed[prefix]["last_used_at"] is not None
     assert listed[prefix]["revoked_at"] is None
+    assert listed[prefix]["created_at"].endswith("Z")
     assert listed[prefix]["created_by"].startswith("officer")
 
     rotated = store_client.post(f"/api/keys/{prefix}/rotate", headers=OFFICER)
