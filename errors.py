@@ -89,3 +89,5 @@ class TooManyRequests(OneReturnError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: Set when an earlier refusal of the same hold was already recorded.
+        self.audited = False

@@ -132,6 +132,8 @@ def _status(exc: Exception) -> int:
 
 def record_failure(request: Request, session: Session, principal: Principal | None, exc: Exception) -> None:
     """Record a refused or failed call in a transaction of its own, so it outlives the request's rollback."""
+    if getattr(exc, "audited", False):
+        return
     status = _status(exc)
     name, role, prefix = _who(principal, exc)
     values: dict[str, Any] = {

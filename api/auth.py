@@ -112,7 +112,12 @@ def admit(request: Request, session: Session, key: str | None) -> Principal:
     client = trail.client_of(request)
     wait = throttle.retry_after(client)
     if wait:
-        raise TooManyRequests(f"Too many failed API keys from this address; try again in {wait} s", retry_after=wait)
+        refusal = TooManyRequests(
+            f"Too many failed API keys from this address; try again in {wait} s", retry_after=wait
+        )
+        # A client hammering while held back would otherwise write an audit row per request.
+        refusal.audited = not throttle.first_refusal(client)
+        raise refusal
     try:
         return authenticate(session, key)
     except Unauthorized:

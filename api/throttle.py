@@ -29,6 +29,7 @@ class KeyThrottle:
         self.clock = clock
         self.max_clients = max_clients
         self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+        self._noted: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _recent(self, client: str, now: float) -> deque[float]:
@@ -49,6 +50,20 @@ class KeyThrottle:
             if len(times) < self.failures:
                 return 0
             return max(1, math.ceil(times[-self.failures] + self.window - now))
+
+    def first_refusal(self, client: str) -> bool:
+        """Say whether this is the first refusal of the client's current hold (only that one is audited)."""
+        with self._lock:
+            times = self._seen.get(client)
+            if not times or len(times) < self.failures:
+                return True
+            start = times[-self.failures]
+            if self._noted.get(client) == start:
+                return False
+            self._noted[client] = start
+            if len(self._noted) > self.max_clients:
+                self._noted.pop(next(iter(self._noted)))
+            return True
 
     def failed(self, client: str) -> None:
         """Count one failed key from the client."""
