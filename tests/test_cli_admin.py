@@ -79,3 +79,41 @@ def test_keys_list_revoke_rotate_and_audit() -> None:
     assert "E10000024" in shown
     assert "bundled" in shown
     assert CliRunner().invoke(app, ["audit", "--outcome", "maybe"]).exit_code == 1
+
+
+@pytest.mark.usefixtures("demo_store")
+def test_uploads_and_pulls_on_the_command_line_are_audited(tmp_path: Path) -> None:
+    figures = tmp_path / "figures.csv"
+    figures.write_text(
+        "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+        "cyp.cin_count,E10000024,2025-03-31,,5,,,,\n",
+        encoding="utf-8",
+    )
+    run("collect", str(figures), "--agency", "notts_cyp")
+    run("export", "dfe_cin_census", "FY2024-25", "-f", "csv", "-o", str(tmp_path / "cin.csv"))
+    trail = run("audit")
+    assert "submission.upload" in trail
+    assert "return.pull" in trail
+    assert "return dfe_cin_census FY2024-25 csv" in trail
+
+
+def test_catalogue_load_without_the_demo_adds_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlmodel import Session, func, select
+
+    from mappings.models import Agency, ApiKey
+
+    monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ONERETURN_LOAD_DEMO", "false")
+    monkeypatch.delenv("ONERETURN_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        run("catalogue", "load")
+        engine = db.get_engine()
+        with Session(engine) as session:
+            assert session.execute(select(func.count()).select_from(ApiKey)).scalar_one() == 0
+            assert session.execute(select(func.count()).select_from(Agency)).scalar_one() == 0
+    finally:
+        get_settings.cache_clear()
+        made = db._engines.pop(f"sqlite:///{tmp_path / 'onereturn.sqlite3'}", None)
+        if made is not None:
+            made.dispose()

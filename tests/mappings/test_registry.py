@@ -197,3 +197,25 @@ def test_the_demo_keeps_imported_agencies_and_refuses_to_clash_with_them(store: 
         load_bundled(session, demo_keys=True)
         codes = set(session.execute(select(Agency.code)).scalars())
     assert {"notts_county", "notts_cyp", "ons"} <= codes
+
+
+def test_a_new_catalogue_version_keeps_imported_agencies_linked(store: Engine) -> None:
+    import copy
+
+    from mappings.catalogue import load_catalogue
+
+    run_import(store, HEADER + "kent_cyp,Kent CYP,local_authority,,E10000016,dfe_ssda903;county_cyp_core\n")
+    with Session(store) as session:
+        before = registry.describe(session, "kent_cyp")
+    changed = load_catalogue()
+    changed.indicators = copy.copy(changed.indicators)
+    digest = changed.indicators.digest.copy()
+    digest.update(b"a reviewed change")
+    changed.indicators.digest = digest
+    with db.session_scope(store) as session:
+        counts = load_bundled(session, catalogue=changed)
+    assert counts["agencies_relinked"] == 1
+    with Session(store) as session:
+        after = registry.describe(session, "kent_cyp")
+    assert after.indicators == before.indicators
+    assert after.returns == ["county_cyp_core", "dfe_ssda903"]
