@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.errors import error_body, install_error_handlers
 from api.routes import admin, calendar, catalogue, collect, exports, health, orgs
 from api.sdmx import routes as sdmx
+from api.throttle import KeyThrottle
 from db import get_engine
 from settings import Settings, get_settings
 
@@ -48,6 +49,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings)
     install_error_handlers(app)
+    app.state.key_throttle = KeyThrottle()
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(catalogue.router)
