@@ -48,6 +48,10 @@ ACTIONS = {
     "revoke_key": "key.revoke",
     "rotate_key": "key.rotate",
     "read_audit": "audit.read",
+    "dataflow": "sdmx.dataflow",
+    "datastructure": "sdmx.structure",
+    "codelist": "sdmx.codelist",
+    "data": "return.pull",
 }
 
 

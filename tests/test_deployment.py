@@ -81,7 +81,7 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
     officer = {"X-API-Key": officer_key}
     # No demo: the published demo keys do not exist here.
     assert api.get("/api/agencies", headers={"X-API-Key": "demo-officer-5e0b9c2a4f"}).status_code == 401
-    assert [a["code"] for a in api.get("/api/agencies", headers=officer).json()] == ["kent_cyp", "ons"]
+    assert [a["code"] for a in api.get("/api/agencies", headers=officer).json()["items"]] == ["kent_cyp", "ons"]
 
     # 3. The officer issues the agency's key and the regulator's key over the API.
     issued = api.post("/api/keys", headers=officer, json={"role": "agency", "agency": "kent_cyp", "label": "Kent CYP"})
@@ -94,7 +94,7 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
         json={"role": "regulator", "recipient": "Department for Education", "label": "DfE statistics"},
     ).json()["key"]
     regulator = {"X-API-Key": regulator_key}
-    assert all("key" not in k for k in api.get("/api/keys", headers=officer).json())
+    assert all("key" not in k for k in api.get("/api/keys", headers=officer).json()["items"])
 
     # 4. The agency uploads a figure with its key.
     row = "cyp.cin_count,E10000016,2025-03-31,,4321,,,,\n"
@@ -116,7 +116,7 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
     assert refused.status_code == 401
 
     # 7. All of it is in the audit trail, over the API and on the command line.
-    trail = api.get("/api/audit", headers=officer, params={"limit": 1000}).json()["data"]
+    trail = api.get("/api/audit", headers=officer, params={"limit": 1000}).json()["items"]
     seen = [(e["action"], e["outcome"]) for e in reversed(trail)]
     expected = [
         ("agency.import", "ok"),

@@ -12,6 +12,7 @@ import audit
 from api.audit import annotate
 from api.auth import OfficerOnly
 from api.deps import SessionDep
+from api.pages import Limit, Offset, Page, page, page_of
 from errors import PayloadTooLarge
 from mappings import keys, registry
 from mappings.access import AgencyImport, AgencyRecord, KeyCreate, KeyIssued, KeyPublic
@@ -94,14 +95,18 @@ def import_agencies(
     return AgencyImport(**result.__dict__)
 
 
-@router.get("/keys", summary="List API keys", response_model=list[KeyPublic], responses=OFFICER_ONLY)
+@router.get("/keys", summary="List API keys", response_model=Page[KeyPublic], responses=OFFICER_ONLY)
 def list_keys(
+    request: Request,
     session: SessionDep,
     _principal: OfficerOnly,
     revoked: Annotated[bool, Query(description="Include revoked keys")] = True,
-) -> list[KeyPublic]:
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[KeyPublic]:
     """List every key by its visible prefix: role, scope, label, created, last used, revoked (never the key)."""
-    return [KeyPublic.model_validate(k) for k in keys.list_keys(session, include_revoked=revoked)]
+    rows = [KeyPublic.model_validate(k) for k in keys.list_keys(session, include_revoked=revoked)]
+    return page_of(request, rows, limit=limit, offset=offset)
 
 
 @router.post(
@@ -169,17 +174,9 @@ class AuditEventPublic(BaseModel):
     detail: str
 
 
-class AuditList(BaseModel):
-    """A page of the audit trail, newest first."""
-
-    data: list[AuditEventPublic]
-    count: int
-    limit: int
-    offset: int
-
-
-@router.get("/audit", summary="The audit trail", response_model=AuditList, responses=OFFICER_ONLY)
+@router.get("/audit", summary="The audit trail", response_model=Page[AuditEventPublic], responses=OFFICER_ONLY)
 def read_audit(
+    request: Request,
     session: SessionDep,
     _principal: OfficerOnly,
     principal: Annotated[str | None, Query(max_length=200, description="Text in the principal's name")] = None,
@@ -190,18 +187,14 @@ def read_audit(
     since: Annotated[datetime | None, Query(description="From this time (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Before this time (ISO 8601)")] = None,
     outcome: Annotated[Literal["ok", "refused", "rejected", "not_found", "error"] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> AuditList:
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[AuditEventPublic]:
     """Who uploaded or pulled what, when, from where, and how it ended (refusals included), newest first."""
     where = audit.AuditFilter(
         principal=principal, key_prefix=key, action=action, since=since, until=until, outcome=outcome
     )
     rows, total = audit.events(session, where, limit=limit, offset=offset)
     # SQLite hands back times without their zone; every time stored is UTC.
-    return AuditList(
-        data=[AuditEventPublic.model_validate(r.model_dump() | {"at": as_utc(r.at)}) for r in rows],
-        count=total,
-        limit=limit,
-        offset=offset,
-    )
+    items = [AuditEventPublic.model_validate(r.model_dump() | {"at": as_utc(r.at)}) for r in rows]
+    return page(request, items, total=total, limit=limit, offset=offset)

@@ -20,7 +20,7 @@ def test_add_show_and_change_an_agency(store_client: TestClient) -> None:
     assert len(body["indicators"]) > 10
     shown = store_client.get("/api/agencies/kent_cyp", headers=OFFICER).json()
     assert shown["indicators"] == body["indicators"]
-    assert "kent_cyp" in [a["code"] for a in store_client.get("/api/agencies", headers=OFFICER).json()]
+    assert "kent_cyp" in [a["code"] for a in store_client.get("/api/agencies", headers=OFFICER).json()["items"]]
 
     changed = store_client.patch(
         "/api/agencies/kent_cyp",

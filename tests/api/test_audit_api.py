@@ -15,7 +15,7 @@ HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note
 def trail(client: TestClient, **params: str | int) -> list[dict[str, object]]:
     response = client.get("/api/audit", headers=OFFICER, params={"limit": 1000, **params})
     assert response.status_code == 200, response.text
-    data: list[dict[str, object]] = response.json()["data"]
+    data: list[dict[str, object]] = response.json()["items"]
     return data
 
 
@@ -25,7 +25,7 @@ def test_uploads_pulls_and_refusals_are_recorded(store_client: TestClient) -> No
     bad = {"file": ("g.csv", (HEADER + "cyp.cin_count,E10000024,2025-03-31,,lots,,,,\n").encode(), "text/csv")}
     assert store_client.post("/api/submissions", headers=NOTTS, files=bad, data={"mode": "atomic"}).status_code == 422
     assert store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE).status_code == 200
-    snapshot = store_client.get("/api/exports", headers=DFE).json()[0]["id"]
+    snapshot = store_client.get("/api/exports", headers=DFE).json()["items"][0]["id"]
     assert store_client.get(f"/api/exports/{snapshot}/lineage", headers=DFE).status_code == 200
     assert store_client.get(f"/api/exports/{snapshot}", headers=DFE).status_code == 200
     assert store_client.get("/api/figures", headers=NOTTS).status_code == 200
@@ -84,10 +84,12 @@ def test_filters_and_paging(store_client: TestClient) -> None:
     assert trail(store_client, since=(now + timedelta(minutes=5)).isoformat()) == []
     assert trail(store_client, until=(now - timedelta(minutes=5)).isoformat()) == []
     page = store_client.get("/api/audit", headers=OFFICER, params={"action": "figures", "limit": 3, "offset": 2}).json()
-    assert page["count"] == 4
-    assert len(page["data"]) == 2
+    assert page["total"] == 4
+    assert len(page["items"]) == 2
     assert page["limit"] == 3
     assert page["offset"] == 2
+    assert page["next"] is None
+    assert page["prev"].endswith("limit=3&offset=0")
     assert store_client.get("/api/audit", headers=OFFICER, params={"outcome": "maybe"}).status_code == 422
 
 

@@ -74,7 +74,7 @@ def test_issue_use_list_revoke_rotate(store_client: TestClient) -> None:
     mine = {"X-API-Key": key}
     assert store_client.get("/api/submissions", headers=mine).status_code == 200
 
-    listed = {k["prefix"]: k for k in store_client.get("/api/keys", headers=OFFICER).json()}
+    listed = {k["prefix"]: k for k in store_client.get("/api/keys", headers=OFFICER).json()["items"]}
     assert "key" not in listed[prefix]
     assert listed[prefix]["last_used_at"] is not None
     assert listed[prefix]["revoked_at"] is None
@@ -162,7 +162,7 @@ def test_repeated_failed_keys_are_slowed_down(store_client: TestClient) -> None:
     now[0] += 31
     assert store_client.get("/api/figures", headers=OFFICER).status_code == 200
     # One audit row for the hold, however often the address knocked while held back.
-    held = store_client.get("/api/audit", headers=OFFICER, params={"outcome": "refused"}).json()["data"]
+    held = store_client.get("/api/audit", headers=OFFICER, params={"outcome": "refused"}).json()["items"]
     assert [e["status"] for e in held] == [429, 401, 401, 401, 401, 401]
     assert held[0]["principal"] == "throttled address"
 
