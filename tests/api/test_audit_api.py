@@ -66,10 +66,10 @@ def test_uploads_pulls_and_refusals_are_recorded(store_client: TestClient) -> No
 
 
 def test_filters_and_paging(store_client: TestClient) -> None:
-    for _ in range(3):
+    for _ in range(4):
         store_client.get("/api/figures", headers=NOTTS)
     store_client.get("/api/submissions", headers=DFE)
-    store_client.get("/api/figures", headers=DFE)
+    store_client.get("/api/exports", headers=DFE)
     assert {e["principal"] for e in trail(store_client, principal="notts_cyp")} == {
         "agency notts_cyp: demo: Nottinghamshire children's services performance team"
     }
