@@ -341,6 +341,15 @@ def job_deliver() -> None:
         session.commit()
 
 
+def job_rebuild() -> None:
+    """Rebuild the returns that changes made stale, so pulls find a current snapshot waiting."""
+    from exports.freshness import rebuild_stale
+
+    rebuilt = rebuild_stale(_engine())
+    if rebuilt:
+        log.info("rebuilt %d stale return(s)", rebuilt)
+
+
 def job_heartbeat() -> None:
     """Record that this scheduler is alive and active."""
     now = datetime.now(UTC)
@@ -426,6 +435,7 @@ PERIODIC = {
     "deliver": ("scheduler:job_deliver", 60),
     "reopen-scan": ("scheduler:job_reopen_scan", 300),
     "reconcile": ("scheduler:job_reconcile", 3600),
+    "rebuild": ("scheduler:job_rebuild", 5),
 }
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from collectors.validate import Context
 from indicators.models import Code, Indicator
 from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
+from mappings.revisions import mark_stale
 
 KEY = ["indicator_id", "org_code", "period", "breakdown"]
 CURRENT_SCHEMA = {
@@ -135,6 +136,8 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
             for row in rows.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
                 copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
     cursor.close()
+    # In the same transaction as the figures, so a build that saw them also sees its counter moved.
+    mark_stale(session, changed)
 
 
 #: Columns a figure may leave empty; binding only those a row has makes SQLite's bulk insert twice as fast.

@@ -51,17 +51,19 @@ def fingerprint(built: BuiltReturn) -> str:
     return digest.hexdigest()
 
 
-def source_mark(session: Session) -> str:
-    """Summarise what a build depends on: figures only ever get new rows, so the last id marks them all."""
+def source_mark(session: Session, return_id: str, period: str) -> str:
+    """Summarise what a build depends on in O(1): its change counter, the agencies' org links, the catalogue version."""
     from sqlalchemy import func
 
     from mappings.models import AgencyOrg
+    from mappings.revisions import revision
     from mappings.service import current_catalogue_version
 
-    last_figure = session.execute(select(func.max(Observation.id))).scalar_one() or 0
+    counter = revision(session, return_id, period)
     links = session.execute(select(func.count()).select_from(AgencyOrg)).scalar_one()
     version = current_catalogue_version(session)
-    return f"{last_figure}:{links}:{version.content_hash[:16] if version else ''}"
+    # A build made before its counter existed reads "r-", so it is stale once counting starts.
+    return f"r{'-' if counter is None else counter}:{links}:{version.content_hash[:16] if version else ''}"
 
 
 def check_period(session: Session, return_id: str, period: str) -> None:
@@ -90,7 +92,7 @@ def build(
         raise InvalidInput(
             f"{return_id} is a {ret.period_type.replace('_', ' ')} return; {period} is a {builder.period.type.replace('_', ' ')}"
         )
-    mark = source_mark(session)
+    mark = source_mark(session, return_id, builder.period.code)
     now = datetime.now(UTC)
     built = builder.build(ret, fields, now)
     print_ = fingerprint(built)
@@ -154,7 +156,7 @@ def snapshots(
     check_period(session, return_id, builder.period.code if builder is not None else period)
     canonical = (builder.period if builder is not None else parse_period(period)).code
     last = _latest(session, return_id, canonical)
-    if last is not None and last.id is not None and last.source_mark == source_mark(session):
+    if last is not None and last.id is not None and last.source_mark == source_mark(session, return_id, canonical):
         found = [_stored(session, last.id, fmt) for fmt in formats]
         if all(s is not None for s in found):
             return [_as_snapshot(s, last, return_id, False) for s in found if s is not None]

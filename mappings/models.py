@@ -171,3 +171,16 @@ class ApiKey(SQLModel, table=True):
     created_by: str = ""
     #: A demo key (from the bundled agency files): present only while the demo is loaded.
     demo: bool = False
+
+
+class BuildRevision(SQLModel, table=True):
+    """A counter per built (return, period): every change that can alter the build adds one."""
+
+    __tablename__ = "build_revision"
+
+    return_id: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    #: The period's first and last day, so a figure's change finds the builds its period reaches.
+    starts: date
+    ends: date
+    revision: int = 0

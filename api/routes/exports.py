@@ -18,6 +18,7 @@ from errors import InvalidInput, NotFound
 from exports import service as exports
 from exports.burden import burden
 from exports.changes import changed_since, snapshot_at, utc
+from exports.freshness import freshness_headers, pull
 from exports.symbols import KEY
 from exports.writers import FORMATS, sdmx_structure, write
 from indicators.periods import parse_period
@@ -46,10 +47,11 @@ def _split(name: str) -> tuple[str, str]:
     raise InvalidInput(f"{name!r} has no known format suffix; use one of {', '.join('.' + e for e in _BY_EXTENSION)}")
 
 
-def _download(request: Request, snap: exports.Snapshot) -> Response:
+def _download(request: Request, snap: exports.Snapshot, extra: dict[str, str] | None = None) -> Response:
     fmt = FORMATS[snap.format]  # type: ignore[index]
     filename = f"{snap.return_id}-{snap.period}.{fmt.extension}"
     headers = {
+        **(extra or {}),
         "Content-Disposition": f'attachment; filename="{filename}"',
         "X-Snapshot-Id": str(snap.id),
         "X-Content-SHA256": snap.content_hash,
@@ -86,6 +88,9 @@ def return_file(
     as_of: Annotated[
         datetime | None, Query(description="The snapshot that was current at this instant: exactly what was sent then")
     ] = None,
+    fresh: Annotated[
+        bool, Query(description="Wait for a build that includes every change (otherwise the newest complete snapshot)")
+    ] = False,
 ) -> Response:
     """Get a return for a period as .xlsx, .csv, .json or .sdmx.csv (e.g. FY2024-25.xlsx); repeats give identical bytes."""
     ret = _visible_return(session, principal, return_id)
@@ -105,7 +110,8 @@ def return_file(
         return _download(request, exports.get_snapshot(session, stored.id))
     if updated_after is not None:
         return _changes(request, session, return_id, period, fmt, updated_after)
-    return _download(request, exports.snapshot(session, return_id, period, fmt))
+    pulled = pull(session, return_id, period, fmt, fresh=fresh)
+    return _download(request, pulled.snapshot, freshness_headers(pulled))
 
 
 @router.get("/returns/{return_id}/{period}/completeness", summary="What is present and missing in a return")

@@ -77,8 +77,16 @@ def test_repeat_gives_identical_bytes_and_a_revision_a_new_snapshot(
     assert first.content == again.content
     assert first.headers["x-snapshot-id"] == again.headers["x-snapshot-id"]
     assert zipfile.ZipFile(io.BytesIO(first.content)).namelist()
+    assert first.headers["x-build-pending"] == "false"
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
-    revised = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
+    # At once: the newest complete snapshot, saying a newer build is pending; fresh=true waits for it.
+    stale = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
+    assert stale.headers["x-snapshot-id"] == first.headers["x-snapshot-id"]
+    assert stale.headers["x-build-pending"] == "true"
+    assert stale.headers["x-snapshot-as-of"] == first.headers["x-snapshot-as-of"]
+    revised = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", params={"fresh": "true"}, headers=DFE)
+    assert revised.headers["x-build-pending"] == "false"
+    assert revised.headers["x-snapshot-as-of"] > first.headers["x-snapshot-as-of"]
     assert revised.headers["x-snapshot-id"] != first.headers["x-snapshot-id"]
     assert revised.content != first.content
     kept = store_client.get(f"/api/exports/{first.headers['x-snapshot-id']}", headers=DFE)

@@ -39,7 +39,7 @@ def test_updated_after_sends_only_the_cells_changed_since(
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
     changed = store_client.get(f"{RETURN}.json", params={"updated_after": pulled.isoformat()}, headers=DFE)
     cells = _cells(changed.content)
-    full = _cells(store_client.get(f"{RETURN}.json", headers=DFE).content)
+    full = _cells(store_client.get(f"{RETURN}.json", params={"fresh": "true"}, headers=DFE).content)
     old = _cells(first.content)
     # Exactly the cells whose content moved: the count itself and what is made from it, in Nottinghamshire only.
     assert set(cells) == {cid for cid in full if full[cid] != old[cid]}
@@ -60,7 +60,7 @@ def test_as_of_gives_exactly_what_was_sent_then(
     sent = store_client.get(f"{RETURN}.xlsx", headers=DFE)
     between = _now()
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
-    revised = store_client.get(f"{RETURN}.xlsx", headers=DFE)
+    revised = store_client.get(f"{RETURN}.xlsx", params={"fresh": "true"}, headers=DFE)
     assert revised.content != sent.content
 
     then = store_client.get(f"{RETURN}.xlsx", params={"as_of": between.isoformat()}, headers=DFE)

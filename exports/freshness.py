@@ -1,0 +1,165 @@
+"""Builds off the request path: a pull answers with the newest complete snapshot at once, and says
+whether a newer build is pending; one build at a time per (return, period), shared by every
+request that wants it; a worker rebuilds what changes made stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from exports import service as exports
+from exports.models import ExportSnapshot, ReturnBuild
+from indicators.periods import parse_period
+from mappings.models import BuildRevision, Return
+from mappings.revisions import track
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """A snapshot as served: the bytes, what the store was as of, and whether a newer build is pending."""
+
+    snapshot: exports.Snapshot
+    as_of: datetime
+    pending: bool
+
+
+class _Gate:
+    """One lock per (return, period) in this process, so concurrent requests for one build share it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, return_id: str, period: str) -> Iterator[None]:
+        """Hold the build lock of one (return, period)."""
+        with self._guard:
+            lock = self._locks.setdefault((return_id, period), threading.Lock())
+        with lock:
+            yield
+
+
+GATE = _Gate()
+
+
+def _newest_stored(
+    session: Session, return_id: str, period: str, fmt: str
+) -> tuple[ExportSnapshot, ReturnBuild] | None:
+    row = session.execute(
+        select(ExportSnapshot, ReturnBuild)
+        .join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
+        .where(ReturnBuild.return_id == return_id, ReturnBuild.period == period, ExportSnapshot.format == fmt)
+        .order_by(col(ReturnBuild.id).desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _latest_build_id(session: Session, return_id: str, period: str) -> int | None:
+    return session.execute(
+        select(func.max(ReturnBuild.id)).where(ReturnBuild.return_id == return_id, ReturnBuild.period == period)
+    ).scalar_one_or_none()
+
+
+def _served(session: Session, return_id: str, period: str, fmt: str) -> Pulled | None:
+    found = _newest_stored(session, return_id, period, fmt)
+    if found is None:
+        return None
+    stored, record = found
+    current = record.id == _latest_build_id(session, return_id, period) and record.source_mark == exports.source_mark(
+        session, return_id, period
+    )
+    snap = exports.get_snapshot(session, stored.id or 0)
+    return Pulled(snap, snap.generated_at, pending=not current)
+
+
+def ensure_built(session: Session, return_id: str, period: str, formats: list[str]) -> None:
+    """Bring a (return, period) up to date in these formats, building at most once however many ask at a time."""
+    spec = session.get(Return, return_id)
+    span = parse_period(period, spec.period_type if spec else None)  # type: ignore[arg-type]
+    with GATE.hold(return_id, span.code):
+        # The counter must exist (committed) before the build reads figures, or a change in between goes unseen.
+        track(session, return_id, span)
+        session.commit()
+        exports.snapshots(session, return_id, span.code, formats)
+        session.commit()
+
+
+def pull(session: Session, return_id: str, period: str, fmt: str, *, fresh: bool = False) -> Pulled:
+    """Serve a return's newest complete snapshot at once; build on the request only when none exists or ``fresh``."""
+    spec = session.get(Return, return_id)
+    canonical = parse_period(period, spec.period_type if spec else None).code  # type: ignore[arg-type]
+    if not fresh:
+        served = _served(session, return_id, canonical, fmt)
+        if served is not None and (
+            served.pending is False or session.get(BuildRevision, (return_id, canonical)) is not None
+        ):
+            return served
+    ensure_built(session, return_id, canonical, [fmt])
+    served = _served(session, return_id, canonical, fmt)
+    assert served is not None
+    return served
+
+
+def stale(session: Session) -> list[tuple[str, str, list[str]]]:
+    """List the tracked (return, period) builds whose newest build no longer matches the store, with their formats."""
+    latest = (
+        select(ReturnBuild.return_id, ReturnBuild.period, func.max(ReturnBuild.id).label("build_id"))
+        .group_by(col(ReturnBuild.return_id), col(ReturnBuild.period))
+        .subquery()
+    )
+    rows = session.execute(
+        select(BuildRevision.return_id, BuildRevision.period, latest.c.build_id).join(
+            latest,
+            (latest.c.return_id == BuildRevision.return_id) & (latest.c.period == BuildRevision.period),
+            isouter=True,
+        )
+    ).all()
+    out = []
+    for return_id, period, build_id in rows:
+        record = session.get(ReturnBuild, build_id) if build_id is not None else None
+        if record is not None and record.source_mark == exports.source_mark(session, return_id, period):
+            continue
+        formats = (
+            sorted(session.execute(select(ExportSnapshot.format).where(ExportSnapshot.build_id == build_id)).scalars())
+            if build_id is not None
+            else []
+        )
+        out.append((return_id, period, formats))
+    return out
+
+
+def rebuild_stale(engine: Engine) -> int:
+    """Rebuild every stale tracked build in the formats it was served in; return how many were rebuilt."""
+    with Session(engine) as session:
+        todo = stale(session)
+    done = 0
+    for return_id, period, formats in todo:
+        with Session(engine) as session:
+            try:
+                ensure_built(session, return_id, period, formats)
+                done += 1
+            except Exception:
+                session.rollback()
+                log.exception("rebuilding %s %s failed; the last snapshot is still served", return_id, period)
+    return done
+
+
+def freshness_headers(pulled: Pulled) -> dict[str, str]:
+    """Say what a served snapshot is as of, and whether a newer build is pending (then ``?fresh=true`` waits for it)."""
+    from exports.changes import utc
+
+    return {
+        "X-Snapshot-As-Of": utc(pulled.as_of).isoformat().replace("+00:00", "Z"),
+        "X-Build-Pending": "true" if pulled.pending else "false",
+    }

@@ -1,0 +1,125 @@
+"""Which builds of returns a change of figures makes stale: one revision counter per built (return, period).
+
+Checking whether a build is current costs one primary-key read of its counter, never a
+resolution of the return. A figure write adds one to the counter of every built (return, period)
+the figure can reach: the returns whose fields read its indicator (directly, or through a
+formula, numerator or denominator), for the periods its own period overlaps (or, for a context
+figure such as a population, any period ending after it, since the latest estimate is used).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import polars as pl
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from indicators.models import Indicator
+from indicators.periods import Period, parse_period
+from mappings.models import BuildRevision, FieldMapping
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_feeds_cache: dict[tuple[str, str], tuple[dict[str, frozenset[str]], frozenset[str]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _catalogue_key(session: Session) -> tuple[str, str]:
+    from mappings.service import current_catalogue_version
+
+    version = current_catalogue_version(session)
+    bind = session.get_bind()
+    return str(bind.engine.url if hasattr(bind, "engine") else bind), version.content_hash if version else ""
+
+
+def feeds(session: Session) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """Map each indicator to the returns it can reach, and name the context indicators; cached per catalogue version."""
+    key = _catalogue_key(session)
+    with _cache_lock:
+        cached = _feeds_cache.get(key)
+    if cached is not None:
+        return cached
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    uses: dict[str, set[str]] = {}
+    for ind in indicators.values():
+        text = " ".join(t for t in (ind.formula, ind.numerator, ind.denominator) if t)
+        uses[ind.id] = {t for t in _TOKEN.findall(text) if t in indicators and t != ind.id}
+    reach: dict[str, set[str]] = {}
+    for return_id, indicator_id, counterpart in session.execute(
+        select(FieldMapping.return_id, FieldMapping.indicator_id, FieldMapping.counterpart)
+    ).all():
+        seen: set[str] = set()
+        todo = [i for i in (indicator_id, counterpart) if i]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(uses.get(current, ()))
+        for ind_id in seen:
+            reach.setdefault(ind_id, set()).add(return_id)
+    result = (
+        {k: frozenset(v) for k, v in reach.items()},
+        frozenset(i.id for i in indicators.values() if i.purpose == "context"),
+    )
+    with _cache_lock:
+        _feeds_cache.clear()
+        _feeds_cache[key] = result
+    return result
+
+
+def mark_stale(session: Session, changed: pl.DataFrame) -> int:
+    """Add one to the revision of every built (return, period) the changed figures can reach; return how many rows."""
+    if changed.is_empty():
+        return 0
+    reach, context = feeds(session)
+    touched = 0
+    pairs = changed.select("indicator_id", "period").unique()
+    for (period_code,), group in pairs.group_by(["period"]):
+        span = parse_period(str(period_code))
+        indicators = group["indicator_id"].to_list()
+        overlapping = sorted({r for i in indicators for r in reach.get(i, ())})
+        later = sorted({r for i in indicators if i in context for r in reach.get(i, ())})
+        if overlapping:
+            touched += _bump(
+                session,
+                overlapping,
+                col(BuildRevision.starts) <= span.end,
+                col(BuildRevision.ends) >= span.start,
+            )
+        if later:
+            touched += _bump(session, later, col(BuildRevision.ends) >= span.end, col(BuildRevision.starts) > span.end)
+    return touched
+
+
+def _bump(session: Session, returns: list[str], *where: object) -> int:
+    stmt = (
+        update(BuildRevision)
+        .where(col(BuildRevision.return_id).in_(returns), *where)  # type: ignore[arg-type]
+        .values(revision=BuildRevision.revision + 1)
+    )
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def revision(session: Session, return_id: str, period: str) -> int | None:
+    """Return the revision counter of a (return, period), or None if it was never built through a pull."""
+    return session.execute(
+        select(BuildRevision.revision).where(BuildRevision.return_id == return_id, BuildRevision.period == period)
+    ).scalar_one_or_none()
+
+
+def track(session: Session, return_id: str, period: Period) -> None:
+    """Start counting changes for a (return, period); the caller commits before building, so no change slips past."""
+    if revision(session, return_id, period.code) is not None:
+        return
+    values = {"return_id": return_id, "period": period.code, "starts": period.start, "ends": period.end, "revision": 0}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(BuildRevision).values(**values).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        # Another request may start counting it first; its row serves.
+        session.execute(sqlite_insert(BuildRevision).values(**values).on_conflict_do_nothing())

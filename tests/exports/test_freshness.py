@@ -1,0 +1,138 @@
+"""Builds off the request path: changes mark only the builds they reach, pulls never wait, one build is shared."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from collectors.service import submit
+from exports import freshness
+from exports import service as exports
+from mappings.models import BuildRevision
+from settings import Settings
+
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+DFE, NDTMS = "dfe_ssda903", "ndtms_adult_monthly"
+
+
+def upload(engine: Engine, settings: Settings, *rows: str) -> None:
+    outcome = submit(
+        engine, settings, agency_code="notts_cyp", filename="n.csv", data=(HEADER + "\n".join(rows) + "\n").encode()
+    )
+    assert outcome.submission is not None
+    assert outcome.submission.status == "accepted", outcome.problems
+
+
+def revisions(engine: Engine) -> dict[tuple[str, str], int]:
+    with Session(engine) as session:
+        return {(r.return_id, r.period): r.revision for r in session.execute(select(BuildRevision)).scalars()}
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Record every build that actually runs."""
+    made: list[tuple[str, str]] = []
+    real = exports.build
+
+    def counted(session: Session, return_id: str, period: str, **kwargs: Any) -> Any:
+        made.append((return_id, period))
+        return real(session, return_id, period, **kwargs)
+
+    monkeypatch.setattr(exports, "build", counted)
+    return made
+
+
+def pull(engine: Engine, return_id: str, period: str, fmt: str = "csv", *, fresh: bool = False) -> freshness.Pulled:
+    with Session(engine) as session:
+        pulled = freshness.pull(session, return_id, period, fmt, fresh=fresh)
+        session.commit()
+        return pulled
+
+
+def test_a_change_marks_only_the_builds_it_reaches_and_the_worker_rebuilds_them(
+    store: Engine, store_settings: Settings, builds: list[tuple[str, str]]
+) -> None:
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    first = pull(store, DFE, "FY2024-25")
+    earlier = pull(store, DFE, "FY2022-23")
+    other = pull(store, NDTMS, "2024-06")
+    assert not first.pending
+    assert not earlier.pending
+    assert not other.pending
+    assert len(builds) == 3
+    before = revisions(store)
+
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    after = revisions(store)
+    assert after[(DFE, "FY2024-25")] == before[(DFE, "FY2024-25")] + 1
+    assert after[(DFE, "FY2022-23")] == before[(DFE, "FY2022-23")], "a period the figure does not reach"
+    assert after[(NDTMS, "2024-06")] == before[(NDTMS, "2024-06")], "a return that does not read the indicator"
+
+    # The pull answers at once with what it has, saying a newer build is pending; nothing is built on the request.
+    stale = pull(store, DFE, "FY2024-25")
+    assert stale.pending
+    assert stale.snapshot.id == first.snapshot.id
+    assert pull(store, DFE, "FY2022-23").pending is False
+    assert len(builds) == 3
+
+    with Session(store) as session:
+        assert freshness.stale(session) == [(DFE, "FY2024-25", ["csv"])]
+    assert freshness.rebuild_stale(store) == 1
+    assert len(builds) == 4
+    with Session(store) as session:
+        assert freshness.stale(session) == []
+    current = pull(store, DFE, "FY2024-25")
+    assert not current.pending
+    assert current.snapshot.id != first.snapshot.id
+    assert b"1120" in current.snapshot.data
+    assert len(builds) == 4
+
+
+def test_fresh_waits_for_the_rebuild(store: Engine, store_settings: Settings, builds: list[tuple[str, str]]) -> None:
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    first = pull(store, DFE, "FY2024-25")
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    fresh = pull(store, DFE, "FY2024-25", fresh=True)
+    assert not fresh.pending
+    assert fresh.snapshot.id != first.snapshot.id
+    assert fresh.as_of > first.as_of
+    assert len(builds) == 2
+    # Fresh again with nothing changed builds nothing.
+    assert pull(store, DFE, "FY2024-25", fresh=True).snapshot.id == fresh.snapshot.id
+    assert len(builds) == 2
+
+
+@pytest.mark.parametrize("first_pull", [True, False], ids=["never-built", "stale-fresh"])
+def test_concurrent_requests_for_one_build_share_it(
+    store: Engine, store_settings: Settings, builds: list[tuple[str, str]], first_pull: bool
+) -> None:
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    if not first_pull:
+        pull(store, DFE, "FY2024-25")
+        upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+        builds.clear()
+    n = 6
+    start = threading.Barrier(n)
+    served: list[int] = []
+    failures: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait()
+            served.append(pull(store, DFE, "FY2024-25", fresh=not first_pull).snapshot.id)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert builds == [(DFE, "FY2024-25")]
+    assert len(served) == n
+    assert len(set(served)) == 1
