@@ -8,10 +8,14 @@ upload leaves the store as it was.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import polars as pl
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from collectors.validate import Context
@@ -78,6 +82,95 @@ def current_figures(session: Session, indicator_ids: list[str], org_codes: list[
     return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
 
 
+def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
+    """Return the current version of exactly the figures named in ``keys``, whatever else the store holds.
+
+    The keys go into a temporary staging table joined on the figure key, so the cost follows the
+    upload, not the store (the unique key's index answers each one).
+    """
+    keys = keys.select(KEY).unique()
+    if keys.is_empty():
+        return pl.DataFrame(schema=CURRENT_SCHEMA)
+    connection = session.connection()
+    dbapi: Any = connection.connection.dbapi_connection
+    cursor = dbapi.cursor()
+    columns = ", ".join(KEY)
+    if connection.dialect.name == "sqlite":
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS upload_key "
+            "(indicator_id TEXT NOT NULL, org_code TEXT NOT NULL, period TEXT NOT NULL, breakdown TEXT NOT NULL)"
+        )
+        cursor.execute("DELETE FROM upload_key")
+        cursor.executemany(f"INSERT INTO upload_key ({columns}) VALUES (?, ?, ?, ?)", keys.iter_rows())
+    else:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS upload_key (indicator_id varchar NOT NULL, org_code varchar NOT NULL, "
+            "period varchar NOT NULL, breakdown varchar NOT NULL) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("DELETE FROM upload_key")
+        with cursor.copy(f"COPY upload_key ({columns}) FROM STDIN") as copy:
+            for row in keys.iter_rows():
+                copy.write_row(row)
+    # On SQLite CROSS JOIN fixes the order: the keys drive, each answered by the figure key's index.
+    join = "CROSS JOIN" if connection.dialect.name == "sqlite" else "JOIN"
+    cursor.execute(
+        "SELECT o.indicator_id, o.org_code, o.period, o.breakdown, o.id, o.version, o.value, o.numerator, o.denominator, "
+        f"o.symbol, o.flag, o.status, o.note FROM upload_key k {join} observation o ON o.indicator_id = k.indicator_id "
+        "AND o.org_code = k.org_code AND o.period = k.period AND o.breakdown = k.breakdown WHERE o.is_current"
+    )
+    rows = cursor.fetchall()
+    cursor.execute("DELETE FROM upload_key")
+    cursor.close()
+    return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
+
+
+def _reader(session: Session) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    bind = session.get_bind()
+
+    def read(keys: pl.DataFrame) -> pl.DataFrame:
+        with Session(bind) as own:
+            return current_for_keys(own, keys)
+
+    return read
+
+
+@dataclass(frozen=True)
+class _Shared:
+    indicators: pl.DataFrame
+    known_orgs: frozenset[str]
+    codelists: dict[str, frozenset[str]]
+
+
+_shared_cache: dict[tuple[str, str, int], _Shared] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared(session: Session) -> _Shared:
+    """What every upload needs (indicators, org units, code lists), read once per catalogue version."""
+    from mappings.service import current_catalogue_version
+
+    version = current_catalogue_version(session)
+    orgs = int(session.execute(select(func.count()).select_from(OrgUnit)).scalar_one())
+    bind = session.get_bind()
+    key = (str(bind.engine.url), version.content_hash if version else "", orgs)
+    with _shared_lock:
+        found = _shared_cache.get(key)
+    if found is not None:
+        return found
+    codelists: dict[str, set[str]] = {}
+    for list_id, code in session.execute(select(Code.codelist_id, Code.code)).all():
+        codelists.setdefault(list_id, set()).add(code)
+    found = _Shared(
+        indicators=indicator_frame(session),
+        known_orgs=frozenset(session.execute(select(OrgUnit.code)).scalars()),
+        codelists={k: frozenset(v) for k, v in codelists.items()},
+    )
+    with _shared_lock:
+        _shared_cache.clear()
+        _shared_cache[key] = found
+    return found
+
+
 def build_context(session: Session, agency_code: str, *, change_threshold: float) -> Context:
     """Read everything validation needs for one agency's upload."""
     agency_inds = sorted(
@@ -88,18 +181,17 @@ def build_context(session: Session, agency_code: str, *, change_threshold: float
     agency_orgs = sorted(
         session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency_code)).scalars()
     )
-    codelists: dict[str, set[str]] = {}
-    for list_id, code in session.execute(select(Code.codelist_id, Code.code)).all():
-        codelists.setdefault(list_id, set()).add(code)
+    shared = _shared(session)
     return Context(
         agency_code=agency_code,
-        indicators=indicator_frame(session),
-        known_orgs=frozenset(session.execute(select(OrgUnit.code)).scalars()),
+        indicators=shared.indicators,
+        known_orgs=shared.known_orgs,
         agency_orgs=frozenset(agency_orgs),
         agency_indicators=frozenset(agency_inds),
-        codelists={k: frozenset(v) for k, v in codelists.items()},
-        current=current_figures(session, agency_inds, agency_orgs),
+        codelists=shared.codelists,
+        current=pl.DataFrame(schema=CURRENT_SCHEMA),
         change_threshold=change_threshold,
+        current_for=_reader(session),
     )
 
 

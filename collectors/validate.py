@@ -51,6 +51,8 @@ class Context:
     #: version, value, numerator, denominator, symbol, flag, status, note.
     current: pl.DataFrame
     change_threshold: float = 0.5
+    #: Reads the current figures for the upload's keys only (the store's reader); ``current`` is used without it.
+    current_for: Callable[[pl.DataFrame], pl.DataFrame] | None = None
 
 
 @dataclass
@@ -409,7 +411,17 @@ def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
 
 def _warnings(good: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
     """Find figures that need a note to be accepted: large changes and unusual values."""
-    current = ctx.current.select(
+    stored = ctx.current
+    if ctx.current_for is not None:
+        stored = ctx.current_for(
+            good.select(
+                pl.col("indicator").alias("indicator_id"),
+                pl.col("org").alias("org_code"),
+                pl.col("period_code").alias("period"),
+                pl.col("breakdown_key").alias("breakdown"),
+            )
+        )
+    current = stored.select(
         pl.col("indicator_id").alias("indicator"),
         pl.col("org_code").alias("org"),
         pl.col("period").alias("period_code"),

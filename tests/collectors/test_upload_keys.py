@@ -1,0 +1,72 @@
+"""An upload reads only the stored figures it names, whatever else the agency has stored."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors import store as figure_store
+from collectors.service import submit
+from settings import Settings
+
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+MONTHS = [f"2024-{m:02d}-{d}" for m, d in ((4, 30), (5, 31), (6, 30), (7, 31), (8, 31), (9, 30))]
+
+
+def send(engine: Engine, settings: Settings, *rows: str) -> None:
+    data = (HEADER + "\n".join(rows) + "\n").encode()
+    outcome = submit(engine, settings, agency_code="notts_cyp", filename="n.csv", data=data)
+    assert outcome.submission is not None
+    assert outcome.submission.status == "accepted", outcome.problems
+
+
+def test_current_for_keys_reads_exactly_the_named_figures(store: Engine, store_settings: Settings) -> None:
+    send(store, store_settings, *(f"cyp.cin_count,E10000024,{day},,{500 + i},,,," for i, day in enumerate(MONTHS)))
+    send(store, store_settings, f"cyp.cin_count,E10000024,{MONTHS[0]},,510,,,,")
+    keys = pl.DataFrame(
+        {
+            "indicator_id": ["cyp.cin_count", "cyp.cin_count", "cyp.cin_count"],
+            "org_code": ["E10000024", "E10000024", "E10000024"],
+            "period": [MONTHS[0], MONTHS[2], "2019-03-31"],
+            "breakdown": ["", "", ""],
+        }
+    )
+    with Session(store) as session:
+        found = figure_store.current_for_keys(session, keys)
+        # The staging table is left empty, so a second read in the same transaction sees only its own keys.
+        again = figure_store.current_for_keys(session, keys.head(1))
+    assert sorted(found.select("period", "version", "value").rows()) == [(MONTHS[0], 2, 510.0), (MONTHS[2], 1, 502.0)]
+    assert again.select("period", "version").rows() == [(MONTHS[0], 2)]
+
+
+def test_an_upload_reads_only_its_own_keys(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send(store, store_settings, *(f"cyp.cin_count,E10000024,{day},,{500 + i},,,," for i, day in enumerate(MONTHS)))
+    reads: list[tuple[int, int]] = []
+    real = figure_store.current_for_keys
+
+    def spy(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
+        found = real(session, keys)
+        reads.append((keys.height, found.height))
+        return found
+
+    monkeypatch.setattr(figure_store, "current_for_keys", spy)
+    monkeypatch.setattr("collectors.service.current_for_keys", spy)
+    # A large change without a note is still held: the check sees the stored figure it compares with.
+    held = submit(
+        store,
+        store_settings,
+        agency_code="notts_cyp",
+        filename="held.csv",
+        data=(HEADER + f"cyp.cin_count,E10000024,{MONTHS[3]},,5000,,,,\n").encode(),
+    )
+    assert held.problems is not None
+    assert held.problems["rule"].to_list() == ["large-change"]
+    send(store, store_settings, f"cyp.cin_count,E10000024,{MONTHS[3]},,504,,,,")
+    assert reads
+    # Six figures of the agency are stored; each read asked for the one key sent and found only it.
+    assert (1, 1) in reads
+    assert all(asked <= 1 and found <= 1 for asked, found in reads), reads
