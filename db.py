@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,26 +49,54 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
         cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the connection settings the product relies on."""
+#: Seconds a request waits for a pooled connection before the service answers 503 (busy).
+POOL_TIMEOUT = 10
+
+
+def pool_size(threads: int) -> int:
+    """Connections one worker needs: two per request thread (a request's session and its upload's), plus the build worker's."""
+    return 2 * threads + 4
+
+
+def make_engine(url: str, *, threads: int = 16) -> Engine:
+    """Create an engine for ``url`` with the connection settings the product relies on, its pool sized to ``threads``."""
+    pool = {"pool_size": pool_size(threads), "max_overflow": 0, "pool_timeout": POOL_TIMEOUT}
     if url.startswith("sqlite:"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        memory = not path or path == ":memory:"
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **({} if memory else pool)
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 _engines: dict[str, Engine] = {}
+_writers: dict[str, threading.Lock] = {}
+_writers_guard = threading.Lock()
+
+
+@contextmanager
+def writer(engine: Engine) -> Iterator[None]:
+    """Let one large write at a time through on SQLite, queued here rather than polling SQLite's busy lock."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _writers_guard:
+        lock = _writers.setdefault(str(engine.url), threading.Lock())
+    with lock:
+        yield
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
     """Return the shared engine for the configured database."""
-    url = (settings or get_settings()).effective_database_url
+    settings = settings or get_settings()
+    url = settings.effective_database_url
     if url not in _engines:
-        _engines[url] = make_engine(url)
+        _engines[url] = make_engine(url, threads=settings.request_threads)
     return _engines[url]
 
 

@@ -73,6 +73,17 @@ class PayloadTooLarge(OneReturnError):
     error_type = "payload_too_large"
 
 
+class ServiceBusy(OneReturnError):
+    """Every slot for this kind of work is taken for now; the client should try again after ``retry_after`` seconds."""
+
+    status_code = 503
+    error_type = "service_busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UnsupportedFile(OneReturnError):
     """An upload is not a CSV, XLSX or JSON file we accept (or is unsafe, e.g. has macros)."""
 

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `onereturn serve` listens on.")
     log_json: bool = Field(default=False, description="Write logs as JSON lines (production).")
     load_demo: bool = Field(default=True, description="Load the bundled demo agencies and figures on `serve`.")
+    request_threads: int = Field(
+        default=16,
+        gt=0,
+        le=1000,
+        description="Requests one API worker handles at a time; its connection pool is sized to it.",
+    )
+    upload_slots: int = Field(default=2, gt=0, le=64, description="Uploads one API worker processes at a time.")
+    upload_wait_seconds: float = Field(
+        default=10.0, ge=0, description="How long an upload waits for a slot before the service answers 503."
+    )
+    retry_after_seconds: int = Field(default=5, gt=0, description="The Retry-After a 503 (service busy) carries.")
     scheduler_embedded: bool = Field(
         default=True,
         description="Run the job scheduler inside `onereturn serve` (turn off when `onereturn scheduler` runs apart).",

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from errors import OneReturnError, TooManyRequests
+from errors import OneReturnError, ServiceBusy, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ async def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OneReturnError)
     items = exc.errors or [{"type": exc.error_type, "loc": [], "msg": exc.message, "input": None}]
     response = _respond(exc.status_code, exc.message, items)
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | ServiceBusy):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api import capacity
 from api.errors import error_body, install_error_handlers
 from api.routes import admin, calendar, catalogue, collect, exports, health, orgs
 from api.sdmx import routes as sdmx
@@ -27,6 +28,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or get_engine(settings)
+        await capacity.limit_threads(settings)
         running = None
         if run_scheduler:
             import scheduler
@@ -50,6 +52,7 @@ def create_app(
     app.state.engine = engine or get_engine(settings)
     install_error_handlers(app)
     app.state.key_throttle = KeyThrottle()
+    capacity.install(app, settings)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(catalogue.router)

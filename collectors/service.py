@@ -14,6 +14,7 @@ import polars as pl
 from sqlalchemy import Engine, insert, update
 from sqlmodel import Session, col, select
 
+import db
 from collectors.read import RawTable, read_table
 from collectors.store import build_context, current_for_keys, split_changes, write_figures
 from collectors.validate import Validation, problem_frame, validate
@@ -165,7 +166,7 @@ def _validate_and_store(
     with Session(engine) as session:
         session.execute(update(Submission).where(col(Submission.id) == submission.id).values(status="storing"))
         session.commit()
-    with Session(engine, expire_on_commit=False) as session:
+    with db.writer(engine), Session(engine, expire_on_commit=False) as session:
         changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
         write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
         revised = int(changed["obs_id"].is_not_null().sum())

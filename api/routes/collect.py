@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from api.audit import annotate
 from api.auth import AgencySubmit, FiguresRead, Principal, SubmissionRead
+from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
 from collectors import service as collect
@@ -119,12 +120,14 @@ def _report(
         413: {"description": "Too large"},
         415: {"description": "Not a CSV, XLSX or JSON file"},
         422: {"description": "Rejected: the report says why"},
+        503: {"description": "Busy: every upload slot is taken; nothing was received, send it again after Retry-After"},
     },
 )
 def upload(
     request: Request,
     session: SessionDep,
     principal: AgencySubmit,
+    _slot: UploadSlot,
     file: Annotated[UploadFile, File(description="The filled template, or a long CSV/XLSX/JSON file")],
     mode: Annotated[
         Literal["default", "atomic", "dry_run"],

@@ -1,0 +1,72 @@
+"""Bounded work per worker: request threads matched to the connection pool, a few upload slots, and a
+503 with Retry-After (never a 500) when every slot, connection or the SQLite writer is taken."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from api.errors import error_body
+from errors import ServiceBusy
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Give the app its upload slots and answer exhaustion with 503 and Retry-After."""
+    app.state.upload_slots = threading.BoundedSemaphore(settings.upload_slots)
+    retry = str(settings.retry_after_seconds)
+
+    async def busy(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, OperationalError) and not _is_busy(exc):
+            log.exception("Unhandled database error", exc_info=exc)
+            failed = "Internal error; it has been logged"
+            return JSONResponse(
+                error_body(500, failed, [{"type": "internal_error", "loc": [], "msg": failed, "input": None}]),
+                status_code=500,
+            )
+        message = "The service is busy (no database connection is free); try again shortly"
+        body = error_body(503, message, [{"type": "service_busy", "loc": [], "msg": message, "input": None}])
+        return JSONResponse(body, status_code=503, headers={"Retry-After": retry})
+
+    app.add_exception_handler(PoolTimeout, busy)
+    app.add_exception_handler(OperationalError, busy)
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text or "too many connections" in text
+
+
+async def limit_threads(settings: Settings) -> None:
+    """Run at most ``request_threads`` sync requests at once, so the pool always has a connection for each."""
+    import anyio.to_thread
+
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
+
+
+def upload_slot(request: Request) -> Iterator[None]:
+    """Hold one of the worker's upload slots for the request, or answer 503 when none frees in time."""
+    slots: threading.BoundedSemaphore = request.app.state.upload_slots
+    settings: Settings = request.app.state.settings
+    if not slots.acquire(timeout=settings.upload_wait_seconds):
+        raise ServiceBusy(
+            f"{settings.upload_slots} upload(s) are being processed; nothing was received, send it again in "
+            f"{settings.retry_after_seconds} s",
+            retry_after=settings.retry_after_seconds,
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+UploadSlot = Annotated[None, Depends(upload_slot)]

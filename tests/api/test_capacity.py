@@ -1,0 +1,69 @@
+"""No exhaustion: a saturated worker answers 503 with Retry-After, never a 500, and loses nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, func
+from sqlmodel import Session, select
+
+import db
+from api.main import create_app
+from indicators.models import Submission
+from settings import Settings
+from tests.api.test_error_shape import assert_canonical_error
+
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
+CSV = b"indicator,org,period,breakdown,value,numerator,denominator,status,note\ncyp.lac_count,E10000024,2025-03-31,,1100,,,,\n"
+
+
+def submissions(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(session.execute(select(func.count()).select_from(Submission)).scalar_one())
+
+
+def test_every_upload_slot_taken_answers_503_with_retry_after(store: Engine, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, upload_slots=1, upload_wait_seconds=0, retry_after_seconds=7)
+    app = create_app(settings, engine=store)
+    with TestClient(app) as client:
+        before = submissions(store)
+        assert app.state.upload_slots.acquire(timeout=1)
+        try:
+            busy = client.post("/api/submissions", files={"file": ("n.csv", CSV, "text/csv")}, headers=NOTTS)
+        finally:
+            app.state.upload_slots.release()
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "7"
+        assert_canonical_error(busy.json(), 503)
+        assert "send it again" in busy.json()["error"]
+        assert submissions(store) == before, "a refused upload records nothing"
+        # The slot is free again: the same upload goes through.
+        again = client.post("/api/submissions", files={"file": ("n.csv", CSV, "text/csv")}, headers=NOTTS)
+        assert again.status_code == 201
+        assert submissions(store) == before + 1
+
+
+def test_no_free_database_connection_answers_503_not_500(store: Engine, tmp_path: Path) -> None:
+    tiny = create_engine(store.url, pool_size=1, max_overflow=0, pool_timeout=0.1)
+    settings = Settings(data_dir=tmp_path, retry_after_seconds=3)
+    with TestClient(create_app(settings, engine=tiny)) as client, tiny.connect():
+        busy = client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE)
+    tiny.dispose()
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "3"
+    assert_canonical_error(busy.json(), 503)
+
+
+def test_the_pool_is_sized_to_the_request_threads(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}", threads=3)
+    assert engine.pool.size() == db.pool_size(3)  # type: ignore[attr-defined]
+    app = create_app(Settings(data_dir=tmp_path, request_threads=3), engine=engine)
+    with TestClient(app) as client:
+        import anyio.to_thread
+
+        assert client.portal is not None
+        tokens = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+        assert tokens == 3
+    engine.dispose()
