@@ -83,6 +83,9 @@ def configure_logging(*, as_json: bool) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default ONERETURN_HOST or 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default ONERETURN_PORT or 8000)")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API worker processes; more than one needs the scheduler run on its own")
+    ] = 1,
 ) -> None:
     """Upgrade the database, load the bundled catalogue and geography, and serve the API."""
     import uvicorn
@@ -94,6 +97,13 @@ def serve(
     from settings import get_settings
 
     settings = get_settings()
+    if workers > 1 and settings.scheduler_embedded:
+        # Each worker would embed its own scheduler; on SQLite nothing stops them running every job side by side.
+        err.print(
+            f"--workers {workers}: the job scheduler cannot be embedded in several workers. "
+            "Set ONERETURN_SCHEDULER_EMBEDDED=false and run `onereturn scheduler` as one process of its own."
+        )
+        raise typer.Exit(2)
     configure_logging(as_json=settings.log_json)
     engine = db.get_engine(settings)
     db.upgrade(engine)
@@ -113,6 +123,14 @@ def serve(
         f"Loaded {counts['indicators']} indicators, {counts['returns']} returns, {counts['org_units']} org units. "
         f"Serving on {where} (API docs at {where}/docs)"
     )
+    if workers > 1:
+        engine.dispose()
+        # Each worker builds its own app (and engine) from the same environment.
+        uvicorn.run(
+            "api.main:create_app", factory=True, workers=workers, host=host or settings.host, port=port or settings.port,
+            log_config=None,
+        )  # fmt: skip
+        return
     uvicorn.run(
         create_app(settings, engine=engine, run_scheduler=settings.scheduler_embedded),
         host=host or settings.host,

@@ -62,3 +62,22 @@ def test_catalogue_load_into_a_fresh_database(tmp_path: Path, monkeypatch: pytes
     assert result.exit_code == 0, result.output
     assert (tmp_path / "onereturn.sqlite3").exists()
     assert "org units" in result.output
+
+
+def test_serve_refuses_to_embed_the_scheduler_in_several_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ONERETURN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ONERETURN_SCHEDULER_EMBEDDED", raising=False)
+    from settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["serve", "--workers", "2"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "run `onereturn scheduler`" in result.output
+    assert "ONERETURN_SCHEDULER_EMBEDDED=false" in result.output
+    assert not any(tmp_path.iterdir()), "nothing was started or created"
