@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from typing import Annotated
@@ -26,7 +27,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     retry = str(settings.retry_after_seconds)
 
     async def busy(_request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, OperationalError) and not _is_busy(exc):
+        if isinstance(exc, OperationalError | sqlite3.OperationalError) and not _is_busy(exc):
             log.exception("Unhandled database error", exc_info=exc)
             failed = "Internal error; it has been logged"
             return JSONResponse(
@@ -39,10 +40,12 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     app.add_exception_handler(PoolTimeout, busy)
     app.add_exception_handler(OperationalError, busy)
+    # The bulk paths use the driver directly, so its own "database is locked" can arrive unwrapped.
+    app.add_exception_handler(sqlite3.OperationalError, busy)
 
 
-def _is_busy(exc: OperationalError) -> bool:
-    text = str(exc.orig).lower()
+def _is_busy(exc: Exception) -> bool:
+    text = str(exc.orig if isinstance(exc, OperationalError) else exc).lower()
     return "database is locked" in text or "database is busy" in text or "too many connections" in text
 
 

@@ -167,6 +167,10 @@ def _validate_and_store(
         session.execute(update(Submission).where(col(Submission.id) == submission.id).values(status="storing"))
         session.commit()
     with db.writer(engine), Session(engine, expire_on_commit=False) as session:
+        if engine.dialect.name == "sqlite":
+            # Take SQLite's write lock before reading what is current: a read first, then a write after
+            # another writer's commit, fails at once with "database is locked" whatever the busy timeout.
+            session.execute(update(Submission).where(col(Submission.id) == submission.id).values(status="storing"))
         changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
         write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
         revised = int(changed["obs_id"].is_not_null().sum())

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
+import db
 from exports import service as exports
 from exports.models import ExportSnapshot, ReturnBuild
 from indicators.periods import parse_period
@@ -87,10 +88,18 @@ def ensure_built(session: Session, return_id: str, period: str, formats: list[st
     """Bring a (return, period) up to date in these formats, building at most once however many ask at a time."""
     spec = session.get(Return, return_id)
     span = parse_period(period, spec.period_type if spec else None)  # type: ignore[arg-type]
-    with GATE.hold(return_id, span.code):
+    engine = session.get_bind().engine
+    with GATE.hold(return_id, span.code), db.writer(engine):
         # The counter must exist (committed) before the build reads figures, or a change in between goes unseen.
         track(session, return_id, span)
         session.commit()
+        if engine.dialect.name == "sqlite":
+            # Hold SQLite's write lock from the first read, so the build's writes never meet a newer commit.
+            session.execute(
+                update(BuildRevision)
+                .where(col(BuildRevision.return_id) == return_id, col(BuildRevision.period) == span.code)
+                .values(revision=BuildRevision.revision)
+            )
         exports.snapshots(session, return_id, span.code, formats)
         session.commit()
 
@@ -99,11 +108,10 @@ def pull(session: Session, return_id: str, period: str, fmt: str, *, fresh: bool
     """Serve a return's newest complete snapshot at once; build on the request only when none exists or ``fresh``."""
     spec = session.get(Return, return_id)
     canonical = parse_period(period, spec.period_type if spec else None).code  # type: ignore[arg-type]
-    if not fresh:
+    # A snapshot made before its changes were counted (a scheduled or demo build) is not known to be current.
+    if not fresh and session.get(BuildRevision, (return_id, canonical)) is not None:
         served = _served(session, return_id, canonical, fmt)
-        if served is not None and (
-            served.pending is False or session.get(BuildRevision, (return_id, canonical)) is not None
-        ):
+        if served is not None:
             return served
     ensure_built(session, return_id, canonical, [fmt])
     served = _served(session, return_id, canonical, fmt)

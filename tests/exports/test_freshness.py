@@ -136,3 +136,18 @@ def test_concurrent_requests_for_one_build_share_it(
     assert builds == [(DFE, "FY2024-25")]
     assert len(served) == n
     assert len(set(served)) == 1
+
+
+def test_a_snapshot_built_before_counting_began_is_not_taken_as_current(
+    store: Engine, store_settings: Settings
+) -> None:
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    with Session(store) as session:
+        # As the calendar's build-at-close job or the demo builds: straight to a snapshot, no counter.
+        old = exports.snapshot(session, DFE, "FY2024-25", "csv")
+        session.commit()
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    served = pull(store, DFE, "FY2024-25")
+    assert served.snapshot.id != old.id
+    assert b"1120" in served.snapshot.data
+    assert not served.pending

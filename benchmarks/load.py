@@ -1,0 +1,341 @@
+"""A bounded load test on loopback: N uploaders and M regulators against the real service for T seconds.
+
+The service runs as `onereturn serve` in a child process on 127.0.0.1 (SQLite with the scheduler
+embedded, or PostgreSQL with several workers and `onereturn scheduler` beside them), with the
+bundled catalogue and demo. Each uploader sends the ONS population figures for its own calendar
+years again and again through the officer's key: the first upload new figures, most later ones
+a revision of every figure, every third an identical repeat. Each regulator pulls its return's
+CSV and JSON over and over. Afterwards the store is read directly: every figure the service
+said it accepted must be current exactly once with the last accepted value (no figure lost, none
+duplicated), and every accepted revision must be in the history. Everything stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+OFFICER = "demo-officer-5e0b9c2a4f"
+REGULATORS = [
+    ("demo-regulator-dfe-7a3c18e2", "/api/returns/dfe_ssda903/FY2024-25.csv"),
+    ("demo-regulator-dfe-7a3c18e2", "/api/returns/dfe_cin_census/FY2024-25.json"),
+    ("demo-regulator-ohid-c4d91f60", "/api/returns/ndtms_adult_monthly/2024-06.csv"),
+]
+PORTS = range(8190, 8200)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Tally:
+    """What one kind of request saw: latencies of answered requests and counts by outcome."""
+
+    seconds: list[float] = field(default_factory=list)
+    status: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, status: int, seconds: float) -> None:
+        """Record one answered request."""
+        with self.lock:
+            self.status[status] = self.status.get(status, 0) + 1
+            self.seconds.append(seconds)
+
+    def row(self, name: str, wall: float) -> dict[str, Any]:
+        """Summarise as one table row."""
+        ordered = sorted(self.seconds)
+        count = len(ordered)
+        p99 = ordered[min(count - 1, int(count * 0.99))] if count else float("nan")
+        return {
+            "kind": name,
+            "requests": count,
+            "per_second": count / wall if wall else 0.0,
+            "p50_ms": statistics.median(ordered) * 1000 if count else float("nan"),
+            "p99_ms": p99 * 1000,
+            "5xx": sum(n for s, n in self.status.items() if s >= 500),
+            "503": self.status.get(503, 0),
+            "client_errors": self.errors,
+            "status": dict(sorted(self.status.items())),
+        }
+
+
+def free_port() -> int:
+    """Return the first port of this range nothing listens on."""
+    for port in PORTS:
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise SystemExit(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+def _population_keys(env: dict[str, str]) -> tuple[list[str], list[str]]:
+    code = (
+        "import db, json\n"
+        "from sqlalchemy import text\n"
+        "e = db.get_engine()\n"
+        "with e.connect() as c:\n"
+        "    orgs = [r[0] for r in c.execute(text(\"SELECT org_code FROM agency_org WHERE agency_code = 'ons' ORDER BY 1\"))]\n"
+        "    inds = [r[0] for r in c.execute(text(\"SELECT indicator_id FROM agency_indicator WHERE agency_code = 'ons' "
+        "AND indicator_id LIKE 'pop.%' ORDER BY 1\"))]\n"
+        "print(json.dumps([inds, orgs]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    inds, orgs = json.loads(out.stdout.strip().splitlines()[-1])
+    return inds, orgs
+
+
+def _csv(keys: list[tuple[str, str, str]], step: int) -> bytes:
+    lines = ["indicator,org,period,value"]
+    lines += [f"{ind},{org},{period},{100_000 + 10 * i + step}" for i, (ind, org, period) in enumerate(keys)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _uploader(
+    url: str, keys: list[tuple[str, str, str]], stop: float, tally: Tally, accepted: dict[tuple[str, str, str], int]
+) -> None:
+    step = 0
+    sent = 0
+    with httpx.Client(base_url=url, timeout=120, headers={"X-API-Key": OFFICER}) as client:
+        while time.monotonic() < stop:
+            # Every third upload repeats the one before it exactly; the others revise every figure.
+            send = step if sent % 3 == 2 else step + 1
+            data = _csv(keys, send)
+            start = time.perf_counter()
+            try:
+                answer = client.post(
+                    "/api/submissions", files={"file": ("population.csv", data, "text/csv")}, data={"agency": "ons"}
+                )
+            except httpx.HTTPError:
+                tally.errors += 1
+                continue
+            tally.add(answer.status_code, time.perf_counter() - start)
+            if answer.status_code == 503:
+                time.sleep(float(answer.headers.get("retry-after", "1")))
+                continue
+            if answer.status_code in (200, 201):
+                body = answer.json()
+                if body.get("status") == "accepted":
+                    for key in keys:
+                        accepted[key] = send
+                step = send
+            sent += 1
+
+
+def _regulator(url: str, key: str, path: str, stop: float, tally: Tally) -> None:
+    with httpx.Client(base_url=url, timeout=60, headers={"X-API-Key": key}) as client:
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            try:
+                answer = client.get(path)
+            except httpx.HTTPError:
+                tally.errors += 1
+                continue
+            tally.add(answer.status_code, time.perf_counter() - start)
+
+
+def _check_store(env: dict[str, str], accepted: dict[tuple[str, str, str], int]) -> dict[str, int]:
+    """Read the store directly: each accepted figure current exactly once, with the last accepted value."""
+    expected = [[ind, org, period, 100_000 + 10 * i + step] for (ind, org, period, i), step in _indexed(accepted)]
+    code = (
+        "import db, json, sys\n"
+        "from sqlalchemy import text\n"
+        "expected = json.load(sys.stdin)\n"
+        "e = db.get_engine()\n"
+        "with e.connect() as c:\n"
+        '    rows = c.execute(text("SELECT indicator_id, org_code, period, value, version FROM observation "\n'
+        "        \"WHERE is_current AND indicator_id LIKE 'pop.%' AND submission_id IN \"\n"
+        "        \"(SELECT id FROM submission WHERE filename = 'population.csv')\")).all()\n"
+        '    versions = c.execute(text("SELECT count(*) FROM observation o JOIN submission s ON s.id = o.submission_id "\n'
+        "        \"WHERE s.filename = 'population.csv'\")).scalar_one()\n"
+        "current = {}\n"
+        "duplicated = 0\n"
+        "for ind, org, period, value, version in rows:\n"
+        "    k = (ind, org, period)\n"
+        "    duplicated += k in current\n"
+        "    current[k] = value\n"
+        "lost = sum(1 for ind, org, period, value in expected if current.get((ind, org, period)) != value)\n"
+        "unexpected = len(set(current) - {(i, o, p) for i, o, p, _ in expected})\n"
+        "print(json.dumps({'expected': len(expected), 'current': len(current), 'lost': lost, "
+        "'duplicated': duplicated, 'unexpected': unexpected, 'versions': versions}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        input=json.dumps(expected),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+_ORDER: dict[tuple[str, str, str], int] = {}
+
+
+def _indexed(accepted: dict[tuple[str, str, str], int]) -> list[tuple[tuple[str, str, str, int], int]]:
+    return [((*key, _ORDER[key]), step) for key, step in accepted.items()]
+
+
+def _start(env: dict[str, str], port: int, workers: int, log: Path) -> list[subprocess.Popen[bytes]]:
+    command = [sys.executable, "-c", "import cli; cli.main()"]
+    out = log.open("ab")
+    procs = [
+        subprocess.Popen(
+            [*command, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    ]
+    if env.get("ONERETURN_SCHEDULER_EMBEDDED") == "false":
+        procs.append(
+            subprocess.Popen([*command, "scheduler"], env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True)
+        )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if procs[0].poll() is not None:
+            raise SystemExit(f"the service stopped while starting; see {log}:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/indicators?limit=1", timeout=2).status_code == 200:
+                return procs
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    _stop(procs)
+    raise SystemExit("the service did not start within 180 s")
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    import signal
+
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run(
+    *,
+    uploaders: int,
+    regulators: int,
+    seconds: float,
+    figures: int,
+    database_url: str = "",
+    workers: int = 1,
+    folder: Path | None = None,
+) -> dict[str, Any]:
+    """Run the load test and return its table rows and the store check."""
+    with tempfile.TemporaryDirectory(prefix="onereturn-load-") as tmp:
+        data_dir = Path(folder or tmp)
+        env = {
+            **os.environ,
+            "ONERETURN_DATA_DIR": str(data_dir),
+            "ONERETURN_DATABASE_URL": database_url,
+            "ONERETURN_LOAD_DEMO": "true",
+            "ONERETURN_HOST": "127.0.0.1",
+            # Uploads queue for a slot rather than being turned away, so the test measures work, not refusals.
+            "ONERETURN_UPLOAD_WAIT_SECONDS": "120",
+            "ONERETURN_SCHEDULER_EMBEDDED": "true" if workers == 1 else "false",
+        }
+        port = free_port()
+        log = data_dir / "service.log"
+        started = time.monotonic()
+        procs = _start(env, port, workers, log)
+        try:
+            startup = time.monotonic() - started
+            inds, orgs = _population_keys(env)
+            per_year = len(inds) * len(orgs)
+            years = -(-figures // per_year)
+            url = f"http://127.0.0.1:{port}"
+            upload_tally, pull_tally = Tally(), Tally()
+            accepted: dict[tuple[str, str, str], int] = {}
+            threads = []
+            stop = time.monotonic() + seconds
+            for u in range(uploaders):
+                first = 1800 + u * years
+                keys = [(ind, org, f"CY{first + y}") for y in range(years) for ind in inds for org in orgs][:figures]
+                for i, key in enumerate(keys):
+                    _ORDER[key] = i
+                threads.append(threading.Thread(target=_uploader, args=(url, keys, stop, upload_tally, accepted)))
+            for r in range(regulators):
+                api_key, path = REGULATORS[r % len(REGULATORS)]
+                threads.append(threading.Thread(target=_regulator, args=(url, api_key, path, stop, pull_tally)))
+            begun = time.monotonic()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.monotonic() - begun
+        finally:
+            _stop(procs)
+        store = _check_store(env, accepted)
+        return {
+            "engine": "PostgreSQL" if database_url.startswith("postgresql") else "SQLite",
+            "workers": workers,
+            "uploaders": uploaders,
+            "regulators": regulators,
+            "seconds": round(wall, 1),
+            "figures_per_upload": figures,
+            "startup_seconds": round(startup, 1),
+            "rows": [upload_tally.row(f"upload ({figures:,} figures)", wall), pull_tally.row("pull (snapshot)", wall)],
+            "store": store,
+        }
+
+
+def main(argv: list[str]) -> None:
+    """Run the load test from the command line and print its tables."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks load", description=__doc__)
+    parser.add_argument("--uploaders", type=int, default=8)
+    parser.add_argument("--regulators", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--figures", type=int, default=5000, help="figures per upload (default 5,000)")
+    parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: SQLite in a temporary folder)")
+    parser.add_argument("--workers", type=int, default=1, help="API workers (more than 1 runs `onereturn scheduler`)")
+    args = parser.parse_args(argv)
+    result = run(
+        uploaders=args.uploaders,
+        regulators=args.regulators,
+        seconds=args.seconds,
+        figures=args.figures,
+        database_url=args.database_url,
+        workers=args.workers,
+    )
+    print(
+        f"{result['engine']}, {result['workers']} worker(s): {result['uploaders']} uploaders and "
+        f"{result['regulators']} regulators for {result['seconds']} s (service started in {result['startup_seconds']} s)"
+    )
+    print(f"{'kind':<24}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'5xx':>5}{'503':>5}  statuses")
+    for row in result["rows"]:
+        print(
+            f"{row['kind']:<24}{row['requests']:>9}{row['per_second']:>8.1f}{row['p50_ms']:>9.0f}{row['p99_ms']:>9.0f}"
+            f"{row['5xx']:>5}{row['503']:>5}  {row['status']}"
+        )
+    store = result["store"]
+    print(
+        f"store: {store['expected']:,} figures accepted, {store['current']:,} current, lost {store['lost']}, "
+        f"duplicated {store['duplicated']}, unexpected {store['unexpected']}, {store['versions']:,} versions kept"
+    )
+    upload, pull = result["rows"]
+    print(f"targets: pull p99 < 250 ms: {pull['p99_ms']:.0f} ms (ratio {pull['p99_ms'] / 250:.2f}); "
+          f"upload p99 < 3,000 ms: {upload['p99_ms']:.0f} ms (ratio {upload['p99_ms'] / 3000:.2f})")  # fmt: skip

@@ -1,0 +1,21 @@
+"""The load test's small form: the real service under concurrent uploads and pulls loses, duplicates and fails nothing."""
+
+from __future__ import annotations
+
+from benchmarks import load
+
+
+def test_concurrent_uploads_and_pulls_lose_nothing_and_never_fail() -> None:
+    result = load.run(uploaders=3, regulators=3, seconds=4, figures=300)
+    uploads, pulls = result["rows"]
+    assert uploads["requests"] > 0
+    assert pulls["requests"] > 0
+    assert uploads["5xx"] == 0, uploads["status"]
+    assert pulls["5xx"] == 0, pulls["status"]
+    assert uploads["client_errors"] == pulls["client_errors"] == 0
+    assert set(uploads["status"]) <= {200, 201}
+    assert set(pulls["status"]) == {200}
+    store = result["store"]
+    assert store["expected"] > 0, "at least one upload was accepted"
+    assert store["current"] == store["expected"]
+    assert store["lost"] == store["duplicated"] == store["unexpected"] == 0
