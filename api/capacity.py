@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
@@ -22,8 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Give the app its upload slots and answer exhaustion with 503 and Retry-After."""
-    app.state.upload_slots = threading.BoundedSemaphore(settings.upload_slots)
+    """Answer exhaustion with 503 and Retry-After (the upload slots are made when the app starts)."""
     retry = str(settings.retry_after_seconds)
 
     async def busy(_request: Request, exc: Exception) -> JSONResponse:
@@ -49,23 +49,32 @@ def _is_busy(exc: Exception) -> bool:
     return "database is locked" in text or "database is busy" in text or "too many connections" in text
 
 
-async def limit_threads(settings: Settings) -> None:
-    """Run at most ``request_threads`` sync requests at once, so the pool always has a connection for each."""
-    import anyio.to_thread
-
+async def start(app: FastAPI, settings: Settings) -> None:
+    """Run at most ``request_threads`` sync requests at once (so the pool has a connection for each); make the upload slots."""
+    app.state.upload_slots = anyio.Semaphore(settings.upload_slots)
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
 
 
-def upload_slot(request: Request) -> Iterator[None]:
-    """Hold one of the worker's upload slots for the request, or answer 503 when none frees in time."""
-    slots: threading.BoundedSemaphore = request.app.state.upload_slots
+async def upload_slot(request: Request) -> AsyncIterator[None]:
+    """Hold one of the worker's upload slots for the request, or answer 503 when none frees in time.
+
+    The wait is on the event loop, not in a request thread, so queued uploads never starve pulls of threads.
+    """
+    slots: anyio.Semaphore = request.app.state.upload_slots
     settings: Settings = request.app.state.settings
-    if not slots.acquire(timeout=settings.upload_wait_seconds):
-        raise ServiceBusy(
-            f"{settings.upload_slots} upload(s) are being processed; nothing was received, send it again in "
-            f"{settings.retry_after_seconds} s",
-            retry_after=settings.retry_after_seconds,
-        )
+    try:
+        slots.acquire_nowait()
+    except anyio.WouldBlock:
+        acquired = False
+        with anyio.move_on_after(settings.upload_wait_seconds):
+            await slots.acquire()
+            acquired = True
+        if not acquired:
+            raise ServiceBusy(
+                f"{settings.upload_slots} upload(s) are being processed; nothing was received, send it again in "
+                f"{settings.retry_after_seconds} s",
+                retry_after=settings.retry_after_seconds,
+            ) from None
     try:
         yield
     finally:

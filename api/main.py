@@ -28,7 +28,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or get_engine(settings)
-        await capacity.limit_threads(settings)
+        await capacity.start(app, settings)
         running = None
         if run_scheduler:
             import scheduler
