@@ -60,8 +60,11 @@ async def upload_slot(request: Request) -> AsyncIterator[None]:
 
     The wait is on the event loop, not in a request thread, so queued uploads never starve pulls of threads.
     """
-    slots: anyio.Semaphore = request.app.state.upload_slots
     settings: Settings = request.app.state.settings
+    slots: anyio.Semaphore | None = getattr(request.app.state, "upload_slots", None)
+    if slots is None:
+        # An app served without its start-up (a bare test client) makes them on first use, on the event loop.
+        slots = request.app.state.upload_slots = anyio.Semaphore(settings.upload_slots)
     try:
         slots.acquire_nowait()
     except anyio.WouldBlock:
