@@ -151,3 +151,20 @@ def test_a_snapshot_built_before_counting_began_is_not_taken_as_current(
     assert served.snapshot.id != old.id
     assert b"1120" in served.snapshot.data
     assert not served.pending
+
+
+def test_the_schedulers_rebuild_job_brings_stale_builds_up_to_date(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scheduler
+
+    assert "rebuild" in scheduler.PERIODIC
+    monkeypatch.setitem(scheduler._state, "engine", store)
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    first = pull(store, DFE, "FY2024-25")
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    assert pull(store, DFE, "FY2024-25").pending
+    scheduler.job_rebuild()
+    after = pull(store, DFE, "FY2024-25")
+    assert not after.pending
+    assert after.snapshot.id != first.snapshot.id
