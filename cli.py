@@ -41,14 +41,16 @@ err = Console(stderr=True, soft_wrap=True)
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "time": self.formatTime(record),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-        )
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info or record.exc_text:
+            line["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(line)
 
 
 def ready_engine() -> Any:
@@ -68,10 +70,16 @@ def ready_engine() -> Any:
 
 def configure_logging(*, as_json: bool) -> None:
     """Log to stderr: JSON lines in production, plain text otherwise."""
+    from logcontext import RequestContextFilter
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        _JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _JsonFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
     )
+    # Every line names its request (or "-") and never shows the request's key.
+    handler.addFilter(RequestContextFilter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     # Alembic narrates every plugin it loads; only its warnings help an operator.
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="How long an upload waits for a slot before the service answers 503."
     )
     retry_after_seconds: int = Field(default=5, gt=0, description="The Retry-After a 503 (service busy) carries.")
+    behind_tls: bool = Field(
+        default=False,
+        description="The service is reached only over HTTPS (through a proxy): send Strict-Transport-Security.",
+    )
     scheduler_embedded: bool = Field(
         default=True,
         description="Run the job scheduler inside `onereturn serve` (turn off when `onereturn scheduler` runs apart).",

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from api import audit as trail
 from api.deps import SessionDep
+from api.scopes import Resource, read_scope
 from api.throttle import KeyThrottle
 from errors import Forbidden, TooManyRequests, Unauthorized
 from mappings import keys
@@ -126,8 +127,10 @@ def admit(request: Request, session: Session, key: str | None) -> Principal:
         raise
 
 
-def require(scopes: set[str], kinds: set[str]) -> Callable[..., Iterator[Principal]]:
-    """Make a dependency that admits only the given kinds of principal holding all the scopes, and audits the call."""
+def require(
+    scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None
+) -> Callable[..., Iterator[Principal]]:
+    """Make a dependency admitting principals with all the scopes, of the kinds or allowed to read ``reads``; audit the call."""
 
     def dependency(
         request: Request, session: SessionDep, key: Annotated[str | None, Security(_header)] = None
@@ -135,7 +138,9 @@ def require(scopes: set[str], kinds: set[str]) -> Callable[..., Iterator[Princip
         principal: Principal | None = None
         try:
             principal = admit(request, session, key)
-            if principal.kind not in kinds:
+            if reads is not None:
+                read_scope(principal).require(reads)
+            if kinds is not None and principal.kind not in kinds:
                 raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
             missing = scopes - principal.scopes
             if missing:
@@ -155,7 +160,13 @@ def require(scopes: set[str], kinds: set[str]) -> Callable[..., Iterator[Princip
 
 
 AgencySubmit = Annotated[Principal, Depends(require({"figures:submit"}, {"agency", "officer"}))]
-SubmissionRead = Annotated[Principal, Depends(require({"submissions:read"}, {"agency", "officer"}))]
-FiguresRead = Annotated[Principal, Depends(require({"figures:read"}, {"agency", "officer", "regulator"}))]
-ReturnsRead = Annotated[Principal, Depends(require({"returns:read"}, {"regulator", "officer"}))]
+# What each reader may open is decided once, in api.scopes.read_scope.
+SubmissionRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="submissions"))]
+FiguresRead = Annotated[Principal, Depends(require({"figures:read"}, reads="figures"))]
+ReturnsRead = Annotated[Principal, Depends(require({"returns:read"}, reads="returns"))]
+AgenciesRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="agencies"))]
+TemplateRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="templates"))]
+CalendarRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="calendar"))]
+OutboxRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="outbox"))]
+BurdenRead = Annotated[Principal, Depends(require({"returns:read"}, reads="burden"))]
 OfficerOnly = Annotated[Principal, Depends(require(set(), {"officer"}))]

@@ -1,4 +1,4 @@
-"""One JSON error shape for every error: ``{ok, status, error, errors: [{type, loc, msg, input}]}``."""
+"""One JSON error shape for every error: ``{ok, status, error, errors: [{type, loc, msg, input}], request_id}``."""
 
 from __future__ import annotations
 
@@ -10,19 +10,23 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from errors import OneReturnError, ServiceBusy, TooManyRequests
+from logcontext import current_request_id
 
 log = logging.getLogger(__name__)
 
 
 def error_body(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Build the canonical error body."""
-    return {"ok": False, "status": status, "error": message, "errors": errors or []}
+    """Build the canonical error body; its request id finds the request's log lines."""
+    return {"ok": False, "status": status, "error": message, "errors": errors or [], "request_id": current_request_id()}
 
 
-def _respond(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
-    return JSONResponse(jsonable_encoder(error_body(status, message, errors)), status_code=status)
+def _respond(
+    status: int, message: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(error_body(status, message, errors)), status_code=status, headers=headers)
 
 
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
@@ -49,10 +53,23 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
     return _respond(422, message or "Invalid request", items)
 
 
-async def _http(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """List every method the API serves at this path (the router names only the first route's)."""
+    methods: set[str] = set()
+    for path, item in request.app.openapi().get("paths", {}).items():
+        if compile_path(path)[0].match(request.url.path):
+            methods |= {m.upper() for m in item}
+    return ", ".join(sorted(methods))
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
     message = str(exc.detail)
-    return _respond(exc.status_code, message, [{"type": "http_error", "loc": [], "msg": message, "input": None}])
+    # Keep the exception's headers: a 405 must say which methods are allowed (Allow).
+    items: list[dict[str, Any]] = [{"type": "http_error", "loc": [], "msg": message, "input": None}]
+    return _respond(exc.status_code, message, items, headers=dict(exc.headers) if exc.headers else None)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

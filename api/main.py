@@ -6,14 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import capacity
 from api.errors import error_body, install_error_handlers
+from api.hygiene import Hygiene
+from api.openapi import install_openapi
 from api.routes import admin, calendar, catalogue, collect, exports, health, orgs
 from api.sdmx import routes as sdmx
+from api.strict import reject_unknown_parameters
 from api.throttle import KeyThrottle
 from db import get_engine
 from settings import Settings, get_settings
@@ -42,11 +45,13 @@ def create_app(
 
                 scheduler.stop_embedded(running)
 
-    app = FastAPI(
+    app = OneReturnApp(
         title="onereturn",
         version=version("onereturn"),
         description="Collect each performance figure once; fan it out to every statutory return that needs it.",
         lifespan=lifespan,
+        # Every route refuses query and form parameters it does not declare.
+        dependencies=[Depends(reject_unknown_parameters)],
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings)
@@ -62,7 +67,16 @@ def create_app(
     app.include_router(calendar.router)
     app.include_router(sdmx.router)
     app.include_router(admin.router)
+    install_openapi(app)
     return app
+
+
+class OneReturnApp(FastAPI):
+    """The FastAPI app wrapped, outside even its error handlers, in the HTTP hygiene layer."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Build FastAPI's stack, then put the hygiene layer around all of it (500s included)."""
+        return Hygiene(super().build_middleware_stack(), behind_tls=self.state.settings.behind_tls)
 
 
 class UploadLimit:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
+
+
+def _utc(value: datetime) -> datetime:
+    # Stored times are UTC; SQLite hands them back without a zone, which JSON clients cannot place.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+#: A time in UTC, always written with its offset.
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class ProblemPublic(BaseModel):
@@ -28,8 +38,8 @@ class SubmissionSummary(BaseModel):
     mode: str
     status: str
     duplicate: bool = False
-    received_at: datetime | None
-    finished_at: datetime | None
+    received_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
     content_hash: str
     rows_read: int
     rows_accepted: int
@@ -78,4 +88,4 @@ class FigurePublic(BaseModel):
     submission_id: int | None
     agency_code: str | None
     file_row: int | None
-    recorded_at: datetime
+    recorded_at: UtcDatetime

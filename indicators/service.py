@@ -85,6 +85,7 @@ def list_figures(
     orgs_allowed: Collection[str] | None = None,
     updated_after: datetime | None = None,
     as_of: datetime | None = None,
+    agency: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[tuple[Observation, str | None]], int]:
@@ -92,6 +93,7 @@ def list_figures(
 
     ``updated_after`` keeps the versions recorded after an instant; ``as_of`` shows the store as it
     stood at an instant: the version of each figure current then (every version made by then, with history).
+    ``agency`` keeps only the figures that agency uploaded.
     """
     stmt = select(Observation, Submission.agency_code).join(
         Submission, col(Submission.id) == col(Observation.submission_id), isouter=True
@@ -114,6 +116,8 @@ def list_figures(
         stmt = stmt.where(Observation.breakdown == breakdown)
     if orgs_allowed is not None:
         stmt = stmt.where(col(Observation.org_code).in_(list(orgs_allowed)))
+    if agency is not None:
+        stmt = stmt.where(Submission.agency_code == agency)
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     ordered = stmt.order_by(
         col(Observation.indicator_id),

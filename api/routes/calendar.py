@@ -10,9 +10,11 @@ from fastapi.responses import Response
 
 import outbox
 import scheduler
-from api.auth import SubmissionRead
+from api.auth import CalendarRead, OutboxRead
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
+from api.params import IsoDate, bounded_window
+from api.scopes import read_scope
 from mappings.deadlines import CalendarEntry, clashes, period_words, to_ics
 
 router = APIRouter(prefix="/api", tags=["calendar"])
@@ -32,25 +34,31 @@ def _entries(
 
 def _window(start: date | None, end: date | None) -> tuple[date, date]:
     first = start or datetime.now(UTC).date()
-    return first, end or first + timedelta(weeks=13)
+    return bounded_window(first, end or first + timedelta(weeks=13))
 
 
-@router.get("/calendar", summary="The collection calendar with what is still owed")
+@router.get(
+    "/calendar",
+    summary="The collection calendar with what is still owed",
+    responses={404: {"description": "Another agency (with an agency key)"}},
+)
 def get_calendar(
     request: Request,
     session: SessionDep,
-    principal: SubmissionRead,
-    agency: str | None = None,
+    principal: CalendarRead,
+    agency: Annotated[str | None, Query(description="Only this agency's returns (an agency key: its own)")] = None,
     return_id: Annotated[str | None, Query(alias="return")] = None,
-    start: Annotated[date | None, Query(alias="from", description="First day (default today)")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day (default 13 weeks on)")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from", description="First day (default today)")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to", description="Last day (default 13 weeks on)")] = None,
     status: Status | None = None,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """List window openings, agency deadlines, builds and recipient deadlines, with the figures each agency still owes."""
-    if principal.agency_scope is not None:
-        agency = principal.agency_scope
+    scope = read_scope(principal)
+    if agency is not None:
+        scope.check_agency(agency)
+    agency = scope.agency or agency
     first, last = _window(start, end)
     now = datetime.now(UTC)
     owners = scheduler.agency_returns(session)
@@ -88,12 +96,12 @@ def get_calendar_ics(
     session: SessionDep,
     agency: str | None = None,
     return_id: Annotated[str | None, Query(alias="return")] = None,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> Response:
     """Subscribe to deadlines from Outlook or any calendar program (public: it lists deadlines, never figures)."""
     first = start or datetime.now(UTC).date() - timedelta(days=31)
-    last = end or first + timedelta(days=400)
+    first, last = bounded_window(first, end or first + timedelta(days=400))
     entries = _entries(session, first, last, return_id, agency)
     data = to_ics(entries, name="onereturn collection calendar", now=datetime.now(UTC).replace(microsecond=0))
     return Response(
@@ -107,15 +115,16 @@ def get_calendar_ics(
 def get_clashes(
     request: Request,
     session: SessionDep,
-    principal: SubmissionRead,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    principal: CalendarRead,
+    start: Annotated[IsoDate | None, Query(alias="from")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[dict[str, Any]]:
-    """List weeks in which an agency has two or more deadlines."""
+    """List weeks in which an agency has two or more deadlines (an agency sees its own)."""
+    own = read_scope(principal).agency
     first, last = _window(start, end)
-    entries = _entries(session, first, last, None, principal.agency_scope)
+    entries = _entries(session, first, last, None, own)
     found = [
         {
             "agency": c.agency,
@@ -123,17 +132,18 @@ def get_clashes(
             "deadlines": [{"return_id": e.return_id, "period": e.period, "at": e.at.isoformat()} for e in c.entries],
         }
         for c in clashes(entries, scheduler.agency_returns(session))
-        if principal.agency_scope is None or c.agency == principal.agency_scope
+        if own is None or c.agency == own
     ]
     return page_of(request, found, limit=limit, offset=offset)
 
 
 @router.get("/outbox", summary="Reminders and notices")
 def get_outbox(
-    request: Request, session: SessionDep, principal: SubmissionRead, limit: Limit = 100, offset: Offset = 0
+    request: Request, session: SessionDep, principal: OutboxRead, limit: Limit = 100, offset: Offset = 0
 ) -> Page[dict[str, Any]]:
     """List reminders and notices, newest first (an agency sees its own)."""
-    messages, total = outbox.page_messages(session, agency_code=principal.agency_scope, limit=limit, offset=offset)
+    own = read_scope(principal).agency
+    messages, total = outbox.page_messages(session, agency_code=own, limit=limit, offset=offset)
     items = [
         {"id": m.id, "kind": m.kind, "recipient": m.recipient, "agency_code": m.agency_code, "subject": m.subject, "body": m.body,
          "status": m.status, "attempts": m.attempts, "created_at": m.created_at, "sent_at": m.sent_at, "last_error": m.last_error}

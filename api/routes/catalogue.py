@@ -19,7 +19,12 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not in the c
 StatisticFilter = Literal["count", "percentage", "rate", "mean", "score", "duration", "judgement", "gap"]
 
 
-@router.get("/indicators", summary="List indicators", response_model=Page[IndicatorPublic])
+@router.get(
+    "/indicators",
+    summary="List indicators",
+    response_model=Page[IndicatorPublic],
+    responses={404: {"description": "The return named is not defined"}},
+)
 def list_indicators(
     request: Request,
     session: SessionDep,

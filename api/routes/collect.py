@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel import col, select
 
 from api.audit import annotate
-from api.auth import AgencySubmit, FiguresRead, Principal, SubmissionRead
+from api.auth import AgenciesRead, AgencySubmit, FiguresRead, Principal, SubmissionRead, TemplateRead
 from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
+from api.params import Id
+from api.scopes import read_scope
 from collectors import service as collect
 from collectors.schemas import (
     AgencyPublic,
@@ -26,9 +28,10 @@ from collectors.schemas import (
 )
 from collectors.template import build_template
 from collectors.workbooks import ProblemCell, report_workbook
-from errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from errors import Forbidden, InvalidInput, PayloadTooLarge
 from indicators import service as indicators
 from indicators.models import Submission
+from indicators.periods import parse_period
 from mappings.agencies import get_agency
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
 from mappings.resolve import figures_at_level
@@ -39,8 +42,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (o
 
 
 def _own_agency(principal: Principal, code: str) -> None:
-    if principal.agency_scope is not None and principal.agency_scope != code:
-        raise NotFound(f"Agency {code!r} is not known")
+    read_scope(principal).check_agency(code)
 
 
 def _agency_public(session: SessionDep, agency: Agency) -> AgencyPublic:
@@ -57,18 +59,19 @@ def _agency_public(session: SessionDep, agency: Agency) -> AgencyPublic:
 
 @router.get("/agencies", summary="List agencies", response_model=Page[AgencyPublic])
 def list_agencies(
-    request: Request, session: SessionDep, principal: SubmissionRead, limit: Limit = 100, offset: Offset = 0
+    request: Request, session: SessionDep, principal: AgenciesRead, limit: Limit = 100, offset: Offset = 0
 ) -> Page[AgencyPublic]:
     """List the agencies and what each answers for (an agency sees only itself)."""
     stmt = select(Agency).order_by(col(Agency.code))
-    if principal.agency_scope is not None:
-        stmt = stmt.where(Agency.code == principal.agency_scope)
+    own = read_scope(principal).agency
+    if own is not None:
+        stmt = stmt.where(Agency.code == own)
     agencies = [_agency_public(session, a) for a in session.execute(stmt).scalars()]
     return page_of(request, agencies, limit=limit, offset=offset)
 
 
 @router.get("/agencies/{code}", summary="One agency", response_model=AgencyPublic, responses=NOT_FOUND)
-def agency_detail(code: str, session: SessionDep, principal: SubmissionRead) -> AgencyPublic:
+def agency_detail(code: str, session: SessionDep, principal: AgenciesRead) -> AgencyPublic:
     """Show one agency: its org units, returns and the indicators it is the designated source of."""
     _own_agency(principal, code)
     return _agency_public(session, get_agency(session, code))
@@ -82,7 +85,7 @@ def agency_detail(code: str, session: SessionDep, principal: SubmissionRead) -> 
 def template(
     code: str,
     session: SessionDep,
-    principal: SubmissionRead,
+    principal: TemplateRead,
     period: Annotated[str, Query(description="e.g. FY2024-25, FY2024-25-Q1, 2024-06")],
     format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
     outstanding: Annotated[bool, Query(description="Only figures not yet accepted")] = False,
@@ -117,9 +120,10 @@ def _report(
     response_model=SubmissionReport,
     responses={
         200: {"description": "A repeat of an earlier upload, or a dry run"},
+        404: {"description": "Officers: the agency named is not known"},
         413: {"description": "Too large"},
-        415: {"description": "Not a CSV, XLSX or JSON file"},
-        422: {"description": "Rejected: the report says why"},
+        415: {"description": "Not a CSV, XLSX or JSON file: the report says what it is", "model": SubmissionReport},
+        422: {"description": "Rejected: the report says why", "model": SubmissionReport},
         503: {"description": "Busy: every upload slot is taken; nothing was received, send it again after Retry-After"},
     },
 )
@@ -169,10 +173,15 @@ def upload(
     sub = outcome.submission
     problems = collect.submission_problems(session, sub.id) if sub.id is not None else outcome.problems
     report = _report(sub, problems if problems is not None else pl.DataFrame(), duplicate=outcome.duplicate)
-    status = 200 if outcome.duplicate else 422 if sub.status == "rejected" else 201
+    status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
-             outcome="rejected" if status == 422 else "ok", status=status, detail=sub.message)  # fmt: skip
+             outcome="rejected" if status in (415, 422) else "ok", status=status, detail=sub.message)  # fmt: skip
     return JSONResponse(report.model_dump(mode="json"), status_code=status)
+
+
+def _rejected_status(report: SubmissionReport) -> int:
+    # A file of a type the service does not read is 415 (as documented); any other rejection is 422.
+    return 415 if any(p.rule == "unsupported_file" for p in report.problems) else 422
 
 
 def _read_capped(file: UploadFile, limit: int) -> bytes:
@@ -193,16 +202,17 @@ def list_submissions(
     offset: Offset = 0,
 ) -> Page[SubmissionSummary]:
     """List uploads, newest first (an agency sees only its own)."""
-    rows, total = collect.list_submissions(session, agency_code=principal.agency_scope, limit=limit, offset=offset)
+    own = read_scope(principal).agency
+    rows, total = collect.list_submissions(session, agency_code=own, limit=limit, offset=offset)
     return page(request, [SubmissionSummary(**_summary(r)) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get(
     "/submissions/{submission_id}", summary="An upload's report", response_model=SubmissionReport, responses=NOT_FOUND
 )
-def submission_report(submission_id: int, session: SessionDep, principal: SubmissionRead) -> SubmissionReport:
+def submission_report(submission_id: Id, session: SessionDep, principal: SubmissionRead) -> SubmissionReport:
     """Show an upload's status, counts and every problem."""
-    sub = collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     return _report(sub, collect.submission_problems(session, submission_id))
 
 
@@ -211,9 +221,9 @@ def submission_report(submission_id: int, session: SessionDep, principal: Submis
     summary="An upload's problems as CSV",
     responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},
 )
-def submission_report_csv(submission_id: int, session: SessionDep, principal: SubmissionRead) -> Response:
+def submission_report_csv(submission_id: Id, session: SessionDep, principal: SubmissionRead) -> Response:
     """Download an upload's problems as CSV (row, column, value, rule, severity, message)."""
-    collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     problems = collect.submission_problems(session, submission_id)
     return Response(
         problems.write_csv().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
@@ -227,10 +237,10 @@ def submission_report_csv(submission_id: int, session: SessionDep, principal: Su
     responses={200: {"content": {XLSX: {}}}, **NOT_FOUND},
 )
 def submission_report_xlsx(
-    request: Request, submission_id: int, session: SessionDep, principal: SubmissionRead
+    request: Request, submission_id: Id, session: SessionDep, principal: SubmissionRead
 ) -> Response:
     """Download the agency's own upload as a workbook with every problem cell highlighted and commented."""
-    sub = collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     problems = collect.submission_problems(session, submission_id)
     raw = collect.raw_table_of(sub, request.app.state.settings)
     header = [] if raw is None else [c for c in raw.frame.columns if c != "row"]
@@ -243,15 +253,22 @@ def submission_report_xlsx(
     )
 
 
-@router.get("/figures", summary="Stored and rolled-up figures")
+@router.get(
+    "/figures",
+    summary="Stored and rolled-up figures",
+    responses={404: {"description": "Another agency (with an agency key)"}},
+)
 def figures(
     request: Request,
     session: SessionDep,
     principal: FiguresRead,
     indicator: str | None = None,
     org: str | None = None,
-    period: str | None = None,
+    period: Annotated[
+        str | None, Query(description="Any spelling of a period, e.g. FY2024-25, 2024/25, 2024-06")
+    ] = None,
     breakdown: str | None = None,
+    agency: Annotated[str | None, Query(description="Only figures this agency uploaded")] = None,
     history: Annotated[bool, Query(description="Every version, not only the current one")] = False,
     level: Annotated[
         str | None,
@@ -268,15 +285,13 @@ def figures(
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
     offset: Offset = 0,
 ) -> Any:
-    """List stored figures with their provenance, or (with ``level``) figures rolled up to any geography level."""
-    if principal.kind == "regulator":
-        # Stored figures are raw: a small number in one would undo the returns' suppression.
-        raise Forbidden(
-            "A regulator reads the released cells of its returns (GET /api/returns/{id}/{period}.csv); stored figures are not released"
-        )
+    """List stored figures with their provenance (an agency sees only its own uploads), or (officers, with ``level``) roll-ups."""
+    scope = read_scope(principal)
     if level is not None:
-        if principal.agency_scope is not None:
-            raise Forbidden("Roll-ups across areas are for officers and regulators")
+        if scope.agency is not None:
+            raise Forbidden("Roll-ups across areas read other bodies' figures; they are for officers")
+        if agency is not None:
+            raise InvalidInput("A roll-up combines every agency's figures; drop agency or level")
         if not indicator or not period:
             raise InvalidInput("A roll-up needs indicator and period as well as level")
         if updated_after is not None or as_of is not None:
@@ -286,19 +301,16 @@ def figures(
         canonical, rolled = figures_at_level(session, indicator, period, level, org)
         listed = page_of(request, rolled, limit=limit, offset=offset).model_dump()
         return {"indicator": indicator, "period": canonical, "level": level, **listed}
-    allowed = None
-    if principal.agency_scope is not None:
-        allowed = list(
-            session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == principal.agency_scope)).scalars()
-        )
+    if agency is not None:
+        scope.check_agency(agency)
     rows, total = indicators.list_figures(
         session,
         indicator=indicator,
         org=org,
-        period=period,
+        period=parse_period(period).code if period else None,
         breakdown=breakdown,
         history=history,
-        orgs_allowed=allowed,
+        agency=scope.agency or agency,
         updated_after=updated_after,
         as_of=as_of,
         limit=limit,
@@ -320,10 +332,10 @@ def figures(
             version=o.version,
             is_current=o.is_current,
             submission_id=o.submission_id,
-            agency_code=agency,
+            agency_code=sender,
             file_row=o.file_row,
             recorded_at=o.recorded_at,
         )
-        for o, agency in rows
+        for o, sender in rows
     ]
     return page(request, data, total=total, limit=limit, offset=offset)

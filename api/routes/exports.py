@@ -10,10 +10,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from api.auth import Principal, ReturnsRead
+from api.auth import BurdenRead, Principal, ReturnsRead
 from api.conditional import conditional
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page
+from api.params import Id
+from api.scopes import read_scope
 from errors import InvalidInput, NotFound
 from exports import service as exports
 from exports.burden import burden
@@ -35,7 +37,7 @@ _MEDIA: dict[int | str, dict[str, Any]] = {
 
 def _visible_return(session: Session, principal: Principal, return_id: str) -> Return:
     ret = session.get(Return, return_id)
-    if ret is None or (principal.kind == "regulator" and principal.recipient and ret.recipient != principal.recipient):
+    if ret is None or not read_scope(principal).reads_return(ret.recipient):
         raise NotFound(f"Return {return_id!r} is not defined (or not addressed to you); see GET /api/returns")
     return ret
 
@@ -171,8 +173,9 @@ def list_exports(
         except NotFound:
             continue
         visible.append(ret)
+    canonical = parse_period(period).code if period else None
     rows, total = exports.list_snapshots(
-        session, return_id=return_id, period=period, return_ids=visible, limit=limit, offset=offset
+        session, return_id=return_id, period=canonical, return_ids=visible, limit=limit, offset=offset
     )
     items = [
         SnapshotPublic(id=snap.id or 0, build_id=record.id or 0, return_id=record.return_id, period=record.period, format=snap.format,
@@ -184,7 +187,7 @@ def list_exports(
 
 
 @router.get("/exports/{snapshot_id}", summary="One stored snapshot's bytes", responses=_MEDIA)
-def get_export(request: Request, snapshot_id: int, session: SessionDep, principal: ReturnsRead) -> Response:
+def get_export(request: Request, snapshot_id: Id, session: SessionDep, principal: ReturnsRead) -> Response:
     """Get a stored snapshot exactly as it was generated."""
     snap = exports.get_snapshot(session, snapshot_id)
     _visible_return(session, principal, snap.return_id)
@@ -194,14 +197,14 @@ def get_export(request: Request, snapshot_id: int, session: SessionDep, principa
 @router.get("/exports/{snapshot_id}/lineage", summary="Where every cell of a snapshot came from")
 def get_lineage(
     request: Request,
-    snapshot_id: int,
+    snapshot_id: Id,
     session: SessionDep,
     principal: ReturnsRead,
     cell: str | None = None,
     field: str | None = None,
     org: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """List each cell's stored figures with the upload and file row they came from (filter by cell, field or org)."""
     snap = exports.get_snapshot(session, snapshot_id)
@@ -217,7 +220,7 @@ def get_lineage(
 @router.get("/burden", summary="Burden saved and overlap between returns")
 def get_burden(
     session: SessionDep,
-    _principal: ReturnsRead,
+    _principal: BurdenRead,
     period: Annotated[str, Query(description="e.g. FY2024-25")],
     minutes: Annotated[float, Query(gt=0, le=600, description="Officer minutes to key one figure")] = 3.0,
 ) -> dict[str, Any]:

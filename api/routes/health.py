@@ -27,7 +27,7 @@ def health() -> dict[str, str]:
     return {"status": "ok", "version": version("onereturn")}
 
 
-@router.get("/health/ready", summary="Readiness")
+@router.get("/health/ready", summary="Readiness", responses={503: {"description": "The catalogue is not loaded yet"}})
 def ready(session: SessionDep) -> dict[str, object]:
     """Check the database answers and the catalogue is loaded."""
     session.execute(text("SELECT 1"))

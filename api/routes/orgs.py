@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page
+from api.params import IsoDate
 from mappings import service as mappings
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
 from mappings.schemas import OrgUnitDetail, OrgUnitPublic
@@ -25,7 +25,7 @@ def list_orgs(
     ] = None,
     parent: Annotated[str | None, Query(description="Only direct children of this code")] = None,
     q: Annotated[str | None, Query(description="Text in the name or code")] = None,
-    on: Annotated[date | None, Query(description="Only units (and parent links) valid on this date")] = None,
+    on: Annotated[IsoDate | None, Query(description="Only units (and parent links) valid on this date")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[OrgUnitPublic]:

@@ -199,6 +199,28 @@ def test_macro_workbook_is_refused_and_kept(store_client: TestClient) -> None:
     response = store_client.post(
         "/api/submissions", headers=NOTTS, files={"file": ("f.xlsm", buffer.getvalue(), "application/octet-stream")}
     )
-    assert response.status_code == 422
+    assert response.status_code == 415
     assert response.json()["problems"][0]["rule"] == "unsupported_file"
     assert "macro" in response.json()["problems"][0]["message"]
+    assert response.json()["status"] == "rejected", "kept, with its report"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("figures.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"), ("notes.txt", "\ufeffhello".encode("utf-16"))],
+)
+def test_unsupported_file_types_are_415_with_their_report(store_client: TestClient, name: str, data: bytes) -> None:
+    response = store_client.post("/api/submissions", headers=NOTTS, files={"file": (name, data, "text/plain")})
+    assert response.status_code == 415
+    body = response.json()
+    assert [p["rule"] for p in body["problems"]] == ["unsupported_file"]
+    assert store_client.get(body["links"]["self"], headers=NOTTS).json()["status"] == "rejected"
+
+
+def test_a_text_file_that_is_a_table_is_read_by_its_content(store_client: TestClient) -> None:
+    # Excel's "Text (Tab delimited) (*.txt)" is a table: it is read, whatever its name says.
+    text = "indicator\torg\tperiod\tvalue\ncyp.cin_count\tE10000024\t2024-06-30\t512\n"
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": ("figures.txt", text.encode(), "text/plain")}
+    )
+    assert response.status_code == 201, response.text

@@ -1,4 +1,4 @@
-"""Every JSON error has one shape: {ok: false, status, error, errors: [{type, loc, msg, input}]}."""
+"""Every JSON error has one shape: {ok: false, status, error, errors: [{type, loc, msg, input}], request_id}."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 
 def assert_canonical_error(body: dict[str, Any], status: int) -> None:
     """Check an error body has exactly the canonical keys and item shape."""
-    assert set(body) == {"ok", "status", "error", "errors"}
+    assert set(body) == {"ok", "status", "error", "errors", "request_id"}
+    assert isinstance(body["request_id"], str)
+    assert body["request_id"]
     assert body["ok"] is False
     assert body["status"] == status
     assert isinstance(body["error"], str)

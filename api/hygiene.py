@@ -1,0 +1,56 @@
+"""HTTP hygiene on every response: security headers, no caching of keyed data, a request id.
+
+It wraps the whole application (outside the error handlers), so even a 500 or a 413 answered
+before routing carries the headers and the request id.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from logcontext import begin_request, new_request_id
+
+#: Headers that carry credentials: a response to a request with any of them is not to be stored.
+CREDENTIAL_HEADERS = (b"x-api-key", b"authorization", b"cookie")
+#: Sent on every response.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
+#: Sent when the service is declared to be behind TLS (ONERETURN_BEHIND_TLS): browsers then refuse plain HTTP.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class Hygiene:
+    """Give each request an id and every response the security headers (and no-store when keyed)."""
+
+    def __init__(self, app: ASGIApp, *, behind_tls: bool) -> None:
+        self.app = app
+        self.behind_tls = behind_tls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = new_request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
+        credentials = tuple(headers[h].decode("latin-1") for h in CREDENTIAL_HEADERS if h in headers)
+        begin_request(request_id, credentials)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    out[name] = value
+                out["X-Request-Id"] = request_id
+                if credentials:
+                    out["Cache-Control"] = "no-store"
+                if self.behind_tls:
+                    out["Strict-Transport-Security"] = HSTS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,371 @@
+"""The access matrix: every route in the app's OpenAPI, with every kind of caller and other bodies' objects.
+
+Routes are read from the OpenAPI document, so a new route is tried automatically; a route with no
+rule here fails the test until one is written. Each route is called with no key, a wrong key, a
+revoked key and the key of every role (officer, two agencies, two regulators), on its own objects
+and on other bodies' objects. Each answer must be the expected 2xx / 401 / 403 / 404, carry the
+security headers, and never contain a figure, submission, file, export, lineage row or key of a
+body the caller may not read (marker strings planted in each body's uploads give any leak away).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.main import create_app
+from collectors.service import submit
+from exports import service as exports
+from mappings.agencies import hash_key, key_prefix
+from mappings.models import ApiKey
+from settings import Settings
+
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+REVOKED_KEY = "matrix-revoked-officer-key-0001"
+KEYS = {
+    "officer": "demo-officer-5e0b9c2a4f",
+    "notts": "demo-notts-cyp-2c9f41d07b",
+    "lewisham": "demo-lewisham-council-8d2e6a51",
+    "dfe": "demo-regulator-dfe-7a3c18e2",
+    "ndtms": "demo-regulator-ohid-c4d91f60",
+}
+ALL_KEYS = [*KEYS.values(), "demo-lewisham-ccg-93fa0d17", "demo-lewisham-drugs-51b7c0e3", REVOKED_KEY]
+
+
+@dataclass(frozen=True)
+class Who:
+    """One caller: its key, kind, and the agency or returns it answers for."""
+
+    name: str
+    key: str | None
+    kind: str | None = None  # None: no valid key
+    agency: str | None = None
+    recipient: str | None = None  # "dfe" or "ndtms": whose returns a regulator reads
+
+
+CALLERS = [
+    Who("no key", None),
+    Who("wrong key", "demo-not-a-real-key-000000"),
+    Who("revoked key", REVOKED_KEY),
+    Who("officer", KEYS["officer"], "officer"),
+    Who("agency notts_cyp", KEYS["notts"], "agency", agency="notts_cyp"),
+    Who("agency lewisham_council", KEYS["lewisham"], "agency", agency="lewisham_council"),
+    Who("regulator DfE", KEYS["dfe"], "regulator", recipient="dfe"),
+    Who("regulator NDTMS", KEYS["ndtms"], "regulator", recipient="ndtms"),
+]
+
+#: Marker strings planted in each body's uploads (file name and note), and who may ever see each.
+#: An agency sees its own; a regulator sees the provenance of cells of its own returns only.
+MARKERS = {
+    "MXNOTTSLAC": {"officer", "agency notts_cyp", "regulator DfE"},  # cyp.lac_count: in the DfE return
+    "MXNOTTSCORE": {"officer", "agency notts_cyp"},  # only in the county core data set (no regulator's)
+    "MXLEWLAC": {"officer", "agency lewisham_council", "regulator DfE"},
+    "MXDRUGS": {"officer", "regulator NDTMS"},  # lewisham_drugs' NDTMS figure
+}
+UPLOADS = {
+    "MXNOTTSLAC": ("notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,MXNOTTSLAC"),
+    "MXNOTTSCORE": ("notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,17,,,,MXNOTTSCORE"),
+    "MXLEWLAC": ("lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,MXLEWLAC"),
+    "MXDRUGS": ("lewisham_drugs", "drugs.adults_in_treatment,PRV-LEW-01,2024-06,,212,,,,MXDRUGS"),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of a route: its parameters and whose object it names."""
+
+    path: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    #: "agency:<code>", "return:<dfe|ndtms|none>", "missing", or None for a list of the caller's own.
+    owner: str | None = None
+    form: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a route at all ("public" for everyone, with or without a key), and the cases to try."""
+
+    readers: frozenset[str]
+    cases: tuple[Case, ...]
+
+
+def rule(readers: str, *cases: Case) -> Rule:
+    """Make a rule from space-separated reader kinds and its cases (one plain call if none)."""
+    return Rule(frozenset(readers.split()), cases or (Case(),))
+
+
+SUBMISSION_CASES = (
+    Case({"submission_id": "{sub:MXNOTTSLAC}"}, owner="agency:notts_cyp"),
+    Case({"submission_id": "{sub:MXLEWLAC}"}, owner="agency:lewisham_council"),
+    Case({"submission_id": "{sub:MXDRUGS}"}, owner="agency:lewisham_drugs"),
+    Case({"submission_id": "2147483647"}, owner="missing"),
+)
+SNAPSHOT_CASES = (
+    Case({"snapshot_id": "{snap:dfe}"}, owner="return:dfe"),
+    Case({"snapshot_id": "{snap:ndtms}"}, owner="return:ndtms"),
+    Case({"snapshot_id": "{snap:core}"}, owner="return:none"),
+    Case({"snapshot_id": "2147483647"}, owner="missing"),
+)
+TEMPLATE = {"period": "FY2024-25"}
+#: One rule per operation of the OpenAPI document.
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/health"): rule("public"),
+    ("GET", "/health/ready"): rule("public"),
+    ("GET", "/api/indicators"): rule("public"),
+    ("GET", "/api/indicators/{indicator_id}"): rule("public", Case({"indicator_id": "cyp.lac_count"})),
+    ("GET", "/api/codelists"): rule("public"),
+    ("GET", "/api/returns"): rule("public"),
+    ("GET", "/api/returns/{return_id}"): rule("public", Case({"return_id": "dfe_ssda903"})),
+    ("GET", "/api/orgs"): rule("public"),
+    ("GET", "/api/orgs/{code}"): rule("public", Case({"code": "E10000024"})),
+    ("GET", "/api/agencies"): rule("officer agency"),
+    ("GET", "/api/agencies/{code}"): rule(
+        "officer agency",
+        Case({"code": "notts_cyp"}, owner="agency:notts_cyp"),
+        Case({"code": "lewisham_council"}, owner="agency:lewisham_council"),
+        Case({"code": "no_such_agency"}, owner="missing"),
+    ),
+    ("GET", "/api/agencies/{code}/template"): rule(
+        "officer agency",
+        Case({"code": "notts_cyp"}, TEMPLATE, owner="agency:notts_cyp"),
+        Case({"code": "lewisham_council"}, TEMPLATE, owner="agency:lewisham_council"),
+    ),
+    ("POST", "/api/submissions"): rule(
+        "officer agency",
+        Case(form={"mode": "dry_run", "agency": "notts_cyp"}, owner="agency:notts_cyp"),
+        Case(form={"mode": "dry_run", "agency": "lewisham_council"}, owner="agency:lewisham_council"),
+    ),
+    ("GET", "/api/submissions"): rule("officer agency"),
+    ("GET", "/api/submissions/{submission_id}"): rule("officer agency", *SUBMISSION_CASES),
+    ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
+    ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
+    ("GET", "/api/figures"): rule(
+        "officer agency",
+        Case(),
+        Case(query={"history": "true"}),
+        Case(query={"agency": "notts_cyp"}, owner="agency:notts_cyp"),
+        Case(query={"agency": "lewisham_council"}, owner="agency:lewisham_council"),
+        Case(query={"agency": "lewisham_drugs"}, owner="agency:lewisham_drugs"),
+    ),
+    ("GET", "/api/returns/{return_id}/{period_file}"): rule(
+        "officer regulator",
+        Case({"return_id": "dfe_ssda903", "period_file": "FY2024-25.xlsx"}, owner="return:dfe"),
+        Case({"return_id": "dfe_ssda903", "period_file": "FY2024-25.json"}, owner="return:dfe"),
+        Case({"return_id": "ndtms_adult_monthly", "period_file": "2024-06.csv"}, owner="return:ndtms"),
+        Case({"return_id": "county_cyp_core", "period_file": "FY2024-25-Q4.json"}, owner="return:none"),
+    ),
+    ("GET", "/api/returns/{return_id}/{period}/completeness"): rule(
+        "officer regulator",
+        Case({"return_id": "dfe_ssda903", "period": "FY2024-25"}, owner="return:dfe"),
+        Case({"return_id": "ndtms_adult_monthly", "period": "2024-06"}, owner="return:ndtms"),
+        Case({"return_id": "county_cyp_core", "period": "FY2024-25-Q4"}, owner="return:none"),
+    ),
+    ("GET", "/api/exports"): rule("officer regulator"),
+    ("GET", "/api/exports/{snapshot_id}"): rule("officer regulator", *SNAPSHOT_CASES),
+    ("GET", "/api/exports/{snapshot_id}/lineage"): rule("officer regulator", *SNAPSHOT_CASES),
+    ("GET", "/api/burden"): rule("officer", Case(query={"period": "FY2024-25"})),
+    ("GET", "/api/calendar"): rule(
+        "officer agency",
+        Case(query={"from": "2025-04-01", "to": "2025-06-30"}),
+        Case(query={"from": "2025-04-01", "agency": "notts_cyp"}, owner="agency:notts_cyp"),
+        Case(query={"from": "2025-04-01", "agency": "lewisham_council"}, owner="agency:lewisham_council"),
+    ),
+    ("GET", "/api/calendar.ics"): rule("public"),
+    ("GET", "/api/calendar/clashes"): rule("officer agency", Case(query={"from": "2025-04-01"})),
+    ("GET", "/api/outbox"): rule("officer agency"),
+}
+
+
+def expected_status(who: Who, route: Rule, case: Case) -> int:
+    """Say what a caller must get: 2xx (as 200), 401, 403 or 404."""
+    if "public" in route.readers:
+        return 200
+    if who.kind is None:
+        return 401
+    if who.kind not in route.readers:
+        return 403
+    owner = case.owner or ""
+    if owner == "missing":
+        return 404
+    if owner.startswith("agency:") and who.kind == "agency" and owner[7:] != who.agency:
+        # Uploading as another agency is refused outright; reading another agency's object hides it.
+        return 403 if case.form is not None else 404
+    if owner.startswith("return:") and who.kind == "regulator" and owner[7:] != who.recipient:
+        return 404
+    return 200
+
+
+@dataclass
+class World:
+    """The objects planted for the matrix: submission ids by marker and snapshot ids by return owner."""
+
+    ids: dict[str, str]
+
+    def fill(self, template: str) -> str:
+        """Replace a {sub:MARKER} or {snap:OWNER} placeholder with the planted object's id."""
+        if template.startswith("{") and template.endswith("}"):
+            return self.ids[template[1:-1]]
+        return template
+
+
+@pytest.fixture
+def world(store: Engine, store_settings: Settings) -> World:
+    """Plant each body's uploads (one marker each), three snapshots and a revoked officer key."""
+    ids: dict[str, str] = {}
+    for marker, (agency, row) in UPLOADS.items():
+        outcome = submit(
+            store, store_settings, agency_code=agency, filename=f"{marker}.csv", data=(HEADER + row + "\n").encode()
+        )
+        assert outcome.submission is not None
+        assert outcome.submission.rows_accepted == 1, (marker, outcome.problems)
+        ids[f"sub:{marker}"] = str(outcome.submission.id)
+    with Session(store) as session:
+        for owner, (return_id, period) in {
+            "dfe": ("dfe_ssda903", "FY2024-25"),
+            "ndtms": ("ndtms_adult_monthly", "2024-06"),
+            "core": ("county_cyp_core", "FY2024-25-Q4"),
+        }.items():
+            ids[f"snap:{owner}"] = str(exports.snapshot(session, return_id, period, "json").id)
+        # Until keys can be revoked through the product, a revoked key is a stored key with revoked_at set.
+        session.add(
+            ApiKey(
+                prefix=key_prefix(REVOKED_KEY), key_hash=hash_key(REVOKED_KEY), kind="officer",
+                scopes=["figures:submit", "submissions:read", "figures:read", "returns:read", "catalogue:write"],
+                label="matrix: revoked officer", created_at=datetime.now(UTC), revoked_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        session.commit()
+    return World(ids)
+
+
+@pytest.fixture
+def matrix_client(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
+    """A client on the planted store."""
+    with TestClient(create_app(store_settings, engine=store)) as client:
+        yield client
+
+
+def body_text(content: bytes) -> str:
+    """Return everything readable in a body: text, or every member of a ZIP (XLSX) container."""
+    if content[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return "\n".join(archive.read(n).decode("utf-8", "replace") for n in archive.namelist())
+    return content.decode("utf-8", "replace")
+
+
+def _walk(value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k, v
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
+def leaks(who: Who, route: Rule, content: bytes, world: World) -> list[str]:
+    """List everything in a response the caller may not see."""
+    text = body_text(content)
+    found = [f"marker {m}" for m, seers in MARKERS.items() if m in text and who.name not in seers]
+    found += [f"key {k[:12]}…" for k in ALL_KEYS if k in text or hash_key(k) in text]
+    if who.kind != "agency" or "public" in route.readers:
+        return found
+    own_subs = {world.ids.get(f"sub:{m}") for m, (agency, _) in UPLOADS.items() if agency == who.agency}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return found
+    for key, value in _walk(parsed):
+        if key in {"agency_code", "agency"} and isinstance(value, str) and value != who.agency:
+            found.append(f"{key}={value}")
+        if key == "agencies" and isinstance(value, list) and any(a != who.agency for a in value if isinstance(a, str)):
+            found.append(f"agencies={value}")
+        if key == "submission_id" and value is not None and str(value) not in own_subs:
+            found.append(f"submission {value}")
+    return found
+
+
+def call(client: TestClient, method: str, path: str, case: Case, world: World, who: Who) -> Any:
+    """Send one request of the matrix."""
+    url = path
+    for name, value in case.path.items():
+        url = url.replace("{" + name + "}", world.fill(value))
+    headers = {"X-API-Key": who.key} if who.key else {}
+    if method == "POST":
+        row = UPLOADS["MXNOTTSLAC"][1] if case.owner == "agency:notts_cyp" else UPLOADS["MXLEWLAC"][1]
+        files = {"file": ("dry.csv", (HEADER + row + "\n").encode(), "text/csv")}
+        return client.post(url, headers=headers, data=case.form or {}, files=files)
+    return client.request(method, url, params=case.query, headers=headers)
+
+
+def operations(openapi: dict[str, Any]) -> set[tuple[str, str]]:
+    """Return every (method, path) the OpenAPI document lists."""
+    return {(method.upper(), path) for path, item in openapi["paths"].items() for method in item}
+
+
+def test_every_route_with_every_caller(matrix_client: TestClient, world: World) -> None:
+    ops = operations(matrix_client.get("/openapi.json").json())
+    missing = sorted(ops - set(RULES))
+    assert not missing, f"routes with no access rule (add one to RULES): {missing}"
+    assert not set(RULES) - ops, f"rules for routes that no longer exist: {sorted(set(RULES) - ops)}"
+    tried: Counter[str] = Counter()
+    wrong: list[str] = []
+    found: list[str] = []
+    for (method, path), route in sorted(RULES.items()):
+        for case in route.cases:
+            for who in CALLERS:
+                response = call(matrix_client, method, path, case, world, who)
+                tried[who.name] += 1
+                want = expected_status(who, route, case)
+                got = response.status_code
+                where = f"{method} {path} {case.path or ''}{case.query or ''}{case.form or ''} as {who.name}"
+                if (got // 100 != 2) if want == 200 else got != want:
+                    wrong.append(f"{where}: {got}, expected {want}: {response.text[:200]}")
+                headers = response.headers
+                if headers.get("x-content-type-options") != "nosniff" or headers.get("x-frame-options") != "DENY":
+                    wrong.append(f"{where}: security headers missing")
+                if who.key and headers.get("cache-control") != "no-store":
+                    wrong.append(f"{where}: a keyed response without Cache-Control: no-store")
+                found += [f"{where}: {leak}" for leak in leaks(who, route, response.content, world)]
+    # The counts are the matrix's evidence; -s shows them.
+    sys.stderr.write(
+        f"\naccess matrix: {len(RULES)} routes, {sum(len(r.cases) for r in RULES.values())} cases, "
+        f"{len(CALLERS)} callers, {sum(tried.values())} requests, {len(wrong)} wrong statuses, {len(found)} leaks\n"
+    )
+    assert not wrong, "\n".join(wrong)
+    assert not found, "\n".join(found)
+    # Every route was tried with every caller, at least once each.
+    assert set(tried.values()) == {sum(len(r.cases) for r in RULES.values())}
+    assert len(tried) == len(CALLERS)
+
+
+def test_a_new_route_is_seen_by_the_matrix(tmp_path: Any) -> None:
+    app = create_app(Settings(data_dir=tmp_path))
+
+    @app.get("/api/new-thing")
+    def new_thing() -> dict[str, str]:
+        return {}
+
+    assert sorted(operations(app.openapi()) - set(RULES)) == [("GET", "/api/new-thing")]
+
+
+def test_leak_detector_sees_markers_in_workbooks() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/sharedStrings.xml", "<t>MXDRUGS</t>")
+    notts = CALLERS[4]
+    assert leaks(notts, RULES[("GET", "/api/figures")], buffer.getvalue(), World({})) == ["marker MXDRUGS"]
+    body = json.dumps({"data": [{"agency_code": "lewisham_council", "submission_id": None}]}).encode()
+    assert leaks(notts, RULES[("GET", "/api/figures")], body, World({})) == ["agency_code=lewisham_council"]
