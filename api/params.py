@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Path
 from pydantic import BeforeValidator
 
 from errors import InvalidInput
 
 #: The largest id the store can hold (a 32-bit signed integer column on PostgreSQL).
 MAX_ID = 2**31 - 1
-#: The furthest any list can be paged; far beyond any real list, well inside every engine's integers.
-MAX_OFFSET = 2**31 - 1
 #: The longest date window a calendar request may span.
 MAX_WINDOW = timedelta(days=5 * 366)
 #: The calendar covers deadlines in these years only (rules are computed, so far years cost time and mean nothing).
@@ -30,8 +28,18 @@ def _iso_date(value: object) -> object:
 
 #: A date written YYYY-MM-DD (nothing else is read as a date).
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _iso_instant(value: object) -> object:
+    # As for dates: "0.5" is not an instant a client means, though pydantic would read it as one.
+    if isinstance(value, str) and not (len(value) >= 10 and value[4] == "-" and value[7] == "-"):
+        raise ValueError("an instant is written in ISO 8601, e.g. 2025-04-01T09:00:00Z")
+    return value
+
+
+#: An instant written in ISO 8601 (a date, or a date and time).
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_instant)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="A stored object's id")]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many rows to skip")]
 
 
 def bounded_window(start: date, end: date, *, first: str = "from", last: str = "to") -> tuple[date, date]:

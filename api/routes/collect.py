@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -16,7 +15,7 @@ from api.auth import AgenciesRead, AgencySubmit, FiguresRead, Principal, Submiss
 from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
-from api.params import Id
+from api.params import Id, IsoDatetime
 from api.scopes import read_scope
 from collectors import service as collect
 from collectors.schemas import (
@@ -277,10 +276,10 @@ def figures(
         ),
     ] = None,
     updated_after: Annotated[
-        datetime | None, Query(description="Only figures recorded after this instant (ISO 8601; UTC if no zone)")
+        IsoDatetime | None, Query(description="Only figures recorded after this instant (ISO 8601; UTC if no zone)")
     ] = None,
     as_of: Annotated[
-        datetime | None, Query(description="The figures as they stood at this instant (the versions current then)")
+        IsoDatetime | None, Query(description="The figures as they stood at this instant (the versions current then)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
     offset: Offset = 0,

@@ -14,7 +14,7 @@ from api.auth import BurdenRead, Principal, ReturnsRead
 from api.conditional import conditional
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page
-from api.params import Id
+from api.params import Id, IsoDatetime
 from api.scopes import read_scope
 from errors import InvalidInput, NotFound
 from exports import service as exports
@@ -85,10 +85,11 @@ def return_file(
     session: SessionDep,
     principal: ReturnsRead,
     updated_after: Annotated[
-        datetime | None, Query(description="Only the cells changed since this instant (ISO 8601; UTC if no zone)")
+        IsoDatetime | None, Query(description="Only the cells changed since this instant (ISO 8601; UTC if no zone)")
     ] = None,
     as_of: Annotated[
-        datetime | None, Query(description="The snapshot that was current at this instant: exactly what was sent then")
+        IsoDatetime | None,
+        Query(description="The snapshot that was current at this instant: exactly what was sent then"),
     ] = None,
     fresh: Annotated[
         bool, Query(description="Wait for a build that includes every change (otherwise the newest complete snapshot)")

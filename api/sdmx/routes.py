@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from api.auth import Principal, ReturnsRead
 from api.conditional import conditional
 from api.deps import SessionDep
+from api.params import IsoDatetime
 from api.routes.exports import _visible_return
 from api.sdmx.negotiate import DataFormat, data_format, structure_format
 from errors import InvalidInput, NotFound
@@ -250,7 +251,7 @@ def data(
     start_period: Annotated[str | None, Query(alias="startPeriod", description="e.g. 2024, 2024-Q2, 2024-06")] = None,
     end_period: Annotated[str | None, Query(alias="endPeriod", description="e.g. 2025, 2025-Q1, 2025-03")] = None,
     updated_after: Annotated[
-        datetime | None, Query(alias="updatedAfter", description="Only observations changed since this instant")
+        IsoDatetime | None, Query(alias="updatedAfter", description="Only observations changed since this instant")
     ] = None,
     dimension_at_observation: Annotated[
         Literal["TIME_PERIOD", "AllDimensions"], Query(alias="dimensionAtObservation")

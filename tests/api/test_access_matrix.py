@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import zipfile
 from collections import Counter
@@ -74,6 +75,15 @@ MARKERS = {
     "MXLEWLAC": {"officer", "agency lewisham_council", "regulator DfE"},
     "MXDRUGS": {"officer", "regulator NDTMS"},  # lewisham_drugs' NDTMS figure
 }
+#: The regulator each return is addressed to (None: no regulator's); another recipient's return must never show
+#: in what a regulator is given. ("nis" and "crc" are left out: the public catalogue cites "NIS 2008" and "CRC".)
+RETURN_READERS = {
+    "dfe_ssda903": "regulator DfE",
+    "dfe_cin_census": "regulator DfE",
+    "ndtms_adult_monthly": "regulator NDTMS",
+    "county_cyp_core": None,
+    "vital_signs": None,
+}
 UPLOADS = {
     "MXNOTTSLAC": ("notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,MXNOTTSLAC"),
     "MXNOTTSCORE": ("notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,17,,,,MXNOTTSCORE"),
@@ -119,6 +129,24 @@ SNAPSHOT_CASES = (
     Case({"snapshot_id": "2147483647"}, owner="missing"),
 )
 TEMPLATE = {"period": "FY2024-25"}
+
+
+def sdmx_cases(kind: str) -> tuple[Case, ...]:
+    """Structure requests: every flow the caller may see, then one flow of each recipient."""
+    one = {"agency_id": "ONERETURN", "version": "latest"}
+    return (
+        Case({"agency_id": "all", "resource_id": "all", "version": "latest"}),
+        Case(one | {"resource_id": f"{kind}_DFE_SSDA903"}, owner="return:dfe"),
+        Case(one | {"resource_id": f"{kind}_NDTMS_ADULT_MONTHLY"}, owner="return:ndtms"),
+        Case(one | {"resource_id": f"{kind}_COUNTY_CYP_CORE"}, owner="return:none"),
+    )
+
+
+def sdmx_data(flow: str) -> dict[str, str]:
+    """The path of one flow's data, every series."""
+    return {"flow_ref": flow, "key": "all", "provider_ref": "all"}
+
+
 #: One rule per operation of the OpenAPI document.
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): rule("public"),
@@ -185,6 +213,23 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/calendar.ics"): rule("public"),
     ("GET", "/api/calendar/clashes"): rule("officer agency", Case(query={"from": "2025-04-01"})),
     ("GET", "/api/outbox"): rule("officer agency"),
+    ("GET", "/sdmx/dataflow/{agency_id}/{resource_id}/{version}"): rule("officer regulator", *sdmx_cases("DF")),
+    ("GET", "/sdmx/datastructure/{agency_id}/{resource_id}/{version}"): rule("officer regulator", *sdmx_cases("DSD")),
+    ("GET", "/sdmx/codelist/{agency_id}/{resource_id}/{version}"): rule(
+        "officer regulator",
+        Case({"agency_id": "all", "resource_id": "all", "version": "latest"}),
+        Case({"agency_id": "ONERETURN", "resource_id": "CL_SEX", "version": "latest"}),
+    ),
+    ("GET", "/sdmx/data/{flow_ref}/{key}/{provider_ref}"): rule(
+        "officer regulator",
+        Case(sdmx_data("DF_DFE_SSDA903"), {"startPeriod": "2024-04", "endPeriod": "2025-03"}, owner="return:dfe"),
+        Case(
+            sdmx_data("DF_NDTMS_ADULT_MONTHLY"),
+            {"startPeriod": "2024-06", "endPeriod": "2024-06"},
+            owner="return:ndtms",
+        ),
+        Case(sdmx_data("DF_COUNTY_CYP_CORE"), {"startPeriod": "2025-01", "endPeriod": "2025-03"}, owner="return:none"),
+    ),
 }
 
 
@@ -275,12 +320,21 @@ def _walk(value: Any) -> Iterator[tuple[str, Any]]:
             yield from _walk(v)
 
 
-def leaks(who: Who, route: Rule, content: bytes, world: World) -> list[str]:
-    """List everything in a response the caller may not see."""
+def leaks(who: Who, route: Rule, content: bytes, world: World, *, ok: bool = True) -> list[str]:
+    """List everything in a response the caller may not see (an error may echo back the names it was asked for)."""
     text = body_text(content)
     found = [f"marker {m}" for m, seers in MARKERS.items() if m in text and who.name not in seers]
     found += [f"key {k[:12]}…" for k in ALL_KEYS if k in text or hash_key(k) in text]
-    if who.kind != "agency" or "public" in route.readers:
+    if "public" in route.readers:
+        return found
+    if who.kind == "regulator" and ok:
+        lowered = text.lower()
+        found += [
+            f"return {r}"
+            for r, reader in RETURN_READERS.items()
+            if reader != who.name and re.search(rf"(?<![a-z0-9]){r}(?![a-z0-9])", lowered)
+        ]
+    if who.kind != "agency":
         return found
     own_subs = {world.ids.get(f"sub:{m}") for m, (agency, _) in UPLOADS.items() if agency == who.agency}
     try:
@@ -338,7 +392,9 @@ def test_every_route_with_every_caller(matrix_client: TestClient, world: World) 
                     wrong.append(f"{where}: security headers missing")
                 if who.key and headers.get("cache-control") != "no-store":
                     wrong.append(f"{where}: a keyed response without Cache-Control: no-store")
-                found += [f"{where}: {leak}" for leak in leaks(who, route, response.content, world)]
+                found += [
+                    f"{where}: {leak}" for leak in leaks(who, route, response.content, world, ok=response.is_success)
+                ]
     # The counts are the matrix's evidence; -s shows them.
     sys.stderr.write(
         f"\naccess matrix: {len(RULES)} routes, {sum(len(r.cases) for r in RULES.values())} cases, "

@@ -104,11 +104,11 @@ def test_agency_reads_only_the_figures_it_uploaded(
     plant(store, store_settings, "ons", "pop.resident_0_17,E10000024,CY2023,,170000,,,,")
     plant(store, store_settings, "lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,")
     mine = store_client.get("/api/figures", headers=NOTTS).json()
-    assert [(f["indicator"], f["submission_id"], f["agency_code"]) for f in mine["data"]] == [
+    assert [(f["indicator"], f["submission_id"], f["agency_code"]) for f in mine["items"]] == [
         ("cyp.lac_count", own, "notts_cyp")
     ]
-    assert mine["count"] == 1
-    assert store_client.get("/api/figures", params={"agency": "notts_cyp"}, headers=NOTTS).json()["count"] == 1
+    assert mine["total"] == 1
+    assert store_client.get("/api/figures", params={"agency": "notts_cyp"}, headers=NOTTS).json()["total"] == 1
     other = store_client.get("/api/figures", params={"agency": "lewisham_council"}, headers=NOTTS)
     assert other.status_code == 404
     assert_canonical_error(other.json(), 404)
@@ -118,11 +118,11 @@ def test_the_agency_filter_works(store: Engine, store_settings: Settings, store_
     plant(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
     plant(store, store_settings, "lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,")
     everyone = store_client.get("/api/figures", headers=OFFICER).json()
-    assert {f["agency_code"] for f in everyone["data"]} == {"notts_cyp", "lewisham_council"}
+    assert {f["agency_code"] for f in everyone["items"]} == {"notts_cyp", "lewisham_council"}
     lewisham = store_client.get("/api/figures", params={"agency": "lewisham_council"}, headers=OFFICER).json()
-    assert [(f["org"], f["agency_code"]) for f in lewisham["data"]] == [("E09000023", "lewisham_council")]
+    assert [(f["org"], f["agency_code"]) for f in lewisham["items"]] == [("E09000023", "lewisham_council")]
     spelled = store_client.get("/api/figures", params={"period": "31/03/2025"}, headers=OFFICER).json()
-    assert spelled["count"] == 2, "a period filter reads any spelling of the period"
+    assert spelled["total"] == 2, "a period filter reads any spelling of the period"
     assert store_client.get("/api/figures", params={"period": "someday"}, headers=OFFICER).status_code == 422
     refused = store_client.get(
         "/api/figures", params={"agency": "notts_cyp", "indicator": "x", "period": "CY2023", "level": "region"},
@@ -137,7 +137,7 @@ def test_an_agency_asking_for_another_agencys_calendar_is_refused(store_client: 
     other = store_client.get("/api/calendar", params=window | {"agency": "lewisham_council"}, headers=NOTTS)
     assert other.status_code == 404
     own = store_client.get("/api/calendar", params=window, headers=NOTTS).json()
-    assert {a for row in own["data"] for a in row["agencies"]} <= {"notts_cyp"}
+    assert {a for row in own["items"] for a in row["agencies"]} <= {"notts_cyp"}
 
 
 # ---- strict and bounded requests -----------------------------------------------------------
@@ -242,6 +242,8 @@ def test_a_five_year_window_is_served(client: TestClient) -> None:
 
 def test_a_number_is_not_read_as_a_date(client: TestClient) -> None:
     assert client.get("/api/orgs", params={"on": "0.0"}).status_code == 422
+    assert client.get("/api/figures", params={"updated_after": "0.5"}, headers=OFFICER).status_code == 422
+    assert client.get("/api/figures", params={"as_of": "2025-04-01T09:00:00Z"}, headers=OFFICER).status_code == 200
     assert client.get("/api/orgs", params={"on": "2024-04-01", "limit": 1}).status_code == 200
 
 
