@@ -55,11 +55,13 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
 
 def _allowed_methods(request: Request) -> str:
     """List every method the API serves at this path (the router names only the first route's)."""
-    methods: set[str] = set()
-    for path, item in request.app.openapi().get("paths", {}).items():
-        if compile_path(path)[0].match(request.url.path):
-            methods |= {m.upper() for m in item}
-    return ", ".join(sorted(methods))
+    paths = request.app.openapi().get("paths", {})
+    # As in OpenAPI, a concrete path (/api/agencies/import) wins over a template that also matches it.
+    exact = paths.get(request.url.path)
+    matching = (
+        [exact] if exact else [item for path, item in paths.items() if compile_path(path)[0].match(request.url.path)]
+    )
+    return ", ".join(sorted({m.upper() for item in matching for m in item}))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

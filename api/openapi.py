@@ -41,6 +41,7 @@ DESCRIPTIONS = {
     404: "Not found (or not the caller's to see)",
     413: "The request body is larger than the limit",
     422: "A parameter is unknown, missing or out of range, or the input is invalid",
+    429: "Too many failed keys from this address; retry after the Retry-After seconds",
 }
 
 
@@ -48,7 +49,7 @@ def statuses_for(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """Return the error statuses an operation can answer beyond those its route declares."""
     out = {422}  # every route refuses unknown and out-of-range parameters
     if operation.get("security"):
-        out |= {401, 403}
+        out |= {401, 403, 429}  # 429: an address held back after repeated failed keys
     if "{" in path:
         out.add(404)
     if method in {"post", "put", "patch"}:

@@ -116,6 +116,9 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """Issue a key; return its stored row and the key itself, which is never stored or shown again."""
     label = label.strip()
+    # An empty agency or recipient means none; stored as "" it would name an agency that does not exist.
+    agency_code = agency_code or None
+    recipient = recipient or None
     if not label:
         raise InvalidInput("Give the key a label saying who holds it (--label / 'label')")
     if len(label) > 200:

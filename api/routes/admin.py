@@ -13,6 +13,7 @@ from api.audit import annotate
 from api.auth import OfficerOnly
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
+from api.params import IsoDatetime
 from errors import PayloadTooLarge
 from mappings import keys, registry
 from mappings.access import AgencyImport, AgencyRecord, KeyCreate, KeyIssued, KeyPublic
@@ -184,8 +185,8 @@ def read_audit(
     action: Annotated[
         str | None, Query(max_length=64, description="An action (key.revoke) or a family of them (key)")
     ] = None,
-    since: Annotated[datetime | None, Query(description="From this time (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time (ISO 8601)")] = None,
+    since: Annotated[IsoDatetime | None, Query(description="From this time (ISO 8601)")] = None,
+    until: Annotated[IsoDatetime | None, Query(description="Before this time (ISO 8601)")] = None,
     outcome: Annotated[Literal["ok", "refused", "rejected", "not_found", "error"] | None, Query()] = None,
     limit: Limit = 100,
     offset: Offset = 0,

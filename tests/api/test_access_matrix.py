@@ -18,7 +18,6 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,14 +26,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.main import create_app
+from api.throttle import KeyThrottle
 from collectors.service import submit
 from exports import service as exports
-from mappings.agencies import hash_key, key_prefix
-from mappings.models import ApiKey
+from mappings import keys
 from settings import Settings
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
-REVOKED_KEY = "matrix-revoked-officer-key-0001"
 KEYS = {
     "officer": "demo-officer-5e0b9c2a4f",
     "notts": "demo-notts-cyp-2c9f41d07b",
@@ -42,7 +40,7 @@ KEYS = {
     "dfe": "demo-regulator-dfe-7a3c18e2",
     "ndtms": "demo-regulator-ohid-c4d91f60",
 }
-ALL_KEYS = [*KEYS.values(), "demo-lewisham-ccg-93fa0d17", "demo-lewisham-drugs-51b7c0e3", REVOKED_KEY]
+DEMO_KEYS = [*KEYS.values(), "demo-lewisham-ccg-93fa0d17", "demo-lewisham-drugs-51b7c0e3"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class Who:
 CALLERS = [
     Who("no key", None),
     Who("wrong key", "demo-not-a-real-key-000000"),
-    Who("revoked key", REVOKED_KEY),
+    Who("revoked key", "{revoked}"),  # an officer's key, revoked before the matrix starts
     Who("officer", KEYS["officer"], "officer"),
     Who("agency notts_cyp", KEYS["notts"], "agency", agency="notts_cyp"),
     Who("agency lewisham_council", KEYS["lewisham"], "agency", agency="lewisham_council"),
@@ -98,9 +96,11 @@ class Case:
 
     path: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
-    #: "agency:<code>", "return:<dfe|ndtms|none>", "missing", or None for a list of the caller's own.
+    #: "agency:<code>", "return:<dfe|ndtms|none>", "missing", "invalid", or None for a list of the caller's own.
     owner: str | None = None
     form: dict[str, str] | None = None
+    json: dict[str, Any] | None = None
+    file: tuple[str, bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +214,32 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/calendar/clashes"): rule("officer agency", Case(query={"from": "2025-04-01"})),
     ("GET", "/api/outbox"): rule("officer agency"),
     ("GET", "/sdmx/dataflow/{agency_id}/{resource_id}/{version}"): rule("officer regulator", *sdmx_cases("DF")),
+    # Agencies, keys and the audit trail are the officer's alone. Cases that change nothing shared
+    # (a throwaway key, a dry run, refused input) keep the matrix's other callers unaffected.
+    ("POST", "/api/agencies"): rule("officer", Case(json={"code": "Not A Code"}, owner="invalid")),
+    ("PATCH", "/api/agencies/{code}"): rule(
+        "officer",
+        # A demo agency is changed in its file, not over the API.
+        Case({"code": "notts_cyp"}, json={"name": "Nottinghamshire"}, owner="invalid"),
+        Case({"code": "no_such_agency"}, json={"name": "Nobody at all"}, owner="missing"),
+    ),
+    ("POST", "/api/agencies/import"): rule(
+        "officer",
+        Case(query={"dry_run": "true"}, file=("agencies.csv", b"code,name\nNot A Code,x\n"), owner="invalid"),
+    ),
+    ("GET", "/api/keys"): rule("officer", Case(), Case(query={"revoked": "false"})),
+    ("POST", "/api/keys"): rule(
+        "officer",
+        Case(json={"role": "agency", "agency": "notts_cyp", "label": "matrix: issued"}),
+        Case(json={"role": "agency", "label": "matrix: no agency"}, owner="invalid"),
+    ),
+    ("POST", "/api/keys/{prefix}/revoke"): rule(
+        "officer", Case({"prefix": "{throwaway:revoke}"}), Case({"prefix": "zzzzzzzzzzzz"}, owner="missing")
+    ),
+    ("POST", "/api/keys/{prefix}/rotate"): rule(
+        "officer", Case({"prefix": "{throwaway:rotate}"}), Case({"prefix": "zzzzzzzzzzzz"}, owner="missing")
+    ),
+    ("GET", "/api/audit"): rule("officer", Case(), Case(query={"action": "key"})),
     ("GET", "/sdmx/datastructure/{agency_id}/{resource_id}/{version}"): rule("officer regulator", *sdmx_cases("DSD")),
     ("GET", "/sdmx/codelist/{agency_id}/{resource_id}/{version}"): rule(
         "officer regulator",
@@ -244,6 +270,8 @@ def expected_status(who: Who, route: Rule, case: Case) -> int:
     owner = case.owner or ""
     if owner == "missing":
         return 404
+    if owner == "invalid":
+        return 422
     if owner.startswith("agency:") and who.kind == "agency" and owner[7:] != who.agency:
         # Uploading as another agency is refused outright; reading another agency's object hides it.
         return 403 if case.form is not None else 404
@@ -259,15 +287,15 @@ class World:
     ids: dict[str, str]
 
     def fill(self, template: str) -> str:
-        """Replace a {sub:MARKER} or {snap:OWNER} placeholder with the planted object's id."""
+        """Replace a placeholder with the planted object's id (or the revoked key)."""
         if template.startswith("{") and template.endswith("}"):
-            return self.ids[template[1:-1]]
+            return self.ids[template[1:-1]]  # e.g. {sub:MXDRUGS}, {snap:dfe}, {revoked}, {throwaway:rotate}
         return template
 
 
 @pytest.fixture
 def world(store: Engine, store_settings: Settings) -> World:
-    """Plant each body's uploads (one marker each), three snapshots and a revoked officer key."""
+    """Plant each body's uploads (one marker each), three snapshots, a revoked officer key and two throwaway keys."""
     ids: dict[str, str] = {}
     for marker, (agency, row) in UPLOADS.items():
         outcome = submit(
@@ -283,22 +311,22 @@ def world(store: Engine, store_settings: Settings) -> World:
             "core": ("county_cyp_core", "FY2024-25-Q4"),
         }.items():
             ids[f"snap:{owner}"] = str(exports.snapshot(session, return_id, period, "json").id)
-        # Until keys can be revoked through the product, a revoked key is a stored key with revoked_at set.
-        session.add(
-            ApiKey(
-                prefix=key_prefix(REVOKED_KEY), key_hash=hash_key(REVOKED_KEY), kind="officer",
-                scopes=["figures:submit", "submissions:read", "figures:read", "returns:read", "catalogue:write"],
-                label="matrix: revoked officer", created_at=datetime.now(UTC), revoked_at=datetime.now(UTC),
-            )
-        )  # fmt: skip
+        revoked, secret = keys.create_key(session, role="officer", label="matrix: revoked officer")
+        keys.revoke_key(session, revoked.prefix)
+        ids["revoked"] = secret
+        for use in ("revoke", "rotate"):
+            throwaway, _ = keys.create_key(session, role="agency", agency_code="notts_cyp", label=f"matrix: to {use}")
+            ids[f"throwaway:{use}"] = throwaway.prefix
         session.commit()
     return World(ids)
 
 
 @pytest.fixture
 def matrix_client(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
-    """A client on the planted store."""
-    with TestClient(create_app(store_settings, engine=store)) as client:
+    """A client on the planted store (failed keys are not throttled: the matrix sends many on purpose)."""
+    app = create_app(store_settings, engine=store)
+    app.state.key_throttle = KeyThrottle(failures=10**9)
+    with TestClient(app) as client:
         yield client
 
 
@@ -324,7 +352,8 @@ def leaks(who: Who, route: Rule, content: bytes, world: World, *, ok: bool = Tru
     """List everything in a response the caller may not see (an error may echo back the names it was asked for)."""
     text = body_text(content)
     found = [f"marker {m}" for m, seers in MARKERS.items() if m in text and who.name not in seers]
-    found += [f"key {k[:12]}…" for k in ALL_KEYS if k in text or hash_key(k) in text]
+    secrets = [*DEMO_KEYS, *(world.ids[k] for k in ("revoked",) if k in world.ids)]
+    found += [f"key {k[:12]}…" for k in secrets if k in text or keys.hash_key(k) in text]
     if "public" in route.readers:
         return found
     if who.kind == "regulator" and ok:
@@ -356,12 +385,14 @@ def call(client: TestClient, method: str, path: str, case: Case, world: World, w
     url = path
     for name, value in case.path.items():
         url = url.replace("{" + name + "}", world.fill(value))
-    headers = {"X-API-Key": who.key} if who.key else {}
-    if method == "POST":
+    key = world.fill(who.key) if who.key else None
+    headers = {"X-API-Key": key} if key else {}
+    if method == "POST" and path == "/api/submissions":
         row = UPLOADS["MXNOTTSLAC"][1] if case.owner == "agency:notts_cyp" else UPLOADS["MXLEWLAC"][1]
         files = {"file": ("dry.csv", (HEADER + row + "\n").encode(), "text/csv")}
         return client.post(url, headers=headers, data=case.form or {}, files=files)
-    return client.request(method, url, params=case.query, headers=headers)
+    files_ = {"file": (case.file[0], case.file[1], "text/csv")} if case.file else None
+    return client.request(method, url, params=case.query, headers=headers, json=case.json, files=files_)
 
 
 def operations(openapi: dict[str, Any]) -> set[tuple[str, str]]:

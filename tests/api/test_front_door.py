@@ -258,7 +258,7 @@ def test_openapi_documents_every_error_in_the_one_shape(client: TestClient) -> N
             responses = operation["responses"]
             assert "422" in responses, (method, path)
             if operation.get("security"):
-                assert {"401", "403"} <= set(responses), (method, path)
+                assert {"401", "403", "429"} <= set(responses), (method, path)
             if "{" in path:
                 assert "404" in responses, (method, path)
             for code, entry in responses.items():
@@ -359,3 +359,19 @@ def test_logs_carry_the_request_id_and_never_the_key(engine: Engine, tmp_path: P
     assert key not in text
     assert "called with [redacted]" in text
     assert "failed for key [redacted]" in text, "the traceback is logged, cleaned"
+
+
+def test_405_on_a_concrete_path_lists_only_its_methods(client: TestClient) -> None:
+    # /api/agencies/import also matches /api/agencies/{code}; the concrete path's methods are the answer.
+    response = client.delete("/api/agencies/import", headers=OFFICER)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+def test_an_empty_agency_or_recipient_on_a_new_key_means_none(store_client: TestClient) -> None:
+    # Found by schemathesis: "" was stored as an agency code and broke the foreign key (500).
+    body = {"role": "officer", "label": "second officer", "agency": "", "recipient": ""}
+    response = store_client.post("/api/keys", json=body, headers=OFFICER)
+    assert response.status_code == 201, response.text
+    issued = response.json()
+    assert store_client.get("/api/figures", headers={"X-API-Key": issued["key"]}).status_code == 200
