@@ -77,9 +77,10 @@ class ReadScope:
     def require(self, resource: Resource) -> None:
         """Raise Forbidden unless the principal may open this kind of object."""
         if resource not in self.resources:
-            who = ", ".join(sorted(READERS[resource]))
+            # Every reader list starts with "agency" or "officer", hence "an".
+            who = " or ".join(sorted(READERS[resource]))
             hint = HINTS.get((self.kind, resource), "")
-            raise Forbidden(f"A {self.kind} key cannot read {resource}; that needs a key of: {who}{hint}")
+            raise Forbidden(f"A {self.kind} key cannot read {resource}; it needs an {who} key{hint}")
 
     def owns_agency(self, code: str | None) -> bool:
         """Say whether objects of this agency are the principal's to read."""
