@@ -42,12 +42,15 @@ DESCRIPTIONS = {
     413: "The request body is larger than the limit",
     422: "A parameter is unknown, missing or out of range, or the input is invalid",
     429: "Too many failed keys from this address; retry after the Retry-After seconds",
+    503: "Busy: no database connection or upload slot is free; retry after the Retry-After seconds",
 }
 
 
 def statuses_for(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """Return the error statuses an operation can answer beyond those its route declares."""
     out = {422}  # every route refuses unknown and out-of-range parameters
+    if path != "/health":
+        out.add(503)  # every route that reads the store answers 503 when no connection (or SQLite's writer) is free
     if operation.get("security"):
         out |= {401, 403, 429}  # 429: an address held back after repeated failed keys
     if "{" in path:
