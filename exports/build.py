@@ -21,6 +21,7 @@ from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, e
 from exports.symbols import display_symbol
 from indicators.models import Indicator, Observation, Submission
 from indicators.periods import parse_period
+from indicators.sources import definition_sources_text
 from indicators.symbols import LOW_RELIABILITY
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
@@ -140,7 +141,9 @@ class Builder:
                     method=ind.method,
                     relation=field.relation,
                     breakdown=field.breakdown,
-                    source=ind.source,
+                    source=definition_sources_text(field.sources, ind.sources),
+                    sources=[{"of": "field", **c} for c in field.sources]
+                    + [{"of": "indicator", **c} for c in ind.sources],
                 )
             )
             frames.append(self._field_cells(field, ind, orgs, decimals, ret))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -71,7 +72,10 @@ class FieldInfo:
     method: str
     relation: str
     breakdown: str
+    #: Where the field and its definition come from, as one readable text (the Definitions sheet).
     source: str
+    #: The same citations as records: ``{"of": "field" | "indicator", publisher, title, year, url, section, own_reading}``.
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ _DEFINITION_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("method", "Method", 20),
     ("relation", "Relation", 14),
     ("breakdown", "Breakdown", 14),
-    ("source", "Source", 18),
+    ("source", "Sources", 60),
 )
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from errors import InvalidInput
 from indicators.formula import parse_formula, references
+from indicators.sources import Citation, SourceSpec, citation_problems, register_problems
 from indicators.tomlfile import Problem, TomlFile, read_toml
 
 #: The folder of the bundled indicator files.
@@ -35,7 +36,7 @@ class CodeListSpec(_Spec):
     """A code list as written in a catalogue file."""
 
     title: str = Field(min_length=1)
-    source: str = ""
+    sources: list[Citation] = Field(default_factory=list)
     codes: dict[str, str] = Field(min_length=1)
 
 
@@ -69,7 +70,9 @@ class IndicatorSpec(_Spec):
     status: Literal["active", "legacy", "abolished"] = "active"
     valid_from: date | None = None
     valid_to: date | None = None
-    source: str = Field(min_length=3)
+    #: Locally keyed by ``source_body``, or derived centrally from a national data set (not keyed locally).
+    collection: Literal["local", "central"] = "local"
+    sources: list[Citation] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> IndicatorSpec:
@@ -126,6 +129,8 @@ class IndicatorCatalogue:
     """Every code list and indicator in the catalogue files, and what is wrong with them."""
 
     codelists: dict[str, Located[CodeListSpec]] = field(default_factory=dict)
+    #: The register of public documents cited, by id.
+    sources: dict[str, Located[SourceSpec]] = field(default_factory=dict)
     indicators: dict[str, Located[IndicatorSpec]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     digest: Any = field(default_factory=hashlib.sha256)
@@ -191,11 +196,66 @@ def load_indicator_files(folder: Path = CATALOGUE_DIR) -> IndicatorCatalogue:
     cat.incomplete = bool(cat.problems)
     cat.digest.update(raw)
     for doc in files:
+        _read_sources(doc, cat)
         _read_codelists(doc, cat)
     for doc in files:
         _read_indicators(doc, cat)
     check_indicators(cat)
+    check_sources(cat)
     return cat
+
+
+def _read_sources(doc: TomlFile, cat: IndicatorCatalogue) -> None:
+    entries = doc.data.get("source", {})
+    if not isinstance(entries, dict):
+        cat.problems.append(Problem(doc.label, 1, "invalid-definition", "source must be a table of tables"))
+        return
+    for ref, body in entries.items():
+        block = doc.table_block(f"source.{ref}")
+        if ref in cat.sources:
+            first = cat.sources[ref]
+            cat.problems.append(
+                Problem(
+                    doc.label,
+                    block.line,
+                    "duplicate-id",
+                    f"source {ref!r} is also defined at {first.file}:{first.line}",
+                )
+            )
+            continue
+        try:
+            spec = SourceSpec.model_validate(body)
+        except ValidationError as exc:
+            cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
+            continue
+        cat.sources[ref] = Located(spec, doc.label, block.line, block.keys)
+
+
+def register(cat: IndicatorCatalogue) -> dict[str, SourceSpec]:
+    """Return the source register as specs by id."""
+    return {ref: loc.spec for ref, loc in cat.sources.items()}
+
+
+def check_sources(cat: IndicatorCatalogue) -> None:
+    """Add a problem for every code list or indicator without a public source, and every internal citation."""
+    reg = register(cat)
+    by_file: dict[str, dict[str, int]] = {}
+    for ref, loc in cat.sources.items():
+        by_file.setdefault(loc.file, {})[ref] = loc.line
+    for file, lines in by_file.items():
+        cat.problems += [
+            p for p in register_problems({r: reg[r] for r in lines}, file, lines) if p.kind != "missing-source"
+        ]
+    if cat.sources or cat.codelists or cat.indicators:
+        cat.problems += [
+            p
+            for p in register_problems(reg, next(iter(by_file), "indicators/catalogue"), {})
+            if p.kind == "missing-source"
+        ]
+    for list_id, cl in cat.codelists.items():
+        cat.problems += citation_problems(f"code list {list_id}", cl.spec.sources, reg, cl.file, cl.line_of("sources"))
+    for ind_id, ind in cat.indicators.items():
+        cat.problems += citation_problems(ind_id, ind.spec.sources, reg, ind.file, ind.line_of("sources"))
 
 
 def _read_codelists(doc: TomlFile, cat: IndicatorCatalogue) -> None:
@@ -225,7 +285,7 @@ def _read_codelists(doc: TomlFile, cat: IndicatorCatalogue) -> None:
 
 
 def _read_indicators(doc: TomlFile, cat: IndicatorCatalogue) -> None:
-    known_top = {"file", "indicator", "codelist"}
+    known_top = {"file", "indicator", "codelist", "source"}
     for key in doc.data:
         if key not in known_top:
             line = doc.table_block(key).line if key in doc.tables else doc.tables[""].line_of(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -16,6 +17,8 @@ class CodeList(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     title: str
     source: str = ""
+    #: Resolved citations: publisher, title, year, url, section, own_reading.
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Code(SQLModel, table=True):
@@ -64,7 +67,11 @@ class Indicator(SQLModel, table=True):
     status: str = Field(default="active", max_length=16, index=True)
     valid_from: date | None = None
     valid_to: date | None = None
+    #: "local" (keyed by a local body) or "central" (derived centrally from a national data set).
+    collection: str = Field(default="local", max_length=16)
     source: str = ""
+    #: Resolved citations: publisher, title, year, url, section, own_reading.
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     file: str = ""
     line: int = 0
 

@@ -14,12 +14,24 @@ class CodePublic(BaseModel):
     label: str
 
 
+class SourcePublic(BaseModel):
+    """One public document a catalogue item cites, at the section it relies on."""
+
+    publisher: str
+    title: str
+    year: str
+    url: str
+    section: str
+    own_reading: bool = False
+
+
 class CodeListPublic(BaseModel):
     """A code list with its codes."""
 
     id: str
     title: str
     source: str
+    sources: list[SourcePublic] = []
     codes: list[CodePublic]
 
 
@@ -57,7 +69,9 @@ class IndicatorPublic(BaseModel):
     status: str
     valid_from: date | None
     valid_to: date | None
+    collection: str
     source: str
+    sources: list[SourcePublic]
     file: str
     line: int
 

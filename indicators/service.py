@@ -71,7 +71,10 @@ def get_codelists(session: Session, ids: Collection[str] | None = None) -> list[
     by_list: dict[str, list[CodePublic]] = {}
     for code in codes:
         by_list.setdefault(code.codelist_id, []).append(CodePublic(code=code.code, label=code.label))
-    return [CodeListPublic(id=c.id, title=c.title, source=c.source, codes=by_list.get(c.id, [])) for c in lists]
+    return [
+        CodeListPublic(id=c.id, title=c.title, source=c.source, sources=c.sources, codes=by_list.get(c.id, []))
+        for c in lists
+    ]
 
 
 def list_figures(

@@ -19,9 +19,11 @@ from indicators.catalogue import (
     PeriodType,
     load_indicator_files,
     read_files,
+    register,
     suggest,
     validation_problems,
 )
+from indicators.sources import Citation, citation_problems
 from indicators.tomlfile import Problem, TomlFile
 
 #: The folder of the bundled return files.
@@ -86,6 +88,14 @@ class RecodeSpec(_Spec):
     map: dict[str, str] = Field(min_length=1)
 
 
+class MilestoneSpec(_Spec):
+    """A dated step of a return before its final deadline (e.g. data loaded), with its rule and sources."""
+
+    name: str = Field(min_length=3, max_length=64)
+    rule: str = Field(pattern=DEADLINE_RULE.pattern)
+    sources: list[Citation] = Field(default_factory=list)
+
+
 class ReturnSpec(_Spec):
     """A return's header as written in a return file."""
 
@@ -101,7 +111,13 @@ class ReturnSpec(_Spec):
     status: Literal["active", "legacy", "abolished"] = "active"
     valid_from: date | None = None
     valid_to: date | None = None
-    provenance: str = Field(min_length=3)
+    provenance: str = ""
+    #: Where the return itself (its existence, recipient, period, legal basis) is documented.
+    sources: list[Citation] = Field(default_factory=list)
+    #: Where the final ``deadline`` rule is documented.
+    deadline_sources: list[Citation] = Field(default_factory=list)
+    #: Dated steps before the final deadline, each with its rule and sources.
+    milestones: list[MilestoneSpec] = Field(default_factory=list)
     layout: Literal["list", "grid"] = "list"
     #: Org units the return covers; empty means every unit of its geography level.
     orgs: list[str] = Field(default_factory=list)
@@ -124,6 +140,8 @@ class FieldSpec(_Spec):
     recode: RecodeSpec | None = None
     #: For a different_method field: the indicator measuring the same concept the return's own way.
     counterpart: str | None = None
+    #: Where the field (its code, label and what it counts) is documented.
+    sources: list[Citation] = Field(default_factory=list)
 
 
 @dataclass
@@ -173,7 +191,40 @@ def load_catalogue(indicator_dir: Path = CATALOGUE_DIR, returns_dir: Path = RETU
         _read_fields(doc, target, cat)
     _check_fields(cat)
     _check_usage(cat)
+    _check_sources(cat)
     return cat
+
+
+def _check_sources(cat: Catalogue) -> None:
+    reg = register(cat.indicators)
+    for ret_id, ret in cat.returns.items():
+        spec = ret.spec
+        cat.problems += citation_problems(f"return {ret_id}", spec.sources, reg, ret.file, ret.line_of("sources"))
+        if spec.deadline:
+            cat.problems += citation_problems(
+                f"return {ret_id} deadline", spec.deadline_sources, reg, ret.file, ret.line_of("deadline")
+            )
+        for milestone in spec.milestones:
+            cat.problems += citation_problems(
+                f"return {ret_id} milestone {milestone.name!r}",
+                milestone.sources,
+                reg,
+                ret.file,
+                ret.line_of("milestones"),
+            )
+        if spec.milestones and not spec.deadline:
+            cat.problems.append(
+                Problem(
+                    ret.file,
+                    ret.line_of("milestones"),
+                    "invalid-definition",
+                    f"return {ret_id}: milestones need a final deadline",
+                )
+            )
+        for loc in cat.fields.get(ret_id, []):
+            cat.problems += citation_problems(
+                f"{ret_id} field {loc.spec.code}", loc.spec.sources, reg, loc.file, loc.line_of("sources")
+            )
 
 
 def _read_return(doc: TomlFile, cat: Catalogue) -> None:

@@ -68,6 +68,11 @@ class Return(SQLModel, table=True):
     valid_from: date | None = None
     valid_to: date | None = None
     provenance: str = ""
+    #: Resolved citations of the return, of its final deadline rule, and its dated milestones
+    #: (each ``{"name", "rule", "sources"}``).
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    deadline_sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    milestones: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     layout: str = Field(default="list", max_length=8)
     orgs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     suppression: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -95,6 +100,7 @@ class FieldMapping(SQLModel, table=True):
     unit: str | None = None
     recode: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     counterpart: str | None = Field(default=None, max_length=128)
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     position: int = 0
     file: str = ""
     line: int = 0

@@ -6,6 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
+from indicators.schemas import SourcePublic
+
 
 class OrgUnitPublic(BaseModel):
     """An organisation or area."""
@@ -58,6 +60,15 @@ class ReturnFieldPublic(BaseModel):
     relation: str
     breakdown: str
     note: str
+    sources: list[SourcePublic] = []
+
+
+class MilestonePublic(BaseModel):
+    """A dated step of a return before its final deadline, with its rule and sources."""
+
+    name: str
+    rule: str
+    sources: list[SourcePublic]
 
 
 class ReturnPublic(BaseModel):
@@ -78,6 +89,9 @@ class ReturnPublic(BaseModel):
     valid_from: date | None
     valid_to: date | None
     provenance: str
+    sources: list[SourcePublic] = []
+    deadline_sources: list[SourcePublic] = []
+    milestones: list[MilestonePublic] = []
     field_count: int = 0
 
 

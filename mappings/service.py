@@ -8,8 +8,10 @@ from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlmodel import Session, col, select
 
 from errors import CatalogueError, NotFound
+from indicators.catalogue import register
 from indicators.models import CatalogueVersion, Code, CodeList, Indicator
 from indicators.schemas import IndicatorUse
+from indicators.sources import cites_text, resolve
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
 from mappings.models import AgencyIndicator, AgencyReturn, Crosswalk, FieldMapping, OrgParent, OrgUnit, Return
 from mappings.schemas import (
@@ -48,9 +50,15 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     session.execute(delete(Code))
     session.execute(delete(CodeList))
     codelists = cat.indicators.codelists
+    reg = register(cat.indicators)
     if codelists:
         session.execute(
-            insert(CodeList), [{"id": k, "title": v.spec.title, "source": v.spec.source} for k, v in codelists.items()]
+            insert(CodeList),
+            [
+                {"id": k, "title": v.spec.title, "source": cites_text(cs), "sources": cs}
+                for k, v in codelists.items()
+                for cs in [resolve(v.spec.sources, reg)]
+            ],
         )
         session.execute(
             insert(Code),
@@ -63,8 +71,11 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     existing = set(session.execute(select(Indicator.id)).scalars())
     for ind_id, loc in cat.indicators.indicators.items():
         spec = loc.spec
-        values = spec.model_dump(exclude={"range"})
+        values = spec.model_dump(exclude={"range", "sources"})
+        cited = resolve(spec.sources, reg)
         values.update(
+            sources=cited,
+            source=cites_text(cited),
             range_min=spec.range[0] if spec.range else None,
             range_max=spec.range[1] if spec.range else None,
             file=loc.file,
@@ -82,7 +93,22 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     if gone:
         session.execute(delete(Indicator).where(col(Indicator.id).in_(gone)))
     for ret in cat.returns.values():
-        session.add(Return.model_validate(ret.spec.model_dump() | {"file": ret.file, "line": ret.line}))
+        head = ret.spec
+        session.add(
+            Return.model_validate(
+                head.model_dump(exclude={"sources", "deadline_sources", "milestones"})
+                | {
+                    "file": ret.file,
+                    "line": ret.line,
+                    "provenance": head.provenance or cites_text(resolve(head.sources, reg)),
+                    "sources": resolve(head.sources, reg),
+                    "deadline_sources": resolve(head.deadline_sources, reg),
+                    "milestones": [
+                        {"name": m.name, "rule": m.rule, "sources": resolve(m.sources, reg)} for m in head.milestones
+                    ],
+                }
+            )
+        )
     session.flush()
     rows = [
         {
@@ -98,6 +124,7 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
             "unit": f.spec.unit,
             "recode": f.spec.recode.model_dump() if f.spec.recode else None,
             "counterpart": f.spec.counterpart,
+            "sources": resolve(f.spec.sources, reg),
             "position": pos,
             "file": f.file,
             "line": f.line,
@@ -246,6 +273,7 @@ def get_return(session: Session, return_id: str) -> ReturnDetail:
             relation=f.relation,
             breakdown=f.breakdown,
             note=f.note,
+            sources=f.sources,
         )
         for f, i in rows
     ]

@@ -14,10 +14,12 @@ from mappings.catalogue import Catalogue, load_catalogue
 CODELISTS = """\
 [codelist.body_type]
 title = "Body type"
+sources = [{ ref = "test_doc", section = "table 1" }]
 codes = { local_authority = "Local authority", ons = "Office for National Statistics" }
 
 [codelist.sex]
 title = "Sex"
+sources = [{ ref = "test_doc", section = "table 1" }]
 codes = { F = "Female", M = "Male" }
 """
 
@@ -40,7 +42,7 @@ aggregation = "sum"
 purpose = "outcome"
 method = "test.a"
 source_body = "local_authority"
-source = "test"
+sources = [{ ref = "test_doc", section = "table 1" }]
 
 [[indicator]]
 id = "t.leavers"
@@ -57,7 +59,7 @@ aggregation = "sum"
 purpose = "context"
 method = "test.a"
 source_body = "local_authority"
-source = "test"
+sources = [{ ref = "test_doc", section = "table 1" }]
 
 [[indicator]]
 id = "t.leavers_eet"
@@ -77,7 +79,7 @@ purpose = "outcome"
 method = "test.a"
 source_body = "local_authority"
 formula = "100 * t.leavers_eet_n / t.leavers"
-source = "test"
+sources = [{ ref = "test_doc", section = "table 1" }]
 """
 
 RETURN = """\
@@ -89,29 +91,51 @@ submitter = "local_authority"
 geography_level = "upper_tier_la"
 period_type = "financial_year"
 deadline = "working_days_after_period_end:20"
-provenance = "test"
+sources = [{ ref = "test_doc", section = "table 1" }]
+deadline_sources = [{ ref = "test_doc", section = "dates" }]
 
 [[field]]
 code = "1"
 label = "Care leavers in EET"
 indicator = "t.leavers_eet"
 relation = "identical"
+sources = [{ ref = "test_doc", section = "table 1" }]
 
 [[field]]
 code = "2"
 label = "Care leavers in EET (female)"
 indicator = "t.leavers_eet_n"
 breakdown = "sex=F"
+sources = [{ ref = "test_doc", section = "table 1" }]
+"""
+
+REGISTER = """\
+[source.own_reading]
+publisher = "onereturn"
+title = "Own reading"
+year = "2026"
+own_reading = true
+
+[source.test_doc]
+publisher = "Department for Testing"
+title = "A published guide"
+year = "2024"
+url = "https://example.org/guide"
 """
 
 
 def write(
-    tmp_path: Path, indicators: str = INDICATORS, ret: str = RETURN, codelists: str = CODELISTS
+    tmp_path: Path,
+    indicators: str = INDICATORS,
+    ret: str = RETURN,
+    codelists: str = CODELISTS,
+    register: str = REGISTER,
 ) -> tuple[Path, Path]:
     ind_dir, ret_dir = tmp_path / "indicators", tmp_path / "returns"
     ind_dir.mkdir()
     ret_dir.mkdir()
     (ind_dir / "codelists.toml").write_text(codelists)
+    (ind_dir / "sources.toml").write_text(register)
     (ind_dir / "test.toml").write_text(indicators)
     (ret_dir / "test_return.toml").write_text(ret)
     return ind_dir, ret_dir
@@ -270,3 +294,57 @@ def test_inconsistent_statistic(tmp_path: Path, kind: str) -> None:
         )
     found = problems(tmp_path, indicators=broken)
     assert "invalid-definition" in {k for _, _, k in found}
+
+
+def test_an_item_without_sources_fails(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('sources = [{ ref = "test_doc", section = "table 1" }]\n', "", 1)
+    assert ("test.toml", line_of(INDICATORS, "[[indicator]]"), "missing-source") in problems(tmp_path, indicators=broken)
+
+
+def test_a_field_without_sources_fails(tmp_path: Path) -> None:
+    broken = RETURN.replace('relation = "identical"\nsources = [{ ref = "test_doc", section = "table 1" }]', 'relation = "identical"')
+    assert ("test_return.toml", line_of(RETURN, "[[field]]"), "missing-source") in problems(tmp_path, ret=broken)
+
+
+def test_a_deadline_without_sources_fails(tmp_path: Path) -> None:
+    broken = RETURN.replace('deadline_sources = [{ ref = "test_doc", section = "dates" }]\n', "")
+    assert ("test_return.toml", line_of(broken, "deadline ="), "missing-source") in problems(tmp_path, ret=broken)
+
+
+def test_a_milestone_cites_its_rule(tmp_path: Path) -> None:
+    ok = RETURN.replace(
+        "[[field]]",
+        'milestones = [{ name = "data loaded", rule = "fixed_after_period_end:05-31", sources = [{ ref = "test_doc", section = "dates" }] }]\n\n[[field]]',
+        1,
+    )
+    assert problems(tmp_path, ret=ok) == []
+    (tmp_path / "b").mkdir()
+    bare = ok.replace(', sources = [{ ref = "test_doc", section = "dates" }] }]', " }]")
+    assert ("test_return.toml", line_of(bare, "milestones ="), "missing-source") in problems(tmp_path / "b", ret=bare)
+
+
+@pytest.mark.parametrize("section", ["seed 004, section five", "shared/reference/README.md item 6", "NI 40 (recollection)"])
+def test_an_internal_document_is_refused(tmp_path: Path, section: str) -> None:
+    broken = INDICATORS.replace('section = "table 1"', f'section = "{section}"', 1)
+    assert ("test.toml", line_of(INDICATORS, "sources = "), "internal-source") in problems(tmp_path, indicators=broken)
+
+
+def test_an_unknown_source_is_refused(tmp_path: Path) -> None:
+    broken = INDICATORS.replace('ref = "test_doc"', 'ref = "no_such_doc"', 1)
+    assert ("test.toml", line_of(INDICATORS, "sources = "), "broken-reference") in problems(tmp_path, indicators=broken)
+
+
+def test_a_public_source_needs_its_link(tmp_path: Path) -> None:
+    broken = REGISTER.replace('url = "https://example.org/guide"\n', "")
+    assert ("sources.toml", line_of(REGISTER, "[source.test_doc]"), "invalid-definition") in problems(
+        tmp_path, register=broken
+    )
+
+
+def test_own_reading_is_allowed_and_counted(tmp_path: Path) -> None:
+    own = INDICATORS.replace('ref = "test_doc"', 'ref = "own_reading"', 1)
+    cat = load_catalogue(*write(tmp_path, indicators=own))
+    assert cat.all_problems == []
+    from indicators.sources import OWN_READING
+
+    assert sum(c.ref == OWN_READING for loc in cat.indicators.indicators.values() for c in loc.spec.sources) == 1
