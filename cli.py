@@ -202,6 +202,26 @@ def catalogue_check(
     err.print(f"[green]Catalogue OK[/green]: {summary}.")
 
 
+@catalogue_app.command("sources")
+def catalogue_sources(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: docs/sources.md)")] = None,
+) -> None:
+    """Write the page of every public source the catalogue cites (docs/sources.md) and print the counts."""
+    from mappings.catalogue import load_catalogue
+    from mappings.sources_doc import SOURCES_DOC, counts, render
+
+    cat = load_catalogue()
+    if cat.all_problems:
+        raise OneReturnError("The catalogue has problems; run `onereturn catalogue check`")
+    target = output or SOURCES_DOC
+    target.write_text(render(cat), encoding="utf-8")
+    n = counts(cat)
+    err.print(
+        f"Wrote {target}: {n['documents']} documents, {n['citations']} citations, {n['items']} items, "
+        f"{n['items_with_own_reading']} resting partly on own reading ({n['items_only_own_reading']} wholly)."
+    )
+
+
 @catalogue_app.command("load")
 def catalogue_load() -> None:
     """Check the catalogue and load it (and the geography, if absent) into the database."""

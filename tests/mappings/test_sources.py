@@ -1,0 +1,66 @@
+"""Sources as data: the bundled catalogue cites a public document (or its own reading) for every item,
+docs/sources.md is what the catalogue gives, and the code lists are the ones the returns define."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import re
+
+from indicators.sources import OWN_READING
+from mappings.catalogue import Catalogue
+from mappings.sources_doc import SOURCES_DOC, citing_items, counts, render
+
+SPEC_DIR = Path("/work/shared/reference/childrens_services/liia-tools")
+
+
+def test_bundled_catalogue_has_no_item_without_a_source(bundled_catalogue: Catalogue) -> None:
+    kinds = {p.kind for p in bundled_catalogue.all_problems}
+    assert not kinds & {"missing-source", "internal-source"}
+    cat = bundled_catalogue
+    assert all(cl.spec.sources for cl in cat.indicators.codelists.values())
+    assert all(i.spec.sources for i in cat.indicators.indicators.values())
+    assert all(r.spec.sources and (r.spec.deadline_sources or not r.spec.deadline) for r in cat.returns.values())
+    assert all(f.spec.sources for fields in cat.fields.values() for f in fields)
+
+
+def test_no_citation_names_an_internal_document(bundled_catalogue: Catalogue) -> None:
+    for item, cite in citing_items(bundled_catalogue):
+        assert "seed" not in cite.section.lower(), item
+        assert "readme" not in cite.section.lower(), item
+
+
+def test_committed_sources_page_is_current(bundled_catalogue: Catalogue) -> None:
+    assert SOURCES_DOC.read_text(encoding="utf-8") == render(bundled_catalogue), (
+        "docs/sources.md is stale: run `onereturn catalogue sources`"
+    )
+
+
+def test_counts_separate_public_sources_from_own_reading(bundled_catalogue: Catalogue) -> None:
+    n = counts(bundled_catalogue)
+    pairs = citing_items(bundled_catalogue)
+    assert n["citations"] == sum(c.ref != OWN_READING for _, c in pairs)
+    assert 0 < n["items_only_own_reading"] <= n["items_with_own_reading"] < n["items"]
+
+
+def _ssda903_codes(column: str) -> set[str]:
+    text = (SPEC_DIR / "SSDA903_schema_2024.yml").read_text()
+    block = text[text.index(f"      {column}:") :]
+    block = block[: block.index("dictionary:")]
+    return set(re.findall(r'- code: "([A-Z0-9]+)"', block))
+
+
+def _cin_codes(simple_type: str) -> dict[str, str]:
+    text = (SPEC_DIR / "CIN_schema_2024.xsd").read_text()
+    block = text[text.index(f'<xs:simpleType name="{simple_type}">') :]
+    block = block[: block.index("</xs:simpleType>")]
+    found = re.findall(r'value="([A-Z0-9]+)"><xs:annotation><xs:documentation>([^<]+)<', block)
+    return dict(found)
+
+
+def test_ethnicity_codes_are_the_dfe_codes(bundled_catalogue: Catalogue) -> None:
+    codes = bundled_catalogue.indicators.codelists["ethnicity_dfe"].spec.codes
+    assert codes == _cin_codes("ethnicitytype")
+    assert set(codes) == _ssda903_codes("ETHNIC")
+    assert {"WROM", "CHNE"} <= set(codes)
+    assert not {"ACHN", "OARB"} & set(codes)
