@@ -204,7 +204,9 @@ def catalogue_check(
 
 @catalogue_app.command("sources")
 def catalogue_sources(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: docs/sources.md)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: docs/sources.md)")
+    ] = None,
 ) -> None:
     """Write the page of every public source the catalogue cites (docs/sources.md) and print the counts."""
     from mappings.catalogue import load_catalogue

@@ -140,7 +140,11 @@ def calendar_entries(session: Session, start: date, end: date) -> list[CalendarE
         if r.status != "abolished" and r.deadline
     ]
     entries = calendar(
-        [(r.id, r.period_type, r.deadline) for r in rows], start, end, lead_working_days=REMIND_WORKING_DAYS
+        [(r.id, r.period_type, r.deadline) for r in rows],
+        start,
+        end,
+        lead_working_days=REMIND_WORKING_DAYS,
+        milestones={r.id: [(m["name"], m["rule"]) for m in r.milestones] for r in rows if r.milestones},
     )
     by_id = {r.id: r for r in rows}
 
@@ -201,6 +205,27 @@ def return_indicators(session: Session, return_id: str) -> set[str]:
     return set().union(*(collected_inputs(indicators, f) for f in fields))
 
 
+def timetable_lines(session: Session, entries: list[list[str]]) -> list[str]:
+    """List, for each (return, period), every dated step and the final deadline, with the rule's source."""
+    from indicators.sources import cites_text
+    from mappings.deadlines import recipient_deadline
+
+    out = []
+    for return_id, period in entries:
+        ret = session.get(Return, return_id)
+        if ret is None or not ret.deadline:
+            continue
+        parsed = parse_period(period)
+        steps = [(m["name"], m["rule"], m["sources"]) for m in ret.milestones]
+        steps.append(("return due to " + ret.recipient, ret.deadline, ret.deadline_sources))
+        for name, rule, sources in steps:
+            day = recipient_deadline(rule, parsed)
+            out.append(
+                f"- {return_id} {period}: {name} by {day:%a %d %b %Y} ({rule}; source: {cites_text(sources) or 'none'})"
+            )
+    return out
+
+
 def owed_for_entry(
     session: Session, agency: str, return_id: str, period: str, needed: set[str] | None = None
 ) -> list[Obligation]:
@@ -244,6 +269,7 @@ def job_remind(agency_code: str, deadline: str, entries: list[list[str]], schedu
                 for o in owed_for_entry(session, agency_code, return_id, period):
                     owed.setdefault(o, []).append(return_id)
             if owed:
+                dates = timetable_lines(session, entries)
                 lines = [
                     f"- {o.indicator_id} for {o.org_code}, {o.period}{(' (' + o.breakdown + ')') if o.breakdown else ''}: needed by {', '.join(sorted(set(r)))}"
                     for o, r in sorted(owed.items())
@@ -251,7 +277,8 @@ def job_remind(agency_code: str, deadline: str, entries: list[list[str]], schedu
                 outbox.queue(
                     session, kind="reminder", recipient=_address(session, agency_code), agency_code=agency_code,
                     subject=f"onereturn: {len(owed)} figure(s) due by {deadline}",
-                    body="Figures still owed, each asked for once:\n" + "\n".join(lines),
+                    body="Figures still owed, each asked for once:\n" + "\n".join(lines)
+                    + ("\n\nDates to meet:\n" + "\n".join(dates) if dates else ""),
                     dedupe_key=job_id, now=datetime.now(UTC),
                 )  # fmt: skip
             session.commit()

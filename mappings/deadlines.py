@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
@@ -42,7 +42,7 @@ from indicators.periods import (
 )
 from mappings.catalogue import DEADLINE_RULE
 
-Kind = Literal["window_opens", "agency_deadline", "build", "recipient_deadline"]
+Kind = Literal["window_opens", "agency_deadline", "build", "milestone", "recipient_deadline"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 #: The deadline rules a return file may use, for error messages.
@@ -55,6 +55,7 @@ TIMES: dict[Kind, time] = {
     "window_opens": time(0, 0),
     "agency_deadline": time(17, 0),
     "build": time(18, 0),
+    "milestone": time(17, 0),
     "recipient_deadline": time(17, 0),
 }
 DEFAULT_TZ = "Europe/London"
@@ -64,6 +65,7 @@ KIND_WORDS: dict[Kind, str] = {
     "window_opens": "collection window opens",
     "agency_deadline": "agencies' deadline",
     "build": "return built",
+    "milestone": "dated step",
     "recipient_deadline": "due to the recipient",
 }
 #: How long an entry lasts on a calendar (a deadline is a moment; calendar programs need an end).
@@ -95,6 +97,7 @@ _DESCRIPTIONS: dict[Kind, str] = {
     "agency_deadline": "Agencies must have submitted their figures for {r} {p} by now (soft deadline, "
     "set ahead of the recipient's so there is time to chase, check and build).",
     "build": "The {r} return for {p} is built from the figures received by the agency deadline.",
+    "milestone": "The {r} return for {p}: {m} by now (a dated step before the final deadline).",
     "recipient_deadline": "The {r} return for {p} is due to its recipient (hard deadline).",
 }
 
@@ -215,6 +218,8 @@ class CalendarEntry:
     at: datetime
     #: The return's title, for a summary in words; the id stands in when it is not known.
     title: str = ""
+    #: The milestone's name (e.g. "data loaded"); empty for the other kinds.
+    label: str = ""
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
@@ -223,17 +228,23 @@ class CalendarEntry:
     @property
     def uid(self) -> str:
         """Return the identifier calendar programs use to update this entry rather than duplicate it."""
-        return f"{self.return_id}.{self.period}.{self.kind}@onereturn"
+        suffix = "-" + "-".join(self.label.lower().split()) if self.label else ""
+        return f"{self.return_id}.{self.period}.{self.kind}{suffix}@onereturn"
 
     @property
     def summary(self) -> str:
         """Return the one-line title in words, e.g. ``National Indicator Set, 2024 to 2025 financial year: agencies' deadline``."""
-        return f"{self.title or self.return_id}, {period_words(self.period)}: {KIND_WORDS[self.kind]}"
+        return f"{self.title or self.return_id}, {period_words(self.period)}: {self.label or KIND_WORDS[self.kind]}"
 
     @property
     def end(self) -> datetime:
         """Return when the entry ends: a moment in a timetable is shown as a short event from ``at``."""
         return self.at + EVENT_LENGTH
+
+    @property
+    def description(self) -> str:
+        """Return the sentence saying what the entry means."""
+        return _DESCRIPTIONS[self.kind].format(r=self.title or self.return_id, p=period_words(self.period), m=self.label)
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -252,10 +263,14 @@ def entries_for(
     lead_working_days: int = 5,
     tz: str = DEFAULT_TZ,
     working: WorkingCalendar = ENGLAND,
+    milestones: Sequence[tuple[str, str]] = (),
 ) -> list[CalendarEntry]:
-    """Return the four entries of one return for one period, in time order.
+    """Return the entries of one return for one period, in time order.
 
-    The agency deadline is ``lead_working_days`` working days before the recipient's, but never before
+    ``milestones`` are (name, rule) steps before the final deadline, such as "data loaded" by 31 May
+    ahead of the return finished by 30 June: each is an entry of its own, and the agency deadline is
+    set ahead of the earliest of them, since figures must be in before the first date falls due.
+    The agency deadline is ``lead_working_days`` working days before that date, but never before
     the first working day on or after the window opens (a long lead on a short timetable would
     otherwise ask for figures before they may be sent), and never after the recipient's deadline.
     """
@@ -268,8 +283,10 @@ def entries_for(
     zone = _zone(tz)
     opens = period.end + timedelta(days=1)
     due = recipient_deadline(rule, period, working=working)
-    agency = working.add_working_days(due, -lead_working_days)
-    agency = min(max(agency, working.on_or_after(opens)), due)
+    steps = [(name, recipient_deadline(step, period, working=working)) for name, step in milestones]
+    first_due = min([due, *(day for _, day in steps)])
+    agency = working.add_working_days(first_due, -lead_working_days)
+    agency = min(max(agency, working.on_or_after(opens)), first_due)
     days: dict[Kind, date] = {
         "window_opens": opens,
         "agency_deadline": agency,
@@ -282,6 +299,13 @@ def entries_for(
     entries = [
         CalendarEntry(return_id, period.code, kind, datetime.combine(days[kind], TIMES[kind], tzinfo=zone))
         for kind in KINDS
+        if kind != "milestone"
+    ]
+    entries += [
+        CalendarEntry(
+            return_id, period.code, "milestone", datetime.combine(day, TIMES["milestone"], tzinfo=zone), label=name
+        )
+        for name, day in steps
     ]
     return sorted(entries, key=lambda e: e.at)
 
@@ -327,8 +351,11 @@ def calendar(
     *,
     lead_working_days: int = 5,
     tz: str = DEFAULT_TZ,
+    milestones: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> list[CalendarEntry]:
     """Return the entries of every (return_id, period_type, rule) for the periods ending in [start, end].
+
+    ``milestones`` maps a return to its (name, rule) steps before the final deadline.
 
     Entries are sorted by (time, return, kind, period); deadlines of a period ending near ``end`` may
     fall after ``end``. A return with an empty rule has no deadline to schedule and is left out.
@@ -343,7 +370,15 @@ def calendar(
         if not rule:
             continue
         for period in periods_between(period_type, start, end):
-            entries += entries_for(return_id, period_type, rule, period, lead_working_days=lead_working_days, tz=tz)
+            entries += entries_for(
+                return_id,
+                period_type,
+                rule,
+                period,
+                lead_working_days=lead_working_days,
+                tz=tz,
+                milestones=(milestones or {}).get(return_id, ()),
+            )
     return sorted(entries, key=lambda e: (e.at, e.return_id, e.kind, e.period))
 
 
@@ -405,10 +440,7 @@ def to_ics(
         event.add("dtstart", entry.at)
         event.add("dtend", entry.end)
         event.add("summary", entry.summary)
-        event.add(
-            "description",
-            _DESCRIPTIONS[entry.kind].format(r=entry.title or entry.return_id, p=period_words(entry.period)),
-        )
+        event.add("description", entry.description)
         event.add("categories", [entry.kind])
         # Deadlines are reminders, not meetings: they should not show the officer as busy.
         event.add("transp", "TRANSPARENT")

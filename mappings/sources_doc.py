@@ -74,14 +74,13 @@ def render(cat: Catalogue) -> str:
     ]
     register = cat.indicators.sources
     for ref in sorted(register, key=lambda r: (r == OWN_READING, r)):
-        spec = register[ref].spec
+        entry = register[ref].spec
         lines.append(
-            f"| `{ref}` | {_cells(spec.publisher)} | {_cells(spec.title)} | {_cells(spec.year)} | "
-            f"{spec.url or '-'} | {len(by_ref.get(ref, []))} |"
+            f"| `{ref}` | {_cells(entry.publisher)} | {_cells(entry.title)} | {_cells(entry.year)} | "
+            f"{entry.url or '-'} | {len(by_ref.get(ref, []))} |"
         )
     for ref in sorted(by_ref, key=lambda r: (r == OWN_READING, r)):
-        spec = register[ref].spec if ref in register else None
-        title = spec.title if spec else ref
+        title = register[ref].spec.title if ref in register else ref
         lines += ["", f"## `{ref}`: {_cells(title)}", ""]
         lines += [f"- {item}: {_cells(section)}" for item, section in by_ref[ref]]
     return "\n".join(lines) + "\n"

@@ -88,8 +88,21 @@ def test_one_reminder_lists_each_owed_figure_once_across_returns(jobs_on: Engine
     scheduler.job_remind("notts_cyp", "2025-04-23", entries, "2025-04-16T09:00:00+01:00")
     with Session(jobs_on) as session:
         (message,) = outbox.list_messages(session, agency_code="notts_cyp")
-    lines = message.body.splitlines()[1:]
+    owed_text, _, dates_text = message.body.partition("\n\nDates to meet:\n")
+    lines = owed_text.splitlines()[1:]
     assert len(lines) == len(set(lines))
+    # The reminder names every dated step, each with its rule and source (SSDA903: loaded, then finished).
+    dates = dates_text.splitlines()
+    assert any(
+        d.startswith(
+            "- dfe_ssda903 FY2024-25: data loaded by Fri 30 May 2025 (fixed_after_period_end:05-31; source: Department for Education"
+        )
+        for d in dates
+    )
+    assert any(
+        d.startswith("- dfe_ssda903 FY2024-25: return due to Department for Education by Mon 30 Jun 2025")
+        for d in dates
+    )
     shared = [line for line in lines if line.startswith("- cyp.lac_3plus_placements_n for E10000024, 2025-03-31")]
     assert shared == ["- cyp.lac_3plus_placements_n for E10000024, 2025-03-31: needed by county_cyp_core, dfe_ssda903"]
     assert not any(line.startswith("- cyp.lac_count for") for line in lines), "already accepted"

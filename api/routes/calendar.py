@@ -80,7 +80,7 @@ def get_calendar(
         if status is not None and state != status:
             continue
         rows.append({"uid": e.uid, "title": e.summary, "return_id": e.return_id, "period": e.period,
-                     "period_words": period_words(e.period), "kind": e.kind, "at": e.at.isoformat(),
+                     "period_words": period_words(e.period), "kind": e.kind, "label": e.label, "at": e.at.isoformat(),
                      "start": e.at.isoformat(), "end": e.end.isoformat(), "status": state, "agencies": agencies,
                      "owed": owed})  # fmt: skip
     listed = page_of(request, rows, limit=limit, offset=offset).model_dump()

@@ -100,3 +100,19 @@ def test_returns_list_and_detail(client: TestClient, bundled_catalogue: Catalogu
     core = client.get("/api/returns/county_cyp_core").json()
     assert len(core["fields"]) == 67
     assert client.get("/api/returns/nothing").status_code == 404
+
+
+def test_indicators_and_returns_show_their_sources(client: TestClient) -> None:
+    ind = client.get("/api/indicators/cyp.lac_count").json()
+    assert ind["sources"]
+    assert all({"publisher", "title", "year", "url", "section"} <= set(s) for s in ind["sources"])
+    assert any(s["url"].startswith("https://github.com/dfe-analytical-services") for s in ind["sources"])
+    ret = client.get("/api/returns/dfe_ssda903").json()
+    assert ret["sources"]
+    assert ret["deadline_sources"]
+    (loaded,) = ret["milestones"]
+    assert (loaded["name"], loaded["rule"]) == ("data loaded", "fixed_after_period_end:05-31")
+    assert any("31 May" in s["section"] for s in loaded["sources"])
+    assert all(f["sources"] for f in ret["fields"])
+    lists = client.get("/api/indicators/cyp.lac_count").json()["codelists"]
+    assert all(c["sources"] for c in lists)

@@ -189,3 +189,19 @@ def test_small_numbers_are_suppressed_with_a_secondary_cell(store: Engine, store
     assert (female["status"], female["display"], female["value"]) == ("suppressed", "c", None)
     assert (male["status"], male["display"]) == ("suppressed", "c")
     assert (total["status"], total["display"]) == ("present", "20")
+
+
+def test_definitions_cite_the_field_and_the_definition(store: Engine) -> None:
+    from io import BytesIO
+
+    from exports.xlsx_writer import write_xlsx
+
+    b = built(store, "dfe_ssda903", "FY2024-25")
+    info = next(f for f in b.fields if f.code == "EPI.CLA_31MAR")
+    assert {s["of"] for s in info.sources} == {"field", "indicator"}
+    sheet = pl.read_excel(BytesIO(write_xlsx(b)), sheet_name="Definitions", infer_schema_length=0)
+    assert isinstance(sheet, pl.DataFrame)
+    text = sheet.filter(pl.col("Field code") == "EPI.CLA_31MAR")["Sources"][0]
+    assert text.startswith("Field: ")
+    assert "|| Definition: " in text
+    assert "https://github.com/SocialFinanceDigitalLabs/liia-tools" in text

@@ -298,11 +298,15 @@ def test_inconsistent_statistic(tmp_path: Path, kind: str) -> None:
 
 def test_an_item_without_sources_fails(tmp_path: Path) -> None:
     broken = INDICATORS.replace('sources = [{ ref = "test_doc", section = "table 1" }]\n', "", 1)
-    assert ("test.toml", line_of(INDICATORS, "[[indicator]]"), "missing-source") in problems(tmp_path, indicators=broken)
+    assert ("test.toml", line_of(INDICATORS, "[[indicator]]"), "missing-source") in problems(
+        tmp_path, indicators=broken
+    )
 
 
 def test_a_field_without_sources_fails(tmp_path: Path) -> None:
-    broken = RETURN.replace('relation = "identical"\nsources = [{ ref = "test_doc", section = "table 1" }]', 'relation = "identical"')
+    broken = RETURN.replace(
+        'relation = "identical"\nsources = [{ ref = "test_doc", section = "table 1" }]', 'relation = "identical"'
+    )
     assert ("test_return.toml", line_of(RETURN, "[[field]]"), "missing-source") in problems(tmp_path, ret=broken)
 
 
@@ -323,7 +327,9 @@ def test_a_milestone_cites_its_rule(tmp_path: Path) -> None:
     assert ("test_return.toml", line_of(bare, "milestones ="), "missing-source") in problems(tmp_path / "b", ret=bare)
 
 
-@pytest.mark.parametrize("section", ["seed 004, section five", "shared/reference/README.md item 6", "NI 40 (recollection)"])
+@pytest.mark.parametrize(
+    "section", ["seed 004, section five", "shared/reference/README.md item 6", "NI 40 (recollection)"]
+)
 def test_an_internal_document_is_refused(tmp_path: Path, section: str) -> None:
     broken = INDICATORS.replace('section = "table 1"', f'section = "{section}"', 1)
     assert ("test.toml", line_of(INDICATORS, "sources = "), "internal-source") in problems(tmp_path, indicators=broken)

@@ -414,3 +414,49 @@ def test_ics_needs_an_aware_now_and_allows_no_entries() -> None:
     empty = icalendar.Calendar.from_ical(to_ics([], now=NOW, name="empty"))
     assert str(empty["X-WR-CALNAME"]) == "empty"
     assert empty.events == []
+
+
+# --- milestones: a return with several dated steps (SSDA903: data loaded, then return finished) ---
+
+SSDA903_MILESTONES = [("data loaded", "fixed_after_period_end:05-31")]
+
+
+@pytest.mark.parametrize(
+    ("year", "loaded", "finished"),
+    [
+        # DfE, Children Looked After return 2012-13: "data should be loaded by Friday 31 May 2013",
+        # open "for cleaning of data until Friday 28 June 2013".
+        (2012, date(2013, 5, 31), date(2013, 6, 28)),
+        # DfE, guide to submitting data, 2021 to 2022 return: loaded by 31 May 2022, submitted by 30 June 2022.
+        (2021, date(2022, 5, 31), date(2022, 6, 30)),
+    ],
+)
+def test_ssda903_milestones_match_the_published_dates(year: int, loaded: date, finished: date) -> None:
+    entries = entries_for(
+        "dfe_ssda903",
+        "financial_year",
+        "fixed_after_period_end:06-30",
+        financial_year(year),
+        milestones=SSDA903_MILESTONES,
+    )
+    got = {(e.kind, e.label): e.at.date() for e in entries}
+    assert got[("milestone", "data loaded")] == loaded
+    assert got[("recipient_deadline", "")] == finished
+    # Agencies are asked ahead of the first date, not the last: the load date is the one to meet.
+    assert got[("agency_deadline", "")] < loaded
+
+
+def test_milestones_are_entries_of_their_own_in_the_calendar_and_feed() -> None:
+    entries = calendar(
+        [("dfe_ssda903", "financial_year", "fixed_after_period_end:06-30")],
+        date(2025, 3, 1),
+        date(2025, 3, 31),
+        milestones={"dfe_ssda903": SSDA903_MILESTONES},
+    )
+    milestone = next(e for e in entries if e.kind == "milestone")
+    assert milestone.uid == "dfe_ssda903.FY2024-25.milestone-data-loaded@onereturn"
+    assert milestone.summary == "dfe_ssda903 FY2024-25: data loaded"
+    assert milestone.at.date() == date(2025, 5, 30)  # 31 May 2025 is a Saturday
+    feed = to_ics(entries, now=datetime(2025, 3, 1, tzinfo=UTC)).decode()
+    assert "dfe_ssda903 FY2024-25: data loaded" in feed
+    assert "data loaded by now" in feed

@@ -3,9 +3,8 @@ docs/sources.md is what the catalogue gives, and the code lists are the ones the
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 from indicators.sources import OWN_READING
 from mappings.catalogue import Catalogue
