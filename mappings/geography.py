@@ -41,6 +41,8 @@ LTLA23_UTLA = "LTLA-UTLA_Apr23_Lookup_England-Wales.csv"
 CCG18_NHS = "CCG18_to_NHSRLO18_NHSER18_Apr2018__ons-lookups_csv202.csv"
 CCG20_STP = "CCG20_to_STP20_Apr2020__ons-lookups_csv031.csv"
 REORGANISATIONS = "reorganisations.csv"
+#: Health bodies abolished before the ONS lookups shipped here (primary care trusts), hand-written.
+HEALTH_BEFORE_2013 = "health_bodies_before_2013.csv"
 
 # A vintage is dated by the first day of the month its lookup describes; only used where
 # reorganisations.csv does not give the real date.
@@ -409,7 +411,31 @@ def load_geography(folder: Path = GEOGRAPHY_FOLDER) -> Geography:
             }
         )
 
-    return Geography(org_units=org_units, org_parents=org_parents, crosswalks=_crosswalk_rows(folder))
+    units, edges = _health_before_2013(folder, set(spans))
+    return Geography(org_units=org_units + units, org_parents=org_parents + edges, crosswalks=_crosswalk_rows(folder))
+
+
+def _health_before_2013(folder: Path, known: set[str]) -> tuple[list[Row], list[Row]]:
+    """Read the hand-written primary care trusts: each unit, and an edge from each area it contains."""
+    if not (folder / HEALTH_BEFORE_2013).exists():
+        return [], []
+    units: list[Row] = []
+    edges: list[Row] = []
+    for row in _read(folder, HEALTH_BEFORE_2013):
+        valid_from, valid_to = _parse_date(row["valid_from"]), _parse_date(row["valid_to"])
+        source = f"{HEALTH_BEFORE_2013}: {row['note']}"
+        units.append(
+            {"code": row["code"], "name": row["name"], "type": row["type"], "valid_from": valid_from,
+             "valid_to": valid_to, "source": source}
+        )  # fmt: skip
+        for child in row["contains"].split(";"):
+            if child not in known:
+                raise ValueError(f"{HEALTH_BEFORE_2013}: {row['code']} contains unknown area {child}")
+            edges.append(
+                {"child_code": child, "parent_code": row["code"], "valid_from": valid_from, "valid_to": valid_to,
+                 "source": source}
+            )  # fmt: skip
+    return units, edges
 
 
 def store_geography(session: Session, geo: Geography) -> dict[str, int]:

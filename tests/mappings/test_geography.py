@@ -37,6 +37,7 @@ ALL_TYPES = LA_TYPES | {
     "stp",
     "nhs_region",
     "phe_centre",
+    "pct",
 }
 
 
@@ -80,7 +81,7 @@ def test_types_are_the_agreed_ones_and_codes_are_unique() -> None:
     assert types["nuts1"] == 9
     prefixes = {"county": "E10", "unitary": "E06", "metropolitan_district": "E08", "london_borough": "E09"}
     prefixes |= {"non_metropolitan_district": "E07", "region": "E12", "ccg": "E38", "stp": "E54"}
-    prefixes |= {"nhs_region": "E40", "phe_centre": "E45", "nuts1": "UK", "nuts2": "UK", "nuts3": "UK"}
+    prefixes |= {"nhs_region": "E40", "phe_centre": "E45", "nuts1": "UK", "nuts2": "UK", "nuts3": "UK", "pct": "PCT-"}
     for unit in geo().org_units:
         if unit["type"] != "england":
             assert str(unit["code"]).startswith(prefixes[str(unit["type"])]), unit
@@ -302,3 +303,11 @@ def test_store_round_trip_on_sqlite() -> None:
         aylesbury = session.get(OrgUnit, "E07000004")
         assert aylesbury is not None
         assert aylesbury.valid_to == date(2020, 3, 31)
+
+
+def test_lewisham_pct_holds_the_borough_until_ccgs_replaced_pcts() -> None:
+    (pct,) = [u for u in geo().org_units if u["type"] == "pct"]
+    assert (pct["code"], pct["valid_to"]) == ("PCT-LEWISHAM", date(2013, 3, 31))
+    assert "own reading" in str(pct["source"])
+    assert parents_on("E09000023", date(2010, 3, 31)).count("PCT-LEWISHAM") == 1
+    assert "PCT-LEWISHAM" not in parents_on("E09000023", date(2013, 4, 1))

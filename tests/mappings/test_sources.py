@@ -4,6 +4,7 @@ docs/sources.md is what the catalogue gives, and the code lists are the ones the
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 from indicators.sources import OWN_READING
@@ -63,3 +64,43 @@ def test_ethnicity_codes_are_the_dfe_codes(bundled_catalogue: Catalogue) -> None
     assert set(codes) == _ssda903_codes("ETHNIC")
     assert {"WROM", "CHNE"} <= set(codes)
     assert not {"ACHN", "OARB"} & set(codes)
+
+
+def test_vital_signs_identical_links_are_the_same_figure(bundled_catalogue: Catalogue) -> None:
+    cat = bundled_catalogue
+    ret = cat.returns["vital_signs"].spec
+    assert (ret.geography_level, ret.submitter, ret.valid_from, ret.valid_to) == (
+        "pct",
+        "nhs_commissioner",
+        date(2008, 4, 1),
+        date(2011, 3, 31),
+    )
+    assert ret.deadline
+    assert ret.deadline_sources
+    inds = cat.indicators.indicators
+    for f in cat.fields["vital_signs"]:
+        ind = inds[f.spec.indicator].spec
+        refs = {c.ref for c in f.spec.sources}
+        if f.spec.code.startswith("NI "):
+            assert "clg_ni_handbook_2008" in refs, f.spec.code  # the NI definition
+        assert refs - {"clg_ni_handbook_2008"}, f.spec.code  # and the Vital Signs side
+        if f.spec.relation == "identical":
+            # Quarterly Vital Signs figures are the same figure only for an indicator the service can
+            # sum to a quarter exactly; an annual NI is another figure.
+            assert ind.period_type in ("month", "quarter"), f.spec.code
+            assert f.spec.unit in (None, ind.unit), f.spec.code
+
+
+def test_ni40_is_derived_centrally_and_never_summed(bundled_catalogue: Catalogue) -> None:
+    ni40 = bundled_catalogue.indicators.indicators["drugs.ni40_ocu_in_effective_treatment"].spec
+    assert (ni40.collection, ni40.aggregation, ni40.formula) == ("central", "none", None)
+    assert "opiate and/or crack cocaine" in ni40.definition
+    (field,) = [f for f in bundled_catalogue.fields["nis"] if f.spec.code == "NI 40"]
+    assert field.spec.indicator == ni40.id
+
+
+def test_ni185_is_the_2008_09_decc_return(bundled_catalogue: Catalogue) -> None:
+    pct = bundled_catalogue.indicators.indicators["env.la_operations_co2_ni185_reduction_pct"].spec
+    assert "2008/09 baseline" in pct.definition
+    assert "Department of Energy and Climate Change" in pct.definition
+    assert any(c.ref == "decc_ni185_186" for c in pct.sources)
