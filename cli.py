@@ -500,9 +500,12 @@ def demo_command(
         err.print(f"  {upload.file}: {upload.status}. {upload.message}", markup=False, highlight=False)
     for year in YEARS:
         _export_all(engine, year, output, quiet=quiet)
-    with db.session_scope(engine) as session:
-        report = burden(session, YEARS[-1])
-    print_burden(report)
+    # The year the National Indicators and Vital Signs were both in force, then the latest year.
+    for year in (YEARS[0], YEARS[-1]):
+        with db.session_scope(engine) as session:
+            report = burden(session, year)
+        err.print(f"\nBurden, {year}:")
+        print_burden(report)
 
 
 @app.command("calendar")

@@ -22,8 +22,9 @@ from settings import Settings
 
 #: Demo uploads, in the order they are sent: reference populations first, then the councils.
 DEMO_DIR = Path(__file__).resolve().parent / "collectors" / "demo"
-AGENCIES = ("ons", "notts_cyp", "lewisham_council")
-YEARS = ("FY2023-24", "FY2024-25")
+AGENCIES = ("ons", "notts_cyp", "lewisham_council", "lewisham_pct")
+#: FY2009-10 is the year the National Indicators and NHS Vital Signs were both in force (Lewisham).
+YEARS = ("FY2009-10", "FY2023-24", "FY2024-25")
 
 
 @dataclass

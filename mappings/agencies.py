@@ -94,7 +94,14 @@ class AgencySet:
 def needed_indicators(cat: Catalogue, return_ids: list[str]) -> set[str]:
     """Return every collected indicator the returns' fields need, through formulas and ratio parts."""
     indicators = cat.indicators.indicators
-    stack = [f.spec.indicator for r in return_ids for f in cat.fields.get(r, [])]
+    # A different_method field is never filled from its indicator (the other method's figure), so
+    # only its counterpart, the return's own measure, is asked for.
+    stack = [
+        f.spec.counterpart if f.spec.relation == "different_method" else f.spec.indicator
+        for r in return_ids
+        for f in cat.fields.get(r, [])
+    ]
+    stack = [i for i in stack if i]
     seen: set[str] = set()
     collected: set[str] = set()
     while stack:

@@ -11,7 +11,7 @@ from indicators.sources import OWN_READING
 from mappings.catalogue import Catalogue
 from mappings.sources_doc import SOURCES_DOC, citing_items, counts, render
 
-SPEC_DIR = Path("/work/shared/reference/childrens_services/liia-tools")
+SPEC_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "liia"
 
 
 def test_bundled_catalogue_has_no_item_without_a_source(bundled_catalogue: Catalogue) -> None:
