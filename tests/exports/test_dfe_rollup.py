@@ -20,6 +20,12 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dfe"
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 
 Row = dict[str, str]
+
+
+def _every(_: Row) -> bool:
+    return True
+
+
 #: indicator, period, file, value column, row filter
 MEASURES: list[tuple[str, str, str, str, Callable[[Row], bool]]] = [
     ("cyp.lac_count", "2025-03-31", "cla_number_and_rate_per_10k_children.csv", "children_count",
@@ -28,12 +34,12 @@ MEASURES: list[tuple[str, str, str, str, Callable[[Row], bool]]] = [
      lambda r: r["population_type"] == "Children starting to be looked after each year"),
     ("cyp.lac_ceased", "FY2024-25", "cla_number_and_rate_per_10k_children.csv", "children_count",
      lambda r: r["population_type"] == "Children ceasing to be looked after each year"),
-    ("cyp.cin_count", "2025-03-31", "b1_children_in_need_2013_to_2025.csv", "At31_episodes", lambda r: True),
-    ("cyp.cin_episodes_started", "FY2024-25", "b1_children_in_need_2013_to_2025.csv", "Started_episodes", lambda r: True),
-    ("cyp.cin_episodes_ended", "FY2024-25", "b1_children_in_need_2013_to_2025.csv", "Ended_episodes", lambda r: True),
-    ("cyp.cin_referrals", "FY2024-25", "c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv", "referral_count", lambda r: True),
+    ("cyp.cin_count", "2025-03-31", "b1_children_in_need_2013_to_2025.csv", "At31_episodes", _every),
+    ("cyp.cin_episodes_started", "FY2024-25", "b1_children_in_need_2013_to_2025.csv", "Started_episodes", _every),
+    ("cyp.cin_episodes_ended", "FY2024-25", "b1_children_in_need_2013_to_2025.csv", "Ended_episodes", _every),
+    ("cyp.cin_referrals", "FY2024-25", "c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv", "referral_count", _every),
     ("cyp.cin_referrals_nfa_n", "FY2024-25", "c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv",
-     "no_further_action_count", lambda r: True),
+     "no_further_action_count", _every),
     ("cyp.lac_2_years_on_31mar", "2025-03-31", "la_cla_placement_stability.csv", "children_count",
      lambda r: r["placement_stability"] == "Total children"),
     ("cyp.lac_3plus_placements_2yr_n", "2025-03-31", "la_cla_placement_stability.csv", "children_count",
