@@ -142,7 +142,12 @@ def test_calendar_api_and_ics_feed(store_client: TestClient) -> None:
     assert deadline["owed"]["notts_cyp"] > 0
     assert deadline["status"] == "overdue"
     mine = store_client.get("/api/calendar", params={"from": "2025-04-01", "to": "2025-04-30"}, headers=NOTTS).json()
-    assert {e["return_id"] for e in mine["items"]} <= {"county_cyp_core", "dfe_ssda903", "dfe_cin_census"}
+    assert {e["return_id"] for e in mine["items"]} <= {
+        "county_cyp_core",
+        "dfe_ssda903",
+        "dfe_cin_census",
+        "ofsted_fostering_la",
+    }
     feed = store_client.get("/api/calendar.ics", params={"from": "2025-04-01", "to": "2025-06-30"})
     assert feed.headers["content-type"].startswith("text/calendar")
     parsed = icalendar.Calendar.from_ical(feed.content)

@@ -7,6 +7,8 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from indicators.sources import OWN_READING
 from mappings.catalogue import Catalogue
 from mappings.sources_doc import SOURCES_DOC, citing_items, counts, render
@@ -46,7 +48,7 @@ def test_counts_separate_public_sources_from_own_reading(bundled_catalogue: Cata
 def _ssda903_codes(column: str) -> set[str]:
     text = (SPEC_DIR / "SSDA903_schema_2024.yml").read_text()
     block = text[text.index(f"      {column}:") :]
-    block = block[: block.index("dictionary:")]
+    block = block[: block.index("canbeblank")]
     return set(re.findall(r'- code: "([A-Z0-9]+)"', block))
 
 
@@ -104,3 +106,20 @@ def test_ni185_is_the_2008_09_decc_return(bundled_catalogue: Catalogue) -> None:
     assert "2008/09 baseline" in pct.definition
     assert "Department of Energy and Climate Change" in pct.definition
     assert any(c.ref == "decc_ni185_186" for c in pct.sources)
+
+
+@pytest.mark.parametrize(
+    ("codelist", "column"),
+    [
+        ("ssda903_legal_status", "LS"),
+        ("ssda903_category_of_need", "CIN"),
+        ("ssda903_placement", "PLACE"),
+        ("ssda903_reason_new_episode", "RNE"),
+        ("ssda903_reason_episode_ceased", "REC"),
+    ],
+)
+def test_ssda903_code_lists_are_the_specification_codes(
+    bundled_catalogue: Catalogue, codelist: str, column: str
+) -> None:
+    codes = bundled_catalogue.indicators.codelists[codelist].spec.codes
+    assert set(codes) == _ssda903_codes(column)
