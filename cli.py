@@ -460,6 +460,12 @@ def print_burden(report: Any) -> None:
     for a in names:
         grid.add_row(a, *(str(report.overlap[a][b]) if a != b else "-" for b in names))
     out.print(grid)
+    if report.sent_twice:
+        twice = Table("figure two bodies each sent", "keyed once by", "needed by", "figures")
+        for t in report.sent_twice:
+            needed = "; ".join(f"{a}: {', '.join(r)}" for a, r in t.needed_by.items())
+            twice.add_row(t.indicator_id, t.keyed_by, needed, f"{t.figures:,}")
+        out.print(twice)
     if report.consistency:
         pairs = Table("return", "field", "org", "this method", "value", "other method", "value")
         for c in report.consistency:

@@ -19,7 +19,7 @@ from indicators.formula import parse_formula, references
 from indicators.models import Code, Indicator
 from indicators.periods import parse_period
 from mappings.agencies import breakdown_keys, obligations, owed_periods
-from mappings.models import Agency, AgencyOrg, AgencyReturn, FieldMapping, Return
+from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.resolve import Resolver
 from mappings.validity import in_force
 
@@ -56,6 +56,16 @@ class Consistency:
 
 
 @dataclass
+class SentTwice:
+    """A collected figure two submitting bodies' returns both need: keyed once now, by ``keyed_by``."""
+
+    indicator_id: str
+    keyed_by: str
+    needed_by: dict[str, list[str]]  # agency -> its returns that need the figure
+    figures: int
+
+
+@dataclass
 class BurdenReport:
     """The burden report for a period."""
 
@@ -64,6 +74,8 @@ class BurdenReport:
     agencies: list[AgencyBurden]
     overlap: dict[str, dict[str, int]]
     consistency: list[Consistency] = field(default_factory=list)
+    #: Figures two bodies each had to send (one return each), now keyed once by one of them.
+    sent_twice: list[SentTwice] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, float]:
@@ -164,7 +176,66 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         rows,
         overlap(indicators, fields),
         consistency(session, period.code, returns, fields),
+        sent_twice(session, period.code, indicators, returns, fields),
     )
+
+
+def sent_twice(
+    session: Session,
+    period_text: str,
+    indicators: dict[str, Indicator],
+    returns: dict[str, Return],
+    fields: dict[str, list[FieldMapping]],
+) -> list[SentTwice]:
+    """List the figures that returns of two or more submitting bodies both need.
+
+    Without the service each body keyed the figure into its own return (the National Indicators and
+    NHS Vital Signs "in many cases ... identical", each submitted by a different body); with it the
+    designated body keys it once. ``figures`` counts what that body owes for the period.
+    """
+    needed_by: dict[str, dict[str, list[str]]] = {}
+    submitting = session.execute(
+        select(AgencyReturn.agency_code, AgencyReturn.return_id, Agency.body_type).join(
+            Agency, col(Agency.code) == col(AgencyReturn.agency_code)
+        )
+    ).all()
+    for agency, ret_id, body in submitting:
+        if returns[ret_id].submitter != body:
+            continue
+        for f in fields.get(ret_id, []):
+            if f.relation == "different_method":
+                continue
+            for ind in collected_inputs(indicators, f.indicator_id):
+                needed_by.setdefault(ind, {}).setdefault(agency, [])
+                if ret_id not in needed_by[ind][agency]:
+                    needed_by[ind][agency].append(ret_id)
+    designated = {
+        (str(a), str(i))
+        for a, i in session.execute(select(AgencyIndicator.agency_code, AgencyIndicator.indicator_id)).all()
+    }
+    areas: dict[str, set[str]] = {}
+    for agency, org in session.execute(select(AgencyOrg.agency_code, AgencyOrg.org_code)).all():
+        areas.setdefault(str(agency), set()).add(str(org))
+    edges = {(str(c), str(p)) for c, p in session.execute(select(OrgParent.child_code, OrgParent.parent_code)).all()}
+
+    def same_area(a: str, b: str) -> bool:
+        # Two bodies send the same figure only for the same area: equal, or one nested in the other.
+        return any(x == y or (x, y) in edges or (y, x) in edges for x in areas.get(a, ()) for y in areas.get(b, ()))
+
+    out = []
+    for ind, agencies in sorted(needed_by.items()):
+        names = sorted(agencies)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                keyer = next((x for x in (a, b) if (x, ind) in designated), None)
+                if keyer is None or not same_area(a, b):
+                    continue
+                owed = [
+                    o for o in obligations(session, keyer, period_text) if o.indicator_id == ind and not o.breakdown
+                ]
+                if owed:
+                    out.append(SentTwice(ind, keyer, {a: sorted(agencies[a]), b: sorted(agencies[b])}, len(owed)))
+    return out
 
 
 def overlap(indicators: dict[str, Indicator], fields: dict[str, list[FieldMapping]]) -> dict[str, dict[str, int]]:

@@ -234,4 +234,5 @@ def get_burden(
         "agencies": [a.__dict__ for a in report.agencies],
         "overlap": report.overlap,
         "consistency": [c.__dict__ for c in report.consistency],
+        "sent_twice": [t.__dict__ for t in report.sent_twice],
     }

@@ -205,3 +205,18 @@ def test_definitions_cite_the_field_and_the_definition(store: Engine) -> None:
     assert text.startswith("Field: ")
     assert "|| Definition: " in text
     assert "https://github.com/SocialFinanceDigitalLabs/liia-tools" in text
+
+
+def test_burden_names_the_figures_two_bodies_each_sent(store: Engine) -> None:
+    with Session(store) as session:
+        report = burden(session, "FY2009-10")
+    twice = {t.indicator_id: t for t in report.sent_twice}
+    # NHS Vital Signs and the National Indicators asked the PCT and the council for the same figure.
+    quits = twice["health.smoking_quitters_4wk"]
+    assert quits.keyed_by == "lewisham_pct"
+    assert quits.needed_by == {"lewisham_council": ["nis"], "lewisham_pct": ["vital_signs"]}
+    assert quits.figures == 4  # one a quarter
+    # Two councils needing the same measure for their own areas is not one figure sent twice.
+    assert "cyp.lac_count" not in twice
+    # A Vital Signs field measured another way (an annual NI) is never counted as the same figure.
+    assert "drugs.ni40_ocu_in_effective_treatment" not in twice
