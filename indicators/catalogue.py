@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from errors import InvalidInput
 from indicators.formula import parse_formula, references
-from indicators.sources import Citation, SourceSpec, citation_problems, register_problems
+from indicators.sources import OWN_READING, Citation, SourceSpec, citation_problems, names_internal_document
 from indicators.tomlfile import Problem, TomlFile, read_toml
 
 #: The folder of the bundled indicator files.
@@ -239,19 +239,15 @@ def register(cat: IndicatorCatalogue) -> dict[str, SourceSpec]:
 def check_sources(cat: IndicatorCatalogue) -> None:
     """Add a problem for every code list or indicator without a public source, and every internal citation."""
     reg = register(cat)
-    by_file: dict[str, dict[str, int]] = {}
     for ref, loc in cat.sources.items():
-        by_file.setdefault(loc.file, {})[ref] = loc.line
-    for file, lines in by_file.items():
-        cat.problems += [
-            p for p in register_problems({r: reg[r] for r in lines}, file, lines) if p.kind != "missing-source"
-        ]
-    if cat.sources or cat.codelists or cat.indicators:
-        cat.problems += [
-            p
-            for p in register_problems(reg, next(iter(by_file), "indicators/catalogue"), {})
-            if p.kind == "missing-source"
-        ]
+        if names_internal_document(loc.spec):
+            cat.problems.append(
+                Problem(loc.file, loc.line, "internal-source", f"source {ref!r} names an internal document")
+            )
+    if (cat.codelists or cat.indicators) and OWN_READING not in reg and not cat.incomplete:
+        first = next(iter(cat.sources.values()), None) or next(iter(cat.indicators.values()), None)
+        where = first.file if first else "indicators/catalogue"
+        cat.problems.append(Problem(where, 1, "missing-source", f"the source register needs its {OWN_READING!r} entry"))
     for list_id, cl in cat.codelists.items():
         cat.problems += citation_problems(f"code list {list_id}", cl.spec.sources, reg, cl.file, cl.line_of("sources"))
     for ind_id, ind in cat.indicators.items():

@@ -79,18 +79,9 @@ def citation_problems(
     return out
 
 
-def register_problems(register: Mapping[str, SourceSpec], file: str, lines: Mapping[str, int]) -> list[Problem]:
-    """List register entries that name an internal document instead of a public one."""
-    out = []
-    for ref, spec in register.items():
-        text = " ".join((spec.publisher, spec.title, spec.url))
-        if INTERNAL.search(text):
-            out.append(
-                Problem(file, lines.get(ref, 1), "internal-source", f"source {ref!r} names an internal document")
-            )
-    if OWN_READING not in register:
-        out.append(Problem(file, 1, "missing-source", f"the register needs its {OWN_READING!r} entry"))
-    return out
+def names_internal_document(spec: SourceSpec) -> bool:
+    """Say whether a register entry names an internal working document rather than a public one."""
+    return bool(INTERNAL.search(" ".join((spec.publisher, spec.title, spec.url))))
 
 
 def resolve(citations: Iterable[Citation], register: Mapping[str, SourceSpec]) -> list[dict[str, Any]]:

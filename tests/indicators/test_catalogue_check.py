@@ -354,3 +354,15 @@ def test_own_reading_is_allowed_and_counted(tmp_path: Path) -> None:
     from indicators.sources import OWN_READING
 
     assert sum(c.ref == OWN_READING for loc in cat.indicators.indicators.values() for c in loc.spec.sources) == 1
+
+
+def test_a_register_entry_naming_an_internal_document_is_refused(tmp_path: Path) -> None:
+    broken = REGISTER.replace('title = "A published guide"', 'title = "seed 004 working notes"')
+    assert ("sources.toml", line_of(REGISTER, "[source.test_doc]"), "internal-source") in problems(
+        tmp_path, register=broken
+    )
+
+
+def test_the_register_needs_its_own_reading_entry(tmp_path: Path) -> None:
+    broken = REGISTER.split("[source.test_doc]")[1]
+    assert "missing-source" in {kind for _, _, kind in problems(tmp_path, register="[source.test_doc]" + broken)}
