@@ -199,7 +199,13 @@ def catalogue_check(
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(Counter(p.kind for p in problems).items()))
         err.print(f"[red]{len(problems)} problem(s)[/red] ({kinds}) in {summary}.")
         raise typer.Exit(1)
-    err.print(f"[green]Catalogue OK[/green]: {summary}.")
+    from mappings.sources_doc import counts
+
+    n = counts(cat)
+    err.print(
+        f"[green]Catalogue OK[/green]: {summary}; {n['documents']} public documents cited, "
+        f"{n['items_with_own_reading']} items resting partly on the service's own reading."
+    )
 
 
 @catalogue_app.command("sources")
