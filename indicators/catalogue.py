@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from errors import InvalidInput
 from indicators.formula import parse_formula, references
-from indicators.sources import OWN_READING, Citation, SourceSpec, citation_problems, names_internal_document
+from indicators.sources import (
+    OWN_READING,
+    Citation,
+    SourceSpec,
+    citation_problems,
+    names_internal_document,
+    text_problems,
+)
 from indicators.tomlfile import Problem, TomlFile, read_toml
 
 #: The folder of the bundled indicator files.
@@ -252,6 +259,10 @@ def check_sources(cat: IndicatorCatalogue) -> None:
         cat.problems += citation_problems(f"code list {list_id}", cl.spec.sources, reg, cl.file, cl.line_of("sources"))
     for ind_id, ind in cat.indicators.items():
         cat.problems += citation_problems(ind_id, ind.spec.sources, reg, ind.file, ind.line_of("sources"))
+        spec = ind.spec
+        texts = {"title": spec.title, "plain_title": spec.plain_title, "definition": spec.definition}
+        texts |= {"numerator_label": spec.numerator_label or "", "denominator_label": spec.denominator_label or ""}
+        cat.problems += text_problems(ind_id, texts, ind.file, ind.line_of)
 
 
 def _read_codelists(doc: TomlFile, cat: IndicatorCatalogue) -> None:

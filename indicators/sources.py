@@ -10,7 +10,7 @@ document (a "seed" paper, a local file path) is refused: users must be able to o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -77,6 +77,17 @@ def citation_problems(
                 )
             )
     return out
+
+
+def text_problems(label: str, texts: Mapping[str, str], file: str, line_of: Callable[[str], int]) -> list[Problem]:
+    """List the texts users read (definitions, labels, notes) that point at an internal working document."""
+    return [
+        Problem(
+            file, line_of(key), "internal-source", f"{label}: {key} refers to an internal document ({found.group(0)!r})"
+        )
+        for key, text in texts.items()
+        if (found := INTERNAL.search(text))
+    ]
 
 
 def names_internal_document(spec: SourceSpec) -> bool:

@@ -23,7 +23,7 @@ from indicators.catalogue import (
     suggest,
     validation_problems,
 )
-from indicators.sources import Citation, citation_problems
+from indicators.sources import Citation, citation_problems, text_problems
 from indicators.tomlfile import Problem, TomlFile
 
 #: The folder of the bundled return files.
@@ -225,6 +225,18 @@ def _check_sources(cat: Catalogue) -> None:
             cat.problems += citation_problems(
                 f"{ret_id} field {loc.spec.code}", loc.spec.sources, reg, loc.file, loc.line_of("sources")
             )
+            cat.problems += text_problems(
+                f"{ret_id} field {loc.spec.code}",
+                {"label": loc.spec.label, "note": loc.spec.note},
+                loc.file,
+                loc.line_of,
+            )
+        cat.problems += text_problems(
+            f"return {ret_id}",
+            {"title": spec.title, "provenance": spec.provenance, "legal_basis": spec.legal_basis},
+            ret.file,
+            ret.line_of,
+        )
 
 
 def _read_return(doc: TomlFile, cat: Catalogue) -> None:

@@ -366,3 +366,11 @@ def test_a_register_entry_naming_an_internal_document_is_refused(tmp_path: Path)
 def test_the_register_needs_its_own_reading_entry(tmp_path: Path) -> None:
     broken = REGISTER.split("[source.test_doc]")[1]
     assert "missing-source" in {kind for _, _, kind in problems(tmp_path, register="[source.test_doc]" + broken)}
+
+
+def test_a_definition_naming_an_internal_document_is_refused(tmp_path: Path) -> None:
+    broken = INDICATORS.replace(
+        'definition = "Number of care leavers aged 19-21 in education, employment or training."',
+        'definition = "Number of care leavers aged 19-21 in EET (seed 004, section five)."',
+    )
+    assert ("test.toml", line_of(broken, "seed 004"), "internal-source") in problems(tmp_path, indicators=broken)
