@@ -100,16 +100,13 @@ def collected_inputs(indicators: dict[str, Indicator], indicator_id: str) -> set
     return {c for term in references(parse_formula(ind.formula)) for c in collected_inputs(indicators, term)}
 
 
-def locally_keyed(indicators: dict[str, Indicator], indicator_id: str, body_type: str) -> bool:
-    """Say whether a body of ``body_type`` had to key a field's figure itself.
+def locally_keyed(indicators: dict[str, Indicator], indicator_id: str) -> bool:
+    """Say whether a field's figure was keyed by a local body at all.
 
-    A figure derived centrally from a national data set (``collection = "central"``), or made only
-    from figures another kind of body supplies, was never keyed locally, so it is no local burden.
+    A figure derived centrally from a national data set (``collection = "central"``: NI 40 from
+    NDTMS, NI 186 from DECC's statistics) was never keyed locally, so it is no local burden.
     """
-    return any(
-        indicators[i].collection == "local" and indicators[i].source_body == body_type
-        for i in collected_inputs(indicators, indicator_id)
-    )
+    return any(indicators[i].collection == "local" for i in collected_inputs(indicators, indicator_id))
 
 
 def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.0) -> BurdenReport:
@@ -139,7 +136,7 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
             ret = returns[ret_id]
             subperiods = owed_periods(ret.period_type, period)
             for f in fields.get(ret_id, []):
-                if f.relation == "different_method" or not locally_keyed(indicators, f.indicator_id, agency.body_type):
+                if f.relation == "different_method" or not locally_keyed(indicators, f.indicator_id):
                     continue
                 ind = indicators[f.indicator_id]
                 keys = [f.breakdown] if f.breakdown else breakdown_keys(ind.breakdowns, codes)
@@ -200,7 +197,7 @@ def sent_twice(
         )
     ).all()
     for agency, ret_id, body in submitting:
-        if returns[ret_id].submitter != body:
+        if ret_id not in returns or returns[ret_id].submitter != body:
             continue
         for f in fields.get(ret_id, []):
             if f.relation == "different_method":

@@ -244,7 +244,9 @@ class CalendarEntry:
     @property
     def description(self) -> str:
         """Return the sentence saying what the entry means."""
-        return _DESCRIPTIONS[self.kind].format(r=self.title or self.return_id, p=period_words(self.period), m=self.label)
+        return _DESCRIPTIONS[self.kind].format(
+            r=self.title or self.return_id, p=period_words(self.period), m=self.label
+        )
 
 
 def _zone(tz: str) -> ZoneInfo:

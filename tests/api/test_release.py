@@ -21,7 +21,7 @@ from tests.api.test_error_shape import assert_canonical_error
 from tests.api.test_exports_api import OFFICER, OHID, upload
 
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
-CCG = {"X-API-Key": "demo-lewisham-ccg-93fa0d17"}
+PCT = {"X-API-Key": "demo-lewisham-pct-6b1e04c9"}
 NOTTS_NAME = "Nottinghamshire County Council, Children and Young People's Services"
 
 
@@ -183,10 +183,13 @@ def test_burden_is_true_per_period(store_client: TestClient) -> None:
     assert old["totals"] != new["totals"]
     old_agencies = {a["agency_code"]: a for a in old["agencies"]}
     new_agencies = {a["agency_code"]: a for a in new["agencies"]}
-    assert old_agencies["lewisham_ccg"]["returns"] == ["vital_signs"]
-    assert "lewisham_ccg" not in new_agencies  # NHS Vital Signs ended in 2011
-    # Vital Signs figures the council already gives for the National Indicators are not keyed again.
-    assert 0 < old_agencies["lewisham_ccg"]["saved"] < old_agencies["lewisham_ccg"]["keyed_cells_without_service"]
+    assert old_agencies["lewisham_pct"]["returns"] == ["vital_signs"]
+    assert "lewisham_pct" not in new_agencies  # NHS Vital Signs ended in 2011
+    # National Indicator figures the PCT keys once for Vital Signs are not keyed again by the council
+    # (the Vital Signs lines that are another figure, an annual NI, are no longer counted as the same).
+    council = old_agencies["lewisham_council"]
+    assert 0 < council["saved"] < council["keyed_cells_without_service"]
+    assert old_agencies["lewisham_pct"]["saved"] <= old_agencies["lewisham_pct"]["keyed_cells_without_service"]
     assert "nis" in old_agencies["lewisham_council"]["returns"]
     assert "nis" not in new_agencies["lewisham_council"]["returns"]
     for agency in (*old["agencies"], *new["agencies"]):
@@ -198,10 +201,10 @@ def test_burden_is_true_per_period(store_client: TestClient) -> None:
 
 def test_templates_ask_only_for_returns_in_force(store_client: TestClient) -> None:
     now = store_client.get(
-        "/api/agencies/lewisham_ccg/template", params={"period": "FY2025-26-Q1", "format": "csv"}, headers=CCG
+        "/api/agencies/lewisham_pct/template", params={"period": "FY2025-26-Q1", "format": "csv"}, headers=PCT
     )
     then = store_client.get(
-        "/api/agencies/lewisham_ccg/template", params={"period": "FY2009-10-Q1", "format": "csv"}, headers=CCG
+        "/api/agencies/lewisham_pct/template", params={"period": "FY2009-10-Q1", "format": "csv"}, headers=PCT
     )
     assert then.status_code == 200
     assert len(_csv_rows(then.content)) > 0

@@ -455,8 +455,8 @@ def test_milestones_are_entries_of_their_own_in_the_calendar_and_feed() -> None:
     )
     milestone = next(e for e in entries if e.kind == "milestone")
     assert milestone.uid == "dfe_ssda903.FY2024-25.milestone-data-loaded@onereturn"
-    assert milestone.summary == "dfe_ssda903 FY2024-25: data loaded"
+    assert milestone.summary == "dfe_ssda903, 2024 to 2025 financial year: data loaded"
     assert milestone.at.date() == date(2025, 5, 30)  # 31 May 2025 is a Saturday
     feed = to_ics(entries, now=datetime(2025, 3, 1, tzinfo=UTC)).decode()
-    assert "dfe_ssda903 FY2024-25: data loaded" in feed
-    assert "data loaded by now" in feed
+    assert "dfe_ssda903\, 2024 to 2025 financial year: data loaded" in feed.replace("\r\n ", "")
+    assert "data loaded by now" in feed.replace("\r\n ", "")
