@@ -458,5 +458,5 @@ def test_milestones_are_entries_of_their_own_in_the_calendar_and_feed() -> None:
     assert milestone.summary == "dfe_ssda903, 2024 to 2025 financial year: data loaded"
     assert milestone.at.date() == date(2025, 5, 30)  # 31 May 2025 is a Saturday
     feed = to_ics(entries, now=datetime(2025, 3, 1, tzinfo=UTC)).decode()
-    assert "dfe_ssda903\, 2024 to 2025 financial year: data loaded" in feed.replace("\r\n ", "")
+    assert r"dfe_ssda903\, 2024 to 2025 financial year: data loaded" in feed.replace("\r\n ", "")
     assert "data loaded by now" in feed.replace("\r\n ", "")
