@@ -1,7 +1,7 @@
 """sources as data: citations on code lists, indicators, returns and fields; return milestones
 
 Revision ID: 0003_h8
-Revises: 0002_h6
+Revises: 0002_h1
 Create Date: 2026-11-23 04:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0003_h8"
-down_revision: str | None = "0002_h6"
+down_revision: str | None = "0002_h1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
