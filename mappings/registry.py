@@ -115,8 +115,15 @@ class CatalogueView:
         from mappings.agencies import org_types
 
         fields: dict[str, list[str]] = {}
-        for ret, ind in session.execute(select(FieldMapping.return_id, FieldMapping.indicator_id)).all():
-            fields.setdefault(ret, []).append(ind)
+        rows = session.execute(
+            select(FieldMapping.return_id, FieldMapping.indicator_id, FieldMapping.relation, FieldMapping.counterpart)
+        ).all()
+        for ret, ind, relation, counterpart in rows:
+            # A different_method field is never filled from its indicator, so only its counterpart
+            # (the return's own measure) is asked for, as in the agency files.
+            wanted = counterpart if relation == "different_method" else ind
+            if wanted:
+                fields.setdefault(ret, []).append(wanted)
         return cls(
             body_types=list(
                 session.execute(
