@@ -1,7 +1,7 @@
 """sources as data: citations on code lists, indicators, returns and fields; return milestones
 
-Revision ID: 0003_h8
-Revises: 0002_h1
+Revision ID: 0004_h8
+Revises: 0003_h9
 Create Date: 2026-11-23 04:30:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0003_h8"
-down_revision: str | None = "0002_h1"
+revision: str = "0004_h8"
+down_revision: str | None = "0003_h9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
