@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(default=5, gt=0, description="The Retry-After a 503 (service busy) carries.")
     behind_tls: bool = Field(
         default=False,
-        description="The service is reached only over HTTPS (through a proxy): send Strict-Transport-Security.",
+        description="The service is reached only over HTTPS (through a proxy): send Strict-Transport-Security and "
+        "mark the sign-in cookie Secure.",
     )
     scheduler_embedded: bool = Field(
         default=True,

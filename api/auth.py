@@ -82,6 +82,16 @@ def authenticate(session: Session, key: str | None) -> Principal:
     )
 
 
+def principal_of_key(session: Session, key_id: int) -> Principal:
+    """Find the principal of a stored key by its id (a signed-in web session), or raise Unauthorized."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("The key this session signed in with has been revoked; sign in again")
+    return Principal(
+        key_id, row.kind, row.agency_code, row.recipient, frozenset(row.scopes), row.label, prefix=row.prefix
+    )
+
+
 def _touch(session: Session, row: ApiKey) -> None:
     """Note the key's use in a short transaction of its own, so the request holds no write lock (SQLite)."""
     if not keys.needs_touch(row):

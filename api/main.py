@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import capacity
+from api import web
 from api.errors import error_body, install_error_handlers
 from api.hygiene import Hygiene
 from api.openapi import install_openapi
@@ -52,6 +53,9 @@ def create_app(
         lifespan=lifespan,
         # Every route refuses query and form parameters it does not declare.
         dependencies=[Depends(reject_unknown_parameters)],
+        # /docs and /redoc are the web pages' own, served from vendored assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings)
@@ -68,6 +72,7 @@ def create_app(
     app.include_router(sdmx.router)
     app.include_router(admin.router)
     install_openapi(app)
+    web.install(app)
     return app
 
 

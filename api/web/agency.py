@@ -1,0 +1,258 @@
+"""The agency's pages: what it owes, its template, one upload, the report, and its history.
+
+Every page calls the same functions as the JSON API, with the signed-in key's principal, so a page
+shows exactly what the API would give that key and nothing more.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import polars as pl
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import SessionDep
+from api.routes import calendar as calendar_routes
+from api.routes import collect as collect_routes
+from api.web.pages import FIGURES, SUBMISSIONS, SUBMIT, PageRoute, VisitorDep, allowed, check_csrf
+from api.web.render import page
+from collectors import service as collect
+from errors import InvalidInput, NotFound
+from mappings import service as mappings
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+#: Problems the agency answers with a note rather than by changing the figure.
+QUERY_RULES = frozenset({"large-change", "unusual-value"})
+MODES = {
+    "default": "Store the rows that are right, and tell me about the others",
+    "atomic": "Store nothing unless every row is right",
+    "dry_run": "Only check the file; store nothing",
+}
+#: The columns a one-row upload answering a query carries (the service's long format).
+LONG_COLUMNS = ("indicator", "org", "period", "breakdown", "value", "numerator", "denominator", "status", "note")
+
+
+def _return_titles(session: SessionDep) -> dict[str, str]:
+    return {r.id: r.title for r in mappings.list_returns(session)}
+
+
+@router.get("/agency")
+def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
+    """What the agency owes: every deadline across its returns, with the figures still owed."""
+    allowed(visitor, SUBMISSIONS)
+    today = datetime.now(UTC).date()
+    listing = calendar_routes.get_calendar(
+        request=request, session=session, principal=visitor.principal,
+        start=today - timedelta(days=365), end=today + timedelta(days=400),
+    )  # fmt: skip
+    code = visitor.principal.agency_code or ""
+    titles = _return_titles(session)
+    rows = [
+        {**e, "title": titles.get(e["return_id"], e["return_id"]), "still_owed": e["owed"].get(code, 0)}
+        for e in listing["items"]
+        if e["kind"] == "agency_deadline" and (e["status"] in ("owed", "overdue") or e["at"] >= today.isoformat())
+    ]
+    overdue = [r for r in rows if r["status"] == "overdue"]
+    upcoming = [r for r in rows if r["status"] != "overdue"]
+    nxt: dict[str, dict[str, Any]] = {}
+    for r in upcoming:
+        nxt.setdefault(r["return_id"], r)
+    agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
+    return page(
+        request, "agency/owed.html", visitor, title="What you owe", due_now=list(nxt.values()), overdue=overdue,
+        upcoming=upcoming, agency=agency, ics=f"/api/calendar.ics?agency={code}",
+    )  # fmt: skip
+
+
+@router.get("/agency/template")
+def template(
+    session: SessionDep, visitor: VisitorDep, period: str, format: Literal["xlsx", "csv"] = "xlsx"
+) -> Response:
+    """Download the template of figures owed for a period (the API's own template)."""
+    allowed(visitor, SUBMISSIONS)
+    code = visitor.principal.agency_code
+    if code is None:
+        raise NotFound("Only an agency has a template")
+    return collect_routes.template(
+        code=code, session=session, principal=visitor.principal, period=period, format=format, outstanding=False
+    )
+
+
+@router.get("/upload")
+def upload_form(request: Request, visitor: VisitorDep) -> HTMLResponse:
+    """The upload form."""
+    allowed(visitor, SUBMIT)
+    return page(request, "agency/upload.html", visitor, title="Upload your figures", modes=MODES, errors={})
+
+
+@router.post("/upload")
+def upload(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    mode: Annotated[str, Form()] = "default",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Send the file through the API's upload; show its report."""
+    check_csrf(visitor, csrf_token)
+    allowed(visitor, SUBMIT)
+    errors: dict[str, str] = {}
+    if file is None or not file.filename:
+        errors["file"] = "Select the file of figures to upload"
+    if mode not in MODES:
+        errors["mode"] = "Choose what to do with the file"
+    if visitor.principal.kind != "agency":
+        errors["file"] = "Only an agency uploads through this page; officers use the API and say which agency"
+    if errors:
+        return page(
+            request, "agency/upload.html", visitor, title="Error: Upload your figures", modes=MODES, errors=errors,
+            status_code=400,
+        )  # fmt: skip
+    assert file is not None
+    return _send(request, session, visitor, file, mode)
+
+
+def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: UploadFile, mode: str) -> Response:
+    result = collect_routes.upload(
+        request=request,
+        session=session,
+        principal=visitor.principal,
+        file=file,
+        mode=mode,  # type: ignore[arg-type]
+    )
+    body = json.loads(bytes(result.body))
+    if body.get("id") is None:
+        return page(request, "agency/report.html", visitor, title="Check of your file", report=body, rows=[],
+                    header=[], marks={}, queries=[], dry_run=True, blank=0, only_problems=False)  # fmt: skip
+    return RedirectResponse(f"/submissions/{body['id']}", status_code=303)
+
+
+@router.get("/submissions")
+def submissions(request: Request, session: SessionDep, visitor: VisitorDep, offset: int = 0) -> HTMLResponse:
+    """Uploads, newest first (an agency sees only its own)."""
+    allowed(visitor, SUBMISSIONS)
+    listing = collect_routes.list_submissions(
+        request=request, session=session, principal=visitor.principal, limit=50, offset=max(offset, 0)
+    )
+    return page(request, "submissions.html", visitor, title="Submissions", listing=listing, offset=max(offset, 0))
+
+
+def _marks(problems: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for p in problems:
+        if p["row"] is not None:
+            out.setdefault(int(p["row"]), []).append(p)
+    return out
+
+
+@router.get("/submissions/{submission_id}")
+def report(request: Request, session: SessionDep, visitor: VisitorDep, submission_id: int) -> HTMLResponse:
+    """An upload's report: status, counts, the problem rows highlighted, and the queries to answer."""
+    allowed(visitor, SUBMISSIONS)
+    rep = collect_routes.submission_report(
+        submission_id=submission_id, session=session, principal=visitor.principal
+    ).model_dump(mode="json")
+    sub = collect.get_submission(session, submission_id, agency_code=visitor.principal.agency_scope)
+    raw = collect.raw_table_of(sub, request.app.state.settings)
+    marks = _marks(rep["problems"])
+    header, rows, blank = _shown_rows(raw.frame if raw is not None else None, marks)
+    queries = [
+        p for p in rep["problems"]
+        if p["rule"] in QUERY_RULES and p["row"] is not None and "add a note" in p["message"]
+    ]  # fmt: skip
+    return page(
+        request, "agency/report.html", visitor, title=f"Submission {submission_id}", report=rep, rows=rows,
+        header=header, marks=marks, queries=queries, dry_run=False, blank=blank,
+        only_problems=raw is not None and raw.frame.height > 200,
+    )  # fmt: skip
+
+
+#: Template columns that only help the person filling it in; the report leaves them out to keep values in view.
+REFERENCE = ("org_name", "unit", "allowed", "last_value")
+
+
+def _shown_rows(
+    frame: pl.DataFrame | None, marks: dict[int, list[dict[str, Any]]]
+) -> tuple[list[str], list[tuple[int, str, list[Any]]], int]:
+    """Pick the columns and rows a person needs to see: the values they gave and every row with a problem."""
+    if frame is None:
+        return [], [], 0
+    header = [c for c in frame.columns if c not in ("row", "title", *REFERENCE)]
+    inputs = [c for c in ("value", "numerator", "denominator", "status", "note") if c in header]
+    if frame.height > 200:
+        frame = frame.filter(frame["row"].is_in(list(marks)))
+    rows = []
+    blank = 0
+    for record in frame.iter_rows(named=True):
+        number = int(record["row"])
+        if inputs and number not in marks and not any((record[c] or "").strip() for c in inputs):
+            blank += 1
+            continue
+        rows.append((number, record.get("title") or "", [record[c] for c in header]))
+    return header, rows, blank
+
+
+@router.get("/submissions/{submission_id}/report.xlsx")
+def report_workbook(request: Request, session: SessionDep, visitor: VisitorDep, submission_id: int) -> Response:
+    """The upload as a workbook with every problem cell marked (the API's own)."""
+    allowed(visitor, SUBMISSIONS)
+    return collect_routes.submission_report_xlsx(
+        request=request, submission_id=submission_id, session=session, principal=visitor.principal
+    )
+
+
+@router.post("/submissions/{submission_id}/rows/{row}/note")
+def answer_query(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    submission_id: int,
+    row: int,
+    note: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Answer a query with a note: the figure is sent again with the note, through the API's upload."""
+    check_csrf(visitor, csrf_token)
+    allowed(visitor, SUBMIT)
+    sub = collect.get_submission(session, submission_id, agency_code=visitor.principal.agency_scope)
+    raw = collect.raw_table_of(sub, request.app.state.settings)
+    if raw is None:
+        raise NotFound("The file of that submission is no longer kept")
+    found = raw.frame.filter(raw.frame["row"] == str(row) if raw.frame["row"].dtype == str else raw.frame["row"] == row)
+    if found.height != 1:
+        raise NotFound(f"Row {row} is not in submission {submission_id}")
+    if not note.strip():
+        raise InvalidInput("Write a note explaining the figure, then send it again")
+    cells = found.row(0, named=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LONG_COLUMNS)
+    writer.writerow([cells.get(c) or "" for c in LONG_COLUMNS[:-1]] + [note.strip()])
+    name = f"submission-{submission_id}-row-{row}-note.csv"
+    upload = UploadFile(file=io.BytesIO(buffer.getvalue().encode("utf-8")), filename=name)
+    return _send(request, session, visitor, upload, "default")
+
+
+@router.get("/history")
+def history(
+    request: Request, session: SessionDep, visitor: VisitorDep, indicator: str | None = None, offset: int = 0
+) -> HTMLResponse:
+    """The agency's figures with every version, and its submissions."""
+    allowed(visitor, FIGURES)
+    figures = collect_routes.figures(
+        request=request, session=session, principal=visitor.principal, indicator=indicator or None, history=True,
+        limit=100, offset=max(offset, 0),
+    )  # fmt: skip
+    listing = collect_routes.list_submissions(
+        request=request, session=session, principal=visitor.principal, limit=20, offset=0
+    )
+    return page(
+        request, "agency/history.html", visitor, title="History of your figures", figures=figures,
+        listing=listing, indicator=indicator or "", offset=max(offset, 0),
+    )  # fmt: skip

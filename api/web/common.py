@@ -1,0 +1,138 @@
+"""Pages for everyone: sign in with a key, sign out, the glossary, and the API documentation served offline."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.auth import authenticate
+from api.deps import SessionDep
+from api.web.pages import SESSION_COOKIE, BadForm, PageRoute, VisitorDep, check_csrf, safe_next, visitor_of
+from api.web.render import ACRONYMS, TERMS, page
+from errors import Unauthorized
+from websessions import close_session, open_session
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+#: A sign-in form's CSRF token lives in its own cookie until a session exists (double submit).
+SIGNIN_COOKIE = "onereturn_signin"
+HOMES = {"agency": "/agency", "officer": "/officer", "regulator": "/regulator"}
+
+
+def _secure(request: Request) -> bool:
+    return bool(request.app.state.settings.behind_tls)
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep) -> Response:
+    """Send a visitor to their own start page, or to sign in."""
+    visitor = visitor_of(request, session)
+    if visitor is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    return RedirectResponse(HOMES[visitor.principal.kind], status_code=303)
+
+
+def _sign_in_page(request: Request, *, error: str = "", next_page: str = "", status_code: int = 200) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = page(
+        request, "sign_in.html", None, title="Error: Sign in" if error else "Sign in", status_code=status_code, error=error,
+        next_page=next_page, signin_token=token,
+    )  # fmt: skip
+    response.set_cookie(
+        SIGNIN_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/sign-in", max_age=3600
+    )
+    return response
+
+
+@router.get("/sign-in")
+def sign_in_form(request: Request, session: SessionDep, next: str | None = None) -> Response:
+    """Ask for the key."""
+    if visitor_of(request, session) is not None:
+        return RedirectResponse(safe_next(next) or "/", status_code=303)
+    return _sign_in_page(request, next_page=safe_next(next) or "")
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    session: SessionDep,
+    key: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """Check the key and open a session; a wrong key gets the form back with a clear message."""
+    expected = request.cookies.get(SIGNIN_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, csrf_token):
+        raise BadForm
+    key = key.strip()
+    if not key:
+        return _sign_in_page(request, error="Enter your key", next_page=safe_next(next) or "", status_code=400)
+    try:
+        principal = authenticate(session, key)
+    except Unauthorized:
+        return _sign_in_page(
+            request,
+            error="That key was not recognised. Check you copied all of it, or ask your performance officer for a new one.",
+            next_page=safe_next(next) or "",
+            status_code=401,
+        )
+    token, _row = open_session(session, principal.key_id)
+    response = RedirectResponse(safe_next(next) or HOMES[principal.kind], status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/")
+    response.delete_cookie(SIGNIN_COOKIE, path="/sign-in")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(
+    request: Request, session: SessionDep, visitor: VisitorDep, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    """End the session."""
+    check_csrf(visitor, csrf_token)
+    close_session(session, visitor.token)
+    response = RedirectResponse("/signed-out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
+    return response
+
+
+@router.get("/signed-out")
+def signed_out(request: Request) -> HTMLResponse:
+    """Confirm the sign-out."""
+    return page(request, "signed_out.html", None, title="You have signed out")
+
+
+@router.get("/glossary")
+def glossary(request: Request, session: SessionDep) -> HTMLResponse:
+    """Explain the words and acronyms the service uses."""
+    return page(
+        request, "glossary.html", visitor_of(request, session), title="Glossary", terms=TERMS, acronym_list=ACRONYMS
+    )
+
+
+@router.get("/docs")
+def swagger_ui(request: Request) -> HTMLResponse:
+    """The interactive API documentation, from the vendored Swagger UI."""
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title="onereturn API",
+        swagger_js_url="/assets/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/assets/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/assets/app/favicon.svg",
+        # The public validator badge would call another host.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
+@router.get("/redoc")
+def redoc(request: Request) -> HTMLResponse:
+    """The API reference, from the vendored ReDoc."""
+    return get_redoc_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title="onereturn API reference",
+        redoc_js_url="/assets/redoc/redoc.standalone.js",
+        redoc_favicon_url="/assets/app/favicon.svg",
+        with_google_fonts=False,
+    )

@@ -1,0 +1,243 @@
+"""The performance officer's pages: dashboard, calendar, catalogue, burden and outbox."""
+
+from __future__ import annotations
+
+import calendar as month_grid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import col, select
+
+import scheduler
+from api.deps import SessionDep
+from api.routes import calendar as calendar_routes
+from api.routes import catalogue as catalogue_routes
+from api.routes import collect as collect_routes
+from api.routes import exports as export_routes
+from api.web.charts import Bar, stacked_bars
+from api.web.pages import SUBMISSIONS, PageRoute, VisitorDep, allowed
+from api.web.render import page
+from errors import InvalidInput, OneReturnError
+from exports.burden import collected_inputs
+from indicators.models import Indicator
+from indicators.periods import parse_period
+from mappings import service as mappings
+from mappings.models import FieldMapping, Return
+from mappings.validity import in_force
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+OFFICER = ({"submissions:read", "returns:read"}, {"officer"})
+
+
+def _titles(session: SessionDep) -> dict[str, str]:
+    return {r.id: r.title for r in mappings.list_returns(session)}
+
+
+def current_periods(request: Request, session: SessionDep, visitor: VisitorDep, today: date) -> dict[str, str]:
+    """Each return's period being collected now: the one with the next agency deadline."""
+    listing = calendar_routes.get_calendar(
+        request=request, session=session, principal=visitor.principal, start=today, end=today + timedelta(days=400)
+    )
+    out: dict[str, str] = {}
+    for e in listing["items"]:
+        if e["kind"] == "agency_deadline":
+            out.setdefault(e["return_id"], e["period"])
+    return out
+
+
+@router.get("/officer")
+def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
+    """Next deadlines, overdue agencies, completeness per return, recent submissions and re-opened builds."""
+    allowed(visitor, OFFICER)
+    today = datetime.now(UTC).date()
+    titles = _titles(session)
+    upcoming = calendar_routes.get_calendar(
+        request=request, session=session, principal=visitor.principal, start=today, end=today + timedelta(days=60)
+    )
+    deadlines = [
+        {**e, "title": titles.get(e["return_id"], e["return_id"])}
+        for e in upcoming["items"]
+        if e["kind"] in ("agency_deadline", "recipient_deadline")
+    ][:10]
+    late = calendar_routes.get_calendar(
+        request=request, session=session, principal=visitor.principal, start=today - timedelta(days=365), end=today,
+        status="overdue",
+    )  # fmt: skip
+    overdue: dict[str, dict[str, Any]] = {}
+    for e in late["items"]:
+        for agency, n in e["owed"].items():
+            if n:
+                row = overdue.setdefault(
+                    agency, {"agency": agency, "deadlines": 0, "owed": 0, "returns": set(), "oldest": e["at"]}
+                )
+                row["deadlines"] += 1
+                row["owed"] += n
+                row["returns"].add(titles.get(e["return_id"], e["return_id"]))
+                row["oldest"] = min(row["oldest"], e["at"])
+    completeness = []
+    for return_id, period in sorted(current_periods(request, session, visitor, today).items()):
+        try:
+            c = export_routes.completeness(
+                return_id=return_id, period=period, session=session, principal=visitor.principal
+            )
+        except OneReturnError as exc:
+            completeness.append({"return_id": return_id, "title": titles.get(return_id, ""), "period": period,
+                                 "error": exc.message})  # fmt: skip
+            continue
+        completeness.append({"return_id": return_id, "title": titles.get(return_id, ""), "period": c["period"],
+                             "share": c["complete_share"], "cells": c["cells"], "by_status": c["by_status"]})  # fmt: skip
+    recent = collect_routes.list_submissions(
+        request=request, session=session, principal=visitor.principal, limit=8, offset=0
+    )
+    reopened = [
+        {"return_id": b.return_id, "title": titles.get(b.return_id, ""), "period": b.period, "build_id": b.id,
+         "built_at": b.generated_at, "revised": revised}
+        for b, revised in scheduler.reopened_builds(session)
+    ]  # fmt: skip
+    return page(
+        request, "officer/dashboard.html", visitor, title="Dashboard", deadlines=deadlines,
+        completeness=completeness, recent=recent, reopened=reopened,
+        overdue_agencies=sorted(overdue.values(), key=lambda r: -r["owed"]),
+    )  # fmt: skip
+
+
+@router.get("/calendar")
+def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str | None = None) -> HTMLResponse:
+    """A month of deadlines as a calendar grid, with the link to subscribe."""
+    allowed(visitor, SUBMISSIONS)
+    try:
+        first = date.fromisoformat(f"{month}-01") if month else datetime.now(UTC).date().replace(day=1)
+    except ValueError:
+        raise InvalidInput(f"{month!r} is not a month; write it as 2025-06") from None
+    last = first.replace(day=month_grid.monthrange(first.year, first.month)[1])
+    listing = calendar_routes.get_calendar(
+        request=request, session=session, principal=visitor.principal, start=first, end=last
+    )
+    titles = _titles(session)
+    by_day: dict[int, list[dict[str, Any]]] = {}
+    for e in listing["items"]:
+        at = datetime.fromisoformat(e["at"])
+        by_day.setdefault(at.day, []).append({**e, "title": titles.get(e["return_id"], e["return_id"])})
+    weeks = month_grid.Calendar(firstweekday=0).monthdayscalendar(first.year, first.month)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    following = last + timedelta(days=1)
+    agency = visitor.principal.agency_code
+    return page(
+        request, "officer/calendar.html", visitor, title=f"Calendar: {first.strftime('%B %Y')}", first=first,
+        weeks=weeks, by_day=by_day, previous=previous.strftime("%Y-%m"), following=following.strftime("%Y-%m"),
+        previous_name=previous.strftime("%B %Y"), following_name=following.strftime("%B %Y"),
+        entries=listing["items"], titles=titles,
+        ics="/api/calendar.ics" + (f"?agency={agency}" if agency else ""),
+    )  # fmt: skip
+
+
+@router.get("/catalogue")
+def catalogue(request: Request, session: SessionDep, visitor: VisitorDep, q: str = "") -> HTMLResponse:
+    """Search the indicators; list the returns."""
+    allowed(visitor, OFFICER)
+    found = (
+        catalogue_routes.list_indicators(request=request, session=session, q=q.strip(), limit=50) if q.strip() else None
+    )
+    returns = catalogue_routes.list_returns(request=request, session=session)
+    return page(request, "officer/catalogue.html", visitor, title="Catalogue", q=q, found=found, returns=returns)
+
+
+@router.get("/catalogue/indicators/{indicator_id}")
+def indicator(request: Request, session: SessionDep, visitor: VisitorDep, indicator_id: str) -> HTMLResponse:
+    """One indicator: its definition and every return field that uses it, with the relation."""
+    allowed(visitor, OFFICER)
+    detail = catalogue_routes.get_indicator(indicator_id=indicator_id, session=session)
+    return page(request, "officer/indicator.html", visitor, title=detail.plain_title or detail.title, ind=detail,
+                current="/catalogue")  # fmt: skip
+
+
+@router.get("/catalogue/returns/{return_id}")
+def return_detail(request: Request, session: SessionDep, visitor: VisitorDep, return_id: str) -> HTMLResponse:
+    """One return: its fields and the indicator each maps onto."""
+    allowed(visitor, OFFICER)
+    detail = catalogue_routes.get_return(return_id=return_id, session=session)
+    return page(request, "officer/return.html", visitor, title=detail.title, ret=detail, current="/catalogue")
+
+
+@router.get("/catalogue/different-methods")
+def different_methods(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
+    """Every field that measures an indicator's idea a different way, beside the indicator it stands for."""
+    allowed(visitor, OFFICER)
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    titles = _titles(session)
+    pairs = []
+    for f in session.execute(
+        select(FieldMapping).where(FieldMapping.relation == "different_method").order_by(col(FieldMapping.return_id))
+    ).scalars():
+        mine = indicators.get(f.indicator_id)
+        theirs = indicators.get(f.counterpart or "")
+        pairs.append({"return_id": f.return_id, "title": titles.get(f.return_id, ""), "field": f, "mine": mine,
+                      "theirs": theirs})  # fmt: skip
+    return page(request, "officer/different.html", visitor, title="Figures measured two ways", pairs=pairs,
+                current="/catalogue")  # fmt: skip
+
+
+@router.get("/burden")
+def burden(
+    request: Request, session: SessionDep, visitor: VisitorDep, period: str = "", minutes: float = 3.0
+) -> HTMLResponse:
+    """The burden saved per agency and the overlap per return, as charts drawn on the server."""
+    allowed(visitor, OFFICER)
+    period = period.strip() or _last_financial_year(datetime.now(UTC).date())
+    report = export_routes.get_burden(session=session, _principal=visitor.principal, period=period, minutes=minutes)
+    per_agency = stacked_bars(
+        [
+            Bar(
+                a["agency_name"] or a["agency_code"],
+                (a["keyed_cells_without_service"] - a["saved"], a["saved"], a["derived_by_service"]),
+            )
+            for a in report["agencies"]
+        ],
+        legend=("still keyed by hand", "keyed once instead of several times", "worked out by the service"),
+        title=f"Cells each agency would key without the service, {report['period']}",
+        unit="cells",
+    )
+    titles = _titles(session)
+    needs = _return_needs(session, report["period"])
+    rows: list[dict[str, Any]] = []
+    for ret, own in sorted(needs.items()):
+        others = set().union(*(n for r, n in needs.items() if r != ret))
+        rows.append({"return_id": ret, "title": titles.get(ret, ret), "needs": len(own), "shared": len(own & others)})
+    per_return = stacked_bars(
+        [Bar(r["title"], (r["needs"] - r["shared"], r["shared"])) for r in rows],
+        legend=("only this return needs it", "another return needs it too"),
+        title=f"Indicators each return in force in {report['period']} needs, and how many another needs too",
+        unit="indicators",
+    )
+    return page(
+        request, "officer/burden.html", visitor, title="Burden", report=report, per_agency=per_agency,
+        per_return=per_return, return_rows=rows, period=period, minutes=minutes, titles=titles,
+    )  # fmt: skip
+
+
+def _return_needs(session: SessionDep, period: str) -> dict[str, set[str]]:
+    """The collected indicators each return in force in the period needs (as the burden report counts them)."""
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    within = parse_period(period)
+    live = {r.id for r in session.execute(select(Return)).scalars() if in_force(r, within)}
+    needs: dict[str, set[str]] = {}
+    for f in session.execute(select(FieldMapping).where(col(FieldMapping.return_id).in_(live))).scalars():
+        bucket = needs.setdefault(f.return_id, set())
+        if f.relation != "different_method":
+            bucket |= collected_inputs(indicators, f.indicator_id)
+    return needs
+
+
+def _last_financial_year(today: date) -> str:
+    start = today.year - 1 if today.month >= 4 else today.year - 2
+    return f"FY{start}-{(start + 1) % 100:02d}"
+
+
+@router.get("/outbox")
+def outbox_page(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
+    """Reminders and notices, newest first, with whether each has gone."""
+    allowed(visitor, SUBMISSIONS)
+    messages = calendar_routes.get_outbox(request=request, session=session, principal=visitor.principal, limit=100)
+    return page(request, "officer/outbox.html", visitor, title="Outbox", messages=messages)

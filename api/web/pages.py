@@ -1,0 +1,140 @@
+"""What every page shares: who is signed in, CSRF checks, and errors shown as pages rather than JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from sqlmodel import Session
+
+from api.auth import principal_of_key
+from api.deps import SessionDep
+from api.web.render import Visitor, page
+from errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
+from websessions import csrf_ok, find_session
+
+SESSION_COOKIE = "onereturn_session"
+
+
+class SignInNeeded(Exception):
+    """The page needs a signed-in visitor; send the browser to the sign-in page."""
+
+
+class BadForm(Exception):
+    """A form came back without its CSRF token (or with another session's)."""
+
+
+def visitor_of(request: Request, session: Session) -> Visitor | None:
+    """Find the signed-in visitor of a request, or None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    row = find_session(session, token)
+    if row is None or token is None:
+        return None
+    try:
+        principal = principal_of_key(session, row.key_id)
+    except Unauthorized:
+        session.delete(row)
+        return None
+    return Visitor(principal, row, token)
+
+
+def _visitor(request: Request, session: SessionDep) -> Visitor:
+    visitor = visitor_of(request, session)
+    if visitor is None:
+        raise SignInNeeded
+    return visitor
+
+
+VisitorDep = Annotated[Visitor, Depends(_visitor)]
+
+
+#: The kinds of key and the scopes the API's routes admit (api/auth.py), for the pages that call those routes.
+SUBMIT = ({"figures:submit"}, {"agency", "officer"})
+SUBMISSIONS = ({"submissions:read"}, {"agency", "officer"})
+FIGURES = ({"figures:read"}, {"agency", "officer", "regulator"})
+RETURNS = ({"returns:read"}, {"regulator", "officer"})
+
+
+def allowed(visitor: Visitor, rule: tuple[set[str], set[str]]) -> Visitor:
+    """Let a visitor through only if the API would let their key through the same rule."""
+    scopes, kinds = rule
+    principal = visitor.principal
+    if principal.kind not in kinds:
+        raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
+    missing = scopes - principal.scopes
+    if missing:
+        raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")
+    return visitor
+
+
+def check_csrf(visitor: Visitor, posted: str | None) -> None:
+    """Refuse a form whose CSRF token is not the session's."""
+    if not csrf_ok(visitor.web, posted):
+        raise BadForm
+
+
+_STATUS = {NotFound: 404, Forbidden: 403, InvalidInput: 400, Unauthorized: 401}
+
+
+def _error_page(request: Request, visitor: Visitor | None, exc: Exception) -> HTMLResponse:
+    if isinstance(exc, BadForm):
+        return page(
+            request, "error.html", visitor, title="The form has expired", status_code=400,
+            heading="The form has expired",
+            message="For your security the form could not be sent. Go back, refresh the page and try again.",
+        )  # fmt: skip
+    assert isinstance(exc, OneReturnError)
+    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), exc.status_code)
+    if status == 404:
+        return page(
+            request, "error.html", visitor, title="Page not found", status_code=404, heading="Page not found",
+            message="If you typed the web address, check it is correct. You can only see your own submissions and figures.",
+        )  # fmt: skip
+    if status == 403:
+        return page(
+            request, "error.html", visitor, title="You cannot see this page", status_code=403,
+            heading="You cannot see this page", message=exc.message,
+        )  # fmt: skip
+    return page(
+        request, "error.html", visitor, title="There is a problem", status_code=status,
+        heading="There is a problem", message=exc.message,
+    )  # fmt: skip
+
+
+class PageRoute(APIRoute):
+    """A page route: sign-in redirects, CSRF failures and domain errors come back as HTML pages."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler so errors render as pages in the service layout."""
+        handler = super().get_route_handler()
+
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInNeeded:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
+            except (OneReturnError, BadForm) as exc:
+                with Session(request.app.state.engine) as session:
+                    visitor = visitor_of(request, session)
+                    response = _error_page(request, visitor, exc)
+                    session.commit()
+                return response
+
+        return wrapped
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Keep a post-sign-in destination only if it is a path on this site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

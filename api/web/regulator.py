@@ -1,0 +1,100 @@
+"""The regulator's pages: its returns and periods, each format to download, and what changed since its last download."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+import scheduler
+from api.deps import SessionDep
+from api.routes import exports as export_routes
+from api.web.pages import RETURNS, PageRoute, VisitorDep, allowed
+from api.web.render import page
+from errors import NotFound
+from exports import service as exports
+from exports.changes import changed_since, utc
+from exports.writers import FORMATS
+from mappings import service as mappings
+from websessions import ReturnDownload, last_downloads, record_download
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+FORMAT_NAMES = {"xlsx": "Excel workbook", "csv": "CSV", "json": "JSON", "sdmx-csv": "SDMX-CSV"}
+
+
+def _visible(session: Session, visitor: VisitorDep) -> list[Any]:
+    out = []
+    for ret in mappings.list_returns(session):
+        try:
+            export_routes._visible_return(session, visitor.principal, ret.id)
+        except NotFound:
+            continue
+        out.append(ret)
+    return out
+
+
+def _periods(session: Session, return_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
+    today = datetime.now(UTC).date()
+    out: dict[str, list[dict[str, Any]]] = {r: [] for r in return_ids}
+    for e in scheduler.calendar_entries(session, today - timedelta(days=800), today + timedelta(days=120)):
+        if e.return_id in return_ids and e.kind == "recipient_deadline":
+            out[e.return_id].append({"period": e.period, "deadline": e.at})
+    for rows in out.values():
+        rows.sort(key=lambda r: r["deadline"], reverse=True)
+    return out
+
+
+@router.get("/regulator")
+def returns(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
+    """The returns addressed to this regulator, their periods, downloads and what changed since the last one."""
+    allowed(visitor, RETURNS)
+    visible = _visible(session, visitor)
+    periods = _periods(session, {r.id for r in visible})
+    downloads = last_downloads(session, visitor.principal.key_id)
+    changes = [_changes(session, d) for (rid, _p), d in sorted(downloads.items()) if rid in periods]
+    formats = [(name, f.extension, FORMAT_NAMES.get(name, name)) for name, f in FORMATS.items()]
+    return page(
+        request, "regulator/returns.html", visitor, title="Your returns", returns=visible, periods=periods,
+        formats=formats, changes=changes, downloads=downloads, titles={r.id: r.title for r in visible},
+    )  # fmt: skip
+
+
+def _changes(session: Session, last: ReturnDownload) -> dict[str, Any]:
+    """The cells of a return changed since a regulator last downloaded it, as the API's updated_after gives them."""
+    record, built = exports.build(session, last.return_id, last.period)
+    changed = changed_since(session, record, built, last.downloaded_at)
+    cells = changed.cells.select("cell_id", "field_code", "org_name").to_dicts()
+    return {
+        "return_id": last.return_id, "period": last.period, "downloaded_at": last.downloaded_at, "format": last.format,
+        "built_at": record.generated_at, "changed": bool(cells), "cells": cells,
+        "since": utc(last.downloaded_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "extension": FORMATS[last.format].extension,  # type: ignore[index]
+    }  # fmt: skip
+
+
+@router.get("/regulator/download/{return_id}/{period_file}")
+def download(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    return_id: str,
+    period_file: str,
+    updated_after: datetime | None = None,
+) -> Response:
+    """Download a return in a format: the API's own response, byte for byte; a full download is remembered."""
+    allowed(visitor, RETURNS)
+    response = export_routes.return_file(
+        request=request, return_id=return_id, period_file=period_file, session=session, principal=visitor.principal,
+        updated_after=updated_after,
+    )  # fmt: skip
+    snapshot_id = response.headers.get("X-Snapshot-Id")
+    if snapshot_id is not None:
+        snap = exports.get_snapshot(session, int(snapshot_id))
+        record_download(
+            session, key_id=visitor.principal.key_id, return_id=return_id, period=snap.period, fmt=snap.format,
+            snapshot_id=snap.id, build_id=snap.build_id,
+        )  # fmt: skip
+    return response

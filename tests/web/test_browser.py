@@ -1,0 +1,359 @@
+"""The web pages in a real browser: Debian's Chromium, driven by Playwright, against a real server.
+
+The agency's journey runs with JavaScript off (the pages must work without it); every page is then
+checked with axe-core with JavaScript on, and a screenshot of each is kept under
+test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import openpyxl
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-output" / "screenshots"
+AGENCY = "demo-notts-cyp-2c9f41d07b"
+OFFICER = "demo-officer-5e0b9c2a4f"
+REGULATOR = "demo-regulator-dfe-7a3c18e2"
+#: The ports this service's browser tests may listen on.
+PORTS = range(8171, 8180)
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must have Debian's chromium at /usr/bin/chromium (./run test installs it as root)")
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402 (only once a browser is there to use it)
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def _start(data: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
+    """Start ``onereturn serve`` on the first port of ours that it can listen on; wait until it answers."""
+    env = {
+        **os.environ,
+        "ONERETURN_DATA_DIR": str(data),
+        "ONERETURN_DATABASE_URL": "",
+        "ONERETURN_SCHEDULER_EMBEDDED": "false",
+        "ONERETURN_LOAD_DEMO": "true",
+    }
+    for port in PORTS:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                continue  # something already listens there
+        log_path = data / f"server-{port}.log"
+        log = log_path.open("wb")
+        command = [
+            str(Path(sys.executable).with_name("onereturn")),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    return process, base, log
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        process.kill()
+        process.wait()
+        log.close()
+        text = log_path.read_text(errors="replace")
+        if "address already in use" not in text.lower():
+            raise RuntimeError(f"The server did not start:\n{text}")
+    raise RuntimeError(f"No free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``onereturn serve`` (uvicorn, SQLite, demo figures) on 127.0.0.1."""
+    process, base, log = _start(tmp_path_factory.mktemp("web-server"))
+    try:
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless."""
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    """The screenshot folder, emptied once per run."""
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    return SHOTS
+
+
+class Visit:
+    """One person's browser: their context, page, and every host it asked for."""
+
+    def __init__(self, browser: Browser, base: str, *, javascript: bool = True) -> None:
+        self.base = base
+        self.context: BrowserContext = browser.new_context(
+            viewport={"width": 1200, "height": 900}, java_script_enabled=javascript, accept_downloads=True
+        )
+        self.page: Page = self.context.new_page()
+        self.hosts: set[str] = set()
+        self.page.on("request", self._seen)
+
+    def _seen(self, request: Any) -> None:
+        url = urlsplit(request.url)
+        # data: and blob: URLs are made inside the page (ReDoc's search worker), not fetched from a host.
+        if url.scheme not in ("data", "blob"):
+            self.hosts.add(url.netloc)
+
+    def go(self, path: str) -> Any:
+        """Open a page of the service; return the response."""
+        return self.page.goto(self.base + path)
+
+    def sign_in(self, key: str) -> None:
+        """Sign in with a key through the form."""
+        self.go("/sign-in")
+        self.page.fill("#key", key)
+        self.page.click("button:has-text('Sign in')")
+
+    def close(self) -> None:
+        """Close the browser context."""
+        self.context.close()
+
+
+def _fill(path: Path, values: dict[str, str]) -> bytes:
+    """Fill the template's value column for the given indicators, as a person in a spreadsheet program would."""
+    book = openpyxl.load_workbook(path)
+    sheet = book["Figures"]
+    header = [c.value for c in sheet[1]]
+    indicator, value = header.index("indicator") + 1, header.index("value") + 1
+    for row in range(2, sheet.max_row + 1):
+        code = sheet.cell(row=row, column=indicator).value
+        if code in values:
+            sheet.cell(row=row, column=value).value = values[code]
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _share(visit: Visit, return_id: str, period: str) -> float:
+    visit.go("/officer")
+    cell = visit.page.locator(f"#completeness tr[data-return='{return_id}'][data-period='{period}'] .app-share")
+    return float(cell.inner_text().rstrip("%"))
+
+
+def _upload(visit: Visit, data: bytes, name: str) -> None:
+    visit.go("/upload")
+    visit.page.set_input_files(
+        "#file", files=[FilePayload(name=name, mimeType="application/octet-stream", buffer=data)]
+    )
+    visit.page.check("input[name=mode][value=default]")
+    visit.page.click("button:has-text('Upload')")
+
+
+def test_agency_fixes_two_mistakes_and_the_officer_sees_it(
+    browser: Browser, server: str, tmp_path: Path, shots: Path
+) -> None:
+    """(a) and (b): the agency's whole journey with JavaScript off, then the officer's dashboard."""
+    officer = Visit(browser, server)
+    officer.sign_in(OFFICER)
+    agency = Visit(browser, server, javascript=False)
+    agency.sign_in(AGENCY)
+    assert agency.page.url.endswith("/agency")
+    row = agency.page.locator("#due-now tr[data-return='county_cyp_core']")
+    period = row.get_attribute("data-period")
+    assert period
+    before = _share(officer, "county_cyp_core", period)
+
+    with agency.page.expect_download() as download:
+        row.get_by_role("link", name=re.compile("Download template")).click()
+    template = tmp_path / "template.xlsx"
+    download.value.save_as(template)
+    assert download.value.suggested_filename.endswith(".xlsx")
+
+    wrong = {"cyp.cin_count": "twelve hundred", "cyp.cpp_count": "-400", "cyp.cpp_2_years_plus_n": "20"}
+    _upload(agency, _fill(template, wrong), "notts-first-try.xlsx")
+    page = agency.page
+    assert re.search(r"/submissions/\d+$", page.url)
+    assert "2 problems to fix" in page.locator(".govuk-error-summary").inner_text()
+    marked = page.locator("#upload-rows tr[data-problem='error']")
+    assert marked.count() == 2
+    texts = " ".join(marked.all_inner_texts())
+    assert "twelve hundred" in texts
+    assert "-400" in texts
+    assert "app-row--error" in (marked.first.get_attribute("class") or "")
+    page.screenshot(path=str(shots / "agency-report-two-problems.png"), full_page=True)
+
+    right = {"cyp.cin_count": "1200", "cyp.cpp_count": "400", "cyp.cpp_2_years_plus_n": "20"}
+    _upload(agency, _fill(template, right), "notts-second-try.xlsx")
+    assert page.locator("#accepted").inner_text().startswith("Figures accepted")
+    assert page.locator("#status").inner_text() == "Accepted"
+    assert page.locator("#upload-rows tr[data-problem]").count() == 0
+    accepted_id = page.url.rsplit("/", 1)[-1]
+    page.screenshot(path=str(shots / "agency-report-accepted.png"), full_page=True)
+    assert agency.hosts == {urlsplit(server).netloc}
+
+    officer.go("/officer")
+    assert officer.page.locator(f"a[href='/submissions/{accepted_id}']").count() == 1
+    after = _share(officer, "county_cyp_core", period)
+    assert after > before
+    officer.page.screenshot(path=str(shots / "officer-dashboard-after-upload.png"), full_page=True)
+    agency.close()
+    officer.close()
+
+
+def test_regulator_downloads_the_same_bytes_as_the_api(
+    browser: Browser, server: str, tmp_path: Path, shots: Path
+) -> None:
+    """(c): the file from the regulator's page is the API's, byte for byte; the page then says nothing changed."""
+    regulator = Visit(browser, server, javascript=False)
+    regulator.sign_in(REGULATOR)
+    link = regulator.page.locator("a[href='/regulator/download/dfe_ssda903/FY2024-25.csv']")
+    with regulator.page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "ssda903.csv"
+    download.value.save_as(saved)
+    api = httpx.get(server + "/api/returns/dfe_ssda903/FY2024-25.csv", headers={"X-API-Key": REGULATOR}, timeout=120)
+    assert api.status_code == 200
+    assert saved.read_bytes() == api.content
+    regulator.go("/regulator")
+    regulator.page.screenshot(path=str(shots / "regulator-after-download.png"), full_page=True)
+    change = regulator.page.locator("#changes ~ .app-pair[data-return='dfe_ssda903']")
+    assert "Nothing has changed since" in change.inner_text()
+    regulator.close()
+
+
+def test_a_wrong_key_gets_a_clear_message(browser: Browser, server: str, shots: Path) -> None:
+    """(d): a mistyped key is refused with a message saying what to do, and no session."""
+    visit = Visit(browser, server)
+    visit.sign_in("demo-notts-cyp-0000000000")
+    visit.page.screenshot(path=str(shots / "public-sign-in-wrong-key.png"), full_page=True)
+    summary = visit.page.locator(".govuk-error-summary")
+    assert "That key was not recognised" in summary.inner_text()
+    assert visit.page.url.endswith("/sign-in")
+    assert not [c for c in visit.context.cookies() if c["name"] == "onereturn_session"]
+    visit.close()
+
+
+def test_another_agencys_submission_is_not_found(browser: Browser, server: str) -> None:
+    """(e): an agency asking for another agency's submission gets 404, exactly as the API answers."""
+    listing = httpx.get(server + "/api/submissions", headers={"X-API-Key": OFFICER}, timeout=60).json()
+    other = next(s["id"] for s in listing["items"] if s["agency_code"] != "notts_cyp")
+    visit = Visit(browser, server)
+    visit.sign_in(AGENCY)
+    response = visit.go(f"/submissions/{other}")
+    assert response.status == 404
+    assert visit.page.locator("h1").inner_text() == "Page not found"
+    api = httpx.get(f"{server}/api/submissions/{other}", headers={"X-API-Key": AGENCY}, timeout=60)
+    assert api.status_code == 404
+    visit.close()
+
+
+PAGES = {
+    None: ["/sign-in", "/glossary"],
+    AGENCY: ["/agency", "/upload", "/submissions", "/history"],
+    OFFICER: [
+        "/officer", "/calendar", "/catalogue", "/catalogue?q=looked+after", "/catalogue/indicators/cyp.cin_count",
+        "/catalogue/returns/dfe_ssda903", "/catalogue/different-methods", "/burden?period=FY2024-25", "/submissions",
+        "/outbox",
+    ],
+    REGULATOR: ["/regulator"],
+}  # fmt: skip
+
+
+def _name(role: str | None, path: str) -> str:
+    who = {None: "public", AGENCY: "agency", OFFICER: "officer", REGULATOR: "regulator"}[role]
+    slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+    return f"{who}-{slug}.png"
+
+
+def _check(axe: Axe, page: Page, where: str, found: dict[str, list[str]], counts: dict[str, dict[str, int]]) -> None:
+    violations = axe.run(page).response["violations"]
+    tally: dict[str, int] = {}
+    for v in violations:
+        tally[v.get("impact") or "none"] = tally.get(v.get("impact") or "none", 0) + 1
+    counts[where] = tally
+    found[where] = [f"{v['id']}: {v['help']}" for v in violations if v.get("impact") in ("serious", "critical")]
+
+
+def test_every_page_passes_axe(browser: Browser, server: str, shots: Path) -> None:
+    """(f): no serious or critical axe-core violation on any page; a screenshot of each is kept."""
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    bad = (
+        b"indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,lots\ncyp.cpp_count,E10000024,2025-03-31,-1\n"
+    )
+    sent = httpx.post(server + "/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("bad.csv", bad)})
+    assert sent.status_code == 422, sent.text
+    hosts: set[str] = set()
+    for role, paths in PAGES.items():
+        visit = Visit(browser, server)
+        if role is not None:
+            visit.sign_in(role)
+        submission = None
+        for path in paths:
+            response = visit.go(path)
+            assert response.status == 200, path
+            visit.page.screenshot(path=str(shots / _name(role, path)), full_page=True)
+            _check(axe, visit.page, _name(role, path), found, counts)
+            if path == "/submissions" and role == AGENCY:
+                submission = f"/submissions/{sent.json()['id']}"
+        if submission:
+            visit.go(submission)
+            assert visit.page.locator("#upload-rows tr[data-problem='error']").count() == 2
+            visit.page.screenshot(path=str(shots / _name(role, "/submission-report-with-problems")), full_page=True)
+            _check(axe, visit.page, _name(role, "/submission-report-with-problems"), found, counts)
+        hosts |= visit.hosts
+        visit.close()
+    for path, name in (("/docs", "docs"), ("/redoc", "redoc")):
+        visit = Visit(browser, server)
+        visit.go(path)
+        visit.page.wait_for_selector(".swagger-ui .info" if name == "docs" else "h1")
+        visit.page.screenshot(path=str(shots / f"public-{name}.png"))
+        hosts |= visit.hosts
+        visit.close()
+    (shots.parent / "axe.json").write_text(json.dumps(counts, indent=1, sort_keys=True))
+    assert len(counts) == sum(len(p) for p in PAGES.values()) + 1
+    assert {path: v for path, v in found.items() if v} == {}
+    assert hosts == {urlsplit(server).netloc}, "a page asked another host for something"

@@ -1,0 +1,268 @@
+"""The web pages over HTTP: sign-in sessions, CSRF, what each key may see, answering a query, offline assets."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from api.main import create_app
+from api.web.render import STATIC
+from mappings.models import ApiKey
+from settings import Settings
+
+AGENCY = "demo-notts-cyp-2c9f41d07b"
+OTHER_AGENCY = "demo-lewisham-council-8d2e6a51"
+OFFICER = "demo-officer-5e0b9c2a4f"
+DFE = "demo-regulator-dfe-7a3c18e2"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
+    """A browser-like client (cookies kept, redirects not followed) on a private database."""
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+        yield client
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, key: str) -> str:
+    """Sign in through the form; return the session's CSRF token from the page it lands on."""
+    form = client.get("/sign-in")
+    response = client.post("/sign-in", data={"key": key, "csrf_token": _token(form.text)})
+    assert response.status_code == 303, response.text
+    landing = client.get(response.headers["location"])
+    assert landing.status_code == 200
+    return _token(landing.text)
+
+
+def test_sign_in_sets_a_locked_down_cookie(web: TestClient) -> None:
+    form = web.get("/sign-in")
+    response = web.post("/sign-in", data={"key": AGENCY, "csrf_token": _token(form.text)})
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("onereturn_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+    assert "Secure" not in cookie
+    assert response.headers["location"] == "/agency"
+
+
+def test_cookie_is_secure_behind_tls(store: Engine, tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, behind_tls=True), engine=store)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        form = client.get("/sign-in")
+        response = client.post("/sign-in", data={"key": AGENCY, "csrf_token": _token(form.text)})
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("onereturn_session="))
+    assert "Secure" in cookie
+
+
+def test_sign_in_without_its_csrf_token_is_refused(web: TestClient) -> None:
+    web.get("/sign-in")
+    response = web.post("/sign-in", data={"key": AGENCY, "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert "The form has expired" in response.text
+    assert "onereturn_session" not in web.cookies
+
+
+def test_a_wrong_key_says_what_to_do(web: TestClient) -> None:
+    form = web.get("/sign-in")
+    response = web.post("/sign-in", data={"key": "not-a-key-at-all", "csrf_token": _token(form.text)})
+    assert response.status_code == 401
+    assert "That key was not recognised" in response.text
+    assert 'href="#key"' in response.text
+
+
+def test_pages_need_a_session(web: TestClient) -> None:
+    response = web.get("/submissions/1")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=/submissions/1"
+
+
+def test_sign_out_ends_the_session_for_good(web: TestClient) -> None:
+    csrf = sign_in(web, AGENCY)
+    stolen = web.cookies["onereturn_session"]
+    assert web.post("/sign-out", data={"csrf_token": csrf}).status_code == 303
+    web.cookies.set("onereturn_session", stolen)
+    assert web.get("/agency").status_code == 303
+
+
+def test_sign_out_needs_the_csrf_token(web: TestClient) -> None:
+    sign_in(web, AGENCY)
+    assert web.post("/sign-out", data={"csrf_token": "forged"}).status_code == 400
+    assert web.get("/agency").status_code == 200
+
+
+def test_a_revoked_key_ends_its_sessions(web: TestClient, store: Engine) -> None:
+    sign_in(web, AGENCY)
+    with Session(store) as session:
+        for key in session.execute(select(ApiKey).where(ApiKey.agency_code == "notts_cyp")).scalars():
+            key.revoked_at = datetime.now(UTC)
+        session.commit()
+    assert web.get("/agency").status_code == 303
+
+
+def test_an_upload_without_the_csrf_token_stores_nothing(web: TestClient) -> None:
+    sign_in(web, AGENCY)
+    before = web.get("/submissions").text.count('href="/submissions/')
+    csv = b"indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,4000\n"
+    response = web.post("/upload", data={"mode": "default"}, files={"file": ("f.csv", csv, "text/csv")})
+    assert response.status_code == 400
+    assert web.get("/submissions").text.count('href="/submissions/') == before
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "status"),
+    [
+        (AGENCY, "/officer", 403),
+        (AGENCY, "/regulator", 403),
+        (DFE, "/agency", 403),
+        (DFE, "/regulator/download/ndtms_adult_monthly/2024-06.csv", 404),
+        (OFFICER, "/regulator/download/dfe_ssda903/FY2024-25.csv", 200),
+    ],
+)
+def test_pages_show_only_what_the_api_would(web: TestClient, key: str, path: str, status: int) -> None:
+    sign_in(web, key)
+    assert web.get(path).status_code == status
+
+
+def test_another_agencys_submission_is_not_found(web: TestClient) -> None:
+    csv = b"indicator,org,period,value\ncyp.lac_count,E09000023,2025-03-31,400\n"
+    theirs = web.post("/api/submissions", headers={"X-API-Key": OTHER_AGENCY}, files={"file": ("l.csv", csv)})
+    assert theirs.status_code == 201, theirs.text
+    sign_in(web, AGENCY)
+    page = web.get(f"/submissions/{theirs.json()['id']}")
+    assert page.status_code == 404
+    assert "Page not found" in page.text
+    assert "E09000023" not in page.text
+
+
+def test_a_query_is_answered_with_a_note(web: TestClient) -> None:
+    first = b"indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,4000\n"
+    assert (
+        web.post("/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("a.csv", first)}).status_code == 201
+    )
+    csrf = sign_in(web, AGENCY)
+    jump = b"indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,9000\n"
+    sent = web.post("/upload", data={"mode": "default", "csrf_token": csrf}, files={"file": ("b.csv", jump)})
+    assert sent.status_code == 303
+    report = web.get(sent.headers["location"])
+    assert "Queries you can answer with a note" in report.text
+    action = re.search(r'action="(/submissions/\d+/rows/2/note)"', report.text)
+    assert action
+    answered = web.post(action.group(1), data={"note": "A new referral team cleared a backlog", "csrf_token": csrf})
+    assert answered.status_code == 303
+    assert "Figures accepted" in web.get(answered.headers["location"]).text
+    figures = web.get("/api/figures?indicator=cyp.cin_count&org=E10000024", headers={"X-API-Key": AGENCY}).json()
+    current = [f for f in figures["items"] if f["period"] == "2025-03-31" and f["is_current"]]
+    assert [(f["value"], f["note"]) for f in current] == [(9000, "A new referral team cleared a backlog")]
+
+
+def test_the_report_highlights_problem_rows(web: TestClient) -> None:
+    csrf = sign_in(web, AGENCY)
+    bad = (
+        b"indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,lots\ncyp.cpp_count,E10000024,2025-03-31,500\n"
+    )
+    sent = web.post("/upload", data={"mode": "default", "csrf_token": csrf}, files={"file": ("c.csv", bad)})
+    page = web.get(sent.headers["location"]).text
+    assert page.count('data-problem="error"') == 1
+    assert re.search(r'<tr class="govuk-table__row app-row--error" id="row-2" data-problem="error">', page)
+    assert 'href="#row-2"' in page
+
+
+def test_a_dry_run_stores_nothing(web: TestClient) -> None:
+    csrf = sign_in(web, AGENCY)
+    csv = b"indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,4000\n"
+    response = web.post("/upload", data={"mode": "dry_run", "csrf_token": csrf}, files={"file": ("d.csv", csv)})
+    assert response.status_code == 200
+    assert "Check of your file" in response.text
+    listing = web.get("/api/submissions", headers={"X-API-Key": AGENCY}).json()
+    assert listing["total"] == 0
+
+
+def test_the_regulator_sees_what_changed_since_its_download(web: TestClient) -> None:
+    sign_in(web, DFE)
+    assert web.get("/regulator/download/dfe_ssda903/FY2024-25.csv").status_code == 200
+    assert "Nothing has changed since" in web.get("/regulator").text
+    csv = b"indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,911\n"
+    assert (
+        web.post("/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("e.csv", csv)}).status_code == 201
+    )
+    page = web.get("/regulator").text
+    assert re.search(r"[1-9]\d* cells? changed since", page)
+    since = re.search(r'href="(/regulator/download/dfe_ssda903/FY2024-25.csv\?updated_after=[^"]+)"', page)
+    assert since
+    only = web.get(since.group(1).replace("&amp;", "&"))
+    assert only.status_code == 200
+    assert int(only.headers["X-Changed-Cells"]) >= 1
+
+
+def test_glossary_explains_acronyms(web: TestClient) -> None:
+    page = web.get("/glossary").text
+    assert '<abbr title="National Drug Treatment Monitoring System">NDTMS</abbr>' in page
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_docs_load_nothing_from_another_host(web: TestClient, path: str) -> None:
+    page = web.get(path)
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources
+    assert all(s.startswith("/") for s in sources), sources
+    for s in sources:
+        assert web.get(s).status_code == 200, s
+
+
+def test_pages_load_nothing_from_another_host(web: TestClient) -> None:
+    page = web.get("/sign-in").text
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', page)
+    css = web.get("/assets/govuk/govuk-frontend.min.css").text
+    assert "GDS Transport" not in css
+    assert "@font-face" not in css
+    assert "govuk-crest" not in css
+
+
+def test_assets_and_templates_are_package_data() -> None:
+    """A non-editable install ships every template and vendored asset."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["api"]
+    web_root = STATIC.parent
+    files = [p for p in web_root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".py"]
+    assert len(files) > 20
+    for path in files:
+        relative = path.relative_to(ROOT / "api").as_posix()
+        assert any(fnmatch.fnmatch(relative, p) and relative.count("/") == p.count("/") for p in patterns), relative
+
+
+def test_acronyms_in_return_titles_are_spelt_out(web: TestClient) -> None:
+    sign_in(web, DFE)
+    page = web.get("/regulator").text
+    assert '(<abbr title="the DfE return on children looked after">SSDA903</abbr>)' in page
+    assert '<abbr title="Statistical Data and Metadata eXchange' in page
+
+
+def test_burden_is_drawn_on_the_server_for_returns_in_force(web: TestClient) -> None:
+    sign_in(web, OFFICER)
+    page = web.get("/burden?period=FY2024-25").text
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" role="img"') == 2
+    assert "<script" not in page.split("<main", 1)[1].split("</main>", 1)[0]
+    returns = re.search(r'<table class="govuk-table app-table--small" id="return-burden">(.*?)</table>', page, re.S)
+    assert returns
+    assert "National Indicator Set" not in returns.group(1)
+
+
+@pytest.mark.parametrize(("wanted", "lands"), [("/history", "/history"), ("//elsewhere.example/x", "/agency")])
+def test_sign_in_returns_to_the_page_asked_for_on_this_site_only(web: TestClient, wanted: str, lands: str) -> None:
+    form = web.get("/sign-in", params={"next": wanted})
+    response = web.post("/sign-in", data={"key": AGENCY, "csrf_token": _token(form.text), "next": wanted})
+    assert response.headers["location"] == lands
