@@ -28,7 +28,15 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 #: Every module that defines tables, bottom floor first. Named, not imported, so this module
 #: stays below the packages that define them.
-MODEL_MODULES = ("indicators.models", "mappings.models", "exports.models", "outbox", "scheduler", "audit", "websessions")
+MODEL_MODULES = (
+    "indicators.models",
+    "mappings.models",
+    "exports.models",
+    "outbox",
+    "scheduler",
+    "audit",
+    "websessions",
+)
 
 
 def metadata() -> MetaData:
