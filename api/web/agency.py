@@ -134,7 +134,7 @@ def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: Uplo
 
 
 @router.get("/submissions")
-def submissions(request: Request, session: SessionDep, visitor: VisitorDep, offset: int = 0) -> HTMLResponse:
+def list_submissions(request: Request, session: SessionDep, visitor: VisitorDep, offset: int = 0) -> HTMLResponse:
     """Uploads, newest first (an agency sees only its own)."""
     allowed(visitor, SUBMISSIONS)
     listing = collect_routes.list_submissions(
@@ -152,7 +152,7 @@ def _marks(problems: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
 
 
 @router.get("/submissions/{submission_id}")
-def report(request: Request, session: SessionDep, visitor: VisitorDep, submission_id: int) -> HTMLResponse:
+def submission_report(request: Request, session: SessionDep, visitor: VisitorDep, submission_id: int) -> HTMLResponse:
     """An upload's report: status, counts, the problem rows highlighted, and the queries to answer."""
     allowed(visitor, SUBMISSIONS)
     rep = collect_routes.submission_report(
@@ -199,7 +199,7 @@ def _shown_rows(
 
 
 @router.get("/submissions/{submission_id}/report.xlsx")
-def report_workbook(request: Request, session: SessionDep, visitor: VisitorDep, submission_id: int) -> Response:
+def submission_report_xlsx(request: Request, session: SessionDep, visitor: VisitorDep, submission_id: int) -> Response:
     """The upload as a workbook with every problem cell marked (the API's own)."""
     allowed(visitor, SUBMISSIONS)
     return collect_routes.submission_report_xlsx(
@@ -240,12 +240,12 @@ def answer_query(
 
 
 @router.get("/history")
-def history(
+def figures(
     request: Request, session: SessionDep, visitor: VisitorDep, indicator: str | None = None, offset: int = 0
 ) -> HTMLResponse:
     """The agency's figures with every version, and its submissions."""
     allowed(visitor, FIGURES)
-    figures = collect_routes.figures(
+    found = collect_routes.figures(
         request=request, session=session, principal=visitor.principal, indicator=indicator or None, history=True,
         limit=100, offset=max(offset, 0),
     )  # fmt: skip
@@ -253,6 +253,6 @@ def history(
         request=request, session=session, principal=visitor.principal, limit=20, offset=0
     )
     return page(
-        request, "agency/history.html", visitor, title="History of your figures", figures=figures,
+        request, "agency/history.html", visitor, title="History of your figures", figures=found,
         listing=listing, indicator=indicator or "", offset=max(offset, 0),
     )  # fmt: skip

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import authenticate
+from api import audit as trail
+from api.auth import admit
 from api.deps import SessionDep
 from api.web.pages import SESSION_COOKIE, BadForm, PageRoute, VisitorDep, check_csrf, safe_next, visitor_of
 from api.web.render import ACRONYMS, TERMS, page
-from errors import Unauthorized
+from errors import TooManyRequests, Unauthorized
 from websessions import close_session, open_session
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -71,8 +72,13 @@ def sign_in(
     if not key:
         return _sign_in_page(request, error="Enter your key", next_page=safe_next(next) or "", status_code=400)
     try:
-        principal = authenticate(session, key)
-    except Unauthorized:
+        # The API's own key check: a revoked key fails, and an address trying many keys is held back.
+        principal = admit(request, session, key)
+    except TooManyRequests as exc:
+        trail.record_failure(request, session, None, exc)
+        return _sign_in_page(request, error=exc.message, next_page=safe_next(next) or "", status_code=429)
+    except Unauthorized as exc:
+        trail.record_failure(request, session, None, exc)
         return _sign_in_page(
             request,
             error="That key was not recognised. Check you copied all of it, or ask your performance officer for a new one.",
@@ -80,6 +86,8 @@ def sign_in(
             status_code=401,
         )
     token, _row = open_session(session, principal.key_id)
+    trail.annotate(request, object="web session")
+    trail.record_success(request, session, principal)
     response = RedirectResponse(safe_next(next) or HOMES[principal.kind], status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/")
     response.delete_cookie(SIGNIN_COOKIE, path="/sign-in")

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
+from api import audit as trail
 from api.auth import principal_of_key
 from api.deps import SessionDep
 from api.web.render import Visitor, page
@@ -45,6 +46,8 @@ def _visitor(request: Request, session: SessionDep) -> Visitor:
     visitor = visitor_of(request, session)
     if visitor is None:
         raise SignInNeeded
+    # The page is then audited as the API's calls are, under this principal (see PageRoute).
+    request.state.principal = visitor.principal
     return visitor
 
 
@@ -113,16 +116,25 @@ class PageRoute(APIRoute):
 
         async def wrapped(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except SignInNeeded:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
             except (OneReturnError, BadForm) as exc:
                 with Session(request.app.state.engine) as session:
+                    principal = getattr(request.state, "principal", None)
+                    if principal is not None:
+                        trail.record_failure(request, session, principal, exc)
                     visitor = visitor_of(request, session)
                     response = _error_page(request, visitor, exc)
                     session.commit()
                 return response
+            principal = getattr(request.state, "principal", None)
+            if principal is not None:
+                with Session(request.app.state.engine) as session:
+                    trail.record_success(request, session, principal)
+                    session.commit()
+            return response
 
         return wrapped
 

@@ -76,7 +76,7 @@ def _changes(session: Session, last: ReturnDownload) -> dict[str, Any]:
 
 
 @router.get("/regulator/download/{return_id}/{period_file}")
-def download(
+def return_file(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,

@@ -266,3 +266,19 @@ def test_sign_in_returns_to_the_page_asked_for_on_this_site_only(web: TestClient
     form = web.get("/sign-in", params={"next": wanted})
     response = web.post("/sign-in", data={"key": AGENCY, "csrf_token": _token(form.text), "next": wanted})
     assert response.headers["location"] == lands
+
+
+def test_pages_are_audited_like_the_api(web: TestClient) -> None:
+    csv = b"indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,4000\n"
+    sent = web.post("/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("a.csv", csv)})
+    form = web.get("/sign-in")
+    web.post("/sign-in", data={"key": "demo-notts-cyp-0000000000", "csrf_token": _token(form.text)})
+    sign_in(web, AGENCY)
+    assert web.get(f"/submissions/{sent.json()['id']}").status_code == 200
+    assert web.get("/officer").status_code == 403
+    trail = web.get("/api/audit", headers={"X-API-Key": OFFICER}, params={"limit": 50}).json()["items"]
+    seen = {(e["action"], e["object"], e["outcome"]) for e in trail if "notts_cyp" in e["principal"]}
+    assert ("submission.read", f"/submissions/{sent.json()['id']}", "ok") in seen
+    assert ("dashboard", "/officer", "refused") in seen
+    assert ("sign.in", "web session", "ok") in seen
+    assert any(e["action"] == "sign.in" and e["outcome"] == "refused" for e in trail)
