@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -27,6 +27,8 @@ class SignInNeeded(Exception):
 class BadForm(Exception):
     """A form came back without its CSRF token (or with another session's)."""
 
+    status_code = 400
+
 
 def visitor_of(request: Request, session: Session) -> Visitor | None:
     """Find the signed-in visitor of a request, or None."""
@@ -42,13 +44,24 @@ def visitor_of(request: Request, session: Session) -> Visitor | None:
     return Visitor(principal, row, token)
 
 
-def _visitor(request: Request, session: SessionDep) -> Visitor:
+def _visitor(request: Request, session: SessionDep) -> Iterator[Visitor]:
+    """The signed-in visitor; the page is audited as the API's calls are (in the request's transaction)."""
     visitor = visitor_of(request, session)
     if visitor is None:
         raise SignInNeeded
-    # The page is then audited as the API's calls are, under this principal (see PageRoute).
     request.state.principal = visitor.principal
-    return visitor
+    request.state.visitor = visitor
+    try:
+        yield visitor
+    except Exception as exc:
+        trail.record_failure(request, session, visitor.principal, exc)
+        raise
+    # PageRoute turns a refusal into an error page before this runs, and leaves the error here.
+    failed = getattr(request.state, "page_error", None)
+    if failed is not None:
+        trail.record_failure(request, session, visitor.principal, failed)
+    else:
+        trail.record_success(request, session, visitor.principal)
 
 
 VisitorDep = Annotated[Visitor, Depends(_visitor)]
@@ -116,25 +129,13 @@ class PageRoute(APIRoute):
 
         async def wrapped(request: Request) -> Response:
             try:
-                response = await handler(request)
+                return await handler(request)
             except SignInNeeded:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
             except (OneReturnError, BadForm) as exc:
-                with Session(request.app.state.engine) as session:
-                    principal = getattr(request.state, "principal", None)
-                    if principal is not None:
-                        trail.record_failure(request, session, principal, exc)
-                    visitor = visitor_of(request, session)
-                    response = _error_page(request, visitor, exc)
-                    session.commit()
-                return response
-            principal = getattr(request.state, "principal", None)
-            if principal is not None:
-                with Session(request.app.state.engine) as session:
-                    trail.record_success(request, session, principal)
-                    session.commit()
-            return response
+                request.state.page_error = exc
+                return _error_page(request, getattr(request.state, "visitor", None), exc)
 
         return wrapped
 
