@@ -72,6 +72,7 @@ SUBMIT = ({"figures:submit"}, {"agency", "officer"})
 SUBMISSIONS = ({"submissions:read"}, {"agency", "officer"})
 FIGURES = ({"figures:read"}, {"agency", "officer", "regulator"})
 RETURNS = ({"returns:read"}, {"regulator", "officer"})
+OFFICER_ONLY: tuple[set[str], set[str]] = (set(), {"officer"})
 
 
 def allowed(visitor: Visitor, rule: tuple[set[str], set[str]]) -> Visitor:

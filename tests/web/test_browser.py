@@ -295,7 +295,7 @@ PAGES = {
     OFFICER: [
         "/officer", "/calendar", "/catalogue", "/catalogue?q=looked+after", "/catalogue/indicators/cyp.cin_count",
         "/catalogue/returns/dfe_ssda903", "/catalogue/different-methods", "/burden?period=FY2024-25", "/submissions",
-        "/outbox",
+        "/outbox", "/agencies", "/keys",
     ],
     REGULATOR: ["/regulator"],
 }  # fmt: skip

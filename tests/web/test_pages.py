@@ -282,3 +282,40 @@ def test_pages_are_audited_like_the_api(web: TestClient) -> None:
     assert ("dashboard", "/officer", "refused") in seen
     assert ("sign.in", "web session", "ok") in seen
     assert any(e["action"] == "sign.in" and e["outcome"] == "refused" for e in trail)
+
+
+def test_the_officer_issues_and_revokes_a_key_in_the_pages(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    csrf = sign_in(web, OFFICER)
+    issued = web.post(
+        "/keys", data={"role": "agency", "label": "Notts data team", "agency": "notts_cyp", "csrf_token": csrf}
+    )
+    assert issued.status_code == 200
+    key = re.search(r'<code class="app-key" id="issued-key">([^<]+)</code>', issued.text)
+    assert key
+    assert key.group(1) not in web.get("/keys").text  # shown once only
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as holder:
+        sign_in(holder, key.group(1))
+        assert holder.get("/agency").status_code == 200
+        prefix = re.search(
+            r'data-prefix="([^"]+)"[^>]*>\s*<td class="govuk-table__cell"><code>[^<]+</code></td>\s*<td class="govuk-table__cell">Notts data team',
+            web.get("/keys").text,
+        )
+        assert prefix
+        assert web.post(f"/keys/{prefix.group(1)}/revoke", data={"csrf_token": csrf}).status_code == 303
+        assert holder.get("/agency").status_code == 303
+
+
+def test_a_key_for_an_unknown_agency_is_refused_in_the_form(web: TestClient) -> None:
+    csrf = sign_in(web, OFFICER)
+    response = web.post("/keys", data={"role": "agency", "label": "x", "agency": "nobody", "csrf_token": csrf})
+    assert response.status_code == 400
+    assert "is not known" in response.text
+    assert 'href="#agency"' in response.text
+
+
+def test_agencies_and_keys_are_for_officers_only(web: TestClient) -> None:
+    sign_in(web, AGENCY)
+    assert web.get("/keys").status_code == 403
+    assert web.get("/agencies").status_code == 403
