@@ -151,7 +151,7 @@ def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]
     elif principal.kind == "officer":
         links = [("Dashboard", "/officer"), ("Calendar", "/calendar"), ("Catalogue", "/catalogue"),
                  ("Burden", "/burden"), ("Submissions", "/submissions"), ("Outbox", "/outbox"),
-                 ("Agencies", "/agencies"), ("Keys", "/keys"), ("Glossary", "/glossary")]  # fmt: skip
+                 ("Agencies", "/agencies"), ("Keys", "/keys")]  # fmt: skip
     else:
         links = [("Your returns", "/regulator"), ("Glossary", "/glossary"), ("API documentation", "/docs")]
     return [{"text": text, "href": href, "current": href == current} for text, href in links]
