@@ -10,8 +10,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import capacity
-from api import web
+from api import capacity, web
 from api.errors import error_body, install_error_handlers
 from api.hygiene import Hygiene
 from api.openapi import install_openapi

@@ -16,6 +16,7 @@ import polars as pl
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
 from api.routes import collect as collect_routes
@@ -95,6 +96,7 @@ def upload(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,
+    _slot: UploadSlot,
     file: Annotated[UploadFile | None, File()] = None,
     mode: Annotated[str, Form()] = "default",
     csrf_token: Annotated[str, Form()] = "",
@@ -123,6 +125,7 @@ def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: Uplo
         request=request,
         session=session,
         principal=visitor.principal,
+        _slot=None,  # the page route holds the upload slot itself
         file=file,
         mode=mode,  # type: ignore[arg-type]
     )
@@ -212,6 +215,7 @@ def answer_query(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,
+    _slot: UploadSlot,
     submission_id: int,
     row: int,
     note: Annotated[str, Form()] = "",
