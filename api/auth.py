@@ -137,6 +137,20 @@ def admit(request: Request, session: Session, key: str | None) -> Principal:
         raise
 
 
+def check(
+    principal: Principal, scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None
+) -> Principal:
+    """Admit a principal with all the scopes, of the kinds or allowed to read ``reads``; every door asks this."""
+    if reads is not None:
+        read_scope(principal).require(reads)
+    if kinds is not None and principal.kind not in kinds:
+        raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
+    missing = scopes - principal.scopes
+    if missing:
+        raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")
+    return principal
+
+
 def require(
     scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None
 ) -> Callable[..., Iterator[Principal]]:
@@ -147,14 +161,7 @@ def require(
     ) -> Iterator[Principal]:
         principal: Principal | None = None
         try:
-            principal = admit(request, session, key)
-            if reads is not None:
-                read_scope(principal).require(reads)
-            if kinds is not None and principal.kind not in kinds:
-                raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
-            missing = scopes - principal.scopes
-            if missing:
-                raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")
+            principal = check(admit(request, session, key), scopes, kinds, reads=reads)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
             raise

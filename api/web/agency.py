@@ -20,7 +20,7 @@ from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
 from api.routes import collect as collect_routes
-from api.web.pages import FIGURES, SUBMISSIONS, SUBMIT, PageRoute, VisitorDep, allowed, check_csrf
+from api.web.pages import CALENDAR, FIGURES, SUBMISSIONS, SUBMIT, TEMPLATES, PageRoute, VisitorDep, allowed, check_csrf
 from api.web.render import page
 from collectors import service as collect
 from errors import InvalidInput, NotFound
@@ -45,7 +45,7 @@ def _return_titles(session: SessionDep) -> dict[str, str]:
 @router.get("/agency")
 def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """What the agency owes: every deadline across its returns, with the figures still owed."""
-    allowed(visitor, SUBMISSIONS)
+    allowed(visitor, CALENDAR)
     today = datetime.now(UTC).date()
     listing = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal,
@@ -75,7 +75,7 @@ def template(
     session: SessionDep, visitor: VisitorDep, period: str, format: Literal["xlsx", "csv"] = "xlsx"
 ) -> Response:
     """Download the template of figures owed for a period (the API's own template)."""
-    allowed(visitor, SUBMISSIONS)
+    allowed(visitor, TEMPLATES)
     code = visitor.principal.agency_code
     if code is None:
         raise NotFound("Only an agency has a template")

@@ -17,7 +17,7 @@ from api.routes import catalogue as catalogue_routes
 from api.routes import collect as collect_routes
 from api.routes import exports as export_routes
 from api.web.charts import Bar, stacked_bars
-from api.web.pages import SUBMISSIONS, PageRoute, VisitorDep, allowed
+from api.web.pages import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed
 from api.web.render import page
 from errors import InvalidInput, OneReturnError
 from exports.burden import collected_inputs
@@ -28,7 +28,8 @@ from mappings.models import FieldMapping, Return
 from mappings.validity import in_force
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-OFFICER = ({"submissions:read", "returns:read"}, {"officer"})
+#: The officer's own pages (dashboard, catalogue browser): officers only, with the scopes their routes need.
+OFFICER: Rule = ({"submissions:read", "returns:read"}, {"officer"}, None)
 
 
 def _titles(session: SessionDep) -> dict[str, str]:
@@ -106,7 +107,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
 @router.get("/calendar")
 def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str | None = None) -> HTMLResponse:
     """A month of deadlines as a calendar grid, with the link to subscribe."""
-    allowed(visitor, SUBMISSIONS)
+    allowed(visitor, CALENDAR)
     try:
         first = date.fromisoformat(f"{month}-01") if month else datetime.now(UTC).date().replace(day=1)
     except ValueError:
@@ -184,7 +185,7 @@ def burden(
     request: Request, session: SessionDep, visitor: VisitorDep, period: str = "", minutes: float = 3.0
 ) -> HTMLResponse:
     """The burden saved per agency and the overlap per return, as charts drawn on the server."""
-    allowed(visitor, OFFICER)
+    allowed(visitor, BURDEN)
     period = period.strip() or _last_financial_year(datetime.now(UTC).date())
     report = export_routes.get_burden(session=session, _principal=visitor.principal, period=period, minutes=minutes)
     per_agency = stacked_bars(
@@ -238,6 +239,6 @@ def _last_financial_year(today: date) -> str:
 @router.get("/outbox")
 def outbox_page(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """Reminders and notices, newest first, with whether each has gone."""
-    allowed(visitor, SUBMISSIONS)
+    allowed(visitor, OUTBOX)
     messages = calendar_routes.get_outbox(request=request, session=session, principal=visitor.principal, limit=100)
     return page(request, "officer/outbox.html", visitor, title="Outbox", messages=messages)

@@ -11,8 +11,9 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from api import audit as trail
-from api.auth import principal_of_key
+from api.auth import check, principal_of_key
 from api.deps import SessionDep
+from api.scopes import Resource
 from api.web.render import Visitor, page
 from errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
 from websessions import csrf_ok, find_session
@@ -67,23 +68,24 @@ def _visitor(request: Request, session: SessionDep) -> Iterator[Visitor]:
 VisitorDep = Annotated[Visitor, Depends(_visitor)]
 
 
-#: The kinds of key and the scopes the API's routes admit (api/auth.py), for the pages that call those routes.
-SUBMIT = ({"figures:submit"}, {"agency", "officer"})
-SUBMISSIONS = ({"submissions:read"}, {"agency", "officer"})
-FIGURES = ({"figures:read"}, {"agency", "officer", "regulator"})
-RETURNS = ({"returns:read"}, {"regulator", "officer"})
-OFFICER_ONLY: tuple[set[str], set[str]] = (set(), {"officer"})
+#: The rules the API's routes admit their callers by (api/auth.py), for the pages calling those routes:
+#: scopes, kinds of key, and the resource the read scope (api/scopes.py) must allow.
+Rule = tuple[set[str], set[str] | None, Resource | None]
+SUBMIT: Rule = ({"figures:submit"}, {"agency", "officer"}, None)
+SUBMISSIONS: Rule = ({"submissions:read"}, None, "submissions")
+FIGURES: Rule = ({"figures:read"}, None, "figures")
+RETURNS: Rule = ({"returns:read"}, None, "returns")
+TEMPLATES: Rule = ({"submissions:read"}, None, "templates")
+CALENDAR: Rule = ({"submissions:read"}, None, "calendar")
+OUTBOX: Rule = ({"submissions:read"}, None, "outbox")
+BURDEN: Rule = ({"returns:read"}, None, "burden")
+OFFICER_ONLY: Rule = (set(), {"officer"}, None)
 
 
-def allowed(visitor: Visitor, rule: tuple[set[str], set[str]]) -> Visitor:
-    """Let a visitor through only if the API would let their key through the same rule."""
-    scopes, kinds = rule
-    principal = visitor.principal
-    if principal.kind not in kinds:
-        raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
-    missing = scopes - principal.scopes
-    if missing:
-        raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")
+def allowed(visitor: Visitor, rule: Rule) -> Visitor:
+    """Let a visitor through only if the API would let their key through the same rule (the same function)."""
+    scopes, kinds, reads = rule
+    check(visitor.principal, scopes, kinds, reads=reads)
     return visitor
 
 
