@@ -161,7 +161,8 @@ def require(
     ) -> Iterator[Principal]:
         principal: Principal | None = None
         try:
-            principal = check(admit(request, session, key), scopes, kinds, reads=reads)
+            principal = admit(request, session, key)
+            check(principal, scopes, kinds, reads=reads)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
             raise
