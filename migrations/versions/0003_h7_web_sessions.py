@@ -1,7 +1,7 @@
 """web sessions and the regulators' download record
 
 Revision ID: 0003_h7
-Revises: 0003_h9
+Revises: 0004_h8
 Create Date: 2026-11-23 03:45:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0003_h7"
-down_revision: str | None = "0003_h9"
+down_revision: str | None = "0004_h8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
