@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Literal, NoReturn
+from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
@@ -81,6 +82,8 @@ class RawTable:
     sheet: str | None
     encoding: str | None
     delimiter: str | None
+    #: Workbook cells holding a formula with no saved result (row, column, formula): their value is unknown.
+    unresolved: pl.DataFrame | None = None
 
 
 def normalise_header(name: str) -> str:
@@ -145,8 +148,8 @@ def read_table(
     source_format = sniff_format(data, filename)
     if source_format == "xlsx":
         check_xlsx_safety(data, max_uncompressed_bytes=max_uncompressed_bytes)
-        frame, sheet_read = _read_xlsx(data, filename, sheet)
-        table = RawTable(frame, "xlsx", sheet_read, None, None)
+        frame, sheet_read, unresolved = _read_xlsx(data, filename, sheet)
+        table = RawTable(frame, "xlsx", sheet_read, None, None, unresolved)
     elif source_format == "csv":
         frame, encoding, delimiter = _read_csv(data, filename)
         table = RawTable(frame, "csv", None, encoding, delimiter)
@@ -402,7 +405,7 @@ def _refuse_ragged_rows(
 # --- XLSX ---------------------------------------------------------------------------------------
 
 
-def _read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataFrame, str]:
+def _read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataFrame, str, pl.DataFrame]:
     """Read one sheet as text, the way the cells look to the person who typed them.
 
     A number cell gives its shortest exact form ("12", "12.5", "0.30000000000000004", "1e-10"); a date cell
@@ -427,7 +430,9 @@ def _read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataF
     header = list(raw.row(header_at)[1:])
     body = _drop_empty_rows(raw.slice(header_at + 1).select([*raw.columns[1:], ROW]))
     where = f'sheet "{name}", header on row {header_at + 1}'
-    return _apply_header(body, header, where, filename, numbering="column"), name
+    names = [normalise_header(h) if h else "" for h in header]
+    unresolved = unresolved_formulas(data, name, header_row=header_at + 1, names=names)
+    return _apply_header(body, header, where, filename, numbering="column"), name, unresolved
 
 
 def _load_text(reader: fastexcel.ExcelReader, sheet: str) -> tuple[pl.DataFrame, bool]:
@@ -509,6 +514,92 @@ def _format_float_expr(value: pl.Expr) -> pl.Expr:
     """The polars form of _format_float: whole numbers without ".0", others as their shortest exact form."""
     whole = (value == value.floor()) & (value.abs() < WHOLE_FLOAT_LIMIT)
     return pl.when(whole).then(value.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(value.cast(pl.String))
+
+
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+_CELL_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for char in letters:
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """Find the ZIP member holding a sheet, through workbook.xml and its relationships."""
+    try:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return None
+    rel_id = next((s.get(f"{_NS_REL}id") for s in book.iter(f"{_NS_MAIN}sheet") if s.get("name") == sheet), None)
+    target = next((r.get("Target") for r in rels.iter(f"{_NS_PKG_REL}Relationship") if r.get("Id") == rel_id), None)
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
+def _recalculates_on_open(archive: zipfile.ZipFile) -> bool:
+    """Say whether the workbook asks to be recalculated when opened: then no saved formula result can be trusted."""
+    try:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    except (KeyError, ElementTree.ParseError):
+        return False
+    calc = book.find(f"{_NS_MAIN}calcPr")
+    return calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
+
+
+def _has_formulas(archive: zipfile.ZipFile, part: str) -> bool:
+    tail = b""
+    with archive.open(part) as stream:
+        while chunk := stream.read(1024 * 1024):
+            if _FORMULA_TAG.search(tail + chunk):
+                return True
+            tail = chunk[-64:]
+    return False
+
+
+def unresolved_formulas(data: bytes, sheet: str, *, header_row: int, names: list[str]) -> pl.DataFrame:
+    """List the data cells of a sheet holding a formula whose result was not saved (row, column, formula).
+
+    Such a cell reads as empty, or as the 0 that programs writing formulas without calculating
+    them store, so its figure is unknown. A workbook marked to be recalculated on opening has no
+    trustworthy saved result at all. Only sheets with a formula are parsed cell by cell.
+    """
+    schema = {"row": pl.Int64, "column": pl.String, "formula": pl.String}
+    archive = _open_zip(data, "the workbook")
+    part = _sheet_part(archive, sheet)
+    if part is None or part not in archive.namelist() or not _has_formulas(archive, part):
+        return pl.DataFrame(schema=schema)
+    stale = _recalculates_on_open(archive)
+    found: list[tuple[int, int, str]] = []
+    first_col: int | None = None
+    with archive.open(part) as stream:
+        for _, element in ElementTree.iterparse(stream):
+            if element.tag != f"{_NS_MAIN}c":
+                continue
+            match = _CELL_REF.match(element.get("r") or "")
+            formula = element.find(f"{_NS_MAIN}f")
+            value = element.find(f"{_NS_MAIN}v")
+            has_value = (value is not None and (value.text or "") != "") or element.find(f"{_NS_MAIN}is") is not None
+            if match:
+                col_index = _column_index(match.group(1))
+                if has_value:
+                    first_col = col_index if first_col is None else min(first_col, col_index)
+                if formula is not None and (stale or not has_value) and int(match.group(2)) > header_row:
+                    found.append((int(match.group(2)), col_index, "=" + (formula.text or "(shared formula)")))
+            element.clear()
+    offset = first_col or 0
+    rows = [
+        (row, names[c - offset] if 0 <= c - offset < len(names) and names[c - offset] else f"column {c + 1}", text)
+        for row, c, text in found
+    ]
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 # --- JSON ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, insert, update
 from sqlmodel import Session, col, select
 
 import db
+from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.read import RawTable, read_table
 from collectors.store import build_context, current_for_keys, split_changes, write_figures
 from collectors.validate import Validation, problem_frame, validate
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["default", "atomic", "dry_run"]
 #: Submission statuses that are final: an identical file sent again is recognised as a repeat.
-FINAL = ("accepted", "partially_accepted", "rejected")
+FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
 
 
 @dataclass
@@ -75,8 +76,8 @@ def dry_run(
             raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
         except OneReturnError as exc:
             return Outcome(None, None, problems=_unreadable(exc))
-        ctx = build_context(session, agency_code, change_threshold=settings.change_threshold)
-    result = validate(raw.frame, ctx)
+        ctx = build_context(session, agency_code)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved)
     return Outcome(None, result, problems=result.problems)
 
 
@@ -143,24 +144,21 @@ def submit(
         problems = _unreadable(exc)
         _finish(engine, submission, problems, status="rejected", message=exc.message)
         return Outcome(submission, None, problems=problems)
-    return _validate_and_store(engine, settings, submission, raw, mode)
+    return _validate_and_store(engine, submission, raw, mode)
 
 
-def _validate_and_store(
-    engine: Engine, settings: Settings, submission: Submission, raw: RawTable, mode: Mode
-) -> Outcome:
+def _validate_and_store(engine: Engine, submission: Submission, raw: RawTable, mode: Mode) -> Outcome:
     assert submission.id is not None
     with Session(engine) as session:
-        ctx = build_context(session, submission.agency_code, change_threshold=settings.change_threshold)
-    result = validate(raw.frame, ctx)
+        ctx = build_context(session, submission.agency_code)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved)
     submission.source_format = raw.source_format
-    counts = {"rows_read": result.rows_read, "error_count": result.error_count, "warning_count": result.warning_count}
+    counts = {
+        "rows_read": result.rows_read, "error_count": result.error_count, "warning_count": result.warning_count,
+        "query_count": result.query_count, "information_count": result.information_count,
+    }  # fmt: skip
     if result.fatal or (mode == "atomic" and result.error_count):
-        why = (
-            "the file is missing required columns"
-            if result.fatal
-            else "atomic mode: the file has errors, so nothing was stored"
-        )
+        why = result.reason if result.fatal else "atomic mode: the file has errors, so nothing was stored"
         _finish(engine, submission, result.problems, status="rejected", message=why, **counts)
         return Outcome(submission, result, problems=result.problems)
     with Session(engine) as session:
@@ -173,19 +171,15 @@ def _validate_and_store(
             session.execute(update(Submission).where(col(Submission.id) == submission.id).values(status="storing"))
         changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
         write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
+        supersede_held(session, submission.agency_code, result.accepted)
+        hold_figures(session, submission.id, result.held)
         revised = int(changed["obs_id"].is_not_null().sum())
         accepted = result.accepted.height
-        status = (
-            "accepted"
-            if accepted and accepted == result.rows_read - result.rows_blank
-            else "partially_accepted"
-            if accepted
-            else "rejected"
-        )
-        if not result.rows_read - result.rows_blank:
-            status = "rejected"
-        _record(session, submission, result.problems, status=status, message=_summary(accepted, changed.height - revised, revised, unchanged.height, result),
-                rows_accepted=accepted, rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height, **counts)  # fmt: skip
+        status = upload_status(errors=result.error_count, stored=accepted, held=result.held.height)
+        message = _summary(accepted, changed.height - revised, revised, unchanged.height, result)
+        _record(session, submission, result.problems, status=status, message=message, rows_accepted=accepted,
+                rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height,
+                queries_open=result.held.height, **counts)  # fmt: skip
         session.commit()
     return Outcome(submission, result, problems=result.problems)
 
@@ -193,9 +187,15 @@ def _validate_and_store(
 def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Validation) -> str:
     parts = [f"{accepted} figure(s) accepted ({new} new, {revised} revised, {unchanged} unchanged)"]
     if result.error_count:
-        parts.append(f"{result.error_count} error(s)")
-    if result.warning_count:
-        parts.append(f"{result.warning_count} warning(s)")
+        parts.append(f"{result.error_count} error(s): those rows were not stored")
+    if result.held.height:
+        parts.append(
+            f"{result.held.height} figure(s) held by {result.query_count} query(ies) until explained with a note"
+        )
+    elif result.query_count:
+        parts.append(f"{result.query_count} query(ies) answered by the notes given")
+    if result.information_count:
+        parts.append(f"{result.information_count} information notice(s)")
     if result.rows_blank:
         parts.append(f"{result.rows_blank} row(s) left blank")
     return "; ".join(parts)
