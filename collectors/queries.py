@@ -121,9 +121,9 @@ def answer(session: Session, submission: Submission, held_id: int, *, note: str,
     session.execute(
         update(SubmissionProblem)
         .where(
-            SubmissionProblem.submission_id == submission.id,
-            SubmissionProblem.row == figure.file_row,
-            SubmissionProblem.severity == "query",
+            col(SubmissionProblem.submission_id) == submission.id,
+            col(SubmissionProblem.row) == figure.file_row,
+            col(SubmissionProblem.severity) == "query",
         )
         .values(answer=note)
     )

@@ -24,8 +24,10 @@ class ProblemPublic(BaseModel):
     column: str | None
     value: str | None
     rule: str
-    severity: str
+    severity: str  # error | query | information
     message: str
+    #: For a query answered through the API: the note that answered it.
+    answer: str | None = None
 
 
 class SubmissionSummary(BaseModel):
@@ -47,7 +49,12 @@ class SubmissionSummary(BaseModel):
     rows_revised: int
     rows_unchanged: int
     error_count: int
+    #: Queries plus information notices: the problems that block no row.
     warning_count: int
+    query_count: int = 0
+    information_count: int = 0
+    #: Figures held by a query until explained with a note.
+    queries_open: int = 0
     message: str
 
 
@@ -89,3 +96,29 @@ class FigurePublic(BaseModel):
     agency_code: str | None
     file_row: int | None
     recorded_at: UtcDatetime
+
+
+class QueriedFigure(BaseModel):
+    """A figure an upload holds back until a note explains it, with the queries raised on its row."""
+
+    id: int
+    row: int
+    indicator: str
+    org: str
+    period: str
+    breakdown: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    symbol: str | None
+    state: str  # open | answered | superseded
+    note: str | None
+    answered_by: str | None
+    answered_at: UtcDatetime | None
+    queries: list[ProblemPublic]
+
+
+class QueryAnswer(BaseModel):
+    """The note that explains a queried figure."""
+
+    note: str

@@ -248,14 +248,19 @@ def get_submission(session: Session, submission_id: int, *, agency_code: str | N
 
 def submission_problems(session: Session, submission_id: int) -> pl.DataFrame:
     """Return a submission's problems in row order."""
-    rows = session.execute(
-        select(SubmissionProblem)
-        .where(SubmissionProblem.submission_id == submission_id)
-        .order_by(col(SubmissionProblem.row), col(SubmissionProblem.id))
-    ).scalars()
-    return problem_frame(
+    rows = (
+        session.execute(
+            select(SubmissionProblem)
+            .where(SubmissionProblem.submission_id == submission_id)
+            .order_by(col(SubmissionProblem.row), col(SubmissionProblem.id))
+        )
+        .scalars()
+        .all()
+    )
+    frame = problem_frame(
         [{k: getattr(p, k) for k in ("row", "column", "value", "rule", "severity", "message")} for p in rows]
     )
+    return frame.with_columns(pl.Series("answer", [p.answer for p in rows], dtype=pl.String))
 
 
 def list_submissions(

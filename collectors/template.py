@@ -8,7 +8,7 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from collectors.store import current_figures
-from collectors.workbooks import TemplateInfo, TemplateRow, template_csv, template_xlsx
+from collectors.workbooks import STATISTICS, TemplateInfo, TemplateRow, template_csv, template_xlsx
 from indicators.models import Code, Indicator
 from indicators.periods import parse_period
 from indicators.service import load_rules
@@ -96,3 +96,20 @@ def build_template(
         catalogue_version=version.content_hash[:12] if version else "", codelists=codelists,
     )  # fmt: skip
     return template_xlsx(info, rows), name
+
+
+def value_rules_for(session: Session, indicator_ids: list[str]) -> dict[str, TemplateRow]:
+    """Return, per indicator, the template row rule its value cell is validated with (texts left empty)."""
+    indicators = {
+        i.id: i for i in session.execute(select(Indicator).where(col(Indicator.id).in_(indicator_ids))).scalars()
+    }
+    specs = value_specs(indicators, load_rules(session))
+    return {
+        ind_id: TemplateRow(
+            indicator=ind_id, title=ind.plain_title, org="", org_name="", period="", breakdown="", unit=ind.unit,
+            statistic=spec.statistic, decimals=spec.decimals, min_value=spec.min_value, max_value=spec.max_value,
+            whole=spec.whole, judgement_codelist=spec.judgement_codelist, ratio=spec.ratio, last_value=None,
+        )
+        for ind_id, ind in indicators.items()
+        if ind.formula is None and (spec := specs[ind_id]).statistic in STATISTICS
+    }  # fmt: skip

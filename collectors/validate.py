@@ -441,10 +441,10 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     errors = pl.concat(problems)
     bad_rows = errors.filter(pl.col("severity") == "error")["row"].unique()
     good = df.filter(~pl.col("row").is_in(bad_rows.implode()) & ~pl.col("row").is_in(repeats.implode()))
-    found = crosscheck.check(good, ctx.current, ctx.rules, ctx.catalogue, ctx.codelists)
-    ruled = problem_frame(found.problems)
-    accepted = _figures(good.filter(~pl.col("row").is_in(list(found.error_rows | found.held_rows))))
-    held = _figures(good.filter(pl.col("row").is_in(list(found.held_rows))))
+    ruling = crosscheck.check(good, ctx.current, ctx.rules, ctx.catalogue, ctx.codelists)
+    ruled = problem_frame(ruling.problems)
+    accepted = _figures(good.filter(~pl.col("row").is_in(list(ruling.error_rows | ruling.held_rows))))
+    held = _figures(good.filter(pl.col("row").is_in(list(ruling.held_rows))))
     notes = [errors, ruled]
     if ignored:
         notes.append(problem_frame(

@@ -18,15 +18,19 @@ from api.pages import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
 from api.scopes import read_scope
 from collectors import service as collect
+from collectors.queries import answer, list_held
+from collectors.report import build_report
 from collectors.schemas import (
     AgencyPublic,
     FigurePublic,
     ProblemPublic,
+    QueriedFigure,
+    QueryAnswer,
     SubmissionReport,
     SubmissionSummary,
 )
 from collectors.template import build_template
-from collectors.workbooks import ProblemCell, report_workbook
+from collectors.workbooks import problems_csv
 from errors import Forbidden, InvalidInput, PayloadTooLarge
 from indicators import service as indicators
 from indicators.models import Submission
@@ -225,7 +229,7 @@ def submission_report_csv(submission_id: Id, session: SessionDep, principal: Sub
     collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     problems = collect.submission_problems(session, submission_id)
     return Response(
-        problems.write_csv().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+        problems_csv(problems), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="submission-{submission_id}-problems.csv"'},
     )  # fmt: skip
 
@@ -241,15 +245,63 @@ def submission_report_xlsx(
     """Download the agency's own upload as a workbook with every problem cell highlighted and commented."""
     sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     problems = collect.submission_problems(session, submission_id)
-    raw = collect.raw_table_of(sub, request.app.state.settings)
-    header = [] if raw is None else [c for c in raw.frame.columns if c != "row"]
-    cells = [] if raw is None else [(r[0], list(r[1:])) for r in raw.frame.select("row", *header).iter_rows()]
-    data = report_workbook(header, cells, [ProblemCell(**p) for p in problems.to_dicts()])
+    data = build_report(session, collect.raw_table_of(sub, request.app.state.settings), problems)
     return Response(
         data,
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="submission-{submission_id}-report.xlsx"'},
     )
+
+
+def _queried(session: SessionDep, submission_id: int) -> list[QueriedFigure]:
+    problems = collect.submission_problems(session, submission_id).filter(pl.col("severity") == "query")
+    out = []
+    for h in list_held(session, submission_id):
+        assert h.id is not None
+        raised = [ProblemPublic(**p) for p in problems.filter(pl.col("row") == h.file_row).to_dicts()]
+        out.append(
+            QueriedFigure(
+                id=h.id, row=h.file_row, indicator=h.indicator_id, org=h.org_code, period=h.period, breakdown=h.breakdown,
+                value=h.value, numerator=h.numerator, denominator=h.denominator, symbol=h.symbol, state=h.state,
+                note=h.note, answered_by=h.answered_by, answered_at=h.answered_at, queries=raised,
+            )
+        )  # fmt: skip
+    return out
+
+
+@router.get(
+    "/submissions/{submission_id}/queries",
+    summary="An upload's queried figures",
+    response_model=Page[QueriedFigure],
+    responses=NOT_FOUND,
+)
+def submission_queries(
+    request: Request,
+    submission_id: int,
+    session: SessionDep,
+    principal: SubmissionRead,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[QueriedFigure]:
+    """List the figures an upload's queries hold back, open or answered, with the queries on each."""
+    collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    return page_of(request, _queried(session, submission_id), limit=limit, offset=offset)
+
+
+@router.post(
+    "/submissions/{submission_id}/queries/{figure_id}",
+    summary="Answer a query with a note",
+    response_model=QueriedFigure,
+    responses={**NOT_FOUND, 422: {"description": "Empty note, or the query is already closed"}},
+)
+def answer_query(
+    submission_id: int, figure_id: int, body: QueryAnswer, session: SessionDep, principal: AgencySubmit
+) -> QueriedFigure:
+    """Explain a queried figure: it is stored with the note as a new version, and the upload's counts follow."""
+    sub = collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    answer(session, sub, figure_id, note=body.note, answered_by=principal.label)
+    session.commit()
+    return next(q for q in _queried(session, submission_id) if q.id == figure_id)
 
 
 @router.get(
