@@ -230,6 +230,15 @@ def catalogue_sources(
     )
 
 
+@catalogue_app.command("rules")
+def catalogue_rules() -> None:
+    """Print the plausibility rules of the bundled catalogue as Markdown (the page docs/rules.md)."""
+    from indicators.catalogue import load_indicator_files
+    from indicators.rules import rules_markdown
+
+    typer.echo(rules_markdown(load_indicator_files()), nl=False)
+
+
 @catalogue_app.command("load")
 def catalogue_load() -> None:
     """Check the catalogue and load it (and the geography, if absent) into the database."""

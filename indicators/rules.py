@@ -16,7 +16,7 @@ import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from indicators.tomlfile import Problem, TomlFile
 
@@ -95,12 +95,23 @@ class RuleSpec(BaseModel):
             raise ValueError("a plausible_range rule needs min or max")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is larger than max")
-        used = {name for _, name, _, _ in string.Formatter().parse(self.message) if name}
-        unknown = sorted(used - PLACEHOLDERS[self.kind])
-        if unknown:
-            allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS[self.kind]))
-            raise ValueError(f"message uses {', '.join(unknown)}, which a {self.kind} rule does not fill ({allowed})")
         return self
+
+    @field_validator("message")
+    @classmethod
+    def _placeholders(cls, message: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind not in PLACEHOLDERS:
+            return message
+        try:
+            used = {name for _, name, _, _ in string.Formatter().parse(message) if name}
+        except ValueError as exc:
+            raise ValueError(f"message is not a valid template: {exc}") from exc
+        unknown = sorted(used - PLACEHOLDERS[kind])
+        if unknown:
+            allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS[kind]))
+            raise ValueError(f"message uses {', '.join(unknown)}, which a {kind} rule does not fill ({allowed})")
+        return message
 
     def covers(self, indicator_id: str, statistic: str, unit: str) -> bool:
         """Say whether a rule that selects indicators (by id, statistic or unit) covers this one."""
@@ -232,8 +243,15 @@ def _check_kind(cat: IndicatorCatalogue, spec: RuleSpec, problem: Any) -> None:
     selectors = bool(spec.units or spec.statistics or spec.indicators)
     if spec.kind in ("plausible_range", "change", "breakdown_sum") and not selectors:
         problem("kind", f"a {spec.kind} rule must say which indicators it covers (units, statistics or indicators)")
-    if spec.kind in ("plausible_range", "usual_range", "change", "ratio_parts_given", "percentage_scale") and not any(
-        spec.covers(i, loc.spec.statistic, loc.spec.unit) for i, loc in inds.items() if loc.spec.formula is None
+    units = {loc.spec.unit for loc in inds.values()}
+    resolved = all(u in units for u in spec.units) and all(i in inds for i in spec.indicators)
+    selecting = ("plausible_range", "usual_range", "change", "ratio_parts_given", "percentage_scale")
+    if (
+        spec.kind in selecting
+        and resolved
+        and not any(
+            spec.covers(i, loc.spec.statistic, loc.spec.unit) for i, loc in inds.items() if loc.spec.formula is None
+        )
     ):
         problem("kind", "covers no collected indicator")
 
@@ -286,3 +304,65 @@ def first_binding(rules: list[Rule], kind: str, indicators: dict[str, Any], **ma
         for ind_id in bound_indicators(rule, indicators):
             out.setdefault(ind_id, rule)
     return out
+
+
+_KIND_WORDS = {
+    "part_of_whole": "part not greater than whole",
+    "numerator_of_denominator": "numerator not greater than denominator",
+    "breakdown_sum": "breakdown parts sum to the total",
+    "plausible_range": "plausible range per unit",
+    "usual_range": "usual range of the indicator",
+    "change": "change beyond a threshold",
+    "ratio_parts_given": "percentage given with its numerator and denominator",
+    "percentage_scale": "percentage written out of 100",
+}
+
+
+def _what(spec: RuleSpec) -> str:
+    if spec.kind == "part_of_whole":
+        return f"`{spec.part}` ≤ `{spec.whole}`"
+    if spec.kind == "numerator_of_denominator":
+        return f"numerator ≤ denominator of `{spec.indicator}`"
+    picked = [f"units {', '.join(spec.units)}" if spec.units else "", f"statistics {', '.join(spec.statistics)}" if spec.statistics else "",
+              f"indicators {', '.join(spec.indicators)}" if spec.indicators else ""]  # fmt: skip
+    scope = "; ".join(p for p in picked if p) or "every collected indicator with a range"
+    if spec.kind == "breakdown_sum":
+        return f"parts by `{spec.dimension}` = total ({scope})"
+    if spec.kind == "plausible_range":
+        return f"{spec.min:g} to {spec.max:g} ({scope})" if spec.min is not None and spec.max is not None else scope
+    if spec.kind == "change":
+        return f"more than {spec.threshold * 100:g}% from the {str(spec.against).replace('_', ' ')} ({scope})"  # type: ignore[operator]
+    if spec.kind == "percentage_scale":
+        return f"above 0 and at most {spec.max:g} ({scope})"
+    return scope
+
+
+def rules_markdown(cat: IndicatorCatalogue) -> str:
+    """Render the catalogue's rules as the Markdown page docs/rules.md."""
+    counts: dict[tuple[str, str], int] = {}
+    for loc in cat.rules.values():
+        counts[(loc.spec.kind, loc.spec.severity)] = counts.get((loc.spec.kind, loc.spec.severity), 0) + 1
+    lines = [
+        "# Plausibility rules",
+        "",
+        "Generated from `indicators/catalogue/rules.toml` by `onereturn catalogue rules`; a test keeps it in step.",
+        "Every upload is checked against these rules together with the figures already stored. Severities follow",
+        "DfE COLLECT: an **error** breaks a data rule and the row is not stored; a **query** marks an unusual or",
+        "unexpected figure, stored once explained with a note (in the file, or through",
+        "`POST /api/submissions/{id}/queries/{figure}`); **information** needs no action. The same list is served at",
+        "`GET /api/rules`.",
+        "",
+        f"{len(cat.rules)} rules:",
+        "",
+        "| kind | severity | rules |",
+        "|---|---|---|",
+        *[f"| {_KIND_WORDS[k]} | {sev} | {n} |" for (k, sev), n in sorted(counts.items())],
+        "",
+        "| id | kind | severity | checks | message |",
+        "|---|---|---|---|---|",
+    ]
+    for rule_id, loc in cat.rules.items():
+        spec = loc.spec
+        message = spec.message.replace("|", "\\|")
+        lines.append(f"| `{rule_id}` | {spec.kind} | {spec.severity} | {_what(spec)} | {message} |")
+    return "\n".join(lines) + "\n"
