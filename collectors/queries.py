@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, split_changes, write_figures
 from errors import InvalidInput, NotFound
-from indicators.models import HeldFigure, Submission, SubmissionProblem
+from indicators.models import HeldFigure, Submission
 
 _FIGURE = (
     "indicator_id",
@@ -118,15 +118,6 @@ def answer(session: Session, submission: Submission, held_id: int, *, note: str,
     write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
     figure.state, figure.note, figure.answered_by, figure.answered_at = "answered", note, answered_by, datetime.now(UTC)
     session.add(figure)
-    session.execute(
-        update(SubmissionProblem)
-        .where(
-            col(SubmissionProblem.submission_id) == submission.id,
-            col(SubmissionProblem.row) == figure.file_row,
-            col(SubmissionProblem.severity) == "query",
-        )
-        .values(answer=note)
-    )
     submission.rows_accepted += 1
     session.add(submission)
     session.flush()

@@ -26,8 +26,6 @@ class ProblemPublic(BaseModel):
     rule: str
     severity: str  # error | query | information
     message: str
-    #: For a query answered through the API: the note that answered it.
-    answer: str | None = None
 
 
 class SubmissionSummary(BaseModel):

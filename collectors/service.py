@@ -257,10 +257,9 @@ def submission_problems(session: Session, submission_id: int) -> pl.DataFrame:
         .scalars()
         .all()
     )
-    frame = problem_frame(
+    return problem_frame(
         [{k: getattr(p, k) for k in ("row", "column", "value", "rule", "severity", "message")} for p in rows]
     )
-    return frame.with_columns(pl.Series("answer", [p.answer for p in rows], dtype=pl.String))
 
 
 def list_submissions(

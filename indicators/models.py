@@ -155,8 +155,6 @@ class SubmissionProblem(SQLModel, table=True):
     rule: str = Field(max_length=48)
     severity: str = Field(max_length=12)  # error | query | information
     message: str
-    #: For a query: the note that answered it, once answered through the API.
-    answer: str | None = None
 
 
 class Observation(SQLModel, table=True):

@@ -66,7 +66,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("queries_open", sa.Integer(), nullable=False, server_default="0"))
 
     with op.batch_alter_table("submission_problem", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("answer", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.alter_column(
             "severity",
             existing_type=sa.VARCHAR(length=8),
@@ -94,7 +93,6 @@ def downgrade() -> None:
             type_=sa.VARCHAR(length=8),
             existing_nullable=False,
         )
-        batch_op.drop_column("answer")
 
     with op.batch_alter_table("submission", schema=None) as batch_op:
         batch_op.drop_column("queries_open")
