@@ -232,7 +232,8 @@ def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("_plain").alias("value_num"),
     )
     text = pl.col("value")
-    symbol = pl.when(text.is_in(list(NO_FIGURE))).then(text).otherwise(None)
+    # Excel's validation compares text ignoring case, so "X" passes the template: take it as "x".
+    symbol = pl.when(text.str.to_lowercase().is_in(list(NO_FIGURE))).then(text.str.to_lowercase()).otherwise(None)
     flagged = text.str.contains(r"^[-+0-9.,%\s]+\s*[uU]$")
     number = text.str.replace(r"\s*[uU]$", "").str.strip_chars().str.strip_suffix("%")
     number = pl.when(number.str.contains(_THOUSANDS)).then(number.str.replace_all(",", "")).otherwise(number)

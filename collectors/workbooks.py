@@ -229,6 +229,9 @@ def _number_formula(ref: str, lo: float | None, hi: float | None, whole: bool) -
         return out + ([f"INT({v})={v}"] if whole else [])
 
     plain = f"AND({','.join([f'ISNUMBER({ref})', *checks(ref)])})"
+    if whole:
+        # Excel's AND evaluates every argument: INT of a text (a symbol, "12 u") is #VALUE!, which would refuse it.
+        plain = f"IFERROR({plain},FALSE)"
     flagged_value = f"--LEFT({ref},LEN({ref})-2)"
     # ISNUMBER turns LEFT's error on a short text into FALSE; comparisons need IFERROR for that.
     loose = f'AND(RIGHT({ref},2)=" u",ISNUMBER({flagged_value}))'
