@@ -55,6 +55,8 @@ def _number(v: Any) -> float:
 
 
 def _compare(a: Any, op: str, b: Any) -> bool:
+    x: Any
+    y: Any
     if isinstance(a, str) and isinstance(b, str):
         x, y = a.lower(), b.lower()
     elif isinstance(a, str) or isinstance(b, str):
