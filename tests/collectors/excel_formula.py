@@ -64,7 +64,7 @@ def _compare(a: Any, op: str, b: Any) -> bool:
         x, y = (1, 0) if isinstance(a, str) else (0, 1)
     else:
         x, y = a, b
-    return {"=": x == y, "<>": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
+    return bool({"=": x == y, "<>": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op])
 
 
 class _Parser:
