@@ -167,7 +167,8 @@ def upload(
             mode="dry_run", status="checked" if errors == 0 else "has_errors", received_at=None, finished_at=None, content_hash="",
             rows_read=outcome.validation.rows_read if outcome.validation else 0,
             rows_accepted=outcome.validation.accepted.height if outcome.validation else 0, rows_new=0, rows_revised=0, rows_unchanged=0,
-            error_count=errors, warning_count=int((outcome.problems["severity"] == "warning").sum()), message="dry run: nothing was stored",
+            error_count=errors, warning_count=int((outcome.problems["severity"] != "error").sum()), message="dry run: nothing was stored",
+            query_count=int((outcome.problems["severity"] == "query").sum()), information_count=int((outcome.problems["severity"] == "information").sum()),
         )  # fmt: skip
         annotate(
             request, object=f"dry run (agency {agency_code}, file {file.filename})", status=200, detail=report.message
