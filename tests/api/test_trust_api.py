@@ -17,20 +17,20 @@ DEMO = Path(__file__).resolve().parents[2] / "collectors" / "demo" / "notts_cyp"
 
 
 def test_rules_are_listed_on_the_catalogue(store_client: TestClient) -> None:
-    body = store_client.get("/api/rules").json()
-    assert body["count"] == 65
-    kinds = {r["kind"] for r in body["data"]}
+    body = store_client.get("/api/rules", params={"limit": 1000}).json()
+    assert body["total"] == 65
+    kinds = {r["kind"] for r in body["items"]}
     assert "part_of_whole" in kinds
     about = store_client.get("/api/rules", params={"indicator": "cyp.lac_12_months_aged_10_plus"}).json()
-    ids = [r["id"] for r in about["data"]]
+    ids = [r["id"] for r in about["items"]]
     assert "part.lac_12_months_aged_10_plus_within_lac_12_months" in ids
     assert "ratio.lac_convicted" in ids
     assert "plausible.children" in ids
-    part = next(r for r in about["data"] if r["id"] == "part.lac_12_months_aged_10_plus_within_lac_12_months")
+    part = next(r for r in about["items"] if r["id"] == "part.lac_12_months_aged_10_plus_within_lac_12_months")
     assert part["severity"] == "error"
     assert part["indicators"] == ["cyp.lac_12_months", "cyp.lac_12_months_aged_10_plus"]
     queries = store_client.get("/api/rules", params={"severity": "query"}).json()
-    assert {r["severity"] for r in queries["data"]} == {"query"}
+    assert {r["severity"] for r in queries["items"]} == {"query"}
 
 
 def test_a_query_is_answered_through_the_api(store_client: TestClient) -> None:
@@ -40,7 +40,7 @@ def test_a_query_is_answered_through_the_api(store_client: TestClient) -> None:
     assert status == 201
     assert (body["status"], body["error_count"], body["query_count"], body["queries_open"]) == ("queried", 0, 1, 1)
     sub = body["id"]
-    (queried,) = store_client.get(f"/api/submissions/{sub}/queries", headers=NOTTS).json()
+    (queried,) = store_client.get(f"/api/submissions/{sub}/queries", headers=NOTTS).json()["items"]
     assert (queried["row"], queried["state"], queried["value"]) == (2, "open", 2000.0)
     assert queried["queries"][0]["rule"] == "change.since_previous_period"
     empty = store_client.post(f"/api/submissions/{sub}/queries/{queried['id']}", headers=NOTTS, json={"note": " "})
@@ -59,7 +59,7 @@ def test_a_query_is_answered_through_the_api(store_client: TestClient) -> None:
     figures = store_client.get(
         "/api/figures", params={"indicator": "cyp.lac_count", "period": "2026-03-31"}, headers=NOTTS
     ).json()
-    assert [(f["value"], f["note"], f["submission_id"], f["file_row"]) for f in figures["data"]] == [
+    assert [(f["value"], f["note"], f["submission_id"], f["file_row"]) for f in figures["items"]] == [
         (2000.0, "Two new children's homes opened", sub, 2)
     ]
 
@@ -161,5 +161,5 @@ def test_the_demo_template_filled_with_the_issues_mistakes(store_client: TestCli
     conflicting = [p["row"] for p in report["problems"] if p["rule"] == "conflicting-figure"]
     assert len(conflicting) == 2
     fte = store_client.get("/api/figures", params={"indicator": "cyp.csw_in_post_fte"}, headers=NOTTS).json()
-    assert [f["value"] for f in fte["data"]] == [312.5]  # the catalogue keeps FTE to one decimal; so does the template
+    assert [f["value"] for f in fte["items"]] == [312.5]  # the catalogue keeps FTE to one decimal; so does the template
     assert HEADER.startswith("indicator")
