@@ -157,9 +157,9 @@ def _part_of_whole(
         fill = {"indicator": indicator or part, "part": part, "whole": whole, "part_value": fmt(r["pv"]), "whole_value": fmt(r["wv"]),
                 "whole_where": _where(r["wrow"], r["period_code"]), "part_where": _where(r["prow"], r["period_code"])}  # fmt: skip
         if r["prow"] is not None:
-            rep.add(rule, r["prow"], "value", fmt(r["pv"]), r["pnote"], **fill)
+            rep.add(rule, r["prow"], "value", fmt(r["pv"]), r["pnote"], **(fill | {"part_where": " (this row)"}))
         if r["wrow"] is not None:
-            rep.add(rule, r["wrow"], "value", fmt(r["wv"]), r["wnote"], **fill)
+            rep.add(rule, r["wrow"], "value", fmt(r["wv"]), r["wnote"], **(fill | {"whole_where": " (this row)"}))
 
 
 def _breakdown_sum(known: pl.DataFrame, rule: Rule, indicators: dict[str, Any], n_codes: int, rep: _Reporter) -> None:
@@ -210,7 +210,7 @@ def _breakdown_sum(known: pl.DataFrame, rule: Rule, indicators: dict[str, Any], 
             if item["row"] is not None:
                 rep.add(rule, item["row"], "value", fmt(item["v"]), item["note"], **fill)
         if r["trow"] is not None:
-            rep.add(rule, r["trow"], "value", fmt(r["total"]), r["tnote"], **fill)
+            rep.add(rule, r["trow"], "value", fmt(r["total"]), r["tnote"], **(fill | {"total_where": " (this row)"}))
 
 
 def _queries(

@@ -91,10 +91,11 @@ def test_breakdown_parts_must_add_up_to_the_total(store: Engine, store_settings:
     )  # fmt: skip
     problems = found(store, out)
     assert [(r, ru) for r, ru, _, _ in problems] == [(i, "breakdown.sex_sums_to_total") for i in (2, 3, 4, 5)]
-    assert problems[0][3] == (
+    assert problems[1][3] == (
         "The figures of drugs.new_presentations by sex (F 40, M 40, U 40) add up to 120, "
         "which does not match the total of 100 (row 2)."
     )
+    assert problems[0][3].endswith("the total of 100 (this row).")
     assert stored(store, "drugs.new_presentations") == []
 
 
