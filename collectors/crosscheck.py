@@ -103,12 +103,14 @@ def check(
     _plausible(upload, rules, indicators, rep)
     kept = upload.filter(~pl.col("row").is_in(list(rep.findings.error_rows)))
     known = figures(kept, current)
+    present = set(known["indicator"].unique().to_list())
     for rule in rules:
         if rule.kind == "part_of_whole":
-            _part_of_whole(known, rule, rule.param("part"), rule.param("whole"), rep)
+            if {rule.param("part"), rule.param("whole")} <= present:
+                _part_of_whole(known, rule, rule.param("part"), rule.param("whole"), rep)
         elif rule.kind == "numerator_of_denominator":
             ind = indicators.get(rule.param("indicator"))
-            if ind is not None and ind.numerator and ind.denominator:
+            if ind is not None and {ind.numerator, ind.denominator} <= present:
                 _part_of_whole(known, rule, ind.numerator, ind.denominator, rep, indicator=rule.param("indicator"))
         elif rule.kind == "breakdown_sum":
             _breakdown_sum(known, rule, indicators, len(codelists.get(str(rule.param("dimension")), ())), rep)
@@ -272,10 +274,6 @@ def _percentage_scale(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any]
                 scaled=fmt(round(r["value_num"] * 100, 6)))  # fmt: skip
 
 
-def _period_shape(col: str) -> pl.Expr:
-    return pl.col(col).str.replace_all(r"\d", "9")
-
-
 def _change(kept: pl.DataFrame, known: pl.DataFrame, rule: Rule, ids: list[str], rep: _Reporter) -> None:
     """Compare with the stored version of the same figure, or with the latest earlier period of it."""
     threshold = float(rule.param("threshold"))
@@ -288,15 +286,17 @@ def _change(kept: pl.DataFrame, known: pl.DataFrame, rule: Rule, ids: list[str],
         last = known.select(*KEY, pl.col("v").alias("last"), pl.col("period_code").alias("last_period"))
         joined = rows.join(last, on=KEY, how="inner")
     else:
-        # Sorted by period within each figure's series, the value before a row is its latest earlier period.
-        series = ["indicator", "org", "breakdown_key", "shape"]
+        # Sorted by series and period, the row before a figure of the same series is its latest earlier period.
+        # (One indicator has one period type, so its period codes sort in time order.)
+        series = ["indicator", "org", "breakdown_key"]
+        same = pl.all_horizontal(pl.col(c) == pl.col(c).shift(1) for c in series)
         ordered = (
             known.filter(pl.col("indicator").is_in(ids) & pl.col("v").is_not_null())
-            .with_columns(_period_shape("period_code").alias("shape"))
-            .sort(*series, "period_code")
+            .with_columns(pl.struct(series).hash().alias("_series"))
+            .sort("_series", "period_code")
             .with_columns(
-                pl.col("v").shift(1).over(series).alias("last"),
-                pl.col("period_code").shift(1).over(series).alias("last_period"),
+                pl.when(same).then(pl.col("v").shift(1)).alias("last"),
+                pl.when(same).then(pl.col("period_code").shift(1)).alias("last_period"),
             )
             .filter(pl.col("row").is_not_null() & pl.col("last").is_not_null())
             .select("row", "last", "last_period")

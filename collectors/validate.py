@@ -493,15 +493,16 @@ def _duplicates(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series
     key = ["indicator", "org", "period_code", "breakdown_key"]
     keyed = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
     content = pl.struct("value_num", "numerator_num", "denominator_num", "symbol", "flag", "status")
+    # Only keys given more than once need grouping; finding them first keeps a million-row upload fast.
+    repeated = keyed & pl.struct(key).is_duplicated()
     groups = (
-        df.filter(keyed)
+        df.filter(repeated)
         .group_by(key)
         .agg(
             pl.col("row").min().alias("first_row"),
             content.n_unique().alias("variants"),
             pl.col("row").sort().cast(pl.String).str.join(", ").alias("all_rows"),
         )
-        .filter(pl.col("all_rows").str.contains(","))
     )
     df = df.join(groups, on=key, how="left", nulls_equal=False)
     label = pl.concat_str("indicator", "org", "period_code", "breakdown_key", separator=", ").str.strip_suffix(", ")
