@@ -14,13 +14,13 @@ from collectors.workbooks import ProblemCell, ReportRow, TemplateRow, report_wor
 _FIELDS = ("row", "column", "value", "rule", "severity", "message")
 
 
-def _rows(raw: RawTable, header: list[str], rules: dict[str, TemplateRow]) -> Iterator[ReportRow]:
+def _rows(raw: RawTable, header: list[str], rules: dict[str, TemplateRow], shift: int) -> Iterator[ReportRow]:
     at = header.index("indicator") if "indicator" in header else None
     for values in raw.frame.select("row", *header).iter_rows():
         cells = list(values[1:])
         indicator = cells[at] if at is not None else None
         rule = rules.get(indicator.strip().lower()) if isinstance(indicator, str) else None
-        yield ReportRow(values[0], cells, rule)
+        yield ReportRow(values[0] + shift, cells, rule)
 
 
 def blank_rows(frame: pl.DataFrame) -> list[int]:
@@ -33,7 +33,12 @@ def blank_rows(frame: pl.DataFrame) -> list[int]:
 
 def build_report(session: Session, raw: RawTable | None, problems: pl.DataFrame) -> bytes:
     """Build the marked report workbook of an upload from its kept file and its problems."""
-    cells = [ProblemCell(**{k: p[k] for k in _FIELDS}) for p in problems.iter_rows(named=True)]
+    # A JSON item is numbered by its place in the list; in the workbook it sits under the header row.
+    shift = 1 if raw is not None and raw.source_format == "json" else 0
+    cells = [
+        ProblemCell(**({k: p[k] for k in _FIELDS} | {"row": None if p["row"] is None else p["row"] + shift}))
+        for p in problems.iter_rows(named=True)
+    ]
     if raw is None:
         return report_workbook([], [], cells, codelists=codelists_for(session))
     header = [c for c in raw.frame.columns if c != "row"]
@@ -41,6 +46,7 @@ def build_report(session: Session, raw: RawTable | None, problems: pl.DataFrame)
     if "indicator" in header:
         ids = raw.frame["indicator"].drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list()
     rules = value_rules_for(session, ids)
+    blanks = [r + shift for r in blank_rows(raw.frame)]
     return report_workbook(
-        header, _rows(raw, header, rules), cells, codelists=codelists_for(session), blank_rows=blank_rows(raw.frame)
+        header, _rows(raw, header, rules, shift), cells, codelists=codelists_for(session), blank_rows=blanks
     )

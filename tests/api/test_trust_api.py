@@ -163,3 +163,15 @@ def test_the_demo_template_filled_with_the_issues_mistakes(store_client: TestCli
     fte = store_client.get("/api/figures", params={"indicator": "cyp.csw_in_post_fte"}, headers=NOTTS).json()
     assert [f["value"] for f in fte["items"]] == [312.5]  # the catalogue keeps FTE to one decimal; so does the template
     assert HEADER.startswith("indicator")
+
+
+def test_a_json_upload_gets_its_marked_report(store_client: TestClient) -> None:
+    body = b'[{"indicator": "cyp.cin_count", "org": "E10000024", "period": "2026-03-31", "value": -4}]'
+    response = store_client.post("/api/submissions", headers=NOTTS, files={"file": ("f.json", body, "application/json")})
+    assert response.status_code == 422
+    book = store_client.get(f"/api/submissions/{response.json()['id']}/report.xlsx", headers=NOTTS)
+    assert book.status_code == 200
+    df = pl.read_excel(io.BytesIO(book.content), sheet_name="Figures")
+    assert df["value"].to_list() == [-4]
+    notes = zipfile.ZipFile(io.BytesIO(book.content)).read("xl/comments1.xml").decode()
+    assert "negative" in notes
