@@ -167,7 +167,9 @@ def test_the_demo_template_filled_with_the_issues_mistakes(store_client: TestCli
 
 def test_a_json_upload_gets_its_marked_report(store_client: TestClient) -> None:
     body = b'[{"indicator": "cyp.cin_count", "org": "E10000024", "period": "2026-03-31", "value": -4}]'
-    response = store_client.post("/api/submissions", headers=NOTTS, files={"file": ("f.json", body, "application/json")})
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": ("f.json", body, "application/json")}
+    )
     assert response.status_code == 422
     book = store_client.get(f"/api/submissions/{response.json()['id']}/report.xlsx", headers=NOTTS)
     assert book.status_code == 200
