@@ -63,10 +63,11 @@ def _bench_agencies(db_path: Path) -> None:
 
 def _figures(db_path: Path, agency: str, target: Path) -> int:
     """Write a long-format upload of every figure an agency owes for the year, with plausible values."""
-    from sqlmodel import Session
+    from sqlmodel import Session, select
 
     import db
-    from indicators.models import Indicator
+    from indicators.breakdown import parse_breakdown
+    from indicators.models import Code, Indicator
     from mappings.agencies import obligations
 
     engine = db.make_engine(f"sqlite:///{db_path}")
@@ -74,13 +75,23 @@ def _figures(db_path: Path, agency: str, target: Path) -> int:
     with Session(engine) as session:
         owed = obligations(session, agency, YEAR)
         inds = {o.indicator_id: session.get(Indicator, o.indicator_id) for o in owed}
+        sizes: dict[str, int] = {}
+        for list_id in session.execute(select(Code.codelist_id)).scalars():
+            sizes[list_id] = sizes.get(list_id, 0) + 1
     lines = ["indicator,org,period,breakdown,value,numerator,denominator"]
     for o in owed:
         ind = inds[o.indicator_id]
         assert ind is not None
-        if ind.statistic in ("percentage", "rate"):
+        if ind.statistic == "count":
+            # Every count of an org is one total split evenly over its breakdowns, so parts never exceed
+            # wholes and breakdowns add up to their totals, as the catalogue's rules require.
+            share = 1
+            for dim in parse_breakdown(o.breakdown):
+                share *= sizes.get(dim, 1)
+            lines.append(f'{o.indicator_id},{o.org_code},{o.period},"{o.breakdown}",{27720 // share},,')
+        elif ind.statistic in ("percentage", "rate"):
             den = rng.randint(20, 2000)
-            num = rng.randint(0, den)
+            num = rng.randint(den // 10 + 1, den)
             value = f"{num / den * ind.multiplier:.{max(ind.decimals, 1)}f}"
             lines.append(f'{o.indicator_id},{o.org_code},{o.period},"{o.breakdown}",{value},{num},{den}')
         elif ind.statistic == "judgement":
