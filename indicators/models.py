@@ -152,7 +152,7 @@ class SubmissionProblem(SQLModel, table=True):
     row: int | None = None
     column: str | None = None
     value: str | None = None
-    rule: str = Field(max_length=48)
+    rule: str = Field(max_length=128)  # a catalogue rule id, or a built-in check
     severity: str = Field(max_length=12)  # error | query | information
     message: str
 
