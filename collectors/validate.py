@@ -442,7 +442,7 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     errors = pl.concat(problems)
     bad_rows = errors.filter(pl.col("severity") == "error")["row"].unique()
     good = df.filter(~pl.col("row").is_in(bad_rows.implode()) & ~pl.col("row").is_in(repeats.implode()))
-    ruling = crosscheck.check(good, ctx.current, ctx.rules, ctx.catalogue, ctx.codelists)
+    ruling = crosscheck.check(good, _stored(good, ctx), ctx.rules, ctx.catalogue, ctx.codelists)
     ruled = problem_frame(ruling.problems)
     accepted = _figures(good.filter(~pl.col("row").is_in(list(ruling.error_rows | ruling.held_rows))))
     held = _figures(good.filter(pl.col("row").is_in(list(ruling.held_rows))))
