@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 
 def _utc(value: datetime) -> datetime:
@@ -119,4 +119,4 @@ class QueriedFigure(BaseModel):
 class QueryAnswer(BaseModel):
     """The note that explains a queried figure."""
 
-    note: str
+    note: str = Field(max_length=4000)

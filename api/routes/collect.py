@@ -278,14 +278,14 @@ def _queried(session: SessionDep, submission_id: int) -> list[QueriedFigure]:
 )
 def submission_queries(
     request: Request,
-    submission_id: int,
+    submission_id: Id,
     session: SessionDep,
     principal: SubmissionRead,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[QueriedFigure]:
     """List the figures an upload's queries hold back, open or answered, with the queries on each."""
-    collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     return page_of(request, _queried(session, submission_id), limit=limit, offset=offset)
 
 
@@ -296,10 +296,10 @@ def submission_queries(
     responses={**NOT_FOUND, 422: {"description": "Empty note, or the query is already closed"}},
 )
 def answer_query(
-    submission_id: int, figure_id: int, body: QueryAnswer, session: SessionDep, principal: AgencySubmit
+    submission_id: Id, figure_id: Id, body: QueryAnswer, session: SessionDep, principal: AgencySubmit
 ) -> QueriedFigure:
     """Explain a queried figure: it is stored with the note as a new version, and the upload's counts follow."""
-    sub = collect.get_submission(session, submission_id, agency_code=principal.agency_scope)
+    sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     answer(session, sub, figure_id, note=body.note, answered_by=principal.label)
     session.commit()
     return next(q for q in _queried(session, submission_id) if q.id == figure_id)
