@@ -1,7 +1,7 @@
 """plausibility rules as catalogue data; queries held until explained; three severities
 
 Revision ID: 0002_h5
-Revises: 0003_h9
+Revises: 0004_h8
 Create Date: 2026-11-23 03:35:04.472125
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0002_h5"
-down_revision: str | None = "0003_h9"
+down_revision: str | None = "0004_h8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
