@@ -171,8 +171,9 @@ def _phase_serve(db_path: Path, data_dir: Path, repeat: int) -> dict[str, float]
     app = create_app(Settings(data_dir=data_dir), engine=engine)
     timings = []
     with TestClient(app) as client:
-        for path in ("/api/returns/nis/FY2024-25.csv", "/api/returns/dfe_ssda903/FY2024-25.xlsx"):
-            assert client.get(path, headers=OFFICER).status_code == 200
+        for path in ("/api/returns/dfe_cin_census/FY2024-25.csv", "/api/returns/dfe_ssda903/FY2024-25.xlsx"):
+            first = client.get(path, headers=OFFICER)
+            assert first.status_code == 200, first.text
             for _ in range(repeat):
                 start = time.perf_counter()
                 response = client.get(path, headers=OFFICER)
@@ -229,7 +230,12 @@ def main(argv: list[str]) -> None:
         figures = 0
         for agency in ("bench_councils", "bench_health"):
             upload = folder / f"{agency}.csv"
-            figures += _figures(path, agency, upload)
+            owed = _figures(path, agency, upload)
+            if owed == 0:
+                # Its returns are not in force in the benchmark's year (Vital Signs ended in 2011).
+                print(f"{agency} owes nothing in {YEAR}: no upload", file=sys.stderr)
+                continue
+            figures += owed
             outcome = submit(engine, settings, agency_code=agency, filename=upload.name, data=upload.read_bytes())
             if outcome.submission is None or outcome.submission.status != "accepted":
                 raise SystemExit(f"bench upload for {agency} was not accepted: {outcome.submission}")
