@@ -28,11 +28,13 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 catalogue_app = typer.Typer(
     help="The canonical indicator catalogue and the returns mapped onto it.", no_args_is_help=True
 )
+submissions_app = typer.Typer(help="Uploads that did not finish.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(keys_app, name="keys")
 app.command("audit")(audit_command)
+app.add_typer(submissions_app, name="submissions")
 
 # Piped output (CI, files, the README) gets room for the wide tables instead of 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -376,6 +378,21 @@ def submission(submission_id: Annotated[int, typer.Argument(help="The submission
             f"  row {p['row']}, {p['column']}, {p['value']!r}: {p['rule']} ({p['severity']}): {p['message']}",
             markup=False,
         )
+
+
+@submissions_app.command("reprocess")
+def submissions_reprocess(
+    submission_id: Annotated[int, typer.Argument(help="The failed or interrupted upload")],
+) -> None:
+    """Run a failed or interrupted upload again from its kept raw file; exit 1 unless it is stored."""
+    from collectors.service import reprocess
+    from settings import get_settings
+
+    sub = reprocess(ready_engine(), get_settings(), submission_id).submission
+    assert sub is not None
+    err.print(f"Submission {sub.id}: {sub.status}. {sub.message}", markup=False)
+    if sub.status not in ("accepted", "partially_accepted"):
+        raise typer.Exit(1)
 
 
 @app.command()

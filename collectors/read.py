@@ -152,6 +152,7 @@ def read_table(
         table = RawTable(frame, "csv", None, encoding, delimiter)
     else:
         table = RawTable(_read_json(data, filename), "json", None, None, None)
+    table = _without_nul(table)
     if table.frame.height == 0:
         raise InvalidInput(f'"{filename}" has no rows of figures; expected a header row and at least one data row')
     if table.frame.height > max_rows:
@@ -160,6 +161,15 @@ def read_table(
 
 
 # --- shared -------------------------------------------------------------------------------------
+
+
+def _without_nul(table: RawTable) -> RawTable:
+    """Show a NUL character as U+FFFD: PostgreSQL refuses NUL in text, and the cell stays visibly wrong."""
+    texts = [c for c, t in table.frame.schema.items() if t == pl.String]
+    if not texts:
+        return table
+    frame = table.frame.with_columns(pl.col(c).str.replace_all("\x00", "\ufffd", literal=True) for c in texts)
+    return RawTable(frame, table.source_format, table.sheet, table.encoding, table.delimiter)
 
 
 def _open_zip(data: bytes, what: str) -> zipfile.ZipFile:

@@ -195,6 +195,21 @@ def build_context(session: Session, agency_code: str, *, change_threshold: float
     )
 
 
+#: Names the "one upload writes figures at a time" lock on PostgreSQL.
+WRITE_LOCK_KEY = 0x0E7E57A3
+
+
+def take_write_lock(session: Session, submission_id: int) -> None:
+    """Let one upload at a time store figures, from here to the end of the caller's transaction."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+    else:
+        # SQLite: a read first, then a write after another writer's commit, fails at once with "database is
+        # locked" whatever the busy timeout; a first write takes the lock before the read.
+        connection.exec_driver_sql("UPDATE submission SET status = 'storing' WHERE id = ?", (submission_id,))
+
+
 def split_changes(accepted: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split accepted figures into those to store (with their version and the id they replace) and unchanged ones."""
     joined = accepted.join(current.rename({c: f"cur_{c}" for c in (*COMPARED, "note")}), on=KEY, how="left")
