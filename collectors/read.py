@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import zipfile
 from dataclasses import dataclass
@@ -246,6 +247,8 @@ def _ordinals(positions: list[int], join: str = ", ") -> str:
 
 def _format_float(value: float) -> str:
     """Write a float as people expect: whole numbers without ".0", others as their shortest exact form."""
+    if value == 0 and math.copysign(1.0, value) < 0:
+        return "-0"  # kept as written, so validation can refuse it rather than store it as 0
     if value.is_integer() and abs(value) < WHOLE_FLOAT_LIMIT:
         return str(int(value))
     return repr(value)
@@ -518,7 +521,14 @@ def _exact_numbers(reader: fastexcel.ExcelReader, sheet: str, text: pl.DataFrame
 def _format_float_expr(value: pl.Expr) -> pl.Expr:
     """The polars form of _format_float: whole numbers without ".0", others as their shortest exact form."""
     whole = (value == value.floor()) & (value.abs() < WHOLE_FLOAT_LIMIT)
-    return pl.when(whole).then(value.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(value.cast(pl.String))
+    negative_zero = (value == 0) & ((1.0 / value) < 0)
+    return (
+        pl.when(negative_zero)
+        .then(pl.lit("-0"))
+        .when(whole)
+        .then(value.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(value.cast(pl.String))
+    )
 
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -528,9 +538,14 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _json_int(text: str) -> int | float:
+    # JSON reads -0 as the integer 0; keep its sign so validation can refuse it.
+    return -0.0 if text.startswith("-") and not text.strip("-0") else int(text)
+
+
 def _read_json(data: bytes, filename: str) -> pl.DataFrame:
     try:
-        document = json.loads(data, parse_constant=_refuse_constant)
+        document = json.loads(data, parse_constant=_refuse_constant, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f'"{filename}" is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}'
