@@ -14,7 +14,7 @@ from settings import Settings
 
 COLUMNS = ("indicator", "org", "period", "value", "numerator", "denominator")
 #: A percentage, so value, numerator and denominator are all read.
-GOOD = {"indicator": "cyp.lac_iro_consultation", "org": "E10000024", "period": "FY2024-25-Q2",
+GOOD: dict[str, object] = {"indicator": "cyp.lac_iro_consultation", "org": "E10000024", "period": "FY2024-25-Q2",
         "value": "50", "numerator": "5", "denominator": "10"}  # fmt: skip
 CASES = [
     ("NaN", "is NaN (not a number)"),
