@@ -89,6 +89,24 @@ def normalise_header(name: str) -> str:
     return _SEPARATORS.sub("_", name.strip().lower())
 
 
+#: File name endings an upload may have (the content then decides which format it is read as).
+ACCEPTED_SUFFIXES = frozenset({"", ".csv", ".tsv", ".xlsx", ".json"})
+
+
+def check_file_type(filename: str, data: bytes) -> None:
+    """Refuse text named as none of the accepted types unless it is a table (HTTP 415).
+
+    Excel's "Text (Tab delimited) (*.txt)" is a table and is read whatever its name; a .txt of prose,
+    whose first line has no comma, semicolon or tab, is not a file of figures.
+    """
+    suffix = PurePath(filename).suffix.lower()
+    first = re.search(rb"\S[^\r\n]*", data[:65536])
+    if suffix in ACCEPTED_SUFFIXES or (first is not None and re.search(rb"[,;\t]", first.group())):
+        return
+    hint = "; save it as CSV UTF-8" if suffix == ".txt" else ""
+    raise UnsupportedFile(f'"{filename}" is a {suffix} file that is not a table; expected {ACCEPTED}{hint}')
+
+
 def sniff_format(data: bytes, filename: str) -> SourceFormat:
     """Tell the format of an upload from its content, using the file name only to break ties."""
     if data.startswith(_ZIP_MAGIC):
@@ -144,6 +162,9 @@ def read_table(
 ) -> RawTable:
     """Read an upload into text cells plus the "row" number of each data row."""
     source_format = sniff_format(data, filename)
+    if source_format == "csv":
+        # Binary files and JSON are told apart by their content (with precise messages); other text by its name.
+        check_file_type(filename, data)
     if source_format == "xlsx":
         check_xlsx_safety(data, max_uncompressed_bytes=max_uncompressed_bytes)
         frame, sheet_read = _read_xlsx(data, filename, sheet)

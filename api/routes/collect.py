@@ -165,10 +165,14 @@ def upload(
             rows_accepted=outcome.validation.accepted.height if outcome.validation else 0, rows_new=0, rows_revised=0, rows_unchanged=0,
             error_count=errors, warning_count=int((outcome.problems["severity"] == "warning").sum()), message="dry run: nothing was stored",
         )  # fmt: skip
+        dry_status = 415 if _rejected_status(report) == 415 else 200
         annotate(
-            request, object=f"dry run (agency {agency_code}, file {file.filename})", status=200, detail=report.message
+            request,
+            object=f"dry run (agency {agency_code}, file {file.filename})",
+            status=dry_status,
+            detail=report.message,
         )
-        return JSONResponse(report.model_dump(mode="json"), status_code=200)
+        return JSONResponse(report.model_dump(mode="json"), status_code=dry_status)
     sub = outcome.submission
     problems = collect.submission_problems(session, sub.id) if sub.id is not None else outcome.problems
     report = _report(sub, problems if problems is not None else pl.DataFrame(), duplicate=outcome.duplicate)

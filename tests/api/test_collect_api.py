@@ -224,3 +224,17 @@ def test_a_text_file_that_is_a_table_is_read_by_its_content(store_client: TestCl
         "/api/submissions", headers=NOTTS, files={"file": ("figures.txt", text.encode(), "text/plain")}
     )
     assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("mode", ["default", "dry_run"])
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("notes.txt", b"Figures for the committee as discussed\n"), ("f.xls", b"\xd0\xcf\x11\xe0" + b"\x00" * 64)],
+)
+def test_an_unsupported_file_type_is_415(store_client: TestClient, mode: str, name: str, data: bytes) -> None:
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": (name, data, "application/octet-stream")}, data={"mode": mode}
+    )
+    assert response.status_code == 415
+    assert response.json()["problems"][0]["rule"] == "unsupported_file"
+    assert response.json()["problems"][0]["message"].startswith(f'"{name}" is ')

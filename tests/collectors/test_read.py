@@ -511,7 +511,7 @@ def test_json_figures_object() -> None:
 def test_json_list_of_objects() -> None:
     data = b' \n[{"indicator": "KPI01", "value": 1e-7, "final": true}, {"value": "n/a", "other": 12345678901234567890}]'
     assert_frame_equal(
-        read_table(data, "upload.txt").frame,
+        read_table(data, "upload.json").frame,
         expected(
             {
                 "indicator": ["KPI01", None],
