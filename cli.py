@@ -158,6 +158,28 @@ def db_upgrade() -> None:
     err.print("Database schema is up to date.")
 
 
+@db_app.command("backup")
+def db_backup(file: Annotated[Path, typer.Argument(help="The backup file to write (a tar archive)")]) -> None:
+    """Back up the SQLite store and its kept uploads, safely while the service runs."""
+    import backup
+    from settings import get_settings
+
+    done = backup.backup(get_settings(), file)
+    err.print(f"Backed up {done.database_bytes:,} bytes of database and {done.uploads} kept upload(s) to {done.path}")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A backup written by onereturn db backup", exists=True)],
+) -> None:
+    """Restore a backup into an empty data directory (ONERETURN_DATA_DIR)."""
+    import backup
+    from settings import get_settings
+
+    done = backup.restore(get_settings(), file)
+    err.print(f"Restored the store to {done.path} with {done.uploads} kept upload(s)")
+
+
 @db_app.command("revision")
 def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the schema change is")]) -> None:
     """Write a new migration from the difference between the models and an up-to-date database."""
