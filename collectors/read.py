@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import re
 import zipfile
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Literal, NoReturn
@@ -564,33 +566,145 @@ def _json_int(text: str) -> int | float:
     return -0.0 if text.startswith("-") and not text.strip("-0") else int(text)
 
 
+#: How deeply a JSON upload may nest brackets; a file of figures needs three ({"figures": [{...}]}).
+MAX_JSON_DEPTH = 32
+#: JSON items turned into a frame at a time, so an upload never exists as a million Python dicts at once.
+JSON_BATCH = 50_000
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_BRACKETS = re.compile(rb"[^\[\]{}]+")
+_BRACKET_STEP = [0] * 256
+for _open, _close in (b"[]", b"{}"):
+    _BRACKET_STEP[_open], _BRACKET_STEP[_close] = 1, -1
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of brackets in a JSON text, outside strings, without parsing it."""
+    brackets = _JSON_BRACKETS.sub(b"", _JSON_STRING.sub(b"", data))
+    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+
+
+class _JsonItems:
+    """Walk a JSON upload's list of figures one item at a time (the list itself, or the "figures" key of an object)."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        self.text = text
+        self.filename = filename
+        self.decoder = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_json_int)
+
+    def _skip(self, pos: int) -> int:
+        match = _WHITESPACE.match(self.text, pos)
+        return match.end() if match else pos
+
+    def _expect(self, pos: int, what: str) -> int:
+        pos = self._skip(pos)
+        if not self.text.startswith(what, pos):
+            named = {",": "',' delimiter", ":": "':' delimiter"}.get(what, repr(what))
+            raise json.JSONDecodeError(f"Expecting {named}", self.text, pos)
+        return pos + 1
+
+    def items(self) -> Iterator[object]:
+        """Yield each item of the list of figures, checking the whole text is well formed."""
+        expected = 'must hold a list of objects, or an object with the key "figures" holding that list'
+        pos = self._skip(0)
+        if self.text.startswith("[", pos):
+            pos = yield from self._list(pos)
+        elif self.text.startswith("{", pos):
+            pos = yield from self._object(pos, expected)
+        else:
+            value, pos = self.decoder.raw_decode(self.text, pos)
+            raise InvalidInput(f'"{self.filename}" {expected}; found {_json_kind(value)}')
+        pos = self._skip(pos)
+        if pos != len(self.text):
+            raise json.JSONDecodeError("Extra data", self.text, pos)
+
+    def _list(self, pos: int) -> Generator[object, None, int]:
+        pos = self._skip(pos + 1)
+        if self.text.startswith("]", pos):
+            return pos + 1
+        while True:
+            item, pos = self.decoder.raw_decode(self.text, self._skip(pos))
+            yield item
+            pos = self._skip(pos)
+            if self.text.startswith("]", pos):
+                return pos + 1
+            pos = self._expect(pos, ",")
+
+    def _object(self, pos: int, expected: str) -> Generator[object, None, int]:
+        keys: list[str] = []
+        pos = self._skip(pos + 1)
+        closed = self.text.startswith("}", pos)
+        pos += closed
+        while not closed:
+            if not self.text.startswith('"', pos):
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", self.text, pos)
+            key, pos = self.decoder.raw_decode(self.text, pos)
+            pos = self._skip(self._expect(pos, ":"))
+            if key != "figures":
+                _, pos = self.decoder.raw_decode(self.text, pos)
+            elif "figures" in keys:
+                raise InvalidInput(f'"{self.filename}" has the key "figures" twice; give the list of figures once')
+            elif self.text.startswith("[", pos):
+                pos = yield from self._list(pos)
+            else:
+                value, pos = self.decoder.raw_decode(self.text, pos)
+                raise InvalidInput(f'"{self.filename}" {expected}; found {_json_kind(value)}')
+            keys.append(key)
+            pos = self._skip(pos)
+            closed = self.text.startswith("}", pos)
+            pos = pos + 1 if closed else self._skip(self._expect(pos, ","))
+        if "figures" not in keys:
+            listed = ", ".join(f'"{k}"' for k in keys[:10]) or "none"
+            raise InvalidInput(f'"{self.filename}" {expected}; found an object with the keys {listed}')
+        return pos
+
+
 def _read_json(data: bytes, filename: str) -> pl.DataFrame:
+    """Read a JSON upload in bounded batches, after checking its nesting depth without parsing it."""
+    depth = json_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidInput(
+            f'"{filename}" nests brackets {depth:,} deep; the limit is {MAX_JSON_DEPTH} '
+            '(a file of figures needs 3: {"figures": [{...}]})'
+        )
     try:
-        document = json.loads(data, parse_constant=_refuse_constant, parse_int=_json_int)
+        text = data.removeprefix(_UTF8_BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f'"{filename}" is not valid JSON: {exc}; expected UTF-8 JSON') from exc
+    batches: list[pl.DataFrame] = []
+    rows: list[dict[str, str | None]] = []
+    columns: dict[str, None] = {}
+    number = 0
+    try:
+        for number, item in enumerate(_JsonItems(text, filename).items(), start=1):
+            rows.append(_json_row(item, number, filename))
+            columns.update(dict.fromkeys(rows[-1]))
+            if len(rows) == JSON_BATCH:
+                batches.append(_json_batch(rows, number))
+                rows = []
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f'"{filename}" is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}'
         ) from exc
-    except (UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:
         raise InvalidInput(f'"{filename}" is not valid JSON: {exc}; expected UTF-8 JSON') from exc
-    expected = 'must hold a list of objects, or an object with the key "figures" holding that list'
-    if isinstance(document, dict) and "figures" not in document:
-        keys = ", ".join(f'"{k}"' for k in list(document)[:10]) or "none"
-        raise InvalidInput(f'"{filename}" {expected}; found an object with the keys {keys}')
-    items = document["figures"] if isinstance(document, dict) else document
-    if not isinstance(items, list):
-        raise InvalidInput(f'"{filename}" {expected}; found {_json_kind(items)}')
-    rows: list[dict[str, str | None]] = []
-    columns: dict[str, None] = {}
-    for number, item in enumerate(items, start=1):
-        rows.append(_json_row(item, number, filename))
-        columns.update(dict.fromkeys(rows[-1]))
     if ROW in columns:
         raise InvalidInput(f'"{filename}": the key "{ROW}" is reserved; rename it in every item')
-    schema = dict.fromkeys(columns, pl.String)
-    frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-    frame = frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW))
+    if rows or not batches:
+        batches.append(_json_batch(rows, number))
+    frame = pl.concat(batches, how="diagonal").select(*columns, ROW)
     return _drop_empty_rows(_tidy(frame))
+
+
+def _json_batch(rows: list[dict[str, str | None]], last: int) -> pl.DataFrame:
+    """One batch of items as a frame of text cells, numbered by their position in the list."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    schema = dict.fromkeys(seen, pl.String)
+    frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    first = last - len(rows) + 1
+    return frame.with_columns(pl.int_range(first, last + 1, dtype=pl.Int64).alias(ROW))
 
 
 def _json_row(item: object, number: int, filename: str) -> dict[str, str | None]:

@@ -238,3 +238,12 @@ def test_an_unsupported_file_type_is_415(store_client: TestClient, mode: str, na
     assert response.status_code == 415
     assert response.json()["problems"][0]["rule"] == "unsupported_file"
     assert response.json()["problems"][0]["message"].startswith(f'"{name}" is ')
+
+
+def test_deeply_nested_json_is_a_clean_422_and_the_upload_ends(store_client: TestClient) -> None:
+    data = b"[" * 100_000 + b"]" * 100_000
+    response = store_client.post("/api/submissions", headers=NOTTS, files={"file": ("f.json", data, "application/json")})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["status"] == "rejected"
+    assert "nests brackets 100,000 deep" in body["problems"][0]["message"]

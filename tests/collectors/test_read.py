@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 import zipfile
 from collections.abc import Callable
@@ -628,3 +629,47 @@ def test_xlsx_empty_sheet() -> None:
     assert caught.value.message == (
         'Sheet "Figures" of "f.xlsx" is empty; expected a header row and at least one data row'
     )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'[{"value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]",
+        b'{"figures": [{"note": "[[[["}], "x": ' + b"{" * 50_000,
+    ],
+)
+def test_deeply_nested_json_is_refused_before_parsing(data: bytes) -> None:
+    with pytest.raises(InvalidInput, match=r"nests brackets [\d,]+ deep; the limit is 32"):
+        read_table(data, "f.json")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    data = b'[{"indicator": "KPI01", "note": "' + b"[{" * 1000 + b'\\" ]]"}]'
+    assert read_table(data, "f.json").frame["note"].to_list() == ["[{" * 1000 + '" ]]']
+
+
+def test_json_is_read_in_batches_with_row_numbers_across_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import collectors.read as read
+
+    monkeypatch.setattr(read, "JSON_BATCH", 3)
+    items = [{"indicator": f"KPI{i:02}", "value": i} for i in range(1, 8)]
+    items[5] = {"indicator": "KPI06", "extra": "late column"}
+    frame = read_table(json.dumps({"meta": {"a": [1]}, "figures": items}).encode(), "f.json").frame
+    assert frame.columns == ["indicator", "value", "extra", "row"]
+    assert frame["row"].to_list() == list(range(1, 8))
+    assert frame["extra"].to_list() == [None] * 5 + ["late column", None]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'[{"a": 1}] x', "Extra data at line 1, column 12"),
+        (b'[{"a": 1} {"a": 2}]', "Expecting ',' delimiter at line 1, column 11"),
+        (b'{"figures": [], "figures": []}', 'has the key "figures" twice'),
+        (b'{"meta": 1 "figures": []}', "Expecting ',' delimiter at line 1, column 12"),
+    ],
+)
+def test_json_structure_errors_say_where(data: bytes, message: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        read_table(data, "f.json")
