@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+import allocator  # noqa: F401 - first, so polars starts with its allocator configured
 from cli_admin import agencies_app, audit_command, keys_app
 from cli_admin import record as record_cli
 from errors import OneReturnError

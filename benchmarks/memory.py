@@ -117,7 +117,7 @@ class Server:
         for fd in fds.iterdir():
             try:
                 target = os.readlink(fd)
-                if target.startswith(str(self.tmp)) or target.startswith("/tmp/") and "(deleted)" in target:
+                if target.startswith(str(self.tmp)) or (target.startswith("/tmp/") and "(deleted)" in target):
                     total += os.stat(fd).st_size
             except OSError:
                 continue

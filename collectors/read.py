@@ -190,7 +190,10 @@ def read_table(
 def _without_nul(table: RawTable) -> RawTable:
     """Show a NUL character as U+FFFD: PostgreSQL refuses NUL in text, and the cell stays visibly wrong."""
     texts = [c for c, t in table.frame.schema.items() if t == pl.String]
-    if not texts:
+    if (
+        not texts
+        or not table.frame.select(pl.any_horizontal(pl.col(texts).str.contains("\x00", literal=True).any())).item()
+    ):
         return table
     frame = table.frame.with_columns(pl.col(c).str.replace_all("\x00", "\ufffd", literal=True) for c in texts)
     return RawTable(frame, table.source_format, table.sheet, table.encoding, table.delimiter)

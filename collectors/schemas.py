@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 
 def _utc(value: datetime) -> datetime:
@@ -52,9 +52,11 @@ class SubmissionSummary(BaseModel):
 
 
 class SubmissionReport(SubmissionSummary):
-    """An upload's status, counts and every problem, with links to the report files."""
+    """An upload's status, counts and its first 1,000 problems, with links to the report files that hold all."""
 
     problems: list[ProblemPublic]
+    problem_count: int = Field(description="How many problems there are in all")
+    problems_truncated: bool = Field(description="True when only the first 1,000 are listed; report.csv has every one")
     links: dict[str, str]
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 import db
+from collectors.problems import write_problems
 from collectors.read import RawTable, read_table
 from collectors.store import build_context, current_for_keys, split_changes, take_write_lock, write_figures
 from collectors.validate import Validation, problem_frame, validate
@@ -279,10 +280,8 @@ def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Vali
 def _record(
     session: Session, submission: Submission, problems: pl.DataFrame, *, status: str, message: str, **counts: int
 ) -> None:
-    if problems.height:
-        session.execute(
-            insert(SubmissionProblem), problems.with_columns(pl.lit(submission.id).alias("submission_id")).to_dicts()
-        )
+    assert submission.id is not None
+    write_problems(session, submission.id, problems)
     values = {
         "status": status,
         "message": message,

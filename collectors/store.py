@@ -231,22 +231,27 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     replaced = changed["obs_id"].drop_nulls().to_list()
     # Key order makes the unique index grow at its end; one joined key sorts faster than four columns.
     rows = changed.sort(pl.concat_str(KEY, separator="\x00"))
+    # Written a slice at a time, so the shaped copies of the rows each write makes stay small.
     if connection.dialect.name == "sqlite":
         if replaced:
             cursor.executemany("UPDATE observation SET is_current = 0 WHERE id = ?", [(i,) for i in replaced])
-        _insert_sqlite(cursor, rows, submission_id, recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        for part in rows.iter_slices(WRITE_SLICE):
+            _insert_sqlite(cursor, part, submission_id, recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f"))
     else:
         if replaced:
             cursor.execute("UPDATE observation SET is_current = false WHERE id = ANY(%s)", (replaced,))
         columns = ", ".join(INSERT_COLUMNS)
         with cursor.copy(f"COPY observation ({columns}) FROM STDIN") as copy:
-            for row in rows.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
-                copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
+            for part in rows.iter_slices(WRITE_SLICE):
+                for row in part.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
+                    copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
     cursor.close()
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
 
 
+#: Figures written per slice.
+WRITE_SLICE = 100_000
 #: Columns a figure may leave empty; binding only those a row has makes SQLite's bulk insert twice as fast.
 OPTIONAL = ("value", "numerator", "denominator", "symbol", "flag", "note")
 

@@ -279,7 +279,9 @@ def _periods(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _breakdowns(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    pairs = df.select("breakdown", "indicator", "breakdown_dims").unique(subset=["breakdown", "indicator"])
+    # The indicator's breakdown dimensions are joined onto the distinct pairs, not onto every row.
+    dims = ctx.indicators.select(pl.col("id").alias("indicator"), pl.col("breakdowns").alias("breakdown_dims"))
+    pairs = df.select("breakdown", "indicator").unique().join(dims, on="indicator", how="left")
     keys: list[str | None] = []
     errors: list[str | None] = []
     for text, indicator, dims in pairs.iter_rows():
@@ -337,7 +339,7 @@ def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
     for c in ("indicator", "org", "period"):
         problems.append(_problems(df, pl.col(c).is_null(), c, "missing-value", pl.lit(f"{c} is empty")))
 
-    df = df.join(ctx.indicators.rename({"id": "indicator", "breakdowns": "breakdown_dims"}), on="indicator", how="left")
+    df = df.join(ctx.indicators.drop("breakdowns").rename({"id": "indicator"}), on="indicator", how="left")
     df = _parse_values(df)
     problems.append(_type_errors(df))
     unknown = (

@@ -242,7 +242,9 @@ def test_an_unsupported_file_type_is_415(store_client: TestClient, mode: str, na
 
 def test_deeply_nested_json_is_a_clean_422_and_the_upload_ends(store_client: TestClient) -> None:
     data = b"[" * 100_000 + b"]" * 100_000
-    response = store_client.post("/api/submissions", headers=NOTTS, files={"file": ("f.json", data, "application/json")})
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": ("f.json", data, "application/json")}
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["status"] == "rejected"

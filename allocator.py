@@ -1,0 +1,16 @@
+"""Make the memory allocator polars uses (jemalloc) give freed memory back to the system at once.
+
+By default jemalloc keeps freed pages for seconds before returning them, so a request that builds
+and drops several large frames in a row holds all of them in resident memory at its peak. Set
+before polars is first loaded (the CLI imports this module first); an operator's own
+``_RJEM_MALLOC_CONF`` wins.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Return dirty and muzzy pages immediately, from a background thread, so peaks are what is live.
+JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0"
+
+os.environ.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
