@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,9 +72,15 @@ def iter_problems(engine: Engine, submission_id: int) -> Iterator[tuple[Any, ...
             yield tuple(row)
 
 
+#: A plain negative number ("-3", "-1,234.5"), which is left as it is.
+_NEGATIVE_NUMBER = re.compile(r"-(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?")
+
+
 def neutralise(text: str) -> str:
-    """Stop a spreadsheet reading a text cell as a formula (it starts with = + - @, tab or carriage return)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """Stop a spreadsheet running a text cell as a formula (= + - @, tab or carriage return first), numbers aside."""
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NEGATIVE_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def problems_csv(rows: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:

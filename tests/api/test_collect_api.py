@@ -115,7 +115,8 @@ def test_upload_report_and_figures(store_client: TestClient) -> None:
     assert report["rows_accepted"] == 1
     csv = store_client.get(f"/api/submissions/{sub_id}/report.csv", headers=NOTTS)
     assert pl.read_csv(io.BytesIO(csv.content)).rows() == [
-        (3, "value", -3, "not-negative", "error", "-3 is negative; a count cannot be")
+        # A message starting with "-" is neutralised like every text cell the service writes to a CSV.
+        (3, "value", -3, "not-negative", "error", "'-3 is negative; a count cannot be")
     ]
     xlsx = store_client.get(f"/api/submissions/{sub_id}/report.xlsx", headers=NOTTS)
     comments = zipfile.ZipFile(io.BytesIO(xlsx.content)).read("xl/comments1.xml").decode()
@@ -249,3 +250,19 @@ def test_deeply_nested_json_is_a_clean_422_and_the_upload_ends(store_client: Tes
     body = response.json()
     assert body["status"] == "rejected"
     assert "nests brackets 100,000 deep" in body["problems"][0]["message"]
+
+
+def test_a_response_lists_the_first_1000_problems_and_report_csv_every_one(store_client: TestClient) -> None:
+    rows = "".join(f"cyp.cin_count,E10000024,2024-06-30,,=HYPERLINK({i}),,,,\n" for i in range(1500))
+    status, body = upload(store_client, NOTTS, rows)
+    assert status == 422
+    assert (len(body["problems"]), body["problem_count"], body["problems_truncated"]) == (1000, 1500, True)
+    assert body["problems"][0]["row"] == 2
+    again = store_client.get(f"/api/submissions/{body['id']}", headers=NOTTS).json()
+    assert (len(again["problems"]), again["problem_count"]) == (1000, 1500)
+    csv = store_client.get(f"/api/submissions/{body['id']}/report.csv", headers=NOTTS)
+    assert csv.content.startswith(b"\xef\xbb\xbfrow,column,value,rule,severity,message\n")
+    table = pl.read_csv(io.BytesIO(csv.content))
+    assert table.height == 1500
+    assert table["row"].to_list() == list(range(2, 1502))
+    assert table["value"][0] == "'=HYPERLINK(0)"
