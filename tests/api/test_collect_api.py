@@ -253,7 +253,7 @@ def test_deeply_nested_json_is_a_clean_422_and_the_upload_ends(store_client: Tes
 
 
 def test_a_response_lists_the_first_1000_problems_and_report_csv_every_one(store_client: TestClient) -> None:
-    rows = "".join(f"cyp.cin_count,E10000024,2024-06-30,,=HYPERLINK({i}),,,,\n" for i in range(1500))
+    rows = "".join(f"cyp.cin_count,E10000024,{1500 + i}-06-30,,=HYPERLINK({i}),,,,\n" for i in range(1500))
     status, body = upload(store_client, NOTTS, rows)
     assert status == 422
     assert (len(body["problems"]), body["problem_count"], body["problems_truncated"]) == (1000, 1500, True)
