@@ -22,6 +22,7 @@ import json
 import math
 import re
 import zipfile
+import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -134,24 +135,126 @@ def sniff_format(data: bytes, filename: str) -> SourceFormat:
     return "json" if PurePath(filename).suffix.lower() == ".json" else "csv"
 
 
-def check_xlsx_safety(data: bytes, *, max_uncompressed_bytes: int) -> None:
-    """Refuse a workbook whose ZIP would inflate beyond the limit or by more than 100 to 1 (a ZIP bomb)."""
+#: Most members a workbook may hold, and most sheets.
+MAX_ZIP_MEMBERS = 1000
+MAX_SHEETS = 64
+#: Most columns a sheet may reach (column BL); an upload needs about a dozen.
+MAX_COLUMNS = 64
+#: A sheet whose last row number is this many times its count of rows (plus a margin) is mostly empty
+#: space, which the reader would still fill in row by row.
+MAX_SPARSENESS = 10
+_INFLATE_CHUNK = 1 << 20
+_LOCAL_HEADER = b"PK\x03\x04"
+# A cell reference past column BL: three letters, or two from CA on, or BM to BZ.
+_WIDE_CELL = re.compile(rb'<c r="(?:[A-Z]{3}|[C-Z][A-Z]|B[M-Z])[0-9]')
+_ROW_NUMBER = re.compile(rb'<row r="([0-9]+)"')
+_FAR_ROW = re.compile(rb'<row r="([0-9]{7,})"')
+
+
+@dataclass
+class _Inflated:
+    """Running totals while a workbook's members are inflated."""
+
+    total: int = 0
+    rows: int = 0
+    last_row: int = 0
+
+
+def check_xlsx_safety(data: bytes, *, max_uncompressed_bytes: int, max_rows: int = 2_000_000) -> None:
+    """Refuse a workbook by what its members actually inflate to (never the sizes it declares): a ZIP bomb.
+
+    Every member is inflated and counted, stopping as soon as a limit is passed: the total bytes, the
+    ratio of one member (100 to 1 past 1 MiB), the number of members and sheets, and, in each sheet,
+    its rows, how far they reach and how wide its cells go.
+    """
     infos = _open_zip(data, "the workbook").infolist()
-    total = sum(info.file_size for info in infos)
-    if total > max_uncompressed_bytes:
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise UnsupportedFile(f"The workbook has {len(infos)} parts; the limit is {MAX_ZIP_MEMBERS}")
+    sheets = [i for i in infos if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")]
+    if len(sheets) > MAX_SHEETS:
         raise UnsupportedFile(
-            f"The workbook unzips to {total} bytes; the limit is {max_uncompressed_bytes} bytes "
-            "(remove unused sheets or formatting, or upload CSV)"
+            f"The workbook has {len(sheets)} sheets; the limit is {MAX_SHEETS} (upload only the figures)"
         )
+    seen = _Inflated()
     for info in infos:
-        if info.file_size < RATIO_GRACE_BYTES:
-            continue
-        ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
-        if ratio > MAX_COMPRESSION_RATIO:
+        sheet = _Inflated() if info in sheets else None
+        _inflate_member(data, info, seen, sheet, max_uncompressed_bytes)
+        if sheet is not None:
+            _check_sheet(info.filename, sheet, max_rows)
+
+
+def _inflate_member(data: bytes, info: zipfile.ZipInfo, seen: _Inflated, sheet: _Inflated | None, limit: int) -> None:
+    start = info.header_offset
+    if data[start : start + 4] != _LOCAL_HEADER:
+        raise UnsupportedFile(f'The workbook is damaged: the part "{info.filename}" is not where its index says')
+    method = int.from_bytes(data[start + 8 : start + 10], "little")
+    names = int.from_bytes(data[start + 26 : start + 28], "little") + int.from_bytes(
+        data[start + 28 : start + 30], "little"
+    )
+    offset = start + 30 + names
+    if method == zipfile.ZIP_STORED:
+        _count(data[offset : offset + info.compress_size], seen, sheet, limit, info.filename, tail=b"")
+        return
+    if method != zipfile.ZIP_DEFLATED:
+        raise UnsupportedFile(
+            f'The workbook part "{info.filename}" is compressed in a way Excel does not use ({method})'
+        )
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    member = 0
+    tail = b""
+    position = offset
+    while not inflater.eof:
+        pending = inflater.unconsumed_tail or data[position : position + _INFLATE_CHUNK]
+        if not inflater.unconsumed_tail:
+            position += len(pending)
+        if not pending:
+            break  # the stream ends before its end marker: the reader will say the file is damaged
+        try:
+            chunk = inflater.decompress(pending, _INFLATE_CHUNK)
+        except zlib.error as exc:
+            raise UnsupportedFile(f'The workbook part "{info.filename}" is damaged ({exc})') from exc
+        member += len(chunk)
+        tail = _count(chunk, seen, sheet, limit, info.filename, tail=tail)
+        consumed = position - offset - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+        if member > RATIO_GRACE_BYTES and member > MAX_COMPRESSION_RATIO * max(consumed, 1):
             raise UnsupportedFile(
-                f'The workbook part "{info.filename}" unzips {ratio:.0f} times larger than it is stored '
-                f"({info.file_size} bytes); the limit is {MAX_COMPRESSION_RATIO} times, so it looks like a ZIP bomb"
+                f'The workbook part "{info.filename}" unzips {member / max(consumed, 1):.0f} times larger than it is stored '
+                f"({member} bytes inflated when it was stopped); the limit is {MAX_COMPRESSION_RATIO} times, "
+                "so it looks like a ZIP bomb"
             )
+
+
+def _count(chunk: bytes, seen: _Inflated, sheet: _Inflated | None, limit: int, name: str, *, tail: bytes) -> bytes:
+    """Add an inflated chunk to the totals; return its end, to find tags split across chunks."""
+    seen.total += len(chunk)
+    if seen.total > limit:
+        raise UnsupportedFile(
+            f"The workbook unzips to more than {limit} bytes, the limit (remove unused sheets or formatting, or upload CSV)"
+        )
+    if sheet is None:
+        return b""
+    window = tail + chunk
+    sheet.rows += window.count(b"<row ") + window.count(b"<row>") - tail.count(b"<row ") - tail.count(b"<row>")
+    if _WIDE_CELL.search(window):
+        raise UnsupportedFile(
+            f'The sheet "{name}" has cells past column BL; an upload needs at most {MAX_COLUMNS} columns'
+        )
+    # Rows come in order, so the last one in a chunk reaches furthest; a far row out of order has seven digits.
+    last = window.rfind(b'<row r="', 0, max(0, len(window) - 16))
+    for found in (*_FAR_ROW.finditer(window), *_ROW_NUMBER.finditer(window, max(last, 0))):
+        sheet.last_row = max(sheet.last_row, int(found.group(1)))
+    return window[-32:]
+
+
+def _check_sheet(name: str, sheet: _Inflated, max_rows: int) -> None:
+    reach = max(sheet.rows, sheet.last_row)
+    if reach > max_rows + HEADER_SEARCH_ROWS:
+        raise PayloadTooLarge(f'The sheet "{name}" reaches row {reach}; the limit is {max_rows} rows')
+    if sheet.last_row > MAX_SPARSENESS * sheet.rows + 1000:
+        raise UnsupportedFile(
+            f'The sheet "{name}" has {sheet.rows} rows spread down to row {sheet.last_row}; '
+            "delete the empty rows between them"
+        )
 
 
 def read_table(
@@ -168,7 +271,7 @@ def read_table(
         # Binary files and JSON are told apart by their content (with precise messages); other text by its name.
         check_file_type(filename, data)
     if source_format == "xlsx":
-        check_xlsx_safety(data, max_uncompressed_bytes=max_uncompressed_bytes)
+        check_xlsx_safety(data, max_uncompressed_bytes=max_uncompressed_bytes, max_rows=max_rows)
         frame, sheet_read = _read_xlsx(data, filename, sheet)
         table = RawTable(frame, "xlsx", sheet_read, None, None)
     elif source_format == "csv":
