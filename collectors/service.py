@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 import db
+from allocator import release_memory
 from collectors.problems import write_problems
 from collectors.read import RawTable, read_table
 from collectors.store import build_context, current_for_keys, split_changes, take_write_lock, write_figures
@@ -155,6 +156,8 @@ def _process_or_fail(
 ) -> Outcome:
     """Read, validate and store a recorded upload; whatever fails, the submission ends ``failed`` with a reason."""
     assert submission.id is not None
+    # A large request before this one may have left freed memory in the C heap: start from a trimmed heap.
+    release_memory()
     try:
         try:
             raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
