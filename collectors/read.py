@@ -316,7 +316,10 @@ def _check_workbook_parts(data: bytes, filename: str) -> None:
     types = archive.getinfo("[Content_Types].xml") if "[Content_Types].xml" in names else None
     # Read the content types only when small: this runs before the ZIP-bomb check.
     if not macro and types is not None and types.file_size <= RATIO_GRACE_BYTES:
-        macro = b"macroenabled" in archive.read(types).lower()
+        try:
+            macro = b"macroenabled" in archive.read(types).lower()
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
+            raise UnsupportedFile(f'"{filename}" is damaged: its part [Content_Types].xml cannot be read ({exc})') from exc
     if "xl/workbook.xml" not in names:
         hint = " (.xlsb binary workbooks are not accepted either)" if "xl/workbook.bin" in names else ""
         raise UnsupportedFile(
