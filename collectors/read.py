@@ -319,7 +319,9 @@ def _check_workbook_parts(data: bytes, filename: str) -> None:
         try:
             macro = b"macroenabled" in archive.read(types).lower()
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
-            raise UnsupportedFile(f'"{filename}" is damaged: its part [Content_Types].xml cannot be read ({exc})') from exc
+            raise UnsupportedFile(
+                f'"{filename}" is damaged: its part [Content_Types].xml cannot be read ({exc})'
+            ) from exc
     if "xl/workbook.xml" not in names:
         hint = " (.xlsb binary workbooks are not accepted either)" if "xl/workbook.bin" in names else ""
         raise UnsupportedFile(
@@ -679,18 +681,37 @@ def _json_int(text: str) -> int | float:
 MAX_JSON_DEPTH = 32
 #: JSON items turned into a frame at a time, so an upload never exists as a million Python dicts at once.
 JSON_BATCH = 50_000
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_JSON_BRACKETS = re.compile(rb"[^\[\]{}]+")
 _BRACKET_STEP = [0] * 256
 for _open, _close in (b"[]", b"{}"):
     _BRACKET_STEP[_open], _BRACKET_STEP[_close] = 1, -1
+#: Every byte but the brackets (and, for the exact count, the quote), for bytes.translate to delete.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
 def json_depth(data: bytes) -> int:
-    """The deepest nesting of brackets in a JSON text, outside strings, without parsing it."""
-    brackets = _JSON_BRACKETS.sub(b"", _JSON_STRING.sub(b"", data))
-    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+    """How deeply a JSON text nests brackets (up to one past the limit), found without parsing it, in little memory.
+
+    Counting every bracket is one pass in C; only when that passes the limit are brackets inside strings
+    told apart (a note may hold "[[["), with escapes removed first so an escaped quote ends no string.
+    """
+    rough = max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, data.translate(None, _NOT_BRACKETS))), default=0)
+    if rough <= MAX_JSON_DEPTH:
+        return rough
+    depth = deepest = 0
+    inside = False
+    for byte in data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE):
+        if byte == 34:  # "
+            inside = not inside
+        elif not inside:
+            depth += _BRACKET_STEP[byte]
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break  # past the limit: no need to read on
+    return deepest
 
 
 class _JsonItems:
@@ -770,10 +791,9 @@ class _JsonItems:
 
 def _read_json(data: bytes, filename: str) -> pl.DataFrame:
     """Read a JSON upload in bounded batches, after checking its nesting depth without parsing it."""
-    depth = json_depth(data)
-    if depth > MAX_JSON_DEPTH:
+    if json_depth(data) > MAX_JSON_DEPTH:
         raise InvalidInput(
-            f'"{filename}" nests brackets {depth:,} deep; the limit is {MAX_JSON_DEPTH} '
+            f'"{filename}" nests brackets deeper than the limit of {MAX_JSON_DEPTH} '
             '(a file of figures needs 3: {"figures": [{...}]})'
         )
     try:
@@ -797,6 +817,9 @@ def _read_json(data: bytes, filename: str) -> pl.DataFrame:
         ) from exc
     except ValueError as exc:
         raise InvalidInput(f'"{filename}" is not valid JSON: {exc}; expected UTF-8 JSON') from exc
+    except RecursionError as exc:
+        # Brackets inside strings can hide nesting from the count above; the parser's own limit still holds.
+        raise InvalidInput(f'"{filename}" nests brackets deeper than the limit of {MAX_JSON_DEPTH}') from exc
     if ROW in columns:
         raise InvalidInput(f'"{filename}": the key "{ROW}" is reserved; rename it in every item')
     if rows or not batches:
@@ -821,7 +844,7 @@ def _json_row(item: object, number: int, filename: str) -> dict[str, str | None]
         raise InvalidInput(f'"{filename}" item {number} is {_json_kind(item)}; expected an object of key: value pairs')
     row: dict[str, str | None] = {}
     for key, value in item.items():
-        name = normalise_header(key)
+        name = normalise_header(_without_surrogates(key))
         if not name:
             raise InvalidInput(f'"{filename}" item {number} has a key with no name; give every value a key')
         if name in row:
@@ -833,9 +856,16 @@ def _json_row(item: object, number: int, filename: str) -> dict[str, str | None]
     return row
 
 
+def _without_surrogates(text: str) -> str:
+    """Show a lone UTF-16 surrogate (JSON allows "\\ud800" on its own) as U+FFFD: no UTF-8 store can hold it."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def _json_cell(value: Any, number: int, key: str, filename: str) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):
+        return _without_surrogates(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

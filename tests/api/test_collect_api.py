@@ -249,7 +249,7 @@ def test_deeply_nested_json_is_a_clean_422_and_the_upload_ends(store_client: Tes
     assert response.status_code == 422
     body = response.json()
     assert body["status"] == "rejected"
-    assert "nests brackets 100,000 deep" in body["problems"][0]["message"]
+    assert "nests brackets deeper than the limit of 32" in body["problems"][0]["message"]
 
 
 def test_a_response_lists_the_first_1000_problems_and_report_csv_every_one(store_client: TestClient) -> None:
