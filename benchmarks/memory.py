@@ -214,6 +214,9 @@ def main(argv: list[str]) -> None:
                     lambda p=path: _upload(server, p, p.name),
                 )
                 results.append(row)
+                if response.status_code >= 500:
+                    print(json.dumps({"server_log_tail": (folder / "server.log").read_text()[-3000:]}), flush=True)
+                    continue
                 sub = response.json().get("id")
                 if sub is None:
                     continue

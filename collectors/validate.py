@@ -409,6 +409,7 @@ def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
     )  # fmt: skip
 
     errors = pl.concat(problems)
+    problems.clear()  # a million-row upload can have a million problems: keep one copy of them, not two
     bad_rows = errors.filter(pl.col("severity") == "error")["row"].unique()
     good = df.filter(~pl.col("row").is_in(bad_rows.implode()))
     good, warnings, held = _warnings(good, ctx)
