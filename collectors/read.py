@@ -824,7 +824,8 @@ def _read_json(data: bytes, filename: str) -> pl.DataFrame:
         raise InvalidInput(f'"{filename}": the key "{ROW}" is reserved; rename it in every item')
     if rows or not batches:
         batches.append(_json_batch(rows, number))
-    frame = pl.concat(batches, how="diagonal").select(*columns, ROW)
+    # One chunk, as the other readers give: polars 2.1 can panic filtering a frame of many unaligned chunks.
+    frame = pl.concat(batches, how="diagonal").select(*columns, ROW).rechunk()
     return _drop_empty_rows(_tidy(frame))
 
 

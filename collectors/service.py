@@ -166,7 +166,9 @@ def _process_or_fail(
             _finish(engine, submission, problems, status="rejected", message=exc.message)
             return Outcome(submission, None, problems=problems)
         return _validate_and_store(engine, settings, submission, raw, mode)
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise  # the process is stopping: the next start marks the upload interrupted
+    except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
         reason = failure_reason(exc)
         log.exception("submission %s failed: %s", submission.id, reason)
         message = f"processing failed: {reason}; the file is kept and can be run again (onereturn submissions reprocess {submission.id})"

@@ -166,3 +166,20 @@ def test_concurrent_uploads_of_the_same_figures_leave_each_current_once(
     assert {c[-1] for c in current} == {1}
     assert total == len(rows), "the same figures sent again are unchanged, not new versions"
     assert sorted(new) == [0] * (uploads - 1) + [len(rows)]
+
+
+def test_a_panic_in_polars_ends_the_upload_failed(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    def panic(*_args: object, **_kwargs: object) -> None:
+        raise pl.exceptions.PanicException("assertion failed: i < self.len()")
+
+    monkeypatch.setattr(service, "validate", panic)
+    with pytest.raises(ProcessingFailed):
+        submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + ROWS).encode())
+    with Session(store) as session:
+        sub = session.execute(select(Submission)).scalars().one()
+    assert sub.status == "failed"
+    assert "PanicException: assertion failed: i < self.len()" in sub.message
