@@ -65,7 +65,7 @@ def _rows(template: Path, rows: int) -> pl.DataFrame:
 class Server:
     """``onereturn serve`` in its own process on a fresh data directory."""
 
-    def __init__(self, folder: Path, port: int) -> None:
+    def __init__(self, folder: Path, port: int, max_upload_bytes: int) -> None:
         self.folder = folder
         self.port = port
         self.tmp = folder / "tmp"
@@ -75,7 +75,7 @@ class Server:
             "ONERETURN_DATA_DIR": str(folder / "data"),
             "ONERETURN_PORT": str(port),
             "ONERETURN_SCHEDULER_EMBEDDED": "false",
-            "ONERETURN_MAX_UPLOAD_BYTES": str(256 * MIB),
+            "ONERETURN_MAX_UPLOAD_BYTES": str(max_upload_bytes),
             "ONERETURN_MAX_UPLOAD_ROWS": "2000000",
             "TMPDIR": str(self.tmp),
         }
@@ -187,6 +187,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks memory")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunked-bytes", type=int, default=1 << 30)
+    parser.add_argument("--max-upload-bytes", type=int, default=256 * MIB, help="the server's upload limit")
     parser.add_argument("--port", type=int, default=int(os.environ.get("ONERETURN_BENCH_PORT", "8140")))
     parser.add_argument(
         "--skip", action="append", default=[], choices=["csv", "json", "xlsx", "chunked"],
@@ -195,7 +196,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="onereturn-memory-") as work:
         folder = Path(work)
-        server = Server(folder, args.port)
+        server = Server(folder, args.port, args.max_upload_bytes)
+        print(json.dumps({"max_upload_bytes": args.max_upload_bytes}), flush=True)
         results: list[dict[str, Any]] = []
         try:
             print(json.dumps({"phase": "idle", "rss_mib": round(_status(server.proc.pid, "VmRSS") / MIB)}), flush=True)
