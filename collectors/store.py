@@ -33,6 +33,8 @@ INSERT_COLUMNS = (
     "indicator_id", "org_code", "period", "breakdown", "version", "is_current", "value", "numerator", "denominator",
     "symbol", "flag", "status", "note", "submission_id", "file_row", "recorded_at",
 )  # fmt: skip
+#: Stored figures read per batch.
+FETCH_BATCH = 50_000
 #: What makes a figure different from its last version (a new note alone is not a revision).
 COMPARED = ("value", "numerator", "denominator", "symbol", "flag", "status")
 
@@ -77,9 +79,12 @@ def current_figures(session: Session, indicator_ids: list[str], org_codes: list[
         f"FROM observation WHERE is_current AND indicator_id IN ({inds}) AND org_code IN ({orgs})",
         [*indicator_ids, *org_codes],
     )
-    rows = cursor.fetchall()
+    # A batch of rows at a time: a million stored figures as Python tuples at once would take ~0.5 GB.
+    frames = [pl.DataFrame(schema=CURRENT_SCHEMA)]
+    while rows := cursor.fetchmany(FETCH_BATCH):
+        frames.append(pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row"))
     cursor.close()
-    return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
+    return pl.concat(frames, rechunk=True)
 
 
 def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
