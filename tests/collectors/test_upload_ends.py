@@ -91,7 +91,7 @@ def test_over_http_a_failure_is_a_500_naming_the_submission_then_the_cli_reproce
     assert response.status_code == 500
     assert_canonical_error(response.json(), 500)
     assert "processing failed" in response.json()["error"]
-    listed = store_client.get("/api/submissions", headers=NOTTS).json()["data"]
+    listed = store_client.get("/api/submissions", headers=NOTTS).json()["items"]
     assert [s["status"] for s in listed] == ["failed"]
     monkeypatch.setenv("ONERETURN_DATABASE_URL", store.url.render_as_string(hide_password=False))
     monkeypatch.setenv("ONERETURN_DATA_DIR", str(store_settings.data_dir))
@@ -101,7 +101,7 @@ def test_over_http_a_failure_is_a_500_naming_the_submission_then_the_cli_reproce
     result = CliRunner().invoke(cli.app, ["submissions", "reprocess", str(listed[0]["id"])])
     assert result.exit_code == 0, result.output
     assert "accepted" in result.output
-    assert store_client.get("/api/submissions", headers=NOTTS).json()["data"][0]["status"] == "accepted"
+    assert store_client.get("/api/submissions", headers=NOTTS).json()["items"][0]["status"] == "accepted"
 
 
 def test_a_nul_in_a_note_is_stored_cleaned(store: Engine, store_settings: Settings) -> None:
