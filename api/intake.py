@@ -15,9 +15,11 @@ unauthenticated body from reaching the disk. This middleware sits in front of th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
+from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -72,6 +74,23 @@ def _check_key(request: Request, key: str | None) -> None:
             raise
 
 
+def _route_of(routes: Iterable[Any], path: str, method: str) -> Any:
+    for route in routes:
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ()):
+            return route
+        inner = getattr(route, "original_router", None)
+        found = _route_of(inner.routes, path, method) if inner is not None else None
+        if found is not None:
+            return found
+    return None
+
+
+def _routed(scope: Scope) -> Scope:
+    """The scope with the route that will answer it, so a refusal is audited under its action (submission.upload)."""
+    route = _route_of(scope["app"].router.routes, scope["path"].rstrip("/"), scope["method"])
+    return scope if route is None else {**scope, "route": route}
+
+
 class BodyGuard:
     """ASGI middleware: key before body on upload routes; the byte limit enforced while the body streams."""
 
@@ -90,7 +109,7 @@ class BodyGuard:
             raw_key = headers.get(b"x-api-key")
             key = raw_key.decode("latin-1") if raw_key is not None else None
             try:
-                await anyio.to_thread.run_sync(_check_key, Request(scope), key)
+                await anyio.to_thread.run_sync(_check_key, Request(_routed(scope)), key)
             except OneReturnError as exc:
                 wait = getattr(exc, "retry_after", None)
                 extra = [] if wait is None else [(b"retry-after", str(wait).encode())]
