@@ -138,3 +138,14 @@ def test_an_upload_within_the_limit_streams_through(store: Engine, tmp_path: Pat
     status, reply = send_upload(app, Body(file_bytes=CHUNK), key=NOTTS)
     assert status in (200, 201), reply
     assert reply["rows_read"] > 5000
+
+
+def test_wrong_keys_on_uploads_are_throttled_before_any_body_is_read(store: Engine, tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path), engine=store)
+    statuses = []
+    for _ in range(7):
+        body = Body(file_bytes=CHUNK)
+        statuses.append(send_upload(app, body, key="demo-not-a-real-key-000000")[0])
+        assert body.pulled == 0
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429, 429]
