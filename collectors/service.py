@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Literal
 
 import polars as pl
 from sqlalchemy import Engine, delete, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 import db
@@ -177,6 +180,8 @@ def _process_or_fail(
         except Exception:
             # The store itself is unreachable: the next start marks the upload interrupted instead.
             log.exception("submission %s could not be marked failed", submission.id)
+        if isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError):
+            raise  # the API answers a busy database 503 with Retry-After: sending the file again will do
         raise ProcessingFailed(f"Submission {submission.id} {message}") from exc
 
 

@@ -183,3 +183,23 @@ def test_a_panic_in_polars_ends_the_upload_failed(
         sub = session.execute(select(Submission)).scalars().one()
     assert sub.status == "failed"
     assert "PanicException: assertion failed: i < self.len()" in sub.message
+
+
+def test_a_busy_database_ends_the_upload_failed_and_is_answered_503(
+    store: Engine, store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    def locked(*_args: object, **_kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(service, "write_figures", locked)
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": ("f.csv", (HEADER + ROWS).encode(), "text/csv")}
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    with Session(store) as session:
+        sub = session.execute(select(Submission)).scalars().one()
+    assert sub.status == "failed"
+    assert "database is locked" in sub.message
