@@ -57,9 +57,11 @@ class SubmissionSummary(BaseModel):
 
 
 class SubmissionReport(SubmissionSummary):
-    """An upload's status, counts and every problem, with links to the report files."""
+    """An upload's status, counts and its first 1,000 problems, with links to the report files that hold all."""
 
     problems: list[ProblemPublic]
+    problem_count: int = Field(description="How many problems there are in all")
+    problems_truncated: bool = Field(description="True when only the first 1,000 are listed; report.csv has every one")
     links: dict[str, str]
 
 

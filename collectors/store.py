@@ -36,6 +36,8 @@ INSERT_COLUMNS = (
     "indicator_id", "org_code", "period", "breakdown", "version", "is_current", "value", "numerator", "denominator",
     "symbol", "flag", "status", "note", "submission_id", "file_row", "recorded_at",
 )  # fmt: skip
+#: Stored figures read per batch.
+FETCH_BATCH = 50_000
 #: What makes a figure different from its last version (a new note alone is not a revision).
 COMPARED = ("value", "numerator", "denominator", "symbol", "flag", "status")
 
@@ -93,9 +95,12 @@ def current_figures(session: Session, indicator_ids: list[str], org_codes: list[
         f"FROM observation WHERE is_current AND indicator_id IN ({inds}) AND org_code IN ({orgs})",
         [*indicator_ids, *org_codes],
     )
-    rows = cursor.fetchall()
+    # A batch of rows at a time: a million stored figures as Python tuples at once would take ~0.5 GB.
+    frames = [pl.DataFrame(schema=CURRENT_SCHEMA)]
+    while rows := cursor.fetchmany(FETCH_BATCH):
+        frames.append(pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row"))
     cursor.close()
-    return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
+    return pl.concat(frames, rechunk=True)
 
 
 def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
@@ -232,6 +237,21 @@ def build_context(session: Session, agency_code: str, *, today: date | None = No
     )
 
 
+#: Names the "one upload writes figures at a time" lock on PostgreSQL.
+WRITE_LOCK_KEY = 0x0E7E57A3
+
+
+def take_write_lock(session: Session, submission_id: int) -> None:
+    """Let one upload at a time store figures, from here to the end of the caller's transaction."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+    else:
+        # SQLite: a read first, then a write after another writer's commit, fails at once with "database is
+        # locked" whatever the busy timeout; a first write takes the lock before the read.
+        connection.exec_driver_sql("UPDATE submission SET status = 'storing' WHERE id = ?", (submission_id,))
+
+
 def split_changes(accepted: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split accepted figures into those to store (with their version and the id they replace) and unchanged ones."""
     joined = accepted.join(current.rename({c: f"cur_{c}" for c in (*COMPARED, "note")}), on=KEY, how="left")
@@ -253,22 +273,27 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     replaced = changed["obs_id"].drop_nulls().to_list()
     # Key order makes the unique index grow at its end; one joined key sorts faster than four columns.
     rows = changed.sort(pl.concat_str(KEY, separator="\x00"))
+    # Written a slice at a time, so the shaped copies of the rows each write makes stay small.
     if connection.dialect.name == "sqlite":
         if replaced:
             cursor.executemany("UPDATE observation SET is_current = 0 WHERE id = ?", [(i,) for i in replaced])
-        _insert_sqlite(cursor, rows, submission_id, recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        for part in rows.iter_slices(WRITE_SLICE):
+            _insert_sqlite(cursor, part, submission_id, recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f"))
     else:
         if replaced:
             cursor.execute("UPDATE observation SET is_current = false WHERE id = ANY(%s)", (replaced,))
         columns = ", ".join(INSERT_COLUMNS)
         with cursor.copy(f"COPY observation ({columns}) FROM STDIN") as copy:
-            for row in rows.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
-                copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
+            for part in rows.iter_slices(WRITE_SLICE):
+                for row in part.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
+                    copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
     cursor.close()
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
 
 
+#: Figures written per slice.
+WRITE_SLICE = 100_000
 #: Columns a figure may leave empty; binding only those a row has makes SQLite's bulk insert twice as fast.
 OPTIONAL = ("value", "numerator", "denominator", "symbol", "flag", "note")
 

@@ -245,9 +245,7 @@ def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
     hard = hard.with_columns(pl.col("_number").cast(pl.Float64, strict=False).alias("value_num")).select(easy.columns)
     out = pl.concat([easy, hard]).drop("_plain")
     dot = pl.col("_number").str.find(".", literal=True)
-    return out.with_columns(
-        # NaN and infinity are not figures: leave them null so they are reported as type errors.
-        pl.when(pl.col("value_num").is_finite()).then(pl.col("value_num")).otherwise(None).alias("value_num"),
+    out = out.with_columns(
         pl.when(dot.is_null())
         .then(0)
         .otherwise(pl.col("_number").str.len_chars().cast(pl.Int64) - dot.cast(pl.Int64) - 1)
@@ -257,12 +255,39 @@ def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
             for c in ("numerator", "denominator")
         ),
     )
+    # NaN, infinity and negative zero are not figures: say why, and leave them null so nothing stores them.
+    out = out.with_columns(_not_a_figure(pl.col(f"{c}_num"), pl.col(c)).alias(f"{c}_why") for c in NUMBERS)
+    return out.with_columns(
+        pl.when(pl.col(f"{c}_why").is_null()).then(pl.col(f"{c}_num")).otherwise(None).alias(f"{c}_num")
+        for c in NUMBERS
+    )
+
+
+#: The cells that hold numbers.
+NUMBERS = ("value", "numerator", "denominator")
+
+
+def _not_a_figure(number: pl.Expr, text: pl.Expr) -> pl.Expr:
+    """Why a parsed number is not a figure (NaN, infinite, negative zero), else null."""
+    return (
+        pl.when(number.is_nan())
+        .then(
+            pl.format(
+                "{} is NaN (not a number), which is not a figure; write the number, or leave the cell empty", text
+            )
+        )
+        .when(number.is_infinite())
+        .then(pl.format("{} is infinite (or too large to store), which is not a figure; write a finite number", text))
+        .when((number == 0) & ((1.0 / number) < 0))
+        .then(pl.format("{} is negative zero, which is not a figure; write 0", text))
+        .otherwise(None)
+    )
 
 
 def _type_errors(df: pl.DataFrame) -> pl.DataFrame:
     frames = [
         _problems(df, pl.col("_number").is_not_null() & pl.col("value_num").is_null(), "value", "type-error",
-                  pl.format("{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE))),
+                  pl.coalesce(pl.col("value_why"), pl.format("{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE)))),
                   value=pl.col("value")),
     ]  # fmt: skip
     for c in ("numerator", "denominator"):
@@ -272,7 +297,7 @@ def _type_errors(df: pl.DataFrame) -> pl.DataFrame:
                 pl.col(c).is_not_null() & pl.col(f"{c}_num").is_null(),
                 c,
                 "type-error",
-                pl.format("{} is not a number", pl.col(c)),
+                pl.coalesce(pl.col(f"{c}_why"), pl.format("{} is not a number", pl.col(c))),
             )
         )
     return pl.concat(frames)
@@ -302,7 +327,9 @@ def _periods(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _breakdowns(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    pairs = df.select("breakdown", "indicator", "breakdown_dims").unique(subset=["breakdown", "indicator"])
+    # The indicator's breakdown dimensions are joined onto the distinct pairs, not onto every row.
+    dims = ctx.indicators.select(pl.col("id").alias("indicator"), pl.col("breakdowns").alias("breakdown_dims"))
+    pairs = df.select("breakdown", "indicator").unique().join(dims, on="indicator", how="left")
     keys: list[str | None] = []
     errors: list[str | None] = []
     for text, indicator, dims in pairs.iter_rows():
@@ -373,7 +400,7 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     for c in ("indicator", "org", "period"):
         problems.append(_problems(df, pl.col(c).is_null(), c, "missing-value", pl.lit(f"{c} is empty")))
 
-    df = df.join(ctx.indicators.rename({"id": "indicator", "breakdowns": "breakdown_dims"}), on="indicator", how="left")
+    df = df.join(ctx.indicators.drop("breakdowns").rename({"id": "indicator"}), on="indicator", how="left")
     df = _parse_values(df)
     problems.append(_type_errors(df))
     unknown = (
@@ -440,6 +467,7 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     df, duplicates, repeats = _duplicates(df)
     problems.append(duplicates)
     errors = pl.concat(problems)
+    problems.clear()  # a million-row upload can have a million problems: keep one copy of them, not two
     bad_rows = errors.filter(pl.col("severity") == "error")["row"].unique()
     good = df.filter(~pl.col("row").is_in(bad_rows.implode()) & ~pl.col("row").is_in(repeats.implode()))
     ruling = crosscheck.check(good, _stored(good, ctx), ctx.rules, ctx.catalogue, ctx.codelists)

@@ -861,12 +861,3 @@ def _allowed_column_sparse(
             cache[key] = allowed_text(row, codelists)
         out.append(cache[key])
     return out
-
-
-def problems_csv(problems: Any) -> bytes:
-    """Write an upload's problems (a polars frame) as CSV UTF-8 with a BOM, every text cell neutralised."""
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf)
-    writer.writerow(problems.columns)
-    writer.writerows(neutralise_row(row) for row in problems.iter_rows())
-    return buf.getvalue().encode("utf-8-sig")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import polars as pl
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import col, select
 
 from api.audit import annotate
@@ -18,6 +18,7 @@ from api.pages import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
 from api.scopes import read_scope
 from collectors import service as collect
+from collectors.problems import SHOWN, first_problems, iter_problems, problems_csv
 from collectors.queries import answer, list_held
 from collectors.report import build_report
 from collectors.schemas import (
@@ -30,7 +31,6 @@ from collectors.schemas import (
     SubmissionSummary,
 )
 from collectors.template import build_template
-from collectors.workbooks import problems_csv
 from errors import Forbidden, InvalidInput, PayloadTooLarge
 from indicators import service as indicators
 from indicators.models import Submission
@@ -105,15 +105,20 @@ def _summary(sub: Submission, duplicate: bool = False) -> dict[str, Any]:
 
 
 def _report(
-    sub: Submission | None, problems: pl.DataFrame, *, duplicate: bool = False, **extra: Any
+    sub: Submission | None, problems: pl.DataFrame, *, total: int | None = None, duplicate: bool = False, **extra: Any
 ) -> SubmissionReport:
     base = _summary(sub, duplicate) if sub is not None else extra
+    total = problems.height if total is None else total
+    problems = problems.head(SHOWN)
     links = {} if sub is None else {
         "self": f"/api/submissions/{sub.id}",
         "report_csv": f"/api/submissions/{sub.id}/report.csv",
         "report_xlsx": f"/api/submissions/{sub.id}/report.xlsx",
     }  # fmt: skip
-    return SubmissionReport(**base, problems=[ProblemPublic(**p) for p in problems.to_dicts()], links=links)
+    return SubmissionReport(
+        **base, problems=[ProblemPublic(**p) for p in problems.to_dicts()], problem_count=total,
+        problems_truncated=total > problems.height, links=links,
+    )  # fmt: skip
 
 
 @router.post(
@@ -170,13 +175,18 @@ def upload(
             error_count=errors, warning_count=int((outcome.problems["severity"] != "error").sum()), message="dry run: nothing was stored",
             query_count=int((outcome.problems["severity"] == "query").sum()), information_count=int((outcome.problems["severity"] == "information").sum()),
         )  # fmt: skip
+        dry_status = 415 if _rejected_status(report) == 415 else 200
         annotate(
-            request, object=f"dry run (agency {agency_code}, file {file.filename})", status=200, detail=report.message
+            request,
+            object=f"dry run (agency {agency_code}, file {file.filename})",
+            status=dry_status,
+            detail=report.message,
         )
-        return JSONResponse(report.model_dump(mode="json"), status_code=200)
+        return JSONResponse(report.model_dump(mode="json"), status_code=dry_status)
     sub = outcome.submission
-    problems = collect.submission_problems(session, sub.id) if sub.id is not None else outcome.problems
-    report = _report(sub, problems if problems is not None else pl.DataFrame(), duplicate=outcome.duplicate)
+    assert sub.id is not None
+    problems, total = first_problems(session, sub.id)
+    report = _report(sub, problems, total=total, duplicate=outcome.duplicate)
     status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
              outcome="rejected" if status in (415, 422) else "ok", status=status, detail=sub.message)  # fmt: skip
@@ -215,9 +225,10 @@ def list_submissions(
     "/submissions/{submission_id}", summary="An upload's report", response_model=SubmissionReport, responses=NOT_FOUND
 )
 def submission_report(submission_id: Id, session: SessionDep, principal: SubmissionRead) -> SubmissionReport:
-    """Show an upload's status, counts and every problem."""
+    """Show an upload's status, counts and its first 1,000 problems (report.csv has every one)."""
     sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
-    return _report(sub, collect.submission_problems(session, submission_id))
+    problems, total = first_problems(session, submission_id)
+    return _report(sub, problems, total=total)
 
 
 @router.get(
@@ -225,12 +236,13 @@ def submission_report(submission_id: Id, session: SessionDep, principal: Submiss
     summary="An upload's problems as CSV",
     responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},
 )
-def submission_report_csv(submission_id: Id, session: SessionDep, principal: SubmissionRead) -> Response:
-    """Download an upload's problems as CSV (row, column, value, rule, severity, message)."""
+def submission_report_csv(
+    request: Request, submission_id: Id, session: SessionDep, principal: SubmissionRead
+) -> Response:
+    """Download every one of an upload's problems as CSV (row, column, value, rule, severity, message), streamed."""
     collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
-    problems = collect.submission_problems(session, submission_id)
-    return Response(
-        problems_csv(problems), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(
+        problems_csv(iter_problems(request.app.state.engine, submission_id)), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="submission-{submission_id}-problems.csv"'},
     )  # fmt: skip
 
