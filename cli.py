@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+import allocator  # noqa: F401 - first, so polars starts with its allocator configured
 from cli_admin import agencies_app, audit_command, keys_app
 from cli_admin import record as record_cli
 from errors import OneReturnError
@@ -28,11 +29,13 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 catalogue_app = typer.Typer(
     help="The canonical indicator catalogue and the returns mapped onto it.", no_args_is_help=True
 )
+submissions_app = typer.Typer(help="Uploads that did not finish.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(keys_app, name="keys")
 app.command("audit")(audit_command)
+app.add_typer(submissions_app, name="submissions")
 
 # Piped output (CI, files, the README) gets room for the wide tables instead of 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -156,6 +159,28 @@ def db_upgrade() -> None:
     err.print("Database schema is up to date.")
 
 
+@db_app.command("backup")
+def db_backup(file: Annotated[Path, typer.Argument(help="The backup file to write (a tar archive)")]) -> None:
+    """Back up the SQLite store and its kept uploads, safely while the service runs."""
+    import backup
+    from settings import get_settings
+
+    done = backup.backup(get_settings(), file)
+    err.print(f"Backed up {done.database_bytes:,} bytes of database and {done.uploads} kept upload(s) to {done.path}")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A backup written by onereturn db backup", exists=True)],
+) -> None:
+    """Restore a backup into an empty data directory (ONERETURN_DATA_DIR)."""
+    import backup
+    from settings import get_settings
+
+    done = backup.restore(get_settings(), file)
+    err.print(f"Restored the store to {done.path} with {done.uploads} kept upload(s)")
+
+
 @db_app.command("revision")
 def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the schema change is")]) -> None:
     """Write a new migration from the difference between the models and an up-to-date database."""
@@ -228,6 +253,15 @@ def catalogue_sources(
         f"Wrote {target}: {n['documents']} documents, {n['citations']} citations, {n['items']} items, "
         f"{n['items_with_own_reading']} resting partly on own reading ({n['items_only_own_reading']} wholly)."
     )
+
+
+@catalogue_app.command("rules")
+def catalogue_rules() -> None:
+    """Print the plausibility rules of the bundled catalogue as Markdown (the page docs/rules.md)."""
+    from indicators.catalogue import load_indicator_files
+    from indicators.rules import rules_markdown
+
+    typer.echo(rules_markdown(load_indicator_files()), nl=False)
 
 
 @catalogue_app.command("load")
@@ -376,6 +410,21 @@ def submission(submission_id: Annotated[int, typer.Argument(help="The submission
             f"  row {p['row']}, {p['column']}, {p['value']!r}: {p['rule']} ({p['severity']}): {p['message']}",
             markup=False,
         )
+
+
+@submissions_app.command("reprocess")
+def submissions_reprocess(
+    submission_id: Annotated[int, typer.Argument(help="The failed or interrupted upload")],
+) -> None:
+    """Run a failed or interrupted upload again from its kept raw file; exit 1 unless it is stored."""
+    from collectors.service import reprocess
+    from settings import get_settings
+
+    sub = reprocess(ready_engine(), get_settings(), submission_id).submission
+    assert sub is not None
+    err.print(f"Submission {sub.id}: {sub.status}. {sub.message}", markup=False)
+    if sub.status not in ("accepted", "partially_accepted"):
+        raise typer.Exit(1)
 
 
 @app.command()

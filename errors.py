@@ -102,3 +102,10 @@ class TooManyRequests(OneReturnError):
         self.retry_after = retry_after
         #: Set when an earlier refusal of the same hold was already recorded.
         self.audited = False
+
+
+class ProcessingFailed(OneReturnError):
+    """An upload was received and kept but could not be processed; it is marked failed with the reason."""
+
+    status_code = 500
+    error_type = "processing_failed"

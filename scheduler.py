@@ -508,7 +508,9 @@ def acquire_lock(engine: Engine, *, wait: bool) -> Any | None:
     """Take the one-active-scheduler lock on PostgreSQL (held by the returned connection); SQLite needs none."""
     if engine.dialect.name != "postgresql":
         return object()
-    connection = engine.connect()
+    # A session-level lock on an autocommit connection: holding it keeps no transaction open, so VACUUM
+    # is never held back by the scheduler ("idle in transaction" for the life of the process).
+    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     if wait:
         log.info("waiting to become the active scheduler")
         connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})

@@ -31,9 +31,6 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Largest upload accepted, in bytes.")
     max_upload_rows: int = Field(default=2_000_000, gt=0, description="Most rows one upload may hold.")
-    change_threshold: float = Field(
-        default=0.5, gt=0, description="A figure changing by more than this share of its last value needs a note."
-    )
     timezone: str = Field(default="Europe/London", description="Time zone of the collection calendar.")
     host: str = Field(default="127.0.0.1", description="Address `onereturn serve` listens on.")
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `onereturn serve` listens on.")

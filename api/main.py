@@ -8,11 +8,12 @@ from importlib.metadata import version
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from api import capacity, web
-from api.errors import error_body, install_error_handlers
+from api.errors import install_error_handlers
 from api.hygiene import Hygiene
+from api.intake import BodyGuard
 from api.openapi import install_openapi
 from api.routes import admin, calendar, catalogue, collect, exports, health, orgs
 from api.sdmx import routes as sdmx
@@ -61,7 +62,7 @@ def create_app(
     install_error_handlers(app)
     app.state.key_throttle = KeyThrottle()
     capacity.install(app, settings)
-    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(BodyGuard, limit=settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(catalogue.router)
     app.include_router(orgs.router)
@@ -81,51 +82,3 @@ class OneReturnApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         """Build FastAPI's stack, then put the hygiene layer around all of it (500s included)."""
         return Hygiene(super().build_middleware_stack(), behind_tls=self.state.settings.behind_tls)
-
-
-class UploadLimit:
-    """Refuse an upload whose declared length is over the limit before its body is read."""
-
-    #: Room for the multipart envelope around the file itself.
-    SLACK = 64 * 1024
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit + self.SLACK:
-                import json
-
-                message = (
-                    f"The upload is {int(length):,} bytes; the limit is {self.limit:,} (ONERETURN_MAX_UPLOAD_BYTES)"
-                )
-                body = json.dumps(
-                    error_body(
-                        413,
-                        message,
-                        [
-                            {
-                                "type": "payload_too_large",
-                                "loc": ["header", "content-length"],
-                                "msg": message,
-                                "input": int(length),
-                            }
-                        ],
-                    )
-                ).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 413,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import collect, exports, load, scale
+from benchmarks import collect, exports, load, memory, scale
 
 
 def main() -> None:
     """Dispatch to the named benchmark."""
-    names = {"collect": collect.main, "exports": exports.main, "scale": scale.main, "load": load.main}
+    names = {
+        "collect": collect.main,
+        "exports": exports.main,
+        "scale": scale.main,
+        "load": load.main,
+        "memory": memory.main,
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m benchmarks {{{','.join(names)}}} [options]", file=sys.stderr)
         raise SystemExit(2)

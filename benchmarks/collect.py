@@ -59,9 +59,15 @@ def _make_upload(template: Path, rows: int, target: Path) -> None:
         .join(pl.DataFrame({"org": orgs}), how="cross")
         .head(rows)
     )
+    # Plausible figures: each series drifts by at most 2% a year, so the catalogue's change rules pass them.
     rng = random.Random(20261122)
-    values = [str(rng.randint(100, 1_500_000)) for _ in range(frame.height)]
-    frame = frame.with_columns(pl.Series("value", values)).select("indicator", "org", "period", "value")
+    bases = pl.DataFrame({"indicator": inds}).join(pl.DataFrame({"org": orgs}), how="cross")
+    bases = bases.with_columns(pl.Series("base", [rng.randint(100, 1_500_000) for _ in range(bases.height)]))
+    drift = 1 + ((pl.col("period").str.slice(2).cast(pl.Int64) * 7) % 5 - 2) / 100
+    frame = frame.join(bases, on=["indicator", "org"]).with_columns(
+        (pl.col("base") * drift).round(0).cast(pl.Int64).cast(pl.String).alias("value")
+    )
+    frame = frame.select("indicator", "org", "period", "value")
     frame = frame.sample(fraction=1.0, shuffle=True, seed=7)
     frame.write_csv(target)
 

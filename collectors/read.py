@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import math
 import re
 import zipfile
+import zlib
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Literal, NoReturn
+from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
@@ -81,11 +86,31 @@ class RawTable:
     sheet: str | None
     encoding: str | None
     delimiter: str | None
+    #: Workbook cells holding a formula with no saved result (row, column, formula): their value is unknown.
+    unresolved: pl.DataFrame | None = None
 
 
 def normalise_header(name: str) -> str:
     """Make a column name comparable: strip, lower-case, and turn runs of spaces or hyphens into "_"."""
     return _SEPARATORS.sub("_", name.strip().lower())
+
+
+#: File name endings an upload may have (the content then decides which format it is read as).
+ACCEPTED_SUFFIXES = frozenset({"", ".csv", ".tsv", ".xlsx", ".json"})
+
+
+def check_file_type(filename: str, data: bytes) -> None:
+    """Refuse text named as none of the accepted types unless it is a table (HTTP 415).
+
+    Excel's "Text (Tab delimited) (*.txt)" is a table and is read whatever its name; a .txt of prose,
+    whose first line has no comma, semicolon or tab, is not a file of figures.
+    """
+    suffix = PurePath(filename).suffix.lower()
+    first = re.search(rb"\S[^\r\n]*", data[:65536])
+    if suffix in ACCEPTED_SUFFIXES or (first is not None and re.search(rb"[,;\t]", first.group())):
+        return
+    hint = "; save it as CSV UTF-8" if suffix == ".txt" else ""
+    raise UnsupportedFile(f'"{filename}" is a {suffix} file that is not a table; expected {ACCEPTED}{hint}')
 
 
 def sniff_format(data: bytes, filename: str) -> SourceFormat:
@@ -113,24 +138,126 @@ def sniff_format(data: bytes, filename: str) -> SourceFormat:
     return "json" if PurePath(filename).suffix.lower() == ".json" else "csv"
 
 
-def check_xlsx_safety(data: bytes, *, max_uncompressed_bytes: int) -> None:
-    """Refuse a workbook whose ZIP would inflate beyond the limit or by more than 100 to 1 (a ZIP bomb)."""
+#: Most members a workbook may hold, and most sheets.
+MAX_ZIP_MEMBERS = 1000
+MAX_SHEETS = 64
+#: Most columns a sheet may reach (column BL); an upload needs about a dozen.
+MAX_COLUMNS = 64
+#: A sheet whose last row number is this many times its count of rows (plus a margin) is mostly empty
+#: space, which the reader would still fill in row by row.
+MAX_SPARSENESS = 10
+_INFLATE_CHUNK = 1 << 20
+_LOCAL_HEADER = b"PK\x03\x04"
+# A cell reference past column BL: three letters, or two from CA on, or BM to BZ.
+_WIDE_CELL = re.compile(rb'<c r="(?:[A-Z]{3}|[C-Z][A-Z]|B[M-Z])[0-9]')
+_ROW_NUMBER = re.compile(rb'<row r="([0-9]+)"')
+_FAR_ROW = re.compile(rb'<row r="([0-9]{7,})"')
+
+
+@dataclass
+class _Inflated:
+    """Running totals while a workbook's members are inflated."""
+
+    total: int = 0
+    rows: int = 0
+    last_row: int = 0
+
+
+def check_xlsx_safety(data: bytes, *, max_uncompressed_bytes: int, max_rows: int = 2_000_000) -> None:
+    """Refuse a workbook by what its members actually inflate to (never the sizes it declares): a ZIP bomb.
+
+    Every member is inflated and counted, stopping as soon as a limit is passed: the total bytes, the
+    ratio of one member (100 to 1 past 1 MiB), the number of members and sheets, and, in each sheet,
+    its rows, how far they reach and how wide its cells go.
+    """
     infos = _open_zip(data, "the workbook").infolist()
-    total = sum(info.file_size for info in infos)
-    if total > max_uncompressed_bytes:
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise UnsupportedFile(f"The workbook has {len(infos)} parts; the limit is {MAX_ZIP_MEMBERS}")
+    sheets = [i for i in infos if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")]
+    if len(sheets) > MAX_SHEETS:
         raise UnsupportedFile(
-            f"The workbook unzips to {total} bytes; the limit is {max_uncompressed_bytes} bytes "
-            "(remove unused sheets or formatting, or upload CSV)"
+            f"The workbook has {len(sheets)} sheets; the limit is {MAX_SHEETS} (upload only the figures)"
         )
+    seen = _Inflated()
     for info in infos:
-        if info.file_size < RATIO_GRACE_BYTES:
-            continue
-        ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
-        if ratio > MAX_COMPRESSION_RATIO:
+        sheet = _Inflated() if info in sheets else None
+        _inflate_member(data, info, seen, sheet, max_uncompressed_bytes)
+        if sheet is not None:
+            _check_sheet(info.filename, sheet, max_rows)
+
+
+def _inflate_member(data: bytes, info: zipfile.ZipInfo, seen: _Inflated, sheet: _Inflated | None, limit: int) -> None:
+    start = info.header_offset
+    if data[start : start + 4] != _LOCAL_HEADER:
+        raise UnsupportedFile(f'The workbook is damaged: the part "{info.filename}" is not where its index says')
+    method = int.from_bytes(data[start + 8 : start + 10], "little")
+    names = int.from_bytes(data[start + 26 : start + 28], "little") + int.from_bytes(
+        data[start + 28 : start + 30], "little"
+    )
+    offset = start + 30 + names
+    if method == zipfile.ZIP_STORED:
+        _count(data[offset : offset + info.compress_size], seen, sheet, limit, info.filename, tail=b"")
+        return
+    if method != zipfile.ZIP_DEFLATED:
+        raise UnsupportedFile(
+            f'The workbook part "{info.filename}" is compressed in a way Excel does not use ({method})'
+        )
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    member = 0
+    tail = b""
+    position = offset
+    while not inflater.eof:
+        pending = inflater.unconsumed_tail or data[position : position + _INFLATE_CHUNK]
+        if not inflater.unconsumed_tail:
+            position += len(pending)
+        if not pending:
+            break  # the stream ends before its end marker: the reader will say the file is damaged
+        try:
+            chunk = inflater.decompress(pending, _INFLATE_CHUNK)
+        except zlib.error as exc:
+            raise UnsupportedFile(f'The workbook part "{info.filename}" is damaged ({exc})') from exc
+        member += len(chunk)
+        tail = _count(chunk, seen, sheet, limit, info.filename, tail=tail)
+        consumed = position - offset - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+        if member > RATIO_GRACE_BYTES and member > MAX_COMPRESSION_RATIO * max(consumed, 1):
             raise UnsupportedFile(
-                f'The workbook part "{info.filename}" unzips {ratio:.0f} times larger than it is stored '
-                f"({info.file_size} bytes); the limit is {MAX_COMPRESSION_RATIO} times, so it looks like a ZIP bomb"
+                f'The workbook part "{info.filename}" unzips {member / max(consumed, 1):.0f} times larger than it is stored '
+                f"({member} bytes inflated when it was stopped); the limit is {MAX_COMPRESSION_RATIO} times, "
+                "so it looks like a ZIP bomb"
             )
+
+
+def _count(chunk: bytes, seen: _Inflated, sheet: _Inflated | None, limit: int, name: str, *, tail: bytes) -> bytes:
+    """Add an inflated chunk to the totals; return its end, to find tags split across chunks."""
+    seen.total += len(chunk)
+    if seen.total > limit:
+        raise UnsupportedFile(
+            f"The workbook unzips to more than {limit} bytes, the limit (remove unused sheets or formatting, or upload CSV)"
+        )
+    if sheet is None:
+        return b""
+    window = tail + chunk
+    sheet.rows += window.count(b"<row ") + window.count(b"<row>") - tail.count(b"<row ") - tail.count(b"<row>")
+    if _WIDE_CELL.search(window):
+        raise UnsupportedFile(
+            f'The sheet "{name}" has cells past column BL; an upload needs at most {MAX_COLUMNS} columns'
+        )
+    # Rows come in order, so the last one in a chunk reaches furthest; a far row out of order has seven digits.
+    last = window.rfind(b'<row r="', 0, max(0, len(window) - 16))
+    for found in (*_FAR_ROW.finditer(window), *_ROW_NUMBER.finditer(window, max(last, 0))):
+        sheet.last_row = max(sheet.last_row, int(found.group(1)))
+    return window[-32:]
+
+
+def _check_sheet(name: str, sheet: _Inflated, max_rows: int) -> None:
+    reach = max(sheet.rows, sheet.last_row)
+    if reach > max_rows + HEADER_SEARCH_ROWS:
+        raise PayloadTooLarge(f'The sheet "{name}" reaches row {reach}; the limit is {max_rows} rows')
+    if sheet.last_row > MAX_SPARSENESS * sheet.rows + 1000:
+        raise UnsupportedFile(
+            f'The sheet "{name}" has {sheet.rows} rows spread down to row {sheet.last_row}; '
+            "delete the empty rows between them"
+        )
 
 
 def read_table(
@@ -143,15 +270,19 @@ def read_table(
 ) -> RawTable:
     """Read an upload into text cells plus the "row" number of each data row."""
     source_format = sniff_format(data, filename)
+    if source_format == "csv":
+        # Binary files and JSON are told apart by their content (with precise messages); other text by its name.
+        check_file_type(filename, data)
     if source_format == "xlsx":
-        check_xlsx_safety(data, max_uncompressed_bytes=max_uncompressed_bytes)
-        frame, sheet_read = _read_xlsx(data, filename, sheet)
-        table = RawTable(frame, "xlsx", sheet_read, None, None)
+        check_xlsx_safety(data, max_uncompressed_bytes=max_uncompressed_bytes, max_rows=max_rows)
+        frame, sheet_read, unresolved = _read_xlsx(data, filename, sheet)
+        table = RawTable(frame, "xlsx", sheet_read, None, None, unresolved)
     elif source_format == "csv":
         frame, encoding, delimiter = _read_csv(data, filename)
         table = RawTable(frame, "csv", None, encoding, delimiter)
     else:
         table = RawTable(_read_json(data, filename), "json", None, None, None)
+    table = _without_nul(table)
     if table.frame.height == 0:
         raise InvalidInput(f'"{filename}" has no rows of figures; expected a header row and at least one data row')
     if table.frame.height > max_rows:
@@ -160,6 +291,18 @@ def read_table(
 
 
 # --- shared -------------------------------------------------------------------------------------
+
+
+def _without_nul(table: RawTable) -> RawTable:
+    """Show a NUL character as U+FFFD: PostgreSQL refuses NUL in text, and the cell stays visibly wrong."""
+    texts = [c for c, t in table.frame.schema.items() if t == pl.String]
+    if (
+        not texts
+        or not table.frame.select(pl.any_horizontal(pl.col(texts).str.contains("\x00", literal=True).any())).item()
+    ):
+        return table
+    frame = table.frame.with_columns(pl.col(c).str.replace_all("\x00", "\ufffd", literal=True) for c in texts)
+    return RawTable(frame, table.source_format, table.sheet, table.encoding, table.delimiter)
 
 
 def _open_zip(data: bytes, what: str) -> zipfile.ZipFile:
@@ -176,7 +319,12 @@ def _check_workbook_parts(data: bytes, filename: str) -> None:
     types = archive.getinfo("[Content_Types].xml") if "[Content_Types].xml" in names else None
     # Read the content types only when small: this runs before the ZIP-bomb check.
     if not macro and types is not None and types.file_size <= RATIO_GRACE_BYTES:
-        macro = b"macroenabled" in archive.read(types).lower()
+        try:
+            macro = b"macroenabled" in archive.read(types).lower()
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
+            raise UnsupportedFile(
+                f'"{filename}" is damaged: its part [Content_Types].xml cannot be read ({exc})'
+            ) from exc
     if "xl/workbook.xml" not in names:
         hint = " (.xlsb binary workbooks are not accepted either)" if "xl/workbook.bin" in names else ""
         raise UnsupportedFile(
@@ -236,6 +384,8 @@ def _ordinals(positions: list[int], join: str = ", ") -> str:
 
 def _format_float(value: float) -> str:
     """Write a float as people expect: whole numbers without ".0", others as their shortest exact form."""
+    if value == 0 and math.copysign(1.0, value) < 0:
+        return "-0"  # kept as written, so validation can refuse it rather than store it as 0
     if value.is_integer() and abs(value) < WHOLE_FLOAT_LIMIT:
         return str(int(value))
     return repr(value)
@@ -402,7 +552,7 @@ def _refuse_ragged_rows(
 # --- XLSX ---------------------------------------------------------------------------------------
 
 
-def _read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataFrame, str]:
+def _read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataFrame, str, pl.DataFrame]:
     """Read one sheet as text, the way the cells look to the person who typed them.
 
     A number cell gives its shortest exact form ("12", "12.5", "0.30000000000000004", "1e-10"); a date cell
@@ -427,7 +577,9 @@ def _read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataF
     header = list(raw.row(header_at)[1:])
     body = _drop_empty_rows(raw.slice(header_at + 1).select([*raw.columns[1:], ROW]))
     where = f'sheet "{name}", header on row {header_at + 1}'
-    return _apply_header(body, header, where, filename, numbering="column"), name
+    names = [normalise_header(h) if h else "" for h in header]
+    unresolved = unresolved_formulas(data, name, header_row=header_at + 1, names=names)
+    return _apply_header(body, header, where, filename, numbering="column"), name, unresolved
 
 
 def _load_text(reader: fastexcel.ExcelReader, sheet: str) -> tuple[pl.DataFrame, bool]:
@@ -508,7 +660,100 @@ def _exact_numbers(reader: fastexcel.ExcelReader, sheet: str, text: pl.DataFrame
 def _format_float_expr(value: pl.Expr) -> pl.Expr:
     """The polars form of _format_float: whole numbers without ".0", others as their shortest exact form."""
     whole = (value == value.floor()) & (value.abs() < WHOLE_FLOAT_LIMIT)
-    return pl.when(whole).then(value.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(value.cast(pl.String))
+    negative_zero = (value == 0) & ((1.0 / value) < 0)
+    return (
+        pl.when(negative_zero)
+        .then(pl.lit("-0"))
+        .when(whole)
+        .then(value.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(value.cast(pl.String))
+    )
+
+
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+_CELL_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for char in letters:
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """Find the ZIP member holding a sheet, through workbook.xml and its relationships."""
+    try:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return None
+    rel_id = next((s.get(f"{_NS_REL}id") for s in book.iter(f"{_NS_MAIN}sheet") if s.get("name") == sheet), None)
+    target = next((r.get("Target") for r in rels.iter(f"{_NS_PKG_REL}Relationship") if r.get("Id") == rel_id), None)
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
+def _recalculates_on_open(archive: zipfile.ZipFile) -> bool:
+    """Say whether the workbook asks to be recalculated when opened: then no saved formula result can be trusted."""
+    try:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    except (KeyError, ElementTree.ParseError):
+        return False
+    calc = book.find(f"{_NS_MAIN}calcPr")
+    return calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
+
+
+def _has_formulas(archive: zipfile.ZipFile, part: str) -> bool:
+    tail = b""
+    with archive.open(part) as stream:
+        while chunk := stream.read(1024 * 1024):
+            if _FORMULA_TAG.search(tail + chunk):
+                return True
+            tail = chunk[-64:]
+    return False
+
+
+def unresolved_formulas(data: bytes, sheet: str, *, header_row: int, names: list[str]) -> pl.DataFrame:
+    """List the data cells of a sheet holding a formula whose result was not saved (row, column, formula).
+
+    Such a cell reads as empty, or as the 0 that programs writing formulas without calculating
+    them store, so its figure is unknown. A workbook marked to be recalculated on opening has no
+    trustworthy saved result at all. Only sheets with a formula are parsed cell by cell.
+    """
+    schema = {"row": pl.Int64, "column": pl.String, "formula": pl.String}
+    archive = _open_zip(data, "the workbook")
+    part = _sheet_part(archive, sheet)
+    if part is None or part not in archive.namelist() or not _has_formulas(archive, part):
+        return pl.DataFrame(schema=schema)
+    stale = _recalculates_on_open(archive)
+    found: list[tuple[int, int, str]] = []
+    first_col: int | None = None
+    with archive.open(part) as stream:
+        for _, element in ElementTree.iterparse(stream):
+            if element.tag != f"{_NS_MAIN}c":
+                continue
+            match = _CELL_REF.match(element.get("r") or "")
+            formula = element.find(f"{_NS_MAIN}f")
+            value = element.find(f"{_NS_MAIN}v")
+            has_value = (value is not None and (value.text or "") != "") or element.find(f"{_NS_MAIN}is") is not None
+            if match:
+                col_index = _column_index(match.group(1))
+                if has_value:
+                    first_col = col_index if first_col is None else min(first_col, col_index)
+                if formula is not None and (stale or not has_value) and int(match.group(2)) > header_row:
+                    found.append((int(match.group(2)), col_index, "=" + (formula.text or "(shared formula)")))
+            element.clear()
+    offset = first_col or 0
+    rows = [
+        (row, names[c - offset] if 0 <= c - offset < len(names) and names[c - offset] else f"column {c + 1}", text)
+        for row, c, text in found
+    ]
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -518,33 +763,172 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _json_int(text: str) -> int | float:
+    # JSON reads -0 as the integer 0; keep its sign so validation can refuse it.
+    return -0.0 if text.startswith("-") and not text.strip("-0") else int(text)
+
+
+#: How deeply a JSON upload may nest brackets; a file of figures needs three ({"figures": [{...}]}).
+MAX_JSON_DEPTH = 32
+#: JSON items turned into a frame at a time, so an upload never exists as a million Python dicts at once.
+JSON_BATCH = 50_000
+_BRACKET_STEP = [0] * 256
+for _open, _close in (b"[]", b"{}"):
+    _BRACKET_STEP[_open], _BRACKET_STEP[_close] = 1, -1
+#: Every byte but the brackets (and, for the exact count, the quote), for bytes.translate to delete.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply a JSON text nests brackets (up to one past the limit), found without parsing it, in little memory.
+
+    Counting every bracket is one pass in C; only when that passes the limit are brackets inside strings
+    told apart (a note may hold "[[["), with escapes removed first so an escaped quote ends no string.
+    """
+    rough = max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, data.translate(None, _NOT_BRACKETS))), default=0)
+    if rough <= MAX_JSON_DEPTH:
+        return rough
+    depth = deepest = 0
+    inside = False
+    for byte in data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE):
+        if byte == 34:  # "
+            inside = not inside
+        elif not inside:
+            depth += _BRACKET_STEP[byte]
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break  # past the limit: no need to read on
+    return deepest
+
+
+class _JsonItems:
+    """Walk a JSON upload's list of figures one item at a time (the list itself, or the "figures" key of an object)."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        self.text = text
+        self.filename = filename
+        self.decoder = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_json_int)
+
+    def _skip(self, pos: int) -> int:
+        match = _WHITESPACE.match(self.text, pos)
+        return match.end() if match else pos
+
+    def _expect(self, pos: int, what: str) -> int:
+        pos = self._skip(pos)
+        if not self.text.startswith(what, pos):
+            named = {",": "',' delimiter", ":": "':' delimiter"}.get(what, repr(what))
+            raise json.JSONDecodeError(f"Expecting {named}", self.text, pos)
+        return pos + 1
+
+    def items(self) -> Iterator[object]:
+        """Yield each item of the list of figures, checking the whole text is well formed."""
+        expected = 'must hold a list of objects, or an object with the key "figures" holding that list'
+        pos = self._skip(0)
+        if self.text.startswith("[", pos):
+            pos = yield from self._list(pos)
+        elif self.text.startswith("{", pos):
+            pos = yield from self._object(pos, expected)
+        else:
+            value, pos = self.decoder.raw_decode(self.text, pos)
+            raise InvalidInput(f'"{self.filename}" {expected}; found {_json_kind(value)}')
+        pos = self._skip(pos)
+        if pos != len(self.text):
+            raise json.JSONDecodeError("Extra data", self.text, pos)
+
+    def _list(self, pos: int) -> Generator[object, None, int]:
+        pos = self._skip(pos + 1)
+        if self.text.startswith("]", pos):
+            return pos + 1
+        while True:
+            item, pos = self.decoder.raw_decode(self.text, self._skip(pos))
+            yield item
+            pos = self._skip(pos)
+            if self.text.startswith("]", pos):
+                return pos + 1
+            pos = self._expect(pos, ",")
+
+    def _object(self, pos: int, expected: str) -> Generator[object, None, int]:
+        keys: list[str] = []
+        pos = self._skip(pos + 1)
+        closed = self.text.startswith("}", pos)
+        pos += closed
+        while not closed:
+            if not self.text.startswith('"', pos):
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", self.text, pos)
+            key, pos = self.decoder.raw_decode(self.text, pos)
+            pos = self._skip(self._expect(pos, ":"))
+            if key != "figures":
+                _, pos = self.decoder.raw_decode(self.text, pos)
+            elif "figures" in keys:
+                raise InvalidInput(f'"{self.filename}" has the key "figures" twice; give the list of figures once')
+            elif self.text.startswith("[", pos):
+                pos = yield from self._list(pos)
+            else:
+                value, pos = self.decoder.raw_decode(self.text, pos)
+                raise InvalidInput(f'"{self.filename}" {expected}; found {_json_kind(value)}')
+            keys.append(key)
+            pos = self._skip(pos)
+            closed = self.text.startswith("}", pos)
+            pos = pos + 1 if closed else self._skip(self._expect(pos, ","))
+        if "figures" not in keys:
+            listed = ", ".join(f'"{k}"' for k in keys[:10]) or "none"
+            raise InvalidInput(f'"{self.filename}" {expected}; found an object with the keys {listed}')
+        return pos
+
+
 def _read_json(data: bytes, filename: str) -> pl.DataFrame:
+    """Read a JSON upload in bounded batches, after checking its nesting depth without parsing it."""
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise InvalidInput(
+            f'"{filename}" nests brackets deeper than the limit of {MAX_JSON_DEPTH} '
+            '(a file of figures needs 3: {"figures": [{...}]})'
+        )
     try:
-        document = json.loads(data, parse_constant=_refuse_constant)
+        text = data.removeprefix(_UTF8_BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f'"{filename}" is not valid JSON: {exc}; expected UTF-8 JSON') from exc
+    batches: list[pl.DataFrame] = []
+    rows: list[dict[str, str | None]] = []
+    columns: dict[str, None] = {}
+    number = 0
+    try:
+        for number, item in enumerate(_JsonItems(text, filename).items(), start=1):
+            rows.append(_json_row(item, number, filename))
+            columns.update(dict.fromkeys(rows[-1]))
+            if len(rows) == JSON_BATCH:
+                batches.append(_json_batch(rows, number))
+                rows = []
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f'"{filename}" is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}'
         ) from exc
-    except (UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:
         raise InvalidInput(f'"{filename}" is not valid JSON: {exc}; expected UTF-8 JSON') from exc
-    expected = 'must hold a list of objects, or an object with the key "figures" holding that list'
-    if isinstance(document, dict) and "figures" not in document:
-        keys = ", ".join(f'"{k}"' for k in list(document)[:10]) or "none"
-        raise InvalidInput(f'"{filename}" {expected}; found an object with the keys {keys}')
-    items = document["figures"] if isinstance(document, dict) else document
-    if not isinstance(items, list):
-        raise InvalidInput(f'"{filename}" {expected}; found {_json_kind(items)}')
-    rows: list[dict[str, str | None]] = []
-    columns: dict[str, None] = {}
-    for number, item in enumerate(items, start=1):
-        rows.append(_json_row(item, number, filename))
-        columns.update(dict.fromkeys(rows[-1]))
+    except RecursionError as exc:
+        # Brackets inside strings can hide nesting from the count above; the parser's own limit still holds.
+        raise InvalidInput(f'"{filename}" nests brackets deeper than the limit of {MAX_JSON_DEPTH}') from exc
     if ROW in columns:
         raise InvalidInput(f'"{filename}": the key "{ROW}" is reserved; rename it in every item')
-    schema = dict.fromkeys(columns, pl.String)
-    frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-    frame = frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW))
+    if rows or not batches:
+        batches.append(_json_batch(rows, number))
+    # One chunk, as the other readers give: polars 2.1 can panic filtering a frame of many unaligned chunks.
+    frame = pl.concat(batches, how="diagonal").select(*columns, ROW).rechunk()
     return _drop_empty_rows(_tidy(frame))
+
+
+def _json_batch(rows: list[dict[str, str | None]], last: int) -> pl.DataFrame:
+    """One batch of items as a frame of text cells, numbered by their position in the list."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    schema = dict.fromkeys(seen, pl.String)
+    frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    first = last - len(rows) + 1
+    return frame.with_columns(pl.int_range(first, last + 1, dtype=pl.Int64).alias(ROW))
 
 
 def _json_row(item: object, number: int, filename: str) -> dict[str, str | None]:
@@ -552,7 +936,7 @@ def _json_row(item: object, number: int, filename: str) -> dict[str, str | None]
         raise InvalidInput(f'"{filename}" item {number} is {_json_kind(item)}; expected an object of key: value pairs')
     row: dict[str, str | None] = {}
     for key, value in item.items():
-        name = normalise_header(key)
+        name = normalise_header(_without_surrogates(key))
         if not name:
             raise InvalidInput(f'"{filename}" item {number} has a key with no name; give every value a key')
         if name in row:
@@ -564,9 +948,16 @@ def _json_row(item: object, number: int, filename: str) -> dict[str, str | None]
     return row
 
 
+def _without_surrogates(text: str) -> str:
+    """Show a lone UTF-16 surrogate (JSON allows "\\ud800" on its own) as U+FFFD: no UTF-8 store can hold it."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def _json_cell(value: Any, number: int, key: str, filename: str) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):
+        return _without_surrogates(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 
 def _utc(value: datetime) -> datetime:
@@ -24,7 +24,7 @@ class ProblemPublic(BaseModel):
     column: str | None
     value: str | None
     rule: str
-    severity: str
+    severity: str  # error | query | information
     message: str
 
 
@@ -47,14 +47,21 @@ class SubmissionSummary(BaseModel):
     rows_revised: int
     rows_unchanged: int
     error_count: int
+    #: Queries plus information notices: the problems that block no row.
     warning_count: int
+    query_count: int = 0
+    information_count: int = 0
+    #: Figures held by a query until explained with a note.
+    queries_open: int = 0
     message: str
 
 
 class SubmissionReport(SubmissionSummary):
-    """An upload's status, counts and every problem, with links to the report files."""
+    """An upload's status, counts and its first 1,000 problems, with links to the report files that hold all."""
 
     problems: list[ProblemPublic]
+    problem_count: int = Field(description="How many problems there are in all")
+    problems_truncated: bool = Field(description="True when only the first 1,000 are listed; report.csv has every one")
     links: dict[str, str]
 
 
@@ -89,3 +96,29 @@ class FigurePublic(BaseModel):
     agency_code: str | None
     file_row: int | None
     recorded_at: UtcDatetime
+
+
+class QueriedFigure(BaseModel):
+    """A figure an upload holds back until a note explains it, with the queries raised on its row."""
+
+    id: int
+    row: int
+    indicator: str
+    org: str
+    period: str
+    breakdown: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    symbol: str | None
+    state: str  # open | answered | superseded
+    note: str | None
+    answered_by: str | None
+    answered_at: UtcDatetime | None
+    queries: list[ProblemPublic]
+
+
+class QueryAnswer(BaseModel):
+    """The note that explains a queried figure."""
+
+    note: str = Field(max_length=4000)

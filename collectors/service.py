@@ -5,20 +5,26 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, delete, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 import db
+from allocator import release_memory
+from collectors.problems import write_problems
+from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.read import RawTable, read_table
-from collectors.store import build_context, current_for_keys, split_changes, write_figures
+from collectors.store import build_context, current_for_keys, split_changes, take_write_lock, write_figures
 from collectors.validate import Validation, problem_frame, validate
-from errors import NotFound, OneReturnError, PayloadTooLarge
+from errors import Conflict, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from indicators.models import Submission, SubmissionProblem
 from mappings.agencies import get_agency
 from settings import Settings
@@ -27,7 +33,9 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["default", "atomic", "dry_run"]
 #: Submission statuses that are final: an identical file sent again is recognised as a repeat.
-FINAL = ("accepted", "partially_accepted", "rejected")
+FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
+#: Statuses of uploads that did not finish, which ``reprocess`` runs again.
+RERUNNABLE = ("failed", "interrupted")
 
 
 @dataclass
@@ -75,8 +83,8 @@ def dry_run(
             raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
         except OneReturnError as exc:
             return Outcome(None, None, problems=_unreadable(exc))
-        ctx = build_context(session, agency_code, change_threshold=settings.change_threshold)
-    result = validate(raw.frame, ctx)
+        ctx = build_context(session, agency_code)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved)
     return Outcome(None, result, problems=result.problems)
 
 
@@ -110,6 +118,7 @@ def submit(
     if mode == "dry_run":
         return dry_run(engine, settings, agency_code=agency_code, filename=filename, data=data, sheet=sheet)
     check_size(settings, len(data))
+    filename = filename.replace("\x00", "\ufffd")
     with Session(engine) as session:
         get_agency(session, agency_code)
     digest, path = keep_raw(settings, data)
@@ -136,56 +145,128 @@ def submit(
         )  # fmt: skip
         session.add(submission)
         session.commit()
-    assert submission.id is not None
-    try:
-        raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
-    except OneReturnError as exc:
-        problems = _unreadable(exc)
-        _finish(engine, submission, problems, status="rejected", message=exc.message)
-        return Outcome(submission, None, problems=problems)
-    return _validate_and_store(engine, settings, submission, raw, mode)
+    return _process_or_fail(engine, settings, submission, data, filename=filename, sheet=sheet, mode=mode)
 
 
-def _validate_and_store(
-    engine: Engine, settings: Settings, submission: Submission, raw: RawTable, mode: Mode
+def _process_or_fail(
+    engine: Engine,
+    settings: Settings,
+    submission: Submission,
+    data: bytes,
+    *,
+    filename: str,
+    sheet: str | None,
+    mode: Mode,
 ) -> Outcome:
+    """Read, validate and store a recorded upload; whatever fails, the submission ends ``failed`` with a reason."""
+    assert submission.id is not None
+    # A large request before this one may have left freed memory in the C heap: start from a trimmed heap.
+    release_memory()
+    try:
+        try:
+            raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
+        except OneReturnError as exc:
+            problems = _unreadable(exc)
+            _finish(engine, submission, problems, status="rejected", message=exc.message)
+            return Outcome(submission, None, problems=problems)
+        return _validate_and_store(engine, submission, raw, mode)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise  # the process is stopping: the next start marks the upload interrupted
+    except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
+        reason = failure_reason(exc)
+        log.exception("submission %s failed: %s", submission.id, reason)
+        message = f"processing failed: {reason}; the file is kept and can be run again (onereturn submissions reprocess {submission.id})"
+        try:
+            _finish(engine, submission, problem_frame([]), status="failed", message=message)
+        except Exception:
+            # The store itself is unreachable: the next start marks the upload interrupted instead.
+            log.exception("submission %s could not be marked failed", submission.id)
+        if isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError):
+            raise  # the API answers a busy database 503 with Retry-After: sending the file again will do
+        raise ProcessingFailed(f"Submission {submission.id} {message}") from exc
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Say in a sentence what went wrong, for the submission's message (never a traceback)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, OperationalError):
+        return "the database could not be reached or was busy; try again shortly"
+    if isinstance(exc, DBAPIError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        return f"the database refused the figures ({first[:200]})"
+    # The bulk writes use the driver directly, so its own errors arrive unwrapped.
+    if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"the database refused the figures ({first[:200]})"
+    if isinstance(exc, MemoryError):
+        return "the server ran out of memory reading the file"
+    if isinstance(exc, RecursionError):
+        return "the file is nested too deeply to read"
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"an unexpected error ({type(exc).__name__}{': ' + detail if detail else ''})"
+
+
+def reprocess(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
+    """Run a failed or interrupted upload again from its kept raw file."""
+    with Session(engine, expire_on_commit=False) as session:
+        submission = session.get(Submission, submission_id)
+        if submission is None:
+            raise NotFound(f"Submission {submission_id} does not exist")
+        if submission.status not in RERUNNABLE:
+            raise Conflict(
+                f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} uploads are run again"
+            )
+        try:
+            data = Path(submission.raw_path).read_bytes()
+        except OSError as exc:
+            raise NotFound(f"The kept file of submission {submission_id} is missing ({submission.raw_path})") from exc
+        if hashlib.sha256(data).hexdigest() != submission.content_hash:
+            raise Conflict(f"The kept file of submission {submission_id} has changed since it was received")
+        session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission_id))
+        reset = {"status": "received", "message": "", "finished_at": None, "rows_read": 0, "rows_accepted": 0,
+                 "rows_new": 0, "rows_revised": 0, "rows_unchanged": 0, "error_count": 0, "warning_count": 0,
+                 "query_count": 0, "information_count": 0, "queries_open": 0}  # fmt: skip
+        session.execute(update(Submission).where(col(Submission.id) == submission_id).values(**reset))
+        session.commit()
+        for key, value in reset.items():
+            setattr(submission, key, value)
+    mode: Mode = "atomic" if submission.mode == "atomic" else "default"
+    return _process_or_fail(engine, settings, submission, data, filename=submission.filename, sheet=None, mode=mode)
+
+
+def _validate_and_store(engine: Engine, submission: Submission, raw: RawTable, mode: Mode) -> Outcome:
     assert submission.id is not None
     with Session(engine) as session:
-        ctx = build_context(session, submission.agency_code, change_threshold=settings.change_threshold)
-    result = validate(raw.frame, ctx)
+        ctx = build_context(session, submission.agency_code)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved)
     submission.source_format = raw.source_format
-    counts = {"rows_read": result.rows_read, "error_count": result.error_count, "warning_count": result.warning_count}
+    counts = {
+        "rows_read": result.rows_read, "error_count": result.error_count, "warning_count": result.warning_count,
+        "query_count": result.query_count, "information_count": result.information_count,
+    }  # fmt: skip
     if result.fatal or (mode == "atomic" and result.error_count):
-        why = (
-            "the file is missing required columns"
-            if result.fatal
-            else "atomic mode: the file has errors, so nothing was stored"
-        )
+        why = result.reason if result.fatal else "atomic mode: the file has errors, so nothing was stored"
         _finish(engine, submission, result.problems, status="rejected", message=why, **counts)
         return Outcome(submission, result, problems=result.problems)
     with Session(engine) as session:
         session.execute(update(Submission).where(col(Submission.id) == submission.id).values(status="storing"))
         session.commit()
     with db.writer(engine), Session(engine, expire_on_commit=False) as session:
-        if engine.dialect.name == "sqlite":
-            # Take SQLite's write lock before reading what is current: a read first, then a write after
-            # another writer's commit, fails at once with "database is locked" whatever the busy timeout.
-            session.execute(update(Submission).where(col(Submission.id) == submission.id).values(status="storing"))
+        # Another upload may have stored some of these figures since the context was read: take the write
+        # lock, then compare with what is current now, so each figure ends current exactly once.
+        take_write_lock(session, submission.id)
         changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
         write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
+        supersede_held(session, submission.agency_code, result.accepted)
+        hold_figures(session, submission.id, result.held)
         revised = int(changed["obs_id"].is_not_null().sum())
         accepted = result.accepted.height
-        status = (
-            "accepted"
-            if accepted and accepted == result.rows_read - result.rows_blank
-            else "partially_accepted"
-            if accepted
-            else "rejected"
-        )
-        if not result.rows_read - result.rows_blank:
-            status = "rejected"
-        _record(session, submission, result.problems, status=status, message=_summary(accepted, changed.height - revised, revised, unchanged.height, result),
-                rows_accepted=accepted, rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height, **counts)  # fmt: skip
+        status = upload_status(errors=result.error_count, stored=accepted, held=result.held.height)
+        message = _summary(accepted, changed.height - revised, revised, unchanged.height, result)
+        _record(session, submission, result.problems, status=status, message=message, rows_accepted=accepted,
+                rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height,
+                queries_open=result.held.height, **counts)  # fmt: skip
         session.commit()
     return Outcome(submission, result, problems=result.problems)
 
@@ -193,9 +274,15 @@ def _validate_and_store(
 def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Validation) -> str:
     parts = [f"{accepted} figure(s) accepted ({new} new, {revised} revised, {unchanged} unchanged)"]
     if result.error_count:
-        parts.append(f"{result.error_count} error(s)")
-    if result.warning_count:
-        parts.append(f"{result.warning_count} warning(s)")
+        parts.append(f"{result.error_count} error(s): those rows were not stored")
+    if result.held.height:
+        parts.append(
+            f"{result.held.height} figure(s) held by {result.query_count} query(ies) until explained with a note"
+        )
+    elif result.query_count:
+        parts.append(f"{result.query_count} query(ies) answered by the notes given")
+    if result.information_count:
+        parts.append(f"{result.information_count} information notice(s)")
     if result.rows_blank:
         parts.append(f"{result.rows_blank} row(s) left blank")
     return "; ".join(parts)
@@ -204,10 +291,8 @@ def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Vali
 def _record(
     session: Session, submission: Submission, problems: pl.DataFrame, *, status: str, message: str, **counts: int
 ) -> None:
-    if problems.height:
-        session.execute(
-            insert(SubmissionProblem), problems.with_columns(pl.lit(submission.id).alias("submission_id")).to_dicts()
-        )
+    assert submission.id is not None
+    write_problems(session, submission.id, problems)
     values = {
         "status": status,
         "message": message,
@@ -248,11 +333,15 @@ def get_submission(session: Session, submission_id: int, *, agency_code: str | N
 
 def submission_problems(session: Session, submission_id: int) -> pl.DataFrame:
     """Return a submission's problems in row order."""
-    rows = session.execute(
-        select(SubmissionProblem)
-        .where(SubmissionProblem.submission_id == submission_id)
-        .order_by(col(SubmissionProblem.row), col(SubmissionProblem.id))
-    ).scalars()
+    rows = (
+        session.execute(
+            select(SubmissionProblem)
+            .where(SubmissionProblem.submission_id == submission_id)
+            .order_by(col(SubmissionProblem.row), col(SubmissionProblem.id))
+        )
+        .scalars()
+        .all()
+    )
     return problem_frame(
         [{k: getattr(p, k) for k in ("row", "column", "value", "rule", "severity", "message")} for p in rows]
     )

@@ -11,15 +11,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from collectors.validate import Context
+from collectors.validate import Context, Facts
 from indicators.models import Code, Indicator
+from indicators.rules import Rule
+from indicators.service import load_rules
+from indicators.valuespec import value_specs
 from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
 from mappings.revisions import mark_stale
 
@@ -33,13 +36,17 @@ INSERT_COLUMNS = (
     "indicator_id", "org_code", "period", "breakdown", "version", "is_current", "value", "numerator", "denominator",
     "symbol", "flag", "status", "note", "submission_id", "file_row", "recorded_at",
 )  # fmt: skip
+#: Stored figures read per batch.
+FETCH_BATCH = 50_000
 #: What makes a figure different from its last version (a new note alone is not a revision).
 COMPARED = ("value", "numerator", "denominator", "symbol", "flag", "status")
 
 
-def indicator_frame(session: Session) -> pl.DataFrame:
-    """Return the catalogue's indicators as a frame of what validation checks."""
+def indicator_frame(session: Session, rules: list[Rule] | None = None) -> pl.DataFrame:
+    """Return the catalogue's indicators as a frame of what validation checks (bounds from their ValueSpec)."""
     rows = session.execute(select(Indicator)).scalars().all()
+    specs = value_specs({r.id: r for r in rows}, rules if rules is not None else load_rules(session))
+    plausible = [specs[r.id].plausible_rule for r in rows]
     return pl.DataFrame(
         {
             "id": [r.id for r in rows],
@@ -53,12 +60,23 @@ def indicator_frame(session: Session) -> pl.DataFrame:
             "range_max": [r.range_max for r in rows],
             "judgement_codelist": [r.judgement_codelist for r in rows],
             "breakdowns": [list(r.breakdowns) for r in rows],
+            "unit": [r.unit for r in rows],
+            "min_value": [specs[r.id].min_value for r in rows],
+            "max_value": [specs[r.id].max_value for r in rows],
+            "whole": [specs[r.id].whole for r in rows],
+            "ratio": [specs[r.id].ratio for r in rows],
+            "plausible_rule": [p.id if p else None for p in plausible],
+            "plausible_message": [p.message if p else None for p in plausible],
         },
         schema_overrides={
             "range_min": pl.Float64,
             "range_max": pl.Float64,
             "judgement_codelist": pl.String,
             "breakdowns": pl.List(pl.String),
+            "min_value": pl.Float64,
+            "max_value": pl.Float64,
+            "plausible_rule": pl.String,
+            "plausible_message": pl.String,
         },
     )
 
@@ -77,9 +95,12 @@ def current_figures(session: Session, indicator_ids: list[str], org_codes: list[
         f"FROM observation WHERE is_current AND indicator_id IN ({inds}) AND org_code IN ({orgs})",
         [*indicator_ids, *org_codes],
     )
-    rows = cursor.fetchall()
+    # A batch of rows at a time: a million stored figures as Python tuples at once would take ~0.5 GB.
+    frames = [pl.DataFrame(schema=CURRENT_SCHEMA)]
+    while rows := cursor.fetchmany(FETCH_BATCH):
+        frames.append(pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row"))
     cursor.close()
-    return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
+    return pl.concat(frames, rechunk=True)
 
 
 def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
@@ -124,12 +145,12 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
 
 
-def _reader(session: Session) -> Callable[[pl.DataFrame], pl.DataFrame]:
+def _stored_reader(session: Session) -> Callable[[list[str], list[str]], pl.DataFrame]:
     bind = session.get_bind()
 
-    def read(keys: pl.DataFrame) -> pl.DataFrame:
+    def read(indicator_ids: list[str], org_codes: list[str]) -> pl.DataFrame:
         with Session(bind) as own:
-            return current_for_keys(own, keys)
+            return current_figures(own, indicator_ids, org_codes)
 
     return read
 
@@ -139,6 +160,8 @@ class _Shared:
     indicators: pl.DataFrame
     known_orgs: frozenset[str]
     codelists: dict[str, frozenset[str]]
+    rules: tuple[Rule, ...]
+    facts: dict[str, Facts]
 
 
 _shared_cache: dict[tuple[str, str, int], _Shared] = {}
@@ -160,10 +183,27 @@ def _shared(session: Session) -> _Shared:
     codelists: dict[str, set[str]] = {}
     for list_id, code in session.execute(select(Code.codelist_id, Code.code)).all():
         codelists.setdefault(list_id, set()).add(code)
+    rules = load_rules(session)
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
     found = _Shared(
-        indicators=indicator_frame(session),
+        indicators=indicator_frame(session, rules),
         known_orgs=frozenset(session.execute(select(OrgUnit.code)).scalars()),
         codelists={k: frozenset(v) for k, v in codelists.items()},
+        rules=tuple(rules),
+        facts={
+            i: Facts(
+                statistic=r.statistic,
+                unit=r.unit,
+                formula=r.formula,
+                breakdowns=tuple(r.breakdowns),
+                aggregation=r.aggregation,
+                numerator=r.numerator,
+                denominator=r.denominator,
+                range_min=r.range_min,
+                range_max=r.range_max,
+            )
+            for i, r in indicators.items()
+        },
     )
     with _shared_lock:
         _shared_cache.clear()
@@ -171,8 +211,8 @@ def _shared(session: Session) -> _Shared:
     return found
 
 
-def build_context(session: Session, agency_code: str, *, change_threshold: float) -> Context:
-    """Read everything validation needs for one agency's upload."""
+def build_context(session: Session, agency_code: str, *, today: date | None = None) -> Context:
+    """Read everything validation needs for one agency's upload; the stored figures its rules compare with are read lazily."""
     agency_inds = sorted(
         session.execute(
             select(AgencyIndicator.indicator_id).where(AgencyIndicator.agency_code == agency_code)
@@ -190,9 +230,26 @@ def build_context(session: Session, agency_code: str, *, change_threshold: float
         agency_indicators=frozenset(agency_inds),
         codelists=shared.codelists,
         current=pl.DataFrame(schema=CURRENT_SCHEMA),
-        change_threshold=change_threshold,
-        current_for=_reader(session),
+        rules=shared.rules,
+        today=today or datetime.now(UTC).date(),
+        catalogue=shared.facts,
+        stored_for=_stored_reader(session),
     )
+
+
+#: Names the "one upload writes figures at a time" lock on PostgreSQL.
+WRITE_LOCK_KEY = 0x0E7E57A3
+
+
+def take_write_lock(session: Session, submission_id: int) -> None:
+    """Let one upload at a time store figures, from here to the end of the caller's transaction."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+    else:
+        # SQLite: a read first, then a write after another writer's commit, fails at once with "database is
+        # locked" whatever the busy timeout; a first write takes the lock before the read.
+        connection.exec_driver_sql("UPDATE submission SET status = 'storing' WHERE id = ?", (submission_id,))
 
 
 def split_changes(accepted: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -216,22 +273,27 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     replaced = changed["obs_id"].drop_nulls().to_list()
     # Key order makes the unique index grow at its end; one joined key sorts faster than four columns.
     rows = changed.sort(pl.concat_str(KEY, separator="\x00"))
+    # Written a slice at a time, so the shaped copies of the rows each write makes stay small.
     if connection.dialect.name == "sqlite":
         if replaced:
             cursor.executemany("UPDATE observation SET is_current = 0 WHERE id = ?", [(i,) for i in replaced])
-        _insert_sqlite(cursor, rows, submission_id, recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        for part in rows.iter_slices(WRITE_SLICE):
+            _insert_sqlite(cursor, part, submission_id, recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f"))
     else:
         if replaced:
             cursor.execute("UPDATE observation SET is_current = false WHERE id = ANY(%s)", (replaced,))
         columns = ", ".join(INSERT_COLUMNS)
         with cursor.copy(f"COPY observation ({columns}) FROM STDIN") as copy:
-            for row in rows.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
-                copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
+            for part in rows.iter_slices(WRITE_SLICE):
+                for row in part.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
+                    copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
     cursor.close()
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
 
 
+#: Figures written per slice.
+WRITE_SLICE = 100_000
 #: Columns a figure may leave empty; binding only those a row has makes SQLite's bulk insert twice as fast.
 OPTIONAL = ("value", "numerator", "denominator", "symbol", "flag", "note")
 

@@ -8,9 +8,11 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from collectors.store import current_figures
-from collectors.workbooks import TemplateInfo, TemplateRow, template_csv, template_xlsx
+from collectors.workbooks import STATISTICS, TemplateInfo, TemplateRow, template_csv, template_xlsx
 from indicators.models import Code, Indicator
 from indicators.periods import parse_period
+from indicators.service import load_rules
+from indicators.valuespec import value_specs
 from mappings.agencies import get_agency, obligations
 from mappings.models import OrgUnit
 from mappings.service import current_catalogue_version
@@ -33,6 +35,7 @@ def template_rows(session: Session, agency_code: str, period: str, *, outstandin
     ids = sorted({o.indicator_id for o in owed})
     orgs = sorted({o.org_code for o in owed})
     indicators = {i.id: i for i in session.execute(select(Indicator).where(col(Indicator.id).in_(ids))).scalars()}
+    specs = value_specs(indicators, load_rules(session))
     names = dict(session.execute(select(OrgUnit.code, OrgUnit.name).where(col(OrgUnit.code).in_(orgs))).all())
     last = {
         (r["indicator_id"], r["org_code"], r["period"], r["breakdown"]): r
@@ -41,6 +44,7 @@ def template_rows(session: Session, agency_code: str, period: str, *, outstandin
     rows = []
     for o in owed:
         ind = indicators[o.indicator_id]
+        spec = specs[o.indicator_id]
         figure = last.get((o.indicator_id, o.org_code, o.period, o.breakdown))
         if outstanding and figure is not None:
             continue
@@ -54,15 +58,13 @@ def template_rows(session: Session, agency_code: str, period: str, *, outstandin
                 period=o.period,
                 breakdown=o.breakdown,
                 unit=ind.unit,
-                statistic=ind.statistic,
-                decimals=ind.decimals,
-                min_value=0.0
-                if ind.statistic in ("count", "percentage", "rate", "mean", "duration", "score")
-                else ind.range_min,
-                max_value=100.0 if ind.statistic == "percentage" else None,
-                whole=ind.statistic == "count",
-                judgement_codelist=ind.judgement_codelist,
-                ratio=ind.statistic in ("percentage", "rate") and ind.formula is None,
+                statistic=spec.statistic,
+                decimals=spec.decimals,
+                min_value=spec.min_value,
+                max_value=spec.max_value,
+                whole=spec.whole,
+                judgement_codelist=spec.judgement_codelist,
+                ratio=spec.ratio,
                 last_value=hint,
             )
         )
@@ -94,3 +96,20 @@ def build_template(
         catalogue_version=version.content_hash[:12] if version else "", codelists=codelists,
     )  # fmt: skip
     return template_xlsx(info, rows), name
+
+
+def value_rules_for(session: Session, indicator_ids: list[str]) -> dict[str, TemplateRow]:
+    """Return, per indicator, the template row rule its value cell is validated with (texts left empty)."""
+    indicators = {
+        i.id: i for i in session.execute(select(Indicator).where(col(Indicator.id).in_(indicator_ids))).scalars()
+    }
+    specs = value_specs(indicators, load_rules(session))
+    return {
+        ind_id: TemplateRow(
+            indicator=ind_id, title=ind.plain_title, org="", org_name="", period="", breakdown="", unit=ind.unit,
+            statistic=spec.statistic, decimals=spec.decimals, min_value=spec.min_value, max_value=spec.max_value,
+            whole=spec.whole, judgement_codelist=spec.judgement_codelist, ratio=spec.ratio, last_value=None,
+        )
+        for ind_id, ind in indicators.items()
+        if ind.formula is None and (spec := specs[ind_id]).statistic in STATISTICS
+    }  # fmt: skip

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import pandera.polars as pa
 import polars as pl
 
+from collectors import crosscheck
 from errors import InvalidInput
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
+from indicators.rules import Rule, bound_indicators
 from indicators.symbols import NO_FIGURE, STATUSES
 
 REQUIRED = ("indicator", "org", "period", "value")
@@ -50,9 +53,30 @@ class Context:
     #: Current figures for keys in the upload: indicator_id, org_code, period, breakdown, obs_id,
     #: version, value, numerator, denominator, symbol, flag, status, note.
     current: pl.DataFrame
-    change_threshold: float = 0.5
-    #: Reads the current figures for the upload's keys only (the store's reader); ``current`` is used without it.
-    current_for: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    #: The catalogue's plausibility rules, in catalogue order.
+    rules: tuple[Rule, ...] = ()
+    #: Figures for periods that begin after this day are refused.
+    today: date = field(default_factory=lambda: datetime.now(UTC).date())
+    #: Every indicator's definition, for the rules (id -> Facts).
+    catalogue: dict[str, Facts] = field(default_factory=dict)
+    #: Reads the current figures of these indicators for these org units, every period (the store's reader):
+    #: what the rules compare an upload with. ``current`` is used without it.
+    stored_for: Callable[[list[str], list[str]], pl.DataFrame] | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules read of an indicator's definition."""
+
+    statistic: str
+    unit: str
+    formula: str | None
+    breakdowns: tuple[str, ...]
+    aggregation: str
+    numerator: str | None
+    denominator: str | None
+    range_min: float | None
+    range_max: float | None
 
 
 @dataclass
@@ -64,16 +88,33 @@ class Validation:
     problems: pl.DataFrame
     accepted: pl.DataFrame
     fatal: bool = False
+    #: Figures a query holds back until a note explains them (same columns as accepted).
+    held: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: Why a fatal problem refused the whole file.
+    reason: str = ""
+
+    def _count(self, severity: str) -> int:
+        return int((self.problems["severity"] == severity).sum())
 
     @property
     def error_count(self) -> int:
         """Count the errors."""
-        return int((self.problems["severity"] == "error").sum())
+        return self._count("error")
+
+    @property
+    def query_count(self) -> int:
+        """Count the queries."""
+        return self._count("query")
+
+    @property
+    def information_count(self) -> int:
+        """Count the information notices."""
+        return self._count("information")
 
     @property
     def warning_count(self) -> int:
-        """Count the warnings."""
-        return int((self.problems["severity"] == "warning").sum())
+        """Count the problems that block no row: queries and information."""
+        return self.query_count + self.information_count
 
 
 def empty_problems() -> pl.DataFrame:
@@ -106,7 +147,7 @@ def _problems(
 
 
 @dataclass(frozen=True)
-class Rule:
+class ValueRule:
     """A check on the typed, enriched frame: ``bad`` is true on rows that break it."""
 
     name: str
@@ -115,28 +156,28 @@ class Rule:
     message: pl.Expr
 
 
-def value_rules() -> list[Rule]:
+def value_rules() -> list[ValueRule]:
     """List the value rules, each checked by pandera on the typed frame."""
     v, n, d, stat = pl.col("value_num"), pl.col("numerator_num"), pl.col("denominator_num"), pl.col("statistic")
     tolerance = 0.5 * pl.lit(10.0).pow(-pl.col("value_dp").cast(pl.Float64)) + 1e-9
     return [
-        Rule("percentage-range", "value", (stat == "percentage") & ((v < 0) | (v > 100)),
+        ValueRule("percentage-range", "value", (stat == "percentage") & ((v < pl.col("min_value")) | (v > pl.col("max_value"))),
              pl.format("{} is a percentage, so it must be between 0 and 100", pl.col("value"))),
-        Rule("not-negative", "value", stat.is_in(["count", "rate", "mean", "duration", "score"]) & (v < 0),
+        ValueRule("not-negative", "value", (stat != "percentage") & (pl.col("min_value") == 0) & (v < 0),
              pl.format("{} is negative; a {} cannot be", pl.col("value"), stat)),
-        Rule("whole-count", "value", (stat == "count") & (pl.col("decimals") == 0) & (v != v.floor()),
-             pl.format("{} is not a whole number; a count must be", pl.col("value"))),
-        Rule("judgement-code", "value", (stat == "judgement") & ~pl.col("judgement_ok"),
+        ValueRule("whole-count", "value", pl.col("whole") & (v != v.floor()),
+             pl.format("{} is not a whole number; a count of {} must be", pl.col("value"), pl.col("unit"))),
+        ValueRule("judgement-code", "value", (stat == "judgement") & ~pl.col("judgement_ok"),
              pl.format("{} is not a code of {}; expected one of {}", pl.col("value"), pl.col("judgement_codelist"), pl.col("judgement_codes"))),
-        Rule("ratio-parts-not-negative", "numerator", (n < 0) | (d < 0),
+        ValueRule("ratio-parts-not-negative", "numerator", (n < 0) | (d < 0),
              pl.format("numerator {} and denominator {} cannot be negative", pl.col("numerator"), pl.col("denominator"))),
-        Rule("numerator-exceeds-denominator", "numerator", (stat == "percentage") & (n > d),
+        ValueRule("numerator-exceeds-denominator", "numerator", (stat == "percentage") & (n > d),
              pl.format("numerator {} is larger than denominator {}", pl.col("numerator"), pl.col("denominator"))),
-        Rule("value-disagrees-with-ratio", "value",
+        ValueRule("value-disagrees-with-ratio", "value",
              v.is_not_null() & n.is_not_null() & (d > 0) & ((v - n / d * pl.col("multiplier")).abs() > tolerance),
              pl.format("{} does not agree with {} / {} x {} = {}", pl.col("value"), pl.col("numerator"), pl.col("denominator"),
                        pl.col("multiplier"), (n / d * pl.col("multiplier")).round(4))),
-        Rule("unknown-status", "status", pl.col("status").is_not_null() & ~pl.col("status").is_in(list(STATUSES)),
+        ValueRule("unknown-status", "status", pl.col("status").is_not_null() & ~pl.col("status").is_in(list(STATUSES)),
              pl.format("status {} is not one of {}", pl.col("status"), pl.lit(", ".join(STATUSES)))),
     ]  # fmt: skip
 
@@ -191,7 +232,8 @@ def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("_plain").alias("value_num"),
     )
     text = pl.col("value")
-    symbol = pl.when(text.is_in(list(NO_FIGURE))).then(text).otherwise(None)
+    # Excel's validation compares text ignoring case, so "X" passes the template: take it as "x".
+    symbol = pl.when(text.str.to_lowercase().is_in(list(NO_FIGURE))).then(text.str.to_lowercase()).otherwise(None)
     flagged = text.str.contains(r"^[-+0-9.,%\s]+\s*[uU]$")
     number = text.str.replace(r"\s*[uU]$", "").str.strip_chars().str.strip_suffix("%")
     number = pl.when(number.str.contains(_THOUSANDS)).then(number.str.replace_all(",", "")).otherwise(number)
@@ -203,9 +245,7 @@ def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
     hard = hard.with_columns(pl.col("_number").cast(pl.Float64, strict=False).alias("value_num")).select(easy.columns)
     out = pl.concat([easy, hard]).drop("_plain")
     dot = pl.col("_number").str.find(".", literal=True)
-    return out.with_columns(
-        # NaN and infinity are not figures: leave them null so they are reported as type errors.
-        pl.when(pl.col("value_num").is_finite()).then(pl.col("value_num")).otherwise(None).alias("value_num"),
+    out = out.with_columns(
         pl.when(dot.is_null())
         .then(0)
         .otherwise(pl.col("_number").str.len_chars().cast(pl.Int64) - dot.cast(pl.Int64) - 1)
@@ -215,12 +255,39 @@ def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
             for c in ("numerator", "denominator")
         ),
     )
+    # NaN, infinity and negative zero are not figures: say why, and leave them null so nothing stores them.
+    out = out.with_columns(_not_a_figure(pl.col(f"{c}_num"), pl.col(c)).alias(f"{c}_why") for c in NUMBERS)
+    return out.with_columns(
+        pl.when(pl.col(f"{c}_why").is_null()).then(pl.col(f"{c}_num")).otherwise(None).alias(f"{c}_num")
+        for c in NUMBERS
+    )
+
+
+#: The cells that hold numbers.
+NUMBERS = ("value", "numerator", "denominator")
+
+
+def _not_a_figure(number: pl.Expr, text: pl.Expr) -> pl.Expr:
+    """Why a parsed number is not a figure (NaN, infinite, negative zero), else null."""
+    return (
+        pl.when(number.is_nan())
+        .then(
+            pl.format(
+                "{} is NaN (not a number), which is not a figure; write the number, or leave the cell empty", text
+            )
+        )
+        .when(number.is_infinite())
+        .then(pl.format("{} is infinite (or too large to store), which is not a figure; write a finite number", text))
+        .when((number == 0) & ((1.0 / number) < 0))
+        .then(pl.format("{} is negative zero, which is not a figure; write 0", text))
+        .otherwise(None)
+    )
 
 
 def _type_errors(df: pl.DataFrame) -> pl.DataFrame:
     frames = [
         _problems(df, pl.col("_number").is_not_null() & pl.col("value_num").is_null(), "value", "type-error",
-                  pl.format("{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE))),
+                  pl.coalesce(pl.col("value_why"), pl.format("{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE)))),
                   value=pl.col("value")),
     ]  # fmt: skip
     for c in ("numerator", "denominator"):
@@ -230,7 +297,7 @@ def _type_errors(df: pl.DataFrame) -> pl.DataFrame:
                 pl.col(c).is_not_null() & pl.col(f"{c}_num").is_null(),
                 c,
                 "type-error",
-                pl.format("{} is not a number", pl.col(c)),
+                pl.coalesce(pl.col(f"{c}_why"), pl.format("{} is not a number", pl.col(c))),
             )
         )
     return pl.concat(frames)
@@ -239,22 +306,30 @@ def _type_errors(df: pl.DataFrame) -> pl.DataFrame:
 def _periods(df: pl.DataFrame) -> pl.DataFrame:
     pairs = df.select("period", "period_type").unique().filter(pl.col("period").is_not_null())
     codes: list[str | None] = []
+    starts: list[date | None] = []
     errors: list[str | None] = []
     for text, kind in pairs.iter_rows():
         try:
-            codes.append(parse_period(text, kind if kind in PERIOD_TYPES else None).code)
+            period = parse_period(text, kind if kind in PERIOD_TYPES else None)
+            codes.append(period.code)
+            starts.append(period.start)
             errors.append(None)
         except InvalidInput as exc:
             codes.append(None)
+            starts.append(None)
             errors.append(exc.message)
     lookup = pairs.with_columns(
-        pl.Series("period_code", codes, pl.String), pl.Series("period_error", errors, pl.String)
+        pl.Series("period_code", codes, pl.String),
+        pl.Series("period_start", starts, pl.Date),
+        pl.Series("period_error", errors, pl.String),
     )
     return df.join(lookup, on=["period", "period_type"], how="left", nulls_equal=True)
 
 
 def _breakdowns(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    pairs = df.select("breakdown", "indicator", "breakdown_dims").unique(subset=["breakdown", "indicator"])
+    # The indicator's breakdown dimensions are joined onto the distinct pairs, not onto every row.
+    dims = ctx.indicators.select(pl.col("id").alias("indicator"), pl.col("breakdowns").alias("breakdown_dims"))
+    pairs = df.select("breakdown", "indicator").unique().join(dims, on="indicator", how="left")
     keys: list[str | None] = []
     errors: list[str | None] = []
     for text, indicator, dims in pairs.iter_rows():
@@ -294,8 +369,12 @@ def _prepare(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     return df, ignored
 
 
-def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
-    """Check an upload (text cells plus ``row``) against the catalogue and the agency's duties."""
+def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None = None) -> Validation:
+    """Check an upload (text cells plus ``row``) against the catalogue, the agency's duties and the stored figures.
+
+    ``unresolved`` lists workbook cells (row, column, formula) holding a formula with no saved
+    result: their rows are errors, never read as a value.
+    """
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
         found = ", ".join(c for c in raw.columns if c != "row")
@@ -303,16 +382,25 @@ def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
             [{"row": 1, "column": c, "value": None, "rule": "missing-column", "severity": "error",
               "message": f"the file has no {c!r} column (it has: {found})"} for c in missing]
         )  # fmt: skip
-        return Validation(rows_read=raw.height, rows_blank=0, problems=report, accepted=pl.DataFrame(), fatal=True)
+        return Validation(rows_read=raw.height, rows_blank=0, problems=report, accepted=pl.DataFrame(), fatal=True,
+                          reason="the file is missing required columns")  # fmt: skip
     df, ignored = _prepare(raw)
     blank = pl.col("value").is_null() & pl.col("numerator").is_null() & pl.col("denominator").is_null()
-    rows_blank = int(df.select(blank.sum()).item())
-    df = df.filter(~blank)
-    problems: list[pl.DataFrame] = []
+    formula_rows = (
+        unresolved["row"].unique() if unresolved is not None and unresolved.height else pl.Series([], dtype=pl.Int64)
+    )
+    blank_rows = df.filter(blank & ~pl.col("row").is_in(formula_rows.implode()))["row"]
+    rows_blank = blank_rows.len()
+    df = df.filter(~blank | pl.col("row").is_in(formula_rows.implode()))
+    problems: list[pl.DataFrame] = [_formula_problems(unresolved)]
+    if df.is_empty():
+        report = problem_frame([_blank_upload(raw.height)])
+        return Validation(rows_read=raw.height, rows_blank=rows_blank, problems=report, accepted=pl.DataFrame(), fatal=True,
+                          reason="the file is blank: every figure's value is empty")  # fmt: skip
     for c in ("indicator", "org", "period"):
         problems.append(_problems(df, pl.col(c).is_null(), c, "missing-value", pl.lit(f"{c} is empty")))
 
-    df = df.join(ctx.indicators.rename({"id": "indicator", "breakdowns": "breakdown_dims"}), on="indicator", how="left")
+    df = df.join(ctx.indicators.drop("breakdowns").rename({"id": "indicator"}), on="indicator", how="left")
     df = _parse_values(df)
     problems.append(_type_errors(df))
     unknown = (
@@ -370,22 +458,49 @@ def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
         .alias("judgement_ok")
     )
     problems.append(check_values(df.filter(known)))
-
-    key = ["indicator", "org", "period_code", "breakdown_key"]
-    keyed = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
-    df = df.with_columns(pl.when(keyed).then(pl.col("row").min().over(key)).alias("first_row"))
     problems.append(
-        _problems(df, keyed & (pl.col("row") != pl.col("first_row")), "indicator", "duplicate-figure",
-                  pl.format("the same figure ({}) is already given on row {}",
-                            pl.concat_str("indicator", "org", "period_code", "breakdown_key", separator=", ").str.strip_suffix(", "),
-                            pl.col("first_row")), value=pl.col("indicator"))
+        _problems(df, known & (pl.col("period_start") > ctx.today), "period", "future-period",
+                  pl.format("{} has not begun yet (today is {}); figures can only be given for periods that have started",
+                            pl.col("period"), pl.lit(ctx.today.isoformat())))
     )  # fmt: skip
 
+    df, duplicates, repeats = _duplicates(df)
+    problems.append(duplicates)
     errors = pl.concat(problems)
+    problems.clear()  # a million-row upload can have a million problems: keep one copy of them, not two
     bad_rows = errors.filter(pl.col("severity") == "error")["row"].unique()
-    good = df.filter(~pl.col("row").is_in(bad_rows.implode()))
-    good, warnings, held = _warnings(good, ctx)
-    accepted = good.filter(~pl.col("row").is_in(held.implode())).select(
+    good = df.filter(~pl.col("row").is_in(bad_rows.implode()) & ~pl.col("row").is_in(repeats.implode()))
+    ruling = crosscheck.check(good, _stored(good, ctx), ctx.rules, ctx.catalogue, ctx.codelists)
+    ruled = problem_frame(ruling.problems)
+    accepted = _figures(good.filter(~pl.col("row").is_in(list(ruling.error_rows | ruling.held_rows))))
+    held = _figures(good.filter(pl.col("row").is_in(list(ruling.held_rows))))
+    notes = [errors, ruled]
+    if ignored:
+        notes.append(problem_frame(
+            [{"row": 1, "column": c, "value": None, "rule": "ignored-column", "severity": "information",
+              "message": f"column {c!r} is not one the service reads; it was ignored"} for c in ignored]
+        ))  # fmt: skip
+    if rows_blank:
+        notes.append(problem_frame([_blank_rows(blank_rows.sort().to_list())]))
+    all_problems = pl.concat(notes).sort("row", "column", nulls_last=True)
+    return Validation(rows_read=raw.height, rows_blank=rows_blank, problems=all_problems, accepted=accepted, held=held)
+
+
+def _stored(good: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Read the stored figures the rules compare the upload with: its indicators and their partners, for its org units."""
+    if ctx.stored_for is None or good.is_empty():
+        return ctx.current
+    ids = set(good["indicator"].unique().to_list())
+    for rule in ctx.rules:
+        if rule.kind in ("part_of_whole", "numerator_of_denominator"):
+            bound = set(bound_indicators(rule, ctx.catalogue))
+            if ids & bound:
+                ids |= bound
+    return ctx.stored_for(sorted(ids), sorted(good["org"].unique().to_list()))
+
+
+def _figures(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select(
         pl.col("indicator").alias("indicator_id"),
         pl.col("org").alias("org_code"),
         pl.col("period_code").alias("period"),
@@ -399,50 +514,78 @@ def validate(raw: pl.DataFrame, ctx: Context) -> Validation:
         "note",
         pl.col("row").alias("file_row"),
     )
-    all_problems = pl.concat([errors, warnings]).sort("row", "column", nulls_last=True)
-    if ignored:
-        note = problem_frame(
-            [{"row": 1, "column": c, "value": None, "rule": "ignored-column", "severity": "warning",
-              "message": f"column {c!r} is not one the service reads; it was ignored"} for c in ignored]
-        )  # fmt: skip
-        all_problems = pl.concat([note, all_problems])
-    return Validation(rows_read=raw.height, rows_blank=rows_blank, problems=all_problems, accepted=accepted)
 
 
-def _warnings(good: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
-    """Find figures that need a note to be accepted: large changes and unusual values."""
-    stored = ctx.current
-    if ctx.current_for is not None:
-        stored = ctx.current_for(
-            good.select(
-                pl.col("indicator").alias("indicator_id"),
-                pl.col("org").alias("org_code"),
-                pl.col("period_code").alias("period"),
-                pl.col("breakdown_key").alias("breakdown"),
-            )
+def _duplicates(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """Report every row of a figure given twice with different values (none is stored) and repeats of the same values."""
+    key = ["indicator", "org", "period_code", "breakdown_key"]
+    keyed = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
+    content = pl.struct("value_num", "numerator_num", "denominator_num", "symbol", "flag", "status")
+    # Only keys given more than once need grouping; finding them first keeps a million-row upload fast.
+    repeated = keyed & pl.struct(key).is_duplicated()
+    groups = (
+        df.filter(repeated)
+        .group_by(key)
+        .agg(
+            pl.col("row").min().alias("first_row"),
+            content.n_unique().alias("variants"),
+            pl.col("row").sort().cast(pl.String).str.join(", ").alias("all_rows"),
         )
-    current = stored.select(
-        pl.col("indicator_id").alias("indicator"),
-        pl.col("org_code").alias("org"),
-        pl.col("period").alias("period_code"),
-        pl.col("breakdown").alias("breakdown_key"),
-        pl.col("value").alias("last_value"),
     )
-    good = good.join(current, on=["indicator", "org", "period_code", "breakdown_key"], how="left")
-    v, last = pl.col("value_num"), pl.col("last_value")
-    no_note = pl.col("note").is_null()
-    change = v.is_not_null() & last.is_not_null() & (last != 0) & ((v - last).abs() / last.abs() > ctx.change_threshold)
-    unusual = v.is_not_null() & ((v < pl.col("range_min")) | (v > pl.col("range_max"))).fill_null(False)
-    pct = int(ctx.change_threshold * 100)
-    outcome = (
-        pl.when(no_note)
-        .then(pl.lit("add a note explaining it to have it accepted"))
-        .otherwise(pl.lit("accepted with the note given"))
-    )
-    warnings = pl.concat([
-        _problems(good, change, "value", "large-change", pl.format("{} changes the last accepted {} by more than {}%; {}", pl.col("value"), last, pl.lit(pct), outcome), "warning"),
-        _problems(good, unusual, "value", "unusual-value",
-                  pl.format("{} is outside the usual range {} to {}; {}", pl.col("value"), pl.col("range_min"), pl.col("range_max"), outcome), "warning"),
+    df = df.join(groups, on=key, how="left", nulls_equal=False)
+    label = pl.concat_str("indicator", "org", "period_code", "breakdown_key", separator=", ").str.strip_suffix(", ")
+    conflict = (pl.col("variants") > 1).fill_null(False)
+    repeat = ((pl.col("variants") == 1) & (pl.col("row") != pl.col("first_row"))).fill_null(False)
+    found = pl.concat([
+        _problems(df, conflict, "value", "conflicting-figure",
+                  pl.format("the same figure ({}) is given on rows {} with different values; none of them is stored until one row remains",
+                            label, pl.col("all_rows"))),
+        _problems(df, repeat, "indicator", "repeated-figure",
+                  pl.format("the same figure ({}) with the same value is already given on row {}; stored once", label, pl.col("first_row")),
+                  "information", value=pl.col("indicator")),
     ])  # fmt: skip
-    held = good.filter((change | unusual) & no_note)["row"]
-    return good, warnings, held
+    return df, found, df.filter(repeat)["row"]
+
+
+def _formula_problems(unresolved: pl.DataFrame | None) -> pl.DataFrame:
+    if unresolved is None or unresolved.is_empty():
+        return empty_problems()
+    return unresolved.select(
+        pl.col("row").cast(pl.Int64),
+        pl.col("column").cast(pl.String),
+        pl.col("formula").cast(pl.String).alias("value"),
+        pl.lit("formula-without-result", pl.String).alias("rule"),
+        pl.lit("error", pl.String).alias("severity"),
+        pl.format(
+            "this cell holds the formula {} but no calculated result was saved with it, so its value is unknown; "
+            "open the file in Excel (or paste the values) and save it again",
+            pl.col("formula"),
+        ).alias("message"),
+    )
+
+
+def _blank_upload(rows: int) -> dict[str, object]:
+    what = f"all {rows} row(s) of figures" if rows else "the file"
+    return {"row": None, "column": "value", "value": None, "rule": "blank-upload", "severity": "error",
+            "message": f"the file is blank: {what} have no value, numerator or denominator; fill in the value column "
+                       "(or a symbol such as x when a figure is not available) and upload it again"}  # fmt: skip
+
+
+def _ranges(rows: list[int]) -> list[str]:
+    out: list[str] = []
+    start = prev = rows[0]
+    for r in [*rows[1:], None]:
+        if r is not None and r == prev + 1:
+            prev = r
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        if r is not None:
+            start = prev = r
+    return out
+
+
+def _blank_rows(rows: list[int]) -> dict[str, object]:
+    spans = _ranges(rows)
+    listed = ", ".join(spans[:50]) + (f" and {len(spans) - 50} more run(s)" if len(spans) > 50 else "")
+    return {"row": None, "column": "value", "value": None, "rule": "blank-rows", "severity": "information",
+            "message": f"{len(rows)} row(s) were left blank and not read: row(s) {listed}"}  # fmt: skip

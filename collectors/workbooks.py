@@ -25,15 +25,15 @@ import io
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell
 
 from indicators.symbols import NO_FIGURE, STATUSES, SYMBOLS
+from spreadsheet import SafeWorkbook, neutralise_row
 
 #: Columns of the template's "Figures" sheet, in order. An upload of the filled template is read by these header names
 #: (lower-case); indicator, org, period, breakdown, value, numerator, denominator, status, note are the ones the service reads;
@@ -229,6 +229,9 @@ def _number_formula(ref: str, lo: float | None, hi: float | None, whole: bool) -
         return out + ([f"INT({v})={v}"] if whole else [])
 
     plain = f"AND({','.join([f'ISNUMBER({ref})', *checks(ref)])})"
+    if whole:
+        # Excel's AND evaluates every argument: INT of a text (a symbol, "12 u") is #VALUE!, which would refuse it.
+        plain = f"IFERROR({plain},FALSE)"
     flagged_value = f"--LEFT({ref},LEN({ref})-2)"
     # ISNUMBER turns LEFT's error on a short text into FALSE; comparisons need IFERROR for that.
     loose = f'AND(RIGHT({ref},2)=" u",ISNUMBER({flagged_value}))'
@@ -385,7 +388,9 @@ def _write_lists(ws: Any, wb: Any, codelists: dict[str, list[tuple[str, str]]]) 
     return sources
 
 
-def _validate_grouped(ws: Any, col: int, keys: Sequence[K], options_for: Callable[[K, str], dict[str, Any]]) -> None:
+def _validate_grouped(
+    ws: Any, col: int, keys: Sequence[K | None], options_for: Callable[[K, str], dict[str, Any]]
+) -> None:
     """Add one validation per distinct key over every run of rows with that key, as one multi-range.
 
     One per run would be slow (XlsxWriter reparses each formula) and, past about 60,000 per sheet,
@@ -395,7 +400,8 @@ def _validate_grouped(ws: Any, col: int, keys: Sequence[K], options_for: Callabl
     """
     runs: dict[K, list[tuple[int, int]]] = {}
     for first, last, key in _runs(keys):
-        runs.setdefault(key, []).append((first + 1, last + 1))
+        if key is not None:  # a row with no rule (the report's rows of unknown indicators) gets no validation
+            runs.setdefault(key, []).append((first + 1, last + 1))
     for key, spans in runs.items():
         sqref = " ".join(xl_range(a, col, b, col) if a != b else xl_rowcol_to_cell(a, col) for a, b in spans)
         top = spans[0][0]
@@ -403,16 +409,24 @@ def _validate_grouped(ws: Any, col: int, keys: Sequence[K], options_for: Callabl
         ws.data_validation(top, col, top, col, options)
 
 
-def _validate_values(ws: Any, rows: list[TemplateRow], allowed: list[str], sources: dict[str, str]) -> None:
+def _validate_values(
+    ws: Any,
+    rows: Sequence[TemplateRow | None],
+    allowed: Sequence[str | None],
+    sources: dict[str, str],
+    col: int = _COL["value"],
+) -> None:
     """Check each value cell against its row's rule: a number within bounds, a code from its list, or a symbol."""
     example: dict[_ValueRule, int] = {}  # rule -> first row with it
-    for i, row in enumerate(rows):
-        example.setdefault(_value_rule(row), i)
+    for i, maybe in enumerate(rows):
+        if maybe is not None:
+            example.setdefault(_value_rule(maybe), i)
 
     def options_for(rule: _ValueRule, ref: str) -> dict[str, Any]:
         row = rows[example[rule]]
+        assert row is not None
         # The allowed text minus the ratio hint, which is not about the value cell.
-        message = _clip(allowed[example[rule]].split("; give numerator")[0], _MAX_MESSAGE)
+        message = _clip(str(allowed[example[rule]]).split("; give numerator")[0], _MAX_MESSAGE)
         options: dict[str, Any] = {
             "input_title": "Value",
             "input_message": message,
@@ -424,13 +438,17 @@ def _validate_values(ws: Any, rows: list[TemplateRow], allowed: list[str], sourc
             return options | {"validate": "list", "source": "=" + sources[row.judgement_codelist]}
         return options | {"validate": "custom", "value": _number_formula(ref, row.min_value, row.max_value, row.whole)}
 
-    _validate_grouped(ws, _COL["value"], [_value_rule(row) for row in rows], options_for)
+    _validate_grouped(ws, col, [None if row is None else _value_rule(row) for row in rows], options_for)
 
 
-def _validate_ratio_parts(ws: Any, rows: list[TemplateRow]) -> None:
+def _validate_ratio_parts(
+    ws: Any, rows: Sequence[TemplateRow | None], cols: tuple[int, int] = (_COL["numerator"], _COL["denominator"])
+) -> None:
     """Check numerator and denominator cells where they are asked for; explain the grey ones where not."""
-    ratios = [row.ratio for row in rows]
-    for name, lowest, what in (("numerator", ">=0", "0 or more"), ("denominator", ">0", "more than 0")):
+    ratios = [None if row is None else row.ratio for row in rows]
+    for col, (name, lowest, what) in zip(
+        cols, (("numerator", ">=0", "0 or more"), ("denominator", ">0", "more than 0")), strict=True
+    ):
 
         def options_for(
             ratio: bool, ref: str, name: str = name, lowest: str = lowest, what: str = what
@@ -450,7 +468,7 @@ def _validate_ratio_parts(ws: Any, rows: list[TemplateRow]) -> None:
                 "error_message": f"Enter a number {what}, or a symbol {_SYMBOL_TEXT}.",
             }
 
-        _validate_grouped(ws, _COL[name], ratios, options_for)
+        _validate_grouped(ws, col, ratios, options_for)
 
 
 def _write_figures(ws: Any, st: _TemplateStyles, rows: list[TemplateRow], allowed: list[str]) -> None:
@@ -535,7 +553,7 @@ def template_xlsx(info: TemplateInfo, rows: list[TemplateRow]) -> bytes:
     allowed = _allowed_column(rows, info.codelists)
     buf = io.BytesIO()
     options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    with xlsxwriter.Workbook(buf, options) as wb:
+    with SafeWorkbook(buf, options) as wb:
         st = _TemplateStyles(wb)
         created = (
             info.generated_at.astimezone(UTC).replace(tzinfo=None) if info.generated_at.tzinfo else info.generated_at
@@ -572,12 +590,30 @@ def template_csv(rows: list[TemplateRow], codelists: dict[str, list[tuple[str, s
     writer = csv.writer(buf)
     writer.writerow(TEMPLATE_COLUMNS)
     blank_inputs = [""] * len(INPUT_COLUMNS)
-    writer.writerows([*_template_cells(row, text), *blank_inputs] for row, text in zip(rows, allowed, strict=True))
+    writer.writerows(
+        neutralise_row([*_template_cells(row, text), *blank_inputs]) for row, text in zip(rows, allowed, strict=True)
+    )
     # The BOM is what makes Excel read the file as UTF-8 rather than the local code page.
     return buf.getvalue().encode("utf-8-sig")
 
 
 # --------------------------------------------------------------------------------------------- report
+
+#: Upload columns whose cells are figures: written back as numbers where they read as one.
+_NUMBER_COLUMNS = frozenset({"value", "numerator", "denominator"})
+_PLAIN_NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+#: Problem severities in the order a cell's colour follows (the gravest wins).
+SEVERITIES = ("error", "query", "information")
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One row of an upload as the report writes it back: its row number, its cells and its template rule."""
+
+    row: int
+    cells: list[str | None]
+    #: What its value may be, as in the template (None when the row's indicator is not known).
+    rule: TemplateRow | None = None
 
 
 class _ReportStyles:
@@ -585,8 +621,15 @@ class _ReportStyles:
 
     def __init__(self, wb: Any) -> None:
         self.header = wb.add_format({"bold": True, "bg_color": "#D9D9D9", "bottom": 1})
-        self.error = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-        self.warning = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.heading = wb.add_format({"bold": True, "font_size": 12})
+        self.label = wb.add_format({"bold": True, "valign": "top"})
+        self.by_severity = {
+            "error": wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+            "query": wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"}),
+            "information": wb.add_format({"bg_color": "#DDEBF7", "font_color": "#1F4E78"}),
+        }
+        self.blank = wb.add_format({"bg_color": "#DDEBF7", "pattern": 1})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
 
 
@@ -616,86 +659,205 @@ def _comment_text(problems: list[ProblemCell], header: list[str]) -> str:
     return _clip("\n".join(lines), _MAX_COMMENT)
 
 
-def _mark_problems(
-    ws: Any, st: _ReportStyles, header: list[str], texts: dict[tuple[int, int], str], problems: list[ProblemCell]
-) -> None:
-    """Colour every problem cell and give it one comment listing all its problems."""
-    by_cell: dict[tuple[int, int], list[ProblemCell]] = {}
+def _cells_of(problems: list[ProblemCell], header: list[str]) -> dict[int, list[ProblemCell]]:
+    """Group one row's problems by column; a row-level problem (or one on a column the file lacks) sits on column A."""
+    out: dict[int, list[ProblemCell]] = {}
     for p in problems:
-        if p.row is None:
-            continue  # a whole-file problem has no cell; the Problems sheet lists it
-        _check_row_number(p.row, 1, "Problem")
         col = _problem_column(p, header)
-        # A row-level problem (or one on a column the file lacks) marks the row's first cell.
-        by_cell.setdefault((p.row - 1, 0 if col is None else col), []).append(p)
-    for (r, c), cell_problems in by_cell.items():
-        fmt = st.error if any(p.severity == "error" for p in cell_problems) else st.warning
-        text = texts.get((r, c))
+        out.setdefault(0 if col is None else col, []).append(p)
+    return out
+
+
+def _comment(ws: Any, r: int, c: int, text: str) -> None:
+    lines = sum(1 + len(line) // 50 for line in text.splitlines())
+    ws.write_comment(r, c, text, {"author": "onereturn", "width": 360, "height": min(20 + 15 * lines, 600)})
+
+
+def _write_report_row(
+    ws: Any, st: _ReportStyles, r: int, values: list[str | None], numeric: set[int], marks: dict[int, list[ProblemCell]],
+    header: list[str], widths: list[int],
+) -> None:  # fmt: skip
+    """Write one row left to right (constant-memory mode needs it so), numbers as numbers, marks with their comments."""
+    for c in range(max(len(values), max(marks, default=-1) + 1)):
+        text = values[c] if c < len(values) else None
+        found = marks.get(c, [])
+        fmt = None
+        if found:
+            grave = min(SEVERITIES.index(p.severity) if p.severity in SEVERITIES else 0 for p in found)
+            fmt = st.by_severity[SEVERITIES[grave]]
         if text is None:
-            ws.write_blank(r, c, None, fmt)
+            if fmt is not None:
+                ws.write_blank(r, c, None, fmt)
+        elif c in numeric and _PLAIN_NUMBER.match(text):
+            ws.write_number(r, c, float(text), fmt)
         else:
             ws.write_string(r, c, text, fmt)
-        comment = _comment_text(cell_problems, header)
-        lines = sum(1 + len(line) // 50 for line in comment.splitlines())
-        ws.write_comment(r, c, comment, {"author": "onereturn", "width": 360, "height": min(20 + 15 * lines, 600)})
+        if text is not None and c < len(widths):
+            widths[c] = max(widths[c], len(text))
+        if found:
+            _comment(ws, r, c, _comment_text(found, header))
+
+
+def _write_report_figures(
+    ws: Any, st: _ReportStyles, header: list[str], rows: Iterable[ReportRow], by_row: dict[int | None, list[ProblemCell]],
+    blank_rows: set[int],
+) -> list[TemplateRow | None]:  # fmt: skip
+    """Write the header and every upload row in order; return each sheet row's template rule, for the validations."""
+    if len(header) > _MAX_COLS:
+        raise ValueError(f"An upload wider than Excel's {_MAX_COLS:,} columns cannot be rewritten as a workbook")
+    widths = [len(name) for name in header]
+    header_marks = _cells_of(by_row.get(1, []), header)
+    for c, name in enumerate(header):
+        ws.write_string(0, c, name, st.header)
+        if c in header_marks:
+            _comment(ws, 0, c, _comment_text(header_marks[c], header))
+    numeric = {c for c, name in enumerate(header) if name.strip().lower() in _NUMBER_COLUMNS}
+    value_col = next((c for c, name in enumerate(header) if name.strip().lower() == "value"), 0)
+    blank_note = ProblemCell(None, "value", None, "blank-row", "information",
+                             "This row was left blank: give the figure, or a symbol such as x when it is not available.")  # fmt: skip
+    rules: list[TemplateRow | None] = []
+    for item in rows:
+        _check_row_number(item.row, 2, "Data")
+        if len(item.cells) > _MAX_COLS:
+            raise ValueError(f"An upload wider than Excel's {_MAX_COLS:,} columns cannot be rewritten as a workbook")
+        marks = _cells_of(by_row.get(item.row, []), header)
+        if item.row in blank_rows:
+            marks.setdefault(value_col, []).append(blank_note)
+        _write_report_row(ws, st, item.row - 1, item.cells, numeric, marks, header, widths)
+        rules.extend([None] * (item.row - 2 - len(rules)))
+        rules.append(item.rule)
+    for c, width in enumerate(widths):
+        ws.set_column(c, c, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
+    ws.freeze_panes(1, 0)
+    return rules
 
 
 def _write_problems(ws: Any, st: _ReportStyles, problems: list[ProblemCell]) -> None:
     columns = ("row", "column", "value", "rule", "severity", "message")
-    widths = (6, 16, 20, 20, 10, 80)
+    widths = (6, 16, 20, 28, 12, 80)
     for c, width in enumerate(widths):
         ws.set_column(c, c, width, st.wrap if columns[c] == "message" else None)
     ws.freeze_panes(1, 0)
-    if not problems:
-        # A table needs at least one data row; an empty list keeps its header and filter.
-        ws.write_row(0, 0, columns, st.header)
-        ws.autofilter(0, 0, 0, len(columns) - 1)
-        return
-    ws.add_table(
-        0, 0, len(problems), len(columns) - 1,
-        {"name": "Problems", "style": "Table Style Light 9", "columns": [{"header": name} for name in columns]},
-    )  # fmt: skip
-    severity_formats = {"error": st.error, "warning": st.warning}
+    ws.write_row(0, 0, columns, st.header)
     for i, p in enumerate(problems, start=1):
         if p.row is not None:
             ws.write_number(i, 0, p.row)
         for c, text in enumerate((p.column, p.value, p.rule), start=1):
             if text is not None:
                 ws.write_string(i, c, text)
-        ws.write_string(i, 4, p.severity, severity_formats.get(p.severity))
+        ws.write_string(i, 4, p.severity, st.by_severity.get(p.severity))
         ws.write_string(i, 5, p.message)
+    ws.autofilter(0, 0, max(len(problems), 1), len(columns) - 1)
 
 
-def report_workbook(header: list[str], cells: list[tuple[int, list[str | None]]], problems: list[ProblemCell]) -> bytes:
-    """Build the report on an upload: the agency's own rows on their own row numbers with problem cells marked, and a Problems sheet."""
-    if len(header) > _MAX_COLS or any(len(values) > _MAX_COLS for _, values in cells):
-        raise ValueError(f"An upload wider than Excel's {_MAX_COLS:,} columns cannot be rewritten as a workbook")
-    texts: dict[tuple[int, int], str] = {}
-    for row, values in cells:
-        _check_row_number(row, 2, "Data")
-        for c, value in enumerate(values):
-            if value is not None:
-                texts[(row - 1, c)] = value
+def _write_report_instructions(ws: Any, st: _ReportStyles, problems: list[ProblemCell]) -> None:
+    ws.set_column(0, 0, 22)
+    ws.set_column(1, 1, 100)
+    ws.write_string(0, 0, "Upload report: what was found, and how to send the figures again", st.title)
+    counts = {s: sum(1 for p in problems if p.severity == s) for s in SEVERITIES}
+    steps = [
+        f"{counts['error']} error(s): a data rule is broken, so the row was not stored (red). Correct the marked cells.",
+        f"{counts['query']} query(ies): the figure is unusual or unexpected (amber). It is stored once explained: "
+        'write why in the "note" column, or answer the query through the API.',
+        f"{counts['information']} information notice(s) (blue): nothing to do; blank rows are marked blue too.",
+        'Every marked cell has a comment saying what is wrong; the "Problems" sheet lists them all.',
+        'Correct the "Figures" sheet in place, keep its columns, and upload this workbook again. Rows already '
+        "accepted are recognised and not stored twice.",
+        'Put each figure in the "value" column; Excel checks it as you type, as in the template.',
+        'Add " u" after a value of low reliability, e.g. 12.5 u; set "status" to provisional or estimated when not final.',
+    ]
+    r = 2
+    ws.write_string(r, 0, "What to do", st.heading)
+    for i, step in enumerate(steps, start=1):
+        ws.write_string(r + i, 0, f"{i}.", st.label)
+        ws.write_string(r + i, 1, step, st.wrap)
+    r += len(steps) + 2
+    ws.write_string(r, 0, "Symbols", st.heading)
+    for i, (symbol, meaning) in enumerate(SYMBOLS.items(), start=1):
+        ws.write_string(r + i, 0, symbol, st.label)
+        ws.write_string(r + i, 1, meaning, st.wrap)
+
+
+def _write_lists_rowwise(ws: Any, wb: Any, codelists: dict[str, list[tuple[str, str]]]) -> dict[str, str]:
+    """Write the code lists (codes, then the symbols) and the statuses one row at a time, as constant memory needs."""
+    columns = [(list_id, [code for code, _ in entries]) for list_id, entries in codelists.items()]
+    taken = {"statuses"}
+    sources: dict[str, str] = {}
+    body = [[*codes, *_NO_FIGURE] for _, codes in columns] + [list(STATUSES)]
+    names = [list_id for list_id, _ in columns] + ["status"]
+    ws.write_row(0, 0, names)
+    for i in range(max((len(b) for b in body), default=0)):
+        for c, values in enumerate(body):
+            if i < len(values):
+                ws.write_string(i + 1, c, values[i])
+    for c, (list_id, codes) in enumerate(columns):
+        letter = xl_col_to_name(c)
+        sources[list_id] = _defined_name(f"list_{list_id}_or_symbol", taken)
+        wb.define_name(sources[list_id], f"=Lists!${letter}$2:${letter}${len(codes) + len(_NO_FIGURE) + 1}")
+    letter = xl_col_to_name(len(columns))
+    wb.define_name("statuses", f"=Lists!${letter}$2:${letter}${len(STATUSES) + 1}")
+    ws.hide()
+    return sources
+
+
+def report_workbook(
+    header: list[str],
+    rows: Iterable[ReportRow | tuple[int, list[str | None]]],
+    problems: list[ProblemCell],
+    *,
+    codelists: dict[str, list[tuple[str, str]]] | None = None,
+    blank_rows: Iterable[int] = (),
+) -> bytes:
+    """Build the report on an upload: its rows on their own row numbers, problems marked, the template's validation and instructions.
+
+    Written in constant-memory mode, row by row, so a million-row upload's report never holds the
+    whole sheet in memory. Numbers go back as numbers; blank rows are marked; the "Figures" sheet
+    can be corrected and uploaded again as it is.
+    """
+    codelists = codelists or {}
+    by_row: dict[int | None, list[ProblemCell]] = {}
+    for p in problems:
+        by_row.setdefault(p.row, []).append(p)
     buf = io.BytesIO()
-    # The cells are the agency's own text: never let one become a formula or a link.
-    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-    with xlsxwriter.Workbook(buf, options) as wb:
+    options = {"constant_memory": True, "strings_to_numbers": False}
+    with SafeWorkbook(buf, options) as wb:
         st = _ReportStyles(wb)
         wb.set_properties({"title": "onereturn upload report", "author": "onereturn"})
         # Named like the template's sheet, so a corrected report can be uploaded again.
-        ws = wb.add_worksheet("Figures")
+        figures = wb.add_worksheet("Figures")
         problem_sheet = wb.add_worksheet("Problems")
-        widths = [len(name) for name in header]
-        for c, name in enumerate(header):
-            ws.write_string(0, c, name, st.header)
-        for (r, c), text in texts.items():
-            ws.write_string(r, c, text)
-            if c >= len(widths):
-                widths.extend([0] * (c + 1 - len(widths)))
-            widths[c] = max(widths[c], len(text))
-        for c, width in enumerate(widths):
-            ws.set_column(c, c, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
-        ws.freeze_panes(1, 0)
-        _mark_problems(ws, st, header, texts, problems)
+        instructions = wb.add_worksheet("Instructions")
+        lists = wb.add_worksheet("Lists")
+        items = (r if isinstance(r, ReportRow) else ReportRow(r[0], r[1]) for r in rows)
+        rules = _write_report_figures(figures, st, header, items, by_row, set(blank_rows))
         _write_problems(problem_sheet, st, problems)
+        _write_report_instructions(instructions, st, problems)
+        sources = _write_lists_rowwise(lists, wb, codelists)
+        cols = {name.strip().lower(): c for c, name in enumerate(header)}
+        known = [
+            r for r in rules if r is not None and (r.judgement_codelist is None or r.judgement_codelist in codelists)
+        ]
+        if known and "value" in cols:
+            usable = [r if r in known else None for r in rules]
+            _validate_values(figures, usable, _allowed_column_sparse(usable, codelists), sources, col=cols["value"])
+        if known and "numerator" in cols and "denominator" in cols:
+            _validate_ratio_parts(
+                figures, [r if r in known else None for r in rules], cols=(cols["numerator"], cols["denominator"])
+            )
     return buf.getvalue()
+
+
+def _allowed_column_sparse(
+    rows: list[TemplateRow | None], codelists: dict[str, list[tuple[str, str]]]
+) -> list[str | None]:
+    cache: dict[tuple[_ValueRule, bool], str] = {}
+    out: list[str | None] = []
+    for row in rows:
+        if row is None:
+            out.append(None)
+            continue
+        key = (_value_rule(row), row.ratio)
+        if key not in cache:
+            cache[key] = allowed_text(row, codelists)
+        out.append(cache[key])
+    return out

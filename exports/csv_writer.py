@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 from exports._common import cell_rows, fields_by_code
 from exports.model import BuiltReturn
+from spreadsheet import neutralise
+
+__all__ = ["CSV_COLUMNS", "neutralise", "write_csv"]
 
 #: Columns of the CSV export, in order.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -32,20 +34,6 @@ CSV_COLUMNS: tuple[str, ...] = (
     "status",
     "reason",
 )
-
-#: Characters that make a spreadsheet treat a cell as a formula (or split it, for tab and CR).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-#: A plain negative number as the builder spells it ("-12", "-3.5", "-1,234.5"). A leading "+" is
-#: never a number we write, so "+1" is treated as a formula.
-_NEGATIVE_NUMBER = re.compile(r"-(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?")
-
-
-def neutralise(text: str) -> str:
-    """Prefix ``'`` to text a spreadsheet would run as a formula, leaving genuine negative numbers alone."""
-    if text.startswith(_FORMULA_STARTS) and not _NEGATIVE_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def write_csv(built: BuiltReturn) -> bytes:

@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import xlsxwriter
-
 from exports._common import cell_rows, fields_by_code, finite, provenance_text, released_lineage_by_cell
 from exports.model import BuiltReturn, FieldInfo
 from exports.symbols import key_lines
+from spreadsheet import SafeWorkbook
 
 #: Status order on the Cover sheet; any other status follows in alphabetical order.
 _STATUS_ORDER = ("present", "suppressed", "missing", "not_available", "different_method", "not_derivable")
@@ -313,7 +312,7 @@ def write_xlsx(built: BuiltReturn) -> bytes:
     buffer = io.BytesIO()
     options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     decimals = [d for d in built.cells["decimals"].drop_nulls().unique().to_list() if d >= 0]
-    with xlsxwriter.Workbook(buffer, options) as wb:
+    with SafeWorkbook(buffer, options) as wb:
         wb.set_properties(
             {
                 "title": built.title,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from errors import InvalidInput
 from indicators.formula import parse_formula, references
+from indicators.rules import RuleSpec, check_rules, read_rules
 from indicators.sources import (
     OWN_READING,
     Citation,
@@ -139,6 +140,7 @@ class IndicatorCatalogue:
     #: The register of public documents cited, by id.
     sources: dict[str, Located[SourceSpec]] = field(default_factory=dict)
     indicators: dict[str, Located[IndicatorSpec]] = field(default_factory=dict)
+    rules: dict[str, Located[RuleSpec]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     digest: Any = field(default_factory=hashlib.sha256)
     #: Indicators whose definitions are invalid, by id, with the ids they refer to: references to
@@ -207,8 +209,11 @@ def load_indicator_files(folder: Path = CATALOGUE_DIR) -> IndicatorCatalogue:
         _read_codelists(doc, cat)
     for doc in files:
         _read_indicators(doc, cat)
+    for doc in files:
+        read_rules(doc, cat)
     check_indicators(cat)
     check_sources(cat)
+    check_rules(cat)
     return cat
 
 
@@ -292,7 +297,7 @@ def _read_codelists(doc: TomlFile, cat: IndicatorCatalogue) -> None:
 
 
 def _read_indicators(doc: TomlFile, cat: IndicatorCatalogue) -> None:
-    known_top = {"file", "indicator", "codelist", "source"}
+    known_top = {"file", "indicator", "codelist", "source", "rule"}
     for key in doc.data:
         if key not in known_top:
             line = doc.table_block(key).line if key in doc.tables else doc.tables[""].line_of(key)

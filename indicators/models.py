@@ -81,6 +81,22 @@ class Indicator(SQLModel, table=True):
         return self.formula is not None
 
 
+class CatalogueRule(SQLModel, table=True):
+    """One plausibility rule of the catalogue (indicators/rules.py says what each kind checks)."""
+
+    __tablename__ = "catalogue_rule"
+
+    id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(max_length=32)
+    severity: str = Field(max_length=12)
+    message: str
+    source: str = ""
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    position: int = 0
+    file: str = ""
+    line: int = 0
+
+
 class CatalogueVersion(SQLModel, table=True):
     """One load of the catalogue files into the database, identified by their content hash."""
 
@@ -115,7 +131,12 @@ class Submission(SQLModel, table=True):
     rows_revised: int = 0
     rows_unchanged: int = 0
     error_count: int = 0
+    #: Problems that do not block a row: queries plus information.
     warning_count: int = 0
+    query_count: int = 0
+    information_count: int = 0
+    #: Queried figures still waiting for a note (held, not stored).
+    queries_open: int = 0
     message: str = ""
     submitted_by: str = ""
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
@@ -131,8 +152,8 @@ class SubmissionProblem(SQLModel, table=True):
     row: int | None = None
     column: str | None = None
     value: str | None = None
-    rule: str = Field(max_length=48)
-    severity: str = Field(max_length=8)  # error | warning
+    rule: str = Field(max_length=128)  # a catalogue rule id, or a built-in check
+    severity: str = Field(max_length=12)  # error | query | information
     message: str
 
 
@@ -161,3 +182,27 @@ class Observation(SQLModel, table=True):
     submission_id: int | None = Field(default=None, foreign_key="submission.id")
     file_row: int | None = None
     recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class HeldFigure(SQLModel, table=True):
+    """A figure of an upload held back by a query until someone explains it with a note."""
+
+    __tablename__ = "held_figure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    file_row: int
+    indicator_id: str = Field(max_length=128)
+    org_code: str = Field(max_length=32)
+    period: str = Field(max_length=16)
+    breakdown: str = Field(default="", max_length=255)
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    symbol: str | None = Field(default=None, max_length=4)
+    flag: str | None = Field(default=None, max_length=4)
+    status: str = Field(default="final", max_length=16)
+    state: str = Field(default="open", max_length=12)  # open | answered | superseded
+    note: str | None = None
+    answered_by: str | None = None
+    answered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -92,3 +93,15 @@ class IndicatorDetail(IndicatorPublic):
 
     used_by: list[IndicatorUse]
     codelists: list[CodeListPublic]
+
+
+class RulePublic(BaseModel):
+    """A plausibility rule as the API shows it: what it checks, how severe, its words and the indicators it reads."""
+
+    id: str
+    kind: str
+    severity: str
+    message: str
+    source: str
+    params: dict[str, Any]
+    indicators: list[str]

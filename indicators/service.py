@@ -10,8 +10,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from errors import NotFound
-from indicators.models import Code, CodeList, Indicator, Observation, Submission
-from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic
+from indicators.catalogue import IndicatorCatalogue
+from indicators.models import CatalogueRule, Code, CodeList, Indicator, Observation, Submission
+from indicators.rules import Rule, bound_indicators, to_rule
+from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic, RulePublic
 
 
 def to_public(row: Indicator) -> IndicatorPublic:
@@ -156,3 +158,44 @@ def _newer_version_by(instant: datetime) -> ColumnElement[bool]:
             col(later.recorded_at) <= instant,
         )
     )
+
+
+def store_rules(session: Session, cat: IndicatorCatalogue) -> None:
+    """Write the catalogue's rules to the database (the caller has cleared the old ones)."""
+    for position, (rule_id, loc) in enumerate(cat.rules.items()):
+        rule = to_rule(loc.spec)
+        session.add(
+            CatalogueRule(
+                id=rule_id, kind=rule.kind, severity=rule.severity, message=rule.message, source=rule.source,
+                params=rule.params, position=position, file=loc.file, line=loc.line,
+            )
+        )  # fmt: skip
+
+
+def load_rules(session: Session) -> list[Rule]:
+    """Read every stored rule, in catalogue order."""
+    rows = session.execute(select(CatalogueRule).order_by(col(CatalogueRule.position))).scalars()
+    return [Rule(r.id, r.kind, r.severity, r.message, r.source, dict(r.params)) for r in rows]
+
+
+def list_rules(
+    session: Session, *, indicator: str | None = None, severity: str | None = None, kind: str | None = None
+) -> list[RulePublic]:
+    """List the plausibility rules with the indicators each checks, optionally only those about one indicator."""
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    out = []
+    for rule in load_rules(session):
+        bound = bound_indicators(rule, indicators)
+        if indicator is not None and indicator not in bound and rule.param("indicator") != indicator:
+            continue
+        if severity is not None and rule.severity != severity:
+            continue
+        if kind is not None and rule.kind != kind:
+            continue
+        out.append(
+            RulePublic(
+                id=rule.id, kind=rule.kind, severity=rule.severity, message=rule.message, source=rule.source,
+                params=rule.params, indicators=bound,
+            )
+        )  # fmt: skip
+    return out

@@ -9,8 +9,9 @@ from sqlmodel import Session, col, select
 
 from errors import CatalogueError, NotFound
 from indicators.catalogue import register
-from indicators.models import CatalogueVersion, Code, CodeList, Indicator
+from indicators.models import CatalogueRule, CatalogueVersion, Code, CodeList, Indicator
 from indicators.schemas import IndicatorUse
+from indicators.service import store_rules
 from indicators.sources import cites_text, resolve
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
 from mappings.models import AgencyIndicator, AgencyReturn, Crosswalk, FieldMapping, OrgParent, OrgUnit, Return
@@ -49,6 +50,7 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     session.execute(delete(Return))
     session.execute(delete(Code))
     session.execute(delete(CodeList))
+    session.execute(delete(CatalogueRule))
     codelists = cat.indicators.codelists
     reg = register(cat.indicators)
     if codelists:
@@ -68,6 +70,7 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
                 for pos, (code, label) in enumerate(v.spec.codes.items())
             ],
         )
+    store_rules(session, cat.indicators)
     existing = set(session.execute(select(Indicator.id)).scalars())
     for ind_id, loc in cat.indicators.indicators.items():
         spec = loc.spec

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sdmx
+import sdmx.source
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
@@ -16,6 +18,7 @@ from api.main import create_app
 from cli import app as cli_app
 from settings import Settings, get_settings
 from tests.conftest import BACKENDS, PG_URL, _pg_admin_url
+from tests.live import live_server
 
 AGENCIES_CSV = (
     "code,name,body_type,email,orgs,returns\n"
@@ -107,7 +110,19 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
     pulled = api.get("/api/returns/dfe_cin_census/FY2024-25.json", headers=regulator)
     assert pulled.status_code == 200, pulled.text
     assert "4321" in pulled.text
-    # (The regulator's sdmx1 client reading the same data over SDMX REST goes here.)
+    # ... and its statistical software reads the same figure over SDMX REST with sdmx1, no custom code.
+    with live_server(create_app(Settings(), engine=engine)) as url:
+        sdmx.add_source({"id": "ONERETURN", "url": f"{url}/sdmx", "name": "onereturn"}, override=True)
+        try:
+            client = sdmx.Client("ONERETURN")
+            client.session.headers.update(regulator)
+            assert "DF_DFE_CIN_CENSUS" in client.dataflow().dataflow
+            data = client.data(
+                "DF_DFE_CIN_CENSUS", key=".E10000016.", params={"startPeriod": "FY2024-25", "endPeriod": "FY2024-25"}
+            )
+            assert 4321.0 in {float(o.value) for o in data.data[0].obs}
+        finally:
+            sdmx.source.sources.pop("ONERETURN", None)
 
     # 6. The agency's key is revoked and is refused at once.
     assert api.post(f"/api/keys/{agency_prefix}/revoke", headers=officer).status_code == 200
@@ -125,6 +140,7 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
         ("key.create", "ok"),
         ("submission.upload", "ok"),
         ("return.pull", "ok"),
+        ("return.pull", "ok"),  # the same return over SDMX REST
         ("key.revoke", "ok"),
         ("submission.upload", "refused"),
     ]

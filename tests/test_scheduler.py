@@ -261,3 +261,54 @@ def test_the_api_process_runs_the_scheduler_when_asked(store: Engine, tmp_path: 
     assert "scheduler" not in scheduler._state
     with TestClient(create_app(Settings(data_dir=tmp_path), engine=store)):
         assert "scheduler" not in scheduler._state
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    if store.dialect.name != "postgresql":
+        pytest.skip("pg_stat_activity is PostgreSQL's")
+    env = {
+        **os.environ,
+        "ONERETURN_DATABASE_URL": store.url.render_as_string(hide_password=False),
+        "ONERETURN_DATA_DIR": str(tmp_path),
+    }
+    command = [sys.executable, "-c", "import cli; cli.main()", "scheduler"]
+    with open(tmp_path / "scheduler.log", "w") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with Session(store) as session:
+                    if session.execute(select(scheduler.SchedulerHeartbeat)).first() is not None:
+                        break
+                time.sleep(0.2)
+            else:
+                pytest.fail("the scheduler never became active")
+            stuck: list[tuple[int, str, str]] = []
+            # Sample for longer than the few seconds allowed, so a transaction held open would show.
+            for _ in range(16):
+                with store.connect() as conn:
+                    stuck += conn.execute(
+                        text(
+                            "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%' "
+                            "AND now() - state_change > interval '3 seconds'"
+                        )
+                    ).all()
+                time.sleep(0.5)
+            assert stuck == []
+            with store.connect() as conn:
+                locks = conn.execute(
+                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"),
+                    {"k": scheduler.LOCK_KEY & 0xFFFFFFFF},
+                ).scalar_one()
+            assert locks == 1, "the leader lock is still held"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

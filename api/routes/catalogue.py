@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
 from indicators import service as indicators
-from indicators.schemas import CodeListPublic, IndicatorDetail, IndicatorPublic
+from indicators.schemas import CodeListPublic, IndicatorDetail, IndicatorPublic, RulePublic
 from mappings import service as mappings
 from mappings.schemas import ReturnDetail, ReturnPublic
 
@@ -61,6 +61,21 @@ def list_codelists(
 ) -> Page[CodeListPublic]:
     """List every code list with its codes."""
     return page_of(request, indicators.get_codelists(session), limit=limit, offset=offset)
+
+
+@router.get("/rules", summary="List plausibility rules", response_model=Page[RulePublic])
+def list_rules(
+    request: Request,
+    session: SessionDep,
+    indicator: Annotated[str | None, Query(description="Only rules that read this indicator")] = None,
+    severity: Literal["error", "query", "information"] | None = None,
+    kind: str | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[RulePublic]:
+    """List the catalogue's plausibility rules: id, kind, severity, message and the indicators each checks."""
+    rows = indicators.list_rules(session, indicator=indicator, severity=severity, kind=kind)
+    return page_of(request, rows, limit=limit, offset=offset)
 
 
 @router.get("/returns", summary="List returns", response_model=Page[ReturnPublic])

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import polars as pl
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import col, select
 
 from api.audit import annotate
@@ -18,15 +18,19 @@ from api.pages import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
 from api.scopes import read_scope
 from collectors import service as collect
+from collectors.problems import SHOWN, first_problems, iter_problems, problems_csv
+from collectors.queries import answer, list_held
+from collectors.report import build_report
 from collectors.schemas import (
     AgencyPublic,
     FigurePublic,
     ProblemPublic,
+    QueriedFigure,
+    QueryAnswer,
     SubmissionReport,
     SubmissionSummary,
 )
 from collectors.template import build_template
-from collectors.workbooks import ProblemCell, report_workbook
 from errors import Forbidden, InvalidInput, PayloadTooLarge
 from indicators import service as indicators
 from indicators.models import Submission
@@ -101,15 +105,20 @@ def _summary(sub: Submission, duplicate: bool = False) -> dict[str, Any]:
 
 
 def _report(
-    sub: Submission | None, problems: pl.DataFrame, *, duplicate: bool = False, **extra: Any
+    sub: Submission | None, problems: pl.DataFrame, *, total: int | None = None, duplicate: bool = False, **extra: Any
 ) -> SubmissionReport:
     base = _summary(sub, duplicate) if sub is not None else extra
+    total = problems.height if total is None else total
+    problems = problems.head(SHOWN)
     links = {} if sub is None else {
         "self": f"/api/submissions/{sub.id}",
         "report_csv": f"/api/submissions/{sub.id}/report.csv",
         "report_xlsx": f"/api/submissions/{sub.id}/report.xlsx",
     }  # fmt: skip
-    return SubmissionReport(**base, problems=[ProblemPublic(**p) for p in problems.to_dicts()], links=links)
+    return SubmissionReport(
+        **base, problems=[ProblemPublic(**p) for p in problems.to_dicts()], problem_count=total,
+        problems_truncated=total > problems.height, links=links,
+    )  # fmt: skip
 
 
 @router.post(
@@ -163,15 +172,21 @@ def upload(
             mode="dry_run", status="checked" if errors == 0 else "has_errors", received_at=None, finished_at=None, content_hash="",
             rows_read=outcome.validation.rows_read if outcome.validation else 0,
             rows_accepted=outcome.validation.accepted.height if outcome.validation else 0, rows_new=0, rows_revised=0, rows_unchanged=0,
-            error_count=errors, warning_count=int((outcome.problems["severity"] == "warning").sum()), message="dry run: nothing was stored",
+            error_count=errors, warning_count=int((outcome.problems["severity"] != "error").sum()), message="dry run: nothing was stored",
+            query_count=int((outcome.problems["severity"] == "query").sum()), information_count=int((outcome.problems["severity"] == "information").sum()),
         )  # fmt: skip
+        dry_status = 415 if _rejected_status(report) == 415 else 200
         annotate(
-            request, object=f"dry run (agency {agency_code}, file {file.filename})", status=200, detail=report.message
+            request,
+            object=f"dry run (agency {agency_code}, file {file.filename})",
+            status=dry_status,
+            detail=report.message,
         )
-        return JSONResponse(report.model_dump(mode="json"), status_code=200)
+        return JSONResponse(report.model_dump(mode="json"), status_code=dry_status)
     sub = outcome.submission
-    problems = collect.submission_problems(session, sub.id) if sub.id is not None else outcome.problems
-    report = _report(sub, problems if problems is not None else pl.DataFrame(), duplicate=outcome.duplicate)
+    assert sub.id is not None
+    problems, total = first_problems(session, sub.id)
+    report = _report(sub, problems, total=total, duplicate=outcome.duplicate)
     status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
              outcome="rejected" if status in (415, 422) else "ok", status=status, detail=sub.message)  # fmt: skip
@@ -210,9 +225,10 @@ def list_submissions(
     "/submissions/{submission_id}", summary="An upload's report", response_model=SubmissionReport, responses=NOT_FOUND
 )
 def submission_report(submission_id: Id, session: SessionDep, principal: SubmissionRead) -> SubmissionReport:
-    """Show an upload's status, counts and every problem."""
+    """Show an upload's status, counts and its first 1,000 problems (report.csv has every one)."""
     sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
-    return _report(sub, collect.submission_problems(session, submission_id))
+    problems, total = first_problems(session, submission_id)
+    return _report(sub, problems, total=total)
 
 
 @router.get(
@@ -220,12 +236,13 @@ def submission_report(submission_id: Id, session: SessionDep, principal: Submiss
     summary="An upload's problems as CSV",
     responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},
 )
-def submission_report_csv(submission_id: Id, session: SessionDep, principal: SubmissionRead) -> Response:
-    """Download an upload's problems as CSV (row, column, value, rule, severity, message)."""
+def submission_report_csv(
+    request: Request, submission_id: Id, session: SessionDep, principal: SubmissionRead
+) -> Response:
+    """Download every one of an upload's problems as CSV (row, column, value, rule, severity, message), streamed."""
     collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
-    problems = collect.submission_problems(session, submission_id)
-    return Response(
-        problems.write_csv().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(
+        problems_csv(iter_problems(request.app.state.engine, submission_id)), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="submission-{submission_id}-problems.csv"'},
     )  # fmt: skip
 
@@ -241,15 +258,63 @@ def submission_report_xlsx(
     """Download the agency's own upload as a workbook with every problem cell highlighted and commented."""
     sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     problems = collect.submission_problems(session, submission_id)
-    raw = collect.raw_table_of(sub, request.app.state.settings)
-    header = [] if raw is None else [c for c in raw.frame.columns if c != "row"]
-    cells = [] if raw is None else [(r[0], list(r[1:])) for r in raw.frame.select("row", *header).iter_rows()]
-    data = report_workbook(header, cells, [ProblemCell(**p) for p in problems.to_dicts()])
+    data = build_report(session, collect.raw_table_of(sub, request.app.state.settings), problems)
     return Response(
         data,
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="submission-{submission_id}-report.xlsx"'},
     )
+
+
+def _queried(session: SessionDep, submission_id: int) -> list[QueriedFigure]:
+    problems = collect.submission_problems(session, submission_id).filter(pl.col("severity") == "query")
+    out = []
+    for h in list_held(session, submission_id):
+        assert h.id is not None
+        raised = [ProblemPublic(**p) for p in problems.filter(pl.col("row") == h.file_row).to_dicts()]
+        out.append(
+            QueriedFigure(
+                id=h.id, row=h.file_row, indicator=h.indicator_id, org=h.org_code, period=h.period, breakdown=h.breakdown,
+                value=h.value, numerator=h.numerator, denominator=h.denominator, symbol=h.symbol, state=h.state,
+                note=h.note, answered_by=h.answered_by, answered_at=h.answered_at, queries=raised,
+            )
+        )  # fmt: skip
+    return out
+
+
+@router.get(
+    "/submissions/{submission_id}/queries",
+    summary="An upload's queried figures",
+    response_model=Page[QueriedFigure],
+    responses=NOT_FOUND,
+)
+def submission_queries(
+    request: Request,
+    submission_id: Id,
+    session: SessionDep,
+    principal: SubmissionRead,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[QueriedFigure]:
+    """List the figures an upload's queries hold back, open or answered, with the queries on each."""
+    collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
+    return page_of(request, _queried(session, submission_id), limit=limit, offset=offset)
+
+
+@router.post(
+    "/submissions/{submission_id}/queries/{figure_id}",
+    summary="Answer a query with a note",
+    response_model=QueriedFigure,
+    responses={**NOT_FOUND, 422: {"description": "Empty note, or the query is already closed"}},
+)
+def answer_query(
+    submission_id: Id, figure_id: Id, body: QueryAnswer, session: SessionDep, principal: AgencySubmit
+) -> QueriedFigure:
+    """Explain a queried figure: it is stored with the note as a new version, and the upload's counts follow."""
+    sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
+    answer(session, sub, figure_id, note=body.note, answered_by=principal.label)
+    session.commit()
+    return next(q for q in _queried(session, submission_id) if q.id == figure_id)
 
 
 @router.get(

@@ -179,6 +179,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/submissions/{submission_id}"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
+    ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),
+    ("POST", "/api/submissions/{submission_id}/queries/{figure_id}"): rule(
+        "officer agency",
+        Case({"submission_id": "2147483647", "figure_id": "1"}, json={"note": "explained"}, owner="missing"),
+    ),
+    ("GET", "/api/rules"): rule("public"),
     ("GET", "/api/figures"): rule(
         "officer agency",
         Case(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +115,9 @@ def test_upload_report_and_figures(store_client: TestClient) -> None:
     assert report["problems"] == body["problems"]
     assert report["rows_accepted"] == 1
     csv = store_client.get(f"/api/submissions/{sub_id}/report.csv", headers=NOTTS)
+    # A message starting with "-" is not a number, so it gets the leading ' that stops a spreadsheet running it.
     assert pl.read_csv(io.BytesIO(csv.content)).rows() == [
-        (3, "value", -3, "not-negative", "error", "-3 is negative; a count cannot be")
+        (3, "value", -3, "not-negative", "error", "'-3 is negative; a count cannot be")
     ]
     xlsx = store_client.get(f"/api/submissions/{sub_id}/report.xlsx", headers=NOTTS)
     comments = zipfile.ZipFile(io.BytesIO(xlsx.content)).read("xl/comments1.xml").decode()
@@ -224,3 +226,46 @@ def test_a_text_file_that_is_a_table_is_read_by_its_content(store_client: TestCl
         "/api/submissions", headers=NOTTS, files={"file": ("figures.txt", text.encode(), "text/plain")}
     )
     assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("mode", ["default", "dry_run"])
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("notes.txt", b"Figures for the committee as discussed\n"), ("f.xls", b"\xd0\xcf\x11\xe0" + b"\x00" * 64)],
+)
+def test_an_unsupported_file_type_is_415(store_client: TestClient, mode: str, name: str, data: bytes) -> None:
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": (name, data, "application/octet-stream")}, data={"mode": mode}
+    )
+    assert response.status_code == 415
+    assert response.json()["problems"][0]["rule"] == "unsupported_file"
+    assert response.json()["problems"][0]["message"].startswith(f'"{name}" is ')
+
+
+def test_deeply_nested_json_is_a_clean_422_and_the_upload_ends(store_client: TestClient) -> None:
+    data = b"[" * 100_000 + b"]" * 100_000
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": ("f.json", data, "application/json")}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["status"] == "rejected"
+    assert "nests brackets deeper than the limit of 32" in body["problems"][0]["message"]
+
+
+def test_a_response_lists_the_first_1000_problems_and_report_csv_every_one(store_client: TestClient) -> None:
+    # 1,500 distinct past days, so each row breaks one rule only (a future period would be a second problem).
+    days = [date(2019, 1, 1) + timedelta(days=i) for i in range(1500)]
+    rows = "".join(f"cyp.cin_count,E10000024,{d.isoformat()},,=HYPERLINK({i}),,,,\n" for i, d in enumerate(days))
+    status, body = upload(store_client, NOTTS, rows)
+    assert status == 422
+    assert (len(body["problems"]), body["problem_count"], body["problems_truncated"]) == (1000, 1500, True)
+    assert body["problems"][0]["row"] == 2
+    again = store_client.get(f"/api/submissions/{body['id']}", headers=NOTTS).json()
+    assert (len(again["problems"]), again["problem_count"]) == (1000, 1500)
+    csv = store_client.get(f"/api/submissions/{body['id']}/report.csv", headers=NOTTS)
+    assert csv.content.startswith(b"\xef\xbb\xbfrow,column,value,rule,severity,message\n")
+    table = pl.read_csv(io.BytesIO(csv.content))
+    assert table.height == 1500
+    assert table["row"].to_list() == list(range(2, 1502))
+    assert table["value"][0] == "'=HYPERLINK(0)"

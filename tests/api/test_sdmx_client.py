@@ -3,54 +3,28 @@
 from __future__ import annotations
 
 import math
-import socket
-import threading
 from collections.abc import Iterator
-from contextlib import closing
 
 import pytest
 import requests
 import sdmx
 import sdmx.source
-import uvicorn
 from sqlalchemy import Engine
 
 from api.main import create_app
 from exports.sdmx_writer import OBS_STATUS
 from settings import Settings
 from tests.api.test_exports_api import DFE, upload
+from tests.live import live_server
 
-#: This engineer's port range; the first free one is used.
-PORTS = range(8120, 8130)
 FLOW = "DF_DFE_SSDA903"
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    pytest.skip(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 @pytest.fixture
 def live_url(store: Engine, store_settings: Settings) -> Iterator[str]:
     """The real service under uvicorn on 127.0.0.1, on a private database."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store_settings, engine=store), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-    while thread.is_alive() and not server.started:
-        started.wait(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join()
+    with live_server(create_app(store_settings, engine=store)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -40,9 +40,11 @@ def test_every_rule_is_reported_exactly(store: Engine, store_settings: Settings)
     assert outcome.submission.id is not None
     with Session(store) as session:
         report = submission_problems(session, outcome.submission.id)
-    found = sorted((r["row"], r["column"], r["rule"], r["severity"]) for r in report.iter_rows(named=True))
+    found = sorted((r["row"] or 0, r["column"], r["rule"], r["severity"]) for r in report.iter_rows(named=True))
     assert found == sorted([
-        (3, "indicator", "duplicate-figure", "error"),
+        (0, "value", "blank-rows", "information"),
+        (2, "value", "conflicting-figure", "error"),
+        (3, "value", "conflicting-figure", "error"),
         (4, "value", "type-error", "error"),
         (5, "value", "not-negative", "error"),
         (6, "value", "whole-count", "error"),
@@ -61,10 +63,11 @@ def test_every_rule_is_reported_exactly(store: Engine, store_settings: Settings)
         (21, "indicator", "missing-value", "error"),
     ])  # fmt: skip
     messages = {(r["row"], r["rule"]): r["message"] for r in report.iter_rows(named=True)}
-    assert (
-        messages[(3, "duplicate-figure")]
-        == "the same figure (cyp.cin_count, E10000024, 2024-06-30) is already given on row 2"
+    assert messages[(3, "conflicting-figure")] == (
+        "the same figure (cyp.cin_count, E10000024, 2024-06-30) is given on rows 2, 3 with different values; "
+        "none of them is stored until one row remains"
     )
+    assert messages[(None, "blank-rows")] == "1 row(s) were left blank and not read: row(s) 22"
     assert messages[(4, "type-error")] == "abc is not a number (nor one of the symbols x z c .. : -)"
     assert messages[(7, "percentage-range")] == "120 is a percentage, so it must be between 0 and 100"
     assert messages[(10, "value-disagrees-with-ratio")] == "40 does not agree with 30 / 60 x 100 = 50.0"
@@ -77,16 +80,15 @@ def test_every_rule_is_reported_exactly(store: Engine, store_settings: Settings)
     assert messages[(16, "bad-period")] == "Period FY2024-25 is a financial year, but a snapshot date is expected"
     assert messages[(17, "bad-breakdown")] == "cyp.lac_placed_20_miles_n has no breakdown 'sex' (it has none)"
     sub = outcome.submission
-    assert (sub.status, sub.rows_read, sub.rows_accepted, sub.error_count) == ("partially_accepted", 22, 5, 17)
+    assert (sub.status, sub.rows_read, sub.rows_accepted, sub.error_count) == ("partially_accepted", 22, 4, 18)
     stored = {(o.indicator_id, o.period): o for o in figures(store)}
+    # Neither of the two conflicting rows for cyp.cin_count is stored.
     assert set(stored) == {
-        ("cyp.cin_count", "2024-06-30"),
         ("cyp.return_interviews_in_timescale", "FY2024-25-Q1"),
         ("cyp.cpp_count", "2024-03-31"),
         ("cyp.lac_count", "2024-03-31"),
         ("cyp.lac_sdq_mean", "2024-06-30"),
     }
-    assert stored[("cyp.cin_count", "2024-06-30")].file_row == 2
     assert (stored[("cyp.cpp_count", "2024-03-31")].value, stored[("cyp.cpp_count", "2024-03-31")].symbol) == (
         None,
         "x",
@@ -154,9 +156,11 @@ def test_revision_history_keeps_every_version(store: Engine, store_settings: Set
         data=csv("cyp.cin_count,E10000024,2024-06-30,,1000,,,,"),
     )
     assert held.submission is not None
-    assert held.submission.status == "rejected"
+    # A query alone holds its figure without rejecting the upload.
+    assert (held.submission.status, held.submission.error_count, held.submission.queries_open) == ("queried", 0, 1)
     assert held.problems is not None
-    assert held.problems["rule"].to_list() == ["large-change"]
+    assert held.problems["rule"].to_list() == ["change.revision"]
+    assert held.problems["severity"].to_list() == ["query"]
     assert "add a note" in held.problems["message"][0]
     assert [o.value for o in figures(store)] == [500.0]
     revised = submit(
@@ -171,6 +175,11 @@ def test_revision_history_keeps_every_version(store: Engine, store_settings: Set
     assert versions[1].note == "Two large sibling groups became children in need"
     assert versions[1].submission_id == revised.submission.id
     assert versions[1].file_row == 2
+    with Session(store) as session:
+        earlier = session.get(Submission, held.submission.id)
+        assert earlier is not None
+        # The figure given again with a note closes the earlier upload's query.
+        assert (earlier.status, earlier.queries_open) == ("superseded", 0)
     small = submit(
         store,
         store_settings,
@@ -253,7 +262,7 @@ def test_breakdowns_are_stored_under_one_canonical_key(store: Engine, store_sett
     )
     outcome = submit(store, store_settings, agency_code="lewisham_drugs", filename="d.csv", data=data)
     assert outcome.problems is not None
-    assert outcome.problems.select("row", "rule").rows() == [(4, "duplicate-figure"), (5, "bad-breakdown")]
+    assert outcome.problems.select("row", "rule").rows() == [(4, "repeated-figure"), (5, "bad-breakdown")]
     assert sorted(o.breakdown for o in figures(store)) == ["", "age_band_ndtms=25-29;sex=F"]
 
 
@@ -302,11 +311,11 @@ def test_filled_xlsx_template_round_trip(store: Engine, store_settings: Settings
     with Session(store) as session:
         data, _name = build_template(session, "notts_cyp", "FY2024-25-Q1", "xlsx")
     sheet = pl.read_excel(io.BytesIO(data), sheet_name="Figures", infer_schema_length=0)
+    percentage = pl.col("unit") == "%"
     filled = sheet.with_columns(
-        pl.when(pl.col("indicator").str.contains("(_consultation|_in_timescale)$"))
-        .then(pl.lit("75"))
-        .otherwise(pl.lit("3"))
-        .alias("value")
+        pl.when(percentage).then(pl.lit("75")).otherwise(pl.lit("3")).alias("value"),
+        pl.when(percentage).then(pl.lit("3")).alias("numerator"),
+        pl.when(percentage).then(pl.lit("4")).alias("denominator"),
     )
     buffer = io.BytesIO()
     filled.write_excel(buffer, worksheet="Figures")

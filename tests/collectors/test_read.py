@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 import zipfile
 from collections.abc import Callable
@@ -470,8 +471,8 @@ def test_zip_bomb_is_refused() -> None:
         read_table(bomb, "f.xlsx")
     # The ratio depends on the zlib build, so only its shape is checked.
     assert re.fullmatch(
-        r'The workbook part "xl/worksheets/sheet1.xml" unzips \d{4} times larger than it is stored '
-        r"\(52428800 bytes\); the limit is 100 times, so it looks like a ZIP bomb",
+        r'The workbook part "xl/worksheets/sheet1.xml" unzips \d{3,4} times larger than it is stored '
+        r"\(\d+ bytes inflated when it was stopped\); the limit is 100 times, so it looks like a ZIP bomb",
         caught.value.message,
     )
 
@@ -483,8 +484,7 @@ def test_workbook_larger_than_the_limit_unzipped() -> None:
     with pytest.raises(UnsupportedFile) as caught:
         read_table(data, "f.xlsx", max_uncompressed_bytes=total - 1)
     assert caught.value.message == (
-        f"The workbook unzips to {total} bytes; the limit is {total - 1} bytes "
-        "(remove unused sheets or formatting, or upload CSV)"
+        f"The workbook unzips to more than {total - 1} bytes, the limit (remove unused sheets or formatting, or upload CSV)"
     )
 
 
@@ -511,7 +511,7 @@ def test_json_figures_object() -> None:
 def test_json_list_of_objects() -> None:
     data = b' \n[{"indicator": "KPI01", "value": 1e-7, "final": true}, {"value": "n/a", "other": 12345678901234567890}]'
     assert_frame_equal(
-        read_table(data, "upload.txt").frame,
+        read_table(data, "upload.json").frame,
         expected(
             {
                 "indicator": ["KPI01", None],
@@ -628,3 +628,104 @@ def test_xlsx_empty_sheet() -> None:
     assert caught.value.message == (
         'Sheet "Figures" of "f.xlsx" is empty; expected a header row and at least one data row'
     )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'[{"value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]",
+        b'{"figures": [{"note": "[[[["}], "x": ' + b"{" * 50_000,
+    ],
+)
+def test_deeply_nested_json_is_refused_before_parsing(data: bytes) -> None:
+    with pytest.raises(InvalidInput, match="nests brackets deeper than the limit of 32"):
+        read_table(data, "f.json")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    data = b'[{"indicator": "KPI01", "note": "' + b"[{" * 1000 + b'\\" ]]"}]'
+    assert read_table(data, "f.json").frame["note"].to_list() == ["[{" * 1000 + '" ]]']
+
+
+def test_json_is_read_in_batches_with_row_numbers_across_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import collectors.read as read
+
+    monkeypatch.setattr(read, "JSON_BATCH", 3)
+    items = [{"indicator": f"KPI{i:02}", "value": i} for i in range(1, 8)]
+    items[5] = {"indicator": "KPI06", "extra": "late column"}
+    frame = read_table(json.dumps({"meta": {"a": [1]}, "figures": items}).encode(), "f.json").frame
+    assert frame.columns == ["indicator", "value", "extra", "row"]
+    assert frame["row"].to_list() == list(range(1, 8))
+    assert frame["extra"].to_list() == [None] * 5 + ["late column", None]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'[{"a": 1}] x', "Extra data at line 1, column 12"),
+        (b'[{"a": 1} {"a": 2}]', "Expecting ',' delimiter at line 1, column 11"),
+        (b'{"figures": [], "figures": []}', 'has the key "figures" twice'),
+        (b'{"meta": 1 "figures": []}', "Expecting ',' delimiter at line 1, column 12"),
+    ],
+)
+def test_json_structure_errors_say_where(data: bytes, message: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        read_table(data, "f.json")
+
+
+def _lie_about_sizes(data: bytes, declared: int) -> bytes:
+    """Rewrite every member's declared uncompressed size (local header and central directory) to ``declared``."""
+    out = bytearray(data)
+    for info in zipfile.ZipFile(io.BytesIO(data)).infolist():
+        out[info.header_offset + 22 : info.header_offset + 26] = declared.to_bytes(4, "little")
+    central = out.find(b"PK\x01\x02")
+    while central != -1:
+        out[central + 24 : central + 28] = declared.to_bytes(4, "little")
+        central = out.find(b"PK\x01\x02", central + 4)
+    return bytes(out)
+
+
+def test_a_zip_bomb_that_declares_small_sizes_is_stopped_by_the_bytes_inflated() -> None:
+    sheet = b"<worksheet><sheetData>" + b"<!-- -->" * (13 * 1024 * 1024) + b"</sheetData></worksheet>"
+    bomb = _lie_about_sizes(zipped({"xl/workbook.xml": b"<workbook/>", "xl/worksheets/sheet1.xml": sheet}), 1000)
+    assert sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(bomb)).infolist()) == 2000
+    with pytest.raises(UnsupportedFile, match="looks like a ZIP bomb"):
+        check_xlsx_safety(bomb, max_uncompressed_bytes=500 * 1024 * 1024)
+    with pytest.raises(UnsupportedFile, match="unzips to more than 1000000 bytes"):
+        check_xlsx_safety(bomb, max_uncompressed_bytes=1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda book: book.add_worksheet("Figures").write(0, 70, "x"), "has cells past column BL"),
+        (lambda book: [book.add_worksheet(f"S{i}") for i in range(65)], "has 65 sheets; the limit is 64"),
+        (
+            lambda book: (lambda s: (s.write(0, 0, "indicator"), s.write(500_000, 0, "x")))(
+                book.add_worksheet("Figures")
+            ),
+            "has 2 rows spread down to row 500001",
+        ),
+    ],
+)
+def test_workbooks_too_wide_too_many_sheets_or_mostly_empty_are_refused(build: Any, message: str) -> None:
+    with pytest.raises(UnsupportedFile, match=message):
+        read_table(workbook(build), "f.xlsx")
+
+
+def test_a_workbook_with_more_rows_than_allowed_is_refused_before_it_is_read() -> None:
+    def rows(book: Any) -> None:
+        sheet = book.add_worksheet("Figures")
+        sheet.write_row(0, 0, ["indicator", "org", "period", "value"])
+        for i in range(1, 60):
+            sheet.write_row(i, 0, ["KPI01", "E06000010", "CY2024", i])
+
+    with pytest.raises(PayloadTooLarge, match="reaches row 60; the limit is 30 rows"):
+        read_table(workbook(rows), "f.xlsx", max_rows=30)
+
+
+def test_nesting_hidden_behind_brackets_in_strings_is_still_refused() -> None:
+    data = b'[{"note": "' + b"]" * 5000 + b'"}, ' + b"[" * 5000 + b"]" * 5000 + b"]"
+    with pytest.raises(InvalidInput, match="nests brackets deeper than the limit of 32"):
+        read_table(data, "f.json")

@@ -17,14 +17,17 @@ import pytest
 from collectors.workbooks import (
     TEMPLATE_COLUMNS,
     ProblemCell,
+    ReportRow,
     TemplateInfo,
     TemplateRow,
+    _number_formula,
     allowed_text,
     report_workbook,
     template_csv,
     template_xlsx,
 )
 from indicators.symbols import STATUSES, SYMBOLS
+from spreadsheet import neutralise
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 OFSTED = [("1", "Outstanding"), ("2", "Good"), ("3", "Requires improvement"), ("4", "Inadequate")]
@@ -169,7 +172,7 @@ def test_template_figures_round_trip_as_text(template: bytes) -> None:
             r.indicator,
             r.title,
             r.org,
-            r.org_name,
+            neutralise(r.org_name),  # '=HYPERLINK(...)' gets a leading ' so it never runs
             r.period,
             r.breakdown or None,
             r.unit or None,
@@ -228,8 +231,9 @@ def test_rows_with_the_same_rule_share_one_validation_even_when_apart(template: 
 
 def test_count_value_must_be_whole(template: bytes) -> None:
     formula = validation_of(template, "J3")["formula1"]
-    assert formula.startswith("OR(AND(ISNUMBER(J3),J3>=0,INT(J3)=J3)")
-    assert "<=" not in formula.split("IFERROR")[0]  # no upper bound
+    # IFERROR: Excel's AND evaluates INT(J3) even for a symbol, and INT("x") is an error that would refuse it.
+    assert formula.startswith("OR(IFERROR(AND(ISNUMBER(J3),J3>=0,INT(J3)=J3),FALSE),")
+    assert "<=" not in formula.split("RIGHT")[0]  # no upper bound
 
 
 def test_gap_without_bounds_accepts_any_number(template: bytes) -> None:
@@ -286,7 +290,9 @@ def test_extreme_bounds_keep_the_formula_within_excel_limits() -> None:
     book = template_xlsx(INFO, [row] * 3)
     formula = validation_of(book, "J2")["formula1"]
     assert len(formula) <= 255
-    assert formula.startswith("OR(AND(ISNUMBER(J2),J2>=-123456789.123456,J2<=987654321.987654,INT(J2)=J2)")
+    assert formula.startswith(
+        "OR(IFERROR(AND(ISNUMBER(J2),J2>=-123456789.123456,J2<=987654321.987654,INT(J2)=J2),FALSE)"
+    )
 
 
 def test_empty_template_still_opens() -> None:
@@ -338,46 +344,60 @@ CELLS: list[tuple[int, list[str | None]]] = [
     # rows 4 and 5 were blank in the agency's file
     (6, ["CSC-CLA-PCT", "E09000003", "2024-06", "150", ""]),
     (7, ["OFSTED-CSC", "E09000003", "2024-06", '=HYPERLINK("http://evil")', None]),
+    (8, ["CSC-CLA-PCT", "E09000004", "2024-06", None, None]),
 ]
 PROBLEMS = [
     ProblemCell(3, "value", "abc", "number", "error", "abc is not a number (nor one of the symbols x z c .. : -)"),
     ProblemCell(6, "value", "150", "max_value", "error", "150 is above the maximum 100"),
-    ProblemCell(6, "value", "150", "change", "warning", "150 is 12 times last period's 12.5; add a note"),
-    ProblemCell(6, "note", "", "note_needed", "warning", "A note is needed for this big change"),
+    ProblemCell(6, "value", "150", "change", "query", "150 is 12 times last period's 12.5; add a note"),
+    ProblemCell(6, "note", "", "note_needed", "query", "A note is needed for this big change"),
     ProblemCell(7, None, None, "duplicate", "error", "Row 7 repeats row 2"),
-    ProblemCell(7, "breakdown", None, "unknown_breakdown", "warning", "breakdown column missing"),
-    ProblemCell(None, "status", None, "missing_column", "warning", "No status column; every figure is taken as final"),
+    ProblemCell(7, "breakdown", None, "unknown_breakdown", "query", "breakdown column missing"),
+    ProblemCell(
+        None, "status", None, "missing_column", "information", "No status column; every figure is taken as final"
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def report() -> bytes:
-    """The report for CELLS and PROBLEMS, built once."""
-    return report_workbook(HEADER, CELLS, PROBLEMS)
+    """The report for CELLS and PROBLEMS, built once, with the template's rule on the percentage rows."""
+    rows = [ReportRow(r, cells, ROWS[0] if cells[0] == "CSC-CLA-PCT" else None) for r, cells in CELLS]
+    return report_workbook(HEADER, rows, PROBLEMS, codelists=CODELISTS, blank_rows=[8])
 
 
 def test_report_keeps_the_upload_row_numbers(report: bytes) -> None:
     sheet = read_part(report, "xl/worksheets/sheet1.xml")
-    assert re.findall(r'<row r="(\d+)"', sheet) == ["1", "2", "3", "6", "7"]
+    assert re.findall(r'<row r="(\d+)"', sheet) == ["1", "2", "3", "6", "7", "8"]
     df = pl.read_excel(io.BytesIO(report), sheet_name="Figures", infer_schema_length=0, drop_empty_rows=False)
     assert df.columns == HEADER
-    # Spreadsheet row 7 is the sixth row under the header; rows 4 and 5 stay blank.
-    assert df.row(5) == ("OFSTED-CSC", "E09000003", "2024-06", '=HYPERLINK("http://evil")', None)
+    # Spreadsheet row 7 is the sixth row under the header; rows 4 and 5 stay blank; the hostile text is neutralised.
+    assert df.row(5) == ("OFSTED-CSC", "E09000003", "2024-06", '\'=HYPERLINK("http://evil")', None)
     assert df.row(2) == (None,) * 5
     assert "<f>" not in sheet  # the agency's text never becomes a formula
+
+
+def test_report_keeps_numbers_as_numbers(report: bytes) -> None:
+    sheet = read_part(report, "xl/worksheets/sheet1.xml")
+    # 12.5 and 150 are number cells (no t="s" / t="inlineStr"); "abc" stays text.
+    assert re.search(r'<c r="D2"[^>]*><v>12.5</v>', sheet)
+    assert re.search(r'<c r="D6"[^>]*><v>150</v>', sheet)
+    assert re.search(r'<c r="D3"[^>]* t="(s|inlineStr|str)"', sheet)
 
 
 def test_report_comments_sit_on_the_problem_cells(report: bytes) -> None:
     notes = comments(report)
     # "value" matches the upload's "Value" header regardless of case.
     assert notes["D3"] == "Error: abc is not a number (nor one of the symbols x z c .. : -)"
-    assert notes["D6"] == "Error: 150 is above the maximum 100\nWarning: 150 is 12 times last period's 12.5; add a note"
-    assert notes["E6"] == "Warning: A note is needed for this big change"
-    assert notes["A7"] == 'Error: Row 7 repeats row 2\nWarning (column "breakdown"): breakdown column missing'
-    assert set(notes) == {"D3", "D6", "E6", "A7"}  # the whole-file problem has no cell
+    assert notes["D6"] == "Error: 150 is above the maximum 100\nQuery: 150 is 12 times last period's 12.5; add a note"
+    assert notes["E6"] == "Query: A note is needed for this big change"
+    assert notes["A7"] == 'Error: Row 7 repeats row 2\nQuery (column "breakdown"): breakdown column missing'
+    # The blank row is named on its value cell.
+    assert notes["D8"].startswith("Information: This row was left blank")
+    assert set(notes) == {"D3", "D6", "E6", "A7", "D8"}  # the whole-file problem has no cell
 
 
-def test_report_fills_errors_red_and_warnings_amber(report: bytes) -> None:
+def test_report_fills_errors_red_and_queries_amber(report: bytes) -> None:
     sheet = read_part(report, "xl/worksheets/sheet1.xml")
     styles = read_part(report, "xl/styles.xml")
     fills: list[str] = re.findall(r'<fill><patternFill patternType="solid"><fgColor rgb="FF([0-9A-F]{6})"', styles)
@@ -389,6 +409,20 @@ def test_report_fills_errors_red_and_warnings_amber(report: bytes) -> None:
 
     assert fill_of("D3") == fill_of("D6") == fill_of("A7") == "FFC7CE"
     assert fill_of("E6") == "FFEB9C"
+    assert fill_of("D8") == "DDEBF7"
+
+
+def test_report_keeps_the_template_validation_and_instructions(report: bytes) -> None:
+    found = validations(report, "xl/worksheets/sheet1.xml")
+    percentage = [v for v in found if "D2" in v["sqref"].split()[0]]
+    assert percentage, found
+    # The percentage rows (2, 3, 6, 8) carry the template's own rule; the judgement row 7 has none here.
+    assert percentage[0]["formula1"] == _number_formula("D2", 0.0, 100.0, False).lstrip("=")
+    assert set(percentage[0]["sqref"].split()) == {"D2:D3", "D6", "D8"}
+    instructions = pl.read_excel(io.BytesIO(report), sheet_name="Instructions", has_header=False)
+    text = " ".join(str(v) for v in instructions.to_series(1).drop_nulls())
+    assert "upload this workbook again" in text
+    assert "3 query(ies)" in text
 
 
 def test_report_problems_sheet_lists_every_problem(report: bytes) -> None:
@@ -400,9 +434,7 @@ def test_report_problems_sheet_lists_every_problem(report: bytes) -> None:
     assert df["row"].to_list()[-1] is None
     sheet = read_part(report, "xl/worksheets/sheet2.xml")
     assert 'state="frozen"' in sheet
-    table = read_part(report, "xl/tables/table1.xml")
-    assert 'ref="A1:F8"' in table
-    assert "<autoFilter" in table
+    assert '<autoFilter ref="A1:F8"' in sheet
 
 
 def test_report_without_problems_keeps_a_header() -> None:

@@ -20,7 +20,7 @@ from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, make_built
         ("+1", "'+1"),
         ("-1+2", "'-1+2"),
         ("-A1", "'-A1"),
-        ("-", "'-"),
+        ("-", "-"),  # the nil symbol alone: nothing follows it to run
         ("\tcmd", "'\tcmd"),
         ("\rcmd", "'\rcmd"),
         ("-3.5", "-3.5"),

@@ -213,7 +213,7 @@ def test_lineage_one_row_per_cell_with_every_figure(layout: str) -> None:
     assert "E07000170" in " ".join(frame["Stored figures"].to_list())
 
 
-def test_hostile_text_stays_text() -> None:
+def test_hostile_text_stays_text_and_is_neutralised() -> None:
     hostile = '=HYPERLINK("http://evil.example","click")'
     field = FieldInfo(**{**FIELDS[0].__dict__, "label": "@SUM(1)"})
     built = make_built(cells=[{**CELLS[0], "org_name": hostile, "reason": "+1"}], fields=[field])
@@ -223,8 +223,9 @@ def test_hostile_text_stays_text() -> None:
             if name.startswith("xl/worksheets/"):
                 assert b"<f>" not in z.read(name), name
     frame = _read(data, "Data")
-    assert frame["Org name"].to_list() == [hostile]
-    assert frame["Field label"].to_list() == ["@SUM(1)"]
+    # Neutralised as in the CSV (OWASP): a leading ' keeps Excel from running the text when the cell is edited.
+    assert frame["Org name"].to_list() == ["'" + hostile]
+    assert frame["Field label"].to_list() == ["'@SUM(1)"]
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

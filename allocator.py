@@ -1,0 +1,26 @@
+"""Make the memory allocator polars uses (jemalloc) give freed memory back to the system at once.
+
+By default jemalloc keeps freed pages for seconds before returning them, so a request that builds
+and drops several large frames in a row holds all of them in resident memory at its peak. Set
+before polars is first loaded (the CLI imports this module first); an operator's own
+``_RJEM_MALLOC_CONF`` wins.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+#: Return dirty and muzzy pages immediately, from a background thread, so peaks are what is live.
+JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0"
+
+os.environ.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
+
+
+def release_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc keeps them after a large request otherwise)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return
+    libc.malloc_trim(0)

@@ -1,0 +1,112 @@
+"""Back up the store while the service runs, and restore it into an empty data directory (SQLite).
+
+A backup is one tar file holding ``onereturn.sqlite3``, copied with SQLite's online backup API (a
+consistent snapshot, safe while uploads are being written), and the kept raw uploads under
+``uploads/``. Raw files are written before their submission is recorded, so every submission in
+the snapshot has its file in the archive. On PostgreSQL, use ``pg_dump``/``pg_restore`` (README).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from errors import Conflict, InvalidInput
+from settings import Settings
+
+#: The database's name inside a backup archive.
+DATABASE = "onereturn.sqlite3"
+UPLOADS = "uploads"
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    """What a backup or restore covered."""
+
+    path: Path
+    database_bytes: int
+    uploads: int
+
+
+def _sqlite_path(settings: Settings) -> Path:
+    url = settings.effective_database_url
+    if not url.startswith("sqlite:///"):
+        raise InvalidInput(
+            "onereturn db backup and restore work on the SQLite store; for PostgreSQL use pg_dump and pg_restore "
+            "(see the README)"
+        )
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def backup(settings: Settings, target: Path) -> BackupSummary:
+    """Write a consistent copy of the store and its kept uploads to ``target`` (a tar file)."""
+    source_path = _sqlite_path(settings)
+    if not source_path.exists():
+        raise InvalidInput(f"There is no store at {source_path} to back up")
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        copy = Path(work) / DATABASE
+        source = sqlite3.connect(source_path, timeout=30)
+        dest = sqlite3.connect(copy)
+        try:
+            # One step under one read transaction: in WAL mode it does not block writers, and no write
+            # made meanwhile can restart it (as a backup in several steps would be, over and over).
+            source.backup(dest, pages=-1)
+        finally:
+            dest.close()
+            source.close()
+        uploads = sorted(p for p in (settings.data_dir / UPLOADS).rglob("*") if p.is_file() and ".tmp" not in p.suffix)
+        partial = Path(work) / "backup.tar"
+        with tarfile.open(partial, "w") as archive:
+            archive.add(copy, arcname=DATABASE)
+            for path in uploads:
+                archive.add(path, arcname=f"{UPLOADS}/{path.relative_to(settings.data_dir / UPLOADS).as_posix()}")
+        size = copy.stat().st_size
+        os.replace(partial, target)
+    return BackupSummary(target, size, len(uploads))
+
+
+def _safe_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    members = archive.getmembers()
+    for member in members:
+        name = Path(member.name)
+        inside = member.name == DATABASE or (name.parts[:1] == (UPLOADS,) and ".." not in name.parts)
+        if not member.isfile() or name.is_absolute() or not inside:
+            raise InvalidInput(f"The backup holds {member.name!r}, which is not part of a onereturn backup")
+    if DATABASE not in {m.name for m in members}:
+        raise InvalidInput(f"The file is not a onereturn backup: it holds no {DATABASE}")
+    return members
+
+
+def restore(settings: Settings, source: Path) -> BackupSummary:
+    """Restore a backup into the configured data directory, which must be empty (or not yet exist)."""
+    target_db = _sqlite_path(settings)
+    data_dir = settings.data_dir.resolve()
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise Conflict(f"The data directory {data_dir} is not empty; restore only into an empty one")
+    if target_db.exists():
+        raise Conflict(f"A store already exists at {target_db} (ONERETURN_DATABASE_URL); restore only into a new one")
+    try:
+        with tarfile.open(source, "r") as archive:
+            members = _safe_members(archive)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            archive.extractall(data_dir, members=members, filter="data")
+    except (OSError, tarfile.TarError) as exc:
+        raise InvalidInput(f"{source} is not a onereturn backup ({exc})") from exc
+    if (data_dir / DATABASE).resolve() != target_db.resolve():
+        target_db.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(data_dir / DATABASE, target_db)
+    # Kept files are named by their hash; point each submission at its file in the new data directory.
+    with sqlite3.connect(target_db) as conn:
+        conn.execute(
+            "UPDATE submission SET raw_path = ? || '/' || substr(content_hash, 1, 2) || '/' || content_hash",
+            (str(data_dir / UPLOADS),),
+        )
+    conn.close()
+    uploads = sum(1 for m in members if m.name != DATABASE)
+    return BackupSummary(target_db, target_db.stat().st_size, uploads)

@@ -1,0 +1,87 @@
+"""An upload's problems in bounded memory: written in batches, read back a page or a stream at a time.
+
+A million-row file can have a million problems. They are written through the driver's bulk path in
+batches (never as a million Python dicts), a response shows the first :data:`SHOWN` with the total,
+and the downloadable reports stream every one of them from the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from collectors.validate import problem_frame
+from indicators.models import SubmissionProblem
+from spreadsheet import neutralise
+
+#: Problems shown in a response; the downloadable reports hold every one.
+SHOWN = 1000
+#: Problems written or read per batch.
+BATCH = 20_000
+FIELDS = ("row", "column", "value", "rule", "severity", "message")
+_INSERT_COLUMNS = ("submission_id", *FIELDS)
+
+
+def write_problems(session: Session, submission_id: int, problems: pl.DataFrame) -> None:
+    """Insert an upload's problems in batches through the driver's bulk path, inside the caller's transaction."""
+    if problems.is_empty():
+        return
+    connection = session.connection()
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    names = ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
+    try:
+        for batch in problems.select(FIELDS).iter_slices(BATCH):
+            rows = ((submission_id, *row) for row in batch.iter_rows())
+            if connection.dialect.name == "postgresql":
+                with cursor.copy(f"COPY submission_problem ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" * len(_INSERT_COLUMNS))
+                cursor.executemany(f"INSERT INTO submission_problem ({names}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()
+
+
+def _ordered(submission_id: int) -> Any:
+    return (
+        select(*(getattr(SubmissionProblem, f) for f in FIELDS))
+        .where(SubmissionProblem.submission_id == submission_id)
+        .order_by(col(SubmissionProblem.row), col(SubmissionProblem.id))
+    )
+
+
+def first_problems(session: Session, submission_id: int, limit: int = SHOWN) -> tuple[pl.DataFrame, int]:
+    """Return the first ``limit`` problems in row order, and how many there are in all."""
+    total = session.execute(select(func.count()).where(SubmissionProblem.submission_id == submission_id)).scalar_one()
+    rows = session.execute(_ordered(submission_id).limit(limit)).all()
+    return problem_frame([dict(zip(FIELDS, r, strict=True)) for r in rows]), int(total)
+
+
+def iter_problems(engine: Engine, submission_id: int) -> Iterator[tuple[Any, ...]]:
+    """Yield every problem in row order, fetched a batch at a time on a session of its own (for streaming)."""
+    with Session(engine) as session:
+        result = session.execute(_ordered(submission_id).execution_options(yield_per=BATCH))
+        for row in result:
+            yield tuple(row)
+
+
+def problems_csv(rows: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
+    """Write problems as CSV (UTF-8 with BOM, for Excel), about 64 KiB at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    buffer.write("\ufeff")
+    writer.writerow(FIELDS)
+    for row in rows:
+        writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else v for v in row])
+        if buffer.tell() > 65536:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")

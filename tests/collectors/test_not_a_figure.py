@@ -1,0 +1,86 @@
+"""NaN, infinity and negative zero are refused in value, numerator and denominator, in every format."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import xlsxwriter
+from sqlalchemy import Engine
+
+from collectors.service import submit
+from settings import Settings
+
+COLUMNS = ("indicator", "org", "period", "value", "numerator", "denominator")
+#: A percentage, so value, numerator and denominator are all read.
+GOOD: dict[str, object] = {"indicator": "cyp.lac_iro_consultation", "org": "E10000024", "period": "FY2024-25-Q2",
+        "value": "50", "numerator": "5", "denominator": "10"}  # fmt: skip
+CASES = [
+    ("NaN", "is NaN (not a number)"),
+    ("nan", "is NaN (not a number)"),
+    ("inf", "is infinite"),
+    ("-Infinity", "is infinite"),
+    ("1e999", "is infinite"),
+    ("-0", "is negative zero"),
+    ("-0.00", "is negative zero"),
+]
+
+
+def _csv(row: dict[str, object]) -> bytes:
+    return (",".join(COLUMNS) + "\n" + ",".join(str(row[c]) for c in COLUMNS) + "\n").encode()
+
+
+def _xlsx(row: dict[str, object]) -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False})
+    sheet = book.add_worksheet("Figures")
+    sheet.write_row(0, 0, COLUMNS)
+    for i, column in enumerate(COLUMNS):
+        cell = row[column]
+        if isinstance(cell, float):
+            sheet.write_number(1, i, cell)
+        else:
+            sheet.write_string(1, i, str(cell))
+    book.close()
+    return buffer.getvalue()
+
+
+def _json(row: dict[str, object]) -> bytes:
+    return json.dumps([row]).encode()
+
+
+def _problems(store: Engine, settings: Settings, name: str, data: bytes) -> list[dict[str, object]]:
+    outcome = submit(store, settings, agency_code="notts_cyp", filename=name, data=data, mode="dry_run")
+    assert outcome.problems is not None
+    return [p for p in outcome.problems.to_dicts() if p["severity"] == "error"]
+
+
+def test_the_good_row_is_accepted(store: Engine, store_settings: Settings) -> None:
+    for name, data in (("f.csv", _csv(GOOD)), ("f.xlsx", _xlsx(GOOD)), ("f.json", _json(GOOD))):
+        assert _problems(store, store_settings, name, data) == []
+
+
+@pytest.mark.parametrize("column", ["value", "numerator", "denominator"])
+@pytest.mark.parametrize(("text", "says"), CASES)
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
+def test_not_a_figure_is_refused_with_a_precise_message(
+    store: Engine, store_settings: Settings, fmt: str, column: str, text: str, says: str
+) -> None:
+    row = {**GOOD, column: text}
+    data = {"csv": _csv, "xlsx": _xlsx, "json": _json}[fmt](row)
+    problems = _problems(store, store_settings, f"f.{fmt}", data)
+    assert [(p["column"], p["value"]) for p in problems if p["rule"] == "type-error"] == [(column, text)]
+    message = str(next(p["message"] for p in problems if p["rule"] == "type-error"))
+    assert message.startswith(f"{text} {says}")
+
+
+@pytest.mark.parametrize("column", ["value", "numerator", "denominator"])
+def test_negative_zero_as_a_number_is_refused_in_json_and_xlsx(
+    store: Engine, store_settings: Settings, column: str
+) -> None:
+    as_json = json.dumps([{**GOOD, column: 0}]).replace(f'"{column}": 0', f'"{column}": -0').encode()
+    for name, data in (("f.json", as_json), ("f.xlsx", _xlsx({**GOOD, column: -0.0}))):
+        problems = _problems(store, store_settings, name, data)
+        assert [(p["column"], p["value"]) for p in problems] == [(column, "-0")], name
+        assert "negative zero" in str(problems[0]["message"])

@@ -1,0 +1,205 @@
+"""Every upload ends: failed with a reason (raw file kept) and runnable again; concurrent uploads store each figure once."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, text
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+import collectors.service as service
+from collectors.service import reprocess, submit
+from errors import Conflict, ProcessingFailed
+from indicators.models import Observation, Submission
+from settings import Settings
+from tests.api.test_error_shape import assert_canonical_error
+
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+ROWS = "cyp.cin_count,E10000024,2024-06-30,,512,,,,\ncyp.lac_count,E10000024,2025-03-31,,1100,,,,\n"
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+
+
+def _status(engine: Engine, submission_id: int) -> Submission:
+    with Session(engine) as session:
+        sub = session.get(Submission, submission_id)
+        assert sub is not None
+        return sub
+
+
+def _break_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("the reader tripped over something")
+
+    monkeypatch.setattr(service, "read_table", broken)
+
+
+def test_a_parser_exception_ends_failed_with_a_reason_and_reprocess_runs_it_again(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        _break_reading(patch)
+        with pytest.raises(ProcessingFailed) as caught:
+            submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + ROWS).encode())
+    sub_id = int(caught.value.message.split()[1])
+    failed = _status(store, sub_id)
+    assert failed.status == "failed"
+    assert "ValueError: the reader tripped over something" in failed.message
+    assert f"onereturn submissions reprocess {sub_id}" in failed.message
+    assert failed.finished_at is not None
+    assert Path(failed.raw_path).read_bytes() == (HEADER + ROWS).encode()
+    outcome = reprocess(store, store_settings, sub_id)
+    assert outcome.submission is not None
+    assert (outcome.submission.id, outcome.submission.status) == (sub_id, "accepted")
+    assert _status(store, sub_id).rows_new == 2
+    with pytest.raises(Conflict, match="only failed or interrupted"):
+        reprocess(store, store_settings, sub_id)
+
+
+def test_a_database_error_while_storing_ends_failed(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise IntegrityError("INSERT INTO observation ...", {}, Exception("duplicate key value violates a constraint"))
+
+    monkeypatch.setattr(service, "write_figures", refuse)
+    with pytest.raises(ProcessingFailed):
+        submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + ROWS).encode())
+    with Session(store) as session:
+        sub = session.execute(select(Submission)).scalars().one()
+        assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
+    assert sub.status == "failed"
+    assert "the database refused the figures (duplicate key value violates a constraint)" in sub.message
+
+
+def test_over_http_a_failure_is_a_500_naming_the_submission_then_the_cli_reprocesses_it(
+    store: Engine, store_client: TestClient, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cli
+
+    with monkeypatch.context() as patch:
+        _break_reading(patch)
+        response = store_client.post(
+            "/api/submissions", headers=NOTTS, files={"file": ("f.csv", (HEADER + ROWS).encode(), "text/csv")}
+        )
+    assert response.status_code == 500
+    assert_canonical_error(response.json(), 500)
+    assert "processing failed" in response.json()["error"]
+    listed = store_client.get("/api/submissions", headers=NOTTS).json()["items"]
+    assert [s["status"] for s in listed] == ["failed"]
+    monkeypatch.setenv("ONERETURN_DATABASE_URL", store.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ONERETURN_DATA_DIR", str(store_settings.data_dir))
+    from settings import get_settings
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli.app, ["submissions", "reprocess", str(listed[0]["id"])])
+    assert result.exit_code == 0, result.output
+    assert "accepted" in result.output
+    assert store_client.get("/api/submissions", headers=NOTTS).json()["items"][0]["status"] == "accepted"
+
+
+def test_a_nul_in_a_note_is_stored_cleaned(store: Engine, store_settings: Settings) -> None:
+    data = (
+        b'[{"indicator": "cyp.cin_count", "org": "E10000024", "period": "2024-06-30", "value": 7, "note": "a\\u0000b"}]'
+    )
+    outcome = submit(store, store_settings, agency_code="notts_cyp", filename="f.json", data=data)
+    assert outcome.submission is not None
+    assert outcome.submission.status == "accepted", outcome.submission.message
+    with Session(store) as session:
+        assert session.execute(select(Observation.note)).scalar_one() == "a\ufffdb"
+
+
+def _population_rows(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        orgs = [r[0] for r in conn.execute(text("SELECT org_code FROM agency_org WHERE agency_code = 'ons'"))]
+    return [
+        f"pop.resident_0_17,{org},CY{year},,{1000 + year},,,,"
+        for year in range(1990, 2000)
+        for org in sorted(orgs)[:150]
+    ]
+
+
+def test_concurrent_uploads_of_the_same_figures_leave_each_current_once(
+    store: Engine, store_settings: Settings
+) -> None:
+    rows = _population_rows(store)
+    assert len(rows) > 1000
+    uploads = 6
+    files = []
+    for i in range(uploads):
+        shuffled = rows[:]
+        random.Random(i).shuffle(shuffled)
+        files.append((HEADER + "\n".join(shuffled) + "\n").encode())
+    outcomes: list[object] = [None] * uploads
+    start = threading.Barrier(uploads)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            outcomes[i] = submit(store, store_settings, agency_code="ons", filename=f"f{i}.csv", data=files[i])
+        except Exception as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(uploads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = [getattr(getattr(o, "submission", None), "status", repr(o)) for o in outcomes]
+    assert statuses == ["accepted"] * uploads
+    with Session(store) as session:
+        current = session.execute(
+            text(
+                "SELECT indicator_id, org_code, period, breakdown, count(*) FROM observation WHERE is_current "
+                "GROUP BY indicator_id, org_code, period, breakdown"
+            )
+        ).all()
+        total = session.execute(select(func.count()).select_from(Observation)).scalar_one()
+        new = [s.rows_new for s in session.execute(select(Submission)).scalars()]
+    assert len(current) == len(rows)
+    assert {c[-1] for c in current} == {1}
+    assert total == len(rows), "the same figures sent again are unchanged, not new versions"
+    assert sorted(new) == [0] * (uploads - 1) + [len(rows)]
+
+
+def test_a_panic_in_polars_ends_the_upload_failed(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    def panic(*_args: object, **_kwargs: object) -> None:
+        raise pl.exceptions.PanicException("assertion failed: i < self.len()")
+
+    monkeypatch.setattr(service, "validate", panic)
+    with pytest.raises(ProcessingFailed):
+        submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + ROWS).encode())
+    with Session(store) as session:
+        sub = session.execute(select(Submission)).scalars().one()
+    assert sub.status == "failed"
+    assert "PanicException: assertion failed: i < self.len()" in sub.message
+
+
+def test_a_busy_database_ends_the_upload_failed_and_is_answered_503(
+    store: Engine, store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    def locked(*_args: object, **_kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(service, "write_figures", locked)
+    response = store_client.post(
+        "/api/submissions", headers=NOTTS, files={"file": ("f.csv", (HEADER + ROWS).encode(), "text/csv")}
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    with Session(store) as session:
+        sub = session.execute(select(Submission)).scalars().one()
+    assert sub.status == "failed"
+    assert "database is locked" in sub.message
