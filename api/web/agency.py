@@ -20,15 +20,24 @@ from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
 from api.routes import collect as collect_routes
-from api.web.pages import CALENDAR, FIGURES, SUBMISSIONS, SUBMIT, TEMPLATES, PageRoute, VisitorDep, allowed, check_csrf
+from api.web.pages import (
+    CALENDAR,
+    FIGURES,
+    SUBMISSIONS,
+    SUBMIT,
+    TEMPLATES,
+    PageRoute,
+    VisitorDep,
+    allowed,
+    check_csrf,
+    collecting_now,
+)
 from api.web.render import page
 from collectors import service as collect
 from errors import InvalidInput, NotFound
 from mappings import service as mappings
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-#: Problems the agency answers with a note rather than by changing the figure.
-QUERY_RULES = frozenset({"large-change", "unusual-value"})
 MODES = {
     "default": "Store the rows that are right, and tell me about the others",
     "atomic": "Store nothing unless every row is right",
@@ -60,9 +69,7 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     ]
     overdue = [r for r in rows if r["status"] == "overdue"]
     upcoming = [r for r in rows if r["status"] != "overdue"]
-    nxt: dict[str, dict[str, Any]] = {}
-    for r in upcoming:
-        nxt.setdefault(r["return_id"], r)
+    nxt = collecting_now(rows, today)
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
     return page(
         request, "agency/owed.html", visitor, title="What you owe", due_now=list(nxt.values()), overdue=overdue,
@@ -167,7 +174,7 @@ def submission_report(request: Request, session: SessionDep, visitor: VisitorDep
     header, rows, blank = _shown_rows(raw.frame if raw is not None else None, marks)
     queries = [
         p for p in rep["problems"]
-        if p["rule"] in QUERY_RULES and p["row"] is not None and "add a note" in p["message"]
+        if p["severity"] == "query" and p["row"] is not None
     ]  # fmt: skip
     return page(
         request, "agency/report.html", visitor, title=f"Submission {submission_id}", report=rep, rows=rows,

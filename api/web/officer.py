@@ -17,7 +17,7 @@ from api.routes import catalogue as catalogue_routes
 from api.routes import collect as collect_routes
 from api.routes import exports as export_routes
 from api.web.charts import Bar, stacked_bars
-from api.web.pages import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed
+from api.web.pages import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting_now
 from api.web.render import page
 from errors import InvalidInput, OneReturnError
 from exports.burden import collected_inputs
@@ -37,15 +37,12 @@ def _titles(session: SessionDep) -> dict[str, str]:
 
 
 def current_periods(request: Request, session: SessionDep, visitor: VisitorDep, today: date) -> dict[str, str]:
-    """Each return's period being collected now: the one with the next agency deadline."""
+    """Each return's period being collected now: its latest period that has ended."""
     listing = calendar_routes.get_calendar(
-        request=request, session=session, principal=visitor.principal, start=today, end=today + timedelta(days=400)
-    )
-    out: dict[str, str] = {}
-    for e in listing["items"]:
-        if e["kind"] == "agency_deadline":
-            out.setdefault(e["return_id"], e["period"])
-    return out
+        request=request, session=session, principal=visitor.principal,
+        start=today - timedelta(days=400), end=today + timedelta(days=400),
+    )  # fmt: skip
+    return {return_id: e["period"] for return_id, e in collecting_now(listing["items"], today).items()}
 
 
 @router.get("/officer")

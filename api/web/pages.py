@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,6 +17,7 @@ from api.deps import SessionDep
 from api.scopes import Resource
 from api.web.render import Visitor, page
 from errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
+from indicators.periods import parse_period
 from websessions import csrf_ok, find_session
 
 SESSION_COOKIE = "onereturn_session"
@@ -154,3 +156,13 @@ def safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+def collecting_now(entries: Iterable[dict[str, Any]], today: date) -> dict[str, dict[str, Any]]:
+    """Each return's agency deadline for its latest period that has ended: the period being collected now."""
+    out: dict[str, dict[str, Any]] = {}
+    # A period still running cannot be reported yet, so its deadline is only upcoming.
+    for entry in sorted(entries, key=lambda e: str(e["at"])):
+        if entry["kind"] == "agency_deadline" and parse_period(entry["period"]).end < today:
+            out[entry["return_id"]] = entry
+    return out

@@ -211,7 +211,8 @@ def test_agency_fixes_two_mistakes_and_the_officer_sees_it(
     download.value.save_as(template)
     assert download.value.suggested_filename.endswith(".xlsx")
 
-    wrong = {"cyp.cin_count": "twelve hundred", "cyp.cpp_count": "-400", "cyp.cpp_2_years_plus_n": "20"}
+    # Close to the figures stored for the year before, so the corrected file raises no query about the change.
+    wrong = {"cyp.cin_count": "four thousand", "cyp.cpp_count": "-400", "cyp.cpp_2_years_plus_n": "9"}
     _upload(agency, _fill(template, wrong), "notts-first-try.xlsx")
     page = agency.page
     assert re.search(r"/submissions/\d+$", page.url)
@@ -219,12 +220,12 @@ def test_agency_fixes_two_mistakes_and_the_officer_sees_it(
     marked = page.locator("#upload-rows tr[data-problem='error']")
     assert marked.count() == 2
     texts = " ".join(marked.all_inner_texts())
-    assert "twelve hundred" in texts
+    assert "four thousand" in texts
     assert "-400" in texts
     assert "app-row--error" in (marked.first.get_attribute("class") or "")
     page.screenshot(path=str(shots / "agency-report-two-problems.png"), full_page=True)
 
-    right = {"cyp.cin_count": "1200", "cyp.cpp_count": "400", "cyp.cpp_2_years_plus_n": "20"}
+    right = {"cyp.cin_count": "4000", "cyp.cpp_count": "400", "cyp.cpp_2_years_plus_n": "9"}
     _upload(agency, _fill(template, right), "notts-second-try.xlsx")
     assert page.locator("#accepted").inner_text().startswith("Figures accepted")
     assert page.locator("#status").inner_text() == "Accepted"
