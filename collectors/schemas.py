@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-
-def _utc(value: datetime) -> datetime:
-    # Stored times are UTC; SQLite hands them back without a zone, which JSON clients cannot place.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
+from indicators.periods import utc
 
 #: A time in UTC, always written with its offset.
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(utc)]
 
 
 class ProblemPublic(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 from sqlalchemy import insert
@@ -20,17 +20,7 @@ from sqlmodel import Session, col, select
 from errors import NotFound
 from exports.model import CELL_SCHEMA, BuiltReturn
 from exports.models import BuildCell, ExportSnapshot, ReturnBuild
-
-
-def utc(instant: datetime) -> datetime:
-    """Return the instant in UTC; a time without a zone is read as UTC (what the store keeps)."""
-    if instant.tzinfo is None:
-        return instant.replace(tzinfo=UTC)
-    try:
-        return instant.astimezone(UTC)
-    except OverflowError:
-        # Within hours of year 1 or year 9999: the nearest instant that exists is as good as any.
-        return (datetime.min if instant.year == 1 else datetime.max).replace(tzinfo=UTC)
+from indicators.periods import utc
 
 
 def cell_digests(built: BuiltReturn) -> dict[str, str]:

@@ -165,7 +165,7 @@ def rebuild_stale(engine: Engine) -> int:
 
 def freshness_headers(pulled: Pulled) -> dict[str, str]:
     """Say what a served snapshot is as of, and whether a newer build is pending (then ``?fresh=true`` waits for it)."""
-    from exports.changes import utc
+    from indicators.periods import utc
 
     return {
         "X-Snapshot-As-Of": utc(pulled.as_of).isoformat().replace("+00:00", "Z"),

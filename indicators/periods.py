@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, get_args
 
 from errors import InvalidInput
@@ -204,3 +204,14 @@ def months_in(period: Period) -> list[Period]:
         out.append(month(year, month_no))
         year, month_no = (year + 1, 1) if month_no == 12 else (year, month_no + 1)
     return out
+
+
+def utc(instant: datetime) -> datetime:
+    """Return the instant in UTC; a time without a zone is read as UTC (what the store keeps)."""
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        # Within hours of year 1 or year 9999: the nearest instant that exists is as good as any.
+        return (datetime.min if instant.year == 1 else datetime.max).replace(tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlalchemy.orm import aliased
@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from errors import NotFound
 from indicators.catalogue import IndicatorCatalogue
 from indicators.models import CatalogueRule, Code, CodeList, Indicator, Observation, Submission
+from indicators.periods import utc
 from indicators.rules import Rule, bound_indicators, to_rule
 from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic, RulePublic
 
@@ -104,13 +105,13 @@ def list_figures(
         Submission, col(Submission.id) == col(Observation.submission_id), isouter=True
     )
     if as_of is not None:
-        stmt = stmt.where(col(Observation.recorded_at) <= _utc(as_of))
+        stmt = stmt.where(col(Observation.recorded_at) <= utc(as_of))
         if not history:
-            stmt = stmt.where(~_newer_version_by(_utc(as_of)))
+            stmt = stmt.where(~_newer_version_by(utc(as_of)))
     elif not history:
         stmt = stmt.where(col(Observation.is_current))
     if updated_after is not None:
-        stmt = stmt.where(col(Observation.recorded_at) > _utc(updated_after))
+        stmt = stmt.where(col(Observation.recorded_at) > utc(updated_after))
     if indicator:
         stmt = stmt.where(Observation.indicator_id == indicator)
     if org:
@@ -133,16 +134,6 @@ def list_figures(
     )
     rows = session.execute(ordered.limit(limit).offset(offset)).all()
     return [(obs, agency) for obs, agency in rows], total
-
-
-def _utc(instant: datetime) -> datetime:
-    # The store keeps UTC; a time without a zone is read as UTC too.
-    if instant.tzinfo is None:
-        return instant.replace(tzinfo=UTC)
-    try:
-        return instant.astimezone(UTC)
-    except OverflowError:
-        return (datetime.min if instant.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def _newer_version_by(instant: datetime) -> ColumnElement[bool]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -15,6 +14,7 @@ from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
 from api.params import IsoDatetime
 from errors import PayloadTooLarge
+from indicators.periods import utc
 from mappings import keys, registry
 from mappings.access import AgencyImport, AgencyRecord, KeyCreate, KeyIssued, KeyPublic
 from mappings.models import ApiKey
@@ -27,11 +27,6 @@ OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
 }
 #: The largest agency spreadsheet accepted (a national list is a few hundred kilobytes).
 MAX_AGENCY_FILE = 5 * 1024 * 1024
-
-
-def as_utc(value: datetime) -> datetime:
-    """Give a stored time its zone back (SQLite keeps none; every stored time is UTC)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _issued(row: ApiKey, secret: str) -> KeyIssued:
@@ -197,5 +192,5 @@ def read_audit(
     )
     rows, total = audit.events(session, where, limit=limit, offset=offset)
     # SQLite hands back times without their zone; every time stored is UTC.
-    items = [AuditEventPublic.model_validate(r.model_dump() | {"at": as_utc(r.at)}) for r in rows]
+    items = [AuditEventPublic.model_validate(r.model_dump() | {"at": utc(r.at)}) for r in rows]
     return page(request, items, total=total, limit=limit, offset=offset)

@@ -19,11 +19,11 @@ from api.scopes import read_scope
 from errors import InvalidInput, NotFound
 from exports import service as exports
 from exports.burden import burden
-from exports.changes import changed_since, snapshot_at, utc
+from exports.changes import changed_since, snapshot_at
 from exports.freshness import freshness_headers, pull
 from exports.symbols import KEY
 from exports.writers import FORMATS, sdmx_structure, write
-from indicators.periods import parse_period
+from indicators.periods import parse_period, utc
 from mappings.models import Return
 
 router = APIRouter(prefix="/api", tags=["exports"])

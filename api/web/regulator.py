@@ -16,8 +16,9 @@ from api.web.pages import RETURNS, PageRoute, VisitorDep, allowed
 from api.web.render import page
 from errors import NotFound
 from exports import service as exports
-from exports.changes import changed_since, utc
+from exports.changes import changed_since
 from exports.writers import FORMATS
+from indicators.periods import utc
 from mappings import service as mappings
 from websessions import ReturnDownload, last_downloads, record_download
 
