@@ -24,7 +24,6 @@ from typing import Literal
 
 from exports.model import BuiltReturn
 from exports.sdmx_writer import (
-    _CONCEPTS,
     _CONF_STATUS_NAMES,
     _OBS_STATUS_NAMES,
     _UNIT_MULT_NAMES,
@@ -41,6 +40,7 @@ from exports.sdmx_writer import (
     _name,
     _text_format,
     _urn,
+    concept_scheme,
     write_sdmx_csv,
 )
 
@@ -240,23 +240,7 @@ def structure_message(
         for codelist in sorted(lists, key=lambda c: c.id):
             _codelist(parent, codelist)
     if concepts:
-        scheme = _el(
-            _el(structures, "structure:Concepts"),
-            "structure:ConceptScheme",
-            id="CS_ONERETURN",
-            agencyID=AGENCY,
-            version=VERSION,
-            urn=_urn("conceptscheme.ConceptScheme", f"CS_ONERETURN({VERSION})"),
-        )
-        _name(scheme, "onereturn concepts")
-        for concept_id, (name, description) in _CONCEPTS.items():
-            concept = _el(
-                scheme,
-                "structure:Concept",
-                id=concept_id,
-                urn=_urn("conceptscheme.Concept", f"CS_ONERETURN({VERSION}).{concept_id}"),
-            )
-            _name(concept, name, description)
+        concept_scheme(structures)
     dsds = list(datastructures)
     if dsds:
         parent = _el(structures, "structure:DataStructures")

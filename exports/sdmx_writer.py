@@ -253,6 +253,22 @@ def _concept_urn(concept: str) -> str:
     return _urn("conceptscheme.Concept", f"CS_ONERETURN({VERSION}).{concept}")
 
 
+def concept_scheme(structures: ET.Element, *, agency: str = AGENCY, version: str = VERSION) -> None:
+    """Write the service's one concept scheme (every dimension and attribute) into a structures element."""
+    scheme = _el(
+        _el(structures, "structure:Concepts"),
+        "structure:ConceptScheme",
+        id="CS_ONERETURN",
+        agencyID=agency,
+        version=version,
+        urn=_urn("conceptscheme.ConceptScheme", f"CS_ONERETURN({VERSION})"),
+    )
+    _name(scheme, "onereturn concepts")
+    for concept_id, (name, description) in _CONCEPTS.items():
+        concept = _el(scheme, "structure:Concept", id=concept_id, urn=_concept_urn(concept_id))
+        _name(concept, name, description)
+
+
 def _codelist_urn(codelist: str) -> str:
     return _urn("codelist.Codelist", f"{codelist}({VERSION})")
 
@@ -394,18 +410,7 @@ def sdmx_structure(built: BuiltReturn) -> bytes:
     _codelist(codelists, "CL_UNIT_MULT", "Unit multiplier (SDMX cross-domain subset)", _fixed(_UNIT_MULT_NAMES))
     dim_codelists = _return_codelists(built, codelists, codes)
 
-    scheme = _el(
-        _el(structures, "structure:Concepts"),
-        "structure:ConceptScheme",
-        id="CS_ONERETURN",
-        agencyID=agency,
-        version=version,
-        urn=_urn("conceptscheme.ConceptScheme", f"CS_ONERETURN({VERSION})"),
-    )
-    _name(scheme, "onereturn concepts")
-    for concept_id, (name, description) in _CONCEPTS.items():
-        concept = _el(scheme, "structure:Concept", id=concept_id, urn=_concept_urn(concept_id))
-        _name(concept, name, description)
+    concept_scheme(structures, agency=agency, version=version)
 
     _dsd(_el(structures, "structure:DataStructures"), dsd_id, built.title, dim_codelists)
 
