@@ -117,6 +117,33 @@ def _flow_codelists(flows: list[Flow]) -> list[Codelist]:
     return [*cross_domain_codelists(), *(c for f in flows for c in f.codelists())]
 
 
+def _structures(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    path: tuple[str, str, str],
+    *,
+    pick: tuple[Callable[[Flow], str], str],
+    flows_too: bool,
+    structures_too: bool,
+    codelists_too: bool,
+    concepts_too: bool,
+) -> Response:
+    """Answer a dataflow or data structure query: the visible flows the path picks, with what references adds."""
+    agency_id, resource_id, version = path
+    _check_agency_and_version(agency_id, version)
+    all_flows = sdmx_source.flows(session, [r.id for r in visible_returns(session, principal)])
+    flows = _pick(all_flows, _ids(resource_id), *pick)
+    body = structure_message(
+        dataflows=flows if flows_too else [],
+        datastructures=flows if structures_too else [],
+        codelists=_flow_codelists(flows) if codelists_too else [],
+        concepts=concepts_too,
+        prepared=_catalogue_time(session),
+    )
+    return _structure_response(request, body)
+
+
 _STRUCTURE_PATHS = ("", "/{agency_id}", "/{agency_id}/{resource_id}", "/{agency_id}/{resource_id}/{version}")
 
 
@@ -148,18 +175,18 @@ def dataflow(
     detail: Literal["full"] = "full",  # noqa: ARG001 (the only detail served; any other is refused)
 ) -> Response:
     """List the dataflows of the returns you may read; ``references=all`` adds their structures and code lists."""
-    _check_agency_and_version(agency_id, version)
-    all_flows = sdmx_source.flows(session, [r.id for r in visible_returns(session, principal)])
-    flows = _pick(all_flows, _ids(resource_id), lambda f: f.id, "dataflow")
     deep = references in ("descendants", "all")
-    body = structure_message(
-        dataflows=flows,
-        datastructures=flows if deep or references in ("children", "datastructure") else [],
-        codelists=_flow_codelists(flows) if deep or references == "codelist" else [],
-        concepts=deep or references == "conceptscheme",
-        prepared=_catalogue_time(session),
+    return _structures(
+        request,
+        session,
+        principal,
+        (agency_id, resource_id, version),
+        pick=(lambda f: f.id, "dataflow"),
+        flows_too=True,
+        structures_too=deep or references in ("children", "datastructure"),
+        codelists_too=deep or references == "codelist",
+        concepts_too=deep or references == "conceptscheme",
     )
-    return _structure_response(request, body)
 
 
 @_route("datastructure", summary="SDMX data structure definitions: one per return")
@@ -174,18 +201,18 @@ def datastructure(
     detail: Literal["full"] = "full",  # noqa: ARG001 (the only detail served; any other is refused)
 ) -> Response:
     """Describe each return's data structure; ``references=children`` (or all) adds its code lists and concepts."""
-    _check_agency_and_version(agency_id, version)
-    all_flows = sdmx_source.flows(session, [r.id for r in visible_returns(session, principal)])
-    flows = _pick(all_flows, _ids(resource_id), lambda f: f.dsd_id, "data structure")
     children = references in ("children", "descendants", "all")
-    body = structure_message(
-        dataflows=flows if references in ("parents", "parentsandsiblings", "all", "dataflow") else [],
-        datastructures=flows,
-        codelists=_flow_codelists(flows) if children or references == "codelist" else [],
-        concepts=children or references == "conceptscheme",
-        prepared=_catalogue_time(session),
+    return _structures(
+        request,
+        session,
+        principal,
+        (agency_id, resource_id, version),
+        pick=(lambda f: f.dsd_id, "data structure"),
+        flows_too=references in ("parents", "parentsandsiblings", "all", "dataflow"),
+        structures_too=True,
+        codelists_too=children or references == "codelist",
+        concepts_too=children or references == "conceptscheme",
     )
-    return _structure_response(request, body)
 
 
 @_route("codelist", summary="SDMX code lists: fields, areas, statuses and the catalogue's breakdown codes")
