@@ -30,7 +30,7 @@ from indicators.models import Indicator, Observation
 from indicators.periods import parse_period
 from mappings import validity
 from mappings.agencies import Obligation, obligations
-from mappings.deadlines import ENGLAND, CalendarEntry, calendar
+from mappings.deadlines import ENGLAND, CalendarEntry, calendar, period_words
 from mappings.models import Agency, AgencyReturn, Return
 from settings import Settings
 
@@ -233,6 +233,13 @@ def owed_for_entry(
     return outstanding(session, agency, period, return_indicators(session, return_id) if needed is None else needed)
 
 
+def return_words(session: Session, return_id: str, period: str | None = None) -> str:
+    """Name a return (and a period) as people say it: ``Children looked after return, 2024 to 2025 financial year``."""
+    ret = session.get(Return, return_id)
+    name = ret.title if ret is not None and ret.title else return_id
+    return f"{name}, {period_words(period)}" if period else name
+
+
 # --- jobs: module-level functions referenced as "scheduler:<name>" so job stores can name them ---
 
 
@@ -244,12 +251,13 @@ def job_open_window(return_id: str, period: str, scheduled_for: str) -> None:
             return
         with Session(engine) as session:
             agencies = [a for a, rets in agency_returns(session).items() if return_id in rets]
+            words = return_words(session, return_id, period)
             for agency in agencies:
                 owed = owed_for_entry(session, agency, return_id, period)
                 outbox.queue(
                     session, kind="notice", recipient=_address(session, agency), agency_code=agency,
-                    subject=f"onereturn: {return_id} {period} is open for figures",
-                    body=f"The collection window for {return_id} {period} is open. You owe {len(owed)} figure(s) for it.",
+                    subject=f"onereturn: {words} is open for figures",
+                    body=f"The collection window for {words} ({return_id} {period}) is open. You owe {len(owed)} figure(s) for it.",
                     dedupe_key=f"open:{return_id}:{period}:{agency}", now=datetime.now(UTC),
                 )  # fmt: skip
             session.commit()
@@ -276,7 +284,8 @@ def job_remind(agency_code: str, deadline: str, entries: list[list[str]], schedu
                 ]
                 outbox.queue(
                     session, kind="reminder", recipient=_address(session, agency_code), agency_code=agency_code,
-                    subject=f"onereturn: {len(owed)} figure(s) due by {deadline}",
+                    subject=f"onereturn: {len(owed)} figure(s) due by {deadline} for "
+                    + "; ".join(sorted({return_words(session, r) for rets in owed.values() for r in rets})),
                     body="Figures still owed, each asked for once:\n" + "\n".join(lines)
                     + ("\n\nDates to meet:\n" + "\n".join(dates) if dates else ""),
                     dedupe_key=job_id, now=datetime.now(UTC),
@@ -309,6 +318,7 @@ def job_overdue(return_id: str, period: str, scheduled_for: str) -> None:
             return
         late: dict[str, int] = {}
         with Session(engine) as session:
+            words = return_words(session, return_id, period)
             for agency, rets in agency_returns(session).items():
                 if return_id not in rets:
                     continue
@@ -317,8 +327,8 @@ def job_overdue(return_id: str, period: str, scheduled_for: str) -> None:
                     late[agency] = len(owed)
                     outbox.queue(
                         session, kind="overdue", recipient=_address(session, agency), agency_code=agency,
-                        subject=f"onereturn: {len(owed)} figure(s) for {return_id} {period} are overdue",
-                        body=f"The deadline for {return_id} {period} has passed with {len(owed)} figure(s) missing.",
+                        subject=f"onereturn: {len(owed)} figure(s) for {words} are overdue",
+                        body=f"The deadline for {words} ({return_id} {period}) has passed with {len(owed)} figure(s) missing.",
                         dedupe_key=f"{job_id}:{agency}", now=datetime.now(UTC),
                     )  # fmt: skip
             session.commit()
@@ -333,7 +343,7 @@ def job_reopen_scan() -> None:
         for build, revised in reopened:
             outbox.queue(
                 session, kind="notice", recipient=OFFICER,
-                subject=f"onereturn: a revised figure re-opens {build.return_id} {build.period}",
+                subject=f"onereturn: a revised figure re-opens {return_words(session, build.return_id, build.period)}",
                 body=f"{len(revised)} figure(s) behind build {build.id} of {build.return_id} {build.period} were revised after it was built: "
                 + ", ".join(sorted(revised)[:20]),
                 dedupe_key=f"reopen:{build.return_id}:{build.period}:{build.id}", now=datetime.now(UTC),

@@ -108,15 +108,23 @@ def test_one_reminder_lists_each_owed_figure_once_across_returns(jobs_on: Engine
     assert not any(line.startswith("- cyp.lac_count for") for line in lines), "already accepted"
     assert message.kind == "reminder"
     assert message.recipient == "cyp.performance@nottinghamshire.example"
-    assert message.subject == f"onereturn: {len(lines)} figure(s) due by 2025-04-23"
+    # The subject names the returns as people know them, not by the service's ids.
+    assert message.subject == (
+        f"onereturn: {len(lines)} figure(s) due by 2025-04-23 for Children and young people's departmental core "
+        "data set; Children looked after by local authorities in England (SSDA903)"
+    )
 
 
 def test_overdue_and_open_window_notices(jobs_on: Engine) -> None:
     scheduler.job_open_window("county_cyp_core", "FY2024-25-Q4", "2025-04-01T00:00:00+01:00")
     scheduler.job_overdue("county_cyp_core", "FY2024-25-Q4", "2025-04-23T17:00:00+01:00")
     with Session(jobs_on) as session:
-        kinds = sorted(m.kind for m in outbox.list_messages(session, agency_code="notts_cyp"))
-    assert kinds == ["notice", "overdue"]
+        messages = {m.kind: m for m in outbox.list_messages(session, agency_code="notts_cyp")}
+    assert sorted(messages) == ["notice", "overdue"]
+    name = "Children and young people's departmental core data set, January to March 2025"
+    assert messages["notice"].subject == f"onereturn: {name} is open for figures"
+    assert messages["overdue"].subject.endswith(f" figure(s) for {name} are overdue")
+    assert "county_cyp_core" not in messages["notice"].subject + messages["overdue"].subject
 
 
 def test_a_revision_reopens_a_built_return(jobs_on: Engine, store_settings: Settings) -> None:
@@ -130,7 +138,10 @@ def test_a_revision_reopens_a_built_return(jobs_on: Engine, store_settings: Sett
     scheduler.job_reopen_scan()
     with Session(jobs_on) as session:
         (notice,) = outbox.list_messages(session)
-    assert notice.subject == "onereturn: a revised figure re-opens dfe_ssda903 FY2024-25"
+    assert notice.subject == (
+        "onereturn: a revised figure re-opens Children looked after by local authorities in England (SSDA903), "
+        "2024 to 2025 financial year"
+    )
     assert "cyp.lac_count E10000024 2025-03-31" in notice.body
 
 
