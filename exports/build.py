@@ -206,7 +206,7 @@ class Builder:
             pl.col("period").fill_null(self.period.code),
         )
         terms = _terms(self.resolver, ind.id)
-        owed = {org: sorted({self.owed_by[(t, org)] for t in terms if (t, org) in self.owed_by}) for org in orgs}
+        owed = {org: self._owed_at(terms, org) for org in orgs}
         missing_reason = pl.col("org_code").replace_strict(
             {o: self._owed_text(a) for o, a in owed.items()}, default="", return_dtype=pl.String
         )
@@ -279,6 +279,14 @@ class Builder:
             pl.col("period").replace_strict(dates, default=None, return_dtype=pl.String).alias("ref_date"),
             pl.lit(self.period.code).alias("period"),
         )
+
+    def _owed_at(self, terms: list[str], org: str, depth: int = 0) -> list[str]:
+        """Name the agencies owing a cell's figures: for the org itself, else for the areas it is rolled up from."""
+        found = {self.owed_by[(t, org)] for t in terms if (t, org) in self.owed_by}
+        if found or depth > 3:
+            return sorted(found)
+        # A PCT's cell is rolled up from the borough it covered, whose agencies key the figures.
+        return sorted({a for child in self.resolver.geo.nested(org) for a in self._owed_at(terms, child, depth + 1)})
 
     def _owed_text(self, agencies: list[str]) -> str:
         if not agencies:

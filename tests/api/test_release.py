@@ -185,8 +185,8 @@ def test_burden_is_true_per_period(store_client: TestClient) -> None:
     new_agencies = {a["agency_code"]: a for a in new["agencies"]}
     assert old_agencies["lewisham_pct"]["returns"] == ["vital_signs"]
     assert "lewisham_pct" not in new_agencies  # NHS Vital Signs ended in 2011
-    # National Indicator figures the PCT keys once for Vital Signs are not keyed again by the council
-    # (the Vital Signs lines that are another figure, an annual NI, are no longer counted as the same).
+    # Figures the council keys once for its National Indicators are not keyed again by the PCT for Vital
+    # Signs (the Vital Signs lines that are another figure, an annual NI, are not counted as the same).
     council = old_agencies["lewisham_council"]
     assert 0 < council["saved"] < council["keyed_cells_without_service"]
     assert old_agencies["lewisham_pct"]["saved"] <= old_agencies["lewisham_pct"]["keyed_cells_without_service"]

@@ -211,9 +211,10 @@ def test_burden_names_the_figures_two_bodies_each_sent(store: Engine) -> None:
     with Session(store) as session:
         report = burden(session, "FY2009-10")
     twice = {t.indicator_id: t for t in report.sent_twice}
-    # NHS Vital Signs and the National Indicators asked the PCT and the council for the same figure.
+    # NHS Vital Signs and the National Indicators asked the PCT and the council for the same figure;
+    # the council keys it once for both.
     quits = twice["health.smoking_quitters_4wk"]
-    assert quits.keyed_by == "lewisham_pct"
+    assert quits.keyed_by == "lewisham_council"
     assert quits.needed_by == {"lewisham_council": ["nis"], "lewisham_pct": ["vital_signs"]}
     assert quits.figures == 4  # one a quarter
     # Two councils needing the same measure for their own areas is not one figure sent twice.
