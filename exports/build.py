@@ -221,7 +221,7 @@ class Builder:
         )
         if field.relation == "different_method":
             other = pl.format(
-                "measured by another method ({}); the catalogue's figure {} is not copied",
+                "measured by another method ({}); the catalogue's figure {} is not copied: the cell is left to the submitting body's own figure",
                 pl.lit(ind.method),
                 pl.col("value").cast(pl.String),
             )
@@ -241,7 +241,11 @@ class Builder:
             joined = joined.with_columns(
                 pl.when(pl.col("value").is_not_null())
                 .then(other)
-                .otherwise(pl.lit(f"measured by another method ({ind.method}); not filled"))
+                .otherwise(
+                    pl.lit(
+                        f"measured by another method ({ind.method}); not filled from it: the cell is left to the submitting body's own figure"
+                    )
+                )
                 .alias("reason"),
                 pl.lit("different_method").alias("status"),
                 pl.lit(None, pl.Float64).alias("value"),

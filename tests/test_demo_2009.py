@@ -71,6 +71,7 @@ def test_one_council_upload_fills_the_ni_and_the_vital_signs_returns(store: Engi
     # A Vital Signs line measured another way is not filled from the council's figures; it says so.
     ni39 = _cell(vital, "NI 39", "PCT-LEWISHAM")
     assert (ni39["status"], ni39["value"]) == ("different_method", None)
+    assert "left to the submitting body's own figure" in str(ni39["reason"])
     # What only Vital Signs asked for waits for the PCT's own upload, and is filled once it comes.
     coverage = _cell(vital, "VS BF COVERAGE", "PCT-LEWISHAM")
     assert coverage["status"] == "missing"
