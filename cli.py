@@ -139,12 +139,12 @@ def serve(
         engine.dispose()
         # Each worker builds its own app (and engine) from the same environment.
         uvicorn.run(
-            "api.main:create_app", factory=True, workers=workers, host=host or settings.host, port=port or settings.port,
+            "api.main:served_app", factory=True, workers=workers, host=host or settings.host, port=port or settings.port,
             log_config=None,
         )  # fmt: skip
         return
     uvicorn.run(
-        create_app(settings, engine=engine, run_scheduler=settings.scheduler_embedded),
+        create_app(settings, engine=engine, run_scheduler=settings.scheduler_embedded, batch_read_audit=True),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,

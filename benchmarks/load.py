@@ -36,6 +36,7 @@ REGULATORS = [
     ("demo-regulator-ohid-c4d91f60", "/api/returns/ndtms_adult_monthly/2024-06.csv"),
 ]
 
+
 def _ports() -> range:
     """The loopback ports the service may take: ONERETURN_BENCH_PORTS ("8190-8199") or that default."""
     first, _, last = os.environ.get("ONERETURN_BENCH_PORTS", "8190-8199").partition("-")
