@@ -112,5 +112,7 @@ def events(session: Session, where: AuditFilter, *, limit: int = 100, offset: in
     if where.outcome:
         stmt = stmt.where(AuditEvent.outcome == where.outcome)
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
-    rows = session.execute(stmt.order_by(col(AuditEvent.id).desc()).limit(limit).offset(offset)).scalars()
+    # By the instant of the call: the events of reads are written in batches, after calls made since.
+    newest_first = (col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+    rows = session.execute(stmt.order_by(*newest_first).limit(limit).offset(offset)).scalars()
     return list(rows), total

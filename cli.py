@@ -103,7 +103,7 @@ def serve(
 
     import db
     from api.main import create_app
-    from collectors.service import mark_interrupted
+    from collectors.lease import mark_expired
     from mappings.service import load_bundled
     from settings import get_settings
 
@@ -120,9 +120,10 @@ def serve(
     db.upgrade(engine)
     with db.session_scope(engine) as session:
         counts = load_bundled(session, demo_keys=settings.load_demo)
-        interrupted = mark_interrupted(session)
+        # Only uploads whose worker is gone: another worker or host may be processing one right now.
+        interrupted = mark_expired(session)
     if interrupted:
-        err.print(f"{interrupted} upload(s) were cut off by an earlier stop; their raw files are kept.")
+        err.print(f"{interrupted} upload(s) were cut off when their worker stopped; their raw files are kept.")
     if settings.load_demo:
         from demo import has_uploads, load_demo
 
@@ -138,12 +139,12 @@ def serve(
         engine.dispose()
         # Each worker builds its own app (and engine) from the same environment.
         uvicorn.run(
-            "api.main:create_app", factory=True, workers=workers, host=host or settings.host, port=port or settings.port,
+            "api.main:served_app", factory=True, workers=workers, host=host or settings.host, port=port or settings.port,
             log_config=None,
         )  # fmt: skip
         return
     uvicorn.run(
-        create_app(settings, engine=engine, run_scheduler=settings.scheduler_embedded),
+        create_app(settings, engine=engine, run_scheduler=settings.scheduler_embedded, batch_read_audit=True),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,

@@ -387,6 +387,17 @@ def job_rebuild() -> None:
         log.info("rebuilt %d stale return(s)", rebuilt)
 
 
+def job_interrupted() -> None:
+    """Mark uploads whose worker is gone (their lease ran out) as interrupted, so they can be run again."""
+    from collectors.lease import mark_expired
+
+    with Session(_engine()) as session:
+        marked = mark_expired(session)
+        session.commit()
+    if marked:
+        log.warning("%d upload(s) were cut off when their worker stopped; their raw files are kept", marked)
+
+
 def job_heartbeat() -> None:
     """Record that this scheduler is alive and active."""
     now = datetime.now(UTC)
@@ -473,6 +484,7 @@ PERIODIC = {
     "reopen-scan": ("scheduler:job_reopen_scan", 300),
     "reconcile": ("scheduler:job_reconcile", 3600),
     "rebuild": ("scheduler:job_rebuild", 5),
+    "interrupted": ("scheduler:job_interrupted", 30),
 }
 
 

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     upload_wait_seconds: float = Field(
         default=10.0, ge=0, description="How long an upload waits for a slot before the service answers 503."
     )
+    upload_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long an upload's lease runs without renewal; the worker processing it renews it every "
+        "quarter of this, and only an upload whose lease has run out is marked interrupted.",
+    )
     retry_after_seconds: int = Field(default=5, gt=0, description="The Retry-After a 503 (service busy) carries.")
     behind_tls: bool = Field(
         default=False,

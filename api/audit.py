@@ -8,6 +8,7 @@ refusal is kept while the failed work is rolled back.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
@@ -19,6 +20,7 @@ import audit
 from errors import OneReturnError
 
 if TYPE_CHECKING:
+    from api.auditbatch import AuditBatcher
     from api.auth import Principal
 
 log = logging.getLogger(__name__)
@@ -106,23 +108,34 @@ def _who(principal: Principal | None, exc: Exception | None) -> tuple[str, str |
 
 
 def record_success(request: Request, session: Session, principal: Principal) -> None:
-    """Record a call that ended normally, in the request's transaction."""
+    """Record a call that ended normally: a read through the app's batcher when it has one, else in the request's transaction."""
     name, role, prefix = _who(principal, None)
     outcome = getattr(request.state, "audit_outcome", None) or "ok"
-    audit.record(
-        session,
-        principal=name,
-        role=role,
-        key_prefix=prefix,
-        action=action_of(request),
-        object=_object(request),
-        client=client_of(request),
-        outcome=outcome,
-        status=getattr(request.state, "audit_status", None)
+    values: dict[str, Any] = {
+        "principal": name,
+        "role": role,
+        "key_prefix": prefix,
+        "action": action_of(request),
+        "object": _object(request),
+        "client": client_of(request),
+        "outcome": outcome,
+        "status": getattr(request.state, "audit_status", None)
         or getattr(request.scope.get("route"), "status_code", None)
         or 200,
-        detail=getattr(request.state, "audit_detail", ""),
-    )
+        "detail": getattr(request.state, "audit_detail", ""),
+    }
+    batcher: AuditBatcher | None = getattr(request.app.state, "audit_batcher", None)
+    if batcher is not None and request.method in ("GET", "HEAD"):
+        batcher.put({**values, "at": datetime.now(UTC)})
+        return
+    audit.record(session, **values)
+
+
+def flush_batched(request: Request) -> None:
+    """Write the queued audit events of reads, so a reader of the trail sees every call made before its own."""
+    batcher: AuditBatcher | None = getattr(request.app.state, "audit_batcher", None)
+    if batcher is not None:
+        batcher.flush()
 
 
 def _status(exc: Exception) -> int:

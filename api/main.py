@@ -24,15 +24,24 @@ from settings import Settings, get_settings
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, run_scheduler: bool = False
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    run_scheduler: bool = False,
+    batch_read_audit: bool = False,
 ) -> FastAPI:
-    """Build the application on the given settings and engine; ``run_scheduler`` embeds the job scheduler."""
+    """Build the application on the given settings and engine; ``run_scheduler`` embeds the job scheduler,
+    ``batch_read_audit`` writes the audit events of reads in batches off the request (as ``serve`` does)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or get_engine(settings)
         await capacity.start(app, settings)
+        if batch_read_audit:
+            from api.auditbatch import AuditBatcher
+
+            app.state.audit_batcher = AuditBatcher(app.state.engine)
         running = None
         if run_scheduler:
             import scheduler
@@ -45,6 +54,9 @@ def create_app(
                 import scheduler
 
                 scheduler.stop_embedded(running)
+            batcher = getattr(app.state, "audit_batcher", None)
+            if batcher is not None:
+                batcher.close()
 
     app = OneReturnApp(
         title="onereturn",
@@ -74,6 +86,11 @@ def create_app(
     install_openapi(app)
     web.install(app)
     return app
+
+
+def served_app() -> FastAPI:
+    """The app as each worker of `onereturn serve --workers N` runs it (settings from the environment)."""
+    return create_app(batch_read_audit=True)
 
 
 class OneReturnApp(FastAPI):

@@ -35,7 +35,14 @@ REGULATORS = [
     ("demo-regulator-dfe-7a3c18e2", "/api/returns/dfe_cin_census/FY2024-25.json"),
     ("demo-regulator-ohid-c4d91f60", "/api/returns/ndtms_adult_monthly/2024-06.csv"),
 ]
-PORTS = range(8190, 8200)
+
+
+def _ports() -> range:
+    """The loopback ports the service may take: ONERETURN_BENCH_PORTS ("8190-8199") or that default."""
+    first, _, last = os.environ.get("ONERETURN_BENCH_PORTS", "8190-8199").partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -74,11 +81,12 @@ class Tally:
 
 def free_port() -> int:
     """Return the first port of this range nothing listens on."""
-    for port in PORTS:
+    ports = _ports()
+    for port in ports:
         with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:
                 return port
-    raise SystemExit(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+    raise SystemExit(f"no free port in {ports.start}-{ports.stop - 1} (ONERETURN_BENCH_PORTS)")
 
 
 def _population_keys(env: dict[str, str]) -> tuple[list[str], list[str]]:

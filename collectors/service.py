@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 import db
 from allocator import release_memory
+from collectors import lease
 from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.read import RawTable, read_table
@@ -142,6 +143,7 @@ def submit(
         submission = Submission(
             agency_code=agency_code, filename=Path(filename).name, source_format=_format_of(filename), size_bytes=len(data),
             content_hash=digest, raw_path=str(path), received_at=datetime.now(UTC), mode=mode, status="received", submitted_by=submitted_by,
+            lease_owner=lease.worker_id(), lease_until=lease.expiry(settings.upload_lease_seconds),
         )  # fmt: skip
         session.add(submission)
         session.commit()
@@ -162,6 +164,25 @@ def _process_or_fail(
     assert submission.id is not None
     # A large request before this one may have left freed memory in the C heap: start from a trimmed heap.
     release_memory()
+    with lease.held(engine, submission.id, settings.upload_lease_seconds):
+        return _process(engine, settings, submission, data, filename=filename, sheet=sheet, mode=mode)
+
+
+class _CutOff(Exception):
+    """The upload's lease ran out and it was marked interrupted: this worker stores nothing of it."""
+
+
+def _process(
+    engine: Engine,
+    settings: Settings,
+    submission: Submission,
+    data: bytes,
+    *,
+    filename: str,
+    sheet: str | None,
+    mode: Mode,
+) -> Outcome:
+    assert submission.id is not None
     try:
         try:
             raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
@@ -171,7 +192,9 @@ def _process_or_fail(
             return Outcome(submission, None, problems=problems)
         return _validate_and_store(engine, submission, raw, mode)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise  # the process is stopping: the next start marks the upload interrupted
+        raise  # the process is stopping: its lease runs out and the upload is marked interrupted
+    except _CutOff as exc:
+        raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
     except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
         reason = failure_reason(exc)
         log.exception("submission %s failed: %s", submission.id, reason)
@@ -179,7 +202,7 @@ def _process_or_fail(
         try:
             _finish(engine, submission, problem_frame([]), status="failed", message=message)
         except Exception:
-            # The store itself is unreachable: the next start marks the upload interrupted instead.
+            # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
             log.exception("submission %s could not be marked failed", submission.id)
         if isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError):
             raise  # the API answers a busy database 503 with Retry-After: sending the file again will do
@@ -226,7 +249,8 @@ def reprocess(engine: Engine, settings: Settings, submission_id: int) -> Outcome
         session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission_id))
         reset = {"status": "received", "message": "", "finished_at": None, "rows_read": 0, "rows_accepted": 0,
                  "rows_new": 0, "rows_revised": 0, "rows_unchanged": 0, "error_count": 0, "warning_count": 0,
-                 "query_count": 0, "information_count": 0, "queries_open": 0}  # fmt: skip
+                 "query_count": 0, "information_count": 0, "queries_open": 0, "lease_owner": lease.worker_id(),
+                 "lease_until": lease.expiry(settings.upload_lease_seconds)}  # fmt: skip
         session.execute(update(Submission).where(col(Submission.id) == submission_id).values(**reset))
         session.commit()
         for key, value in reset.items():
@@ -250,8 +274,14 @@ def _validate_and_store(engine: Engine, submission: Submission, raw: RawTable, m
         _finish(engine, submission, result.problems, status="rejected", message=why, **counts)
         return Outcome(submission, result, problems=result.problems)
     with Session(engine) as session:
-        session.execute(update(Submission).where(col(Submission.id) == submission.id).values(status="storing"))
+        started = session.execute(
+            update(Submission)
+            .where(col(Submission.id) == submission.id, col(Submission.status) == "received")
+            .values(status="storing")
+        )
         session.commit()
+    if not started.rowcount:  # type: ignore[attr-defined]
+        raise _CutOff(_CUT_OFF)
     with db.writer(engine), Session(engine, expire_on_commit=False) as session:
         # Another upload may have stored some of these figures since the context was read: take the write
         # lock, then compare with what is current now, so each figure ends current exactly once.
@@ -264,11 +294,20 @@ def _validate_and_store(engine: Engine, submission: Submission, raw: RawTable, m
         accepted = result.accepted.height
         status = upload_status(errors=result.error_count, stored=accepted, held=result.held.height)
         message = _summary(accepted, changed.height - revised, revised, unchanged.height, result)
-        _record(session, submission, result.problems, status=status, message=message, rows_accepted=accepted,
-                rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height,
-                queries_open=result.held.height, **counts)  # fmt: skip
+        finished = _record(session, submission, result.problems, status=status, message=message, rows_accepted=accepted,
+                           rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height,
+                           queries_open=result.held.height, only_if="storing", **counts)  # fmt: skip
+        if not finished:
+            session.rollback()
+            raise _CutOff(_CUT_OFF)
         session.commit()
     return Outcome(submission, result, problems=result.problems)
+
+
+_CUT_OFF = (
+    "was marked interrupted while this worker processed it (its lease ran out), so nothing of it was stored; "
+    "send the file again"
+)
 
 
 def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Validation) -> str:
@@ -289,38 +328,41 @@ def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Vali
 
 
 def _record(
-    session: Session, submission: Submission, problems: pl.DataFrame, *, status: str, message: str, **counts: int
-) -> None:
+    session: Session,
+    submission: Submission,
+    problems: pl.DataFrame,
+    *,
+    status: str,
+    message: str,
+    only_if: str | None = None,
+    **counts: int,
+) -> bool:
+    """Record an upload's outcome; with ``only_if``, only while it still has that status (False if not)."""
     assert submission.id is not None
     write_problems(session, submission.id, problems)
-    values = {
+    values: dict[str, object] = {
         "status": status,
         "message": message,
         "finished_at": datetime.now(UTC),
         "source_format": submission.source_format,
         **counts,
     }
-    session.execute(update(Submission).where(col(Submission.id) == submission.id).values(**values))
+    where = [col(Submission.id) == submission.id]
+    if only_if is not None:
+        where.append(col(Submission.status) == only_if)
+    if not session.execute(update(Submission).where(*where).values(**values)).rowcount:  # type: ignore[attr-defined]
+        return False
     for key, value in values.items():
         setattr(submission, key, value)
+    return True
 
 
 def _finish(
     engine: Engine, submission: Submission, problems: pl.DataFrame, *, status: str, message: str, **counts: int
 ) -> None:
     with Session(engine) as session:
-        _record(session, submission, problems, status=status, message=message, **counts)
+        _record(session, submission, problems, status=status, message=message, only_if=None, **counts)
         session.commit()
-
-
-def mark_interrupted(session: Session) -> int:
-    """Mark uploads cut off mid-way (the process died) as interrupted; their raw files are kept."""
-    result = session.execute(
-        update(Submission)
-        .where(col(Submission.status).in_(("received", "storing")))
-        .values(status="interrupted", message="processing was interrupted; upload the file again")
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get_submission(session: Session, submission_id: int, *, agency_code: str | None) -> Submission:

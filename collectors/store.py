@@ -249,7 +249,9 @@ def take_write_lock(session: Session, submission_id: int) -> None:
     else:
         # SQLite: a read first, then a write after another writer's commit, fails at once with "database is
         # locked" whatever the busy timeout; a first write takes the lock before the read.
-        connection.exec_driver_sql("UPDATE submission SET status = 'storing' WHERE id = ?", (submission_id,))
+        connection.exec_driver_sql(
+            "UPDATE submission SET status = 'storing' WHERE id = ? AND status = 'storing'", (submission_id,)
+        )
 
 
 def split_changes(accepted: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

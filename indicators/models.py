@@ -140,6 +140,10 @@ class Submission(SQLModel, table=True):
     message: str = ""
     submitted_by: str = ""
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    #: The worker processing the upload (host:pid:started) and until when its lease runs: a worker renews it
+    #: while it works, and only an upload whose lease has run out is marked interrupted.
+    lease_owner: str = Field(default="", max_length=128)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class SubmissionProblem(SQLModel, table=True):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from pydantic import AwareDatetime, BaseModel
 
 import audit
-from api.audit import annotate
+from api.audit import annotate, flush_batched
 from api.auth import OfficerOnly
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
@@ -187,6 +187,7 @@ def read_audit(
     offset: Offset = 0,
 ) -> Page[AuditEventPublic]:
     """Who uploaded or pulled what, when, from where, and how it ended (refusals included), newest first."""
+    flush_batched(request)
     where = audit.AuditFilter(
         principal=principal, key_prefix=key, action=action, since=since, until=until, outcome=outcome
     )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.main import create_app
+from settings import Settings
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -19,7 +25,20 @@ def trail(client: TestClient, **params: str | int) -> list[dict[str, object]]:
     return data
 
 
-def test_uploads_pulls_and_refusals_are_recorded(store_client: TestClient) -> None:
+@pytest.fixture(params=["in the request", "batched"])
+def audited_client(
+    request: pytest.FixtureRequest, store: Engine, store_settings: Settings, store_client: TestClient
+) -> Iterator[TestClient]:
+    """The API recording reads in the request's transaction (as tests build it) or in batches (as `serve` runs it)."""
+    if request.param == "in the request":
+        yield store_client
+        return
+    with TestClient(create_app(store_settings, engine=store, batch_read_audit=True)) as client:
+        yield client
+
+
+def test_uploads_pulls_and_refusals_are_recorded(audited_client: TestClient) -> None:
+    store_client = audited_client
     files = {"file": ("f.csv", (HEADER + "cyp.cin_count,E10000024,2025-03-31,,5,,,,\n").encode(), "text/csv")}
     sub = store_client.post("/api/submissions", headers=NOTTS, files=files).json()["id"]
     bad = {"file": ("g.csv", (HEADER + "cyp.cin_count,E10000024,2025-03-31,,lots,,,,\n").encode(), "text/csv")}

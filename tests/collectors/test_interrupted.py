@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from collectors.service import mark_interrupted
+from collectors.lease import mark_expired
 from indicators.models import Observation, Submission
 
 POP = ["pop.resident_all_ages", "pop.resident_0_17", "pop.resident_10_17", "pop.resident_15_24"]
@@ -68,6 +69,13 @@ def test_killed_upload_leaves_the_store_as_it_was(store: Engine, tmp_path: Path)
         submission = session.execute(select(Submission)).scalars().one()
         assert submission.status == "storing"
         assert Path(submission.raw_path).read_bytes() == upload.read_bytes()
-        assert mark_interrupted(session) == 1
+        # Its lease is still running: a worker starting now (or the scheduler) leaves it alone...
+        assert mark_expired(session) == 0
+        assert submission.lease_until is not None
+        # ...until the killed worker has stopped renewing it for a whole lease.
+        assert mark_expired(session, submission.lease_until.replace(tzinfo=UTC) + timedelta(seconds=1)) == 1
         session.commit()
-        assert session.execute(select(Submission.status)).scalar_one() == "interrupted"
+        interrupted = session.execute(select(Submission)).scalars().one()
+        session.refresh(interrupted)
+        assert interrupted.status == "interrupted"
+        assert f"onereturn submissions reprocess {interrupted.id}" in interrupted.message
