@@ -595,6 +595,8 @@ def _load_text(reader: fastexcel.ExcelReader, sheet: str) -> tuple[pl.DataFrame,
 def _choose_sheet(reader: fastexcel.ExcelReader, wanted: str | None, filename: str) -> tuple[str, pl.DataFrame]:
     """Pick the sheet asked for, else "Figures", else the first with an "indicator" column, else the first."""
     names = reader.sheet_names
+    if not names:
+        raise UnsupportedFile(f'"{filename}" is damaged or empty: the workbook lists no sheets')
     if wanted is not None:
         matches = [n for n in names if n == wanted] or [n for n in names if n.casefold() == wanted.casefold()]
         if len(matches) != 1:

@@ -746,3 +746,12 @@ def test_xlsx_with_a_damaged_part_is_refused_not_failed() -> None:
     data[at + 7] = ord("X")  # an attribute no reader needs: only the CRC-32 no longer matches
     with pytest.raises(UnsupportedFile, match=r"damaged: a part of the workbook cannot be read \(Bad CRC-32"):
         read_table(bytes(data), "a.xlsx")
+
+
+def test_xlsx_listing_no_sheets_is_refused_not_failed() -> None:
+    # Found by fuzzing: a workbook whose sheet list is empty ended the upload as an unexpected failure.
+    built = zipfile.ZipFile(io.BytesIO(workbook(lambda b: b.add_worksheet("Data").write_row(0, 0, ["indicator"]))))
+    members = {name: built.read(name) for name in built.namelist()}
+    members["xl/workbook.xml"] = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", members["xl/workbook.xml"])
+    with pytest.raises(UnsupportedFile, match="the workbook lists no sheets"):
+        read_table(zipped(members), "a.xlsx")
