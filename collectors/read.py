@@ -578,7 +578,11 @@ def _read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataF
     body = _drop_empty_rows(raw.slice(header_at + 1).select([*raw.columns[1:], ROW]))
     where = f'sheet "{name}", header on row {header_at + 1}'
     names = [normalise_header(h) if h else "" for h in header]
-    unresolved = unresolved_formulas(data, name, header_row=header_at + 1, names=names)
+    try:
+        unresolved = unresolved_formulas(data, name, header_row=header_at + 1, names=names)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ElementTree.ParseError) as exc:
+        # The cells read, but a part of the archive is damaged (a bad checksum): refuse the file, never guess.
+        raise UnsupportedFile(f'"{filename}" is damaged: a part of the workbook cannot be read ({exc})') from exc
     return _apply_header(body, header, where, filename, numbering="column"), name, unresolved
 
 
@@ -591,6 +595,8 @@ def _load_text(reader: fastexcel.ExcelReader, sheet: str) -> tuple[pl.DataFrame,
 def _choose_sheet(reader: fastexcel.ExcelReader, wanted: str | None, filename: str) -> tuple[str, pl.DataFrame]:
     """Pick the sheet asked for, else "Figures", else the first with an "indicator" column, else the first."""
     names = reader.sheet_names
+    if not names:
+        raise UnsupportedFile(f'"{filename}" is damaged or empty: the workbook lists no sheets')
     if wanted is not None:
         matches = [n for n in names if n == wanted] or [n for n in names if n.casefold() == wanted.casefold()]
         if len(matches) != 1:

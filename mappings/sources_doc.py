@@ -6,9 +6,11 @@ catalogue now gives, so the page can never drift from the data.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
+from indicators.formula import parse_formula, references
 from indicators.sources import OWN_READING, Citation
 from mappings.catalogue import Catalogue
 
@@ -53,6 +55,28 @@ def counts(cat: Catalogue) -> dict[str, int]:
     }
 
 
+#: The National Indicator Set: 198 indicators numbered 1 to 199, NI 31 having been dropped before it began.
+NATIONAL_INDICATORS = frozenset(range(1, 200)) - {31}
+_NI_CODE = re.compile(r"^NI (\d+)")
+
+
+def national_indicators(cat: Catalogue) -> tuple[dict[int, list[str]], list[int]]:
+    """Return the National Indicators the ``nis`` return carries (number -> indicator ids), and the numbers it lacks."""
+    held: dict[int, list[str]] = defaultdict(list)
+    for f in cat.fields.get("nis", []):
+        if m := _NI_CODE.match(f.spec.code):
+            held[int(m.group(1))].append(f.spec.indicator)
+    return dict(held), sorted(NATIONAL_INDICATORS - held.keys())
+
+
+def _keyed_locally(cat: Catalogue, indicator_id: str) -> bool:
+    # As the burden report reads it: a derived figure is keyed locally when one of its inputs is.
+    spec = cat.indicators.indicators[indicator_id].spec
+    if not spec.formula:
+        return spec.collection == "local"
+    return any(_keyed_locally(cat, term) for term in references(parse_formula(spec.formula)))
+
+
 def render(cat: Catalogue) -> str:
     """Render the sources page as Markdown."""
     by_ref: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -79,6 +103,21 @@ def render(cat: Catalogue) -> str:
             f"| `{ref}` | {_cells(entry.publisher)} | {_cells(entry.title)} | {_cells(entry.year)} | "
             f"{entry.url or '-'} | {len(by_ref.get(ref, []))} |"
         )
+    held, missing = national_indicators(cat)
+    if held:
+        local = {n for n, ind in held.items() if any(_keyed_locally(cat, i) for i in ind)}
+        lines += [
+            "",
+            "## The National Indicator Set",
+            "",
+            f"{len(held)} of the {len(NATIONAL_INDICATORS)} National Indicators are in the `nis` return, each cited above; "
+            f'{len(local)} have at least one figure keyed by the council (`collection = "local"`), the others are derived '
+            "centrally from a national data set and never count as local burden. The rest are left out because no "
+            "public page giving their number and title could be read in the material searched (the Handbook of "
+            "Definitions and the October 2007 list could be read only as far as their opening pages): "
+            + ", ".join(f"NI {n}" for n in missing)
+            + ".",
+        ]
     for ref in sorted(by_ref, key=lambda r: (r == OWN_READING, r)):
         title = register[ref].spec.title if ref in register else ref
         lines += ["", f"## `{ref}`: {_cells(title)}", ""]

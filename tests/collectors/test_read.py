@@ -729,3 +729,29 @@ def test_nesting_hidden_behind_brackets_in_strings_is_still_refused() -> None:
     data = b'[{"note": "' + b"]" * 5000 + b'"}, ' + b"[" * 5000 + b"]" * 5000 + b"]"
     with pytest.raises(InvalidInput, match="nests brackets deeper than the limit of 32"):
         read_table(data, "f.json")
+
+
+def test_xlsx_with_a_damaged_part_is_refused_not_failed() -> None:
+    # Found by fuzzing: the cells read, but workbook.xml's checksum is wrong. The upload must be
+    # refused with a clear error (415), never end as an unexpected processing failure.
+    built = zipfile.ZipFile(
+        io.BytesIO(workbook(lambda b: b.add_worksheet("Data").write_row(0, 0, ["indicator", "value"])))
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in built.namelist():
+            archive.writestr(name, built.read(name))
+    data = bytearray(buffer.getvalue())
+    at = data.index(b"defaultThemeVersion")
+    data[at + 7] = ord("X")  # an attribute no reader needs: only the CRC-32 no longer matches
+    with pytest.raises(UnsupportedFile, match=r"damaged: a part of the workbook cannot be read \(Bad CRC-32"):
+        read_table(bytes(data), "a.xlsx")
+
+
+def test_xlsx_listing_no_sheets_is_refused_not_failed() -> None:
+    # Found by fuzzing: a workbook whose sheet list is empty ended the upload as an unexpected failure.
+    built = zipfile.ZipFile(io.BytesIO(workbook(lambda b: b.add_worksheet("Data").write_row(0, 0, ["indicator"]))))
+    members = {name: built.read(name) for name in built.namelist()}
+    members["xl/workbook.xml"] = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", members["xl/workbook.xml"])
+    with pytest.raises(UnsupportedFile, match="the workbook lists no sheets"):
+        read_table(zipped(members), "a.xlsx")
