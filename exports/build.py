@@ -29,6 +29,9 @@ from mappings.resolve import Geography, Resolver, level_orgs
 from mappings.service import current_catalogue_version
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
 
+#: Stored figures read per statement when tracing cells to them, well under every engine's bind limit.
+_IDS_PER_QUERY = 10_000
+
 #: The ``orgs`` entry of a return file that asks for every area of the return's level.
 EVERY_AREA = "*"
 
@@ -326,7 +329,7 @@ class Builder:
         )
         if pairs.is_empty():
             return empty_lineage(), no_marks
-        ids = pairs["obs_ids"].unique().to_list()
+        ids = sorted(pairs["obs_ids"].unique().to_list())
         picked = [
             col(getattr(Observation, c))
             for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id")
@@ -335,9 +338,15 @@ class Builder:
             sa_select(*picked, col(Submission.agency_code), col(Submission.filename), col(Observation.file_row),
                       col(Observation.flag), col(Observation.status))
             .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
-            .where(col(Observation.id).in_(ids))
         )  # fmt: skip
-        rows = self.session.connection().execute(stmt).all()
+        # In slices: a large return reads more ids than one statement may bind (SQLite 32,766, PostgreSQL 65,535).
+        rows = [
+            row
+            for at in range(0, len(ids), _IDS_PER_QUERY)
+            for row in self.session.connection()
+            .execute(stmt.where(col(Observation.id).in_(ids[at : at + _IDS_PER_QUERY])))
+            .all()
+        ]
         facts = pl.DataFrame(
             [tuple(r) for r in rows],
             schema={"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,

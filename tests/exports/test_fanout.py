@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -92,3 +93,18 @@ def test_formats_written_from_one_build_are_the_bytes_each_gives_alone(store: En
     lines = write(fewer, "csv").decode().strip().splitlines()
     assert len(lines) == 2
     assert len(together["csv"].decode().strip().splitlines()) == built.cells.height + 1 > 2
+
+
+def test_cells_trace_to_the_same_figures_when_read_in_slices(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _figures(store, store_settings)
+    with Session(store) as session:
+        ret, fields = return_with_fields(session, "county_cyp_core")
+        whole = Builder(session, "FY2023-24-Q4", ret.period_type).build(ret, fields, AT)
+        # One id per statement: a large return reads its figures in many slices.
+        monkeypatch.setattr("exports.build._IDS_PER_QUERY", 1)
+        sliced = Builder(session, "FY2023-24-Q4", ret.period_type).build(ret, fields, AT)
+    assert whole.lineage["observation_id"].n_unique() >= 2
+    assert_frame_equal(sliced.lineage, whole.lineage)
+    assert_frame_equal(sliced.cells, whole.cells)
