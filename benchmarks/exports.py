@@ -410,6 +410,8 @@ def main(argv: list[str]) -> None:
     for i, scale in enumerate(args.scale):
         # Serving is measured once, at the first scale: a stored snapshot's cost does not depend on the store.
         rows.append(measure(scale, args.database_url, args.repeat if i == 0 else 0))
+        # Each size as soon as it is measured: the largest takes long, and what came before is kept.
+        print(table("so far", rows).splitlines()[-1], file=sys.stderr)
     engine = "PostgreSQL" if args.database_url else "SQLite"
     print(table(engine, rows))
     worst = max(row["build"] / row["floor"] for row in rows)
