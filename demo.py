@@ -91,7 +91,9 @@ def build_all(
                 if period is None or not in_force(ret, period):
                     continue
                 if period.code not in builders:
-                    builders[period.code] = Builder(session, period.code, ret.period_type)
+                    # Owners, agency names and indicators are the same for every period: read them once.
+                    first = next(iter(builders.values()), None)
+                    builders[period.code] = Builder(session, period.code, ret.period_type, sharing=first)
                 builder = builders[period.code]
                 for snap in exports.snapshots(session, ret.id, period.code, list(FORMATS), builder=builder):
                     spec = FORMATS[snap.format]  # type: ignore[index]

@@ -10,14 +10,12 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import polars as pl
-
 from exports.model import BuiltReturn, FieldInfo
 
 
 def cell_rows(built: BuiltReturn) -> Iterator[dict[str, Any]]:
-    """Yield the return's cells as dicts, in output order."""
-    yield from built.cells.iter_rows(named=True)
+    """Yield the return's cells as dicts, in output order (read once per built return, so never change them)."""
+    yield from built.cell_records
 
 
 def fields_by_code(built: BuiltReturn) -> dict[str, FieldInfo]:
@@ -28,18 +26,9 @@ def fields_by_code(built: BuiltReturn) -> dict[str, FieldInfo]:
     return found
 
 
-def lineage_by_cell(lineage: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """Group lineage rows by cell id, keeping the builder's row order within each cell."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in lineage.iter_rows(named=True):
-        grouped.setdefault(row["cell_id"], []).append(row)
-    return grouped
-
-
 def released_lineage_by_cell(built: BuiltReturn) -> dict[str, list[dict[str, Any]]]:
     """Group the lineage of the cells a file may show: a suppressed cell's figures are never listed."""
-    hidden = set(built.cells.filter(pl.col("status") == "suppressed").get_column("cell_id").to_list())
-    return {cell_id: rows for cell_id, rows in lineage_by_cell(built.lineage).items() if cell_id not in hidden}
+    return built.released_lineage
 
 
 def provenance_text(rows: list[dict[str, Any]]) -> str:

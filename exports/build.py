@@ -29,6 +29,9 @@ from mappings.resolve import Geography, Resolver, level_orgs
 from mappings.service import current_catalogue_version
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
 
+#: Stored figures read per statement when tracing cells to them, well under every engine's bind limit.
+_IDS_PER_QUERY = 10_000
+
 #: The ``orgs`` entry of a return file that asks for every area of the return's level.
 EVERY_AREA = "*"
 
@@ -39,11 +42,16 @@ def _fmt(value: float, decimals: int) -> str:
 
 def owners(session: Session) -> dict[tuple[str, str], str]:
     """Map (indicator, org) to the agency that owes that figure."""
-    rows = session.execute(
-        select(AgencyIndicator.indicator_id, AgencyOrg.org_code, AgencyIndicator.agency_code).join(
-            AgencyOrg, col(AgencyOrg.agency_code) == col(AgencyIndicator.agency_code)
+    # Read through the connection: plain rows, no ORM row processing for tens of thousands of pairs.
+    rows = (
+        session.connection()
+        .execute(
+            select(AgencyIndicator.indicator_id, AgencyOrg.org_code, AgencyIndicator.agency_code).join(
+                AgencyOrg, col(AgencyOrg.agency_code) == col(AgencyIndicator.agency_code)
+            )
         )
-    ).all()
+        .all()
+    )
     return {(i, o): a for i, o, a in rows}
 
 
@@ -111,12 +119,16 @@ def _terms(resolver: Resolver, indicator_id: str) -> list[str]:
 class Builder:
     """Builds returns for one period, sharing what it has read across returns."""
 
-    def __init__(self, session: Session, period_text: str, period_type: str) -> None:
+    def __init__(self, session: Session, period_text: str, period_type: str, *, sharing: Builder | None = None) -> None:
+        """Read what building needs; ``sharing``, a builder of the same session, lends what no period changes."""
         self.session = session
         self.period = parse_period(period_text, period_type)  # type: ignore[arg-type]
-        self.resolver = Resolver(session, self.period)
-        self.owed_by = owners(session)
-        self.agency_names = agency_names(session)
+        shared = sharing if sharing is not None and sharing.session is session else None
+        self.resolver: Resolver = Resolver(
+            session, self.period, indicators=shared.resolver.indicators if shared else None
+        )
+        self.owed_by: dict[tuple[str, str], str] = shared.owed_by if shared else owners(session)
+        self.agency_names: dict[str, str] = shared.agency_names if shared else agency_names(session)
 
     def build(self, ret: Return, fields: list[FieldMapping], generated_at: datetime) -> BuiltReturn:
         """Build every cell of a return for the builder's period."""
@@ -124,6 +136,8 @@ class Builder:
         orgs = covered_orgs(self.session, geo, ret)
         infos: list[FieldInfo] = []
         frames: list[pl.DataFrame] = []
+        # Every stored figure the fields read, in one query rather than one per indicator.
+        self.resolver.prefetch(t for field in fields for t in _terms(self.resolver, field.indicator_id))
         for field in fields:
             ind = self.resolver.indicators[field.indicator_id]
             decimals = field.decimals if field.decimals is not None else ind.decimals
@@ -315,7 +329,7 @@ class Builder:
         )
         if pairs.is_empty():
             return empty_lineage(), no_marks
-        ids = pairs["obs_ids"].unique().to_list()
+        ids = sorted(pairs["obs_ids"].unique().to_list())
         picked = [
             col(getattr(Observation, c))
             for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id")
@@ -324,9 +338,15 @@ class Builder:
             sa_select(*picked, col(Submission.agency_code), col(Submission.filename), col(Observation.file_row),
                       col(Observation.flag), col(Observation.status))
             .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
-            .where(col(Observation.id).in_(ids))
         )  # fmt: skip
-        rows = self.session.execute(stmt).all()
+        # In slices: a large return reads more ids than one statement may bind (SQLite 32,766, PostgreSQL 65,535).
+        rows = [
+            row
+            for at in range(0, len(ids), _IDS_PER_QUERY)
+            for row in self.session.connection()
+            .execute(stmt.where(col(Observation.id).in_(ids[at : at + _IDS_PER_QUERY])))
+            .all()
+        ]
         facts = pl.DataFrame(
             [tuple(r) for r in rows],
             schema={"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,

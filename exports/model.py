@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -97,6 +98,21 @@ class BuiltReturn:
     cells: pl.DataFrame
     lineage: pl.DataFrame
     completeness: dict[str, int] = field(default_factory=dict)  # status -> number of cells
+
+    @cached_property
+    def cell_records(self) -> list[dict[str, Any]]:
+        """The cells as dicts in output order, read from the frame once and shared by every writer (read-only)."""
+        return self.cells.to_dicts()
+
+    @cached_property
+    def released_lineage(self) -> dict[str, list[dict[str, Any]]]:
+        """The lineage rows grouped by cell, in the builder's order, without the cells that are suppressed (read-only)."""
+        hidden = set(self.cells.filter(pl.col("status") == "suppressed").get_column("cell_id").to_list())
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in self.lineage.to_dicts():
+            if row["cell_id"] not in hidden:
+                grouped.setdefault(row["cell_id"], []).append(row)
+        return grouped
 
     @property
     def complete_share(self) -> float:

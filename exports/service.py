@@ -113,7 +113,11 @@ def build(
             "cell_id", "field_code", "org_code", "observation_id", "weight",
             pl.col("cell_id").is_in(hidden).alias("suppressed"),
         )  # fmt: skip
-        session.execute(insert(LineageRow), rows.with_columns(pl.lit(record.id).alias("build_id")).to_dicts())
+        # The table's own insert, not the ORM's bulk path: plain rows, one executemany, nothing to track.
+        session.execute(
+            insert(LineageRow.__table__),  # type: ignore[attr-defined]
+            rows.with_columns(pl.lit(record.id).alias("build_id")).to_dicts(),
+        )
     record_cells(session, record.id, built)
     return record, built
 
@@ -122,7 +126,8 @@ def _with_time(built: BuiltReturn, generated_at: datetime) -> BuiltReturn:
     from dataclasses import replace
 
     stamp = generated_at if generated_at.tzinfo else generated_at.replace(tzinfo=UTC)
-    return replace(built, generated_at=stamp)
+    # The same instant keeps the same object, and with it the rows the writers have already read.
+    return built if stamp == built.generated_at else replace(built, generated_at=stamp)
 
 
 def _stored(session: Session, build_id: int, fmt: str) -> ExportSnapshot | None:
@@ -162,12 +167,14 @@ def snapshots(
             return [_as_snapshot(s, last, return_id, False) for s in found if s is not None]
     record, built = build(session, return_id, period, builder=builder)
     assert record.id is not None
+    # One built return for every format: the writers share the rows it has read once.
+    stamped = _with_time(built, record.generated_at)
     out = []
     for fmt in formats:
         stored = _stored(session, record.id, fmt)
         created = stored is None
         if stored is None:
-            data = write(_with_time(built, record.generated_at), fmt)  # type: ignore[arg-type]
+            data = write(stamped, fmt)  # type: ignore[arg-type]
             stored = ExportSnapshot(
                 build_id=record.id, format=fmt, content_hash=hashlib.sha256(data).hexdigest(), size_bytes=len(data), data=data,
                 created_at=datetime.now(UTC),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from errors import InvalidInput
 
@@ -104,8 +105,10 @@ class _Parser:
         raise InvalidInput(f"Formula {self.text!r}: unexpected {value!r}")
 
 
+@lru_cache(maxsize=4096)
 def parse_formula(text: str) -> Node:
     """Parse a formula into a tree, or raise InvalidInput saying what is wrong."""
+    # Cached: a build asks for the same few hundred formulas once per field and org; the tree is frozen.
     parser = _Parser(text)
     if not parser.tokens:
         raise InvalidInput("Formula is empty")

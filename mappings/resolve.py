@@ -100,12 +100,56 @@ class Geography:
 class Resolver:
     """Resolves indicators to figures for one period, remembering what it has read."""
 
-    def __init__(self, session: Session, period: Period, geo: Geography | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        period: Period,
+        geo: Geography | None = None,
+        *,
+        indicators: dict[str, Indicator] | None = None,
+    ) -> None:
         self.session = session
         self.period = period
         self.geo = geo or Geography.load(session, period)
-        self.indicators: dict[str, Indicator] = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+        self.indicators: dict[str, Indicator] = (
+            indicators if indicators is not None else {i.id: i for i in session.execute(select(Indicator)).scalars()}
+        )
         self._stored: dict[str, pl.DataFrame] = {}
+        #: Figures read ahead by :meth:`prefetch`, per indicator, until :meth:`stored` turns them into parts.
+        self._read: dict[str, pl.DataFrame] = {}
+
+    def _wanted_periods(self, indicator: Indicator) -> list[str] | None:
+        """The periods of an indicator's figures the period needs, or None for "every period" (a context figure's latest)."""
+        periods = [p.code for p in owed_periods(indicator.period_type, self.period)]  # type: ignore[arg-type]
+        return None if not periods and indicator.purpose == "context" else periods
+
+    def prefetch(self, indicator_ids: Iterable[str]) -> None:
+        """Read the current figures of many indicators for the period in one query, instead of one query each."""
+        wanted: dict[str, list[str] | None] = {}
+        for ind_id in sorted(set(indicator_ids)):
+            indicator = self.indicators.get(ind_id)
+            if indicator is None or indicator.formula or ind_id in self._stored or ind_id in self._read:
+                continue
+            wanted[ind_id] = self._wanted_periods(indicator)
+        if not wanted:
+            return
+        every = [i for i, periods in wanted.items() if periods is None]
+        some = [i for i, periods in wanted.items() if periods]
+        union = sorted({p for periods in wanted.values() if periods for p in periods})
+        # Two queries, each answered by the figure key's index on the indicator (an OR of both is not).
+        frames = []
+        if some:
+            frames.append(
+                self._select_figures(col(Observation.indicator_id).in_(some) & col(Observation.period).in_(union))
+            )
+        if every:
+            frames.append(self._select_figures(col(Observation.indicator_id).in_(every)))
+        read = pl.concat(frames) if frames else pl.DataFrame(schema=FIGURE_SCHEMA)
+        groups = {str(key[0]): frame for key, frame in read.partition_by("indicator_id", as_dict=True).items()}
+        for ind_id, periods in wanted.items():
+            frame = groups.get(ind_id, read.clear())
+            # The union of periods may hold another indicator's period: keep only this one's.
+            self._read[ind_id] = frame if periods is None else frame.filter(pl.col("period").is_in(periods))
 
     def stored(self, indicator: Indicator) -> pl.DataFrame:
         """Return the current stored figures of an indicator for the period, as parts.
@@ -115,9 +159,10 @@ class Resolver:
         period ends, as published rates do.
         """
         if indicator.id not in self._stored:
-            periods = [p.code for p in owed_periods(indicator.period_type, self.period)]  # type: ignore[arg-type]
-            latest = not periods and indicator.purpose == "context"
-            figures = self._figures(indicator.id, None if latest else periods)
+            periods = self._wanted_periods(indicator)
+            latest = periods is None
+            read = self._read.pop(indicator.id, None)
+            figures = read if read is not None else self._figures(indicator.id, periods)
             if latest:
                 figures = self._latest(figures)
                 parts = as_parts(figures).with_columns(pl.lit("latest_estimate").alias("how"))
@@ -132,6 +177,12 @@ class Resolver:
         return self._stored[indicator.id]
 
     def _figures(self, indicator_id: str, periods: list[str] | None) -> pl.DataFrame:
+        where = col(Observation.indicator_id) == indicator_id
+        if periods is not None:
+            where = where & col(Observation.period).in_(periods)
+        return self._select_figures(where)
+
+    def _select_figures(self, where: ColumnElement[bool]) -> pl.DataFrame:
         columns = (
             "id",
             "indicator_id",
@@ -143,13 +194,15 @@ class Resolver:
             "denominator",
             "symbol",
         )
-        stmt = sa_select(*(col(getattr(Observation, c)) for c in columns)).where(
-            col(Observation.indicator_id) == indicator_id, col(Observation.is_current)
-        )
-        if periods is not None:
-            stmt = stmt.where(col(Observation.period).in_(periods))
+        # In the unique key's order, as a read of one indicator by that index gives them.
+        stmt = (
+            sa_select(*(col(getattr(Observation, c)) for c in columns))
+            .where(where, col(Observation.is_current))
+            .order_by(col(Observation.indicator_id), col(Observation.org_code), col(Observation.period),
+                      col(Observation.breakdown))
+        )  # fmt: skip
         return pl.DataFrame(
-            [tuple(r) for r in self.session.execute(stmt).all()],
+            [tuple(r) for r in self.session.connection().execute(stmt).all()],
             schema=FIGURE_SCHEMA,
             orient="row",
         )  # fmt: skip

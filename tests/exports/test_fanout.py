@@ -1,0 +1,110 @@
+"""Building every return in every format once: figures read together, builders sharing, writers sharing rows."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from exports.build import Builder, return_with_fields
+from exports.writers import FORMATS, write
+from indicators.periods import parse_period
+from mappings.resolve import Resolver
+from settings import Settings
+from tests.exports.test_build import upload
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _figures(store: Engine, settings: Settings) -> None:
+    # A context figure read as the latest estimate (two years stored), a snapshot count and a
+    # figure of another period that must not be read for this one.
+    upload(
+        store,
+        settings,
+        "ons",
+        "pop.resident_0_17,E10000024,CY2022,,166000,,,,",
+        "pop.resident_0_17,E10000024,CY2023,,170000,,,,",
+    )
+    upload(
+        store,
+        settings,
+        "notts_cyp",
+        "cyp.cpp_count,E10000024,2024-03-31,,301,,,,",
+        "cyp.cpp_count,E10000024,2023-03-31,,280,,,,",
+    )
+
+
+def test_figures_read_together_are_the_figures_read_one_indicator_at_a_time(
+    store: Engine, store_settings: Settings
+) -> None:
+    _figures(store, store_settings)
+    period = parse_period("FY2023-24-Q4", "quarter")
+    with Session(store) as session:
+        one_by_one = Resolver(session, period)
+        together = Resolver(session, period, indicators=one_by_one.indicators)
+        ids = sorted(i for i, ind in one_by_one.indicators.items() if not ind.formula)
+        together.prefetch(ids)
+        compared = 0
+        for ind_id in ids:
+            alone = one_by_one.stored(one_by_one.indicators[ind_id])
+            read = together.stored(together.indicators[ind_id])
+            assert_frame_equal(read, alone)
+            compared += alone.height
+    # The latest population and the quarter's snapshot count, never last year's count.
+    assert compared >= 2
+    pop = Resolver(Session(store), period).stored(one_by_one.indicators["pop.resident_0_17"])
+    assert pop["period"].to_list() == ["CY2023"]
+
+
+def test_a_builder_lending_what_no_period_changes_builds_the_same_return(
+    store: Engine, store_settings: Settings
+) -> None:
+    _figures(store, store_settings)
+    with Session(store) as session:
+        ret, fields = return_with_fields(session, "county_cyp_core")
+        fresh = Builder(session, "FY2023-24-Q4", ret.period_type).build(ret, fields, AT)
+        lender = Builder(session, "FY2023-24-Q3", ret.period_type)
+        shared = Builder(session, "FY2023-24-Q4", ret.period_type, sharing=lender).build(ret, fields, AT)
+        assert shared.cells.filter(pl.col("status") == "present").height >= 1
+        assert_frame_equal(shared.cells, fresh.cells)
+        assert_frame_equal(shared.lineage, fresh.lineage)
+
+
+def test_formats_written_from_one_build_are_the_bytes_each_gives_alone(store: Engine, store_settings: Settings) -> None:
+    _figures(store, store_settings)
+    with Session(store) as session:
+        ret, fields = return_with_fields(session, "county_cyp_core")
+        built = Builder(session, "FY2023-24-Q4", ret.period_type).build(ret, fields, AT)
+    together = {fmt: write(built, fmt) for fmt in FORMATS}
+    for fmt in FORMATS:
+        # A copy has read nothing yet: what it writes alone is what the shared rows gave.
+        assert write(dataclasses.replace(built), fmt) == together[fmt]
+    # A copy with fewer cells writes its own cells, never rows read for the original.
+    one = built.cells.head(1)
+    fewer = dataclasses.replace(
+        built, cells=one, lineage=built.lineage.filter(pl.col("cell_id").is_in(one["cell_id"].to_list()))
+    )
+    lines = write(fewer, "csv").decode().strip().splitlines()
+    assert len(lines) == 2
+    assert len(together["csv"].decode().strip().splitlines()) == built.cells.height + 1 > 2
+
+
+def test_cells_trace_to_the_same_figures_when_read_in_slices(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _figures(store, store_settings)
+    with Session(store) as session:
+        ret, fields = return_with_fields(session, "county_cyp_core")
+        whole = Builder(session, "FY2023-24-Q4", ret.period_type).build(ret, fields, AT)
+        # One id per statement: a large return reads its figures in many slices.
+        monkeypatch.setattr("exports.build._IDS_PER_QUERY", 1)
+        sliced = Builder(session, "FY2023-24-Q4", ret.period_type).build(ret, fields, AT)
+    assert whole.lineage["observation_id"].n_unique() >= 2
+    assert_frame_equal(sliced.lineage, whole.lineage)
+    assert_frame_equal(sliced.cells, whole.cells)
