@@ -308,7 +308,7 @@ def _without_nul(table: RawTable) -> RawTable:
 def _open_zip(data: bytes, what: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError) as exc:
         raise UnsupportedFile(f"{what} is damaged: it is not a readable ZIP archive ({exc})") from exc
 
 
@@ -731,16 +731,8 @@ def unresolved_formulas(data: bytes, sheet: str, *, header_row: int, names: list
     them store, so its figure is unknown. A workbook marked to be recalculated on opening has no
     trustworthy saved result at all. Only sheets with a formula are parsed cell by cell.
     """
-    archive = _open_zip(data, "the workbook")
-    try:
-        return _unresolved_formulas(archive, sheet, header_row=header_row, names=names)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        # The sheet was read once already; the archive can still be damaged past what that read needed.
-        raise UnsupportedFile(f"the workbook is damaged: a part of it cannot be read ({exc})") from exc
-
-
-def _unresolved_formulas(archive: zipfile.ZipFile, sheet: str, *, header_row: int, names: list[str]) -> pl.DataFrame:
     schema = {"row": pl.Int64, "column": pl.String, "formula": pl.String}
+    archive = _open_zip(data, "the workbook")
     part = _sheet_part(archive, sheet)
     if part is None or part not in archive.namelist() or not _has_formulas(archive, part):
         return pl.DataFrame(schema=schema)
