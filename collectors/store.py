@@ -145,12 +145,144 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
 
 
-def _stored_reader(session: Session) -> Callable[[list[str], list[str]], pl.DataFrame]:
+def _stage(cursor: Any, dialect: str, table: str, columns: dict[str, str], rows: pl.DataFrame) -> None:
+    """Fill a temporary table (made on first use, emptied first) with ``rows``: COPY on PostgreSQL, executemany on SQLite."""
+    names = ", ".join(columns)
+    if dialect == "sqlite":
+        typed = ", ".join(f"{c} TEXT NOT NULL" for c in columns)
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({typed})")
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows.iter_rows())
+    else:
+        typed = ", ".join(f"{c} varchar NOT NULL" for c in columns)
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({typed}) ON COMMIT DELETE ROWS")
+        cursor.execute(f"DELETE FROM {table}")
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows.iter_rows():
+                copy.write_row(row)
+
+
+_FIGURE_COLUMNS = "o.indicator_id, o.org_code, o.period, o.breakdown, o.id, o.version, o.value, o.numerator, o.denominator, o.symbol, o.flag, o.status, o.note"
+
+
+def figures_for_rules(
+    session: Session, keys: pl.DataFrame, partners: dict[str, frozenset[str]], earlier: frozenset[str]
+) -> pl.DataFrame:
+    """Return the current stored figures an upload's rules compare it with, read by key, never the whole store.
+
+    ``keys`` are the upload's figure keys. Read: every figure of the same org unit and period as an
+    uploaded one, of its indicator (any breakdown) or of the indicators ``partners`` pairs it with;
+    and, for the indicators in ``earlier``, each uploaded series' latest earlier figure with a value
+    (the upload's own keys aside, as the rules set the upload over the store).
+    """
+    keys = keys.select(KEY).drop_nulls().unique()
+    if keys.is_empty():
+        return pl.DataFrame(schema=CURRENT_SCHEMA)
+    connection = session.connection()
+    dialect = connection.dialect.name
+    dbapi: Any = connection.connection.dbapi_connection
+    cursor = dbapi.cursor()
+    mark = "?" if dialect == "sqlite" else "%s"
+    # On SQLite CROSS JOIN fixes the order: the staged keys drive, each answered by the figure key's index.
+    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
+    cells = keys.select("indicator_id", "org_code", "period").unique()
+    pairs = pl.DataFrame(
+        [(i, p) for i, others in partners.items() for p in others if p != i],
+        schema={"indicator_id": pl.String, "partner": pl.String},
+        orient="row",
+    )
+    if pairs.height:
+        cells = pl.concat(
+            [
+                cells,
+                cells.join(pairs, on="indicator_id").select(
+                    pl.col("partner").alias("indicator_id"), "org_code", "period"
+                ),
+            ]
+        ).unique()
+    _stage(
+        cursor,
+        dialect,
+        "rule_cell",
+        {"indicator_id": "", "period": "", "org_code": ""},
+        cells.select("indicator_id", "period", "org_code"),
+    )
+    cursor.execute(
+        f"SELECT {_FIGURE_COLUMNS} FROM rule_cell k {join} observation o ON o.indicator_id = k.indicator_id "
+        "AND o.period = k.period AND o.org_code = k.org_code WHERE o.is_current"
+    )
+    frames = [pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row")]
+    for indicator in sorted(earlier & set(keys["indicator_id"].unique().to_list())):
+        series = keys.filter(pl.col("indicator_id") == indicator)
+        frames.append(_latest_earlier(cursor, mark, join, dialect, indicator, series))
+    cursor.execute("DELETE FROM rule_cell")
+    cursor.close()
+    return pl.concat(frames).unique(subset=KEY, keep="first")
+
+
+def _latest_earlier(
+    cursor: Any, mark: str, join: str, dialect: str, indicator: str, series: pl.DataFrame
+) -> pl.DataFrame:
+    """Each uploaded figure's latest earlier stored figure with a value, walking the indicator's periods back.
+
+    The indicator's periods come one index probe each (the key is ordered by indicator, then period).
+    They are then read for the series still waiting in batches of 1, 2, 4… periods, newest first: a
+    series with a figure last period is answered by the first read, one with no history at all costs
+    a few reads, never the indicator's whole store. One indicator has one period type, so its period
+    codes sort in time order.
+    """
+    uploaded = series.select(KEY)
+    waiting = series.select("org_code", "breakdown", "period").unique()
+    periods: list[str] = []
+    below = str(waiting["period"].max())
+    while True:
+        cursor.execute(
+            f"SELECT max(period) FROM observation WHERE indicator_id = {mark} AND period < {mark}", (indicator, below)
+        )
+        below = cursor.fetchone()[0]
+        if below is None:
+            break
+        periods.append(below)
+    found = [pl.DataFrame(schema=CURRENT_SCHEMA)]
+    start, size = 0, 1
+    while waiting.height and start < len(periods):
+        batch = periods[start : start + size]
+        start, size = start + size, size * 2
+        asking = waiting.filter(pl.col("period") > batch[-1]).select("org_code", "breakdown").unique()
+        if asking.is_empty():
+            continue
+        _stage(cursor, dialect, "rule_series", {"org_code": "", "breakdown": ""}, asking)
+        cursor.execute(
+            f"SELECT {_FIGURE_COLUMNS} FROM rule_series k {join} observation o ON o.indicator_id = {mark} "
+            f"AND o.period IN ({', '.join([mark] * len(batch))}) AND o.org_code = k.org_code AND o.breakdown = k.breakdown "
+            "WHERE o.is_current AND o.value IS NOT NULL",
+            (indicator, *batch),
+        )
+        hits = pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row").join(uploaded, on=KEY, how="anti")
+        if hits.is_empty():
+            continue
+        found.append(hits)
+        # The newest hit before each waiting figure's own period answers it.
+        answered = (
+            waiting.join(
+                hits.select("org_code", "breakdown", pl.col("period").alias("_at")), on=["org_code", "breakdown"]
+            )
+            .filter(pl.col("_at") < pl.col("period"))
+            .select("org_code", "breakdown", "period")
+            .unique()
+        )
+        waiting = waiting.join(answered, on=["org_code", "breakdown", "period"], how="anti")
+    return pl.concat(found)
+
+
+def _stored_reader(
+    session: Session,
+) -> Callable[[pl.DataFrame, dict[str, frozenset[str]], frozenset[str]], pl.DataFrame]:
     bind = session.get_bind()
 
-    def read(indicator_ids: list[str], org_codes: list[str]) -> pl.DataFrame:
+    def read(keys: pl.DataFrame, partners: dict[str, frozenset[str]], earlier: frozenset[str]) -> pl.DataFrame:
         with Session(bind) as own:
-            return current_figures(own, indicator_ids, org_codes)
+            return figures_for_rules(own, keys, partners, earlier)
 
     return read
 
@@ -271,8 +403,9 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
     replaced = changed["obs_id"].drop_nulls().to_list()
-    # Key order makes the unique index grow at its end; one joined key sorts faster than four columns.
-    rows = changed.sort(pl.concat_str(KEY, separator="\x00"))
+    # In the unique key's order (indicator, period, org, breakdown), so the index is written in runs;
+    # one joined key sorts faster than four columns.
+    rows = changed.sort(pl.concat_str(["indicator_id", "period", "org_code", "breakdown"], separator="\x00"))
     # Written a slice at a time, so the shaped copies of the rows each write makes stay small.
     if connection.dialect.name == "sqlite":
         if replaced:
