@@ -107,37 +107,26 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     """Return the current version of exactly the figures named in ``keys``, whatever else the store holds.
 
     The keys go into a temporary staging table joined on the figure key, so the cost follows the
-    upload, not the store (the unique key's index answers each one).
+    upload, not the store (the unique key's index answers each one); keys of an (indicator, period)
+    the store has nothing for are not looked up at all.
     """
     keys = keys.select(KEY).unique()
     if keys.is_empty():
         return pl.DataFrame(schema=CURRENT_SCHEMA)
     connection = session.connection()
+    dialect = connection.dialect.name
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
-    columns = ", ".join(KEY)
-    if connection.dialect.name == "sqlite":
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS upload_key "
-            "(indicator_id TEXT NOT NULL, org_code TEXT NOT NULL, period TEXT NOT NULL, breakdown TEXT NOT NULL)"
-        )
-        cursor.execute("DELETE FROM upload_key")
-        cursor.executemany(f"INSERT INTO upload_key ({columns}) VALUES (?, ?, ?, ?)", keys.iter_rows())
-    else:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS upload_key (indicator_id varchar NOT NULL, org_code varchar NOT NULL, "
-            "period varchar NOT NULL, breakdown varchar NOT NULL) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("DELETE FROM upload_key")
-        with cursor.copy(f"COPY upload_key ({columns}) FROM STDIN") as copy:
-            for row in keys.iter_rows():
-                copy.write_row(row)
+    keys = _stored_cells(cursor, dialect, keys)
+    if keys.is_empty():
+        cursor.close()
+        return pl.DataFrame(schema=CURRENT_SCHEMA)
+    _stage(cursor, dialect, "upload_key", KEY, keys.select(KEY))
     # On SQLite CROSS JOIN fixes the order: the keys drive, each answered by the figure key's index.
-    join = "CROSS JOIN" if connection.dialect.name == "sqlite" else "JOIN"
+    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
     cursor.execute(
-        "SELECT o.indicator_id, o.org_code, o.period, o.breakdown, o.id, o.version, o.value, o.numerator, o.denominator, "
-        f"o.symbol, o.flag, o.status, o.note FROM upload_key k {join} observation o ON o.indicator_id = k.indicator_id "
-        "AND o.org_code = k.org_code AND o.period = k.period AND o.breakdown = k.breakdown WHERE o.is_current"
+        f"SELECT {_FIGURE_COLUMNS} FROM upload_key k {join} observation o ON o.indicator_id = k.indicator_id "
+        "AND o.period = k.period AND o.org_code = k.org_code AND o.breakdown = k.breakdown WHERE o.is_current"
     )
     rows = cursor.fetchall()
     cursor.execute("DELETE FROM upload_key")
@@ -145,7 +134,24 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
 
 
-def _stage(cursor: Any, dialect: str, table: str, columns: dict[str, str], rows: pl.DataFrame) -> None:
+def _stored_cells(cursor: Any, dialect: str, keys: pl.DataFrame) -> pl.DataFrame:
+    """Keep the keys whose (indicator, period) has any stored figure: one index probe per pair, so a new period costs nothing."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    pairs = keys.select("indicator_id", "period").unique()
+    present = []
+    for indicator, period in pairs.iter_rows():
+        cursor.execute(
+            f"SELECT 1 FROM observation WHERE indicator_id = {mark} AND period = {mark} LIMIT 1", (indicator, period)
+        )
+        if cursor.fetchone() is not None:
+            present.append((indicator, period))
+    if len(present) == pairs.height:
+        return keys
+    kept = pl.DataFrame(present, schema={"indicator_id": pl.String, "period": pl.String}, orient="row")
+    return keys.join(kept, on=["indicator_id", "period"], how="semi")
+
+
+def _stage(cursor: Any, dialect: str, table: str, columns: list[str], rows: pl.DataFrame) -> None:
     """Fill a temporary table (made on first use, emptied first) with ``rows``: COPY on PostgreSQL, executemany on SQLite."""
     names = ", ".join(columns)
     if dialect == "sqlite":
@@ -200,11 +206,12 @@ def figures_for_rules(
                 ),
             ]
         ).unique()
+    cells = _stored_cells(cursor, dialect, cells)
     _stage(
         cursor,
         dialect,
         "rule_cell",
-        {"indicator_id": "", "period": "", "org_code": ""},
+        ["indicator_id", "period", "org_code"],
         cells.select("indicator_id", "period", "org_code"),
     )
     cursor.execute(
@@ -251,7 +258,7 @@ def _latest_earlier(
         asking = waiting.filter(pl.col("period") > batch[-1]).select("org_code", "breakdown").unique()
         if asking.is_empty():
             continue
-        _stage(cursor, dialect, "rule_series", {"org_code": "", "breakdown": ""}, asking)
+        _stage(cursor, dialect, "rule_series", ["org_code", "breakdown"], asking)
         cursor.execute(
             f"SELECT {_FIGURE_COLUMNS} FROM rule_series k {join} observation o ON o.indicator_id = {mark} "
             f"AND o.period IN ({', '.join([mark] * len(batch))}) AND o.org_code = k.org_code AND o.breakdown = k.breakdown "
