@@ -2,8 +2,9 @@
 
 Figures are never overwritten: a changed figure is a new version and the old one stops being
 current; an unchanged figure is left alone. Writes go through the database driver's bulk path
-(``executemany`` on SQLite, ``COPY`` on PostgreSQL) inside the caller's transaction, so a failed
-upload leaves the store as it was.
+(``executemany`` on SQLite; on PostgreSQL ``COPY`` into a staging table, then one statement that
+retires the replaced versions and inserts the new ones) inside the caller's transaction, so a
+failed upload leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -409,27 +410,45 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     connection = session.connection()
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
-    replaced = changed["obs_id"].drop_nulls().to_list()
     # In the unique key's order (indicator, period, org, breakdown), so the index is written in runs;
     # one joined key sorts faster than four columns.
     rows = changed.sort(pl.concat_str(["indicator_id", "period", "org_code", "breakdown"], separator="\x00"))
     # Written a slice at a time, so the shaped copies of the rows each write makes stay small.
     if connection.dialect.name == "sqlite":
+        replaced = changed["obs_id"].drop_nulls().to_list()
         if replaced:
             cursor.executemany("UPDATE observation SET is_current = 0 WHERE id = ?", [(i,) for i in replaced])
         for part in rows.iter_slices(WRITE_SLICE):
             _insert_sqlite(cursor, part, submission_id, recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f"))
     else:
-        if replaced:
-            cursor.execute("UPDATE observation SET is_current = false WHERE id = ANY(%s)", (replaced,))
-        columns = ", ".join(INSERT_COLUMNS)
-        with cursor.copy(f"COPY observation ({columns}) FROM STDIN") as copy:
-            for part in rows.iter_slices(WRITE_SLICE):
-                for row in part.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
-                    copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
+        _write_postgresql(cursor, rows, submission_id, recorded_at)
     cursor.close()
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
+
+
+def _write_postgresql(cursor: Any, rows: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:
+    """COPY the new versions into a staging table, then retire what they replace and insert them in one statement."""
+    columns = ", ".join(INSERT_COLUMNS)
+    # Typed as the figures are; emptied at commit, and kept by the connection for the next upload.
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS upload_figure ON COMMIT DELETE ROWS AS "
+        f"SELECT {columns}, id AS obs_id FROM observation WITH NO DATA"
+    )
+    cursor.execute("DELETE FROM upload_figure")
+    with cursor.copy(f"COPY upload_figure ({columns}, obs_id) FROM STDIN") as copy:
+        for part in rows.iter_slices(WRITE_SLICE):
+            for row in part.select(
+                *KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row", "obs_id"
+            ).iter_rows():
+                copy.write_row((*row[:5], True, *row[5:-2], submission_id, row[-2], recorded_at, row[-1]))
+    # Both parts see the store as it was before the statement: the old versions stop being current
+    # as the new ones arrive, and the unique key (new version = old + 1) refuses any race.
+    cursor.execute(
+        "WITH retired AS (UPDATE observation o SET is_current = false FROM upload_figure f WHERE o.id = f.obs_id) "
+        f"INSERT INTO observation ({columns}) SELECT {columns} FROM upload_figure "
+        "ORDER BY indicator_id, period, org_code, breakdown"
+    )
 
 
 #: Figures written per slice.
