@@ -133,12 +133,14 @@ def _peak_mib() -> float:
 
 def _phase_pipeline(url: str, upload: Path, data_dir: Path) -> dict[str, float]:
     import db
-    from collectors.service import submit
+    from collectors.service import dry_run, submit
     from settings import Settings
 
     settings = Settings(data_dir=data_dir, max_upload_bytes=1 << 31, max_upload_rows=5_000_000)
     engine = db.make_engine(url)
     data = upload.read_bytes()
+    # A one-row dry run first, as a running service has done long before: imports and the catalogue read once.
+    dry_run(engine, settings, agency_code="ons", filename="warm.csv", data=b"\n".join(data.splitlines()[:2]) + b"\n")
     start = time.perf_counter()
     outcome = submit(engine, settings, agency_code="ons", filename=upload.name, data=data)
     seconds = time.perf_counter() - start

@@ -182,7 +182,7 @@ def figures_for_rules(
     and, for the indicators in ``earlier``, each uploaded series' latest earlier figure with a value
     (the upload's own keys aside, as the rules set the upload over the store).
     """
-    keys = keys.select(KEY).drop_nulls().unique()
+    keys = keys.select(KEY).drop_nulls()
     if keys.is_empty():
         return pl.DataFrame(schema=CURRENT_SCHEMA)
     connection = session.connection()
@@ -192,44 +192,51 @@ def figures_for_rules(
     mark = "?" if dialect == "sqlite" else "%s"
     # On SQLite CROSS JOIN fixes the order: the staged keys drive, each answered by the figure key's index.
     join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
-    cells = keys.select("indicator_id", "org_code", "period").unique()
     pairs = pl.DataFrame(
         [(i, p) for i, others in partners.items() for p in others if p != i],
         schema={"indicator_id": pl.String, "partner": pl.String},
         orient="row",
     )
+    # The (indicator, period) cells the store holds anything for, probed first: a new period reads nothing more.
+    periods = keys.select("indicator_id", "period").unique()
     if pairs.height:
-        cells = pl.concat(
-            [
-                cells,
-                cells.join(pairs, on="indicator_id").select(
-                    pl.col("partner").alias("indicator_id"), "org_code", "period"
-                ),
-            ]
+        periods = pl.concat(
+            [periods, periods.join(pairs, on="indicator_id").select(pl.col("partner").alias("indicator_id"), "period")]
         ).unique()
-    cells = _stored_cells(cursor, dialect, cells)
-    _stage(
-        cursor,
-        dialect,
-        "rule_cell",
-        ["indicator_id", "period", "org_code"],
-        cells.select("indicator_id", "period", "org_code"),
-    )
-    cursor.execute(
-        f"SELECT {_FIGURE_COLUMNS} FROM rule_cell k {join} observation o ON o.indicator_id = k.indicator_id "
-        "AND o.period = k.period AND o.org_code = k.org_code WHERE o.is_current"
-    )
-    frames = [pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row")]
-    for indicator in sorted(earlier & set(keys["indicator_id"].unique().to_list())):
-        series = keys.filter(pl.col("indicator_id") == indicator)
-        frames.append(_latest_earlier(cursor, mark, join, dialect, indicator, series))
-    cursor.execute("DELETE FROM rule_cell")
+    present = _stored_cells(cursor, dialect, periods)
+    frames = [pl.DataFrame(schema=CURRENT_SCHEMA)]
+    if present.height:
+        cells = keys.select("indicator_id", "org_code", "period").unique()
+        if pairs.height:
+            cells = pl.concat(
+                [
+                    cells,
+                    cells.join(pairs, on="indicator_id").select(
+                        pl.col("partner").alias("indicator_id"), "org_code", "period"
+                    ),
+                ]
+            ).unique()
+        cells = cells.join(present, on=["indicator_id", "period"], how="semi")
+        _stage(
+            cursor,
+            dialect,
+            "rule_cell",
+            ["indicator_id", "period", "org_code"],
+            cells.select("indicator_id", "period", "org_code"),
+        )
+        cursor.execute(
+            f"SELECT {_FIGURE_COLUMNS} FROM rule_cell k {join} observation o ON o.indicator_id = k.indicator_id "
+            "AND o.period = k.period AND o.org_code = k.org_code WHERE o.is_current"
+        )
+        frames.append(pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row"))
+    for indicator in sorted(earlier & set(periods["indicator_id"].unique().to_list())):
+        frames.append(_latest_earlier(cursor, mark, join, dialect, indicator, keys))
     cursor.close()
     return pl.concat(frames).unique(subset=KEY, keep="first")
 
 
 def _latest_earlier(
-    cursor: Any, mark: str, join: str, dialect: str, indicator: str, series: pl.DataFrame
+    cursor: Any, mark: str, join: str, dialect: str, indicator: str, keys: pl.DataFrame
 ) -> pl.DataFrame:
     """Each uploaded figure's latest earlier stored figure with a value, walking the indicator's periods back.
 
@@ -239,10 +246,9 @@ def _latest_earlier(
     a few reads, never the indicator's whole store. One indicator has one period type, so its period
     codes sort in time order.
     """
-    uploaded = series.select(KEY)
-    waiting = series.select("org_code", "breakdown", "period").unique()
+    mine = keys.filter(pl.col("indicator_id") == indicator)
     periods: list[str] = []
-    below = str(waiting["period"].max())
+    below = str(mine["period"].max())
     while True:
         cursor.execute(
             f"SELECT max(period) FROM observation WHERE indicator_id = {mark} AND period < {mark}", (indicator, below)
@@ -252,6 +258,10 @@ def _latest_earlier(
             break
         periods.append(below)
     found = [pl.DataFrame(schema=CURRENT_SCHEMA)]
+    if not periods:
+        return found[0]
+    uploaded = mine.select(KEY)
+    waiting = mine.select("org_code", "breakdown", "period").unique()
     start, size = 0, 1
     while waiting.height and start < len(periods):
         batch = periods[start : start + size]
