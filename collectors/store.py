@@ -229,7 +229,7 @@ def figures_for_rules(
             "AND o.period = k.period AND o.org_code = k.org_code WHERE o.is_current"
         )
         frames.append(pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row"))
-    for indicator in sorted(earlier & set(periods["indicator_id"].unique().to_list())):
+    for indicator in sorted(earlier & set(keys["indicator_id"].unique().to_list())):
         frames.append(_latest_earlier(cursor, mark, join, dialect, indicator, keys))
     cursor.close()
     return pl.concat(frames).unique(subset=KEY, keep="first")
