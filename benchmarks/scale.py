@@ -11,6 +11,7 @@ all of it if they read the agency's store instead of the upload's keys.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import shutil
 import sqlite3
@@ -40,6 +41,16 @@ def _keys(template: Path) -> tuple[list[str], list[str]]:
     return inds, orgs
 
 
+@functools.cache
+def _base(ind: str, org: str) -> int:
+    return random.Random(f"{ind}|{org}").randint(100, 1_500_000)
+
+
+def _value(ind: str, org: str, year: int) -> float:
+    """A plausible figure: each series has its own size and drifts by at most 2% a year, so the change rules pass it."""
+    return float(round(_base(ind, org) * (1 + ((year * 7) % 5 - 2) / 100)))
+
+
 def _fill(db_path: Path, figures: int, inds: list[str], orgs: list[str], last_year: int) -> int:
     """Store ``figures`` current figures for the agency, years ending at ``last_year``, by the raw bulk path."""
     per_year = len(inds) * len(orgs)
@@ -55,7 +66,6 @@ def _fill(db_path: Path, figures: int, inds: list[str], orgs: list[str], last_ye
         (AGENCY,),
     )
     con.execute("BEGIN")
-    rng = random.Random(11)
     written = 0
 
     def rows() -> object:
@@ -66,7 +76,7 @@ def _fill(db_path: Path, figures: int, inds: list[str], orgs: list[str], last_ye
                     if written >= figures:
                         return
                     written += 1
-                    yield (ind, org, f"CY{year}", float(rng.randint(100, 1_500_000)))
+                    yield (ind, org, f"CY{year}", _value(ind, org, year))
 
     con.executemany(
         "INSERT INTO observation (indicator_id, org_code, period, value, breakdown, version, is_current, status, "
@@ -86,8 +96,8 @@ def _upload(inds: list[str], orgs: list[str], rows: int, first_year: int) -> byt
         .join(pl.DataFrame({"org": orgs}), how="cross")
         .head(rows)
     )
-    rng = random.Random(rows)
-    frame = frame.with_columns(pl.Series("value", [str(rng.randint(100, 1_500_000)) for _ in range(frame.height)]))
+    values = [str(int(_value(i, o, int(p[2:])))) for i, o, p in frame.select("indicator", "org", "period").iter_rows()]
+    frame = frame.with_columns(pl.Series("value", values))
     return frame.select("indicator", "org", "period", "value").write_csv().encode()
 
 

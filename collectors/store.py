@@ -2,8 +2,9 @@
 
 Figures are never overwritten: a changed figure is a new version and the old one stops being
 current; an unchanged figure is left alone. Writes go through the database driver's bulk path
-(``executemany`` on SQLite, ``COPY`` on PostgreSQL) inside the caller's transaction, so a failed
-upload leaves the store as it was.
+(``executemany`` on SQLite; on PostgreSQL ``COPY`` into a staging table, then one statement that
+retires the replaced versions and inserts the new ones) inside the caller's transaction, so a
+failed upload leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -107,37 +108,26 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     """Return the current version of exactly the figures named in ``keys``, whatever else the store holds.
 
     The keys go into a temporary staging table joined on the figure key, so the cost follows the
-    upload, not the store (the unique key's index answers each one).
+    upload, not the store (the unique key's index answers each one); keys of an (indicator, period)
+    the store has nothing for are not looked up at all.
     """
     keys = keys.select(KEY).unique()
     if keys.is_empty():
         return pl.DataFrame(schema=CURRENT_SCHEMA)
     connection = session.connection()
+    dialect = connection.dialect.name
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
-    columns = ", ".join(KEY)
-    if connection.dialect.name == "sqlite":
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS upload_key "
-            "(indicator_id TEXT NOT NULL, org_code TEXT NOT NULL, period TEXT NOT NULL, breakdown TEXT NOT NULL)"
-        )
-        cursor.execute("DELETE FROM upload_key")
-        cursor.executemany(f"INSERT INTO upload_key ({columns}) VALUES (?, ?, ?, ?)", keys.iter_rows())
-    else:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS upload_key (indicator_id varchar NOT NULL, org_code varchar NOT NULL, "
-            "period varchar NOT NULL, breakdown varchar NOT NULL) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("DELETE FROM upload_key")
-        with cursor.copy(f"COPY upload_key ({columns}) FROM STDIN") as copy:
-            for row in keys.iter_rows():
-                copy.write_row(row)
+    keys = _stored_cells(cursor, dialect, keys)
+    if keys.is_empty():
+        cursor.close()
+        return pl.DataFrame(schema=CURRENT_SCHEMA)
+    _stage(cursor, dialect, "upload_key", KEY, keys.select(KEY))
     # On SQLite CROSS JOIN fixes the order: the keys drive, each answered by the figure key's index.
-    join = "CROSS JOIN" if connection.dialect.name == "sqlite" else "JOIN"
+    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
     cursor.execute(
-        "SELECT o.indicator_id, o.org_code, o.period, o.breakdown, o.id, o.version, o.value, o.numerator, o.denominator, "
-        f"o.symbol, o.flag, o.status, o.note FROM upload_key k {join} observation o ON o.indicator_id = k.indicator_id "
-        "AND o.org_code = k.org_code AND o.period = k.period AND o.breakdown = k.breakdown WHERE o.is_current"
+        f"SELECT {_FIGURE_COLUMNS} FROM upload_key k {join} observation o ON o.indicator_id = k.indicator_id "
+        "AND o.period = k.period AND o.org_code = k.org_code AND o.breakdown = k.breakdown WHERE o.is_current"
     )
     rows = cursor.fetchall()
     cursor.execute("DELETE FROM upload_key")
@@ -145,12 +135,172 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
 
 
-def _stored_reader(session: Session) -> Callable[[list[str], list[str]], pl.DataFrame]:
+def _stored_cells(cursor: Any, dialect: str, keys: pl.DataFrame) -> pl.DataFrame:
+    """Keep the keys whose (indicator, period) has any stored figure: one index probe per pair, so a new period costs nothing."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    pairs = keys.select("indicator_id", "period").unique()
+    present = []
+    for indicator, period in pairs.iter_rows():
+        cursor.execute(
+            f"SELECT 1 FROM observation WHERE indicator_id = {mark} AND period = {mark} LIMIT 1", (indicator, period)
+        )
+        if cursor.fetchone() is not None:
+            present.append((indicator, period))
+    if len(present) == pairs.height:
+        return keys
+    kept = pl.DataFrame(present, schema={"indicator_id": pl.String, "period": pl.String}, orient="row")
+    return keys.join(kept, on=["indicator_id", "period"], how="semi")
+
+
+def _stage(cursor: Any, dialect: str, table: str, columns: list[str], rows: pl.DataFrame) -> None:
+    """Fill a temporary table (made on first use, emptied first) with ``rows``: COPY on PostgreSQL, executemany on SQLite."""
+    names = ", ".join(columns)
+    if dialect == "sqlite":
+        typed = ", ".join(f"{c} TEXT NOT NULL" for c in columns)
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({typed})")
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows.iter_rows())
+    else:
+        typed = ", ".join(f"{c} varchar NOT NULL" for c in columns)
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({typed}) ON COMMIT DELETE ROWS")
+        cursor.execute(f"DELETE FROM {table}")
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows.iter_rows():
+                copy.write_row(row)
+
+
+_FIGURE_COLUMNS = "o.indicator_id, o.org_code, o.period, o.breakdown, o.id, o.version, o.value, o.numerator, o.denominator, o.symbol, o.flag, o.status, o.note"
+
+
+def figures_for_rules(
+    session: Session, keys: pl.DataFrame, partners: dict[str, frozenset[str]], earlier: frozenset[str]
+) -> pl.DataFrame:
+    """Return the current stored figures an upload's rules compare it with, read by key, never the whole store.
+
+    ``keys`` are the upload's figure keys. Read: every figure of the same org unit and period as an
+    uploaded one, of its indicator (any breakdown) or of the indicators ``partners`` pairs it with;
+    and, for the indicators in ``earlier``, each uploaded series' latest earlier figure with a value
+    (the upload's own keys aside, as the rules set the upload over the store).
+    """
+    keys = keys.select(KEY).drop_nulls()
+    if keys.is_empty():
+        return pl.DataFrame(schema=CURRENT_SCHEMA)
+    connection = session.connection()
+    dialect = connection.dialect.name
+    dbapi: Any = connection.connection.dbapi_connection
+    cursor = dbapi.cursor()
+    mark = "?" if dialect == "sqlite" else "%s"
+    # On SQLite CROSS JOIN fixes the order: the staged keys drive, each answered by the figure key's index.
+    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
+    pairs = pl.DataFrame(
+        [(i, p) for i, others in partners.items() for p in others if p != i],
+        schema={"indicator_id": pl.String, "partner": pl.String},
+        orient="row",
+    )
+    # The (indicator, period) cells the store holds anything for, probed first: a new period reads nothing more.
+    periods = keys.select("indicator_id", "period").unique()
+    if pairs.height:
+        periods = pl.concat(
+            [periods, periods.join(pairs, on="indicator_id").select(pl.col("partner").alias("indicator_id"), "period")]
+        ).unique()
+    present = _stored_cells(cursor, dialect, periods)
+    frames = [pl.DataFrame(schema=CURRENT_SCHEMA)]
+    if present.height:
+        cells = keys.select("indicator_id", "org_code", "period").unique()
+        if pairs.height:
+            cells = pl.concat(
+                [
+                    cells,
+                    cells.join(pairs, on="indicator_id").select(
+                        pl.col("partner").alias("indicator_id"), "org_code", "period"
+                    ),
+                ]
+            ).unique()
+        cells = cells.join(present, on=["indicator_id", "period"], how="semi")
+        _stage(
+            cursor,
+            dialect,
+            "rule_cell",
+            ["indicator_id", "period", "org_code"],
+            cells.select("indicator_id", "period", "org_code"),
+        )
+        cursor.execute(
+            f"SELECT {_FIGURE_COLUMNS} FROM rule_cell k {join} observation o ON o.indicator_id = k.indicator_id "
+            "AND o.period = k.period AND o.org_code = k.org_code WHERE o.is_current"
+        )
+        frames.append(pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row"))
+    for indicator in sorted(earlier & set(keys["indicator_id"].unique().to_list())):
+        frames.append(_latest_earlier(cursor, mark, join, dialect, indicator, keys))
+    cursor.close()
+    return pl.concat(frames).unique(subset=KEY, keep="first")
+
+
+def _latest_earlier(
+    cursor: Any, mark: str, join: str, dialect: str, indicator: str, keys: pl.DataFrame
+) -> pl.DataFrame:
+    """Each uploaded figure's latest earlier stored figure with a value, walking the indicator's periods back.
+
+    The indicator's periods come one index probe each (the key is ordered by indicator, then period).
+    They are then read for the series still waiting in batches of 1, 2, 4… periods, newest first: a
+    series with a figure last period is answered by the first read, one with no history at all costs
+    a few reads, never the indicator's whole store. One indicator has one period type, so its period
+    codes sort in time order.
+    """
+    mine = keys.filter(pl.col("indicator_id") == indicator)
+    periods: list[str] = []
+    below = str(mine["period"].max())
+    while True:
+        cursor.execute(
+            f"SELECT max(period) FROM observation WHERE indicator_id = {mark} AND period < {mark}", (indicator, below)
+        )
+        below = cursor.fetchone()[0]
+        if below is None:
+            break
+        periods.append(below)
+    found = [pl.DataFrame(schema=CURRENT_SCHEMA)]
+    if not periods:
+        return found[0]
+    uploaded = mine.select(KEY)
+    waiting = mine.select("org_code", "breakdown", "period").unique()
+    start, size = 0, 1
+    while waiting.height and start < len(periods):
+        batch = periods[start : start + size]
+        start, size = start + size, size * 2
+        asking = waiting.filter(pl.col("period") > batch[-1]).select("org_code", "breakdown").unique()
+        if asking.is_empty():
+            continue
+        _stage(cursor, dialect, "rule_series", ["org_code", "breakdown"], asking)
+        cursor.execute(
+            f"SELECT {_FIGURE_COLUMNS} FROM rule_series k {join} observation o ON o.indicator_id = {mark} "
+            f"AND o.period IN ({', '.join([mark] * len(batch))}) AND o.org_code = k.org_code AND o.breakdown = k.breakdown "
+            "WHERE o.is_current AND o.value IS NOT NULL",
+            (indicator, *batch),
+        )
+        hits = pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row").join(uploaded, on=KEY, how="anti")
+        if hits.is_empty():
+            continue
+        found.append(hits)
+        # The newest hit before each waiting figure's own period answers it.
+        answered = (
+            waiting.join(
+                hits.select("org_code", "breakdown", pl.col("period").alias("_at")), on=["org_code", "breakdown"]
+            )
+            .filter(pl.col("_at") < pl.col("period"))
+            .select("org_code", "breakdown", "period")
+            .unique()
+        )
+        waiting = waiting.join(answered, on=["org_code", "breakdown", "period"], how="anti")
+    return pl.concat(found)
+
+
+def _stored_reader(
+    session: Session,
+) -> Callable[[pl.DataFrame, dict[str, frozenset[str]], frozenset[str]], pl.DataFrame]:
     bind = session.get_bind()
 
-    def read(indicator_ids: list[str], org_codes: list[str]) -> pl.DataFrame:
+    def read(keys: pl.DataFrame, partners: dict[str, frozenset[str]], earlier: frozenset[str]) -> pl.DataFrame:
         with Session(bind) as own:
-            return current_figures(own, indicator_ids, org_codes)
+            return figures_for_rules(own, keys, partners, earlier)
 
     return read
 
@@ -272,26 +422,45 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     connection = session.connection()
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
-    replaced = changed["obs_id"].drop_nulls().to_list()
-    # Key order makes the unique index grow at its end; one joined key sorts faster than four columns.
-    rows = changed.sort(pl.concat_str(KEY, separator="\x00"))
+    # In the unique key's order (indicator, period, org, breakdown), so the index is written in runs;
+    # one joined key sorts faster than four columns.
+    rows = changed.sort(pl.concat_str(["indicator_id", "period", "org_code", "breakdown"], separator="\x00"))
     # Written a slice at a time, so the shaped copies of the rows each write makes stay small.
     if connection.dialect.name == "sqlite":
+        replaced = changed["obs_id"].drop_nulls().to_list()
         if replaced:
             cursor.executemany("UPDATE observation SET is_current = 0 WHERE id = ?", [(i,) for i in replaced])
         for part in rows.iter_slices(WRITE_SLICE):
             _insert_sqlite(cursor, part, submission_id, recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f"))
     else:
-        if replaced:
-            cursor.execute("UPDATE observation SET is_current = false WHERE id = ANY(%s)", (replaced,))
-        columns = ", ".join(INSERT_COLUMNS)
-        with cursor.copy(f"COPY observation ({columns}) FROM STDIN") as copy:
-            for part in rows.iter_slices(WRITE_SLICE):
-                for row in part.select(*KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row").iter_rows():
-                    copy.write_row((*row[:5], True, *row[5:-1], submission_id, row[-1], recorded_at))
+        _write_postgresql(cursor, rows, submission_id, recorded_at)
     cursor.close()
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
+
+
+def _write_postgresql(cursor: Any, rows: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:
+    """COPY the new versions into a staging table, then retire what they replace and insert them in one statement."""
+    columns = ", ".join(INSERT_COLUMNS)
+    # Typed as the figures are; emptied at commit, and kept by the connection for the next upload.
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS upload_figure ON COMMIT DELETE ROWS AS "
+        f"SELECT {columns}, id AS obs_id FROM observation WITH NO DATA"
+    )
+    cursor.execute("DELETE FROM upload_figure")
+    with cursor.copy(f"COPY upload_figure ({columns}, obs_id) FROM STDIN") as copy:
+        for part in rows.iter_slices(WRITE_SLICE):
+            for row in part.select(
+                *KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row", "obs_id"
+            ).iter_rows():
+                copy.write_row((*row[:5], True, *row[5:-2], submission_id, row[-2], recorded_at, row[-1]))
+    # Both parts see the store as it was before the statement: the old versions stop being current
+    # as the new ones arrive, and the unique key (new version = old + 1) refuses any race.
+    cursor.execute(
+        "WITH retired AS (UPDATE observation o SET is_current = false FROM upload_figure f WHERE o.id = f.obs_id) "
+        f"INSERT INTO observation ({columns}) SELECT {columns} FROM upload_figure "
+        "ORDER BY indicator_id, period, org_code, breakdown"
+    )
 
 
 #: Figures written per slice.

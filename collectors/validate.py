@@ -20,7 +20,7 @@ from collectors import crosscheck
 from errors import InvalidInput
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
-from indicators.rules import Rule, bound_indicators
+from indicators.rules import Rule, bound_indicators, first_binding
 from indicators.symbols import NO_FIGURE, STATUSES
 
 REQUIRED = ("indicator", "org", "period", "value")
@@ -59,9 +59,10 @@ class Context:
     today: date = field(default_factory=lambda: datetime.now(UTC).date())
     #: Every indicator's definition, for the rules (id -> Facts).
     catalogue: dict[str, Facts] = field(default_factory=dict)
-    #: Reads the current figures of these indicators for these org units, every period (the store's reader):
-    #: what the rules compare an upload with. ``current`` is used without it.
-    stored_for: Callable[[list[str], list[str]], pl.DataFrame] | None = None
+    #: Reads what the rules compare an upload with, by the upload's keys (the store's reader): the same
+    #: org units and periods of its indicators and their partners, and each series' latest earlier
+    #: figure for the indicators given. ``current`` is used without it.
+    stored_for: Callable[[pl.DataFrame, dict[str, frozenset[str]], frozenset[str]], pl.DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -490,13 +491,20 @@ def _stored(good: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Read the stored figures the rules compare the upload with: its indicators and their partners, for its org units."""
     if ctx.stored_for is None or good.is_empty():
         return ctx.current
-    ids = set(good["indicator"].unique().to_list())
+    partners: dict[str, set[str]] = {}
     for rule in ctx.rules:
         if rule.kind in ("part_of_whole", "numerator_of_denominator"):
             bound = set(bound_indicators(rule, ctx.catalogue))
-            if ids & bound:
-                ids |= bound
-    return ctx.stored_for(sorted(ids), sorted(good["org"].unique().to_list()))
+            for indicator in bound:
+                partners.setdefault(indicator, set()).update(bound)
+    earlier = frozenset(first_binding(list(ctx.rules), "change", ctx.catalogue, against="previous_period"))
+    keys = good.select(
+        pl.col("indicator").alias("indicator_id"),
+        pl.col("org").alias("org_code"),
+        pl.col("period_code").alias("period"),
+        pl.col("breakdown_key").alias("breakdown"),
+    )
+    return ctx.stored_for(keys, {k: frozenset(v) for k, v in partners.items()}, earlier)
 
 
 def _figures(df: pl.DataFrame) -> pl.DataFrame:

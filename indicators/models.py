@@ -167,7 +167,9 @@ class Observation(SQLModel, table=True):
     __tablename__ = "observation"
     # One unique key does two jobs: no figure has two rows of one version, and two uploads
     # racing to revise a figure both compute the same next version, so one of them fails.
-    __table_args__ = (UniqueConstraint("indicator_id", "org_code", "period", "breakdown", "version"),)
+    # Period second: an upload of a period's figures writes one run of the index per indicator,
+    # not one leaf page per figure (docs/scaling.md); every read names the indicator.
+    __table_args__ = (UniqueConstraint("indicator_id", "period", "org_code", "breakdown", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: str = Field(foreign_key="indicator.id", max_length=128)

@@ -205,3 +205,30 @@ def test_queried_figures_wait_and_are_recorded(store: Engine, store_settings: Se
     with Session(store) as session:
         (held,) = session.execute(select(HeldFigure)).scalars()
         assert (held.indicator_id, held.value, held.state, held.file_row) == ("cyp.lac_count", 2000.0, "open", 2)
+
+
+def test_change_is_measured_from_the_latest_earlier_figure_with_a_value(
+    store: Engine, store_settings: Settings
+) -> None:
+    # Stored: 901 for 2022, no figure (x) for 2023, nothing for 2024; a second series only for 2025, a third never.
+    upload(
+        store, store_settings, f"cyp.lac_count,{NOTTS},2022-03-31,,901,,,,", f"cyp.lac_count,{NOTTS},2023-03-31,,x,,,,"
+    )
+    upload(store, store_settings, f"cyp.lac_12_months,{NOTTS},2025-03-31,,400,,,,")
+    out = upload(
+        store, store_settings,
+        f"cyp.lac_count,{NOTTS},2026-03-31,,999999,,,,",
+        f"cyp.lac_12_months,{NOTTS},2026-03-31,,410,,,,",
+        f"cyp.lac_12_months_aged_10_plus,{NOTTS},2026-03-31,,5,,,,",
+    )  # fmt: skip
+    ((row, rule, _, message),) = found(store, out)
+    assert (row, rule) == (2, "change.since_previous_period")
+    assert message.startswith("999,999 is more than 50% away from 901, the figure for 2022-03-31;")
+    # A figure of the upload replaces the stored one it names: with 2022 sent as no figure, nothing earlier has a value.
+    again = upload(
+        store,
+        store_settings,
+        f"cyp.lac_count,{NOTTS},2022-03-31,,x,,,,",
+        f"cyp.lac_count,{NOTTS},2026-03-31,,999999,,,,",
+    )
+    assert found(store, again) == []
