@@ -536,7 +536,9 @@ def _duplicates(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series
     keyed = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
     content = pl.struct("value_num", "numerator_num", "denominator_num", "symbol", "flag", "status")
     # Only keys given more than once need grouping; finding them first keeps a million-row upload fast.
-    repeated = keyed & pl.struct(key).is_duplicated()
+    # A key's hash is compared, not the four strings: a collision only sends a row on to the grouping by the
+    # key itself, which decides; comparing the strings would build a copy of them for a million rows.
+    repeated = keyed & pl.struct(key).hash().is_duplicated()
     # Only the rows of repeated keys, and only the columns the messages need, are joined with their groups.
     given = df.filter(repeated).select(
         "row", *key, "value", "value_num", "numerator_num", "denominator_num", "symbol", "flag", "status"
