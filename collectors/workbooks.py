@@ -920,16 +920,16 @@ def report_workbook(
         _write_report_instructions(instructions, st, counts, comments)
         sources = _write_lists_rowwise(lists, wb, codelists)
         cols = {name.strip().lower(): c for c, name in enumerate(header)}
-        known = [
-            r for r in rules if r is not None and (r.judgement_codelist is None or r.judgement_codelist in codelists)
+        # Decided row by row, not by looking each row up in a list of the usable ones (quadratic in the rows).
+        usable = [
+            r if r is not None and (r.judgement_codelist is None or r.judgement_codelist in codelists) else None
+            for r in rules
         ]
+        known = any(r is not None for r in usable)
         if known and "value" in cols:
-            usable = [r if r in known else None for r in rules]
             _validate_values(figures, usable, _allowed_column_sparse(usable, codelists), sources, col=cols["value"])
         if known and "numerator" in cols and "denominator" in cols:
-            _validate_ratio_parts(
-                figures, [r if r in known else None for r in rules], cols=(cols["numerator"], cols["denominator"])
-            )
+            _validate_ratio_parts(figures, usable, cols=(cols["numerator"], cols["denominator"]))
     return buf.getvalue()
 
 
