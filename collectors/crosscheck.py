@@ -21,16 +21,36 @@ import polars as pl
 from indicators.rules import Rule, first_binding
 
 KEY = ["indicator", "org", "period_code", "breakdown_key"]
+#: The columns of an upload's validated rows that the rules read.
+UPLOAD_COLUMNS = (
+    *KEY,
+    "row",
+    "value",
+    "value_num",
+    "numerator",
+    "denominator",
+    "note",
+    "range_min",
+    "range_max",
+    "ratio",
+)
 _PROBLEM_COLUMNS = ("row", "column", "value", "rule", "severity", "message")
 _NEEDS_NOTE = "add a note explaining it to have it accepted, or answer the query"
 _NOTED = "accepted with the note given"
+
+
+#: Problems gathered as Python values before they are moved into a frame: a million-row upload can raise a
+#: query on every row, and a million dicts would take far more memory than the same rows in a frame.
+_BATCH = 20_000
+_PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "rule": pl.String,
+                   "severity": pl.String, "message": pl.String}  # fmt: skip
 
 
 @dataclass
 class Findings:
     """Problems found by the rules, and the upload rows they keep out (errors) or hold (queries without a note)."""
 
-    problems: list[dict[str, Any]]
+    problems: pl.DataFrame
     error_rows: set[int]
     held_rows: set[int]
 
@@ -46,25 +66,33 @@ def fmt(x: float | None) -> str:
 
 class _Reporter:
     def __init__(self) -> None:
-        self.findings = Findings([], set(), set())
+        self.findings = Findings(pl.DataFrame(schema=_PROBLEM_SCHEMA), set(), set())
+        self._rows: list[tuple[int, str, str | None, str, str, str]] = []
+        self._frames: list[pl.DataFrame] = []
 
     def add(self, rule: Rule, row: int, column: str, cell: str | None, note: str | None, **fill: Any) -> None:
         outcome = _NOTED if note else _NEEDS_NOTE
         message = rule.message.format_map(_Fill(fill | {"outcome": outcome}))
-        self.findings.problems.append(
-            {
-                "row": row,
-                "column": column,
-                "value": cell,
-                "rule": rule.id,
-                "severity": rule.severity,
-                "message": message,
-            }
-        )
+        self._rows.append((row, column, cell, rule.id, rule.severity, message))
+        if len(self._rows) >= _BATCH:
+            self._flush()
         if rule.severity == "error":
             self.findings.error_rows.add(row)
         elif rule.severity == "query" and not note:
             self.findings.held_rows.add(row)
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._frames.append(pl.DataFrame(self._rows, schema=_PROBLEM_SCHEMA, orient="row"))
+            self._rows = []
+
+    def done(self) -> Findings:
+        """Return the findings, every problem in one frame in the order found."""
+        self._flush()
+        if self._frames:
+            self.findings.problems = pl.concat(self._frames, rechunk=True)
+            self._frames = []
+        return self.findings
 
 
 class _Fill(dict[str, Any]):
@@ -99,6 +127,8 @@ def check(
     codelists: dict[str, frozenset[str]],
 ) -> Findings:
     """Apply every rule to the upload's rows (already free of row-level errors) and the stored figures."""
+    # Only the columns the rules read: every filter below copies what it keeps, a million rows at a time.
+    upload = upload.select(*(c for c in UPLOAD_COLUMNS if c in upload.columns))
     rep = _Reporter()
     _plausible(upload, rules, indicators, rep)
     kept = upload.filter(~pl.col("row").is_in(list(rep.findings.error_rows)))
@@ -117,7 +147,7 @@ def check(
     kept = kept.filter(~pl.col("row").is_in(list(rep.findings.error_rows)))
     stored = figures(upload.clear(), current)
     _queries(kept, known, stored, rules, indicators, rep)
-    return rep.findings
+    return rep.done()
 
 
 def _plausible(upload: pl.DataFrame, rules: tuple[Rule, ...], indicators: dict[str, Any], rep: _Reporter) -> None:

@@ -49,7 +49,8 @@ def write_problems(session: Session, submission_id: int, problems: pl.DataFrame)
         cursor.close()
 
 
-def _ordered(submission_id: int) -> Any:
+def ordered_problems(submission_id: int) -> Any:
+    """Select an upload's problems (their six fields) in row order, ties in the order they were found."""
     return (
         select(*(getattr(SubmissionProblem, f) for f in FIELDS))
         .where(SubmissionProblem.submission_id == submission_id)
@@ -60,14 +61,14 @@ def _ordered(submission_id: int) -> Any:
 def first_problems(session: Session, submission_id: int, limit: int = SHOWN) -> tuple[pl.DataFrame, int]:
     """Return the first ``limit`` problems in row order, and how many there are in all."""
     total = session.execute(select(func.count()).where(SubmissionProblem.submission_id == submission_id)).scalar_one()
-    rows = session.execute(_ordered(submission_id).limit(limit)).all()
+    rows = session.execute(ordered_problems(submission_id).limit(limit)).all()
     return problem_frame([dict(zip(FIELDS, r, strict=True)) for r in rows]), int(total)
 
 
 def iter_problems(engine: Engine, submission_id: int) -> Iterator[tuple[Any, ...]]:
     """Yield every problem in row order, fetched a batch at a time on a session of its own (for streaming)."""
     with Session(engine) as session:
-        result = session.execute(_ordered(submission_id).execution_options(yield_per=BATCH))
+        result = session.execute(ordered_problems(submission_id).execution_options(yield_per=BATCH))
         for row in result:
             yield tuple(row)
 

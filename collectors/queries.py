@@ -9,9 +9,10 @@ figure supersedes the wait.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
-from sqlalchemy import insert
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, split_changes, write_figures
@@ -41,35 +42,63 @@ def upload_status(*, errors: int, stored: int, held: int) -> str:
     return "accepted" if stored else "rejected"
 
 
+#: Held figures written, read or closed per batch: an upload can hold a query on every one of a million rows.
+BATCH = 20_000
+#: Ids named in one UPDATE (well under SQLite's and PostgreSQL's limits on bound parameters).
+_CLOSE_BATCH = 5_000
+
+
 def hold_figures(session: Session, submission_id: int, held: pl.DataFrame) -> None:
-    """Keep the figures held by queries, to be stored once answered."""
+    """Keep the figures held by queries, to be stored once answered, in batches through the driver's bulk path."""
     if held.is_empty():
         return
-    rows = held.select(*_FIGURE, "file_row").with_columns(pl.lit(submission_id).alias("submission_id"))
-    session.execute(insert(HeldFigure), rows.to_dicts())
+    connection = session.connection()
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    columns = ("submission_id", "file_row", *_FIGURE, "state")
+    names = ", ".join(columns)
+    try:
+        for part in held.select("file_row", *_FIGURE).iter_slices(BATCH):
+            rows = ((submission_id, *row, "open") for row in part.iter_rows())
+            if connection.dialect.name == "postgresql":
+                with cursor.copy(f"COPY held_figure ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" * len(columns))
+                cursor.executemany(f"INSERT INTO held_figure ({names}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()
 
 
 def supersede_held(session: Session, agency_code: str, accepted: pl.DataFrame) -> None:
     """Close the open queries of earlier uploads whose figure this upload has now given (with a note, or changed)."""
-    open_held = (
-        session.execute(
-            select(HeldFigure)
-            .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
-            .where(Submission.agency_code == agency_code, HeldFigure.state == "open")
-        )
-        .scalars()
-        .all()
-    )
-    if not open_held or accepted.is_empty():
+    if accepted.is_empty():
         return
-    given = set(accepted.select(KEY).iter_rows())
-    touched: set[int] = set()
-    for figure in open_held:
-        if (figure.indicator_id, figure.org_code, figure.period, figure.breakdown) in given:
-            figure.state = "superseded"
-            touched.add(figure.submission_id)
-    session.flush()
-    for submission_id in touched:
+    # Read as a frame a batch at a time and matched by a join, never as one object per open query.
+    schema = {"id": pl.Int64, "submission_id": pl.Int64, **dict.fromkeys(KEY, pl.String)}
+    result = session.execute(
+        select(col(HeldFigure.id), col(HeldFigure.submission_id), *(getattr(HeldFigure, k) for k in KEY))
+        .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
+        .where(Submission.agency_code == agency_code, HeldFigure.state == "open")
+        .execution_options(yield_per=BATCH)
+    )
+    given = accepted.select(KEY).unique()
+    matched = [pl.DataFrame(schema=schema).select("id", "submission_id")]
+    for part in result.partitions():
+        found = pl.DataFrame([tuple(r) for r in part], schema=schema, orient="row")
+        matched.append(found.join(given, on=KEY, how="semi").select("id", "submission_id"))
+    closed = pl.concat(matched)
+    if closed.is_empty():
+        return
+    ids = closed["id"].sort().to_list()
+    for start in range(0, len(ids), _CLOSE_BATCH):
+        session.execute(
+            update(HeldFigure)
+            .where(col(HeldFigure.id).in_(ids[start : start + _CLOSE_BATCH]))
+            .values(state="superseded"),
+            execution_options={"synchronize_session": False},
+        )
+    for submission_id in closed["submission_id"].unique().sort().to_list():
         _refresh(session, submission_id)
 
 

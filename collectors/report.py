@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import polars as pl
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from collectors.problems import BATCH, FIELDS, ordered_problems
 from collectors.read import RawTable
 from collectors.template import codelists_for, value_rules_for
 from collectors.workbooks import ProblemCell, ReportRow, TemplateRow, report_workbook
-
-_FIELDS = ("row", "column", "value", "rule", "severity", "message")
+from indicators.models import SubmissionProblem
 
 
 def _rows(raw: RawTable, header: list[str], rules: dict[str, TemplateRow], shift: int) -> Iterator[ReportRow]:
@@ -31,16 +31,42 @@ def blank_rows(frame: pl.DataFrame) -> list[int]:
     return frame.filter(pl.all_horizontal(pl.col(c).is_null() for c in present))["row"].to_list()
 
 
-def build_report(session: Session, raw: RawTable | None, problems: pl.DataFrame) -> bytes:
-    """Build the marked report workbook of an upload from its kept file and its problems."""
+class StoredProblems:
+    """An upload's problems streamed from the database a batch at a time, as the report reads them."""
+
+    def __init__(self, session: Session, submission_id: int, shift: int = 0) -> None:
+        self.session = session
+        self.submission_id = submission_id
+        self.shift = shift
+
+    def _stream(self, *, rows_only: bool) -> Iterator[ProblemCell]:
+        query = ordered_problems(self.submission_id)
+        if rows_only:
+            query = query.where(col(SubmissionProblem.row).is_not(None))
+        result = self.session.execute(query.execution_options(yield_per=BATCH))
+        try:
+            for row in result:
+                cell = dict(zip(FIELDS, row, strict=True))
+                yield ProblemCell(**(cell | {"row": None if cell["row"] is None else cell["row"] + self.shift}))
+        finally:
+            result.close()
+
+    def by_row(self) -> Iterator[ProblemCell]:
+        """Yield the problems that have a row, in row order."""
+        return self._stream(rows_only=True)
+
+    def listed(self) -> Iterator[ProblemCell]:
+        """Yield every problem in row order (as the JSON report and report.csv list them)."""
+        return self._stream(rows_only=False)
+
+
+def build_report(session: Session, raw: RawTable | None, submission_id: int) -> bytes:
+    """Build the marked report workbook of an upload from its kept file and its stored problems."""
     # A JSON item is numbered by its place in the list; in the workbook it sits under the header row.
     shift = 1 if raw is not None and raw.source_format == "json" else 0
-    cells = [
-        ProblemCell(**({k: p[k] for k in _FIELDS} | {"row": None if p["row"] is None else p["row"] + shift}))
-        for p in problems.iter_rows(named=True)
-    ]
+    problems = StoredProblems(session, submission_id, shift)
     if raw is None:
-        return report_workbook([], [], cells, codelists=codelists_for(session))
+        return report_workbook([], [], problems, codelists=codelists_for(session))
     header = [c for c in raw.frame.columns if c != "row"]
     ids = []
     if "indicator" in header:
@@ -48,5 +74,5 @@ def build_report(session: Session, raw: RawTable | None, problems: pl.DataFrame)
     rules = value_rules_for(session, ids)
     blanks = [r + shift for r in blank_rows(raw.frame)]
     return report_workbook(
-        header, _rows(raw, header, rules, shift), cells, codelists=codelists_for(session), blank_rows=blanks
+        header, _rows(raw, header, rules, shift), problems, codelists=codelists_for(session), blank_rows=blanks
     )

@@ -401,7 +401,9 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     for c in ("indicator", "org", "period"):
         problems.append(_problems(df, pl.col(c).is_null(), c, "missing-value", pl.lit(f"{c} is empty")))
 
-    df = df.join(ctx.indicators.drop("breakdowns").rename({"id": "indicator"}), on="indicator", how="left")
+    # Only the definition columns the checks read are joined: each is a million-row column on a million-row upload.
+    definitions = ctx.indicators.drop("breakdowns", *_UNREAD, strict=False).rename({"id": "indicator"})
+    df = df.join(definitions, on="indicator", how="left")
     df = _parse_values(df)
     problems.append(_type_errors(df))
     unknown = (
@@ -470,11 +472,17 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     errors = pl.concat(problems)
     problems.clear()  # a million-row upload can have a million problems: keep one copy of them, not two
     bad_rows = errors.filter(pl.col("severity") == "error")["row"].unique()
+    # From here on only the columns the rules and the store read are carried, not the whole enriched frame.
+    df = df.select(*crosscheck.UPLOAD_COLUMNS, *_FIGURE_ONLY)
     good = df.filter(~pl.col("row").is_in(bad_rows.implode()) & ~pl.col("row").is_in(repeats.implode()))
+    del df
     ruling = crosscheck.check(good, _stored(good, ctx), ctx.rules, ctx.catalogue, ctx.codelists)
-    ruled = problem_frame(ruling.problems)
-    accepted = _figures(good.filter(~pl.col("row").is_in(list(ruling.error_rows | ruling.held_rows))))
-    held = _figures(good.filter(pl.col("row").is_in(list(ruling.held_rows))))
+    ruled = ruling.problems
+    figures = _figures(good)
+    del good
+    accepted = figures.filter(~pl.col("file_row").is_in(list(ruling.error_rows | ruling.held_rows)))
+    held = figures.filter(pl.col("file_row").is_in(list(ruling.held_rows)))
+    del figures
     notes = [errors, ruled]
     if ignored:
         notes.append(problem_frame(
@@ -507,6 +515,12 @@ def _stored(good: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return ctx.stored_for(keys, {k: frozenset(v) for k, v in partners.items()}, earlier)
 
 
+#: Definition columns no check reads row by row.
+_UNREAD = ("decimals", "plausible_rule", "plausible_message")
+#: Columns a stored figure takes from its row besides those the rules read.
+_FIGURE_ONLY = ("numerator_num", "denominator_num", "symbol", "flag", "status")
+
+
 def _figures(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(
         pl.col("indicator").alias("indicator_id"),
@@ -530,29 +544,31 @@ def _duplicates(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series
     keyed = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
     content = pl.struct("value_num", "numerator_num", "denominator_num", "symbol", "flag", "status")
     # Only keys given more than once need grouping; finding them first keeps a million-row upload fast.
-    repeated = keyed & pl.struct(key).is_duplicated()
-    groups = (
-        df.filter(repeated)
-        .group_by(key)
-        .agg(
-            pl.col("row").min().alias("first_row"),
-            content.n_unique().alias("variants"),
-            pl.col("row").sort().cast(pl.String).str.join(", ").alias("all_rows"),
-        )
+    # A key's hash is compared, not the four strings: a collision only sends a row on to the grouping by the
+    # key itself, which decides; comparing the strings would build a copy of them for a million rows.
+    repeated = keyed & pl.struct(key).hash().is_duplicated()
+    # Only the rows of repeated keys, and only the columns the messages need, are joined with their groups.
+    given = df.filter(repeated).select(
+        "row", *key, "value", "value_num", "numerator_num", "denominator_num", "symbol", "flag", "status"
     )
-    df = df.join(groups, on=key, how="left", nulls_equal=False)
+    groups = given.group_by(key).agg(
+        pl.col("row").min().alias("first_row"),
+        content.n_unique().alias("variants"),
+        pl.col("row").sort().cast(pl.String).str.join(", ").alias("all_rows"),
+    )
+    dup = given.join(groups, on=key, how="left", nulls_equal=False)
     label = pl.concat_str("indicator", "org", "period_code", "breakdown_key", separator=", ").str.strip_suffix(", ")
     conflict = (pl.col("variants") > 1).fill_null(False)
     repeat = ((pl.col("variants") == 1) & (pl.col("row") != pl.col("first_row"))).fill_null(False)
     found = pl.concat([
-        _problems(df, conflict, "value", "conflicting-figure",
+        _problems(dup, conflict, "value", "conflicting-figure",
                   pl.format("the same figure ({}) is given on rows {} with different values; none of them is stored until one row remains",
                             label, pl.col("all_rows"))),
-        _problems(df, repeat, "indicator", "repeated-figure",
+        _problems(dup, repeat, "indicator", "repeated-figure",
                   pl.format("the same figure ({}) with the same value is already given on row {}; stored once", label, pl.col("first_row")),
                   "information", value=pl.col("indicator")),
     ])  # fmt: skip
-    return df, found, df.filter(repeat)["row"]
+    return df, found, dup.filter(repeat)["row"]
 
 
 def _formula_problems(unresolved: pl.DataFrame | None) -> pl.DataFrame:

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell
 
@@ -606,6 +606,79 @@ _PLAIN_NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 SEVERITIES = ("error", "query", "information")
 
 
+#: Cells of the report given a comment. XlsxWriter keeps every comment in memory until the file is closed
+#: (about 0.8 KB each) and Excel is slow to open a sheet of a million, so past this many the marked cells keep
+#: their colour and the "Problems" sheet, which lists every problem, says what is wrong with them.
+MAX_COMMENTS = 10_000
+
+
+class ProblemSource(Protocol):
+    """An upload's problems, read twice while its report is written, never held as one list."""
+
+    def by_row(self) -> Iterable[ProblemCell]:
+        """Yield the problems that have a row, in row order (a row's own problems in listing order)."""
+        ...
+
+    def listed(self) -> Iterable[ProblemCell]:
+        """Yield every problem in the order the "Problems" sheet lists them."""
+        ...
+
+
+class ProblemList:
+    """Problems already in memory, as a :class:`ProblemSource`."""
+
+    def __init__(self, problems: Sequence[ProblemCell]) -> None:
+        self.problems = problems
+
+    def by_row(self) -> Iterable[ProblemCell]:
+        """Yield the problems that have a row, sorted (stably) by row."""
+        return sorted((p for p in self.problems if p.row is not None), key=lambda p: p.row or 0)
+
+    def listed(self) -> Iterable[ProblemCell]:
+        """Yield every problem in list order."""
+        return iter(self.problems)
+
+
+class _RowMarks:
+    """Hands out each row's problems in turn from problems sorted by row, so no row index of them is built."""
+
+    def __init__(self, problems: Iterable[ProblemCell]) -> None:
+        self._problems = iter(problems)
+        self._next = next(self._problems, None)
+
+    def take(self, row: int) -> list[ProblemCell]:
+        """Return the problems of ``row``, passing over any of earlier rows (rows no line of the file has)."""
+        found: list[ProblemCell] = []
+        while self._next is not None and (self._next.row or 0) <= row:
+            if self._next.row == row:
+                found.append(self._next)
+            self._next = next(self._problems, None)
+        return found
+
+    def close(self) -> None:
+        """Let go of the problems not taken (a database stream is closed)."""
+        close = getattr(self._problems, "close", None)
+        if close is not None:
+            close()
+
+
+class _Comments:
+    """Writes cell comments up to :data:`MAX_COMMENTS`, and counts the marked cells past it."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.written = 0
+        self.left_out = 0
+
+    def add(self, r: int, c: int, problems: list[ProblemCell], header: list[str]) -> None:
+        """Comment on a marked cell, unless the report already has as many comments as it may."""
+        if self.written >= MAX_COMMENTS:
+            self.left_out += 1
+            return
+        self.written += 1
+        _comment(self.ws, r, c, _comment_text(problems, header))
+
+
 @dataclass(frozen=True)
 class ReportRow:
     """One row of an upload as the report writes it back: its row number, its cells and its template rule."""
@@ -675,7 +748,7 @@ def _comment(ws: Any, r: int, c: int, text: str) -> None:
 
 def _write_report_row(
     ws: Any, st: _ReportStyles, r: int, values: list[str | None], numeric: set[int], marks: dict[int, list[ProblemCell]],
-    header: list[str], widths: list[int],
+    header: list[str], widths: list[int], comments: _Comments,
 ) -> None:  # fmt: skip
     """Write one row left to right (constant-memory mode needs it so), numbers as numbers, marks with their comments."""
     for c in range(max(len(values), max(marks, default=-1) + 1)):
@@ -695,22 +768,22 @@ def _write_report_row(
         if text is not None and c < len(widths):
             widths[c] = max(widths[c], len(text))
         if found:
-            _comment(ws, r, c, _comment_text(found, header))
+            comments.add(r, c, found, header)
 
 
 def _write_report_figures(
-    ws: Any, st: _ReportStyles, header: list[str], rows: Iterable[ReportRow], by_row: dict[int | None, list[ProblemCell]],
-    blank_rows: set[int],
+    ws: Any, st: _ReportStyles, header: list[str], rows: Iterable[ReportRow], by_row: _RowMarks,
+    blank_rows: set[int], comments: _Comments,
 ) -> list[TemplateRow | None]:  # fmt: skip
     """Write the header and every upload row in order; return each sheet row's template rule, for the validations."""
     if len(header) > _MAX_COLS:
         raise ValueError(f"An upload wider than Excel's {_MAX_COLS:,} columns cannot be rewritten as a workbook")
     widths = [len(name) for name in header]
-    header_marks = _cells_of(by_row.get(1, []), header)
+    header_marks = _cells_of(by_row.take(1), header)
     for c, name in enumerate(header):
         ws.write_string(0, c, name, st.header)
         if c in header_marks:
-            _comment(ws, 0, c, _comment_text(header_marks[c], header))
+            comments.add(0, c, header_marks[c], header)
     numeric = {c for c, name in enumerate(header) if name.strip().lower() in _NUMBER_COLUMNS}
     value_col = next((c for c, name in enumerate(header) if name.strip().lower() == "value"), 0)
     blank_note = ProblemCell(None, "value", None, "blank-row", "information",
@@ -720,10 +793,10 @@ def _write_report_figures(
         _check_row_number(item.row, 2, "Data")
         if len(item.cells) > _MAX_COLS:
             raise ValueError(f"An upload wider than Excel's {_MAX_COLS:,} columns cannot be rewritten as a workbook")
-        marks = _cells_of(by_row.get(item.row, []), header)
+        marks = _cells_of(by_row.take(item.row), header)
         if item.row in blank_rows:
             marks.setdefault(value_col, []).append(blank_note)
-        _write_report_row(ws, st, item.row - 1, item.cells, numeric, marks, header, widths)
+        _write_report_row(ws, st, item.row - 1, item.cells, numeric, marks, header, widths, comments)
         rules.extend([None] * (item.row - 2 - len(rules)))
         rules.append(item.rule)
     for c, width in enumerate(widths):
@@ -732,14 +805,18 @@ def _write_report_figures(
     return rules
 
 
-def _write_problems(ws: Any, st: _ReportStyles, problems: list[ProblemCell]) -> None:
+def _write_problems(ws: Any, st: _ReportStyles, problems: Iterable[ProblemCell]) -> Counter[str]:
+    """List every problem, one a row; return how many there are of each severity."""
     columns = ("row", "column", "value", "rule", "severity", "message")
     widths = (6, 16, 20, 28, 12, 80)
     for c, width in enumerate(widths):
         ws.set_column(c, c, width, st.wrap if columns[c] == "message" else None)
     ws.freeze_panes(1, 0)
     ws.write_row(0, 0, columns, st.header)
+    counts: Counter[str] = Counter()
+    i = 0
     for i, p in enumerate(problems, start=1):
+        counts[p.severity] += 1
         if p.row is not None:
             ws.write_number(i, 0, p.row)
         for c, text in enumerate((p.column, p.value, p.rule), start=1):
@@ -747,20 +824,26 @@ def _write_problems(ws: Any, st: _ReportStyles, problems: list[ProblemCell]) -> 
                 ws.write_string(i, c, text)
         ws.write_string(i, 4, p.severity, st.by_severity.get(p.severity))
         ws.write_string(i, 5, p.message)
-    ws.autofilter(0, 0, max(len(problems), 1), len(columns) - 1)
+    ws.autofilter(0, 0, max(i, 1), len(columns) - 1)
+    return counts
 
 
-def _write_report_instructions(ws: Any, st: _ReportStyles, problems: list[ProblemCell]) -> None:
+def _write_report_instructions(ws: Any, st: _ReportStyles, counts: Counter[str], comments: _Comments) -> None:
     ws.set_column(0, 0, 22)
     ws.set_column(1, 1, 100)
     ws.write_string(0, 0, "Upload report: what was found, and how to send the figures again", st.title)
-    counts = {s: sum(1 for p in problems if p.severity == s) for s in SEVERITIES}
+    commented = 'Every marked cell has a comment saying what is wrong; the "Problems" sheet lists them all.'
+    if comments.left_out:
+        commented = (
+            f"The first {comments.written:,} marked cells have a comment saying what is wrong; the other "
+            f'{comments.left_out:,} are coloured only. The "Problems" sheet lists every problem with its row.'
+        )
     steps = [
         f"{counts['error']} error(s): a data rule is broken, so the row was not stored (red). Correct the marked cells.",
         f"{counts['query']} query(ies): the figure is unusual or unexpected (amber). It is stored once explained: "
         'write why in the "note" column, or answer the query through the API.',
         f"{counts['information']} information notice(s) (blue): nothing to do; blank rows are marked blue too.",
-        'Every marked cell has a comment saying what is wrong; the "Problems" sheet lists them all.',
+        commented,
         'Correct the "Figures" sheet in place, keep its columns, and upload this workbook again. Rows already '
         "accepted are recognised and not stored twice.",
         'Put each figure in the "value" column; Excel checks it as you type, as in the template.',
@@ -803,7 +886,7 @@ def _write_lists_rowwise(ws: Any, wb: Any, codelists: dict[str, list[tuple[str, 
 def report_workbook(
     header: list[str],
     rows: Iterable[ReportRow | tuple[int, list[str | None]]],
-    problems: list[ProblemCell],
+    problems: Sequence[ProblemCell] | ProblemSource,
     *,
     codelists: dict[str, list[tuple[str, str]]] | None = None,
     blank_rows: Iterable[int] = (),
@@ -815,9 +898,7 @@ def report_workbook(
     can be corrected and uploaded again as it is.
     """
     codelists = codelists or {}
-    by_row: dict[int | None, list[ProblemCell]] = {}
-    for p in problems:
-        by_row.setdefault(p.row, []).append(p)
+    source = ProblemList(problems) if isinstance(problems, Sequence) else problems
     buf = io.BytesIO()
     options = {"constant_memory": True, "strings_to_numbers": False}
     with SafeWorkbook(buf, options) as wb:
@@ -829,21 +910,26 @@ def report_workbook(
         instructions = wb.add_worksheet("Instructions")
         lists = wb.add_worksheet("Lists")
         items = (r if isinstance(r, ReportRow) else ReportRow(r[0], r[1]) for r in rows)
-        rules = _write_report_figures(figures, st, header, items, by_row, set(blank_rows))
-        _write_problems(problem_sheet, st, problems)
-        _write_report_instructions(instructions, st, problems)
+        comments = _Comments(figures)
+        by_row = _RowMarks(source.by_row())
+        try:
+            rules = _write_report_figures(figures, st, header, items, by_row, set(blank_rows), comments)
+        finally:
+            by_row.close()
+        counts = _write_problems(problem_sheet, st, source.listed())
+        _write_report_instructions(instructions, st, counts, comments)
         sources = _write_lists_rowwise(lists, wb, codelists)
         cols = {name.strip().lower(): c for c, name in enumerate(header)}
-        known = [
-            r for r in rules if r is not None and (r.judgement_codelist is None or r.judgement_codelist in codelists)
+        # Decided row by row, not by looking each row up in a list of the usable ones (quadratic in the rows).
+        usable = [
+            r if r is not None and (r.judgement_codelist is None or r.judgement_codelist in codelists) else None
+            for r in rules
         ]
+        known = any(r is not None for r in usable)
         if known and "value" in cols:
-            usable = [r if r in known else None for r in rules]
             _validate_values(figures, usable, _allowed_column_sparse(usable, codelists), sources, col=cols["value"])
         if known and "numerator" in cols and "denominator" in cols:
-            _validate_ratio_parts(
-                figures, [r if r in known else None for r in rules], cols=(cols["numerator"], cols["denominator"])
-            )
+            _validate_ratio_parts(figures, usable, cols=(cols["numerator"], cols["denominator"]))
     return buf.getvalue()
 
 

@@ -9,11 +9,13 @@ import re
 import time
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import polars as pl
 import pytest
 
+from collectors import workbooks
 from collectors.workbooks import (
     TEMPLATE_COLUMNS,
     ProblemCell,
@@ -435,6 +437,48 @@ def test_report_problems_sheet_lists_every_problem(report: bytes) -> None:
     sheet = read_part(report, "xl/worksheets/sheet2.xml")
     assert 'state="frozen"' in sheet
     assert '<autoFilter ref="A1:F8"' in sheet
+
+
+def test_report_comments_stop_at_the_cap_and_the_cells_stay_marked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A million-problem upload would hold a million comments in memory: past the cap, cells are coloured only.
+    monkeypatch.setattr(workbooks, "MAX_COMMENTS", 2)
+    rows = [ReportRow(r, cells, ROWS[0] if cells[0] == "CSC-CLA-PCT" else None) for r, cells in CELLS]
+    book = report_workbook(HEADER, rows, PROBLEMS, codelists=CODELISTS, blank_rows=[8])
+    assert set(comments(book)) == {"D3", "D6"}  # the first two marked cells, in sheet order
+    sheet = read_part(book, "xl/worksheets/sheet1.xml")
+    assert re.search(r'<c r="E6" s="\d+"', sheet)
+    assert re.search(r'<c r="D8" s="\d+"', sheet)
+    problems = pl.read_excel(io.BytesIO(book), sheet_name="Problems", infer_schema_length=0)
+    assert problems.height == len(PROBLEMS)
+    instructions = pl.read_excel(io.BytesIO(book), sheet_name="Instructions", has_header=False)
+    text = " ".join(str(v) for v in instructions.to_series(1).drop_nulls())
+    assert "The first 2 marked cells have a comment saying what is wrong; the other 3 are coloured only." in text
+
+
+class _Once(workbooks.ProblemList):
+    """A problem source that can be read once each way, as the database stream is."""
+
+    def __init__(self, problems: list[ProblemCell]) -> None:
+        super().__init__(problems)
+        self.reads: list[str] = []
+
+    def by_row(self) -> Iterator[ProblemCell]:
+        self.reads.append("by_row")
+        return iter(list(super().by_row()))
+
+    def listed(self) -> Iterator[ProblemCell]:
+        self.reads.append("listed")
+        return iter(list(super().listed()))
+
+
+def test_report_from_a_stream_equals_the_report_from_a_list(report: bytes) -> None:
+    source = _Once(PROBLEMS)
+    rows = [ReportRow(r, cells, ROWS[0] if cells[0] == "CSC-CLA-PCT" else None) for r, cells in CELLS]
+    book = report_workbook(HEADER, rows, source, codelists=CODELISTS, blank_rows=[8])
+    assert source.reads == ["by_row", "listed"]
+    parts = {n for n in zipfile.ZipFile(io.BytesIO(book)).namelist() if n != "docProps/core.xml"}
+    for name in parts:
+        assert read_part(book, name) == read_part(report, name), name
 
 
 def test_report_without_problems_keeps_a_header() -> None:
