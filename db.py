@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -153,3 +153,24 @@ def upgrade(engine: Engine | None = None) -> None:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
+
+
+def bulk_insert(
+    session: Session, table: str, columns: Sequence[str], batches: Iterable[Iterable[tuple[Any, ...]]]
+) -> None:
+    """Insert rows batch by batch through the driver's bulk path (COPY on PostgreSQL), in the caller's transaction."""
+    connection = session.connection()
+    # The driver's own bulk path: the ORM would build a dict per row, which a million-row upload cannot afford.
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    names = ", ".join(f'"{c}"' for c in columns)
+    try:
+        for rows in batches:
+            if connection.dialect.name == "postgresql":
+                with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" * len(columns))
+                cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()

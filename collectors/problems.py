@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from collectors.validate import problem_frame
+from db import bulk_insert
 from indicators.models import SubmissionProblem
 from spreadsheet import neutralise
 
@@ -32,21 +33,10 @@ def write_problems(session: Session, submission_id: int, problems: pl.DataFrame)
     """Insert an upload's problems in batches through the driver's bulk path, inside the caller's transaction."""
     if problems.is_empty():
         return
-    connection = session.connection()
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    names = ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
-    try:
-        for batch in problems.select(FIELDS).iter_slices(BATCH):
-            rows = ((submission_id, *row) for row in batch.iter_rows())
-            if connection.dialect.name == "postgresql":
-                with cursor.copy(f"COPY submission_problem ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join("?" * len(_INSERT_COLUMNS))
-                cursor.executemany(f"INSERT INTO submission_problem ({names}) VALUES ({marks})", rows)
-    finally:
-        cursor.close()
+    batches = (
+        ((submission_id, *row) for row in batch.iter_rows()) for batch in problems.select(FIELDS).iter_slices(BATCH)
+    )
+    bulk_insert(session, "submission_problem", _INSERT_COLUMNS, batches)
 
 
 def ordered_problems(submission_id: int) -> Any:

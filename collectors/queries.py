@@ -9,13 +9,13 @@ figure supersedes the wait.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import polars as pl
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, split_changes, write_figures
+from db import bulk_insert
 from errors import InvalidInput, NotFound
 from indicators.models import HeldFigure, Submission
 
@@ -52,22 +52,12 @@ def hold_figures(session: Session, submission_id: int, held: pl.DataFrame) -> No
     """Keep the figures held by queries, to be stored once answered, in batches through the driver's bulk path."""
     if held.is_empty():
         return
-    connection = session.connection()
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     columns = ("submission_id", "file_row", *_FIGURE, "state")
-    names = ", ".join(columns)
-    try:
-        for part in held.select("file_row", *_FIGURE).iter_slices(BATCH):
-            rows = ((submission_id, *row, "open") for row in part.iter_rows())
-            if connection.dialect.name == "postgresql":
-                with cursor.copy(f"COPY held_figure ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join("?" * len(columns))
-                cursor.executemany(f"INSERT INTO held_figure ({names}) VALUES ({marks})", rows)
-    finally:
-        cursor.close()
+    batches = (
+        ((submission_id, *row, "open") for row in part.iter_rows())
+        for part in held.select("file_row", *_FIGURE).iter_slices(BATCH)
+    )
+    bulk_insert(session, "held_figure", columns, batches)
 
 
 def supersede_held(session: Session, agency_code: str, accepted: pl.DataFrame) -> None:
