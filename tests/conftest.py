@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
 import db
@@ -20,8 +20,30 @@ from mappings.catalogue import Catalogue, load_catalogue
 from mappings.service import load_bundled
 from settings import Settings
 
+
+def _database_per_worker(url: str) -> str:
+    """The configured PostgreSQL URL, or under pytest-xdist a database of its own per worker.
+
+    Each worker drops and recreates schemas and template databases, so two workers sharing one
+    database would undo each other's set-up; each gets ``<name>_<worker>``, made when missing.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    base, name = url.rsplit("/", 1)
+    own = f"{name or 'test'}_{worker}"
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": own}).first() is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{own}"')
+    finally:
+        admin.dispose()
+    return f"{base}/{own}"
+
+
 #: PostgreSQL for the database tests; CI sets it (see .ci/run).
-PG_URL = os.environ.get("ONERETURN_TEST_DATABASE_URL", "")
+PG_URL = _database_per_worker(os.environ.get("ONERETURN_TEST_DATABASE_URL", ""))
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
