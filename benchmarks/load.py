@@ -37,9 +37,12 @@ REGULATORS = [
 ]
 
 
-def _ports() -> range:
-    """The loopback ports the service may take: ONERETURN_BENCH_PORTS ("8190-8199") or that default."""
-    first, _, last = os.environ.get("ONERETURN_BENCH_PORTS", "8190-8199").partition("-")
+def _ports() -> range | None:
+    """The loopback ports the service may take when ONERETURN_BENCH_PORTS ("8190-8199") names them."""
+    named = os.environ.get("ONERETURN_BENCH_PORTS", "")
+    if not named:
+        return None
+    first, _, last = named.partition("-")
     return range(int(first), int(last or first) + 1)
 
 
@@ -80,12 +83,21 @@ class Tally:
 
 
 def free_port() -> int:
-    """Return the first port of this range nothing listens on."""
+    """Return a loopback port nothing is bound to: the first free one of ONERETURN_BENCH_PORTS, or one the system picks.
+
+    Probed by binding rather than connecting, so a port bound by a service not yet listening counts as taken;
+    without a named range, concurrent runs (the test suite's workers) get different ports from the system.
+    """
     ports = _ports()
-    for port in ports:
+    for port in ports if ports is not None else [0]:
         with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen: int = probe.getsockname()[1]
+            return chosen
+    assert ports is not None
     raise SystemExit(f"no free port in {ports.start}-{ports.stop - 1} (ONERETURN_BENCH_PORTS)")
 
 
