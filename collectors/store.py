@@ -440,20 +440,26 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
 
 
 def _write_postgresql(cursor: Any, rows: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:
-    """COPY the new versions into a staging table, then retire what they replace and insert them in one statement."""
+    """COPY first versions straight into the store; COPY revisions into a staging table, then retire what they
+    replace and insert them in one statement."""
     columns = ", ".join(INSERT_COLUMNS)
+    first = rows.filter(pl.col("obs_id").is_null())
+    revised = rows.filter(pl.col("obs_id").is_not_null())
+    # A first version replaces nothing, so it needs no staging pass: the unique key (version 1 of the
+    # key) still refuses a concurrent upload of the same new figure.
+    if not first.is_empty():
+        _copy_rows(cursor, f"COPY observation ({columns}) FROM STDIN", first, submission_id, recorded_at, obs_id=False)
+    if revised.is_empty():
+        return
     # Typed as the figures are; emptied at commit, and kept by the connection for the next upload.
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS upload_figure ON COMMIT DELETE ROWS AS "
         f"SELECT {columns}, id AS obs_id FROM observation WITH NO DATA"
     )
     cursor.execute("DELETE FROM upload_figure")
-    with cursor.copy(f"COPY upload_figure ({columns}, obs_id) FROM STDIN") as copy:
-        for part in rows.iter_slices(WRITE_SLICE):
-            for row in part.select(
-                *KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row", "obs_id"
-            ).iter_rows():
-                copy.write_row((*row[:5], True, *row[5:-2], submission_id, row[-2], recorded_at, row[-1]))
+    _copy_rows(
+        cursor, f"COPY upload_figure ({columns}, obs_id) FROM STDIN", revised, submission_id, recorded_at, obs_id=True
+    )
     # Both parts see the store as it was before the statement: the old versions stop being current
     # as the new ones arrive, and the unique key (new version = old + 1) refuses any race.
     cursor.execute(
@@ -461,6 +467,19 @@ def _write_postgresql(cursor: Any, rows: pl.DataFrame, submission_id: int, recor
         f"INSERT INTO observation ({columns}) SELECT {columns} FROM upload_figure "
         "ORDER BY indicator_id, period, org_code, breakdown"
     )
+
+
+def _copy_rows(
+    cursor: Any, statement: str, rows: pl.DataFrame, submission_id: int, recorded_at: datetime, *, obs_id: bool
+) -> None:
+    """Write ``rows`` in INSERT_COLUMNS order (and the replaced figure's id when ``obs_id``) through one COPY."""
+    with cursor.copy(statement) as copy:
+        for part in rows.iter_slices(WRITE_SLICE):
+            for row in part.select(
+                *KEY, "version", *OPTIONAL[:5], "status", *OPTIONAL[5:], "file_row", "obs_id"
+            ).iter_rows():
+                values = (*row[:5], True, *row[5:-2], submission_id, row[-2], recorded_at)
+                copy.write_row((*values, row[-1]) if obs_id else values)
 
 
 #: Figures written per slice.
