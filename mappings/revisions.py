@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import date, timedelta
 
 import polars as pl
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import Session, col, select
 
 from indicators.models import Indicator
@@ -74,30 +75,57 @@ def mark_stale(session: Session, changed: pl.DataFrame) -> int:
     if changed.is_empty():
         return 0
     reach, context = feeds(session)
-    touched = 0
-    pairs = changed.select("indicator_id", "period").unique()
-    for (period_code,), group in pairs.group_by(["period"]):
+    # Per set of returns reached: the figures' periods as date spans, and the earliest end of a
+    # context figure's period. A statement per set rather than per period: an upload spanning
+    # hundreds of periods reaches only a handful of distinct sets of returns.
+    spans: dict[tuple[str, ...], list[tuple[date, date]]] = {}
+    earliest_end: dict[tuple[str, ...], date] = {}
+    for (period_code,), group in changed.select("indicator_id", "period").unique().group_by(["period"]):
         span = parse_period(str(period_code))
         indicators = group["indicator_id"].to_list()
-        overlapping = sorted({r for i in indicators for r in reach.get(i, ())})
-        later = sorted({r for i in indicators if i in context for r in reach.get(i, ())})
+        overlapping = tuple(sorted({r for i in indicators for r in reach.get(i, ())}))
+        later = tuple(sorted({r for i in indicators if i in context for r in reach.get(i, ())}))
         if overlapping:
-            touched += _bump(
-                session,
-                overlapping,
-                col(BuildRevision.starts) <= span.end,
-                col(BuildRevision.ends) >= span.start,
-            )
+            spans.setdefault(overlapping, []).append((span.start, span.end))
         if later:
-            touched += _bump(session, later, col(BuildRevision.ends) >= span.end, col(BuildRevision.starts) > span.end)
+            earliest_end[later] = min(span.end, earliest_end.get(later, span.end))
+    touched = 0
+    for returns, found in spans.items():
+        ranges = _merged(found)
+        for start in range(0, len(ranges), _RANGES_PER_STATEMENT):
+            overlaps = [
+                and_(col(BuildRevision.starts) <= end, col(BuildRevision.ends) >= begin)
+                for begin, end in ranges[start : start + _RANGES_PER_STATEMENT]
+            ]
+            touched += _bump(session, returns, or_(*overlaps))
+    for returns, end in earliest_end.items():
+        # The latest context figure is used by any build starting after its period ends.
+        touched += _bump(session, returns, col(BuildRevision.starts) > end)
     return touched
 
 
-def _bump(session: Session, returns: list[str], *where: object) -> int:
+#: Date ranges OR-ed in one statement; SQLite parses a chain of ORs as a tree as deep as the chain.
+_RANGES_PER_STATEMENT = 200
+
+
+def _merged(spans: list[tuple[date, date]]) -> list[tuple[date, date]]:
+    """Join overlapping or adjacent date spans: a build overlaps the union exactly when it overlaps one of them."""
+    merged: list[tuple[date, date]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((begin, end))
+    return merged
+
+
+def _bump(session: Session, returns: tuple[str, ...], where: ColumnElement[bool]) -> int:
     stmt = (
         update(BuildRevision)
-        .where(col(BuildRevision.return_id).in_(returns), *where)  # type: ignore[arg-type]
+        .where(col(BuildRevision.return_id).in_(returns), where)
         .values(revision=BuildRevision.revision + 1)
+        # Nothing in the session holds these rows; skipping the in-Python match saves most of the statement's cost.
+        .execution_options(synchronize_session=False)
     )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 

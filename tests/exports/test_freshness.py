@@ -168,3 +168,43 @@ def test_the_schedulers_rebuild_job_brings_stale_builds_up_to_date(
     after = pull(store, DFE, "FY2024-25")
     assert not after.pending
     assert after.snapshot.id != first.snapshot.id
+
+
+def test_one_upload_across_many_periods_marks_exactly_the_builds_a_period_at_a_time_would(store: Engine) -> None:
+    """Spans are merged and grouped per set of returns; the builds marked are those each figure reaches on its own."""
+    import polars as pl
+
+    from indicators.periods import parse_period
+    from mappings.revisions import feeds, mark_stale
+
+    with Session(store) as session:
+        reach, context = feeds(session)
+        population = next(i for i in sorted(context) if i.startswith("pop.") and reach.get(i))
+        counted = next(i for i in sorted(reach) if i not in context and DFE in reach[i])
+        built = [
+            (r, f"FY{y}-{(y + 1) % 100:02d}")
+            for r in sorted(reach[population] | reach[counted])
+            for y in range(2000, 2031, 3)
+        ]
+        for return_id, code in built:
+            p = parse_period(code)
+            session.add(BuildRevision(return_id=return_id, period=code, starts=p.start, ends=p.end, revision=0))
+        session.commit()
+        # Years with gaps between them, so merging must not join what is apart.
+        years = [2001, 2002, 2003, 2009, 2010, 2016, 2024]
+        changed = pl.DataFrame({"indicator_id": [counted] * 4 + [population] * 3, "period": [f"CY{y}" for y in years]})
+        mark_stale(session, changed)
+        session.commit()
+        marked = {(r.return_id, r.period) for r in session.execute(select(BuildRevision)).scalars() if r.revision}
+    expected = set()
+    for ind, code in changed.iter_rows():
+        span = parse_period(code)
+        for return_id, period in built:
+            p = parse_period(period)
+            if return_id in reach.get(ind, ()) and (
+                (p.start <= span.end and p.end >= span.start) or (ind in context and p.start > span.end)
+            ):
+                expected.add((return_id, period))
+    assert marked == expected
+    assert expected
+    assert expected != set(built)
