@@ -112,7 +112,8 @@ def render(cat: Catalogue) -> str:
             "",
             f"{len(held)} of the {len(NATIONAL_INDICATORS)} National Indicators are in the `nis` return, each cited above; "
             f'{len(local)} have at least one figure keyed by the council (`collection = "local"`), the others are derived '
-            "centrally from a national data set and never count as local burden. The rest are left out because no "
+            "centrally from a national data set or held by another body (police, probation, fire and rescue) and "
+            "never count as local burden. The rest are left out because no "
             "public page giving their number and title could be read in the material searched (the Handbook of "
             "Definitions and the October 2007 list could be read only as far as their opening pages): "
             + ", ".join(f"NI {n}" for n in missing)
