@@ -5,7 +5,8 @@ its length; in the API's process every pull served beside it waited for the lock
 1 ms woke up to 240 ms late while uploads ran). Each API worker therefore keeps one process per
 upload slot and hands each upload to one of them, whole: the process keeps the raw file, records
 the submission, takes and renews its lease (under its own worker identity) and stores the figures
-in one transaction, exactly as in the API's process. The request thread only waits for the answer.
+in one transaction, exactly as in the API's process. The request waits for the answer on the event
+loop, so an upload in hand holds none of the worker's request threads (pulls have them all).
 
 The processes are started once (spawned, not forked: the API process runs threads) and keep what
 they read per catalogue version. They ignore SIGINT and SIGTERM: the API worker stops them when it
@@ -17,6 +18,7 @@ answered with an error and the processes are replaced.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -149,13 +151,13 @@ class UploadPool:
             executor.submit(_warm)
         return executor
 
-    def run(self, request: dict[str, Any]) -> Processed:
-        """Process one upload in a worker process and wait for what it came to."""
+    async def run(self, request: dict[str, Any]) -> Processed:
+        """Process one upload in a worker process; the request waits on the event loop, holding no request thread."""
         with self._lock:
             executor = self._executor
         try:
             future: Future[Processed] = executor.submit(_run, request)
-            return future.result()
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:
             self._replace(executor)
             log.error("an upload process stopped while processing an upload; the processes are replaced")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 import polars as pl
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -137,7 +138,7 @@ def _report(
         503: {"description": "Busy: every upload slot is taken; nothing was received, send it again after Retry-After"},
     },
 )
-def upload(
+async def upload(
     request: Request,
     session: SessionDep,
     principal: AgencySubmit,
@@ -161,16 +162,17 @@ def upload(
     else:
         agency_code = agency
     assert agency_code is not None
-    data = _read_capped(file, settings.max_upload_bytes)
+    # The route runs on the event loop (an upload in hand holds no request thread): blocking work goes to threads.
+    data = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
     upload_request = {
         "agency_code": agency_code, "filename": file.filename or "upload", "data": data, "mode": mode,
         "submitted_by": principal.label, "sheet": sheet,
     }  # fmt: skip
     pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
     if pool is not None:
-        outcome = pool.run(upload_request)
+        outcome = await pool.run(upload_request)
     else:
-        outcome = process_upload(request.app.state.engine, settings, upload_request)
+        outcome = await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
     if outcome.submission_id is None:
         assert outcome.problems is not None
         errors = int((outcome.problems["severity"] == "error").sum())
@@ -189,14 +191,17 @@ def upload(
             detail=report.message,
         )
         return JSONResponse(report.model_dump(mode="json"), status_code=dry_status)
-    sub = collect.get_submission(session, outcome.submission_id, agency_code=None)
-    assert sub.id is not None
-    problems, total = first_problems(session, sub.id)
-    report = _report(sub, problems, total=total, duplicate=outcome.duplicate)
+    sub, report = await anyio.to_thread.run_sync(_stored_report, session, outcome.submission_id, outcome.duplicate)
     status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
              outcome="rejected" if status in (415, 422) else "ok", status=status, detail=sub.message)  # fmt: skip
     return JSONResponse(report.model_dump(mode="json"), status_code=status)
+
+
+def _stored_report(session: SessionDep, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:
+    sub = collect.get_submission(session, submission_id, agency_code=None)
+    problems, total = first_problems(session, submission_id)
+    return sub, _report(sub, problems, total=total, duplicate=duplicate)
 
 
 def _rejected_status(report: SubmissionReport) -> int:

@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,7 +32,7 @@ def pooled(store: Engine, tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
-def _upload(client: TestClient, data: bytes = CSV, **form: str) -> tuple[int, dict[str, object]]:
+def _upload(client: TestClient, data: bytes = CSV, **form: str) -> tuple[int, dict[str, Any]]:
     answer = client.post("/api/submissions", files={"file": ("n.csv", data, "text/csv")}, data=form, headers=NOTTS)
     return answer.status_code, answer.json()
 
