@@ -39,6 +39,10 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: How much lower than the API's the upload processes' CPU priority is (nice(2): 10 gives them about a tenth
+#: of a core's share against a busy API process; none of it is lost when the cores are idle).
+NICENESS = 10
+
 
 @dataclass(frozen=True)
 class Processed:
@@ -82,6 +86,8 @@ def _start_worker(settings: Settings, url: str, parent: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # When the cores are busy, requests come first: an upload takes the CPU the API processes leave.
+    os.nice(NICENESS)
     _settings = settings
     # One upload at a time: its own session, its upload's, and the lease renewal.
     _engine = db.make_engine(url, threads=1)
