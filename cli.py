@@ -144,7 +144,13 @@ def serve(
         )  # fmt: skip
         return
     uvicorn.run(
-        create_app(settings, engine=engine, run_scheduler=settings.scheduler_embedded, batch_read_audit=True),
+        create_app(
+            settings,
+            engine=engine,
+            run_scheduler=settings.scheduler_embedded,
+            batch_read_audit=True,
+            upload_processes=settings.upload_processes,
+        ),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="How long an upload's lease runs without renewal; the worker processing it renews it every "
         "quarter of this, and only an upload whose lease has run out is marked interrupted.",
     )
+    upload_processes: bool = Field(
+        default=True,
+        description="`onereturn serve` processes uploads in processes of their own (one per upload slot of each "
+        "worker), so the API process only answers requests; false processes them in the API's request threads.",
+    )
     retry_after_seconds: int = Field(default=5, gt=0, description="The Retry-After a 503 (service busy) carries.")
     behind_tls: bool = Field(
         default=False,

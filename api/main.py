@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from starlette.types import ASGIApp
@@ -29,9 +30,11 @@ def create_app(
     engine: Engine | None = None,
     run_scheduler: bool = False,
     batch_read_audit: bool = False,
+    upload_processes: bool = False,
 ) -> FastAPI:
     """Build the application on the given settings and engine; ``run_scheduler`` embeds the job scheduler,
-    ``batch_read_audit`` writes the audit events of reads in batches off the request (as ``serve`` does)."""
+    ``batch_read_audit`` writes the audit events of reads in batches off the request and ``upload_processes``
+    processes uploads in worker processes of their own (both as ``serve`` does)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -42,6 +45,10 @@ def create_app(
             from api.auditbatch import AuditBatcher
 
             app.state.audit_batcher = AuditBatcher(app.state.engine)
+        if upload_processes:
+            from api.uploadpool import UploadPool
+
+            app.state.upload_pool = UploadPool(settings, app.state.engine)
         running = None
         if run_scheduler:
             import scheduler
@@ -57,6 +64,10 @@ def create_app(
             batcher = getattr(app.state, "audit_batcher", None)
             if batcher is not None:
                 batcher.close()
+            pool = getattr(app.state, "upload_pool", None)
+            if pool is not None:
+                app.state.upload_pool = None
+                await anyio.to_thread.run_sync(pool.close)
 
     app = OneReturnApp(
         title="onereturn",
@@ -90,7 +101,8 @@ def create_app(
 
 def served_app() -> FastAPI:
     """The app as each worker of `onereturn serve --workers N` runs it (settings from the environment)."""
-    return create_app(batch_read_audit=True)
+    settings = get_settings()
+    return create_app(settings, batch_read_audit=True, upload_processes=settings.upload_processes)
 
 
 class OneReturnApp(FastAPI):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -129,13 +130,21 @@ def _uploader(
     stop: float,
     tally: Tally,
     accepted: dict[tuple[str, str, str], set[int]],
+    every: float = 0.0,
 ) -> None:
-    """Upload again and again; ``accepted`` keeps, per figure, the values it may now hold (the last acknowledged,
-    and any sent since whose answer never came back)."""
+    """Upload again and again (back to back, or one upload started every ``every`` seconds); ``accepted`` keeps, per
+    figure, the values it may now hold (the last acknowledged, and any sent since whose answer never came back)."""
     step = 0
     sent = 0
+    # Paced senders start at different instants, as agencies do, not all in the same second.
+    due = time.monotonic() + random.uniform(0, every)
     with httpx.Client(base_url=url, timeout=300, headers={"X-API-Key": OFFICER}) as client:
         while time.monotonic() < stop:
+            if every:
+                if due >= stop:
+                    return
+                time.sleep(max(0.0, due - time.monotonic()))
+                due += every
             # Every third upload repeats the one before it exactly; the others revise every figure.
             send = step if sent % 3 == 2 else step + 1
             data = _csv(keys, send)
@@ -278,8 +287,10 @@ def run(
     database_url: str = "",
     workers: int = 1,
     folder: Path | None = None,
+    every: float = 0.0,
 ) -> dict[str, Any]:
-    """Run the load test and return its table rows and the store check."""
+    """Run the load test and return its table rows and the store check; ``every`` paces each uploader to one
+    upload started every so many seconds (0: back to back)."""
     with tempfile.TemporaryDirectory(prefix="onereturn-load-") as tmp:
         data_dir = Path(folder or tmp)
         env = {
@@ -311,7 +322,9 @@ def run(
                 keys = [(ind, org, f"CY{first + y}") for y in range(years) for ind in inds for org in orgs][:figures]
                 for i, key in enumerate(keys):
                     _ORDER[key] = i
-                threads.append(threading.Thread(target=_uploader, args=(url, keys, stop, upload_tally, accepted)))
+                threads.append(
+                    threading.Thread(target=_uploader, args=(url, keys, stop, upload_tally, accepted, every))
+                )
             for r in range(regulators):
                 api_key, path = REGULATORS[r % len(REGULATORS)]
                 threads.append(threading.Thread(target=_regulator, args=(url, api_key, path, stop, pull_tally)))
@@ -331,6 +344,7 @@ def run(
             "regulators": regulators,
             "seconds": round(wall, 1),
             "figures_per_upload": figures,
+            "every": every,
             "startup_seconds": round(startup, 1),
             "rows": [upload_tally.row(f"upload ({figures:,} figures)", wall), pull_tally.row("pull (snapshot)", wall)],
             "store": store,
@@ -346,6 +360,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--figures", type=int, default=5000, help="figures per upload (default 5,000)")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: SQLite in a temporary folder)")
     parser.add_argument("--workers", type=int, default=1, help="API workers (more than 1 runs `onereturn scheduler`)")
+    parser.add_argument(
+        "--every",
+        type=float,
+        default=0.0,
+        help="paced: each uploader starts one upload every N seconds (default: back to back)",
+    )
     args = parser.parse_args(argv)
     result = run(
         uploaders=args.uploaders,
@@ -354,7 +374,10 @@ def main(argv: list[str]) -> None:
         figures=args.figures,
         database_url=args.database_url,
         workers=args.workers,
+        every=args.every,
     )
+    pace = f"one upload each every {args.every:g} s" if args.every else "back to back"
+    print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())} at the end; uploads {pace}")
     print(
         f"{result['engine']}, {result['workers']} worker(s): {result['uploaders']} uploaders and "
         f"{result['regulators']} regulators for {result['seconds']} s (service started in {result['startup_seconds']} s)"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, update
+from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 import db
@@ -55,32 +56,48 @@ GATE = _Gate()
 
 def _newest_stored(
     session: Session, return_id: str, period: str, fmt: str
-) -> tuple[ExportSnapshot, ReturnBuild] | None:
+) -> tuple[exports.Snapshot, str, bool] | None:
+    """The newest snapshot in this format, its build's source mark, and whether its build is the newest of any
+    format: one read, of columns (not ORM objects: this is every pull's path)."""
+    latest = (
+        select(func.max(ReturnBuild.id))
+        .where(ReturnBuild.return_id == return_id, ReturnBuild.period == period)
+        .scalar_subquery()
+    )
     row = session.execute(
-        select(ExportSnapshot, ReturnBuild)
+        columns(
+            col(ExportSnapshot.id),
+            col(ReturnBuild.id),
+            col(ExportSnapshot.content_hash),
+            col(ReturnBuild.generated_at),
+            col(ExportSnapshot.data),
+            col(ReturnBuild.source_mark),
+            latest,
+        )
         .join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
-        .where(ReturnBuild.return_id == return_id, ReturnBuild.period == period, ExportSnapshot.format == fmt)
+        .where(
+            col(ReturnBuild.return_id) == return_id,
+            col(ReturnBuild.period) == period,
+            col(ExportSnapshot.format) == fmt,
+        )
         .order_by(col(ReturnBuild.id).desc())
         .limit(1)
     ).first()
-    return None if row is None else (row[0], row[1])
+    if row is None:
+        return None
+    snapshot_id, build_id, content_hash, generated_at, data, mark, latest_id = row
+    snap = exports.Snapshot(snapshot_id, build_id, return_id, period, fmt, content_hash, generated_at, data, False)
+    return snap, mark, build_id == latest_id
 
 
-def _latest_build_id(session: Session, return_id: str, period: str) -> int | None:
-    return session.execute(
-        select(func.max(ReturnBuild.id)).where(ReturnBuild.return_id == return_id, ReturnBuild.period == period)
-    ).scalar_one_or_none()
-
-
-def _served(session: Session, return_id: str, period: str, fmt: str) -> Pulled | None:
+def _served(
+    session: Session, return_id: str, period: str, fmt: str, *, counter: BuildRevision | None = None
+) -> Pulled | None:
     found = _newest_stored(session, return_id, period, fmt)
     if found is None:
         return None
-    stored, record = found
-    current = record.id == _latest_build_id(session, return_id, period) and record.source_mark == exports.source_mark(
-        session, return_id, period
-    )
-    snap = exports.get_snapshot(session, stored.id or 0)
+    snap, mark, newest = found
+    current = newest and mark == exports.source_mark(session, return_id, period, counter=counter)
     return Pulled(snap, snap.generated_at, pending=not current)
 
 
@@ -109,8 +126,9 @@ def pull(session: Session, return_id: str, period: str, fmt: str, *, fresh: bool
     spec = session.get(Return, return_id)
     canonical = parse_period(period, spec.period_type if spec else None).code  # type: ignore[arg-type]
     # A snapshot made before its changes were counted (a scheduled or demo build) is not known to be current.
-    if not fresh and session.get(BuildRevision, (return_id, canonical)) is not None:
-        served = _served(session, return_id, canonical, fmt)
+    counter = None if fresh else session.get(BuildRevision, (return_id, canonical))
+    if counter is not None:
+        served = _served(session, return_id, canonical, fmt, counter=counter)
         if served is not None:
             return served
     ensure_built(session, return_id, canonical, [fmt])

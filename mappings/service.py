@@ -32,6 +32,12 @@ def current_catalogue_version(session: Session) -> CatalogueVersion | None:
     return session.execute(stmt).scalars().first()
 
 
+def current_catalogue_hash(session: Session) -> str:
+    """Return the content hash of the latest catalogue load ("" if none), reading one column."""
+    stmt = select(CatalogueVersion.content_hash).order_by(col(CatalogueVersion.id).desc()).limit(1)
+    return session.execute(stmt).scalars().first() or ""
+
+
 def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) -> CatalogueVersion:
     """Replace the stored catalogue with ``cat`` (refusing a catalogue with problems); no-op when unchanged."""
     problems = cat.all_problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 import polars as pl
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -17,6 +18,8 @@ from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
 from api.scopes import read_scope
+from api.uploadpool import UploadPool
+from api.uploadpool import process as process_upload
 from collectors import service as collect
 from collectors.problems import SHOWN, first_problems, iter_problems, problems_csv
 from collectors.queries import answer, list_held
@@ -135,7 +138,7 @@ def _report(
         503: {"description": "Busy: every upload slot is taken; nothing was received, send it again after Retry-After"},
     },
 )
-def upload(
+async def upload(
     request: Request,
     session: SessionDep,
     principal: AgencySubmit,
@@ -159,19 +162,24 @@ def upload(
     else:
         agency_code = agency
     assert agency_code is not None
-    data = _read_capped(file, settings.max_upload_bytes)
-    outcome = collect.submit(
-        request.app.state.engine, settings, agency_code=agency_code, filename=file.filename or "upload",
-        data=data, mode=mode, submitted_by=principal.label, sheet=sheet,
-    )  # fmt: skip
-    if outcome.submission is None:
+    # The route runs on the event loop (an upload in hand holds no request thread): blocking work goes to threads.
+    data = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
+    upload_request = {
+        "agency_code": agency_code, "filename": file.filename or "upload", "data": data, "mode": mode,
+        "submitted_by": principal.label, "sheet": sheet,
+    }  # fmt: skip
+    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
+    if pool is not None:
+        outcome = await pool.run(upload_request)
+    else:
+        outcome = await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
+    if outcome.submission_id is None:
         assert outcome.problems is not None
         errors = int((outcome.problems["severity"] == "error").sum())
         report = _report(
             None, outcome.problems, id=None, agency_code=agency_code, filename=file.filename or "upload", source_format="",
             mode="dry_run", status="checked" if errors == 0 else "has_errors", received_at=None, finished_at=None, content_hash="",
-            rows_read=outcome.validation.rows_read if outcome.validation else 0,
-            rows_accepted=outcome.validation.accepted.height if outcome.validation else 0, rows_new=0, rows_revised=0, rows_unchanged=0,
+            rows_read=outcome.rows_read, rows_accepted=outcome.rows_accepted, rows_new=0, rows_revised=0, rows_unchanged=0,
             error_count=errors, warning_count=int((outcome.problems["severity"] != "error").sum()), message="dry run: nothing was stored",
             query_count=int((outcome.problems["severity"] == "query").sum()), information_count=int((outcome.problems["severity"] == "information").sum()),
         )  # fmt: skip
@@ -183,14 +191,17 @@ def upload(
             detail=report.message,
         )
         return JSONResponse(report.model_dump(mode="json"), status_code=dry_status)
-    sub = outcome.submission
-    assert sub.id is not None
-    problems, total = first_problems(session, sub.id)
-    report = _report(sub, problems, total=total, duplicate=outcome.duplicate)
+    sub, report = await anyio.to_thread.run_sync(_stored_report, session, outcome.submission_id, outcome.duplicate)
     status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
              outcome="rejected" if status in (415, 422) else "ok", status=status, detail=sub.message)  # fmt: skip
     return JSONResponse(report.model_dump(mode="json"), status_code=status)
+
+
+def _stored_report(session: SessionDep, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:
+    sub = collect.get_submission(session, submission_id, agency_code=None)
+    problems, total = first_problems(session, submission_id)
+    return sub, _report(sub, problems, total=total, duplicate=duplicate)
 
 
 def _rejected_status(report: SubmissionReport) -> int:

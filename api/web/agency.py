@@ -10,8 +10,10 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Literal
 
+import anyio.from_thread
 import polars as pl
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -128,13 +130,17 @@ def upload(
 
 
 def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: UploadFile, mode: str) -> Response:
-    result = collect_routes.upload(
-        request=request,
-        session=session,
-        principal=visitor.principal,
-        _slot=None,  # the page route holds the upload slot itself
-        file=file,
-        mode=mode,  # type: ignore[arg-type]
+    # The page runs in a request thread; the API's upload route runs on the event loop.
+    result = anyio.from_thread.run(
+        partial(
+            collect_routes.upload,
+            request=request,
+            session=session,
+            principal=visitor.principal,
+            _slot=None,  # the page route holds the upload slot itself
+            file=file,
+            mode=mode,  # type: ignore[arg-type]
+        )
     )
     body = json.loads(bytes(result.body))
     if body.get("id") is None:

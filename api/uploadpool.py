@@ -1,0 +1,185 @@
+"""Uploads processed in worker processes of their own, so the API process only answers requests.
+
+Reading, validating and storing an upload is Python work that holds the interpreter lock for most of
+its length; in the API's process every pull served beside it waited for the lock (a thread sleeping
+1 ms woke up to 240 ms late while uploads ran). Each API worker therefore keeps one process per
+upload slot and hands each upload to one of them, whole: the process keeps the raw file, records
+the submission, takes and renews its lease (under its own worker identity) and stores the figures
+in one transaction, exactly as in the API's process. The request waits for the answer on the event
+loop, so an upload in hand holds none of the worker's request threads (pulls have them all).
+
+The processes are started once (spawned, not forked: the API process runs threads) and keep what
+they read per catalogue version. They ignore SIGINT and SIGTERM: the API worker stops them when it
+shuts down, after the uploads in hand. If the API worker dies, its processes finish the upload they
+hold (all or nothing) and then exit. If one of them dies mid-upload, nothing of that upload is
+stored, its lease runs out and it is marked interrupted like any cut-off upload; its request is
+answered with an error and the processes are replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine
+
+from errors import ProcessingFailed
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: How much lower than the API's the upload processes' CPU priority is (nice(2): 10 gives them about a tenth
+#: of a core's share against a busy API process; none of it is lost when the cores are idle).
+NICENESS = 10
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What an upload processed elsewhere came to: its submission's id (None for a dry run) and, for a dry
+    run, its problems and counts (a stored upload's are read back from the store)."""
+
+    submission_id: int | None
+    duplicate: bool = False
+    problems: pl.DataFrame | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+
+
+def process(engine: Engine, settings: Settings, request: dict[str, Any]) -> Processed:
+    """Run one upload in this process (as the worker processes do) and say what it came to."""
+    from collectors import service
+
+    outcome = service.submit(engine, settings, **request)
+    if outcome.submission is None:
+        validation = outcome.validation
+        return Processed(
+            None,
+            problems=outcome.problems,
+            rows_read=validation.rows_read if validation else 0,
+            rows_accepted=validation.accepted.height if validation else 0,
+        )
+    assert outcome.submission.id is not None
+    return Processed(outcome.submission.id, duplicate=outcome.duplicate)
+
+
+# The worker process's own state: its engine, settings and whether an upload is in hand.
+_engine: Engine | None = None
+_settings: Settings | None = None
+_busy = threading.Event()
+
+
+def _start_worker(settings: Settings, url: str, parent: int) -> None:
+    """Initialise a worker process: its own engine on the API's database, signals left to the API worker."""
+    global _engine, _settings
+    import db
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # When the cores are busy, requests come first: an upload takes the CPU the API processes leave.
+    os.nice(NICENESS)
+    _settings = settings
+    # One upload at a time: its own session, its upload's, and the lease renewal.
+    _engine = db.make_engine(url, threads=1)
+    threading.Thread(target=_outlive, args=(parent,), name="upload-parent", daemon=True).start()
+
+
+def _outlive(parent: int) -> None:
+    """Exit once the API worker is gone and no upload is in hand (the one in hand is finished first)."""
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent and not _busy.is_set():
+            os._exit(0)
+
+
+def _warm() -> int:
+    """Import the upload path and open a connection, so the first upload does not pay for it."""
+    from sqlalchemy import text
+
+    import collectors.service  # noqa: F401
+
+    assert _engine is not None
+    with _engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return os.getpid()
+
+
+def _run(request: dict[str, Any]) -> Processed:
+    assert _engine is not None
+    assert _settings is not None
+    _busy.set()
+    try:
+        return process(_engine, _settings, request)
+    except BaseException as exc:
+        raise _portable(exc) from None
+    finally:
+        _busy.clear()
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself when it survives the trip to the API worker, else the same failure in words."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        from collectors.service import failure_reason
+
+        return ProcessingFailed(f"processing failed: {failure_reason(exc)}")
+    return exc
+
+
+class UploadPool:
+    """One API worker's upload processes, one per upload slot."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self._settings = settings
+        self._url = engine.url.render_as_string(hide_password=False)
+        self._lock = threading.Lock()
+        self._executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        executor = ProcessPoolExecutor(
+            max_workers=self._settings.upload_slots,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self._settings, self._url, os.getpid()),
+        )
+        for _ in range(self._settings.upload_slots):
+            executor.submit(_warm)
+        return executor
+
+    async def run(self, request: dict[str, Any]) -> Processed:
+        """Process one upload in a worker process; the request waits on the event loop, holding no request thread."""
+        with self._lock:
+            executor = self._executor
+        try:
+            future: Future[Processed] = executor.submit(_run, request)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool as exc:
+            self._replace(executor)
+            log.error("an upload process stopped while processing an upload; the processes are replaced")
+            raise ProcessingFailed(
+                "processing failed: the process handling the upload stopped; nothing of it was stored, "
+                "send the file again"
+            ) from exc
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = self._start()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the processes once the uploads in hand are done."""
+        with self._lock:
+            executor = self._executor
+        executor.shutdown(wait=True, cancel_futures=True)

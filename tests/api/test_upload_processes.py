@@ -1,0 +1,87 @@
+"""Uploads processed in worker processes of their own: the same answers as in the API's process, the
+figures stored once, the upload leased by the process that handled it, and a process that dies replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from api.main import create_app
+from indicators.models import Observation, Submission
+from settings import Settings
+from tests.api.test_error_shape import assert_canonical_error
+
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+CSV = b"indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,1100\ncyp.lac_count,E10000024,2024-03-31,abc\n"
+
+
+@pytest.fixture
+def pooled(store: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    """A client of an app that processes uploads in processes of their own, as `serve` does."""
+    app = create_app(Settings(data_dir=tmp_path / "data", upload_slots=1), engine=store, upload_processes=True)
+    with TestClient(app) as client:
+        yield client
+
+
+def _upload(client: TestClient, data: bytes = CSV, **form: str) -> tuple[int, dict[str, Any]]:
+    answer = client.post("/api/submissions", files={"file": ("n.csv", data, "text/csv")}, data=form, headers=NOTTS)
+    return answer.status_code, answer.json()
+
+
+def test_an_upload_is_stored_by_another_process_under_its_own_lease(pooled: TestClient, store: Engine) -> None:
+    status, body = _upload(pooled)
+    assert status == 201, body
+    assert body["rows_accepted"] == 1
+    assert body["error_count"] == 1
+    assert body["problems"][0]["row"] == 3
+    with Session(store) as session:
+        submission = session.get(Submission, body["id"])
+        assert submission is not None
+        assert submission.status == "partially_accepted"
+        owner_pid = int(submission.lease_owner.split(":")[1])
+        stored = session.execute(
+            select(func.count()).select_from(Observation).where(Observation.submission_id == body["id"])
+        ).scalar_one()
+    assert owner_pid != os.getpid(), "the upload was processed in the API's own process"
+    assert stored == 1
+    again_status, again = _upload(pooled)
+    assert again_status == 200
+    assert again["duplicate"] is True
+    assert again["id"] == body["id"]
+
+
+def test_a_dry_run_and_a_refusal_come_back_as_in_process(pooled: TestClient, store: Engine) -> None:
+    status, body = _upload(pooled, mode="dry_run")
+    assert status == 200
+    assert body["status"] == "has_errors"
+    assert body["rows_read"] == 2
+    assert body["rows_accepted"] == 1
+    unknown = pooled.post(
+        "/api/submissions", files={"file": ("n.csv", CSV, "text/csv")}, data={"agency": "nope"}, headers=OFFICER
+    )
+    assert unknown.status_code == 404
+    assert_canonical_error(unknown.json(), 404)
+    with Session(store) as session:
+        assert session.execute(select(func.count()).select_from(Submission)).scalar_one() == 0
+
+
+def test_a_process_that_dies_is_answered_and_replaced(pooled: TestClient) -> None:
+    assert _upload(pooled)[0] == 201
+    pool = pooled.app.state.upload_pool  # type: ignore[attr-defined]
+    for pid in list(pool._executor._processes):
+        os.kill(pid, signal.SIGKILL)
+    status, body = _upload(pooled, data=CSV.replace(b"1100", b"1101"))
+    assert status == 500
+    assert_canonical_error(body, 500)
+    assert "send the file again" in str(body["error"])
+    status, body = _upload(pooled, data=CSV.replace(b"1100", b"1102"))
+    assert status == 201, body
