@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 import openpyxl
 import pytest
+
+from tests.live import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -39,8 +40,6 @@ SHOTS = ROOT / "test-output" / "screenshots"
 AGENCY = "demo-notts-cyp-2c9f41d07b"
 OFFICER = "demo-officer-5e0b9c2a4f"
 REGULATOR = "demo-regulator-dfe-7a3c18e2"
-#: The ports this service's browser tests may listen on.
-PORTS = range(8171, 8180)
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):
@@ -50,11 +49,13 @@ if not CHROMIUM.exists():
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402 (only once a browser is there to use it)
 from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, sync_playwright  # noqa: E402
 
+# ./run test hands each test file to one pytest-xdist worker (--dist loadfile), so these tests share
+# one server and one Chromium.
 pytestmark = pytest.mark.slow
 
 
 def _start(data: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
-    """Start ``onereturn serve`` on the first port of ours that it can listen on; wait until it answers."""
+    """Start ``onereturn serve`` on a port the system picks (never one another run chose); wait until it answers."""
     env = {
         **os.environ,
         "ONERETURN_DATA_DIR": str(data),
@@ -62,10 +63,8 @@ def _start(data: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
         "ONERETURN_SCHEDULER_EMBEDDED": "false",
         "ONERETURN_LOAD_DEMO": "true",
     }
-    for port in PORTS:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                continue  # something already listens there
+    for _ in range(3):
+        port = free_port()
         log_path = data / f"server-{port}.log"
         log = log_path.open("wb")
         command = [
@@ -92,7 +91,7 @@ def _start(data: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
         text = log_path.read_text(errors="replace")
         if "address already in use" not in text.lower():
             raise RuntimeError(f"The server did not start:\n{text}")
-    raise RuntimeError(f"No free port in {PORTS.start}-{PORTS.stop - 1}")
+    raise RuntimeError("Three ports the system picked were taken before the server could listen on them")
 
 
 @pytest.fixture(scope="module")
