@@ -29,6 +29,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -118,11 +119,17 @@ def _run(request: dict[str, Any]) -> Processed:
     assert _engine is not None
     assert _settings is not None
     _busy.set()
+    spooled = request.pop("data_path", None)
     try:
+        if spooled is not None:
+            request["data"] = Path(spooled).read_bytes()
         return process(_engine, _settings, request)
     except BaseException as exc:
         raise _portable(exc) from None
     finally:
+        # The upload keeps its own copy of the raw file (collectors.service.keep_raw); the spooled one goes.
+        if spooled is not None:
+            Path(spooled).unlink(missing_ok=True)
         _busy.clear()
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
-from typing import Annotated, Any, Literal
+import tempfile
+from pathlib import Path
+from typing import IO, Annotated, Any, Literal
 
 import anyio.to_thread
 import polars as pl
@@ -41,6 +43,7 @@ from indicators.periods import parse_period
 from mappings.agencies import get_agency
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
 from mappings.resolve import figures_at_level
+from settings import Settings
 
 router = APIRouter(prefix="/api", tags=["collection"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -163,15 +166,22 @@ async def upload(
         agency_code = agency
     assert agency_code is not None
     # The route runs on the event loop (an upload in hand holds no request thread): blocking work goes to threads.
-    data = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
-    upload_request = {
-        "agency_code": agency_code, "filename": file.filename or "upload", "data": data, "mode": mode,
+    upload_request: dict[str, Any] = {
+        "agency_code": agency_code, "filename": file.filename or "upload", "mode": mode,
         "submitted_by": principal.label, "sheet": sheet,
     }  # fmt: skip
     pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
     if pool is not None:
-        outcome = await pool.run(upload_request)
+        # The upload process reads the file from disk: sent through the pool's pipe, the bytes would
+        # be held twice over in that process (pickled and unpickled) at the peak of a large upload.
+        spooled = await anyio.to_thread.run_sync(_spool_capped, file, settings)
+        try:
+            outcome = await pool.run({**upload_request, "data_path": str(spooled)})
+        finally:
+            # The upload process removes it; this covers a process that stopped before it could.
+            spooled.unlink(missing_ok=True)
     else:
+        upload_request["data"] = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
         outcome = await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
     if outcome.submission_id is None:
         assert outcome.problems is not None
@@ -209,13 +219,32 @@ def _rejected_status(report: SubmissionReport) -> int:
     return 415 if any(p.rule == "unsupported_file" for p in report.problems) else 422
 
 
+def _spool_capped(file: UploadFile, settings: Settings) -> Path:
+    """Copy the body, within the size limit, to a file of its own for an upload process to read and remove."""
+    folder = settings.data_dir / "spool"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".upload", delete=False) as out:
+        try:
+            _copy_capped(file, out, settings.max_upload_bytes)
+        except BaseException:
+            Path(out.name).unlink(missing_ok=True)
+            raise
+    return Path(out.name)
+
+
 def _read_capped(file: UploadFile, limit: int) -> bytes:
     buffer = io.BytesIO()
-    while chunk := file.file.read(1024 * 1024):
-        buffer.write(chunk)
-        if buffer.tell() > limit:
-            raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes (ONERETURN_MAX_UPLOAD_BYTES)")
+    _copy_capped(file, buffer, limit)
     return buffer.getvalue()
+
+
+def _copy_capped(file: UploadFile, out: IO[bytes], limit: int) -> None:
+    written = 0
+    while chunk := file.file.read(1024 * 1024):
+        out.write(chunk)
+        written += len(chunk)
+        if written > limit:
+            raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes (ONERETURN_MAX_UPLOAD_BYTES)")
 
 
 @router.get("/submissions", summary="List uploads", response_model=Page[SubmissionSummary])

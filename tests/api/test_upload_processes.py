@@ -37,9 +37,14 @@ def _upload(client: TestClient, data: bytes = CSV, **form: str) -> tuple[int, di
     return answer.status_code, answer.json()
 
 
-def test_an_upload_is_stored_by_another_process_under_its_own_lease(pooled: TestClient, store: Engine) -> None:
+def test_an_upload_is_stored_by_another_process_under_its_own_lease(
+    pooled: TestClient, store: Engine, tmp_path: Path
+) -> None:
     status, body = _upload(pooled)
     assert status == 201, body
+    # The body went to the process through a spooled file, which is gone once the upload is processed.
+    assert (tmp_path / "data" / "spool").is_dir()
+    assert list((tmp_path / "data" / "spool").iterdir()) == []
     assert body["rows_accepted"] == 1
     assert body["error_count"] == 1
     assert body["problems"][0]["row"] == 3
@@ -74,13 +79,14 @@ def test_a_dry_run_and_a_refusal_come_back_as_in_process(pooled: TestClient, sto
         assert session.execute(select(func.count()).select_from(Submission)).scalar_one() == 0
 
 
-def test_a_process_that_dies_is_answered_and_replaced(pooled: TestClient) -> None:
+def test_a_process_that_dies_is_answered_and_replaced(pooled: TestClient, tmp_path: Path) -> None:
     assert _upload(pooled)[0] == 201
     pool = pooled.app.state.upload_pool  # type: ignore[attr-defined]
     for pid in list(pool._executor._processes):
         os.kill(pid, signal.SIGKILL)
     status, body = _upload(pooled, data=CSV.replace(b"1100", b"1101"))
     assert status == 500
+    assert list((tmp_path / "data" / "spool").iterdir()) == [], "a stopped process's spooled file is removed"
     assert_canonical_error(body, 500)
     assert "send the file again" in str(body["error"])
     status, body = _upload(pooled, data=CSV.replace(b"1100", b"1102"))
