@@ -118,6 +118,9 @@ def serve(
     configure_logging(as_json=settings.log_json)
     engine = db.get_engine(settings)
     db.upgrade(engine)
+    budget = db.connection_budget_warning(engine, settings, workers)
+    if budget:
+        err.print(budget)
     with db.session_scope(engine) as session:
         counts = load_bundled(session, demo_keys=settings.load_demo)
         # Only uploads whose worker is gone: another worker or host may be processing one right now.

@@ -66,6 +66,36 @@ def pool_size(threads: int) -> int:
     return 2 * threads + 4
 
 
+#: Connections the standalone scheduler's jobs hold at once (a build, the lease sweep, a reminder run).
+SCHEDULER_CONNECTIONS = 4
+
+
+def connections_needed(settings: Settings, workers: int) -> int:
+    """Connections ``workers`` API workers (their upload processes included) and the scheduler can hold at most."""
+    per_worker = pool_size(settings.request_threads)
+    if settings.upload_processes:
+        per_worker += pool_size(1) * settings.upload_slots
+    return workers * per_worker + (0 if settings.scheduler_embedded else SCHEDULER_CONNECTIONS)
+
+
+def connection_budget_warning(engine: Engine, settings: Settings, workers: int) -> str | None:
+    """Say, on PostgreSQL, when the server's ``max_connections`` is below what this deployment can hold."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        limit = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+        reserved = int(connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+    need = connections_needed(settings, workers)
+    if need <= limit - reserved:
+        return None
+    return (
+        f"PostgreSQL allows {limit - reserved} connections ({limit} max_connections, {reserved} reserved) and "
+        f"{workers} worker(s) at {settings.request_threads} request threads can hold {need}: when the server "
+        "refuses one, requests are answered 503. Raise max_connections, lower ONERETURN_REQUEST_THREADS, "
+        "or put PgBouncer in front."
+    )
+
+
 def make_engine(url: str, *, threads: int = 16) -> Engine:
     """Create an engine for ``url`` with the connection settings the product relies on, its pool sized to ``threads``."""
     pool = {"pool_size": pool_size(threads), "max_overflow": 0, "pool_timeout": POOL_TIMEOUT}

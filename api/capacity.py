@@ -44,8 +44,16 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(sqlite3.OperationalError, busy)
 
 
+#: PostgreSQL states that pass if the client tries again: no connection slot free (for the server, a role or a
+#: database), the server starting or stopping, a deadlock or serialisation failure that rolled the request back.
+_RETRYABLE_STATES = frozenset({"53300", "57P03", "40P01", "40001"})
+
+
 def _is_busy(exc: Exception) -> bool:
-    text = str(exc.orig if isinstance(exc, OperationalError) else exc).lower()
+    cause = exc.orig if isinstance(exc, OperationalError) else exc
+    if getattr(cause, "sqlstate", None) in _RETRYABLE_STATES:
+        return True
+    text = str(cause).lower()
     return "database is locked" in text or "database is busy" in text or "too many connections" in text
 
 

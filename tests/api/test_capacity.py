@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func
 from sqlmodel import Session, select
@@ -57,6 +58,28 @@ def test_no_free_database_connection_answers_503_not_500(store: Engine, tmp_path
     assert_canonical_error(busy.json(), 503)
 
 
+def test_postgresql_refusing_a_connection_answers_503_not_500(store: Engine, tmp_path: Path) -> None:
+    """The server's own refusal ("sorry, too many clients already", SQLSTATE 53300) is busy, not a fault."""
+    if store.dialect.name != "postgresql":
+        pytest.skip("the refusal is PostgreSQL's")
+    import psycopg.errors
+    from sqlalchemy import event
+    from sqlalchemy.pool import NullPool
+
+    refusing = create_engine(store.url, poolclass=NullPool)
+
+    @event.listens_for(refusing, "do_connect")
+    def refuse(*_args: object) -> None:
+        raise psycopg.errors.TooManyConnections("FATAL:  sorry, too many clients already")
+
+    with TestClient(create_app(Settings(data_dir=tmp_path, retry_after_seconds=4), engine=refusing)) as client:
+        busy = client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE)
+    refusing.dispose()
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["retry-after"] == "4"
+    assert_canonical_error(busy.json(), 503)
+
+
 def test_the_pool_is_sized_to_the_request_threads(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}", threads=3)
     assert engine.pool.size() == db.pool_size(3)  # type: ignore[attr-defined]
@@ -68,3 +91,25 @@ def test_the_pool_is_sized_to_the_request_threads(tmp_path: Path) -> None:
         tokens = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
         assert tokens == 3
     engine.dispose()
+
+
+def test_serve_says_when_postgresql_allows_fewer_connections_than_the_workers_can_hold(
+    store: Engine, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, request_threads=16, upload_processes=False, scheduler_embedded=False)
+    assert db.connections_needed(settings, 2) == 2 * db.pool_size(16) + db.SCHEDULER_CONNECTIONS
+    with_processes = settings.model_copy(update={"upload_processes": True, "upload_slots": 2})
+    assert db.connections_needed(with_processes, 2) == 2 * (db.pool_size(16) + 2 * db.pool_size(1)) + 4
+    if store.dialect.name != "postgresql":
+        assert db.connection_budget_warning(store, settings, 50) is None
+        return
+    with store.connect() as connection:
+        allowed = int(connection.exec_driver_sql("SHOW max_connections").scalar_one()) - int(
+            connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one()
+        )
+    fits = max(1, (allowed - db.SCHEDULER_CONNECTIONS) // db.pool_size(16))
+    assert db.connection_budget_warning(store, settings, fits) is None
+    warning = db.connection_budget_warning(store, settings, fits + 1)
+    assert warning is not None
+    assert f"{allowed} connections" in warning
+    assert "503" in warning

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -208,3 +209,54 @@ def test_one_upload_across_many_periods_marks_exactly_the_builds_a_period_at_a_t
     assert marked == expected
     assert expected
     assert expected != set(built)
+
+
+def test_two_processes_building_one_return_at_once_store_it_once(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each API worker has its own in-process gate: the database must make the second wait and reuse the first's."""
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    pull(store, DFE, "FY2024-25", "json")
+    with Session(store) as session:
+        # A change that leaves the return's cells as they were: the rebuild reuses the last build and adds a format.
+        counter = session.get(BuildRevision, (DFE, "FY2024-25"))
+        assert counter is not None
+        counter.revision += 1
+        session.commit()
+    # Two processes: a gate each.
+    monkeypatch.setattr(freshness, "GATE", _PerThreadGate())
+    # Both reach the store's "is this format there yet?" before either writes, unless one waits for the other.
+    meet = threading.Barrier(2, timeout=1)
+    real = exports._stored
+
+    def stored(session: Session, build_id: int, fmt: str) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meet.wait()
+        return real(session, build_id, fmt)
+
+    monkeypatch.setattr(exports, "_stored", stored)
+    served: list[int] = []
+    failures: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            served.append(pull(store, DFE, "FY2024-25", "csv", fresh=True).snapshot.id)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert len(served) == 2
+    assert len(set(served)) == 1
+
+
+class _PerThreadGate:
+    """A gate that never shares a lock between threads, as two processes share none."""
+
+    @staticmethod
+    def hold(return_id: str, period: str) -> Any:
+        return freshness._Gate().hold(return_id, period)
