@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Column, DateTime, func
+from sqlalchemy import Column, DateTime, func, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 Outcome = Literal["ok", "refused", "rejected", "not_found", "error"]
@@ -49,8 +49,7 @@ def outcome_of(status: int) -> Outcome:
     return "ok"
 
 
-def record(
-    session: Session,
+def event_values(
     *,
     principal: str,
     action: str,
@@ -62,23 +61,34 @@ def record(
     status: int | None = None,
     detail: str = "",
     at: datetime | None = None,
-) -> AuditEvent:
-    """Add one event to the session (the caller commits)."""
-    event = AuditEvent(
-        at=at or datetime.now(UTC),
-        principal=principal[:256],
-        role=role,
-        key_prefix=key_prefix,
-        action=action[:64],
-        object=object[:512],
-        client=client[:64],
-        outcome=outcome,
-        status=status,
-        detail=detail[:512],
-    )
+) -> dict[str, Any]:
+    """The column values of one event, each cut to its column's length."""
+    return {
+        "at": at or datetime.now(UTC),
+        "principal": principal[:256],
+        "role": role,
+        "key_prefix": key_prefix,
+        "action": action[:64],
+        "object": object[:512],
+        "client": client[:64],
+        "outcome": outcome,
+        "status": status,
+        "detail": detail[:512],
+    }
+
+
+def record(session: Session, **values: Any) -> AuditEvent:
+    """Add one event to the session (the caller commits); the arguments are those of ``event_values``."""
+    event = AuditEvent(**event_values(**values))
     session.add(event)
     session.flush()
     return event
+
+
+def record_many(session: Session, batch: list[dict[str, Any]]) -> None:
+    """Insert many events in one statement (the caller commits): a pull's event costs no ORM flush of its own."""
+    if batch:
+        session.execute(insert(AuditEvent), [event_values(**values) for values in batch])
 
 
 @dataclass(frozen=True)

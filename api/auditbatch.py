@@ -56,8 +56,7 @@ class AuditBatcher:
             try:
                 for start in range(0, len(self._pending), self.batch):
                     with Session(self.engine) as session:
-                        for values in self._pending[start : start + self.batch]:
-                            audit.record(session, **values)
+                        audit.record_many(session, self._pending[start : start + self.batch])
                         session.commit()
                 self._pending.clear()
             except Exception:

@@ -92,7 +92,7 @@ def principal_of_key(session: Session, key_id: int) -> Principal:
     )
 
 
-def _touch(session: Session, row: ApiKey) -> None:
+def _touch(session: Session, row: keys.KeyRecord) -> None:
     """Note the key's use in a short transaction of its own, so the request holds no write lock (SQLite)."""
     if not keys.needs_touch(row):
         return

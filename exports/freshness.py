@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, Select, String, bindparam, func, update
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 import db
 from exports import service as exports
 from exports.models import ExportSnapshot, ReturnBuild
+from indicators.models import CatalogueVersion
 from indicators.periods import parse_period
-from mappings.models import BuildRevision, Return
+from mappings.models import AgencyOrg, BuildRevision, Return
 from mappings.revisions import track
 
 log = logging.getLogger(__name__)
@@ -54,25 +57,68 @@ class _Gate:
 GATE = _Gate()
 
 
-def _newest_stored(
-    session: Session, return_id: str, period: str, fmt: str
-) -> tuple[exports.Snapshot, str, bool] | None:
-    """The newest snapshot in this format, its build's source mark, and whether its build is the newest of any
-    format: one read, of columns (not ORM objects: this is every pull's path)."""
+class _Bytes:
+    """Snapshot bytes kept in this process by content hash, up to ``limit`` bytes, least recently served dropped
+    first: a snapshot never changes, so every pull of a current one after the first reads no blob from the store."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._guard = threading.Lock()
+        self._held: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+
+    def get(self, content_hash: str) -> bytes | None:
+        """The bytes of this content hash, if held."""
+        with self._guard:
+            data = self._held.get(content_hash)
+            if data is not None:
+                self._held.move_to_end(content_hash)
+            return data
+
+    def put(self, content_hash: str, data: bytes) -> None:
+        """Hold these bytes (nothing larger than a quarter of the limit: one huge return must not evict the rest)."""
+        if len(data) > self.limit // 4:
+            return
+        with self._guard:
+            if content_hash in self._held:
+                return
+            self._held[content_hash] = data
+            self._size += len(data)
+            while self._size > self.limit:
+                _, dropped = self._held.popitem(last=False)
+                self._size -= len(dropped)
+
+
+BYTES = _Bytes(limit=64 * 1024 * 1024)
+
+
+def _newest_statement() -> Select[Any]:
+    return_id, period, fmt = (bindparam(name, type_=String) for name in ("return_id", "period", "fmt"))
     latest = (
-        select(func.max(ReturnBuild.id))
-        .where(ReturnBuild.return_id == return_id, ReturnBuild.period == period)
+        columns(func.max(ReturnBuild.id))
+        .where(col(ReturnBuild.return_id) == return_id, col(ReturnBuild.period) == period)
         .scalar_subquery()
     )
-    row = session.execute(
+    counter = (
+        columns(col(BuildRevision.revision))
+        .where(col(BuildRevision.return_id) == return_id, col(BuildRevision.period) == period)
+        .scalar_subquery()
+    )
+    links = columns(func.count()).select_from(AgencyOrg).scalar_subquery()
+    version = (
+        columns(col(CatalogueVersion.content_hash)).order_by(col(CatalogueVersion.id).desc()).limit(1).scalar_subquery()
+    )
+    return (
         columns(
             col(ExportSnapshot.id),
             col(ReturnBuild.id),
             col(ExportSnapshot.content_hash),
             col(ReturnBuild.generated_at),
-            col(ExportSnapshot.data),
             col(ReturnBuild.source_mark),
             latest,
+            counter,
+            links,
+            version,
         )
         .join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
         .where(
@@ -82,23 +128,31 @@ def _newest_stored(
         )
         .order_by(col(ReturnBuild.id).desc())
         .limit(1)
-    ).first()
+    )
+
+
+# Built once: making and executing this statement through the ORM cost about 1.5 ms of CPU a pull, the database
+# 0.02 ms; the prebuilt statement run on the session's connection costs about 0.1 ms.
+_NEWEST = _newest_statement()
+_DATA = columns(col(ExportSnapshot.data)).where(col(ExportSnapshot.id) == bindparam("snapshot_id"))
+
+
+def _served(session: Session, return_id: str, period: str, fmt: str) -> tuple[Pulled, int | None] | None:
+    """The newest snapshot in this format as served, and the change counter; one read of columns for what decides
+    whether it is current (its build's mark against the counter, the org links and the catalogue version), as this
+    is every pull's path, and the bytes from ``BYTES`` when held."""
+    connection = session.connection()
+    row = connection.execute(_NEWEST, {"return_id": return_id, "period": period, "fmt": fmt}).first()
     if row is None:
         return None
-    snapshot_id, build_id, content_hash, generated_at, data, mark, latest_id = row
+    snapshot_id, build_id, content_hash, generated_at, mark, latest_id, revision, link_count, catalogue_hash = row
+    data = BYTES.get(content_hash)
+    if data is None:
+        data = connection.execute(_DATA, {"snapshot_id": snapshot_id}).scalar_one()
+        BYTES.put(content_hash, data)
     snap = exports.Snapshot(snapshot_id, build_id, return_id, period, fmt, content_hash, generated_at, data, False)
-    return snap, mark, build_id == latest_id
-
-
-def _served(
-    session: Session, return_id: str, period: str, fmt: str, *, counter: BuildRevision | None = None
-) -> Pulled | None:
-    found = _newest_stored(session, return_id, period, fmt)
-    if found is None:
-        return None
-    snap, mark, newest = found
-    current = newest and mark == exports.source_mark(session, return_id, period, counter=counter)
-    return Pulled(snap, snap.generated_at, pending=not current)
+    current = build_id == latest_id and mark == exports.mark_of(revision, link_count, catalogue_hash or "")
+    return Pulled(snap, snap.generated_at, pending=not current), revision
 
 
 def ensure_built(session: Session, return_id: str, period: str, formats: list[str]) -> None:
@@ -121,20 +175,24 @@ def ensure_built(session: Session, return_id: str, period: str, formats: list[st
         session.commit()
 
 
-def pull(session: Session, return_id: str, period: str, fmt: str, *, fresh: bool = False) -> Pulled:
-    """Serve a return's newest complete snapshot at once; build on the request only when none exists or ``fresh``."""
-    spec = session.get(Return, return_id)
-    canonical = parse_period(period, spec.period_type if spec else None).code  # type: ignore[arg-type]
-    # A snapshot made before its changes were counted (a scheduled or demo build) is not known to be current.
-    counter = None if fresh else session.get(BuildRevision, (return_id, canonical))
-    if counter is not None:
-        served = _served(session, return_id, canonical, fmt, counter=counter)
-        if served is not None:
-            return served
+def pull(
+    session: Session, return_id: str, period: str, fmt: str, *, fresh: bool = False, period_type: str | None = None
+) -> Pulled:
+    """Serve a return's newest complete snapshot at once; build on the request only when none exists or ``fresh``
+    (``period_type``: the return's, when the caller has read it)."""
+    if period_type is None:
+        spec = session.get(Return, return_id)
+        period_type = spec.period_type if spec else None
+    canonical = parse_period(period, period_type).code  # type: ignore[arg-type]
+    if not fresh:
+        served = _served(session, return_id, canonical, fmt)
+        # A snapshot made before its changes were counted (a scheduled or demo build) is not known to be current.
+        if served is not None and served[1] is not None:
+            return served[0]
     ensure_built(session, return_id, canonical, [fmt])
-    served = _served(session, return_id, canonical, fmt)
-    assert served is not None
-    return served
+    built = _served(session, return_id, canonical, fmt)
+    assert built is not None
+    return built[0]
 
 
 def stale(session: Session) -> list[tuple[str, str, list[str]]]:

@@ -18,7 +18,7 @@ from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
 from indicators.models import Observation, Submission
 from indicators.periods import parse_period
-from mappings.models import BuildRevision, Return
+from mappings.models import Return
 from mappings.validity import check_buildable
 
 
@@ -51,24 +51,22 @@ def fingerprint(built: BuiltReturn) -> str:
     return digest.hexdigest()
 
 
-def source_mark(session: Session, return_id: str, period: str, *, counter: BuildRevision | None = None) -> str:
-    """Summarise what a build depends on in O(1): its change counter (``counter`` when the caller has just read it),
-    the agencies' org links, the catalogue version."""
+def source_mark(session: Session, return_id: str, period: str) -> str:
+    """Summarise what a build depends on in O(1): its change counter, the agencies' org links, the catalogue version."""
     from sqlalchemy import func
 
     from mappings.models import AgencyOrg
     from mappings.revisions import revision
     from mappings.service import current_catalogue_hash
 
-    if counter is not None:
-        # The row was read in this session's transaction; the column is read again only if it was expired.
-        counter_value: int | None = counter.revision
-    else:
-        counter_value = revision(session, return_id, period)
     links = session.execute(select(func.count()).select_from(AgencyOrg)).scalar_one()
-    version = current_catalogue_hash(session)
+    return mark_of(revision(session, return_id, period), links, current_catalogue_hash(session))
+
+
+def mark_of(counter: int | None, links: int, catalogue_hash: str) -> str:
+    """Compose a source mark from its parts: the change counter, the count of org links, the catalogue version."""
     # A build made before its counter existed reads "r-", so it is stale once counting starts.
-    return f"r{'-' if counter_value is None else counter_value}:{links}:{version[:16]}"
+    return f"r{'-' if counter is None else counter}:{links}:{catalogue_hash[:16]}"
 
 
 def check_period(session: Session, return_id: str, period: str) -> None:

@@ -107,6 +107,37 @@ def test_fresh_waits_for_the_rebuild(store: Engine, store_settings: Settings, bu
     assert len(builds) == 2
 
 
+def test_a_pull_serves_the_stored_bytes_of_the_snapshot_it_names_whether_held_in_memory_or_not(
+    store: Engine, store_settings: Settings
+) -> None:
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    served = [pull(store, DFE, "FY2024-25") for _ in range(2)]
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    served += [pull(store, DFE, "FY2024-25") for _ in range(2)]  # the old snapshot, pending
+    served.append(pull(store, DFE, "FY2024-25", fresh=True))
+    assert [s.pending for s in served] == [False, False, True, True, False]
+    with Session(store) as session:
+        for pulled in served:
+            assert pulled.snapshot.data == exports.get_snapshot(session, pulled.snapshot.id).data
+    assert b"1120" in served[-1].snapshot.data
+    assert b"1120" not in served[0].snapshot.data
+
+
+def test_the_bytes_held_in_memory_stay_within_their_limit_and_drop_the_least_recently_served() -> None:
+    held = freshness._Bytes(limit=100)
+    held.put("a", b"x" * 20)
+    held.put("b", b"y" * 20)
+    held.put("huge", b"z" * 26)  # over a quarter of the limit: never held
+    assert held.get("huge") is None
+    assert held.get("a") == b"x" * 20  # now the most recently served
+    for name in "cdef":
+        held.put(name, b"w" * 20)
+    assert held.get("b") is None  # put after "a" but served before it
+    assert held.get("a") == b"x" * 20
+    assert held.get("f") == b"w" * 20
+    assert held._size <= 100
+
+
 @pytest.mark.parametrize("first_pull", [True, False], ids=["never-built", "stale-fresh"])
 def test_concurrent_requests_for_one_build_share_it(
     store: Engine, store_settings: Settings, builds: list[tuple[str, str]], first_pull: bool
