@@ -21,9 +21,8 @@ from sqlmodel import Session, col, select
 import db
 from exports import service as exports
 from exports.models import ExportSnapshot, ReturnBuild
-from indicators.models import CatalogueVersion
 from indicators.periods import parse_period
-from mappings.models import AgencyOrg, BuildRevision, Return
+from mappings.models import BuildRevision, Return
 from mappings.revisions import track
 
 log = logging.getLogger(__name__)
@@ -99,15 +98,6 @@ def _newest_statement() -> Select[Any]:
         .where(col(ReturnBuild.return_id) == return_id, col(ReturnBuild.period) == period)
         .scalar_subquery()
     )
-    counter = (
-        columns(col(BuildRevision.revision))
-        .where(col(BuildRevision.return_id) == return_id, col(BuildRevision.period) == period)
-        .scalar_subquery()
-    )
-    links = columns(func.count()).select_from(AgencyOrg).scalar_subquery()
-    version = (
-        columns(col(CatalogueVersion.content_hash)).order_by(col(CatalogueVersion.id).desc()).limit(1).scalar_subquery()
-    )
     return (
         columns(
             col(ExportSnapshot.id),
@@ -116,9 +106,7 @@ def _newest_statement() -> Select[Any]:
             col(ReturnBuild.generated_at),
             col(ReturnBuild.source_mark),
             latest,
-            counter,
-            links,
-            version,
+            *exports.mark_parts(return_id, period),
         )
         .join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
         .where(

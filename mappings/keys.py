@@ -87,7 +87,7 @@ def find_by_secret(session: Session, key: str) -> KeyRecord | None:
     return found
 
 
-def needs_touch(row: KeyRecord | ApiKey, now: datetime | None = None) -> bool:
+def needs_touch(row: KeyRecord, now: datetime | None = None) -> bool:
     """Say whether a key's ``last_used_at`` is stale enough to write again."""
     now = now or datetime.now(UTC)
     last = row.last_used_at
@@ -96,7 +96,7 @@ def needs_touch(row: KeyRecord | ApiKey, now: datetime | None = None) -> bool:
     return last is None or now - last >= LAST_USED_RESOLUTION
 
 
-def touch(session: Session, row: KeyRecord | ApiKey, now: datetime | None = None) -> None:
+def touch(session: Session, row: KeyRecord, now: datetime | None = None) -> None:
     """Record that a key was just used."""
     session.execute(update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now or datetime.now(UTC)))
 
