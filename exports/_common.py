@@ -31,19 +31,10 @@ def released_lineage_by_cell(built: BuiltReturn) -> dict[str, list[dict[str, Any
     return built.released_lineage
 
 
-def provenance_text(rows: list[dict[str, Any]]) -> str:
-    """Say where a cell's figures came from, e.g. ``submission 12 row 7; submission 15 row 4``."""
-    parts: list[str] = []
-    for row in rows:
-        if row["submission_id"] is not None:
-            part = f"submission {row['submission_id']}"
-            if row["file_row"] is not None:
-                part += f" row {row['file_row']}"
-        else:
-            part = f"observation {row['observation_id']}"
-        if part not in parts:
-            parts.append(part)
-    return "; ".join(parts)
+def provenance_by_cell(built: BuiltReturn) -> dict[str, str]:
+    """Say where each released cell's figures came from, e.g. ``submission 12 row 7; submission 15 row 4``."""
+    summary = built.lineage_summary
+    return dict(zip(summary["cell_id"].to_list(), summary["provenance"].to_list(), strict=True))
 
 
 def finite(value: float | None) -> float | None:

@@ -9,6 +9,7 @@ Then scale, rounding and the return's small-number suppression; missing cells sa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
@@ -40,19 +41,28 @@ def _fmt(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
-def owners(session: Session) -> dict[tuple[str, str], str]:
-    """Map (indicator, org) to the agency that owes that figure."""
-    # Read through the connection: plain rows, no ORM row processing for tens of thousands of pairs.
-    rows = (
-        session.connection()
-        .execute(
-            select(AgencyIndicator.indicator_id, AgencyOrg.org_code, AgencyIndicator.agency_code).join(
-                AgencyOrg, col(AgencyOrg.agency_code) == col(AgencyIndicator.agency_code)
-            )
-        )
-        .all()
-    )
-    return {(i, o): a for i, o, a in rows}
+@dataclass(frozen=True)
+class Owners:
+    """Who owes which figures: each agency's indicators, and the agencies answering for each org unit."""
+
+    indicators: dict[str, frozenset[str]]
+    by_org: dict[str, list[str]]
+
+    def of(self, terms: list[str], org: str) -> set[str]:
+        """Return the agencies owing any of ``terms`` for ``org``."""
+        return {a for a in self.by_org.get(org, ()) if not self.indicators.get(a, frozenset()).isdisjoint(terms)}
+
+
+def owners(session: Session) -> Owners:
+    """Read who owes which figures (agencies x indicators and agencies x org units, not their product)."""
+    connection = session.connection()
+    indicators: dict[str, set[str]] = {}
+    for agency, indicator in connection.execute(select(AgencyIndicator.agency_code, AgencyIndicator.indicator_id)):
+        indicators.setdefault(agency, set()).add(indicator)
+    by_org: dict[str, list[str]] = {}
+    for agency, org in connection.execute(select(AgencyOrg.agency_code, AgencyOrg.org_code)):
+        by_org.setdefault(org, []).append(agency)
+    return Owners({a: frozenset(i) for a, i in indicators.items()}, by_org)
 
 
 def agency_names(session: Session) -> dict[str, str]:
@@ -116,6 +126,14 @@ def _terms(resolver: Resolver, indicator_id: str) -> list[str]:
     return [t for term in references(parse_formula(ind.formula)) for t in _terms(resolver, term)]
 
 
+@dataclass
+class _Lent:
+    """What builders of one session share, read when first needed."""
+
+    owed_by: Owners | None = None
+    agency_names: dict[str, str] | None = None
+
+
 class Builder:
     """Builds returns for one period, sharing what it has read across returns."""
 
@@ -127,8 +145,22 @@ class Builder:
         self.resolver: Resolver = Resolver(
             session, self.period, indicators=shared.resolver.indicators if shared else None
         )
-        self.owed_by: dict[tuple[str, str], str] = shared.owed_by if shared else owners(session)
-        self.agency_names: dict[str, str] = shared.agency_names if shared else agency_names(session)
+        # Who owes a figure is read only when a cell is missing, once for every builder sharing it.
+        self._lent: _Lent = shared._lent if shared else _Lent()
+
+    @property
+    def owed_by(self) -> Owners:
+        """Who owes which figures, read on first use."""
+        if self._lent.owed_by is None:
+            self._lent.owed_by = owners(self.session)
+        return self._lent.owed_by
+
+    @property
+    def agency_names(self) -> dict[str, str]:
+        """Map each agency code to its name, read on first use."""
+        if self._lent.agency_names is None:
+            self._lent.agency_names = agency_names(self.session)
+        return self._lent.agency_names
 
     def build(self, ret: Return, fields: list[FieldMapping], generated_at: datetime) -> BuiltReturn:
         """Build every cell of a return for the builder's period."""
@@ -219,20 +251,21 @@ class Builder:
             pl.col("missing_parts").fill_null(0),
             pl.col("period").fill_null(self.period.code),
         )
-        terms = _terms(self.resolver, ind.id)
-        owed = {org: self._owed_at(terms, org) for org in orgs}
-        missing_reason = pl.col("org_code").replace_strict(
-            {o: self._owed_text(a) for o, a in owed.items()}, default="", return_dtype=pl.String
-        )
-        # A missing cell says, in words, whose figure is awaited; a derived one adds which parts it needs.
-        joined = joined.with_columns(
-            pl.when((pl.col("status") == "missing") & pl.col("reason").is_null())
-            .then(missing_reason)
-            .when((pl.col("status") == "missing") & pl.col("reason").str.starts_with("needs "))
-            .then(pl.format("{} ({})", missing_reason, pl.col("reason")))
-            .otherwise(pl.col("reason"))
-            .alias("reason")
-        )
+        wanting = joined.filter(pl.col("status") == "missing").get_column("org_code").unique().to_list()
+        if wanting:
+            terms = _terms(self.resolver, ind.id)
+            missing_reason = pl.col("org_code").replace_strict(
+                {org: self._owed_text(self._owed_at(terms, org)) for org in wanting}, default="", return_dtype=pl.String
+            )
+            # A missing cell says, in words, whose figure is awaited; a derived one adds which parts it needs.
+            joined = joined.with_columns(
+                pl.when((pl.col("status") == "missing") & pl.col("reason").is_null())
+                .then(missing_reason)
+                .when((pl.col("status") == "missing") & pl.col("reason").str.starts_with("needs "))
+                .then(pl.format("{} ({})", missing_reason, pl.col("reason")))
+                .otherwise(pl.col("reason"))
+                .alias("reason")
+            )
         if field.relation == "different_method":
             other = pl.format(
                 "measured by another method ({}); the catalogue's figure {} is not copied: the cell is left to the submitting body's own figure",
@@ -300,7 +333,7 @@ class Builder:
 
     def _owed_at(self, terms: list[str], org: str, depth: int = 0) -> list[str]:
         """Name the agencies owing a cell's figures: for the org itself, else for the areas it is rolled up from."""
-        found = {self.owed_by[(t, org)] for t in terms if (t, org) in self.owed_by}
+        found = self.owed_by.of(terms, org)
         if found or depth > 3:
             return sorted(found)
         # A PCT's cell is rolled up from the borough it covered, whose agencies key the figures.

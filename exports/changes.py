@@ -14,9 +14,9 @@ from dataclasses import replace
 from datetime import datetime
 
 import polars as pl
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from db import bulk_insert
 from errors import NotFound
 from exports.model import CELL_SCHEMA, BuiltReturn
 from exports.models import BuildCell, ExportSnapshot, ReturnBuild
@@ -38,9 +38,10 @@ def cell_digests(built: BuiltReturn) -> dict[str, str]:
 
 def record_cells(session: Session, build_id: int, built: BuiltReturn) -> None:
     """Store the cell digests of a new build."""
-    rows = [{"build_id": build_id, "cell_id": c, "digest": d} for c, d in cell_digests(built).items()]
-    if rows:
-        session.execute(insert(BuildCell.__table__), rows)  # type: ignore[attr-defined]
+    digests = cell_digests(built)
+    if digests:
+        rows = ((build_id, cell_id, digest) for cell_id, digest in digests.items())
+        bulk_insert(session, BuildCell.__tablename__, ("build_id", "cell_id", "digest"), [rows])
 
 
 def build_at(session: Session, return_id: str, period: str, instant: datetime) -> ReturnBuild | None:

@@ -114,6 +114,31 @@ class BuiltReturn:
                 grouped.setdefault(row["cell_id"], []).append(row)
         return grouped
 
+    @cached_property
+    def lineage_summary(self) -> pl.DataFrame:
+        """One row per released cell, in the builder's order: how many figures, their provenance, agencies and files, and the figures."""
+        hidden = self.cells.filter(pl.col("status") == "suppressed").select("cell_id")
+        shown = self.lineage.join(hidden, on="cell_id", how="anti", maintain_order="left")
+        weights = {w: "" if w == 1 else f" x{w:g}" for w in shown["weight"].drop_nulls().unique().to_list()}
+        provenance = (
+            pl.when(pl.col("submission_id").is_not_null())
+            .then(pl.format("submission {}", "submission_id") + pl.format(" row {}", "file_row").fill_null(""))
+            .otherwise(pl.format("observation {}", "observation_id"))
+        )
+        figure = pl.concat_str(
+            pl.col("indicator_id"), pl.lit(" "), pl.col("figure_org"), pl.lit(" "), pl.col("figure_period"),
+            pl.when(pl.col("figure_breakdown") != "").then(pl.lit(" ") + pl.col("figure_breakdown")).otherwise(pl.lit("")),
+            pl.lit(" v"), pl.col("version").cast(pl.String),
+            pl.col("weight").replace_strict(weights, default="", return_dtype=pl.String),
+        )  # fmt: skip
+        source = pl.when(pl.col("agency_code").fill_null("") != "").then(pl.format("{} {}", "agency_code", "filename"))
+        return shown.group_by("cell_id", maintain_order=True).agg(
+            pl.col("field_code").first(), pl.col("org_code").first(), pl.len().alias("figures"),
+            provenance.unique(maintain_order=True).str.join("; ").alias("provenance"),
+            source.drop_nulls().unique(maintain_order=True).str.join("; ").alias("sources"),
+            figure.str.join("; ").alias("stored"),
+        )  # fmt: skip
+
     @property
     def complete_share(self) -> float:
         """Return the share of cells that are present (or deliberately suppressed)."""

@@ -51,7 +51,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from errors import InvalidInput
-from exports._common import cell_rows, fields_by_code, number_text, provenance_text, released_lineage_by_cell
+from exports._common import cell_rows, fields_by_code, number_text, provenance_by_cell
 from exports.csv_writer import neutralise
 from exports.model import BuiltReturn
 from indicators.periods import Period, parse_period
@@ -197,7 +197,7 @@ def write_sdmx_csv(built: BuiltReturn) -> bytes:
     agency, flow, version = sdmx_ids(built)
     structure_id = f"{agency}:{flow}({version})"
     codes = _codes(built)
-    lineage = released_lineage_by_cell(built)
+    provenance = provenance_by_cell(built)
     time_period = sdmx_time_period(built.period)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -223,7 +223,7 @@ def write_sdmx_csv(built: BuiltReturn) -> bytes:
                 "0",
                 "" if cell["decimals"] is None else str(cell["decimals"]),
                 neutralise(cell["reason"] or ""),
-                provenance_text(lineage.get(cell["cell_id"], [])),
+                provenance.get(cell["cell_id"], ""),
             ]
         )
     return buffer.getvalue().encode("utf-8")

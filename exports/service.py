@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import BindParameter, ScalarSelect, func, insert
+from sqlalchemy import BindParameter, ScalarSelect, func
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
+from db import bulk_insert
 from errors import InvalidInput, NotFound
 from exports.build import Builder, return_with_fields
 from exports.changes import record_cells
@@ -127,11 +128,12 @@ def build(
             "cell_id", "field_code", "org_code", "observation_id", "weight",
             pl.col("cell_id").is_in(hidden).alias("suppressed"),
         )  # fmt: skip
-        # The table's own insert, not the ORM's bulk path: plain rows, one executemany, nothing to track.
-        session.execute(
-            insert(LineageRow.__table__),  # type: ignore[attr-defined]
-            rows.with_columns(pl.lit(record.id).alias("build_id")).to_dicts(),
-        )
+        # The driver's bulk path (COPY on PostgreSQL): plain tuples, no dict or ORM bookkeeping per row.
+        columns = ("build_id", "cell_id", "field_code", "org_code", "observation_id", "weight", "suppressed")
+        bulk_insert(
+            session, LineageRow.__tablename__, columns,
+            [rows.with_columns(pl.lit(record.id).alias("build_id")).select(columns).iter_rows()],
+        )  # fmt: skip
     record_cells(session, record.id, built)
     return record, built
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from exports._common import cell_rows, fields_by_code, finite, provenance_text, released_lineage_by_cell
+from exports._common import cell_rows, fields_by_code, finite
 from exports.model import BuiltReturn, FieldInfo
 from exports.symbols import key_lines
 from spreadsheet import SafeWorkbook
@@ -284,25 +284,23 @@ _LINEAGE_COLUMNS: list[tuple[str, int]] = [
 ]
 
 
-def _figure_text(row: dict[str, Any]) -> str:
-    breakdown = f" {row['figure_breakdown']}" if row["figure_breakdown"] else ""
-    weight = "" if row["weight"] in (None, 1, 1.0) else f" x{row['weight']:g}"
-    return f"{row['indicator_id']} {row['figure_org']} {row['figure_period']}{breakdown} v{row['version']}{weight}"
-
-
 def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws = wb.add_worksheet("Lineage")
     _header(ws, _LINEAGE_COLUMNS, styles)
     r = 0
-    for r, (cell_id, rows) in enumerate(released_lineage_by_cell(built).items(), start=1):
-        sources = list(dict.fromkeys(f"{row['agency_code']} {row['filename']}" for row in rows if row["agency_code"]))
+    summary = built.lineage_summary.select(
+        "cell_id", "field_code", "org_code", "figures", "provenance", "sources", "stored"
+    )
+    for r, (cell_id, field_code, org_code, figures, provenance, sources, stored) in enumerate(
+        summary.iter_rows(), start=1
+    ):
         ws.write_string(r, 0, cell_id, styles.text)
-        ws.write_string(r, 1, rows[0]["field_code"] or "", styles.text)
-        ws.write_string(r, 2, rows[0]["org_code"] or "", styles.text)
-        ws.write_number(r, 3, len(rows), styles.integer)
-        ws.write_string(r, 4, provenance_text(rows), styles.text)
-        ws.write_string(r, 5, "; ".join(sources), styles.text)
-        ws.write_string(r, 6, "; ".join(_figure_text(row) for row in rows), styles.text)
+        ws.write_string(r, 1, field_code or "", styles.text)
+        ws.write_string(r, 2, org_code or "", styles.text)
+        ws.write_number(r, 3, figures, styles.integer)
+        ws.write_string(r, 4, provenance, styles.text)
+        ws.write_string(r, 5, sources, styles.text)
+        ws.write_string(r, 6, stored, styles.text)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(r, 1), len(_LINEAGE_COLUMNS) - 1)
 

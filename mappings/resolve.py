@@ -117,6 +117,8 @@ class Resolver:
         self._stored: dict[str, pl.DataFrame] = {}
         #: Figures read ahead by :meth:`prefetch`, per indicator, until :meth:`stored` turns them into parts.
         self._read: dict[str, pl.DataFrame] = {}
+        #: Results by (indicator, org units): returns and formulas of one period ask for the same ones again.
+        self._resolved: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
 
     def _wanted_periods(self, indicator: Indicator) -> list[str] | None:
         """The periods of an indicator's figures the period needs, or None for "every period" (a context figure's latest)."""
@@ -223,10 +225,13 @@ class Resolver:
 
     def resolve(self, indicator_id: str, orgs: list[str]) -> pl.DataFrame:
         """Return figures of an indicator for the given org units (rows only where something is known)."""
-        indicator = self.indicators[indicator_id]
-        if indicator.formula:
-            return self._derive(indicator, orgs)
-        return self._collected(indicator, orgs, 0)
+        key = (indicator_id, tuple(orgs))
+        if key not in self._resolved:
+            indicator = self.indicators[indicator_id]
+            self._resolved[key] = (
+                self._derive(indicator, orgs) if indicator.formula else self._collected(indicator, orgs, 0)
+            )
+        return self._resolved[key]
 
     def _collected(self, indicator: Indicator, orgs: list[str], depth: int) -> pl.DataFrame:
         stored = self.stored(indicator)
