@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 from sqlalchemy import select as sa_select
@@ -167,7 +168,7 @@ class Builder:
         geo = self.resolver.geo
         orgs = covered_orgs(self.session, geo, ret)
         infos: list[FieldInfo] = []
-        frames: list[pl.DataFrame] = []
+        wanted: list[tuple[FieldMapping, Indicator, int, pl.DataFrame | None]] = []
         # Every stored figure the fields read, in one query rather than one per indicator.
         self.resolver.prefetch(t for field in fields for t in _terms(self.resolver, field.indicator_id))
         for field in fields:
@@ -192,8 +193,8 @@ class Builder:
                     + [{"of": "indicator", **c} for c in ind.sources],
                 )
             )
-            frames.append(self._field_cells(field, ind, orgs, decimals, ret))
-        cells = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema=PART_SCHEMA)
+            wanted.append((field, ind, decimals, self._figures(field, ind, orgs, decimals, ret)))
+        cells = self._cells(wanted, orgs, ret) if wanted else pl.DataFrame(schema=PART_SCHEMA)
         cells = self._one_period(cells)
         cells = self._suppress(cells, ret)
         cells = self._finish(cells, geo, ret.suppression["symbol"] if ret.suppression else "c")
@@ -214,111 +215,149 @@ class Builder:
             suppression=sentence, fields=infos, cells=cells.select(list(CELL_SCHEMA)), lineage=lineage, completeness=completeness,
         )  # fmt: skip
 
-    def _field_cells(
+    def _figures(
         self, field: FieldMapping, ind: Indicator, orgs: list[str], decimals: int, ret: Return
-    ) -> pl.DataFrame:
-        keys = pl.DataFrame({"org_code": orgs}, schema={"org_code": pl.String})
-        wanted_total = field.breakdown or ""
-        figures = self.resolver.resolve(ind.id, orgs) if field.relation != "subset_of" or field.breakdown else None
-        if figures is not None and field.recode:
+    ) -> pl.DataFrame | None:
+        """A field's figures for the org units, recoded, scaled and rounded; None when the field is not filled from them."""
+        if field.relation == "subset_of" and not field.breakdown:
+            return None
+        figures = self.resolver.resolve(ind.id, orgs)
+        if field.recode:
             figures = recode(
-                figures,
-                field.recode["dim"],
-                field.recode["map"],
-                aggregation=ind.aggregation,
+                figures, field.recode["dim"], field.recode["map"], aggregation=ind.aggregation,
                 multiplier=ind.multiplier,
+            )  # fmt: skip
+        if field.breakdown:
+            figures = figures.filter(pl.col("breakdown") == field.breakdown)
+        figures = apply_scale(figures, field.scale)
+        return round_values(figures, decimals, ret.rounding)  # type: ignore[arg-type]
+
+    def _cells(
+        self, wanted: list[tuple[FieldMapping, Indicator, int, pl.DataFrame | None]], orgs: list[str], ret: Return
+    ) -> pl.DataFrame:
+        """Every field's cells in one frame: a row per org unit and breakdown, in field order, whatever is known.
+
+        Built for all fields at once (a field at a time cost about twenty small frame operations each).
+        """
+        grid: dict[str, list[Any]] = {"_f": [], "org_code": [], "breakdown": []}
+        found: list[pl.DataFrame] = []
+        info: dict[str, list[Any]] = {n: [] for n in ("_f", "indicator_id", "field_code", "decimals", "unit", "statistic", "_rel", "_method")}  # fmt: skip
+        for at, (field, ind, decimals, figures) in enumerate(wanted):
+            total = field.breakdown or ""
+            breakdowns = (
+                sorted(set(figures["breakdown"].to_list())) if figures is not None and figures.height else [total]
             )
-        if figures is not None:
-            figures = figures.filter(pl.col("breakdown") == wanted_total) if field.breakdown else figures
-            figures = apply_scale(figures, field.scale)
-            figures = round_values(figures, decimals, ret.rounding)  # type: ignore[arg-type]
-        breakdowns = (
-            sorted(set(figures["breakdown"].to_list())) if figures is not None and figures.height else [wanted_total]
+            if total not in breakdowns:
+                breakdowns = [total, *breakdowns]
+            if figures is not None and figures.height:
+                found.append(figures.drop("indicator_id").with_columns(pl.lit(at, pl.Int32).alias("_f")))
+            grid["_f"] += [at] * (len(orgs) * len(breakdowns))
+            grid["org_code"] += [org for org in orgs for _ in breakdowns]
+            grid["breakdown"] += breakdowns * len(orgs)
+            if field.relation == "subset_of" and not field.breakdown:
+                kind = "subset_of"
+            elif field.relation == "derived_from" and not ind.formula:
+                kind = "derived_from"
+            else:
+                kind = field.relation if field.relation == "different_method" else ""
+            for name, value in (("_f", at), ("indicator_id", ind.id), ("field_code", field.code), ("decimals", decimals),
+                                ("unit", field.unit or ind.unit), ("statistic", ind.statistic), ("_rel", kind), ("_method", ind.method)):  # fmt: skip
+                info[name].append(value)
+        fields = pl.DataFrame(info, schema_overrides={"_f": pl.Int32, "decimals": pl.Int64})
+        figures = (
+            pl.concat(found, how="vertical_relaxed")
+            if found
+            else pl.DataFrame(schema=PART_SCHEMA).drop("indicator_id").with_columns(pl.lit(0, pl.Int32).alias("_f"))
         )
-        if wanted_total not in breakdowns:
-            breakdowns = [wanted_total, *breakdowns]
-        grid = keys.join(pl.DataFrame({"breakdown": breakdowns}, schema={"breakdown": pl.String}), how="cross")
-        base = grid.with_columns(pl.lit(ind.id).alias("indicator_id"))
-        if figures is None or not figures.height:
-            joined = base.join(
-                pl.DataFrame(schema=PART_SCHEMA).drop("indicator_id"), on=["org_code", "breakdown"], how="left"
+        joined = (
+            pl.DataFrame(grid, schema={"_f": pl.Int32, "org_code": pl.String, "breakdown": pl.String})
+            .join(fields.select("_f", "indicator_id"), on="_f", how="left", maintain_order="left")
+            .join(figures, on=["_f", "org_code", "breakdown"], how="left", maintain_order="left")
+            .with_columns(
+                pl.col("status").fill_null("missing"),
+                pl.col("parts").fill_null(0),
+                pl.col("missing_parts").fill_null(0),
+                pl.col("period").fill_null(self.period.code),
             )
-        else:
-            joined = base.join(figures.drop("indicator_id"), on=["org_code", "breakdown"], how="left")
-        joined = joined.with_columns(
-            pl.col("status").fill_null("missing"),
-            pl.col("parts").fill_null(0),
-            pl.col("missing_parts").fill_null(0),
-            pl.col("period").fill_null(self.period.code),
         )
-        wanting = joined.filter(pl.col("status") == "missing").get_column("org_code").unique().to_list()
-        if wanting:
-            terms = _terms(self.resolver, ind.id)
-            missing_reason = pl.col("org_code").replace_strict(
-                {org: self._owed_text(self._owed_at(terms, org)) for org in wanting}, default="", return_dtype=pl.String
-            )
-            # A missing cell says, in words, whose figure is awaited; a derived one adds which parts it needs.
-            joined = joined.with_columns(
+        joined = joined.join(fields.drop("indicator_id"), on="_f", how="left", maintain_order="left")
+        return self._relations(self._missing_reasons(joined, wanted), ret).with_columns(
+            pl.concat_str([pl.col("field_code"), pl.col("org_code"), pl.col("breakdown")], separator="|").alias("cell_id")
+        ).drop("_f", "_rel", "_method")  # fmt: skip
+
+    def _missing_reasons(
+        self, cells: pl.DataFrame, wanted: list[tuple[FieldMapping, Indicator, int, pl.DataFrame | None]]
+    ) -> pl.DataFrame:
+        """Say in words whose figure a missing cell awaits; a derived one adds which parts it needs."""
+        # A field its relation leaves unfilled says why instead (``_relations``).
+        missing = (
+            cells.filter((pl.col("status") == "missing") & (pl.col("_rel") == ""))
+            .select("_f", "org_code")
+            .unique(maintain_order=True)
+        )
+        if missing.is_empty():
+            return cells
+        texts: dict[str, list[Any]] = {"_f": [], "org_code": [], "_owed": []}
+        terms: dict[int, list[str]] = {}
+        for at, org in missing.iter_rows():
+            if at not in terms:
+                terms[at] = _terms(self.resolver, wanted[at][1].id)
+            texts["_f"].append(at)
+            texts["org_code"].append(org)
+            texts["_owed"].append(self._owed_text(self._owed_at(terms[at], org)))
+        owed = pl.DataFrame(texts, schema={"_f": pl.Int32, "org_code": pl.String, "_owed": pl.String})
+        return (
+            cells.join(owed, on=["_f", "org_code"], how="left", maintain_order="left")
+            .with_columns(
                 pl.when((pl.col("status") == "missing") & pl.col("reason").is_null())
-                .then(missing_reason)
+                .then(pl.col("_owed"))
                 .when((pl.col("status") == "missing") & pl.col("reason").str.starts_with("needs "))
-                .then(pl.format("{} ({})", missing_reason, pl.col("reason")))
+                .then(pl.format("{} ({})", pl.col("_owed"), pl.col("reason")))
                 .otherwise(pl.col("reason"))
                 .alias("reason")
             )
-        if field.relation == "different_method":
-            other = pl.format(
-                "measured by another method ({}); the catalogue's figure {} is not copied: the cell is left to the submitting body's own figure",
-                pl.lit(ind.method),
-                pl.col("value").cast(pl.String),
+            .drop("_owed")
+        )
+
+    def _relations(self, cells: pl.DataFrame, ret: Return) -> pl.DataFrame:
+        """Empty the cells a field's relation does not fill from the catalogue, saying why."""
+        rel = pl.col("_rel")
+        other = pl.format(
+            "measured by another method ({}); the catalogue's figure {} is not copied: the cell is left to the submitting body's own figure",
+            pl.col("_method"), pl.col("value").cast(pl.String),
+        )  # fmt: skip
+        if ret.suppression:
+            # The other method's figure is a number like any other: a small one is not spelled out.
+            low, high = ret.suppression["low"], ret.suppression["high"]
+            small = (
+                pl.when(pl.col("statistic").is_in(RATIO_STATISTICS))
+                .then(pl.col("numerator").is_between(low, high))
+                .otherwise(pl.col("value").is_between(low, high))
             )
-            if ret.suppression:
-                # The other method's figure is a number like any other: a small one is not spelled out.
-                low, high = ret.suppression["low"], ret.suppression["high"]
-                small = (
-                    pl.col("numerator").is_between(low, high)
-                    if ind.statistic in RATIO_STATISTICS
-                    else pl.col("value").is_between(low, high)
-                )
-                other = (
-                    pl.when(small)
-                    .then(pl.lit(f"measured by another method ({ind.method}); the catalogue's figure is a small number, suppressed and not copied"))
-                    .otherwise(other)
-                )  # fmt: skip
-            joined = joined.with_columns(
-                pl.when(pl.col("value").is_not_null())
-                .then(other)
-                .otherwise(
-                    pl.lit(
-                        f"measured by another method ({ind.method}); not filled from it: the cell is left to the submitting body's own figure"
-                    )
-                )
-                .alias("reason"),
-                pl.lit("different_method").alias("status"),
-                pl.lit(None, pl.Float64).alias("value"),
-            )
-        elif field.relation == "subset_of" and not field.breakdown:
-            joined = joined.with_columns(
-                pl.lit("not_derivable").alias("status"),
-                pl.lit(f"the field is a subset of {ind.id}; the catalogue has no breakdown that selects it").alias(
-                    "reason"
-                ),
-                pl.lit(None, pl.Float64).alias("value"),
-            )
-        elif field.relation == "derived_from" and not ind.formula:
-            joined = joined.with_columns(
-                pl.lit("not_derivable").alias("status"),
-                pl.lit(f"the field is calculated from {ind.id} in a way the catalogue does not define").alias("reason"),
-                pl.lit(None, pl.Float64).alias("value"),
-            )
-        return joined.with_columns(
-            pl.lit(field.code).alias("field_code"),
-            pl.lit(decimals).cast(pl.Int64).alias("decimals"),
-            pl.lit(field.unit or ind.unit).alias("unit"),
-            pl.lit(ind.statistic).alias("statistic"),
-            pl.concat_str([pl.lit(field.code), pl.col("org_code"), pl.col("breakdown")], separator="|").alias(
-                "cell_id"
-            ),
+            other = (
+                pl.when(small)
+                .then(pl.format("measured by another method ({}); the catalogue's figure is a small number, suppressed and not copied", pl.col("_method")))
+                .otherwise(other)
+            )  # fmt: skip
+        unfilled = pl.format(
+            "measured by another method ({}); not filled from it: the cell is left to the submitting body's own figure",
+            pl.col("_method"),
+        )
+        reason = (
+            pl.when(rel == "different_method").then(pl.when(pl.col("value").is_not_null()).then(other).otherwise(unfilled))
+            .when(rel == "subset_of").then(pl.format("the field is a subset of {}; the catalogue has no breakdown that selects it", "indicator_id"))
+            .when(rel == "derived_from").then(pl.format("the field is calculated from {} in a way the catalogue does not define", "indicator_id"))
+            .otherwise(pl.col("reason"))
+        )  # fmt: skip
+        status = (
+            pl.when(rel == "different_method").then(pl.lit("different_method"))
+            .when(rel != "").then(pl.lit("not_derivable"))
+            .otherwise(pl.col("status"))
+        )  # fmt: skip
+        return cells.with_columns(
+            reason.alias("reason"),
+            status.alias("status"),
+            pl.when(rel == "").then(pl.col("value")).otherwise(None).alias("value"),
         )
 
     def _one_period(self, cells: pl.DataFrame) -> pl.DataFrame:
