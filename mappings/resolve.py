@@ -115,7 +115,7 @@ class Resolver:
             indicators if indicators is not None else {i.id: i for i in session.execute(select(Indicator)).scalars()}
         )
         self._stored: dict[str, pl.DataFrame] = {}
-        #: Figures read ahead by :meth:`prefetch`, per indicator, until :meth:`stored` turns them into parts.
+        #: Figures read ahead by :meth:`prefetch`, as parts, per indicator, until :meth:`stored` takes them.
         self._read: dict[str, pl.DataFrame] = {}
         #: Results by (indicator, org units): returns and formulas of one period ask for the same ones again.
         self._resolved: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
@@ -146,7 +146,8 @@ class Resolver:
             )
         if every:
             frames.append(self._select_figures(col(Observation.indicator_id).in_(every)))
-        read = pl.concat(frames) if frames else pl.DataFrame(schema=FIGURE_SCHEMA)
+        # Turned into parts once for all of them: as_parts works row by row, so the result is the same.
+        read = as_parts(pl.concat(frames) if frames else pl.DataFrame(schema=FIGURE_SCHEMA))
         groups = {str(key[0]): frame for key, frame in read.partition_by("indicator_id", as_dict=True).items()}
         for ind_id, periods in wanted.items():
             frame = groups.get(ind_id, read.clear())
@@ -164,12 +165,10 @@ class Resolver:
             periods = self._wanted_periods(indicator)
             latest = periods is None
             read = self._read.pop(indicator.id, None)
-            figures = read if read is not None else self._figures(indicator.id, periods)
+            parts = read if read is not None else as_parts(self._figures(indicator.id, periods))
             if latest:
-                figures = self._latest(figures)
-                parts = as_parts(figures).with_columns(pl.lit("latest_estimate").alias("how"))
+                parts = self._latest(parts).with_columns(pl.lit("latest_estimate").alias("how"))
             else:
-                parts = as_parts(figures)
                 if parts.height:
                     parts = convert_period(
                         parts, self.period, period_type=indicator.period_type, time_basis=indicator.time_basis,  # type: ignore[arg-type]
@@ -210,6 +209,7 @@ class Resolver:
         )  # fmt: skip
 
     def _latest(self, figures: pl.DataFrame) -> pl.DataFrame:
+        """Keep each series' figure of the latest period ending by the period's end (figures or parts alike)."""
         from indicators.periods import parse_period
 
         spans = {code: parse_period(code) for code in figures["period"].unique().to_list()}
