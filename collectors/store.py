@@ -9,8 +9,9 @@ failed upload leaves the store as it was.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -240,32 +241,23 @@ def _latest_earlier(
 ) -> pl.DataFrame:
     """Each uploaded figure's latest earlier stored figure with a value, walking the indicator's periods back.
 
-    The indicator's periods come one index probe each (the key is ordered by indicator, then period).
-    They are then read for the series still waiting in batches of 1, 2, 4… periods, newest first: a
-    series with a figure last period is answered by the first read, one with no history at all costs
-    a few reads, never the indicator's whole store. One indicator has one period type, so its period
-    codes sort in time order.
+    The indicator's periods come one index probe each (the key is ordered by indicator, then period),
+    probed only as they are needed. They are read for the series still waiting in batches of 1, 2,
+    4… periods, newest first: a series with a figure last period is answered by the first read, one
+    with no history at all costs a few reads, never the indicator's whole store (nor a probe of every
+    period it has). One indicator has one period type, so its period codes sort in time order.
     """
     mine = keys.filter(pl.col("indicator_id") == indicator)
-    periods: list[str] = []
-    below = str(mine["period"].max())
-    while True:
-        cursor.execute(
-            f"SELECT max(period) FROM observation WHERE indicator_id = {mark} AND period < {mark}", (indicator, below)
-        )
-        below = cursor.fetchone()[0]
-        if below is None:
-            break
-        periods.append(below)
     found = [pl.DataFrame(schema=CURRENT_SCHEMA)]
-    if not periods:
-        return found[0]
     uploaded = mine.select(KEY)
     waiting = mine.select("org_code", "breakdown", "period").unique()
-    start, size = 0, 1
-    while waiting.height and start < len(periods):
-        batch = periods[start : start + size]
-        start, size = start + size, size * 2
+    periods = _periods_before(cursor, mark, indicator, str(mine["period"].max()))
+    size = 1
+    while waiting.height:
+        batch = list(itertools.islice(periods, size))
+        if not batch:
+            break
+        size *= 2
         asking = waiting.filter(pl.col("period") > batch[-1]).select("org_code", "breakdown").unique()
         if asking.is_empty():
             continue
@@ -291,6 +283,19 @@ def _latest_earlier(
         )
         waiting = waiting.join(answered, on=["org_code", "breakdown", "period"], how="anti")
     return pl.concat(found)
+
+
+def _periods_before(cursor: Any, mark: str, indicator: str, below: str) -> Iterator[str]:
+    """Yield the indicator's stored periods before ``below``, newest first, one index probe each."""
+    while True:
+        cursor.execute(
+            f"SELECT max(period) FROM observation WHERE indicator_id = {mark} AND period < {mark}", (indicator, below)
+        )
+        found = cursor.fetchone()[0]
+        if found is None:
+            return
+        below = str(found)
+        yield below
 
 
 def _stored_reader(
