@@ -101,16 +101,33 @@ def bundled_catalogue() -> Catalogue:
     return load_catalogue()
 
 
+@pytest.fixture(scope="session")
+def _engines() -> Iterator[dict[str, Engine]]:
+    """The loaded databases of every backend made so far, kept for the whole session."""
+    made: dict[str, Engine] = {}
+    yield made
+    for eng in made.values():
+        eng.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, bundled_catalogue: Catalogue
-) -> Iterator[Engine]:
-    """A migrated database with the bundled catalogue and geography loaded, per backend."""
-    eng = fresh_engine(request.param, tmp_path_factory.mktemp(request.param))
-    with db.session_scope(eng) as session:
-        load_bundled(session, catalogue=bundled_catalogue)
-    yield eng
-    eng.dispose()
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    bundled_catalogue: Catalogue,
+    _engines: dict[str, Engine],
+) -> Engine:
+    """A migrated database with the bundled catalogue and geography loaded, per backend.
+
+    Made once per backend and kept: pytest tears a parametrised fixture down whenever the next test
+    wants the other parameter, which happens at nearly every test file, and loading costs seconds.
+    """
+    if request.param not in _engines:
+        eng = fresh_engine(request.param, tmp_path_factory.mktemp(request.param))
+        with db.session_scope(eng) as session:
+            load_bundled(session, catalogue=bundled_catalogue)
+        _engines[request.param] = eng
+    return _engines[request.param]
 
 
 @pytest.fixture
@@ -148,35 +165,54 @@ def _pg_admin_url(database: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + f"/{database}"
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def store_template(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, bundled_catalogue: Catalogue
-) -> Iterator[str]:
-    """A loaded database to copy per test: a SQLite file path, or a PostgreSQL template database name."""
-    if request.param == "sqlite":
+def _make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> str:
+    """Make a loaded database to copy per test: a SQLite file path, or a PostgreSQL template database name."""
+    if backend == "sqlite":
         path = tmp_path_factory.mktemp("template") / "template.sqlite3"
         eng = db.make_engine(f"sqlite:///{path}")
         db.upgrade(eng)
         with db.session_scope(eng) as session:
-            load_bundled(session, catalogue=bundled_catalogue)
+            load_bundled(session, catalogue=catalogue)
         with eng.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         eng.dispose()
-        yield f"sqlite:{path}"
-        return
+        return f"sqlite:{path}"
     admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_PG_TEMPLATE} WITH (FORCE)")
         conn.exec_driver_sql(f"CREATE DATABASE {_PG_TEMPLATE}")
+    admin.dispose()
     eng = db.make_engine(_pg_admin_url(_PG_TEMPLATE))
     db.upgrade(eng)
     with db.session_scope(eng) as session:
-        load_bundled(session, catalogue=bundled_catalogue)
+        load_bundled(session, catalogue=catalogue)
     eng.dispose()
-    yield f"postgresql:{_PG_TEMPLATE}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_PG_TEMPLATE} WITH (FORCE)")
-    admin.dispose()
+    return f"postgresql:{_PG_TEMPLATE}"
+
+
+@pytest.fixture(scope="session")
+def _templates() -> Iterator[dict[str, str]]:
+    """The templates of every backend made so far, kept for the whole session and dropped at its end."""
+    made: dict[str, str] = {}
+    yield made
+    if "postgresql" in made:
+        admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_PG_TEMPLATE} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def store_template(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    bundled_catalogue: Catalogue,
+    _templates: dict[str, str],
+) -> str:
+    """A loaded database to copy per test, made once per backend (see ``engine`` for why it is kept)."""
+    if request.param not in _templates:
+        _templates[request.param] = _make_template(request.param, tmp_path_factory, bundled_catalogue)
+    return _templates[request.param]
 
 
 _counter = iter(range(10**6))
