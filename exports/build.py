@@ -241,7 +241,7 @@ class Builder:
         """
         grid: dict[str, list[Any]] = {"_f": [], "org_code": [], "breakdown": []}
         found: list[pl.DataFrame] = []
-        info: dict[str, list[Any]] = {n: [] for n in ("_f", "indicator_id", "field_code", "decimals", "unit", "statistic", "_rel", "_method")}  # fmt: skip
+        info: list[dict[str, Any]] = []
         for at, (field, ind, decimals, figures) in enumerate(wanted):
             total = field.breakdown or ""
             breakdowns = (
@@ -254,16 +254,21 @@ class Builder:
             grid["_f"] += [at] * (len(orgs) * len(breakdowns))
             grid["org_code"] += [org for org in orgs for _ in breakdowns]
             grid["breakdown"] += breakdowns * len(orgs)
-            if field.relation == "subset_of" and not field.breakdown:
-                kind = "subset_of"
-            elif field.relation == "derived_from" and not ind.formula:
-                kind = "derived_from"
-            else:
-                kind = field.relation if field.relation == "different_method" else ""
-            for name, value in (("_f", at), ("indicator_id", ind.id), ("field_code", field.code), ("decimals", decimals),
-                                ("unit", field.unit or ind.unit), ("statistic", ind.statistic), ("_rel", kind), ("_method", ind.method)):  # fmt: skip
-                info[name].append(value)
-        fields = pl.DataFrame(info, schema_overrides={"_f": pl.Int32, "decimals": pl.Int64})
+            # The relations that leave a field's cells unfilled from the catalogue (see ``_relations``).
+            unfilled = (
+                field.relation == "different_method"
+                or (field.relation == "subset_of" and not field.breakdown)
+                or (field.relation == "derived_from" and not ind.formula)
+            )
+            info.append(
+                {"_f": at, "indicator_id": ind.id, "field_code": field.code, "decimals": decimals, "unit": field.unit or ind.unit,
+                 "statistic": ind.statistic, "_rel": field.relation if unfilled else "", "_method": ind.method}
+            )  # fmt: skip
+        fields = pl.DataFrame(
+            info,
+            schema={"_f": pl.Int32, "indicator_id": pl.String, "field_code": pl.String, "decimals": pl.Int64,
+                    "unit": pl.String, "statistic": pl.String, "_rel": pl.String, "_method": pl.String},
+        )  # fmt: skip
         figures = (
             pl.concat(found, how="vertical_relaxed")
             if found
@@ -271,7 +276,7 @@ class Builder:
         )
         joined = (
             pl.DataFrame(grid, schema={"_f": pl.Int32, "org_code": pl.String, "breakdown": pl.String})
-            .join(fields.select("_f", "indicator_id"), on="_f", how="left", maintain_order="left")
+            .join(fields, on="_f", how="left", maintain_order="left")
             .join(figures, on=["_f", "org_code", "breakdown"], how="left", maintain_order="left")
             .with_columns(
                 pl.col("status").fill_null("missing"),
@@ -280,7 +285,6 @@ class Builder:
                 pl.col("period").fill_null(self.period.code),
             )
         )
-        joined = joined.join(fields.drop("indicator_id"), on="_f", how="left", maintain_order="left")
         return self._relations(self._missing_reasons(joined, wanted), ret).with_columns(
             pl.concat_str([pl.col("field_code"), pl.col("org_code"), pl.col("breakdown")], separator="|").alias("cell_id")
         ).drop("_f", "_rel", "_method")  # fmt: skip

@@ -105,20 +105,23 @@ class BuiltReturn:
         return self.cells.to_dicts()
 
     @cached_property
+    def released_rows(self) -> pl.DataFrame:
+        """The lineage rows a file may show, in the builder's order: a suppressed cell's figures are never listed."""
+        hidden = self.cells.filter(pl.col("status") == "suppressed").select("cell_id")
+        return self.lineage.join(hidden, on="cell_id", how="anti", maintain_order="left")
+
+    @cached_property
     def released_lineage(self) -> dict[str, list[dict[str, Any]]]:
-        """The lineage rows grouped by cell, in the builder's order, without the cells that are suppressed (read-only)."""
-        hidden = set(self.cells.filter(pl.col("status") == "suppressed").get_column("cell_id").to_list())
+        """The released lineage rows grouped by cell, in the builder's order (read-only)."""
         grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in self.lineage.to_dicts():
-            if row["cell_id"] not in hidden:
-                grouped.setdefault(row["cell_id"], []).append(row)
+        for row in self.released_rows.to_dicts():
+            grouped.setdefault(row["cell_id"], []).append(row)
         return grouped
 
     @cached_property
     def lineage_summary(self) -> pl.DataFrame:
         """One row per released cell, in the builder's order: how many figures, their provenance, agencies and files, and the figures."""
-        hidden = self.cells.filter(pl.col("status") == "suppressed").select("cell_id")
-        shown = self.lineage.join(hidden, on="cell_id", how="anti", maintain_order="left")
+        shown = self.released_rows
         weights = {w: "" if w == 1 else f" x{w:g}" for w in shown["weight"].drop_nulls().unique().to_list()}
         provenance = (
             pl.when(pl.col("submission_id").is_not_null())
