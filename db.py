@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
@@ -183,6 +184,13 @@ def upgrade(engine: Engine | None = None) -> None:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
+
+
+def rows_frame(rows: Sequence[Sequence[Any]], schema: Mapping[str, Any]) -> pl.DataFrame:
+    """Turn rows read from the store into a frame of ``schema`` (columns in the rows' order)."""
+    # Handed over column by column, which polars takes faster than a tuple per row.
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    return pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=dict(schema))
 
 
 def bulk_insert(

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, split_changes, write_figures
-from db import bulk_insert
+from db import bulk_insert, rows_frame
 from errors import InvalidInput, NotFound
 from indicators.models import HeldFigure, Submission
 
@@ -75,7 +75,7 @@ def supersede_held(session: Session, agency_code: str, accepted: pl.DataFrame) -
     given = accepted.select(KEY).unique()
     matched = [pl.DataFrame(schema=schema).select("id", "submission_id")]
     for part in result.partitions():
-        found = pl.DataFrame([tuple(r) for r in part], schema=schema, orient="row")
+        found = rows_frame(part, schema)
         matched.append(found.join(given, on=KEY, how="semi").select("id", "submission_id"))
     closed = pl.concat(matched)
     if closed.is_empty():

@@ -21,6 +21,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from collectors.validate import Context, Facts
+from db import rows_frame
 from indicators.models import Code, Indicator
 from indicators.rules import Rule
 from indicators.service import load_rules
@@ -100,7 +101,7 @@ def current_figures(session: Session, indicator_ids: list[str], org_codes: list[
     # A batch of rows at a time: a million stored figures as Python tuples at once would take ~0.5 GB.
     frames = [pl.DataFrame(schema=CURRENT_SCHEMA)]
     while rows := cursor.fetchmany(FETCH_BATCH):
-        frames.append(pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row"))
+        frames.append(rows_frame(rows, CURRENT_SCHEMA))
     cursor.close()
     return pl.concat(frames, rechunk=True)
 
@@ -133,7 +134,7 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     rows = cursor.fetchall()
     cursor.execute("DELETE FROM upload_key")
     cursor.close()
-    return pl.DataFrame(rows, schema=CURRENT_SCHEMA, orient="row")
+    return rows_frame(rows, CURRENT_SCHEMA)
 
 
 def _stored_cells(cursor: Any, dialect: str, keys: pl.DataFrame) -> pl.DataFrame:

@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from db import rows_frame
 from errors import InvalidInput, NotFound
 from exports.disclosure import suppress_cells
 from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, empty_lineage
@@ -423,12 +424,11 @@ class Builder:
             .execute(stmt.where(col(Observation.id).in_(ids[at : at + _IDS_PER_QUERY])))
             .all()
         ]
-        facts = pl.DataFrame(
-            [tuple(r) for r in rows],
-            schema={"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,
-                    "figure_breakdown": pl.String, "version": pl.Int64, "submission_id": pl.Int64, "agency_code": pl.String,
-                    "filename": pl.String, "file_row": pl.Int64, "obs_flag": pl.String, "obs_status": pl.String},
-            orient="row",
+        facts = rows_frame(
+            rows,
+            {"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,
+             "figure_breakdown": pl.String, "version": pl.Int64, "submission_id": pl.Int64, "agency_code": pl.String,
+             "filename": pl.String, "file_row": pl.Int64, "obs_flag": pl.String, "obs_status": pl.String},
         )  # fmt: skip
         joined = pairs.rename({"obs_ids": "observation_id", "weights": "weight"}).join(
             facts, on="observation_id", how="left"

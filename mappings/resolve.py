@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from db import rows_frame
 from indicators.formula import Neg, Node, Num, Ref, parse_formula, references
 from indicators.models import Indicator, Observation
 from indicators.periods import Period
@@ -148,11 +149,34 @@ class Resolver:
             frames.append(self._select_figures(col(Observation.indicator_id).in_(every)))
         # Turned into parts once for all of them: as_parts works row by row, so the result is the same.
         read = as_parts(pl.concat(frames) if frames else pl.DataFrame(schema=FIGURE_SCHEMA))
+        # The union of periods may hold another indicator's period: keep each indicator's own.
+        own = [f"{i}\x1f{p}" for i, periods in wanted.items() if periods for p in periods]
+        read = read.filter(
+            pl.col("indicator_id").is_in(every) | pl.concat_str("indicator_id", "period", separator="\x1f").is_in(own)
+        )
         groups = {str(key[0]): frame for key, frame in read.partition_by("indicator_id", as_dict=True).items()}
+        alike: dict[tuple[str, str, str, int], list[str]] = {}
         for ind_id, periods in wanted.items():
-            frame = groups.get(ind_id, read.clear())
-            # The union of periods may hold another indicator's period: keep only this one's.
-            self._read[ind_id] = frame if periods is None else frame.filter(pl.col("period").is_in(periods))
+            if periods is None:
+                self._read[ind_id] = groups.get(ind_id, read.clear())
+                continue
+            ind = self.indicators[ind_id]
+            alike.setdefault((ind.period_type, ind.time_basis, ind.aggregation, ind.multiplier), []).append(ind_id)
+        # Indicators converted the same way are converted together: conversion works per
+        # (indicator, org unit, breakdown), so one call answers each as a call of its own would.
+        for (period_type, time_basis, aggregation, multiplier), ids in alike.items():
+            found = [groups[i] for i in ids if i in groups]
+            if not found:
+                self._stored.update((ind_id, read.clear()) for ind_id in ids)
+                continue
+            converted = convert_period(
+                pl.concat(found), self.period, period_type=period_type, time_basis=time_basis,  # type: ignore[arg-type]
+                aggregation=aggregation, multiplier=multiplier,
+            )  # fmt: skip
+            by_id = {str(k[0]): f for k, f in converted.partition_by("indicator_id", as_dict=True).items()}
+            for ind_id in ids:
+                # An indicator with no figures stays empty, as :meth:`stored` leaves it.
+                self._stored[ind_id] = by_id.get(ind_id, read.clear())
 
     def stored(self, indicator: Indicator) -> pl.DataFrame:
         """Return the current stored figures of an indicator for the period, as parts.
@@ -202,11 +226,7 @@ class Resolver:
             .order_by(col(Observation.indicator_id), col(Observation.org_code), col(Observation.period),
                       col(Observation.breakdown))
         )  # fmt: skip
-        return pl.DataFrame(
-            [tuple(r) for r in self.session.connection().execute(stmt).all()],
-            schema=FIGURE_SCHEMA,
-            orient="row",
-        )  # fmt: skip
+        return rows_frame(self.session.connection().execute(stmt).all(), FIGURE_SCHEMA)
 
     def _latest(self, figures: pl.DataFrame) -> pl.DataFrame:
         """Keep each series' figure of the latest period ending by the period's end (figures or parts alike)."""
