@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         "request threads. Off by default: an upload process keeps what earlier large uploads left resident, and "
         "a 1M-row JSON upload after two 1M-row CSV uploads peaked at 1,059 MiB there against 929 MiB in-process.",
     )
+    snapshot_disk_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=0,
+        description="Room in <data_dir>/snapshot-cache for export snapshots too large to keep in a worker's memory "
+        "(over 16 MiB), so a pull of one reads a file rather than the store's blob; 0 turns it off.",
+    )
     retry_after_seconds: int = Field(default=5, gt=0, description="The Retry-After a 503 (service busy) carries.")
     behind_tls: bool = Field(
         default=False,

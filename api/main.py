@@ -21,6 +21,7 @@ from api.sdmx import routes as sdmx
 from api.strict import reject_unknown_parameters
 from api.throttle import KeyThrottle
 from db import get_engine
+from exports.freshness import BYTES
 from settings import Settings, get_settings
 
 
@@ -40,6 +41,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or get_engine(settings)
+        BYTES.keep_on_disk(settings.data_dir / "snapshot-cache", settings.snapshot_disk_bytes)
         await capacity.start(app, settings)
         if batch_read_audit:
             from api.auditbatch import AuditBatcher

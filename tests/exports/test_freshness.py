@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,6 +138,57 @@ def test_the_bytes_held_in_memory_stay_within_their_limit_and_drop_the_least_rec
     assert held.get("a") == b"x" * 20
     assert held.get("f") == b"w" * 20
     assert held._size <= 100
+
+
+def test_snapshots_too_large_for_memory_are_kept_on_disk_shared_and_trimmed(tmp_path: Path) -> None:
+    folder = tmp_path / "snapshot-cache"
+    one, two, three = ("1" * 64, "2" * 64, "3" * 64)
+    held = freshness._Bytes(limit=100)
+    held.put(one, b"a" * 30)  # over a quarter of the limit, and no folder yet: not kept
+    assert held.get(one) is None
+    held.keep_on_disk(folder, 100)
+    held.put(one, b"a" * 30)
+    assert (folder / one).read_bytes() == b"a" * 30
+    assert held._size == 0  # on disk, not in memory
+    # Another worker of the host, with an empty memory, reads the same file.
+    other = freshness._Bytes(limit=100)
+    other.keep_on_disk(folder, 100)
+    assert other.get(one) == b"a" * 30
+    os.utime(folder / one, (1_000, 1_000))  # served long ago
+    held.put(two, b"b" * 40)
+    os.utime(folder / two, (2_000, 2_000))
+    held.put(three, b"c" * 40)  # 110 bytes: the least recently served goes
+    assert sorted(p.name for p in folder.iterdir()) == [two, three]
+    assert held.get(one) is None
+    assert held.get(three) == b"c" * 40
+    # Only a SHA-256 in hex ever names a file, and nothing larger than the folder's room is written.
+    held.put("../escape" + "0" * 55, b"d" * 30)
+    held.put("4" * 64, b"e" * 101)
+    assert sorted(p.name for p in folder.iterdir()) == [two, three]
+    assert not (tmp_path / "escape").exists()
+    held.keep_on_disk(folder, 0)  # turned off
+    assert held.get(two) is None
+
+
+def test_a_pull_of_a_snapshot_too_large_for_memory_reads_it_from_disk_after_the_first(
+    store: Engine, store_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    kept = freshness._Bytes(limit=8)  # every snapshot is over a quarter of it
+    kept.keep_on_disk(tmp_path, 1 << 30)
+    monkeypatch.setattr(freshness, "BYTES", kept)
+    first = pull(store, DFE, "FY2024-25")
+    with Session(store) as session:
+        stored = exports.get_snapshot(session, first.snapshot.id).data
+    assert first.snapshot.data == stored
+    assert (tmp_path / first.snapshot.content_hash).read_bytes() == stored
+
+    def no_blob(*_: Any) -> bytes:
+        raise AssertionError("read the blob from the store again")
+
+    monkeypatch.setattr(freshness, "_snapshot_bytes", no_blob)
+    again = pull(store, DFE, "FY2024-25")
+    assert (again.snapshot.id, again.snapshot.data, again.pending) == (first.snapshot.id, stored, False)
 
 
 @pytest.mark.parametrize("first_pull", [True, False], ids=["never-built", "stale-fresh"])
