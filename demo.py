@@ -82,7 +82,9 @@ def build_all(
     written: list[tuple[str, str, str, int]] = []
     # Returns of one period share the geography, owners and stored figures a builder reads.
     builders: dict[str, Builder] = {}
-    with Session(engine) as session:
+    # Committing a return must not expire what the builders share (each indicator would be read
+    # again, one query each, for the next return): they are read once per run, like the geography.
+    with Session(engine, expire_on_commit=False) as session:
         returns = list(session.execute(select(Return).order_by(Return.id)).scalars())
         for year_text in years:
             year = parse_period(year_text)
