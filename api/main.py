@@ -21,7 +21,7 @@ from api.sdmx import routes as sdmx
 from api.strict import reject_unknown_parameters
 from api.throttle import KeyThrottle
 from db import get_engine
-from exports.freshness import BYTES
+from exports.blobs import BYTES
 from settings import Settings, get_settings
 
 

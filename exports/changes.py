@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import polars as pl
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from db import bulk_insert
@@ -89,7 +90,9 @@ def snapshot_at(session: Session, return_id: str, period: str, fmt: str, instant
     if record is None or record.id is None:
         raise NotFound(f"No build of {return_id} for {period} had been made by {utc(instant).isoformat()}")
     stored: ExportSnapshot | None = session.execute(
-        select(ExportSnapshot).where(ExportSnapshot.build_id == record.id, ExportSnapshot.format == fmt)
+        select(ExportSnapshot)
+        .where(ExportSnapshot.build_id == record.id, ExportSnapshot.format == fmt)
+        .options(defer(ExportSnapshot.data))  # type: ignore[arg-type]
     ).scalar_one_or_none()
     if stored is None:
         made = sorted(

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import BindParameter, ScalarSelect, func
 from sqlalchemy import select as columns
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from db import bulk_insert
@@ -206,20 +207,25 @@ def snapshot(session: Session, return_id: str, period: str, fmt: str, *, builder
     return snapshots(session, return_id, period, [fmt], builder=builder)[0]
 
 
-def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
-    """Return a stored snapshot by id, or raise NotFound."""
+def get_snapshot(session: Session, snapshot_id: int, *, with_data: bool = True) -> Snapshot:
+    """Return a stored snapshot by id (its bytes empty unless ``with_data``), or raise NotFound."""
+    from exports import blobs
+
     row = session.execute(
         select(ExportSnapshot, ReturnBuild)
         .join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
         .where(ExportSnapshot.id == snapshot_id)
+        .options(defer(ExportSnapshot.data))  # type: ignore[arg-type]
     ).first()
     if row is None:
         raise NotFound(f"Export snapshot {snapshot_id} does not exist")
     snap, rec = row
     assert snap.id is not None
     assert rec.id is not None
+    # The bytes only when asked for, and through the snapshot's cache: one may be a hundred megabytes.
+    data = blobs.snapshot_bytes(session.connection(), snap.id, snap.content_hash) if with_data else b""
     return Snapshot(
-        snap.id, rec.id, rec.return_id, rec.period, snap.format, snap.content_hash, rec.generated_at, snap.data, False
+        snap.id, rec.id, rec.return_id, rec.period, snap.format, snap.content_hash, rec.generated_at, data, False
     )
 
 
@@ -235,14 +241,23 @@ def list_snapshots(
     """Return one page of stored snapshots, newest first (only of ``return_ids`` when given), and how many match."""
     from sqlalchemy import func
 
-    stmt = select(ExportSnapshot, ReturnBuild).join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))
+    where = []
     if return_id:
-        stmt = stmt.where(ReturnBuild.return_id == return_id)
+        where.append(col(ReturnBuild.return_id) == return_id)
     if period:
-        stmt = stmt.where(ReturnBuild.period == period)
+        where.append(col(ReturnBuild.period) == period)
     if return_ids is not None:
-        stmt = stmt.where(col(ReturnBuild.return_id).in_(return_ids))
-    total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+        where.append(col(ReturnBuild.return_id).in_(return_ids))
+    joined = col(ReturnBuild.id) == col(ExportSnapshot.build_id)
+    # Neither the count nor the page names the bytes: a snapshot may be a hundred megabytes.
+    total = int(
+        session.execute(
+            columns(func.count()).select_from(ExportSnapshot).join(ReturnBuild, joined).where(*where)
+        ).scalar_one()
+    )
+    stmt = (
+        select(ExportSnapshot, ReturnBuild).join(ReturnBuild, joined).where(*where).options(defer(ExportSnapshot.data))  # type: ignore[arg-type]
+    )
     rows = session.execute(stmt.order_by(col(ExportSnapshot.id).desc()).limit(limit).offset(offset)).all()
     return [(s, b) for s, b in rows], total
 

@@ -228,7 +228,7 @@ def get_lineage(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """List each cell's stored figures with the upload and file row they came from (filter by cell, field or org)."""
-    snap = exports.get_snapshot(session, snapshot_id)
+    snap = exports.get_snapshot(session, snapshot_id, with_data=False)
     _visible_return(session, principal, snap.return_id)
     rows, total = exports.lineage(
         session, snap.build_id, cell=cell, field=field, org=org, limit=limit, offset=offset,

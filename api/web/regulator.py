@@ -93,7 +93,7 @@ def return_file(
     )  # fmt: skip
     snapshot_id = response.headers.get("X-Snapshot-Id")
     if snapshot_id is not None:
-        snap = exports.get_snapshot(session, int(snapshot_id))
+        snap = exports.get_snapshot(session, int(snapshot_id), with_data=False)
         record_download(
             session, key_id=visitor.principal.key_id, return_id=return_id, period=snap.period, fmt=snap.format,
             snapshot_id=snap.id, build_id=snap.build_id,

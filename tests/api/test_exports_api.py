@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from collectors.service import submit
+from exports import blobs
 from settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 
@@ -108,6 +110,41 @@ def test_repeat_gives_identical_bytes_and_a_revision_a_new_snapshot(
         f"/api/exports/{first.headers['x-snapshot-id']}/lineage", params={"org": "E10000024"}, headers=OFFICER
     ).json()
     assert {r["value"] for r in officer["items"] if r["indicator_id"] == "cyp.lac_count"} == {1100.0}
+
+
+def test_listing_and_lineage_never_read_a_snapshots_bytes_and_a_download_by_id_reads_them_once(
+    store: Engine, store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pulled = store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE)
+    snapshot_id = pulled.headers["x-snapshot-id"]
+    # A process that holds no snapshot's bytes, counting every read of a blob from the store.
+    monkeypatch.setattr(blobs, "BYTES", blobs.Held(limit=1 << 20))
+    reads: list[int] = []
+    real = blobs._from_store
+
+    def counted(connection: Any, snapshot: int) -> bytes:
+        reads.append(snapshot)
+        return real(connection, snapshot)
+
+    monkeypatch.setattr(blobs, "_from_store", counted)
+    statements: list[str] = []
+
+    def seen(*event_args: Any) -> None:
+        statements.append(event_args[2])  # (connection, cursor, statement, ...)
+
+    event.listen(store, "before_cursor_execute", seen)
+    try:
+        assert store_client.get("/api/exports", params={"return": "dfe_ssda903"}, headers=DFE).status_code == 200
+        assert store_client.get(f"/api/exports/{snapshot_id}/lineage", headers=DFE).status_code == 200
+    finally:
+        event.remove(store, "before_cursor_execute", seen)
+    assert reads == []
+    assert statements, "the requests were answered from this engine"
+    assert not [s for s in statements if "export_snapshot.data" in s]
+    for _ in range(2):
+        again = store_client.get(f"/api/exports/{snapshot_id}", headers=DFE)
+        assert again.content == pulled.content
+    assert reads == [int(snapshot_id)]
 
 
 def test_every_format_downloads(store_client: TestClient) -> None:

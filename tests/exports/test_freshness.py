@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from collectors.service import submit
-from exports import freshness
+from exports import blobs, freshness
 from exports import service as exports
 from mappings.models import BuildRevision
 from settings import Settings
@@ -126,7 +126,7 @@ def test_a_pull_serves_the_stored_bytes_of_the_snapshot_it_names_whether_held_in
 
 
 def test_the_bytes_held_in_memory_stay_within_their_limit_and_drop_the_least_recently_served() -> None:
-    held = freshness._Bytes(limit=100)
+    held = blobs.Held(limit=100)
     held.put("a", b"x" * 20)
     held.put("b", b"y" * 20)
     held.put("huge", b"z" * 26)  # over a quarter of the limit: never held
@@ -143,7 +143,7 @@ def test_the_bytes_held_in_memory_stay_within_their_limit_and_drop_the_least_rec
 def test_snapshots_too_large_for_memory_are_kept_on_disk_shared_and_trimmed(tmp_path: Path) -> None:
     folder = tmp_path / "snapshot-cache"
     one, two, three = ("1" * 64, "2" * 64, "3" * 64)
-    held = freshness._Bytes(limit=100)
+    held = blobs.Held(limit=100)
     held.put(one, b"a" * 30)  # over a quarter of the limit, and no folder yet: not kept
     assert held.get(one) is None
     held.keep_on_disk(folder, 100)
@@ -151,7 +151,7 @@ def test_snapshots_too_large_for_memory_are_kept_on_disk_shared_and_trimmed(tmp_
     assert (folder / one).read_bytes() == b"a" * 30
     assert held._size == 0  # on disk, not in memory
     # Another worker of the host, with an empty memory, reads the same file.
-    other = freshness._Bytes(limit=100)
+    other = blobs.Held(limit=100)
     other.keep_on_disk(folder, 100)
     assert other.get(one) == b"a" * 30
     os.utime(folder / one, (1_000, 1_000))  # served long ago
@@ -174,9 +174,9 @@ def test_a_pull_of_a_snapshot_too_large_for_memory_reads_it_from_disk_after_the_
     store: Engine, store_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
-    kept = freshness._Bytes(limit=8)  # every snapshot is over a quarter of it
+    kept = blobs.Held(limit=8)  # every snapshot is over a quarter of it
     kept.keep_on_disk(tmp_path, 1 << 30)
-    monkeypatch.setattr(freshness, "BYTES", kept)
+    monkeypatch.setattr(blobs, "BYTES", kept)
     first = pull(store, DFE, "FY2024-25")
     with Session(store) as session:
         stored = exports.get_snapshot(session, first.snapshot.id).data
@@ -186,7 +186,7 @@ def test_a_pull_of_a_snapshot_too_large_for_memory_reads_it_from_disk_after_the_
     def no_blob(*_: Any) -> bytes:
         raise AssertionError("read the blob from the store again")
 
-    monkeypatch.setattr(freshness, "_snapshot_bytes", no_blob)
+    monkeypatch.setattr(blobs, "_from_store", no_blob)
     again = pull(store, DFE, "FY2024-25")
     assert (again.snapshot.id, again.snapshot.data, again.pending) == (first.snapshot.id, stored, False)
 
