@@ -148,11 +148,21 @@ def _with_time(built: BuiltReturn, generated_at: datetime) -> BuiltReturn:
 
 
 def _stored(session: Session, build_id: int, fmt: str) -> ExportSnapshot | None:
-    stmt = select(ExportSnapshot).where(ExportSnapshot.build_id == build_id, ExportSnapshot.format == fmt)
+    # Without its bytes, which _as_snapshot reads through the snapshot cache.
+    stmt = (
+        select(ExportSnapshot)
+        .where(ExportSnapshot.build_id == build_id, ExportSnapshot.format == fmt)
+        .options(defer(ExportSnapshot.data))  # type: ignore[arg-type]
+    )
     return session.execute(stmt).scalars().first()
 
 
-def _as_snapshot(stored: ExportSnapshot, record: ReturnBuild, return_id: str, created: bool) -> Snapshot:
+def _as_snapshot(
+    session: Session, stored: ExportSnapshot, record: ReturnBuild, return_id: str, data: bytes | None = None
+) -> Snapshot:
+    """The snapshot as returned; ``data`` given when it was just written, else read through the snapshot cache."""
+    from exports import blobs
+
     assert stored.id is not None
     assert record.id is not None
     return Snapshot(
@@ -163,8 +173,8 @@ def _as_snapshot(stored: ExportSnapshot, record: ReturnBuild, return_id: str, cr
         stored.format,
         stored.content_hash,
         record.generated_at,
-        stored.data,
-        created,
+        data if data is not None else blobs.snapshot_bytes(session.connection(), stored.id, stored.content_hash),
+        data is not None,
     )
 
 
@@ -181,7 +191,7 @@ def snapshots(
     if last is not None and last.id is not None and last.source_mark == source_mark(session, return_id, canonical):
         found = [_stored(session, last.id, fmt) for fmt in formats]
         if all(s is not None for s in found):
-            return [_as_snapshot(s, last, return_id, False) for s in found if s is not None]
+            return [_as_snapshot(session, s, last, return_id) for s in found if s is not None]
     record, built = build(session, return_id, period, builder=builder)
     assert record.id is not None
     # One built return for every format: the writers share the rows it has read once.
@@ -189,16 +199,17 @@ def snapshots(
     out = []
     for fmt in formats:
         stored = _stored(session, record.id, fmt)
-        created = stored is None
-        if stored is None:
-            data = write(stamped, fmt)  # type: ignore[arg-type]
-            stored = ExportSnapshot(
-                build_id=record.id, format=fmt, content_hash=hashlib.sha256(data).hexdigest(), size_bytes=len(data), data=data,
-                created_at=datetime.now(UTC),
-            )  # fmt: skip
-            session.add(stored)
-            session.flush()
-        out.append(_as_snapshot(stored, record, return_id, created))
+        if stored is not None:
+            out.append(_as_snapshot(session, stored, record, return_id))
+            continue
+        data = write(stamped, fmt)  # type: ignore[arg-type]
+        stored = ExportSnapshot(
+            build_id=record.id, format=fmt, content_hash=hashlib.sha256(data).hexdigest(), size_bytes=len(data), data=data,
+            created_at=datetime.now(UTC),
+        )  # fmt: skip
+        session.add(stored)
+        session.flush()
+        out.append(_as_snapshot(session, stored, record, return_id, data))
     return out
 
 
