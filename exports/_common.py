@@ -26,11 +26,6 @@ def fields_by_code(built: BuiltReturn) -> dict[str, FieldInfo]:
     return found
 
 
-def released_lineage_by_cell(built: BuiltReturn) -> dict[str, list[dict[str, Any]]]:
-    """Group the lineage of the cells a file may show: a suppressed cell's figures are never listed."""
-    return built.released_lineage
-
-
 def provenance_by_cell(built: BuiltReturn) -> dict[str, str]:
     """Say where each released cell's figures came from, e.g. ``submission 12 row 7; submission 15 row 4``."""
     summary = built.lineage_summary

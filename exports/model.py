@@ -111,14 +111,6 @@ class BuiltReturn:
         return self.lineage.join(hidden, on="cell_id", how="anti", maintain_order="left")
 
     @cached_property
-    def released_lineage(self) -> dict[str, list[dict[str, Any]]]:
-        """The released lineage rows grouped by cell, in the builder's order (read-only)."""
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in self.released_rows.to_dicts():
-            grouped.setdefault(row["cell_id"], []).append(row)
-        return grouped
-
-    @cached_property
     def lineage_summary(self) -> pl.DataFrame:
         """One row per released cell, in the builder's order: how many figures, their provenance, agencies and files, and the figures."""
         shown = self.released_rows

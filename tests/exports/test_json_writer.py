@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from exports.json_writer import write_json
+from exports import json_writer
+from exports.json_writer import json_document, write_json
 from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, make_built
 
 
@@ -125,3 +126,19 @@ def test_nan_and_infinity_become_null() -> None:
 def test_non_ascii_is_written_as_utf8() -> None:
     built = make_built(cells=[{**CELLS[0], "org_name": "Ynys Môn"}])
     assert "Ynys Môn".encode() in write_json(built)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4, 1000])
+def test_written_a_slice_of_cells_at_a_time_it_is_one_dump_of_the_whole_document(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(json_writer, "CHUNK", chunk)
+    built = make_built()
+    whole = json.dumps(json_document(built), sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    assert write_json(built) == whole.encode("utf-8")
+    cells = json.loads(write_json(built))["cells"]
+    assert len(cells) == built.cells.height
+    # Each cell has its own figures whatever slice it fell in; a suppressed cell lists none.
+    listed = {c["cell_id"]: {p["observation_id"] for p in c["provenance"]} for c in cells}
+    shown = built.released_rows.group_by("cell_id").agg("observation_id")
+    assert {k: set(v) for k, v in shown.iter_rows()} == {k: v for k, v in listed.items() if v}
