@@ -341,7 +341,7 @@ def measure(scale: int, database_url: str, repeat: int) -> dict[str, float]:
         _bench_agencies(url)
         copies = _copies(url, scale)
         engine = db.make_engine(url)
-        settings = Settings(data_dir=folder / "data", max_upload_bytes=1 << 31)
+        settings = Settings(data_dir=folder / "data", max_upload_bytes=1 << 31, max_upload_rows=50_000_000)
         figures = 0
         for agency in ("bench_councils", "bench_health"):
             upload = folder / f"{agency}.csv"
