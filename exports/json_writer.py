@@ -92,13 +92,16 @@ def _head(built: BuiltReturn) -> dict[str, Any]:
 def _cells(built: BuiltReturn) -> Iterator[list[dict[str, Any]]]:
     """The cells as JSON items, a slice at a time, each with the released figures behind it."""
     records = built.cell_records
-    released = built.released_rows
+    # Each released figure tagged with its cell's slice and split once: a slice reads only its own.
+    slice_of = built.cells.select("cell_id", (pl.int_range(pl.len()) // CHUNK).alias("_slice"))
+    by_slice = built.released_rows.join(slice_of, on="cell_id", how="left", maintain_order="left").partition_by(
+        "_slice", as_dict=True, include_key=False
+    )
     for at in range(0, len(records), CHUNK):
         chunk = records[at : at + CHUNK]
-        # The lineage of this slice's cells only: it follows the cells' order, so one filter finds it.
-        ids = [cell["cell_id"] for cell in chunk]
         lineage: dict[str, list[dict[str, Any]]] = {}
-        for row in released.filter(pl.col("cell_id").is_in(ids)).to_dicts():
+        rows = by_slice.pop((at // CHUNK,), None)
+        for row in rows.to_dicts() if rows is not None else ():
             lineage.setdefault(row["cell_id"], []).append(row)
         items = []
         for cell in chunk:

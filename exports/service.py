@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from db import bulk_insert
 from errors import InvalidInput, NotFound
+from exports import blobs
 from exports.build import Builder, return_with_fields
 from exports.changes import record_cells
 from exports.model import BuiltReturn
@@ -161,8 +162,6 @@ def _as_snapshot(
     session: Session, stored: ExportSnapshot, record: ReturnBuild, return_id: str, data: bytes | None = None
 ) -> Snapshot:
     """The snapshot as returned; ``data`` given when it was just written, else read through the snapshot cache."""
-    from exports import blobs
-
     assert stored.id is not None
     assert record.id is not None
     return Snapshot(
@@ -220,8 +219,6 @@ def snapshot(session: Session, return_id: str, period: str, fmt: str, *, builder
 
 def get_snapshot(session: Session, snapshot_id: int, *, with_data: bool = True) -> Snapshot:
     """Return a stored snapshot by id (its bytes empty unless ``with_data``), or raise NotFound."""
-    from exports import blobs
-
     row = session.execute(
         select(ExportSnapshot, ReturnBuild)
         .join(ReturnBuild, col(ReturnBuild.id) == col(ExportSnapshot.build_id))

@@ -166,14 +166,13 @@ class Resolver:
         # (indicator, org unit, breakdown), so one call answers each as a call of its own would.
         for (period_type, time_basis, aggregation, multiplier), ids in alike.items():
             found = [groups[i] for i in ids if i in groups]
-            if not found:
-                self._stored.update((ind_id, read.clear()) for ind_id in ids)
-                continue
-            converted = convert_period(
-                pl.concat(found), self.period, period_type=period_type, time_basis=time_basis,  # type: ignore[arg-type]
-                aggregation=aggregation, multiplier=multiplier,
-            )  # fmt: skip
-            by_id = {str(k[0]): f for k, f in converted.partition_by("indicator_id", as_dict=True).items()}
+            by_id: dict[str, pl.DataFrame] = {}
+            if found:
+                converted = convert_period(
+                    pl.concat(found), self.period, period_type=period_type, time_basis=time_basis,  # type: ignore[arg-type]
+                    aggregation=aggregation, multiplier=multiplier,
+                )  # fmt: skip
+                by_id = {str(k[0]): f for k, f in converted.partition_by("indicator_id", as_dict=True).items()}
             for ind_id in ids:
                 # An indicator with no figures stays empty, as :meth:`stored` leaves it.
                 self._stored[ind_id] = by_id.get(ind_id, read.clear())
