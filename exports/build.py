@@ -28,12 +28,18 @@ from indicators.sources import definition_sources_text
 from indicators.symbols import LOW_RELIABILITY
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
-from mappings.resolve import Geography, Resolver, level_orgs
+from mappings.resolve import Geography, GeographyRows, Resolver, level_orgs
 from mappings.service import current_catalogue_version
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
 
 #: Stored figures read per statement when tracing cells to them, well under every engine's bind limit.
 _IDS_PER_QUERY = 10_000
+#: What lineage says of each stored figure behind a cell, in this order.
+_FACTS = pl.Schema(
+    {"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,
+     "figure_breakdown": pl.String, "version": pl.Int64, "submission_id": pl.Int64, "agency_code": pl.String,
+     "filename": pl.String, "file_row": pl.Int64, "obs_flag": pl.String, "obs_status": pl.String}
+)  # fmt: skip
 
 #: The ``orgs`` entry of a return file that asks for every area of the return's level.
 EVERY_AREA = "*"
@@ -100,14 +106,17 @@ def covered_orgs(session: Session, geo: Geography, ret: Return) -> list[str]:
 def with_display(cells: pl.DataFrame, suppressed_symbol: str) -> pl.DataFrame:
     """Add what each cell shows: its number with the field's decimals, or the symbol for why there is none."""
     rows = []
-    for row in cells.iter_rows(named=True):
-        status = row["status"]
-        if status == "present" and row["value"] is not None:
-            display = _fmt(row["value"], row["decimals"])
+    # Only the columns it reads: a row of every column (lists of figure ids among them) costs far more.
+    symbols = cells["symbol"].to_list() if "symbol" in cells.columns else [None] * cells.height
+    for status, value, decimals, symbol in zip(
+        cells["status"].to_list(), cells["value"].to_list(), cells["decimals"].to_list(), symbols, strict=True
+    ):
+        if status == "present" and value is not None:
+            display = _fmt(value, decimals)
         elif status == "suppressed":
             display = suppressed_symbol
         else:
-            display = display_symbol(status, row.get("symbol"))
+            display = display_symbol(status, symbol)
         rows.append(display)
     return cells.with_columns(pl.Series("display", rows, pl.String))
 
@@ -134,6 +143,7 @@ class _Lent:
 
     owed_by: Owners | None = None
     agency_names: dict[str, str] | None = None
+    geography: GeographyRows | None = None
 
 
 class Builder:
@@ -144,11 +154,16 @@ class Builder:
         self.session = session
         self.period = parse_period(period_text, period_type)  # type: ignore[arg-type]
         shared = sharing if sharing is not None and sharing.session is session else None
-        self.resolver: Resolver = Resolver(
-            session, self.period, indicators=shared.resolver.indicators if shared else None
-        )
         # Who owes a figure is read only when a cell is missing, once for every builder sharing it.
         self._lent: _Lent = shared._lent if shared else _Lent()
+        if self._lent.geography is None:
+            self._lent.geography = GeographyRows.read(session)
+        self.resolver: Resolver = Resolver(
+            session,
+            self.period,
+            Geography.load(session, self.period, self._lent.geography),
+            indicators=shared.resolver.indicators if shared else None,
+        )
 
     @property
     def owed_by(self) -> Owners:
@@ -406,7 +421,42 @@ class Builder:
         )
         if pairs.is_empty():
             return empty_lineage(), no_marks
-        ids = sorted(pairs["obs_ids"].unique().to_list())
+        ids = pairs["obs_ids"].unique()
+        # The resolver read every figure behind the cells, and what lineage says of each with it.
+        known = self.resolver.facts().filter(pl.col("observation_id").is_in(ids.implode()))
+        unread = sorted(set(ids.to_list()) - set(known["observation_id"].to_list()))
+        names = self._submissions(known["submission_id"].drop_nulls().unique().sort().to_list())
+        facts = known.join(names, on="submission_id", how="left").select(list(_FACTS))
+        if unread:
+            facts = pl.concat([facts, self._read_facts(unread)])
+        joined = pairs.rename({"obs_ids": "observation_id", "weights": "weight"}).join(
+            facts, on="observation_id", how="left"
+        )
+        # A cell made from any low-reliability figure is low reliability; from any provisional one, provisional.
+        marks = joined.group_by("cell_id").agg(
+            pl.when((pl.col("obs_flag") == LOW_RELIABILITY).any())
+            .then(pl.lit(LOW_RELIABILITY))
+            .when((pl.col("obs_status") == "provisional").any())
+            .then(pl.lit("p"))
+            .otherwise(None)
+            .alias("flag")
+        )
+        return joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA), marks  # type: ignore[arg-type]
+
+    def _submissions(self, ids: list[int]) -> pl.DataFrame:
+        """The agency and file name of each of these submissions."""
+        stmt = sa_select(col(Submission.id), col(Submission.agency_code), col(Submission.filename))
+        rows = [
+            row
+            for at in range(0, len(ids), _IDS_PER_QUERY)
+            for row in self.session.connection().execute(
+                stmt.where(col(Submission.id).in_(ids[at : at + _IDS_PER_QUERY]))
+            )
+        ]
+        return rows_frame(rows, {"submission_id": pl.Int64, "agency_code": pl.String, "filename": pl.String})
+
+    def _read_facts(self, ids: list[int]) -> pl.DataFrame:
+        """What lineage says of stored figures the resolver did not read, from the store by id."""
         picked = [
             col(getattr(Observation, c))
             for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id")
@@ -424,25 +474,7 @@ class Builder:
             .execute(stmt.where(col(Observation.id).in_(ids[at : at + _IDS_PER_QUERY])))
             .all()
         ]
-        facts = rows_frame(
-            rows,
-            {"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,
-             "figure_breakdown": pl.String, "version": pl.Int64, "submission_id": pl.Int64, "agency_code": pl.String,
-             "filename": pl.String, "file_row": pl.Int64, "obs_flag": pl.String, "obs_status": pl.String},
-        )  # fmt: skip
-        joined = pairs.rename({"obs_ids": "observation_id", "weights": "weight"}).join(
-            facts, on="observation_id", how="left"
-        )
-        # A cell made from any low-reliability figure is low reliability; from any provisional one, provisional.
-        marks = joined.group_by("cell_id").agg(
-            pl.when((pl.col("obs_flag") == LOW_RELIABILITY).any())
-            .then(pl.lit(LOW_RELIABILITY))
-            .when((pl.col("obs_status") == "provisional").any())
-            .then(pl.lit("p"))
-            .otherwise(None)
-            .alias("flag")
-        )
-        return joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA), marks  # type: ignore[arg-type]
+        return rows_frame(rows, _FACTS)
 
 
 def return_with_fields(session: Session, return_id: str) -> tuple[Return, list[FieldMapping]]:

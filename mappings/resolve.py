@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -24,6 +26,23 @@ from indicators.periods import Period
 from mappings.agencies import owed_periods
 from mappings.models import Crosswalk, OrgParent, OrgUnit
 from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA, as_parts, convert_period, roll_up
+
+#: What lineage says of each stored figure read, beside its value: kept by :meth:`Resolver.facts`.
+FACT_SCHEMA = pl.Schema(
+    {
+        "observation_id": pl.Int64(),
+        "indicator_id": pl.String(),
+        "figure_org": pl.String(),
+        "figure_period": pl.String(),
+        "figure_breakdown": pl.String(),
+        "version": pl.Int64(),
+        "submission_id": pl.Int64(),
+        "file_row": pl.Int64(),
+        "obs_flag": pl.String(),
+        "obs_status": pl.String(),
+    }
+)
+_FACT_COLUMNS = ("version", "submission_id", "file_row", "flag", "status")
 
 #: Families of units that each partition a parent; a parent is rolled up from the first family it has.
 FAMILIES: tuple[tuple[str, ...], ...] = (
@@ -46,11 +65,26 @@ def empty_parts() -> pl.DataFrame:
     return pl.DataFrame(schema=PART_SCHEMA)
 
 
-def _valid(model: type[OrgParent] | type[OrgUnit], period: Period) -> list[ColumnElement[bool]]:
-    return [
-        or_(col(model.valid_from).is_(None), col(model.valid_from) <= period.end),
-        or_(col(model.valid_to).is_(None), col(model.valid_to) >= period.start),
-    ]
+@dataclass(frozen=True)
+class GeographyRows:
+    """Every unit, nesting edge and crosswalk link with the dates it is valid, read once for any period."""
+
+    units: list[tuple[str, str, str, date | None, date | None]]
+    edges: list[tuple[str, str, date | None, date | None]]
+    crosswalk: list[tuple[str, str, float, str]]
+
+    @classmethod
+    def read(cls, session: Session) -> GeographyRows:
+        """Read them from the store."""
+
+        def rows(*columns: Any) -> list[Any]:
+            return [tuple(row) for row in session.execute(sa_select(*(col(c) for c in columns))).all()]
+
+        return cls(
+            rows(OrgUnit.code, OrgUnit.type, OrgUnit.name, OrgUnit.valid_from, OrgUnit.valid_to),
+            rows(OrgParent.child_code, OrgParent.parent_code, OrgParent.valid_from, OrgParent.valid_to),
+            rows(Crosswalk.from_code, Crosswalk.to_code, Crosswalk.weight, Crosswalk.basis),
+        )
 
 
 @dataclass
@@ -64,22 +98,22 @@ class Geography:
     crosswalk: dict[str, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, session: Session, period: Period) -> Geography:
-        """Read the geography valid during ``period``."""
-        units = session.execute(select(OrgUnit.code, OrgUnit.type, OrgUnit.name).where(*_valid(OrgUnit, period))).all()
+    def load(cls, session: Session, period: Period, rows: GeographyRows | None = None) -> Geography:
+        """Read the geography valid during ``period`` (from ``rows`` when they were read already)."""
+        rows = rows or GeographyRows.read(session)
+
+        def valid(start: date | None, end: date | None) -> bool:
+            return (start is None or start <= period.end) and (end is None or end >= period.start)
+
+        units = [(c, t, n) for c, t, n, start, end in rows.units if valid(start, end)]
         geo = cls(period, {c: t for c, t, _ in units}, {c: n for c, _, n in units})
         family_of = {t: fam for fam in FAMILIES for t in fam}
-        edges = session.execute(
-            select(OrgParent.child_code, OrgParent.parent_code).where(*_valid(OrgParent, period))
-        ).all()
-        for child, parent in edges:
+        for child, parent, start, end in rows.edges:
             kind = geo.types.get(child)
-            if kind is None or parent not in geo.types:
+            if kind is None or parent not in geo.types or not valid(start, end):
                 continue
             geo.children.setdefault(parent, {}).setdefault(family_of.get(kind, (kind,)), []).append(child)
-        for frm, to, weight, basis in session.execute(
-            select(Crosswalk.from_code, Crosswalk.to_code, Crosswalk.weight, Crosswalk.basis)
-        ).all():
+        for frm, to, weight, basis in rows.crosswalk:
             if frm in geo.types and to in geo.types:
                 geo.crosswalk.setdefault(to, {}).setdefault(basis, []).append((frm, weight))
         return geo
@@ -120,6 +154,8 @@ class Resolver:
         self._read: dict[str, pl.DataFrame] = {}
         #: Results by (indicator, org units): returns and formulas of one period ask for the same ones again.
         self._resolved: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
+        #: The lineage facts of every figure read, by read, until :meth:`facts` joins them into one.
+        self._facts: list[pl.DataFrame] = []
 
     def _wanted_periods(self, indicator: Indicator) -> list[str] | None:
         """The periods of an indicator's figures the period needs, or None for "every period" (a context figure's latest)."""
@@ -217,6 +253,7 @@ class Resolver:
             "numerator",
             "denominator",
             "symbol",
+            *_FACT_COLUMNS,
         )
         # In the unique key's order, as a read of one indicator by that index gives them.
         stmt = (
@@ -225,7 +262,29 @@ class Resolver:
             .order_by(col(Observation.indicator_id), col(Observation.org_code), col(Observation.period),
                       col(Observation.breakdown))
         )  # fmt: skip
-        return rows_frame(self.session.connection().execute(stmt).all(), FIGURE_SCHEMA)
+        read = rows_frame(
+            self.session.connection().execute(stmt).all(),
+            {
+                **FIGURE_SCHEMA,
+                **{f"_{c}": FACT_SCHEMA[f"obs_{c}" if c in ("flag", "status") else c] for c in _FACT_COLUMNS},
+            },
+        )
+        # What lineage needs of these figures is read with them, not asked of the store again by id.
+        self._facts.append(
+            read.select(
+                pl.col("obs_id").alias("observation_id"), "indicator_id", pl.col("org_code").alias("figure_org"),
+                pl.col("period").alias("figure_period"), pl.col("breakdown").alias("figure_breakdown"),
+                *(pl.col(f"_{c}").alias(f"obs_{c}" if c in ("flag", "status") else c) for c in _FACT_COLUMNS),
+            )
+        )  # fmt: skip
+        return read.select(list(FIGURE_SCHEMA))
+
+    def facts(self) -> pl.DataFrame:
+        """The lineage facts (FACT_SCHEMA) of every stored figure this resolver has read, one row per figure."""
+        if len(self._facts) != 1:
+            joined = pl.concat(self._facts) if self._facts else pl.DataFrame(schema=FACT_SCHEMA)
+            self._facts = [joined.unique("observation_id", keep="first", maintain_order=True)]
+        return self._facts[0]
 
     def _latest(self, figures: pl.DataFrame) -> pl.DataFrame:
         """Keep each series' figure of the latest period ending by the period's end (figures or parts alike)."""
