@@ -63,12 +63,6 @@ CHUNK = 2_000
 _OPTIONS: dict[str, Any] = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "allow_nan": False}
 
 
-def _provenance(row: dict[str, Any]) -> dict[str, Any]:
-    entry = {key: row[key] for key in PROVENANCE_KEYS}
-    entry["weight"] = finite(entry["weight"])
-    return entry
-
-
 def _head(built: BuiltReturn) -> dict[str, Any]:
     """Everything the JSON export says but its cells."""
     return {
@@ -94,20 +88,25 @@ def _cells(built: BuiltReturn) -> Iterator[list[dict[str, Any]]]:
     records = built.cell_records
     # Each released figure tagged with its cell's slice and split once: a slice reads only its own.
     slice_of = built.cells.select("cell_id", (pl.int_range(pl.len()) // CHUNK).alias("_slice"))
-    by_slice = built.released_rows.join(slice_of, on="cell_id", how="left", maintain_order="left").partition_by(
-        "_slice", as_dict=True, include_key=False
+    by_slice = (
+        built.released_rows.join(slice_of, on="cell_id", how="left", maintain_order="left")
+        .select("_slice", "cell_id", *PROVENANCE_KEYS)
+        .partition_by("_slice", as_dict=True, include_key=False)
     )
     for at in range(0, len(records), CHUNK):
         chunk = records[at : at + CHUNK]
         lineage: dict[str, list[dict[str, Any]]] = {}
         rows = by_slice.pop((at // CHUNK,), None)
-        for row in rows.to_dicts() if rows is not None else ():
-            lineage.setdefault(row["cell_id"], []).append(row)
+        # A figure's entry made from its row's values in PROVENANCE_KEYS order, not a dict of every column.
+        for cell_id, *values in rows.iter_rows() if rows is not None else ():
+            entry = dict(zip(PROVENANCE_KEYS, values, strict=True))
+            entry["weight"] = finite(entry["weight"])
+            lineage.setdefault(cell_id, []).append(entry)
         items = []
         for cell in chunk:
             item = {key: cell[key] for key in _CELL_KEYS}
             item["value"] = finite(cell["value"])
-            item["provenance"] = [_provenance(row) for row in lineage.get(cell["cell_id"], [])]
+            item["provenance"] = lineage.get(cell["cell_id"], [])
             items.append(item)
         yield items
 
