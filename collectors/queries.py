@@ -72,9 +72,11 @@ def supersede_held(session: Session, agency_code: str, accepted: pl.DataFrame) -
         .where(Submission.agency_code == agency_code, HeldFigure.state == "open")
         .execution_options(yield_per=BATCH)
     )
-    given = accepted.select(KEY).unique()
+    given: pl.DataFrame | None = None
     matched = [pl.DataFrame(schema=schema).select("id", "submission_id")]
     for part in result.partitions():
+        # The upload's keys, made only when the agency has an open query: most uploads meet none.
+        given = accepted.select(KEY).unique() if given is None else given
         found = rows_frame(part, schema)
         matched.append(found.join(given, on=KEY, how="semi").select("id", "submission_id"))
     closed = pl.concat(matched)
