@@ -125,10 +125,15 @@ def record_success(request: Request, session: Session, principal: Principal) -> 
         "detail": getattr(request.state, "audit_detail", ""),
     }
     batcher: AuditBatcher | None = getattr(request.app.state, "audit_batcher", None)
-    if batcher is not None and request.method in ("GET", "HEAD"):
+    if batcher is not None and batched(request):
         batcher.put({**values, "at": datetime.now(UTC)})
         return
     audit.record(session, **values)
+
+
+def batched(request: Request) -> bool:
+    """Whether a successful call's event goes to the app's batcher (a read, when it has one), not to the store."""
+    return request.method in ("GET", "HEAD") and getattr(request.app.state, "audit_batcher", None) is not None
 
 
 def flush_batched(request: Request) -> None:

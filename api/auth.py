@@ -8,7 +8,7 @@ that keeps sending wrong keys, and recording every call in the audit trail.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,6 +17,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api import audit as trail
 from api.deps import SessionDep
@@ -153,26 +154,33 @@ def check(
 
 def require(
     scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None
-) -> Callable[..., Iterator[Principal]]:
+) -> Callable[..., AsyncIterator[Principal]]:
     """Make a dependency admitting principals with all the scopes, of the kinds or allowed to read ``reads``; audit the call."""
 
-    def dependency(
-        request: Request, session: SessionDep, key: Annotated[str | None, Security(_header)] = None
-    ) -> Iterator[Principal]:
+    def admitted(request: Request, session: Session, key: str | None) -> Principal:
         principal: Principal | None = None
         try:
             principal = admit(request, session, key)
-            check(principal, scopes, kinds, reads=reads)
+            return check(principal, scopes, kinds, reads=reads)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
             raise
+
+    async def dependency(
+        request: Request, session: SessionDep, key: Annotated[str | None, Security(_header)] = None
+    ) -> AsyncIterator[Principal]:
+        # The key is read from the store in a worker thread; what needs no store stays on the event loop.
+        principal = await run_in_threadpool(admitted, request, session, key)
         request.state.principal = principal
         try:
             yield principal
         except Exception as exc:
-            trail.record_failure(request, session, principal, exc)
+            await run_in_threadpool(trail.record_failure, request, session, principal, exc)
             raise
-        trail.record_success(request, session, principal)
+        if trail.batched(request):
+            trail.record_success(request, session, principal)
+        else:
+            await run_in_threadpool(trail.record_success, request, session, principal)
 
     return dependency
 

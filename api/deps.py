@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlmodel import Session
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Yield a session on the app's engine, committed on success and rolled back on error."""
-    with Session(request.app.state.engine) as session:
-        try:
-            yield session
+def _end(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
             session.commit()
-        except BaseException:
+        else:
             session.rollback()
-            raise
+    finally:
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Yield a session on the app's engine, committed on success and rolled back on error."""
+    # Made on the event loop (a session opens no connection until it is used) and ended in one thread
+    # hop: as a sync dependency its start and its end each took a hop of their own, on every request.
+    session = Session(request.app.state.engine)
+    try:
+        yield session
+    except BaseException:
+        await _ended(session, commit=False)
+        raise
+    await _ended(session, commit=True)
+
+
+async def _ended(session: Session, *, commit: bool) -> None:
+    # Shielded, so a cancelled request still gives its connection back; outside the request threads'
+    # limiter (as FastAPI ends sync dependencies), so a full pool of request threads cannot keep it waiting.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(
+            functools.partial(_end, session, commit=commit), limiter=anyio.CapacityLimiter(1)
+        )
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -216,3 +216,33 @@ def test_csv_export_neutralises_formulas(store: Engine, store_client: TestClient
     csv = store_client.get("/api/returns/county_cyp_core/FY2024-25-Q4.csv", headers=OFFICER)
     frame = pl.read_csv(io.BytesIO(csv.content), infer_schema=False)
     assert set(frame["org_name"].to_list()) == {'\'=HYPERLINK("http://example.invalid")'}
+
+
+def test_a_pull_hands_work_to_worker_threads_three_times_and_gives_its_connection_back(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As served (reads' audit events batched): the key's check, the route and the session's end each take a
+    worker thread, and nothing else leaves the event loop."""
+    import anyio.to_thread
+
+    from api.main import create_app
+
+    path = "/api/returns/dfe_ssda903/FY2024-25.csv"
+    with TestClient(create_app(store_settings, engine=store, batch_read_audit=True)) as client:
+        assert client.get(path, headers=DFE).status_code == 200
+        hops: list[str] = []
+        real = anyio.to_thread.run_sync
+
+        async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+            hops.append(getattr(getattr(func, "func", func), "__name__", "?"))
+            return await real(func, *args, **kwargs)
+
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+        assert client.get(path, headers=DFE).status_code == 200
+        # The key's check, the route (however FastAPI names its call) and the session's end.
+        assert len(hops) == 3, hops
+        assert (hops[0], hops[-1]) == ("admitted", "_end"), hops
+        assert store.pool.checkedout() == 0  # type: ignore[attr-defined]
+        # A refused request rolls back and gives its connection back too.
+        assert client.get("/api/returns/dfe_ssda903/FY2024-25.pdf", headers=DFE).status_code in (400, 404, 422)
+        assert store.pool.checkedout() == 0  # type: ignore[attr-defined]
