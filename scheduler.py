@@ -79,6 +79,31 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+#: The executor that runs the rebuild job in a process of its own, when the scheduler has one.
+BUILDS = "builds"
+#: The build process's engines, by URL (one store, opened once for the life of the process).
+_build_engines: dict[str, Engine] = {}
+
+
+def _build_process_started(parent: int, log_json: bool) -> None:
+    """Set up the build process: the API's kind of log lines, a lower priority, and an exit when the API is gone."""
+    from cli import configure_logging
+    from subprocesses import in_background
+
+    configure_logging(as_json=log_json)
+    # A build cut off by the API's end is rolled back with its connection; the next scheduler builds it again.
+    in_background(parent)
+
+
+def _builds_engine(url: str) -> Engine:
+    engine = _build_engines.get(url)
+    if engine is None:
+        import db
+
+        engine = _build_engines[url] = db.make_engine(url, threads=1)
+    return engine
+
+
 def _engine() -> Engine:
     engine = _state.get("engine")
     if engine is None:
@@ -378,11 +403,12 @@ def job_deliver() -> None:
         session.commit()
 
 
-def job_rebuild() -> None:
-    """Rebuild the returns that changes made stale, so pulls find a current snapshot waiting."""
+def job_rebuild(database_url: str | None = None) -> None:
+    """Rebuild the returns that changes made stale, so pulls find a current snapshot waiting (in the build
+    process, on the store at ``database_url``)."""
     from exports.freshness import rebuild_stale
 
-    rebuilt = rebuild_stale(_engine())
+    rebuilt = rebuild_stale(_engine() if database_url is None else _builds_engine(database_url))
     if rebuilt:
         log.info("rebuilt %d stale return(s)", rebuilt)
 
@@ -458,13 +484,25 @@ def planned_jobs(session: Session, now: datetime) -> list[PlannedJob]:
     return sorted(jobs, key=lambda j: (j.at, j.id))
 
 
-def build_scheduler(settings: Settings) -> Any:
-    """Create (not start) a scheduler with explicit defaults: coalesce, one instance, a wide misfire grace."""
+def build_scheduler(settings: Settings, *, build_process: bool = False) -> Any:
+    """Create (not start) a scheduler with explicit defaults: coalesce, one instance, a wide misfire grace; with
+    ``build_process``, an executor of one process of its own for the rebuild job."""
+    import multiprocessing
+
+    from apscheduler.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    executors: dict[str, Any] = {"default": ThreadPoolExecutor(10)}
+    if build_process:
+        # Spawned, not forked: the API process runs threads (polars' among them) that a fork would copy mid-work.
+        start = {"initializer": _build_process_started, "initargs": (os.getpid(), settings.log_json)}
+        executors[BUILDS] = ProcessPoolExecutor(
+            1, pool_kwargs={"mp_context": multiprocessing.get_context("spawn"), **start}
+        )
     return BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
+        executors=executors,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(LOOKBACK.total_seconds())},
         timezone=ZoneInfo(settings.timezone),
     )
@@ -508,7 +546,11 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
             job.func, trigger="date", run_date=run_at, id=job.id, kwargs=job.kwargs, replace_existing=True
         )
         wanted.add(job.id)
+    build_url = _state.get("build_url")
     for name, (func, seconds) in PERIODIC.items():
+        # Building holds the interpreter lock for long stretches (writing a workbook cell by cell): in a
+        # process of its own it never keeps the API's requests waiting for the lock.
+        apart = name == "rebuild" and build_url is not None
         scheduler.add_job(
             func,
             trigger="interval",
@@ -516,6 +558,7 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
             id=f"periodic:{name}",
             replace_existing=True,
             next_run_time=now + timedelta(seconds=1),
+            **({"executor": BUILDS, "kwargs": {"database_url": build_url}} if apart else {}),
         )
         wanted.add(f"periodic:{name}")
     removed = 0
@@ -550,7 +593,11 @@ def start_embedded(engine: Engine, settings: Settings) -> Any | None:
         log.info("another scheduler is active; the API runs without one")
         return None
     _state.update(engine=engine, lock=lock)
-    scheduler = build_scheduler(settings)
+    # A store in memory cannot be opened from another process.
+    apart = settings.build_process and engine.url.database not in (None, "", ":memory:")
+    if apart:
+        _state["build_url"] = engine.url.render_as_string(hide_password=False)
+    scheduler = build_scheduler(settings, build_process=apart)
     _state["scheduler"] = scheduler
     log.info("scheduler started in the API process: %s", start_reconciled(scheduler, engine))
     return scheduler
@@ -564,6 +611,7 @@ def stop_embedded(scheduler: Any | None) -> None:
     if lock is not None and hasattr(lock, "close"):
         lock.close()
     _state.pop("scheduler", None)
+    _state.pop("build_url", None)
 
 
 def run(engine: Engine, settings: Settings) -> None:

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="The service is reached only over HTTPS (through a proxy): send Strict-Transport-Security and "
         "mark the sign-in cookie Secure.",
     )
+    build_process: bool = Field(
+        default=True,
+        description="The scheduler embedded in `onereturn serve` rebuilds stale returns in a process of its own, "
+        "so building never holds the API process's interpreter lock while requests wait; false builds in a "
+        "scheduler thread of the API process.",
+    )
     scheduler_embedded: bool = Field(
         default=True,
         description="Run the job scheduler inside `onereturn serve` (turn off when `onereturn scheduler` runs apart).",

@@ -23,9 +23,7 @@ import logging
 import multiprocessing
 import os
 import pickle
-import signal
 import threading
-import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -37,12 +35,9 @@ from sqlalchemy import Engine
 
 from errors import ProcessingFailed
 from settings import Settings
+from subprocesses import in_background
 
 log = logging.getLogger(__name__)
-
-#: How much lower than the API's the upload processes' CPU priority is (nice(2): 10 gives them about a tenth
-#: of a core's share against a busy API process; none of it is lost when the cores are idle).
-NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -85,22 +80,11 @@ def _start_worker(settings: Settings, url: str, parent: int) -> None:
     global _engine, _settings
     import db
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # When the cores are busy, requests come first: an upload takes the CPU the API processes leave.
-    os.nice(NICENESS)
     _settings = settings
     # One upload at a time: its own session, its upload's, and the lease renewal.
     _engine = db.make_engine(url, threads=1)
-    threading.Thread(target=_outlive, args=(parent,), name="upload-parent", daemon=True).start()
-
-
-def _outlive(parent: int) -> None:
-    """Exit once the API worker is gone and no upload is in hand (the one in hand is finished first)."""
-    while True:
-        time.sleep(1)
-        if os.getppid() != parent and not _busy.is_set():
-            os._exit(0)
+    # When the cores are busy, requests come first; once the API worker is gone, the upload in hand is finished.
+    in_background(parent, _busy)
 
 
 def _warm() -> int:

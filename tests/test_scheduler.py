@@ -274,6 +274,50 @@ def test_the_api_process_runs_the_scheduler_when_asked(store: Engine, tmp_path: 
         assert "scheduler" not in scheduler._state
 
 
+def test_the_embedded_scheduler_rebuilds_in_a_process_of_its_own(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change's rebuild is made by the build process: the API process's own copy of the job never runs."""
+    from api.main import create_app
+    from exports import freshness
+
+    ran_here: list[Engine] = []
+
+    def here(engine: Engine) -> int:
+        ran_here.append(engine)
+        return 0
+
+    monkeypatch.setattr(freshness, "rebuild_stale", here)
+    settings = Settings(data_dir=tmp_path)
+    figure = "cyp.lac_count,E10000024,2025-03-31,,{},,,,"
+    upload(store, settings, "notts_cyp", figure.format(1100))
+    dfe, path = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}, "/api/returns/dfe_ssda903/FY2024-25.csv"
+    with TestClient(create_app(settings, engine=store, run_scheduler=True)) as client:
+        assert scheduler._state["scheduler"].get_job("periodic:rebuild").executor == scheduler.BUILDS
+        first = client.get(path, headers=dfe)
+        assert first.status_code == 200
+        upload(store, settings, "notts_cyp", figure.format(1120))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            answer = client.get(path, headers=dfe)
+            if answer.headers["x-build-pending"] == "false":
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the build process never rebuilt the stale return")
+    assert answer.headers["x-snapshot-id"] != first.headers["x-snapshot-id"]
+    assert b"1120" in answer.content
+    assert ran_here == []
+
+
+def test_builds_stay_in_the_api_process_when_asked(store: Engine, tmp_path: Path) -> None:
+    from api.main import create_app
+
+    with TestClient(create_app(Settings(data_dir=tmp_path, build_process=False), engine=store, run_scheduler=True)):
+        assert scheduler._state["scheduler"].get_job("periodic:rebuild").executor == "default"
+        assert "build_url" not in scheduler._state
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine, tmp_path: Path) -> None:
