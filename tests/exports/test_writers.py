@@ -88,19 +88,3 @@ def test_bytes_do_not_depend_on_hash_seed_or_local_timezone() -> None:
         )
         runs.add(done.stdout)
     assert len(runs) == 1
-
-
-def test_the_rows_writers_share_are_the_frames_rows_with_each_text_held_once() -> None:
-    from exports.model import frame_records
-
-    built = make_built(layout="list")
-    records = built.cell_records
-    assert records == built.cells.to_dicts()
-    assert len(records) >= 2
-    # Every cell has the same period: one object, not one per cell.
-    assert len({id(r["period"]) for r in records}) == 1
-    # An org with several cells has one code object among them.
-    orgs = [r["org_code"] for r in records]
-    assert len(set(orgs)) < len(orgs)
-    assert len({id(o) for o in orgs}) == len(set(orgs))
-    assert frame_records(built.cells.clear()) == []
