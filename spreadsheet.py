@@ -49,14 +49,3 @@ class SafeWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]
         safe = {"strings_to_formulas": False, "strings_to_urls": False}
         super().__init__(filename, {**(options or {}), **safe})
         self.worksheet_class = SafeWorksheet
-
-    def close(self) -> None:
-        """Write the file, then let go of the sheets: the workbook is done with, and so is every cell it held."""
-        try:
-            super().close()
-        finally:
-            # xlsxwriter's sheets keep a bound method of their workbook, and the workbook keeps its sheets: a
-            # cycle that only a full garbage collection frees, so a large return's cells (hundreds of MiB) stayed
-            # in memory while the next file was written. Without the workbook's references there is no cycle.
-            self.worksheets_objs: list[Any] = []
-            self.sheetnames: dict[str, Any] = {}

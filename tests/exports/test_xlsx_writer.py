@@ -250,34 +250,3 @@ def test_empty_return_still_writes_every_sheet(layout: str) -> None:
     data = write_xlsx(make_built(layout=layout, cells=[]))
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert sum(n.startswith("xl/worksheets/sheet") for n in z.namelist()) == 4
-
-
-def test_a_written_workbook_and_its_cells_are_freed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A workbook's sheets refer back to it; once written, nothing of it waits for a garbage collection."""
-    import gc
-    import weakref
-
-    import exports.xlsx_writer as module
-
-    made: list[weakref.ref[object]] = []
-
-    class Watched(module.SafeWorkbook):  # type: ignore[misc,name-defined]
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(weakref.ref(self))
-
-        def add_worksheet(self, *args: object, **kwargs: object) -> object:
-            sheet = super().add_worksheet(*args, **kwargs)
-            made.append(weakref.ref(sheet))
-            return sheet
-
-    monkeypatch.setattr(module, "SafeWorkbook", Watched)
-    gc.disable()
-    try:
-        data = write_xlsx(make_built(layout="list"))
-        alive = [ref() for ref in made if ref() is not None]
-    finally:
-        gc.enable()
-    assert data.startswith(b"PK")
-    assert len(made) == 1 + len(SHEETS)
-    assert alive == []
