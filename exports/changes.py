@@ -27,13 +27,17 @@ from indicators.periods import utc
 def cell_digests(built: BuiltReturn) -> dict[str, str]:
     """Digest each cell: every column the recipient sees, plus the stored figures (and weights) behind it."""
     behind: dict[str, list[str]] = {}
-    for cell_id, observation_id, weight in built.lineage.select("cell_id", "observation_id", "weight").iter_rows():
+    lineage = built.lineage
+    for cell_id, observation_id, weight in zip(
+        lineage["cell_id"].to_list(), lineage["observation_id"].to_list(), lineage["weight"].to_list(), strict=True
+    ):
         behind.setdefault(cell_id, []).append(f"{observation_id}:{weight!r}")
     digests: dict[str, str] = {}
+    sha256, nothing = hashlib.sha256, ()
     for row in built.cells.select(list(CELL_SCHEMA)).iter_rows():
         cell_id = str(row[0])
-        text = "\x1f".join(repr(v) for v in row) + "\x1e" + ",".join(sorted(behind.get(cell_id, [])))
-        digests[cell_id] = hashlib.sha256(text.encode()).hexdigest()[:32]
+        text = "\x1f".join(map(repr, row)) + "\x1e" + ",".join(sorted(behind.get(cell_id, nothing)))
+        digests[cell_id] = sha256(text.encode()).hexdigest()[:32]
     return digests
 
 
