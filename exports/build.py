@@ -28,18 +28,14 @@ from indicators.sources import definition_sources_text
 from indicators.symbols import LOW_RELIABILITY
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
-from mappings.resolve import Geography, GeographyRows, Resolver, level_orgs
+from mappings.resolve import FACT_SCHEMA, Geography, GeographyRows, Resolver, level_orgs
 from mappings.service import current_catalogue_version
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
 
 #: Stored figures read per statement when tracing cells to them, well under every engine's bind limit.
 _IDS_PER_QUERY = 10_000
-#: What lineage says of each stored figure behind a cell, in this order.
-_FACTS = pl.Schema(
-    {"observation_id": pl.Int64, "indicator_id": pl.String, "figure_org": pl.String, "figure_period": pl.String,
-     "figure_breakdown": pl.String, "version": pl.Int64, "submission_id": pl.Int64, "agency_code": pl.String,
-     "filename": pl.String, "file_row": pl.Int64, "obs_flag": pl.String, "obs_status": pl.String}
-)  # fmt: skip
+#: What lineage says of each stored figure behind a cell: the resolver's facts and the figure's upload.
+_FACTS = pl.Schema({**FACT_SCHEMA, "agency_code": pl.String(), "filename": pl.String()})
 
 #: The ``orgs`` entry of a return file that asks for every area of the return's level.
 EVERY_AREA = "*"
@@ -446,35 +442,30 @@ class Builder:
     def _submissions(self, ids: list[int]) -> pl.DataFrame:
         """The agency and file name of each of these submissions."""
         stmt = sa_select(col(Submission.id), col(Submission.agency_code), col(Submission.filename))
-        rows = [
-            row
-            for at in range(0, len(ids), _IDS_PER_QUERY)
-            for row in self.session.connection().execute(
-                stmt.where(col(Submission.id).in_(ids[at : at + _IDS_PER_QUERY]))
-            )
-        ]
+        rows = self._by_ids(stmt, col(Submission.id), ids)
         return rows_frame(rows, {"submission_id": pl.Int64, "agency_code": pl.String, "filename": pl.String})
 
     def _read_facts(self, ids: list[int]) -> pl.DataFrame:
         """What lineage says of stored figures the resolver did not read, from the store by id."""
         picked = [
             col(getattr(Observation, c))
-            for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id")
-        ]
-        stmt = (
-            sa_select(*picked, col(Submission.agency_code), col(Submission.filename), col(Observation.file_row),
-                      col(Observation.flag), col(Observation.status))
-            .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
-        )  # fmt: skip
+            for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id", "file_row",
+                      "flag", "status")
+        ]  # fmt: skip
+        stmt = sa_select(*picked, col(Submission.agency_code), col(Submission.filename)).join(
+            Submission, col(Submission.id) == col(Observation.submission_id), isouter=True
+        )
+        return rows_frame(self._by_ids(stmt, col(Observation.id), ids), _FACTS)
+
+    def _by_ids(self, stmt: Any, column: Any, ids: list[int]) -> list[Any]:
+        """The rows of ``stmt`` whose ``column`` is one of ``ids``."""
         # In slices: a large return reads more ids than one statement may bind (SQLite 32,766, PostgreSQL 65,535).
-        rows = [
+        connection = self.session.connection()
+        return [
             row
             for at in range(0, len(ids), _IDS_PER_QUERY)
-            for row in self.session.connection()
-            .execute(stmt.where(col(Observation.id).in_(ids[at : at + _IDS_PER_QUERY])))
-            .all()
+            for row in connection.execute(stmt.where(column.in_(ids[at : at + _IDS_PER_QUERY]))).all()
         ]
-        return rows_frame(rows, _FACTS)
 
 
 def return_with_fields(session: Session, return_id: str) -> tuple[Return, list[FieldMapping]]:

@@ -42,7 +42,9 @@ FACT_SCHEMA = pl.Schema(
         "obs_status": pl.String(),
     }
 )
-_FACT_COLUMNS = ("version", "submission_id", "file_row", "flag", "status")
+#: The store's columns read beside each figure for its lineage, and their names among the facts.
+_FACT_COLUMNS = {"version": "version", "submission_id": "submission_id", "file_row": "file_row",
+                 "flag": "obs_flag", "status": "obs_status"}  # fmt: skip
 
 #: Families of units that each partition a parent; a parent is rolled up from the first family it has.
 FAMILIES: tuple[tuple[str, ...], ...] = (
@@ -264,17 +266,14 @@ class Resolver:
         )  # fmt: skip
         read = rows_frame(
             self.session.connection().execute(stmt).all(),
-            {
-                **FIGURE_SCHEMA,
-                **{f"_{c}": FACT_SCHEMA[f"obs_{c}" if c in ("flag", "status") else c] for c in _FACT_COLUMNS},
-            },
+            {**FIGURE_SCHEMA, **{f"_{c}": FACT_SCHEMA[name] for c, name in _FACT_COLUMNS.items()}},
         )
         # What lineage needs of these figures is read with them, not asked of the store again by id.
         self._facts.append(
             read.select(
                 pl.col("obs_id").alias("observation_id"), "indicator_id", pl.col("org_code").alias("figure_org"),
                 pl.col("period").alias("figure_period"), pl.col("breakdown").alias("figure_breakdown"),
-                *(pl.col(f"_{c}").alias(f"obs_{c}" if c in ("flag", "status") else c) for c in _FACT_COLUMNS),
+                *(pl.col(f"_{c}").alias(name) for c, name in _FACT_COLUMNS.items()),
             )
         )  # fmt: skip
         return read.select(list(FIGURE_SCHEMA))
