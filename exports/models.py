@@ -38,8 +38,9 @@ class ExportSnapshot(SQLModel, table=True):
     format: str = Field(max_length=16)
     content_hash: str = Field(max_length=64)
     size_bytes: int
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Last, so SQLite stores a zeroblob here without writing its zeros out (exports.blobs.store).
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class LineageRow(SQLModel, table=True):

@@ -158,10 +158,8 @@ def _stored(session: Session, build_id: int, fmt: str) -> ExportSnapshot | None:
     return session.execute(stmt).scalars().first()
 
 
-def _as_snapshot(
-    session: Session, stored: ExportSnapshot, record: ReturnBuild, return_id: str, data: bytes | None = None
-) -> Snapshot:
-    """The snapshot as returned; ``data`` given when it was just written, else read through the snapshot cache."""
+def _as_snapshot(session: Session, stored: ExportSnapshot, record: ReturnBuild, return_id: str) -> Snapshot:
+    """A stored snapshot as returned, its bytes read through the snapshot cache."""
     assert stored.id is not None
     assert record.id is not None
     return Snapshot(
@@ -172,8 +170,8 @@ def _as_snapshot(
         stored.format,
         stored.content_hash,
         record.generated_at,
-        data if data is not None else blobs.snapshot_bytes(session.connection(), stored.id, stored.content_hash),
-        data is not None,
+        blobs.snapshot_bytes(session.connection(), stored.id, stored.content_hash),
+        False,
     )
 
 
@@ -202,13 +200,12 @@ def snapshots(
             out.append(_as_snapshot(session, stored, record, return_id))
             continue
         data = write(stamped, fmt)  # type: ignore[arg-type]
-        stored = ExportSnapshot(
-            build_id=record.id, format=fmt, content_hash=hashlib.sha256(data).hexdigest(), size_bytes=len(data), data=data,
-            created_at=datetime.now(UTC),
-        )  # fmt: skip
-        session.add(stored)
-        session.flush()
-        out.append(_as_snapshot(session, stored, record, return_id, data))
+        snapshot_id, content_hash = blobs.store(session.connection(), record.id, fmt, data, datetime.now(UTC))
+        out.append(
+            Snapshot(
+                snapshot_id, record.id, return_id, record.period, fmt, content_hash, record.generated_at, data, True
+            )
+        )
     return out
 
 

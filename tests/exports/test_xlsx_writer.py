@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import tracemalloc
 import xml.etree.ElementTree as ET
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 import pytest
 
+from exports import xlsx_writer
 from exports.model import FieldInfo
 from exports.xlsx_writer import write_xlsx
 from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, LINEAGE, make_built
@@ -228,12 +230,25 @@ def test_hostile_text_stays_text_and_is_neutralised() -> None:
     assert frame["Field label"].to_list() == ["'@SUM(1)"]
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_same_return_gives_the_same_bytes(layout: str) -> None:
+@pytest.mark.parametrize(
+    ("layout", "streamed", "stamp"),
+    # XlsxWriter's fixed time is 1 January 1980 for parts made in memory, 31 January for parts made as files.
+    [
+        ("list", False, (1980, 1, 1, 0, 0, 0)),
+        ("grid", False, (1980, 1, 1, 0, 0, 0)),
+        ("list", True, (1980, 1, 31, 0, 0, 0)),
+    ],
+)
+def test_same_return_gives_the_same_bytes(
+    layout: str, streamed: bool, stamp: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if streamed:
+        monkeypatch.setattr(xlsx_writer, "STREAMED_CELLS", 1)
     first = write_xlsx(make_built(layout=layout))
     assert first == write_xlsx(make_built(layout=layout))
     with zipfile.ZipFile(io.BytesIO(first)) as z:
-        assert {info.date_time for info in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert {info.date_time for info in z.infolist()} == {stamp}
+        assert ("xl/sharedStrings.xml" in z.namelist()) is not streamed
         core = z.read("docProps/core.xml").decode()
     assert re.findall(r"<dcterms:(?:created|modified)[^>]*>([^<]+)<", core) == ["2024-07-31T09:30:00Z"] * 2
 
@@ -250,3 +265,27 @@ def test_empty_return_still_writes_every_sheet(layout: str) -> None:
     data = write_xlsx(make_built(layout=layout, cells=[]))
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert sum(n.startswith("xl/worksheets/sheet") for n in z.namelist()) == 4
+
+
+@pytest.mark.parametrize(("layout", "limit_mb"), [("list", 10), ("grid", 12)])
+def test_a_large_return_is_written_without_holding_its_sheets_in_memory(layout: str, limit_mb: int) -> None:
+    # 20,000 cells: a workbook holding its cell table peaked at 59 MB (list) and 23 MB (grid) here;
+    # written row by row to temporary files, at 1.4 and 5.6 MB (the grid places each org's cells first).
+    assert xlsx_writer.STREAMED_CELLS <= 20_000
+    cells = [
+        {**CELLS[0], "cell_id": f"cell-{i}", "org_code": f"E{i:08d}", "org_name": f"Council {i}"} for i in range(20_000)
+    ]
+    built = make_built(layout=layout, cells=cells)
+    # Made before the count starts.
+    assert len(built.cell_records) == 20_000
+    assert built.lineage_summary.height == 0
+    tracemalloc.start()
+    try:
+        data = write_xlsx(built)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < limit_mb * 1_000_000, peak
+    assert _read(data, "Data").height == 20_000
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert "xl/sharedStrings.xml" not in z.namelist()  # its text inline, row by row
