@@ -75,7 +75,8 @@ def connections_needed(settings: Settings, workers: int) -> int:
     """Connections ``workers`` API workers (their upload processes included) and the scheduler can hold at most."""
     per_worker = pool_size(settings.request_threads)
     if settings.upload_processes:
-        per_worker += pool_size(1) * settings.upload_slots
+        # Twice: while renewed upload processes start, the ones they replace finish the uploads in hand.
+        per_worker += 2 * pool_size(1) * settings.upload_slots
     return workers * per_worker + (0 if settings.scheduler_embedded else SCHEDULER_CONNECTIONS)
 
 

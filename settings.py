@@ -53,11 +53,15 @@ class Settings(BaseSettings):
         "quarter of this, and only an upload whose lease has run out is marked interrupted.",
     )
     upload_processes: bool = Field(
-        default=False,
+        default=True,
         description="`onereturn serve` processes uploads in processes of their own (one per upload slot of each "
-        "worker), so the API process only answers requests; false (the default) processes them in the API's "
-        "request threads. Off by default: an upload process keeps what earlier large uploads left resident, and "
-        "a 1M-row JSON upload after two 1M-row CSV uploads peaked at 1,059 MiB there against 929 MiB in-process.",
+        "worker), so the API process only answers requests; false processes them in the API's request threads.",
+    )
+    upload_process_resident_bytes: int = Field(
+        default=512 * 1024**2,
+        gt=0,
+        description="An upload process holding more than this once an upload is done is replaced by a fresh one "
+        "(after the uploads in hand), so what a large upload left resident is given back.",
     )
     snapshot_disk_bytes: int = Field(
         default=2 * 1024**3,

@@ -19,6 +19,7 @@ answered with an error and the processes are replaced.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -50,6 +51,8 @@ class Processed:
     problems: pl.DataFrame | None = None
     rows_read: int = 0
     rows_accepted: int = 0
+    #: The process's resident bytes once the upload was done (0 where that cannot be read).
+    resident: int = 0
 
 
 def process(engine: Engine, settings: Settings, request: dict[str, Any]) -> Processed:
@@ -107,7 +110,8 @@ def _run(request: dict[str, Any]) -> Processed:
     try:
         if spooled is not None:
             request["data"] = Path(spooled).read_bytes()
-        return process(_engine, _settings, request)
+        done = process(_engine, _settings, request)
+        return dataclasses.replace(done, resident=_resident())
     except BaseException as exc:
         raise _portable(exc) from None
     finally:
@@ -115,6 +119,15 @@ def _run(request: dict[str, Any]) -> Processed:
         if spooled is not None:
             Path(spooled).unlink(missing_ok=True)
         _busy.clear()
+
+
+def _resident() -> int:
+    """This process's resident bytes now (Linux; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -154,7 +167,7 @@ class UploadPool:
             executor = self._executor
         try:
             future: Future[Processed] = executor.submit(_run, request)
-            return await asyncio.wrap_future(future)
+            done = await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:
             self._replace(executor)
             log.error("an upload process stopped while processing an upload; the processes are replaced")
@@ -162,6 +175,19 @@ class UploadPool:
                 "processing failed: the process handling the upload stopped; nothing of it was stored, "
                 "send the file again"
             ) from exc
+        if done.resident > self._settings.upload_process_resident_bytes:
+            self._recycle(executor, done.resident)
+        return done
+
+    def _recycle(self, grown: ProcessPoolExecutor, resident: int) -> None:
+        # What a large upload leaves resident (polars' and the allocator's kept room) is given back only when
+        # its process ends: new uploads go to fresh processes, and the old ones end after the uploads in hand.
+        with self._lock:
+            if self._executor is not grown:
+                return
+            self._executor = self._start()
+        log.info("an upload process held %d MiB after an upload; the upload processes are renewed", resident >> 20)
+        grown.shutdown(wait=False, cancel_futures=False)
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:

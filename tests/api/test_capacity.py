@@ -99,7 +99,7 @@ def test_serve_says_when_postgresql_allows_fewer_connections_than_the_workers_ca
     settings = Settings(data_dir=tmp_path, request_threads=16, upload_processes=False, scheduler_embedded=False)
     assert db.connections_needed(settings, 2) == 2 * db.pool_size(16) + db.SCHEDULER_CONNECTIONS
     with_processes = settings.model_copy(update={"upload_processes": True, "upload_slots": 2})
-    assert db.connections_needed(with_processes, 2) == 2 * (db.pool_size(16) + 2 * db.pool_size(1)) + 4
+    assert db.connections_needed(with_processes, 2) == 2 * (db.pool_size(16) + 2 * 2 * db.pool_size(1)) + 4
     if store.dialect.name != "postgresql":
         assert db.connection_budget_warning(store, settings, 50) is None
         return

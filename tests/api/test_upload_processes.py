@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,39 @@ def test_a_process_that_dies_is_answered_and_replaced(pooled: TestClient, tmp_pa
     assert "send the file again" in str(body["error"])
     status, body = _upload(pooled, data=CSV.replace(b"1100", b"1102"))
     assert status == 201, body
+
+
+def _owner_pid(store: Engine, submission_id: int) -> int:
+    with Session(store) as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None
+        return int(submission.lease_owner.split(":")[1])
+
+
+@pytest.mark.parametrize("limit", [1, 1 << 40])
+def test_a_process_left_holding_more_than_its_limit_is_renewed_after_its_upload(
+    store: Engine, tmp_path: Path, limit: int
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", upload_slots=1, upload_process_resident_bytes=limit)
+    with TestClient(create_app(settings, engine=store, upload_processes=True)) as client:
+        first_status, first = _upload(client)
+        second_status, second = _upload(client, data=CSV.replace(b"1100", b"1101"))
+        assert (first_status, second_status) == (201, 201), (first, second)
+        before, after = _owner_pid(store, first["id"]), _owner_pid(store, second["id"])
+        if limit > 1:
+            assert after == before, "a process within its limit keeps taking uploads"
+            return
+        # Every process holds more than a byte: the first upload's process was replaced, and it ends.
+        assert after != before
+        deadline = time.monotonic() + 10
+        while _running(before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(before)
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "(zombie)" not in status
