@@ -57,6 +57,14 @@ class Settings(BaseSettings):
         description="`onereturn serve` processes uploads in processes of their own (one per upload slot of each "
         "worker), so the API process only answers requests; false processes them in the API's request threads.",
     )
+    upload_niceness: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="How much lower than the API's the upload processes' CPU priority is (nice). 0: an upload, which "
+        "someone is waiting for, shares the cores with requests evenly; 10 gives requests the cores first when "
+        "uploads keep them busy, and uploads take what is left.",
+    )
     upload_process_resident_bytes: int = Field(
         default=512 * 1024**2,
         gt=0,

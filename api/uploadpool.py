@@ -86,19 +86,22 @@ def _start_worker(settings: Settings, url: str, parent: int) -> None:
     _settings = settings
     # One upload at a time: its own session, its upload's, and the lease renewal.
     _engine = db.make_engine(url, threads=1)
-    # When the cores are busy, requests come first; once the API worker is gone, the upload in hand is finished.
-    in_background(parent, _busy)
+    # At the priority the operator chose against requests; once the API worker is gone, the upload in hand is finished.
+    in_background(parent, _busy, niceness=settings.upload_niceness)
 
 
 def _warm() -> int:
-    """Import the upload path and open a connection, so the first upload does not pay for it."""
-    from sqlalchemy import text
+    """Import the upload path and read what every upload needs, so the first upload does not pay for it."""
+    from sqlmodel import Session
 
     import collectors.service  # noqa: F401
+    from collectors.store import shared_context
 
     assert _engine is not None
-    with _engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+    # The catalogue's indicators, org units, code lists and rules: read per catalogue version and kept.
+    # A renewed process reads them before its first upload arrives, not while it waits.
+    with Session(_engine) as session:
+        shared_context(session)
     return os.getpid()
 
 

@@ -324,7 +324,7 @@ _shared_cache: dict[tuple[str, str, int], _Shared] = {}
 _shared_lock = threading.Lock()
 
 
-def _shared(session: Session) -> _Shared:
+def shared_context(session: Session) -> _Shared:
     """What every upload needs (indicators, org units, code lists), read once per catalogue version."""
     from mappings.service import current_catalogue_version
 
@@ -377,7 +377,7 @@ def build_context(session: Session, agency_code: str, *, today: date | None = No
     agency_orgs = sorted(
         session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency_code)).scalars()
     )
-    shared = _shared(session)
+    shared = shared_context(session)
     return Context(
         agency_code=agency_code,
         indicators=shared.indicators,

@@ -128,3 +128,13 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "(zombie)" not in status
+
+
+@pytest.mark.parametrize("niceness", [0, 7])
+def test_upload_processes_run_at_the_priority_set_against_the_api(store: Engine, tmp_path: Path, niceness: int) -> None:
+    settings = Settings(data_dir=tmp_path / "data", upload_slots=1, upload_niceness=niceness)
+    with TestClient(create_app(settings, engine=store, upload_processes=True)) as client:
+        status, body = _upload(client)
+        assert status == 201, body
+        pid = _owner_pid(store, body["id"])
+        assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, os.getpid()) == niceness
