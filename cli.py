@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -624,8 +625,12 @@ def scheduler_command() -> None:
     import db
     import scheduler
     from settings import get_settings
+    from subprocesses import NICENESS
 
     settings = get_settings()
+    # Its jobs are background work, like the embedded scheduler's build process: on a host it shares with
+    # API workers, requests take the cores first.
+    os.nice(NICENESS)
     configure_logging(as_json=settings.log_json)
     engine = db.get_engine(settings)
     db.upgrade(engine)

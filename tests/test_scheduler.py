@@ -23,6 +23,7 @@ from collectors.service import submit
 from exports.models import ExportSnapshot
 from mappings.models import Return
 from settings import Settings
+from subprocesses import NICENESS
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -211,6 +212,8 @@ def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -
         while time.monotonic() < deadline and not holders():
             time.sleep(0.2)
         assert len(holders()) == 1
+        # Background work: below the priority of the process that started it.
+        assert os.getpriority(os.PRIO_PROCESS, first.pid) - os.getpriority(os.PRIO_PROCESS, os.getpid()) == NICENESS
         second = subprocess.Popen(command, env=env, stdout=logs[1], stderr=subprocess.STDOUT)
         time.sleep(4)
         assert len(holders()) == 1, "the second scheduler waits while the first holds the lock"
