@@ -124,8 +124,8 @@ def record_success(request: Request, session: Session, principal: Principal) -> 
         or 200,
         "detail": getattr(request.state, "audit_detail", ""),
     }
-    batcher: AuditBatcher | None = getattr(request.app.state, "audit_batcher", None)
-    if batcher is not None and batched(request):
+    if batched(request):
+        batcher: AuditBatcher = request.app.state.audit_batcher
         batcher.put({**values, "at": datetime.now(UTC)})
         return
     audit.record(session, **values)
