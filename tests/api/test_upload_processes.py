@@ -138,3 +138,16 @@ def test_upload_processes_run_at_the_priority_set_against_the_api(store: Engine,
         assert status == 201, body
         pid = _owner_pid(store, body["id"])
         assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, os.getpid()) == niceness
+
+
+def test_a_new_upload_process_reads_the_catalogue_before_its_first_upload(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api import uploadpool
+    from collectors import store as figure_store
+
+    monkeypatch.setattr(uploadpool, "_engine", store)
+    monkeypatch.setattr(figure_store, "_shared_cache", {})
+    assert uploadpool._warm() == os.getpid()
+    (shared,) = figure_store._shared_cache.values()
+    assert not shared.indicators.is_empty(), "the catalogue's indicators are held before any upload"
