@@ -34,10 +34,15 @@ MIB = 1 << 20
 
 
 def _status(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """A memory field of a process's status in bytes; 0 once the process has ended (an upload process renewed)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/{pid}/status")
+    return 0
 
 
 def _reset_peak(pid: int) -> None:
@@ -101,9 +106,12 @@ class Server:
         """The server and its upload processes (uploads are processed in processes of their own)."""
         found = [self.proc.pid]
         for pid in found:
-            children = Path(f"/proc/{pid}/task/{pid}/children")
-            if children.exists():
-                found.extend(int(c) for c in children.read_text().split())
+            # Each thread's children: a process started from any thread of the server counts.
+            for children in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    found.extend(int(c) for c in children.read_text().split())
+                except OSError:
+                    continue
         return found
 
     def measure(self, name: str, call: Any) -> tuple[dict[str, Any], Any]:
@@ -112,10 +120,30 @@ class Server:
         for pid in processes:
             _reset_peak(pid)
         before = max(_status(pid, "VmRSS") for pid in processes)
+        # Sampled while the request runs as well as after it: an upload process renewed after a large upload
+        # ends, and its high-water mark with it.
+        peaks: dict[int, int] = {}
+        done = threading.Event()
+
+        def sample() -> None:
+            while True:
+                for pid in self._processes():
+                    peaks[pid] = max(peaks.get(pid, 0), _status(pid, "VmHWM"))
+                if done.wait(0.05):
+                    return
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         started = time.monotonic()
-        response = call()
-        seconds = time.monotonic() - started
-        peak = max(_status(pid, "VmHWM") for pid in processes if Path(f"/proc/{pid}").exists())
+        try:
+            response = call()
+        finally:
+            seconds = time.monotonic() - started
+            done.set()
+            sampler.join()
+        for pid in self._processes():
+            peaks[pid] = max(peaks.get(pid, 0), _status(pid, "VmHWM"))
+        peak = max(peaks.values())
         row = {"phase": name, "status": response.status_code, "seconds": round(seconds, 1),
                "rss_before_mib": round(before / MIB), "peak_mib": round(peak / MIB), "under_1_gib": peak < GIB}  # fmt: skip
         print(json.dumps(row), flush=True)

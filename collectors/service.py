@@ -23,7 +23,7 @@ from collectors import lease
 from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.read import RawTable, read_table
-from collectors.store import build_context, current_for_keys, split_changes, take_write_lock, write_figures
+from collectors.store import build_context, current_for_keys, split_changes, storing, write_figures
 from collectors.validate import Validation, problem_frame, validate
 from errors import Conflict, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from indicators.models import Submission, SubmissionProblem
@@ -282,10 +282,9 @@ def _validate_and_store(engine: Engine, submission: Submission, raw: RawTable, m
         session.commit()
     if not started.rowcount:  # type: ignore[attr-defined]
         raise _CutOff(_CUT_OFF)
-    with db.writer(engine), Session(engine, expire_on_commit=False) as session:
-        # Another upload may have stored some of these figures since the context was read: take the write
-        # lock, then compare with what is current now, so each figure ends current exactly once.
-        take_write_lock(session, submission.id)
+    # Another upload may have stored some of these figures since the context was read: take the write
+    # lock, then compare with what is current now, so each figure ends current exactly once.
+    with db.writer(engine), storing(engine, submission.id) as session:
         changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
         write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
         supersede_held(session, submission.agency_code, result.accepted)

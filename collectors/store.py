@@ -10,14 +10,17 @@ failed upload leaves the store as it was.
 from __future__ import annotations
 
 import itertools
+import json
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func
+from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from collectors.validate import Context, Facts
@@ -410,6 +413,58 @@ def take_write_lock(session: Session, submission_id: int) -> None:
         )
 
 
+@contextmanager
+def storing(engine: Engine, submission_id: int) -> Iterator[Session]:
+    """A session holding the write lock for one upload's figures, which the caller commits.
+
+    On SQLite the transaction runs with the per-row foreign-key checks off: every row it writes
+    refers to this submission (checked here, under the lock) or, for figures, to the catalogue's
+    indicators (checked by ``write_figures``, once per indicator rather than once per row: 0.5 s of
+    a million-figure upload). The pragma only changes outside a transaction, so the connection is
+    held from before the transaction to after it, and always handed back to the pool with the
+    checks on.
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                take_write_lock(session, submission_id)
+                if sqlite:
+                    _check_submission(session, submission_id)
+                yield session
+        finally:
+            if sqlite:
+                try:
+                    connection.rollback()
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
+                except BaseException:
+                    # Never let a connection without the checks back into the pool.
+                    connection.invalidate()
+                    raise
+
+
+def _check_submission(session: Session, submission_id: int) -> None:
+    """Refuse to go on when the submission the transaction's rows refer to is not stored."""
+    found = session.connection().exec_driver_sql("SELECT 1 FROM submission WHERE id = ?", (submission_id,))
+    if found.first() is None:
+        raise sqlite3.IntegrityError(f"FOREIGN KEY constraint failed: submission {submission_id} is not stored")
+
+
+def _check_indicators(cursor: Any, changed: pl.DataFrame) -> None:
+    """Refuse figures of an indicator the catalogue does not hold (SQLite, with per-row foreign-key checks off)."""
+    wanted = changed["indicator_id"].unique().to_list()
+    cursor.execute("SELECT id FROM indicator WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(wanted),))
+    missing = sorted(set(wanted) - {row[0] for row in cursor.fetchall()})
+    if missing:
+        raise sqlite3.IntegrityError(
+            f"FOREIGN KEY constraint failed: indicator(s) {', '.join(missing[:5])} not in the catalogue"
+        )
+
+
 def split_changes(accepted: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split accepted figures into those to store (with their version and the id they replace) and unchanged ones."""
     joined = accepted.join(current.rename({c: f"cur_{c}" for c in (*COMPARED, "note")}), on=KEY, how="left")
@@ -428,11 +483,12 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     connection = session.connection()
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
-    # In the unique key's order (indicator, period, org, breakdown), so the index is written in runs;
-    # one joined key sorts faster than four columns.
-    rows = changed.sort(pl.concat_str(["indicator_id", "period", "org_code", "breakdown"], separator="\x00"))
+    # In the unique key's order (indicator, period, org, breakdown), so the index is written in runs.
+    rows = in_key_order(changed)
     # Written a slice at a time, so the shaped copies of the rows each write makes stay small.
     if connection.dialect.name == "sqlite":
+        if not cursor.execute("PRAGMA foreign_keys").fetchone()[0]:
+            _check_indicators(cursor, changed)
         replaced = changed["obs_id"].drop_nulls().to_list()
         if replaced:
             cursor.executemany("UPDATE observation SET is_current = 0 WHERE id = ?", [(i,) for i in replaced])
@@ -443,6 +499,17 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     cursor.close()
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
+
+
+def in_key_order(rows: pl.DataFrame) -> pl.DataFrame:
+    """Sort figures into the order of the store's unique key: indicator, period, org unit, breakdown."""
+    # Each key column stands in as its rank among its few distinct values: sorting four small integers
+    # takes 0.25 s at a million figures, the strings themselves 0.55 s (0.66 s joined into one).
+    ranks = []
+    for name in ("indicator_id", "period", "org_code", "breakdown"):
+        distinct = rows[name].unique().sort()
+        ranks.append(pl.col(name).replace_strict(distinct, pl.Series(range(distinct.len()), dtype=pl.UInt32)))
+    return rows.sort(ranks)
 
 
 def _write_postgresql(cursor: Any, rows: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:

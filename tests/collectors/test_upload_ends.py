@@ -78,6 +78,74 @@ def test_a_database_error_while_storing_ends_failed(
     assert "the database refused the figures (duplicate key value violates a constraint)" in sub.message
 
 
+def _foreign_key_checks(engine: Engine) -> list[int]:
+    """PRAGMA foreign_keys of every idle pooled SQLite connection (all checked out at once, then handed back)."""
+    held = [engine.connect() for _ in range(engine.pool.checkedin())]  # type: ignore[attr-defined]
+    try:
+        return [int(c.exec_driver_sql("PRAGMA foreign_keys").scalar_one()) for c in held]
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_figures_of_an_indicator_not_in_the_catalogue_are_refused_by_the_store_and_nothing_is_kept(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    from collectors.store import write_figures as real
+
+    def renamed(session: Session, changed: pl.DataFrame, **kwargs: object) -> None:
+        # As if the indicator left the catalogue after the upload was validated.
+        gone = changed.with_columns(
+            pl.when(pl.col("indicator_id") == "cyp.lac_count")
+            .then(pl.lit("cyp.gone_since"))
+            .otherwise(pl.col("indicator_id"))
+            .alias("indicator_id")
+        )
+        real(session, gone, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "write_figures", renamed)
+    with pytest.raises(ProcessingFailed):
+        submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + ROWS).encode())
+    with Session(store) as session:
+        sub = session.execute(select(Submission)).scalars().one()
+        assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
+    assert sub.status == "failed"
+    assert "the database refused the figures" in sub.message
+    if store.dialect.name == "sqlite":
+        # The store checks the references once per upload, not per row; every connection goes back with them on.
+        assert "cyp.gone_since not in the catalogue" in sub.message
+        assert _foreign_key_checks(store)
+        assert set(_foreign_key_checks(store)) == {1}
+    monkeypatch.setattr(service, "write_figures", real)
+    outcome = reprocess(store, store_settings, int(sub.id or 0))
+    assert outcome.submission is not None
+    assert outcome.submission.status == "accepted"
+    if store.dialect.name == "sqlite":
+        assert set(_foreign_key_checks(store)) == {1}
+        from sqlalchemy.exc import IntegrityError
+
+        # Outside an upload's store, SQLite itself still refuses the row.
+        with store.connect() as connection, pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+            connection.exec_driver_sql(
+                "INSERT INTO observation (indicator_id, org_code, period, breakdown, version, is_current, status, "
+                "recorded_at) VALUES ('cyp.gone_since', 'E10000024', '2025-03-31', '', 1, 1, 'final', '2026-01-01')"
+            )
+
+
+def test_storing_for_a_submission_that_is_not_stored_is_refused(store: Engine) -> None:
+    import sqlite3
+
+    from collectors.store import storing
+
+    if store.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL the foreign keys are checked per row by the server")
+    with pytest.raises(sqlite3.IntegrityError, match="submission 987654 is not stored"), storing(store, 987654):
+        pass
+    assert set(_foreign_key_checks(store)) == {1}
+
+
 def test_over_http_a_failure_is_a_500_naming_the_submission_then_the_cli_reprocesses_it(
     store: Engine, store_client: TestClient, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
