@@ -116,18 +116,19 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     upload, not the store (the unique key's index answers each one); keys of an (indicator, period)
     the store has nothing for are not looked up at all.
     """
-    keys = keys.select(KEY).unique()
+    keys = keys.select(KEY)
     if keys.is_empty():
         return pl.DataFrame(schema=CURRENT_SCHEMA)
     connection = session.connection()
     dialect = connection.dialect.name
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
+    # The pairs probed first: an upload of new periods skips making its keys unique (0.3 s at 3M figures).
     keys = _stored_cells(cursor, dialect, keys)
     if keys.is_empty():
         cursor.close()
         return pl.DataFrame(schema=CURRENT_SCHEMA)
-    _stage(cursor, dialect, "upload_key", KEY, keys.select(KEY))
+    _stage(cursor, dialect, "upload_key", KEY, keys.unique())
     # On SQLite CROSS JOIN fixes the order: the keys drive, each answered by the figure key's index.
     join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
     cursor.execute(
@@ -503,13 +504,22 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
 
 def in_key_order(rows: pl.DataFrame) -> pl.DataFrame:
     """Sort figures into the order of the store's unique key: indicator, period, org unit, breakdown."""
-    # Each key column stands in as its rank among its few distinct values: sorting four small integers
-    # takes 0.25 s at a million figures, the strings themselves 0.55 s (0.66 s joined into one).
+    # Each key column stands in as its rank among its few distinct values, and the four ranks as one
+    # number: at three million figures that sorts in 0.6 s, the four ranks in 1.3 s, the strings in more.
     ranks = []
+    span = 1
     for name in ("indicator_id", "period", "org_code", "breakdown"):
         distinct = rows[name].unique().sort()
-        ranks.append(pl.col(name).replace_strict(distinct, pl.Series(range(distinct.len()), dtype=pl.UInt32)))
-    return rows.sort(ranks)
+        ranks.append(
+            (pl.col(name).replace_strict(distinct, pl.Series(range(distinct.len()), dtype=pl.UInt64)), distinct.len())
+        )
+        span *= max(distinct.len(), 1)
+    if span >= 1 << 64:
+        return rows.sort([rank for rank, _ in ranks])
+    key = pl.lit(0, pl.UInt64)
+    for rank, count in ranks:
+        key = key * count + rank
+    return rows.sort(key)
 
 
 def _write_postgresql(cursor: Any, rows: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:
