@@ -14,7 +14,7 @@ import polars as pl
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from collectors.store import KEY, current_figures, split_changes, write_figures
+from collectors.store import KEY, current_figures, lock_pairs, split_changes, write_figures
 from db import bulk_insert, rows_frame
 from errors import InvalidInput, NotFound
 from indicators.models import HeldFigure, Submission
@@ -134,6 +134,7 @@ def answer(session: Session, submission: Submission, held_id: int, *, note: str,
     assert submission.id is not None
     row = {k: getattr(figure, k) for k in _FIGURE} | {"note": note, "file_row": figure.file_row}
     accepted = pl.DataFrame([row], schema_overrides={"value": pl.Float64, "numerator": pl.Float64, "denominator": pl.Float64, "symbol": pl.String, "flag": pl.String})  # fmt: skip
+    lock_pairs(session, accepted)
     current = current_figures(session, [figure.indicator_id], [figure.org_code])
     changed, _ = split_changes(accepted, current)
     write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))

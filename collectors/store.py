@@ -9,6 +9,7 @@ failed upload leaves the store as it was.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import sqlite3
@@ -397,33 +398,65 @@ def build_context(session: Session, agency_code: str, *, today: date | None = No
     )
 
 
-#: Names the "one upload writes figures at a time" lock on PostgreSQL.
+#: Names the lock on PostgreSQL under which one store at a time marks builds stale, closes queries and commits.
 WRITE_LOCK_KEY = 0x0E7E57A3
+#: The class of PostgreSQL's per-(indicator, period) locks (the two-key form, a key space of its own).
+PAIR_LOCK_CLASS = 0x0E7E
 
 
-def take_write_lock(session: Session, submission_id: int) -> None:
-    """Let one upload at a time store figures, from here to the end of the caller's transaction."""
+def _pair_key(indicator_id: str, period: str) -> int:
+    """A 32-bit key for one (indicator, period), the same in every process (two pairs may share one: they then wait on each other)."""
+    digest = hashlib.blake2b(f"{indicator_id}\x00{period}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_pairs(session: Session, figures: pl.DataFrame) -> None:
+    """On PostgreSQL, let one store at a time write figures of each (indicator, period) in ``figures``, to the end of the transaction.
+
+    Stores of different pairs write side by side; what every store touches beyond its own figures
+    (builds' revision counters, earlier uploads' queries) waits for ``lock_tail``. SQLite has one
+    writer at a time anyway.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or figures.is_empty():
+        return
+    keys = sorted({_pair_key(i, p) for i, p in figures.select("indicator_id", "period").unique().iter_rows()})
+    # Taken in one order by every store, so two stores that want some of the same pairs never hold one
+    # each and wait for the other's.
+    connection.exec_driver_sql(
+        "SELECT count(pg_advisory_xact_lock(%s, k)) FROM (SELECT unnest(%s::int[]) AS k ORDER BY 1) AS pairs",
+        (PAIR_LOCK_CLASS, keys),
+    )
+
+
+def lock_tail(session: Session) -> None:
+    """On PostgreSQL, let one store at a time go on from here (marking builds stale, closing queries) to its commit."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        # Taken after the pair locks and before any row two stores of different pairs could both update,
+        # so no store waits for a row while holding what another store waits for.
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-    else:
-        # SQLite: a read first, then a write after another writer's commit, fails at once with "database is
-        # locked" whatever the busy timeout; a first write takes the lock before the read.
-        connection.exec_driver_sql(
-            "UPDATE submission SET status = 'storing' WHERE id = ? AND status = 'storing'", (submission_id,)
-        )
+
+
+def _take_sqlite_write_lock(session: Session, submission_id: int) -> None:
+    # A read first, then a write after another writer's commit, fails at once with "database is locked"
+    # whatever the busy timeout; a first write takes the lock before the read.
+    session.connection().exec_driver_sql(
+        "UPDATE submission SET status = 'storing' WHERE id = ? AND status = 'storing'", (submission_id,)
+    )
 
 
 @contextmanager
-def storing(engine: Engine, submission_id: int) -> Iterator[Session]:
-    """A session holding the write lock for one upload's figures, which the caller commits.
+def storing(engine: Engine, submission_id: int, figures: pl.DataFrame) -> Iterator[Session]:
+    """A session that stores one upload's ``figures``, holding the locks for them, which the caller commits.
 
-    On SQLite the transaction runs with the per-row foreign-key checks off: every row it writes
-    refers to this submission (checked here, under the lock) or, for figures, to the catalogue's
-    indicators (checked by ``write_figures``, once per indicator rather than once per row: 0.5 s of
-    a million-figure upload). The pragma only changes outside a transaction, so the connection is
-    held from before the transaction to after it, and always handed back to the pool with the
-    checks on.
+    On PostgreSQL the (indicator, period) pairs of the figures are locked (``lock_pairs``); on
+    SQLite the database's one write lock is taken, and the transaction runs with the per-row
+    foreign-key checks off: every row it writes refers to this submission (checked here, under the
+    lock) or, for figures, to the catalogue's indicators (checked by ``write_figures``, once per
+    indicator rather than once per row: 0.5 s of a million-figure upload). The pragma only changes
+    outside a transaction, so the connection is held from before the transaction to after it, and
+    always handed back to the pool with the checks on.
     """
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
@@ -432,9 +465,11 @@ def storing(engine: Engine, submission_id: int) -> Iterator[Session]:
             connection.commit()
         try:
             with Session(bind=connection, expire_on_commit=False) as session:
-                take_write_lock(session, submission_id)
                 if sqlite:
+                    _take_sqlite_write_lock(session, submission_id)
                     _check_submission(session, submission_id)
+                else:
+                    lock_pairs(session, figures)
                 yield session
         finally:
             if sqlite:
@@ -498,6 +533,7 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     else:
         _write_postgresql(cursor, rows, submission_id, recorded_at)
     cursor.close()
+    lock_tail(session)
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
 

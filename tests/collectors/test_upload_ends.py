@@ -141,7 +141,12 @@ def test_storing_for_a_submission_that_is_not_stored_is_refused(store: Engine) -
 
     if store.dialect.name != "sqlite":
         pytest.skip("on PostgreSQL the foreign keys are checked per row by the server")
-    with pytest.raises(sqlite3.IntegrityError, match="submission 987654 is not stored"), storing(store, 987654):
+    import polars as pl
+
+    with (
+        pytest.raises(sqlite3.IntegrityError, match="submission 987654 is not stored"),
+        storing(store, 987654, pl.DataFrame()),
+    ):
         pass
     assert set(_foreign_key_checks(store)) == {1}
 
@@ -234,6 +239,62 @@ def test_concurrent_uploads_of_the_same_figures_leave_each_current_once(
     assert {c[-1] for c in current} == {1}
     assert total == len(rows), "the same figures sent again are unchanged, not new versions"
     assert sorted(new) == [0] * (uploads - 1) + [len(rows)]
+
+
+def test_stores_of_different_periods_run_side_by_side_and_close_queries_of_the_same_upload(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two uploads of different (indicator, period) pairs store at the same time on PostgreSQL; both close
+    a query of the same earlier upload, which both then recount, and neither waits on the other forever."""
+    if store.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    from collectors.store import write_figures as real
+
+    def send(*rows: str) -> service.Outcome:
+        return submit(store, store_settings, agency_code="notts_cyp", filename="f.csv",
+                      data=(HEADER + "\n".join(rows) + "\n").encode())  # fmt: skip
+
+    send("cyp.lac_count,E10000024,2025-03-31,,901,,,,", "cyp.lac_12_months,E10000024,2025-03-31,,400,,,,")
+    # Both figures move more than 50% from the year before: held by a query each, in one upload.
+    earlier = send("cyp.lac_count,E10000024,2026-03-31,,2000,,,,", "cyp.lac_12_months,E10000024,2026-03-31,,1000,,,,")
+    assert earlier.submission is not None
+    assert (earlier.submission.status, earlier.submission.queries_open) == ("queried", 2)
+
+    both_storing = threading.Barrier(2, timeout=20)
+
+    def meet_then_write(*args: object, **kwargs: object) -> None:
+        # Each store waits here until the other is storing too: with one store at a time, this never happens.
+        both_storing.wait()
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "write_figures", meet_then_write)
+    outcomes: list[object] = [None, None]
+    files = [
+        ("cyp.lac_count,E10000024,2026-03-31,,2000,,,,a new placement service opened",),
+        ("cyp.lac_12_months,E10000024,2026-03-31,,1000,,,,counted differently from this year",),
+    ]
+
+    def run(i: int) -> None:
+        try:
+            outcomes[i] = send(*files[i])
+        except Exception as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = [getattr(getattr(o, "submission", None), "status", repr(o)) for o in outcomes]
+    assert statuses == ["accepted", "accepted"]
+    with Session(store) as session:
+        first = session.get(Submission, earlier.submission.id)
+        assert first is not None
+        assert (first.status, first.queries_open) == ("superseded", 0)
+        current = session.execute(
+            text("SELECT indicator_id, value FROM observation WHERE is_current AND period = '2026-03-31' ORDER BY 1")
+        ).all()
+    assert [tuple(r) for r in current] == [("cyp.lac_12_months", 1000.0), ("cyp.lac_count", 2000.0)]
 
 
 def test_a_panic_in_polars_ends_the_upload_failed(
