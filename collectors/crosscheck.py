@@ -131,7 +131,7 @@ def check(
     upload = upload.select(*(c for c in UPLOAD_COLUMNS if c in upload.columns))
     rep = _Reporter()
     _plausible(upload, rules, indicators, rep)
-    kept = upload.filter(~pl.col("row").is_in(list(rep.findings.error_rows)))
+    kept = _without_errors(upload, rep)
     known = figures(kept, current)
     present = set(known["indicator"].unique().to_list())
     for rule in rules:
@@ -144,10 +144,16 @@ def check(
                 _part_of_whole(known, rule, ind.numerator, ind.denominator, rep, indicator=rule.param("indicator"))
         elif rule.kind == "breakdown_sum":
             _breakdown_sum(known, rule, indicators, len(codelists.get(str(rule.param("dimension")), ())), rep)
-    kept = kept.filter(~pl.col("row").is_in(list(rep.findings.error_rows)))
+    kept = _without_errors(kept, rep)
     stored = figures(upload.clear(), current)
     _queries(kept, known, stored, rules, indicators, rep)
     return rep.done()
+
+
+def _without_errors(rows: pl.DataFrame, rep: _Reporter) -> pl.DataFrame:
+    """The rows no rule has found an error in so far (the same frame, not a copy, when there are none)."""
+    errors = rep.findings.error_rows
+    return rows.filter(~pl.col("row").is_in(list(errors))) if errors else rows
 
 
 def _plausible(upload: pl.DataFrame, rules: tuple[Rule, ...], indicators: dict[str, Any], rep: _Reporter) -> None:
@@ -307,8 +313,9 @@ def _percentage_scale(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any]
 def _change(kept: pl.DataFrame, known: pl.DataFrame, rule: Rule, ids: list[str], rep: _Reporter) -> None:
     """Compare with the stored version of the same figure, or with the latest earlier period of it."""
     threshold = float(rule.param("threshold"))
-    rows = kept.filter(pl.col("indicator").is_in(ids) & pl.col("value_num").is_not_null()).select(
-        "row", *KEY, "value", "value_num", "note"
+    # Selected first: the filter then copies only the columns kept.
+    rows = kept.select("row", *KEY, "value", "value_num", "note").filter(
+        pl.col("indicator").is_in(ids) & pl.col("value_num").is_not_null()
     )
     if rows.is_empty():
         return

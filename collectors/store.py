@@ -102,11 +102,17 @@ def current_figures(session: Session, indicator_ids: list[str], org_codes: list[
         f"FROM observation WHERE is_current AND indicator_id IN ({inds}) AND org_code IN ({orgs})",
         [*indicator_ids, *org_codes],
     )
+    found = _fetch_figures(cursor)
+    cursor.close()
+    return found
+
+
+def _fetch_figures(cursor: Any) -> pl.DataFrame:
+    """The figures the cursor's query returns, as a frame of CURRENT_SCHEMA."""
     # A batch of rows at a time: a million stored figures as Python tuples at once would take ~0.5 GB.
     frames = [pl.DataFrame(schema=CURRENT_SCHEMA)]
     while rows := cursor.fetchmany(FETCH_BATCH):
         frames.append(rows_frame(rows, CURRENT_SCHEMA))
-    cursor.close()
     return pl.concat(frames, rechunk=True)
 
 
@@ -136,10 +142,10 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
         f"SELECT {_FIGURE_COLUMNS} FROM upload_key k {join} observation o ON o.indicator_id = k.indicator_id "
         "AND o.period = k.period AND o.org_code = k.org_code AND o.breakdown = k.breakdown WHERE o.is_current"
     )
-    rows = cursor.fetchall()
+    found = _fetch_figures(cursor)
     cursor.execute("DELETE FROM upload_key")
     cursor.close()
-    return rows_frame(rows, CURRENT_SCHEMA)
+    return found
 
 
 def _stored_cells(cursor: Any, dialect: str, keys: pl.DataFrame) -> pl.DataFrame:
@@ -235,7 +241,7 @@ def figures_for_rules(
             f"SELECT {_FIGURE_COLUMNS} FROM rule_cell k {join} observation o ON o.indicator_id = k.indicator_id "
             "AND o.period = k.period AND o.org_code = k.org_code WHERE o.is_current"
         )
-        frames.append(pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row"))
+        frames.append(_fetch_figures(cursor))
     for indicator in sorted(earlier & set(keys["indicator_id"].unique().to_list())):
         frames.append(_latest_earlier(cursor, mark, join, dialect, indicator, keys))
     cursor.close()
@@ -274,7 +280,7 @@ def _latest_earlier(
             "WHERE o.is_current AND o.value IS NOT NULL",
             (indicator, *batch),
         )
-        hits = pl.DataFrame(cursor.fetchall(), schema=CURRENT_SCHEMA, orient="row").join(uploaded, on=KEY, how="anti")
+        hits = _fetch_figures(cursor).join(uploaded, on=KEY, how="anti")
         if hits.is_empty():
             continue
         found.append(hits)
