@@ -69,13 +69,19 @@ def test_a_database_error_while_storing_ends_failed(
         raise IntegrityError("INSERT INTO observation ...", {}, Exception("duplicate key value violates a constraint"))
 
     monkeypatch.setattr(service, "write_figures", refuse)
+    sub = _failed_with_nothing_stored(store, store_settings)
+    assert "the database refused the figures (duplicate key value violates a constraint)" in sub.message
+
+
+def _failed_with_nothing_stored(store: Engine, store_settings: Settings) -> Submission:
+    """Send the two-row upload, which is to fail; check it ended failed with no figure stored."""
     with pytest.raises(ProcessingFailed):
         submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + ROWS).encode())
     with Session(store) as session:
-        sub = session.execute(select(Submission)).scalars().one()
+        sub: Submission = session.execute(select(Submission)).scalars().one()
         assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
     assert sub.status == "failed"
-    assert "the database refused the figures (duplicate key value violates a constraint)" in sub.message
+    return sub
 
 
 def _foreign_key_checks(engine: Engine) -> list[int]:
@@ -106,12 +112,7 @@ def test_figures_of_an_indicator_not_in_the_catalogue_are_refused_by_the_store_a
         real(session, gone, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(service, "write_figures", renamed)
-    with pytest.raises(ProcessingFailed):
-        submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + ROWS).encode())
-    with Session(store) as session:
-        sub = session.execute(select(Submission)).scalars().one()
-        assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
-    assert sub.status == "failed"
+    sub = _failed_with_nothing_stored(store, store_settings)
     assert "the database refused the figures" in sub.message
     if store.dialect.name == "sqlite":
         # The store checks the references once per upload, not per row; every connection goes back with them on.
