@@ -47,11 +47,23 @@ if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402 (only once a browser is there to use it)
-from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, Error, FilePayload, Page, sync_playwright  # noqa: E402
 
 # ./run test hands each test file to one pytest-xdist worker (--dist loadfile), so these tests share
 # one server and one Chromium.
 pytestmark = pytest.mark.slow
+
+
+def _full_page(page: Page, path: str) -> None:
+    """Keep a full-page screenshot for people to look at; Chromium now and then refuses one of a tall page under
+    load ("Unable to capture screenshot"), and the second try, a moment later, is taken."""
+    try:
+        page.screenshot(path=path, full_page=True)
+    except Error as exc:
+        if "Unable to capture screenshot" not in str(exc):
+            raise
+        page.wait_for_timeout(500)
+        page.screenshot(path=path, full_page=True)
 
 
 def _start(data: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
@@ -222,7 +234,7 @@ def test_agency_fixes_two_mistakes_and_the_officer_sees_it(
     assert "four thousand" in texts
     assert "-400" in texts
     assert "app-row--error" in (marked.first.get_attribute("class") or "")
-    page.screenshot(path=str(shots / "agency-report-two-problems.png"), full_page=True)
+    _full_page(page, str(shots / "agency-report-two-problems.png"))
 
     right = {"cyp.cin_count": "4000", "cyp.cpp_count": "400", "cyp.cpp_2_years_plus_n": "9"}
     _upload(agency, _fill(template, right), "notts-second-try.xlsx")
@@ -230,14 +242,14 @@ def test_agency_fixes_two_mistakes_and_the_officer_sees_it(
     assert page.locator("#status").inner_text() == "Accepted"
     assert page.locator("#upload-rows tr[data-problem]").count() == 0
     accepted_id = page.url.rsplit("/", 1)[-1]
-    page.screenshot(path=str(shots / "agency-report-accepted.png"), full_page=True)
+    _full_page(page, str(shots / "agency-report-accepted.png"))
     assert agency.hosts == {urlsplit(server).netloc}
 
     officer.go("/officer")
     assert officer.page.locator(f"a[href='/submissions/{accepted_id}']").count() == 1
     after = _share(officer, "county_cyp_core", period)
     assert after > before
-    officer.page.screenshot(path=str(shots / "officer-dashboard-after-upload.png"), full_page=True)
+    _full_page(officer.page, str(shots / "officer-dashboard-after-upload.png"))
     agency.close()
     officer.close()
 
@@ -257,7 +269,7 @@ def test_regulator_downloads_the_same_bytes_as_the_api(
     assert api.status_code == 200
     assert saved.read_bytes() == api.content
     regulator.go("/regulator")
-    regulator.page.screenshot(path=str(shots / "regulator-after-download.png"), full_page=True)
+    _full_page(regulator.page, str(shots / "regulator-after-download.png"))
     change = regulator.page.locator("#changes ~ .app-pair[data-return='dfe_ssda903']")
     assert "Nothing has changed since" in change.inner_text()
     regulator.close()
@@ -267,7 +279,7 @@ def test_a_wrong_key_gets_a_clear_message(browser: Browser, server: str, shots: 
     """(d): a mistyped key is refused with a message saying what to do, and no session."""
     visit = Visit(browser, server)
     visit.sign_in("demo-notts-cyp-0000000000")
-    visit.page.screenshot(path=str(shots / "public-sign-in-wrong-key.png"), full_page=True)
+    _full_page(visit.page, str(shots / "public-sign-in-wrong-key.png"))
     summary = visit.page.locator(".govuk-error-summary")
     assert "That key was not recognised" in summary.inner_text()
     assert visit.page.url.endswith("/sign-in")
@@ -335,14 +347,14 @@ def test_every_page_passes_axe(browser: Browser, server: str, shots: Path) -> No
         for path in paths:
             response = visit.go(path)
             assert response.status == 200, path
-            visit.page.screenshot(path=str(shots / _name(role, path)), full_page=True)
+            _full_page(visit.page, str(shots / _name(role, path)))
             _check(axe, visit.page, _name(role, path), found, counts)
             if path == "/submissions" and role == AGENCY:
                 submission = f"/submissions/{sent.json()['id']}"
         if submission:
             visit.go(submission)
             assert visit.page.locator("#upload-rows tr[data-problem='error']").count() == 2
-            visit.page.screenshot(path=str(shots / _name(role, "/submission-report-with-problems")), full_page=True)
+            _full_page(visit.page, str(shots / _name(role, "/submission-report-with-problems")))
             _check(axe, visit.page, _name(role, "/submission-report-with-problems"), found, counts)
         hosts |= visit.hosts
         visit.close()
