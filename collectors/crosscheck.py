@@ -115,8 +115,11 @@ def figures(upload: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
         pl.col("value").alias("v"),
         pl.lit(None, pl.Int64).alias("row"),
         pl.lit(None, pl.String).alias("note"),
-    ).join(up.select(KEY), on=KEY, how="anti")
-    return pl.concat([up, stored])
+    )
+    if up.is_empty():
+        # Nothing to leave out: the renamed columns share the stored figures' memory, where a join would copy them.
+        return stored
+    return pl.concat([up, stored.join(up.select(KEY), on=KEY, how="anti")])
 
 
 def check(
