@@ -370,3 +370,69 @@ def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine,
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path: Path) -> None:
+    """SIGTERM to ``onereturn serve`` with the scheduler and its build process embedded: it ends cleanly,
+    leaves no process behind, and the build process's queues are given back (no leaked semaphores)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.live import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "ONERETURN_DATA_DIR": str(tmp_path),
+        "ONERETURN_DATABASE_URL": "",
+        "ONERETURN_SCHEDULER_EMBEDDED": "true",
+        "ONERETURN_BUILD_PROCESS": "true",
+        "ONERETURN_LOAD_DEMO": "true",
+    }
+    command = [str(Path(sys.executable).with_name("onereturn")), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert process.poll() is None, log_path.read_text(errors="replace")
+                time.sleep(0.3)
+            # The demo's returns are built in the build process, which the pool starts on its first job.
+            while time.monotonic() < deadline:
+                children = [
+                    pid for task in Path(f"/proc/{process.pid}/task").glob("*/children")
+                    for pid in task.read_text().split()
+                ]  # fmt: skip
+                if any(
+                    os.getpriority(os.PRIO_PROCESS, int(pid)) > os.getpriority(os.PRIO_PROCESS, 0) for pid in children
+                ):
+                    break
+                time.sleep(0.3)
+            else:
+                pytest.fail("the build process never started")
+            time.sleep(5)
+            process.send_signal(signal.SIGTERM)
+            # uvicorn shuts down, then ends by the signal it was sent, as a process stopped by SIGTERM does.
+            assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "no helper process outlives serve"
+    # Read once every helper has ended: the resource tracker, the last of them, reports what was left.
+    text = log_path.read_text(errors="replace")
+    assert "Finished server process" in text
+    assert "leaked semaphore" not in text, text[-2000:]
