@@ -23,7 +23,7 @@ from collectors import lease
 from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.read import RawTable, read_table
-from collectors.store import build_context, current_for_keys, lock_tail, split_changes, storing, write_figures
+from collectors.store import build_context, current_for_keys, split_changes, storing, write_figures
 from collectors.validate import Validation, problem_frame, validate
 from errors import Conflict, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from indicators.models import Submission, SubmissionProblem
@@ -287,7 +287,6 @@ def _validate_and_store(engine: Engine, submission: Submission, raw: RawTable, m
     with db.writer(engine), storing(engine, submission.id, result.accepted) as session:
         changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
         write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
-        lock_tail(session)  # taken by write_figures when it wrote anything; closing queries needs it either way
         supersede_held(session, submission.agency_code, result.accepted)
         hold_figures(session, submission.id, result.held)
         revised = int(changed["obs_id"].is_not_null().sum())

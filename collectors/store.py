@@ -519,9 +519,17 @@ def split_changes(accepted: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.Dat
 
 
 def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int, recorded_at: datetime) -> None:
-    """Retire the versions ``changed`` replaces, then insert its rows as current versions."""
-    if changed.is_empty():
-        return
+    """Retire the versions ``changed`` replaces and insert its rows as current versions; then, holding
+    ``lock_tail`` to the end of the transaction, mark stale the builds they reach."""
+    if not changed.is_empty():
+        _write_rows(session, changed, submission_id, recorded_at)
+    # Taken whether or not anything was written: what the caller does next (closing queries) needs it too.
+    lock_tail(session)
+    # In the same transaction as the figures, so a build that saw them also sees its counter moved.
+    mark_stale(session, changed)
+
+
+def _write_rows(session: Session, changed: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:
     connection = session.connection()
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
@@ -539,9 +547,6 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     else:
         _write_postgresql(cursor, rows, submission_id, recorded_at)
     cursor.close()
-    lock_tail(session)
-    # In the same transaction as the figures, so a build that saw them also sees its counter moved.
-    mark_stale(session, changed)
 
 
 def in_key_order(rows: pl.DataFrame) -> pl.DataFrame:
