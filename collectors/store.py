@@ -242,43 +242,73 @@ def figures_for_rules(
             "AND o.period = k.period AND o.org_code = k.org_code WHERE o.is_current"
         )
         frames.append(_fetch_figures(cursor))
-    for indicator in sorted(earlier & set(keys["indicator_id"].unique().to_list())):
-        frames.append(_latest_earlier(cursor, mark, join, dialect, indicator, keys))
+    asked = sorted(earlier & set(keys["indicator_id"].unique().to_list()))
+    if asked:
+        frames.append(_latest_earlier(cursor, mark, join, dialect, asked, keys))
     cursor.close()
     return pl.concat(frames).unique(subset=KEY, keep="first")
 
 
-def _latest_earlier(
-    cursor: Any, mark: str, join: str, dialect: str, indicator: str, keys: pl.DataFrame
-) -> pl.DataFrame:
-    """Each uploaded figure's latest earlier stored figure with a value, walking the indicator's periods back.
+_SERIES = ["indicator_id", "org_code", "breakdown"]
 
-    The indicator's periods come one index probe each (the key is ordered by indicator, then period),
+
+def _latest_earlier(
+    cursor: Any, mark: str, join: str, dialect: str, indicators: list[str], keys: pl.DataFrame
+) -> pl.DataFrame:
+    """Each uploaded figure's latest earlier stored figure with a value, walking each indicator's periods back.
+
+    An indicator's periods come one index probe each (the key is ordered by indicator, then period),
     probed only as they are needed. They are read for the series still waiting in batches of 1, 2,
     4… periods, newest first: a series with a figure last period is answered by the first read, one
     with no history at all costs a few reads, never the indicator's whole store (nor a probe of every
-    period it has). One indicator has one period type, so its period codes sort in time order.
+    period it has). One indicator has one period type, so its period codes sort in time order. Every
+    indicator walks in the same rounds, one read a round for them all: a round's cost is its
+    statements and frame operations, whatever the number of indicators.
     """
-    mine = keys.filter(pl.col("indicator_id") == indicator)
+    mine = keys.filter(pl.col("indicator_id").is_in(indicators))
     found = [pl.DataFrame(schema=CURRENT_SCHEMA)]
-    uploaded = mine.select(KEY)
-    waiting = mine.select("org_code", "breakdown", "period").unique()
-    periods = _periods_before(cursor, mark, indicator, str(mine["period"].max()))
+    uploaded = mine.select(KEY).unique()
+    waiting = mine.select(*_SERIES, "period").unique()
+    latest = dict(mine.group_by("indicator_id").agg(pl.col("period").max()).iter_rows())
+    walks = {indicator: _periods_before(cursor, mark, indicator, str(latest[indicator])) for indicator in indicators}
     size = 1
     while waiting.height:
-        batch = list(itertools.islice(periods, size))
-        if not batch:
-            break
+        batches = {indicator: list(itertools.islice(walk, size)) for indicator, walk in walks.items()}
         size *= 2
-        asking = waiting.filter(pl.col("period") > batch[-1]).select("org_code", "breakdown").unique()
+        for indicator in [i for i, batch in batches.items() if not batch]:
+            # Its periods are all read: what still waits of it has no earlier figure.
+            del walks[indicator], batches[indicator]
+        if not walks:
+            break
+        waiting = waiting.filter(pl.col("indicator_id").is_in(list(walks)))
+        reach = pl.DataFrame(
+            [(indicator, batch[-1]) for indicator, batch in batches.items()],
+            schema={"indicator_id": pl.String, "_oldest": pl.String},
+            orient="row",
+        )
+        asking = (
+            waiting.join(reach, on="indicator_id").filter(pl.col("period") > pl.col("_oldest")).select(_SERIES).unique()
+        )
         if asking.is_empty():
             continue
-        _stage(cursor, dialect, "rule_series", ["org_code", "breakdown"], asking)
+        read = _uncovered(
+            pl.DataFrame(
+                [(indicator, period) for indicator, batch in batches.items() for period in batch],
+                schema={"indicator_id": pl.String, "period": pl.String},
+                orient="row",
+            ),
+            asking,
+            uploaded,
+        )
+        if read.is_empty():
+            continue
+        _stage(cursor, dialect, "rule_series", _SERIES, asking)
+        _stage(cursor, dialect, "rule_period", ["indicator_id", "period"], read)
+        # On SQLite the series drive, each with its indicator's few periods, each pair answered by the figure key's index.
         cursor.execute(
-            f"SELECT {_FIGURE_COLUMNS} FROM rule_series k {join} observation o ON o.indicator_id = {mark} "
-            f"AND o.period IN ({', '.join([mark] * len(batch))}) AND o.org_code = k.org_code AND o.breakdown = k.breakdown "
-            "WHERE o.is_current AND o.value IS NOT NULL",
-            (indicator, *batch),
+            f"SELECT {_FIGURE_COLUMNS} FROM rule_series k {join} rule_period p ON p.indicator_id = k.indicator_id "
+            f"{join} observation o ON o.indicator_id = k.indicator_id AND o.period = p.period "
+            "AND o.org_code = k.org_code AND o.breakdown = k.breakdown WHERE o.is_current AND o.value IS NOT NULL"
         )
         hits = _fetch_figures(cursor).join(uploaded, on=KEY, how="anti")
         if hits.is_empty():
@@ -286,15 +316,32 @@ def _latest_earlier(
         found.append(hits)
         # The newest hit before each waiting figure's own period answers it.
         answered = (
-            waiting.join(
-                hits.select("org_code", "breakdown", pl.col("period").alias("_at")), on=["org_code", "breakdown"]
-            )
+            waiting.join(hits.select(*_SERIES, pl.col("period").alias("_at")), on=_SERIES)
             .filter(pl.col("_at") < pl.col("period"))
-            .select("org_code", "breakdown", "period")
+            .select(*_SERIES, "period")
             .unique()
         )
-        waiting = waiting.join(answered, on=["org_code", "breakdown", "period"], how="anti")
+        waiting = waiting.join(answered, on=[*_SERIES, "period"], how="anti")
     return pl.concat(found)
+
+
+def _uncovered(read: pl.DataFrame, asking: pl.DataFrame, uploaded: pl.DataFrame) -> pl.DataFrame:
+    """Drop the (indicator, period) pairs the upload itself gives for every asking series of the indicator.
+
+    Such a period can answer none of them (the upload's own figures replace what is stored), so it is
+    not read: an upload of three years' figures would otherwise read back two years of its own.
+    """
+    given = (
+        uploaded.join(read, on=["indicator_id", "period"], how="semi")
+        .join(asking, on=_SERIES, how="semi")
+        .group_by("indicator_id", "period")
+        .len()
+    )
+    if given.is_empty():
+        return read
+    wanted = asking.group_by("indicator_id").len("_asking")
+    covered = given.join(wanted, on="indicator_id").filter(pl.col("len") == pl.col("_asking"))
+    return read.join(covered, on=["indicator_id", "period"], how="anti")
 
 
 def _periods_before(cursor: Any, mark: str, indicator: str, below: str) -> Iterator[str]:
