@@ -138,14 +138,36 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     _stage(cursor, dialect, "upload_key", KEY, keys.unique())
     # On SQLite CROSS JOIN fixes the order: the keys drive, each answered by the figure key's index.
     join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
-    cursor.execute(
-        f"SELECT {_FIGURE_COLUMNS} FROM upload_key k {join} observation o ON o.indicator_id = k.indicator_id "
-        "AND o.period = k.period AND o.org_code = k.org_code AND o.breakdown = k.breakdown WHERE o.is_current"
-    )
+    cursor.execute(keyed_read(join))
     found = _fetch_figures(cursor)
     cursor.execute("DELETE FROM upload_key")
     cursor.close()
     return found
+
+
+def keyed_read(join: str) -> str:
+    """The statement reading the current figures of the keys staged in ``upload_key``."""
+    return (
+        f"SELECT {_FIGURE_COLUMNS} FROM upload_key k {join} observation o ON o.indicator_id = k.indicator_id "
+        "AND o.period = k.period AND o.org_code = k.org_code AND o.breakdown = k.breakdown WHERE o.is_current"
+    )
+
+
+def retire_and_insert() -> str:
+    """The statement ending the staged revisions' old versions and inserting them (PostgreSQL).
+
+    Both parts see the store as it was before the statement: the old versions stop being current as
+    the new ones arrive, and the unique key (new version = old + 1) refuses any race. The old versions
+    are found by their ids as one array, so by the primary key's index: joined to the staging table,
+    PostgreSQL may plan a scan of the whole store.
+    """
+    columns = ", ".join(INSERT_COLUMNS)
+    return (
+        "WITH retired AS (UPDATE observation o SET is_current = false "
+        "WHERE o.id = ANY(ARRAY(SELECT obs_id FROM upload_figure))) "
+        f"INSERT INTO observation ({columns}) SELECT {columns} FROM upload_figure "
+        "ORDER BY indicator_id, period, org_code, breakdown"
+    )
 
 
 def _stored_cells(cursor: Any, dialect: str, keys: pl.DataFrame) -> pl.DataFrame:
@@ -180,6 +202,17 @@ def _stage(cursor: Any, dialect: str, table: str, columns: list[str], rows: pl.D
         with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows.iter_rows():
                 copy.write_row(row)
+        _analyze(cursor, table)
+
+
+def _analyze(cursor: Any, table: str) -> None:
+    """Give PostgreSQL the row count of a staging table just filled, so it joins it to the store by the index.
+
+    A temporary table is never analysed by autovacuum: planned blind, a join of 5,000 staged keys
+    sorted the whole store (118 ms at 165,000 figures, growing with the store) where 5,000 index
+    probes take 25 ms. Analysing 5,000 rows takes about 6 ms.
+    """
+    cursor.execute(f"ANALYZE {table}")
 
 
 _FIGURE_COLUMNS = "o.indicator_id, o.org_code, o.period, o.breakdown, o.id, o.version, o.value, o.numerator, o.denominator, o.symbol, o.flag, o.status, o.note"
@@ -637,13 +670,7 @@ def _write_postgresql(cursor: Any, rows: pl.DataFrame, submission_id: int, recor
     _copy_rows(
         cursor, f"COPY upload_figure ({columns}, obs_id) FROM STDIN", revised, submission_id, recorded_at, obs_id=True
     )
-    # Both parts see the store as it was before the statement: the old versions stop being current
-    # as the new ones arrive, and the unique key (new version = old + 1) refuses any race.
-    cursor.execute(
-        "WITH retired AS (UPDATE observation o SET is_current = false FROM upload_figure f WHERE o.id = f.obs_id) "
-        f"INSERT INTO observation ({columns}) SELECT {columns} FROM upload_figure "
-        "ORDER BY indicator_id, period, org_code, breakdown"
-    )
+    cursor.execute(retire_and_insert())
 
 
 def _copy_rows(

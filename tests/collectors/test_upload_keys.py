@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
 from sqlalchemy import Engine
@@ -70,3 +72,38 @@ def test_an_upload_reads_only_its_own_keys(
     # Six figures of the agency are stored; each read asked for the one key sent and found only it.
     assert (1, 1) in reads
     assert all(asked <= 1 and found <= 1 for asked, found in reads), reads
+
+
+def test_postgresql_reads_and_revises_staged_figures_by_the_index(store: Engine, store_settings: Settings) -> None:
+    """Whatever PostgreSQL's statistics say of the store, the staged keys drive: index probes, never a scan of it."""
+    if store.dialect.name != "postgresql":
+        pytest.skip("SQLite's order is fixed by CROSS JOIN")
+    send(store, store_settings, *(f"cyp.cin_count,E10000024,{day},,{500 + i},,,," for i, day in enumerate(MONTHS)))
+    with Session(store) as session:
+        dbapi: Any = session.connection().connection.dbapi_connection
+        cursor = dbapi.cursor()
+        # The store's statistics as autovacuum may leave them between its runs: far fewer figures than it holds.
+        cursor.execute("ANALYZE observation")
+        cursor.execute(
+            "INSERT INTO observation (indicator_id, org_code, period, breakdown, version, is_current, status, recorded_at) "
+            "SELECT 'cyp.cin_count', 'X' || g, '2020-03-31', '', 1, true, 'final', now() FROM generate_series(1, 60000) g"
+        )
+        keys = pl.DataFrame({"indicator_id": ["cyp.cin_count"] * 3, "org_code": ["E10000024"] * 3,
+                             "period": MONTHS[:3], "breakdown": [""] * 3})  # fmt: skip
+        figure_store._stage(cursor, "postgresql", "upload_key", figure_store.KEY, keys)
+        cursor.execute("EXPLAIN " + figure_store.keyed_read("JOIN"))
+        read = "\n".join(row[0] for row in cursor.fetchall())
+        columns = ", ".join(figure_store.INSERT_COLUMNS)
+        cursor.execute(
+            f"CREATE TEMP TABLE upload_figure AS SELECT {columns}, id AS obs_id FROM observation WITH NO DATA"
+        )
+        cursor.execute(
+            f"INSERT INTO upload_figure SELECT {columns}, id FROM observation "
+            "WHERE org_code = 'E10000024' OR org_code <= 'X5'"
+        )
+        cursor.execute("EXPLAIN " + figure_store.retire_and_insert())
+        revise = "\n".join(row[0] for row in cursor.fetchall())
+        session.rollback()
+    for plan in (read, revise):
+        assert "Seq Scan on observation" not in plan, plan
+        assert "pk_observation" in plan or "uq_observation" in plan, plan
