@@ -51,6 +51,7 @@ def create_app(
             from api.uploadpool import UploadPool
 
             app.state.upload_pool = UploadPool(settings, app.state.engine)
+            await anyio.to_thread.run_sync(app.state.upload_pool.wait_ready)
         running = None
         if run_scheduler:
             import scheduler

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -78,8 +79,9 @@ _settings: Settings | None = None
 _busy = threading.Event()
 
 
-def _start_worker(settings: Settings, url: str, parent: int) -> None:
-    """Initialise a worker process: its own engine on the API's database, signals left to the API worker."""
+def _start_worker(settings: Settings, url: str, parent: int, ready: Any) -> None:
+    """Initialise a worker process: its own engine on the API's database, signals left to the API worker, and the
+    upload path read before ``ready`` is released, so its first upload does not pay for it."""
     global _engine, _settings
     import db
 
@@ -88,6 +90,13 @@ def _start_worker(settings: Settings, url: str, parent: int) -> None:
     _engine = db.make_engine(url, threads=1)
     # At the priority the operator chose against requests; once the API worker is gone, the upload in hand is finished.
     in_background(parent, _busy, niceness=settings.upload_niceness)
+    try:
+        _warm()
+    except Exception:
+        # The first upload reads what is missing, and says so if it still cannot.
+        log.exception("an upload process could not read the catalogue as it started")
+    finally:
+        ready.release()
 
 
 def _warm() -> int:
@@ -151,18 +160,45 @@ class UploadPool:
         self._settings = settings
         self._url = engine.url.render_as_string(hide_password=False)
         self._lock = threading.Lock()
-        self._executor = self._start()
+        self._executor, self._ready = self._start()
+        #: Fresh processes starting to take over from grown ones, until they are ready.
+        self._pending: ProcessPoolExecutor | None = None
+        self._closed = False
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self) -> tuple[ProcessPoolExecutor, Any]:
+        context = multiprocessing.get_context("spawn")
+        # Released by each process once it has read the upload path (its initializer).
+        ready = context.Semaphore(0)
         executor = ProcessPoolExecutor(
             max_workers=self._settings.upload_slots,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_start_worker,
-            initargs=(self._settings, self._url, os.getpid()),
+            initargs=(self._settings, self._url, os.getpid(), ready),
         )
+        # A task each, so every process is started now (processes are spawned as tasks find none idle).
         for _ in range(self._settings.upload_slots):
-            executor.submit(_warm)
-        return executor
+            executor.submit(os.getpid)
+        return executor, ready
+
+    def _await_ready(self, ready: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        for _ in range(self._settings.upload_slots):
+            if not ready.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    def wait_ready(self, timeout: float = 120.0) -> bool:
+        """Wait until every upload process has started and read the upload path; False if ``timeout`` passed first.
+
+        The API worker waits for this before it serves, so no upload waits for a process still starting
+        (a process spawned beside a busy server took seconds to import and read the catalogue).
+        """
+        with self._lock:
+            ready = self._ready
+        started = self._await_ready(ready, timeout)
+        if not started:
+            log.warning("the upload processes were not ready after %.0f s; uploads wait for them", timeout)
+        return started
 
     async def run(self, request: dict[str, Any]) -> Processed:
         """Process one upload in a worker process; the request waits on the event loop, holding no request thread."""
@@ -184,22 +220,36 @@ class UploadPool:
 
     def _recycle(self, grown: ProcessPoolExecutor, resident: int) -> None:
         # What a large upload leaves resident (polars' and the allocator's kept room) is given back only when
-        # its process ends: new uploads go to fresh processes, and the old ones end after the uploads in hand.
+        # its process ends: new uploads go to fresh processes once they are ready, and the old ones end after
+        # the uploads in hand (until then they still take new ones, rather than keep them waiting).
         with self._lock:
-            if self._executor is not grown:
+            if self._executor is not grown or self._pending is not None or self._closed:
                 return
-            self._executor = self._start()
+            fresh, ready = self._start()
+            self._pending = fresh
         log.info("an upload process held %d MiB after an upload; the upload processes are renewed", resident >> 20)
-        grown.shutdown(wait=False, cancel_futures=False)
+
+        def switch() -> None:
+            self._await_ready(ready, 120.0)
+            with self._lock:
+                if self._closed:
+                    return  # close() stops the fresh processes too
+                # What is current now: the grown processes, or those that replaced them if they broke meanwhile.
+                old, self._executor, self._ready, self._pending = self._executor, fresh, ready, None
+            old.shutdown(wait=False, cancel_futures=False)
+
+        threading.Thread(target=switch, name="upload-processes-renewal", daemon=True).start()
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:
             if self._executor is broken:
-                self._executor = self._start()
+                self._executor, self._ready = self._start()
         broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the processes once the uploads in hand are done."""
         with self._lock:
-            executor = self._executor
-        executor.shutdown(wait=True, cancel_futures=True)
+            self._closed = True
+            executors = [self._executor, *([self._pending] if self._pending is not None else [])]
+        for executor in executors:
+            executor.shutdown(wait=True, cancel_futures=True)

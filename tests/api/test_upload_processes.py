@@ -114,7 +114,15 @@ def test_a_process_left_holding_more_than_its_limit_is_renewed_after_its_upload(
         if limit > 1:
             assert after == before, "a process within its limit keeps taking uploads"
             return
-        # Every process holds more than a byte: the first upload's process was replaced, and it ends.
+        # Every process holds more than a byte: the first upload's process is replaced once a fresh one has
+        # started and read the catalogue (until then it still takes uploads, rather than keep them waiting), and it ends.
+        deadline = time.monotonic() + 60
+        value = 1102
+        while after == before and time.monotonic() < deadline:
+            status, later = _upload(client, data=CSV.replace(b"1100", str(value).encode()))
+            assert status == 201, later
+            after = _owner_pid(store, later["id"])
+            value += 1
         assert after != before
         deadline = time.monotonic() + 10
         while _running(before) and time.monotonic() < deadline:
@@ -151,3 +159,26 @@ def test_a_new_upload_process_reads_the_catalogue_before_its_first_upload(
     assert uploadpool._warm() == os.getpid()
     (shared,) = figure_store._shared_cache.values()
     assert not shared.indicators.is_empty(), "the catalogue's indicators are held before any upload"
+
+
+def _warmed() -> tuple[int, bool]:
+    """Run in an upload process: its pid, and whether it holds the catalogue's shared context already."""
+    from collectors import store as figure_store
+
+    return os.getpid(), bool(figure_store._shared_cache)
+
+
+def test_the_api_serves_once_every_upload_process_has_read_the_catalogue(store: Engine, tmp_path: Path) -> None:
+    from api.uploadpool import UploadPool
+
+    pool = UploadPool(Settings(data_dir=tmp_path / "data", upload_slots=2), store)
+    try:
+        assert pool.wait_ready(120)
+        processes = dict(pool._executor._processes)
+        assert len(processes) == 2, "every slot's process is started before any upload"
+        # The first task either process takes finds the catalogue read.
+        answers = [pool._executor.submit(_warmed).result(timeout=30) for _ in range(4)]
+        assert all(warm for _, warm in answers), answers
+        assert {pid for pid, _ in answers} <= set(processes)
+    finally:
+        pool.close()
