@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import sqlite3
 import threading
@@ -117,6 +118,15 @@ def make_engine(url: str, *, threads: int = 16) -> Engine:
 _engines: dict[str, Engine] = {}
 _writers: dict[str, threading.Lock] = {}
 _writers_guard = threading.Lock()
+
+
+def advisory_key(*parts: str) -> int:
+    """A 32-bit key for PostgreSQL's two-key advisory locks naming ``parts``, the same in every process.
+
+    Two names may share a key: they then wait on each other, which is safe, only slower.
+    """
+    digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 @contextmanager

@@ -9,7 +9,6 @@ failed upload leaves the store as it was.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import sqlite3
@@ -25,7 +24,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from collectors.validate import Context, Facts
-from db import rows_frame
+from db import advisory_key, rows_frame
 from indicators.models import Code, Indicator
 from indicators.rules import Rule
 from indicators.service import load_rules
@@ -490,12 +489,6 @@ WRITE_LOCK_KEY = 0x0E7E57A3
 PAIR_LOCK_CLASS = 0x0E7E
 
 
-def _pair_key(indicator_id: str, period: str) -> int:
-    """A 32-bit key for one (indicator, period), the same in every process (two pairs may share one: they then wait on each other)."""
-    digest = hashlib.blake2b(f"{indicator_id}\x00{period}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 def lock_pairs(session: Session, figures: pl.DataFrame) -> None:
     """On PostgreSQL, let one store at a time write figures of each (indicator, period) in ``figures``, to the end of the transaction.
 
@@ -506,7 +499,7 @@ def lock_pairs(session: Session, figures: pl.DataFrame) -> None:
     connection = session.connection()
     if connection.dialect.name != "postgresql" or figures.is_empty():
         return
-    keys = sorted({_pair_key(i, p) for i, p in figures.select("indicator_id", "period").unique().iter_rows()})
+    keys = sorted({advisory_key(i, p) for i, p in figures.select("indicator_id", "period").unique().iter_rows()})
     # Taken in one order by every store, so two stores that want some of the same pairs never hold one
     # each and wait for the other's.
     connection.exec_driver_sql(

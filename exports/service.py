@@ -13,7 +13,7 @@ from sqlalchemy import select as columns
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from db import bulk_insert
+from db import advisory_key, bulk_insert
 from errors import InvalidInput, NotFound
 from exports import blobs
 from exports.build import Builder, return_with_fields
@@ -175,6 +175,24 @@ def _as_snapshot(session: Session, stored: ExportSnapshot, record: ReturnBuild, 
     )
 
 
+#: The class of PostgreSQL's per-(return, period) build locks (the two-key form, a key space of its own).
+BUILD_LOCK_CLASS = 0x0E7F
+
+
+def _lock_build(session: Session, return_id: str, period: str) -> None:
+    """On PostgreSQL, let one transaction at a time, in any process, build or add formats to a (return, period).
+
+    Each process shares a build among its own requests (``freshness.GATE``), but two API workers or the
+    scheduler could each find a format missing from the same current build and both write it: the
+    second met the unique key and its pull failed. Held to the commit, the second then finds the
+    first's snapshot. SQLite has one writer at a time anyway.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        key = advisory_key(return_id, period)
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (BUILD_LOCK_CLASS, key))
+
+
 def snapshots(
     session: Session, return_id: str, period: str, formats: list[str], *, builder: Builder | None = None
 ) -> list[Snapshot]:
@@ -184,6 +202,7 @@ def snapshots(
             raise InvalidInput(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     check_period(session, return_id, builder.period.code if builder is not None else period)
     canonical = (builder.period if builder is not None else parse_period(period)).code
+    _lock_build(session, return_id, canonical)
     last = _latest(session, return_id, canonical)
     if last is not None and last.id is not None and last.source_mark == source_mark(session, return_id, canonical):
         found = [_stored(session, last.id, fmt) for fmt in formats]

@@ -295,18 +295,21 @@ def test_one_upload_across_many_periods_marks_exactly_the_builds_a_period_at_a_t
     assert expected != set(built)
 
 
+@pytest.mark.parametrize("changed", [True, False], ids=["after-a-change", "a-format-not-yet-made"])
 def test_two_processes_building_one_return_at_once_store_it_once(
-    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch, changed: bool
 ) -> None:
     """Each API worker has its own in-process gate: the database must make the second wait and reuse the first's."""
     upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
     pull(store, DFE, "FY2024-25", "json")
-    with Session(store) as session:
-        # A change that leaves the return's cells as they were: the rebuild reuses the last build and adds a format.
-        counter = session.get(BuildRevision, (DFE, "FY2024-25"))
-        assert counter is not None
-        counter.revision += 1
-        session.commit()
+    if changed:
+        with Session(store) as session:
+            # A change that leaves the return's cells as they were: the rebuild reuses the last build and adds a format.
+            counter = session.get(BuildRevision, (DFE, "FY2024-25"))
+            assert counter is not None
+            counter.revision += 1
+            session.commit()
+    # Otherwise the build is current and two pulls want a format it has not been written in yet.
     # Two processes: a gate each.
     monkeypatch.setattr(freshness, "GATE", _PerThreadGate())
     # Both reach the store's "is this format there yet?" before either writes, unless one waits for the other.
@@ -324,7 +327,7 @@ def test_two_processes_building_one_return_at_once_store_it_once(
 
     def one() -> None:
         try:
-            served.append(pull(store, DFE, "FY2024-25", "csv", fresh=True).snapshot.id)
+            served.append(pull(store, DFE, "FY2024-25", "csv", fresh=changed).snapshot.id)
         except BaseException as exc:
             failures.append(exc)
 
