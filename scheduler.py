@@ -93,6 +93,12 @@ def _build_process_started(parent: int, log_json: bool) -> None:
     configure_logging(as_json=log_json)
     # A build cut off by the API's end is rolled back with its connection; the next scheduler builds it again.
     in_background(parent)
+    # The build path imported now, so the collector's full passes during builds skip it (and the first build
+    # does not pay for the imports).
+    import exports.freshness  # noqa: F401
+    from allocator import freeze_startup_heap
+
+    freeze_startup_heap()
 
 
 def _builds_engine(url: str) -> Engine:
@@ -632,6 +638,9 @@ def run(engine: Engine, settings: Settings) -> None:
     scheduler = build_scheduler(settings)
     _state["scheduler"] = scheduler
     log.info("reconciled: %s", start_reconciled(scheduler, engine))
+    from allocator import freeze_startup_heap
+
+    freeze_startup_heap()
     try:
         stop.wait()
     finally:

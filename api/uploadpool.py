@@ -35,6 +35,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from allocator import freeze_startup_heap
 from errors import ProcessingFailed
 from settings import Settings
 from subprocesses import in_background
@@ -92,6 +93,7 @@ def _start_worker(settings: Settings, url: str, parent: int, ready: Any) -> None
     in_background(parent, _busy, niceness=settings.upload_niceness)
     try:
         _warm()
+        freeze_startup_heap()
     except Exception:
         # The first upload reads what is missing, and says so if it still cannot.
         log.exception("an upload process could not read the catalogue as it started")

@@ -146,14 +146,16 @@ def _phase_build(url: str, out: Path) -> dict[str, float]:
     from sqlalchemy.orm import configure_mappers
 
     import db
+    from allocator import freeze_startup_heap
     from demo import build_all
 
     engine = db.make_engine(url)
     # What a running service did once when it started, and the floor's process before its timer
-    # (it builds the cells it writes): map the ORM classes and open the store.
+    # (it builds the cells it writes): map the ORM classes, open the store and freeze what startup made.
     configure_mappers()
     with engine.connect():
         pass
+    freeze_startup_heap()
     start = time.perf_counter()
     written = build_all(engine, (YEAR,), out)
     seconds = time.perf_counter() - start
@@ -179,6 +181,7 @@ def _phase_floor(url: str, out: Path) -> dict[str, float]:
     from sqlmodel import Session, select
 
     import db
+    from allocator import freeze_startup_heap
     from demo import year_end_period
     from exports.build import Builder, return_with_fields
     from indicators.periods import parse_period
@@ -186,6 +189,9 @@ def _phase_floor(url: str, out: Path) -> dict[str, float]:
     from mappings.validity import in_force
 
     engine = db.make_engine(url)
+    # Frozen where the build's process is (started, before any return is read): in both, what they read and
+    # write is scanned by the collector as they go.
+    freeze_startup_heap()
     tables = []
     with Session(engine) as session:
         for ret in session.execute(select(Return).order_by(Return.id)).scalars():

@@ -162,13 +162,18 @@ def test_a_new_upload_process_reads_the_catalogue_before_its_first_upload(
 
 
 def _warmed() -> tuple[int, bool]:
-    """Run in an upload process: its pid, and whether it holds the catalogue's shared context already."""
+    """Run in an upload process: its pid, and whether it holds the catalogue's shared context already, with what
+    it made as it started out of the collector's way."""
+    import gc
+
     from collectors import store as figure_store
 
-    return os.getpid(), bool(figure_store._shared_cache)
+    return os.getpid(), bool(figure_store._shared_cache) and gc.get_freeze_count() > 0
 
 
-def test_the_api_serves_once_every_upload_process_has_read_the_catalogue(store: Engine, tmp_path: Path) -> None:
+def test_the_api_serves_once_every_upload_process_has_read_the_catalogue_and_frozen_it(
+    store: Engine, tmp_path: Path
+) -> None:
     from api.uploadpool import UploadPool
 
     pool = UploadPool(Settings(data_dir=tmp_path / "data", upload_slots=2), store)
@@ -182,3 +187,18 @@ def test_the_api_serves_once_every_upload_process_has_read_the_catalogue(store: 
         assert {pid for pid, _ in answers} <= set(processes)
     finally:
         pool.close()
+
+
+def test_a_served_worker_freezes_what_it_made_as_it_started(store: Engine, tmp_path: Path) -> None:
+    import gc
+
+    gc.unfreeze()
+    settings = Settings(data_dir=tmp_path / "data")
+    try:
+        with TestClient(create_app(settings, engine=store)):
+            assert gc.get_freeze_count() == 0, "only `serve` freezes its heap"
+        with TestClient(create_app(settings, engine=store, freeze_heap=True)) as client:
+            assert gc.get_freeze_count() > 0
+            assert client.get("/health").status_code == 200
+    finally:
+        gc.unfreeze()
