@@ -32,12 +32,10 @@ def create_app(
     run_scheduler: bool = False,
     batch_read_audit: bool = False,
     upload_processes: bool = False,
-    freeze_heap: bool = False,
 ) -> FastAPI:
     """Build the application on the given settings and engine; ``run_scheduler`` embeds the job scheduler,
     ``batch_read_audit`` writes the audit events of reads in batches off the request and ``upload_processes``
-    processes uploads in worker processes of their own (both as ``serve`` does); ``freeze_heap`` moves what the
-    worker made as it started out of the collector's way (``allocator.freeze_startup_heap``), as ``serve`` does."""
+    processes uploads in worker processes of their own (both as ``serve`` does)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -59,10 +57,6 @@ def create_app(
             import scheduler
 
             running = scheduler.start_embedded(app.state.engine, settings)
-        if freeze_heap:
-            from allocator import freeze_startup_heap
-
-            freeze_startup_heap()
         try:
             yield
         finally:
@@ -111,7 +105,7 @@ def create_app(
 def served_app() -> FastAPI:
     """The app as each worker of `onereturn serve --workers N` runs it (settings from the environment)."""
     settings = get_settings()
-    return create_app(settings, batch_read_audit=True, upload_processes=settings.upload_processes, freeze_heap=True)
+    return create_app(settings, batch_read_audit=True, upload_processes=settings.upload_processes)
 
 
 class OneReturnApp(FastAPI):

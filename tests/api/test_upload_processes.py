@@ -187,18 +187,3 @@ def test_the_api_serves_once_every_upload_process_has_read_the_catalogue_and_fro
         assert {pid for pid, _ in answers} <= set(processes)
     finally:
         pool.close()
-
-
-def test_a_served_worker_freezes_what_it_made_as_it_started(store: Engine, tmp_path: Path) -> None:
-    import gc
-
-    gc.unfreeze()
-    settings = Settings(data_dir=tmp_path / "data")
-    try:
-        with TestClient(create_app(settings, engine=store)):
-            assert gc.get_freeze_count() == 0, "only `serve` freezes its heap"
-        with TestClient(create_app(settings, engine=store, freeze_heap=True)) as client:
-            assert gc.get_freeze_count() > 0
-            assert client.get("/health").status_code == 200
-    finally:
-        gc.unfreeze()
