@@ -638,9 +638,6 @@ def run(engine: Engine, settings: Settings) -> None:
     scheduler = build_scheduler(settings)
     _state["scheduler"] = scheduler
     log.info("reconciled: %s", start_reconciled(scheduler, engine))
-    from allocator import freeze_startup_heap
-
-    freeze_startup_heap()
     try:
         stop.wait()
     finally:

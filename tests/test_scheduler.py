@@ -313,6 +313,22 @@ def test_the_embedded_scheduler_rebuilds_in_a_process_of_its_own(
     assert ran_here == []
 
 
+def _build_process_state() -> tuple[bool, bool]:
+    """Run in the build process: whether it has the build path imported and its startup heap frozen."""
+    import gc
+    import sys
+
+    return "exports.freshness" in sys.modules, gc.get_freeze_count() > 0
+
+
+def test_the_build_process_starts_with_the_build_path_read_and_its_heap_frozen(store: Engine, tmp_path: Path) -> None:
+    from api.main import create_app
+
+    with TestClient(create_app(Settings(data_dir=tmp_path), engine=store, run_scheduler=True)):
+        pool = scheduler._state["scheduler"]._lookup_executor(scheduler.BUILDS)._pool
+        assert pool.submit(_build_process_state).result(timeout=60) == (True, True)
+
+
 def test_builds_stay_in_the_api_process_when_asked(store: Engine, tmp_path: Path) -> None:
     from api.main import create_app
 
