@@ -351,15 +351,15 @@ class Resolver:
         tree = parse_formula(indicator.formula)
         terms = references(tree)
         frames = {t: self.resolve(t, orgs) for t in terms}
-        keys = pl.concat([f.select("org_code", "breakdown") for f in frames.values()]).unique()
-        if keys.is_empty():
+        if not any(f.height for f in frames.values()):
             return empty_parts()
+        # One lazy query, collected once: eager steps cost a query each, and a return derives dozens.
         alias = {t: f"t{i}" for i, t in enumerate(terms)}
-        joined = keys
+        joined = pl.concat([f.lazy().select("org_code", "breakdown") for f in frames.values()]).unique()
         for term, frame in frames.items():
             a = alias[term]
             joined = joined.join(
-                frame.select(
+                frame.lazy().select(
                     "org_code", "breakdown", pl.col("value").alias(f"{a}_v"), pl.col("status").alias(f"{a}_s"),
                     pl.col("reason").alias(f"{a}_r"), pl.col("obs_ids").alias(f"{a}_o"), pl.col("weights").alias(f"{a}_w"),
                     pl.col("parts").alias(f"{a}_p"),
@@ -425,7 +425,7 @@ class Resolver:
                 "weights"
             ),
         )
-        return out.cast(PART_SCHEMA).sort("org_code", "breakdown")
+        return out.cast(PART_SCHEMA).sort("org_code", "breakdown").collect(engine="in-memory")
 
 
 def _expression(node: Node, columns: dict[str, pl.Expr]) -> pl.Expr:

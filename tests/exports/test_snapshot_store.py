@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import Session
 
 import db
@@ -94,3 +94,36 @@ def test_the_migration_puts_the_bytes_last_on_sqlite_and_back(tmp_path: Path) ->
     assert columns()[-2:] == ["created_at", "data"]
     with engine.connect() as connection:
         assert connection.execute(text("SELECT data FROM export_snapshot")).scalar_one() == b"kept"
+
+
+def test_postgresql_compresses_snapshots_with_lz4_and_the_migration_reverts_it(store: Engine) -> None:
+    from alembic import command
+
+    if store.dialect.name != "postgresql":
+        pytest.skip("SQLite does not compress a row's bytes")
+    # Text that compresses, large enough to be compressed at all (PostgreSQL tries from about 2 kB).
+    data = b'{"cell":"E10000024","value":12.5}' * 4_000
+
+    def stored() -> str:
+        with db.session_scope(store) as session:
+            blobs.store(session.connection(), _build(session), "json", data, datetime.now(UTC))
+        with store.connect() as connection:
+            method = connection.execute(
+                text("SELECT pg_column_compression(data) FROM export_snapshot ORDER BY id DESC LIMIT 1")
+            ).scalar_one()
+            assert (
+                blobs._from_store(
+                    connection, connection.execute(text("SELECT max(id) FROM export_snapshot")).scalar_one()
+                )
+                == data
+            )
+        return str(method)
+
+    assert stored() == "lz4"
+    config = db.alembic_config(store)
+    with store.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006_h10")
+    assert stored() == "pglz"
+    db.upgrade(store)
+    assert stored() == "lz4"
