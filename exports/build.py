@@ -234,6 +234,9 @@ class Builder:
         if field.relation == "subset_of" and not field.breakdown:
             return None
         figures = self.resolver.resolve(ind.id, orgs)
+        if not figures.height:
+            # Half a return's fields find no figure in a typical year: four frame steps would only say so again.
+            return figures
         if field.recode:
             figures = recode(
                 figures, field.recode["dim"], field.recode["map"], aggregation=ind.aggregation,

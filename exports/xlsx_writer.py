@@ -141,18 +141,19 @@ def _write_value(ws: Any, row: int, col: int, cell: dict[str, Any], styles: _Sty
     status = cell["status"]
     display = cell["display"] or ""
     value = finite(cell["value"])
+    # The undecorated writers (see _data_list); a SafeWorksheet's _write_string still neutralises the text.
     if status == "suppressed":
-        ws.write_string(row, col, display or "c", styles.suppressed)
+        ws._write_string(row, col, display or "c", styles.suppressed)
     elif status == "missing":
         # A missing figure shows its symbol, so it is never confused with an agency's "x" or a blank.
-        ws.write_string(row, col, display or "..", styles.missing)
+        ws._write_string(row, col, display or "..", styles.missing)
     elif value is not None:
-        ws.write_number(row, col, value, styles.number(cell["decimals"], cell.get("flag")))
+        ws._write_number(row, col, value, styles.number(cell["decimals"], cell.get("flag")))
     elif display:
         # not_available ("x") and other flagged cells show their symbol, never a number.
-        ws.write_string(row, col, display, styles.flagged)
+        ws._write_string(row, col, display, styles.flagged)
     else:
-        ws.write_blank(row, col, None, styles.missing)
+        ws._write_blank(row, col, None, styles.missing)
 
 
 def _header(ws: Any, headers: Sequence[tuple[str, int]], styles: _Styles, *, row: int = 0) -> None:
@@ -210,6 +211,9 @@ def _data_list(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws = wb.add_worksheet("Data")
     _header(ws, _LIST_COLUMNS, styles)
     labels = {code: info.label for code, info in fields_by_code(built).items()}
+    # XlsxWriter's undecorated write_string: the decorated one first tries the row as "A1" text, two
+    # calls more for each of a return's tens of thousands of cells. It is SafeWorksheet's, which neutralises.
+    put, style = ws._write_string, styles.text
     r = 0
     for r, cell in enumerate(cell_rows(built), start=1):
         texts = (
@@ -222,10 +226,10 @@ def _data_list(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
             cell["breakdown"],
         )
         for col, text in enumerate(texts):
-            ws.write_string(r, col, text or "", styles.text)
+            put(r, col, text or "", style)
         _write_value(ws, r, 7, cell, styles)
         for col, text in ((8, cell["unit"]), (9, cell["status"]), (10, cell["reason"]), (11, cell["cell_id"])):
-            ws.write_string(r, col, text or "", styles.text)
+            put(r, col, text or "", style)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, r, len(_LIST_COLUMNS) - 1)
 
@@ -255,13 +259,13 @@ def _data_grid(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws.set_row(0, 60)
     # Row by row, as a constant-memory sheet must be written; the last cell of a place wins.
     for r, (code, placed) in enumerate(by_org.items(), start=1):
-        ws.write_string(r, 0, code, styles.text)
-        ws.write_string(r, 1, orgs[code], styles.text)
+        ws._write_string(r, 0, code, styles.text)
+        ws._write_string(r, 1, orgs[code], styles.text)
         for col in columns.values():
             found = placed.get(col)
             if found is None:
                 # A grid has a place for every org x column; an absent cell is shown as missing, not as 0.
-                ws.write_blank(r, col, None, styles.missing)
+                ws._write_blank(r, col, None, styles.missing)
             else:
                 _write_value(ws, r, col, found, styles)
     ws.freeze_panes(1, 2)
@@ -296,16 +300,18 @@ def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     summary = built.lineage_summary.select(
         "cell_id", "field_code", "org_code", "figures", "provenance", "sources", "stored"
     )
+    # The undecorated writers, as on the Data sheet.
+    put, number, style = ws._write_string, ws._write_number, styles.text
     for r, (cell_id, field_code, org_code, figures, provenance, sources, stored) in enumerate(
         summary.iter_rows(), start=1
     ):
-        ws.write_string(r, 0, cell_id, styles.text)
-        ws.write_string(r, 1, field_code or "", styles.text)
-        ws.write_string(r, 2, org_code or "", styles.text)
-        ws.write_number(r, 3, figures, styles.integer)
-        ws.write_string(r, 4, provenance, styles.text)
-        ws.write_string(r, 5, sources, styles.text)
-        ws.write_string(r, 6, stored, styles.text)
+        put(r, 0, cell_id, style)
+        put(r, 1, field_code or "", style)
+        put(r, 2, org_code or "", style)
+        number(r, 3, figures, styles.integer)
+        put(r, 4, provenance, style)
+        put(r, 5, sources, style)
+        put(r, 6, stored, style)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(r, 1), len(_LINEAGE_COLUMNS) - 1)
 

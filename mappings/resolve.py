@@ -312,6 +312,9 @@ class Resolver:
 
     def _collected(self, indicator: Indicator, orgs: list[str], depth: int) -> pl.DataFrame:
         stored = self.stored(indicator)
+        if not stored.height:
+            # Nothing stored, nothing to find or roll up: a filter would cost a query (0.2 ms) to say so.
+            return stored
         direct = stored.filter(pl.col("org_code").is_in(orgs))
         have = set(direct["org_code"].unique().to_list())
         wanting = [o for o in orgs if o not in have]

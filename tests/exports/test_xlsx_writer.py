@@ -230,6 +230,19 @@ def test_hostile_text_stays_text_and_is_neutralised() -> None:
     assert frame["Field label"].to_list() == ["'@SUM(1)"]
 
 
+def test_hostile_text_is_neutralised_in_the_grid_and_on_the_lineage_sheet() -> None:
+    hostile = '=HYPERLINK("http://evil.example","click")'
+    built = make_built(layout="grid", cells=[{**CELLS[0], "org_name": hostile}, *CELLS[1:]])
+    # A file name is the agency's own text; the Lineage sheet lists it beside the cell's figures.
+    lineage = built.lineage.with_columns(pl.lit("-2+3.csv").alias("filename"), pl.lit("@evil").alias("agency_code"))
+    data = write_xlsx(dataclasses.replace(built, lineage=lineage))
+    grid = _read(data, "Data")
+    assert grid["Org name"].to_list()[0] == "'" + hostile
+    sources = _read(data, "Lineage")["Agencies and files"].to_list()
+    assert sources
+    assert all(text.startswith("'@evil -2+3.csv") for text in sources)
+
+
 @pytest.mark.parametrize(
     ("layout", "streamed", "stamp"),
     # XlsxWriter's fixed time is 1 January 1980 for parts made in memory, 31 January for parts made as files.
