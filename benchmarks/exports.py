@@ -32,6 +32,8 @@ from pathlib import Path
 
 import polars as pl
 
+from benchmarks import empty_postgres
+
 YEAR = "FY2024-25"
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 
@@ -306,19 +308,6 @@ def _run(*args: str) -> dict[str, float]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _empty_postgres(url: str) -> None:
-    """Empty the PostgreSQL database the benchmark was given and bring it to the latest migration."""
-    from sqlalchemy import text
-
-    import db
-
-    engine = db.make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def _loaded(folder: Path, database_url: str) -> str:
     """Return the URL of a migrated database holding the bundled catalogue, geography and demo agencies."""
     import db
@@ -327,7 +316,7 @@ def _loaded(folder: Path, database_url: str) -> str:
 
     if not database_url:
         return f"sqlite:///{_prepare(folder)}"
-    _empty_postgres(database_url)
+    empty_postgres(database_url)
     engine = db.make_engine(database_url)
     db.upgrade(engine)
     with db.session_scope(engine) as session:
