@@ -41,3 +41,16 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def thaw_startup_heap() -> None:
+    """Give what :func:`freeze_startup_heap` froze back to the collector, and collect, as a process stops.
+
+    A frozen object is never collected. The pools and queues a process made as it started hold
+    named semaphores, which multiprocessing unlinks when they are collected or at exit; but
+    ``serve`` ends by the signal it was sent (uvicorn raises it again once shut down), which runs no
+    exit handlers, so whatever was still frozen in a reference cycle was left for the resource
+    tracker to report as leaked.
+    """
+    gc.unfreeze()
+    gc.collect()

@@ -154,6 +154,7 @@ def serve(
             run_scheduler=settings.scheduler_embedded,
             batch_read_audit=True,
             upload_processes=settings.upload_processes,
+            freeze_heap=True,
         ),
         host=host or settings.host,
         port=port or settings.port,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -81,3 +82,42 @@ def test_serve_refuses_to_embed_the_scheduler_in_several_workers(
     assert "run `onereturn scheduler`" in result.output
     assert "ONERETURN_SCHEDULER_EMBEDDED=false" in result.output
     assert not any(tmp_path.iterdir()), "nothing was started or created"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_freezes_each_api_workers_startup_heap(
+    workers: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its one worker and each of several keep what they made as they started out of the collector's way."""
+    import uvicorn
+
+    import api.main
+
+    monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ONERETURN_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ONERETURN_LOAD_DEMO", "false")
+    monkeypatch.setenv("ONERETURN_SCHEDULER_EMBEDDED", "true" if workers == 1 else "false")
+    made: list[dict[str, object]] = []
+    real = api.main.create_app
+
+    def create_app(*args: Any, **kwargs: Any) -> Any:
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api.main, "create_app", create_app)
+
+    def run(_app: object, **options: object) -> None:
+        # Several workers each build the app from the factory, as uvicorn's would.
+        if options.get("factory"):
+            api.main.served_app()
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    from settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["serve", "--workers", str(workers)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert [k.get("freeze_heap") for k in made] == [True]
