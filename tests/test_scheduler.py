@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -339,6 +340,34 @@ def test_builds_stay_in_the_api_process_when_asked(store: Engine, tmp_path: Path
 
 @pytest.mark.postgres
 @pytest.mark.slow
+def test_onereturn_scheduler_freezes_its_startup_heap_once_running(store: Engine, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ONERETURN_DATABASE_URL": store.url.render_as_string(hide_password=False),
+        "ONERETURN_DATA_DIR": str(tmp_path),
+        "ONERETURN_LOG_JSON": "false",
+    }
+    command = [sys.executable, "-c", "import cli; cli.main()", "scheduler"]
+    log_path = tmp_path / "scheduler.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and "startup heap frozen" not in log_path.read_text():
+                assert proc.poll() is None, log_path.read_text()
+                time.sleep(0.2)
+            frozen = re.search(r"startup heap frozen: (\d+) objects", log_path.read_text())
+            assert frozen, log_path.read_text()[-2000:]
+            # The modules, the ORM's mappings and the catalogue at least.
+            assert int(frozen.group(1)) > 50_000
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine, tmp_path: Path) -> None:
     from sqlalchemy import text
 
