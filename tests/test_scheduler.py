@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -340,7 +341,9 @@ def test_builds_stay_in_the_api_process_when_asked(store: Engine, tmp_path: Path
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_onereturn_scheduler_freezes_its_startup_heap_once_running(store: Engine, tmp_path: Path) -> None:
+@contextmanager
+def _running_scheduler(store: Engine, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`onereturn scheduler` on the store, as a process of its own with its log, stopped by SIGTERM after."""
     env = {
         **os.environ,
         "ONERETURN_DATABASE_URL": store.url.render_as_string(hide_password=False),
@@ -349,23 +352,28 @@ def test_onereturn_scheduler_freezes_its_startup_heap_once_running(store: Engine
     }
     command = [sys.executable, "-c", "import cli; cli.main()", "scheduler"]
     log_path = tmp_path / "scheduler.log"
-    with log_path.open("w") as log:
+    with log_path.open("wb") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and "startup heap frozen" not in log_path.read_text():
-                assert proc.poll() is None, log_path.read_text()
-                time.sleep(0.2)
-            frozen = re.search(r"startup heap frozen: (\d+) objects", log_path.read_text())
-            assert frozen, log_path.read_text()[-2000:]
-            # The modules, the ORM's mappings and the catalogue at least.
-            assert int(frozen.group(1)) > 50_000
+            yield proc, log_path
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_onereturn_scheduler_freezes_its_startup_heap_once_running(store: Engine, tmp_path: Path) -> None:
+    with _running_scheduler(store, tmp_path) as (proc, log_path):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "startup heap frozen" not in log_path.read_text():
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.2)
+        frozen = re.search(r"startup heap frozen: (\d+) objects", log_path.read_text())
+        assert frozen, log_path.read_text()[-2000:]
+        # The modules, the ORM's mappings and the catalogue at least.
+        assert int(frozen.group(1)) > 50_000
 
 
 def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine, tmp_path: Path) -> None:
@@ -373,48 +381,34 @@ def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine,
 
     if store.dialect.name != "postgresql":
         pytest.skip("pg_stat_activity is PostgreSQL's")
-    env = {
-        **os.environ,
-        "ONERETURN_DATABASE_URL": store.url.render_as_string(hide_password=False),
-        "ONERETURN_DATA_DIR": str(tmp_path),
-    }
-    command = [sys.executable, "-c", "import cli; cli.main()", "scheduler"]
-    with open(tmp_path / "scheduler.log", "w") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with Session(store) as session:
-                    if session.execute(select(scheduler.SchedulerHeartbeat)).first() is not None:
-                        break
-                time.sleep(0.2)
-            else:
-                pytest.fail("the scheduler never became active")
-            stuck: list[tuple[int, str, str]] = []
-            # Sample for longer than the few seconds allowed, so a transaction held open would show.
-            for _ in range(16):
-                with store.connect() as conn:
-                    stuck += conn.execute(
-                        text(
-                            "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%' "
-                            "AND now() - state_change > interval '3 seconds'"
-                        )
-                    ).all()
-                time.sleep(0.5)
-            assert stuck == []
+    with _running_scheduler(store, tmp_path):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with Session(store) as session:
+                if session.execute(select(scheduler.SchedulerHeartbeat)).first() is not None:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the scheduler never became active")
+        stuck: list[tuple[int, str, str]] = []
+        # Sample for longer than the few seconds allowed, so a transaction held open would show.
+        for _ in range(16):
             with store.connect() as conn:
-                locks = conn.execute(
-                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"),
-                    {"k": scheduler.LOCK_KEY & 0xFFFFFFFF},
-                ).scalar_one()
-            assert locks == 1, "the leader lock is still held"
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                stuck += conn.execute(
+                    text(
+                        "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%' "
+                        "AND now() - state_change > interval '3 seconds'"
+                    )
+                ).all()
+            time.sleep(0.5)
+        assert stuck == []
+        with store.connect() as conn:
+            locks = conn.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"),
+                {"k": scheduler.LOCK_KEY & 0xFFFFFFFF},
+            ).scalar_one()
+        assert locks == 1, "the leader lock is still held"
 
 
 def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path: Path) -> None:
