@@ -7,7 +7,8 @@ import importlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -204,20 +205,49 @@ def rows_frame(rows: Sequence[Sequence[Any]], schema: Mapping[str, Any]) -> pl.D
     return pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=dict(schema))
 
 
+def _copy_batches(cursor: Any, statement: str, batches: Iterable[Iterable[tuple[Any, ...]]]) -> None:
+    for rows in batches:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _copy_and_close(cursor: Any, statement: str, batches: Iterable[Iterable[tuple[Any, ...]]]) -> None:
+    try:
+        _copy_batches(cursor, statement, batches)
+    finally:
+        cursor.close()
+
+
 def bulk_insert(
-    session: Session, table: str, columns: Sequence[str], batches: Iterable[Iterable[tuple[Any, ...]]]
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    batches: Iterable[Iterable[tuple[Any, ...]]],
+    *,
+    pending: ExitStack | None = None,
 ) -> None:
-    """Insert rows batch by batch through the driver's bulk path (COPY on PostgreSQL), in the caller's transaction."""
+    """Insert rows batch by batch through the driver's bulk path (COPY on PostgreSQL), in the caller's transaction.
+
+    With ``pending`` on PostgreSQL the rows are copied in a thread, finished (and any error raised) when
+    ``pending`` closes: the caller must not use the connection until then.
+    """
     connection = session.connection()
     # The driver's own bulk path: the ORM would build a dict per row, which a million-row upload cannot afford.
     cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     names = ", ".join(f'"{c}"' for c in columns)
+    if pending is not None and connection.dialect.name == "postgresql":
+        # A thread of its own, as PostgreSQL checks a row's foreign keys only once its COPY has ended:
+        # the driver waits for that without the interpreter lock, so the caller's work goes on meanwhile.
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"copy-{table}")
+        done = worker.submit(_copy_and_close, cursor, f"COPY {table} ({names}) FROM STDIN", batches)
+        worker.shutdown(wait=False)
+        pending.callback(done.result)
+        return
     try:
         for rows in batches:
             if connection.dialect.name == "postgresql":
-                with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                _copy_batches(cursor, f"COPY {table} ({names}) FROM STDIN", [rows])
             else:
                 marks = ", ".join("?" * len(columns))
                 cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)

@@ -10,6 +10,7 @@ any past instant, and its stored snapshots, stay available.
 from __future__ import annotations
 
 import hashlib
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime
 
@@ -41,12 +42,12 @@ def cell_digests(built: BuiltReturn) -> dict[str, str]:
     return digests
 
 
-def record_cells(session: Session, build_id: int, built: BuiltReturn) -> None:
-    """Store the cell digests of a new build."""
+def record_cells(session: Session, build_id: int, built: BuiltReturn, *, pending: ExitStack | None = None) -> None:
+    """Store the cell digests of a new build (see ``bulk_insert`` for ``pending``)."""
     digests = cell_digests(built)
     if digests:
         rows = ((build_id, cell_id, digest) for cell_id, digest in digests.items())
-        bulk_insert(session, BuildCell.__tablename__, ("build_id", "cell_id", "digest"), [rows])
+        bulk_insert(session, BuildCell.__tablename__, ("build_id", "cell_id", "digest"), [rows], pending=pending)
 
 
 def build_at(session: Session, return_id: str, period: str, instant: datetime) -> ReturnBuild | None:

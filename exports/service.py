@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -101,6 +102,16 @@ def build(
     session: Session, return_id: str, period: str, *, builder: Builder | None = None
 ) -> tuple[ReturnBuild, BuiltReturn]:
     """Build a return for a period, reusing the last build when nothing it shows has changed."""
+    with ExitStack() as pending:
+        record, built, _ = _build(session, return_id, period, builder, pending)
+    return record, built
+
+
+def _build(
+    session: Session, return_id: str, period: str, builder: Builder | None, pending: ExitStack
+) -> tuple[ReturnBuild, BuiltReturn, bool]:
+    """``build``, saying whether the build is new; on PostgreSQL its lineage is still being stored when it
+    returns, until ``pending`` closes (the connection must wait for that)."""
     check_period(session, return_id, builder.period.code if builder is not None else period)
     ret, fields = return_with_fields(session, return_id)
     if builder is None:
@@ -116,7 +127,7 @@ def build(
     last = _latest(session, return_id, built.period)
     if last is not None and last.fingerprint == print_:
         last.source_mark = mark
-        return last, _with_time(built, last.generated_at)
+        return last, _with_time(built, last.generated_at), False
     record = ReturnBuild(
         return_id=return_id, period=built.period, fingerprint=print_, source_mark=mark, generated_at=now,
         catalogue_version=built.catalogue_version, cell_count=built.cells.height, completeness=built.completeness,
@@ -124,6 +135,7 @@ def build(
     session.add(record)
     session.flush()
     assert record.id is not None
+    record_cells(session, record.id, built, pending=pending)
     if built.lineage.height:
         hidden = built.cells.filter(pl.col("status") == "suppressed").get_column("cell_id").to_list()
         rows = built.lineage.select(
@@ -135,9 +147,11 @@ def build(
         bulk_insert(
             session, LineageRow.__tablename__, columns,
             [rows.with_columns(pl.lit(record.id).alias("build_id")).select(columns).iter_rows()],
+            # Left open: PostgreSQL checks each row's keys (about a third of a second for a year's returns)
+            # while the caller writes the files, on a core of its own.
+            pending=pending,
         )  # fmt: skip
-    record_cells(session, record.id, built)
-    return record, built
+    return record, built, True
 
 
 def _with_time(built: BuiltReturn, generated_at: datetime) -> BuiltReturn:
@@ -208,17 +222,21 @@ def snapshots(
         found = [_stored(session, last.id, fmt) for fmt in formats]
         if all(s is not None for s in found):
             return [_as_snapshot(session, s, last, return_id) for s in found if s is not None]
-    record, built = build(session, return_id, period, builder=builder)
-    assert record.id is not None
-    # One built return for every format: the writers share the rows it has read once.
-    stamped = _with_time(built, record.generated_at)
+    with ExitStack() as pending:
+        record, built, new = _build(session, return_id, period, builder, pending)
+        assert record.id is not None
+        # One built return for every format: the writers share the rows it has read once. A new build
+        # has nothing stored yet, so they write without asking the store (whose connection is still
+        # taking the build's lineage); a build reused may have some formats stored already.
+        stamped = _with_time(built, record.generated_at)
+        written = {fmt: write(stamped, fmt) for fmt in formats} if new else {}  # type: ignore[arg-type]
     out = []
     for fmt in formats:
-        stored = _stored(session, record.id, fmt)
+        stored = None if new else _stored(session, record.id, fmt)
         if stored is not None:
             out.append(_as_snapshot(session, stored, record, return_id))
             continue
-        data = write(stamped, fmt)  # type: ignore[arg-type]
+        data = written[fmt] if new else write(stamped, fmt)  # type: ignore[arg-type]
         snapshot_id, content_hash = blobs.store(session.connection(), record.id, fmt, data, datetime.now(UTC))
         out.append(
             Snapshot(

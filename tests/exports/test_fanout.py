@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import polars as pl
+import psycopg
 import pytest
 from polars.testing import assert_frame_equal
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
+import db
+from exports import service
 from exports.build import Builder, return_with_fields
-from exports.writers import FORMATS, write
+from exports.model import BuiltReturn
+from exports.models import BuildCell, ExportSnapshot, LineageRow, ReturnBuild
+from exports.writers import FORMATS, ExportFormat, write
 from indicators.periods import parse_period
 from mappings.resolve import FACT_SCHEMA, Resolver
 from settings import Settings
@@ -115,3 +123,72 @@ def test_cells_trace_to_the_same_figures_when_read_in_slices(
     for other in (sliced, by_id):
         assert_frame_equal(other.lineage, whole.lineage)
         assert_frame_equal(other.cells, whole.cells)
+
+
+def _counts(store: Engine) -> list[int]:
+    """How many builds, lineage rows, cell digests and snapshots the store holds."""
+    with Session(store) as session:
+        return [
+            session.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (ReturnBuild, LineageRow, BuildCell, ExportSnapshot)
+        ]
+
+
+def test_a_build_stores_its_lineage_while_its_files_are_written_and_a_failed_file_stores_nothing(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _figures(store, store_settings)
+    copying: list[bool] = []
+
+    def failing(built: BuiltReturn, fmt: ExportFormat) -> bytes:
+        # On PostgreSQL the build's lineage is being copied by another thread while the files are written.
+        copying.append(any(t.name.startswith("copy-lineage_row") for t in threading.enumerate()))
+        if fmt == "xlsx":
+            raise RuntimeError("the disk is full")
+        return write(built, fmt)
+
+    monkeypatch.setattr("exports.service.write", failing)
+    with pytest.raises(RuntimeError, match="the disk is full"), db.session_scope(store) as session:
+        service.snapshots(session, "county_cyp_core", "FY2023-24-Q4", ["csv", "xlsx"])
+    assert _counts(store) == [0, 0, 0, 0]
+    assert copying[0] is (store.dialect.name == "postgresql")
+
+    monkeypatch.undo()
+    with db.session_scope(store) as session:
+        made = service.snapshots(session, "county_cyp_core", "FY2023-24-Q4", ["csv", "xlsx"])
+        record, built = service.build(session, "county_cyp_core", "FY2023-24-Q4")
+        build_id = record.id
+    assert [s.created for s in made] == [True, True]
+    assert build_id == made[0].build_id
+    assert built.lineage.height > 0
+    assert _counts(store) == [1, built.lineage.height, built.cells.height, 2]
+
+
+def _copy_a_row_naming_no_figure(store: Engine, caller_done: threading.Event, waited: list[bool]) -> None:
+    def rows(build_id: int) -> Iterator[tuple[object, ...]]:
+        # Read only once the caller has gone on: without a thread of its own the copy would wait here in vain.
+        waited.append(caller_done.wait(timeout=10))
+        yield build_id, "c1", "f1", "E10000024", -1, 1.0, False
+
+    columns = ("build_id", "cell_id", "field_code", "org_code", "observation_id", "weight", "suppressed")
+    with db.session_scope(store) as session, ExitStack() as pending:
+        record = ReturnBuild(
+            return_id="county_cyp_core", period="FY2023-24-Q4", fingerprint="f" * 64, generated_at=AT,
+            catalogue_version="test", cell_count=1, completeness={},
+        )  # fmt: skip
+        session.add(record)
+        session.flush()
+        assert record.id is not None
+        db.bulk_insert(session, LineageRow.__tablename__, columns, [rows(record.id)], pending=pending)
+        caller_done.set()
+
+
+def test_rows_copied_in_a_thread_are_checked_when_the_caller_is_done(store: Engine) -> None:
+    if store.dialect.name != "postgresql":
+        pytest.skip("SQLite inserts in the caller's thread: the build above covers it there")
+    caller_done = threading.Event()
+    waited: list[bool] = []
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="observation"):
+        _copy_a_row_naming_no_figure(store, caller_done, waited)
+    assert waited == [True]
+    assert _counts(store) == [0, 0, 0, 0]

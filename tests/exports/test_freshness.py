@@ -39,13 +39,13 @@ def revisions(engine: Engine) -> dict[tuple[str, str], int]:
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Record every build that actually runs."""
     made: list[tuple[str, str]] = []
-    real = exports.build
+    real = exports._build
 
-    def counted(session: Session, return_id: str, period: str, **kwargs: Any) -> Any:
+    def counted(session: Session, return_id: str, period: str, *args: Any) -> Any:
         made.append((return_id, period))
-        return real(session, return_id, period, **kwargs)
+        return real(session, return_id, period, *args)
 
-    monkeypatch.setattr(exports, "build", counted)
+    monkeypatch.setattr(exports, "_build", counted)
     return made
 
 
