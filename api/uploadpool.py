@@ -123,7 +123,8 @@ def _run(request: dict[str, Any]) -> Processed:
     spooled = request.pop("data_path", None)
     try:
         if spooled is not None:
-            request["data"] = Path(spooled).read_bytes()
+            # Read by the upload itself, which lets go of the bytes once they are read.
+            request["data"] = Path(spooled)
         done = process(_engine, _settings, request)
         return dataclasses.replace(done, resident=_resident())
     except BaseException as exc:

@@ -110,12 +110,15 @@ def submit(
     *,
     agency_code: str,
     filename: str,
-    data: bytes,
+    data: bytes | Path,
     mode: Mode = "default",
     submitted_by: str = "",
     sheet: str | None = None,
 ) -> Outcome:
-    """Take one upload: keep it, validate it and store its accepted figures in one transaction."""
+    """Take one upload (its bytes, or a file holding them): keep it, validate it and store its accepted figures in one transaction."""
+    if isinstance(data, Path):
+        # Read here, so no caller holds the bytes while the upload is validated and stored.
+        data = data.read_bytes()
     if mode == "dry_run":
         return dry_run(engine, settings, agency_code=agency_code, filename=filename, data=data, sheet=sheet)
     check_size(settings, len(data))
@@ -147,25 +150,32 @@ def submit(
         )  # fmt: skip
         session.add(submission)
         session.commit()
-    return _process_or_fail(engine, settings, submission, data, filename=filename, sheet=sheet, mode=mode)
+    body = [data]
+    del data
+    return _process_or_fail(engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode)
 
 
 def _process_or_fail(
     engine: Engine,
     settings: Settings,
     submission: Submission,
-    data: bytes,
+    body: list[bytes],
     *,
     filename: str,
     sheet: str | None,
     mode: Mode,
 ) -> Outcome:
-    """Read, validate and store a recorded upload; whatever fails, the submission ends ``failed`` with a reason."""
+    """Read, validate and store a recorded upload; whatever fails, the submission ends ``failed`` with a reason.
+
+    ``body`` holds the upload's bytes, taken out once read: a frame down the call that kept them (95 MiB
+    for a million figures in JSON) would hold them through validation and storing, as would one that
+    kept the table read from them.
+    """
     assert submission.id is not None
     # A large request before this one may have left freed memory in the C heap: start from a trimmed heap.
     release_memory()
     with lease.held(engine, submission.id, settings.upload_lease_seconds):
-        return _process(engine, settings, submission, data, filename=filename, sheet=sheet, mode=mode)
+        return _process(engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode)
 
 
 class _CutOff(Exception):
@@ -176,7 +186,7 @@ def _process(
     engine: Engine,
     settings: Settings,
     submission: Submission,
-    data: bytes,
+    body: list[bytes],
     *,
     filename: str,
     sheet: str | None,
@@ -185,12 +195,12 @@ def _process(
     assert submission.id is not None
     try:
         try:
-            raw = read_table(data, filename, sheet=sheet, max_rows=settings.max_upload_rows)
+            tables = [read_table(body.pop(), filename, sheet=sheet, max_rows=settings.max_upload_rows)]
         except OneReturnError as exc:
             problems = _unreadable(exc)
             _finish(engine, submission, problems, status="rejected", message=exc.message)
             return Outcome(submission, None, problems=problems)
-        return _validate_and_store(engine, submission, raw, mode)
+        return _validate_and_store(engine, submission, tables, mode)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise  # the process is stopping: its lease runs out and the upload is marked interrupted
     except _CutOff as exc:
@@ -256,15 +266,20 @@ def reprocess(engine: Engine, settings: Settings, submission_id: int) -> Outcome
         for key, value in reset.items():
             setattr(submission, key, value)
     mode: Mode = "atomic" if submission.mode == "atomic" else "default"
-    return _process_or_fail(engine, settings, submission, data, filename=submission.filename, sheet=None, mode=mode)
+    body = [data]
+    del data
+    return _process_or_fail(engine, settings, submission, body, filename=submission.filename, sheet=None, mode=mode)
 
 
-def _validate_and_store(engine: Engine, submission: Submission, raw: RawTable, mode: Mode) -> Outcome:
+def _validate_and_store(engine: Engine, submission: Submission, tables: list[RawTable], mode: Mode) -> Outcome:
+    """Validate the one table in ``tables`` (taken out, and let go of once validated) and store what it gives."""
     assert submission.id is not None
     with Session(engine) as session:
         ctx = build_context(session, submission.agency_code)
+    raw = tables.pop()
     result = validate(raw.frame, ctx, unresolved=raw.unresolved)
     submission.source_format = raw.source_format
+    del raw
     counts = {
         "rows_read": result.rows_read, "error_count": result.error_count, "warning_count": result.warning_count,
         "query_count": result.query_count, "information_count": result.information_count,

@@ -480,8 +480,8 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     ruled = ruling.problems
     figures = _figures(good)
     del good
-    accepted = figures.filter(~pl.col("file_row").is_in(list(ruling.error_rows | ruling.held_rows)))
-    held = figures.filter(pl.col("file_row").is_in(list(ruling.held_rows)))
+    accepted = figures.filter(~pl.col("file_row").is_in(crosscheck.row_numbers(ruling.error_rows | ruling.held_rows)))
+    held = figures.filter(pl.col("file_row").is_in(crosscheck.row_numbers(ruling.held_rows)))
     del figures
     notes = [errors, ruled]
     if ignored:

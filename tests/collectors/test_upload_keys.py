@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+import weakref
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -9,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors import read
 from collectors import store as figure_store
 from collectors.service import submit
 from settings import Settings
@@ -107,3 +112,35 @@ def test_postgresql_reads_and_revises_staged_figures_by_the_index(store: Engine,
     for plan in (read, revise):
         assert "Seq Scan on observation" not in plan, plan
         assert "pk_observation" in plan or "uq_observation" in plan, plan
+
+
+def test_while_an_upload_is_stored_nothing_holds_its_bytes_or_the_table_read_from_them(
+    store: Engine, store_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What upload processes do: the upload's file is handed over and read by the upload itself.
+    upload = tmp_path / "n.csv"
+    upload.write_bytes((HEADER + f"cyp.cin_count,E10000024,{MONTHS[0]},,500,,,,\n").encode())
+    seen: dict[str, Any] = {}
+
+    def reading(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        seen["data"] = data
+        raw = read.read_table(data, *args, **kwargs)
+        seen["frame"] = weakref.ref(raw.frame)
+        return raw
+
+    def splitting(accepted: pl.DataFrame, current: pl.DataFrame) -> Any:
+        gc.collect()
+        alone = {"data": bytes(seen["data"])}
+        # Held by ``seen`` alone, as a copy is by ``alone``: no frame of the upload still has them.
+        seen["holders"] = sys.getrefcount(seen["data"]) - sys.getrefcount(alone["data"])
+        seen["frame alive"] = seen["frame"]() is not None
+        return figure_store.split_changes(accepted, current)
+
+    monkeypatch.setattr("collectors.service.read_table", reading)
+    monkeypatch.setattr("collectors.service.split_changes", splitting)
+    outcome = submit(store, store_settings, agency_code="notts_cyp", filename="n.csv", data=upload)
+    assert outcome.submission is not None
+    assert outcome.submission.status == "accepted", outcome.problems
+    assert outcome.submission.size_bytes == upload.stat().st_size
+    assert seen["holders"] == 0
+    assert seen["frame alive"] is False
