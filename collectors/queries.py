@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-from sqlalchemy import update
+from sqlalchemy import tuple_, update
 from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, lock_pairs, split_changes, write_figures
@@ -44,6 +44,8 @@ def upload_status(*, errors: int, stored: int, held: int) -> str:
 
 #: Held figures written, read or closed per batch: an upload can hold a query on every one of a million rows.
 BATCH = 20_000
+#: (indicator, period) pairs named in one read of open queries (two bound parameters each).
+_PAIR_BATCH = 400
 #: Ids named in one UPDATE (well under SQLite's and PostgreSQL's limits on bound parameters).
 _CLOSE_BATCH = 5_000
 
@@ -64,21 +66,28 @@ def supersede_held(session: Session, agency_code: str, accepted: pl.DataFrame) -
     """Close the open queries of earlier uploads whose figure this upload has now given (with a note, or changed)."""
     if accepted.is_empty():
         return
-    # Read as a frame a batch at a time and matched by a join, never as one object per open query.
+    # Only the open queries in the upload's own (indicator, period) pairs are read, through their index: read
+    # for the whole agency, every upload paid for every other's queries (24,000 open: 0.12 s for 5,000 figures).
     schema = {"id": pl.Int64, "submission_id": pl.Int64, **dict.fromkeys(KEY, pl.String)}
-    result = session.execute(
-        select(col(HeldFigure.id), col(HeldFigure.submission_id), *(getattr(HeldFigure, k) for k in KEY))
-        .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
-        .where(Submission.agency_code == agency_code, HeldFigure.state == "open")
-        .execution_options(yield_per=BATCH)
-    )
+    pairs = accepted.select("indicator_id", "period").unique().sort("indicator_id", "period").rows()
     given: pl.DataFrame | None = None
     matched = [pl.DataFrame(schema=schema).select("id", "submission_id")]
-    for part in result.partitions():
-        # The upload's keys, made only when the agency has an open query: most uploads meet none.
-        given = accepted.select(KEY).unique() if given is None else given
-        found = rows_frame(part, schema)
-        matched.append(found.join(given, on=KEY, how="semi").select("id", "submission_id"))
+    for start in range(0, len(pairs), _PAIR_BATCH):
+        result = session.execute(
+            select(col(HeldFigure.id), col(HeldFigure.submission_id), *(getattr(HeldFigure, k) for k in KEY))
+            .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
+            .where(
+                tuple_(col(HeldFigure.indicator_id), col(HeldFigure.period)).in_(pairs[start : start + _PAIR_BATCH]),
+                HeldFigure.state == "open",
+                Submission.agency_code == agency_code,
+            )
+            .execution_options(yield_per=BATCH)
+        )
+        for part in result.partitions():
+            # The upload's keys, made only when it meets an open query: most uploads meet none.
+            given = accepted.select(KEY).unique() if given is None else given
+            found = rows_frame(part, schema)
+            matched.append(found.join(given, on=KEY, how="semi").select("id", "submission_id"))
     closed = pl.concat(matched)
     if closed.is_empty():
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -194,6 +194,8 @@ class HeldFigure(SQLModel, table=True):
     """A figure of an upload held back by a query until someone explains it with a note."""
 
     __tablename__ = "held_figure"
+    # An upload looks up the open queries of its own (indicator, period) pairs (queries.supersede_held).
+    __table_args__ = (Index("ix_held_figure_pair_state", "indicator_id", "period", "state"),)
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)

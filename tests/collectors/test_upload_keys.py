@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+import db
 from collectors import read
 from collectors import store as figure_store
 from collectors.service import submit
@@ -144,3 +145,47 @@ def test_while_an_upload_is_stored_nothing_holds_its_bytes_or_the_table_read_fro
     assert outcome.submission.size_bytes == upload.stat().st_size
     assert seen["holders"] == 0
     assert seen["frame alive"] is False
+
+
+def _open_queries(store: Engine) -> list[tuple[str, str]]:
+    from sqlmodel import select
+
+    from indicators.models import HeldFigure
+
+    with Session(store) as session:
+        held = session.execute(select(HeldFigure).where(HeldFigure.state == "open")).scalars()
+        return sorted((h.period, h.org_code) for h in held)
+
+
+@pytest.mark.parametrize("pairs_per_read", [1, 400])
+def test_an_upload_closes_the_open_queries_on_its_own_figures_only(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch, pairs_per_read: int
+) -> None:
+    monkeypatch.setattr("collectors.queries._PAIR_BATCH", pairs_per_read)
+    send(store, store_settings, *(f"cyp.cin_count,E10000024,{day},,500,,,," for day in MONTHS[:3]))
+    # Each doubled figure is held by a change query until a note explains it.
+    for day in MONTHS[:3]:
+        data = (HEADER + f"cyp.cin_count,E10000024,{day},,1000,,,,\n").encode()
+        held = submit(store, store_settings, agency_code="notts_cyp", filename="q.csv", data=data)
+        assert held.submission is not None
+        assert held.submission.queries_open == 1
+    assert _open_queries(store) == [(day, "E10000024") for day in MONTHS[:3]]
+    read: list[int] = []
+    rows_frame = db.rows_frame
+
+    def counted(rows: Any, schema: Any) -> pl.DataFrame:
+        read.append(len(rows))
+        return rows_frame(rows, schema)
+
+    monkeypatch.setattr("collectors.queries.rows_frame", counted)
+    # Given again with notes for two of the three periods (and a figure of a period with no query).
+    send(
+        store,
+        store_settings,
+        f"cyp.cin_count,E10000024,{MONTHS[0]},,1000,,,final,A new team found more children",
+        f"cyp.cin_count,E10000024,{MONTHS[2]},,1000,,,final,A new team found more children",
+        f"cyp.cin_count,E10000024,{MONTHS[4]},,500,,,,",
+    )
+    assert _open_queries(store) == [(MONTHS[1], "E10000024")]
+    # Only the open queries of its own (indicator, period) pairs were read, not the agency's third.
+    assert sum(read) == 2
