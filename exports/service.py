@@ -230,20 +230,20 @@ def snapshots(
         # taking the build's lineage); a build reused may have some formats stored already.
         stamped = _with_time(built, record.generated_at)
         written = {fmt: write(stamped, fmt) for fmt in formats} if new else {}  # type: ignore[arg-type]
-    out = []
+    made: dict[str, Snapshot] = {}
     for fmt in formats:
+        if fmt in made:  # a format asked for twice is stored once
+            continue
         stored = None if new else _stored(session, record.id, fmt)
         if stored is not None:
-            out.append(_as_snapshot(session, stored, record, return_id))
+            made[fmt] = _as_snapshot(session, stored, record, return_id)
             continue
         data = written[fmt] if new else write(stamped, fmt)  # type: ignore[arg-type]
         snapshot_id, content_hash = blobs.store(session.connection(), record.id, fmt, data, datetime.now(UTC))
-        out.append(
-            Snapshot(
-                snapshot_id, record.id, return_id, record.period, fmt, content_hash, record.generated_at, data, True
-            )
+        made[fmt] = Snapshot(
+            snapshot_id, record.id, return_id, record.period, fmt, content_hash, record.generated_at, data, True
         )
-    return out
+    return [made[fmt] for fmt in formats]
 
 
 def snapshot(session: Session, return_id: str, period: str, fmt: str, *, builder: Builder | None = None) -> Snapshot:
