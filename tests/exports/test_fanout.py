@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
 import psycopg
@@ -138,20 +139,28 @@ def test_a_build_stores_its_lineage_while_its_files_are_written_and_a_failed_fil
     store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _figures(store, store_settings)
+    writing = threading.Event()
     copying: list[bool] = []
+    copy_and_close = db._copy_and_close
+
+    def held(*args: Any) -> None:
+        # Each copy waits until a file is being written: it ends only if the files are written meanwhile.
+        copying.append(writing.wait(timeout=10))
+        copy_and_close(*args)
 
     def failing(built: BuiltReturn, fmt: ExportFormat) -> bytes:
-        # On PostgreSQL the build's lineage is being copied by another thread while the files are written.
-        copying.append(any(t.name.startswith("copy-lineage_row") for t in threading.enumerate()))
+        writing.set()
         if fmt == "xlsx":
             raise RuntimeError("the disk is full")
         return write(built, fmt)
 
+    monkeypatch.setattr("db._copy_and_close", held)
     monkeypatch.setattr("exports.service.write", failing)
     with pytest.raises(RuntimeError, match="the disk is full"), db.session_scope(store) as session:
         service.snapshots(session, "county_cyp_core", "FY2023-24-Q4", ["csv", "xlsx"])
     assert _counts(store) == [0, 0, 0, 0]
-    assert copying[0] is (store.dialect.name == "postgresql")
+    # On PostgreSQL the cell digests and the lineage are copied by threads while the files are written.
+    assert copying == ([True, True] if store.dialect.name == "postgresql" else [])
 
     monkeypatch.undo()
     with db.session_scope(store) as session:
