@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -73,6 +74,7 @@ async def upload_slot(request: Request) -> AsyncIterator[None]:
     if slots is None:
         # An app served without its start-up (a bare test client) makes them on first use, on the event loop.
         slots = request.app.state.upload_slots = anyio.Semaphore(settings.upload_slots)
+    started = time.perf_counter()
     try:
         slots.acquire_nowait()
     except anyio.WouldBlock:
@@ -86,6 +88,8 @@ async def upload_slot(request: Request) -> AsyncIterator[None]:
                 f"{settings.retry_after_seconds} s",
                 retry_after=settings.retry_after_seconds,
             ) from None
+    # Told to the client (Server-Timing), so a slow upload says whether it queued or was slow to process.
+    request.state.upload_slot_wait = time.perf_counter() - started
     try:
         yield
     finally:
@@ -93,3 +97,12 @@ async def upload_slot(request: Request) -> AsyncIterator[None]:
 
 
 UploadSlot = Annotated[None, Depends(upload_slot)]
+
+
+def upload_timing(request: Request, processing: float) -> dict[str, str]:
+    """The Server-Timing header of an upload's answer: how long it waited for a slot and how long it was processed."""
+    waited = float(getattr(request.state, "upload_slot_wait", 0.0))
+    return {
+        "Server-Timing": f'slot;dur={waited * 1000:.1f};desc="Waiting for an upload slot", '
+        f'process;dur={processing * 1000:.1f};desc="Reading the file then validating and storing its figures"'
+    }

@@ -60,29 +60,52 @@ class Tally:
     status: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The service's own account of each answered request (its Server-Timing header), in seconds by part.
+    parts: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, status: int, seconds: float) -> None:
-        """Record one answered request."""
+    def add(self, status: int, seconds: float, timing: str = "") -> None:
+        """Record one answered request (with its Server-Timing header, if it had one)."""
         with self.lock:
             self.status[status] = self.status.get(status, 0) + 1
             self.seconds.append(seconds)
+            for name, taken in server_timing(timing).items():
+                self.parts.setdefault(name, []).append(taken)
 
     def row(self, name: str, wall: float) -> dict[str, Any]:
         """Summarise as one table row."""
-        ordered = sorted(self.seconds)
-        count = len(ordered)
-        p99 = ordered[min(count - 1, int(count * 0.99))] if count else float("nan")
+        count = len(self.seconds)
+        p50, p99 = _percentiles(self.seconds)
         return {
             "kind": name,
             "requests": count,
             "per_second": count / wall if wall else 0.0,
-            "p50_ms": statistics.median(ordered) * 1000 if count else float("nan"),
+            "p50_ms": p50 * 1000,
             "p99_ms": p99 * 1000,
+            "parts": {part: [p * 1000 for p in _percentiles(taken)] for part, taken in self.parts.items()},
             "5xx": sum(n for s, n in self.status.items() if s >= 500),
             "503": self.status.get(503, 0),
             "client_errors": self.errors,
             "status": dict(sorted(self.status.items())),
         }
+
+
+def _percentiles(seconds: list[float]) -> tuple[float, float]:
+    ordered = sorted(seconds)
+    if not ordered:
+        return float("nan"), float("nan")
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """The durations a Server-Timing header gives, in seconds by name (``slot;dur=1.5;desc="…", process;dur=…``)."""
+    parts: dict[str, float] = {}
+    for metric in filter(None, (m.strip() for m in header.split(","))):
+        name, *params = (p.strip() for p in metric.split(";"))
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "dur":
+                parts[name] = float(value) / 1000
+    return parts
 
 
 def free_port() -> int:
@@ -160,7 +183,7 @@ def _uploader(
                 for key in keys:
                     accepted.setdefault(key, set()).add(send)
                 continue
-            tally.add(answer.status_code, time.perf_counter() - start)
+            tally.add(answer.status_code, time.perf_counter() - start, answer.headers.get("server-timing", ""))
             if answer.status_code >= 500 and answer.status_code != 503:
                 for key in keys:
                     accepted.setdefault(key, set()).add(send)
@@ -357,6 +380,10 @@ def run(
         }
 
 
+#: The service's names for the parts of an upload's time (its Server-Timing header), as the table shows them.
+_PARTS = {"slot": "waiting for a slot", "process": "processing"}
+
+
 def main(argv: list[str]) -> None:
     """Run the load test from the command line and print its tables."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks load", description=__doc__)
@@ -396,6 +423,8 @@ def main(argv: list[str]) -> None:
             f"{row['kind']:<24}{row['requests']:>9}{row['per_second']:>8.1f}{row['p50_ms']:>9.0f}{row['p99_ms']:>9.0f}"
             f"{row['5xx']:>5}{row['503']:>5}  {row['status']}"
         )
+        for part, (p50, p99) in row["parts"].items():
+            print(f"{'  ' + _PARTS.get(part, part):<24}{'':>9}{'':>8}{p50:>9.0f}{p99:>9.0f}")
     store = result["store"]
     print(
         f"store: {store['expected']:,} figures accepted, {store['current']:,} current, lost {store['lost']}, "

@@ -19,3 +19,14 @@ def test_concurrent_uploads_and_pulls_lose_nothing_and_never_fail() -> None:
     assert store["expected"] > 0, "at least one upload was accepted"
     assert store["current"] == store["expected"]
     assert store["lost"] == store["duplicated"] == store["unexpected"] == 0
+    # Each upload's answer said how long it waited for a slot and how long it was processed.
+    assert set(uploads["parts"]) == {"slot", "process"}
+    assert uploads["parts"]["process"][0] > 0
+    assert pulls["parts"] == {}
+
+
+def test_server_timing_is_read_by_name_in_seconds() -> None:
+    header = 'slot;dur=12.5;desc="Waiting for an upload slot", process;dur=480.0;desc="Processing"'
+    assert load.server_timing(header) == {"slot": 0.0125, "process": 0.48}
+    assert load.server_timing("") == {}
+    assert load.server_timing("cache;desc=hit") == {}

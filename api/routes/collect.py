@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal
 
@@ -15,7 +16,7 @@ from sqlmodel import col, select
 
 from api.audit import annotate
 from api.auth import AgenciesRead, AgencySubmit, FiguresRead, Principal, SubmissionRead, TemplateRead
-from api.capacity import UploadSlot
+from api.capacity import UploadSlot, upload_timing
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
@@ -127,17 +128,31 @@ def _report(
     )  # fmt: skip
 
 
+_TIMING = {
+    "Server-Timing": {
+        "description": "How long the upload waited for an upload slot (slot) and was read, validated and stored "
+        "(process), in milliseconds",
+        "schema": {"type": "string"},
+    }
+}
+
+
 @router.post(
     "/submissions",
     summary="Upload figures",
     status_code=201,
     response_model=SubmissionReport,
     responses={
-        200: {"description": "A repeat of an earlier upload, or a dry run"},
+        200: {"description": "A repeat of an earlier upload, or a dry run", "headers": _TIMING},
+        201: {"description": "Stored: the report says what was accepted", "headers": _TIMING},
         404: {"description": "Officers: the agency named is not known"},
         413: {"description": "Too large"},
-        415: {"description": "Not a CSV, XLSX or JSON file: the report says what it is", "model": SubmissionReport},
-        422: {"description": "Rejected: the report says why", "model": SubmissionReport},
+        415: {
+            "description": "Not a CSV, XLSX or JSON file: the report says what it is",
+            "model": SubmissionReport,
+            "headers": _TIMING,
+        },
+        422: {"description": "Rejected: the report says why", "model": SubmissionReport, "headers": _TIMING},
         503: {"description": "Busy: every upload slot is taken; nothing was received, send it again after Retry-After"},
     },
 )
@@ -171,6 +186,7 @@ async def upload(
         "submitted_by": principal.label, "sheet": sheet,
     }  # fmt: skip
     pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
+    started = time.perf_counter()
     if pool is not None:
         # The upload process reads the file from disk: sent through the pool's pipe, the bytes would
         # be held twice over in that process (pickled and unpickled) at the peak of a large upload.
@@ -183,6 +199,7 @@ async def upload(
     else:
         upload_request["data"] = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
         outcome = await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
+    timing = upload_timing(request, time.perf_counter() - started)
     if outcome.submission_id is None:
         assert outcome.problems is not None
         errors = int((outcome.problems["severity"] == "error").sum())
@@ -200,12 +217,12 @@ async def upload(
             status=dry_status,
             detail=report.message,
         )
-        return JSONResponse(report.model_dump(mode="json"), status_code=dry_status)
+        return JSONResponse(report.model_dump(mode="json"), status_code=dry_status, headers=timing)
     sub, report = await anyio.to_thread.run_sync(_stored_report, session, outcome.submission_id, outcome.duplicate)
     status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
              outcome="rejected" if status in (415, 422) else "ok", status=status, detail=sub.message)  # fmt: skip
-    return JSONResponse(report.model_dump(mode="json"), status_code=status)
+    return JSONResponse(report.model_dump(mode="json"), status_code=status, headers=timing)
 
 
 def _stored_report(session: SessionDep, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:

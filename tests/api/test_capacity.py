@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func
@@ -45,6 +47,50 @@ def test_every_upload_slot_taken_answers_503_with_retry_after(store: Engine, tmp
         again = client.post("/api/submissions", files={"file": ("n.csv", CSV, "text/csv")}, headers=NOTTS)
         assert again.status_code == 201
         assert submissions(store) == before + 1
+
+
+def timing(answer: httpx.Response) -> dict[str, float]:
+    """The durations (ms) an answer's Server-Timing header gives, by name."""
+    parts = {}
+    for part in answer.headers["server-timing"].split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        parts[name] = float(next(p for p in params if p.startswith("dur="))[len("dur=") :])
+    return parts
+
+
+def test_an_upload_says_how_long_it_waited_for_a_slot_and_how_long_it_was_processed(
+    store: Engine, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, upload_slots=1, upload_wait_seconds=30)
+    app = create_app(settings, engine=store)
+    with TestClient(app) as client:
+        assert client.portal is not None
+        portal = client.portal
+        first = client.post("/api/submissions", files={"file": ("n.csv", CSV, "text/csv")}, headers=NOTTS)
+        assert first.status_code == 201
+        took = timing(first)
+        assert set(took) == {"slot", "process"}
+        assert took["slot"] < 250
+        assert took["process"] > 0
+        # The only slot is held for a while by another upload: the next one says it waited for it.
+        portal.call(app.state.upload_slots.acquire)
+        threading.Timer(0.4, lambda: portal.call(app.state.upload_slots.release)).start()
+        revised = CSV.replace(b",1100,", b",1101,")
+        second = client.post("/api/submissions", files={"file": ("n.csv", revised, "text/csv")}, headers=NOTTS)
+        assert second.status_code == 201
+        # Released 400 ms after the timer starts; the upload reaches the slot within a few ms of it.
+        assert timing(second)["slot"] >= 300
+        # A dry run and a rejected upload say it too.
+        dry = client.post(
+            "/api/submissions", files={"file": ("n.csv", CSV, "text/csv")}, data={"mode": "dry_run"}, headers=NOTTS
+        )
+        assert dry.status_code == 200
+        assert set(timing(dry)) == {"slot", "process"}
+        bad = client.post(
+            "/api/submissions", files={"file": ("n.csv", b"nothing,useful\n1,2\n", "text/csv")}, headers=NOTTS
+        )
+        assert bad.status_code == 422
+        assert set(timing(bad)) == {"slot", "process"}
 
 
 def test_no_free_database_connection_answers_503_not_500(store: Engine, tmp_path: Path) -> None:
