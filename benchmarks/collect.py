@@ -32,7 +32,7 @@ import polars as pl
 SORTED = ("indicator", "period", "org")
 
 
-def _prepare(folder: Path, url: str | None = None) -> Path:
+def prepare(folder: Path, url: str | None = None) -> Path:
     """Make the database every phase starts from (migrated, catalogue and demo agencies loaded)."""
     import db
     from mappings.service import load_bundled
@@ -49,20 +49,21 @@ def _prepare(folder: Path, url: str | None = None) -> Path:
     return path
 
 
-def _pg_names(url: str) -> tuple[str, str, str]:
-    """The door database's URL and the template and run databases' URLs next to it."""
+def pg_beside(url: str, suffix: str) -> str:
+    """The URL of a database next to ``url``'s, named after it with ``suffix``."""
     from sqlalchemy.engine import make_url
 
     base = make_url(url)
-    name = base.database or "onereturn"
-    return (
-        url,
-        base.set(database=f"{name}_template").render_as_string(hide_password=False),
-        base.set(database=f"{name}_run").render_as_string(hide_password=False),
-    )
+    return base.set(database=f"{base.database or 'onereturn'}_{suffix}").render_as_string(hide_password=False)
 
 
-def _pg_admin(door: str, *statements: str) -> None:
+def _pg_names(url: str) -> tuple[str, str, str]:
+    """The door database's URL and the template and run databases' URLs next to it."""
+    return url, pg_beside(url, "template"), pg_beside(url, "run")
+
+
+def pg_admin(door: str, *statements: str) -> None:
+    """Run ``statements`` on the door database, each in its own transaction (CREATE and DROP DATABASE need that)."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -74,16 +75,16 @@ def _pg_admin(door: str, *statements: str) -> None:
             con.execute(statement)
 
 
-def _pg_fresh(door: str, target: str, template: str | None) -> None:
+def pg_fresh(door: str, target: str, template: str | None) -> None:
     """Drop and make ``target`` (a copy of ``template`` when given)."""
     from sqlalchemy.engine import make_url
 
     name = make_url(target).database
     copy = f" TEMPLATE {make_url(template).database}" if template else ""
-    _pg_admin(door, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}{copy}")
+    pg_admin(door, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}{copy}")
 
 
-def _orgs_and_indicators(url: str) -> tuple[list[str], list[str]]:
+def orgs_and_indicators(url: str) -> tuple[list[str], list[str]]:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -105,7 +106,7 @@ def _orgs_and_indicators(url: str) -> tuple[list[str], list[str]]:
 
 
 def _make_upload(url: str, rows: int, target: Path) -> None:
-    orgs, inds = _orgs_and_indicators(url)
+    orgs, inds = orgs_and_indicators(url)
     per_year = len(orgs) * len(inds)
     years = -(-rows // per_year)
     frame = (
@@ -248,7 +249,7 @@ def _measure(folder: Path, database_url: str | None, rows: int, repeat: int) -> 
                 shutil.copyfile(template, db_path)
                 url = f"sqlite:///{db_path}"
             else:
-                _pg_fresh(door, run_url, template_url)
+                pg_fresh(door, run_url, template_url)
                 url = run_url
             result = _run_child(phase, url, upload, folder / f"data-{rows}-{run}")
             if database_url is None:
@@ -282,19 +283,19 @@ def main(argv: list[str]) -> None:
         folder = Path(tmp)
         print(f"Preparing a loaded {engine_name} database...", file=sys.stderr)
         if args.database_url is None:
-            _prepare(folder)
+            prepare(folder)
         else:
             door, template_url, run_url = _pg_names(args.database_url)
-            _pg_fresh(door, template_url, None)
+            pg_fresh(door, template_url, None)
         try:
             if args.database_url is not None:
-                _prepare(folder, template_url)
+                prepare(folder, template_url)
             for rows in sizes:
                 print(f"Measuring {rows:,} figures...", file=sys.stderr)
                 results[rows] = _measure(folder, args.database_url, rows, args.repeat)
         finally:
             if args.database_url is not None:
-                _pg_admin(door, f"DROP DATABASE IF EXISTS {run_url.rsplit('/', 1)[1]} WITH (FORCE)",
+                pg_admin(door, f"DROP DATABASE IF EXISTS {run_url.rsplit('/', 1)[1]} WITH (FORCE)",
                           f"DROP DATABASE IF EXISTS {template_url.rsplit('/', 1)[1]} WITH (FORCE)")  # fmt: skip
     floor_name = "raw sorted executemany" if args.database_url is None else "raw COPY"
     print(

@@ -311,11 +311,11 @@ def _run(*args: str) -> dict[str, float]:
 def _loaded(folder: Path, database_url: str) -> str:
     """Return the URL of a migrated database holding the bundled catalogue, geography and demo agencies."""
     import db
-    from benchmarks.collect import _prepare
+    from benchmarks.collect import prepare
     from mappings.service import load_bundled
 
     if not database_url:
-        return f"sqlite:///{_prepare(folder)}"
+        return f"sqlite:///{prepare(folder)}"
     empty_postgres(database_url)
     engine = db.make_engine(database_url)
     db.upgrade(engine)

@@ -1,11 +1,14 @@
 """An upload costs what it carries: the same 1-row and 5,000-row uploads into an empty store and into
-a store already holding many figures of the same agency and indicators (SQLite).
+a store already holding many figures of the same agency and indicators (SQLite, or PostgreSQL with
+``--database-url``).
 
 The floor is the same upload into an empty store, measured in the same run; the target is each
 upload into the full store within 2x of it. The full store is filled with the raw bulk path (the
 ONS population indicators for every org the agency answers for, one calendar year after
 another, ending before the uploaded years), so validation and versioning would have to read
-all of it if they read the agency's store instead of the upload's keys.
+all of it if they read the agency's store instead of the upload's keys. On PostgreSQL
+the databases are made next to the one given (``<name>_template``, ``<name>_full``, ``<name>_run``)
+and dropped at the end.
 """
 
 from __future__ import annotations
@@ -18,27 +21,14 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 
-from benchmarks.collect import _prepare
+from benchmarks.collect import orgs_and_indicators, pg_admin, pg_beside, pg_fresh, prepare
 
 AGENCY = "ons"
-
-
-def _keys(template: Path) -> tuple[list[str], list[str]]:
-    con = sqlite3.connect(template)
-    orgs = [r[0] for r in con.execute("SELECT org_code FROM agency_org WHERE agency_code = ? ORDER BY 1", (AGENCY,))]
-    inds = [
-        r[0]
-        for r in con.execute(
-            "SELECT indicator_id FROM agency_indicator WHERE agency_code = ? AND indicator_id LIKE 'pop.%' ORDER BY 1",
-            (AGENCY,),
-        )
-    ]
-    con.close()
-    return inds, orgs
 
 
 @functools.cache
@@ -51,10 +41,52 @@ def _value(ind: str, org: str, year: int) -> float:
     return float(round(_base(ind, org) * (1 + ((year * 7) % 5 - 2) / 100)))
 
 
+def _series(figures: int, inds: list[str], orgs: list[str], last_year: int) -> Iterator[tuple[str, str, str, float]]:
+    """``figures`` plausible figures for the agency: each series one calendar year after another, ending at ``last_year``."""
+    years = -(-figures // (len(inds) * len(orgs)))
+    written = 0
+    for ind in inds:
+        for org in orgs:
+            for year in range(last_year - years + 1, last_year + 1):
+                if written >= figures:
+                    return
+                written += 1
+                yield (ind, org, f"CY{year}", _value(ind, org, year))
+
+
+def _fill_postgres(url: str, figures: int, inds: list[str], orgs: list[str], last_year: int) -> int:
+    """Store ``figures`` current figures for the agency by a raw COPY, then vacuum and analyse the store."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    written = 0
+    with psycopg.connect(conninfo) as con:
+        submission = con.execute(
+            "INSERT INTO submission (agency_code, filename, source_format, size_bytes, content_hash, raw_path, "
+            "received_at, mode, status, rows_read, rows_accepted, rows_new, rows_revised, rows_unchanged, error_count, "
+            "warning_count, message, submitted_by) VALUES (%s, 'filler', 'csv', 1, 'filler', 'filler', '2026-01-01', "
+            "'default', 'accepted', 0, 0, 0, 0, 0, 0, 0, '', '') RETURNING id",
+            (AGENCY,),
+        ).fetchone()
+        assert submission is not None
+        with con.cursor().copy(
+            "COPY observation (indicator_id, org_code, period, value, breakdown, version, is_current, status, "
+            "submission_id, file_row, recorded_at) FROM STDIN"
+        ) as copy:
+            for ind, org, period, value in _series(figures, inds, orgs, last_year):
+                copy.write_row(
+                    (ind, org, period, value, "", 1, True, "final", submission[0], 0, "2026-01-01 00:00:00+00")
+                )
+                written += 1
+    # As autovacuum would in time: the store measured is a settled one, not one just bulk-loaded.
+    with psycopg.connect(conninfo, autocommit=True) as con:
+        con.execute("VACUUM ANALYZE observation")
+    return written
+
+
 def _fill(db_path: Path, figures: int, inds: list[str], orgs: list[str], last_year: int) -> int:
     """Store ``figures`` current figures for the agency, years ending at ``last_year``, by the raw bulk path."""
-    per_year = len(inds) * len(orgs)
-    years = -(-figures // per_year)
     con = sqlite3.connect(db_path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
@@ -66,23 +98,12 @@ def _fill(db_path: Path, figures: int, inds: list[str], orgs: list[str], last_ye
         (AGENCY,),
     )
     con.execute("BEGIN")
-    written = 0
-
-    def rows() -> object:
-        nonlocal written
-        for ind in inds:
-            for org in orgs:
-                for year in range(last_year - years + 1, last_year + 1):
-                    if written >= figures:
-                        return
-                    written += 1
-                    yield (ind, org, f"CY{year}", _value(ind, org, year))
-
     con.executemany(
         "INSERT INTO observation (indicator_id, org_code, period, value, breakdown, version, is_current, status, "
         "submission_id, file_row, recorded_at) VALUES (?, ?, ?, ?, '', 1, 1, 'final', 1, 0, '2026-01-01 00:00:00.000000')",
-        rows(),  # type: ignore[arg-type]
+        _series(figures, inds, orgs, last_year),
     )
+    written = int(con.execute("SELECT count(*) FROM observation WHERE submission_id = 1").fetchone()[0])
     con.execute("COMMIT")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -101,13 +122,13 @@ def _upload(inds: list[str], orgs: list[str], rows: int, first_year: int) -> byt
     return frame.select("indicator", "org", "period", "value").write_csv().encode()
 
 
-def _time_uploads(db_path: Path, data_dir: Path, uploads: dict[str, bytes]) -> dict[str, float]:
+def _time_uploads(url: str, data_dir: Path, uploads: dict[str, bytes]) -> dict[str, float]:
     import db
     from collectors.service import dry_run, submit
     from settings import Settings
 
     settings = Settings(data_dir=data_dir)
-    engine = db.make_engine(f"sqlite:///{db_path}")
+    engine = db.make_engine(url)
     out: dict[str, float] = {}
     # A dry run first, so what every upload reads once (catalogue, org units, code lists) is warm in both stores.
     dry_run(engine, settings, agency_code=AGENCY, filename="warm.csv", data=next(iter(uploads.values())))
@@ -122,40 +143,87 @@ def _time_uploads(db_path: Path, data_dir: Path, uploads: dict[str, bytes]) -> d
     return out
 
 
+def _measure_sqlite(
+    folder: Path, figures: int, repeat: int, uploads: Callable[[list[str], list[str]], dict[str, bytes]]
+) -> tuple[int, dict[str, dict[str, float]], list[str]]:
+    template = prepare(folder)
+    orgs, inds = orgs_and_indicators(f"sqlite:///{template}")
+    full = folder / "full.sqlite3"
+    shutil.copyfile(template, full)
+    start = time.perf_counter()
+    stored = _fill(full, figures, inds, orgs, last_year=2023)
+    print(f"Filled the store with {stored:,} figures in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    sent = uploads(inds, orgs)
+    best: dict[str, dict[str, float]] = {"empty": {}, "full": {}}
+    for run in range(repeat):
+        for store, source in (("empty", template), ("full", full)):
+            db_path = folder / f"{store}-{run}.sqlite3"
+            shutil.copyfile(source, db_path)
+            for suffix in ("-wal", "-shm"):
+                Path(str(source) + suffix).unlink(missing_ok=True)
+            _keep_best(best[store], _time_uploads(f"sqlite:///{db_path}", folder / f"data-{store}-{run}", sent))
+            db_path.unlink()
+    return stored, best, list(sent)
+
+
+def _measure_postgres(
+    folder: Path, url: str, figures: int, repeat: int, uploads: Callable[[list[str], list[str]], dict[str, bytes]]
+) -> tuple[int, dict[str, dict[str, float]], list[str]]:
+    template, full, run_url = (pg_beside(url, name) for name in ("template", "full", "run"))
+    try:
+        pg_fresh(url, template, None)
+        prepare(folder, template)
+        orgs, inds = orgs_and_indicators(template)
+        pg_fresh(url, full, template)
+        start = time.perf_counter()
+        stored = _fill_postgres(full, figures, inds, orgs, last_year=2023)
+        print(f"Filled the store with {stored:,} figures in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        sent = uploads(inds, orgs)
+        best: dict[str, dict[str, float]] = {"empty": {}, "full": {}}
+        for run in range(repeat):
+            for store, source in (("empty", template), ("full", full)):
+                pg_fresh(url, run_url, source)
+                _keep_best(best[store], _time_uploads(run_url, folder / f"data-{store}-{run}", sent))
+    finally:
+        pg_admin(
+            url,
+            *(f"DROP DATABASE IF EXISTS {name.rsplit('/', 1)[1]} WITH (FORCE)" for name in (run_url, full, template)),
+        )
+    return stored, best, list(sent)
+
+
+def _keep_best(best: dict[str, float], timed: dict[str, float]) -> None:
+    for name, seconds in timed.items():
+        best[name] = min(best.get(name, seconds), seconds)
+
+
 def main(argv: list[str]) -> None:
     """Time the same uploads into an empty store and a full one, and print each ratio to its floor."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks scale", description=__doc__)
     parser.add_argument("--figures", type=int, default=2_000_000, help="figures in the full store (default 2,000,000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is kept")
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL database to measure beside (postgresql+psycopg://…); SQLite when not given"
+    )
     args = parser.parse_args(argv)
+
+    def uploads(inds: list[str], orgs: list[str]) -> dict[str, bytes]:
+        return {"1 row": _upload(inds, orgs, 1, 2024), "5,000 rows": _upload(inds, orgs, 5000, 2025)}
+
+    engine_name = "SQLite" if args.database_url is None else "PostgreSQL"
     with tempfile.TemporaryDirectory(prefix="onereturn-bench-") as tmp:
-        folder = Path(tmp)
-        print("Preparing a loaded SQLite database...", file=sys.stderr)
-        template = _prepare(folder)
-        inds, orgs = _keys(template)
-        full = folder / "full.sqlite3"
-        shutil.copyfile(template, full)
-        start = time.perf_counter()
-        stored = _fill(full, args.figures, inds, orgs, last_year=2023)
-        print(f"Filled the store with {stored:,} figures in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-        uploads = {"1 row": _upload(inds, orgs, 1, 2024), "5,000 rows": _upload(inds, orgs, 5000, 2025)}
-        best: dict[str, dict[str, float]] = {"empty": {}, "full": {}}
-        for run in range(args.repeat):
-            for store, source in (("empty", template), ("full", full)):
-                db_path = folder / f"{store}-{run}.sqlite3"
-                shutil.copyfile(source, db_path)
-                for suffix in ("-wal", "-shm"):
-                    Path(str(source) + suffix).unlink(missing_ok=True)
-                timed = _time_uploads(db_path, folder / f"data-{store}-{run}", uploads)
-                db_path.unlink()
-                for name, seconds in timed.items():
-                    best[store][name] = min(best[store].get(name, seconds), seconds)
+        print(f"Preparing a loaded {engine_name} database...", file=sys.stderr)
+        if args.database_url is None:
+            stored, best, names = _measure_sqlite(Path(tmp), args.figures, args.repeat, uploads)
+        else:
+            stored, best, names = _measure_postgres(Path(tmp), args.database_url, args.figures, args.repeat, uploads)
     print(
-        f"store: {stored:,} figures of agency {AGENCY!r} (same indicators and orgs as the uploads); best of {args.repeat}"
+        f"{engine_name} store: {stored:,} figures of agency {AGENCY!r} (same indicators and orgs as the uploads); "
+        f"best of {args.repeat}"
     )
     print(f"{'upload':<12}{'empty store (floor)':>22}{'full store':>14}{'ratio':>8}  target <= 2")
     verdict = True
-    for name in uploads:
+    for name in names:
         floor, cost = best["empty"][name], best["full"][name]
         ratio = cost / floor
         verdict &= ratio <= 2
