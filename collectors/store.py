@@ -9,7 +9,6 @@ failed upload leaves the store as it was.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 import threading
@@ -277,7 +276,7 @@ def figures_for_rules(
     asked = sorted(earlier & set(keys["indicator_id"].unique().to_list()))
     if asked:
         # A figure read both ways is kept once: the other frames hold one figure per key each.
-        before = _latest_earlier(cursor, mark, join, dialect, asked, keys)
+        before = _latest_earlier(cursor, mark, dialect, asked, keys)
         frames.append(before.join(frames[-1].select(KEY), on=KEY, how="anti") if len(frames) > 1 else before)
     cursor.close()
     return pl.concat(frames)
@@ -286,18 +285,18 @@ def figures_for_rules(
 _SERIES = ["indicator_id", "org_code", "breakdown"]
 
 
-def _latest_earlier(
-    cursor: Any, mark: str, join: str, dialect: str, indicators: list[str], keys: pl.DataFrame
-) -> pl.DataFrame:
+def _latest_earlier(cursor: Any, mark: str, dialect: str, indicators: list[str], keys: pl.DataFrame) -> pl.DataFrame:
     """Each uploaded figure's latest earlier stored figure with a value, walking each indicator's periods back.
 
     An indicator's periods come one index probe each (the key is ordered by indicator, then period),
-    probed only as they are needed. They are read for the series still waiting in batches of 1, 2,
-    4… periods, newest first: a series with a figure last period is answered by the first read, one
-    with no history at all costs a few reads, never the indicator's whole store (nor a probe of every
-    period it has). One indicator has one period type, so its period codes sort in time order. Every
-    indicator walks in the same rounds, one read a round for them all: a round's cost is its
-    statements and frame operations, whatever the number of indicators.
+    probed only as they are needed, a batch in one statement. They are read for the series still
+    waiting in batches of 1, 2, 4… periods, newest first, or of as many periods as keep a round near
+    ``_ROUND_PROBES`` reads of a figure when only a few series still wait: a series with a figure last
+    period is answered by the first read, a few with no recent history (or none) by a few rounds more,
+    never a read of the indicator's whole store. One indicator has one period type, so its period codes sort in time order. Every
+    indicator with a series still waiting walks in the same rounds, one read a round for them all: a
+    round's cost is its statements and frame operations, whatever the number of indicators; an
+    indicator whose series are all answered walks no further.
     """
     asked = pl.col("indicator_id").is_in(indicators)
     # A million-row upload's keys are copied, hashed and made unique once each here, not twice.
@@ -306,14 +305,22 @@ def _latest_earlier(
     uploaded = mine.select(KEY).unique()
     waiting = uploaded.select(*_SERIES, "period")
     latest = dict(mine.group_by("indicator_id").agg(pl.col("period").max()).iter_rows())
-    walks = {indicator: _periods_before(cursor, mark, indicator, str(latest[indicator])) for indicator in indicators}
-    size = 1
+    staged: pl.DataFrame | None = None
+    # Each walking indicator's oldest period read so far: the next batch starts below it.
+    walks = {indicator: str(latest[indicator]) for indicator in indicators}
+    size = 0
     while waiting.height:
-        batches = {indicator: list(itertools.islice(walk, size)) for indicator, walk in walks.items()}
-        size *= 2
-        for indicator in [i for i, batch in batches.items() if not batch]:
-            # Its periods are all read: what still waits of it has no earlier figure.
-            del walks[indicator], batches[indicator]
+        size = 1 if size == 0 else max(size * 2, _ROUND_PROBES // waiting.height)
+        # An indicator none of whose series still waits probes no more periods.
+        still = set(waiting.get_column("indicator_id").unique().to_list())
+        batches = {
+            indicator: _periods_before(cursor, mark, indicator, below, size)
+            for indicator, below in walks.items()
+            if indicator in still
+        }
+        walks = {indicator: batch[-1] for indicator, batch in batches.items() if batch}
+        # An indicator whose periods are all read drops out: what still waits of it has no earlier figure.
+        batches = {indicator: batch for indicator, batch in batches.items() if batch}
         if not walks:
             break
         waiting = waiting.filter(pl.col("indicator_id").is_in(list(walks)))
@@ -338,14 +345,12 @@ def _latest_earlier(
         )
         if read.is_empty():
             continue
-        _stage(cursor, dialect, "rule_series", _SERIES, asking)
+        # A round asking for the same series as the last (a few series walking far back) leaves them staged.
+        if staged is None or not _same_rows(asking, staged):
+            _stage(cursor, dialect, "rule_series", _SERIES, asking)
+            staged = asking
         _stage(cursor, dialect, "rule_period", ["indicator_id", "period"], read)
-        # On SQLite the series drive, each with its indicator's few periods, each pair answered by the figure key's index.
-        cursor.execute(
-            f"SELECT {_FIGURE_COLUMNS} FROM rule_series k {join} rule_period p ON p.indicator_id = k.indicator_id "
-            f"{join} observation o ON o.indicator_id = k.indicator_id AND o.period = p.period "
-            "AND o.org_code = k.org_code AND o.breakdown = k.breakdown WHERE o.is_current AND o.value IS NOT NULL"
-        )
+        cursor.execute(_earlier_read(dialect))
         hits = _fetch_figures(cursor).join(uploaded, on=KEY, how="anti")
         if hits.is_empty():
             continue
@@ -359,6 +364,38 @@ def _latest_earlier(
         )
         waiting = waiting.join(answered, on=[*_SERIES, "period"], how="anti")
     return pl.concat(found)
+
+
+#: The (series, period) reads a round of the latest-earlier walk may take when only a few series still wait: a
+#: few milliseconds of index probes, against a round's own statements and frame operations.
+_ROUND_PROBES = 4096
+
+
+def _same_rows(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    return a.height == b.height and a.join(b, on=a.columns, how="anti").is_empty()
+
+
+def _earlier_read(dialect: str) -> str:
+    """The statement reading the staged series' figures in the staged periods: one probe of the figure key per pair.
+
+    On SQLite CROSS JOIN fixes the order: the series drive, each with its indicator's few periods. PostgreSQL
+    joined the same three tables by probing the figure key with the series alone, reading every period of
+    each series and dropping all but the staged ones (51 ms for one series and 511 periods in a store of
+    5,000,000 figures, against 2.6 ms probing each pair): the lateral subquery, kept apart by OFFSET 0, is
+    one probe of the whole key per (series, period).
+    """
+    wanted = "o.is_current AND o.value IS NOT NULL"
+    if dialect == "sqlite":
+        return (
+            f"SELECT {_FIGURE_COLUMNS} FROM rule_series k CROSS JOIN rule_period p ON p.indicator_id = k.indicator_id "
+            "CROSS JOIN observation o ON o.indicator_id = k.indicator_id AND o.period = p.period "
+            f"AND o.org_code = k.org_code AND o.breakdown = k.breakdown WHERE {wanted}"
+        )
+    return (
+        f"SELECT {_FIGURE_COLUMNS} FROM rule_series k JOIN rule_period p ON p.indicator_id = k.indicator_id "
+        "CROSS JOIN LATERAL (SELECT * FROM observation o WHERE o.indicator_id = k.indicator_id AND o.period = p.period "
+        f"AND o.org_code = k.org_code AND o.breakdown = k.breakdown AND {wanted} OFFSET 0) o"
+    )
 
 
 def _uncovered(read: pl.DataFrame, asking: pl.DataFrame, uploaded: pl.DataFrame) -> pl.DataFrame:
@@ -380,17 +417,18 @@ def _uncovered(read: pl.DataFrame, asking: pl.DataFrame, uploaded: pl.DataFrame)
     return read.join(covered, on=["indicator_id", "period"], how="anti")
 
 
-def _periods_before(cursor: Any, mark: str, indicator: str, below: str) -> Iterator[str]:
-    """Yield the indicator's stored periods before ``below``, newest first, one index probe each."""
-    while True:
-        cursor.execute(
-            f"SELECT max(period) FROM observation WHERE indicator_id = {mark} AND period < {mark}", (indicator, below)
-        )
-        found = cursor.fetchone()[0]
-        if found is None:
-            return
-        below = str(found)
-        yield below
+def _periods_before(cursor: Any, mark: str, indicator: str, below: str, count: int) -> list[str]:
+    """The indicator's ``count`` stored periods before ``below``, newest first: one index probe each, all in one statement."""
+    cursor.execute(
+        "WITH RECURSIVE walk(period, depth) AS ("
+        f"SELECT (SELECT max(period) FROM observation WHERE indicator_id = {mark} AND period < {mark}), 1 "
+        "UNION ALL SELECT (SELECT max(o.period) FROM observation o "
+        f"WHERE o.indicator_id = {mark} AND o.period < walk.period), walk.depth + 1 "
+        f"FROM walk WHERE walk.period IS NOT NULL AND walk.depth < {mark}"
+        ") SELECT period FROM walk WHERE period IS NOT NULL ORDER BY depth",
+        (indicator, below, indicator, count),
+    )
+    return [str(row[0]) for row in cursor.fetchall()]
 
 
 def _stored_reader(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors import store as store_module
 from collectors.store import KEY, figures_for_rules
 from indicators.models import Observation
 
@@ -73,3 +76,90 @@ def test_each_uploaded_figure_gets_its_latest_earlier_figure_with_a_value(
         # Besides the latest earlier figures, only the current figures of the upload's own cells are read.
         assert key in current
         assert key[:3] in cells or (key in readable and key not in mine and key[0] in earlier)
+
+
+def test_the_walk_reads_periods_in_batches_and_stops_for_an_indicator_once_answered(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answered, walking = INDICATORS[0], INDICATORS[1]
+    periods = [f"{year}-03-31" for year in range(2000, 2026)]
+    now = datetime.now(UTC)
+    calls: list[tuple[str, int, list[str]]] = []
+    real = store_module._periods_before
+
+    def spy(cursor: object, mark: str, indicator: str, below: str, count: int) -> list[str]:
+        got = real(cursor, mark, indicator, below, count)
+        calls.append((indicator, count, got))
+        return got
+
+    monkeypatch.setattr(store_module, "_periods_before", spy)
+    with Session(store) as session:
+        # The first indicator's series has a figure every year; the second's only in another area, so the
+        # uploaded series of it has no earlier figure and its walk goes back through all 26 years.
+        session.add_all(
+            Observation(
+                indicator_id=indicator, org_code=org, period=period, breakdown="", version=1, is_current=True,
+                value=10.0, recorded_at=now,
+            )
+            for indicator, org in ((answered, ORGS[0]), (walking, ORGS[1]))
+            for period in periods
+        )  # fmt: skip
+        session.flush()
+        keys = pl.DataFrame(
+            [(answered, ORGS[0], "2026-03-31", ""), (walking, ORGS[0], "2026-03-31", "")], schema=KEY, orient="row"
+        )
+        found = figures_for_rules(session, keys, {}, frozenset({answered, walking}))
+        session.rollback()
+    assert set(found.select(KEY).iter_rows()) == {(answered, ORGS[0], "2025-03-31", "")}
+    # Answered by its first batch, the first indicator probes no further while the second walks on.
+    assert [(count, got) for indicator, count, got in calls if indicator == answered] == [(1, ["2025-03-31"])]
+    walked = [(count, got) for indicator, count, got in calls if indicator == walking]
+    # Its one series left waiting, the second takes the rest of its periods in one batch, not 1, 2, 4…
+    # (five batches more): each batch is the next periods back, newest first, until none is left.
+    assert [count for count, _ in walked][:2] == [1, store_module._ROUND_PROBES]
+    assert [period for _, got in walked for period in got] == periods[::-1]
+    assert len(walked) == 3
+    assert walked[-1][1] == []
+
+
+def _rows_from(plan: dict[str, Any], relation: str) -> int:
+    """The rows the plan's scans of ``relation`` gave, over all their loops."""
+    own = plan.get("Actual Rows", 0) * plan.get("Actual Loops", 1) if plan.get("Relation Name") == relation else 0
+    return int(own + sum(_rows_from(child, relation) for child in plan.get("Plans", [])))
+
+
+def test_postgresql_reads_each_earlier_figure_by_its_whole_key(store: Engine) -> None:
+    if store.dialect.name != "postgresql":
+        pytest.skip("the plan read is PostgreSQL's")
+    indicator = INDICATORS[0]
+    orgs = [f"E0{n:07d}" for n in range(20)]
+    periods = [f"{year}-03-31" for year in range(1700, 2000)]
+    now = datetime.now(UTC)
+    with Session(store) as session:
+        session.add_all(
+            Observation(
+                indicator_id=indicator, org_code=org, period=period, breakdown="", version=1, is_current=True,
+                value=10.0, recorded_at=now,
+            )
+            for org in orgs
+            for period in periods
+        )  # fmt: skip
+        session.flush()
+        cursor: Any = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute("ANALYZE observation")
+        # One series whose latest earlier figure is far back: a batch of 256 periods read for it alone.
+        store_module._stage(
+            cursor, "postgresql", "rule_series", ["indicator_id", "org_code", "breakdown"],
+            pl.DataFrame([(indicator, orgs[0], "")], schema=["indicator_id", "org_code", "breakdown"], orient="row"),
+        )  # fmt: skip
+        store_module._stage(
+            cursor, "postgresql", "rule_period", ["indicator_id", "period"],
+            pl.DataFrame([(indicator, p) for p in periods[-256:]], schema=["indicator_id", "period"], orient="row"),
+        )  # fmt: skip
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + store_module._earlier_read("postgresql"))
+        plan = cursor.fetchone()[0][0]["Plan"]
+        session.rollback()
+    assert plan["Actual Rows"] == 256
+    # Each (series, period) is one probe of the figure key: the store gives no figure it then drops
+    # (joined on the series alone, it gave all 300 of the series' figures; on the periods alone, 20 a period).
+    assert _rows_from(plan, "observation") == 256
