@@ -93,6 +93,14 @@ def test_the_walk_reads_periods_in_batches_and_stops_for_an_indicator_once_answe
         return got
 
     monkeypatch.setattr(store_module, "_periods_before", spy)
+    reads: list[bool] = []
+    real_read = store_module._earlier_read
+
+    def spy_read(dialect: str, *, probe: bool) -> str:
+        reads.append(probe)
+        return real_read(dialect, probe=probe)
+
+    monkeypatch.setattr(store_module, "_earlier_read", spy_read)
     with Session(store) as session:
         # The first indicator's series has a figure every year; the second's only in another area, so the
         # uploaded series of it has no earlier figure and its walk goes back through all 26 years.
@@ -120,6 +128,9 @@ def test_the_walk_reads_periods_in_batches_and_stops_for_an_indicator_once_answe
     assert [period for _, got in walked for period in got] == periods[::-1]
     assert len(walked) == 3
     assert walked[-1][1] == []
+    # A series or two are read a (series, period) at a time, not by the periods' whole runs (PostgreSQL).
+    assert reads
+    assert all(reads)
 
 
 def _rows_from(plan: dict[str, Any], relation: str) -> int:
@@ -156,7 +167,7 @@ def test_postgresql_reads_each_earlier_figure_by_its_whole_key(store: Engine) ->
             cursor, "postgresql", "rule_period", ["indicator_id", "period"],
             pl.DataFrame([(indicator, p) for p in periods[-256:]], schema=["indicator_id", "period"], orient="row"),
         )  # fmt: skip
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + store_module._earlier_read("postgresql"))
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + store_module._earlier_read("postgresql", probe=True))
         plan = cursor.fetchone()[0][0]["Plan"]
         session.rollback()
     assert plan["Actual Rows"] == 256
