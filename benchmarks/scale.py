@@ -23,12 +23,15 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
 from benchmarks.collect import orgs_and_indicators, pg_admin, pg_beside, pg_fresh, prepare
 
 AGENCY = "ons"
+# A store to copy for each run: a SQLite file, or a PostgreSQL database's URL.
+_Source = TypeVar("_Source", Path, str)
 
 
 @functools.cache
@@ -150,20 +153,19 @@ def _measure_sqlite(
     orgs, inds = orgs_and_indicators(f"sqlite:///{template}")
     full = folder / "full.sqlite3"
     shutil.copyfile(template, full)
-    start = time.perf_counter()
-    stored = _fill(full, figures, inds, orgs, last_year=2023)
-    print(f"Filled the store with {stored:,} figures in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    stored = _timed_fill(lambda: _fill(full, figures, inds, orgs, last_year=2023))
     sent = uploads(inds, orgs)
-    best: dict[str, dict[str, float]] = {"empty": {}, "full": {}}
-    for run in range(repeat):
-        for store, source in (("empty", template), ("full", full)):
-            db_path = folder / f"{store}-{run}.sqlite3"
-            shutil.copyfile(source, db_path)
-            for suffix in ("-wal", "-shm"):
-                Path(str(source) + suffix).unlink(missing_ok=True)
-            _keep_best(best[store], _time_uploads(f"sqlite:///{db_path}", folder / f"data-{store}-{run}", sent))
-            db_path.unlink()
-    return stored, best, list(sent)
+
+    def time_in(source: Path, store: str, run: int) -> dict[str, float]:
+        db_path = folder / f"{store}-{run}.sqlite3"
+        shutil.copyfile(source, db_path)
+        for suffix in ("-wal", "-shm"):
+            Path(str(source) + suffix).unlink(missing_ok=True)
+        timed = _time_uploads(f"sqlite:///{db_path}", folder / f"data-{store}-{run}", sent)
+        db_path.unlink()
+        return timed
+
+    return stored, _best_of(repeat, {"empty": template, "full": full}, time_in), list(sent)
 
 
 def _measure_postgres(
@@ -175,15 +177,14 @@ def _measure_postgres(
         prepare(folder, template)
         orgs, inds = orgs_and_indicators(template)
         pg_fresh(url, full, template)
-        start = time.perf_counter()
-        stored = _fill_postgres(full, figures, inds, orgs, last_year=2023)
-        print(f"Filled the store with {stored:,} figures in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        stored = _timed_fill(lambda: _fill_postgres(full, figures, inds, orgs, last_year=2023))
         sent = uploads(inds, orgs)
-        best: dict[str, dict[str, float]] = {"empty": {}, "full": {}}
-        for run in range(repeat):
-            for store, source in (("empty", template), ("full", full)):
-                pg_fresh(url, run_url, source)
-                _keep_best(best[store], _time_uploads(run_url, folder / f"data-{store}-{run}", sent))
+
+        def time_in(source: str, store: str, run: int) -> dict[str, float]:
+            pg_fresh(url, run_url, source)
+            return _time_uploads(run_url, folder / f"data-{store}-{run}", sent)
+
+        best = _best_of(repeat, {"empty": template, "full": full}, time_in)
     finally:
         pg_admin(
             url,
@@ -192,9 +193,23 @@ def _measure_postgres(
     return stored, best, list(sent)
 
 
-def _keep_best(best: dict[str, float], timed: dict[str, float]) -> None:
-    for name, seconds in timed.items():
-        best[name] = min(best.get(name, seconds), seconds)
+def _timed_fill(fill: Callable[[], int]) -> int:
+    start = time.perf_counter()
+    stored = fill()
+    print(f"Filled the store with {stored:,} figures in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return stored
+
+
+def _best_of(
+    repeat: int, stores: dict[str, _Source], time_in: Callable[[_Source, str, int], dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    # Empty and full alternate within each run, so a slow spell of the machine falls on both.
+    best: dict[str, dict[str, float]] = {store: {} for store in stores}
+    for run in range(repeat):
+        for store, source in stores.items():
+            for name, seconds in time_in(source, store, run).items():
+                best[store][name] = min(best[store].get(name, seconds), seconds)
+    return best
 
 
 def main(argv: list[str]) -> None:

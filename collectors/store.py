@@ -293,10 +293,10 @@ def _latest_earlier(cursor: Any, mark: str, dialect: str, indicators: list[str],
     waiting in batches of 1, 2, 4… periods, newest first, or of as many periods as keep a round near
     ``_ROUND_PROBES`` reads of a figure when only a few series still wait: a series with a figure last
     period is answered by the first read, a few with no recent history (or none) by a few rounds more,
-    never a read of the indicator's whole store. One indicator has one period type, so its period codes sort in time order. Every
-    indicator with a series still waiting walks in the same rounds, one read a round for them all: a
-    round's cost is its statements and frame operations, whatever the number of indicators; an
-    indicator whose series are all answered walks no further.
+    never a read of the indicator's whole store. One indicator has one period type, so its period
+    codes sort in time order. Every indicator with a series still waiting walks in the same rounds,
+    one read a round for them all: a round's cost is its statements and frame operations, whatever
+    the number of indicators; an indicator whose series are all answered walks no further.
     """
     asked = pl.col("indicator_id").is_in(indicators)
     # A million-row upload's keys are copied, hashed and made unique once each here, not twice.
