@@ -494,25 +494,54 @@ def planned_jobs(session: Session, now: datetime) -> list[PlannedJob]:
 def build_scheduler(settings: Settings, *, build_process: bool = False) -> Any:
     """Create (not start) a scheduler with explicit defaults: coalesce, one instance, a wide misfire grace; with
     ``build_process``, an executor of one process of its own for the rebuild job."""
-    import multiprocessing
-
-    from apscheduler.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
+    from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
     executors: dict[str, Any] = {"default": ThreadPoolExecutor(10)}
     if build_process:
-        # Spawned, not forked: the API process runs threads (polars' among them) that a fork would copy mid-work.
-        start = {"initializer": _build_process_started, "initargs": (os.getpid(), settings.log_json)}
-        executors[BUILDS] = ProcessPoolExecutor(
-            1, pool_kwargs={"mp_context": multiprocessing.get_context("spawn"), **start}
-        )
+        executors[BUILDS] = _build_executor(settings)
     return BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
         executors=executors,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(LOOKBACK.total_seconds())},
         timezone=ZoneInfo(settings.timezone),
     )
+
+
+def _build_executor(settings: Settings) -> Any:
+    """An executor of one process of its own for the rebuild job, whose shutdown stops that process at once,
+    whatever it is building."""
+    import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
+
+    from apscheduler.executors.pool import ProcessPoolExecutor
+
+    class BuildExecutor(ProcessPoolExecutor):  # type: ignore[misc]  # apscheduler ships no types
+        stopping = False
+
+        def shutdown(self, wait: bool = True) -> None:
+            # Waiting for the build in hand kept `serve` from stopping for over a minute on a busy host, where
+            # the build process's lower priority gives it little of the cores. A build cut off is rolled back
+            # with its connection and its return stays stale, so the next scheduler builds it again.
+            self.stopping = True
+            # The pool's own processes (Python 3.14 names this kill_workers()); a result is one write of a few
+            # hundred bytes, so a kill never leaves half of one in the queue the pool reads.
+            for process in list((self._pool._processes or {}).values()):
+                process.kill()
+            super().shutdown(wait)
+
+        def _run_job_error(self, job_id: str, exc: BaseException, traceback: Any = None) -> None:
+            if self.stopping and isinstance(exc, BrokenProcessPool):
+                log.info("the build in hand was stopped with the service; the next start builds it again")
+                # Ends the run's count as a success would (with no events to send), without a traceback.
+                self._run_job_success(job_id, [])
+            else:
+                super()._run_job_error(job_id, exc, traceback)
+
+    # Spawned, not forked: the API process runs threads (polars' among them) that a fork would copy mid-work.
+    start = {"initializer": _build_process_started, "initargs": (os.getpid(), settings.log_json)}
+    return BuildExecutor(1, pool_kwargs={"mp_context": multiprocessing.get_context("spawn"), **start})
 
 
 def start_reconciled(scheduler: Any, engine: Engine) -> dict[str, int]:
@@ -613,9 +642,8 @@ def start_embedded(engine: Engine, settings: Settings) -> Any | None:
 def stop_embedded(scheduler: Any | None) -> None:
     """Stop an embedded scheduler and release its lock."""
     if scheduler is not None:
-        # Waiting costs nothing the exit would not: the interpreter joins the build process's pool at exit
-        # anyway, but only a pool shut down here gives its queues' semaphores back (the resource tracker
-        # warned of five leaked at every stop).
+        # Waiting is short, the build process being stopped at once, and only a pool shut down here gives its
+        # queues' semaphores back (the resource tracker warned of five leaked at every stop).
         scheduler.shutdown(wait=True)
     lock = _state.pop("lock", None)
     if lock is not None and hasattr(lock, "close"):
