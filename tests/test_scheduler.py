@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+import db
 import outbox
 import scheduler
 from collectors.service import submit
@@ -437,14 +438,9 @@ def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine,
         assert locks == 1, "the leader lock is still held"
 
 
-def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path: Path) -> None:
-    """SIGTERM to ``onereturn serve`` with the scheduler and its build process embedded: it ends cleanly,
-    leaves no process behind, and the build process's queues are given back (no leaked semaphores)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
+def _serve_demo(tmp_path: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``onereturn serve`` on SQLite in ``tmp_path`` with the demo, the embedded scheduler and its build
+    process, logging to ``log_path``; return the process and its base URL once it answers."""
     import httpx
 
     from tests.live import free_port
@@ -459,42 +455,69 @@ def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path
         "ONERETURN_LOAD_DEMO": "true",
     }
     command = [str(Path(sys.executable).with_name("onereturn")), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert process.poll() is None, log_path.read_text(errors="replace")
-                time.sleep(0.3)
-            # The demo's returns are built in the build process, which the pool starts on its first job.
-            own = os.getpriority(os.PRIO_PROCESS, 0)
-            while time.monotonic() < deadline:
-                children = [
-                    pid for task in Path(f"/proc/{process.pid}/task").glob("*/children")
-                    for pid in task.read_text().split()
-                ]  # fmt: skip
-                if any(os.getpriority(os.PRIO_PROCESS, int(pid)) > own for pid in children):
-                    break
-                time.sleep(0.3)
-            else:
-                pytest.fail("the build process never started")
-            # A build process that makes no progress, as one starved of the cores by its lower priority on a busy
-            # host, does not hold up the stop: it is killed, not waited for.
-            (build,) = (int(pid) for pid in children if os.getpriority(os.PRIO_PROCESS, int(pid)) > own)
-            os.kill(build, signal.SIGSTOP)
-            process.send_signal(signal.SIGTERM)
-            # uvicorn shuts down, then ends by the signal it was sent, as a process stopped by SIGTERM does.
-            assert process.wait(timeout=60) in (0, -signal.SIGTERM)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return process, f"http://127.0.0.1:{port}"
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.3)
+    process.kill()
+    process.wait()
+    pytest.fail(f"serve did not answer: {log_path.read_text(errors='replace')[-2000:]}")
+
+
+def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path: Path) -> None:
+    """SIGTERM to ``onereturn serve`` with the scheduler and its build process embedded: it ends cleanly with a
+    rebuild in hand, leaves no process behind, gives the build process's queues back (no leaked semaphores), and
+    the next start builds what the stop cut off."""
+    import sqlite3
+
+    import httpx
+
+    from exports.freshness import stale
+
+    dfe, path = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}, "/api/returns/dfe_ssda903/FY2024-25.csv"
+    log_path = tmp_path / "serve.log"
+    process, base = _serve_demo(tmp_path, log_path)
+    try:
+        # The build process is the pool's, started on the first rebuild job, at a lower priority.
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            children = [
+                pid for task in Path(f"/proc/{process.pid}/task").glob("*/children")
+                for pid in task.read_text().split()
+            ]  # fmt: skip
+            if any(os.getpriority(os.PRIO_PROCESS, int(pid)) > own for pid in children):
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail("the build process never started")
+        # A build process that makes no progress, as one starved of the cores by its lower priority on a busy
+        # host, does not hold up the stop: it is killed, not waited for.
+        (build,) = (int(pid) for pid in children if os.getpriority(os.PRIO_PROCESS, int(pid)) > own)
+        os.kill(build, signal.SIGSTOP)
+        stopped = time.monotonic()
+        assert httpx.get(base + path, headers=dfe, timeout=60).status_code == 200
+        revision = HEADER + "cyp.lac_count,E10000024,2025-03-31,,903,,,,\n"
+        sent = httpx.post(base + "/api/submissions", headers=NOTTS, files={"file": ("rev.csv", revision)}, timeout=60)
+        assert sent.status_code == 201, sent.text
+        assert httpx.get(base + path, headers=dfe, timeout=60).headers["x-build-pending"] == "true"
+        # The rebuild job is sent to the build process every 5 s, so one is in hand by now.
+        time.sleep(max(0.0, stopped + 6 - time.monotonic()))
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down, then ends by the signal it was sent, as a process stopped by SIGTERM does.
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -503,3 +526,25 @@ def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path
     text = log_path.read_text(errors="replace")
     assert "Finished server process" in text
     assert "leaked semaphore" not in text, text[-2000:]
+    assert "the build in hand was stopped with the service" in text
+    assert "Error running job" not in text
+    with closing(sqlite3.connect(tmp_path / "onereturn.sqlite3")) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    again, base = _serve_demo(tmp_path, tmp_path / "again.log")
+    try:
+        store = db.make_engine(f"sqlite:///{tmp_path / 'onereturn.sqlite3'}")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with Session(store) as session:
+                if not stale(session):
+                    break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the next start did not build what the stop cut off")
+        store.dispose()
+        pulled = httpx.get(base + path, headers=dfe, timeout=60)
+        assert pulled.headers["x-build-pending"] == "false"
+        assert b",903," in pulled.content
+    finally:
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=60) in (0, -signal.SIGTERM)
