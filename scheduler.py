@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -73,6 +74,8 @@ class SchedulerHeartbeat(SQLModel, table=True):
 
 
 _state: dict[str, Any] = {}
+#: Set while this process's scheduler stops: a rebuild in a scheduler thread ends after the return in hand.
+_stopping = threading.Event()
 
 
 def holder_name() -> str:
@@ -415,7 +418,7 @@ def job_rebuild(database_url: str | None = None) -> None:
     process, on the store at ``database_url``)."""
     from exports.freshness import rebuild_stale
 
-    rebuilt = rebuild_stale(_engine() if database_url is None else _builds_engine(database_url))
+    rebuilt = rebuild_stale(_engine() if database_url is None else _builds_engine(database_url), _stopping.is_set)
     if rebuilt:
         log.info("rebuilt %d stale return(s)", rebuilt)
 
@@ -629,6 +632,7 @@ def start_embedded(engine: Engine, settings: Settings) -> Any | None:
         log.info("another scheduler is active; the API runs without one")
         return None
     _state.update(engine=engine, lock=lock)
+    _stopping.clear()
     # A store in memory cannot be opened from another process.
     apart = settings.build_process and engine.url.database not in (None, "", ":memory:")
     if apart:
@@ -642,6 +646,7 @@ def start_embedded(engine: Engine, settings: Settings) -> Any | None:
 def stop_embedded(scheduler: Any | None) -> None:
     """Stop an embedded scheduler and release its lock."""
     if scheduler is not None:
+        _stopping.set()
         # Waiting is short, the build process being stopped at once, and only a pool shut down here gives its
         # queues' semaphores back (the resource tracker warned of five leaked at every stop).
         scheduler.shutdown(wait=True)
@@ -655,11 +660,11 @@ def stop_embedded(scheduler: Any | None) -> None:
 def run(engine: Engine, settings: Settings) -> None:
     """Run the scheduler as its own process: wait for the lock, then run jobs until stopped."""
     import signal
-    import threading
 
-    stop = threading.Event()
+    _stopping.clear()
+    # The same flag ends a rebuild in a scheduler thread after the return in hand, so the stop waits for one.
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: _stopping.set())
     lock = acquire_lock(engine, wait=True)
     _state.update(engine=engine, lock=lock)
     log.info("%s is the active scheduler", holder_name())
@@ -674,7 +679,7 @@ def run(engine: Engine, settings: Settings) -> None:
     freeze_startup_heap()
     log.info("startup heap frozen: %d objects the collector no longer walks", gc.get_freeze_count())
     try:
-        stop.wait()
+        _stopping.wait()
     finally:
         scheduler.shutdown(wait=True)
         if lock is not None and hasattr(lock, "close"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,12 +172,17 @@ def stale(session: Session) -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def rebuild_stale(engine: Engine) -> int:
-    """Rebuild every stale tracked build in the formats it was served in; return how many were rebuilt."""
+def rebuild_stale(engine: Engine, stopping: Callable[[], bool] = lambda: False) -> int:
+    """Rebuild every stale tracked build in the formats it was served in, until ``stopping()`` says the service
+    is stopping; return how many were rebuilt."""
     with Session(engine) as session:
         todo = stale(session)
     done = 0
     for return_id, period, formats in todo:
+        if stopping():
+            # The rest stay stale, so the next start builds them; the stop waits for one build at most.
+            log.info("stopping: %d of %d stale return(s) left for the next start", len(todo) - done, len(todo))
+            break
         with Session(engine) as session:
             try:
                 ensure_built(session, return_id, period, formats)

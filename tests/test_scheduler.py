@@ -149,6 +149,30 @@ def test_a_revision_reopens_a_built_return(jobs_on: Engine, store_settings: Sett
     assert "cyp.lac_count E10000024 2025-03-31" in notice.body
 
 
+def test_a_rebuild_in_a_scheduler_thread_ends_once_the_scheduler_stops(
+    jobs_on: Engine, store_settings: Settings
+) -> None:
+    """The rebuild job reads the scheduler's stop: asked to stop, it builds nothing more, leaving the stale
+    return for the next start."""
+    from exports.freshness import pull, stale
+
+    upload(jobs_on, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    with Session(jobs_on) as session:
+        pull(session, "dfe_ssda903", "FY2024-25", "csv")
+        session.commit()
+    upload(jobs_on, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1110,,,,")
+    scheduler._stopping.set()
+    try:
+        scheduler.job_rebuild()
+        with Session(jobs_on) as session:
+            assert [s[:2] for s in stale(session)] == [("dfe_ssda903", "FY2024-25")]
+    finally:
+        scheduler._stopping.clear()
+    scheduler.job_rebuild()
+    with Session(jobs_on) as session:
+        assert stale(session) == []
+
+
 def test_calendar_api_and_ics_feed(store_client: TestClient) -> None:
     body = store_client.get("/api/calendar", params={"from": "2025-04-01", "to": "2025-04-30"}, headers=OFFICER).json()
     kinds = {(e["return_id"], e["kind"]) for e in body["items"]}

@@ -95,6 +95,34 @@ def test_a_change_marks_only_the_builds_it_reaches_and_the_worker_rebuilds_them(
     assert len(builds) == 4
 
 
+def test_a_rebuild_stops_between_returns_when_the_service_stops(
+    store: Engine, store_settings: Settings, builds: list[tuple[str, str]]
+) -> None:
+    """A stop asked for during a rebuild of several stale returns ends it after the return in hand; the rest stay
+    stale for the next start."""
+    upload(
+        store,
+        store_settings,
+        "cyp.lac_count,E10000024,2025-03-31,,1100,,,,",
+        "cyp.lac_count,E10000024,2023-03-31,,900,,,,",
+    )
+    pull(store, DFE, "FY2024-25")
+    pull(store, DFE, "FY2022-23")
+    upload(
+        store,
+        store_settings,
+        "cyp.lac_count,E10000024,2025-03-31,,1120,,,,",
+        "cyp.lac_count,E10000024,2023-03-31,,910,,,,",
+    )
+    with Session(store) as session:
+        assert len(freshness.stale(session)) == 2
+    made = len(builds)
+    assert freshness.rebuild_stale(store, stopping=lambda: len(builds) > made) == 1
+    with Session(store) as session:
+        assert len(freshness.stale(session)) == 1
+    assert freshness.rebuild_stale(store) == 1
+
+
 def test_fresh_waits_for_the_rebuild(store: Engine, store_settings: Settings, builds: list[tuple[str, str]]) -> None:
     upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
     first = pull(store, DFE, "FY2024-25")
