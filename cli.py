@@ -626,12 +626,11 @@ def scheduler_command() -> None:
     import db
     import scheduler
     from settings import get_settings
-    from subprocesses import NICENESS
 
     settings = get_settings()
     # Its jobs are background work, like the embedded scheduler's build process: on a host it shares with
     # API workers, requests take the cores first.
-    os.nice(NICENESS)
+    os.nice(settings.build_niceness)
     configure_logging(as_json=settings.log_json)
     engine = db.get_engine(settings)
     db.upgrade(engine)

@@ -89,14 +89,15 @@ BUILDS = "builds"
 _build_engines: dict[str, Engine] = {}
 
 
-def _build_process_started(parent: int, log_json: bool) -> None:
-    """Set up the build process: the API's kind of log lines, a lower priority, and an exit when the API is gone."""
+def _build_process_started(parent: int, log_json: bool, niceness: int) -> None:
+    """Set up the build process: the API's kind of log lines, a priority ``niceness`` lower, and an exit when the
+    API is gone."""
     from cli import configure_logging
     from subprocesses import in_background
 
     configure_logging(as_json=log_json)
     # A build cut off by the API's end is rolled back with its connection; the next scheduler builds it again.
-    in_background(parent)
+    in_background(parent, niceness=niceness)
     # The build path imported now, so the collector's full passes during builds skip it (and the first build
     # does not pay for the imports).
     import exports.freshness  # noqa: F401
@@ -543,7 +544,10 @@ def _build_executor(settings: Settings) -> Any:
                 super()._run_job_error(job_id, exc, traceback)
 
     # Spawned, not forked: the API process runs threads (polars' among them) that a fork would copy mid-work.
-    start = {"initializer": _build_process_started, "initargs": (os.getpid(), settings.log_json)}
+    start = {
+        "initializer": _build_process_started,
+        "initargs": (os.getpid(), settings.log_json, settings.build_niceness),
+    }
     return BuildExecutor(1, pool_kwargs={"mp_context": multiprocessing.get_context("spawn"), **start})
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from errors import ConfigurationError
+from subprocesses import NICENESS
 
 #: Where the checkout (and so the bundled catalogue) lives.
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -88,6 +89,14 @@ class Settings(BaseSettings):
         description="The scheduler embedded in `onereturn serve` rebuilds stale returns in a process of its own, "
         "so building never holds the API process's interpreter lock while requests wait; false builds in a "
         "scheduler thread of the API process.",
+    )
+    build_niceness: int = Field(
+        default=NICENESS,
+        ge=0,
+        le=19,
+        description="How much lower than the API's the CPU priority of the build process and of `onereturn "
+        "scheduler` is (nice). 10: on a host shared with API workers, requests take the cores first and builds "
+        "what is left; 0 on a host of the scheduler's own.",
     )
     scheduler_embedded: bool = Field(
         default=True,
