@@ -654,6 +654,8 @@ def stop_embedded(scheduler: Any | None) -> None:
         # Waiting is short, the build process being stopped at once, and only a pool shut down here gives its
         # queues' semaphores back (the resource tracker warned of five leaked at every stop).
         scheduler.shutdown(wait=True)
+        # Its jobs are over: a rebuild run by hand later in this process runs to its end.
+        _stopping.clear()
     lock = _state.pop("lock", None)
     if lock is not None and hasattr(lock, "close"):
         lock.close()
@@ -686,6 +688,7 @@ def run(engine: Engine, settings: Settings) -> None:
         _stopping.wait()
     finally:
         scheduler.shutdown(wait=True)
+        _stopping.clear()
         if lock is not None and hasattr(lock, "close"):
             lock.close()
         thaw_startup_heap()

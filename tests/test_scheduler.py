@@ -300,6 +300,8 @@ def test_the_api_process_runs_the_scheduler_when_asked(store: Engine, tmp_path: 
         assert {"periodic:heartbeat", "periodic:deliver", "periodic:reopen-scan", "periodic:reconcile"} <= ids
         assert any(i.startswith("build:") for i in ids)
     assert "scheduler" not in scheduler._state
+    # Stopped, it no longer asks a rebuild run later in the process to stop.
+    assert not scheduler._stopping.is_set()
     with TestClient(create_app(Settings(data_dir=tmp_path), engine=store)):
         assert "scheduler" not in scheduler._state
 
