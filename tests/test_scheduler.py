@@ -408,6 +408,8 @@ def _running_scheduler(store: Engine, tmp_path: Path) -> Iterator[tuple[subproce
         "ONERETURN_DATABASE_URL": store.url.render_as_string(hide_password=False),
         "ONERETURN_DATA_DIR": str(tmp_path),
         "ONERETURN_LOG_JSON": "false",
+        # Near the API's priority: at the default a scheduler on a busy test host waits long for the cores.
+        "ONERETURN_BUILD_NICENESS": "1",
     }
     command = [sys.executable, "-c", "import cli; cli.main()", "scheduler"]
     log_path = tmp_path / "scheduler.log"
