@@ -13,7 +13,7 @@ import time
 NICENESS = 10
 
 
-def in_background(parent: int, busy: threading.Event | None = None, *, niceness: int = NICENESS) -> None:
+def in_background(parent: int, busy: threading.Event | None = None, *, niceness: int) -> None:
     """Make this process a helper of ``parent``: signals left to the parent, a priority ``niceness`` below its
     own, and an exit once the parent is gone (after the work in hand when ``busy`` is set)."""
     # A Ctrl-C or SIGTERM sent to the process group is the parent's to act on; it stops its helpers itself.

@@ -178,10 +178,10 @@ def rebuild_stale(engine: Engine, stopping: Callable[[], bool] = lambda: False) 
     with Session(engine) as session:
         todo = stale(session)
     done = 0
-    for return_id, period, formats in todo:
+    for index, (return_id, period, formats) in enumerate(todo):
         if stopping():
             # The rest stay stale, so the next start builds them; the stop waits for one build at most.
-            log.info("stopping: %d of %d stale return(s) left for the next start", len(todo) - done, len(todo))
+            log.info("stopping: %d of %d stale return(s) left for the next start", len(todo) - index, len(todo))
             break
         with Session(engine) as session:
             try:

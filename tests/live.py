@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
+
+#: Where ``onereturn serve`` is started from, as the README starts it.
+_CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -35,3 +44,44 @@ def live_server(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join()
+
+
+def serve_process(data: Path, name: str = "server", **settings: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start ``onereturn serve`` on SQLite in ``data`` with the demo and the given ``ONERETURN_*`` settings, on a
+    port the system picks (another if it is taken meanwhile); return it, its base URL and its log,
+    ``<name>-<port>.log``, once it answers."""
+    env = {
+        **os.environ,
+        "ONERETURN_DATA_DIR": str(data),
+        "ONERETURN_DATABASE_URL": "",
+        "ONERETURN_LOAD_DEMO": "true",
+        **settings,
+    }
+    for _ in range(3):
+        port = free_port()
+        log_path = data / f"{name}-{port}.log"
+        command = [
+            str(Path(sys.executable).with_name("onereturn")),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=_CHECKOUT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    return process, base, log_path
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        process.kill()
+        process.wait()
+        text = log_path.read_text(errors="replace")
+        if "address already in use" not in text.lower():
+            raise RuntimeError(f"The server did not start:\n{text}")
+    raise RuntimeError("Three ports the system picked were taken before the server could listen on them")

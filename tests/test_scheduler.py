@@ -27,6 +27,7 @@ from exports.models import ExportSnapshot
 from mappings.models import Return
 from settings import Settings
 from subprocesses import NICENESS
+from tests.live import serve_process
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -472,41 +473,14 @@ def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine,
         assert locks == 1, "the leader lock is still held"
 
 
-def _serve_demo(tmp_path: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``onereturn serve`` on SQLite in ``tmp_path`` with the demo, the embedded scheduler and its build
-    process, logging to ``log_path``; return the process and its base URL once it answers."""
-    import httpx
-
-    from tests.live import free_port
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "ONERETURN_DATA_DIR": str(tmp_path),
-        "ONERETURN_DATABASE_URL": "",
-        "ONERETURN_SCHEDULER_EMBEDDED": "true",
-        "ONERETURN_BUILD_PROCESS": "true",
-        # Near the API's priority, so a build process on a busy test host is not kept from the cores for minutes,
-        # and still told apart from the upload processes (at the API's) by it.
-        "ONERETURN_BUILD_NICENESS": "1",
-        "ONERETURN_LOAD_DEMO": "true",
-    }
-    command = [str(Path(sys.executable).with_name("onereturn")), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return process, f"http://127.0.0.1:{port}"
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.3)
-    process.kill()
-    process.wait()
-    pytest.fail(f"serve did not answer: {log_path.read_text(errors='replace')[-2000:]}")
+#: ``serve`` with the scheduler and its build process embedded, the build process near the API's priority, so on
+#: a busy test host it is not kept from the cores for minutes, and still told apart from the upload processes
+#: (at the API's) by it.
+_WITH_BUILD_PROCESS = {
+    "ONERETURN_SCHEDULER_EMBEDDED": "true",
+    "ONERETURN_BUILD_PROCESS": "true",
+    "ONERETURN_BUILD_NICENESS": "1",
+}
 
 
 def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path: Path) -> None:
@@ -520,8 +494,7 @@ def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path
     from exports.freshness import stale
 
     dfe, path = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}, "/api/returns/dfe_ssda903/FY2024-25.csv"
-    log_path = tmp_path / "serve.log"
-    process, base = _serve_demo(tmp_path, log_path)
+    process, base, log_path = serve_process(tmp_path, "serve", **_WITH_BUILD_PROCESS)
     try:
         # The build process is the pool's, started on the first rebuild job, at a lower priority.
         built = os.getpriority(os.PRIO_PROCESS, 0) + 1
@@ -567,7 +540,7 @@ def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path
     assert "Error running job" not in text
     with closing(sqlite3.connect(tmp_path / "onereturn.sqlite3")) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    again, base = _serve_demo(tmp_path, tmp_path / "again.log")
+    again, base, _ = serve_process(tmp_path, "again", **_WITH_BUILD_PROCESS)
     try:
         store = db.make_engine(f"sqlite:///{tmp_path / 'onereturn.sqlite3'}")
         deadline = time.monotonic() + 120

@@ -13,8 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ import httpx
 import openpyxl
 import pytest
 
-from tests.live import free_port
+from tests.live import serve_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -66,50 +64,10 @@ def _full_page(page: Page, path: str) -> None:
         page.screenshot(path=path, full_page=True)
 
 
-def _start(data: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
-    """Start ``onereturn serve`` on a port the system picks (never one another run chose); wait until it answers."""
-    env = {
-        **os.environ,
-        "ONERETURN_DATA_DIR": str(data),
-        "ONERETURN_DATABASE_URL": "",
-        "ONERETURN_SCHEDULER_EMBEDDED": "false",
-        "ONERETURN_LOAD_DEMO": "true",
-    }
-    for _ in range(3):
-        port = free_port()
-        log_path = data / f"server-{port}.log"
-        log = log_path.open("wb")
-        command = [
-            str(Path(sys.executable).with_name("onereturn")),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    return process, base, log
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        process.kill()
-        process.wait()
-        log.close()
-        text = log_path.read_text(errors="replace")
-        if "address already in use" not in text.lower():
-            raise RuntimeError(f"The server did not start:\n{text}")
-    raise RuntimeError("Three ports the system picked were taken before the server could listen on them")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``onereturn serve`` (uvicorn, SQLite, demo figures) on 127.0.0.1."""
-    process, base, log = _start(tmp_path_factory.mktemp("web-server"))
+    process, base, _ = serve_process(tmp_path_factory.mktemp("web-server"), ONERETURN_SCHEDULER_EMBEDDED="false")
     try:
         yield base
     finally:
@@ -119,7 +77,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
