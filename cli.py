@@ -144,7 +144,7 @@ def serve(
         # Each worker builds its own app (and engine) from the same environment.
         uvicorn.run(
             "api.main:served_app", factory=True, workers=workers, host=host or settings.host, port=port or settings.port,
-            log_config=None,
+            log_config=None, timeout_graceful_shutdown=max(1, round(settings.stop_seconds)),
         )  # fmt: skip
         return
     uvicorn.run(
@@ -159,6 +159,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
+        # Without a bound, a stop waits for every open request, an upload held by a stopped client included.
+        timeout_graceful_shutdown=max(1, round(settings.stop_seconds)),
     )
 
 

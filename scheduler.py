@@ -9,16 +9,17 @@ over when the first dies. Nothing here starts at import.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ParamSpec
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, DateTime, Engine, UniqueConstraint, text, update
@@ -37,6 +38,7 @@ from mappings.models import Agency, AgencyReturn, Return
 from settings import Settings
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 #: Any fixed number both processes agree on; it names the "one active scheduler" lock.
 LOCK_KEY = 0x0E7E7A11
@@ -76,6 +78,61 @@ class SchedulerHeartbeat(SQLModel, table=True):
 _state: dict[str, Any] = {}
 #: Set while this process's scheduler stops: a rebuild in a scheduler thread ends after the return in hand.
 _stopping = threading.Event()
+
+
+class _Jobs:
+    """The jobs running in this process's scheduler threads, counted so a stop can wait for them holding no lock.
+
+    APScheduler's ``shutdown(wait=True)`` holds the job-store lock while it waits for the running jobs, and a job
+    that adds or removes jobs (the reconcile) waits for that same lock: a stop during a reconcile never ended.
+    A stop therefore first closes this gate and waits here, with no lock held, for the jobs in hand; a job
+    handed out after the gate closed returns at once, so the shutdown that follows has nothing to wait for.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._running: dict[str, int] = {}
+
+    def enter(self, name: str) -> bool:
+        """Count a job in, or say no once a stop is under way."""
+        with self._changed:
+            if _stopping.is_set():
+                return False
+            self._running[name] = self._running.get(name, 0) + 1
+            return True
+
+    def leave(self, name: str) -> None:
+        """Count a job out."""
+        with self._changed:
+            self._running[name] -= 1
+            if not self._running[name]:
+                del self._running[name]
+            self._changed.notify_all()
+
+    def drain(self, timeout: float) -> list[str]:
+        """Wait up to ``timeout`` seconds for the running jobs to end; return those still running."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._running, timeout)
+            return sorted(self._running)
+
+
+_jobs = _Jobs()
+
+
+def _job(func: Callable[P, None]) -> Callable[P, None]:
+    """Run ``func`` as a scheduled job: counted while it runs, and not at all once a stop is under way."""
+
+    @functools.wraps(func)
+    def job(*args: P.args, **kwargs: P.kwargs) -> None:
+        if not _jobs.enter(func.__name__):
+            log.info("job %s not run: the scheduler is stopping", func.__name__)
+            return
+        try:
+            func(*args, **kwargs)
+        finally:
+            _jobs.leave(func.__name__)
+
+    return job
 
 
 def holder_name() -> str:
@@ -279,6 +336,7 @@ def return_words(session: Session, return_id: str, period: str | None = None) ->
 # --- jobs: module-level functions referenced as "scheduler:<name>" so job stores can name them ---
 
 
+@_job
 def job_open_window(return_id: str, period: str, scheduled_for: str) -> None:
     """Tell each agency of a return that its window for a period is open."""
     engine, when = _engine(), datetime.fromisoformat(scheduled_for)
@@ -300,6 +358,7 @@ def job_open_window(return_id: str, period: str, scheduled_for: str) -> None:
         set_detail(engine, f"open:{return_id}:{period}", when, f"notified {len(agencies)} agency(ies)")
 
 
+@_job
 def job_remind(agency_code: str, deadline: str, entries: list[list[str]], scheduled_for: str) -> None:
     """Send an agency one reminder listing every figure it still owes, once, across all its returns due that day."""
     engine, when = _engine(), datetime.fromisoformat(scheduled_for)
@@ -330,6 +389,7 @@ def job_remind(agency_code: str, deadline: str, entries: list[list[str]], schedu
         set_detail(engine, job_id, when, f"{len(owed)} figure(s) owed")
 
 
+@_job
 def job_build(return_id: str, period: str, scheduled_for: str) -> None:
     """Build every format of a return for a period at the close of its window."""
     engine, when = _engine(), datetime.fromisoformat(scheduled_for)
@@ -345,6 +405,7 @@ def job_build(return_id: str, period: str, scheduled_for: str) -> None:
         set_detail(engine, job_id, when, "snapshots " + ", ".join(map(str, built)))
 
 
+@_job
 def job_overdue(return_id: str, period: str, scheduled_for: str) -> None:
     """Mark figures still missing at an agency deadline as overdue and tell the agency and the officer."""
     engine, when = _engine(), datetime.fromisoformat(scheduled_for)
@@ -371,6 +432,7 @@ def job_overdue(return_id: str, period: str, scheduled_for: str) -> None:
         set_detail(engine, job_id, when, ", ".join(f"{a}: {n}" for a, n in sorted(late.items())) or "nothing overdue")
 
 
+@_job
 def job_reopen_scan() -> None:
     """Tell the officer which built returns a revised figure re-opens (once per build)."""
     engine = _engine()
@@ -404,6 +466,7 @@ def reopened_builds(session: Session) -> list[tuple[ReturnBuild, list[str]]]:
     return out
 
 
+@_job
 def job_deliver() -> None:
     """Send queued messages that are due (a no-op without SMTP settings: they stay on the API)."""
     config = outbox.smtp_config()
@@ -414,6 +477,7 @@ def job_deliver() -> None:
         session.commit()
 
 
+@_job
 def job_rebuild(database_url: str | None = None) -> None:
     """Rebuild the returns that changes made stale, so pulls find a current snapshot waiting (in the build
     process, on the store at ``database_url``)."""
@@ -424,6 +488,7 @@ def job_rebuild(database_url: str | None = None) -> None:
         log.info("rebuilt %d stale return(s)", rebuilt)
 
 
+@_job
 def job_interrupted() -> None:
     """Mark uploads whose worker is gone (their lease ran out) as interrupted, so they can be run again."""
     from collectors.lease import mark_expired
@@ -435,6 +500,7 @@ def job_interrupted() -> None:
         log.warning("%d upload(s) were cut off when their worker stopped; their raw files are kept", marked)
 
 
+@_job
 def job_heartbeat() -> None:
     """Record that this scheduler is alive and active."""
     now = datetime.now(UTC)
@@ -569,6 +635,7 @@ PERIODIC = {
 }
 
 
+@_job
 def job_reconcile() -> None:
     """Re-read the calendar and bring the scheduled jobs in line with it."""
     scheduler = _state.get("scheduler")
@@ -647,15 +714,25 @@ def start_embedded(engine: Engine, settings: Settings) -> Any | None:
     return scheduler
 
 
-def stop_embedded(scheduler: Any | None) -> None:
-    """Stop an embedded scheduler and release its lock."""
+def shut_down(scheduler: Any, wait: float) -> None:
+    """Stop a scheduler at any moment: no new runs, the running jobs given ``wait`` seconds to end, then shut down."""
+    _stopping.set()
+    scheduler.pause()
+    left = _jobs.drain(wait)
+    if left:
+        # A job past its time holds no lock of the scheduler's (see _Jobs); it ends as a crash would leave it.
+        log.warning("stopping without waiting for job(s) still running after %.0f s: %s", wait, ", ".join(left))
+    # Waiting now is short: the jobs in threads are over, and the build process is stopped at once. Only a
+    # pool shut down here gives its queues' semaphores back (the resource tracker warned of five leaked).
+    scheduler.shutdown(wait=not left)
+    # Its jobs are over: a rebuild run by hand later in this process runs to its end.
+    _stopping.clear()
+
+
+def stop_embedded(scheduler: Any | None, wait: float = 20.0) -> None:
+    """Stop an embedded scheduler, its running jobs given ``wait`` seconds to end, and release its lock."""
     if scheduler is not None:
-        _stopping.set()
-        # Waiting is short, the build process being stopped at once, and only a pool shut down here gives its
-        # queues' semaphores back (the resource tracker warned of five leaked at every stop).
-        scheduler.shutdown(wait=True)
-        # Its jobs are over: a rebuild run by hand later in this process runs to its end.
-        _stopping.clear()
+        shut_down(scheduler, wait)
     lock = _state.pop("lock", None)
     if lock is not None and hasattr(lock, "close"):
         lock.close()
@@ -687,8 +764,7 @@ def run(engine: Engine, settings: Settings) -> None:
     try:
         _stopping.wait()
     finally:
-        scheduler.shutdown(wait=True)
-        _stopping.clear()
+        shut_down(scheduler, settings.stop_seconds)
         if lock is not None and hasattr(lock, "close"):
             lock.close()
         thaw_startup_heap()

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     upload_wait_seconds: float = Field(
         default=10.0, ge=0, description="How long an upload waits for a slot before the service answers 503."
     )
+    stop_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="How long a stop waits for the work in hand (requests, uploads, scheduled jobs) before it stops "
+        "it; work cut off is left as a crash leaves it (rolled back; an upload marked interrupted, its raw file kept).",
+    )
     upload_lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 import audit
+from api.capacity import lost_connection, will_retry
 from errors import OneReturnError
 
 if TYPE_CHECKING:
@@ -154,7 +155,8 @@ def _status(exc: Exception) -> int:
 
 def record_failure(request: Request, session: Session, principal: Principal | None, exc: Exception) -> None:
     """Record a refused or failed call in a transaction of its own, so it outlives the request's rollback."""
-    if getattr(exc, "audited", False):
+    if getattr(exc, "audited", False) or will_retry(request, exc):
+        # A read that lost its connection is made again at once (api.capacity.RetryRead) and recorded then.
         return
     status = _status(exc)
     name, role, prefix = _who(principal, exc)
@@ -174,8 +176,18 @@ def record_failure(request: Request, session: Session, principal: Principal | No
         if not isinstance(bind, Connection):
             # The request's work is discarded anyway; ending it now frees any lock it holds (SQLite).
             session.rollback()
-        with Session(bind=bind) as own:
-            audit.record(own, **values)
-            own.commit()
+        try:
+            _record_alone(bind, values)
+        except Exception as exc:
+            if not lost_connection(exc):
+                raise
+            # The failure being recorded may be that very connection's loss: the next one is fresh.
+            _record_alone(bind, values)
     except Exception:  # an audit write must never hide the error being reported
         log.exception("Could not record an audit event for %s %s", request.method, request.url.path)
+
+
+def _record_alone(bind: Any, values: dict[str, Any]) -> None:
+    with Session(bind=bind) as own:
+        audit.record(own, **values)
+        own.commit()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -185,14 +185,17 @@ def require(
     return dependency
 
 
-AgencySubmit = Annotated[Principal, Depends(require({"figures:submit"}, {"agency", "officer"}))]
+#: Each door's admission ends with the route function, as the session it uses does (api.deps), so its audit
+#: event is stored in the same commit as the change, before the answer is sent.
+FUNCTION: Literal["function"] = "function"
+AgencySubmit = Annotated[Principal, Depends(require({"figures:submit"}, {"agency", "officer"}), scope=FUNCTION)]
 # What each reader may open is decided once, in api.scopes.read_scope.
-SubmissionRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="submissions"))]
-FiguresRead = Annotated[Principal, Depends(require({"figures:read"}, reads="figures"))]
-ReturnsRead = Annotated[Principal, Depends(require({"returns:read"}, reads="returns"))]
-AgenciesRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="agencies"))]
-TemplateRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="templates"))]
-CalendarRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="calendar"))]
-OutboxRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="outbox"))]
-BurdenRead = Annotated[Principal, Depends(require({"returns:read"}, reads="burden"))]
-OfficerOnly = Annotated[Principal, Depends(require(set(), {"officer"}))]
+SubmissionRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="submissions"), scope=FUNCTION)]
+FiguresRead = Annotated[Principal, Depends(require({"figures:read"}, reads="figures"), scope=FUNCTION)]
+ReturnsRead = Annotated[Principal, Depends(require({"returns:read"}, reads="returns"), scope=FUNCTION)]
+AgenciesRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="agencies"), scope=FUNCTION)]
+TemplateRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="templates"), scope=FUNCTION)]
+CalendarRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="calendar"), scope=FUNCTION)]
+OutboxRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="outbox"), scope=FUNCTION)]
+BurdenRead = Annotated[Principal, Depends(require({"returns:read"}, reads="burden"), scope=FUNCTION)]
+OfficerOnly = Annotated[Principal, Depends(require(set(), {"officer"}), scope=FUNCTION)]

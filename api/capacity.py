@@ -11,10 +11,12 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
+import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 from errors import ServiceBusy
@@ -23,26 +25,119 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 
+#: Methods whose call changes nothing, so one that lost its database connection is simply made again.
+READS = frozenset({"GET", "HEAD"})
+#: Set in a request's scope when its answer is to be thrown away and the request made once more (see RetryRead).
+RETRY = "onereturn.retry_read"
+RETRIED = "onereturn.retried_read"
+
+
 def install(app: FastAPI, settings: Settings) -> None:
-    """Answer exhaustion with 503 and Retry-After (the upload slots are made when the app starts)."""
+    """Answer exhaustion and every database fault with 503 and Retry-After, never 500; a read that lost its
+    connection is made again once (the upload slots are made when the app starts)."""
     retry = str(settings.retry_after_seconds)
 
-    async def busy(_request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, OperationalError | sqlite3.OperationalError) and not _is_busy(exc):
-            log.exception("Unhandled database error", exc_info=exc)
-            failed = "Internal error; it has been logged"
-            return JSONResponse(
-                error_body(500, failed, [{"type": "internal_error", "loc": [], "msg": failed, "input": None}]),
-                status_code=500,
-            )
-        message = "The service is busy (no database connection is free); try again shortly"
-        body = error_body(503, message, [{"type": "service_busy", "loc": [], "msg": message, "input": None}])
+    async def busy(request: Request, exc: Exception) -> JSONResponse:
+        if will_retry(request, exc):
+            request.scope[RETRY] = True
+            log.warning("a read lost its database connection; made again on a fresh one")
+        kind, message = database_fault(exc)
+        body = error_body(503, message, [{"type": kind, "loc": [], "msg": message, "input": None}])
         return JSONResponse(body, status_code=503, headers={"Retry-After": retry})
 
-    app.add_exception_handler(PoolTimeout, busy)
-    app.add_exception_handler(OperationalError, busy)
-    # The bulk paths use the driver directly, so its own "database is locked" can arrive unwrapped.
-    app.add_exception_handler(sqlite3.OperationalError, busy)
+    # The bulk paths use the driver directly, so its own errors can arrive unwrapped.
+    for fault in FAULTS:
+        app.add_exception_handler(fault, busy)
+    app.add_middleware(RetryRead)
+
+
+#: PostgreSQL states of a connection that is gone: class 08 (connection exception), and the server ending it
+#: (57P01 administrator command, 57P02 crash, 57P03 not accepting connections yet).
+_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database connection was lost (a failover, a restart, the server ending it)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+        return False
+    state = cause.sqlstate
+    # Without a state the error is the client's own: the socket closed, or a connection already known lost.
+    return state is None or state.startswith("08") or state in _GONE_STATES
+
+
+#: Every database fault the service answers 503 rather than 500: each passes if the caller tries again later.
+FAULTS = (
+    PoolTimeout,
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+def database_fault(exc: BaseException) -> tuple[str, str]:
+    """The error type and message of a 503 answering a database fault (one of FAULTS), logged as it deserves."""
+    if lost_connection(exc):
+        log.warning("the database connection was lost: %s", _first_line(exc))
+        return "connection_lost", (
+            "The database connection was lost before this was done; send it again. A change is stored whole or "
+            "not at all, and an upload that was stored is answered as a duplicate when sent again"
+        )
+    if isinstance(exc, PoolTimeout) or _is_busy(exc):
+        return "service_busy", "The service is busy (no database connection is free); try again shortly"
+    # Not a fault of the request: the store could not do it now (a full disk, a server fault), so 503, not 500.
+    log.error("Database error", exc_info=exc)
+    return "database_unavailable", "The database could not do this now; it has been logged, try again later"
+
+
+def will_retry(request: Request, exc: BaseException) -> bool:
+    """Whether the request is a read, not yet made again, that lost its connection: RetryRead makes it again."""
+    return request.method in READS and RETRIED not in request.scope and lost_connection(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class RetryRead:
+    """ASGI middleware: a read whose database connection was lost is made once more, on a fresh connection.
+
+    A read changes nothing, so making it again is safe; the pool drops its connections once one is found lost,
+    and the next one given out is checked first (``pool_pre_ping``). The first answer, the 503 the error handler
+    made, is held back and thrown away; a read lost twice is answered with that 503.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; if the error handler marked it, discard its answer and make it again once."""
+        if scope["type"] != "http" or scope["method"] not in READS:
+            await self.app(scope, receive, send)
+            return
+        first = dict(scope)
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            if scope.get(RETRY):
+                held.append(message)
+            else:
+                await send(message)
+
+        await self.app(scope, receive, hold)
+        if not scope.get(RETRY):
+            return
+        again = {**first, RETRIED: True}
+        await self.app(again, _no_body, send)
+
+
+async def _no_body() -> Message:
+    # A read has no body; one made again is given none rather than wait on a request already read.
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 #: PostgreSQL states that pass if the client tries again: no connection slot free (for the server, a role or a
@@ -50,7 +145,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 _RETRYABLE_STATES = frozenset({"53300", "57P03", "40P01", "40001"})
 
 
-def _is_busy(exc: Exception) -> bool:
+def _is_busy(exc: BaseException) -> bool:
     cause = exc.orig if isinstance(exc, OperationalError) else exc
     if getattr(cause, "sqlstate", None) in _RETRYABLE_STATES:
         return True

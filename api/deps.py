@@ -44,4 +44,6 @@ async def _ended(session: Session, *, commit: bool) -> None:
         )
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+#: Ended with the route function, before the answer is sent (FastAPI's default, "request", ends it after): a
+#: success answer then means the change is committed, and a commit that fails is answered as the error it is.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import audit as trail
 from api.auth import admit
+from api.capacity import FAULTS, database_fault, lost_connection
 from api.errors import error_body
 from errors import OneReturnError
 
@@ -65,12 +66,23 @@ async def _reply(
 
 
 def _check_key(request: Request, key: str | None) -> None:
-    """The route's own key check (throttled, and audited when refused), before any of the body is read."""
+    """The route's own key check (throttled, and audited when refused), before any of the body is read; made
+    once more on a fresh connection if the first lost its own, as a read is (api.capacity.RetryRead)."""
+    try:
+        _admitted(request, key)
+    except FAULTS as exc:
+        if not lost_connection(exc):
+            raise
+        _admitted(request, key)
+
+
+def _admitted(request: Request, key: str | None) -> None:
     with Session(request.app.state.engine) as session:
         try:
             admit(request, session, key)
         except Exception as exc:
-            trail.record_failure(request, session, None, exc)
+            if not lost_connection(exc):
+                trail.record_failure(request, session, None, exc)
             raise
 
 
@@ -114,6 +126,12 @@ class BodyGuard:
                 wait = getattr(exc, "retry_after", None)
                 extra = [] if wait is None else [(b"retry-after", str(wait).encode())]
                 await _reply(send, exc.status_code, exc.message, exc.error_type, ["header", "X-API-Key"], None, extra)
+                return
+            except FAULTS as exc:
+                # Outside the app's error handlers: answered here as they answer it (503, never 500).
+                kind, message = database_fault(exc)
+                wait = str(scope["app"].state.settings.retry_after_seconds).encode()
+                await _reply(send, 503, message, kind, [], None, [(b"retry-after", wait)])
                 return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.cap:

@@ -71,14 +71,14 @@ def create_app(
             if running is not None:
                 import scheduler
 
-                scheduler.stop_embedded(running)
+                scheduler.stop_embedded(running, settings.stop_seconds)
             batcher = getattr(app.state, "audit_batcher", None)
             if batcher is not None:
                 batcher.close()
             pool = getattr(app.state, "upload_pool", None)
             if pool is not None:
                 app.state.upload_pool = None
-                await anyio.to_thread.run_sync(pool.close)
+                await anyio.to_thread.run_sync(pool.close, settings.stop_seconds)
             if freeze_heap:
                 from allocator import thaw_startup_heap
 

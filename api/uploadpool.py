@@ -249,10 +249,33 @@ class UploadPool:
                 self._executor, self._ready = self._start()
         broken.shutdown(wait=False, cancel_futures=True)
 
-    def close(self) -> None:
-        """Stop the processes once the uploads in hand are done."""
+    def close(self, timeout: float = 20.0) -> None:
+        """Stop the processes once the uploads in hand are done, or stop them as they are after ``timeout`` seconds."""
         with self._lock:
             self._closed = True
             executors = [self._executor, *([self._pending] if self._pending is not None else [])]
+        # Read before the shutdown, which lets go of them; the pool's own names (Python 3.14 adds kill_workers()).
+        processes = [p for e in executors for p in (e._processes or {}).values()]
+        managers: list[threading.Thread | None] = [getattr(e, "_executor_manager_thread", None) for e in executors]
         for executor in executors:
-            executor.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        cut = 0
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                # An upload cut off here rolls back with its connection; once its lease runs out it is marked interrupted,
+                # its raw file kept to run again.
+                process.kill()
+                process.join(5)
+                cut += 1
+        if cut:
+            log.warning(
+                "%d upload process(es) still busy after %.0f s were stopped; their uploads can be run again",
+                cut,
+                timeout,
+            )
+        for manager in managers:
+            # The pool's own thread gives its queues' semaphores back as it ends, which it does once its processes have.
+            if manager is not None:
+                manager.join(5)

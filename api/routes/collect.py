@@ -12,11 +12,12 @@ import anyio.to_thread
 import polars as pl
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlmodel import col, select
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col, select
 
 from api.audit import annotate
 from api.auth import AgenciesRead, AgencySubmit, FiguresRead, Principal, SubmissionRead, TemplateRead
-from api.capacity import UploadSlot, upload_timing
+from api.capacity import UploadSlot, lost_connection, upload_timing
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
@@ -226,6 +227,18 @@ async def upload(
 
 
 def _stored_report(session: SessionDep, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:
+    try:
+        return _read_report(session, submission_id, duplicate)
+    except DBAPIError as exc:
+        if not lost_connection(exc):
+            raise
+        # The upload is stored, in a transaction of its own: its report is read again on a fresh connection
+        # rather than answered 503, which would have the agency send again what is already stored.
+        session.rollback()
+        return _read_report(session, submission_id, duplicate)
+
+
+def _read_report(session: Session, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:
     sub = collect.get_submission(session, submission_id, agency_code=None)
     problems, total = first_problems(session, submission_id)
     return sub, _report(sub, problems, total=total, duplicate=duplicate)

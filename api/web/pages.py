@@ -67,7 +67,8 @@ def _visitor(request: Request, session: SessionDep) -> Iterator[Visitor]:
         trail.record_success(request, session, visitor.principal)
 
 
-VisitorDep = Annotated[Visitor, Depends(_visitor)]
+#: Ended with the route function, as the session it uses is (api.deps): the page's audit event is committed with it.
+VisitorDep = Annotated[Visitor, Depends(_visitor, scope="function")]
 
 
 #: The rules the API's routes admit their callers by (api/auth.py), for the pages calling those routes:
