@@ -56,6 +56,7 @@ SLOW_FIRST = (
     "tests/api/test_access_matrix.py",
     "tests/test_two_workers.py",
     "tests/test_scheduler.py",
+    "tests/test_stops.py",
 )
 
 

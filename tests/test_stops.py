@@ -1,0 +1,225 @@
+"""A stop always ends: at any moment, the scheduler, ``onereturn serve`` and ``onereturn scheduler`` stop within a
+bound, and what was in hand is finished or left as a crash would leave it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from apscheduler.schedulers.base import STATE_STOPPED
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+import scheduler
+from settings import Settings
+from tests.live import free_port
+
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+HEADER = "indicator,org,period,value\n"
+#: What each stop must end within: the service's own bound (ONERETURN_STOP_SECONDS, set low here) and its exit.
+STOP_SECONDS = 5
+BOUND = 30
+
+
+def test_a_stop_during_a_reconcile_ends(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reconcile, held in the middle of adding its jobs while the stop is called, finishes and the stop ends
+    (APScheduler's shutdown held the job-store lock the reconcile's next add_job waited for: it never ended)."""
+    running = scheduler.start_embedded(store, Settings(data_dir=tmp_path, build_process=False))
+    assert running is not None
+    held, release = threading.Event(), threading.Event()
+    real_add = running.add_job
+    adds = 0
+
+    def add_job(*args: Any, **kwargs: Any) -> Any:
+        nonlocal adds
+        adds += 1
+        if adds == 3:
+            held.set()
+            release.wait(60)
+        return real_add(*args, **kwargs)
+
+    monkeypatch.setattr(running, "add_job", add_job)
+    real_add("scheduler:job_reconcile", trigger="date", run_date=datetime.now(UTC), id="reconcile-now")
+    assert held.wait(60), "the reconcile never ran"
+    stopper = threading.Thread(target=scheduler.stop_embedded, args=(running, 20), daemon=True)
+    stopper.start()
+    try:
+        assert scheduler._stopping.wait(10)
+        # Released once the stop is under way: the old shutdown marked the scheduler stopped, then took the lock.
+        deadline = time.monotonic() + 1
+        while running.state != STATE_STOPPED and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        release.set()
+    stopper.join(15)
+    assert not stopper.is_alive(), "the stop never ended"
+    assert adds > 3, "the reconcile went on to its end"
+    assert "scheduler" not in scheduler._state
+    assert not scheduler._stopping.is_set()
+
+
+def test_a_job_handed_out_once_a_stop_is_under_way_does_not_run(jobs_on: Engine) -> None:
+    """A job started after the stop began returns at once: it can neither hold the stop up nor touch the scheduler."""
+    scheduler._stopping.set()
+    try:
+        scheduler.job_heartbeat()
+    finally:
+        scheduler._stopping.clear()
+    with Session(jobs_on) as session:
+        assert session.execute(select(scheduler.SchedulerHeartbeat)).first() is None
+    scheduler.job_heartbeat()
+    with Session(jobs_on) as session:
+        assert session.execute(select(scheduler.SchedulerHeartbeat)).first() is not None
+
+
+def test_a_stop_waits_for_a_job_only_as_long_as_it_is_told(store: Engine, tmp_path: Path) -> None:
+    """A job that does not end in the stop's time is left to end on its own; the stop does not wait for it."""
+    running = scheduler.start_embedded(store, Settings(data_dir=tmp_path, build_process=False))
+    assert running is not None
+    inside, release = threading.Event(), threading.Event()
+
+    @scheduler._job
+    def stuck() -> None:
+        inside.set()
+        release.wait(60)
+
+    running.add_job(stuck, trigger="date", run_date=datetime.now(UTC), id="stuck")
+    try:
+        assert inside.wait(30)
+        started = time.monotonic()
+        scheduler.stop_embedded(running, 1.0)
+        assert time.monotonic() - started < 10
+    finally:
+        release.set()
+
+
+@pytest.fixture
+def jobs_on(store: Engine) -> Any:
+    scheduler._state["engine"] = store
+    yield store
+    scheduler._state.clear()
+
+
+def _onereturn(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("onereturn")), *args]
+
+
+def _stopped_within(process: subprocess.Popen[bytes], log: Path) -> float:
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(BOUND)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"no end {BOUND} s after SIGTERM:\n{log.read_text(errors='replace')[-3000:]}")
+    return time.monotonic() - started
+
+
+def _wait_for_health(base: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def test_serve_and_the_scheduler_stop_at_random_moments(tmp_path: Path) -> None:
+    """``onereturn serve`` and ``onereturn scheduler`` sent SIGTERM at random points of their first seconds, during
+    an upload and during a build, end within the bound every time; the store is whole afterwards."""
+    pace = random.Random(int(os.environ.get("ONERETURN_STOP_SEED", "20261125")))
+    env = {
+        **os.environ,
+        "ONERETURN_DATA_DIR": str(tmp_path),
+        "ONERETURN_DATABASE_URL": "",
+        "ONERETURN_LOAD_DEMO": "true",
+        "ONERETURN_STOP_SECONDS": str(STOP_SECONDS),
+        "ONERETURN_BUILD_NICENESS": "1",
+        # An upload cut off by a stop is marked interrupted by the next start once its lease has run out.
+        "ONERETURN_UPLOAD_LEASE_SECONDS": "2",
+    }
+    longest, accepted, sent = 0.0, dict[int, int](), 0
+    log = tmp_path / "stops.log"
+    for round_ in range(9):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                _onereturn("serve", "--host", "127.0.0.1", "--port", str(port)),
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        uploads: list[threading.Thread] = []
+        if round_ == 8:
+            # A last start, after the leases of anything cut off have run out, and a stop once it answers.
+            time.sleep(3)
+            assert _wait_for_health(base, process, 120), log.read_text(errors="replace")[-3000:]
+        elif round_ % 2 == 0:
+            # Anywhere in the first seconds: loading the store, starting the scheduler, its first jobs.
+            time.sleep(pace.uniform(0.3, 6.0))
+        elif _wait_for_health(base, process, 120):
+            # Just after the start, with an upload (a revision) in hand and a rebuild made due by it.
+            value = 1000 + round_
+
+            def send(base: str = base, value: int = value) -> None:
+                body = f"{HEADER}cyp.lac_count,E10000024,2025-03-31,{value}\n".encode()
+                try:
+                    answer = httpx.post(
+                        base + "/api/submissions", headers=NOTTS, files={"file": ("stop.csv", body)}, timeout=BOUND
+                    )
+                except httpx.HTTPError:
+                    return
+                if answer.status_code == 201:
+                    accepted[int(answer.json()["id"])] = value
+
+            uploads.append(threading.Thread(target=send))
+            uploads[-1].start()
+            sent += 1
+            time.sleep(pace.uniform(0.0, 1.5))
+        longest = max(longest, _stopped_within(process, log))
+        for upload in uploads:
+            upload.join(BOUND)
+    for _ in range(4):
+        with log.open("ab") as out:
+            process = subprocess.Popen(_onereturn("scheduler"), env=env, stdout=out, stderr=subprocess.STDOUT)
+        time.sleep(pace.uniform(0.2, 5.0))
+        longest = max(longest, _stopped_within(process, log))
+    text = log.read_text(errors="replace")
+    assert "Error running job" not in text, text[-3000:]
+    assert sent >= 3
+    with closing(sqlite3.connect(tmp_path / "onereturn.sqlite3")) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        # Every figure has one current value, and every upload acknowledged is stored, once.
+        doubled = raw.execute(
+            "SELECT indicator_id, org_code, period, breakdown, count(*) FROM observation WHERE is_current "
+            "GROUP BY 1, 2, 3, 4 HAVING count(*) > 1"
+        ).fetchall()
+        assert not doubled
+        for submission_id, value in accepted.items():
+            stored = raw.execute(
+                "SELECT value FROM observation WHERE submission_id = ? AND indicator_id = 'cyp.lac_count'",
+                (submission_id,),
+            ).fetchall()
+            assert [float(v) for (v,) in stored] == [float(value)]
+        # No upload is left claimed by a worker that has stopped: each is done, or marked to be run again.
+        left = raw.execute("SELECT id, status FROM submission WHERE status IN ('received', 'storing')").fetchall()
+    assert not left, left
+    logging.getLogger(__name__).warning(
+        "13 stops, the longest %.1f s; %d uploads sent, %d acknowledged", longest, sent, len(accepted)
+    )
