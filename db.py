@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
 
@@ -100,6 +101,16 @@ def connection_budget_warning(engine: Engine, settings: Settings, workers: int) 
     )
 
 
+def _discard_on_failed_commit(context: ExceptionContext) -> None:
+    # A commit (or rollback, or begin) that fails in the driver names no statement. It can leave its transaction
+    # open on the connection (SQLite does), and SQLAlchemy then hands the connection back to the pool without
+    # a rollback: the next request saw, and could have committed, the change that was refused. Such a
+    # connection is closed instead, which ends its transaction; only it, not the whole pool.
+    if context.statement is None and context.connection is not None:
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False
+
+
 def make_engine(url: str, *, threads: int = 16) -> Engine:
     """Create an engine for ``url`` with the connection settings the product relies on, its pool sized to ``threads``."""
     pool = {"pool_size": pool_size(threads), "max_overflow": 0, "pool_timeout": POOL_TIMEOUT}
@@ -112,8 +123,10 @@ def make_engine(url: str, *, threads: int = 16) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, **({} if memory else pool)
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, **pool)
+    event.listen(engine, "handle_error", _discard_on_failed_commit)
+    return engine
 
 
 _engines: dict[str, Engine] = {}

@@ -58,8 +58,8 @@ _GONE_STATES = frozenset({"57P01", "57P02", "57P03"})
 
 def lost_connection(exc: BaseException) -> bool:
     """Whether ``exc`` says the database connection was lost (a failover, a restart, the server ending it)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+    # Read from the driver's error, not from SQLAlchemy's connection_invalidated: a connection is also discarded
+    # after a failed commit (db._discard_on_failed_commit) that has nothing to do with the server going away.
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
     if not isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
         return False

@@ -1,0 +1,312 @@
+"""A success answer means the change is committed: what a write route changed is there for the very next request,
+on a new connection, and a write whose commit fails is answered with an error and leaves the store as it was.
+
+The request's session used to be committed after the answer was sent (FastAPI's "request" scope for a dependency
+with yield): a key just issued was refused on its first use, and a revoked key still served, about half the time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, inspect, text
+
+from api.main import create_app
+from api.throttle import KeyThrottle
+from settings import Settings
+from tests.live import live_server
+
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+KENT = {"code": "kent_cyp", "name": "Kent CYP", "body_type": "local_authority", "orgs": ["E10000016"]}
+#: Rounds of issue, use, revoke (or rotate), use: with the commit after the answer about half of them failed.
+ROUNDS = 15
+
+
+def _app(store: Engine, settings: Settings) -> FastAPI:
+    app = create_app(settings, engine=store)
+    # Every refused key here is expected: the throttle would answer 429 in their place.
+    app.state.key_throttle = KeyThrottle(failures=10**6)
+    return app
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def test_every_change_is_there_for_the_very_next_request(store: Engine, store_settings: Settings) -> None:
+    """Each step on a connection of its own, right after the answer before it: an issued key works, a revoked key
+    and a rotated key's old secret are refused, an agency change is served, a signed-out session is over."""
+    wrong: list[str] = []
+    # Each commit takes a while, as on a busy store: an answer sent before its commit is then always early.
+    with slow_commits(store, 0.1), live_server(_app(store, store_settings)) as base:
+
+        def call(method: str, path: str, cookies: httpx.Cookies | None = None, **kwargs: Any) -> httpx.Response:
+            # A client of its own: a new connection, as a second caller (or a load balancer) would use.
+            with httpx.Client(base_url=base, timeout=60, follow_redirects=False, cookies=cookies) as client:
+                return client.request(method, path, **kwargs)
+
+        assert call("POST", "/api/agencies", headers=OFFICER, json=KENT).status_code == 201
+        for n in range(ROUNDS):
+            issued = call("POST", "/api/keys", headers=OFFICER, json={"role": "agency", "agency": "notts_cyp", "label": f"round {n}"})  # fmt: skip
+            assert issued.status_code == 201, issued.text
+            key, prefix = issued.json()["key"], issued.json()["prefix"]
+            if (used := call("GET", "/api/submissions", headers={"X-API-Key": key}).status_code) != 200:
+                wrong.append(f"round {n}: an issued key was answered {used} on its first use")
+            if n % 3 == 2:
+                rotated = call("POST", f"/api/keys/{prefix}/rotate", headers=OFFICER)
+                assert rotated.status_code == 201, rotated.text
+                if (used := call("GET", "/api/submissions", headers={"X-API-Key": key}).status_code) != 401:
+                    wrong.append(f"round {n}: a rotated key's old secret was answered {used}")
+                fresh = {"X-API-Key": rotated.json()["key"]}
+                if (used := call("GET", "/api/submissions", headers=fresh).status_code) != 200:
+                    wrong.append(f"round {n}: a rotated key's new secret was answered {used}")
+            else:
+                assert call("POST", f"/api/keys/{prefix}/revoke", headers=OFFICER).status_code == 200
+                if (used := call("GET", "/api/submissions", headers={"X-API-Key": key}).status_code) != 401:
+                    wrong.append(f"round {n}: a revoked key was answered {used}")
+            name = f"Kent CYP {n}"
+            assert call("PATCH", "/api/agencies/kent_cyp", headers=OFFICER, json={"name": name}).status_code == 200
+            if (shown := call("GET", "/api/agencies/kent_cyp", headers=OFFICER).json()["name"]) != name:
+                wrong.append(f"round {n}: an agency renamed {name!r} was served as {shown!r}")
+        for n in range(ROUNDS // 3):
+            form = call("GET", "/sign-in")
+            signed = call(
+                "POST", "/sign-in", data={"key": NOTTS["X-API-Key"], "csrf_token": _token(form.text)},
+                cookies=form.cookies,
+            )  # fmt: skip
+            assert signed.status_code == 303, signed.text
+            home = call("GET", "/agency", cookies=signed.cookies)
+            if home.status_code != 200:
+                wrong.append(f"sign-in {n}: the new session was answered {home.status_code}")
+                continue
+            out = call("POST", "/sign-out", data={"csrf_token": _token(home.text)}, cookies=signed.cookies)
+            assert out.status_code == 303, out.text
+            if (after := call("GET", "/agency", cookies=signed.cookies).status_code) == 200:
+                wrong.append(f"sign-out {n}: the ended session was answered {after}")
+    assert not wrong, "\n".join(wrong)
+
+
+@contextmanager
+def slow_commits(engine: Engine, seconds: float) -> Iterator[None]:
+    """Every commit on ``engine`` waits ``seconds`` in the driver before it is made."""
+    real = engine.dialect.do_commit
+
+    def slow(dbapi_connection: Any) -> None:
+        time.sleep(seconds)
+        real(dbapi_connection)
+
+    engine.dialect.do_commit = slow  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        engine.dialect.do_commit = real  # type: ignore[method-assign]
+
+
+@contextmanager
+def commits_fail(engine: Engine) -> Iterator[None]:
+    """Every commit on ``engine`` fails in the driver, as one on a full disk or a store that went away does."""
+    real = engine.dialect.do_commit
+    failure = (
+        sqlite3.OperationalError("disk I/O error") if engine.dialect.name == "sqlite" else psycopg.errors.DiskFull()
+    )
+
+    def refuse(_dbapi_connection: Any) -> None:
+        raise failure
+
+    engine.dialect.do_commit = refuse  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        engine.dialect.do_commit = real  # type: ignore[method-assign]
+
+
+def store_digest(engine: Engine) -> dict[str, str]:
+    """Every table's rows, hashed in key order: equal digests mean nothing was changed."""
+    digests = {}
+    with engine.connect() as conn:
+        for table in sorted(inspect(conn).get_table_names()):
+            if table == "alembic_version":
+                continue
+            rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
+            digests[table] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
+    return digests
+
+
+class Web:
+    """A signed-in browser: its client and the CSRF token of its session."""
+
+    def __init__(self, client: TestClient, key: str) -> None:
+        form = client.get("/sign-in")
+        signed = client.post("/sign-in", data={"key": key, "csrf_token": _token(form.text)})
+        assert signed.status_code == 303, signed.text
+        self.client = client
+        self.csrf = _token(client.get(signed.headers["location"]).text)
+
+
+def _issued(client: TestClient) -> str:
+    issued = client.post("/api/keys", headers=OFFICER, json={"role": "agency", "agency": "notts_cyp", "label": "x"})
+    assert issued.status_code == 201, issued.text
+    return str(issued.json()["prefix"])
+
+
+def _queried(client: TestClient) -> tuple[int, int]:
+    """An upload holding one figure under query (a jump from the figure before); its id and the query's row."""
+    rows = "indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,{}\n"
+    assert (
+        client.post("/api/submissions", headers=NOTTS, files={"file": ("a.csv", rows.format(4000))}).status_code == 201
+    )
+    held = client.post("/api/submissions", headers=NOTTS, files={"file": ("b.csv", rows.format(9000))})
+    assert held.status_code == 201, held.text
+    return int(held.json()["id"]), 2
+
+
+CSV = b"indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,1234\n"
+IMPORT = b"code,name,body_type,orgs,returns\nkent_cyp,Kent CYP,local_authority,E10000016,dfe_ssda903\n"
+NOTE = "A new team cleared a backlog"
+Send = Callable[[], httpx.Response]
+
+
+def upload(c: TestClient) -> Send:
+    return lambda: c.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", CSV)})
+
+
+def answer_query(c: TestClient) -> Send:
+    submission_id, _row = _queried(c)
+    held = c.get(f"/api/submissions/{submission_id}/queries", headers=NOTTS).json()["items"][0]
+    return lambda: c.post(f"/api/submissions/{submission_id}/queries/{held['id']}", headers=NOTTS, json={"note": NOTE})
+
+
+def add_agency(c: TestClient) -> Send:
+    return lambda: c.post("/api/agencies", headers=OFFICER, json=KENT)
+
+
+def change_agency(c: TestClient) -> Send:
+    assert c.post("/api/agencies", headers=OFFICER, json=KENT).status_code == 201
+    return lambda: c.patch("/api/agencies/kent_cyp", headers=OFFICER, json={"name": "Kent"})
+
+
+def import_agencies(c: TestClient) -> Send:
+    return lambda: c.post("/api/agencies/import", headers=OFFICER, files={"file": ("a.csv", IMPORT)})
+
+
+def issue_key(c: TestClient) -> Send:
+    return lambda: c.post("/api/keys", headers=OFFICER, json={"role": "officer", "label": "deputy"})
+
+
+def revoke_key(c: TestClient) -> Send:
+    prefix = _issued(c)
+    return lambda: c.post(f"/api/keys/{prefix}/revoke", headers=OFFICER)
+
+
+def rotate_key(c: TestClient) -> Send:
+    prefix = _issued(c)
+    return lambda: c.post(f"/api/keys/{prefix}/rotate", headers=OFFICER)
+
+
+def sign_in(c: TestClient) -> Send:
+    token = _token(c.get("/sign-in").text)
+    return lambda: c.post("/sign-in", data={"key": NOTTS["X-API-Key"], "csrf_token": token})
+
+
+def sign_out(c: TestClient) -> Send:
+    web = Web(c, NOTTS["X-API-Key"])
+    return lambda: c.post("/sign-out", data={"csrf_token": web.csrf})
+
+
+def upload_page(c: TestClient) -> Send:
+    web = Web(c, NOTTS["X-API-Key"])
+    return lambda: c.post("/upload", data={"mode": "default", "csrf_token": web.csrf}, files={"file": ("f.csv", CSV)})
+
+
+def note_page(c: TestClient) -> Send:
+    submission_id, row = _queried(c)
+    web = Web(c, NOTTS["X-API-Key"])
+    return lambda: c.post(f"/submissions/{submission_id}/rows/{row}/note", data={"note": NOTE, "csrf_token": web.csrf})
+
+
+def issue_key_page(c: TestClient) -> Send:
+    web = Web(c, OFFICER["X-API-Key"])
+    form = {"role": "agency", "label": "Notts data team", "agency": "notts_cyp", "csrf_token": web.csrf}
+    return lambda: c.post("/keys", data=form)
+
+
+def revoke_key_page(c: TestClient) -> Send:
+    prefix, web = _issued(c), Web(c, OFFICER["X-API-Key"])
+    return lambda: c.post(f"/keys/{prefix}/revoke", data={"csrf_token": web.csrf})
+
+
+def rotate_key_page(c: TestClient) -> Send:
+    prefix, web = _issued(c), Web(c, OFFICER["X-API-Key"])
+    return lambda: c.post(f"/keys/{prefix}/rotate", data={"csrf_token": web.csrf})
+
+
+#: For every write route: what readies its write (run with commits working) and returns the write itself. A write
+#: route missing here fails test_every_write_route_is_tried, so a new one cannot be left out.
+WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
+    ("POST", "/api/submissions"): upload,
+    ("POST", "/api/submissions/{submission_id}/queries/{figure_id}"): answer_query,
+    ("POST", "/api/agencies"): add_agency,
+    ("PATCH", "/api/agencies/{code}"): change_agency,
+    ("POST", "/api/agencies/import"): import_agencies,
+    ("POST", "/api/keys"): issue_key,
+    ("POST", "/api/keys/{prefix}/revoke"): revoke_key,
+    ("POST", "/api/keys/{prefix}/rotate"): rotate_key,
+    ("POST", "/sign-in"): sign_in,
+    ("POST", "/sign-out"): sign_out,
+    ("POST", "/upload"): upload_page,
+    ("POST", "/submissions/{submission_id}/rows/{row}/note"): note_page,
+    ("POST", "/keys"): issue_key_page,
+    ("POST", "/keys/{prefix}/revoke"): revoke_key_page,
+    ("POST", "/keys/{prefix}/rotate"): rotate_key_page,
+}
+
+
+def write_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every route of the app, API and pages, that is not a read."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: list[Any]) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.update((m, route.path) for m in route.methods if m not in ("GET", "HEAD"))
+            inner = getattr(getattr(route, "original_router", None), "routes", None) or getattr(route, "routes", None)
+            if inner:
+                walk(list(inner))
+
+    walk(list(app.routes))
+    return found
+
+
+def test_every_write_route_is_tried(store: Engine, store_settings: Settings) -> None:
+    assert write_routes(_app(store, store_settings)) == set(WRITES)
+
+
+@pytest.mark.parametrize("route", sorted(WRITES), ids=" ".join)
+def test_a_write_whose_commit_fails_is_an_error_and_changes_nothing(
+    store: Engine, store_settings: Settings, route: tuple[str, str]
+) -> None:
+    with TestClient(_app(store, store_settings), follow_redirects=False) as client:
+        write = WRITES[route](client)
+        before = store_digest(store)
+        with commits_fail(store):
+            answer = write()
+        assert answer.status_code >= 400, (answer.status_code, answer.text[:500])
+        assert answer.status_code != 500, answer.text[:500]
+        assert store_digest(store) == before, "a failed commit left part of its change behind"
+        # The same write, with commits working again, succeeds: the failure was the commit's alone.
+        assert write().status_code < 400
