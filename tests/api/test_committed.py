@@ -128,7 +128,7 @@ def commits_fail(engine: Engine) -> Iterator[None]:
     def refuse(_dbapi_connection: Any) -> None:
         raise failure
 
-    engine.dialect.do_commit = refuse  # type: ignore[method-assign]
+    engine.dialect.do_commit = refuse  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -283,7 +283,7 @@ def write_routes(app: FastAPI) -> set[tuple[str, str]]:
     def walk(routes: list[Any]) -> None:
         for route in routes:
             if isinstance(route, APIRoute):
-                found.update((m, route.path) for m in route.methods if m not in ("GET", "HEAD"))
+                found.update((m, route.path) for m in route.methods or () if m not in ("GET", "HEAD"))
             inner = getattr(getattr(route, "original_router", None), "routes", None) or getattr(route, "routes", None)
             if inner:
                 walk(list(inner))
