@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 import audit
-from api.capacity import lost_connection, will_retry
+from api.capacity import again_if_lost, will_retry
 from errors import OneReturnError
 
 if TYPE_CHECKING:
@@ -176,13 +176,8 @@ def record_failure(request: Request, session: Session, principal: Principal | No
         if not isinstance(bind, Connection):
             # The request's work is discarded anyway; ending it now frees any lock it holds (SQLite).
             session.rollback()
-        try:
-            _record_alone(bind, values)
-        except Exception as exc:
-            if not lost_connection(exc):
-                raise
-            # The failure being recorded may be that very connection's loss: the next one is fresh.
-            _record_alone(bind, values)
+        # The failure being recorded may be that very connection's loss: the next one is fresh.
+        again_if_lost(lambda: _record_alone(bind, values))
     except Exception:  # an audit write must never hide the error being reported
         log.exception("Could not record an audit event for %s %s", request.method, request.url.path)
 

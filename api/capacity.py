@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -23,6 +23,7 @@ from errors import ServiceBusy
 from settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 #: Methods whose call changes nothing, so one that lost its database connection is simply made again.
@@ -92,6 +93,20 @@ def database_fault(exc: BaseException) -> tuple[str, str]:
     # Not a fault of the request: the store could not do it now (a full disk, a server fault), so 503, not 500.
     log.error("Database error", exc_info=exc)
     return "database_unavailable", "The database could not do this now; it has been logged, try again later"
+
+
+def again_if_lost(call: Callable[[], T], *, first: Callable[[], None] | None = None) -> T:
+    """Run ``call``; if it lost its database connection, run ``first`` (if any) and then ``call`` once more, on a
+    fresh connection. Only for work that is safe to do twice: a read, or a write that failed whole."""
+    try:
+        return call()
+    except FAULTS as exc:
+        if not lost_connection(exc):
+            raise
+        log.warning("the database connection was lost; trying once more on a fresh one")
+    if first is not None:
+        first()
+    return call()
 
 
 def will_retry(request: Request, exc: BaseException) -> bool:

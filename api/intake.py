@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import audit as trail
 from api.auth import admit
-from api.capacity import FAULTS, database_fault, lost_connection
+from api.capacity import FAULTS, again_if_lost, database_fault, lost_connection
 from api.errors import error_body
 from errors import OneReturnError
 
@@ -68,12 +68,7 @@ async def _reply(
 def _check_key(request: Request, key: str | None) -> None:
     """The route's own key check (throttled, and audited when refused), before any of the body is read; made
     once more on a fresh connection if the first lost its own, as a read is (api.capacity.RetryRead)."""
-    try:
-        _admitted(request, key)
-    except FAULTS as exc:
-        if not lost_connection(exc):
-            raise
-        _admitted(request, key)
+    again_if_lost(lambda: _admitted(request, key))
 
 
 def _admitted(request: Request, key: str | None) -> None:

@@ -12,12 +12,11 @@ import anyio.to_thread
 import polars as pl
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from api.audit import annotate
 from api.auth import AgenciesRead, AgencySubmit, FiguresRead, Principal, SubmissionRead, TemplateRead
-from api.capacity import UploadSlot, lost_connection, upload_timing
+from api.capacity import UploadSlot, again_if_lost, upload_timing
 from api.deps import SessionDep
 from api.pages import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
@@ -227,15 +226,9 @@ async def upload(
 
 
 def _stored_report(session: SessionDep, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:
-    try:
-        return _read_report(session, submission_id, duplicate)
-    except DBAPIError as exc:
-        if not lost_connection(exc):
-            raise
-        # The upload is stored, in a transaction of its own: its report is read again on a fresh connection
-        # rather than answered 503, which would have the agency send again what is already stored.
-        session.rollback()
-        return _read_report(session, submission_id, duplicate)
+    # The upload is stored, in a transaction of its own: its report is read again on a fresh connection rather
+    # than answered 503, which would have the agency send again what is already stored.
+    return again_if_lost(lambda: _read_report(session, submission_id, duplicate), first=session.rollback)
 
 
 def _read_report(session: Session, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:

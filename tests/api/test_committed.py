@@ -8,7 +8,6 @@ with yield): a key just issued was refused on its first use, and a revoked key s
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,8 @@ from api.main import create_app
 from api.throttle import KeyThrottle
 from settings import Settings
 from tests.live import live_server
+from tests.web.test_pages import _token
+from tests.web.test_pages import sign_in as signed_in
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -40,12 +41,6 @@ def _app(store: Engine, settings: Settings) -> FastAPI:
     # Every refused key here is expected: the throttle would answer 429 in their place.
     app.state.key_throttle = KeyThrottle(failures=10**6)
     return app
-
-
-def _token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
 
 
 def test_every_change_is_there_for_the_very_next_request(store: Engine, store_settings: Settings) -> None:
@@ -147,17 +142,6 @@ def store_digest(engine: Engine) -> dict[str, str]:
     return digests
 
 
-class Web:
-    """A signed-in browser: its client and the CSRF token of its session."""
-
-    def __init__(self, client: TestClient, key: str) -> None:
-        form = client.get("/sign-in")
-        signed = client.post("/sign-in", data={"key": key, "csrf_token": _token(form.text)})
-        assert signed.status_code == 303, signed.text
-        self.client = client
-        self.csrf = _token(client.get(signed.headers["location"]).text)
-
-
 def _issued(client: TestClient) -> str:
     issued = client.post("/api/keys", headers=OFFICER, json={"role": "agency", "agency": "notts_cyp", "label": "x"})
     assert issued.status_code == 201, issued.text
@@ -224,35 +208,35 @@ def sign_in(c: TestClient) -> Send:
 
 
 def sign_out(c: TestClient) -> Send:
-    web = Web(c, NOTTS["X-API-Key"])
-    return lambda: c.post("/sign-out", data={"csrf_token": web.csrf})
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    return lambda: c.post("/sign-out", data={"csrf_token": csrf})
 
 
 def upload_page(c: TestClient) -> Send:
-    web = Web(c, NOTTS["X-API-Key"])
-    return lambda: c.post("/upload", data={"mode": "default", "csrf_token": web.csrf}, files={"file": ("f.csv", CSV)})
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    return lambda: c.post("/upload", data={"mode": "default", "csrf_token": csrf}, files={"file": ("f.csv", CSV)})
 
 
 def note_page(c: TestClient) -> Send:
     submission_id, row = _queried(c)
-    web = Web(c, NOTTS["X-API-Key"])
-    return lambda: c.post(f"/submissions/{submission_id}/rows/{row}/note", data={"note": NOTE, "csrf_token": web.csrf})
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    return lambda: c.post(f"/submissions/{submission_id}/rows/{row}/note", data={"note": NOTE, "csrf_token": csrf})
 
 
 def issue_key_page(c: TestClient) -> Send:
-    web = Web(c, OFFICER["X-API-Key"])
-    form = {"role": "agency", "label": "Notts data team", "agency": "notts_cyp", "csrf_token": web.csrf}
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    form = {"role": "agency", "label": "Notts data team", "agency": "notts_cyp", "csrf_token": csrf}
     return lambda: c.post("/keys", data=form)
 
 
 def revoke_key_page(c: TestClient) -> Send:
-    prefix, web = _issued(c), Web(c, OFFICER["X-API-Key"])
-    return lambda: c.post(f"/keys/{prefix}/revoke", data={"csrf_token": web.csrf})
+    prefix, csrf = _issued(c), signed_in(c, OFFICER["X-API-Key"])
+    return lambda: c.post(f"/keys/{prefix}/revoke", data={"csrf_token": csrf})
 
 
 def rotate_key_page(c: TestClient) -> Send:
-    prefix, web = _issued(c), Web(c, OFFICER["X-API-Key"])
-    return lambda: c.post(f"/keys/{prefix}/rotate", data={"csrf_token": web.csrf})
+    prefix, csrf = _issued(c), signed_in(c, OFFICER["X-API-Key"])
+    return lambda: c.post(f"/keys/{prefix}/rotate", data={"csrf_token": csrf})
 
 
 #: For every write route: what readies its write (run with commits working) and returns the write itself. A write
