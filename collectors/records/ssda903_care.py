@@ -17,6 +17,10 @@ import polars as pl
 RESPITE_LEGAL_STATUSES = ("V3", "V4")
 #: "Started to be looked after".
 RNE_STARTED = "S"
+#: A new carer: started to be looked after (S), "Change of placement and carer(s) only" (P), "Change
+#: of legal status and placement and carer(s) at the same time" (B). T and U change the placement
+#: "but same carer(s)"; L changes the legal status only.
+RNE_NEW_CARER = ("S", "P", "B")
 #: "Episode ceases, and new episode begins on same day, for any reason": not a child ceasing.
 REC_CONTINUES = "X1"
 #: Foster placements: with relatives or friends (U1-U3) or other foster carers (U4-U6).

@@ -26,6 +26,7 @@ from collectors.records.ssda903_care import (
     with_periods,
     without_respite,
 )
+from collectors.records.ssda903_stability import long_term_stability
 from collectors.records.ssda903_tables import CollectionYear, prepare
 
 #: Care leavers left out of every care-leaver figure: died since leaving care (DIED) or returned
@@ -52,12 +53,6 @@ LEFT_TO_TEMPLATE: dict[str, str] = {
     ),
     "cyp.lac_3plus_placements_2yr_n": "needs two years of episodes and the placement-counting rule (not found)",
     "cyp.lac_3plus_placements_2yr": "needs two years of episodes and the placement-counting rule (not found)",
-    "cyp.lac_under16_2_5_years": (
-        "the cohort needs the start of each child's period of care, which for most children lies before "
-        "the episodes open during the year that the file holds"
-    ),
-    "cyp.lac_long_term_placement_n": "needs each carer's start before the year (not in a year's file)",
-    "cyp.lac_long_term_placement": "its cohort cyp.lac_under16_2_5_years cannot be formed from a year's file",
     "cyp.adoption_entry_to_move_in_days": (
         "the adoption scorecard's method for A1 (which period of care is 'entering care'; the foster-carer "
         "adjustment now A10) was not found beyond the measure's title"
@@ -238,6 +233,21 @@ def _oc2_figures(out: Derivation, snapshot: pl.DataFrame, oc2: pl.DataFrame | No
     out.ratio("cyp.lac_sdq_mean", float(scored["_sdq"].sum()), float(scored.height), 1.0, behind)
 
 
+def _long_term_figures(out: Derivation, care: pl.DataFrame, snapshot: pl.DataFrame, dobs: pl.DataFrame) -> None:
+    ids = ("cyp.lac_under16_2_5_years", "cyp.lac_long_term_placement_n", "cyp.lac_long_term_placement")
+    found = long_term_stability(care, snapshot, dobs, out.year)
+    if found.undetermined:
+        for indicator in ids:
+            out.leave(
+                indicator,
+                f"for {found.undetermined} children looked after on 31 March the period of care, the carers or the "
+                "date of birth began before the episodes in the file (a year's file holds only those open in the year)",
+            )
+        return
+    out.count(ids[0], found.cohort, "Episodes")
+    _percentage(out, (ids[1], ids[2]), found.cohort, "_hit")
+
+
 def _missing_figures(out: Derivation, care: pl.DataFrame, missing: pl.DataFrame | None) -> None:
     year = out.year
     during = _latest_per_child(open_during(care, year.start, year.end))
@@ -390,7 +400,9 @@ def derive_ssda903(
     care = with_periods(without_respite(typed["Episodes"]))
     snapshot = _latest_per_child(open_on(care, out.year.end))
     _episode_counts(out, care, snapshot, population_0_17)
-    _oc2_figures(out, snapshot, typed.get("OC2"), _dates_of_birth(typed))
+    dobs = _dates_of_birth(typed)
+    _oc2_figures(out, snapshot, typed.get("OC2"), dobs)
+    _long_term_figures(out, care, snapshot, dobs)
     _missing_figures(out, care, typed.get("Missing"))
     _care_leaver_figures(out, typed.get("OC3"))
     _social_worker_figures(out, snapshot, typed.get("SWEpisodes"))

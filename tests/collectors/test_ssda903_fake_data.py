@@ -143,3 +143,9 @@ def test_social_worker_figures_over_a_table_naming_no_child_in_care(derived: Der
     # The fake social worker table has one row, for a child with no episodes.
     assert derived.figures["cyp.lac_sw_cohort"].value == derived.figures["cyp.lac_count"].value
     assert derived.figures["cyp.lac_3plus_social_workers_n"].value == 0
+
+
+def test_long_term_stability_stays_keyed_on_a_file_of_one_year(derived: Derivation) -> None:
+    # The fake file holds only episodes open in the year: most periods of care began before it.
+    assert "began before the episodes in the file" in derived.left_to_template["cyp.lac_long_term_placement"]
+    assert "cyp.lac_under16_2_5_years" not in derived.figures

@@ -358,3 +358,61 @@ def test_every_ssda903_field_is_derived_or_left_to_the_template_with_a_reason() 
     assert set(out.figures).isdisjoint(LEFT_TO_TEMPLATE)
     # Every id derived or named is a catalogue indicator.
     assert answered <= _catalogue_ids(), answered - _catalogue_ids()
+
+
+def header(child: str, dob: str) -> dict[str, str]:
+    row = dict.fromkeys(COLUMNS["Header"], "")
+    row.update(CHILD=child, DOB=dob, SEX="1")
+    return row
+
+
+def test_long_term_stability_cohort_is_under_16_in_care_2_5_years_on_31_march() -> None:
+    out = derive(
+        [
+            episode("A", "01/10/2021"),  # 30 months on 31 March 2024: in the cohort
+            episode("B", "02/10/2021"),  # a day short
+            episode("C", "01/01/2020"),  # 16 on 31 March: too old
+            episode("D", "01/01/2020"),  # 15 the day before a birthday on 1 April
+        ],
+        Header=[
+            header("A", "01/01/2015"),
+            header("B", "01/01/2015"),
+            header("C", "31/03/2008"),
+            header("D", "01/04/2008"),
+        ],
+    )
+    assert children(out, "cyp.lac_under16_2_5_years") == {"A", "D"}
+
+
+def test_same_carer_2_years_counts_changes_of_placement_with_the_same_carers_and_adoptive_placements() -> None:
+    out = derive(
+        [
+            # New carers a year ago (P): not 2 years with the same carer.
+            episode("A", "01/01/2020", "01/04/2023", REC="X1"),
+            episode("A", "01/04/2023", RNE="P", PLACE="U6"),
+            # A change of placement with the same carers (T) and of legal status (L) keep the carers.
+            episode("B", "01/01/2020", "01/04/2023", REC="X1"),
+            episode("B", "01/04/2023", "01/06/2023", RNE="T", PLACE="U4", REC="X1"),
+            episode("B", "01/06/2023", RNE="L", LS="E1"),
+            # Carers since exactly 1 April 2022: 2 years on 31 March 2024.
+            episode("C", "01/01/2020", "01/04/2022", REC="X1"),
+            episode("C", "01/04/2022", RNE="P"),
+            # Placed for adoption with new carers 6 months ago, after a foster placement of 3 years.
+            episode("D", "01/01/2020", "01/01/2021", REC="X1"),
+            episode("D", "01/01/2021", "01/10/2023", RNE="P", REC="X1"),
+            episode("D", "01/10/2023", RNE="P", LS="E1", PLACE="A6"),
+        ],
+        Header=[header(c, "01/01/2015") for c in "ABCD"],
+    )
+    assert value(out, "cyp.lac_under16_2_5_years") == 4
+    assert children(out, "cyp.lac_long_term_placement_n") == {"B", "C", "D"}
+    assert value(out, "cyp.lac_long_term_placement") == 75.0
+
+
+def test_long_term_stability_stays_keyed_when_the_period_of_care_began_before_the_file() -> None:
+    # The file's first episode is a change of legal status in 2022: when care began is not in it.
+    out = derive([episode("A", "01/06/2022", RNE="L")], Header=[header("A", "01/01/2015")])
+    assert "began before the episodes in the file" in out.left_to_template["cyp.lac_long_term_placement"]
+    # A change of legal status long enough ago settles both conditions without the period's start.
+    out = derive([episode("A", "01/06/2021", RNE="L")], Header=[header("A", "01/01/2015")])
+    assert children(out, "cyp.lac_long_term_placement_n") == {"A"}
