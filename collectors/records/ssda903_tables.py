@@ -136,7 +136,19 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
             # Blank cells mean "not returned"; codes compare as text whatever the reader guessed.
             text = pl.col(column).cast(pl.String).str.strip_chars()
             casts.append(pl.when(text == "").then(None).otherwise(text).alias(column))
-    return out.with_columns(casts) if casts else out
+    typed = out.with_columns(casts) if casts else out
+    for column in wanted:
+        if typed.schema[column] in (pl.Date, pl.Float64) and out.schema[column] == pl.String:
+            # A value the cast could not read would silently drop a child from every count.
+            unread = out.filter(pl.col(column).str.strip_chars().ne("") & typed[column].is_null())
+            if unread.height:
+                first = unread.row(0, named=True)
+                raise InvalidInput(
+                    f"SSDA903 table {name}, row {first['_row'] + 1}: {column} {first[column]!r} is not a "
+                    f"{'date dd/mm/yyyy' if typed.schema[column] == pl.Date else 'number'}"
+                    f" ({unread.height} such cells)"
+                )
+    return typed
 
 
 def prepare(tables: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:

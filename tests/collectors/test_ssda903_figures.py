@@ -416,3 +416,10 @@ def test_long_term_stability_stays_keyed_when_the_period_of_care_began_before_th
     # A change of legal status long enough ago settles both conditions without the period's start.
     out = derive([episode("A", "01/06/2021", RNE="L")], Header=[header("A", "01/01/2015")])
     assert children(out, "cyp.lac_long_term_placement_n") == {"A"}
+
+
+def test_a_date_or_distance_that_cannot_be_read_is_refused_not_dropped() -> None:
+    with pytest.raises(InvalidInput, match=r"row 2: DECOM '2023-01-01' is not a date dd/mm/yyyy \(1 such cells\)"):
+        derive([episode("A", "01/01/2023"), episode("B", "2023-01-01")])
+    with pytest.raises(InvalidInput, match="PL_DISTANCE 'far' is not a number"):
+        derive([episode("A", "01/01/2023", PL_DISTANCE="far")])
