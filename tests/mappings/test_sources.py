@@ -243,3 +243,42 @@ def test_no_shipped_file_names_a_development_folder() -> None:
     ]
     # Only the pattern that refuses such citations, and the test that feeds it one.
     assert sorted(found) == ["indicators/sources.py", "tests/indicators/test_catalogue_check.py"]
+
+
+#: Catalogue items resting wholly on the service's own reading: no public source was found for them
+#: (docs/sources.md lists each, and an indicator's citation says what was searched).
+ITEMS_ONLY_OWN_READING = 73
+
+
+def test_items_resting_wholly_on_own_reading_are_held(bundled_catalogue: Catalogue) -> None:
+    assert counts(bundled_catalogue)["items_only_own_reading"] == ITEMS_ONLY_OWN_READING
+
+
+def test_catalogue_check_reports_items_resting_wholly_on_own_reading() -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, ["catalogue", "check"])
+    assert result.exit_code == 0, result.output
+    assert f"{ITEMS_ONLY_OWN_READING} wholly" in result.output
+
+
+def test_every_indicator_on_own_reading_alone_says_what_was_searched(bundled_catalogue: Catalogue) -> None:
+    unsearched = [
+        ind.spec.id
+        for ind in bundled_catalogue.indicators.indicators.values()
+        if all(c.ref == OWN_READING for c in ind.spec.sources)
+        and not any("searched:" in c.section for c in ind.spec.sources)
+    ]
+    assert unsearched == []
+
+
+def test_derived_rates_scale_by_their_multiplier(bundled_catalogue: Catalogue) -> None:
+    # A rate per 1,000 computed per 100,000 is a different figure (NI 136 was once written so).
+    for ind in bundled_catalogue.indicators.indicators.values():
+        spec = ind.spec
+        if spec.formula and spec.statistic in ("rate", "percentage"):
+            factor = re.match(r"\s*(\d+)\s*\*", spec.formula)
+            assert factor is not None, spec.id
+            assert int(factor.group(1)) == spec.multiplier, spec.id
