@@ -243,7 +243,8 @@ def catalogue_check(
     n = counts(cat)
     err.print(
         f"[green]Catalogue OK[/green]: {summary}; {n['documents']} public documents cited, "
-        f"{n['items_with_own_reading']} items resting partly on the service's own reading."
+        f"{n['items_with_own_reading']} items resting partly on the service's own reading, "
+        f"{n['items_only_own_reading']} wholly."
     )
 
 

@@ -2,9 +2,9 @@
 
 The Government Statistical Service's shorthand, as StatsWales lists it ("Shorthand for labelling
 data values", https://stats.gov.wales/cy-GB/shorthand?lang=en-GB) and as DfE's explore-education-
-statistics files use it (markers ``c``, ``x``, ``z``, ``u`` and ``low``, see
-/work/shared/reference/README.md, "Real-world quirks"): ``c`` confidential (suppressed), ``x`` not
-available, ``z`` not applicable, ``u`` low reliability, ``p`` provisional. A figure still to come
+statistics files use it (markers ``c``, ``x``, ``z``, ``u`` and ``low``; e.g. the local authority files
+of https://github.com/dfe-analytical-services/CSC_outcomes_and_enablers): ``c`` confidential (suppressed),
+``x`` not available, ``z`` not applicable, ``u`` low reliability, ``p`` provisional. A figure still to come
 for the period is ``..``, the symbol Statistics Canada gives a figure "not available for a specific
 reference period" (http://www40.statcan.ca/z01/cs0005-eng.htm). Every symbol has one
 meaning here, so a reader can tell a missing figure from one an agency said it cannot give.

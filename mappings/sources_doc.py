@@ -122,5 +122,7 @@ def render(cat: Catalogue) -> str:
     for ref in sorted(by_ref, key=lambda r: (r == OWN_READING, r)):
         title = register[ref].spec.title if ref in register else ref
         lines += ["", f"## `{ref}`: {_cells(title)}", ""]
+        if ref in register and register[ref].spec.note:
+            lines += [f"Note: {_cells(register[ref].spec.note)}", ""]
         lines += [f"- {item}: {_cells(section)}" for item, section in by_ref[ref]]
     return "\n".join(lines) + "\n"
