@@ -25,7 +25,6 @@ from sqlalchemy import Column, DateTime, Engine, UniqueConstraint, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-import outbox
 from exports import service as exports
 from exports.models import LineageRow, ReturnBuild
 from indicators.models import Indicator, Observation
@@ -34,7 +33,8 @@ from mappings import validity
 from mappings.agencies import Obligation, obligations
 from mappings.deadlines import ENGLAND, CalendarEntry, calendar, period_words
 from mappings.models import Agency, AgencyReturn, Return
-from settings import Settings
+from onereturn import outbox
+from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ _build_engines: dict[str, Engine] = {}
 def _build_process_started(parent: int, log_json: bool, niceness: int) -> None:
     """Set up the build process: the API's kind of log lines, a priority ``niceness`` lower, and an exit when the
     API is gone."""
-    from cli import configure_logging
-    from subprocesses import in_background
+    from cli.commands import configure_logging
+    from onereturn.processes import in_background
 
     configure_logging(as_json=log_json)
     # A build cut off by the API's end is rolled back with its connection; the next scheduler builds it again.
@@ -101,7 +101,7 @@ def _build_process_started(parent: int, log_json: bool, niceness: int) -> None:
     # The build path imported now, so the collector's full passes during builds skip it (and the first build
     # does not pay for the imports).
     import exports.freshness  # noqa: F401
-    from allocator import freeze_startup_heap
+    from onereturn.memory import freeze_startup_heap
 
     freeze_startup_heap()
 
@@ -109,7 +109,7 @@ def _build_process_started(parent: int, log_json: bool, niceness: int) -> None:
 def _builds_engine(url: str) -> Engine:
     engine = _build_engines.get(url)
     if engine is None:
-        import db
+        from onereturn import db
 
         engine = _build_engines[url] = db.make_engine(url, threads=1)
     return engine
@@ -118,7 +118,7 @@ def _builds_engine(url: str) -> Engine:
 def _engine() -> Engine:
     engine = _state.get("engine")
     if engine is None:
-        import db
+        from onereturn import db
 
         engine = db.get_engine()
     return engine
@@ -678,7 +678,7 @@ def run(engine: Engine, settings: Settings) -> None:
     scheduler = build_scheduler(settings)
     _state["scheduler"] = scheduler
     log.info("reconciled: %s", start_reconciled(scheduler, engine))
-    from allocator import freeze_startup_heap, thaw_startup_heap
+    from onereturn.memory import freeze_startup_heap, thaw_startup_heap
 
     # Measured under load on PostgreSQL: 20 full collections a minute, each walking the ~150,000 objects
     # the process made as it started (of ~200,000), beside builds in its threads.

@@ -19,13 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api import audit as trail
+from api import callrecord as trail
 from api.deps import SessionDep
 from api.scopes import Resource, read_scope
 from api.throttle import KeyThrottle
-from errors import Forbidden, TooManyRequests, Unauthorized
 from mappings import keys
 from mappings.models import ApiKey
+from onereturn.errors import Forbidden, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-import audit
-from errors import OneReturnError
+from onereturn import audittrail
+from onereturn.errors import OneReturnError
 
 if TYPE_CHECKING:
-    from api.auditbatch import AuditBatcher
     from api.auth import Principal
+    from api.callbatch import AuditBatcher
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def record_success(request: Request, session: Session, principal: Principal) -> 
         batcher: AuditBatcher = request.app.state.audit_batcher
         batcher.put({**values, "at": datetime.now(UTC)})
         return
-    audit.record(session, **values)
+    audittrail.record(session, **values)
 
 
 def batched(request: Request) -> bool:
@@ -165,7 +165,7 @@ def record_failure(request: Request, session: Session, principal: Principal | No
         "action": action_of(request),
         "object": _object(request),
         "client": client_of(request),
-        "outcome": audit.outcome_of(status),
+        "outcome": audittrail.outcome_of(status),
         "status": status,
         "detail": (exc.message if isinstance(exc, OneReturnError) else type(exc).__name__)[:512],
     }
@@ -175,7 +175,7 @@ def record_failure(request: Request, session: Session, principal: Principal | No
             # The request's work is discarded anyway; ending it now frees any lock it holds (SQLite).
             session.rollback()
         with Session(bind=bind) as own:
-            audit.record(own, **values)
+            audittrail.record(own, **values)
             own.commit()
     except Exception:  # an audit write must never hide the error being reported
         log.exception("Could not record an audit event for %s %s", request.method, request.url.path)

@@ -17,8 +17,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.errors import error_body
-from errors import ServiceBusy
-from settings import Settings
+from onereturn.errors import ServiceBusy
+from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from errors import InvalidInput, PayloadTooLarge, UnsupportedFile
+from onereturn.errors import InvalidInput, PayloadTooLarge, UnsupportedFile
 
 SourceFormat = Literal["csv", "xlsx", "json"]
 

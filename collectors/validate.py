@@ -17,11 +17,11 @@ import pandera.polars as pa
 import polars as pl
 
 from collectors import crosscheck
-from errors import InvalidInput
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
 from indicators.rules import Rule, bound_indicators, first_binding
 from indicators.symbols import NO_FIGURE, STATUSES
+from onereturn.errors import InvalidInput
 
 REQUIRED = ("indicator", "org", "period", "value")
 OPTIONAL = ("breakdown", "numerator", "denominator", "status", "note")

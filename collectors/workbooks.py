@@ -33,7 +33,7 @@ from typing import Any, Protocol, TypeVar
 from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell
 
 from indicators.symbols import NO_FIGURE, STATUSES, SYMBOLS
-from spreadsheet import SafeWorkbook, neutralise_row
+from onereturn.spreadsheet import SafeWorkbook, neutralise_row
 
 #: Columns of the template's "Figures" sheet, in order. An upload of the filled template is read by these header names
 #: (lower-case); indicator, org, period, breakdown, value, numerator, denominator, status, note are the ones the service reads;

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from errors import InvalidInput
 from indicators.formula import parse_formula, references
 from indicators.models import Code, Indicator
 from indicators.periods import parse_period
@@ -22,6 +21,7 @@ from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.resolve import Resolver
 from mappings.validity import in_force
+from onereturn.errors import InvalidInput
 
 
 @dataclass

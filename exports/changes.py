@@ -18,11 +18,11 @@ import polars as pl
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from db import bulk_insert
-from errors import NotFound
-from exports.model import CELL_SCHEMA, BuiltReturn
+from exports.built import CELL_SCHEMA, BuiltReturn
 from exports.models import BuildCell, ExportSnapshot, ReturnBuild
 from indicators.periods import utc
+from onereturn.db import bulk_insert
+from onereturn.errors import NotFound
 
 
 def cell_digests(built: BuiltReturn) -> dict[str, str]:

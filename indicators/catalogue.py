@@ -14,7 +14,6 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from errors import InvalidInput
 from indicators.formula import parse_formula, references
 from indicators.rules import RuleSpec, check_rules, read_rules
 from indicators.sources import (
@@ -26,6 +25,7 @@ from indicators.sources import (
     text_problems,
 )
 from indicators.tomlfile import Problem, TomlFile, read_toml
+from onereturn.errors import InvalidInput
 
 #: The folder of the bundled indicator files.
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"

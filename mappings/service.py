@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlmodel import Session, col, select
 
-from errors import CatalogueError, NotFound
 from indicators.catalogue import register
 from indicators.models import CatalogueRule, CatalogueVersion, Code, CodeList, Indicator
 from indicators.schemas import IndicatorUse
@@ -24,6 +23,7 @@ from mappings.schemas import (
     ReturnFieldPublic,
     ReturnPublic,
 )
+from onereturn.errors import CatalogueError, NotFound
 
 
 def current_catalogue_version(session: Session) -> CatalogueVersion | None:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
 
-from settings import Settings, get_settings
+from onereturn.settings import Settings, get_settings
 
 #: Constraint names Alembic can rely on (and SQLite batch migrations need).
 NAMING_CONVENTION = {
@@ -35,10 +35,10 @@ MODEL_MODULES = (
     "indicators.models",
     "mappings.models",
     "exports.models",
-    "outbox",
+    "onereturn.outbox",
     "scheduler",
-    "audit",
-    "websessions",
+    "onereturn.audittrail",
+    "api.web.sessions",
 )
 
 
@@ -168,7 +168,7 @@ def alembic_config(engine: Engine) -> Any:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
+    config.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return config
 

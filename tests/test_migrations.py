@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
-import db
+from onereturn import db
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:

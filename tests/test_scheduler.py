@@ -19,14 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-import db
-import outbox
 import scheduler
 from collectors.service import submit
 from exports.models import ExportSnapshot
 from mappings.models import Return
-from settings import Settings
-from subprocesses import NICENESS
+from onereturn import db, outbox
+from onereturn.processes import NICENESS
+from onereturn.settings import Settings
 from tests.live import serve_process
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"

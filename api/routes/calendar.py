@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-import outbox
 import scheduler
 from api.auth import CalendarRead, OutboxRead
 from api.deps import SessionDep
-from api.pages import Limit, Offset, Page, page, page_of
+from api.paging import Limit, Offset, Page, page, page_of
 from api.params import IsoDate, bounded_window
 from api.scopes import read_scope
 from mappings.deadlines import CalendarEntry, clashes, period_words, to_ics
+from onereturn import outbox
 
 router = APIRouter(prefix="/api", tags=["calendar"])
 Status = Literal["upcoming", "done", "owed", "overdue"]

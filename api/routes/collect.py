@@ -14,11 +14,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import col, select
 
-from api.audit import annotate
 from api.auth import AgenciesRead, AgencySubmit, FiguresRead, Principal, SubmissionRead, TemplateRead
+from api.callrecord import annotate
 from api.capacity import UploadSlot, upload_timing
 from api.deps import SessionDep
-from api.pages import Limit, Offset, Page, page, page_of
+from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
 from api.scopes import read_scope
 from api.uploadpool import UploadPool
@@ -37,14 +37,14 @@ from collectors.schemas import (
     SubmissionSummary,
 )
 from collectors.template import build_template
-from errors import Forbidden, InvalidInput, PayloadTooLarge
 from indicators import service as indicators
 from indicators.models import Submission
 from indicators.periods import parse_period
 from mappings.agencies import get_agency
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
 from mappings.resolve import figures_at_level
-from settings import Settings
+from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
+from onereturn.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["collection"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

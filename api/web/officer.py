@@ -17,15 +17,15 @@ from api.routes import catalogue as catalogue_routes
 from api.routes import collect as collect_routes
 from api.routes import exports as export_routes
 from api.web.charts import Bar, stacked_bars
-from api.web.pages import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting_now
 from api.web.render import page
-from errors import InvalidInput, OneReturnError
+from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting_now
 from exports.burden import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from mappings import service as mappings
 from mappings.models import FieldMapping, Return
 from mappings.validity import in_force
+from onereturn.errors import InvalidInput, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 #: The officer's own pages (dashboard, catalogue browser): officers only, with the scopes their routes need.

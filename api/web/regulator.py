@@ -12,15 +12,15 @@ from sqlmodel import Session
 import scheduler
 from api.deps import SessionDep
 from api.routes import exports as export_routes
-from api.web.pages import RETURNS, PageRoute, VisitorDep, allowed
 from api.web.render import page
-from errors import NotFound
+from api.web.sessions import ReturnDownload, last_downloads, record_download
+from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
 from exports import service as exports
 from exports.changes import changed_since
 from exports.writers import FORMATS
 from indicators.periods import utc
 from mappings import service as mappings
-from websessions import ReturnDownload, last_downloads, record_download
+from onereturn.errors import NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 FORMAT_NAMES = {"xlsx": "Excel workbook", "csv": "CSV", "json": "JSON", "sdmx-csv": "SDMX-CSV"}

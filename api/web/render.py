@@ -15,7 +15,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, P
 from markupsafe import Markup, escape
 
 from api.auth import Principal
-from websessions import WebSession
+from api.web.sessions import WebSession
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from collectors.read import check_xlsx_safety, normalise_header, read_table, sniff_format
-from errors import InvalidInput, PayloadTooLarge, UnsupportedFile
+from onereturn.errors import InvalidInput, PayloadTooLarge, UnsupportedFile
 
 SPECIMENS = Path(__file__).parent / "specimens" / "read"
 

@@ -29,7 +29,7 @@ from collectors.workbooks import (
     template_xlsx,
 )
 from indicators.symbols import STATUSES, SYMBOLS
-from spreadsheet import neutralise
+from onereturn.spreadsheet import neutralise
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 OFSTED = [("1", "Outstanding"), ("2", "Good"), ("3", "Requires improvement"), ("4", "Inadequate")]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from cli.commands import app
 from indicators.catalogue import CATALOGUE_DIR
 from mappings.catalogue import Catalogue, load_catalogue
 from tests.indicators.test_catalogue_check import INDICATORS, line_of, write

@@ -1,0 +1,2 @@
+"""The kernel every layer uses: settings, the database, errors, logging, memory and process helpers,
+spreadsheet safety, the audit trail, backup and the outbox. It imports none of the packages above it."""
