@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import sys
 from collections import Counter
@@ -20,8 +18,8 @@ from sqlmodel import Session, select
 from cli.admin import agencies_app, audit_command, keys_app
 from cli.admin import record as record_cli
 from mappings.models import Return
-from onereturn import memory  # noqa: F401 - first, so polars starts with its allocator configured
 from onereturn.errors import OneReturnError
+from onereturn.logs import configure_logging
 
 app = typer.Typer(
     help="onereturn: collect each performance figure once, fan it out to every return.", no_args_is_help=True
@@ -43,20 +41,6 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "request_id": getattr(record, "request_id", "-"),
-            "message": record.getMessage(),
-        }
-        if record.exc_info or record.exc_text:
-            line["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
-        return json.dumps(line)
-
-
 def ready_engine() -> Any:
     """Return the store's engine with its schema up to date and the bundled catalogue loaded."""
     from mappings.service import current_catalogue_version, load_bundled
@@ -70,25 +54,6 @@ def ready_engine() -> Any:
         if current_catalogue_version(session) is None:
             load_bundled(session, demo_keys=settings.load_demo)
     return engine
-
-
-def configure_logging(*, as_json: bool) -> None:
-    """Log to stderr: JSON lines in production, plain text otherwise."""
-    from onereturn.logs import RequestContextFilter
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonFormatter()
-        if as_json
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
-    )
-    # Every line names its request (or "-") and never shows the request's key.
-    handler.addFilter(RequestContextFilter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    # Alembic narrates every plugin it loads; only its warnings help an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # APScheduler narrates every job it adds; job failures are logged by the jobs themselves.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -592,18 +557,16 @@ def calendar_command(
     from datetime import UTC, date, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    import scheduler
+    from mappings.calendar import agency_returns, calendar_entries
     from onereturn import db
 
     first = date.fromisoformat(start) if start else datetime.now(UTC).date()
     last = first + timedelta(weeks=weeks)
     zone = ZoneInfo("Europe/London")
     with db.session_scope(ready_engine()) as session:
-        owners = scheduler.agency_returns(session)
+        owners = agency_returns(session)
         entries = [
-            e
-            for e in scheduler.calendar_entries(session, first - timedelta(days=400), last)
-            if first <= e.at.date() <= last
+            e for e in calendar_entries(session, first - timedelta(days=400), last) if first <= e.at.date() <= last
         ]
         if return_id:
             entries = [e for e in entries if e.return_id == return_id]

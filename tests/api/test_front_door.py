@@ -322,7 +322,7 @@ def test_error_bodies_carry_the_request_id(client: TestClient) -> None:
 @pytest.fixture
 def json_logs() -> Iterator[Any]:
     """Configure the service's JSON logging for the test, and give back a reader of its lines."""
-    from cli.commands import configure_logging
+    from onereturn.logs import configure_logging
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level
