@@ -20,8 +20,8 @@ from onereturn import audittrail
 from onereturn.errors import OneReturnError
 
 if TYPE_CHECKING:
-    from api.auth import Principal
     from api.callbatch import AuditBatcher
+    from api.principal import Principal
 
 log = logging.getLogger(__name__)
 

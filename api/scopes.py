@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 from onereturn.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
-    from api.auth import Principal
+    from api.principal import Principal
 
 #: Every kind of object a principal may be allowed to read.
 Resource = Literal[

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from cli.shared import err, out, ready_engine
 from onereturn.errors import InvalidInput, OneReturnError
 
 agencies_app = typer.Typer(help="Agencies: import them from a spreadsheet, list and show them.", no_args_is_help=True)
@@ -59,7 +60,6 @@ def agencies_import(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; store nothing")] = False,
 ) -> None:
     """Import every agency of a spreadsheet, or none: each problem is printed with its row and column."""
-    from cli.commands import err, ready_engine
     from mappings import registry
 
     if not file.is_file():
@@ -84,7 +84,6 @@ def agencies_import(
 @agencies_app.command("list")
 def agencies_list() -> None:
     """List every agency: code, name, body type, how many org units and indicators, origin."""
-    from cli.commands import err, out, ready_engine
     from mappings import registry
     from onereturn import db
 
@@ -102,7 +101,6 @@ def agencies_list() -> None:
 @agencies_app.command("show")
 def agencies_show(code: Annotated[str, typer.Argument(help="The agency's code")]) -> None:
     """Show one agency: contact, org units, returns and the indicators it is the designated source of."""
-    from cli.commands import out, ready_engine
     from mappings import registry
     from onereturn import db
 
@@ -126,7 +124,6 @@ def agencies_show(code: Annotated[str, typer.Argument(help="The agency's code")]
 
 
 def _print_secret(secret: str, prefix: str, what: str) -> None:
-    from cli.commands import err, out
 
     # The key alone on stdout, so it can be piped into a secret store; the words go to stderr.
     out.print(secret, markup=False, highlight=False)
@@ -141,7 +138,6 @@ def keys_create(
     recipient: Annotated[str | None, typer.Option("--recipient", help="The recipient of a regulator key")] = None,
 ) -> None:
     """Issue a key and print it once; only its hash and prefix are stored."""
-    from cli.commands import ready_engine
     from mappings import keys
 
     engine = ready_engine()
@@ -163,7 +159,6 @@ def keys_list(
     active: Annotated[bool, typer.Option("--active", help="Only keys not revoked")] = False,
 ) -> None:
     """List keys by their visible prefix: role, scope, label, created, last used, revoked."""
-    from cli.commands import err, out, ready_engine
     from mappings import keys
     from onereturn import db
 
@@ -190,7 +185,6 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, as `keys list` shows it")]) -> None:
     """Revoke a key; it stops working at once."""
-    from cli.commands import err, ready_engine
     from mappings import keys
 
     engine = ready_engine()
@@ -202,7 +196,6 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, as
 @keys_app.command("rotate")
 def keys_rotate(prefix: Annotated[str, typer.Argument(help="The key's prefix, as `keys list` shows it")]) -> None:
     """Issue a new key like the old one, revoke the old one, and print the new key once."""
-    from cli.commands import ready_engine
     from mappings import keys
 
     engine = ready_engine()
@@ -226,7 +219,6 @@ def audit_command(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000, help="How many, newest first")] = 50,
 ) -> None:
     """Print the audit trail: who uploaded, pulled or changed what, when, from where, and how it ended."""
-    from cli.commands import err, out, ready_engine
     from onereturn import audittrail, db
 
     if outcome is not None and outcome not in audittrail.OUTCOMES:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
@@ -17,6 +16,7 @@ from sqlmodel import Session, select
 
 from cli.admin import agencies_app, audit_command, keys_app
 from cli.admin import record as record_cli
+from cli.shared import err, out, ready_engine
 from mappings.models import Return
 from onereturn.errors import OneReturnError
 from onereturn.logs import configure_logging
@@ -35,25 +35,6 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(keys_app, name="keys")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
-
-# Piped output (CI, files, the README) gets room for the wide tables instead of 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def ready_engine() -> Any:
-    """Return the store's engine with its schema up to date and the bundled catalogue loaded."""
-    from mappings.service import current_catalogue_version, load_bundled
-    from onereturn import db
-    from onereturn.settings import get_settings
-
-    settings = get_settings()
-    engine = db.get_engine(settings)
-    db.upgrade(engine)
-    with db.session_scope(engine) as session:
-        if current_catalogue_version(session) is None:
-            load_bundled(session, demo_keys=settings.load_demo)
-    return engine
 
 
 @app.command()
@@ -235,8 +216,7 @@ def catalogue_sources(
 @catalogue_app.command("rules")
 def catalogue_rules() -> None:
     """Print the plausibility rules of the bundled catalogue as Markdown (the page docs/rules.md)."""
-    from indicators.catalogue import load_indicator_files
-    from indicators.rules import rules_markdown
+    from indicators.catalogue import load_indicator_files, rules_markdown
 
     typer.echo(rules_markdown(load_indicator_files()), nl=False)
 

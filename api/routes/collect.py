@@ -14,12 +14,13 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import col, select
 
-from api.auth import AgenciesRead, AgencySubmit, FiguresRead, Principal, SubmissionRead, TemplateRead
+from api.auth import AgenciesRead, AgencySubmit, FiguresRead, SubmissionRead, TemplateRead
 from api.callrecord import annotate
 from api.capacity import UploadSlot, upload_timing
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
+from api.principal import Principal
 from api.scopes import read_scope
 from api.uploadpool import UploadPool
 from api.uploadpool import process as process_upload

@@ -12,11 +12,12 @@ from sqlalchemy import String, bindparam
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from api.auth import BurdenRead, Principal, ReturnsRead
+from api.auth import BurdenRead, ReturnsRead
 from api.conditional import conditional
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page
 from api.params import Id, IsoDatetime
+from api.principal import Principal
 from api.scopes import read_scope
 from exports import service as exports
 from exports.burden import burden

@@ -19,10 +19,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
-from api.auth import Principal, ReturnsRead
+from api.auth import ReturnsRead
 from api.conditional import conditional
 from api.deps import SessionDep
 from api.params import IsoDatetime
+from api.principal import Principal
 from api.routes.exports import _visible_return
 from api.sdmx.negotiate import DataFormat, data_format, structure_format
 from exports import sdmx_source

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader
 from markupsafe import Markup, escape
 
-from api.auth import Principal
+from api.principal import Principal
 from api.web.sessions import WebSession
 
 HERE = Path(__file__).resolve().parent

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from api.auth import Principal
 from api.main import create_app
+from api.principal import Principal
 from api.scopes import READERS, read_scope
 from collectors.service import submit
 from indicators.models import Submission
