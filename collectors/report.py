@@ -8,7 +8,7 @@ import polars as pl
 from sqlmodel import Session, col
 
 from collectors.problems import BATCH, FIELDS, ordered_problems
-from collectors.read import RawTable
+from collectors.rawtable import RawTable
 from collectors.template import codelists_for, value_rules_for
 from collectors.workbooks import ProblemCell, ReportRow, TemplateRow, report_workbook
 from indicators.models import SubmissionProblem

@@ -20,7 +20,8 @@ from sqlmodel import Session, col, select
 from collectors import lease
 from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
-from collectors.read import RawTable, read_table
+from collectors.rawtable import RawTable
+from collectors.read import read_table
 from collectors.store import build_context, current_for_keys, split_changes, storing, write_figures
 from collectors.validate import Validation, problem_frame, validate
 from indicators.models import Submission, SubmissionProblem
