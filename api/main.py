@@ -101,6 +101,12 @@ def create_app(
     app.state.key_throttle = KeyThrottle()
     capacity.install(app, settings)
     app.add_middleware(BodyGuard, limit=settings.max_upload_bytes)
+    _install_routes(app)
+    return app
+
+
+def _install_routes(app: FastAPI) -> None:
+    """Add the API's routers, its OpenAPI document and the web pages."""
     app.include_router(health.router)
     app.include_router(catalogue.router)
     app.include_router(orgs.router)
@@ -111,7 +117,6 @@ def create_app(
     app.include_router(admin.router)
     install_openapi(app)
     web.install(app)
-    return app
 
 
 def served_app() -> FastAPI:
