@@ -1,6 +1,6 @@
-"""The collection calendar and its jobs (APScheduler 3): open, remind, build at close, overdue, re-open.
+"""The collection calendar's jobs (APScheduler 3): open, remind, build at close, overdue, re-open.
 
-The calendar is computed from the returns' deadline rules; jobs are reconciled from it on start
+The calendar itself is computed in ``mappings/calendar.py``; jobs are reconciled from it on start
 (explicit ids, ``replace_existing``), run in Europe/London time, and each run is recorded once in
 ``job_run``: a job fired twice (two schedulers, a restart, a manual trigger) has no second effect.
 On PostgreSQL an advisory lock makes exactly one scheduler active; a second one waits and takes
@@ -17,25 +17,30 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ParamSpec
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, DateTime, Engine, UniqueConstraint, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col
 
-import outbox
 from exports import service as exports
-from exports.models import LineageRow, ReturnBuild
-from indicators.models import Indicator, Observation
-from indicators.periods import parse_period
-from mappings import validity
-from mappings.agencies import Obligation, obligations
-from mappings.deadlines import ENGLAND, CalendarEntry, calendar, period_words
-from mappings.models import Agency, AgencyReturn, Return
-from settings import Settings
+from exports.changes import reopened_builds
+from mappings.agencies import Obligation
+from mappings.calendar import (
+    REMIND_WORKING_DAYS,
+    agency_returns,
+    calendar_entries,
+    owed_for_entry,
+    return_words,
+    timetable_lines,
+)
+from mappings.deadlines import ENGLAND
+from mappings.models import Agency, Return
+from onereturn import outbox
+from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -44,8 +49,6 @@ P = ParamSpec("P")
 LOCK_KEY = 0x0E7E7A11
 LOOKBACK = timedelta(days=14)
 HORIZON = timedelta(days=400)
-#: Reminders go this many working days before an agency's deadline.
-REMIND_WORKING_DAYS = 5
 OFFICER = "performance-officer"
 
 
@@ -149,8 +152,8 @@ _build_engines: dict[str, Engine] = {}
 def _build_process_started(parent: int, log_json: bool, niceness: int) -> None:
     """Set up the build process: the API's kind of log lines, a priority ``niceness`` lower, and an exit when the
     API is gone."""
-    from cli import configure_logging
-    from subprocesses import in_background
+    from onereturn.logs import configure_logging
+    from onereturn.processes import in_background
 
     configure_logging(as_json=log_json)
     # A build cut off by the API's end is rolled back with its connection; the next scheduler builds it again.
@@ -158,7 +161,7 @@ def _build_process_started(parent: int, log_json: bool, niceness: int) -> None:
     # The build path imported now, so the collector's full passes during builds skip it (and the first build
     # does not pay for the imports).
     import exports.freshness  # noqa: F401
-    from allocator import freeze_startup_heap
+    from onereturn.memory import freeze_startup_heap
 
     freeze_startup_heap()
 
@@ -166,7 +169,7 @@ def _build_process_started(parent: int, log_json: bool, niceness: int) -> None:
 def _builds_engine(url: str) -> Engine:
     engine = _build_engines.get(url)
     if engine is None:
-        import db
+        from onereturn import db
 
         engine = _build_engines[url] = db.make_engine(url, threads=1)
     return engine
@@ -175,7 +178,7 @@ def _builds_engine(url: str) -> Engine:
 def _engine() -> Engine:
     engine = _state.get("engine")
     if engine is None:
-        import db
+        from onereturn import db
 
         engine = db.get_engine()
     return engine
@@ -223,114 +226,6 @@ def set_detail(engine: Engine, job_id: str, scheduled_for: datetime, detail: str
             .values(detail=detail[:2000])
         )
         session.commit()
-
-
-def calendar_entries(session: Session, start: date, end: date) -> list[CalendarEntry]:
-    """Compute every return's calendar entries for periods ending between two dates."""
-    rows = [
-        r
-        for r in session.execute(select(Return).order_by(col(Return.id))).scalars()
-        if r.status != "abolished" and r.deadline
-    ]
-    entries = calendar(
-        [(r.id, r.period_type, r.deadline) for r in rows],
-        start,
-        end,
-        lead_working_days=REMIND_WORKING_DAYS,
-        milestones={r.id: [(m["name"], m["rule"]) for m in r.milestones] for r in rows if r.milestones},
-    )
-    by_id = {r.id: r for r in rows}
-
-    def in_force(entry: CalendarEntry) -> bool:
-        # One rule for every part of the service: the NIS and Vital Signs stopped in 2011.
-        return validity.in_force(by_id[entry.return_id], parse_period(entry.period))
-
-    titles = {r.id: r.title for r in rows}
-    return [replace(e, title=titles[e.return_id]) for e in entries if in_force(e)]
-
-
-def agency_returns(session: Session) -> dict[str, list[str]]:
-    """Map each submitting agency to the returns it submits."""
-    out: dict[str, list[str]] = {}
-    rows = session.execute(
-        select(AgencyReturn.agency_code, AgencyReturn.return_id, Agency.body_type, Return.submitter)
-        .join(Agency, col(Agency.code) == col(AgencyReturn.agency_code))
-        .join(Return, col(Return.id) == col(AgencyReturn.return_id))
-    ).all()
-    for agency, ret, body, submitter in rows:
-        if body == submitter:
-            out.setdefault(agency, []).append(ret)
-    return out
-
-
-def outstanding(
-    session: Session, agency_code: str, period: str, indicator_ids: set[str] | None = None
-) -> list[Obligation]:
-    """List the figures an agency still owes for a period (owed, and no current figure stored)."""
-    owed = [
-        o for o in obligations(session, agency_code, period) if indicator_ids is None or o.indicator_id in indicator_ids
-    ]
-    if not owed:
-        return []
-    inds = sorted({o.indicator_id for o in owed})
-    orgs = sorted({o.org_code for o in owed})
-    periods = sorted({o.period for o in owed})
-    stored = set(
-        session.execute(
-            select(Observation.indicator_id, Observation.org_code, Observation.period, Observation.breakdown).where(
-                col(Observation.is_current),
-                col(Observation.indicator_id).in_(inds),
-                col(Observation.org_code).in_(orgs),
-                col(Observation.period).in_(periods),
-            )
-        ).all()
-    )
-    return [o for o in owed if (o.indicator_id, o.org_code, o.period, o.breakdown) not in stored]
-
-
-def return_indicators(session: Session, return_id: str) -> set[str]:
-    """Return the collected indicators a return needs (through formulas)."""
-    from exports.burden import collected_inputs
-    from mappings.models import FieldMapping
-
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
-    fields = session.execute(select(FieldMapping.indicator_id).where(FieldMapping.return_id == return_id)).scalars()
-    return set().union(*(collected_inputs(indicators, f) for f in fields))
-
-
-def timetable_lines(session: Session, entries: list[list[str]]) -> list[str]:
-    """List, for each (return, period), every dated step and the final deadline, with the rule's source."""
-    from indicators.sources import cites_text
-    from mappings.deadlines import recipient_deadline
-
-    out = []
-    for return_id, period in entries:
-        ret = session.get(Return, return_id)
-        if ret is None or not ret.deadline:
-            continue
-        parsed = parse_period(period)
-        steps = [(m["name"], m["rule"], m["sources"]) for m in ret.milestones]
-        steps.append(("return due to " + ret.recipient, ret.deadline, ret.deadline_sources))
-        for name, rule, sources in steps:
-            day = recipient_deadline(rule, parsed)
-            out.append(
-                f"- {return_id} {period}: {name} by {day:%a %d %b %Y} ({rule}; source: {cites_text(sources) or 'none'})"
-            )
-    return out
-
-
-def owed_for_entry(
-    session: Session, agency: str, return_id: str, period: str, needed: set[str] | None = None
-) -> list[Obligation]:
-    """List what an agency still owes for one return and period (``needed``: the return's indicators, if known)."""
-    return outstanding(session, agency, period, return_indicators(session, return_id) if needed is None else needed)
-
-
-def return_words(session: Session, return_id: str, period: str | None = None) -> str:
-    """Name a return (and a period) as people say it: ``Children looked after return, 2024 to 2025 financial year``."""
-    ret = session.get(Return, return_id)
-    name = ret.title if ret is not None and ret.title else return_id
-    return f"{name}, {period_words(period)}" if period else name
 
 
 # --- jobs: module-level functions referenced as "scheduler:<name>" so job stores can name them ---
@@ -447,23 +342,6 @@ def job_reopen_scan() -> None:
                 dedupe_key=f"reopen:{build.return_id}:{build.period}:{build.id}", now=datetime.now(UTC),
             )  # fmt: skip
         session.commit()
-
-
-def reopened_builds(session: Session) -> list[tuple[ReturnBuild, list[str]]]:
-    """List each return's latest build whose figures were revised since, with the revised figures."""
-    latest: dict[tuple[str, str], ReturnBuild] = {}
-    for build in session.execute(select(ReturnBuild).order_by(col(ReturnBuild.id))).scalars():
-        latest[(build.return_id, build.period)] = build
-    out = []
-    for build in latest.values():
-        rows = session.execute(
-            select(Observation.indicator_id, Observation.org_code, Observation.period)
-            .join(LineageRow, col(LineageRow.observation_id) == col(Observation.id))
-            .where(LineageRow.build_id == build.id, col(Observation.is_current).is_(False))
-        ).all()
-        if rows:
-            out.append((build, sorted({f"{i} {o} {p}" for i, o, p in rows})))
-    return out
 
 
 @_job
@@ -755,7 +633,7 @@ def run(engine: Engine, settings: Settings) -> None:
     scheduler = build_scheduler(settings)
     _state["scheduler"] = scheduler
     log.info("reconciled: %s", start_reconciled(scheduler, engine))
-    from allocator import freeze_startup_heap, thaw_startup_heap
+    from onereturn.memory import freeze_startup_heap, thaw_startup_heap
 
     # Measured under load on PostgreSQL: 20 full collections a minute, each walking the ~150,000 objects
     # the process made as it started (of ~200,000), beside builds in its threads.

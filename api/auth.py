@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Security
@@ -19,41 +18,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api import audit as trail
+from api import callrecord as trail
 from api.deps import SessionDep
+from api.principal import Principal
 from api.scopes import Resource, read_scope
 from api.throttle import KeyThrottle
-from errors import Forbidden, TooManyRequests, Unauthorized
 from mappings import keys
 from mappings.models import ApiKey
+from onereturn.errors import Forbidden, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (agency, regulator or officer)")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the kind of principal, its agency or recipient, and its scopes."""
-
-    key_id: int
-    kind: str
-    agency_code: str | None
-    recipient: str | None
-    scopes: frozenset[str]
-    label: str
-    prefix: str = ""
-
-    @property
-    def agency_scope(self) -> str | None:
-        """Return the agency every query must be limited to (None for officers and regulators)."""
-        return self.agency_code if self.kind == "agency" else None
-
-    @property
-    def name(self) -> str:
-        """Name the principal for the audit trail: role, agency or recipient, and the key's label."""
-        whose = self.agency_code or self.recipient
-        return f"{self.kind} {whose}: {self.label}" if whose else f"{self.kind}: {self.label}"
 
 
 class KeyRefused(Unauthorized):

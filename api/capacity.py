@@ -19,8 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
-from errors import ServiceBusy
-from settings import Settings
+from onereturn.errors import ServiceBusy
+from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from errors import OneReturnError, ServiceBusy, TooManyRequests
-from logcontext import current_request_id
+from onereturn.errors import OneReturnError, ServiceBusy, TooManyRequests
+from onereturn.logs import current_request_id
 
 log = logging.getLogger(__name__)
 

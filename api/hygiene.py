@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from logcontext import begin_request, new_request_id
+from onereturn.logs import begin_request, new_request_id
 
 #: Headers that carry credentials: a response to a request with any of them is not to be stored.
 CREDENTIAL_HEADERS = (b"x-api-key", b"authorization", b"cookie")

@@ -25,11 +25,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import audit as trail
+from api import callrecord as trail
 from api.auth import admit
 from api.capacity import FAULTS, again_if_lost, database_fault, lost_connection
 from api.errors import error_body
-from errors import OneReturnError
+from onereturn.errors import OneReturnError
 
 #: Routes that take an upload: their key is checked before the body is read.
 UPLOAD_PATHS = ("/api/submissions",)

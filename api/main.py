@@ -20,9 +20,9 @@ from api.routes import admin, calendar, catalogue, collect, exports, health, org
 from api.sdmx import routes as sdmx
 from api.strict import reject_unknown_parameters
 from api.throttle import KeyThrottle
-from db import get_engine
 from exports.blobs import BYTES
-from settings import Settings, get_settings
+from onereturn.db import get_engine
+from onereturn.settings import Settings, get_settings
 
 
 def create_app(
@@ -46,7 +46,7 @@ def create_app(
         BYTES.keep_on_disk(settings.data_dir / "snapshot-cache", settings.snapshot_disk_bytes)
         await capacity.start(app, settings)
         if batch_read_audit:
-            from api.auditbatch import AuditBatcher
+            from api.callbatch import AuditBatcher
 
             app.state.audit_batcher = AuditBatcher(app.state.engine)
         if upload_processes:
@@ -60,7 +60,7 @@ def create_app(
 
             running = scheduler.start_embedded(app.state.engine, settings)
         if freeze_heap:
-            from allocator import freeze_startup_heap
+            from onereturn.memory import freeze_startup_heap
 
             # Measured under load, each full collection of a worker walked its startup heap: 20 of them
             # in a minute, 160-236 ms each, every request of the worker waiting meanwhile.
@@ -80,7 +80,7 @@ def create_app(
                 app.state.upload_pool = None
                 await anyio.to_thread.run_sync(pool.close, settings.stop_seconds)
             if freeze_heap:
-                from allocator import thaw_startup_heap
+                from onereturn.memory import thaw_startup_heap
 
                 thaw_startup_heap()
 
@@ -101,6 +101,12 @@ def create_app(
     app.state.key_throttle = KeyThrottle()
     capacity.install(app, settings)
     app.add_middleware(BodyGuard, limit=settings.max_upload_bytes)
+    _install_routes(app)
+    return app
+
+
+def _install_routes(app: FastAPI) -> None:
+    """Add the API's routers, its OpenAPI document and the web pages."""
     app.include_router(health.router)
     app.include_router(catalogue.router)
     app.include_router(orgs.router)
@@ -111,7 +117,6 @@ def create_app(
     app.include_router(admin.router)
     install_openapi(app)
     web.install(app)
-    return app
 
 
 def served_app() -> FastAPI:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import BeforeValidator
 
-from errors import InvalidInput
+from onereturn.errors import InvalidInput
 
 #: The largest id the store can hold (a 32-bit signed integer column on PostgreSQL).
 MAX_ID = 2**31 - 1

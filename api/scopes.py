@@ -22,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from errors import Forbidden, NotFound
+from onereturn.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
-    from api.auth import Principal
+    from api.principal import Principal
 
 #: Every kind of object a principal may be allowed to read.
 Resource = Literal[

@@ -15,7 +15,7 @@ from fastapi.security.base import SecurityBase
 from pydantic import BaseModel
 from starlette.datastructures import FormData
 
-from errors import InvalidInput
+from onereturn.errors import InvalidInput
 
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 

@@ -35,10 +35,10 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from allocator import freeze_startup_heap
-from errors import ProcessingFailed
-from settings import Settings
-from subprocesses import in_background
+from onereturn.errors import ProcessingFailed
+from onereturn.memory import freeze_startup_heap
+from onereturn.processes import in_background
+from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _start_worker(settings: Settings, url: str, parent: int, ready: Any) -> None
     """Initialise a worker process: its own engine on the API's database, signals left to the API worker, and the
     upload path read before ``ready`` is released, so its first upload does not pay for it."""
     global _engine, _settings
-    import db
+    from onereturn import db
 
     _settings = settings
     # One upload at a time: its own session, its upload's, and the lease renewal.

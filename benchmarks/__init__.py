@@ -5,7 +5,7 @@ def empty_postgres(url: str) -> None:
     """Empty the PostgreSQL database a benchmark was given: every table of its public schema dropped."""
     from sqlalchemy import text
 
-    import db
+    from onereturn import db
 
     engine = db.make_engine(url)
     with engine.begin() as conn:

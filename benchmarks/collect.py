@@ -34,8 +34,8 @@ SORTED = ("indicator", "period", "org")
 
 def prepare(folder: Path, url: str | None = None) -> Path:
     """Make the database every phase starts from (migrated, catalogue and demo agencies loaded)."""
-    import db
     from mappings.service import load_bundled
+    from onereturn import db
 
     path = folder / "template.sqlite3"
     engine = db.make_engine(url or f"sqlite:///{path}")
@@ -133,9 +133,9 @@ def _peak_mib() -> float:
 
 
 def _phase_pipeline(url: str, upload: Path, data_dir: Path) -> dict[str, float]:
-    import db
     from collectors.service import dry_run, submit
-    from settings import Settings
+    from onereturn import db
+    from onereturn.settings import Settings
 
     settings = Settings(data_dir=data_dir, max_upload_bytes=1 << 31, max_upload_rows=5_000_000)
     engine = db.make_engine(url)

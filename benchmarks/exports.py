@@ -43,12 +43,12 @@ def _bench_agencies(url: str) -> None:
     from sqlalchemy import insert
     from sqlmodel import Session
 
-    import db
     from indicators.periods import parse_period
     from mappings.agencies import needed_indicators
     from mappings.catalogue import LEVEL_GROUPS, load_catalogue
     from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
     from mappings.resolve import Geography
+    from onereturn import db
 
     cat = load_catalogue()
     engine = db.make_engine(url)
@@ -77,10 +77,10 @@ def _figures(url: str, agency: str, target: Path) -> int:
     """Write a long-format upload of every figure an agency owes for the year, with plausible values."""
     from sqlmodel import Session, select
 
-    import db
     from indicators.breakdown import parse_breakdown
     from indicators.models import Code, Indicator
     from mappings.agencies import obligations
+    from onereturn import db
 
     engine = db.make_engine(url)
     rng = random.Random(agency)
@@ -121,8 +121,8 @@ def _copies(url: str, scale: int) -> int:
     from sqlalchemy import insert
     from sqlmodel import Session, select
 
-    import db
     from mappings.models import AgencyOrg, OrgUnit
+    from onereturn import db
 
     if scale <= 1:
         return 0
@@ -149,9 +149,9 @@ def _peak() -> float:
 def _phase_build(url: str, out: Path) -> dict[str, float]:
     from sqlalchemy.orm import configure_mappers
 
-    import db
-    from allocator import freeze_startup_heap
-    from demo import build_all
+    from cli.demo import build_all
+    from onereturn import db
+    from onereturn.memory import freeze_startup_heap
 
     engine = db.make_engine(url)
     # What a running service did once when it started, and the floor's process before its timer
@@ -184,13 +184,13 @@ def _raw_xlsx(path: Path, sheets: list[tuple[str, pl.DataFrame]], *, constant_me
 def _phase_floor(url: str, out: Path) -> dict[str, float]:
     from sqlmodel import Session, select
 
-    import db
-    from allocator import freeze_startup_heap
-    from demo import year_end_period
+    from cli.demo import year_end_period
     from exports.build import Builder, return_with_fields
     from indicators.periods import parse_period
     from mappings.models import Return
     from mappings.validity import in_force
+    from onereturn import db
+    from onereturn.memory import freeze_startup_heap
 
     engine = db.make_engine(url)
     # Frozen where the build's process is (started, before any return is read): in both, what they read and
@@ -264,9 +264,9 @@ def _phase_floor(url: str, out: Path) -> dict[str, float]:
 def _phase_serve(url: str, data_dir: Path, repeat: int) -> dict[str, float]:
     from fastapi.testclient import TestClient
 
-    import db
     from api.main import create_app
-    from settings import Settings
+    from onereturn import db
+    from onereturn.settings import Settings
 
     engine = db.make_engine(url)
     app = create_app(Settings(data_dir=data_dir), engine=engine)
@@ -310,9 +310,9 @@ def _run(*args: str) -> dict[str, float]:
 
 def _loaded(folder: Path, database_url: str) -> str:
     """Return the URL of a migrated database holding the bundled catalogue, geography and demo agencies."""
-    import db
     from benchmarks.collect import prepare
     from mappings.service import load_bundled
+    from onereturn import db
 
     if not database_url:
         return f"sqlite:///{prepare(folder)}"
@@ -329,7 +329,7 @@ def _fresh_store(url: str, folder: Path) -> tuple[str, str]:
     """The floor's and the build's stores as the uploads left them, with nothing built yet."""
     from sqlalchemy import text
 
-    import db
+    from onereturn import db
 
     if url.startswith("postgresql"):
         # One database: the floor only reads, and what a build wrote is taken out before the next.
@@ -350,9 +350,9 @@ def _fresh_store(url: str, folder: Path) -> tuple[str, str]:
 def measure(scale: int, database_url: str, repeat: int, rounds: int = 3) -> dict[str, float]:
     """Load a year of figures ``scale`` times over, then time the floor and the build (best of ``rounds`` each)
     and (optionally) serving."""
-    import db
     from collectors.service import submit
-    from settings import Settings
+    from onereturn import db
+    from onereturn.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="onereturn-bench-") as tmp:
         folder = Path(tmp)

@@ -129,7 +129,8 @@ def free_port() -> int:
 
 def _population_keys(env: dict[str, str]) -> tuple[list[str], list[str]]:
     code = (
-        "import db, json\n"
+        "import json\n"
+        "from onereturn import db\n"
         "from sqlalchemy import text\n"
         "e = db.get_engine()\n"
         "with e.connect() as c:\n"
@@ -218,7 +219,8 @@ def _check_store(env: dict[str, str], accepted: dict[tuple[str, str, str], set[i
         for (ind, org, period, i), steps in _indexed(accepted)
     ]
     code = (
-        "import db, json, sys\n"
+        "import json, sys\n"
+        "from onereturn import db\n"
         "from sqlalchemy import text\n"
         "expected = json.load(sys.stdin)\n"
         "e = db.get_engine()\n"

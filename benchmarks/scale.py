@@ -126,9 +126,9 @@ def _upload(inds: list[str], orgs: list[str], rows: int, first_year: int) -> byt
 
 
 def _time_uploads(url: str, data_dir: Path, uploads: dict[str, bytes]) -> dict[str, float]:
-    import db
     from collectors.service import dry_run, submit
-    from settings import Settings
+    from onereturn import db
+    from onereturn.settings import Settings
 
     settings = Settings(data_dir=data_dir)
     engine = db.make_engine(url)

@@ -17,9 +17,9 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from collectors.validate import problem_frame
-from db import bulk_insert
 from indicators.models import SubmissionProblem
-from spreadsheet import neutralise
+from onereturn.db import bulk_insert
+from onereturn.spreadsheet import neutralise
 
 #: Problems shown in a response; the downloadable reports hold every one.
 SHOWN = 1000

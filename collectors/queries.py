@@ -15,9 +15,9 @@ from sqlalchemy import tuple_, update
 from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, lock_pairs, split_changes, write_figures
-from db import bulk_insert, rows_frame
-from errors import InvalidInput, NotFound
 from indicators.models import HeldFigure, Submission
+from onereturn.db import bulk_insert, rows_frame
+from onereturn.errors import InvalidInput, NotFound
 
 _FIGURE = (
     "indicator_id",

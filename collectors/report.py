@@ -8,9 +8,10 @@ import polars as pl
 from sqlmodel import Session, col
 
 from collectors.problems import BATCH, FIELDS, ordered_problems
-from collectors.read import RawTable
+from collectors.rawtable import RawTable
+from collectors.reportworkbook import ProblemCell, ReportRow, report_workbook
 from collectors.template import codelists_for, value_rules_for
-from collectors.workbooks import ProblemCell, ReportRow, TemplateRow, report_workbook
+from collectors.workbooks import TemplateRow
 from indicators.models import SubmissionProblem
 
 

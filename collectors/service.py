@@ -17,18 +17,19 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
-import db
-from allocator import release_memory
 from collectors import lease
 from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
-from collectors.read import RawTable, read_table
+from collectors.rawtable import RawTable
+from collectors.read import read_table
 from collectors.store import build_context, current_for_keys, split_changes, storing, write_figures
 from collectors.validate import Validation, problem_frame, validate
-from errors import Conflict, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from indicators.models import Submission, SubmissionProblem
 from mappings.agencies import get_agency
-from settings import Settings
+from onereturn import db
+from onereturn.errors import Conflict, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
+from onereturn.memory import release_memory
+from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 

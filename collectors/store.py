@@ -23,13 +23,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from collectors.validate import Context, Facts
-from db import advisory_key, rows_frame
 from indicators.models import Code, Indicator
 from indicators.rules import Rule
 from indicators.service import load_rules
 from indicators.valuespec import value_specs
 from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
 from mappings.revisions import mark_stale
+from onereturn.db import advisory_key, rows_frame
 
 KEY = ["indicator_id", "org_code", "period", "breakdown"]
 CURRENT_SCHEMA = {

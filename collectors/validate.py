@@ -17,11 +17,11 @@ import pandera.polars as pa
 import polars as pl
 
 from collectors import crosscheck
-from errors import InvalidInput
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
 from indicators.rules import Rule, bound_indicators, first_binding
 from indicators.symbols import NO_FIGURE, STATUSES
+from onereturn.errors import InvalidInput
 
 REQUIRED = ("indicator", "org", "period", "value")
 OPTIONAL = ("breakdown", "numerator", "denominator", "status", "note")
@@ -378,13 +378,7 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     """
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
-        found = ", ".join(c for c in raw.columns if c != "row")
-        report = problem_frame(
-            [{"row": 1, "column": c, "value": None, "rule": "missing-column", "severity": "error",
-              "message": f"the file has no {c!r} column (it has: {found})"} for c in missing]
-        )  # fmt: skip
-        return Validation(rows_read=raw.height, rows_blank=0, problems=report, accepted=pl.DataFrame(), fatal=True,
-                          reason="the file is missing required columns")  # fmt: skip
+        return _missing_columns(raw, missing)
     df, ignored = _prepare(raw)
     blank = pl.col("value").is_null() & pl.col("numerator").is_null() & pl.col("denominator").is_null()
     formula_rows = (
@@ -406,33 +400,8 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     df = df.join(definitions, on="indicator", how="left")
     df = _parse_values(df)
     problems.append(_type_errors(df))
-    unknown = (
-        df.filter(pl.col("indicator").is_not_null() & pl.col("statistic").is_null())["indicator"].unique().to_list()
-    )
-    hints = _suggestions(unknown, ctx.indicators["id"].to_list())
-    problems.append(
-        _problems(df, pl.col("indicator").is_in(unknown), "indicator", "unknown-indicator",
-                  pl.format("{} is not in the catalogue{}", pl.col("indicator"), pl.col("indicator").replace_strict(hints, default="", return_dtype=pl.String)))
-    )  # fmt: skip
-    problems.append(
-        _problems(df, pl.col("derived").fill_null(False), "indicator", "derived-indicator",
-                  pl.format("{} is computed by the service from other figures; do not submit it", pl.col("indicator")))
-    )  # fmt: skip
-    unknown_orgs = sorted(set(df["org"].drop_nulls().unique().to_list()) - ctx.known_orgs)
-    org_hints = _suggestions(unknown_orgs, sorted(ctx.agency_orgs))
-    problems.append(
-        _problems(df, pl.col("org").is_in(unknown_orgs), "org", "unknown-org",
-                  pl.format("{} is not a known org unit code{}", pl.col("org"), pl.col("org").replace_strict(org_hints, default="", return_dtype=pl.String)))
-    )  # fmt: skip
     known = pl.col("statistic").is_not_null() & ~pl.col("derived").fill_null(False)
-    problems.append(
-        _problems(df, known & ~pl.col("indicator").is_in(list(ctx.agency_indicators)), "indicator", "not-designated",
-                  pl.format("{} is supplied by the designated {} body, not by {}", pl.col("indicator"), pl.col("source_body"), pl.lit(ctx.agency_code)))
-    )  # fmt: skip
-    problems.append(
-        _problems(df, pl.col("org").is_in(list(ctx.known_orgs)) & ~pl.col("org").is_in(list(ctx.agency_orgs)), "org", "not-designated",
-                  pl.format("{} does not answer for {}", pl.lit(ctx.agency_code), pl.col("org")))
-    )  # fmt: skip
+    problems += _reference_problems(df, ctx, known)
 
     df = _periods(df)
     problems.append(
@@ -445,21 +414,7 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
         )
     )
 
-    codes = pl.DataFrame(
-        [(k, c) for k, vals in ctx.codelists.items() for c in vals],
-        schema={"judgement_codelist": pl.String, "_code": pl.String},
-        orient="row",
-    )
-    listed = codes.group_by("judgement_codelist").agg(pl.col("_code").sort().str.join(", ").alias("judgement_codes"))
-    df = df.join(listed, on="judgement_codelist", how="left").with_columns(
-        pl.struct("judgement_codelist", "_number")
-        .is_in(
-            codes.select(pl.struct(pl.col("judgement_codelist"), pl.col("_code").alias("_number")))
-            .to_series()
-            .implode()
-        )
-        .alias("judgement_ok")
-    )
+    df = _with_judgement_codes(df, ctx)
     problems.append(check_values(df.filter(known)))
     problems.append(
         _problems(df, known & (pl.col("period_start") > ctx.today), "period", "future-period",
@@ -493,6 +448,67 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
         notes.append(problem_frame([_blank_rows(blank_rows.sort().to_list())]))
     all_problems = pl.concat(notes).sort("row", "column", nulls_last=True)
     return Validation(rows_read=raw.height, rows_blank=rows_blank, problems=all_problems, accepted=accepted, held=held)
+
+
+def _missing_columns(raw: pl.DataFrame, missing: list[str]) -> Validation:
+    found = ", ".join(c for c in raw.columns if c != "row")
+    report = problem_frame(
+        [{"row": 1, "column": c, "value": None, "rule": "missing-column", "severity": "error",
+          "message": f"the file has no {c!r} column (it has: {found})"} for c in missing]
+    )  # fmt: skip
+    return Validation(rows_read=raw.height, rows_blank=0, problems=report, accepted=pl.DataFrame(), fatal=True,
+                      reason="the file is missing required columns")  # fmt: skip
+
+
+def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr) -> list[pl.DataFrame]:
+    """Rows naming an indicator or org unit the catalogue does not know, or that this agency does not answer for."""
+    found: list[pl.DataFrame] = []
+    unknown = (
+        df.filter(pl.col("indicator").is_not_null() & pl.col("statistic").is_null())["indicator"].unique().to_list()
+    )
+    hints = _suggestions(unknown, ctx.indicators["id"].to_list())
+    found.append(
+        _problems(df, pl.col("indicator").is_in(unknown), "indicator", "unknown-indicator",
+                  pl.format("{} is not in the catalogue{}", pl.col("indicator"), pl.col("indicator").replace_strict(hints, default="", return_dtype=pl.String)))
+    )  # fmt: skip
+    found.append(
+        _problems(df, pl.col("derived").fill_null(False), "indicator", "derived-indicator",
+                  pl.format("{} is computed by the service from other figures; do not submit it", pl.col("indicator")))
+    )  # fmt: skip
+    unknown_orgs = sorted(set(df["org"].drop_nulls().unique().to_list()) - ctx.known_orgs)
+    org_hints = _suggestions(unknown_orgs, sorted(ctx.agency_orgs))
+    found.append(
+        _problems(df, pl.col("org").is_in(unknown_orgs), "org", "unknown-org",
+                  pl.format("{} is not a known org unit code{}", pl.col("org"), pl.col("org").replace_strict(org_hints, default="", return_dtype=pl.String)))
+    )  # fmt: skip
+    found.append(
+        _problems(df, known & ~pl.col("indicator").is_in(list(ctx.agency_indicators)), "indicator", "not-designated",
+                  pl.format("{} is supplied by the designated {} body, not by {}", pl.col("indicator"), pl.col("source_body"), pl.lit(ctx.agency_code)))
+    )  # fmt: skip
+    found.append(
+        _problems(df, pl.col("org").is_in(list(ctx.known_orgs)) & ~pl.col("org").is_in(list(ctx.agency_orgs)), "org", "not-designated",
+                  pl.format("{} does not answer for {}", pl.lit(ctx.agency_code), pl.col("org")))
+    )  # fmt: skip
+    return found
+
+
+def _with_judgement_codes(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Add each row's judgement code list as text and whether its value is one of the codes."""
+    codes = pl.DataFrame(
+        [(k, c) for k, vals in ctx.codelists.items() for c in vals],
+        schema={"judgement_codelist": pl.String, "_code": pl.String},
+        orient="row",
+    )
+    listed = codes.group_by("judgement_codelist").agg(pl.col("_code").sort().str.join(", ").alias("judgement_codes"))
+    return df.join(listed, on="judgement_codelist", how="left").with_columns(
+        pl.struct("judgement_codelist", "_number")
+        .is_in(
+            codes.select(pl.struct(pl.col("judgement_codelist"), pl.col("_code").alias("_number")))
+            .to_series()
+            .implode()
+        )
+        .alias("judgement_ok")
+    )
 
 
 def _stored(good: pl.DataFrame, ctx: Context) -> pl.DataFrame:

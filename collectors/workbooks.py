@@ -1,4 +1,5 @@
-"""Build the workbooks an agency sees: the return template it fills in, and the report on its upload.
+"""Build the workbooks an agency sees: the return template it fills in, and (in ``reportworkbook.py``) the report on
+its upload.
 
 Pure functions, data in and bytes out; the service layer fetches the rows and stores the bytes.
 
@@ -25,15 +26,15 @@ import io
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell
 
 from indicators.symbols import NO_FIGURE, STATUSES, SYMBOLS
-from spreadsheet import SafeWorkbook, neutralise_row
+from onereturn.spreadsheet import SafeWorkbook, neutralise_row
 
 #: Columns of the template's "Figures" sheet, in order. An upload of the filled template is read by these header names
 #: (lower-case); indicator, org, period, breakdown, value, numerator, denominator, status, note are the ones the service reads;
@@ -48,23 +49,23 @@ STATISTICS = ("count", "percentage", "rate", "mean", "score", "duration", "judge
 INPUT_COLUMNS = ("value", "numerator", "denominator", "status", "note")
 
 #: The symbols that stand alone in place of a value ("u" only ever follows a value).
-_NO_FIGURE = tuple(NO_FIGURE)
-_SYMBOL_TEXT = " ".join(_NO_FIGURE)
+NO_FIGURE_ALONE = tuple(NO_FIGURE)
+_SYMBOL_TEXT = " ".join(NO_FIGURE_ALONE)
 _COL = {name: i for i, name in enumerate(TEMPLATE_COLUMNS)}
 #: Columns kept as text so Excel never turns "2024-06" into a date or drops a code's leading zero.
 _TEXT_COLUMNS = frozenset({"indicator", "org", "period", "breakdown"})
 #: Excel's limits: data validation formulas and messages; rows; columns; cell text.
 _MAX_FORMULA = 255
 _MAX_MESSAGE = 255
-_MAX_ROWS = 1_048_576
-_MAX_COLS = 16_384
+MAX_ROWS = 1_048_576
+MAX_COLS = 16_384
 #: Comment text limit in characters: half Excel's 32,767 UTF-16 units, so even astral characters fit.
-_MAX_COMMENT = 16_000
+MAX_COMMENT = 16_000
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.]")
 K = TypeVar("K", bound=Hashable)
 #: Column widths, in characters: wide enough to read, narrow enough to see the input columns.
-_MIN_WIDTH = 8
-_MAX_WIDTH = 50
+MIN_WIDTH = 8
+MAX_WIDTH = 50
 _INPUT_WIDTHS = {"value": 12, "numerator": 12, "denominator": 13, "status": 12, "note": 40}
 
 
@@ -101,26 +102,14 @@ class TemplateInfo:
     codelists: dict[str, list[tuple[str, str]]]  # code list id -> [(code, label)]
 
 
-@dataclass(frozen=True)
-class ProblemCell:
-    """One problem found in an upload; row is the spreadsheet row number (header row is 1)."""
-
-    row: int | None
-    column: str | None
-    value: str | None
-    rule: str
-    severity: str  # "error" | "warning"
-    message: str
-
-
 # --------------------------------------------------------------------------------------------- allowed values
 
 
 #: What decides a value cell's validation, input message and number format; rows sharing it share one validation.
-_ValueRule = tuple[str, str | None, float | None, float | None, bool, int]
+ValueRule = tuple[str, str | None, float | None, float | None, bool, int]
 
 
-def _value_rule(row: TemplateRow) -> _ValueRule:
+def value_rule(row: TemplateRow) -> ValueRule:
     return (row.statistic, row.judgement_codelist, row.min_value, row.max_value, row.whole, row.decimals)
 
 
@@ -197,11 +186,11 @@ def _runs(keys: Sequence[K]) -> Iterator[tuple[int, int, K]]:
             start = i
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _defined_name(base: str, taken: set[str]) -> str:
+def defined_name(base: str, taken: set[str]) -> str:
     """Make a unique defined name: Excel names allow letters, digits, "_" and "." only."""
     name = _NAME_UNSAFE.sub("_", base)
     candidate, n = name, 2
@@ -212,7 +201,7 @@ def _defined_name(base: str, taken: set[str]) -> str:
 
 
 def _symbols_clause(ref: str) -> list[str]:
-    return [f'{ref}="{s}"' for s in _NO_FIGURE]
+    return [f'{ref}="{s}"' for s in NO_FIGURE_ALONE]
 
 
 def _number_formula(ref: str, lo: float | None, hi: float | None, whole: bool) -> str:
@@ -291,10 +280,10 @@ def _template_cells(row: TemplateRow, allowed: str) -> list[str]:
 
 def _allowed_column(rows: list[TemplateRow], codelists: dict[str, list[tuple[str, str]]]) -> list[str]:
     """The "allowed" text of every row, worked out once per distinct rule (50,000 rows share a handful)."""
-    cache: dict[tuple[_ValueRule, bool], str] = {}
+    cache: dict[tuple[ValueRule, bool], str] = {}
     out = []
     for row in rows:
-        key = (_value_rule(row), row.ratio)
+        key = (value_rule(row), row.ratio)
         if key not in cache:
             cache[key] = allowed_text(row, codelists)
         out.append(cache[key])
@@ -371,14 +360,14 @@ def _write_lists(ws: Any, wb: Any, codelists: dict[str, list[tuple[str, str]]]) 
     for list_id, entries in codelists.items():
         codes = [code for code, _ in entries]
         ws.write_string(0, col, list_id)
-        for i, text in enumerate([*codes, *_NO_FIGURE], start=1):
+        for i, text in enumerate([*codes, *NO_FIGURE_ALONE], start=1):
             ws.write_string(i, col, text)
         letter = xl_col_to_name(col)
-        name = _defined_name(f"list_{list_id}", taken)
+        name = defined_name(f"list_{list_id}", taken)
         if codes:
             wb.define_name(name, f"=Lists!${letter}$2:${letter}${len(codes) + 1}")
-        sources[list_id] = _defined_name(f"{name}_or_symbol", taken)
-        wb.define_name(sources[list_id], f"=Lists!${letter}$2:${letter}${len(codes) + len(_NO_FIGURE) + 1}")
+        sources[list_id] = defined_name(f"{name}_or_symbol", taken)
+        wb.define_name(sources[list_id], f"=Lists!${letter}$2:${letter}${len(codes) + len(NO_FIGURE_ALONE) + 1}")
         col += 1
     letter = xl_col_to_name(col)
     ws.write_string(0, col, "status")
@@ -409,7 +398,7 @@ def _validate_grouped(
         ws.data_validation(top, col, top, col, options)
 
 
-def _validate_values(
+def validate_values(
     ws: Any,
     rows: Sequence[TemplateRow | None],
     allowed: Sequence[str | None],
@@ -417,31 +406,31 @@ def _validate_values(
     col: int = _COL["value"],
 ) -> None:
     """Check each value cell against its row's rule: a number within bounds, a code from its list, or a symbol."""
-    example: dict[_ValueRule, int] = {}  # rule -> first row with it
+    example: dict[ValueRule, int] = {}  # rule -> first row with it
     for i, maybe in enumerate(rows):
         if maybe is not None:
-            example.setdefault(_value_rule(maybe), i)
+            example.setdefault(value_rule(maybe), i)
 
-    def options_for(rule: _ValueRule, ref: str) -> dict[str, Any]:
+    def options_for(rule: ValueRule, ref: str) -> dict[str, Any]:
         row = rows[example[rule]]
         assert row is not None
         # The allowed text minus the ratio hint, which is not about the value cell.
-        message = _clip(str(allowed[example[rule]]).split("; give numerator")[0], _MAX_MESSAGE)
+        message = clip(str(allowed[example[rule]]).split("; give numerator")[0], _MAX_MESSAGE)
         options: dict[str, Any] = {
             "input_title": "Value",
             "input_message": message,
             "error_title": "Value not allowed here",
-            "error_message": _clip(f"Enter {message}.", _MAX_MESSAGE),
+            "error_message": clip(f"Enter {message}.", _MAX_MESSAGE),
         }
         if row.statistic == "judgement":
             assert row.judgement_codelist is not None  # allowed_text checked it
             return options | {"validate": "list", "source": "=" + sources[row.judgement_codelist]}
         return options | {"validate": "custom", "value": _number_formula(ref, row.min_value, row.max_value, row.whole)}
 
-    _validate_grouped(ws, col, [None if row is None else _value_rule(row) for row in rows], options_for)
+    _validate_grouped(ws, col, [None if row is None else value_rule(row) for row in rows], options_for)
 
 
-def _validate_ratio_parts(
+def validate_ratio_parts(
     ws: Any, rows: Sequence[TemplateRow | None], cols: tuple[int, int] = (_COL["numerator"], _COL["denominator"])
 ) -> None:
     """Check numerator and denominator cells where they are asked for; explain the grey ones where not."""
@@ -507,7 +496,7 @@ def _write_figures(ws: Any, st: _TemplateStyles, rows: list[TemplateRow], allowe
         ws.set_column(
             c,
             c,
-            min(max(width + 1, _MIN_WIDTH), _MAX_WIDTH),
+            min(max(width + 1, MIN_WIDTH), MAX_WIDTH),
             st.reference_text if TEMPLATE_COLUMNS[c] in _TEXT_COLUMNS else st.reference,
         )
     for name, width in _INPUT_WIDTHS.items():
@@ -578,8 +567,8 @@ def template_xlsx(info: TemplateInfo, rows: list[TemplateRow]) -> bytes:
         _write_instructions(instructions, st, info, len(rows))
         sources = _write_lists(lists, wb, info.codelists)
         _write_figures(figures, st, rows, allowed)
-        _validate_values(figures, rows, allowed, sources)
-        _validate_ratio_parts(figures, rows)
+        validate_values(figures, rows, allowed, sources)
+        validate_ratio_parts(figures, rows)
     return buf.getvalue()
 
 
@@ -595,355 +584,3 @@ def template_csv(rows: list[TemplateRow], codelists: dict[str, list[tuple[str, s
     )
     # The BOM is what makes Excel read the file as UTF-8 rather than the local code page.
     return buf.getvalue().encode("utf-8-sig")
-
-
-# --------------------------------------------------------------------------------------------- report
-
-#: Upload columns whose cells are figures: written back as numbers where they read as one.
-_NUMBER_COLUMNS = frozenset({"value", "numerator", "denominator"})
-_PLAIN_NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
-#: Problem severities in the order a cell's colour follows (the gravest wins).
-SEVERITIES = ("error", "query", "information")
-
-
-#: Cells of the report given a comment. XlsxWriter keeps every comment in memory until the file is closed
-#: (about 0.8 KB each) and Excel is slow to open a sheet of a million, so past this many the marked cells keep
-#: their colour and the "Problems" sheet, which lists every problem, says what is wrong with them.
-MAX_COMMENTS = 10_000
-
-
-class ProblemSource(Protocol):
-    """An upload's problems, read twice while its report is written, never held as one list."""
-
-    def by_row(self) -> Iterable[ProblemCell]:
-        """Yield the problems that have a row, in row order (a row's own problems in listing order)."""
-        ...
-
-    def listed(self) -> Iterable[ProblemCell]:
-        """Yield every problem in the order the "Problems" sheet lists them."""
-        ...
-
-
-class ProblemList:
-    """Problems already in memory, as a :class:`ProblemSource`."""
-
-    def __init__(self, problems: Sequence[ProblemCell]) -> None:
-        self.problems = problems
-
-    def by_row(self) -> Iterable[ProblemCell]:
-        """Yield the problems that have a row, sorted (stably) by row."""
-        return sorted((p for p in self.problems if p.row is not None), key=lambda p: p.row or 0)
-
-    def listed(self) -> Iterable[ProblemCell]:
-        """Yield every problem in list order."""
-        return iter(self.problems)
-
-
-class _RowMarks:
-    """Hands out each row's problems in turn from problems sorted by row, so no row index of them is built."""
-
-    def __init__(self, problems: Iterable[ProblemCell]) -> None:
-        self._problems = iter(problems)
-        self._next = next(self._problems, None)
-
-    def take(self, row: int) -> list[ProblemCell]:
-        """Return the problems of ``row``, passing over any of earlier rows (rows no line of the file has)."""
-        found: list[ProblemCell] = []
-        while self._next is not None and (self._next.row or 0) <= row:
-            if self._next.row == row:
-                found.append(self._next)
-            self._next = next(self._problems, None)
-        return found
-
-    def close(self) -> None:
-        """Let go of the problems not taken (a database stream is closed)."""
-        close = getattr(self._problems, "close", None)
-        if close is not None:
-            close()
-
-
-class _Comments:
-    """Writes cell comments up to :data:`MAX_COMMENTS`, and counts the marked cells past it."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.written = 0
-        self.left_out = 0
-
-    def add(self, r: int, c: int, problems: list[ProblemCell], header: list[str]) -> None:
-        """Comment on a marked cell, unless the report already has as many comments as it may."""
-        if self.written >= MAX_COMMENTS:
-            self.left_out += 1
-            return
-        self.written += 1
-        _comment(self.ws, r, c, _comment_text(problems, header))
-
-
-@dataclass(frozen=True)
-class ReportRow:
-    """One row of an upload as the report writes it back: its row number, its cells and its template rule."""
-
-    row: int
-    cells: list[str | None]
-    #: What its value may be, as in the template (None when the row's indicator is not known).
-    rule: TemplateRow | None = None
-
-
-class _ReportStyles:
-    """Every format the report uses, made once per workbook (STYLE.md §2.6)."""
-
-    def __init__(self, wb: Any) -> None:
-        self.header = wb.add_format({"bold": True, "bg_color": "#D9D9D9", "bottom": 1})
-        self.title = wb.add_format({"bold": True, "font_size": 14})
-        self.heading = wb.add_format({"bold": True, "font_size": 12})
-        self.label = wb.add_format({"bold": True, "valign": "top"})
-        self.by_severity = {
-            "error": wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
-            "query": wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"}),
-            "information": wb.add_format({"bg_color": "#DDEBF7", "font_color": "#1F4E78"}),
-        }
-        self.blank = wb.add_format({"bg_color": "#DDEBF7", "pattern": 1})
-        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-
-
-def _problem_column(problem: ProblemCell, header: list[str]) -> int | None:
-    """Find the problem's column in the upload's header: exactly, else ignoring case and spaces."""
-    if problem.column is None:
-        return None
-    if problem.column in header:
-        return header.index(problem.column)
-    wanted = problem.column.strip().lower()
-    for c, name in enumerate(header):
-        if name.strip().lower() == wanted:
-            return c
-    return None
-
-
-def _check_row_number(row: int, lowest: int, what: str) -> None:
-    if not lowest <= row <= _MAX_ROWS:
-        raise ValueError(f"{what} row number {row} is outside the sheet's rows {lowest} to {_MAX_ROWS:,}")
-
-
-def _comment_text(problems: list[ProblemCell], header: list[str]) -> str:
-    lines = []
-    for p in problems:
-        where = "" if p.column is None or _problem_column(p, header) is not None else f' (column "{p.column}")'
-        lines.append(f"{p.severity.capitalize()}{where}: {p.message}")
-    return _clip("\n".join(lines), _MAX_COMMENT)
-
-
-def _cells_of(problems: list[ProblemCell], header: list[str]) -> dict[int, list[ProblemCell]]:
-    """Group one row's problems by column; a row-level problem (or one on a column the file lacks) sits on column A."""
-    out: dict[int, list[ProblemCell]] = {}
-    for p in problems:
-        col = _problem_column(p, header)
-        out.setdefault(0 if col is None else col, []).append(p)
-    return out
-
-
-def _comment(ws: Any, r: int, c: int, text: str) -> None:
-    lines = sum(1 + len(line) // 50 for line in text.splitlines())
-    ws.write_comment(r, c, text, {"author": "onereturn", "width": 360, "height": min(20 + 15 * lines, 600)})
-
-
-def _write_report_row(
-    ws: Any, st: _ReportStyles, r: int, values: list[str | None], numeric: set[int], marks: dict[int, list[ProblemCell]],
-    header: list[str], widths: list[int], comments: _Comments,
-) -> None:  # fmt: skip
-    """Write one row left to right (constant-memory mode needs it so), numbers as numbers, marks with their comments."""
-    for c in range(max(len(values), max(marks, default=-1) + 1)):
-        text = values[c] if c < len(values) else None
-        found = marks.get(c, [])
-        fmt = None
-        if found:
-            grave = min(SEVERITIES.index(p.severity) if p.severity in SEVERITIES else 0 for p in found)
-            fmt = st.by_severity[SEVERITIES[grave]]
-        if text is None:
-            if fmt is not None:
-                ws.write_blank(r, c, None, fmt)
-        elif c in numeric and _PLAIN_NUMBER.match(text):
-            ws.write_number(r, c, float(text), fmt)
-        else:
-            ws.write_string(r, c, text, fmt)
-        if text is not None and c < len(widths):
-            widths[c] = max(widths[c], len(text))
-        if found:
-            comments.add(r, c, found, header)
-
-
-def _write_report_figures(
-    ws: Any, st: _ReportStyles, header: list[str], rows: Iterable[ReportRow], by_row: _RowMarks,
-    blank_rows: set[int], comments: _Comments,
-) -> list[TemplateRow | None]:  # fmt: skip
-    """Write the header and every upload row in order; return each sheet row's template rule, for the validations."""
-    if len(header) > _MAX_COLS:
-        raise ValueError(f"An upload wider than Excel's {_MAX_COLS:,} columns cannot be rewritten as a workbook")
-    widths = [len(name) for name in header]
-    header_marks = _cells_of(by_row.take(1), header)
-    for c, name in enumerate(header):
-        ws.write_string(0, c, name, st.header)
-        if c in header_marks:
-            comments.add(0, c, header_marks[c], header)
-    numeric = {c for c, name in enumerate(header) if name.strip().lower() in _NUMBER_COLUMNS}
-    value_col = next((c for c, name in enumerate(header) if name.strip().lower() == "value"), 0)
-    blank_note = ProblemCell(None, "value", None, "blank-row", "information",
-                             "This row was left blank: give the figure, or a symbol such as x when it is not available.")  # fmt: skip
-    rules: list[TemplateRow | None] = []
-    for item in rows:
-        _check_row_number(item.row, 2, "Data")
-        if len(item.cells) > _MAX_COLS:
-            raise ValueError(f"An upload wider than Excel's {_MAX_COLS:,} columns cannot be rewritten as a workbook")
-        marks = _cells_of(by_row.take(item.row), header)
-        if item.row in blank_rows:
-            marks.setdefault(value_col, []).append(blank_note)
-        _write_report_row(ws, st, item.row - 1, item.cells, numeric, marks, header, widths, comments)
-        rules.extend([None] * (item.row - 2 - len(rules)))
-        rules.append(item.rule)
-    for c, width in enumerate(widths):
-        ws.set_column(c, c, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
-    ws.freeze_panes(1, 0)
-    return rules
-
-
-def _write_problems(ws: Any, st: _ReportStyles, problems: Iterable[ProblemCell]) -> Counter[str]:
-    """List every problem, one a row; return how many there are of each severity."""
-    columns = ("row", "column", "value", "rule", "severity", "message")
-    widths = (6, 16, 20, 28, 12, 80)
-    for c, width in enumerate(widths):
-        ws.set_column(c, c, width, st.wrap if columns[c] == "message" else None)
-    ws.freeze_panes(1, 0)
-    ws.write_row(0, 0, columns, st.header)
-    counts: Counter[str] = Counter()
-    i = 0
-    for i, p in enumerate(problems, start=1):
-        counts[p.severity] += 1
-        if p.row is not None:
-            ws.write_number(i, 0, p.row)
-        for c, text in enumerate((p.column, p.value, p.rule), start=1):
-            if text is not None:
-                ws.write_string(i, c, text)
-        ws.write_string(i, 4, p.severity, st.by_severity.get(p.severity))
-        ws.write_string(i, 5, p.message)
-    ws.autofilter(0, 0, max(i, 1), len(columns) - 1)
-    return counts
-
-
-def _write_report_instructions(ws: Any, st: _ReportStyles, counts: Counter[str], comments: _Comments) -> None:
-    ws.set_column(0, 0, 22)
-    ws.set_column(1, 1, 100)
-    ws.write_string(0, 0, "Upload report: what was found, and how to send the figures again", st.title)
-    commented = 'Every marked cell has a comment saying what is wrong; the "Problems" sheet lists them all.'
-    if comments.left_out:
-        commented = (
-            f"The first {comments.written:,} marked cells have a comment saying what is wrong; the other "
-            f'{comments.left_out:,} are coloured only. The "Problems" sheet lists every problem with its row.'
-        )
-    steps = [
-        f"{counts['error']} error(s): a data rule is broken, so the row was not stored (red). Correct the marked cells.",
-        f"{counts['query']} query(ies): the figure is unusual or unexpected (amber). It is stored once explained: "
-        'write why in the "note" column, or answer the query through the API.',
-        f"{counts['information']} information notice(s) (blue): nothing to do; blank rows are marked blue too.",
-        commented,
-        'Correct the "Figures" sheet in place, keep its columns, and upload this workbook again. Rows already '
-        "accepted are recognised and not stored twice.",
-        'Put each figure in the "value" column; Excel checks it as you type, as in the template.',
-        'Add " u" after a value of low reliability, e.g. 12.5 u; set "status" to provisional or estimated when not final.',
-    ]
-    r = 2
-    ws.write_string(r, 0, "What to do", st.heading)
-    for i, step in enumerate(steps, start=1):
-        ws.write_string(r + i, 0, f"{i}.", st.label)
-        ws.write_string(r + i, 1, step, st.wrap)
-    r += len(steps) + 2
-    ws.write_string(r, 0, "Symbols", st.heading)
-    for i, (symbol, meaning) in enumerate(SYMBOLS.items(), start=1):
-        ws.write_string(r + i, 0, symbol, st.label)
-        ws.write_string(r + i, 1, meaning, st.wrap)
-
-
-def _write_lists_rowwise(ws: Any, wb: Any, codelists: dict[str, list[tuple[str, str]]]) -> dict[str, str]:
-    """Write the code lists (codes, then the symbols) and the statuses one row at a time, as constant memory needs."""
-    columns = [(list_id, [code for code, _ in entries]) for list_id, entries in codelists.items()]
-    taken = {"statuses"}
-    sources: dict[str, str] = {}
-    body = [[*codes, *_NO_FIGURE] for _, codes in columns] + [list(STATUSES)]
-    names = [list_id for list_id, _ in columns] + ["status"]
-    ws.write_row(0, 0, names)
-    for i in range(max((len(b) for b in body), default=0)):
-        for c, values in enumerate(body):
-            if i < len(values):
-                ws.write_string(i + 1, c, values[i])
-    for c, (list_id, codes) in enumerate(columns):
-        letter = xl_col_to_name(c)
-        sources[list_id] = _defined_name(f"list_{list_id}_or_symbol", taken)
-        wb.define_name(sources[list_id], f"=Lists!${letter}$2:${letter}${len(codes) + len(_NO_FIGURE) + 1}")
-    letter = xl_col_to_name(len(columns))
-    wb.define_name("statuses", f"=Lists!${letter}$2:${letter}${len(STATUSES) + 1}")
-    ws.hide()
-    return sources
-
-
-def report_workbook(
-    header: list[str],
-    rows: Iterable[ReportRow | tuple[int, list[str | None]]],
-    problems: Sequence[ProblemCell] | ProblemSource,
-    *,
-    codelists: dict[str, list[tuple[str, str]]] | None = None,
-    blank_rows: Iterable[int] = (),
-) -> bytes:
-    """Build the report on an upload: its rows on their own row numbers, problems marked, the template's validation and instructions.
-
-    Written in constant-memory mode, row by row, so a million-row upload's report never holds the
-    whole sheet in memory. Numbers go back as numbers; blank rows are marked; the "Figures" sheet
-    can be corrected and uploaded again as it is.
-    """
-    codelists = codelists or {}
-    source = ProblemList(problems) if isinstance(problems, Sequence) else problems
-    buf = io.BytesIO()
-    options = {"constant_memory": True, "strings_to_numbers": False}
-    with SafeWorkbook(buf, options) as wb:
-        st = _ReportStyles(wb)
-        wb.set_properties({"title": "onereturn upload report", "author": "onereturn"})
-        # Named like the template's sheet, so a corrected report can be uploaded again.
-        figures = wb.add_worksheet("Figures")
-        problem_sheet = wb.add_worksheet("Problems")
-        instructions = wb.add_worksheet("Instructions")
-        lists = wb.add_worksheet("Lists")
-        items = (r if isinstance(r, ReportRow) else ReportRow(r[0], r[1]) for r in rows)
-        comments = _Comments(figures)
-        by_row = _RowMarks(source.by_row())
-        try:
-            rules = _write_report_figures(figures, st, header, items, by_row, set(blank_rows), comments)
-        finally:
-            by_row.close()
-        counts = _write_problems(problem_sheet, st, source.listed())
-        _write_report_instructions(instructions, st, counts, comments)
-        sources = _write_lists_rowwise(lists, wb, codelists)
-        cols = {name.strip().lower(): c for c, name in enumerate(header)}
-        # Decided row by row, not by looking each row up in a list of the usable ones (quadratic in the rows).
-        usable = [
-            r if r is not None and (r.judgement_codelist is None or r.judgement_codelist in codelists) else None
-            for r in rules
-        ]
-        known = any(r is not None for r in usable)
-        if known and "value" in cols:
-            _validate_values(figures, usable, _allowed_column_sparse(usable, codelists), sources, col=cols["value"])
-        if known and "numerator" in cols and "denominator" in cols:
-            _validate_ratio_parts(figures, usable, cols=(cols["numerator"], cols["denominator"]))
-    return buf.getvalue()
-
-
-def _allowed_column_sparse(
-    rows: list[TemplateRow | None], codelists: dict[str, list[tuple[str, str]]]
-) -> list[str | None]:
-    cache: dict[tuple[_ValueRule, bool], str] = {}
-    out: list[str | None] = []
-    for row in rows:
-        if row is None:
-            out.append(None)
-            continue
-        key = (_value_rule(row), row.ratio)
-        if key not in cache:
-            cache[key] = allowed_text(row, codelists)
-        out.append(cache[key])
-    return out

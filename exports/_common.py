@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from exports.model import BuiltReturn, FieldInfo
+from exports.built import BuiltReturn, FieldInfo
 
 
 def cell_rows(built: BuiltReturn) -> Iterator[dict[str, Any]]:

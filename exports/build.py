@@ -17,10 +17,8 @@ import polars as pl
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from db import rows_frame
-from errors import InvalidInput, NotFound
+from exports.built import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, empty_lineage
 from exports.disclosure import suppress_cells
-from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, empty_lineage
 from exports.symbols import display_symbol
 from indicators.models import Indicator, Observation, Submission
 from indicators.periods import parse_period
@@ -31,6 +29,8 @@ from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, Fi
 from mappings.resolve import FACT_SCHEMA, Geography, GeographyRows, Resolver, level_orgs
 from mappings.service import current_catalogue_version
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
+from onereturn.db import rows_frame
+from onereturn.errors import InvalidInput, NotFound
 
 #: Stored figures read per statement when tracing cells to them, well under every engine's bind limit.
 _IDS_PER_QUERY = 10_000

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from errors import InvalidInput
-from indicators.formula import parse_formula, references
+from indicators.formula import collected_inputs
 from indicators.models import Code, Indicator
 from indicators.periods import parse_period
 from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.resolve import Resolver
 from mappings.validity import in_force
+from onereturn.errors import InvalidInput
 
 
 @dataclass
@@ -90,14 +90,6 @@ class BurdenReport:
             "hours_saved",
         )
         return {k: round(sum(getattr(a, k) for a in self.agencies), 1) for k in keys}
-
-
-def collected_inputs(indicators: dict[str, Indicator], indicator_id: str) -> set[str]:
-    """Return the collected indicators a field's indicator is made from (itself when collected)."""
-    ind = indicators[indicator_id]
-    if not ind.formula:
-        return {indicator_id}
-    return {c for term in references(parse_formula(ind.formula)) for c in collected_inputs(indicators, term)}
 
 
 def locally_keyed(indicators: dict[str, Indicator], indicator_id: str) -> bool:

@@ -18,11 +18,12 @@ import polars as pl
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from db import bulk_insert
-from errors import NotFound
-from exports.model import CELL_SCHEMA, BuiltReturn
-from exports.models import BuildCell, ExportSnapshot, ReturnBuild
+from exports.built import CELL_SCHEMA, BuiltReturn
+from exports.models import BuildCell, ExportSnapshot, LineageRow, ReturnBuild
+from indicators.models import Observation
 from indicators.periods import utc
+from onereturn.db import bulk_insert
+from onereturn.errors import NotFound
 
 
 def cell_digests(built: BuiltReturn) -> dict[str, str]:
@@ -115,3 +116,20 @@ def built_periods(session: Session, return_id: str) -> list[str]:
     """List the periods of a return that have been built (released) at least once."""
     rows = session.execute(select(ReturnBuild.period).where(ReturnBuild.return_id == return_id).distinct())
     return sorted(str(p) for p in rows.scalars())
+
+
+def reopened_builds(session: Session) -> list[tuple[ReturnBuild, list[str]]]:
+    """List each return's latest build whose figures were revised since, with the revised figures."""
+    latest: dict[tuple[str, str], ReturnBuild] = {}
+    for build in session.execute(select(ReturnBuild).order_by(col(ReturnBuild.id))).scalars():
+        latest[(build.return_id, build.period)] = build
+    out = []
+    for build in latest.values():
+        rows = session.execute(
+            select(Observation.indicator_id, Observation.org_code, Observation.period)
+            .join(LineageRow, col(LineageRow.observation_id) == col(Observation.id))
+            .where(LineageRow.build_id == build.id, col(Observation.is_current).is_(False))
+        ).all()
+        if rows:
+            out.append((build, sorted({f"{i} {o} {p}" for i, o, p in rows})))
+    return out

@@ -12,8 +12,8 @@ import csv
 import io
 
 from exports._common import cell_rows, fields_by_code
-from exports.model import BuiltReturn
-from spreadsheet import neutralise
+from exports.built import BuiltReturn
+from onereturn.spreadsheet import neutralise
 
 __all__ = ["CSV_COLUMNS", "neutralise", "write_csv"]
 

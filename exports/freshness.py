@@ -17,13 +17,13 @@ from sqlalchemy import Engine, Select, String, bindparam, func, update
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-import db
 from exports import blobs
 from exports import service as exports
 from exports.models import ExportSnapshot, ReturnBuild
 from indicators.periods import parse_period
 from mappings.models import BuildRevision, Return
 from mappings.revisions import track
+from onereturn import db
 
 log = logging.getLogger(__name__)
 

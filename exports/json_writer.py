@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from exports._common import finite
-from exports.model import BuiltReturn
+from exports.built import BuiltReturn
 
 #: Lineage columns copied into each cell's ``provenance`` entries.
 PROVENANCE_KEYS: tuple[str, ...] = (

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from exports.model import BuiltReturn
+from exports.built import BuiltReturn
 from exports.sdmx_writer import (
     _CONF_STATUS_NAMES,
     _OBS_STATUS_NAMES,

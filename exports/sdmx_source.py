@@ -15,7 +15,6 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from errors import InvalidInput
 from exports import service as exports
 from exports.changes import built_periods, changed_since
 from exports.sdmx_rest import SERIES_DIMENSIONS, Codelist, Flow, catalogue_codelist, data_rows
@@ -24,6 +23,7 @@ from indicators.periods import Period, parse_period
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.deadlines import periods_between
 from mappings.models import FieldMapping, OrgUnit, Return
+from onereturn.errors import InvalidInput
 
 #: Most periods one data request may build; a wider request is narrowed with startPeriod/endPeriod.
 MAX_PERIODS = 36

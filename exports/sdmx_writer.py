@@ -50,11 +50,11 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from errors import InvalidInput
 from exports._common import cell_rows, fields_by_code, number_text, provenance_by_cell
+from exports.built import BuiltReturn
 from exports.csv_writer import neutralise
-from exports.model import BuiltReturn
 from indicators.periods import Period, parse_period
+from onereturn.errors import InvalidInput
 
 AGENCY = "ONERETURN"
 VERSION = "1.0"

@@ -14,18 +14,18 @@ from sqlalchemy import select as columns
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from db import advisory_key, bulk_insert
-from errors import InvalidInput, NotFound
 from exports import blobs
 from exports.build import Builder, return_with_fields
+from exports.built import BuiltReturn
 from exports.changes import record_cells
-from exports.model import BuiltReturn
 from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
 from indicators.models import CatalogueVersion, Observation, Submission
 from indicators.periods import parse_period
 from mappings.models import AgencyOrg, BuildRevision, Return
 from mappings.validity import check_buildable
+from onereturn.db import advisory_key, bulk_insert
+from onereturn.errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The export formats a recipient can ask for, and one entry point to write a built return in any of them.
 
-Each writer is pure and deterministic: it reads only the :class:`~exports.model.BuiltReturn` and
+Each writer is pure and deterministic: it reads only the :class:`~exports.built.BuiltReturn` and
 the same return always gives byte-identical output, so a snapshot's content hash identifies it.
 The writers live in their own modules (``csv_writer``, ``json_writer``, ``xlsx_writer``,
 ``sdmx_writer``); this module is the registry the API and snapshots use.
@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from errors import InvalidInput
+from exports.built import BuiltReturn
 from exports.csv_writer import neutralise, write_csv
 from exports.json_writer import write_json
-from exports.model import BuiltReturn
 from exports.sdmx_writer import sdmx_ids, sdmx_structure, write_sdmx_csv
 from exports.xlsx_writer import write_xlsx
+from onereturn.errors import InvalidInput
 
 __all__ = ["FORMATS", "ExportFormat", "Format", "neutralise", "sdmx_ids", "sdmx_structure", "write"]
 

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exports._common import cell_rows, fields_by_code, finite
-from exports.model import BuiltReturn, FieldInfo
+from exports.built import BuiltReturn, FieldInfo
 from exports.symbols import key_lines
-from spreadsheet import SafeWorkbook
+from onereturn.spreadsheet import SafeWorkbook
 
 #: Status order on the Cover sheet; any other status follows in alphabetical order.
 _STATUS_ORDER = ("present", "suppressed", "missing", "not_available", "different_method", "not_derivable")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from errors import InvalidInput
+from onereturn.errors import InvalidInput
 
 #: The key of the total (no breakdown).
 TOTAL = ""

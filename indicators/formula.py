@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from errors import InvalidInput
+from indicators.models import Indicator
+from onereturn.errors import InvalidInput
 
 _TOKEN = re.compile(r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<name>[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)|(?P<op>[-+*/()]))")
 
@@ -135,6 +136,14 @@ def references(node: Node) -> list[str]:
 
     walk(node)
     return found
+
+
+def collected_inputs(indicators: dict[str, Indicator], indicator_id: str) -> set[str]:
+    """Return the collected indicators an indicator is made from (itself when collected)."""
+    ind = indicators[indicator_id]
+    if not ind.formula:
+        return {indicator_id}
+    return {c for term in references(parse_formula(ind.formula)) for c in collected_inputs(indicators, term)}
 
 
 def evaluate(node: Node, values: Mapping[str, float | None]) -> float | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, get_args
 
-from errors import InvalidInput
+from onereturn.errors import InvalidInput
 
 PeriodType = Literal["month", "quarter", "financial_year", "academic_year", "calendar_year", "snapshot_date"]
 PERIOD_TYPES: tuple[PeriodType, ...] = get_args(PeriodType)

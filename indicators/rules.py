@@ -1,9 +1,10 @@
-"""Plausibility rules as catalogue data: what each kind means, how a rule file is read and checked.
+"""Plausibility rules as catalogue data: what each kind means and which indicators a rule binds.
 
 A rule is declared in a catalogue file (``[[rule]]`` tables, bundled in ``catalogue/rules.toml``)
 with an id, a kind, a severity and a plain-English message. The kinds are fixed here; which
 indicators they bind, their bounds and thresholds, and their words are data. Uploads are checked
-against them (``collectors/crosscheck.py``) together with the figures already stored.
+against them (``collectors/crosscheck.py``) together with the figures already stored. The rule
+files are read and checked with the rest of the catalogue, in ``indicators/catalogue.py``.
 
 Severities follow the tiers of DfE's COLLECT: an *error* breaks a data rule and the figure is
 not stored; a *query* marks data that is unusual or unexpected and is stored once explained with
@@ -14,14 +15,9 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-
-from indicators.tomlfile import Problem, TomlFile
-
-if TYPE_CHECKING:
-    from indicators.catalogue import IndicatorCatalogue, Located
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 RuleKind = Literal[
     "part_of_whole",
@@ -144,59 +140,6 @@ def to_rule(spec: RuleSpec) -> Rule:
     return Rule(spec.id, spec.kind, spec.severity, spec.message, spec.source, params)
 
 
-def read_rules(doc: TomlFile, cat: IndicatorCatalogue) -> None:
-    """Read the ``[[rule]]`` tables of one file into the catalogue."""
-    from indicators.catalogue import Located, validation_problems
-
-    items = doc.data.get("rule", [])
-    if not isinstance(items, list):
-        cat.problems.append(Problem(doc.label, 1, "invalid-definition", "rule must be an array of tables ([[rule]])"))
-        return
-    for index, body in enumerate(items):
-        block = doc.array_block("rule", index)
-        try:
-            spec = RuleSpec.model_validate(body)
-        except ValidationError as exc:
-            cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
-            continue
-        if spec.id in cat.rules:
-            first = cat.rules[spec.id]
-            cat.problems.append(
-                Problem(
-                    doc.label,
-                    block.line_of("id"),
-                    "duplicate-id",
-                    f"rule {spec.id!r} is also defined at {first.file}:{first.line}",
-                )
-            )
-            continue
-        cat.rules[spec.id] = Located(spec, doc.label, block.line, block.keys)
-
-
-def check_rules(cat: IndicatorCatalogue) -> None:
-    """Check that every rule's references resolve and can ever fire."""
-    from indicators.catalogue import suggest
-
-    units = {loc.spec.unit for loc in cat.indicators.values()}
-    for rule_id, loc in cat.rules.items():
-        spec: RuleSpec = loc.spec
-
-        def problem(key: str, message: str, loc: Located[RuleSpec] = loc, rule_id: str = rule_id) -> None:
-            cat.problems.append(Problem(loc.file, loc.line_of(key), "broken-rule", f"{rule_id}: {message}"))
-
-        for key in ("part", "whole", "indicator"):
-            ref = getattr(spec, key)
-            if ref is not None and not cat.known(ref):
-                problem(key, f"{key} {ref!r} is not an indicator{suggest(ref, cat.indicators)}")
-        for ref in spec.indicators:
-            if not cat.known(ref):
-                problem("indicators", f"indicator {ref!r} is not an indicator{suggest(ref, cat.indicators)}")
-        for unit in spec.units:
-            if unit not in units:
-                problem("units", f"no indicator has the unit {unit!r}{suggest(unit, units)}")
-        _check_kind(cat, spec, problem)
-
-
 def breakdown_sum_targets(spec: RuleSpec, indicators: dict[str, Any]) -> list[str]:
     """List the collected, summable indicators a breakdown_sum rule applies to."""
     return [
@@ -207,53 +150,6 @@ def breakdown_sum_targets(spec: RuleSpec, indicators: dict[str, Any]) -> list[st
         and ind.formula is None
         and spec.covers(i, ind.statistic, ind.unit)
     ]
-
-
-def _check_kind(cat: IndicatorCatalogue, spec: RuleSpec, problem: Any) -> None:
-    from indicators.catalogue import suggest
-
-    inds = cat.indicators
-    if spec.kind == "part_of_whole" and spec.part in inds and spec.whole in inds:
-        part, whole = inds[spec.part].spec, inds[spec.whole].spec
-        if part.period_type != whole.period_type:
-            problem(
-                "whole",
-                f"{spec.part} is given per {part.period_type} and {spec.whole} per {whole.period_type}, so they never meet",
-            )
-        if part.unit != whole.unit and part.statistic == whole.statistic == "count":
-            problem("whole", f"{spec.part} counts {part.unit!r} but {spec.whole} counts {whole.unit!r}")
-        if spec.part == spec.whole:
-            problem("whole", "part and whole are the same indicator")
-    if spec.kind == "numerator_of_denominator" and spec.indicator in inds:
-        ind = inds[spec.indicator].spec
-        if not (ind.numerator and ind.denominator):
-            problem("indicator", f"{spec.indicator} has no numerator and denominator indicators to compare")
-        elif ind.numerator in inds and ind.denominator in inds:
-            num, den = inds[ind.numerator].spec, inds[ind.denominator].spec
-            if num.period_type != den.period_type:
-                problem("indicator", f"{ind.numerator} and {ind.denominator} are given for different kinds of period")
-    if spec.kind == "breakdown_sum":
-        if spec.dimension not in cat.codelists:
-            problem(
-                "dimension",
-                f"breakdown {spec.dimension!r} is not a code list{suggest(str(spec.dimension), cat.codelists)}",
-            )
-        elif not breakdown_sum_targets(spec, {i: loc.spec for i, loc in inds.items()}):
-            problem("dimension", f"no collected count it covers is broken down by {spec.dimension!r}")
-    selectors = bool(spec.units or spec.statistics or spec.indicators)
-    if spec.kind in ("plausible_range", "change", "breakdown_sum") and not selectors:
-        problem("kind", f"a {spec.kind} rule must say which indicators it covers (units, statistics or indicators)")
-    units = {loc.spec.unit for loc in inds.values()}
-    resolved = all(u in units for u in spec.units) and all(i in inds for i in spec.indicators)
-    selecting = ("plausible_range", "usual_range", "change", "ratio_parts_given", "percentage_scale")
-    if (
-        spec.kind in selecting
-        and resolved
-        and not any(
-            spec.covers(i, loc.spec.statistic, loc.spec.unit) for i, loc in inds.items() if loc.spec.formula is None
-        )
-    ):
-        problem("kind", "covers no collected indicator")
 
 
 def _covers(rule: Rule, indicator_id: str, ind: Any) -> bool:
@@ -304,70 +200,3 @@ def first_binding(rules: list[Rule], kind: str, indicators: dict[str, Any], **ma
         for ind_id in bound_indicators(rule, indicators):
             out.setdefault(ind_id, rule)
     return out
-
-
-_KIND_WORDS = {
-    "part_of_whole": "part not greater than whole",
-    "numerator_of_denominator": "numerator not greater than denominator",
-    "breakdown_sum": "breakdown parts sum to the total",
-    "plausible_range": "plausible range per unit",
-    "usual_range": "usual range of the indicator",
-    "change": "change beyond a threshold",
-    "ratio_parts_given": "percentage given with its numerator and denominator",
-    "percentage_scale": "percentage written out of 100",
-}
-
-
-def _what(spec: RuleSpec) -> str:
-    if spec.kind == "part_of_whole":
-        return f"`{spec.part}` ≤ `{spec.whole}`"
-    if spec.kind == "numerator_of_denominator":
-        return f"numerator ≤ denominator of `{spec.indicator}`"
-    picked = [f"units {', '.join(spec.units)}" if spec.units else "", f"statistics {', '.join(spec.statistics)}" if spec.statistics else "",
-              f"indicators {', '.join(spec.indicators)}" if spec.indicators else ""]  # fmt: skip
-    scope = "; ".join(p for p in picked if p) or "every collected indicator with a range"
-    if spec.kind == "breakdown_sum":
-        return f"parts by `{spec.dimension}` = total ({scope})"
-    if spec.kind == "plausible_range":
-        return f"{spec.min:g} to {spec.max:g} ({scope})" if spec.min is not None and spec.max is not None else scope
-    if spec.kind == "change":
-        return f"more than {spec.threshold * 100:g}% from the {str(spec.against).replace('_', ' ')} ({scope})"  # type: ignore[operator]
-    if spec.kind == "percentage_scale":
-        return f"above 0 and at most {spec.max:g} ({scope})"
-    return scope
-
-
-def rules_markdown(cat: IndicatorCatalogue) -> str:
-    """Render the catalogue's rules as the Markdown page docs/rules.md."""
-    counts: dict[tuple[str, str], int] = {}
-    for loc in cat.rules.values():
-        counts[(loc.spec.kind, loc.spec.severity)] = counts.get((loc.spec.kind, loc.spec.severity), 0) + 1
-    lines = [
-        "# Plausibility rules",
-        "",
-        "Generated from `indicators/catalogue/rules.toml` by `onereturn catalogue rules`; a test keeps it in step.",
-        "Every upload is checked against these rules together with the figures already stored. Severities follow",
-        "DfE COLLECT: an **error** breaks a data rule and the row is not stored; a **query** marks an unusual or",
-        "unexpected figure, stored once explained with a note (in the file, or through",
-        "`POST /api/submissions/{id}/queries/{figure}`); **information** needs no action. The same list is served at",
-        "`GET /api/rules`.",
-        "",
-        "The tiers' names and meaning are DfE's: \"You'll get an error when data rules are broken ... You must correct",
-        "all errors. You'll get a query where the data is unusual or unexpected ... either amend the data [or] provide",
-        'suitable notepad explanations in COLLECT" (DfE, *Check your data*, school census guidance on COLLECT, 21 October',
-        "2024, as republished at http://govwire.co.uk/news/department-for-education/check-your-data-106262).",
-        "",
-        f"{len(cat.rules)} rules:",
-        "",
-        "| kind | severity | rules |",
-        "|---|---|---|",
-        *[f"| {_KIND_WORDS[k]} | {sev} | {n} |" for (k, sev), n in sorted(counts.items())],
-        "",
-        "| id | kind | severity | checks | message |",
-        "|---|---|---|---|---|",
-    ]
-    for rule_id, loc in cat.rules.items():
-        spec = loc.spec
-        message = spec.message.replace("|", "\\|")
-        lines.append(f"| `{rule_id}` | {spec.kind} | {spec.severity} | {_what(spec)} | {message} |")
-    return "\n".join(lines) + "\n"

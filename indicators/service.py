@@ -9,12 +9,12 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from errors import NotFound
 from indicators.catalogue import IndicatorCatalogue
 from indicators.models import CatalogueRule, Code, CodeList, Indicator, Observation, Submission
 from indicators.periods import utc
 from indicators.rules import Rule, bound_indicators, to_rule
 from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic, RulePublic
+from onereturn.errors import NotFound
 
 
 def to_public(row: Indicator) -> IndicatorPublic:

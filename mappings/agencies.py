@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
-from errors import CatalogueError, InvalidInput, NotFound
 from indicators.catalogue import Located, read_files, validation_problems
 from indicators.models import Code, Indicator
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
@@ -35,6 +34,7 @@ from mappings.models import (
     OrgUnit,
     Return,
 )
+from onereturn.errors import CatalogueError, InvalidInput, NotFound
 
 #: The folder of the bundled agencies (demo councils, providers and reference sources).
 AGENCIES_DIR = Path(__file__).resolve().parent / "agencies"

@@ -10,7 +10,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from errors import InvalidInput
 from indicators.breakdown import parse_breakdown
 from indicators.catalogue import (
     CATALOGUE_DIR,
@@ -25,6 +24,7 @@ from indicators.catalogue import (
 )
 from indicators.sources import Citation, citation_problems, text_problems
 from indicators.tomlfile import Problem, TomlFile
+from onereturn.errors import InvalidInput
 
 #: The folder of the bundled return files.
 RETURNS_DIR = Path(__file__).resolve().parent / "returns"

@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import icalendar
 
-from errors import InvalidInput
 from indicators.periods import (
     PERIOD_TYPES,
     Period,
@@ -41,6 +40,7 @@ from indicators.periods import (
     snapshot,
 )
 from mappings.catalogue import DEADLINE_RULE
+from onereturn.errors import InvalidInput
 
 Kind = Literal["window_opens", "agency_deadline", "build", "milestone", "recipient_deadline"]
 KINDS: tuple[Kind, ...] = get_args(Kind)

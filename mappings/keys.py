@@ -19,8 +19,8 @@ from sqlalchemy import String, bindparam, update
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from errors import Conflict, InvalidInput, NotFound
 from mappings.models import Agency, ApiKey, Return
+from onereturn.errors import Conflict, InvalidInput, NotFound
 
 Role = Literal["officer", "agency", "regulator"]
 ROLES: tuple[Role, ...] = ("officer", "agency", "regulator")

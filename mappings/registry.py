@@ -22,13 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
-from errors import InvalidInput, NotFound, UnsupportedFile
 from indicators.formula import parse_formula, references
 from indicators.models import Code, Indicator
 from mappings.access import AgencyRecord
 from mappings.agencies import resolve_orgs
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
+from onereturn.errors import InvalidInput, NotFound, UnsupportedFile
 
 #: The columns of an agency spreadsheet; the first four must be there.
 COLUMNS = ("code", "name", "body_type", "email", "orgs", "returns", "indicators", "provenance")
@@ -459,7 +459,7 @@ def import_agencies(
 def create_agency(session: Session, spec: AgencyInput, *, source: str) -> AgencyRecord:
     """Add one agency; refuse a code already in use."""
     if session.get(Agency, spec.code) is not None:
-        from errors import Conflict
+        from onereturn.errors import Conflict
 
         raise Conflict(f"Agency {spec.code!r} already exists; change it with PATCH /api/agencies/{spec.code}")
     (resolved,) = _check(session, [(None, spec)])

@@ -19,13 +19,13 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from db import rows_frame
 from indicators.formula import Neg, Node, Num, Ref, parse_formula, references
 from indicators.models import Indicator, Observation
 from indicators.periods import Period
 from mappings.agencies import owed_periods
 from mappings.models import Crosswalk, OrgParent, OrgUnit
 from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA, as_parts, convert_period, roll_up
+from onereturn.db import rows_frame
 
 #: What lineage says of each stored figure read, beside its value: kept by :meth:`Resolver.facts`.
 FACT_SCHEMA = pl.Schema(
@@ -460,9 +460,9 @@ def figures_at_level(
     session: Session, indicator_id: str, period_text: str, level: str, org: str | None = None
 ) -> tuple[str, list[dict[str, object]]]:
     """Return an indicator's figures for a period at any level, each with how it was made and from how many parts."""
-    from errors import InvalidInput, NotFound
     from indicators.periods import parse_period
     from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
+    from onereturn.errors import InvalidInput, NotFound
 
     if level not in ORG_TYPES and level not in LEVEL_GROUPS:
         raise InvalidInput(f"Unknown level {level!r}; expected one of {', '.join((*ORG_TYPES, *LEVEL_GROUPS))}")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlmodel import Session, col, select
 
-from errors import CatalogueError, NotFound
-from indicators.catalogue import register
+from indicators.catalogue import CodeListSpec, Located, register
 from indicators.models import CatalogueRule, CatalogueVersion, Code, CodeList, Indicator
 from indicators.schemas import IndicatorUse
 from indicators.service import store_rules
-from indicators.sources import cites_text, resolve
+from indicators.sources import SourceSpec, cites_text, resolve
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
 from mappings.models import AgencyIndicator, AgencyReturn, Crosswalk, FieldMapping, OrgParent, OrgUnit, Return
 from mappings.schemas import (
@@ -24,6 +24,7 @@ from mappings.schemas import (
     ReturnFieldPublic,
     ReturnPublic,
 )
+from onereturn.errors import CatalogueError, NotFound
 
 
 def current_catalogue_version(session: Session) -> CatalogueVersion | None:
@@ -60,23 +61,46 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     codelists = cat.indicators.codelists
     reg = register(cat.indicators)
     if codelists:
-        session.execute(
-            insert(CodeList),
-            [
-                {"id": k, "title": v.spec.title, "source": cites_text(cs), "sources": cs}
-                for k, v in codelists.items()
-                for cs in [resolve(v.spec.sources, reg)]
-            ],
-        )
-        session.execute(
-            insert(Code),
-            [
-                {"codelist_id": k, "code": code, "label": label, "position": pos}
-                for k, v in codelists.items()
-                for pos, (code, label) in enumerate(v.spec.codes.items())
-            ],
-        )
+        _store_codelists(session, codelists, reg)
     store_rules(session, cat.indicators)
+    _store_indicators(session, cat, reg)
+    _store_returns(session, cat, reg)
+    rows = _field_rows(cat, reg)
+    if rows:
+        session.execute(insert(FieldMapping), rows)
+    version = CatalogueVersion(
+        content_hash=cat.content_hash,
+        loaded_at=datetime.now(UTC),
+        indicator_count=len(cat.indicators.indicators),
+        return_count=len(cat.returns),
+        field_count=len(rows),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _store_codelists(session: Session, codelists: dict[str, Located[CodeListSpec]], reg: dict[str, SourceSpec]) -> None:
+    session.execute(
+        insert(CodeList),
+        [
+            {"id": k, "title": v.spec.title, "source": cites_text(cs), "sources": cs}
+            for k, v in codelists.items()
+            for cs in [resolve(v.spec.sources, reg)]
+        ],
+    )
+    session.execute(
+        insert(Code),
+        [
+            {"codelist_id": k, "code": code, "label": label, "position": pos}
+            for k, v in codelists.items()
+            for pos, (code, label) in enumerate(v.spec.codes.items())
+        ],
+    )
+
+
+def _store_indicators(session: Session, cat: Catalogue, reg: dict[str, SourceSpec]) -> None:
+    """Update the stored indicators to the catalogue's: changed in place, new added, the rest deleted."""
     existing = set(session.execute(select(Indicator.id)).scalars())
     for ind_id, loc in cat.indicators.indicators.items():
         spec = loc.spec
@@ -101,6 +125,9 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
     gone = existing - set(cat.indicators.indicators)
     if gone:
         session.execute(delete(Indicator).where(col(Indicator.id).in_(gone)))
+
+
+def _store_returns(session: Session, cat: Catalogue, reg: dict[str, SourceSpec]) -> None:
     for ret in cat.returns.values():
         head = ret.spec
         session.add(
@@ -119,7 +146,10 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
             )
         )
     session.flush()
-    rows = [
+
+
+def _field_rows(cat: Catalogue, reg: dict[str, SourceSpec]) -> list[dict[str, Any]]:
+    return [
         {
             "return_id": ret_id,
             "code": f.spec.code,
@@ -141,18 +171,6 @@ def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) ->
         for ret_id, fields in cat.fields.items()
         for pos, f in enumerate(fields)
     ]
-    if rows:
-        session.execute(insert(FieldMapping), rows)
-    version = CatalogueVersion(
-        content_hash=cat.content_hash,
-        loaded_at=datetime.now(UTC),
-        indicator_count=len(cat.indicators.indicators),
-        return_count=len(cat.returns),
-        field_count=len(rows),
-    )
-    session.add(version)
-    session.flush()
-    return version
 
 
 def org_unit_count(session: Session) -> int:

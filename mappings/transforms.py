@@ -407,50 +407,8 @@ def _combine(
     of the member that goes in) and the member's part columns, null where the member is absent.
     """
     keys = [c for c in _IDENTITY if c in grid.columns]
-    status = pl.col("status")
-    w = pl.col("w")
-    present = status == PRESENT
-    gone = status.is_null() | status.is_in([MISSING, NOT_AVAILABLE])
-    lacks = pl.lit(False)
-    if aggregation == "ratio_of_sums":
-        lacks = present & (pl.col("numerator").is_null() | pl.col("denominator").is_null())
-    elif aggregation == "weighted_mean":
-        lacks = present & pl.col("denominator").is_null()
-    summed = grid.group_by(keys, maintain_order=True).agg(
-        broken=pl.format("{}: {}", pl.col("member"), pl.col("reason")).filter(status == NOT_DERIVABLE).str.join("; "),
-        lacking=pl.col("member").filter(lacks).str.join(", "),
-        gone=pl.col("member").filter(gone).str.join(", "),
-        missing_parts=pl.when(status.is_null())
-        .then(1)
-        .when(gone)
-        .then(pl.max_horizontal(pl.col("missing_parts"), 1))
-        .otherwise(0)
-        .sum(),
-        parts=pl.col("parts").sum(),
-        value_sum=(w * pl.col("value")).sum(),
-        num_sum=(w * pl.col("numerator")).sum(),
-        den_sum=(w * pl.col("denominator")).sum(),
-        mean_sum=(w * pl.col("denominator") * pl.col("value")).sum(),
-        num_all=pl.col("numerator").is_not_null().all(),
-        den_all=pl.col("denominator").is_not_null().all(),
-        obs_ids=pl.col("obs_ids").list.explode(keep_nulls=False, empty_as_null=False),
-        # The weight goes on every stored figure behind the member, so shares multiply down the chain.
-        weights=(pl.col("weights") * w).list.explode(keep_nulls=False, empty_as_null=False),
-        how=_how(steps, within_group=True),
-    )
-    num: pl.Expr = pl.when(pl.col("num_all")).then(pl.col("num_sum"))
-    den: pl.Expr = pl.when(pl.col("den_all")).then(pl.col("den_sum"))
-    zero_den = pl.lit(False)
-    if aggregation == "sum":
-        value = pl.col("value_sum")
-    elif aggregation == "ratio_of_sums":
-        value, num, den = pl.col("num_sum") / pl.col("den_sum") * multiplier, pl.col("num_sum"), pl.col("den_sum")
-        zero_den = pl.col("den_sum") == 0
-    elif aggregation == "weighted_mean":
-        value, den = pl.col("mean_sum") / pl.col("den_sum"), pl.col("den_sum")
-        zero_den = pl.col("den_sum") == 0
-    else:
-        value = pl.lit(None, dtype=pl.Float64)
+    summed = _member_sums(grid, keys, aggregation, steps)
+    value, num, den, zero_den = _combined_figure(aggregation, multiplier)
     has = pl.col("lacking") != ""
     if aggregation == "ratio_of_sums":
         lack_text = pl.format(
@@ -496,6 +454,59 @@ def _combine(
         .then(pl.format("no figure for {}", pl.col("gone"))),
     )
     return _conform(result)
+
+
+def _member_sums(grid: pl.DataFrame, keys: list[str], aggregation: str, steps: dict[str, pl.Expr]) -> pl.DataFrame:
+    """Sum each group's members (weighted by their share) and name the members broken, lacking parts or gone."""
+    status = pl.col("status")
+    w = pl.col("w")
+    present = status == PRESENT
+    gone = status.is_null() | status.is_in([MISSING, NOT_AVAILABLE])
+    lacks = pl.lit(False)
+    if aggregation == "ratio_of_sums":
+        lacks = present & (pl.col("numerator").is_null() | pl.col("denominator").is_null())
+    elif aggregation == "weighted_mean":
+        lacks = present & pl.col("denominator").is_null()
+    return grid.group_by(keys, maintain_order=True).agg(
+        broken=pl.format("{}: {}", pl.col("member"), pl.col("reason")).filter(status == NOT_DERIVABLE).str.join("; "),
+        lacking=pl.col("member").filter(lacks).str.join(", "),
+        gone=pl.col("member").filter(gone).str.join(", "),
+        missing_parts=pl.when(status.is_null())
+        .then(1)
+        .when(gone)
+        .then(pl.max_horizontal(pl.col("missing_parts"), 1))
+        .otherwise(0)
+        .sum(),
+        parts=pl.col("parts").sum(),
+        value_sum=(w * pl.col("value")).sum(),
+        num_sum=(w * pl.col("numerator")).sum(),
+        den_sum=(w * pl.col("denominator")).sum(),
+        mean_sum=(w * pl.col("denominator") * pl.col("value")).sum(),
+        num_all=pl.col("numerator").is_not_null().all(),
+        den_all=pl.col("denominator").is_not_null().all(),
+        obs_ids=pl.col("obs_ids").list.explode(keep_nulls=False, empty_as_null=False),
+        # The weight goes on every stored figure behind the member, so shares multiply down the chain.
+        weights=(pl.col("weights") * w).list.explode(keep_nulls=False, empty_as_null=False),
+        how=_how(steps, within_group=True),
+    )
+
+
+def _combined_figure(aggregation: str, multiplier: int) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """The combined value, numerator and denominator of a group's sums, and whether its denominator is 0."""
+    num: pl.Expr = pl.when(pl.col("num_all")).then(pl.col("num_sum"))
+    den: pl.Expr = pl.when(pl.col("den_all")).then(pl.col("den_sum"))
+    zero_den = pl.lit(False)
+    if aggregation == "sum":
+        value = pl.col("value_sum")
+    elif aggregation == "ratio_of_sums":
+        value, num, den = pl.col("num_sum") / pl.col("den_sum") * multiplier, pl.col("num_sum"), pl.col("den_sum")
+        zero_den = pl.col("den_sum") == 0
+    elif aggregation == "weighted_mean":
+        value, den = pl.col("mean_sum") / pl.col("den_sum"), pl.col("den_sum")
+        zero_den = pl.col("den_sum") == 0
+    else:
+        value = pl.lit(None, dtype=pl.Float64)
+    return value, num, den, zero_den
 
 
 def _round(expr: pl.Expr, decimals: int, mode: _RoundMode) -> pl.Expr:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from errors import InvalidInput, NotFound
 from indicators.periods import Period
 from mappings.models import Return
+from onereturn.errors import InvalidInput, NotFound
 
 
 def in_force(ret: Return, period: Period) -> bool:

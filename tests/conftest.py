@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
-import db
 from api.deps import get_session
 from api.main import create_app
 from mappings.catalogue import Catalogue, load_catalogue
 from mappings.service import load_bundled
-from settings import Settings
+from onereturn import db
+from onereturn.settings import Settings
 
 
 def _database_per_worker(url: str) -> str:

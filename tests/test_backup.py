@@ -15,13 +15,12 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-import backup
-import cli
-import db
+from cli import commands as cli
 from collectors.service import reprocess, submit
-from errors import Conflict, InvalidInput
 from exports import service as exports
-from settings import Settings, get_settings
+from onereturn import backup, db
+from onereturn.errors import Conflict, InvalidInput
+from onereturn.settings import Settings, get_settings
 from tests.conftest import PG_URL
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"

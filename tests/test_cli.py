@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from cli.commands import app
 
 COMMANDS = [
     [],
@@ -53,7 +53,7 @@ def test_domain_error_is_one_red_line_without_traceback() -> None:
 def test_catalogue_load_into_a_fresh_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("ONERETURN_DATABASE_URL", raising=False)
-    from settings import get_settings
+    from onereturn.settings import get_settings
 
     get_settings.cache_clear()
     try:
@@ -71,7 +71,7 @@ def test_serve_refuses_to_embed_the_scheduler_in_several_workers(
     monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("ONERETURN_DATABASE_URL", raising=False)
     monkeypatch.delenv("ONERETURN_SCHEDULER_EMBEDDED", raising=False)
-    from settings import get_settings
+    from onereturn.settings import get_settings
 
     get_settings.cache_clear()
     try:
@@ -112,7 +112,7 @@ def test_serve_freezes_each_api_workers_startup_heap(
             api.main.served_app()
 
     monkeypatch.setattr(uvicorn, "run", run)
-    from settings import get_settings
+    from onereturn.settings import get_settings
 
     get_settings.cache_clear()
     try:

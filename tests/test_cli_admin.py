@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import db
-from cli import app
-from settings import get_settings
+from cli.commands import app
+from onereturn import db
+from onereturn.settings import get_settings
 
 COMMANDS = [
     ["agencies"],

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from cli.demo import DEMO_DIR
 from collectors.service import submit
-from demo import DEMO_DIR
 from exports.build import Builder, return_with_fields
+from exports.built import BuiltReturn
 from exports.burden import burden
-from exports.model import BuiltReturn
 from mappings.catalogue import Catalogue
-from settings import Settings
+from onereturn.settings import Settings
 
 #: The counts both regimes asked for, keyed once by the council for the two returns.
 SHARED = {

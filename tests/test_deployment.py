@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-import db
 from api.main import create_app
-from cli import app as cli_app
-from settings import Settings, get_settings
+from cli.commands import app as cli_app
+from onereturn import db
+from onereturn.settings import Settings, get_settings
 from tests.conftest import BACKENDS, PG_URL, _pg_admin_url
 from tests.live import live_server
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
-import db
+from onereturn import db
+from onereturn.audittrail import AuditEvent
+from onereturn.outbox import OutboxMessage
+
+BEFORE_THE_MOVE = Path(__file__).parent / "fixtures" / "stores" / "before_the_move.sql"
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
@@ -14,3 +24,28 @@ def test_models_and_migrations_agree(engine: Engine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, db.metadata())
     assert diff == []
+
+
+def test_a_store_made_before_the_move_upgrades(tmp_path: Path) -> None:
+    path = tmp_path / "before.sqlite3"
+    with closing(sqlite3.connect(path)) as made:
+        made.executescript(BEFORE_THE_MOVE.read_text())
+    engine = db.make_engine(f"sqlite:///{path}")
+    try:
+        db.upgrade(engine)
+        head = ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head()
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
+            diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), db.metadata())
+        assert diff == []
+        with Session(engine) as session:
+            event = session.exec(select(AuditEvent)).one()
+            message = session.exec(select(OutboxMessage)).one()
+        assert (event.principal, event.action, event.outcome) == ("officer: before the move", "key.issue", "ok")
+        assert (message.subject, message.dedupe_key, message.status) == (
+            "made before the move",
+            "before-move",
+            "queued",
+        )
+    finally:
+        engine.dispose()

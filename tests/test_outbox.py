@@ -18,10 +18,9 @@ from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
-import db
-import outbox
-from errors import ConfigurationError, InvalidInput
-from outbox import OutboxMessage, SmtpConfig
+from onereturn import db, outbox
+from onereturn.errors import ConfigurationError, InvalidInput
+from onereturn.outbox import OutboxMessage, SmtpConfig
 
 NOW = datetime(2025, 4, 23, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

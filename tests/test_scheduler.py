@@ -19,14 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-import db
-import outbox
 import scheduler
 from collectors.service import submit
 from exports.models import ExportSnapshot
 from mappings.models import Return
-from settings import Settings
-from subprocesses import NICENESS
+from onereturn import db, outbox
+from onereturn.processes import NICENESS
+from onereturn.settings import Settings
 from tests.live import serve_process
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
@@ -283,9 +282,11 @@ def test_now_helpers() -> None:
 def test_returns_out_of_force_have_no_calendar(store: Engine) -> None:
     from datetime import date
 
+    from mappings import calendar
+
     with Session(store) as session:
-        now = {e.return_id for e in scheduler.calendar_entries(session, date(2025, 4, 1), date(2026, 3, 31))}
-        then = {e.return_id for e in scheduler.calendar_entries(session, date(2009, 4, 1), date(2010, 3, 31))}
+        now = {e.return_id for e in calendar.calendar_entries(session, date(2025, 4, 1), date(2026, 3, 31))}
+        then = {e.return_id for e in calendar.calendar_entries(session, date(2009, 4, 1), date(2010, 3, 31))}
     assert "nis" not in now
     assert "crc" not in now
     assert {"county_cyp_core", "dfe_ssda903", "ndtms_adult_monthly"} <= now

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from errors import ConfigurationError
-from settings import load_settings
+from onereturn.errors import ConfigurationError
+from onereturn.settings import load_settings
 
 
 def test_defaults_use_sqlite_in_the_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 import scheduler
-from settings import Settings
+from onereturn.settings import Settings
 from tests.live import free_port
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from benchmarks import load
 from collectors.service import submit
-from settings import Settings
+from onereturn.settings import Settings
 
 pytestmark = pytest.mark.postgres
 

@@ -7,17 +7,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from pydantic import AwareDatetime, BaseModel
 
-import audit
-from api.audit import annotate, flush_batched
 from api.auth import OfficerOnly
+from api.callrecord import annotate, flush_batched
 from api.deps import SessionDep
-from api.pages import Limit, Offset, Page, page, page_of
+from api.paging import Limit, Offset, Page, page, page_of
 from api.params import IsoDatetime
-from errors import PayloadTooLarge
 from indicators.periods import utc
 from mappings import keys, registry
 from mappings.access import AgencyImport, AgencyRecord, KeyCreate, KeyIssued, KeyPublic
 from mappings.models import ApiKey
+from onereturn import audittrail
+from onereturn.errors import PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["administration"])
 OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
@@ -188,10 +188,10 @@ def read_audit(
 ) -> Page[AuditEventPublic]:
     """Who uploaded or pulled what, when, from where, and how it ended (refusals included), newest first."""
     flush_batched(request)
-    where = audit.AuditFilter(
+    where = audittrail.AuditFilter(
         principal=principal, key_prefix=key, action=action, since=since, until=until, outcome=outcome
     )
-    rows, total = audit.events(session, where, limit=limit, offset=offset)
+    rows, total = audittrail.events(session, where, limit=limit, offset=offset)
     # SQLite hands back times without their zone; every time stored is UTC.
     items = [AuditEventPublic.model_validate(r.model_dump() | {"at": utc(r.at)}) for r in rows]
     return page(request, items, total=total, limit=limit, offset=offset)

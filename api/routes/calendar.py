@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-import outbox
-import scheduler
 from api.auth import CalendarRead, OutboxRead
 from api.deps import SessionDep
-from api.pages import Limit, Offset, Page, page, page_of
+from api.paging import Limit, Offset, Page, page, page_of
 from api.params import IsoDate, bounded_window
 from api.scopes import read_scope
+from mappings.calendar import agency_returns, calendar_entries, owed_for_entry, return_indicators
 from mappings.deadlines import CalendarEntry, clashes, period_words, to_ics
+from onereturn import outbox
 
 router = APIRouter(prefix="/api", tags=["calendar"])
 Status = Literal["upcoming", "done", "owed", "overdue"]
@@ -24,10 +24,10 @@ Status = Literal["upcoming", "done", "owed", "overdue"]
 def _entries(
     session: SessionDep, start: date, end: date, return_id: str | None, agency: str | None
 ) -> list[CalendarEntry]:
-    entries = scheduler.calendar_entries(session, start - timedelta(days=400), end)
+    entries = calendar_entries(session, start - timedelta(days=400), end)
     keep = [e for e in entries if start <= e.at.date() <= end and (return_id is None or e.return_id == return_id)]
     if agency is not None:
-        mine = set(scheduler.agency_returns(session).get(agency, []))
+        mine = set(agency_returns(session).get(agency, []))
         keep = [e for e in keep if e.return_id in mine]
     return keep
 
@@ -61,7 +61,7 @@ def get_calendar(
     agency = scope.agency or agency
     first, last = _window(start, end)
     now = datetime.now(UTC)
-    owners = scheduler.agency_returns(session)
+    owners = agency_returns(session)
     needed: dict[str, set[str]] = {}
     rows = []
     for e in _entries(session, first, last, return_id, agency):
@@ -69,11 +69,8 @@ def get_calendar(
         owed: dict[str, int] = {}
         if e.kind == "agency_deadline":
             if e.return_id not in needed:
-                needed[e.return_id] = scheduler.return_indicators(session, e.return_id)
-            owed = {
-                a: len(scheduler.owed_for_entry(session, a, e.return_id, e.period, needed[e.return_id]))
-                for a in agencies
-            }
+                needed[e.return_id] = return_indicators(session, e.return_id)
+            owed = {a: len(owed_for_entry(session, a, e.return_id, e.period, needed[e.return_id])) for a in agencies}
         state: Status = "upcoming" if e.at > now else "done"
         if e.kind == "agency_deadline" and any(owed.values()):
             state = "overdue" if e.at <= now else "owed"
@@ -131,7 +128,7 @@ def get_clashes(
             "week": c.week,
             "deadlines": [{"return_id": e.return_id, "period": e.period, "at": e.at.isoformat()} for e in c.entries],
         }
-        for c in clashes(entries, scheduler.agency_returns(session))
+        for c in clashes(entries, agency_returns(session))
         if own is None or c.agency == own
     ]
     return page_of(request, found, limit=limit, offset=offset)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
-from api.pages import Limit, Offset, Page, page, page_of
+from api.paging import Limit, Offset, Page, page, page_of
 from indicators import service as indicators
 from indicators.schemas import CodeListPublic, IndicatorDetail, IndicatorPublic, RulePublic
 from mappings import service as mappings

@@ -14,13 +14,14 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import Session, col, select
 
-from api.audit import annotate
-from api.auth import AgenciesRead, AgencySubmit, FiguresRead, Principal, SubmissionRead, TemplateRead
+from api.auth import AgenciesRead, AgencySubmit, FiguresRead, SubmissionRead, TemplateRead
+from api.callrecord import annotate
 from api.capacity import UploadSlot, again_if_lost, upload_timing
 from api.deps import SessionDep
-from api.pages import Limit, Offset, Page, page, page_of
+from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
-from api.scopes import read_scope
+from api.principal import Principal
+from api.scopes import ReadScope, read_scope
 from api.uploadpool import UploadPool
 from api.uploadpool import process as process_upload
 from collectors import service as collect
@@ -37,14 +38,14 @@ from collectors.schemas import (
     SubmissionSummary,
 )
 from collectors.template import build_template
-from errors import Forbidden, InvalidInput, PayloadTooLarge
 from indicators import service as indicators
-from indicators.models import Submission
+from indicators.models import Observation, Submission
 from indicators.periods import parse_period
 from mappings.agencies import get_agency
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
 from mappings.resolve import figures_at_level
-from settings import Settings
+from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
+from onereturn.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["collection"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -415,16 +416,7 @@ def figures(
     """List stored figures with their provenance (an agency sees only its own uploads), or (officers, with ``level``) roll-ups."""
     scope = read_scope(principal)
     if level is not None:
-        if scope.agency is not None:
-            raise Forbidden("Roll-ups across areas read other bodies' figures; they are for officers")
-        if agency is not None:
-            raise InvalidInput("A roll-up combines every agency's figures; drop agency or level")
-        if not indicator or not period:
-            raise InvalidInput("A roll-up needs indicator and period as well as level")
-        if updated_after is not None or as_of is not None:
-            raise InvalidInput(
-                "Roll-ups are made from the current figures; updated_after and as_of apply to stored figures"
-            )
+        indicator, period = _rollup_asked(scope, agency, indicator, period, stored_only=(updated_after, as_of))
         canonical, rolled = figures_at_level(session, indicator, period, level, org)
         listed = page_of(request, rolled, limit=limit, offset=offset).model_dump()
         return {"indicator": indicator, "period": canonical, "level": level, **listed}
@@ -443,26 +435,44 @@ def figures(
         limit=limit,
         offset=offset,
     )
-    data = [
-        FigurePublic(
-            indicator=o.indicator_id,
-            org=o.org_code,
-            period=o.period,
-            breakdown=o.breakdown,
-            value=o.value,
-            numerator=o.numerator,
-            denominator=o.denominator,
-            symbol=o.symbol,
-            flag=o.flag,
-            status=o.status,
-            note=o.note,
-            version=o.version,
-            is_current=o.is_current,
-            submission_id=o.submission_id,
-            agency_code=sender,
-            file_row=o.file_row,
-            recorded_at=o.recorded_at,
-        )
-        for o, sender in rows
-    ]
+    data = [_figure_public(o, sender) for o, sender in rows]
     return page(request, data, total=total, limit=limit, offset=offset)
+
+
+def _rollup_asked(
+    scope: ReadScope, agency: str | None, indicator: str | None, period: str | None, *, stored_only: tuple[Any, Any]
+) -> tuple[str, str]:
+    """Refuse a roll-up asked by an agency or with an argument that applies to stored figures only."""
+    if scope.agency is not None:
+        raise Forbidden("Roll-ups across areas read other bodies' figures; they are for officers")
+    if agency is not None:
+        raise InvalidInput("A roll-up combines every agency's figures; drop agency or level")
+    if not indicator or not period:
+        raise InvalidInput("A roll-up needs indicator and period as well as level")
+    if any(given is not None for given in stored_only):
+        raise InvalidInput(
+            "Roll-ups are made from the current figures; updated_after and as_of apply to stored figures"
+        )
+    return indicator, period
+
+
+def _figure_public(o: Observation, sender: str | None) -> FigurePublic:
+    return FigurePublic(
+        indicator=o.indicator_id,
+        org=o.org_code,
+        period=o.period,
+        breakdown=o.breakdown,
+        value=o.value,
+        numerator=o.numerator,
+        denominator=o.denominator,
+        symbol=o.symbol,
+        flag=o.flag,
+        status=o.status,
+        note=o.note,
+        version=o.version,
+        is_current=o.is_current,
+        submission_id=o.submission_id,
+        agency_code=sender,
+        file_row=o.file_row,
+        recorded_at=o.recorded_at,
+    )

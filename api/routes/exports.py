@@ -12,13 +12,13 @@ from sqlalchemy import String, bindparam
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from api.auth import BurdenRead, Principal, ReturnsRead
+from api.auth import BurdenRead, ReturnsRead
 from api.conditional import conditional
 from api.deps import SessionDep
-from api.pages import Limit, Offset, Page, page
+from api.paging import Limit, Offset, Page, page
 from api.params import Id, IsoDatetime
+from api.principal import Principal
 from api.scopes import read_scope
-from errors import InvalidInput, NotFound
 from exports import service as exports
 from exports.burden import burden
 from exports.changes import changed_since, snapshot_at
@@ -27,6 +27,7 @@ from exports.symbols import KEY
 from exports.writers import FORMATS, sdmx_structure, write
 from indicators.periods import parse_period, utc
 from mappings.models import Return
+from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api", tags=["exports"])
 _BY_EXTENSION = {f.extension: name for name, f in FORMATS.items()}

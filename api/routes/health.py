@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from errors import OneReturnError
 from mappings.service import current_catalogue_version, org_unit_count
+from onereturn.errors import OneReturnError
 
 router = APIRouter(tags=["health"])
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
-from api.pages import Limit, Offset, Page, page
+from api.paging import Limit, Offset, Page, page
 from api.params import IsoDate
 from mappings import service as mappings
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
@@ -31,7 +31,7 @@ def list_orgs(
 ) -> Page[OrgUnitPublic]:
     """List org units, filtered by type, parent, text and date."""
     if type is not None and type not in ORG_TYPES and type not in LEVEL_GROUPS:
-        from errors import InvalidInput
+        from onereturn.errors import InvalidInput
 
         raise InvalidInput(
             f"Unknown org type {type!r}; expected one of {', '.join((*ORG_TYPES, *LEVEL_GROUPS))}",

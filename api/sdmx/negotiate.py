@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from errors import OneReturnError
 from exports.sdmx_rest import DataKind
+from onereturn.errors import OneReturnError
 
 GENERIC = "application/vnd.sdmx.genericdata+xml; version=2.1"
 STRUCTURE_SPECIFIC = "application/vnd.sdmx.structurespecificdata+xml; version=2.1"

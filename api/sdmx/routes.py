@@ -19,13 +19,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
-from api.auth import Principal, ReturnsRead
+from api.auth import ReturnsRead
 from api.conditional import conditional
 from api.deps import SessionDep
 from api.params import IsoDatetime
+from api.principal import Principal
 from api.routes.exports import _visible_return
 from api.sdmx.negotiate import DataFormat, data_format, structure_format
-from errors import InvalidInput, NotFound
 from exports import sdmx_source
 from exports.sdmx_rest import (
     SERIES_DIMENSIONS,
@@ -38,6 +38,7 @@ from exports.sdmx_rest import (
 from exports.sdmx_writer import AGENCY, ATTRIBUTES, VERSION
 from mappings.models import Return
 from mappings.service import current_catalogue_version
+from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/sdmx", tags=["sdmx"])
 

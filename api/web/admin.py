@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from api.deps import SessionDep
 from api.routes import admin as admin_routes
 from api.routes import collect as collect_routes
-from api.web.pages import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
 from api.web.render import page
-from errors import InvalidInput
+from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
 from mappings import keys
 from mappings.access import KeyCreate
+from onereturn.errors import InvalidInput
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

@@ -22,7 +22,8 @@ from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
 from api.routes import collect as collect_routes
-from api.web.pages import (
+from api.web.render import page
+from api.web.shared import (
     CALENDAR,
     FIGURES,
     SUBMISSIONS,
@@ -34,10 +35,9 @@ from api.web.pages import (
     check_csrf,
     collecting_now,
 )
-from api.web.render import page
 from collectors import service as collect
-from errors import InvalidInput, NotFound
 from mappings import service as mappings
+from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 MODES = {

@@ -10,22 +10,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
-import scheduler
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
 from api.routes import catalogue as catalogue_routes
 from api.routes import collect as collect_routes
 from api.routes import exports as export_routes
 from api.web.charts import Bar, stacked_bars
-from api.web.pages import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting_now
 from api.web.render import page
-from errors import InvalidInput, OneReturnError
-from exports.burden import collected_inputs
+from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting_now
+from exports.changes import reopened_builds
+from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from mappings import service as mappings
 from mappings.models import FieldMapping, Return
 from mappings.validity import in_force
+from onereturn.errors import InvalidInput, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 #: The officer's own pages (dashboard, catalogue browser): officers only, with the scopes their routes need.
@@ -92,7 +92,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     reopened = [
         {"return_id": b.return_id, "title": titles.get(b.return_id, ""), "period": b.period, "build_id": b.id,
          "built_at": b.generated_at, "revised": revised}
-        for b, revised in scheduler.reopened_builds(session)
+        for b, revised in reopened_builds(session)
     ]  # fmt: skip
     return page(
         request, "officer/dashboard.html", visitor, title="Dashboard", deadlines=deadlines,

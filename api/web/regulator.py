@@ -9,18 +9,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-import scheduler
 from api.deps import SessionDep
 from api.routes import exports as export_routes
-from api.web.pages import RETURNS, PageRoute, VisitorDep, allowed
 from api.web.render import page
-from errors import NotFound
+from api.web.sessions import ReturnDownload, last_downloads, record_download
+from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
 from exports import service as exports
 from exports.changes import changed_since
 from exports.writers import FORMATS
 from indicators.periods import utc
 from mappings import service as mappings
-from websessions import ReturnDownload, last_downloads, record_download
+from mappings.calendar import calendar_entries
+from onereturn.errors import NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 FORMAT_NAMES = {"xlsx": "Excel workbook", "csv": "CSV", "json": "JSON", "sdmx-csv": "SDMX-CSV"}
@@ -40,7 +40,7 @@ def _visible(session: Session, visitor: VisitorDep) -> list[Any]:
 def _periods(session: Session, return_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
     today = datetime.now(UTC).date()
     out: dict[str, list[dict[str, Any]]] = {r: [] for r in return_ids}
-    for e in scheduler.calendar_entries(session, today - timedelta(days=800), today + timedelta(days=120)):
+    for e in calendar_entries(session, today - timedelta(days=800), today + timedelta(days=120)):
         if e.return_id in return_ids and e.kind == "recipient_deadline":
             out[e.return_id].append({"period": e.period, "deadline": e.at})
     for rows in out.values():

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader
 from markupsafe import Markup, escape
 
-from api.auth import Principal
-from websessions import WebSession
+from api.principal import Principal
+from api.web.sessions import WebSession
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from errors import InvalidInput
+from onereturn.errors import InvalidInput
 
 #: Each table's columns as the specification names them.
 COLUMNS: dict[str, tuple[str, ...]] = {

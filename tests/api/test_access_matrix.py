@@ -30,7 +30,7 @@ from api.throttle import KeyThrottle
 from collectors.service import submit
 from exports import service as exports
 from mappings import keys
-from settings import Settings
+from onereturn.settings import Settings
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 KEYS = {

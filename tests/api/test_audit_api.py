@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from settings import Settings
+from onereturn.settings import Settings
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}

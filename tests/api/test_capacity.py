@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func
 from sqlmodel import Session, select
 
-import db
 from api.main import create_app
 from benchmarks.load import server_timing
 from indicators.models import Submission
-from settings import Settings
+from onereturn import db
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}

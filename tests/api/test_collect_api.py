@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from settings import Settings
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, inspect, text
 
 from api.main import create_app
 from api.throttle import KeyThrottle
-from settings import Settings
+from onereturn.settings import Settings
 from tests.live import live_server
 from tests.web.test_pages import _token
 from tests.web.test_pages import sign_in as signed_in

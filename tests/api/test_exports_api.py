@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event
 
 from collectors.service import submit
 from exports import blobs
-from settings import Settings
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}

@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from api.auth import Principal
 from api.main import create_app
+from api.principal import Principal
 from api.scopes import READERS, read_scope
 from collectors.service import submit
-from errors import Forbidden, NotFound
 from indicators.models import Submission
-from settings import Settings
+from onereturn.errors import Forbidden, NotFound
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -322,7 +322,7 @@ def test_error_bodies_carry_the_request_id(client: TestClient) -> None:
 @pytest.fixture
 def json_logs() -> Iterator[Any]:
     """Configure the service's JSON logging for the test, and give back a reader of its lines."""
-    from cli import configure_logging
+    from onereturn.logs import configure_logging
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level

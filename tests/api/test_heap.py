@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from settings import Settings
+from onereturn.settings import Settings
 
 
 def test_a_worker_freezes_its_startup_heap_while_it_serves_and_thaws_it_as_it_stops(

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, String, Text, inspect, select, text
 from sqlmodel import Session
 
-import db
 from api.throttle import KeyThrottle
 from mappings.keys import hash_key
 from mappings.models import ApiKey
+from onereturn import db
 from tests.api.test_error_shape import assert_canonical_error
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}

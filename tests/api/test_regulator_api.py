@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from settings import Settings
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 from tests.api.test_exports_api import DFE, OFFICER, upload
 

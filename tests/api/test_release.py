@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from exports.models import ExportSnapshot, ReturnBuild
 from mappings.models import Return
-from settings import Settings
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 from tests.api.test_exports_api import OFFICER, OHID, upload
 

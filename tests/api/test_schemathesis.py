@@ -21,13 +21,13 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 from sqlalchemy import Engine
 
-import db
 from api.main import create_app
 from api.throttle import KeyThrottle
 from collectors.service import submit
 from mappings.catalogue import Catalogue
 from mappings.service import load_bundled
-from settings import Settings
+from onereturn import db
+from onereturn.settings import Settings
 
 OFFICER = "demo-officer-5e0b9c2a4f"
 NOTTS = "demo-notts-cyp-2c9f41d07b"

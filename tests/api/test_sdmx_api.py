@@ -14,7 +14,7 @@ from sdmx.message import DataMessage, StructureMessage
 from sqlalchemy import Engine
 
 from mappings.catalogue import Catalogue
-from settings import Settings
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 from tests.api.test_exports_api import DFE, NOTTS, OFFICER, OHID, upload
 

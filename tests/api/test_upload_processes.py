@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from api.main import create_app
 from indicators.models import Observation, Submission
-from settings import Settings
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}

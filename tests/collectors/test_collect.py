@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from collectors.service import submission_problems, submit
 from collectors.template import template_rows
 from indicators.models import Observation, Submission
-from settings import Settings
+from onereturn.settings import Settings
 
 SPECIMENS = Path(__file__).parent / "specimens" / "collect"
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"

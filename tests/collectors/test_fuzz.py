@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from api.main import create_app
-from settings import Settings
+from onereturn.settings import Settings
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 EXAMPLES = int(os.environ.get("ONERETURN_FUZZ_EXAMPLES", "40"))

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from collectors.service import submission_problems, submit
 from indicators.models import Observation
-from settings import Settings
+from onereturn.settings import Settings
 
 CORPUS = Path(__file__).parent / "hostile"
 CASES = sorted(

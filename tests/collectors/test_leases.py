@@ -15,9 +15,9 @@ from collectors import lease
 from collectors.service import keep_raw, reprocess, submit
 from collectors.store import current_for_keys
 from collectors.validate import validate
-from errors import ProcessingFailed
 from indicators.models import Observation, Submission
-from settings import Settings
+from onereturn.errors import ProcessingFailed
+from onereturn.settings import Settings
 
 DATA = (
     b"indicator,org,period,breakdown,value,numerator,denominator,status,note\n"

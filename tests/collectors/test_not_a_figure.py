@@ -10,7 +10,7 @@ import xlsxwriter
 from sqlalchemy import Engine
 
 from collectors.service import submit
-from settings import Settings
+from onereturn.settings import Settings
 
 COLUMNS = ("indicator", "org", "period", "value", "numerator", "denominator")
 #: A percentage, so value, numerator and denominator are all read.

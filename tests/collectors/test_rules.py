@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from collectors.service import Outcome, submission_problems, submit
 from indicators.models import HeldFigure, Observation
-from settings import Settings
+from onereturn.settings import Settings
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 NOTTS = "E10000024"

@@ -11,7 +11,7 @@ import pytest
 
 from collectors.records.ssda903_figures import LEFT_TO_TEMPLATE, Derivation, derive_ssda903
 from collectors.records.ssda903_tables import COLUMNS, CollectionYear, prepare
-from errors import InvalidInput
+from onereturn.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]
 YEAR = 2024  # 1 April 2023 to 31 March 2024

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 import collectors.service as service
 from collectors.service import reprocess, submit
-from errors import Conflict, ProcessingFailed
 from indicators.models import Observation, Submission
-from settings import Settings
+from onereturn.errors import Conflict, ProcessingFailed
+from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
@@ -155,7 +155,7 @@ def test_storing_for_a_submission_that_is_not_stored_is_refused(store: Engine) -
 def test_over_http_a_failure_is_a_500_naming_the_submission_then_the_cli_reprocesses_it(
     store: Engine, store_client: TestClient, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cli
+    from cli import commands as cli
 
     with monkeypatch.context() as patch:
         _break_reading(patch)
@@ -169,7 +169,7 @@ def test_over_http_a_failure_is_a_500_naming_the_submission_then_the_cli_reproce
     assert [s["status"] for s in listed] == ["failed"]
     monkeypatch.setenv("ONERETURN_DATABASE_URL", store.url.render_as_string(hide_password=False))
     monkeypatch.setenv("ONERETURN_DATA_DIR", str(store_settings.data_dir))
-    from settings import get_settings
+    from onereturn.settings import get_settings
 
     get_settings.cache_clear()
     result = CliRunner().invoke(cli.app, ["submissions", "reprocess", str(listed[0]["id"])])

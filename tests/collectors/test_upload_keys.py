@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-import db
 from collectors import read
 from collectors import store as figure_store
 from collectors.service import submit
-from settings import Settings
+from onereturn import db
+from onereturn.settings import Settings
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 MONTHS = [f"2024-{m:02d}-{d}" for m, d in ((4, 30), (5, 31), (6, 30), (7, 31), (8, 31), (9, 30))]

@@ -15,21 +15,19 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from collectors import workbooks
+from collectors import reportworkbook
+from collectors.reportworkbook import ProblemCell, ReportRow, report_workbook
 from collectors.workbooks import (
     TEMPLATE_COLUMNS,
-    ProblemCell,
-    ReportRow,
     TemplateInfo,
     TemplateRow,
     _number_formula,
     allowed_text,
-    report_workbook,
     template_csv,
     template_xlsx,
 )
 from indicators.symbols import STATUSES, SYMBOLS
-from spreadsheet import neutralise
+from onereturn.spreadsheet import neutralise
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 OFSTED = [("1", "Outstanding"), ("2", "Good"), ("3", "Requires improvement"), ("4", "Inadequate")]
@@ -441,7 +439,7 @@ def test_report_problems_sheet_lists_every_problem(report: bytes) -> None:
 
 def test_report_comments_stop_at_the_cap_and_the_cells_stay_marked(monkeypatch: pytest.MonkeyPatch) -> None:
     # A million-problem upload would hold a million comments in memory: past the cap, cells are coloured only.
-    monkeypatch.setattr(workbooks, "MAX_COMMENTS", 2)
+    monkeypatch.setattr(reportworkbook, "MAX_COMMENTS", 2)
     rows = [ReportRow(r, cells, ROWS[0] if cells[0] == "CSC-CLA-PCT" else None) for r, cells in CELLS]
     book = report_workbook(HEADER, rows, PROBLEMS, codelists=CODELISTS, blank_rows=[8])
     assert set(comments(book)) == {"D3", "D6"}  # the first two marked cells, in sheet order
@@ -455,7 +453,7 @@ def test_report_comments_stop_at_the_cap_and_the_cells_stay_marked(monkeypatch: 
     assert "The first 2 marked cells have a comment saying what is wrong; the other 3 are coloured only." in text
 
 
-class _Once(workbooks.ProblemList):
+class _Once(reportworkbook.ProblemList):
     """A problem source that can be read once each way, as the database stream is."""
 
     def __init__(self, problems: list[ProblemCell]) -> None:

@@ -11,11 +11,11 @@ from sqlmodel import Session, select
 
 from collectors.service import submit
 from exports.build import Builder, return_with_fields
+from exports.built import BuiltReturn
 from exports.burden import burden
-from exports.model import BuiltReturn
 from mappings.models import AgencyOrg, Crosswalk
 from mappings.resolve import figures_at_level
-from settings import Settings
+from onereturn.settings import Settings
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 NOTTS_DISTRICTS = [f"E0700017{i}" for i in range(7)]

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from collectors.service import submit
 from mappings.models import AgencyOrg
 from mappings.resolve import figures_at_level
-from settings import Settings
+from onereturn.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dfe"
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"

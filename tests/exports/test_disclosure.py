@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exports.build import with_display
+from exports.built import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo
 from exports.disclosure import SUPPRESSED_LINEAGE, released_lineage, suppress_cells, suppression_groups
-from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo
 from exports.writers import write
 from mappings.transforms import SECONDARY_REASON
 

@@ -16,15 +16,15 @@ from polars.testing import assert_frame_equal
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-import db
 from exports import service
 from exports.build import Builder, return_with_fields
-from exports.model import BuiltReturn
+from exports.built import BuiltReturn
 from exports.models import BuildCell, ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, ExportFormat, write
 from indicators.periods import parse_period
 from mappings.resolve import FACT_SCHEMA, Resolver
-from settings import Settings
+from onereturn import db
+from onereturn.settings import Settings
 from tests.exports.test_build import upload
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -154,7 +154,7 @@ def test_a_build_stores_its_lineage_while_its_files_are_written_and_a_failed_fil
             raise RuntimeError("the disk is full")
         return write(built, fmt)
 
-    monkeypatch.setattr("db._copy_and_close", held)
+    monkeypatch.setattr("onereturn.db._copy_and_close", held)
     monkeypatch.setattr("exports.service.write", failing)
     with pytest.raises(RuntimeError, match="the disk is full"), db.session_scope(store) as session:
         service.snapshots(session, "county_cyp_core", "FY2023-24-Q4", ["csv", "xlsx"])

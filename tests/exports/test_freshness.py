@@ -16,7 +16,7 @@ from collectors.service import submit
 from exports import blobs, freshness
 from exports import service as exports
 from mappings.models import BuildRevision
-from settings import Settings
+from onereturn.settings import Settings
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 DFE, NDTMS = "dfe_ssda903", "ndtms_adult_monthly"

@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn
+from exports.built import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn
 
 
 def _expected(lineage: list[dict[str, Any]], suppressed: set[str]) -> list[tuple[Any, ...]]:

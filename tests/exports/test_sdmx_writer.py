@@ -11,7 +11,7 @@ import pytest
 import sdmx
 from sdmx.message import DataMessage, StructureMessage
 
-from exports.model import BuiltReturn
+from exports.built import BuiltReturn
 from exports.sdmx_writer import (
     ATTRIBUTES,
     FLAG_STATUS,

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import Session
 
-import db
 from exports import blobs
 from exports.models import ReturnBuild
+from onereturn import db
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ def test_on_sqlite_the_bytes_are_written_in_pieces_without_a_copy_in_memory(tmp_
         from datetime import UTC, datetime
         from sqlalchemy import text
         from sqlmodel import Session
-        import db
+        from onereturn import db
         from exports import blobs
         from tests.exports.test_snapshot_store import _build
 

@@ -12,10 +12,10 @@ from typing import get_args
 
 import pytest
 
-from errors import InvalidInput
 from exports import writers
 from exports.writers import FORMATS, ExportFormat, write
 from mappings.catalogue import ExportFormat as CatalogueExportFormat
+from onereturn.errors import InvalidInput
 from tests.exports.writer_samples import LAYOUTS, make_built
 
 ROOT = Path(__file__).resolve().parents[2]

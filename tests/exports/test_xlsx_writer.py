@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from exports import xlsx_writer
-from exports.model import FieldInfo
+from exports.built import FieldInfo
 from exports.xlsx_writer import write_xlsx
 from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, LINEAGE, make_built
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from exports.model import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo
+from exports.built import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo
 
 FIELDS = [
     FieldInfo(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from errors import InvalidInput
 from indicators.breakdown import TOTAL, normalise_breakdown, parse_breakdown
+from onereturn.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

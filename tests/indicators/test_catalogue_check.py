@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from cli.commands import app
 from mappings.catalogue import Catalogue, load_catalogue
 
 CODELISTS = """\

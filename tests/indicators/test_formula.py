@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from errors import InvalidInput
 from indicators.formula import evaluate, parse_formula, references
+from onereturn.errors import InvalidInput
 
 
 def test_references_in_order_of_first_use() -> None:

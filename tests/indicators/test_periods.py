@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from errors import InvalidInput
 from indicators.periods import (
     academic_year,
     calendar_year,
@@ -19,6 +18,7 @@ from indicators.periods import (
     quarter,
     snapshot,
 )
+from onereturn.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from cli.commands import app
 from indicators.catalogue import CATALOGUE_DIR
 from mappings.catalogue import Catalogue, load_catalogue
 from tests.indicators.test_catalogue_check import INDICATORS, line_of, write
@@ -136,7 +136,7 @@ def test_bundled_rules_cover_every_kind(bundled_catalogue: Catalogue) -> None:
 
 
 def test_docs_list_every_bundled_rule(bundled_catalogue: Catalogue) -> None:
-    from indicators.rules import rules_markdown
+    from indicators.catalogue import rules_markdown
 
     docs = (CATALOGUE_DIR.parent.parent / "docs" / "rules.md").read_text()
     assert docs == rules_markdown(bundled_catalogue.indicators), "regenerate: onereturn catalogue rules > docs/rules.md"

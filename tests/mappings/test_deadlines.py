@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from errors import InvalidInput
 from indicators.periods import Period, financial_year, month, parse_period, quarter, snapshot
 from mappings.catalogue import RETURNS_DIR
 from mappings.deadlines import (
@@ -30,6 +29,7 @@ from mappings.deadlines import (
     recipient_deadline,
     to_ics,
 )
+from onereturn.errors import InvalidInput
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2025, 1, 6, 9, 30, tzinfo=UTC)

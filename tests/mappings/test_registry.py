@@ -9,13 +9,13 @@ import xlsxwriter
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
-import db
-from errors import CatalogueError, InvalidInput
 from mappings import registry
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.geography import load_geography
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, ApiKey
 from mappings.service import load_bundled
+from onereturn import db
+from onereturn.errors import CatalogueError, InvalidInput
 
 HEADER = "code,name,body_type,email,orgs,returns\n"
 

@@ -257,7 +257,7 @@ def test_items_resting_wholly_on_own_reading_are_held(bundled_catalogue: Catalog
 def test_catalogue_check_reports_items_resting_wholly_on_own_reading() -> None:
     from typer.testing import CliRunner
 
-    from cli import app
+    from cli.commands import app
 
     result = CliRunner().invoke(app, ["catalogue", "check"])
     assert result.exit_code == 0, result.output

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from api.main import create_app
 from api.web.render import STATIC
 from mappings.models import ApiKey
-from settings import Settings
+from onereturn.settings import Settings
 
 AGENCY = "demo-notts-cyp-2c9f41d07b"
 OTHER_AGENCY = "demo-lewisham-council-8d2e6a51"

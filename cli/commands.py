@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import sys
 from collections import Counter
@@ -11,17 +9,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-import allocator  # noqa: F401 - first, so polars starts with its allocator configured
-from cli_admin import agencies_app, audit_command, keys_app
-from cli_admin import record as record_cli
-from errors import OneReturnError
+from cli.admin import agencies_app, audit_command, keys_app
+from cli.admin import record as record_cli
+from cli.shared import err, out, ready_engine
 from mappings.models import Return
+from onereturn.errors import OneReturnError
+from onereturn.logs import configure_logging
 
 app = typer.Typer(
     help="onereturn: collect each performance figure once, fan it out to every return.", no_args_is_help=True
@@ -38,58 +36,6 @@ app.add_typer(keys_app, name="keys")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
 
-# Piped output (CI, files, the README) gets room for the wide tables instead of 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "request_id": getattr(record, "request_id", "-"),
-            "message": record.getMessage(),
-        }
-        if record.exc_info or record.exc_text:
-            line["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
-        return json.dumps(line)
-
-
-def ready_engine() -> Any:
-    """Return the store's engine with its schema up to date and the bundled catalogue loaded."""
-    import db
-    from mappings.service import current_catalogue_version, load_bundled
-    from settings import get_settings
-
-    settings = get_settings()
-    engine = db.get_engine(settings)
-    db.upgrade(engine)
-    with db.session_scope(engine) as session:
-        if current_catalogue_version(session) is None:
-            load_bundled(session, demo_keys=settings.load_demo)
-    return engine
-
-
-def configure_logging(*, as_json: bool) -> None:
-    """Log to stderr: JSON lines in production, plain text otherwise."""
-    from logcontext import RequestContextFilter
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonFormatter()
-        if as_json
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
-    )
-    # Every line names its request (or "-") and never shows the request's key.
-    handler.addFilter(RequestContextFilter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    # Alembic narrates every plugin it loads; only its warnings help an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # APScheduler narrates every job it adds; job failures are logged by the jobs themselves.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
 
 @app.command()
 def serve(
@@ -102,11 +48,11 @@ def serve(
     """Upgrade the database, load the bundled catalogue and geography, and serve the API."""
     import uvicorn
 
-    import db
     from api.main import create_app
     from collectors.lease import mark_expired
     from mappings.service import load_bundled
-    from settings import get_settings
+    from onereturn import db
+    from onereturn.settings import get_settings
 
     settings = get_settings()
     if workers > 1 and settings.scheduler_embedded:
@@ -129,7 +75,7 @@ def serve(
     if interrupted:
         err.print(f"{interrupted} upload(s) were cut off when their worker stopped; their raw files are kept.")
     if settings.load_demo:
-        from demo import has_uploads, load_demo
+        from cli.demo import has_uploads, load_demo
 
         if not has_uploads(engine):
             uploads = load_demo(engine, settings)
@@ -167,7 +113,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema up to date."""
-    import db
+    from onereturn import db
 
     db.upgrade()
     err.print("Database schema is up to date.")
@@ -176,8 +122,8 @@ def db_upgrade() -> None:
 @db_app.command("backup")
 def db_backup(file: Annotated[Path, typer.Argument(help="The backup file to write (a tar archive)")]) -> None:
     """Back up the SQLite store and its kept uploads, safely while the service runs."""
-    import backup
-    from settings import get_settings
+    from onereturn import backup
+    from onereturn.settings import get_settings
 
     done = backup.backup(get_settings(), file)
     err.print(f"Backed up {done.database_bytes:,} bytes of database and {done.uploads} kept upload(s) to {done.path}")
@@ -188,8 +134,8 @@ def db_restore(
     file: Annotated[Path, typer.Argument(help="A backup written by onereturn db backup", exists=True)],
 ) -> None:
     """Restore a backup into an empty data directory (ONERETURN_DATA_DIR)."""
-    import backup
-    from settings import get_settings
+    from onereturn import backup
+    from onereturn.settings import get_settings
 
     done = backup.restore(get_settings(), file)
     err.print(f"Restored the store to {done.path} with {done.uploads} kept upload(s)")
@@ -200,7 +146,7 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="Wh
     """Write a new migration from the difference between the models and an up-to-date database."""
     from alembic import command
 
-    import db
+    from onereturn import db
 
     engine = db.get_engine()
     db.upgrade(engine)
@@ -273,8 +219,7 @@ def catalogue_sources(
 @catalogue_app.command("rules")
 def catalogue_rules() -> None:
     """Print the plausibility rules of the bundled catalogue as Markdown (the page docs/rules.md)."""
-    from indicators.catalogue import load_indicator_files
-    from indicators.rules import rules_markdown
+    from indicators.catalogue import load_indicator_files, rules_markdown
 
     typer.echo(rules_markdown(load_indicator_files()), nl=False)
 
@@ -282,9 +227,9 @@ def catalogue_rules() -> None:
 @catalogue_app.command("load")
 def catalogue_load() -> None:
     """Check the catalogue and load it (and the geography, if absent) into the database."""
-    import db
     from mappings.service import load_bundled
-    from settings import get_settings
+    from onereturn import db
+    from onereturn.settings import get_settings
 
     db.upgrade()
     with db.session_scope() as session:
@@ -334,8 +279,8 @@ def template(
     outstanding: Annotated[bool, typer.Option("--outstanding", help="Only figures not yet accepted")] = False,
 ) -> None:
     """Write the one template of every figure an agency owes for a period."""
-    import db
     from collectors.template import build_template
+    from onereturn import db
 
     if fmt not in ("xlsx", "csv"):
         raise OneReturnError(f"Unknown format {fmt!r}; expected xlsx or csv")
@@ -358,9 +303,9 @@ def collect(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary")] = False,
 ) -> None:
     """Upload one file of figures for an agency and print the validation report; exit 1 if rejected."""
-    import db
     from collectors.service import Mode, submit
-    from settings import get_settings
+    from onereturn import db
+    from onereturn.settings import get_settings
 
     if dry_run and atomic:
         raise OneReturnError("--dry-run and --atomic cannot be used together")
@@ -413,8 +358,8 @@ def collect(
 @app.command()
 def submission(submission_id: Annotated[int, typer.Argument(help="The submission's number")]) -> None:
     """Print an upload's status and every problem found in it."""
-    import db
     from collectors.service import get_submission, submission_problems
+    from onereturn import db
 
     with db.session_scope(ready_engine()) as session:
         sub = get_submission(session, submission_id, agency_code=None)
@@ -433,7 +378,7 @@ def submissions_reprocess(
 ) -> None:
     """Run a failed or interrupted upload again from its kept raw file; exit 1 unless it is stored."""
     from collectors.service import reprocess
-    from settings import get_settings
+    from onereturn.settings import get_settings
 
     sub = reprocess(ready_engine(), get_settings(), submission_id).submission
     assert sub is not None
@@ -454,9 +399,9 @@ def export(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Build a return for a period into a file, or with --all every return in every format into a folder."""
-    import db
     from exports import service as exports
     from exports.writers import FORMATS
+    from onereturn import db
 
     engine = ready_engine()
     if all_returns:
@@ -480,7 +425,7 @@ def export(
 def _export_all(engine: Engine, year: str, folder: Path, *, quiet: bool) -> None:
     from rich.progress import Progress
 
-    from demo import build_all
+    from cli.demo import build_all
     from exports.writers import FORMATS
 
     with Session(engine) as session:
@@ -497,8 +442,8 @@ def burden_command(
     minutes: Annotated[float, typer.Option("--minutes", help="Officer minutes to key one figure")] = 3.0,
 ) -> None:
     """Print the burden saved: cells keyed into every return against figures keyed once, per agency."""
-    import db
     from exports.burden import burden
+    from onereturn import db
 
     with db.session_scope(ready_engine()) as session:
         report = burden(session, period, minutes_per_figure=minutes)
@@ -561,11 +506,11 @@ def demo_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Upload the bundled demo figures, build every return in every format into a folder, print the burden."""
-    import db
-    from demo import YEARS, load_demo
+    from cli.demo import YEARS, load_demo
     from exports.burden import burden
     from mappings.service import load_bundled
-    from settings import get_settings
+    from onereturn import db
+    from onereturn.settings import get_settings
 
     settings = get_settings()
     engine = db.get_engine(settings)
@@ -595,18 +540,16 @@ def calendar_command(
     from datetime import UTC, date, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    import db
-    import scheduler
+    from mappings.calendar import agency_returns, calendar_entries
+    from onereturn import db
 
     first = date.fromisoformat(start) if start else datetime.now(UTC).date()
     last = first + timedelta(weeks=weeks)
     zone = ZoneInfo("Europe/London")
     with db.session_scope(ready_engine()) as session:
-        owners = scheduler.agency_returns(session)
+        owners = agency_returns(session)
         entries = [
-            e
-            for e in scheduler.calendar_entries(session, first - timedelta(days=400), last)
-            if first <= e.at.date() <= last
+            e for e in calendar_entries(session, first - timedelta(days=400), last) if first <= e.at.date() <= last
         ]
         if return_id:
             entries = [e for e in entries if e.return_id == return_id]
@@ -626,9 +569,9 @@ def calendar_command(
 @app.command("scheduler")
 def scheduler_command() -> None:
     """Run the job scheduler as its own process (on PostgreSQL one is active; a second waits to take over)."""
-    import db
     import scheduler
-    from settings import get_settings
+    from onereturn import db
+    from onereturn.settings import get_settings
 
     settings = get_settings()
     # Its jobs are background work, like the embedded scheduler's build process: on a host it shares with

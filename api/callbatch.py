@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-import audit
+from onereturn import audittrail
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class AuditBatcher:
         self._thread.start()
 
     def put(self, values: dict[str, Any]) -> None:
-        """Queue one event (the arguments of ``audit.record``, its instant included)."""
+        """Queue one event (the arguments of ``audittrail.record``, its instant included)."""
         self._queue.put(values)
 
     def flush(self) -> None:
@@ -56,7 +56,7 @@ class AuditBatcher:
             try:
                 for start in range(0, len(self._pending), self.batch):
                     with Session(self.engine) as session:
-                        audit.record_many(session, self._pending[start : start + self.batch])
+                        audittrail.record_many(session, self._pending[start : start + self.batch])
                         session.commit()
                 self._pending.clear()
             except Exception:

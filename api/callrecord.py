@@ -16,13 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-import audit
 from api.capacity import again_if_lost, will_retry
-from errors import OneReturnError
+from onereturn import audittrail
+from onereturn.errors import OneReturnError
 
 if TYPE_CHECKING:
-    from api.auditbatch import AuditBatcher
-    from api.auth import Principal
+    from api.callbatch import AuditBatcher
+    from api.principal import Principal
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def record_success(request: Request, session: Session, principal: Principal) -> 
         batcher: AuditBatcher = request.app.state.audit_batcher
         batcher.put({**values, "at": datetime.now(UTC)})
         return
-    audit.record(session, **values)
+    audittrail.record(session, **values)
 
 
 def batched(request: Request) -> bool:
@@ -167,7 +167,7 @@ def record_failure(request: Request, session: Session, principal: Principal | No
         "action": action_of(request),
         "object": _object(request),
         "client": client_of(request),
-        "outcome": audit.outcome_of(status),
+        "outcome": audittrail.outcome_of(status),
         "status": status,
         "detail": (exc.message if isinstance(exc, OneReturnError) else type(exc).__name__)[:512],
     }
@@ -184,5 +184,5 @@ def record_failure(request: Request, session: Session, principal: Principal | No
 
 def _record_alone(bind: Any, values: dict[str, Any]) -> None:
     with Session(bind=bind) as own:
-        audit.record(own, **values)
+        audittrail.record(own, **values)
         own.commit()

@@ -18,10 +18,10 @@ from indicators.periods import Period, parse_period
 from mappings.agencies import owed_periods
 from mappings.models import Return
 from mappings.validity import in_force
-from settings import Settings
+from onereturn.settings import Settings
 
 #: Demo uploads, in the order they are sent: reference populations first, then the councils.
-DEMO_DIR = Path(__file__).resolve().parent / "collectors" / "demo"
+DEMO_DIR = Path(__file__).resolve().parent.parent / "collectors" / "demo"
 AGENCIES = ("ons", "notts_cyp", "lewisham_council", "lewisham_pct")
 #: FY2009-10 is the year the National Indicators and NHS Vital Signs were both in force (Lewisham).
 YEARS = ("FY2009-10", "FY2023-24", "FY2024-25")

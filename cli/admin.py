@@ -11,7 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from errors import InvalidInput, OneReturnError
+from cli.shared import err, out, ready_engine
+from onereturn.errors import InvalidInput, OneReturnError
 
 agencies_app = typer.Typer(help="Agencies: import them from a spreadsheet, list and show them.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: issue, list, revoke and rotate.", no_args_is_help=True)
@@ -28,18 +29,17 @@ def operator() -> str:
 
 def record(action: str, object: str, outcome: str = "ok", detail: str = "", engine: Any = None) -> None:
     """Record a command-line action in the audit trail (in a transaction of its own)."""
-    import audit
-    import db
+    from onereturn import audittrail, db
 
     with db.session_scope(engine) as session:
-        audit.record(
+        audittrail.record(
             session, principal=operator(), action=action, object=object, client="local", outcome=outcome, detail=detail
         )
 
 
 def _audited(action: str, object: str, engine: Any, work: Any) -> Any:
     """Run ``work(session)`` in one transaction; record the action whether it succeeds or is refused."""
-    import db
+    from onereturn import db
 
     try:
         with db.session_scope(engine) as session:
@@ -60,7 +60,6 @@ def agencies_import(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; store nothing")] = False,
 ) -> None:
     """Import every agency of a spreadsheet, or none: each problem is printed with its row and column."""
-    from cli import err, ready_engine
     from mappings import registry
 
     if not file.is_file():
@@ -85,9 +84,8 @@ def agencies_import(
 @agencies_app.command("list")
 def agencies_list() -> None:
     """List every agency: code, name, body type, how many org units and indicators, origin."""
-    import db
-    from cli import err, out, ready_engine
     from mappings import registry
+    from onereturn import db
 
     with db.session_scope(ready_engine()) as session:
         rows = registry.list_agencies(session)
@@ -103,9 +101,8 @@ def agencies_list() -> None:
 @agencies_app.command("show")
 def agencies_show(code: Annotated[str, typer.Argument(help="The agency's code")]) -> None:
     """Show one agency: contact, org units, returns and the indicators it is the designated source of."""
-    import db
-    from cli import out, ready_engine
     from mappings import registry
+    from onereturn import db
 
     with db.session_scope(ready_engine()) as session:
         a = registry.describe(session, code)
@@ -127,7 +124,6 @@ def agencies_show(code: Annotated[str, typer.Argument(help="The agency's code")]
 
 
 def _print_secret(secret: str, prefix: str, what: str) -> None:
-    from cli import err, out
 
     # The key alone on stdout, so it can be piped into a secret store; the words go to stderr.
     out.print(secret, markup=False, highlight=False)
@@ -142,7 +138,6 @@ def keys_create(
     recipient: Annotated[str | None, typer.Option("--recipient", help="The recipient of a regulator key")] = None,
 ) -> None:
     """Issue a key and print it once; only its hash and prefix are stored."""
-    from cli import ready_engine
     from mappings import keys
 
     engine = ready_engine()
@@ -164,9 +159,8 @@ def keys_list(
     active: Annotated[bool, typer.Option("--active", help="Only keys not revoked")] = False,
 ) -> None:
     """List keys by their visible prefix: role, scope, label, created, last used, revoked."""
-    import db
-    from cli import err, out, ready_engine
     from mappings import keys
+    from onereturn import db
 
     with db.session_scope(ready_engine()) as session:
         rows = [
@@ -191,7 +185,6 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, as `keys list` shows it")]) -> None:
     """Revoke a key; it stops working at once."""
-    from cli import err, ready_engine
     from mappings import keys
 
     engine = ready_engine()
@@ -203,7 +196,6 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, as
 @keys_app.command("rotate")
 def keys_rotate(prefix: Annotated[str, typer.Argument(help="The key's prefix, as `keys list` shows it")]) -> None:
     """Issue a new key like the old one, revoke the old one, and print the new key once."""
-    from cli import ready_engine
     from mappings import keys
 
     engine = ready_engine()
@@ -227,19 +219,17 @@ def audit_command(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000, help="How many, newest first")] = 50,
 ) -> None:
     """Print the audit trail: who uploaded, pulled or changed what, when, from where, and how it ended."""
-    import audit
-    import db
-    from cli import err, out, ready_engine
+    from onereturn import audittrail, db
 
-    if outcome is not None and outcome not in audit.OUTCOMES:
-        raise InvalidInput(f"Unknown outcome {outcome!r}; expected one of {', '.join(audit.OUTCOMES)}")
+    if outcome is not None and outcome not in audittrail.OUTCOMES:
+        raise InvalidInput(f"Unknown outcome {outcome!r}; expected one of {', '.join(audittrail.OUTCOMES)}")
     try:
         bounds = [datetime.fromisoformat(v) if v else None for v in (since, until)]
     except ValueError as exc:
         raise InvalidInput(f"Not a time: {exc}; write e.g. 2026-11-23 or 2026-11-23T09:30") from None
-    where = audit.AuditFilter(principal, key, action, bounds[0], bounds[1], outcome)
+    where = audittrail.AuditFilter(principal, key, action, bounds[0], bounds[1], outcome)
     with db.session_scope(ready_engine()) as session:
-        rows, total = audit.events(session, where, limit=limit)
+        rows, total = audittrail.events(session, where, limit=limit)
         lines = [
             (_when(e.at), e.principal, e.key_prefix or "", e.action, e.object, e.client, e.outcome, e.detail)
             for e in rows

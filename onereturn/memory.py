@@ -2,7 +2,7 @@
 
 By default jemalloc keeps freed pages for seconds before returning them, so a request that builds
 and drops several large frames in a row holds all of them in resident memory at its peak. Set
-before polars is first loaded (the CLI imports this module first); an operator's own
+before polars is first loaded (the command line, cli/__init__.py, imports this module first); an operator's own
 ``_RJEM_MALLOC_CONF`` wins.
 """
 

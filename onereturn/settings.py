@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from errors import ConfigurationError
-from subprocesses import NICENESS
+from onereturn.errors import ConfigurationError
+from onereturn.processes import NICENESS
 
 #: Where the checkout (and so the bundled catalogue) lives.
-PROJECT_ROOT = Path(__file__).resolve().parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):

@@ -18,7 +18,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
 
-from settings import Settings, get_settings
+from onereturn.settings import Settings, get_settings
 
 #: Constraint names Alembic can rely on (and SQLite batch migrations need).
 NAMING_CONVENTION = {
@@ -36,10 +36,10 @@ MODEL_MODULES = (
     "indicators.models",
     "mappings.models",
     "exports.models",
-    "outbox",
+    "onereturn.outbox",
     "scheduler",
-    "audit",
-    "websessions",
+    "onereturn.audittrail",
+    "api.web.sessions",
 )
 
 

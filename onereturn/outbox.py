@@ -31,7 +31,7 @@ from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, Un
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from errors import ConfigurationError, InvalidInput
+from onereturn.errors import ConfigurationError, InvalidInput
 
 Kind = Literal["reminder", "notice", "overdue"]
 Status = Literal["queued", "sent", "failed_permanently"]

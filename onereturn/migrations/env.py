@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import db
+from onereturn import db
 
 config = context.config
 target_metadata = db.metadata()

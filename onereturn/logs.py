@@ -1,4 +1,4 @@
-"""The request a log line belongs to, and keeping credentials out of every log line.
+"""Logging: where lines go and in what shape, the request a log line belongs to, and keeping credentials out of every line.
 
 Each HTTP request gets an id (its ``X-Request-Id``) held in a context variable; every log
 record carries it as ``request_id`` ("-" outside a request, e.g. a scheduler job), so an error
@@ -8,9 +8,11 @@ log line quoting it can be blanked.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
+import sys
 from contextvars import ContextVar
 
 _request_id: ContextVar[str] = ContextVar("onereturn_request_id", default="-")
@@ -62,3 +64,34 @@ class RequestContextFilter(logging.Filter):
             elif record.exc_text:
                 record.exc_text = redact(record.exc_text)
         return True
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info or record.exc_text:
+            line["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(line)
+
+
+def configure_logging(*, as_json: bool) -> None:
+    """Log to stderr: JSON lines in production, plain text otherwise."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+    )
+    # Every line names its request (or "-") and never shows the request's key.
+    handler.addFilter(RequestContextFilter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # Alembic narrates every plugin it loads; only its warnings help an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler narrates every job it adds; job failures are logged by the jobs themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -11,14 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
-from api import audit as trail
+from api import callrecord as trail
 from api.auth import check, principal_of_key
 from api.deps import SessionDep
 from api.scopes import Resource
 from api.web.render import Visitor, page
-from errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
+from api.web.sessions import csrf_ok, find_session
 from indicators.periods import parse_period
-from websessions import csrf_ok, find_session
+from onereturn.errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
 
 SESSION_COOKIE = "onereturn_session"
 

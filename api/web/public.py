@@ -9,13 +9,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api import audit as trail
+from api import callrecord as trail
 from api.auth import admit
 from api.deps import SessionDep
-from api.web.pages import SESSION_COOKIE, BadForm, PageRoute, VisitorDep, check_csrf, safe_next, visitor_of
 from api.web.render import ACRONYMS, TERMS, page
-from errors import TooManyRequests, Unauthorized
-from websessions import close_session, open_session
+from api.web.sessions import close_session, open_session
+from api.web.shared import SESSION_COOKIE, BadForm, PageRoute, VisitorDep, check_csrf, safe_next, visitor_of
+from onereturn.errors import TooManyRequests, Unauthorized
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 #: A sign-in form's CSRF token lives in its own cookie until a session exists (double submit).

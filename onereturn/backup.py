@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from errors import Conflict, InvalidInput
-from settings import Settings
+from onereturn.errors import Conflict, InvalidInput
+from onereturn.settings import Settings
 
 #: The database's name inside a backup archive.
 DATABASE = "onereturn.sqlite3"

@@ -1,0 +1,126 @@
+"""The collection calendar: which returns fall due when, who submits them, and what each agency still owes.
+
+Computed from the returns' deadline rules (``mappings/deadlines.py``) and the figures stored; the
+scheduler's jobs, the API's calendar, the web pages and the command line all ask it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from indicators.formula import collected_inputs
+from indicators.models import Indicator, Observation
+from indicators.periods import parse_period
+from indicators.sources import cites_text
+from mappings import validity
+from mappings.agencies import Obligation, obligations
+from mappings.deadlines import CalendarEntry, calendar, period_words, recipient_deadline
+from mappings.models import Agency, AgencyReturn, FieldMapping, Return
+
+#: Reminders go this many working days before an agency's deadline.
+REMIND_WORKING_DAYS = 5
+
+
+def calendar_entries(session: Session, start: date, end: date) -> list[CalendarEntry]:
+    """Compute every return's calendar entries for periods ending between two dates."""
+    rows = [
+        r
+        for r in session.execute(select(Return).order_by(col(Return.id))).scalars()
+        if r.status != "abolished" and r.deadline
+    ]
+    entries = calendar(
+        [(r.id, r.period_type, r.deadline) for r in rows],
+        start,
+        end,
+        lead_working_days=REMIND_WORKING_DAYS,
+        milestones={r.id: [(m["name"], m["rule"]) for m in r.milestones] for r in rows if r.milestones},
+    )
+    by_id = {r.id: r for r in rows}
+
+    def in_force(entry: CalendarEntry) -> bool:
+        # One rule for every part of the service: the NIS and Vital Signs stopped in 2011.
+        return validity.in_force(by_id[entry.return_id], parse_period(entry.period))
+
+    titles = {r.id: r.title for r in rows}
+    return [replace(e, title=titles[e.return_id]) for e in entries if in_force(e)]
+
+
+def agency_returns(session: Session) -> dict[str, list[str]]:
+    """Map each submitting agency to the returns it submits."""
+    out: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(AgencyReturn.agency_code, AgencyReturn.return_id, Agency.body_type, Return.submitter)
+        .join(Agency, col(Agency.code) == col(AgencyReturn.agency_code))
+        .join(Return, col(Return.id) == col(AgencyReturn.return_id))
+    ).all()
+    for agency, ret, body, submitter in rows:
+        if body == submitter:
+            out.setdefault(agency, []).append(ret)
+    return out
+
+
+def outstanding(
+    session: Session, agency_code: str, period: str, indicator_ids: set[str] | None = None
+) -> list[Obligation]:
+    """List the figures an agency still owes for a period (owed, and no current figure stored)."""
+    owed = [
+        o for o in obligations(session, agency_code, period) if indicator_ids is None or o.indicator_id in indicator_ids
+    ]
+    if not owed:
+        return []
+    inds = sorted({o.indicator_id for o in owed})
+    orgs = sorted({o.org_code for o in owed})
+    periods = sorted({o.period for o in owed})
+    stored = set(
+        session.execute(
+            select(Observation.indicator_id, Observation.org_code, Observation.period, Observation.breakdown).where(
+                col(Observation.is_current),
+                col(Observation.indicator_id).in_(inds),
+                col(Observation.org_code).in_(orgs),
+                col(Observation.period).in_(periods),
+            )
+        ).all()
+    )
+    return [o for o in owed if (o.indicator_id, o.org_code, o.period, o.breakdown) not in stored]
+
+
+def return_indicators(session: Session, return_id: str) -> set[str]:
+    """Return the collected indicators a return needs (through formulas)."""
+    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    fields = session.execute(select(FieldMapping.indicator_id).where(FieldMapping.return_id == return_id)).scalars()
+    return set().union(*(collected_inputs(indicators, f) for f in fields))
+
+
+def timetable_lines(session: Session, entries: list[list[str]]) -> list[str]:
+    """List, for each (return, period), every dated step and the final deadline, with the rule's source."""
+    out = []
+    for return_id, period in entries:
+        ret = session.get(Return, return_id)
+        if ret is None or not ret.deadline:
+            continue
+        parsed = parse_period(period)
+        steps = [(m["name"], m["rule"], m["sources"]) for m in ret.milestones]
+        steps.append(("return due to " + ret.recipient, ret.deadline, ret.deadline_sources))
+        for name, rule, sources in steps:
+            day = recipient_deadline(rule, parsed)
+            out.append(
+                f"- {return_id} {period}: {name} by {day:%a %d %b %Y} ({rule}; source: {cites_text(sources) or 'none'})"
+            )
+    return out
+
+
+def owed_for_entry(
+    session: Session, agency: str, return_id: str, period: str, needed: set[str] | None = None
+) -> list[Obligation]:
+    """List what an agency still owes for one return and period (``needed``: the return's indicators, if known)."""
+    return outstanding(session, agency, period, return_indicators(session, return_id) if needed is None else needed)
+
+
+def return_words(session: Session, return_id: str, period: str | None = None) -> str:
+    """Name a return (and a period) as people say it: ``Children looked after return, 2024 to 2025 financial year``."""
+    ret = session.get(Return, return_id)
+    name = ret.title if ret is not None and ret.title else return_id
+    return f"{name}, {period_words(period)}" if period else name
