@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 import allocator  # noqa: F401 - first, so polars starts with its allocator configured
 from cli_admin import agencies_app, audit_command, keys_app
 from cli_admin import record as record_cli
+from collectors.records.cli import add_records_commands
 from errors import OneReturnError
 from mappings.models import Return
 
@@ -37,6 +38,7 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(keys_app, name="keys")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
+add_records_commands(app)
 
 # Piped output (CI, files, the README) gets room for the wide tables instead of 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
