@@ -39,8 +39,7 @@ def check_command(
 
     result = check(files, year, local_authority=la)
     if as_json:
-        json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n")
     else:
         print_findings(result, Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200))
     raise typer.Exit(1 if result.findings or result.rules_raised else 0)

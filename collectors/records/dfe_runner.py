@@ -77,7 +77,8 @@ def main() -> None:
         traceback.print_exc(file=sys.stderr)
         kind = "input" if type(exc).__name__ == "UploadError" else "library"
         answer, status = _error(kind, f"{type(exc).__name__}: {exc}"), EXIT_ERROR
-    json.dump(answer, out)
+    # One write: under PYTHONUNBUFFERED each of json.dump's many small pieces would be a write to the pipe.
+    out.write(json.dumps(answer))
     out.flush()
     sys.stderr.flush()
     # Skips the interpreter's clean-up: after a failed import under the memory limit it can wait forever on a lock.
