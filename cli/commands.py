@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from cli.admin import agencies_app, audit_command, keys_app
 from cli.admin import record as record_cli
 from cli.shared import err, out, ready_engine
+from collectors.records.cli import add_records_commands
 from mappings.models import Return
 from onereturn.errors import OneReturnError
 from onereturn.logs import configure_logging
@@ -35,6 +36,7 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(keys_app, name="keys")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
+add_records_commands(app)
 
 
 @app.command()

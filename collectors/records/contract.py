@@ -1,0 +1,256 @@
+"""The service's side of the contract with DfE's validation rules, run in their own environment.
+
+DfE's rules for the SSDA903 return and the CIN census are published as the CSC validator libraries
+(``csc-validator-be-903``, ``csc-validator-be-cin``). They pin pandas<2 and numpy<1.25, so ``./run`` builds them
+an environment of their own (``.venv-validators`` from ``validators.lock``) and the service runs
+``dfe_runner.py`` with that environment's interpreter, in a subprocess with a time and a memory limit.
+
+Request (stdin, JSON)::
+
+    {"contract": 1, "action": "validate", "library": "903" | "cin", "ruleset": "lac2024_25",
+     "local_authority": "E10000024", "files": [{"name": "header.csv", "path": "/tmp/.../header.csv"}]}
+
+Answer (stdout, JSON): ``{"contract": 1, "ok": true, ...}`` with the fields of :class:`Findings`, or
+``{"contract": 1, "ok": false, "error": {"kind": "input" | "ruleset" | "library", "message": ...}}``. Exit
+status 3 means the memory limit was reached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from onereturn.errors import OneReturnError
+
+Library = Literal["903", "cin"]
+
+RUNNER = Path(__file__).with_name("dfe_runner.py")
+CONTRACT = 1
+EXIT_ERROR = 2
+EXIT_MEMORY = 3
+#: DfE's library loads the postcode table of every first letter among the return's postcodes (to work out
+#: placement distances): DfE's fake 903 set, whose postcodes start with E and W, ran in 400 MiB of address space;
+#: its XML, whose postcodes start with 18 letters, needed about 1 GiB.
+DEFAULT_MEMORY_MIB = 2048
+DEFAULT_TIMEOUT_S = 300.0
+#: Each library's prefix for its rule sets, one a collection year (``lac2024_25``, ``cin2024_25``).
+PREFIXES: dict[Library, str] = {"903": "lac", "cin": "cin"}
+PACKAGES: dict[Library, str] = {"903": "csc-validator-be-903", "cin": "csc-validator-be-cin"}
+
+logger = logging.getLogger(__name__)
+
+
+class RecordsError(OneReturnError):
+    """A record-level file could not be checked by DfE's rules; the message says why."""
+
+    status_code = 422
+    error_type = "records_error"
+
+
+class NoRuleSet(RecordsError):
+    """DfE's library has no rule set for the collection year asked for."""
+
+
+class RecordsTimeout(RecordsError):
+    """DfE's rules ran past the time limit."""
+
+
+class RecordsMemoryLimit(RecordsError):
+    """DfE's rules needed more memory than the limit."""
+
+
+class ValidatorUnavailable(RecordsError):
+    """The validators' environment is missing or broke without an answer."""
+
+    status_code = 500
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One place where one of DfE's rules fails: the rule, its message, and the table, child, row and fields."""
+
+    rule: str
+    message: str
+    table: str | None
+    child: str | None
+    row: int | None
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuleNote:
+    """A rule that did not run to its end (it raised, or a table it needs was not given): never a pass."""
+
+    rule: str
+    message: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Everything DfE's rules said about one return's files."""
+
+    library: str
+    library_version: str
+    ruleset: str
+    rules_run: int
+    seconds: float
+    tables: dict[str, int]
+    tables_missing: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    rules_raised: tuple[RuleNote, ...]
+    rules_skipped: tuple[RuleNote, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The findings as plain JSON values, in the contract's field names."""
+        return {
+            "library": self.library,
+            "library_version": self.library_version,
+            "ruleset": self.ruleset,
+            "rules_run": self.rules_run,
+            "seconds": self.seconds,
+            "tables": self.tables,
+            "tables_missing": list(self.tables_missing),
+            "findings": [{**f.__dict__, "fields": list(f.fields)} for f in self.findings],
+            "rules_raised": [n.__dict__ for n in self.rules_raised],
+            "rules_skipped": [n.__dict__ for n in self.rules_skipped],
+        }
+
+
+def validators_python() -> Path:
+    """The interpreter of DfE's validators' environment (``ONERETURN_VALIDATORS_PYTHON`` overrides it)."""
+    configured = os.environ.get("ONERETURN_VALIDATORS_PYTHON")
+    python = (
+        Path(configured) if configured else Path(__file__).resolve().parents[2] / ".venv-validators" / "bin" / "python"
+    )
+    if not python.exists():
+        raise ValidatorUnavailable(
+            f"DfE's validation rules are not installed ({python} is missing): `./run setup` builds "
+            ".venv-validators from validators.lock, or set ONERETURN_VALIDATORS_PYTHON"
+        )
+    return python
+
+
+def ruleset_for(library: Library, year: str) -> str:
+    """The rule set of a collection year written ``2024-25``, ``FY2024-25`` or ``2024/25`` (``lac2024_25``)."""
+    match = re.fullmatch(r"(?:FY)?(\d{4})[-/](\d{2})", year.strip(), flags=re.IGNORECASE)
+    if not match or (int(match[1]) + 1) % 100 != int(match[2]):
+        raise NoRuleSet(f"{year!r} is not a collection year; write it like 2024-25")
+    return f"{PREFIXES[library]}{match[1]}_{match[2]}"
+
+
+def year_of(ruleset: str) -> str:
+    """The collection year a rule set is for, as a user writes it (``lac2024_25`` -> ``2024-25``)."""
+    return f"{ruleset[3:7]}-{ruleset[8:10]}"
+
+
+def run_rules(
+    library: Library,
+    ruleset: str,
+    files: list[tuple[str, Path]],
+    *,
+    local_authority: str | None = None,
+    timeout_s: float | None = None,
+    memory_mib: int | None = None,
+) -> Findings:
+    """Run DfE's rule set over ``files`` (name, path) in the validators' environment and return what it found."""
+    request = {
+        "contract": CONTRACT,
+        "action": "validate",
+        "library": library,
+        "ruleset": ruleset,
+        "local_authority": local_authority,
+        "files": [{"name": name, "path": str(path)} for name, path in files],
+    }
+    answer = _call(request, timeout_s=timeout_s, memory_mib=memory_mib)
+    return _findings(answer)
+
+
+def _limits(timeout_s: float | None, memory_mib: int | None) -> tuple[float, int]:
+    timeout = (
+        timeout_s if timeout_s is not None else float(os.environ.get("ONERETURN_RECORDS_TIMEOUT_S", DEFAULT_TIMEOUT_S))
+    )
+    memory = (
+        memory_mib
+        if memory_mib is not None
+        else int(os.environ.get("ONERETURN_RECORDS_MEMORY_MIB", DEFAULT_MEMORY_MIB))
+    )
+    return timeout, memory
+
+
+def _call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None) -> dict[str, Any]:
+    timeout, memory = _limits(timeout_s, memory_mib)
+    # One thread each: every BLAS thread reserves address space, which the memory limit counts.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [str(validators_python()), str(RUNNER), "--memory-mib", str(memory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RecordsTimeout(
+            f"DfE's rules did not finish within the time limit of {timeout:g} s "
+            "(ONERETURN_RECORDS_TIMEOUT_S); nothing was checked"
+        ) from None
+    finally:
+        # Whatever stops the caller (a time limit, Ctrl-C, an error) stops the rules too.
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    if proc.returncode == EXIT_MEMORY:
+        raise RecordsMemoryLimit(
+            f"DfE's rules needed more than the memory limit of {memory} MiB (ONERETURN_RECORDS_MEMORY_MIB); "
+            "nothing was checked"
+        )
+    try:
+        answer: dict[str, Any] = json.loads(out)
+    except ValueError:
+        tail = err.decode(errors="replace")[-2000:]
+        raise ValidatorUnavailable(
+            f"DfE's rules stopped without an answer (exit status {proc.returncode}): {tail}"
+        ) from None
+    if not answer.get("ok"):
+        error = answer.get("error", {})
+        kind, message = error.get("kind"), str(error.get("message"))
+        if kind == "ruleset":
+            library: Library = request["library"]
+            years = ", ".join(year_of(name) for name in error.get("available", []))
+            raise NoRuleSet(
+                f"{PACKAGES[library]} has no rule set for {year_of(request['ruleset'])}; years available: {years}"
+            )
+        if kind == "input":
+            raise RecordsError(message)
+        logger.warning("DfE's library failed: %s", err.decode(errors="replace")[-4000:])
+        raise ValidatorUnavailable(f"DfE's library failed: {message}")
+    return answer
+
+
+def _findings(answer: dict[str, Any]) -> Findings:
+    def notes(key: str) -> tuple[RuleNote, ...]:
+        return tuple(RuleNote(n["rule"], n["message"] or "", n["reason"]) for n in answer[key])
+
+    return Findings(
+        library=answer["library"],
+        library_version=answer["library_version"],
+        ruleset=answer["ruleset"],
+        rules_run=answer["rules_run"],
+        seconds=answer["seconds"],
+        tables=dict(answer["tables"]),
+        tables_missing=tuple(answer["tables_missing"]),
+        findings=tuple(
+            Finding(f["rule"], f["message"] or "", f["table"], f["child"], f["row"], tuple(f["fields"]))
+            for f in answer["findings"]
+        ),
+        rules_raised=notes("rules_raised"),
+        rules_skipped=notes("rules_skipped"),
+    )

@@ -1,0 +1,331 @@
+"""DfE's validation rules over one return's files, as a script: a JSON request on stdin, a JSON answer on stdout.
+
+Executed by the interpreter of ``.venv-validators`` (DfE's CSC validator libraries pin pandas<2 and numpy<1.25,
+which cannot share the service's environment), so it imports only the standard library and those libraries:
+``lac_validator`` (csc-validator-be-903, the SSDA903 return) and ``cin_validator`` (csc-validator-be-cin, the
+CIN census). It calls their public entry points and never changes a rule. ``collectors/records/contract.py`` is
+the service's side and documents the contract.
+
+    python dfe_runner.py --memory-mib 1536 < request.json > answer.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import importlib
+import io
+import json
+import logging
+import os
+import pkgutil
+import resource
+import sys
+import threading
+import time
+import traceback
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+CONTRACT = 1
+#: Exit status when the memory limit was reached, so the caller can say so even if no answer was written.
+EXIT_MEMORY = 3
+#: Exit status for an answer that is an error (the answer says which).
+EXIT_ERROR = 2
+
+LIBRARIES = {
+    "903": ("lac_validator", "csc-validator-be-903", "lac"),
+    "cin": ("cin_validator", "csc-validator-be-cin", "cin"),
+}
+
+
+class InputError(Exception):
+    """The files cannot be read as the return they claim to be."""
+
+
+def main() -> None:
+    """Read the request, run it, write the answer; never let the library write to stdout."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memory-mib", type=int, default=0)
+    args = parser.parse_args()
+    if args.memory_mib > 0:
+        limit = args.memory_mib * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _die_with_parent(os.getppid())
+    # The 903 library logs every rule it runs at INFO; warnings and the tracebacks of rules that raise remain.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    out = sys.stdout
+    try:
+        request = json.load(sys.stdin)
+        # The CIN library prints a rule's exception to stdout; stdout carries only the answer.
+        with contextlib.redirect_stdout(sys.stderr):
+            answer = _handle(request)
+        status = 0
+    except MemoryError:
+        # The limit may leave too little to build an answer; the exit status says it on its own.
+        os._exit(EXIT_MEMORY)
+    except InputError as exc:
+        answer, status = _error("input", str(exc)), EXIT_ERROR
+    except Exception as exc:
+        if _is_memory(exc):
+            os._exit(EXIT_MEMORY)
+        traceback.print_exc(file=sys.stderr)
+        kind = "input" if type(exc).__name__ == "UploadError" else "library"
+        answer, status = _error(kind, f"{type(exc).__name__}: {exc}"), EXIT_ERROR
+    # One write: under PYTHONUNBUFFERED each of json.dump's many small pieces would be a write to the pipe.
+    out.write(json.dumps(answer))
+    out.flush()
+    sys.stderr.flush()
+    # Skips the interpreter's clean-up: after a failed import under the memory limit it can wait forever on a lock.
+    os._exit(status)
+
+
+#: How an allocation refused under RLIMIT_AS shows when it is not a MemoryError: numpy's own message, and the
+#: dynamic loader's when it cannot map an extension module.
+_MEMORY_SIGNS = ("Unable to allocate", "failed to map segment", "Cannot allocate memory")
+
+
+def _is_memory(exc: BaseException) -> bool:
+    # numpy and imports under RLIMIT_AS report an allocation failure in several ways, sometimes as the cause.
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        if isinstance(seen, MemoryError) or any(sign in text for sign in _MEMORY_SIGNS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _die_with_parent(parent: int) -> None:
+    # Stopped by a signal it cannot catch, the service leaves this process behind; it ends itself instead.
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"contract": CONTRACT, "ok": False, "error": {"kind": kind, "message": message}}
+
+
+def _handle(request: dict[str, Any]) -> dict[str, Any]:
+    if request.get("contract") != CONTRACT:
+        raise InputError(f"this runner speaks contract {CONTRACT}, not {request.get('contract')!r}")
+    action = request.get("action")
+    if action == "rulesets":
+        return {"contract": CONTRACT, "ok": True, "rulesets": {lib: _rulesets(lib) for lib in LIBRARIES}}
+    if action != "validate":
+        raise InputError(f"unknown action {action!r}")
+    library = request["library"]
+    ruleset = request["ruleset"]
+    available = _rulesets(library)
+    if ruleset not in available:
+        answer = _error("ruleset", f"{LIBRARIES[library][1]} has no rule set {ruleset}")
+        answer["error"]["available"] = available
+        return answer
+    files = [(Path(f["path"]), f["name"]) for f in request["files"]]
+    started = time.perf_counter()
+    registry, raised = _recording(importlib.import_module(f"{LIBRARIES[library][0]}.rules.{ruleset}").registry)
+    result = _run_903(files, registry, raised, request) if library == "903" else _run_cin(files, registry, raised)
+    name = LIBRARIES[library][1]
+    return {
+        "contract": CONTRACT,
+        "ok": True,
+        "library": name,
+        "library_version": package_metadata.version(name),
+        "ruleset": ruleset,
+        "rules_run": len(registry),
+        "seconds": round(time.perf_counter() - started, 3),
+        **result,
+    }
+
+
+def _rulesets(library: str) -> list[str]:
+    """The library's own rule sets, one a collection year (``lac2024_25``, ``cin2024_25``)."""
+    module, _, prefix = LIBRARIES[library]
+    rules = importlib.import_module(f"{module}.rules")
+    return sorted(m.name for m in pkgutil.iter_modules(rules.__path__) if m.ispkg and m.name.startswith(prefix))
+
+
+def _recording(registry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The registry with each rule's function wrapped to note what it raised (then raise it again, as before)."""
+    raised: dict[str, str] = {}
+
+    def wrap(code: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except Exception as exc:
+                raised[code] = f"{type(exc).__name__}: {exc}"
+                raise
+
+        return run
+
+    return {
+        code: dataclasses.replace(rule, func=wrap(str(rule.code), rule.func)) for code, rule in registry.items()
+    }, raised
+
+
+def _read(files: list[tuple[Path, str]]) -> list[tuple[str, bytes]]:
+    if not files:
+        raise InputError("no files were given")
+    read = []
+    for path, name in files:
+        content = path.read_bytes()
+        if not content.strip():
+            raise InputError(f"{name} is empty")
+        read.append((name, content))
+    return read
+
+
+def _csv_columns(name: str, content: bytes) -> list[str]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name} is not UTF-8 text (byte {exc.start}); save it again as CSV UTF-8") from exc
+    return [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]
+
+
+def _check_903_tables(files: list[tuple[str, bytes]], column_names: dict[str, list[str]]) -> dict[str, str]:
+    """Which 903 table each CSV is, by its columns as DfE's tool matches them; a clear error otherwise."""
+    tables: dict[str, str] = {}
+    for name, content in files:
+        columns = _csv_columns(name, content)
+        matches = [table for table, expected in column_names.items() if set(columns) == set(expected)]
+        if not matches:
+            table, expected = max(column_names.items(), key=lambda item: len(set(item[1]) & set(columns)))
+            missing = [c for c in expected if c not in columns]
+            extra = [c for c in columns if c not in expected]
+            detail = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"not expected {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+            raise InputError(f"{name} is not an SSDA903 table: nearest is {table} ({detail})")
+        if matches[0] in tables:
+            raise InputError(f"{name} and {tables[matches[0]]} are both the {matches[0]} table")
+        tables[matches[0]] = name
+    return tables
+
+
+def _run_903(
+    files: list[tuple[Path, str]], registry: dict[str, Any], raised: dict[str, str], request: dict[str, Any]
+) -> dict[str, Any]:
+    from lac_validator.config import column_names
+    from lac_validator.lac_validator import LacValidator
+
+    read = _read(files)
+    kinds = {name.rsplit(".", 1)[-1].lower() for name, _ in read}
+    if kinds == {"csv"}:
+        _check_903_tables(read, column_names)
+    elif kinds == {"xml"}:
+        if len(read) > 1:
+            raise InputError(f"one SSDA903 XML file is a whole return; {len(read)} were given")
+        _parse_xml(*read[0])
+    else:
+        raise InputError(f"SSDA903 files are CSV (one a table) or one XML file, not {', '.join(sorted(kinds))}")
+    uploaded = [{"name": name, "description": "This year", "file_content": content} for name, content in read]
+    end_year = str(int(request["ruleset"][3:7]) + 1)
+    validator = LacValidator(
+        metadata={"collectionYear": end_year, "localAuthority": request["local_authority"]},
+        files=uploaded,
+        registry=registry,
+    )
+    findings = []
+    for table, frame in validator.ds_results.items():
+        if table == "metadata":
+            continue
+        for column in frame.columns:
+            if not str(column).startswith("ERR_"):
+                continue
+            rule = registry[column[4:]]
+            flagged = frame.index[frame[column] == True]  # noqa: E712 - the column holds True or NaN
+            for row, child in zip(flagged, frame.loc[flagged, "CHILD"], strict=True):
+                findings.append(_finding(rule.code, rule.message, table, child, int(row), rule.affected_fields))
+    present = sorted(table for table in validator.dfs)
+    return {
+        "tables": {table: len(validator.dfs[table]) for table in present},
+        "tables_missing": [table for table in column_names if table not in validator.dfs],
+        "findings": findings,
+        "rules_raised": [_rule(registry[code], raised.get(code, "")) for code in validator.fails],
+        "rules_skipped": [_rule(registry[code], "a table it needs was not given") for code in validator.skips],
+    }
+
+
+def _parse_xml(name: str, content: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(content)
+    except ET.ParseError as exc:
+        raise InputError(f"{name} is not well-formed XML ({exc})") from exc
+
+
+def _run_cin(files: list[tuple[Path, str]], registry: dict[str, Any], raised: dict[str, str]) -> dict[str, Any]:
+    from cin_validator import cin_validator
+
+    read = _read(files)
+    if len(read) != 1 or not read[0][0].lower().endswith(".xml"):
+        raise InputError("a CIN census is one XML file")
+    root = _parse_xml(*read[0])
+    if root.find("Children") is None:
+        raise InputError(f"{read[0][0]} is not a CIN census (no <Children> element)")
+    data = cin_validator.process_data(cin_validator.convert_data(root))
+    tables = {table: len(frame) for table, frame in data.items()}
+    validator = cin_validator.CinValidator(data, registry)
+    issues = validator.full_issue_df
+    located: dict[tuple[str, str, Any, int], set[str]] = {}
+    for code, table, child, row, field in zip(
+        issues["rule_code"],
+        issues["tables_affected"],
+        issues["child_id"],
+        issues["row_id"],
+        issues["columns_affected"],
+        strict=True,
+    ):
+        located.setdefault((str(code), str(table), child, int(row)), set()).add(str(field))
+    findings = [
+        _finding(code, registry[code].message, table, child, row, sorted(fields))
+        for (code, table, child, row), fields in located.items()
+    ]
+    return_level = set(validator.la_rule_issues["rule_code"]) if len(validator.la_rule_issues) else set()
+    for code in dict.fromkeys(validator.multichild_issues["rule_code"]):
+        table = None if code in return_level else "Header"
+        findings.append(_finding(code, registry[code].message, table, None, None, []))
+    return {
+        "tables": tables,
+        "tables_missing": [],
+        "findings": findings,
+        "rules_raised": [_rule(registry[code], error) for code, error in raised.items()],
+        "rules_skipped": [],
+    }
+
+
+def _finding(code: Any, message: Any, table: str | None, child: Any, row: int | None, fields: Any) -> dict[str, Any]:
+    # A child id the file left blank reaches here as NaN, which is no JSON value.
+    child_id = child if isinstance(child, str) else None
+    return {
+        "rule": str(code),
+        "message": message,
+        "table": table,
+        "child": child_id,
+        "row": row,
+        "fields": list(fields or []),
+    }
+
+
+def _rule(rule: Any, reason: str) -> dict[str, Any]:
+    return {"rule": str(rule.code), "message": rule.message, "reason": reason}
+
+
+if __name__ == "__main__":
+    main()
