@@ -133,7 +133,9 @@ def test_missing_tables_are_named_and_their_rules_are_skipped_not_passed() -> No
 
 def test_a_rule_that_raises_inside_the_library_is_listed_apart(tmp_path: Path) -> None:
     # Saved from Excel as "CSV UTF-8", with a byte-order mark.
-    header = _write(tmp_path / "header.csv", b"\xef\xbb\xbf" + (FIXTURES / "ssda903_subset" / "header.csv").read_bytes())
+    header = _write(
+        tmp_path / "header.csv", b"\xef\xbb\xbf" + (FIXTURES / "ssda903_subset" / "header.csv").read_bytes()
+    )
     found = run_rules("903", "lac2024_25", [("header.csv", header)], local_authority=LA)
     assert found.tables == {"Header": 159}
     # Rule 231 of the 2024-25 set reads a UASC_STATUS column that version 0.1.17 of the library never makes.
