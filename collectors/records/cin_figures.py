@@ -33,6 +33,12 @@ LEFT_TO_TEMPLATE: dict[str, str] = {
         "is counted) was not found in a published source; only the practice timescales were"
     ),
     "cyp.ni64_cpp_ceasing_2_years_plus": "legacy National Indicator (2008-2011): its handbook definition was not consulted",
+    "cyp.ni59_initial_assessments_7_days": (
+        "legacy National Indicator: initial assessments ended in 2013 and the census records none"
+    ),
+    "cyp.ni60_core_assessments_35_days": (
+        "legacy National Indicator: core assessments ended in 2013 and the census records none"
+    ),
     "cyp.ni68_referrals_to_initial_assessment": (
         "legacy National Indicator: initial assessments ended in 2013 and the census records none"
     ),

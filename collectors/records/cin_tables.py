@@ -55,8 +55,8 @@ DATE_COLUMNS = frozenset(
 )
 #: Columns of DfE's yes/no type, which allows true/false in either case and 1/0.
 YES_NO_COLUMNS = frozenset({"ReferralNFA", "ICPCnotRequired"})
-_YES = ("true", "1")
-_NO = ("false", "0")
+#: Each spelling of DfE's yes/no type (``yesnotype``, the catalogue's ``cin_yes_no`` code list) and its meaning.
+YES_NO_CODES: dict[str, bool] = {"true": True, "TRUE": True, "1": True, "false": False, "FALSE": False, "0": False}
 
 
 def _refuse_hostile(data: bytes) -> None:
@@ -120,8 +120,7 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
         if column in DATE_COLUMNS:
             casts.append(pl.col(column).str.to_date("%Y-%m-%d", strict=False))
         elif column in YES_NO_COLUMNS:
-            lower = pl.col(column).str.to_lowercase()
-            casts.append(pl.when(lower.is_in(_YES)).then(True).when(lower.is_in(_NO)).then(False).alias(column))
+            casts.append(pl.col(column).replace_strict(YES_NO_CODES, default=None, return_dtype=pl.Boolean))
         elif column == "NumberOfPreviousCPP":
             casts.append(pl.col(column).cast(pl.Int64, strict=False))
     typed = frame.with_columns(casts) if casts else frame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import pytest
 
 from collectors.records.cin_figures import LEFT_TO_TEMPLATE, assessment_deadline, derive_cin
-from collectors.records.cin_tables import collection_year_of, read_cin_tables
+from collectors.records.cin_tables import YES_NO_CODES, collection_year_of, read_cin_tables
 from collectors.records.ssda903_figures import Derivation
+from indicators.catalogue import load_indicator_files
 from onereturn.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,6 +131,10 @@ def test_reader_reads_the_yes_no_type_in_every_allowed_spelling() -> None:
         True,
         False,
     ]
+
+
+def test_reader_knows_exactly_the_catalogue_yes_no_codes() -> None:
+    assert set(YES_NO_CODES) == set(load_indicator_files().codelists["cin_yes_no"].spec.codes)
 
 
 def test_reader_accepts_a_first_plan_with_zero_previous_plans() -> None:
@@ -307,6 +313,29 @@ def test_figures_without_a_published_rule_are_left_with_the_reason() -> None:
     for indicator in LEFT_TO_TEMPLATE:
         assert out.left_to_template[indicator]
         assert indicator not in out.figures
+
+
+def _mapped(return_id: str) -> set[str]:
+    mapping = tomllib.loads((ROOT / "mappings" / "returns" / f"{return_id}.toml").read_text(encoding="utf-8"))
+    return {field["indicator"] for field in mapping["field"] if "indicator" in field}
+
+
+def test_every_cin_census_field_and_same_count_indicator_is_derived_or_left_with_a_reason() -> None:
+    same_count = re.compile(r"cyp\.(cin_|cpp_|ni59_|ni60_|ni64_|ni68_)")
+    wanted = _mapped("dfe_cin_census") | {
+        i for r in ("county_cyp_core", "nis_children") for i in _mapped(r) if same_count.match(i)
+    }
+    out = derive(
+        child("A", episode("2023-05-01", assessments=(("2023-05-02", "2023-06-01"),), plans=(plan("2023-05-10"),))),
+        previous=(),
+        population=10000,
+    )
+    answered = set(out.figures) | set(out.left_to_template)
+    assert wanted <= answered, wanted - answered
+    assert set(out.figures).isdisjoint(LEFT_TO_TEMPLATE)
+    assert set(out.left_to_template) == set(LEFT_TO_TEMPLATE)
+    catalogue = set(load_indicator_files().indicators)
+    assert answered <= catalogue, answered - catalogue
 
 
 # --- the fake census file ---------------------------------------------------------------------
