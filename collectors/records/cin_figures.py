@@ -17,6 +17,7 @@ import polars as pl
 from collectors.records.ssda903_figures import Derivation, Figure
 from collectors.records.ssda903_tables import CollectionYear
 from mappings.deadlines import ENGLAND
+from onereturn.errors import InvalidInput
 
 #: "The maximum timeframe for the assessment to conclude ... should be no longer than 45 working
 #: days from the point of referral" (Working Together to Safeguard Children).
@@ -207,6 +208,9 @@ def derive_cin(
     ``previous_year`` is the census of the year before, whose referrals the 12-month re-referral
     window can reach back into; without it the re-referral figures are left to the template.
     """
+    missing = sorted({"CINdetails", "Assessments", "ChildProtectionPlans"} - set(tables))
+    if missing:
+        raise InvalidInput(f"the CIN census tables {', '.join(missing)} are needed")
     out = Derivation(CollectionYear(year_ending))
     details = _with_episode_start(tables["CINdetails"], tables["CINdetails"])
     _episode_figures(out, details, population_0_17)

@@ -11,6 +11,7 @@ position in the table), so a figure can name the records behind it.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 
 import polars as pl
 
@@ -69,6 +70,10 @@ def _refuse_hostile(data: bytes) -> None:
         raise InvalidInput("the CIN census file declares a DOCTYPE or ENTITY, which the census never has")
 
 
+def _refuse_declaration(*_: object) -> None:
+    raise InvalidInput("the CIN census file declares a DOCTYPE or ENTITY, which the census never has")
+
+
 def _depth(element: ET.Element, level: int = 0) -> int:
     if level > MAX_DEPTH:
         return level
@@ -94,9 +99,15 @@ def _children_of(parent: ET.Element, name: str) -> list[ET.Element]:
 def parse_cin_xml(data: bytes) -> ET.Element:
     """Parse a CIN census file, refusing DOCTYPEs, entities, oversized and over-deep documents."""
     _refuse_hostile(data)
+    # The byte check above cannot see a declaration in another encoding (UTF-16), so a first pass
+    # of the bare parser stops at any document type or entity declaration before anything expands.
+    scan = expat.ParserCreate()
+    scan.StartDoctypeDeclHandler = _refuse_declaration
+    scan.EntityDeclHandler = _refuse_declaration
     try:
+        scan.Parse(data, True)
         root = ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, expat.ExpatError) as exc:
         raise InvalidInput(f"the CIN census file is not well-formed XML: {exc}") from exc
     if _depth(root) > MAX_DEPTH:
         raise InvalidInput(f"the CIN census file nests elements deeper than {MAX_DEPTH} levels")

@@ -147,6 +147,7 @@ def test_reader_accepts_a_first_plan_with_zero_previous_plans() -> None:
     [
         b'<?xml version="1.0"?><!DOCTYPE Message [<!ENTITY a "aaaa">]><Message>&a;</Message>',
         b'<!DOCTYPE Message SYSTEM "file:///etc/passwd"><Message/>',
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE M [<!ENTITY a "a">]><Message>&a;</Message>'.encode("utf-16"),
         b"<Message>" + b"<a>" * 20 + b"</a>" * 20 + b"</Message>",
         b"<Message><Children>",
         b"<NotACensus/>",
