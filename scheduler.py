@@ -607,7 +607,7 @@ def shut_down(scheduler: Any, wait: float) -> None:
     _stopping.clear()
 
 
-def stop_embedded(scheduler: Any | None, wait: float = 20.0) -> None:
+def stop_embedded(scheduler: Any | None, wait: float) -> None:
     """Stop an embedded scheduler, its running jobs given ``wait`` seconds to end, and release its lock."""
     if scheduler is not None:
         shut_down(scheduler, wait)

@@ -41,7 +41,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def busy(request: Request, exc: Exception) -> JSONResponse:
         if will_retry(request, exc):
             request.scope[RETRY] = True
-            log.warning("a read lost its database connection; made again on a fresh one")
         kind, message = database_fault(exc)
         body = error_body(503, message, [{"type": kind, "loc": [], "msg": message, "input": None}])
         return JSONResponse(body, status_code=503, headers={"Retry-After": retry})

@@ -78,7 +78,7 @@ def create_app(
             pool = getattr(app.state, "upload_pool", None)
             if pool is not None:
                 app.state.upload_pool = None
-                await anyio.to_thread.run_sync(pool.close, settings.stop_seconds)
+                await anyio.to_thread.run_sync(pool.close)
             if freeze_heap:
                 from onereturn.memory import thaw_startup_heap
 

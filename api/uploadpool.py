@@ -249,8 +249,10 @@ class UploadPool:
                 self._executor, self._ready = self._start()
         broken.shutdown(wait=False, cancel_futures=True)
 
-    def close(self, timeout: float = 20.0) -> None:
-        """Stop the processes once the uploads in hand are done, or stop them as they are after ``timeout`` seconds."""
+    def close(self) -> None:
+        """Stop the processes once the uploads in hand are done, or stop them as they are once the stop's time
+        (``stop_seconds``) has passed."""
+        timeout = self._settings.stop_seconds
         with self._lock:
             self._closed = True
             executors = [self._executor, *([self._pending] if self._pending is not None else [])]

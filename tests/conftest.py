@@ -254,3 +254,13 @@ def store_client(store: Engine, store_settings: Settings) -> Iterator[TestClient
     app = create_app(store_settings, engine=store)
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def jobs_on(store: Engine) -> Iterator[Engine]:
+    """A private database the scheduler's jobs run against, as the scheduler's own engine."""
+    import scheduler
+
+    scheduler._state["engine"] = store
+    yield store
+    scheduler._state.clear()

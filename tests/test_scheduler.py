@@ -33,13 +33,6 @@ OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 
 
-@pytest.fixture
-def jobs_on(store: Engine) -> Iterator[Engine]:
-    scheduler._state["engine"] = store
-    yield store
-    scheduler._state.clear()
-
-
 def upload(engine: Engine, settings: Settings, agency: str, *rows: str) -> None:
     outcome = submit(
         engine, settings, agency_code=agency, filename="f.csv", data=(HEADER + "\n".join(rows) + "\n").encode()

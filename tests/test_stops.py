@@ -106,13 +106,6 @@ def test_a_stop_waits_for_a_job_only_as_long_as_it_is_told(store: Engine, tmp_pa
         release.set()
 
 
-@pytest.fixture
-def jobs_on(store: Engine) -> Any:
-    scheduler._state["engine"] = store
-    yield store
-    scheduler._state.clear()
-
-
 def _onereturn(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("onereturn")), *args]
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from api.main import create_app
@@ -156,3 +159,66 @@ def test_serve_says_when_postgresql_allows_fewer_connections_than_the_workers_ca
     assert warning is not None
     assert f"{allowed} connections" in warning
     assert "503" in warning
+
+
+def _lost() -> OperationalError:
+    """The error of a connection the server ended mid-query, as SQLAlchemy raises it from psycopg."""
+    return OperationalError("SELECT 1", None, psycopg.OperationalError("server closed the connection unexpectedly"))
+
+
+def test_a_read_that_lost_its_connection_is_made_again_once(
+    store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mappings import service
+
+    real, calls = service.get_return, []
+
+    def once_lost(session: Session, return_id: str) -> Any:
+        calls.append(return_id)
+        if len(calls) == 1:
+            raise _lost()
+        return real(session, return_id)
+
+    monkeypatch.setattr(service, "get_return", once_lost)
+    answer = store_client.get("/api/returns/dfe_ssda903")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == "dfe_ssda903"
+    assert calls == ["dfe_ssda903", "dfe_ssda903"]
+
+
+def test_a_read_that_lost_its_connection_twice_is_503_with_retry_after(
+    store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mappings import service
+
+    calls: list[str] = []
+
+    def always_lost(_session: Session, return_id: str) -> Any:
+        calls.append(return_id)
+        raise _lost()
+
+    monkeypatch.setattr(service, "get_return", always_lost)
+    answer = store_client.get("/api/returns/dfe_ssda903")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"]
+    assert answer.json()["errors"][0]["type"] == "connection_lost"
+    assert len(calls) == 2
+
+
+def test_a_write_that_lost_its_connection_is_503_and_not_made_again(
+    store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mappings import registry
+
+    calls: list[str] = []
+
+    def lost(_session: Session, body: Any, **_kwargs: Any) -> Any:
+        calls.append(body.code)
+        raise _lost()
+
+    monkeypatch.setattr(registry, "create_agency", lost)
+    kent = {"code": "kent_cyp", "name": "Kent CYP", "body_type": "local_authority", "orgs": ["E10000016"]}
+    answer = store_client.post("/api/agencies", headers={"X-API-Key": "demo-officer-5e0b9c2a4f"}, json=kent)
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"]
+    assert calls == ["kent_cyp"]
