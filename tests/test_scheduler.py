@@ -469,7 +469,12 @@ def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine,
         assert stuck == []
         with store.connect() as conn:
             locks = conn.execute(
-                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"),
+                # Advisory locks are per database, but pg_locks lists the whole server's: another test's
+                # scheduler on another database holds the same key.
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
                 {"k": scheduler.LOCK_KEY & 0xFFFFFFFF},
             ).scalar_one()
         assert locks == 1, "the leader lock is still held"
