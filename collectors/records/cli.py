@@ -69,6 +69,35 @@ def synthetic_command(
     typer.echo(f"{children} made-up children (illustrative, no real child). Check them: {hint}")
 
 
+@records_app.command("purge")
+def purge_command() -> None:
+    """Delete record-level raw files and child-level rows past ONERETURN_RECORDS_RETENTION_DAYS; figures and counts stay."""
+    from cli.shared import ready_engine
+    from collectors.records.retention import purge
+    from onereturn.settings import get_settings
+
+    settings = get_settings()
+    done = purge(ready_engine(), settings)
+    Console(stderr=True).print(
+        f"Purged {done.submissions} record-level upload(s) older than {settings.records_retention_days} days: "
+        f"{done.files} raw file(s) and {done.rows:,} child-level row(s) deleted; derived figures and counts kept.",
+        markup=False,
+        highlight=False,
+    )
+
+
+@records_app.command("resume")
+def resume_command() -> None:
+    """Take up record-level uploads whose worker stopped (their lease ran out) and run them on."""
+    from cli.shared import ready_engine
+    from collectors.records.service import resume_records
+    from onereturn.settings import get_settings
+
+    ids = resume_records(ready_engine(), get_settings())
+    Console(stderr=True).print(f"Resumed {len(ids)} record-level upload(s){': ' if ids else ''}"
+                               f"{', '.join(map(str, ids))}", markup=False, highlight=False)  # fmt: skip
+
+
 def print_findings(result: Findings, console: Console) -> None:
     """The findings as a team reads them: every place a rule fails, then the rules that did not run to their end."""
     if result.findings:

@@ -122,3 +122,61 @@ def test_a_repeat_is_answered_as_the_earlier_upload(store_client: TestClient) ->
     again = upload(store_client, list(reversed(TABLES_903)))
     assert again.status_code == 200
     assert (again.json()["id"], again.json()["duplicate"]) == (first, True)
+
+
+PASSING = sorted((FIXTURES / "ssda903_passing").glob("*.csv"))
+
+
+def stored(engine: Engine, sid: int) -> dict[str, tuple[float | None, float | None, float | None]]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Observation).where(col(Observation.submission_id) == sid, col(Observation.is_current))
+        ).all()
+    return {o.indicator_id: (o.value, o.numerator, o.denominator) for o in rows}
+
+
+def test_passing_tables_store_the_figures_dfes_method_gives_with_lineage(
+    store: Engine, store_client: TestClient, store_settings: Any
+) -> None:
+    from collectors.records.ssda903_figures import derive_ssda903
+    from collectors.records.ssda903_tables import read_csv_tables
+    from collectors.store import build_context
+
+    answer = upload(store_client, PASSING)
+    assert answer.status_code == 202, answer.text
+    sid = answer.json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    assert (report["status"], report["stage"]) == ("accepted", "stored"), report["message"]
+    derived = derive_ssda903(read_csv_tables(PASSING[0].parent), year_ending=2025)
+    with Session(store) as session:
+        theirs = build_context(session, "notts_cyp").agency_indicators
+    expected = {i: (f.value, f.numerator, f.denominator) for i, f in derived.figures.items() if i in theirs}
+    assert expected
+    assert stored(store, sid) == expected
+    assert expected["cyp.lac_count"][0] == 2.0
+    left = {p["value"] for p in report["problems"] if p["rule"] == "records_left_to_template"}
+    assert "cyp.lac_rate_per_10k" in left
+    with Session(store) as session:
+        lineage = session.exec(select(RecordLineage).where(col(RecordLineage.submission_id) == sid)).all()
+        children = session.exec(select(RecordChild).where(col(RecordChild.submission_id) == sid)).all()
+    behind = {(r.child, r.record_row) for r in lineage if r.indicator_id == "cyp.lac_count" and r.counted}
+    assert len(behind) == 2
+    assert {r.child for r in lineage} <= {c.pseudonym for c in children}
+    assert_no_child_in_clear(store, store_settings.data_dir, child_ids(PASSING))
+
+
+def test_a_figure_also_keyed_in_a_template_is_kept_and_named(store: Engine, store_client: TestClient) -> None:
+    keyed = (
+        "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+        "cyp.lac_count,E10000024,2025-03-31,,99,,,final,keyed by hand\n"
+    )
+    files = {"file": ("keyed.csv", keyed.encode(), "text/csv")}
+    first = store_client.post("/api/submissions", headers=NOTTS, files=files)
+    assert first.status_code == 201, first.text
+    sid = upload(store_client, PASSING).json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    conflicts = [p for p in report["problems"] if p["rule"] == "records_keyed_conflict"]
+    assert [p["value"] for p in conflicts] == ["cyp.lac_count"]
+    assert "the keyed figure is kept" in conflicts[0]["message"]
+    assert "cyp.lac_count" not in stored(store, sid)
+    assert stored(store, first.json()["id"])["cyp.lac_count"][0] == 99.0
