@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -33,10 +33,11 @@ from api.web.shared import (
     VisitorDep,
     allowed,
     check_csrf,
-    collecting_now,
+    due_next,
 )
 from collectors import service as collect
 from mappings import service as mappings
+from onereturn import clock
 from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -55,9 +56,10 @@ def _return_titles(session: SessionDep) -> dict[str, str]:
 
 @router.get("/agency")
 def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
-    """What the agency owes: every deadline across its returns, with the figures still owed."""
+    """What the agency owes: each return's next deadline, the overdue ones, every deadline, with the figures owed."""
     allowed(visitor, CALENDAR)
-    today = datetime.now(UTC).date()
+    now = clock.now()
+    today = now.date()
     listing = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal,
         start=today - timedelta(days=365), end=today + timedelta(days=400),
@@ -71,7 +73,7 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     ]
     overdue = [r for r in rows if r["status"] == "overdue"]
     upcoming = [r for r in rows if r["status"] != "overdue"]
-    nxt = collecting_now(rows, today)
+    nxt = due_next(rows, now)
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
     return page(
         request, "agency/owed.html", visitor, title="What you owe", due_now=list(nxt.values()), overdue=overdue,

@@ -200,10 +200,17 @@ def test_agency_fixes_two_mistakes_and_the_officer_sees_it(
     agency = Visit(browser, server, javascript=False)
     agency.sign_in(AGENCY)
     assert agency.page.url.endswith("/agency")
-    row = agency.page.locator("#due-now tr[data-return='county_cyp_core']")
-    period = row.get_attribute("data-period")
+    # The period the officer's dashboard is collecting now: its deadline is either still to come (due next) or
+    # passed with figures owed (overdue).
+    officer.go("/officer")
+    period = officer.page.locator("#completeness tr[data-return='county_cyp_core']").get_attribute("data-period")
     assert period
     before = _share(officer, "county_cyp_core", period)
+    row = agency.page.locator(
+        f"#due-now tr[data-return='county_cyp_core'][data-period='{period}'], "
+        f"#overdue tr[data-return='county_cyp_core'][data-period='{period}']"
+    )
+    assert row.count() == 1
 
     with agency.page.expect_download() as download:
         row.get_by_role("link", name=re.compile("Download template")).click()
