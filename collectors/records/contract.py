@@ -81,6 +81,8 @@ class Finding:
     child: str | None
     row: int | None
     fields: tuple[str, ...]
+    #: error, or query where DfE's library marks the rule a query (the CIN rules do; the 903 rules do not).
+    severity: str = "error"
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,15 @@ def _findings(answer: dict[str, Any]) -> Findings:
         tables=dict(answer["tables"]),
         tables_missing=tuple(answer["tables_missing"]),
         findings=tuple(
-            Finding(f["rule"], f["message"] or "", f["table"], f["child"], f["row"], tuple(f["fields"]))
+            Finding(
+                f["rule"],
+                f["message"] or "",
+                f["table"],
+                f["child"],
+                f["row"],
+                tuple(f["fields"]),
+                f.get("severity", "error"),
+            )
             for f in answer["findings"]
         ),
         rules_raised=notes("rules_raised"),
