@@ -14,7 +14,11 @@ inside a fresh process once the service is imported, as in an upload worker; and
 files through its own entry points, in a fresh process of the validators' environment, from its start (the
 service's rules process starts the same way, so both pay one interpreter start and the library's import). The ratio of
 the two is the overhead the service adds (target 1.3x or less); each is the best of ``--repeat`` runs, taken in
-alternating order. Peak memory is the peak resident set (``ru_maxrss``) of the service's process and, apart, of
+alternating order. Then each set is uploaded once to a running service (``onereturn serve`` on a fresh SQLite
+store with the demo's keys, as the council whose org is the files' council): the time to the 202 answer (target
+under 1 s) and to the submission's final stage (received, read, DfE's rules, derived, stored), and the peak of
+every process of the server meanwhile (its upload workers and DfE's rules' process included). Only once: the same
+files sent again are answered as the earlier upload. Peak memory is the peak resident set (``ru_maxrss``) of the path's process and, apart, of
 DfE's rules' process (target under 1 GiB each). No timing here is asserted anywhere: the figures are measured
 and printed, and ``--write`` puts them into ``docs/records-benchmark.md``.
 """
@@ -26,9 +30,11 @@ import json
 import os
 import platform
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,6 +123,75 @@ def _library_run(kind: str, files: list[Path], year: str, la: str) -> Run:
     return Run(seconds, answer["findings"], answer["peak"])
 
 
+@dataclass
+class Upload:
+    """One record-level upload through the running service: to 202, to its final stage, and peak memory."""
+
+    to_202: float
+    to_final: float
+    stage: str
+    figures: int
+    peak: int
+
+
+#: The demo key of the council whose org is the synthetic files' council (E10000024).
+COUNCIL_KEY = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+FINAL_STAGES = ("stored", "rejected", "failed")
+
+
+def _processes_of(root: int) -> list[int]:
+    """A process and every process it started, from any of its threads, recursively."""
+    found = [root]
+    for pid in found:
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                found.extend(int(c) for c in children.read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def _upload(server: Any, files: list[Path], year: str) -> Upload:
+    """POST the files to /api/submissions as the council, then follow the submission until it ends."""
+    from benchmarks.memory import _reset_peak, _status
+
+    processes = _processes_of(server.proc.pid)
+    for pid in processes:
+        _reset_peak(pid)
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        # Every process of the server, the upload workers and DfE's rules' process included, sampled as it runs.
+        while True:
+            for pid in _processes_of(server.proc.pid):
+                peaks[pid] = max(peaks.get(pid, 0), _status(pid, "VmHWM"))
+            if done.wait(0.05):
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    body = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in files]
+    try:
+        started = time.perf_counter()
+        answer = server.client.post("/api/submissions", headers=COUNCIL_KEY, data={"collection_year": year}, files=body)
+        to_202 = time.perf_counter() - started
+        if answer.status_code != 202:
+            raise SystemExit(f"the upload was answered {answer.status_code}, not 202: {answer.text[:500]}")
+        sid = answer.json()["id"]
+        while True:
+            seen = server.client.get(f"/api/submissions/{sid}", headers=COUNCIL_KEY).json()
+            if seen["stage"] in FINAL_STAGES:
+                break
+            time.sleep(0.05)
+        to_final = time.perf_counter() - started
+    finally:
+        done.set()
+        sampler.join()
+    peak = max(peaks.values(), default=0)
+    return Upload(to_202, to_final, seen["stage"], int(seen.get("rows_accepted") or 0), peak)
+
+
 def one(kind: str, files: list[Path], year: str, la: str) -> dict[str, Any]:
     """The service's path over one return's files: gather, read, DfE's rules, derive; time by stage."""
     from collectors.records.cin_figures import derive_cin
@@ -159,12 +234,13 @@ def one(kind: str, files: list[Path], year: str, la: str) -> dict[str, Any]:
 
 @dataclass
 class Measured:
-    """The best service run and the best library run over one set of files."""
+    """The best service run and the best library run over one set of files, and its upload through the service."""
 
     name: str
     size: str
     service: Run
     library: Run
+    upload: Upload | None = None
 
     @property
     def ratio(self) -> float:
@@ -199,24 +275,33 @@ def _rows_of(path: Path) -> int:
         return max(0, sum(1 for _ in handle) - 1)
 
 
-def _table(results: list[Measured], national: tuple[int, float, float] | None) -> list[str]:
+def _table(results: list[Measured], national: tuple[int, float, float, float | None] | None) -> list[str]:
     head = (
-        "| set | size | service s | library alone s | ratio | read / rules / derive s | "
-        "service peak MiB | rules peak MiB | library peak MiB |"
+        "| set | size | path s | library alone s | ratio | read / rules / derive s | via upload s | "
+        "upload ratio | to 202 s | path peak MiB | rules peak MiB | server peak MiB | library peak MiB |"
     )
-    lines = [head, "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    lines = [head, "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for m in results:
         stages = m.service.stages or {}
         split = " / ".join(f"{stages.get(k, 0.0):.2f}" for k in ("read", "rules", "derive"))
+        up = m.upload
+        via = (
+            f"{up.to_final:.2f} | {up.to_final / m.library.seconds:.2f} | {up.to_202:.3f}"
+            if up is not None
+            else "not run | | "
+        )
+        server_peak = f"{up.peak / MIB:.0f}" if up is not None else ""
         lines.append(
             f"| {m.name} | {m.size} | {m.service.seconds:.2f} | {m.library.seconds:.2f} | {m.ratio:.2f} | {split} | "
-            f"{m.service.peak / MIB:.0f} | {m.service.rules_peak / MIB:.0f} | {m.library.peak / MIB:.0f} |"
+            f"{via} | {m.service.peak / MIB:.0f} | {m.service.rules_peak / MIB:.0f} | {server_peak} | "
+            f"{m.library.peak / MIB:.0f} |"
         )
     if national is not None:
-        sample, service_total, library_total = national
+        sample, service_total, library_total, upload_total = national
+        via = f"{upload_total:.0f} | {upload_total / library_total:.2f} |" if upload_total is not None else "| |"
         lines.append(
-            f"| national (150 councils, EXTRAPOLATED from {sample} sets: mean x 150) | 150 x county | "
-            f"{service_total:.0f} | {library_total:.0f} | {service_total / library_total:.2f} | | | | |"
+            f"| national: 150 councils, EXTRAPOLATED from {sample} set(s) (mean x 150) | 150 x county | "
+            f"{service_total:.0f} | {library_total:.0f} | {service_total / library_total:.2f} | | {via} | | | | |"
         )
     return lines
 
@@ -235,6 +320,13 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores visible, {memory} RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def main(argv: list[str]) -> None:
     """Run the records benchmark and print its table (``--write`` also updates docs/records-benchmark.md)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks records", description=__doc__)
@@ -243,48 +335,74 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--national-sample", type=int, default=3, help="county sets run for the national round")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is kept")
     parser.add_argument("--year", default="2024-25")
+    parser.add_argument("--no-upload", action="store_true", help="skip the uploads through a running service")
     parser.add_argument("--write", action="store_true", help="write the table into docs/records-benchmark.md")
     args = parser.parse_args(argv)
     from collectors.records.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
 
     results: list[Measured] = []
+    sample: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="onereturn-bench-records-") as tmp:
         root = Path(tmp)
-        county = synthetic_903(1, args.county_children, args.year, root / "county")
-        episodes = _rows_of(root / "county" / "episodes.csv")
-        size = f"{args.county_children:,} children, {episodes:,} episodes"
-        results.append(_measure("SSDA903 county", size, "903", county, args.year, SYNTHETIC_LA, args.repeat))
-        print(*_table(results, None)[-1:], sep="\n", flush=True)
-        sample: list[Measured] = []
-        for seed in range(2, 2 + args.national_sample):
-            files = synthetic_903(seed, args.county_children, args.year, root / f"council-{seed}")
-            sample.append(
-                _measure(f"national sample {seed - 1}", size, "903", files, args.year, SYNTHETIC_LA, args.repeat)
-            )
-            print(f"national sample {seed - 1}: service {sample[-1].service.seconds:.2f} s, "
-                  f"library alone {sample[-1].library.seconds:.2f} s", flush=True)  # fmt: skip
-        national = None
-        if sample:
-            service_mean = sum(m.service.seconds for m in sample) / len(sample)
-            library_mean = sum(m.library.seconds for m in sample) / len(sample)
-            national = (len(sample), service_mean * COUNCILS, library_mean * COUNCILS)
-        census = synthetic_cin(1, args.cin_children, args.year, root / "cin")
-        results.append(
-            _measure("CIN census county", f"{args.cin_children:,} children", "cin", [census], args.year,
-                     SYNTHETIC_LA, args.repeat)
-        )  # fmt: skip
-    lines = _table(results, national)
-    verdicts = []
-    for m in results:
-        verdicts.append(
-            f"{m.name}: ratio {m.ratio:.2f} ({'within' if m.ratio <= TARGET_RATIO else 'OVER'} the "
-            f"{TARGET_RATIO}x target); peak {max(m.service.peak, m.service.rules_peak) / MIB:.0f} MiB "
-            f"({'under' if max(m.service.peak, m.service.rules_peak) < GIB else 'OVER'} 1 GiB)"
+        server = None
+        if not args.no_upload:
+            from benchmarks.memory import Server
+
+            (root / "server").mkdir()
+            server = Server(root / "server", _free_port(), 256 * MIB)
+        try:
+            county = synthetic_903(1, args.county_children, args.year, root / "county")
+            size = f"{args.county_children:,} children, {_rows_of(root / 'county' / 'episodes.csv'):,} episodes"
+            results.append(_measure("SSDA903 county", size, "903", county, args.year, SYNTHETIC_LA, args.repeat))
+            if server is not None:
+                results[-1].upload = _upload(server, county, args.year)
+            print(_table(results, None)[-1], flush=True)
+            for seed in range(2, 2 + args.national_sample):
+                files = synthetic_903(seed, args.county_children, args.year, root / f"council-{seed}")
+                name = f"national sample {seed - 1}"
+                sample.append(_measure(name, size, "903", files, args.year, SYNTHETIC_LA, args.repeat))
+                if server is not None:
+                    sample[-1].upload = _upload(server, files, args.year)
+                print(_table(sample, None)[-1], flush=True)
+            census = synthetic_cin(1, args.cin_children, args.year, root / "cin")
+            results.append(
+                _measure("CIN census county", f"{args.cin_children:,} children", "cin", [census], args.year,
+                         SYNTHETIC_LA, args.repeat)
+            )  # fmt: skip
+            if server is not None:
+                results[-1].upload = _upload(server, [census], args.year)
+        finally:
+            if server is not None:
+                server.stop()
+    national = None
+    if sample:
+
+        def mean(values: list[float]) -> float:
+            return sum(values) / len(values)
+
+        uploads = [m.upload.to_final for m in sample if m.upload is not None]
+        national = (
+            len(sample),
+            mean([m.service.seconds for m in sample]) * COUNCILS,
+            mean([m.library.seconds for m in sample]) * COUNCILS,
+            mean(uploads) * COUNCILS if uploads else None,
         )
-    verdicts.append(
-        "Upload to 202: not measured here; the record-level upload route (POST /api/submissions with the "
-        "903 or CIN files) is not in this build."
-    )
+    lines = _table(results + sample, national)
+    verdicts = []
+    for m in results + sample:
+        peak = max(m.service.peak, m.service.rules_peak, m.upload.peak if m.upload else 0)
+        verdict = (
+            f"{m.name}: ratio {m.ratio:.2f} ({'within' if m.ratio <= TARGET_RATIO else 'OVER'} the "
+            f"{TARGET_RATIO}x target); peak {peak / MIB:.0f} MiB ({'under' if peak < GIB else 'OVER'} 1 GiB)"
+        )
+        if m.upload is not None:
+            up_ratio = m.upload.to_final / m.library.seconds
+            verdict += (
+                f"; through the service's upload: stage {m.upload.stage}, {m.upload.figures} figure(s) stored, "
+                f"{up_ratio:.2f}x the library alone ({'within' if up_ratio <= TARGET_RATIO else 'OVER'} the target), "
+                f"202 in {m.upload.to_202:.3f} s ({'under' if m.upload.to_202 < 1 else 'OVER'} 1 s)"
+            )
+        verdicts.append(verdict)
     print("\n".join(lines))
     print("\n".join(verdicts))
     if args.write:
@@ -295,7 +413,9 @@ def _write(lines: list[str], verdicts: list[str], args: argparse.Namespace) -> N
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = (
         f"./run bench records --county-children {args.county_children} --cin-children {args.cin_children} "
-        f"--national-sample {args.national_sample} --repeat {args.repeat} --year {args.year} --write"
+        f"--national-sample {args.national_sample} --repeat {args.repeat} --year {args.year}"
+        + (" --no-upload" if args.no_upload else "")
+        + " --write"
     )
     text = "\n".join(
         [

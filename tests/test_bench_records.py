@@ -1,5 +1,6 @@
 """`bench records` in small: the service's path and DfE's library alone run on the same synthetic files, the table
-has the county, national (said to be extrapolated) and CIN rows, and --write puts it in the document."""
+has the county, national (said to be extrapolated) and CIN rows, each set is uploaded to a running service, and
+--write puts the table in the document."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def test_bench_records_prints_and_writes_the_table(
     out = capsys.readouterr().out
     assert "| SSDA903 county | 40 children," in out
     assert "| CIN census county | 40 children |" in out
-    assert "EXTRAPOLATED from 1 sets: mean x 150" in out
-    assert "Upload to 202: not measured here" in out
+    assert "EXTRAPOLATED from 1 set(s) (mean x 150)" in out
+    # Each set went through a running service's upload too, to its last stage.
+    assert out.count("through the service's upload: stage stored") == 3
+    assert "| national sample 1 |" in out
     written = doc.read_text()
     assert "- Date: " in written
     assert "- Machine: " in written
