@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import anyio.from_thread
 import polars as pl
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.capacity import UploadSlot
@@ -140,6 +140,7 @@ def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: Uplo
             session=session,
             principal=visitor.principal,
             _slot=None,  # the page route holds the upload slot itself
+            background=BackgroundTasks(),  # a template upload is stored before the answer; nothing runs after it
             file=file,
             mode=mode,  # type: ignore[arg-type]
         )
