@@ -17,6 +17,7 @@ from mappings.catalogue import Catalogue
 from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 from tests.api.test_exports_api import DFE, NOTTS, OFFICER, OHID, upload
+from tests.signoffs import sign_off_everything
 
 FLOW = "DF_DFE_SSDA903"
 FY = {"startPeriod": "2024-04", "endPeriod": "2025-03"}
@@ -36,6 +37,7 @@ def _notts(store: Engine, settings: Settings, count: int = 1100) -> None:
         f"cyp.lac_count,E10000024,2025-03-31,,{count},,,,",
         "cyp.lac_3plus_placements_n,E10000024,2025-03-31,,43,,,,",
     )
+    sign_off_everything(store)
 
 
 @pytest.mark.parametrize("path", ["/sdmx/dataflow", f"/sdmx/data/{FLOW}", "/sdmx/codelist/all/all/latest"])
@@ -233,6 +235,7 @@ def test_only_released_cells_never_raw_figures(
     store: Engine, store_settings: Settings, store_client: TestClient
 ) -> None:
     upload(store, store_settings, "lewisham_drugs", "drugs.new_presentations,PRV-LEW-01,2024-06,,3,,,,")
+    sign_off_everything(store)
     response = store_client.get(
         "/sdmx/data/DF_NDTMS_ADULT_MONTHLY/NEW_PRESENTATIONS..",
         params={"startPeriod": "2024-06", "endPeriod": "2024-06"},
