@@ -10,6 +10,7 @@ import json
 import zipfile
 from datetime import UTC, datetime
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -28,7 +29,7 @@ LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
 CELL = "EPI.CLA_31MAR|E10000024|"
 
 
-def _sign(client: TestClient, headers: dict[str, str] = NOTTS, path: str = SIGNOFF) -> object:
+def _sign(client: TestClient, headers: dict[str, str] = NOTTS, path: str = SIGNOFF) -> httpx.Response:
     return client.post(f"{path}/sign-off", headers=headers, json={"declaration": DEFAULT_DECLARATION})
 
 
