@@ -30,7 +30,8 @@ CELL = "EPI.CLA_31MAR|E10000024|"
 
 
 def _sign(client: TestClient, headers: dict[str, str] = NOTTS, path: str = SIGNOFF) -> httpx.Response:
-    return client.post(f"{path}/sign-off", headers=headers, json={"declaration": DEFAULT_DECLARATION})
+    answer: httpx.Response = client.post(f"{path}/sign-off", headers=headers, json={"declaration": DEFAULT_DECLARATION})
+    return answer
 
 
 def _cell(content: bytes | str, org: str = "E10000024") -> dict[str, str]:
