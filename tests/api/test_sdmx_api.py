@@ -248,3 +248,23 @@ def test_only_released_cells_never_raw_figures(
     exported = store_client.get("/api/returns/ndtms_adult_monthly/2024-06.sdmx.csv", headers=OHID).text
     assert row["STRUCTURE_ID"] in exported
     assert ",".join(row.values()) in exported
+
+
+def test_data_without_a_period_serves_the_periods_with_figures_or_names_them(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    with_csv = {**DFE, "Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}
+    # Nothing stored yet: the answer says so rather than only "not found".
+    empty = store_client.get(f"/sdmx/data/{FLOW}", headers=with_csv)
+    assert empty.status_code == 404
+    assert "no period of DF_DFE_SSDA903 has figures yet" in empty.json()["error"]
+    _notts(store, store_settings)
+    # No build has been made: the period the figures reach is built as a window's would be.
+    served = store_client.get(f"/sdmx/data/{FLOW}", headers=with_csv)
+    assert served.status_code == 200, served.text
+    rows = list(csv.DictReader(io.StringIO(served.text)))
+    assert {r["TIME_PERIOD"] for r in rows} == {"2024-04-01/P1Y"}
+    assert "1100" in {r["OBS_VALUE"] for r in rows}
+    unmatched = store_client.get(f"/sdmx/data/{FLOW}/NO_SUCH_FIELD..", headers=with_csv)
+    assert unmatched.status_code == 404
+    assert "periods with figures: FY2024-25" in unmatched.json()["error"]
