@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from cli.admin import agencies_app, audit_command, keys_app
+from cli.admin import agencies_app, audit_command, keys_app, signoffs_app
 from cli.admin import record as record_cli
 from cli.shared import err, out, ready_engine
 from collectors.records.cli import add_records_commands
@@ -34,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(keys_app, name="keys")
+app.add_typer(signoffs_app, name="signoffs")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
 add_records_commands(app)
