@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect
@@ -148,13 +149,19 @@ def test_passing_tables_store_the_figures_dfes_method_gives_with_lineage(
     sid = answer.json()["id"]
     report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
     assert (report["status"], report["stage"]) == ("accepted", "stored"), report["message"]
-    derived = derive_ssda903(read_csv_tables(PASSING[0].parent), year_ending=2025)
+    # The distance from home to placement is DfE's library's, worked out from the postcodes.
+    distances = run_rules("903", "lac2024_25", [(p.name, p) for p in PASSING], local_authority=NOTTS_LA)
+    tables = read_csv_tables(PASSING[0].parent)
+    miles = [None if d is None else str(d) for d in distances.episode_distances]
+    tables["Episodes"] = tables["Episodes"].with_columns(pl.Series("PL_DISTANCE", miles, dtype=pl.String))
+    derived = derive_ssda903(tables, year_ending=2025)
     with Session(store) as session:
         theirs = build_context(session, "notts_cyp").agency_indicators
     expected = {i: (f.value, f.numerator, f.denominator) for i, f in derived.figures.items() if i in theirs}
     assert expected
     assert stored(store, sid) == expected
     assert expected["cyp.lac_count"][0] == 2.0
+    assert expected["cyp.lac_placed_20_miles_n"][0] == 0.0
     left = {p["value"] for p in report["problems"] if p["rule"] == "records_left_to_template"}
     assert "cyp.lac_rate_per_10k" in left
     with Session(store) as session:
@@ -164,6 +171,8 @@ def test_passing_tables_store_the_figures_dfes_method_gives_with_lineage(
     assert len(behind) == 2
     assert {r.child for r in lineage} <= {c.pseudonym for c in children}
     assert_no_child_in_clear(store, store_settings.data_dir, child_ids(PASSING))
+    # Postcodes are turned into the distance and then dropped.
+    assert not [t for t in every_text(store) if "NG17 4NX" in t or "NG15 0A" in t]
 
 
 def test_a_figure_also_keyed_in_a_template_is_kept_and_named(store: Engine, store_client: TestClient) -> None:
