@@ -309,6 +309,8 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         _end(engine, submission, outcome, status="rejected", stage="rejected", message=message, rows_read=read.rows)
         return
     _stage(engine, submission.id, "deriving")
+    if read.library == "903":
+        read.tables["Episodes"] = _distances_for(read.tables["Episodes"], findings.episode_distances)
     year_ending = int(read.ruleset[3:7]) + 1
     population = _population(engine, org, year_ending)
     try:
@@ -321,6 +323,16 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         _reject(engine, submission, outcome, exc.message)
         return
     _store(engine, submission, outcome, derived, org, keys, rows_read=read.rows)
+
+
+def _distances_for(episodes: pl.DataFrame, distances: tuple[float | None, ...]) -> pl.DataFrame:
+    """Episodes with each placement's distance from home (the file's own, else DfE's from the postcodes),
+    and the postcodes dropped: nothing after this reads them."""
+    if "PL_DISTANCE" not in episodes.columns and len(distances) == episodes.height:
+        text = [None if d is None else repr(d) for d in distances]
+        episodes = episodes.with_columns(pl.Series("PL_DISTANCE", text, dtype=pl.String))
+    # Blanked rather than removed: the table keeps the specification's columns.
+    return episodes.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in ("HOME_POST", "PL_POST"))
 
 
 def _local_authority(engine: Engine, agency_code: str) -> str:

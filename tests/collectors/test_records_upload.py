@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect
 from sqlmodel import Session, col, select
@@ -147,13 +149,19 @@ def test_passing_tables_store_the_figures_dfes_method_gives_with_lineage(
     sid = answer.json()["id"]
     report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
     assert (report["status"], report["stage"]) == ("accepted", "stored"), report["message"]
-    derived = derive_ssda903(read_csv_tables(PASSING[0].parent), year_ending=2025)
+    # The distance from home to placement is DfE's library's, worked out from the postcodes.
+    distances = run_rules("903", "lac2024_25", [(p.name, p) for p in PASSING], local_authority=NOTTS_LA)
+    tables = read_csv_tables(PASSING[0].parent)
+    miles = [None if d is None else str(d) for d in distances.episode_distances]
+    tables["Episodes"] = tables["Episodes"].with_columns(pl.Series("PL_DISTANCE", miles, dtype=pl.String))
+    derived = derive_ssda903(tables, year_ending=2025)
     with Session(store) as session:
         theirs = build_context(session, "notts_cyp").agency_indicators
     expected = {i: (f.value, f.numerator, f.denominator) for i, f in derived.figures.items() if i in theirs}
     assert expected
     assert stored(store, sid) == expected
     assert expected["cyp.lac_count"][0] == 2.0
+    assert expected["cyp.lac_placed_20_miles_n"][0] == 0.0
     left = {p["value"] for p in report["problems"] if p["rule"] == "records_left_to_template"}
     assert "cyp.lac_rate_per_10k" in left
     with Session(store) as session:
@@ -163,6 +171,8 @@ def test_passing_tables_store_the_figures_dfes_method_gives_with_lineage(
     assert len(behind) == 2
     assert {r.child for r in lineage} <= {c.pseudonym for c in children}
     assert_no_child_in_clear(store, store_settings.data_dir, child_ids(PASSING))
+    # Postcodes are turned into the distance and then dropped.
+    assert not [t for t in every_text(store) if "NG17 4NX" in t or "NG15 0A" in t]
 
 
 def test_a_figure_also_keyed_in_a_template_is_kept_and_named(store: Engine, store_client: TestClient) -> None:
@@ -180,3 +190,87 @@ def test_a_figure_also_keyed_in_a_template_is_kept_and_named(store: Engine, stor
     assert "the keyed figure is kept" in conflicts[0]["message"]
     assert "cyp.lac_count" not in stored(store, sid)
     assert stored(store, first.json()["id"])["cyp.lac_count"][0] == 99.0
+
+
+CIN_PASSING = FIXTURES / "cin" / "cin_passing.xml"
+
+
+def test_the_fake_cin_census_reports_exactly_what_dfes_rules_find(
+    store: Engine, store_client: TestClient, store_settings: Any
+) -> None:
+    sid = upload(store_client, [CIN_2024]).json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    assert (report["status"], report["stage"], report["source_format"]) == ("rejected", "rejected", "cin")
+    direct = run_rules("cin", "cin2024_25", [(CIN_2024.name, CIN_2024)])
+    items = findings(store_client, sid)
+    assert sorted((f["rule"], f["child"], f["table"], f["row"]) for f in items) == sorted(
+        (f"dfe:{f.rule}", f.child, f.table, f.row) for f in direct.findings
+    )
+    assert {f["severity"] for f in items} == {"error", "query"}
+    assert_no_child_in_clear(store, store_settings.data_dir, child_ids([CIN_2024]))
+
+
+def test_a_passing_cin_census_stores_the_figures_dfes_method_gives(
+    store: Engine, store_client: TestClient, store_settings: Any
+) -> None:
+    from collectors.records.cin_figures import derive_cin
+    from collectors.records.cin_tables import read_cin_tables
+    from collectors.store import build_context
+
+    sid = upload(store_client, [CIN_PASSING]).json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    assert (report["status"], report["stage"]) == ("accepted", "stored"), report["message"]
+    # DfE's queries are reported to the council and hold nothing back.
+    assert {f["rule"] for f in findings(store_client, sid)} == {"dfe:8770Q", "dfe:2887Q"}
+    derived = derive_cin(read_cin_tables(CIN_PASSING.read_bytes()), year_ending=2025)
+    with Session(store) as session:
+        theirs = build_context(session, "notts_cyp").agency_indicators
+    expected = {i: (f.value, f.numerator, f.denominator) for i, f in derived.figures.items() if i in theirs}
+    assert expected["cyp.cin_count"][0] == 1.0
+    assert stored(store, sid) == expected
+    assert_no_child_in_clear(store, store_settings.data_dir, child_ids([CIN_PASSING]))
+
+
+@pytest.mark.parametrize(
+    ("files", "year", "expected"),
+    [
+        ([("episodes.csv", b"")], "2024-25", "episodes.csv is empty"),
+        ([("notes.csv", b"A,B\n1,2\n")], "2024-25", "notes.csv is not one of the SSDA903 tables"),
+        (
+            [("header.csv", (FIXTURES / "ssda903_passing" / "header.csv").read_bytes())],
+            "2024-25",
+            "Episodes table is missing",
+        ),
+        ([(p.name, p.read_bytes()) for p in PASSING], "2019-20", "has no rule set for 2019-20"),
+        ([(p.name, p.read_bytes()) for p in PASSING], "2022-23", "rules for 2022-23) found"),
+        ([("census.xml", b'<!DOCTYPE m [<!ENTITY x "y">]><Message><Children/></Message>')], "2024-25", "DOCTYPE"),
+        ([("tables.zip", b"PK\x05\x06" + b"\x00" * 18)], "2024-25", "holds no CSV or XML file"),
+    ],
+    ids=["empty", "wrong-table", "no-episodes", "no-rule-set", "another-year", "hostile-xml", "empty-zip"],
+)
+def test_bad_record_files_get_a_clear_report_and_store_nothing(
+    store: Engine, store_client: TestClient, files: list[tuple[str, bytes]], year: str, expected: str
+) -> None:
+    parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
+    answer = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": year}, files=parts)
+    assert answer.status_code == 202, answer.text
+    sid = answer.json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    assert (report["status"], report["stage"]) == ("rejected", "rejected")
+    assert expected in report["message"], report["message"]
+    assert report["error_count"] >= 1
+    if "found" not in expected:
+        # Refused by our own read, before DfE's rules ran.
+        assert [p["rule"] for p in report["problems"] if p["severity"] == "error"] == ["records_unreadable"]
+    assert stored(store, sid) == {}
+
+
+def test_a_record_level_upload_needs_files_and_no_mode(store_client: TestClient) -> None:
+    none = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"})
+    assert none.status_code in (400, 422)
+    parts = [("files", (p.name, p.read_bytes(), "text/csv")) for p in PASSING]
+    atomic = store_client.post(
+        "/api/submissions", headers=NOTTS, data={"collection_year": "2024-25", "mode": "atomic"}, files=parts
+    )
+    assert atomic.status_code in (400, 422)
+    assert "leave out mode" in atomic.text
