@@ -6,7 +6,7 @@ referrals, assessments and plans are chosen to look like a council's files, not 
 statistic, and no figure derived from them describes a real council.
 
 Both writers follow DfE's specifications as DfE's own validation rules read them (``csc-validator-be-903``,
-``csc-validator-be-cin``; the fake tables and XSD in ``shared/reference/childrens_services``): every file they
+``csc-validator-be-cin``, and the fake tables and XSD published with them): every file they
 write passes DfE's rules for its collection year with no error (tested in ``tests/collectors/test_synthetic.py``).
 The 903 set is the eleven CSV tables (the column names of :data:`collectors.records.ssda903_tables.COLUMNS`);
 the CIN census is one XML ``Message``. Postcodes are real ones (the ONS Postcode Directory as shipped in
