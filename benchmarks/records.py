@@ -360,6 +360,8 @@ def main(argv: list[str]) -> None:
             for seed in range(2, 2 + args.national_sample):
                 files = synthetic_903(seed, args.county_children, args.year, root / f"council-{seed}")
                 name = f"national sample {seed - 1}"
+                episodes = _rows_of(root / f"council-{seed}" / "episodes.csv")
+                size = f"{args.county_children:,} children, {episodes:,} episodes"
                 sample.append(_measure(name, size, "903", files, args.year, SYNTHETIC_LA, args.repeat))
                 if server is not None:
                     sample[-1].upload = _upload(server, files, args.year)

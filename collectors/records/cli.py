@@ -52,15 +52,18 @@ def synthetic_command(
     children: Annotated[int, typer.Option("--children", min=1, help="How many made-up children")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same files")] = 1,
     year: Annotated[str, typer.Option("--year", help="The collection year, e.g. 2024-25")] = "2024-25",
+    la: Annotated[
+        str, typer.Option("--la", help="The council's ONS code: E10000024 (Nottinghamshire) or E10000007 (Derbyshire)")
+    ] = "E10000024",
 ) -> None:
     """Write ILLUSTRATIVE record-level files of made-up children, which DfE's rules for the year pass."""
-    from collectors.records.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
+    from collectors.records.synthetic import synthetic_903, synthetic_cin
 
     if kind == "903":
-        written = synthetic_903(seed, children, year, out)
-        hint = f"onereturn records check --year {year} --la {SYNTHETIC_LA} {out}/*.csv"
+        written = synthetic_903(seed, children, year, out, la=la)
+        hint = f"onereturn records check --year {year} --la {la} {out}/*.csv"
     elif kind == "cin":
-        written = [synthetic_cin(seed, children, year, out)]
+        written = [synthetic_cin(seed, children, year, out, la=la)]
         hint = f"onereturn records check --year {year} {written[0]}"
     else:
         raise typer.BadParameter(f"{kind!r}: choose 903 or cin", param_hint="--kind")
