@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, computed_field, field_validator
 
 from mappings.keys import APPROVER_SCOPE
 
@@ -80,4 +80,4 @@ class KeyCreate(BaseModel):
     label: str = Field(min_length=1, max_length=200, description="Who holds it, e.g. 'Kent CYP performance team'")
     agency: str | None = Field(default=None, max_length=64, description="The agency of an agency key")
     recipient: str | None = Field(default=None, max_length=200, description="The recipient of a regulator key")
-    approver: bool = Field(default=False, description="An agency key that may also sign off the agency's figures")
+    approver: StrictBool = Field(default=False, description="An agency key that may also sign off the agency's figures")

@@ -163,7 +163,12 @@ def _approver(principal: Principal, agency: str) -> None:
         )
 
 
-@router.get("/signoffs", summary="Sign-offs by return, period and state", response_model=list[SignOffPublic])
+@router.get(
+    "/signoffs",
+    summary="Sign-offs by return, period and state",
+    response_model=list[SignOffPublic],
+    responses={404: {"description": "No such return (or not addressed to you)"}},
+)
 def list_signoffs(
     session: SessionDep,
     principal: SignoffsRead,
