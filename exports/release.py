@@ -92,6 +92,13 @@ def vouched(session: Session, agency_code: str, return_id: str, period: str) -> 
     return _figures(session, ids)
 
 
+def agencies_behind(session: Session, return_id: str, period: str) -> list[str]:
+    """The agencies whose stored figures make cells of a return for a period: those who have something to sign off."""
+    ret, fields = return_with_fields(session, return_id)
+    built = Builder(session, period, ret.period_type).build(ret, fields, datetime.now(UTC))
+    return sorted(set(built.lineage["agency_code"].drop_nulls().to_list()))
+
+
 def _figures(session: Session, ids: list[int]) -> list[signoffs.Figure]:
     found: list[signoffs.Figure] = []
     for at in range(0, len(ids), 10_000):

@@ -21,6 +21,7 @@ from api.deps import SessionDep
 from api.principal import Principal
 from api.scopes import read_scope
 from exports import release
+from exports.service import check_period
 from mappings import signoffs
 from mappings.keys import APPROVER_SCOPE
 from mappings.models import Agency, Return, SignOff, SignOffEvent
@@ -176,7 +177,9 @@ def list_signoffs(
     period: Annotated[str | None, Query(description="Only this period, e.g. FY2024-25")] = None,
     state: Annotated[str | None, Query(description="open, signed_off, accepted, reopened or returned")] = None,
 ) -> list[SignOffPublic]:
-    """List sign-offs: an officer every one, an agency its own, a regulator the states of its returns' (no digests)."""
+    """List sign-offs: an officer every one, an agency its own, a regulator the states of its returns' (no digests).
+
+    Given a return and a period, the agencies with figures in it that have not signed off yet are listed as open."""
     scope = read_scope(principal)
     every = session.execute(select(Return).order_by(col(Return.id))).scalars()
     returns = {r.id: r for r in every if scope.agency or scope.reads_return(r.recipient)}
@@ -186,7 +189,17 @@ def list_signoffs(
     rows = signoffs.list_signoffs(
         session, return_id=return_id, period=canonical, state=state, agency_code=scope.agency, return_ids=list(returns)
     )
-    return [_public(row, returns[row.return_id], full=principal.kind != "regulator") for row in rows]
+    listed = [_public(row, returns[row.return_id], full=principal.kind != "regulator") for row in rows]
+    if return_id and canonical and state in (None, signoffs.OPEN):
+        # For one return and period, the agencies with figures in it that have done nothing yet are open too.
+        check_period(session, return_id, canonical)
+        known = {row.agency_code for row in rows} | {
+            r.agency_code for r in signoffs.list_signoffs(session, return_id=return_id, period=canonical)
+        }
+        waiting = [a for a in release.agencies_behind(session, return_id, canonical) if a not in known]
+        listed += [_open(a, returns[return_id], canonical) for a in waiting if scope.owns_agency(a)]
+        listed.sort(key=lambda s: s.agency_code)
+    return listed
 
 
 @router.get(

@@ -287,3 +287,25 @@ def test_an_open_query_or_an_upload_with_errors_stops_the_sign_off(
     assert "errors" in {e["type"] for e in refused.json()["errors"]}
     with Session(store) as session:
         assert signoffs.state_of(session, "notts_cyp", "dfe_cin_census", "FY2024-25") == "open"
+
+
+def test_the_queue_of_a_return_and_period_lists_the_agencies_still_open(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    upload(store, store_settings, "lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,")
+    query = {"return": "dfe_ssda903", "period": "FY2024-25"}
+
+    def queue(headers: dict[str, str], **extra: str) -> list[tuple[str, str]]:
+        answer = store_client.get("/api/signoffs", params={**query, **extra}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [(s["agency_code"], s["state"]) for s in answer.json()]
+
+    assert queue(OFFICER) == [("lewisham_council", "open"), ("notts_cyp", "open")]
+    assert _sign(store_client).status_code == 200
+    assert queue(OFFICER) == [("lewisham_council", "open"), ("notts_cyp", "signed_off")]
+    assert queue(OFFICER, state="open") == [("lewisham_council", "open")]
+    assert queue(OFFICER, state="signed_off") == [("notts_cyp", "signed_off")]
+    assert queue(NOTTS) == [("notts_cyp", "signed_off")]
+    assert queue(LEWISHAM) == [("lewisham_council", "open")]
+    assert queue(DFE) == [("lewisham_council", "open"), ("notts_cyp", "signed_off")]
