@@ -10,10 +10,9 @@ from typing import IO, Annotated, Any, Literal
 
 import anyio.to_thread
 import polars as pl
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import Session, col, select
-from starlette.background import BackgroundTask
 
 from api.auth import AgenciesRead, AgencySubmit, FiguresRead, RecordsRead, SubmissionRead, TemplateRead
 from api.callrecord import annotate
@@ -170,6 +169,7 @@ async def upload(
     session: SessionDep,
     principal: AgencySubmit,
     _slot: UploadSlot,
+    background: BackgroundTasks,
     file: Annotated[
         UploadFile | None,
         File(description="The filled template, or a long CSV/XLSX/JSON file (or one record-level file)"),
@@ -209,7 +209,7 @@ async def upload(
         uploads = [*(files or []), *([file] if file is not None else [])]
         if mode != "default" or sheet is not None:
             raise InvalidInput("A record-level upload is checked and stored as a whole: leave out mode and sheet")
-        return await _records_upload(request, principal, agency_code, collection_year, uploads)
+        return await _records_upload(request, background, principal, agency_code, collection_year, uploads)
     if files:
         raise InvalidInput(
             "Several files are a record-level upload: say its collection year (form field 'collection_year')"
@@ -263,6 +263,7 @@ async def upload(
 
 async def _records_upload(
     request: Request,
+    background: BackgroundTasks,
     principal: Principal,
     agency_code: str,
     collection_year: str,
@@ -303,12 +304,11 @@ async def _records_upload(
                  detail="a repeat of an earlier record-level upload")  # fmt: skip
         return JSONResponse(report.model_dump(mode="json"), status_code=200)
     pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
-    after: BackgroundTask | None = None
     if pool is not None:
         pool.start_records(sub.id)
     else:
         # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to resume_records.
-        after = BackgroundTask(records.process_records, request.app.state.engine, settings, sub.id)
+        background.add_task(records.process_records, request.app.state.engine, settings, sub.id)
     report = _report(sub, problem_frame([]), total=0)
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, records {names})", status=202,
              detail=f"received for {collection_year}; DfE's rules run next")  # fmt: skip
@@ -316,7 +316,6 @@ async def _records_upload(
         report.model_dump(mode="json"),
         status_code=202,
         headers={"Location": f"/api/submissions/{sub.id}"},
-        background=after,
     )
 
 
