@@ -45,6 +45,33 @@ def check_command(
     raise typer.Exit(1 if result.findings or result.rules_raised else 0)
 
 
+@records_app.command("synthetic")
+def synthetic_command(
+    kind: Annotated[str, typer.Option("--kind", help="903 (the SSDA903 tables as CSVs) or cin (a CIN census XML)")],
+    out: Annotated[Path, typer.Option("--out", help="The folder to write the files into")],
+    children: Annotated[int, typer.Option("--children", min=1, help="How many made-up children")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same files")] = 1,
+    year: Annotated[str, typer.Option("--year", help="The collection year, e.g. 2024-25")] = "2024-25",
+    la: Annotated[
+        str, typer.Option("--la", help="The council's ONS code: E10000024 (Nottinghamshire) or E10000007 (Derbyshire)")
+    ] = "E10000024",
+) -> None:
+    """Write ILLUSTRATIVE record-level files of made-up children, which DfE's rules for the year pass."""
+    from collectors.records.synthetic import synthetic_903, synthetic_cin
+
+    if kind == "903":
+        written = synthetic_903(seed, children, year, out, la=la)
+        hint = f"onereturn records check --year {year} --la {la} {out}/*.csv"
+    elif kind == "cin":
+        written = [synthetic_cin(seed, children, year, out, la=la)]
+        hint = f"onereturn records check --year {year} {written[0]}"
+    else:
+        raise typer.BadParameter(f"{kind!r}: choose 903 or cin", param_hint="--kind")
+    for path in written:
+        typer.echo(str(path))
+    typer.echo(f"{children} made-up children (illustrative, no real child). Check them: {hint}")
+
+
 @records_app.command("purge")
 def purge_command() -> None:
     """Delete record-level raw files and child-level rows past ONERETURN_RECORDS_RETENTION_DAYS; figures and counts stay."""
