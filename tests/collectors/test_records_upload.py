@@ -274,3 +274,34 @@ def test_a_record_level_upload_needs_files_and_no_mode(store_client: TestClient)
     )
     assert atomic.status_code in (400, 422)
     assert "leave out mode" in atomic.text
+
+
+def test_the_ssda903_return_from_records_equals_the_same_figures_keyed_by_hand(
+    store: Engine, store_client: TestClient
+) -> None:
+    from exports import service as exports
+
+    sid = upload(store_client, PASSING).json()["id"]
+    figures = stored(store, sid)
+    with Session(store) as session:
+        periods = dict(
+            session.exec(
+                select(Observation.indicator_id, Observation.period).where(col(Observation.submission_id) == sid)
+            ).all()
+        )
+    lines = ["indicator,org,period,breakdown,value,numerator,denominator,status,note"]
+    for indicator, (value, numerator, denominator) in sorted(figures.items()):
+        cells = ["" if v is None else repr(v) for v in (value, numerator, denominator)]
+        lines.append(f"{indicator},E09000023,{periods[indicator]},,{','.join(cells)},final,keyed by hand")
+    keyed = store_client.post(
+        "/api/submissions", headers=LEWISHAM, files={"file": ("keyed.csv", "\n".join(lines).encode(), "text/csv")}
+    )
+    assert keyed.status_code == 201, keyed.text
+    assert keyed.json()["rows_accepted"] == len(figures), keyed.json()["problems"][:3]
+    with Session(store) as session:
+        _, built = exports.build(session, "dfe_ssda903", "FY2024-25")
+    grid = built.cells.select("field_code", "org_code", "display")
+    from_records = dict(grid.filter(pl.col("org_code") == NOTTS_LA).select("field_code", "display").iter_rows())
+    by_hand = dict(grid.filter(pl.col("org_code") == "E09000023").select("field_code", "display").iter_rows())
+    assert sum(1 for d in from_records.values() if d not in (None, "")) >= 5
+    assert from_records == by_hand
