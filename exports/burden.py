@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
 from indicators.models import Code, Indicator, Observation, Submission
-from indicators.periods import parse_period
+from indicators.periods import Period, parse_period
 from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.resolve import Resolver
@@ -133,6 +133,9 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         cells = derived = 0
         keyed: list[tuple[str, str, str, str]] = []
         records_keys = from_records.get(agency.code, set())
+        records_periods: dict[tuple[str, str, str], list[Period]] = {}
+        for ind_id, org_code, period_code, breakdown in records_keys:
+            records_periods.setdefault((ind_id, org_code, breakdown), []).append(parse_period(period_code))
         by_return: dict[str, int] = {}
         for ret_id in own:
             ret = returns[ret_id]
@@ -147,9 +150,16 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
                 if ind.formula:
                     derived += n
                 else:
-                    cells_keyed = [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
-                    keyed += cells_keyed
-                    filled = sum(1 for cell in cells_keyed if cell in records_keys)
+                    keyed += [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
+                    # A return's cell is filled by a figure of its period, or of a day within it (the 31 March
+                    # snapshot of a financial year's return).
+                    filled = sum(
+                        1
+                        for o in orgs
+                        for p in subperiods
+                        for k in keys
+                        if any(p.contains(held) for held in records_periods.get((ind.id, o, k), ()))
+                    )
                     if filled:
                         by_return[ret_id] = by_return.get(ret_id, 0) + filled
         owed = {
