@@ -11,10 +11,10 @@ position in the table), so a figure can name the records behind it.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from xml.parsers import expat
 
 import polars as pl
 
+from collectors.records.safexml import parse_bounded
 from onereturn.errors import InvalidInput
 
 #: A census of a large county is a few megabytes; anything far larger is refused unread.
@@ -60,26 +60,6 @@ YES_NO_COLUMNS = frozenset({"ReferralNFA", "ICPCnotRequired"})
 YES_NO_CODES: dict[str, bool] = {"true": True, "TRUE": True, "1": True, "false": False, "FALSE": False, "0": False}
 
 
-def _refuse_hostile(data: bytes) -> None:
-    if len(data) > MAX_BYTES:
-        raise InvalidInput(f"the CIN census file is over {MAX_BYTES // (1024 * 1024)} MB")
-    head = data.upper()
-    # A document type declaration can define entities that expand without bound or read files:
-    # the census never needs one, so any file that declares one is refused before parsing.
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise InvalidInput("the CIN census file declares a DOCTYPE or ENTITY, which the census never has")
-
-
-def _refuse_declaration(*_: object) -> None:
-    raise InvalidInput("the CIN census file declares a DOCTYPE or ENTITY, which the census never has")
-
-
-def _depth(element: ET.Element, level: int = 0) -> int:
-    if level > MAX_DEPTH:
-        return level
-    return max((_depth(child, level + 1) for child in element), default=level)
-
-
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -98,19 +78,7 @@ def _children_of(parent: ET.Element, name: str) -> list[ET.Element]:
 
 def parse_cin_xml(data: bytes) -> ET.Element:
     """Parse a CIN census file, refusing DOCTYPEs, entities, oversized and over-deep documents."""
-    _refuse_hostile(data)
-    # The byte check above cannot see a declaration in another encoding (UTF-16), so a first pass
-    # of the bare parser stops at any document type or entity declaration before anything expands.
-    scan = expat.ParserCreate()
-    scan.StartDoctypeDeclHandler = _refuse_declaration
-    scan.EntityDeclHandler = _refuse_declaration
-    try:
-        scan.Parse(data, True)
-        root = ET.fromstring(data)
-    except (ET.ParseError, expat.ExpatError) as exc:
-        raise InvalidInput(f"the CIN census file is not well-formed XML: {exc}") from exc
-    if _depth(root) > MAX_DEPTH:
-        raise InvalidInput(f"the CIN census file nests elements deeper than {MAX_DEPTH} levels")
+    root = parse_bounded(data, "the CIN census file", max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
     if _local(root.tag) != "Message":
         raise InvalidInput(f"the CIN census file's root element is {_local(root.tag)}, not Message")
     return root

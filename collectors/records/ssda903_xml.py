@@ -11,10 +11,10 @@ child's own values (DOB and the like) beside its block's, as the library's do.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from xml.parsers import expat
 
 import polars as pl
 
+from collectors.records.safexml import parse_bounded
 from collectors.records.ssda903_tables import COLUMNS, OPTIONAL_COLUMNS
 from onereturn.errors import InvalidInput
 
@@ -35,33 +35,9 @@ _HEADER_BLOCKS = {
 _MARKED = {"UASC": "UASC", "IN_TOUCH": "OC3", "DATE_INT": "AD1"}
 
 
-def _refuse(*_: object) -> None:
-    raise InvalidInput("the SSDA903 XML declares a DOCTYPE or ENTITY, which the return never has")
-
-
 def parse_903_xml(data: bytes) -> ET.Element:
     """Parse a 903 XML file, refusing DOCTYPEs, entities, oversized and over-deep documents."""
-    if len(data) > MAX_BYTES:
-        raise InvalidInput(f"the SSDA903 XML is over {MAX_BYTES // 2**20} MB")
-    if not data.strip():
-        raise InvalidInput("the SSDA903 XML is empty")
-    scan = expat.ParserCreate()
-    scan.StartDoctypeDeclHandler = _refuse
-    scan.EntityDeclHandler = _refuse
-    try:
-        scan.Parse(data, True)
-        root = ET.fromstring(data)
-    except (ET.ParseError, expat.ExpatError) as exc:
-        raise InvalidInput(f"the SSDA903 XML is not well-formed: {exc}") from exc
-    if _depth(root) > MAX_DEPTH:
-        raise InvalidInput(f"the SSDA903 XML nests elements deeper than {MAX_DEPTH} levels")
-    return root
-
-
-def _depth(element: ET.Element, level: int = 0) -> int:
-    if level > MAX_DEPTH:
-        return level
-    return max((_depth(child, level + 1) for child in element), default=level)
+    return parse_bounded(data, "the SSDA903 XML", max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
 
 
 def _leaves(block: ET.Element) -> dict[str, str | None]:

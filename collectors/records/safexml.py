@@ -1,0 +1,44 @@
+"""A council's record-level XML parsed without trusting it: no document type or entity, bounded size and depth."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from xml.parsers import expat
+
+from onereturn.errors import InvalidInput
+
+
+def _depth(element: ET.Element, level: int, most: int) -> int:
+    if level > most:
+        return level
+    return max((_depth(child, level + 1, most) for child in element), default=level)
+
+
+def parse_bounded(data: bytes, what: str, *, max_bytes: int, max_depth: int) -> ET.Element:
+    """Parse ``data`` (called ``what`` in errors), refusing DOCTYPEs, entities, oversized and over-deep documents."""
+    if len(data) > max_bytes:
+        raise InvalidInput(f"{what} is over {max_bytes // 2**20} MB")
+    if not data.strip():
+        raise InvalidInput(f"{what} is empty")
+    head = data.upper()
+    refusal = f"{what} declares a DOCTYPE or ENTITY, which the return never has"
+    # A document type declaration can define entities that expand without bound or read files: refused
+    # before any parsing, and again by a first pass of the bare parser, which sees one in another encoding
+    # (UTF-16) that the byte check cannot.
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise InvalidInput(refusal)
+
+    def refuse(*_: object) -> None:
+        raise InvalidInput(refusal)
+
+    scan = expat.ParserCreate()
+    scan.StartDoctypeDeclHandler = refuse
+    scan.EntityDeclHandler = refuse
+    try:
+        scan.Parse(data, True)
+        root = ET.fromstring(data)
+    except (ET.ParseError, expat.ExpatError) as exc:
+        raise InvalidInput(f"{what} is not well-formed XML: {exc}") from exc
+    if _depth(root, 0, max_depth) > max_depth:
+        raise InvalidInput(f"{what} nests elements deeper than {max_depth} levels")
+    return root
