@@ -167,6 +167,10 @@ FUNCTION: Literal["function"] = "function"
 AgencySubmit = Annotated[Principal, Depends(require({"figures:submit"}, {"agency", "officer"}), scope=FUNCTION)]
 # What each reader may open is decided once, in api.scopes.read_scope.
 SubmissionRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="submissions"), scope=FUNCTION)]
+# A council's findings by child: its own agency key only, never an officer's or a regulator's.
+RecordsRead = Annotated[
+    Principal, Depends(require({"submissions:read"}, {"agency"}, reads="submissions"), scope=FUNCTION)
+]
 FiguresRead = Annotated[Principal, Depends(require({"figures:read"}, reads="figures"), scope=FUNCTION)]
 ReturnsRead = Annotated[Principal, Depends(require({"returns:read"}, reads="returns"), scope=FUNCTION)]
 AgenciesRead = Annotated[Principal, Depends(require({"submissions:read"}, reads="agencies"), scope=FUNCTION)]

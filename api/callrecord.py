@@ -33,6 +33,7 @@ ACTIONS = {
     "submission_report": "submission.read",
     "submission_report_csv": "submission.read",
     "submission_report_xlsx": "submission.read",
+    "records_report": "records.read",
     "template": "template.download",
     "list_agencies": "agency.list",
     "agency_detail": "agency.read",

@@ -6,6 +6,9 @@ before routing carries the headers and the request id.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,14 +21,42 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "frame-ancestors 'none'",
 }
+
+#: The one inline script the pages carry: GOV.UK Frontend's page template marks the body as able to run its
+#: scripts (govuk-frontend-jinja's template.html, as GOV.UK Frontend's own template does), allowed by its hash.
+GOVUK_JS_ENABLED = (
+    "document.body.className += ' js-enabled' + "
+    "('noModule' in HTMLScriptElement.prototype ? ' govuk-frontend-supported' : '');"
+)
+
+
+def script_hash(source: str) -> str:
+    """The CSP source expression allowing exactly one inline script: 'sha256-<base64 of its SHA-256>'."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+#: Every HTML page: only this origin's scripts, styles and images, no plugins, no framing, forms post only here.
+PAGE_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        f"script-src 'self' {script_hash(GOVUK_JS_ENABLED)}",
+        "style-src 'self'",
+        "img-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+#: Everything that is not a page (JSON, CSV, files): nothing to run, never framed.
+OTHER_POLICY = "frame-ancestors 'none'"
 #: Sent when the service is declared to be behind TLS (ONERETURN_BEHIND_TLS): browsers then refuse plain HTTP.
 HSTS = "max-age=31536000; includeSubDomains"
 
 
 class Hygiene:
-    """Give each request an id and every response the security headers (and no-store when keyed)."""
+    """Give each request an id and every response the security headers and a CSP (and no-store when keyed)."""
 
     def __init__(self, app: ASGIApp, *, behind_tls: bool) -> None:
         self.app = app
@@ -46,6 +77,10 @@ class Hygiene:
                 out = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     out[name] = value
+                # A page that needs its own policy (the API documentation) sets it; every other gets one here.
+                if "content-security-policy" not in out:
+                    html = out.get("content-type", "").startswith("text/html")
+                    out["Content-Security-Policy"] = PAGE_POLICY if html else OTHER_POLICY
                 out["X-Request-Id"] = request_id
                 if credentials:
                     out["Cache-Control"] = "no-store"

@@ -136,6 +136,29 @@ def _run(request: dict[str, Any]) -> Processed:
         _busy.clear()
 
 
+def _run_records(submission_id: int) -> int:
+    """Take up one record-level upload in this process (DfE's rules, the figures derived and stored)."""
+    assert _engine is not None
+    assert _settings is not None
+    from collectors.records.service import process_records
+
+    _busy.set()
+    try:
+        process_records(_engine, _settings, submission_id)
+        return submission_id
+    except BaseException as exc:
+        raise _portable(exc) from None
+    finally:
+        _busy.clear()
+
+
+def _records_done(future: Future[int]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        # The upload ends failed, or its lease runs out and resume_records takes it up again.
+        log.error("a record-level upload stopped in its upload process: %s", exc)
+
+
 def _resident() -> int:
     """This process's resident bytes now (Linux; 0 elsewhere)."""
     try:
@@ -220,6 +243,21 @@ class UploadPool:
         if done.resident > self._settings.upload_process_resident_bytes:
             self._recycle(executor, done.resident)
         return done
+
+    def start_records(self, submission_id: int) -> None:
+        """Hand a received record-level upload to an upload process and return at once (the request is answered 202)."""
+        with self._lock:
+            executor = self._executor
+        try:
+            future: Future[int] = executor.submit(_run_records, submission_id)
+        except (BrokenProcessPool, RuntimeError):
+            self._replace(executor)
+            log.error(
+                "no upload process took record-level submission %s; it is resumed once its lease runs out",
+                submission_id,
+            )
+            return
+        future.add_done_callback(_records_done)
 
     def _recycle(self, grown: ProcessPoolExecutor, resident: int) -> None:
         # What a large upload leaves resident (polars' and the allocator's kept room) is given back only when

@@ -50,6 +50,12 @@ class SubmissionSummary(BaseModel):
     #: Figures held by a query until explained with a note.
     queries_open: int = 0
     message: str
+    #: figures, or records (a council's SSDA903 or CIN census records, checked by DfE's rules).
+    kind: str = "figures"
+    #: How far a record-level upload has got: received, reading, dfe_rules, deriving, stored, rejected or failed.
+    stage: str = ""
+    #: The collection year of a record-level upload (e.g. 2024-25).
+    collection_year: str = ""
 
 
 class SubmissionReport(SubmissionSummary):
@@ -118,3 +124,15 @@ class QueryAnswer(BaseModel):
     """The note that explains a queried figure."""
 
     note: str = Field(max_length=4000)
+
+
+class RecordFinding(BaseModel):
+    """One place where one of DfE's rules fails in a council's records, the child by the council's own id."""
+
+    rule: str
+    severity: str
+    message: str
+    table: str | None
+    child: str | None = Field(description="The council's own child id (shown only to that council)")
+    row: int | None = Field(description="The record's 0-based row in its table, as DfE's rules number it")
+    fields: str

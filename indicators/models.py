@@ -144,6 +144,17 @@ class Submission(SQLModel, table=True):
     #: while it works, and only an upload whose lease has run out is marked interrupted.
     lease_owner: str = Field(default="", max_length=128)
     lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    #: figures (a template or long file of figures) | records (a council's SSDA903 or CIN census records).
+    kind: str = Field(default="figures", max_length=16, sa_column_kwargs={"server_default": "figures"})
+    #: How far a record-level upload has got: received, reading, dfe_rules, deriving, then stored,
+    #: rejected or failed (empty for figures).
+    stage: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
+    #: The collection year a record-level upload is for, as given (e.g. 2024-25).
+    collection_year: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
+    #: How many times a record-level upload was taken up by a worker (a restart resumes it, up to a limit).
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: When a record-level upload's raw files and child-level rows were deleted (retention).
+    purged_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class SubmissionProblem(SQLModel, table=True):

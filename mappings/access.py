@@ -80,4 +80,5 @@ class KeyCreate(BaseModel):
     label: str = Field(min_length=1, max_length=200, description="Who holds it, e.g. 'Kent CYP performance team'")
     agency: str | None = Field(default=None, max_length=64, description="The agency of an agency key")
     recipient: str | None = Field(default=None, max_length=200, description="The recipient of a regulator key")
+    # Strict: a JSON string or number here is a caller's mistake to name, not a flag to guess at.
     approver: StrictBool = Field(default=False, description="An agency key that may also sign off the agency's figures")

@@ -40,6 +40,7 @@ MODEL_MODULES = (
     "scheduler",
     "onereturn.audittrail",
     "api.web.sessions",
+    "collectors.records.models",
 )
 
 

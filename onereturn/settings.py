@@ -108,6 +108,18 @@ class Settings(BaseSettings):
         default=True,
         description="Run the job scheduler inside `onereturn serve` (turn off when `onereturn scheduler` runs apart).",
     )
+    records_retention_days: int = Field(
+        default=90,
+        gt=0,
+        description="Days a record-level upload's raw files and child-level rows (pseudonyms, encrypted child ids, "
+        "lineage to records, DfE's findings by child) are kept; `onereturn records purge` and a daily job delete "
+        "them after this, keeping the derived figures and the counts.",
+    )
+    records_keys_file: Path | None = Field(
+        default=None,
+        description="File holding the record-level keys (the pseudonym secret and the encryption key); empty "
+        "means <data_dir>/records-keys.json, made on first use. Keep it outside the database and its backups.",
+    )
 
     @field_validator("database_url")
     @classmethod

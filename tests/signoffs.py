@@ -6,6 +6,7 @@ the release gate, nothing reaches a regulator until the body that owns it has si
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -25,3 +26,14 @@ def sign_off_everything(where: Engine | Session, *, returns: list[str] | None = 
         done = sign_off_all(session, TEST_ACTOR, return_ids=returns)
         session.commit()
         return len(done)
+
+
+def sign_off_over_http(base: str, headers: dict[str, str], agency: str, return_id: str, period: str) -> None:
+    """Sign off one agency's return for a period as its approver does: read the declaration, send it back."""
+    path = f"{base}/api/signoffs/{agency}/{return_id}/{period}"
+    review = httpx.get(path, headers=headers, timeout=60)
+    assert review.status_code == 200, review.text
+    signed = httpx.post(
+        f"{path}/sign-off", headers=headers, json={"declaration": review.json()["declaration"]}, timeout=60
+    )
+    assert signed.status_code == 200, signed.text

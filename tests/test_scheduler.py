@@ -22,13 +22,12 @@ from sqlmodel import Session, select
 import scheduler
 from collectors.service import submit
 from exports.models import ExportSnapshot
-from mappings.catalogue import DEFAULT_DECLARATION
 from mappings.models import Return
 from onereturn import db, outbox
 from onereturn.processes import NICENESS
 from onereturn.settings import Settings
 from tests.live import serve_process
-from tests.signoffs import sign_off_everything
+from tests.signoffs import sign_off_everything, sign_off_over_http
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -529,12 +528,7 @@ def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path
         revision = HEADER + "cyp.lac_count,E10000024,2025-03-31,,903,,,,\n"
         sent = httpx.post(base + "/api/submissions", headers=NOTTS, files={"file": ("rev.csv", revision)}, timeout=60)
         assert sent.status_code == 201, sent.text
-        # The revision reopened Nottinghamshire's sign-off: its approver signs the new figure off.
-        signed = httpx.post(
-            base + "/api/signoffs/notts_cyp/dfe_ssda903/FY2024-25/sign-off",
-            headers=NOTTS, json={"declaration": DEFAULT_DECLARATION}, timeout=60,
-        )  # fmt: skip
-        assert signed.status_code == 200, signed.text
+        sign_off_over_http(base, NOTTS, "notts_cyp", "dfe_ssda903", "FY2024-25")
         assert httpx.get(base + path, headers=dfe, timeout=60).headers["x-build-pending"] == "true"
         # The rebuild job is sent to the build process every 5 s, so one is in hand by now.
         time.sleep(max(0.0, stopped + 6 - time.monotonic()))

@@ -15,7 +15,7 @@ from api.params import IsoDate, bounded_window
 from api.scopes import read_scope
 from mappings.calendar import agency_returns, calendar_entries, owed_for_entry, return_indicators
 from mappings.deadlines import CalendarEntry, clashes, period_words, to_ics
-from onereturn import outbox
+from onereturn import clock, outbox
 
 router = APIRouter(prefix="/api", tags=["calendar"])
 Status = Literal["upcoming", "done", "owed", "overdue"]
@@ -33,7 +33,7 @@ def _entries(
 
 
 def _window(start: date | None, end: date | None) -> tuple[date, date]:
-    first = start or datetime.now(UTC).date()
+    first = start or clock.now().date()
     return bounded_window(first, end or first + timedelta(weeks=13))
 
 
@@ -60,7 +60,7 @@ def get_calendar(
         scope.check_agency(agency)
     agency = scope.agency or agency
     first, last = _window(start, end)
-    now = datetime.now(UTC)
+    now = clock.now()
     owners = agency_returns(session)
     needed: dict[str, set[str]] = {}
     rows = []

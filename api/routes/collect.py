@@ -10,11 +10,11 @@ from typing import IO, Annotated, Any, Literal
 
 import anyio.to_thread
 import polars as pl
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import Session, col, select
 
-from api.auth import AgenciesRead, AgencySubmit, FiguresRead, SubmissionRead, TemplateRead
+from api.auth import AgenciesRead, AgencySubmit, FiguresRead, RecordsRead, SubmissionRead, TemplateRead
 from api.callrecord import annotate
 from api.capacity import UploadSlot, again_if_lost, upload_timing
 from api.deps import SessionDep
@@ -34,10 +34,12 @@ from collectors.schemas import (
     ProblemPublic,
     QueriedFigure,
     QueryAnswer,
+    RecordFinding,
     SubmissionReport,
     SubmissionSummary,
 )
 from collectors.template import build_template
+from collectors.validate import problem_frame
 from indicators import service as indicators
 from indicators.models import Observation, Submission
 from indicators.periods import parse_period
@@ -146,6 +148,11 @@ _TIMING = {
     responses={
         200: {"description": "A repeat of an earlier upload, or a dry run", "headers": _TIMING},
         201: {"description": "Stored: the report says what was accepted", "headers": _TIMING},
+        202: {
+            "description": "A record-level upload received and kept: GET the Location to follow its stage",
+            "headers": {"Location": {"description": "The submission's address", "schema": {"type": "string"}}},
+            "model": SubmissionReport,
+        },
         404: {"description": "Officers: the agency named is not known"},
         413: {"description": "Too large"},
         415: {
@@ -162,7 +169,23 @@ async def upload(
     session: SessionDep,
     principal: AgencySubmit,
     _slot: UploadSlot,
-    file: Annotated[UploadFile, File(description="The filled template, or a long CSV/XLSX/JSON file")],
+    background: BackgroundTasks,
+    file: Annotated[
+        UploadFile | None,
+        File(description="The filled template, or a long CSV/XLSX/JSON file (or one record-level file)"),
+    ] = None,
+    files: Annotated[
+        list[UploadFile] | None,
+        File(
+            description="Record-level files: the SSDA903 tables as a ZIP or several CSVs, the 903 XML or the CIN census XML"
+        ),
+    ] = None,
+    collection_year: Annotated[
+        str | None,
+        Form(
+            description="Record-level uploads: the collection year, e.g. 2024-25 (picks DfE's rule set); answered 202"
+        ),
+    ] = None,
     mode: Annotated[
         Literal["default", "atomic", "dry_run"],
         Form(description="default: store valid rows; atomic: all or nothing; dry_run: check only"),
@@ -170,7 +193,8 @@ async def upload(
     agency: Annotated[str | None, Form(description="Officers only: the agency the figures come from")] = None,
     sheet: Annotated[str | None, Form(description="The sheet to read in a workbook (default: Figures)")] = None,
 ) -> JSONResponse:
-    """Upload one file of figures; get the validation report (row, column, value, rule, message)."""
+    """Upload one file of figures and get the validation report (row, column, value, rule, message); or, with
+    ``collection_year``, a council's record-level files, answered 202 at once and checked in the background."""
     settings = request.app.state.settings
     if principal.kind == "agency":
         if agency not in (None, principal.agency_code):
@@ -181,6 +205,17 @@ async def upload(
     else:
         agency_code = agency
     assert agency_code is not None
+    if collection_year is not None:
+        uploads = [*(files or []), *([file] if file is not None else [])]
+        if mode != "default" or sheet is not None:
+            raise InvalidInput("A record-level upload is checked and stored as a whole: leave out mode and sheet")
+        return await _records_upload(request, background, principal, agency_code, collection_year, uploads)
+    if files:
+        raise InvalidInput(
+            "Several files are a record-level upload: say its collection year (form field 'collection_year')"
+        )
+    if file is None:
+        raise InvalidInput("Send the file of figures (form field 'file')")
     # The route runs on the event loop (an upload in hand holds no request thread): blocking work goes to threads.
     upload_request: dict[str, Any] = {
         "agency_code": agency_code, "filename": file.filename or "upload", "mode": mode,
@@ -226,6 +261,64 @@ async def upload(
     return JSONResponse(report.model_dump(mode="json"), status_code=status, headers=timing)
 
 
+async def _records_upload(
+    request: Request,
+    background: BackgroundTasks,
+    principal: Principal,
+    agency_code: str,
+    collection_year: str,
+    uploads: list[UploadFile],
+) -> JSONResponse:
+    """Keep a record-level upload (encrypted) and answer 202 with its address; an upload worker takes it from there."""
+    from collectors.records import service as records
+
+    settings = request.app.state.settings
+    if not uploads:
+        raise InvalidInput("A record-level upload needs its files (form field 'files')")
+    spooled: list[tuple[str, Path]] = []
+    try:
+        remaining = settings.max_upload_bytes
+        for upload in uploads:
+            path = await anyio.to_thread.run_sync(_spool_capped, upload, settings, remaining)
+            spooled.append((upload.filename or "upload", path))
+            remaining -= path.stat().st_size
+        received = await anyio.to_thread.run_sync(
+            lambda: records.receive(
+                request.app.state.engine, settings, agency_code=agency_code, collection_year=collection_year,
+                files=spooled, submitted_by=principal.label,
+            )
+        )  # fmt: skip
+    finally:
+        for _, path in spooled:
+            path.unlink(missing_ok=True)
+    sub = received.submission
+    assert sub.id is not None
+    names = ", ".join(upload.filename or "upload" for upload in uploads)
+    if received.duplicate:
+        session = Session(request.app.state.engine)
+        try:
+            _, report = await anyio.to_thread.run_sync(_read_report, session, sub.id, True)
+        finally:
+            session.close()
+        annotate(request, object=f"submission {sub.id} (agency {agency_code}, records {names})", status=200,
+                 detail="a repeat of an earlier record-level upload")  # fmt: skip
+        return JSONResponse(report.model_dump(mode="json"), status_code=200)
+    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
+    if pool is not None:
+        pool.start_records(sub.id)
+    else:
+        # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to resume_records.
+        background.add_task(records.process_records, request.app.state.engine, settings, sub.id)
+    report = _report(sub, problem_frame([]), total=0)
+    annotate(request, object=f"submission {sub.id} (agency {agency_code}, records {names})", status=202,
+             detail=f"received for {collection_year}; DfE's rules run next")  # fmt: skip
+    return JSONResponse(
+        report.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/submissions/{sub.id}"},
+    )
+
+
 def _stored_report(session: SessionDep, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:
     # The upload is stored, in a transaction of its own: its report is read again on a fresh connection rather
     # than answered 503, which would have the agency send again what is already stored.
@@ -243,13 +336,13 @@ def _rejected_status(report: SubmissionReport) -> int:
     return 415 if any(p.rule == "unsupported_file" for p in report.problems) else 422
 
 
-def _spool_capped(file: UploadFile, settings: Settings) -> Path:
+def _spool_capped(file: UploadFile, settings: Settings, limit: int | None = None) -> Path:
     """Copy the body, within the size limit, to a file of its own for an upload process to read and remove."""
     folder = settings.data_dir / "spool"
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, suffix=".upload", delete=False) as out:
         try:
-            _copy_capped(file, out, settings.max_upload_bytes)
+            _copy_capped(file, out, settings.max_upload_bytes if limit is None else limit)
         except BaseException:
             Path(out.name).unlink(missing_ok=True)
             raise
@@ -293,6 +386,33 @@ def submission_report(submission_id: Id, session: SessionDep, principal: Submiss
     sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     problems, total = first_problems(session, submission_id)
     return _report(sub, problems, total=total)
+
+
+@router.get(
+    "/submissions/{submission_id}/records",
+    summary="A record-level upload's findings by child (the uploading council only)",
+    response_model=Page[RecordFinding],
+    responses={
+        403: {"description": "Officers and regulators: child-level findings are the council's alone"},
+        **NOT_FOUND,
+    },
+)
+def records_report(
+    request: Request,
+    submission_id: Id,
+    session: SessionDep,
+    principal: RecordsRead,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Page[RecordFinding]:
+    """List every place DfE's rules fail in the council's own records, each child by the council's own id (audited)."""
+    from collectors.records.report import findings_page
+
+    # An upload of figures names no child: its list is empty.
+    collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
+    items, total = findings_page(session, request.app.state.settings, submission_id, limit=limit, offset=offset)
+    annotate(request, object=f"record-level findings of submission {submission_id}")
+    return page(request, items, total=total, limit=limit, offset=offset)
 
 
 @router.get(

@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio.from_thread
 import polars as pl
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.capacity import UploadSlot
@@ -33,10 +33,11 @@ from api.web.shared import (
     VisitorDep,
     allowed,
     check_csrf,
-    collecting_now,
+    due_next,
 )
 from collectors import service as collect
 from mappings import service as mappings
+from onereturn import clock
 from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -55,9 +56,10 @@ def _return_titles(session: SessionDep) -> dict[str, str]:
 
 @router.get("/agency")
 def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
-    """What the agency owes: every deadline across its returns, with the figures still owed."""
+    """What the agency owes: each return's next deadline, the overdue ones, every deadline, with the figures owed."""
     allowed(visitor, CALENDAR)
-    today = datetime.now(UTC).date()
+    now = clock.now()
+    today = now.date()
     listing = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal,
         start=today - timedelta(days=365), end=today + timedelta(days=400),
@@ -71,7 +73,7 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     ]
     overdue = [r for r in rows if r["status"] == "overdue"]
     upcoming = [r for r in rows if r["status"] != "overdue"]
-    nxt = collecting_now(rows, today)
+    nxt = due_next(rows, now)
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
     return page(
         request, "agency/owed.html", visitor, title="What you owe", due_now=list(nxt.values()), overdue=overdue,
@@ -138,6 +140,7 @@ def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: Uplo
             session=session,
             principal=visitor.principal,
             _slot=None,  # the page route holds the upload slot itself
+            background=BackgroundTasks(),  # a template upload is stored before the answer; nothing runs after it
             file=file,
             mode=mode,  # type: ignore[arg-type]
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -166,4 +166,13 @@ def collecting_now(entries: Iterable[dict[str, Any]], today: date) -> dict[str, 
     for entry in sorted(entries, key=lambda e: str(e["at"])):
         if entry["kind"] == "agency_deadline" and parse_period(entry["period"]).end < today:
             out[entry["return_id"]] = entry
+    return out
+
+
+def due_next(entries: Iterable[dict[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
+    """Each return's next agency deadline still to come after ``now`` (a passed one is overdue or done, not next)."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in sorted(entries, key=lambda e: datetime.fromisoformat(str(e["at"]))):
+        if entry["kind"] == "agency_deadline" and datetime.fromisoformat(str(entry["at"])) > now:
+            out.setdefault(entry["return_id"], entry)
     return out

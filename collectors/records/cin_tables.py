@@ -142,7 +142,7 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
             if unread.height:
                 first = unread.row(0, named=True)
                 raise InvalidInput(
-                    f"CIN census child {first['CHILD']}: {column} {first[column]!r} cannot be read "
+                    f"CIN census {name} record {first['_row'] + 1}: {column} {first[column]!r} cannot be read "
                     f"({unread.height} such values in {name})"
                 )
     return typed

@@ -254,7 +254,16 @@ def _run_903(
             for row, child in zip(flagged, frame.loc[flagged, "CHILD"], strict=True):
                 findings.append(_finding(rule.code, rule.message, table, child, int(row), rule.affected_fields))
     present = sorted(table for table in validator.dfs)
+    episodes = validator.ds_results.get("Episodes")
+    # DfE's library works out each placement's distance from home from the two postcodes (its datastore, "taken
+    # straight from the guidance"); the service keeps the distance and never the postcodes.
+    distances = (
+        [None if value != value else float(value) for value in episodes["PL_DISTANCE"]]  # NaN is not equal to itself
+        if episodes is not None and "PL_DISTANCE" in episodes.columns
+        else []
+    )
     return {
+        "episode_distances": distances,
         "tables": {table: len(validator.dfs[table]) for table in present},
         "tables_missing": [table for table in column_names if table not in validator.dfs],
         "findings": findings,
@@ -294,13 +303,13 @@ def _run_cin(files: list[tuple[Path, str]], registry: dict[str, Any], raised: di
     ):
         located.setdefault((str(code), str(table), child, int(row)), set()).add(str(field))
     findings = [
-        _finding(code, registry[code].message, table, child, row, sorted(fields))
+        _finding(code, registry[code].message, table, child, row, sorted(fields), _severity(registry[code]))
         for (code, table, child, row), fields in located.items()
     ]
     return_level = set(validator.la_rule_issues["rule_code"]) if len(validator.la_rule_issues) else set()
     for code in dict.fromkeys(validator.multichild_issues["rule_code"]):
         table = None if code in return_level else "Header"
-        findings.append(_finding(code, registry[code].message, table, None, None, []))
+        findings.append(_finding(code, registry[code].message, table, None, None, [], _severity(registry[code])))
     return {
         "tables": tables,
         "tables_missing": [],
@@ -310,7 +319,15 @@ def _run_cin(files: list[tuple[Path, str]], registry: dict[str, Any], raised: di
     }
 
 
-def _finding(code: Any, message: Any, table: str | None, child: Any, row: int | None, fields: Any) -> dict[str, Any]:
+def _severity(rule: Any) -> str:
+    # The CIN library marks each rule an Error or a Query (RuleDefinition.rule_type); the 903 library does not.
+    kind = getattr(getattr(rule, "rule_type", None), "value", "Error")
+    return "query" if kind == "Query" else "error"
+
+
+def _finding(
+    code: Any, message: Any, table: str | None, child: Any, row: int | None, fields: Any, severity: str = "error"
+) -> dict[str, Any]:
     # A child id the file left blank reaches here as NaN, which is no JSON value.
     child_id = child if isinstance(child, str) else None
     return {
@@ -320,6 +337,7 @@ def _finding(code: Any, message: Any, table: str | None, child: Any, row: int | 
         "child": child_id,
         "row": row,
         "fields": list(fields or []),
+        "severity": severity,
     }
 
 

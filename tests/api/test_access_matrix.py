@@ -184,6 +184,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/submissions"): rule("officer agency"),
     ("GET", "/api/submissions/{submission_id}"): rule("officer agency", *SUBMISSION_CASES),
+    # A council's findings by child: its own key only, never an officer's or a regulator's.
+    ("GET", "/api/submissions/{submission_id}/records"): rule("agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),

@@ -180,6 +180,23 @@ def test_every_bundled_return_deadline_is_understood() -> None:
         assert is_working_day(due), path.name
 
 
+@pytest.mark.parametrize(
+    ("start_year", "published"),
+    [
+        (2012, date(2013, 7, 31)),  # "between 1 April and 31 July 2013"
+        (2018, date(2019, 7, 31)),  # "Wednesday 31 July 2019"
+        (2019, date(2020, 7, 31)),  # "Friday 31 July 2020"
+        (2020, date(2021, 7, 30)),  # "Friday 30 July 2021": 31 July 2021 was a Saturday
+        (2024, date(2025, 7, 31)),  # "Thursday 31 July 2025"
+    ],
+)
+def test_children_in_need_census_rule_gives_the_published_submission_deadlines(
+    start_year: int, published: date
+) -> None:
+    spec = tomllib.loads((RETURNS_DIR / "dfe_cin_census.toml").read_text())["return"]
+    assert recipient_deadline(spec["deadline"], financial_year(start_year)) == published
+
+
 # --- entries and clock changes ------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ import openpyxl
 import pytest
 
 from tests.live import serve_process
+from tests.signoffs import sign_off_over_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -45,7 +46,15 @@ if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402 (only once a browser is there to use it)
-from playwright.sync_api import Browser, BrowserContext, Error, FilePayload, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    FilePayload,
+    Page,
+    sync_playwright,
+)
 
 # ./run test hands each test file to one pytest-xdist worker (--dist loadfile), so these tests share
 # one server and one Chromium.
@@ -104,15 +113,29 @@ class Visit:
         self.context: BrowserContext = browser.new_context(
             viewport={"width": 1200, "height": 900}, java_script_enabled=javascript, accept_downloads=True
         )
-        self.page: Page = self.context.new_page()
         self.hosts: set[str] = set()
+        #: Every Content-Security-Policy violation seen, from the page's events and from the console.
+        self.violations: list[str] = []
+        if javascript:
+            self.context.expose_function("__cspViolation", self._violation)
+            self.context.add_init_script(CSP_LISTENER)
+        self.page: Page = self.context.new_page()
         self.page.on("request", self._seen)
+        self.page.on("console", self._console)
 
     def _seen(self, request: Any) -> None:
         url = urlsplit(request.url)
         # data: and blob: URLs are made inside the page (ReDoc's search worker), not fetched from a host.
         if url.scheme not in ("data", "blob"):
             self.hosts.add(url.netloc)
+
+    def _violation(self, text: str) -> None:
+        self.violations.append(text)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # Chromium reports a refused script, style or image on the console even with JavaScript off.
+        if "Content Security Policy" in message.text:
+            self.violations.append(f"{self.page.url}: {message.text}")
 
     def go(self, path: str) -> Any:
         """Open a page of the service; return the response."""
@@ -125,8 +148,18 @@ class Visit:
         self.page.click("button:has-text('Sign in')")
 
     def close(self) -> None:
-        """Close the browser context."""
+        """Close the browser context; fail if any page it showed broke its Content-Security-Policy."""
         self.context.close()
+        assert self.violations == [], "a page broke its Content-Security-Policy"
+
+
+#: Reports each securitypolicyviolation event to the test, from every document before its own scripts run.
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolation(`${document.location.pathname}: ${e.violatedDirective} refused ${e.blockedURI || 'inline'}`
+    + ` (${e.sourceFile || ''}:${e.lineNumber || ''})`)
+})
+"""
 
 
 def _fill(path: Path, values: dict[str, str]) -> bytes:
@@ -168,10 +201,17 @@ def test_agency_fixes_two_mistakes_and_the_officer_sees_it(
     agency = Visit(browser, server, javascript=False)
     agency.sign_in(AGENCY)
     assert agency.page.url.endswith("/agency")
-    row = agency.page.locator("#due-now tr[data-return='county_cyp_core']")
-    period = row.get_attribute("data-period")
+    # The period the officer's dashboard is collecting now: its deadline is either still to come (due next) or
+    # passed with figures owed (overdue).
+    officer.go("/officer")
+    period = officer.page.locator("#completeness tr[data-return='county_cyp_core']").get_attribute("data-period")
     assert period
     before = _share(officer, "county_cyp_core", period)
+    row = agency.page.locator(
+        f"#due-now tr[data-return='county_cyp_core'][data-period='{period}'], "
+        f"#overdue tr[data-return='county_cyp_core'][data-period='{period}']"
+    )
+    assert row.count() == 1
 
     with agency.page.expect_download() as download:
         row.get_by_role("link", name=re.compile("Download template")).click()
@@ -204,6 +244,8 @@ def test_agency_fixes_two_mistakes_and_the_officer_sees_it(
 
     officer.go("/officer")
     assert officer.page.locator(f"a[href='/submissions/{accepted_id}']").count() == 1
+    # The dashboard counts what a regulator would receive, so the council's approver signs the figures off first.
+    sign_off_over_http(server, {"X-API-Key": AGENCY}, "notts_cyp", "county_cyp_core", period)
     after = _share(officer, "county_cyp_core", period)
     assert after > before
     _full_page(officer.page, str(shots / "officer-dashboard-after-upload.png"))
@@ -326,3 +368,34 @@ def test_every_page_passes_axe(browser: Browser, server: str, shots: Path) -> No
     assert len(counts) == sum(len(p) for p in PAGES.values()) + 1
     assert {path: v for path, v in found.items() if v} == {}
     assert hosts == {urlsplit(server).netloc}, "a page asked another host for something"
+
+
+def test_pages_keep_to_their_content_security_policy(browser: Browser, server: str) -> None:
+    """A page loads with its one inline script allowed by hash and nothing refused; an inline style or a
+    second inline script put into it is refused, and the test sees the refusal."""
+    visit = Visit(browser, server)
+    visit.sign_in(OFFICER)
+    response = visit.go("/officer")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "style-src 'self';" in policy
+    assert "unsafe-inline" not in policy
+    # GOV.UK Frontend's inline snippet ran under the policy: the body is marked as able to run its scripts.
+    assert "govuk-frontend-supported" in (visit.page.locator("body").get_attribute("class") or "")
+    visit.page.wait_for_load_state("networkidle")
+    assert visit.violations == []
+    visit.page.evaluate(
+        """() => {
+        document.querySelector('main').insertAdjacentHTML('beforeend', '<p style="color: red">styled</p>')
+        const script = document.createElement('script')
+        script.textContent = 'document.title = "changed"'
+        document.body.appendChild(script)
+    }"""
+    )
+    visit.page.wait_for_timeout(300)
+    assert visit.page.title() != "changed"
+    refused = " ".join(visit.violations)
+    assert "style-src" in refused
+    assert "script-src" in refused
+    visit.violations.clear()
+    visit.close()

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from api.hygiene import GOVUK_JS_ENABLED, OTHER_POLICY, PAGE_POLICY, script_hash
 from api.main import create_app
 from api.web.render import STATIC
 from mappings.models import ApiKey
@@ -319,3 +320,66 @@ def test_agencies_and_keys_are_for_officers_only(web: TestClient) -> None:
     sign_in(web, AGENCY)
     assert web.get("/keys").status_code == 403
     assert web.get("/agencies").status_code == 403
+
+
+PAGES_BY_KEY = {
+    None: ["/sign-in", "/glossary", "/signed-out"],
+    AGENCY: ["/agency", "/upload", "/submissions", "/history", "/officer", "/submissions/999999"],
+    OFFICER: ["/officer", "/calendar", "/catalogue", "/catalogue/indicators/cyp.cin_count", "/burden?period=FY2024-25",
+              "/outbox", "/agencies", "/keys"],
+    DFE: ["/regulator"],
+}  # fmt: skip
+
+
+def test_every_page_carries_the_full_policy_and_only_hashed_inline_script(
+    store: Engine, store_settings: Settings
+) -> None:
+    """Each page's one inline script is the hashed one and no page has an inline style; JSON keeps its policy."""
+    for key, paths in PAGES_BY_KEY.items():
+        with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+            if key:
+                sign_in(client, key)
+            for path in paths:
+                response = client.get(path)
+                assert response.headers["content-type"].startswith("text/html"), path
+                assert response.headers["content-security-policy"] == PAGE_POLICY, path
+                inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", response.text, re.S)
+                assert inline == [GOVUK_JS_ENABLED], path
+                assert script_hash(inline[0]) in PAGE_POLICY
+                assert not re.search(r"<style|\sstyle=", response.text), path
+    with TestClient(create_app(store_settings, engine=store)) as client:
+        for response in (client.get("/health"), client.get("/api/figures", headers={"X-API-Key": OFFICER})):
+            assert response.headers["content-type"].startswith("application/json")
+            assert response.headers["content-security-policy"] == OTHER_POLICY
+
+
+def test_the_page_policy_allows_only_this_origin() -> None:
+    directives = dict(d.split(" ", 1) for d in PAGE_POLICY.split("; "))
+    assert directives == {
+        "default-src": "'self'",
+        "script-src": f"'self' {script_hash(GOVUK_JS_ENABLED)}",
+        "style-src": "'self'",
+        "img-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    # The hash is the base64 SHA-256 of the script's exact text, as CSP Level 3 defines a hash-source.
+    assert script_hash("alert(1)") == "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"
+
+
+def test_the_api_documentation_has_its_own_policy_with_a_fresh_nonce(web: TestClient) -> None:
+    docs = web.get("/docs")
+    assert "script-src 'self';" in docs.headers["content-security-policy"]
+    assert "<script>" not in docs.text
+    nonces = set()
+    for _ in range(2):
+        redoc = web.get("/redoc")
+        policy = redoc.headers["content-security-policy"]
+        nonce = re.search(r"'nonce-([^']+)'", policy)
+        assert nonce
+        assert f'data-nonce="{nonce.group(1)}"' in redoc.text
+        assert "unsafe-inline" not in policy
+        nonces.add(nonce.group(1))
+    assert len(nonces) == 2

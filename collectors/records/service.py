@@ -1,0 +1,736 @@
+"""A council's record-level upload from bytes to stored figures: kept encrypted, checked by DfE's rules, derived.
+
+:func:`receive` keeps the files (encrypted) and records the submission at once, so the API can answer 202;
+:func:`process_records` takes it up under the upload lease in an upload worker and moves it through the
+stages ``reading`` (our own read: which return, which tables, their columns, the year), ``dfe_rules``
+(DfE's rules for the collection year, in their own environment), ``deriving`` (every catalogue figure the
+records answer, by DfE's published method) and ``stored``; or ends it ``rejected`` (a clear report, nothing
+stored) or ``failed`` (the file kept, run again by :func:`resume_records` or ``reprocess``). Children are
+named in the store only by their pseudonym (``collectors.records.privacy``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, delete, or_, update
+from sqlmodel import Session, col, select
+
+from collectors import lease
+from collectors.problems import write_problems
+from collectors.queries import hold_figures, supersede_held, upload_status
+from collectors.records.cin_figures import derive_cin
+from collectors.records.cin_tables import read_cin_tables
+from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
+from collectors.records.inputs import gather, which_return
+from collectors.records.models import RecordChild, RecordLineage, RecordProblem
+from collectors.records.privacy import Keys, keys_for
+from collectors.records.ssda903_figures import Derivation, derive_ssda903
+from collectors.records.ssda903_tables import COLUMNS as TABLE_COLUMNS
+from collectors.records.ssda903_tables import OPTIONAL_COLUMNS
+from collectors.records.ssda903_xml import read_903_xml
+from collectors.store import build_context, current_for_keys, split_changes, storing, write_figures
+from collectors.validate import problem_frame, validate
+from indicators.models import Observation, Submission, SubmissionProblem
+from mappings.agencies import get_agency
+from mappings.models import AgencyOrg
+from onereturn import db
+from onereturn.db import bulk_insert
+from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
+from onereturn.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KIND = "records"
+#: The stages of a record-level upload, in order; the last three are final.
+STAGES = ("received", "reading", "dfe_rules", "deriving", "stored", "rejected", "failed")
+#: A worker takes an upload up at most this many times (a file that stops its worker every time is failed).
+MAX_ATTEMPTS = 3
+#: Figures the service's catalogue keeps as the ONS population aged 0-17, the base of the rates per 10,000.
+POPULATION = "pop.resident_0_17"
+#: The rule named on a figure derived from the records that a template also gives.
+CONFLICT_RULE = "records_keyed_conflict"
+_LA_CODE = re.compile(r"[ENSW]\d{8}")
+_BATCH = 20_000
+
+
+@dataclass
+class Received:
+    """A record-level upload recorded: its submission, and whether it repeats an earlier one."""
+
+    submission: Submission
+    duplicate: bool = False
+
+
+@dataclass
+class _Read:
+    """What the reading stage found: the return, its rule set, the files for DfE's rules and the tables."""
+
+    library: Library
+    ruleset: str
+    files: list[tuple[str, Path]]
+    tables: dict[str, pl.DataFrame]
+    rows: int
+
+
+@dataclass
+class _Outcome:
+    """What one run made of an upload: the problems for everyone, the findings by child, and what to store."""
+
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    children: set[str] = field(default_factory=set)
+    #: The deployment's keys, once the files were opened with them.
+    keys: Keys | None = None
+
+
+def content_hash(files: Iterable[tuple[str, bytes]]) -> str:
+    """One upload's hash: SHA-256 over its files' sorted (name, SHA-256) pairs, so their order does not count."""
+    pairs = sorted((Path(name).name, hashlib.sha256(data).hexdigest()) for name, data in files)
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+
+
+def raw_path(settings: Settings, digest: str) -> Path:
+    """Where a record-level upload's files are kept, encrypted."""
+    return settings.data_dir / "records" / digest[:2] / f"{digest}.zip.fernet"
+
+
+def _keep(settings: Settings, keys: Keys, digest: str, files: list[tuple[str, bytes]]) -> Path:
+    """Keep the files as one ZIP, encrypted, under the upload's hash (written once, atomically)."""
+    path = raw_path(settings, digest)
+    if path.exists():
+        return path
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for number, (name, data) in enumerate(files):
+            # A number first: two files of one name stay two members.
+            archive.writestr(f"{number:02d}-{Path(name).name}", data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(keys.seal(buffer.getvalue()))
+    os.replace(tmp, path)
+    return path
+
+
+def _kept_files(settings: Settings, submission: Submission) -> list[tuple[str, bytes]]:
+    """The files of an upload as received, decrypted from where they are kept."""
+    try:
+        token = Path(submission.raw_path).read_bytes()
+    except OSError as exc:
+        raise NotFound(f"the kept files of submission {submission.id} are missing (purged, or moved)") from exc
+    data = keys_for(settings).open(token)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(name.split("-", 1)[1], archive.read(name)) for name in archive.namelist()]
+
+
+def receive(
+    engine: Engine,
+    settings: Settings,
+    *,
+    agency_code: str,
+    collection_year: str,
+    files: list[tuple[str, Path]],
+    submitted_by: str = "",
+) -> Received:
+    """Keep a record-level upload (encrypted) and record its submission, ready for an upload worker; no checks run yet."""
+    if not files:
+        raise InvalidInput("a record-level upload needs at least one file (form field 'files')")
+    total = sum(path.stat().st_size for _, path in files)
+    if total > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"the files are {total:,} bytes; the limit is {settings.max_upload_bytes:,}")
+    year = collection_year.strip()
+    with Session(engine) as session:
+        get_agency(session, agency_code)
+    read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path.read_bytes()) for name, path in files]
+    digest = content_hash(read)
+    keys = keys_for(settings)
+    with Session(engine, expire_on_commit=False) as session:
+        earlier = (
+            session.execute(
+                select(Submission)
+                .where(
+                    Submission.agency_code == agency_code,
+                    Submission.content_hash == digest,
+                    Submission.kind == KIND,
+                    Submission.collection_year == year,
+                    col(Submission.status).in_(("accepted", "queried", "partially_accepted", "rejected")),
+                    col(Submission.purged_at).is_(None),
+                )
+                .order_by(col(Submission.id).desc())
+            )
+            .scalars()
+            .first()
+        )
+        if earlier is not None:
+            return Received(earlier, duplicate=True)
+    path = _keep(settings, keys, digest, read)
+    names = ", ".join(name for name, _ in read)
+    with Session(engine, expire_on_commit=False) as session:
+        submission = Submission(
+            agency_code=agency_code, filename=names[:255], source_format="records", size_bytes=total,
+            content_hash=digest, raw_path=str(path), received_at=datetime.now(UTC), mode="default", status="received",
+            submitted_by=submitted_by, kind=KIND, stage="received", collection_year=year,
+            # No worker holds it yet: an upload worker takes it up at once; if none does before this runs
+            # out (the process stopped), resume_records does.
+            lease_owner="", lease_until=lease.expiry(settings.upload_lease_seconds),
+        )  # fmt: skip
+        session.add(submission)
+        session.commit()
+    return Received(submission)
+
+
+def _claim(engine: Engine, settings: Settings, submission_id: int) -> Submission | None:
+    """Take up an upload that no live worker holds; None when another worker has it or it is finished."""
+    now = datetime.now(UTC)
+    me = lease.worker_id()
+    free = or_(
+        col(Submission.lease_owner).in_(("", me)),
+        col(Submission.lease_until).is_(None),
+        col(Submission.lease_until) < now,
+    )
+    takeable = or_(col(Submission.status).in_(lease.UNFINISHED) & free, col(Submission.status) == "interrupted")
+    with Session(engine, expire_on_commit=False) as session:
+        taken = session.execute(
+            update(Submission)
+            .where(col(Submission.id) == submission_id, col(Submission.kind) == KIND, takeable)
+            .values(
+                status="received",
+                lease_owner=me,
+                lease_until=lease.expiry(settings.upload_lease_seconds),
+                attempts=Submission.attempts + 1,
+            )
+        )
+        session.commit()
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            return None
+        return session.get(Submission, submission_id)
+
+
+def _stage(engine: Engine, submission_id: int, stage: str) -> None:
+    """Record the stage reached, while this worker still holds the upload."""
+    with Session(engine) as session:
+        moved = session.execute(
+            update(Submission)
+            .where(
+                col(Submission.id) == submission_id,
+                col(Submission.lease_owner) == lease.worker_id(),
+                col(Submission.status).in_(lease.UNFINISHED),
+            )
+            .values(stage=stage)
+        )
+        session.commit()
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        raise _CutOff()
+
+
+class _CutOff(Exception):
+    """The upload's lease ran out and another worker may have it: this worker stops and stores nothing."""
+
+
+def process_records(engine: Engine, settings: Settings, submission_id: int) -> Submission:
+    """Take up a received record-level upload under the lease and run it through its stages; return it as it ended."""
+    submission = _claim(engine, settings, submission_id)
+    if submission is None:
+        with Session(engine, expire_on_commit=False) as session:
+            found = session.get(Submission, submission_id)
+        if found is None or found.kind != KIND:
+            raise NotFound(f"Record-level submission {submission_id} does not exist")
+        return found
+    if submission.attempts > MAX_ATTEMPTS:
+        _end(engine, submission, _Outcome(), status="failed", stage="failed",
+             message=f"processing stopped its worker {MAX_ATTEMPTS} times; the file is kept, see the service's log")  # fmt: skip
+        return submission
+    with lease.held(engine, submission_id, settings.upload_lease_seconds):
+        try:
+            _run(engine, settings, submission)
+        except _CutOff:
+            log.warning("record-level submission %s was taken over after this worker's lease ran out", submission_id)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise  # the process is stopping: its lease runs out and the upload is resumed
+        except BaseException as exc:
+            from collectors.service import failure_reason
+
+            log.exception("record-level submission %s failed", submission_id)
+            message = (
+                f"processing failed: {failure_reason(exc)}; the files are kept and can be run again "
+                f"(onereturn submissions reprocess {submission_id})"
+            )
+            _end(engine, submission, _Outcome(), status="failed", stage="failed", message=message)
+    with Session(engine, expire_on_commit=False) as session:
+        ended = session.get(Submission, submission_id)
+    assert ended is not None
+    return ended
+
+
+def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
+    assert submission.id is not None
+    keys = keys_for(settings)
+    outcome = _Outcome(keys=keys)
+    _stage(engine, submission.id, "reading")
+    with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:
+        try:
+            org = _local_authority(engine, submission.agency_code)
+            read = _read(_kept_files(settings, submission), Path(workdir), submission.collection_year)
+        except OneReturnError as exc:
+            _reject(engine, submission, outcome, exc.message)
+            return
+        submission.source_format = read.library
+        _stage(engine, submission.id, "dfe_rules")
+        try:
+            findings = run_rules(read.library, read.ruleset, read.files, local_authority=org)
+        except RecordsError as exc:
+            _reject(engine, submission, outcome, exc.message)
+            return
+    _note_findings(outcome, findings, keys)
+    # A rule that raised is named as not checked but does not hold the file back: one of DfE's 2024-25 rules
+    # (231) raises on every CSV return, which would otherwise keep every council from storing its figures.
+    blocking = sum(1 for f in findings.findings if f.severity == "error")
+    if blocking:
+        message = (
+            f"DfE's rules ({findings.library} {findings.library_version}, {findings.rules_run} rules for "
+            f"{submission.collection_year}) found {len(findings.findings):,} problem(s) for "
+            f"{len({f.child for f in findings.findings if f.child}):,} child(ren)"
+            + (f"; {len(findings.rules_raised)} rule(s) raised an error, so were not checked" if findings.rules_raised else "")
+            + ": nothing was stored; correct the records and upload them again"
+        )  # fmt: skip
+        _end(engine, submission, outcome, status="rejected", stage="rejected", message=message, rows_read=read.rows)
+        return
+    _stage(engine, submission.id, "deriving")
+    if read.library == "903":
+        read.tables["Episodes"] = _distances_for(read.tables["Episodes"], findings.episode_distances)
+    year_ending = int(read.ruleset[3:7]) + 1
+    population = _population(engine, org, year_ending)
+    try:
+        if read.library == "903":
+            _check_903_year(read.tables["Episodes"], year_ending, submission.collection_year)
+            derived = derive_ssda903(read.tables, year_ending=year_ending, population_0_17=population)
+        else:
+            derived = derive_cin(read.tables, year_ending=year_ending, population_0_17=population)
+    except OneReturnError as exc:
+        _reject(engine, submission, outcome, exc.message)
+        return
+    _store(engine, submission, outcome, derived, org, keys, rows_read=read.rows)
+
+
+def _distances_for(episodes: pl.DataFrame, distances: tuple[float | None, ...]) -> pl.DataFrame:
+    """Episodes with each placement's distance from home (the file's own, else DfE's from the postcodes),
+    and the postcodes dropped: nothing after this reads them."""
+    if "PL_DISTANCE" not in episodes.columns and len(distances) == episodes.height:
+        text = [None if d is None else repr(d) for d in distances]
+        episodes = episodes.with_columns(pl.Series("PL_DISTANCE", text, dtype=pl.String))
+    # Blanked rather than removed: the table keeps the specification's columns.
+    return episodes.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in ("HOME_POST", "PL_POST"))
+
+
+def _local_authority(engine: Engine, agency_code: str) -> str:
+    """The council's ONS code among the agency's org units (DfE's rules and the figures are for it)."""
+    with Session(engine) as session:
+        orgs = session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency_code)).scalars()
+        councils = sorted(str(code) for code in orgs if _LA_CODE.fullmatch(code))
+    if len(councils) != 1:
+        raise RecordsError(
+            f"record-level returns are a council's: agency {agency_code} answers for "
+            f"{len(councils)} local authorities, not one"
+        )
+    return councils[0]
+
+
+def _read(files: list[tuple[str, bytes]], workdir: Path, year: str) -> _Read:
+    """Our own read before DfE's rules: which return, its rule set, every table whole with its columns, the year."""
+    paths = []
+    for number, (name, data) in enumerate(files):
+        if not data.strip():
+            raise RecordsError(f"{name} is empty")
+        path = workdir / f"upload-{number}" / Path(name).name
+        path.parent.mkdir()
+        path.write_bytes(data)
+        paths.append(path)
+    gathered = gather(paths, workdir)
+    for name, path in gathered:
+        if not path.read_bytes().strip():
+            raise RecordsError(f"{name} is empty")
+    library = which_return(gathered)
+    ruleset = ruleset_for(library, year)
+    if library == "cin":
+        # The census's own year is checked by DfE's rules for the year asked (rule 100, its reference date).
+        tables = read_cin_tables(gathered[0][1].read_bytes())
+        if tables["Children"].is_empty():
+            raise RecordsError(f"{gathered[0][0]} holds no children")
+    elif all(name.lower().endswith(".xml") for name, _ in gathered):
+        if len(gathered) != 1:
+            raise RecordsError(f"one SSDA903 XML file is a whole return; {len(gathered)} were given")
+        tables = read_903_xml(gathered[0][1].read_bytes())
+    else:
+        tables = _read_903_csvs(gathered)
+    if library == "903" and ("Episodes" not in tables or tables["Episodes"].is_empty()):
+        raise RecordsError("the SSDA903 Episodes table is missing or has no rows: every figure counts episodes")
+    rows = sum(t.height for t in tables.values())
+    return _Read(library, ruleset, gathered, tables, rows)
+
+
+def _read_903_csvs(files: list[tuple[str, Path]]) -> dict[str, pl.DataFrame]:
+    """Each CSV as the 903 table whose columns it has (as DfE's library tells them apart); a stranger is refused."""
+    tables: dict[str, pl.DataFrame] = {}
+    for name, path in files:
+        if not name.lower().endswith(".csv"):
+            raise RecordsError(f"{name}: SSDA903 files are CSVs (one a table) or one XML file, not a mix")
+        try:
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        except pl.exceptions.PolarsError as exc:
+            raise RecordsError(f"{name} cannot be read as CSV ({str(exc).splitlines()[0][:200]})") from exc
+        columns = {c.strip().upper() for c in frame.columns}
+        frame = frame.rename({c: c.strip().upper() for c in frame.columns})
+        table = next(
+            (t for t, wanted in TABLE_COLUMNS.items() if columns - set(OPTIONAL_COLUMNS.get(t, ())) == set(wanted)),
+            None,
+        )
+        if table is None:
+            closest = max(TABLE_COLUMNS, key=lambda t: len(columns & set(TABLE_COLUMNS[t])))
+            lacking = sorted(set(TABLE_COLUMNS[closest]) - columns)
+            extra = sorted(columns - set(TABLE_COLUMNS[closest]) - set(OPTIONAL_COLUMNS.get(closest, ())))
+            raise RecordsError(
+                f"{name} is not one of the SSDA903 tables: nearest is {closest}"
+                + (f", which lacks {', '.join(lacking)}" if lacking else "")
+                + (f", and it has {', '.join(extra)} besides" if extra else "")
+            )
+        if table in tables:
+            raise RecordsError(f"{name} is a second {table} table; each table is one file")
+        tables[table] = frame
+    return tables
+
+
+def _check_903_year(episodes: pl.DataFrame, year_ending: int, year: str) -> None:
+    """Refuse a return whose episodes all end before or start after the collection year: another year's file."""
+    dates = episodes.select(
+        pl.col("DECOM").cast(pl.String).str.strip_chars().str.to_date("%d/%m/%Y", strict=False).alias("start"),
+        pl.col("DEC").cast(pl.String).str.strip_chars().str.to_date("%d/%m/%Y", strict=False).alias("end"),
+    )
+    first, last = datetime(year_ending - 1, 4, 1).date(), datetime(year_ending, 3, 31).date()
+    in_year = dates.filter((pl.col("start") <= last) & (pl.col("end").is_null() | (pl.col("end") >= first)))
+    if in_year.is_empty() and dates["start"].drop_nulls().len():
+        latest = str(dates["start"].drop_nulls().max())
+        raise RecordsError(
+            f"no episode in the files is open in the year {year} (1 April {year_ending - 1} to 31 March {year_ending}); "
+            f"the latest starts on {latest}: is this another year's return?"
+        )
+
+
+def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys) -> None:
+    """DfE's findings by pseudonym, and the rules that did not run to their end named as such."""
+    for f in findings.findings:
+        child = keys.pseudonym(f.child) if f.child else None
+        if f.child:
+            outcome.children.add(f.child)
+        outcome.findings.append(
+            {"rule": f"dfe:{f.rule}", "severity": f.severity, "message": f.message, "record_table": f.table,
+             "child": child, "row": f.row, "fields": ", ".join(f.fields)}
+        )  # fmt: skip
+    for note in findings.rules_raised:
+        outcome.problems.append(
+            _problem(f"dfe:{note.rule}", "query", f"DfE's rule {note.rule} raised an error inside DfE's library, so it "
+                     f"was not checked (not a pass): {note.reason or 'no reason given'} — {note.message}")
+        )  # fmt: skip
+    for note in findings.rules_skipped:
+        outcome.problems.append(
+            _problem(f"dfe:{note.rule}", "information", f"DfE's rule {note.rule} was not checked (not a pass): "
+                     f"{note.reason} — {note.message}")
+        )  # fmt: skip
+    if findings.tables_missing:
+        outcome.problems.append(
+            _problem("records_tables_missing", "information",
+                     f"tables not given: {', '.join(findings.tables_missing)}; DfE's rules on them were not checked")
+        )  # fmt: skip
+
+
+def _problem(
+    rule: str, severity: str, message: str, column: str | None = None, value: str | None = None
+) -> dict[str, Any]:
+    return {"row": None, "column": column, "value": value, "rule": rule, "severity": severity, "message": message}
+
+
+def _reject(engine: Engine, submission: Submission, outcome: _Outcome, message: str) -> None:
+    outcome.problems.append(_problem("records_unreadable", "error", message))
+    _end(engine, submission, outcome, status="rejected", stage="rejected", message=message)
+
+
+def _population(engine: Engine, org: str, year_ending: int) -> float | None:
+    """The stored ONS population aged 0-17 of the council for the year, the base of the rates per 10,000."""
+    period = f"FY{year_ending - 1}-{year_ending % 100:02d}"
+    with Session(engine) as session:
+        value = session.execute(
+            select(Observation.value).where(
+                Observation.indicator_id == POPULATION,
+                Observation.org_code == org,
+                Observation.period == period,
+                Observation.breakdown == "",
+                col(Observation.is_current),
+            )
+        ).scalar()
+    return float(value) if value is not None else None
+
+
+def _text(value: float | None) -> str | None:
+    return None if value is None else repr(float(value))
+
+
+def _period_of(derived: Derivation, period_type: str | None) -> str | None:
+    """The collection year as a period of the indicator's type: the financial year, or its 31 March snapshot."""
+    if period_type == "financial_year":
+        return derived.year.period
+    if period_type == "snapshot_date":
+        return derived.year.end.isoformat()
+    return None
+
+
+def _figure_rows(derived: Derivation, org: str, periods: dict[str, str]) -> pl.DataFrame:
+    """The derived figures as an upload's long table of text cells (row numbered from 1), for the usual checks."""
+    rows = [
+        {"row": n, "indicator": f.indicator, "org": org, "period": periods[f.indicator], "breakdown": "",
+         "value": _text(f.value), "numerator": _text(f.numerator), "denominator": _text(f.denominator),
+         "status": "final", "note": "derived from the council's record-level return"}
+        for n, f in enumerate(sorted(derived.figures.values(), key=lambda f: f.indicator), start=1)
+        if f.indicator in periods
+    ]  # fmt: skip
+    schema = {"row": pl.Int64, **dict.fromkeys(
+        ("indicator", "org", "period", "breakdown", "value", "numerator", "denominator", "status", "note"), pl.String)}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def _keyed(session: Session, frame: pl.DataFrame, org: str) -> dict[str, tuple[float | None, int]]:
+    """Current figures of these indicators and periods for the council that came from a template or file of figures."""
+    found: dict[str, tuple[float | None, int]] = {}
+    for period, group in frame.group_by("period"):
+        rows = session.execute(
+            select(Observation.indicator_id, Observation.value, Observation.submission_id)
+            .join(Submission, col(Submission.id) == col(Observation.submission_id))
+            .where(
+                col(Observation.indicator_id).in_(group["indicator"].to_list()),
+                Observation.org_code == org,
+                Observation.period == str(period[0]),
+                Observation.breakdown == "",
+                col(Observation.is_current),
+                Submission.kind != KIND,
+            )
+        ).all()
+        found |= {indicator: (value, int(sub)) for indicator, value, sub in rows}
+    return found
+
+
+def _store(
+    engine: Engine,
+    submission: Submission,
+    outcome: _Outcome,
+    derived: Derivation,
+    org: str,
+    keys: Keys,
+    *,
+    rows_read: int,
+) -> None:
+    """Check the derived figures as any upload's, keep a keyed figure over a derived one, and store the rest with lineage."""
+    assert submission.id is not None
+    with Session(engine) as session:
+        ctx = build_context(session, submission.agency_code)
+        types = dict(ctx.indicators.select("id", "period_type").iter_rows())
+        periods = {i: p for i in derived.figures if (p := _period_of(derived, types.get(i))) is not None}
+        for indicator in sorted(set(derived.figures) - set(periods)):
+            derived.leave(indicator, f"the catalogue keeps it by {types.get(indicator) or 'no known period type'}, "
+                          "not by the collection year")  # fmt: skip
+        frame = _figure_rows(derived, org, periods)
+        keyed = _keyed(session, frame, org)
+    theirs = frame.filter(pl.col("indicator").is_in(sorted(ctx.agency_indicators)))
+    for indicator in sorted(set(frame["indicator"]) - set(theirs["indicator"])):
+        outcome.problems.append(
+            _problem("records_not_source", "information", f"{indicator} was derived, but {submission.agency_code} is "
+                     "not its designated source, so it was not stored", column="indicator", value=indicator)
+        )  # fmt: skip
+    for indicator, (value, sub) in sorted(keyed.items()):
+        if indicator not in set(theirs["indicator"]):
+            continue
+        mine = derived.figures[indicator].value
+        outcome.problems.append(
+            _problem(CONFLICT_RULE, "query",
+                     f"{indicator} {periods[indicator]}: the records give {mine:g}, and submission {sub} keyed {value if value is None else f'{value:g}'} "
+                     "in a template; the keyed figure is kept (upload a corrected template to change it)",
+                     column="indicator", value=indicator)
+        )  # fmt: skip
+    theirs = theirs.filter(~pl.col("indicator").is_in(sorted(keyed)))
+    for indicator, reason in sorted(derived.left_to_template.items()):
+        outcome.problems.append(
+            _problem("records_left_to_template", "information", f"{indicator} is left to the template: {reason}",
+                     column="indicator", value=indicator)
+        )  # fmt: skip
+    result = validate(theirs, ctx)
+    problems = pl.concat([result.problems, problem_frame(outcome.problems)], how="vertical_relaxed")
+    outcome.problems = []
+    lineage = _lineage_rows(derived, result.accepted.select("indicator_id", "period").rows(), org, keys, outcome)
+    counts = {"rows_read": rows_read, **_severity_counts(problems, outcome.findings)}
+    with db.writer(engine), storing(engine, submission.id, result.accepted) as session:
+        if not _still_mine(session, submission.id):
+            session.rollback()
+            raise _CutOff()
+        changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
+        write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
+        supersede_held(session, submission.agency_code, result.accepted)
+        hold_figures(session, submission.id, result.held)
+        revised = int(changed["obs_id"].is_not_null().sum())
+        accepted = result.accepted.height
+        status = upload_status(errors=result.error_count, stored=accepted, held=result.held.height)
+        message = (
+            f"{accepted} figure(s) derived from the records and stored ({changed.height - revised} new, {revised} "
+            f"revised, {unchanged.height} unchanged); {len(derived.left_to_template)} left to the template"
+            + (f"; {len(keyed)} also keyed in a template, the keyed figure kept" if keyed else "")
+        )
+        _write_child_rows(session, submission.id, outcome, keys, lineage)
+        _finish(session, submission, problems, status=status, stage="stored", message=message, rows_accepted=accepted,
+                rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height,
+                queries_open=result.held.height, **counts)  # fmt: skip
+        session.commit()
+
+
+def _lineage_rows(
+    derived: Derivation, stored: list[tuple[str, str]], org: str, keys: Keys, outcome: _Outcome
+) -> list[tuple[Any, ...]]:
+    """The records behind each stored figure, the child by pseudonym."""
+    rows: list[tuple[Any, ...]] = []
+    for indicator, period in stored:
+        for child, table, row, start, counted in derived.figures[indicator].records.iter_rows():
+            outcome.children.add(child)
+            rows.append((indicator, org, period, keys.pseudonym(child), table, row, start, bool(counted)))
+    return rows
+
+
+def _severity_counts(problems: pl.DataFrame, findings: list[dict[str, Any]]) -> dict[str, int]:
+    def count(severity: str) -> int:
+        return int((problems["severity"] == severity).sum()) + sum(1 for f in findings if f["severity"] == severity)
+
+    errors, queries, information = count("error"), count("query"), count("information")
+    return {"error_count": errors, "query_count": queries, "information_count": information,
+            "warning_count": queries + information}  # fmt: skip
+
+
+def _still_mine(session: Session, submission_id: int) -> bool:
+    return (
+        session.execute(
+            select(Submission.id).where(
+                col(Submission.id) == submission_id,
+                col(Submission.lease_owner) == lease.worker_id(),
+                col(Submission.status).in_(lease.UNFINISHED),
+            )
+        ).first()
+        is not None
+    )
+
+
+def _write_child_rows(
+    session: Session, submission_id: int, outcome: _Outcome, keys: Keys, lineage: list[tuple[Any, ...]]
+) -> None:
+    """Write the findings by child, the records behind the figures, and each child's id encrypted."""
+    session.execute(delete(RecordProblem).where(col(RecordProblem.submission_id) == submission_id))
+    session.execute(delete(RecordLineage).where(col(RecordLineage.submission_id) == submission_id))
+    session.execute(delete(RecordChild).where(col(RecordChild.submission_id) == submission_id))
+    columns = ("submission_id", "rule", "severity", "message", "record_table", "child", "row", "fields")
+    finding_rows = [(submission_id, *(f[c] for c in columns[1:])) for f in outcome.findings]
+    bulk_insert(session, "record_problem", columns, _batches(finding_rows))
+    lineage_columns = ("submission_id", "indicator_id", "org_code", "period", "child", "record_table", "record_row",
+                       "episode_start", "counted")  # fmt: skip
+    bulk_insert(session, "record_lineage", lineage_columns, _batches([(submission_id, *r) for r in lineage]))
+    children = sorted(outcome.children)
+    sealed = [(submission_id, keys.pseudonym(c), keys.seal_text(c)) for c in children]
+    unique = list({row[1]: row for row in sealed}.values())
+    bulk_insert(session, "record_child", ("submission_id", "pseudonym", "child_sealed"), _batches(unique))
+
+
+def _batches(rows: list[tuple[Any, ...]]) -> Iterable[list[tuple[Any, ...]]]:
+    return (rows[i : i + _BATCH] for i in range(0, len(rows), _BATCH))
+
+
+def _finish(
+    session: Session, submission: Submission, problems: pl.DataFrame, *, status: str, stage: str, message: str,
+    **counts: int,
+) -> None:  # fmt: skip
+    assert submission.id is not None
+    session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission.id))
+    write_problems(session, submission.id, problems)
+    values: dict[str, Any] = {"status": status, "stage": stage, "message": message, "finished_at": datetime.now(UTC),
+                              "source_format": submission.source_format, **counts}  # fmt: skip
+    session.execute(update(Submission).where(col(Submission.id) == submission.id).values(**values))
+    for key, value in values.items():
+        setattr(submission, key, value)
+
+
+def _end(
+    engine: Engine,
+    submission: Submission,
+    outcome: _Outcome,
+    *,
+    status: str,
+    stage: str,
+    message: str,
+    rows_read: int = 0,
+) -> None:
+    """End an upload rejected or failed: its report (and DfE's findings by child) written, no figure stored."""
+    assert submission.id is not None
+    problems = problem_frame(outcome.problems)
+    counts = {"rows_read": rows_read, **_severity_counts(problems, outcome.findings)}
+    with Session(engine) as session:
+        # A failure is recorded whoever holds the lease now; a report only by the worker that made it.
+        if status != "failed" and not _still_mine(session, submission.id):
+            raise _CutOff()
+        if outcome.keys is not None:
+            _write_child_rows(session, submission.id, outcome, outcome.keys, [])
+        _finish(session, submission, problems, status=status, stage=stage, message=message, **counts)
+        session.commit()
+
+
+def resume_records(engine: Engine, settings: Settings) -> list[int]:
+    """Take up every record-level upload whose worker stopped (its lease ran out) and run it on; return their ids."""
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        waiting = session.execute(
+            select(Submission.id)
+            .where(
+                col(Submission.kind) == KIND,
+                or_(
+                    col(Submission.status).in_(lease.UNFINISHED)
+                    & or_(col(Submission.lease_until).is_(None), col(Submission.lease_until) < now),
+                    col(Submission.status) == "interrupted",
+                ),
+            )
+            .order_by(col(Submission.id))
+        ).scalars()
+        ids = [int(i) for i in waiting]
+    for submission_id in ids:
+        process_records(engine, settings, submission_id)
+    return ids
+
+
+def rerun(engine: Engine, settings: Settings, submission_id: int) -> Submission:
+    """Run a failed or interrupted record-level upload again from its kept files."""
+    with Session(engine) as session:
+        found = session.get(Submission, submission_id)
+        if found is None or found.kind != KIND:
+            raise NotFound(f"Record-level submission {submission_id} does not exist")
+        if found.status not in ("failed", "interrupted"):
+            raise Conflict(
+                f"Submission {submission_id} is {found.status}; only failed or interrupted uploads are run again"
+            )
+        session.execute(
+            update(Submission)
+            .where(col(Submission.id) == submission_id)
+            .values(status="interrupted", stage="received", attempts=0, lease_owner="", lease_until=None)
+        )
+        session.commit()
+    return process_records(engine, settings, submission_id)
