@@ -57,11 +57,11 @@ ACTIONS = {
     "codelist": "sdmx.codelist",
     "data": "return.pull",
     "list_signoffs": "signoff.list",
-    "review": "signoff.read",
-    "sign_off": "signoff.sign_off",
-    "unapprove": "signoff.unapprove",
-    "accept": "signoff.accept",
-    "send_back": "signoff.return",
+    "signoff_review": "signoff.read",
+    "signoff_sign_off": "signoff.sign_off",
+    "signoff_unapprove": "signoff.unapprove",
+    "signoff_accept": "signoff.accept",
+    "signoff_send_back": "signoff.return",
 }
 
 

@@ -11,6 +11,10 @@ cell exists only after the return's period conversion, roll-up, rounding and sup
 released cells already have their doors (the return's files, its lineage and SDMX); a second,
 figure-shaped door onto them would have to repeat disclosure control and could drift from it.
 
+Sign-offs: an officer reads every one; an agency its own (an approver's key also signs them off);
+a regulator the states of its returns' sign-offs only, without digests, signers or declarations,
+and never what an agency is about to vouch for (the figures behind a sign-off are the agency's).
+
 ``/api/burden`` answers a regulator 403 too: its rows are per-agency keying counts and its
 consistency list shows raw figures measured two ways; restricting it to a regulator's returns
 would still reveal the counts of the single agency that answers a return (NDTMS has one

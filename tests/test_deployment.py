@@ -114,6 +114,9 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
     # 6. The operator signs off the figures collected so far, naming who vouches for them.
     signed = cli("signoffs", "sign-all", "--as", "Kent CYP performance lead")
     assert ["kent_cyp", "dfe_cin_census", "FY2024-25"] in [line.split() for line in signed.splitlines()]
+    listed = cli("signoffs", "list", "--return", "dfe_cin_census", "--state", "signed_off")
+    assert "kent_cyp" in listed
+    assert "Kent CYP performance lead" in listed
     # 7. The regulator pulls its return and finds the figure in it.
     pulled = api.get("/api/returns/dfe_cin_census/FY2024-25.json", params={"fresh": "true"}, headers=regulator)
     assert pulled.status_code == 200, pulled.text

@@ -208,7 +208,7 @@ def list_signoffs(
     response_model=ReviewPublic,
     responses={404: {"description": "No such agency, return or period (or not yours)"}},
 )
-def review(
+def signoff_review(
     request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: ReviewRead
 ) -> ReviewPublic:
     """Show an agency's return for a period before sign-off: the cells it owes and gives, what is missing,
@@ -235,7 +235,7 @@ def review(
     response_model=SignOffPublic,
     responses=_WRITE,
 )
-def sign_off(
+def signoff_sign_off(
     request: Request,
     agency: str,
     return_id: str,
@@ -262,7 +262,7 @@ def sign_off(
     response_model=SignOffPublic,
     responses=_WRITE,
 )
-def unapprove(
+def signoff_unapprove(
     request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: AgencyKey
 ) -> SignOffPublic:
     """Withdraw the agency's sign-off (before the officer accepts it): its figures are held back again."""
@@ -281,7 +281,7 @@ def unapprove(
     response_model=SignOffPublic,
     responses=_WRITE,
 )
-def accept(
+def signoff_accept(
     request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: OfficerOnly
 ) -> SignOffPublic:
     """Accept an agency's sign-off; where the return needs acceptance, this releases the figures."""
@@ -299,7 +299,7 @@ def accept(
     response_model=SignOffPublic,
     responses=_WRITE,
 )
-def send_back(
+def signoff_send_back(
     request: Request,
     agency: str,
     return_id: str,
