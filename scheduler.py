@@ -184,6 +184,15 @@ def _engine() -> Engine:
     return engine
 
 
+def _settings() -> Settings:
+    found = _state.get("settings")
+    if found is None:
+        from onereturn.settings import get_settings
+
+        found = get_settings()
+    return found
+
+
 @contextmanager
 def run_once(engine: Engine, job_id: str, scheduled_for: datetime) -> Iterator[bool]:
     """Claim a job run; yield False when it already ran (or is running), so the caller does nothing."""
@@ -379,6 +388,31 @@ def job_interrupted() -> None:
 
 
 @_job
+def job_records_resume() -> None:
+    """Take up record-level uploads whose worker stopped (their lease ran out) and run them on to their end."""
+    from collectors.records.service import resume_records
+
+    resumed = resume_records(_engine(), _settings())
+    if resumed:
+        log.warning("resumed %d record-level upload(s) whose worker had stopped: %s", len(resumed), resumed)
+
+
+@_job
+def job_records_purge() -> None:
+    """Delete record-level raw files and child-level rows past the retention period (daily); figures stay."""
+    from collectors.records.retention import purge
+
+    done = purge(_engine(), _settings())
+    if done.submissions:
+        log.info(
+            "purged %d record-level upload(s): %d file(s), %d child-level row(s)",
+            done.submissions,
+            done.files,
+            done.rows,
+        )
+
+
+@_job
 def job_heartbeat() -> None:
     """Record that this scheduler is alive and active."""
     now = datetime.now(UTC)
@@ -510,6 +544,8 @@ PERIODIC = {
     "reconcile": ("scheduler:job_reconcile", 3600),
     "rebuild": ("scheduler:job_rebuild", 5),
     "interrupted": ("scheduler:job_interrupted", 30),
+    "records-resume": ("scheduler:job_records_resume", 30),
+    "records-purge": ("scheduler:job_records_purge", 86400),
 }
 
 
@@ -580,7 +616,7 @@ def start_embedded(engine: Engine, settings: Settings) -> Any | None:
     if lock is None:
         log.info("another scheduler is active; the API runs without one")
         return None
-    _state.update(engine=engine, lock=lock)
+    _state.update(engine=engine, lock=lock, settings=settings)
     _stopping.clear()
     # A store in memory cannot be opened from another process.
     apart = settings.build_process and engine.url.database not in (None, "", ":memory:")
@@ -627,7 +663,7 @@ def run(engine: Engine, settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: _stopping.set())
     lock = acquire_lock(engine, wait=True)
-    _state.update(engine=engine, lock=lock)
+    _state.update(engine=engine, lock=lock, settings=settings)
     log.info("%s is the active scheduler", holder_name())
     job_heartbeat()
     scheduler = build_scheduler(settings)

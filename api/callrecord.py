@@ -57,6 +57,12 @@ ACTIONS = {
     "datastructure": "sdmx.structure",
     "codelist": "sdmx.codelist",
     "data": "return.pull",
+    "list_signoffs": "signoff.list",
+    "review": "signoff.read",
+    "sign_off": "signoff.sign_off",
+    "unapprove": "signoff.unapprove",
+    "accept": "signoff.accept",
+    "send_back": "signoff.return",
 }
 
 

@@ -37,6 +37,7 @@ Resource = Literal[
     "outbox",  # reminders and notices
     "returns",  # built returns: files, completeness, snapshots and lineage
     "burden",  # burden saved per agency, overlap and figures measured two ways
+    "signoffs",  # sign-off states; an agency its own, a regulator its returns' (states only)
 ]
 
 #: Which kinds of principal may open each resource at all (officers open every one).
@@ -49,6 +50,7 @@ READERS: dict[Resource, frozenset[str]] = {
     "outbox": frozenset({"officer", "agency"}),
     "returns": frozenset({"officer", "regulator"}),
     "burden": frozenset({"officer"}),
+    "signoffs": frozenset({"officer", "agency", "regulator"}),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import collect, exports, load, memory, scale
+from benchmarks import collect, exports, load, memory, records, scale
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
         "scale": scale.main,
         "load": load.main,
         "memory": memory.main,
+        "records": records.main,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m benchmarks {{{','.join(names)}}} [options]", file=sys.stderr)

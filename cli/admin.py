@@ -136,6 +136,9 @@ def keys_create(
     label: Annotated[str, typer.Option("--label", help="Who holds the key, e.g. 'Kent CYP performance team'")],
     agency: Annotated[str | None, typer.Option("--agency", help="The agency of an agency key")] = None,
     recipient: Annotated[str | None, typer.Option("--recipient", help="The recipient of a regulator key")] = None,
+    approver: Annotated[
+        bool, typer.Option("--approver", help="An agency key that may also sign off the agency's figures for release")
+    ] = False,
 ) -> None:
     """Issue a key and print it once; only its hash and prefix are stored."""
     from mappings import keys
@@ -144,8 +147,9 @@ def keys_create(
 
     def work(session: Any) -> tuple[str, str]:
         row, secret = keys.create_key(
-            session, role=role, label=label, agency_code=agency, recipient=recipient, created_by=operator()
-        )
+            session, role=role, label=label, agency_code=agency, recipient=recipient, created_by=operator(),
+            approver=approver,
+        )  # fmt: skip
         return row.prefix, secret
 
     prefix, secret = _audited("key.create", f"{role} key ({agency or recipient or ''})", engine, work)
@@ -167,7 +171,7 @@ def keys_list(
             (
                 k.prefix,
                 k.kind,
-                k.agency_code or k.recipient or "all",
+                (k.agency_code or k.recipient or "all") + (" (approver)" if keys.APPROVER_SCOPE in k.scopes else ""),
                 k.label,
                 k.created_at,
                 k.last_used_at,
@@ -239,3 +243,63 @@ def audit_command(
         table.add_row(*line)
     out.print(table)
     err.print(f"{len(lines)} of {total} events")
+
+
+signoffs_app = typer.Typer(
+    help="Sign-offs: nothing reaches a regulator until the body that owns it has signed it off.", no_args_is_help=True
+)
+
+
+@signoffs_app.command("sign-all")
+def signoffs_sign_all(
+    as_name: Annotated[
+        str, typer.Option("--as", help="Who vouches for the figures, for the record, e.g. 'J. Smith, performance lead'")
+    ],
+    return_id: Annotated[list[str] | None, typer.Option("--return", help="Only this return (repeatable)")] = None,
+) -> None:
+    """Sign off every agency's figures in every return and period not yet released, as a named person.
+
+    For an operator moving figures collected elsewhere into the service, or the demo: the
+    declaration is each return's own, and uploads' errors and queries are not checked.
+    """
+    from exports.release import sign_off_all
+    from mappings.signoffs import Actor
+
+    if not as_name.strip():
+        raise InvalidInput("Say who vouches for the figures (--as)")
+    engine = ready_engine()
+    actor = Actor(f"{as_name.strip()} ({operator()})", client="local")
+    done = _audited(
+        "signoff.sign_all",
+        "every open sign-off",
+        engine,
+        lambda s: [(x.agency_code, x.return_id, x.period) for x in sign_off_all(s, actor, return_ids=return_id)],
+    )
+    record("signoff.sign_all", f"{len(done)} sign-offs", detail=f"as {as_name.strip()}", engine=engine)
+    for agency, ret, period in done:
+        out.print(f"{agency}\t{ret}\t{period}", markup=False, highlight=False)
+    err.print(f"Signed off {len(done)} agency returns as {as_name.strip()}.")
+
+
+@signoffs_app.command("list")
+def signoffs_list(
+    return_id: Annotated[str | None, typer.Option("--return", help="Only this return")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="Only this period, e.g. FY2024-25")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="open, signed_off, accepted, reopened or returned")
+    ] = None,
+) -> None:
+    """List the sign-offs: agency, return, period, state, who signed and when."""
+    from mappings import signoffs
+    from onereturn import db
+
+    with db.session_scope(ready_engine()) as session:
+        rows = [
+            (s.agency_code, s.return_id, s.period, s.state, s.signed_by, s.signed_at, s.digest[:12])
+            for s in signoffs.list_signoffs(session, return_id=return_id, period=period, state=state)
+        ]
+    table = Table("agency", "return", "period", "state", "signed by", "signed", "digest")
+    for agency, ret, per, st, who, when, digest in rows:
+        table.add_row(agency, ret, per, st, who, _when(when), digest)
+    out.print(table)
+    err.print(f"{len(rows)} sign-offs")

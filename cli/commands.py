@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from cli.admin import agencies_app, audit_command, keys_app
+from cli.admin import agencies_app, audit_command, keys_app, signoffs_app
 from cli.admin import record as record_cli
 from cli.shared import err, out, ready_engine
 from collectors.records.cli import add_records_commands
@@ -34,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(keys_app, name="keys")
+app.add_typer(signoffs_app, name="signoffs")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
 add_records_commands(app)
@@ -462,16 +463,25 @@ def print_burden(report: Any) -> None:
         "figures keyed once",
         "keyed once, not several times",
         "derived, never keyed",
+        "from record-level files, keyed by nobody",
         "hours saved",
     )
     for a in report.agencies:
         table.add_row(a.agency_code, ", ".join(a.returns), f"{a.cells_without_service:,}", f"{a.keyed_cells_without_service:,}",
-                      f"{a.figures_entered:,}", f"{a.saved:,}", f"{a.derived_by_service:,}", f"{a.hours_saved:,.1f}")  # fmt: skip
+                      f"{a.figures_entered:,}", f"{a.saved:,}", f"{a.derived_by_service:,}", f"{a.from_records:,}",
+                      f"{a.hours_saved:,.1f}")  # fmt: skip
     t = report.totals
     table.add_row("total", "", f"{t['cells_without_service']:,.0f}", f"{t['keyed_cells_without_service']:,.0f}", f"{t['figures_entered']:,.0f}",
-                  f"{t['saved']:,.0f}", f"{t['derived_by_service']:,.0f}", f"{t['hours_saved']:,.1f}")  # fmt: skip
+                  f"{t['saved']:,.0f}", f"{t['derived_by_service']:,.0f}", f"{t['from_records']:,.0f}",
+                  f"{t['hours_saved']:,.1f}")  # fmt: skip
     out.print(f"Burden for {report.period} ({report.minutes_per_figure:g} minutes a figure)")
     out.print(table)
+    filled = [(a.agency_code, r, n) for a in report.agencies for r, n in sorted(a.from_records_by_return.items())]
+    if filled:
+        by_return = Table("agency", "return", "cells filled from record-level files, keyed by nobody")
+        for agency_code, return_id, n in filled:
+            by_return.add_row(agency_code, return_id, f"{n:,}")
+        out.print(by_return)
     names = list(report.overlap)
     grid = Table("shared indicators", *names)
     for a in names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +13,27 @@ from sqlmodel import Session, select
 from collectors.service import submit
 from exports import service as exports
 from exports.build import Builder
+from exports.release import sign_off_all
 from exports.writers import FORMATS
 from indicators.models import Submission
 from indicators.periods import Period, parse_period
 from mappings.agencies import owed_periods
 from mappings.models import Return
+from mappings.signoffs import Actor
 from mappings.validity import in_force
 from onereturn.settings import Settings
 
 #: Demo uploads, in the order they are sent: reference populations first, then the councils.
 DEMO_DIR = Path(__file__).resolve().parent.parent / "collectors" / "demo"
 AGENCIES = ("ons", "notts_cyp", "lewisham_council", "lewisham_pct")
+#: The council whose children are made up (illustrative): its record-level files are written at demo set-up with
+#: a fixed seed and uploaded, so its children's figures come from them and none is keyed.
+RECORDS_AGENCY = "synthetic_county"
+RECORDS_LA = "E10000007"
+RECORDS_YEAR = "2024-25"
+RECORDS_SEED = 2025
+#: Small enough to keep demo set-up quick (DfE's rules run on each file); the benchmark uses county sizes.
+RECORDS_CHILDREN = {"903": 300, "cin": 400}
 #: FY2009-10 is the year the National Indicators and NHS Vital Signs were both in force (Lewisham).
 YEARS = ("FY2009-10", "FY2023-24", "FY2024-25")
 
@@ -42,8 +53,16 @@ def demo_files() -> list[tuple[str, Path]]:
     return [(agency, path) for agency in AGENCIES for path in sorted((DEMO_DIR / agency).glob("*.csv"))]
 
 
+#: Who vouches for the demo's figures: each demo agency's approver, named for the record.
+DEMO_APPROVER = Actor("demo: the demo agencies' approvers", client="local")
+
+
 def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
-    """Upload every bundled demo file for its agency (an upload already made is recognised)."""
+    """Upload every bundled demo file for its agency (an upload already made is recognised), then sign them off.
+
+    The demo's figures are published statistics, so the demo signs them off at once and a regulator's
+    pull shows them; an upload made after that waits for its approver like any other.
+    """
     done = []
     for agency, path in demo_files():
         outcome = submit(
@@ -52,6 +71,39 @@ def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
         sub = outcome.submission
         assert sub is not None
         done.append(DemoUpload(agency, f"{agency}/{path.name}", sub.status, sub.message))
+    done += load_records_demo(engine, settings)
+    with Session(engine) as session:
+        sign_off_all(session, DEMO_APPROVER)
+        session.commit()
+    return done
+
+
+def demo_records(folder: Path) -> list[tuple[str, list[Path]]]:
+    """Write the synthetic council's record-level files (SSDA903 tables, CIN census) into ``folder``."""
+    from collectors.records.synthetic import synthetic_903, synthetic_cin
+
+    tables = synthetic_903(RECORDS_SEED, RECORDS_CHILDREN["903"], RECORDS_YEAR, folder / "903", la=RECORDS_LA)
+    census = synthetic_cin(RECORDS_SEED, RECORDS_CHILDREN["cin"], RECORDS_YEAR, folder / "cin", la=RECORDS_LA)
+    return [("SSDA903 tables", tables), ("CIN census", [census])]
+
+
+def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
+    """Upload the synthetic council's record-level files and run them through DfE's rules to stored figures."""
+    from collectors.records import service as records
+
+    done = []
+    with tempfile.TemporaryDirectory(prefix="onereturn-demo-records-") as tmp:
+        for label, files in demo_records(Path(tmp)):
+            received = records.receive(
+                engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
+                files=[(p.name, p) for p in files], submitted_by="demo",
+            )  # fmt: skip
+            sub = received.submission
+            if not received.duplicate:
+                assert sub.id is not None
+                sub = records.process_records(engine, settings, sub.id)
+            name = f"{RECORDS_AGENCY}/{label} {RECORDS_YEAR} (synthetic, illustrative)"
+            done.append(DemoUpload(RECORDS_AGENCY, name, sub.status, sub.message))
     return done
 
 

@@ -247,6 +247,10 @@ def reprocess(engine: Engine, settings: Settings, submission_id: int) -> Outcome
         submission = session.get(Submission, submission_id)
         if submission is None:
             raise NotFound(f"Submission {submission_id} does not exist")
+        if submission.kind == "records" and submission.status in RERUNNABLE:
+            from collectors.records.service import rerun
+
+            return Outcome(rerun(engine, settings, submission_id), None)
         if submission.status not in RERUNNABLE:
             raise Conflict(
                 f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} uploads are run again"

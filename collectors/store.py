@@ -20,13 +20,14 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from collectors.validate import Context, Facts
-from indicators.models import Code, Indicator
+from indicators.models import Code, Indicator, Submission
 from indicators.rules import Rule
 from indicators.service import load_rules
 from indicators.valuespec import value_specs
+from mappings import signoffs
 from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
 from mappings.revisions import mark_stale
 from onereturn.db import advisory_key, rows_frame
@@ -648,6 +649,13 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     lock_tail(session)
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
+    if not changed.is_empty():
+        # A figure signed off and now revised (or a new one in a signed-off return) needs vouching for again.
+        who = session.execute(
+            select(Submission.agency_code, Submission.filename).where(col(Submission.id) == submission_id)
+        ).first()
+        if who is not None:
+            signoffs.reopen_for(session, changed, who[0], f"upload {submission_id} ({who[1]}) changed its figures")
 
 
 def _write_rows(session: Session, changed: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:

@@ -29,7 +29,7 @@ CELL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "denominator": pl.Float64,
     "display": pl.String,  # exactly what a recipient sees in the cell: "12.5", "c" (suppressed), "x", ".." (missing)
     "flag": pl.String,  # "u" low reliability or "p" provisional, written after a present value; else null
-    "status": pl.String,  # present | suppressed | missing | not_available | different_method | not_derivable
+    "status": pl.String,  # present | suppressed | missing | not_available | different_method | not_derivable | unsigned
     "reason": pl.String,  # why a cell is not a plain figure (missing from whom, suppression rule, other method's value ...)
     "how": pl.String,  # identical | derived | rolled_up | converted | recoded | apportioned (joined with "+")
     "parts": pl.Int64,  # how many stored figures the cell is made from
@@ -37,6 +37,9 @@ CELL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "decimals": pl.Int64,
     "unit": pl.String,
 }
+
+#: Statuses of cells whose figures only an officer may see: suppressed, and held back until signed off.
+WITHHELD: tuple[str, ...] = ("suppressed", "unsigned")
 
 #: Columns of ``BuiltReturn.lineage``: one row per (cell, stored figure behind it).
 LINEAGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -107,7 +110,7 @@ class BuiltReturn:
     @cached_property
     def released_rows(self) -> pl.DataFrame:
         """The lineage rows a file may show, in the builder's order: a suppressed cell's figures are never listed."""
-        hidden = self.cells.filter(pl.col("status") == "suppressed").select("cell_id")
+        hidden = self.cells.filter(pl.col("status").is_in(WITHHELD)).select("cell_id")
         return self.lineage.join(hidden, on="cell_id", how="anti", maintain_order="left")
 
     @cached_property

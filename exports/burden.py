@@ -4,7 +4,8 @@ For each submitting agency and period: every cell of every return in force in th
 submits, against the figures it owes the service once. Two savings are told apart: a collected
 figure several returns ask for is keyed once instead of several times (the hours saved count
 only these), and a figure the service derives (a rate, a percentage, a total) is never keyed at
-all; derived cells are reported beside the saving, not inside it. Also the overlap of returns
+all; derived cells are reported beside the saving, not inside it. A figure worked out from a council's
+record-level files (SSDA903, CIN census) is keyed by nobody: counted per agency and per return. Also the overlap of returns
 by the collected indicators they share, and a consistency list of figures measured two ways.
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
-from indicators.models import Code, Indicator
-from indicators.periods import parse_period
+from indicators.models import Code, Indicator, Observation, Submission
+from indicators.periods import Period, parse_period
 from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.resolve import Resolver
@@ -38,6 +40,10 @@ class AgencyBurden:
     saved: int  # cells keyed by hand today that are keyed once, by one body, with the service: what hours saved count
     hours_saved: float
     keyed_cells_without_service: int = 0  # cells of collected figures, each keyed by hand without the service
+    #: Of the figures the agency owes, those worked out from its record-level files (SSDA903, CIN census): keyed by nobody.
+    from_records: int = 0
+    #: Cells of each of its returns filled by figures worked out from its record-level files, by return.
+    from_records_by_return: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +94,7 @@ class BurdenReport:
             "duplicates_avoided",
             "saved",
             "hours_saved",
+            "from_records",
         )
         return {k: round(sum(getattr(a, k) for a in self.agencies), 1) for k in keys}
 
@@ -113,6 +120,7 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
     codes: dict[str, list[str]] = {}
     for code in session.execute(select(Code).order_by(col(Code.position))).scalars():
         codes.setdefault(code.codelist_id, []).append(code.code)
+    from_records = records_figures(session)
     rows = []
     for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
         own = [
@@ -124,6 +132,11 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         orgs = list(session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency.code)).scalars())
         cells = derived = 0
         keyed: list[tuple[str, str, str, str]] = []
+        records_keys = from_records.get(agency.code, set())
+        records_periods: dict[tuple[str, str, str], list[Period]] = {}
+        for ind_id, org_code, period_code, breakdown in records_keys:
+            records_periods.setdefault((ind_id, org_code, breakdown), []).append(parse_period(period_code))
+        by_return: dict[str, int] = {}
         for ret_id in own:
             ret = returns[ret_id]
             subperiods = owed_periods(ret.period_type, period)
@@ -138,6 +151,17 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
                     derived += n
                 else:
                     keyed += [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
+                    # A return's cell is filled by a figure of its period, or of a day within it (the 31 March
+                    # snapshot of a financial year's return).
+                    filled = sum(
+                        1
+                        for o in orgs
+                        for p in subperiods
+                        for k in keys
+                        if any(p.contains(held) for held in records_periods.get((ind.id, o, k), ()))
+                    )
+                    if filled:
+                        by_return[ret_id] = by_return.get(ret_id, 0) + filled
         owed = {
             (o.indicator_id, o.org_code, o.period, o.breakdown) for o in obligations(session, agency.code, period.code)
         }
@@ -157,6 +181,8 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
                 saved,
                 round(saved * minutes_per_figure / 60, 1),
                 keyed_cells_without_service=len(keyed),
+                from_records=len(owed & records_keys),
+                from_records_by_return=by_return,
             )
         )
     return BurdenReport(
@@ -167,6 +193,26 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         consistency(session, period.code, returns, fields),
         sent_twice(session, period.code, indicators, returns, fields),
     )
+
+
+def records_figures(session: Session) -> dict[str, set[tuple[str, str, str, str]]]:
+    """The current figures each agency's record-level uploads gave, by agency: (indicator, org, period, breakdown).
+
+    A figure worked out from a council's SSDA903 or CIN census files (``collectors.records.service``) is keyed by
+    nobody: the council sent the child-level file it already makes for DfE, and the service counted it.
+    """
+    from collectors.records.service import KIND
+
+    found: dict[str, set[tuple[str, str, str, str]]] = {}
+    rows = session.execute(
+        sa_select(col(Submission.agency_code), col(Observation.indicator_id), col(Observation.org_code),
+                  col(Observation.period), col(Observation.breakdown))
+        .join(Submission, col(Submission.id) == col(Observation.submission_id))
+        .where(col(Observation.is_current), col(Submission.kind) == KIND)
+    ).all()  # fmt: skip
+    for agency, indicator, org, period, breakdown in rows:
+        found.setdefault(agency, set()).add((indicator, org, period, breakdown))
+    return found
 
 
 def sent_twice(

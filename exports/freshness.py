@@ -97,10 +97,12 @@ def _served(session: Session, return_id: str, period: str, fmt: str) -> tuple[Pu
     row = connection.execute(_NEWEST, {"return_id": return_id, "period": period, "fmt": fmt}).first()
     if row is None:
         return None
-    snapshot_id, build_id, content_hash, generated_at, mark, latest_id, revision, link_count, catalogue_hash = row
+    snapshot_id, build_id, content_hash, generated_at, mark, latest_id, revision, link_count, catalogue_hash, signed = (
+        row
+    )
     data = blobs.snapshot_bytes(connection, snapshot_id, content_hash)
     snap = exports.Snapshot(snapshot_id, build_id, return_id, period, fmt, content_hash, generated_at, data, False)
-    current = build_id == latest_id and mark == exports.mark_of(revision, link_count, catalogue_hash or "")
+    current = build_id == latest_id and mark == exports.mark_of(revision, link_count, catalogue_hash or "", signed)
     return Pulled(snap, snap.generated_at, pending=not current), revision
 
 

@@ -25,6 +25,8 @@ class ReturnBuild(SQLModel, table=True):
     catalogue_version: str = Field(max_length=64)
     cell_count: int
     completeness: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: The sign-offs whose figures the build releases: ``{"id", "agency", "state", "digest"}`` each.
+    signoffs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class ExportSnapshot(SQLModel, table=True):

@@ -3,7 +3,8 @@
 Observations come only from built returns (after roll-up, rounding and small-number
 suppression), never from stored figures: the rows are those the return's SDMX-CSV export holds.
 The periods served are those a return has been built for (at close, or when anyone pulled it)
-and, when a request names both ends of a window, every period of the return inside it.
+and, when a request names both ends of a window, every period of the return inside it; without
+such a window, also every period its stored figures reach.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from indicators.periods import Period, parse_period
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.deadlines import periods_between
 from mappings.models import FieldMapping, OrgUnit, Return
+from mappings.signoffs import periods_with_figures
+from mappings.validity import in_force
 from onereturn.errors import InvalidInput
 
 #: Most periods one data request may build; a wider request is narrowed with startPeriod/endPeriod.
@@ -123,16 +126,26 @@ def _month_end(year: int, month: int) -> date:
     return date(year, month, monthrange(year, month)[1])
 
 
+def available_periods(session: Session, ret: Return) -> list[str]:
+    """Name every period of a return a request without a window would serve (built, or reached by figures), in order."""
+    built = [parse_period(text, ret.period_type) for text in built_periods(session, ret.id)]  # type: ignore[arg-type]
+    found = {p.code: p for p in [*built, *(p for p in periods_with_figures(session, ret) if in_force(ret, p))]}
+    return [p.code for p in sorted(found.values(), key=lambda p: (p.start, p.end))]
+
+
 def periods_for(session: Session, ret: Return, start: date | None, end: date | None) -> list[Period]:
-    """List the periods of a return to serve: built ones, plus every one inside a window closed at both ends."""
+    """List the periods of a return to serve: built ones, plus every one inside a window closed at both ends;
+    without such a window, every period (in force) that stored figures reach, built as a window's are."""
     found = {p.code: p for p in (parse_period(text, ret.period_type) for text in built_periods(session, ret.id))}  # type: ignore[arg-type]
+    if start is None or end is None:
+        found |= {p.code: p for p in periods_with_figures(session, ret) if in_force(ret, p)}
     if start is not None and end is not None:
         if end < start:
             raise InvalidInput(f"endPeriod ({end}) is before startPeriod ({start})")
         if end.year - start.year > MAX_WINDOW_YEARS:
             raise InvalidInput(
                 f"A window of {end.year - start.year} years is too wide to build (at most {MAX_WINDOW_YEARS}); "
-                "leave out startPeriod or endPeriod to get every period already built"
+                "leave out startPeriod or endPeriod to get every period with figures"
             )
         found |= {p.code: p for p in periods_between(ret.period_type, start, end)}
     chosen = sorted(

@@ -14,7 +14,9 @@ Shape of the data (one dataflow per return, agency ``ONERETURN``, version ``1.0`
                    (missing, not derivable), ``L`` missing value; data exist but were not
                    collected (not available), ``D`` definition differs (different method).
   ``CONF_STATUS``  from CL_CONF_STATUS: ``C`` confidential for suppressed cells (primary and
-                   secondary alike; COMMENT_OBS says which rule applied), ``F`` free otherwise.
+                   secondary alike; COMMENT_OBS says which rule applied), ``N`` not for
+                   publication for a cell its body has not signed off (OBS_STATUS ``O``, and
+                   COMMENT_OBS names the body still to sign off), ``F`` free otherwise.
                    CL_OBS_STATUS has no "confidential" code, so confidentiality travels here.
   ``UNIT_MEASURE`` the field's unit as text (e.g. "percent", "per 10,000").
   ``UNIT_MULT``    always ``0``: values are stated in units of UNIT_MEASURE. A rate's "per
@@ -81,7 +83,13 @@ OBS_STATUS: dict[str, str] = {
     "not_available": "L",
     "different_method": "D",
     "not_derivable": "O",
+    "unsigned": "O",
 }
+#: Cell status -> SDMX CONF_STATUS code (CL_CONF_STATUS 1.2): ``C`` confidential for suppressed cells, ``N``
+#: "not for publication, restricted for internal use only" for a figure its body has not signed off
+#: (SDMX cross-domain code list CL_CONF_STATUS, https://sdmx.org/?page_id=3215; listed in the statcodelists
+#: package, https://search.r-project.org/CRAN/refmans/statcodelists/html/CL_CONF_STATUS.html); ``F`` free otherwise.
+CONF_STATUS: dict[str, str] = {"suppressed": "C", "unsigned": "N"}
 #: A present value's flag -> OBS_STATUS: ``P`` provisional value, ``U`` low reliability (CL_OBS_STATUS 2.2).
 FLAG_STATUS: dict[str, str] = {"p": "P", "u": "U"}
 _OBS_STATUS_NAMES: dict[str, str] = {
@@ -93,7 +101,11 @@ _OBS_STATUS_NAMES: dict[str, str] = {
     "O": "Missing value",
     "Q": "Missing value; suppressed",
 }
-_CONF_STATUS_NAMES: dict[str, str] = {"C": "Confidential statistical information", "F": "Free"}
+_CONF_STATUS_NAMES: dict[str, str] = {
+    "C": "Confidential statistical information",
+    "F": "Free",
+    "N": "Not for publication, restricted for internal use only",
+}
 _UNIT_MULT_NAMES: dict[str, str] = {"0": "Units"}
 
 _CONCEPTS: dict[str, tuple[str, str]] = {
@@ -104,7 +116,10 @@ _CONCEPTS: dict[str, tuple[str, str]] = {
     "BREAKDOWN": ("Breakdown", "The canonical breakdown key (dimension=code pairs); _T for the total."),
     "OBS_VALUE": ("Observation value", "The figure after conversion, roll-up, scale and rounding."),
     "OBS_STATUS": ("Observation status", "Whether the value is normal, suppressed, missing or differs in definition."),
-    "CONF_STATUS": ("Confidentiality status", "C when the value is withheld by small-number suppression."),
+    "CONF_STATUS": (
+        "Confidentiality status",
+        "C when the value is withheld by small-number suppression; N while its body has not signed it off.",
+    ),
     "UNIT_MEASURE": ("Unit of measure", "The unit the value is expressed in."),
     "UNIT_MULT": ("Unit multiplier", "Power of ten the value is multiplied by; always 0."),
     "DECIMALS": ("Decimals", "Number of decimal places the value is rounded to."),
@@ -218,7 +233,7 @@ def write_sdmx_csv(built: BuiltReturn) -> bytes:
                 value or "NaN",
                 cell["ref_date"] or "",
                 FLAG_STATUS.get(cell["flag"] or "", "") or OBS_STATUS.get(status, "A" if value else "O"),
-                "C" if status == "suppressed" else "F",
+                CONF_STATUS.get(status, "F"),
                 neutralise(cell["unit"] or ""),
                 "0",
                 "" if cell["decimals"] is None else str(cell["decimals"]),

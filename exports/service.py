@@ -14,15 +14,15 @@ from sqlalchemy import select as columns
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from exports import blobs
+from exports import blobs, release
 from exports.build import Builder, return_with_fields
-from exports.built import BuiltReturn
+from exports.built import WITHHELD, BuiltReturn
 from exports.changes import record_cells
 from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
 from indicators.models import CatalogueVersion, Observation, Submission
 from indicators.periods import parse_period
-from mappings.models import AgencyOrg, BuildRevision, Return
+from mappings.models import AgencyOrg, BuildRevision, Return, SignOffEvent
 from mappings.validity import check_buildable
 from onereturn.db import advisory_key, bulk_insert
 from onereturn.errors import InvalidInput, NotFound
@@ -43,10 +43,12 @@ class Snapshot:
     created: bool
 
 
-def fingerprint(built: BuiltReturn) -> str:
-    """Hash what a build says (cells, lineage, definitions version), not when it was made."""
+def fingerprint(built: BuiltReturn, released: list[dict[str, Any]] | None = None) -> str:
+    """Hash what a build says (cells, lineage, definitions version, sign-offs released), not when it was made."""
     digest = hashlib.sha256()
     digest.update(f"{built.return_id}|{built.period}|{built.catalogue_version}|{built.suppression}".encode())
+    for signoff in released or []:
+        digest.update(f"|signoff {signoff['id']} {signoff['state']} {signoff['digest']}".encode())
     digest.update(built.cells.drop("org_name").write_csv().encode())
     digest.update(
         built.lineage.select("cell_id", "observation_id", "version", "weight")
@@ -59,7 +61,8 @@ def fingerprint(built: BuiltReturn) -> str:
 
 def mark_parts(return_id: str | BindParameter[str], period: str | BindParameter[str]) -> list[ScalarSelect[Any]]:
     """What a source mark is made of, as scalar subqueries: the (return, period)'s change counter, the count of the
-    agencies' org links, the catalogue version. The pull's freshness check reads the same parts in its own query."""
+    agencies' org links, the catalogue version, the newest sign-off transition. The pull's freshness check reads the
+    same parts in its own query."""
     counter = (
         columns(col(BuildRevision.revision))
         .where(col(BuildRevision.return_id) == return_id, col(BuildRevision.period) == period)
@@ -69,19 +72,24 @@ def mark_parts(return_id: str | BindParameter[str], period: str | BindParameter[
     version = (
         columns(col(CatalogueVersion.content_hash)).order_by(col(CatalogueVersion.id).desc()).limit(1).scalar_subquery()
     )
-    return [counter, links, version]
+    signed = (
+        columns(func.max(col(SignOffEvent.id)))
+        .where(col(SignOffEvent.return_id) == return_id, col(SignOffEvent.period) == period)
+        .scalar_subquery()
+    )
+    return [counter, links, version, signed]
 
 
 def source_mark(session: Session, return_id: str, period: str) -> str:
     """Summarise what a build depends on in O(1), in one read: see ``mark_parts``."""
-    counter, links, catalogue_hash = session.execute(columns(*mark_parts(return_id, period))).one()
-    return mark_of(counter, links, catalogue_hash or "")
+    counter, links, catalogue_hash, signed = session.execute(columns(*mark_parts(return_id, period))).one()
+    return mark_of(counter, links, catalogue_hash or "", signed)
 
 
-def mark_of(counter: int | None, links: int, catalogue_hash: str) -> str:
+def mark_of(counter: int | None, links: int, catalogue_hash: str, signed: int | None = None) -> str:
     """Compose a source mark from its parts (``mark_parts``)."""
     # A build made before its counter existed reads "r-", so it is stale once counting starts.
-    return f"r{'-' if counter is None else counter}:{links}:{catalogue_hash[:16]}"
+    return f"r{'-' if counter is None else counter}:{links}:{catalogue_hash[:16]}:s{signed or 0}"
 
 
 def check_period(session: Session, return_id: str, period: str) -> None:
@@ -122,8 +130,8 @@ def _build(
         )
     mark = source_mark(session, return_id, builder.period.code)
     now = datetime.now(UTC)
-    built = builder.build(ret, fields, now)
-    print_ = fingerprint(built)
+    built, released = release.gate(session, builder.build(ret, fields, now), ret)
+    print_ = fingerprint(built, released)
     last = _latest(session, return_id, built.period)
     if last is not None and last.fingerprint == print_:
         last.source_mark = mark
@@ -131,13 +139,15 @@ def _build(
     record = ReturnBuild(
         return_id=return_id, period=built.period, fingerprint=print_, source_mark=mark, generated_at=now,
         catalogue_version=built.catalogue_version, cell_count=built.cells.height, completeness=built.completeness,
+        signoffs=released,
     )  # fmt: skip
     session.add(record)
     session.flush()
     assert record.id is not None
     record_cells(session, record.id, built, pending=pending)
     if built.lineage.height:
-        hidden = built.cells.filter(pl.col("status") == "suppressed").get_column("cell_id").to_list()
+        # A cell held back for sign-off is withheld like a suppressed one: only an officer sees what is behind it.
+        hidden = built.cells.filter(pl.col("status").is_in(WITHHELD)).get_column("cell_id").to_list()
         rows = built.lineage.select(
             "cell_id", "field_code", "org_code", "observation_id", "weight",
             pl.col("cell_id").is_in(hidden).alias("suppressed"),
@@ -244,6 +254,20 @@ def snapshots(
             snapshot_id, record.id, return_id, record.period, fmt, content_hash, record.generated_at, data, True
         )
     return [made[fmt] for fmt in formats]
+
+
+def preview(session: Session, return_id: str, period: str, fmt: str) -> tuple[BuiltReturn, bytes]:
+    """Build a return for a period with every figure, signed off or not, and write it; nothing is stored.
+
+    An officer's look at what the return will hold once every agency has signed off: never a
+    snapshot, so no regulator's pull, ``as_of`` or lineage can reach it.
+    """
+    if fmt not in FORMATS:
+        raise InvalidInput(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    check_period(session, return_id, period)
+    ret, fields = return_with_fields(session, return_id)
+    built = Builder(session, period, ret.period_type).build(ret, fields, datetime.now(UTC))
+    return built, write(built, fmt)
 
 
 def snapshot(session: Session, return_id: str, period: str, fmt: str, *, builder: Builder | None = None) -> Snapshot:

@@ -19,9 +19,16 @@ KEY: dict[str, str] = {
     "z": "not applicable: there is no figure for this area and period",
     "c": "confidential: a small number suppressed, or a figure hidden so a small number cannot be worked out",
     "low": "rounds to zero: a figure the body marked as nil or less than half the last digit shown",
+    "...": "not yet signed off: the body that owns the figure has still to vouch for it (the reason names the body)",
     "u": "low reliability (written after a value)",
     "p": "provisional: the figure may be revised (written after a value)",
 }
+
+#: What a cell shows while its agency has not signed it off. GSS shorthand has no symbol for it; ``...``
+#: is the German statistical offices' "data will be available later" (Statistische Ämter des Bundes und
+#: der Länder, "Explanation of symbols", http://www.statistik-portal.de/Statistik-Portal/en/en_zeichen.asp),
+#: and differs from ``..`` (not submitted) so a reader can tell a figure held back from one never sent.
+NOT_SIGNED_OFF = "..."
 
 #: Symbols an agency may store, spelled the way a released return shows them.
 _STORED_AS_SHOWN: dict[str, str] = {"x": "x", "z": "z", "c": "c", "..": "..", ":": "x", "-": "low"}

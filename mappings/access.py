@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, computed_field, field_validator
+
+from mappings.keys import APPROVER_SCOPE
 
 
 class AgencyRecord(BaseModel):
@@ -50,6 +52,12 @@ class KeyPublic(BaseModel):
     revoked_at: datetime | None
     demo: bool
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def approver(self) -> bool:
+        """Whether the key may sign off its agency's figures for release."""
+        return APPROVER_SCOPE in self.scopes
+
     @field_validator("created_at", "last_used_at", "revoked_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
@@ -72,3 +80,5 @@ class KeyCreate(BaseModel):
     label: str = Field(min_length=1, max_length=200, description="Who holds it, e.g. 'Kent CYP performance team'")
     agency: str | None = Field(default=None, max_length=64, description="The agency of an agency key")
     recipient: str | None = Field(default=None, max_length=200, description="The recipient of a regulator key")
+    # Strict: a JSON string or number here is a caller's mistake to name, not a flag to guess at.
+    approver: StrictBool = Field(default=False, description="An agency key that may also sign off the agency's figures")

@@ -22,7 +22,7 @@ from indicators.models import Code, Indicator
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
-from mappings.keys import DEFAULT_SCOPES
+from mappings.keys import APPROVER_SCOPE, DEFAULT_SCOPES
 from mappings.models import (
     Agency,
     AgencyIndicator,
@@ -39,7 +39,9 @@ from onereturn.errors import CatalogueError, InvalidInput, NotFound
 #: The folder of the bundled agencies (demo councils, providers and reference sources).
 AGENCIES_DIR = Path(__file__).resolve().parent / "agencies"
 
-Scope = Literal["figures:submit", "figures:read", "returns:read", "catalogue:write", "submissions:read"]
+Scope = Literal[
+    "figures:submit", "figures:read", "returns:read", "catalogue:write", "submissions:read", "returns:sign_off"
+]
 
 
 class _Spec(BaseModel):
@@ -68,6 +70,8 @@ class KeySpec(_Spec):
     label: str = ""
     recipient: str | None = None
     scopes: list[Scope] | None = None
+    #: An agency key that may also sign off the agency's figures for release.
+    approver: bool = False
 
 
 class OrgSpec(_Spec):
@@ -302,7 +306,10 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 kind=key.kind,
                 agency_code=agency_code if key.kind == "agency" else None,
                 recipient=key.recipient,
-                scopes=list(key.scopes) if key.scopes is not None else DEFAULT_SCOPES[key.kind],
+                scopes=[
+                    *(key.scopes if key.scopes is not None else DEFAULT_SCOPES[key.kind]),
+                    *([APPROVER_SCOPE] if key.approver and key.kind == "agency" else []),
+                ],
                 label=f"demo: {key.label}".strip(),
                 created_at=now,
                 created_by="demo",

@@ -96,6 +96,14 @@ class MilestoneSpec(_Spec):
     sources: list[Citation] = Field(default_factory=list)
 
 
+#: The declaration of a return that names none: the project's own wording, after the approver's
+#: confirmation that DfE COLLECT asks of a local authority's return before DfE accepts it.
+DEFAULT_DECLARATION = (
+    "I confirm that the figures listed are complete and accurate to the best of my knowledge, "
+    "that every query on them has been answered, and that I am authorised to sign them off for release."
+)
+
+
 class ReturnSpec(_Spec):
     """A return's header as written in a return file."""
 
@@ -123,6 +131,10 @@ class ReturnSpec(_Spec):
     orgs: list[str] = Field(default_factory=list)
     suppression: SuppressionSpec | None = None
     rounding: Literal["half_up", "half_even"] = "half_up"
+    #: With acceptance on, a sign-off releases the figures only once the officer accepts it.
+    needs_acceptance: bool = False
+    #: The declaration an approver signs off with, word for word.
+    declaration: str = Field(default=DEFAULT_DECLARATION, min_length=20, max_length=2000)
 
 
 class FieldSpec(_Spec):

@@ -31,6 +31,8 @@ DEFAULT_SCOPES: dict[str, list[str]] = {
     "regulator": ["returns:read", "figures:read"],
     "officer": ["figures:submit", "submissions:read", "figures:read", "returns:read", "catalogue:write"],
 }
+#: The scope of an agency's approver: it may sign off the agency's figures for release (and withdraw a sign-off).
+APPROVER_SCOPE = "returns:sign_off"
 #: Characters of a key kept in clear: enough to tell keys apart in a list, far too few to use.
 PREFIX_LENGTH = 16
 #: How stale ``last_used_at`` may get before a use writes it again (spares a write per request).
@@ -138,8 +140,9 @@ def create_key(
     recipient: str | None = None,
     created_by: str = "",
     scopes: list[str] | None = None,
+    approver: bool = False,
 ) -> tuple[ApiKey, str]:
-    """Issue a key; return its stored row and the key itself, which is never stored or shown again."""
+    """Issue a key (``approver``: an agency key that may also sign off); return its row and the key, never shown again."""
     label = label.strip()
     # An empty agency or recipient means none; stored as "" it would name an agency that does not exist.
     agency_code = agency_code or None
@@ -149,6 +152,13 @@ def create_key(
     if len(label) > 200:
         raise InvalidInput("A key's label is at most 200 characters")
     _check_role(session, role, agency_code, recipient)
+    if approver and role != "agency":
+        raise InvalidInput(
+            f"Only an agency key can be an approver (it signs off that agency's figures); not a {role} key"
+        )
+    granted = list(scopes) if scopes is not None else list(DEFAULT_SCOPES[role])
+    if approver and APPROVER_SCOPE not in granted:
+        granted.append(APPROVER_SCOPE)
     secret = new_secret()
     while session.execute(select(ApiKey.id).where(ApiKey.prefix == key_prefix(secret))).first() is not None:
         secret = new_secret()
@@ -158,7 +168,7 @@ def create_key(
         kind=role,
         agency_code=agency_code,
         recipient=recipient,
-        scopes=list(scopes) if scopes is not None else DEFAULT_SCOPES[role],
+        scopes=granted,
         label=label,
         created_at=datetime.now(UTC),
         created_by=created_by,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -77,6 +77,10 @@ class Return(SQLModel, table=True):
     orgs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     suppression: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     rounding: str = Field(default="half_up", max_length=16)
+    #: Whether the officer must accept a sign-off before the return's figures are released.
+    needs_acceptance: bool = False
+    #: The declaration an approver signs off with, word for word.
+    declaration: str = ""
     file: str = ""
     line: int = 0
 
@@ -190,3 +194,50 @@ class BuildRevision(SQLModel, table=True):
     starts: date
     ends: date
     revision: int = 0
+
+
+class SignOff(SQLModel, table=True):
+    """Where one agency's figures for one return and period stand: open, signed off, accepted, reopened or returned."""
+
+    __tablename__ = "signoff"
+    __table_args__ = (UniqueConstraint("agency_code", "return_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_code: str = Field(foreign_key="agency.code", max_length=64)
+    return_id: str = Field(max_length=64, index=True)
+    period: str = Field(max_length=16)
+    state: str = Field(max_length=16)  # open | signed_off | accepted | reopened | returned
+    #: The declaration as signed, word for word, and by whom, when and from where.
+    declaration: str = ""
+    signed_by: str = Field(default="", max_length=300)
+    key_prefix: str | None = Field(default=None, max_length=16)
+    signed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    client: str = Field(default="", max_length=64)
+    #: SHA-256 of the canonical list of the figures vouched for, and their ids.
+    digest: str = Field(default="", max_length=64)
+    figure_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: Why the officer sent it back, or which upload reopened it.
+    reason: str = ""
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SignOffEvent(SQLModel, table=True):
+    """One transition of a sign-off, kept for good: nothing here is ever changed or deleted."""
+
+    __tablename__ = "signoff_event"
+    __table_args__ = (Index("ix_signoff_event_return_period", "return_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    signoff_id: int = Field(foreign_key="signoff.id", index=True)
+    agency_code: str = Field(max_length=64)
+    return_id: str = Field(max_length=64)
+    period: str = Field(max_length=16)
+    from_state: str = Field(max_length=16)
+    to_state: str = Field(max_length=16)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str = Field(default="", max_length=300)
+    key_prefix: str | None = Field(default=None, max_length=16)
+    client: str = Field(default="", max_length=64)
+    #: The declaration signed, the reason given, or the upload that reopened it.
+    detail: str = ""
+    digest: str = Field(default="", max_length=64)

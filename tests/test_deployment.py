@@ -106,8 +106,16 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
     assert upload.status_code == 201, upload.text
     submission_id = upload.json()["id"]
 
-    # 5. The regulator pulls its return and finds the figure in it.
-    pulled = api.get("/api/returns/dfe_cin_census/FY2024-25.json", headers=regulator)
+    # 5. Until the council signs it off, the regulator's pull holds the figure back and says why.
+    held = api.get("/api/returns/dfe_cin_census/FY2024-25.json", headers=regulator)
+    assert held.status_code == 200, held.text
+    assert "4321" not in held.text
+    assert "not yet signed off by Kent County Council" in held.text
+    # 6. The operator signs off the figures collected so far, naming who vouches for them.
+    signed = cli("signoffs", "sign-all", "--as", "Kent CYP performance lead")
+    assert ["kent_cyp", "dfe_cin_census", "FY2024-25"] in [line.split() for line in signed.splitlines()]
+    # 7. The regulator pulls its return and finds the figure in it.
+    pulled = api.get("/api/returns/dfe_cin_census/FY2024-25.json", params={"fresh": "true"}, headers=regulator)
     assert pulled.status_code == 200, pulled.text
     assert "4321" in pulled.text
     # ... and its statistical software reads the same figure over SDMX REST with sdmx1, no custom code.
@@ -124,13 +132,13 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
         finally:
             sdmx.source.sources.pop("ONERETURN", None)
 
-    # 6. The agency's key is revoked and is refused at once.
+    # 8. The agency's key is revoked and is refused at once.
     assert api.post(f"/api/keys/{agency_prefix}/revoke", headers=officer).status_code == 200
     files = {"file": ("kent.csv", (HEADER + row).encode(), "text/csv")}
     refused = api.post("/api/submissions", headers=agency, files=files)
     assert refused.status_code == 401
 
-    # 7. All of it is in the audit trail, over the API and on the command line.
+    # 9. All of it is in the audit trail, over the API and on the command line.
     trail = api.get("/api/audit", headers=officer, params={"limit": 1000}).json()["items"]
     seen = [(e["action"], e["outcome"]) for e in reversed(trail)]
     expected = [
@@ -139,6 +147,8 @@ def test_a_deployment_without_the_demo(tmp_path: Path) -> None:
         ("key.create", "ok"),
         ("key.create", "ok"),
         ("submission.upload", "ok"),
+        ("return.pull", "ok"),  # held back: not yet signed off
+        ("signoff.sign_all", "ok"),
         ("return.pull", "ok"),
         ("return.pull", "ok"),  # the same return over SDMX REST
         ("key.revoke", "ok"),

@@ -27,6 +27,7 @@ from onereturn import db, outbox
 from onereturn.processes import NICENESS
 from onereturn.settings import Settings
 from tests.live import serve_process
+from tests.signoffs import sign_off_everything, sign_off_over_http
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -327,12 +328,14 @@ def test_the_embedded_scheduler_rebuilds_in_a_process_of_its_own(
     settings = Settings(data_dir=tmp_path, build_niceness=1)
     figure = "cyp.lac_count,E10000024,2025-03-31,,{},,,,"
     upload(store, settings, "notts_cyp", figure.format(1100))
+    sign_off_everything(store, returns=["dfe_ssda903"])
     dfe, path = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}, "/api/returns/dfe_ssda903/FY2024-25.csv"
     with TestClient(create_app(settings, engine=store, run_scheduler=True)) as client:
         assert scheduler._state["scheduler"].get_job("periodic:rebuild").executor == scheduler.BUILDS
         first = client.get(path, headers=dfe)
         assert first.status_code == 200
         upload(store, settings, "notts_cyp", figure.format(1120))
+        sign_off_everything(store, returns=["dfe_ssda903"])  # the revision reopened the sign-off
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             answer = client.get(path, headers=dfe)
@@ -525,6 +528,7 @@ def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path
         revision = HEADER + "cyp.lac_count,E10000024,2025-03-31,,903,,,,\n"
         sent = httpx.post(base + "/api/submissions", headers=NOTTS, files={"file": ("rev.csv", revision)}, timeout=60)
         assert sent.status_code == 201, sent.text
+        sign_off_over_http(base, NOTTS, "notts_cyp", "dfe_ssda903", "FY2024-25")
         assert httpx.get(base + path, headers=dfe, timeout=60).headers["x-build-pending"] == "true"
         # The rebuild job is sent to the build process every 5 s, so one is in hand by now.
         time.sleep(max(0.0, stopped + 6 - time.monotonic()))

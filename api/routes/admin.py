@@ -121,6 +121,7 @@ def create_key(request: Request, body: KeyCreate, session: SessionDep, principal
         agency_code=body.agency,
         recipient=body.recipient,
         created_by=principal.name,
+        approver=body.approver,
     )
     whose = row.agency_code or row.recipient
     annotate(request, object=f"key {row.prefix} ({row.kind}{' ' + whose if whose else ''})")

@@ -313,7 +313,9 @@ async def _records_upload(
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, records {names})", status=202,
              detail=f"received for {collection_year}; DfE's rules run next")  # fmt: skip
     return JSONResponse(
-        report.model_dump(mode="json"), status_code=202, headers={"Location": f"/api/submissions/{sub.id}"}
+        report.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/submissions/{sub.id}"},
     )
 
 

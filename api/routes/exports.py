@@ -27,7 +27,7 @@ from exports.symbols import KEY
 from exports.writers import FORMATS, sdmx_structure, write
 from indicators.periods import parse_period, utc
 from mappings.models import Return
-from onereturn.errors import InvalidInput, NotFound
+from onereturn.errors import Forbidden, InvalidInput, NotFound
 
 router = APIRouter(prefix="/api", tags=["exports"])
 _BY_EXTENSION = {f.extension: name for name, f in FORMATS.items()}
@@ -98,6 +98,24 @@ def _changes(request: Request, session: Session, return_id: str, period: str, fm
     return conditional(request, data, media_type=spec.media_type, headers=headers)
 
 
+def _preview(
+    principal: Principal, session: Session, return_id: str, period_file: str, others: tuple[Any, Any, bool]
+) -> Response:
+    """An officer's preview of a return with every figure: written now, never stored, so no regulator can reach it."""
+    if principal.kind != "officer":
+        raise Forbidden("Only an officer may preview a return before its figures are signed off")
+    if any(others):
+        raise InvalidInput("A preview is built now with every figure: it takes no updated_after, as_of or fresh")
+    period, fmt = _split(period_file)
+    built, data = exports.preview(session, return_id, period, fmt)
+    spec = FORMATS[fmt]  # type: ignore[index]
+    headers = {
+        "Content-Disposition": f'attachment; filename="{return_id}-{built.period}-preview.{spec.extension}"',
+        "X-Preview": "true",
+    }
+    return Response(data, media_type=spec.media_type, headers=headers)
+
+
 @router.get("/returns/{return_id}/{period_file}", summary="A return for a period, in a format", responses=_MEDIA)
 def return_file(
     request: Request,
@@ -115,9 +133,18 @@ def return_file(
     fresh: Annotated[
         bool, Query(description="Wait for a build that includes every change (otherwise the newest complete snapshot)")
     ] = False,
+    preview: Annotated[
+        bool,
+        Query(description="Officers only: every figure, signed off or not, built now and never stored or sent"),
+    ] = False,
 ) -> Response:
-    """Get a return for a period as .xlsx, .csv, .json or .sdmx.csv (e.g. FY2024-25.xlsx); repeats give identical bytes."""
+    """Get a return for a period as .xlsx, .csv, .json or .sdmx.csv (e.g. FY2024-25.xlsx); repeats give identical bytes.
+
+    A cell whose agency has not signed it off shows ``...`` and the body still to sign off; an officer can
+    ask for ``preview=true`` to see the return with every figure."""
     period_type = _visible_period_type(session, principal, return_id)
+    if preview:
+        return _preview(principal, session, return_id, period_file, (updated_after, as_of, fresh))
     if period_file.endswith(".structure.xml"):
         if updated_after is not None or as_of is not None:
             raise InvalidInput("updated_after and as_of apply to a return's data, not to its structure")

@@ -296,9 +296,19 @@ def data(
     end = sdmx_source.period_bound(end_period, end=True, name="endPeriod") if end_period else None
     found = sdmx_source.observations(session, ret, key=selector, start=start, end=end, updated_after=updated_after)
     if not found.rows:
+        available = (
+            [p.code for p in sdmx_source.periods_for(session, ret, None, None)] if start is None or end is None else []
+        )
         raise NotFound(
             f"No observations of {flow.id} match the key {key!r} ({'.'.join(SERIES_DIMENSIONS)}) in the periods asked"
             + (" changed since then" if updated_after else "")
+            + (
+                ""
+                if start is not None and end is not None
+                else f"; periods with figures: {', '.join(available)}"
+                if available
+                else f"; no period of {flow.id} has figures yet"
+            )
         )
     rows = found.rows
     if detail == "dataonly":

@@ -138,8 +138,7 @@ def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: Uplo
             session=session,
             principal=visitor.principal,
             _slot=None,  # the page route holds the upload slot itself
-            # A file of figures is checked and stored within the request: it leaves no background task.
-            background=BackgroundTasks(),
+            background=BackgroundTasks(),  # a template upload is stored before the answer; nothing runs after it
             file=file,
             mode=mode,  # type: ignore[arg-type]
         )

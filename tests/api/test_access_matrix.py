@@ -30,6 +30,7 @@ from api.throttle import KeyThrottle
 from collectors.service import submit
 from exports import service as exports
 from mappings import keys
+from mappings.catalogue import DEFAULT_DECLARATION
 from onereturn.settings import Settings
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
@@ -96,7 +97,8 @@ class Case:
 
     path: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
-    #: "agency:<code>", "return:<dfe|ndtms|none>", "missing", "invalid", or None for a list of the caller's own.
+    #: "agency:<code>", "return:<dfe|ndtms|none>", "missing", "invalid", "conflict" (409: not from the current
+    #: state), or None for a list of the caller's own.
     owner: str | None = None
     form: dict[str, str] | None = None
     json: dict[str, Any] | None = None
@@ -145,6 +147,11 @@ def sdmx_cases(kind: str) -> tuple[Case, ...]:
 def sdmx_data(flow: str) -> dict[str, str]:
     """The path of one flow's data, every series."""
     return {"flow_ref": flow, "key": "all", "provider_ref": "all"}
+
+
+def signoff_path(agency: str) -> dict[str, str]:
+    """The path of an agency's sign-off of the DfE looked-after children return for FY2024-25."""
+    return {"agency": agency, "return_id": "dfe_ssda903", "period": "FY2024-25"}
 
 
 #: One rule per operation of the OpenAPI document.
@@ -254,6 +261,40 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"agency_id": "all", "resource_id": "all", "version": "latest"}),
         Case({"agency_id": "ONERETURN", "resource_id": "CL_SEX", "version": "latest"}),
     ),
+    # Sign-off: an agency's approver signs its own (the demo agency keys are approvers); the officer accepts or
+    # sends back. The matrix runs routes in path order: accept and return find the sign-off still open (409), then
+    # Nottinghamshire signs off and withdraws its sign-off.
+    ("GET", "/api/signoffs"): rule(
+        "officer agency regulator",
+        Case(),
+        Case(query={"return": "dfe_ssda903", "period": "FY2024-25"}, owner="return:dfe"),
+        Case(query={"return": "ndtms_adult_monthly"}, owner="return:ndtms"),
+    ),
+    ("GET", "/api/signoffs/{agency}/{return_id}/{period}"): rule(
+        "officer agency",
+        Case(signoff_path("notts_cyp"), owner="agency:notts_cyp"),
+        Case(signoff_path("lewisham_council"), owner="agency:lewisham_council"),
+        Case(signoff_path("no_such_agency"), owner="missing"),
+    ),
+    ("POST", "/api/signoffs/{agency}/{return_id}/{period}/sign-off"): rule(
+        "agency",
+        Case(signoff_path("notts_cyp"), json={"declaration": DEFAULT_DECLARATION}, owner="agency:notts_cyp"),
+        Case(
+            signoff_path("lewisham_council"),
+            json={"declaration": DEFAULT_DECLARATION},
+            owner="agency:lewisham_council",
+        ),
+    ),
+    ("POST", "/api/signoffs/{agency}/{return_id}/{period}/unapprove"): rule(
+        "agency",
+        Case(signoff_path("notts_cyp"), owner="agency:notts_cyp"),
+    ),
+    ("POST", "/api/signoffs/{agency}/{return_id}/{period}/accept"): rule(
+        "officer", Case(signoff_path("notts_cyp"), owner="conflict")
+    ),
+    ("POST", "/api/signoffs/{agency}/{return_id}/{period}/return"): rule(
+        "officer", Case(signoff_path("notts_cyp"), json={"reason": "matrix"}, owner="conflict")
+    ),
     ("GET", "/sdmx/data/{flow_ref}/{key}/{provider_ref}"): rule(
         "officer regulator",
         Case(sdmx_data("DF_DFE_SSDA903"), {"startPeriod": "2024-04", "endPeriod": "2025-03"}, owner="return:dfe"),
@@ -280,6 +321,8 @@ def expected_status(who: Who, route: Rule, case: Case) -> int:
         return 404
     if owner == "invalid":
         return 422
+    if owner == "conflict":
+        return 409
     if owner.startswith("agency:") and who.kind == "agency" and owner[7:] != who.agency:
         # Uploading as another agency is refused outright; reading another agency's object hides it.
         return 403 if case.form is not None else 404

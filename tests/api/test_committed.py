@@ -24,6 +24,7 @@ from sqlalchemy import Engine, inspect, text
 
 from api.main import create_app
 from api.throttle import KeyThrottle
+from mappings.catalogue import DEFAULT_DECLARATION
 from onereturn.settings import Settings
 from tests.collectors.test_records_upload import TABLES_903
 from tests.live import live_server
@@ -246,6 +247,36 @@ def rotate_key_page(c: TestClient) -> Send:
     return lambda: c.post(f"/keys/{prefix}/rotate", data={"csrf_token": csrf})
 
 
+SIGNOFF = "/api/signoffs/notts_cyp/dfe_ssda903/FY2024-25"
+
+
+def _signed(c: TestClient) -> None:
+    """Nottinghamshire's figure uploaded and signed off by its approver."""
+    assert c.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", CSV)}).status_code == 201
+    signed = c.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json={"declaration": DEFAULT_DECLARATION})
+    assert signed.status_code == 200, signed.text
+
+
+def sign_off(c: TestClient) -> Send:
+    assert c.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", CSV)}).status_code == 201
+    return lambda: c.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json={"declaration": DEFAULT_DECLARATION})
+
+
+def unapprove(c: TestClient) -> Send:
+    _signed(c)
+    return lambda: c.post(f"{SIGNOFF}/unapprove", headers=NOTTS)
+
+
+def accept(c: TestClient) -> Send:
+    _signed(c)
+    return lambda: c.post(f"{SIGNOFF}/accept", headers=OFFICER)
+
+
+def send_back(c: TestClient) -> Send:
+    _signed(c)
+    return lambda: c.post(f"{SIGNOFF}/return", headers=OFFICER, json={"reason": "The count looks a year old"})
+
+
 #: For every write route: what readies its write (run with commits working) and returns the write itself. A write
 #: route missing here fails test_every_write_route_is_tried, so a new one cannot be left out.
 WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
@@ -265,6 +296,10 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/keys"): issue_key_page,
     ("POST", "/keys/{prefix}/revoke"): revoke_key_page,
     ("POST", "/keys/{prefix}/rotate"): rotate_key_page,
+    ("POST", "/api/signoffs/{agency}/{return_id}/{period}/sign-off"): sign_off,
+    ("POST", "/api/signoffs/{agency}/{return_id}/{period}/unapprove"): unapprove,
+    ("POST", "/api/signoffs/{agency}/{return_id}/{period}/accept"): accept,
+    ("POST", "/api/signoffs/{agency}/{return_id}/{period}/return"): send_back,
 }
 
 

@@ -15,6 +15,7 @@ from collectors.service import submit
 from exports import blobs
 from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
+from tests.signoffs import sign_off_everything
 
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
 OHID = {"X-API-Key": "demo-regulator-ohid-c4d91f60"}
@@ -73,6 +74,7 @@ def test_repeat_gives_identical_bytes_and_a_revision_a_new_snapshot(
     store: Engine, store_settings: Settings, store_client: TestClient
 ) -> None:
     first_sub = upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    sign_off_everything(store)
     first = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
     again = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
     assert first.status_code == 200
@@ -81,6 +83,7 @@ def test_repeat_gives_identical_bytes_and_a_revision_a_new_snapshot(
     assert zipfile.ZipFile(io.BytesIO(first.content)).namelist()
     assert first.headers["x-build-pending"] == "false"
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    sign_off_everything(store)  # the revision reopened the sign-off
     # At once: the newest complete snapshot, saying a newer build is pending; fresh=true waits for it.
     stale = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
     assert stale.headers["x-snapshot-id"] == first.headers["x-snapshot-id"]
@@ -160,6 +163,7 @@ def test_every_format_downloads(store_client: TestClient) -> None:
 
 def test_completeness_names_who_owes_what(store: Engine, store_settings: Settings, store_client: TestClient) -> None:
     upload(store, store_settings, "notts_cyp", "cyp.lac_3plus_placements_n,E10000024,2025-03-31,,43,,,,")
+    sign_off_everything(store)
     body = store_client.get("/api/returns/county_cyp_core/FY2024-25-Q4/completeness", headers=OFFICER).json()
     assert body["cells"] == 67
     assert body["by_status"]["present"] == 1

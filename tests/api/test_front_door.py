@@ -54,8 +54,8 @@ def test_read_scope_table() -> None:
     agency = read_scope(principal("agency", "notts_cyp"))
     regulator = read_scope(principal("regulator", recipient="Department for Education"))
     assert officer.resources == frozenset(READERS)
-    assert agency.resources == {"figures", "submissions", "agencies", "templates", "calendar", "outbox"}
-    assert regulator.resources == {"returns"}
+    assert agency.resources == {"figures", "submissions", "agencies", "templates", "calendar", "outbox", "signoffs"}
+    assert regulator.resources == {"returns", "signoffs"}
     assert agency.agency == "notts_cyp"
     assert officer.agency is None
     assert regulator.reads_return("Department for Education")

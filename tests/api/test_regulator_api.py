@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 from tests.api.test_exports_api import DFE, OFFICER, upload
+from tests.signoffs import sign_off_everything
 
 RETURN = "/api/returns/dfe_ssda903/FY2024-25"
 
@@ -28,6 +29,7 @@ def test_updated_after_sends_only_the_cells_changed_since(
 ) -> None:
     before_any = _now()
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    sign_off_everything(store)
     first = store_client.get(f"{RETURN}.json", headers=DFE)
     assert first.status_code == 200
     pulled = _now()
@@ -37,6 +39,7 @@ def test_updated_after_sends_only_the_cells_changed_since(
     assert nothing.headers["x-changed-cells"] == "0"
 
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    sign_off_everything(store)
     changed = store_client.get(f"{RETURN}.json", params={"updated_after": pulled.isoformat()}, headers=DFE)
     cells = _cells(changed.content)
     full = _cells(store_client.get(f"{RETURN}.json", params={"fresh": "true"}, headers=DFE).content)
@@ -57,9 +60,11 @@ def test_as_of_gives_exactly_what_was_sent_then(
 ) -> None:
     before_any = _now()
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    sign_off_everything(store)
     sent = store_client.get(f"{RETURN}.xlsx", headers=DFE)
     between = _now()
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
+    sign_off_everything(store)
     revised = store_client.get(f"{RETURN}.xlsx", params={"fresh": "true"}, headers=DFE)
     assert revised.content != sent.content
 
@@ -101,6 +106,7 @@ def test_etag_and_if_none_match(store_client: TestClient) -> None:
 
 def test_figures_updated_after_and_as_of(store: Engine, store_settings: Settings, store_client: TestClient) -> None:
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
+    sign_off_everything(store)
     between = _now()
     upload(
         store,
@@ -109,6 +115,7 @@ def test_figures_updated_after_and_as_of(store: Engine, store_settings: Settings
         "cyp.lac_count,E10000024,2025-03-31,,1120,,,,",
         "cyp.cin_count,E10000024,2025-03-31,,3000,,,,",
     )
+    sign_off_everything(store)
     query = {"org": "E10000024", "period": "2025-03-31"}
     recent = store_client.get("/api/figures", params={**query, "updated_after": between.isoformat()}, headers=OFFICER)
     assert {(f["indicator"], f["value"]) for f in recent.json()["items"]} == {

@@ -19,6 +19,7 @@ from mappings.models import Return
 from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 from tests.api.test_exports_api import OFFICER, OHID, upload
+from tests.signoffs import sign_off_everything
 
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
 PCT = {"X-API-Key": "demo-lewisham-pct-6b1e04c9"}
@@ -42,6 +43,7 @@ def test_a_regulator_never_gets_a_suppressed_value(
     store_client: TestClient, store: Engine, store_settings: Settings
 ) -> None:
     _suppressed_ndtms(store, store_settings)
+    sign_off_everything(store)
     got = store_client.get("/api/returns/ndtms_adult_monthly/2024-06.csv", headers=OHID)
     assert got.status_code == 200
     snapshot_id = got.headers["X-Snapshot-Id"]
@@ -123,10 +125,11 @@ def test_a_return_covers_the_orgs_collected_for_with_one_period_and_gss_symbols(
     store_client: TestClient, store: Engine, store_settings: Settings
 ) -> None:
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
+    sign_off_everything(store)
     got = store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE)
     rows = _csv_rows(got.content)
-    # Nottinghamshire and Lewisham submit it; not 153 authorities.
-    assert {r["org_code"] for r in rows} == {"E10000024", "E09000023"}
+    # Nottinghamshire, Lewisham and the demo's synthetic council (on Derbyshire's code) submit it; not 153 authorities.
+    assert {r["org_code"] for r in rows} == {"E10000024", "E09000023", "E10000007"}
     assert {r["period"] for r in rows} == {"FY2024-25"}
     lac = next(
         r for r in rows if r["indicator_id"] == "cyp.lac_count" and r["org_code"] == "E10000024" and not r["breakdown"]
@@ -237,6 +240,7 @@ def test_provisional_and_low_reliability_figures_are_marked(
         "cyp.lac_count,E10000024,2025-03-31,,901,,,provisional,",
         "cyp.cpp_count,E10000024,2025-03-31,,301 u,,,,",
     )  # fmt: skip
+    sign_off_everything(store)
     rows = _csv_rows(store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE).content)
     flags = {r["indicator_id"]: r["flag"] for r in rows if r["org_code"] == "E10000024" and r["status"] == "present"}
     assert flags["cyp.lac_count"] == "p"

@@ -17,6 +17,7 @@ from mappings.catalogue import Catalogue
 from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
 from tests.api.test_exports_api import DFE, NOTTS, OFFICER, OHID, upload
+from tests.signoffs import sign_off_everything
 
 FLOW = "DF_DFE_SSDA903"
 FY = {"startPeriod": "2024-04", "endPeriod": "2025-03"}
@@ -36,6 +37,7 @@ def _notts(store: Engine, settings: Settings, count: int = 1100) -> None:
         f"cyp.lac_count,E10000024,2025-03-31,,{count},,,,",
         "cyp.lac_3plus_placements_n,E10000024,2025-03-31,,43,,,,",
     )
+    sign_off_everything(store)
 
 
 @pytest.mark.parametrize("path", ["/sdmx/dataflow", f"/sdmx/data/{FLOW}", "/sdmx/codelist/all/all/latest"])
@@ -233,6 +235,7 @@ def test_only_released_cells_never_raw_figures(
     store: Engine, store_settings: Settings, store_client: TestClient
 ) -> None:
     upload(store, store_settings, "lewisham_drugs", "drugs.new_presentations,PRV-LEW-01,2024-06,,3,,,,")
+    sign_off_everything(store)
     response = store_client.get(
         "/sdmx/data/DF_NDTMS_ADULT_MONTHLY/NEW_PRESENTATIONS..",
         params={"startPeriod": "2024-06", "endPeriod": "2024-06"},
@@ -245,3 +248,23 @@ def test_only_released_cells_never_raw_figures(
     exported = store_client.get("/api/returns/ndtms_adult_monthly/2024-06.sdmx.csv", headers=OHID).text
     assert row["STRUCTURE_ID"] in exported
     assert ",".join(row.values()) in exported
+
+
+def test_data_without_a_period_serves_the_periods_with_figures_or_names_them(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    with_csv = {**DFE, "Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}
+    # Nothing stored yet: the answer says so rather than only "not found".
+    empty = store_client.get(f"/sdmx/data/{FLOW}", headers=with_csv)
+    assert empty.status_code == 404
+    assert "no period of DF_DFE_SSDA903 has figures yet" in empty.json()["error"]
+    _notts(store, store_settings)
+    # No build has been made: the period the figures reach is built as a window's would be.
+    served = store_client.get(f"/sdmx/data/{FLOW}", headers=with_csv)
+    assert served.status_code == 200, served.text
+    rows = list(csv.DictReader(io.StringIO(served.text)))
+    assert {r["TIME_PERIOD"] for r in rows} == {"2024-04-01/P1Y"}
+    assert "1100" in {r["OBS_VALUE"] for r in rows}
+    unmatched = store_client.get(f"/sdmx/data/{FLOW}/NO_SUCH_FIELD..", headers=with_csv)
+    assert unmatched.status_code == 404
+    assert "periods with figures: FY2024-25" in unmatched.json()["error"]

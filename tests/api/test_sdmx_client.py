@@ -16,6 +16,7 @@ from exports.sdmx_writer import OBS_STATUS
 from onereturn.settings import Settings
 from tests.api.test_exports_api import DFE, upload
 from tests.live import live_server
+from tests.signoffs import sign_off_everything
 
 FLOW = "DF_DFE_SSDA903"
 
@@ -48,6 +49,7 @@ def test_sdmx1_lists_flows_reads_a_structure_and_the_data_of_a_period(
         "cyp.lac_count,E10000024,2025-03-31,,1100,,,,",
         "cyp.lac_3plus_placements_n,E10000024,2025-03-31,,43,,,,",
     )
+    sign_off_everything(store)
     client = sdmx.Client("ONERETURN")
     client.session.headers["X-API-Key"] = DFE["X-API-Key"]
 

@@ -187,3 +187,29 @@ def test_the_api_serves_once_every_upload_process_has_read_the_catalogue_and_fro
         assert {pid for pid, _ in answers} <= set(processes)
     finally:
         pool.close()
+
+
+RECORDS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
+
+
+def test_a_record_level_upload_is_answered_202_and_stored_by_an_upload_process(
+    pooled: TestClient, store: Engine
+) -> None:
+    files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in RECORDS]
+    answer = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"}, files=files)
+    assert answer.status_code == 202, answer.text
+    location = answer.headers["location"]
+    stages = [answer.json()["stage"]]
+    deadline = time.monotonic() + 120
+    while stages[-1] not in ("stored", "rejected", "failed") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stage = pooled.get(location, headers=NOTTS).json()["stage"]
+        if stage != stages[-1]:
+            stages.append(stage)
+    assert stages[0] == "received"
+    assert stages[-1] == "stored", pooled.get(location, headers=NOTTS).json()["message"]
+    with Session(store) as session:
+        submission = session.get(Submission, answer.json()["id"])
+        assert submission is not None
+        assert int(submission.lease_owner.split(":")[1]) != os.getpid()
+        assert submission.rows_accepted > 0

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect
 from sqlmodel import Session, col, select
@@ -122,3 +124,184 @@ def test_a_repeat_is_answered_as_the_earlier_upload(store_client: TestClient) ->
     again = upload(store_client, list(reversed(TABLES_903)))
     assert again.status_code == 200
     assert (again.json()["id"], again.json()["duplicate"]) == (first, True)
+
+
+PASSING = sorted((FIXTURES / "ssda903_passing").glob("*.csv"))
+
+
+def stored(engine: Engine, sid: int) -> dict[str, tuple[float | None, float | None, float | None]]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Observation).where(col(Observation.submission_id) == sid, col(Observation.is_current))
+        ).all()
+    return {o.indicator_id: (o.value, o.numerator, o.denominator) for o in rows}
+
+
+def test_passing_tables_store_the_figures_dfes_method_gives_with_lineage(
+    store: Engine, store_client: TestClient, store_settings: Any
+) -> None:
+    from collectors.records.ssda903_figures import derive_ssda903
+    from collectors.records.ssda903_tables import read_csv_tables
+    from collectors.store import build_context
+
+    answer = upload(store_client, PASSING)
+    assert answer.status_code == 202, answer.text
+    sid = answer.json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    assert (report["status"], report["stage"]) == ("accepted", "stored"), report["message"]
+    # The distance from home to placement is DfE's library's, worked out from the postcodes.
+    distances = run_rules("903", "lac2024_25", [(p.name, p) for p in PASSING], local_authority=NOTTS_LA)
+    tables = read_csv_tables(PASSING[0].parent)
+    miles = [None if d is None else str(d) for d in distances.episode_distances]
+    tables["Episodes"] = tables["Episodes"].with_columns(pl.Series("PL_DISTANCE", miles, dtype=pl.String))
+    derived = derive_ssda903(tables, year_ending=2025)
+    with Session(store) as session:
+        theirs = build_context(session, "notts_cyp").agency_indicators
+    expected = {i: (f.value, f.numerator, f.denominator) for i, f in derived.figures.items() if i in theirs}
+    assert expected
+    assert stored(store, sid) == expected
+    assert expected["cyp.lac_count"][0] == 2.0
+    assert expected["cyp.lac_placed_20_miles_n"][0] == 0.0
+    left = {p["value"] for p in report["problems"] if p["rule"] == "records_left_to_template"}
+    assert "cyp.lac_rate_per_10k" in left
+    with Session(store) as session:
+        lineage = session.exec(select(RecordLineage).where(col(RecordLineage.submission_id) == sid)).all()
+        children = session.exec(select(RecordChild).where(col(RecordChild.submission_id) == sid)).all()
+    behind = {(r.child, r.record_row) for r in lineage if r.indicator_id == "cyp.lac_count" and r.counted}
+    assert len(behind) == 2
+    assert {r.child for r in lineage} <= {c.pseudonym for c in children}
+    assert_no_child_in_clear(store, store_settings.data_dir, child_ids(PASSING))
+    # Postcodes are turned into the distance and then dropped.
+    assert not [t for t in every_text(store) if "NG17 4NX" in t or "NG15 0A" in t]
+
+
+def test_a_figure_also_keyed_in_a_template_is_kept_and_named(store: Engine, store_client: TestClient) -> None:
+    keyed = (
+        "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+        "cyp.lac_count,E10000024,2025-03-31,,99,,,final,keyed by hand\n"
+    )
+    files = {"file": ("keyed.csv", keyed.encode(), "text/csv")}
+    first = store_client.post("/api/submissions", headers=NOTTS, files=files)
+    assert first.status_code == 201, first.text
+    sid = upload(store_client, PASSING).json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    conflicts = [p for p in report["problems"] if p["rule"] == "records_keyed_conflict"]
+    assert [p["value"] for p in conflicts] == ["cyp.lac_count"]
+    assert "the keyed figure is kept" in conflicts[0]["message"]
+    assert "cyp.lac_count" not in stored(store, sid)
+    assert stored(store, first.json()["id"])["cyp.lac_count"][0] == 99.0
+
+
+CIN_PASSING = FIXTURES / "cin" / "cin_passing.xml"
+
+
+def test_the_fake_cin_census_reports_exactly_what_dfes_rules_find(
+    store: Engine, store_client: TestClient, store_settings: Any
+) -> None:
+    sid = upload(store_client, [CIN_2024]).json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    assert (report["status"], report["stage"], report["source_format"]) == ("rejected", "rejected", "cin")
+    direct = run_rules("cin", "cin2024_25", [(CIN_2024.name, CIN_2024)])
+    items = findings(store_client, sid)
+    assert sorted((f["rule"], f["child"], f["table"], f["row"]) for f in items) == sorted(
+        (f"dfe:{f.rule}", f.child, f.table, f.row) for f in direct.findings
+    )
+    assert {f["severity"] for f in items} == {"error", "query"}
+    assert_no_child_in_clear(store, store_settings.data_dir, child_ids([CIN_2024]))
+
+
+def test_a_passing_cin_census_stores_the_figures_dfes_method_gives(
+    store: Engine, store_client: TestClient, store_settings: Any
+) -> None:
+    from collectors.records.cin_figures import derive_cin
+    from collectors.records.cin_tables import read_cin_tables
+    from collectors.store import build_context
+
+    sid = upload(store_client, [CIN_PASSING]).json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    assert (report["status"], report["stage"]) == ("accepted", "stored"), report["message"]
+    # DfE's queries are reported to the council and hold nothing back.
+    assert {f["rule"] for f in findings(store_client, sid)} == {"dfe:8770Q", "dfe:2887Q"}
+    derived = derive_cin(read_cin_tables(CIN_PASSING.read_bytes()), year_ending=2025)
+    with Session(store) as session:
+        theirs = build_context(session, "notts_cyp").agency_indicators
+    expected = {i: (f.value, f.numerator, f.denominator) for i, f in derived.figures.items() if i in theirs}
+    assert expected["cyp.cin_count"][0] == 1.0
+    assert stored(store, sid) == expected
+    assert_no_child_in_clear(store, store_settings.data_dir, child_ids([CIN_PASSING]))
+
+
+@pytest.mark.parametrize(
+    ("files", "year", "expected"),
+    [
+        ([("episodes.csv", b"")], "2024-25", "episodes.csv is empty"),
+        ([("notes.csv", b"A,B\n1,2\n")], "2024-25", "notes.csv is not one of the SSDA903 tables"),
+        (
+            [("header.csv", (FIXTURES / "ssda903_passing" / "header.csv").read_bytes())],
+            "2024-25",
+            "Episodes table is missing",
+        ),
+        ([(p.name, p.read_bytes()) for p in PASSING], "2019-20", "has no rule set for 2019-20"),
+        ([(p.name, p.read_bytes()) for p in PASSING], "2022-23", "rules for 2022-23) found"),
+        ([("census.xml", b'<!DOCTYPE m [<!ENTITY x "y">]><Message><Children/></Message>')], "2024-25", "DOCTYPE"),
+        ([("tables.zip", b"PK\x05\x06" + b"\x00" * 18)], "2024-25", "holds no CSV or XML file"),
+    ],
+    ids=["empty", "wrong-table", "no-episodes", "no-rule-set", "another-year", "hostile-xml", "empty-zip"],
+)
+def test_bad_record_files_get_a_clear_report_and_store_nothing(
+    store: Engine, store_client: TestClient, files: list[tuple[str, bytes]], year: str, expected: str
+) -> None:
+    parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
+    answer = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": year}, files=parts)
+    assert answer.status_code == 202, answer.text
+    sid = answer.json()["id"]
+    report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
+    assert (report["status"], report["stage"]) == ("rejected", "rejected")
+    assert expected in report["message"], report["message"]
+    assert report["error_count"] >= 1
+    if "found" not in expected:
+        # Refused by our own read, before DfE's rules ran.
+        assert [p["rule"] for p in report["problems"] if p["severity"] == "error"] == ["records_unreadable"]
+    assert stored(store, sid) == {}
+
+
+def test_a_record_level_upload_needs_files_and_no_mode(store_client: TestClient) -> None:
+    none = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"})
+    assert none.status_code in (400, 422)
+    parts = [("files", (p.name, p.read_bytes(), "text/csv")) for p in PASSING]
+    atomic = store_client.post(
+        "/api/submissions", headers=NOTTS, data={"collection_year": "2024-25", "mode": "atomic"}, files=parts
+    )
+    assert atomic.status_code in (400, 422)
+    assert "leave out mode" in atomic.text
+
+
+def test_the_ssda903_return_from_records_equals_the_same_figures_keyed_by_hand(
+    store: Engine, store_client: TestClient
+) -> None:
+    from exports import service as exports
+
+    sid = upload(store_client, PASSING).json()["id"]
+    figures = stored(store, sid)
+    with Session(store) as session:
+        periods = dict(
+            session.exec(
+                select(Observation.indicator_id, Observation.period).where(col(Observation.submission_id) == sid)
+            ).all()
+        )
+    lines = ["indicator,org,period,breakdown,value,numerator,denominator,status,note"]
+    for indicator, (value, numerator, denominator) in sorted(figures.items()):
+        cells = ["" if v is None else repr(v) for v in (value, numerator, denominator)]
+        lines.append(f"{indicator},E09000023,{periods[indicator]},,{','.join(cells)},final,keyed by hand")
+    keyed = store_client.post(
+        "/api/submissions", headers=LEWISHAM, files={"file": ("keyed.csv", "\n".join(lines).encode(), "text/csv")}
+    )
+    assert keyed.status_code == 201, keyed.text
+    assert keyed.json()["rows_accepted"] == len(figures), keyed.json()["problems"][:3]
+    with Session(store) as session:
+        _, built = exports.build(session, "dfe_ssda903", "FY2024-25")
+    grid = built.cells.select("field_code", "org_code", "display")
+    from_records = dict(grid.filter(pl.col("org_code") == NOTTS_LA).select("field_code", "display").iter_rows())
+    by_hand = dict(grid.filter(pl.col("org_code") == "E09000023").select("field_code", "display").iter_rows())
+    assert sum(1 for d in from_records.values() if d not in (None, "")) >= 5
+    assert from_records == by_hand

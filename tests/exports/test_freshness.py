@@ -17,17 +17,20 @@ from exports import blobs, freshness
 from exports import service as exports
 from mappings.models import BuildRevision
 from onereturn.settings import Settings
+from tests.signoffs import sign_off_everything
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 DFE, NDTMS = "dfe_ssda903", "ndtms_adult_monthly"
 
 
 def upload(engine: Engine, settings: Settings, *rows: str) -> None:
+    """Upload figures as Nottinghamshire and sign them off, so a rebuild releases them."""
     outcome = submit(
         engine, settings, agency_code="notts_cyp", filename="n.csv", data=(HEADER + "\n".join(rows) + "\n").encode()
     )
     assert outcome.submission is not None
     assert outcome.submission.status == "accepted", outcome.problems
+    sign_off_everything(engine, returns=[DFE])
 
 
 def revisions(engine: Engine) -> dict[tuple[str, str], int]:

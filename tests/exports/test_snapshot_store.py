@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, insert, inspect, text
 from sqlmodel import Session
 
 from exports import blobs
@@ -20,14 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _build(session: Session) -> int:
-    record = ReturnBuild(
-        return_id="dfe_ssda903", period="FY2024-25", fingerprint="f" * 64, generated_at=datetime(2025, 4, 1, tzinfo=UTC),
-        catalogue_version="test", cell_count=0, completeness={},
-    )  # fmt: skip
-    session.add(record)
-    session.flush()
-    assert record.id is not None
-    return record.id
+    # Only the columns every revision has: the test writes to a store migrated down as well as up.
+    values = {
+        "return_id": "dfe_ssda903", "period": "FY2024-25", "fingerprint": "f" * 64, "source_mark": "",
+        "generated_at": datetime(2025, 4, 1, tzinfo=UTC), "catalogue_version": "test", "cell_count": 0, "completeness": {},
+    }  # fmt: skip
+    built = session.execute(insert(ReturnBuild.__table__).values(values).returning(ReturnBuild.__table__.c.id))  # type: ignore[attr-defined]
+    return int(built.scalar_one())
 
 
 @pytest.mark.parametrize("size", [0, 1, blobs._PIECE, 2 * blobs._PIECE + 3])

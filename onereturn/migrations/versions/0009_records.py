@@ -1,7 +1,7 @@
 """Record-level uploads: the submission's kind, stage and year; pseudonymised findings, lineage and children
 
 Revision ID: 0009_records
-Revises: 0008_h10
+Revises: 0009_signoff
 Create Date: 2026-11-25 07:10:00
 
 A council uploads its SSDA903 tables or CIN census file once; the upload workers check it with DfE's rules
@@ -17,7 +17,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0009_records"
-down_revision: str | None = "0008_h10"
+down_revision: str | None = "0009_signoff"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

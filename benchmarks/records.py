@@ -1,0 +1,450 @@
+"""Record-level returns end to end against DfE's library alone on the same files, in the same run.
+
+``./run bench records`` writes seeded synthetic files (illustrative, :mod:`collectors.records.synthetic`):
+
+- a county-size SSDA903 set (``--county-children``, default 2,000 children);
+- a national round of 150 such sets, one a council: every set is a separate upload, so ``--national-sample``
+  sets (default 3, each with its own seed) are run and the national time is their mean times 150, an
+  extrapolation the output says it is (``--national-sample 150`` runs them all);
+- a county's CIN census (``--cin-children``, default 10,000 children).
+
+For each it times the service's path (gather the files, read the tables, run DfE's rules through the JSON
+contract in a process of the validators' environment started for the upload, derive every figure), measured
+inside a fresh process once the service is imported, as in an upload worker; and DfE's library alone on the same
+files through its own entry points, in a fresh process of the validators' environment, from its start (the
+service's rules process starts the same way, so both pay one interpreter start and the library's import). The ratio of
+the two is the overhead the service adds (target 1.3x or less); each is the best of ``--repeat`` runs, taken in
+alternating order. Then each set is uploaded once to a running service (``onereturn serve`` on a fresh SQLite
+store with the demo's keys, as the council whose org is the files' council): the time to the 202 answer (target
+under 1 s) and to the submission's final stage (received, read, DfE's rules, derived, stored), and the peak of
+every process of the server meanwhile (its upload workers and DfE's rules' process included). Only once: the same
+files sent again are answered as the earlier upload. Peak memory is the peak resident set (``ru_maxrss``) of the path's process and, apart, of
+DfE's rules' process (target under 1 GiB each). No timing here is asserted anywhere: the figures are measured
+and printed, and ``--write`` puts them into ``docs/records-benchmark.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+GIB = 1 << 30
+MIB = 1 << 20
+COUNCILS = 150
+TARGET_RATIO = 1.3
+DOC = Path(__file__).resolve().parent.parent / "docs" / "records-benchmark.md"
+
+# DfE's library called directly through its own entry points (LacValidator; process_data and CinValidator),
+# run in the validators' environment: the time and peak memory of that process, as JSON on the last line.
+LIBRARY_903 = """
+import importlib, json, resource, sys, time
+started = time.perf_counter()
+from lac_validator import lac_validator
+paths, la, year = sys.argv[1:-2], sys.argv[-2], sys.argv[-1]
+registry = importlib.import_module("lac_validator.rules.lac" + year).registry
+files = [dict(name=p, description="This year", file_content=open(p, "rb").read()) for p in paths]
+v = lac_validator.LacValidator(metadata={"collectionYear": "20" + year[-2:], "localAuthority": la}, files=files,
+                               registry=registry)
+# Its Report cannot be built when nothing is found (pandas: no objects to concatenate), so the places each rule
+# flags are counted from its results, as the service's runner reads them.
+found = sum(int((frame[c] == True).sum()) for t, frame in v.ds_results.items() if t != "metadata"
+            for c in frame.columns if str(c).startswith("ERR_"))
+print(json.dumps({"seconds": time.perf_counter() - started, "findings": found,
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+LIBRARY_CIN = """
+import importlib, json, resource, sys, time
+started = time.perf_counter()
+import xml.etree.ElementTree as ET
+from cin_validator import cin_validator
+path, year = sys.argv[1], sys.argv[2]
+registry = importlib.import_module("cin_validator.rules.cin" + year).registry
+data = cin_validator.process_data(cin_validator.convert_data(ET.parse(path).getroot()))
+v = cin_validator.CinValidator(data, registry)
+print(json.dumps({"seconds": time.perf_counter() - started, "findings": len(v.full_issue_df),
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+@dataclass
+class Run:
+    """One timed run: wall seconds, findings, and the peak resident set of each process involved."""
+
+    seconds: float
+    findings: int
+    peak: int
+    rules_peak: int = 0
+    stages: dict[str, float] | None = None
+
+
+def _service_run(kind: str, files: list[Path], year: str, la: str) -> Run:
+    """The service's path in a fresh process (``python -m benchmarks.records --one``)."""
+    command = [sys.executable, "-m", "benchmarks.records", "--one", kind, "--year", year, "--la", la]
+    done = subprocess.run([*command, *map(str, files)], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the service's path failed on the {kind} files:\n{done.stderr[-3000:]}")
+    answer = json.loads(done.stdout.splitlines()[-1])
+    # The upload worker that runs this is already started and has the service imported: its time is the
+    # path's own, from the files to the figures (DfE's rules' process is started inside it, as for every upload).
+    seconds = sum(answer["stages"].values())
+    return Run(seconds, answer["findings"], answer["peak"], answer["rules_peak"], answer["stages"])
+
+
+def _library_run(kind: str, files: list[Path], year: str, la: str) -> Run:
+    """DfE's library alone on the same files, in a fresh process of the validators' environment."""
+    from collectors.records.contract import validators_python
+
+    ruleset_year = year.replace("-", "_")
+    if kind == "903":
+        args = ["-c", LIBRARY_903, *map(str, files), la, ruleset_year]
+    else:
+        args = ["-c", LIBRARY_CIN, str(files[0]), ruleset_year]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    started = time.perf_counter()
+    done = subprocess.run([str(validators_python()), *args], capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(f"DfE's library alone failed on the {kind} files:\n{done.stderr[-3000:]}")
+    seconds = time.perf_counter() - started
+    answer = json.loads(done.stdout.splitlines()[-1])
+    return Run(seconds, answer["findings"], answer["peak"])
+
+
+@dataclass
+class Upload:
+    """One record-level upload through the running service: to 202, to its final stage, and peak memory."""
+
+    to_202: float
+    to_final: float
+    stage: str
+    figures: int
+    peak: int
+
+
+#: The demo key of the council whose org is the synthetic files' council (E10000024).
+COUNCIL_KEY = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+FINAL_STAGES = ("stored", "rejected", "failed")
+
+
+def _processes_of(root: int) -> list[int]:
+    """A process and every process it started, from any of its threads, recursively."""
+    found = [root]
+    for pid in found:
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                found.extend(int(c) for c in children.read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def _upload(server: Any, files: list[Path], year: str) -> Upload:
+    """POST the files to /api/submissions as the council, then follow the submission until it ends."""
+    from benchmarks.memory import _reset_peak, _status
+
+    processes = _processes_of(server.proc.pid)
+    for pid in processes:
+        _reset_peak(pid)
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        # Every process of the server, the upload workers and DfE's rules' process included, sampled as it runs.
+        while True:
+            for pid in _processes_of(server.proc.pid):
+                peaks[pid] = max(peaks.get(pid, 0), _status(pid, "VmHWM"))
+            if done.wait(0.05):
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    body = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in files]
+    try:
+        started = time.perf_counter()
+        answer = server.client.post("/api/submissions", headers=COUNCIL_KEY, data={"collection_year": year}, files=body)
+        to_202 = time.perf_counter() - started
+        if answer.status_code != 202:
+            raise SystemExit(f"the upload was answered {answer.status_code}, not 202: {answer.text[:500]}")
+        sid = answer.json()["id"]
+        while True:
+            seen = server.client.get(f"/api/submissions/{sid}", headers=COUNCIL_KEY).json()
+            if seen["stage"] in FINAL_STAGES:
+                break
+            time.sleep(0.05)
+        to_final = time.perf_counter() - started
+    finally:
+        done.set()
+        sampler.join()
+    peak = max(peaks.values(), default=0)
+    return Upload(to_202, to_final, seen["stage"], int(seen.get("rows_accepted") or 0), peak)
+
+
+def one(kind: str, files: list[Path], year: str, la: str) -> dict[str, Any]:
+    """The service's path over one return's files: gather, read, DfE's rules, derive; time by stage."""
+    from collectors.records.cin_figures import derive_cin
+    from collectors.records.cin_tables import read_cin_tables
+    from collectors.records.contract import ruleset_for, run_rules
+    from collectors.records.inputs import gather, which_return
+    from collectors.records.ssda903_figures import derive_ssda903
+    from collectors.records.ssda903_tables import read_csv_tables
+
+    stages: dict[str, float] = {}
+    mark = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="onereturn-bench-") as workdir:
+        gathered = gather(files, Path(workdir))
+        library = which_return(gathered)
+        if library != kind:
+            raise SystemExit(f"expected a {kind} return, read {library}")
+        ending = int(year[:4]) + 1
+        if kind == "903":
+            tables = read_csv_tables(files[0].parent)
+        else:
+            cin_tables = read_cin_tables(files[0].read_bytes())
+        stages["read"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        found = run_rules(kind, ruleset_for(kind, year), gathered, local_authority=la if kind == "903" else None)
+        stages["rules"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        if kind == "903":
+            figures = len(derive_ssda903(tables, year_ending=ending).figures)
+        else:
+            figures = len(derive_cin(cin_tables, year_ending=ending).figures)
+        stages["derive"] = time.perf_counter() - mark
+    return {
+        "findings": len(found.findings),
+        "figures": figures,
+        "stages": stages,
+        "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "rules_peak": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+    }
+
+
+@dataclass
+class Measured:
+    """The best service run and the best library run over one set of files, and its upload through the service."""
+
+    name: str
+    size: str
+    service: Run
+    library: Run
+    upload: Upload | None = None
+
+    @property
+    def ratio(self) -> float:
+        """The service's time over the library's."""
+        return self.service.seconds / self.library.seconds
+
+
+def _measure(name: str, size: str, kind: str, files: list[Path], year: str, la: str, repeat: int) -> Measured:
+    services: list[Run] = []
+    libraries: list[Run] = []
+    for turn in range(repeat):
+        # Alternate which goes first, so neither always meets a warm or a cold page cache.
+        if turn % 2:
+            services.append(_service_run(kind, files, year, la))
+            libraries.append(_library_run(kind, files, year, la))
+        else:
+            libraries.append(_library_run(kind, files, year, la))
+            services.append(_service_run(kind, files, year, la))
+    best_service = min(services, key=lambda r: r.seconds)
+    best_library = min(libraries, key=lambda r: r.seconds)
+    best_service.peak = max(r.peak for r in services)
+    best_service.rules_peak = max(r.rules_peak for r in services)
+    best_library.peak = max(r.peak for r in libraries)
+    if best_service.findings != best_library.findings and min(best_service.findings, best_library.findings) == 0:
+        raise SystemExit(f"{name}: the service found {best_service.findings} problems, the library alone "
+                         f"{best_library.findings}")  # fmt: skip
+    return Measured(name, size, best_service, best_library)
+
+
+def _rows_of(path: Path) -> int:
+    with path.open("rb") as handle:
+        return max(0, sum(1 for _ in handle) - 1)
+
+
+def _table(results: list[Measured], national: tuple[int, float, float, float | None] | None) -> list[str]:
+    head = (
+        "| set | size | path s | library alone s | ratio | read / rules / derive s | via upload s | "
+        "upload ratio | to 202 s | path peak MiB | rules peak MiB | server peak MiB | library peak MiB |"
+    )
+    lines = [head, "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for m in results:
+        stages = m.service.stages or {}
+        split = " / ".join(f"{stages.get(k, 0.0):.2f}" for k in ("read", "rules", "derive"))
+        up = m.upload
+        via = (
+            f"{up.to_final:.2f} | {up.to_final / m.library.seconds:.2f} | {up.to_202:.3f}"
+            if up is not None
+            else "not run | | "
+        )
+        server_peak = f"{up.peak / MIB:.0f}" if up is not None else ""
+        lines.append(
+            f"| {m.name} | {m.size} | {m.service.seconds:.2f} | {m.library.seconds:.2f} | {m.ratio:.2f} | {split} | "
+            f"{via} | {m.service.peak / MIB:.0f} | {m.service.rules_peak / MIB:.0f} | {server_peak} | "
+            f"{m.library.peak / MIB:.0f} |"
+        )
+    if national is not None:
+        sample, service_total, library_total, upload_total = national
+        via = f"{upload_total:.0f} | {upload_total / library_total:.2f} |" if upload_total is not None else "| |"
+        lines.append(
+            f"| national: 150 councils, EXTRAPOLATED from {sample} set(s) (mean x 150) | 150 x county | "
+            f"{service_total:.0f} | {library_total:.0f} | {service_total / library_total:.2f} | | {via} | | | | |"
+        )
+    return lines
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = "?"
+    for line in Path("/proc/meminfo").read_text().splitlines() if Path("/proc/meminfo").exists() else []:
+        if line.startswith("MemTotal"):
+            memory = f"{int(line.split()[1]) / (1 << 20):.1f} GiB"
+            break
+    return f"{cpu}, {os.cpu_count()} cores visible, {memory} RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def main(argv: list[str]) -> None:
+    """Run the records benchmark and print its table (``--write`` also updates docs/records-benchmark.md)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks records", description=__doc__)
+    parser.add_argument("--county-children", type=int, default=2000)
+    parser.add_argument("--cin-children", type=int, default=10000)
+    parser.add_argument("--national-sample", type=int, default=3, help="county sets run for the national round")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is kept")
+    parser.add_argument("--year", default="2024-25")
+    parser.add_argument("--no-upload", action="store_true", help="skip the uploads through a running service")
+    parser.add_argument("--write", action="store_true", help="write the table into docs/records-benchmark.md")
+    args = parser.parse_args(argv)
+    from collectors.records.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
+
+    results: list[Measured] = []
+    sample: list[Measured] = []
+    with tempfile.TemporaryDirectory(prefix="onereturn-bench-records-") as tmp:
+        root = Path(tmp)
+        server = None
+        if not args.no_upload:
+            from benchmarks.memory import Server
+
+            (root / "server").mkdir()
+            server = Server(root / "server", _free_port(), 256 * MIB)
+        try:
+            county = synthetic_903(1, args.county_children, args.year, root / "county")
+            size = f"{args.county_children:,} children, {_rows_of(root / 'county' / 'episodes.csv'):,} episodes"
+            results.append(_measure("SSDA903 county", size, "903", county, args.year, SYNTHETIC_LA, args.repeat))
+            if server is not None:
+                results[-1].upload = _upload(server, county, args.year)
+            print(_table(results, None)[-1], flush=True)
+            for seed in range(2, 2 + args.national_sample):
+                files = synthetic_903(seed, args.county_children, args.year, root / f"council-{seed}")
+                name = f"national sample {seed - 1}"
+                episodes = _rows_of(root / f"council-{seed}" / "episodes.csv")
+                size = f"{args.county_children:,} children, {episodes:,} episodes"
+                sample.append(_measure(name, size, "903", files, args.year, SYNTHETIC_LA, args.repeat))
+                if server is not None:
+                    sample[-1].upload = _upload(server, files, args.year)
+                print(_table(sample, None)[-1], flush=True)
+            census = synthetic_cin(1, args.cin_children, args.year, root / "cin")
+            results.append(
+                _measure("CIN census county", f"{args.cin_children:,} children", "cin", [census], args.year,
+                         SYNTHETIC_LA, args.repeat)
+            )  # fmt: skip
+            if server is not None:
+                results[-1].upload = _upload(server, [census], args.year)
+        finally:
+            if server is not None:
+                server.stop()
+    national = None
+    if sample:
+
+        def mean(values: list[float]) -> float:
+            return sum(values) / len(values)
+
+        uploads = [m.upload.to_final for m in sample if m.upload is not None]
+        national = (
+            len(sample),
+            mean([m.service.seconds for m in sample]) * COUNCILS,
+            mean([m.library.seconds for m in sample]) * COUNCILS,
+            mean(uploads) * COUNCILS if uploads else None,
+        )
+    lines = _table(results + sample, national)
+    verdicts = []
+    for m in results + sample:
+        peak = max(m.service.peak, m.service.rules_peak, m.upload.peak if m.upload else 0)
+        verdict = (
+            f"{m.name}: ratio {m.ratio:.2f} ({'within' if m.ratio <= TARGET_RATIO else 'OVER'} the "
+            f"{TARGET_RATIO}x target); peak {peak / MIB:.0f} MiB ({'under' if peak < GIB else 'OVER'} 1 GiB)"
+        )
+        if m.upload is not None:
+            up_ratio = m.upload.to_final / m.library.seconds
+            verdict += (
+                f"; through the service's upload: stage {m.upload.stage}, {m.upload.figures} figure(s) stored, "
+                f"{up_ratio:.2f}x the library alone ({'within' if up_ratio <= TARGET_RATIO else 'OVER'} the target), "
+                f"202 in {m.upload.to_202:.3f} s ({'under' if m.upload.to_202 < 1 else 'OVER'} 1 s)"
+            )
+        verdicts.append(verdict)
+    print("\n".join(lines))
+    print("\n".join(verdicts))
+    if args.write:
+        _write(lines, verdicts, args)
+
+
+def _write(lines: list[str], verdicts: list[str], args: argparse.Namespace) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = (
+        f"./run bench records --county-children {args.county_children} --cin-children {args.cin_children} "
+        f"--national-sample {args.national_sample} --repeat {args.repeat} --year {args.year}"
+        + (" --no-upload" if args.no_upload else "")
+        + " --write"
+    )
+    text = "\n".join(
+        [
+            "# Record-level returns: benchmark",
+            "",
+            "Measured by `benchmarks/records.py` (its docstring says what each column is) on synthetic, "
+            "illustrative files (`onereturn records synthetic`), never on a real council's data.",
+            "",
+            f"- Date: {now}",
+            f"- Machine: {_machine()} (shared with other work while measuring)",
+            f"- Command: `{command}`",
+            "",
+            *lines,
+            "",
+            *[f"- {v}" for v in verdicts],
+            "",
+        ]
+    )
+    DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--one", choices=["903", "cin"], required=True)
+    parser.add_argument("--year", required=True)
+    parser.add_argument("--la", required=True)
+    parser.add_argument("files", nargs="+", type=Path)
+    ns = parser.parse_args()
+    print(json.dumps(one(ns.one, ns.files, ns.year, ns.la)))

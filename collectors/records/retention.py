@@ -1,0 +1,66 @@
+"""Retention of record-level uploads: raw files and child-level rows go after the operator's period; figures stay.
+
+After ``ONERETURN_RECORDS_RETENTION_DAYS`` (90 by default) from receipt, a finished record-level upload
+loses its encrypted raw files and every child-level row it left (``record_child``, ``record_problem``,
+``record_lineage``); its submission (status, counts, the report's problems, which name no child) and the
+figures derived from it are kept. ``onereturn records purge`` and the scheduler's daily job run it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, update
+from sqlmodel import Session, col, select
+
+from collectors import lease
+from collectors.records.models import RecordChild, RecordLineage, RecordProblem
+from indicators.models import Submission
+from onereturn.settings import Settings
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What a purge deleted: uploads purged, raw files removed and child-level rows deleted."""
+
+    submissions: int
+    files: int
+    rows: int
+
+
+def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) -> Purged:
+    """Delete the raw files and child-level rows of record-level uploads received before the retention period."""
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(days=settings.records_retention_days)
+    with Session(engine) as session:
+        due = session.execute(
+            select(Submission.id, Submission.raw_path).where(
+                col(Submission.kind) == "records",
+                col(Submission.purged_at).is_(None),
+                col(Submission.received_at) < cutoff,
+                col(Submission.status).not_in(lease.UNFINISHED),
+            )
+        ).all()
+    submissions = files = rows = 0
+    for submission_id, raw in due:
+        with Session(engine) as session:
+            for model in (RecordChild, RecordProblem, RecordLineage):
+                deleted = session.execute(delete(model).where(col(model.submission_id) == submission_id))
+                rows += int(deleted.rowcount)  # type: ignore[attr-defined]
+            session.execute(update(Submission).where(col(Submission.id) == submission_id).values(purged_at=now))
+            # The same files received again within the period are kept for that upload.
+            shared = session.execute(
+                select(Submission.id).where(
+                    col(Submission.raw_path) == raw,
+                    col(Submission.id) != submission_id,
+                    col(Submission.purged_at).is_(None),
+                )
+            ).first()
+            session.commit()
+        submissions += 1
+        if raw and shared is None and Path(raw).exists():
+            Path(raw).unlink()
+            files += 1
+    return Purged(submissions, files, rows)

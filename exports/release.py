@@ -1,0 +1,205 @@
+"""The release gate: a regulator sees a cell only once every agency whose figures make it has signed them off.
+
+Every build a regulator can reach (its files, SDMX data, lineage, ``updated_after`` and ``as_of``)
+passes through :func:`gate`, in the one place builds are made (``exports.service``). A cell made
+from a figure that is not among those its agency vouched for, in a state that releases (signed
+off; accepted where the return needs acceptance), carries no value: it shows the symbol
+``...`` ("not yet signed off by <body>") and, in SDMX, CONF_STATUS ``N``. An officer can ask for
+a preview with every figure; that build is never stored, so no regulator is ever served it.
+
+Which figures an agency vouches for is what the ungated builder reads of its uploads for the
+return and period: the stored figures behind the return's cells (``vouched``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlmodel import Session, col, select
+
+from exports.build import Builder, agency_names, return_with_fields
+from exports.built import BuiltReturn
+from exports.symbols import NOT_SIGNED_OFF
+from indicators.models import Observation
+from mappings import signoffs
+from mappings.models import Return, SignOff
+from mappings.validity import check_buildable
+from onereturn.errors import InvalidInput, NotFound
+
+#: The status of a cell held back until its agency signs it off.
+UNSIGNED = "unsigned"
+#: Statuses whose cells show no figure of an agency, so there is nothing to hold back.
+_NOTHING_TO_HOLD = ("missing", "different_method", "not_derivable")
+
+
+def released(session: Session, ret: Return, period: str) -> list[SignOff]:
+    """The sign-offs a build of the return for the period releases."""
+    return signoffs.releasing(session, ret.id, period)
+
+
+def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn, list[dict[str, Any]]]:
+    """Hold back every cell made from a figure no releasing sign-off vouched for; say which sign-offs it releases."""
+    rows = released(session, ret, built.period)
+    included = [{"id": s.id, "agency": s.agency_code, "state": s.state, "digest": s.digest} for s in rows]
+    behind = built.lineage.select("cell_id", "observation_id", "agency_code").filter(
+        pl.col("agency_code").is_not_null()
+    )
+    if behind.is_empty():
+        return built, included
+    vouched = pl.DataFrame(
+        [(s.agency_code, int(i)) for s in rows for i in s.figure_ids],
+        schema={"agency_code": pl.String, "observation_id": pl.Int64},
+        orient="row",
+    ).with_columns(pl.lit(True).alias("_ok"))
+    held = (
+        behind.join(vouched, on=["agency_code", "observation_id"], how="left")
+        .filter(pl.col("_ok").is_null())
+        .group_by("cell_id")
+        .agg(pl.col("agency_code").unique().sort().alias("_owed"))
+    )
+    if held.is_empty():
+        return built, included
+    names = agency_names(session)
+    owed = {
+        cell: "not yet signed off by " + " and ".join(names.get(a, a) for a in agencies)
+        for cell, agencies in held.iter_rows()
+    }
+    cells = built.cells.with_columns(
+        pl.col("cell_id").replace_strict(owed, default=None, return_dtype=pl.String).alias("_owed")
+    )
+    hold = pl.col("_owed").is_not_null() & ~pl.col("status").is_in(_NOTHING_TO_HOLD)
+    cells = cells.with_columns(
+        *(
+            pl.when(hold).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("value", "numerator", "denominator", "flag")
+        ),
+        pl.when(hold).then(pl.lit(NOT_SIGNED_OFF)).otherwise(pl.col("display")).alias("display"),
+        pl.when(hold).then(pl.lit(UNSIGNED)).otherwise(pl.col("status")).alias("status"),
+        pl.when(hold).then(pl.col("_owed")).otherwise(pl.col("reason")).alias("reason"),
+    ).drop("_owed")
+    completeness = {str(k): int(v) for k, v in cells.group_by("status").len().iter_rows()}
+    return replace(built, cells=cells, completeness=completeness), included
+
+
+def vouched(session: Session, agency_code: str, return_id: str, period: str) -> list[signoffs.Figure]:
+    """The stored figures of an agency behind a return's cells for a period: what its approver vouches for."""
+    ret, fields = return_with_fields(session, return_id)
+    built = Builder(session, period, ret.period_type).build(ret, fields, datetime.now(UTC))
+    ids = built.lineage.filter(pl.col("agency_code") == agency_code)["observation_id"].unique().sort().to_list()
+    return _figures(session, ids)
+
+
+def agencies_behind(session: Session, return_id: str, period: str) -> list[str]:
+    """The agencies whose stored figures make cells of a return for a period: those who have something to sign off."""
+    ret, fields = return_with_fields(session, return_id)
+    built = Builder(session, period, ret.period_type).build(ret, fields, datetime.now(UTC))
+    return sorted(set(built.lineage["agency_code"].drop_nulls().to_list()))
+
+
+def _figures(session: Session, ids: list[int]) -> list[signoffs.Figure]:
+    found: list[signoffs.Figure] = []
+    for at in range(0, len(ids), 10_000):
+        part = ids[at : at + 10_000]
+        for obs in session.execute(select(Observation).where(col(Observation.id).in_(part))).scalars():
+            assert obs.id is not None
+            found.append(
+                signoffs.Figure(
+                    obs.id, obs.indicator_id, obs.org_code, obs.period, obs.breakdown,
+                    signoffs.value_text(obs.value, obs.symbol, obs.status),
+                )
+            )  # fmt: skip
+    return sorted(found, key=signoffs.figure_line)
+
+
+def sign_off(
+    session: Session, *, agency_code: str, return_id: str, period: str, declaration: str, actor: signoffs.Actor
+) -> SignOff:
+    """Sign off what an agency's figures put into a return for a period (see ``mappings.signoffs.sign_off``)."""
+    canonical = signoffs.canonical_period(session, return_id, period)
+    figures = vouched(session, agency_code, return_id, canonical)
+    return signoffs.sign_off(
+        session, agency_code=agency_code, return_id=return_id, period=canonical, figures=figures,
+        declaration=declaration, actor=actor,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Review:
+    """What an approver sees before signing off: the cells owed, what is missing, open queries, what changed."""
+
+    agency_code: str
+    return_id: str
+    period: str
+    state: str
+    declaration: str
+    needs_acceptance: bool
+    cells: list[dict[str, Any]]
+    missing: list[dict[str, Any]]
+    blockers: list[dict[str, Any]]
+    added: list[str]
+    removed: list[str]
+    digest: str
+    signoff: SignOff | None
+
+
+def review(session: Session, agency_code: str, return_id: str, period: str) -> Review:
+    """Gather what signing off would release for an agency, return and period, and what stands in the way."""
+    ret, fields = return_with_fields(session, return_id)
+    canonical = signoffs.canonical_period(session, return_id, period)
+    built = Builder(session, canonical, ret.period_type).build(ret, fields, datetime.now(UTC))
+    mine = built.lineage.filter(pl.col("agency_code") == agency_code)
+    own_cells = set(mine["cell_id"].to_list())
+    name = agency_names(session).get(agency_code, agency_code)
+    shown = ("cell_id", "field_code", "org_code", "breakdown", "display", "status", "reason")
+    cells = [{k: c[k] for k in shown} for c in built.cells.iter_rows(named=True) if c["cell_id"] in own_cells]
+    missing = [
+        {k: c[k] for k in shown}
+        for c in built.cells.iter_rows(named=True)
+        if c["status"] == "missing" and name in (c["reason"] or "")
+    ]
+    figures = _figures(session, mine["observation_id"].unique().sort().to_list())
+    row = signoffs.find(session, agency_code, return_id, canonical)
+    signed = set(row.figure_ids) if row is not None and row.signed_at is not None else set()
+    now_ids = {f.id for f in figures}
+    added = [signoffs.figure_line(f) for f in figures if f.id not in signed] if signed else []
+    removed = [signoffs.figure_line(f) for f in _figures(session, sorted(signed - now_ids))] if signed else []
+    return Review(
+        agency_code=agency_code, return_id=return_id, period=canonical,
+        state=row.state if row is not None else signoffs.OPEN, declaration=ret.declaration,
+        needs_acceptance=ret.needs_acceptance, cells=cells, missing=missing,
+        blockers=signoffs.blockers(session, agency_code, return_id, canonical), added=added, removed=removed,
+        digest=signoffs.digest_of(figures), signoff=row,
+    )  # fmt: skip
+
+
+def sign_off_all(session: Session, actor: signoffs.Actor, *, return_ids: list[str] | None = None) -> list[SignOff]:
+    """Sign off, as ``actor``, every agency's figures in every return and period they reach that is not yet released.
+
+    An operator's step (and the demo's): no errors or queries are checked, and the declaration is the return's own.
+    """
+    done: list[SignOff] = []
+    rets = session.execute(select(Return).order_by(col(Return.id))).scalars().all()
+    for ret in rets:
+        if return_ids is not None and ret.id not in return_ids:
+            continue
+        ret_fields = return_with_fields(session, ret.id)[1]
+        for period in signoffs.periods_with_figures(session, ret, uploaded=True):
+            try:
+                check_buildable(ret, period, today=datetime.now(UTC).date())
+            except (InvalidInput, NotFound):
+                continue  # outside the return's validity: nothing is built for it, so nothing to release
+            built = Builder(session, period.code, ret.period_type).build(ret, ret_fields, datetime.now(UTC))
+            for agency in sorted(set(built.lineage["agency_code"].drop_nulls().to_list())):
+                if signoffs.state_of(session, agency, ret.id, period.code) not in signoffs.SIGNABLE:
+                    continue
+                ids = built.lineage.filter(pl.col("agency_code") == agency)["observation_id"].unique().sort().to_list()
+                done.append(
+                    signoffs.sign_off(
+                        session, agency_code=agency, return_id=ret.id, period=period.code,
+                        figures=_figures(session, ids), declaration=ret.declaration, actor=actor, check=False,
+                    )
+                )  # fmt: skip
+    return done

@@ -1,0 +1,311 @@
+"""Sign-off and release: an accepted upload reaches no regulator, by any route, until its agency's approver
+signs it off; signing off releases exactly the figures vouched for; a revision reopens only the affected agency
+and return; an ordinary agency key cannot sign off; every transition follows the rules or is refused (409)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from exports.models import ReturnBuild
+from mappings import keys, signoffs
+from mappings.catalogue import DEFAULT_DECLARATION
+from mappings.models import Return, SignOff, SignOffEvent
+from onereturn.settings import Settings
+from tests.api.test_exports_api import DFE, NOTTS, OFFICER, upload
+
+LAC = "cyp.lac_count,E10000024,2025-03-31,,{},,,,"
+RETURN = "/api/returns/dfe_ssda903/FY2024-25"
+SIGNOFF = "/api/signoffs/notts_cyp/dfe_ssda903/FY2024-25"
+LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
+CELL = "EPI.CLA_31MAR|E10000024|"
+
+
+def _sign(client: TestClient, headers: dict[str, str] = NOTTS, path: str = SIGNOFF) -> httpx.Response:
+    answer: httpx.Response = client.post(f"{path}/sign-off", headers=headers, json={"declaration": DEFAULT_DECLARATION})
+    return answer
+
+
+def _cell(content: bytes | str, org: str = "E10000024") -> dict[str, str]:
+    """The looked-after count of an org in a return's CSV."""
+    text = content.decode() if isinstance(content, bytes) else content
+    rows = csv.DictReader(io.StringIO(text))
+    return next(r for r in rows if r["field_code"] == "EPI.CLA_31MAR" and r["org_code"] == org and not r["breakdown"])
+
+
+def _every_route(client: TestClient, fresh: bool = True) -> dict[str, str]:
+    """What the regulator gets for the Nottinghamshire looked-after count by every route, as text."""
+    query = {"fresh": "true"} if fresh else {}
+    got: dict[str, str] = {}
+    for fmt in ("json", "csv", "sdmx.csv"):
+        response = client.get(f"{RETURN}.{fmt}", params=query, headers=DFE)
+        assert response.status_code == 200, response.text
+        got[fmt] = response.text
+    xlsx = client.get(f"{RETURN}.xlsx", params=query, headers=DFE)
+    with zipfile.ZipFile(io.BytesIO(xlsx.content)) as archive:
+        got["xlsx"] = "\n".join(archive.read(n).decode("utf-8", "replace") for n in archive.namelist())
+    snapshot = xlsx.headers["x-snapshot-id"]
+    got["lineage"] = client.get(f"/api/exports/{snapshot}/lineage", params={"org": "E10000024"}, headers=DFE).text
+    since = client.get(f"{RETURN}.csv", params={"updated_after": "2000-01-01T00:00:00Z"}, headers=DFE)
+    got["updated_after"] = since.text
+    sdmx = client.get(
+        "/sdmx/data/DF_DFE_SSDA903/all/all",
+        params={"startPeriod": "2024-04", "endPeriod": "2025-03"},
+        headers={**DFE, "Accept": "application/vnd.sdmx.data+csv;version=2.0.0"},
+    )
+    got["sdmx_rest"] = sdmx.text if sdmx.status_code == 200 else ""
+    return got
+
+
+def test_an_unsigned_upload_reaches_no_regulator_until_its_approver_signs_it_off(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    held = _every_route(store_client)
+    for route, text in held.items():
+        assert "4321" not in text, f"an unsigned figure reached the regulator by {route}"
+    cell = _cell(store_client.get(f"{RETURN}.csv", headers=DFE).content)
+    assert (cell["value"], cell["status"]) == ("...", "unsigned")
+    assert (
+        cell["reason"] == "not yet signed off by Nottinghamshire County Council, Children and Young People's Services"
+    )
+    sdmx = next(
+        r
+        for r in csv.DictReader(io.StringIO(held["sdmx.csv"]))
+        if r["FIELD"] == "EPI_CLA_31MAR" and r["REF_AREA"] == "E10000024"
+    )
+    assert (sdmx["OBS_VALUE"], sdmx["OBS_STATUS"], sdmx["CONF_STATUS"]) == ("NaN", "O", "N")
+    assert "Nottinghamshire" in sdmx["COMMENT_OBS"]
+    # The officer's preview shows every figure, and is never stored or sent.
+    preview = store_client.get(f"{RETURN}.csv", params={"preview": "true"}, headers=OFFICER)
+    assert preview.headers["x-preview"] == "true"
+    assert _cell(preview.content)["value"] == "4321"
+    assert store_client.get(f"{RETURN}.csv", params={"preview": "true"}, headers=DFE).status_code == 403
+    assert "4321" not in store_client.get(f"{RETURN}.csv", headers=DFE).text
+
+    # The approver sees what it vouches for, then signs off with the return's declaration.
+    review = store_client.get(SIGNOFF, headers=NOTTS).json()
+    assert review["signoff"]["state"] == "open"
+    assert review["declaration"] == DEFAULT_DECLARATION
+    assert any(c["cell_id"] == CELL for c in review["cells"])
+    signed = _sign(store_client)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["state"] == "signed_off"
+    assert signed.json()["digest"] == review["digest"]
+
+    released = _every_route(store_client)
+    for route in ("json", "csv", "sdmx.csv", "xlsx", "updated_after", "sdmx_rest"):
+        assert "4321" in released[route], f"the signed-off figure did not reach the regulator by {route}"
+    lineage = json.loads(released["lineage"])["items"]
+    assert any(r["cell_id"] == CELL and r.get("observation_id") for r in lineage)
+
+    # Exactly the vouched figures: the digest is that of the figures behind the released cells.
+    with Session(store) as session:
+        row = session.execute(select(SignOff)).scalars().one()
+        build = session.execute(select(ReturnBuild).order_by(col(ReturnBuild.id).desc())).scalars().first()
+        assert build is not None
+        assert build.signoffs == [{"id": row.id, "agency": "notts_cyp", "state": "signed_off", "digest": row.digest}]
+        from exports.release import vouched
+
+        figures = vouched(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
+        assert signoffs.digest_of(figures) == row.digest
+        assert sorted(f.id for f in figures) == row.figure_ids
+        assert [f.value for f in figures if f.indicator_id == "cyp.lac_count"] == ["4321.0 final"]
+        assert row.declaration == DEFAULT_DECLARATION
+        assert row.signed_by.startswith("agency notts_cyp")
+        assert row.client == "testclient"
+    # The sign-off is in the audit trail.
+    trail = store_client.get("/api/audit", params={"action": "signoff"}, headers=OFFICER).json()["items"]
+    assert ("signoff.sign_off", "ok") in {(e["action"], e["outcome"]) for e in trail}
+
+
+def test_as_of_reproduces_what_a_regulator_could_pull_before_the_sign_off(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    before = store_client.get(f"{RETURN}.csv", headers=DFE)
+    between = datetime.now(UTC)
+    assert _sign(store_client).status_code == 200
+    after = store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE)
+    assert "4321" in after.text
+    assert after.headers["x-snapshot-id"] != before.headers["x-snapshot-id"], "signing off makes a new build"
+    then = store_client.get(f"{RETURN}.csv", params={"as_of": between.isoformat()}, headers=DFE)
+    assert then.content == before.content
+    assert "4321" not in then.text
+
+
+def test_a_revision_reopens_only_the_affected_agency_and_return(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    upload(store, store_settings, "lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,")
+    upload(store, store_settings, "notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,17,,,,")
+    from tests.signoffs import sign_off_everything
+
+    assert sign_off_everything(store) >= 3
+    # A figure only the county core data set reads: the DfE return's sign-off stands.
+    upload(store, store_settings, "notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,18,,,,")
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
+        assert signoffs.state_of(session, "notts_cyp", "county_cyp_core", "FY2024-25-Q4") == "reopened"
+    assert _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content)["value"] == "4321"
+    # The looked-after count revised: Nottinghamshire's DfE return reopens; Lewisham's stays signed off.
+    upload(store, store_settings, "notts_cyp", LAC.format(4400))
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "reopened"
+        assert signoffs.state_of(session, "lewisham_council", "dfe_ssda903", "FY2024-25") == "signed_off"
+        reopened = session.execute(
+            select(SignOffEvent).where(SignOffEvent.to_state == "reopened", SignOffEvent.return_id == "dfe_ssda903")
+        ).scalars().one()  # fmt: skip
+        assert reopened.agency_code == "notts_cyp"
+        assert "changed its figures" in reopened.detail
+    pulled = store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content
+    notts, lewisham = _cell(pulled), _cell(pulled, "E09000023")
+    assert (notts["value"], notts["status"]) == ("...", "unsigned")
+    assert lewisham["value"] == "480"
+    # What changed since the last sign-off is what the approver is shown.
+    review = store_client.get(SIGNOFF, headers=NOTTS).json()
+    assert review["signoff"]["state"] == "reopened"
+    assert any("4400.0" in line for line in review["changed_since_signoff"]["added"])
+    assert any("4321.0" in line for line in review["changed_since_signoff"]["removed"])
+    assert _sign(store_client).status_code == 200
+    assert "4400" in store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text
+
+
+def test_an_agency_key_without_the_approver_scope_cannot_sign_off(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    issued = store_client.post(
+        "/api/keys", headers=OFFICER, json={"role": "agency", "agency": "notts_cyp", "label": "data team"}
+    ).json()
+    assert issued["approver"] is False
+    plain = {"X-API-Key": issued["key"]}
+    refused = _sign(store_client, plain)
+    assert refused.status_code == 403
+    assert "not sign them off" in refused.json()["error"]
+    assert store_client.post(f"{SIGNOFF}/unapprove", headers=plain).status_code == 403
+    # It still uploads and reads its own sign-off state.
+    assert store_client.get(SIGNOFF, headers=plain).status_code == 200
+    approver = store_client.post(
+        "/api/keys",
+        headers=OFFICER,
+        json={"role": "agency", "agency": "notts_cyp", "label": "performance lead", "approver": True},
+    ).json()
+    assert approver["approver"] is True
+    assert keys.APPROVER_SCOPE in approver["scopes"]
+    assert _sign(store_client, {"X-API-Key": approver["key"]}).status_code == 200
+    # An approver of another agency cannot sign Nottinghamshire's (it cannot even see it), nor can the officer.
+    assert _sign(store_client, LEWISHAM).status_code == 404
+    assert _sign(store_client, OFFICER).status_code == 403
+    listed = store_client.get("/api/keys", headers=OFFICER).json()["items"]
+    assert {k["prefix"]: k["approver"] for k in listed}[approver["prefix"]] is True
+    regulator_key = store_client.post(
+        "/api/keys",
+        headers=OFFICER,
+        json={"role": "regulator", "recipient": "Department for Education", "label": "x", "approver": True},
+    )
+    assert regulator_key.status_code == 422
+
+
+def test_transitions_and_the_ones_refused(store: Engine, store_settings: Settings, store_client: TestClient) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    # Nothing signed yet: nothing to accept, send back or withdraw.
+    assert store_client.post(f"{SIGNOFF}/accept", headers=OFFICER).status_code == 409
+    assert store_client.post(f"{SIGNOFF}/return", headers=OFFICER, json={"reason": "x"}).status_code == 409
+    assert store_client.post(f"{SIGNOFF}/unapprove", headers=NOTTS).status_code == 409
+    wrong = store_client.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json={"declaration": "Looks fine to me"})
+    assert wrong.status_code == 422
+    assert "word for word" in wrong.json()["error"]
+    assert _sign(store_client).status_code == 200
+    assert _sign(store_client).status_code == 409  # already signed off
+    assert store_client.post(f"{SIGNOFF}/unapprove", headers=NOTTS).json()["state"] == "open"
+    assert _sign(store_client).status_code == 200
+    sent = store_client.post(f"{SIGNOFF}/return", headers=OFFICER, json={"reason": "The count is last year's"})
+    assert (sent.json()["state"], sent.json()["reason"]) == ("returned", "The count is last year's")
+    assert "4321" not in store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text
+    assert _sign(store_client).status_code == 200
+    accepted = store_client.post(f"{SIGNOFF}/accept", headers=OFFICER)
+    assert accepted.json()["state"] == "accepted"
+    assert store_client.post(f"{SIGNOFF}/unapprove", headers=NOTTS).status_code == 409  # accepted: too late
+    assert store_client.post(f"{SIGNOFF}/accept", headers=OFFICER).status_code == 409
+    history = store_client.get(SIGNOFF, headers=OFFICER).json()["history"]
+    assert [(h["from_state"], h["to_state"]) for h in history] == [
+        ("open", "signed_off"), ("signed_off", "open"), ("open", "signed_off"), ("signed_off", "returned"),
+        ("returned", "signed_off"), ("signed_off", "accepted"),
+    ]  # fmt: skip
+    assert history[3]["detail"] == "The count is last year's"
+    # The lists: the officer all, the agency its own, a regulator only its returns' states without digests.
+    officer = store_client.get("/api/signoffs", params={"state": "accepted"}, headers=OFFICER).json()
+    assert [(s["agency_code"], s["return_id"]) for s in officer] == [("notts_cyp", "dfe_ssda903")]
+    assert officer[0]["digest"]
+    regulator = store_client.get("/api/signoffs", headers=DFE).json()
+    assert [s["state"] for s in regulator] == ["accepted"]
+    assert regulator[0]["digest"] is None
+    ndtms = store_client.get("/api/signoffs", headers={"X-API-Key": "demo-regulator-ohid-c4d91f60"}).json()
+    assert ndtms == []
+    assert store_client.get("/api/signoffs", params={"state": "approved"}, headers=OFFICER).status_code == 422
+
+
+def test_with_acceptance_on_only_an_accepted_sign_off_releases(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    with Session(store) as session:
+        ret = session.get(Return, "dfe_ssda903")
+        assert ret is not None
+        ret.needs_acceptance = True
+        session.add(ret)
+        session.commit()
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    signed = _sign(store_client)
+    assert (signed.json()["state"], signed.json()["releases"]) == ("signed_off", False)
+    assert "4321" not in store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text
+    assert store_client.post(f"{SIGNOFF}/accept", headers=OFFICER).json()["releases"] is True
+    assert "4321" in store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text
+
+
+def test_an_open_query_or_an_upload_with_errors_stops_the_sign_off(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", "cyp.cin_count,E10000024,2025-03-31,,4000,,,,")
+    upload(store, store_settings, "notts_cyp", "cyp.cin_count,E10000024,2025-03-31,,9000,,,,")  # held: a query
+    path = "/api/signoffs/notts_cyp/dfe_cin_census/FY2024-25"
+    refused = _sign(store_client, path=path)
+    assert refused.status_code == 409, refused.text
+    assert {e["type"] for e in refused.json()["errors"]} == {"query"}
+    assert store_client.get(path, headers=NOTTS).json()["blockers"][0]["type"] == "query"
+    upload(store, store_settings, "notts_cyp", "cyp.cin_count,E10000024,2025-03-31,,-5,,,,")  # an error
+    refused = _sign(store_client, path=path)
+    assert "errors" in {e["type"] for e in refused.json()["errors"]}
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_cin_census", "FY2024-25") == "open"
+
+
+def test_the_queue_of_a_return_and_period_lists_the_agencies_still_open(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    upload(store, store_settings, "lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,")
+    query = {"return": "dfe_ssda903", "period": "FY2024-25"}
+
+    def queue(headers: dict[str, str], **extra: str) -> list[tuple[str, str]]:
+        answer = store_client.get("/api/signoffs", params={**query, **extra}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [(s["agency_code"], s["state"]) for s in answer.json()]
+
+    assert queue(OFFICER) == [("lewisham_council", "open"), ("notts_cyp", "open")]
+    assert _sign(store_client).status_code == 200
+    assert queue(OFFICER) == [("lewisham_council", "open"), ("notts_cyp", "signed_off")]
+    assert queue(OFFICER, state="open") == [("lewisham_council", "open")]
+    assert queue(OFFICER, state="signed_off") == [("notts_cyp", "signed_off")]
+    assert queue(NOTTS) == [("notts_cyp", "signed_off")]
+    assert queue(LEWISHAM) == [("lewisham_council", "open")]
+    assert queue(DFE) == [("lewisham_council", "open"), ("notts_cyp", "signed_off")]

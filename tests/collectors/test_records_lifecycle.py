@@ -1,0 +1,124 @@
+"""A record-level upload's life after receipt: resumed by the lease after a restart, rerun, and purged on time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+from collectors.records.models import RecordChild, RecordLineage
+from collectors.records.retention import purge
+from collectors.records.service import process_records, receive, resume_records
+from collectors.service import reprocess
+from indicators.models import Observation, Submission
+from onereturn.settings import Settings
+
+PASSING = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
+
+
+def received(store: Engine, settings: Settings) -> int:
+    got = receive(store, settings, agency_code="notts_cyp", collection_year="2024-25",
+                  files=[(p.name, p) for p in PASSING])  # fmt: skip
+    assert not got.duplicate
+    assert got.submission.id is not None
+    return got.submission.id
+
+
+def cut_off(store: Engine, sid: int, *, stage: str, until: datetime) -> None:
+    """Leave the upload as a worker that stopped mid-way leaves it."""
+    with Session(store) as session:
+        session.execute(
+            update(Submission)
+            .where(col(Submission.id) == sid)
+            .values(status="received", stage=stage, lease_owner="gone-host:4242:20261125T060000", lease_until=until)
+        )
+        session.commit()
+
+
+def figures_of(store: Engine, sid: int) -> int:
+    with Session(store) as session:
+        return len(session.exec(select(Observation).where(col(Observation.submission_id) == sid)).all())
+
+
+def test_an_upload_cut_off_mid_way_is_resumed_once_its_lease_runs_out(store: Engine, store_settings: Settings) -> None:
+    sid = received(store, store_settings)
+    cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) + timedelta(minutes=5))
+    # Its worker may still be alive: nothing takes it up while the lease runs.
+    assert resume_records(store, store_settings) == []
+    assert process_records(store, store_settings, sid).stage == "dfe_rules"
+    cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) - timedelta(seconds=1))
+    assert resume_records(store, store_settings) == [sid]
+    with Session(store) as session:
+        sub = session.get(Submission, sid)
+        assert sub is not None
+        assert (sub.status, sub.stage, sub.attempts) == ("accepted", "stored", 1)
+    assert figures_of(store, sid) > 0
+    assert resume_records(store, store_settings) == []
+
+
+def test_an_interrupted_upload_is_run_again_by_reprocess(store: Engine, store_settings: Settings) -> None:
+    sid = received(store, store_settings)
+    with Session(store) as session:
+        session.execute(update(Submission).where(col(Submission.id) == sid).values(status="interrupted"))
+        session.commit()
+    outcome = reprocess(store, store_settings, sid)
+    assert outcome.submission is not None
+    assert (outcome.submission.status, outcome.submission.stage) == ("accepted", "stored")
+
+
+def test_an_upload_that_keeps_stopping_its_worker_ends_failed(store: Engine, store_settings: Settings) -> None:
+    sid = received(store, store_settings)
+    with Session(store) as session:
+        session.execute(update(Submission).where(col(Submission.id) == sid).values(attempts=3))
+        session.commit()
+    ended = process_records(store, store_settings, sid)
+    assert (ended.status, ended.stage) == ("failed", "failed")
+    assert figures_of(store, sid) == 0
+
+
+def test_purge_deletes_raw_files_and_child_rows_past_retention_and_keeps_figures(
+    store: Engine, store_settings: Settings
+) -> None:
+    sid = received(store, store_settings)
+    sub = process_records(store, store_settings, sid)
+    assert sub.status == "accepted"
+    raw = Path(sub.raw_path)
+    assert raw.exists()
+    assert purge(store, store_settings).submissions == 0  # within the period
+    later = datetime.now(UTC) + timedelta(days=store_settings.records_retention_days + 1)
+    done = purge(store, store_settings, now=later)
+    assert (done.submissions, done.files) == (1, 1)
+    assert done.rows > 0
+    assert not raw.exists()
+    with Session(store) as session:
+        assert not session.exec(select(RecordChild).where(col(RecordChild.submission_id) == sid)).all()
+        assert not session.exec(select(RecordLineage).where(col(RecordLineage.submission_id) == sid)).all()
+        kept = session.get(Submission, sid)
+        assert kept is not None
+        assert kept.purged_at is not None
+        assert kept.rows_accepted > 0
+    assert figures_of(store, sid) == sub.rows_accepted
+    assert purge(store, store_settings, now=later).submissions == 0
+
+
+def test_the_purge_command_says_what_it_deleted(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli.commands import app
+
+    mp = monkeypatch
+    mp.setenv("ONERETURN_DATA_DIR", str(store_settings.data_dir))
+    mp.setenv("ONERETURN_DATABASE_URL", store.url.render_as_string(hide_password=False))
+    from onereturn.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["records", "purge"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "Purged 0 record-level upload(s) older than 90 days" in result.output

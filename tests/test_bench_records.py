@@ -1,0 +1,38 @@
+"""`bench records` in small: the service's path and DfE's library alone run on the same synthetic files, the table
+has the county, national (said to be extrapolated) and CIN rows, each set is uploaded to a running service, and
+--write puts the table in the document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import records
+
+
+def test_bench_records_prints_and_writes_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "records-benchmark.md"
+    monkeypatch.setattr(records, "DOC", doc)
+    records.main(
+        ["--county-children", "40", "--cin-children", "40", "--national-sample", "1", "--repeat", "1", "--write"]
+    )
+    out = capsys.readouterr().out
+    assert "| SSDA903 county | 40 children," in out
+    assert "| CIN census county | 40 children |" in out
+    assert "EXTRAPOLATED from 1 set(s) (mean x 150)" in out
+    # Each set went through a running service's upload too, to its last stage.
+    assert out.count("through the service's upload: stage stored") == 3
+    assert "| national sample 1 |" in out
+    written = doc.read_text()
+    assert "- Date: " in written
+    assert "- Machine: " in written
+    assert "--county-children 40" in written
+    rows = [line for line in written.splitlines() if line.startswith("| SSDA903 county")]
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    service, library, ratio = float(cells[2]), float(cells[3]), float(cells[4])
+    assert service > 0
+    assert library > 0
+    assert ratio == pytest.approx(service / library, abs=0.02)

@@ -1,0 +1,47 @@
+"""The demo's synthetic council (illustrative): its record-level files are made with a fixed seed, pass DfE's
+rules, and fill its children's returns with figures nobody keyed, which the burden report counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from cli.demo import RECORDS_AGENCY, demo_records, load_records_demo
+from collectors.records.service import KIND
+from exports.burden import burden
+from indicators.models import Submission
+from onereturn.settings import Settings
+
+
+def test_the_synthetic_councils_files_are_the_same_every_time(tmp_path: Path) -> None:
+    first = demo_records(tmp_path / "a")
+    again = demo_records(tmp_path / "b")
+    assert [label for label, _ in first] == ["SSDA903 tables", "CIN census"]
+    assert [p.read_bytes() for _, files in first for p in files] == [
+        p.read_bytes() for _, files in again for p in files
+    ]
+
+
+def test_the_synthetic_council_keys_nothing_and_its_returns_are_filled(store: Engine, store_settings: Settings) -> None:
+    uploads = load_records_demo(store, store_settings)
+    assert [u.agency for u in uploads] == [RECORDS_AGENCY, RECORDS_AGENCY]
+    for upload in uploads:
+        assert "illustrative" in upload.file
+        # Stored; a figure is held back only where the council is not its source or its period is refused.
+        assert upload.status in ("accepted", "partially_accepted"), upload.message
+        assert "derived from the records and stored" in upload.message
+    with Session(store) as session:
+        kinds = set(
+            session.execute(select(Submission.kind).where(col(Submission.agency_code) == RECORDS_AGENCY)).scalars()
+        )
+        report = burden(session, "FY2024-25")
+    assert kinds == {KIND}  # not one template or file of figures
+    council = next(a for a in report.agencies if a.agency_code == RECORDS_AGENCY)
+    assert council.from_records > 0
+    assert council.from_records_by_return.get("dfe_ssda903", 0) > 0
+    assert council.from_records_by_return.get("dfe_cin_census", 0) > 0
+    # Set up again, the same files are recognised as the uploads already made.
+    again = load_records_demo(store, store_settings)
+    assert [u.status for u in again] == [u.status for u in uploads]
