@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 #: Audit action of each route (by its function's name); others are named after their function.
 ACTIONS = {
     "upload": "submission.upload",
+    "upload_records": "submission.upload",
     "list_submissions": "submission.list",
     "submission_report": "submission.read",
     "submission_report_csv": "submission.read",

@@ -22,6 +22,7 @@ from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
 from api.routes import collect as collect_routes
+from api.web import records
 from api.web.render import page
 from api.web.shared import (
     CALENDAR,
@@ -29,6 +30,7 @@ from api.web.shared import (
     SUBMISSIONS,
     SUBMIT,
     TEMPLATES,
+    UPLOAD_MODES,
     PageRoute,
     VisitorDep,
     allowed,
@@ -41,11 +43,7 @@ from onereturn import clock
 from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-MODES = {
-    "default": "Store the rows that are right, and tell me about the others",
-    "atomic": "Store nothing unless every row is right",
-    "dry_run": "Only check the file; store nothing",
-}
+MODES = UPLOAD_MODES
 #: The columns a one-row upload answering a query carries (the service's long format).
 LONG_COLUMNS = ("indicator", "org", "period", "breakdown", "value", "numerator", "denominator", "status", "note")
 
@@ -177,6 +175,8 @@ def submission_report(request: Request, session: SessionDep, visitor: VisitorDep
     rep = collect_routes.submission_report(
         submission_id=submission_id, session=session, principal=visitor.principal
     ).model_dump(mode="json")
+    if rep["kind"] == "records":
+        return records.status_page(request, session, visitor, rep)
     sub = collect.get_submission(session, submission_id, agency_code=visitor.principal.agency_scope)
     raw = collect.raw_table_of(sub, request.app.state.settings)
     marks = _marks(rep["problems"])

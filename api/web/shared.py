@@ -84,6 +84,13 @@ OUTBOX: Rule = ({"submissions:read"}, None, "outbox")
 BURDEN: Rule = ({"returns:read"}, None, "burden")
 OFFICER_ONLY: Rule = (set(), {"officer"}, None)
 
+#: What the upload form offers to do with a file of figures.
+UPLOAD_MODES = {
+    "default": "Store the rows that are right, and tell me about the others",
+    "atomic": "Store nothing unless every row is right",
+    "dry_run": "Only check the file; store nothing",
+}
+
 
 def allowed(visitor: Visitor, rule: Rule) -> Visitor:
     """Let a visitor through only if the API would let their key through the same rule (the same function)."""

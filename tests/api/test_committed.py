@@ -26,6 +26,7 @@ from api.main import create_app
 from api.throttle import KeyThrottle
 from mappings.catalogue import DEFAULT_DECLARATION
 from onereturn.settings import Settings
+from tests.collectors.test_records_upload import TABLES_903
 from tests.live import live_server
 from tests.web.test_pages import _token
 from tests.web.test_pages import sign_in as signed_in
@@ -218,6 +219,12 @@ def upload_page(c: TestClient) -> Send:
     return lambda: c.post("/upload", data={"mode": "default", "csrf_token": csrf}, files={"file": ("f.csv", CSV)})
 
 
+def records_page(c: TestClient) -> Send:
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    tables = [("files", (p.name, p.read_bytes(), "text/csv")) for p in TABLES_903]
+    return lambda: c.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=tables)
+
+
 def note_page(c: TestClient) -> Send:
     submission_id, row = _queried(c)
     csrf = signed_in(c, NOTTS["X-API-Key"])
@@ -284,6 +291,7 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/sign-in"): sign_in,
     ("POST", "/sign-out"): sign_out,
     ("POST", "/upload"): upload_page,
+    ("POST", "/upload/records"): records_page,
     ("POST", "/submissions/{submission_id}/rows/{row}/note"): note_page,
     ("POST", "/keys"): issue_key_page,
     ("POST", "/keys/{prefix}/revoke"): revoke_key_page,

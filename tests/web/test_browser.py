@@ -399,3 +399,61 @@ def test_pages_keep_to_their_content_security_policy(browser: Browser, server: s
     assert "script-src" in refused
     visit.violations.clear()
     visit.close()
+
+
+def test_a_council_sends_its_records_and_follows_them_to_dfes_findings(
+    browser: Browser, server: str, tmp_path: Path, shots: Path
+) -> None:
+    """The records journey: the page says at once the files were received, follows the stage by itself (a static
+    script; with JavaScript off, a refresh), then shows DfE's findings by rule and, a click on, by child."""
+    from collectors.records.synthetic import synthetic_903
+    from tests.collectors.test_records_upload import TABLES_903
+
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    visit = Visit(browser, server)
+    visit.sign_in(AGENCY)
+    visit.go("/upload")
+    _check(axe, visit.page, "agency-upload-records-form", found, counts)
+    page = visit.page
+    page.set_input_files(
+        "#files", files=[FilePayload(name=p.name, mimeType="text/csv", buffer=p.read_bytes()) for p in TABLES_903]
+    )
+    page.fill("#collection_year", "2024-25")
+    page.click("button:has-text('Send the records')")
+    assert re.search(r"/submissions/\d+$", page.url)
+    # At once: the files are received and being checked (DfE's rules take seconds; this page came first).
+    assert page.locator("#received").inner_text().count("Your files were received") == 1
+    assert page.locator("#stage").get_attribute("data-stage") in ("received", "reading", "dfe_rules")
+    _full_page(page, str(shots / "agency-records-received.png"))
+    _check(axe, page, "agency-records-received", found, counts)
+    # The page follows the stage by itself until DfE's findings are in.
+    page.wait_for_selector("#outcome", timeout=180_000)
+    assert page.locator("#stage").get_attribute("data-stage") == "rejected"
+    assert page.locator("#rules tr[data-rule='dfe:187']").count() == 1
+    _full_page(page, str(shots / "agency-records-rejected.png"))
+    _check(axe, page, "agency-records-rejected", found, counts)
+    page.locator("#rules tr[data-rule='dfe:187'] a").click()
+    assert page.locator("#findings tr[data-rule='dfe:187']").count() > 0
+    assert page.locator("#findings tr:not([data-rule='dfe:187'])").count() == 1  # the header row
+    _full_page(page, str(shots / "agency-records-findings-by-child.png"))
+    _check(axe, page, "agency-records-findings-by-child", found, counts)
+    visit.close()
+
+    # With JavaScript off the page refreshes itself until the records are stored.
+    quiet = Visit(browser, server, javascript=False)
+    quiet.sign_in(AGENCY)
+    quiet.go("/upload")
+    made = synthetic_903(7, 40, "2024-25", tmp_path / "903")
+    quiet.page.set_input_files(
+        "#files", files=[FilePayload(name=p.name, mimeType="text/csv", buffer=p.read_bytes()) for p in made]
+    )
+    quiet.page.fill("#collection_year", "2024-25")
+    quiet.page.click("button:has-text('Send the records')")
+    assert "Your files were received" in quiet.page.locator("#received").inner_text()
+    quiet.page.wait_for_selector("#outcome", timeout=180_000)
+    assert quiet.page.locator("#outcome").inner_text().startswith("Records checked and figures stored")
+    _full_page(quiet.page, str(shots / "agency-records-stored.png"))
+    quiet.close()
+    assert {where: v for where, v in found.items() if v} == {}

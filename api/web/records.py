@@ -1,0 +1,152 @@
+"""The record-level pages: a council sends its SSDA903 or CIN census records with the collection year, follows
+them through their stages, and reads DfE's findings, each child by the council's own id (to that council only).
+
+The upload goes through the API's own route (so the same checks, keeping and audit apply); the findings come
+from the same function as ``GET /api/submissions/{id}/records``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Annotated, Any
+
+import anyio.from_thread
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.callrecord import annotate
+from api.capacity import UploadSlot
+from api.deps import SessionDep
+from api.routes import collect as collect_routes
+from api.web.render import Visitor, page
+from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, check_csrf
+from collectors import service as collect
+from collectors.records.contract import NoRuleSet, ruleset_for
+from collectors.records.report import findings_by_rule, findings_page
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+#: A council's findings by child: its own agency key only, as the API's RecordsRead admits.
+RECORDS: Rule = ({"submissions:read"}, {"agency"}, "submissions")
+#: The steps a record-level upload goes through after it is received, as the upload workers name them.
+STEPS = (
+    ("reading", "Reading your files"),
+    ("dfe_rules", "Checking them against DfE's rules"),
+    ("deriving", "Working out the figures"),
+    ("stored", "Storing the figures"),
+)
+#: Stages that are not final: the page follows them.
+RUNNING = ("received", "reading", "dfe_rules", "deriving")
+#: Findings shown on one page of the report by child.
+PER_PAGE = 500
+
+
+def upload_form_errors(files: list[UploadFile], collection_year: str, visitor: Visitor) -> dict[str, str]:
+    """What is wrong with the record-level form, by field (empty when it can be sent)."""
+    errors: dict[str, str] = {}
+    if not files:
+        errors["files"] = "Select the files of your children's records: the SSDA903 tables, a ZIP of them, or the XML"
+    if not collection_year.strip():
+        errors["collection_year"] = "Enter the collection year, for example 2024-25"
+    else:
+        try:
+            # Only the year's form is checked here; which return it is (903 or CIN) is read from the files.
+            ruleset_for("903", collection_year)
+        except NoRuleSet:
+            errors["collection_year"] = "Enter the collection year as two years, for example 2024-25"
+    if visitor.principal.kind != "agency":
+        errors["files"] = (
+            "Only a council sends its records through this page; officers use the API and say which agency"
+        )
+    return errors
+
+
+@router.post("/upload/records")
+def upload_records(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    background: BackgroundTasks,
+    _slot: UploadSlot,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+    collection_year: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Send a council's record-level files through the API's upload; show their stage at once."""
+    check_csrf(visitor, csrf_token)
+    allowed(visitor, SUBMIT)
+    # A file input left empty still sends one part, with no name.
+    chosen = [f for f in files or [] if f.filename]
+    errors = upload_form_errors(chosen, collection_year, visitor)
+    if errors:
+        return page(
+            request, "agency/upload.html", visitor, title="Error: Upload your figures", modes=UPLOAD_MODES, errors={},
+            record_errors=errors, collection_year=collection_year, status_code=400,
+        )  # fmt: skip
+    # The page runs in a request thread; the API's upload route runs on the event loop. Its background task
+    # (when no upload pool runs) is this page's, run once the answer has gone.
+    result = anyio.from_thread.run(
+        partial(
+            collect_routes.upload,
+            request=request,
+            session=session,
+            principal=visitor.principal,
+            _slot=None,  # the page route holds the upload slot itself
+            background=background,
+            file=None,
+            files=chosen,
+            collection_year=collection_year.strip(),
+            mode="default",
+            agency=None,
+            sheet=None,
+        )
+    )
+    # 202 for new files, 200 with the earlier upload for a repeat: either way the page follows that upload.
+    submission_id = json.loads(bytes(result.body))["id"]
+    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+def status_page(request: Request, session: SessionDep, visitor: Visitor, report: dict[str, Any]) -> HTMLResponse:
+    """A record-level upload's page: received at once, then each stage as it is reached, then DfE's findings."""
+    stage = report["stage"]
+    running = stage in RUNNING
+    reached = next((i for i, (name, _) in enumerate(STEPS) if name == stage), -1)
+    steps = [
+        {"name": name, "text": text, "state": "done" if i < reached or stage == "stored" else
+         "doing" if i == reached else "waiting"}
+        for i, (name, text) in enumerate(STEPS)
+    ]  # fmt: skip
+    doing = next((s["text"] for s in steps if s["state"] == "doing"), "Waiting to be checked")
+    tallies = [] if running else findings_by_rule(session, int(report["id"]))
+    unchecked = [p for p in report["problems"] if p["rule"].startswith("dfe:") and p["row"] is None]
+    other = [p for p in report["problems"] if not p["rule"].startswith("dfe:")]
+    title = f"Submission {report['id']}" + (f": {doing.lower()}" if running else "")
+    return page(
+        request, "agency/records.html", visitor, title=title, report=report, running=running, steps=steps,
+        doing=doing, tallies=tallies, unchecked=unchecked, other=other,
+        own=visitor.principal.kind == "agency",
+    )  # fmt: skip
+
+
+@router.get("/submissions/{submission_id}/records")
+def records_report(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    submission_id: int,
+    rule: str | None = None,
+    offset: int = 0,
+) -> HTMLResponse:
+    """DfE's findings in a council's own records, each child by the council's own id (that council only; audited)."""
+    allowed(visitor, RECORDS)
+    sub = collect.get_submission(session, submission_id, agency_code=visitor.principal.agency_scope)
+    offset = max(offset, 0)
+    items, total = findings_page(
+        session, request.app.state.settings, submission_id, limit=PER_PAGE, offset=offset, rule=rule or None
+    )
+    annotate(request, object=f"record-level findings of submission {submission_id}")
+    return page(
+        request, "agency/findings.html", visitor, title=f"Submission {submission_id}: DfE's findings by child",
+        submission=sub, items=items, total=total, offset=offset, per_page=PER_PAGE, rule=rule or "",
+    )  # fmt: skip

@@ -1,0 +1,175 @@
+"""The record-level pages: a council sends its records with the collection year, sees at once that they were
+received, follows their stage, then reads DfE's findings by rule and child (each child to that council only)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
+
+from api.main import create_app
+from collectors.records import service as records
+from collectors.records.synthetic import synthetic_903
+from indicators.models import Submission
+from onereturn.settings import Settings
+from tests.collectors.test_records_upload import TABLES_903
+from tests.web.test_pages import AGENCY, OFFICER, OTHER_AGENCY, sign_in
+
+
+@pytest.fixture
+def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
+    """A browser-like client (cookies kept, redirects not followed) on a private database."""
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+        yield client
+
+
+def _send(web: TestClient, csrf: str, paths: list[Path], year: str = "2024-25") -> str:
+    files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in paths]
+    sent = web.post("/upload/records", data={"collection_year": year, "csrf_token": csrf}, files=files)
+    assert sent.status_code == 303, sent.text
+    return str(sent.headers["location"])
+
+
+def _rows(html: str, ident: str) -> list[str]:
+    table = re.search(rf'id="{ident}">(.*?)</table>', html, re.S)
+    assert table, ident
+    return re.findall(r'<tr class="govuk-table__row[^"]*" data-rule="([^"]+)"', table.group(1))
+
+
+def test_the_upload_page_offers_the_records_form(web: TestClient) -> None:
+    sign_in(web, AGENCY)
+    html = web.get("/upload").text
+    assert 'action="/upload/records"' in html
+    assert re.search(r'<input[^>]*id="files"[^>]*name="files"[^>]*multiple', html)
+    assert 'name="collection_year"' in html
+
+
+def test_a_council_sends_its_903_tables_and_reads_dfes_findings(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    csrf = sign_in(web, AGENCY)
+    where = _send(web, csrf, TABLES_903)
+    assert re.fullmatch(r"/submissions/\d+", where)
+    html = web.get(where).text
+    # The fixture's records break DfE's rules: nothing is stored and the page says why, rule by rule.
+    assert 'data-stage="rejected"' in html
+    assert "data-follow-stage" not in html
+    assert "Your records were not stored" in html
+    rules = _rows(html, "rules")
+    assert "dfe:187" in rules
+    assert len(rules) == len(set(rules)) > 10
+    places = {
+        rule: int(n.replace(",", ""))
+        for rule, n in re.findall(
+            r'data-rule="([^"]+)">.*?<td class="govuk-table__cell govuk-table__cell--numeric">([\d,]+)</td>', html, re.S
+        )
+    }
+    counts = re.search(r'id="counts">([\d,]+) errors', html)
+    assert counts
+    assert sum(places.values()) >= int(counts.group(1).replace(",", "")) > 0
+
+    # Every finding, child by child, 500 a page; one rule's alone.
+    findings = web.get(f"{where}/records").text
+    assert len(_rows(findings, "findings")) == 500
+    assert 'rel="next"' in findings
+    one = web.get(f"{where}/records", params={"rule": "dfe:187"}).text
+    assert set(_rows(one, "findings")) == {"dfe:187"}
+    assert len(_rows(one, "findings")) == places["dfe:187"]
+    assert "988635" in one  # the council's own child id, shown back to it
+
+    # An officer sees the rule counts but never a child; another council sees nothing.
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as officer:
+        sign_in(officer, OFFICER)
+        seen = officer.get(where).text
+        assert _rows(seen, "rules") == rules
+        assert "988635" not in seen
+        assert "Only the council that sent the records sees each child" in seen
+        assert officer.get(f"{where}/records").status_code == 403
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as other:
+        sign_in(other, OTHER_AGENCY)
+        assert other.get(where).status_code == 404
+        assert other.get(f"{where}/records").status_code == 404
+
+    trail = web.get("/api/audit", headers={"X-API-Key": OFFICER}, params={"action": "records.read"}).json()["items"]
+    assert any(e["object"] == f"record-level findings of submission {where.rsplit('/', 1)[1]}" for e in trail)
+
+
+def test_the_page_says_at_once_the_files_were_received_and_follows_the_stage(
+    web: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    sign_in(web, AGENCY)
+    made = synthetic_903(5, 60, "2024-25", tmp_path / "903")
+    received = records.receive(
+        store, store_settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in made]
+    )
+    sid = received.submission.id
+    assert sid is not None
+    html = web.get(f"/submissions/{sid}").text
+    assert "Your files were received" in html
+    assert 'data-follow-stage="received"' in html
+    assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
+    assert 'src="/assets/app/follow-stage.js"' in html
+    assert re.findall(r'data-step="(\w+)" data-state="(\w+)"', html) == [
+        ("reading", "waiting"), ("dfe_rules", "waiting"), ("deriving", "waiting"), ("stored", "waiting")
+    ]  # fmt: skip
+
+    with Session(store) as session:
+        session.execute(update(Submission).where(col(Submission.id) == sid).values(stage="dfe_rules"))
+        session.commit()
+    html = web.get(f"/submissions/{sid}").text
+    assert f"<title>Submission {sid}: checking them against dfe&#39;s rules" in html
+    assert re.findall(r'data-step="(\w+)" data-state="(\w+)"', html) == [
+        ("reading", "done"), ("dfe_rules", "doing"), ("deriving", "waiting"), ("stored", "waiting")
+    ]  # fmt: skip
+
+    with Session(store) as session:
+        session.execute(update(Submission).where(col(Submission.id) == sid).values(stage="received"))
+        session.commit()
+    records.process_records(store, store_settings, sid)
+    html = web.get(f"/submissions/{sid}").text
+    assert 'data-stage="stored"' in html, re.search(r'id="summary">(.*?)</dl>', html, re.S)
+    assert "Records checked and figures stored" in html
+    assert "data-follow-stage" not in html
+    assert "follow-stage.js" not in html
+    assert re.findall(r'data-step="(\w+)" data-state="(\w+)"', html) == [
+        ("reading", "done"), ("dfe_rules", "done"), ("deriving", "done"), ("stored", "done")
+    ]  # fmt: skip
+
+
+def test_the_records_form_says_what_is_missing(web: TestClient) -> None:
+    csrf = sign_in(web, AGENCY)
+    empty = web.post("/upload/records", data={"collection_year": "", "csrf_token": csrf})
+    assert empty.status_code == 400, empty.text[:3000]
+    assert 'href="#files"' in empty.text
+    assert 'href="#collection_year"' in empty.text
+    wrong = web.post(
+        "/upload/records",
+        data={"collection_year": "2024-26", "csrf_token": csrf},
+        files=[("files", (TABLES_903[0].name, TABLES_903[0].read_bytes(), "text/csv"))],
+    )
+    assert wrong.status_code == 400
+    assert "Enter the collection year as two years, for example 2024-25" in wrong.text
+    assert 'value="2024-26"' in wrong.text
+    listing = web.get("/api/submissions", headers={"X-API-Key": AGENCY}).json()
+    assert not [s for s in listing["items"] if s["kind"] == "records"]
+
+
+def test_the_records_form_needs_its_csrf_token(web: TestClient) -> None:
+    sign_in(web, AGENCY)
+    files = [("files", (TABLES_903[0].name, TABLES_903[0].read_bytes(), "text/csv"))]
+    sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": "forged"}, files=files)
+    assert sent.status_code == 400
+    assert "The form has expired" in sent.text
+
+
+def test_an_officer_cannot_send_records_through_the_page(web: TestClient) -> None:
+    csrf = sign_in(web, OFFICER)
+    files = [("files", (TABLES_903[0].name, TABLES_903[0].read_bytes(), "text/csv"))]
+    sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=files)
+    assert sent.status_code == 400
+    assert "Only a council sends its records through this page" in sent.text
