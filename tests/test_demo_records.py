@@ -4,7 +4,9 @@ rules, and fill its children's returns with figures nobody keyed, which the burd
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -13,6 +15,9 @@ from collectors.records.service import KIND
 from exports.burden import burden
 from indicators.models import Submission
 from onereturn.settings import Settings
+
+OFFICER = "demo-officer-5e0b9c2a4f"
+DFE = "demo-regulator-dfe-7a3c18e2"
 
 
 def test_the_synthetic_councils_files_are_the_same_every_time(tmp_path: Path) -> None:
@@ -45,3 +50,39 @@ def test_the_synthetic_council_keys_nothing_and_its_returns_are_filled(store: En
     # Set up again, the same files are recognised as the uploads already made.
     again = load_records_demo(store, store_settings)
     assert [u.status for u in again] == [u.status for u in uploads]
+
+
+def test_the_synthetic_council_reads_its_report_and_signs_its_figures_off(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    load_records_demo(store, store_settings)
+    council = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
+    mine = store_client.get("/api/submissions", headers=council).json()["items"]
+    assert len(mine) == 2
+    assert {s["kind"] for s in mine} == {KIND}
+    # Its own record-level report opens for it, and not for the officer (who sees counts, never a child).
+    for sub in mine:
+        assert store_client.get(f"/api/submissions/{sub['id']}/records", headers=council).status_code == 200
+        officer = store_client.get(f"/api/submissions/{sub['id']}/records", headers={"X-API-Key": OFFICER})
+        assert officer.status_code == 403
+    # fresh: built now, rather than the last snapshot while the rebuild the sign-off asked for is pending.
+    path = "/api/returns/dfe_ssda903/FY2024-25.json?fresh=true"
+
+    def its_cells() -> list[dict[str, Any]]:
+        answer = store_client.get(path, headers={"X-API-Key": DFE})
+        assert answer.status_code == 200
+        return [c for c in answer.json()["cells"] if c["org_code"] == "E10000007"]
+
+    # Until its approver signs off, DfE's pull holds back every figure the records gave.
+    assert {c["status"] for c in its_cells()} <= {"unsigned", "missing", "not_available", "suppressed"}
+    review = store_client.get("/api/signoffs/synthetic_county/dfe_ssda903/FY2024-25", headers=council)
+    assert review.status_code == 200, review.text
+    signed = store_client.post(
+        "/api/signoffs/synthetic_county/dfe_ssda903/FY2024-25/sign-off",
+        headers=council,
+        json={"declaration": review.json()["declaration"]},
+    )
+    assert signed.status_code == 200, signed.text
+    cells = its_cells()
+    assert any(c["status"] == "present" for c in cells)
+    assert not [c for c in cells if c["status"] == "unsigned"]

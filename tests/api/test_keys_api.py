@@ -29,7 +29,7 @@ def demo_keys() -> list[str]:
 
 def test_readme_demo_keys_are_the_stored_hashes(store: Engine) -> None:
     published = demo_keys()
-    assert len(published) == 7
+    assert len(published) == 8
     with Session(store) as session:
         stored = {k.key_hash: k for k in session.execute(select(ApiKey)).scalars()}
     for key in published:
