@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import anyio.from_thread
 import polars as pl
@@ -38,6 +39,7 @@ from api.web.shared import (
     due_next,
 )
 from collectors import service as collect
+from exports import release
 from mappings import service as mappings
 from onereturn import clock
 from onereturn.errors import InvalidInput, NotFound
@@ -72,11 +74,27 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     overdue = [r for r in rows if r["status"] == "overdue"]
     upcoming = [r for r in rows if r["status"] != "overdue"]
     nxt = due_next(rows, now)
+    if code:
+        _mark_signable(session, code, [*overdue, *nxt.values()])
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
     return page(
         request, "agency/owed.html", visitor, title="What you owe", due_now=list(nxt.values()), overdue=overdue,
         upcoming=upcoming, agency=agency, ics=f"/api/calendar.ics?agency={code}",
     )  # fmt: skip
+
+
+def _mark_signable(session: SessionDep, code: str, rows: list[dict[str, Any]]) -> None:
+    """Give each row where the agency has figures in the return for the period a link to its sign-off page."""
+    seen: dict[tuple[str, str], bool] = {}
+    for row in rows:
+        key = (row["return_id"], row["period"])
+        if key not in seen:
+            try:
+                seen[key] = code in release.agencies_behind(session, *key)
+            except (InvalidInput, NotFound):
+                seen[key] = False  # a period the return cannot be built for has nothing to sign off
+        if seen[key]:
+            row["signoff"] = f"/signoffs/{quote(key[0], safe='')}/{quote(key[1], safe='')}"
 
 
 @router.get("/agency/template")

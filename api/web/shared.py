@@ -18,6 +18,7 @@ from api.scopes import Resource
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
 from indicators.periods import parse_period
+from mappings.keys import APPROVER_SCOPE
 from onereturn.errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
 
 SESSION_COOKIE = "onereturn_session"
@@ -83,6 +84,10 @@ CALENDAR: Rule = ({"submissions:read"}, None, "calendar")
 OUTBOX: Rule = ({"submissions:read"}, None, "outbox")
 BURDEN: Rule = ({"returns:read"}, None, "burden")
 OFFICER_ONLY: Rule = (set(), {"officer"}, None)
+#: An agency's own sign-off page (the API's review of what signing off releases).
+SIGNOFF_READ: Rule = (set(), {"agency"}, "signoffs")
+#: Signing off: an agency key with the approver's scope (the API's sign-off route).
+SIGN_OFF: Rule = ({APPROVER_SCOPE}, {"agency"}, None)
 
 #: What the upload form offers to do with a file of figures.
 UPLOAD_MODES = {

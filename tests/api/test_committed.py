@@ -277,6 +277,13 @@ def send_back(c: TestClient) -> Send:
     return lambda: c.post(f"{SIGNOFF}/return", headers=OFFICER, json={"reason": "The count looks a year old"})
 
 
+def sign_off_page(c: TestClient) -> Send:
+    assert c.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", CSV)}).status_code == 201
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    form = {"csrf_token": csrf, "declaration": DEFAULT_DECLARATION, "confirm": "yes"}
+    return lambda: c.post("/signoffs/dfe_ssda903/FY2024-25", data=form)
+
+
 #: For every write route: what readies its write (run with commits working) and returns the write itself. A write
 #: route missing here fails test_every_write_route_is_tried, so a new one cannot be left out.
 WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
@@ -300,6 +307,7 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/api/signoffs/{agency}/{return_id}/{period}/unapprove"): unapprove,
     ("POST", "/api/signoffs/{agency}/{return_id}/{period}/accept"): accept,
     ("POST", "/api/signoffs/{agency}/{return_id}/{period}/return"): send_back,
+    ("POST", "/signoffs/{return_id}/{period}"): sign_off_page,
 }
 
 

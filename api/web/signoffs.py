@@ -1,0 +1,126 @@
+"""The approver's sign-off page: what signing off an agency's return for a period releases, and the declaration.
+
+The page calls the API's own review and sign-off routes with the signed-in key's principal, so it shows
+and does exactly what the API would for that key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import SessionDep
+from api.routes import signoffs as signoff_routes
+from api.web.render import Visitor, page
+from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf
+from mappings import signoffs
+from mappings.models import Agency, Return
+from onereturn.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _agency(visitor: Visitor) -> str:
+    code = visitor.principal.agency_code
+    if code is None:
+        raise NotFound("Only an agency signs off its own figures")
+    return code
+
+
+def _may_sign(visitor: Visitor) -> bool:
+    try:
+        allowed(visitor, SIGN_OFF)
+    except Forbidden:
+        return False
+    return True
+
+
+def _fix_link(blocker: dict[str, Any]) -> str:
+    """Where the agency fixes what stands in the way: the upload's report, at its queries for a query."""
+    loc = blocker.get("loc") or []
+    if len(loc) >= 2 and loc[0] == "submission":
+        return f"/submissions/{int(loc[1])}" + ("#queries" if blocker.get("type") == "query" else "")
+    return "/upload"
+
+
+def _render(
+    request: Request,
+    session: SessionDep,
+    visitor: Visitor,
+    return_id: str,
+    period: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    signed: bool = False,
+    status_code: int = 200,
+) -> HTMLResponse:
+    code = _agency(visitor)
+    found = signoff_routes.signoff_review(
+        request=request, agency=code, return_id=return_id, period=period, session=session, principal=visitor.principal
+    )
+    ret = session.get(Return, return_id)
+    assert ret is not None  # the review refuses an unknown return
+    agency = session.get(Agency, code)
+    blockers = [{**b, "href": _fix_link(b)} for b in found.blockers]
+    state = found.signoff.state
+    title = f"Sign off {ret.title} for {found.signoff.period}"
+    return page(
+        request, "agency/signoff.html", visitor, title=("Error: " if errors else "") + title, status_code=status_code,
+        review=found, ret=ret, agency_name=agency.name if agency is not None else code, blockers=blockers,
+        may_sign=_may_sign(visitor), signable=state in signoffs.SIGNABLE, errors=errors or [],
+        signed=signed and state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
+        action=f"/signoffs/{quote(return_id, safe='')}/{quote(found.signoff.period, safe='')}",
+    )  # fmt: skip
+
+
+@router.get("/signoffs/{return_id}/{period}")
+def signoff_page(
+    request: Request, session: SessionDep, visitor: VisitorDep, return_id: str, period: str, signed: bool = False
+) -> HTMLResponse:
+    """What signing off the agency's return for a period releases, what stands in the way, and the declaration."""
+    allowed(visitor, SIGNOFF_READ)
+    return _render(request, session, visitor, return_id, period, signed=signed)
+
+
+@router.post("/signoffs/{return_id}/{period}")
+def sign_off(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    return_id: str,
+    period: str,
+    declaration: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Sign off with the declaration confirmed (the API's sign-off); show why not when something stands in the way."""
+    check_csrf(visitor, csrf_token)
+    allowed(visitor, SIGNOFF_READ)
+    code = _agency(visitor)
+    if confirm != "yes":
+        errors = [{"href": "#confirm", "text": "Tick the box to confirm the declaration, then sign off"}]
+        return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
+    try:
+        body = signoff_routes.Declaration(declaration=declaration)
+        row = signoff_routes.signoff_sign_off(
+            request=request, agency=code, return_id=return_id, period=period, body=body, session=session,
+            principal=visitor.principal,
+        )  # fmt: skip
+    except ValidationError:
+        errors = [{"href": "#confirm", "text": "The declaration was not sent with the form; refresh the page"}]
+        return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
+    except (Conflict, InvalidInput) as exc:
+        # A refused sign-off leaves nothing of itself behind (not even the open row it found or made).
+        session.rollback()
+        request.state.page_error = exc
+        reasons = [{"href": _fix_link(e), "text": str(e["msg"])} for e in exc.errors] or [
+            {"href": "#confirm", "text": exc.message}
+        ]
+        status = 409 if isinstance(exc, Conflict) else 400
+        return _render(request, session, visitor, return_id, period, errors=reasons, status_code=status)
+    target = f"/signoffs/{quote(return_id, safe='')}/{quote(row.period, safe='')}?signed=true"
+    return RedirectResponse(target, status_code=303)

@@ -1,0 +1,135 @@
+"""The approver's sign-off page: what signing off releases, the declaration, and what stands in the way."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.main import create_app
+from mappings import signoffs
+from onereturn.settings import Settings
+from tests.web.test_pages import AGENCY, DFE, OFFICER, sign_in
+
+PAGE = "/signoffs/dfe_ssda903/FY2024-25"
+RETURN = "/api/returns/dfe_ssda903/FY2024-25"
+LAC = "indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,{}\n"
+CELL = "EPI.CLA_31MAR|E10000024|"
+
+
+@pytest.fixture
+def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
+    """A browser-like client (cookies kept, redirects not followed) on a private database."""
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+        yield client
+
+
+def _upload(web: TestClient, body: str, key: str = AGENCY) -> None:
+    answer = web.post("/api/submissions", headers={"X-API-Key": key}, files={"file": ("f.csv", body.encode())})
+    assert answer.status_code == 201, answer.text
+
+
+def _declaration(html: str) -> str:
+    found = re.search(r'name="declaration" value="([^"]*)"', html)
+    assert found, "the page offers no declaration to confirm"
+    return found.group(1).replace("&#39;", "'").replace("&amp;", "&").replace("&quot;", '"')
+
+
+def _cell(web: TestClient) -> dict[str, Any]:
+    rows = web.get(f"{RETURN}.json", params={"fresh": "true"}, headers={"X-API-Key": DFE}).json()["cells"]
+    return next(c for c in rows if c["cell_id"] == CELL)
+
+
+def test_the_approver_sees_the_cells_and_signs_them_off(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321))
+    assert _cell(web)["status"] == "unsigned"
+    csrf = sign_in(web, AGENCY)
+    shown = web.get(PAGE)
+    assert shown.status_code == 200, shown.text
+    assert CELL in shown.text
+    assert "4321" in shown.text
+    assert 'id="sign-off"' in shown.text
+    assert "Not yet signed off" not in shown.text
+    assert "Open" in shown.text
+    form = {"csrf_token": csrf, "declaration": _declaration(shown.text), "confirm": "yes"}
+    signed = web.post(PAGE, data=form)
+    assert signed.status_code == 303, signed.text
+    landed = web.get(signed.headers["location"])
+    assert 'class="govuk-panel govuk-panel--confirmation"' in landed.text
+    assert 'id="sign-off"' not in landed.text
+    assert "Signed off by" in landed.text
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == signoffs.SIGNED_OFF
+    cell = _cell(web)
+    assert cell["status"] != "unsigned"
+    assert cell["value"] == 4321
+
+
+def test_the_declaration_must_be_ticked(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    form = {"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text)}
+    refused = web.post(PAGE, data=form)
+    assert refused.status_code == 400
+    assert "govuk-error-summary" in refused.text
+    assert "Tick the box" in refused.text
+    with Session(store) as session:
+        assert signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
+    assert web.post(PAGE, data={**form, "confirm": "yes", "csrf_token": "forged"}).status_code == 400
+
+
+def test_a_blocked_sign_off_lists_what_stands_in_the_way(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321) + "cyp.lac_count,E10000024,not-a-date,12\n")
+    csrf = sign_in(web, AGENCY)
+    shown = web.get(PAGE)
+    assert 'id="blocker-list"' in shown.text
+    assert "Fix the upload" in shown.text
+    refused = web.post(PAGE, data={"csrf_token": csrf, "declaration": _declaration(shown.text), "confirm": "yes"})
+    assert refused.status_code == 409, refused.text
+    assert "govuk-error-summary" in refused.text
+    assert "error(s)" in refused.text
+    assert re.search(r'<a href="/submissions/\d+">Upload \d+', refused.text)
+    with Session(store) as session:
+        # A refused sign-off leaves nothing behind, not even an open row.
+        assert signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
+    assert _cell(web)["status"] == "unsigned"
+
+
+def test_an_agency_key_without_the_approver_scope_sees_why_and_no_button(web: TestClient) -> None:
+    _upload(web, LAC.format(4321))
+    issued = web.post(
+        "/api/keys",
+        headers={"X-API-Key": OFFICER},
+        json={"role": "agency", "agency": "notts_cyp", "label": "Notts data team"},
+    )
+    assert issued.status_code == 201, issued.text
+    csrf = sign_in(web, issued.json()["key"])
+    shown = web.get(PAGE)
+    assert shown.status_code == 200
+    assert 'id="not-approver"' in shown.text
+    assert 'id="sign-off"' not in shown.text
+    assert "approver" in shown.text
+    tried = web.post(PAGE, data={"csrf_token": csrf, "declaration": "x", "confirm": "yes"})
+    assert tried.status_code == 403
+    assert "approver" in tried.text
+
+
+def test_the_agency_page_links_to_the_sign_off_and_others_cannot_open_it(web: TestClient) -> None:
+    sign_in(web, AGENCY)
+    assert "/signoffs/" not in web.get("/agency").text  # no figures yet, nothing to sign off
+    _upload(web, "indicator,org,period,value\ncyp.lac_count,E10000024,2026-03-31,1200\n")
+    links = re.findall(r'href="(/signoffs/[^"]+)"', web.get("/agency").text)
+    assert "/signoffs/dfe_ssda903/FY2025-26" in links
+    for link in links:
+        assert web.get(link).status_code == 200, link
+    web.cookies.clear()
+    sign_in(web, DFE)
+    assert web.get(PAGE).status_code == 403
+    web.cookies.clear()
+    sign_in(web, OFFICER)
+    assert web.get(PAGE).status_code == 403
