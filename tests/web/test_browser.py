@@ -457,3 +457,49 @@ def test_a_council_sends_its_records_and_follows_them_to_dfes_findings(
     _full_page(quiet.page, str(shots / "agency-records-stored.png"))
     quiet.close()
     assert {where: v for where, v in found.items() if v} == {}
+
+
+def test_an_approver_signs_off_a_revised_return(browser: Browser, server: str, shots: Path) -> None:
+    """The approver's sign-off page: the demo's signed-off state, then a revised figure reopens the return, the
+    approver reads what signing off releases, ticks the declaration and signs off; axe on each state."""
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    path = "/signoffs/dfe_ssda903/FY2024-25"
+    visit = Visit(browser, server)
+    visit.sign_in(AGENCY)
+    page = visit.page
+    assert visit.go(path).status == 200
+    # The demo signs its figures off as it loads: the page says who and when, and offers nothing to sign.
+    assert page.locator("#state-tag").inner_text() == "Signed off"
+    assert page.locator("#signed-by").count() == 1
+    assert page.locator("#sign-off").count() == 0
+    _full_page(page, str(shots / "agency-signoff-signed-by-demo.png"))
+    _check(axe, page, "agency-signoff-signed", found, counts)
+
+    # A revised figure (one more than the stored one, so no query is raised) reopens the return.
+    review = httpx.get(
+        f"{server}/api/signoffs/notts_cyp/dfe_ssda903/FY2024-25", headers={"X-API-Key": AGENCY}, timeout=60
+    ).json()
+    cell = next(c for c in review["cells"] if c["cell_id"] == "EPI.CLA_31MAR|E10000024|")
+    revised = int(cell["display"].replace(",", "")) + 1
+    body = f"indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,{revised}\n".encode()
+    sent = httpx.post(server + "/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("r.csv", body)})
+    assert sent.status_code == 201, sent.text
+    visit.go(path)
+    assert page.locator("#state-tag").inner_text() == "Reopened"
+    assert str(revised) in page.locator("#change-list").inner_text()
+    assert page.locator("#cell-table tr[data-cell='EPI.CLA_31MAR|E10000024|']").inner_text().endswith(f"{revised:,}")
+    _full_page(page, str(shots / "agency-signoff-reopened.png"))
+    _check(axe, page, "agency-signoff-reopened", found, counts)
+
+    page.check("#confirm")
+    page.click("#sign-off")
+    assert page.url.endswith("?signed=true")
+    assert page.locator("#signed .govuk-panel__title").inner_text() == "Return signed off"
+    assert page.locator("#state-tag").inner_text() == "Signed off"
+    assert page.locator("#sign-off").count() == 0
+    _full_page(page, str(shots / "agency-signoff-done.png"))
+    _check(axe, page, "agency-signoff-done", found, counts)
+    visit.close()
+    assert {where: v for where, v in found.items() if v} == {}

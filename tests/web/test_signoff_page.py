@@ -54,7 +54,7 @@ def test_the_approver_sees_the_cells_and_signs_them_off(web: TestClient, store: 
     assert CELL in shown.text
     assert "4321" in shown.text
     assert 'id="sign-off"' in shown.text
-    assert "Not yet signed off" not in shown.text
+    assert "Not yet signed off." in shown.text
     assert "Open" in shown.text
     form = {"csrf_token": csrf, "declaration": _declaration(shown.text), "confirm": "yes"}
     signed = web.post(PAGE, data=form)
