@@ -133,3 +133,15 @@ def test_the_agency_page_links_to_the_sign_off_and_others_cannot_open_it(web: Te
     web.cookies.clear()
     sign_in(web, OFFICER)
     assert web.get(PAGE).status_code == 403
+
+
+def test_an_unanswered_query_links_to_where_it_is_answered(web: TestClient) -> None:
+    rows = "indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,{}\n"
+    _upload(web, rows.format(4000))
+    # A jump from the figure before holds the new one under query until it is explained.
+    held = web.post("/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("b.csv", rows.format(9000))})
+    assert held.status_code == 201, held.text
+    sign_in(web, AGENCY)
+    shown = web.get("/signoffs/dfe_cin_census/FY2024-25")
+    assert shown.status_code == 200, shown.text
+    assert f'href="/submissions/{held.json()["id"]}#queries">Answer the query' in shown.text
