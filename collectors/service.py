@@ -220,8 +220,8 @@ def _process(
         raise ProcessingFailed(f"Submission {submission.id} {message}") from exc
 
 
-def failure_reason(exc: BaseException) -> str:
-    """Say in a sentence what went wrong, for the submission's message (never a traceback)."""
+def failure_reason(exc: BaseException, *, quote: bool = True) -> str:
+    """Say in a sentence what went wrong, for the submission's message (never a traceback; ``quote`` the error's text)."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, OperationalError):
@@ -237,7 +237,7 @@ def failure_reason(exc: BaseException) -> str:
         return "the server ran out of memory reading the file"
     if isinstance(exc, RecursionError):
         return "the file is nested too deeply to read"
-    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    detail = str(exc).strip().splitlines()[0][:200] if quote and str(exc).strip() else ""
     return f"an unexpected error ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import tempfile
+import traceback
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -263,9 +264,14 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
         except BaseException as exc:
             from collectors.service import failure_reason
 
-            log.exception("record-level submission %s failed", submission_id)
+            # An error's text may quote a value of the records (a child id, a birth date, a postcode), so the
+            # log and the message, which officers read, carry only where it happened and what kind it was.
+            log.error(
+                "record-level submission %s failed (%s) at:\n%s",
+                submission_id, type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)),
+            )  # fmt: skip
             message = (
-                f"processing failed: {failure_reason(exc)}; the files are kept and can be run again "
+                f"processing failed: {failure_reason(exc, quote=False)}; the files are kept and can be run again "
                 f"(onereturn submissions reprocess {submission_id})"
             )
             _end(engine, submission, _Outcome(), status="failed", stage="failed", message=message)

@@ -122,3 +122,24 @@ def test_the_purge_command_says_what_it_deleted(
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "Purged 0 record-level upload(s) older than 90 days" in result.output
+
+
+def test_a_failure_names_no_value_from_the_records(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import collectors.records.service as service
+
+    born, child, postcode = "2010-06-17", "4711815", "NG5 1AA"
+
+    def breaks(*_: object, **__: object) -> None:
+        # An error raised while reading the records may quote one of their values, as polars' parse errors do.
+        raise ValueError(f"could not parse {born!r} for child {child} at HOME_POST {postcode}")
+
+    monkeypatch.setattr(service, "derive_ssda903", breaks)
+    sid = received(store, store_settings)
+    ended = process_records(store, store_settings, sid)
+    assert (ended.status, ended.stage) == ("failed", "failed")
+    assert "ValueError" in ended.message
+    said = ended.message + caplog.text
+    for value in (born, child, postcode):
+        assert value not in said
