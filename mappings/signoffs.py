@@ -75,6 +75,12 @@ def figure_line(figure: Figure) -> str:
     )
 
 
+def parse_line(line: str) -> Figure:
+    """The figure a canonical line (``figure_line``) stands for: the inverse, for showing a line to a person."""
+    indicator_id, org_code, period, breakdown, value, figure_id = line.split("\t")
+    return Figure(int(figure_id), indicator_id, org_code, period, breakdown, value)
+
+
 def digest_of(figures: Iterable[Figure]) -> str:
     """SHA-256 of the figures' canonical lines, sorted, one per line: the same figures always give the same digest."""
     text = "\n".join(sorted(figure_line(f) for f in figures))

@@ -17,6 +17,7 @@ from api.deps import SessionDep
 from api.routes import signoffs as signoff_routes
 from api.web.render import Visitor, page
 from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf
+from indicators.models import Indicator
 from mappings import signoffs
 from mappings.models import Agency, Return
 from onereturn.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -47,6 +48,32 @@ def _fix_link(blocker: dict[str, Any]) -> str:
     return "/upload"
 
 
+def _value_words(value: str) -> str:
+    """A digest line's value (``12.0 final``, ``[x] provisional``) as a person reads it: ``12``, ``x (provisional)``."""
+    shown, _, status = value.partition(" ")
+    if shown.startswith("["):
+        words = shown.strip("[]") or "no value"
+    else:
+        number = float(shown)
+        words = f"{number:,.0f}" if number.is_integer() else f"{number:,}"
+    return words if status in ("", "final") else f"{words} ({status})"
+
+
+def _changes(session: SessionDep, added: list[str], removed: list[str]) -> list[dict[str, str]]:
+    """The figures changed since the last sign-off, each as the indicator's title, organisation, breakdown and value."""
+    rows: list[dict[str, str]] = []
+    for change, lines in (("New or revised", added), ("No longer given", removed)):
+        for line in lines:
+            figure = signoffs.parse_line(line)
+            indicator = session.get(Indicator, figure.indicator_id)
+            rows.append({
+                "change": change, "indicator": indicator.title if indicator is not None else figure.indicator_id,
+                "indicator_id": figure.indicator_id, "org_code": figure.org_code, "period": figure.period,
+                "breakdown": figure.breakdown or "Total", "value": _value_words(figure.value),
+            })  # fmt: skip
+    return rows
+
+
 def _render(
     request: Request,
     session: SessionDep,
@@ -56,6 +83,8 @@ def _render(
     *,
     errors: list[dict[str, str]] | None = None,
     signed: bool = False,
+    withdrawn: bool = False,
+    error_title: str = "You cannot sign off yet",
     status_code: int = 200,
 ) -> HTMLResponse:
     code = _agency(visitor)
@@ -73,17 +102,25 @@ def _render(
         review=found, ret=ret, agency_name=agency.name if agency is not None else code, blockers=blockers,
         may_sign=_may_sign(visitor), signable=state in signoffs.SIGNABLE, errors=errors or [],
         signed=signed and state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
+        error_title=error_title, withdrawn=withdrawn and state == signoffs.OPEN, withdrawable=state == signoffs.SIGNED_OFF,
+        changes=_changes(session, found.changed_since_signoff["added"], found.changed_since_signoff["removed"]),
         action=f"/signoffs/{quote(return_id, safe='')}/{quote(found.signoff.period, safe='')}",
     )  # fmt: skip
 
 
 @router.get("/signoffs/{return_id}/{period}")
 def signoff_page(
-    request: Request, session: SessionDep, visitor: VisitorDep, return_id: str, period: str, signed: bool = False
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    return_id: str,
+    period: str,
+    signed: bool = False,
+    withdrawn: bool = False,
 ) -> HTMLResponse:
     """What signing off the agency's return for a period releases, what stands in the way, and the declaration."""
     allowed(visitor, SIGNOFF_READ)
-    return _render(request, session, visitor, return_id, period, signed=signed)
+    return _render(request, session, visitor, return_id, period, signed=signed, withdrawn=withdrawn)
 
 
 @router.post("/signoffs/{return_id}/{period}")
@@ -123,4 +160,34 @@ def sign_off(
         status = 409 if isinstance(exc, Conflict) else 400
         return _render(request, session, visitor, return_id, period, errors=reasons, status_code=status)
     target = f"/signoffs/{quote(return_id, safe='')}/{quote(row.period, safe='')}?signed=true"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/signoffs/{return_id}/{period}/withdraw")
+def withdraw(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    return_id: str,
+    period: str,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Withdraw the agency's sign-off before the officer accepts it (the API's unapprove): its figures are held back."""
+    check_csrf(visitor, csrf_token)
+    allowed(visitor, SIGNOFF_READ)
+    code = _agency(visitor)
+    try:
+        row = signoff_routes.signoff_unapprove(
+            request=request, agency=code, return_id=return_id, period=period, session=session,
+            principal=visitor.principal,
+        )  # fmt: skip
+    except Conflict as exc:
+        session.rollback()
+        request.state.page_error = exc
+        errors = [{"href": "#state", "text": exc.message}]
+        return _render(
+            request, session, visitor, return_id, period, errors=errors, status_code=409,
+            error_title="The sign-off cannot be withdrawn",
+        )  # fmt: skip
+    target = f"/signoffs/{quote(return_id, safe='')}/{quote(row.period, safe='')}?withdrawn=true"
     return RedirectResponse(target, status_code=303)

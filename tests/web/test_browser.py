@@ -495,7 +495,10 @@ def test_an_approver_signs_off_a_revised_return(browser: Browser, server: str, s
     assert sent.status_code == 201, sent.text
     visit.go(path)
     assert page.locator("#state-tag").inner_text() == "Reopened"
-    assert str(revised) in page.locator("#change-list").inner_text()
+    changed = page.locator("#change-list").inner_text()
+    assert f"{revised:,}" in changed
+    assert "New or revised" in changed
+    assert "\t" + "cyp.lac_count" not in changed
     assert page.locator("#cell-table tr[data-cell='EPI.CLA_31MAR|E10000024|']").inner_text().endswith(f"{revised:,}")
     _full_page(page, str(shots / "agency-signoff-reopened.png"))
     _check(axe, page, "agency-signoff-reopened", found, counts)

@@ -145,3 +145,55 @@ def test_an_unanswered_query_links_to_where_it_is_answered(web: TestClient) -> N
     shown = web.get("/signoffs/dfe_cin_census/FY2024-25")
     assert shown.status_code == 200, shown.text
     assert f'href="/submissions/{held.json()["id"]}#queries">Answer the query' in shown.text
+
+
+def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    form = {"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text), "confirm": "yes"}
+    assert web.post(PAGE, data=form).status_code == 303
+    shown = web.get(PAGE)
+    assert 'id="withdraw"' in shown.text
+    assert web.post(f"{PAGE}/withdraw", data={"csrf_token": "forged"}).status_code == 400
+    withdrawn = web.post(f"{PAGE}/withdraw", data={"csrf_token": csrf})
+    assert withdrawn.status_code == 303, withdrawn.text
+    landed = web.get(withdrawn.headers["location"])
+    assert 'id="withdrawn"' in landed.text
+    assert "sign-off withdrawn by the approver" in landed.text
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == signoffs.OPEN
+    assert _cell(web)["status"] == "unsigned"
+    # Nothing is signed off now, so there is nothing to withdraw: a clear 409 and the state unchanged.
+    again = web.post(f"{PAGE}/withdraw", data={"csrf_token": csrf})
+    assert again.status_code == 409
+    assert "cannot be withdrawn" in again.text
+    # Signed off again, then revised: the change reads as the indicator, organisation and value, not a digest line.
+    assert web.post(PAGE, data={**form, "declaration": _declaration(landed.text)}).status_code == 303
+    _upload(web, LAC.format(4400))
+    changed = web.get(PAGE).text
+    table = changed[changed.index('id="change-list"') : changed.index("</table>", changed.index('id="change-list"'))]
+    assert "New or revised" in table
+    assert "No longer given" in table
+    assert "4,400" in table
+    assert "4,321" in table
+    assert "Children looked after at the snapshot date" in table
+    assert "\t" not in table
+    assert "final" not in table
+    assert 'id="withdraw"' not in changed  # reopened: nothing signed off stands to withdraw
+
+
+def test_an_ordinary_key_cannot_withdraw_a_sign_off(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    assert web.post(PAGE, data={"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text), "confirm": "yes"})
+    issued = web.post(
+        "/api/keys",
+        headers={"X-API-Key": OFFICER},
+        json={"role": "agency", "agency": "notts_cyp", "label": "Notts data team"},
+    )
+    web.cookies.clear()
+    csrf = sign_in(web, issued.json()["key"])
+    assert 'id="withdraw"' not in web.get(PAGE).text
+    assert web.post(f"{PAGE}/withdraw", data={"csrf_token": csrf}).status_code == 403
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == signoffs.SIGNED_OFF
