@@ -25,6 +25,7 @@ from indicators.periods import parse_period
 from mappings import service as mappings
 from mappings.models import FieldMapping, Return
 from mappings.validity import in_force
+from onereturn import clock
 from onereturn.errors import InvalidInput, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -49,7 +50,7 @@ def current_periods(request: Request, session: SessionDep, visitor: VisitorDep, 
 def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """Next deadlines, overdue agencies, completeness per return, recent submissions and re-opened builds."""
     allowed(visitor, OFFICER)
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     titles = _titles(session)
     upcoming = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal, start=today, end=today + timedelta(days=60)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlmodel import Session
 
 from api.main import create_app
 from mappings import signoffs
+from onereturn import clock
 from onereturn.settings import Settings
 from tests.web.test_pages import AGENCY, DFE, OFFICER, sign_in
 
@@ -197,3 +199,23 @@ def test_an_ordinary_key_cannot_withdraw_a_sign_off(web: TestClient, store: Engi
     assert web.post(f"{PAGE}/withdraw", data={"csrf_token": csrf}).status_code == 403
     with Session(store) as session:
         assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == signoffs.SIGNED_OFF
+
+
+def test_the_officer_dashboard_counts_cells_awaiting_sign_off(web: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On 25 November 2026 the SSDA903 return being collected is the one for the year to 31 March 2026.
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 25, 12, tzinfo=UTC))
+    sign_in(web, OFFICER)
+
+    def awaiting() -> int:
+        html = web.get("/officer").text
+        row = re.search(
+            r'<tr class="govuk-table__row" data-return="dfe_ssda903" data-period="FY2025-26">(.*?)</tr>', html, re.S
+        )
+        assert row, "the dashboard has no row for the SSDA903 return being collected"
+        count = re.search(r'app-unsigned">([\d,]+)<', row.group(1))
+        assert count, row.group(1)
+        return int(count.group(1).replace(",", ""))
+
+    before = awaiting()
+    _upload(web, "indicator,org,period,value\ncyp.lac_count,E10000024,2026-03-31,1200\n")
+    assert awaiting() > before
