@@ -21,7 +21,7 @@ import polars as pl
 from sqlmodel import Session, col, select
 
 from exports.build import Builder, agency_names, return_with_fields
-from exports.built import BuiltReturn
+from exports.built import UNSIGNED, BuiltReturn
 from exports.symbols import NOT_SIGNED_OFF
 from indicators.models import Observation
 from mappings import signoffs
@@ -29,8 +29,6 @@ from mappings.models import Return, SignOff
 from mappings.validity import check_buildable
 from onereturn.errors import InvalidInput, NotFound
 
-#: The status of a cell held back until its agency signs it off.
-UNSIGNED = "unsigned"
 #: Statuses whose cells show no figure of an agency, so there is nothing to hold back.
 _NOTHING_TO_HOLD = ("missing", "different_method", "not_derivable")
 
