@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -308,3 +309,41 @@ def test_lineage_says_a_cell_waits_for_its_sign_off_in_every_format_not_that_it_
     held = [r for r in sdmx if r["REF_AREA"] == "E10000024" and r["CONF_STATUS"] == "N"]
     assert held
     assert all(r["PROVENANCE"] == "" and r["OBS_STATUS"] != "Q" for r in held)
+
+
+def test_the_changes_since_a_pull_say_when_each_cell_was_signed_off_again(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
+    sign_off_everything(store)
+    pulled = store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE)
+    assert pulled.status_code == 200
+    since = {"since": datetime.now(UTC).isoformat()}
+    path = "/api/returns/dfe_ssda903/FY2024-25/changes"
+    assert store_client.get(path, params=since, headers=DFE).json()["cells"] == []
+
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,902,,,,")
+    waiting = store_client.get(path, params=since, headers=DFE).json()
+    cell = next(c for c in waiting["cells"] if c["cell_id"] == "EPI.CLA_31MAR|E10000024|")
+    assert (cell["status"], cell["display"], cell["signed_off_at"], cell["signed_off_by"]) == (
+        "unsigned",
+        "...",
+        None,
+        [],
+    )
+    assert cell["reason"].startswith(f"not yet signed off by {NOTTS_NAME}")
+
+    before = datetime.now(UTC)
+    sign_off_everything(store)
+    signed = store_client.get(path, params=since, headers=DFE).json()
+    cell = next(c for c in signed["cells"] if c["cell_id"] == "EPI.CLA_31MAR|E10000024|")
+    assert (cell["status"], cell["display"], cell["signed_off_by"]) == ("present", "902", [NOTTS_NAME])
+    assert datetime.fromisoformat(cell["signed_off_at"]) >= before
+    # The same cells as the file of what changed, which a regulator's pull with updated_after gives.
+    only = store_client.get(
+        "/api/returns/dfe_ssda903/FY2024-25.csv", params={"updated_after": since["since"]}, headers=DFE
+    )
+    assert int(only.headers["X-Changed-Cells"]) == len(signed["cells"])
+    bad = store_client.get(path, params={"since": "yesterday"}, headers=DFE)
+    assert bad.status_code == 422
+    assert_canonical_error(bad.json(), 422)
