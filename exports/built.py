@@ -40,6 +40,8 @@ CELL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 
 #: Statuses of cells whose figures only an officer may see: suppressed, and held back until signed off.
 WITHHELD: tuple[str, ...] = ("suppressed", "unsigned")
+#: The status of a cell held back until its agency signs it off.
+UNSIGNED = "unsigned"
 
 #: Columns of ``BuiltReturn.lineage``: one row per (cell, stored figure behind it).
 LINEAGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {

@@ -7,9 +7,10 @@ away as the difference of two published figures. The same figure shown twice is 
 one copy hides the other.
 
 A regulator reads released cells only. Its lineage never carries a stored figure's value (a
-stored figure is not released, even when the cell made from it is), and for a suppressed cell it
+stored figure is not released, even when the cell made from it is), and for a withheld cell it
 carries nothing but the cell, its status and the reason: no figure ids, submissions or file rows
-that would let it be looked up.
+that would let it be looked up. Withheld is one of two things, and lineage says which: suppressed
+by the return's small-number rule, or not yet signed off by the body whose figures make it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from exports.built import UNSIGNED, WITHHELD
 from mappings.transforms import suppress
 
 _GROUP_SCHEMA = {"cell_id": pl.String, "group_id": pl.String, "role": pl.String}
@@ -88,11 +90,14 @@ def suppress_cells(cells: pl.DataFrame, rule: dict[str, Any] | None) -> pl.DataF
     )
 
 
-def released_lineage(rows: list[dict[str, Any]], statuses: dict[str, str], *, kind: str) -> list[dict[str, Any]]:
+def released_lineage(
+    rows: list[dict[str, Any]], statuses: dict[str, str], *, kind: str, reasons: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Cut lineage rows to what a principal of ``kind`` may read; ``statuses`` maps cell id to the cell's status.
 
-    An officer reads everything. Anyone else loses every stored figure's value, and a suppressed
-    cell becomes one row saying it is suppressed, with no figure, submission or file row.
+    An officer reads everything. Anyone else loses every stored figure's value, and a withheld cell
+    becomes one row saying why, with no figure, submission or file row: suppressed by the small-number
+    rule, or (status ``unsigned``) not yet signed off by its body, in the cell's own words from ``reasons``.
     """
     if kind == "officer":
         return rows
@@ -100,13 +105,23 @@ def released_lineage(rows: list[dict[str, Any]], statuses: dict[str, str], *, ki
     seen: set[str] = set()
     for row in rows:
         cell_id = str(row["cell_id"])
-        if statuses.get(cell_id) == "suppressed":
+        status = statuses.get(cell_id)
+        if status in WITHHELD:
             if cell_id not in seen:
                 seen.add(cell_id)
                 out.append(
                     {"cell_id": cell_id, "field_code": row["field_code"], "org_code": row["org_code"],
-                     "status": "suppressed", "reason": SUPPRESSED_LINEAGE}
+                     "status": status, "reason": withheld_lineage(status, (reasons or {}).get(cell_id, ""))}
                 )  # fmt: skip
             continue
         out.append({key: value for key, value in row.items() if key != "value"})
     return out
+
+
+def withheld_lineage(status: str | None, reason: str) -> str:
+    """What a regulator's lineage says in place of the figures behind a withheld cell, by why it is withheld."""
+    if status == UNSIGNED:
+        # The gate writes the body's name into the cell's reason; say it, never "suppressed".
+        said = reason or "not yet signed off by the body that gives its figures"
+        return f"{said}; the figures behind this cell are released once they are signed off"
+    return SUPPRESSED_LINEAGE

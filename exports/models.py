@@ -57,8 +57,12 @@ class LineageRow(SQLModel, table=True):
     org_code: str = Field(max_length=32)
     observation_id: int = Field(foreign_key="observation.id")
     weight: float = 1.0
-    #: The cell was suppressed: only an officer may see what is behind it.
+    #: The cell was withheld (suppressed, or not yet signed off): only an officer may see what is behind it.
     suppressed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    #: Why it was withheld: "suppressed" (small-number rule) or "unsigned" (not yet signed off); "" if not.
+    withheld: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
+    #: The withheld cell's own reason, e.g. "not yet signed off by <body>"; "" for suppression.
+    withheld_reason: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class BuildCell(SQLModel, table=True):

@@ -13,24 +13,26 @@ return and period: the stored figures behind the return's cells (``vouched``).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
+from sqlalchemy import func
+from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from exports.build import Builder, agency_names, return_with_fields
-from exports.built import BuiltReturn
+from exports.built import UNSIGNED, BuiltReturn
 from exports.symbols import NOT_SIGNED_OFF
-from indicators.models import Observation
+from indicators.models import CatalogueVersion, Observation
+from indicators.periods import utc
 from mappings import signoffs
-from mappings.models import Return, SignOff
+from mappings.models import Agency, AgencyOrg, Return, SignOff
 from mappings.validity import check_buildable
 from onereturn.errors import InvalidInput, NotFound
 
-#: The status of a cell held back until its agency signs it off.
-UNSIGNED = "unsigned"
 #: Statuses whose cells show no figure of an agency, so there is nothing to hold back.
 _NOTHING_TO_HOLD = ("missing", "different_method", "not_derivable")
 
@@ -203,3 +205,140 @@ def sign_off_all(session: Session, actor: signoffs.Actor, *, return_ids: list[st
                     )
                 )  # fmt: skip
     return done
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a return stands for a period across the agencies whose figures make it: who has signed off, who not."""
+
+    return_id: str
+    period: str
+    behind: list[str]
+    waiting: list[str]
+    unaccepted: list[str]
+    last_signed_at: datetime | None
+
+    @property
+    def released(self) -> bool:
+        """Whether every agency whose figures make the return has signed them off (and, where asked, been accepted)."""
+        return bool(self.behind) and not self.waiting and not self.unaccepted
+
+
+#: What builds found behind each (return, period), by the state of the store they were made from: a page
+#: asks again on every view, and only a new figure, catalogue or org link can change the answer.
+_BEHIND: dict[tuple[str, str, tuple[Any, ...]], dict[str, frozenset[int]]] = {}
+_BEHIND_KEPT = 512
+_behind_lock = threading.Lock()
+
+
+def _store_key(session: Session) -> tuple[Any, ...]:
+    """What the figures behind a return depend on, read in one statement: the figures, catalogue, agencies and links."""
+    key = session.execute(
+        columns(
+            func.max(col(Observation.id)),
+            func.count(col(Observation.id)),
+            columns(func.max(col(CatalogueVersion.id))).scalar_subquery(),
+            columns(func.count()).select_from(AgencyOrg).scalar_subquery(),
+            columns(func.count()).select_from(Agency).scalar_subquery(),
+        )
+    ).one()
+    return (*tuple(key), datetime.now(UTC).date())
+
+
+def _figures_behind(
+    session: Session, ret: Return, period: str, builders: dict[str, Builder]
+) -> dict[str, frozenset[int]]:
+    fields = return_with_fields(session, ret.id)[1]
+    builder = builders.get(period)
+    builder = Builder(session, period, ret.period_type, sharing=builder)
+    builders.setdefault(period, builder)
+    lineage = builder.build(ret, fields, datetime.now(UTC)).lineage.filter(pl.col("agency_code").is_not_null())
+    return {
+        str(agency): frozenset(int(i) for i in ids)
+        for agency, ids in lineage.group_by("agency_code").agg(pl.col("observation_id").unique()).iter_rows()
+    }
+
+
+def standings(session: Session, wanted: dict[str, list[str]]) -> dict[tuple[str, str], Standing]:
+    """Where each of the returns stands for each of its periods (``wanted``: return id to periods), read at once.
+
+    The sign-offs of every return are read in one statement; the agencies behind a (return, period) are
+    what a build of it finds (as ``agencies_behind``), kept until the store's figures, catalogue or links
+    change, so a page that shows many periods builds each once and then reads only the sign-offs.
+    """
+    if not wanted:
+        return {}
+    rets = {r.id: r for r in session.execute(select(Return).where(col(Return.id).in_(list(wanted)))).scalars()}
+    rows = {(s.agency_code, s.return_id, s.period): s for s in signoffs.list_signoffs(session, return_ids=list(rets))}
+    key = _store_key(session)
+    builders: dict[str, Builder] = {}
+    out: dict[tuple[str, str], Standing] = {}
+    for return_id, periods in wanted.items():
+        ret = rets.get(return_id)
+        if ret is None:
+            continue
+        for period in periods:
+            with _behind_lock:
+                behind = _BEHIND.get((return_id, period, key))
+            if behind is None:
+                behind = _figures_behind(session, ret, period, builders)
+                with _behind_lock:
+                    if len(_BEHIND) >= _BEHIND_KEPT:
+                        _BEHIND.clear()
+                    _BEHIND[(return_id, period, key)] = behind
+            out[(return_id, period)] = _standing(ret, period, behind, rows)
+    return out
+
+
+def _standing(
+    ret: Return, period: str, behind: dict[str, frozenset[int]], rows: dict[tuple[str, str, str], SignOff]
+) -> Standing:
+    releasing = signoffs.releasing_states(ret)
+    waiting: list[str] = []
+    unaccepted: list[str] = []
+    signed: list[datetime] = []
+    for agency, ids in sorted(behind.items()):
+        row = rows.get((agency, ret.id, period))
+        # As the gate decides: every figure behind the return vouched for, in a state that releases.
+        vouched = row is not None and ids <= set(row.figure_ids)
+        if row is not None and vouched and row.state in releasing:
+            if row.signed_at is not None:
+                signed.append(utc(row.signed_at))
+        elif row is not None and vouched and row.state == signoffs.SIGNED_OFF:
+            unaccepted.append(agency)
+        else:
+            waiting.append(agency)
+    return Standing(
+        return_id=ret.id, period=period, behind=sorted(behind), waiting=waiting, unaccepted=unaccepted,
+        last_signed_at=max(signed) if signed else None,
+    )  # fmt: skip
+
+
+def signed_again(session: Session, changed: BuiltReturn) -> list[dict[str, Any]]:
+    """Each changed cell of a build with when it was last signed off, or, held back, whose sign-off it waits for.
+
+    ``changed`` is a build cut to the cells changed since an instant (``exports.changes.changed_since``); a cell
+    is as recent as the newest sign-off among the agencies whose figures make it.
+    """
+    rows = {
+        s.agency_code: s for s in signoffs.list_signoffs(session, return_id=changed.return_id, period=changed.period)
+    }
+    names = agency_names(session)
+    behind: dict[str, set[str]] = {}
+    for cell_id, agency in changed.lineage.select("cell_id", "agency_code").drop_nulls().iter_rows():
+        behind.setdefault(str(cell_id), set()).add(str(agency))
+    out: list[dict[str, Any]] = []
+    for cell in changed.cell_records:
+        signers: dict[str, datetime] = {}
+        if cell["status"] != UNSIGNED:
+            for agency in sorted(behind.get(cell["cell_id"], ())):
+                row = rows.get(agency)
+                if row is not None and row.signed_at is not None:
+                    signers[names.get(agency, agency)] = utc(row.signed_at)
+        out.append(
+            {"cell_id": cell["cell_id"], "field_code": cell["field_code"], "org_code": cell["org_code"],
+             "org_name": cell["org_name"], "breakdown": cell["breakdown"], "display": cell["display"],
+             "status": cell["status"], "reason": cell["reason"],
+             "signed_off_at": max(signers.values()) if signers else None, "signed_off_by": sorted(signers)}
+        )  # fmt: skip
+    return out

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from exports import blobs, release
 from exports.build import Builder, return_with_fields
-from exports.built import WITHHELD, BuiltReturn
+from exports.built import UNSIGNED, WITHHELD, BuiltReturn
 from exports.changes import record_cells
 from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
@@ -147,13 +147,26 @@ def _build(
     record_cells(session, record.id, built, pending=pending)
     if built.lineage.height:
         # A cell held back for sign-off is withheld like a suppressed one: only an officer sees what is behind it.
-        hidden = built.cells.filter(pl.col("status").is_in(WITHHELD)).get_column("cell_id").to_list()
-        rows = built.lineage.select(
-            "cell_id", "field_code", "org_code", "observation_id", "weight",
-            pl.col("cell_id").is_in(hidden).alias("suppressed"),
+        # Which of the two it is, and the cell's own reason when it waits for a sign-off, so a regulator's
+        # lineage never calls a cell held for sign-off suppressed.
+        hidden = built.cells.filter(pl.col("status").is_in(WITHHELD)).select(
+            "cell_id", pl.col("status").alias("withheld"),
+            pl.when(pl.col("status") == UNSIGNED).then(pl.col("reason")).otherwise(None).alias("withheld_reason"),
         )  # fmt: skip
+        rows = (
+            built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "weight")
+            .join(hidden, on="cell_id", how="left", maintain_order="left")
+            .with_columns(
+                pl.col("withheld").is_not_null().alias("suppressed"),
+                pl.col("withheld").fill_null(""),
+                pl.col("withheld_reason").fill_null(""),
+            )
+        )
         # The driver's bulk path (COPY on PostgreSQL): plain tuples, no dict or ORM bookkeeping per row.
-        columns = ("build_id", "cell_id", "field_code", "org_code", "observation_id", "weight", "suppressed")
+        columns = (
+            "build_id", "cell_id", "field_code", "org_code", "observation_id", "weight", "suppressed", "withheld",
+            "withheld_reason",
+        )  # fmt: skip
         bulk_insert(
             session, LineageRow.__tablename__, columns,
             [rows.with_columns(pl.lit(record.id).alias("build_id")).select(columns).iter_rows()],
@@ -341,8 +354,9 @@ def lineage(
 ) -> tuple[list[dict[str, object]], int]:
     """Return the lineage rows of a build: each cell to the stored figure, upload and file row behind it.
 
-    With ``released_only`` (anyone but an officer), a suppressed cell is one row saying so, with no
-    figure, value, submission or file row, and no stored figure's value is given for any cell.
+    With ``released_only`` (anyone but an officer), a withheld cell is one row saying why (suppressed, or
+    not yet signed off by its body), with no figure, value, submission or file row, and no stored
+    figure's value is given for any cell.
     """
     from sqlalchemy import func
 
@@ -354,24 +368,26 @@ def lineage(
         .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
         .where(LineageRow.build_id == build_id)
     )
-    hidden_stmt = select(LineageRow.cell_id, LineageRow.field_code, LineageRow.org_code).where(
-        LineageRow.build_id == build_id, col(LineageRow.suppressed)
-    )
+    hidden_stmt = columns(
+        col(LineageRow.cell_id), col(LineageRow.field_code), col(LineageRow.org_code), col(LineageRow.withheld),
+        col(LineageRow.withheld_reason),
+    ).where(col(LineageRow.build_id) == build_id, col(LineageRow.suppressed))  # fmt: skip
     if cell:
         stmt = stmt.where(LineageRow.cell_id == cell)
-        hidden_stmt = hidden_stmt.where(LineageRow.cell_id == cell)
+        hidden_stmt = hidden_stmt.where(col(LineageRow.cell_id) == cell)
     if field:
         stmt = stmt.where(LineageRow.field_code == field)
-        hidden_stmt = hidden_stmt.where(LineageRow.field_code == field)
+        hidden_stmt = hidden_stmt.where(col(LineageRow.field_code) == field)
     if org:
         stmt = stmt.where(LineageRow.org_code == org)
-        hidden_stmt = hidden_stmt.where(LineageRow.org_code == org)
+        hidden_stmt = hidden_stmt.where(col(LineageRow.org_code) == org)
     hidden: list[dict[str, object]] = []
     if released_only:
         stmt = stmt.where(~col(LineageRow.suppressed))
+        # A row stored before the reason was kept reads as suppressed, as it was shown then.
         hidden = [
-            {"cell_id": c, "field_code": f, "org_code": o, "status": "suppressed"}
-            for c, f, o in session.execute(hidden_stmt.distinct().order_by(col(LineageRow.cell_id))).all()
+            {"cell_id": c, "field_code": f, "org_code": o, "status": w or "suppressed", "reason": r}
+            for c, f, o, w, r in session.execute(hidden_stmt.distinct().order_by(col(LineageRow.cell_id))).all()
         ]
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     rows = session.execute(
@@ -387,6 +403,7 @@ def lineage(
         )  # fmt: skip
     if not released_only:
         return out, total
-    statuses = {str(row["cell_id"]): "suppressed" for row in hidden}
-    shown = released_lineage(hidden + out if offset == 0 else out, statuses, kind="regulator")
+    statuses = {str(row["cell_id"]): str(row["status"]) for row in hidden}
+    reasons = {str(row["cell_id"]): str(row["reason"]) for row in hidden}
+    shown = released_lineage(hidden + out if offset == 0 else out, statuses, kind="regulator", reasons=reasons)
     return shown, total + len(hidden)

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exports._common import cell_rows, fields_by_code, finite
-from exports.built import BuiltReturn, FieldInfo
+from exports.built import WITHHELD, BuiltReturn, FieldInfo
+from exports.disclosure import withheld_lineage
 from exports.symbols import key_lines
 from onereturn.spreadsheet import SafeWorkbook
 
@@ -312,6 +313,14 @@ def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
         put(r, 4, provenance, style)
         put(r, 5, sources, style)
         put(r, 6, stored, style)
+    # A withheld cell lists no figure, but its row says why: suppressed, or not yet signed off by its body.
+    withheld = (c for c in built.cell_records if c["status"] in WITHHELD)
+    for r, cell in enumerate(withheld, start=summary.height + 1):
+        put(r, 0, cell["cell_id"], style)
+        put(r, 1, cell["field_code"] or "", style)
+        put(r, 2, cell["org_code"] or "", style)
+        number(r, 3, 0, styles.integer)
+        put(r, 4, withheld_lineage(cell["status"], cell["reason"] or ""), style)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(r, 1), len(_LINEAGE_COLUMNS) - 1)
 

@@ -27,7 +27,7 @@ from sqlalchemy import func
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from indicators.models import HeldFigure, Submission
+from indicators.models import HeldFigure, Observation, Submission
 from indicators.periods import Period, parse_period
 from mappings.models import Agency, Return, SignOff, SignOffEvent
 from mappings.revisions import feeds
@@ -156,16 +156,39 @@ def _move(session: Session, row: SignOff, to: str, actor: Actor, *, detail: str 
 
 
 def blockers(session: Session, agency_code: str, return_id: str, period: str) -> list[dict[str, Any]]:
-    """What stops an agency signing off a return for a period: its latest upload's errors, and open queries."""
+    """What stops an agency signing off a return for a period: errors in its latest upload for the period, and open queries.
+
+    The upload that counts is the agency's latest among those that carry figures (stored or held) for a
+    period overlapping this one, so an upload for another period neither blocks nor clears it. A row in
+    error is not stored, so its figure's return is not known: an upload's errors count for every return
+    of the periods its other figures are for, and an upload that stored and held nothing counts for every
+    period (a wholly rejected file blocks until a later upload supersedes it). Open queries count where
+    their figure reaches the return and overlaps the period, whichever upload came later.
+    """
     ret = _return(session, return_id)
     span = parse_period(period, ret.period_type)  # type: ignore[arg-type]
+    stmt = select(Submission).where(Submission.agency_code == agency_code, Submission.mode != "dry_run")
+    uploads = {int(sub.id): sub for sub in session.execute(stmt).scalars() if sub.id is not None}
+    placed: set[int] = set()
+    relevant: set[int] = set()
+    carried = [
+        select(Observation.submission_id, Observation.period)
+        .join(Submission, col(Submission.id) == col(Observation.submission_id))
+        .where(Submission.agency_code == agency_code)
+        .distinct(),
+        select(HeldFigure.submission_id, HeldFigure.period)
+        .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
+        .where(Submission.agency_code == agency_code)
+        .distinct(),
+    ]
+    for query in carried:
+        for submission_id, figure_period in session.execute(query).all():
+            placed.add(int(submission_id))
+            if _overlaps(figure_period, span.start, span.end):
+                relevant.add(int(submission_id))
+    counted = (relevant & uploads.keys()) | {i for i in uploads if i not in placed}
     found: list[dict[str, Any]] = []
-    latest = session.execute(
-        select(Submission)
-        .where(Submission.agency_code == agency_code, Submission.mode != "dry_run")
-        .order_by(col(Submission.id).desc())
-        .limit(1)
-    ).scalars().first()  # fmt: skip
+    latest = uploads[max(counted)] if counted else None
     if latest is not None and latest.error_count:
         found.append(
             {"type": "errors", "loc": ["submission", latest.id], "input": latest.error_count,
@@ -208,8 +231,8 @@ def sign_off(
 ) -> SignOff:
     """Sign off an agency's figures for a return and period with the return's declaration, word for word.
 
-    Refused (409, every reason listed) while the agency's latest upload has errors or a query on the
-    return's figures is unanswered, when there is nothing to vouch for, or when the state is not one
+    Refused (409, every reason listed) while the agency's latest upload for the return and period has
+    errors or a query on the return's figures is unanswered (see ``blockers``), when there is nothing to vouch for, or when the state is not one
     that may be signed. ``check=False`` skips the errors and queries, for an operator's ``sign-all``.
     """
     ret = _return(session, return_id)
@@ -391,7 +414,6 @@ def periods_with_figures(session: Session, ret: Return, *, uploaded: bool = Fals
 
     ``uploaded``: only figures an agency uploaded (not reference figures loaded with the catalogue).
     """
-    from indicators.models import Observation
     from mappings.deadlines import periods_between
 
     reach, _context = feeds(session)

@@ -19,6 +19,7 @@ from api.paging import Limit, Offset, Page, page
 from api.params import Id, IsoDatetime
 from api.principal import Principal
 from api.scopes import read_scope
+from exports import release
 from exports import service as exports
 from exports.burden import burden
 from exports.changes import changed_since, snapshot_at
@@ -188,6 +189,26 @@ def completeness(return_id: str, period: str, session: SessionDep, principal: Re
         "symbols": {symbol: meaning for symbol, meaning in KEY.items() if symbol in shown},
         "not_present": cells,
     }
+
+
+@router.get(
+    "/returns/{return_id}/{period}/changes", summary="Which cells changed since an instant, and when signed off"
+)
+def changes(
+    return_id: str,
+    period: str,
+    session: SessionDep,
+    principal: ReturnsRead,
+    since: Annotated[IsoDatetime, Query(description="Cells changed since this instant (ISO 8601; UTC if no zone)")],
+) -> dict[str, Any]:
+    """List the cells changed since an instant, each with when its figures were last signed off or whose sign-off it waits for."""
+    _visible_return(session, principal, return_id)
+    record, built = exports.build(session, return_id, period)
+    changed = changed_since(session, record, built, since)
+    return {
+        "return_id": return_id, "period": built.period, "since": utc(since), "build_id": record.id,
+        "built_at": utc(record.generated_at), "cells": release.signed_again(session, changed),
+    }  # fmt: skip
 
 
 class SnapshotPublic(BaseModel):

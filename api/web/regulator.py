@@ -14,7 +14,9 @@ from api.routes import exports as export_routes
 from api.web.render import page
 from api.web.sessions import ReturnDownload, last_downloads, record_download
 from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
+from exports import release
 from exports import service as exports
+from exports.build import agency_names
 from exports.changes import changed_since
 from exports.writers import FORMATS
 from indicators.periods import utc
@@ -23,6 +25,8 @@ from mappings.calendar import calendar_entries
 from onereturn.errors import NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+#: Periods shown per return, newest first; and agencies named in a status before the rest are counted.
+SHOWN_PERIODS, NAMED = 8, 3
 FORMAT_NAMES = {"xlsx": "Excel workbook", "csv": "CSV", "json": "JSON", "sdmx-csv": "SDMX-CSV"}
 
 
@@ -57,17 +61,57 @@ def returns(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLR
     downloads = last_downloads(session, visitor.principal.key_id)
     changes = [_changes(session, d) for (rid, _p), d in sorted(downloads.items()) if rid in periods]
     formats = [(name, f.extension, FORMAT_NAMES.get(name, name)) for name, f in FORMATS.items()]
+    # Every shown period's sign-off status at once: the sign-offs in one read, each build once per state of the store.
+    shown = {rid: [p["period"] for p in rows[:SHOWN_PERIODS]] for rid, rows in periods.items()}
+    names = agency_names(session)
+    standings = {key: _status(found, names) for key, found in release.standings(session, shown).items()}
     return page(
         request, "regulator/returns.html", visitor, title="Your returns", returns=visible, periods=periods,
         formats=formats, changes=changes, downloads=downloads, titles={r.id: r.title for r in visible},
+        standings=standings, shown_periods=SHOWN_PERIODS,
     )  # fmt: skip
+
+
+def _named(names: list[str]) -> str:
+    """Agency names as a sentence, the first few of a long list and a count of the rest."""
+    shown = names[:NAMED]
+    rest = len(names) - len(shown)
+    if rest:
+        return ", ".join(shown) + f" and {rest} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def _status(standing: release.Standing, names: dict[str, str]) -> dict[str, Any]:
+    """A period's sign-off status in words: signed off by all, or whom it still waits for; and when last signed off."""
+    behind = len(standing.behind)
+    if not behind:
+        return {"released": False, "text": "No figures yet", "detail": "", "signed_at": None}
+    waiting = [names.get(a, a) for a in standing.waiting]
+    unaccepted = [names.get(a, a) for a in standing.unaccepted]
+    if standing.released:
+        text = (
+            f"Signed off by all {behind}"
+            if behind > 1
+            else f"Signed off by {names.get(standing.behind[0], standing.behind[0])}"
+        )
+        return {"released": True, "text": text, "detail": "", "signed_at": standing.last_signed_at}
+    parts = []
+    if waiting:
+        parts.append(f"Not yet signed off by {_named(waiting)}")
+    if unaccepted:
+        parts.append(f"{'Signed off but not' if not waiting else 'not'} yet accepted from {_named(unaccepted)}")
+    done = behind - len(waiting) - len(unaccepted)
+    return {
+        "released": False, "text": "; ".join(parts), "detail": f"{done} of {behind} signed off",
+        "signed_at": standing.last_signed_at,
+    }  # fmt: skip
 
 
 def _changes(session: Session, last: ReturnDownload) -> dict[str, Any]:
     """The cells of a return changed since a regulator last downloaded it, as the API's updated_after gives them."""
     record, built = exports.build(session, last.return_id, last.period)
     changed = changed_since(session, record, built, last.downloaded_at)
-    cells = changed.cells.select("cell_id", "field_code", "org_name").to_dicts()
+    cells = release.signed_again(session, changed)
     return {
         "return_id": last.return_id, "period": last.period, "downloaded_at": last.downloaded_at, "format": last.format,
         "built_at": record.generated_at, "changed": bool(cells), "cells": cells,

@@ -215,6 +215,20 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"return_id": "ndtms_adult_monthly", "period": "2024-06"}, owner="return:ndtms"),
         Case({"return_id": "county_cyp_core", "period": "FY2024-25-Q4"}, owner="return:none"),
     ),
+    ("GET", "/api/returns/{return_id}/{period}/changes"): rule(
+        "officer regulator",
+        Case({"return_id": "dfe_ssda903", "period": "FY2024-25"}, query={"since": "2000-01-01"}, owner="return:dfe"),
+        Case(
+            {"return_id": "ndtms_adult_monthly", "period": "2024-06"},
+            query={"since": "2000-01-01"},
+            owner="return:ndtms",
+        ),
+        Case(
+            {"return_id": "county_cyp_core", "period": "FY2024-25-Q4"},
+            query={"since": "2000-01-01"},
+            owner="return:none",
+        ),
+    ),
     ("GET", "/api/exports"): rule("officer regulator"),
     ("GET", "/api/exports/{snapshot_id}"): rule("officer regulator", *SNAPSHOT_CASES),
     ("GET", "/api/exports/{snapshot_id}/lineage"): rule("officer regulator", *SNAPSHOT_CASES),

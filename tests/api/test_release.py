@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from exports.disclosure import SUPPRESSED_LINEAGE
 from exports.models import ExportSnapshot, ReturnBuild
 from mappings.models import Return
 from onereturn.settings import Settings
@@ -92,7 +94,11 @@ def test_a_regulator_never_gets_a_suppressed_value(
             assert (row["OBS_VALUE"], row["PROVENANCE"]) == ("NaN", "")
     xlsx = store_client.get("/api/returns/ndtms_adult_monthly/2024-06.xlsx", headers=OHID).content
     lineage_sheet = pl.read_excel(io.BytesIO(xlsx), sheet_name="Lineage", infer_schema_length=0)
-    assert cell not in lineage_sheet["Cell id"].to_list()
+    # The workbook's lineage lists the cell only to say it is suppressed, with no figure behind it.
+    sheet_row = lineage_sheet.filter(pl.col("Cell id") == cell).to_dicts()
+    assert [(r["Figures"], r["Provenance"], r["Stored figures"]) for r in sheet_row] == [
+        ("0", SUPPRESSED_LINEAGE, None)
+    ]
     with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
         assert not any(b"=3" in z.read(n) for n in z.namelist())
 
@@ -256,3 +262,88 @@ def test_provisional_and_low_reliability_figures_are_marked(
     ]
     assert cpp
     assert {r["flag"] for r in cpp} == {"u"}
+
+
+def test_lineage_says_a_cell_waits_for_its_sign_off_in_every_format_not_that_it_is_suppressed(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,4321,,,,")
+    upload(store, store_settings, "lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,")
+    sign_off_everything(store)
+    # A revision reopens Nottinghamshire's sign-off only: its cell waits, Lewisham's is released.
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,4322,,,,")
+    cell, released = "EPI.CLA_31MAR|E10000024|", "EPI.CLA_31MAR|E09000023|"
+    waiting = f"not yet signed off by {NOTTS_NAME}"
+
+    got = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=DFE)
+    assert got.status_code == 200
+    lineage = store_client.get(
+        f"/api/exports/{got.headers['X-Snapshot-Id']}/lineage", params={"field": "EPI.CLA_31MAR"}, headers=DFE
+    ).json()["items"]
+    mine = [row for row in lineage if row["cell_id"] == cell]
+    assert [(row["status"], row["reason"].startswith(waiting)) for row in mine] == [("unsigned", True)]
+    assert "suppress" not in mine[0]["reason"]
+    assert not any(row.get("observation_id") for row in mine)
+    assert [row["agency_code"] for row in lineage if row["cell_id"] == released] == ["lewisham_council"]
+    # The officer still traces the waiting cell to the revised figure.
+    officer_id = store_client.get("/api/returns/dfe_ssda903/FY2024-25.xlsx", headers=OFFICER).headers["X-Snapshot-Id"]
+    officer = store_client.get(f"/api/exports/{officer_id}/lineage", params={"cell": cell}, headers=OFFICER).json()[
+        "items"
+    ]
+    assert [row["value"] for row in officer] == [4322.0]
+
+    sheet = pl.read_excel(io.BytesIO(got.content), sheet_name="Lineage", infer_schema_length=0)
+    row = sheet.filter(pl.col("Cell id") == cell).to_dicts()
+    assert len(row) == 1
+    assert row[0]["Provenance"].startswith(waiting)
+    assert "suppress" not in row[0]["Provenance"]
+    assert row[0]["Stored figures"] is None
+    with zipfile.ZipFile(io.BytesIO(got.content)) as z:
+        assert not any(b"4322" in z.read(n) for n in z.namelist())
+
+    doc = json.loads(store_client.get("/api/returns/dfe_ssda903/FY2024-25.json", headers=DFE).content)
+    item = next(c for c in doc["cells"] if c["cell_id"] == cell)
+    assert (item["status"], item["value"], item["provenance"]) == ("unsigned", None, [])
+    assert item["reason"].startswith(waiting)
+    sdmx = _csv_rows(store_client.get("/api/returns/dfe_ssda903/FY2024-25.sdmx.csv", headers=DFE).content)
+    held = [r for r in sdmx if r["REF_AREA"] == "E10000024" and r["CONF_STATUS"] == "N"]
+    assert held
+    assert all(r["PROVENANCE"] == "" and r["OBS_STATUS"] != "Q" for r in held)
+
+
+def test_the_changes_since_a_pull_say_when_each_cell_was_signed_off_again(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
+    sign_off_everything(store)
+    pulled = store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE)
+    assert pulled.status_code == 200
+    since = {"since": datetime.now(UTC).isoformat()}
+    path = "/api/returns/dfe_ssda903/FY2024-25/changes"
+    assert store_client.get(path, params=since, headers=DFE).json()["cells"] == []
+
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,902,,,,")
+    waiting = store_client.get(path, params=since, headers=DFE).json()
+    cell = next(c for c in waiting["cells"] if c["cell_id"] == "EPI.CLA_31MAR|E10000024|")
+    assert (cell["status"], cell["display"], cell["signed_off_at"], cell["signed_off_by"]) == (
+        "unsigned",
+        "...",
+        None,
+        [],
+    )
+    assert cell["reason"].startswith(f"not yet signed off by {NOTTS_NAME}")
+
+    before = datetime.now(UTC)
+    sign_off_everything(store)
+    signed = store_client.get(path, params=since, headers=DFE).json()
+    cell = next(c for c in signed["cells"] if c["cell_id"] == "EPI.CLA_31MAR|E10000024|")
+    assert (cell["status"], cell["display"], cell["signed_off_by"]) == ("present", "902", [NOTTS_NAME])
+    assert datetime.fromisoformat(cell["signed_off_at"]) >= before
+    # The same cells as the file of what changed, which a regulator's pull with updated_after gives.
+    only = store_client.get(
+        "/api/returns/dfe_ssda903/FY2024-25.csv", params={"updated_after": since["since"]}, headers=DFE
+    )
+    assert int(only.headers["X-Changed-Cells"]) == len(signed["cells"])
+    bad = store_client.get(path, params={"since": "yesterday"}, headers=DFE)
+    assert bad.status_code == 422
+    assert_canonical_error(bad.json(), 422)

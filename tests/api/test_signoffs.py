@@ -309,3 +309,56 @@ def test_the_queue_of_a_return_and_period_lists_the_agencies_still_open(
     assert queue(NOTTS) == [("notts_cyp", "signed_off")]
     assert queue(LEWISHAM) == [("lewisham_council", "open")]
     assert queue(DFE) == [("lewisham_council", "open"), ("notts_cyp", "signed_off")]
+
+
+CIN = "/api/signoffs/notts_cyp/dfe_cin_census/FY2024-25"
+CIN_COUNT = "cyp.cin_count,E10000024,{},,{},,,,"
+
+
+def _blocking(client: TestClient) -> set[str]:
+    review = client.get(CIN, headers=NOTTS)
+    assert review.status_code == 200, review.text
+    return {b["type"] for b in review.json()["blockers"]}
+
+
+def test_an_upload_with_errors_for_another_period_does_not_stop_the_sign_off(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", CIN_COUNT.format("2025-03-31", 4000))
+    # The council's latest upload is for the year before, and one of its rows is wrong.
+    upload(
+        store, store_settings, "notts_cyp", CIN_COUNT.format("2024-03-31", 3900),
+        "cyp.lac_count,E10000024,2024-03-31,,-5,,,,",
+    )  # fmt: skip
+    year_before = store_client.get(CIN.replace("FY2024-25", "FY2023-24"), headers=NOTTS).json()
+    assert "errors" in {b["type"] for b in year_before["blockers"]}
+    assert _blocking(store_client) == set()
+    signed = _sign(store_client, path=CIN)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["state"] == "signed_off"
+
+
+def test_errors_or_an_open_query_for_this_period_stop_the_sign_off_whatever_came_later(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", CIN_COUNT.format("2025-03-31", 4000))
+    upload(store, store_settings, "notts_cyp", CIN_COUNT.format("2025-03-31", 9000))  # held: a query
+    # A later, clean upload for the year before neither answers the query nor clears anything.
+    upload(store, store_settings, "notts_cyp", CIN_COUNT.format("2024-03-31", 3900))
+    assert _blocking(store_client) == {"query"}
+    refused = _sign(store_client, path=CIN)
+    assert refused.status_code == 409, refused.text
+    assert {e["type"] for e in refused.json()["errors"]} == {"query"}
+
+    # An upload for this year with a wrong row (its other row stored), then a clean one for the year before.
+    upload(
+        store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,880,,,,",
+        CIN_COUNT.format("2025-03-31", -5),
+    )  # fmt: skip
+    upload(store, store_settings, "notts_cyp", CIN_COUNT.format("2024-03-31", 3910))
+    assert _blocking(store_client) == {"query", "errors"}
+    refused = _sign(store_client, path=CIN)
+    assert refused.status_code == 409
+    assert "error(s)" in refused.json()["error"]
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_cin_census", "FY2024-25") == "open"

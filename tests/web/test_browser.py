@@ -513,3 +513,45 @@ def test_an_approver_signs_off_a_revised_return(browser: Browser, server: str, s
     _check(axe, page, "agency-signoff-done", found, counts)
     visit.close()
     assert {where: v for where, v in found.items() if v} == {}
+
+
+def test_the_regulator_sees_a_period_waiting_for_one_bodys_sign_off(browser: Browser, server: str, shots: Path) -> None:
+    """The regulator's page: a revised figure from Lewisham holds the CIN census back, and the sign-off column
+    names Lewisham and says how many of the bodies have signed off; once Lewisham signs off, all have; axe on both."""
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    lewisham = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
+    review = httpx.get(
+        f"{server}/api/signoffs/lewisham_council/dfe_cin_census/FY2024-25", headers=lewisham, timeout=60
+    ).json()
+    cell = next(c for c in review["cells"] if c["cell_id"] == "CIN.AT31MAR|E09000023|")
+    revised = int(cell["display"].replace(",", "")) + 1
+    body = f"indicator,org,period,value\ncyp.cin_count,E09000023,2025-03-31,{revised}\n".encode()
+    sent = httpx.post(server + "/api/submissions", headers=lewisham, files={"file": ("cin.csv", body)}, timeout=120)
+    assert sent.status_code == 201, sent.text
+
+    visit = Visit(browser, server)
+    visit.sign_in(REGULATOR)
+    page = visit.page
+    assert visit.go("/regulator").status == 200
+    status = page.locator("tr[data-return='dfe_cin_census'][data-period='FY2024-25'] .app-signoff-status")
+    text = status.inner_text()
+    assert "Not yet signed off by London Borough of Lewisham" in text, text
+    assert re.search(r"\((\d+) of (\d+) signed off\)", text), text
+    assert "lewisham_council" not in text
+    assert status.get_attribute("data-released") == "false"
+    status.scroll_into_view_if_needed()
+    _full_page(page, str(shots / "regulator-signoff-waiting.png"))
+    _check(axe, page, "regulator-signoff-waiting", found, counts)
+
+    sign_off_over_http(server, lewisham, "lewisham_council", "dfe_cin_census", "FY2024-25")
+    visit.go("/regulator")
+    text = status.inner_text()
+    assert text.startswith("Signed off by all"), text
+    assert "Last signed off" in text
+    assert status.get_attribute("data-released") == "true"
+    _full_page(page, str(shots / "regulator-signoff-all.png"))
+    _check(axe, page, "regulator-signoff-all", found, counts)
+    visit.close()
+    assert {where: v for where, v in found.items() if v} == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import html
 import re
 import tomllib
 from collections.abc import Iterator
@@ -207,6 +208,77 @@ def test_the_regulator_sees_what_changed_since_its_download(web: TestClient) -> 
     only = web.get(since.group(1).replace("&amp;", "&"))
     assert only.status_code == 200
     assert int(only.headers["X-Changed-Cells"]) >= 1
+    # The revised cell waits for Nottinghamshire's approver; once signed off, the page says when.
+    cell = re.search(r'<li data-cell="EPI.CLA_31MAR\|E10000024\|">(.*?)</li>', page, re.S)
+    assert cell
+    assert "not yet signed off by Nottinghamshire County Council" in cell.group(1)
+    sign_off_over_client(web, AGENCY, "notts_cyp", "dfe_ssda903", "FY2024-25")
+    page = web.get("/regulator").text
+    cell = re.search(r'<li data-cell="EPI.CLA_31MAR\|E10000024\|">(.*?)</li>', page, re.S)
+    assert cell
+    assert "signed off again" in cell.group(1)
+    assert "not yet signed off" not in cell.group(1)
+
+
+def sign_off_over_client(client: TestClient, key: str, agency: str, return_id: str, period: str) -> None:
+    """Sign off one agency's return for a period as its approver does over the API."""
+    path = f"/api/signoffs/{agency}/{return_id}/{period}"
+    review = client.get(path, headers={"X-API-Key": key})
+    assert review.status_code == 200, review.text
+    signed = client.post(
+        f"{path}/sign-off", headers={"X-API-Key": key}, json={"declaration": review.json()["declaration"]}
+    )
+    assert signed.status_code == 200, signed.text
+
+
+def _status_cell(page: str, return_id: str, period: str) -> str:
+    table = page.split(f'id="return-{return_id}"', 1)[1].split("</table>", 1)[0]
+    row = re.search(rf'<th scope="row" class="govuk-table__header">{period}</th>(.*?)</tr>', table, re.S)
+    assert row, f"no row for {period}"
+    status = re.search(r'<td class="govuk-table__cell app-signoff-status"[^>]*>(.*?)</td>', row.group(1), re.S)
+    assert status
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", status.group(1))).split())
+
+
+def test_the_regulator_sees_whom_each_period_waits_for_and_the_page_builds_each_period_once(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    from sqlalchemy import event
+
+    from tests.api.test_exports_api import upload
+    from tests.signoffs import sign_off_everything
+
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
+    upload(store, store_settings, "lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,")
+    sign_off_everything(store)
+    sign_in(web, DFE)
+    page = web.get("/regulator").text
+    assert _status_cell(page, "dfe_ssda903", "FY2024-25").startswith("Signed off by all 2 Last signed off")
+    # A revision reopens Nottinghamshire's sign-off: the period now waits for it, by name.
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,902,,,,")
+    page = web.get("/regulator").text
+    waiting = _status_cell(page, "dfe_ssda903", "FY2024-25")
+    assert waiting.startswith(
+        "Waiting Not yet signed off by Nottinghamshire County Council, Children and Young People's Services "
+        "(1 of 2 signed off) Last signed off"
+    ), waiting
+    assert "notts_cyp" not in waiting
+
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(store, "before_cursor_execute", count)
+    try:
+        again = web.get("/regulator").text
+    finally:
+        event.remove(store, "before_cursor_execute", count)
+    assert _status_cell(again, "dfe_ssda903", "FY2024-25") == waiting
+    # Nothing changed since the last view, so no period is built again: only the sign-offs are read, once.
+    assert sum("FROM signoff " in s or "FROM signoff\n" in s for s in statements) == 1, statements
+    assert not any("FROM observation" in s and "indicator_id IN" in s for s in statements)
+    assert len(statements) <= 25, len(statements)
 
 
 def test_glossary_explains_acronyms(web: TestClient) -> None:
