@@ -76,6 +76,9 @@ class AgencyPublic(BaseModel):
     orgs: list[str]
     returns: list[str]
     indicators: list[str]
+    published: str = Field(
+        default="", description="Why its figures are official statistics it publishes itself, needing no sign-off"
+    )
 
 
 class FigurePublic(BaseModel):

@@ -7,6 +7,10 @@ off; accepted where the return needs acceptance), carries no value: it shows the
 ``...`` ("not yet signed off by <body>") and, in SDMX, CONF_STATUS ``N``. An officer can ask for
 a preview with every figure; that build is never stored, so no regulator is ever served it.
 
+An agency whose figures are official statistics it publishes itself (``published`` in its agency file,
+such as ONS's population estimates behind every rate) signs nothing off: its publication is its
+release, and its figures never hold a cell back.
+
 Which figures an agency vouches for is what the ungated builder reads of its uploads for the
 return and period: the stored figures behind the return's cells (``vouched``).
 """
@@ -37,6 +41,12 @@ from onereturn.errors import InvalidInput, NotFound
 _NOTHING_TO_HOLD = ("missing", "different_method", "not_derivable")
 
 
+def to_sign(session: Session, lineage: pl.DataFrame) -> pl.DataFrame:
+    """The lineage rows whose figures an agency must sign off: an agency's, and not official statistics it published."""
+    published = list(signoffs.published_sources(session))
+    return lineage.filter(pl.col("agency_code").is_not_null() & ~pl.col("agency_code").is_in(published))
+
+
 def released(session: Session, ret: Return, period: str) -> list[SignOff]:
     """The sign-offs a build of the return for the period releases."""
     return signoffs.releasing(session, ret.id, period)
@@ -46,9 +56,7 @@ def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn
     """Hold back every cell made from a figure no releasing sign-off vouched for; say which sign-offs it releases."""
     rows = released(session, ret, built.period)
     included = [{"id": s.id, "agency": s.agency_code, "state": s.state, "digest": s.digest} for s in rows]
-    behind = built.lineage.select("cell_id", "observation_id", "agency_code").filter(
-        pl.col("agency_code").is_not_null()
-    )
+    behind = to_sign(session, built.lineage.select("cell_id", "observation_id", "agency_code"))
     if behind.is_empty():
         return built, included
     vouched = pl.DataFrame(
@@ -98,7 +106,7 @@ def agencies_behind(session: Session, return_id: str, period: str) -> list[str]:
     """The agencies whose stored figures make cells of a return for a period: those who have something to sign off."""
     ret, fields = return_with_fields(session, return_id)
     built = Builder(session, period, ret.period_type).build(ret, fields, datetime.now(UTC))
-    return sorted(set(built.lineage["agency_code"].drop_nulls().to_list()))
+    return sorted(set(to_sign(session, built.lineage)["agency_code"].to_list()))
 
 
 def _figures(session: Session, ids: list[int]) -> list[signoffs.Figure]:
@@ -194,7 +202,7 @@ def sign_off_all(session: Session, actor: signoffs.Actor, *, return_ids: list[st
             except (InvalidInput, NotFound):
                 continue  # outside the return's validity: nothing is built for it, so nothing to release
             built = Builder(session, period.code, ret.period_type).build(ret, ret_fields, datetime.now(UTC))
-            for agency in sorted(set(built.lineage["agency_code"].drop_nulls().to_list())):
+            for agency in sorted(set(to_sign(session, built.lineage)["agency_code"].to_list())):
                 if signoffs.state_of(session, agency, ret.id, period.code) not in signoffs.SIGNABLE:
                     continue
                 ids = built.lineage.filter(pl.col("agency_code") == agency)["observation_id"].unique().sort().to_list()
@@ -252,7 +260,7 @@ def _figures_behind(
     builder = builders.get(period)
     builder = Builder(session, period, ret.period_type, sharing=builder)
     builders.setdefault(period, builder)
-    lineage = builder.build(ret, fields, datetime.now(UTC)).lineage.filter(pl.col("agency_code").is_not_null())
+    lineage = to_sign(session, builder.build(ret, fields, datetime.now(UTC)).lineage)
     return {
         str(agency): frozenset(int(i) for i in ids)
         for agency, ids in lineage.group_by("agency_code").agg(pl.col("observation_id").unique()).iter_rows()

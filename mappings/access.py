@@ -22,6 +22,9 @@ class AgencyRecord(BaseModel):
     origin: str = Field(description="bundled (the demo's files), import or api")
     source: str
     given_orgs: list[str] = Field(description="The org units as given: GSS codes and type: selectors")
+    published: str = Field(
+        default="", description="Why its figures are official statistics it publishes itself, needing no sign-off"
+    )
     created_at: datetime | None
     updated_at: datetime | None
 

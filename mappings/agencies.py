@@ -59,6 +59,9 @@ class AgencySpec(_Spec):
     returns: list[str] = Field(default_factory=list)
     indicators: list[str] = Field(default_factory=list)
     provenance: str = Field(min_length=3)
+    #: Why the agency's figures are already public (official statistics it publishes itself), so they reach a
+    #: recipient without a sign-off; empty for a body whose approver vouches for its figures first.
+    published: str = ""
 
 
 class KeySpec(_Spec):
@@ -277,7 +280,12 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
             "email": a.spec.email,
             "source": a.file,
             "origin": "bundled",
-            "definition": {"orgs": a.spec.orgs, "returns": a.spec.returns, "indicators": a.spec.indicators},
+            "definition": {
+                "orgs": a.spec.orgs,
+                "returns": a.spec.returns,
+                "indicators": a.spec.indicators,
+                **({"published": a.spec.published} if a.spec.published else {}),
+            },
             "updated_at": now,
         }
         row = session.get(Agency, c)

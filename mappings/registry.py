@@ -31,7 +31,7 @@ from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, Fi
 from onereturn.errors import InvalidInput, NotFound, UnsupportedFile
 
 #: The columns of an agency spreadsheet; the first four must be there.
-COLUMNS = ("code", "name", "body_type", "email", "orgs", "returns", "indicators", "provenance")
+COLUMNS = ("code", "name", "body_type", "email", "orgs", "returns", "indicators", "provenance", "published")
 REQUIRED = ("code", "name", "body_type", "orgs")
 LIST_COLUMNS = ("orgs", "returns", "indicators")
 CODE_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -56,6 +56,12 @@ class AgencyInput(BaseModel):
     returns: list[str] = Field(default_factory=list, description="Return ids, e.g. dfe_ssda903")
     indicators: list[str] = Field(default_factory=list, description="Extra indicator ids or patterns (pop.*)")
     provenance: str = Field(default="", max_length=500)
+    published: str = Field(
+        default="",
+        max_length=500,
+        description="Why its figures are official statistics it publishes itself (they then need no sign-off); "
+        "empty for a body whose approver signs its figures off",
+    )
 
     @field_validator("email")
     @classmethod
@@ -77,6 +83,7 @@ class AgencyChange(BaseModel):
     returns: list[str] | None = None
     indicators: list[str] | None = None
     provenance: str | None = Field(default=None, max_length=500)
+    published: str | None = Field(default=None, max_length=500)
 
 
 @dataclass(frozen=True)
@@ -363,7 +370,10 @@ def _refuse(issues: list[Issue], what: str) -> None:
 
 
 def _definition(spec: AgencyInput) -> dict[str, Any]:
-    return {"orgs": spec.orgs, "returns": spec.returns, "indicators": spec.indicators, "provenance": spec.provenance}
+    return {
+        "orgs": spec.orgs, "returns": spec.returns, "indicators": spec.indicators, "provenance": spec.provenance,
+        **({"published": spec.published} if spec.published else {}),
+    }  # fmt: skip
 
 
 def _check(session: Session, agencies: list[tuple[int | None, AgencyInput]]) -> list[Resolved]:
@@ -482,6 +492,7 @@ def update_agency(session: Session, code: str, change: AgencyChange, *, source: 
             "returns": row.definition.get("returns", []),
             "indicators": row.definition.get("indicators", []),
             "provenance": row.definition.get("provenance", ""),
+            "published": row.definition.get("published", ""),
         }
     )
     updated = AgencyInput.model_validate(current.model_dump() | change.model_dump(exclude_none=True))
@@ -513,6 +524,7 @@ def relink(session: Session) -> int:
             returns=[r for r in row.definition.get("returns", []) if r in view.returns],
             indicators=list(row.definition.get("indicators", [])),
             provenance=str(row.definition.get("provenance", "")),
+            published=str(row.definition.get("published", "")),
         )
         resolved, _issues = resolve(view, None, spec)
         _link(session, row.code, resolved.orgs, spec.returns, resolved.indicators)
@@ -546,6 +558,7 @@ def describe(session: Session, code: str) -> AgencyRecord:
         origin=row.origin,
         source=row.source,
         given_orgs=list(row.definition.get("orgs", [])),
+        published=str(row.definition.get("published", "")),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -93,6 +93,12 @@ def value_text(value: float | None, symbol: str | None, status: str | None) -> s
     return f"{shown} {status or 'final'}"
 
 
+def published_sources(session: Session) -> frozenset[str]:
+    """The agencies whose figures are official statistics they have published already: nobody signs them off again."""
+    rows = session.execute(select(Agency.code, Agency.definition)).all()
+    return frozenset(code for code, definition in rows if (definition or {}).get("published"))
+
+
 def releasing_states(ret: Return) -> frozenset[str]:
     """The states that release a return's figures: accepted, and signed off when the return needs no acceptance."""
     return frozenset({ACCEPTED}) if ret.needs_acceptance else frozenset({SIGNED_OFF, ACCEPTED})

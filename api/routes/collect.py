@@ -67,6 +67,7 @@ def _agency_public(session: SessionDep, agency: Agency) -> AgencyPublic:
     return AgencyPublic(
         code=code, name=agency.name, body_type=agency.body_type, orgs=values(AgencyOrg.org_code, AgencyOrg),
         returns=values(AgencyReturn.return_id, AgencyReturn), indicators=values(AgencyIndicator.indicator_id, AgencyIndicator),
+        published=str((agency.definition or {}).get("published", "")),
     )  # fmt: skip
 
 

@@ -362,3 +362,38 @@ def test_errors_or_an_open_query_for_this_period_stop_the_sign_off_whatever_came
     assert "error(s)" in refused.json()["error"]
     with Session(store) as session:
         assert signoffs.state_of(session, "notts_cyp", "dfe_cin_census", "FY2024-25") == "open"
+
+
+def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    # The rate is the council's count over ONS's population: only the council signs off; ONS's estimate is published.
+    upload(store, store_settings, "ons", "pop.resident_0_17,E10000024,CY2024,,170000,,,,")
+    upload(store, store_settings, "notts_cyp", LAC.format(1700))
+
+    def rate() -> dict[str, str]:
+        rows = csv.DictReader(
+            io.StringIO(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text)
+        )
+        return next(r for r in rows if r["field_code"] == "EPI.CLA_RATE_10K" and r["org_code"] == "E10000024")
+
+    held = rate()
+    assert (held["value"], held["status"]) == ("...", "unsigned")
+    assert "Nottinghamshire" in held["reason"]
+    assert "Office for National Statistics" not in held["reason"]
+    with Session(store) as session:
+        from exports.release import agencies_behind
+
+        assert signoffs.published_sources(session) == frozenset({"ons"})
+        assert agencies_behind(session, "dfe_ssda903", "FY2024-25") == ["notts_cyp"]
+    queue = store_client.get(
+        "/api/signoffs", params={"return": "dfe_ssda903", "period": "FY2024-25"}, headers=OFFICER
+    ).json()
+    assert [s["agency_code"] for s in queue] == ["notts_cyp"]
+    assert _sign(store_client).status_code == 200
+    released = rate()
+    assert released["status"] == "present"
+    assert float(released["value"]) == 100.0
+    # An agency that does not publish its own figures is held back as any other: the rule is the agency's, not ONS's.
+    assert store_client.get("/api/agencies/ons", headers=OFFICER).json()["published"].startswith("ONS publishes")
+    assert store_client.get("/api/agencies/notts_cyp", headers=OFFICER).json()["published"] == ""

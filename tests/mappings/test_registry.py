@@ -219,3 +219,24 @@ def test_a_new_catalogue_version_keeps_imported_agencies_linked(store: Engine) -
         after = registry.describe(session, "kent_cyp")
     assert after.indicators == before.indicators
     assert after.returns == ["county_cyp_core", "dfe_ssda903"]
+
+
+def test_a_body_publishing_its_own_official_statistics_says_so_and_keeps_it(store: Engine) -> None:
+    without_demo(store)
+    text = (
+        "code,name,body_type,orgs,indicators,published\n"
+        'pop_source,"Population source",ons,type:upper_tier_la,pop.*,"Published as National Statistics"\n'
+        'kent_cc,"Kent County Council",local_authority,E10000016,,\n'
+    )
+    run_import(store, text)
+    with db.session_scope(store) as session:
+        assert registry.describe(session, "pop_source").published == "Published as National Statistics"
+        assert registry.describe(session, "kent_cc").published == ""
+        from mappings.signoffs import published_sources
+
+        assert published_sources(session) == frozenset({"pop_source"})
+        # A change that does not name it keeps it; one that empties it makes the body sign off like any other.
+        registry.update_agency(session, "pop_source", registry.AgencyChange(name="Population source (ONS)"), source="t")
+        assert registry.describe(session, "pop_source").published == "Published as National Statistics"
+        registry.update_agency(session, "pop_source", registry.AgencyChange(published=""), source="t")
+        assert published_sources(session) == frozenset()
