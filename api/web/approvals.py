@@ -356,7 +356,7 @@ def send_back(
     allowed(visitor, APPROVALS)
     where = (agency, return_id, period)
     if not reason.strip():
-        missing = InvalidInput("Enter why you are sending it back: the agency's approver reads it")
+        missing = InvalidInput("Enter why you are sending the return back")
         return _refused(request, session, visitor, where, missing, "#reason")
     try:
         body = signoff_routes.Reason(reason=reason)
