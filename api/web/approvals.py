@@ -201,8 +201,14 @@ def tally(rows: list[Waiting]) -> dict[str, int]:
     }
 
 
-def _filter_error(exc: OneReturnError, state: str | None) -> dict[str, str]:
-    href = "#state" if state and state not in signoffs.STATES else "#return" if isinstance(exc, NotFound) else "#period"
+def _filter_error(session: Session, exc: OneReturnError, chosen: dict[str, str]) -> dict[str, str]:
+    """The refused filter as an error summary's entry, linked to its field."""
+    if chosen["return"] and session.get(Return, chosen["return"]) is None:
+        href = "#return"
+    elif chosen["state"] and chosen["state"] not in signoffs.STATES and chosen["state"] in exc.message:
+        href = "#state"
+    else:
+        href = "#period"  # a period not of the return's kind, or one it is not collected for
     return {"href": href, "text": exc.message}
 
 
@@ -229,7 +235,7 @@ def approvals_page(
         )  # fmt: skip
     except (InvalidInput, NotFound) as exc:
         request.state.page_error = exc
-        errors = [_filter_error(exc, chosen["state"])]
+        errors = [_filter_error(session, exc, chosen)]
         status = 404 if isinstance(exc, NotFound) else 400
     returns = session.execute(select(Return).order_by(col(Return.title))).scalars().all()
     every = signoffs.list_signoffs(session)

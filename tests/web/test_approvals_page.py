@@ -121,6 +121,12 @@ def test_a_filter_the_api_refuses_is_an_error_summary(web: TestClient) -> None:
     wrong_period = web.get(QUEUE, params={"return": "dfe_ssda903", "period": "2024-06"})
     assert wrong_period.status_code == 400
     assert 'href="#period"' in wrong_period.text
+    not_in_force = web.get(QUEUE, params={"return": "nis", "period": "FY2024-25"})
+    assert not_in_force.status_code == 404
+    assert 'href="#period"' in not_in_force.text
+    unknown_return = web.get(QUEUE, params={"return": "no_such_return"})
+    assert unknown_return.status_code == 404
+    assert 'href="#return"' in unknown_return.text
 
 
 def test_the_officer_accepts_where_the_return_needs_acceptance(web: TestClient, store: Engine) -> None:
