@@ -15,9 +15,10 @@ from api.routes import calendar as calendar_routes
 from api.routes import catalogue as catalogue_routes
 from api.routes import collect as collect_routes
 from api.routes import exports as export_routes
+from api.web.approvals import approvals_queue, tally
 from api.web.charts import Bar, stacked_bars
 from api.web.render import page
-from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting_now
+from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting
 from exports.changes import reopened_builds
 from indicators.formula import collected_inputs
 from indicators.models import Indicator
@@ -35,15 +36,6 @@ OFFICER: Rule = ({"submissions:read", "returns:read"}, {"officer"}, None)
 
 def _titles(session: SessionDep) -> dict[str, str]:
     return {r.id: r.title for r in mappings.list_returns(session)}
-
-
-def current_periods(request: Request, session: SessionDep, visitor: VisitorDep, today: date) -> dict[str, str]:
-    """Each return's period being collected now: its latest period that has ended."""
-    listing = calendar_routes.get_calendar(
-        request=request, session=session, principal=visitor.principal,
-        start=today - timedelta(days=400), end=today + timedelta(days=400),
-    )  # fmt: skip
-    return {return_id: e["period"] for return_id, e in collecting_now(listing["items"], today).items()}
 
 
 @router.get("/officer")
@@ -75,8 +67,10 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
                 row["owed"] += n
                 row["returns"].add(titles.get(e["return_id"], e["return_id"]))
                 row["oldest"] = min(row["oldest"], e["at"])
+    now_collecting = collecting(request, session, visitor, today)
     completeness = []
-    for return_id, period in sorted(current_periods(request, session, visitor, today).items()):
+    for return_id, entry in sorted(now_collecting.items()):
+        period = entry["period"]
         try:
             c = export_routes.completeness(
                 return_id=return_id, period=period, session=session, principal=visitor.principal
@@ -95,9 +89,10 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
          "built_at": b.generated_at, "revised": revised}
         for b, revised in reopened_builds(session)
     ]  # fmt: skip
+    queue = approvals_queue(session, visitor, return_id=None, period=None, state=None, now=now_collecting)
     return page(
         request, "officer/dashboard.html", visitor, title="Dashboard", deadlines=deadlines,
-        completeness=completeness, recent=recent, reopened=reopened,
+        completeness=completeness, recent=recent, reopened=reopened, approvals=tally(queue),
         overdue_agencies=sorted(overdue.values(), key=lambda r: -r["owed"]),
     )  # fmt: skip
 

@@ -149,7 +149,7 @@ def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]
         links = [("What you owe", "/agency"), ("Upload", "/upload"), ("Submissions", "/submissions"),
                  ("History", "/history"), ("Glossary", "/glossary")]  # fmt: skip
     elif principal.kind == "officer":
-        links = [("Dashboard", "/officer"), ("Calendar", "/calendar"), ("Catalogue", "/catalogue"),
+        links = [("Dashboard", "/officer"), ("Approvals", "/officer/approvals"), ("Calendar", "/calendar"), ("Catalogue", "/catalogue"),
                  ("Burden", "/burden"), ("Submissions", "/submissions"), ("Outbox", "/outbox"),
                  ("Agencies", "/agencies"), ("Keys", "/keys")]  # fmt: skip
     else:

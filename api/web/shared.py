@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,6 +14,7 @@ from sqlmodel import Session
 from api import callrecord as trail
 from api.auth import check, principal_of_key
 from api.deps import SessionDep
+from api.routes import calendar as calendar_routes
 from api.scopes import Resource
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
@@ -88,6 +89,10 @@ OFFICER_ONLY: Rule = (set(), {"officer"}, None)
 SIGNOFF_READ: Rule = (set(), {"agency"}, "signoffs")
 #: Signing off: an agency key with the approver's scope (the API's sign-off route).
 SIGN_OFF: Rule = ({APPROVER_SCOPE}, {"agency"}, None)
+#: The review of one agency's sign-off (the API's: the officer, and the agency itself).
+SIGNOFF_REVIEW: Rule = (set(), {"officer", "agency"}, "signoffs")
+#: The officer's approvals queue, accepting and sending back (the API's accept and send-back routes: officers only).
+APPROVALS: Rule = (set(), {"officer"}, "signoffs")
 
 #: What the upload form offers to do with a file of figures.
 UPLOAD_MODES = {
@@ -179,6 +184,15 @@ def collecting_now(entries: Iterable[dict[str, Any]], today: date) -> dict[str, 
         if entry["kind"] == "agency_deadline" and parse_period(entry["period"]).end < today:
             out[entry["return_id"]] = entry
     return out
+
+
+def collecting(request: Request, session: Session, visitor: Visitor, today: date) -> dict[str, dict[str, Any]]:
+    """Each return's agency deadline for the period being collected now, with the agencies owing it and what each owes."""
+    listing = calendar_routes.get_calendar(
+        request=request, session=session, principal=visitor.principal,
+        start=today - timedelta(days=400), end=today + timedelta(days=400),
+    )  # fmt: skip
+    return collecting_now(listing["items"], today)
 
 
 def due_next(entries: Iterable[dict[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:

@@ -132,6 +132,11 @@ def test_an_upload_without_the_csrf_token_stores_nothing(web: TestClient) -> Non
         (DFE, "/agency", 403),
         (DFE, "/regulator/download/ndtms_adult_monthly/2024-06.csv", 404),
         (OFFICER, "/regulator/download/dfe_ssda903/FY2024-25.csv", 200),
+        (OFFICER, "/officer/approvals", 200),
+        (AGENCY, "/officer/approvals", 403),
+        (DFE, "/officer/approvals", 403),
+        (DFE, "/officer/approvals/notts_cyp/dfe_ssda903/FY2024-25", 403),
+        (OTHER_AGENCY, "/officer/approvals/notts_cyp/dfe_ssda903/FY2024-25", 404),
     ],
 )
 def test_pages_show_only_what_the_api_would(web: TestClient, key: str, path: str, status: int) -> None:
@@ -397,8 +402,9 @@ def test_agencies_and_keys_are_for_officers_only(web: TestClient) -> None:
 PAGES_BY_KEY = {
     None: ["/sign-in", "/glossary", "/signed-out"],
     AGENCY: ["/agency", "/upload", "/submissions", "/history", "/officer", "/submissions/999999"],
-    OFFICER: ["/officer", "/calendar", "/catalogue", "/catalogue/indicators/cyp.cin_count", "/burden?period=FY2024-25",
-              "/outbox", "/agencies", "/keys"],
+    OFFICER: ["/officer", "/officer/approvals", "/officer/approvals/notts_cyp/dfe_ssda903/FY2024-25", "/calendar",
+              "/catalogue", "/catalogue/indicators/cyp.cin_count", "/burden?period=FY2024-25", "/outbox", "/agencies",
+              "/keys"],
     DFE: ["/regulator"],
 }  # fmt: skip
 
