@@ -108,7 +108,7 @@ def _render(
     )  # fmt: skip
 
 
-@router.get("/signoffs/{return_id}/{period}")
+@router.get("/signoffs/{return_id}/{period}", name="signoff_review")
 def signoff_page(
     request: Request,
     session: SessionDep,
@@ -123,7 +123,7 @@ def signoff_page(
     return _render(request, session, visitor, return_id, period, signed=signed, withdrawn=withdrawn)
 
 
-@router.post("/signoffs/{return_id}/{period}")
+@router.post("/signoffs/{return_id}/{period}", name="signoff_sign_off")
 def sign_off(
     request: Request,
     session: SessionDep,
@@ -163,7 +163,7 @@ def sign_off(
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/signoffs/{return_id}/{period}/withdraw")
+@router.post("/signoffs/{return_id}/{period}/withdraw", name="signoff_unapprove")
 def withdraw(
     request: Request,
     session: SessionDep,

@@ -162,6 +162,9 @@ def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClien
     landed = web.get(withdrawn.headers["location"])
     assert 'id="withdrawn"' in landed.text
     assert "sign-off withdrawn by the approver" in landed.text
+    trail = web.get("/api/audit", params={"action": "signoff"}, headers={"X-API-Key": OFFICER}).json()["items"]
+    done = {(e["action"], e["outcome"]) for e in trail}
+    assert {("signoff.sign_off", "ok"), ("signoff.unapprove", "ok"), ("signoff.read", "ok")} <= done
     with Session(store) as session:
         assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == signoffs.OPEN
     assert _cell(web)["status"] == "unsigned"
