@@ -41,6 +41,7 @@ from api.web.shared import (
 from collectors import service as collect
 from exports import release
 from mappings import service as mappings
+from mappings import signoffs
 from onereturn import clock
 from onereturn.errors import InvalidInput, NotFound
 
@@ -74,12 +75,20 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     overdue = [r for r in rows if r["status"] == "overdue"]
     upcoming = [r for r in rows if r["status"] != "overdue"]
     nxt = due_next(rows, now)
+    # The dates by which the agency's approver must sign off: every one still to come, and those passed unsigned.
+    to_sign = [
+        {**e, "title": titles.get(e["return_id"], e["return_id"]), "state": e["unsigned"].get(code, "signed_off"),
+         "meaning": signoffs.MEANINGS[e["unsigned"].get(code, signoffs.SIGNED_OFF)], "late": code in e["overdue"]}
+        for e in listing["items"]
+        if e["kind"] == "signoff_deadline" and code in e["owed"] and (code in e["overdue"] or e["at"] >= today.isoformat())
+    ]  # fmt: skip
     if code:
-        _mark_signable(session, code, [*overdue, *nxt.values()])
+        _mark_signable(session, code, [*overdue, *nxt.values(), *(r for r in to_sign if r["state"] != "signed_off")])
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
     return page(
         request, "agency/owed.html", visitor, title="What you owe", due_now=list(nxt.values()), overdue=overdue,
-        upcoming=upcoming, agency=agency, ics=f"/api/calendar.ics?agency={code}",
+        upcoming=upcoming, to_sign=to_sign, unsigned_late=[r for r in to_sign if r["late"]], agency=agency,
+        ics=f"/api/calendar.ics?agency={code}",
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from mappings import service as mappings
+from mappings.calendar import OVERDUE_WORDS
 from mappings.models import FieldMapping, Return
 from mappings.validity import in_force
 from onereturn import clock
@@ -58,7 +59,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     deadlines = [
         {**e, "title": titles.get(e["return_id"], e["return_id"])}
         for e in upcoming["items"]
-        if e["kind"] in ("agency_deadline", "recipient_deadline")
+        if e["kind"] in ("agency_deadline", "signoff_deadline", "recipient_deadline")
     ][:10]
     late = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal, start=today - timedelta(days=365), end=today,
@@ -66,15 +67,27 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     )  # fmt: skip
     overdue: dict[str, dict[str, Any]] = {}
     for e in late["items"]:
-        for agency, n in e["owed"].items():
-            if n:
-                row = overdue.setdefault(
-                    agency, {"agency": agency, "deadlines": 0, "owed": 0, "returns": set(), "oldest": e["at"]}
-                )
+        for agency, reason in e["overdue"].items():
+            # Figures missing are counted once, at the agency deadline; a sign-off date adds only the returns
+            # whose figures are all in and not signed off.
+            counted = (e["kind"], reason) in (
+                ("agency_deadline", "figures_missing"),
+                ("signoff_deadline", "not_signed_off"),
+            )
+            if not counted:
+                continue
+            row = overdue.setdefault(
+                agency, {"agency": agency, "deadlines": 0, "owed": 0, "returns": set(), "unsigned": [], "oldest": e["at"]}
+            )  # fmt: skip
+            title = titles.get(e["return_id"], e["return_id"])
+            if reason == "figures_missing":
                 row["deadlines"] += 1
-                row["owed"] += n
-                row["returns"].add(titles.get(e["return_id"], e["return_id"]))
-                row["oldest"] = min(row["oldest"], e["at"])
+                row["owed"] += e["owed"][agency]
+                row["returns"].add(title)
+            else:
+                row["unsigned"].append({"return_id": e["return_id"], "title": title, "period": e["period"],
+                                        "state": e["unsigned"][agency]})  # fmt: skip
+            row["oldest"] = min(row["oldest"], e["at"])
     completeness = []
     for return_id, period in sorted(current_periods(request, session, visitor, today).items()):
         try:
@@ -98,7 +111,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     return page(
         request, "officer/dashboard.html", visitor, title="Dashboard", deadlines=deadlines,
         completeness=completeness, recent=recent, reopened=reopened,
-        overdue_agencies=sorted(overdue.values(), key=lambda r: -r["owed"]),
+        overdue_agencies=sorted(overdue.values(), key=lambda r: (-r["owed"], -len(r["unsigned"]), r["agency"])),
     )  # fmt: skip
 
 
@@ -107,7 +120,7 @@ def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str
     """A month of deadlines as a calendar grid, with the link to subscribe."""
     allowed(visitor, CALENDAR)
     try:
-        first = date.fromisoformat(f"{month}-01") if month else datetime.now(UTC).date().replace(day=1)
+        first = date.fromisoformat(f"{month}-01") if month else clock.now().date().replace(day=1)
     except ValueError:
         raise InvalidInput(f"{month!r} is not a month; write it as 2025-06") from None
     last = first.replace(day=month_grid.monthrange(first.year, first.month)[1])
@@ -117,6 +130,7 @@ def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str
     titles = _titles(session)
     by_day: dict[int, list[dict[str, Any]]] = {}
     for e in listing["items"]:
+        e["late_words"] = sorted({OVERDUE_WORDS[r] for r in e["overdue"].values()})
         at = datetime.fromisoformat(e["at"])
         by_day.setdefault(at.day, []).append({**e, "title": titles.get(e["return_id"], e["return_id"])})
     weeks = month_grid.Calendar(firstweekday=0).monthdayscalendar(first.year, first.month)
