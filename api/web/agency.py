@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -75,12 +75,14 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     overdue = [r for r in rows if r["status"] == "overdue"]
     upcoming = [r for r in rows if r["status"] != "overdue"]
     nxt = due_next(rows, now)
-    # The dates by which the agency's approver must sign off: every one still to come, and those passed unsigned.
+    # The dates by which the agency's approver must sign off: every one still to come, and those passed with the
+    # figures all in but not signed off (a passed one with figures missing is in the overdue table already).
     to_sign = [
         {**e, "title": titles.get(e["return_id"], e["return_id"]), "state": e["unsigned"].get(code, "signed_off"),
          "meaning": signoffs.MEANINGS[e["unsigned"].get(code, signoffs.SIGNED_OFF)], "late": code in e["overdue"]}
         for e in listing["items"]
-        if e["kind"] == "signoff_deadline" and code in e["owed"] and (code in e["overdue"] or e["at"] >= today.isoformat())
+        if e["kind"] == "signoff_deadline" and code in e["owed"]
+        and (e["overdue"].get(code) == "not_signed_off" or datetime.fromisoformat(e["at"]) > now)
     ]  # fmt: skip
     if code:
         _mark_signable(session, code, [*overdue, *nxt.values(), *(r for r in to_sign if r["state"] != "signed_off")])
