@@ -75,15 +75,22 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     overdue = [r for r in rows if r["status"] == "overdue"]
     upcoming = [r for r in rows if r["status"] != "overdue"]
     nxt = due_next(rows, now)
-    # The dates by which the agency's approver must sign off: every one still to come, and those passed with the
+    # The dates by which the agency's approver must sign off: each return's next one, and those passed with the
     # figures all in but not signed off (a passed one with figures missing is in the overdue table already).
-    to_sign = [
-        {**e, "title": titles.get(e["return_id"], e["return_id"]), "state": e["unsigned"].get(code, "signed_off"),
-         "meaning": signoffs.MEANINGS[e["unsigned"].get(code, signoffs.SIGNED_OFF)], "late": code in e["overdue"]}
-        for e in listing["items"]
-        if e["kind"] == "signoff_deadline" and code in e["owed"]
-        and (e["overdue"].get(code) == "not_signed_off" or datetime.fromisoformat(e["at"]) > now)
-    ]  # fmt: skip
+    to_sign: list[dict[str, Any]] = []
+    for e in sorted(listing["items"], key=lambda e: datetime.fromisoformat(e["at"])):
+        if e["kind"] != "signoff_deadline" or code not in e["owed"]:
+            continue
+        late = e["overdue"].get(code) == "not_signed_off"
+        if not late and (
+            datetime.fromisoformat(e["at"]) <= now
+            or e["return_id"] in {r["return_id"] for r in to_sign if not r["late"]}
+        ):
+            continue
+        to_sign.append(
+            {**e, "title": titles.get(e["return_id"], e["return_id"]), "state": e["unsigned"].get(code, "signed_off"),
+             "meaning": signoffs.MEANINGS[e["unsigned"].get(code, signoffs.SIGNED_OFF)], "late": late}
+        )  # fmt: skip
     if code:
         _mark_signable(session, code, [*overdue, *nxt.values(), *(r for r in to_sign if r["state"] != "signed_off")])
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None

@@ -47,6 +47,10 @@ def current_periods(request: Request, session: SessionDep, visitor: VisitorDep, 
     return {return_id: e["period"] for return_id, e in collecting_now(listing["items"], today).items()}
 
 
+def _moment(entry: dict[str, Any]) -> tuple[str, str, str]:
+    return (entry["return_id"], entry["period"], entry["at"])
+
+
 @router.get("/officer")
 def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """Next deadlines, overdue agencies, completeness per return, recent submissions and re-opened builds."""
@@ -56,11 +60,16 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     upcoming = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal, start=today, end=today + timedelta(days=60)
     )
+    # A sign-off due with the figures (the recipient publishes no date of its own) is said on the same line.
+    figures_due = {_moment(e) for e in upcoming["items"] if e["kind"] == "agency_deadline"}
+    signoffs_due = {_moment(e) for e in upcoming["items"] if e["kind"] == "signoff_deadline"}
     deadlines = [
-        {**e, "title": titles.get(e["return_id"], e["return_id"])}
+        {**e, "title": titles.get(e["return_id"], e["return_id"]),
+         "also_signoff": e["kind"] == "agency_deadline" and _moment(e) in signoffs_due}
         for e in upcoming["items"]
-        if e["kind"] in ("agency_deadline", "signoff_deadline", "recipient_deadline")
-    ][:10]
+        if e["kind"] in ("agency_deadline", "recipient_deadline")
+        or (e["kind"] == "signoff_deadline" and _moment(e) not in figures_due)
+    ][:10]  # fmt: skip
     late = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal, start=today - timedelta(days=365), end=today,
         status="overdue",
