@@ -1,7 +1,7 @@
 """sign-off milestone: the date by which each return's approvers must sign off, with its sources
 
 Revision ID: 0010_signoff_milestone
-Revises: 0009_records
+Revises: 0010_lineage_withheld
 Create Date: 2026-11-26 09:00:00
 
 A return's definition names when its figures must be signed off: the recipient's own date where it
@@ -16,7 +16,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0010_signoff_milestone"
-down_revision: str | None = "0009_records"
+down_revision: str | None = "0010_lineage_withheld"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
