@@ -1,4 +1,4 @@
-"""The collection calendar's jobs (APScheduler 3): open, remind, build at close, overdue, re-open.
+"""The collection calendar's jobs (APScheduler 3): open, remind, remind approvers, build at close, overdue, re-open.
 
 The calendar itself is computed in ``mappings/calendar.py``; jobs are reconciled from it on start
 (explicit ids, ``replace_existing``), run in Europe/London time, and each run is recorded once in
@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ParamSpec
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, DateTime, Engine, UniqueConstraint, text, update
@@ -30,15 +31,19 @@ from exports import service as exports
 from exports.changes import reopened_builds
 from mappings.agencies import Obligation
 from mappings.calendar import (
+    OVERDUE_WORDS,
     REMIND_WORKING_DAYS,
+    SignoffStanding,
     agency_returns,
     calendar_entries,
     owed_for_entry,
     return_words,
+    signoff_standing,
     timetable_lines,
 )
 from mappings.deadlines import ENGLAND
 from mappings.models import Agency, Return
+from mappings.signoffs import MEANINGS
 from onereturn import outbox
 from onereturn.settings import Settings
 
@@ -293,6 +298,50 @@ def job_remind(agency_code: str, deadline: str, entries: list[list[str]], schedu
         set_detail(engine, job_id, when, f"{len(owed)} figure(s) owed")
 
 
+def signoff_path(return_id: str, period: str) -> str:
+    """The page where an agency's approver reviews and signs off a return for a period."""
+    return f"/signoffs/{quote(return_id, safe='')}/{quote(period, safe='')}"
+
+
+def _waiting_line(session: Session, standing: SignoffStanding) -> str:
+    missing = f"; {standing.missing} figure(s) still to send first" if standing.missing else ""
+    return (
+        f"- {return_words(session, standing.return_id, standing.period)} ({standing.return_id} {standing.period}): "
+        f"{MEANINGS[standing.state]}{missing}. Review and sign off at {signoff_path(standing.return_id, standing.period)}"
+    )
+
+
+@_job
+def job_remind_signoff(agency_code: str, deadline: str, entries: list[list[str]], scheduled_for: str) -> None:
+    """Remind an agency's approvers, once, of every return and period due for sign-off that day not yet signed off
+    (open, reopened or sent back); nothing is sent when all of them are signed off."""
+    engine, when = _engine(), datetime.fromisoformat(scheduled_for)
+    job_id = f"remind-signoff:{agency_code}:{deadline}"
+    with run_once(engine, job_id, when) as first:
+        if not first:
+            return
+        with Session(engine) as session:
+            waiting = [
+                standing
+                for return_id, period in entries
+                if (standing := signoff_standing(session, agency_code, return_id, period)) is not None
+                and not standing.signed
+            ]
+            if waiting:
+                dates = timetable_lines(session, [[w.return_id, w.period] for w in waiting])
+                outbox.queue(
+                    session, kind="reminder", recipient=_address(session, agency_code), agency_code=agency_code,
+                    subject=f"onereturn: {len(waiting)} return(s) to sign off by {deadline}: "
+                    + "; ".join(return_words(session, w.return_id, w.period) for w in waiting),
+                    body="Not yet signed off by your approver (nothing reaches the recipient until it is):\n"
+                    + "\n".join(_waiting_line(session, w) for w in waiting)
+                    + ("\n\nDates to meet:\n" + "\n".join(dates) if dates else ""),
+                    dedupe_key=job_id, now=datetime.now(UTC),
+                )  # fmt: skip
+            session.commit()
+        set_detail(engine, job_id, when, f"{len(waiting)} return(s) not signed off")
+
+
 @_job
 def job_build(return_id: str, period: str, scheduled_for: str) -> None:
     """Build every format of a return for a period at the close of its window."""
@@ -310,8 +359,13 @@ def job_build(return_id: str, period: str, scheduled_for: str) -> None:
 
 
 @_job
-def job_overdue(return_id: str, period: str, scheduled_for: str) -> None:
-    """Mark figures still missing at an agency deadline as overdue and tell the agency and the officer."""
+def job_overdue(return_id: str, period: str, scheduled_for: str, milestone: str = "agency_deadline") -> None:
+    """Mark what is overdue at a return's deadline and tell the agencies: at the agency deadline, the figures still
+    missing; at the sign-off date (``milestone="signoff_deadline"``), the agencies whose figures are all in but not
+    signed off, and the officer of every agency late for it and why."""
+    if milestone == "signoff_deadline":
+        _overdue_signoff(return_id, period, scheduled_for)
+        return
     engine, when = _engine(), datetime.fromisoformat(scheduled_for)
     job_id = f"overdue:{return_id}:{period}"
     with run_once(engine, job_id, when) as first:
@@ -333,7 +387,48 @@ def job_overdue(return_id: str, period: str, scheduled_for: str) -> None:
                         dedupe_key=f"{job_id}:{agency}", now=datetime.now(UTC),
                     )  # fmt: skip
             session.commit()
-        set_detail(engine, job_id, when, ", ".join(f"{a}: {n}" for a, n in sorted(late.items())) or "nothing overdue")
+        set_detail(
+            engine,
+            job_id,
+            when,
+            ", ".join(f"{a}: {n} figure(s) missing" for a, n in sorted(late.items())) or "nothing overdue",
+        )
+
+
+def _overdue_signoff(return_id: str, period: str, scheduled_for: str) -> None:
+    """At a sign-off date: tell each agency whose figures are all in but not signed off, and the officer of all late."""
+    engine, when = _engine(), datetime.fromisoformat(scheduled_for)
+    job_id = f"overdue-signoff:{return_id}:{period}"
+    with run_once(engine, job_id, when) as first:
+        if not first:
+            return
+        late: dict[str, SignoffStanding] = {}
+        with Session(engine) as session:
+            words = return_words(session, return_id, period)
+            for agency, rets in sorted(agency_returns(session).items()):
+                standing = signoff_standing(session, agency, return_id, period) if return_id in rets else None
+                if standing is None or standing.reason is None:
+                    continue
+                late[agency] = standing
+                if standing.reason == "not_signed_off":
+                    outbox.queue(
+                        session, kind="overdue", recipient=_address(session, agency), agency_code=agency,
+                        subject=f"onereturn: {words} is not signed off and its sign-off date has passed",
+                        body=f"Your figures for {words} ({return_id} {period}) are all in, but {MEANINGS[standing.state]}: "
+                        f"nothing reaches the recipient until your approver signs them off at {signoff_path(return_id, period)}.",
+                        dedupe_key=f"{job_id}:{agency}", now=datetime.now(UTC),
+                    )  # fmt: skip
+            if late:
+                outbox.queue(
+                    session, kind="overdue", recipient=OFFICER,
+                    subject=f"onereturn: {len(late)} agency(ies) late signing off {words}",
+                    body=f"The sign-off date for {words} ({return_id} {period}) has passed:\n"
+                    + "\n".join(f"- {a}: {OVERDUE_WORDS[s.reason]} ({MEANINGS[s.state]})" for a, s in late.items() if s.reason),
+                    dedupe_key=job_id, now=datetime.now(UTC),
+                )  # fmt: skip
+            session.commit()
+        detail = ", ".join(f"{a}: {OVERDUE_WORDS[s.reason]}" for a, s in late.items() if s.reason)
+        set_detail(engine, job_id, when, detail or "every agency signed off")
 
 
 @_job
@@ -454,22 +549,33 @@ def planned_jobs(session: Session, now: datetime) -> list[PlannedJob]:
             jobs.append(PlannedJob(f"build:{e.return_id}:{e.period}", e.at, "scheduler:job_build", args))
         elif e.kind == "agency_deadline":
             jobs.append(PlannedJob(f"overdue:{e.return_id}:{e.period}", e.at, "scheduler:job_overdue", args))
-    by_agency: dict[tuple[str, date], list[list[str]]] = {}
-    owners = agency_returns(session)
-    for e in entries:
-        if e.kind != "agency_deadline":
-            continue
-        for agency, rets in owners.items():
-            if e.return_id in rets:
-                by_agency.setdefault((agency, e.at.astimezone(zone).date()), []).append([e.return_id, e.period])
-    for (agency, day), items in sorted(by_agency.items()):
-        remind_day = ENGLAND.add_working_days(day, -REMIND_WORKING_DAYS)
-        at = datetime.combine(remind_day, time(9, 0), tzinfo=zone)
-        if now - LOOKBACK <= at:
+        elif e.kind == "signoff_deadline":
             jobs.append(
-                PlannedJob(f"remind:{agency}:{day.isoformat()}", at, "scheduler:job_remind",
-                           {"agency_code": agency, "deadline": day.isoformat(), "entries": items, "scheduled_for": at.isoformat()})
+                PlannedJob(f"overdue-signoff:{e.return_id}:{e.period}", e.at, "scheduler:job_overdue",
+                           {**args, "milestone": "signoff_deadline"})
             )  # fmt: skip
+    owners = agency_returns(session)
+    # One reminder per agency and day: of the figures it owes by an agency deadline, and (to its approvers) of the
+    # returns to sign off by a sign-off date.
+    for kind, name, func in (
+        ("agency_deadline", "remind", "scheduler:job_remind"),
+        ("signoff_deadline", "remind-signoff", "scheduler:job_remind_signoff"),
+    ):
+        by_agency: dict[tuple[str, date], list[list[str]]] = {}
+        for e in entries:
+            if e.kind != kind:
+                continue
+            for agency, rets in owners.items():
+                if e.return_id in rets:
+                    by_agency.setdefault((agency, e.at.astimezone(zone).date()), []).append([e.return_id, e.period])
+        for (agency, day), items in sorted(by_agency.items()):
+            remind_day = ENGLAND.add_working_days(day, -REMIND_WORKING_DAYS)
+            at = datetime.combine(remind_day, time(9, 0), tzinfo=zone)
+            if now - LOOKBACK <= at:
+                jobs.append(
+                    PlannedJob(f"{name}:{agency}:{day.isoformat()}", at, func,
+                               {"agency_code": agency, "deadline": day.isoformat(), "entries": items, "scheduled_for": at.isoformat()})
+                )  # fmt: skip
     return sorted(jobs, key=lambda j: (j.at, j.id))
 
 

@@ -6,8 +6,9 @@ scheduler's jobs, the API's calendar, the web pages and the command line all ask
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import Literal
 
 from sqlmodel import Session, col, select
 
@@ -15,13 +16,19 @@ from indicators.formula import collected_inputs
 from indicators.models import Indicator, Observation
 from indicators.periods import parse_period
 from indicators.sources import cites_text
-from mappings import validity
+from mappings import signoffs, validity
 from mappings.agencies import Obligation, obligations
-from mappings.deadlines import CalendarEntry, calendar, period_words, recipient_deadline
+from mappings.deadlines import SIGNOFF_AT_AGENCY, CalendarEntry, calendar, period_words, recipient_deadline
 from mappings.models import Agency, AgencyReturn, FieldMapping, Return
 
-#: Reminders go this many working days before an agency's deadline.
+#: Reminders go this many working days before an agency's deadline (and approvers' before the sign-off date).
 REMIND_WORKING_DAYS = 5
+#: The sign-off states in which an agency has vouched for its figures: nothing left to remind it of.
+SIGNED = frozenset({signoffs.SIGNED_OFF, signoffs.ACCEPTED})
+#: Why an agency is overdue: figures it owes are not in, or they are all in and not signed off.
+OverdueReason = Literal["figures_missing", "not_signed_off"]
+#: Each reason in the words the pages and messages give.
+OVERDUE_WORDS: dict[OverdueReason, str] = {"figures_missing": "figures missing", "not_signed_off": "not signed off"}
 
 
 def calendar_entries(session: Session, start: date, end: date) -> list[CalendarEntry]:
@@ -37,6 +44,7 @@ def calendar_entries(session: Session, start: date, end: date) -> list[CalendarE
         end,
         lead_working_days=REMIND_WORKING_DAYS,
         milestones={r.id: [(m["name"], m["rule"]) for m in r.milestones] for r in rows if r.milestones},
+        signoffs={r.id: r.signoff_rule for r in rows},
     )
     by_id = {r.id: r for r in rows}
 
@@ -69,6 +77,10 @@ def outstanding(
     owed = [
         o for o in obligations(session, agency_code, period) if indicator_ids is None or o.indicator_id in indicator_ids
     ]
+    return _not_stored(session, owed)
+
+
+def _not_stored(session: Session, owed: list[Obligation]) -> list[Obligation]:
     if not owed:
         return []
     inds = sorted({o.indicator_id for o in owed})
@@ -103,6 +115,8 @@ def timetable_lines(session: Session, entries: list[list[str]]) -> list[str]:
             continue
         parsed = parse_period(period)
         steps = [(m["name"], m["rule"], m["sources"]) for m in ret.milestones]
+        if ret.signoff_rule not in SIGNOFF_AT_AGENCY:
+            steps.append(("signed off by your approver", ret.signoff_rule, ret.signoff_sources))
         steps.append(("return due to " + ret.recipient, ret.deadline, ret.deadline_sources))
         for name, rule, sources in steps:
             day = recipient_deadline(rule, parsed)
@@ -124,3 +138,40 @@ def return_words(session: Session, return_id: str, period: str | None = None) ->
     ret = session.get(Return, return_id)
     name = ret.title if ret is not None and ret.title else return_id
     return f"{name}, {period_words(period)}" if period else name
+
+
+@dataclass(frozen=True)
+class SignoffStanding:
+    """Where one agency stands on signing off one return for one period: its state and the figures still missing."""
+
+    agency: str
+    return_id: str
+    period: str
+    #: ``open``, ``reopened``, ``returned``, ``signed_off`` or ``accepted``.
+    state: str
+    #: Figures the agency owes the return for the period and has not sent.
+    missing: int
+
+    @property
+    def signed(self) -> bool:
+        """Say whether the agency has vouched for its figures (signed off, or accepted by the officer)."""
+        return self.state in SIGNED
+
+    @property
+    def reason(self) -> OverdueReason | None:
+        """Why the agency would be overdue once the sign-off date passes (None: it has signed off)."""
+        if self.signed:
+            return None
+        return "figures_missing" if self.missing else "not_signed_off"
+
+
+def signoff_standing(
+    session: Session, agency: str, return_id: str, period: str, needed: set[str] | None = None
+) -> SignoffStanding | None:
+    """Say where an agency stands on signing off a return for a period; None when it owes the return nothing."""
+    wanted = return_indicators(session, return_id) if needed is None else needed
+    owed = [o for o in obligations(session, agency, period) if o.indicator_id in wanted]
+    if not owed:
+        return None
+    missing = len(_not_stored(session, owed))
+    return SignoffStanding(agency, return_id, period, signoffs.state_of(session, agency, return_id, period), missing)

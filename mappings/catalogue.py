@@ -57,6 +57,8 @@ DEADLINE_RULE = re.compile(
     r"^(working_days_after_period_end:\d{1,3}|days_after_period_end:\d{1,3}"
     r"|last_working_day_of_month_after|fixed_after_period_end:(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))$"
 )
+#: A sign-off rule: a deadline rule, or the agency deadline.
+SIGNOFF_RULE = re.compile(DEADLINE_RULE.pattern.removesuffix(")$") + "|agency_deadline)$")
 ExportFormat = Literal["xlsx", "csv", "json", "sdmx-csv"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("xlsx", "csv", "json", "sdmx-csv")
 
@@ -96,6 +98,17 @@ class MilestoneSpec(_Spec):
     sources: list[Citation] = Field(default_factory=list)
 
 
+class SignoffSpec(_Spec):
+    """The date by which each agency's approver must sign its figures off, with where it is documented.
+
+    ``rule`` is a deadline rule, or ``agency_deadline`` where the recipient publishes no sign-off date of
+    its own (its sources then say what was searched): the figures are signed off when they are due.
+    """
+
+    rule: str = Field(pattern=SIGNOFF_RULE.pattern)
+    sources: list[Citation] = Field(default_factory=list)
+
+
 #: The declaration of a return that names none: the project's own wording, after the approver's
 #: confirmation that DfE COLLECT asks of a local authority's return before DfE accepts it.
 DEFAULT_DECLARATION = (
@@ -126,6 +139,8 @@ class ReturnSpec(_Spec):
     deadline_sources: list[Citation] = Field(default_factory=list)
     #: Dated steps before the final deadline, each with its rule and sources.
     milestones: list[MilestoneSpec] = Field(default_factory=list)
+    #: When approvers must have signed off (absent: at the agency deadline).
+    signoff: SignoffSpec | None = None
     layout: Literal["list", "grid"] = "list"
     #: Org units the return covers; empty means every unit of its geography level.
     orgs: list[str] = Field(default_factory=list)
@@ -224,6 +239,19 @@ def _check_sources(cat: Catalogue) -> None:
                 ret.file,
                 ret.line_of("milestones"),
             )
+        if spec.signoff is not None:
+            cat.problems += citation_problems(
+                f"return {ret_id} sign-off", spec.signoff.sources, reg, ret.file, ret.line_of("signoff")
+            )
+            if not spec.deadline:
+                cat.problems.append(
+                    Problem(
+                        ret.file,
+                        ret.line_of("signoff"),
+                        "invalid-definition",
+                        f"return {ret_id}: a sign-off date needs a final deadline",
+                    )
+                )
         if spec.milestones and not spec.deadline:
             cat.problems.append(
                 Problem(

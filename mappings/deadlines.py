@@ -42,7 +42,7 @@ from indicators.periods import (
 from mappings.catalogue import DEADLINE_RULE
 from onereturn.errors import InvalidInput
 
-Kind = Literal["window_opens", "agency_deadline", "build", "milestone", "recipient_deadline"]
+Kind = Literal["window_opens", "agency_deadline", "build", "milestone", "signoff_deadline", "recipient_deadline"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 #: The deadline rules a return file may use, for error messages.
@@ -56,6 +56,7 @@ TIMES: dict[Kind, time] = {
     "agency_deadline": time(17, 0),
     "build": time(18, 0),
     "milestone": time(17, 0),
+    "signoff_deadline": time(17, 0),
     "recipient_deadline": time(17, 0),
 }
 DEFAULT_TZ = "Europe/London"
@@ -66,8 +67,12 @@ KIND_WORDS: dict[Kind, str] = {
     "agency_deadline": "agencies' deadline",
     "build": "return built",
     "milestone": "dated step",
+    "signoff_deadline": "sign-off due",
     "recipient_deadline": "due to the recipient",
 }
+#: The sign-off rules that put a return's sign-off at its agency deadline: none of the recipient's own
+#: was found, so approvers vouch for the figures when they are due.
+SIGNOFF_AT_AGENCY = frozenset({"", "agency_deadline"})
 #: How long an entry lasts on a calendar (a deadline is a moment; calendar programs need an end).
 EVENT_LENGTH = timedelta(minutes=30)
 
@@ -98,6 +103,8 @@ _DESCRIPTIONS: dict[Kind, str] = {
     "set ahead of the recipient's so there is time to chase, check and build).",
     "build": "The {r} return for {p} is built from the figures received by the agency deadline.",
     "milestone": "The {r} return for {p}: {m} by now (a dated step before the final deadline).",
+    "signoff_deadline": "Each agency's approver must have signed off its figures for {r} {p} by now: "
+    "nothing reaches the recipient until it is signed off.",
     "recipient_deadline": "The {r} return for {p} is due to its recipient (hard deadline).",
 }
 
@@ -266,6 +273,7 @@ def entries_for(
     tz: str = DEFAULT_TZ,
     working: WorkingCalendar = ENGLAND,
     milestones: Sequence[tuple[str, str]] = (),
+    signoff: str = "",
 ) -> list[CalendarEntry]:
     """Return the entries of one return for one period, in time order.
 
@@ -275,6 +283,10 @@ def entries_for(
     The agency deadline is ``lead_working_days`` working days before that date, but never before
     the first working day on or after the window opens (a long lead on a short timetable would
     otherwise ask for figures before they may be sent), and never after the recipient's deadline.
+
+    ``signoff`` is the rule of the date by which each agency's approver must have signed its figures
+    off, where the recipient publishes one; empty (or ``agency_deadline``), the sign-off falls due
+    with the figures, at the agency deadline. It is never later than the recipient's deadline.
     """
     if period.type != period_type:
         raise InvalidInput(
@@ -286,13 +298,18 @@ def entries_for(
     opens = period.end + timedelta(days=1)
     due = recipient_deadline(rule, period, working=working)
     steps = [(name, recipient_deadline(step, period, working=working)) for name, step in milestones]
-    first_due = min([due, *(day for _, day in steps)])
+    signed = (
+        min(recipient_deadline(signoff, period, working=working), due) if signoff not in SIGNOFF_AT_AGENCY else None
+    )
+    # Figures must be in before they can be signed off, so a sign-off date counts as a step here.
+    first_due = min([due, *(day for _, day in steps), *([signed] if signed else [])])
     agency = working.add_working_days(first_due, -lead_working_days)
     agency = min(max(agency, working.on_or_after(opens)), first_due)
     days: dict[Kind, date] = {
         "window_opens": opens,
         "agency_deadline": agency,
         "build": agency,
+        "signoff_deadline": signed or agency,
         "recipient_deadline": due,
     }
     # Building the datetime from the wall time with the zone attached (not adding an offset) is what
@@ -354,10 +371,12 @@ def calendar(
     lead_working_days: int = 5,
     tz: str = DEFAULT_TZ,
     milestones: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    signoffs: Mapping[str, str] | None = None,
 ) -> list[CalendarEntry]:
     """Return the entries of every (return_id, period_type, rule) for the periods ending in [start, end].
 
-    ``milestones`` maps a return to its (name, rule) steps before the final deadline.
+    ``milestones`` maps a return to its (name, rule) steps before the final deadline; ``signoffs`` maps a
+    return to the rule of its sign-off date (a return not in it is signed off by the agency deadline).
 
     Entries are sorted by (time, return, kind, period); deadlines of a period ending near ``end`` may
     fall after ``end``. A return with an empty rule has no deadline to schedule and is left out.
@@ -380,6 +399,7 @@ def calendar(
                 lead_working_days=lead_working_days,
                 tz=tz,
                 milestones=(milestones or {}).get(return_id, ()),
+                signoff=(signoffs or {}).get(return_id, ""),
             )
     return sorted(entries, key=lambda e: (e.at, e.return_id, e.kind, e.period))
 

@@ -73,6 +73,10 @@ class Return(SQLModel, table=True):
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     deadline_sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     milestones: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: The rule of the date by which approvers must sign off (``agency_deadline``: at the agency
+    #: deadline) and where it is documented.
+    signoff_rule: str = Field(default="agency_deadline", max_length=64)
+    signoff_sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     layout: str = Field(default="list", max_length=8)
     orgs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     suppression: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

@@ -92,6 +92,9 @@ class ReturnPublic(BaseModel):
     sources: list[SourcePublic] = []
     deadline_sources: list[SourcePublic] = []
     milestones: list[MilestonePublic] = []
+    #: The sign-off date's rule (``agency_deadline``: approvers sign off when the figures are due) and its sources.
+    signoff_rule: str = "agency_deadline"
+    signoff_sources: list[SourcePublic] = []
     field_count: int = 0
 
 

@@ -132,7 +132,7 @@ def _store_returns(session: Session, cat: Catalogue, reg: dict[str, SourceSpec])
         head = ret.spec
         session.add(
             Return.model_validate(
-                head.model_dump(exclude={"sources", "deadline_sources", "milestones"})
+                head.model_dump(exclude={"sources", "deadline_sources", "milestones", "signoff"})
                 | {
                     "file": ret.file,
                     "line": ret.line,
@@ -142,6 +142,8 @@ def _store_returns(session: Session, cat: Catalogue, reg: dict[str, SourceSpec])
                     "milestones": [
                         {"name": m.name, "rule": m.rule, "sources": resolve(m.sources, reg)} for m in head.milestones
                     ],
+                    "signoff_rule": head.signoff.rule if head.signoff else "agency_deadline",
+                    "signoff_sources": resolve(head.signoff.sources, reg) if head.signoff else [],
                 }
             )
         )

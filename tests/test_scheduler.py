@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -123,6 +124,116 @@ def test_overdue_and_open_window_notices(jobs_on: Engine) -> None:
     assert messages["notice"].subject == f"onereturn: {name} is open for figures"
     assert messages["overdue"].subject.endswith(f" figure(s) for {name} are overdue")
     assert "county_cyp_core" not in messages["notice"].subject + messages["overdue"].subject
+
+
+FOSTERING = (
+    "cyp.fostering_households_approved,E10000024,2025-03-31,,380,,,,",
+    "cyp.fostering_places_approved,E10000024,2025-03-31,,640,,,,",
+    "cyp.fostering_places_filled,E10000024,2025-03-31,,520,,,,",
+    "cyp.fostering_children_placed,E10000024,2025-03-31,,510,,,,",
+    "cyp.lac_in_foster_placement,E10000024,2025-03-31,,690,,,,",
+)
+
+
+def test_planning_reminds_approvers_before_each_signoff_date_and_marks_it_overdue_after(store: Engine) -> None:
+    with Session(store) as session:
+        planned = {j.id: j for j in scheduler.planned_jobs(session, datetime(2025, 4, 2, 12, 0, tzinfo=UTC))}
+    # SSDA903's data are submitted (signed off) by 30 June 2025: approvers are reminded five working days before,
+    # apart from the reminder of the figures owed by the agencies' deadline (22 May).
+    remind = planned["remind-signoff:notts_cyp:2025-06-30"]
+    assert remind.func == "scheduler:job_remind_signoff"
+    assert remind.at == datetime(2025, 6, 23, 9, 0, tzinfo=ZoneInfo("Europe/London"))
+    assert remind.kwargs["entries"] == [["dfe_ssda903", "FY2024-25"]]
+    assert "remind:notts_cyp:2025-05-22" in planned
+    overdue = planned["overdue-signoff:dfe_ssda903:FY2024-25"]
+    assert (overdue.func, overdue.kwargs["milestone"]) == ("scheduler:job_overdue", "signoff_deadline")
+    assert overdue.at == datetime(2025, 6, 30, 17, 0, tzinfo=ZoneInfo("Europe/London"))
+    # Where the recipient publishes no sign-off date, approvers are reminded with the figures, for the same day.
+    assert planned["remind-signoff:notts_cyp:2025-06-23"].kwargs["entries"] == [["ofsted_fostering_la", "FY2024-25"]]
+    assert planned["remind:notts_cyp:2025-06-23"].at == planned["remind-signoff:notts_cyp:2025-06-23"].at
+    # A scheduler reconciled from the calendar holds them.
+    sched = scheduler.build_scheduler(Settings())
+    sched.start(paused=True)
+    try:
+        scheduler.reconcile(sched, store, datetime(2025, 4, 2, 12, 0, tzinfo=UTC))
+        ids = {j.id for j in sched.get_jobs()}
+        assert {"remind-signoff:notts_cyp:2025-06-30", "overdue-signoff:dfe_ssda903:FY2024-25"} <= ids
+    finally:
+        sched.shutdown(wait=False)
+
+
+def test_approvers_are_reminded_of_what_is_not_signed_off_and_not_of_what_is(
+    jobs_on: Engine, store_settings: Settings
+) -> None:
+    upload(jobs_on, store_settings, "notts_cyp", *FOSTERING)
+    entries = [["ofsted_fostering_la", "FY2024-25"]]
+    when = "2025-06-16T09:00:00+01:00"
+    scheduler.job_remind_signoff("notts_cyp", "2025-06-23", entries, when)
+    scheduler.job_remind_signoff("notts_cyp", "2025-06-23", entries, when)  # fired twice: one reminder
+    with Session(jobs_on) as session:
+        (message,) = outbox.list_messages(session, agency_code="notts_cyp")
+    assert message.kind == "reminder"
+    assert message.subject == (
+        "onereturn: 1 return(s) to sign off by 2025-06-23: Ofsted annual fostering data collection: local authority "
+        "fostering service, 2024 to 2025 financial year"
+    )
+    assert "(ofsted_fostering_la FY2024-25): not yet signed off. Review and sign off at " in message.body
+    assert "/signoffs/ofsted_fostering_la/FY2024-25" in message.body
+    assert "still to send" not in message.body, "its figures are all in"
+
+    # The synthetic county has sent nothing: it is reminded too, and told its figures come first.
+    scheduler.job_remind_signoff("synthetic_county", "2025-06-23", entries, when)
+    with Session(jobs_on) as session:
+        (other,) = outbox.list_messages(session, agency_code="synthetic_county")
+    assert "not yet signed off; 5 figure(s) still to send first" in other.body
+
+    # Signed off: nothing to remind of (the run is recorded, with nothing sent).
+    assert sign_off_everything(jobs_on, returns=["ofsted_fostering_la"]) == 1
+    later = "2025-06-17T09:00:00+01:00"
+    scheduler.job_remind_signoff("notts_cyp", "2025-06-24", entries, later)
+    with Session(jobs_on) as session:
+        assert len(outbox.list_messages(session, agency_code="notts_cyp")) == 1
+        run = session.execute(
+            select(scheduler.JobRun).where(scheduler.JobRun.job_id == "remind-signoff:notts_cyp:2025-06-24")
+        ).scalar_one()
+    assert (run.outcome, run.detail) == ("ok", "0 return(s) not signed off")
+
+    # A figure revised after the sign-off reopens it: the approver is reminded again, of a reopened return.
+    upload(jobs_on, store_settings, "notts_cyp", "cyp.fostering_households_approved,E10000024,2025-03-31,,385,,,,")
+    scheduler.job_remind_signoff("notts_cyp", "2025-06-25", entries, "2025-06-18T09:00:00+01:00")
+    with Session(jobs_on) as session:
+        newest = outbox.list_messages(session, agency_code="notts_cyp")[0]
+    assert "a figure signed off was revised since; it needs signing off again" in newest.body
+
+
+def test_past_the_signoff_date_figures_all_in_but_unsigned_are_overdue_not_signed_off(
+    jobs_on: Engine, store_settings: Settings
+) -> None:
+    upload(jobs_on, store_settings, "notts_cyp", *FOSTERING)
+    when = "2025-06-23T17:00:00+01:00"
+    scheduler.job_overdue("ofsted_fostering_la", "FY2024-25", when, milestone="signoff_deadline")
+    scheduler.job_overdue("ofsted_fostering_la", "FY2024-25", when, milestone="signoff_deadline")
+    with Session(jobs_on) as session:
+        (late,) = outbox.list_messages(session, agency_code="notts_cyp")
+        officer = [m for m in outbox.list_messages(session) if m.recipient == scheduler.OFFICER]
+        assert outbox.list_messages(session, agency_code="synthetic_county") == [], "told at the agencies' deadline"
+        run = session.execute(
+            select(scheduler.JobRun).where(scheduler.JobRun.job_id == "overdue-signoff:ofsted_fostering_la:FY2024-25")
+        ).scalar_one()
+    assert late.kind == "overdue"
+    assert late.subject.endswith("is not signed off and its sign-off date has passed")
+    assert "/signoffs/ofsted_fostering_la/FY2024-25" in late.body
+    (summary,) = officer
+    assert "- notts_cyp: not signed off (not yet signed off)" in summary.body
+    assert "- synthetic_county: figures missing" in summary.body
+    assert run.detail == "notts_cyp: not signed off, synthetic_county: figures missing"
+    # At the agencies' deadline the figures alone count: Nottinghamshire's are all in.
+    scheduler.job_overdue("ofsted_fostering_la", "FY2024-25", when)
+    with Session(jobs_on) as session:
+        figures = session.execute(
+            select(scheduler.JobRun).where(scheduler.JobRun.job_id == "overdue:ofsted_fostering_la:FY2024-25")
+        ).scalar_one()
+    assert figures.detail == "synthetic_county: 5 figure(s) missing"
 
 
 def test_a_revision_reopens_a_built_return(jobs_on: Engine, store_settings: Settings) -> None:

@@ -13,7 +13,14 @@ from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import IsoDate, bounded_window
 from api.scopes import read_scope
-from mappings.calendar import agency_returns, calendar_entries, owed_for_entry, return_indicators
+from mappings.calendar import (
+    OverdueReason,
+    agency_returns,
+    calendar_entries,
+    owed_for_entry,
+    return_indicators,
+    signoff_standing,
+)
 from mappings.deadlines import CalendarEntry, clashes, period_words, to_ics
 from onereturn import clock, outbox
 
@@ -54,7 +61,11 @@ def get_calendar(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    """List window openings, agency deadlines, builds and recipient deadlines, with the figures each agency still owes."""
+    """List window openings, agency deadlines, sign-off dates, builds and recipient deadlines, with what each agency
+    still owes: the figures missing at an agency deadline; at a sign-off date, its figures missing or its sign-off.
+
+    Past a deadline, ``overdue`` names each agency late for it and why: ``figures_missing`` or, its figures all in,
+    ``not_signed_off``."""
     scope = read_scope(principal)
     if agency is not None:
         scope.check_agency(agency)
@@ -67,19 +78,30 @@ def get_calendar(
     for e in _entries(session, first, last, return_id, agency):
         agencies = [a for a, rets in owners.items() if e.return_id in rets and (agency is None or a == agency)]
         owed: dict[str, int] = {}
+        unsigned: dict[str, str] = {}
+        late: dict[str, OverdueReason] = {}
+        if e.kind in ("agency_deadline", "signoff_deadline") and e.return_id not in needed:
+            needed[e.return_id] = return_indicators(session, e.return_id)
         if e.kind == "agency_deadline":
-            if e.return_id not in needed:
-                needed[e.return_id] = return_indicators(session, e.return_id)
             owed = {a: len(owed_for_entry(session, a, e.return_id, e.period, needed[e.return_id])) for a in agencies}
+            late = {a: "figures_missing" for a, n in owed.items() if n}
+        elif e.kind == "signoff_deadline":
+            for a in agencies:
+                standing = signoff_standing(session, a, e.return_id, e.period, needed[e.return_id])
+                if standing is not None:
+                    owed[a] = standing.missing
+                    if standing.reason is not None:
+                        unsigned[a] = standing.state
+                        late[a] = standing.reason
         state: Status = "upcoming" if e.at > now else "done"
-        if e.kind == "agency_deadline" and any(owed.values()):
+        if late:
             state = "overdue" if e.at <= now else "owed"
         if status is not None and state != status:
             continue
         rows.append({"uid": e.uid, "title": e.summary, "return_id": e.return_id, "period": e.period,
                      "period_words": period_words(e.period), "kind": e.kind, "label": e.label, "at": e.at.isoformat(),
                      "start": e.at.isoformat(), "end": e.end.isoformat(), "status": state, "agencies": agencies,
-                     "owed": owed})  # fmt: skip
+                     "owed": owed, "unsigned": unsigned, "overdue": late if e.at <= now else {}})  # fmt: skip
     listed = page_of(request, rows, limit=limit, offset=offset).model_dump()
     return {"from": first.isoformat(), "to": last.isoformat(), **listed}
 

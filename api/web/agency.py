@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -41,6 +41,7 @@ from api.web.shared import (
 from collectors import service as collect
 from exports import release
 from mappings import service as mappings
+from mappings import signoffs
 from onereturn import clock
 from onereturn.errors import InvalidInput, NotFound
 
@@ -74,12 +75,29 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     overdue = [r for r in rows if r["status"] == "overdue"]
     upcoming = [r for r in rows if r["status"] != "overdue"]
     nxt = due_next(rows, now)
+    # The dates by which the agency's approver must sign off: each return's next one, and those passed with the
+    # figures all in but not signed off (a passed one with figures missing is in the overdue table already).
+    to_sign: list[dict[str, Any]] = []
+    for e in sorted(listing["items"], key=lambda e: datetime.fromisoformat(e["at"])):
+        if e["kind"] != "signoff_deadline" or code not in e["owed"]:
+            continue
+        late = e["overdue"].get(code) == "not_signed_off"
+        if not late and (
+            datetime.fromisoformat(e["at"]) <= now
+            or e["return_id"] in {r["return_id"] for r in to_sign if not r["late"]}
+        ):
+            continue
+        to_sign.append(
+            {**e, "title": titles.get(e["return_id"], e["return_id"]), "state": e["unsigned"].get(code, "signed_off"),
+             "meaning": signoffs.MEANINGS[e["unsigned"].get(code, signoffs.SIGNED_OFF)], "late": late}
+        )  # fmt: skip
     if code:
-        _mark_signable(session, code, [*overdue, *nxt.values()])
+        _mark_signable(session, code, [*overdue, *nxt.values(), *(r for r in to_sign if r["state"] != "signed_off")])
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
     return page(
         request, "agency/owed.html", visitor, title="What you owe", due_now=list(nxt.values()), overdue=overdue,
-        upcoming=upcoming, agency=agency, ics=f"/api/calendar.ics?agency={code}",
+        upcoming=upcoming, to_sign=to_sign, unsigned_late=[r for r in to_sign if r["late"]], agency=agency,
+        ics=f"/api/calendar.ics?agency={code}",
     )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from mappings import service as mappings
+from mappings.calendar import OVERDUE_WORDS
 from mappings.models import FieldMapping, Return
 from mappings.validity import in_force
 from onereturn import clock
@@ -38,6 +39,10 @@ def _titles(session: SessionDep) -> dict[str, str]:
     return {r.id: r.title for r in mappings.list_returns(session)}
 
 
+def _moment(entry: dict[str, Any]) -> tuple[str, str, str]:
+    return (entry["return_id"], entry["period"], entry["at"])
+
+
 @router.get("/officer")
 def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """Next deadlines, overdue agencies, completeness per return, recent submissions and re-opened builds."""
@@ -47,26 +52,43 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     upcoming = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal, start=today, end=today + timedelta(days=60)
     )
+    # A sign-off due with the figures (the recipient publishes no date of its own) is said on the same line.
+    figures_due = {_moment(e) for e in upcoming["items"] if e["kind"] == "agency_deadline"}
+    signoffs_due = {_moment(e) for e in upcoming["items"] if e["kind"] == "signoff_deadline"}
     deadlines = [
-        {**e, "title": titles.get(e["return_id"], e["return_id"])}
+        {**e, "title": titles.get(e["return_id"], e["return_id"]),
+         "also_signoff": e["kind"] == "agency_deadline" and _moment(e) in signoffs_due}
         for e in upcoming["items"]
         if e["kind"] in ("agency_deadline", "recipient_deadline")
-    ][:10]
+        or (e["kind"] == "signoff_deadline" and _moment(e) not in figures_due)
+    ][:10]  # fmt: skip
     late = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal, start=today - timedelta(days=365), end=today,
         status="overdue",
     )  # fmt: skip
     overdue: dict[str, dict[str, Any]] = {}
     for e in late["items"]:
-        for agency, n in e["owed"].items():
-            if n:
-                row = overdue.setdefault(
-                    agency, {"agency": agency, "deadlines": 0, "owed": 0, "returns": set(), "oldest": e["at"]}
-                )
+        for agency, reason in e["overdue"].items():
+            # Figures missing are counted once, at the agency deadline; a sign-off date adds only the returns
+            # whose figures are all in and not signed off.
+            counted = (e["kind"], reason) in (
+                ("agency_deadline", "figures_missing"),
+                ("signoff_deadline", "not_signed_off"),
+            )
+            if not counted:
+                continue
+            row = overdue.setdefault(
+                agency, {"agency": agency, "deadlines": 0, "owed": 0, "returns": set(), "unsigned": [], "oldest": e["at"]}
+            )  # fmt: skip
+            title = titles.get(e["return_id"], e["return_id"])
+            if reason == "figures_missing":
                 row["deadlines"] += 1
-                row["owed"] += n
-                row["returns"].add(titles.get(e["return_id"], e["return_id"]))
-                row["oldest"] = min(row["oldest"], e["at"])
+                row["owed"] += e["owed"][agency]
+                row["returns"].add(title)
+            else:
+                row["unsigned"].append({"return_id": e["return_id"], "title": title, "period": e["period"],
+                                        "state": e["unsigned"][agency]})  # fmt: skip
+            row["oldest"] = min(row["oldest"], e["at"])
     now_collecting = collecting(request, session, visitor, today)
     completeness = []
     for return_id, entry in sorted(now_collecting.items()):
@@ -93,7 +115,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     return page(
         request, "officer/dashboard.html", visitor, title="Dashboard", deadlines=deadlines,
         completeness=completeness, recent=recent, reopened=reopened, approvals=tally(queue),
-        overdue_agencies=sorted(overdue.values(), key=lambda r: -r["owed"]),
+        overdue_agencies=sorted(overdue.values(), key=lambda r: (-r["owed"], -len(r["unsigned"]), r["agency"])),
     )  # fmt: skip
 
 
@@ -102,7 +124,7 @@ def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str
     """A month of deadlines as a calendar grid, with the link to subscribe."""
     allowed(visitor, CALENDAR)
     try:
-        first = date.fromisoformat(f"{month}-01") if month else datetime.now(UTC).date().replace(day=1)
+        first = date.fromisoformat(f"{month}-01") if month else clock.now().date().replace(day=1)
     except ValueError:
         raise InvalidInput(f"{month!r} is not a month; write it as 2025-06") from None
     last = first.replace(day=month_grid.monthrange(first.year, first.month)[1])
@@ -112,6 +134,7 @@ def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str
     titles = _titles(session)
     by_day: dict[int, list[dict[str, Any]]] = {}
     for e in listing["items"]:
+        e["late_words"] = sorted({OVERDUE_WORDS[r] for r in e["overdue"].values()})
         at = datetime.fromisoformat(e["at"])
         by_day.setdefault(at.day, []).append({**e, "title": titles.get(e["return_id"], e["return_id"])})
     weeks = month_grid.Calendar(firstweekday=0).monthdayscalendar(first.year, first.month)

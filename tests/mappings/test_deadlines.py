@@ -202,8 +202,16 @@ def test_children_in_need_census_rule_gives_the_published_submission_deadlines(
 
 def test_entries_for_a_quarter() -> None:
     entries = entries_for("county_cyp_core", "quarter", "working_days_after_period_end:20", quarter(2024, 4))
-    assert [e.kind for e in entries] == ["window_opens", "agency_deadline", "build", "recipient_deadline"]
+    # With no sign-off date of the recipient's own, figures are signed off when they are due, before the build.
+    assert [e.kind for e in entries] == [
+        "window_opens",
+        "agency_deadline",
+        "signoff_deadline",
+        "build",
+        "recipient_deadline",
+    ]
     got = by_kind(entries)
+    assert got["signoff_deadline"].at == got["agency_deadline"].at
     # Window opens at midnight BST on 1 April: 23:00 UTC on 31 March.
     assert got["window_opens"].at == utc(2025, 3, 31, 23)
     # Five working days before 30 April: 29, 28, 25, 24, 23 April.
@@ -332,7 +340,7 @@ RETURNS = [
 def test_calendar_sorted_and_complete() -> None:
     entries = calendar(RETURNS, date(2025, 3, 1), date(2025, 3, 31))
     # Periods ending in March 2025: FY2024-25 (x2), FY2024-25-Q4 (x2), 2025-03; vital_signs has no rule.
-    assert len(entries) == 4 * 5
+    assert len(entries) == 5 * 5
     assert entries == sorted(entries, key=lambda e: (e.at, e.return_id, e.kind, e.period))
     assert {e.return_id for e in entries} == {"nis", "county_cyp_core", "dfe_ssda903", "ndtms_adult_monthly", "adhoc"}
     # Every window opens at the same instant; ties go by return id.
@@ -477,3 +485,51 @@ def test_milestones_are_entries_of_their_own_in_the_calendar_and_feed() -> None:
     feed = to_ics(entries, now=datetime(2025, 3, 1, tzinfo=UTC)).decode()
     assert r"dfe_ssda903\, 2024 to 2025 financial year: data loaded" in feed.replace("\r\n ", "")
     assert "data loaded by now" in feed.replace("\r\n ", "")
+
+
+def test_a_recipients_signoff_date_is_an_entry_of_its_own() -> None:
+    """SSDA903: data loaded by 31 May, submitted (the council's sign-off) by 30 June 2022, as DfE's guide gives them."""
+    entries = entries_for(
+        "dfe_ssda903",
+        "financial_year",
+        "fixed_after_period_end:06-30",
+        financial_year(2021),
+        milestones=SSDA903_MILESTONES,
+        signoff="fixed_after_period_end:06-30",
+    )
+    got = {(e.kind, e.label): e.at for e in entries}
+    assert got[("signoff_deadline", "")] == datetime(2022, 6, 30, 17, tzinfo=LONDON)
+    # Figures are still asked for ahead of the first date, the data loaded by 31 May.
+    assert got[("agency_deadline", "")].date() < date(2022, 5, 31)
+    signoff = next(e for e in entries if e.kind == "signoff_deadline")
+    assert signoff.uid == "dfe_ssda903.FY2021-22.signoff_deadline@onereturn"
+    assert signoff.summary == "dfe_ssda903, 2021 to 2022 financial year: sign-off due"
+    assert "signed off" in signoff.description
+    feed = to_ics(entries, now=datetime(2022, 3, 1, tzinfo=UTC)).decode().replace("\r\n ", "")
+    assert "UID:dfe_ssda903.FY2021-22.signoff_deadline@onereturn" in feed
+    assert "CATEGORIES:signoff_deadline" in feed
+
+
+def test_a_signoff_date_earlier_than_the_milestones_brings_the_agency_deadline_forward() -> None:
+    """Figures must be in before they can be signed off, so the agencies are asked ahead of an early sign-off date."""
+    entries = entries_for(
+        "q", "quarter", "working_days_after_period_end:20", quarter(2024, 4), signoff="working_days_after_period_end:10"
+    )
+    got = by_kind(entries)
+    assert got["signoff_deadline"].at.date() == date(2025, 4, 14)  # the tenth working day after 31 March 2025
+    assert got["agency_deadline"].at.date() == date(2025, 4, 7)  # five working days before it
+    assert got["agency_deadline"].at < got["signoff_deadline"].at < got["recipient_deadline"].at
+
+
+def test_a_signoff_date_never_falls_after_the_recipients_deadline() -> None:
+    entries = entries_for(
+        "q", "quarter", "working_days_after_period_end:5", quarter(2024, 4), signoff="working_days_after_period_end:20"
+    )
+    got = by_kind(entries)
+    assert got["signoff_deadline"].at == got["recipient_deadline"].at
+    assert (
+        by_kind(
+            entries_for("q", "quarter", "working_days_after_period_end:5", quarter(2024, 4), signoff="agency_deadline")
+        )["signoff_deadline"].at
+        == got["agency_deadline"].at
+    )

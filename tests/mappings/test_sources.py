@@ -251,8 +251,9 @@ def test_no_shipped_file_names_a_development_folder() -> None:
 
 
 #: Catalogue items resting wholly on the service's own reading: no public source was found for them
-#: (docs/sources.md lists each, and an indicator's citation says what was searched).
-ITEMS_ONLY_OWN_READING = 10
+#: (docs/sources.md lists each, and an indicator's citation says what was searched). Six are the sign-off
+#: dates of returns whose recipient publishes none, set at the agencies' deadline.
+ITEMS_ONLY_OWN_READING = 16
 
 
 def test_items_resting_wholly_on_own_reading_are_held(bundled_catalogue: Catalogue) -> None:
