@@ -85,7 +85,7 @@ def _status(standing: release.Standing, names: dict[str, str]) -> dict[str, Any]
     """A period's sign-off status in words: signed off by all, or whom it still waits for; and when last signed off."""
     behind = len(standing.behind)
     if not behind:
-        return {"released": False, "text": "No figures yet", "detail": "", "signed_at": None}
+        return {"released": False, "text": "Nothing to sign off yet", "detail": "", "signed_at": None}
     waiting = [names.get(a, a) for a in standing.waiting]
     unaccepted = [names.get(a, a) for a in standing.unaccepted]
     if standing.released:

@@ -284,6 +284,27 @@ def sign_off_page(c: TestClient) -> Send:
     return lambda: c.post("/signoffs/dfe_ssda903/FY2024-25", data=form)
 
 
+def withdraw_page(c: TestClient) -> Send:
+    _signed(c)
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    return lambda: c.post("/signoffs/dfe_ssda903/FY2024-25/withdraw", data={"csrf_token": csrf})
+
+
+APPROVAL = "/officer/approvals/notts_cyp/dfe_ssda903/FY2024-25"
+
+
+def accept_page(c: TestClient) -> Send:
+    _signed(c)
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    return lambda: c.post(f"{APPROVAL}/accept", data={"csrf_token": csrf})
+
+
+def send_back_page(c: TestClient) -> Send:
+    _signed(c)
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    return lambda: c.post(f"{APPROVAL}/return", data={"csrf_token": csrf, "reason": "The count looks a year old"})
+
+
 #: For every write route: what readies its write (run with commits working) and returns the write itself. A write
 #: route missing here fails test_every_write_route_is_tried, so a new one cannot be left out.
 WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
@@ -308,6 +329,9 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/api/signoffs/{agency}/{return_id}/{period}/accept"): accept,
     ("POST", "/api/signoffs/{agency}/{return_id}/{period}/return"): send_back,
     ("POST", "/signoffs/{return_id}/{period}"): sign_off_page,
+    ("POST", "/signoffs/{return_id}/{period}/withdraw"): withdraw_page,
+    ("POST", "/officer/approvals/{agency}/{return_id}/{period}/accept"): accept_page,
+    ("POST", "/officer/approvals/{agency}/{return_id}/{period}/return"): send_back_page,
 }
 
 
