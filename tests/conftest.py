@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -219,27 +220,38 @@ def store_template(
 _counter = iter(range(10**6))
 
 
-@pytest.fixture
-def store(store_template: str, tmp_path: Path) -> Iterator[Engine]:
-    """A private, fully loaded database for one test (uploads commit for real)."""
+@contextmanager
+def copied_store(store_template: str, directory: Path) -> Iterator[Engine]:
+    """A private copy of the loaded template, dropped afterwards: a SQLite file in ``directory`` or a database."""
     kind, where = store_template.split(":", 1)
     if kind == "sqlite":
-        target = tmp_path / "store.sqlite3"
+        target = directory / "store.sqlite3"
         shutil.copyfile(where, target)
         eng = db.make_engine(f"sqlite:///{target}")
-        yield eng
-        eng.dispose()
+        try:
+            yield eng
+        finally:
+            eng.dispose()
         return
     name = f"{_PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
     admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {where}")
     eng = db.make_engine(_pg_admin_url(name))
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_template: str, tmp_path: Path) -> Iterator[Engine]:
+    """A private, fully loaded database for one test (uploads commit for real)."""
+    with copied_store(store_template, tmp_path) as eng:
+        yield eng
 
 
 @pytest.fixture
