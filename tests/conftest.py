@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,16 +48,35 @@ PG_URL = _database_per_worker(os.environ.get("ONERETURN_TEST_DATABASE_URL", ""))
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-#: Files that take a minute or more; they start first (``./run test`` turns off pytest-xdist's own order, which
-#: starts the files with the most tests first and left these few-test files to run at the end on one worker).
+#: The files that take longest, longest first (a whole run on 2 cores, 25 November 2026); they start first and
+#: the many short files fill in after them, so both workers end together. ``./run test`` turns off
+#: pytest-xdist's own order, which starts the files with the most tests first; ordered by tests alone, the
+#: slow files of one or two tests (the records benchmark, the ended connections, the demo's records) came
+#: last and one worker ran them alone for minutes after the other had finished.
 SLOW_FIRST = (
-    "tests/api/test_schemathesis.py",
-    "tests/web/test_browser.py",
+    "tests/api/test_committed.py",
     "tests/web/test_pages.py",
-    "tests/api/test_access_matrix.py",
-    "tests/test_two_workers.py",
     "tests/test_scheduler.py",
+    "tests/api/test_upload_processes.py",
+    "tests/web/test_browser.py",
+    "tests/collectors/test_records_upload.py",
     "tests/test_stops.py",
+    "tests/test_bench_records.py",
+    "tests/test_lost_connections.py",
+    "tests/test_demo_records.py",
+    "tests/web/test_records_pages.py",
+    "tests/web/test_signoff_page.py",
+    "tests/api/test_schemathesis.py",
+    "tests/test_load.py",
+    "tests/test_two_workers.py",
+    "tests/api/test_access_matrix.py",
+    "tests/collectors/test_records_contract.py",
+    "tests/collectors/test_latest_earlier.py",
+    "tests/test_bench_scale.py",
+    "tests/collectors/test_fuzz.py",
+    "tests/collectors/test_interrupted.py",
+    "tests/exports/test_burden_records.py",
+    "tests/web/test_due_next.py",
 )
 
 
@@ -219,27 +239,38 @@ def store_template(
 _counter = iter(range(10**6))
 
 
-@pytest.fixture
-def store(store_template: str, tmp_path: Path) -> Iterator[Engine]:
-    """A private, fully loaded database for one test (uploads commit for real)."""
+@contextmanager
+def copied_store(store_template: str, directory: Path) -> Iterator[Engine]:
+    """A private copy of the loaded template, dropped afterwards: a SQLite file in ``directory`` or a database."""
     kind, where = store_template.split(":", 1)
     if kind == "sqlite":
-        target = tmp_path / "store.sqlite3"
+        target = directory / "store.sqlite3"
         shutil.copyfile(where, target)
         eng = db.make_engine(f"sqlite:///{target}")
-        yield eng
-        eng.dispose()
+        try:
+            yield eng
+        finally:
+            eng.dispose()
         return
     name = f"{_PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
     admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {where}")
     eng = db.make_engine(_pg_admin_url(name))
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_template: str, tmp_path: Path) -> Iterator[Engine]:
+    """A private, fully loaded database for one test (uploads commit for real)."""
+    with copied_store(store_template, tmp_path) as eng:
+        yield eng
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 
 import pytest
 import xlsxwriter
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 
 from collectors.service import submit
 from onereturn.settings import Settings
+from tests.conftest import copied_store
 
 COLUMNS = ("indicator", "org", "period", "value", "numerator", "denominator")
 #: A percentage, so value, numerator and denominator are all read.
@@ -25,6 +27,13 @@ CASES = [
     ("-0", "is negative zero"),
     ("-0.00", "is negative zero"),
 ]
+
+
+@pytest.fixture(scope="module")
+def store(store_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One private store for the module's dry runs, which store nothing, per engine, not one copy a test."""
+    with copied_store(store_template, tmp_path_factory.mktemp("store")) as engine:
+        yield engine
 
 
 def _csv(row: dict[str, object]) -> bytes:
