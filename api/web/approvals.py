@@ -21,7 +21,16 @@ from api.deps import SessionDep
 from api.routes import signoffs as signoff_routes
 from api.routes.signoffs import SignOffPublic
 from api.web.render import Visitor, page
-from api.web.shared import APPROVALS, SIGNOFF_REVIEW, PageRoute, VisitorDep, allowed, check_csrf, collecting
+from api.web.shared import (
+    APPROVALS,
+    SIGNOFF_REVIEW,
+    PageRoute,
+    VisitorDep,
+    allowed,
+    check_csrf,
+    collecting,
+    signoff_changes,
+)
 from exports.build import agency_names
 from indicators.periods import parse_period
 from mappings import signoffs
@@ -287,6 +296,7 @@ def _render(
         request, "officer/approval.html", visitor, title=("Error: " if errors else "") + title,
         status_code=status_code, current=QUEUE, review=found, so=so, ret=ret, agency_name=names.get(agency, agency),
         state_names=STATE_NAMES, errors=errors or [], reason=reason, reason_max=REASON_MAX,
+        changes=signoff_changes(session, found.changed_since_signoff),
         done=done if DONE.get(done) == so.state else "", action=detail_path(agency, return_id, so.period),
         may_accept=ret.needs_acceptance and so.state == signoffs.SIGNED_OFF,
         may_send_back=so.state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),

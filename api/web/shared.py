@@ -18,7 +18,9 @@ from api.routes import calendar as calendar_routes
 from api.scopes import Resource
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
+from indicators.models import Indicator
 from indicators.periods import parse_period
+from mappings import signoffs
 from mappings.keys import APPROVER_SCOPE
 from onereturn.errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
 
@@ -202,3 +204,29 @@ def due_next(entries: Iterable[dict[str, Any]], now: datetime) -> dict[str, dict
         if entry["kind"] == "agency_deadline" and datetime.fromisoformat(str(entry["at"])) > now:
             out.setdefault(entry["return_id"], entry)
     return out
+
+
+def _value_words(value: str) -> str:
+    """A digest line's value (``12.0 final``, ``[x] provisional``) as a person reads it: ``12``, ``x (provisional)``."""
+    shown, _, status = value.partition(" ")
+    if shown.startswith("["):
+        words = shown.strip("[]") or "no value"
+    else:
+        number = float(shown)
+        words = f"{number:,.0f}" if number.is_integer() else f"{number:,}"
+    return words if status in ("", "final") else f"{words} ({status})"
+
+
+def signoff_changes(session: Session, changed: dict[str, list[str]]) -> list[dict[str, str]]:
+    """The figures changed since the last sign-off, each as the indicator's title, organisation, breakdown and value."""
+    rows: list[dict[str, str]] = []
+    for change, lines in (("New or revised", changed["added"]), ("No longer given", changed["removed"])):
+        for line in lines:
+            figure = signoffs.parse_line(line)
+            indicator = session.get(Indicator, figure.indicator_id)
+            rows.append({
+                "change": change, "indicator": indicator.title if indicator is not None else figure.indicator_id,
+                "indicator_id": figure.indicator_id, "org_code": figure.org_code, "period": figure.period,
+                "breakdown": figure.breakdown or "Total", "value": _value_words(figure.value),
+            })  # fmt: skip
+    return rows

@@ -16,8 +16,7 @@ from pydantic import ValidationError
 from api.deps import SessionDep
 from api.routes import signoffs as signoff_routes
 from api.web.render import Visitor, page
-from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf
-from indicators.models import Indicator
+from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf, signoff_changes
 from mappings import signoffs
 from mappings.models import Agency, Return
 from onereturn.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -46,32 +45,6 @@ def _fix_link(blocker: dict[str, Any]) -> str:
     if len(loc) >= 2 and loc[0] == "submission":
         return f"/submissions/{int(loc[1])}" + ("#queries" if blocker.get("type") == "query" else "")
     return "/upload"
-
-
-def _value_words(value: str) -> str:
-    """A digest line's value (``12.0 final``, ``[x] provisional``) as a person reads it: ``12``, ``x (provisional)``."""
-    shown, _, status = value.partition(" ")
-    if shown.startswith("["):
-        words = shown.strip("[]") or "no value"
-    else:
-        number = float(shown)
-        words = f"{number:,.0f}" if number.is_integer() else f"{number:,}"
-    return words if status in ("", "final") else f"{words} ({status})"
-
-
-def _changes(session: SessionDep, added: list[str], removed: list[str]) -> list[dict[str, str]]:
-    """The figures changed since the last sign-off, each as the indicator's title, organisation, breakdown and value."""
-    rows: list[dict[str, str]] = []
-    for change, lines in (("New or revised", added), ("No longer given", removed)):
-        for line in lines:
-            figure = signoffs.parse_line(line)
-            indicator = session.get(Indicator, figure.indicator_id)
-            rows.append({
-                "change": change, "indicator": indicator.title if indicator is not None else figure.indicator_id,
-                "indicator_id": figure.indicator_id, "org_code": figure.org_code, "period": figure.period,
-                "breakdown": figure.breakdown or "Total", "value": _value_words(figure.value),
-            })  # fmt: skip
-    return rows
 
 
 def _render(
@@ -103,7 +76,7 @@ def _render(
         may_sign=_may_sign(visitor), signable=state in signoffs.SIGNABLE, errors=errors or [],
         signed=signed and state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
         error_title=error_title, withdrawn=withdrawn and state == signoffs.OPEN, withdrawable=state == signoffs.SIGNED_OFF,
-        changes=_changes(session, found.changed_since_signoff["added"], found.changed_since_signoff["removed"]),
+        changes=signoff_changes(session, found.changed_since_signoff),
         action=f"/signoffs/{quote(return_id, safe='')}/{quote(found.signoff.period, safe='')}",
     )  # fmt: skip
 

@@ -185,6 +185,14 @@ def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClien
     assert "\t" not in table
     assert "final" not in table
     assert 'id="withdraw"' not in changed  # reopened: nothing signed off stands to withdraw
+    # The officer reads the same change the same way on the approvals page.
+    web.cookies.clear()
+    sign_in(web, OFFICER)
+    officer = web.get("/officer/approvals/notts_cyp/dfe_ssda903/FY2024-25").text
+    listed = officer[officer.index('id="change-list"') : officer.index("</table>", officer.index('id="change-list"'))]
+    assert "Children looked after at the snapshot date" in listed
+    assert "4,400" in listed
+    assert "\t" not in listed
 
 
 def test_an_ordinary_key_cannot_withdraw_a_sign_off(web: TestClient, store: Engine) -> None:
