@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,10 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from api.main import create_app
 from mappings import signoffs
 from mappings.models import Return, SignOffEvent
-from onereturn.settings import Settings
 from tests.web.test_pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, sign_in
 
 QUEUE = "/officer/approvals"
@@ -24,13 +21,6 @@ RETURN = "/api/returns/dfe_ssda903/FY2024-25"
 NOTTS = "indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,{}\n"
 LEWISHAM = "indicator,org,period,value\ncyp.lac_count,E09000023,2025-03-31,480\n"
 CELL = "EPI.CLA_31MAR|E10000024|"
-
-
-@pytest.fixture
-def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
-    """A browser-like client (cookies kept, redirects not followed) on a private database."""
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
-        yield client
 
 
 def _upload(web: TestClient, body: str, key: str = AGENCY) -> None:

@@ -6,7 +6,6 @@ import fnmatch
 import html
 import re
 import tomllib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,13 +25,6 @@ OTHER_AGENCY = "demo-lewisham-council-8d2e6a51"
 OFFICER = "demo-officer-5e0b9c2a4f"
 DFE = "demo-regulator-dfe-7a3c18e2"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
-    """A browser-like client (cookies kept, redirects not followed) on a private database."""
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
-        yield client
 
 
 def _token(html: str) -> str:

@@ -4,10 +4,8 @@ received, follows their stage, then reads DfE's findings by rule and child (each
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
@@ -19,13 +17,6 @@ from indicators.models import Submission
 from onereturn.settings import Settings
 from tests.collectors.test_records_upload import TABLES_903
 from tests.web.test_pages import AGENCY, OFFICER, OTHER_AGENCY, sign_in
-
-
-@pytest.fixture
-def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
-    """A browser-like client (cookies kept, redirects not followed) on a private database."""
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
-        yield client
 
 
 def _send(web: TestClient, csrf: str, paths: list[Path], year: str = "2024-25") -> str:

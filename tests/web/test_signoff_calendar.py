@@ -8,7 +8,6 @@ overdue "not signed off" and the synthetic county "figures missing", until Notti
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import icalendar
@@ -16,7 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.main import create_app
 from collectors.service import submit
 from onereturn import clock
 from onereturn.settings import Settings
@@ -38,13 +36,6 @@ FOSTERING = (
 BEFORE = datetime(2025, 5, 20, 11, 0, tzinfo=UTC)
 #: The day after Ofsted's fostering return's sign-off date (the agencies' deadline, 23 June 2025 at 17:00).
 AFTER = datetime(2025, 6, 24, 11, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
-    """The service on a private store whose requests commit for real."""
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
-        yield client
 
 
 def _sign_in_as(web: TestClient, key: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,23 +11,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.main import create_app
 from mappings import signoffs
 from onereturn import clock
-from onereturn.settings import Settings
 from tests.web.test_pages import AGENCY, DFE, OFFICER, sign_in
 
 PAGE = "/signoffs/dfe_ssda903/FY2024-25"
 RETURN = "/api/returns/dfe_ssda903/FY2024-25"
 LAC = "indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,{}\n"
 CELL = "EPI.CLA_31MAR|E10000024|"
-
-
-@pytest.fixture
-def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
-    """A browser-like client (cookies kept, redirects not followed) on a private database."""
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
-        yield client
 
 
 def _upload(web: TestClient, body: str, key: str = AGENCY) -> None:

@@ -1,0 +1,19 @@
+"""Fixtures of the page tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.main import create_app
+from onereturn.settings import Settings
+
+
+@pytest.fixture
+def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
+    """A browser-like client (cookies kept, redirects not followed) on a private database whose requests commit."""
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+        yield client
