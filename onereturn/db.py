@@ -187,29 +187,59 @@ def alembic_config(engine: Engine) -> Any:
     return config
 
 
+def _transactional_ddl(engine: Engine) -> Engine:
+    """A SQLite engine on the same file whose transactions hold DDL too, so a migration stopped midway undoes itself.
+
+    Python's sqlite3 opens a transaction only before INSERT, UPDATE or DELETE, so CREATE TABLE and ALTER
+    TABLE were committed as they ran: a stop during the first migration left tables with no version
+    recorded, and the store could never start again. The driver's own handling is turned off and SQLAlchemy's
+    begin says BEGIN, as SQLAlchemy's SQLite notes advise.
+    """
+    ddl = make_engine(engine.url.render_as_string(hide_password=False), threads=1)
+
+    def driver_hands_off(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        # Rebuilding a table other tables refer to (SQLite's way to change a constraint) fails with foreign
+        # keys on, and the pragma is ignored inside a transaction: off here, checked after (``upgrade``).
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    event.listen(ddl, "connect", driver_hands_off)
+    event.listen(ddl, "begin", begin)
+    return ddl
+
+
 def upgrade(engine: Engine | None = None) -> None:
-    """Bring the database schema up to the latest migration."""
+    """Bring the database schema up to the latest migration, all of it or (stopped or failed midway) none of it."""
     from alembic import command
 
     engine = engine or get_engine()
-    config = alembic_config(engine)
     sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as connection:
-        if sqlite:
-            # Rebuilding a table other tables refer to (SQLite's way to change a constraint) fails with
-            # foreign keys on; the pragma only takes effect outside a transaction, and they are checked after.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
-        try:
-            with connection.begin():
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-                if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
-                    raise RuntimeError(f"the migration left rows referring to nothing: {broken[:5]}")
-        finally:
-            if sqlite:
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+    in_memory = sqlite and engine.url.database in (None, "", ":memory:")
+    migrating = _transactional_ddl(engine) if sqlite and not in_memory else engine
+    config = alembic_config(migrating)
+    # In memory (tests only) the file cannot be opened twice: the pragma is set on the one connection instead.
+    pragma = in_memory
+    try:
+        with migrating.connect() as connection:
+            if pragma:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 connection.commit()
+            try:
+                with connection.begin():
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                        raise RuntimeError(f"the migration left rows referring to nothing: {broken[:5]}")
+            finally:
+                if pragma:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
 
 
 def rows_frame(rows: Sequence[Sequence[Any]], schema: Mapping[str, Any]) -> pl.DataFrame:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -47,5 +49,34 @@ def test_a_store_made_before_the_move_upgrades(tmp_path: Path) -> None:
             "before-move",
             "queued",
         )
+    finally:
+        engine.dispose()
+
+
+def test_a_migration_stopped_midway_on_sqlite_leaves_no_table_behind(tmp_path: Path, monkeypatch: Any) -> None:
+    """A stop during the first migration (serve killed as it starts) must leave a store that starts next time."""
+    from alembic import command
+
+    path = tmp_path / "fresh.sqlite3"
+    engine = db.make_engine(f"sqlite:///{path}")
+    real = command.upgrade
+
+    def stopped_midway(config: Any, revision: str) -> None:
+        real(config, revision)  # every table made, the version recorded...
+        raise KeyboardInterrupt  # ...and the process stopped before the commit
+
+    monkeypatch.setattr(command, "upgrade", stopped_midway)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            db.upgrade(engine)
+        with closing(sqlite3.connect(path)) as left:
+            tables = [r[0] for r in left.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert tables == []
+        monkeypatch.setattr(command, "upgrade", real)
+        db.upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), db.metadata())
+        assert diff == []
     finally:
         engine.dispose()
