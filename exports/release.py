@@ -248,9 +248,12 @@ def _store_key(session: Session) -> tuple[Any, ...]:
             columns(func.max(col(CatalogueVersion.id))).scalar_subquery(),
             columns(func.count()).select_from(AgencyOrg).scalar_subquery(),
             columns(func.count()).select_from(Agency).scalar_subquery(),
+            # An agency changed (say, it now publishes its own figures) changes whose figures need signing off.
+            columns(func.max(col(Agency.updated_at))).scalar_subquery(),
         )
     ).one()
-    return (*tuple(key), datetime.now(UTC).date())
+    # The database too: two stores (a test's copies, or a service pointed at another) can reach the same counts.
+    return (str(session.get_bind().engine.url), *tuple(key), datetime.now(UTC).date())
 
 
 def _figures_behind(

@@ -108,7 +108,9 @@ def _mark_signable(session: SessionDep, code: str, rows: list[dict[str, Any]]) -
         key = (row["return_id"], row["period"])
         if key not in seen:
             try:
-                seen[key] = code in release.agencies_behind(session, *key)
+                # Kept between views until a figure, the catalogue or a link changes: the page builds a return once.
+                standing = release.standings(session, {key[0]: [key[1]]}).get(key)
+                seen[key] = standing is not None and code in standing.behind
             except (InvalidInput, NotFound):
                 seen[key] = False  # a period the return cannot be built for has nothing to sign off
         if seen[key]:
