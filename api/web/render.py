@@ -79,6 +79,15 @@ LEVELS = {
 
 KIND_NAMES = {"agency": "Agency", "officer": "Performance officer", "regulator": "Regulator"}
 
+#: The GOV.UK tag colour of each sign-off state, the same on the approver's, the officer's and the regulator's pages.
+SIGNOFF_TAGS = {
+    "open": "govuk-tag--grey",
+    "signed_off": "govuk-tag--green",
+    "accepted": "govuk-tag--green",
+    "reopened": "govuk-tag--yellow",
+    "returned": "govuk-tag--red",
+}
+
 
 def _env() -> Environment:
     env = Environment(
@@ -102,6 +111,7 @@ def _env() -> Environment:
     env.globals["relations"] = RELATIONS
     env.globals["kind_names"] = KIND_NAMES
     env.globals["levels"] = LEVELS
+    env.globals["signoff_tags"] = SIGNOFF_TAGS
     return env
 
 
