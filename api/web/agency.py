@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import anyio.from_thread
 import polars as pl
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -35,6 +32,7 @@ from api.web.shared import (
     PageRoute,
     VisitorDep,
     allowed,
+    api_upload,
     check_csrf,
     due_next,
 )
@@ -108,9 +106,7 @@ def _mark_signable(session: SessionDep, code: str, rows: list[dict[str, Any]]) -
         key = (row["return_id"], row["period"])
         if key not in seen:
             try:
-                # Kept between views until a figure, the catalogue or a link changes: the page builds a return once.
-                standing = release.standings(session, {key[0]: [key[1]]}).get(key)
-                seen[key] = standing is not None and code in standing.behind
+                seen[key] = code in release.agencies_behind(session, *key)
             except (InvalidInput, NotFound):
                 seen[key] = False  # a period the return cannot be built for has nothing to sign off
         if seen[key]:
@@ -168,20 +164,8 @@ def upload(
 
 
 def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: UploadFile, mode: str) -> Response:
-    # The page runs in a request thread; the API's upload route runs on the event loop.
-    result = anyio.from_thread.run(
-        partial(
-            collect_routes.upload,
-            request=request,
-            session=session,
-            principal=visitor.principal,
-            _slot=None,  # the page route holds the upload slot itself
-            background=BackgroundTasks(),  # a template upload is stored before the answer; nothing runs after it
-            file=file,
-            mode=mode,  # type: ignore[arg-type]
-        )
-    )
-    body = json.loads(bytes(result.body))
+    # A template upload is stored before the answer; nothing runs after it.
+    body = api_upload(request, session, visitor, BackgroundTasks(), file=file, mode=mode)
     if body.get("id") is None:
         return page(request, "agency/report.html", visitor, title="Check of your file", report=body, rows=[],
                     header=[], marks={}, queries=[], dry_run=True, blank=0, only_problems=False)  # fmt: skip

@@ -7,20 +7,16 @@ from the same function as ``GET /api/submissions/{id}/records``.
 
 from __future__ import annotations
 
-import json
-from functools import partial
 from typing import Annotated, Any
 
-import anyio.from_thread
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.callrecord import annotate
 from api.capacity import UploadSlot
 from api.deps import SessionDep
-from api.routes import collect as collect_routes
 from api.web.render import Visitor, page
-from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, check_csrf
+from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, api_upload, check_csrf
 from collectors import service as collect
 from collectors.records.contract import NoRuleSet, ruleset_for
 from collectors.records.report import findings_by_rule, findings_page
@@ -84,26 +80,13 @@ def upload_records(
             request, "agency/upload.html", visitor, title="Error: Upload your figures", modes=UPLOAD_MODES, errors={},
             record_errors=errors, collection_year=collection_year, status_code=400,
         )  # fmt: skip
-    # The page runs in a request thread; the API's upload route runs on the event loop. Its background task
-    # (when no upload pool runs) is this page's, run once the answer has gone.
-    result = anyio.from_thread.run(
-        partial(
-            collect_routes.upload,
-            request=request,
-            session=session,
-            principal=visitor.principal,
-            _slot=None,  # the page route holds the upload slot itself
-            background=background,
-            file=None,
-            files=chosen,
-            collection_year=collection_year.strip(),
-            mode="default",
-            agency=None,
-            sheet=None,
-        )
-    )
+    # The upload's background task (when no upload pool runs) is this page's, run once the answer has gone.
+    body = api_upload(
+        request, session, visitor, background, file=None, files=chosen, collection_year=collection_year.strip(),
+        mode="default", agency=None, sheet=None,
+    )  # fmt: skip
     # 202 for new files, 200 with the earlier upload for a repeat: either way the page follows that upload.
-    submission_id = json.loads(bytes(result.body))["id"]
+    submission_id = body["id"]
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+import anyio
+from fastapi import BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session
@@ -15,6 +18,7 @@ from api import callrecord as trail
 from api.auth import check, principal_of_key
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
+from api.routes import collect as collect_routes
 from api.scopes import Resource
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
@@ -230,3 +234,19 @@ def signoff_changes(session: Session, changed: dict[str, list[str]]) -> list[dic
                 "breakdown": figure.breakdown or "Total", "value": _value_words(figure.value),
             })  # fmt: skip
     return rows
+
+
+def api_upload(
+    request: Request, session: Session, visitor: Visitor, background: BackgroundTasks, **fields: Any
+) -> dict[str, Any]:
+    """Send an upload page's form through the API's own upload route, as the signed-in key; the body it answers."""
+    # The page runs in a request thread; the API's upload route runs on the event loop. The page route holds
+    # the upload slot itself, so the route is given none.
+    result = anyio.from_thread.run(
+        partial(
+            collect_routes.upload, request=request, session=session, principal=visitor.principal, _slot=None,
+            background=background, **fields,
+        )
+    )  # fmt: skip
+    body: dict[str, Any] = json.loads(bytes(result.body))
+    return body
