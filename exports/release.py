@@ -103,10 +103,13 @@ def vouched(session: Session, agency_code: str, return_id: str, period: str) -> 
 
 
 def agencies_behind(session: Session, return_id: str, period: str) -> list[str]:
-    """The agencies whose stored figures make cells of a return for a period: those who have something to sign off."""
-    ret, fields = return_with_fields(session, return_id)
-    built = Builder(session, period, ret.period_type).build(ret, fields, datetime.now(UTC))
-    return sorted(set(to_sign(session, built.lineage)["agency_code"].to_list()))
+    """The agencies whose stored figures make cells of a return for a period: those who have something to sign off.
+
+    Read through ``standings``, so a page or list asking again builds the return only once the store has changed.
+    """
+    return_with_fields(session, return_id)  # an unknown return is refused here, not passed over
+    found = standings(session, {return_id: [period]}).get((return_id, period))
+    return found.behind if found is not None else []
 
 
 def _figures(session: Session, ids: list[int]) -> list[signoffs.Figure]:
@@ -245,6 +248,8 @@ def _store_key(session: Session) -> tuple[Any, ...]:
         columns(
             func.max(col(Observation.id)),
             func.count(col(Observation.id)),
+            # SQLite gives a rolled-back or deleted last row's id to the next one: when it was recorded tells them apart.
+            func.max(col(Observation.recorded_at)),
             columns(func.max(col(CatalogueVersion.id))).scalar_subquery(),
             columns(func.count()).select_from(AgencyOrg).scalar_subquery(),
             columns(func.count()).select_from(Agency).scalar_subquery(),
