@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, select
 
 from exports.disclosure import SUPPRESSED_LINEAGE
 from exports.models import ExportSnapshot, ReturnBuild
+from indicators.models import Observation
 from mappings.models import Return
 from onereturn.settings import Settings
 from tests.api.test_error_shape import assert_canonical_error
@@ -347,3 +348,22 @@ def test_the_changes_since_a_pull_say_when_each_cell_was_signed_off_again(
     bad = store_client.get(path, params={"since": "yesterday"}, headers=DFE)
     assert bad.status_code == 422
     assert_canonical_error(bad.json(), 422)
+
+
+def test_the_standings_cache_tells_a_reused_last_id_from_the_row_it_replaced(
+    store: Engine, store_settings: Settings
+) -> None:
+    """SQLite gives a rolled-back or deleted last row's id to the next row: same last id, same count, another figure."""
+    from exports.release import _store_key
+
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,4321,,,,")
+    with Session(store) as session:
+        before = _store_key(session)
+        last = session.execute(select(func.max(Observation.id))).scalar_one()
+        # Stands for another figure recorded later under the same id (the row count and last id unchanged).
+        session.execute(
+            update(Observation).where(Observation.id == last).values(recorded_at=datetime(2099, 1, 1, tzinfo=UTC))
+        )
+        session.flush()
+        assert _store_key(session) != before
+        session.rollback()
