@@ -173,7 +173,7 @@ def _portable(exc: BaseException) -> BaseException:
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:
-        from collectors.service import failure_reason
+        from collectors.spine import failure_reason
 
         return ProcessingFailed(f"processing failed: {failure_reason(exc)}")
     return exc

@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -18,15 +17,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from collectors import lease
-from collectors.problems import write_problems
-from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.rawtable import RawTable
 from collectors.read import read_table
-from collectors.store import build_context, current_for_keys, split_changes, storing, write_figures
+from collectors.spine import CutOff, Outcome, Stored, failure_reason, finish, store_accepted
+from collectors.store import build_context
 from collectors.validate import Validation, problem_frame, validate
 from indicators.models import Submission, SubmissionProblem
 from mappings.agencies import get_agency
-from onereturn import db
 from onereturn.errors import Conflict, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
@@ -38,16 +35,6 @@ Mode = Literal["default", "atomic", "dry_run"]
 FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
 #: Statuses of uploads that did not finish, which ``reprocess`` runs again.
 RERUNNABLE = ("failed", "interrupted")
-
-
-@dataclass
-class Outcome:
-    """What became of an upload: its submission (None for a dry run) and its report."""
-
-    submission: Submission | None
-    validation: Validation | None
-    duplicate: bool = False
-    problems: pl.DataFrame | None = None
 
 
 def keep_raw(settings: Settings, data: bytes) -> tuple[str, Path]:
@@ -179,10 +166,6 @@ def _process_or_fail(
         return _process(engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode)
 
 
-class _CutOff(Exception):
-    """The upload's lease ran out and it was marked interrupted: this worker stores nothing of it."""
-
-
 def _process(
     engine: Engine,
     settings: Settings,
@@ -199,19 +182,19 @@ def _process(
             tables = [read_table(body.pop(), filename, sheet=sheet, max_rows=settings.max_upload_rows)]
         except OneReturnError as exc:
             problems = _unreadable(exc)
-            _finish(engine, submission, problems, status="rejected", message=exc.message)
+            finish(engine, submission, problems, status="rejected", message=exc.message)
             return Outcome(submission, None, problems=problems)
         return _validate_and_store(engine, submission, tables, mode)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise  # the process is stopping: its lease runs out and the upload is marked interrupted
-    except _CutOff as exc:
+    except CutOff as exc:
         raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
     except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
         reason = failure_reason(exc)
         log.exception("submission %s failed: %s", submission.id, reason)
         message = f"processing failed: {reason}; the file is kept and can be run again (onereturn submissions reprocess {submission.id})"
         try:
-            _finish(engine, submission, problem_frame([]), status="failed", message=message)
+            finish(engine, submission, problem_frame([]), status="failed", message=message)
         except Exception:
             # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
             log.exception("submission %s could not be marked failed", submission.id)
@@ -220,37 +203,12 @@ def _process(
         raise ProcessingFailed(f"Submission {submission.id} {message}") from exc
 
 
-def failure_reason(exc: BaseException, *, quote: bool = True) -> str:
-    """Say in a sentence what went wrong, for the submission's message (never a traceback; ``quote`` the error's text)."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    if isinstance(exc, OperationalError):
-        return "the database could not be reached or was busy; try again shortly"
-    if isinstance(exc, DBAPIError):
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-        return f"the database refused the figures ({first[:200]})"
-    # The bulk writes use the driver directly, so its own errors arrive unwrapped.
-    if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return f"the database refused the figures ({first[:200]})"
-    if isinstance(exc, MemoryError):
-        return "the server ran out of memory reading the file"
-    if isinstance(exc, RecursionError):
-        return "the file is nested too deeply to read"
-    detail = str(exc).strip().splitlines()[0][:200] if quote and str(exc).strip() else ""
-    return f"an unexpected error ({type(exc).__name__}{': ' + detail if detail else ''})"
-
-
-def reprocess(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    """Run a failed or interrupted upload again from its kept raw file."""
+def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
+    """Run a failed or interrupted upload of figures again from its kept raw file."""
     with Session(engine, expire_on_commit=False) as session:
         submission = session.get(Submission, submission_id)
         if submission is None:
             raise NotFound(f"Submission {submission_id} does not exist")
-        if submission.kind == "records" and submission.status in RERUNNABLE:
-            from collectors.records.service import rerun
-
-            return Outcome(rerun(engine, settings, submission_id), None)
         if submission.status not in RERUNNABLE:
             raise Conflict(
                 f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} uploads are run again"
@@ -291,7 +249,7 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
     }  # fmt: skip
     if result.fatal or (mode == "atomic" and result.error_count):
         why = result.reason if result.fatal else "atomic mode: the file has errors, so nothing was stored"
-        _finish(engine, submission, result.problems, status="rejected", message=why, **counts)
+        finish(engine, submission, result.problems, status="rejected", message=why, counts=counts)
         return Outcome(submission, result, problems=result.problems)
     with Session(engine) as session:
         started = session.execute(
@@ -301,36 +259,18 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
         )
         session.commit()
     if not started.rowcount:  # type: ignore[attr-defined]
-        raise _CutOff(_CUT_OFF)
-    # Another upload may have stored some of these figures since the context was read: take the write
-    # lock, then compare with what is current now, so each figure ends current exactly once.
-    with db.writer(engine), storing(engine, submission.id, result.accepted) as session:
-        changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
-        write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
-        supersede_held(session, submission.agency_code, result.accepted)
-        hold_figures(session, submission.id, result.held)
-        revised = int(changed["obs_id"].is_not_null().sum())
-        accepted = result.accepted.height
-        status = upload_status(errors=result.error_count, stored=accepted, held=result.held.height)
-        message = _summary(accepted, changed.height - revised, revised, unchanged.height, result)
-        finished = _record(session, submission, result.problems, status=status, message=message, rows_accepted=accepted,
-                           rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height,
-                           queries_open=result.held.height, only_if="storing", **counts)  # fmt: skip
-        if not finished:
-            session.rollback()
-            raise _CutOff(_CUT_OFF)
-        session.commit()
+        raise CutOff()
+    store_accepted(
+        engine, submission, result, problems=result.problems, only_if="storing",
+        summary=lambda stored: _summary(stored, result), counts=counts,
+    )  # fmt: skip
     return Outcome(submission, result, problems=result.problems)
 
 
-_CUT_OFF = (
-    "was marked interrupted while this worker processed it (its lease ran out), so nothing of it was stored; "
-    "send the file again"
-)
-
-
-def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Validation) -> str:
-    parts = [f"{accepted} figure(s) accepted ({new} new, {revised} revised, {unchanged} unchanged)"]
+def _summary(stored: Stored, result: Validation) -> str:
+    parts = [
+        f"{stored.accepted} figure(s) accepted ({stored.new} new, {stored.revised} revised, {stored.unchanged} unchanged)"
+    ]
     if result.error_count:
         parts.append(f"{result.error_count} error(s): those rows were not stored")
     if result.held.height:
@@ -344,44 +284,6 @@ def _summary(accepted: int, new: int, revised: int, unchanged: int, result: Vali
     if result.rows_blank:
         parts.append(f"{result.rows_blank} row(s) left blank")
     return "; ".join(parts)
-
-
-def _record(
-    session: Session,
-    submission: Submission,
-    problems: pl.DataFrame,
-    *,
-    status: str,
-    message: str,
-    only_if: str | None = None,
-    **counts: int,
-) -> bool:
-    """Record an upload's outcome; with ``only_if``, only while it still has that status (False if not)."""
-    assert submission.id is not None
-    write_problems(session, submission.id, problems)
-    values: dict[str, object] = {
-        "status": status,
-        "message": message,
-        "finished_at": datetime.now(UTC),
-        "source_format": submission.source_format,
-        **counts,
-    }
-    where = [col(Submission.id) == submission.id]
-    if only_if is not None:
-        where.append(col(Submission.status) == only_if)
-    if not session.execute(update(Submission).where(*where).values(**values)).rowcount:  # type: ignore[attr-defined]
-        return False
-    for key, value in values.items():
-        setattr(submission, key, value)
-    return True
-
-
-def _finish(
-    engine: Engine, submission: Submission, problems: pl.DataFrame, *, status: str, message: str, **counts: int
-) -> None:
-    with Session(engine) as session:
-        _record(session, submission, problems, status=status, message=message, only_if=None, **counts)
-        session.commit()
 
 
 def get_submission(session: Session, submission_id: int, *, agency_code: str | None) -> Submission:

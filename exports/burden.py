@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
-from indicators.models import Code, Indicator, Observation, Submission
+from indicators.models import RECORDS_KIND, Code, Indicator, Observation, Submission
 from indicators.periods import Period, parse_period
 from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
@@ -198,17 +198,15 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
 def records_figures(session: Session) -> dict[str, set[tuple[str, str, str, str]]]:
     """The current figures each agency's record-level uploads gave, by agency: (indicator, org, period, breakdown).
 
-    A figure worked out from a council's SSDA903 or CIN census files (``collectors.records.service``) is keyed by
+    A figure worked out from a council's SSDA903 or CIN census files (a record-level upload) is keyed by
     nobody: the council sent the child-level file it already makes for DfE, and the service counted it.
     """
-    from collectors.records.service import KIND
-
     found: dict[str, set[tuple[str, str, str, str]]] = {}
     rows = session.execute(
         sa_select(col(Submission.agency_code), col(Observation.indicator_id), col(Observation.org_code),
                   col(Observation.period), col(Observation.breakdown))
         .join(Submission, col(Submission.id) == col(Observation.submission_id))
-        .where(col(Observation.is_current), col(Submission.kind) == KIND)
+        .where(col(Observation.is_current), col(Submission.kind) == RECORDS_KIND)
     ).all()  # fmt: skip
     for agency, indicator, org, period, breakdown in rows:
         found.setdefault(agency, set()).add((indicator, org, period, breakdown))

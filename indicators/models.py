@@ -110,6 +110,10 @@ class CatalogueVersion(SQLModel, table=True):
     field_count: int
 
 
+#: ``Submission.kind`` of a council's record-level upload (SSDA903 or CIN census records); other uploads are "figures".
+RECORDS_KIND = "records"
+
+
 class Submission(SQLModel, table=True):
     """One upload by an agency: the raw file kept, its status and its validation counts."""
 

@@ -16,7 +16,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cli import commands as cli
-from collectors.service import reprocess, submit
+from collectors.reprocess import reprocess
+from collectors.service import submit
 from exports import service as exports
 from onereturn import backup, db
 from onereturn.errors import Conflict, InvalidInput

@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cli.demo import RECORDS_AGENCY, demo_records, load_records_demo
-from collectors.records.service import KIND
 from exports.burden import burden
+from indicators.models import RECORDS_KIND as KIND
 from indicators.models import Submission
 from onereturn.settings import Settings
 

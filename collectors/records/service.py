@@ -31,8 +31,6 @@ from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, col, select
 
 from collectors import lease
-from collectors.problems import write_problems
-from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.records.cin_figures import derive_cin
 from collectors.records.cin_tables import read_cin_tables
 from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
@@ -43,19 +41,19 @@ from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.records.ssda903_tables import COLUMNS as TABLE_COLUMNS
 from collectors.records.ssda903_tables import OPTIONAL_COLUMNS
 from collectors.records.ssda903_xml import read_903_xml
-from collectors.store import build_context, current_for_keys, split_changes, storing, write_figures
+from collectors.spine import CutOff, Stored, failure_reason, record_outcome, store_accepted
+from collectors.store import build_context
 from collectors.validate import problem_frame, validate
-from indicators.models import Observation, Submission, SubmissionProblem
+from indicators.models import RECORDS_KIND as KIND
+from indicators.models import Observation, Submission
 from mappings.agencies import get_agency
 from mappings.models import AgencyOrg
-from onereturn import db
 from onereturn.db import bulk_insert
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KIND = "records"
 #: The stages of a record-level upload, in order; the last three are final.
 STAGES = ("received", "reading", "dfe_rules", "deriving", "stored", "rejected", "failed")
 #: A worker takes an upload up at most this many times (a file that stops its worker every time is failed).
@@ -234,11 +232,7 @@ def _stage(engine: Engine, submission_id: int, stage: str) -> None:
         )
         session.commit()
     if not moved.rowcount:  # type: ignore[attr-defined]
-        raise _CutOff()
-
-
-class _CutOff(Exception):
-    """The upload's lease ran out and another worker may have it: this worker stops and stores nothing."""
+        raise CutOff()
 
 
 def process_records(engine: Engine, settings: Settings, submission_id: int) -> Submission:
@@ -257,13 +251,11 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
     with lease.held(engine, submission_id, settings.upload_lease_seconds):
         try:
             _run(engine, settings, submission)
-        except _CutOff:
+        except CutOff:
             log.warning("record-level submission %s was taken over after this worker's lease ran out", submission_id)
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise  # the process is stopping: its lease runs out and the upload is resumed
         except BaseException as exc:
-            from collectors.service import failure_reason
-
             # An error's text may quote a value of the records (a child id, a birth date, a postcode), so the
             # log and the message, which officers read, carry only where it happened and what kind it was.
             log.error(
@@ -547,6 +539,7 @@ def _store(
 ) -> None:
     """Check the derived figures as any upload's, keep a keyed figure over a derived one, and store the rest with lineage."""
     assert submission.id is not None
+    sid = submission.id
     with Session(engine) as session:
         ctx = build_context(session, submission.agency_code)
         types = dict(ctx.indicators.select("id", "period_type").iter_rows())
@@ -583,27 +576,19 @@ def _store(
     outcome.problems = []
     lineage = _lineage_rows(derived, result.accepted.select("indicator_id", "period").rows(), org, keys, outcome)
     counts = {"rows_read": rows_read, **_severity_counts(problems, outcome.findings)}
-    with db.writer(engine), storing(engine, submission.id, result.accepted) as session:
-        if not _still_mine(session, submission.id):
-            session.rollback()
-            raise _CutOff()
-        changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
-        write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
-        supersede_held(session, submission.agency_code, result.accepted)
-        hold_figures(session, submission.id, result.held)
-        revised = int(changed["obs_id"].is_not_null().sum())
-        accepted = result.accepted.height
-        status = upload_status(errors=result.error_count, stored=accepted, held=result.held.height)
-        message = (
-            f"{accepted} figure(s) derived from the records and stored ({changed.height - revised} new, {revised} "
-            f"revised, {unchanged.height} unchanged); {len(derived.left_to_template)} left to the template"
+
+    def summary(stored: Stored) -> str:
+        return (
+            f"{stored.accepted} figure(s) derived from the records and stored ({stored.new} new, {stored.revised} "
+            f"revised, {stored.unchanged} unchanged); {len(derived.left_to_template)} left to the template"
             + (f"; {len(keyed)} also keyed in a template, the keyed figure kept" if keyed else "")
         )
-        _write_child_rows(session, submission.id, outcome, keys, lineage)
-        _finish(session, submission, problems, status=status, stage="stored", message=message, rows_accepted=accepted,
-                rows_new=changed.height - revised, rows_revised=revised, rows_unchanged=unchanged.height,
-                queries_open=result.held.height, **counts)  # fmt: skip
-        session.commit()
+
+    store_accepted(
+        engine, submission, result, problems=problems, summary=summary, stage="stored",
+        still_mine=lambda session: _still_mine(session, sid),
+        also=lambda session: _write_child_rows(session, sid, outcome, keys, lineage), counts=counts,
+    )  # fmt: skip
 
 
 def _lineage_rows(
@@ -663,20 +648,6 @@ def _batches(rows: list[tuple[Any, ...]]) -> Iterable[list[tuple[Any, ...]]]:
     return (rows[i : i + _BATCH] for i in range(0, len(rows), _BATCH))
 
 
-def _finish(
-    session: Session, submission: Submission, problems: pl.DataFrame, *, status: str, stage: str, message: str,
-    **counts: int,
-) -> None:  # fmt: skip
-    assert submission.id is not None
-    session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission.id))
-    write_problems(session, submission.id, problems)
-    values: dict[str, Any] = {"status": status, "stage": stage, "message": message, "finished_at": datetime.now(UTC),
-                              "source_format": submission.source_format, **counts}  # fmt: skip
-    session.execute(update(Submission).where(col(Submission.id) == submission.id).values(**values))
-    for key, value in values.items():
-        setattr(submission, key, value)
-
-
 def _end(
     engine: Engine,
     submission: Submission,
@@ -694,10 +665,10 @@ def _end(
     with Session(engine) as session:
         # A failure is recorded whoever holds the lease now; a report only by the worker that made it.
         if status != "failed" and not _still_mine(session, submission.id):
-            raise _CutOff()
+            raise CutOff()
         if outcome.keys is not None:
             _write_child_rows(session, submission.id, outcome, outcome.keys, [])
-        _finish(session, submission, problems, status=status, stage=stage, message=message, **counts)
+        record_outcome(session, submission, problems, status=status, stage=stage, message=message, counts=counts)
         session.commit()
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from collectors import lease
-from collectors.service import keep_raw, reprocess, submit
+from collectors.reprocess import reprocess
+from collectors.service import keep_raw, submit
 from collectors.store import current_for_keys
 from collectors.validate import validate
 from indicators.models import Observation, Submission
@@ -135,7 +136,7 @@ def test_a_lease_running_out_inside_the_store_transaction_rolls_it_back(
             session.commit()
         return current_for_keys(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("collectors.service.current_for_keys", lease_runs_out)
+    monkeypatch.setattr("collectors.spine.current_for_keys", lease_runs_out)
     with pytest.raises(ProcessingFailed, match="lease ran out"):
         submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=DATA)
     with Session(store) as session:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from collectors.records.models import RecordChild, RecordLineage
 from collectors.records.retention import purge
 from collectors.records.service import process_records, receive, resume_records
-from collectors.service import reprocess
+from collectors.reprocess import reprocess
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 

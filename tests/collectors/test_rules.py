@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from collectors.service import Outcome, submission_problems, submit
+from collectors.service import submission_problems, submit
+from collectors.spine import Outcome
 from indicators.models import HeldFigure, Observation
 from onereturn.settings import Settings
 

@@ -13,7 +13,10 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 import collectors.service as service
-from collectors.service import reprocess, submit
+import collectors.spine as spine
+from collectors.reprocess import reprocess
+from collectors.service import submit
+from collectors.spine import Outcome
 from indicators.models import Observation, Submission
 from onereturn.errors import Conflict, ProcessingFailed
 from onereturn.settings import Settings
@@ -68,7 +71,7 @@ def test_a_database_error_while_storing_ends_failed(
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise IntegrityError("INSERT INTO observation ...", {}, Exception("duplicate key value violates a constraint"))
 
-    monkeypatch.setattr(service, "write_figures", refuse)
+    monkeypatch.setattr(spine, "write_figures", refuse)
     sub = _failed_with_nothing_stored(store, store_settings)
     assert "the database refused the figures (duplicate key value violates a constraint)" in sub.message
 
@@ -111,7 +114,7 @@ def test_figures_of_an_indicator_not_in_the_catalogue_are_refused_by_the_store_a
         )
         real(session, gone, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(service, "write_figures", renamed)
+    monkeypatch.setattr(spine, "write_figures", renamed)
     sub = _failed_with_nothing_stored(store, store_settings)
     assert "the database refused the figures" in sub.message
     if store.dialect.name == "sqlite":
@@ -119,7 +122,7 @@ def test_figures_of_an_indicator_not_in_the_catalogue_are_refused_by_the_store_a
         assert "cyp.gone_since not in the catalogue" in sub.message
         assert _foreign_key_checks(store)
         assert set(_foreign_key_checks(store)) == {1}
-    monkeypatch.setattr(service, "write_figures", real)
+    monkeypatch.setattr(spine, "write_figures", real)
     outcome = reprocess(store, store_settings, int(sub.id or 0))
     assert outcome.submission is not None
     assert outcome.submission.status == "accepted"
@@ -251,7 +254,7 @@ def test_stores_of_different_periods_run_side_by_side_and_close_queries_of_the_s
         pytest.skip("SQLite has one writer at a time")
     from collectors.store import write_figures as real
 
-    def send(*rows: str) -> service.Outcome:
+    def send(*rows: str) -> Outcome:
         return submit(store, store_settings, agency_code="notts_cyp", filename="f.csv",
                       data=(HEADER + "\n".join(rows) + "\n").encode())  # fmt: skip
 
@@ -268,7 +271,7 @@ def test_stores_of_different_periods_run_side_by_side_and_close_queries_of_the_s
         both_storing.wait()
         real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(service, "write_figures", meet_then_write)
+    monkeypatch.setattr(spine, "write_figures", meet_then_write)
     outcomes: list[object] = [None, None]
     files = [
         ("cyp.lac_count,E10000024,2026-03-31,,2000,,,,a new placement service opened",),
@@ -323,7 +326,7 @@ def test_a_busy_database_ends_the_upload_failed_and_is_answered_503(
     def locked(*_args: object, **_kwargs: object) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(service, "write_figures", locked)
+    monkeypatch.setattr(spine, "write_figures", locked)
     response = store_client.post(
         "/api/submissions", headers=NOTTS, files={"file": ("f.csv", (HEADER + ROWS).encode(), "text/csv")}
     )

@@ -1,0 +1,197 @@
+"""What every upload shares once its own reading is done: the outcome, the cut-off, the failure reason, the
+repeat check and the storing tail (validated figures stored, queries held, the submission's outcome recorded).
+
+A keyed template or file of figures (``collectors.service``) and a council's record-level files
+(``collectors.records.service``) read their input each in their own way, then both end here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, delete, func, update
+from sqlmodel import Session, col, select
+
+from collectors.problems import write_problems
+from collectors.queries import hold_figures, supersede_held, upload_status
+from collectors.store import current_for_keys, split_changes, storing, write_figures
+from collectors.validate import Validation
+from indicators.models import Submission, SubmissionProblem
+from onereturn import db
+
+CUT_OFF = (
+    "was marked interrupted while this worker processed it (its lease ran out), so nothing of it was stored; "
+    "send the file again"
+)
+
+
+@dataclass
+class Outcome:
+    """What became of an upload: its submission (None for a dry run) and its report."""
+
+    submission: Submission | None
+    validation: Validation | None
+    duplicate: bool = False
+    problems: pl.DataFrame | None = None
+
+
+class CutOff(Exception):
+    """The upload's lease ran out and it was marked interrupted or taken over: this worker stores nothing of it."""
+
+    def __init__(self, message: str = CUT_OFF) -> None:
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the storing tail made of the accepted figures."""
+
+    accepted: int
+    new: int
+    revised: int
+    unchanged: int
+    held: int
+    status: str
+
+
+def failure_reason(exc: BaseException, *, quote: bool = True) -> str:
+    """Say in a sentence what went wrong, for the submission's message (never a traceback; ``quote`` the error's text)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, OperationalError):
+        return "the database could not be reached or was busy; try again shortly"
+    if isinstance(exc, DBAPIError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        return f"the database refused the figures ({first[:200]})"
+    # The bulk writes use the driver directly, so its own errors arrive unwrapped.
+    if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"the database refused the figures ({first[:200]})"
+    if isinstance(exc, MemoryError):
+        return "the server ran out of memory reading the file"
+    if isinstance(exc, RecursionError):
+        return "the file is nested too deeply to read"
+    detail = str(exc).strip().splitlines()[0][:200] if quote and str(exc).strip() else ""
+    return f"an unexpected error ({type(exc).__name__}{': ' + detail if detail else ''})"
+
+
+def repeats_current(session: Session, earlier: Submission) -> bool:
+    """Whether sending ``earlier``'s file again repeats what is current: no later upload of the agency has stored
+    a figure since (one that did may have replaced its figures, so the file is applied again as a new upload)."""
+    later = session.execute(
+        select(func.count())
+        .select_from(Submission)
+        .where(
+            Submission.agency_code == earlier.agency_code,
+            col(Submission.id) > earlier.id,
+            (col(Submission.rows_new) + col(Submission.rows_revised)) > 0,
+        )
+    ).scalar_one()
+    return not later
+
+
+def record_outcome(
+    session: Session,
+    submission: Submission,
+    problems: pl.DataFrame,
+    *,
+    status: str,
+    message: str,
+    stage: str | None = None,
+    only_if: str | None = None,
+    counts: Mapping[str, int] | None = None,
+) -> bool:
+    """Record an upload's outcome and its problems (replacing any of an earlier run); with ``only_if``, only while
+    it still has that status (False if not, the caller rolling back)."""
+    assert submission.id is not None
+    session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission.id))
+    write_problems(session, submission.id, problems)
+    values: dict[str, Any] = {
+        "status": status,
+        "message": message,
+        "finished_at": datetime.now(UTC),
+        "source_format": submission.source_format,
+        **({"stage": stage} if stage is not None else {}),
+        **(counts or {}),
+    }
+    where = [col(Submission.id) == submission.id]
+    if only_if is not None:
+        where.append(col(Submission.status) == only_if)
+    if not session.execute(update(Submission).where(*where).values(**values)).rowcount:  # type: ignore[attr-defined]
+        return False
+    for key, value in values.items():
+        setattr(submission, key, value)
+    return True
+
+
+def finish(
+    engine: Engine,
+    submission: Submission,
+    problems: pl.DataFrame,
+    *,
+    status: str,
+    message: str,
+    stage: str | None = None,
+    counts: Mapping[str, int] | None = None,
+) -> None:
+    """Record an upload's outcome in a transaction of its own, whoever holds it now (a rejection or failure)."""
+    with Session(engine) as session:
+        record_outcome(session, submission, problems, status=status, message=message, stage=stage, counts=counts)
+        session.commit()
+
+
+def store_accepted(
+    engine: Engine,
+    submission: Submission,
+    result: Validation,
+    *,
+    problems: pl.DataFrame,
+    summary: Callable[[Stored], str],
+    still_mine: Callable[[Session], bool] | None = None,
+    also: Callable[[Session], None] | None = None,
+    stage: str | None = None,
+    only_if: str | None = None,
+    counts: Mapping[str, int] | None = None,
+) -> Stored:
+    """Store an upload's accepted figures and hold its queried ones, and record its outcome, in one transaction.
+
+    Another upload may have stored some of these figures since they were validated: the write lock is taken
+    first and they are compared with what is current then, so each figure ends current exactly once.
+    ``still_mine`` (before anything is written) and ``only_if`` (as the outcome is recorded) check that this
+    worker still has the upload; if not, everything is rolled back and :class:`CutOff` raised. ``also`` writes
+    what the upload keeps besides, in the same transaction.
+    """
+    assert submission.id is not None
+    with db.writer(engine), storing(engine, submission.id, result.accepted) as session:
+        if still_mine is not None and not still_mine(session):
+            session.rollback()
+            raise CutOff()
+        changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
+        write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
+        supersede_held(session, submission.agency_code, result.accepted)
+        hold_figures(session, submission.id, result.held)
+        revised = int(changed["obs_id"].is_not_null().sum())
+        stored = Stored(
+            accepted=result.accepted.height,
+            new=changed.height - revised,
+            revised=revised,
+            unchanged=unchanged.height,
+            held=result.held.height,
+            status=upload_status(errors=result.error_count, stored=result.accepted.height, held=result.held.height),
+        )
+        if also is not None:
+            also(session)
+        recorded = record_outcome(
+            session, submission, problems, status=stored.status, message=summary(stored), stage=stage,
+            only_if=only_if, counts={**(counts or {}), "rows_accepted": stored.accepted, "rows_new": stored.new,
+            "rows_revised": stored.revised, "rows_unchanged": stored.unchanged, "queries_open": stored.held},
+        )  # fmt: skip
+        if not recorded:
+            session.rollback()
+            raise CutOff()
+        session.commit()
+    return stored
