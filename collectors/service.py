@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from collectors import lease
 from collectors.rawtable import RawTable
 from collectors.read import read_table
-from collectors.spine import CutOff, Outcome, Stored, failure_reason, finish, store_accepted
+from collectors.spine import CutOff, Outcome, Stored, failure_reason, finish, repeats_current, store_accepted
 from collectors.store import build_context
 from collectors.validate import Validation, problem_frame, validate
 from indicators.models import Submission, SubmissionProblem
@@ -31,7 +31,7 @@ from onereturn.settings import Settings
 log = logging.getLogger(__name__)
 
 Mode = Literal["default", "atomic", "dry_run"]
-#: Submission statuses that are final: an identical file sent again is recognised as a repeat.
+#: Submission statuses that are final: an identical file sent again may repeat one (``repeats_current``).
 FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
 #: Statuses of uploads that did not finish, which ``reprocess`` runs again.
 RERUNNABLE = ("failed", "interrupted")
@@ -129,7 +129,7 @@ def submit(
             .scalars()
             .first()
         )
-        if earlier is not None:
+        if earlier is not None and repeats_current(session, earlier):
             return Outcome(earlier, None, duplicate=True)
         submission = Submission(
             agency_code=agency_code, filename=Path(filename).name, source_format=_format_of(filename), size_bytes=len(data),

@@ -41,7 +41,7 @@ from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.records.ssda903_tables import COLUMNS as TABLE_COLUMNS
 from collectors.records.ssda903_tables import OPTIONAL_COLUMNS
 from collectors.records.ssda903_xml import read_903_xml
-from collectors.spine import CutOff, Stored, failure_reason, record_outcome, store_accepted
+from collectors.spine import CutOff, Stored, failure_reason, record_outcome, repeats_current, store_accepted
 from collectors.store import build_context
 from collectors.validate import problem_frame, validate
 from indicators.models import RECORDS_KIND as KIND
@@ -173,7 +173,7 @@ def receive(
             .scalars()
             .first()
         )
-        if earlier is not None:
+        if earlier is not None and repeats_current(session, earlier):
             return Received(earlier, duplicate=True)
     path = _keep(settings, keys, digest, read)
     names = ", ".join(name for name, _ in read)

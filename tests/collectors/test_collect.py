@@ -140,6 +140,27 @@ def test_identical_reupload_changes_nothing(store: Engine, store_settings: Setti
     assert len(figures(store)) == 2
 
 
+def test_sending_an_earlier_file_again_makes_its_figures_current_again(store: Engine, store_settings: Settings) -> None:
+    """An earlier file sent after a later one is applied as a new upload: a repeat is of what is current."""
+    earlier = csv("cyp.cin_count,E10000024,2024-06-30,,440,,,,")
+    later = csv("cyp.cin_count,E10000024,2024-06-30,,452,,,,")
+    first = submit(store, store_settings, agency_code="notts_cyp", filename="a.csv", data=earlier)
+    submit(store, store_settings, agency_code="notts_cyp", filename="b.csv", data=later)
+    again = submit(store, store_settings, agency_code="notts_cyp", filename="a.csv", data=earlier)
+    assert first.submission is not None
+    assert again.submission is not None
+    assert not again.duplicate
+    assert again.submission.id != first.submission.id
+    assert (again.submission.status, again.submission.rows_revised) == ("accepted", 1)
+    assert [o.value for o in figures(store) if o.is_current] == [440]
+    # Now that it is current, the same file once more is a repeat of it and changes nothing.
+    repeat = submit(store, store_settings, agency_code="notts_cyp", filename="a.csv", data=earlier)
+    assert repeat.duplicate
+    assert repeat.submission is not None
+    assert repeat.submission.id == again.submission.id
+    assert [o.value for o in figures(store) if o.is_current] == [440]
+
+
 def test_revision_history_keeps_every_version(store: Engine, store_settings: Settings) -> None:
     submit(
         store,

@@ -44,6 +44,43 @@ def figures_of(store: Engine, sid: int) -> int:
         return len(session.exec(select(Observation).where(col(Observation.submission_id) == sid)).all())
 
 
+def test_sending_earlier_records_again_makes_their_figures_current_again(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    """Records sent after later records of the same year are applied anew: a repeat is of what is current."""
+    later = tmp_path / "later"
+    later.mkdir()
+    for path in PASSING:
+        lines = path.read_text().splitlines(keepends=True)
+        # One child fewer in the later return, so its figures differ.
+        (later / path.name).write_text("".join(lines[:-1]))
+
+    def send(paths: list[Path]) -> tuple[int, bool]:
+        got = receive(store, store_settings, agency_code="notts_cyp", collection_year="2024-25",
+                      files=[(p.name, p) for p in paths])  # fmt: skip
+        assert got.submission.id is not None
+        if not got.duplicate:
+            assert process_records(store, store_settings, got.submission.id).status == "accepted"
+        return got.submission.id, got.duplicate
+
+    def current() -> dict[str, float | None]:
+        with Session(store) as session:
+            rows = session.exec(
+                select(Observation).where(col(Observation.is_current), col(Observation.org_code) == "E10000024")
+            ).all()
+            return {f"{o.indicator_id} {o.period}": o.value for o in rows}
+
+    first, _ = send(PASSING)
+    earlier_figures = current()
+    send(sorted(later.glob("*.csv")))
+    assert current() != earlier_figures
+    again, duplicate = send(PASSING)
+    assert not duplicate
+    assert again != first
+    assert current() == earlier_figures
+    assert send(PASSING) == (again, True)
+
+
 def test_an_upload_cut_off_mid_way_is_resumed_once_its_lease_runs_out(store: Engine, store_settings: Settings) -> None:
     sid = received(store, store_settings)
     cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) + timedelta(minutes=5))
