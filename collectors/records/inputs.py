@@ -12,19 +12,26 @@ from collectors.records.contract import Findings, Library, RecordsError, ruleset
 
 #: The 903 tables are eleven CSVs (twelve with DoLo); a few more leave room for a readme without inviting a dump.
 MAX_MEMBERS = 30
-#: A large county's full 903 set is a few MB; the national fake set (2,675 children) is 1.5 MB.
+#: What a return's files may unpack to when no smaller limit is given; the service gives its upload limit
+#: (``ONERETURN_MAX_UPLOAD_BYTES``), so a ZIP holds no more than the files sent as they are could. A large
+#: county's full 903 set is a few MB; the national fake set (2,675 children) is 1.5 MB.
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 SUFFIXES = (".csv", ".xml")
+_CHUNK = 1024 * 1024
 
 
-def gather(paths: list[Path], workdir: Path) -> list[tuple[str, Path]]:
-    """The CSV and XML files among ``paths``, each ZIP's members unpacked into ``workdir``, as (name, path)."""
+def gather(paths: list[Path], workdir: Path, *, max_unpacked: int = MAX_UNPACKED_BYTES) -> list[tuple[str, Path]]:
+    """The CSV and XML files among ``paths``, each ZIP's members unpacked into ``workdir``, as (name, path);
+    the ZIPs together unpack to at most ``max_unpacked`` bytes."""
     files: list[tuple[str, Path]] = []
+    left = max_unpacked
     for path in paths:
         if not path.is_file():
             raise RecordsError(f"{path} is not a file")
         if zipfile.is_zipfile(path):
-            files.extend(_unzip(path, workdir))
+            unpacked = _unzip(path, workdir, left, max_unpacked)
+            left -= sum(target.stat().st_size for _, target in unpacked)
+            files.extend(unpacked)
         elif path.suffix.lower() in SUFFIXES:
             files.append((path.name, path))
         else:
@@ -34,34 +41,84 @@ def gather(paths: list[Path], workdir: Path) -> list[tuple[str, Path]]:
     return files
 
 
-def _unzip(path: Path, workdir: Path) -> list[tuple[str, Path]]:
+def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    return [
+        m
+        for m in archive.infolist()
+        if not m.is_dir() and not m.filename.startswith("__MACOSX/") and not Path(m.filename).name.startswith(".")
+    ]
+
+
+def check_archive(path: Path, name: str, max_unpacked: int) -> int:
+    """Refuse a ZIP from its central directory alone, before anything inflates it: too many members, or declared
+    sizes over ``max_unpacked`` bytes; return the bytes it declares (0 for a file that is not a ZIP)."""
+    if not zipfile.is_zipfile(path):
+        return 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = _members(archive)
+    except zipfile.BadZipFile as exc:
+        raise RecordsError(f"{name} is not a readable ZIP ({exc})") from exc
+    if len(members) > MAX_MEMBERS:
+        raise RecordsError(f"{name} holds {len(members)} files; a return's tables are at most {MAX_MEMBERS}")
+    declared = sum(m.file_size for m in members)
+    if declared > max_unpacked:
+        raise TooLarge(
+            f"{name} unpacks to {declared:,} bytes, over the limit of {max_unpacked:,} for a return's files; "
+            "nothing of it was unpacked"
+        )
+    return declared
+
+
+class TooLarge(RecordsError):
+    """A ZIP unpacks (by what it declares, or as it inflates) to more than a return's files may be."""
+
+    status_code = 413
+    error_type = "payload_too_large"
+
+
+def _unzip(path: Path, workdir: Path, left: int, max_unpacked: int) -> list[tuple[str, Path]]:
+    # The sizes the ZIP declares are checked before anything is inflated, and the bytes themselves while inflating
+    # (a member may declare less than it holds): at most a chunk past the limit is ever read.
+    check_archive(path, path.name, left)
     with zipfile.ZipFile(path) as archive:
-        members = [
-            m
-            for m in archive.infolist()
-            if not m.is_dir() and not m.filename.startswith("__MACOSX/") and not Path(m.filename).name.startswith(".")
-        ]
-        if len(members) > MAX_MEMBERS:
-            raise RecordsError(f"{path.name} holds {len(members)} files; a return's tables are at most {MAX_MEMBERS}")
-        # The sizes a ZIP declares are checked before anything is inflated, and again while reading.
-        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-            raise RecordsError(f"{path.name} unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MiB")
         unpacked = []
-        for number, member in enumerate(members):
+        for number, member in enumerate(_members(archive)):
             name = Path(member.filename).name
             if Path(name).suffix.lower() not in SUFFIXES:
                 raise RecordsError(f"{path.name}: {member.filename} is not a CSV or XML file")
             # Members are written under a number of ours, never under a path the archive chose.
             target = workdir / f"{path.stem}-{number}{Path(name).suffix.lower()}"
-            with archive.open(member) as source:
-                data = source.read(member.file_size + 1)
-            if len(data) > member.file_size:
+            try:
+                written = _inflate(archive, member, target, left)
+            except zipfile.BadZipFile as exc:
+                # Python's reader stops at the declared size, so a member holding more fails its checksum.
+                raise RecordsError(
+                    f"{path.name}: {member.filename} is damaged or larger than the archive says ({exc})"
+                ) from exc
+            if written > member.file_size:
                 raise RecordsError(f"{path.name}: {member.filename} is larger than the archive says")
-            target.write_bytes(data)
+            if written > left:
+                raise TooLarge(
+                    f"{path.name} unpacks to more than the limit of {max_unpacked:,} bytes for a return's files"
+                )
+            left -= written
             unpacked.append((name, target))
     if not unpacked:
         raise RecordsError(f"{path.name} holds no CSV or XML file")
     return unpacked
+
+
+def _inflate(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, left: int) -> int:
+    """Inflate one member into ``target`` a chunk at a time, stopping a chunk past its declared size or ``left``."""
+    written = 0
+    with archive.open(member) as source, target.open("wb") as out:
+        while chunk := source.read(min(_CHUNK, member.file_size - written + 1)):
+            written += len(chunk)
+            if written > member.file_size or written > left:
+                break
+            out.write(chunk)
+    return written
 
 
 def which_return(files: list[tuple[str, Path]]) -> Library:

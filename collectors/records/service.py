@@ -34,7 +34,7 @@ from collectors import lease
 from collectors.records.cin_figures import derive_cin
 from collectors.records.cin_tables import read_cin_tables
 from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
-from collectors.records.inputs import gather, which_return
+from collectors.records.inputs import check_archive, gather, which_return
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, keys_for
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
@@ -153,6 +153,9 @@ def receive(
     year = collection_year.strip()
     with Session(engine) as session:
         get_agency(session, agency_code)
+    for name, path in files:
+        # Refused here, from what it declares, rather than once a worker has inflated it.
+        check_archive(path, Path(name).name, settings.max_upload_bytes)
     read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path.read_bytes()) for name, path in files]
     digest = content_hash(read)
     keys = keys_for(settings)
@@ -281,7 +284,8 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:
         try:
             org = _local_authority(engine, submission.agency_code)
-            read = _read(_kept_files(settings, submission), Path(workdir), submission.collection_year)
+            read = _read(_kept_files(settings, submission), Path(workdir), submission.collection_year,
+                         max_unpacked=settings.max_upload_bytes)  # fmt: skip
         except OneReturnError as exc:
             _reject(engine, submission, outcome, exc.message)
             return
@@ -346,7 +350,7 @@ def _local_authority(engine: Engine, agency_code: str) -> str:
     return councils[0]
 
 
-def _read(files: list[tuple[str, bytes]], workdir: Path, year: str) -> _Read:
+def _read(files: list[tuple[str, bytes]], workdir: Path, year: str, *, max_unpacked: int) -> _Read:
     """Our own read before DfE's rules: which return, its rule set, every table whole with its columns, the year."""
     paths = []
     for number, (name, data) in enumerate(files):
@@ -356,7 +360,7 @@ def _read(files: list[tuple[str, bytes]], workdir: Path, year: str) -> _Read:
         path.parent.mkdir()
         path.write_bytes(data)
         paths.append(path)
-    gathered = gather(paths, workdir)
+    gathered = gather(paths, workdir, max_unpacked=max_unpacked)
     for name, path in gathered:
         if not path.read_bytes().strip():
             raise RecordsError(f"{name} is empty")

@@ -27,7 +27,7 @@ from collectors.records.contract import (
     run_rules,
     validators_python,
 )
-from collectors.records.inputs import check, gather, which_return
+from collectors.records.inputs import TooLarge, check, gather, which_return
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "records"
 TABLES_903 = sorted((FIXTURES / "ssda903_subset").glob("*.csv"))
@@ -243,6 +243,27 @@ def test_gather_unpacks_a_zip_under_names_of_its_own(tmp_path: Path) -> None:
     assert all(path.parent == workdir for _, path in files)
     assert which_return(files) == "903"
     assert which_return(files[1:]) == "cin"
+
+
+def test_gather_holds_every_zip_together_to_the_limit_by_declared_and_by_inflated_sizes(tmp_path: Path) -> None:
+    """Two ZIPs within the limit each but over it together are refused before either is inflated; a member that
+    inflates past what it declares is stopped as it inflates."""
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    for archive in (first, second):
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("header.csv", "CHILD\n" + "0" * 594)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    assert len(gather([first], workdir, max_unpacked=1000)) == 1
+    with pytest.raises(TooLarge, match=r"b.zip unpacks to 600 bytes, over the limit of 400"):
+        gather([first, second], workdir, max_unpacked=1000)
+    lying = bytearray(first.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = lying.find(signature)
+        lying[at + offset : at + offset + 4] = (10).to_bytes(4, "little")
+    liar = _write(tmp_path / "liar.zip", bytes(lying))
+    with pytest.raises(RecordsError, match="damaged or larger than the archive says"):
+        gather([liar], workdir, max_unpacked=1000)
 
 
 def _write(path: Path, data: bytes) -> Path:

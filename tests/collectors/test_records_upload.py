@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlmodel import Session, col, select
 from api.main import create_app
 from collectors.records.contract import Findings, Library, run_rules
 from collectors.records.models import RecordChild, RecordLineage
-from indicators.models import Observation
+from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.conftest import copied_store
 
@@ -185,6 +186,25 @@ def test_only_the_uploading_council_reads_its_findings_by_child(fake_903: Upload
     assert not child_ids(TABLES_903) & {str(v) for p in seen["problems"] for v in p.values()}
     trail = store_client.get("/api/audit", headers=OFFICER, params={"action": "records.read"}).json()
     assert any(e["object"].endswith(str(sid)) for e in trail["items"]), trail
+
+
+def test_a_zip_that_unpacks_past_the_limit_is_refused_at_the_door_from_what_it_declares(
+    store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    """A small ZIP of 200 MiB of CSV is refused before the 202, from its central directory: nothing is inflated
+    or kept (it was kept, then inflated whole by the worker, and DfE's rules ran out of memory on it)."""
+    bomb = tmp_path / "return.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("episodes.csv", "w") as member:
+        member.write(b"CHILD,DECOM\n")
+        for _ in range(200):
+            member.write(b"0" * 2**20)
+    assert bomb.stat().st_size < 2**20 < store_settings.max_upload_bytes
+    answer = upload(store_client, [bomb])
+    assert answer.status_code == 413, answer.text
+    assert "return.zip unpacks to 209,715,212 bytes, over the limit of 52,428,800" in answer.text
+    with Session(store) as session:
+        assert session.exec(select(Submission).where(col(Submission.kind) == "records")).first() is None
+    assert not list((store_settings.data_dir / "records").glob("**/*.fernet"))
 
 
 def test_a_repeat_is_answered_as_the_earlier_upload(fake_903: Uploaded) -> None:
