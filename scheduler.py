@@ -785,6 +785,10 @@ def run(engine: Engine, settings: Settings) -> None:
         _stopping.wait()
     finally:
         shut_down(scheduler, settings.stop_seconds)
+        from collectors.lease import release_on_stop
+
+        # A record-level upload its resume job still held is taken up at once by the next start.
+        release_on_stop(engine)
         if lock is not None and hasattr(lock, "close"):
             lock.close()
         thaw_startup_heap()

@@ -20,6 +20,7 @@ from api.routes import admin, calendar, catalogue, collect, exports, health, org
 from api.sdmx import routes as sdmx
 from api.strict import reject_unknown_parameters
 from api.throttle import KeyThrottle
+from collectors.lease import release_on_stop
 from exports.blobs import BYTES
 from onereturn.db import get_engine
 from onereturn.settings import Settings, get_settings
@@ -79,6 +80,9 @@ def create_app(
             if pool is not None:
                 app.state.upload_pool = None
                 await anyio.to_thread.run_sync(pool.close)
+            # What this process still held (a record-level upload in a worker thread or a job) is cut off now:
+            # marked so, the next start takes it up at once rather than once its lease runs out.
+            await anyio.to_thread.run_sync(release_on_stop, app.state.engine)
             if freeze_heap:
                 from onereturn.memory import thaw_startup_heap
 

@@ -35,6 +35,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from collectors.lease import process_prefix, release_on_stop
 from onereturn.errors import ProcessingFailed
 from onereturn.memory import freeze_startup_heap
 from onereturn.processes import in_background
@@ -185,7 +186,10 @@ class UploadPool:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self._settings = settings
         self._url = engine.url.render_as_string(hide_password=False)
+        self._engine = engine
         self._lock = threading.Lock()
+        #: Record-level uploads handed to the processes and not yet ended there: a stop marks those it cut off.
+        self._records: set[int] = set()
         self._executor, self._ready = self._start()
         #: Fresh processes starting to take over from grown ones, until they are ready.
         self._pending: ProcessPoolExecutor | None = None
@@ -248,6 +252,8 @@ class UploadPool:
         """Hand a received record-level upload to an upload process and return at once (the request is answered 202)."""
         with self._lock:
             executor = self._executor
+        with self._lock:
+            self._records.add(submission_id)
         try:
             future: Future[int] = executor.submit(_run_records, submission_id)
         except (BrokenProcessPool, RuntimeError):
@@ -258,6 +264,14 @@ class UploadPool:
             )
             return
         future.add_done_callback(_records_done)
+        future.add_done_callback(lambda done: self._records_ended(submission_id, done))
+
+    def _records_ended(self, submission_id: int, future: Future[int]) -> None:
+        # One cancelled by a stop, or whose process died, stays: the stop marks it if it is still unfinished.
+        if future.cancelled() or future.exception() is not None:
+            return
+        with self._lock:
+            self._records.discard(submission_id)
 
     def _recycle(self, grown: ProcessPoolExecutor, resident: int) -> None:
         # What a large upload leaves resident (polars' and the allocator's kept room) is given back only when
@@ -296,6 +310,7 @@ class UploadPool:
             executors = [self._executor, *([self._pending] if self._pending is not None else [])]
         # Read before the shutdown, which lets go of them; the pool's own names (Python 3.14 adds kill_workers()).
         processes = [p for e in executors for p in (e._processes or {}).values()]
+        pids = [p.pid for p in processes if p.pid is not None]
         managers: list[threading.Thread | None] = [getattr(e, "_executor_manager_thread", None) for e in executors]
         for executor in executors:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -319,3 +334,8 @@ class UploadPool:
             # The pool's own thread gives its queues' semaphores back as it ends, which it does once its processes have.
             if manager is not None:
                 manager.join(5)
+        with self._lock:
+            handed = sorted(self._records)
+        # Every process has ended: what they held unfinished (or never began) is marked cut off, so the next
+        # start takes the record-level uploads up at once instead of waiting for their lease to run out.
+        release_on_stop(self._engine, owners=[process_prefix(pid) for pid in pids], ids=handed)

@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +25,12 @@ _STARTED = datetime.now().strftime("%Y%m%dT%H%M%S")
 
 def worker_id() -> str:
     """Name this process (host, pid and when it started, so a reused pid is another worker)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_STARTED}"[:128]
+    return f"{process_prefix(os.getpid())}{_STARTED}"[:128]
+
+
+def process_prefix(pid: int) -> str:
+    """How the names of the workers of process ``pid`` on this host begin."""
+    return f"{socket.gethostname()}:{pid}:"
 
 
 def expiry(seconds: float, now: datetime | None = None) -> datetime:
@@ -95,3 +100,48 @@ def mark_expired(session: Session, now: datetime | None = None) -> int:
         )
         marked += int(result.rowcount)  # type: ignore[attr-defined]
     return marked
+
+
+def cut_off_by_stop(engine: Engine, *, owners: Iterable[str] = (), ids: Iterable[int] = ()) -> list[int]:
+    """Mark the unfinished uploads a stop cut off (held by a worker named ``owners``, or whose name starts so,
+    or handed out as ``ids`` and never run) as interrupted at once, so the next start takes them up without
+    waiting for their lease; return their ids."""
+    owners, ids = list(owners), list(ids)
+    if not owners and not ids:
+        return []
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        whose = or_(
+            *(col(Submission.lease_owner).startswith(o, autoescape=True) for o in owners), col(Submission.id).in_(ids)
+        )
+        found = session.execute(
+            select(Submission.id).where(col(Submission.status).in_(UNFINISHED), whose).order_by(col(Submission.id))
+        ).scalars()
+        cut = [int(i) for i in found]
+        for submission_id in cut:
+            message = (
+                "processing was cut off when the service stopped, and nothing of it was stored; a record-level "
+                "upload is taken up again when the service next starts, and any upload can be run again "
+                f"(onereturn submissions reprocess {submission_id}) or uploaded again"
+            )
+            session.execute(
+                update(Submission)
+                .where(col(Submission.id) == submission_id, col(Submission.status).in_(UNFINISHED))
+                .values(status="interrupted", message=message, finished_at=now, lease_until=now)
+                .execution_options(synchronize_session=False)
+            )
+        session.commit()
+    if cut:
+        log.warning("the stop cut off upload(s) %s; they are marked interrupted", cut)
+    return cut
+
+
+def release_on_stop(engine: Engine, *, owners: Iterable[str] = (), ids: Iterable[int] = ()) -> list[int]:
+    """At a stop: cut off what this process (and ``owners``, ``ids``) still held; a store out of reach is logged,
+    its uploads then marked interrupted once their lease runs out, as before."""
+    try:
+        return cut_off_by_stop(engine, owners=[worker_id(), *owners], ids=ids)
+    except Exception:
+        log.warning("could not mark the uploads the stop cut off; they are taken up once their lease runs out",
+                    exc_info=True)  # fmt: skip
+        return []

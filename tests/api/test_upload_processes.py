@@ -213,3 +213,31 @@ def test_a_record_level_upload_is_answered_202_and_stored_by_an_upload_process(
         assert submission is not None
         assert int(submission.lease_owner.split(":")[1]) != os.getpid()
         assert submission.rows_accepted > 0
+
+
+def test_a_stop_marks_the_record_level_upload_its_process_was_cut_off_in_so_the_next_start_takes_it_up(
+    store: Engine, tmp_path: Path
+) -> None:
+    """An upload process stopped mid-way (the stop's time up) leaves its upload marked interrupted, and the next
+    start's resume takes it up at once rather than once its lease runs out."""
+    settings = Settings(data_dir=tmp_path / "data", upload_slots=1, stop_seconds=0.01)
+    files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in RECORDS]
+    with TestClient(create_app(settings, engine=store, upload_processes=True)) as client:
+        answer = client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"}, files=files)
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 120
+        while client.get(answer.headers["location"], headers=NOTTS).json()["stage"] == "received":
+            assert time.monotonic() < deadline, "no upload process took the upload up within 120 s"
+            time.sleep(0.05)
+    sid = answer.json()["id"]
+    with Session(store) as session:
+        submission = session.get(Submission, sid)
+        assert submission is not None
+        assert submission.status == "interrupted", (submission.status, submission.stage)
+    from collectors.records.service import resume_records
+
+    assert resume_records(store, settings) == [sid]
+    with Session(store) as session:
+        submission = session.get(Submission, sid)
+        assert submission is not None
+        assert (submission.status, submission.stage) == ("accepted", "stored")

@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from api.main import create_app
+from collectors.lease import worker_id
 from collectors.records.models import RecordChild, RecordLineage
 from collectors.records.retention import purge
 from collectors.records.service import process_records, receive, resume_records
@@ -28,13 +31,15 @@ def received(store: Engine, settings: Settings) -> int:
     return got.submission.id
 
 
-def cut_off(store: Engine, sid: int, *, stage: str, until: datetime) -> None:
+def cut_off(
+    store: Engine, sid: int, *, stage: str, until: datetime, owner: str = "gone-host:4242:20261125T060000"
+) -> None:
     """Leave the upload as a worker that stopped mid-way leaves it."""
     with Session(store) as session:
         session.execute(
             update(Submission)
             .where(col(Submission.id) == sid)
-            .values(status="received", stage=stage, lease_owner="gone-host:4242:20261125T060000", lease_until=until)
+            .values(status="received", stage=stage, lease_owner=owner, lease_until=until)
         )
         session.commit()
 
@@ -79,6 +84,24 @@ def test_sending_earlier_records_again_makes_their_figures_current_again(
     assert again != first
     assert current() == earlier_figures
     assert send(PASSING) == (again, True)
+
+
+def test_a_stop_marks_what_it_cut_off_and_the_next_start_takes_it_up_at_once(
+    store: Engine, store_settings: Settings
+) -> None:
+    """The service stopping while it holds a record-level upload marks it interrupted, so the next start's resume
+    takes it up at once (it waited for its own lease to run out, shown as in progress while nothing ran)."""
+    sid = received(store, store_settings)
+    cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) + timedelta(minutes=5), owner=worker_id())
+    with TestClient(create_app(store_settings, engine=store)):
+        pass  # started and stopped
+    with Session(store) as session:
+        sub = session.get(Submission, sid)
+        assert sub is not None
+        assert sub.status == "interrupted"
+        assert "cut off when the service stopped" in sub.message
+    assert resume_records(store, store_settings) == [sid]
+    assert figures_of(store, sid) > 0
 
 
 def test_an_upload_cut_off_mid_way_is_resumed_once_its_lease_runs_out(store: Engine, store_settings: Settings) -> None:
