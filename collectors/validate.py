@@ -222,6 +222,8 @@ def _suggestions(unknown: list[str], known: list[str]) -> dict[str, str]:
 
 
 def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
+    if all(df.schema[c].is_numeric() for c in NUMBERS):
+        return _numbers_given(df)
     # Nearly every value is a plain number: cast those directly and keep the string work
     # (symbols, the u flag, thousands separators, %) for the few rows that need it.
     plain = df.with_columns(pl.col("value").cast(pl.Float64, strict=False).alias("_plain"))
@@ -266,6 +268,33 @@ def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
 
 #: The cells that hold numbers.
 NUMBERS = ("value", "numerator", "denominator")
+#: The most decimal places a number given as a number is taken to have (a float's are about 15 significant digits).
+_MAX_DP = 12
+
+
+def _numbers_given(df: pl.DataFrame) -> pl.DataFrame:
+    """The cells of figures given as numbers (those the service derives itself), taken as they are: no symbol,
+    no flag, nothing to parse; only NaN, infinity and negative zero are refused as in a file's text."""
+    out = df.with_columns(
+        pl.lit(None, pl.String).alias("symbol"),
+        pl.lit(None, pl.String).alias("flag"),
+        *(pl.col(c).cast(pl.Float64).alias(f"{c}_num") for c in NUMBERS),
+    )
+    value = pl.col("value_num")
+    # The places the value is given to, as its shortest text would show them (at most _MAX_DP).
+    places = [pl.when((value - value.round(k)).abs() <= 1e-12 * value.abs().clip(1.0)).then(k) for k in range(_MAX_DP)]
+    out = out.with_columns(
+        pl.min_horizontal(*places).fill_null(_MAX_DP).cast(pl.Int64).alias("value_dp"),
+        # A value was given wherever one is: if it is no figure (NaN, infinite), that is its type error.
+        pl.when(pl.col("value").is_not_null()).then(pl.lit("")).otherwise(None).alias("_number"),
+    )
+    out = out.with_columns(_not_a_figure(pl.col(f"{c}_num"), pl.col(c)).alias(f"{c}_why") for c in NUMBERS)
+    out = out.with_columns(
+        pl.when(pl.col(f"{c}_why").is_null()).then(pl.col(f"{c}_num")).otherwise(None).alias(f"{c}_num")
+        for c in NUMBERS
+    )
+    # The report names a cell by its text, as a file's own would be.
+    return out.with_columns(pl.col(c).cast(pl.String) for c in NUMBERS)
 
 
 def _not_a_figure(number: pl.Expr, text: pl.Expr) -> pl.Expr:

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import traceback
 import zipfile
@@ -96,10 +97,13 @@ class _Outcome:
     keys: Keys | None = None
 
 
-def content_hash(files: Iterable[tuple[str, bytes]]) -> str:
+def content_hash(files: Iterable[tuple[str, Path]]) -> str:
     """One upload's hash: SHA-256 over its files' sorted (name, SHA-256) pairs, so their order does not count."""
-    pairs = sorted((Path(name).name, hashlib.sha256(data).hexdigest()) for name, data in files)
-    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+    pairs = []
+    for name, path in files:
+        with path.open("rb") as data:
+            pairs.append((Path(name).name, hashlib.file_digest(data, "sha256").hexdigest()))
+    return hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()
 
 
 def raw_path(settings: Settings, digest: str) -> Path:
@@ -107,16 +111,17 @@ def raw_path(settings: Settings, digest: str) -> Path:
     return settings.data_dir / "records" / digest[:2] / f"{digest}.zip.fernet"
 
 
-def _keep(settings: Settings, keys: Keys, digest: str, files: list[tuple[str, bytes]]) -> Path:
+def _keep(settings: Settings, keys: Keys, digest: str, files: list[tuple[str, Path]]) -> Path:
     """Keep the files as one ZIP, encrypted, under the upload's hash (written once, atomically)."""
     path = raw_path(settings, digest)
     if path.exists():
         return path
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for number, (name, data) in enumerate(files):
-            # A number first: two files of one name stay two members.
-            archive.writestr(f"{number:02d}-{Path(name).name}", data)
+        for number, (name, spooled) in enumerate(files):
+            # A number first: two files of one name stay two members. Deflated from the spooled file as it is
+            # read, so only the compressed ZIP is held before it is sealed.
+            archive.write(spooled, f"{number:02d}-{Path(name).name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(keys.seal(buffer.getvalue()))
@@ -124,15 +129,25 @@ def _keep(settings: Settings, keys: Keys, digest: str, files: list[tuple[str, by
     return path
 
 
-def _kept_files(settings: Settings, submission: Submission) -> list[tuple[str, bytes]]:
-    """The files of an upload as received, decrypted from where they are kept."""
+def _kept_files(settings: Settings, submission: Submission, workdir: Path) -> list[tuple[str, Path]]:
+    """The files of an upload as received, decrypted from where they are kept and written into ``workdir``
+    a member at a time (the sealed ZIP is opened whole; its members are not held besides)."""
     try:
         token = Path(submission.raw_path).read_bytes()
     except OSError as exc:
         raise NotFound(f"the kept files of submission {submission.id} are missing (purged, or moved)") from exc
     data = keys_for(settings).open(token)
+    del token
+    files = []
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return [(name.split("-", 1)[1], archive.read(name)) for name in archive.namelist()]
+        for number, member in enumerate(archive.namelist()):
+            name = member.split("-", 1)[1]
+            path = workdir / f"upload-{number}" / Path(name).name
+            path.parent.mkdir()
+            with archive.open(member) as source, path.open("wb") as out:
+                shutil.copyfileobj(source, out)
+            files.append((name, path))
+    return files
 
 
 def receive(
@@ -156,7 +171,7 @@ def receive(
     for name, path in files:
         # Refused here, from what it declares, rather than once a worker has inflated it.
         check_archive(path, Path(name).name, settings.max_upload_bytes)
-    read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path.read_bytes()) for name, path in files]
+    read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path) for name, path in files]
     digest = content_hash(read)
     keys = keys_for(settings)
     with Session(engine, expire_on_commit=False) as session:
@@ -284,8 +299,8 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:
         try:
             org = _local_authority(engine, submission.agency_code)
-            read = _read(_kept_files(settings, submission), Path(workdir), submission.collection_year,
-                         max_unpacked=settings.max_upload_bytes)  # fmt: skip
+            kept = _kept_files(settings, submission, Path(workdir))
+            read = _read(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
         except OneReturnError as exc:
             _reject(engine, submission, outcome, exc.message)
             return
@@ -331,8 +346,7 @@ def _distances_for(episodes: pl.DataFrame, distances: tuple[float | None, ...]) 
     """Episodes with each placement's distance from home (the file's own, else DfE's from the postcodes),
     and the postcodes dropped: nothing after this reads them."""
     if "PL_DISTANCE" not in episodes.columns and len(distances) == episodes.height:
-        text = [None if d is None else repr(d) for d in distances]
-        episodes = episodes.with_columns(pl.Series("PL_DISTANCE", text, dtype=pl.String))
+        episodes = episodes.with_columns(pl.Series("PL_DISTANCE", distances, dtype=pl.Float64))
     # Blanked rather than removed: the table keeps the specification's columns.
     return episodes.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in ("HOME_POST", "PL_POST"))
 
@@ -350,19 +364,14 @@ def _local_authority(engine: Engine, agency_code: str) -> str:
     return councils[0]
 
 
-def _read(files: list[tuple[str, bytes]], workdir: Path, year: str, *, max_unpacked: int) -> _Read:
+def _read(files: list[tuple[str, Path]], workdir: Path, year: str, *, max_unpacked: int) -> _Read:
     """Our own read before DfE's rules: which return, its rule set, every table whole with its columns, the year."""
-    paths = []
-    for number, (name, data) in enumerate(files):
-        if not data.strip():
+    for name, path in files:
+        if _blank(path):
             raise RecordsError(f"{name} is empty")
-        path = workdir / f"upload-{number}" / Path(name).name
-        path.parent.mkdir()
-        path.write_bytes(data)
-        paths.append(path)
-    gathered = gather(paths, workdir, max_unpacked=max_unpacked)
+    gathered = gather([path for _, path in files], workdir, max_unpacked=max_unpacked)
     for name, path in gathered:
-        if not path.read_bytes().strip():
+        if _blank(path):
             raise RecordsError(f"{name} is empty")
     library = which_return(gathered)
     ruleset = ruleset_for(library, year)
@@ -381,6 +390,15 @@ def _read(files: list[tuple[str, bytes]], workdir: Path, year: str, *, max_unpac
         raise RecordsError("the SSDA903 Episodes table is missing or has no rows: every figure counts episodes")
     rows = sum(t.height for t in tables.values())
     return _Read(library, ruleset, gathered, tables, rows)
+
+
+def _blank(path: Path) -> bool:
+    """Whether a file holds nothing but white space (read a chunk at a time, stopping at the first other byte)."""
+    with path.open("rb") as data:
+        while chunk := data.read(1024 * 1024):
+            if chunk.strip():
+                return False
+    return True
 
 
 def _read_903_csvs(files: list[tuple[str, Path]]) -> dict[str, pl.DataFrame]:
@@ -484,10 +502,6 @@ def _population(engine: Engine, org: str, year_ending: int) -> float | None:
     return float(value) if value is not None else None
 
 
-def _text(value: float | None) -> str | None:
-    return None if value is None else repr(float(value))
-
-
 def _period_of(derived: Derivation, period_type: str | None) -> str | None:
     """The collection year as a period of the indicator's type: the financial year, or its 31 March snapshot."""
     if period_type == "financial_year":
@@ -498,16 +512,17 @@ def _period_of(derived: Derivation, period_type: str | None) -> str | None:
 
 
 def _figure_rows(derived: Derivation, org: str, periods: dict[str, str]) -> pl.DataFrame:
-    """The derived figures as an upload's long table of text cells (row numbered from 1), for the usual checks."""
+    """The derived figures as an upload's long table (row numbered from 1), for the usual checks: the figures as
+    numbers, which validation takes as they are rather than parsing them from text."""
     rows = [
         {"row": n, "indicator": f.indicator, "org": org, "period": periods[f.indicator], "breakdown": "",
-         "value": _text(f.value), "numerator": _text(f.numerator), "denominator": _text(f.denominator),
+         "value": f.value, "numerator": f.numerator, "denominator": f.denominator,
          "status": "final", "note": "derived from the council's record-level return"}
         for n, f in enumerate(sorted(derived.figures.values(), key=lambda f: f.indicator), start=1)
         if f.indicator in periods
     ]  # fmt: skip
-    schema = {"row": pl.Int64, **dict.fromkeys(
-        ("indicator", "org", "period", "breakdown", "value", "numerator", "denominator", "status", "note"), pl.String)}  # fmt: skip
+    schema = {"row": pl.Int64, **dict.fromkeys(("indicator", "org", "period", "breakdown"), pl.String),
+              **dict.fromkeys(("value", "numerator", "denominator"), pl.Float64), "status": pl.String, "note": pl.String}  # fmt: skip
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 

@@ -131,6 +131,8 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
                 pl.col(column).cast(pl.String).str.strip_chars().str.to_date("%d/%m/%Y", strict=False).alias(column)
             )
         elif column == "PL_DISTANCE":
+            if out.schema[column] == pl.Float64:
+                continue  # DfE's distances, worked out from the postcodes, come as numbers
             casts.append(pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False))
         else:
             # Blank cells mean "not returned"; codes compare as text whatever the reader guessed.

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterator
 
+import polars as pl
 import pytest
 import xlsxwriter
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from collectors.service import submit
+from collectors.store import build_context
+from collectors.validate import validate
 from onereturn.settings import Settings
 from tests.conftest import copied_store
 
@@ -93,3 +98,31 @@ def test_negative_zero_as_a_number_is_refused_in_json_and_xlsx(
         problems = _problems(store, store_settings, name, data)
         assert [(p["column"], p["value"]) for p in problems] == [(column, "-0")], name
         assert "negative zero" in str(problems[0]["message"])
+
+
+def _given(value: object, numerator: object, denominator: object) -> pl.DataFrame:
+    typed = pl.String if isinstance(value, str) else pl.Float64
+    return pl.DataFrame(
+        {"row": [1], **{c: [GOOD[c]] for c in ("indicator", "org", "period")}, "breakdown": [""],
+         "value": [value], "numerator": [numerator], "denominator": [denominator]},
+        schema_overrides=dict.fromkeys(("value", "numerator", "denominator"), typed),
+    )  # fmt: skip
+
+
+def test_figures_given_as_numbers_are_taken_as_they_are_and_checked_as_text_is(store: Engine) -> None:
+    """The figures the service derives reach validation as numbers: stored as the same figures their text gives,
+    and NaN, infinity and negative zero refused as they are in a file's text (numbers were refused outright)."""
+    with Session(store) as session:
+        ctx = build_context(session, "notts_cyp")
+    as_text = validate(_given("50", "5", "10"), ctx)
+    as_numbers = validate(_given(50.0, 5.0, 10.0), ctx)
+    assert as_numbers.error_count == 0
+    assert as_numbers.accepted.to_dicts() == as_text.accepted.to_dicts()
+    for column, bad, says in (("value", math.nan, "is NaN"), ("numerator", math.inf, "is infinite"),
+                              ("denominator", -0.0, "is negative zero")):  # fmt: skip
+        cells: dict[str, object] = {"value": 50.0, "numerator": 5.0, "denominator": 10.0, column: bad}
+        result = validate(_given(cells["value"], cells["numerator"], cells["denominator"]), ctx)
+        errors = [p for p in result.problems.to_dicts() if p["rule"] == "type-error"]
+        assert [p["column"] for p in errors] == [column]
+        assert says in str(errors[0]["message"])
+        assert result.accepted.is_empty()
