@@ -34,6 +34,8 @@ STEPS = (
 )
 #: Stages that are not final: the page follows them.
 RUNNING = ("received", "reading", "dfe_rules", "deriving")
+#: The order notices are listed in: what stopped the records first.
+SEVERITY_ORDER = {"error": 0, "query": 1, "information": 2}
 #: Findings shown on one page of the report by child.
 PER_PAGE = 500
 
@@ -104,10 +106,12 @@ def status_page(request: Request, session: SessionDep, visitor: Visitor, report:
     tallies = [] if running else findings_by_rule(session, int(report["id"]))
     unchecked = [p for p in report["problems"] if p["rule"].startswith("dfe:") and p["row"] is None]
     other = [p for p in report["problems"] if not p["rule"].startswith("dfe:")]
+    # What stopped the records comes first, then queries, then the notices of rules not checked.
+    notices = sorted(unchecked + other, key=lambda p: SEVERITY_ORDER.get(p["severity"], len(SEVERITY_ORDER)))
     title = f"Submission {report['id']}" + (f": {doing.lower()}" if running else "")
     return page(
         request, "agency/records.html", visitor, title=title, report=report, running=running, steps=steps,
-        doing=doing, tallies=tallies, unchecked=unchecked, other=other,
+        doing=doing, tallies=tallies, notices=notices,
         own=visitor.principal.kind == "agency",
     )  # fmt: skip
 

@@ -51,6 +51,7 @@ from mappings.models import AgencyOrg
 from onereturn import db
 from onereturn.db import bulk_insert
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
+from onereturn.listing import name_a_few
 from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -396,7 +397,11 @@ def _read_903_csvs(files: list[tuple[str, Path]]) -> dict[str, pl.DataFrame]:
         try:
             frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
         except pl.exceptions.PolarsError as exc:
-            raise RecordsError(f"{name} cannot be read as CSV ({str(exc).splitlines()[0][:200]})") from exc
+            # The reader's own words may quote a line of the file, a child's; say what to check instead.
+            raise RecordsError(
+                f"{name} cannot be read as CSV ({type(exc).__name__}): check that every row has the header's "
+                "columns and that it is saved as CSV UTF-8"
+            ) from exc
         columns = {c.strip().upper() for c in frame.columns}
         frame = frame.rename({c: c.strip().upper() for c in frame.columns})
         table = next(
@@ -409,8 +414,8 @@ def _read_903_csvs(files: list[tuple[str, Path]]) -> dict[str, pl.DataFrame]:
             extra = sorted(columns - set(TABLE_COLUMNS[closest]) - set(OPTIONAL_COLUMNS.get(closest, ())))
             raise RecordsError(
                 f"{name} is not one of the SSDA903 tables: nearest is {closest}"
-                + (f", which lacks {', '.join(lacking)}" if lacking else "")
-                + (f", and it has {', '.join(extra)} besides" if extra else "")
+                + (f", which lacks {name_a_few(lacking)}" if lacking else "")
+                + (f", and it has {name_a_few(extra)} besides" if extra else "")
             )
         if table in tables:
             raise RecordsError(f"{name} is a second {table} table; each table is one file")
@@ -427,10 +432,11 @@ def _check_903_year(episodes: pl.DataFrame, year_ending: int, year: str) -> None
     first, last = datetime(year_ending - 1, 4, 1).date(), datetime(year_ending, 3, 31).date()
     in_year = dates.filter((pl.col("start") <= last) & (pl.col("end").is_null() | (pl.col("end") >= first)))
     if in_year.is_empty() and dates["start"].drop_nulls().len():
-        latest = str(dates["start"].drop_nulls().max())
+        # Only the year the episodes fall in is said: an episode's own date is a child's.
+        after = bool((dates["start"].drop_nulls() > last).all())
         raise RecordsError(
             f"no episode in the files is open in the year {year} (1 April {year_ending - 1} to 31 March {year_ending}); "
-            f"the latest starts on {latest}: is this another year's return?"
+            f"every episode {'starts after' if after else 'ends before'} it: is this another year's return?"
         )
 
 
@@ -449,10 +455,15 @@ def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys) -> None:
             _problem(f"dfe:{note.rule}", "query", f"DfE's rule {note.rule} raised an error inside DfE's library, so it "
                      f"was not checked (not a pass): {note.reason or 'no reason given'} — {note.message}")
         )  # fmt: skip
+    # One notice per reason, not one per rule: forty rules left out for a table not given would bury the errors.
+    skipped: dict[str, list[str]] = {}
     for note in findings.rules_skipped:
+        skipped.setdefault(note.reason, []).append(note.rule)
+    for reason, rules in skipped.items():
         outcome.problems.append(
-            _problem(f"dfe:{note.rule}", "information", f"DfE's rule {note.rule} was not checked (not a pass): "
-                     f"{note.reason} — {note.message}")
+            _problem("records_rules_not_checked", "information",
+                     f"{len(rules):,} of DfE's rules were not checked (not a pass) because {reason}: "
+                     f"rules {', '.join(rules)}")
         )  # fmt: skip
     if findings.tables_missing:
         outcome.problems.append(

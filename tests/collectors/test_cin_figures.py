@@ -160,9 +160,13 @@ def test_hostile_or_broken_files_are_refused(data: bytes) -> None:
         read_cin_tables(data)
 
 
-def test_an_unreadable_date_is_refused_not_dropped() -> None:
-    with pytest.raises(InvalidInput, match="CINreferralDate"):
+def test_an_unreadable_date_is_refused_not_dropped_and_not_quoted() -> None:
+    with pytest.raises(InvalidInput, match=r"CINdetails record 1: CINreferralDate cannot be read as a date") as refused:
         read_cin_tables(census(child("A", episode("01/05/2023"))))
+    assert "01/05/2023" not in str(refused.value)
+    with pytest.raises(InvalidInput, match=r"ReferralNFA cannot be read as yes or no") as refused:
+        read_cin_tables(census(child("A", episode("2023-05-01", nfa="perhaps-7731"))))
+    assert "perhaps-7731" not in str(refused.value)
 
 
 def test_collection_year_comes_from_the_header() -> None:

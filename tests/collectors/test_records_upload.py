@@ -164,7 +164,13 @@ def test_the_fake_903_tables_report_exactly_what_dfes_rules_find(fake_903: Uploa
     assert {(f["rule"], f["child"], f["table"], f["row"]) for f in items} == expected
     assert report["error_count"] == len(direct.findings)
     named = {p["rule"] for p in report["problems"]}
-    assert {f"dfe:{n.rule}" for n in (*direct.rules_raised, *direct.rules_skipped)} <= named
+    assert {f"dfe:{n.rule}" for n in direct.rules_raised} <= named
+    # The rules left out for a table not given are one notice that counts them and lists them, not one each.
+    assert direct.rules_skipped
+    (unchecked,) = [p for p in report["problems"] if p["rule"] == "records_rules_not_checked"]
+    assert unchecked["message"].startswith(f"{len(direct.rules_skipped)} of DfE's rules were not checked (not a pass)")
+    assert set(unchecked["message"].split(": rules ")[1].split(", ")) == {n.rule for n in direct.rules_skipped}
+    assert not any(p["rule"] == f"dfe:{n.rule}" for p in report["problems"] for n in direct.rules_skipped)
     with Session(store) as session:
         assert session.exec(select(Observation).where(col(Observation.submission_id) == sid)).first() is None
         assert session.exec(select(RecordLineage).where(col(RecordLineage.submission_id) == sid)).first() is None
