@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from onereturn.errors import OneReturnError
+from onereturn.errors import InvalidInput, OneReturnError
+from onereturn.listing import clip
 
 Library = Literal["903", "cin"]
 
@@ -143,12 +144,37 @@ def validators_python() -> Path:
     return python
 
 
+#: A collection year as a council writes it: 2024-25, FY2024-25 or 2024/25, in ASCII digits (``\\d`` alone
+#: would take fullwidth and other scripts' digits, and store them as typed).
+_YEAR = re.compile(r"(?:FY)?([0-9]{4})[-/]([0-9]{2})", flags=re.ASCII | re.IGNORECASE)
+#: The longest text read as a year; anything longer is refused without being matched.
+_YEAR_CHARS = 16
+
+
+def read_collection_year(text: str) -> str:
+    """The collection year ``text`` names, written ``2024-25``; InvalidInput (422) for anything else.
+
+    The one rule for the record-level form and ``POST /api/submissions``: checked before anything is kept.
+    """
+    stripped = text.strip()
+    match = _YEAR.fullmatch(stripped) if len(stripped) <= _YEAR_CHARS else None
+    if not match or (int(match[1]) + 1) % 100 != int(match[2]):
+        raise InvalidInput(
+            f"{clip(stripped, _YEAR_CHARS)!r} is not a collection year: write it as a year and the next year's "
+            "last two digits, for example 2024-25",
+            errors=[{"type": "invalid_input", "loc": ["body", "collection_year"],
+                     "msg": "write the collection year like 2024-25", "input": clip(stripped, _YEAR_CHARS)}],
+        )  # fmt: skip
+    return f"{match[1]}-{match[2]}"
+
+
 def ruleset_for(library: Library, year: str) -> str:
     """The rule set of a collection year written ``2024-25``, ``FY2024-25`` or ``2024/25`` (``lac2024_25``)."""
-    match = re.fullmatch(r"(?:FY)?(\d{4})[-/](\d{2})", year.strip(), flags=re.IGNORECASE)
-    if not match or (int(match[1]) + 1) % 100 != int(match[2]):
-        raise NoRuleSet(f"{year!r} is not a collection year; write it like 2024-25")
-    return f"{PREFIXES[library]}{match[1]}_{match[2]}"
+    try:
+        start, end = read_collection_year(year).split("-")
+    except InvalidInput as exc:
+        raise NoRuleSet(exc.message) from None
+    return f"{PREFIXES[library]}{start}_{end}"
 
 
 def year_of(ruleset: str) -> str:

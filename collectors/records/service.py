@@ -35,7 +35,7 @@ from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.records.cin_figures import derive_cin
 from collectors.records.cin_tables import read_cin_tables
-from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
+from collectors.records.contract import Findings, Library, RecordsError, read_collection_year, ruleset_for, run_rules
 from collectors.records.inputs import gather, which_return
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, keys_for
@@ -153,7 +153,7 @@ def receive(
     total = sum(path.stat().st_size for _, path in files)
     if total > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the files are {total:,} bytes; the limit is {settings.max_upload_bytes:,}")
-    year = collection_year.strip()
+    year = read_collection_year(collection_year)
     with Session(engine) as session:
         get_agency(session, agency_code)
     read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path.read_bytes()) for name, path in files]

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from api.main import create_app
 from collectors.records.contract import Findings, Library, run_rules
 from collectors.records.models import RecordChild, RecordLineage
-from indicators.models import Observation
+from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.conftest import copied_store
 
@@ -337,6 +337,44 @@ def test_bad_record_files_get_a_clear_report_and_store_nothing(
         # Refused by our own read, before DfE's rules ran.
         assert [p["rule"] for p in report["problems"] if p["severity"] == "error"] == ["records_unreadable"]
     assert stored(store, sid) == {}
+
+
+@pytest.mark.parametrize(
+    "year",
+    [
+        "../../etc",
+        "2024-2025",
+        "2" * 5000,
+        "2024-25; DROP TABLE submission;--",
+        "\uff12\uff10\uff12\uff14-\uff12\uff15",  # 2024-25 in fullwidth digits
+        "2024-26",
+    ],
+    ids=["path", "four-digit-end", "5000-digits", "sql", "fullwidth", "not-consecutive"],
+)
+def test_a_collection_year_that_is_not_one_is_422_and_nothing_is_kept(
+    store: Engine, store_client: TestClient, store_settings: Settings, year: str
+) -> None:
+    with Session(store) as session:
+        before = len(session.exec(select(Submission)).all())
+    answer = upload(store_client, PASSING, year=year)
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert "is not a collection year" in body["error"]
+    assert "for example 2024-25" in body["error"]
+    assert len(answer.content) < 2000  # the 5,000 digits are not echoed back
+    with Session(store) as session:
+        assert len(session.exec(select(Submission)).all()) == before
+    kept = store_settings.data_dir / "records"
+    assert not kept.exists() or not any(p.is_file() for p in kept.rglob("*"))
+
+
+def test_a_collection_year_is_stored_in_one_form(store: Engine, store_client: TestClient) -> None:
+    answer = upload(store_client, PASSING, year=" FY2024/25 ")
+    assert answer.status_code == 202, answer.text
+    with Session(store) as session:
+        sub = session.get(Submission, answer.json()["id"])
+    assert sub is not None
+    assert sub.collection_year == "2024-25"
 
 
 def test_a_record_level_upload_needs_files_and_no_mode(store_client: TestClient) -> None:
