@@ -301,7 +301,7 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         except RecordsError as exc:
             _reject(engine, submission, outcome, exc.message)
             return
-    _note_findings(outcome, findings, keys)
+    _note_findings(outcome, findings, keys, as_written(read.tables))
     # A rule that raised is named as not checked but does not hold the file back: one of DfE's 2024-25 rules
     # (231) raises on every CSV return, which would otherwise keep every council from storing its figures.
     blocking = sum(1 for f in findings.findings if f.severity == "error")
@@ -440,12 +440,25 @@ def _check_903_year(episodes: pl.DataFrame, year_ending: int, year: str) -> None
         )
 
 
-def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys) -> None:
+def as_written(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
+    """Each child id as the council wrote it, by the upper-cased form DfE's SSDA903 library gives it back in."""
+    spelled: dict[str, str] = {}
+    for table in tables.values():
+        if "CHILD" in table.columns:
+            for child in table["CHILD"].drop_nulls().unique(maintain_order=True).cast(pl.String).to_list():
+                spelled.setdefault(child.strip().upper(), child.strip())
+    return spelled
+
+
+def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys, spelled: dict[str, str]) -> None:
     """DfE's findings by pseudonym, and the rules that did not run to their end named as such."""
     for f in findings.findings:
-        child = keys.pseudonym(f.child) if f.child else None
-        if f.child:
-            outcome.children.add(f.child)
+        # DfE's library upper-cases every text cell before its rules match children; the report gives the id back
+        # as the council wrote it (two ids differing only in case are one child to DfE, shown as first written).
+        written = spelled.get(f.child.strip().upper(), f.child) if f.child else None
+        child = keys.pseudonym(written) if written else None
+        if written:
+            outcome.children.add(written)
         outcome.findings.append(
             {"rule": f"dfe:{f.rule}", "severity": f.severity, "message": f.message, "record_table": f.table,
              "child": child, "row": f.row, "fields": ", ".join(f.fields)}

@@ -417,3 +417,23 @@ def test_the_ssda903_return_from_records_equals_the_same_figures_keyed_by_hand(
     by_hand = dict(grid.filter(pl.col("org_code") == "E09000023").select("field_code", "display").iter_rows())
     assert sum(1 for d in from_records.values() if d not in (None, "")) >= 5
     assert from_records == by_hand
+
+
+def test_the_councils_own_child_ids_come_back_as_written(store_client: TestClient, tmp_path: Path) -> None:
+    # DfE's library upper-cases every cell before its rules run; the council's report keeps its own spelling.
+    written = []
+    for path in PASSING:
+        text = path.read_text().replace("C100201", "abc-lower-1")
+        if path.name == "header.csv":
+            lines = text.splitlines()
+            fields = lines[1].split(",")
+            assert fields[0] == "abc-lower-1"
+            fields[1] = "7"  # SEX: not a code DfE's rules accept
+            text = "\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n"
+        (tmp_path / path.name).write_text(text)
+        written.append(tmp_path / path.name)
+    answer = upload(store_client, written)
+    assert answer.status_code == 202, answer.text
+    children = {f["child"] for f in findings(store_client, answer.json()["id"])}
+    assert "abc-lower-1" in children
+    assert "ABC-LOWER-1" not in children
