@@ -164,7 +164,30 @@ def test_an_officer_cannot_send_records_through_the_page(web: TestClient) -> Non
     files = [("files", (TABLES_903[0].name, TABLES_903[0].read_bytes(), "text/csv"))]
     sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=files)
     assert sent.status_code == 400
-    assert "Only a council sends its records through this page" in sent.text
+    assert "Only a council sends its children&#39;s records through this page" in sent.text
+
+
+PCT = "demo-lewisham-pct-6b1e04c9"
+
+
+def test_the_records_form_is_offered_only_to_a_council_that_owes_a_childrens_return(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as officer:
+        sign_in(officer, OFFICER)
+        html = officer.get("/upload").text
+    assert 'action="/upload/records"' not in html
+    assert re.search(r'id="records-refused">Only a council sends its children&#39;s records', html)
+    csrf = sign_in(web, PCT)
+    html = web.get("/upload").text
+    assert 'action="/upload' in html  # the figures form stays
+    assert 'action="/upload/records"' not in html
+    assert "owes neither DfE&#39;s children looked after return (SSDA903) nor the children in need census" in html
+    # Reaching the form anyway is refused with the same reason, and nothing is kept.
+    files = [("files", (TABLES_903[0].name, TABLES_903[0].read_bytes(), "text/csv"))]
+    sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=files)
+    assert sent.status_code == 400
+    assert "owes neither DfE&#39;s children looked after return" in sent.text
 
 
 def test_a_header_of_50000_extra_columns_gives_short_answers_everywhere(
