@@ -119,7 +119,9 @@ def test_903_xml_is_read_as_the_same_return_and_printed_for_a_spreadsheet() -> N
     # The XML's tables with no rows (AD1, OC3, PlacedAdoption here) reach DfE's rules without columns, and
     # the rules that read them raise: each is listed as not passed, with what it raised.
     assert "97 rule(s) raised an error inside DfE's library, so not passed:" in result.stdout
-    assert "KeyError: 'CHILD'" in result.stdout
+    # Only the kind of error: its own words may quote a child's value.
+    assert "KeyError" in result.stdout
+    assert "KeyError: " not in result.stdout
 
 
 def test_missing_tables_are_named_and_their_rules_are_skipped_not_passed() -> None:
@@ -142,7 +144,7 @@ def test_a_rule_that_raises_inside_the_library_is_listed_apart(tmp_path: Path) -
     assert found.tables == {"Header": 159}
     # Rule 231 of the 2024-25 set reads a UASC_STATUS column that version 0.1.17 of the library never makes.
     raised = {n.rule: n.reason for n in found.rules_raised}
-    assert raised == {"231": "KeyError: 'UASC_STATUS'"}
+    assert raised == {"231": "KeyError"}
     assert "231" not in {n.rule for n in found.rules_skipped}
 
 

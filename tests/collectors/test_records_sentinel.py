@@ -128,9 +128,9 @@ def test_a_sentinel_in_every_refusable_field_reaches_no_message_log_page_or_tabl
     for sid in sent:
         answers.append(store_client.get(f"/api/submissions/{sid}/records", headers=NOTTS).text)
     answers.append(store_client.get("/api/audit", headers=OFFICER, params={"limit": 500}).text)
-    for key in (OFFICER_KEY, AGENCY):
+    for web_key in (OFFICER_KEY, AGENCY):
         with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as web:
-            sign_in(web, key)
+            sign_in(web, web_key)
             answers.append(web.get("/submissions").text)
             answers += [web.get(f"/submissions/{sid}").text for sid in sent]
     assert all(answers)
