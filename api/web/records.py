@@ -90,7 +90,8 @@ def upload_form_errors(files: list[UploadFile], collection_year: str, refusal: s
         except NoRuleSet:
             errors["collection_year"] = "Enter the collection year as two years, for example 2024-25"
     if refusal is not None:
-        errors["files"] = refusal
+        # The form is not shown to whom it is refused: the error summary links to the reason in its place.
+        errors = {"records-refused": refusal}
     return errors
 
 

@@ -188,6 +188,8 @@ def test_the_records_form_is_offered_only_to_a_council_that_owes_a_childrens_ret
     sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=files)
     assert sent.status_code == 400
     assert "owes neither DfE&#39;s children looked after return" in sent.text
+    assert 'href="#records-refused"' in sent.text
+    assert 'id="records-refused"' in sent.text
 
 
 def test_a_header_of_50000_extra_columns_gives_short_answers_everywhere(
