@@ -1,7 +1,12 @@
-"""One JSON error shape for every error: ``{ok, status, error, errors: [{type, loc, msg, input}], request_id}``."""
+"""One JSON error shape for every error: ``{ok, status, error, errors: [{type, loc, msg, input}], request_id}``.
+
+Every error body is bounded whatever was sent: at most :data:`ITEMS` items (the rest counted), each
+input, location part and message clipped, so a 2 MB field is not echoed back.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -13,9 +18,43 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from onereturn.errors import OneReturnError, ServiceBusy, TooManyRequests
+from onereturn.listing import clip
 from onereturn.logs import current_request_id
 
 log = logging.getLogger(__name__)
+
+#: Error items in one body; the message counts the rest.
+ITEMS = 20
+#: The longest message of a body or an item.
+MESSAGE_CHARS = 2000
+#: The longest input echoed back (as text once it is longer), and the longest part of a location.
+INPUT_CHARS = 200
+LOC_CHARS = 100
+
+
+def _bounded_input(value: Any) -> Any:
+    """The input as sent when short; when long, its start as text and its length."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return clip(value, INPUT_CHARS)
+    try:
+        text = json.dumps(jsonable_encoder(value), ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return value if len(text) <= INPUT_CHARS else clip(text, INPUT_CHARS)
+
+
+def _bounded_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": clip(str(item.get("type", "value_error")), LOC_CHARS),
+            "loc": [p if isinstance(p, int) else clip(str(p), LOC_CHARS) for p in list(item.get("loc") or [])[:10]],
+            "msg": clip(str(item.get("msg", "")), MESSAGE_CHARS),
+            "input": _bounded_input(item.get("input")),
+        }
+        for item in items[:ITEMS]
+    ]
 
 
 def error_body(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -26,7 +65,11 @@ def error_body(status: int, message: str, errors: list[dict[str, Any]] | None = 
 def _respond(
     status: int, message: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(jsonable_encoder(error_body(status, message, errors)), status_code=status, headers=headers)
+    items = errors or []
+    if len(items) > ITEMS:
+        message = f"{message} ({len(items):,} errors; the first {ITEMS} are listed)"
+    body = error_body(status, clip(message, MESSAGE_CHARS), _bounded_items(items))
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
@@ -49,7 +92,8 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
-    message = "; ".join(f"{'.'.join(str(p) for p in i['loc'])}: {i['msg']}" for i in items)
+    said = [f"{clip('.'.join(str(p) for p in i['loc']), LOC_CHARS)}: {clip(str(i['msg']), INPUT_CHARS)}" for i in items]
+    message = "; ".join(said[:5]) + (f"; and {len(said) - 5:,} more" if len(said) > 5 else "")
     return _respond(422, message or "Invalid request", items)
 
 

@@ -118,7 +118,8 @@ class Settings(BaseSettings):
     records_keys_file: Path | None = Field(
         default=None,
         description="File holding the record-level keys (the pseudonym secret and the encryption key); empty "
-        "means <data_dir>/records-keys.json, made on first use. Keep it outside the database and its backups.",
+        "means records-keys.json in a folder beside the data folder (<data_dir>-keys/), made on first use, or "
+        "<data_dir>/records-keys.json where an earlier release made it. Keep it outside the database's backups.",
     )
 
     @field_validator("database_url")

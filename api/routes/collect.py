@@ -27,6 +27,7 @@ from api.uploadpool import process as process_upload
 from collectors import service as collect
 from collectors.problems import SHOWN, first_problems, iter_problems, problems_csv
 from collectors.queries import answer, list_held
+from collectors.records.contract import read_collection_year
 from collectors.report import build_report
 from collectors.schemas import (
     AgencyPublic,
@@ -207,6 +208,8 @@ async def upload(
         agency_code = agency
     assert agency_code is not None
     if collection_year is not None:
+        # Checked before any file is read or kept: a year that is not one is refused whole.
+        collection_year = read_collection_year(collection_year)
         uploads = [*(files or []), *([file] if file is not None else [])]
         if mode != "default" or sheet is not None:
             raise InvalidInput("A record-level upload is checked and stored as a whole: leave out mode and sheet")

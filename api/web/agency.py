@@ -128,10 +128,14 @@ def template(
 
 
 @router.get("/upload")
-def upload_form(request: Request, visitor: VisitorDep) -> HTMLResponse:
-    """The upload form."""
+def upload_form(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
+    """The upload form; the record-level form only to a council that owes a children's return."""
     allowed(visitor, SUBMIT)
-    return page(request, "agency/upload.html", visitor, title="Upload your figures", modes=MODES, errors={})
+    refusal = records.records_refusal(session, visitor.principal)
+    return page(
+        request, "agency/upload.html", visitor, title="Upload your figures", modes=MODES, errors={},
+        records_refusal=refusal,
+    )  # fmt: skip
 
 
 @router.post("/upload")
@@ -157,7 +161,7 @@ def upload(
     if errors:
         return page(
             request, "agency/upload.html", visitor, title="Error: Upload your figures", modes=MODES, errors=errors,
-            status_code=400,
+            records_refusal=records.records_refusal(session, visitor.principal), status_code=400,
         )  # fmt: skip
     assert file is not None
     return _send(request, session, visitor, file, mode)

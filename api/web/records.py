@@ -7,19 +7,23 @@ from the same function as ``GET /api/submissions/{id}/records``.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
 
 from api.callrecord import annotate
 from api.capacity import UploadSlot
 from api.deps import SessionDep
+from api.principal import Principal
 from api.web.render import Visitor, page
 from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, api_upload, check_csrf
 from collectors import service as collect
 from collectors.records.contract import NoRuleSet, ruleset_for
 from collectors.records.report import findings_by_rule, findings_page
+from mappings.models import AgencyOrg, AgencyReturn
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -34,11 +38,45 @@ STEPS = (
 )
 #: Stages that are not final: the page follows them.
 RUNNING = ("received", "reading", "dfe_rules", "deriving")
+#: The returns a council's children's records answer.
+RECORD_RETURNS = ("dfe_ssda903", "dfe_cin_census")
+#: An org unit that is a local authority (as the record-level upload needs exactly one).
+LA_CODE = re.compile(r"[ENSW]\d{8}")
+#: The order notices are listed in: what stopped the records first.
+SEVERITY_ORDER = {"error": 0, "query": 1, "information": 2}
 #: Findings shown on one page of the report by child.
 PER_PAGE = 500
 
 
-def upload_form_errors(files: list[UploadFile], collection_year: str, visitor: Visitor) -> dict[str, str]:
+def records_refusal(session: Session, principal: Principal) -> str | None:
+    """Why this visitor is not offered the record-level form (None when it is): a council's own key sends them."""
+    if principal.kind != "agency" or principal.agency_code is None:
+        return (
+            "Only a council sends its children's records through this page, signed in with its own key; "
+            "officers send records through the API and say which agency they come from"
+        )
+    code = principal.agency_code
+    owed = session.exec(
+        select(AgencyReturn.return_id).where(
+            col(AgencyReturn.agency_code) == code, col(AgencyReturn.return_id).in_(RECORD_RETURNS)
+        )
+    ).all()
+    if not owed:
+        return (
+            "Your agency owes neither DfE's children looked after return (SSDA903) nor the children in need "
+            "census, so it has no children's records to send; upload your figures above"
+        )
+    orgs = session.exec(select(AgencyOrg.org_code).where(col(AgencyOrg.agency_code) == code)).all()
+    councils = [org for org in orgs if LA_CODE.fullmatch(org)]
+    if len(councils) != 1:
+        return (
+            f"Children's records are one council's: your agency answers for {len(councils):,} local "
+            "authorities, not one, so DfE's rules could not tell placements inside the council from those outside"
+        )
+    return None
+
+
+def upload_form_errors(files: list[UploadFile], collection_year: str, refusal: str | None = None) -> dict[str, str]:
     """What is wrong with the record-level form, by field (empty when it can be sent)."""
     errors: dict[str, str] = {}
     if not files:
@@ -51,10 +89,9 @@ def upload_form_errors(files: list[UploadFile], collection_year: str, visitor: V
             ruleset_for("903", collection_year)
         except NoRuleSet:
             errors["collection_year"] = "Enter the collection year as two years, for example 2024-25"
-    if visitor.principal.kind != "agency":
-        errors["files"] = (
-            "Only a council sends its records through this page; officers use the API and say which agency"
-        )
+    if refusal is not None:
+        # The form is not shown to whom it is refused: the error summary links to the reason in its place.
+        errors = {"records-refused": refusal}
     return errors
 
 
@@ -74,11 +111,12 @@ def upload_records(
     allowed(visitor, SUBMIT)
     # A file input left empty still sends one part, with no name.
     chosen = [f for f in files or [] if f.filename]
-    errors = upload_form_errors(chosen, collection_year, visitor)
+    refusal = records_refusal(session, visitor.principal)
+    errors = upload_form_errors(chosen, collection_year, refusal)
     if errors:
         return page(
             request, "agency/upload.html", visitor, title="Error: Upload your figures", modes=UPLOAD_MODES, errors={},
-            record_errors=errors, collection_year=collection_year, status_code=400,
+            record_errors=errors, collection_year=collection_year, records_refusal=refusal, status_code=400,
         )  # fmt: skip
     # The upload's background task (when no upload pool runs) is this page's, run once the answer has gone.
     body = api_upload(
@@ -104,10 +142,12 @@ def status_page(request: Request, session: SessionDep, visitor: Visitor, report:
     tallies = [] if running else findings_by_rule(session, int(report["id"]))
     unchecked = [p for p in report["problems"] if p["rule"].startswith("dfe:") and p["row"] is None]
     other = [p for p in report["problems"] if not p["rule"].startswith("dfe:")]
+    # What stopped the records comes first, then queries, then the notices of rules not checked.
+    notices = sorted(unchecked + other, key=lambda p: SEVERITY_ORDER.get(p["severity"], len(SEVERITY_ORDER)))
     title = f"Submission {report['id']}" + (f": {doing.lower()}" if running else "")
     return page(
         request, "agency/records.html", visitor, title=title, report=report, running=running, steps=steps,
-        doing=doing, tallies=tallies, unchecked=unchecked, other=other,
+        doing=doing, tallies=tallies, notices=notices,
         own=visitor.principal.kind == "agency",
     )  # fmt: skip
 

@@ -26,6 +26,9 @@ ASSESSMENT_WORKING_DAYS = 45
 REREFERRAL_WINDOW = "-12mo"
 #: A plan open on 31 March counts towards "2 years or more" when it began this long before.
 LONG_PLAN = "-2y"
+#: Closure reasons of a referral assessed as not in need (CIN census XSD): "Case closed after
+#: assessment, no further action" and "Case closed after assessment, referred to early help".
+ASSESSED_NOT_IN_NEED = ("RC8", "RC9")
 
 #: Figures the census cannot answer by a published method, with the reason; the template keeps them.
 LEFT_TO_TEMPLATE: dict[str, str] = {
@@ -81,10 +84,20 @@ def open_on(details: pl.DataFrame, day: date) -> pl.DataFrame:
     )
 
 
+def episodes_of_need(details: pl.DataFrame) -> pl.DataFrame:
+    """The referrals that began an episode of need: not closed with no further action, not assessed as not in need."""
+    # DfE's B1 and C1 tables: episodes started = referrals - no further action - assessed not in need.
+    nfa = pl.col("ReferralNFA").fill_null(False)
+    not_in_need = pl.col("ReasonForClosure").is_in(ASSESSED_NOT_IN_NEED).fill_null(False)
+    return details.filter(~nfa & ~not_in_need)
+
+
 def _episode_figures(out: Derivation, details: pl.DataFrame, population: float | None) -> None:
     year = out.year
     # Each episode is counted, so a child with two episodes in the year counts twice in the
     # starts and the ends; episodes must not overlap, so a child is open at most once on 31 March.
+    # Episodes open at any point = open on 31 March + ended, in DfE's B1, so all three count the same episodes.
+    details = episodes_of_need(details)
     at_31 = open_on(details, year.end)
     _store(out, "cyp.cin_count", at_31.height, _lineage(at_31, "CINdetails", True))
     _rate(out, "cyp.cin_rate_per_10k", "cyp.cin_count", at_31.height, _lineage(at_31, "CINdetails", True), population)

@@ -93,6 +93,14 @@ def _frame(name: str, rows: list[dict[str, str | int | None]]) -> pl.DataFrame:
     return frame.with_row_index("_row")
 
 
+#: What each typed column must be, as the refusal says it.
+_KIND = {
+    **dict.fromkeys(DATE_COLUMNS, "a date (yyyy-mm-dd)"),
+    **dict.fromkeys(YES_NO_COLUMNS, "yes or no (true, false, 1 or 0)"),
+    "NumberOfPreviousCPP": "a whole number",
+}
+
+
 def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     casts: list[pl.Expr] = []
     for column in COLUMNS[name]:
@@ -109,9 +117,10 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
             unread = frame.filter(pl.col(column).is_not_null() & typed[column].is_null())
             if unread.height:
                 first = unread.row(0, named=True)
+                # The value is a child's (a birth date, a referral date): the message names where, never what.
                 raise InvalidInput(
-                    f"CIN census {name} record {first['_row'] + 1}: {column} {first[column]!r} cannot be read "
-                    f"({unread.height} such values in {name})"
+                    f"CIN census {name} record {first['_row'] + 1}: {column} cannot be read as "
+                    f"{_KIND.get(column, 'its type')} ({unread.height} such values in {name})"
                 )
     return typed
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from onereturn.errors import OneReturnError
+from onereturn.errors import InvalidInput, OneReturnError
+from onereturn.listing import clip
 
 Library = Literal["903", "cin"]
 
@@ -143,12 +144,37 @@ def validators_python() -> Path:
     return python
 
 
+#: A collection year as a council writes it: 2024-25, FY2024-25 or 2024/25, in ASCII digits (``\\d`` alone
+#: would take fullwidth and other scripts' digits, and store them as typed).
+_YEAR = re.compile(r"(?:FY)?([0-9]{4})[-/]([0-9]{2})", flags=re.ASCII | re.IGNORECASE)
+#: The longest text read as a year; anything longer is refused without being matched.
+_YEAR_CHARS = 16
+
+
+def read_collection_year(text: str) -> str:
+    """The collection year ``text`` names, written ``2024-25``; InvalidInput (422) for anything else.
+
+    The one rule for the record-level form and ``POST /api/submissions``: checked before anything is kept.
+    """
+    stripped = text.strip()
+    match = _YEAR.fullmatch(stripped) if len(stripped) <= _YEAR_CHARS else None
+    if not match or (int(match[1]) + 1) % 100 != int(match[2]):
+        raise InvalidInput(
+            f"{clip(stripped, _YEAR_CHARS)!r} is not a collection year: write it as a year and the next year's "
+            "last two digits, for example 2024-25",
+            errors=[{"type": "invalid_input", "loc": ["body", "collection_year"],
+                     "msg": "write the collection year like 2024-25", "input": clip(stripped, _YEAR_CHARS)}],
+        )  # fmt: skip
+    return f"{match[1]}-{match[2]}"
+
+
 def ruleset_for(library: Library, year: str) -> str:
     """The rule set of a collection year written ``2024-25``, ``FY2024-25`` or ``2024/25`` (``lac2024_25``)."""
-    match = re.fullmatch(r"(?:FY)?(\d{4})[-/](\d{2})", year.strip(), flags=re.IGNORECASE)
-    if not match or (int(match[1]) + 1) % 100 != int(match[2]):
-        raise NoRuleSet(f"{year!r} is not a collection year; write it like 2024-25")
-    return f"{PREFIXES[library]}{match[1]}_{match[2]}"
+    try:
+        start, end = read_collection_year(year).split("-")
+    except InvalidInput as exc:
+        raise NoRuleSet(exc.message) from None
+    return f"{PREFIXES[library]}{start}_{end}"
 
 
 def year_of(ruleset: str) -> str:
@@ -190,6 +216,22 @@ def _limits(timeout_s: float | None, memory_mib: int | None) -> tuple[float, int
     return timeout, memory
 
 
+#: A line of a traceback that names where the error was raised, or what kind of error it was.
+_LOCATION = re.compile(r"^(Traceback \(most recent call last\):|  File .*)$")
+_KIND = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\b")
+
+
+def without_values(text: str, *, lines: int = 60) -> str:
+    """A traceback's places and kinds of error, without the errors' own words, which may quote a child's value."""
+    kept = []
+    for line in text.splitlines():
+        if _LOCATION.match(line):
+            kept.append(line)
+        elif kind := _KIND.match(line):
+            kept.append(kind.group(1))
+    return "\n".join(kept[-lines:])
+
+
 def _call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None) -> dict[str, Any]:
     timeout, memory = _limits(timeout_s, memory_mib)
     # One thread each: every BLAS thread reserves address space, which the memory limit counts.
@@ -204,9 +246,11 @@ def _call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int |
     try:
         out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
+        # The setting is the operator's to change: the log names it, the council is told what happened.
+        logger.warning("DfE's rules ran past ONERETURN_RECORDS_TIMEOUT_S (%g s) and were stopped", timeout)
         raise RecordsTimeout(
-            f"DfE's rules did not finish within the time limit of {timeout:g} s "
-            "(ONERETURN_RECORDS_TIMEOUT_S); nothing was checked"
+            f"DfE's rules did not finish within the time limit of {timeout:g} s; nothing was checked. "
+            "The service's operator can raise the limit; a smaller file may pass"
         ) from None
     finally:
         # Whatever stops the caller (a time limit, Ctrl-C, an error) stops the rules too.
@@ -214,16 +258,17 @@ def _call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int |
             proc.kill()
             proc.communicate()
     if proc.returncode == EXIT_MEMORY:
+        logger.warning("DfE's rules needed more than ONERETURN_RECORDS_MEMORY_MIB (%d MiB) and were stopped", memory)
         raise RecordsMemoryLimit(
-            f"DfE's rules needed more than the memory limit of {memory} MiB (ONERETURN_RECORDS_MEMORY_MIB); "
-            "nothing was checked"
+            f"DfE's rules needed more than the memory limit of {memory} MiB; nothing was checked. "
+            "The service's operator can raise the limit"
         )
     try:
         answer: dict[str, Any] = json.loads(out)
     except ValueError:
-        tail = err.decode(errors="replace")[-2000:]
+        logger.warning("DfE's rules stopped without an answer:\n%s", without_values(err.decode(errors="replace")))
         raise ValidatorUnavailable(
-            f"DfE's rules stopped without an answer (exit status {proc.returncode}): {tail}"
+            f"DfE's rules stopped without an answer (exit status {proc.returncode}); the service's log has more"
         ) from None
     if not answer.get("ok"):
         error = answer.get("error", {})
@@ -236,8 +281,8 @@ def _call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int |
             )
         if kind == "input":
             raise RecordsError(message)
-        logger.warning("DfE's library failed: %s", err.decode(errors="replace")[-4000:])
-        raise ValidatorUnavailable(f"DfE's library failed: {message}")
+        logger.warning("DfE's library failed:\n%s", without_values(err.decode(errors="replace")))
+        raise ValidatorUnavailable(f"DfE's library failed ({message.split(':', 1)[0]}); the service's log has more")
     return answer
 
 

@@ -1,7 +1,8 @@
 """The children's data guarded: a keyed pseudonym per deployment, and encryption of what must be kept in clear.
 
-Two keys, made on first use into a file beside the data folder (``<data_dir>/records-keys.json``, or the
-file ``ONERETURN_RECORDS_KEYS_FILE`` names), never into the store: a secret for HMAC-SHA256, which turns a
+Two keys, made on first use into a file beside the data folder, not in it (``<data_dir>-keys/records-keys.json``,
+or the file ``ONERETURN_RECORDS_KEYS_FILE`` names; a deployment whose keys were made inside the data folder,
+as before, keeps reading them there), never into the store: a secret for HMAC-SHA256, which turns a
 council's child id into the pseudonym the store keeps in lineage and findings, and a Fernet key (AES-128-CBC
 with HMAC-SHA256, from the ``cryptography`` library) under which the council's own child ids and the raw
 record-level files are kept. A backup of the store therefore holds no child id it could read on its own.
@@ -13,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
@@ -24,10 +26,16 @@ from cryptography.fernet import Fernet, InvalidToken
 from onereturn.errors import ConfigurationError
 from onereturn.settings import Settings
 
+log = logging.getLogger(__name__)
+
+#: The keys file's name, in a folder of its own beside the data folder.
+KEYS_NAME = "records-keys.json"
+
 #: Hex digits of the HMAC kept as a pseudonym: 128 bits, far beyond any chance of two children meeting.
 PSEUDONYM_HEX = 32
 _lock = threading.Lock()
 _cache: dict[Path, Keys] = {}
+_warned: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,24 @@ class Keys:
 
 
 def keys_path(settings: Settings) -> Path:
-    """Where the deployment's record-level keys live."""
-    return settings.records_keys_file or settings.data_dir / "records-keys.json"
+    """Where the deployment's record-level keys live: the file set, else beside the data folder, not in it."""
+    if settings.records_keys_file is not None:
+        return settings.records_keys_file
+    data = settings.data_dir.resolve()
+    beside = data.parent / f"{data.name}-keys" / KEYS_NAME
+    inside = data / KEYS_NAME
+    # A copy of the data folder (the kept files, a SQLite store) must not carry the key that opens them; keys
+    # made inside it by an earlier release are still read, so a deployment that has them keeps its children.
+    if inside.exists() and not beside.exists():
+        if inside not in _warned:
+            _warned.add(inside)
+            log.warning(
+                "the record-level keys are inside the data folder (%s); move the file to %s, or name it with "
+                "ONERETURN_RECORDS_KEYS_FILE, so a copy of the data folder cannot open the kept files",
+                inside, beside,
+            )  # fmt: skip
+        return inside
+    return beside
 
 
 def keys_for(settings: Settings) -> Keys:
@@ -82,7 +106,13 @@ def keys_for(settings: Settings) -> Keys:
 
 def _load_or_make(path: Path) -> Keys:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"the record-level keys cannot be made in {path.parent} ({exc.strerror}); name a file outside the "
+                "data folder with ONERETURN_RECORDS_KEYS_FILE"
+            ) from exc
         made = {
             "pseudonym_secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"),
             "encryption_key": Fernet.generate_key().decode("ascii"),

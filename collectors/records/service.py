@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 from collectors import lease
 from collectors.records.cin_figures import derive_cin
 from collectors.records.cin_tables import read_cin_tables
-from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
+from collectors.records.contract import Findings, Library, RecordsError, read_collection_year, ruleset_for, run_rules
 from collectors.records.inputs import check_archive, gather, which_return
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, keys_for
@@ -51,6 +51,7 @@ from mappings.agencies import get_agency
 from mappings.models import AgencyOrg
 from onereturn.db import bulk_insert
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
+from onereturn.listing import name_a_few
 from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def receive(
     total = sum(path.stat().st_size for _, path in files)
     if total > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the files are {total:,} bytes; the limit is {settings.max_upload_bytes:,}")
-    year = collection_year.strip()
+    year = read_collection_year(collection_year)
     with Session(engine) as session:
         get_agency(session, agency_code)
     for name, path in files:
@@ -311,7 +312,7 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         except RecordsError as exc:
             _reject(engine, submission, outcome, exc.message)
             return
-    _note_findings(outcome, findings, keys)
+    _note_findings(outcome, findings, keys, as_written(read.tables))
     # A rule that raised is named as not checked but does not hold the file back: one of DfE's 2024-25 rules
     # (231) raises on every CSV return, which would otherwise keep every council from storing its figures.
     blocking = sum(1 for f in findings.findings if f.severity == "error")
@@ -410,7 +411,11 @@ def _read_903_csvs(files: list[tuple[str, Path]]) -> dict[str, pl.DataFrame]:
         try:
             frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
         except pl.exceptions.PolarsError as exc:
-            raise RecordsError(f"{name} cannot be read as CSV ({str(exc).splitlines()[0][:200]})") from exc
+            # The reader's own words may quote a line of the file, a child's; say what to check instead.
+            raise RecordsError(
+                f"{name} cannot be read as CSV ({type(exc).__name__}): check that every row has the header's "
+                "columns and that it is saved as CSV UTF-8"
+            ) from exc
         columns = {c.strip().upper() for c in frame.columns}
         frame = frame.rename({c: c.strip().upper() for c in frame.columns})
         table = next(
@@ -423,8 +428,8 @@ def _read_903_csvs(files: list[tuple[str, Path]]) -> dict[str, pl.DataFrame]:
             extra = sorted(columns - set(TABLE_COLUMNS[closest]) - set(OPTIONAL_COLUMNS.get(closest, ())))
             raise RecordsError(
                 f"{name} is not one of the SSDA903 tables: nearest is {closest}"
-                + (f", which lacks {', '.join(lacking)}" if lacking else "")
-                + (f", and it has {', '.join(extra)} besides" if extra else "")
+                + (f", which lacks {name_a_few(lacking)}" if lacking else "")
+                + (f", and it has {name_a_few(extra)} besides" if extra else "")
             )
         if table in tables:
             raise RecordsError(f"{name} is a second {table} table; each table is one file")
@@ -441,19 +446,33 @@ def _check_903_year(episodes: pl.DataFrame, year_ending: int, year: str) -> None
     first, last = datetime(year_ending - 1, 4, 1).date(), datetime(year_ending, 3, 31).date()
     in_year = dates.filter((pl.col("start") <= last) & (pl.col("end").is_null() | (pl.col("end") >= first)))
     if in_year.is_empty() and dates["start"].drop_nulls().len():
-        latest = str(dates["start"].drop_nulls().max())
+        # Only the year the episodes fall in is said: an episode's own date is a child's.
+        after = bool((dates["start"].drop_nulls() > last).all())
         raise RecordsError(
             f"no episode in the files is open in the year {year} (1 April {year_ending - 1} to 31 March {year_ending}); "
-            f"the latest starts on {latest}: is this another year's return?"
+            f"every episode {'starts after' if after else 'ends before'} it: is this another year's return?"
         )
 
 
-def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys) -> None:
+def as_written(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
+    """Each child id as the council wrote it, by the upper-cased form DfE's SSDA903 library gives it back in."""
+    spelled: dict[str, str] = {}
+    for table in tables.values():
+        if "CHILD" in table.columns:
+            for child in table["CHILD"].drop_nulls().unique(maintain_order=True).cast(pl.String).to_list():
+                spelled.setdefault(child.strip().upper(), child.strip())
+    return spelled
+
+
+def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys, spelled: dict[str, str]) -> None:
     """DfE's findings by pseudonym, and the rules that did not run to their end named as such."""
     for f in findings.findings:
-        child = keys.pseudonym(f.child) if f.child else None
-        if f.child:
-            outcome.children.add(f.child)
+        # DfE's library upper-cases every text cell before its rules match children; the report gives the id back
+        # as the council wrote it (two ids differing only in case are one child to DfE, shown as first written).
+        written = spelled.get(f.child.strip().upper(), f.child) if f.child else None
+        child = keys.pseudonym(written) if written else None
+        if written:
+            outcome.children.add(written)
         outcome.findings.append(
             {"rule": f"dfe:{f.rule}", "severity": f.severity, "message": f.message, "record_table": f.table,
              "child": child, "row": f.row, "fields": ", ".join(f.fields)}
@@ -463,10 +482,15 @@ def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys) -> None:
             _problem(f"dfe:{note.rule}", "query", f"DfE's rule {note.rule} raised an error inside DfE's library, so it "
                      f"was not checked (not a pass): {note.reason or 'no reason given'} — {note.message}")
         )  # fmt: skip
+    # One notice per reason, not one per rule: forty rules left out for a table not given would bury the errors.
+    skipped: dict[str, list[str]] = {}
     for note in findings.rules_skipped:
+        skipped.setdefault(note.reason, []).append(note.rule)
+    for reason, rules in skipped.items():
         outcome.problems.append(
-            _problem(f"dfe:{note.rule}", "information", f"DfE's rule {note.rule} was not checked (not a pass): "
-                     f"{note.reason} — {note.message}")
+            _problem("records_rules_not_checked", "information",
+                     f"{len(rules):,} of DfE's rules were not checked (not a pass) because {reason}: "
+                     f"rules {', '.join(rules)}")
         )  # fmt: skip
     if findings.tables_missing:
         outcome.problems.append(

@@ -145,8 +145,9 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
             unread = out.filter(pl.col(column).str.strip_chars().ne("") & typed[column].is_null())
             if unread.height:
                 first = unread.row(0, named=True)
+                # The value is a child's (a date of birth, a postcode's distance): name where, never what.
                 raise InvalidInput(
-                    f"SSDA903 table {name}, row {first['_row'] + 1}: {column} {first[column]!r} is not a "
+                    f"SSDA903 table {name}, row {first['_row'] + 1}: {column} is not a "
                     f"{'date dd/mm/yyyy' if typed.schema[column] == pl.Date else 'number'}"
                     f" ({unread.height} such cells)"
                 )

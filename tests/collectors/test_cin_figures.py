@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from collectors.records.cin_figures import LEFT_TO_TEMPLATE, assessment_deadline, derive_cin
@@ -44,6 +45,7 @@ def episode(
     closure: str | None = None,
     *,
     nfa: str = "false",
+    reason: str = "RC1",
     assessments: tuple[tuple[str, str | None], ...] = (),
     plans: tuple[str, ...] = (),
 ) -> str:
@@ -60,7 +62,7 @@ def episode(
         + _leaf("CINreferralDate", referral)
         + "<ReferralSource>1A</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>"
         + _leaf("CINclosureDate", closure)
-        + (_leaf("ReasonForClosure", "RC1") if closure else "")
+        + (_leaf("ReasonForClosure", reason) if closure else "")
         + blocks
         + _leaf("ReferralNFA", nfa)
         + "".join(plans)
@@ -158,9 +160,13 @@ def test_hostile_or_broken_files_are_refused(data: bytes) -> None:
         read_cin_tables(data)
 
 
-def test_an_unreadable_date_is_refused_not_dropped() -> None:
-    with pytest.raises(InvalidInput, match="CINreferralDate"):
+def test_an_unreadable_date_is_refused_not_dropped_and_not_quoted() -> None:
+    with pytest.raises(InvalidInput, match=r"CINdetails record 1: CINreferralDate cannot be read as a date") as refused:
         read_cin_tables(census(child("A", episode("01/05/2023"))))
+    assert "01/05/2023" not in str(refused.value)
+    with pytest.raises(InvalidInput, match=r"ReferralNFA cannot be read as yes or no") as refused:
+        read_cin_tables(census(child("A", episode("2023-05-01", nfa="perhaps-7731"))))
+    assert "perhaps-7731" not in str(refused.value)
 
 
 def test_collection_year_comes_from_the_header() -> None:
@@ -233,6 +239,114 @@ def test_referrals_with_no_further_action() -> None:
     out = derive(child("A", episode("2023-06-01", "2023-06-02", nfa="true")), child("B", episode("2023-06-01")))
     assert counted(out, "cyp.cin_referrals_nfa_n") == {"A"}
     assert value(out, "cyp.cin_referrals_nfa") == pytest.approx(50.0)
+
+
+def test_referrals_closed_with_no_further_action_or_not_in_need_start_no_episode_of_need() -> None:
+    out = derive(
+        child("NFA", episode("2023-06-01", "2023-06-02", nfa="true", reason="RC8")),
+        child("RC8", episode("2023-06-01", "2023-07-20", reason="RC8")),
+        child("RC9", episode("2023-06-01", "2023-07-20", reason="RC9")),
+        child("NEED", episode("2023-06-01", "2023-09-01", reason="RC7")),
+        child("OPEN", episode("2023-06-01")),
+    )
+    assert value(out, "cyp.cin_referrals") == 5
+    assert counted(out, "cyp.cin_referrals_nfa_n") == {"NFA"}
+    # 5 referrals - 1 with no further action - 2 assessed as not in need (RC8, RC9).
+    assert counted(out, "cyp.cin_episodes_started") == {"NEED", "OPEN"}
+    assert counted(out, "cyp.cin_episodes_ended") == {"NEED"}
+    assert counted(out, "cyp.cin_count") == {"OPEN"}
+
+
+def test_an_nfa_referral_with_no_closure_yet_is_not_open_on_31_march() -> None:
+    out = derive(child("A", episode("2024-03-30", nfa="true")), child("B", episode("2024-03-30")))
+    assert counted(out, "cyp.cin_count") == {"B"}
+    assert counted(out, "cyp.cin_episodes_started") == {"B"}
+
+
+# --- DfE's published identity -----------------------------------------------------------------
+
+ALL_YEARS = ROOT / "tests" / "fixtures" / "dfe" / "all_years"
+#: The published rows (year, level, council code) where episodes started differ from
+#: referrals - no further action - assessed not in need, by DfE's own figures.
+IDENTITY_DOES_NOT_HOLD = {
+    ("2013", "National", None),
+    ("2013", "Local authority", "E06000018"),
+    ("2013", "Local authority", "E06000026"),
+    ("2013", "Local authority", "E09000029"),
+    ("2013", "Local authority", "E10000032"),
+    ("2014", "National", None),
+    ("2014", "Local authority", "E06000018"),
+    ("2014", "Local authority", "E08000035"),
+    ("2014", "Local authority", "E10000008"),
+    ("2014", "Local authority", "E10000018"),
+    ("2014", "Local authority", "E10000020"),
+    ("2014", "Local authority", "E10000032"),
+    ("2015", "National", None),
+    ("2015", "Local authority", "E06000018"),
+    ("2015", "Local authority", "E06000022"),
+    ("2015", "Local authority", "E10000019"),
+    ("2015", "Local authority", "E10000020"),
+    ("2015", "Local authority", "E10000021"),
+    ("2015", "Local authority", "E10000032"),
+    ("2016", "National", None),
+    ("2016", "Local authority", "E06000018"),
+    ("2016", "Local authority", "E06000030"),
+    ("2016", "Local authority", "E08000027"),
+    ("2016", "Local authority", "E08000036"),
+    ("2016", "Local authority", "E09000013"),
+    ("2016", "Local authority", "E09000028"),
+    ("2016", "Local authority", "E10000021"),
+    ("2016", "Local authority", "E10000032"),
+    ("2017", "National", None),
+    ("2017", "Local authority", "E06000036"),
+    ("2017", "Local authority", "E10000032"),
+    ("2018", "National", None),
+    ("2018", "Local authority", "E09000024"),
+    ("2018", "Local authority", "E10000018"),
+    ("2018", "Local authority", "E10000032"),
+    ("2019", "National", None),
+    ("2019", "Local authority", "E10000018"),
+    ("2019", "Local authority", "E10000032"),
+    ("2020", "National", None),
+    ("2020", "Local authority", "E08000004"),
+    ("2020", "Local authority", "E10000032"),
+    ("2021", "National", None),
+    ("2021", "Local authority", "E10000032"),
+    ("2022", "National", None),
+    ("2022", "Local authority", "E10000032"),
+}
+
+
+def test_dfe_published_episodes_started_are_referrals_less_nfa_and_not_in_need() -> None:
+    key = ["time_period", "geographic_level", "new_la_code"]
+    numbers = ["referral_count", "no_further_action_count", "not_in_need_count", "Started_episodes"]
+    b1 = pl.read_csv(ALL_YEARS / "b1_children_in_need_2013_to_2025.csv", infer_schema_length=0)
+    c1 = pl.read_csv(
+        ALL_YEARS / "c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv", infer_schema_length=0
+    )
+    rows = (
+        b1.join(c1.drop("la_name"), on=key, how="inner", nulls_equal=True)
+        .with_columns(pl.col(n).cast(pl.Int64, strict=False) for n in numbers)
+        .drop_nulls(numbers)  # suppressed ("c", "x") in one of the four
+        .with_columns(
+            (
+                pl.col("referral_count")
+                - pl.col("no_further_action_count")
+                - pl.col("not_in_need_count")
+                - pl.col("Started_episodes")
+            ).alias("gap")
+        )
+    )
+    assert rows.height == 1858
+    # England's figures are rounded to the nearest 10 (four of them: up to 20 apart); councils' are not.
+    allowed = pl.when(pl.col("geographic_level") == "National").then(20).otherwise(0)
+    off = rows.filter(pl.col("gap").abs() > allowed)
+    assert set(off.select(key).iter_rows()) == IDENTITY_DOES_NOT_HOLD
+    england_2025 = rows.filter(pl.col("time_period") == "2025", pl.col("geographic_level") == "National").row(
+        0, named=True
+    )
+    assert (england_2025["referral_count"], england_2025["Started_episodes"]) == (632830, 396870)
+    assert england_2025["gap"] == 0
 
 
 # --- assessments ------------------------------------------------------------------------------
@@ -344,17 +458,24 @@ def test_every_cin_census_field_and_same_count_indicator_is_derived_or_left_with
 
 def _independent_counts(text: str, start: date, end: date) -> dict[str, int]:
     """Counts over the XML text with regular expressions, written apart from the library."""
-    counts = {"open": 0, "started": 0, "ended": 0, "nfa": 0}
+    counts = {"open": 0, "started": 0, "ended": 0, "nfa": 0, "referrals": 0, "not_in_need": 0}
     for block in re.findall(r"<CINdetails>(.*?)</CINdetails>", text, flags=re.S):
         referral = date.fromisoformat(re.search(r"<CINreferralDate>([^<]+)<", block).group(1))  # type: ignore[union-attr]
         closure_match = re.search(r"<CINclosureDate>([^<]+)<", block)
         closure = date.fromisoformat(closure_match.group(1)) if closure_match else None
         nfa = re.search(r"<ReferralNFA>([^<]+)<", block).group(1).strip().lower() in ("true", "1")  # type: ignore[union-attr]
+        reason = re.search(r"<ReasonForClosure>([^<]+)<", block)
+        not_in_need = reason is not None and reason.group(1).strip() in ("RC8", "RC9")
+        if start <= referral <= end:
+            counts["referrals"] += 1
+            counts["nfa"] += nfa
+            counts["not_in_need"] += not_in_need and not nfa
+        if nfa or not_in_need:
+            continue
         if referral <= end and (closure is None or closure > end):
             counts["open"] += 1
         if start <= referral <= end:
             counts["started"] += 1
-            counts["nfa"] += nfa
         if closure is not None and start <= closure <= end:
             counts["ended"] += 1
     return counts
@@ -366,10 +487,13 @@ def test_fake_census_file_matches_an_independent_count() -> None:
     assert year == 2022
     out = derive_cin(read_cin_tables(data), year_ending=year)
     expected = _independent_counts(data.decode(), date(2021, 4, 1), date(2022, 3, 31))
-    assert min(expected.values()) > 0
+    # Every referral in DfE's fake file is marked no further action, so it starts no episode of need.
+    assert expected["referrals"] == expected["nfa"] > 0
     assert value(out, "cyp.cin_count") == expected["open"]
     assert value(out, "cyp.cin_episodes_started") == expected["started"]
-    assert value(out, "cyp.cin_referrals") == expected["started"]
+    assert value(out, "cyp.cin_referrals") == expected["referrals"]
+    # DfE's identity (B1, C1): episodes started = referrals - no further action - assessed not in need.
+    assert expected["started"] == expected["referrals"] - expected["nfa"] - expected["not_in_need"]
     assert value(out, "cyp.cin_episodes_ended") == expected["ended"]
     assert value(out, "cyp.cin_referrals_nfa_n") == expected["nfa"]
     assert value(out, "cyp.cpp_count") == 0  # the file holds no plans

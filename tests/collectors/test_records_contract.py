@@ -4,6 +4,7 @@ error for every way a check cannot be made. These run DfE's libraries for real i
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from collectors.records.contract import (
     ruleset_for,
     run_rules,
     validators_python,
+    without_values,
 )
 from collectors.records.inputs import TooLarge, check, gather, which_return
 
@@ -117,7 +119,9 @@ def test_903_xml_is_read_as_the_same_return_and_printed_for_a_spreadsheet() -> N
     # The XML's tables with no rows (AD1, OC3, PlacedAdoption here) reach DfE's rules without columns, and
     # the rules that read them raise: each is listed as not passed, with what it raised.
     assert "97 rule(s) raised an error inside DfE's library, so not passed:" in result.stdout
-    assert "KeyError: 'CHILD'" in result.stdout
+    # Only the kind of error: its own words may quote a child's value.
+    assert "KeyError" in result.stdout
+    assert "KeyError: " not in result.stdout
 
 
 def test_missing_tables_are_named_and_their_rules_are_skipped_not_passed() -> None:
@@ -127,7 +131,7 @@ def test_missing_tables_are_named_and_their_rules_are_skipped_not_passed() -> No
     assert found.tables == {"Header": 159}
     skipped = {n.rule for n in found.rules_skipped}
     assert len(skipped) > 100  # most of DfE's rules need the episodes
-    assert all(n.reason == "a table it needs was not given" for n in found.rules_skipped)
+    assert all(n.reason == "a table each needs was not given" for n in found.rules_skipped)
     assert not skipped & {f.rule for f in found.findings}
 
 
@@ -140,7 +144,7 @@ def test_a_rule_that_raises_inside_the_library_is_listed_apart(tmp_path: Path) -
     assert found.tables == {"Header": 159}
     # Rule 231 of the 2024-25 set reads a UASC_STATUS column that version 0.1.17 of the library never makes.
     raised = {n.rule: n.reason for n in found.rules_raised}
-    assert raised == {"231": "KeyError: 'UASC_STATUS'"}
+    assert raised == {"231": "KeyError"}
     assert "231" not in {n.rule for n in found.rules_skipped}
 
 
@@ -186,9 +190,30 @@ def test_time_limit_stops_the_rules_with_a_clear_error() -> None:
     assert time.monotonic() - started < 10
 
 
-def test_memory_limit_is_a_clear_error() -> None:
-    with pytest.raises(RecordsMemoryLimit, match="memory limit of 64 MiB"):
+def test_memory_limit_is_a_clear_error_naming_the_setting_only_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING), pytest.raises(RecordsMemoryLimit, match="memory limit of 64 MiB") as refused:
         run_rules("903", "lac2024_25", [(p.name, p) for p in TABLES_903], local_authority=LA, memory_mib=64)
+    # The council reads the message; the setting is the operator's.
+    assert "ONERETURN_" not in refused.value.message
+    assert "ONERETURN_RECORDS_MEMORY_MIB" in caplog.text
+
+
+def test_a_traceback_is_logged_without_the_errors_own_words() -> None:
+    traceback_text = (
+        "Traceback (most recent call last):\n"
+        '  File "/lib/rule_101.py", line 12, in validate\n'
+        "    when = parse(value)\n"
+        "ValueError: time data '2022-11-31' does not match format '%Y-%m-%d'\n"
+        "WARNING:lac_validator:child 'SENTINEL-77' has PersonBirthDate 2022-11-31\n"
+    )
+    kept = without_values(traceback_text)
+    assert "2022-11-31" not in kept
+    assert "SENTINEL-77" not in kept
+    assert kept.splitlines() == [
+        "Traceback (most recent call last):",
+        '  File "/lib/rule_101.py", line 12, in validate',
+        "ValueError",
+    ]
 
 
 def test_missing_environment_says_how_to_build_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

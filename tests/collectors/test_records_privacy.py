@@ -45,3 +45,27 @@ def test_an_unreadable_keys_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(ConfigurationError, match="cannot be read"):
         keys_for(Settings(data_dir=tmp_path, records_keys_file=path))
+
+
+def test_keys_are_made_beside_the_data_folder_not_in_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data)
+    keys_for(settings)
+    path = keys_path(settings)
+    assert path == tmp_path / "data-keys" / "records-keys.json"
+    assert path.is_file()
+    assert not data.exists() or not list(data.rglob("records-keys.json"))
+
+
+def test_keys_an_earlier_release_made_in_the_data_folder_are_still_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "old"
+    inside = data / "records-keys.json"
+    made = keys_for(Settings(data_dir=data, records_keys_file=inside))
+    with caplog.at_level("WARNING"):
+        path = keys_path(Settings(data_dir=data))
+    assert path == inside
+    assert "move the file" in caplog.text
+    assert keys_for(Settings(data_dir=data)).pseudonym("907440") == made.pseudonym("907440")
+    assert not (tmp_path / "old-keys").exists()

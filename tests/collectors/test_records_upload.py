@@ -165,7 +165,13 @@ def test_the_fake_903_tables_report_exactly_what_dfes_rules_find(fake_903: Uploa
     assert {(f["rule"], f["child"], f["table"], f["row"]) for f in items} == expected
     assert report["error_count"] == len(direct.findings)
     named = {p["rule"] for p in report["problems"]}
-    assert {f"dfe:{n.rule}" for n in (*direct.rules_raised, *direct.rules_skipped)} <= named
+    assert {f"dfe:{n.rule}" for n in direct.rules_raised} <= named
+    # The rules left out for a table not given are one notice that counts them and lists them, not one each.
+    assert direct.rules_skipped
+    (unchecked,) = [p for p in report["problems"] if p["rule"] == "records_rules_not_checked"]
+    assert unchecked["message"].startswith(f"{len(direct.rules_skipped)} of DfE's rules were not checked (not a pass)")
+    assert set(unchecked["message"].split(": rules ")[1].split(", ")) == {n.rule for n in direct.rules_skipped}
+    assert not any(p["rule"] == f"dfe:{n.rule}" for p in report["problems"] for n in direct.rules_skipped)
     with Session(store) as session:
         assert session.exec(select(Observation).where(col(Observation.submission_id) == sid)).first() is None
         assert session.exec(select(RecordLineage).where(col(RecordLineage.submission_id) == sid)).first() is None
@@ -353,6 +359,44 @@ def test_bad_record_files_get_a_clear_report_and_store_nothing(
     assert stored(store, sid) == {}
 
 
+@pytest.mark.parametrize(
+    "year",
+    [
+        "../../etc",
+        "2024-2025",
+        "2" * 5000,
+        "2024-25; DROP TABLE submission;--",
+        "\uff12\uff10\uff12\uff14-\uff12\uff15",  # 2024-25 in fullwidth digits
+        "2024-26",
+    ],
+    ids=["path", "four-digit-end", "5000-digits", "sql", "fullwidth", "not-consecutive"],
+)
+def test_a_collection_year_that_is_not_one_is_422_and_nothing_is_kept(
+    store: Engine, store_client: TestClient, store_settings: Settings, year: str
+) -> None:
+    with Session(store) as session:
+        before = len(session.exec(select(Submission)).all())
+    answer = upload(store_client, PASSING, year=year)
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert "is not a collection year" in body["error"]
+    assert "for example 2024-25" in body["error"]
+    assert len(answer.content) < 2000  # the 5,000 digits are not echoed back
+    with Session(store) as session:
+        assert len(session.exec(select(Submission)).all()) == before
+    kept = store_settings.data_dir / "records"
+    assert not kept.exists() or not any(p.is_file() for p in kept.rglob("*"))
+
+
+def test_a_collection_year_is_stored_in_one_form(store: Engine, store_client: TestClient) -> None:
+    answer = upload(store_client, PASSING, year=" FY2024/25 ")
+    assert answer.status_code == 202, answer.text
+    with Session(store) as session:
+        sub = session.get(Submission, answer.json()["id"])
+    assert sub is not None
+    assert sub.collection_year == "2024-25"
+
+
 def test_a_record_level_upload_needs_files_and_no_mode(store_client: TestClient) -> None:
     none = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"})
     assert none.status_code in (400, 422)
@@ -393,3 +437,23 @@ def test_the_ssda903_return_from_records_equals_the_same_figures_keyed_by_hand(
     by_hand = dict(grid.filter(pl.col("org_code") == "E09000023").select("field_code", "display").iter_rows())
     assert sum(1 for d in from_records.values() if d not in (None, "")) >= 5
     assert from_records == by_hand
+
+
+def test_the_councils_own_child_ids_come_back_as_written(store_client: TestClient, tmp_path: Path) -> None:
+    # DfE's library upper-cases every cell before its rules run; the council's report keeps its own spelling.
+    written = []
+    for path in PASSING:
+        text = path.read_text().replace("C100201", "abc-lower-1")
+        if path.name == "header.csv":
+            lines = text.splitlines()
+            fields = lines[1].split(",")
+            assert fields[0] == "abc-lower-1"
+            fields[1] = "7"  # SEX: not a code DfE's rules accept
+            text = "\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n"
+        (tmp_path / path.name).write_text(text)
+        written.append(tmp_path / path.name)
+    answer = upload(store_client, written)
+    assert answer.status_code == 202, answer.text
+    children = {f["child"] for f in findings(store_client, answer.json()["id"])}
+    assert "abc-lower-1" in children
+    assert "ABC-LOWER-1" not in children

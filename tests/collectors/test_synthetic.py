@@ -22,7 +22,7 @@ from onereturn.errors import InvalidInput
 
 #: Rule 231 of the 2024-25 set reads a UASC_STATUS column that version 0.1.17 of DfE's 903 library never
 #: builds from CSV or XML, so it raises on every return (tests/collectors/test_records_contract.py).
-RAISES_ON_EVERY_903 = {"231": "KeyError: 'UASC_STATUS'"}
+RAISES_ON_EVERY_903 = {"231": "KeyError"}
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from collectors.records import service as records
 from collectors.records.synthetic import synthetic_903
 from indicators.models import Submission
 from onereturn.settings import Settings
+from tests.collectors.test_records_upload import PASSING as PASSING_903
 from tests.collectors.test_records_upload import TABLES_903
 from tests.web.test_pages import AGENCY, OFFICER, OTHER_AGENCY, sign_in
 
@@ -163,4 +164,55 @@ def test_an_officer_cannot_send_records_through_the_page(web: TestClient) -> Non
     files = [("files", (TABLES_903[0].name, TABLES_903[0].read_bytes(), "text/csv"))]
     sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=files)
     assert sent.status_code == 400
-    assert "Only a council sends its records through this page" in sent.text
+    assert "Only a council sends its children&#39;s records through this page" in sent.text
+
+
+PCT = "demo-lewisham-pct-6b1e04c9"
+
+
+def test_the_records_form_is_offered_only_to_a_council_that_owes_a_childrens_return(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as officer:
+        sign_in(officer, OFFICER)
+        html = officer.get("/upload").text
+    assert 'action="/upload/records"' not in html
+    assert re.search(r'id="records-refused">Only a council sends its children&#39;s records', html)
+    csrf = sign_in(web, PCT)
+    html = web.get("/upload").text
+    assert 'action="/upload' in html  # the figures form stays
+    assert 'action="/upload/records"' not in html
+    assert "owes neither DfE&#39;s children looked after return (SSDA903) nor the children in need census" in html
+    # Reaching the form anyway is refused with the same reason, and nothing is kept.
+    files = [("files", (TABLES_903[0].name, TABLES_903[0].read_bytes(), "text/csv"))]
+    sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=files)
+    assert sent.status_code == 400
+    assert "owes neither DfE&#39;s children looked after return" in sent.text
+    assert 'href="#records-refused"' in sent.text
+    assert 'id="records-refused"' in sent.text
+
+
+def test_a_header_of_50000_extra_columns_gives_short_answers_everywhere(
+    web: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    episodes = PASSING_903[0].parent / "episodes.csv"
+    lines = episodes.read_text().splitlines()
+    extra = [f"EXTRA_COLUMN_{i}" for i in range(50_000)]
+    wide = tmp_path / "episodes.csv"
+    wide.write_text(
+        "\n".join([",".join([lines[0], *extra]), *(",".join([row, *[""] * len(extra)]) for row in lines[1:])])
+    )
+    csrf = sign_in(web, AGENCY)
+    where = _send(web, csrf, [PASSING_903[0].parent / "header.csv", wide])
+    page_html = web.get(where).text
+    assert 'data-stage="rejected"' in page_html
+    assert re.search(r"has EXTRA_COLUMN_\d+(, EXTRA_COLUMN_\d+){4} and 49,995 more besides", page_html)
+    assert len(set(re.findall(r"EXTRA_COLUMN_\d+", page_html))) == 5
+    assert len(page_html) < 60_000
+    sid = where.rsplit("/", 1)[1]
+    with TestClient(create_app(store_settings, engine=store)) as api:
+        one = api.get(f"/api/submissions/{sid}", headers={"X-API-Key": AGENCY})
+        listing = api.get("/api/submissions", params={"limit": 5}, headers={"X-API-Key": AGENCY})
+    assert one.status_code == listing.status_code == 200
+    assert len(one.content) < 10_000
+    assert len(listing.content) < 20_000
