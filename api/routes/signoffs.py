@@ -9,7 +9,7 @@ scope) signs off and may withdraw its sign-off before acceptance; the officer ac
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from api.auth import FUNCTION, OfficerOnly, require
 from api.callrecord import annotate, client_of
 from api.deps import SessionDep
+from api.paging import Limit, Offset, Page, page_of
 from api.principal import Principal
 from api.scopes import read_scope
 from exports import release
@@ -32,7 +33,8 @@ router = APIRouter(prefix="/api", tags=["sign-off"])
 SignoffsRead = Annotated[Principal, Depends(require(set(), reads="signoffs"), scope=FUNCTION)]
 #: What signing off would release names the agency's figures: its own approver and the officer read it.
 ReviewRead = Annotated[Principal, Depends(require(set(), {"officer", "agency"}, reads="signoffs"), scope=FUNCTION)]
-AgencyKey = Annotated[Principal, Depends(require(set(), {"agency"}), scope=FUNCTION)]
+#: Only an agency's approver signs off or withdraws; officers and regulators are told so.
+AgencyKey = Annotated[Principal, Depends(require(set(), {"agency"}, needs="an approver's agency key"), scope=FUNCTION)]
 
 _WRITE: dict[int | str, dict[str, Any]] = {
     401: {"description": "No key, or a key not known or revoked"},
@@ -80,6 +82,18 @@ class EventPublic(BaseModel):
     digest: str
 
 
+class ChangePublic(BaseModel):
+    """One figure new, revised or no longer given since the last sign-off."""
+
+    change: Literal["added", "removed"] = Field(description="added: new or revised since; removed: no longer given")
+    indicator_id: str
+    org_code: str
+    period: str
+    breakdown: str
+    value: str = Field(description="The value (or symbol) and its status")
+    figure_id: int
+
+
 class ReviewPublic(BaseModel):
     """What signing off would release, what stands in the way, and what happened so far."""
 
@@ -89,19 +103,24 @@ class ReviewPublic(BaseModel):
     cells: list[dict[str, Any]] = Field(description="The return's cells made from the agency's figures, as built now")
     missing: list[dict[str, Any]] = Field(description="Cells still owed by the agency")
     blockers: list[dict[str, Any]] = Field(description="Errors and unanswered queries that stop a sign-off")
-    digest: str = Field(description="The digest signing off now would record")
-    changed_since_signoff: dict[str, list[str]] = Field(
-        description="Figures added or gone since the last sign-off (indicator, org, period, breakdown, value, id)"
+    digest: str = Field(description="The digest of the figures shown: send it back with the declaration to sign off")
+    changed_since_signoff: list[ChangePublic] = Field(
+        description="Figures new, revised or gone since the last sign-off"
     )
     history: list[EventPublic]
 
 
 class Declaration(BaseModel):
-    """An approver's sign-off: the return's declaration, word for word."""
+    """An approver's sign-off: the return's declaration, word for word, and the digest of the figures they read."""
 
     model_config = ConfigDict(extra="forbid")
 
     declaration: str = Field(min_length=1, max_length=4000)
+    digest: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="The `digest` of the review the approver read: if the figures have changed since, nothing is "
+        "signed and the answer is 409 naming each change",
+    )
 
 
 class Reason(BaseModel):
@@ -138,6 +157,13 @@ def _event(event: SignOffEvent) -> EventPublic:
     )  # fmt: skip
 
 
+def _change(change: Literal["added", "removed"], figure: signoffs.Figure) -> ChangePublic:
+    return ChangePublic(
+        change=change, indicator_id=figure.indicator_id, org_code=figure.org_code, period=figure.period,
+        breakdown=figure.breakdown, value=figure.value, figure_id=figure.id,
+    )  # fmt: skip
+
+
 def _return(session: SessionDep, return_id: str) -> Return:
     ret = session.get(Return, return_id)
     if ret is None:
@@ -167,19 +193,30 @@ def _approver(principal: Principal, agency: str) -> None:
 @router.get(
     "/signoffs",
     summary="Sign-offs by return, period and state",
-    response_model=list[SignOffPublic],
+    response_model=Page[SignOffPublic],
     responses={404: {"description": "No such return (or not addressed to you)"}},
 )
 def list_signoffs(
+    request: Request,
     session: SessionDep,
     principal: SignoffsRead,
     return_id: Annotated[str | None, Query(alias="return", description="Only this return")] = None,
     period: Annotated[str | None, Query(description="Only this period, e.g. FY2024-25")] = None,
     state: Annotated[str | None, Query(description="open, signed_off, accepted, reopened or returned")] = None,
-) -> list[SignOffPublic]:
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Page[SignOffPublic]:
     """List sign-offs: an officer every one, an agency its own, a regulator the states of its returns' (no digests).
 
     Given a return and a period, the agencies with figures in it that have not signed off yet are listed as open."""
+    listed = signoffs_listed(session, principal, return_id=return_id, period=period, state=state)
+    return page_of(request, listed, limit=limit, offset=offset)
+
+
+def signoffs_listed(
+    session: SessionDep, principal: Principal, *, return_id: str | None, period: str | None, state: str | None
+) -> list[SignOffPublic]:
+    """Every sign-off the principal may read matching the filters, as ``GET /api/signoffs`` lists them (unpaged)."""
     scope = read_scope(principal)
     every = session.execute(select(Return).order_by(col(Return.id))).scalars()
     returns = {r.id: r for r in every if scope.agency or scope.reads_return(r.recipient)}
@@ -217,6 +254,7 @@ def signoff_review(
     if session.get(Agency, agency) is None:
         raise NotFound(f"Agency {agency!r} is not known")
     ret = _return(session, return_id)
+    check_period(session, return_id, signoffs.canonical_period(session, return_id, period))
     found = release.review(session, agency, return_id, period)
     annotate(request, object=f"signoff {agency} {return_id} {found.period}")
     row = found.signoff
@@ -224,7 +262,7 @@ def signoff_review(
         signoff=_public(row, ret, full=True) if row is not None else _open(agency, ret, found.period),
         declaration=found.declaration, needs_acceptance=found.needs_acceptance, cells=found.cells,
         missing=found.missing, blockers=found.blockers, digest=found.digest,
-        changed_since_signoff={"added": found.added, "removed": found.removed},
+        changed_since_signoff=[_change("added", f) for f in found.added] + [_change("removed", f) for f in found.removed],
         history=[_event(e) for e in signoffs.history(session, row.id)] if row is not None and row.id else [],
     )  # fmt: skip
 
@@ -244,13 +282,14 @@ def signoff_sign_off(
     session: SessionDep,
     principal: AgencyKey,
 ) -> SignOffPublic:
-    """Vouch for the agency's figures in a return for a period with the return's declaration; refused with the
-    reasons while its latest upload has errors or a query on them is unanswered."""
+    """Vouch for the agency's figures in a return for a period with the return's declaration and the digest of the
+    review read; refused with each change if the figures changed since, and with the reasons while its latest
+    upload has errors or a query on them is unanswered."""
     _approver(principal, agency)
     ret = _return(session, return_id)
     row = release.sign_off(
         session, agency_code=agency, return_id=return_id, period=period, declaration=body.declaration,
-        actor=_actor(request, principal),
+        actor=_actor(request, principal), read=body.digest,
     )  # fmt: skip
     annotate(request, object=f"signoff {agency} {return_id} {row.period}", detail=f"digest {row.digest[:16]}")
     return _public(row, ret, full=True)

@@ -144,8 +144,8 @@ def approvals_queue(
 ) -> list[Waiting]:
     """Every agency's sign-off matching the filters (the API's list), with the agencies that owe a return and have
     not signed it off yet for the period asked for or being collected now, and what is in the way of each."""
-    listed = signoff_routes.list_signoffs(
-        session=session, principal=visitor.principal, return_id=return_id, period=period, state=state
+    listed = signoff_routes.signoffs_listed(
+        session, principal=visitor.principal, return_id=return_id, period=period, state=state
     )
     found = {(s.agency_code, s.return_id, s.period): s for s in listed}
     owed: dict[tuple[str, str, str], int] = {}
@@ -159,8 +159,8 @@ def approvals_queue(
         for ret_id, at in _pairs(session, return_id, period, now):
             if not (return_id and period):
                 try:
-                    more = signoff_routes.list_signoffs(
-                        session=session, principal=visitor.principal, return_id=ret_id, period=at, state=signoffs.OPEN
+                    more = signoff_routes.signoffs_listed(
+                        session, principal=visitor.principal, return_id=ret_id, period=at, state=signoffs.OPEN
                     )
                 except OneReturnError:
                     continue  # not collected for that period (outside the return's validity, or not begun)
@@ -299,7 +299,7 @@ def _render(
         changes=signoff_changes(session, found.changed_since_signoff),
         done=done if DONE.get(done) == so.state else "", action=detail_path(agency, return_id, so.period),
         may_accept=ret.needs_acceptance and so.state == signoffs.SIGNED_OFF,
-        may_send_back=so.state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
+        may_send_back=so.state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED), signable_states=signoffs.SIGNABLE,
         unchanged=so.digest is not None and so.digest == found.digest,
         queue=f"{QUEUE}?{urlencode({'return': return_id, 'period': so.period})}",
     )  # fmt: skip

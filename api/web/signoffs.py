@@ -41,6 +41,8 @@ def _may_sign(visitor: Visitor) -> bool:
 
 def _fix_link(blocker: dict[str, Any]) -> str:
     """Where the agency fixes what stands in the way: the upload's report, at its queries for a query."""
+    if blocker.get("type") == "changed":
+        return "#cells"  # the figures changed since the page was read: the page now shows them as they are
     loc = blocker.get("loc") or []
     if len(loc) >= 2 and loc[0] == "submission":
         return f"/submissions/{int(loc[1])}" + ("#queries" if blocker.get("type") == "query" else "")
@@ -104,6 +106,7 @@ def sign_off(
     return_id: str,
     period: str,
     declaration: Annotated[str, Form()] = "",
+    digest: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -115,13 +118,16 @@ def sign_off(
         errors = [{"href": "#confirm", "text": "Tick the box to confirm the declaration, then sign off"}]
         return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
     try:
-        body = signoff_routes.Declaration(declaration=declaration)
+        body = signoff_routes.Declaration(declaration=declaration, digest=digest)
         row = signoff_routes.signoff_sign_off(
             request=request, agency=code, return_id=return_id, period=period, body=body, session=session,
             principal=visitor.principal,
         )  # fmt: skip
     except ValidationError:
-        errors = [{"href": "#confirm", "text": "The declaration was not sent with the form; refresh the page"}]
+        errors = [
+            {"href": "#confirm", "text": "The declaration or the digest of the figures you read was not sent with the "
+                                         "form; refresh the page"}
+        ]  # fmt: skip
         return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
     except (Conflict, InvalidInput) as exc:
         # A refused sign-off leaves nothing of itself behind (not even the open row it found or made).

@@ -32,6 +32,12 @@ def _declaration(html: str) -> str:
     return found.group(1).replace("&#39;", "'").replace("&amp;", "&").replace("&quot;", '"')
 
 
+def _digest(html: str) -> str:
+    found = re.search(r'name="digest" value="([0-9a-f]{64})"', html)
+    assert found, "the page's form carries no digest of the figures shown"
+    return found.group(1)
+
+
 def _cell(web: TestClient) -> dict[str, Any]:
     rows = web.get(f"{RETURN}.json", params={"fresh": "true"}, headers={"X-API-Key": DFE}).json()["cells"]
     return next(c for c in rows if c["cell_id"] == CELL)
@@ -48,7 +54,12 @@ def test_the_approver_sees_the_cells_and_signs_them_off(web: TestClient, store: 
     assert 'id="sign-off"' in shown.text
     assert "Not yet signed off." in shown.text
     assert "Open" in shown.text
-    form = {"csrf_token": csrf, "declaration": _declaration(shown.text), "confirm": "yes"}
+    form = {
+        "csrf_token": csrf,
+        "declaration": _declaration(shown.text),
+        "digest": _digest(shown.text),
+        "confirm": "yes",
+    }
     signed = web.post(PAGE, data=form)
     assert signed.status_code == 303, signed.text
     landed = web.get(signed.headers["location"])
@@ -65,7 +76,7 @@ def test_the_approver_sees_the_cells_and_signs_them_off(web: TestClient, store: 
 def test_the_declaration_must_be_ticked(web: TestClient, store: Engine) -> None:
     _upload(web, LAC.format(4321))
     csrf = sign_in(web, AGENCY)
-    form = {"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text)}
+    form = {"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text), "digest": _digest(web.get(PAGE).text)}
     refused = web.post(PAGE, data=form)
     assert refused.status_code == 400
     assert "govuk-error-summary" in refused.text
@@ -81,7 +92,15 @@ def test_a_blocked_sign_off_lists_what_stands_in_the_way(web: TestClient, store:
     shown = web.get(PAGE)
     assert 'id="blocker-list"' in shown.text
     assert "Fix the upload" in shown.text
-    refused = web.post(PAGE, data={"csrf_token": csrf, "declaration": _declaration(shown.text), "confirm": "yes"})
+    refused = web.post(
+        PAGE,
+        data={
+            "csrf_token": csrf,
+            "declaration": _declaration(shown.text),
+            "digest": _digest(shown.text),
+            "confirm": "yes",
+        },
+    )
     assert refused.status_code == 409, refused.text
     assert "govuk-error-summary" in refused.text
     assert "error(s)" in refused.text
@@ -142,7 +161,12 @@ def test_an_unanswered_query_links_to_where_it_is_answered(web: TestClient) -> N
 def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClient, store: Engine) -> None:
     _upload(web, LAC.format(4321))
     csrf = sign_in(web, AGENCY)
-    form = {"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text), "confirm": "yes"}
+    form = {
+        "csrf_token": csrf,
+        "declaration": _declaration(web.get(PAGE).text),
+        "digest": _digest(web.get(PAGE).text),
+        "confirm": "yes",
+    }
     assert web.post(PAGE, data=form).status_code == 303
     shown = web.get(PAGE)
     assert 'id="withdraw"' in shown.text
@@ -163,7 +187,12 @@ def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClien
     assert again.status_code == 409
     assert "cannot be withdrawn" in again.text
     # Signed off again, then revised: the change reads as the indicator, organisation and value, not a digest line.
-    assert web.post(PAGE, data={**form, "declaration": _declaration(landed.text)}).status_code == 303
+    assert (
+        web.post(
+            PAGE, data={**form, "declaration": _declaration(landed.text), "digest": _digest(landed.text)}
+        ).status_code
+        == 303
+    )
     _upload(web, LAC.format(4400))
     changed = web.get(PAGE).text
     table = changed[changed.index('id="change-list"') : changed.index("</table>", changed.index('id="change-list"'))]
@@ -188,7 +217,15 @@ def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClien
 def test_an_ordinary_key_cannot_withdraw_a_sign_off(web: TestClient, store: Engine) -> None:
     _upload(web, LAC.format(4321))
     csrf = sign_in(web, AGENCY)
-    assert web.post(PAGE, data={"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text), "confirm": "yes"})
+    assert web.post(
+        PAGE,
+        data={
+            "csrf_token": csrf,
+            "declaration": _declaration(web.get(PAGE).text),
+            "digest": _digest(web.get(PAGE).text),
+            "confirm": "yes",
+        },
+    )
     issued = web.post(
         "/api/keys",
         headers={"X-API-Key": OFFICER},
