@@ -180,7 +180,8 @@ def _actor(request: Request, principal: Principal) -> signoffs.Actor:
     return signoffs.Actor(principal.name, key_prefix=principal.prefix or None, client=client_of(request))
 
 
-def _approver(principal: Principal, agency: str) -> None:
+def check_approver(principal: Principal, agency: str) -> None:
+    """Refuse (403) anyone but an approver of the agency: its own key with the approver scope."""
     _own(principal, agency)
     if APPROVER_SCOPE not in principal.scopes:
         raise Forbidden(
@@ -285,7 +286,7 @@ def signoff_sign_off(
     """Vouch for the agency's figures in a return for a period with the return's declaration and the digest of the
     review read; refused with each change if the figures changed since, and with the reasons while its latest
     upload has errors or a query on them is unanswered."""
-    _approver(principal, agency)
+    check_approver(principal, agency)
     ret = _return(session, return_id)
     row = release.sign_off(
         session, agency_code=agency, return_id=return_id, period=period, declaration=body.declaration,
@@ -305,7 +306,7 @@ def signoff_unapprove(
     request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: AgencyKey
 ) -> SignOffPublic:
     """Withdraw the agency's sign-off (before the officer accepts it): its figures are held back again."""
-    _approver(principal, agency)
+    check_approver(principal, agency)
     ret = _return(session, return_id)
     row = signoffs.unapprove(
         session, agency_code=agency, return_id=return_id, period=period, actor=_actor(request, principal)

@@ -117,6 +117,8 @@ def sign_off(
     if confirm != "yes":
         errors = [{"href": "#confirm", "text": "Tick the box to confirm the declaration, then sign off"}]
         return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
+    # A key that may not sign is told so whatever the form carried, as the API tells it.
+    signoff_routes.check_approver(visitor.principal, code)
     try:
         body = signoff_routes.Declaration(declaration=declaration, digest=digest)
         row = signoff_routes.signoff_sign_off(

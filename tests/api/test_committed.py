@@ -279,7 +279,8 @@ def _signed(c: TestClient) -> None:
 
 def sign_off(c: TestClient) -> Send:
     assert c.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", CSV)}).status_code == 201
-    return lambda: c.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json=_read(c))
+    read = _read(c)
+    return lambda: c.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json=read)
 
 
 def unapprove(c: TestClient) -> Send:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from exports.models import ReturnBuild
+from indicators.models import Submission
 from mappings import keys, signoffs
 from mappings.catalogue import DEFAULT_DECLARATION
 from mappings.models import Return, SignOff, SignOffEvent
@@ -404,3 +405,143 @@ def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
     # An agency that does not publish its own figures is held back as any other: the rule is the agency's, not ONS's.
     assert store_client.get("/api/agencies/ons", headers=OFFICER).json()["published"].startswith("ONS publishes")
     assert store_client.get("/api/agencies/notts_cyp", headers=OFFICER).json()["published"] == ""
+
+
+LEWISHAM_SIGNOFF = "/api/signoffs/lewisham_council/dfe_ssda903/FY2024-25"
+LEWISHAM_LAC = "cyp.lac_count,E09000023,2025-03-31,,{},,,,"
+
+
+def test_a_sign_off_names_the_digest_read_and_signs_nothing_if_the_figures_changed_since(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "lewisham_council", LEWISHAM_LAC.format(440))
+    read = store_client.get(LEWISHAM_SIGNOFF, headers=LEWISHAM).json()
+    assert read["cells"][0]["display"] == "440"
+    # Someone uploads between the approver's reading and their click.
+    upload(store, store_settings, "lewisham_council", LEWISHAM_LAC.format(451))
+    body = {"declaration": DEFAULT_DECLARATION, "digest": read["digest"]}
+    refused = store_client.post(f"{LEWISHAM_SIGNOFF}/sign-off", headers=LEWISHAM, json=body)
+    assert refused.status_code == 409, refused.text
+    [change] = [e["input"] for e in refused.json()["errors"] if e["type"] == "changed"]
+    assert change == {
+        "indicator_id": "cyp.lac_count", "org_code": "E09000023", "period": "2025-03-31", "breakdown": "",
+        "old": "440.0 final", "new": "451.0 final",
+    }  # fmt: skip
+    assert "changed from 440.0 final to 451.0 final" in refused.json()["error"]
+    with Session(store) as session:
+        assert signoffs.find(session, "lewisham_council", "dfe_ssda903", "FY2024-25") is None
+    assert "451" not in store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text
+    # A digest no recent state gives is refused too, and a sign-off without one is not valid.
+    body["digest"] = "0" * 64
+    unknown = store_client.post(f"{LEWISHAM_SIGNOFF}/sign-off", headers=LEWISHAM, json=body)
+    assert unknown.status_code == 409
+    assert "read the return again" in unknown.text
+    bare = store_client.post(
+        f"{LEWISHAM_SIGNOFF}/sign-off", headers=LEWISHAM, json={"declaration": DEFAULT_DECLARATION}
+    )
+    assert bare.status_code == 422
+    # Read again, signed: what was read is what is released.
+    assert _sign(store_client, LEWISHAM, LEWISHAM_SIGNOFF).status_code == 200
+    assert (
+        _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content, "E09000023")["value"]
+        == "451"
+    )
+
+
+def test_figures_added_after_a_sign_off_are_held_back_saying_which_and_do_not_reopen_it(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    assert _sign(store_client).status_code == 200
+    upload(store, store_settings, "notts_cyp", "cyp.lac_during_year,E10000024,FY2024-25,,900,,,,")
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
+    rows = list(
+        csv.DictReader(io.StringIO(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text))
+    )
+    [added] = [r for r in rows if r["field_code"] == "EPI.CLA_DURING_YEAR" and r["org_code"] == "E10000024"]
+    assert added["value"] == "..."
+    assert "cyp.lac_during_year added since" in added["reason"]
+    assert "not yet signed off" in added["reason"]
+    assert _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content)["value"] == "4321"
+    review = store_client.get(SIGNOFF, headers=NOTTS).json()
+    assert [(c["change"], c["indicator_id"]) for c in review["changed_since_signoff"]] == [
+        ("added", "cyp.lac_during_year")
+    ]
+    # The approver signs off the new figure over the standing sign-off; then it is released.
+    assert _sign(store_client).status_code == 200
+    rows = list(
+        csv.DictReader(io.StringIO(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text))
+    )
+    assert [r["value"] for r in rows if r["field_code"] == "EPI.CLA_DURING_YEAR" and r["org_code"] == "E10000024"] == [
+        "900"
+    ]
+    # Signed off twice over the same figures is refused: nothing new to vouch for.
+    assert _sign(store_client).status_code == 409
+
+
+def _records_upload(session: Session, *, library: str, year: str, errors: int) -> int:
+    """A council's record-level upload as its reading leaves it: its return's library, its year, its errors."""
+    sub = Submission(
+        agency_code="notts_cyp", filename=f"{library}-{year}.zip", source_format=library, size_bytes=1,
+        content_hash=f"{library}{year}{errors}{datetime.now(UTC).timestamp()}", raw_path="", mode="default",
+        received_at=datetime.now(UTC), status="rejected" if errors else "stored", kind="records",
+        stage="rejected" if errors else "stored", collection_year=year, error_count=errors,
+    )  # fmt: skip
+    session.add(sub)
+    session.commit()
+    assert sub.id is not None
+    return sub.id
+
+
+def test_blockers_belong_to_the_return_and_period_the_upload_was_for(store: Engine, store_settings: Settings) -> None:
+    def blocked(return_id: str, period: str) -> bool:
+        with Session(store) as session:
+            return any(b["type"] == "errors" for b in signoffs.blockers(session, "notts_cyp", return_id, period))
+
+    with Session(store) as session:
+        _records_upload(session, library="903", year="2024-25", errors=2)
+    assert blocked("dfe_ssda903", "FY2024-25")
+    for other in (("dfe_ssda903", "FY2025-26"), ("dfe_cin_census", "FY2024-25"), ("dfe_cin_census", "FY2025-26")):
+        assert not blocked(*other), other
+    assert not blocked("county_cyp_core", "FY2025-26-Q1")
+    # A figures upload for that period that reaches another return, and a CIN census for that year, clear nothing.
+    upload(store, store_settings, "notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,17,,,,")
+    with Session(store) as session:
+        _records_upload(session, library="cin", year="2024-25", errors=0)
+    assert blocked("dfe_ssda903", "FY2024-25")
+    # A file refused before its return was known blocks every record-level return of its year.
+    with Session(store) as session:
+        _records_upload(session, library="", year="2025-26", errors=1)
+    assert blocked("dfe_ssda903", "FY2025-26")
+    assert blocked("dfe_cin_census", "FY2025-26")
+    assert not blocked("county_cyp_core", "FY2025-26-Q1")
+    # A later upload for that return and period clears it.
+    with Session(store) as session:
+        _records_upload(session, library="903", year="2024-25", errors=0)
+    assert not blocked("dfe_ssda903", "FY2024-25")
+
+
+def test_the_sign_off_list_is_paged_in_the_envelope_and_a_future_period_is_refused(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    upload(store, store_settings, "lewisham_council", LEWISHAM_LAC.format(480))
+    query = {"return": "dfe_ssda903", "period": "FY2024-25", "limit": "1"}
+    first = store_client.get("/api/signoffs", params=query, headers=OFFICER)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (2, 1, 0, 1)
+    second = store_client.get(page["next"], headers=OFFICER).json()
+    assert [s["agency_code"] for s in page["items"] + second["items"]] == ["lewisham_council", "notts_cyp"]
+    assert second["next"] is None
+    future = store_client.get("/api/signoffs/notts_cyp/dfe_ssda903/FY2030-31", headers=NOTTS)
+    assert future.status_code == 422, future.text
+
+
+def test_only_an_approver_s_agency_key_is_told_it_may_sign_off(store_client: TestClient) -> None:
+    body = {"declaration": DEFAULT_DECLARATION, "digest": "0" * 64}
+    for headers, who in ((DFE, "A regulator key"), (OFFICER, "An officer key")):
+        refused = store_client.post(f"{SIGNOFF}/sign-off", headers=headers, json=body)
+        assert refused.status_code == 403
+        assert refused.json()["error"] == f"{who} cannot do this; it needs an approver's agency key"

@@ -257,3 +257,48 @@ def test_the_officer_dashboard_counts_cells_awaiting_sign_off(web: TestClient, m
     before = awaiting()
     _upload(web, "indicator,org,period,value\ncyp.lac_count,E10000024,2026-03-31,1200\n")
     assert awaiting() > before
+
+
+def test_the_form_signs_only_the_figures_on_the_page_read(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    shown = web.get(PAGE)
+    # The cell names its field by label beside the code.
+    assert "Children looked after on 31 March" in shown.text
+    assert "EPI.CLA_31MAR" in shown.text
+    form = {
+        "csrf_token": csrf,
+        "declaration": _declaration(shown.text),
+        "digest": _digest(shown.text),
+        "confirm": "yes",
+    }
+    _upload(web, LAC.format(4330))  # revised between the reading and the click
+    refused = web.post(PAGE, data=form)
+    assert refused.status_code == 409, refused.text
+    assert "changed from 4321.0 final to 4330.0 final since you read it" in refused.text
+    with Session(store) as session:
+        assert signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
+    # The refusal shows the figures as they are now: signing that page signs them.
+    signed = web.post(PAGE, data={**form, "digest": _digest(refused.text)})
+    assert signed.status_code == 303, signed.text
+    landed = web.get(signed.headers["location"]).text
+    assert "In the way of signing off" not in landed
+    assert _cell(web)["value"] == 4330
+
+
+def test_a_reopened_return_s_history_says_its_cause_once(web: TestClient) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    shown = web.get(PAGE)
+    form = {
+        "csrf_token": csrf,
+        "declaration": _declaration(shown.text),
+        "digest": _digest(shown.text),
+        "confirm": "yes",
+    }
+    assert web.post(PAGE, data=form).status_code == 303
+    _upload(web, LAC.format(4330))
+    history = re.search(r'<ol[^>]*id="history-list">(.*?)</ol>', web.get(PAGE).text, re.S)
+    assert history is not None
+    [reopened] = [line for line in history.group(1).split("<li>") if "to reopened" in line]
+    assert reopened.count("changed its figures") == 1
