@@ -115,7 +115,7 @@ def _since_signoff(session: Session, unvouched: pl.DataFrame, signed: set[str]) 
         )
     return {
         key: " and ".join(f"{', '.join(sorted(parts[how]))} {how}" for how in ("revised", "added") if how in parts)
-        + " since {agency}'s sign-off, not yet signed off"
+        + " after {agency} signed off: not yet signed off"
         for key, parts in found.items()
     }
 

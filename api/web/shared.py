@@ -19,10 +19,10 @@ from api.auth import check, principal_of_key
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
 from api.routes import collect as collect_routes
-from api.routes.signoffs import ChangePublic
 from api.scopes import Resource
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
+from exports.signoff.schemas import ChangePublic
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from mappings.keys import APPROVER_SCOPE

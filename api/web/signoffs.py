@@ -17,6 +17,7 @@ from api.deps import SessionDep
 from api.routes import signoffs as signoff_routes
 from api.web.render import Visitor, page
 from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf, signoff_changes
+from exports.signoff.schemas import Declaration
 from mappings import signoffs
 from mappings.models import Agency, Return
 from onereturn.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -120,7 +121,7 @@ def sign_off(
     # A key that may not sign is told so whatever the form carried, as the API tells it.
     signoff_routes.check_approver(visitor.principal, code)
     try:
-        body = signoff_routes.Declaration(declaration=declaration, digest=digest)
+        body = Declaration(declaration=declaration, digest=digest)
         row = signoff_routes.signoff_sign_off(
             request=request, agency=code, return_id=return_id, period=period, body=body, session=session,
             principal=visitor.principal,

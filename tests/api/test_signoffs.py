@@ -461,7 +461,7 @@ def test_figures_added_after_a_sign_off_are_held_back_saying_which_and_do_not_re
     )
     [added] = [r for r in rows if r["field_code"] == "EPI.CLA_DURING_YEAR" and r["org_code"] == "E10000024"]
     assert added["value"] == "..."
-    assert "cyp.lac_during_year added since" in added["reason"]
+    assert "cyp.lac_during_year added after Nottinghamshire" in added["reason"]
     assert "not yet signed off" in added["reason"]
     assert _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content)["value"] == "4321"
     review = store_client.get(SIGNOFF, headers=NOTTS).json()
