@@ -76,7 +76,7 @@ def _render(
     return page(
         request, "agency/signoff.html", visitor, title=("Error: " if errors else "") + title, status_code=status_code,
         review=found, ret=ret, agency_name=agency.name if agency is not None else code, blockers=blockers,
-        may_sign=_may_sign(visitor), signable=state in signoffs.SIGNABLE, errors=errors or [],
+        may_sign=_may_sign(visitor), signable=found.signable, errors=errors or [],
         signed=signed and state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
         error_title=error_title, withdrawn=withdrawn and state == signoffs.OPEN, withdrawable=state == signoffs.SIGNED_OFF,
         changes=signoff_changes(session, found.changed_since_signoff),

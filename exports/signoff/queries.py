@@ -90,7 +90,8 @@ def review(session: Session, agency: str, return_id: str, period: str) -> Review
     row = found.signoff
     return ReviewPublic(
         signoff=public(row, ret, full=True) if row is not None else open_public(agency, ret, found.period),
-        declaration=found.declaration, needs_acceptance=found.needs_acceptance, cells=found.cells,
+        declaration=found.declaration, needs_acceptance=found.needs_acceptance,
+        signable=found.state in signoffs.SIGNABLE or bool(found.added), cells=found.cells,
         missing=found.missing, blockers=found.blockers, digest=found.digest,
         changed_since_signoff=[change_public("added", f) for f in found.added]
         + [change_public("removed", f) for f in found.removed],

@@ -66,6 +66,10 @@ class ReviewPublic(BaseModel):
     signoff: SignOffPublic
     declaration: str = Field(description="The return's declaration, to be sent back word for word to sign off")
     needs_acceptance: bool
+    signable: bool = Field(
+        description="Whether the approver may sign off now: its state allows it, or figures were added since the "
+        "sign-off (held back until signed off over it)"
+    )
     cells: list[dict[str, Any]] = Field(description="The return's cells made from the agency's figures, as built now")
     missing: list[dict[str, Any]] = Field(description="Cells still owed by the agency")
     blockers: list[dict[str, Any]] = Field(description="Errors and unanswered queries that stop a sign-off")

@@ -302,3 +302,21 @@ def test_a_reopened_return_s_history_says_its_cause_once(web: TestClient) -> Non
     assert history is not None
     [reopened] = [line for line in history.group(1).split("<li>") if "to reopened" in line]
     assert reopened.count("changed its figures") == 1
+
+
+def test_figures_added_after_a_sign_off_can_be_signed_off_from_the_page(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    shown = web.get(PAGE).text
+    form = {"csrf_token": csrf, "declaration": _declaration(shown), "digest": _digest(shown), "confirm": "yes"}
+    assert web.post(PAGE, data=form).status_code == 303
+    assert 'id="sign-off"' not in web.get(PAGE).text
+    _upload(web, "indicator,org,period,value\ncyp.lac_during_year,E10000024,FY2024-25,900\n")
+    shown = web.get(PAGE).text
+    assert 'id="added-since"' in shown
+    assert 'id="sign-off"' in shown
+    assert web.post(PAGE, data={**form, "digest": _digest(shown)}).status_code == 303
+    with Session(store) as session:
+        row = signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
+        assert row is not None
+        assert len(row.figure_ids) == 2
