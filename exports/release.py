@@ -69,10 +69,15 @@ def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn
     if held.is_empty():
         return built, included
     names = agency_names(session)
-    since = _since_signoff(session, unvouched, {s.agency_code for s in rows})
+    signed = {
+        s.agency_code: frozenset(s.figure_ids)
+        for s in signoffs.list_signoffs(session, return_id=ret.id, period=built.period)
+        if s.signed_at is not None
+    }
+    since = _since_signoff(session, unvouched, signed)
     owed = {
         cell: "; ".join(
-            since.get((cell, a), f"not yet signed off by {names.get(a, a)}").replace("{agency}", names.get(a, a))
+            f"not yet signed off by {names.get(a, a)}" + (f": {since[(cell, a)]}" if (cell, a) in since else "")
             for a in agencies
         )
         for cell, agencies in held.iter_rows()
@@ -94,10 +99,21 @@ def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn
     return replace(built, cells=cells, completeness=completeness), included
 
 
-def _since_signoff(session: Session, unvouched: pl.DataFrame, signed: set[str]) -> dict[tuple[str, str], str]:
-    """For each cell held back although its agency's sign-off releases, which of its figures came since: added or
-    revised after the sign-off, by indicator (``{agency}`` stands for the agency's name)."""
+def _since_signoff(
+    session: Session, unvouched: pl.DataFrame, signed: dict[str, frozenset[int]]
+) -> dict[tuple[str, str], str]:
+    """For each cell held back whose agency has signed off before, which of its figures came after that sign-off:
+    added or revised, by indicator. A figure the sign-off vouched for,
+    held back because the sign-off no longer releases, did not come after it and is not named."""
     mine = unvouched.filter(pl.col("agency_code").is_in(list(signed)))
+    if mine.is_empty():
+        return {}
+    before = pl.DataFrame(
+        [(agency, i) for agency, ids in signed.items() for i in ids],
+        schema={"agency_code": pl.String, "observation_id": pl.Int64},
+        orient="row",
+    )
+    mine = mine.join(before, on=["agency_code", "observation_id"], how="anti")
     if mine.is_empty():
         return {}
     ids = mine["observation_id"].unique().to_list()
@@ -115,7 +131,7 @@ def _since_signoff(session: Session, unvouched: pl.DataFrame, signed: set[str]) 
         )
     return {
         key: " and ".join(f"{', '.join(sorted(parts[how]))} {how}" for how in ("revised", "added") if how in parts)
-        + " after {agency} signed off: not yet signed off"
+        + " after its last sign-off"
         for key, parts in found.items()
     }
 

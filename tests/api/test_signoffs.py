@@ -176,6 +176,7 @@ def test_a_revision_reopens_only_the_affected_agency_and_return(
     pulled = store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content
     notts, lewisham = _cell(pulled), _cell(pulled, "E09000023")
     assert (notts["value"], notts["status"]) == ("...", "unsigned")
+    assert notts["reason"].endswith("Services: cyp.lac_count revised after its last sign-off")
     assert lewisham["value"] == "480"
     # What changed since the last sign-off is what the approver is shown.
     review = store_client.get(SIGNOFF, headers=NOTTS).json()
@@ -461,7 +462,7 @@ def test_figures_added_after_a_sign_off_are_held_back_saying_which_and_do_not_re
     )
     [added] = [r for r in rows if r["field_code"] == "EPI.CLA_DURING_YEAR" and r["org_code"] == "E10000024"]
     assert added["value"] == "..."
-    assert "cyp.lac_during_year added after Nottinghamshire" in added["reason"]
+    assert added["reason"].endswith(": cyp.lac_during_year added after its last sign-off")
     assert "not yet signed off" in added["reason"]
     assert _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content)["value"] == "4321"
     review = store_client.get(SIGNOFF, headers=NOTTS).json()
