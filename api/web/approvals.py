@@ -1,8 +1,9 @@
 """The performance officer's approvals: every agency's sign-off by return and period, and one sign-off's review.
 
-The pages call the API's own sign-off routes (list, review, accept, send back) with the signed-in key's
-principal and are named after them, so they show and do exactly what the API would for that key and are
-audited under the same actions.
+The pages call the API's own sign-off routes (review, accept, send back) with the signed-in key's principal
+and are named after them, so they show and do exactly what the API would for that key and are audited under
+the same actions; the queue, what is in the way and the counts are the sign-off's own queries
+(``exports.signoff.queries``), asked with the key's read scope as the API's list asks them.
 """
 
 from __future__ import annotations
