@@ -114,14 +114,27 @@ def admit(request: Request, session: Session, key: str | None) -> Principal:
         raise
 
 
+def article(word: str) -> str:
+    """The word with its indefinite article: "an agency", "an officer", "a regulator"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def check(
-    principal: Principal, scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None
+    principal: Principal,
+    scopes: set[str],
+    kinds: set[str] | None = None,
+    *,
+    reads: Resource | None = None,
+    needs: str | None = None,
 ) -> Principal:
-    """Admit a principal with all the scopes, of the kinds or allowed to read ``reads``; every door asks this."""
+    """Admit a principal with all the scopes, of the kinds or allowed to read ``reads``; every door asks this.
+
+    ``needs`` says what key the door takes when its kinds alone would not say it (say, "an approver's agency key")."""
     if reads is not None:
         read_scope(principal).require(reads)
     if kinds is not None and principal.kind not in kinds:
-        raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
+        wanted = needs or article(" or ".join(sorted(kinds))) + " key"
+        raise Forbidden(f"{article(principal.kind).capitalize()} key cannot do this; it needs {wanted}")
     missing = scopes - principal.scopes
     if missing:
         raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")
@@ -129,7 +142,7 @@ def check(
 
 
 def require(
-    scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None
+    scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None, needs: str | None = None
 ) -> Callable[..., AsyncIterator[Principal]]:
     """Make a dependency admitting principals with all the scopes, of the kinds or allowed to read ``reads``; audit the call."""
 
@@ -137,7 +150,7 @@ def require(
         principal: Principal | None = None
         try:
             principal = admit(request, session, key)
-            return check(principal, scopes, kinds, reads=reads)
+            return check(principal, scopes, kinds, reads=reads, needs=needs)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
             raise

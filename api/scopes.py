@@ -86,7 +86,8 @@ class ReadScope:
             # Every reader list starts with "agency" or "officer", hence "an".
             who = " or ".join(sorted(READERS[resource]))
             hint = HINTS.get((self.kind, resource), "")
-            raise Forbidden(f"A {self.kind} key cannot read {resource}; it needs an {who} key{hint}")
+            refused = f"{'An' if self.kind[:1] in 'aeiou' else 'A'} {self.kind} key"
+            raise Forbidden(f"{refused} cannot read {resource}; it needs an {who} key{hint}")
 
     def owns_agency(self, code: str | None) -> bool:
         """Say whether objects of this agency are the principal's to read."""

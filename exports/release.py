@@ -64,17 +64,22 @@ def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn
         schema={"agency_code": pl.String, "observation_id": pl.Int64},
         orient="row",
     ).with_columns(pl.lit(True).alias("_ok"))
-    held = (
-        behind.join(vouched, on=["agency_code", "observation_id"], how="left")
-        .filter(pl.col("_ok").is_null())
-        .group_by("cell_id")
-        .agg(pl.col("agency_code").unique().sort().alias("_owed"))
-    )
+    unvouched = behind.join(vouched, on=["agency_code", "observation_id"], how="left").filter(pl.col("_ok").is_null())
+    held = unvouched.group_by("cell_id").agg(pl.col("agency_code").unique().sort().alias("_owed"))
     if held.is_empty():
         return built, included
     names = agency_names(session)
+    signed = {
+        s.agency_code: frozenset(s.figure_ids)
+        for s in signoffs.list_signoffs(session, return_id=ret.id, period=built.period)
+        if s.signed_at is not None
+    }
+    since = _since_signoff(session, unvouched, signed)
     owed = {
-        cell: "not yet signed off by " + " and ".join(names.get(a, a) for a in agencies)
+        cell: "; ".join(
+            f"not yet signed off by {names.get(a, a)}" + (f": {since[(cell, a)]}" if (cell, a) in since else "")
+            for a in agencies
+        )
         for cell, agencies in held.iter_rows()
     }
     cells = built.cells.with_columns(
@@ -92,6 +97,43 @@ def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn
     ).drop("_owed")
     completeness = {str(k): int(v) for k, v in cells.group_by("status").len().iter_rows()}
     return replace(built, cells=cells, completeness=completeness), included
+
+
+def _since_signoff(
+    session: Session, unvouched: pl.DataFrame, signed: dict[str, frozenset[int]]
+) -> dict[tuple[str, str], str]:
+    """For each cell held back whose agency has signed off before, which of its figures came after that sign-off:
+    added or revised, by indicator. A figure the sign-off vouched for,
+    held back because the sign-off no longer releases, did not come after it and is not named."""
+    mine = unvouched.filter(pl.col("agency_code").is_in(list(signed)))
+    if mine.is_empty():
+        return {}
+    before = pl.DataFrame(
+        [(agency, i) for agency, ids in signed.items() for i in ids],
+        schema={"agency_code": pl.String, "observation_id": pl.Int64},
+        orient="row",
+    )
+    mine = mine.join(before, on=["agency_code", "observation_id"], how="anti")
+    if mine.is_empty():
+        return {}
+    ids = mine["observation_id"].unique().to_list()
+    kinds: dict[int, tuple[str, bool]] = {}
+    for at in range(0, len(ids), 10_000):
+        query = select(Observation.id, Observation.indicator_id, Observation.version).where(
+            col(Observation.id).in_(ids[at : at + 10_000])
+        )
+        kinds.update({int(i): (str(ind), int(v) > 1) for i, ind, v in session.execute(query).all()})
+    found: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for cell, figure_id, agency in mine.select("cell_id", "observation_id", "agency_code").iter_rows():
+        indicator, revised = kinds.get(int(figure_id), ("", False))
+        found.setdefault((str(cell), str(agency)), {}).setdefault("revised" if revised else "added", set()).add(
+            indicator
+        )
+    return {
+        key: " and ".join(f"{', '.join(sorted(parts[how]))} {how}" for how in ("revised", "added") if how in parts)
+        + " after its last sign-off"
+        for key, parts in found.items()
+    }
 
 
 def vouched(session: Session, agency_code: str, return_id: str, period: str) -> list[signoffs.Figure]:
@@ -128,14 +170,22 @@ def _figures(session: Session, ids: list[int]) -> list[signoffs.Figure]:
 
 
 def sign_off(
-    session: Session, *, agency_code: str, return_id: str, period: str, declaration: str, actor: signoffs.Actor
+    session: Session,
+    *,
+    agency_code: str,
+    return_id: str,
+    period: str,
+    declaration: str,
+    actor: signoffs.Actor,
+    read: str | None = None,
 ) -> SignOff:
-    """Sign off what an agency's figures put into a return for a period (see ``mappings.signoffs.sign_off``)."""
+    """Sign off what an agency's figures put into a return for a period, refused if they are no longer the figures
+    whose digest the approver read (``read``; see ``mappings.signoffs.sign_off``)."""
     canonical = signoffs.canonical_period(session, return_id, period)
     figures = vouched(session, agency_code, return_id, canonical)
     return signoffs.sign_off(
         session, agency_code=agency_code, return_id=return_id, period=canonical, figures=figures,
-        declaration=declaration, actor=actor,
+        declaration=declaration, actor=actor, read=read,
     )  # fmt: skip
 
 
@@ -152,8 +202,8 @@ class Review:
     cells: list[dict[str, Any]]
     missing: list[dict[str, Any]]
     blockers: list[dict[str, Any]]
-    added: list[str]
-    removed: list[str]
+    added: list[signoffs.Figure]
+    removed: list[signoffs.Figure]
     digest: str
     signoff: SignOff | None
 
@@ -167,18 +217,21 @@ def review(session: Session, agency_code: str, return_id: str, period: str) -> R
     own_cells = set(mine["cell_id"].to_list())
     name = agency_names(session).get(agency_code, agency_code)
     shown = ("cell_id", "field_code", "org_code", "breakdown", "display", "status", "reason")
-    cells = [{k: c[k] for k in shown} for c in built.cells.iter_rows(named=True) if c["cell_id"] in own_cells]
+    labels = {f.code: f.label for f in fields}
+
+    def cell(c: dict[str, Any]) -> dict[str, Any]:
+        return {**{k: c[k] for k in shown}, "field_label": labels.get(c["field_code"], "")}
+
+    cells = [cell(c) for c in built.cells.iter_rows(named=True) if c["cell_id"] in own_cells]
     missing = [
-        {k: c[k] for k in shown}
-        for c in built.cells.iter_rows(named=True)
-        if c["status"] == "missing" and name in (c["reason"] or "")
+        cell(c) for c in built.cells.iter_rows(named=True) if c["status"] == "missing" and name in (c["reason"] or "")
     ]
     figures = _figures(session, mine["observation_id"].unique().sort().to_list())
     row = signoffs.find(session, agency_code, return_id, canonical)
     signed = set(row.figure_ids) if row is not None and row.signed_at is not None else set()
     now_ids = {f.id for f in figures}
-    added = [signoffs.figure_line(f) for f in figures if f.id not in signed] if signed else []
-    removed = [signoffs.figure_line(f) for f in _figures(session, sorted(signed - now_ids))] if signed else []
+    added = [f for f in figures if f.id not in signed] if signed else []
+    removed = _figures(session, sorted(signed - now_ids)) if signed else []
     return Review(
         agency_code=agency_code, return_id=return_id, period=canonical,
         state=row.state if row is not None else signoffs.OPEN, declaration=ret.declaration,

@@ -75,12 +75,6 @@ def figure_line(figure: Figure) -> str:
     )
 
 
-def parse_line(line: str) -> Figure:
-    """The figure a canonical line (``figure_line``) stands for: the inverse, for showing a line to a person."""
-    indicator_id, org_code, period, breakdown, value, figure_id = line.split("\t")
-    return Figure(int(figure_id), indicator_id, org_code, period, breakdown, value)
-
-
 def digest_of(figures: Iterable[Figure]) -> str:
     """SHA-256 of the figures' canonical lines, sorted, one per line: the same figures always give the same digest."""
     text = "\n".join(sorted(figure_line(f) for f in figures))
@@ -161,38 +155,67 @@ def _move(session: Session, row: SignOff, to: str, actor: Actor, *, detail: str 
     return event
 
 
-def blockers(session: Session, agency_code: str, return_id: str, period: str) -> list[dict[str, Any]]:
-    """What stops an agency signing off a return for a period: errors in its latest upload for the period, and open queries.
+#: ``Submission.kind`` of a council's record-level upload.
+RECORDS_KIND = "records"
+#: The return a record-level upload is for, by the library its files were read with (``Submission.source_format``).
+RECORD_RETURNS: dict[str, str] = {"903": "dfe_ssda903", "cin": "dfe_cin_census"}
 
-    The upload that counts is the agency's latest among those that carry figures (stored or held) for a
-    period overlapping this one, so an upload for another period neither blocks nor clears it. A row in
-    error is not stored, so its figure's return is not known: an upload's errors count for every return
-    of the periods its other figures are for, and an upload that stored and held nothing counts for every
-    period (a wholly rejected file blocks until a later upload supersedes it). Open queries count where
-    their figure reaches the return and overlaps the period, whichever upload came later.
+
+def _records_for(sub: Submission, return_id: str, start: date, end: date) -> bool:
+    """Whether a record-level upload is for the return and overlaps the period: its return and collection year.
+
+    An upload refused before its files were read names no library, so it is for every record-level return of
+    its year; an unreadable year is for no period (the door refuses those).
+    """
+    known = RECORD_RETURNS.get(sub.source_format)
+    if return_id not in ((known,) if known else tuple(RECORD_RETURNS.values())):
+        return False
+    return _overlaps(f"FY{sub.collection_year.strip()}", start, end)
+
+
+def blockers(session: Session, agency_code: str, return_id: str, period: str) -> list[dict[str, Any]]:
+    """What stops an agency signing off a return for a period: errors in its latest upload for them, and open queries.
+
+    An upload is for a return and period as what it carried says: a record-level upload for its return and
+    collection year; a figures upload for each return its figures (stored or held) reach, in their periods.
+    A row in error is not stored, so its return is not known: a figures upload with errors counts for every
+    return of its figures' periods, and one that stored and held nothing counts for every return and period
+    (a wholly rejected file blocks until a later upload for that return and period supersedes it). Only the latest upload for the
+    return and period counts, so an upload for another return or period neither blocks nor clears it. Open
+    queries count where their figure reaches the return and overlaps the period, whichever upload came later.
     """
     ret = _return(session, return_id)
     span = parse_period(period, ret.period_type)  # type: ignore[arg-type]
     stmt = select(Submission).where(Submission.agency_code == agency_code, Submission.mode != "dry_run")
     uploads = {int(sub.id): sub for sub in session.execute(stmt).scalars() if sub.id is not None}
+    reach, _context = feeds(session)
     placed: set[int] = set()
     relevant: set[int] = set()
+    overlapping: set[int] = set()
     carried = [
-        select(Observation.submission_id, Observation.period)
+        select(Observation.submission_id, Observation.indicator_id, Observation.period)
         .join(Submission, col(Submission.id) == col(Observation.submission_id))
-        .where(Submission.agency_code == agency_code)
+        .where(Submission.agency_code == agency_code, Submission.kind != RECORDS_KIND)
         .distinct(),
-        select(HeldFigure.submission_id, HeldFigure.period)
+        select(HeldFigure.submission_id, HeldFigure.indicator_id, HeldFigure.period)
         .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
-        .where(Submission.agency_code == agency_code)
+        .where(Submission.agency_code == agency_code, Submission.kind != RECORDS_KIND)
         .distinct(),
     ]
     for query in carried:
-        for submission_id, figure_period in session.execute(query).all():
+        for submission_id, indicator_id, figure_period in session.execute(query).all():
             placed.add(int(submission_id))
             if _overlaps(figure_period, span.start, span.end):
-                relevant.add(int(submission_id))
-    counted = (relevant & uploads.keys()) | {i for i in uploads if i not in placed}
+                overlapping.add(int(submission_id))
+                if return_id in reach.get(indicator_id, ()):
+                    relevant.add(int(submission_id))
+    counted = set()
+    for i, sub in uploads.items():
+        if sub.kind == RECORDS_KIND:
+            if _records_for(sub, return_id, span.start, span.end):
+                counted.add(i)
+        elif i in relevant or i not in placed or (sub.error_count and i in overlapping):
+            counted.add(i)
     found: list[dict[str, Any]] = []
     latest = uploads[max(counted)] if counted else None
     if latest is not None and latest.error_count:
@@ -200,7 +223,6 @@ def blockers(session: Session, agency_code: str, return_id: str, period: str) ->
             {"type": "errors", "loc": ["submission", latest.id], "input": latest.error_count,
              "msg": f"Upload {latest.id} ({latest.filename}) has {latest.error_count} error(s): correct them and upload again"}
         )  # fmt: skip
-    reach, _context = feeds(session)
     open_rows = session.execute(
         select(HeldFigure.id, HeldFigure.indicator_id, HeldFigure.period, HeldFigure.submission_id)
         .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
@@ -224,6 +246,108 @@ def _overlaps(code: str, start: date, end: date) -> bool:
     return span.start <= end and span.end >= start
 
 
+#: How many changed figures a refusal names; the rest are counted.
+CHANGES_NAMED = 20
+#: How many of the agency's latest uploads are undone, one at a time, to find the figures a digest was read from.
+_UNDO_UPLOADS = 25
+
+
+def _key(figure: Figure) -> tuple[str, str, str, str]:
+    return (figure.indicator_id, figure.org_code, figure.period, figure.breakdown)
+
+
+def figures_read(session: Session, figures: list[Figure], digest: str) -> list[Figure] | None:
+    """The figures a reader saw when shown ``digest``, found by undoing the latest uploads behind ``figures`` one at a
+    time (each figure back to the version it replaced, a new one gone); None if no recent state gives the digest."""
+    if digest_of(figures) == digest:
+        return figures
+    by_id = {f.id: f for f in figures}
+    if not by_id:
+        return None
+    rows = session.execute(
+        select(Observation.id, Observation.submission_id, Observation.version).where(
+            col(Observation.id).in_(list(by_id))
+        )
+    ).all()
+    made_by = {int(i): (int(s) if s is not None else 0, int(v)) for i, s, v in rows}
+    state = dict(by_id)
+    for upload in sorted({s for s, _v in made_by.values() if s}, reverse=True)[:_UNDO_UPLOADS]:
+        for figure_id, figure in list(state.items()):
+            submission_id, version = made_by.get(figure_id, (0, 0))
+            if submission_id != upload:
+                continue
+            del state[figure_id]
+            if version > 1:
+                before = session.execute(
+                    select(Observation).where(
+                        Observation.indicator_id == figure.indicator_id, Observation.org_code == figure.org_code,
+                        Observation.period == figure.period, Observation.breakdown == figure.breakdown,
+                        Observation.version == version - 1,
+                    )
+                ).scalars().first()  # fmt: skip
+                if before is not None and before.id is not None:
+                    state[before.id] = Figure(
+                        before.id, before.indicator_id, before.org_code, before.period, before.breakdown,
+                        value_text(before.value, before.symbol, before.status),
+                    )  # fmt: skip
+                    made_by[before.id] = (int(before.submission_id or 0), before.version)
+        if digest_of(state.values()) == digest:
+            return list(state.values())
+    return None
+
+
+def changes(old: Iterable[Figure], new: Iterable[Figure]) -> list[dict[str, Any]]:
+    """Each figure that differs between two lists: indicator, org, period, breakdown, and its old and new value."""
+    before = {_key(f): f for f in old}
+    after = {_key(f): f for f in new}
+    found = []
+    for key in sorted(before.keys() | after.keys()):
+        was, now = before.get(key), after.get(key)
+        if was is not None and now is not None and was.value == now.value:
+            continue
+        indicator_id, org_code, period, breakdown = key
+        found.append(
+            {"indicator_id": indicator_id, "org_code": org_code, "period": period, "breakdown": breakdown,
+             "old": was.value if was is not None else None, "new": now.value if now is not None else None}
+        )  # fmt: skip
+    return found
+
+
+def _changed_reasons(session: Session, figures: list[Figure], read: str) -> list[dict[str, Any]]:
+    """The refusal's reasons when the figures are no longer those read: each change named, up to a bound."""
+    old = figures_read(session, figures, read)
+    if old is None:
+        return [
+            {"type": "changed", "loc": ["body", "digest"], "input": read[:64],
+             "msg": "The figures have changed since you read them (no recent state of them gives the digest you "
+                    "sent): read the return again before signing off"}
+        ]  # fmt: skip
+    found = changes(old, figures)
+    reasons: list[dict[str, Any]] = []
+    for change in found[:CHANGES_NAMED]:
+        where = f"{change['indicator_id']} for {change['org_code']}, {change['period']}" + (
+            f" ({change['breakdown']})" if change["breakdown"] else ""
+        )
+        if change["old"] is None:
+            words = f"{where} was added since you read it: {change['new']}"
+        elif change["new"] is None:
+            words = f"{where} is no longer given (it was {change['old']} when you read it)"
+        else:
+            words = f"{where} changed from {change['old']} to {change['new']} since you read it"
+        reasons.append({"type": "changed", "loc": ["figures", *_key_of(change)], "input": change, "msg": words})
+    if len(found) > CHANGES_NAMED:
+        more = len(found) - CHANGES_NAMED
+        reasons.append(
+            {"type": "changed", "loc": ["figures"], "input": more,
+             "msg": f"and {more:,} more figure{'' if more == 1 else 's'} changed since you read them"}
+        )  # fmt: skip
+    return reasons
+
+
+def _key_of(change: dict[str, Any]) -> list[str]:
+    return [change["indicator_id"], change["org_code"], change["period"], change["breakdown"]]
+
+
 def sign_off(
     session: Session,
     *,
@@ -233,13 +357,18 @@ def sign_off(
     figures: list[Figure],
     declaration: str,
     actor: Actor,
+    read: str | None = None,
     check: bool = True,
 ) -> SignOff:
     """Sign off an agency's figures for a return and period with the return's declaration, word for word.
 
-    Refused (409, every reason listed) while the agency's latest upload for the return and period has
-    errors or a query on the return's figures is unanswered (see ``blockers``), when there is nothing to vouch for, or when the state is not one
-    that may be signed. ``check=False`` skips the errors and queries, for an operator's ``sign-all``.
+    ``read`` is the digest of the figures the approver read: when the figures are no longer those, it is
+    refused (409) naming each figure changed since, and nothing is signed. Refused too (409, every reason
+    listed) while the agency's latest upload for the return and period has errors or a query on the
+    return's figures is unanswered (see ``blockers``), when there is nothing to vouch for, or when the state
+    is not one that may be signed: a sign-off stands until a figure it vouched for is revised, but figures
+    added since it (held back until signed) may be signed off over it. ``check=False`` skips the errors and
+    queries, for an operator's ``sign-all``.
     """
     ret = _return(session, return_id)
     period = canonical_period(session, return_id, period)
@@ -249,9 +378,17 @@ def sign_off(
             f"{agency_code}/{return_id}/{period})"
         )
     row = _row(session, agency_code, return_id, period)
-    if row.state not in SIGNABLE:
+    added_since = bool(figures) and row.signed_at is not None and not {f.id for f in figures} <= set(row.figure_ids)
+    if row.state not in SIGNABLE and not added_since:
         raise Conflict(
             f"{agency_code}'s {return_id} for {period} is {row.state.replace('_', ' ')}; {MEANINGS[row.state]}"
+        )
+    if read is not None and digest_of(figures) != read:
+        reasons = _changed_reasons(session, figures, read)
+        raise Conflict(
+            f"Cannot sign off {return_id} for {period}: the figures changed since you read them; "
+            + "; ".join(r["msg"] for r in reasons),
+            errors=reasons,
         )
     reasons = blockers(session, agency_code, return_id, period) if check else []
     if not figures:
@@ -327,39 +464,28 @@ def send_back(session: Session, *, return_id: str, period: str, agency_code: str
 
 
 def reopen_for(session: Session, changed: pl.DataFrame, agency_code: str | None, cause: str) -> int:
-    """Reopen the agency's signed-off (or accepted) returns a change of its figures reaches; return how many.
+    """Reopen the agency's signed-off (or accepted) returns whose vouched-for figures a change revises; return how many.
 
-    Only that agency and only the returns whose fields read a changed indicator, for the periods the
-    change overlaps: another agency's sign-off, or another return's, stands.
+    ``changed`` holds the figures stored, each with ``obs_id``, the version it replaces (null for a new
+    figure). Only a sign-off that vouched for a replaced version is reopened: a figure added since a
+    sign-off is held back until signed off (``exports.release.gate``) and leaves the sign-off standing, as
+    does a change to another agency's, or another return's, figures.
     """
-    if not agency_code or changed.is_empty():
+    if not agency_code or changed.is_empty() or "obs_id" not in changed.columns:
         return 0
-    rows = list(
-        session.execute(
-            select(SignOff).where(SignOff.agency_code == agency_code, col(SignOff.state).in_((SIGNED_OFF, ACCEPTED)))
-        ).scalars()
-    )
-    if not rows:
+    replaced = {int(i) for i in changed["obs_id"].drop_nulls().to_list()}
+    if not replaced:
         return 0
-    reach, _context = feeds(session)
-    spans: dict[str, list[tuple[date, date]]] = {}
-    for indicator_id, period in changed.select("indicator_id", "period").unique().iter_rows():
-        try:
-            span = parse_period(str(period))
-        except InvalidInput:
-            continue
-        for return_id in reach.get(str(indicator_id), ()):
-            spans.setdefault(return_id, []).append((span.start, span.end))
+    rows = session.execute(
+        select(SignOff).where(SignOff.agency_code == agency_code, col(SignOff.state).in_((SIGNED_OFF, ACCEPTED)))
+    ).scalars()
     reopened = 0
-    for row in rows:
-        found = spans.get(row.return_id)
-        if not found:
+    for row in list(rows):
+        if replaced.isdisjoint(row.figure_ids):
             continue
-        own = parse_period(row.period)
-        if any(start <= own.end and end >= own.start for start, end in found):
-            row.reason = cause
-            _move(session, row, REOPENED, Actor(cause), detail=cause)
-            reopened += 1
+        row.reason = cause
+        _move(session, row, REOPENED, Actor(cause), detail=cause)
+        reopened += 1
     return reopened
 
 

@@ -33,7 +33,6 @@ def sign_off_over_http(base: str, headers: dict[str, str], agency: str, return_i
     path = f"{base}/api/signoffs/{agency}/{return_id}/{period}"
     review = httpx.get(path, headers=headers, timeout=60)
     assert review.status_code == 200, review.text
-    signed = httpx.post(
-        f"{path}/sign-off", headers=headers, json={"declaration": review.json()["declaration"]}, timeout=60
-    )
+    read = {"declaration": review.json()["declaration"], "digest": review.json()["digest"]}
+    signed = httpx.post(f"{path}/sign-off", headers=headers, json=read, timeout=60)
     assert signed.status_code == 200, signed.text

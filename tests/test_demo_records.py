@@ -80,7 +80,7 @@ def test_the_synthetic_council_reads_its_report_and_signs_its_figures_off(
     signed = store_client.post(
         "/api/signoffs/synthetic_county/dfe_ssda903/FY2024-25/sign-off",
         headers=council,
-        json={"declaration": review.json()["declaration"]},
+        json={"declaration": review.json()["declaration"], "digest": review.json()["digest"]},
     )
     assert signed.status_code == 200, signed.text
     cells = its_cells()

@@ -15,11 +15,12 @@ from api.routes import calendar as calendar_routes
 from api.routes import catalogue as catalogue_routes
 from api.routes import collect as collect_routes
 from api.routes import exports as export_routes
-from api.web.approvals import approvals_queue, tally
+from api.web.approvals import queue_of
 from api.web.charts import Bar, stacked_bars
 from api.web.render import page
 from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting
 from exports.changes import reopened_builds
+from exports.signoff.queries import tally
 from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import parse_period
@@ -111,7 +112,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
          "built_at": b.generated_at, "revised": revised}
         for b, revised in reopened_builds(session)
     ]  # fmt: skip
-    queue = approvals_queue(session, visitor, return_id=None, period=None, state=None, now=now_collecting)
+    queue = queue_of(session, visitor, return_id=None, period=None, state=None, now=now_collecting)
     return page(
         request, "officer/dashboard.html", visitor, title="Dashboard", deadlines=deadlines,
         completeness=completeness, recent=recent, reopened=reopened, approvals=tally(queue),

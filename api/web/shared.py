@@ -22,9 +22,9 @@ from api.routes import collect as collect_routes
 from api.scopes import Resource
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
+from exports.signoff.schemas import ChangePublic
 from indicators.models import Indicator
 from indicators.periods import parse_period
-from mappings import signoffs
 from mappings.keys import APPROVER_SCOPE
 from onereturn.errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
 
@@ -221,18 +221,17 @@ def _value_words(value: str) -> str:
     return words if status in ("", "final") else f"{words} ({status})"
 
 
-def signoff_changes(session: Session, changed: dict[str, list[str]]) -> list[dict[str, str]]:
+def signoff_changes(session: Session, changed: list[ChangePublic]) -> list[dict[str, str]]:
     """The figures changed since the last sign-off, each as the indicator's title, organisation, breakdown and value."""
+    words = {"added": "New or revised", "removed": "No longer given"}
     rows: list[dict[str, str]] = []
-    for change, lines in (("New or revised", changed["added"]), ("No longer given", changed["removed"])):
-        for line in lines:
-            figure = signoffs.parse_line(line)
-            indicator = session.get(Indicator, figure.indicator_id)
-            rows.append({
-                "change": change, "indicator": indicator.title if indicator is not None else figure.indicator_id,
-                "indicator_id": figure.indicator_id, "org_code": figure.org_code, "period": figure.period,
-                "breakdown": figure.breakdown or "Total", "value": _value_words(figure.value),
-            })  # fmt: skip
+    for figure in changed:
+        indicator = session.get(Indicator, figure.indicator_id)
+        rows.append({
+            "change": words[figure.change], "indicator": indicator.title if indicator is not None else figure.indicator_id,
+            "indicator_id": figure.indicator_id, "org_code": figure.org_code, "period": figure.period,
+            "breakdown": figure.breakdown or "Total", "value": _value_words(figure.value),
+        })  # fmt: skip
     return rows
 
 

@@ -17,6 +17,7 @@ from api.deps import SessionDep
 from api.routes import signoffs as signoff_routes
 from api.web.render import Visitor, page
 from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf, signoff_changes
+from exports.signoff.schemas import Declaration
 from mappings import signoffs
 from mappings.models import Agency, Return
 from onereturn.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -41,6 +42,8 @@ def _may_sign(visitor: Visitor) -> bool:
 
 def _fix_link(blocker: dict[str, Any]) -> str:
     """Where the agency fixes what stands in the way: the upload's report, at its queries for a query."""
+    if blocker.get("type") == "changed":
+        return "#cells"  # the figures changed since the page was read: the page now shows them as they are
     loc = blocker.get("loc") or []
     if len(loc) >= 2 and loc[0] == "submission":
         return f"/submissions/{int(loc[1])}" + ("#queries" if blocker.get("type") == "query" else "")
@@ -73,7 +76,7 @@ def _render(
     return page(
         request, "agency/signoff.html", visitor, title=("Error: " if errors else "") + title, status_code=status_code,
         review=found, ret=ret, agency_name=agency.name if agency is not None else code, blockers=blockers,
-        may_sign=_may_sign(visitor), signable=state in signoffs.SIGNABLE, errors=errors or [],
+        may_sign=_may_sign(visitor), signable=found.signable, errors=errors or [],
         signed=signed and state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
         error_title=error_title, withdrawn=withdrawn and state == signoffs.OPEN, withdrawable=state == signoffs.SIGNED_OFF,
         changes=signoff_changes(session, found.changed_since_signoff),
@@ -104,6 +107,7 @@ def sign_off(
     return_id: str,
     period: str,
     declaration: Annotated[str, Form()] = "",
+    digest: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -114,14 +118,19 @@ def sign_off(
     if confirm != "yes":
         errors = [{"href": "#confirm", "text": "Tick the box to confirm the declaration, then sign off"}]
         return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
+    # A key that may not sign is told so whatever the form carried, as the API tells it.
+    signoff_routes.check_approver(visitor.principal, code)
     try:
-        body = signoff_routes.Declaration(declaration=declaration)
+        body = Declaration(declaration=declaration, digest=digest)
         row = signoff_routes.signoff_sign_off(
             request=request, agency=code, return_id=return_id, period=period, body=body, session=session,
             principal=visitor.principal,
         )  # fmt: skip
     except ValidationError:
-        errors = [{"href": "#confirm", "text": "The declaration was not sent with the form; refresh the page"}]
+        errors = [
+            {"href": "#confirm", "text": "The declaration or the digest of the figures you read was not sent with the "
+                                         "form; refresh the page"}
+        ]  # fmt: skip
         return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
     except (Conflict, InvalidInput) as exc:
         # A refused sign-off leaves nothing of itself behind (not even the open row it found or made).

@@ -17,7 +17,7 @@ import sys
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -89,6 +89,10 @@ UPLOADS = {
     "MXLEWLAC": ("lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,MXLEWLAC"),
     "MXDRUGS": ("lewisham_drugs", "drugs.adults_in_treatment,PRV-LEW-01,2024-06,,212,,,,MXDRUGS"),
 }
+
+
+#: Stands for the digest of the sign-off review as it is when the case is sent.
+READ = "<the digest read>"
 
 
 @dataclass(frozen=True)
@@ -292,10 +296,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/api/signoffs/{agency}/{return_id}/{period}/sign-off"): rule(
         "agency",
-        Case(signoff_path("notts_cyp"), json={"declaration": DEFAULT_DECLARATION}, owner="agency:notts_cyp"),
+        Case(
+            signoff_path("notts_cyp"),
+            json={"declaration": DEFAULT_DECLARATION, "digest": READ},
+            owner="agency:notts_cyp",
+        ),
         Case(
             signoff_path("lewisham_council"),
-            json={"declaration": DEFAULT_DECLARATION},
+            json={"declaration": DEFAULT_DECLARATION, "digest": READ},
             owner="agency:lewisham_council",
         ),
     ),
@@ -452,6 +460,11 @@ def call(client: TestClient, method: str, path: str, case: Case, world: World, w
         url = url.replace("{" + name + "}", world.fill(value))
     key = world.fill(who.key) if who.key else None
     headers = {"X-API-Key": key} if key else {}
+    if case.json and case.json.get("digest") == READ:
+        # A sign-off names the digest of the review read: the officer reads it, so every caller sends the same.
+        officer = next(c for c in CALLERS if c.kind == "officer" and c.key)
+        review = client.get(url.removesuffix("/sign-off"), headers={"X-API-Key": world.fill(str(officer.key))})
+        case = replace(case, json={**case.json, "digest": review.json().get("digest", "0" * 64)})
     if method == "POST" and path == "/api/submissions":
         row = UPLOADS["MXNOTTSLAC"][1] if case.owner == "agency:notts_cyp" else UPLOADS["MXLEWLAC"][1]
         files = {"file": ("dry.csv", (HEADER + row + "\n").encode(), "text/csv")}

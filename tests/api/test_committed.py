@@ -264,16 +264,23 @@ def rotate_key_page(c: TestClient) -> Send:
 SIGNOFF = "/api/signoffs/notts_cyp/dfe_ssda903/FY2024-25"
 
 
+def _read(c: TestClient) -> dict[str, str]:
+    """What the approver sends back to sign off: the declaration and the digest of the review read."""
+    review = c.get(SIGNOFF, headers=NOTTS).json()
+    return {"declaration": DEFAULT_DECLARATION, "digest": review["digest"]}
+
+
 def _signed(c: TestClient) -> None:
     """Nottinghamshire's figure uploaded and signed off by its approver."""
     assert c.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", CSV)}).status_code == 201
-    signed = c.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json={"declaration": DEFAULT_DECLARATION})
+    signed = c.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json=_read(c))
     assert signed.status_code == 200, signed.text
 
 
 def sign_off(c: TestClient) -> Send:
     assert c.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", CSV)}).status_code == 201
-    return lambda: c.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json={"declaration": DEFAULT_DECLARATION})
+    read = _read(c)
+    return lambda: c.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json=read)
 
 
 def unapprove(c: TestClient) -> Send:
@@ -294,7 +301,7 @@ def send_back(c: TestClient) -> Send:
 def sign_off_page(c: TestClient) -> Send:
     assert c.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", CSV)}).status_code == 201
     csrf = signed_in(c, NOTTS["X-API-Key"])
-    form = {"csrf_token": csrf, "declaration": DEFAULT_DECLARATION, "confirm": "yes"}
+    form = {**_read(c), "csrf_token": csrf, "confirm": "yes"}
     return lambda: c.post("/signoffs/dfe_ssda903/FY2024-25", data=form)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from exports.models import ReturnBuild
+from indicators.models import Submission
 from mappings import keys, signoffs
 from mappings.catalogue import DEFAULT_DECLARATION
 from mappings.models import Return, SignOff, SignOffEvent
@@ -30,7 +31,12 @@ CELL = "EPI.CLA_31MAR|E10000024|"
 
 
 def _sign(client: TestClient, headers: dict[str, str] = NOTTS, path: str = SIGNOFF) -> httpx.Response:
-    answer: httpx.Response = client.post(f"{path}/sign-off", headers=headers, json={"declaration": DEFAULT_DECLARATION})
+    """Sign off as the approver does: read the review, send its declaration and digest back."""
+    read = client.get(path, headers=headers)
+    digest = read.json().get("digest", "0" * 64) if read.status_code == 200 else "0" * 64
+    answer: httpx.Response = client.post(
+        f"{path}/sign-off", headers=headers, json={"declaration": DEFAULT_DECLARATION, "digest": digest}
+    )
     return answer
 
 
@@ -151,11 +157,11 @@ def test_a_revision_reopens_only_the_affected_agency_and_return(
     from tests.signoffs import sign_off_everything
 
     assert sign_off_everything(store) >= 3
-    # A figure only the county core data set reads: the DfE return's sign-off stands.
+    # A figure no sign-off vouched for (the county core data set reads it, but not for a quarter): both stand.
     upload(store, store_settings, "notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,18,,,,")
     with Session(store) as session:
         assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
-        assert signoffs.state_of(session, "notts_cyp", "county_cyp_core", "FY2024-25-Q4") == "reopened"
+        assert signoffs.state_of(session, "notts_cyp", "county_cyp_core", "FY2024-25-Q4") == "signed_off"
     assert _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content)["value"] == "4321"
     # The looked-after count revised: Nottinghamshire's DfE return reopens; Lewisham's stays signed off.
     upload(store, store_settings, "notts_cyp", LAC.format(4400))
@@ -170,12 +176,13 @@ def test_a_revision_reopens_only_the_affected_agency_and_return(
     pulled = store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content
     notts, lewisham = _cell(pulled), _cell(pulled, "E09000023")
     assert (notts["value"], notts["status"]) == ("...", "unsigned")
+    assert notts["reason"].endswith("Services: cyp.lac_count revised after its last sign-off")
     assert lewisham["value"] == "480"
     # What changed since the last sign-off is what the approver is shown.
     review = store_client.get(SIGNOFF, headers=NOTTS).json()
     assert review["signoff"]["state"] == "reopened"
-    assert any("4400.0" in line for line in review["changed_since_signoff"]["added"])
-    assert any("4321.0" in line for line in review["changed_since_signoff"]["removed"])
+    changed = {(c["change"], c["value"]) for c in review["changed_since_signoff"]}
+    assert {("added", "4400.0 final"), ("removed", "4321.0 final")} <= changed
     assert _sign(store_client).status_code == 200
     assert "4400" in store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text
 
@@ -222,7 +229,9 @@ def test_transitions_and_the_ones_refused(store: Engine, store_settings: Setting
     assert store_client.post(f"{SIGNOFF}/accept", headers=OFFICER).status_code == 409
     assert store_client.post(f"{SIGNOFF}/return", headers=OFFICER, json={"reason": "x"}).status_code == 409
     assert store_client.post(f"{SIGNOFF}/unapprove", headers=NOTTS).status_code == 409
-    wrong = store_client.post(f"{SIGNOFF}/sign-off", headers=NOTTS, json={"declaration": "Looks fine to me"})
+    wrong = store_client.post(
+        f"{SIGNOFF}/sign-off", headers=NOTTS, json={"declaration": "Looks fine to me", "digest": "0" * 64}
+    )
     assert wrong.status_code == 422
     assert "word for word" in wrong.json()["error"]
     assert _sign(store_client).status_code == 200
@@ -244,14 +253,14 @@ def test_transitions_and_the_ones_refused(store: Engine, store_settings: Setting
     ]  # fmt: skip
     assert history[3]["detail"] == "The count is last year's"
     # The lists: the officer all, the agency its own, a regulator only its returns' states without digests.
-    officer = store_client.get("/api/signoffs", params={"state": "accepted"}, headers=OFFICER).json()
+    officer = store_client.get("/api/signoffs", params={"state": "accepted"}, headers=OFFICER).json()["items"]
     assert [(s["agency_code"], s["return_id"]) for s in officer] == [("notts_cyp", "dfe_ssda903")]
     assert officer[0]["digest"]
-    regulator = store_client.get("/api/signoffs", headers=DFE).json()
+    regulator = store_client.get("/api/signoffs", headers=DFE).json()["items"]
     assert [s["state"] for s in regulator] == ["accepted"]
     assert regulator[0]["digest"] is None
     ndtms = store_client.get("/api/signoffs", headers={"X-API-Key": "demo-regulator-ohid-c4d91f60"}).json()
-    assert ndtms == []
+    assert (ndtms["items"], ndtms["total"]) == ([], 0)
     assert store_client.get("/api/signoffs", params={"state": "approved"}, headers=OFFICER).status_code == 422
 
 
@@ -299,7 +308,7 @@ def test_the_queue_of_a_return_and_period_lists_the_agencies_still_open(
     def queue(headers: dict[str, str], **extra: str) -> list[tuple[str, str]]:
         answer = store_client.get("/api/signoffs", params={**query, **extra}, headers=headers)
         assert answer.status_code == 200, answer.text
-        return [(s["agency_code"], s["state"]) for s in answer.json()]
+        return [(s["agency_code"], s["state"]) for s in answer.json()["items"]]
 
     assert queue(OFFICER) == [("lewisham_council", "open"), ("notts_cyp", "open")]
     assert _sign(store_client).status_code == 200
@@ -388,7 +397,7 @@ def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
         assert agencies_behind(session, "dfe_ssda903", "FY2024-25") == ["notts_cyp"]
     queue = store_client.get(
         "/api/signoffs", params={"return": "dfe_ssda903", "period": "FY2024-25"}, headers=OFFICER
-    ).json()
+    ).json()["items"]
     assert [s["agency_code"] for s in queue] == ["notts_cyp"]
     assert _sign(store_client).status_code == 200
     released = rate()
@@ -397,3 +406,143 @@ def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
     # An agency that does not publish its own figures is held back as any other: the rule is the agency's, not ONS's.
     assert store_client.get("/api/agencies/ons", headers=OFFICER).json()["published"].startswith("ONS publishes")
     assert store_client.get("/api/agencies/notts_cyp", headers=OFFICER).json()["published"] == ""
+
+
+LEWISHAM_SIGNOFF = "/api/signoffs/lewisham_council/dfe_ssda903/FY2024-25"
+LEWISHAM_LAC = "cyp.lac_count,E09000023,2025-03-31,,{},,,,"
+
+
+def test_a_sign_off_names_the_digest_read_and_signs_nothing_if_the_figures_changed_since(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "lewisham_council", LEWISHAM_LAC.format(440))
+    read = store_client.get(LEWISHAM_SIGNOFF, headers=LEWISHAM).json()
+    assert read["cells"][0]["display"] == "440"
+    # Someone uploads between the approver's reading and their click.
+    upload(store, store_settings, "lewisham_council", LEWISHAM_LAC.format(451))
+    body = {"declaration": DEFAULT_DECLARATION, "digest": read["digest"]}
+    refused = store_client.post(f"{LEWISHAM_SIGNOFF}/sign-off", headers=LEWISHAM, json=body)
+    assert refused.status_code == 409, refused.text
+    [change] = [e["input"] for e in refused.json()["errors"] if e["type"] == "changed"]
+    assert change == {
+        "indicator_id": "cyp.lac_count", "org_code": "E09000023", "period": "2025-03-31", "breakdown": "",
+        "old": "440.0 final", "new": "451.0 final",
+    }  # fmt: skip
+    assert "changed from 440.0 final to 451.0 final" in refused.json()["error"]
+    with Session(store) as session:
+        assert signoffs.find(session, "lewisham_council", "dfe_ssda903", "FY2024-25") is None
+    assert "451" not in store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text
+    # A digest no recent state gives is refused too, and a sign-off without one is not valid.
+    body["digest"] = "0" * 64
+    unknown = store_client.post(f"{LEWISHAM_SIGNOFF}/sign-off", headers=LEWISHAM, json=body)
+    assert unknown.status_code == 409
+    assert "read the return again" in unknown.text
+    bare = store_client.post(
+        f"{LEWISHAM_SIGNOFF}/sign-off", headers=LEWISHAM, json={"declaration": DEFAULT_DECLARATION}
+    )
+    assert bare.status_code == 422
+    # Read again, signed: what was read is what is released.
+    assert _sign(store_client, LEWISHAM, LEWISHAM_SIGNOFF).status_code == 200
+    assert (
+        _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content, "E09000023")["value"]
+        == "451"
+    )
+
+
+def test_figures_added_after_a_sign_off_are_held_back_saying_which_and_do_not_reopen_it(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    assert _sign(store_client).status_code == 200
+    upload(store, store_settings, "notts_cyp", "cyp.lac_during_year,E10000024,FY2024-25,,900,,,,")
+    with Session(store) as session:
+        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
+    rows = list(
+        csv.DictReader(io.StringIO(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text))
+    )
+    [added] = [r for r in rows if r["field_code"] == "EPI.CLA_DURING_YEAR" and r["org_code"] == "E10000024"]
+    assert added["value"] == "..."
+    assert added["reason"].endswith(": cyp.lac_during_year added after its last sign-off")
+    assert "not yet signed off" in added["reason"]
+    assert _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content)["value"] == "4321"
+    review = store_client.get(SIGNOFF, headers=NOTTS).json()
+    assert [(c["change"], c["indicator_id"]) for c in review["changed_since_signoff"]] == [
+        ("added", "cyp.lac_during_year")
+    ]
+    # The approver signs off the new figure over the standing sign-off; then it is released.
+    assert _sign(store_client).status_code == 200
+    rows = list(
+        csv.DictReader(io.StringIO(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text))
+    )
+    assert [r["value"] for r in rows if r["field_code"] == "EPI.CLA_DURING_YEAR" and r["org_code"] == "E10000024"] == [
+        "900"
+    ]
+    # Signed off twice over the same figures is refused: nothing new to vouch for.
+    assert _sign(store_client).status_code == 409
+
+
+def _records_upload(session: Session, *, library: str, year: str, errors: int) -> int:
+    """A council's record-level upload as its reading leaves it: its return's library, its year, its errors."""
+    sub = Submission(
+        agency_code="notts_cyp", filename=f"{library}-{year}.zip", source_format=library, size_bytes=1,
+        content_hash=f"{library}{year}{errors}{datetime.now(UTC).timestamp()}", raw_path="", mode="default",
+        received_at=datetime.now(UTC), status="rejected" if errors else "stored", kind="records",
+        stage="rejected" if errors else "stored", collection_year=year, error_count=errors,
+    )  # fmt: skip
+    session.add(sub)
+    session.commit()
+    assert sub.id is not None
+    return sub.id
+
+
+def test_blockers_belong_to_the_return_and_period_the_upload_was_for(store: Engine, store_settings: Settings) -> None:
+    def blocked(return_id: str, period: str) -> bool:
+        with Session(store) as session:
+            return any(b["type"] == "errors" for b in signoffs.blockers(session, "notts_cyp", return_id, period))
+
+    with Session(store) as session:
+        _records_upload(session, library="903", year="2024-25", errors=2)
+    assert blocked("dfe_ssda903", "FY2024-25")
+    for other in (("dfe_ssda903", "FY2025-26"), ("dfe_cin_census", "FY2024-25"), ("dfe_cin_census", "FY2025-26")):
+        assert not blocked(*other), other
+    assert not blocked("county_cyp_core", "FY2025-26-Q1")
+    # A figures upload for that period that reaches another return, and a CIN census for that year, clear nothing.
+    upload(store, store_settings, "notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,17,,,,")
+    with Session(store) as session:
+        _records_upload(session, library="cin", year="2024-25", errors=0)
+    assert blocked("dfe_ssda903", "FY2024-25")
+    # A file refused before its return was known blocks every record-level return of its year.
+    with Session(store) as session:
+        _records_upload(session, library="", year="2025-26", errors=1)
+    assert blocked("dfe_ssda903", "FY2025-26")
+    assert blocked("dfe_cin_census", "FY2025-26")
+    assert not blocked("county_cyp_core", "FY2025-26-Q1")
+    # A later upload for that return and period clears it.
+    with Session(store) as session:
+        _records_upload(session, library="903", year="2024-25", errors=0)
+    assert not blocked("dfe_ssda903", "FY2024-25")
+
+
+def test_the_sign_off_list_is_paged_in_the_envelope_and_a_future_period_is_refused(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    upload(store, store_settings, "lewisham_council", LEWISHAM_LAC.format(480))
+    query = {"return": "dfe_ssda903", "period": "FY2024-25", "limit": "1"}
+    first = store_client.get("/api/signoffs", params=query, headers=OFFICER)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (2, 1, 0, 1)
+    second = store_client.get(page["next"], headers=OFFICER).json()
+    assert [s["agency_code"] for s in page["items"] + second["items"]] == ["lewisham_council", "notts_cyp"]
+    assert second["next"] is None
+    future = store_client.get("/api/signoffs/notts_cyp/dfe_ssda903/FY2030-31", headers=NOTTS)
+    assert future.status_code == 422, future.text
+
+
+def test_only_an_approver_s_agency_key_is_told_it_may_sign_off(store_client: TestClient) -> None:
+    body = {"declaration": DEFAULT_DECLARATION, "digest": "0" * 64}
+    for headers, who in ((DFE, "A regulator key"), (OFFICER, "An officer key")):
+        refused = store_client.post(f"{SIGNOFF}/sign-off", headers=headers, json=body)
+        assert refused.status_code == 403
+        assert refused.json()["error"] == f"{who} cannot do this; it needs an approver's agency key"

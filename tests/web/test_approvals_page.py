@@ -31,8 +31,10 @@ def _upload(web: TestClient, body: str, key: str = AGENCY) -> None:
 def _sign_off(web: TestClient, path: str = REVIEW, key: str = AGENCY) -> None:
     """Sign off as the agency's approver does over the API."""
     headers = {"X-API-Key": key}
-    declaration = web.get(path, headers=headers).json()["declaration"]
-    signed = web.post(f"{path}/sign-off", headers=headers, json={"declaration": declaration})
+    review = web.get(path, headers=headers).json()
+    signed = web.post(
+        f"{path}/sign-off", headers=headers, json={"declaration": review["declaration"], "digest": review["digest"]}
+    )
     assert signed.status_code == 200, signed.text
 
 

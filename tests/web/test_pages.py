@@ -228,7 +228,9 @@ def sign_off_over_client(client: TestClient, key: str, agency: str, return_id: s
     review = client.get(path, headers={"X-API-Key": key})
     assert review.status_code == 200, review.text
     signed = client.post(
-        f"{path}/sign-off", headers={"X-API-Key": key}, json={"declaration": review.json()["declaration"]}
+        f"{path}/sign-off",
+        headers={"X-API-Key": key},
+        json={"declaration": review.json()["declaration"], "digest": review.json()["digest"]},
     )
     assert signed.status_code == 200, signed.text
 

@@ -32,6 +32,12 @@ def _declaration(html: str) -> str:
     return found.group(1).replace("&#39;", "'").replace("&amp;", "&").replace("&quot;", '"')
 
 
+def _digest(html: str) -> str:
+    found = re.search(r'name="digest" value="([0-9a-f]{64})"', html)
+    assert found, "the page's form carries no digest of the figures shown"
+    return found.group(1)
+
+
 def _cell(web: TestClient) -> dict[str, Any]:
     rows = web.get(f"{RETURN}.json", params={"fresh": "true"}, headers={"X-API-Key": DFE}).json()["cells"]
     return next(c for c in rows if c["cell_id"] == CELL)
@@ -48,7 +54,12 @@ def test_the_approver_sees_the_cells_and_signs_them_off(web: TestClient, store: 
     assert 'id="sign-off"' in shown.text
     assert "Not yet signed off." in shown.text
     assert "Open" in shown.text
-    form = {"csrf_token": csrf, "declaration": _declaration(shown.text), "confirm": "yes"}
+    form = {
+        "csrf_token": csrf,
+        "declaration": _declaration(shown.text),
+        "digest": _digest(shown.text),
+        "confirm": "yes",
+    }
     signed = web.post(PAGE, data=form)
     assert signed.status_code == 303, signed.text
     landed = web.get(signed.headers["location"])
@@ -65,7 +76,7 @@ def test_the_approver_sees_the_cells_and_signs_them_off(web: TestClient, store: 
 def test_the_declaration_must_be_ticked(web: TestClient, store: Engine) -> None:
     _upload(web, LAC.format(4321))
     csrf = sign_in(web, AGENCY)
-    form = {"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text)}
+    form = {"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text), "digest": _digest(web.get(PAGE).text)}
     refused = web.post(PAGE, data=form)
     assert refused.status_code == 400
     assert "govuk-error-summary" in refused.text
@@ -81,7 +92,15 @@ def test_a_blocked_sign_off_lists_what_stands_in_the_way(web: TestClient, store:
     shown = web.get(PAGE)
     assert 'id="blocker-list"' in shown.text
     assert "Fix the upload" in shown.text
-    refused = web.post(PAGE, data={"csrf_token": csrf, "declaration": _declaration(shown.text), "confirm": "yes"})
+    refused = web.post(
+        PAGE,
+        data={
+            "csrf_token": csrf,
+            "declaration": _declaration(shown.text),
+            "digest": _digest(shown.text),
+            "confirm": "yes",
+        },
+    )
     assert refused.status_code == 409, refused.text
     assert "govuk-error-summary" in refused.text
     assert "error(s)" in refused.text
@@ -142,7 +161,12 @@ def test_an_unanswered_query_links_to_where_it_is_answered(web: TestClient) -> N
 def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClient, store: Engine) -> None:
     _upload(web, LAC.format(4321))
     csrf = sign_in(web, AGENCY)
-    form = {"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text), "confirm": "yes"}
+    form = {
+        "csrf_token": csrf,
+        "declaration": _declaration(web.get(PAGE).text),
+        "digest": _digest(web.get(PAGE).text),
+        "confirm": "yes",
+    }
     assert web.post(PAGE, data=form).status_code == 303
     shown = web.get(PAGE)
     assert 'id="withdraw"' in shown.text
@@ -163,7 +187,12 @@ def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClien
     assert again.status_code == 409
     assert "cannot be withdrawn" in again.text
     # Signed off again, then revised: the change reads as the indicator, organisation and value, not a digest line.
-    assert web.post(PAGE, data={**form, "declaration": _declaration(landed.text)}).status_code == 303
+    assert (
+        web.post(
+            PAGE, data={**form, "declaration": _declaration(landed.text), "digest": _digest(landed.text)}
+        ).status_code
+        == 303
+    )
     _upload(web, LAC.format(4400))
     changed = web.get(PAGE).text
     table = changed[changed.index('id="change-list"') : changed.index("</table>", changed.index('id="change-list"'))]
@@ -188,7 +217,15 @@ def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClien
 def test_an_ordinary_key_cannot_withdraw_a_sign_off(web: TestClient, store: Engine) -> None:
     _upload(web, LAC.format(4321))
     csrf = sign_in(web, AGENCY)
-    assert web.post(PAGE, data={"csrf_token": csrf, "declaration": _declaration(web.get(PAGE).text), "confirm": "yes"})
+    assert web.post(
+        PAGE,
+        data={
+            "csrf_token": csrf,
+            "declaration": _declaration(web.get(PAGE).text),
+            "digest": _digest(web.get(PAGE).text),
+            "confirm": "yes",
+        },
+    )
     issued = web.post(
         "/api/keys",
         headers={"X-API-Key": OFFICER},
@@ -220,3 +257,66 @@ def test_the_officer_dashboard_counts_cells_awaiting_sign_off(web: TestClient, m
     before = awaiting()
     _upload(web, "indicator,org,period,value\ncyp.lac_count,E10000024,2026-03-31,1200\n")
     assert awaiting() > before
+
+
+def test_the_form_signs_only_the_figures_on_the_page_read(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    shown = web.get(PAGE)
+    # The cell names its field by label beside the code.
+    assert "Children looked after on 31 March" in shown.text
+    assert "EPI.CLA_31MAR" in shown.text
+    form = {
+        "csrf_token": csrf,
+        "declaration": _declaration(shown.text),
+        "digest": _digest(shown.text),
+        "confirm": "yes",
+    }
+    _upload(web, LAC.format(4330))  # revised between the reading and the click
+    refused = web.post(PAGE, data=form)
+    assert refused.status_code == 409, refused.text
+    assert "changed from 4321.0 final to 4330.0 final since you read it" in refused.text
+    with Session(store) as session:
+        assert signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
+    # The refusal shows the figures as they are now: signing that page signs them.
+    signed = web.post(PAGE, data={**form, "digest": _digest(refused.text)})
+    assert signed.status_code == 303, signed.text
+    landed = web.get(signed.headers["location"]).text
+    assert "In the way of signing off" not in landed
+    assert _cell(web)["value"] == 4330
+
+
+def test_a_reopened_return_s_history_says_its_cause_once(web: TestClient) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    shown = web.get(PAGE)
+    form = {
+        "csrf_token": csrf,
+        "declaration": _declaration(shown.text),
+        "digest": _digest(shown.text),
+        "confirm": "yes",
+    }
+    assert web.post(PAGE, data=form).status_code == 303
+    _upload(web, LAC.format(4330))
+    history = re.search(r'<ol[^>]*id="history-list">(.*?)</ol>', web.get(PAGE).text, re.S)
+    assert history is not None
+    [reopened] = [line for line in history.group(1).split("<li>") if "to reopened" in line]
+    assert reopened.count("changed its figures") == 1
+
+
+def test_figures_added_after_a_sign_off_can_be_signed_off_from_the_page(web: TestClient, store: Engine) -> None:
+    _upload(web, LAC.format(4321))
+    csrf = sign_in(web, AGENCY)
+    shown = web.get(PAGE).text
+    form = {"csrf_token": csrf, "declaration": _declaration(shown), "digest": _digest(shown), "confirm": "yes"}
+    assert web.post(PAGE, data=form).status_code == 303
+    assert 'id="sign-off"' not in web.get(PAGE).text
+    _upload(web, "indicator,org,period,value\ncyp.lac_during_year,E10000024,FY2024-25,900\n")
+    shown = web.get(PAGE).text
+    assert 'id="added-since"' in shown
+    assert 'id="sign-off"' in shown
+    assert web.post(PAGE, data={**form, "digest": _digest(shown)}).status_code == 303
+    with Session(store) as session:
+        row = signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
+        assert row is not None
+        assert len(row.figure_ids) == 2

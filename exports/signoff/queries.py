@@ -1,0 +1,262 @@
+"""Who is behind, what is in the way and how many: the sign-off's queries, asked by the API and by the pages.
+
+Each takes what the reader may see as a ``Scope`` (the API's read scope answers it), so a page shows exactly what
+the API lists for the same key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlmodel import Session, col, select
+
+from exports import release
+from exports.build import agency_names
+from exports.service import check_period
+from exports.signoff.schemas import (
+    ReviewPublic,
+    SignOffPublic,
+    change_public,
+    event_public,
+    open_public,
+    public,
+)
+from indicators.periods import parse_period
+from mappings import signoffs
+from mappings.calendar import agency_returns
+from mappings.models import Return
+from onereturn.errors import InvalidInput, NotFound, OneReturnError
+
+
+class Scope(Protocol):
+    """What a reader may see of sign-offs: an agency its own, a regulator the returns addressed to it."""
+
+    @property
+    def agency(self) -> str | None:
+        """The reader's own agency, if it is one (it sees only that agency's)."""
+        ...
+
+    def reads_return(self, recipient: str) -> bool:
+        """Whether a return addressed to this recipient is the reader's."""
+        ...
+
+    def owns_agency(self, code: str | None) -> bool:
+        """Whether this agency's objects are the reader's."""
+        ...
+
+
+def listed(
+    session: Session,
+    scope: Scope,
+    *,
+    full: bool,
+    return_id: str | None,
+    period: str | None,
+    state: str | None,
+) -> list[SignOffPublic]:
+    """Every sign-off the reader may see matching the filters; for one return and period, the agencies with figures
+    in it that have done nothing yet are listed as open too. Without ``full`` (a regulator), states only."""
+    every = session.execute(select(Return).order_by(col(Return.id))).scalars()
+    returns = {r.id: r for r in every if scope.agency or scope.reads_return(r.recipient)}
+    if return_id is not None and return_id not in returns:
+        raise NotFound(f"Return {return_id!r} is not defined (or not addressed to you); see GET /api/returns")
+    canonical = signoffs.canonical_period(session, return_id, period) if return_id and period else period
+    rows = signoffs.list_signoffs(
+        session, return_id=return_id, period=canonical, state=state, agency_code=scope.agency, return_ids=list(returns)
+    )
+    found = [public(row, returns[row.return_id], full=full) for row in rows]
+    if return_id and canonical and state in (None, signoffs.OPEN):
+        check_period(session, return_id, canonical)
+        known = {row.agency_code for row in rows} | {
+            r.agency_code for r in signoffs.list_signoffs(session, return_id=return_id, period=canonical)
+        }
+        waiting = [a for a in release.agencies_behind(session, return_id, canonical) if a not in known]
+        found += [open_public(a, returns[return_id], canonical) for a in waiting if scope.owns_agency(a)]
+        found.sort(key=lambda s: s.agency_code)
+    return found
+
+
+def review(session: Session, agency: str, return_id: str, period: str) -> ReviewPublic:
+    """What signing off an agency's return for a period would release, what stands in the way, and the history.
+
+    A period the return cannot be built for is refused as a build would be (422 for one not yet begun)."""
+    ret = session.get(Return, return_id)
+    if ret is None:
+        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
+    check_period(session, return_id, signoffs.canonical_period(session, return_id, period))
+    found = release.review(session, agency, return_id, period)
+    row = found.signoff
+    return ReviewPublic(
+        signoff=public(row, ret, full=True) if row is not None else open_public(agency, ret, found.period),
+        declaration=found.declaration, needs_acceptance=found.needs_acceptance,
+        signable=found.state in signoffs.SIGNABLE or bool(found.added), cells=found.cells,
+        missing=found.missing, blockers=found.blockers, digest=found.digest,
+        changed_since_signoff=[change_public("added", f) for f in found.added]
+        + [change_public("removed", f) for f in found.removed],
+        history=[event_public(e) for e in signoffs.history(session, row.id)] if row is not None and row.id else [],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One agency's sign-off of one return for one period, as the officer's queue shows it."""
+
+    agency_code: str
+    agency_name: str
+    return_id: str
+    period: str
+    state: str
+    signed_by: str | None
+    signed_at: datetime | None
+    in_the_way: list[str]
+    awaiting_acceptance: bool
+    releases: bool
+
+
+def period_start(period: str) -> str:
+    """When a period starts (ISO), for ordering periods newest first; empty for a code that is not a period."""
+    try:
+        return parse_period(period).start.isoformat()
+    except InvalidInput:
+        return ""
+
+
+def in_the_way(
+    session: Session, row: SignOffPublic, ret: Return, *, has_figures: bool, owed: int | None
+) -> tuple[list[str], bool]:
+    """What still stands between a sign-off and release, in words; and whether it waits for the officer."""
+    if row.state in signoffs.releasing_states(ret):
+        return [f"Nothing: released to {ret.recipient}"], False
+    if row.state == signoffs.SIGNED_OFF:
+        return ["Waiting for your acceptance"], True
+    found: list[str] = []
+    if row.state == signoffs.RETURNED and row.reason:
+        found.append(f"Sent back: {row.reason}")
+    elif row.state == signoffs.REOPENED and row.reason:
+        found.append(f"Reopened: {row.reason}")
+    obstacles: list[str] = []
+    figures = f"{owed:,} figure{'' if owed == 1 else 's'}" if owed else ""
+    if not has_figures:
+        obstacles.append("Nothing sent yet" + (f": {figures} owed" if figures else ""))
+    elif figures:
+        obstacles.append(f"{figures} still owed")
+    blockers = signoffs.blockers(session, row.agency_code, row.return_id, row.period)
+    obstacles += [str(b["msg"]) for b in blockers[:3]]
+    if len(blockers) > 3:
+        obstacles.append(f"and {len(blockers) - 3} more errors or unanswered queries")
+    if not obstacles:
+        again = " again" if row.state in (signoffs.REOPENED, signoffs.RETURNED) else ""
+        obstacles.append(f"Waiting for its approver to sign off{again}")
+    return found + obstacles, False
+
+
+def _pairs(
+    session: Session, return_id: str | None, period: str | None, now: dict[str, dict[str, Any]]
+) -> list[tuple[str, str]]:
+    """The returns and periods whose agencies are listed even before they do anything: the one asked for, or each
+    return's period being collected now (or every return's given period)."""
+    ids = list(session.execute(select(Return.id).order_by(col(Return.id))).scalars())
+    if return_id and period:
+        return [(return_id, signoffs.canonical_period(session, return_id, period))]
+    pairs = []
+    for ret_id in ids:
+        if return_id and ret_id != return_id:
+            continue
+        if period:
+            try:
+                pairs.append((ret_id, signoffs.canonical_period(session, ret_id, period)))
+            except InvalidInput:
+                continue  # a period of another kind than the return's
+        elif ret_id in now:
+            pairs.append((ret_id, str(now[ret_id]["period"])))
+    return pairs
+
+
+def approvals_queue(
+    session: Session,
+    scope: Scope,
+    *,
+    full: bool,
+    return_id: str | None,
+    period: str | None,
+    state: str | None,
+    now: dict[str, dict[str, Any]],
+) -> list[Waiting]:
+    """Every agency's sign-off matching the filters (as ``listed``), with the agencies that owe a return and have
+    not signed it off yet for the period asked for or being collected now (``now``: return id to its period and
+    the figures each agency owes), and what is in the way of each."""
+    found = {
+        (s.agency_code, s.return_id, s.period): s
+        for s in listed(session, scope, full=full, return_id=return_id, period=period, state=state)
+    }
+    owed: dict[tuple[str, str, str], int] = {}
+    #: Agencies that owe a return and have no figure in it yet (the list names only those with figures).
+    nothing: set[tuple[str, str, str]] = set()
+    if state in (None, signoffs.OPEN):
+        designated: dict[str, list[str]] = {}
+        for agency, rets in agency_returns(session).items():
+            for ret_id in rets:
+                designated.setdefault(ret_id, []).append(agency)
+        for ret_id, at in _pairs(session, return_id, period, now):
+            if not (return_id and period):
+                try:
+                    more = listed(session, scope, full=full, return_id=ret_id, period=at, state=signoffs.OPEN)
+                except OneReturnError:
+                    continue  # not collected for that period (outside the return's validity, or not begun)
+                for s in more:
+                    found.setdefault((s.agency_code, s.return_id, s.period), s)
+            entry = now.get(ret_id)
+            if entry is not None and entry["period"] == at:
+                owed.update({(a, ret_id, at): int(n) for a, n in entry["owed"].items()})
+            for agency in designated.get(ret_id, []):
+                if (agency, ret_id, at) not in found and signoffs.find(session, agency, ret_id, at) is None:
+                    nothing.add((agency, ret_id, at))
+                    found[(agency, ret_id, at)] = SignOffPublic(
+                        agency_code=agency, return_id=ret_id, period=at, state=signoffs.OPEN,
+                        meaning=signoffs.MEANINGS[signoffs.OPEN], releases=False,
+                    )  # fmt: skip
+    returns = {r.id: r for r in session.execute(select(Return)).scalars()}
+    names = agency_names(session)
+    rows = []
+    for key, s in found.items():
+        ret = returns[s.return_id]
+        words, awaiting = in_the_way(session, s, ret, has_figures=key not in nothing, owed=owed.get(key))
+        rows.append(
+            Waiting(
+                agency_code=s.agency_code, agency_name=names.get(s.agency_code, s.agency_code), return_id=s.return_id,
+                period=s.period, state=s.state, signed_by=s.signed_by, signed_at=s.signed_at, in_the_way=words,
+                awaiting_acceptance=awaiting, releases=s.releases,
+            )
+        )  # fmt: skip
+    titles = {r.id: r.title for r in returns.values()}
+    # Newest period first within each return, agencies by name: sorted in passes, the last one the main key.
+    rows.sort(key=lambda w: w.agency_name)
+    rows.sort(key=lambda w: (period_start(w.period), w.period), reverse=True)
+    rows.sort(key=lambda w: titles[w.return_id])
+    return rows
+
+
+def tally(rows: list[Waiting]) -> dict[str, int]:
+    """How many sign-offs wait for the officer, how many are not signed off (and why), and how many are released."""
+    signable = [w for w in rows if w.state in signoffs.SIGNABLE]
+    return {
+        "awaiting": sum(w.awaiting_acceptance for w in rows),
+        "not_signed": len(signable),
+        "returned": sum(w.state == signoffs.RETURNED for w in signable),
+        "reopened": sum(w.state == signoffs.REOPENED for w in signable),
+        "released": sum(w.releases for w in rows),
+    }
+
+
+def periods_known(session: Session, now: dict[str, dict[str, Any]], rows: list[Waiting]) -> list[str]:
+    """The periods a queue's filter offers, newest first: those signed off so far, collected now or listed."""
+    known = {r.period for r in signoffs.list_signoffs(session)} | {str(e["period"]) for e in now.values()}
+    known |= {w.period for w in rows}
+    return sorted(known, key=lambda p: (period_start(p), p), reverse=True)
+
+
+def returns_by_title(session: Session) -> list[Return]:
+    """Every return, by title: what a queue's filter offers."""
+    return list(session.execute(select(Return).order_by(col(Return.title))).scalars())
