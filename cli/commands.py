@@ -164,16 +164,26 @@ def catalogue_check(
     returns_dir: Annotated[
         Path | None, typer.Option("--returns", help="Folder of return files (default: bundled)")
     ] = None,
+    published_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--published", help="Folder of published-source files (default: bundled, with the bundled catalogue)"
+        ),
+    ] = None,
 ) -> None:
     """Check every catalogue and return file; print each problem with file and line; exit 1 on any."""
+    from collectors.published.sources import check_against
     from indicators.catalogue import CATALOGUE_DIR
     from mappings.catalogue import RETURNS_DIR, load_catalogue
 
-    for folder in (indicators_dir, returns_dir):
+    for folder in (indicators_dir, returns_dir, published_dir):
         if folder is not None and not folder.is_dir():
             raise OneReturnError(f"{folder} is not a folder")
     cat = load_catalogue(indicators_dir or CATALOGUE_DIR, returns_dir or RETURNS_DIR)
     problems = cat.all_problems
+    # The bundled published sources name the bundled catalogue's indicators, so they are checked with it.
+    if published_dir is not None or indicators_dir is None:
+        problems = sorted(problems + check_against(cat, published_dir))
     for problem in problems:
         out.print(str(problem), markup=False, highlight=False)
     indicators = cat.indicators.indicators

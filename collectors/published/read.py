@@ -13,7 +13,7 @@ import pandera.polars as pa
 import polars as pl
 
 from collectors.published.sources import FigureSpec, SourceSpec
-from onereturn.errors import OneReturnError
+from onereturn.errors import InvalidInput
 
 #: The figure columns, as the store's writer takes them.
 FIGURE_SCHEMA = {
@@ -24,7 +24,7 @@ FIGURE_SCHEMA = {
 _NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
-class PublishedFormatError(OneReturnError):
+class PublishedFormatError(InvalidInput):
     """A publisher's file that does not match what its source declares: nothing of it is stored."""
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from indicators.symbols import LOW_RELIABILITY, NO_FIGURE
 from indicators.tomlfile import Problem
+
+if TYPE_CHECKING:
+    from mappings.catalogue import Catalogue
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent.parent / "mappings" / "published"
 #: The bundled publishers' files the demo and the tests read (each folder says where its files came from).
@@ -79,6 +82,8 @@ class SourceSet:
     """The published sources declared, and every problem found in them."""
 
     sources: dict[str, SourceSpec] = field(default_factory=dict)
+    #: Each source's file, as problems name it.
+    labels: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -101,6 +106,7 @@ def load_sources(folder: Path = SOURCES_DIR) -> SourceSet:
             result.problems.append(Problem(label, 1, "duplicate", f"source {spec.id!r} is declared twice"))
             continue
         result.sources[spec.id] = spec
+        result.labels[spec.id] = label
     return result
 
 
@@ -110,7 +116,7 @@ def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: se
     problems = list(sources.problems)
     allowed_symbols = {*NO_FIGURE, LOW_RELIABILITY}
     for spec in sources.sources.values():
-        label = f"mappings/published/{spec.id}.toml"
+        label = sources.labels[spec.id]
         if agencies and spec.publisher not in agencies:
             problems.append(Problem(label, 1, "unknown-publisher", f"publisher {spec.publisher!r} is not an agency"))
         for theirs, ours in spec.symbols.items():
@@ -138,3 +144,16 @@ def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: se
                         Problem(label, 1, "unknown-column", f"{fig.indicator}: column {column!r} is not in the file")
                     )
     return sorted(problems)
+
+
+def check_against(cat: Catalogue, folder: Path | None = None) -> list[Problem]:
+    """Problems of the published sources in ``folder`` (default: bundled) against catalogue ``cat``."""
+    from mappings.agencies import AGENCIES_DIR
+
+    period_types = {i: str(loc.spec.period_type) for i, loc in cat.indicators.indicators.items()}
+    agencies: set[str] = set()
+    for path in AGENCIES_DIR.glob("*.toml"):
+        code = tomllib.loads(path.read_text(encoding="utf-8")).get("agency", {}).get("code")
+        if isinstance(code, str):
+            agencies.add(code)
+    return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies)
