@@ -7,6 +7,7 @@ either a number or one of the publisher's symbols (a withheld value is never a n
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pandera.polars as pa
@@ -39,6 +40,7 @@ def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
     except pl.exceptions.PolarsError as exc:
         raise PublishedFormatError(f"{spec.file}: not a CSV file ({exc})") from exc
     _check_columns(spec, frame.columns)
+    _check_row_lengths(spec, text, len(frame.columns))
     frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64))
     try:
         _schema(spec).validate(frame, lazy=True)
@@ -51,6 +53,17 @@ def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
 def _first_line(exc: Exception) -> str:
     lines = [line for line in str(exc).splitlines() if line.strip()]
     return " ".join(lines[:6])[:600]
+
+
+def _check_row_lengths(spec: SourceSpec, text: str, width: int) -> None:
+    """Refuse a file with a row shorter or longer than its header (a file cut off mid-row, or a stray comma):
+    polars would fill a short row with nulls, and a cut-off row could pass unnoticed."""
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if row and len(row) != width:
+            raise PublishedFormatError(
+                f"{spec.file} row {number}: {len(row)} field(s) where the header has {width} (a file cut off or "
+                "damaged); nothing was stored"
+            )
 
 
 def _check_columns(spec: SourceSpec, found: list[str]) -> None:
