@@ -492,6 +492,18 @@ def print_burden(report: Any) -> None:
         for agency_code, return_id, n in filled:
             by_return.add_row(agency_code, return_id, f"{n:,}")
         out.print(by_return)
+    if report.from_publishers:
+        published = Table(
+            "publisher", "figures for the period", "in the store as the publisher's", "return", "figures it reads"
+        )
+        for p in report.from_publishers:
+            reads = sorted(p.by_return.items()) or [("", 0)]
+            for i, (return_id, n) in enumerate(reads):
+                first = i == 0
+                published.add_row(p.publisher if first else "", f"{p.figures:,}" if first else "",
+                                  f"{p.in_store:,}" if first else "", return_id, f"{n:,}" if return_id else "")  # fmt: skip
+        out.print("From publishers, keyed by nobody (read from the publishers' own files):")
+        out.print(published)
     names = list(report.overlap)
     grid = Table("shared indicators", *names)
     for a in names:

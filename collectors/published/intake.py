@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from collectors.published.models import PublishedFigure, PublishedRelease
@@ -195,11 +196,12 @@ def _current_published(session: Session, publisher: str, figures: pl.DataFrame) 
     indicators = figures["indicator_id"].unique().to_list()
     if not indicators:
         return pl.DataFrame(schema=schema)
+    pub = PublishedFigure
     found = session.execute(
-        select(
-            PublishedFigure.indicator_id, PublishedFigure.org_code, PublishedFigure.period, PublishedFigure.breakdown,
-            PublishedFigure.value, PublishedFigure.numerator, PublishedFigure.denominator, PublishedFigure.symbol,
-            PublishedFigure.flag, PublishedFigure.status, PublishedFigure.id, PublishedFigure.version,
+        sa_select(
+            col(pub.indicator_id), col(pub.org_code), col(pub.period), col(pub.breakdown), col(pub.value),
+            col(pub.numerator), col(pub.denominator), col(pub.symbol), col(pub.flag), col(pub.status), col(pub.id),
+            col(pub.version),
         ).where(
             col(PublishedFigure.publisher) == publisher,
             col(PublishedFigure.is_current),

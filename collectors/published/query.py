@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from collectors.published.models import PublishedFigure, PublishedRelease
 from indicators.models import Observation, Submission
+from indicators.periods import Period, parse_period
 
 #: The columns ``published_figures`` gives, one row per current published figure.
 PUBLISHED_SCHEMA = {
@@ -31,7 +34,7 @@ def published_figures(
     publisher: str | None = None,
 ) -> pl.DataFrame:
     """Every current published figure (PUBLISHED_SCHEMA), filtered by indicator, org, period and publisher."""
-    where = [col(PublishedFigure.is_current)]
+    where: list[Any] = [col(PublishedFigure.is_current)]
     if indicator_ids is not None:
         where.append(col(PublishedFigure.indicator_id).in_(indicator_ids))
     if org_codes is not None:
@@ -40,16 +43,17 @@ def published_figures(
         where.append(col(PublishedFigure.period) == period)
     if publisher is not None:
         where.append(col(PublishedFigure.publisher) == publisher)
+    pub = PublishedFigure
     rows = session.execute(
-        select(
-            PublishedFigure.indicator_id, PublishedFigure.org_code, PublishedFigure.period, PublishedFigure.breakdown,
-            PublishedFigure.value, PublishedFigure.numerator, PublishedFigure.denominator, PublishedFigure.symbol,
-            PublishedFigure.flag, PublishedFigure.status, PublishedFigure.publisher, PublishedRelease.source_id,
-            PublishedFigure.release_id, PublishedRelease.version, PublishedFigure.file_row, PublishedFigure.stored_as,
+        sa_select(
+            col(pub.indicator_id), col(pub.org_code), col(pub.period), col(pub.breakdown), col(pub.value),
+            col(pub.numerator), col(pub.denominator), col(pub.symbol), col(pub.flag), col(pub.status),
+            col(pub.publisher), col(PublishedRelease.source_id), col(pub.release_id), col(PublishedRelease.version),
+            col(pub.file_row), col(pub.stored_as),
         )
         .join(PublishedRelease, col(PublishedRelease.id) == col(PublishedFigure.release_id))
         .where(*where)
-        .order_by(PublishedFigure.indicator_id, PublishedFigure.period, PublishedFigure.org_code)
+        .order_by(col(pub.indicator_id), col(pub.period), col(pub.org_code))
     ).all()  # fmt: skip
     return pl.DataFrame([tuple(r) for r in rows], schema=PUBLISHED_SCHEMA, orient="row")
 
@@ -104,7 +108,7 @@ def differences(
         and_(col(obs.symbol).is_not(None), col(pub.symbol).is_(None)),
         col(obs.symbol) != col(pub.symbol),
     )
-    where = [col(pub.is_current), col(pub.stored_as) == "beside", differ]
+    where: list[Any] = [col(pub.is_current), col(pub.stored_as) == "beside", differ]
     if indicator_id is not None:
         where.append(col(pub.indicator_id) == indicator_id)
     if org_code is not None:
@@ -112,11 +116,11 @@ def differences(
     if period is not None:
         where.append(col(pub.period) == period)
     query = (
-        select(
-            pub.indicator_id, pub.org_code, pub.period, pub.breakdown, obs.value, obs.symbol, Submission.agency_code,
-            obs.submission_id, Submission.filename, obs.file_row, pub.value, pub.symbol, pub.publisher,
-            PublishedRelease.source_id, pub.release_id, PublishedRelease.version, PublishedRelease.fetched_at,
-            pub.file_row,
+        sa_select(
+            col(pub.indicator_id), col(pub.org_code), col(pub.period), col(pub.breakdown), col(obs.value),
+            col(obs.symbol), col(Submission.agency_code), col(obs.submission_id), col(Submission.filename),
+            col(obs.file_row), col(pub.value), col(pub.symbol), col(pub.publisher), col(PublishedRelease.source_id),
+            col(pub.release_id), col(PublishedRelease.version), col(PublishedRelease.fetched_at), col(pub.file_row),
         )
         .join(obs, and_(
             col(obs.indicator_id) == col(pub.indicator_id), col(obs.period) == col(pub.period),
@@ -128,6 +132,48 @@ def differences(
     )  # fmt: skip
     total = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     rows = session.execute(
-        query.order_by(pub.indicator_id, pub.period, pub.org_code, pub.breakdown).limit(limit).offset(offset)
+        query.order_by(col(pub.indicator_id), col(pub.period), col(pub.org_code), col(pub.breakdown))
+        .limit(limit)
+        .offset(offset)
     ).all()
     return [Difference(*r) for r in rows], total
+
+
+@dataclass
+class PublisherBurden:
+    """A publisher's figures for a period: from publishers, keyed by nobody."""
+
+    publisher: str
+    #: Current published figures whose period overlaps the period, in the store or beside a body's own.
+    figures: int
+    #: Of those, figures the store holds as the publisher's (it is their designated source).
+    in_store: int
+    #: Per return: the publisher's stored figures its fields read (directly, or as a rate's denominator).
+    by_return: dict[str, int]
+
+
+def publisher_burden(session: Session, period: Period, return_inputs: dict[str, set[str]]) -> list[PublisherBurden]:
+    """Count each publisher's figures for ``period`` and, per return (``return_inputs``: the collected indicators
+    each return's fields read), the stored ones it reads: figures keyed by nobody."""
+    rows = session.execute(
+        sa_select(col(PublishedFigure.publisher), col(PublishedFigure.indicator_id), col(PublishedFigure.period),
+                  col(PublishedFigure.stored_as))
+        .where(col(PublishedFigure.is_current))
+    ).all()  # fmt: skip
+    spans: dict[str, bool] = {}
+    counts: dict[str, PublisherBurden] = {}
+    for publisher, indicator, code, stored_as in rows:
+        if code not in spans:
+            span = parse_period(code)
+            spans[code] = span.start <= period.end and span.end >= period.start
+        if not spans[code]:
+            continue
+        entry = counts.setdefault(publisher, PublisherBurden(publisher, 0, 0, {}))
+        entry.figures += 1
+        if stored_as != "store":
+            continue
+        entry.in_store += 1
+        for return_id, inputs in return_inputs.items():
+            if indicator in inputs:
+                entry.by_return[return_id] = entry.by_return.get(return_id, 0) + 1
+    return [counts[p] for p in sorted(counts)]

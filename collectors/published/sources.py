@@ -138,10 +138,11 @@ def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: se
                         f"{fig.indicator} is a {wanted} indicator; period rule {fig.period!r} gives {PERIOD_RULES[fig.period]}",
                     )
                 )  # fmt: skip
-            for column in [fig.value, fig.numerator, fig.denominator, *fig.where]:
-                if column is not None and column not in spec.columns:
+            named_columns = [c for c in (fig.value, fig.numerator, fig.denominator, *fig.where) if c is not None]
+            for name in named_columns:
+                if name not in spec.columns:
                     problems.append(
-                        Problem(label, 1, "unknown-column", f"{fig.indicator}: column {column!r} is not in the file")
+                        Problem(label, 1, "unknown-column", f"{fig.indicator}: column {name!r} is not in the file")
                     )
     return sorted(problems)
 

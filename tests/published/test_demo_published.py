@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from cli.demo import RECORDS_LA, demo_files, load_published, load_records_demo
 from collectors.published.query import differences, published_figures
@@ -91,3 +91,28 @@ def test_the_synthetic_countys_own_figures_differ_from_dfes_and_the_officer_sees
     assert own == beside["value"][0] == 901
     nottinghamshire = store_client.get("/api/published/differences", headers=OFFICER, params={"org": "E10000024"})
     assert nottinghamshire.json()["total"] == 0
+
+
+def test_burden_counts_the_publishers_figures_apart(store: Engine, store_settings: Settings) -> None:
+    from exports.burden import burden
+
+    load_published(store, store_settings)
+    with Session(store) as session:
+        report = burden(session, "FY2024-25")
+    by = {p.publisher: p for p in report.from_publishers}
+    assert set(by) == {"ons", "dfe"}
+    # ONS's estimates overlapping April 2024 to March 2025 (mid-2024 and mid-2025 would; the file ends at 2024),
+    # for England, its regions and councils: all in the store as ONS's.
+    with Session(store) as session:
+        expected = session.execute(
+            select(func.count()).select_from(Observation).where(
+                Observation.indicator_id == "pop.resident_0_17", Observation.period == "CY2024",
+                col(Observation.is_current),
+            )
+        ).scalar_one()  # fmt: skip
+    assert by["ons"].figures == by["ons"].in_store == expected
+    # The rates of DfE's looked-after return read the population as their denominator.
+    assert by["ons"].by_return["dfe_ssda903"] == expected
+    # DfE's figures sit beside the councils' own, never in the store as DfE's.
+    assert by["dfe"].in_store == 0
+    assert by["dfe"].figures > 0

@@ -117,9 +117,9 @@ def _population(engine: Engine, org: str, period: str) -> list[tuple[int, float 
             select(Observation.version, Observation.value, Observation.is_current)
             .where(Observation.indicator_id == "pop.resident_0_17", Observation.org_code == org,
                    Observation.period == period)
-            .order_by(Observation.version)
+            .order_by(col(Observation.version))
         ).all()  # fmt: skip
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def test_a_fresh_deployment_fills_the_population_from_the_api_and_reads_only_new_versions(

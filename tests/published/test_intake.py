@@ -29,12 +29,13 @@ def _org(row: dict[str, str], spec: SourceSpec) -> str:
 
 
 def _published(session: Session, indicator: str, org: str, period: str) -> PublishedFigure:
-    return session.execute(
+    found: PublishedFigure = session.execute(
         select(PublishedFigure).where(
             PublishedFigure.indicator_id == indicator, PublishedFigure.org_code == org,
             PublishedFigure.period == period, col(PublishedFigure.is_current),
         )
     ).scalar_one()  # fmt: skip
+    return found
 
 
 @pytest.mark.parametrize("source_id", sorted(SOURCES))
@@ -146,7 +147,7 @@ def test_a_changed_release_revises_exactly_the_cells_that_changed(store: Engine,
             select(Observation.version, Observation.value, Observation.is_current)
             .where(Observation.indicator_id == "pop.resident_0_17", Observation.org_code == "E10000024",
                    Observation.period == "CY2024")
-            .order_by(Observation.version)
+            .order_by(col(Observation.version))
         ).all()  # fmt: skip
         assert [tuple(h) for h in history] == [(1, 171572.0, False), (2, 171600.0, True)]
 
