@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from cli.admin import agencies_app, audit_command, keys_app, signoffs_app
 from cli.admin import record as record_cli
 from cli.shared import err, out, ready_engine
+from collectors.published.cli import add_published_commands
 from collectors.records.cli import add_records_commands
 from mappings.models import Return
 from onereturn.errors import OneReturnError
@@ -38,6 +39,7 @@ app.add_typer(signoffs_app, name="signoffs")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
 add_records_commands(app)
+add_published_commands(app)
 
 
 @app.command()

@@ -24,7 +24,7 @@ from collectors.published.sources import SourceSpec
 from collectors.service import keep_raw
 from collectors.store import COMPARED, KEY, current_for_keys, split_changes, storing, write_figures
 from indicators.models import Submission
-from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
+from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn import db
 from onereturn.settings import Settings
 
@@ -83,6 +83,7 @@ def import_release(
         kind="published", rows_read=rows_read, submitted_by=submitted_by or f"published: {fetched_from}",
     )  # fmt: skip
     with Session(engine, expire_on_commit=False) as session:
+        _ensure_publisher(session, spec, now)
         session.add(submission)
         session.commit()
     assert submission.id is not None
@@ -114,18 +115,16 @@ def _store(
     assert submission.id is not None
     with Session(engine) as session:
         known_orgs = set(session.execute(select(OrgUnit.code)).scalars())
-        own_inds = set(
-            session.execute(
-                select(AgencyIndicator.indicator_id).where(col(AgencyIndicator.agency_code) == spec.publisher)
-            ).scalars()
-        )
-        own_orgs = set(
-            session.execute(select(AgencyOrg.org_code).where(col(AgencyOrg.agency_code) == spec.publisher)).scalars()
-        )
+        others = _answered_by_others(session, spec.publisher, figures["indicator_id"].unique().to_list())
     in_geography = figures.filter(pl.col("org_code").is_in(list(known_orgs)))
     skipped = figures.height - in_geography.height
-    designated = pl.col("indicator_id").is_in(list(own_inds)) & pl.col("org_code").is_in(list(own_orgs))
-    owned = in_geography.filter(designated)
+    # A cell another body answers for stays that body's: the publisher's figure only sits beside it.
+    in_geography = (
+        in_geography.join(others, on=["indicator_id", "org_code"], how="left")
+        .with_columns(pl.when(pl.col("_other")).then(pl.lit("beside")).otherwise(pl.lit("store")).alias("stored_as"))
+        .drop("_other")
+    )
+    owned = in_geography.filter(pl.col("stored_as") == "store").drop("stored_as")
     with db.writer(engine), storing(engine, submission.id, owned) as session:
         changed, unchanged = split_changes(owned, current_for_keys(session, owned))
         write_figures(session, changed, submission_id=submission.id, recorded_at=now)
@@ -140,7 +139,7 @@ def _store(
         session.add(release)
         session.flush()
         assert release.id is not None
-        beside, same = _keep_figures(session, spec.publisher, in_geography, designated, release.id, now)
+        beside, same = _keep_figures(session, spec.publisher, in_geography, release.id, now)
         release.beside = beside
         release.unchanged = same
         release.message = (
@@ -161,8 +160,35 @@ def _store(
     return release
 
 
+def _ensure_publisher(session: Session, spec: SourceSpec, now: datetime) -> None:
+    """Make the publisher's agency if the deployment has none of its code: a body that publishes its figures
+    itself, so nobody signs them off again (a deployment without the demo's agencies still gets ONS's population)."""
+    if session.get(Agency, spec.publisher) is not None:
+        return
+    session.add(
+        Agency(
+            code=spec.publisher, name=spec.publisher_name, body_type="publisher", source=spec.page, origin="published",
+            definition={"orgs": [], "returns": [], "indicators": [], "published": spec.published},
+            created_at=now, updated_at=now,
+        )
+    )  # fmt: skip
+    session.flush()
+
+
+def _answered_by_others(session: Session, publisher: str, indicators: list[str]) -> pl.DataFrame:
+    """The (indicator, org) cells of ``indicators`` another agency than the publisher is the designated source of."""
+    rows = session.execute(
+        sa_select(col(AgencyIndicator.indicator_id), col(AgencyOrg.org_code))
+        .join(AgencyOrg, col(AgencyOrg.agency_code) == col(AgencyIndicator.agency_code))
+        .where(col(AgencyIndicator.agency_code) != publisher, col(AgencyIndicator.indicator_id).in_(indicators))
+        .distinct()
+    ).all()
+    schema = {"indicator_id": pl.String, "org_code": pl.String, "_other": pl.Boolean}
+    return pl.DataFrame([(i, o, True) for i, o in rows], schema=schema, orient="row")
+
+
 def _keep_figures(
-    session: Session, publisher: str, figures: pl.DataFrame, designated: pl.Expr, release_id: int, now: datetime
+    session: Session, publisher: str, figures: pl.DataFrame, release_id: int, now: datetime
 ) -> tuple[int, int]:
     """Record every figure of the release that is new or changed for the publisher, retiring what it replaces;
     return how many beside figures were recorded, and how many figures were unchanged."""
@@ -170,8 +196,7 @@ def _keep_figures(
     joined = figures.join(current.rename({c: f"cur_{c}" for c in COMPARED}), on=KEY, how="left")
     same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"cur_{c}")) for c in COMPARED)
     changed = joined.filter(pl.col("pub_id").is_null() | ~same).with_columns(
-        (pl.col("pub_version").fill_null(0) + 1).alias("version"),
-        pl.when(designated).then(pl.lit("store")).otherwise(pl.lit("beside")).alias("stored_as"),
+        (pl.col("pub_version").fill_null(0) + 1).alias("version")
     )
     retired = changed["pub_id"].drop_nulls().to_list()
     for start in range(0, len(retired), _INSERT_BATCH):

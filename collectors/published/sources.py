@@ -51,7 +51,14 @@ class SourceSpec(_Spec):
     """A publisher data set: who publishes it, where, in what layout, and how its columns map onto the catalogue."""
 
     id: str = Field(pattern=r"^[a-z0-9_]{3,64}$")
-    publisher: str = Field(description="The publisher's agency code (its figures are stored as that agency's).")
+    publisher: str = Field(
+        pattern=r"^[a-z0-9_]{2,64}$",
+        description="The publisher's agency code (its figures are stored as that agency's).",
+    )
+    #: The publisher's name, for its agency when the deployment has none of that code yet.
+    publisher_name: str = Field(min_length=3)
+    #: Why the publisher's figures need no sign-off: it publishes them itself as official statistics (cited).
+    published: str = Field(min_length=10)
     title: str = Field(min_length=3)
     format: Literal["ees_csv"]
     #: Where the data set is published (cited): the publisher's page or the repository it is kept in.
@@ -110,15 +117,21 @@ def load_sources(folder: Path = SOURCES_DIR) -> SourceSet:
     return result
 
 
-def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: set[str]) -> list[Problem]:
+def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: dict[str, bool]) -> list[Problem]:
     """Problems of the declared sources against the catalogue: unknown indicators, symbols, columns or period
-    types (``period_types``: each catalogue indicator's period type; ``agencies``: the agency codes)."""
+    types (``period_types``: each catalogue indicator's period type; ``agencies``: each bundled agency's code and
+    whether it publishes its figures itself)."""
     problems = list(sources.problems)
     allowed_symbols = {*NO_FIGURE, LOW_RELIABILITY}
     for spec in sources.sources.values():
         label = sources.labels[spec.id]
-        if agencies and spec.publisher not in agencies:
-            problems.append(Problem(label, 1, "unknown-publisher", f"publisher {spec.publisher!r} is not an agency"))
+        if agencies.get(spec.publisher) is False:
+            problems.append(
+                Problem(
+                    label, 1, "unpublished-publisher",
+                    f"publisher {spec.publisher!r} is an agency whose figures an approver signs off, not a publisher",
+                )
+            )  # fmt: skip
         for theirs, ours in spec.symbols.items():
             if ours not in allowed_symbols:
                 problems.append(
@@ -152,9 +165,9 @@ def check_against(cat: Catalogue, folder: Path | None = None) -> list[Problem]:
     from mappings.agencies import AGENCIES_DIR
 
     period_types = {i: str(loc.spec.period_type) for i, loc in cat.indicators.indicators.items()}
-    agencies: set[str] = set()
+    agencies: dict[str, bool] = {}
     for path in AGENCIES_DIR.glob("*.toml"):
-        code = tomllib.loads(path.read_text(encoding="utf-8")).get("agency", {}).get("code")
-        if isinstance(code, str):
-            agencies.add(code)
+        agency = tomllib.loads(path.read_text(encoding="utf-8")).get("agency", {})
+        if isinstance(agency.get("code"), str):
+            agencies[agency["code"]] = bool(agency.get("published"))
     return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies)

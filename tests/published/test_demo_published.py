@@ -4,6 +4,7 @@ own figure differs from the publisher's, the officer is told which and by how mu
 
 from __future__ import annotations
 
+import polars as pl
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
@@ -64,7 +65,7 @@ def test_the_synthetic_countys_own_figures_differ_from_dfes_and_the_officer_sees
     assert total == len(found) > 0
     lac = next(d for d in found if d.indicator_id == "cyp.lac_count" and d.period == "2025-03-31")
     assert lac.own_agency == "synthetic_county"
-    assert lac.publisher == "dfe"
+    assert lac.publisher == "dfe_statistics"
     assert lac.published_value == dfe["value"][0]
     assert lac.own_value is not None
     assert lac.by == lac.own_value - dfe["value"][0]
@@ -100,7 +101,7 @@ def test_burden_counts_the_publishers_figures_apart(store: Engine, store_setting
     with Session(store) as session:
         report = burden(session, "FY2024-25")
     by = {p.publisher: p for p in report.from_publishers}
-    assert set(by) == {"ons", "dfe"}
+    assert set(by) == {"ons", "dfe_statistics"}
     # ONS's estimates overlapping April 2024 to March 2025 (mid-2024 and mid-2025 would; the file ends at 2024),
     # for England, its regions and councils: all in the store as ONS's.
     with Session(store) as session:
@@ -113,6 +114,8 @@ def test_burden_counts_the_publishers_figures_apart(store: Engine, store_setting
     assert by["ons"].figures == by["ons"].in_store == expected
     # The rates of DfE's looked-after return read the population as their denominator.
     assert by["ons"].by_return["dfe_ssda903"] == expected
-    # DfE's figures sit beside the councils' own, never in the store as DfE's.
-    assert by["dfe"].in_store == 0
-    assert by["dfe"].figures > 0
+    # DfE's figures of the councils that answer for their own sit beside theirs; the rest are in the store as DfE's.
+    assert 0 < by["dfe_statistics"].in_store < by["dfe_statistics"].figures
+    with Session(store) as session:
+        beside = published_figures(session, publisher="dfe_statistics").filter(pl.col("stored_as") == "beside")
+    assert set(beside["org_code"].unique().to_list()) == {"E10000024", "E09000023", RECORDS_LA}

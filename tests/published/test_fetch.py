@@ -24,6 +24,10 @@ from collectors.published import fetch
 from collectors.published.models import PublishedFigure, PublishedRelease
 from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.models import Observation
+from mappings import signoffs
+from mappings.models import Agency
+from mappings.service import load_bundled
+from onereturn import db
 from onereturn.settings import Settings
 
 DATA_SET = "e4b1c2d3-0000-4000-8000-00000000p0p1"
@@ -149,6 +153,23 @@ def test_a_fresh_deployment_fills_the_population_from_the_api_and_reads_only_new
         assert [r.release.version for _, r in revised.imported] == ["2.0"]
         assert (revised.imported[0][1].release.stored_new, revised.imported[0][1].release.stored_revised) == (0, 1)
     assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, False), (2, 171580.0, True)]
+
+
+def test_a_deployment_without_the_demos_agencies_gets_the_population_as_onss(
+    store: Engine, store_settings: Settings, population: SourceSpec
+) -> None:
+    with db.session_scope(store) as session:
+        load_bundled(session, demo_keys=False)  # no agency at all, as a fresh deployment starts
+        assert session.execute(select(func.count()).select_from(Agency)).scalar_one() == 0
+    with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
+        report = fetch.fetch_all(store, _settings(store_settings, base))
+    assert report.failed == []
+    assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, True)]
+    with Session(store) as session:
+        ons = session.get(Agency, "ons")
+        assert ons is not None
+        assert ons.origin == "published"
+        assert "ons" in signoffs.published_sources(session)  # nobody signs ONS's figures off again
 
 
 def test_a_failed_request_is_retried_and_the_release_still_arrives_whole(

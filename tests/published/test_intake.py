@@ -166,7 +166,7 @@ def test_a_new_release_layout_is_refused_with_the_difference_named_and_nothing_s
 
 def test_a_value_that_is_neither_a_number_nor_a_symbol_is_refused(store: Engine, store_settings: Settings) -> None:
     spec = SOURCES["ons_population_0_17"]
-    text = spec.bundled.read_text(encoding="utf-8-sig").replace(",12183016\n", ",12,183,016\n".replace(",", ""), 1)
+    text = spec.bundled.read_text(encoding="utf-8-sig")
     text = text.replace("Children aged 0 to 17 years,542710", "Children aged 0 to 17 years,542 710", 1)
     with pytest.raises(PublishedFormatError, match=r"row 3: population_estimate = '542 710'"):
         import_release(store, store_settings, spec, text.encode(), filename=spec.file, fetched_from="upload")
