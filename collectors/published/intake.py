@@ -28,6 +28,7 @@ from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn import db
 from onereturn.settings import Settings
 
+_TABLE: Any = PublishedFigure.__table__  # type: ignore[attr-defined]
 #: Figures inserted into ``published_figure`` per statement.
 _INSERT_BATCH = 5_000
 
@@ -211,7 +212,9 @@ def _keep_figures(
         pl.lit(True).alias("is_current"), pl.lit(now).alias("recorded_at"),
     ).to_dicts()  # fmt: skip
     for start in range(0, len(rows), _INSERT_BATCH):
-        session.execute(insert(PublishedFigure), rows[start : start + _INSERT_BATCH])
+        # Into the table itself, not through the ORM's bulk insert, which splits the rows by which columns are
+        # empty (a statement per few rows: 1.8 s of a 4,000-figure release, against 0.1 s as one executemany).
+        session.execute(insert(_TABLE), rows[start : start + _INSERT_BATCH])
     beside = int((changed["stored_as"] == "beside").sum())
     return beside, figures.height - changed.height
 
