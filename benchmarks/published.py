@@ -1,0 +1,170 @@
+"""The published-figures intake against the plain upload path, on the same rows, in the same run.
+
+``./run bench published`` reads every bundled publisher's file (``collectors/published/files/``, the EES tidy CSVs
+the demo uses) twice, each into a fresh SQLite store loaded with the catalogue and geography (no demo agencies):
+
+- through the intake (``import_release``: keep the raw file, read it in the publisher's layout with polars, check
+  it with pandera, store every figure through the store's writer);
+- as a plain upload of the same figures (``collectors.service.submit``: a long-format CSV of exactly the figures
+  the intake stored, sent by the same publisher's agency, made the designated source of them for the run).
+
+Both times are wall-clock for the whole call, best of ``--repeat`` runs; the ratio (intake / upload) is the cost
+of reading the publisher's own layout (target 1.5x or less). Then the unchanged release is imported again (it is
+recognised by its hash: near zero work). No timing is asserted anywhere; ``--write`` puts the table into
+``docs/published-benchmark.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from collectors.published.intake import _ensure_publisher, import_release, read_release
+from collectors.published.sources import SourceSpec, load_sources
+from collectors.service import submit
+from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
+from onereturn import db
+from onereturn.settings import Settings
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "published-benchmark.md"
+TARGET_RATIO = 1.5
+
+
+def _store(folder: Path) -> Engine:
+    from mappings.service import load_bundled
+
+    engine = db.make_engine(f"sqlite:///{folder / 'store.sqlite3'}")
+    db.upgrade(engine)
+    with db.session_scope(engine) as session:
+        load_bundled(session, demo_keys=False)
+    return engine
+
+
+def _designate(engine: Engine, spec: SourceSpec, figures: pl.DataFrame) -> None:
+    """Make the publisher's agency the designated source of the file's figures, so an upload of them is accepted."""
+    with Session(engine) as session:
+        _ensure_publisher(session, spec, datetime.now(UTC))
+        session.add_all(
+            AgencyIndicator(agency_code=spec.publisher, indicator_id=i) for i in figures["indicator_id"].unique()
+        )
+        known = set(session.execute(select(OrgUnit.code)).scalars())
+        session.add_all(
+            AgencyOrg(agency_code=spec.publisher, org_code=o) for o in figures["org_code"].unique() if o in known
+        )
+        session.commit()
+
+
+def _upload_csv(figures: pl.DataFrame) -> bytes:
+    """The figures as the long-format upload CSV (a withheld value's symbol in the value column)."""
+    value = (
+        pl.when(pl.col("symbol").is_not_null())
+        .then(pl.col("symbol"))
+        .otherwise(pl.col("value").cast(pl.String).str.replace(r"\.0$", ""))
+    )
+    frame = figures.select(
+        pl.col("indicator_id").alias("indicator"), pl.col("org_code").alias("org"), "period", "breakdown",
+        value.alias("value"), pl.lit("").alias("numerator"), pl.lit("").alias("denominator"),
+        pl.lit("").alias("status"), pl.lit("").alias("note"),
+    )  # fmt: skip
+    buffer = io.BytesIO()
+    frame.write_csv(buffer)
+    return buffer.getvalue()
+
+
+def _intake(spec: SourceSpec, data: bytes) -> tuple[float, float, int]:
+    """One fresh store: the intake's time, the unchanged release's again, and the figures stored."""
+    with tempfile.TemporaryDirectory(prefix="bench-published-") as tmp:
+        folder = Path(tmp)
+        engine = _store(folder)
+        settings = Settings(data_dir=folder / "data")
+        started = time.perf_counter()
+        done = import_release(engine, settings, spec, data, filename=spec.file, fetched_from="benchmark")
+        took = time.perf_counter() - started
+        started = time.perf_counter()
+        import_release(engine, settings, spec, data, filename=spec.file, fetched_from="benchmark")
+        again = time.perf_counter() - started
+        engine.dispose()
+    return took, again, done.release.stored_new
+
+
+def _upload(spec: SourceSpec, figures: pl.DataFrame) -> float:
+    """One fresh store: the plain upload's time for the same figures."""
+    with tempfile.TemporaryDirectory(prefix="bench-published-") as tmp:
+        folder = Path(tmp)
+        engine = _store(folder)
+        settings = Settings(data_dir=folder / "data")
+        with Session(engine) as session:
+            known = set(session.execute(select(OrgUnit.code)).scalars())
+        same = figures.filter(pl.col("org_code").is_in(list(known)))
+        _designate(engine, spec, same)
+        body = _upload_csv(same)
+        started = time.perf_counter()
+        outcome = submit(engine, settings, agency_code=spec.publisher, filename="same.csv", data=body)
+        took = time.perf_counter() - started
+        assert outcome.submission is not None
+        # Every figure is taken: stored, or held by a plausibility query (the intake asks none: the figures
+        # are the publisher's, already published).
+        taken = outcome.submission.rows_accepted + outcome.submission.queries_open
+        assert taken == same.height, outcome.submission.message
+        engine.dispose()
+    return took
+
+
+def measure(spec: SourceSpec, repeat: int) -> dict[str, float]:
+    """Time the intake and the plain upload of one file's figures, best of ``repeat`` fresh stores each, the two
+    paths taken in alternating order so neither always runs on the other's warmed caches."""
+    data = spec.bundled.read_bytes()
+    figures, rows = read_release(spec, data)
+    intake = upload = again = float("inf")
+    stored = 0
+    for run in range(repeat):
+        for path in ("intake", "upload") if run % 2 == 0 else ("upload", "intake"):
+            if path == "intake":
+                took, twice, stored = _intake(spec, data)
+                intake, again = min(intake, took), min(again, twice)
+            else:
+                upload = min(upload, _upload(spec, figures))
+    return {"rows": rows, "figures": stored, "intake": intake, "upload": upload, "again": again}
+
+
+def main(argv: list[str]) -> None:
+    """Run the benchmark over every bundled publisher's file and print (or write) the table."""
+    parser = argparse.ArgumentParser(prog="./run bench published")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each path; the best is kept")
+    parser.add_argument("--write", action="store_true", help=f"write the table into {DOC.name}")
+    args = parser.parse_args(argv)
+    lines = [
+        "| publisher's file | rows | figures stored | intake s | rows/s | plain upload s | rows/s | intake / upload | "
+        "unchanged release again s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    specs = [s for s in load_sources().sources.values() if s.bundled.is_file()]
+    # Once each path before timing: the first import of a process pays for loading pandera and the catalogue.
+    _intake(specs[0], specs[0].bundled.read_bytes())
+    _upload(specs[0], read_release(specs[0], specs[0].bundled.read_bytes())[0])
+    for spec in specs:
+        m = measure(spec, args.repeat)
+        lines.append(
+            f"| `{spec.file}` | {m['rows']:,.0f} | {m['figures']:,.0f} | {m['intake']:.3f} | {m['rows'] / m['intake']:,.0f} "
+            f"| {m['upload']:.3f} | {m['rows'] / m['upload']:,.0f} | {m['intake'] / m['upload']:.2f}x | {m['again']:.4f} |"
+        )
+        print(lines[-1], flush=True)
+    head = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, Python {platform.python_version()}, "
+        f"SQLite, best of {args.repeat}; target intake / upload <= {TARGET_RATIO}x."
+    )
+    print(head)
+    if args.write:
+        DOC.write_text(
+            "# Published-figures intake: benchmark\n\n" + (__doc__ or "").split("\n\n", 1)[1] + "\n" + head + "\n\n"
+            + "\n".join(lines) + "\n"
+        )  # fmt: skip
