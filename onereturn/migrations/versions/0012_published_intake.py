@@ -1,6 +1,6 @@
 """published intake: the releases read from publishers' files and API, and every figure in them
 
-Revision ID: h_published_intake
+Revision ID: 0012_published_intake
 Revises: 0010_signoff_milestone
 Create Date: 2026-11-25 15:20:00
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "h_published_intake"
+revision: str = "0012_published_intake"
 down_revision: str | None = "0010_signoff_milestone"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
