@@ -61,3 +61,70 @@ def _short(text: str, most: int = 34) -> str:
 
 def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+@dataclass(frozen=True)
+class Level:
+    """One row of a comparison chart: an area's value (None when withheld), its interval, and whether it is the subject."""
+
+    label: str
+    value: float | None
+    note: str = ""
+    lower: float | None = None
+    upper: float | None = None
+    subject: bool = False
+
+
+def comparison_bars(rows: list[Level], *, title: str, unit: str, width: int = 760) -> str:
+    """Draw one bar per area, the subject's solid and labelled, others outlined; whiskers for 95% intervals.
+
+    Legible without colour: the subject's label says so in words and is bold, every bar has its value written
+    beside it, and a withheld value is written as such where its bar would be.
+    """
+    label_w, row_h, gap, top = 300, 22, 8, 10
+    plot_w = width - label_w - 150
+    most = max((max(r.value or 0.0, r.upper or 0.0) for r in rows), default=0.0) or 1.0
+    height = top + len(rows) * (row_h + gap) + 10
+    ident = "chart-" + "".join(ch if ch.isalnum() else "-" for ch in title.lower())[:60]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{ident}" '
+        f'viewBox="0 0 {width} {height}" width="100%" class="app-chart" font-family="{FONT}">',
+        f'<title id="{ident}">{escape(title)}</title>',
+    ]
+    for i, r in enumerate(rows):
+        y = top + i * (row_h + gap)
+        weight = ' font-weight="bold"' if r.subject else ""
+        label = f"{_short(r.label, 30)} (this council)" if r.subject else _short(r.label)
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + row_h * 0.72:.1f}" font-size="14" text-anchor="end" fill="#0b0c0c"{weight}>'
+            f"{escape(label)}</text>"
+        )
+        if r.value is None:
+            parts.append(
+                f'<text x="{label_w + 4}" y="{y + row_h * 0.72:.1f}" font-size="14" fill="#0b0c0c">'
+                f"{escape(r.note or 'no figure')}</text>"
+            )
+            continue
+        w = plot_w * max(r.value, 0.0) / most
+        if r.subject:
+            parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h}" fill="{COLOURS[1]}"/>')
+        else:
+            parts.append(
+                f'<rect x="{label_w}" y="{y + 1}" width="{w:.1f}" height="{row_h - 2}" fill="#ffffff" '
+                f'stroke="{COLOURS[0]}" stroke-width="2"/>'
+            )
+        end = label_w + w
+        if r.lower is not None and r.upper is not None:
+            lo, hi = label_w + plot_w * r.lower / most, label_w + plot_w * r.upper / most
+            mid = y + row_h / 2
+            parts.append(
+                f'<path d="M{lo:.1f} {mid:.1f}H{hi:.1f}M{lo:.1f} {y + 4}V{y + row_h - 4}M{hi:.1f} {y + 4}V{y + row_h - 4}" '
+                f'stroke="#0b0c0c" stroke-width="2" fill="none"/>'
+            )
+            end = max(end, hi)
+        text = f"{_fmt(r.value)} {unit}".strip()
+        parts.append(
+            f'<text x="{end + 6:.1f}" y="{y + row_h * 0.72:.1f}" font-size="14" fill="#0b0c0c"{weight}>{escape(text)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
