@@ -456,6 +456,9 @@ def geography(session: Session) -> tuple[dict[str, str], list[str], dict[str, st
     return names, peers, region
 
 
+Geo = tuple[dict[str, str], list[str], dict[str, str]]
+
+
 def comparison_for(
     session: Session,
     indicator_id: str,
@@ -464,17 +467,21 @@ def comparison_for(
     *,
     agency: str | None = None,
     group_id: str = "statistical_neighbours",
+    history: Mapping[str, Mapping[str, Figure]] | None = None,
+    geo: Geo | None = None,
 ) -> Comparison:
-    """Read the store and compare one council's figure; KeyError names an unknown indicator, council or group."""
+    """Read the store and compare one council's figure; KeyError names an unknown indicator, council or group.
+
+    ``history`` (the indicator's figures by period, as :func:`load_figures` gives them for the same reader)
+    and ``geo`` (as :func:`geography` gives it) may be handed in by a caller that keeps them between calls.
+    """
     ind = session.get(Indicator, indicator_id)
     if ind is None:
         raise KeyError(f"No indicator {indicator_id!r} in the catalogue")
     group = group_for(org_code, group_id)
-    periods = periods_of(session, indicator_id)
-    if period not in periods:
-        periods.append(period)
-    history = load_figures(session, indicator_id, periods, agency=agency)
-    names, peers, region = geography(session)
+    if history is None:
+        history = load_figures(session, indicator_id, periods_of(session, indicator_id), agency=agency)
+    names, peers, region = geo if geo is not None else geography(session)
     return compare(
         IndicatorInfo.of(ind),
         period,

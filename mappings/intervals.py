@@ -53,8 +53,12 @@ def wilson(count: float, denominator: float, multiplier: float = 100.0, confiden
         raise ValueError(
             f"a proportion needs 0 <= numerator <= denominator and a denominator above 0 (got {count}/{denominator})"
         )
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return Interval(float(ci.low) * multiplier, float(ci.high) * multiplier, confidence, "wilson")
+    # Each limit is the one-sided Wilson limit at (1 + confidence) / 2, which is the two-sided interval's: a
+    # one-sided test's p-value is one tail sum, where the two-sided test searches the distribution (20x slower).
+    one_side = (1 + confidence) / 2
+    low = stats.binomtest(k, n, alternative="greater").proportion_ci(confidence_level=one_side, method="wilson").low
+    high = stats.binomtest(k, n, alternative="less").proportion_ci(confidence_level=one_side, method="wilson").high
+    return Interval(float(low) * multiplier, float(high) * multiplier, confidence, "wilson")
 
 
 def poisson_count(count: float, confidence: float = 0.95) -> tuple[float, float, str]:

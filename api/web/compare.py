@@ -65,7 +65,9 @@ def _indicators_with_figures(session: Session, org: str) -> list[tuple[str, str,
 
 def _chart(c: Comparison) -> str:
     levels = []
-    for r in [*c.rows, *(x for x in (c.region, c.england) if x is not None)]:
+    # A count of a region or England dwarfs a council's: those stay in the table only, where they still read.
+    areas = () if c.indicator.statistic == "count" else (c.region, c.england)
+    for r in [*c.rows, *(x for x in areas if x is not None)]:
         note = f"withheld ({r.symbol})" if r.symbol else "no figure"
         levels.append(
             Level(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from scipy import stats
 
 from mappings.compare import (
     Figure,
@@ -244,6 +245,10 @@ def test_rates_with_few_events_take_the_exact_interval_and_proportions_wilson() 
     assert poisson_count(10)[2] == "byars"
     ci = wilson(15130, 61840)
     assert ci.lower < 100 * 15130 / 61840 < ci.upper
+    for k, n in ((15130, 61840), (3, 40), (0, 12), (12, 12)):
+        two_sided = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        mine = wilson(k, n, multiplier=1)
+        assert (mine.lower, mine.upper) == pytest.approx((two_sided.low, two_sided.high), abs=1e-12)
     with pytest.raises(ValueError, match="numerator"):
         wilson(5, 3)
 
