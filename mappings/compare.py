@@ -178,8 +178,13 @@ class Comparison:
 
     @property
     def bottom_quartile(self) -> bool:
-        """Whether the council sits in the worst quarter (only where the indicator's polarity says which is worse)."""
-        return self.quartile == 4 and self.indicator.polarity in {"higher_is_better", "lower_is_better"}
+        """Whether the council sits in the worst quarter: only where the polarity says which is worse, and not for
+        a count, which follows a council's size (a large county "has the most" of nearly everything)."""
+        return (
+            self.quartile == 4
+            and self.indicator.polarity in {"higher_is_better", "lower_is_better"}
+            and self.indicator.statistic != "count"
+        )
 
     @property
     def differs(self) -> bool:

@@ -18,7 +18,7 @@ OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
-ONS = Path(__file__).parents[2] / "collectors" / "demo" / "ons"
+ONS = Path(__file__).parents[1] / "fixtures" / "compare"
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 TRAFFORD = "E08000009"
 
@@ -26,7 +26,7 @@ TRAFFORD = "E08000009"
 def _ons(store: Engine, settings: Settings) -> dict[str, dict[str, float]]:
     """Upload ONS's published estimates as the ONS agency (which publishes its figures) and return them."""
     out: dict[str, dict[str, float]] = {}
-    for name in ("CY2023.csv", "CY2024.csv"):
+    for name in ("ons_CY2023.csv", "ons_CY2024.csv"):
         data = (ONS / name).read_bytes()
         outcome = submit(store, settings, agency_code="ons", filename=name, data=data)
         assert outcome.submission is not None

@@ -279,3 +279,15 @@ def test_a_published_rate_with_its_counts_is_tested_against_england() -> None:
     assert own.outcome == expected
     assert c.method is not None
     assert "Byar" in c.method
+
+
+def test_a_count_is_never_called_the_bottom_quarter() -> None:
+    figures, names, peers = _repeat_plans("2025")
+    counts = {c: Figure(c, f.numerator, None if f.numerator is not None else "x") for c, f in figures.items()}
+    info = IndicatorInfo("cyp.cpp_subsequent_n", "Second or subsequent plans", "count", 1, "lower_is_better")
+    most = max((f for c, f in counts.items() if c in peers and f.value is not None), key=lambda f: f.value or 0)
+    group = statistical_neighbours(most.org_code)
+    assert group is not None
+    c = compare(info, "2025", most.org_code, counts, group=group, names=names, peers=peers)
+    assert c.quartile == 4
+    assert not c.bottom_quartile

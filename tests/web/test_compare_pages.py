@@ -12,13 +12,13 @@ from collectors.service import submit
 from onereturn.settings import Settings
 from tests.web.test_pages import AGENCY, OFFICER, sign_in
 
-ONS = Path(__file__).parents[2] / "collectors" / "demo" / "ons"
+ONS = Path(__file__).parents[1] / "fixtures" / "compare"
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 NOTTS = "E10000024"
 
 
 def _load(store: Engine, settings: Settings) -> None:
-    for name in ("CY2023.csv", "CY2024.csv"):
+    for name in ("ons_CY2023.csv", "ons_CY2024.csv"):
         assert submit(store, settings, agency_code="ons", filename=name, data=(ONS / name).read_bytes()).submission
     # Notts' own count of children looked after, not yet published.
     row = "cyp.lac_count,E10000024,2025-03-31,,1100,,,,\n"
