@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from api.deps import SessionDep
 from api.routes.compare import cached_comparison
 from api.scopes import read_scope
-from api.web.charts import Level, comparison_bars
+from api.web.charts import Level, comparison_bars, trend_lines
 from api.web.render import Visitor, page
 from api.web.shared import FIGURES, PageRoute, VisitorDep, allowed
 from indicators.models import Indicator, Observation
@@ -84,6 +84,17 @@ def _chart(c: Comparison) -> str:
     return comparison_bars(levels, title=f"{c.indicator.title}, {c.org_name}, {c.period}", unit=c.indicator.unit[:20])
 
 
+def _trend(c: Comparison) -> str:
+    if len(c.trend) < 2:
+        return ""
+    periods = [t.period for t in c.trend]
+    series: list[tuple[str, list[float | None]]] = [(f"{c.org_name} (this council)", [t.value for t in c.trend]),
+                                                    ("Neighbours' mean", [t.neighbours_mean for t in c.trend])]  # fmt: skip
+    if c.indicator.statistic != "count":
+        series.append(("England", [t.england for t in c.trend]))
+    return trend_lines(periods, series, title=f"{c.indicator.title}, {c.org_name}, over the years")
+
+
 @router.get("/compare")
 def compare_page(
     request: Request,
@@ -112,7 +123,7 @@ def compare_page(
     ]
     return page(
         request, "compare.html", visitor, title="Compare", current="/compare", c=comparison,
-        chart=_chart(comparison) if comparison else "", councils=councils, indicators=indicators, org=org,
+        chart=_chart(comparison) if comparison else "", trend=_trend(comparison) if comparison else "", councils=councils, indicators=indicators, org=org,
         indicator=indicator, period=period, group=group, groups=groups, outcome_words=OUTCOME_WORDS,
         has_neighbours=bool(org and statistical_neighbours(org)),
     )  # fmt: skip

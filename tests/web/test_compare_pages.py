@@ -37,7 +37,7 @@ def test_the_officer_sees_chart_table_and_trend_without_script_or_inline_style(
     r = web.get("/compare", params={"org": NOTTS, "indicator": "pop.resident_0_17"})
     assert r.status_code == 200, r.text
     main = _main(r.text)
-    assert main.count('<svg xmlns="http://www.w3.org/2000/svg" role="img"') == 1
+    assert main.count('<svg xmlns="http://www.w3.org/2000/svg" role="img"') == 2  # the comparison and the trend
     assert "<script" not in main
     assert "style=" not in main
     assert "(this council)" in main
