@@ -166,10 +166,10 @@ def trend_lines(
         f'<path d="M{left} {top}V{top + plot_h}H{left + plot_w}" stroke="#505a5f" fill="none"/>',
     ]
     for frac in (0.0, 0.5, 1.0):
-        v = low + span * frac
+        tick = low + span * frac
         y = top + plot_h - plot_h * frac
         parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="13" text-anchor="end" fill="#0b0c0c">{_fmt(v)}</text>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="13" text-anchor="end" fill="#0b0c0c">{_fmt(tick)}</text>'
         )
     # At most six period labels, so long labels (FY2012-13) never run into each other.
     step = max(1, -(-len(periods) // 6))
