@@ -63,7 +63,7 @@ def write_comparisons(comparisons: Sequence[Comparison]) -> bytes:
                 ("Indicator", f"{c.indicator.title} ({c.indicator.id})"),
                 ("Unit", c.indicator.unit),
                 ("Which way is better", c.indicator.polarity.replace("_", " ")),
-                ("Polarity source", c.indicator.source or "none given"),
+                ("Indicator's sources (polarity as the catalogue gives it)", c.indicator.source or "none given"),
                 ("Council", f"{c.org_name} ({c.org_code})"),
                 ("Period", c.period),
                 ("Compared with", c.group.title),

@@ -526,7 +526,7 @@ def as_json(c: Comparison) -> dict[str, Any]:
             "title": c.indicator.title,
             "unit": c.indicator.unit,
             "polarity": c.indicator.polarity,
-            "polarity_source": c.indicator.source,
+            "sources": c.indicator.source,
         },
         "period": c.period,
         "org": {"code": c.org_code, "name": c.org_name},
