@@ -508,6 +508,18 @@ def job_records_purge() -> None:
 
 
 @_job
+def job_published_fetch() -> None:
+    """Ask each publisher's API for releases not yet read and import them (on when the operator turns it on)."""
+    from collectors.published.fetch import fetch_all
+
+    report = fetch_all(_engine(), _settings())
+    for source, why in report.failed:
+        log.warning("published fetch of %s failed, nothing stored: %s", source, why)
+    if report.imported:
+        log.info("published fetch imported %d release(s)", len(report.imported))
+
+
+@_job
 def job_heartbeat() -> None:
     """Record that this scheduler is alive and active."""
     now = datetime.now(UTC)
@@ -691,6 +703,12 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
             **({"executor": BUILDS, "kwargs": {"database_url": build_url}} if apart else {}),
         )
         wanted.add(f"periodic:{name}")
+    if _settings().published_fetch:
+        scheduler.add_job(
+            "scheduler:job_published_fetch", trigger="interval", seconds=_settings().published_fetch_hours * 3600,
+            id="periodic:published-fetch", replace_existing=True, next_run_time=now + timedelta(seconds=1),
+        )  # fmt: skip
+        wanted.add("periodic:published-fetch")
     removed = 0
     for job in scheduler.get_jobs():
         if job.id not in wanted:

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from cli.admin import agencies_app, audit_command, keys_app, signoffs_app
 from cli.admin import record as record_cli
 from cli.shared import err, out, ready_engine
+from collectors.published.cli import add_published_commands
 from collectors.records.cli import add_records_commands
 from mappings.models import Return
 from onereturn.errors import OneReturnError
@@ -38,6 +39,7 @@ app.add_typer(signoffs_app, name="signoffs")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
 add_records_commands(app)
+add_published_commands(app)
 
 
 @app.command()
@@ -164,16 +166,26 @@ def catalogue_check(
     returns_dir: Annotated[
         Path | None, typer.Option("--returns", help="Folder of return files (default: bundled)")
     ] = None,
+    published_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--published", help="Folder of published-source files (default: bundled, with the bundled catalogue)"
+        ),
+    ] = None,
 ) -> None:
     """Check every catalogue and return file; print each problem with file and line; exit 1 on any."""
+    from collectors.published.sources import check_against
     from indicators.catalogue import CATALOGUE_DIR
     from mappings.catalogue import RETURNS_DIR, load_catalogue
 
-    for folder in (indicators_dir, returns_dir):
+    for folder in (indicators_dir, returns_dir, published_dir):
         if folder is not None and not folder.is_dir():
             raise OneReturnError(f"{folder} is not a folder")
     cat = load_catalogue(indicators_dir or CATALOGUE_DIR, returns_dir or RETURNS_DIR)
     problems = cat.all_problems
+    # The bundled published sources name the bundled catalogue's indicators, so they are checked with it.
+    if published_dir is not None or indicators_dir is None:
+        problems = sorted(problems + check_against(cat, published_dir))
     for problem in problems:
         out.print(str(problem), markup=False, highlight=False)
     indicators = cat.indicators.indicators
@@ -482,6 +494,18 @@ def print_burden(report: Any) -> None:
         for agency_code, return_id, n in filled:
             by_return.add_row(agency_code, return_id, f"{n:,}")
         out.print(by_return)
+    if report.from_publishers:
+        published = Table(
+            "publisher", "figures for the period", "in the store as the publisher's", "return", "figures it reads"
+        )
+        for p in report.from_publishers:
+            reads = sorted(p.by_return.items()) or [("", 0)]
+            for i, (return_id, n) in enumerate(reads):
+                first = i == 0
+                published.add_row(p.publisher if first else "", f"{p.figures:,}" if first else "",
+                                  f"{p.in_store:,}" if first else "", return_id, f"{n:,}" if return_id else "")  # fmt: skip
+        out.print("From publishers, keyed by nobody (read from the publishers' own files):")
+        out.print(published)
     names = list(report.overlap)
     grid = Table("shared indicators", *names)
     for a in names:

@@ -23,9 +23,9 @@ from mappings.signoffs import Actor
 from mappings.validity import in_force
 from onereturn.settings import Settings
 
-#: Demo uploads, in the order they are sent: reference populations first, then the councils.
+#: Demo uploads, in the order they are sent, after the publishers' own files (``load_published``).
 DEMO_DIR = Path(__file__).resolve().parent.parent / "collectors" / "demo"
-AGENCIES = ("ons", "notts_cyp", "lewisham_council", "lewisham_pct")
+AGENCIES = ("notts_cyp", "lewisham_council", "lewisham_pct")
 #: The council whose children are made up (illustrative): its record-level files are written at demo set-up with
 #: a fixed seed and uploaded, so its children's figures come from them and none is keyed.
 RECORDS_AGENCY = "synthetic_county"
@@ -63,7 +63,7 @@ def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     The demo's figures are published statistics, so the demo signs them off at once and a regulator's
     pull shows them; an upload made after that waits for its approver like any other.
     """
-    done = []
+    done = load_published(engine, settings)
     for agency, path in demo_files():
         outcome = submit(
             engine, settings, agency_code=agency, filename=path.name, data=path.read_bytes(), submitted_by="demo"
@@ -75,6 +75,26 @@ def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     with Session(engine) as session:
         sign_off_all(session, DEMO_APPROVER)
         session.commit()
+    return done
+
+
+def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:
+    """Read every bundled publisher's file through the published-figures intake, as an officer's upload would:
+    ONS's population first (the rates of every council need it), then DfE's tables beside the councils' own."""
+    from collectors.published.intake import import_release
+    from collectors.published.sources import load_sources
+
+    done = []
+    sources = sorted(load_sources().sources.values(), key=lambda s: (s.publisher != "ons", s.id))
+    for spec in sources:
+        if not spec.bundled.is_file():
+            continue
+        got = import_release(
+            engine, settings, spec, spec.bundled.read_bytes(), filename=spec.file, fetched_from="upload",
+            submitted_by="demo",
+        )  # fmt: skip
+        status = "unchanged" if got.duplicate else "accepted"
+        done.append(DemoUpload(spec.publisher, f"published/{spec.file}", status, got.release.message))
     return done
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from collectors.published.query import PublisherBurden, publisher_burden
 from indicators.formula import collected_inputs
 from indicators.models import Code, Indicator, Observation, Submission
 from indicators.periods import Period, parse_period
@@ -82,6 +83,8 @@ class BurdenReport:
     consistency: list[Consistency] = field(default_factory=list)
     #: Figures two bodies each had to send (one return each), now keyed once by one of them.
     sent_twice: list[SentTwice] = field(default_factory=list)
+    #: Figures read from the publishers' own files (ONS, DfE), counted apart: from publishers, keyed by nobody.
+    from_publishers: list[PublisherBurden] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, float]:
@@ -192,7 +195,18 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         overlap(indicators, fields),
         consistency(session, period.code, returns, fields),
         sent_twice(session, period.code, indicators, returns, fields),
+        publisher_burden(session, period, _return_inputs(indicators, fields)),
     )
+
+
+def _return_inputs(indicators: dict[str, Indicator], fields: dict[str, list[FieldMapping]]) -> dict[str, set[str]]:
+    """The collected indicators each return's fields read (a rate's numerator and denominator included)."""
+    return {
+        ret_id: set().union(
+            *(collected_inputs(indicators, f.indicator_id) for f in fs if f.relation != "different_method")
+        )
+        for ret_id, fs in fields.items()
+    }
 
 
 def records_figures(session: Session) -> dict[str, set[tuple[str, str, str, str]]]:

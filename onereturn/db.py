@@ -41,6 +41,7 @@ MODEL_MODULES = (
     "onereturn.audittrail",
     "api.web.sessions",
     "collectors.records.models",
+    "collectors.published.models",
 )
 
 

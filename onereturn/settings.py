@@ -85,6 +85,21 @@ class Settings(BaseSettings):
         "(over 16 MiB), so a pull of one reads a file rather than the store's blob; 0 turns it off.",
     )
     retry_after_seconds: int = Field(default=5, gt=0, description="The Retry-After a 503 (service busy) carries.")
+    published_fetch: bool = Field(
+        default=False,
+        description="The scheduler asks each publisher's API for new releases of the published sources declared "
+        "(mappings/published/) and imports them; off until an operator turns it on.",
+    )
+    published_fetch_hours: float = Field(default=24, gt=0, description="How often the scheduled fetch runs, in hours.")
+    published_ees_api: str = Field(
+        default="https://api.education.gov.uk/statistics",
+        description="The base address of DfE's Explore Education Statistics API (v1 paths are added to it).",
+    )
+    published_fetch_attempts: int = Field(default=4, gt=0, le=20, description="Tries of each request before giving up.")
+    published_fetch_backoff_seconds: float = Field(
+        default=2.0, ge=0, description="The wait before the second try of a request; it doubles each try after."
+    )
+    published_fetch_timeout_seconds: float = Field(default=60, gt=0, description="How long one request may take.")
     behind_tls: bool = Field(
         default=False,
         description="The service is reached only over HTTPS (through a proxy): send Strict-Transport-Security and "

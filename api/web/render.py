@@ -160,7 +160,8 @@ def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]
                  ("History", "/history"), ("Compare", "/compare"), ("Glossary", "/glossary")]  # fmt: skip
     elif principal.kind == "officer":
         links = [("Dashboard", "/officer"), ("Approvals", "/officer/approvals"), ("Calendar", "/calendar"), ("Catalogue", "/catalogue"),
-                 ("Burden", "/burden"), ("Compare", "/compare"), ("Submissions", "/submissions"), ("Outbox", "/outbox"),
+                 ("Burden", "/burden"), ("Compare", "/compare"), ("Published", "/officer/published"), ("Submissions", "/submissions"),
+                 ("Outbox", "/outbox"),
                  ("Agencies", "/agencies"), ("Keys", "/keys")]  # fmt: skip
     else:
         links = [("Your returns", "/regulator"), ("Glossary", "/glossary"), ("API documentation", "/docs")]

@@ -279,6 +279,15 @@ RULES: dict[tuple[str, str], Rule] = {
         "officer", Case({"prefix": "{throwaway:rotate}"}), Case({"prefix": "zzzzzzzzzzzz"}, owner="missing")
     ),
     ("GET", "/api/audit"): rule("officer", Case(), Case(query={"action": "key"})),
+    # Published figures: the officer's; the differences set a body's own figures beside a publisher's.
+    ("GET", "/api/published/sources"): rule("officer"),
+    ("GET", "/api/published/releases"): rule("officer", Case(), Case(query={"source": "ons_population_0_17"})),
+    ("GET", "/api/published/differences"): rule("officer", Case(), Case(query={"org": "E10000024"})),
+    ("POST", "/api/published/sources/{source_id}/releases"): rule(
+        "officer",
+        Case({"source_id": "ons_population_0_17"}, file=("pop.csv", b"time_period,la_name\n2024,x\n"), owner="invalid"),
+        Case({"source_id": "no_such_source"}, file=("pop.csv", b"x\n"), owner="missing"),
+    ),
     ("GET", "/sdmx/datastructure/{agency_id}/{resource_id}/{version}"): rule("officer regulator", *sdmx_cases("DSD")),
     ("GET", "/sdmx/codelist/{agency_id}/{resource_id}/{version}"): rule(
         "officer regulator",

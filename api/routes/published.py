@@ -1,0 +1,119 @@
+"""Published figures: the publishers' data sets declared, the releases read, an officer's upload of a
+publisher's file unchanged, and the cells where a body's own figure and the publisher's differ."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from api.auth import OfficerOnly
+from api.callrecord import annotate
+from api.deps import SessionDep
+from api.paging import Limit, Offset, Page, page, page_of
+from api.schemas_published import DifferencePublic, ReleasePublic, SourcePublic
+from collectors.published.intake import import_release
+from collectors.published.models import PublishedRelease
+from collectors.published.query import differences
+from collectors.published.sources import load_sources
+from onereturn.errors import NotFound, PayloadTooLarge
+
+router = APIRouter(prefix="/api/published", tags=["published figures"])
+OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No key, or a key not known or revoked"},
+    403: {"description": "Not an officer's key"},
+}
+
+
+@router.get(
+    "/sources", summary="Published data sets declared", response_model=list[SourcePublic], responses=OFFICER_ONLY
+)
+def list_sources(_principal: OfficerOnly) -> list[SourcePublic]:
+    """List the publishers' data sets the deployment reads, with their page, licence and mapped indicators."""
+    return [SourcePublic.of(spec) for spec in load_sources().sources.values()]
+
+
+@router.get("/releases", summary="Releases read", response_model=Page[ReleasePublic], responses=OFFICER_ONLY)
+def list_releases(
+    request: Request,
+    session: SessionDep,
+    _principal: OfficerOnly,
+    source: Annotated[str | None, Query(description="Only this published source")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[ReleasePublic]:
+    """List every release read, newest first: version, release date, file hash, when fetched and what it gave."""
+    query = select(PublishedRelease).order_by(col(PublishedRelease.id).desc())
+    if source is not None:
+        query = query.where(col(PublishedRelease.source_id) == source)
+    rows = [ReleasePublic.model_validate(r, from_attributes=True) for r in session.execute(query).scalars()]
+    return page_of(request, rows, limit=limit, offset=offset)
+
+
+class UploadAnswer(BaseModel):
+    """What an upload of a publisher's file did."""
+
+    duplicate: bool
+    release: ReleasePublic
+
+
+#: The largest publisher's file taken (DfE's largest children's social care table is 3.3 MB).
+MAX_PUBLISHED_FILE = 64 * 1024 * 1024
+
+
+@router.post(
+    "/sources/{source_id}/releases",
+    summary="Upload a publisher's file unchanged",
+    response_model=UploadAnswer,
+    status_code=201,
+    responses={**OFFICER_ONLY, 404: {"description": "No such source"}, 413: {"description": "Too large"}},
+)
+async def upload_release(
+    request: Request,
+    source_id: str,
+    principal: OfficerOnly,
+    file: Annotated[UploadFile, File(description="The publisher's file, exactly as downloaded")],
+    version: Annotated[str, Query(max_length=32, description="The publisher's version or release, if known")] = "",
+) -> UploadAnswer:
+    """Read a publisher's file as downloaded (no network needed) and store its figures as the publisher's."""
+    spec = load_sources().sources.get(source_id)
+    if spec is None:
+        raise NotFound(f"No published source {source_id!r}")
+    data = await anyio.to_thread.run_sync(file.file.read, MAX_PUBLISHED_FILE + 1)
+    if len(data) > MAX_PUBLISHED_FILE:
+        raise PayloadTooLarge(f"A publisher's file is at most {MAX_PUBLISHED_FILE:,} bytes")
+    done = await anyio.to_thread.run_sync(
+        lambda: import_release(
+            request.app.state.engine, request.app.state.settings, spec, data,
+            filename=file.filename or spec.file, fetched_from="upload", version=version,
+            submitted_by=principal.name,
+        )
+    )  # fmt: skip
+    annotate(request, object=f"published source {source_id}", detail=done.release.message)
+    return UploadAnswer(
+        duplicate=done.duplicate, release=ReleasePublic.model_validate(done.release, from_attributes=True)
+    )
+
+
+@router.get(
+    "/differences",
+    summary="Where a body's own figure and the publisher's differ",
+    response_model=Page[DifferencePublic],
+    responses=OFFICER_ONLY,
+)
+def list_differences(
+    request: Request,
+    session: SessionDep,
+    _principal: OfficerOnly,
+    indicator: Annotated[str | None, Query(description="Only this indicator")] = None,
+    org: Annotated[str | None, Query(description="Only this org unit")] = None,
+    period: Annotated[str | None, Query(description="Only this period")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[DifferencePublic]:
+    """Each cell where the publisher's figure and the body's own differ, with both values and both sources."""
+    found, total = differences(session, indicator_id=indicator, org_code=org, period=period, limit=limit, offset=offset)
+    return page(request, [DifferencePublic.of(d) for d in found], total=total, limit=limit, offset=offset)

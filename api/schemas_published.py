@@ -1,0 +1,85 @@
+"""API models of the published-figures intake."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from collectors.published.query import Difference
+from collectors.published.sources import SourceSpec
+from collectors.schemas import UtcDatetime
+
+
+class SourcePublic(BaseModel):
+    """A publisher's data set the deployment reads."""
+
+    id: str
+    publisher: str
+    title: str
+    format: str
+    page: str
+    licence: str
+    file: str
+    ees_data_set: str
+    indicators: list[str]
+
+    @classmethod
+    def of(cls, spec: SourceSpec) -> SourcePublic:
+        """Describe one declared source."""
+        return cls(
+            id=spec.id, publisher=spec.publisher, title=spec.title, format=spec.format, page=spec.page,
+            licence=spec.licence, file=spec.file, ees_data_set=spec.ees_data_set,
+            indicators=[f.indicator for f in spec.figure],
+        )  # fmt: skip
+
+
+class ReleasePublic(BaseModel):
+    """One release read: where from, its version and hash, and what it gave."""
+
+    id: int
+    source_id: str
+    publisher: str
+    dataset: str
+    version: str
+    release_date: str
+    filename: str
+    content_hash: str
+    fetched_from: str
+    fetched_at: UtcDatetime
+    submission_id: int
+    rows_read: int
+    figures: int
+    stored_new: int
+    stored_revised: int
+    beside: int
+    unchanged: int
+    skipped: int
+    message: str
+
+
+class DifferencePublic(BaseModel):
+    """A cell where a body's own figure and the publisher's differ."""
+
+    indicator_id: str
+    org_code: str
+    period: str
+    breakdown: str
+    own_value: float | None
+    own_symbol: str | None
+    own_agency: str
+    own_submission_id: int | None
+    own_file: str
+    own_file_row: int | None
+    published_value: float | None
+    published_symbol: str | None
+    publisher: str
+    source_id: str
+    release_id: int
+    release_version: str
+    published_file_row: int
+    difference: float | None
+
+    @classmethod
+    def of(cls, d: Difference) -> DifferencePublic:
+        """Describe one difference."""
+        fields = {k: v for k, v in d.__dict__.items() if k in cls.model_fields}
+        return cls(**fields, difference=d.by)

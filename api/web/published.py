@@ -1,0 +1,84 @@
+"""The officer's page of published figures: the publishers' data sets declared, the releases read, an upload of a
+publisher's file unchanged, and each cell where a body's own figure and the publisher's differ."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import col, select
+
+from api.deps import SessionDep
+from api.routes.published import MAX_PUBLISHED_FILE
+from api.web.render import page
+from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
+from collectors.published.intake import import_release
+from collectors.published.models import PublishedRelease
+from collectors.published.query import differences
+from collectors.published.sources import load_sources
+from onereturn.errors import InvalidInput
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _page(
+    request: Request, session: SessionDep, visitor: VisitorDep, *, errors: dict[str, str] | None = None,
+    status_code: int = 200, done: str = "", offset: int = 0,
+) -> HTMLResponse:  # fmt: skip
+    sources = list(load_sources().sources.values())
+    releases = list(
+        session.execute(select(PublishedRelease).order_by(col(PublishedRelease.id).desc()).limit(50)).scalars()
+    )
+    found, total = differences(session, limit=200, offset=max(offset, 0))
+    return page(
+        request, "officer/published.html", visitor, title=("Error: " if errors else "") + "Published figures",
+        sources=sources, releases=releases, differences=found, total=total, errors=errors or {}, done=done,
+        offset=max(offset, 0), status_code=status_code, current="/officer/published",
+    )  # fmt: skip
+
+
+@router.get("/officer/published")
+def published(
+    request: Request, session: SessionDep, visitor: VisitorDep, offset: int = 0, done: str = ""
+) -> HTMLResponse:
+    """The publishers' data sets, the releases read and where a body's own figure differs from the publisher's."""
+    allowed(visitor, OFFICER_ONLY)
+    return _page(request, session, visitor, done=done, offset=offset)
+
+
+@router.post("/officer/published")
+def upload(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    source: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Read a publisher's file, uploaded unchanged, as a release of the chosen source."""
+    check_csrf(visitor, csrf_token)
+    allowed(visitor, OFFICER_ONLY)
+    spec = load_sources().sources.get(source)
+    errors: dict[str, str] = {}
+    if spec is None:
+        errors["source"] = "Choose the publisher's data set the file is a release of"
+    if file is None or not file.filename:
+        errors["file"] = "Select the publisher's file, as downloaded"
+    if errors:
+        return _page(request, session, visitor, errors=errors, status_code=400)
+    assert spec is not None
+    assert file is not None
+    data = file.file.read(MAX_PUBLISHED_FILE + 1)
+    if len(data) > MAX_PUBLISHED_FILE:
+        return _page(request, session, visitor, errors={"file": f"The file is over {MAX_PUBLISHED_FILE:,} bytes"},
+                     status_code=400)  # fmt: skip
+    try:
+        got = import_release(
+            request.app.state.engine, request.app.state.settings, spec, data, filename=file.filename or spec.file,
+            fetched_from="upload", submitted_by=visitor.principal.name,
+        )  # fmt: skip
+    except InvalidInput as exc:
+        return _page(request, session, visitor, errors={"file": exc.message}, status_code=400)
+    said: Any = "unchanged" if got.duplicate else got.release.id
+    return RedirectResponse(f"/officer/published?done={said}", status_code=303)

@@ -1,0 +1,103 @@
+"""``onereturn published``: the publishers' data sets declared, a publisher's file read unchanged, a fetch now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+published_app = typer.Typer(
+    help="Published figures: read from the publishers' own files and API, never keyed.", no_args_is_help=True
+)
+
+
+def add_published_commands(app: typer.Typer) -> None:
+    """Add ``onereturn published …`` to the CLI."""
+    app.add_typer(published_app, name="published")
+
+
+@published_app.command("sources")
+def sources_command() -> None:
+    """List the publishers' data sets declared (mappings/published/), with their page and indicators."""
+    from cli.shared import out
+    from collectors.published.sources import load_sources
+
+    for spec in load_sources().sources.values():
+        api = f"EES data set {spec.ees_data_set}" if spec.ees_data_set else "upload only"
+        out.print(f"{spec.id}: {spec.title} [{spec.publisher}; {api}]", markup=False, highlight=False)
+        out.print(f"  {', '.join(f.indicator for f in spec.figure)}; file {spec.file}; {spec.page}", markup=False)
+
+
+@published_app.command("import")
+def import_command(
+    source: Annotated[str, typer.Argument(help="The published source's id (onereturn published sources)")],
+    file: Annotated[
+        Path, typer.Argument(help="The publisher's file, exactly as downloaded", exists=True, dir_okay=False)
+    ],
+    version: Annotated[str, typer.Option("--version", help="The publisher's version or release, if known")] = "",
+) -> None:
+    """Read a publisher's file unchanged and store its figures as the publisher's (whole, or nothing)."""
+    from cli.shared import err, ready_engine
+    from collectors.published.intake import import_release
+    from collectors.published.sources import load_sources
+    from onereturn.errors import OneReturnError
+    from onereturn.settings import get_settings
+
+    spec = load_sources().sources.get(source)
+    if spec is None:
+        raise OneReturnError(f"No published source {source!r}; see `onereturn published sources`")
+    done = import_release(
+        ready_engine(), get_settings(), spec, file.read_bytes(), filename=file.name, fetched_from="upload",
+        version=version, submitted_by="command line",
+    )  # fmt: skip
+    if done.duplicate:
+        err.print(f"Already read as release {done.release.id}: nothing changed.")
+    else:
+        err.print(f"[green]Release {done.release.id}[/green]: {done.release.message}")
+
+
+@published_app.command("fetch")
+def fetch_command() -> None:
+    """Ask each publisher's API now for releases not yet read and import them; exit 1 if any source failed."""
+    from cli.shared import err, ready_engine
+    from collectors.published.fetch import fetch_all
+    from onereturn.settings import get_settings
+
+    report = fetch_all(ready_engine(), get_settings())
+    for source, done in report.imported:
+        err.print(f"{source}: release {done.release.id} (version {done.release.version}): {done.release.message}")
+    for source in report.up_to_date:
+        err.print(f"{source}: nothing new")
+    for source, why in report.failed:
+        err.print(f"[red]{source}: {why}[/red]")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@published_app.command("differences")
+def differences_command(
+    org: Annotated[str | None, typer.Option("--org", help="Only this org unit")] = None,
+    indicator: Annotated[str | None, typer.Option("--indicator", help="Only this indicator")] = None,
+) -> None:
+    """Print each cell where a body's own figure and the publisher's differ, with both values and sources."""
+    from rich.table import Table
+
+    from cli.shared import err, out, ready_engine
+    from collectors.published.query import differences
+    from onereturn import db
+
+    with db.session_scope(ready_engine()) as session:
+        found, total = differences(session, org_code=org, indicator_id=indicator, limit=10_000)
+    table = Table("indicator", "area", "period", "own", "from", "publisher's", "from", "by")
+    for d in found:
+        table.add_row(
+            d.indicator_id + (f" ({d.breakdown})" if d.breakdown else ""), d.org_code, d.period,
+            f"{d.own_value:,g}" if d.own_value is not None else str(d.own_symbol),
+            f"{d.own_agency} upload {d.own_submission_id}",
+            f"{d.published_value:,g}" if d.published_value is not None else str(d.published_symbol),
+            f"{d.source_id} release {d.release_id} row {d.published_file_row}",
+            f"{d.by:+,g}" if d.by is not None else "",
+        )  # fmt: skip
+    out.print(table)
+    err.print(f"{total} cell(s) differ.")

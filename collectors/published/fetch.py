@@ -1,0 +1,144 @@
+"""Ask each publisher's API for the releases of its data sets not yet read, and import each one whole.
+
+EES (DfE's Explore Education Statistics) API v1, as its documentation gives it
+(https://api.education.gov.uk/statistics/docs/, "Download a data set as CSV" and the DataSetVersion paginated
+list schema): ``GET /v1/data-sets/{id}/versions`` lists a data set's versions (``{"paging": {...},
+"results": [{"version", "type", "status", "published", ...}]}``), ``.../versions/{v}/changes`` what a version
+changed, and ``GET /v1/data-sets/{id}/csv?dataSetVersion={v}`` the version's data as CSV.
+
+A fetch that fails is tried again with a growing wait; a release is imported only once its whole file has
+arrived, and the import stores all of it or nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from collectors.published.intake import Imported, import_release
+from collectors.published.models import PublishedRelease
+from collectors.published.sources import SourceSpec, load_sources
+from onereturn.errors import OneReturnError
+from onereturn.settings import Settings
+
+log = logging.getLogger(__name__)
+#: Versions asked for per page of EES's version list.
+PAGE_SIZE = 20
+
+
+class FetchFailed(OneReturnError):
+    """A publisher's API could not be reached or answered wrongly after every retry: nothing was stored."""
+
+    status_code = 502
+    error_type = "fetch_failed"
+
+
+@dataclass
+class FetchReport:
+    """What one scheduled fetch did, per source: releases imported, and failures (nothing stored for those)."""
+
+    imported: list[tuple[str, Imported]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    up_to_date: list[str] = field(default_factory=list)
+
+
+def get_with_retry(
+    client: httpx.Client, url: str, settings: Settings, *, params: dict[str, Any] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> httpx.Response:  # fmt: skip
+    """GET ``url``, retrying a failed request (no answer, or a 5xx / 429) with a doubling wait; raise FetchFailed."""
+    attempts = settings.published_fetch_attempts
+    last = ""
+    for attempt in range(attempts):
+        try:
+            response = client.get(url, params=params)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if response.status_code < 400:
+                return response
+            last = f"HTTP {response.status_code}"
+            if response.status_code < 500 and response.status_code != 429:
+                break  # a client error does not mend by asking again
+        if attempt + 1 < attempts:
+            sleep(settings.published_fetch_backoff_seconds * 2**attempt)
+    raise FetchFailed(f"{url}: {last} (tried {attempts} time(s)); nothing was stored")
+
+
+def ees_versions(client: httpx.Client, base: str, data_set: str, settings: Settings) -> list[dict[str, Any]]:
+    """Every published version of an EES data set, oldest first."""
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        url = f"{base}/v1/data-sets/{data_set}/versions"
+        body = get_with_retry(client, url, settings, params={"page": page, "pageSize": PAGE_SIZE}).json()
+        try:
+            results = body["results"]
+            pages = int(body["paging"]["totalPages"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FetchFailed(f"{url}: not EES's paginated list of versions ({exc!r} missing)") from exc
+        found += [v for v in results if str(v.get("status", "Published")) == "Published"]
+        if page >= pages:
+            break
+        page += 1
+    return sorted(found, key=lambda v: [int(p) if p.isdigit() else 0 for p in str(v["version"]).split(".")])
+
+
+def fetch_ees(engine: Engine, settings: Settings, spec: SourceSpec, client: httpx.Client, base: str) -> list[Imported]:
+    """Import every version of ``spec``'s EES data set not yet read, oldest first."""
+    with Session(engine) as session:
+        have = set(
+            session.execute(
+                select(PublishedRelease.version).where(col(PublishedRelease.source_id) == spec.id)
+            ).scalars()
+        )
+    done = []
+    for version in ees_versions(client, base, spec.ees_data_set, settings):
+        number = str(version["version"])
+        if number in have:
+            continue
+        root = f"{base}/v1/data-sets/{spec.ees_data_set}"
+        # What the version changed, checked to be there (the API lists it for each version after the first).
+        get_with_retry(client, f"{root}/versions/{number}/changes", settings)
+        url = f"{root}/csv"
+        data = get_with_retry(client, url, settings, params={"dataSetVersion": number}).content
+        done.append(
+            import_release(
+                engine, settings, spec, data, filename=f"{spec.ees_data_set}-{number}.csv",
+                fetched_from=f"{url}?dataSetVersion={number}", version=number,
+                release_date=str(version.get("published") or ""), submitted_by="scheduled fetch",
+            )
+        )  # fmt: skip
+    return done
+
+
+def fetch_all(engine: Engine, settings: Settings, *, client: httpx.Client | None = None) -> FetchReport:
+    """Ask each declared source with an API id for its new releases; a source that fails leaves nothing half stored."""
+    report = FetchReport()
+    own = client is None
+    http = client or httpx.Client(timeout=settings.published_fetch_timeout_seconds, follow_redirects=True)
+    try:
+        for spec in load_sources().sources.values():
+            if not spec.ees_data_set:
+                continue
+            try:
+                got = fetch_ees(engine, settings, spec, http, settings.published_ees_api.rstrip("/"))
+            except OneReturnError as exc:
+                log.warning("published source %s: %s", spec.id, exc.message)
+                report.failed.append((spec.id, exc.message))
+                continue
+            if got:
+                report.imported += [(spec.id, g) for g in got]
+            else:
+                report.up_to_date.append(spec.id)
+    finally:
+        if own:
+            http.close()
+    return report

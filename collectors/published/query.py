@@ -1,0 +1,179 @@
+"""Read published figures back: every current figure a publisher gave, and each cell where a body's own figure
+and the publisher's differ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from collectors.published.models import PublishedFigure, PublishedRelease
+from indicators.models import Observation, Submission
+from indicators.periods import Period, parse_period
+
+#: The columns ``published_figures`` gives, one row per current published figure.
+PUBLISHED_SCHEMA = {
+    "indicator_id": pl.String, "org_code": pl.String, "period": pl.String, "breakdown": pl.String,
+    "value": pl.Float64, "numerator": pl.Float64, "denominator": pl.Float64, "symbol": pl.String, "flag": pl.String,
+    "status": pl.String, "publisher": pl.String, "source_id": pl.String, "release_id": pl.Int64,
+    "release_version": pl.String, "file_row": pl.Int64, "stored_as": pl.String,
+}  # fmt: skip
+
+
+def published_figures(
+    session: Session,
+    *,
+    indicator_ids: list[str] | None = None,
+    org_codes: list[str] | None = None,
+    period: str | None = None,
+    publisher: str | None = None,
+) -> pl.DataFrame:
+    """Every current published figure (PUBLISHED_SCHEMA), filtered by indicator, org, period and publisher."""
+    where: list[Any] = [col(PublishedFigure.is_current)]
+    if indicator_ids is not None:
+        where.append(col(PublishedFigure.indicator_id).in_(indicator_ids))
+    if org_codes is not None:
+        where.append(col(PublishedFigure.org_code).in_(org_codes))
+    if period is not None:
+        where.append(col(PublishedFigure.period) == period)
+    if publisher is not None:
+        where.append(col(PublishedFigure.publisher) == publisher)
+    pub = PublishedFigure
+    rows = session.execute(
+        sa_select(
+            col(pub.indicator_id), col(pub.org_code), col(pub.period), col(pub.breakdown), col(pub.value),
+            col(pub.numerator), col(pub.denominator), col(pub.symbol), col(pub.flag), col(pub.status),
+            col(pub.publisher), col(PublishedRelease.source_id), col(pub.release_id), col(PublishedRelease.version),
+            col(pub.file_row), col(pub.stored_as),
+        )
+        .join(PublishedRelease, col(PublishedRelease.id) == col(PublishedFigure.release_id))
+        .where(*where)
+        .order_by(col(pub.indicator_id), col(pub.period), col(pub.org_code))
+    ).all()  # fmt: skip
+    return pl.DataFrame([tuple(r) for r in rows], schema=PUBLISHED_SCHEMA, orient="row")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One cell where a body's own figure and the publisher's differ: both values and both sources."""
+
+    indicator_id: str
+    org_code: str
+    period: str
+    breakdown: str
+    own_value: float | None
+    own_symbol: str | None
+    own_agency: str
+    own_submission_id: int | None
+    own_file: str
+    own_file_row: int | None
+    published_value: float | None
+    published_symbol: str | None
+    publisher: str
+    source_id: str
+    release_id: int
+    release_version: str
+    release_fetched_at: datetime
+    published_file_row: int
+
+    @property
+    def by(self) -> float | None:
+        """How far the body's figure is from the publisher's (own minus published), when both are numbers."""
+        if self.own_value is None or self.published_value is None:
+            return None
+        return self.own_value - self.published_value
+
+
+def differences(
+    session: Session,
+    *,
+    indicator_id: str | None = None,
+    org_code: str | None = None,
+    period: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> tuple[list[Difference], int]:
+    """Cells where a publisher's figure sits beside another body's own and the two differ; with the total."""
+    pub, obs = PublishedFigure, Observation
+    differ = or_(
+        and_(col(obs.value).is_(None), col(pub.value).is_not(None)),
+        and_(col(obs.value).is_not(None), col(pub.value).is_(None)),
+        col(obs.value) != col(pub.value),
+        and_(col(obs.symbol).is_(None), col(pub.symbol).is_not(None)),
+        and_(col(obs.symbol).is_not(None), col(pub.symbol).is_(None)),
+        col(obs.symbol) != col(pub.symbol),
+    )
+    where: list[Any] = [col(pub.is_current), col(pub.stored_as) == "beside", differ]
+    if indicator_id is not None:
+        where.append(col(pub.indicator_id) == indicator_id)
+    if org_code is not None:
+        where.append(col(pub.org_code) == org_code)
+    if period is not None:
+        where.append(col(pub.period) == period)
+    query = (
+        sa_select(
+            col(pub.indicator_id), col(pub.org_code), col(pub.period), col(pub.breakdown), col(obs.value),
+            col(obs.symbol), col(Submission.agency_code), col(obs.submission_id), col(Submission.filename),
+            col(obs.file_row), col(pub.value), col(pub.symbol), col(pub.publisher), col(PublishedRelease.source_id),
+            col(pub.release_id), col(PublishedRelease.version), col(PublishedRelease.fetched_at), col(pub.file_row),
+        )
+        .join(obs, and_(
+            col(obs.indicator_id) == col(pub.indicator_id), col(obs.period) == col(pub.period),
+            col(obs.org_code) == col(pub.org_code), col(obs.breakdown) == col(pub.breakdown), col(obs.is_current),
+        ))
+        .join(Submission, col(Submission.id) == col(obs.submission_id))
+        .join(PublishedRelease, col(PublishedRelease.id) == col(pub.release_id))
+        .where(*where)
+    )  # fmt: skip
+    total = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    rows = session.execute(
+        query.order_by(col(pub.indicator_id), col(pub.period), col(pub.org_code), col(pub.breakdown))
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [Difference(*r) for r in rows], total
+
+
+@dataclass
+class PublisherBurden:
+    """A publisher's figures for a period: from publishers, keyed by nobody."""
+
+    publisher: str
+    #: Current published figures whose period overlaps the period, in the store or beside a body's own.
+    figures: int
+    #: Of those, figures the store holds as the publisher's (it is their designated source).
+    in_store: int
+    #: Per return: the publisher's stored figures its fields read (directly, or as a rate's denominator).
+    by_return: dict[str, int]
+
+
+def publisher_burden(session: Session, period: Period, return_inputs: dict[str, set[str]]) -> list[PublisherBurden]:
+    """Count each publisher's figures for ``period`` and, per return (``return_inputs``: the collected indicators
+    each return's fields read), the stored ones it reads: figures keyed by nobody."""
+    rows = session.execute(
+        sa_select(col(PublishedFigure.publisher), col(PublishedFigure.indicator_id), col(PublishedFigure.period),
+                  col(PublishedFigure.stored_as))
+        .where(col(PublishedFigure.is_current))
+    ).all()  # fmt: skip
+    spans: dict[str, bool] = {}
+    counts: dict[str, PublisherBurden] = {}
+    for publisher, indicator, code, stored_as in rows:
+        if code not in spans:
+            span = parse_period(code)
+            spans[code] = span.start <= period.end and span.end >= period.start
+        if not spans[code]:
+            continue
+        entry = counts.setdefault(publisher, PublisherBurden(publisher, 0, 0, {}))
+        entry.figures += 1
+        if stored_as != "store":
+            continue
+        entry.in_store += 1
+        for return_id, inputs in return_inputs.items():
+            if indicator in inputs:
+                entry.by_return[return_id] = entry.by_return.get(return_id, 0) + 1
+    return [counts[p] for p in sorted(counts)]

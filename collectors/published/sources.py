@@ -1,0 +1,173 @@
+"""Published sources as data: one file per publisher data set under ``mappings/published/``, checked
+against the catalogue like a return's file."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from indicators.symbols import LOW_RELIABILITY, NO_FIGURE
+from indicators.tomlfile import Problem
+
+if TYPE_CHECKING:
+    from mappings.catalogue import Catalogue
+
+SOURCES_DIR = Path(__file__).resolve().parent.parent.parent / "mappings" / "published"
+#: The bundled publishers' files the demo and the tests read (each folder says where its files came from).
+FILES_DIR = Path(__file__).resolve().parent / "files"
+
+#: How a publisher's year becomes a catalogue period, and the period type each rule gives.
+#: ``calendar_year``: ``2024`` is the mid-2024 estimate (CY2024); ``march_snapshot``: ``2024`` is the count on
+#: 31 March 2024; ``financial_year_ending``: ``2024`` is the year April 2023 to March 2024 (FY2023-24).
+PERIOD_RULES: dict[str, str] = {
+    "calendar_year": "calendar_year",
+    "march_snapshot": "snapshot_date",
+    "financial_year_ending": "financial_year",
+}
+PeriodRule = Literal["calendar_year", "march_snapshot", "financial_year_ending"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FigureSpec(_Spec):
+    """One indicator read from one of the file's columns, on the rows the filters select."""
+
+    indicator: str
+    value: str = Field(description="The column holding the figure.")
+    numerator: str | None = None
+    denominator: str | None = None
+    #: Filter columns and the one value each must hold on the rows this indicator is read from.
+    where: dict[str, str] = Field(default_factory=dict)
+    period: PeriodRule
+
+
+class SourceSpec(_Spec):
+    """A publisher data set: who publishes it, where, in what layout, and how its columns map onto the catalogue."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]{3,64}$")
+    publisher: str = Field(
+        pattern=r"^[a-z0-9_]{2,64}$",
+        description="The publisher's agency code (its figures are stored as that agency's).",
+    )
+    #: The publisher's name, for its agency when the deployment has none of that code yet.
+    publisher_name: str = Field(min_length=3)
+    #: Why the publisher's figures need no sign-off: it publishes them itself as official statistics (cited).
+    published: str = Field(min_length=10)
+    title: str = Field(min_length=3)
+    format: Literal["ees_csv"]
+    #: Where the data set is published (cited): the publisher's page or the repository it is kept in.
+    page: str = Field(min_length=8)
+    licence: str = Field(min_length=3)
+    #: The data set's file name as the publisher gives it; the bundled copy, if any, is under ``files/``.
+    file: str
+    #: The EES API data set id the scheduled fetch asks for (empty: upload only).
+    ees_data_set: str = ""
+    #: Every column of the file, in order: a release whose columns differ is refused.
+    columns: list[str] = Field(min_length=3)
+    #: The ``time_identifier`` values the file may carry.
+    time_identifiers: list[str] = Field(min_length=1)
+    #: ``geographic_level`` value -> the column holding that level's area code.
+    levels: dict[str, str] = Field(min_length=1)
+    #: The publisher's symbols for a value withheld -> the catalogue's symbol (or ``u``, the low-reliability flag).
+    symbols: dict[str, str] = Field(default_factory=dict)
+    figure: list[FigureSpec] = Field(min_length=1)
+
+    @property
+    def bundled(self) -> Path:
+        """Return where the bundled copy of the publisher's file is."""
+        return FILES_DIR / self.file
+
+
+@dataclass
+class SourceSet:
+    """The published sources declared, and every problem found in them."""
+
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
+    #: Each source's file, as problems name it.
+    labels: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def load_sources(folder: Path = SOURCES_DIR) -> SourceSet:
+    """Read every published source file in ``folder``; problems are listed, not raised."""
+    result = SourceSet()
+    for path in sorted(folder.glob("*.toml")):
+        label = f"mappings/published/{path.name}"
+        try:
+            spec = SourceSpec.model_validate(tomllib.loads(path.read_text(encoding="utf-8")).get("source", {}))
+        except tomllib.TOMLDecodeError as exc:
+            result.problems.append(Problem(label, 1, "syntax", str(exc)))
+            continue
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"])
+                result.problems.append(Problem(label, 1, "invalid", f"{where}: {err['msg']}"))
+            continue
+        if spec.id in result.sources:
+            result.problems.append(Problem(label, 1, "duplicate", f"source {spec.id!r} is declared twice"))
+            continue
+        result.sources[spec.id] = spec
+        result.labels[spec.id] = label
+    return result
+
+
+def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: dict[str, bool]) -> list[Problem]:
+    """Problems of the declared sources against the catalogue: unknown indicators, symbols, columns or period
+    types (``period_types``: each catalogue indicator's period type; ``agencies``: each bundled agency's code and
+    whether it publishes its figures itself)."""
+    problems = list(sources.problems)
+    allowed_symbols = {*NO_FIGURE, LOW_RELIABILITY}
+    for spec in sources.sources.values():
+        label = sources.labels[spec.id]
+        if agencies.get(spec.publisher) is False:
+            problems.append(
+                Problem(
+                    label, 1, "unpublished-publisher",
+                    f"publisher {spec.publisher!r} is an agency whose figures an approver signs off, not a publisher",
+                )
+            )  # fmt: skip
+        for theirs, ours in spec.symbols.items():
+            if ours not in allowed_symbols:
+                problems.append(
+                    Problem(label, 1, "unknown-symbol", f"symbol {theirs!r} maps to {ours!r}, not a catalogue symbol")
+                )
+        named = {"time_period", "time_identifier", "geographic_level", *spec.levels.values()}
+        for column in sorted(named - set(spec.columns)):
+            problems.append(Problem(label, 1, "unknown-column", f"column {column!r} is not in the declared columns"))
+        for fig in spec.figure:
+            wanted = period_types.get(fig.indicator)
+            if wanted is None:
+                problems.append(Problem(label, 1, "unknown-indicator", f"{fig.indicator!r} is not in the catalogue"))
+            elif PERIOD_RULES[fig.period] != wanted:
+                problems.append(
+                    Problem(
+                        label, 1, "period-type",
+                        f"{fig.indicator} is a {wanted} indicator; period rule {fig.period!r} gives {PERIOD_RULES[fig.period]}",
+                    )
+                )  # fmt: skip
+            named_columns = [c for c in (fig.value, fig.numerator, fig.denominator, *fig.where) if c is not None]
+            for name in named_columns:
+                if name not in spec.columns:
+                    problems.append(
+                        Problem(label, 1, "unknown-column", f"{fig.indicator}: column {name!r} is not in the file")
+                    )
+    return sorted(problems)
+
+
+def check_against(cat: Catalogue, folder: Path | None = None) -> list[Problem]:
+    """Problems of the published sources in ``folder`` (default: bundled) against catalogue ``cat``."""
+    from mappings.agencies import AGENCIES_DIR
+
+    period_types = {i: str(loc.spec.period_type) for i, loc in cat.indicators.indicators.items()}
+    agencies: dict[str, bool] = {}
+    for path in AGENCIES_DIR.glob("*.toml"):
+        agency = tomllib.loads(path.read_text(encoding="utf-8")).get("agency", {})
+        if isinstance(agency.get("code"), str):
+            agencies[agency["code"]] = bool(agency.get("published"))
+    return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies)

@@ -1,0 +1,121 @@
+"""The demo's population and DfE figures come through the published-figures intake from the publishers' own
+files; the synthetic county's record-level rates are filled from the population so loaded; where a council's
+own figure differs from the publisher's, the officer is told which and by how much."""
+
+from __future__ import annotations
+
+import polars as pl
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+from cli.demo import RECORDS_LA, demo_files, load_published, load_records_demo
+from collectors.published.query import differences, published_figures
+from collectors.service import submit
+from indicators.models import Observation, Submission
+from indicators.periods import parse_period
+from mappings.resolve import Resolver
+from onereturn.settings import Settings
+
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+
+
+def test_the_demo_population_comes_from_the_publishers_file_and_fills_the_records_rates(
+    store: Engine, store_settings: Settings
+) -> None:
+    published = load_published(store, store_settings)
+    assert next(u.agency for u in published) == "ons"
+    assert all(u.status == "accepted" for u in published)
+    load_records_demo(store, store_settings)
+    with Session(store) as session:
+        pop = session.execute(
+            select(Observation, Submission)
+            .join(Submission, col(Submission.id) == col(Observation.submission_id))
+            .where(Observation.indicator_id == "pop.resident_0_17", Observation.org_code == RECORDS_LA,
+                   col(Observation.is_current))
+        ).all()  # fmt: skip
+        assert pop
+        assert {sub.kind for _, sub in pop} == {"published"}
+        assert {sub.agency_code for _, sub in pop} == {"ons"}
+        rates = Resolver(session, parse_period("2025-03-31")).resolve("cyp.lac_rate_per_10k", [RECORDS_LA])
+        assert rates.height == 1
+        row = rates.row(0, named=True)
+        count = session.execute(
+            select(Observation.value).where(
+                Observation.indicator_id == "cyp.lac_count", Observation.org_code == RECORDS_LA,
+                Observation.period == "2025-03-31", col(Observation.is_current),
+            )
+        ).scalar_one()  # fmt: skip
+        assert row["value"] is not None
+        assert row["denominator"] in {o.value for o, _ in pop}
+        assert abs(row["value"] - 10000 * count / row["denominator"]) < 0.5
+
+
+def test_the_synthetic_countys_own_figures_differ_from_dfes_and_the_officer_sees_both(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    load_published(store, store_settings)
+    load_records_demo(store, store_settings)
+    for agency, path in demo_files():
+        if agency == "notts_cyp":
+            submit(store, store_settings, agency_code=agency, filename=path.name, data=path.read_bytes())
+    with Session(store) as session:
+        found, total = differences(session, org_code=RECORDS_LA)
+        dfe = published_figures(session, indicator_ids=["cyp.lac_count"], org_codes=[RECORDS_LA], period="2025-03-31")
+    assert total == len(found) > 0
+    lac = next(d for d in found if d.indicator_id == "cyp.lac_count" and d.period == "2025-03-31")
+    assert lac.own_agency == "synthetic_county"
+    assert lac.publisher == "dfe_statistics"
+    assert lac.published_value == dfe["value"][0]
+    assert lac.own_value is not None
+    assert lac.by == lac.own_value - dfe["value"][0]
+    answer = store_client.get("/api/published/differences", headers=OFFICER, params={"org": RECORDS_LA})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["total"] == total
+    first = next(i for i in body["items"] if i["indicator_id"] == "cyp.lac_count" and i["period"] == "2025-03-31")
+    assert (first["own_value"], first["published_value"], first["source_id"]) == (
+        lac.own_value, lac.published_value, "dfe_cla_number",
+    )  # fmt: skip
+    assert first["difference"] == lac.by
+    # Where a council's own figure equals the publisher's (the demo's Nottinghamshire figures are DfE's), none.
+    with Session(store) as session:
+        own = session.execute(
+            select(Observation.value).where(
+                Observation.indicator_id == "cyp.lac_count", Observation.org_code == "E10000024",
+                Observation.period == "2025-03-31", col(Observation.is_current),
+            )
+        ).scalar_one()  # fmt: skip
+        beside = published_figures(
+            session, indicator_ids=["cyp.lac_count"], org_codes=["E10000024"], period="2025-03-31"
+        )
+    assert own == beside["value"][0] == 901
+    nottinghamshire = store_client.get("/api/published/differences", headers=OFFICER, params={"org": "E10000024"})
+    assert nottinghamshire.json()["total"] == 0
+
+
+def test_burden_counts_the_publishers_figures_apart(store: Engine, store_settings: Settings) -> None:
+    from exports.burden import burden
+
+    load_published(store, store_settings)
+    with Session(store) as session:
+        report = burden(session, "FY2024-25")
+    by = {p.publisher: p for p in report.from_publishers}
+    assert set(by) == {"ons", "dfe_statistics"}
+    # ONS's estimates overlapping April 2024 to March 2025 (mid-2024 and mid-2025 would; the file ends at 2024),
+    # for England, its regions and councils: all in the store as ONS's.
+    with Session(store) as session:
+        expected = session.execute(
+            select(func.count()).select_from(Observation).where(
+                Observation.indicator_id == "pop.resident_0_17", Observation.period == "CY2024",
+                col(Observation.is_current),
+            )
+        ).scalar_one()  # fmt: skip
+    assert by["ons"].figures == by["ons"].in_store == expected
+    # The rates of DfE's looked-after return read the population as their denominator.
+    assert by["ons"].by_return["dfe_ssda903"] == expected
+    # DfE's figures of the councils that answer for their own sit beside theirs; the rest are in the store as DfE's.
+    assert 0 < by["dfe_statistics"].in_store < by["dfe_statistics"].figures
+    with Session(store) as session:
+        beside = published_figures(session, publisher="dfe_statistics").filter(pl.col("stored_as") == "beside")
+    assert set(beside["org_code"].unique().to_list()) == {"E10000024", "E09000023", RECORDS_LA}

@@ -1,0 +1,254 @@
+"""The scheduled fetch: a fresh deployment asks DfE's EES API (here a local server at 127.0.0.1 serving the real
+reference files at the API's documented paths and envelopes) for releases it has not read, imports each whole,
+retries a failed request, and with the server down reports the failure and stores nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+import scheduler
+from collectors.published import fetch
+from collectors.published.models import PublishedFigure, PublishedRelease
+from collectors.published.sources import SourceSet, SourceSpec, load_sources
+from indicators.models import Observation
+from mappings import signoffs
+from mappings.models import Agency
+from mappings.service import load_bundled
+from onereturn import db
+from onereturn.settings import Settings
+
+DATA_SET = "e4b1c2d3-0000-4000-8000-00000000p0p1"
+
+
+@dataclass
+class FakeEes:
+    """EES API v1 as documented: the version list (paging + results), each version's changes, its CSV."""
+
+    versions: dict[str, bytes] = field(default_factory=dict)
+    #: Requests to fail with 503 before answering (a publisher's API having a bad moment).
+    fail_next: int = 0
+    seen: list[str] = field(default_factory=list)
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        root = f"/v1/data-sets/{DATA_SET}"
+        if path == f"{root}/versions":
+            page, size = int(query.get("page", ["1"])[0]), int(query.get("pageSize", ["20"])[0])
+            names = list(self.versions)
+            results = [
+                {"version": v, "type": "Major", "status": "Published", "published": f"2025-0{i + 1}-01T09:30:00+00:00",
+                 "notes": "", "totalResults": 1, "file": {"id": DATA_SET}}
+                for i, v in enumerate(names)
+            ][(page - 1) * size : page * size]  # fmt: skip
+            pages = max(1, -(-len(names) // size))
+            body = {"paging": {"page": page, "pageSize": size, "totalResults": len(names), "totalPages": pages},
+                    "results": results}  # fmt: skip
+            return 200, "application/json", json.dumps(body).encode()
+        if path.startswith(f"{root}/versions/") and path.endswith("/changes"):
+            version = path.split("/")[-2]
+            if version not in self.versions:
+                return 404, "application/json", b"{}"
+            return 200, "application/json", json.dumps({"changes": {}, "patchHistory": []}).encode()
+        if path == f"{root}/csv":
+            version = query.get("dataSetVersion", [""])[0]
+            if version not in self.versions:
+                return 404, "application/json", b"{}"
+            return 200, "text/csv", self.versions[version]
+        return 404, "application/json", b"{}"
+
+
+@contextmanager
+def serving(api: FakeEes) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            api.seen.append(url.path)
+            if api.fail_next:
+                api.fail_next -= 1
+                status, kind, body = 503, "text/plain", b"busy"
+            else:
+                status, kind, body = api.answer(url.path, parse_qs(url.query))
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def population(monkeypatch: pytest.MonkeyPatch) -> SourceSpec:
+    """The bundled population source, given the EES data set id the fetch asks for."""
+    spec = load_sources().sources["ons_population_0_17"].model_copy(update={"ees_data_set": DATA_SET})
+    monkeypatch.setattr(fetch, "load_sources", lambda: SourceSet(sources={spec.id: spec}))
+    return spec
+
+
+def _settings(store_settings: Settings, base: str) -> Settings:
+    return store_settings.model_copy(
+        update={"published_ees_api": base, "published_fetch_attempts": 3, "published_fetch_backoff_seconds": 0,
+                "published_fetch_timeout_seconds": 10}
+    )  # fmt: skip
+
+
+def _population(engine: Engine, org: str, period: str) -> list[tuple[int, float | None, bool]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Observation.version, Observation.value, Observation.is_current)
+            .where(Observation.indicator_id == "pop.resident_0_17", Observation.org_code == org,
+                   Observation.period == period)
+            .order_by(col(Observation.version))
+        ).all()  # fmt: skip
+    return [tuple(r) for r in rows]
+
+
+def test_a_fresh_deployment_fills_the_population_from_the_api_and_reads_only_new_versions(
+    store: Engine, store_settings: Settings, population: SourceSpec
+) -> None:
+    first = population.bundled.read_bytes()
+    api = FakeEes(versions={"1.0": first})
+    with serving(api) as base:
+        settings = _settings(store_settings, base)
+        report = fetch.fetch_all(store, settings)
+        assert [s for s, _ in report.imported] == ["ons_population_0_17"]
+        assert report.failed == []
+        assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, True)]
+        release = report.imported[0][1].release
+        assert (release.version, release.release_date) == ("1.0", "2025-01-01T09:30:00+00:00")
+        assert release.fetched_from.endswith(f"/v1/data-sets/{DATA_SET}/csv?dataSetVersion=1.0")
+        # Nothing new: nothing imported, nothing downloaded again.
+        api.seen.clear()
+        again = fetch.fetch_all(store, settings)
+        assert again.imported == []
+        assert again.up_to_date == ["ons_population_0_17"]
+        assert not any(p.endswith("/csv") for p in api.seen)
+        # Version 2.0 revises one estimate: exactly that cell gets a new version.
+        api.versions["2.0"] = first.replace(b"Nottinghamshire,Children aged 0 to 17 years,171572",
+                                            b"Nottinghamshire,Children aged 0 to 17 years,171580")  # fmt: skip
+        revised = fetch.fetch_all(store, settings)
+        assert [r.release.version for _, r in revised.imported] == ["2.0"]
+        assert (revised.imported[0][1].release.stored_new, revised.imported[0][1].release.stored_revised) == (0, 1)
+    assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, False), (2, 171580.0, True)]
+
+
+def test_a_deployment_without_the_demos_agencies_gets_the_population_as_onss(
+    store: Engine, store_settings: Settings, population: SourceSpec
+) -> None:
+    with db.session_scope(store) as session:
+        load_bundled(session, demo_keys=False)  # no agency at all, as a fresh deployment starts
+        assert session.execute(select(func.count()).select_from(Agency)).scalar_one() == 0
+    with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
+        report = fetch.fetch_all(store, _settings(store_settings, base))
+    assert report.failed == []
+    assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, True)]
+    with Session(store) as session:
+        ons = session.get(Agency, "ons")
+        assert ons is not None
+        assert ons.origin == "published"
+        assert "ons" in signoffs.published_sources(session)  # nobody signs ONS's figures off again
+
+
+def test_a_failed_request_is_retried_and_the_release_still_arrives_whole(
+    store: Engine, store_settings: Settings, population: SourceSpec
+) -> None:
+    api = FakeEes(versions={"1.0": population.bundled.read_bytes()}, fail_next=2)
+    with serving(api) as base:
+        report = fetch.fetch_all(store, _settings(store_settings, base))
+    assert report.failed == []
+    assert len(report.imported) == 1
+    assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, True)]
+
+
+@pytest.mark.usefixtures("population")
+def test_with_the_server_down_the_failure_is_reported_and_nothing_is_stored(
+    store: Engine, store_settings: Settings
+) -> None:
+    with serving(FakeEes()) as base:
+        pass  # the server has stopped: its port refuses connections
+    report = fetch.fetch_all(store, _settings(store_settings, base))
+    assert [s for s, _ in report.failed] == ["ons_population_0_17"]
+    assert "ConnectError" in report.failed[0][1]
+    assert "(tried 3 time(s)); nothing was stored" in report.failed[0][1]
+    with Session(store) as session:
+        assert session.execute(select(func.count()).select_from(PublishedRelease)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(PublishedFigure)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
+
+
+def test_a_release_cut_off_mid_file_stores_nothing(
+    store: Engine, store_settings: Settings, population: SourceSpec
+) -> None:
+    whole = population.bundled.read_bytes()
+    api = FakeEes(versions={"1.0": whole[: len(whole) // 2].rsplit(b",", 1)[0] + b",12"})
+    with serving(api) as base:
+        report = fetch.fetch_all(store, _settings(store_settings, base))
+    assert [s for s, _ in report.failed] == ["ons_population_0_17"]
+    with Session(store) as session:
+        assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(PublishedRelease)).scalar_one() == 0
+
+
+def test_the_scheduled_fetch_is_off_until_the_operator_turns_it_on(store: Engine) -> None:
+    now = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
+    for on in (False, True):
+        scheduler._state["settings"] = Settings(published_fetch=on, published_fetch_hours=6)
+        try:
+            sched = scheduler.build_scheduler(Settings())
+            sched.start(paused=True)
+            scheduler.reconcile(sched, store, now)
+            job = sched.get_job("periodic:published-fetch")
+            assert (job is not None) == on
+            if job is not None:
+                assert job.trigger.interval.total_seconds() == 6 * 3600
+            sched.shutdown(wait=False)
+        finally:
+            scheduler._state.pop("settings", None)
+
+
+def test_the_scheduled_job_imports_from_the_api(
+    jobs_on: Engine, store_settings: Settings, population: SourceSpec
+) -> None:
+    with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
+        scheduler._state["settings"] = _settings(store_settings, base)
+        try:
+            scheduler.job_published_fetch()
+        finally:
+            scheduler._state.pop("settings", None)
+    with Session(jobs_on) as session:
+        assert (
+            session.execute(
+                select(func.count()).select_from(PublishedRelease).where(col(PublishedRelease.version) == "1.0")
+            ).scalar_one()
+            == 1
+        )
+
+
+def test_a_client_error_is_not_asked_again(store_settings: Settings) -> None:
+    api = FakeEes()
+    with serving(api) as base, httpx.Client() as client, pytest.raises(fetch.FetchFailed, match="HTTP 404"):
+        fetch.get_with_retry(client, f"{base}v1/data-sets/nothing/csv", _settings(store_settings, base))
+    assert len(api.seen) == 1

@@ -1,0 +1,35 @@
+"""Published sources are data the catalogue check reads: a mapping onto an unknown indicator, symbol, column
+or period type is refused with its file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.commands import app
+from collectors.published.sources import SOURCES_DIR, load_sources
+
+
+def test_the_bundled_sources_pass_the_catalogue_check() -> None:
+    result = CliRunner().invoke(app, ["catalogue", "check"])
+    assert result.exit_code == 0, result.output
+    assert set(load_sources().sources) == {"ons_population_0_17", "dfe_cla_number", "dfe_cin_b1", "dfe_cpp_d5"}
+
+
+def test_a_source_mapping_onto_unknowns_is_refused_with_its_file(tmp_path: Path) -> None:
+    text = (SOURCES_DIR / "dfe_cla_number.toml").read_text()
+    broken = (
+        text.replace('"cyp.lac_started"', '"cyp.no_such_indicator"', 1)
+        .replace('indicator = "cyp.lac_ceased"', 'indicator = "cyp.lac_count"', 1)
+        .replace('u = "u" }', 'u = "?" }', 1)
+        .replace('value = "children_count"', 'value = "children_number"', 1)
+    )
+    (tmp_path / "broken.toml").write_text(broken)
+    result = CliRunner().invoke(app, ["catalogue", "check", "--published", str(tmp_path)])
+    assert result.exit_code == 1
+    out = result.output
+    assert "mappings/published/broken.toml:1: unknown-indicator: 'cyp.no_such_indicator'" in out
+    assert "period-type: cyp.lac_count is a snapshot_date indicator" in out
+    assert "unknown-symbol: symbol 'u' maps to '?'" in out
+    assert "unknown-column: cyp.lac_count: column 'children_number' is not in the file" in out

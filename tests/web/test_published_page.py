@@ -1,0 +1,59 @@
+"""The officer's page of published figures: upload a publisher's file unchanged, see the release and the cells
+where a body's own figure and the publisher's differ; a file in another layout is refused on the page."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from cli.demo import load_records_demo
+from collectors.published.sources import load_sources
+from onereturn.settings import Settings
+from tests.web.test_pages import OFFICER, sign_in
+
+AGENCY = "demo-notts-cyp-2c9f41d07b"
+
+
+def test_an_officer_uploads_dfes_file_and_sees_where_the_county_differs(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    load_records_demo(store, store_settings)
+    token = sign_in(web, OFFICER)
+    empty = web.get("/officer/published")
+    assert empty.status_code == 200
+    assert "No release read yet." in empty.text
+    assert "No cell differs." in empty.text
+    spec = load_sources().sources["dfe_cla_number"]
+    sent = web.post(
+        "/officer/published", data={"source": spec.id, "csrf_token": token},
+        files={"file": (spec.file, spec.bundled.read_bytes())}, follow_redirects=False,
+    )  # fmt: skip
+    assert sent.status_code == 303
+    shown = web.get(sent.headers["location"]).text
+    assert "read: see it below" in shown
+    assert "dfe_cla_number" in shown
+    differences = shown.split('id="differences"', 1)[1].split("</table>", 1)[0]
+    assert "E10000007" in differences
+    assert "synthetic_county" in differences
+    assert "cyp.lac_count" in differences
+    again = web.post(
+        "/officer/published", data={"source": spec.id, "csrf_token": token},
+        files={"file": (spec.file, spec.bundled.read_bytes())}, follow_redirects=False,
+    )  # fmt: skip
+    assert web.get(again.headers["location"]).text.count("That file was read before") == 1
+
+
+def test_a_file_in_another_layout_is_refused_on_the_page(web: TestClient) -> None:
+    token = sign_in(web, OFFICER)
+    refused = web.post(
+        "/officer/published", data={"source": "ons_population_0_17", "csrf_token": token},
+        files={"file": ("pop.csv", b"time_period,la_name\n2024,x\n")},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert "missing time_identifier" in refused.text
+    assert "No release read yet." in refused.text
+
+
+def test_an_agency_cannot_open_the_page(web: TestClient) -> None:
+    sign_in(web, AGENCY)
+    assert web.get("/officer/published").status_code == 403
