@@ -436,6 +436,20 @@ def load_figures(
     return out
 
 
+def with_published(
+    history: Mapping[str, Mapping[str, Figure]],
+    published: Iterable[tuple[str, str, float | None, str | None, float | None, float | None]],
+) -> dict[str, dict[str, Figure]]:
+    """Add the publisher's figures (period, org, value, symbol, numerator, denominator) of cells the reader sees no
+    figure of: a council's own figure stays what its row shows, and the publisher's stands in for every other."""
+    out = {p: dict(figs) for p, figs in history.items()}
+    for period, org, value, symbol, num, den in published:
+        figs = out.setdefault(period, {})
+        if org not in figs:
+            figs[org] = Figure(org, value, symbol, num, den, True)
+    return out
+
+
 def periods_of(session: Session, indicator_id: str) -> list[str]:
     """The periods an indicator has any figure for, oldest first."""
     stmt = select(Observation.period).where(col(Observation.indicator_id) == indicator_id).distinct()

@@ -7,15 +7,27 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import polars as pl
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.auth import FiguresRead
 from api.deps import SessionDep
 from api.scopes import read_scope
+from collectors.published.query import published_figures
 from exports.compare_xlsx import write_comparisons
 from exports.release import store_key
-from mappings.compare import Comparison, Figure, Geo, as_json, comparison_for, geography, load_figures, periods_of
+from mappings.compare import (
+    Comparison,
+    Figure,
+    Geo,
+    as_json,
+    comparison_for,
+    geography,
+    load_figures,
+    periods_of,
+    with_published,
+)
 from onereturn.errors import NotFound
 
 router = APIRouter(prefix="/api", tags=["compare"])
@@ -51,6 +63,15 @@ def _kept(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], make: 
     return value
 
 
+def _figures(session: Session, indicator: str, agency: str | None) -> dict[str, dict[str, Figure]]:
+    """The indicator's figures a reader sees, with the publishers' figures kept beside a body's own (every
+    reader may see a published figure) standing in where the reader sees no figure of the cell."""
+    published = published_figures(session, indicator_ids=[indicator]).filter(pl.col("breakdown") == "")
+    periods = set(periods_of(session, indicator)) | set(published["period"].to_list())
+    rows = published.select("period", "org_code", "value", "symbol", "numerator", "denominator").iter_rows()
+    return with_published(load_figures(session, indicator, sorted(periods), agency=agency), rows)
+
+
 def cached_comparison(
     session: Session, indicator: str, org: str, period: str, *, agency: str | None, group: str
 ) -> Comparison:
@@ -62,7 +83,7 @@ def cached_comparison(
             history = _kept(
                 _FIGURES,
                 (state, agency, indicator),
-                lambda: load_figures(session, indicator, periods_of(session, indicator), agency=agency),
+                lambda: _figures(session, indicator, agency),
                 64,
             )
             geo = _kept(_GEO, state, lambda: geography(session), 4)

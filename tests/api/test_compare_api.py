@@ -146,3 +146,50 @@ def test_the_workbook_has_a_sheet_per_indicator_with_the_group_and_its_source(
     assert "Department for Education" in str(cells["Group source"])
     council_rows = [row for row in ws.iter_rows(values_only=True) if row[2] == "council"]
     assert council_rows[0][4] == published["CY2024"][TRAFFORD]
+
+
+def test_the_publishers_imported_figures_are_compared_and_a_councils_own_stays_its_own(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    from collectors.published.intake import import_release
+    from collectors.published.sources import load_sources
+
+    spec = load_sources().sources["dfe_cla_number"]
+    data = (Path(__file__).parents[2] / "collectors" / "published" / "files" / spec.file).read_bytes()
+    import_release(store, store_settings, spec, data, filename=spec.file, fetched_from="upload")
+    rows = [
+        r
+        for r in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+        if r["time_period"] == "2025" and r["population_type"] == "Children looked after on 31 March each year"
+    ]
+    # A withheld count (DfE's z, x, c) is no number: the comparison shows it as withheld, with no value.
+    published = {
+        r["new_la_code"] or r["region_code"] or r["country_code"]: (
+            float(r["children_count"]) if r["children_count"].replace(".", "").isdigit() else None
+        )
+        for r in rows
+    }
+    params = {"indicator": "cyp.lac_count", "org": TRAFFORD, "period": "2025-03-31"}
+    body = store_client.get("/api/compare", params=params, headers=OFFICER).json()
+    assert body["council"]["value"] == published[TRAFFORD]
+    assert body["council"]["published"] is True
+    neighbours = [r for r in body["rows"] if r["role"] == "neighbour"]
+    assert len(neighbours) == 10
+    assert all(n["value"] == published[n["code"]] for n in neighbours)
+    shown = [v for n in neighbours if (v := published[n["code"]]) is not None]
+    assert body["neighbours_mean"] == sum(shown) / len(shown)
+    assert body["neighbours_counted"] == len(shown)
+    assert body["england"]["value"] == published["E92000001"]
+    assert body["region"]["value"] == published["E12000002"]
+
+    row = "cyp.lac_count,E10000024,2025-03-31,,1100,,,,"
+    assert submit(
+        store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + row).encode()
+    ).submission
+    notts = {**params, "org": "E10000024"}
+    own = store_client.get("/api/compare", params=notts, headers=NOTTS).json()
+    assert own["council"]["value"] == 1100
+    assert own["council"]["published"] is False
+    other = store_client.get("/api/compare", params=notts, headers=LEWISHAM).json()
+    assert other["council"]["value"] == published["E10000024"]
+    assert other["council"]["published"] is True
