@@ -146,7 +146,7 @@ def trend_lines(
     periods: list[str], series: list[tuple[str, list[float | None]]], *, title: str, width: int = 760
 ) -> str:
     """Draw up to three series over periods as lines with distinct markers and a legend; gaps where a value is missing."""
-    left, right, top, bottom = 70, 20, 40, 60
+    left, right, top, bottom = 70, 50, 40, 60
     height = 320
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, vs in series for v in vs if v is not None]
@@ -193,7 +193,8 @@ def trend_lines(
                     f'<path d="{run[-2].replace("L", "M")}{run[-1]}" stroke="{colour}" stroke-width="2" fill="none"/>'
                 )
             parts.append(_marker(shape, x, y, colour))
-        lx = left + k * 230
+        # Each legend entry starts after the one before, however long its name (about 8 px a character).
+        lx = left + sum(40 + 8 * len(n) for n, _ in series[:k])
         parts.append(_marker(shape, lx + 6, 14, colour))
         parts.append(f'<text x="{lx + 18}" y="{19}" font-size="14" fill="#0b0c0c">{escape(name)}</text>')
     parts.append("</svg>")
