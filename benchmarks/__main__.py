@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import collect, exports, load, memory, published, records, scale
+from benchmarks import collect, compare, exports, load, memory, published, records, scale
 
 
 def main() -> None:
     """Dispatch to the named benchmark."""
     names = {
         "collect": collect.main,
+        "compare": compare.main,
         "exports": exports.main,
         "scale": scale.main,
         "load": load.main,

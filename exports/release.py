@@ -314,6 +314,11 @@ def _store_key(session: Session) -> tuple[Any, ...]:
     return (str(session.get_bind().engine.url), *tuple(key), datetime.now(UTC).date())
 
 
+def store_key(session: Session) -> tuple[Any, ...]:
+    """What any answer built from the store's figures, catalogue and agencies depends on: a key for caches of them."""
+    return _store_key(session)
+
+
 def _figures_behind(
     session: Session, ret: Return, period: str, builders: dict[str, Builder]
 ) -> dict[str, frozenset[int]]:

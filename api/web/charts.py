@@ -61,3 +61,141 @@ def _short(text: str, most: int = 34) -> str:
 
 def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+@dataclass(frozen=True)
+class Level:
+    """One row of a comparison chart: an area's value (None when withheld), its interval, and whether it is the subject."""
+
+    label: str
+    value: float | None
+    note: str = ""
+    lower: float | None = None
+    upper: float | None = None
+    subject: bool = False
+
+
+def comparison_bars(rows: list[Level], *, title: str, unit: str, width: int = 760) -> str:
+    """Draw one bar per area, the subject's solid and labelled, others outlined; whiskers for 95% intervals.
+
+    Legible without colour: the subject's label says so in words and is bold, every bar has its value written
+    beside it, and a withheld value is written as such where its bar would be.
+    """
+    label_w, row_h, gap, top = 300, 22, 8, 10
+    plot_w = width - label_w - 150
+    most = max((max(r.value or 0.0, r.upper or 0.0) for r in rows), default=0.0) or 1.0
+    height = top + len(rows) * (row_h + gap) + 10
+    ident = "chart-" + "".join(ch if ch.isalnum() else "-" for ch in title.lower())[:60]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{ident}" '
+        f'viewBox="0 0 {width} {height}" width="100%" class="app-chart" font-family="{FONT}">',
+        f'<title id="{ident}">{escape(title)}</title>',
+    ]
+    for i, r in enumerate(rows):
+        y = top + i * (row_h + gap)
+        weight = ' font-weight="bold"' if r.subject else ""
+        label = f"{_short(r.label, 30)} (this council)" if r.subject else _short(r.label)
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + row_h * 0.72:.1f}" font-size="14" text-anchor="end" fill="#0b0c0c"{weight}>'
+            f"{escape(label)}</text>"
+        )
+        if r.value is None:
+            parts.append(
+                f'<text x="{label_w + 4}" y="{y + row_h * 0.72:.1f}" font-size="14" fill="#0b0c0c">'
+                f"{escape(r.note or 'no figure')}</text>"
+            )
+            continue
+        w = plot_w * max(r.value, 0.0) / most
+        if r.subject:
+            parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h}" fill="{COLOURS[1]}"/>')
+        else:
+            parts.append(
+                f'<rect x="{label_w}" y="{y + 1}" width="{w:.1f}" height="{row_h - 2}" fill="#ffffff" '
+                f'stroke="{COLOURS[0]}" stroke-width="2"/>'
+            )
+        end = label_w + w
+        if r.lower is not None and r.upper is not None:
+            lo, hi = label_w + plot_w * r.lower / most, label_w + plot_w * r.upper / most
+            mid = y + row_h / 2
+            parts.append(
+                f'<path d="M{lo:.1f} {mid:.1f}H{hi:.1f}M{lo:.1f} {y + 4}V{y + row_h - 4}M{hi:.1f} {y + 4}V{y + row_h - 4}" '
+                f'stroke="#0b0c0c" stroke-width="2" fill="none"/>'
+            )
+            end = max(end, hi)
+        text = f"{_fmt(r.value)} {unit}".strip()
+        parts.append(
+            f'<text x="{end + 6:.1f}" y="{y + row_h * 0.72:.1f}" font-size="14" fill="#0b0c0c"{weight}>{escape(text)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+#: Marker shapes of a line chart's series, so each series reads without colour.
+MARKERS = ("circle", "square", "triangle")
+
+
+def _marker(shape: str, x: float, y: float, colour: str) -> str:
+    if shape == "circle":
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}"/>'
+    if shape == "square":
+        return f'<rect x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10" fill="#ffffff" stroke="{colour}" stroke-width="2"/>'
+    return f'<path d="M{x:.1f} {y - 6:.1f}L{x + 6:.1f} {y + 5:.1f}L{x - 6:.1f} {y + 5:.1f}Z" fill="{colour}"/>'
+
+
+def trend_lines(
+    periods: list[str], series: list[tuple[str, list[float | None]]], *, title: str, width: int = 760
+) -> str:
+    """Draw up to three series over periods as lines with distinct markers and a legend; gaps where a value is missing."""
+    left, right, top, bottom = 70, 50, 40, 60
+    height = 320
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for _, vs in series for v in vs if v is not None]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    low = min(low, 0.0) if low >= 0 and high > 0 and low / (high or 1) < 0.5 else low
+    span = (high - low) or 1.0
+    ident = "chart-" + "".join(ch if ch.isalnum() else "-" for ch in title.lower())[:60]
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = left + (plot_w * i / (len(periods) - 1) if len(periods) > 1 else plot_w / 2)
+        return x, top + plot_h - plot_h * (v - low) / span
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{ident}" '
+        f'viewBox="0 0 {width} {height}" width="100%" class="app-chart" font-family="{FONT}">',
+        f'<title id="{ident}">{escape(title)}</title>',
+        f'<path d="M{left} {top}V{top + plot_h}H{left + plot_w}" stroke="#505a5f" fill="none"/>',
+    ]
+    for frac in (0.0, 0.5, 1.0):
+        tick = low + span * frac
+        y = top + plot_h - plot_h * frac
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="13" text-anchor="end" fill="#0b0c0c">{_fmt(tick)}</text>'
+        )
+    # At most six period labels, so long labels (FY2012-13) never run into each other.
+    step = max(1, -(-len(periods) // 6))
+    for i, p in enumerate(periods):
+        if i % step == 0 or i == len(periods) - 1:
+            x, _ = xy(i, low)
+            parts.append(
+                f'<text x="{x:.1f}" y="{top + plot_h + 18}" font-size="13" text-anchor="middle" fill="#0b0c0c">{escape(p)}</text>'
+            )
+    for k, (name, vs) in enumerate(series):
+        colour, shape = COLOURS[(k + 1) % len(COLOURS)], MARKERS[k % len(MARKERS)]
+        run: list[str] = []
+        for i, v in enumerate(vs):
+            if v is None:
+                run = []
+                continue
+            x, y = xy(i, v)
+            run.append(f"{'M' if not run else 'L'}{x:.1f} {y:.1f}")
+            if len(run) > 1:
+                parts.append(
+                    f'<path d="{run[-2].replace("L", "M")}{run[-1]}" stroke="{colour}" stroke-width="2" fill="none"/>'
+                )
+            parts.append(_marker(shape, x, y, colour))
+        # Each legend entry starts after the one before, however long its name (about 8 px a character).
+        lx = left + sum(40 + 8 * len(n) for n, _ in series[:k])
+        parts.append(_marker(shape, lx + 6, 14, colour))
+        parts.append(f'<text x="{lx + 18}" y="{19}" font-size="14" fill="#0b0c0c">{escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

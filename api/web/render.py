@@ -157,10 +157,11 @@ def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]
         links = [("Sign in", "/sign-in"), ("Glossary", "/glossary"), ("API documentation", "/docs")]
     elif principal.kind == "agency":
         links = [("What you owe", "/agency"), ("Upload", "/upload"), ("Submissions", "/submissions"),
-                 ("History", "/history"), ("Glossary", "/glossary")]  # fmt: skip
+                 ("History", "/history"), ("Compare", "/compare"), ("Glossary", "/glossary")]  # fmt: skip
     elif principal.kind == "officer":
         links = [("Dashboard", "/officer"), ("Approvals", "/officer/approvals"), ("Calendar", "/calendar"), ("Catalogue", "/catalogue"),
-                 ("Burden", "/burden"), ("Published", "/officer/published"), ("Submissions", "/submissions"), ("Outbox", "/outbox"),
+                 ("Burden", "/burden"), ("Compare", "/compare"), ("Published", "/officer/published"), ("Submissions", "/submissions"),
+                 ("Outbox", "/outbox"),
                  ("Agencies", "/agencies"), ("Keys", "/keys")]  # fmt: skip
     else:
         links = [("Your returns", "/regulator"), ("Glossary", "/glossary"), ("API documentation", "/docs")]

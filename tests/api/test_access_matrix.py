@@ -206,6 +206,16 @@ RULES: dict[tuple[str, str], Rule] = {
         Case(query={"agency": "lewisham_council"}, owner="agency:lewisham_council"),
         Case(query={"agency": "lewisham_drugs"}, owner="agency:lewisham_drugs"),
     ),
+    ("GET", "/api/compare"): rule(
+        "officer agency",
+        Case(query={"indicator": "cyp.lac_count", "org": "E10000024", "period": "2025-03-31"}),
+        Case(query={"indicator": "cyp.lac_count", "org": "E09000023", "period": "2025-03-31"}),
+        Case(query={"indicator": "no.such_indicator", "org": "E10000024", "period": "2025-03-31"}, owner="missing"),
+    ),
+    ("GET", "/api/compare.xlsx"): rule(
+        "officer agency",
+        Case(query={"indicator": "cyp.lac_count", "org": "E10000024", "period": "2025-03-31"}),
+    ),
     ("GET", "/api/returns/{return_id}/{period_file}"): rule(
         "officer regulator",
         Case({"return_id": "dfe_ssda903", "period_file": "FY2024-25.xlsx"}, owner="return:dfe"),

@@ -1,0 +1,561 @@
+"""A council's figure beside its comparators: statistical neighbours, region, England and officers' own groups.
+
+Groups are data (``mappings/comparators/``, its README gives sources and licences). The comparison of one
+indicator, period and council is a pure function of the figures handed to it (:func:`compare`);
+:func:`load_figures` reads them from the store for a reader, so the API, pages, workbook and benchmark share it.
+
+Rules stated once:
+
+- Withheld figures (a symbol such as DfE's ``c``, ``x``, ``low``, or no value) are listed with their
+  symbol and never ranked, averaged or counted among the peers of a quartile.
+- Ranks are competition ranks ("1, 2, 2, 4"): tied values share the better rank. Best first where the
+  indicator has a polarity, else highest value first.
+- Quartile: among every council of the same geography level (upper-tier councils) with a value for the
+  period, the share of peers strictly better than the council decides it, ``floor(4 * better / n) + 1``,
+  so ties take the better quartile; quartile 1 is the best quarter. Without a polarity, quartile 1 is the
+  highest quarter of values and no quarter is called the bottom.
+- The neighbours' mean is the plain mean of the neighbours' values (as DfE's LA Interactive Tool gives
+  it), the council itself left out, over the neighbours with a value.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from indicators.models import Indicator, Observation, Submission
+from mappings.geography import ENGLAND
+from mappings.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
+from mappings.models import OrgParent, OrgUnit
+from mappings.signoffs import published_sources
+
+FOLDER = Path(__file__).with_name("comparators")
+NEIGHBOURS_FILE = "New_Statistical_Neighbour_Groupings_April_2021.csv"
+LA_CODES_FILE = "dfe_la_codes.csv"
+GROUPS_FILE = "groups.toml"
+
+NEIGHBOURS_SOURCE = (
+    "Department for Education, children's services statistical neighbours (April 2021 groupings), "
+    "New_Statistical_Neighbour_Groupings_April_2021.csv in dfe-analytical-services/CSC_outcomes_and_enablers; "
+    "DfE LA numbers mapped to GSS codes by the old_la_code and new_la_code columns of DfE's EES files"
+)
+REGION_SOURCE = "ONS geography lookups (LAD to region), as the service's geography holds them"
+ENGLAND_SOURCE = "England (E92000001), the national figure"
+
+#: Upper-tier councils: the level children's services are reported at, and the peers of a quartile.
+PEER_TYPES = ("unitary", "county", "metropolitan_district", "london_borough")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One council of a group: its name, the GSS codes it has had, and (for neighbours) how close it is."""
+
+    name: str
+    codes: tuple[str, ...]
+    closeness: str = ""
+
+
+@dataclass(frozen=True)
+class Group:
+    """A comparator group with its source, named on every comparison."""
+
+    id: str
+    title: str
+    source: str
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One council's (or area's) figure for a period, as far as the reader may see it."""
+
+    org_code: str
+    value: float | None
+    symbol: str | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    #: False for a council's own figure not yet published (signed off or from a publisher).
+    published: bool = True
+
+    @property
+    def withheld(self) -> bool:
+        """Whether the figure has no number to rank (a symbol, or no value)."""
+        return self.value is None or self.symbol is not None or math.isnan(self.value)
+
+
+@dataclass(frozen=True)
+class IndicatorInfo:
+    """What the comparison needs to know of an indicator."""
+
+    id: str
+    title: str
+    statistic: str
+    multiplier: int
+    polarity: str
+    unit: str = ""
+    decimals: int = 0
+    source: str = ""
+
+    @classmethod
+    def of(cls, indicator: Indicator) -> IndicatorInfo:
+        """The comparison's view of a catalogue indicator, its polarity cited by the indicator's sources."""
+        cited = "; ".join(
+            " ".join(str(s.get(k, "")) for k in ("publisher", "title", "section") if s.get(k))
+            for s in indicator.sources
+        )
+        return cls(
+            indicator.id,
+            indicator.title,
+            indicator.statistic,
+            indicator.multiplier,
+            indicator.polarity,
+            indicator.unit,
+            indicator.decimals,
+            cited,
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a comparison: an area, its figure, rank, interval and outcome against England."""
+
+    code: str
+    name: str
+    role: str  # council | neighbour | member | region | england
+    value: float | None
+    symbol: str | None
+    published: bool
+    closeness: str = ""
+    rank: int | None = None
+    interval: Interval | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """The council, its neighbours' mean and England for one period."""
+
+    period: str
+    value: float | None
+    symbol: str | None
+    neighbours_mean: float | None
+    england: float | None
+
+
+@dataclass
+class Comparison:
+    """Everything said about one indicator, period and council."""
+
+    indicator: IndicatorInfo
+    period: str
+    org_code: str
+    org_name: str
+    group: Group
+    rows: list[Row]
+    neighbours_mean: float | None
+    neighbours_counted: int
+    region: Row | None
+    england: Row | None
+    quartile: int | None
+    peers_counted: int
+    peer_rank: int | None
+    method: str | None
+    trend: list[TrendPoint] = field(default_factory=list)
+
+    @property
+    def own(self) -> Row:
+        """The council's own row."""
+        return next(r for r in self.rows if r.role == "council")
+
+    @property
+    def bottom_quartile(self) -> bool:
+        """Whether the council sits in the worst quarter: only where the polarity says which is worse, and not for
+        a count, which follows a council's size (a large county "has the most" of nearly everything)."""
+        return (
+            self.quartile == 4
+            and self.indicator.polarity in {"higher_is_better", "lower_is_better"}
+            and self.indicator.statistic != "count"
+        )
+
+    @property
+    def differs(self) -> bool:
+        """Whether the council differs from England beyond chance by the publisher's test."""
+        return self.own.outcome not in {None, "similar"}
+
+
+@cache
+def _la_codes() -> tuple[dict[str, tuple[str, ...]], dict[str, str], dict[str, str]]:
+    by_number: dict[str, list[str]] = {}
+    number_of: dict[str, str] = {}
+    names: dict[str, str] = {}
+    with (FOLDER / LA_CODES_FILE).open(newline="", encoding="utf-8") as f:
+        # Newest code first: a reorganised council is looked for under its current code before its old one.
+        for row in sorted(csv.DictReader(f), key=lambda r: r["last_year"], reverse=True):
+            by_number.setdefault(row["old_la_code"], []).append(row["new_la_code"])
+            number_of[row["new_la_code"]] = row["old_la_code"]
+            names[row["old_la_code"]] = row["la_name"]
+    return {k: tuple(v) for k, v in by_number.items()}, number_of, names
+
+
+@cache
+def _neighbour_rows() -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    with (FOLDER / NEIGHBOURS_FILE).open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        sn = [i for i, h in enumerate(header) if h.startswith("SN") and h != "SNP"]
+        for row in reader:
+            if row and row[0].strip():
+                out[row[0].strip()] = [(row[i].strip(), row[i + 1].strip()) for i in sn]
+    return out
+
+
+def statistical_neighbours(org_code: str) -> Group | None:
+    """DfE's ten statistical neighbours of a council (by GSS code), closest first; None where DfE names none."""
+    by_number, number_of, names = _la_codes()
+    number = number_of.get(org_code)
+    rows = _neighbour_rows().get(number or "")
+    if number is None or rows is None:
+        return None
+    members = tuple(Member(names.get(n, n), by_number.get(n, ()), closeness) for n, closeness in rows)
+    return Group("statistical_neighbours", f"DfE statistical neighbours of {names[number]}", NEIGHBOURS_SOURCE, members)
+
+
+@cache
+def officer_groups() -> dict[str, Group]:
+    """The groups officers defined in ``groups.toml``, by id."""
+    data = tomllib.loads((FOLDER / GROUPS_FILE).read_text(encoding="utf-8"))
+    _, _, names = _la_codes()
+    _, number_of, _ = _la_codes()
+    out: dict[str, Group] = {}
+    for g in data.get("group", []):
+        members = tuple(Member(names.get(number_of.get(c, ""), c), (c,)) for c in g["members"])
+        out[g["id"]] = Group(g["id"], g["title"], g["source"], members)
+    return out
+
+
+def group_for(org_code: str, group_id: str = "statistical_neighbours") -> Group:
+    """The named group for a council; a KeyError names what is missing."""
+    if group_id == "statistical_neighbours":
+        group = statistical_neighbours(org_code)
+        if group is None:
+            raise KeyError(f"DfE's statistical neighbour groupings name no neighbours for {org_code}")
+        return group
+    groups = officer_groups()
+    if group_id not in groups:
+        raise KeyError(f"No comparator group {group_id!r}; known: statistical_neighbours, {', '.join(sorted(groups))}")
+    return groups[group_id]
+
+
+def _key(polarity: str) -> int:
+    # Sort sign: best first where the polarity says, else highest value first.
+    return 1 if polarity == "lower_is_better" else -1
+
+
+def competition_ranks(values: Mapping[str, float], polarity: str) -> dict[str, int]:
+    """Rank values best first (highest first without a polarity); tied values share the better rank."""
+    sign = _key(polarity)
+    ordered = sorted(values.items(), key=lambda kv: sign * kv[1])
+    ranks: dict[str, int] = {}
+    for i, (code, value) in enumerate(ordered):
+        prev = ordered[i - 1] if i else None
+        ranks[code] = ranks[prev[0]] if prev is not None and prev[1] == value else i + 1
+    return ranks
+
+
+def quartile(value: float, peers: Iterable[float], polarity: str) -> tuple[int, int, int]:
+    """The quartile (1 best) of a value among its peers' values, the rank among them, and how many peers counted."""
+    sign = _key(polarity)
+    values = list(peers)
+    better = sum(1 for p in values if sign * p < sign * value)
+    n = len(values)
+    return min(4, math.floor(4 * better / n) + 1), better + 1, n
+
+
+def interval_of(indicator: IndicatorInfo, figure: Figure) -> Interval | None:
+    """The figure's confidence interval where its statistic and counts allow the publisher's method, else None."""
+    if figure.withheld or figure.numerator is None or not figure.denominator:
+        return None
+    try:
+        if indicator.statistic == "percentage":
+            return wilson(figure.numerator, figure.denominator, indicator.multiplier or 100)
+        if indicator.statistic == "rate":
+            return rate(figure.numerator, figure.denominator, indicator.multiplier or 1)
+    except ValueError:
+        return None
+    return None
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _pick(member: Member, figures: Mapping[str, Figure]) -> str:
+    return next((c for c in member.codes if c in figures), member.codes[0] if member.codes else member.name)
+
+
+def compare(
+    indicator: IndicatorInfo,
+    period: str,
+    org_code: str,
+    figures: Mapping[str, Figure],
+    *,
+    group: Group,
+    names: Mapping[str, str],
+    peers: Iterable[str],
+    region_code: str | None = None,
+    history: Mapping[str, Mapping[str, Figure]] | None = None,
+) -> Comparison:
+    """Compare one council's figure for a period with its group, region, England and its geography level's peers."""
+    polarity = indicator.polarity
+    england_fig = figures.get(ENGLAND)
+    england_value = None if england_fig is None or england_fig.withheld else england_fig.value
+
+    def row(code: str, role: str, closeness: str = "") -> Row:
+        fig = figures.get(code)
+        name = names.get(code, code)
+        if fig is None:
+            return Row(code, name, role, None, None, True, closeness)
+        ci = interval_of(indicator, fig)
+        outcome = (
+            against_england(ci, england_value, polarity)
+            if ci and england_value is not None and code != ENGLAND
+            else None
+        )
+        value = None if fig.withheld else fig.value
+        return Row(code, name, role, value, fig.symbol, fig.published, closeness, None, ci, outcome)
+
+    member_rows = [row(_pick(m, figures), "neighbour" if m.closeness else "member", m.closeness) for m in group.members]
+    member_rows = [r for r in member_rows if r.code != org_code]
+    own = row(org_code, "council")
+    ranked = {r.code: r.value for r in [own, *member_rows] if r.value is not None}
+    ranks = competition_ranks(ranked, polarity)
+    rows = [Row(**{**r.__dict__, "rank": ranks.get(r.code)}) for r in [own, *member_rows]]
+    neighbour_values = [r.value for r in member_rows if r.value is not None]
+
+    peer_values = [
+        f.value for c in set(peers) if (f := figures.get(c)) is not None and not f.withheld and f.value is not None
+    ]
+    q = rank = None
+    n = len(peer_values)
+    if own.value is not None and peer_values:
+        q, rank, n = quartile(own.value, peer_values, polarity)
+
+    trend: list[TrendPoint] = []
+    for p, figs in sorted((history or {}).items()):
+        mine = figs.get(org_code)
+        eng = figs.get(ENGLAND)
+        vals = [
+            f.value
+            for m in group.members
+            if (f := figs.get(_pick(m, figs))) is not None
+            and not f.withheld
+            and f.value is not None
+            and f.org_code != org_code
+        ]
+        trend.append(
+            TrendPoint(
+                p,
+                None if mine is None or mine.withheld else mine.value,
+                None if mine is None else mine.symbol,
+                _mean(vals),
+                None if eng is None or eng.withheld else eng.value,
+            )
+        )
+    method = own.interval.method if own.interval else None
+    return Comparison(
+        indicator=indicator,
+        period=period,
+        org_code=org_code,
+        org_name=names.get(org_code, org_code),
+        group=group,
+        rows=rows,
+        neighbours_mean=_mean(neighbour_values),
+        neighbours_counted=len(neighbour_values),
+        region=row(region_code, "region") if region_code else None,
+        england=row(ENGLAND, "england"),
+        quartile=q,
+        peers_counted=n,
+        peer_rank=rank,
+        method=METHOD_NAMES.get(method) if method else None,
+        trend=trend,
+    )
+
+
+# ---- the store --------------------------------------------------------------------------------------------
+
+
+def load_figures(
+    session: Session, indicator_id: str, periods: Iterable[str], *, agency: str | None = None
+) -> dict[str, dict[str, Figure]]:
+    """Current totals of an indicator for the periods, by period and org, as a reader may see them.
+
+    ``agency`` None reads every figure (an officer); an agency reads its own figures and the figures
+    of agencies that publish theirs, never another agency's unpublished figure. A figure not yet
+    published (not from a publishing agency) is marked so.
+    """
+    published = published_sources(session)
+    stmt = (
+        sa_select(
+            col(Observation.period),
+            col(Observation.org_code),
+            col(Observation.value),
+            col(Observation.symbol),
+            col(Observation.numerator),
+            col(Observation.denominator),
+            col(Submission.agency_code),
+        )
+        .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
+        .where(
+            col(Observation.indicator_id) == indicator_id,
+            col(Observation.period).in_(list(periods)),
+            col(Observation.breakdown) == "",
+            col(Observation.is_current).is_(True),
+        )
+        .order_by(col(Observation.id))
+    )
+    out: dict[str, dict[str, Figure]] = {}
+    for period, org, value, symbol, num, den, by in session.execute(stmt):
+        is_published = by in published
+        if agency is not None and by != agency and not is_published:
+            continue
+        figs = out.setdefault(period, {})
+        # A publisher's figure stands beside a council's own; the council's own is what its row shows.
+        if org in figs and figs[org].published is False and is_published:
+            continue
+        figs[org] = Figure(org, value, symbol, num, den, is_published)
+    return out
+
+
+def with_published(
+    history: Mapping[str, Mapping[str, Figure]],
+    published: Iterable[tuple[str, str, float | None, str | None, float | None, float | None]],
+) -> dict[str, dict[str, Figure]]:
+    """Add the publisher's figures (period, org, value, symbol, numerator, denominator) of cells the reader sees no
+    figure of: a council's own figure stays what its row shows, and the publisher's stands in for every other."""
+    out = {p: dict(figs) for p, figs in history.items()}
+    for period, org, value, symbol, num, den in published:
+        figs = out.setdefault(period, {})
+        if org not in figs:
+            figs[org] = Figure(org, value, symbol, num, den, True)
+    return out
+
+
+def periods_of(session: Session, indicator_id: str) -> list[str]:
+    """The periods an indicator has any figure for, oldest first."""
+    stmt = select(Observation.period).where(col(Observation.indicator_id) == indicator_id).distinct()
+    return sorted(str(p) for p in session.execute(stmt).scalars())
+
+
+def geography(session: Session) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """Names of every org, the upper-tier councils (peers of a quartile) and each council's region."""
+    units = session.execute(select(OrgUnit.code, OrgUnit.name, OrgUnit.type)).all()
+    names = {str(c): str(n) for c, n, _ in units}
+    types = {str(c): str(t) for c, _, t in units}
+    peers = [c for c, t in types.items() if t in PEER_TYPES]
+    region: dict[str, str] = {}
+    for child, parent in session.execute(select(OrgParent.child_code, OrgParent.parent_code)):
+        if types.get(str(parent)) == "region":
+            region[str(child)] = str(parent)
+    for child, parent in session.execute(select(OrgParent.child_code, OrgParent.parent_code)):
+        if str(child) not in region and str(parent) in region:
+            region[str(child)] = region[str(parent)]
+    _, number_of, la_names = _la_codes()
+    for code, number in number_of.items():
+        names.setdefault(code, la_names[number])
+    return names, peers, region
+
+
+Geo = tuple[dict[str, str], list[str], dict[str, str]]
+
+
+def comparison_for(
+    session: Session,
+    indicator_id: str,
+    org_code: str,
+    period: str,
+    *,
+    agency: str | None = None,
+    group_id: str = "statistical_neighbours",
+    history: Mapping[str, Mapping[str, Figure]] | None = None,
+    geo: Geo | None = None,
+) -> Comparison:
+    """Read the store and compare one council's figure; KeyError names an unknown indicator, council or group.
+
+    ``history`` (the indicator's figures by period, as :func:`load_figures` gives them for the same reader)
+    and ``geo`` (as :func:`geography` gives it) may be handed in by a caller that keeps them between calls.
+    """
+    ind = session.get(Indicator, indicator_id)
+    if ind is None:
+        raise KeyError(f"No indicator {indicator_id!r} in the catalogue")
+    group = group_for(org_code, group_id)
+    if history is None:
+        history = load_figures(session, indicator_id, periods_of(session, indicator_id), agency=agency)
+    names, peers, region = geo if geo is not None else geography(session)
+    return compare(
+        IndicatorInfo.of(ind),
+        period,
+        org_code,
+        history.get(period, {}),
+        group=group,
+        names=names,
+        peers=peers,
+        region_code=region.get(org_code),
+        history=history,
+    )
+
+
+def as_json(c: Comparison) -> dict[str, Any]:
+    """A comparison as the API answers it."""
+
+    def row(r: Row | None) -> dict[str, Any] | None:
+        if r is None:
+            return None
+        return {
+            "code": r.code,
+            "name": r.name,
+            "role": r.role,
+            "value": r.value,
+            "withheld": r.symbol,
+            "published": r.published,
+            "closeness": r.closeness or None,
+            "rank": r.rank,
+            "lower_ci_95": r.interval.lower if r.interval else None,
+            "upper_ci_95": r.interval.upper if r.interval else None,
+            "against_england": r.outcome,
+        }
+
+    return {
+        "indicator": {
+            "id": c.indicator.id,
+            "title": c.indicator.title,
+            "unit": c.indicator.unit,
+            "polarity": c.indicator.polarity,
+            "sources": c.indicator.source,
+        },
+        "period": c.period,
+        "org": {"code": c.org_code, "name": c.org_name},
+        "group": {"id": c.group.id, "title": c.group.title, "source": c.group.source},
+        "council": row(c.own),
+        "rows": [row(r) for r in c.rows],
+        "neighbours_mean": c.neighbours_mean,
+        "neighbours_counted": c.neighbours_counted,
+        "region": row(c.region),
+        "england": row(c.england),
+        "quartile": c.quartile,
+        "quartile_rule": "1 is the best quarter of upper-tier councils with a value; ties take the better quartile; withheld values are not counted",
+        "peer_rank": c.peer_rank,
+        "peers_counted": c.peers_counted,
+        "bottom_quartile": c.bottom_quartile,
+        "method": c.method,
+        "trend": [t.__dict__ for t in c.trend],
+    }

@@ -1,0 +1,95 @@
+"""The comparison pages: chart and table, the trend, the flags list, and what an agency may open."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from collectors.service import submit
+from onereturn.settings import Settings
+from tests.web.test_pages import AGENCY, OFFICER, sign_in
+
+ONS = Path(__file__).parents[1] / "fixtures" / "compare"
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+NOTTS = "E10000024"
+
+
+def _load(store: Engine, settings: Settings) -> None:
+    for name in ("ons_CY2023.csv", "ons_CY2024.csv"):
+        assert submit(store, settings, agency_code="ons", filename=name, data=(ONS / name).read_bytes()).submission
+    # Notts' own count of children looked after, not yet published.
+    row = "cyp.lac_count,E10000024,2025-03-31,,1100,,,,\n"
+    assert submit(store, settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + row).encode()).submission
+
+
+def _main(page: str) -> str:
+    return page.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def test_the_officer_sees_chart_table_and_trend_without_script_or_inline_style(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    _load(store, store_settings)
+    sign_in(web, OFFICER)
+    r = web.get("/compare", params={"org": NOTTS, "indicator": "pop.resident_0_17"})
+    assert r.status_code == 200, r.text
+    main = _main(r.text)
+    assert main.count('<svg xmlns="http://www.w3.org/2000/svg" role="img"') == 2  # the comparison and the trend
+    assert "<script" not in main
+    assert "style=" not in main
+    assert "(this council)" in main
+    # The latest period is chosen and the trend lists both years.
+    assert "CY2024" in main
+    trend = re.search(r'id="trend-table">(.*?)</table>', main, re.S)
+    assert trend is not None
+    assert "CY2023" in trend.group(1)
+    table = re.search(r'id="compare-table">(.*?)</table>', main, re.S)
+    assert table is not None
+    assert table.group(1).count('data-role="neighbour"') == 10
+    assert 'data-role="england"' in table.group(1)
+    assert "Department for Education" in main
+
+
+def test_a_figure_not_yet_published_is_marked(web: TestClient, store: Engine, store_settings: Settings) -> None:
+    _load(store, store_settings)
+    sign_in(web, OFFICER)
+    main = _main(web.get("/compare", params={"org": NOTTS, "indicator": "cyp.lac_count"}).text)
+    assert "not yet published" in main
+
+
+def test_an_agency_compares_its_own_council_only(web: TestClient, store: Engine, store_settings: Settings) -> None:
+    _load(store, store_settings)
+    sign_in(web, AGENCY)
+    own = web.get("/compare", params={"org": NOTTS, "indicator": "pop.resident_0_17"})
+    assert own.status_code == 200
+    assert "E09000023" not in re.search(r'<select class="govuk-select" id="org".*?</select>', own.text, re.S).group(0)  # type: ignore[union-attr]
+    other = web.get("/compare", params={"org": "E09000023", "indicator": "pop.resident_0_17"})
+    assert other.status_code == 404
+
+
+def test_the_flags_page_lists_what_differs_and_links_to_each_comparison(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    _load(store, store_settings)
+    sign_in(web, OFFICER)
+    r = web.get("/compare/flags", params={"org": NOTTS})
+    assert r.status_code == 200
+    main = _main(r.text)
+    # A count has no polarity and no interval: nothing of these figures is flagged.
+    assert 'id="no-flags"' in main
+    assert "<script" not in main
+
+
+def test_the_dashboard_and_each_figure_link_to_the_comparison(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    _load(store, store_settings)
+    sign_in(web, OFFICER)
+    assert 'href="/compare/flags"' in _main(web.get("/officer").text)
+    web.cookies.clear()
+    sign_in(web, AGENCY)
+    history = web.get("/history").text
+    assert 'href="/compare?org=E10000024&amp;indicator=cyp.lac_count&amp;period=2025-03-31"' in history
