@@ -1,6 +1,6 @@
 """Record-level returns end to end against DfE's library alone on the same files, in the same run.
 
-``./run bench records`` writes seeded synthetic files (illustrative, :mod:`collectors.records.synthetic`):
+``./run bench records`` writes seeded synthetic files (illustrative, :mod:`cli.synthetic`):
 
 - a county-size SSDA903 set (``--county-children``, default 2,000 children);
 - a national round of 150 such sets, one a council: every set is a separate upload, so ``--national-sample``
@@ -338,7 +338,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-upload", action="store_true", help="skip the uploads through a running service")
     parser.add_argument("--write", action="store_true", help="write the table into docs/records-benchmark.md")
     args = parser.parse_args(argv)
-    from collectors.records.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
+    from cli.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
 
     results: list[Measured] = []
     sample: list[Measured] = []

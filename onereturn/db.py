@@ -37,9 +37,8 @@ MODEL_MODULES = (
     "mappings.models",
     "exports.models",
     "onereturn.outbox",
-    "scheduler",
+    "onereturn.models",
     "onereturn.audittrail",
-    "api.web.sessions",
     "collectors.records.models",
 )
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from collectors.service import submit
 from onereturn.settings import Settings
-from tests.conftest import copied_store
+from tests.stores import copied_store
 
 COLUMNS = ("indicator", "org", "period", "value", "numerator", "denominator")
 #: A percentage, so value, numerator and denominator are all read.

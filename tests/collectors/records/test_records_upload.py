@@ -20,11 +20,9 @@ from collectors.records.contract import Findings, Library, run_rules
 from collectors.records.models import RecordChild, RecordLineage
 from indicators.models import Observation
 from onereturn.settings import Settings
-from tests.conftest import copied_store
+from tests.collectors.records.samples import CIN_2024, FIXTURES, TABLES_903
+from tests.stores import copied_store
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "records"
-TABLES_903 = sorted((FIXTURES / "ssda903_subset").glob("*.csv"))
-CIN_2024 = FIXTURES / "cin" / "CIN_Census_2024.xml"
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
