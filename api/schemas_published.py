@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from collectors.published.query import Difference
 from collectors.published.sources import SourceSpec
 from collectors.schemas import UtcDatetime
+from indicators.published_query import Difference
 
 
 class SourcePublic(BaseModel):

@@ -1,6 +1,6 @@
 """Record-level returns end to end against DfE's library alone on the same files, in the same run.
 
-``./run bench records`` writes seeded synthetic files (illustrative, :mod:`collectors.records.synthetic`):
+``./run bench records`` writes seeded synthetic files (illustrative, :mod:`cli.synthetic`):
 
 - a county-size SSDA903 set (``--county-children``, default 2,000 children);
 - a national round of 150 such sets, one a council: every set is a separate upload, so ``--national-sample``
@@ -338,7 +338,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-upload", action="store_true", help="skip the uploads through a running service")
     parser.add_argument("--write", action="store_true", help="write the table into docs/records-benchmark.md")
     args = parser.parse_args(argv)
-    from collectors.records.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
+    from cli.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
 
     results: list[Measured] = []
     sample: list[Measured] = []
@@ -376,39 +376,46 @@ def main(argv: list[str]) -> None:
         finally:
             if server is not None:
                 server.stop()
-    national = None
-    if sample:
-
-        def mean(values: list[float]) -> float:
-            return sum(values) / len(values)
-
-        uploads = [m.upload.to_final for m in sample if m.upload is not None]
-        national = (
-            len(sample),
-            mean([m.service.seconds for m in sample]) * COUNCILS,
-            mean([m.library.seconds for m in sample]) * COUNCILS,
-            mean(uploads) * COUNCILS if uploads else None,
-        )
-    lines = _table(results + sample, national)
-    verdicts = []
-    for m in results + sample:
-        peak = max(m.service.peak, m.service.rules_peak, m.upload.peak if m.upload else 0)
-        verdict = (
-            f"{m.name}: ratio {m.ratio:.2f} ({'within' if m.ratio <= TARGET_RATIO else 'OVER'} the "
-            f"{TARGET_RATIO}x target); peak {peak / MIB:.0f} MiB ({'under' if peak < GIB else 'OVER'} 1 GiB)"
-        )
-        if m.upload is not None:
-            up_ratio = m.upload.to_final / m.library.seconds
-            verdict += (
-                f"; through the service's upload: stage {m.upload.stage}, {m.upload.figures} figure(s) stored, "
-                f"{up_ratio:.2f}x the library alone ({'within' if up_ratio <= TARGET_RATIO else 'OVER'} the target), "
-                f"202 in {m.upload.to_202:.3f} s ({'under' if m.upload.to_202 < 1 else 'OVER'} 1 s)"
-            )
-        verdicts.append(verdict)
+    lines = _table(results + sample, _national(sample))
+    verdicts = [_verdict(m) for m in results + sample]
     print("\n".join(lines))
     print("\n".join(verdicts))
     if args.write:
         _write(lines, verdicts, args)
+
+
+def _national(sample: list[Measured]) -> tuple[int, float, float, float | None] | None:
+    """The national round: the county sets' mean times, each for every council in England."""
+    if not sample:
+        return None
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    uploads = [m.upload.to_final for m in sample if m.upload is not None]
+    return (
+        len(sample),
+        mean([m.service.seconds for m in sample]) * COUNCILS,
+        mean([m.library.seconds for m in sample]) * COUNCILS,
+        mean(uploads) * COUNCILS if uploads else None,
+    )
+
+
+def _verdict(m: Measured) -> str:
+    """One line on a measured set: its ratio to DfE's library alone and its peak against the targets."""
+    peak = max(m.service.peak, m.service.rules_peak, m.upload.peak if m.upload else 0)
+    verdict = (
+        f"{m.name}: ratio {m.ratio:.2f} ({'within' if m.ratio <= TARGET_RATIO else 'OVER'} the "
+        f"{TARGET_RATIO}x target); peak {peak / MIB:.0f} MiB ({'under' if peak < GIB else 'OVER'} 1 GiB)"
+    )
+    if m.upload is not None:
+        up_ratio = m.upload.to_final / m.library.seconds
+        verdict += (
+            f"; through the service's upload: stage {m.upload.stage}, {m.upload.figures} figure(s) stored, "
+            f"{up_ratio:.2f}x the library alone ({'within' if up_ratio <= TARGET_RATIO else 'OVER'} the target), "
+            f"202 in {m.upload.to_202:.3f} s ({'under' if m.upload.to_202 < 1 else 'OVER'} 1 s)"
+        )
+    return verdict
 
 
 def _write(lines: list[str], verdicts: list[str], args: argparse.Namespace) -> None:

@@ -16,9 +16,9 @@ from sqlmodel import Session, select
 
 from cli.admin import agencies_app, audit_command, keys_app, signoffs_app
 from cli.admin import record as record_cli
+from cli.published import add_published_commands
+from cli.records import add_records_commands
 from cli.shared import err, out, ready_engine
-from collectors.published.cli import add_published_commands
-from collectors.records.cli import add_records_commands
 from mappings.models import Return
 from onereturn.errors import OneReturnError
 from onereturn.logs import configure_logging

@@ -100,7 +100,7 @@ def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
 def demo_records(folder: Path) -> list[tuple[str, list[Path]]]:
     """Write the synthetic council's record-level files (SSDA903 tables, CIN census) into ``folder``."""
-    from collectors.records.synthetic import synthetic_903, synthetic_cin
+    from cli.synthetic import synthetic_903, synthetic_cin
 
     tables = synthetic_903(RECORDS_SEED, RECORDS_CHILDREN["903"], RECORDS_YEAR, folder / "903", la=RECORDS_LA)
     census = synthetic_cin(RECORDS_SEED, RECORDS_CHILDREN["cin"], RECORDS_YEAR, folder / "cin", la=RECORDS_LA)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from collectors.published.query import PublisherBurden, publisher_burden
 from indicators.formula import collected_inputs
 from indicators.models import RECORDS_KIND, Code, Indicator, Observation, Submission
 from indicators.periods import Period, parse_period
+from indicators.published_query import PublisherBurden, publisher_burden
 from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.resolve import Resolver
@@ -133,38 +133,10 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         if not own:
             continue
         orgs = list(session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency.code)).scalars())
-        cells = derived = 0
-        keyed: list[tuple[str, str, str, str]] = []
         records_keys = from_records.get(agency.code, set())
-        records_periods: dict[tuple[str, str, str], list[Period]] = {}
-        for ind_id, org_code, period_code, breakdown in records_keys:
-            records_periods.setdefault((ind_id, org_code, breakdown), []).append(parse_period(period_code))
-        by_return: dict[str, int] = {}
-        for ret_id in own:
-            ret = returns[ret_id]
-            subperiods = owed_periods(ret.period_type, period)
-            for f in fields.get(ret_id, []):
-                if f.relation == "different_method" or not locally_keyed(indicators, f.indicator_id):
-                    continue
-                ind = indicators[f.indicator_id]
-                keys = [f.breakdown] if f.breakdown else breakdown_keys(ind.breakdowns, codes)
-                n = len(subperiods) * len(orgs) * len(keys)
-                cells += n
-                if ind.formula:
-                    derived += n
-                else:
-                    keyed += [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
-                    # A return's cell is filled by a figure of its period, or of a day within it (the 31 March
-                    # snapshot of a financial year's return).
-                    filled = sum(
-                        1
-                        for o in orgs
-                        for p in subperiods
-                        for k in keys
-                        if any(p.contains(held) for held in records_periods.get((ind.id, o, k), ()))
-                    )
-                    if filled:
-                        by_return[ret_id] = by_return.get(ret_id, 0) + filled
+        cells, derived, keyed, by_return = _cells_of(
+            own, orgs, period, records_keys, returns, fields, indicators, codes
+        )
         owed = {
             (o.indicator_id, o.org_code, o.period, o.breakdown) for o in obligations(session, agency.code, period.code)
         }
@@ -207,6 +179,52 @@ def _return_inputs(indicators: dict[str, Indicator], fields: dict[str, list[Fiel
         )
         for ret_id, fs in fields.items()
     }
+
+
+def _cells_of(
+    own: list[str],
+    orgs: list[str],
+    period: Period,
+    records_keys: set[tuple[str, str, str, str]],
+    returns: dict[str, Return],
+    fields: dict[str, list[FieldMapping]],
+    indicators: dict[str, Indicator],
+    codes: dict[str, list[str]],
+) -> tuple[int, int, list[tuple[str, str, str, str]], dict[str, int]]:
+    """The cells of an agency's own returns for a period: how many, how many derived, the keyed ones (by figure key),
+    and per return how many keyed cells its record-level figures fill."""
+    cells = derived = 0
+    keyed: list[tuple[str, str, str, str]] = []
+    records_periods: dict[tuple[str, str, str], list[Period]] = {}
+    for ind_id, org_code, period_code, breakdown in records_keys:
+        records_periods.setdefault((ind_id, org_code, breakdown), []).append(parse_period(period_code))
+    by_return: dict[str, int] = {}
+    for ret_id in own:
+        ret = returns[ret_id]
+        subperiods = owed_periods(ret.period_type, period)  # type: ignore[arg-type]
+        for f in fields.get(ret_id, []):
+            if f.relation == "different_method" or not locally_keyed(indicators, f.indicator_id):
+                continue
+            ind = indicators[f.indicator_id]
+            keys = [f.breakdown] if f.breakdown else breakdown_keys(ind.breakdowns, codes)
+            n = len(subperiods) * len(orgs) * len(keys)
+            cells += n
+            if ind.formula:
+                derived += n
+            else:
+                keyed += [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
+                # A return's cell is filled by a figure of its period, or of a day within it (the 31 March
+                # snapshot of a financial year's return).
+                filled = sum(
+                    1
+                    for o in orgs
+                    for p in subperiods
+                    for k in keys
+                    if any(p.contains(held) for held in records_periods.get((ind.id, o, k), ()))
+                )
+                if filled:
+                    by_return[ret_id] = by_return.get(ret_id, 0) + filled
+    return cells, derived, keyed, by_return
 
 
 def records_figures(session: Session) -> dict[str, set[tuple[str, str, str, str]]]:

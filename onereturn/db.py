@@ -37,11 +37,10 @@ MODEL_MODULES = (
     "mappings.models",
     "exports.models",
     "onereturn.outbox",
-    "scheduler",
+    "onereturn.models",
     "onereturn.audittrail",
-    "api.web.sessions",
     "collectors.records.models",
-    "collectors.published.models",
+    "indicators.published",
 )
 
 

@@ -4,14 +4,12 @@ transaction per test, and an API client bound to that transaction."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.deps import get_session
@@ -20,33 +18,7 @@ from mappings.catalogue import Catalogue, load_catalogue
 from mappings.service import load_bundled
 from onereturn import db
 from onereturn.settings import Settings
-
-
-def _database_per_worker(url: str) -> str:
-    """The configured PostgreSQL URL, or under pytest-xdist a database of its own per worker.
-
-    Each worker drops and recreates schemas and template databases, so two workers sharing one
-    database would undo each other's set-up; each gets ``<name>_<worker>``, made when missing.
-    """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not url or not worker:
-        return url
-    base, name = url.rsplit("/", 1)
-    own = f"{name or 'test'}_{worker}"
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": own}).first() is None:
-                conn.exec_driver_sql(f'CREATE DATABASE "{own}"')
-    finally:
-        admin.dispose()
-    return f"{base}/{own}"
-
-
-#: PostgreSQL for the database tests; CI sets it (see .ci/run).
-PG_URL = _database_per_worker(os.environ.get("ONERETURN_TEST_DATABASE_URL", ""))
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
+from tests.stores import BACKENDS, PG_TEMPLATE, PG_URL, copied_store, fresh_engine, make_template, pg_admin_url
 
 #: The files that take longest, longest first (a whole run on 2 cores, 25 November 2026); they start first and
 #: the many short files fill in after them, so both workers end together. ``./run test`` turns off
@@ -59,7 +31,7 @@ SLOW_FIRST = (
     "tests/test_scheduler.py",
     "tests/api/test_upload_processes.py",
     "tests/web/test_browser.py",
-    "tests/collectors/test_records_upload.py",
+    "tests/collectors/records/test_records_upload.py",
     "tests/test_stops.py",
     "tests/test_bench_records.py",
     "tests/test_lost_connections.py",
@@ -70,7 +42,7 @@ SLOW_FIRST = (
     "tests/test_load.py",
     "tests/test_two_workers.py",
     "tests/api/test_access_matrix.py",
-    "tests/collectors/test_records_contract.py",
+    "tests/collectors/records/test_records_contract.py",
     "tests/collectors/test_latest_earlier.py",
     "tests/test_bench_scale.py",
     "tests/collectors/test_fuzz.py",
@@ -101,19 +73,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
-
-
-def fresh_engine(backend: str, tmp_root: Path) -> Engine:
-    """Make an empty, migrated database of the given kind."""
-    if backend == "sqlite":
-        engine = db.make_engine(f"sqlite:///{tmp_root / 'test.sqlite3'}")
-    else:
-        engine = db.make_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    db.upgrade(engine)
-    return engine
 
 
 @pytest.fixture(scope="session")
@@ -178,48 +137,15 @@ def client(session: Session, engine: Engine, tmp_path: Path) -> Iterator[TestCli
         yield test_client
 
 
-#: Named after the test database, so suites pointed at different databases never share a template.
-_PG_TEMPLATE = f"onereturn_{PG_URL.rsplit('/', 1)[-1] or 'test'}_template"
-
-
-def _pg_admin_url(database: str) -> str:
-    return PG_URL.rsplit("/", 1)[0] + f"/{database}"
-
-
-def _make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> str:
-    """Make a loaded database to copy per test: a SQLite file path, or a PostgreSQL template database name."""
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-        eng = db.make_engine(f"sqlite:///{path}")
-        db.upgrade(eng)
-        with db.session_scope(eng) as session:
-            load_bundled(session, catalogue=catalogue)
-        with eng.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        eng.dispose()
-        return f"sqlite:{path}"
-    admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_PG_TEMPLATE} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {_PG_TEMPLATE}")
-    admin.dispose()
-    eng = db.make_engine(_pg_admin_url(_PG_TEMPLATE))
-    db.upgrade(eng)
-    with db.session_scope(eng) as session:
-        load_bundled(session, catalogue=catalogue)
-    eng.dispose()
-    return f"postgresql:{_PG_TEMPLATE}"
-
-
 @pytest.fixture(scope="session")
 def _templates() -> Iterator[dict[str, str]]:
     """The templates of every backend made so far, kept for the whole session and dropped at its end."""
     made: dict[str, str] = {}
     yield made
     if "postgresql" in made:
-        admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+        admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_PG_TEMPLATE} WITH (FORCE)")
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)")
         admin.dispose()
 
 
@@ -232,38 +158,8 @@ def store_template(
 ) -> str:
     """A loaded database to copy per test, made once per backend (see ``engine`` for why it is kept)."""
     if request.param not in _templates:
-        _templates[request.param] = _make_template(request.param, tmp_path_factory, bundled_catalogue)
+        _templates[request.param] = make_template(request.param, tmp_path_factory, bundled_catalogue)
     return _templates[request.param]
-
-
-_counter = iter(range(10**6))
-
-
-@contextmanager
-def copied_store(store_template: str, directory: Path) -> Iterator[Engine]:
-    """A private copy of the loaded template, dropped afterwards: a SQLite file in ``directory`` or a database."""
-    kind, where = store_template.split(":", 1)
-    if kind == "sqlite":
-        target = directory / "store.sqlite3"
-        shutil.copyfile(where, target)
-        eng = db.make_engine(f"sqlite:///{target}")
-        try:
-            yield eng
-        finally:
-            eng.dispose()
-        return
-    name = f"{_PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
-    admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {where}")
-    eng = db.make_engine(_pg_admin_url(name))
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 @pytest.fixture
@@ -290,8 +186,8 @@ def store_client(store: Engine, store_settings: Settings) -> Iterator[TestClient
 @pytest.fixture
 def jobs_on(store: Engine) -> Iterator[Engine]:
     """A private database the scheduler's jobs run against, as the scheduler's own engine."""
-    import scheduler
+    from scheduler import runtime
 
-    scheduler._state["engine"] = store
+    runtime._state["engine"] = store
     yield store
-    scheduler._state.clear()
+    runtime._state.clear()

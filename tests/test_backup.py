@@ -22,7 +22,7 @@ from exports import service as exports
 from onereturn import backup, db
 from onereturn.errors import Conflict, InvalidInput
 from onereturn.settings import Settings, get_settings
-from tests.conftest import PG_URL
+from tests.stores import PG_URL
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 FIGURES = (

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from benchmarks import scale
 from benchmarks.collect import pg_beside
-from tests.conftest import PG_URL
+from tests.stores import PG_URL
 
 
 def _uploads(inds: list[str], orgs: list[str]) -> dict[str, bytes]:

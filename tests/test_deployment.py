@@ -17,8 +17,8 @@ from api.main import create_app
 from cli.commands import app as cli_app
 from onereturn import db
 from onereturn.settings import Settings, get_settings
-from tests.conftest import BACKENDS, PG_URL, _pg_admin_url
 from tests.live import live_server
+from tests.stores import BACKENDS, PG_URL, pg_admin_url
 
 AGENCIES_CSV = (
     "code,name,body_type,email,orgs,returns\n"
@@ -40,11 +40,11 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pyt
         url = f"sqlite:///{tmp_path / 'var' / 'onereturn.sqlite3'}"
         monkeypatch.delenv("ONERETURN_DATABASE_URL", raising=False)
     else:
-        admin = db.make_engine(_pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+        admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             conn.execute(text(f"CREATE DATABASE {name}"))
-        url = _pg_admin_url(name)
+        url = pg_admin_url(name)
         monkeypatch.setenv("ONERETURN_DATABASE_URL", url)
     get_settings.cache_clear()
     try:

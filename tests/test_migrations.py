@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,19 @@ def test_models_and_migrations_agree(engine: Engine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, db.metadata())
     assert diff == []
+
+
+def test_building_the_metadata_imports_no_route_page_or_job() -> None:
+    # In a process of its own: this one has long imported every floor.
+    probe = (
+        "import sys; from onereturn import db; tables = db.metadata().tables; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('api', 'scheduler', 'cli', 'benchmarks'))); "
+        "print(sorted(t for t in ('job_run', 'scheduler_heartbeat', 'web_session', 'return_download') if t in tables))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    above, tables = done.stdout.splitlines()
+    assert above == "[]"
+    assert tables == "['job_run', 'return_download', 'scheduler_heartbeat', 'web_session']"
 
 
 def test_a_store_made_before_the_move_upgrades(tmp_path: Path) -> None:

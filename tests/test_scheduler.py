@@ -25,8 +25,10 @@ from collectors.service import submit
 from exports.models import ExportSnapshot
 from mappings.models import Return
 from onereturn import db, outbox
+from onereturn.models import JobRun, SchedulerHeartbeat
 from onereturn.processes import NICENESS
 from onereturn.settings import Settings
+from scheduler import runtime
 from tests.live import serve_process
 from tests.signoffs import sign_off_everything, sign_off_over_http
 
@@ -73,9 +75,9 @@ def test_a_job_triggered_twice_has_one_effect(jobs_on: Engine) -> None:
     scheduler.job_build("dfe_cin_census", "FY2024-25", when)
     assert snapshots == 4
     assert count(jobs_on, ExportSnapshot) == 4
-    assert count(jobs_on, scheduler.JobRun) == 1
+    assert count(jobs_on, JobRun) == 1
     with Session(jobs_on) as session:
-        run = session.execute(select(scheduler.JobRun)).scalars().one()
+        run = session.execute(select(JobRun)).scalars().one()
     assert (run.job_id, run.outcome) == ("build:dfe_cin_census:FY2024-25", "ok")
     assert run.detail.startswith("snapshots ")
 
@@ -193,9 +195,7 @@ def test_approvers_are_reminded_of_what_is_not_signed_off_and_not_of_what_is(
     scheduler.job_remind_signoff("notts_cyp", "2025-06-24", entries, later)
     with Session(jobs_on) as session:
         assert len(outbox.list_messages(session, agency_code="notts_cyp")) == 1
-        run = session.execute(
-            select(scheduler.JobRun).where(scheduler.JobRun.job_id == "remind-signoff:notts_cyp:2025-06-24")
-        ).scalar_one()
+        run = session.execute(select(JobRun).where(JobRun.job_id == "remind-signoff:notts_cyp:2025-06-24")).scalar_one()
     assert (run.outcome, run.detail) == ("ok", "0 return(s) not signed off")
 
     # A figure revised after the sign-off reopens it: the approver is reminded again, of a reopened return.
@@ -218,7 +218,7 @@ def test_past_the_signoff_date_figures_all_in_but_unsigned_are_overdue_not_signe
         officer = [m for m in outbox.list_messages(session) if m.recipient == scheduler.OFFICER]
         assert outbox.list_messages(session, agency_code="synthetic_county") == [], "told at the agencies' deadline"
         run = session.execute(
-            select(scheduler.JobRun).where(scheduler.JobRun.job_id == "overdue-signoff:ofsted_fostering_la:FY2024-25")
+            select(JobRun).where(JobRun.job_id == "overdue-signoff:ofsted_fostering_la:FY2024-25")
         ).scalar_one()
     assert late.kind == "overdue"
     assert late.subject.endswith("is not signed off and its sign-off date has passed")
@@ -231,7 +231,7 @@ def test_past_the_signoff_date_figures_all_in_but_unsigned_are_overdue_not_signe
     scheduler.job_overdue("ofsted_fostering_la", "FY2024-25", when)
     with Session(jobs_on) as session:
         figures = session.execute(
-            select(scheduler.JobRun).where(scheduler.JobRun.job_id == "overdue:ofsted_fostering_la:FY2024-25")
+            select(JobRun).where(JobRun.job_id == "overdue:ofsted_fostering_la:FY2024-25")
         ).scalar_one()
     assert figures.detail == "synthetic_county: 5 figure(s) missing"
 
@@ -266,13 +266,13 @@ def test_a_rebuild_in_a_scheduler_thread_ends_once_the_scheduler_stops(
         pull(session, "dfe_ssda903", "FY2024-25", "csv")
         session.commit()
     upload(jobs_on, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1110,,,,")
-    scheduler._stopping.set()
+    runtime._stopping.set()
     try:
         scheduler.job_rebuild()
         with Session(jobs_on) as session:
             assert [s[:2] for s in stale(session)] == [("dfe_ssda903", "FY2024-25")]
     finally:
-        scheduler._stopping.clear()
+        runtime._stopping.clear()
     scheduler.job_rebuild()
     with Session(jobs_on) as session:
         assert stale(session) == []
@@ -337,7 +337,7 @@ def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -
 
     def holders() -> list[str]:
         with Session(store) as session:
-            return [h.holder for h in session.execute(select(scheduler.SchedulerHeartbeat)).scalars()]
+            return [h.holder for h in session.execute(select(SchedulerHeartbeat)).scalars()]
 
     try:
         deadline = time.monotonic() + 60
@@ -350,9 +350,9 @@ def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -
         time.sleep(4)
         assert len(holders()) == 1, "the second scheduler waits while the first holds the lock"
 
-        def job_runs() -> list[scheduler.JobRun]:
+        def job_runs() -> list[JobRun]:
             with Session(store) as session:
-                return list(session.execute(select(scheduler.JobRun)).scalars().all())
+                return list(session.execute(select(JobRun)).scalars().all())
 
         # The catch-up runs at the scheduler's lowered priority, so on a busy host it can take longer than the
         # wait above: poll for it, within a bound, rather than read once.
@@ -370,7 +370,7 @@ def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -
         assert len(holders()) == 2, "the waiting scheduler took over"
         time.sleep(2)
         with Session(store) as session:
-            after = session.execute(select(scheduler.JobRun)).scalars().all()
+            after = session.execute(select(JobRun)).scalars().all()
         assert len({(r.job_id, r.scheduled_for) for r in after}) == len(after)
         assert {r.job_id for r in after if r.holder != runs[0].holder} <= {r.job_id for r in after} - {
             r.job_id for r in runs
@@ -388,7 +388,7 @@ def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -
 
 
 def test_now_helpers() -> None:
-    assert scheduler.holder_name().endswith(f":{os.getpid()}")
+    assert runtime.holder_name().endswith(f":{os.getpid()}")
     assert timedelta(days=14) == scheduler.LOOKBACK
 
 
@@ -410,15 +410,15 @@ def test_the_api_process_runs_the_scheduler_when_asked(store: Engine, tmp_path: 
     from api.main import create_app
 
     with TestClient(create_app(Settings(data_dir=tmp_path), engine=store, run_scheduler=True)):
-        running = scheduler._state["scheduler"]
+        running = runtime._state["scheduler"]
         ids = {job.id for job in running.get_jobs()}
         assert {"periodic:heartbeat", "periodic:deliver", "periodic:reopen-scan", "periodic:reconcile"} <= ids
         assert any(i.startswith("build:") for i in ids)
-    assert "scheduler" not in scheduler._state
+    assert "scheduler" not in runtime._state
     # Stopped, it no longer asks a rebuild run later in the process to stop.
-    assert not scheduler._stopping.is_set()
+    assert not runtime._stopping.is_set()
     with TestClient(create_app(Settings(data_dir=tmp_path), engine=store)):
-        assert "scheduler" not in scheduler._state
+        assert "scheduler" not in runtime._state
 
 
 def test_the_embedded_scheduler_rebuilds_in_a_process_of_its_own(
@@ -442,7 +442,7 @@ def test_the_embedded_scheduler_rebuilds_in_a_process_of_its_own(
     sign_off_everything(store, returns=["dfe_ssda903"])
     dfe, path = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}, "/api/returns/dfe_ssda903/FY2024-25.csv"
     with TestClient(create_app(settings, engine=store, run_scheduler=True)) as client:
-        assert scheduler._state["scheduler"].get_job("periodic:rebuild").executor == scheduler.BUILDS
+        assert runtime._state["scheduler"].get_job("periodic:rebuild").executor == runtime.BUILDS
         first = client.get(path, headers=dfe)
         assert first.status_code == 200
         upload(store, settings, "notts_cyp", figure.format(1120))
@@ -476,7 +476,7 @@ def test_the_build_process_starts_with_the_build_path_read_its_heap_frozen_at_it
 
     settings = Settings(data_dir=tmp_path, build_niceness=3)
     with TestClient(create_app(settings, engine=store, run_scheduler=True)):
-        pool = scheduler._state["scheduler"]._lookup_executor(scheduler.BUILDS)._pool
+        pool = runtime._state["scheduler"]._lookup_executor(runtime.BUILDS)._pool
         state = pool.submit(_build_process_state).result(timeout=120)
     assert state == (True, True, os.getpriority(os.PRIO_PROCESS, 0) + 3)
 
@@ -491,8 +491,8 @@ def test_stopping_the_scheduler_stops_the_build_in_hand_at_once(
     sched = scheduler.build_scheduler(Settings(data_dir=tmp_path), build_process=True)
     sched.start()
     # A build that would take ten minutes, in the build process as the rebuild job is.
-    sched.add_job(time.sleep, args=[600], executor=scheduler.BUILDS, id="long build")
-    pool = sched._lookup_executor(scheduler.BUILDS)._pool
+    sched.add_job(time.sleep, args=[600], executor=runtime.BUILDS, id="long build")
+    pool = sched._lookup_executor(runtime.BUILDS)._pool
     deadline = time.monotonic() + 60
     while not pool._processes and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -511,8 +511,8 @@ def test_builds_stay_in_the_api_process_when_asked(store: Engine, tmp_path: Path
     from api.main import create_app
 
     with TestClient(create_app(Settings(data_dir=tmp_path, build_process=False), engine=store, run_scheduler=True)):
-        assert scheduler._state["scheduler"].get_job("periodic:rebuild").executor == "default"
-        assert "build_url" not in scheduler._state
+        assert runtime._state["scheduler"].get_job("periodic:rebuild").executor == "default"
+        assert "build_url" not in runtime._state
 
 
 @pytest.mark.postgres
@@ -563,7 +563,7 @@ def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine,
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with Session(store) as session:
-                if session.execute(select(scheduler.SchedulerHeartbeat)).first() is not None:
+                if session.execute(select(SchedulerHeartbeat)).first() is not None:
                     break
             time.sleep(0.2)
         else:

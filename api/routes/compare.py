@@ -14,9 +14,9 @@ from sqlmodel import Session
 from api.auth import FiguresRead
 from api.deps import SessionDep
 from api.scopes import read_scope
-from collectors.published.query import published_figures
 from exports.compare_xlsx import write_comparisons
 from exports.release import store_key
+from indicators.published_query import published_figures
 from mappings.compare import (
     Comparison,
     Figure,

@@ -16,9 +16,9 @@ from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.schemas_published import DifferencePublic, ReleasePublic, SourcePublic
 from collectors.published.intake import import_release
-from collectors.published.models import PublishedRelease
-from collectors.published.query import differences
 from collectors.published.sources import load_sources
+from indicators.published import PublishedRelease
+from indicators.published_query import differences
 from onereturn.errors import NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/api/published", tags=["published figures"])

@@ -14,9 +14,9 @@ from api.routes.published import MAX_PUBLISHED_FILE
 from api.web.render import page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
 from collectors.published.intake import import_release
-from collectors.published.models import PublishedRelease
-from collectors.published.query import differences
 from collectors.published.sources import load_sources
+from indicators.published import PublishedRelease
+from indicators.published_query import differences
 from onereturn.errors import InvalidInput
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from api.deps import SessionDep
 from api.routes import exports as export_routes
 from api.web.render import page
-from api.web.sessions import ReturnDownload, last_downloads, record_download
+from api.web.sessions import last_downloads, record_download
 from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
 from exports import release
 from exports import service as exports
@@ -23,6 +23,7 @@ from indicators.periods import utc
 from mappings import service as mappings
 from mappings.calendar import calendar_entries
 from onereturn.errors import NotFound
+from onereturn.models import ReturnDownload
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 #: Periods shown per return, newest first; and agencies named in a status before the rest are counted.

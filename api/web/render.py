@@ -15,7 +15,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, P
 from markupsafe import Markup, escape
 
 from api.principal import Principal
-from api.web.sessions import WebSession
+from onereturn.models import WebSession
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"

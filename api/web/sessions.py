@@ -12,38 +12,12 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime
-from sqlmodel import Field, Session, SQLModel, col, delete, select
+from sqlmodel import Session, col, delete, select
+
+from onereturn.models import ReturnDownload, WebSession
 
 #: How long a session lasts without being used.
 IDLE = timedelta(hours=8)
-
-
-class WebSession(SQLModel, table=True):
-    """A signed-in browser: the hash of its cookie token, the key it signed in with, its CSRF token."""
-
-    __tablename__ = "web_session"
-
-    token_hash: str = Field(primary_key=True, max_length=64)
-    key_id: int = Field(foreign_key="api_key.id", index=True)
-    csrf_token: str = Field(max_length=64)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-
-
-class ReturnDownload(SQLModel, table=True):
-    """One download of a return through the web pages, so a regulator can see what changed since."""
-
-    __tablename__ = "return_download"
-
-    id: int | None = Field(default=None, primary_key=True)
-    key_id: int = Field(foreign_key="api_key.id", index=True)
-    return_id: str = Field(max_length=64)
-    period: str = Field(max_length=32)
-    format: str = Field(max_length=16)
-    snapshot_id: int
-    build_id: int
-    downloaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 def _digest(token: str) -> str:

@@ -23,8 +23,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from collectors.published.intake import Imported, import_release
-from collectors.published.models import PublishedRelease
 from collectors.published.sources import SourceSpec, load_sources
+from indicators.published import PublishedRelease
 from onereturn.errors import OneReturnError
 from onereturn.settings import Settings
 

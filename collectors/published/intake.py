@@ -18,12 +18,12 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from collectors.published.models import PublishedFigure, PublishedRelease
 from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError, read_ees_csv
 from collectors.published.sources import SourceSpec
 from collectors.service import keep_raw
 from collectors.store import COMPARED, KEY, current_for_keys, split_changes, storing, write_figures
 from indicators.models import Submission
+from indicators.published import PublishedFigure, PublishedRelease
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn import db
 from onereturn.settings import Settings

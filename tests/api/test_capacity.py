@@ -19,7 +19,7 @@ from benchmarks.load import server_timing
 from indicators.models import Submission
 from onereturn import db
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
+from tests.helpers import assert_canonical_error
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}

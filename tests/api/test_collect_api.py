@@ -6,7 +6,6 @@ import io
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -15,20 +14,12 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
+from tests.helpers import HEADER, assert_canonical_error, post_figures
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 REGULATOR = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
-HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
-
-
-def upload(client: TestClient, headers: dict[str, str], body: str, **form: str) -> tuple[int, dict[str, Any]]:
-    response = client.post(
-        "/api/submissions", headers=headers, files={"file": ("f.csv", (HEADER + body).encode(), "text/csv")}, data=form
-    )
-    return response.status_code, response.json()
 
 
 @pytest.mark.parametrize(
@@ -60,7 +51,7 @@ def test_regulators_cannot_use_agency_endpoints(store_client: TestClient, path: 
 
 
 def test_upload_needs_the_submit_scope(store_client: TestClient) -> None:
-    status, body = upload(store_client, REGULATOR, "cyp.cin_count,E10000024,2024-06-30,,5,,,,\n")
+    status, body = post_figures(store_client, REGULATOR, "cyp.cin_count,E10000024,2024-06-30,,5,,,,\n")
     assert status == 403
     assert "agency or officer" in str(body["error"])
 
@@ -96,7 +87,7 @@ def test_template_downloads(store_client: TestClient) -> None:
 
 
 def test_upload_report_and_figures(store_client: TestClient) -> None:
-    status, body = upload(
+    status, body = post_figures(
         store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\ncyp.cpp_count,E10000024,2024-06-30,,-3,,,,\n"
     )
     assert status == 201
@@ -133,7 +124,7 @@ def test_upload_report_and_figures(store_client: TestClient) -> None:
 
 
 def test_other_agencies_submissions_are_404(store_client: TestClient) -> None:
-    _, body = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
+    _, body = post_figures(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
     for path in (
         f"/api/submissions/{body['id']}",
         f"/api/submissions/{body['id']}/report.csv",
@@ -148,22 +139,22 @@ def test_other_agencies_submissions_are_404(store_client: TestClient) -> None:
 
 
 def test_rejected_upload_is_422_with_its_report(store_client: TestClient) -> None:
-    status, body = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,lots,,,,\n")
+    status, body = post_figures(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,lots,,,,\n")
     assert status == 422
     assert body["status"] == "rejected"
     assert body["problems"][0]["rule"] == "type-error"
 
 
 def test_repeat_upload_is_200_and_the_same_submission(store_client: TestClient) -> None:
-    first_status, first = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
-    again_status, again = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
+    first_status, first = post_figures(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
+    again_status, again = post_figures(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
     assert (first_status, again_status) == (201, 200)
     assert again["id"] == first["id"]
     assert again["duplicate"] is True
 
 
 def test_dry_run_over_http(store_client: TestClient) -> None:
-    status, body = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n", mode="dry_run")
+    status, body = post_figures(store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n", mode="dry_run")
     assert status == 200
     assert body["id"] is None
     assert body["status"] == "checked"
@@ -171,13 +162,15 @@ def test_dry_run_over_http(store_client: TestClient) -> None:
 
 
 def test_officer_uploads_for_a_named_agency(store_client: TestClient) -> None:
-    status, body = upload(store_client, OFFICER, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
+    status, body = post_figures(store_client, OFFICER, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n")
     assert status == 422
     assert "agency" in str(body["error"])
-    status, body = upload(store_client, OFFICER, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n", agency="notts_cyp")
+    status, body = post_figures(
+        store_client, OFFICER, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n", agency="notts_cyp"
+    )
     assert status == 201
     assert body["agency_code"] == "notts_cyp"
-    status, body = upload(
+    status, body = post_figures(
         store_client, NOTTS, "cyp.cin_count,E10000024,2024-06-30,,512,,,,\n", agency="lewisham_council"
     )
     assert status == 403
@@ -258,7 +251,7 @@ def test_a_response_lists_the_first_1000_problems_and_report_csv_every_one(store
     # 1,500 distinct past days, so each row breaks one rule only (a future period would be a second problem).
     days = [date(2019, 1, 1) + timedelta(days=i) for i in range(1500)]
     rows = "".join(f"cyp.cin_count,E10000024,{d.isoformat()},,=HYPERLINK({i}),,,,\n" for i, d in enumerate(days))
-    status, body = upload(store_client, NOTTS, rows)
+    status, body = post_figures(store_client, NOTTS, rows)
     assert status == 422
     assert (len(body["problems"]), body["problem_count"], body["problems_truncated"]) == (1000, 1500, True)
     assert body["problems"][0]["row"] == 2

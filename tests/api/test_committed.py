@@ -26,9 +26,9 @@ from api.main import create_app
 from api.throttle import KeyThrottle
 from mappings.catalogue import DEFAULT_DECLARATION
 from onereturn.settings import Settings
-from tests.collectors.test_records_upload import TABLES_903
+from tests.collectors.records.samples import TABLES_903
 from tests.live import live_server
-from tests.web.test_pages import _token
+from tests.web.pages import csrf_token
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -82,7 +82,7 @@ def test_every_change_is_there_for_the_very_next_request(store: Engine, store_se
         for n in range(ROUNDS // 3):
             form = call("GET", "/sign-in")
             signed = call(
-                "POST", "/sign-in", data={"key": NOTTS["X-API-Key"], "csrf_token": _token(form.text)},
+                "POST", "/sign-in", data={"key": NOTTS["X-API-Key"], "csrf_token": csrf_token(form.text)},
                 cookies=form.cookies,
             )  # fmt: skip
             assert signed.status_code == 303, signed.text
@@ -90,7 +90,7 @@ def test_every_change_is_there_for_the_very_next_request(store: Engine, store_se
             if home.status_code != 200:
                 wrong.append(f"sign-in {n}: the new session was answered {home.status_code}")
                 continue
-            out = call("POST", "/sign-out", data={"csrf_token": _token(home.text)}, cookies=signed.cookies)
+            out = call("POST", "/sign-out", data={"csrf_token": csrf_token(home.text)}, cookies=signed.cookies)
             assert out.status_code == 303, out.text
             if (after := call("GET", LIGHT_PAGE[NOTTS["X-API-Key"]], cookies=signed.cookies).status_code) == 200:
                 wrong.append(f"sign-out {n}: the ended session was answered {after}")
@@ -151,11 +151,11 @@ LIGHT_PAGE = {NOTTS["X-API-Key"]: "/submissions", OFFICER["X-API-Key"]: "/keys"}
 def signed_in(client: TestClient, key: str) -> str:
     """Sign in through the form; return the session's CSRF token."""
     form = client.get("/sign-in")
-    response = client.post("/sign-in", data={"key": key, "csrf_token": _token(form.text)})
+    response = client.post("/sign-in", data={"key": key, "csrf_token": csrf_token(form.text)})
     assert response.status_code == 303, response.text
     landing = client.get(LIGHT_PAGE[key])
     assert landing.status_code == 200
-    return _token(landing.text)
+    return csrf_token(landing.text)
 
 
 def _issued(client: TestClient) -> str:
@@ -219,7 +219,7 @@ def rotate_key(c: TestClient) -> Send:
 
 
 def sign_in(c: TestClient) -> Send:
-    token = _token(c.get("/sign-in").text)
+    token = csrf_token(c.get("/sign-in").text)
     return lambda: c.post("/sign-in", data={"key": NOTTS["X-API-Key"], "csrf_token": token})
 
 

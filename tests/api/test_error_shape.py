@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 
-
-def assert_canonical_error(body: dict[str, Any], status: int) -> None:
-    """Check an error body has exactly the canonical keys and item shape."""
-    assert set(body) == {"ok", "status", "error", "errors", "request_id"}
-    assert isinstance(body["request_id"], str)
-    assert body["request_id"]
-    assert body["ok"] is False
-    assert body["status"] == status
-    assert isinstance(body["error"], str)
-    assert body["error"]
-    assert body["errors"], "at least one error item"
-    for item in body["errors"]:
-        assert set(item) == {"type", "loc", "msg", "input"}
+from tests.helpers import assert_canonical_error
 
 
 @pytest.mark.parametrize(

@@ -11,26 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
-from collectors.service import submit
 from exports import blobs
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
+from tests.helpers import DFE, NOTTS, OFFICER, OHID, assert_canonical_error, upload
 from tests.signoffs import sign_off_everything
-
-DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
-OHID = {"X-API-Key": "demo-regulator-ohid-c4d91f60"}
-OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
-NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
-HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
-
-
-def upload(engine: Engine, settings: Settings, agency: str, *rows: str) -> int:
-    outcome = submit(
-        engine, settings, agency_code=agency, filename=f"{agency}.csv", data=(HEADER + "\n".join(rows) + "\n").encode()
-    )
-    assert outcome.submission is not None
-    assert outcome.submission.id is not None
-    return outcome.submission.id
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from collectors.service import submit
 from indicators.models import Submission
 from onereturn.errors import Forbidden, NotFound
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
+from tests.helpers import assert_canonical_error
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}

@@ -16,7 +16,7 @@ from starlette import formparsers
 from api.intake import ENVELOPE
 from api.main import create_app
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
+from tests.helpers import assert_canonical_error
 
 NOTTS = "demo-notts-cyp-2c9f41d07b"
 BOUNDARY = "onereturnboundary"

@@ -14,7 +14,7 @@ from api.throttle import KeyThrottle
 from mappings.keys import hash_key
 from mappings.models import ApiKey
 from onereturn import db
-from tests.api.test_error_shape import assert_canonical_error
+from tests.helpers import assert_canonical_error
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}

@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
-from tests.api.test_exports_api import DFE, OFFICER, upload
+from tests.helpers import DFE, OFFICER, assert_canonical_error, upload
 from tests.signoffs import sign_off_everything
 
 RETURN = "/api/returns/dfe_ssda903/FY2024-25"

@@ -20,8 +20,7 @@ from exports.models import ExportSnapshot, ReturnBuild
 from indicators.models import Observation
 from mappings.models import Return
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
-from tests.api.test_exports_api import OFFICER, OHID, upload
+from tests.helpers import OFFICER, OHID, assert_canonical_error, upload
 from tests.signoffs import sign_off_everything
 
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}

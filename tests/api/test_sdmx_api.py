@@ -15,8 +15,7 @@ from sqlalchemy import Engine
 
 from mappings.catalogue import Catalogue
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
-from tests.api.test_exports_api import DFE, NOTTS, OFFICER, OHID, upload
+from tests.helpers import DFE, NOTTS, OFFICER, OHID, assert_canonical_error, upload
 from tests.signoffs import sign_off_everything
 
 FLOW = "DF_DFE_SSDA903"

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from api.main import create_app
 from exports.sdmx_writer import OBS_STATUS
 from onereturn.settings import Settings
-from tests.api.test_exports_api import DFE, upload
+from tests.helpers import DFE, upload
 from tests.live import live_server
 from tests.signoffs import sign_off_everything
 

@@ -21,7 +21,7 @@ from mappings import keys, signoffs
 from mappings.catalogue import DEFAULT_DECLARATION
 from mappings.models import Return, SignOff, SignOffEvent
 from onereturn.settings import Settings
-from tests.api.test_exports_api import DFE, NOTTS, OFFICER, upload
+from tests.helpers import DFE, NOTTS, OFFICER, upload
 
 LAC = "cyp.lac_count,E10000024,2025-03-31,,{},,,,"
 RETURN = "/api/returns/dfe_ssda903/FY2024-25"

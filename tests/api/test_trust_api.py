@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 from fastapi.testclient import TestClient
 
-from tests.api.test_collect_api import HEADER, NOTTS, upload
+from tests.helpers import HEADER, NOTTS, post_figures
 
 DEMO = Path(__file__).resolve().parents[2] / "collectors" / "demo" / "notts_cyp" / "FY2024-25.csv"
 
@@ -34,9 +34,9 @@ def test_rules_are_listed_on_the_catalogue(store_client: TestClient) -> None:
 
 
 def test_a_query_is_answered_through_the_api(store_client: TestClient) -> None:
-    status, _ = upload(store_client, NOTTS, "cyp.lac_count,E10000024,2025-03-31,,901,,,,\n")
+    status, _ = post_figures(store_client, NOTTS, "cyp.lac_count,E10000024,2025-03-31,,901,,,,\n")
     assert status == 201
-    status, body = upload(store_client, NOTTS, "cyp.lac_count,E10000024,2026-03-31,,2000,,,,\n")
+    status, body = post_figures(store_client, NOTTS, "cyp.lac_count,E10000024,2026-03-31,,2000,,,,\n")
     assert status == 201
     assert (body["status"], body["error_count"], body["query_count"], body["queries_open"]) == ("queried", 0, 1, 1)
     sub = body["id"]
@@ -65,7 +65,7 @@ def test_a_query_is_answered_through_the_api(store_client: TestClient) -> None:
 
 
 def test_a_blank_template_is_refused_saying_it_is_blank(store_client: TestClient) -> None:
-    status, body = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2026-03-31,,,,,,\n")
+    status, body = post_figures(store_client, NOTTS, "cyp.cin_count,E10000024,2026-03-31,,,,,,\n")
     assert status == 422
     assert body["error_count"] == 1
     assert [p["rule"] for p in body["problems"]] == ["blank-upload"]
@@ -73,7 +73,7 @@ def test_a_blank_template_is_refused_saying_it_is_blank(store_client: TestClient
 
 
 def test_report_csv_neutralises_formulas(store_client: TestClient) -> None:
-    status, body = upload(store_client, NOTTS, "cyp.cin_count,E10000024,2026-03-31,,=1+1,,,,\n")
+    status, body = post_figures(store_client, NOTTS, "cyp.cin_count,E10000024,2026-03-31,,=1+1,,,,\n")
     assert status == 422
     csv = store_client.get(f"/api/submissions/{body['id']}/report.csv", headers=NOTTS).content.decode("utf-8-sig")
     assert "'=1+1" in csv
@@ -97,7 +97,7 @@ def _replace_cell(book: bytes, ref: str, number: float) -> bytes:
 
 def test_the_corrected_marked_report_uploads_again(store_client: TestClient) -> None:
     rows = "cyp.cin_count,E10000024,2026-03-31,,4014,,,,\ncyp.cpp_count,E10000024,2026-03-31,,five hundred,,,,\n"
-    status, body = upload(store_client, NOTTS, rows)
+    status, body = post_figures(store_client, NOTTS, rows)
     assert (status, body["status"]) == (201, "partially_accepted")
     book = store_client.get(f"/api/submissions/{body['id']}/report.xlsx", headers=NOTTS).content
     sheet = zipfile.ZipFile(io.BytesIO(book)).read("xl/worksheets/sheet1.xml").decode()
@@ -121,7 +121,7 @@ def test_the_corrected_marked_report_uploads_again(store_client: TestClient) -> 
 
 def test_the_demo_template_filled_with_the_issues_mistakes(store_client: TestClient) -> None:
     """The mistakes that used to pass unnoticed, made in the agency's own template: each now gets its answer."""
-    status, _ = upload(store_client, NOTTS, DEMO.read_text().split("\n", 1)[1])
+    status, _ = post_figures(store_client, NOTTS, DEMO.read_text().split("\n", 1)[1])
     assert status == 201
     template = store_client.get("/api/agencies/notts_cyp/template", params={"period": "FY2025-26"}, headers=NOTTS)
     sheet = pl.read_excel(io.BytesIO(template.content), sheet_name="Figures", infer_schema_length=0)

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from api.main import create_app
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
+from tests.helpers import assert_canonical_error
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}

@@ -17,7 +17,7 @@ from collectors.service import submit
 from collectors.store import build_context
 from collectors.validate import validate
 from onereturn.settings import Settings
-from tests.conftest import copied_store
+from tests.stores import copied_store
 
 COLUMNS = ("indicator", "org", "period", "value", "numerator", "denominator")
 #: A percentage, so value, numerator and denominator are all read.

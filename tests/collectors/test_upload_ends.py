@@ -20,7 +20,7 @@ from collectors.spine import Outcome
 from indicators.models import Observation, Submission
 from onereturn.errors import Conflict, ProcessingFailed
 from onereturn.settings import Settings
-from tests.api.test_error_shape import assert_canonical_error
+from tests.helpers import assert_canonical_error
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 ROWS = "cyp.cin_count,E10000024,2024-06-30,,512,,,,\ncyp.lac_count,E10000024,2025-03-31,,1100,,,,\n"

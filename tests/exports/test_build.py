@@ -9,27 +9,15 @@ import pytest
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, select
 
-from collectors.service import submit
 from exports.build import Builder, return_with_fields
 from exports.built import BuiltReturn
 from exports.burden import burden
 from mappings.models import AgencyOrg, Crosswalk
 from mappings.resolve import figures_at_level
 from onereturn.settings import Settings
+from tests.helpers import upload_clean
 
-HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 NOTTS_DISTRICTS = [f"E0700017{i}" for i in range(7)]
-
-
-def upload(engine: Engine, settings: Settings, agency: str, *rows: str) -> int:
-    outcome = submit(
-        engine, settings, agency_code=agency, filename=f"{agency}.csv", data=(HEADER + "\n".join(rows) + "\n").encode()
-    )
-    assert outcome.submission is not None
-    assert outcome.submission.id is not None
-    assert outcome.problems is not None
-    assert outcome.problems.height == 0, outcome.problems.to_dicts()
-    return outcome.submission.id
 
 
 def answer_for(engine: Engine, agency: str, orgs: list[str]) -> None:
@@ -55,14 +43,14 @@ def cell(b: BuiltReturn, indicator: str, org: str, breakdown: str = "") -> dict[
 def test_derived_rate_uses_the_latest_population_and_traces_to_file_rows(
     store: Engine, store_settings: Settings
 ) -> None:
-    pop = upload(
+    pop = upload_clean(
         store,
         store_settings,
         "ons",
         "pop.resident_0_17,E10000024,CY2022,,166000,,,,",
         "pop.resident_0_17,E10000024,CY2023,,170000,,,,",
     )
-    notts = upload(store, store_settings, "notts_cyp", "cyp.cpp_count,E10000024,2024-03-31,,301,,,,")
+    notts = upload_clean(store, store_settings, "notts_cyp", "cyp.cpp_count,E10000024,2024-03-31,,301,,,,")
     b = built(store, "county_cyp_core", "FY2023-24-Q4")
     assert b.cells["org_code"].unique().to_list() == ["E10000024"]
     rate = cell(b, "cyp.cpp_rate_per_10k", "E10000024")
@@ -90,7 +78,7 @@ def test_missing_cells_say_who_owes_them(store: Engine) -> None:
 
 
 def test_different_method_is_never_filled(store: Engine, store_settings: Settings) -> None:
-    upload(
+    upload_clean(
         store, store_settings, "lewisham_council",
         "env.la_operations_co2_ni185_tonnes,E09000023,FY2010-11,,41000,,,,",
         "env.crc_electricity_co2_tonnes,E09000023,FY2010-11,,20000,,,,",
@@ -120,7 +108,7 @@ def test_county_rolls_up_from_districts_as_a_ratio_of_sums(store: Engine, store_
         f"cyp.return_interviews_in_timescale,{d},FY2023-24-Q4,,{100 * n / m:.1f},{n},{m},,"
         for d, n, m in zip(NOTTS_DISTRICTS, nums, dens, strict=True)
     ]
-    ids = upload(store, store_settings, "notts_cyp", *rows)
+    ids = upload_clean(store, store_settings, "notts_cyp", *rows)
     with Session(store) as session:
         period, data = figures_at_level(
             session, "cyp.return_interviews_in_timescale", "FY2023-24-Q4", "county", "E10000024"
@@ -135,7 +123,9 @@ def test_county_rolls_up_from_districts_as_a_ratio_of_sums(store: Engine, store_
 
 def test_a_missing_district_makes_the_county_missing_not_smaller(store: Engine, store_settings: Settings) -> None:
     answer_for(store, "notts_cyp", NOTTS_DISTRICTS)
-    upload(store, store_settings, "notts_cyp", *(f"cyp.cin_count,{d},2024-03-31,,10,,,," for d in NOTTS_DISTRICTS[:-1]))
+    upload_clean(
+        store, store_settings, "notts_cyp", *(f"cyp.cin_count,{d},2024-03-31,,10,,,," for d in NOTTS_DISTRICTS[:-1])
+    )
     with Session(store) as session:
         _, (row,) = figures_at_level(session, "cyp.cin_count", "2024-03-31", "county", "E10000024")
     assert (row["status"], row["value"], row["missing_parts"]) == ("missing", None, 1)
@@ -144,7 +134,7 @@ def test_a_missing_district_makes_the_county_missing_not_smaller(store: Engine, 
 
 def test_health_area_is_apportioned_through_the_crosswalk(store: Engine, store_settings: Settings) -> None:
     answer_for(store, "notts_cyp", ["E08000014"])
-    upload(
+    upload_clean(
         store, store_settings, "notts_cyp",
         "cyp.cin_count,E08000014,2024-03-31,,1000,,,,",
         "cyp.return_interviews_in_timescale,E08000014,FY2023-24-Q4,,50.0,30,60,,",
@@ -167,7 +157,7 @@ def test_health_area_is_apportioned_through_the_crosswalk(store: Engine, store_s
 
 
 def test_quarters_sum_to_the_year_for_cumulative_counts(store: Engine, store_settings: Settings) -> None:
-    upload(store, store_settings, "notts_cyp", *(f"cyp.lac_iro_consultation,E10000024,FY2023-24-Q{q},,{p},{n},{d},," for q, p, n, d in
+    upload_clean(store, store_settings, "notts_cyp", *(f"cyp.lac_iro_consultation,E10000024,FY2023-24-Q{q},,{p},{n},{d},," for q, p, n, d in
                                                  ((1, 50.0, 5, 10), (2, 40.0, 4, 10), (3, 60.0, 6, 10), (4, 90.0, 18, 20))))  # fmt: skip
     with Session(store) as session:
         _, (year,) = figures_at_level(session, "cyp.lac_iro_consultation", "FY2023-24", "county", "E10000024")
@@ -176,7 +166,7 @@ def test_quarters_sum_to_the_year_for_cumulative_counts(store: Engine, store_set
 
 
 def test_small_numbers_are_suppressed_with_a_secondary_cell(store: Engine, store_settings: Settings) -> None:
-    upload(
+    upload_clean(
         store, store_settings, "lewisham_drugs",
         "drugs.new_presentations,PRV-LEW-01,2024-06,,20,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=F,3,,,,",

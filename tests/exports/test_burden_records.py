@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.records.synthetic import synthetic_903
+from cli.synthetic import synthetic_903
 from exports.burden import burden, records_figures
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}

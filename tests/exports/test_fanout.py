@@ -25,7 +25,7 @@ from indicators.periods import parse_period
 from mappings.resolve import FACT_SCHEMA, Resolver
 from onereturn import db
 from onereturn.settings import Settings
-from tests.exports.test_build import upload
+from tests.helpers import upload_clean
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -33,14 +33,14 @@ AT = datetime(2026, 1, 1, tzinfo=UTC)
 def _figures(store: Engine, settings: Settings) -> None:
     # A context figure read as the latest estimate (two years stored), a snapshot count and a
     # figure of another period that must not be read for this one.
-    upload(
+    upload_clean(
         store,
         settings,
         "ons",
         "pop.resident_0_17,E10000024,CY2022,,166000,,,,",
         "pop.resident_0_17,E10000024,CY2023,,170000,,,,",
     )
-    upload(
+    upload_clean(
         store,
         settings,
         "notts_cyp",

@@ -273,9 +273,10 @@ def test_the_schedulers_rebuild_job_brings_stale_builds_up_to_date(
     store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import scheduler
+    from scheduler import runtime
 
     assert "rebuild" in scheduler.PERIODIC
-    monkeypatch.setitem(scheduler._state, "engine", store)
+    monkeypatch.setitem(runtime._state, "engine", store)
     upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
     first = pull(store, DFE, "FY2024-25")
     upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")

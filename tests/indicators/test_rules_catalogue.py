@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cli.commands import app
 from indicators.catalogue import CATALOGUE_DIR
 from mappings.catalogue import Catalogue, load_catalogue
-from tests.indicators.test_catalogue_check import INDICATORS, line_of, write
+from tests.indicators.catalogue_files import INDICATORS, line_of, write
 
 GOOD = """\
 [file]

@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from cli.demo import RECORDS_LA, demo_files, load_published, load_records_demo
-from collectors.published.query import differences, published_figures
 from collectors.service import submit
 from indicators.models import Observation, Submission
 from indicators.periods import parse_period
+from indicators.published_query import differences, published_figures
 from mappings.resolve import Resolver
 from onereturn.settings import Settings
 

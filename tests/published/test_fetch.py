@@ -21,14 +21,15 @@ from sqlmodel import Session, col, func, select
 
 import scheduler
 from collectors.published import fetch
-from collectors.published.models import PublishedFigure, PublishedRelease
 from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.models import Observation
+from indicators.published import PublishedFigure, PublishedRelease
 from mappings import signoffs
 from mappings.models import Agency
 from mappings.service import load_bundled
 from onereturn import db
 from onereturn.settings import Settings
+from scheduler import runtime
 
 DATA_SET = "e4b1c2d3-0000-4000-8000-00000000p0p1"
 
@@ -215,7 +216,7 @@ def test_a_release_cut_off_mid_file_stores_nothing(
 def test_the_scheduled_fetch_is_off_until_the_operator_turns_it_on(store: Engine) -> None:
     now = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
     for on in (False, True):
-        scheduler._state["settings"] = Settings(published_fetch=on, published_fetch_hours=6)
+        runtime._state["settings"] = Settings(published_fetch=on, published_fetch_hours=6)
         try:
             sched = scheduler.build_scheduler(Settings())
             sched.start(paused=True)
@@ -226,18 +227,18 @@ def test_the_scheduled_fetch_is_off_until_the_operator_turns_it_on(store: Engine
                 assert job.trigger.interval.total_seconds() == 6 * 3600
             sched.shutdown(wait=False)
         finally:
-            scheduler._state.pop("settings", None)
+            runtime._state.pop("settings", None)
 
 
 def test_the_scheduled_job_imports_from_the_api(
     jobs_on: Engine, store_settings: Settings, population: SourceSpec
 ) -> None:
     with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
-        scheduler._state["settings"] = _settings(store_settings, base)
+        runtime._state["settings"] = _settings(store_settings, base)
         try:
             scheduler.job_published_fetch()
         finally:
-            scheduler._state.pop("settings", None)
+            runtime._state.pop("settings", None)
     with Session(jobs_on) as session:
         assert (
             session.execute(

@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from collectors.published.intake import import_release
-from collectors.published.models import PublishedFigure, PublishedRelease
 from collectors.published.read import PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
 from indicators.models import Observation, Submission
+from indicators.published import PublishedFigure, PublishedRelease
 from onereturn.settings import Settings
 
 SOURCES = load_sources().sources

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from mappings import signoffs
 from mappings.models import Return, SignOffEvent
-from tests.web.test_pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, sign_in
+from tests.web.pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, sign_in
 
 QUEUE = "/officer/approvals"
 PAGE = "/officer/approvals/notts_cyp/dfe_ssda903/FY2024-25"

@@ -407,8 +407,8 @@ def test_a_council_sends_its_records_and_follows_them_to_dfes_findings(
 ) -> None:
     """The records journey: the page says at once the files were received, follows the stage by itself (a static
     script; with JavaScript off, a refresh), then shows DfE's findings by rule and, a click on, by child."""
-    from collectors.records.synthetic import synthetic_903
-    from tests.collectors.test_records_upload import TABLES_903
+    from cli.synthetic import synthetic_903
+    from tests.collectors.records.samples import TABLES_903
 
     axe = Axe()
     found: dict[str, list[str]] = {}

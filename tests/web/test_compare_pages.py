@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from collectors.service import submit
 from onereturn.settings import Settings
-from tests.web.test_pages import AGENCY, OFFICER, sign_in
+from tests.web.pages import AGENCY, OFFICER, sign_in
 
 ONS = Path(__file__).parents[1] / "fixtures" / "compare"
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"

@@ -14,7 +14,7 @@ from api.main import create_app
 from api.web.shared import due_next
 from onereturn import clock
 from onereturn.settings import Settings
-from tests.web.test_pages import AGENCY, sign_in
+from tests.web.pages import AGENCY, sign_in
 
 #: A fixed moment: the county core data set's January-March 2025 quarter has passed its agency deadline (20 working
 #: days after the quarter, less the agencies' five), the annual returns for 2024-25 are due in June and July.

@@ -19,38 +19,14 @@ from api.main import create_app
 from api.web.render import STATIC
 from mappings.models import ApiKey
 from onereturn.settings import Settings
+from tests.web.pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, csrf_token, sign_in
 
-AGENCY = "demo-notts-cyp-2c9f41d07b"
-OTHER_AGENCY = "demo-lewisham-council-8d2e6a51"
-OFFICER = "demo-officer-5e0b9c2a4f"
-DFE = "demo-regulator-dfe-7a3c18e2"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
-
-
-def sign_in(client: TestClient, key: str) -> str:
-    """Sign in through the form; return the session's CSRF token, read from the glossary's sign-out form.
-
-    Not from the page the sign-in lands on: the dashboards build every return's deadlines and figures, a
-    second or more each sign-in, and the tests of those pages open them themselves.
-    """
-    form = client.get("/sign-in")
-    response = client.post("/sign-in", data={"key": key, "csrf_token": _token(form.text)})
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] in ("/agency", "/officer", "/regulator"), response.headers["location"]
-    light = client.get("/glossary")
-    assert light.status_code == 200
-    return _token(light.text)
 
 
 def test_sign_in_sets_a_locked_down_cookie(web: TestClient) -> None:
     form = web.get("/sign-in")
-    response = web.post("/sign-in", data={"key": AGENCY, "csrf_token": _token(form.text)})
+    response = web.post("/sign-in", data={"key": AGENCY, "csrf_token": csrf_token(form.text)})
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("onereturn_session="))
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
@@ -62,7 +38,7 @@ def test_cookie_is_secure_behind_tls(store: Engine, tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path, behind_tls=True), engine=store)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         form = client.get("/sign-in")
-        response = client.post("/sign-in", data={"key": AGENCY, "csrf_token": _token(form.text)})
+        response = client.post("/sign-in", data={"key": AGENCY, "csrf_token": csrf_token(form.text)})
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("onereturn_session="))
     assert "Secure" in cookie
 
@@ -77,7 +53,7 @@ def test_sign_in_without_its_csrf_token_is_refused(web: TestClient) -> None:
 
 def test_a_wrong_key_says_what_to_do(web: TestClient) -> None:
     form = web.get("/sign-in")
-    response = web.post("/sign-in", data={"key": "not-a-key-at-all", "csrf_token": _token(form.text)})
+    response = web.post("/sign-in", data={"key": "not-a-key-at-all", "csrf_token": csrf_token(form.text)})
     assert response.status_code == 401
     assert "That key was not recognised" in response.text
     assert 'href="#key"' in response.text
@@ -249,7 +225,7 @@ def test_the_regulator_sees_whom_each_period_waits_for_and_the_page_builds_each_
 ) -> None:
     from sqlalchemy import event
 
-    from tests.api.test_exports_api import upload
+    from tests.helpers import upload
     from tests.signoffs import sign_off_everything
 
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
@@ -341,7 +317,7 @@ def test_burden_is_drawn_on_the_server_for_returns_in_force(web: TestClient) -> 
 @pytest.mark.parametrize(("wanted", "lands"), [("/history", "/history"), ("//elsewhere.example/x", "/agency")])
 def test_sign_in_returns_to_the_page_asked_for_on_this_site_only(web: TestClient, wanted: str, lands: str) -> None:
     form = web.get("/sign-in", params={"next": wanted})
-    response = web.post("/sign-in", data={"key": AGENCY, "csrf_token": _token(form.text), "next": wanted})
+    response = web.post("/sign-in", data={"key": AGENCY, "csrf_token": csrf_token(form.text), "next": wanted})
     assert response.headers["location"] == lands
 
 
@@ -349,7 +325,7 @@ def test_pages_are_audited_like_the_api(web: TestClient) -> None:
     csv = b"indicator,org,period,value\ncyp.cin_count,E10000024,2025-03-31,4000\n"
     sent = web.post("/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("a.csv", csv)})
     form = web.get("/sign-in")
-    web.post("/sign-in", data={"key": "demo-notts-cyp-0000000000", "csrf_token": _token(form.text)})
+    web.post("/sign-in", data={"key": "demo-notts-cyp-0000000000", "csrf_token": csrf_token(form.text)})
     sign_in(web, AGENCY)
     assert web.get(f"/submissions/{sent.json()['id']}").status_code == 200
     assert web.get("/officer").status_code == 403

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from cli.demo import load_records_demo
 from collectors.published.sources import load_sources
 from onereturn.settings import Settings
-from tests.web.test_pages import OFFICER, sign_in
+from tests.web.pages import OFFICER, sign_in
 
 AGENCY = "demo-notts-cyp-2c9f41d07b"
 

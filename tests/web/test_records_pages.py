@@ -11,13 +11,13 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from api.main import create_app
+from cli.synthetic import synthetic_903
 from collectors.records import service as records
-from collectors.records.synthetic import synthetic_903
 from indicators.models import Submission
 from onereturn.settings import Settings
-from tests.collectors.test_records_upload import PASSING as PASSING_903
-from tests.collectors.test_records_upload import TABLES_903
-from tests.web.test_pages import AGENCY, OFFICER, OTHER_AGENCY, sign_in
+from tests.collectors.records.samples import PASSING as PASSING_903
+from tests.collectors.records.samples import TABLES_903
+from tests.web.pages import AGENCY, OFFICER, OTHER_AGENCY, sign_in
 
 
 def _send(web: TestClient, csrf: str, paths: list[Path], year: str = "2024-25") -> str:

@@ -19,7 +19,7 @@ from collectors.service import submit
 from onereturn import clock
 from onereturn.settings import Settings
 from tests.signoffs import sign_off_everything
-from tests.web.test_pages import AGENCY, OFFICER, sign_in
+from tests.web.pages import AGENCY, OFFICER, sign_in
 
 OFFICER_KEY = {"X-API-Key": OFFICER}
 AGENCY_KEY = {"X-API-Key": AGENCY}

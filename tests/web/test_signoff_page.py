@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from mappings import signoffs
 from onereturn import clock
-from tests.web.test_pages import AGENCY, DFE, OFFICER, sign_in
+from tests.web.pages import AGENCY, DFE, OFFICER, sign_in
 
 PAGE = "/signoffs/dfe_ssda903/FY2024-25"
 RETURN = "/api/returns/dfe_ssda903/FY2024-25"

@@ -57,7 +57,7 @@ def synthetic_command(
     ] = "E10000024",
 ) -> None:
     """Write ILLUSTRATIVE record-level files of made-up children, which DfE's rules for the year pass."""
-    from collectors.records.synthetic import synthetic_903, synthetic_cin
+    from cli.synthetic import synthetic_903, synthetic_cin
 
     if kind == "903":
         written = synthetic_903(seed, children, year, out, la=la)

@@ -12,7 +12,7 @@ import pytest
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.records.ssda903_tables import read_csv_tables
 
-FAKE = Path(__file__).resolve().parents[1] / "fixtures" / "records" / "ssda903"
+FAKE = Path(__file__).resolve().parents[2] / "fixtures" / "records" / "ssda903"
 START, END = date(2017, 4, 1), date(2018, 3, 31)
 
 

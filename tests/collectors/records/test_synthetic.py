@@ -12,16 +12,16 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.commands import app
+from cli.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin, upn
 from collectors.records.cin_figures import derive_cin
 from collectors.records.cin_tables import read_cin_tables
 from collectors.records.contract import run_rules
 from collectors.records.ssda903_figures import derive_ssda903
 from collectors.records.ssda903_tables import CSV_NAMES, read_csv_tables
-from collectors.records.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin, upn
 from onereturn.errors import InvalidInput
 
 #: Rule 231 of the 2024-25 set reads a UASC_STATUS column that version 0.1.17 of DfE's 903 library never
-#: builds from CSV or XML, so it raises on every return (tests/collectors/test_records_contract.py).
+#: builds from CSV or XML, so it raises on every return (tests/collectors/records/test_records_contract.py).
 RAISES_ON_EVERY_903 = {"231": "KeyError"}
 
 

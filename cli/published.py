@@ -84,7 +84,7 @@ def differences_command(
     from rich.table import Table
 
     from cli.shared import err, out, ready_engine
-    from collectors.published.query import differences
+    from indicators.published_query import differences
     from onereturn import db
 
     with db.session_scope(ready_engine()) as session:

@@ -17,7 +17,7 @@ from collectors.records.ssda903_figures import Derivation
 from indicators.catalogue import load_indicator_files
 from onereturn.errors import InvalidInput
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "records" / "cin"
 YEAR = 2024  # 1 April 2023 to 31 March 2024
 

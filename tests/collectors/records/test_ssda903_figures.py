@@ -13,7 +13,7 @@ from collectors.records.ssda903_figures import LEFT_TO_TEMPLATE, Derivation, der
 from collectors.records.ssda903_tables import COLUMNS, CollectionYear, prepare
 from onereturn.errors import InvalidInput
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 YEAR = 2024  # 1 April 2023 to 31 March 2024
 
 

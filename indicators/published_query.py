@@ -12,9 +12,9 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from collectors.published.models import PublishedFigure, PublishedRelease
 from indicators.models import Observation, Submission
 from indicators.periods import Period, parse_period
+from indicators.published import PublishedFigure, PublishedRelease
 
 #: The columns ``published_figures`` gives, one row per current published figure.
 PUBLISHED_SCHEMA = {

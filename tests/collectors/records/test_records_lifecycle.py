@@ -20,7 +20,7 @@ from collectors.reprocess import reprocess
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 
-PASSING = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
+PASSING = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
 
 
 def received(store: Engine, settings: Settings) -> int:

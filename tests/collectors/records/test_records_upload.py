@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.main import create_app
@@ -21,11 +21,9 @@ from collectors.records.contract import Findings, Library, run_rules
 from collectors.records.models import RecordChild, RecordLineage
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
-from tests.conftest import copied_store
+from tests.collectors.records.samples import CIN_2024, FIXTURES, PASSING, TABLES_903, every_text, upload
+from tests.stores import copied_store
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "records"
-TABLES_903 = sorted((FIXTURES / "ssda903_subset").glob("*.csv"))
-CIN_2024 = FIXTURES / "cin" / "CIN_Census_2024.xml"
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -37,11 +35,6 @@ NOTTS_LA = "E10000024"
 def _direct(kind: Library, ruleset: str, paths: tuple[Path, ...], local_authority: str | None = None) -> Findings:
     """DfE's rules run on the files directly, once a module: the tests only read what they found."""
     return run_rules(kind, ruleset, [(p.name, p) for p in paths], local_authority=local_authority)
-
-
-def upload(client: TestClient, paths: list[Path], year: str = "2024-25", headers: dict[str, str] = NOTTS) -> Any:
-    files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
-    return client.post("/api/submissions", headers=headers, data={"collection_year": year}, files=files)
 
 
 def findings(client: TestClient, sid: int) -> list[dict[str, Any]]:
@@ -67,17 +60,6 @@ def child_ids(paths: list[Path]) -> set[str]:
         else:
             found |= set(re.findall(r"<(?:LAchildID|CHILDID)>([^<]+)<", path.read_text(errors="replace")))
     return found
-
-
-def every_text(engine: Engine) -> Iterator[str]:
-    """Every text value in every table of the store."""
-    tables = inspect(engine).get_table_names()
-    with engine.connect() as connection:
-        for table in tables:
-            for row in connection.exec_driver_sql(f'SELECT * FROM "{table}"'):
-                for value in row:
-                    if isinstance(value, str | bytes):
-                        yield value if isinstance(value, str) else value.decode("latin-1")
 
 
 def assert_no_child_in_clear(engine: Engine, data_dir: Path, ids: set[str]) -> None:
@@ -218,9 +200,6 @@ def test_a_repeat_is_answered_as_the_earlier_upload(fake_903: Uploaded) -> None:
     again = upload(fake_903.client, list(reversed(TABLES_903)))
     assert again.status_code == 200
     assert (again.json()["id"], again.json()["duplicate"]) == (first, True)
-
-
-PASSING = sorted((FIXTURES / "ssda903_passing").glob("*.csv"))
 
 
 def stored(engine: Engine, sid: int) -> dict[str, tuple[float | None, float | None, float | None]]:

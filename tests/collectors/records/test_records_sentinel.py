@@ -15,9 +15,10 @@ from sqlalchemy import Engine
 from api.main import create_app
 from collectors.records.cin_tables import COLUMNS, DATE_COLUMNS, YES_NO_COLUMNS
 from onereturn.settings import Settings
-from tests.collectors.test_records_upload import FIXTURES, NOTTS, OFFICER, PASSING, every_text, upload
-from tests.web.test_pages import AGENCY, sign_in
-from tests.web.test_pages import OFFICER as OFFICER_KEY
+from tests.collectors.records.samples import FIXTURES, PASSING, every_text, upload
+from tests.helpers import NOTTS, OFFICER
+from tests.web.pages import AGENCY, sign_in
+from tests.web.pages import OFFICER as OFFICER_KEY
 
 #: Unreadable as a date, a yes/no, a number or a distance, and found nowhere else.
 SENTINEL = "ZQX7731"

@@ -31,7 +31,7 @@ from collectors.records.contract import (
 )
 from collectors.records.inputs import TooLarge, check, gather, which_return
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "records"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "records"
 TABLES_903 = sorted((FIXTURES / "ssda903_subset").glob("*.csv"))
 CIN_2024 = FIXTURES / "cin" / "CIN_Census_2024.xml"
 LA = "E09000027"

@@ -1,0 +1,66 @@
+"""Tables of the floors above the domains: the scheduler's job runs and heartbeat, the web pages' sessions and downloads.
+
+They sit here, low in the house, so that building the database's metadata (``onereturn.db.metadata``)
+imports no job, route or page. The code that uses them stays with its floor: ``scheduler`` and
+``api/web/sessions.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class JobRun(SQLModel, table=True):
+    """One run of one scheduled job; the unique key makes every job's effect happen once."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job_id", "scheduled_for"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=200)
+    scheduled_for: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    outcome: str = Field(default="running", max_length=16)
+    detail: str = ""
+    holder: str = Field(default="", max_length=128)
+
+
+class SchedulerHeartbeat(SQLModel, table=True):
+    """The active scheduler's last sign of life (one row per process that has been active)."""
+
+    __tablename__ = "scheduler_heartbeat"
+
+    holder: str = Field(primary_key=True, max_length=128)
+    active_since: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    beat_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the hash of its cookie token, the key it signed in with, its CSRF token."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    key_id: int = Field(foreign_key="api_key.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReturnDownload(SQLModel, table=True):
+    """One download of a return through the web pages, so a regulator can see what changed since."""
+
+    __tablename__ = "return_download"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: int = Field(foreign_key="api_key.id", index=True)
+    return_id: str = Field(max_length=64)
+    period: str = Field(max_length=32)
+    format: str = Field(max_length=16)
+    snapshot_id: int
+    build_id: int
+    downloaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -1,0 +1,65 @@
+"""What many test modules share: the demo keys' headers, the one JSON error shape, and uploading keyed figures.
+
+A plain module rather than a test module, so importing a helper runs and collects no other file's tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from collectors.service import submit
+from onereturn.settings import Settings
+
+DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
+OHID = {"X-API-Key": "demo-regulator-ohid-c4d91f60"}
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+#: The columns of a keyed figures file.
+HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
+
+
+def assert_canonical_error(body: dict[str, Any], status: int) -> None:
+    """Check an error body has exactly the canonical keys and item shape."""
+    assert set(body) == {"ok", "status", "error", "errors", "request_id"}
+    assert isinstance(body["request_id"], str)
+    assert body["request_id"]
+    assert body["ok"] is False
+    assert body["status"] == status
+    assert isinstance(body["error"], str)
+    assert body["error"]
+    assert body["errors"], "at least one error item"
+    for item in body["errors"]:
+        assert set(item) == {"type", "loc", "msg", "input"}
+
+
+def upload(engine: Engine, settings: Settings, agency: str, *rows: str) -> int:
+    """Submit keyed figure rows for ``agency`` straight to the collector; return the submission's id."""
+    outcome = submit(
+        engine, settings, agency_code=agency, filename=f"{agency}.csv", data=(HEADER + "\n".join(rows) + "\n").encode()
+    )
+    assert outcome.submission is not None
+    assert outcome.submission.id is not None
+    return outcome.submission.id
+
+
+def upload_clean(engine: Engine, settings: Settings, agency: str, *rows: str) -> int:
+    """Submit keyed figure rows as ``upload`` does, and check the collector found no problem in them."""
+    outcome = submit(
+        engine, settings, agency_code=agency, filename=f"{agency}.csv", data=(HEADER + "\n".join(rows) + "\n").encode()
+    )
+    assert outcome.submission is not None
+    assert outcome.submission.id is not None
+    assert outcome.problems is not None
+    assert outcome.problems.height == 0, outcome.problems.to_dicts()
+    return outcome.submission.id
+
+
+def post_figures(client: TestClient, headers: dict[str, str], body: str, **form: str) -> tuple[int, dict[str, Any]]:
+    """Post keyed figure rows (``body``, under the header) to POST /api/submissions; return its status and JSON."""
+    response = client.post(
+        "/api/submissions", headers=headers, files={"file": ("f.csv", (HEADER + body).encode(), "text/csv")}, data=form
+    )
+    return response.status_code, response.json()

@@ -1,0 +1,123 @@
+"""The test databases: which PostgreSQL (one per pytest-xdist worker), fresh and copied stores of the bundled catalogue.
+
+Fixtures in ``conftest.py`` hand these out; a test that needs a store of its own beside its fixtures
+(a second worker's, a copy made mid-test) uses ``copied_store`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from mappings.catalogue import Catalogue
+from mappings.service import load_bundled
+from onereturn import db
+
+
+def _database_per_worker(url: str) -> str:
+    """The configured PostgreSQL URL, or under pytest-xdist a database of its own per worker.
+
+    Each worker drops and recreates schemas and template databases, so two workers sharing one
+    database would undo each other's set-up; each gets ``<name>_<worker>``, made when missing.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    base, name = url.rsplit("/", 1)
+    own = f"{name or 'test'}_{worker}"
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": own}).first() is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{own}"')
+    finally:
+        admin.dispose()
+    return f"{base}/{own}"
+
+
+#: PostgreSQL for the database tests; CI sets it (see .ci/run).
+PG_URL = _database_per_worker(os.environ.get("ONERETURN_TEST_DATABASE_URL", ""))
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def fresh_engine(backend: str, tmp_root: Path) -> Engine:
+    """Make an empty, migrated database of the given kind."""
+    if backend == "sqlite":
+        engine = db.make_engine(f"sqlite:///{tmp_root / 'test.sqlite3'}")
+    else:
+        engine = db.make_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    db.upgrade(engine)
+    return engine
+
+
+#: Named after the test database, so suites pointed at different databases never share a template.
+PG_TEMPLATE = f"onereturn_{PG_URL.rsplit('/', 1)[-1] or 'test'}_template"
+
+
+def pg_admin_url(database: str) -> str:
+    """The URL of ``database`` on the test PostgreSQL server."""
+    return PG_URL.rsplit("/", 1)[0] + f"/{database}"
+
+
+def make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> str:
+    """Make a loaded database to copy per test: a SQLite file path, or a PostgreSQL template database name."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        eng = db.make_engine(f"sqlite:///{path}")
+        db.upgrade(eng)
+        with db.session_scope(eng) as session:
+            load_bundled(session, catalogue=catalogue)
+        with eng.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        eng.dispose()
+        return f"sqlite:{path}"
+    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {PG_TEMPLATE}")
+    admin.dispose()
+    eng = db.make_engine(pg_admin_url(PG_TEMPLATE))
+    db.upgrade(eng)
+    with db.session_scope(eng) as session:
+        load_bundled(session, catalogue=catalogue)
+    eng.dispose()
+    return f"postgresql:{PG_TEMPLATE}"
+
+
+_counter = iter(range(10**6))
+
+
+@contextmanager
+def copied_store(store_template: str, directory: Path) -> Iterator[Engine]:
+    """A private copy of the loaded template, dropped afterwards: a SQLite file in ``directory`` or a database."""
+    kind, where = store_template.split(":", 1)
+    if kind == "sqlite":
+        target = directory / "store.sqlite3"
+        shutil.copyfile(where, target)
+        eng = db.make_engine(f"sqlite:///{target}")
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+        return
+    name = f"{PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
+    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {where}")
+    eng = db.make_engine(pg_admin_url(name))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
