@@ -8,17 +8,18 @@ are never asked of another, and derived figures are never asked of anyone.
 from __future__ import annotations
 
 import fnmatch
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
 
 from indicators.catalogue import Located, read_files, validation_problems
-from indicators.models import Code, Indicator
+from indicators.models import Code, Indicator, Submission
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
@@ -33,8 +34,11 @@ from mappings.models import (
     OrgParent,
     OrgUnit,
     Return,
+    SignOff,
 )
 from onereturn.errors import CatalogueError, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
 
 #: The folder of the bundled agencies (demo councils, providers and reference sources).
 AGENCIES_DIR = Path(__file__).resolve().parent / "agencies"
@@ -265,8 +269,8 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
         )
     stored_bundled = set(session.execute(select(Agency.code).where(Agency.origin == "bundled")).scalars())
     if not with_keys:
-        session.execute(delete(ApiKey).where(col(ApiKey.demo)))
-        _remove_bundled(session, stored_bundled)
+        _remove_demo_keys(session)
+        _remove_bundled(session, stored_bundled - _keep_with_data(session, stored_bundled))
         return {"agencies": 0, "agency_orgs": 0, "agency_indicators": 0}
     _check_against_others(session, agencies)
     for model in (AgencyIndicator, AgencyOrg, AgencyReturn):
@@ -295,7 +299,8 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
             for name, value in values.items():
                 setattr(row, name, value)
     session.flush()
-    _remove_bundled(session, stored_bundled - set(agencies.agencies))
+    gone = stored_bundled - set(agencies.agencies)
+    _remove_bundled(session, gone - _keep_with_data(session, gone))
     org_rows = [{"agency_code": c, "org_code": o} for c, orgs in agencies.orgs.items() for o in orgs]
     ind_rows = [{"agency_code": c, "indicator_id": i} for c, inds in agencies.indicators.items() for i in inds]
     ret_rows = [{"agency_code": c, "return_id": r} for c, a in agencies.agencies.items() for r in a.spec.returns]
@@ -326,6 +331,64 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
         )
     session.flush()
     return {"agencies": len(agencies.agencies), "agency_orgs": len(org_rows), "agency_indicators": len(ind_rows)}
+
+
+def _keep_with_data(session: Session, codes: set[str]) -> set[str]:
+    """The bundled agencies that have submissions, sign-offs or keys of their own behind them, each logged as kept.
+
+    A store that ran with the demo holds the demo agencies' uploads, figures and sign-offs; removing the agency
+    would take them with it (or be refused by the database), so it stays, with its returns, and says so.
+    """
+    if not codes:
+        return set()
+    reasons: dict[str, list[str]] = {}
+    for what, column in (
+        ("submission(s)", col(Submission.agency_code)),
+        ("sign-off(s)", col(SignOff.agency_code)),
+    ):
+        counted = select(column, func.count()).where(column.in_(codes)).group_by(column)
+        for code, count in session.execute(counted).all():
+            reasons.setdefault(code, []).append(f"{count} {what}")
+    own_keys = (
+        select(ApiKey.agency_code, func.count())
+        .where(col(ApiKey.agency_code).in_(codes))
+        .group_by(col(ApiKey.agency_code))
+    )
+    for code, count in session.execute(own_keys).all():
+        reasons.setdefault(str(code), []).append(f"{count} API key(s) that stay")
+    for code in sorted(reasons):
+        log.warning(
+            "Bundled agency %s is kept although the demo no longer defines it: it has %s, which removing it would "
+            "delete",
+            code,
+            ", ".join(reasons[code]),
+        )
+    return set(reasons)
+
+
+def _remove_demo_keys(session: Session) -> None:
+    """Remove the demo keys (published in the README, so never valid without the demo) and their signed-in sessions.
+
+    A demo key a regulator downloaded returns with is revoked rather than deleted, so the record of those downloads
+    (what changed since) stays.
+    """
+    # The web session tables live with the pages; imported here so the catalogue does not import the web layer.
+    from api.web.sessions import ReturnDownload, WebSession
+
+    demo = select(ApiKey.id).where(col(ApiKey.demo))
+    session.execute(delete(WebSession).where(col(WebSession.key_id).in_(demo)))
+    downloaded = set(
+        session.execute(select(ReturnDownload.key_id).where(col(ReturnDownload.key_id).in_(demo)).distinct()).scalars()
+    )
+    if downloaded:
+        now = datetime.now(UTC)
+        for key in session.execute(select(ApiKey).where(col(ApiKey.id).in_(downloaded))).scalars():
+            key.revoked_at = key.revoked_at or now
+        log.warning(
+            "%d demo key(s) are revoked rather than deleted: returns were downloaded with them", len(downloaded)
+        )
+    session.execute(delete(ApiKey).where(col(ApiKey.demo), col(ApiKey.id).not_in(downloaded)))
+    session.flush()
 
 
 def _remove_bundled(session: Session, codes: set[str]) -> None:
