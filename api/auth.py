@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api import callrecord as trail
 from api.deps import SessionDep
 from api.principal import Principal
-from api.scopes import Resource, read_scope
+from api.scopes import READERS, Resource, read_scope, refusal
 from api.throttle import KeyThrottle
 from mappings import keys
 from mappings.models import ApiKey
@@ -118,10 +118,16 @@ def check(
     principal: Principal, scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None
 ) -> Principal:
     """Admit a principal with all the scopes, of the kinds or allowed to read ``reads``; every door asks this."""
+    # One refusal naming every kind the door lets through: the kinds asked for and those that may read ``reads``.
+    admitted = set(kinds) if kinds is not None else None
+    if reads is not None:
+        readers = READERS[reads]
+        admitted = set(readers) if admitted is None else (admitted & readers) or admitted
+    if admitted is not None and principal.kind not in admitted:
+        refused_reading = reads is not None and principal.kind not in READERS[reads]
+        raise Forbidden(refusal(principal.kind, admitted, reads if refused_reading else None))
     if reads is not None:
         read_scope(principal).require(reads)
-    if kinds is not None and principal.kind not in kinds:
-        raise Forbidden(f"A {principal.kind} key cannot do this; it needs a {' or '.join(sorted(kinds))} key")
     missing = scopes - principal.scopes
     if missing:
         raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")
