@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,10 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, func, insert
+from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from indicators.catalogue import Located, read_files, validation_problems
-from indicators.models import Code, Indicator, Submission
+from indicators.models import CatalogueVersion, Code, Indicator, Submission
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
@@ -37,6 +39,7 @@ from mappings.models import (
     SignOff,
 )
 from onereturn.errors import CatalogueError, InvalidInput, NotFound
+from onereturn.memo import within_transaction
 
 log = logging.getLogger(__name__)
 
@@ -508,6 +511,43 @@ def _inputs(indicators: dict[str, Indicator], start: list[str]) -> set[str]:
     return seen
 
 
+#: What each agency owes for each period, by the state of the definitions it is made from (see ``definitions_key``):
+#: every page with deadlines asks it of every agency, and only a catalogue or an agency's change alters it.
+_OWED: dict[tuple[Any, ...], tuple[Obligation, ...]] = {}
+_OWED_KEPT = 4096
+_owed_lock = threading.Lock()
+
+
+def definitions_key(session: Session) -> tuple[Any, ...]:
+    """What an agency's obligations are made from, read in one statement (once per transaction): the catalogue, the
+    agencies and their links to orgs, indicators and returns."""
+
+    def read() -> tuple[Any, ...]:
+        parts: list[Any] = [
+            columns(func.max(col(CatalogueVersion.id))).scalar_subquery(),
+            columns(func.count()).select_from(Agency).scalar_subquery(),
+            columns(func.max(col(Agency.updated_at))).scalar_subquery(),
+        ]
+        for link in (AgencyOrg, AgencyIndicator, AgencyReturn):
+            # A link replaced by another (the same count) takes a new id, so the sum of the ids changes.
+            parts += [
+                columns(func.count(col(link.id))).scalar_subquery(),
+                columns(func.coalesce(func.sum(col(link.id)), 0)).scalar_subquery(),
+            ]
+        row = session.execute(columns(*parts)).one()
+        # The database too: two stores (a test's copies, or a service pointed at another) can reach the same counts.
+        return (str(session.get_bind().engine.url), *tuple(row))
+
+    return within_transaction(session, "definitions_key", read)
+
+
+def catalogue_indicators(session: Session) -> dict[str, Indicator]:
+    """Every indicator of the catalogue by id, read once per transaction."""
+    return within_transaction(
+        session, "catalogue_indicators", lambda: {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    )
+
+
 def out_of_force_indicators(session: Session, agency_code: str, within: Period) -> set[str]:
     """Return the indicators an agency owes only for its returns that are not in force in the period."""
     from mappings.validity import in_force
@@ -523,7 +563,7 @@ def out_of_force_indicators(session: Session, agency_code: str, within: Period) 
     )
     if all(in_force(r, within) for r in returns):
         return set()
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    indicators = catalogue_indicators(session)
 
     def needs(ret_ids: list[str]) -> set[str]:
         if not ret_ids:
@@ -542,8 +582,22 @@ def obligations(session: Session, agency_code: str, period_text: str) -> list[Ob
     """List every figure an agency owes for a collection period, in indicator, org, period order.
 
     Only returns in force in the period count: an indicator asked for only by a return that has
-    ended (NHS Vital Signs after 2011) is not owed.
+    ended (NHS Vital Signs after 2011) is not owed. Kept until the catalogue or an agency changes.
     """
+    key = (*definitions_key(session), agency_code, period_text)
+    with _owed_lock:
+        kept = _OWED.get(key)
+    if kept is not None:
+        return list(kept)
+    owed = _obligations(session, agency_code, period_text)
+    with _owed_lock:
+        if len(_OWED) >= _OWED_KEPT:
+            _OWED.clear()
+        _OWED[key] = tuple(owed)
+    return owed
+
+
+def _obligations(session: Session, agency_code: str, period_text: str) -> list[Obligation]:
     get_agency(session, agency_code)
     within = parse_period(period_text)
     ended = out_of_force_indicators(session, agency_code, within)
