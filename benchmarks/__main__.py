@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import collect, exports, load, memory, records, scale
+from benchmarks import collect, exports, load, memory, pages, records, scale
 
 
 def main() -> None:
@@ -16,6 +16,7 @@ def main() -> None:
         "load": load.main,
         "memory": memory.main,
         "records": records.main,
+        "pages": pages.main,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m benchmarks {{{','.join(names)}}} [options]", file=sys.stderr)
