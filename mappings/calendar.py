@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
@@ -82,8 +82,8 @@ _missing_lock = threading.Lock()
 
 
 def figures_key(session: Session) -> tuple[Any, ...]:
-    """The state of the stored figures, read in one statement (once per transaction): a figure added, revised,
-    deleted or no longer current changes it."""
+    """The state of the stored figures, read in one statement (once per transaction): a figure added or deleted
+    changes it (a revision adds its new version, and only then is the old one no longer current)."""
 
     def read() -> tuple[Any, ...]:
         row = session.execute(
@@ -92,7 +92,6 @@ def figures_key(session: Session) -> tuple[Any, ...]:
                 func.count(col(Observation.id)),
                 # SQLite gives a rolled-back or deleted last row's id to the next one: when it was recorded tells them apart.
                 func.max(col(Observation.recorded_at)),
-                func.sum(case((col(Observation.is_current), 1), else_=0)),
             )
         ).one()
         return tuple(row)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.web.sessions import ReturnDownload, WebSession
 from indicators.models import Observation, Submission
@@ -23,7 +23,9 @@ CSV = "indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,812\n"
 
 
 def _demo_key_id(session: Session, secret: str) -> int:
-    key = session.execute(select(ApiKey).where(ApiKey.demo, ApiKey.prefix == key_prefix(secret))).scalars().one()
+    key: ApiKey = (
+        session.execute(select(ApiKey).where(col(ApiKey.demo), ApiKey.prefix == key_prefix(secret))).scalars().one()
+    )
     assert key.id is not None
     return key.id
 
@@ -71,7 +73,7 @@ def test_turning_the_demo_off_keeps_what_has_data_behind_it(
         assert session.execute(select(func.count()).select_from(Submission)).scalar_one() >= 1
         assert session.execute(select(func.count()).select_from(SignOff)).scalar_one() == 1
         assert session.execute(select(func.count()).select_from(WebSession)).scalar_one() == 0
-        live = session.execute(select(ApiKey).where(ApiKey.demo, ApiKey.revoked_at.is_(None))).scalars().all()  # type: ignore[union-attr]
+        live = session.execute(select(ApiKey).where(col(ApiKey.demo), col(ApiKey.revoked_at).is_(None))).scalars().all()
         assert live == [], "no demo key is left working"
         assert session.execute(select(func.count()).select_from(ReturnDownload)).scalar_one() == 1
     said = {r.getMessage().split(" is kept")[0]: r.getMessage() for r in caplog.records}
