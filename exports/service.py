@@ -123,7 +123,9 @@ def current_build(session: Session, return_id: str, period: str) -> ReturnBuild:
     assert ret is not None
     canonical = parse_period(period, ret.period_type).code  # type: ignore[arg-type]
     last = _latest(session, return_id, canonical)
-    if last is not None and last.source_mark == source_mark(session, return_id, canonical):
+    mark = source_mark(session, return_id, canonical)
+    # Without its counter ("r-"), nothing marks a change to the figures behind the (return, period): built anew.
+    if last is not None and not mark.startswith("r-") and last.source_mark == mark:
         return last
     return build(session, return_id, canonical)[0]
 

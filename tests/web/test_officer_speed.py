@@ -95,7 +95,9 @@ def test_a_viewed_officer_page_reads_the_store_the_same_number_of_times_however_
         # What stands in the way of each agency's sign-off (its uploads' errors and open queries) is still read
         # agency by agency, for the rows the queue shows; everything else is read the same number of times.
         assert len(_besides_blockers(many[path])) == len(_besides_blockers(few[path])), path
-    assert len(_besides_blockers(many["/officer"])) <= 100, many["/officer"]
+    # Here no return was ever pulled, so nothing counts the changes behind its periods and the dashboard builds
+    # each return it shows (the same statements however many agencies owe it); on the demo they are tracked.
+    assert len(_besides_blockers(many["/officer"])) <= 200, many["/officer"]
     # Nothing the dashboard shows changed: no return is built again (a build reads every stored figure of its period).
     assert not [s for s in many["/officer"] if s.startswith("INSERT INTO return_build")]
 
