@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api import callrecord as trail
 from api.deps import SessionDep
 from api.principal import Principal
-from api.scopes import Resource, read_scope
+from api.scopes import READERS, Resource, read_scope, refusal
 from api.throttle import KeyThrottle
 from mappings import keys
 from mappings.models import ApiKey
@@ -114,11 +114,6 @@ def admit(request: Request, session: Session, key: str | None) -> Principal:
         raise
 
 
-def article(word: str) -> str:
-    """The word with its indefinite article: "an agency", "an officer", "a regulator"."""
-    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
-
-
 def check(
     principal: Principal,
     scopes: set[str],
@@ -130,11 +125,16 @@ def check(
     """Admit a principal with all the scopes, of the kinds or allowed to read ``reads``; every door asks this.
 
     ``needs`` says what key the door takes when its kinds alone would not say it (say, "an approver's agency key")."""
+    # One refusal naming every kind the door lets through: the kinds asked for and those that may read ``reads``.
+    admitted = set(kinds) if kinds is not None else None
+    if reads is not None:
+        readers = READERS[reads]
+        admitted = set(readers) if admitted is None else (admitted & readers) or admitted
+    if admitted is not None and principal.kind not in admitted:
+        refused_reading = reads is not None and principal.kind not in READERS[reads]
+        raise Forbidden(refusal(principal.kind, admitted, reads if refused_reading else None, needs))
     if reads is not None:
         read_scope(principal).require(reads)
-    if kinds is not None and principal.kind not in kinds:
-        wanted = needs or article(" or ".join(sorted(kinds))) + " key"
-        raise Forbidden(f"{article(principal.kind).capitalize()} key cannot do this; it needs {wanted}")
     missing = scopes - principal.scopes
     if missing:
         raise Forbidden(f"The key lacks the scope(s) {', '.join(sorted(missing))}")

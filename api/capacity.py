@@ -13,7 +13,7 @@ import anyio
 import anyio.to_thread
 import psycopg
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,10 +38,15 @@ def install(app: FastAPI, settings: Settings) -> None:
     connection is made again once (the upload slots are made when the app starts)."""
     retry = str(settings.retry_after_seconds)
 
-    async def busy(request: Request, exc: Exception) -> JSONResponse:
+    async def busy(request: Request, exc: Exception) -> Response:
         if will_retry(request, exc):
             request.scope[RETRY] = True
         kind, message = database_fault(exc)
+        if _is_page(request):
+            # A browser gets a page in the service's layout; the API's callers keep the JSON error shape.
+            from api.web.shared import unavailable_page
+
+            return unavailable_page(request, retry)
         body = error_body(503, message, [{"type": kind, "loc": [], "msg": message, "input": None}])
         return JSONResponse(body, status_code=503, headers={"Retry-After": retry})
 
@@ -49,6 +54,13 @@ def install(app: FastAPI, settings: Settings) -> None:
     for fault in FAULTS:
         app.add_exception_handler(fault, busy)
     app.add_middleware(RetryRead)
+
+
+def _is_page(request: Request) -> bool:
+    """Whether the request was routed to a web page (the pages' own route class), not to the API."""
+    from api.web.shared import PageRoute
+
+    return isinstance(request.scope.get("route"), PageRoute)
 
 
 #: PostgreSQL states of a connection that is gone: class 08 (connection exception), and the server ending it

@@ -23,6 +23,7 @@ provider in the demo), and the overlap between returns is public through the cat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -82,12 +83,15 @@ class ReadScope:
 
     def require(self, resource: Resource) -> None:
         """Raise Forbidden unless the principal may open this kind of object."""
-        if resource not in self.resources:
-            # Every reader list starts with "agency" or "officer", hence "an".
-            who = " or ".join(sorted(READERS[resource]))
-            hint = HINTS.get((self.kind, resource), "")
-            refused = f"{'An' if self.kind[:1] in 'aeiou' else 'A'} {self.kind} key"
-            raise Forbidden(f"{refused} cannot read {resource}; it needs an {who} key{hint}")
+        if resource in self.resources:
+            return
+        if self.kind in READERS[resource]:
+            # Its kind may read this, but the key names no agency (see read_scope), so it reads nothing.
+            raise Forbidden(
+                f"This {self.kind} key is not issued to any {self.kind}, so it can read nothing; ask your performance "
+                f"officer for a key issued to your {self.kind}"
+            )
+        raise Forbidden(refusal(self.kind, READERS[resource], resource))
 
     def owns_agency(self, code: str | None) -> bool:
         """Say whether objects of this agency are the principal's to read."""
@@ -103,6 +107,25 @@ class ReadScope:
         if self.kind == "officer":
             return True
         return self.kind == "regulator" and self.recipient is not None and recipient == self.recipient
+
+
+def key_words(kinds: Iterable[str]) -> str:
+    """Name kinds of key as a sentence does: ``an agency key``, ``an agency or officer key``, ``a regulator key``."""
+    named = sorted(kinds)
+    return f"{_article(named[0])} {' or '.join(named)} key"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def refusal(kind: str, admitted: Iterable[str], resource: Resource | None = None, needs: str | None = None) -> str:
+    """Say why a kind of key is refused, naming the kinds that would be let through (and where to read instead).
+
+    ``needs`` names the key when the kinds alone would not say it (say, "an approver's agency key")."""
+    doing = f"read {resource}" if resource is not None else "do this"
+    hint = HINTS.get((kind, resource), "") if resource is not None else ""
+    return f"{_article(kind).capitalize()} {kind} key cannot {doing}; it needs {needs or key_words(admitted)}{hint}"
 
 
 def read_scope(principal: Principal) -> ReadScope:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import collect, compare, exports, load, memory, published, records, scale
+from benchmarks import collect, compare, exports, load, memory, pages, published, records, scale
 
 
 def main() -> None:
@@ -18,6 +18,7 @@ def main() -> None:
         "memory": memory.main,
         "records": records.main,
         "published": published.main,
+        "pages": pages.main,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m benchmarks {{{','.join(names)}}} [options]", file=sys.stderr)

@@ -8,17 +8,20 @@ are never asked of another, and derived figures are never asked of anyone.
 from __future__ import annotations
 
 import fnmatch
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert
+from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from indicators.catalogue import Located, read_files, validation_problems
-from indicators.models import Code, Indicator
+from indicators.models import CatalogueVersion, Code, Indicator, Submission
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
@@ -33,8 +36,12 @@ from mappings.models import (
     OrgParent,
     OrgUnit,
     Return,
+    SignOff,
 )
 from onereturn.errors import CatalogueError, InvalidInput, NotFound
+from onereturn.memo import within_transaction
+
+log = logging.getLogger(__name__)
 
 #: The folder of the bundled agencies (demo councils, providers and reference sources).
 AGENCIES_DIR = Path(__file__).resolve().parent / "agencies"
@@ -265,8 +272,8 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
         )
     stored_bundled = set(session.execute(select(Agency.code).where(Agency.origin == "bundled")).scalars())
     if not with_keys:
-        session.execute(delete(ApiKey).where(col(ApiKey.demo)))
-        _remove_bundled(session, stored_bundled)
+        _remove_demo_keys(session)
+        _remove_bundled(session, stored_bundled - _keep_with_data(session, stored_bundled))
         return {"agencies": 0, "agency_orgs": 0, "agency_indicators": 0}
     _check_against_others(session, agencies)
     for model in (AgencyIndicator, AgencyOrg, AgencyReturn):
@@ -295,7 +302,8 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
             for name, value in values.items():
                 setattr(row, name, value)
     session.flush()
-    _remove_bundled(session, stored_bundled - set(agencies.agencies))
+    gone = stored_bundled - set(agencies.agencies)
+    _remove_bundled(session, gone - _keep_with_data(session, gone))
     org_rows = [{"agency_code": c, "org_code": o} for c, orgs in agencies.orgs.items() for o in orgs]
     ind_rows = [{"agency_code": c, "indicator_id": i} for c, inds in agencies.indicators.items() for i in inds]
     ret_rows = [{"agency_code": c, "return_id": r} for c, a in agencies.agencies.items() for r in a.spec.returns]
@@ -326,6 +334,64 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
         )
     session.flush()
     return {"agencies": len(agencies.agencies), "agency_orgs": len(org_rows), "agency_indicators": len(ind_rows)}
+
+
+def _keep_with_data(session: Session, codes: set[str]) -> set[str]:
+    """The bundled agencies that have submissions, sign-offs or keys of their own behind them, each logged as kept.
+
+    A store that ran with the demo holds the demo agencies' uploads, figures and sign-offs; removing the agency
+    would take them with it (or be refused by the database), so it stays, with its returns, and says so.
+    """
+    if not codes:
+        return set()
+    reasons: dict[str, list[str]] = {}
+    for what, column in (
+        ("submission(s)", col(Submission.agency_code)),
+        ("sign-off(s)", col(SignOff.agency_code)),
+    ):
+        counted = select(column, func.count()).where(column.in_(codes)).group_by(column)
+        for code, count in session.execute(counted).all():
+            reasons.setdefault(code, []).append(f"{count} {what}")
+    own_keys = (
+        select(ApiKey.agency_code, func.count())
+        .where(col(ApiKey.agency_code).in_(codes))
+        .group_by(col(ApiKey.agency_code))
+    )
+    for code, count in session.execute(own_keys).all():
+        reasons.setdefault(str(code), []).append(f"{count} API key(s) that stay")
+    for code in sorted(reasons):
+        log.warning(
+            "Bundled agency %s is kept although the demo no longer defines it: it has %s, which removing it would "
+            "delete",
+            code,
+            ", ".join(reasons[code]),
+        )
+    return set(reasons)
+
+
+def _remove_demo_keys(session: Session) -> None:
+    """Remove the demo keys (published in the README, so never valid without the demo) and their signed-in sessions.
+
+    A demo key a regulator downloaded returns with is revoked rather than deleted, so the record of those downloads
+    (what changed since) stays.
+    """
+    # The web session tables live with the pages; imported here so the catalogue does not import the web layer.
+    from api.web.sessions import ReturnDownload, WebSession
+
+    demo = select(ApiKey.id).where(col(ApiKey.demo))
+    session.execute(delete(WebSession).where(col(WebSession.key_id).in_(demo)))
+    downloaded = set(
+        session.execute(select(ReturnDownload.key_id).where(col(ReturnDownload.key_id).in_(demo)).distinct()).scalars()
+    )
+    if downloaded:
+        now = datetime.now(UTC)
+        for key in session.execute(select(ApiKey).where(col(ApiKey.id).in_(downloaded))).scalars():
+            key.revoked_at = key.revoked_at or now
+        log.warning(
+            "%d demo key(s) are revoked rather than deleted: returns were downloaded with them", len(downloaded)
+        )
+    session.execute(delete(ApiKey).where(col(ApiKey.demo), col(ApiKey.id).not_in(downloaded)))
+    session.flush()
 
 
 def _remove_bundled(session: Session, codes: set[str]) -> None:
@@ -445,6 +511,43 @@ def _inputs(indicators: dict[str, Indicator], start: list[str]) -> set[str]:
     return seen
 
 
+#: What each agency owes for each period, by the state of the definitions it is made from (see ``definitions_key``):
+#: every page with deadlines asks it of every agency, and only a catalogue or an agency's change alters it.
+_OWED: dict[tuple[Any, ...], tuple[Obligation, ...]] = {}
+_OWED_KEPT = 4096
+_owed_lock = threading.Lock()
+
+
+def definitions_key(session: Session) -> tuple[Any, ...]:
+    """What an agency's obligations are made from, read in one statement (once per transaction): the catalogue, the
+    agencies and their links to orgs, indicators and returns."""
+
+    def read() -> tuple[Any, ...]:
+        parts: list[Any] = [
+            columns(func.max(col(CatalogueVersion.id))).scalar_subquery(),
+            columns(func.count()).select_from(Agency).scalar_subquery(),
+            columns(func.max(col(Agency.updated_at))).scalar_subquery(),
+        ]
+        for link in (AgencyOrg, AgencyIndicator, AgencyReturn):
+            # A link replaced by another (the same count) takes a new id, so the sum of the ids changes.
+            parts += [
+                columns(func.count(col(link.id))).scalar_subquery(),
+                columns(func.coalesce(func.sum(col(link.id)), 0)).scalar_subquery(),
+            ]
+        row = session.execute(columns(*parts)).one()
+        # The database too: two stores (a test's copies, or a service pointed at another) can reach the same counts.
+        return (str(session.get_bind().engine.url), *tuple(row))
+
+    return within_transaction(session, "definitions_key", read)
+
+
+def catalogue_indicators(session: Session) -> dict[str, Indicator]:
+    """Every indicator of the catalogue by id, read once per transaction."""
+    return within_transaction(
+        session, "catalogue_indicators", lambda: {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    )
+
+
 def out_of_force_indicators(session: Session, agency_code: str, within: Period) -> set[str]:
     """Return the indicators an agency owes only for its returns that are not in force in the period."""
     from mappings.validity import in_force
@@ -460,7 +563,7 @@ def out_of_force_indicators(session: Session, agency_code: str, within: Period) 
     )
     if all(in_force(r, within) for r in returns):
         return set()
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    indicators = catalogue_indicators(session)
 
     def needs(ret_ids: list[str]) -> set[str]:
         if not ret_ids:
@@ -479,8 +582,22 @@ def obligations(session: Session, agency_code: str, period_text: str) -> list[Ob
     """List every figure an agency owes for a collection period, in indicator, org, period order.
 
     Only returns in force in the period count: an indicator asked for only by a return that has
-    ended (NHS Vital Signs after 2011) is not owed.
+    ended (NHS Vital Signs after 2011) is not owed. Kept until the catalogue or an agency changes.
     """
+    key = (*definitions_key(session), agency_code, period_text)
+    with _owed_lock:
+        kept = _OWED.get(key)
+    if kept is not None:
+        return list(kept)
+    owed = _obligations(session, agency_code, period_text)
+    with _owed_lock:
+        if len(_OWED) >= _OWED_KEPT:
+            _OWED.clear()
+        _OWED[key] = tuple(owed)
+    return owed
+
+
+def _obligations(session: Session, agency_code: str, period_text: str) -> list[Obligation]:
     get_agency(session, agency_code)
     within = parse_period(period_text)
     ended = out_of_force_indicators(session, agency_code, within)

@@ -6,20 +6,24 @@ scheduler's jobs, the API's calendar, the web pages and the command line all ask
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import func
+from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
-from indicators.models import Indicator, Observation
+from indicators.models import Observation
 from indicators.periods import parse_period
 from indicators.sources import cites_text
 from mappings import signoffs, validity
-from mappings.agencies import Obligation, obligations
+from mappings.agencies import Obligation, catalogue_indicators, definitions_key, obligations
 from mappings.deadlines import SIGNOFF_AT_AGENCY, CalendarEntry, calendar, period_words, recipient_deadline
-from mappings.models import Agency, AgencyReturn, FieldMapping, Return
+from mappings.models import Agency, AgencyReturn, FieldMapping, Return, SignOff
+from onereturn.memo import within_transaction
 
 #: Reminders go this many working days before an agency's deadline (and approvers' before the sign-off date).
 REMIND_WORKING_DAYS = 5
@@ -70,14 +74,49 @@ def agency_returns(session: Session) -> dict[str, list[str]]:
     return out
 
 
+#: What each agency still owes for each period, by the state of the figures and definitions it is read from: the
+#: calendar asks it of every agency at every deadline, and the dashboard asks the calendar three times a view.
+_MISSING: dict[tuple[Any, ...], tuple[Obligation, ...]] = {}
+_MISSING_KEPT = 8192
+_missing_lock = threading.Lock()
+
+
+def figures_key(session: Session) -> tuple[Any, ...]:
+    """The state of the stored figures, read in one statement (once per transaction): a figure added or deleted
+    changes it (a revision adds its new version, and only then is the old one no longer current)."""
+
+    def read() -> tuple[Any, ...]:
+        row = session.execute(
+            columns(
+                func.max(col(Observation.id)),
+                func.count(col(Observation.id)),
+                # SQLite gives a rolled-back or deleted last row's id to the next one: when it was recorded tells them apart.
+                func.max(col(Observation.recorded_at)),
+            )
+        ).one()
+        return tuple(row)
+
+    return within_transaction(session, "figures_key", read)
+
+
 def outstanding(
     session: Session, agency_code: str, period: str, indicator_ids: set[str] | None = None
 ) -> list[Obligation]:
-    """List the figures an agency still owes for a period (owed, and no current figure stored)."""
-    owed = [
-        o for o in obligations(session, agency_code, period) if indicator_ids is None or o.indicator_id in indicator_ids
-    ]
-    return _not_stored(session, owed)
+    """List the figures an agency still owes for a period (owed, and no current figure stored); kept until the
+    figures, the catalogue or an agency change."""
+    wanted = None if indicator_ids is None else frozenset(indicator_ids)
+    key = (*definitions_key(session), *figures_key(session), agency_code, period, wanted)
+    with _missing_lock:
+        kept = _MISSING.get(key)
+    if kept is not None:
+        return list(kept)
+    owed = [o for o in obligations(session, agency_code, period) if wanted is None or o.indicator_id in wanted]
+    missing = _not_stored(session, owed)
+    with _missing_lock:
+        if len(_MISSING) >= _MISSING_KEPT:
+            _MISSING.clear()
+        _MISSING[key] = tuple(missing)
+    return missing
 
 
 def _not_stored(session: Session, owed: list[Obligation]) -> list[Obligation]:
@@ -101,7 +140,7 @@ def _not_stored(session: Session, owed: list[Obligation]) -> list[Obligation]:
 
 def return_indicators(session: Session, return_id: str) -> set[str]:
     """Return the collected indicators a return needs (through formulas)."""
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    indicators = catalogue_indicators(session)
     fields = session.execute(select(FieldMapping.indicator_id).where(FieldMapping.return_id == return_id)).scalars()
     return set().union(*(collected_inputs(indicators, f) for f in fields))
 
@@ -173,5 +212,21 @@ def signoff_standing(
     owed = [o for o in obligations(session, agency, period) if o.indicator_id in wanted]
     if not owed:
         return None
-    missing = len(_not_stored(session, owed))
-    return SignoffStanding(agency, return_id, period, signoffs.state_of(session, agency, return_id, period), missing)
+    missing = len(outstanding(session, agency, period, wanted))
+    state = _signoff_states(session).get((agency, return_id, period), signoffs.OPEN)
+    return SignoffStanding(agency, return_id, period, state, missing)
+
+
+def _signoff_states(session: Session) -> dict[tuple[str, str, str], str]:
+    """Every sign-off's state by (agency, return, period), read in one statement once per transaction (the calendar
+    asks for each agency at each sign-off date)."""
+    return within_transaction(
+        session,
+        "signoff_states",
+        lambda: {
+            (a, r, p): s
+            for a, r, p, s in session.execute(
+                select(SignOff.agency_code, SignOff.return_id, SignOff.period, SignOff.state)
+            ).all()
+        },
+    )

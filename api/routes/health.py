@@ -2,42 +2,54 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import version
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import text
 
+from api.capacity import FAULTS
 from api.deps import SessionDep
 from mappings.service import current_catalogue_version, org_unit_count
-from onereturn.errors import OneReturnError
+from onereturn.errors import ServiceBusy
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
-class NotReady(OneReturnError):
-    """The service is up but cannot serve yet."""
+class NotReady(ServiceBusy):
+    """The service is up but cannot serve: its database cannot be reached, or the catalogue is not loaded."""
 
-    status_code = 503
     error_type = "not_ready"
 
 
 @router.get("/health", summary="Liveness")
 def health() -> dict[str, str]:
-    """Say the process is up (no database access)."""
+    """Say the process is up (no database access): a lost database is not cured by restarting the service."""
     return {"status": "ok", "version": version("onereturn")}
 
 
-@router.get("/health/ready", summary="Readiness", responses={503: {"description": "The catalogue is not loaded yet"}})
-def ready(session: SessionDep) -> dict[str, object]:
-    """Check the database answers and the catalogue is loaded."""
-    session.execute(text("SELECT 1"))
-    catalogue = current_catalogue_version(session)
+@router.get(
+    "/health/ready",
+    summary="Readiness",
+    responses={503: {"description": "The database cannot be reached or the catalogue is not loaded (see Retry-After)"}},
+)
+def ready(request: Request, session: SessionDep) -> dict[str, object]:
+    """Check the database answers and the catalogue is loaded; 503 with Retry-After when not, for a load balancer."""
+    retry = request.app.state.settings.retry_after_seconds
+    try:
+        session.execute(text("SELECT 1"))
+        catalogue = current_catalogue_version(session)
+        org_units = org_unit_count(session)
+    except FAULTS as exc:
+        log.warning("not ready: the database cannot be reached: %s", exc.__class__.__name__)
+        raise NotReady("The database cannot be reached; this instance cannot serve", retry_after=retry) from None
     if catalogue is None:
-        raise NotReady("The catalogue is not loaded; run `onereturn catalogue load`")
+        raise NotReady("The catalogue is not loaded; run `onereturn catalogue load`", retry_after=retry)
     return {
         "status": "ready",
         "catalogue_version": catalogue.content_hash[:12],
         "indicators": catalogue.indicator_count,
         "returns": catalogue.return_count,
-        "org_units": org_unit_count(session),
+        "org_units": org_units,
     }

@@ -19,6 +19,7 @@ from api.web.approvals import queue_of
 from api.web.charts import Bar, stacked_bars
 from api.web.render import page
 from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting
+from exports import service as exports
 from exports.changes import reopened_builds
 from exports.signoff.queries import tally
 from indicators.formula import collected_inputs
@@ -95,15 +96,16 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     for return_id, entry in sorted(now_collecting.items()):
         period = entry["period"]
         try:
-            c = export_routes.completeness(
-                return_id=return_id, period=period, session=session, principal=visitor.principal
-            )
+            # The last build while nothing it shows has changed: a view does not build every return again.
+            record = exports.current_build(session, return_id, period)
         except OneReturnError as exc:
             completeness.append({"return_id": return_id, "title": titles.get(return_id, ""), "period": period,
                                  "error": exc.message})  # fmt: skip
             continue
-        completeness.append({"return_id": return_id, "title": titles.get(return_id, ""), "period": c["period"],
-                             "share": c["complete_share"], "cells": c["cells"], "by_status": c["by_status"]})  # fmt: skip
+        shown = sum(n for status, n in record.completeness.items() if status in ("present", "suppressed"))
+        completeness.append({"return_id": return_id, "title": titles.get(return_id, ""), "period": record.period,
+                             "share": round(shown / record.cell_count, 4) if record.cell_count else 0.0,
+                             "cells": record.cell_count, "by_status": record.completeness})  # fmt: skip
     recent = collect_routes.list_submissions(
         request=request, session=session, principal=visitor.principal, limit=8, offset=0
     )

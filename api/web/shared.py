@@ -26,7 +26,15 @@ from exports.signoff.schemas import ChangePublic
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import Forbidden, InvalidInput, NotFound, OneReturnError, Unauthorized
+from onereturn.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OneReturnError,
+    ServiceBusy,
+    TooManyRequests,
+    Unauthorized,
+)
 
 SESSION_COOKIE = "onereturn_session"
 
@@ -149,6 +157,19 @@ def _error_page(request: Request, visitor: Visitor | None, exc: Exception) -> HT
     )  # fmt: skip
 
 
+def unavailable_page(request: Request, retry_after: str) -> HTMLResponse:
+    """The page a browser gets when the database cannot be reached or is busy: 503, with when to try again."""
+    response = page(
+        request, "error.html", None, title="Sorry, the service is unavailable", status_code=503,
+        heading="Sorry, the service is unavailable",
+        message=f"The service cannot reach its records just now. Nothing you sent was lost: a change is saved whole or "
+        f"not at all. Try again in {retry_after} seconds; if you sent a form, check whether it was saved before "
+        "sending it again.",
+    )  # fmt: skip
+    response.headers["Retry-After"] = retry_after
+    return response
+
+
 class PageRoute(APIRoute):
     """A page route: sign-in redirects, CSRF failures and domain errors come back as HTML pages."""
 
@@ -164,7 +185,10 @@ class PageRoute(APIRoute):
                 return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
             except (OneReturnError, BadForm) as exc:
                 request.state.page_error = exc
-                return _error_page(request, getattr(request.state, "visitor", None), exc)
+                response = _error_page(request, getattr(request.state, "visitor", None), exc)
+                if isinstance(exc, ServiceBusy | TooManyRequests):
+                    response.headers["Retry-After"] = str(exc.retry_after)
+                return response
 
         return wrapped
 

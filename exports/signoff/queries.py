@@ -26,7 +26,7 @@ from exports.signoff.schemas import (
 from indicators.periods import parse_period
 from mappings import signoffs
 from mappings.calendar import agency_returns
-from mappings.models import Return
+from mappings.models import Return, SignOff
 from onereturn.errors import InvalidInput, NotFound, OneReturnError
 
 
@@ -199,7 +199,17 @@ def approvals_queue(
         for agency, rets in agency_returns(session).items():
             for ret_id in rets:
                 designated.setdefault(ret_id, []).append(agency)
-        for ret_id, at in _pairs(session, return_id, period, now):
+        pairs = _pairs(session, return_id, period, now)
+        # Which agencies have a sign-off row at all, read once rather than once for each agency that owes a return.
+        made = {
+            (a, r, p)
+            for a, r, p in session.execute(
+                select(SignOff.agency_code, SignOff.return_id, SignOff.period).where(
+                    col(SignOff.return_id).in_({ret_id for ret_id, _ in pairs})
+                )
+            ).all()
+        }
+        for ret_id, at in pairs:
             if not (return_id and period):
                 try:
                     more = listed(session, scope, full=full, return_id=ret_id, period=at, state=signoffs.OPEN)
@@ -211,7 +221,7 @@ def approvals_queue(
             if entry is not None and entry["period"] == at:
                 owed.update({(a, ret_id, at): int(n) for a, n in entry["owed"].items()})
             for agency in designated.get(ret_id, []):
-                if (agency, ret_id, at) not in found and signoffs.find(session, agency, ret_id, at) is None:
+                if (agency, ret_id, at) not in found and (agency, ret_id, at) not in made:
                     nothing.add((agency, ret_id, at))
                     found[(agency, ret_id, at)] = SignOffPublic(
                         agency_code=agency, return_id=ret_id, period=at, state=signoffs.OPEN,
