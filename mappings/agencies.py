@@ -40,6 +40,7 @@ from mappings.models import (
 )
 from onereturn.errors import CatalogueError, InvalidInput, NotFound
 from onereturn.memo import within_transaction
+from onereturn.models import ReturnDownload, WebSession
 
 log = logging.getLogger(__name__)
 
@@ -375,9 +376,6 @@ def _remove_demo_keys(session: Session) -> None:
     A demo key a regulator downloaded returns with is revoked rather than deleted, so the record of those downloads
     (what changed since) stays.
     """
-    # The web session tables live with the pages; imported here so the catalogue does not import the web layer.
-    from api.web.sessions import ReturnDownload, WebSession
-
     demo = select(ApiKey.id).where(col(ApiKey.demo))
     session.execute(delete(WebSession).where(col(WebSession.key_id).in_(demo)))
     downloaded = set(
