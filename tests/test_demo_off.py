@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from api.web.sessions import ReturnDownload, WebSession
 from indicators.models import Observation, Submission
 from mappings.keys import key_prefix
 from mappings.models import Agency, ApiKey, SignOff
 from mappings.service import load_bundled
 from onereturn import db
+from onereturn.models import ReturnDownload, WebSession
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 CSV = "indicator,org,period,value\ncyp.lac_count,E10000024,2025-03-31,812\n"

@@ -19,8 +19,8 @@ from mappings.calendar import outstanding
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, OrgUnit
 from onereturn import db
 from onereturn.settings import Settings
-from tests.api.test_exports_api import upload
-from tests.web.test_pages import OFFICER, sign_in
+from tests.helpers import upload
+from tests.web.pages import OFFICER, sign_in
 
 PAGES = ("/officer", "/officer/approvals", "/calendar")
 
