@@ -93,3 +93,27 @@ def test_the_dashboard_and_each_figure_link_to_the_comparison(
     sign_in(web, AGENCY)
     history = web.get("/history").text
     assert 'href="/compare?org=E10000024&amp;indicator=cyp.lac_count&amp;period=2025-03-31"' in history
+
+
+def test_which_way_is_better_is_shown_with_its_source_or_said_to_be_unknown(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    _load(store, store_settings)
+    row = "cyp.neet_16_17,E10000024,2025-03-31,,5.2,52,1000,,\n"
+    sent = submit(store, store_settings, agency_code="notts_cyp", filename="n.csv", data=(HEADER + row).encode())
+    assert sent.submission is not None
+    assert sent.submission.rows_accepted == 1
+    sign_in(web, OFFICER)
+    cited = _main(web.get("/compare", params={"org": NOTTS, "indicator": "cyp.neet_16_17"}).text)
+    polarity = re.search(r'id="polarity">(.*?)</dd>', cited, re.S)
+    assert polarity is not None
+    assert "Lower is better" in polarity.group(1)
+    assert "Department for Education" in polarity.group(1)
+    assert "16-17 NEET (from 2016)" in polarity.group(1)
+    assert "1 is the best" in cited
+    # Children looked after: no publisher's statement of which way is better is cited, so none is shown.
+    bare = _main(web.get("/compare", params={"org": NOTTS, "indicator": "cyp.lac_count"}).text)
+    polarity = re.search(r'id="polarity">(.*?)</dd>', bare, re.S)
+    assert polarity is not None
+    assert "Not shown: no source found says which way is better" in polarity.group(1)
+    assert "1 is the highest values" in bare or "not placed" in bare
