@@ -219,26 +219,34 @@ def test_without_polarity_no_quarter_is_called_the_bottom() -> None:
 
 def test_byars_intervals_agree_with_the_intervals_fingertips_published() -> None:
     data = json.loads((FIXTURES / "api_response_benchmark_rag_41101.json").read_text(encoding="utf-8"))
-    checked = 0
+    polarity = {"LowIsGood": "lower_is_better", "HighIsGood": "higher_is_better"}[data["polarity"]]
+    checked = decided = 0
     for area in data["areaHealthData"]:
         for segment in area["indicatorSegments"]:
             for h in segment["healthData"]:
                 if h["lowerCi"] is None or not h["value"]:
                     continue
                 # An indirectly standardised ratio: value = 100 * observed / expected, so expected follows from
-                # the published count and (rounded) value; Fingertips gives Byar's interval on the count over it.
-                expected = 100 * h["count"] / h["value"]
-                ci = rate(h["count"], expected, 100)
-                assert ci.method == "byars"
-                # The published value is rounded to 0.1, so expected carries that rounding into the interval.
-                assert ci.lower == pytest.approx(h["lowerCi"], abs=0.1)
-                assert ci.upper == pytest.approx(h["upperCi"], abs=0.1)
-                # Fingertips' test against England, on Fingertips' own interval (ours differs by the value's rounding).
-                published = Interval(h["lowerCi"], h["upperCi"], 0.95, "byars")
-                outcome = against_england(published, h["benchmarkComparison"]["benchmarkValue"], "lower_is_better")
-                assert outcome == h["benchmarkComparison"]["outcome"].lower()
+                # the published count and value; Fingertips gives Byar's interval on the count over it. The value
+                # is published to 0.1, so some value within its rounding must give the published interval at 0.1.
+                intervals = [
+                    rate(h["count"], 100 * h["count"] / (h["value"] + step / 1000), 100) for step in range(-50, 51)
+                ]
+                assert all(ci.method == "byars" for ci in intervals)
+                same = [ci for ci in intervals if (round(ci.lower, 1), round(ci.upper, 1)) == (h["lowerCi"], h["upperCi"])]
+                assert same, (area["areaCode"], h["datePeriod"], h["lowerCi"], h["upperCi"])
+                # Fingertips' test against England, on Fingertips' own interval.
+                england = h["benchmarkComparison"]["benchmarkValue"]
+                outcome = h["benchmarkComparison"]["outcome"].lower()
+                assert against_england(Interval(h["lowerCi"], h["upperCi"], 0.95, "byars"), england, polarity) == outcome
+                # And on ours, wherever the rounding of England's value and of the interval cannot decide it.
+                ci = same[len(same) // 2]
+                if min(abs(england - ci.lower), abs(england - ci.upper)) > 0.1:
+                    assert against_england(ci, england, polarity) == outcome
+                    decided += 1
                 checked += 1
     assert checked >= 30
+    assert decided >= 25
 
 
 def test_rates_with_few_events_take_the_exact_interval_and_proportions_wilson() -> None:
@@ -341,3 +349,18 @@ def test_the_catalogue_polarity_reaches_a_comparison_only_with_its_source(sessio
     assert not bare.judged
     assert bare.polarity == "no_judgement"
     assert bare.polarity_source == ""
+
+
+def test_intervals_agree_with_ohids_own_expected_results() -> None:
+    # OHID's PHEindicatormethods states these intervals as the right answers of phe_proportion and phe_rate.
+    with (FIXTURES / "phe_indicator_methods_expected.csv").open(encoding="utf-8", newline="") as f:
+        expected = list(csv.DictReader(f))
+    methods = {"Wilson": "wilson", "Byars": "byars", "Exact": "exact_poisson"}
+    for row in expected:
+        count, denominator, multiplier = float(row["numerator"]), float(row["denominator"]), float(row["multiplier"])
+        ci = (wilson if row["statistic"] == "proportion" else rate)(count, denominator, multiplier)
+        assert ci.method == methods[row["method"]], row
+        assert ci.lower == pytest.approx(float(row["lower95_0cl"]), rel=1e-9), row
+        assert ci.upper == pytest.approx(float(row["upper95_0cl"]), rel=1e-9), row
+    assert {r["method"] for r in expected} == set(methods)
+    assert len(expected) >= 30
