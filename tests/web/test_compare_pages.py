@@ -117,3 +117,17 @@ def test_which_way_is_better_is_shown_with_its_source_or_said_to_be_unknown(
     assert polarity is not None
     assert "Not shown: no source found says which way is better" in polarity.group(1)
     assert "1 is the highest values" in bare or "not placed" in bare
+
+
+def test_the_trend_axis_is_labelled_in_round_numbers() -> None:
+    from api.web.charts import trend_lines
+
+    svg = trend_lines(
+        ["CY2022", "CY2023", "CY2024"],
+        [("Trafford (this council)", [55659.0, 56279.0, 56737.0]), ("Neighbours' mean", [107423.4, 109027.7, 110151.7])],
+        title="Resident children, Trafford, over the years",
+    )
+    labels = re.findall(r'text-anchor="end" fill="#0b0c0c">([^<]+)</text>', svg)
+    # Round steps around every value, not the lowest, middle and highest of the values (55,659, 82,905.4 and
+    # 110,151.7), which no reader can place a line against.
+    assert labels == ["40,000", "60,000", "80,000", "100,000", "120,000"]
