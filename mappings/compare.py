@@ -203,11 +203,7 @@ class Comparison:
     def bottom_quartile(self) -> bool:
         """Whether the council sits in the worst quarter: only where the polarity says which is worse, and not for
         a count, which follows a council's size (a large county "has the most" of nearly everything)."""
-        return (
-            self.quartile == 4
-            and self.indicator.judged
-            and self.indicator.statistic != "count"
-        )
+        return self.quartile == 4 and self.indicator.judged and self.indicator.statistic != "count"
 
     @property
     def differs(self) -> bool:

@@ -8,9 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from sqlmodel import Session
+from typer.testing import CliRunner
 
 from cli.commands import app
 from indicators.models import Indicator

@@ -233,12 +233,16 @@ def test_byars_intervals_agree_with_the_intervals_fingertips_published() -> None
                     rate(h["count"], 100 * h["count"] / (h["value"] + step / 1000), 100) for step in range(-50, 51)
                 ]
                 assert all(ci.method == "byars" for ci in intervals)
-                same = [ci for ci in intervals if (round(ci.lower, 1), round(ci.upper, 1)) == (h["lowerCi"], h["upperCi"])]
+                same = [
+                    ci for ci in intervals if (round(ci.lower, 1), round(ci.upper, 1)) == (h["lowerCi"], h["upperCi"])
+                ]
                 assert same, (area["areaCode"], h["datePeriod"], h["lowerCi"], h["upperCi"])
                 # Fingertips' test against England, on Fingertips' own interval.
                 england = h["benchmarkComparison"]["benchmarkValue"]
                 outcome = h["benchmarkComparison"]["outcome"].lower()
-                assert against_england(Interval(h["lowerCi"], h["upperCi"], 0.95, "byars"), england, polarity) == outcome
+                assert (
+                    against_england(Interval(h["lowerCi"], h["upperCi"], 0.95, "byars"), england, polarity) == outcome
+                )
                 # And on ours, wherever the rounding of England's value and of the interval cannot decide it.
                 ci = same[len(same) // 2]
                 if min(abs(england - ci.lower), abs(england - ci.upper)) > 0.1:

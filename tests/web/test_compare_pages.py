@@ -124,7 +124,10 @@ def test_the_trend_axis_is_labelled_in_round_numbers() -> None:
 
     svg = trend_lines(
         ["CY2022", "CY2023", "CY2024"],
-        [("Trafford (this council)", [55659.0, 56279.0, 56737.0]), ("Neighbours' mean", [107423.4, 109027.7, 110151.7])],
+        [
+            ("Trafford (this council)", [55659.0, 56279.0, 56737.0]),
+            ("Neighbours' mean", [107423.4, 109027.7, 110151.7]),
+        ],
         title="Resident children, Trafford, over the years",
     )
     labels = re.findall(r'text-anchor="end" fill="#0b0c0c">([^<]+)</text>', svg)
