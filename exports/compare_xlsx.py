@@ -62,15 +62,21 @@ def write_comparisons(comparisons: Sequence[Comparison]) -> bytes:
             facts = [
                 ("Indicator", f"{c.indicator.title} ({c.indicator.id})"),
                 ("Unit", c.indicator.unit),
-                ("Which way is better", c.indicator.polarity.replace("_", " ")),
-                ("Indicator's sources (polarity as the catalogue gives it)", c.indicator.source or "none given"),
+                ("Which way is better", c.indicator.polarity_words),
+                ("Source of which way is better", c.indicator.polarity_source or "none found"),
+                ("Indicator's sources", c.indicator.source or "none given"),
                 ("Council", f"{c.org_name} ({c.org_code})"),
                 ("Period", c.period),
                 ("Compared with", c.group.title),
                 ("Group source", c.group.source),
                 ("Neighbours' mean", c.neighbours_mean),
                 ("Neighbours with a value", c.neighbours_counted),
-                ("Quartile (1 best) among upper-tier councils", c.quartile),
+                (
+                    "Quartile (1 best) among upper-tier councils"
+                    if c.indicator.judged
+                    else "Quartile (1 highest) among upper-tier councils",
+                    c.quartile,
+                ),
                 ("Rank among them", c.peer_rank),
                 ("Councils with a value", c.peers_counted),
                 ("Interval method", c.method or "none: the figure's counts or statistic do not allow one"),

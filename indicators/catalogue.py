@@ -64,6 +64,8 @@ class IndicatorSpec(_Spec):
     unit: str = Field(min_length=1)
     decimals: int = Field(default=0, ge=0, le=6)
     polarity: Literal["higher_is_better", "lower_is_better", "no_judgement"]
+    #: The publisher's own statement of which way is better (or that neither is): without it, no polarity is shown.
+    polarity_source: Citation | None = None
     period_type: PeriodType
     time_basis: Literal["snapshot", "cumulative", "rolling_12_months"]
     breakdowns: list[str] = Field(default_factory=list)
@@ -265,9 +267,29 @@ def check_sources(cat: IndicatorCatalogue) -> None:
     for ind_id, ind in cat.indicators.items():
         cat.problems += citation_problems(ind_id, ind.spec.sources, reg, ind.file, ind.line_of("sources"))
         spec = ind.spec
+        cat.problems += polarity_problems(ind_id, spec.polarity_source, reg, ind.file, ind.line_of("polarity_source"))
         texts = {"title": spec.title, "plain_title": spec.plain_title, "definition": spec.definition}
         texts |= {"numerator_label": spec.numerator_label or "", "denominator_label": spec.denominator_label or ""}
         cat.problems += text_problems(ind_id, texts, ind.file, ind.line_of)
+
+
+def polarity_problems(
+    label: str, cite: Citation | None, reg: dict[str, SourceSpec], file: str, line: int
+) -> list[Problem]:
+    """List what is wrong with an indicator's polarity source: it must be a publisher's statement, not own reading."""
+    if cite is None:
+        return []
+    if cite.ref in reg and reg[cite.ref].own_reading:
+        return [
+            Problem(
+                file,
+                line,
+                "uncited-polarity",
+                f"{label}: polarity_source cites the service's own reading; cite the publisher's statement of "
+                "which way is better, or leave polarity_source out so that no polarity is shown",
+            )
+        ]
+    return citation_problems(f"{label} polarity", [cite], reg, file, line)
 
 
 def _read_codelists(doc: TomlFile, cat: IndicatorCatalogue) -> None:

@@ -52,6 +52,8 @@ class Indicator(SQLModel, table=True):
     unit: str
     decimals: int = 0
     polarity: str = Field(max_length=32)
+    #: The resolved citation of the publisher's statement of the polarity; None where no source says.
+    polarity_source: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     period_type: str = Field(max_length=32)
     time_basis: str = Field(max_length=32)
     breakdowns: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

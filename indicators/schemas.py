@@ -54,6 +54,8 @@ class IndicatorPublic(BaseModel):
     unit: str
     decimals: int
     polarity: str
+    #: The publisher's statement of the polarity; None where no source says (then no polarity is shown).
+    polarity_source: SourcePublic | None = None
     period_type: str
     time_basis: str
     breakdowns: list[str]

@@ -8,8 +8,11 @@ Rules stated once:
 
 - Withheld figures (a symbol such as DfE's ``c``, ``x``, ``low``, or no value) are listed with their
   symbol and never ranked, averaged or counted among the peers of a quartile.
+- Polarity (which way is better) is used and shown only where the indicator's ``polarity_source`` cites the
+  publisher's statement of it; without one, no way is called better, nothing is called worse or the bottom
+  quarter, and values are put highest first.
 - Ranks are competition ranks ("1, 2, 2, 4"): tied values share the better rank. Best first where the
-  indicator has a polarity, else highest value first.
+  indicator has a cited polarity, else highest value first.
 - Quartile: among every council of the same geography level (upper-tier councils) with a value for the
   period, the share of peers strictly better than the council decides it, ``floor(4 * better / n) + 1``,
   so ties take the better quartile; quartile 1 is the best quarter. Without a polarity, quartile 1 is the
@@ -33,6 +36,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from indicators.models import Indicator, Observation, Submission
+from indicators.sources import cite_text
 from mappings.geography import ENGLAND
 from mappings.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
 from mappings.models import OrgParent, OrgUnit
@@ -104,23 +108,42 @@ class IndicatorInfo:
     unit: str = ""
     decimals: int = 0
     source: str = ""
+    #: The publisher's statement of the polarity, as one citation; empty where no source says.
+    polarity_source: str = ""
+
+    @property
+    def judged(self) -> bool:
+        """Whether a cited source says which way is better (so better, worse and the bottom quarter may be said)."""
+        return bool(self.polarity_source) and self.polarity in {"higher_is_better", "lower_is_better"}
+
+    @property
+    def polarity_words(self) -> str:
+        """Which way is better, in words, as far as a cited source says."""
+        if self.judged:
+            return "Higher is better" if self.polarity == "higher_is_better" else "Lower is better"
+        if self.polarity_source:
+            return "Neither: the source makes no judgement"
+        return "Not shown: no source found says which way is better"
 
     @classmethod
     def of(cls, indicator: Indicator) -> IndicatorInfo:
-        """The comparison's view of a catalogue indicator, its polarity cited by the indicator's sources."""
+        """The comparison's view of a catalogue indicator: its polarity only where a publisher's statement is cited."""
         cited = "; ".join(
             " ".join(str(s.get(k, "")) for k in ("publisher", "title", "section") if s.get(k))
             for s in indicator.sources
         )
+        stated = indicator.polarity_source
         return cls(
             indicator.id,
             indicator.title,
             indicator.statistic,
             indicator.multiplier,
-            indicator.polarity,
+            # Without a publisher's statement the catalogue's own polarity is not shown nor used.
+            indicator.polarity if stated else "no_judgement",
             indicator.unit,
             indicator.decimals,
             cited,
+            cite_text(stated) if stated else "",
         )
 
 
@@ -180,11 +203,7 @@ class Comparison:
     def bottom_quartile(self) -> bool:
         """Whether the council sits in the worst quarter: only where the polarity says which is worse, and not for
         a count, which follows a council's size (a large county "has the most" of nearly everything)."""
-        return (
-            self.quartile == 4
-            and self.indicator.polarity in {"higher_is_better", "lower_is_better"}
-            and self.indicator.statistic != "count"
-        )
+        return self.quartile == 4 and self.indicator.judged and self.indicator.statistic != "count"
 
     @property
     def differs(self) -> bool:
@@ -316,7 +335,7 @@ def compare(
     history: Mapping[str, Mapping[str, Figure]] | None = None,
 ) -> Comparison:
     """Compare one council's figure for a period with its group, region, England and its geography level's peers."""
-    polarity = indicator.polarity
+    polarity = indicator.polarity if indicator.judged else "no_judgement"
     england_fig = figures.get(ENGLAND)
     england_value = None if england_fig is None or england_fig.withheld else england_fig.value
 
@@ -539,7 +558,8 @@ def as_json(c: Comparison) -> dict[str, Any]:
             "id": c.indicator.id,
             "title": c.indicator.title,
             "unit": c.indicator.unit,
-            "polarity": c.indicator.polarity,
+            "polarity": c.indicator.polarity if c.indicator.judged else "no_judgement",
+            "polarity_source": c.indicator.polarity_source or None,
             "sources": c.indicator.source,
         },
         "period": c.period,

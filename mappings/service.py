@@ -104,9 +104,11 @@ def _store_indicators(session: Session, cat: Catalogue, reg: dict[str, SourceSpe
     existing = set(session.execute(select(Indicator.id)).scalars())
     for ind_id, loc in cat.indicators.indicators.items():
         spec = loc.spec
-        values = spec.model_dump(exclude={"range", "sources"})
+        values = spec.model_dump(exclude={"range", "sources", "polarity_source"})
         cited = resolve(spec.sources, reg)
+        polarity_cited = resolve([spec.polarity_source], reg) if spec.polarity_source else []
         values.update(
+            polarity_source=polarity_cited[0] if polarity_cited else None,
             sources=cited,
             source=cites_text(cited),
             range_min=spec.range[0] if spec.range else None,

@@ -29,6 +29,8 @@ def citing_items(cat: Catalogue) -> list[tuple[str, Citation]]:
         out += [(f"code list `{list_id}`", c) for c in cl.spec.sources]
     for ind_id, ind in sorted(cat.indicators.indicators.items()):
         out += [(f"indicator `{ind_id}`", c) for c in ind.spec.sources]
+        if ind.spec.polarity_source is not None:
+            out.append((f"indicator `{ind_id}` polarity", ind.spec.polarity_source))
     for ret_id, ret in sorted(cat.returns.items()):
         out += [(f"return `{ret_id}`", c) for c in ret.spec.sources]
         out += [(f"return `{ret_id}` deadline `{ret.spec.deadline}`", c) for c in ret.spec.deadline_sources]

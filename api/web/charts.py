@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from html import escape
 
@@ -142,6 +143,17 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
     return f'<path d="M{x:.1f} {y - 6:.1f}L{x + 6:.1f} {y + 5:.1f}L{x - 6:.1f} {y + 5:.1f}Z" fill="{colour}"/>'
 
 
+def axis_ticks(low: float, high: float, most: int = 6) -> list[float]:
+    """Round values for an axis from at or below ``low`` to at or above ``high``, 1, 2 or 5 times a power of ten apart."""
+    if high <= low:
+        high = low + 1
+    rough = (high - low) / (most - 1)
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+    first, last = math.floor(low / step), math.ceil(high / step)
+    return [round(k * step, 12) for k in range(first, last + 1)]
+
+
 def trend_lines(
     periods: list[str], series: list[tuple[str, list[float | None]]], *, title: str, width: int = 760
 ) -> str:
@@ -152,6 +164,8 @@ def trend_lines(
     values = [v for _, vs in series for v in vs if v is not None]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     low = min(low, 0.0) if low >= 0 and high > 0 and low / (high or 1) < 0.5 else low
+    ticks = axis_ticks(low, high)
+    low, high = ticks[0], ticks[-1]
     span = (high - low) or 1.0
     ident = "chart-" + "".join(ch if ch.isalnum() else "-" for ch in title.lower())[:60]
 
@@ -165,8 +179,8 @@ def trend_lines(
         f'<title id="{ident}">{escape(title)}</title>',
         f'<path d="M{left} {top}V{top + plot_h}H{left + plot_w}" stroke="#505a5f" fill="none"/>',
     ]
-    for frac in (0.0, 0.5, 1.0):
-        tick = low + span * frac
+    for tick in ticks:
+        frac = (tick - low) / span
         y = top + plot_h - plot_h * frac
         parts.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="13" text-anchor="end" fill="#0b0c0c">{_fmt(tick)}</text>'

@@ -193,3 +193,28 @@ def test_the_publishers_imported_figures_are_compared_and_a_councils_own_stays_i
     other = store_client.get("/api/compare", params=notts, headers=LEWISHAM).json()
     assert other["council"]["value"] == published["E10000024"]
     assert other["council"]["published"] is True
+
+
+def test_which_way_is_better_comes_with_its_source_or_not_at_all(store_client: TestClient) -> None:
+    params = {"org": TRAFFORD, "period": "FY2024-25"}
+    cited = store_client.get("/api/compare", params={**params, "indicator": "cyp.cin_rereferrals"}, headers=OFFICER)
+    assert cited.status_code == 200, cited.text
+    assert cited.json()["indicator"]["polarity"] == "lower_is_better"
+    assert "Department for Education" in cited.json()["indicator"]["polarity_source"]
+    # The catalogue says lower is better for children going missing, but no publisher's statement is cited.
+    bare = store_client.get("/api/compare", params={**params, "indicator": "cyp.lac_missing"}, headers=OFFICER)
+    assert bare.status_code == 200, bare.text
+    assert bare.json()["indicator"]["polarity"] == "no_judgement"
+    assert bare.json()["indicator"]["polarity_source"] is None
+    book = store_client.get(
+        "/api/compare.xlsx",
+        params=[*params.items(), ("indicator", "cyp.cin_rereferrals"), ("indicator", "cyp.lac_missing")],
+        headers=OFFICER,
+    )
+    assert book.status_code == 200, book.text
+    wb = openpyxl.load_workbook(io.BytesIO(book.content))
+    facts = [{row[0]: row[1] for row in ws.iter_rows(values_only=True) if row and row[0]} for ws in wb.worksheets]
+    assert facts[0]["Which way is better"] == "Lower is better"
+    assert "Polarity 'Low'" in str(facts[0]["Source of which way is better"])
+    assert str(facts[1]["Which way is better"]).startswith("Not shown")
+    assert facts[1]["Source of which way is better"] == "none found"

@@ -3,14 +3,29 @@ with the file and line of the problem."""
 
 from __future__ import annotations
 
+import csv
+import re
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cli.commands import app
+from indicators.models import Indicator
+from indicators.service import to_public
 from mappings.catalogue import Catalogue, load_catalogue
 from tests.indicators.catalogue_files import INDICATORS, REGISTER, RETURN, line_of, write
+
+PUBLISHED = Path(__file__).parents[1] / "fixtures" / "compare"
+#: The publishers' words for which way is better (DfE's LAIT, OHID's Fingertips), as the catalogue spells them.
+POLARITY_WORDS = {
+    "High": "higher_is_better",
+    "Low": "lower_is_better",
+    "High is good": "higher_is_better",
+    "Low is good": "lower_is_better",
+    "No judgement": "no_judgement",
+}
 
 
 def problems(tmp_path: Path, **files: str) -> list[tuple[str, int, str]]:
@@ -241,3 +256,59 @@ def test_a_definition_naming_an_internal_document_is_refused(tmp_path: Path) -> 
         'definition = "Number of care leavers aged 19-21 in EET (seed 004, section five)."',
     )
     assert ("test.toml", line_of(broken, "seed 004"), "internal-source") in problems(tmp_path, indicators=broken)
+
+
+def test_a_polarity_cites_a_publisher_never_own_reading(tmp_path: Path) -> None:
+    cited = 'polarity = "higher_is_better"\npolarity_source = { ref = "test_doc", section = "table 1, polarity" }\n'
+    ok = INDICATORS.replace('polarity = "higher_is_better"\n', cited, 1)
+    assert problems(tmp_path, indicators=ok) == []
+    line = line_of(ok, "polarity_source =")
+    (tmp_path / "own").mkdir()
+    own = ok.replace('polarity_source = { ref = "test_doc"', 'polarity_source = { ref = "own_reading"', 1)
+    assert ("test.toml", line, "uncited-polarity") in problems(tmp_path / "own", indicators=own)
+    (tmp_path / "unknown").mkdir()
+    unknown = ok.replace('polarity_source = { ref = "test_doc"', 'polarity_source = { ref = "no_such_doc"', 1)
+    assert ("test.toml", line, "broken-reference") in problems(tmp_path / "unknown", indicators=unknown)
+
+
+def test_a_polarity_source_is_stored_resolved_and_its_absence_as_none(session: Session) -> None:
+    conceptions = session.get(Indicator, "health.under_18_conception_rate")
+    assert conceptions is not None
+    assert conceptions.polarity == "lower_is_better"
+    assert conceptions.polarity_source is not None
+    assert conceptions.polarity_source["url"] == "https://github.com/dhsc-govuk/FingertipsNext"
+    assert "20401" in conceptions.polarity_source["section"]
+    assert "Low is good" in conceptions.polarity_source["section"]
+    healthy_65 = session.get(Indicator, "health.healthy_life_expectancy_65")
+    assert healthy_65 is not None
+    assert healthy_65.polarity_source is None
+    public = to_public(conceptions)
+    assert public.polarity_source is not None
+    assert public.polarity_source.publisher.startswith("Department of Health and Social Care")
+    assert to_public(healthy_65).polarity_source is None
+
+
+def test_every_cited_polarity_is_the_one_its_publisher_states(bundled_catalogue: Catalogue) -> None:
+    with (PUBLISHED / "lait_polarity.csv").open(encoding="utf-8", newline="") as f:
+        lait = {r["Measure"]: r["Polarity"] for r in csv.DictReader(f)}
+    with (PUBLISHED / "fingertips_indicators.csv").open(encoding="utf-8-sig", newline="") as f:
+        fingertips = {r["IndicatorID"]: r["Polarity"] for r in csv.DictReader(f)}
+    checked = 0
+    for ind_id, loc in bundled_catalogue.indicators.indicators.items():
+        cite = loc.spec.polarity_source
+        if cite is None:
+            continue
+        if cite.ref == "dfe_lait_data_dictionary":
+            named = re.search(r"measure '(.+)': Polarity", cite.section)
+            assert named is not None, ind_id
+            stated = lait[named.group(1)]
+        elif cite.ref == "fingertips_metadata":
+            named = re.search(r"indicator (\d+)", cite.section)
+            assert named is not None, ind_id
+            stated = fingertips[named.group(1)]
+        else:
+            pytest.fail(f"{ind_id}: no published list to check its polarity source {cite.ref!r} against")
+        assert f"Polarity '{stated}'" in cite.section, ind_id
+        assert POLARITY_WORDS[stated] == loc.spec.polarity, ind_id
+        checked += 1
+    assert checked >= 30

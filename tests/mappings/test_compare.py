@@ -10,10 +10,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 from scipy import stats
+from sqlmodel import Session
 
+from indicators.models import Indicator
 from mappings.compare import (
     Figure,
     IndicatorInfo,
+    as_json,
     compare,
     competition_ranks,
     group_for,
@@ -34,6 +37,8 @@ REPEAT_PLANS = IndicatorInfo(
     "percentage",
     100,
     "lower_is_better",
+    polarity_source="DfE LAIT data dictionary, measure 'Percentage of children who became the subject of a plan for a "
+    "second or subsequent time': Polarity 'Low'",
 )
 CLA_RATE = IndicatorInfo("cyp.lac_rate_per_10k", "Children looked after per 10,000", "rate", 10000, "no_judgement")
 
@@ -214,26 +219,38 @@ def test_without_polarity_no_quarter_is_called_the_bottom() -> None:
 
 def test_byars_intervals_agree_with_the_intervals_fingertips_published() -> None:
     data = json.loads((FIXTURES / "api_response_benchmark_rag_41101.json").read_text(encoding="utf-8"))
-    checked = 0
+    polarity = {"LowIsGood": "lower_is_better", "HighIsGood": "higher_is_better"}[data["polarity"]]
+    checked = decided = 0
     for area in data["areaHealthData"]:
         for segment in area["indicatorSegments"]:
             for h in segment["healthData"]:
                 if h["lowerCi"] is None or not h["value"]:
                     continue
                 # An indirectly standardised ratio: value = 100 * observed / expected, so expected follows from
-                # the published count and (rounded) value; Fingertips gives Byar's interval on the count over it.
-                expected = 100 * h["count"] / h["value"]
-                ci = rate(h["count"], expected, 100)
-                assert ci.method == "byars"
-                # The published value is rounded to 0.1, so expected carries that rounding into the interval.
-                assert ci.lower == pytest.approx(h["lowerCi"], abs=0.1)
-                assert ci.upper == pytest.approx(h["upperCi"], abs=0.1)
-                # Fingertips' test against England, on Fingertips' own interval (ours differs by the value's rounding).
-                published = Interval(h["lowerCi"], h["upperCi"], 0.95, "byars")
-                outcome = against_england(published, h["benchmarkComparison"]["benchmarkValue"], "lower_is_better")
-                assert outcome == h["benchmarkComparison"]["outcome"].lower()
+                # the published count and value; Fingertips gives Byar's interval on the count over it. The value
+                # is published to 0.1, so some value within its rounding must give the published interval at 0.1.
+                intervals = [
+                    rate(h["count"], 100 * h["count"] / (h["value"] + step / 1000), 100) for step in range(-50, 51)
+                ]
+                assert all(ci.method == "byars" for ci in intervals)
+                same = [
+                    ci for ci in intervals if (round(ci.lower, 1), round(ci.upper, 1)) == (h["lowerCi"], h["upperCi"])
+                ]
+                assert same, (area["areaCode"], h["datePeriod"], h["lowerCi"], h["upperCi"])
+                # Fingertips' test against England, on Fingertips' own interval.
+                england = h["benchmarkComparison"]["benchmarkValue"]
+                outcome = h["benchmarkComparison"]["outcome"].lower()
+                assert (
+                    against_england(Interval(h["lowerCi"], h["upperCi"], 0.95, "byars"), england, polarity) == outcome
+                )
+                # And on ours, wherever the rounding of England's value and of the interval cannot decide it.
+                ci = same[len(same) // 2]
+                if min(abs(england - ci.lower), abs(england - ci.upper)) > 0.1:
+                    assert against_england(ci, england, polarity) == outcome
+                    decided += 1
                 checked += 1
     assert checked >= 30
+    assert decided >= 25
 
 
 def test_rates_with_few_events_take_the_exact_interval_and_proportions_wilson() -> None:
@@ -284,10 +301,70 @@ def test_a_published_rate_with_its_counts_is_tested_against_england() -> None:
 def test_a_count_is_never_called_the_bottom_quarter() -> None:
     figures, names, peers = _repeat_plans("2025")
     counts = {c: Figure(c, f.numerator, None if f.numerator is not None else "x") for c, f in figures.items()}
-    info = IndicatorInfo("cyp.cpp_subsequent_n", "Second or subsequent plans", "count", 1, "lower_is_better")
+    info = IndicatorInfo(
+        "cyp.cpp_subsequent_n", "Second or subsequent plans", "count", 1, "lower_is_better", polarity_source="a source"
+    )
     most = max((f for c, f in counts.items() if c in peers and f.value is not None), key=lambda f: f.value or 0)
     group = statistical_neighbours(most.org_code)
     assert group is not None
     c = compare(info, "2025", most.org_code, counts, group=group, names=names, peers=peers)
     assert c.quartile == 4
     assert not c.bottom_quartile
+
+
+def test_an_uncited_polarity_is_neither_shown_nor_used() -> None:
+    figures, names, peers = _repeat_plans("2025")
+    uncited = IndicatorInfo(*[getattr(REPEAT_PLANS, k) for k in ("id", "title", "statistic", "multiplier", "polarity")])
+    highest = max((figures[p] for p in peers if figures[p].value is not None), key=lambda f: f.value or 0)
+    group = statistical_neighbours(highest.org_code)
+    assert group is not None
+    # England's figure with counts small enough that the council's interval leaves it out.
+    england = Figure("E92000001", 1.0, None, 1, 100)
+    figures = {**figures, "E92000001": england}
+    cited = compare(REPEAT_PLANS, "2025", highest.org_code, figures, group=group, names=names, peers=peers)
+    bare = compare(uncited, "2025", highest.org_code, figures, group=group, names=names, peers=peers)
+    # Cited "lower is better": the highest share is the worst quarter and worse than England.
+    assert cited.quartile == 4
+    assert cited.bottom_quartile
+    assert cited.own.outcome == "worse"
+    # Without a source the same figures are put highest first, and nothing is called worse or the bottom.
+    assert bare.quartile == 1
+    assert not bare.bottom_quartile
+    assert bare.own.outcome == "higher"
+    assert bare.indicator.polarity_words.startswith("Not shown")
+    answer = as_json(bare)
+    assert answer["indicator"]["polarity"] == "no_judgement"
+    assert answer["indicator"]["polarity_source"] is None
+    assert as_json(cited)["indicator"]["polarity_source"] == REPEAT_PLANS.polarity_source
+
+
+def test_the_catalogue_polarity_reaches_a_comparison_only_with_its_source(session: Session) -> None:
+    rereferrals = session.get(Indicator, "cyp.cin_rereferrals")
+    missing = session.get(Indicator, "cyp.lac_missing")
+    assert rereferrals is not None
+    assert missing is not None
+    # Both say "lower is better" in the catalogue; only re-referrals cite a publisher (DfE's LAIT) for it.
+    assert rereferrals.polarity == missing.polarity == "lower_is_better"
+    cited, bare = IndicatorInfo.of(rereferrals), IndicatorInfo.of(missing)
+    assert cited.judged
+    assert cited.polarity == "lower_is_better"
+    assert "Department for Education" in cited.polarity_source
+    assert "Polarity 'Low'" in cited.polarity_source
+    assert not bare.judged
+    assert bare.polarity == "no_judgement"
+    assert bare.polarity_source == ""
+
+
+def test_intervals_agree_with_ohids_own_expected_results() -> None:
+    # OHID's PHEindicatormethods states these intervals as the right answers of phe_proportion and phe_rate.
+    with (FIXTURES / "phe_indicator_methods_expected.csv").open(encoding="utf-8", newline="") as f:
+        expected = list(csv.DictReader(f))
+    methods = {"Wilson": "wilson", "Byars": "byars", "Exact": "exact_poisson"}
+    for row in expected:
+        count, denominator, multiplier = float(row["numerator"]), float(row["denominator"]), float(row["multiplier"])
+        ci = (wilson if row["statistic"] == "proportion" else rate)(count, denominator, multiplier)
+        assert ci.method == methods[row["method"]], row
+        assert ci.lower == pytest.approx(float(row["lower95_0cl"]), rel=1e-9), row
+        assert ci.upper == pytest.approx(float(row["upper95_0cl"]), rel=1e-9), row
+    assert {r["method"] for r in expected} == set(methods)
+    assert len(expected) >= 30

@@ -93,3 +93,44 @@ def test_the_dashboard_and_each_figure_link_to_the_comparison(
     sign_in(web, AGENCY)
     history = web.get("/history").text
     assert 'href="/compare?org=E10000024&amp;indicator=cyp.lac_count&amp;period=2025-03-31"' in history
+
+
+def test_which_way_is_better_is_shown_with_its_source_or_said_to_be_unknown(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    _load(store, store_settings)
+    row = "cyp.neet_16_17,E10000024,2025-03-31,,5.2,52,1000,,\n"
+    sent = submit(store, store_settings, agency_code="notts_cyp", filename="n.csv", data=(HEADER + row).encode())
+    assert sent.submission is not None
+    assert sent.submission.rows_accepted == 1
+    sign_in(web, OFFICER)
+    cited = _main(web.get("/compare", params={"org": NOTTS, "indicator": "cyp.neet_16_17"}).text)
+    polarity = re.search(r'id="polarity">(.*?)</dd>', cited, re.S)
+    assert polarity is not None
+    assert "Lower is better" in polarity.group(1)
+    assert "Department for Education" in polarity.group(1)
+    assert "16-17 NEET (from 2016)" in polarity.group(1)
+    assert "1 is the best" in cited
+    # Children looked after: no publisher's statement of which way is better is cited, so none is shown.
+    bare = _main(web.get("/compare", params={"org": NOTTS, "indicator": "cyp.lac_count"}).text)
+    polarity = re.search(r'id="polarity">(.*?)</dd>', bare, re.S)
+    assert polarity is not None
+    assert "Not shown: no source found says which way is better" in polarity.group(1)
+    assert "1 is the highest values" in bare or "not placed" in bare
+
+
+def test_the_trend_axis_is_labelled_in_round_numbers() -> None:
+    from api.web.charts import trend_lines
+
+    svg = trend_lines(
+        ["CY2022", "CY2023", "CY2024"],
+        [
+            ("Trafford (this council)", [55659.0, 56279.0, 56737.0]),
+            ("Neighbours' mean", [107423.4, 109027.7, 110151.7]),
+        ],
+        title="Resident children, Trafford, over the years",
+    )
+    labels = re.findall(r'text-anchor="end" fill="#0b0c0c">([^<]+)</text>', svg)
+    # Round steps around every value, not the lowest, middle and highest of the values (55,659, 82,905.4 and
+    # 110,151.7), which no reader can place a line against.
+    assert labels == ["40,000", "60,000", "80,000", "100,000", "120,000"]
