@@ -1,6 +1,6 @@
 """polarity with its source: the publisher's statement of which way is better, per indicator
 
-Revision ID: h_fcmp_polarity_source
+Revision ID: 0013_polarity_source
 Revises: 0012_published_intake
 Create Date: 2026-11-25 16:15:00
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "h_fcmp_polarity_source"
+revision: str = "0013_polarity_source"
 down_revision: str | None = "0012_published_intake"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
