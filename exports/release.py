@@ -281,6 +281,9 @@ class Standing:
     waiting: list[str]
     unaccepted: list[str]
     last_signed_at: datetime | None
+    #: Agencies whose sign-off (or acceptance) stands but vouches for only some of their figures behind the
+    #: return, with how many came since: held back until their approver signs off again.
+    since_signoff: dict[str, int]
 
     @property
     def released(self) -> bool:
@@ -371,10 +374,13 @@ def _standing(
     waiting: list[str] = []
     unaccepted: list[str] = []
     signed: list[datetime] = []
+    since: dict[str, int] = {}
     for agency, ids in sorted(behind.items()):
         row = rows.get((agency, ret.id, period))
         # As the gate decides: every figure behind the return vouched for, in a state that releases.
         vouched = row is not None and ids <= set(row.figure_ids)
+        if row is not None and not vouched and (row.state in releasing or row.state == signoffs.SIGNED_OFF):
+            since[agency] = len(ids - set(row.figure_ids))
         if row is not None and vouched and row.state in releasing:
             if row.signed_at is not None:
                 signed.append(utc(row.signed_at))
@@ -384,7 +390,7 @@ def _standing(
             waiting.append(agency)
     return Standing(
         return_id=ret.id, period=period, behind=sorted(behind), waiting=waiting, unaccepted=unaccepted,
-        last_signed_at=max(signed) if signed else None,
+        last_signed_at=max(signed) if signed else None, since_signoff=since,
     )  # fmt: skip
 
 
