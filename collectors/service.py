@@ -17,10 +17,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from collectors import lease
+from collectors.context import build_context
 from collectors.rawtable import RawTable
 from collectors.read import read_table
 from collectors.spine import CutOff, Outcome, Stored, failure_reason, finish, repeats_current, store_accepted
-from collectors.store import build_context
 from collectors.validate import Validation, problem_frame, validate
 from indicators.models import Submission, SubmissionProblem
 from mappings.agencies import get_agency

@@ -13,8 +13,8 @@ import xlsxwriter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors.context import build_context
 from collectors.service import submit
-from collectors.store import build_context
 from collectors.validate import validate
 from onereturn.settings import Settings
 from tests.stores import copied_store

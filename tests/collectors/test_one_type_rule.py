@@ -15,7 +15,7 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from collectors.store import build_context
+from collectors.context import build_context
 from collectors.template import codelists_for, value_rules_for
 from collectors.validate import validate
 from collectors.workbooks import TemplateRow, _number_formula

@@ -96,7 +96,7 @@ def test_postgresql_reads_and_revises_staged_figures_by_the_index(store: Engine,
         )
         keys = pl.DataFrame({"indicator_id": ["cyp.cin_count"] * 3, "org_code": ["E10000024"] * 3,
                              "period": MONTHS[:3], "breakdown": [""] * 3})  # fmt: skip
-        figure_store._stage(cursor, "postgresql", "upload_key", figure_store.KEY, keys)
+        figure_store.stage(cursor, "postgresql", "upload_key", figure_store.KEY, keys)
         cursor.execute("EXPLAIN " + figure_store.keyed_read("JOIN"))
         read = "\n".join(row[0] for row in cursor.fetchall())
         columns = ", ".join(figure_store.INSERT_COLUMNS)
