@@ -22,7 +22,7 @@ from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
 from api.principal import Principal
 from api.scopes import ReadScope, read_scope
-from api.uploadpool import UploadPool
+from api.uploadpool import Processed, UploadPool
 from api.uploadpool import process as process_upload
 from collectors import service as collect
 from collectors.problems import SHOWN, first_problems, iter_problems, problems_csv
@@ -197,16 +197,7 @@ async def upload(
 ) -> JSONResponse:
     """Upload one file of figures and get the validation report (row, column, value, rule, message); or, with
     ``collection_year``, a council's record-level files, answered 202 at once and checked in the background."""
-    settings = request.app.state.settings
-    if principal.kind == "agency":
-        if agency not in (None, principal.agency_code):
-            raise Forbidden("An agency key can only upload its own agency's figures")
-        agency_code = principal.agency_code
-    elif agency is None:
-        raise InvalidInput("Say which agency the figures come from (form field 'agency')")
-    else:
-        agency_code = agency
-    assert agency_code is not None
+    agency_code = _uploading_agency(principal, agency)
     if collection_year is not None:
         # Checked before any file is read or kept: a year that is not one is refused whole.
         collection_year = read_collection_year(collection_year)
@@ -225,44 +216,68 @@ async def upload(
         "agency_code": agency_code, "filename": file.filename or "upload", "mode": mode,
         "submitted_by": principal.label, "sheet": sheet,
     }  # fmt: skip
-    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
     started = time.perf_counter()
-    if pool is not None:
-        # The upload process reads the file from disk: sent through the pool's pipe, the bytes would
-        # be held twice over in that process (pickled and unpickled) at the peak of a large upload.
-        spooled = await anyio.to_thread.run_sync(_spool_capped, file, settings)
-        try:
-            outcome = await pool.run({**upload_request, "data_path": str(spooled)})
-        finally:
-            # The upload process removes it; this covers a process that stopped before it could.
-            spooled.unlink(missing_ok=True)
-    else:
-        upload_request["data"] = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
-        outcome = await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
+    outcome = await _checked(request, file, upload_request)
     timing = upload_timing(request, time.perf_counter() - started)
     if outcome.submission_id is None:
-        assert outcome.problems is not None
-        errors = int((outcome.problems["severity"] == "error").sum())
-        report = _report(
-            None, outcome.problems, id=None, agency_code=agency_code, filename=file.filename or "upload", source_format="",
-            mode="dry_run", status="checked" if errors == 0 else "has_errors", received_at=None, finished_at=None, content_hash="",
-            rows_read=outcome.rows_read, rows_accepted=outcome.rows_accepted, rows_new=0, rows_revised=0, rows_unchanged=0,
-            error_count=errors, warning_count=int((outcome.problems["severity"] != "error").sum()), message="dry run: nothing was stored",
-            query_count=int((outcome.problems["severity"] == "query").sum()), information_count=int((outcome.problems["severity"] == "information").sum()),
-        )  # fmt: skip
-        dry_status = 415 if _rejected_status(report) == 415 else 200
-        annotate(
-            request,
-            object=f"dry run (agency {agency_code}, file {file.filename})",
-            status=dry_status,
-            detail=report.message,
-        )
-        return JSONResponse(report.model_dump(mode="json"), status_code=dry_status, headers=timing)
+        return _dry_run_answer(request, outcome, agency_code, file.filename or "upload", timing)
     sub, report = await anyio.to_thread.run_sync(_stored_report, session, outcome.submission_id, outcome.duplicate)
     status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
     annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
              outcome="rejected" if status in (415, 422) else "ok", status=status, detail=sub.message)  # fmt: skip
     return JSONResponse(report.model_dump(mode="json"), status_code=status, headers=timing)
+
+
+def _uploading_agency(principal: Principal, agency: str | None) -> str:
+    """The agency an upload's figures come from: an agency key's own, or the one an officer names."""
+    if principal.kind == "agency":
+        if agency not in (None, principal.agency_code):
+            raise Forbidden("An agency key can only upload its own agency's figures")
+        assert principal.agency_code is not None
+        return principal.agency_code
+    if agency is None:
+        raise InvalidInput("Say which agency the figures come from (form field 'agency')")
+    return agency
+
+
+async def _checked(request: Request, file: UploadFile, upload_request: dict[str, Any]) -> Processed:
+    """Check (and store, unless a dry run) one file of figures in an upload process, or here without a pool."""
+    settings = request.app.state.settings
+    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
+    if pool is not None:
+        # The upload process reads the file from disk: sent through the pool's pipe, the bytes would
+        # be held twice over in that process (pickled and unpickled) at the peak of a large upload.
+        spooled = await anyio.to_thread.run_sync(_spool_capped, file, settings)
+        try:
+            return await pool.run({**upload_request, "data_path": str(spooled)})
+        finally:
+            # The upload process removes it; this covers a process that stopped before it could.
+            spooled.unlink(missing_ok=True)
+    upload_request["data"] = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
+    return await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
+
+
+def _dry_run_answer(
+    request: Request, outcome: Processed, agency_code: str, filename: str, timing: dict[str, str]
+) -> JSONResponse:
+    """The report of a file checked and not stored: 200, or 415 for a file that is not one of figures."""
+    assert outcome.problems is not None
+    errors = int((outcome.problems["severity"] == "error").sum())
+    report = _report(
+        None, outcome.problems, id=None, agency_code=agency_code, filename=filename, source_format="",
+        mode="dry_run", status="checked" if errors == 0 else "has_errors", received_at=None, finished_at=None, content_hash="",
+        rows_read=outcome.rows_read, rows_accepted=outcome.rows_accepted, rows_new=0, rows_revised=0, rows_unchanged=0,
+        error_count=errors, warning_count=int((outcome.problems["severity"] != "error").sum()), message="dry run: nothing was stored",
+        query_count=int((outcome.problems["severity"] == "query").sum()), information_count=int((outcome.problems["severity"] == "information").sum()),
+    )  # fmt: skip
+    dry_status = 415 if _rejected_status(report) == 415 else 200
+    annotate(
+        request,
+        object=f"dry run (agency {agency_code}, file {filename})",
+        status=dry_status,
+        detail=report.message,
+    )
+    return JSONResponse(report.model_dump(mode="json"), status_code=dry_status, headers=timing)
 
 
 async def _records_upload(
