@@ -27,14 +27,38 @@ from onereturn.db import advisory_key, rows_frame
 
 KEY = ["indicator_id", "org_code", "period", "breakdown"]
 CURRENT_SCHEMA = {
-    "indicator_id": pl.String, "org_code": pl.String, "period": pl.String, "breakdown": pl.String, "obs_id": pl.Int64,
-    "version": pl.Int64, "value": pl.Float64, "numerator": pl.Float64, "denominator": pl.Float64, "symbol": pl.String,
-    "flag": pl.String, "status": pl.String, "note": pl.String,
-}  # fmt: skip
+    "indicator_id": pl.String,
+    "org_code": pl.String,
+    "period": pl.String,
+    "breakdown": pl.String,
+    "obs_id": pl.Int64,
+    "version": pl.Int64,
+    "value": pl.Float64,
+    "numerator": pl.Float64,
+    "denominator": pl.Float64,
+    "symbol": pl.String,
+    "flag": pl.String,
+    "status": pl.String,
+    "note": pl.String,
+}
 INSERT_COLUMNS = (
-    "indicator_id", "org_code", "period", "breakdown", "version", "is_current", "value", "numerator", "denominator",
-    "symbol", "flag", "status", "note", "submission_id", "file_row", "recorded_at",
-)  # fmt: skip
+    "indicator_id",
+    "org_code",
+    "period",
+    "breakdown",
+    "version",
+    "is_current",
+    "value",
+    "numerator",
+    "denominator",
+    "symbol",
+    "flag",
+    "status",
+    "note",
+    "submission_id",
+    "file_row",
+    "recorded_at",
+)
 #: Stored figures read per batch.
 FETCH_BATCH = 50_000
 #: What makes a figure different from its last version (a new note alone is not a revision).

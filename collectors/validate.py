@@ -161,6 +161,7 @@ def value_rules() -> list[ValueRule]:
     """List the value rules, each checked by pandera on the typed frame."""
     v, n, d, stat = pl.col("value_num"), pl.col("numerator_num"), pl.col("denominator_num"), pl.col("statistic")
     tolerance = 0.5 * pl.lit(10.0).pow(-pl.col("value_dp").cast(pl.Float64)) + 1e-9
+    # Laid out by hand, the formatter told to leave it: a table of rules, each its name, column and test on one line, its message below.
     return [
         ValueRule("percentage-range", "value", (stat == "percentage") & ((v < pl.col("min_value")) | (v > pl.col("max_value"))),
              pl.format("{} is a percentage, so it must be between 0 and 100", pl.col("value"))),
@@ -223,10 +224,20 @@ def _suggestions(unknown: list[str], known: list[str]) -> dict[str, str]:
 
 def _type_errors(df: pl.DataFrame) -> pl.DataFrame:
     frames = [
-        _problems(df, pl.col("_number").is_not_null() & pl.col("value_num").is_null(), "value", "type-error",
-                  pl.coalesce(pl.col("value_why"), pl.format("{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE)))),
-                  value=pl.col("value")),
-    ]  # fmt: skip
+        _problems(
+            df,
+            pl.col("_number").is_not_null() & pl.col("value_num").is_null(),
+            "value",
+            "type-error",
+            pl.coalesce(
+                pl.col("value_why"),
+                pl.format(
+                    "{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE))
+                ),
+            ),
+            value=pl.col("value"),
+        ),
+    ]
     for c in ("numerator", "denominator"):
         frames.append(
             _problems(
@@ -306,6 +317,7 @@ def _prepare(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     return df, ignored
 
 
+# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None = None) -> Validation:
     """Check an upload (text cells plus ``row``) against the catalogue, the agency's duties and the stored figures.
 
@@ -389,11 +401,26 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
 def _missing_columns(raw: pl.DataFrame, missing: list[str]) -> Validation:
     found = ", ".join(c for c in raw.columns if c != "row")
     report = problem_frame(
-        [{"row": 1, "column": c, "value": None, "rule": "missing-column", "severity": "error",
-          "message": f"the file has no {c!r} column (it has: {found})"} for c in missing]
-    )  # fmt: skip
-    return Validation(rows_read=raw.height, rows_blank=0, problems=report, accepted=pl.DataFrame(), fatal=True,
-                      reason="the file is missing required columns")  # fmt: skip
+        [
+            {
+                "row": 1,
+                "column": c,
+                "value": None,
+                "rule": "missing-column",
+                "severity": "error",
+                "message": f"the file has no {c!r} column (it has: {found})",
+            }
+            for c in missing
+        ]
+    )
+    return Validation(
+        rows_read=raw.height,
+        rows_blank=0,
+        problems=report,
+        accepted=pl.DataFrame(),
+        fatal=True,
+        reason="the file is missing required columns",
+    )
 
 
 def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr) -> list[pl.DataFrame]:
@@ -404,27 +431,65 @@ def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr) -> list[
     )
     hints = _suggestions(unknown, ctx.indicators["id"].to_list())
     found.append(
-        _problems(df, pl.col("indicator").is_in(unknown), "indicator", "unknown-indicator",
-                  pl.format("{} is not in the catalogue{}", pl.col("indicator"), pl.col("indicator").replace_strict(hints, default="", return_dtype=pl.String)))
-    )  # fmt: skip
+        _problems(
+            df,
+            pl.col("indicator").is_in(unknown),
+            "indicator",
+            "unknown-indicator",
+            pl.format(
+                "{} is not in the catalogue{}",
+                pl.col("indicator"),
+                pl.col("indicator").replace_strict(hints, default="", return_dtype=pl.String),
+            ),
+        )
+    )
     found.append(
-        _problems(df, pl.col("derived").fill_null(False), "indicator", "derived-indicator",
-                  pl.format("{} is computed by the service from other figures; do not submit it", pl.col("indicator")))
-    )  # fmt: skip
+        _problems(
+            df,
+            pl.col("derived").fill_null(False),
+            "indicator",
+            "derived-indicator",
+            pl.format("{} is computed by the service from other figures; do not submit it", pl.col("indicator")),
+        )
+    )
     unknown_orgs = sorted(set(df["org"].drop_nulls().unique().to_list()) - ctx.known_orgs)
     org_hints = _suggestions(unknown_orgs, sorted(ctx.agency_orgs))
     found.append(
-        _problems(df, pl.col("org").is_in(unknown_orgs), "org", "unknown-org",
-                  pl.format("{} is not a known org unit code{}", pl.col("org"), pl.col("org").replace_strict(org_hints, default="", return_dtype=pl.String)))
-    )  # fmt: skip
+        _problems(
+            df,
+            pl.col("org").is_in(unknown_orgs),
+            "org",
+            "unknown-org",
+            pl.format(
+                "{} is not a known org unit code{}",
+                pl.col("org"),
+                pl.col("org").replace_strict(org_hints, default="", return_dtype=pl.String),
+            ),
+        )
+    )
     found.append(
-        _problems(df, known & ~pl.col("indicator").is_in(list(ctx.agency_indicators)), "indicator", "not-designated",
-                  pl.format("{} is supplied by the designated {} body, not by {}", pl.col("indicator"), pl.col("source_body"), pl.lit(ctx.agency_code)))
-    )  # fmt: skip
+        _problems(
+            df,
+            known & ~pl.col("indicator").is_in(list(ctx.agency_indicators)),
+            "indicator",
+            "not-designated",
+            pl.format(
+                "{} is supplied by the designated {} body, not by {}",
+                pl.col("indicator"),
+                pl.col("source_body"),
+                pl.lit(ctx.agency_code),
+            ),
+        )
+    )
     found.append(
-        _problems(df, pl.col("org").is_in(list(ctx.known_orgs)) & ~pl.col("org").is_in(list(ctx.agency_orgs)), "org", "not-designated",
-                  pl.format("{} does not answer for {}", pl.lit(ctx.agency_code), pl.col("org")))
-    )  # fmt: skip
+        _problems(
+            df,
+            pl.col("org").is_in(list(ctx.known_orgs)) & ~pl.col("org").is_in(list(ctx.agency_orgs)),
+            "org",
+            "not-designated",
+            pl.format("{} does not answer for {}", pl.lit(ctx.agency_code), pl.col("org")),
+        )
+    )
     return found
 
 
@@ -512,14 +577,34 @@ def _duplicates(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series
     label = pl.concat_str("indicator", "org", "period_code", "breakdown_key", separator=", ").str.strip_suffix(", ")
     conflict = (pl.col("variants") > 1).fill_null(False)
     repeat = ((pl.col("variants") == 1) & (pl.col("row") != pl.col("first_row"))).fill_null(False)
-    found = pl.concat([
-        _problems(dup, conflict, "value", "conflicting-figure",
-                  pl.format("the same figure ({}) is given on rows {} with different values; none of them is stored until one row remains",
-                            label, pl.col("all_rows"))),
-        _problems(dup, repeat, "indicator", "repeated-figure",
-                  pl.format("the same figure ({}) with the same value is already given on row {}; stored once", label, pl.col("first_row")),
-                  "information", value=pl.col("indicator")),
-    ])  # fmt: skip
+    found = pl.concat(
+        [
+            _problems(
+                dup,
+                conflict,
+                "value",
+                "conflicting-figure",
+                pl.format(
+                    "the same figure ({}) is given on rows {} with different values; none of them is stored until one row remains",
+                    label,
+                    pl.col("all_rows"),
+                ),
+            ),
+            _problems(
+                dup,
+                repeat,
+                "indicator",
+                "repeated-figure",
+                pl.format(
+                    "the same figure ({}) with the same value is already given on row {}; stored once",
+                    label,
+                    pl.col("first_row"),
+                ),
+                "information",
+                value=pl.col("indicator"),
+            ),
+        ]
+    )
     return df, found, dup.filter(repeat)["row"]
 
 
@@ -542,9 +627,15 @@ def _formula_problems(unresolved: pl.DataFrame | None) -> pl.DataFrame:
 
 def _blank_upload(rows: int) -> dict[str, object]:
     what = f"all {rows} row(s) of figures" if rows else "the file"
-    return {"row": None, "column": "value", "value": None, "rule": "blank-upload", "severity": "error",
-            "message": f"the file is blank: {what} have no value, numerator or denominator; fill in the value column "
-                       "(or a symbol such as x when a figure is not available) and upload it again"}  # fmt: skip
+    return {
+        "row": None,
+        "column": "value",
+        "value": None,
+        "rule": "blank-upload",
+        "severity": "error",
+        "message": f"the file is blank: {what} have no value, numerator or denominator; fill in the value column "
+        "(or a symbol such as x when a figure is not available) and upload it again",
+    }
 
 
 def _ranges(rows: list[int]) -> list[str]:
@@ -563,5 +654,11 @@ def _ranges(rows: list[int]) -> list[str]:
 def _blank_rows(rows: list[int]) -> dict[str, object]:
     spans = _ranges(rows)
     listed = ", ".join(spans[:50]) + (f" and {len(spans) - 50} more run(s)" if len(spans) > 50 else "")
-    return {"row": None, "column": "value", "value": None, "rule": "blank-rows", "severity": "information",
-            "message": f"{len(rows)} row(s) were left blank and not read: row(s) {listed}"}  # fmt: skip
+    return {
+        "row": None,
+        "column": "value",
+        "value": None,
+        "rule": "blank-rows",
+        "severity": "information",
+        "message": f"{len(rows)} row(s) were left blank and not read: row(s) {listed}",
+    }

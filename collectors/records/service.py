@@ -125,13 +125,24 @@ def receive(
     names = ", ".join(name for name, _ in read)
     with Session(engine, expire_on_commit=False) as session:
         submission = Submission(
-            agency_code=agency_code, filename=names[:255], source_format="records", size_bytes=total,
-            content_hash=digest, raw_path=str(path), received_at=datetime.now(UTC), mode="default", status="received",
-            submitted_by=submitted_by, kind=KIND, stage="received", collection_year=year,
+            agency_code=agency_code,
+            filename=names[:255],
+            source_format="records",
+            size_bytes=total,
+            content_hash=digest,
+            raw_path=str(path),
+            received_at=datetime.now(UTC),
+            mode="default",
+            status="received",
+            submitted_by=submitted_by,
+            kind=KIND,
+            stage="received",
+            collection_year=year,
             # No worker holds it yet: an upload worker takes it up at once; if none does before this runs
             # out (the process stopped), resume_records does.
-            lease_owner="", lease_until=lease.expiry(settings.upload_lease_seconds),
-        )  # fmt: skip
+            lease_owner="",
+            lease_until=lease.expiry(settings.upload_lease_seconds),
+        )
         session.add(submission)
         session.commit()
     return Received(submission)
@@ -191,8 +202,14 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
             raise NotFound(f"Record-level submission {submission_id} does not exist")
         return found
     if submission.attempts > MAX_ATTEMPTS:
-        _end(engine, submission, _Outcome(), status="failed", stage="failed",
-             message=f"processing stopped its worker {MAX_ATTEMPTS} times; the file is kept, see the service's log")  # fmt: skip
+        _end(
+            engine,
+            submission,
+            _Outcome(),
+            status="failed",
+            stage="failed",
+            message=f"processing stopped its worker {MAX_ATTEMPTS} times; the file is kept, see the service's log",
+        )
         return submission
     with lease.held(engine, submission_id, settings.upload_lease_seconds):
         try:
@@ -206,8 +223,10 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
             # log and the message, which officers read, carry only where it happened and what kind it was.
             log.error(
                 "record-level submission %s failed (%s) at:\n%s",
-                submission_id, type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)),
-            )  # fmt: skip
+                submission_id,
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
             message = (
                 f"processing failed: {failure_reason(exc, quote=False)}; the files are kept and can be run again "
                 f"(onereturn submissions reprocess {submission_id})"
@@ -248,9 +267,13 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
             f"DfE's rules ({findings.library} {findings.library_version}, {findings.rules_run} rules for "
             f"{submission.collection_year}) found {len(findings.findings):,} problem(s) for "
             f"{len({f.child for f in findings.findings if f.child}):,} child(ren)"
-            + (f"; {len(findings.rules_raised)} rule(s) raised an error, so were not checked" if findings.rules_raised else "")
+            + (
+                f"; {len(findings.rules_raised)} rule(s) raised an error, so were not checked"
+                if findings.rules_raised
+                else ""
+            )
             + ": nothing was stored; correct the records and upload them again"
-        )  # fmt: skip
+        )
         _end(engine, submission, outcome, status="rejected", stage="rejected", message=message, rows_read=read.rows)
         return
     _stage(engine, submission.id, "deriving")
@@ -293,29 +316,46 @@ def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys, spelled: d
         if written:
             outcome.children.add(written)
         outcome.findings.append(
-            {"rule": f"dfe:{f.rule}", "severity": f.severity, "message": f.message, "record_table": f.table,
-             "child": child, "row": f.row, "fields": ", ".join(f.fields)}
-        )  # fmt: skip
+            {
+                "rule": f"dfe:{f.rule}",
+                "severity": f.severity,
+                "message": f.message,
+                "record_table": f.table,
+                "child": child,
+                "row": f.row,
+                "fields": ", ".join(f.fields),
+            }
+        )
     for note in findings.rules_raised:
         outcome.problems.append(
-            _problem(f"dfe:{note.rule}", "query", f"DfE's rule {note.rule} raised an error inside DfE's library, so it "
-                     f"was not checked (not a pass): {note.reason or 'no reason given'} — {note.message}")
-        )  # fmt: skip
+            _problem(
+                f"dfe:{note.rule}",
+                "query",
+                f"DfE's rule {note.rule} raised an error inside DfE's library, so it "
+                f"was not checked (not a pass): {note.reason or 'no reason given'} — {note.message}",
+            )
+        )
     # One notice per reason, not one per rule: forty rules left out for a table not given would bury the errors.
     skipped: dict[str, list[str]] = {}
     for note in findings.rules_skipped:
         skipped.setdefault(note.reason, []).append(note.rule)
     for reason, rules in skipped.items():
         outcome.problems.append(
-            _problem("records_rules_not_checked", "information",
-                     f"{len(rules):,} of DfE's rules were not checked (not a pass) because {reason}: "
-                     f"rules {', '.join(rules)}")
-        )  # fmt: skip
+            _problem(
+                "records_rules_not_checked",
+                "information",
+                f"{len(rules):,} of DfE's rules were not checked (not a pass) because {reason}: "
+                f"rules {', '.join(rules)}",
+            )
+        )
     if findings.tables_missing:
         outcome.problems.append(
-            _problem("records_tables_missing", "information",
-                     f"tables not given: {', '.join(findings.tables_missing)}; DfE's rules on them were not checked")
-        )  # fmt: skip
+            _problem(
+                "records_tables_missing",
+                "information",
+                f"tables not given: {', '.join(findings.tables_missing)}; DfE's rules on them were not checked",
+            )
+        )
 
 
 def _problem(
@@ -358,14 +398,28 @@ def _figure_rows(derived: Derivation, org: str, periods: dict[str, str]) -> pl.D
     """The derived figures as an upload's long table (row numbered from 1), for the usual checks: the figures as
     numbers, which validation takes as they are rather than parsing them from text."""
     rows = [
-        {"row": n, "indicator": f.indicator, "org": org, "period": periods[f.indicator], "breakdown": "",
-         "value": f.value, "numerator": f.numerator, "denominator": f.denominator,
-         "status": "final", "note": "derived from the council's record-level return"}
+        {
+            "row": n,
+            "indicator": f.indicator,
+            "org": org,
+            "period": periods[f.indicator],
+            "breakdown": "",
+            "value": f.value,
+            "numerator": f.numerator,
+            "denominator": f.denominator,
+            "status": "final",
+            "note": "derived from the council's record-level return",
+        }
         for n, f in enumerate(sorted(derived.figures.values(), key=lambda f: f.indicator), start=1)
         if f.indicator in periods
-    ]  # fmt: skip
-    schema = {"row": pl.Int64, **dict.fromkeys(("indicator", "org", "period", "breakdown"), pl.String),
-              **dict.fromkeys(("value", "numerator", "denominator"), pl.Float64), "status": pl.String, "note": pl.String}  # fmt: skip
+    ]
+    schema = {
+        "row": pl.Int64,
+        **dict.fromkeys(("indicator", "org", "period", "breakdown"), pl.String),
+        **dict.fromkeys(("value", "numerator", "denominator"), pl.Float64),
+        "status": pl.String,
+        "note": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
@@ -389,6 +443,7 @@ def _keyed(session: Session, frame: pl.DataFrame, org: str) -> dict[str, tuple[f
     return found
 
 
+# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def _store(
     engine: Engine,
     submission: Submission,
@@ -470,8 +525,12 @@ def _severity_counts(problems: pl.DataFrame, findings: list[dict[str, Any]]) -> 
         return int((problems["severity"] == severity).sum()) + sum(1 for f in findings if f["severity"] == severity)
 
     errors, queries, information = count("error"), count("query"), count("information")
-    return {"error_count": errors, "query_count": queries, "information_count": information,
-            "warning_count": queries + information}  # fmt: skip
+    return {
+        "error_count": errors,
+        "query_count": queries,
+        "information_count": information,
+        "warning_count": queries + information,
+    }
 
 
 def _still_mine(session: Session, submission_id: int) -> bool:
@@ -497,8 +556,17 @@ def _write_child_rows(
     columns = ("submission_id", "rule", "severity", "message", "record_table", "child", "row", "fields")
     finding_rows = [(submission_id, *(f[c] for c in columns[1:])) for f in outcome.findings]
     bulk_insert(session, "record_problem", columns, _batches(finding_rows))
-    lineage_columns = ("submission_id", "indicator_id", "org_code", "period", "child", "record_table", "record_row",
-                       "episode_start", "counted")  # fmt: skip
+    lineage_columns = (
+        "submission_id",
+        "indicator_id",
+        "org_code",
+        "period",
+        "child",
+        "record_table",
+        "record_row",
+        "episode_start",
+        "counted",
+    )
     bulk_insert(session, "record_lineage", lineage_columns, _batches([(submission_id, *r) for r in lineage]))
     children = sorted(outcome.children)
     sealed = [(submission_id, keys.pseudonym(c), keys.seal_text(c)) for c in children]

@@ -90,13 +90,17 @@ def review(session: Session, agency: str, return_id: str, period: str) -> Review
     row = found.signoff
     return ReviewPublic(
         signoff=public(row, ret, full=True) if row is not None else open_public(agency, ret, found.period),
-        declaration=found.declaration, needs_acceptance=found.needs_acceptance,
-        signable=found.state in signoffs.SIGNABLE or bool(found.added), cells=found.cells,
-        missing=found.missing, blockers=found.blockers, digest=found.digest,
+        declaration=found.declaration,
+        needs_acceptance=found.needs_acceptance,
+        signable=found.state in signoffs.SIGNABLE or bool(found.added),
+        cells=found.cells,
+        missing=found.missing,
+        blockers=found.blockers,
+        digest=found.digest,
         changed_since_signoff=[change_public("added", f) for f in found.added]
         + [change_public("removed", f) for f in found.removed],
         history=[event_public(e) for e in signoffs.history(session, row.id)] if row is not None and row.id else [],
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -216,9 +220,13 @@ def approvals_queue(
                 if (agency, ret_id, at) not in found and signoffs.find(session, agency, ret_id, at) is None:
                     nothing.add((agency, ret_id, at))
                     found[(agency, ret_id, at)] = SignOffPublic(
-                        agency_code=agency, return_id=ret_id, period=at, state=signoffs.OPEN,
-                        meaning=signoffs.MEANINGS[signoffs.OPEN], releases=False,
-                    )  # fmt: skip
+                        agency_code=agency,
+                        return_id=ret_id,
+                        period=at,
+                        state=signoffs.OPEN,
+                        meaning=signoffs.MEANINGS[signoffs.OPEN],
+                        releases=False,
+                    )
     returns = {r.id: r for r in session.execute(select(Return)).scalars()}
     names = agency_names(session)
     since = _added_since_signoff(session, list(found.values()), returns)
@@ -233,11 +241,19 @@ def approvals_queue(
             words, awaiting = in_the_way(session, s, ret, has_figures=key not in nothing, owed=owed.get(key))
         rows.append(
             Waiting(
-                agency_code=s.agency_code, agency_name=names.get(s.agency_code, s.agency_code), return_id=s.return_id,
-                period=s.period, state=s.state, signed_by=s.signed_by, signed_at=s.signed_at, in_the_way=words,
-                awaiting_acceptance=awaiting, releases=s.releases and not added, signs_again=bool(added),
+                agency_code=s.agency_code,
+                agency_name=names.get(s.agency_code, s.agency_code),
+                return_id=s.return_id,
+                period=s.period,
+                state=s.state,
+                signed_by=s.signed_by,
+                signed_at=s.signed_at,
+                in_the_way=words,
+                awaiting_acceptance=awaiting,
+                releases=s.releases and not added,
+                signs_again=bool(added),
             )
-        )  # fmt: skip
+        )
     titles = {r.id: r.title for r in returns.values()}
     # Newest period first within each return, agencies by name: sorted in passes, the last one the main key.
     rows.sort(key=lambda w: w.agency_name)

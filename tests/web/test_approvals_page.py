@@ -42,8 +42,10 @@ def _rows(html: str) -> dict[tuple[str, str], str]:
     """The queue's rows by (agency, period), each with its state."""
     return {
         (m.group(1), m.group(2)): m.group(3)
-        for m in re.finditer(r'<tr class="govuk-table__row" data-agency="([^"]+)" data-period="([^"]+)" data-state="([^"]+)"', html)
-    }  # fmt: skip
+        for m in re.finditer(
+            r'<tr class="govuk-table__row" data-agency="([^"]+)" data-period="([^"]+)" data-state="([^"]+)"', html
+        )
+    }
 
 
 def _state(store: Engine, agency: str = "notts_cyp") -> str:
