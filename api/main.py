@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from typing import Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
@@ -69,24 +70,7 @@ def create_app(
         try:
             yield
         finally:
-            if running is not None:
-                import scheduler
-
-                scheduler.stop_embedded(running, settings.stop_seconds)
-            batcher = getattr(app.state, "audit_batcher", None)
-            if batcher is not None:
-                batcher.close()
-            pool = getattr(app.state, "upload_pool", None)
-            if pool is not None:
-                app.state.upload_pool = None
-                await anyio.to_thread.run_sync(pool.close)
-            # What this process still held (a record-level upload in a worker thread or a job) is cut off now:
-            # marked so, the next start takes it up at once rather than once its lease runs out.
-            await anyio.to_thread.run_sync(release_on_stop, app.state.engine)
-            if freeze_heap:
-                from onereturn.memory import thaw_startup_heap
-
-                thaw_startup_heap()
+            await _stop(app, running, settings, thaw=freeze_heap)
 
     app = OneReturnApp(
         title="onereturn",
@@ -107,6 +91,28 @@ def create_app(
     app.add_middleware(BodyGuard, limit=settings.max_upload_bytes)
     _install_routes(app)
     return app
+
+
+async def _stop(app: FastAPI, running: Any, settings: Settings, *, thaw: bool) -> None:
+    """Stop what the application started, in the order it depends on: jobs, audit batches, upload processes."""
+    if running is not None:
+        import scheduler
+
+        scheduler.stop_embedded(running, settings.stop_seconds)
+    batcher = getattr(app.state, "audit_batcher", None)
+    if batcher is not None:
+        batcher.close()
+    pool = getattr(app.state, "upload_pool", None)
+    if pool is not None:
+        app.state.upload_pool = None
+        await anyio.to_thread.run_sync(pool.close)
+    # What this process still held (a record-level upload in a worker thread or a job) is cut off now:
+    # marked so, the next start takes it up at once rather than once its lease runs out.
+    await anyio.to_thread.run_sync(release_on_stop, app.state.engine)
+    if thaw:
+        from onereturn.memory import thaw_startup_heap
+
+        thaw_startup_heap()
 
 
 def _install_routes(app: FastAPI) -> None:

@@ -48,18 +48,26 @@ def bounded_window(start: date, end: date, *, first: str = "from", last: str = "
     for name, day in ((first, start), (last, end)):
         if not FIRST_DATE <= day <= LAST_DATE:
             problems.append(
-                {"type": "date_range", "loc": ["query", name], "msg": f"must be between {FIRST_DATE} and {LAST_DATE}",
-                 "input": day.isoformat()}
-            )  # fmt: skip
+                {
+                    "type": "date_range",
+                    "loc": ["query", name],
+                    "msg": f"must be between {FIRST_DATE} and {LAST_DATE}",
+                    "input": day.isoformat(),
+                }
+            )
     if end < start:
         problems.append(
             {"type": "date_order", "loc": ["query", last], "msg": f"{last} is before {first}", "input": end.isoformat()}
         )
     elif end - start > MAX_WINDOW:
         problems.append(
-            {"type": "date_window", "loc": ["query", last], "msg": "the window may span at most five years",
-             "input": end.isoformat()}
-        )  # fmt: skip
+            {
+                "type": "date_window",
+                "loc": ["query", last],
+                "msg": "the window may span at most five years",
+                "input": end.isoformat(),
+            }
+        )
     if problems:
         raise InvalidInput("; ".join(f"{p['loc'][-1]}: {p['msg']}" for p in problems), errors=problems)
     return start, end

@@ -26,10 +26,16 @@ class SourcePublic(BaseModel):
     def of(cls, spec: SourceSpec) -> SourcePublic:
         """Describe one declared source."""
         return cls(
-            id=spec.id, publisher=spec.publisher, title=spec.title, format=spec.format, page=spec.page,
-            licence=spec.licence, file=spec.file, ees_data_set=spec.ees_data_set,
+            id=spec.id,
+            publisher=spec.publisher,
+            title=spec.title,
+            format=spec.format,
+            page=spec.page,
+            licence=spec.licence,
+            file=spec.file,
+            ees_data_set=spec.ees_data_set,
             indicators=[f.indicator for f in spec.figure],
-        )  # fmt: skip
+        )
 
 
 class ReleasePublic(BaseModel):

@@ -75,10 +75,14 @@ def refuse_unknown(
     if not problems:
         return
     errors = [
-        {"type": "unknown_parameter", "loc": [where, name], "msg": _message(where, name, known, query_names, form_names),
-         "input": name}
+        {
+            "type": "unknown_parameter",
+            "loc": [where, name],
+            "msg": _message(where, name, known, query_names, form_names),
+            "input": name,
+        }
         for where, name, known in problems
-    ]  # fmt: skip
+    ]
     raise InvalidInput("; ".join(str(e["msg"]) for e in errors), errors=errors)
 
 

@@ -107,7 +107,7 @@ def _warm() -> int:
     from sqlmodel import Session
 
     import collectors.service  # noqa: F401
-    from collectors.store import shared_context
+    from collectors.context import shared_context
 
     assert _engine is not None
     # The catalogue's indicators, org units, code lists and rules: read per catalogue version and kept.

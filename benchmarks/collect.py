@@ -295,8 +295,11 @@ def main(argv: list[str]) -> None:
                 results[rows] = _measure(folder, args.database_url, rows, args.repeat)
         finally:
             if args.database_url is not None:
-                pg_admin(door, f"DROP DATABASE IF EXISTS {run_url.rsplit('/', 1)[1]} WITH (FORCE)",
-                         f"DROP DATABASE IF EXISTS {template_url.rsplit('/', 1)[1]} WITH (FORCE)")  # fmt: skip
+                pg_admin(
+                    door,
+                    f"DROP DATABASE IF EXISTS {run_url.rsplit('/', 1)[1]} WITH (FORCE)",
+                    f"DROP DATABASE IF EXISTS {template_url.rsplit('/', 1)[1]} WITH (FORCE)",
+                )
     floor_name = "raw sorted executemany" if args.database_url is None else "raw COPY"
     print(
         f"{engine_name}: one upload of N figures (shuffled CSV) into an empty store vs the floor ({floor_name}); best of {args.repeat}"

@@ -58,8 +58,17 @@ def _rows() -> list[dict[str, Any]]:
             ("cyp.cpp_subsequent", pct, _number(again), _number(started)),
         ):
             value = _number(text)
-            out.append({"indicator_id": ind, "org_code": org, "period": period, "value": value,
-                        "symbol": None if value is not None else str(text)[:4], "numerator": num, "denominator": den})  # fmt: skip
+            out.append(
+                {
+                    "indicator_id": ind,
+                    "org_code": org,
+                    "period": period,
+                    "value": value,
+                    "symbol": None if value is not None else str(text)[:4],
+                    "numerator": num,
+                    "denominator": den,
+                }
+            )
     cla = pl.read_csv(FIXTURES / "cla_number_and_rate_per_10k_children.csv", infer_schema=False)
     cla = cla.rename(lambda c: c.lstrip("\ufeff")).filter(
         pl.col("population_type") == "Children looked after on 31 March each year"
@@ -72,8 +81,17 @@ def _rows() -> list[dict[str, Any]]:
             ("cyp.lac_rate_per_10k", r["rate_per_10000"], count, pop),
         ):
             value = _number(text)
-            out.append({"indicator_id": ind, "org_code": org, "period": period, "value": value,
-                        "symbol": None if value is not None else str(text)[:4], "numerator": num, "denominator": den})  # fmt: skip
+            out.append(
+                {
+                    "indicator_id": ind,
+                    "org_code": org,
+                    "period": period,
+                    "value": value,
+                    "symbol": None if value is not None else str(text)[:4],
+                    "numerator": num,
+                    "denominator": den,
+                }
+            )
     return out
 
 
@@ -94,10 +112,27 @@ def _store(root: Path) -> tuple[str, int]:
     with db.session_scope(engine) as session:
         load_bundled(session)
     with Session(engine) as session:
-        session.add(Agency(code="bench_dfe", name="DfE (bench)", body_type="dfe", definition={"published": PUBLISHED},
-                           created_at=now, updated_at=now))  # fmt: skip
-        sub = Submission(agency_code="bench_dfe", filename="ees.csv", source_format="csv", size_bytes=0,
-                         content_hash="0" * 64, raw_path="", received_at=now, mode="default", status="stored")  # fmt: skip
+        session.add(
+            Agency(
+                code="bench_dfe",
+                name="DfE (bench)",
+                body_type="dfe",
+                definition={"published": PUBLISHED},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        sub = Submission(
+            agency_code="bench_dfe",
+            filename="ees.csv",
+            source_format="csv",
+            size_bytes=0,
+            content_hash="0" * 64,
+            raw_path="",
+            received_at=now,
+            mode="default",
+            status="stored",
+        )
         session.add(sub)
         session.flush()
         session.execute(

@@ -144,8 +144,14 @@ class Server:
         for pid in self._processes():
             peaks[pid] = max(peaks.get(pid, 0), _status(pid, "VmHWM"))
         peak = max(peaks.values())
-        row = {"phase": name, "status": response.status_code, "seconds": round(seconds, 1),
-               "rss_before_mib": round(before / MIB), "peak_mib": round(peak / MIB), "under_1_gib": peak < GIB}  # fmt: skip
+        row = {
+            "phase": name,
+            "status": response.status_code,
+            "seconds": round(seconds, 1),
+            "rss_before_mib": round(before / MIB),
+            "peak_mib": round(peak / MIB),
+            "under_1_gib": peak < GIB,
+        }
         print(json.dumps(row), flush=True)
         return row, response
 
@@ -215,8 +221,12 @@ def _chunked(server: Server, total: int, key: str | None) -> dict[str, Any]:
         status = type(exc).__name__
     done.set()
     watcher.join()
-    row = {"phase": f"1 GB chunked body, {'agency key' if key else 'no key'}", "status": status,
-           "client_sent_mib": round(sent / MIB), "peak_temp_disk_mib": round(peak / MIB, 2)}  # fmt: skip
+    row = {
+        "phase": f"1 GB chunked body, {'agency key' if key else 'no key'}",
+        "status": status,
+        "client_sent_mib": round(sent / MIB),
+        "peak_temp_disk_mib": round(peak / MIB, 2),
+    }
     print(json.dumps(row), flush=True)
     return row
 
@@ -229,9 +239,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--max-upload-bytes", type=int, default=256 * MIB, help="the server's upload limit")
     parser.add_argument("--port", type=int, default=int(os.environ.get("ONERETURN_BENCH_PORT", "8140")))
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["csv", "json", "xlsx", "chunked"],
+        "--skip",
+        action="append",
+        default=[],
+        choices=["csv", "json", "xlsx", "chunked"],
         help="leave out a phase: the CSV uploads, the JSON upload, report.xlsx, the chunked bodies",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="onereturn-memory-") as work:
         folder = Path(work)

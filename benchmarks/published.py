@@ -71,10 +71,16 @@ def _upload_csv(figures: pl.DataFrame) -> bytes:
         .otherwise(pl.col("value").cast(pl.String).str.replace(r"\.0$", ""))
     )
     frame = figures.select(
-        pl.col("indicator_id").alias("indicator"), pl.col("org_code").alias("org"), "period", "breakdown",
-        value.alias("value"), pl.lit("").alias("numerator"), pl.lit("").alias("denominator"),
-        pl.lit("").alias("status"), pl.lit("").alias("note"),
-    )  # fmt: skip
+        pl.col("indicator_id").alias("indicator"),
+        pl.col("org_code").alias("org"),
+        "period",
+        "breakdown",
+        value.alias("value"),
+        pl.lit("").alias("numerator"),
+        pl.lit("").alias("denominator"),
+        pl.lit("").alias("status"),
+        pl.lit("").alias("note"),
+    )
     buffer = io.BytesIO()
     frame.write_csv(buffer)
     return buffer.getvalue()
@@ -165,6 +171,11 @@ def main(argv: list[str]) -> None:
     print(head)
     if args.write:
         DOC.write_text(
-            "# Published-figures intake: benchmark\n\n" + (__doc__ or "").split("\n\n", 1)[1] + "\n" + head + "\n\n"
-            + "\n".join(lines) + "\n"
-        )  # fmt: skip
+            "# Published-figures intake: benchmark\n\n"
+            + (__doc__ or "").split("\n\n", 1)[1]
+            + "\n"
+            + head
+            + "\n\n"
+            + "\n".join(lines)
+            + "\n"
+        )

@@ -265,8 +265,9 @@ def _measure(name: str, size: str, kind: str, files: list[Path], year: str, la: 
     best_service.rules_peak = max(r.rules_peak for r in services)
     best_library.peak = max(r.peak for r in libraries)
     if best_service.findings != best_library.findings and min(best_service.findings, best_library.findings) == 0:
-        raise SystemExit(f"{name}: the service found {best_service.findings} problems, the library alone "
-                         f"{best_library.findings}")  # fmt: skip
+        raise SystemExit(
+            f"{name}: the service found {best_service.findings} problems, the library alone {best_library.findings}"
+        )
     return Measured(name, size, best_service, best_library)
 
 
@@ -368,9 +369,16 @@ def main(argv: list[str]) -> None:
                 print(_table(sample, None)[-1], flush=True)
             census = synthetic_cin(1, args.cin_children, args.year, root / "cin")
             results.append(
-                _measure("CIN census county", f"{args.cin_children:,} children", "cin", [census], args.year,
-                         SYNTHETIC_LA, args.repeat)
-            )  # fmt: skip
+                _measure(
+                    "CIN census county",
+                    f"{args.cin_children:,} children",
+                    "cin",
+                    [census],
+                    args.year,
+                    SYNTHETIC_LA,
+                    args.repeat,
+                )
+            )
             if server is not None:
                 results[-1].upload = _upload(server, [census], args.year)
         finally:

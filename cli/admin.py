@@ -147,9 +147,14 @@ def keys_create(
 
     def work(session: Any) -> tuple[str, str]:
         row, secret = keys.create_key(
-            session, role=role, label=label, agency_code=agency, recipient=recipient, created_by=operator(),
+            session,
+            role=role,
+            label=label,
+            agency_code=agency,
+            recipient=recipient,
+            created_by=operator(),
             approver=approver,
-        )  # fmt: skip
+        )
         return row.prefix, secret
 
     prefix, secret = _audited("key.create", f"{role} key ({agency or recipient or ''})", engine, work)

@@ -90,9 +90,14 @@ def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:
         if not spec.bundled.is_file():
             continue
         got = import_release(
-            engine, settings, spec, spec.bundled.read_bytes(), filename=spec.file, fetched_from="upload",
+            engine,
+            settings,
+            spec,
+            spec.bundled.read_bytes(),
+            filename=spec.file,
+            fetched_from="upload",
             submitted_by="demo",
-        )  # fmt: skip
+        )
         status = "unchanged" if got.duplicate else "accepted"
         done.append(DemoUpload(spec.publisher, f"published/{spec.file}", status, got.release.message))
     return done
@@ -115,9 +120,13 @@ def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-records-") as tmp:
         for label, files in demo_records(Path(tmp)):
             received = records.receive(
-                engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
-                files=[(p.name, p) for p in files], submitted_by="demo",
-            )  # fmt: skip
+                engine,
+                settings,
+                agency_code=RECORDS_AGENCY,
+                collection_year=RECORDS_YEAR,
+                files=[(p.name, p) for p in files],
+                submitted_by="demo",
+            )
             sub = received.submission
             if not received.duplicate:
                 assert sub.id is not None

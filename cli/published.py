@@ -48,9 +48,15 @@ def import_command(
     if spec is None:
         raise OneReturnError(f"No published source {source!r}; see `onereturn published sources`")
     done = import_release(
-        ready_engine(), get_settings(), spec, file.read_bytes(), filename=file.name, fetched_from="upload",
-        version=version, submitted_by="command line",
-    )  # fmt: skip
+        ready_engine(),
+        get_settings(),
+        spec,
+        file.read_bytes(),
+        filename=file.name,
+        fetched_from="upload",
+        version=version,
+        submitted_by="command line",
+    )
     if done.duplicate:
         err.print(f"Already read as release {done.release.id}: nothing changed.")
     else:
@@ -92,12 +98,14 @@ def differences_command(
     table = Table("indicator", "area", "period", "own", "from", "publisher's", "from", "by")
     for d in found:
         table.add_row(
-            d.indicator_id + (f" ({d.breakdown})" if d.breakdown else ""), d.org_code, d.period,
+            d.indicator_id + (f" ({d.breakdown})" if d.breakdown else ""),
+            d.org_code,
+            d.period,
             f"{d.own_value:,g}" if d.own_value is not None else str(d.own_symbol),
             f"{d.own_agency} upload {d.own_submission_id}",
             f"{d.published_value:,g}" if d.published_value is not None else str(d.published_symbol),
             f"{d.source_id} release {d.release_id} row {d.published_file_row}",
             f"{d.by:+,g}" if d.by is not None else "",
-        )  # fmt: skip
+        )
     out.print(table)
     err.print(f"{total} cell(s) differ.")

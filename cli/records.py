@@ -97,8 +97,11 @@ def resume_command() -> None:
     from onereturn.settings import get_settings
 
     ids = resume_records(ready_engine(), get_settings())
-    Console(stderr=True).print(f"Resumed {len(ids)} record-level upload(s){': ' if ids else ''}"
-                               f"{', '.join(map(str, ids))}", markup=False, highlight=False)  # fmt: skip
+    Console(stderr=True).print(
+        f"Resumed {len(ids)} record-level upload(s){': ' if ids else ''}{', '.join(map(str, ids))}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def print_findings(result: Findings, console: Console) -> None:

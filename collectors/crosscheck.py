@@ -42,8 +42,14 @@ _NOTED = "accepted with the note given"
 #: Problems gathered as Python values before they are moved into a frame: a million-row upload can raise a
 #: query on every row, and a million dicts would take far more memory than the same rows in a frame.
 _BATCH = 20_000
-_PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "rule": pl.String,
-                   "severity": pl.String, "message": pl.String}  # fmt: skip
+_PROBLEM_SCHEMA = {
+    "row": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "rule": pl.String,
+    "severity": pl.String,
+    "message": pl.String,
+}
 
 
 @dataclass
@@ -184,8 +190,18 @@ def _plausible(upload: pl.DataFrame, rules: tuple[Rule, ...], indicators: dict[s
     by_id = {r.id: r for r in rules}
     for r in upload.join(limits, on="indicator").filter(outside).iter_rows(named=True):
         rule = by_id[r["_rule"]]
-        rep.add(rule, r["row"], "value", r["value"], r["note"], indicator=r["indicator"], value=fmt(r["value_num"]),
-                unit=indicators[r["indicator"]].unit, min=fmt(r["_min"]), max=fmt(r["_max"]))  # fmt: skip
+        rep.add(
+            rule,
+            r["row"],
+            "value",
+            r["value"],
+            r["note"],
+            indicator=r["indicator"],
+            value=fmt(r["value_num"]),
+            unit=indicators[r["indicator"]].unit,
+            min=fmt(r["_min"]),
+            max=fmt(r["_max"]),
+        )
 
 
 def _part_of_whole(
@@ -202,8 +218,15 @@ def _part_of_whole(
         (pl.col("pv") > pl.col("wv")) & (pl.col("prow").is_not_null() | pl.col("wrow").is_not_null())
     )
     for r in bad.iter_rows(named=True):
-        fill = {"indicator": indicator or part, "part": part, "whole": whole, "part_value": fmt(r["pv"]), "whole_value": fmt(r["wv"]),
-                "whole_where": _where(r["wrow"], r["period_code"]), "part_where": _where(r["prow"], r["period_code"])}  # fmt: skip
+        fill = {
+            "indicator": indicator or part,
+            "part": part,
+            "whole": whole,
+            "part_value": fmt(r["pv"]),
+            "whole_value": fmt(r["wv"]),
+            "whole_where": _where(r["wrow"], r["period_code"]),
+            "part_where": _where(r["prow"], r["period_code"]),
+        }
         if r["prow"] is not None:
             rep.add(rule, r["prow"], "value", fmt(r["pv"]), r["pnote"], **(fill | {"part_where": " (this row)"}))
         if r["wrow"] is not None:
@@ -238,9 +261,14 @@ def _breakdown_sum(known: pl.DataFrame, rule: Rule, indicators: dict[str, Any], 
         pl.struct("code", "v", "row", "note").alias("items"),
     )
     totals = known.filter(pl.col("breakdown_key").is_not_null()).select(
-        "indicator", "org", "period_code", pl.col("breakdown_key").alias("rest"), pl.col("v").alias("total"),
-        pl.col("row").alias("trow"), pl.col("note").alias("tnote"),
-    )  # fmt: skip
+        "indicator",
+        "org",
+        "period_code",
+        pl.col("breakdown_key").alias("rest"),
+        pl.col("v").alias("total"),
+        pl.col("row").alias("trow"),
+        pl.col("note").alias("tnote"),
+    )
     joined = sums.join(totals, on=group).filter(pl.col("total").is_not_null())
     tol = 1e-9 * pl.max_horizontal(pl.col("total").abs(), pl.lit(1.0))
     over = pl.col("parts_sum") > pl.col("total") + tol
@@ -252,8 +280,14 @@ def _breakdown_sum(known: pl.DataFrame, rule: Rule, indicators: dict[str, Any], 
     bad = joined.filter((over | complete_mismatch) & ((pl.col("rows").list.len() > 0) | pl.col("trow").is_not_null()))
     for r in bad.iter_rows(named=True):
         listed = ", ".join(f"{i['code']} {fmt(i['v'])}" for i in sorted(r["items"], key=lambda i: i["code"]))
-        fill = {"indicator": r["indicator"], "dimension": dim, "parts": listed, "parts_sum": fmt(r["parts_sum"]),
-                "total": fmt(r["total"]), "total_where": _where(r["trow"], r["period_code"])}  # fmt: skip
+        fill = {
+            "indicator": r["indicator"],
+            "dimension": dim,
+            "parts": listed,
+            "parts_sum": fmt(r["parts_sum"]),
+            "total": fmt(r["total"]),
+            "total_where": _where(r["trow"], r["period_code"]),
+        }
         for item in r["items"]:
             if item["row"] is not None:
                 rep.add(rule, item["row"], "value", fmt(item["v"]), item["note"], **fill)
@@ -296,8 +330,17 @@ def _usual_range(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep
     v = pl.col("value_num")
     odd = ((v < pl.col("range_min")) | (v > pl.col("range_max"))).fill_null(False)
     for r in _covered(kept, rule, indicators).filter(odd).iter_rows(named=True):
-        rep.add(rule, r["row"], "value", r["value"], r["note"], indicator=r["indicator"], value=fmt(r["value_num"]),
-                min=fmt(r["range_min"]), max=fmt(r["range_max"]))  # fmt: skip
+        rep.add(
+            rule,
+            r["row"],
+            "value",
+            r["value"],
+            r["note"],
+            indicator=r["indicator"],
+            value=fmt(r["value_num"]),
+            min=fmt(r["range_min"]),
+            max=fmt(r["range_max"]),
+        )
 
 
 def _ratio_parts(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep: _Reporter) -> None:
@@ -308,16 +351,32 @@ def _ratio_parts(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep
     )
     for r in rows.iter_rows(named=True):
         missing = [w for w in ("numerator", "denominator") if r[w] is None]
-        rep.add(rule, r["row"], missing[0], r["value"], r["note"], indicator=r["indicator"], value=fmt(r["value_num"]),
-                missing=" and ".join(missing))  # fmt: skip
+        rep.add(
+            rule,
+            r["row"],
+            missing[0],
+            r["value"],
+            r["note"],
+            indicator=r["indicator"],
+            value=fmt(r["value_num"]),
+            missing=" and ".join(missing),
+        )
 
 
 def _percentage_scale(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep: _Reporter) -> None:
     top = float(rule.param("max"))
     v = pl.col("value_num")
     for r in _covered(kept, rule, indicators).filter((v > 0) & (v <= top)).iter_rows(named=True):
-        rep.add(rule, r["row"], "value", r["value"], r["note"], indicator=r["indicator"], value=fmt(r["value_num"]),
-                scaled=fmt(round(r["value_num"] * 100, 6)))  # fmt: skip
+        rep.add(
+            rule,
+            r["row"],
+            "value",
+            r["value"],
+            r["note"],
+            indicator=r["indicator"],
+            value=fmt(r["value_num"]),
+            scaled=fmt(round(r["value_num"] * 100, 6)),
+        )
 
 
 def _change(kept: pl.DataFrame, known: pl.DataFrame, rule: Rule, ids: list[str], rep: _Reporter) -> None:
@@ -352,5 +411,15 @@ def _change(kept: pl.DataFrame, known: pl.DataFrame, rule: Rule, ids: list[str],
     v, last_v = pl.col("value_num"), pl.col("last")
     moved = (last_v != 0) & ((v - last_v).abs() / last_v.abs() > threshold)
     for r in joined.filter(moved.fill_null(False)).iter_rows(named=True):
-        rep.add(rule, r["row"], "value", r["value"], r["note"], indicator=r["indicator"], value=fmt(r["value_num"]),
-                last_value=fmt(r["last"]), last_period=r["last_period"], threshold=fmt(threshold * 100))  # fmt: skip
+        rep.add(
+            rule,
+            r["row"],
+            "value",
+            r["value"],
+            r["note"],
+            indicator=r["indicator"],
+            value=fmt(r["value_num"]),
+            last_value=fmt(r["last"]),
+            last_period=r["last_period"],
+            threshold=fmt(threshold * 100),
+        )

@@ -142,6 +142,7 @@ def release_on_stop(engine: Engine, *, owners: Iterable[str] = (), ids: Iterable
     try:
         return cut_off_by_stop(engine, owners=[worker_id(), *owners], ids=ids)
     except Exception:
-        log.warning("could not mark the uploads the stop cut off; they are taken up once their lease runs out",
-                    exc_info=True)  # fmt: skip
+        log.warning(
+            "could not mark the uploads the stop cut off; they are taken up once their lease runs out", exc_info=True
+        )
         return []

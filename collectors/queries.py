@@ -142,7 +142,16 @@ def answer(session: Session, submission: Submission, held_id: int, *, note: str,
         raise InvalidInput(f"The query on row {figure.file_row} is already closed ({figure.state})")
     assert submission.id is not None
     row = {k: getattr(figure, k) for k in _FIGURE} | {"note": note, "file_row": figure.file_row}
-    accepted = pl.DataFrame([row], schema_overrides={"value": pl.Float64, "numerator": pl.Float64, "denominator": pl.Float64, "symbol": pl.String, "flag": pl.String})  # fmt: skip
+    accepted = pl.DataFrame(
+        [row],
+        schema_overrides={
+            "value": pl.Float64,
+            "numerator": pl.Float64,
+            "denominator": pl.Float64,
+            "symbol": pl.String,
+            "flag": pl.String,
+        },
+    )
     lock_pairs(session, accepted)
     current = current_figures(session, [figure.indicator_id], [figure.org_code])
     changed, _ = split_changes(accepted, current)

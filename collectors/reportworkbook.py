@@ -196,9 +196,16 @@ def _comment(ws: Any, r: int, c: int, text: str) -> None:
 
 
 def _write_report_row(
-    ws: Any, st: _ReportStyles, r: int, values: list[str | None], numeric: set[int], marks: dict[int, list[ProblemCell]],
-    header: list[str], widths: list[int], comments: _Comments,
-) -> None:  # fmt: skip
+    ws: Any,
+    st: _ReportStyles,
+    r: int,
+    values: list[str | None],
+    numeric: set[int],
+    marks: dict[int, list[ProblemCell]],
+    header: list[str],
+    widths: list[int],
+    comments: _Comments,
+) -> None:
     """Write one row left to right (constant-memory mode needs it so), numbers as numbers, marks with their comments."""
     for c in range(max(len(values), max(marks, default=-1) + 1)):
         text = values[c] if c < len(values) else None
@@ -221,9 +228,14 @@ def _write_report_row(
 
 
 def _write_report_figures(
-    ws: Any, st: _ReportStyles, header: list[str], rows: Iterable[ReportRow], by_row: _RowMarks,
-    blank_rows: set[int], comments: _Comments,
-) -> list[TemplateRow | None]:  # fmt: skip
+    ws: Any,
+    st: _ReportStyles,
+    header: list[str],
+    rows: Iterable[ReportRow],
+    by_row: _RowMarks,
+    blank_rows: set[int],
+    comments: _Comments,
+) -> list[TemplateRow | None]:
     """Write the header and every upload row in order; return each sheet row's template rule, for the validations."""
     if len(header) > MAX_COLS:
         raise ValueError(f"An upload wider than Excel's {MAX_COLS:,} columns cannot be rewritten as a workbook")
@@ -235,8 +247,14 @@ def _write_report_figures(
             comments.add(0, c, header_marks[c], header)
     numeric = {c for c, name in enumerate(header) if name.strip().lower() in _NUMBER_COLUMNS}
     value_col = next((c for c, name in enumerate(header) if name.strip().lower() == "value"), 0)
-    blank_note = ProblemCell(None, "value", None, "blank-row", "information",
-                             "This row was left blank: give the figure, or a symbol such as x when it is not available.")  # fmt: skip
+    blank_note = ProblemCell(
+        None,
+        "value",
+        None,
+        "blank-row",
+        "information",
+        "This row was left blank: give the figure, or a symbol such as x when it is not available.",
+    )
     rules: list[TemplateRow | None] = []
     for item in rows:
         _check_row_number(item.row, 2, "Data")

@@ -17,10 +17,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from collectors import lease
+from collectors.context import build_context
 from collectors.rawtable import RawTable
 from collectors.read import read_table
 from collectors.spine import CutOff, Outcome, Stored, failure_reason, finish, repeats_current, store_accepted
-from collectors.store import build_context
 from collectors.validate import Validation, problem_frame, validate
 from indicators.models import Submission, SubmissionProblem
 from mappings.agencies import get_agency
@@ -132,10 +132,19 @@ def submit(
         if earlier is not None and repeats_current(session, earlier):
             return Outcome(earlier, None, duplicate=True)
         submission = Submission(
-            agency_code=agency_code, filename=Path(filename).name, source_format=_format_of(filename), size_bytes=len(data),
-            content_hash=digest, raw_path=str(path), received_at=datetime.now(UTC), mode=mode, status="received", submitted_by=submitted_by,
-            lease_owner=lease.worker_id(), lease_until=lease.expiry(settings.upload_lease_seconds),
-        )  # fmt: skip
+            agency_code=agency_code,
+            filename=Path(filename).name,
+            source_format=_format_of(filename),
+            size_bytes=len(data),
+            content_hash=digest,
+            raw_path=str(path),
+            received_at=datetime.now(UTC),
+            mode=mode,
+            status="received",
+            submitted_by=submitted_by,
+            lease_owner=lease.worker_id(),
+            lease_until=lease.expiry(settings.upload_lease_seconds),
+        )
         session.add(submission)
         session.commit()
     body = [data]
@@ -220,10 +229,23 @@ def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
         if hashlib.sha256(data).hexdigest() != submission.content_hash:
             raise Conflict(f"The kept file of submission {submission_id} has changed since it was received")
         session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission_id))
-        reset = {"status": "received", "message": "", "finished_at": None, "rows_read": 0, "rows_accepted": 0,
-                 "rows_new": 0, "rows_revised": 0, "rows_unchanged": 0, "error_count": 0, "warning_count": 0,
-                 "query_count": 0, "information_count": 0, "queries_open": 0, "lease_owner": lease.worker_id(),
-                 "lease_until": lease.expiry(settings.upload_lease_seconds)}  # fmt: skip
+        reset = {
+            "status": "received",
+            "message": "",
+            "finished_at": None,
+            "rows_read": 0,
+            "rows_accepted": 0,
+            "rows_new": 0,
+            "rows_revised": 0,
+            "rows_unchanged": 0,
+            "error_count": 0,
+            "warning_count": 0,
+            "query_count": 0,
+            "information_count": 0,
+            "queries_open": 0,
+            "lease_owner": lease.worker_id(),
+            "lease_until": lease.expiry(settings.upload_lease_seconds),
+        }
         session.execute(update(Submission).where(col(Submission.id) == submission_id).values(**reset))
         session.commit()
         for key, value in reset.items():
@@ -244,9 +266,12 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
     submission.source_format = raw.source_format
     del raw
     counts = {
-        "rows_read": result.rows_read, "error_count": result.error_count, "warning_count": result.warning_count,
-        "query_count": result.query_count, "information_count": result.information_count,
-    }  # fmt: skip
+        "rows_read": result.rows_read,
+        "error_count": result.error_count,
+        "warning_count": result.warning_count,
+        "query_count": result.query_count,
+        "information_count": result.information_count,
+    }
     if result.fatal or (mode == "atomic" and result.error_count):
         why = result.reason if result.fatal else "atomic mode: the file has errors, so nothing was stored"
         finish(engine, submission, result.problems, status="rejected", message=why, counts=counts)
@@ -261,9 +286,14 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
     if not started.rowcount:  # type: ignore[attr-defined]
         raise CutOff()
     store_accepted(
-        engine, submission, result, problems=result.problems, only_if="storing",
-        summary=lambda stored: _summary(stored, result), counts=counts,
-    )  # fmt: skip
+        engine,
+        submission,
+        result,
+        problems=result.problems,
+        only_if="storing",
+        summary=lambda stored: _summary(stored, result),
+        counts=counts,
+    )
     return Outcome(submission, result, problems=result.problems)
 
 

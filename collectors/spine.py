@@ -186,10 +186,22 @@ def store_accepted(
         if also is not None:
             also(session)
         recorded = record_outcome(
-            session, submission, problems, status=stored.status, message=summary(stored), stage=stage,
-            only_if=only_if, counts={**(counts or {}), "rows_accepted": stored.accepted, "rows_new": stored.new,
-            "rows_revised": stored.revised, "rows_unchanged": stored.unchanged, "queries_open": stored.held},
-        )  # fmt: skip
+            session,
+            submission,
+            problems,
+            status=stored.status,
+            message=summary(stored),
+            stage=stage,
+            only_if=only_if,
+            counts={
+                **(counts or {}),
+                "rows_accepted": stored.accepted,
+                "rows_new": stored.new,
+                "rows_revised": stored.revised,
+                "rows_unchanged": stored.unchanged,
+                "queries_open": stored.held,
+            },
+        )
         if not recorded:
             session.rollback()
             raise CutOff()

@@ -92,9 +92,13 @@ def build_template(
         return template_csv(rows, codelists), name
     version = current_catalogue_version(session)
     info = TemplateInfo(
-        agency_code=agency_code, agency_name=agency.name, period=canonical, generated_at=datetime.now(UTC),
-        catalogue_version=version.content_hash[:12] if version else "", codelists=codelists,
-    )  # fmt: skip
+        agency_code=agency_code,
+        agency_name=agency.name,
+        period=canonical,
+        generated_at=datetime.now(UTC),
+        catalogue_version=version.content_hash[:12] if version else "",
+        codelists=codelists,
+    )
     return template_xlsx(info, rows), name
 
 
@@ -106,10 +110,22 @@ def value_rules_for(session: Session, indicator_ids: list[str]) -> dict[str, Tem
     specs = value_specs(indicators, load_rules(session))
     return {
         ind_id: TemplateRow(
-            indicator=ind_id, title=ind.plain_title, org="", org_name="", period="", breakdown="", unit=ind.unit,
-            statistic=spec.statistic, decimals=spec.decimals, min_value=spec.min_value, max_value=spec.max_value,
-            whole=spec.whole, judgement_codelist=spec.judgement_codelist, ratio=spec.ratio, last_value=None,
+            indicator=ind_id,
+            title=ind.plain_title,
+            org="",
+            org_name="",
+            period="",
+            breakdown="",
+            unit=ind.unit,
+            statistic=spec.statistic,
+            decimals=spec.decimals,
+            min_value=spec.min_value,
+            max_value=spec.max_value,
+            whole=spec.whole,
+            judgement_codelist=spec.judgement_codelist,
+            ratio=spec.ratio,
+            last_value=None,
         )
         for ind_id, ind in indicators.items()
         if ind.formula is None and (spec := specs[ind_id]).statistic in STATISTICS
-    }  # fmt: skip
+    }

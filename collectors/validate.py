@@ -17,6 +17,7 @@ import pandera.polars as pa
 import polars as pl
 
 from collectors import crosscheck
+from collectors.values import parse_values
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
 from indicators.rules import Rule, bound_indicators, first_binding
@@ -35,7 +36,6 @@ PROBLEM_SCHEMA = {
     "severity": pl.String,
     "message": pl.String,
 }
-_THOUSANDS = r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,7 @@ def value_rules() -> list[ValueRule]:
     """List the value rules, each checked by pandera on the typed frame."""
     v, n, d, stat = pl.col("value_num"), pl.col("numerator_num"), pl.col("denominator_num"), pl.col("statistic")
     tolerance = 0.5 * pl.lit(10.0).pow(-pl.col("value_dp").cast(pl.Float64)) + 1e-9
+    # Laid out by hand, the formatter told to leave it: a table of rules, each its name, column and test on one line, its message below.
     return [
         ValueRule("percentage-range", "value", (stat == "percentage") & ((v < pl.col("min_value")) | (v > pl.col("max_value"))),
              pl.format("{} is a percentage, so it must be between 0 and 100", pl.col("value"))),
@@ -221,105 +222,22 @@ def _suggestions(unknown: list[str], known: list[str]) -> dict[str, str]:
     return out
 
 
-def _parse_values(df: pl.DataFrame) -> pl.DataFrame:
-    if all(df.schema[c].is_numeric() for c in NUMBERS):
-        return _numbers_given(df)
-    # Nearly every value is a plain number: cast those directly and keep the string work
-    # (symbols, the u flag, thousands separators, %) for the few rows that need it.
-    plain = df.with_columns(pl.col("value").cast(pl.Float64, strict=False).alias("_plain"))
-    needs_work = pl.col("value").is_not_null() & pl.col("_plain").is_null()
-    easy = plain.filter(~needs_work).with_columns(
-        pl.lit(None, pl.String).alias("symbol"),
-        pl.lit(None, pl.String).alias("flag"),
-        pl.col("value").alias("_number"),
-        pl.col("_plain").alias("value_num"),
-    )
-    text = pl.col("value")
-    # Excel's validation compares text ignoring case, so "X" passes the template: take it as "x".
-    symbol = pl.when(text.str.to_lowercase().is_in(list(NO_FIGURE))).then(text.str.to_lowercase()).otherwise(None)
-    flagged = text.str.contains(r"^[-+0-9.,%\s]+\s*[uU]$")
-    number = text.str.replace(r"\s*[uU]$", "").str.strip_chars().str.strip_suffix("%")
-    number = pl.when(number.str.contains(_THOUSANDS)).then(number.str.replace_all(",", "")).otherwise(number)
-    hard = plain.filter(needs_work).with_columns(
-        symbol.alias("symbol"),
-        pl.when(flagged).then(pl.lit("u")).otherwise(None).alias("flag"),
-        pl.when(symbol.is_null()).then(number).otherwise(None).alias("_number"),
-    )
-    hard = hard.with_columns(pl.col("_number").cast(pl.Float64, strict=False).alias("value_num")).select(easy.columns)
-    out = pl.concat([easy, hard]).drop("_plain")
-    dot = pl.col("_number").str.find(".", literal=True)
-    out = out.with_columns(
-        pl.when(dot.is_null())
-        .then(0)
-        .otherwise(pl.col("_number").str.len_chars().cast(pl.Int64) - dot.cast(pl.Int64) - 1)
-        .alias("value_dp"),
-        *(
-            pl.col(c).str.replace_all(",", "").cast(pl.Float64, strict=False).alias(f"{c}_num")
-            for c in ("numerator", "denominator")
-        ),
-    )
-    # NaN, infinity and negative zero are not figures: say why, and leave them null so nothing stores them.
-    out = out.with_columns(_not_a_figure(pl.col(f"{c}_num"), pl.col(c)).alias(f"{c}_why") for c in NUMBERS)
-    return out.with_columns(
-        pl.when(pl.col(f"{c}_why").is_null()).then(pl.col(f"{c}_num")).otherwise(None).alias(f"{c}_num")
-        for c in NUMBERS
-    )
-
-
-#: The cells that hold numbers.
-NUMBERS = ("value", "numerator", "denominator")
-#: The most decimal places a number given as a number is taken to have (a float's are about 15 significant digits).
-_MAX_DP = 12
-
-
-def _numbers_given(df: pl.DataFrame) -> pl.DataFrame:
-    """The cells of figures given as numbers (those the service derives itself), taken as they are: no symbol,
-    no flag, nothing to parse; only NaN, infinity and negative zero are refused as in a file's text."""
-    out = df.with_columns(
-        pl.lit(None, pl.String).alias("symbol"),
-        pl.lit(None, pl.String).alias("flag"),
-        *(pl.col(c).cast(pl.Float64).alias(f"{c}_num") for c in NUMBERS),
-    )
-    value = pl.col("value_num")
-    # The places the value is given to, as its shortest text would show them (at most _MAX_DP).
-    places = [pl.when((value - value.round(k)).abs() <= 1e-12 * value.abs().clip(1.0)).then(k) for k in range(_MAX_DP)]
-    out = out.with_columns(
-        pl.min_horizontal(*places).fill_null(_MAX_DP).cast(pl.Int64).alias("value_dp"),
-        # A value was given wherever one is: if it is no figure (NaN, infinite), that is its type error.
-        pl.when(pl.col("value").is_not_null()).then(pl.lit("")).otherwise(None).alias("_number"),
-    )
-    out = out.with_columns(_not_a_figure(pl.col(f"{c}_num"), pl.col(c)).alias(f"{c}_why") for c in NUMBERS)
-    out = out.with_columns(
-        pl.when(pl.col(f"{c}_why").is_null()).then(pl.col(f"{c}_num")).otherwise(None).alias(f"{c}_num")
-        for c in NUMBERS
-    )
-    # The report names a cell by its text, as a file's own would be.
-    return out.with_columns(pl.col(c).cast(pl.String) for c in NUMBERS)
-
-
-def _not_a_figure(number: pl.Expr, text: pl.Expr) -> pl.Expr:
-    """Why a parsed number is not a figure (NaN, infinite, negative zero), else null."""
-    return (
-        pl.when(number.is_nan())
-        .then(
-            pl.format(
-                "{} is NaN (not a number), which is not a figure; write the number, or leave the cell empty", text
-            )
-        )
-        .when(number.is_infinite())
-        .then(pl.format("{} is infinite (or too large to store), which is not a figure; write a finite number", text))
-        .when((number == 0) & ((1.0 / number) < 0))
-        .then(pl.format("{} is negative zero, which is not a figure; write 0", text))
-        .otherwise(None)
-    )
-
-
 def _type_errors(df: pl.DataFrame) -> pl.DataFrame:
     frames = [
-        _problems(df, pl.col("_number").is_not_null() & pl.col("value_num").is_null(), "value", "type-error",
-                  pl.coalesce(pl.col("value_why"), pl.format("{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE)))),
-                  value=pl.col("value")),
-    ]  # fmt: skip
+        _problems(
+            df,
+            pl.col("_number").is_not_null() & pl.col("value_num").is_null(),
+            "value",
+            "type-error",
+            pl.coalesce(
+                pl.col("value_why"),
+                pl.format(
+                    "{} is not a number (nor one of the symbols {})", pl.col("value"), pl.lit(" ".join(NO_FIGURE))
+                ),
+            ),
+            value=pl.col("value"),
+        ),
+    ]
     for c in ("numerator", "denominator"):
         frames.append(
             _problems(
@@ -399,6 +317,7 @@ def _prepare(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     return df, ignored
 
 
+# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None = None) -> Validation:
     """Check an upload (text cells plus ``row``) against the catalogue, the agency's duties and the stored figures.
 
@@ -427,7 +346,7 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     # Only the definition columns the checks read are joined: each is a million-row column on a million-row upload.
     definitions = ctx.indicators.drop("breakdowns", *_UNREAD, strict=False).rename({"id": "indicator"})
     df = df.join(definitions, on="indicator", how="left")
-    df = _parse_values(df)
+    df = parse_values(df)
     problems.append(_type_errors(df))
     known = pl.col("statistic").is_not_null() & ~pl.col("derived").fill_null(False)
     problems += _reference_problems(df, ctx, known)
@@ -482,11 +401,26 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
 def _missing_columns(raw: pl.DataFrame, missing: list[str]) -> Validation:
     found = ", ".join(c for c in raw.columns if c != "row")
     report = problem_frame(
-        [{"row": 1, "column": c, "value": None, "rule": "missing-column", "severity": "error",
-          "message": f"the file has no {c!r} column (it has: {found})"} for c in missing]
-    )  # fmt: skip
-    return Validation(rows_read=raw.height, rows_blank=0, problems=report, accepted=pl.DataFrame(), fatal=True,
-                      reason="the file is missing required columns")  # fmt: skip
+        [
+            {
+                "row": 1,
+                "column": c,
+                "value": None,
+                "rule": "missing-column",
+                "severity": "error",
+                "message": f"the file has no {c!r} column (it has: {found})",
+            }
+            for c in missing
+        ]
+    )
+    return Validation(
+        rows_read=raw.height,
+        rows_blank=0,
+        problems=report,
+        accepted=pl.DataFrame(),
+        fatal=True,
+        reason="the file is missing required columns",
+    )
 
 
 def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr) -> list[pl.DataFrame]:
@@ -497,27 +431,65 @@ def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr) -> list[
     )
     hints = _suggestions(unknown, ctx.indicators["id"].to_list())
     found.append(
-        _problems(df, pl.col("indicator").is_in(unknown), "indicator", "unknown-indicator",
-                  pl.format("{} is not in the catalogue{}", pl.col("indicator"), pl.col("indicator").replace_strict(hints, default="", return_dtype=pl.String)))
-    )  # fmt: skip
+        _problems(
+            df,
+            pl.col("indicator").is_in(unknown),
+            "indicator",
+            "unknown-indicator",
+            pl.format(
+                "{} is not in the catalogue{}",
+                pl.col("indicator"),
+                pl.col("indicator").replace_strict(hints, default="", return_dtype=pl.String),
+            ),
+        )
+    )
     found.append(
-        _problems(df, pl.col("derived").fill_null(False), "indicator", "derived-indicator",
-                  pl.format("{} is computed by the service from other figures; do not submit it", pl.col("indicator")))
-    )  # fmt: skip
+        _problems(
+            df,
+            pl.col("derived").fill_null(False),
+            "indicator",
+            "derived-indicator",
+            pl.format("{} is computed by the service from other figures; do not submit it", pl.col("indicator")),
+        )
+    )
     unknown_orgs = sorted(set(df["org"].drop_nulls().unique().to_list()) - ctx.known_orgs)
     org_hints = _suggestions(unknown_orgs, sorted(ctx.agency_orgs))
     found.append(
-        _problems(df, pl.col("org").is_in(unknown_orgs), "org", "unknown-org",
-                  pl.format("{} is not a known org unit code{}", pl.col("org"), pl.col("org").replace_strict(org_hints, default="", return_dtype=pl.String)))
-    )  # fmt: skip
+        _problems(
+            df,
+            pl.col("org").is_in(unknown_orgs),
+            "org",
+            "unknown-org",
+            pl.format(
+                "{} is not a known org unit code{}",
+                pl.col("org"),
+                pl.col("org").replace_strict(org_hints, default="", return_dtype=pl.String),
+            ),
+        )
+    )
     found.append(
-        _problems(df, known & ~pl.col("indicator").is_in(list(ctx.agency_indicators)), "indicator", "not-designated",
-                  pl.format("{} is supplied by the designated {} body, not by {}", pl.col("indicator"), pl.col("source_body"), pl.lit(ctx.agency_code)))
-    )  # fmt: skip
+        _problems(
+            df,
+            known & ~pl.col("indicator").is_in(list(ctx.agency_indicators)),
+            "indicator",
+            "not-designated",
+            pl.format(
+                "{} is supplied by the designated {} body, not by {}",
+                pl.col("indicator"),
+                pl.col("source_body"),
+                pl.lit(ctx.agency_code),
+            ),
+        )
+    )
     found.append(
-        _problems(df, pl.col("org").is_in(list(ctx.known_orgs)) & ~pl.col("org").is_in(list(ctx.agency_orgs)), "org", "not-designated",
-                  pl.format("{} does not answer for {}", pl.lit(ctx.agency_code), pl.col("org")))
-    )  # fmt: skip
+        _problems(
+            df,
+            pl.col("org").is_in(list(ctx.known_orgs)) & ~pl.col("org").is_in(list(ctx.agency_orgs)),
+            "org",
+            "not-designated",
+            pl.format("{} does not answer for {}", pl.lit(ctx.agency_code), pl.col("org")),
+        )
+    )
     return found
 
 
@@ -605,14 +577,34 @@ def _duplicates(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series
     label = pl.concat_str("indicator", "org", "period_code", "breakdown_key", separator=", ").str.strip_suffix(", ")
     conflict = (pl.col("variants") > 1).fill_null(False)
     repeat = ((pl.col("variants") == 1) & (pl.col("row") != pl.col("first_row"))).fill_null(False)
-    found = pl.concat([
-        _problems(dup, conflict, "value", "conflicting-figure",
-                  pl.format("the same figure ({}) is given on rows {} with different values; none of them is stored until one row remains",
-                            label, pl.col("all_rows"))),
-        _problems(dup, repeat, "indicator", "repeated-figure",
-                  pl.format("the same figure ({}) with the same value is already given on row {}; stored once", label, pl.col("first_row")),
-                  "information", value=pl.col("indicator")),
-    ])  # fmt: skip
+    found = pl.concat(
+        [
+            _problems(
+                dup,
+                conflict,
+                "value",
+                "conflicting-figure",
+                pl.format(
+                    "the same figure ({}) is given on rows {} with different values; none of them is stored until one row remains",
+                    label,
+                    pl.col("all_rows"),
+                ),
+            ),
+            _problems(
+                dup,
+                repeat,
+                "indicator",
+                "repeated-figure",
+                pl.format(
+                    "the same figure ({}) with the same value is already given on row {}; stored once",
+                    label,
+                    pl.col("first_row"),
+                ),
+                "information",
+                value=pl.col("indicator"),
+            ),
+        ]
+    )
     return df, found, dup.filter(repeat)["row"]
 
 
@@ -635,9 +627,15 @@ def _formula_problems(unresolved: pl.DataFrame | None) -> pl.DataFrame:
 
 def _blank_upload(rows: int) -> dict[str, object]:
     what = f"all {rows} row(s) of figures" if rows else "the file"
-    return {"row": None, "column": "value", "value": None, "rule": "blank-upload", "severity": "error",
-            "message": f"the file is blank: {what} have no value, numerator or denominator; fill in the value column "
-                       "(or a symbol such as x when a figure is not available) and upload it again"}  # fmt: skip
+    return {
+        "row": None,
+        "column": "value",
+        "value": None,
+        "rule": "blank-upload",
+        "severity": "error",
+        "message": f"the file is blank: {what} have no value, numerator or denominator; fill in the value column "
+        "(or a symbol such as x when a figure is not available) and upload it again",
+    }
 
 
 def _ranges(rows: list[int]) -> list[str]:
@@ -656,5 +654,11 @@ def _ranges(rows: list[int]) -> list[str]:
 def _blank_rows(rows: list[int]) -> dict[str, object]:
     spans = _ranges(rows)
     listed = ", ".join(spans[:50]) + (f" and {len(spans) - 50} more run(s)" if len(spans) > 50 else "")
-    return {"row": None, "column": "value", "value": None, "rule": "blank-rows", "severity": "information",
-            "message": f"{len(rows)} row(s) were left blank and not read: row(s) {listed}"}  # fmt: skip
+    return {
+        "row": None,
+        "column": "value",
+        "value": None,
+        "rule": "blank-rows",
+        "severity": "information",
+        "message": f"{len(rows)} row(s) were left blank and not read: row(s) {listed}",
+    }

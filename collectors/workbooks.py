@@ -40,9 +40,21 @@ from onereturn.spreadsheet import SafeWorkbook, neutralise_row
 #: (lower-case); indicator, org, period, breakdown, value, numerator, denominator, status, note are the ones the service reads;
 #: title, org_name, unit, allowed, last_value are there to help the person filling it in and are ignored on upload.
 TEMPLATE_COLUMNS = (
-    "indicator", "title", "org", "org_name", "period", "breakdown", "unit", "allowed", "last_value",
-    "value", "numerator", "denominator", "status", "note",
-)  # fmt: skip
+    "indicator",
+    "title",
+    "org",
+    "org_name",
+    "period",
+    "breakdown",
+    "unit",
+    "allowed",
+    "last_value",
+    "value",
+    "numerator",
+    "denominator",
+    "status",
+    "note",
+)
 #: The kinds of statistic a template row can ask for.
 STATISTICS = ("count", "percentage", "rate", "mean", "score", "duration", "judgement", "gap")
 #: The columns the agency fills in; every other column is reference and locked.
@@ -273,9 +285,16 @@ class _TemplateStyles:
 def _template_cells(row: TemplateRow, allowed: str) -> list[str]:
     """The reference cells of a template row, in TEMPLATE_COLUMNS order up to last_value."""
     return [
-        row.indicator, row.title, row.org, row.org_name, row.period, row.breakdown, row.unit,
-        allowed, row.last_value or "",
-    ]  # fmt: skip
+        row.indicator,
+        row.title,
+        row.org,
+        row.org_name,
+        row.period,
+        row.breakdown,
+        row.unit,
+        allowed,
+        row.last_value or "",
+    ]
 
 
 def _allowed_column(rows: list[TemplateRow], codelists: dict[str, list[tuple[str, str]]]) -> list[str]:
@@ -460,6 +479,7 @@ def validate_ratio_parts(
         _validate_grouped(ws, col, ratios, options_for)
 
 
+# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def _write_figures(ws: Any, st: _TemplateStyles, rows: list[TemplateRow], allowed: list[str]) -> None:
     """Write the header and one row per figure, writing only the cells that differ from their column's format.
 

@@ -219,13 +219,24 @@ class Builder:
         rule = ret.suppression
         sentence = (
             f"values {rule['low']:g} to {rule['high']:g} shown as {rule['symbol']}; secondary suppression {'on' if rule.get('secondary', True) else 'off'}"
-            if rule else "no small-number suppression"
-        )  # fmt: skip
+            if rule
+            else "no small-number suppression"
+        )
         return BuiltReturn(
-            return_id=ret.id, title=ret.title, recipient=ret.recipient, period=self.period.code, geography_level=ret.geography_level,
-            layout=ret.layout, generated_at=generated_at, catalogue_version=version.content_hash[:12] if version else "",
-            suppression=sentence, fields=infos, cells=cells.select(list(CELL_SCHEMA)), lineage=lineage, completeness=completeness,
-        )  # fmt: skip
+            return_id=ret.id,
+            title=ret.title,
+            recipient=ret.recipient,
+            period=self.period.code,
+            geography_level=ret.geography_level,
+            layout=ret.layout,
+            generated_at=generated_at,
+            catalogue_version=version.content_hash[:12] if version else "",
+            suppression=sentence,
+            fields=infos,
+            cells=cells.select(list(CELL_SCHEMA)),
+            lineage=lineage,
+            completeness=completeness,
+        )
 
     def _figures(
         self, field: FieldMapping, ind: Indicator, orgs: list[str], decimals: int, ret: Return
@@ -239,9 +250,12 @@ class Builder:
             return figures
         if field.recode:
             figures = recode(
-                figures, field.recode["dim"], field.recode["map"], aggregation=ind.aggregation,
+                figures,
+                field.recode["dim"],
+                field.recode["map"],
+                aggregation=ind.aggregation,
                 multiplier=ind.multiplier,
-            )  # fmt: skip
+            )
         if field.breakdown:
             figures = figures.filter(pl.col("breakdown") == field.breakdown)
         figures = apply_scale(figures, field.scale)
@@ -276,14 +290,30 @@ class Builder:
                 or (field.relation == "derived_from" and not ind.formula)
             )
             info.append(
-                {"_f": at, "indicator_id": ind.id, "field_code": field.code, "decimals": decimals, "unit": field.unit or ind.unit,
-                 "statistic": ind.statistic, "_rel": field.relation if unfilled else "", "_method": ind.method}
-            )  # fmt: skip
+                {
+                    "_f": at,
+                    "indicator_id": ind.id,
+                    "field_code": field.code,
+                    "decimals": decimals,
+                    "unit": field.unit or ind.unit,
+                    "statistic": ind.statistic,
+                    "_rel": field.relation if unfilled else "",
+                    "_method": ind.method,
+                }
+            )
         fields = pl.DataFrame(
             info,
-            schema={"_f": pl.Int32, "indicator_id": pl.String, "field_code": pl.String, "decimals": pl.Int64,
-                    "unit": pl.String, "statistic": pl.String, "_rel": pl.String, "_method": pl.String},
-        )  # fmt: skip
+            schema={
+                "_f": pl.Int32,
+                "indicator_id": pl.String,
+                "field_code": pl.String,
+                "decimals": pl.Int64,
+                "unit": pl.String,
+                "statistic": pl.String,
+                "_rel": pl.String,
+                "_method": pl.String,
+            },
+        )
         figures = (
             pl.concat(found, how="vertical_relaxed")
             if found
@@ -300,9 +330,15 @@ class Builder:
                 pl.col("period").fill_null(self.period.code),
             )
         )
-        return self._relations(self._missing_reasons(joined, wanted), ret).with_columns(
-            pl.concat_str([pl.col("field_code"), pl.col("org_code"), pl.col("breakdown")], separator="|").alias("cell_id")
-        ).drop("_f", "_rel", "_method")  # fmt: skip
+        return (
+            self._relations(self._missing_reasons(joined, wanted), ret)
+            .with_columns(
+                pl.concat_str([pl.col("field_code"), pl.col("org_code"), pl.col("breakdown")], separator="|").alias(
+                    "cell_id"
+                )
+            )
+            .drop("_f", "_rel", "_method")
+        )
 
     def _missing_reasons(
         self, cells: pl.DataFrame, wanted: list[tuple[FieldMapping, Indicator, int, pl.DataFrame | None]]
@@ -343,8 +379,9 @@ class Builder:
         rel = pl.col("_rel")
         other = pl.format(
             "measured by another method ({}); the catalogue's figure {} is not copied: the cell is left to the submitting body's own figure",
-            pl.col("_method"), pl.col("value").cast(pl.String),
-        )  # fmt: skip
+            pl.col("_method"),
+            pl.col("value").cast(pl.String),
+        )
         if ret.suppression:
             # The other method's figure is a number like any other: a small one is not spelled out.
             low, high = ret.suppression["low"], ret.suppression["high"]
@@ -355,24 +392,36 @@ class Builder:
             )
             other = (
                 pl.when(small)
-                .then(pl.format("measured by another method ({}); the catalogue's figure is a small number, suppressed and not copied", pl.col("_method")))
+                .then(
+                    pl.format(
+                        "measured by another method ({}); the catalogue's figure is a small number, suppressed and not copied",
+                        pl.col("_method"),
+                    )
+                )
                 .otherwise(other)
-            )  # fmt: skip
+            )
         unfilled = pl.format(
             "measured by another method ({}); not filled from it: the cell is left to the submitting body's own figure",
             pl.col("_method"),
         )
         reason = (
-            pl.when(rel == "different_method").then(pl.when(pl.col("value").is_not_null()).then(other).otherwise(unfilled))
-            .when(rel == "subset_of").then(pl.format("the field is a subset of {}; the catalogue has no breakdown that selects it", "indicator_id"))
-            .when(rel == "derived_from").then(pl.format("the field is calculated from {} in a way the catalogue does not define", "indicator_id"))
+            pl.when(rel == "different_method")
+            .then(pl.when(pl.col("value").is_not_null()).then(other).otherwise(unfilled))
+            .when(rel == "subset_of")
+            .then(
+                pl.format("the field is a subset of {}; the catalogue has no breakdown that selects it", "indicator_id")
+            )
+            .when(rel == "derived_from")
+            .then(pl.format("the field is calculated from {} in a way the catalogue does not define", "indicator_id"))
             .otherwise(pl.col("reason"))
-        )  # fmt: skip
+        )
         status = (
-            pl.when(rel == "different_method").then(pl.lit("different_method"))
-            .when(rel != "").then(pl.lit("not_derivable"))
+            pl.when(rel == "different_method")
+            .then(pl.lit("different_method"))
+            .when(rel != "")
+            .then(pl.lit("not_derivable"))
             .otherwise(pl.col("status"))
-        )  # fmt: skip
+        )
         return cells.with_columns(
             reason.alias("reason"),
             status.alias("status"),
@@ -452,9 +501,19 @@ class Builder:
         """What lineage says of stored figures the resolver did not read, from the store by id."""
         picked = [
             col(getattr(Observation, c))
-            for c in ("id", "indicator_id", "org_code", "period", "breakdown", "version", "submission_id", "file_row",
-                      "flag", "status")
-        ]  # fmt: skip
+            for c in (
+                "id",
+                "indicator_id",
+                "org_code",
+                "period",
+                "breakdown",
+                "version",
+                "submission_id",
+                "file_row",
+                "flag",
+                "status",
+            )
+        ]
         stmt = sa_select(*picked, col(Submission.agency_code), col(Submission.filename)).join(
             Submission, col(Submission.id) == col(Observation.submission_id), isouter=True
         )

@@ -126,18 +126,27 @@ class BuiltReturn:
             .otherwise(pl.format("observation {}", "observation_id"))
         )
         figure = pl.concat_str(
-            pl.col("indicator_id"), pl.lit(" "), pl.col("figure_org"), pl.lit(" "), pl.col("figure_period"),
-            pl.when(pl.col("figure_breakdown") != "").then(pl.lit(" ") + pl.col("figure_breakdown")).otherwise(pl.lit("")),
-            pl.lit(" v"), pl.col("version").cast(pl.String),
+            pl.col("indicator_id"),
+            pl.lit(" "),
+            pl.col("figure_org"),
+            pl.lit(" "),
+            pl.col("figure_period"),
+            pl.when(pl.col("figure_breakdown") != "")
+            .then(pl.lit(" ") + pl.col("figure_breakdown"))
+            .otherwise(pl.lit("")),
+            pl.lit(" v"),
+            pl.col("version").cast(pl.String),
             pl.col("weight").replace_strict(weights, default="", return_dtype=pl.String),
-        )  # fmt: skip
+        )
         source = pl.when(pl.col("agency_code").fill_null("") != "").then(pl.format("{} {}", "agency_code", "filename"))
         return shown.group_by("cell_id", maintain_order=True).agg(
-            pl.col("field_code").first(), pl.col("org_code").first(), pl.len().alias("figures"),
+            pl.col("field_code").first(),
+            pl.col("org_code").first(),
+            pl.len().alias("figures"),
             provenance.unique(maintain_order=True).str.join("; ").alias("provenance"),
             source.drop_nulls().unique(maintain_order=True).str.join("; ").alias("sources"),
             figure.str.join("; ").alias("stored"),
-        )  # fmt: skip
+        )
 
     @property
     def complete_share(self) -> float:

@@ -127,9 +127,12 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
     rows = []
     for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
         own = [
-            r for r in session.execute(select(AgencyReturn.return_id).where(AgencyReturn.agency_code == agency.code)).scalars()
+            r
+            for r in session.execute(
+                select(AgencyReturn.return_id).where(AgencyReturn.agency_code == agency.code)
+            ).scalars()
             if r in returns and returns[r].submitter == agency.body_type
-        ]  # fmt: skip
+        ]
         if not own:
             continue
         orgs = list(session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency.code)).scalars())
@@ -235,11 +238,16 @@ def records_figures(session: Session) -> dict[str, set[tuple[str, str, str, str]
     """
     found: dict[str, set[tuple[str, str, str, str]]] = {}
     rows = session.execute(
-        sa_select(col(Submission.agency_code), col(Observation.indicator_id), col(Observation.org_code),
-                  col(Observation.period), col(Observation.breakdown))
+        sa_select(
+            col(Submission.agency_code),
+            col(Observation.indicator_id),
+            col(Observation.org_code),
+            col(Observation.period),
+            col(Observation.breakdown),
+        )
         .join(Submission, col(Submission.id) == col(Observation.submission_id))
         .where(col(Observation.is_current), col(Submission.kind) == RECORDS_KIND)
-    ).all()  # fmt: skip
+    ).all()
     for agency, indicator, org, period, breakdown in rows:
         found.setdefault(agency, set()).add((indicator, org, period, breakdown))
     return found

@@ -110,9 +110,14 @@ def released_lineage(
             if cell_id not in seen:
                 seen.add(cell_id)
                 out.append(
-                    {"cell_id": cell_id, "field_code": row["field_code"], "org_code": row["org_code"],
-                     "status": status, "reason": withheld_lineage(status, (reasons or {}).get(cell_id, ""))}
-                )  # fmt: skip
+                    {
+                        "cell_id": cell_id,
+                        "field_code": row["field_code"],
+                        "org_code": row["org_code"],
+                        "status": status,
+                        "reason": withheld_lineage(status, (reasons or {}).get(cell_id, "")),
+                    }
+                )
             continue
         out.append({key: value for key, value in row.items() if key != "value"})
     return out

@@ -162,10 +162,14 @@ def _figures(session: Session, ids: list[int]) -> list[signoffs.Figure]:
             assert obs.id is not None
             found.append(
                 signoffs.Figure(
-                    obs.id, obs.indicator_id, obs.org_code, obs.period, obs.breakdown,
+                    obs.id,
+                    obs.indicator_id,
+                    obs.org_code,
+                    obs.period,
+                    obs.breakdown,
                     signoffs.value_text(obs.value, obs.symbol, obs.status),
                 )
-            )  # fmt: skip
+            )
     return sorted(found, key=signoffs.figure_line)
 
 
@@ -184,9 +188,15 @@ def sign_off(
     canonical = signoffs.canonical_period(session, return_id, period)
     figures = vouched(session, agency_code, return_id, canonical)
     return signoffs.sign_off(
-        session, agency_code=agency_code, return_id=return_id, period=canonical, figures=figures,
-        declaration=declaration, actor=actor, read=read,
-    )  # fmt: skip
+        session,
+        agency_code=agency_code,
+        return_id=return_id,
+        period=canonical,
+        figures=figures,
+        declaration=declaration,
+        actor=actor,
+        read=read,
+    )
 
 
 @dataclass(frozen=True)
@@ -233,12 +243,20 @@ def review(session: Session, agency_code: str, return_id: str, period: str) -> R
     added = [f for f in figures if f.id not in signed] if signed else []
     removed = _figures(session, sorted(signed - now_ids)) if signed else []
     return Review(
-        agency_code=agency_code, return_id=return_id, period=canonical,
-        state=row.state if row is not None else signoffs.OPEN, declaration=ret.declaration,
-        needs_acceptance=ret.needs_acceptance, cells=cells, missing=missing,
-        blockers=signoffs.blockers(session, agency_code, return_id, canonical), added=added, removed=removed,
-        digest=signoffs.digest_of(figures), signoff=row,
-    )  # fmt: skip
+        agency_code=agency_code,
+        return_id=return_id,
+        period=canonical,
+        state=row.state if row is not None else signoffs.OPEN,
+        declaration=ret.declaration,
+        needs_acceptance=ret.needs_acceptance,
+        cells=cells,
+        missing=missing,
+        blockers=signoffs.blockers(session, agency_code, return_id, canonical),
+        added=added,
+        removed=removed,
+        digest=signoffs.digest_of(figures),
+        signoff=row,
+    )
 
 
 def sign_off_all(session: Session, actor: signoffs.Actor, *, return_ids: list[str] | None = None) -> list[SignOff]:
@@ -264,10 +282,16 @@ def sign_off_all(session: Session, actor: signoffs.Actor, *, return_ids: list[st
                 ids = built.lineage.filter(pl.col("agency_code") == agency)["observation_id"].unique().sort().to_list()
                 done.append(
                     signoffs.sign_off(
-                        session, agency_code=agency, return_id=ret.id, period=period.code,
-                        figures=_figures(session, ids), declaration=ret.declaration, actor=actor, check=False,
+                        session,
+                        agency_code=agency,
+                        return_id=ret.id,
+                        period=period.code,
+                        figures=_figures(session, ids),
+                        declaration=ret.declaration,
+                        actor=actor,
+                        check=False,
                     )
-                )  # fmt: skip
+                )
     return done
 
 
@@ -281,6 +305,9 @@ class Standing:
     waiting: list[str]
     unaccepted: list[str]
     last_signed_at: datetime | None
+    #: Agencies whose sign-off (or acceptance) stands but vouches for only some of their figures behind the
+    #: return, with how many came since: held back until their approver signs off again.
+    since_signoff: dict[str, int]
 
     @property
     def released(self) -> bool:
@@ -371,10 +398,13 @@ def _standing(
     waiting: list[str] = []
     unaccepted: list[str] = []
     signed: list[datetime] = []
+    since: dict[str, int] = {}
     for agency, ids in sorted(behind.items()):
         row = rows.get((agency, ret.id, period))
         # As the gate decides: every figure behind the return vouched for, in a state that releases.
         vouched = row is not None and ids <= set(row.figure_ids)
+        if row is not None and not vouched and (row.state in releasing or row.state == signoffs.SIGNED_OFF):
+            since[agency] = len(ids - set(row.figure_ids))
         if row is not None and vouched and row.state in releasing:
             if row.signed_at is not None:
                 signed.append(utc(row.signed_at))
@@ -383,9 +413,14 @@ def _standing(
         else:
             waiting.append(agency)
     return Standing(
-        return_id=ret.id, period=period, behind=sorted(behind), waiting=waiting, unaccepted=unaccepted,
+        return_id=ret.id,
+        period=period,
+        behind=sorted(behind),
+        waiting=waiting,
+        unaccepted=unaccepted,
         last_signed_at=max(signed) if signed else None,
-    )  # fmt: skip
+        since_signoff=since,
+    )
 
 
 def signed_again(session: Session, changed: BuiltReturn) -> list[dict[str, Any]]:
@@ -410,9 +445,17 @@ def signed_again(session: Session, changed: BuiltReturn) -> list[dict[str, Any]]
                 if row is not None and row.signed_at is not None:
                     signers[names.get(agency, agency)] = utc(row.signed_at)
         out.append(
-            {"cell_id": cell["cell_id"], "field_code": cell["field_code"], "org_code": cell["org_code"],
-             "org_name": cell["org_name"], "breakdown": cell["breakdown"], "display": cell["display"],
-             "status": cell["status"], "reason": cell["reason"],
-             "signed_off_at": max(signers.values()) if signers else None, "signed_off_by": sorted(signers)}
-        )  # fmt: skip
+            {
+                "cell_id": cell["cell_id"],
+                "field_code": cell["field_code"],
+                "org_code": cell["org_code"],
+                "org_name": cell["org_name"],
+                "breakdown": cell["breakdown"],
+                "display": cell["display"],
+                "status": cell["status"],
+                "reason": cell["reason"],
+                "signed_off_at": max(signers.values()) if signers else None,
+                "signed_off_by": sorted(signers),
+            }
+        )
     return out

@@ -152,10 +152,16 @@ def _build(
         last.source_mark = mark
         return last, _with_time(built, last.generated_at), False
     record = ReturnBuild(
-        return_id=return_id, period=built.period, fingerprint=print_, source_mark=mark, generated_at=now,
-        catalogue_version=built.catalogue_version, cell_count=built.cells.height, completeness=built.completeness,
+        return_id=return_id,
+        period=built.period,
+        fingerprint=print_,
+        source_mark=mark,
+        generated_at=now,
+        catalogue_version=built.catalogue_version,
+        cell_count=built.cells.height,
+        completeness=built.completeness,
         signoffs=released,
-    )  # fmt: skip
+    )
     session.add(record)
     session.flush()
     assert record.id is not None
@@ -165,9 +171,10 @@ def _build(
         # Which of the two it is, and the cell's own reason when it waits for a sign-off, so a regulator's
         # lineage never calls a cell held for sign-off suppressed.
         hidden = built.cells.filter(pl.col("status").is_in(WITHHELD)).select(
-            "cell_id", pl.col("status").alias("withheld"),
+            "cell_id",
+            pl.col("status").alias("withheld"),
             pl.when(pl.col("status") == UNSIGNED).then(pl.col("reason")).otherwise(None).alias("withheld_reason"),
-        )  # fmt: skip
+        )
         rows = (
             built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "weight")
             .join(hidden, on="cell_id", how="left", maintain_order="left")
@@ -179,16 +186,25 @@ def _build(
         )
         # The driver's bulk path (COPY on PostgreSQL): plain tuples, no dict or ORM bookkeeping per row.
         columns = (
-            "build_id", "cell_id", "field_code", "org_code", "observation_id", "weight", "suppressed", "withheld",
+            "build_id",
+            "cell_id",
+            "field_code",
+            "org_code",
+            "observation_id",
+            "weight",
+            "suppressed",
+            "withheld",
             "withheld_reason",
-        )  # fmt: skip
+        )
         bulk_insert(
-            session, LineageRow.__tablename__, columns,
+            session,
+            LineageRow.__tablename__,
+            columns,
             [rows.with_columns(pl.lit(record.id).alias("build_id")).select(columns).iter_rows()],
             # Left open: PostgreSQL checks each row's keys (about a third of a second for a year's returns)
             # while the caller writes the files, on a core of its own.
             pending=pending,
-        )  # fmt: skip
+        )
     return record, built, True
 
 
@@ -356,6 +372,7 @@ def list_snapshots(
     return [(s, b) for s, b in rows], total
 
 
+# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def lineage(
     session: Session,
     build_id: int,

@@ -609,8 +609,11 @@ def _what(spec: RuleSpec) -> str:
         return f"`{spec.part}` ≤ `{spec.whole}`"
     if spec.kind == "numerator_of_denominator":
         return f"numerator ≤ denominator of `{spec.indicator}`"
-    picked = [f"units {', '.join(spec.units)}" if spec.units else "", f"statistics {', '.join(spec.statistics)}" if spec.statistics else "",
-              f"indicators {', '.join(spec.indicators)}" if spec.indicators else ""]  # fmt: skip
+    picked = [
+        f"units {', '.join(spec.units)}" if spec.units else "",
+        f"statistics {', '.join(spec.statistics)}" if spec.statistics else "",
+        f"indicators {', '.join(spec.indicators)}" if spec.indicators else "",
+    ]
     scope = "; ".join(p for p in picked if p) or "every collected indicator with a range"
     if spec.kind == "breakdown_sum":
         return f"parts by `{spec.dimension}` = total ({scope})"

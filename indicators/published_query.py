@@ -18,11 +18,23 @@ from indicators.published import PublishedFigure, PublishedRelease
 
 #: The columns ``published_figures`` gives, one row per current published figure.
 PUBLISHED_SCHEMA = {
-    "indicator_id": pl.String, "org_code": pl.String, "period": pl.String, "breakdown": pl.String,
-    "value": pl.Float64, "numerator": pl.Float64, "denominator": pl.Float64, "symbol": pl.String, "flag": pl.String,
-    "status": pl.String, "publisher": pl.String, "source_id": pl.String, "release_id": pl.Int64,
-    "release_version": pl.String, "file_row": pl.Int64, "stored_as": pl.String,
-}  # fmt: skip
+    "indicator_id": pl.String,
+    "org_code": pl.String,
+    "period": pl.String,
+    "breakdown": pl.String,
+    "value": pl.Float64,
+    "numerator": pl.Float64,
+    "denominator": pl.Float64,
+    "symbol": pl.String,
+    "flag": pl.String,
+    "status": pl.String,
+    "publisher": pl.String,
+    "source_id": pl.String,
+    "release_id": pl.Int64,
+    "release_version": pl.String,
+    "file_row": pl.Int64,
+    "stored_as": pl.String,
+}
 
 
 def published_figures(
@@ -46,15 +58,27 @@ def published_figures(
     pub = PublishedFigure
     rows = session.execute(
         sa_select(
-            col(pub.indicator_id), col(pub.org_code), col(pub.period), col(pub.breakdown), col(pub.value),
-            col(pub.numerator), col(pub.denominator), col(pub.symbol), col(pub.flag), col(pub.status),
-            col(pub.publisher), col(PublishedRelease.source_id), col(pub.release_id), col(PublishedRelease.version),
-            col(pub.file_row), col(pub.stored_as),
+            col(pub.indicator_id),
+            col(pub.org_code),
+            col(pub.period),
+            col(pub.breakdown),
+            col(pub.value),
+            col(pub.numerator),
+            col(pub.denominator),
+            col(pub.symbol),
+            col(pub.flag),
+            col(pub.status),
+            col(pub.publisher),
+            col(PublishedRelease.source_id),
+            col(pub.release_id),
+            col(PublishedRelease.version),
+            col(pub.file_row),
+            col(pub.stored_as),
         )
         .join(PublishedRelease, col(PublishedRelease.id) == col(PublishedFigure.release_id))
         .where(*where)
         .order_by(col(pub.indicator_id), col(pub.period), col(pub.org_code))
-    ).all()  # fmt: skip
+    ).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=PUBLISHED_SCHEMA, orient="row")
 
 
@@ -117,19 +141,39 @@ def differences(
         where.append(col(pub.period) == period)
     query = (
         sa_select(
-            col(pub.indicator_id), col(pub.org_code), col(pub.period), col(pub.breakdown), col(obs.value),
-            col(obs.symbol), col(Submission.agency_code), col(obs.submission_id), col(Submission.filename),
-            col(obs.file_row), col(pub.value), col(pub.symbol), col(pub.publisher), col(PublishedRelease.source_id),
-            col(pub.release_id), col(PublishedRelease.version), col(PublishedRelease.fetched_at), col(pub.file_row),
+            col(pub.indicator_id),
+            col(pub.org_code),
+            col(pub.period),
+            col(pub.breakdown),
+            col(obs.value),
+            col(obs.symbol),
+            col(Submission.agency_code),
+            col(obs.submission_id),
+            col(Submission.filename),
+            col(obs.file_row),
+            col(pub.value),
+            col(pub.symbol),
+            col(pub.publisher),
+            col(PublishedRelease.source_id),
+            col(pub.release_id),
+            col(PublishedRelease.version),
+            col(PublishedRelease.fetched_at),
+            col(pub.file_row),
         )
-        .join(obs, and_(
-            col(obs.indicator_id) == col(pub.indicator_id), col(obs.period) == col(pub.period),
-            col(obs.org_code) == col(pub.org_code), col(obs.breakdown) == col(pub.breakdown), col(obs.is_current),
-        ))
+        .join(
+            obs,
+            and_(
+                col(obs.indicator_id) == col(pub.indicator_id),
+                col(obs.period) == col(pub.period),
+                col(obs.org_code) == col(pub.org_code),
+                col(obs.breakdown) == col(pub.breakdown),
+                col(obs.is_current),
+            ),
+        )
         .join(Submission, col(Submission.id) == col(obs.submission_id))
         .join(PublishedRelease, col(PublishedRelease.id) == col(pub.release_id))
         .where(*where)
-    )  # fmt: skip
+    )
     total = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     rows = session.execute(
         query.order_by(col(pub.indicator_id), col(pub.period), col(pub.org_code), col(pub.breakdown))
@@ -156,10 +200,13 @@ def publisher_burden(session: Session, period: Period, return_inputs: dict[str, 
     """Count each publisher's figures for ``period`` and, per return (``return_inputs``: the collected indicators
     each return's fields read), the stored ones it reads: figures keyed by nobody."""
     rows = session.execute(
-        sa_select(col(PublishedFigure.publisher), col(PublishedFigure.indicator_id), col(PublishedFigure.period),
-                  col(PublishedFigure.stored_as))
-        .where(col(PublishedFigure.is_current))
-    ).all()  # fmt: skip
+        sa_select(
+            col(PublishedFigure.publisher),
+            col(PublishedFigure.indicator_id),
+            col(PublishedFigure.period),
+            col(PublishedFigure.stored_as),
+        ).where(col(PublishedFigure.is_current))
+    ).all()
     spans: dict[str, bool] = {}
     counts: dict[str, PublisherBurden] = {}
     for publisher, indicator, code, stored_as in rows:

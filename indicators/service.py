@@ -158,10 +158,17 @@ def store_rules(session: Session, cat: IndicatorCatalogue) -> None:
         rule = to_rule(loc.spec)
         session.add(
             CatalogueRule(
-                id=rule_id, kind=rule.kind, severity=rule.severity, message=rule.message, source=rule.source,
-                params=rule.params, position=position, file=loc.file, line=loc.line,
+                id=rule_id,
+                kind=rule.kind,
+                severity=rule.severity,
+                message=rule.message,
+                source=rule.source,
+                params=rule.params,
+                position=position,
+                file=loc.file,
+                line=loc.line,
             )
-        )  # fmt: skip
+        )
 
 
 def load_rules(session: Session) -> list[Rule]:
@@ -186,8 +193,13 @@ def list_rules(
             continue
         out.append(
             RulePublic(
-                id=rule.id, kind=rule.kind, severity=rule.severity, message=rule.message, source=rule.source,
-                params=rule.params, indicators=bound,
+                id=rule.id,
+                kind=rule.kind,
+                severity=rule.severity,
+                message=rule.message,
+                source=rule.source,
+                params=rule.params,
+                indicators=bound,
             )
-        )  # fmt: skip
+        )
     return out

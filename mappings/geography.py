@@ -425,16 +425,27 @@ def _health_before_2013(folder: Path, known: set[str]) -> tuple[list[Row], list[
         valid_from, valid_to = _parse_date(row["valid_from"]), _parse_date(row["valid_to"])
         source = f"{HEALTH_BEFORE_2013}: {row['note']}"
         units.append(
-            {"code": row["code"], "name": row["name"], "type": row["type"], "valid_from": valid_from,
-             "valid_to": valid_to, "source": source}
-        )  # fmt: skip
+            {
+                "code": row["code"],
+                "name": row["name"],
+                "type": row["type"],
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+                "source": source,
+            }
+        )
         for child in row["contains"].split(";"):
             if child not in known:
                 raise ValueError(f"{HEALTH_BEFORE_2013}: {row['code']} contains unknown area {child}")
             edges.append(
-                {"child_code": child, "parent_code": row["code"], "valid_from": valid_from, "valid_to": valid_to,
-                 "source": source}
-            )  # fmt: skip
+                {
+                    "child_code": child,
+                    "parent_code": row["code"],
+                    "valid_from": valid_from,
+                    "valid_to": valid_to,
+                    "source": source,
+                }
+            )
     return units, edges
 
 

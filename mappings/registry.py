@@ -371,9 +371,12 @@ def _refuse(issues: list[Issue], what: str) -> None:
 
 def _definition(spec: AgencyInput) -> dict[str, Any]:
     return {
-        "orgs": spec.orgs, "returns": spec.returns, "indicators": spec.indicators, "provenance": spec.provenance,
+        "orgs": spec.orgs,
+        "returns": spec.returns,
+        "indicators": spec.indicators,
+        "provenance": spec.provenance,
         **({"published": spec.published} if spec.published else {}),
-    }  # fmt: skip
+    }
 
 
 def _check(session: Session, agencies: list[tuple[int | None, AgencyInput]]) -> list[Resolved]:

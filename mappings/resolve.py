@@ -43,8 +43,13 @@ FACT_SCHEMA = pl.Schema(
     }
 )
 #: The store's columns read beside each figure for its lineage, and their names among the facts.
-_FACT_COLUMNS = {"version": "version", "submission_id": "submission_id", "file_row": "file_row",
-                 "flag": "obs_flag", "status": "obs_status"}  # fmt: skip
+_FACT_COLUMNS = {
+    "version": "version",
+    "submission_id": "submission_id",
+    "file_row": "file_row",
+    "flag": "obs_flag",
+    "status": "obs_status",
+}
 
 #: Families of units that each partition a parent; a parent is rolled up from the first family it has.
 FAMILIES: tuple[tuple[str, ...], ...] = (
@@ -207,9 +212,13 @@ class Resolver:
             by_id: dict[str, pl.DataFrame] = {}
             if found:
                 converted = convert_period(
-                    pl.concat(found), self.period, period_type=period_type, time_basis=time_basis,  # type: ignore[arg-type]
-                    aggregation=aggregation, multiplier=multiplier,
-                )  # fmt: skip
+                    pl.concat(found),
+                    self.period,
+                    period_type=period_type,  # type: ignore[arg-type]
+                    time_basis=time_basis,
+                    aggregation=aggregation,
+                    multiplier=multiplier,
+                )
                 by_id = {str(k[0]): f for k, f in converted.partition_by("indicator_id", as_dict=True).items()}
             for ind_id in ids:
                 # An indicator with no figures stays empty, as :meth:`stored` leaves it.
@@ -232,9 +241,13 @@ class Resolver:
             else:
                 if parts.height:
                     parts = convert_period(
-                        parts, self.period, period_type=indicator.period_type, time_basis=indicator.time_basis,  # type: ignore[arg-type]
-                        aggregation=indicator.aggregation, multiplier=indicator.multiplier,
-                    )  # fmt: skip
+                        parts,
+                        self.period,
+                        period_type=indicator.period_type,  # type: ignore[arg-type]
+                        time_basis=indicator.time_basis,
+                        aggregation=indicator.aggregation,
+                        multiplier=indicator.multiplier,
+                    )
             self._stored[indicator.id] = parts
         return self._stored[indicator.id]
 
@@ -261,9 +274,13 @@ class Resolver:
         stmt = (
             sa_select(*(col(getattr(Observation, c)) for c in columns))
             .where(where, col(Observation.is_current))
-            .order_by(col(Observation.indicator_id), col(Observation.org_code), col(Observation.period),
-                      col(Observation.breakdown))
-        )  # fmt: skip
+            .order_by(
+                col(Observation.indicator_id),
+                col(Observation.org_code),
+                col(Observation.period),
+                col(Observation.breakdown),
+            )
+        )
         read = rows_frame(
             self.session.connection().execute(stmt).all(),
             {**FIGURE_SCHEMA, **{f"_{c}": FACT_SCHEMA[name] for c, name in _FACT_COLUMNS.items()}},
@@ -271,11 +288,14 @@ class Resolver:
         # What lineage needs of these figures is read with them, not asked of the store again by id.
         self._facts.append(
             read.select(
-                pl.col("obs_id").alias("observation_id"), "indicator_id", pl.col("org_code").alias("figure_org"),
-                pl.col("period").alias("figure_period"), pl.col("breakdown").alias("figure_breakdown"),
+                pl.col("obs_id").alias("observation_id"),
+                "indicator_id",
+                pl.col("org_code").alias("figure_org"),
+                pl.col("period").alias("figure_period"),
+                pl.col("breakdown").alias("figure_breakdown"),
                 *(pl.col(f"_{c}").alias(name) for c, name in _FACT_COLUMNS.items()),
             )
-        )  # fmt: skip
+        )
         return read.select(list(FIGURE_SCHEMA))
 
     def facts(self) -> pl.DataFrame:
@@ -349,6 +369,7 @@ class Resolver:
         )
         return roll_up(parts, frame, aggregation=indicator.aggregation, multiplier=indicator.multiplier)
 
+    # Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
     def _derive(self, indicator: Indicator, orgs: list[str]) -> pl.DataFrame:
         assert indicator.formula is not None
         tree = parse_formula(indicator.formula)
@@ -472,9 +493,21 @@ def figures_at_level(
     orgs = level_orgs(resolver.geo, LEVEL_GROUPS.get(level, (level,)), only=[org] if org else [])
     parts = resolver.resolve(indicator_id, orgs)
     rows: list[dict[str, object]] = [
-        {"org": r["org_code"], "org_name": resolver.geo.names.get(r["org_code"], ""), "period": r["period"], "breakdown": r["breakdown"],
-         "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"], "status": r["status"], "reason": r["reason"],
-         "how": r["how"], "parts": r["parts"], "missing_parts": r["missing_parts"], "observation_ids": r["obs_ids"]}
+        {
+            "org": r["org_code"],
+            "org_name": resolver.geo.names.get(r["org_code"], ""),
+            "period": r["period"],
+            "breakdown": r["breakdown"],
+            "value": r["value"],
+            "numerator": r["numerator"],
+            "denominator": r["denominator"],
+            "status": r["status"],
+            "reason": r["reason"],
+            "how": r["how"],
+            "parts": r["parts"],
+            "missing_parts": r["missing_parts"],
+            "observation_ids": r["obs_ids"],
+        }
         for r in parts.sort("org_code", "breakdown").iter_rows(named=True)
-    ]  # fmt: skip
+    ]
     return resolver.period.code, rows

@@ -143,10 +143,19 @@ def _move(session: Session, row: SignOff, to: str, actor: Actor, *, detail: str 
     assert row.id is not None
     now = datetime.now(UTC)
     event = SignOffEvent(
-        signoff_id=row.id, agency_code=row.agency_code, return_id=row.return_id, period=row.period,
-        from_state=row.state, to_state=to, at=now, actor=actor.name[:300], key_prefix=actor.key_prefix,
-        client=actor.client[:64], detail=detail, digest=row.digest,
-    )  # fmt: skip
+        signoff_id=row.id,
+        agency_code=row.agency_code,
+        return_id=row.return_id,
+        period=row.period,
+        from_state=row.state,
+        to_state=to,
+        at=now,
+        actor=actor.name[:300],
+        key_prefix=actor.key_prefix,
+        client=actor.client[:64],
+        detail=detail,
+        digest=row.digest,
+    )
     row.state = to
     row.updated_at = now
     session.add(row)
@@ -220,9 +229,13 @@ def blockers(session: Session, agency_code: str, return_id: str, period: str) ->
     latest = uploads[max(counted)] if counted else None
     if latest is not None and latest.error_count:
         found.append(
-            {"type": "errors", "loc": ["submission", latest.id], "input": latest.error_count,
-             "msg": f"Upload {latest.id} ({latest.filename}) has {latest.error_count} error(s): correct them and upload again"}
-        )  # fmt: skip
+            {
+                "type": "errors",
+                "loc": ["submission", latest.id],
+                "input": latest.error_count,
+                "msg": f"Upload {latest.id} ({latest.filename}) has {latest.error_count} error(s): correct them and upload again",
+            }
+        )
     open_rows = session.execute(
         select(HeldFigure.id, HeldFigure.indicator_id, HeldFigure.period, HeldFigure.submission_id)
         .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
@@ -232,9 +245,13 @@ def blockers(session: Session, agency_code: str, return_id: str, period: str) ->
         if return_id not in reach.get(indicator_id, ()) or not _overlaps(held_period, span.start, span.end):
             continue
         found.append(
-            {"type": "query", "loc": ["submission", submission_id, "queries", held_id], "input": indicator_id,
-             "msg": f"The query on {indicator_id} for {held_period} (upload {submission_id}) is not answered"}
-        )  # fmt: skip
+            {
+                "type": "query",
+                "loc": ["submission", submission_id, "queries", held_id],
+                "input": indicator_id,
+                "msg": f"The query on {indicator_id} for {held_period} (upload {submission_id}) is not answered",
+            }
+        )
     return found
 
 
@@ -278,18 +295,28 @@ def figures_read(session: Session, figures: list[Figure], digest: str) -> list[F
                 continue
             del state[figure_id]
             if version > 1:
-                before = session.execute(
-                    select(Observation).where(
-                        Observation.indicator_id == figure.indicator_id, Observation.org_code == figure.org_code,
-                        Observation.period == figure.period, Observation.breakdown == figure.breakdown,
-                        Observation.version == version - 1,
+                before = (
+                    session.execute(
+                        select(Observation).where(
+                            Observation.indicator_id == figure.indicator_id,
+                            Observation.org_code == figure.org_code,
+                            Observation.period == figure.period,
+                            Observation.breakdown == figure.breakdown,
+                            Observation.version == version - 1,
+                        )
                     )
-                ).scalars().first()  # fmt: skip
+                    .scalars()
+                    .first()
+                )
                 if before is not None and before.id is not None:
                     state[before.id] = Figure(
-                        before.id, before.indicator_id, before.org_code, before.period, before.breakdown,
+                        before.id,
+                        before.indicator_id,
+                        before.org_code,
+                        before.period,
+                        before.breakdown,
                         value_text(before.value, before.symbol, before.status),
-                    )  # fmt: skip
+                    )
                     made_by[before.id] = (int(before.submission_id or 0), before.version)
         if digest_of(state.values()) == digest:
             return list(state.values())
@@ -307,9 +334,15 @@ def changes(old: Iterable[Figure], new: Iterable[Figure]) -> list[dict[str, Any]
             continue
         indicator_id, org_code, period, breakdown = key
         found.append(
-            {"indicator_id": indicator_id, "org_code": org_code, "period": period, "breakdown": breakdown,
-             "old": was.value if was is not None else None, "new": now.value if now is not None else None}
-        )  # fmt: skip
+            {
+                "indicator_id": indicator_id,
+                "org_code": org_code,
+                "period": period,
+                "breakdown": breakdown,
+                "old": was.value if was is not None else None,
+                "new": now.value if now is not None else None,
+            }
+        )
     return found
 
 
@@ -318,10 +351,14 @@ def _changed_reasons(session: Session, figures: list[Figure], read: str) -> list
     old = figures_read(session, figures, read)
     if old is None:
         return [
-            {"type": "changed", "loc": ["body", "digest"], "input": read[:64],
-             "msg": "The figures have changed since you read them (no recent state of them gives the digest you "
-                    "sent): read the return again before signing off"}
-        ]  # fmt: skip
+            {
+                "type": "changed",
+                "loc": ["body", "digest"],
+                "input": read[:64],
+                "msg": "The figures have changed since you read them (no recent state of them gives the digest you "
+                "sent): read the return again before signing off",
+            }
+        ]
     found = changes(old, figures)
     reasons: list[dict[str, Any]] = []
     for change in found[:CHANGES_NAMED]:
@@ -338,9 +375,13 @@ def _changed_reasons(session: Session, figures: list[Figure], read: str) -> list
     if len(found) > CHANGES_NAMED:
         more = len(found) - CHANGES_NAMED
         reasons.append(
-            {"type": "changed", "loc": ["figures"], "input": more,
-             "msg": f"and {more:,} more figure{'' if more == 1 else 's'} changed since you read them"}
-        )  # fmt: skip
+            {
+                "type": "changed",
+                "loc": ["figures"],
+                "input": more,
+                "msg": f"and {more:,} more figure{'' if more == 1 else 's'} changed since you read them",
+            }
+        )
     return reasons
 
 
@@ -393,9 +434,13 @@ def sign_off(
     reasons = blockers(session, agency_code, return_id, period) if check else []
     if not figures:
         reasons.append(
-            {"type": "nothing", "loc": [], "input": None,
-             "msg": f"{agency_code} has no figure in {return_id} for {period} to sign off"}
-        )  # fmt: skip
+            {
+                "type": "nothing",
+                "loc": [],
+                "input": None,
+                "msg": f"{agency_code} has no figure in {return_id} for {period} to sign off",
+            }
+        )
     if reasons:
         raise Conflict(
             f"Cannot sign off {return_id} for {period}: " + "; ".join(r["msg"] for r in reasons), errors=reasons

@@ -80,11 +80,15 @@ def job_open_window(return_id: str, period: str, scheduled_for: str) -> None:
             for agency in agencies:
                 owed = owed_for_entry(session, agency, return_id, period)
                 outbox.queue(
-                    session, kind="notice", recipient=_address(session, agency), agency_code=agency,
+                    session,
+                    kind="notice",
+                    recipient=_address(session, agency),
+                    agency_code=agency,
                     subject=f"onereturn: {words} is open for figures",
                     body=f"The collection window for {words} ({return_id} {period}) is open. You owe {len(owed)} figure(s) for it.",
-                    dedupe_key=f"open:{return_id}:{period}:{agency}", now=datetime.now(UTC),
-                )  # fmt: skip
+                    dedupe_key=f"open:{return_id}:{period}:{agency}",
+                    now=datetime.now(UTC),
+                )
             session.commit()
         set_detail(engine, f"open:{return_id}:{period}", when, f"notified {len(agencies)} agency(ies)")
 
@@ -109,13 +113,18 @@ def job_remind(agency_code: str, deadline: str, entries: list[list[str]], schedu
                     for o, r in sorted(owed.items())
                 ]
                 outbox.queue(
-                    session, kind="reminder", recipient=_address(session, agency_code), agency_code=agency_code,
+                    session,
+                    kind="reminder",
+                    recipient=_address(session, agency_code),
+                    agency_code=agency_code,
                     subject=f"onereturn: {len(owed)} figure(s) due by {deadline} for "
                     + "; ".join(sorted({return_words(session, r) for rets in owed.values() for r in rets})),
-                    body="Figures still owed, each asked for once:\n" + "\n".join(lines)
+                    body="Figures still owed, each asked for once:\n"
+                    + "\n".join(lines)
                     + ("\n\nDates to meet:\n" + "\n".join(dates) if dates else ""),
-                    dedupe_key=job_id, now=datetime.now(UTC),
-                )  # fmt: skip
+                    dedupe_key=job_id,
+                    now=datetime.now(UTC),
+                )
             session.commit()
         set_detail(engine, job_id, when, f"{len(owed)} figure(s) owed")
 
@@ -152,14 +161,18 @@ def job_remind_signoff(agency_code: str, deadline: str, entries: list[list[str]]
             if waiting:
                 dates = timetable_lines(session, [[w.return_id, w.period] for w in waiting])
                 outbox.queue(
-                    session, kind="reminder", recipient=_address(session, agency_code), agency_code=agency_code,
+                    session,
+                    kind="reminder",
+                    recipient=_address(session, agency_code),
+                    agency_code=agency_code,
                     subject=f"onereturn: {len(waiting)} return(s) to sign off by {deadline}: "
                     + "; ".join(return_words(session, w.return_id, w.period) for w in waiting),
                     body="Not yet signed off by your approver (nothing reaches the recipient until it is):\n"
                     + "\n".join(_waiting_line(session, w) for w in waiting)
                     + ("\n\nDates to meet:\n" + "\n".join(dates) if dates else ""),
-                    dedupe_key=job_id, now=datetime.now(UTC),
-                )  # fmt: skip
+                    dedupe_key=job_id,
+                    now=datetime.now(UTC),
+                )
             session.commit()
         set_detail(engine, job_id, when, f"{len(waiting)} return(s) not signed off")
 
@@ -203,11 +216,15 @@ def job_overdue(return_id: str, period: str, scheduled_for: str, milestone: str 
                 if owed:
                     late[agency] = len(owed)
                     outbox.queue(
-                        session, kind="overdue", recipient=_address(session, agency), agency_code=agency,
+                        session,
+                        kind="overdue",
+                        recipient=_address(session, agency),
+                        agency_code=agency,
                         subject=f"onereturn: {len(owed)} figure(s) for {words} are overdue",
                         body=f"The deadline for {words} ({return_id} {period}) has passed with {len(owed)} figure(s) missing.",
-                        dedupe_key=f"{job_id}:{agency}", now=datetime.now(UTC),
-                    )  # fmt: skip
+                        dedupe_key=f"{job_id}:{agency}",
+                        now=datetime.now(UTC),
+                    )
             session.commit()
         set_detail(
             engine,
@@ -234,20 +251,29 @@ def _overdue_signoff(return_id: str, period: str, scheduled_for: str) -> None:
                 late[agency] = standing
                 if standing.reason == "not_signed_off":
                     outbox.queue(
-                        session, kind="overdue", recipient=_address(session, agency), agency_code=agency,
+                        session,
+                        kind="overdue",
+                        recipient=_address(session, agency),
+                        agency_code=agency,
                         subject=f"onereturn: {words} is not signed off and its sign-off date has passed",
                         body=f"Your figures for {words} ({return_id} {period}) are all in, but {MEANINGS[standing.state]}: "
                         f"nothing reaches the recipient until your approver signs them off at {signoff_path(return_id, period)}.",
-                        dedupe_key=f"{job_id}:{agency}", now=datetime.now(UTC),
-                    )  # fmt: skip
+                        dedupe_key=f"{job_id}:{agency}",
+                        now=datetime.now(UTC),
+                    )
             if late:
                 outbox.queue(
-                    session, kind="overdue", recipient=OFFICER,
+                    session,
+                    kind="overdue",
+                    recipient=OFFICER,
                     subject=f"onereturn: {len(late)} agency(ies) late signing off {words}",
                     body=f"The sign-off date for {words} ({return_id} {period}) has passed:\n"
-                    + "\n".join(f"- {a}: {OVERDUE_WORDS[s.reason]} ({MEANINGS[s.state]})" for a, s in late.items() if s.reason),
-                    dedupe_key=job_id, now=datetime.now(UTC),
-                )  # fmt: skip
+                    + "\n".join(
+                        f"- {a}: {OVERDUE_WORDS[s.reason]} ({MEANINGS[s.state]})" for a, s in late.items() if s.reason
+                    ),
+                    dedupe_key=job_id,
+                    now=datetime.now(UTC),
+                )
             session.commit()
         detail = ", ".join(f"{a}: {OVERDUE_WORDS[s.reason]}" for a, s in late.items() if s.reason)
         set_detail(engine, job_id, when, detail or "every agency signed off")
@@ -261,12 +287,15 @@ def job_reopen_scan() -> None:
         reopened = reopened_builds(session)
         for build, revised in reopened:
             outbox.queue(
-                session, kind="notice", recipient=OFFICER,
+                session,
+                kind="notice",
+                recipient=OFFICER,
                 subject=f"onereturn: a revised figure re-opens {return_words(session, build.return_id, build.period)}",
                 body=f"{len(revised)} figure(s) behind build {build.id} of {build.return_id} {build.period} were revised after it was built: "
                 + ", ".join(sorted(revised)[:20]),
-                dedupe_key=f"reopen:{build.return_id}:{build.period}:{build.id}", now=datetime.now(UTC),
-            )  # fmt: skip
+                dedupe_key=f"reopen:{build.return_id}:{build.period}:{build.id}",
+                now=datetime.now(UTC),
+            )
         session.commit()
 
 
@@ -385,9 +414,13 @@ def planned_jobs(session: Session, now: datetime) -> list[PlannedJob]:
             jobs.append(PlannedJob(f"overdue:{e.return_id}:{e.period}", e.at, "scheduler:job_overdue", args))
         elif e.kind == "signoff_deadline":
             jobs.append(
-                PlannedJob(f"overdue-signoff:{e.return_id}:{e.period}", e.at, "scheduler:job_overdue",
-                           {**args, "milestone": "signoff_deadline"})
-            )  # fmt: skip
+                PlannedJob(
+                    f"overdue-signoff:{e.return_id}:{e.period}",
+                    e.at,
+                    "scheduler:job_overdue",
+                    {**args, "milestone": "signoff_deadline"},
+                )
+            )
     owners = agency_returns(session)
     # One reminder per agency and day: of the figures it owes by an agency deadline, and (to its approvers) of the
     # returns to sign off by a sign-off date.
@@ -407,9 +440,18 @@ def planned_jobs(session: Session, now: datetime) -> list[PlannedJob]:
             at = datetime.combine(remind_day, time(9, 0), tzinfo=zone)
             if now - LOOKBACK <= at:
                 jobs.append(
-                    PlannedJob(f"{name}:{agency}:{day.isoformat()}", at, func,
-                               {"agency_code": agency, "deadline": day.isoformat(), "entries": items, "scheduled_for": at.isoformat()})
-                )  # fmt: skip
+                    PlannedJob(
+                        f"{name}:{agency}:{day.isoformat()}",
+                        at,
+                        func,
+                        {
+                            "agency_code": agency,
+                            "deadline": day.isoformat(),
+                            "entries": items,
+                            "scheduled_for": at.isoformat(),
+                        },
+                    )
+                )
     return sorted(jobs, key=lambda j: (j.at, j.id))
 
 
@@ -527,9 +569,13 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
         wanted.add(f"periodic:{name}")
     if _settings().published_fetch:
         scheduler.add_job(
-            "scheduler:job_published_fetch", trigger="interval", seconds=_settings().published_fetch_hours * 3600,
-            id="periodic:published-fetch", replace_existing=True, next_run_time=now + timedelta(seconds=1),
-        )  # fmt: skip
+            "scheduler:job_published_fetch",
+            trigger="interval",
+            seconds=_settings().published_fetch_hours * 3600,
+            id="periodic:published-fetch",
+            replace_existing=True,
+            next_run_time=now + timedelta(seconds=1),
+        )
         wanted.add("periodic:published-fetch")
     removed = 0
     for job in scheduler.get_jobs():

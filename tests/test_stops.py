@@ -158,8 +158,10 @@ def test_serve_and_the_scheduler_stop_at_random_moments(tmp_path: Path) -> None:
         with log.open("ab") as out:
             process = subprocess.Popen(
                 _onereturn("serve", "--host", "127.0.0.1", "--port", str(port)),
-                env=env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         uploads: list[threading.Thread] = []
         if round_ == 8:
             # A last start, after the leases of anything cut off have run out, and a stop once it answers.

@@ -51,17 +51,25 @@ def _senders(engine: Engine) -> list[Sender]:
 
         pop = list(
             conn.execute(
-                text("SELECT indicator_id FROM agency_indicator WHERE agency_code = 'ons' "
-                     "AND indicator_id LIKE 'pop.resident%' ORDER BY 1 LIMIT 4")
+                text(
+                    "SELECT indicator_id FROM agency_indicator WHERE agency_code = 'ons' "
+                    "AND indicator_id LIKE 'pop.resident%' ORDER BY 1 LIMIT 4"
+                )
             ).scalars()
-        )  # fmt: skip
+        )
         ons_orgs, dfe_orgs = orgs("ons", 100), orgs("dfe", 150)
     ons = [(i, o, f"CY{y}") for y in (2001, 2002) for i in pop for o in ons_orgs]
     dfe = [("cyp.permanent_exclusions_n", o, "AY2019-20") for o in dfe_orgs]
-    notts = [(i, "E10000024", f"FY{y}-{(y + 1) % 100:02d}") for i in ("cyp.care_leavers_17_18", "cyp.care_leavers_19_21")
-             for y in range(2015, 2020)]  # fmt: skip
-    lewisham = [(i, "E09000023", f"FY{y}-{(y + 1) % 100:02d}") for i in ("cyp.care_leavers_17_18", "cyp.care_leavers_19_21")
-                for y in range(2015, 2020)]  # fmt: skip
+    notts = [
+        (i, "E10000024", f"FY{y}-{(y + 1) % 100:02d}")
+        for i in ("cyp.care_leavers_17_18", "cyp.care_leavers_19_21")
+        for y in range(2015, 2020)
+    ]
+    lewisham = [
+        (i, "E09000023", f"FY{y}-{(y + 1) % 100:02d}")
+        for i in ("cyp.care_leavers_17_18", "cyp.care_leavers_19_21")
+        for y in range(2015, 2020)
+    ]
     # Two senders revise the same ONS figures side by side; the others each have their own.
     return [
         Sender("ons", ons, 100_000),
@@ -174,9 +182,11 @@ def test_two_workers_store_every_accepted_figure_once_and_a_starting_worker_cuts
         assert set(statuses) == {"accepted"}, statuses
         assert not conn.execute(text("SELECT count(*) FROM submission WHERE status = 'interrupted'")).scalar_one()
         rows = conn.execute(
-            text("SELECT indicator_id, org_code, period, value, version, is_current FROM observation "
-                 "WHERE submission_id IN (SELECT id FROM submission WHERE filename = 'figures.csv')")
-        ).all()  # fmt: skip
+            text(
+                "SELECT indicator_id, org_code, period, value, version, is_current FROM observation "
+                "WHERE submission_id IN (SELECT id FROM submission WHERE filename = 'figures.csv')"
+            )
+        ).all()
     current: dict[tuple[str, str, str], list[float]] = {}
     history: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
     for indicator, org, period, value, version, is_current in rows:

@@ -98,10 +98,25 @@ def get_calendar(
             state = "overdue" if e.at <= now else "owed"
         if status is not None and state != status:
             continue
-        rows.append({"uid": e.uid, "title": e.summary, "return_id": e.return_id, "period": e.period,
-                     "period_words": period_words(e.period), "kind": e.kind, "label": e.label, "at": e.at.isoformat(),
-                     "start": e.at.isoformat(), "end": e.end.isoformat(), "status": state, "agencies": agencies,
-                     "owed": owed, "unsigned": unsigned, "overdue": late if e.at <= now else {}})  # fmt: skip
+        rows.append(
+            {
+                "uid": e.uid,
+                "title": e.summary,
+                "return_id": e.return_id,
+                "period": e.period,
+                "period_words": period_words(e.period),
+                "kind": e.kind,
+                "label": e.label,
+                "at": e.at.isoformat(),
+                "start": e.at.isoformat(),
+                "end": e.end.isoformat(),
+                "status": state,
+                "agencies": agencies,
+                "owed": owed,
+                "unsigned": unsigned,
+                "overdue": late if e.at <= now else {},
+            }
+        )
     listed = page_of(request, rows, limit=limit, offset=offset).model_dump()
     return {"from": first.isoformat(), "to": last.isoformat(), **listed}
 
@@ -164,8 +179,19 @@ def get_outbox(
     own = read_scope(principal).agency
     messages, total = outbox.page_messages(session, agency_code=own, limit=limit, offset=offset)
     items = [
-        {"id": m.id, "kind": m.kind, "recipient": m.recipient, "agency_code": m.agency_code, "subject": m.subject, "body": m.body,
-         "status": m.status, "attempts": m.attempts, "created_at": m.created_at, "sent_at": m.sent_at, "last_error": m.last_error}
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "recipient": m.recipient,
+            "agency_code": m.agency_code,
+            "subject": m.subject,
+            "body": m.body,
+            "status": m.status,
+            "attempts": m.attempts,
+            "created_at": m.created_at,
+            "sent_at": m.sent_at,
+            "last_error": m.last_error,
+        }
         for m in messages
-    ]  # fmt: skip
+    ]
     return page(request, items, total=total, limit=limit, offset=offset)

@@ -22,7 +22,7 @@ from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
 from api.principal import Principal
 from api.scopes import ReadScope, read_scope
-from api.uploadpool import UploadPool
+from api.uploadpool import Processed, UploadPool
 from api.uploadpool import process as process_upload
 from collectors import service as collect
 from collectors.problems import SHOWN, first_problems, iter_problems, problems_csv
@@ -66,10 +66,14 @@ def _agency_public(session: SessionDep, agency: Agency) -> AgencyPublic:
         return list(session.execute(select(column).where(model.agency_code == code).order_by(column)).scalars())
 
     return AgencyPublic(
-        code=code, name=agency.name, body_type=agency.body_type, orgs=values(AgencyOrg.org_code, AgencyOrg),
-        returns=values(AgencyReturn.return_id, AgencyReturn), indicators=values(AgencyIndicator.indicator_id, AgencyIndicator),
+        code=code,
+        name=agency.name,
+        body_type=agency.body_type,
+        orgs=values(AgencyOrg.org_code, AgencyOrg),
+        returns=values(AgencyReturn.return_id, AgencyReturn),
+        indicators=values(AgencyIndicator.indicator_id, AgencyIndicator),
         published=str((agency.definition or {}).get("published", "")),
-    )  # fmt: skip
+    )
 
 
 @router.get("/agencies", summary="List agencies", response_model=Page[AgencyPublic])
@@ -122,15 +126,22 @@ def _report(
     base = _summary(sub, duplicate) if sub is not None else extra
     total = problems.height if total is None else total
     problems = problems.head(SHOWN)
-    links = {} if sub is None else {
-        "self": f"/api/submissions/{sub.id}",
-        "report_csv": f"/api/submissions/{sub.id}/report.csv",
-        "report_xlsx": f"/api/submissions/{sub.id}/report.xlsx",
-    }  # fmt: skip
+    links = (
+        {}
+        if sub is None
+        else {
+            "self": f"/api/submissions/{sub.id}",
+            "report_csv": f"/api/submissions/{sub.id}/report.csv",
+            "report_xlsx": f"/api/submissions/{sub.id}/report.xlsx",
+        }
+    )
     return SubmissionReport(
-        **base, problems=[ProblemPublic(**p) for p in problems.to_dicts()], problem_count=total,
-        problems_truncated=total > problems.height, links=links,
-    )  # fmt: skip
+        **base,
+        problems=[ProblemPublic(**p) for p in problems.to_dicts()],
+        problem_count=total,
+        problems_truncated=total > problems.height,
+        links=links,
+    )
 
 
 _TIMING = {
@@ -197,16 +208,7 @@ async def upload(
 ) -> JSONResponse:
     """Upload one file of figures and get the validation report (row, column, value, rule, message); or, with
     ``collection_year``, a council's record-level files, answered 202 at once and checked in the background."""
-    settings = request.app.state.settings
-    if principal.kind == "agency":
-        if agency not in (None, principal.agency_code):
-            raise Forbidden("An agency key can only upload its own agency's figures")
-        agency_code = principal.agency_code
-    elif agency is None:
-        raise InvalidInput("Say which agency the figures come from (form field 'agency')")
-    else:
-        agency_code = agency
-    assert agency_code is not None
+    agency_code = _uploading_agency(principal, agency)
     if collection_year is not None:
         # Checked before any file is read or kept: a year that is not one is refused whole.
         collection_year = read_collection_year(collection_year)
@@ -222,47 +224,95 @@ async def upload(
         raise InvalidInput("Send the file of figures (form field 'file')")
     # The route runs on the event loop (an upload in hand holds no request thread): blocking work goes to threads.
     upload_request: dict[str, Any] = {
-        "agency_code": agency_code, "filename": file.filename or "upload", "mode": mode,
-        "submitted_by": principal.label, "sheet": sheet,
-    }  # fmt: skip
-    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
+        "agency_code": agency_code,
+        "filename": file.filename or "upload",
+        "mode": mode,
+        "submitted_by": principal.label,
+        "sheet": sheet,
+    }
     started = time.perf_counter()
+    outcome = await _checked(request, file, upload_request)
+    timing = upload_timing(request, time.perf_counter() - started)
+    if outcome.submission_id is None:
+        return _dry_run_answer(request, outcome, agency_code, file.filename or "upload", timing)
+    sub, report = await anyio.to_thread.run_sync(_stored_report, session, outcome.submission_id, outcome.duplicate)
+    status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
+    annotate(
+        request,
+        object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
+        outcome="rejected" if status in (415, 422) else "ok",
+        status=status,
+        detail=sub.message,
+    )
+    return JSONResponse(report.model_dump(mode="json"), status_code=status, headers=timing)
+
+
+def _uploading_agency(principal: Principal, agency: str | None) -> str:
+    """The agency an upload's figures come from: an agency key's own, or the one an officer names."""
+    if principal.kind == "agency":
+        if agency not in (None, principal.agency_code):
+            raise Forbidden("An agency key can only upload its own agency's figures")
+        assert principal.agency_code is not None
+        return principal.agency_code
+    if agency is None:
+        raise InvalidInput("Say which agency the figures come from (form field 'agency')")
+    return agency
+
+
+async def _checked(request: Request, file: UploadFile, upload_request: dict[str, Any]) -> Processed:
+    """Check (and store, unless a dry run) one file of figures in an upload process, or here without a pool."""
+    settings = request.app.state.settings
+    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
     if pool is not None:
         # The upload process reads the file from disk: sent through the pool's pipe, the bytes would
         # be held twice over in that process (pickled and unpickled) at the peak of a large upload.
         spooled = await anyio.to_thread.run_sync(_spool_capped, file, settings)
         try:
-            outcome = await pool.run({**upload_request, "data_path": str(spooled)})
+            return await pool.run({**upload_request, "data_path": str(spooled)})
         finally:
             # The upload process removes it; this covers a process that stopped before it could.
             spooled.unlink(missing_ok=True)
-    else:
-        upload_request["data"] = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
-        outcome = await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
-    timing = upload_timing(request, time.perf_counter() - started)
-    if outcome.submission_id is None:
-        assert outcome.problems is not None
-        errors = int((outcome.problems["severity"] == "error").sum())
-        report = _report(
-            None, outcome.problems, id=None, agency_code=agency_code, filename=file.filename or "upload", source_format="",
-            mode="dry_run", status="checked" if errors == 0 else "has_errors", received_at=None, finished_at=None, content_hash="",
-            rows_read=outcome.rows_read, rows_accepted=outcome.rows_accepted, rows_new=0, rows_revised=0, rows_unchanged=0,
-            error_count=errors, warning_count=int((outcome.problems["severity"] != "error").sum()), message="dry run: nothing was stored",
-            query_count=int((outcome.problems["severity"] == "query").sum()), information_count=int((outcome.problems["severity"] == "information").sum()),
-        )  # fmt: skip
-        dry_status = 415 if _rejected_status(report) == 415 else 200
-        annotate(
-            request,
-            object=f"dry run (agency {agency_code}, file {file.filename})",
-            status=dry_status,
-            detail=report.message,
-        )
-        return JSONResponse(report.model_dump(mode="json"), status_code=dry_status, headers=timing)
-    sub, report = await anyio.to_thread.run_sync(_stored_report, session, outcome.submission_id, outcome.duplicate)
-    status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
-    annotate(request, object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
-             outcome="rejected" if status in (415, 422) else "ok", status=status, detail=sub.message)  # fmt: skip
-    return JSONResponse(report.model_dump(mode="json"), status_code=status, headers=timing)
+    upload_request["data"] = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
+    return await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
+
+
+def _dry_run_answer(
+    request: Request, outcome: Processed, agency_code: str, filename: str, timing: dict[str, str]
+) -> JSONResponse:
+    """The report of a file checked and not stored: 200, or 415 for a file that is not one of figures."""
+    assert outcome.problems is not None
+    errors = int((outcome.problems["severity"] == "error").sum())
+    report = _report(
+        None,
+        outcome.problems,
+        id=None,
+        agency_code=agency_code,
+        filename=filename,
+        source_format="",
+        mode="dry_run",
+        status="checked" if errors == 0 else "has_errors",
+        received_at=None,
+        finished_at=None,
+        content_hash="",
+        rows_read=outcome.rows_read,
+        rows_accepted=outcome.rows_accepted,
+        rows_new=0,
+        rows_revised=0,
+        rows_unchanged=0,
+        error_count=errors,
+        warning_count=int((outcome.problems["severity"] != "error").sum()),
+        message="dry run: nothing was stored",
+        query_count=int((outcome.problems["severity"] == "query").sum()),
+        information_count=int((outcome.problems["severity"] == "information").sum()),
+    )
+    dry_status = 415 if _rejected_status(report) == 415 else 200
+    annotate(
+        request,
+        object=f"dry run (agency {agency_code}, file {filename})",
+        status=dry_status,
+        detail=report.message,
+    )
+    return JSONResponse(report.model_dump(mode="json"), status_code=dry_status, headers=timing)
 
 
 async def _records_upload(
@@ -288,10 +338,14 @@ async def _records_upload(
             remaining -= path.stat().st_size
         received = await anyio.to_thread.run_sync(
             lambda: records.receive(
-                request.app.state.engine, settings, agency_code=agency_code, collection_year=collection_year,
-                files=spooled, submitted_by=principal.label,
+                request.app.state.engine,
+                settings,
+                agency_code=agency_code,
+                collection_year=collection_year,
+                files=spooled,
+                submitted_by=principal.label,
             )
-        )  # fmt: skip
+        )
     finally:
         for _, path in spooled:
             path.unlink(missing_ok=True)
@@ -304,8 +358,12 @@ async def _records_upload(
             _, report = await anyio.to_thread.run_sync(_read_report, session, sub.id, True)
         finally:
             session.close()
-        annotate(request, object=f"submission {sub.id} (agency {agency_code}, records {names})", status=200,
-                 detail="a repeat of an earlier record-level upload")  # fmt: skip
+        annotate(
+            request,
+            object=f"submission {sub.id} (agency {agency_code}, records {names})",
+            status=200,
+            detail="a repeat of an earlier record-level upload",
+        )
         return JSONResponse(report.model_dump(mode="json"), status_code=200)
     pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
     if pool is not None:
@@ -314,8 +372,12 @@ async def _records_upload(
         # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to resume_records.
         background.add_task(records.process_records, request.app.state.engine, settings, sub.id)
     report = _report(sub, problem_frame([]), total=0)
-    annotate(request, object=f"submission {sub.id} (agency {agency_code}, records {names})", status=202,
-             detail=f"received for {collection_year}; DfE's rules run next")  # fmt: skip
+    annotate(
+        request,
+        object=f"submission {sub.id} (agency {agency_code}, records {names})",
+        status=202,
+        detail=f"received for {collection_year}; DfE's rules run next",
+    )
     return JSONResponse(
         report.model_dump(mode="json"),
         status_code=202,
@@ -430,9 +492,10 @@ def submission_report_csv(
     """Download every one of an upload's problems as CSV (row, column, value, rule, severity, message), streamed."""
     collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     return StreamingResponse(
-        problems_csv(iter_problems(request.app.state.engine, submission_id)), media_type="text/csv; charset=utf-8",
+        problems_csv(iter_problems(request.app.state.engine, submission_id)),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="submission-{submission_id}-problems.csv"'},
-    )  # fmt: skip
+    )
 
 
 @router.get(
@@ -462,11 +525,23 @@ def _queried(session: SessionDep, submission_id: int) -> list[QueriedFigure]:
         raised = [ProblemPublic(**p) for p in problems.filter(pl.col("row") == h.file_row).to_dicts()]
         out.append(
             QueriedFigure(
-                id=h.id, row=h.file_row, indicator=h.indicator_id, org=h.org_code, period=h.period, breakdown=h.breakdown,
-                value=h.value, numerator=h.numerator, denominator=h.denominator, symbol=h.symbol, state=h.state,
-                note=h.note, answered_by=h.answered_by, answered_at=h.answered_at, queries=raised,
+                id=h.id,
+                row=h.file_row,
+                indicator=h.indicator_id,
+                org=h.org_code,
+                period=h.period,
+                breakdown=h.breakdown,
+                value=h.value,
+                numerator=h.numerator,
+                denominator=h.denominator,
+                symbol=h.symbol,
+                state=h.state,
+                note=h.note,
+                answered_by=h.answered_by,
+                answered_at=h.answered_at,
+                queries=raised,
             )
-        )  # fmt: skip
+        )
     return out
 
 

@@ -173,11 +173,20 @@ def completeness(return_id: str, period: str, session: SessionDep, principal: Re
     record, built = exports.build(session, return_id, period)
     labels = {info.code: info.label for info in built.fields}
     cells = [
-        {"cell_id": c["cell_id"], "field_code": c["field_code"], "field_label": labels.get(c["field_code"], ""),
-         "org_code": c["org_code"], "org_name": c["org_name"], "breakdown": c["breakdown"], "status": c["status"],
-         "symbol": c["display"], "meaning": KEY.get(c["display"], ""), "reason": c["reason"]}
+        {
+            "cell_id": c["cell_id"],
+            "field_code": c["field_code"],
+            "field_label": labels.get(c["field_code"], ""),
+            "org_code": c["org_code"],
+            "org_name": c["org_name"],
+            "breakdown": c["breakdown"],
+            "status": c["status"],
+            "symbol": c["display"],
+            "meaning": KEY.get(c["display"], ""),
+            "reason": c["reason"],
+        }
         for c in built.cells.filter(built.cells["status"] != "present").iter_rows(named=True)
-    ]  # fmt: skip
+    ]
     shown = {c["symbol"] for c in cells}
     return {
         "return_id": return_id,
@@ -206,9 +215,13 @@ def changes(
     record, built = exports.build(session, return_id, period)
     changed = changed_since(session, record, built, since)
     return {
-        "return_id": return_id, "period": built.period, "since": utc(since), "build_id": record.id,
-        "built_at": utc(record.generated_at), "cells": release.signed_again(session, changed),
-    }  # fmt: skip
+        "return_id": return_id,
+        "period": built.period,
+        "since": utc(since),
+        "build_id": record.id,
+        "built_at": utc(record.generated_at),
+        "cells": release.signed_again(session, changed),
+    }
 
 
 class SnapshotPublic(BaseModel):
@@ -248,11 +261,19 @@ def list_exports(
         session, return_id=return_id, period=canonical, return_ids=visible, limit=limit, offset=offset
     )
     items = [
-        SnapshotPublic(id=snap.id or 0, build_id=record.id or 0, return_id=record.return_id, period=record.period, format=snap.format,
-                       content_hash=snap.content_hash, size_bytes=snap.size_bytes, generated_at=utc(record.generated_at),
-                       completeness=record.completeness)
+        SnapshotPublic(
+            id=snap.id or 0,
+            build_id=record.id or 0,
+            return_id=record.return_id,
+            period=record.period,
+            format=snap.format,
+            content_hash=snap.content_hash,
+            size_bytes=snap.size_bytes,
+            generated_at=utc(record.generated_at),
+            completeness=record.completeness,
+        )
         for snap, record in rows
-    ]  # fmt: skip
+    ]
     return page(request, items, total=total, limit=limit, offset=offset)
 
 
@@ -280,9 +301,15 @@ def get_lineage(
     snap = exports.get_snapshot(session, snapshot_id, with_data=False)
     _visible_return(session, principal, snap.return_id)
     rows, total = exports.lineage(
-        session, snap.build_id, cell=cell, field=field, org=org, limit=limit, offset=offset,
+        session,
+        snap.build_id,
+        cell=cell,
+        field=field,
+        org=org,
+        limit=limit,
+        offset=offset,
         released_only=principal.kind != "officer",
-    )  # fmt: skip
+    )
     listed = page(request, rows, total=total, limit=limit, offset=offset).model_dump()
     return {"snapshot_id": snap.id, "return_id": snap.return_id, "period": snap.period, **listed}
 

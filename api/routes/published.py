@@ -87,11 +87,16 @@ async def upload_release(
         raise PayloadTooLarge(f"A publisher's file is at most {MAX_PUBLISHED_FILE:,} bytes")
     done = await anyio.to_thread.run_sync(
         lambda: import_release(
-            request.app.state.engine, request.app.state.settings, spec, data,
-            filename=file.filename or spec.file, fetched_from="upload", version=version,
+            request.app.state.engine,
+            request.app.state.settings,
+            spec,
+            data,
+            filename=file.filename or spec.file,
+            fetched_from="upload",
+            version=version,
             submitted_by=principal.name,
         )
-    )  # fmt: skip
+    )
     annotate(request, object=f"published source {source_id}", detail=done.release.message)
     return UploadAnswer(
         duplicate=done.duplicate, release=ReleasePublic.model_validate(done.release, from_attributes=True)

@@ -98,9 +98,13 @@ def signoffs_listed(
 ) -> list[SignOffPublic]:
     """Every sign-off the principal may read matching the filters, as ``GET /api/signoffs`` lists them (unpaged)."""
     return queries.listed(
-        session, read_scope(principal), full=principal.kind != "regulator", return_id=return_id, period=period,
+        session,
+        read_scope(principal),
+        full=principal.kind != "regulator",
+        return_id=return_id,
+        period=period,
         state=state,
-    )  # fmt: skip
+    )
 
 
 @router.get(
@@ -143,9 +147,14 @@ def signoff_sign_off(
     check_approver(principal, agency)
     ret = _return(session, return_id)
     row = release.sign_off(
-        session, agency_code=agency, return_id=return_id, period=period, declaration=body.declaration,
-        actor=_actor(request, principal), read=body.digest,
-    )  # fmt: skip
+        session,
+        agency_code=agency,
+        return_id=return_id,
+        period=period,
+        declaration=body.declaration,
+        actor=_actor(request, principal),
+        read=body.digest,
+    )
     annotate(request, object=f"signoff {agency} {return_id} {row.period}", detail=f"digest {row.digest[:16]}")
     return public(row, ret, full=True)
 
@@ -205,8 +214,12 @@ def signoff_send_back(
     """Send an agency's sign-off back with the reason; its figures are held back until it signs off again."""
     ret = _return(session, return_id)
     row = signoffs.send_back(
-        session, agency_code=agency, return_id=return_id, period=period, reason=body.reason,
+        session,
+        agency_code=agency,
+        return_id=return_id,
+        period=period,
+        reason=body.reason,
         actor=_actor(request, principal),
-    )  # fmt: skip
+    )
     annotate(request, object=f"signoff {agency} {return_id} {row.period}", detail=body.reason[:200])
     return public(row, ret, full=True)

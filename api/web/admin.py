@@ -43,10 +43,18 @@ def _keys_page(
     )
     agencies = collect_routes.list_agencies(request=request, session=session, principal=visitor.principal, limit=1000)
     return page(
-        request, "officer/keys.html", visitor, title="Error: Keys" if errors else "Keys", listing=listing, issued=issued,
-        errors=errors or {}, form=form or {}, agencies=agencies, recipients=keys.recipients(session),
+        request,
+        "officer/keys.html",
+        visitor,
+        title="Error: Keys" if errors else "Keys",
+        listing=listing,
+        issued=issued,
+        errors=errors or {},
+        form=form or {},
+        agencies=agencies,
+        recipients=keys.recipients(session),
         status_code=status_code,
-    )  # fmt: skip
+    )
 
 
 @router.get("/keys")

@@ -60,9 +60,12 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     now = clock.now()
     today = now.date()
     listing = calendar_routes.get_calendar(
-        request=request, session=session, principal=visitor.principal,
-        start=today - timedelta(days=365), end=today + timedelta(days=400),
-    )  # fmt: skip
+        request=request,
+        session=session,
+        principal=visitor.principal,
+        start=today - timedelta(days=365),
+        end=today + timedelta(days=400),
+    )
     code = visitor.principal.agency_code or ""
     titles = _return_titles(session)
     rows = [
@@ -86,17 +89,30 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
         ):
             continue
         to_sign.append(
-            {**e, "title": titles.get(e["return_id"], e["return_id"]), "state": e["unsigned"].get(code, "signed_off"),
-             "meaning": signoffs.MEANINGS[e["unsigned"].get(code, signoffs.SIGNED_OFF)], "late": late}
-        )  # fmt: skip
+            {
+                **e,
+                "title": titles.get(e["return_id"], e["return_id"]),
+                "state": e["unsigned"].get(code, "signed_off"),
+                "meaning": signoffs.MEANINGS[e["unsigned"].get(code, signoffs.SIGNED_OFF)],
+                "late": late,
+            }
+        )
     if code:
         _mark_signable(session, code, [*overdue, *nxt.values(), *(r for r in to_sign if r["state"] != "signed_off")])
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
     return page(
-        request, "agency/owed.html", visitor, title="What you owe", due_now=list(nxt.values()), overdue=overdue,
-        upcoming=upcoming, to_sign=to_sign, unsigned_late=[r for r in to_sign if r["late"]], agency=agency,
+        request,
+        "agency/owed.html",
+        visitor,
+        title="What you owe",
+        due_now=list(nxt.values()),
+        overdue=overdue,
+        upcoming=upcoming,
+        to_sign=to_sign,
+        unsigned_late=[r for r in to_sign if r["late"]],
+        agency=agency,
         ics=f"/api/calendar.ics?agency={code}",
-    )  # fmt: skip
+    )
 
 
 def _mark_signable(session: SessionDep, code: str, rows: list[dict[str, Any]]) -> None:
@@ -133,9 +149,14 @@ def upload_form(request: Request, session: SessionDep, visitor: VisitorDep) -> H
     allowed(visitor, SUBMIT)
     refusal = records.records_refusal(session, visitor.principal)
     return page(
-        request, "agency/upload.html", visitor, title="Upload your figures", modes=MODES, errors={},
+        request,
+        "agency/upload.html",
+        visitor,
+        title="Upload your figures",
+        modes=MODES,
+        errors={},
         records_refusal=refusal,
-    )  # fmt: skip
+    )
 
 
 @router.post("/upload")
@@ -160,9 +181,15 @@ def upload(
         errors["file"] = "Only an agency uploads through this page; officers use the API and say which agency"
     if errors:
         return page(
-            request, "agency/upload.html", visitor, title="Error: Upload your figures", modes=MODES, errors=errors,
-            records_refusal=records.records_refusal(session, visitor.principal), status_code=400,
-        )  # fmt: skip
+            request,
+            "agency/upload.html",
+            visitor,
+            title="Error: Upload your figures",
+            modes=MODES,
+            errors=errors,
+            records_refusal=records.records_refusal(session, visitor.principal),
+            status_code=400,
+        )
     assert file is not None
     return _send(request, session, visitor, file, mode)
 
@@ -171,8 +198,20 @@ def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: Uplo
     # A template upload is stored before the answer; nothing runs after it.
     body = api_upload(request, session, visitor, BackgroundTasks(), file=file, mode=mode)
     if body.get("id") is None:
-        return page(request, "agency/report.html", visitor, title="Check of your file", report=body, rows=[],
-                    header=[], marks={}, queries=[], dry_run=True, blank=0, only_problems=False)  # fmt: skip
+        return page(
+            request,
+            "agency/report.html",
+            visitor,
+            title="Check of your file",
+            report=body,
+            rows=[],
+            header=[],
+            marks={},
+            queries=[],
+            dry_run=True,
+            blank=0,
+            only_problems=False,
+        )
     return RedirectResponse(f"/submissions/{body['id']}", status_code=303)
 
 
@@ -207,15 +246,21 @@ def submission_report(request: Request, session: SessionDep, visitor: VisitorDep
     raw = collect.raw_table_of(sub, request.app.state.settings)
     marks = _marks(rep["problems"])
     header, rows, blank = _shown_rows(raw.frame if raw is not None else None, marks)
-    queries = [
-        p for p in rep["problems"]
-        if p["severity"] == "query" and p["row"] is not None
-    ]  # fmt: skip
+    queries = [p for p in rep["problems"] if p["severity"] == "query" and p["row"] is not None]
     return page(
-        request, "agency/report.html", visitor, title=f"Submission {submission_id}", report=rep, rows=rows,
-        header=header, marks=marks, queries=queries, dry_run=False, blank=blank,
+        request,
+        "agency/report.html",
+        visitor,
+        title=f"Submission {submission_id}",
+        report=rep,
+        rows=rows,
+        header=header,
+        marks=marks,
+        queries=queries,
+        dry_run=False,
+        blank=blank,
         only_problems=raw is not None and raw.frame.height > 200,
-    )  # fmt: skip
+    )
 
 
 #: Template columns that only help the person filling it in; the report leaves them out to keep values in view.
@@ -292,13 +337,24 @@ def figures(
     """The agency's figures with every version, and its submissions."""
     allowed(visitor, FIGURES)
     found = collect_routes.figures(
-        request=request, session=session, principal=visitor.principal, indicator=indicator or None, history=True,
-        limit=100, offset=max(offset, 0),
-    )  # fmt: skip
+        request=request,
+        session=session,
+        principal=visitor.principal,
+        indicator=indicator or None,
+        history=True,
+        limit=100,
+        offset=max(offset, 0),
+    )
     listing = collect_routes.list_submissions(
         request=request, session=session, principal=visitor.principal, limit=20, offset=0
     )
     return page(
-        request, "agency/history.html", visitor, title="History of your figures", figures=found,
-        listing=listing, indicator=indicator or "", offset=max(offset, 0),
-    )  # fmt: skip
+        request,
+        "agency/history.html",
+        visitor,
+        title="History of your figures",
+        figures=found,
+        listing=listing,
+        indicator=indicator or "",
+        offset=max(offset, 0),
+    )

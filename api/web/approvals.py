@@ -68,9 +68,14 @@ def queue_of(
 ) -> list[Waiting]:
     """The approvals queue as the visitor's key may see it (``exports.signoff.queries.approvals_queue``)."""
     return queries.approvals_queue(
-        session, read_scope(visitor.principal), full=visitor.principal.kind != "regulator", return_id=return_id,
-        period=period, state=state, now=now,
-    )  # fmt: skip
+        session,
+        read_scope(visitor.principal),
+        full=visitor.principal.kind != "regulator",
+        return_id=return_id,
+        period=period,
+        state=state,
+        now=now,
+    )
 
 
 def _filter_error(session: Session, exc: OneReturnError, chosen: dict[str, str]) -> dict[str, str]:
@@ -102,9 +107,13 @@ def approvals_page(
     now = collecting(request, session, visitor, datetime.now(UTC).date())
     try:
         rows = queue_of(
-            session, visitor, return_id=chosen["return"] or None, period=chosen["period"] or None,
-            state=chosen["state"] or None, now=now,
-        )  # fmt: skip
+            session,
+            visitor,
+            return_id=chosen["return"] or None,
+            period=chosen["period"] or None,
+            state=chosen["state"] or None,
+            now=now,
+        )
     except (InvalidInput, NotFound) as exc:
         request.state.page_error = exc
         errors = [_filter_error(session, exc, chosen)]
@@ -116,11 +125,22 @@ def approvals_page(
         groups.setdefault(w.return_id, []).append(w)
     filtered = any(chosen.values())
     return page(
-        request, "officer/approvals.html", visitor, title=("Error: " if errors else "") + "Approvals",
-        status_code=status, rows=rows, groups=groups, returns={r.id: r for r in returns}, periods=periods,
-        chosen=chosen, counts=queries.tally(rows), errors=errors, state_names=STATE_NAMES, filtered=filtered,
+        request,
+        "officer/approvals.html",
+        visitor,
+        title=("Error: " if errors else "") + "Approvals",
+        status_code=status,
+        rows=rows,
+        groups=groups,
+        returns={r.id: r for r in returns},
+        periods=periods,
+        chosen=chosen,
+        counts=queries.tally(rows),
+        errors=errors,
+        state_names=STATE_NAMES,
+        filtered=filtered,
         href=detail_path,
-    )  # fmt: skip
+    )
 
 
 #: The confirmation after each action, and the state it leads to.
@@ -141,9 +161,13 @@ def _render(
     status_code: int = 200,
 ) -> Response:
     found = signoff_routes.signoff_review(
-        request=request, agency=agency, return_id=return_id, period=period, session=session,
+        request=request,
+        agency=agency,
+        return_id=return_id,
+        period=period,
+        session=session,
         principal=visitor.principal,
-    )  # fmt: skip
+    )
     if visitor.principal.kind == "agency":
         # Its own sign-off (another agency's was answered as unknown above): the agency reads it on its own page.
         return RedirectResponse(
@@ -155,16 +179,29 @@ def _render(
     names = agency_names(session)
     title = f"{names.get(agency, agency)}: {ret.title}, {so.period}"
     return page(
-        request, "officer/approval.html", visitor, title=("Error: " if errors else "") + title,
-        status_code=status_code, current=QUEUE, review=found, so=so, ret=ret, agency_name=names.get(agency, agency),
-        state_names=STATE_NAMES, errors=errors or [], reason=reason, reason_max=REASON_MAX,
+        request,
+        "officer/approval.html",
+        visitor,
+        title=("Error: " if errors else "") + title,
+        status_code=status_code,
+        current=QUEUE,
+        review=found,
+        so=so,
+        ret=ret,
+        agency_name=names.get(agency, agency),
+        state_names=STATE_NAMES,
+        errors=errors or [],
+        reason=reason,
+        reason_max=REASON_MAX,
         changes=signoff_changes(session, found.changed_since_signoff),
-        done=done if DONE.get(done) == so.state else "", action=detail_path(agency, return_id, so.period),
+        done=done if DONE.get(done) == so.state else "",
+        action=detail_path(agency, return_id, so.period),
         may_accept=ret.needs_acceptance and so.state == signoffs.SIGNED_OFF,
-        may_send_back=so.state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED), signable_states=signoffs.SIGNABLE,
+        may_send_back=so.state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
+        signable_states=signoffs.SIGNABLE,
         unchanged=so.digest is not None and so.digest == found.digest,
         queue=f"{QUEUE}?{urlencode({'return': return_id, 'period': so.period})}",
-    )  # fmt: skip
+    )
 
 
 @router.get(QUEUE + "/{agency}/{return_id}/{period}", name="signoff_review")
@@ -190,9 +227,14 @@ def _refused(
     request.state.page_error = exc
     status = 409 if isinstance(exc, Conflict) else 400
     return _render(
-        request, session, visitor, *where, errors=[{"href": href, "text": exc.message}], reason=reason,
+        request,
+        session,
+        visitor,
+        *where,
+        errors=[{"href": href, "text": exc.message}],
+        reason=reason,
         status_code=status,
-    )  # fmt: skip
+    )
 
 
 @router.post(QUEUE + "/{agency}/{return_id}/{period}/accept", name="signoff_accept")
@@ -210,9 +252,13 @@ def accept(
     allowed(visitor, APPROVALS)
     try:
         row = signoff_routes.signoff_accept(
-            request=request, agency=agency, return_id=return_id, period=period, session=session,
+            request=request,
+            agency=agency,
+            return_id=return_id,
+            period=period,
+            session=session,
             principal=visitor.principal,
-        )  # fmt: skip
+        )
     except Conflict as exc:
         return _refused(request, session, visitor, (agency, return_id, period), exc, "#state")
     return RedirectResponse(detail_path(agency, return_id, row.period) + "?done=accepted", status_code=303)
@@ -243,9 +289,14 @@ def send_back(
         return _refused(request, session, visitor, where, too_long, "#reason", reason)
     try:
         row = signoff_routes.signoff_send_back(
-            request=request, agency=agency, return_id=return_id, period=period, body=body, session=session,
+            request=request,
+            agency=agency,
+            return_id=return_id,
+            period=period,
+            body=body,
+            session=session,
             principal=visitor.principal,
-        )  # fmt: skip
+        )
     except (Conflict, InvalidInput) as exc:
         return _refused(request, session, visitor, where, exc, "#state", reason)
     return RedirectResponse(detail_path(agency, return_id, row.period) + "?done=returned", status_code=303)

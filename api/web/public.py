@@ -39,9 +39,15 @@ def home(request: Request, session: SessionDep) -> Response:
 def _sign_in_page(request: Request, *, error: str = "", next_page: str = "", status_code: int = 200) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
     response = page(
-        request, "sign_in.html", None, title="Error: Sign in" if error else "Sign in", status_code=status_code, error=error,
-        next_page=next_page, signin_token=token,
-    )  # fmt: skip
+        request,
+        "sign_in.html",
+        None,
+        title="Error: Sign in" if error else "Sign in",
+        status_code=status_code,
+        error=error,
+        next_page=next_page,
+        signin_token=token,
+    )
     response.set_cookie(
         SIGNIN_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/sign-in", max_age=3600
     )

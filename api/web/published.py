@@ -23,19 +23,35 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _page(
-    request: Request, session: SessionDep, visitor: VisitorDep, *, errors: dict[str, str] | None = None,
-    status_code: int = 200, done: str = "", offset: int = 0,
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    done: str = "",
+    offset: int = 0,
+) -> HTMLResponse:
     sources = list(load_sources().sources.values())
     releases = list(
         session.execute(select(PublishedRelease).order_by(col(PublishedRelease.id).desc()).limit(50)).scalars()
     )
     found, total = differences(session, limit=200, offset=max(offset, 0))
     return page(
-        request, "officer/published.html", visitor, title=("Error: " if errors else "") + "Published figures",
-        sources=sources, releases=releases, differences=found, total=total, errors=errors or {}, done=done,
-        offset=max(offset, 0), status_code=status_code, current="/officer/published",
-    )  # fmt: skip
+        request,
+        "officer/published.html",
+        visitor,
+        title=("Error: " if errors else "") + "Published figures",
+        sources=sources,
+        releases=releases,
+        differences=found,
+        total=total,
+        errors=errors or {},
+        done=done,
+        offset=max(offset, 0),
+        status_code=status_code,
+        current="/officer/published",
+    )
 
 
 @router.get("/officer/published")
@@ -71,13 +87,23 @@ def upload(
     assert file is not None
     data = file.file.read(MAX_PUBLISHED_FILE + 1)
     if len(data) > MAX_PUBLISHED_FILE:
-        return _page(request, session, visitor, errors={"file": f"The file is over {MAX_PUBLISHED_FILE:,} bytes"},
-                     status_code=400)  # fmt: skip
+        return _page(
+            request,
+            session,
+            visitor,
+            errors={"file": f"The file is over {MAX_PUBLISHED_FILE:,} bytes"},
+            status_code=400,
+        )
     try:
         got = import_release(
-            request.app.state.engine, request.app.state.settings, spec, data, filename=file.filename or spec.file,
-            fetched_from="upload", submitted_by=visitor.principal.name,
-        )  # fmt: skip
+            request.app.state.engine,
+            request.app.state.settings,
+            spec,
+            data,
+            filename=file.filename or spec.file,
+            fetched_from="upload",
+            submitted_by=visitor.principal.name,
+        )
     except InvalidInput as exc:
         return _page(request, session, visitor, errors={"file": exc.message}, status_code=400)
     said: Any = "unchanged" if got.duplicate else got.release.id

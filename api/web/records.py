@@ -115,14 +115,30 @@ def upload_records(
     errors = upload_form_errors(chosen, collection_year, refusal)
     if errors:
         return page(
-            request, "agency/upload.html", visitor, title="Error: Upload your figures", modes=UPLOAD_MODES, errors={},
-            record_errors=errors, collection_year=collection_year, records_refusal=refusal, status_code=400,
-        )  # fmt: skip
+            request,
+            "agency/upload.html",
+            visitor,
+            title="Error: Upload your figures",
+            modes=UPLOAD_MODES,
+            errors={},
+            record_errors=errors,
+            collection_year=collection_year,
+            records_refusal=refusal,
+            status_code=400,
+        )
     # The upload's background task (when no upload pool runs) is this page's, run once the answer has gone.
     body = api_upload(
-        request, session, visitor, background, file=None, files=chosen, collection_year=collection_year.strip(),
-        mode="default", agency=None, sheet=None,
-    )  # fmt: skip
+        request,
+        session,
+        visitor,
+        background,
+        file=None,
+        files=chosen,
+        collection_year=collection_year.strip(),
+        mode="default",
+        agency=None,
+        sheet=None,
+    )
     # 202 for new files, 200 with the earlier upload for a repeat: either way the page follows that upload.
     submission_id = body["id"]
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
@@ -134,10 +150,13 @@ def status_page(request: Request, session: SessionDep, visitor: Visitor, report:
     running = stage in RUNNING
     reached = next((i for i, (name, _) in enumerate(STEPS) if name == stage), -1)
     steps = [
-        {"name": name, "text": text, "state": "done" if i < reached or stage == "stored" else
-         "doing" if i == reached else "waiting"}
+        {
+            "name": name,
+            "text": text,
+            "state": "done" if i < reached or stage == "stored" else "doing" if i == reached else "waiting",
+        }
         for i, (name, text) in enumerate(STEPS)
-    ]  # fmt: skip
+    ]
     doing = next((s["text"] for s in steps if s["state"] == "doing"), "Waiting to be checked")
     tallies = [] if running else findings_by_rule(session, int(report["id"]))
     unchecked = [p for p in report["problems"] if p["rule"].startswith("dfe:") and p["row"] is None]
@@ -146,10 +165,18 @@ def status_page(request: Request, session: SessionDep, visitor: Visitor, report:
     notices = sorted(unchecked + other, key=lambda p: SEVERITY_ORDER.get(p["severity"], len(SEVERITY_ORDER)))
     title = f"Submission {report['id']}" + (f": {doing.lower()}" if running else "")
     return page(
-        request, "agency/records.html", visitor, title=title, report=report, running=running, steps=steps,
-        doing=doing, tallies=tallies, notices=notices,
+        request,
+        "agency/records.html",
+        visitor,
+        title=title,
+        report=report,
+        running=running,
+        steps=steps,
+        doing=doing,
+        tallies=tallies,
+        notices=notices,
         own=visitor.principal.kind == "agency",
-    )  # fmt: skip
+    )
 
 
 @router.get("/submissions/{submission_id}/records")
@@ -170,6 +197,14 @@ def records_report(
     )
     annotate(request, object=f"record-level findings of submission {submission_id}")
     return page(
-        request, "agency/findings.html", visitor, title=f"Submission {submission_id}: DfE's findings by child",
-        submission=sub, items=items, total=total, offset=offset, per_page=PER_PAGE, rule=rule or "",
-    )  # fmt: skip
+        request,
+        "agency/findings.html",
+        visitor,
+        title=f"Submission {submission_id}: DfE's findings by child",
+        submission=sub,
+        items=items,
+        total=total,
+        offset=offset,
+        per_page=PER_PAGE,
+        rule=rule or "",
+    )

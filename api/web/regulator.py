@@ -67,10 +67,19 @@ def returns(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLR
     names = agency_names(session)
     standings = {key: _status(found, names) for key, found in release.standings(session, shown).items()}
     return page(
-        request, "regulator/returns.html", visitor, title="Your returns", returns=visible, periods=periods,
-        formats=formats, changes=changes, downloads=downloads, titles={r.id: r.title for r in visible},
-        standings=standings, shown_periods=SHOWN_PERIODS,
-    )  # fmt: skip
+        request,
+        "regulator/returns.html",
+        visitor,
+        title="Your returns",
+        returns=visible,
+        periods=periods,
+        formats=formats,
+        changes=changes,
+        downloads=downloads,
+        titles={r.id: r.title for r in visible},
+        standings=standings,
+        shown_periods=SHOWN_PERIODS,
+    )
 
 
 def _named(names: list[str]) -> str:
@@ -103,9 +112,11 @@ def _status(standing: release.Standing, names: dict[str, str]) -> dict[str, Any]
         parts.append(f"{'Signed off but not' if not waiting else 'not'} yet accepted from {_named(unaccepted)}")
     done = behind - len(waiting) - len(unaccepted)
     return {
-        "released": False, "text": "; ".join(parts), "detail": f"{done} of {behind} signed off",
+        "released": False,
+        "text": "; ".join(parts),
+        "detail": f"{done} of {behind} signed off",
         "signed_at": standing.last_signed_at,
-    }  # fmt: skip
+    }
 
 
 def _changes(session: Session, last: ReturnDownload) -> dict[str, Any]:
@@ -114,11 +125,16 @@ def _changes(session: Session, last: ReturnDownload) -> dict[str, Any]:
     changed = changed_since(session, record, built, last.downloaded_at)
     cells = release.signed_again(session, changed)
     return {
-        "return_id": last.return_id, "period": last.period, "downloaded_at": last.downloaded_at, "format": last.format,
-        "built_at": record.generated_at, "changed": bool(cells), "cells": cells,
+        "return_id": last.return_id,
+        "period": last.period,
+        "downloaded_at": last.downloaded_at,
+        "format": last.format,
+        "built_at": record.generated_at,
+        "changed": bool(cells),
+        "cells": cells,
         "since": utc(last.downloaded_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "extension": FORMATS[last.format].extension,  # type: ignore[index]
-    }  # fmt: skip
+    }
 
 
 @router.get("/regulator/download/{return_id}/{period_file}")
@@ -133,14 +149,23 @@ def return_file(
     """Download a return in a format: the API's own response, byte for byte; a full download is remembered."""
     allowed(visitor, RETURNS)
     response = export_routes.return_file(
-        request=request, return_id=return_id, period_file=period_file, session=session, principal=visitor.principal,
+        request=request,
+        return_id=return_id,
+        period_file=period_file,
+        session=session,
+        principal=visitor.principal,
         updated_after=updated_after,
-    )  # fmt: skip
+    )
     snapshot_id = response.headers.get("X-Snapshot-Id")
     if snapshot_id is not None:
         snap = exports.get_snapshot(session, int(snapshot_id), with_data=False)
         record_download(
-            session, key_id=visitor.principal.key_id, return_id=return_id, period=snap.period, fmt=snap.format,
-            snapshot_id=snap.id, build_id=snap.build_id,
-        )  # fmt: skip
+            session,
+            key_id=visitor.principal.key_id,
+            return_id=return_id,
+            period=snap.period,
+            fmt=snap.format,
+            snapshot_id=snap.id,
+            build_id=snap.build_id,
+        )
     return response

@@ -156,13 +156,28 @@ def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]
     if principal is None:
         links = [("Sign in", "/sign-in"), ("Glossary", "/glossary"), ("API documentation", "/docs")]
     elif principal.kind == "agency":
-        links = [("What you owe", "/agency"), ("Upload", "/upload"), ("Submissions", "/submissions"),
-                 ("History", "/history"), ("Compare", "/compare"), ("Glossary", "/glossary")]  # fmt: skip
+        links = [
+            ("What you owe", "/agency"),
+            ("Upload", "/upload"),
+            ("Submissions", "/submissions"),
+            ("History", "/history"),
+            ("Compare", "/compare"),
+            ("Glossary", "/glossary"),
+        ]
     elif principal.kind == "officer":
-        links = [("Dashboard", "/officer"), ("Approvals", "/officer/approvals"), ("Calendar", "/calendar"), ("Catalogue", "/catalogue"),
-                 ("Burden", "/burden"), ("Compare", "/compare"), ("Published", "/officer/published"), ("Submissions", "/submissions"),
-                 ("Outbox", "/outbox"),
-                 ("Agencies", "/agencies"), ("Keys", "/keys")]  # fmt: skip
+        links = [
+            ("Dashboard", "/officer"),
+            ("Approvals", "/officer/approvals"),
+            ("Calendar", "/calendar"),
+            ("Catalogue", "/catalogue"),
+            ("Burden", "/burden"),
+            ("Compare", "/compare"),
+            ("Published", "/officer/published"),
+            ("Submissions", "/submissions"),
+            ("Outbox", "/outbox"),
+            ("Agencies", "/agencies"),
+            ("Keys", "/keys"),
+        ]
     else:
         links = [("Your returns", "/regulator"), ("Glossary", "/glossary"), ("API documentation", "/docs")]
     return [{"text": text, "href": href, "current": href == current} for text, href in links]

@@ -78,10 +78,15 @@ def record_download(
     """Remember that a key downloaded a snapshot of a return."""
     session.add(
         ReturnDownload(
-            key_id=key_id, return_id=return_id, period=period, format=fmt, snapshot_id=snapshot_id,
-            build_id=build_id, downloaded_at=datetime.now(UTC),
+            key_id=key_id,
+            return_id=return_id,
+            period=period,
+            format=fmt,
+            snapshot_id=snapshot_id,
+            build_id=build_id,
+            downloaded_at=datetime.now(UTC),
         )
-    )  # fmt: skip
+    )
 
 
 def last_downloads(session: Session, key_id: int) -> dict[tuple[str, str], ReturnDownload]:

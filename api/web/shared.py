@@ -135,26 +135,45 @@ _STATUS = {NotFound: 404, Forbidden: 403, InvalidInput: 400, Unauthorized: 401}
 def _error_page(request: Request, visitor: Visitor | None, exc: Exception) -> HTMLResponse:
     if isinstance(exc, BadForm):
         return page(
-            request, "error.html", visitor, title="The form has expired", status_code=400,
+            request,
+            "error.html",
+            visitor,
+            title="The form has expired",
+            status_code=400,
             heading="The form has expired",
             message="For your security the form could not be sent. Go back, refresh the page and try again.",
-        )  # fmt: skip
+        )
     assert isinstance(exc, OneReturnError)
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), exc.status_code)
     if status == 404:
         return page(
-            request, "error.html", visitor, title="Page not found", status_code=404, heading="Page not found",
+            request,
+            "error.html",
+            visitor,
+            title="Page not found",
+            status_code=404,
+            heading="Page not found",
             message="If you typed the web address, check it is correct. You can only see your own submissions and figures.",
-        )  # fmt: skip
+        )
     if status == 403:
         return page(
-            request, "error.html", visitor, title="You cannot see this page", status_code=403,
-            heading="You cannot see this page", message=exc.message,
-        )  # fmt: skip
+            request,
+            "error.html",
+            visitor,
+            title="You cannot see this page",
+            status_code=403,
+            heading="You cannot see this page",
+            message=exc.message,
+        )
     return page(
-        request, "error.html", visitor, title="There is a problem", status_code=status,
-        heading="There is a problem", message=exc.message,
-    )  # fmt: skip
+        request,
+        "error.html",
+        visitor,
+        title="There is a problem",
+        status_code=status,
+        heading="There is a problem",
+        message=exc.message,
+    )
 
 
 def unavailable_page(request: Request, retry_after: str) -> HTMLResponse:
@@ -219,9 +238,12 @@ def collecting_now(entries: Iterable[dict[str, Any]], today: date) -> dict[str, 
 def collecting(request: Request, session: Session, visitor: Visitor, today: date) -> dict[str, dict[str, Any]]:
     """Each return's agency deadline for the period being collected now, with the agencies owing it and what each owes."""
     listing = calendar_routes.get_calendar(
-        request=request, session=session, principal=visitor.principal,
-        start=today - timedelta(days=400), end=today + timedelta(days=400),
-    )  # fmt: skip
+        request=request,
+        session=session,
+        principal=visitor.principal,
+        start=today - timedelta(days=400),
+        end=today + timedelta(days=400),
+    )
     return collecting_now(listing["items"], today)
 
 
@@ -251,11 +273,17 @@ def signoff_changes(session: Session, changed: list[ChangePublic]) -> list[dict[
     rows: list[dict[str, str]] = []
     for figure in changed:
         indicator = session.get(Indicator, figure.indicator_id)
-        rows.append({
-            "change": words[figure.change], "indicator": indicator.title if indicator is not None else figure.indicator_id,
-            "indicator_id": figure.indicator_id, "org_code": figure.org_code, "period": figure.period,
-            "breakdown": figure.breakdown or "Total", "value": _value_words(figure.value),
-        })  # fmt: skip
+        rows.append(
+            {
+                "change": words[figure.change],
+                "indicator": indicator.title if indicator is not None else figure.indicator_id,
+                "indicator_id": figure.indicator_id,
+                "org_code": figure.org_code,
+                "period": figure.period,
+                "breakdown": figure.breakdown or "Total",
+                "value": _value_words(figure.value),
+            }
+        )
     return rows
 
 
@@ -267,9 +295,14 @@ def api_upload(
     # the upload slot itself, so the route is given none.
     result = anyio.from_thread.run(
         partial(
-            collect_routes.upload, request=request, session=session, principal=visitor.principal, _slot=None,
-            background=background, **fields,
+            collect_routes.upload,
+            request=request,
+            session=session,
+            principal=visitor.principal,
+            _slot=None,
+            background=background,
+            **fields,
         )
-    )  # fmt: skip
+    )
     body: dict[str, Any] = json.loads(bytes(result.body))
     return body

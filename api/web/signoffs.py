@@ -74,14 +74,25 @@ def _render(
     state = found.signoff.state
     title = f"Sign off {ret.title} for {found.signoff.period}"
     return page(
-        request, "agency/signoff.html", visitor, title=("Error: " if errors else "") + title, status_code=status_code,
-        review=found, ret=ret, agency_name=agency.name if agency is not None else code, blockers=blockers,
-        may_sign=_may_sign(visitor), signable=found.signable, errors=errors or [],
+        request,
+        "agency/signoff.html",
+        visitor,
+        title=("Error: " if errors else "") + title,
+        status_code=status_code,
+        review=found,
+        ret=ret,
+        agency_name=agency.name if agency is not None else code,
+        blockers=blockers,
+        may_sign=_may_sign(visitor),
+        signable=found.signable,
+        errors=errors or [],
         signed=signed and state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
-        error_title=error_title, withdrawn=withdrawn and state == signoffs.OPEN, withdrawable=state == signoffs.SIGNED_OFF,
+        error_title=error_title,
+        withdrawn=withdrawn and state == signoffs.OPEN,
+        withdrawable=state == signoffs.SIGNED_OFF,
         changes=signoff_changes(session, found.changed_since_signoff),
         action=f"/signoffs/{quote(return_id, safe='')}/{quote(found.signoff.period, safe='')}",
-    )  # fmt: skip
+    )
 
 
 @router.get("/signoffs/{return_id}/{period}", name="signoff_review")
@@ -123,14 +134,22 @@ def sign_off(
     try:
         body = Declaration(declaration=declaration, digest=digest)
         row = signoff_routes.signoff_sign_off(
-            request=request, agency=code, return_id=return_id, period=period, body=body, session=session,
+            request=request,
+            agency=code,
+            return_id=return_id,
+            period=period,
+            body=body,
+            session=session,
             principal=visitor.principal,
-        )  # fmt: skip
+        )
     except ValidationError:
         errors = [
-            {"href": "#confirm", "text": "The declaration or the digest of the figures you read was not sent with the "
-                                         "form; refresh the page"}
-        ]  # fmt: skip
+            {
+                "href": "#confirm",
+                "text": "The declaration or the digest of the figures you read was not sent with the "
+                "form; refresh the page",
+            }
+        ]
         return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
     except (Conflict, InvalidInput) as exc:
         # A refused sign-off leaves nothing of itself behind (not even the open row it found or made).
@@ -160,16 +179,26 @@ def withdraw(
     code = _agency(visitor)
     try:
         row = signoff_routes.signoff_unapprove(
-            request=request, agency=code, return_id=return_id, period=period, session=session,
+            request=request,
+            agency=code,
+            return_id=return_id,
+            period=period,
+            session=session,
             principal=visitor.principal,
-        )  # fmt: skip
+        )
     except Conflict as exc:
         session.rollback()
         request.state.page_error = exc
         errors = [{"href": "#state", "text": exc.message}]
         return _render(
-            request, session, visitor, return_id, period, errors=errors, status_code=409,
+            request,
+            session,
+            visitor,
+            return_id,
+            period,
+            errors=errors,
+            status_code=409,
             error_title="The sign-off cannot be withdrawn",
-        )  # fmt: skip
+        )
     target = f"/signoffs/{quote(return_id, safe='')}/{quote(row.period, safe='')}?withdrawn=true"
     return RedirectResponse(target, status_code=303)

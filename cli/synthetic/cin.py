@@ -20,6 +20,7 @@ from cli.synthetic.common import (
 from collectors.records.ssda903_tables import CollectionYear
 from onereturn.errors import InvalidInput
 
+# Laid out by hand, the formatter told to leave it: code and weight pairs read across the lines, as DfE's code list runs.
 REFERRAL_SOURCES = {
     "1A": 4, "1B": 2, "1C": 1, "1D": 1, "2A": 2, "2B": 2, "3A": 18, "3B": 2, "3C": 1, "3D": 3, "3E": 6, "3F": 4,
     "4": 1, "5A": 12, "5B": 4, "5C": 3, "5D": 1, "6": 1, "7": 2, "8": 3, "9": 27, "10": 1,
@@ -28,6 +29,7 @@ REFERRAL_SOURCES = {
 CIN_NEED = {"N1": 55, "N2": 4, "N3": 9, "N4": 14, "N5": 7, "N6": 2, "N7": 2, "N8": 6, "N9": 1}
 #: Disabilities other than NONE, cycled through so a small census still uses most of DfE's codes.
 DISABILITIES = ("AUT", "BEH", "COMM", "CON", "DDA", "HAND", "HEAR", "INC", "LD", "MOB", "PC", "VIS")
+# Laid out by hand, the formatter told to leave it: a list of codes read across the lines; one a line it would run to a page.
 #: Factors identified at assessment, without 21 (no factors, which stands alone), 18A and 19A (retired codes).
 FACTORS = (
     "1B", "1C", "2B", "2C", "3A", "3B", "3C", "4A", "4B", "4C", "5A", "5B", "5C", "6A", "6B", "6C", "7A",

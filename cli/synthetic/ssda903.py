@@ -327,13 +327,40 @@ class _Council903:
         adopted = min(placed + timedelta(days=rng.randint(70, 200)), year.end)
         adopters = Placement(placed, "A6", "PR1", elsewhere(rng, home, self.home + self.away), "XXXXXXX")
         episodes = [
-            Episode(start, "S", "C2", need, foster.place, foster.provider, home_post=home,
-                    pl_post=foster.postcode, urn=foster.urn),
-            Episode(order, "L", "E1", need, foster.place, foster.provider, home_post=home,
-                    pl_post=foster.postcode, urn=foster.urn),
-            Episode(placed, "P", "E1", need, adopters.place, adopters.provider, home_post=home,
-                    pl_post=adopters.postcode, urn=adopters.urn),
-        ]  # fmt: skip
+            Episode(
+                start,
+                "S",
+                "C2",
+                need,
+                foster.place,
+                foster.provider,
+                home_post=home,
+                pl_post=foster.postcode,
+                urn=foster.urn,
+            ),
+            Episode(
+                order,
+                "L",
+                "E1",
+                need,
+                foster.place,
+                foster.provider,
+                home_post=home,
+                pl_post=foster.postcode,
+                urn=foster.urn,
+            ),
+            Episode(
+                placed,
+                "P",
+                "E1",
+                need,
+                adopters.place,
+                adopters.provider,
+                home_post=home,
+                pl_post=adopters.postcode,
+                urn=adopters.urn,
+            ),
+        ]
         episodes[0].dec, episodes[0].rec = order, "X1"
         episodes[1].dec, episodes[1].rec, episodes[1].reason_change = placed, "X1", "APPRR"
         episodes[2].dec, episodes[2].rec = adopted, "E11"
@@ -443,11 +470,15 @@ class _Council903:
         child.upn = rng.choice("ABCDEFGHJKLMNPQRTUVWXYZ") + "".join(rng.choice("0123456789") for _ in range(12))
         touch = rng.choices(["YES", "NO", "REFU", "DIED", "NREQ"], weights=[88, 5, 4, 1, 2])[0]
         if touch == "YES":
-            activ = rng.choices(["F1", "P1", "F2", "P2", "F4", "P4", "F5", "P5", "G4", "G5", "G6"],
-                                weights=[7, 1, 12, 4, 2, 1, 14, 6, 10, 30, 13])[0]  # fmt: skip
+            activ = rng.choices(
+                ["F1", "P1", "F2", "P2", "F4", "P4", "F5", "P5", "G4", "G5", "G6"],
+                weights=[7, 1, 12, 4, 2, 1, 14, 6, 10, 30, 13],
+            )[0]
             # Around the 17th birthday a care leaver is not with former foster carers (Z; rule 3001).
-            accom = rng.choices(["B", "C", "D", "E", "G", "H", "K", "R", "S", "T", "U", "V", "W", "X", "Y", "Z"],
-                                weights=[6, 3, 14, 4, 2, 2, 3, 5, 2, 10, 16, 14, 3, 1, 3, 0 if age == 17 else 12])[0]  # fmt: skip
+            accom = rng.choices(
+                ["B", "C", "D", "E", "G", "H", "K", "R", "S", "T", "U", "V", "W", "X", "Y", "Z"],
+                weights=[6, 3, 14, 4, 2, 2, 3, 5, 2, 10, 16, 14, 3, 1, 3, 0 if age == 17 else 12],
+            )[0]
             # Bed and breakfast (S) and no fixed abode (X) are never suitable: DfE has only S2 and X2.
             suitable = accom not in ("S", "X") and rng.random() < 0.88
             child.oc3 = (touch, activ, accom + ("1" if suitable else "2"))
@@ -480,9 +511,22 @@ def _rows_903(made: list[Child]) -> dict[str, list[list[str]]]:
         rows["Header"].append([c.child, c.sex, dob, c.ethnic, c.upn, c.mother or "", _d(c.mc_dob)])
         for e in c.episodes:
             rows["Episodes"].append(
-                [c.child, _d(e.decom), e.rne, e.ls, e.cin, e.place, e.provider, _d(e.dec), e.rec or "",
-                 e.reason_change or "", e.home_post or "", e.pl_post or "", e.urn or ""]
-            )  # fmt: skip
+                [
+                    c.child,
+                    _d(e.decom),
+                    e.rne,
+                    e.ls,
+                    e.cin,
+                    e.place,
+                    e.provider,
+                    _d(e.dec),
+                    e.rec or "",
+                    e.reason_change or "",
+                    e.home_post or "",
+                    e.pl_post or "",
+                    e.urn or "",
+                ]
+            )
         if c.uasc:
             rows["UASC"].append([c.child, c.sex, dob, _d(c.uasc_ceased)])
         for day, code in c.reviews:

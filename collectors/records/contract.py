@@ -162,9 +162,15 @@ def read_collection_year(text: str) -> str:
         raise InvalidInput(
             f"{clip(stripped, _YEAR_CHARS)!r} is not a collection year: write it as a year and the next year's "
             "last two digits, for example 2024-25",
-            errors=[{"type": "invalid_input", "loc": ["body", "collection_year"],
-                     "msg": "write the collection year like 2024-25", "input": clip(stripped, _YEAR_CHARS)}],
-        )  # fmt: skip
+            errors=[
+                {
+                    "type": "invalid_input",
+                    "loc": ["body", "collection_year"],
+                    "msg": "write the collection year like 2024-25",
+                    "input": clip(stripped, _YEAR_CHARS),
+                }
+            ],
+        )
     return f"{match[1]}-{match[2]}"
 
 

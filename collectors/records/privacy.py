@@ -88,8 +88,9 @@ def keys_path(settings: Settings) -> Path:
             log.warning(
                 "the record-level keys are inside the data folder (%s); move the file to %s, or name it with "
                 "ONERETURN_RECORDS_KEYS_FILE, so a copy of the data folder cannot open the kept files",
-                inside, beside,
-            )  # fmt: skip
+                inside,
+                beside,
+            )
         return inside
     return beside
 

@@ -11,16 +11,10 @@ named in the store only by their pseudonym (``collectors.records.privacy``).
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import logging
-import os
 import re
-import shutil
 import tempfile
 import traceback
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,18 +26,16 @@ from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, col, select
 
 from collectors import lease
+from collectors.context import build_context
 from collectors.records.cin_figures import derive_cin
-from collectors.records.cin_tables import read_cin_tables
-from collectors.records.contract import Findings, Library, RecordsError, read_collection_year, ruleset_for, run_rules
-from collectors.records.inputs import check_archive, gather, which_return
+from collectors.records.contract import Findings, RecordsError, read_collection_year, run_rules
+from collectors.records.inputs import check_archive
+from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, keys_for
+from collectors.records.reading import as_written, check_903_year, distances_for, read_files
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
-from collectors.records.ssda903_tables import COLUMNS as TABLE_COLUMNS
-from collectors.records.ssda903_tables import OPTIONAL_COLUMNS
-from collectors.records.ssda903_xml import read_903_xml
 from collectors.spine import CutOff, Stored, failure_reason, record_outcome, repeats_current, store_accepted
-from collectors.store import build_context
 from collectors.validate import problem_frame, validate
 from indicators.models import RECORDS_KIND as KIND
 from indicators.models import Observation, Submission
@@ -51,7 +43,6 @@ from mappings.agencies import get_agency
 from mappings.models import AgencyOrg
 from onereturn.db import bulk_insert
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
-from onereturn.listing import name_a_few
 from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,17 +68,6 @@ class Received:
 
 
 @dataclass
-class _Read:
-    """What the reading stage found: the return, its rule set, the files for DfE's rules and the tables."""
-
-    library: Library
-    ruleset: str
-    files: list[tuple[str, Path]]
-    tables: dict[str, pl.DataFrame]
-    rows: int
-
-
-@dataclass
 class _Outcome:
     """What one run made of an upload: the problems for everyone, the findings by child, and what to store."""
 
@@ -96,59 +76,6 @@ class _Outcome:
     children: set[str] = field(default_factory=set)
     #: The deployment's keys, once the files were opened with them.
     keys: Keys | None = None
-
-
-def content_hash(files: Iterable[tuple[str, Path]]) -> str:
-    """One upload's hash: SHA-256 over its files' sorted (name, SHA-256) pairs, so their order does not count."""
-    pairs = []
-    for name, path in files:
-        with path.open("rb") as data:
-            pairs.append((Path(name).name, hashlib.file_digest(data, "sha256").hexdigest()))
-    return hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()
-
-
-def raw_path(settings: Settings, digest: str) -> Path:
-    """Where a record-level upload's files are kept, encrypted."""
-    return settings.data_dir / "records" / digest[:2] / f"{digest}.zip.fernet"
-
-
-def _keep(settings: Settings, keys: Keys, digest: str, files: list[tuple[str, Path]]) -> Path:
-    """Keep the files as one ZIP, encrypted, under the upload's hash (written once, atomically)."""
-    path = raw_path(settings, digest)
-    if path.exists():
-        return path
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for number, (name, spooled) in enumerate(files):
-            # A number first: two files of one name stay two members. Deflated from the spooled file as it is
-            # read, so only the compressed ZIP is held before it is sealed.
-            archive.write(spooled, f"{number:02d}-{Path(name).name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(keys.seal(buffer.getvalue()))
-    os.replace(tmp, path)
-    return path
-
-
-def _kept_files(settings: Settings, submission: Submission, workdir: Path) -> list[tuple[str, Path]]:
-    """The files of an upload as received, decrypted from where they are kept and written into ``workdir``
-    a member at a time (the sealed ZIP is opened whole; its members are not held besides)."""
-    try:
-        token = Path(submission.raw_path).read_bytes()
-    except OSError as exc:
-        raise NotFound(f"the kept files of submission {submission.id} are missing (purged, or moved)") from exc
-    data = keys_for(settings).open(token)
-    del token
-    files = []
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for number, member in enumerate(archive.namelist()):
-            name = member.split("-", 1)[1]
-            path = workdir / f"upload-{number}" / Path(name).name
-            path.parent.mkdir()
-            with archive.open(member) as source, path.open("wb") as out:
-                shutil.copyfileobj(source, out)
-            files.append((name, path))
-    return files
 
 
 def receive(
@@ -194,17 +121,28 @@ def receive(
         )
         if earlier is not None and repeats_current(session, earlier):
             return Received(earlier, duplicate=True)
-    path = _keep(settings, keys, digest, read)
+    path = keep(settings, keys, digest, read)
     names = ", ".join(name for name, _ in read)
     with Session(engine, expire_on_commit=False) as session:
         submission = Submission(
-            agency_code=agency_code, filename=names[:255], source_format="records", size_bytes=total,
-            content_hash=digest, raw_path=str(path), received_at=datetime.now(UTC), mode="default", status="received",
-            submitted_by=submitted_by, kind=KIND, stage="received", collection_year=year,
+            agency_code=agency_code,
+            filename=names[:255],
+            source_format="records",
+            size_bytes=total,
+            content_hash=digest,
+            raw_path=str(path),
+            received_at=datetime.now(UTC),
+            mode="default",
+            status="received",
+            submitted_by=submitted_by,
+            kind=KIND,
+            stage="received",
+            collection_year=year,
             # No worker holds it yet: an upload worker takes it up at once; if none does before this runs
             # out (the process stopped), resume_records does.
-            lease_owner="", lease_until=lease.expiry(settings.upload_lease_seconds),
-        )  # fmt: skip
+            lease_owner="",
+            lease_until=lease.expiry(settings.upload_lease_seconds),
+        )
         session.add(submission)
         session.commit()
     return Received(submission)
@@ -264,8 +202,14 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
             raise NotFound(f"Record-level submission {submission_id} does not exist")
         return found
     if submission.attempts > MAX_ATTEMPTS:
-        _end(engine, submission, _Outcome(), status="failed", stage="failed",
-             message=f"processing stopped its worker {MAX_ATTEMPTS} times; the file is kept, see the service's log")  # fmt: skip
+        _end(
+            engine,
+            submission,
+            _Outcome(),
+            status="failed",
+            stage="failed",
+            message=f"processing stopped its worker {MAX_ATTEMPTS} times; the file is kept, see the service's log",
+        )
         return submission
     with lease.held(engine, submission_id, settings.upload_lease_seconds):
         try:
@@ -279,8 +223,10 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
             # log and the message, which officers read, carry only where it happened and what kind it was.
             log.error(
                 "record-level submission %s failed (%s) at:\n%s",
-                submission_id, type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)),
-            )  # fmt: skip
+                submission_id,
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
             message = (
                 f"processing failed: {failure_reason(exc, quote=False)}; the files are kept and can be run again "
                 f"(onereturn submissions reprocess {submission_id})"
@@ -300,8 +246,8 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:
         try:
             org = _local_authority(engine, submission.agency_code)
-            kept = _kept_files(settings, submission, Path(workdir))
-            read = _read(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
+            kept = kept_files(settings, submission, Path(workdir))
+            read = read_files(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
         except OneReturnError as exc:
             _reject(engine, submission, outcome, exc.message)
             return
@@ -321,19 +267,23 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
             f"DfE's rules ({findings.library} {findings.library_version}, {findings.rules_run} rules for "
             f"{submission.collection_year}) found {len(findings.findings):,} problem(s) for "
             f"{len({f.child for f in findings.findings if f.child}):,} child(ren)"
-            + (f"; {len(findings.rules_raised)} rule(s) raised an error, so were not checked" if findings.rules_raised else "")
+            + (
+                f"; {len(findings.rules_raised)} rule(s) raised an error, so were not checked"
+                if findings.rules_raised
+                else ""
+            )
             + ": nothing was stored; correct the records and upload them again"
-        )  # fmt: skip
+        )
         _end(engine, submission, outcome, status="rejected", stage="rejected", message=message, rows_read=read.rows)
         return
     _stage(engine, submission.id, "deriving")
     if read.library == "903":
-        read.tables["Episodes"] = _distances_for(read.tables["Episodes"], findings.episode_distances)
+        read.tables["Episodes"] = distances_for(read.tables["Episodes"], findings.episode_distances)
     year_ending = int(read.ruleset[3:7]) + 1
     population = _population(engine, org, year_ending)
     try:
         if read.library == "903":
-            _check_903_year(read.tables["Episodes"], year_ending, submission.collection_year)
+            check_903_year(read.tables["Episodes"], year_ending, submission.collection_year)
             derived = derive_ssda903(read.tables, year_ending=year_ending, population_0_17=population)
         else:
             derived = derive_cin(read.tables, year_ending=year_ending, population_0_17=population)
@@ -341,15 +291,6 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         _reject(engine, submission, outcome, exc.message)
         return
     _store(engine, submission, outcome, derived, org, keys, rows_read=read.rows)
-
-
-def _distances_for(episodes: pl.DataFrame, distances: tuple[float | None, ...]) -> pl.DataFrame:
-    """Episodes with each placement's distance from home (the file's own, else DfE's from the postcodes),
-    and the postcodes dropped: nothing after this reads them."""
-    if "PL_DISTANCE" not in episodes.columns and len(distances) == episodes.height:
-        episodes = episodes.with_columns(pl.Series("PL_DISTANCE", distances, dtype=pl.Float64))
-    # Blanked rather than removed: the table keeps the specification's columns.
-    return episodes.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in ("HOME_POST", "PL_POST"))
 
 
 def _local_authority(engine: Engine, agency_code: str) -> str:
@@ -365,105 +306,6 @@ def _local_authority(engine: Engine, agency_code: str) -> str:
     return councils[0]
 
 
-def _read(files: list[tuple[str, Path]], workdir: Path, year: str, *, max_unpacked: int) -> _Read:
-    """Our own read before DfE's rules: which return, its rule set, every table whole with its columns, the year."""
-    for name, path in files:
-        if _blank(path):
-            raise RecordsError(f"{name} is empty")
-    gathered = gather([path for _, path in files], workdir, max_unpacked=max_unpacked)
-    for name, path in gathered:
-        if _blank(path):
-            raise RecordsError(f"{name} is empty")
-    library = which_return(gathered)
-    ruleset = ruleset_for(library, year)
-    if library == "cin":
-        # The census's own year is checked by DfE's rules for the year asked (rule 100, its reference date).
-        tables = read_cin_tables(gathered[0][1].read_bytes())
-        if tables["Children"].is_empty():
-            raise RecordsError(f"{gathered[0][0]} holds no children")
-    elif all(name.lower().endswith(".xml") for name, _ in gathered):
-        if len(gathered) != 1:
-            raise RecordsError(f"one SSDA903 XML file is a whole return; {len(gathered)} were given")
-        tables = read_903_xml(gathered[0][1].read_bytes())
-    else:
-        tables = _read_903_csvs(gathered)
-    if library == "903" and ("Episodes" not in tables or tables["Episodes"].is_empty()):
-        raise RecordsError("the SSDA903 Episodes table is missing or has no rows: every figure counts episodes")
-    rows = sum(t.height for t in tables.values())
-    return _Read(library, ruleset, gathered, tables, rows)
-
-
-def _blank(path: Path) -> bool:
-    """Whether a file holds nothing but white space (read a chunk at a time, stopping at the first other byte)."""
-    with path.open("rb") as data:
-        while chunk := data.read(1024 * 1024):
-            if chunk.strip():
-                return False
-    return True
-
-
-def _read_903_csvs(files: list[tuple[str, Path]]) -> dict[str, pl.DataFrame]:
-    """Each CSV as the 903 table whose columns it has (as DfE's library tells them apart); a stranger is refused."""
-    tables: dict[str, pl.DataFrame] = {}
-    for name, path in files:
-        if not name.lower().endswith(".csv"):
-            raise RecordsError(f"{name}: SSDA903 files are CSVs (one a table) or one XML file, not a mix")
-        try:
-            frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-        except pl.exceptions.PolarsError as exc:
-            # The reader's own words may quote a line of the file, a child's; say what to check instead.
-            raise RecordsError(
-                f"{name} cannot be read as CSV ({type(exc).__name__}): check that every row has the header's "
-                "columns and that it is saved as CSV UTF-8"
-            ) from exc
-        columns = {c.strip().upper() for c in frame.columns}
-        frame = frame.rename({c: c.strip().upper() for c in frame.columns})
-        table = next(
-            (t for t, wanted in TABLE_COLUMNS.items() if columns - set(OPTIONAL_COLUMNS.get(t, ())) == set(wanted)),
-            None,
-        )
-        if table is None:
-            closest = max(TABLE_COLUMNS, key=lambda t: len(columns & set(TABLE_COLUMNS[t])))
-            lacking = sorted(set(TABLE_COLUMNS[closest]) - columns)
-            extra = sorted(columns - set(TABLE_COLUMNS[closest]) - set(OPTIONAL_COLUMNS.get(closest, ())))
-            raise RecordsError(
-                f"{name} is not one of the SSDA903 tables: nearest is {closest}"
-                + (f", which lacks {name_a_few(lacking)}" if lacking else "")
-                + (f", and it has {name_a_few(extra)} besides" if extra else "")
-            )
-        if table in tables:
-            raise RecordsError(f"{name} is a second {table} table; each table is one file")
-        tables[table] = frame
-    return tables
-
-
-def _check_903_year(episodes: pl.DataFrame, year_ending: int, year: str) -> None:
-    """Refuse a return whose episodes all end before or start after the collection year: another year's file."""
-    dates = episodes.select(
-        pl.col("DECOM").cast(pl.String).str.strip_chars().str.to_date("%d/%m/%Y", strict=False).alias("start"),
-        pl.col("DEC").cast(pl.String).str.strip_chars().str.to_date("%d/%m/%Y", strict=False).alias("end"),
-    )
-    first, last = datetime(year_ending - 1, 4, 1).date(), datetime(year_ending, 3, 31).date()
-    in_year = dates.filter((pl.col("start") <= last) & (pl.col("end").is_null() | (pl.col("end") >= first)))
-    if in_year.is_empty() and dates["start"].drop_nulls().len():
-        # Only the year the episodes fall in is said: an episode's own date is a child's.
-        after = bool((dates["start"].drop_nulls() > last).all())
-        raise RecordsError(
-            f"no episode in the files is open in the year {year} (1 April {year_ending - 1} to 31 March {year_ending}); "
-            f"every episode {'starts after' if after else 'ends before'} it: is this another year's return?"
-        )
-
-
-def as_written(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
-    """Each child id as the council wrote it, by the upper-cased form DfE's SSDA903 library gives it back in."""
-    spelled: dict[str, str] = {}
-    for table in tables.values():
-        if "CHILD" in table.columns:
-            for child in table["CHILD"].drop_nulls().unique(maintain_order=True).cast(pl.String).to_list():
-                spelled.setdefault(child.strip().upper(), child.strip())
-    return spelled
-
-
 def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys, spelled: dict[str, str]) -> None:
     """DfE's findings by pseudonym, and the rules that did not run to their end named as such."""
     for f in findings.findings:
@@ -474,29 +316,46 @@ def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys, spelled: d
         if written:
             outcome.children.add(written)
         outcome.findings.append(
-            {"rule": f"dfe:{f.rule}", "severity": f.severity, "message": f.message, "record_table": f.table,
-             "child": child, "row": f.row, "fields": ", ".join(f.fields)}
-        )  # fmt: skip
+            {
+                "rule": f"dfe:{f.rule}",
+                "severity": f.severity,
+                "message": f.message,
+                "record_table": f.table,
+                "child": child,
+                "row": f.row,
+                "fields": ", ".join(f.fields),
+            }
+        )
     for note in findings.rules_raised:
         outcome.problems.append(
-            _problem(f"dfe:{note.rule}", "query", f"DfE's rule {note.rule} raised an error inside DfE's library, so it "
-                     f"was not checked (not a pass): {note.reason or 'no reason given'} — {note.message}")
-        )  # fmt: skip
+            _problem(
+                f"dfe:{note.rule}",
+                "query",
+                f"DfE's rule {note.rule} raised an error inside DfE's library, so it "
+                f"was not checked (not a pass): {note.reason or 'no reason given'} — {note.message}",
+            )
+        )
     # One notice per reason, not one per rule: forty rules left out for a table not given would bury the errors.
     skipped: dict[str, list[str]] = {}
     for note in findings.rules_skipped:
         skipped.setdefault(note.reason, []).append(note.rule)
     for reason, rules in skipped.items():
         outcome.problems.append(
-            _problem("records_rules_not_checked", "information",
-                     f"{len(rules):,} of DfE's rules were not checked (not a pass) because {reason}: "
-                     f"rules {', '.join(rules)}")
-        )  # fmt: skip
+            _problem(
+                "records_rules_not_checked",
+                "information",
+                f"{len(rules):,} of DfE's rules were not checked (not a pass) because {reason}: "
+                f"rules {', '.join(rules)}",
+            )
+        )
     if findings.tables_missing:
         outcome.problems.append(
-            _problem("records_tables_missing", "information",
-                     f"tables not given: {', '.join(findings.tables_missing)}; DfE's rules on them were not checked")
-        )  # fmt: skip
+            _problem(
+                "records_tables_missing",
+                "information",
+                f"tables not given: {', '.join(findings.tables_missing)}; DfE's rules on them were not checked",
+            )
+        )
 
 
 def _problem(
@@ -539,14 +398,28 @@ def _figure_rows(derived: Derivation, org: str, periods: dict[str, str]) -> pl.D
     """The derived figures as an upload's long table (row numbered from 1), for the usual checks: the figures as
     numbers, which validation takes as they are rather than parsing them from text."""
     rows = [
-        {"row": n, "indicator": f.indicator, "org": org, "period": periods[f.indicator], "breakdown": "",
-         "value": f.value, "numerator": f.numerator, "denominator": f.denominator,
-         "status": "final", "note": "derived from the council's record-level return"}
+        {
+            "row": n,
+            "indicator": f.indicator,
+            "org": org,
+            "period": periods[f.indicator],
+            "breakdown": "",
+            "value": f.value,
+            "numerator": f.numerator,
+            "denominator": f.denominator,
+            "status": "final",
+            "note": "derived from the council's record-level return",
+        }
         for n, f in enumerate(sorted(derived.figures.values(), key=lambda f: f.indicator), start=1)
         if f.indicator in periods
-    ]  # fmt: skip
-    schema = {"row": pl.Int64, **dict.fromkeys(("indicator", "org", "period", "breakdown"), pl.String),
-              **dict.fromkeys(("value", "numerator", "denominator"), pl.Float64), "status": pl.String, "note": pl.String}  # fmt: skip
+    ]
+    schema = {
+        "row": pl.Int64,
+        **dict.fromkeys(("indicator", "org", "period", "breakdown"), pl.String),
+        **dict.fromkeys(("value", "numerator", "denominator"), pl.Float64),
+        "status": pl.String,
+        "note": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
@@ -570,6 +443,7 @@ def _keyed(session: Session, frame: pl.DataFrame, org: str) -> dict[str, tuple[f
     return found
 
 
+# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def _store(
     engine: Engine,
     submission: Submission,
@@ -651,8 +525,12 @@ def _severity_counts(problems: pl.DataFrame, findings: list[dict[str, Any]]) -> 
         return int((problems["severity"] == severity).sum()) + sum(1 for f in findings if f["severity"] == severity)
 
     errors, queries, information = count("error"), count("query"), count("information")
-    return {"error_count": errors, "query_count": queries, "information_count": information,
-            "warning_count": queries + information}  # fmt: skip
+    return {
+        "error_count": errors,
+        "query_count": queries,
+        "information_count": information,
+        "warning_count": queries + information,
+    }
 
 
 def _still_mine(session: Session, submission_id: int) -> bool:
@@ -678,8 +556,17 @@ def _write_child_rows(
     columns = ("submission_id", "rule", "severity", "message", "record_table", "child", "row", "fields")
     finding_rows = [(submission_id, *(f[c] for c in columns[1:])) for f in outcome.findings]
     bulk_insert(session, "record_problem", columns, _batches(finding_rows))
-    lineage_columns = ("submission_id", "indicator_id", "org_code", "period", "child", "record_table", "record_row",
-                       "episode_start", "counted")  # fmt: skip
+    lineage_columns = (
+        "submission_id",
+        "indicator_id",
+        "org_code",
+        "period",
+        "child",
+        "record_table",
+        "record_row",
+        "episode_start",
+        "counted",
+    )
     bulk_insert(session, "record_lineage", lineage_columns, _batches([(submission_id, *r) for r in lineage]))
     children = sorted(outcome.children)
     sealed = [(submission_id, keys.pseudonym(c), keys.seal_text(c)) for c in children]

@@ -90,13 +90,17 @@ def review(session: Session, agency: str, return_id: str, period: str) -> Review
     row = found.signoff
     return ReviewPublic(
         signoff=public(row, ret, full=True) if row is not None else open_public(agency, ret, found.period),
-        declaration=found.declaration, needs_acceptance=found.needs_acceptance,
-        signable=found.state in signoffs.SIGNABLE or bool(found.added), cells=found.cells,
-        missing=found.missing, blockers=found.blockers, digest=found.digest,
+        declaration=found.declaration,
+        needs_acceptance=found.needs_acceptance,
+        signable=found.state in signoffs.SIGNABLE or bool(found.added),
+        cells=found.cells,
+        missing=found.missing,
+        blockers=found.blockers,
+        digest=found.digest,
         changed_since_signoff=[change_public("added", f) for f in found.added]
         + [change_public("removed", f) for f in found.removed],
         history=[event_public(e) for e in signoffs.history(session, row.id)] if row is not None and row.id else [],
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ class Waiting:
     in_the_way: list[str]
     awaiting_acceptance: bool
     releases: bool
+    #: Signed off, but figures added since are held back until its approver signs off again.
+    signs_again: bool = False
 
 
 def period_start(period: str) -> str:
@@ -224,22 +230,40 @@ def approvals_queue(
                 if (agency, ret_id, at) not in found and (agency, ret_id, at) not in made:
                     nothing.add((agency, ret_id, at))
                     found[(agency, ret_id, at)] = SignOffPublic(
-                        agency_code=agency, return_id=ret_id, period=at, state=signoffs.OPEN,
-                        meaning=signoffs.MEANINGS[signoffs.OPEN], releases=False,
-                    )  # fmt: skip
+                        agency_code=agency,
+                        return_id=ret_id,
+                        period=at,
+                        state=signoffs.OPEN,
+                        meaning=signoffs.MEANINGS[signoffs.OPEN],
+                        releases=False,
+                    )
     returns = {r.id: r for r in session.execute(select(Return)).scalars()}
     names = agency_names(session)
+    since = _added_since_signoff(session, list(found.values()), returns)
     rows = []
     for key, s in found.items():
         ret = returns[s.return_id]
-        words, awaiting = in_the_way(session, s, ret, has_figures=key not in nothing, owed=owed.get(key))
+        added = since.get(key)
+        if added:
+            figures = f"{added:,} figure{'' if added == 1 else 's'}"
+            words, awaiting = [f"{figures} added since its sign-off: waiting for its approver to sign off again"], False
+        else:
+            words, awaiting = in_the_way(session, s, ret, has_figures=key not in nothing, owed=owed.get(key))
         rows.append(
             Waiting(
-                agency_code=s.agency_code, agency_name=names.get(s.agency_code, s.agency_code), return_id=s.return_id,
-                period=s.period, state=s.state, signed_by=s.signed_by, signed_at=s.signed_at, in_the_way=words,
-                awaiting_acceptance=awaiting, releases=s.releases,
+                agency_code=s.agency_code,
+                agency_name=names.get(s.agency_code, s.agency_code),
+                return_id=s.return_id,
+                period=s.period,
+                state=s.state,
+                signed_by=s.signed_by,
+                signed_at=s.signed_at,
+                in_the_way=words,
+                awaiting_acceptance=awaiting,
+                releases=s.releases and not added,
+                signs_again=bool(added),
             )
-        )  # fmt: skip
+        )
     titles = {r.id: r.title for r in returns.values()}
     # Newest period first within each return, agencies by name: sorted in passes, the last one the main key.
     rows.sort(key=lambda w: w.agency_name)
@@ -248,9 +272,27 @@ def approvals_queue(
     return rows
 
 
+def _added_since_signoff(
+    session: Session, found: list[SignOffPublic], returns: dict[str, Return]
+) -> dict[tuple[str, str, str], int]:
+    """How many figures each signed-off (or accepted) agency has added since, by (agency, return, period), as the
+    cached standings know them: the gate holds those back, so the sign-off no longer releases everything."""
+    wanted: dict[str, list[str]] = {}
+    for s in found:
+        if s.state in signoffs.releasing_states(returns[s.return_id]) or s.state == signoffs.SIGNED_OFF:
+            periods = wanted.setdefault(s.return_id, [])
+            if s.period not in periods:
+                periods.append(s.period)
+    return {
+        (agency, return_id, period): n
+        for (return_id, period), standing in release.standings(session, wanted).items()
+        for agency, n in standing.since_signoff.items()
+    }
+
+
 def tally(rows: list[Waiting]) -> dict[str, int]:
     """How many sign-offs wait for the officer, how many are not signed off (and why), and how many are released."""
-    signable = [w for w in rows if w.state in signoffs.SIGNABLE]
+    signable = [w for w in rows if w.state in signoffs.SIGNABLE or w.signs_again]
     return {
         "awaiting": sum(w.awaiting_acceptance for w in rows),
         "not_signed": len(signable),

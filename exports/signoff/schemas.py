@@ -109,34 +109,57 @@ def public(row: SignOff, ret: Return, *, full: bool) -> SignOffPublic:
     """A sign-off as a reader sees it; without ``full`` (a regulator) only its state, not who signed or what."""
     signed = row.signed_at is not None
     return SignOffPublic(
-        agency_code=row.agency_code, return_id=row.return_id, period=row.period, state=row.state,
-        meaning=signoffs.MEANINGS.get(row.state, row.state), releases=row.state in signoffs.releasing_states(ret),
-        signed_by=row.signed_by if signed and full else None, signed_at=_utc(row.signed_at) if signed else None,
-        client=row.client if signed and full else None, declaration=row.declaration if signed and full else None,
-        digest=row.digest if signed and full else None, figures=len(row.figure_ids) if signed and full else None,
-        reason=row.reason if full else "", updated_at=_utc(row.updated_at),
-    )  # fmt: skip
+        agency_code=row.agency_code,
+        return_id=row.return_id,
+        period=row.period,
+        state=row.state,
+        meaning=signoffs.MEANINGS.get(row.state, row.state),
+        releases=row.state in signoffs.releasing_states(ret),
+        signed_by=row.signed_by if signed and full else None,
+        signed_at=_utc(row.signed_at) if signed else None,
+        client=row.client if signed and full else None,
+        declaration=row.declaration if signed and full else None,
+        digest=row.digest if signed and full else None,
+        figures=len(row.figure_ids) if signed and full else None,
+        reason=row.reason if full else "",
+        updated_at=_utc(row.updated_at),
+    )
 
 
 def open_public(agency_code: str, ret: Return, period: str) -> SignOffPublic:
     """An (agency, return, period) nothing has happened to yet: open."""
     return SignOffPublic(
-        agency_code=agency_code, return_id=ret.id, period=period, state=signoffs.OPEN,
-        meaning=signoffs.MEANINGS[signoffs.OPEN], releases=False,
-    )  # fmt: skip
+        agency_code=agency_code,
+        return_id=ret.id,
+        period=period,
+        state=signoffs.OPEN,
+        meaning=signoffs.MEANINGS[signoffs.OPEN],
+        releases=False,
+    )
 
 
 def event_public(event: SignOffEvent) -> EventPublic:
     """One transition as the history shows it."""
     return EventPublic(
-        at=_utc(event.at) or event.at, from_state=event.from_state, to_state=event.to_state, actor=event.actor,
-        key_prefix=event.key_prefix, client=event.client, detail=event.detail, digest=event.digest,
-    )  # fmt: skip
+        at=_utc(event.at) or event.at,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        actor=event.actor,
+        key_prefix=event.key_prefix,
+        client=event.client,
+        detail=event.detail,
+        digest=event.digest,
+    )
 
 
 def change_public(change: Literal["added", "removed"], figure: signoffs.Figure) -> ChangePublic:
     """One figure changed since the last sign-off."""
     return ChangePublic(
-        change=change, indicator_id=figure.indicator_id, org_code=figure.org_code, period=figure.period,
-        breakdown=figure.breakdown, value=figure.value, figure_id=figure.id,
-    )  # fmt: skip
+        change=change,
+        indicator_id=figure.indicator_id,
+        org_code=figure.org_code,
+        period=figure.period,
+        breakdown=figure.breakdown,
+        value=figure.value,
+        figure_id=figure.id,
+    )

@@ -118,9 +118,16 @@ def test_upload_report_and_figures(store_client: TestClient) -> None:
     figures = store_client.get("/api/figures", params={"indicator": "cyp.cin_count"}, headers=NOTTS).json()
     assert figures["total"] == 1
     assert figures["items"][0] | {"recorded_at": None} == figures["items"][0] | {
-        "indicator": "cyp.cin_count", "org": "E10000024", "period": "2024-06-30", "value": 512.0, "version": 1,
-        "submission_id": sub_id, "agency_code": "notts_cyp", "file_row": 2, "recorded_at": None,
-    }  # fmt: skip
+        "indicator": "cyp.cin_count",
+        "org": "E10000024",
+        "period": "2024-06-30",
+        "value": 512.0,
+        "version": 1,
+        "submission_id": sub_id,
+        "agency_code": "notts_cyp",
+        "file_row": 2,
+        "recorded_at": None,
+    }
 
 
 def test_other_agencies_submissions_are_404(store_client: TestClient) -> None:

@@ -58,7 +58,12 @@ def test_every_change_is_there_for_the_very_next_request(store: Engine, store_se
 
         assert call("POST", "/api/agencies", headers=OFFICER, json=KENT).status_code == 201
         for n in range(ROUNDS):
-            issued = call("POST", "/api/keys", headers=OFFICER, json={"role": "agency", "agency": "notts_cyp", "label": f"round {n}"})  # fmt: skip
+            issued = call(
+                "POST",
+                "/api/keys",
+                headers=OFFICER,
+                json={"role": "agency", "agency": "notts_cyp", "label": f"round {n}"},
+            )
             assert issued.status_code == 201, issued.text
             key, prefix = issued.json()["key"], issued.json()["prefix"]
             if (used := call("GET", "/api/submissions", headers={"X-API-Key": key}).status_code) != 200:
@@ -82,9 +87,11 @@ def test_every_change_is_there_for_the_very_next_request(store: Engine, store_se
         for n in range(ROUNDS // 3):
             form = call("GET", "/sign-in")
             signed = call(
-                "POST", "/sign-in", data={"key": NOTTS["X-API-Key"], "csrf_token": csrf_token(form.text)},
+                "POST",
+                "/sign-in",
+                data={"key": NOTTS["X-API-Key"], "csrf_token": csrf_token(form.text)},
                 cookies=form.cookies,
-            )  # fmt: skip
+            )
             assert signed.status_code == 303, signed.text
             home = call("GET", LIGHT_PAGE[NOTTS["X-API-Key"]], cookies=signed.cookies)
             if home.status_code != 200:

@@ -125,9 +125,10 @@ def test_the_agency_filter_works(store: Engine, store_settings: Settings, store_
     assert spelled["total"] == 2, "a period filter reads any spelling of the period"
     assert store_client.get("/api/figures", params={"period": "someday"}, headers=OFFICER).status_code == 422
     refused = store_client.get(
-        "/api/figures", params={"agency": "notts_cyp", "indicator": "x", "period": "CY2023", "level": "region"},
+        "/api/figures",
+        params={"agency": "notts_cyp", "indicator": "x", "period": "CY2023", "level": "region"},
         headers=OFFICER,
-    )  # fmt: skip
+    )
     assert refused.status_code == 422
 
 

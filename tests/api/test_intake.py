@@ -65,10 +65,20 @@ def send_upload(app: Any, body: Body, *, key: str | None, content_length: int | 
     else:
         headers.append((b"content-length", str(content_length).encode()))
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/api/submissions", "raw_path": b"/api/submissions", "query_string": b"", "root_path": "",
-        "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "app": app,
-    }  # fmt: skip
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/submissions",
+        "raw_path": b"/api/submissions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "app": app,
+    }
     replies: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

@@ -30,11 +30,13 @@ NOTTS_NAME = "Nottinghamshire County Council, Children and Young People's Servic
 
 def _suppressed_ndtms(store: Engine, settings: Settings) -> None:
     upload(
-        store, settings, "lewisham_drugs",
+        store,
+        settings,
+        "lewisham_drugs",
         "drugs.new_presentations,PRV-LEW-01,2024-06,,20,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=F,3,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=M,17,,,,",
-    )  # fmt: skip
+    )
 
 
 def _csv_rows(data: bytes) -> list[dict[str, str]]:
@@ -66,9 +68,14 @@ def test_a_regulator_never_gets_a_suppressed_value(
     # Lineage: the regulator learns the cell is suppressed, nothing more.
     lineage = store_client.get(f"/api/exports/{snapshot_id}/lineage", params={"cell": cell}, headers=OHID).json()
     assert lineage["items"] == [
-        {"cell_id": cell, "field_code": female["field_code"], "org_code": "PRV-LEW-01", "status": "suppressed",
-         "reason": lineage["items"][0]["reason"]}
-    ]  # fmt: skip
+        {
+            "cell_id": cell,
+            "field_code": female["field_code"],
+            "org_code": "PRV-LEW-01",
+            "status": "suppressed",
+            "reason": lineage["items"][0]["reason"],
+        }
+    ]
     assert "not released" in lineage["items"][0]["reason"]
     everything = store_client.get(f"/api/exports/{snapshot_id}/lineage", headers=OHID).json()["items"]
     assert all("value" not in row for row in everything)
@@ -242,10 +249,12 @@ def test_provisional_and_low_reliability_figures_are_marked(
     store_client: TestClient, store: Engine, store_settings: Settings
 ) -> None:
     upload(
-        store, store_settings, "notts_cyp",
+        store,
+        store_settings,
+        "notts_cyp",
         "cyp.lac_count,E10000024,2025-03-31,,901,,,provisional,",
         "cyp.cpp_count,E10000024,2025-03-31,,301 u,,,,",
-    )  # fmt: skip
+    )
     sign_off_everything(store)
     rows = _csv_rows(store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE).content)
     flags = {r["indicator_id"]: r["flag"] for r in rows if r["org_code"] == "E10000024" and r["status"] == "present"}

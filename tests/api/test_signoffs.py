@@ -168,9 +168,13 @@ def test_a_revision_reopens_only_the_affected_agency_and_return(
     with Session(store) as session:
         assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "reopened"
         assert signoffs.state_of(session, "lewisham_council", "dfe_ssda903", "FY2024-25") == "signed_off"
-        reopened = session.execute(
-            select(SignOffEvent).where(SignOffEvent.to_state == "reopened", SignOffEvent.return_id == "dfe_ssda903")
-        ).scalars().one()  # fmt: skip
+        reopened = (
+            session.execute(
+                select(SignOffEvent).where(SignOffEvent.to_state == "reopened", SignOffEvent.return_id == "dfe_ssda903")
+            )
+            .scalars()
+            .one()
+        )
         assert reopened.agency_code == "notts_cyp"
         assert "changed its figures" in reopened.detail
     pulled = store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content
@@ -248,9 +252,13 @@ def test_transitions_and_the_ones_refused(store: Engine, store_settings: Setting
     assert store_client.post(f"{SIGNOFF}/accept", headers=OFFICER).status_code == 409
     history = store_client.get(SIGNOFF, headers=OFFICER).json()["history"]
     assert [(h["from_state"], h["to_state"]) for h in history] == [
-        ("open", "signed_off"), ("signed_off", "open"), ("open", "signed_off"), ("signed_off", "returned"),
-        ("returned", "signed_off"), ("signed_off", "accepted"),
-    ]  # fmt: skip
+        ("open", "signed_off"),
+        ("signed_off", "open"),
+        ("open", "signed_off"),
+        ("signed_off", "returned"),
+        ("returned", "signed_off"),
+        ("signed_off", "accepted"),
+    ]
     assert history[3]["detail"] == "The count is last year's"
     # The lists: the officer all, the agency its own, a regulator only its returns' states without digests.
     officer = store_client.get("/api/signoffs", params={"state": "accepted"}, headers=OFFICER).json()["items"]
@@ -336,9 +344,12 @@ def test_an_upload_with_errors_for_another_period_does_not_stop_the_sign_off(
     upload(store, store_settings, "notts_cyp", CIN_COUNT.format("2025-03-31", 4000))
     # The council's latest upload is for the year before, and one of its rows is wrong.
     upload(
-        store, store_settings, "notts_cyp", CIN_COUNT.format("2024-03-31", 3900),
+        store,
+        store_settings,
+        "notts_cyp",
+        CIN_COUNT.format("2024-03-31", 3900),
         "cyp.lac_count,E10000024,2024-03-31,,-5,,,,",
-    )  # fmt: skip
+    )
     year_before = store_client.get(CIN.replace("FY2024-25", "FY2023-24"), headers=NOTTS).json()
     assert "errors" in {b["type"] for b in year_before["blockers"]}
     assert _blocking(store_client) == set()
@@ -361,9 +372,12 @@ def test_errors_or_an_open_query_for_this_period_stop_the_sign_off_whatever_came
 
     # An upload for this year with a wrong row (its other row stored), then a clean one for the year before.
     upload(
-        store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,880,,,,",
+        store,
+        store_settings,
+        "notts_cyp",
+        "cyp.lac_count,E10000024,2025-03-31,,880,,,,",
         CIN_COUNT.format("2025-03-31", -5),
-    )  # fmt: skip
+    )
     upload(store, store_settings, "notts_cyp", CIN_COUNT.format("2024-03-31", 3910))
     assert _blocking(store_client) == {"query", "errors"}
     refused = _sign(store_client, path=CIN)
@@ -425,9 +439,13 @@ def test_a_sign_off_names_the_digest_read_and_signs_nothing_if_the_figures_chang
     assert refused.status_code == 409, refused.text
     [change] = [e["input"] for e in refused.json()["errors"] if e["type"] == "changed"]
     assert change == {
-        "indicator_id": "cyp.lac_count", "org_code": "E09000023", "period": "2025-03-31", "breakdown": "",
-        "old": "440.0 final", "new": "451.0 final",
-    }  # fmt: skip
+        "indicator_id": "cyp.lac_count",
+        "org_code": "E09000023",
+        "period": "2025-03-31",
+        "breakdown": "",
+        "old": "440.0 final",
+        "new": "451.0 final",
+    }
     assert "changed from 440.0 final to 451.0 final" in refused.json()["error"]
     with Session(store) as session:
         assert signoffs.find(session, "lewisham_council", "dfe_ssda903", "FY2024-25") is None
@@ -484,11 +502,20 @@ def test_figures_added_after_a_sign_off_are_held_back_saying_which_and_do_not_re
 def _records_upload(session: Session, *, library: str, year: str, errors: int) -> int:
     """A council's record-level upload as its reading leaves it: its return's library, its year, its errors."""
     sub = Submission(
-        agency_code="notts_cyp", filename=f"{library}-{year}.zip", source_format=library, size_bytes=1,
-        content_hash=f"{library}{year}{errors}{datetime.now(UTC).timestamp()}", raw_path="", mode="default",
-        received_at=datetime.now(UTC), status="rejected" if errors else "stored", kind="records",
-        stage="rejected" if errors else "stored", collection_year=year, error_count=errors,
-    )  # fmt: skip
+        agency_code="notts_cyp",
+        filename=f"{library}-{year}.zip",
+        source_format=library,
+        size_bytes=1,
+        content_hash=f"{library}{year}{errors}{datetime.now(UTC).timestamp()}",
+        raw_path="",
+        mode="default",
+        received_at=datetime.now(UTC),
+        status="rejected" if errors else "stored",
+        kind="records",
+        stage="rejected" if errors else "stored",
+        collection_year=year,
+        error_count=errors,
+    )
     session.add(sub)
     session.commit()
     assert sub.id is not None

@@ -152,12 +152,12 @@ def test_a_new_upload_process_reads_the_catalogue_before_its_first_upload(
     store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from api import uploadpool
-    from collectors import store as figure_store
+    from collectors import context as figure_context
 
     monkeypatch.setattr(uploadpool, "_engine", store)
-    monkeypatch.setattr(figure_store, "_shared_cache", {})
+    monkeypatch.setattr(figure_context, "_shared_cache", {})
     assert uploadpool._warm() == os.getpid()
-    (shared,) = figure_store._shared_cache.values()
+    (shared,) = figure_context._shared_cache.values()
     assert not shared.indicators.is_empty(), "the catalogue's indicators are held before any upload"
 
 
@@ -166,9 +166,9 @@ def _warmed() -> tuple[int, bool]:
     it made as it started out of the collector's way."""
     import gc
 
-    from collectors import store as figure_store
+    from collectors import context as figure_context
 
-    return os.getpid(), bool(figure_store._shared_cache) and gc.get_freeze_count() > 0
+    return os.getpid(), bool(figure_context._shared_cache) and gc.get_freeze_count() > 0
 
 
 def test_the_api_serves_once_every_upload_process_has_read_the_catalogue_and_frozen_it(

@@ -41,27 +41,29 @@ def test_every_rule_is_reported_exactly(store: Engine, store_settings: Settings)
     with Session(store) as session:
         report = submission_problems(session, outcome.submission.id)
     found = sorted((r["row"] or 0, r["column"], r["rule"], r["severity"]) for r in report.iter_rows(named=True))
-    assert found == sorted([
-        (0, "value", "blank-rows", "information"),
-        (2, "value", "conflicting-figure", "error"),
-        (3, "value", "conflicting-figure", "error"),
-        (4, "value", "type-error", "error"),
-        (5, "value", "not-negative", "error"),
-        (6, "value", "whole-count", "error"),
-        (7, "value", "percentage-range", "error"),
-        (9, "numerator", "numerator-exceeds-denominator", "error"),
-        (9, "value", "value-disagrees-with-ratio", "error"),
-        (10, "value", "value-disagrees-with-ratio", "error"),
-        (11, "indicator", "unknown-indicator", "error"),
-        (12, "indicator", "derived-indicator", "error"),
-        (13, "org", "not-designated", "error"),
-        (14, "org", "unknown-org", "error"),
-        (15, "indicator", "not-designated", "error"),
-        (16, "period", "bad-period", "error"),
-        (17, "breakdown", "bad-breakdown", "error"),
-        (18, "status", "unknown-status", "error"),
-        (21, "indicator", "missing-value", "error"),
-    ])  # fmt: skip
+    assert found == sorted(
+        [
+            (0, "value", "blank-rows", "information"),
+            (2, "value", "conflicting-figure", "error"),
+            (3, "value", "conflicting-figure", "error"),
+            (4, "value", "type-error", "error"),
+            (5, "value", "not-negative", "error"),
+            (6, "value", "whole-count", "error"),
+            (7, "value", "percentage-range", "error"),
+            (9, "numerator", "numerator-exceeds-denominator", "error"),
+            (9, "value", "value-disagrees-with-ratio", "error"),
+            (10, "value", "value-disagrees-with-ratio", "error"),
+            (11, "indicator", "unknown-indicator", "error"),
+            (12, "indicator", "derived-indicator", "error"),
+            (13, "org", "not-designated", "error"),
+            (14, "org", "unknown-org", "error"),
+            (15, "indicator", "not-designated", "error"),
+            (16, "period", "bad-period", "error"),
+            (17, "breakdown", "bad-breakdown", "error"),
+            (18, "status", "unknown-status", "error"),
+            (21, "indicator", "missing-value", "error"),
+        ]
+    )
     messages = {(r["row"], r["rule"]): r["message"] for r in report.iter_rows(named=True)}
     assert messages[(3, "conflicting-figure")] == (
         "the same figure (cyp.cin_count, E10000024, 2024-06-30) is given on rows 2, 3 with different values; "
@@ -185,9 +187,12 @@ def test_revision_history_keeps_every_version(store: Engine, store_settings: Set
     assert "add a note" in held.problems["message"][0]
     assert [o.value for o in figures(store)] == [500.0]
     revised = submit(
-        store, store_settings, agency_code="notts_cyp", filename="v3.csv",
+        store,
+        store_settings,
+        agency_code="notts_cyp",
+        filename="v3.csv",
         data=csv("cyp.cin_count,E10000024,2024-06-30,,1000,,,final,Two large sibling groups became children in need"),
-    )  # fmt: skip
+    )
     assert revised.submission is not None
     assert revised.submission.status == "accepted"
     assert revised.submission.rows_revised == 1
@@ -222,9 +227,12 @@ def test_unchanged_figures_are_not_new_versions(store: Engine, store_settings: S
         data=csv("cyp.cin_count,E10000024,2024-06-30,,500,,,,"),
     )
     second = submit(
-        store, store_settings, agency_code="notts_cyp", filename="b.csv",
+        store,
+        store_settings,
+        agency_code="notts_cyp",
+        filename="b.csv",
         data=csv("cyp.cin_count,E10000024,2024-06-30,,500,,,,", "cyp.cpp_count,E10000024,2024-06-30,,301,,,,"),
-    )  # fmt: skip
+    )
     assert second.submission is not None
     assert (second.submission.rows_new, second.submission.rows_unchanged, second.submission.rows_revised) == (1, 1, 0)
     assert len(figures(store)) == 2

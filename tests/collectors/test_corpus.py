@@ -23,9 +23,11 @@ def test_every_case_has_its_expected_answer() -> None:
 def test_corpus_case(store_client: TestClient, case: Path) -> None:
     expected = json.loads(case.with_name(case.name + ".expected.json").read_text())
     response = store_client.post(
-        "/api/submissions", headers=OFFICER, files={"file": (case.name, case.read_bytes(), "application/octet-stream")},
+        "/api/submissions",
+        headers=OFFICER,
+        files={"file": (case.name, case.read_bytes(), "application/octet-stream")},
         data={"agency": "notts_cyp"},
-    )  # fmt: skip
+    )
     body = response.json()
     assert response.status_code == expected["status"], body
     if "rule" in expected:

@@ -49,6 +49,7 @@ def fuzzing_counts() -> Iterator[None]:
         Path(target).write_text(json.dumps(dict(sorted(OUTCOMES.items())), indent=2) + "\n")
 
 
+# Laid out by hand, the formatter told to leave it: cells read across the lines; one a line they would run to a page.
 GOOD_CELLS = [
     "cyp.cin_count", "cyp.lac_count", "cyp.lac_iro_consultation", "pop.resident_0_17", "E10000024", "E09000023",
     "2024-06-30", "FY2024-25", "FY2024-25-Q2", "CY2023", "2024/25", "sex=F", "age=19-21;sex=M", "512", "0", "1,234",
@@ -97,9 +98,11 @@ def fuzz_client(store: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def check_upload(client: TestClient, name: str, data: bytes, fmt: str) -> None:
     """Upload a file; fail unless it was stored with a report or refused with a clean 4xx report."""
     response = client.post(
-        "/api/submissions", headers=OFFICER, files={"file": (name, data, "application/octet-stream")},
+        "/api/submissions",
+        headers=OFFICER,
+        files={"file": (name, data, "application/octet-stream")},
         data={"agency": "notts_cyp"},
-    )  # fmt: skip
+    )
     status = response.status_code
     OUTCOMES[f"{fmt} {status}"] += 1
     body: dict[str, Any] = response.json()

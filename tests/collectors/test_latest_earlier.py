@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors import context as context_module
 from collectors import store as store_module
-from collectors.store import KEY, figures_for_rules
+from collectors.context import figures_for_rules
+from collectors.store import KEY
 from indicators.models import Observation
 
 INDICATORS = ["cyp.lac_count", "cyp.cin_count", "cyp.cpp_count"]
@@ -37,10 +39,13 @@ _stored = st.tuples(_key, st.sampled_from([True, True, True, False]), st.sampled
 # One series gives the period another series' latest earlier figure is in: that period must still be read.
 @example(
     stored=[((INDICATORS[0], org, PERIODS[1], ""), True, True) for org in ORGS],
-    uploaded=[(INDICATORS[0], ORGS[0], PERIODS[1], ""), (INDICATORS[0], ORGS[0], PERIODS[3], ""),
-              (INDICATORS[0], ORGS[1], PERIODS[3], "")],
+    uploaded=[
+        (INDICATORS[0], ORGS[0], PERIODS[1], ""),
+        (INDICATORS[0], ORGS[0], PERIODS[3], ""),
+        (INDICATORS[0], ORGS[1], PERIODS[3], ""),
+    ],
     earlier={INDICATORS[0]},
-)  # fmt: skip
+)
 def test_each_uploaded_figure_gets_its_latest_earlier_figure_with_a_value(
     store: Engine,
     stored: list[tuple[tuple[str, str, str, str], bool, bool]],
@@ -51,11 +56,18 @@ def test_each_uploaded_figure_gets_its_latest_earlier_figure_with_a_value(
     with Session(store) as session:
         session.add_all(
             Observation(
-                indicator_id=i, org_code=o, period=p, breakdown=b, version=1, is_current=current,
-                value=10.0 if valued else None, symbol=None if valued else "x", recorded_at=now,
+                indicator_id=i,
+                org_code=o,
+                period=p,
+                breakdown=b,
+                version=1,
+                is_current=current,
+                value=10.0 if valued else None,
+                symbol=None if valued else "x",
+                recorded_at=now,
             )
             for (i, o, p, b), valued, current in stored
-        )  # fmt: skip
+        )
         session.flush()
         keys = pl.DataFrame(uploaded, schema=KEY, orient="row")
         found = figures_for_rules(session, keys, {}, frozenset(earlier))
@@ -85,33 +97,39 @@ def test_the_walk_reads_periods_in_batches_and_stops_for_an_indicator_once_answe
     periods = [f"{year}-03-31" for year in range(2000, 2026)]
     now = datetime.now(UTC)
     calls: list[tuple[str, int, list[str]]] = []
-    real = store_module._periods_before
+    real = context_module._periods_before
 
     def spy(cursor: object, mark: str, indicator: str, below: str, count: int) -> list[str]:
         got = real(cursor, mark, indicator, below, count)
         calls.append((indicator, count, got))
         return got
 
-    monkeypatch.setattr(store_module, "_periods_before", spy)
+    monkeypatch.setattr(context_module, "_periods_before", spy)
     reads: list[bool] = []
-    real_read = store_module._earlier_read
+    real_read = context_module._earlier_read
 
     def spy_read(dialect: str, *, probe: bool) -> str:
         reads.append(probe)
         return real_read(dialect, probe=probe)
 
-    monkeypatch.setattr(store_module, "_earlier_read", spy_read)
+    monkeypatch.setattr(context_module, "_earlier_read", spy_read)
     with Session(store) as session:
         # The first indicator's series has a figure every year; the second's only in another area, so the
         # uploaded series of it has no earlier figure and its walk goes back through all 26 years.
         session.add_all(
             Observation(
-                indicator_id=indicator, org_code=org, period=period, breakdown="", version=1, is_current=True,
-                value=10.0, recorded_at=now,
+                indicator_id=indicator,
+                org_code=org,
+                period=period,
+                breakdown="",
+                version=1,
+                is_current=True,
+                value=10.0,
+                recorded_at=now,
             )
             for indicator, org in ((answered, ORGS[0]), (walking, ORGS[1]))
             for period in periods
-        )  # fmt: skip
+        )
         session.flush()
         keys = pl.DataFrame(
             [(answered, ORGS[0], "2026-03-31", ""), (walking, ORGS[0], "2026-03-31", "")], schema=KEY, orient="row"
@@ -124,7 +142,7 @@ def test_the_walk_reads_periods_in_batches_and_stops_for_an_indicator_once_answe
     walked = [(count, got) for indicator, count, got in calls if indicator == walking]
     # Its one series left waiting, the second takes the rest of its periods in one batch, not 1, 2, 4…
     # (five batches more): each batch is the next periods back, newest first, until none is left.
-    assert [count for count, _ in walked][:2] == [1, store_module._ROUND_PROBES]
+    assert [count for count, _ in walked][:2] == [1, context_module._ROUND_PROBES]
     assert [period for _, got in walked for period in got] == periods[::-1]
     assert len(walked) == 3
     assert walked[-1][1] == []
@@ -149,25 +167,37 @@ def test_postgresql_reads_each_earlier_figure_by_its_whole_key(store: Engine) ->
     with Session(store) as session:
         session.add_all(
             Observation(
-                indicator_id=indicator, org_code=org, period=period, breakdown="", version=1, is_current=True,
-                value=10.0, recorded_at=now,
+                indicator_id=indicator,
+                org_code=org,
+                period=period,
+                breakdown="",
+                version=1,
+                is_current=True,
+                value=10.0,
+                recorded_at=now,
             )
             for org in orgs
             for period in periods
-        )  # fmt: skip
+        )
         session.flush()
         cursor: Any = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute("ANALYZE observation")
         # One series whose latest earlier figure is far back: a batch of 256 periods read for it alone.
-        store_module._stage(
-            cursor, "postgresql", "rule_series", ["indicator_id", "org_code", "breakdown"],
+        store_module.stage(
+            cursor,
+            "postgresql",
+            "rule_series",
+            ["indicator_id", "org_code", "breakdown"],
             pl.DataFrame([(indicator, orgs[0], "")], schema=["indicator_id", "org_code", "breakdown"], orient="row"),
-        )  # fmt: skip
-        store_module._stage(
-            cursor, "postgresql", "rule_period", ["indicator_id", "period"],
+        )
+        store_module.stage(
+            cursor,
+            "postgresql",
+            "rule_period",
+            ["indicator_id", "period"],
             pl.DataFrame([(indicator, p) for p in periods[-256:]], schema=["indicator_id", "period"], orient="row"),
-        )  # fmt: skip
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + store_module._earlier_read("postgresql", probe=True))
+        )
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + context_module._earlier_read("postgresql", probe=True))
         plan = cursor.fetchone()[0][0]["Plan"]
         session.rollback()
     assert plan["Actual Rows"] == 256

@@ -31,10 +31,18 @@ def _unfinished(engine: Engine, settings: Settings, *, owner: str, lease_until: 
     digest, path = keep_raw(settings, DATA)
     with Session(engine) as session:
         submission = Submission(
-            agency_code="notts_cyp", filename="f.csv", source_format="csv", size_bytes=len(DATA), content_hash=digest,
-            raw_path=str(path), received_at=datetime.now(UTC), mode="default", status="storing",
-            lease_owner=owner, lease_until=lease_until,
-        )  # fmt: skip
+            agency_code="notts_cyp",
+            filename="f.csv",
+            source_format="csv",
+            size_bytes=len(DATA),
+            content_hash=digest,
+            raw_path=str(path),
+            received_at=datetime.now(UTC),
+            mode="default",
+            status="storing",
+            lease_owner=owner,
+            lease_until=lease_until,
+        )
         session.add(submission)
         session.commit()
         assert submission.id is not None

@@ -13,16 +13,22 @@ import xlsxwriter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors.context import build_context
 from collectors.service import submit
-from collectors.store import build_context
 from collectors.validate import validate
 from onereturn.settings import Settings
 from tests.stores import copied_store
 
 COLUMNS = ("indicator", "org", "period", "value", "numerator", "denominator")
 #: A percentage, so value, numerator and denominator are all read.
-GOOD: dict[str, object] = {"indicator": "cyp.lac_iro_consultation", "org": "E10000024", "period": "FY2024-25-Q2",
-        "value": "50", "numerator": "5", "denominator": "10"}  # fmt: skip
+GOOD: dict[str, object] = {
+    "indicator": "cyp.lac_iro_consultation",
+    "org": "E10000024",
+    "period": "FY2024-25-Q2",
+    "value": "50",
+    "numerator": "5",
+    "denominator": "10",
+}
 CASES = [
     ("NaN", "is NaN (not a number)"),
     ("nan", "is NaN (not a number)"),
@@ -103,10 +109,16 @@ def test_negative_zero_as_a_number_is_refused_in_json_and_xlsx(
 def _given(value: object, numerator: object, denominator: object) -> pl.DataFrame:
     typed = pl.String if isinstance(value, str) else pl.Float64
     return pl.DataFrame(
-        {"row": [1], **{c: [GOOD[c]] for c in ("indicator", "org", "period")}, "breakdown": [""],
-         "value": [value], "numerator": [numerator], "denominator": [denominator]},
+        {
+            "row": [1],
+            **{c: [GOOD[c]] for c in ("indicator", "org", "period")},
+            "breakdown": [""],
+            "value": [value],
+            "numerator": [numerator],
+            "denominator": [denominator],
+        },
         schema_overrides=dict.fromkeys(("value", "numerator", "denominator"), typed),
-    )  # fmt: skip
+    )
 
 
 def test_figures_given_as_numbers_are_taken_as_they_are_and_checked_as_text_is(store: Engine) -> None:
@@ -118,8 +130,11 @@ def test_figures_given_as_numbers_are_taken_as_they_are_and_checked_as_text_is(s
     as_numbers = validate(_given(50.0, 5.0, 10.0), ctx)
     assert as_numbers.error_count == 0
     assert as_numbers.accepted.to_dicts() == as_text.accepted.to_dicts()
-    for column, bad, says in (("value", math.nan, "is NaN"), ("numerator", math.inf, "is infinite"),
-                              ("denominator", -0.0, "is negative zero")):  # fmt: skip
+    for column, bad, says in (
+        ("value", math.nan, "is NaN"),
+        ("numerator", math.inf, "is infinite"),
+        ("denominator", -0.0, "is negative zero"),
+    ):
         cells: dict[str, object] = {"value": 50.0, "numerator": 5.0, "denominator": 10.0, column: bad}
         result = validate(_given(cells["value"], cells["numerator"], cells["denominator"]), ctx)
         errors = [p for p in result.problems.to_dicts() if p["rule"] == "type-error"]

@@ -15,22 +15,27 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from collectors.store import build_context
+from collectors.context import build_context
 from collectors.template import codelists_for, value_rules_for
 from collectors.validate import validate
 from collectors.workbooks import TemplateRow, _number_formula
 from indicators.models import Indicator
 from tests.collectors.excel_formula import evaluate
 
+# Laid out by hand, the formatter told to leave it: the numbers on one line and the text on the next, as a person would type them.
 #: What a person might type: numbers Excel keeps as numbers, and text.
 SAMPLES: list[float | str] = [
     -1.0, 0.0, 0.46, 1.0, 12.0, 312.5, 100.0, 100.5, 101.0, 5000.0, 2.5e7, 1.2e29,
     "x", "X", "..", ":", "-", "z", "c", "12 u", "12.5 u", "abc", "1", "4", "9",
 ]  # fmt: skip
 PERIODS = {
-    "month": "2024-06", "quarter": "FY2024-25-Q1", "financial_year": "FY2024-25", "academic_year": "AY2023-24",
-    "calendar_year": "CY2024", "snapshot_date": "2025-03-31",
-}  # fmt: skip
+    "month": "2024-06",
+    "quarter": "FY2024-25-Q1",
+    "financial_year": "FY2024-25",
+    "academic_year": "AY2023-24",
+    "calendar_year": "CY2024",
+    "snapshot_date": "2025-03-31",
+}
 
 
 def as_typed(rule: TemplateRow, value: float | str) -> float | str:

@@ -43,10 +43,11 @@ def test_part_larger_than_its_whole_in_one_upload_is_an_error_on_both_rows(
     store: Engine, store_settings: Settings
 ) -> None:
     out = upload(
-        store, store_settings,
+        store,
+        store_settings,
         f"cyp.lac_12_months,{NOTTS},2026-03-31,,640,,,,",
         f"cyp.lac_12_months_aged_10_plus,{NOTTS},2026-03-31,,700,,,,",
-    )  # fmt: skip
+    )
     rule = "part.lac_12_months_aged_10_plus_within_lac_12_months"
     assert [(r, ru, sev) for r, ru, sev, _ in found(store, out)] == [(2, rule, "error"), (3, rule, "error")]
     message = found(store, out)[1][3]
@@ -83,13 +84,14 @@ def test_part_uploaded_today_is_checked_against_the_whole_stored_before(
 
 def test_breakdown_parts_must_add_up_to_the_total(store: Engine, store_settings: Settings) -> None:
     out = upload(
-        store, store_settings,
+        store,
+        store_settings,
         "drugs.new_presentations,PRV-LEW-01,2024-06,,100,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=F,40,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=M,40,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=U,40,,,,",
         agency="lewisham_drugs",
-    )  # fmt: skip
+    )
     problems = found(store, out)
     assert [(r, ru) for r, ru, _, _ in problems] == [(i, "breakdown.sex_sums_to_total") for i in (2, 3, 4, 5)]
     assert problems[1][3] == (
@@ -102,12 +104,13 @@ def test_breakdown_parts_must_add_up_to_the_total(store: Engine, store_settings:
 
 def test_parts_that_add_up_are_accepted_even_when_some_are_missing(store: Engine, store_settings: Settings) -> None:
     out = upload(
-        store, store_settings,
+        store,
+        store_settings,
         "drugs.new_presentations,PRV-LEW-01,2024-06,,100,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=F,40,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=M,55,,,,",
         agency="lewisham_drugs",
-    )  # fmt: skip
+    )
     assert found(store, out) == []
 
 
@@ -137,11 +140,12 @@ def test_change_against_the_previous_period_is_a_query(store: Engine, store_sett
 
 def test_percentage_below_one_asks_whether_it_meant_out_of_100(store: Engine, store_settings: Settings) -> None:
     out = upload(
-        store, store_settings,
+        store,
+        store_settings,
         f"cyp.lac_iro_consultation,{NOTTS},FY2025-26-Q1,,0.8,,,,",
         f"cyp.lac_iro_consultation,{NOTTS},FY2025-26-Q2,,0.46,23,50,,",
         f"cyp.lac_iro_consultation,{NOTTS},FY2025-26-Q3,,80,40,50,,",
-    )  # fmt: skip
+    )
     problems = [(r, ru, sev) for r, ru, sev, _ in found(store, out)]
     # Row 3's 0.46 disagrees with 23/50 = 46%: an error; row 2 gets both queries; row 4 is right.
     assert (2, "percentage.scale", "query") in problems
@@ -167,11 +171,12 @@ def test_duplicates_report_every_conflicting_row_and_store_none(
     store: Engine, store_settings: Settings, same: bool
 ) -> None:
     out = upload(
-        store, store_settings,
+        store,
+        store_settings,
         f"cyp.cin_count,{NOTTS},2026-03-31,,4014,,,,",
         f"cyp.cpp_count,{NOTTS},2026-03-31,,577,,,,",
         f"cyp.cin_count,{NOTTS},2026-03-31,,{4014 if same else 4100},,,,",
-    )  # fmt: skip
+    )
     problems = [(r, ru, sev) for r, ru, sev, _ in found(store, out)]
     if same:
         assert problems == [(4, "repeated-figure", "information")]
@@ -217,11 +222,12 @@ def test_change_is_measured_from_the_latest_earlier_figure_with_a_value(
     )
     upload(store, store_settings, f"cyp.lac_12_months,{NOTTS},2025-03-31,,400,,,,")
     out = upload(
-        store, store_settings,
+        store,
+        store_settings,
         f"cyp.lac_count,{NOTTS},2026-03-31,,999999,,,,",
         f"cyp.lac_12_months,{NOTTS},2026-03-31,,410,,,,",
         f"cyp.lac_12_months_aged_10_plus,{NOTTS},2026-03-31,,5,,,,",
-    )  # fmt: skip
+    )
     ((row, rule, _, message),) = found(store, out)
     assert (row, rule) == (2, "change.since_previous_period")
     assert message.startswith("999,999 is more than 50% away from 901, the figure for 2022-03-31;")

@@ -255,8 +255,13 @@ def test_stores_of_different_periods_run_side_by_side_and_close_queries_of_the_s
     from collectors.store import write_figures as real
 
     def send(*rows: str) -> Outcome:
-        return submit(store, store_settings, agency_code="notts_cyp", filename="f.csv",
-                      data=(HEADER + "\n".join(rows) + "\n").encode())  # fmt: skip
+        return submit(
+            store,
+            store_settings,
+            agency_code="notts_cyp",
+            filename="f.csv",
+            data=(HEADER + "\n".join(rows) + "\n").encode(),
+        )
 
     send("cyp.lac_count,E10000024,2025-03-31,,901,,,,", "cyp.lac_12_months,E10000024,2025-03-31,,400,,,,")
     # Both figures move more than 50% from the year before: held by a query each, in one upload.

@@ -94,9 +94,15 @@ def test_postgresql_reads_and_revises_staged_figures_by_the_index(store: Engine,
             "INSERT INTO observation (indicator_id, org_code, period, breakdown, version, is_current, status, recorded_at) "
             "SELECT 'cyp.cin_count', 'X' || g, '2020-03-31', '', 1, true, 'final', now() FROM generate_series(1, 60000) g"
         )
-        keys = pl.DataFrame({"indicator_id": ["cyp.cin_count"] * 3, "org_code": ["E10000024"] * 3,
-                             "period": MONTHS[:3], "breakdown": [""] * 3})  # fmt: skip
-        figure_store._stage(cursor, "postgresql", "upload_key", figure_store.KEY, keys)
+        keys = pl.DataFrame(
+            {
+                "indicator_id": ["cyp.cin_count"] * 3,
+                "org_code": ["E10000024"] * 3,
+                "period": MONTHS[:3],
+                "breakdown": [""] * 3,
+            }
+        )
+        figure_store.stage(cursor, "postgresql", "upload_key", figure_store.KEY, keys)
         cursor.execute("EXPLAIN " + figure_store.keyed_read("JOIN"))
         read = "\n".join(row[0] for row in cursor.fetchall())
         columns = ", ".join(figure_store.INSERT_COLUMNS)

@@ -57,13 +57,30 @@ def make_row(**overrides: object) -> TemplateRow:
 
 
 COUNT = make_row(
-    indicator="ASC-CLIENTS", title="Clients receiving long-term support", unit="people", statistic="count",
-    decimals=0, max_value=None, whole=True, ratio=False, last_value=None, breakdown="sex=F", period="FY2024-25-Q1",
-)  # fmt: skip
+    indicator="ASC-CLIENTS",
+    title="Clients receiving long-term support",
+    unit="people",
+    statistic="count",
+    decimals=0,
+    max_value=None,
+    whole=True,
+    ratio=False,
+    last_value=None,
+    breakdown="sex=F",
+    period="FY2024-25-Q1",
+)
 JUDGEMENT = make_row(
-    indicator="OFSTED-CSC", title="Ofsted judgement", unit="", statistic="judgement", decimals=0, min_value=None,
-    max_value=None, judgement_codelist="ofsted", ratio=False, last_value="2",
-)  # fmt: skip
+    indicator="OFSTED-CSC",
+    title="Ofsted judgement",
+    unit="",
+    statistic="judgement",
+    decimals=0,
+    min_value=None,
+    max_value=None,
+    judgement_codelist="ofsted",
+    ratio=False,
+    last_value="2",
+)
 # Rows 2..6 of the sheet: percentage, count, judgement, percentage again (not next to the first), a signed gap.
 ROWS = [
     make_row(),
@@ -141,11 +158,17 @@ def comments(book: bytes) -> dict[str, str]:
         (COUNT, "whole number, 0 or more, or a symbol x z c .. : -"),
         (make_row(ratio=False), "0 to 100, 1 decimal, or a symbol x z c .. : -"),
         (make_row(), "0 to 100, 1 decimal, or a symbol x z c .. : -; give numerator and denominator too"),
-        (make_row(decimals=2, min_value=None, max_value=None, ratio=False), "any number, 2 decimals, or a symbol x z c .. : -"),
-        (make_row(decimals=0, min_value=None, max_value=5.5, ratio=False), "5.5 or less, rounded to a whole number, or a symbol x z c .. : -"),
+        (
+            make_row(decimals=2, min_value=None, max_value=None, ratio=False),
+            "any number, 2 decimals, or a symbol x z c .. : -",
+        ),
+        (
+            make_row(decimals=0, min_value=None, max_value=5.5, ratio=False),
+            "5.5 or less, rounded to a whole number, or a symbol x z c .. : -",
+        ),
         (JUDGEMENT, "one of: 1 Outstanding, 2 Good, 3 Requires improvement, 4 Inadequate, or a symbol x z c .. : -"),
     ],
-)  # fmt: skip
+)
 def test_allowed_text_says_what_the_value_may_be(row: TemplateRow, expected: str) -> None:
     assert allowed_text(row, CODELISTS) == expected
 

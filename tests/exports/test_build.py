@@ -79,11 +79,13 @@ def test_missing_cells_say_who_owes_them(store: Engine) -> None:
 
 def test_different_method_is_never_filled(store: Engine, store_settings: Settings) -> None:
     upload_clean(
-        store, store_settings, "lewisham_council",
+        store,
+        store_settings,
+        "lewisham_council",
         "env.la_operations_co2_ni185_tonnes,E09000023,FY2010-11,,41000,,,,",
         "env.crc_electricity_co2_tonnes,E09000023,FY2010-11,,20000,,,,",
         "env.crc_gas_co2_tonnes,E09000023,FY2010-11,,15000,,,,",
-    )  # fmt: skip
+    )
     b = built(store, "crc", "FY2010-11")
     ni185 = b.cells.filter((pl.col("field_code") == "NI 185 tCO2") & (pl.col("org_code") == "E09000023")).row(
         0, named=True
@@ -135,10 +137,12 @@ def test_a_missing_district_makes_the_county_missing_not_smaller(store: Engine, 
 def test_health_area_is_apportioned_through_the_crosswalk(store: Engine, store_settings: Settings) -> None:
     answer_for(store, "notts_cyp", ["E08000014"])
     upload_clean(
-        store, store_settings, "notts_cyp",
+        store,
+        store_settings,
+        "notts_cyp",
         "cyp.cin_count,E08000014,2024-03-31,,1000,,,,",
         "cyp.return_interviews_in_timescale,E08000014,FY2023-24-Q4,,50.0,30,60,,",
-    )  # fmt: skip
+    )
     with Session(store) as session:
         weight = session.execute(
             select(Crosswalk.weight).where(
@@ -157,8 +161,15 @@ def test_health_area_is_apportioned_through_the_crosswalk(store: Engine, store_s
 
 
 def test_quarters_sum_to_the_year_for_cumulative_counts(store: Engine, store_settings: Settings) -> None:
-    upload_clean(store, store_settings, "notts_cyp", *(f"cyp.lac_iro_consultation,E10000024,FY2023-24-Q{q},,{p},{n},{d},," for q, p, n, d in
-                                                 ((1, 50.0, 5, 10), (2, 40.0, 4, 10), (3, 60.0, 6, 10), (4, 90.0, 18, 20))))  # fmt: skip
+    upload_clean(
+        store,
+        store_settings,
+        "notts_cyp",
+        *(
+            f"cyp.lac_iro_consultation,E10000024,FY2023-24-Q{q},,{p},{n},{d},,"
+            for q, p, n, d in ((1, 50.0, 5, 10), (2, 40.0, 4, 10), (3, 60.0, 6, 10), (4, 90.0, 18, 20))
+        ),
+    )
     with Session(store) as session:
         _, (year,) = figures_at_level(session, "cyp.lac_iro_consultation", "FY2023-24", "county", "E10000024")
     assert (year["numerator"], year["denominator"]) == (33.0, 50.0)
@@ -167,11 +178,13 @@ def test_quarters_sum_to_the_year_for_cumulative_counts(store: Engine, store_set
 
 def test_small_numbers_are_suppressed_with_a_secondary_cell(store: Engine, store_settings: Settings) -> None:
     upload_clean(
-        store, store_settings, "lewisham_drugs",
+        store,
+        store_settings,
+        "lewisham_drugs",
         "drugs.new_presentations,PRV-LEW-01,2024-06,,20,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=F,3,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-06,sex=M,17,,,,",
-    )  # fmt: skip
+    )
     b = built(store, "ndtms_adult_monthly", "2024-06")
     female = cell(b, "drugs.new_presentations", "PRV-LEW-01", "sex=F")
     male = cell(b, "drugs.new_presentations", "PRV-LEW-01", "sex=M")

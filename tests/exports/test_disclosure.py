@@ -66,23 +66,55 @@ def returns(draw: st.DrawFn) -> tuple[dict[str, Figures], list[tuple[str, list[s
 
 def _cells(orgs: dict[str, Figures], fields: list[tuple[str, list[str]]]) -> pl.DataFrame:
     rows = [
-        {"cell_id": f"{code}|{org}|{key}", "field_code": code, "indicator_id": IND, "org_code": org, "org_name": org,
-         "period": "2024-06", "ref_date": None, "breakdown": key, "value": float(figures[key]), "numerator": None,
-         "denominator": None, "symbol": None, "status": "present", "reason": None, "how": "identical", "parts": 1,
-         "missing_parts": 0, "decimals": 0, "unit": "people", "statistic": "count"}
-        for code, keys in fields for org, figures in orgs.items() for key in keys
-    ]  # fmt: skip
+        {
+            "cell_id": f"{code}|{org}|{key}",
+            "field_code": code,
+            "indicator_id": IND,
+            "org_code": org,
+            "org_name": org,
+            "period": "2024-06",
+            "ref_date": None,
+            "breakdown": key,
+            "value": float(figures[key]),
+            "numerator": None,
+            "denominator": None,
+            "symbol": None,
+            "status": "present",
+            "reason": None,
+            "how": "identical",
+            "parts": 1,
+            "missing_parts": 0,
+            "decimals": 0,
+            "unit": "people",
+            "statistic": "count",
+        }
+        for code, keys in fields
+        for org, figures in orgs.items()
+        for key in keys
+    ]
     return pl.DataFrame(rows, schema={**CELL_SCHEMA, "symbol": pl.String, "statistic": pl.String})
 
 
 def _lineage(cells: pl.DataFrame, ids: dict[tuple[str, str], int]) -> pl.DataFrame:
     rows = [
-        {"cell_id": c["cell_id"], "field_code": c["field_code"], "org_code": c["org_code"],
-         "observation_id": ids[(c["org_code"], c["breakdown"])], "indicator_id": IND, "figure_org": c["org_code"],
-         "figure_period": "2024-06", "figure_breakdown": c["breakdown"], "version": 1, "weight": 1.0,
-         "submission_id": 7, "agency_code": "lewisham_drugs", "filename": "drugs.csv", "file_row": ids[(c["org_code"], c["breakdown"])]}
+        {
+            "cell_id": c["cell_id"],
+            "field_code": c["field_code"],
+            "org_code": c["org_code"],
+            "observation_id": ids[(c["org_code"], c["breakdown"])],
+            "indicator_id": IND,
+            "figure_org": c["org_code"],
+            "figure_period": "2024-06",
+            "figure_breakdown": c["breakdown"],
+            "version": 1,
+            "weight": 1.0,
+            "submission_id": 7,
+            "agency_code": "lewisham_drugs",
+            "filename": "drugs.csv",
+            "file_row": ids[(c["org_code"], c["breakdown"])],
+        }
         for c in cells.iter_rows(named=True)
-    ]  # fmt: skip
+    ]
     return pl.DataFrame(rows, schema=LINEAGE_SCHEMA)
 
 
@@ -147,11 +179,22 @@ def test_no_suppressed_figure_can_be_recovered_from_anything_released(
     cells = with_display(suppress_cells(_cells(orgs, fields), RULE), "c")
     ids = {(org, key): 100 + n for n, (org, key) in enumerate((o, k) for o, f in orgs.items() for k in f)}
     built = BuiltReturn(
-        return_id="ndtms_adult_monthly", title="NDTMS", recipient="OHID", period="2024-06", geography_level="provider",
-        layout="list", generated_at=datetime(2024, 7, 31, tzinfo=UTC), catalogue_version="v", suppression="c",
-        fields=[FieldInfo(code, code, IND, "New presentations", "", "count", "people", 0, 1, "", "identical", "", "") for code, _ in fields],
-        cells=cells.select(list(CELL_SCHEMA)), lineage=_lineage(cells, ids),
-    )  # fmt: skip
+        return_id="ndtms_adult_monthly",
+        title="NDTMS",
+        recipient="OHID",
+        period="2024-06",
+        geography_level="provider",
+        layout="list",
+        generated_at=datetime(2024, 7, 31, tzinfo=UTC),
+        catalogue_version="v",
+        suppression="c",
+        fields=[
+            FieldInfo(code, code, IND, "New presentations", "", "count", "people", 0, 1, "", "identical", "", "")
+            for code, _ in fields
+        ],
+        cells=cells.select(list(CELL_SCHEMA)),
+        lineage=_lineage(cells, ids),
+    )
     hidden_cells = set(cells.filter(pl.col("status") == "suppressed")["cell_id"].to_list())
 
     # What each format shows for each cell, read back: every format agrees and no hidden cell has a number.
@@ -178,8 +221,13 @@ def test_no_suppressed_figure_can_be_recovered_from_anything_released(
     assert all("value" not in row for row in released)
     for row in released:
         if row["cell_id"] in hidden_cells:
-            assert row == {"cell_id": row["cell_id"], "field_code": row["field_code"], "org_code": row["org_code"],
-                           "status": "suppressed", "reason": SUPPRESSED_LINEAGE}  # fmt: skip
+            assert row == {
+                "cell_id": row["cell_id"],
+                "field_code": row["field_code"],
+                "org_code": row["org_code"],
+                "status": "suppressed",
+                "reason": SUPPRESSED_LINEAGE,
+            }
 
     # Nothing published lets a reader work a hidden figure out, differences of totals included.
     published = {

@@ -184,9 +184,14 @@ def _copy_a_row_naming_no_figure(store: Engine, caller_done: threading.Event, wa
     columns = ("build_id", "cell_id", "field_code", "org_code", "observation_id", "weight", "suppressed")
     with db.session_scope(store) as session, ExitStack() as pending:
         record = ReturnBuild(
-            return_id="county_cyp_core", period="FY2023-24-Q4", fingerprint="f" * 64, generated_at=AT,
-            catalogue_version="test", cell_count=1, completeness={},
-        )  # fmt: skip
+            return_id="county_cyp_core",
+            period="FY2023-24-Q4",
+            fingerprint="f" * 64,
+            generated_at=AT,
+            catalogue_version="test",
+            cell_count=1,
+            completeness={},
+        )
         session.add(record)
         session.flush()
         assert record.id is not None

@@ -155,9 +155,11 @@ def test_written_a_slice_of_cells_at_a_time_it_is_one_dump_of_the_whole_document
 _OPTIONS = json_writer._OPTIONS
 #: Numbers at every edge either writer has: none, NaN, infinities, -0.0, below 1e-4, from 1e16, any float.
 _NUMBERS = st.one_of(
-    st.none(), st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 0.0, 1e-05, 2.5e-07, 1e16, 1.5e300]),
-    st.floats(), st.floats(min_value=-1e6, max_value=1e6),
-)  # fmt: skip
+    st.none(),
+    st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 0.0, 1e-05, 2.5e-07, 1e16, 1.5e300]),
+    st.floats(),
+    st.floats(min_value=-1e6, max_value=1e6),
+)
 _TEXT = st.one_of(
     st.none(),
     st.text(max_size=12),
@@ -176,15 +178,28 @@ def test_polars_writes_the_cells_byte_for_byte_as_json_does(
     cells: list[tuple[float | None, str | None, str | None, int]], weights: list[float | None]
 ) -> None:
     rows = [
-        {**CELLS[k % len(CELLS)], "cell_id": f"F|O{k}|", "value": value, "reason": reason, "org_name": name, "parts": parts}
+        {
+            **CELLS[k % len(CELLS)],
+            "cell_id": f"F|O{k}|",
+            "value": value,
+            "reason": reason,
+            "org_name": name,
+            "parts": parts,
+        }
         for k, (value, reason, name, parts) in enumerate(cells)
-    ]  # fmt: skip
+    ]
     built = make_built(cells=rows)
     lineage = [
-        {**dict.fromkeys(LINEAGE_SCHEMA), "cell_id": f"F|O{k % max(len(rows), 1)}|", "observation_id": k,
-         "weight": weight, "filename": f"f{k}.csv", "version": 1}
+        {
+            **dict.fromkeys(LINEAGE_SCHEMA),
+            "cell_id": f"F|O{k % max(len(rows), 1)}|",
+            "observation_id": k,
+            "weight": weight,
+            "filename": f"f{k}.csv",
+            "version": 1,
+        }
         for k, weight in enumerate(weights)
-    ]  # fmt: skip
+    ]
     built = dataclasses.replace(built, lineage=pl.DataFrame(lineage, schema=LINEAGE_SCHEMA, orient="row"))
     by_json = ",".join(text for items in json_writer._cells(built) if (text := json.dumps(items, **_OPTIONS)[1:-1]))
     by_polars = ",".join(text for text in json_writer._cell_slices(built) if text)

@@ -39,9 +39,16 @@ def _expected(lineage: list[dict[str, Any]], suppressed: set[str]) -> list[tuple
                 f"{r['indicator_id']} {r['figure_org']} {r['figure_period']}{breakdown} v{r['version']}{weight}"
             )
         out.append(
-            (cell_id, rows[0]["field_code"], rows[0]["org_code"], len(rows), "; ".join(provenance),
-             "; ".join(sources), "; ".join(figures))
-        )  # fmt: skip
+            (
+                cell_id,
+                rows[0]["field_code"],
+                rows[0]["org_code"],
+                len(rows),
+                "; ".join(provenance),
+                "; ".join(sources),
+                "; ".join(figures),
+            )
+        )
     return out
 
 
@@ -78,9 +85,18 @@ def test_summary_matches_the_rules_row_by_row(rows: list[dict[str, Any]], suppre
         {"cell_id": ["a", "b", "c", "d"], "status": ["suppressed" if c in suppressed else "present" for c in "abcd"]}
     ).with_columns(pl.lit(None).cast(t).alias(n) for n, t in CELL_SCHEMA.items() if n not in ("cell_id", "status"))
     built = BuiltReturn(
-        return_id="r", title="t", recipient="x", period="FY2024-25", geography_level="local_authority",
-        layout="list", generated_at=datetime(2025, 1, 1, tzinfo=UTC), catalogue_version="", suppression="",
-        fields=[], cells=cells.select(list(CELL_SCHEMA)), lineage=lineage,
-    )  # fmt: skip
+        return_id="r",
+        title="t",
+        recipient="x",
+        period="FY2024-25",
+        geography_level="local_authority",
+        layout="list",
+        generated_at=datetime(2025, 1, 1, tzinfo=UTC),
+        catalogue_version="",
+        suppression="",
+        fields=[],
+        cells=cells.select(list(CELL_SCHEMA)),
+        lineage=lineage,
+    )
     listed = [{**r, "field_code": r["cell_id"].upper(), "org_code": r["figure_org"]} for r in rows]
     assert built.lineage_summary.rows() == _expected(listed, suppressed)

@@ -22,9 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def _build(session: Session) -> int:
     # Only the columns every revision has: the test writes to a store migrated down as well as up.
     values = {
-        "return_id": "dfe_ssda903", "period": "FY2024-25", "fingerprint": "f" * 64, "source_mark": "",
-        "generated_at": datetime(2025, 4, 1, tzinfo=UTC), "catalogue_version": "test", "cell_count": 0, "completeness": {},
-    }  # fmt: skip
+        "return_id": "dfe_ssda903",
+        "period": "FY2024-25",
+        "fingerprint": "f" * 64,
+        "source_mark": "",
+        "generated_at": datetime(2025, 4, 1, tzinfo=UTC),
+        "catalogue_version": "test",
+        "cell_count": 0,
+        "completeness": {},
+    }
     built = session.execute(insert(ReturnBuild.__table__).values(values).returning(ReturnBuild.__table__.c.id))  # type: ignore[attr-defined]
     return int(built.scalar_one())
 

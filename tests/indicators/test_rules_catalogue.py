@@ -78,14 +78,34 @@ def test_good_rules_are_clean(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "at", "expected"),
     [
-        ('part = "t.leavers_eet_n"', 'part = "t.leaver_eet_n"', "part =", "part 't.leaver_eet_n' is not an indicator (did you mean 't.leavers_eet_n'?)"),
-        ('indicator = "t.leavers_eet"', 'indicator = "t.leavers"', 'indicator = "t.leavers"', "t.leavers has no numerator and denominator indicators to compare"),
+        (
+            'part = "t.leavers_eet_n"',
+            'part = "t.leaver_eet_n"',
+            "part =",
+            "part 't.leaver_eet_n' is not an indicator (did you mean 't.leavers_eet_n'?)",
+        ),
+        (
+            'indicator = "t.leavers_eet"',
+            'indicator = "t.leavers"',
+            'indicator = "t.leavers"',
+            "t.leavers has no numerator and denominator indicators to compare",
+        ),
         ('dimension = "sex"', 'dimension = "age"', "dimension =", "breakdown 'age' is not a code list"),
-        ('units = ["young people"]', 'units = ["young persons"]', "units =", "no indicator has the unit 'young persons' (did you mean 'young people'?)"),
-        ('message = "{value} {unit} is more than plausible."', 'message = "{value} {units} is more than plausible."', "{units}", "message uses units, which a plausible_range rule does not fill"),
-        ('threshold = 0.5\n', "", ("[[rule]]", 5), "a change rule needs threshold"),
+        (
+            'units = ["young people"]',
+            'units = ["young persons"]',
+            "units =",
+            "no indicator has the unit 'young persons' (did you mean 'young people'?)",
+        ),
+        (
+            'message = "{value} {unit} is more than plausible."',
+            'message = "{value} {units} is more than plausible."',
+            "{units}",
+            "message uses units, which a plausible_range rule does not fill",
+        ),
+        ("threshold = 0.5\n", "", ("[[rule]]", 5), "a change rule needs threshold"),
     ],
-)  # fmt: skip
+)
 def test_each_broken_rule_is_reported_at_its_line(
     tmp_path: Path, old: str, new: str, at: str | tuple[str, int], expected: str
 ) -> None:
@@ -127,9 +147,15 @@ def test_bundled_rules_cover_every_kind(bundled_catalogue: Catalogue) -> None:
     for loc in bundled_catalogue.indicators.rules.values():
         kinds[loc.spec.kind] = kinds.get(loc.spec.kind, 0) + 1
     assert set(kinds) == {
-        "part_of_whole", "numerator_of_denominator", "breakdown_sum", "plausible_range", "usual_range", "change",
-        "ratio_parts_given", "percentage_scale",
-    }  # fmt: skip
+        "part_of_whole",
+        "numerator_of_denominator",
+        "breakdown_sum",
+        "plausible_range",
+        "usual_range",
+        "change",
+        "ratio_parts_given",
+        "percentage_scale",
+    }
     rules = bundled_catalogue.indicators.rules
     assert rules["part.lac_12_months_aged_10_plus_within_lac_12_months"].spec.whole == "cyp.lac_12_months"
     assert rules["ratio.lac_health_assessment"].spec.severity == "error"

@@ -12,6 +12,7 @@ from indicators.sources import OWN_READING
 from mappings.catalogue import Catalogue
 from mappings.sources_doc import NATIONAL_INDICATORS, national_indicators, render
 
+# Laid out by hand, the formatter told to leave it: indicator numbers read across the lines; one a line they would run to a page.
 #: The NIs the catalogue carries, each cited to a page giving its number and title (the rest of the
 #: 198 are listed in docs/sources.md as not found). A change here is a change of the catalogue.
 CATALOGUED = {

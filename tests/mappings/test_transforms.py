@@ -607,13 +607,25 @@ def test_secondary_suppression_spreads_across_groups_that_share_cells() -> None:
     values = {"Fa": 3.0, "Fb": 10.0, "Ma": 8.0, "Mb": 12.0, "F": 13.0, "M": 20.0, "a": 11.0, "b": 22.0, "T": 33.0}
     table = cells(*((cell_id, "count", v, None) for cell_id, v in values.items()))
     groups = sex_groups(
-        ("F", "rowF", "total"), ("Fa", "rowF", "part"), ("Fb", "rowF", "part"),
-        ("M", "rowM", "total"), ("Ma", "rowM", "part"), ("Mb", "rowM", "part"),
-        ("a", "cola", "total"), ("Fa", "cola", "part"), ("Ma", "cola", "part"),
-        ("b", "colb", "total"), ("Fb", "colb", "part"), ("Mb", "colb", "part"),
-        ("T", "rowT", "total"), ("a", "rowT", "part"), ("b", "rowT", "part"),
-        ("T", "colT", "total"), ("F", "colT", "part"), ("M", "colT", "part"),
-    )  # fmt: skip
+        ("F", "rowF", "total"),
+        ("Fa", "rowF", "part"),
+        ("Fb", "rowF", "part"),
+        ("M", "rowM", "total"),
+        ("Ma", "rowM", "part"),
+        ("Mb", "rowM", "part"),
+        ("a", "cola", "total"),
+        ("Fa", "cola", "part"),
+        ("Ma", "cola", "part"),
+        ("b", "colb", "total"),
+        ("Fb", "colb", "part"),
+        ("Mb", "colb", "part"),
+        ("T", "rowT", "total"),
+        ("a", "rowT", "part"),
+        ("b", "rowT", "part"),
+        ("T", "colT", "total"),
+        ("F", "colT", "part"),
+        ("M", "colT", "part"),
+    )
     out = suppress(table, low=1, high=5, symbol="*", secondary=True, groups=groups)
     hidden = set(out.filter(status="suppressed").get_column("cell_id"))
     # Fa forces Fb (row F) and Ma (column a); Fb forces Mb (column b); then every group has two.

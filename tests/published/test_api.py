@@ -21,8 +21,11 @@ def test_an_officer_uploads_the_publishers_file_unchanged_and_sees_the_release(s
     release = answer.json()["release"]
     assert answer.json()["duplicate"] is False
     assert (release["source_id"], release["publisher"], release["version"], release["fetched_from"]) == (
-        "ons_population_0_17", "ons", "2024", "upload",
-    )  # fmt: skip
+        "ons_population_0_17",
+        "ons",
+        "2024",
+        "upload",
+    )
     assert release["rows_read"] == 2132
     again = store_client.post(url, headers=OFFICER, files={"file": (spec.file, data)})
     assert again.json()["duplicate"] is True

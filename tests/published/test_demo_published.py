@@ -31,9 +31,12 @@ def test_the_demo_population_comes_from_the_publishers_file_and_fills_the_record
         pop = session.execute(
             select(Observation, Submission)
             .join(Submission, col(Submission.id) == col(Observation.submission_id))
-            .where(Observation.indicator_id == "pop.resident_0_17", Observation.org_code == RECORDS_LA,
-                   col(Observation.is_current))
-        ).all()  # fmt: skip
+            .where(
+                Observation.indicator_id == "pop.resident_0_17",
+                Observation.org_code == RECORDS_LA,
+                col(Observation.is_current),
+            )
+        ).all()
         assert pop
         assert {sub.kind for _, sub in pop} == {"published"}
         assert {sub.agency_code for _, sub in pop} == {"ons"}
@@ -42,10 +45,12 @@ def test_the_demo_population_comes_from_the_publishers_file_and_fills_the_record
         row = rates.row(0, named=True)
         count = session.execute(
             select(Observation.value).where(
-                Observation.indicator_id == "cyp.lac_count", Observation.org_code == RECORDS_LA,
-                Observation.period == "2025-03-31", col(Observation.is_current),
+                Observation.indicator_id == "cyp.lac_count",
+                Observation.org_code == RECORDS_LA,
+                Observation.period == "2025-03-31",
+                col(Observation.is_current),
             )
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         assert row["value"] is not None
         assert row["denominator"] in {o.value for o, _ in pop}
         assert abs(row["value"] - 10000 * count / row["denominator"]) < 0.5
@@ -75,17 +80,21 @@ def test_the_synthetic_countys_own_figures_differ_from_dfes_and_the_officer_sees
     assert body["total"] == total
     first = next(i for i in body["items"] if i["indicator_id"] == "cyp.lac_count" and i["period"] == "2025-03-31")
     assert (first["own_value"], first["published_value"], first["source_id"]) == (
-        lac.own_value, lac.published_value, "dfe_cla_number",
-    )  # fmt: skip
+        lac.own_value,
+        lac.published_value,
+        "dfe_cla_number",
+    )
     assert first["difference"] == lac.by
     # Where a council's own figure equals the publisher's (the demo's Nottinghamshire figures are DfE's), none.
     with Session(store) as session:
         own = session.execute(
             select(Observation.value).where(
-                Observation.indicator_id == "cyp.lac_count", Observation.org_code == "E10000024",
-                Observation.period == "2025-03-31", col(Observation.is_current),
+                Observation.indicator_id == "cyp.lac_count",
+                Observation.org_code == "E10000024",
+                Observation.period == "2025-03-31",
+                col(Observation.is_current),
             )
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         beside = published_figures(
             session, indicator_ids=["cyp.lac_count"], org_codes=["E10000024"], period="2025-03-31"
         )
@@ -106,11 +115,14 @@ def test_burden_counts_the_publishers_figures_apart(store: Engine, store_setting
     # for England, its regions and councils: all in the store as ONS's.
     with Session(store) as session:
         expected = session.execute(
-            select(func.count()).select_from(Observation).where(
-                Observation.indicator_id == "pop.resident_0_17", Observation.period == "CY2024",
+            select(func.count())
+            .select_from(Observation)
+            .where(
+                Observation.indicator_id == "pop.resident_0_17",
+                Observation.period == "CY2024",
                 col(Observation.is_current),
             )
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
     assert by["ons"].figures == by["ons"].in_store == expected
     # The rates of DfE's looked-after return read the population as their denominator.
     assert by["ons"].by_return["dfe_ssda903"] == expected

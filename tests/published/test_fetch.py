@@ -49,13 +49,22 @@ class FakeEes:
             page, size = int(query.get("page", ["1"])[0]), int(query.get("pageSize", ["20"])[0])
             names = list(self.versions)
             results = [
-                {"version": v, "type": "Major", "status": "Published", "published": f"2025-0{i + 1}-01T09:30:00+00:00",
-                 "notes": "", "totalResults": 1, "file": {"id": DATA_SET}}
+                {
+                    "version": v,
+                    "type": "Major",
+                    "status": "Published",
+                    "published": f"2025-0{i + 1}-01T09:30:00+00:00",
+                    "notes": "",
+                    "totalResults": 1,
+                    "file": {"id": DATA_SET},
+                }
                 for i, v in enumerate(names)
-            ][(page - 1) * size : page * size]  # fmt: skip
+            ][(page - 1) * size : page * size]
             pages = max(1, -(-len(names) // size))
-            body = {"paging": {"page": page, "pageSize": size, "totalResults": len(names), "totalPages": pages},
-                    "results": results}  # fmt: skip
+            body = {
+                "paging": {"page": page, "pageSize": size, "totalResults": len(names), "totalPages": pages},
+                "results": results,
+            }
             return 200, "application/json", json.dumps(body).encode()
         if path.startswith(f"{root}/versions/") and path.endswith("/changes"):
             version = path.split("/")[-2]
@@ -111,19 +120,26 @@ def population(monkeypatch: pytest.MonkeyPatch) -> SourceSpec:
 
 def _settings(store_settings: Settings, base: str) -> Settings:
     return store_settings.model_copy(
-        update={"published_ees_api": base, "published_fetch_attempts": 3, "published_fetch_backoff_seconds": 0,
-                "published_fetch_timeout_seconds": 10}
-    )  # fmt: skip
+        update={
+            "published_ees_api": base,
+            "published_fetch_attempts": 3,
+            "published_fetch_backoff_seconds": 0,
+            "published_fetch_timeout_seconds": 10,
+        }
+    )
 
 
 def _population(engine: Engine, org: str, period: str) -> list[tuple[int, float | None, bool]]:
     with Session(engine) as session:
         rows = session.execute(
             select(Observation.version, Observation.value, Observation.is_current)
-            .where(Observation.indicator_id == "pop.resident_0_17", Observation.org_code == org,
-                   Observation.period == period)
+            .where(
+                Observation.indicator_id == "pop.resident_0_17",
+                Observation.org_code == org,
+                Observation.period == period,
+            )
             .order_by(col(Observation.version))
-        ).all()  # fmt: skip
+        ).all()
     return [tuple(r) for r in rows]
 
 
@@ -148,8 +164,9 @@ def test_a_fresh_deployment_fills_the_population_from_the_api_and_reads_only_new
         assert again.up_to_date == ["ons_population_0_17"]
         assert not any(p.endswith("/csv") for p in api.seen)
         # Version 2.0 revises one estimate: exactly that cell gets a new version.
-        api.versions["2.0"] = first.replace(b"Nottinghamshire,Children aged 0 to 17 years,171572",
-                                            b"Nottinghamshire,Children aged 0 to 17 years,171580")  # fmt: skip
+        api.versions["2.0"] = first.replace(
+            b"Nottinghamshire,Children aged 0 to 17 years,171572", b"Nottinghamshire,Children aged 0 to 17 years,171580"
+        )
         revised = fetch.fetch_all(store, settings)
         assert [r.release.version for _, r in revised.imported] == ["2.0"]
         assert (revised.imported[0][1].release.stored_new, revised.imported[0][1].release.stored_revised) == (0, 1)

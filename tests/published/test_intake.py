@@ -31,10 +31,12 @@ def _org(row: dict[str, str], spec: SourceSpec) -> str:
 def _published(session: Session, indicator: str, org: str, period: str) -> PublishedFigure:
     found: PublishedFigure = session.execute(
         select(PublishedFigure).where(
-            PublishedFigure.indicator_id == indicator, PublishedFigure.org_code == org,
-            PublishedFigure.period == period, col(PublishedFigure.is_current),
+            PublishedFigure.indicator_id == indicator,
+            PublishedFigure.org_code == org,
+            PublishedFigure.period == period,
+            col(PublishedFigure.is_current),
         )
-    ).scalar_one()  # fmt: skip
+    ).scalar_one()
     return found
 
 
@@ -58,15 +60,20 @@ def test_each_bundled_file_is_stored_as_its_publisher_wrote_it(
             sample = chosen[:: max(1, len(chosen) // 25)] + [r for r in chosen if not r[fig.value].isdigit()][:10]
             for row in sample:
                 year = int(row["time_period"][:4])
-                period = {"calendar_year": f"CY{year}", "march_snapshot": f"{year}-03-31",
-                          "financial_year_ending": f"FY{year - 1}-{year % 100:02d}"}[fig.period]  # fmt: skip
+                period = {
+                    "calendar_year": f"CY{year}",
+                    "march_snapshot": f"{year}-03-31",
+                    "financial_year_ending": f"FY{year - 1}-{year % 100:02d}",
+                }[fig.period]
                 org = _org(row, spec)
                 found = session.execute(
                     select(PublishedFigure).where(
-                        PublishedFigure.indicator_id == fig.indicator, PublishedFigure.org_code == org,
-                        PublishedFigure.period == period, col(PublishedFigure.is_current),
+                        PublishedFigure.indicator_id == fig.indicator,
+                        PublishedFigure.org_code == org,
+                        PublishedFigure.period == period,
+                        col(PublishedFigure.is_current),
                     )
-                ).scalar_one_or_none()  # fmt: skip
+                ).scalar_one_or_none()
                 if found is None:
                     continue  # an area the geography does not hold (counted as skipped)
                 raw = row[fig.value]
@@ -97,10 +104,12 @@ def test_population_is_stored_as_ons_figures_and_needs_no_sign_off(store: Engine
     with Session(store) as session:
         obs = session.execute(
             select(Observation).where(
-                Observation.indicator_id == "pop.resident_0_17", Observation.org_code == "E10000024",
-                Observation.period == "CY2024", col(Observation.is_current),
+                Observation.indicator_id == "pop.resident_0_17",
+                Observation.org_code == "E10000024",
+                Observation.period == "CY2024",
+                col(Observation.is_current),
             )
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         # Nottinghamshire, mid-2024 (the file's row for 2024, E10000024): 171,572 (collectors/demo/README.md).
         assert obs.value == 171572
         assert obs.submission_id == done.release.submission_id
@@ -145,10 +154,13 @@ def test_a_changed_release_revises_exactly_the_cells_that_changed(store: Engine,
     with Session(store) as session:
         history = session.execute(
             select(Observation.version, Observation.value, Observation.is_current)
-            .where(Observation.indicator_id == "pop.resident_0_17", Observation.org_code == "E10000024",
-                   Observation.period == "CY2024")
+            .where(
+                Observation.indicator_id == "pop.resident_0_17",
+                Observation.org_code == "E10000024",
+                Observation.period == "CY2024",
+            )
             .order_by(col(Observation.version))
-        ).all()  # fmt: skip
+        ).all()
         assert [tuple(h) for h in history] == [(1, 171572.0, False), (2, 171600.0, True)]
 
 

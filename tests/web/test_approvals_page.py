@@ -42,8 +42,10 @@ def _rows(html: str) -> dict[tuple[str, str], str]:
     """The queue's rows by (agency, period), each with its state."""
     return {
         (m.group(1), m.group(2)): m.group(3)
-        for m in re.finditer(r'<tr class="govuk-table__row" data-agency="([^"]+)" data-period="([^"]+)" data-state="([^"]+)"', html)
-    }  # fmt: skip
+        for m in re.finditer(
+            r'<tr class="govuk-table__row" data-agency="([^"]+)" data-period="([^"]+)" data-state="([^"]+)"', html
+        )
+    }
 
 
 def _state(store: Engine, agency: str = "notts_cyp") -> str:
@@ -102,6 +104,29 @@ def test_the_queue_lists_each_agency_with_its_state_and_filters(web: TestClient)
     by_period = web.get(QUEUE, params={"period": "FY2024-25"}).text
     assert {p for _, p in _rows(by_period)} == {"FY2024-25"}
     assert 'data-return="dfe_ssda903"' in by_period
+
+
+def test_a_return_signed_off_before_figures_were_added_waits_to_be_signed_off_again(web: TestClient) -> None:
+    _upload(web, NOTTS.format(4321))
+    _sign_off(web)
+    # Added after the sign-off (a revision reopens it instead): held back from the regulator, the sign-off stands.
+    _upload(web, "indicator,org,period,value\ncyp.lac_during_year,E10000024,FY2024-25,900\n")
+    sign_in(web, OFFICER)
+    queue = web.get(QUEUE, params={"return": "dfe_ssda903", "period": "FY2024-25"}).text
+    row = re.search(r'data-agency="notts_cyp".*?</tr>', queue, re.S)
+    assert row is not None
+    assert "Nothing: released to" not in row.group(0)
+    assert "1 figure added since its sign-off: waiting for its approver to sign off again" in row.group(0)
+    assert _count(queue, "released") == 0
+    assert _count(queue, "not-signed") == len(_rows(queue))
+    assert _count(queue, "awaiting") == 0
+    # Signed off again, the revised figure is released and the queue says so.
+    _sign_off(web)
+    again = web.get(QUEUE, params={"return": "dfe_ssda903", "period": "FY2024-25"}).text
+    row = re.search(r'data-agency="notts_cyp".*?</tr>', again, re.S)
+    assert row is not None
+    assert "Nothing: released to" in row.group(0)
+    assert _count(again, "released") == 1
 
 
 def test_a_filter_the_api_refuses_is_an_error_summary(web: TestClient) -> None:

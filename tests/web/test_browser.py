@@ -305,12 +305,24 @@ PAGES = {
     None: ["/sign-in", "/glossary"],
     AGENCY: ["/agency", "/upload", "/submissions", "/history", "/compare?indicator=pop.resident_0_17"],
     OFFICER: [
-        "/officer", "/officer/approvals", "/calendar", "/catalogue", "/catalogue?q=looked+after", "/catalogue/indicators/cyp.cin_count",
-        "/catalogue/returns/dfe_ssda903", "/catalogue/different-methods", "/burden?period=FY2024-25", "/submissions",
-        "/outbox", "/agencies", "/keys", "/compare?org=E08000009&indicator=pop.resident_0_17", "/compare/flags?org=E10000024",
+        "/officer",
+        "/officer/approvals",
+        "/calendar",
+        "/catalogue",
+        "/catalogue?q=looked+after",
+        "/catalogue/indicators/cyp.cin_count",
+        "/catalogue/returns/dfe_ssda903",
+        "/catalogue/different-methods",
+        "/burden?period=FY2024-25",
+        "/submissions",
+        "/outbox",
+        "/agencies",
+        "/keys",
+        "/compare?org=E08000009&indicator=pop.resident_0_17",
+        "/compare/flags?org=E10000024",
     ],
     REGULATOR: ["/regulator"],
-}  # fmt: skip
+}
 
 
 def _name(role: str | None, path: str) -> str:

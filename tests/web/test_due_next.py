@@ -64,10 +64,15 @@ def test_due_next_shows_each_returns_next_deadline_still_to_come(store: Engine, 
         ).json()["items"]
         for row in due:
             later = sorted(
-                (e for e in calendar if e["kind"] == "agency_deadline" and e["return_id"] == row["return"]
-                 and datetime.fromisoformat(e["at"]) > NOW),
+                (
+                    e
+                    for e in calendar
+                    if e["kind"] == "agency_deadline"
+                    and e["return_id"] == row["return"]
+                    and datetime.fromisoformat(e["at"]) > NOW
+                ),
                 key=lambda e: e["at"],
-            )  # fmt: skip
+            )
             assert later[0]["period"] == row["period"]
             assert int(row["owed"]) == later[0]["owed"]["notts_cyp"] > 0
 

@@ -377,11 +377,20 @@ def test_agencies_and_keys_are_for_officers_only(web: TestClient) -> None:
 PAGES_BY_KEY = {
     None: ["/sign-in", "/glossary", "/signed-out"],
     AGENCY: ["/agency", "/upload", "/submissions", "/history", "/officer", "/submissions/999999"],
-    OFFICER: ["/officer", "/officer/approvals", "/officer/approvals/notts_cyp/dfe_ssda903/FY2024-25", "/calendar",
-              "/catalogue", "/catalogue/indicators/cyp.cin_count", "/burden?period=FY2024-25", "/outbox", "/agencies",
-              "/keys"],
+    OFFICER: [
+        "/officer",
+        "/officer/approvals",
+        "/officer/approvals/notts_cyp/dfe_ssda903/FY2024-25",
+        "/calendar",
+        "/catalogue",
+        "/catalogue/indicators/cyp.cin_count",
+        "/burden?period=FY2024-25",
+        "/outbox",
+        "/agencies",
+        "/keys",
+    ],
     DFE: ["/regulator"],
-}  # fmt: skip
+}
 
 
 def test_every_page_carries_the_full_policy_and_only_hashed_inline_script(

@@ -25,9 +25,11 @@ def test_an_officer_uploads_dfes_file_and_sees_where_the_county_differs(
     assert "No cell differs." in empty.text
     spec = load_sources().sources["dfe_cla_number"]
     sent = web.post(
-        "/officer/published", data={"source": spec.id, "csrf_token": token},
-        files={"file": (spec.file, spec.bundled.read_bytes())}, follow_redirects=False,
-    )  # fmt: skip
+        "/officer/published",
+        data={"source": spec.id, "csrf_token": token},
+        files={"file": (spec.file, spec.bundled.read_bytes())},
+        follow_redirects=False,
+    )
     assert sent.status_code == 303
     shown = web.get(sent.headers["location"]).text
     assert "read: see it below" in shown
@@ -37,18 +39,21 @@ def test_an_officer_uploads_dfes_file_and_sees_where_the_county_differs(
     assert "synthetic_county" in differences
     assert "cyp.lac_count" in differences
     again = web.post(
-        "/officer/published", data={"source": spec.id, "csrf_token": token},
-        files={"file": (spec.file, spec.bundled.read_bytes())}, follow_redirects=False,
-    )  # fmt: skip
+        "/officer/published",
+        data={"source": spec.id, "csrf_token": token},
+        files={"file": (spec.file, spec.bundled.read_bytes())},
+        follow_redirects=False,
+    )
     assert web.get(again.headers["location"]).text.count("That file was read before") == 1
 
 
 def test_a_file_in_another_layout_is_refused_on_the_page(web: TestClient) -> None:
     token = sign_in(web, OFFICER)
     refused = web.post(
-        "/officer/published", data={"source": "ons_population_0_17", "csrf_token": token},
+        "/officer/published",
+        data={"source": "ons_population_0_17", "csrf_token": token},
         files={"file": ("pop.csv", b"time_period,la_name\n2024,x\n")},
-    )  # fmt: skip
+    )
     assert refused.status_code == 400
     assert "missing time_identifier" in refused.text
     assert "No release read yet." in refused.text

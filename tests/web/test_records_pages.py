@@ -107,8 +107,11 @@ def test_the_page_says_at_once_the_files_were_received_and_follows_the_stage(
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
     assert 'src="/assets/app/follow-stage.js"' in html
     assert re.findall(r'data-step="(\w+)" data-state="(\w+)"', html) == [
-        ("reading", "waiting"), ("dfe_rules", "waiting"), ("deriving", "waiting"), ("stored", "waiting")
-    ]  # fmt: skip
+        ("reading", "waiting"),
+        ("dfe_rules", "waiting"),
+        ("deriving", "waiting"),
+        ("stored", "waiting"),
+    ]
 
     with Session(store) as session:
         session.execute(update(Submission).where(col(Submission.id) == sid).values(stage="dfe_rules"))
@@ -116,8 +119,11 @@ def test_the_page_says_at_once_the_files_were_received_and_follows_the_stage(
     html = web.get(f"/submissions/{sid}").text
     assert f"<title>Submission {sid}: checking them against dfe&#39;s rules" in html
     assert re.findall(r'data-step="(\w+)" data-state="(\w+)"', html) == [
-        ("reading", "done"), ("dfe_rules", "doing"), ("deriving", "waiting"), ("stored", "waiting")
-    ]  # fmt: skip
+        ("reading", "done"),
+        ("dfe_rules", "doing"),
+        ("deriving", "waiting"),
+        ("stored", "waiting"),
+    ]
 
     with Session(store) as session:
         session.execute(update(Submission).where(col(Submission.id) == sid).values(stage="received"))
@@ -129,8 +135,11 @@ def test_the_page_says_at_once_the_files_were_received_and_follows_the_stage(
     assert "data-follow-stage" not in html
     assert "follow-stage.js" not in html
     assert re.findall(r'data-step="(\w+)" data-state="(\w+)"', html) == [
-        ("reading", "done"), ("dfe_rules", "done"), ("deriving", "done"), ("stored", "done")
-    ]  # fmt: skip
+        ("reading", "done"),
+        ("dfe_rules", "done"),
+        ("deriving", "done"),
+        ("stored", "done"),
+    ]
 
 
 def test_the_records_form_says_what_is_missing(web: TestClient) -> None:

@@ -24,8 +24,9 @@ PASSING = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "records" /
 
 
 def received(store: Engine, settings: Settings) -> int:
-    got = receive(store, settings, agency_code="notts_cyp", collection_year="2024-25",
-                  files=[(p.name, p) for p in PASSING])  # fmt: skip
+    got = receive(
+        store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]
+    )
     assert not got.duplicate
     assert got.submission.id is not None
     return got.submission.id
@@ -61,8 +62,13 @@ def test_sending_earlier_records_again_makes_their_figures_current_again(
         (later / path.name).write_text("".join(lines[:-1]))
 
     def send(paths: list[Path]) -> tuple[int, bool]:
-        got = receive(store, store_settings, agency_code="notts_cyp", collection_year="2024-25",
-                      files=[(p.name, p) for p in paths])  # fmt: skip
+        got = receive(
+            store,
+            store_settings,
+            agency_code="notts_cyp",
+            collection_year="2024-25",
+            files=[(p.name, p) for p in paths],
+        )
         assert got.submission.id is not None
         if not got.duplicate:
             assert process_records(store, store_settings, got.submission.id).status == "accepted"

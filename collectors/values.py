@@ -1,0 +1,106 @@
+"""The numbers in an upload's cells: a value read from its text (a symbol, the u flag, thousands separators, a
+per cent sign) or taken as given, its decimal places, and why a number is not a figure."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from indicators.symbols import NO_FIGURE
+
+#: A number written with thousands separators (1,234 or 12,345.6).
+_THOUSANDS = r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"
+
+
+def parse_values(df: pl.DataFrame) -> pl.DataFrame:
+    """The typed numbers of a file's value, numerator and denominator cells, with any symbol, the u flag, the
+    places the value is given to, and why a number is not a figure (NaN, infinite, negative zero)."""
+    if all(df.schema[c].is_numeric() for c in NUMBERS):
+        return _numbers_given(df)
+    # Nearly every value is a plain number: cast those directly and keep the string work
+    # (symbols, the u flag, thousands separators, %) for the few rows that need it.
+    plain = df.with_columns(pl.col("value").cast(pl.Float64, strict=False).alias("_plain"))
+    needs_work = pl.col("value").is_not_null() & pl.col("_plain").is_null()
+    easy = plain.filter(~needs_work).with_columns(
+        pl.lit(None, pl.String).alias("symbol"),
+        pl.lit(None, pl.String).alias("flag"),
+        pl.col("value").alias("_number"),
+        pl.col("_plain").alias("value_num"),
+    )
+    text = pl.col("value")
+    # Excel's validation compares text ignoring case, so "X" passes the template: take it as "x".
+    symbol = pl.when(text.str.to_lowercase().is_in(list(NO_FIGURE))).then(text.str.to_lowercase()).otherwise(None)
+    flagged = text.str.contains(r"^[-+0-9.,%\s]+\s*[uU]$")
+    number = text.str.replace(r"\s*[uU]$", "").str.strip_chars().str.strip_suffix("%")
+    number = pl.when(number.str.contains(_THOUSANDS)).then(number.str.replace_all(",", "")).otherwise(number)
+    hard = plain.filter(needs_work).with_columns(
+        symbol.alias("symbol"),
+        pl.when(flagged).then(pl.lit("u")).otherwise(None).alias("flag"),
+        pl.when(symbol.is_null()).then(number).otherwise(None).alias("_number"),
+    )
+    hard = hard.with_columns(pl.col("_number").cast(pl.Float64, strict=False).alias("value_num")).select(easy.columns)
+    out = pl.concat([easy, hard]).drop("_plain")
+    dot = pl.col("_number").str.find(".", literal=True)
+    out = out.with_columns(
+        pl.when(dot.is_null())
+        .then(0)
+        .otherwise(pl.col("_number").str.len_chars().cast(pl.Int64) - dot.cast(pl.Int64) - 1)
+        .alias("value_dp"),
+        *(
+            pl.col(c).str.replace_all(",", "").cast(pl.Float64, strict=False).alias(f"{c}_num")
+            for c in ("numerator", "denominator")
+        ),
+    )
+    # NaN, infinity and negative zero are not figures: say why, and leave them null so nothing stores them.
+    out = out.with_columns(_not_a_figure(pl.col(f"{c}_num"), pl.col(c)).alias(f"{c}_why") for c in NUMBERS)
+    return out.with_columns(
+        pl.when(pl.col(f"{c}_why").is_null()).then(pl.col(f"{c}_num")).otherwise(None).alias(f"{c}_num")
+        for c in NUMBERS
+    )
+
+
+#: The cells that hold numbers.
+NUMBERS = ("value", "numerator", "denominator")
+#: The most decimal places a number given as a number is taken to have (a float's are about 15 significant digits).
+_MAX_DP = 12
+
+
+def _numbers_given(df: pl.DataFrame) -> pl.DataFrame:
+    """The cells of figures given as numbers (those the service derives itself), taken as they are: no symbol,
+    no flag, nothing to parse; only NaN, infinity and negative zero are refused as in a file's text."""
+    out = df.with_columns(
+        pl.lit(None, pl.String).alias("symbol"),
+        pl.lit(None, pl.String).alias("flag"),
+        *(pl.col(c).cast(pl.Float64).alias(f"{c}_num") for c in NUMBERS),
+    )
+    value = pl.col("value_num")
+    # The places the value is given to, as its shortest text would show them (at most _MAX_DP).
+    places = [pl.when((value - value.round(k)).abs() <= 1e-12 * value.abs().clip(1.0)).then(k) for k in range(_MAX_DP)]
+    out = out.with_columns(
+        pl.min_horizontal(*places).fill_null(_MAX_DP).cast(pl.Int64).alias("value_dp"),
+        # A value was given wherever one is: if it is no figure (NaN, infinite), that is its type error.
+        pl.when(pl.col("value").is_not_null()).then(pl.lit("")).otherwise(None).alias("_number"),
+    )
+    out = out.with_columns(_not_a_figure(pl.col(f"{c}_num"), pl.col(c)).alias(f"{c}_why") for c in NUMBERS)
+    out = out.with_columns(
+        pl.when(pl.col(f"{c}_why").is_null()).then(pl.col(f"{c}_num")).otherwise(None).alias(f"{c}_num")
+        for c in NUMBERS
+    )
+    # The report names a cell by its text, as a file's own would be.
+    return out.with_columns(pl.col(c).cast(pl.String) for c in NUMBERS)
+
+
+def _not_a_figure(number: pl.Expr, text: pl.Expr) -> pl.Expr:
+    """Why a parsed number is not a figure (NaN, infinite, negative zero), else null."""
+    return (
+        pl.when(number.is_nan())
+        .then(
+            pl.format(
+                "{} is NaN (not a number), which is not a figure; write the number, or leave the cell empty", text
+            )
+        )
+        .when(number.is_infinite())
+        .then(pl.format("{} is infinite (or too large to store), which is not a figure; write a finite number", text))
+        .when((number == 0) & ((1.0 / number) < 0))
+        .then(pl.format("{} is negative zero, which is not a figure; write 0", text))
+        .otherwise(None)
+    )
