@@ -33,20 +33,24 @@ RETRY = "onereturn.retry_read"
 RETRIED = "onereturn.retried_read"
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(
+    app: FastAPI, settings: Settings, page: Callable[[Request, str], Response | None] = lambda _request, _retry: None
+) -> None:
     """Answer exhaustion and every database fault with 503 and Retry-After, never 500; a read that lost its
-    connection is made again once (the upload slots are made when the app starts)."""
+    connection is made again once (the upload slots are made when the app starts).
+
+    ``page`` gives a browser's page its answer (the pages are above this module, so they are handed in), or None
+    for the API's callers."""
     retry = str(settings.retry_after_seconds)
 
     async def busy(request: Request, exc: Exception) -> Response:
         if will_retry(request, exc):
             request.scope[RETRY] = True
         kind, message = database_fault(exc)
-        if _is_page(request):
-            # A browser gets a page in the service's layout; the API's callers keep the JSON error shape.
-            from api.web.shared import unavailable_page
-
-            return unavailable_page(request, retry)
+        # A browser gets a page in the service's layout; the API's callers keep the JSON error shape.
+        answer = page(request, retry)
+        if answer is not None:
+            return answer
         body = error_body(503, message, [{"type": kind, "loc": [], "msg": message, "input": None}])
         return JSONResponse(body, status_code=503, headers={"Retry-After": retry})
 
@@ -54,13 +58,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     for fault in FAULTS:
         app.add_exception_handler(fault, busy)
     app.add_middleware(RetryRead)
-
-
-def _is_page(request: Request) -> bool:
-    """Whether the request was routed to a web page (the pages' own route class), not to the API."""
-    from api.web.shared import PageRoute
-
-    return isinstance(request.scope.get("route"), PageRoute)
 
 
 #: PostgreSQL states of a connection that is gone: class 08 (connection exception), and the server ending it

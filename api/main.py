@@ -87,7 +87,7 @@ def create_app(
     app.state.engine = engine or get_engine(settings)
     install_error_handlers(app)
     app.state.key_throttle = KeyThrottle()
-    capacity.install(app, settings)
+    capacity.install(app, settings, web.shared.unavailable_page_for)
     app.add_middleware(BodyGuard, limit=settings.max_upload_bytes)
     _install_routes(app)
     return app

@@ -189,6 +189,13 @@ def unavailable_page(request: Request, retry_after: str) -> HTMLResponse:
     return response
 
 
+def unavailable_page_for(request: Request, retry_after: str) -> HTMLResponse | None:
+    """The unavailable page when the request was routed to a web page; None for the API's callers."""
+    if not isinstance(request.scope.get("route"), PageRoute):
+        return None
+    return unavailable_page(request, retry_after)
+
+
 class PageRoute(APIRoute):
     """A page route: sign-in redirects, CSRF failures and domain errors come back as HTML pages."""
 
