@@ -116,6 +116,8 @@ def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataF
         period = pl.format("CY{}", year)
     elif fig.period == "march_snapshot":
         period = pl.format("{}-03-31", year)
+    elif fig.period == "september_snapshot":
+        period = pl.format("{}-09-30", year)
     else:
         period = pl.format("FY{}-{}", year - 1, (year % 100).cast(pl.String).str.zfill(2))
     read = rows.select(

@@ -22,13 +22,17 @@ FILES_DIR = Path(__file__).resolve().parent / "files"
 
 #: How a publisher's year becomes a catalogue period, and the period type each rule gives.
 #: ``calendar_year``: ``2024`` is the mid-2024 estimate (CY2024); ``march_snapshot``: ``2024`` is the count on
-#: 31 March 2024; ``financial_year_ending``: ``2024`` is the year April 2023 to March 2024 (FY2023-24).
+#: 31 March 2024; ``financial_year_ending``: ``2024`` is the year April 2023 to March 2024 (FY2023-24);
+#: ``september_snapshot``: ``2024`` is the count on 30 September 2024 (DfE's social work workforce: "Each reporting
+#: year covers the period 1 October to 30 September", https://explore-education-statistics.service.gov.uk/
+#: find-statistics/children-s-social-work-workforce/2024/explore).
 PERIOD_RULES: dict[str, str] = {
     "calendar_year": "calendar_year",
     "march_snapshot": "snapshot_date",
+    "september_snapshot": "snapshot_date",
     "financial_year_ending": "financial_year",
 }
-PeriodRule = Literal["calendar_year", "march_snapshot", "financial_year_ending"]
+PeriodRule = Literal["calendar_year", "march_snapshot", "september_snapshot", "financial_year_ending"]
 
 
 class _Spec(BaseModel):

@@ -59,6 +59,7 @@ def test_each_bundled_file_is_stored_as_its_publisher_wrote_it(
             for row in sample:
                 year = int(row["time_period"][:4])
                 period = {"calendar_year": f"CY{year}", "march_snapshot": f"{year}-03-31",
+                          "september_snapshot": f"{year}-09-30",
                           "financial_year_ending": f"FY{year - 1}-{year % 100:02d}"}[fig.period]  # fmt: skip
                 org = _org(row, spec)
                 found = session.execute(
@@ -82,6 +83,14 @@ def test_each_bundled_file_is_stored_as_its_publisher_wrote_it(
                 else:
                     assert found.value is None
                     assert found.symbol == spec.symbols[raw]
+                # The rate's numerator and denominator as the file gives them (a withheld one is no number).
+                for column, stored in ((fig.numerator, found.numerator), (fig.denominator, found.denominator)):
+                    if column is None:
+                        assert stored is None
+                    elif row[column].replace(".", "", 1).isdigit():
+                        assert stored == float(row[column])
+                    else:
+                        assert stored is None
         counted = session.execute(
             select(func.count()).where(col(PublishedFigure.release_id) == done.release.id)
         ).scalar_one()

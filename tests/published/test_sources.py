@@ -14,7 +14,9 @@ from collectors.published.sources import SOURCES_DIR, load_sources
 def test_the_bundled_sources_pass_the_catalogue_check() -> None:
     result = CliRunner().invoke(app, ["catalogue", "check"])
     assert result.exit_code == 0, result.output
-    assert set(load_sources().sources) == {"ons_population_0_17", "dfe_cla_number", "dfe_cin_b1", "dfe_cpp_d5"}
+    assert set(load_sources().sources) == {
+        "ons_population_0_17", "dfe_cla_number", "dfe_cin_b1", "dfe_cin_c1", "dfe_cpp_d3", "dfe_cpp_d5", "dfe_csww"
+    }
 
 
 def test_a_source_mapping_onto_unknowns_is_refused_with_its_file(tmp_path: Path) -> None:
