@@ -15,7 +15,15 @@ def test_the_bundled_sources_pass_the_catalogue_check() -> None:
     result = CliRunner().invoke(app, ["catalogue", "check"])
     assert result.exit_code == 0, result.output
     assert set(load_sources().sources) == {
-        "ons_population_0_17", "dfe_cla_number", "dfe_cin_b1", "dfe_cin_c1", "dfe_cpp_d3", "dfe_cpp_d5", "dfe_csww"
+        "ons_population_0_17",
+        "dfe_cla_number",
+        "dfe_cin_b1",
+        "dfe_cin_c1",
+        "dfe_cpp_d3",
+        "dfe_cpp_d5",
+        "dfe_csww",
+        "fingertips_under18_conceptions",
+        "fingertips_obesity_year6",
     }
 
 
