@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from collectors.published import fetch
+from collectors.published.intake import import_release
 from collectors.published.read import PublishedFormatError, read_published
 from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.models import Indicator
@@ -168,6 +169,18 @@ def test_an_answer_in_another_layout_is_refused() -> None:
         read_published(_readmissions_spec(), json.dumps(doc).encode())
 
 
+def test_a_file_for_another_indicator_is_refused_not_read_as_nothing(store: Engine, store_settings: Settings) -> None:
+    spec = SOURCES["fingertips_obesity_year6"]
+    with pytest.raises(
+        PublishedFormatError, match=r"none of its 33 row\(s\) is one source 'fingertips_obesity_year6' reads"
+    ):
+        import_release(
+            store, store_settings, spec, READMISSIONS_CSV.read_bytes(), filename="x.csv", fetched_from="upload"
+        )
+    with Session(store) as session:
+        assert session.execute(select(func.count()).select_from(PublishedRelease)).scalar_one() == 0
+
+
 # --- the scheduled fetch, from a local server at FingertipsNext's documented path ------------------------------
 
 
@@ -180,10 +193,10 @@ def fingertips_api(answers: dict[str, bytes], seen: list[str]) -> Iterator[str]:
             url = urlparse(self.path)
             seen.append(f"{url.path}?{url.query}")
             parts = url.path.strip("/").split("/")
-            body = answers.get(parts[1]) if len(parts) == 3 and parts[::2] == ["indicators", "data"] else None
-            query = parse_qs(url.query)
-            status = 200 if body is not None and query.get("area_type") else 404
-            body = body if status == 200 else b'{"title": "Not Found"}'
+            found = answers.get(parts[1]) if len(parts) == 3 and parts[::2] == ["indicators", "data"] else None
+            status, body = 404, b'{"title": "Not Found"}'
+            if found is not None and parse_qs(url.query).get("area_type"):
+                status, body = 200, found
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
