@@ -22,6 +22,8 @@ def test_the_bundled_sources_pass_the_catalogue_check() -> None:
         "dfe_cpp_d3",
         "dfe_cpp_d5",
         "dfe_csww",
+        "dfe_cla_placement_stability",
+        "dfe_care_leavers_accommodation",
         "fingertips_under18_conceptions",
         "fingertips_obesity_year6",
     }
