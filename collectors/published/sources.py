@@ -158,12 +158,12 @@ def load_sources(folder: Path = SOURCES_DIR) -> SourceSet:
 
 def check_sources(
     sources: SourceSet, period_types: dict[str, str], agencies: dict[str, bool],
-    breakdowns: dict[str, dict[str, set[str]]] | None = None,
+    breakdowns: dict[str, dict[str, set[str]]] | None = None, derived: set[str] | None = None,
 ) -> list[Problem]:  # fmt: skip
     """Problems of the declared sources against the catalogue: unknown indicators, symbols, columns, period
     types or breakdowns (``period_types``: each catalogue indicator's period type; ``agencies``: each bundled
     agency's code and whether it publishes its figures itself; ``breakdowns``: each indicator's dimensions and
-    their codes)."""
+    their codes; ``derived``: the indicators the service works out from others, never stored from a file)."""
     problems = list(sources.problems)
     allowed_symbols = {*NO_FIGURE, LOW_RELIABILITY}
     for spec in sources.sources.values():
@@ -189,6 +189,14 @@ def check_sources(
             wanted = period_types.get(fig.indicator)
             if wanted is None:
                 problems.append(Problem(label, 1, "unknown-indicator", f"{fig.indicator!r} is not in the catalogue"))
+            elif fig.indicator in (derived or set()):
+                problems.append(
+                    Problem(
+                        label, 1, "derived-indicator",
+                        f"{fig.indicator} is worked out from its terms by the service; map its numerator and "
+                        "denominator columns onto those indicators instead",
+                    )
+                )  # fmt: skip
             elif PERIOD_RULES[fig.period] != wanted:
                 problems.append(
                     Problem(
@@ -249,4 +257,5 @@ def check_against(cat: Catalogue, folder: Path | None = None) -> list[Problem]:
         agency = tomllib.loads(path.read_text(encoding="utf-8")).get("agency", {})
         if isinstance(agency.get("code"), str):
             agencies[agency["code"]] = bool(agency.get("published"))
-    return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies, breakdowns)
+    derived = {i for i, loc in cat.indicators.indicators.items() if loc.spec.formula}
+    return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies, breakdowns, derived)

@@ -100,7 +100,10 @@ def test_the_documented_csv_layout_gives_the_same_figures_as_the_api() -> None:
 
 def test_an_older_answer_with_age_bands_on_each_point_is_read_by_calendar_year() -> None:
     base = SOURCES["fingertips_under18_conceptions"].model_dump()
-    base["figure"] = [{**base["figure"][0], "where": {"Indicator ID": "383", "Category Type": ""}}]
+    base["figure"] = [{
+        "indicator": "health.under_18_conception_rate", "value": "Value", "numerator": "Count",
+        "where": {"Indicator ID": "383", "Category Type": ""}, "period": "calendar_year",
+    }]  # fmt: skip
     spec = SourceSpec.model_validate(base)
     data = (FILES / "api_response_benchmark_quintiles.json").read_bytes()
     figures, rows = read_published(spec, data)
