@@ -24,7 +24,12 @@ def sources_command() -> None:
     from collectors.published.sources import load_sources
 
     for spec in load_sources().sources.values():
-        api = f"EES data set {spec.ees_data_set}" if spec.ees_data_set else "upload only"
+        api = "upload only"
+        if spec.ees_data_set:
+            api = f"EES data set {spec.ees_data_set}"
+        elif spec.fingertips_indicators:
+            ids = ", ".join(str(i) for i in spec.fingertips_indicators)
+            api = f"Fingertips indicator {ids} (fetched when ONERETURN_PUBLISHED_FINGERTIPS_API is set)"
         out.print(f"{spec.id}: {spec.title} [{spec.publisher}; {api}]", markup=False, highlight=False)
         out.print(f"  {', '.join(f.indicator for f in spec.figure)}; file {spec.file}; {spec.page}", markup=False)
 

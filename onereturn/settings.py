@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         default="https://api.education.gov.uk/statistics",
         description="The base address of DfE's Explore Education Statistics API (v1 paths are added to it).",
     )
+    published_fingertips_api: str = Field(
+        default="",
+        description="The base address of the FingertipsNext API (GET /indicators/{id}/data is added to it); empty: "
+        "Fingertips sources are taken by upload only.",
+    )
     published_fetch_attempts: int = Field(default=4, gt=0, le=20, description="Tries of each request before giving up.")
     published_fetch_backoff_seconds: float = Field(
         default=2.0, ge=0, description="The wait before the second try of a request; it doubles each try after."

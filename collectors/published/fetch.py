@@ -6,16 +6,25 @@ list schema): ``GET /v1/data-sets/{id}/versions`` lists a data set's versions (`
 "results": [{"version", "type", "status", "published", ...}]}``), ``.../versions/{v}/changes`` what a version
 changed, and ``GET /v1/data-sets/{id}/csv?dataSetVersion={v}`` the version's data as CSV.
 
+FingertipsNext API (OHID), as its OpenAPI definition gives it (https://github.com/dhsc-govuk/FingertipsNext,
+``api/definition/fingertipsAPI.yaml``): ``GET /indicators/{indicator_id}/data?area_type={key}`` answers an
+``IndicatorWithHealthDataForArea`` with every published point for the areas of that type. OHID's Python client
+fingertips_py was not used: its wheel needs pandas and requests, which the service does not otherwise carry, for
+what is one documented GET per indicator and area type here. A Fingertips release is the set of those answers; one
+whose bytes are already stored is recognised and nothing is imported again.
+
 A fetch that fails is tried again with a growing wait; a release is imported only once its whole file has
 arrived, and the import stores all of it or nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -119,6 +128,31 @@ def fetch_ees(engine: Engine, settings: Settings, spec: SourceSpec, client: http
     return done
 
 
+def fetch_fingertips(
+    engine: Engine, settings: Settings, spec: SourceSpec, client: httpx.Client, base: str
+) -> list[Imported]:
+    """Ask FingertipsNext for every indicator and area type ``spec`` names; import the answers as one release
+    unless the same answers were read before (FingertipsNext gives no release number, so their bytes tell)."""
+    answers: list[Any] = []
+    asked: list[str] = []
+    for indicator in spec.fingertips_indicators:
+        for area_type in spec.fingertips_area_types or [""]:
+            url = f"{base}/indicators/{indicator}/data"
+            params = {"area_type": area_type} if area_type else {}
+            response = get_with_retry(client, url, settings, params=params)
+            try:
+                answers.append(response.json())
+            except ValueError as exc:
+                raise FetchFailed(f"{url}: not a JSON answer ({exc}); nothing was stored") from exc
+            asked.append(f"{url}?area_type={area_type}" if area_type else url)
+    data = json.dumps(answers, sort_keys=True, separators=(",", ":")).encode()
+    got = import_release(
+        engine, settings, spec, data, filename=f"{spec.id}.json", fetched_from=" ".join(asked)[:2000],
+        version=datetime.now(UTC).strftime("%Y-%m-%d"), submitted_by="scheduled fetch",
+    )  # fmt: skip
+    return [] if got.duplicate else [got]
+
+
 def fetch_all(engine: Engine, settings: Settings, *, client: httpx.Client | None = None) -> FetchReport:
     """Ask each declared source with an API id for its new releases; a source that fails leaves nothing half stored."""
     report = FetchReport()
@@ -126,10 +160,16 @@ def fetch_all(engine: Engine, settings: Settings, *, client: httpx.Client | None
     http = client or httpx.Client(timeout=settings.published_fetch_timeout_seconds, follow_redirects=True)
     try:
         for spec in load_sources().sources.values():
-            if not spec.ees_data_set:
+            fingertips = spec.format == "fingertips" and bool(spec.fingertips_indicators)
+            if fingertips and not settings.published_fingertips_api:
+                continue
+            if not (spec.ees_data_set or fingertips):
                 continue
             try:
-                got = fetch_ees(engine, settings, spec, http, settings.published_ees_api.rstrip("/"))
+                if fingertips:
+                    got = fetch_fingertips(engine, settings, spec, http, settings.published_fingertips_api.rstrip("/"))
+                else:
+                    got = fetch_ees(engine, settings, spec, http, settings.published_ees_api.rstrip("/"))
             except OneReturnError as exc:
                 log.warning("published source %s: %s", spec.id, exc.message)
                 report.failed.append((spec.id, exc.message))

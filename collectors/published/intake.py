@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError, read_ees_csv
+from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError, read_published
 from collectors.published.sources import SourceSpec
 from collectors.service import keep_raw
 from collectors.store import COMPARED, KEY, current_for_keys, split_changes, storing, write_figures
@@ -43,7 +43,14 @@ class Imported:
 
 def read_release(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
     """Read a publisher's file into figures, refusing one whose layout or values are not what ``spec`` declares."""
-    figures, rows = read_ees_csv(spec, data)
+    figures, rows = read_published(spec, data)
+    if figures.height == 0:
+        # A file for another data set (another Fingertips indicator, another table) reads as no figure at all.
+        wanted = "; ".join(f"{fig.indicator} where {fig.where or 'any row'}" for fig in spec.figure)
+        raise PublishedFormatError(
+            f"{spec.file}: none of its {rows} row(s) is one source {spec.id!r} reads ({wanted}): is it the right "
+            "file for this source? Nothing was stored"
+        )
     dup = figures.filter(pl.struct(KEY).is_duplicated())
     if dup.height:
         first = dup.row(0, named=True)

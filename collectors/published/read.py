@@ -2,13 +2,19 @@
 
 EES tidy CSV (DfE's Explore Education Statistics, also how DfE republishes ONS's population estimates):
 read as text with polars, its layout checked with pandera against what the source declares, every value
-either a number or one of the publisher's symbols (a withheld value is never a number).
+either a number or one of the publisher's symbols (a withheld value is never a number). The EES API's
+``/query`` results (with ``/meta`` to name their ids) become the same columns and are read the same way.
+
+Fingertips (OHID): its "all data" CSV, and the FingertipsNext API's JSON, whose points become the CSV's
+columns; a row with no value takes the symbol its ``Value note`` stands for and is never a number.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+from typing import Any
 
 import pandera.polars as pa
 import polars as pl
@@ -104,23 +110,89 @@ def _value(spec: SourceSpec, column: str, prefix: str) -> list[pl.Expr]:
     return [number.alias(f"{prefix}value"), symbol.alias(f"{prefix}symbol"), raw.alias(f"{prefix}raw")]
 
 
-def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
-    rows = frame.filter(pl.col("geographic_level").is_in(list(spec.levels)))
+def _select_rows(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows ``fig`` is read from: a declared geographic level (when the file names one), its filters held."""
+    rows = frame
+    if spec.level_column in frame.columns:
+        rows = rows.filter(pl.col(spec.level_column).is_in(list(spec.levels)))
     for column, wanted in fig.where.items():
-        rows = rows.filter(pl.col(column) == wanted)
+        rows = rows.filter(pl.col(column).fill_null("") == wanted)
+    return rows
+
+
+def _org(spec: SourceSpec, frame: pl.DataFrame) -> pl.Expr:
+    if spec.level_column not in frame.columns:
+        # A FingertipsNext API response names each area by its code alone.
+        return pl.col(next(iter(spec.levels.values())))
     org = pl.lit(None, pl.String)
     for level, column in spec.levels.items():
-        org = pl.when(pl.col("geographic_level") == level).then(pl.col(column)).otherwise(org)
-    year = pl.col("time_period").str.slice(0, 4).cast(pl.Int32)
+        org = pl.when(pl.col(spec.level_column) == level).then(pl.col(column)).otherwise(org)
+    return org
+
+
+#: How each period rule's publisher text must look (a multi-year span such as Fingertips' ``2019 - 21`` fits none).
+_PERIOD_TEXT = {
+    "calendar_year": r"^[0-9]{4}$",
+    "march_snapshot": r"^[0-9]{4}([0-9]{2})?$",
+    "september_snapshot": r"^[0-9]{4}([0-9]{2})?$",
+    "financial_year_ending": r"^[0-9]{4}([0-9]{2})?$",
+    "financial_year_span": r"^[0-9]{4}/[0-9]{2}$",
+    "academic_year_span": r"^[0-9]{4}/[0-9]{2}$",
+}
+
+
+def _period(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
+    """The catalogue period of each row, refusing a publisher period the rule cannot read."""
+    text = pl.col(spec.period_column).fill_null("").str.strip_chars()
+    bad = rows.filter(~text.str.contains(_PERIOD_TEXT[fig.period]))
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise PublishedFormatError(
+            f"{spec.file} row {first['file_row']}: {spec.period_column} {first[spec.period_column]!r} is not a "
+            f"period {fig.indicator} can be read from (rule {fig.period}); nothing was stored"
+        )
+    year = text.str.slice(0, 4).cast(pl.Int32)
     if fig.period == "calendar_year":
-        period = pl.format("CY{}", year)
-    elif fig.period == "march_snapshot":
-        period = pl.format("{}-03-31", year)
-    else:
-        period = pl.format("FY{}-{}", year - 1, (year % 100).cast(pl.String).str.zfill(2))
+        return pl.format("CY{}", year)
+    if fig.period == "march_snapshot":
+        return pl.format("{}-03-31", year)
+    if fig.period == "september_snapshot":
+        return pl.format("{}-09-30", year)
+    if fig.period == "financial_year_span":
+        return pl.format("FY{}-{}", year, text.str.slice(5, 2))
+    if fig.period == "academic_year_span":
+        return pl.format("AY{}-{}", year, text.str.slice(5, 2))
+    return pl.format("FY{}-{}", year - 1, (year % 100).cast(pl.String).str.zfill(2))
+
+
+def _breakdown(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
+    """Each row's breakdown key (``dim=code`` joined by ``;``, dimensions sorted), refusing an unlisted value."""
+    parts: list[tuple[str, pl.Expr]] = []
+    for column, split in fig.breakdown.items():
+        unknown = rows.filter(~pl.col(column).fill_null("").is_in(list(split.codes)))
+        if unknown.height:
+            first = unknown.row(0, named=True)
+            raise PublishedFormatError(
+                f"{spec.file} row {first['file_row']}: {column} {first[column]!r} is not one of the values source "
+                f"{spec.id!r} declares for {fig.indicator} ({', '.join(split.codes)}): a new release layout needs its "
+                "source file updated; nothing was stored"
+            )
+        code = pl.col(column).fill_null("").replace_strict(split.codes, default=None, return_dtype=pl.String)
+        parts.append(
+            (split.dimension, pl.when(code == "").then(None).otherwise(pl.format(f"{split.dimension}={{}}", code)))
+        )
+    if not parts:
+        return pl.lit("")
+    ordered = [expr for _, expr in sorted(parts, key=lambda p: p[0])]
+    return pl.concat_str(ordered, separator=";", ignore_nulls=True).fill_null("")
+
+
+def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    rows = _select_rows(spec, fig, frame)
     read = rows.select(
-        pl.lit(fig.indicator).alias("indicator_id"), org.alias("org_code"), period.alias("period"),
-        pl.lit("").alias("breakdown"), *_value(spec, fig.value, ""), "file_row",
+        pl.lit(fig.indicator).alias("indicator_id"), _org(spec, frame).alias("org_code"),
+        _period(spec, fig, rows).alias("period"), _breakdown(spec, fig, rows).alias("breakdown"),
+        *_value(spec, fig.value, ""), "file_row",
         *(_value(spec, fig.numerator, "num_") if fig.numerator else []),
         *(_value(spec, fig.denominator, "den_") if fig.denominator else []),
     )  # fmt: skip
@@ -153,3 +225,227 @@ def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataF
         pl.lit(None, pl.String).alias("note"),
         "file_row",
     ).cast(FIGURE_SCHEMA)  # type: ignore[arg-type]
+
+
+def read_published(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
+    """Read a publisher's file in whichever of its source's formats it is: a JSON document is the publisher's API
+    answer (EES ``/meta`` with ``/query`` results, or a FingertipsNext ``/data`` response), anything else its CSV."""
+    is_json = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    if spec.format == "fingertips":
+        return read_fingertips_json(spec, data) if is_json else read_fingertips_csv(spec, data)
+    return read_ees_query_json(spec, data) if is_json else read_ees_csv(spec, data)
+
+
+def _json(spec: SourceSpec, data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PublishedFormatError(f"{spec.file}: not a JSON document ({exc}); nothing was stored") from exc
+
+
+def _layout_error(spec: SourceSpec, what: str) -> PublishedFormatError:
+    return PublishedFormatError(
+        f"{spec.file}: {what}: the publisher's API answered in a layout source {spec.id!r} cannot read; "
+        "nothing was stored"
+    )
+
+
+# --- EES API: /meta and /query ----------------------------------------------------------------------------------
+#: EES API geographic level codes -> the level names its tidy CSV writes (DfE's eesyapi.R, ``geog_level_lookup``).
+EES_LEVELS = {"NAT": "National", "REG": "Regional", "LA": "Local authority"}
+#: EES API time period codes -> the CSV's ``time_identifier`` (eesyapi.R ``parse_time_codes``: AY, FY, CY; RY is
+#: the reporting year DfE's children's social care tables use).
+EES_TIME_CODES = {"RY": "Reporting year", "AY": "Academic year", "FY": "Financial year", "CY": "Calendar year"}
+#: The CSV column of each EES API location level's code.
+_EES_LOCATION_COLUMNS = {"NAT": "country_code", "REG": "region_code", "LA": "new_la_code"}
+
+
+def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
+    """Read an EES API answer into figures: ``{"meta": <GET /meta>, "results": [<POST /query results>]}``.
+
+    ``/meta`` gives each filter, indicator and location its id and label; each ``/query`` result gives its
+    ``timePeriod`` (``code``, ``period``), ``geographicLevel``, ``locations`` (level -> location id), ``filters``
+    (filter id -> option id) and ``values`` (indicator id -> the value as text, DfE's symbols included), as DfE's
+    API documentation and its R client eesyapi.R (``parse_api_dataset``) read them. The rows become the data set's
+    tidy CSV columns, so the same source reads both.
+    """
+    doc = _json(spec, data)
+    try:
+        meta, results = doc["meta"], doc["results"]
+        filters = {f["id"]: (f["column"], {o["id"]: o["label"] for o in f["options"]}) for f in meta["filters"]}
+        indicators = {i["id"]: i["column"] for i in meta["indicators"]}
+        locations = {
+            (level["level"]["code"], o["id"]): o.get("code") or o.get("oldCode") or ""
+            for level in meta["locations"]
+            for o in level["options"]
+        }
+    except (KeyError, TypeError) as exc:
+        raise _layout_error(spec, f"the EES /meta answer has no {exc}") from exc
+    known = {"time_period", "time_identifier", "geographic_level", *_EES_LOCATION_COLUMNS.values()}
+    known |= {column for column, _ in filters.values()} | set(indicators.values())
+    needed = {c for fig in spec.figure for c in (fig.value, fig.numerator, fig.denominator, *fig.where, *fig.breakdown)}
+    missing = sorted(c for c in needed if c and c not in known)
+    if missing:
+        raise PublishedFormatError(
+            f"{spec.file}: the EES data set has no column {', '.join(missing)} that source {spec.id!r} reads: a new "
+            "release layout needs its source file updated; nothing was stored"
+        )
+    rows: list[dict[str, str | None]] = []
+    for number, result in enumerate(results, start=1):
+        try:
+            level = result["geographicLevel"]
+            code = result["timePeriod"]["code"]
+            row: dict[str, str | None] = {
+                "time_period": str(result["timePeriod"]["period"]).replace("/", ""),
+                "time_identifier": EES_TIME_CODES.get(code, code),
+                "geographic_level": EES_LEVELS.get(level, level),
+            }
+            for loc_level, loc_id in result["locations"].items():
+                column = _EES_LOCATION_COLUMNS.get(loc_level)
+                if column is not None:
+                    row[column] = locations.get((loc_level, loc_id))
+            for filter_id, option_id in result["filters"].items():
+                column, options = filters[filter_id]
+                row[column] = options[option_id]
+            for indicator_id, value in result["values"].items():
+                row[indicators[indicator_id]] = None if value is None else str(value)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise _layout_error(
+                spec, f"query result {number} has no {exc} (or names an id /meta does not give)"
+            ) from exc
+        rows.append(row)
+    columns = sorted(known)
+    frame = (
+        pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")
+        if rows
+        else pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    )
+    frame = frame.with_row_index("file_row", offset=1).with_columns(pl.col("file_row").cast(pl.Int64))
+    try:
+        _schema(spec).validate(frame, lazy=True)
+    except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
+        raise PublishedFormatError(f"{spec.file}: results do not have the declared layout: {_first_line(exc)}") from exc
+    parts = [_figures(spec, fig, frame) for fig in spec.figure]
+    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=FIGURE_SCHEMA), frame.height
+
+
+# --- Fingertips: the "all data" CSV and the FingertipsNext API ---------------------------------------------------
+#: The Fingertips columns a figure is read from, as the "all data" CSV names them.
+FINGERTIPS_KEY_COLUMNS = [
+    "Indicator ID", "Area Code", "Area Type", "Sex", "Age", "Category Type", "Category", "Time period", "Value",
+    "Count", "Denominator", "Value note",
+]  # fmt: skip
+
+
+def read_fingertips_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
+    """Read Fingertips' "all data" CSV (``/api/all_data/csv/by_indicator_id``) into figures."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PublishedFormatError(f"{spec.file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise PublishedFormatError(f"{spec.file}: not a CSV file ({exc})") from exc
+    _check_columns(spec, frame.columns)
+    _check_row_lengths(spec, text, len(frame.columns))
+    frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64))
+    return _fingertips(spec, frame), frame.height
+
+
+def read_fingertips_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
+    """Read a FingertipsNext API answer (``GET /indicators/{id}/data``: ``IndicatorWithHealthDataForArea``) into
+    figures; each health data point becomes a row in the "all data" CSV's columns, numbered in reading order."""
+    doc = _json(spec, data)
+    answers = doc if isinstance(doc, list) else [doc]
+    rows: list[dict[str, str | None]] = []
+    try:
+        for answer in answers:
+            indicator = str(answer["indicatorId"])
+            for area in answer["areaHealthData"]:
+                segments = area.get("indicatorSegments")
+                if segments is None:  # the layout before segments: points straight under the area
+                    segments = [{"healthData": area["healthData"]}]
+                for segment in segments:
+                    for point in segment["healthData"]:
+                        rows.append(_fingertips_point(indicator, area["areaCode"], segment, point))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise _layout_error(spec, f"a FingertipsNext answer with no {exc}") from exc
+    needed = {c for fig in spec.figure for c in (fig.value, fig.numerator, fig.denominator, *fig.where, *fig.breakdown)}
+    missing = sorted(c for c in needed if c and (c not in FINGERTIPS_KEY_COLUMNS or c == "Area Type"))
+    if missing:
+        raise _layout_error(spec, f"the FingertipsNext API gives no {', '.join(missing)}, which the source reads")
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(FINGERTIPS_KEY_COLUMNS, pl.String), orient="row")
+    frame = frame.drop("Area Type").with_row_index("file_row", offset=1).with_columns(pl.col("file_row").cast(pl.Int64))
+    return _fingertips(spec, frame), frame.height
+
+
+def _number_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"a number, not {value!r}")
+    return repr(value)
+
+
+def _fingertips_point(
+    indicator: str, area: str, segment: dict[str, Any], point: dict[str, Any]
+) -> dict[str, str | None]:
+    """One FingertipsNext health data point as an "all data" CSV row (its period as Fingertips writes it)."""
+    sex = (segment.get("sex") or point.get("sex") or {}).get("value", "Persons")
+    age = (segment.get("age") or point.get("ageBand") or {}).get("value", "")
+    deprivation = point.get("deprivation") or {}
+    aggregate = deprivation.get("isAggregate", True)
+    return {
+        "Indicator ID": indicator, "Area Code": area, "Area Type": None, "Sex": sex, "Age": age,
+        "Category Type": "" if aggregate else deprivation.get("type", ""),
+        "Category": "" if aggregate else deprivation.get("value", ""),
+        "Time period": _fingertips_period(point["datePeriod"]),
+        "Value": _number_text(point.get("value")), "Count": _number_text(point.get("count")),
+        "Denominator": _number_text(point.get("denominator")), "Value note": point.get("valueNote") or "",
+    }  # fmt: skip
+
+
+def _fingertips_period(period: dict[str, str]) -> str:
+    """A FingertipsNext ``datePeriod`` as the "all data" CSV's ``Time period``: ``2012`` for a calendar year,
+    ``2013/14`` for a financial or academic year; any other span is written ``from to`` and read by no rule."""
+    start, end = period["from"], period["to"]
+    first, last = int(start[:4]), int(end[:4])
+    kind = period["type"]
+    if kind == "Calendar" and start[5:] == "01-01" and end[5:] == "12-31" and first == last:
+        return str(first)
+    if kind in ("Financial", "Academic") and last == first + 1:
+        return f"{first}/{last % 100:02d}"
+    return f"{kind} {start} to {end}"
+
+
+def _fingertips(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    parts = []
+    for fig in spec.figure:
+        rows = _select_rows(spec, fig, frame)
+        value = pl.col(fig.value).fill_null("").str.strip_chars()
+        number = value.cast(pl.Float64, strict=False)
+        note = pl.col("Value note").fill_null("").str.strip_chars()
+        bad = rows.filter((value != "") & number.is_null())
+        if bad.height:
+            first = bad.row(0, named=True)
+            raise PublishedFormatError(
+                f"{spec.file} row {first['file_row']}: {fig.value} = {first[fig.value]!r} is not a number; "
+                f"{bad.height} such row(s); nothing was stored"
+            )
+        # A row with no value is never a number: the symbol its note stands for, else "not available".
+        symbol = pl.when(value == "").then(note.replace_strict(spec.value_notes, default="x", return_dtype=pl.String))
+        read = rows.select(
+            pl.lit(fig.indicator).alias("indicator_id"), _org(spec, frame).alias("org_code"),
+            _period(spec, fig, rows).alias("period"), _breakdown(spec, fig, rows).alias("breakdown"),
+            number.alias("value"),
+            (pl.col(fig.numerator).cast(pl.Float64, strict=False) if fig.numerator else pl.lit(None, pl.Float64)).alias("numerator"),
+            (pl.col(fig.denominator).cast(pl.Float64, strict=False) if fig.denominator else pl.lit(None, pl.Float64)).alias("denominator"),
+            symbol.alias("symbol"), pl.lit(None, pl.String).alias("flag"), pl.lit("final").alias("status"),
+            pl.when(note == "").then(None).otherwise(note).alias("note"), "file_row",
+        )  # fmt: skip
+        blank_org = read.filter(pl.col("org_code").is_null() | (pl.col("org_code") == ""))
+        if blank_org.height:
+            raise PublishedFormatError(f"{spec.file} row {blank_org['file_row'][0]}: no area code; nothing was stored")
+        parts.append(read.cast(FIGURE_SCHEMA))  # type: ignore[arg-type]
+    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=FIGURE_SCHEMA)

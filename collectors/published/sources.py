@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from indicators.symbols import LOW_RELIABILITY, NO_FIGURE
 from indicators.tomlfile import Problem
@@ -22,17 +22,36 @@ FILES_DIR = Path(__file__).resolve().parent / "files"
 
 #: How a publisher's year becomes a catalogue period, and the period type each rule gives.
 #: ``calendar_year``: ``2024`` is the mid-2024 estimate (CY2024); ``march_snapshot``: ``2024`` is the count on
-#: 31 March 2024; ``financial_year_ending``: ``2024`` is the year April 2023 to March 2024 (FY2023-24).
+#: 31 March 2024; ``financial_year_ending``: ``2024`` is the year April 2023 to March 2024 (FY2023-24);
+#: ``september_snapshot``: ``2024`` is the count on 30 September 2024 (DfE's social work workforce: "Each reporting
+#: year covers the period 1 October to 30 September", https://explore-education-statistics.service.gov.uk/
+#: find-statistics/children-s-social-work-workforce/2024/explore).
+#: Fingertips writes a year as its own ``Time period`` text: ``financial_year_span``: ``2013/14`` is FY2013-14;
+#: ``academic_year_span``: ``2019/20`` is AY2019-20 (``calendar_year`` reads ``2012`` as CY2012 there too).
 PERIOD_RULES: dict[str, str] = {
     "calendar_year": "calendar_year",
     "march_snapshot": "snapshot_date",
+    "september_snapshot": "snapshot_date",
     "financial_year_ending": "financial_year",
+    "financial_year_span": "financial_year",
+    "academic_year_span": "academic_year",
 }
-PeriodRule = Literal["calendar_year", "march_snapshot", "financial_year_ending"]
+PeriodRule = Literal[
+    "calendar_year", "march_snapshot", "september_snapshot", "financial_year_ending", "financial_year_span",
+    "academic_year_span",
+]  # fmt: skip
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BreakdownSpec(_Spec):
+    """How one of the file's columns gives a catalogue breakdown: the dimension, and each publisher's value's code
+    (``""``: the total, no breakdown)."""
+
+    dimension: str = Field(min_length=1)
+    codes: dict[str, str] = Field(min_length=1)
 
 
 class FigureSpec(_Spec):
@@ -44,6 +63,8 @@ class FigureSpec(_Spec):
     denominator: str | None = None
     #: Filter columns and the one value each must hold on the rows this indicator is read from.
     where: dict[str, str] = Field(default_factory=dict)
+    #: Columns giving the figure's breakdown; a row whose value is not listed is refused, naming it.
+    breakdown: dict[str, BreakdownSpec] = Field(default_factory=dict)
     period: PeriodRule
 
 
@@ -60,7 +81,9 @@ class SourceSpec(_Spec):
     #: Why the publisher's figures need no sign-off: it publishes them itself as official statistics (cited).
     published: str = Field(min_length=10)
     title: str = Field(min_length=3)
-    format: Literal["ees_csv"]
+    #: ``ees_csv``: EES tidy CSV, or an EES API ``/query`` result (JSON) of the same data set; ``fingertips``:
+    #: Fingertips' "all data" CSV, or a FingertipsNext API ``/indicators/{id}/data`` response (JSON).
+    format: Literal["ees_csv", "fingertips"]
     #: Where the data set is published (cited): the publisher's page or the repository it is kept in.
     page: str = Field(min_length=8)
     licence: str = Field(min_length=3)
@@ -70,13 +93,29 @@ class SourceSpec(_Spec):
     ees_data_set: str = ""
     #: Every column of the file, in order: a release whose columns differ is refused.
     columns: list[str] = Field(min_length=3)
-    #: The ``time_identifier`` values the file may carry.
-    time_identifiers: list[str] = Field(min_length=1)
-    #: ``geographic_level`` value -> the column holding that level's area code.
+    #: The Fingertips indicator ids and FingertipsNext area type keys the scheduled fetch asks for (empty: upload only).
+    fingertips_indicators: list[int] = Field(default_factory=list)
+    fingertips_area_types: list[str] = Field(default_factory=list)
+    #: The ``time_identifier`` values the file may carry (EES only).
+    time_identifiers: list[str] = Field(default_factory=list)
+    #: The column naming each row's geographic level (``Area Type`` in Fingertips' CSV).
+    level_column: str = "geographic_level"
+    #: The column holding each row's period.
+    period_column: str = "time_period"
+    #: Geographic level -> the column holding that level's area code.
     levels: dict[str, str] = Field(min_length=1)
     #: The publisher's symbols for a value withheld -> the catalogue's symbol (or ``u``, the low-reliability flag).
     symbols: dict[str, str] = Field(default_factory=dict)
+    #: Fingertips' ``Value note`` texts -> the catalogue's symbol for a row with no value (a row with no value and
+    #: a note not listed here is stored as not available, ``x``, its note kept).
+    value_notes: dict[str, str] = Field(default_factory=dict)
     figure: list[FigureSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ees_needs_time_identifiers(self) -> SourceSpec:
+        if self.format == "ees_csv" and not self.time_identifiers:
+            raise ValueError("an EES source names the time_identifier values its file may carry")
+        return self
 
     @property
     def bundled(self) -> Path:
@@ -117,10 +156,14 @@ def load_sources(folder: Path = SOURCES_DIR) -> SourceSet:
     return result
 
 
-def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: dict[str, bool]) -> list[Problem]:
-    """Problems of the declared sources against the catalogue: unknown indicators, symbols, columns or period
-    types (``period_types``: each catalogue indicator's period type; ``agencies``: each bundled agency's code and
-    whether it publishes its figures itself)."""
+def check_sources(
+    sources: SourceSet, period_types: dict[str, str], agencies: dict[str, bool],
+    breakdowns: dict[str, dict[str, set[str]]] | None = None, derived: set[str] | None = None,
+) -> list[Problem]:  # fmt: skip
+    """Problems of the declared sources against the catalogue: unknown indicators, symbols, columns, period
+    types or breakdowns (``period_types``: each catalogue indicator's period type; ``agencies``: each bundled
+    agency's code and whether it publishes its figures itself; ``breakdowns``: each indicator's dimensions and
+    their codes; ``derived``: the indicators the service works out from others, never stored from a file)."""
     problems = list(sources.problems)
     allowed_symbols = {*NO_FIGURE, LOW_RELIABILITY}
     for spec in sources.sources.values():
@@ -132,18 +175,28 @@ def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: di
                     f"publisher {spec.publisher!r} is an agency whose figures an approver signs off, not a publisher",
                 )
             )  # fmt: skip
-        for theirs, ours in spec.symbols.items():
+        for theirs, ours in [*spec.symbols.items(), *spec.value_notes.items()]:
             if ours not in allowed_symbols:
                 problems.append(
                     Problem(label, 1, "unknown-symbol", f"symbol {theirs!r} maps to {ours!r}, not a catalogue symbol")
                 )
-        named = {"time_period", "time_identifier", "geographic_level", *spec.levels.values()}
+        named = {spec.period_column, spec.level_column, *spec.levels.values()}
+        if spec.format == "ees_csv":
+            named.add("time_identifier")
         for column in sorted(named - set(spec.columns)):
             problems.append(Problem(label, 1, "unknown-column", f"column {column!r} is not in the declared columns"))
         for fig in spec.figure:
             wanted = period_types.get(fig.indicator)
             if wanted is None:
                 problems.append(Problem(label, 1, "unknown-indicator", f"{fig.indicator!r} is not in the catalogue"))
+            elif fig.indicator in (derived or set()):
+                problems.append(
+                    Problem(
+                        label, 1, "derived-indicator",
+                        f"{fig.indicator} is worked out from its terms by the service; map its numerator and "
+                        "denominator columns onto those indicators instead",
+                    )
+                )  # fmt: skip
             elif PERIOD_RULES[fig.period] != wanted:
                 problems.append(
                     Problem(
@@ -151,7 +204,10 @@ def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: di
                         f"{fig.indicator} is a {wanted} indicator; period rule {fig.period!r} gives {PERIOD_RULES[fig.period]}",
                     )
                 )  # fmt: skip
-            named_columns = [c for c in (fig.value, fig.numerator, fig.denominator, *fig.where) if c is not None]
+            problems += _breakdown_problems(label, fig, (breakdowns or {}).get(fig.indicator))
+            named_columns = [
+                c for c in (fig.value, fig.numerator, fig.denominator, *fig.where, *fig.breakdown) if c is not None
+            ]
             for name in named_columns:
                 if name not in spec.columns:
                     problems.append(
@@ -160,14 +216,46 @@ def check_sources(sources: SourceSet, period_types: dict[str, str], agencies: di
     return sorted(problems)
 
 
+def _breakdown_problems(label: str, fig: FigureSpec, dims: dict[str, set[str]] | None) -> list[Problem]:
+    """Breakdowns a figure declares that its catalogue indicator does not have, or codes not in the code list."""
+    problems: list[Problem] = []
+    if dims is None:
+        return problems
+    for column, split in fig.breakdown.items():
+        if split.dimension not in dims:
+            problems.append(
+                Problem(
+                    label, 1, "unknown-breakdown",
+                    f"{fig.indicator} has no breakdown by {split.dimension!r} (its breakdowns: "
+                    f"{', '.join(sorted(dims)) or 'none'})",
+                )
+            )  # fmt: skip
+            continue
+        for theirs, code in split.codes.items():
+            if code and code not in dims[split.dimension]:
+                problems.append(
+                    Problem(
+                        label, 1, "unknown-code",
+                        f"{fig.indicator}: {column} {theirs!r} maps to {code!r}, not a {split.dimension} code",
+                    )
+                )  # fmt: skip
+    return problems
+
+
 def check_against(cat: Catalogue, folder: Path | None = None) -> list[Problem]:
     """Problems of the published sources in ``folder`` (default: bundled) against catalogue ``cat``."""
     from mappings.agencies import AGENCIES_DIR
 
     period_types = {i: str(loc.spec.period_type) for i, loc in cat.indicators.indicators.items()}
+    codelists = cat.indicators.codelists
+    breakdowns = {
+        i: {dim: set(codelists[dim].spec.codes) if dim in codelists else set() for dim in loc.spec.breakdowns}
+        for i, loc in cat.indicators.indicators.items()
+    }
     agencies: dict[str, bool] = {}
     for path in AGENCIES_DIR.glob("*.toml"):
         agency = tomllib.loads(path.read_text(encoding="utf-8")).get("agency", {})
         if isinstance(agency.get("code"), str):
             agencies[agency["code"]] = bool(agency.get("published"))
-    return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies)
+    derived = {i for i, loc in cat.indicators.indicators.items() if loc.spec.formula}
+    return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies, breakdowns, derived)

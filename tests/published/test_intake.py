@@ -40,7 +40,7 @@ def _published(session: Session, indicator: str, org: str, period: str) -> Publi
     return found
 
 
-@pytest.mark.parametrize("source_id", sorted(SOURCES))
+@pytest.mark.parametrize("source_id", sorted(s for s, spec in SOURCES.items() if spec.bundled.is_file()))
 def test_each_bundled_file_is_stored_as_its_publisher_wrote_it(
     source_id: str, store: Engine, store_settings: Settings
 ) -> None:
@@ -63,6 +63,7 @@ def test_each_bundled_file_is_stored_as_its_publisher_wrote_it(
                 period = {
                     "calendar_year": f"CY{year}",
                     "march_snapshot": f"{year}-03-31",
+                    "september_snapshot": f"{year}-09-30",
                     "financial_year_ending": f"FY{year - 1}-{year % 100:02d}",
                 }[fig.period]
                 org = _org(row, spec)
@@ -89,6 +90,14 @@ def test_each_bundled_file_is_stored_as_its_publisher_wrote_it(
                 else:
                     assert found.value is None
                     assert found.symbol == spec.symbols[raw]
+                # The rate's numerator and denominator as the file gives them (a withheld one is no number).
+                for column, stored in ((fig.numerator, found.numerator), (fig.denominator, found.denominator)):
+                    if column is None:
+                        assert stored is None
+                    elif row[column].replace(".", "", 1).isdigit():
+                        assert stored == float(row[column])
+                    else:
+                        assert stored is None
         counted = session.execute(
             select(func.count()).where(col(PublishedFigure.release_id) == done.release.id)
         ).scalar_one()

@@ -14,7 +14,19 @@ from collectors.published.sources import SOURCES_DIR, load_sources
 def test_the_bundled_sources_pass_the_catalogue_check() -> None:
     result = CliRunner().invoke(app, ["catalogue", "check"])
     assert result.exit_code == 0, result.output
-    assert set(load_sources().sources) == {"ons_population_0_17", "dfe_cla_number", "dfe_cin_b1", "dfe_cpp_d5"}
+    assert set(load_sources().sources) == {
+        "ons_population_0_17",
+        "dfe_cla_number",
+        "dfe_cin_b1",
+        "dfe_cin_c1",
+        "dfe_cpp_d3",
+        "dfe_cpp_d5",
+        "dfe_csww",
+        "dfe_cla_placement_stability",
+        "dfe_care_leavers_accommodation",
+        "fingertips_under18_conceptions",
+        "fingertips_obesity_year6",
+    }
 
 
 def test_a_source_mapping_onto_unknowns_is_refused_with_its_file(tmp_path: Path) -> None:
@@ -33,3 +45,24 @@ def test_a_source_mapping_onto_unknowns_is_refused_with_its_file(tmp_path: Path)
     assert "period-type: cyp.lac_count is a snapshot_date indicator" in out
     assert "unknown-symbol: symbol 'u' maps to '?'" in out
     assert "unknown-column: cyp.lac_count: column 'children_number' is not in the file" in out
+
+
+def test_a_source_mapping_onto_a_derived_indicator_is_refused(tmp_path: Path) -> None:
+    text = (SOURCES_DIR / "dfe_cin_c1.toml").read_text()
+    (tmp_path / "rate.toml").write_text(text.replace('"cyp.cin_rereferrals_n"', '"cyp.cin_rereferrals"', 1))
+    result = CliRunner().invoke(app, ["catalogue", "check", "--published", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "mappings/published/rate.toml:1: derived-indicator: cyp.cin_rereferrals is worked out" in result.output
+
+
+def test_a_breakdown_the_indicator_does_not_have_is_refused(tmp_path: Path) -> None:
+    text = (SOURCES_DIR / "fingertips_obesity_year6.toml").read_text()
+    (tmp_path / "split.toml").write_text(
+        text.replace('"Female" = "F"', '"Female" = "W"', 1)
+        .replace('dimension = "sex"', 'dimension = "ethnicity_5"', 2)
+        .replace('dimension = "ethnicity_5"', 'dimension = "sex"', 1)
+    )
+    result = CliRunner().invoke(app, ["catalogue", "check", "--published", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "unknown-code: health.obese_children_year6: Sex 'Female' maps to 'W', not a sex code" in result.output
+    assert "unknown-breakdown: pop.year6_children_measured has no breakdown by 'ethnicity_5'" in result.output
