@@ -80,25 +80,47 @@ def _copy_agencies(engine: Any, scale: int) -> None:
                 copy = f"{code}_x{k}"
                 session.add(
                     Agency(
-                        code=copy, name=f"{agency.name} (copy {k})", body_type=agency.body_type, email=agency.email,
-                        source="bench", origin="api", definition=agency.definition, created_at=agency.created_at,
+                        code=copy,
+                        name=f"{agency.name} (copy {k})",
+                        body_type=agency.body_type,
+                        email=agency.email,
+                        source="bench",
+                        origin="api",
+                        definition=agency.definition,
+                        created_at=agency.created_at,
                         updated_at=agency.updated_at,
                     )
-                )  # fmt: skip
+                )
                 session.flush()
                 if units:
                     session.execute(
                         insert(OrgUnit),
-                        [{"code": f"{u.code}x{k}", "name": f"{u.name} (copy {k})", "type": u.type,
-                          "valid_from": u.valid_from, "valid_to": u.valid_to, "source": "bench"} for u in units],
-                    )  # fmt: skip
+                        [
+                            {
+                                "code": f"{u.code}x{k}",
+                                "name": f"{u.name} (copy {k})",
+                                "type": u.type,
+                                "valid_from": u.valid_from,
+                                "valid_to": u.valid_to,
+                                "source": "bench",
+                            }
+                            for u in units
+                        ],
+                    )
                 if parents:
                     session.execute(
                         insert(OrgParent),
-                        [{"child_code": f"{p.child_code}x{k}", "parent_code": p.parent_code, "valid_from": p.valid_from,
-                          "valid_to": p.valid_to, "source": "bench"}
-                         for p in parents],
-                    )  # fmt: skip
+                        [
+                            {
+                                "child_code": f"{p.child_code}x{k}",
+                                "parent_code": p.parent_code,
+                                "valid_from": p.valid_from,
+                                "valid_to": p.valid_to,
+                                "source": "bench",
+                            }
+                            for p in parents
+                        ],
+                    )
                 session.execute(insert(AgencyOrg), [{"agency_code": copy, "org_code": f"{o}x{k}"} for o in orgs])
                 session.execute(insert(AgencyIndicator), [{"agency_code": copy, "indicator_id": i} for i in inds])
                 session.execute(insert(AgencyReturn), [{"agency_code": copy, "return_id": r} for r in rets])
@@ -124,9 +146,13 @@ def _upload_copies(engine: Any, settings: Any, scale: int) -> int:
                 for org in orgs:
                     copied = re.sub(rf",{re.escape(org)},", f",{org}x{k},", copied)
                 outcome = submit(
-                    engine, settings, agency_code=f"{code}_x{k}", filename=path.name, data=copied.encode(),
+                    engine,
+                    settings,
+                    agency_code=f"{code}_x{k}",
+                    filename=path.name,
+                    data=copied.encode(),
                     submitted_by="bench",
-                )  # fmt: skip
+                )
                 assert outcome.submission is not None
                 made += 1
     return made
@@ -173,8 +199,12 @@ def _serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-c", "import cli; cli.main()", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True,
-        )  # fmt: skip
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

@@ -322,6 +322,32 @@ def _pick(member: Member, figures: Mapping[str, Figure]) -> str:
     return next((c for c in member.codes if c in figures), member.codes[0] if member.codes else member.name)
 
 
+def _trend(org_code: str, group: Group, history: Mapping[str, Mapping[str, Figure]]) -> list[TrendPoint]:
+    """The council's value, its group's mean (the council left out) and England's, period by period."""
+    trend: list[TrendPoint] = []
+    for p, figs in sorted(history.items()):
+        mine = figs.get(org_code)
+        eng = figs.get(ENGLAND)
+        vals = [
+            f.value
+            for m in group.members
+            if (f := figs.get(_pick(m, figs))) is not None
+            and not f.withheld
+            and f.value is not None
+            and f.org_code != org_code
+        ]
+        trend.append(
+            TrendPoint(
+                p,
+                None if mine is None or mine.withheld else mine.value,
+                None if mine is None else mine.symbol,
+                _mean(vals),
+                None if eng is None or eng.withheld else eng.value,
+            )
+        )
+    return trend
+
+
 def compare(
     indicator: IndicatorInfo,
     period: str,
@@ -369,27 +395,7 @@ def compare(
     if own.value is not None and peer_values:
         q, rank, n = quartile(own.value, peer_values, polarity)
 
-    trend: list[TrendPoint] = []
-    for p, figs in sorted((history or {}).items()):
-        mine = figs.get(org_code)
-        eng = figs.get(ENGLAND)
-        vals = [
-            f.value
-            for m in group.members
-            if (f := figs.get(_pick(m, figs))) is not None
-            and not f.withheld
-            and f.value is not None
-            and f.org_code != org_code
-        ]
-        trend.append(
-            TrendPoint(
-                p,
-                None if mine is None or mine.withheld else mine.value,
-                None if mine is None else mine.symbol,
-                _mean(vals),
-                None if eng is None or eng.withheld else eng.value,
-            )
-        )
+    trend = _trend(org_code, group, history or {})
     method = own.interval.method if own.interval else None
     return Comparison(
         indicator=indicator,

@@ -88,8 +88,10 @@ def _trend(c: Comparison) -> str:
     if len(c.trend) < 2:
         return ""
     periods = [t.period for t in c.trend]
-    series: list[tuple[str, list[float | None]]] = [(f"{c.org_name} (this council)", [t.value for t in c.trend]),
-                                                    ("Neighbours' mean", [t.neighbours_mean for t in c.trend])]  # fmt: skip
+    series: list[tuple[str, list[float | None]]] = [
+        (f"{c.org_name} (this council)", [t.value for t in c.trend]),
+        ("Neighbours' mean", [t.neighbours_mean for t in c.trend]),
+    ]
     if c.indicator.statistic != "count":
         series.append(("England", [t.england for t in c.trend]))
     return trend_lines(periods, series, title=f"{c.indicator.title}, {c.org_name}, over the years")
@@ -122,11 +124,24 @@ def compare_page(
         (g.id, g.title) for g in officer_groups().values()
     ]
     return page(
-        request, "compare.html", visitor, title="Compare", current="/compare", c=comparison,
-        chart=_chart(comparison) if comparison else "", trend=_trend(comparison) if comparison else "", councils=councils, indicators=indicators, org=org,
-        indicator=indicator, period=period, group=group, groups=groups, outcome_words=OUTCOME_WORDS,
+        request,
+        "compare.html",
+        visitor,
+        title="Compare",
+        current="/compare",
+        c=comparison,
+        chart=_chart(comparison) if comparison else "",
+        trend=_trend(comparison) if comparison else "",
+        councils=councils,
+        indicators=indicators,
+        org=org,
+        indicator=indicator,
+        period=period,
+        group=group,
+        groups=groups,
+        outcome_words=OUTCOME_WORDS,
         has_neighbours=bool(org and statistical_neighbours(org)),
-    )  # fmt: skip
+    )
 
 
 def flags_for(session: Session, org: str, agency: str | None) -> list[dict[str, Any]]:
@@ -150,5 +165,15 @@ def flags_page(request: Request, session: SessionDep, visitor: VisitorDep, org: 
     else:
         flags = flags_for(session, org, read_scope(visitor.principal).agency) if org else []
     name = dict(councils).get(org, org)
-    return page(request, "compare_flags.html", visitor, title="Where to look", current="/compare", flags=flags,
-                councils=councils, org=org, name=name, outcome_words=OUTCOME_WORDS)  # fmt: skip
+    return page(
+        request,
+        "compare_flags.html",
+        visitor,
+        title="Where to look",
+        current="/compare",
+        flags=flags,
+        councils=councils,
+        org=org,
+        name=name,
+        outcome_words=OUTCOME_WORDS,
+    )

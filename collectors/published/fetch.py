@@ -59,9 +59,13 @@ class FetchReport:
 
 
 def get_with_retry(
-    client: httpx.Client, url: str, settings: Settings, *, params: dict[str, Any] | None = None,
+    client: httpx.Client,
+    url: str,
+    settings: Settings,
+    *,
+    params: dict[str, Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> httpx.Response:  # fmt: skip
+) -> httpx.Response:
     """GET ``url``, retrying a failed request (no answer, or a 5xx / 429) with a doubling wait; raise FetchFailed."""
     attempts = settings.published_fetch_attempts
     last = ""
@@ -120,11 +124,17 @@ def fetch_ees(engine: Engine, settings: Settings, spec: SourceSpec, client: http
         data = get_with_retry(client, url, settings, params={"dataSetVersion": number}).content
         done.append(
             import_release(
-                engine, settings, spec, data, filename=f"{spec.ees_data_set}-{number}.csv",
-                fetched_from=f"{url}?dataSetVersion={number}", version=number,
-                release_date=str(version.get("published") or ""), submitted_by="scheduled fetch",
+                engine,
+                settings,
+                spec,
+                data,
+                filename=f"{spec.ees_data_set}-{number}.csv",
+                fetched_from=f"{url}?dataSetVersion={number}",
+                version=number,
+                release_date=str(version.get("published") or ""),
+                submitted_by="scheduled fetch",
             )
-        )  # fmt: skip
+        )
     return done
 
 
@@ -147,9 +157,15 @@ def fetch_fingertips(
             asked.append(f"{url}?area_type={area_type}" if area_type else url)
     data = json.dumps(answers, sort_keys=True, separators=(",", ":")).encode()
     got = import_release(
-        engine, settings, spec, data, filename=f"{spec.id}.json", fetched_from=" ".join(asked)[:2000],
-        version=datetime.now(UTC).strftime("%Y-%m-%d"), submitted_by="scheduled fetch",
-    )  # fmt: skip
+        engine,
+        settings,
+        spec,
+        data,
+        filename=f"{spec.id}.json",
+        fetched_from=" ".join(asked)[:2000],
+        version=datetime.now(UTC).strftime("%Y-%m-%d"),
+        submitted_by="scheduled fetch",
+    )
     return [] if got.duplicate else [got]
 
 

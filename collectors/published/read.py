@@ -24,10 +24,19 @@ from onereturn.errors import InvalidInput
 
 #: The figure columns, as the store's writer takes them.
 FIGURE_SCHEMA = {
-    "indicator_id": pl.String, "org_code": pl.String, "period": pl.String, "breakdown": pl.String,
-    "value": pl.Float64, "numerator": pl.Float64, "denominator": pl.Float64, "symbol": pl.String,
-    "flag": pl.String, "status": pl.String, "note": pl.String, "file_row": pl.Int64,
-}  # fmt: skip
+    "indicator_id": pl.String,
+    "org_code": pl.String,
+    "period": pl.String,
+    "breakdown": pl.String,
+    "value": pl.Float64,
+    "numerator": pl.Float64,
+    "denominator": pl.Float64,
+    "symbol": pl.String,
+    "flag": pl.String,
+    "status": pl.String,
+    "note": pl.String,
+    "file_row": pl.Int64,
+}
 _NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
@@ -190,12 +199,15 @@ def _breakdown(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr
 def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
     rows = _select_rows(spec, fig, frame)
     read = rows.select(
-        pl.lit(fig.indicator).alias("indicator_id"), _org(spec, frame).alias("org_code"),
-        _period(spec, fig, rows).alias("period"), _breakdown(spec, fig, rows).alias("breakdown"),
-        *_value(spec, fig.value, ""), "file_row",
+        pl.lit(fig.indicator).alias("indicator_id"),
+        _org(spec, frame).alias("org_code"),
+        _period(spec, fig, rows).alias("period"),
+        _breakdown(spec, fig, rows).alias("breakdown"),
+        *_value(spec, fig.value, ""),
+        "file_row",
         *(_value(spec, fig.numerator, "num_") if fig.numerator else []),
         *(_value(spec, fig.denominator, "den_") if fig.denominator else []),
-    )  # fmt: skip
+    )
     bad = read.filter(pl.col("value").is_null() & pl.col("symbol").is_null())
     if bad.height:
         first = bad.row(0, named=True)
@@ -332,9 +344,19 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
 # --- Fingertips: the "all data" CSV and the FingertipsNext API ---------------------------------------------------
 #: The Fingertips columns a figure is read from, as the "all data" CSV names them.
 FINGERTIPS_KEY_COLUMNS = [
-    "Indicator ID", "Area Code", "Area Type", "Sex", "Age", "Category Type", "Category", "Time period", "Value",
-    "Count", "Denominator", "Value note",
-]  # fmt: skip
+    "Indicator ID",
+    "Area Code",
+    "Area Type",
+    "Sex",
+    "Age",
+    "Category Type",
+    "Category",
+    "Time period",
+    "Value",
+    "Count",
+    "Denominator",
+    "Value note",
+]
 
 
 def read_fingertips_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
@@ -397,13 +419,19 @@ def _fingertips_point(
     deprivation = point.get("deprivation") or {}
     aggregate = deprivation.get("isAggregate", True)
     return {
-        "Indicator ID": indicator, "Area Code": area, "Area Type": None, "Sex": sex, "Age": age,
+        "Indicator ID": indicator,
+        "Area Code": area,
+        "Area Type": None,
+        "Sex": sex,
+        "Age": age,
         "Category Type": "" if aggregate else deprivation.get("type", ""),
         "Category": "" if aggregate else deprivation.get("value", ""),
         "Time period": _fingertips_period(point["datePeriod"]),
-        "Value": _number_text(point.get("value")), "Count": _number_text(point.get("count")),
-        "Denominator": _number_text(point.get("denominator")), "Value note": point.get("valueNote") or "",
-    }  # fmt: skip
+        "Value": _number_text(point.get("value")),
+        "Count": _number_text(point.get("count")),
+        "Denominator": _number_text(point.get("denominator")),
+        "Value note": point.get("valueNote") or "",
+    }
 
 
 def _fingertips_period(period: dict[str, str]) -> str:
@@ -436,14 +464,23 @@ def _fingertips(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
         # A row with no value is never a number: the symbol its note stands for, else "not available".
         symbol = pl.when(value == "").then(note.replace_strict(spec.value_notes, default="x", return_dtype=pl.String))
         read = rows.select(
-            pl.lit(fig.indicator).alias("indicator_id"), _org(spec, frame).alias("org_code"),
-            _period(spec, fig, rows).alias("period"), _breakdown(spec, fig, rows).alias("breakdown"),
+            pl.lit(fig.indicator).alias("indicator_id"),
+            _org(spec, frame).alias("org_code"),
+            _period(spec, fig, rows).alias("period"),
+            _breakdown(spec, fig, rows).alias("breakdown"),
             number.alias("value"),
-            (pl.col(fig.numerator).cast(pl.Float64, strict=False) if fig.numerator else pl.lit(None, pl.Float64)).alias("numerator"),
-            (pl.col(fig.denominator).cast(pl.Float64, strict=False) if fig.denominator else pl.lit(None, pl.Float64)).alias("denominator"),
-            symbol.alias("symbol"), pl.lit(None, pl.String).alias("flag"), pl.lit("final").alias("status"),
-            pl.when(note == "").then(None).otherwise(note).alias("note"), "file_row",
-        )  # fmt: skip
+            (pl.col(fig.numerator).cast(pl.Float64, strict=False) if fig.numerator else pl.lit(None, pl.Float64)).alias(
+                "numerator"
+            ),
+            (
+                pl.col(fig.denominator).cast(pl.Float64, strict=False) if fig.denominator else pl.lit(None, pl.Float64)
+            ).alias("denominator"),
+            symbol.alias("symbol"),
+            pl.lit(None, pl.String).alias("flag"),
+            pl.lit("final").alias("status"),
+            pl.when(note == "").then(None).otherwise(note).alias("note"),
+            "file_row",
+        )
         blank_org = read.filter(pl.col("org_code").is_null() | (pl.col("org_code") == ""))
         if blank_org.height:
             raise PublishedFormatError(f"{spec.file} row {blank_org['file_row'][0]}: no area code; nothing was stored")

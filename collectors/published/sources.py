@@ -37,9 +37,13 @@ PERIOD_RULES: dict[str, str] = {
     "academic_year_span": "academic_year",
 }
 PeriodRule = Literal[
-    "calendar_year", "march_snapshot", "september_snapshot", "financial_year_ending", "financial_year_span",
+    "calendar_year",
+    "march_snapshot",
+    "september_snapshot",
+    "financial_year_ending",
+    "financial_year_span",
     "academic_year_span",
-]  # fmt: skip
+]
 
 
 class _Spec(BaseModel):
@@ -157,9 +161,12 @@ def load_sources(folder: Path = SOURCES_DIR) -> SourceSet:
 
 
 def check_sources(
-    sources: SourceSet, period_types: dict[str, str], agencies: dict[str, bool],
-    breakdowns: dict[str, dict[str, set[str]]] | None = None, derived: set[str] | None = None,
-) -> list[Problem]:  # fmt: skip
+    sources: SourceSet,
+    period_types: dict[str, str],
+    agencies: dict[str, bool],
+    breakdowns: dict[str, dict[str, set[str]]] | None = None,
+    derived: set[str] | None = None,
+) -> list[Problem]:
     """Problems of the declared sources against the catalogue: unknown indicators, symbols, columns, period
     types or breakdowns (``period_types``: each catalogue indicator's period type; ``agencies``: each bundled
     agency's code and whether it publishes its figures itself; ``breakdowns``: each indicator's dimensions and
@@ -171,10 +178,12 @@ def check_sources(
         if agencies.get(spec.publisher) is False:
             problems.append(
                 Problem(
-                    label, 1, "unpublished-publisher",
+                    label,
+                    1,
+                    "unpublished-publisher",
                     f"publisher {spec.publisher!r} is an agency whose figures an approver signs off, not a publisher",
                 )
-            )  # fmt: skip
+            )
         for theirs, ours in [*spec.symbols.items(), *spec.value_notes.items()]:
             if ours not in allowed_symbols:
                 problems.append(
@@ -192,18 +201,22 @@ def check_sources(
             elif fig.indicator in (derived or set()):
                 problems.append(
                     Problem(
-                        label, 1, "derived-indicator",
+                        label,
+                        1,
+                        "derived-indicator",
                         f"{fig.indicator} is worked out from its terms by the service; map its numerator and "
                         "denominator columns onto those indicators instead",
                     )
-                )  # fmt: skip
+                )
             elif PERIOD_RULES[fig.period] != wanted:
                 problems.append(
                     Problem(
-                        label, 1, "period-type",
+                        label,
+                        1,
+                        "period-type",
                         f"{fig.indicator} is a {wanted} indicator; period rule {fig.period!r} gives {PERIOD_RULES[fig.period]}",
                     )
-                )  # fmt: skip
+                )
             problems += _breakdown_problems(label, fig, (breakdowns or {}).get(fig.indicator))
             named_columns = [
                 c for c in (fig.value, fig.numerator, fig.denominator, *fig.where, *fig.breakdown) if c is not None
@@ -225,20 +238,24 @@ def _breakdown_problems(label: str, fig: FigureSpec, dims: dict[str, set[str]] |
         if split.dimension not in dims:
             problems.append(
                 Problem(
-                    label, 1, "unknown-breakdown",
+                    label,
+                    1,
+                    "unknown-breakdown",
                     f"{fig.indicator} has no breakdown by {split.dimension!r} (its breakdowns: "
                     f"{', '.join(sorted(dims)) or 'none'})",
                 )
-            )  # fmt: skip
+            )
             continue
         for theirs, code in split.codes.items():
             if code and code not in dims[split.dimension]:
                 problems.append(
                     Problem(
-                        label, 1, "unknown-code",
+                        label,
+                        1,
+                        "unknown-code",
                         f"{fig.indicator}: {column} {theirs!r} maps to {code!r}, not a {split.dimension} code",
                     )
-                )  # fmt: skip
+                )
     return problems
 
 

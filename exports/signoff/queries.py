@@ -201,42 +201,7 @@ def approvals_queue(
     #: Agencies that owe a return and have no figure in it yet (the list names only those with figures).
     nothing: set[tuple[str, str, str]] = set()
     if state in (None, signoffs.OPEN):
-        designated: dict[str, list[str]] = {}
-        for agency, rets in agency_returns(session).items():
-            for ret_id in rets:
-                designated.setdefault(ret_id, []).append(agency)
-        pairs = _pairs(session, return_id, period, now)
-        # Which agencies have a sign-off row at all, read once rather than once for each agency that owes a return.
-        made = {
-            (a, r, p)
-            for a, r, p in session.execute(
-                select(SignOff.agency_code, SignOff.return_id, SignOff.period).where(
-                    col(SignOff.return_id).in_({ret_id for ret_id, _ in pairs})
-                )
-            ).all()
-        }
-        for ret_id, at in pairs:
-            if not (return_id and period):
-                try:
-                    more = listed(session, scope, full=full, return_id=ret_id, period=at, state=signoffs.OPEN)
-                except OneReturnError:
-                    continue  # not collected for that period (outside the return's validity, or not begun)
-                for s in more:
-                    found.setdefault((s.agency_code, s.return_id, s.period), s)
-            entry = now.get(ret_id)
-            if entry is not None and entry["period"] == at:
-                owed.update({(a, ret_id, at): int(n) for a, n in entry["owed"].items()})
-            for agency in designated.get(ret_id, []):
-                if (agency, ret_id, at) not in found and (agency, ret_id, at) not in made:
-                    nothing.add((agency, ret_id, at))
-                    found[(agency, ret_id, at)] = SignOffPublic(
-                        agency_code=agency,
-                        return_id=ret_id,
-                        period=at,
-                        state=signoffs.OPEN,
-                        meaning=signoffs.MEANINGS[signoffs.OPEN],
-                        releases=False,
-                    )
+        owed, nothing = _owing(session, scope, full=full, return_id=return_id, period=period, now=now, found=found)
     returns = {r.id: r for r in session.execute(select(Return)).scalars()}
     names = agency_names(session)
     since = _added_since_signoff(session, list(found.values()), returns)
@@ -270,6 +235,59 @@ def approvals_queue(
     rows.sort(key=lambda w: (period_start(w.period), w.period), reverse=True)
     rows.sort(key=lambda w: titles[w.return_id])
     return rows
+
+
+def _owing(
+    session: Session,
+    scope: Scope,
+    *,
+    full: bool,
+    return_id: str | None,
+    period: str | None,
+    now: dict[str, dict[str, Any]],
+    found: dict[tuple[str, str, str], SignOffPublic],
+) -> tuple[dict[tuple[str, str, str], int], set[tuple[str, str, str]]]:
+    """Add to ``found`` the open sign-offs of the periods being collected and the agencies that owe a return and have
+    nothing in it yet; give the figures each still owes and which of them have nothing yet."""
+    owed: dict[tuple[str, str, str], int] = {}
+    nothing: set[tuple[str, str, str]] = set()
+    designated: dict[str, list[str]] = {}
+    for agency, rets in agency_returns(session).items():
+        for ret_id in rets:
+            designated.setdefault(ret_id, []).append(agency)
+    pairs = _pairs(session, return_id, period, now)
+    # Which agencies have a sign-off row at all, read once rather than once for each agency that owes a return.
+    made = {
+        (a, r, p)
+        for a, r, p in session.execute(
+            select(SignOff.agency_code, SignOff.return_id, SignOff.period).where(
+                col(SignOff.return_id).in_({ret_id for ret_id, _ in pairs})
+            )
+        ).all()
+    }
+    for ret_id, at in pairs:
+        if not (return_id and period):
+            try:
+                more = listed(session, scope, full=full, return_id=ret_id, period=at, state=signoffs.OPEN)
+            except OneReturnError:
+                continue  # not collected for that period (outside the return's validity, or not begun)
+            for s in more:
+                found.setdefault((s.agency_code, s.return_id, s.period), s)
+        entry = now.get(ret_id)
+        if entry is not None and entry["period"] == at:
+            owed.update({(a, ret_id, at): int(n) for a, n in entry["owed"].items()})
+        for agency in designated.get(ret_id, []):
+            if (agency, ret_id, at) not in found and (agency, ret_id, at) not in made:
+                nothing.add((agency, ret_id, at))
+                found[(agency, ret_id, at)] = SignOffPublic(
+                    agency_code=agency,
+                    return_id=ret_id,
+                    period=at,
+                    state=signoffs.OPEN,
+                    meaning=signoffs.MEANINGS[signoffs.OPEN],
+                    releases=False,
+                )
+    return owed, nothing
 
 
 def _added_since_signoff(

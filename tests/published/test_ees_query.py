@@ -32,25 +32,35 @@ def _api_answer(text: str) -> dict[str, Any]:
         for level, column in (("NAT", "country_code"), ("REG", "region_code"), ("LA", "new_la_code")):
             if row[column]:
                 locations[level] = places[level].setdefault(row[column], f"{level.lower()}{len(places[level])}")
-        results.append({
-            "timePeriod": {"code": "RY", "period": row["time_period"]},
-            "geographicLevel": _LEVELS[row["geographic_level"]],
-            "locations": locations,
-            "filters": {f"f_{f}": options[f].setdefault(row[f], f"o{len(options[f])}") for f in _FILTERS},
-            "values": {f"i_{c}": row[c] for c in _INDICATORS},
-        })  # fmt: skip
+        results.append(
+            {
+                "timePeriod": {"code": "RY", "period": row["time_period"]},
+                "geographicLevel": _LEVELS[row["geographic_level"]],
+                "locations": locations,
+                "filters": {f"f_{f}": options[f].setdefault(row[f], f"o{len(options[f])}") for f in _FILTERS},
+                "values": {f"i_{c}": row[c] for c in _INDICATORS},
+            }
+        )
     meta = {
         "timePeriods": [{"code": "RY", "period": p, "label": p} for p in sorted({r["time_period"] for r in rows})],
         "filters": [
-            {"id": f"f_{f}", "column": f, "label": f, "options": [{"id": i, "label": lab} for lab, i in options[f].items()]}
+            {
+                "id": f"f_{f}",
+                "column": f,
+                "label": f,
+                "options": [{"id": i, "label": lab} for lab, i in options[f].items()],
+            }
             for f in _FILTERS
         ],
         "indicators": [{"id": f"i_{c}", "column": c, "label": c} for c in _INDICATORS],
         "locations": [
-            {"level": {"code": level, "label": level}, "options": [{"id": i, "label": code, "code": code} for code, i in found.items()]}
+            {
+                "level": {"code": level, "label": level},
+                "options": [{"id": i, "label": code, "code": code} for code, i in found.items()],
+            }
             for level, found in places.items()
         ],
-    }  # fmt: skip
+    }
     return {"meta": meta, "results": results}
 
 
@@ -72,16 +82,18 @@ def test_the_api_answer_gives_the_same_figures_as_the_csv_symbols_included() -> 
     row = next(r for r in rows if r["new_la_code"] == "E06000001" and r["time_period"] == "2025")
     for indicator, column in (("cyp.cin_referrals", "referral_count"), ("cyp.cin_rereferrals_n", "rereferral_count")):
         got = from_api.filter(
-            (pl.col("indicator_id") == indicator) & (pl.col("org_code") == "E06000001")
+            (pl.col("indicator_id") == indicator)
+            & (pl.col("org_code") == "E06000001")
             & (pl.col("period") == "FY2024-25")
-        ).row(0, named=True)  # fmt: skip
+        ).row(0, named=True)
         assert (got["value"], got["symbol"]) == (float(row[column]), None)
     hidden = next(r for r in rows if r["rereferral_count"] == "c" and r["new_la_code"])
     period = f"FY{int(hidden['time_period']) - 1}-{hidden['time_period'][2:]}"
     got = from_api.filter(
-        (pl.col("indicator_id") == "cyp.cin_rereferrals_n") & (pl.col("org_code") == hidden["new_la_code"])
+        (pl.col("indicator_id") == "cyp.cin_rereferrals_n")
+        & (pl.col("org_code") == hidden["new_la_code"])
         & (pl.col("period") == period)
-    ).row(0, named=True)  # fmt: skip
+    ).row(0, named=True)
     assert (got["value"], got["symbol"]) == (None, "c")
 
 

@@ -42,15 +42,22 @@ def _readmissions_spec() -> SourceSpec:
     indicator the reference answers hold: 41101, financial years, by sex."""
     base = SOURCES["fingertips_obesity_year6"].model_dump()
     base.update(
-        id="fingertips_test_readmissions", file="fingertips_41101.csv", fingertips_indicators=[41101],
+        id="fingertips_test_readmissions",
+        file="fingertips_41101.csv",
+        fingertips_indicators=[41101],
         fingertips_area_types=["regions"],
-        figure=[{
-            "indicator": TEST_INDICATOR, "value": "Value", "numerator": "Count", "denominator": "Denominator",
-            "where": {"Indicator ID": "41101", "Category Type": ""},
-            "breakdown": {"Sex": {"dimension": "sex", "codes": {"Persons": "", "Male": "M", "Female": "F"}}},
-            "period": "financial_year_span",
-        }],
-    )  # fmt: skip
+        figure=[
+            {
+                "indicator": TEST_INDICATOR,
+                "value": "Value",
+                "numerator": "Count",
+                "denominator": "Denominator",
+                "where": {"Indicator ID": "41101", "Category Type": ""},
+                "breakdown": {"Sex": {"dimension": "sex", "codes": {"Persons": "", "Male": "M", "Female": "F"}}},
+                "period": "financial_year_span",
+            }
+        ],
+    )
     return SourceSpec.model_validate(base)
 
 
@@ -100,10 +107,15 @@ def test_the_documented_csv_layout_gives_the_same_figures_as_the_api() -> None:
 
 def test_an_older_answer_with_age_bands_on_each_point_is_read_by_calendar_year() -> None:
     base = SOURCES["fingertips_under18_conceptions"].model_dump()
-    base["figure"] = [{
-        "indicator": "health.under_18_conception_rate", "value": "Value", "numerator": "Count",
-        "where": {"Indicator ID": "383", "Category Type": ""}, "period": "calendar_year",
-    }]  # fmt: skip
+    base["figure"] = [
+        {
+            "indicator": "health.under_18_conception_rate",
+            "value": "Value",
+            "numerator": "Count",
+            "where": {"Indicator ID": "383", "Category Type": ""},
+            "period": "calendar_year",
+        }
+    ]
     spec = SourceSpec.model_validate(base)
     data = (FILES / "api_response_benchmark_quintiles.json").read_bytes()
     figures, rows = read_published(spec, data)
@@ -228,22 +240,38 @@ def readmissions(store: Engine, monkeypatch: pytest.MonkeyPatch) -> SourceSpec:
     with Session(store) as session:
         session.add(
             Indicator(
-                id=TEST_INDICATOR, title="Emergency readmissions within 30 days of discharge from hospital",
-                plain_title="Emergency readmissions", definition="Fingertips indicator 41101", statistic="percentage",
-                numerator_label="readmissions", denominator_label="discharges", multiplier=100, unit="%",
-                polarity="lower_is_better", period_type="financial_year", time_basis="cumulative",
-                breakdowns=["sex"], aggregation="none", purpose="outcome", method="test", source_body="dhsc",
+                id=TEST_INDICATOR,
+                title="Emergency readmissions within 30 days of discharge from hospital",
+                plain_title="Emergency readmissions",
+                definition="Fingertips indicator 41101",
+                statistic="percentage",
+                numerator_label="readmissions",
+                denominator_label="discharges",
+                multiplier=100,
+                unit="%",
+                polarity="lower_is_better",
+                period_type="financial_year",
+                time_basis="cumulative",
+                breakdowns=["sex"],
+                aggregation="none",
+                purpose="outcome",
+                method="test",
+                source_body="dhsc",
             )
-        )  # fmt: skip
+        )
         session.commit()
     return spec
 
 
 def _settings(store_settings: Settings, base: str) -> Settings:
     return store_settings.model_copy(
-        update={"published_fingertips_api": base, "published_fetch_attempts": 2, "published_fetch_backoff_seconds": 0,
-                "published_fetch_timeout_seconds": 10}
-    )  # fmt: skip
+        update={
+            "published_fingertips_api": base,
+            "published_fetch_attempts": 2,
+            "published_fetch_backoff_seconds": 0,
+            "published_fetch_timeout_seconds": 10,
+        }
+    )
 
 
 def test_the_fetch_asks_fingertipsnext_and_stores_every_point_once(
@@ -260,9 +288,15 @@ def test_the_fetch_asks_fingertipsnext_and_stores_every_point_once(
         assert again.imported == []
         assert again.up_to_date == [readmissions.id]
     with Session(store) as session:
-        stored = session.execute(
-            select(PublishedFigure).where(PublishedFigure.indicator_id == TEST_INDICATOR, col(PublishedFigure.is_current))
-        ).scalars().all()  # fmt: skip
+        stored = (
+            session.execute(
+                select(PublishedFigure).where(
+                    PublishedFigure.indicator_id == TEST_INDICATOR, col(PublishedFigure.is_current)
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert sorted((f.org_code, f.period, f.breakdown, f.value, f.numerator) for f in stored) == sorted(_points())
         assert {f.publisher for f in stored} == {"ohid_fingertips"}
         release = session.execute(select(PublishedRelease)).scalar_one()
