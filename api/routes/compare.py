@@ -104,7 +104,11 @@ def clear_caches() -> None:
             cache.clear()
 
 
-@router.get("/compare", summary="A council's figure beside its neighbours, region and England")
+#: What a comparison answers 404 for.
+NOT_FOUND = {404: {"description": "No such indicator, organisation or comparator group"}}
+
+
+@router.get("/compare", summary="A council's figure beside its neighbours, region and England", responses=NOT_FOUND)
 def compare(
     session: SessionDep,
     principal: FiguresRead,
@@ -126,7 +130,10 @@ def compare(
     "/compare.xlsx",
     summary="A workbook of comparisons, one sheet per indicator",
     response_class=Response,
-    responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}},
+    responses={
+        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
+        **NOT_FOUND,
+    },
 )
 def compare_workbook(
     session: SessionDep,

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -333,6 +334,24 @@ def send_back_page(c: TestClient) -> Send:
     return lambda: c.post(f"{APPROVAL}/return", data={"csrf_token": csrf, "reason": "The count looks a year old"})
 
 
+#: ONS's population file as published, with Waltham Forest's 2012 estimate revised: a release that changes one figure.
+_ONS = Path(__file__).resolve().parents[2] / "collectors" / "published" / "files"
+REVISED_ONS = (
+    (_ONS / "ons_mid-year_population_estimates_2012_to_2024.csv").read_bytes().replace(b",62744\n", b",62745\n")
+)
+
+
+def publish(c: TestClient) -> Send:
+    files = {"file": ("ons.csv", REVISED_ONS)}
+    return lambda: c.post("/api/published/sources/ons_population_0_17/releases", headers=OFFICER, files=files)
+
+
+def publish_page(c: TestClient) -> Send:
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    data = {"source": "ons_population_0_17", "csrf_token": csrf}
+    return lambda: c.post("/officer/published", data=data, files={"file": ("ons.csv", REVISED_ONS)})
+
+
 #: For every write route: what readies its write (run with commits working) and returns the write itself. A write
 #: route missing here fails test_every_write_route_is_tried, so a new one cannot be left out.
 WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
@@ -360,6 +379,8 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/signoffs/{return_id}/{period}/withdraw"): withdraw_page,
     ("POST", "/officer/approvals/{agency}/{return_id}/{period}/accept"): accept_page,
     ("POST", "/officer/approvals/{agency}/{return_id}/{period}/return"): send_back_page,
+    ("POST", "/api/published/sources/{source_id}/releases"): publish,
+    ("POST", "/officer/published"): publish_page,
 }
 
 
