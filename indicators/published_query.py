@@ -16,8 +16,8 @@ from indicators.models import Observation, Submission
 from indicators.periods import Period, parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 
-#: The columns ``published_figures`` gives, one row per current published figure.
-PUBLISHED_SCHEMA = {
+#: A published figure's key and values, as the publisher's file gives them and as they are stored.
+FIGURE_VALUES = {
     "indicator_id": pl.String,
     "org_code": pl.String,
     "period": pl.String,
@@ -28,6 +28,11 @@ PUBLISHED_SCHEMA = {
     "symbol": pl.String,
     "flag": pl.String,
     "status": pl.String,
+}
+
+#: The columns ``published_figures`` gives, one row per current published figure.
+PUBLISHED_SCHEMA = {
+    **FIGURE_VALUES,
     "publisher": pl.String,
     "source_id": pl.String,
     "release_id": pl.Int64,

@@ -20,23 +20,11 @@ import pandera.polars as pa
 import polars as pl
 
 from collectors.published.sources import FigureSpec, SourceSpec
+from indicators.published_query import FIGURE_VALUES
 from onereturn.errors import InvalidInput
 
 #: The figure columns, as the store's writer takes them.
-FIGURE_SCHEMA = {
-    "indicator_id": pl.String,
-    "org_code": pl.String,
-    "period": pl.String,
-    "breakdown": pl.String,
-    "value": pl.Float64,
-    "numerator": pl.Float64,
-    "denominator": pl.Float64,
-    "symbol": pl.String,
-    "flag": pl.String,
-    "status": pl.String,
-    "note": pl.String,
-    "file_row": pl.Int64,
-}
+FIGURE_SCHEMA = {**FIGURE_VALUES, "note": pl.String, "file_row": pl.Int64}
 _NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
