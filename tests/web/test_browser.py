@@ -480,11 +480,12 @@ def test_an_approver_signs_off_a_revised_return(browser: Browser, server: str, s
     counts: dict[str, dict[str, int]] = {}
     path = "/signoffs/dfe_ssda903/FY2024-25"
     # The demo signs its figures off as it loads, but an earlier journey on this server may have uploaded
-    # Nottinghamshire's figures since: start from a signed-off return whatever ran before.
-    state = httpx.get(
+    # Nottinghamshire's figures since (revised ones reopen the return; added ones leave it signed off and to be
+    # signed again): start from a return with nothing left to sign whatever ran before.
+    signable = httpx.get(
         f"{server}/api/signoffs/notts_cyp/dfe_ssda903/FY2024-25", headers={"X-API-Key": AGENCY}, timeout=60
-    ).json()["signoff"]["state"]
-    if state != "signed_off":
+    ).json()["signable"]
+    if signable:
         sign_off_over_http(server, {"X-API-Key": AGENCY}, "notts_cyp", "dfe_ssda903", "FY2024-25")
     visit = Visit(browser, server)
     visit.sign_in(AGENCY)
