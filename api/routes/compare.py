@@ -105,7 +105,9 @@ def clear_caches() -> None:
 
 
 #: What a comparison answers 404 for.
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such indicator, organisation or comparator group"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such indicator, organisation or comparator group"}
+}
 
 
 @router.get("/compare", summary="A council's figure beside its neighbours, region and England", responses=NOT_FOUND)
