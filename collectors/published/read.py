@@ -32,8 +32,8 @@ class PublishedFormatError(InvalidInput):
     """A publisher's file that does not match what its source declares: nothing of it is stored."""
 
 
-def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
-    """Read an EES tidy CSV into figures (FIGURE_SCHEMA) and the number of data rows read."""
+def _read_csv(spec: SourceSpec, data: bytes) -> pl.DataFrame:
+    """A publisher's CSV as text columns, each row numbered as in the file, with its layout and row lengths checked."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -45,6 +45,12 @@ def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
     _check_columns(spec, frame.columns)
     _check_row_lengths(spec, text, len(frame.columns))
     frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64))
+    return frame
+
+
+def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
+    """Read an EES tidy CSV into figures (FIGURE_SCHEMA) and the number of data rows read."""
+    frame = _read_csv(spec, data)
     try:
         _schema(spec).validate(frame, lazy=True)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
@@ -349,17 +355,7 @@ FINGERTIPS_KEY_COLUMNS = [
 
 def read_fingertips_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
     """Read Fingertips' "all data" CSV (``/api/all_data/csv/by_indicator_id``) into figures."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PublishedFormatError(f"{spec.file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    try:
-        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
-        raise PublishedFormatError(f"{spec.file}: not a CSV file ({exc})") from exc
-    _check_columns(spec, frame.columns)
-    _check_row_lengths(spec, text, len(frame.columns))
-    frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64))
+    frame = _read_csv(spec, data)
     return _fingertips(spec, frame), frame.height
 
 

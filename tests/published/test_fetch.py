@@ -5,14 +5,10 @@ retries a failed request, and with the server down reports the failure and store
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -30,6 +26,7 @@ from mappings.service import load_bundled
 from onereturn import db
 from onereturn.settings import Settings
 from scheduler import runtime
+from tests.published.local_api import serve
 
 DATA_SET = "e4b1c2d3-0000-4000-8000-00000000p0p1"
 
@@ -81,33 +78,17 @@ class FakeEes:
 
 @contextmanager
 def serving(api: FakeEes) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            api.seen.append(url.path)
-            if api.fail_next:
-                api.fail_next -= 1
-                status, kind, body = 503, "text/plain", b"busy"
-            else:
-                status, kind, body = api.answer(url.path, parse_qs(url.query))
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    """The fake EES API on a free loopback port, failing its next ``fail_next`` requests with 503."""
 
-        def log_message(self, *_args: Any) -> None:
-            return
+    def answer(path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        api.seen.append(path)
+        if api.fail_next:
+            api.fail_next -= 1
+            return 503, "text/plain", b"busy"
+        return api.answer(path, query)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve(answer) as base:
+        yield base + "/"
 
 
 @pytest.fixture

@@ -7,14 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlencode
 
 import polars as pl
 import pytest
@@ -28,6 +26,7 @@ from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.models import Indicator
 from indicators.published import PublishedFigure, PublishedRelease
 from onereturn.settings import Settings
+from tests.published.local_api import serve
 
 FILES = Path(__file__).resolve().parent / "files"
 READMISSIONS_JSON = FILES / "api_response_benchmark_rag_41101.json"
@@ -203,33 +202,16 @@ def test_a_file_for_another_indicator_is_refused_not_read_as_nothing(store: Engi
 def fingertips_api(answers: dict[str, bytes], seen: list[str]) -> Iterator[str]:
     """``GET /indicators/{id}/data`` answering the real reference JSON, as FingertipsNext's OpenAPI gives it."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            seen.append(f"{url.path}?{url.query}")
-            parts = url.path.strip("/").split("/")
-            found = answers.get(parts[1]) if len(parts) == 3 and parts[::2] == ["indicators", "data"] else None
-            status, body = 404, b'{"title": "Not Found"}'
-            if found is not None and parse_qs(url.query).get("area_type"):
-                status, body = 200, found
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        seen.append(f"{path}?{urlencode(query, doseq=True)}")
+        parts = path.strip("/").split("/")
+        found = answers.get(parts[1]) if len(parts) == 3 and parts[::2] == ["indicators", "data"] else None
+        if found is not None and query.get("area_type"):
+            return 200, "application/json", found
+        return 404, "application/json", b'{"title": "Not Found"}'
 
-        def log_message(self, *_args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve(answer) as base:
+        yield base
 
 
 @pytest.fixture
