@@ -363,7 +363,7 @@ def job_published_fetch() -> None:
     """Ask each publisher's API for releases not yet read and import them (on when the operator turns it on)."""
     from collectors.published.fetch import fetch_all
 
-    report = fetch_all(_engine(), _settings())
+    report = fetch_all(_engine(), _settings(), stop=_stopping)
     for source, why in report.failed:
         log.warning("published fetch of %s failed, nothing stored: %s", source, why)
     if report.imported:

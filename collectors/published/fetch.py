@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -64,12 +64,16 @@ def get_with_retry(
     settings: Settings,
     *,
     params: dict[str, Any] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> httpx.Response:
-    """GET ``url``, retrying a failed request (no answer, or a 5xx / 429) with a doubling wait; raise FetchFailed."""
+    """GET ``url``, retrying a failed request (no answer, or a 5xx / 429) with a doubling wait; raise FetchFailed.
+
+    ``stop`` (the service's stop) ends the wait between tries at once, so a stop never waits on a backoff."""
     attempts = settings.published_fetch_attempts
     last = ""
     for attempt in range(attempts):
+        if stop is not None and stop.is_set():
+            raise FetchFailed(f"{url}: the service is stopping; nothing was stored")
         try:
             response = client.get(url, params=params)
         except httpx.HTTPError as exc:
@@ -81,17 +85,23 @@ def get_with_retry(
             if response.status_code < 500 and response.status_code != 429:
                 break  # a client error does not mend by asking again
         if attempt + 1 < attempts:
-            sleep(settings.published_fetch_backoff_seconds * 2**attempt)
+            wait = settings.published_fetch_backoff_seconds * 2**attempt
+            if stop is None:
+                time.sleep(wait)
+            elif stop.wait(wait):
+                raise FetchFailed(f"{url}: the service is stopping; nothing was stored")
     raise FetchFailed(f"{url}: {last} (tried {attempts} time(s)); nothing was stored")
 
 
-def ees_versions(client: httpx.Client, base: str, data_set: str, settings: Settings) -> list[dict[str, Any]]:
+def ees_versions(
+    client: httpx.Client, base: str, data_set: str, settings: Settings, stop: threading.Event | None = None
+) -> list[dict[str, Any]]:
     """Every published version of an EES data set, oldest first."""
     found: list[dict[str, Any]] = []
     page = 1
     while True:
         url = f"{base}/v1/data-sets/{data_set}/versions"
-        body = get_with_retry(client, url, settings, params={"page": page, "pageSize": PAGE_SIZE}).json()
+        body = get_with_retry(client, url, settings, params={"page": page, "pageSize": PAGE_SIZE}, stop=stop).json()
         try:
             results = body["results"]
             pages = int(body["paging"]["totalPages"])
@@ -104,7 +114,14 @@ def ees_versions(client: httpx.Client, base: str, data_set: str, settings: Setti
     return sorted(found, key=lambda v: [int(p) if p.isdigit() else 0 for p in str(v["version"]).split(".")])
 
 
-def fetch_ees(engine: Engine, settings: Settings, spec: SourceSpec, client: httpx.Client, base: str) -> list[Imported]:
+def fetch_ees(
+    engine: Engine,
+    settings: Settings,
+    spec: SourceSpec,
+    client: httpx.Client,
+    base: str,
+    stop: threading.Event | None = None,
+) -> list[Imported]:
     """Import every version of ``spec``'s EES data set not yet read, oldest first."""
     with Session(engine) as session:
         have = set(
@@ -113,15 +130,15 @@ def fetch_ees(engine: Engine, settings: Settings, spec: SourceSpec, client: http
             ).scalars()
         )
     done = []
-    for version in ees_versions(client, base, spec.ees_data_set, settings):
+    for version in ees_versions(client, base, spec.ees_data_set, settings, stop):
         number = str(version["version"])
         if number in have:
             continue
         root = f"{base}/v1/data-sets/{spec.ees_data_set}"
         # What the version changed, checked to be there (the API lists it for each version after the first).
-        get_with_retry(client, f"{root}/versions/{number}/changes", settings)
+        get_with_retry(client, f"{root}/versions/{number}/changes", settings, stop=stop)
         url = f"{root}/csv"
-        data = get_with_retry(client, url, settings, params={"dataSetVersion": number}).content
+        data = get_with_retry(client, url, settings, params={"dataSetVersion": number}, stop=stop).content
         done.append(
             import_release(
                 engine,
@@ -139,7 +156,12 @@ def fetch_ees(engine: Engine, settings: Settings, spec: SourceSpec, client: http
 
 
 def fetch_fingertips(
-    engine: Engine, settings: Settings, spec: SourceSpec, client: httpx.Client, base: str
+    engine: Engine,
+    settings: Settings,
+    spec: SourceSpec,
+    client: httpx.Client,
+    base: str,
+    stop: threading.Event | None = None,
 ) -> list[Imported]:
     """Ask FingertipsNext for every indicator and area type ``spec`` names; import the answers as one release
     unless the same answers were read before (FingertipsNext gives no release number, so their bytes tell)."""
@@ -149,7 +171,7 @@ def fetch_fingertips(
         for area_type in spec.fingertips_area_types or [""]:
             url = f"{base}/indicators/{indicator}/data"
             params = {"area_type": area_type} if area_type else {}
-            response = get_with_retry(client, url, settings, params=params)
+            response = get_with_retry(client, url, settings, params=params, stop=stop)
             try:
                 answers.append(response.json())
             except ValueError as exc:
@@ -169,8 +191,12 @@ def fetch_fingertips(
     return [] if got.duplicate else [got]
 
 
-def fetch_all(engine: Engine, settings: Settings, *, client: httpx.Client | None = None) -> FetchReport:
-    """Ask each declared source with an API id for its new releases; a source that fails leaves nothing half stored."""
+def fetch_all(
+    engine: Engine, settings: Settings, *, client: httpx.Client | None = None, stop: threading.Event | None = None
+) -> FetchReport:
+    """Ask each declared source with an API id for its new releases; a source that fails leaves nothing half stored.
+
+    ``stop`` set (the service stopping) ends the fetch at its next request or wait, storing nothing half done."""
     report = FetchReport()
     own = client is None
     http = client or httpx.Client(timeout=settings.published_fetch_timeout_seconds, follow_redirects=True)
@@ -183,9 +209,11 @@ def fetch_all(engine: Engine, settings: Settings, *, client: httpx.Client | None
                 continue
             try:
                 if fingertips:
-                    got = fetch_fingertips(engine, settings, spec, http, settings.published_fingertips_api.rstrip("/"))
+                    got = fetch_fingertips(
+                        engine, settings, spec, http, settings.published_fingertips_api.rstrip("/"), stop
+                    )
                 else:
-                    got = fetch_ees(engine, settings, spec, http, settings.published_ees_api.rstrip("/"))
+                    got = fetch_ees(engine, settings, spec, http, settings.published_ees_api.rstrip("/"), stop)
             except OneReturnError as exc:
                 log.warning("published source %s: %s", spec.id, exc.message)
                 report.failed.append((spec.id, exc.message))

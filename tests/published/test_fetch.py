@@ -5,6 +5,7 @@ retries a failed request, and with the server down reports the failure and store
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -251,3 +252,20 @@ def test_a_client_error_is_not_asked_again(store_settings: Settings) -> None:
     with serving(api) as base, httpx.Client() as client, pytest.raises(fetch.FetchFailed, match="HTTP 404"):
         fetch.get_with_retry(client, f"{base}v1/data-sets/nothing/csv", _settings(store_settings, base))
     assert len(api.seen) == 1
+
+
+def test_a_stop_ends_the_wait_between_tries_at_once(store_settings: Settings) -> None:
+    """A stop that comes while a failed request waits for its next try ends the fetch there: no further request is
+    made, and the hour-long wait the settings ask for is never waited."""
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def busy(path: str, _query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        seen.append(path)
+        stop.set()  # the service is asked to stop while this request is being answered
+        return 503, "text/plain", b"busy"
+
+    settings = _settings(store_settings, "").model_copy(update={"published_fetch_backoff_seconds": 3600})
+    with serve(busy) as base, httpx.Client() as client, pytest.raises(fetch.FetchFailed, match="stopping"):
+        fetch.get_with_retry(client, f"{base}/v1/data-sets/x/csv", settings, stop=stop)
+    assert seen == ["/v1/data-sets/x/csv"]
