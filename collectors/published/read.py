@@ -22,6 +22,7 @@ import polars as pl
 from collectors.published.sources import FigureSpec, SourceSpec
 from indicators.published_query import FIGURE_VALUES
 from onereturn.errors import InvalidInput
+from onereturn.listing import clip, name_a_few
 
 #: The figure columns, as the store's writer takes them.
 FIGURE_SCHEMA = {**FIGURE_VALUES, "note": pl.String, "file_row": pl.Int64}
@@ -41,7 +42,7 @@ def _read_csv(spec: SourceSpec, data: bytes) -> pl.DataFrame:
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
-        raise PublishedFormatError(f"{spec.file}: not a CSV file ({exc})") from exc
+        raise PublishedFormatError(f"{spec.file}: not a CSV file ({clip(str(exc))})") from exc
     _check_columns(spec, frame.columns)
     _check_row_lengths(spec, text, len(frame.columns))
     frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64))
@@ -82,11 +83,11 @@ def _check_columns(spec: SourceSpec, found: list[str]) -> None:
     extra = [c for c in found if c not in spec.columns]
     parts = []
     if missing:
-        parts.append(f"missing {', '.join(missing)}")
+        parts.append(f"missing {name_a_few(clip(c) for c in missing)}")
     if extra:
-        parts.append(f"new {', '.join(extra)}")
+        parts.append(f"new {name_a_few(clip(c) for c in extra)}")
     if not parts:
-        parts.append(f"the columns are in another order: {', '.join(found)}")
+        parts.append(f"the columns are in another order: {name_a_few(clip(c) for c in found)}")
     raise PublishedFormatError(
         f"{spec.file}: the columns differ from what source {spec.id!r} declares ({'; '.join(parts)}): a new release "
         "layout needs its source file updated; nothing was stored"

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from collectors.published.intake import import_release
-from collectors.published.read import PublishedFormatError
+from collectors.published.read import PublishedFormatError, read_ees_csv
 from collectors.published.sources import SourceSpec, load_sources
 from indicators.models import Observation, Submission
 from indicators.published import PublishedFigure, PublishedRelease
@@ -183,6 +183,16 @@ def test_a_new_release_layout_is_refused_with_the_difference_named_and_nothing_s
     with Session(store) as session:
         assert session.execute(select(func.count()).select_from(PublishedFigure)).scalar_one() == 0
         assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
+
+
+def test_a_layout_with_fifty_thousand_new_columns_is_refused_in_a_few_words() -> None:
+    """The refusal names a few of the new columns and counts the rest, whatever the header holds."""
+    spec = SOURCES["ons_population_0_17"]
+    header = ",".join([*spec.columns, *(f"extra_{n}" for n in range(50_000))])
+    with pytest.raises(PublishedFormatError) as refused:
+        read_ees_csv(spec, (header + "\n").encode())
+    assert "new extra_0, extra_1, extra_2, extra_3, extra_4 and 49,995 more" in refused.value.message
+    assert len(refused.value.message) < 1_000
 
 
 def test_a_value_that_is_neither_a_number_nor_a_symbol_is_refused(store: Engine, store_settings: Settings) -> None:
