@@ -20,7 +20,7 @@ from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.routes import calendar as calendar_routes
 from api.routes import collect as collect_routes
-from api.web import records
+from api.web.records import records_refusal, status_page
 from api.web.render import page
 from api.web.shared import (
     CALENDAR,
@@ -147,7 +147,7 @@ def template(
 def upload_form(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """The upload form; the record-level form only to a council that owes a children's return."""
     allowed(visitor, SUBMIT)
-    refusal = records.records_refusal(session, visitor.principal)
+    refusal = records_refusal(session, visitor.principal)
     return page(
         request,
         "agency/upload.html",
@@ -187,7 +187,7 @@ def upload(
             title="Error: Upload your figures",
             modes=MODES,
             errors=errors,
-            records_refusal=records.records_refusal(session, visitor.principal),
+            records_refusal=records_refusal(session, visitor.principal),
             status_code=400,
         )
     assert file is not None
@@ -241,7 +241,7 @@ def submission_report(request: Request, session: SessionDep, visitor: VisitorDep
         submission_id=submission_id, session=session, principal=visitor.principal
     ).model_dump(mode="json")
     if rep["kind"] == "records":
-        return records.status_page(request, session, visitor, rep)
+        return status_page(request, session, visitor, rep)
     sub = collect.get_submission(session, submission_id, agency_code=visitor.principal.agency_scope)
     raw = collect.raw_table_of(sub, request.app.state.settings)
     marks = _marks(rep["problems"])

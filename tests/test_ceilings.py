@@ -1,0 +1,108 @@
+"""The size ceilings of the product code, measured on every run: a function at most 80 lines, a module at most 700.
+
+The product is every package the layers contract (``.importlinter``) names, so a new package is measured
+from the day it joins the contract; the migrations' recorded history (``onereturn/migrations/versions/``)
+is the one exception, since a migration is written once and never edited.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTION_LINES = 80
+MODULE_LINES = 700
+#: Written once and kept as written: the schema's history, not code anyone edits.
+EXEMPT = ("onereturn/migrations/versions/",)
+
+
+def product_packages() -> list[str]:
+    """The packages the layers contract names: the product, every floor of it."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    return config["importlinter"]["root_packages"].split()
+
+
+def product_files() -> list[Path]:
+    """Every Python file of the product (a package's files, or a top-level module), the recorded history left out."""
+    files = []
+    for package in product_packages():
+        found = sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else [ROOT / f"{package}.py"]
+        assert all(path.is_file() for path in found), f"{package} is in the contract but not in the repository"
+        files += [path for path in found if not path.relative_to(ROOT).as_posix().startswith(EXEMPT)]
+    return files
+
+
+def oversized(path: Path, source: str) -> list[str]:
+    """What in one file is over a ceiling: the module, or each function from its ``def`` to its last line.
+
+    A decorator is left out of the count: a route's declaration of its answers is not the function's logic.
+    """
+    name = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+    found = []
+    lines = len(source.splitlines())
+    if lines > MODULE_LINES:
+        found.append(f"{name}: {lines} lines, over the module ceiling of {MODULE_LINES}")
+    for node in ast.walk(ast.parse(source, filename=name)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > FUNCTION_LINES:
+                found.append(
+                    f"{name}:{node.lineno} {node.name}: {length} lines, over the function ceiling of {FUNCTION_LINES}"
+                )
+    return found
+
+
+def test_product_is_under_the_ceilings() -> None:
+    """No product function over 80 lines and no product module over 700; the message names each one that is."""
+    files = product_files()
+    assert len(files) > 100, "the product's packages were not found"
+    found = [line for path in files for line in oversized(path, path.read_text(encoding="utf-8"))]
+    assert not found, "split these (functions at most 80 lines, modules at most 700):\n" + "\n".join(found)
+
+
+def _function(lines: int, decorators: int = 0) -> str:
+    """Source of one function ``lines`` long from its ``def`` to its last line, under ``decorators`` lines of decorator."""
+    head = ["@staticmethod"] * decorators + ["def f() -> int:"]
+    body = [f"    x{i} = {i}" for i in range(lines - 2)]
+    return "\n".join([*head, *body, "    return 0"]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "over"),
+    [
+        (_function(80), False),
+        (_function(81), True),
+        (_function(81, decorators=1), True),
+        (_function(80, decorators=5), False),
+        ("class C:\n" + "\n".join("    " + line for line in _function(81).splitlines()) + "\n", True),
+        ("x = 1\n" * 700, False),
+        ("x = 1\n" * 701, True),
+    ],
+)
+def test_the_ceilings_are_measured(tmp_path: Path, source: str, over: bool) -> None:
+    """An 81-line function (decorated or a method) and a 701-line module are caught; 80 (decorators aside) and 700 pass."""
+    path = tmp_path / "module.py"
+    assert bool(oversized(path, source)) is over
+
+
+def test_only_the_recorded_history_is_exempt() -> None:
+    """Every product package is measured, and of the product's files only the migrations' versions are left out."""
+    assert set(product_packages()) >= {
+        "api",
+        "benchmarks",
+        "cli",
+        "collectors",
+        "exports",
+        "indicators",
+        "mappings",
+        "onereturn",
+        "scheduler",
+    }
+    measured = {path.relative_to(ROOT).as_posix() for path in product_files()}
+    assert "onereturn/migrations/env.py" in measured
+    assert not any(name.startswith("onereturn/migrations/versions/") for name in measured)
