@@ -192,8 +192,30 @@ def _raw_xlsx(path: Path, sheets: list[tuple[str, pl.DataFrame]], *, constant_me
     workbook.close()
 
 
-# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def _phase_floor(url: str, out: Path) -> dict[str, float]:
+    tables = _built_tables(url)
+    # The floor earlier runs reported: seven columns of the cells as XLSX (constant memory) and CSV.
+    start = time.perf_counter()
+    cells = 0
+    for name, frame, _ in tables:
+        narrow = frame.select("field_code", "org_code", "org_name", "period", "breakdown", "display", "status")
+        _raw_xlsx(out / f"{name}.7.xlsx", [("Data", narrow)], constant_memory=True)
+        narrow.write_csv(out / f"{name}.7.csv")
+        cells += frame.height
+    narrow_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    for name, frame, lineage in tables:
+        _floor_writes(out, name, frame, lineage)
+    return {
+        "seconds": time.perf_counter() - start,
+        "narrow_seconds": narrow_seconds,
+        "cells": cells,
+        "peak_mib": _peak(),
+    }
+
+
+def _built_tables(url: str) -> list[tuple[str, pl.DataFrame, pl.DataFrame]]:
+    """Each return in force at the year's end built in memory: its id, cells and lineage."""
     from sqlmodel import Session, select
 
     from cli.demo import year_end_period
@@ -217,60 +239,99 @@ def _phase_floor(url: str, out: Path) -> dict[str, float]:
             r, fields = return_with_fields(session, ret.id)
             built = Builder(session, period.code, ret.period_type).build(r, fields, datetime.now(UTC))
             tables.append((ret.id, built.cells, built.lineage))
-    # The floor earlier runs reported: seven columns of the cells as XLSX (constant memory) and CSV.
-    start = time.perf_counter()
-    cells = 0
-    for name, frame, _ in tables:
-        narrow = frame.select("field_code", "org_code", "org_name", "period", "breakdown", "display", "status")
-        _raw_xlsx(out / f"{name}.7.xlsx", [("Data", narrow)], constant_memory=True)
-        narrow.write_csv(out / f"{name}.7.csv")
-        cells += frame.height
-    narrow_seconds = time.perf_counter() - start
-    # The floor of what the build writes: in each format the columns that format carries, for the
-    # same cells, and the figures behind them (one lineage row per cell in the XLSX, a provenance
-    # list per cell in the JSON), each with the raw writer and no per-cell Python of our own.
-    start = time.perf_counter()
-    for name, frame, lineage in tables:
-        shown = lineage.join(frame.filter(pl.col("status") == "suppressed").select("cell_id"), on="cell_id", how="anti")
-        figure = pl.format(
-            "{} {} {} {} v{}", "indicator_id", "figure_org", "figure_period", "figure_breakdown", "version"
-        )
-        per_cell = shown.group_by("cell_id", maintain_order=True).agg(
-            pl.col("field_code").first(), pl.col("org_code").first(), pl.len().alias("figures"),
-            pl.format("submission {} row {}", "submission_id", "file_row").unique(maintain_order=True).str.join("; ").alias("provenance"),
-            pl.format("{} {}", "agency_code", "filename").unique(maintain_order=True).str.join("; ").alias("sources"),
-            figure.str.join("; ").alias("stored"),
-        )  # fmt: skip
-        # The label column carries the indicator id: text of the same kind, which the floor has to hand.
-        data = frame.select(
-            "field_code", pl.col("indicator_id").alias("label"), "org_code", "org_name", "period", "ref_date",
-            "breakdown", "value", "unit", "status", "reason", "cell_id",
-        )  # fmt: skip
-        _raw_xlsx(out / f"{name}.xlsx", [("Data", data), ("Lineage", per_cell)])
-        frame.select(
-            pl.lit(name).alias("return_id"), "period", "ref_date", "field_code", pl.col("indicator_id").alias("label"),
-            "indicator_id", "org_code", "org_name", "breakdown", "display", "flag", "unit", "status", "reason",
-        ).write_csv(out / f"{name}.csv")  # fmt: skip
-        provenance = shown.group_by("cell_id").agg(
-            pl.struct(
-                "observation_id", "submission_id", "agency_code", "filename", "file_row", "version", "weight",
-                "figure_org", "figure_period", "figure_breakdown",
-            ).alias("provenance")
-        )  # fmt: skip
-        frame.drop("numerator", "denominator").join(provenance, on="cell_id", how="left").write_json(
-            out / f"{name}.json"
-        )
-        frame.join(per_cell.select("cell_id", "provenance"), on="cell_id", how="left").select(
-            pl.lit("dataflow").alias("STRUCTURE"), pl.lit(f"ONERETURN:{name}(1.0)").alias("STRUCTURE_ID"),
-            pl.lit("I").alias("ACTION"), "field_code", "org_code", "period", "breakdown", "value", "ref_date", "flag",
-            "status", "unit", pl.lit("0").alias("UNIT_MULT"), "decimals", "reason", "provenance",
-        ).write_csv(out / f"{name}.sdmx.csv")  # fmt: skip
-    return {
-        "seconds": time.perf_counter() - start,
-        "narrow_seconds": narrow_seconds,
-        "cells": cells,
-        "peak_mib": _peak(),
-    }
+    return tables
+
+
+def _lineage_per_cell(shown: pl.DataFrame) -> pl.DataFrame:
+    """One lineage row per cell, as the XLSX's lineage sheet carries it: the uploads and figures behind it."""
+    figure = pl.format("{} {} {} {} v{}", "indicator_id", "figure_org", "figure_period", "figure_breakdown", "version")
+    return shown.group_by("cell_id", maintain_order=True).agg(
+        pl.col("field_code").first(),
+        pl.col("org_code").first(),
+        pl.len().alias("figures"),
+        pl.format("submission {} row {}", "submission_id", "file_row")
+        .unique(maintain_order=True)
+        .str.join("; ")
+        .alias("provenance"),
+        pl.format("{} {}", "agency_code", "filename").unique(maintain_order=True).str.join("; ").alias("sources"),
+        figure.str.join("; ").alias("stored"),
+    )
+
+
+def _floor_writes(out: Path, name: str, frame: pl.DataFrame, lineage: pl.DataFrame) -> None:
+    """The floor of what the build writes for one return, with the raw writers and no per-cell Python of our own.
+
+    In each format the columns that format carries, for the same cells, and the figures behind them (one
+    lineage row per cell in the XLSX, a provenance list per cell in the JSON).
+    """
+    shown = lineage.join(frame.filter(pl.col("status") == "suppressed").select("cell_id"), on="cell_id", how="anti")
+    per_cell = _lineage_per_cell(shown)
+    # The label column carries the indicator id: text of the same kind, which the floor has to hand.
+    label = pl.col("indicator_id").alias("label")
+    data = frame.select(
+        "field_code",
+        label,
+        "org_code",
+        "org_name",
+        "period",
+        "ref_date",
+        "breakdown",
+        "value",
+        "unit",
+        "status",
+        "reason",
+        "cell_id",
+    )
+    _raw_xlsx(out / f"{name}.xlsx", [("Data", data), ("Lineage", per_cell)])
+    frame.select(
+        pl.lit(name).alias("return_id"),
+        "period",
+        "ref_date",
+        "field_code",
+        label,
+        "indicator_id",
+        "org_code",
+        "org_name",
+        "breakdown",
+        "display",
+        "flag",
+        "unit",
+        "status",
+        "reason",
+    ).write_csv(out / f"{name}.csv")
+    provenance = shown.group_by("cell_id").agg(
+        pl.struct(
+            "observation_id",
+            "submission_id",
+            "agency_code",
+            "filename",
+            "file_row",
+            "version",
+            "weight",
+            "figure_org",
+            "figure_period",
+            "figure_breakdown",
+        ).alias("provenance")
+    )
+    frame.drop("numerator", "denominator").join(provenance, on="cell_id", how="left").write_json(out / f"{name}.json")
+    frame.join(per_cell.select("cell_id", "provenance"), on="cell_id", how="left").select(
+        pl.lit("dataflow").alias("STRUCTURE"),
+        pl.lit(f"ONERETURN:{name}(1.0)").alias("STRUCTURE_ID"),
+        pl.lit("I").alias("ACTION"),
+        "field_code",
+        "org_code",
+        "period",
+        "breakdown",
+        "value",
+        "ref_date",
+        "flag",
+        "status",
+        "unit",
+        pl.lit("0").alias("UNIT_MULT"),
+        "decimals",
+        "reason",
+        "provenance",
+    ).write_csv(out / f"{name}.sdmx.csv")
 
 
 def _phase_serve(url: str, data_dir: Path, repeat: int) -> dict[str, float]:

@@ -474,30 +474,10 @@ def burden_command(
     print_burden(report)
 
 
-# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def print_burden(report: Any) -> None:
     """Print a burden report as tables."""
-    table = Table(
-        "agency",
-        "returns in force",
-        "cells without the service",
-        "of which keyed",
-        "figures keyed once",
-        "keyed once, not several times",
-        "derived, never keyed",
-        "from record-level files, keyed by nobody",
-        "hours saved",
-    )
-    for a in report.agencies:
-        table.add_row(a.agency_code, ", ".join(a.returns), f"{a.cells_without_service:,}", f"{a.keyed_cells_without_service:,}",
-                      f"{a.figures_entered:,}", f"{a.saved:,}", f"{a.derived_by_service:,}", f"{a.from_records:,}",
-                      f"{a.hours_saved:,.1f}")  # fmt: skip
-    t = report.totals
-    table.add_row("total", "", f"{t['cells_without_service']:,.0f}", f"{t['keyed_cells_without_service']:,.0f}", f"{t['figures_entered']:,.0f}",
-                  f"{t['saved']:,.0f}", f"{t['derived_by_service']:,.0f}", f"{t['from_records']:,.0f}",
-                  f"{t['hours_saved']:,.1f}")  # fmt: skip
     out.print(f"Burden for {report.period} ({report.minutes_per_figure:g} minutes a figure)")
-    out.print(table)
+    out.print(_agencies_table(report))
     filled = [(a.agency_code, r, n) for a in report.agencies for r, n in sorted(a.from_records_by_return.items())]
     if filled:
         by_return = Table("agency", "return", "cells filled from record-level files, keyed by nobody")
@@ -505,17 +485,8 @@ def print_burden(report: Any) -> None:
             by_return.add_row(agency_code, return_id, f"{n:,}")
         out.print(by_return)
     if report.from_publishers:
-        published = Table(
-            "publisher", "figures for the period", "in the store as the publisher's", "return", "figures it reads"
-        )
-        for p in report.from_publishers:
-            reads = sorted(p.by_return.items()) or [("", 0)]
-            for i, (return_id, n) in enumerate(reads):
-                first = i == 0
-                published.add_row(p.publisher if first else "", f"{p.figures:,}" if first else "",
-                                  f"{p.in_store:,}" if first else "", return_id, f"{n:,}" if return_id else "")  # fmt: skip
         out.print("From publishers, keyed by nobody (read from the publishers' own files):")
-        out.print(published)
+        out.print(_publishers_table(report))
     names = list(report.overlap)
     grid = Table("shared indicators", *names)
     for a in names:
@@ -540,6 +511,58 @@ def print_burden(report: Any) -> None:
                 _num(c.counterpart_value),
             )
         out.print(pairs)
+
+
+#: The counts of the burden table, each an agency's attribute and a key of the totals, in the table's order.
+_COUNTED = (
+    "cells_without_service",
+    "keyed_cells_without_service",
+    "figures_entered",
+    "saved",
+    "derived_by_service",
+    "from_records",
+)
+
+
+def _agencies_table(report: Any) -> Table:
+    """The burden of each agency with and without the service, and the totals."""
+    table = Table(
+        "agency",
+        "returns in force",
+        "cells without the service",
+        "of which keyed",
+        "figures keyed once",
+        "keyed once, not several times",
+        "derived, never keyed",
+        "from record-level files, keyed by nobody",
+        "hours saved",
+    )
+    for a in report.agencies:
+        counts = (f"{getattr(a, name):,}" for name in _COUNTED)
+        table.add_row(a.agency_code, ", ".join(a.returns), *counts, f"{a.hours_saved:,.1f}")
+    totals = (f"{report.totals[name]:,.0f}" for name in _COUNTED)
+    table.add_row("total", "", *totals, f"{report.totals['hours_saved']:,.1f}")
+    return table
+
+
+def _publishers_table(report: Any) -> Table:
+    """The figures read from each publisher's own files, and what each return reads of them."""
+    published = Table(
+        "publisher", "figures for the period", "in the store as the publisher's", "return", "figures it reads"
+    )
+    for p in report.from_publishers:
+        reads = sorted(p.by_return.items()) or [("", 0)]
+        for i, (return_id, n) in enumerate(reads):
+            # The publisher's own counts on its first line only.
+            first = i == 0
+            published.add_row(
+                p.publisher if first else "",
+                f"{p.figures:,}" if first else "",
+                f"{p.in_store:,}" if first else "",
+                return_id,
+                f"{n:,}" if return_id else "",
+            )
+    return published
 
 
 def _num(value: float | None) -> str:

@@ -317,7 +317,6 @@ def _prepare(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     return df, ignored
 
 
-# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None = None) -> Validation:
     """Check an upload (text cells plus ``row``) against the catalogue, the agency's duties and the stored figures.
 
@@ -328,18 +327,19 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     if missing:
         return _missing_columns(raw, missing)
     df, ignored = _prepare(raw)
-    blank = pl.col("value").is_null() & pl.col("numerator").is_null() & pl.col("denominator").is_null()
-    formula_rows = (
-        unresolved["row"].unique() if unresolved is not None and unresolved.height else pl.Series([], dtype=pl.Int64)
-    )
-    blank_rows = df.filter(blank & ~pl.col("row").is_in(formula_rows.implode()))["row"]
+    df, blank_rows = _without_blank_rows(df, unresolved)
     rows_blank = blank_rows.len()
-    df = df.filter(~blank | pl.col("row").is_in(formula_rows.implode()))
     problems: list[pl.DataFrame] = [_formula_problems(unresolved)]
     if df.is_empty():
         report = problem_frame([_blank_upload(raw.height)])
-        return Validation(rows_read=raw.height, rows_blank=rows_blank, problems=report, accepted=pl.DataFrame(), fatal=True,
-                          reason="the file is blank: every figure's value is empty")  # fmt: skip
+        return Validation(
+            rows_read=raw.height,
+            rows_blank=rows_blank,
+            problems=report,
+            accepted=pl.DataFrame(),
+            fatal=True,
+            reason="the file is blank: every figure's value is empty",
+        )
     for c in ("indicator", "org", "period"):
         problems.append(_problems(df, pl.col(c).is_null(), c, "missing-value", pl.lit(f"{c} is empty")))
 
@@ -364,11 +364,7 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
 
     df = _with_judgement_codes(df, ctx)
     problems.append(check_values(df.filter(known)))
-    problems.append(
-        _problems(df, known & (pl.col("period_start") > ctx.today), "period", "future-period",
-                  pl.format("{} has not begun yet (today is {}); figures can only be given for periods that have started",
-                            pl.col("period"), pl.lit(ctx.today.isoformat())))
-    )  # fmt: skip
+    problems.append(_future_periods(df, known, ctx.today))
 
     df, duplicates, repeats = _duplicates(df)
     problems.append(duplicates)
@@ -386,32 +382,62 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     accepted = figures.filter(~pl.col("file_row").is_in(crosscheck.row_numbers(ruling.error_rows | ruling.held_rows)))
     held = figures.filter(pl.col("file_row").is_in(crosscheck.row_numbers(ruling.held_rows)))
     del figures
-    notes = [errors, ruled]
-    if ignored:
-        notes.append(problem_frame(
-            [{"row": 1, "column": c, "value": None, "rule": "ignored-column", "severity": "information",
-              "message": f"column {c!r} is not one the service reads; it was ignored"} for c in ignored]
-        ))  # fmt: skip
-    if rows_blank:
-        notes.append(problem_frame([_blank_rows(blank_rows.sort().to_list())]))
-    all_problems = pl.concat(notes).sort("row", "column", nulls_last=True)
+    all_problems = _with_notes([errors, ruled], ignored, blank_rows)
     return Validation(rows_read=raw.height, rows_blank=rows_blank, problems=all_problems, accepted=accepted, held=held)
+
+
+def _with_notes(found: list[pl.DataFrame], ignored: list[str], blank_rows: pl.Series) -> pl.DataFrame:
+    """The problems found, with a note of each column ignored and of the blank rows left out, in row order."""
+    notes = [*found]
+    if ignored:
+        ignoring = "column {!r} is not one the service reads; it was ignored".format
+        notes.append(_column_notes(ignored, "ignored-column", "information", ignoring))
+    if blank_rows.len():
+        notes.append(problem_frame([_blank_rows(blank_rows.sort().to_list())]))
+    return pl.concat(notes).sort("row", "column", nulls_last=True)
+
+
+def _without_blank_rows(df: pl.DataFrame, unresolved: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.Series]:
+    """The rows with something to read, and the numbers of the blank rows left out.
+
+    A row holding a formula with no saved result is never blank: it is an error (see ``validate``).
+    """
+    blank = pl.col("value").is_null() & pl.col("numerator").is_null() & pl.col("denominator").is_null()
+    formula_rows = (
+        unresolved["row"].unique() if unresolved is not None and unresolved.height else pl.Series([], dtype=pl.Int64)
+    )
+    blank_rows = df.filter(blank & ~pl.col("row").is_in(formula_rows.implode()))["row"]
+    return df.filter(~blank | pl.col("row").is_in(formula_rows.implode())), blank_rows
+
+
+def _future_periods(df: pl.DataFrame, known: pl.Expr, today: date) -> pl.DataFrame:
+    """A figure for a period that has not begun yet is an error."""
+    return _problems(
+        df,
+        known & (pl.col("period_start") > today),
+        "period",
+        "future-period",
+        pl.format(
+            "{} has not begun yet (today is {}); figures can only be given for periods that have started",
+            pl.col("period"),
+            pl.lit(today.isoformat()),
+        ),
+    )
+
+
+def _column_notes(columns: list[str], rule: str, severity: str, message: Callable[[str], str]) -> pl.DataFrame:
+    """One problem on the header (row 1) for each column named."""
+    rows: list[dict[str, object]] = [
+        {"row": 1, "column": c, "value": None, "rule": rule, "severity": severity, "message": message(c)}
+        for c in columns
+    ]
+    return problem_frame(rows)
 
 
 def _missing_columns(raw: pl.DataFrame, missing: list[str]) -> Validation:
     found = ", ".join(c for c in raw.columns if c != "row")
-    report = problem_frame(
-        [
-            {
-                "row": 1,
-                "column": c,
-                "value": None,
-                "rule": "missing-column",
-                "severity": "error",
-                "message": f"the file has no {c!r} column (it has: {found})",
-            }
-            for c in missing
-        ]
+    report = _column_notes(
+        missing, "missing-column", "error", lambda c: f"the file has no {c!r} column (it has: {found})"
     )
     return Validation(
         rows_read=raw.height,

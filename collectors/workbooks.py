@@ -479,7 +479,6 @@ def validate_ratio_parts(
         _validate_grouped(ws, col, ratios, options_for)
 
 
-# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def _write_figures(ws: Any, st: _TemplateStyles, rows: list[TemplateRow], allowed: list[str]) -> None:
     """Write the header and one row per figure, writing only the cells that differ from their column's format.
 
@@ -490,7 +489,7 @@ def _write_figures(ws: Any, st: _TemplateStyles, rows: list[TemplateRow], allowe
     n = len(rows)
     for c, name in enumerate(TEMPLATE_COLUMNS):
         ws.write_string(0, c, name, st.header_input if name in INPUT_COLUMNS else st.header)
-    value_col, num_col, den_col, status_col, note_col = (_COL[name] for name in INPUT_COLUMNS)
+    value_col, num_col, den_col = (_COL[name] for name in ("value", "numerator", "denominator"))
     number_formats: dict[tuple[str, int], str] = {}
     for row in rows:
         number_formats.setdefault((row.statistic, row.decimals), _number_format(row))
@@ -522,39 +521,55 @@ def _write_figures(ws: Any, st: _TemplateStyles, rows: list[TemplateRow], allowe
     for name, width in _INPUT_WIDTHS.items():
         ws.set_column(_COL[name], _COL[name], width, st.input_text if name in ("status", "note") else st.value(common))
     if n:
-        ratio_spans = [
-            xl_range(a + 1, num_col, b + 1, den_col) for a, b, ratio in _runs([row.ratio for row in rows]) if ratio
-        ]
-        fill_ranges = [xl_range(1, value_col, n, value_col), xl_range(1, status_col, n, note_col), *ratio_spans]
-        ws.conditional_format(
-            1, value_col, n, value_col,
-            {"type": "formula", "criteria": "=TRUE", "format": st.input_fill, "multi_range": " ".join(fill_ranges)},
-        )  # fmt: skip
-        # Codes, periods and hints are text on purpose; Excel's green "number stored as text" triangles would only worry people.
-        ws.ignore_errors({"number_stored_as_text": f"A2:{xl_rowcol_to_cell(n, value_col - 1)}"})
-        ws.data_validation(
-            1, status_col, n, status_col,
-            {
-                "validate": "list",
-                "source": "=statuses",
-                "input_title": "Status",
-                "input_message": "Leave blank when the figure is final; otherwise choose provisional or estimated.",
-                "error_title": "Status not allowed here",
-                "error_message": f"Choose one of {', '.join(STATUSES)}, or leave blank for final.",
-            },
-        )  # fmt: skip
-        ws.data_validation(
-            1, note_col, n, note_col,
-            {
-                "validate": "any",
-                "input_title": "Note",
-                "input_message": "Say why when the figure changes a lot from last_value or is unusual.",
-            },
-        )  # fmt: skip
+        _input_rules(ws, st, rows)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, n, len(TEMPLATE_COLUMNS) - 1)
     # Locks the reference columns so a row keeps saying which figure it is; no password, filtering still works.
     ws.protect("", {"autofilter": True, "format_columns": True, "format_rows": True})
+
+
+def _input_rules(ws: Any, st: _TemplateStyles, rows: list[TemplateRow]) -> None:
+    """Shade the cells to fill in and give the status and note columns their prompts and allowed entries."""
+    n = len(rows)
+    value_col, num_col, den_col, status_col, note_col = (_COL[name] for name in INPUT_COLUMNS)
+    ratio_spans = [
+        xl_range(a + 1, num_col, b + 1, den_col) for a, b, ratio in _runs([row.ratio for row in rows]) if ratio
+    ]
+    fill_ranges = [xl_range(1, value_col, n, value_col), xl_range(1, status_col, n, note_col), *ratio_spans]
+    ws.conditional_format(
+        1,
+        value_col,
+        n,
+        value_col,
+        {"type": "formula", "criteria": "=TRUE", "format": st.input_fill, "multi_range": " ".join(fill_ranges)},
+    )
+    # Codes, periods and hints are text on purpose; Excel's green "number stored as text" triangles would only worry people.
+    ws.ignore_errors({"number_stored_as_text": f"A2:{xl_rowcol_to_cell(n, value_col - 1)}"})
+    ws.data_validation(
+        1,
+        status_col,
+        n,
+        status_col,
+        {
+            "validate": "list",
+            "source": "=statuses",
+            "input_title": "Status",
+            "input_message": "Leave blank when the figure is final; otherwise choose provisional or estimated.",
+            "error_title": "Status not allowed here",
+            "error_message": f"Choose one of {', '.join(STATUSES)}, or leave blank for final.",
+        },
+    )
+    ws.data_validation(
+        1,
+        note_col,
+        n,
+        note_col,
+        {
+            "validate": "any",
+            "input_title": "Note",
+            "input_message": "Say why when the figure changes a lot from last_value or is unusual.",
+        },
+    )
 
 
 def template_xlsx(info: TemplateInfo, rows: list[TemplateRow]) -> bytes:

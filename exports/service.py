@@ -372,7 +372,6 @@ def list_snapshots(
     return [(s, b) for s, b in rows], total
 
 
-# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def lineage(
     session: Session,
     build_id: int,
@@ -390,52 +389,67 @@ def lineage(
     not yet signed off by its body), with no figure, value, submission or file row, and no stored
     figure's value is given for any cell.
     """
-    from sqlalchemy import func
-
     from exports.disclosure import released_lineage
 
+    asked = [col(LineageRow.build_id) == build_id]
+    for column, wanted in ((LineageRow.cell_id, cell), (LineageRow.field_code, field), (LineageRow.org_code, org)):
+        if wanted:
+            asked.append(col(column) == wanted)
     stmt = (
         select(LineageRow, Observation, Submission)
         .join(Observation, col(Observation.id) == col(LineageRow.observation_id))
         .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
-        .where(LineageRow.build_id == build_id)
+        .where(*asked)
     )
-    hidden_stmt = columns(
-        col(LineageRow.cell_id), col(LineageRow.field_code), col(LineageRow.org_code), col(LineageRow.withheld),
-        col(LineageRow.withheld_reason),
-    ).where(col(LineageRow.build_id) == build_id, col(LineageRow.suppressed))  # fmt: skip
-    if cell:
-        stmt = stmt.where(LineageRow.cell_id == cell)
-        hidden_stmt = hidden_stmt.where(col(LineageRow.cell_id) == cell)
-    if field:
-        stmt = stmt.where(LineageRow.field_code == field)
-        hidden_stmt = hidden_stmt.where(col(LineageRow.field_code) == field)
-    if org:
-        stmt = stmt.where(LineageRow.org_code == org)
-        hidden_stmt = hidden_stmt.where(col(LineageRow.org_code) == org)
     hidden: list[dict[str, object]] = []
     if released_only:
         stmt = stmt.where(~col(LineageRow.suppressed))
-        # A row stored before the reason was kept reads as suppressed, as it was shown then.
-        hidden = [
-            {"cell_id": c, "field_code": f, "org_code": o, "status": w or "suppressed", "reason": r}
-            for c, f, o, w, r in session.execute(hidden_stmt.distinct().order_by(col(LineageRow.cell_id))).all()
-        ]
+        hidden = _withheld_lineage(session, asked)
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     rows = session.execute(
         stmt.order_by(col(LineageRow.cell_id), col(LineageRow.observation_id)).limit(limit).offset(offset)
     ).all()
-    out: list[dict[str, object]] = []
-    for line, obs, sub in rows:
-        out.append(
-            {"cell_id": line.cell_id, "field_code": line.field_code, "org_code": line.org_code, "weight": line.weight,
-             "observation_id": obs.id, "indicator_id": obs.indicator_id, "figure_org": obs.org_code, "figure_period": obs.period,
-             "figure_breakdown": obs.breakdown, "value": obs.value, "version": obs.version, "submission_id": obs.submission_id,
-             "agency_code": sub.agency_code if sub else None, "filename": sub.filename if sub else None, "file_row": obs.file_row}
-        )  # fmt: skip
+    out = [_lineage_row(line, obs, sub) for line, obs, sub in rows]
     if not released_only:
         return out, total
     statuses = {str(row["cell_id"]): str(row["status"]) for row in hidden}
     reasons = {str(row["cell_id"]): str(row["reason"]) for row in hidden}
     shown = released_lineage(hidden + out if offset == 0 else out, statuses, kind="regulator", reasons=reasons)
     return shown, total + len(hidden)
+
+
+def _withheld_lineage(session: Session, asked: list[Any]) -> list[dict[str, object]]:
+    """One row per withheld cell of the lineage asked for, saying why, with nothing of the figure behind it."""
+    stmt = columns(
+        col(LineageRow.cell_id),
+        col(LineageRow.field_code),
+        col(LineageRow.org_code),
+        col(LineageRow.withheld),
+        col(LineageRow.withheld_reason),
+    ).where(*asked, col(LineageRow.suppressed))
+    # A row stored before the reason was kept reads as suppressed, as it was shown then.
+    return [
+        {"cell_id": c, "field_code": f, "org_code": o, "status": w or "suppressed", "reason": r}
+        for c, f, o, w, r in session.execute(stmt.distinct().order_by(col(LineageRow.cell_id))).all()
+    ]
+
+
+def _lineage_row(line: LineageRow, obs: Observation, sub: Submission | None) -> dict[str, object]:
+    """One cell's lineage: the stored figure, the upload and the file row behind it."""
+    return {
+        "cell_id": line.cell_id,
+        "field_code": line.field_code,
+        "org_code": line.org_code,
+        "weight": line.weight,
+        "observation_id": obs.id,
+        "indicator_id": obs.indicator_id,
+        "figure_org": obs.org_code,
+        "figure_period": obs.period,
+        "figure_breakdown": obs.breakdown,
+        "value": obs.value,
+        "version": obs.version,
+        "submission_id": obs.submission_id,
+        "agency_code": sub.agency_code if sub else None,
+        "filename": sub.filename if sub else None,
+        "file_row": obs.file_row,
+    }

@@ -369,7 +369,6 @@ class Resolver:
         )
         return roll_up(parts, frame, aggregation=indicator.aggregation, multiplier=indicator.multiplier)
 
-    # Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
     def _derive(self, indicator: Indicator, orgs: list[str]) -> pl.DataFrame:
         assert indicator.formula is not None
         tree = parse_formula(indicator.formula)
@@ -379,17 +378,7 @@ class Resolver:
             return empty_parts()
         # One lazy query, collected once: eager steps cost a query each, and a return derives dozens.
         alias = {t: f"t{i}" for i, t in enumerate(terms)}
-        joined = pl.concat([f.lazy().select("org_code", "breakdown") for f in frames.values()]).unique()
-        for term, frame in frames.items():
-            a = alias[term]
-            joined = joined.join(
-                frame.lazy().select(
-                    "org_code", "breakdown", pl.col("value").alias(f"{a}_v"), pl.col("status").alias(f"{a}_s"),
-                    pl.col("reason").alias(f"{a}_r"), pl.col("obs_ids").alias(f"{a}_o"), pl.col("weights").alias(f"{a}_w"),
-                    pl.col("parts").alias(f"{a}_p"),
-                ),
-                on=["org_code", "breakdown"], how="left",
-            )  # fmt: skip
+        joined = _side_by_side(frames, alias)
         missing = [pl.col(f"{alias[t]}_s").is_null() | (pl.col(f"{alias[t]}_s") == "missing") for t in terms]
         unavailable = [pl.col(f"{alias[t]}_s").is_in(["not_available", "not_derivable", "suppressed"]) for t in terms]
         value = _expression(tree, {t: pl.col(f"{alias[t]}_v") for t in terms})
@@ -411,16 +400,22 @@ class Resolver:
         any_missing = pl.any_horizontal(missing)
         any_unavailable = pl.any_horizontal(unavailable)
         status = (
-            pl.when(any_missing).then(pl.lit("missing"))
-            .when(any_unavailable).then(pl.lit("not_available"))
-            .when(value.is_null()).then(pl.lit("not_derivable"))
+            pl.when(any_missing)
+            .then(pl.lit("missing"))
+            .when(any_unavailable)
+            .then(pl.lit("not_available"))
+            .when(value.is_null())
+            .then(pl.lit("not_derivable"))
             .otherwise(pl.lit("present"))
-        )  # fmt: skip
+        )
         reason = (
-            pl.when(any_missing).then(pl.lit("needs ") + named(missing, False))
-            .when(any_unavailable).then(named(unavailable, True))
-            .when(value.is_null()).then(pl.lit(f"{indicator.formula} has no value (a zero denominator?)"))
-        )  # fmt: skip
+            pl.when(any_missing)
+            .then(pl.lit("needs ") + named(missing, False))
+            .when(any_unavailable)
+            .then(named(unavailable, True))
+            .when(value.is_null())
+            .then(pl.lit(f"{indicator.formula} has no value (a zero denominator?)"))
+        )
         ratio_part = {
             k: alias[v]
             for k, v in (("numerator", indicator.numerator), ("denominator", indicator.denominator))
@@ -450,6 +445,21 @@ class Resolver:
             ),
         )
         return out.cast(PART_SCHEMA).sort("org_code", "breakdown").collect(engine="in-memory")
+
+
+#: The columns of a formula's term carried into the derivation, each renamed ``<the term's alias>_<suffix>``.
+_TERM_COLUMNS = (("value", "v"), ("status", "s"), ("reason", "r"), ("obs_ids", "o"), ("weights", "w"), ("parts", "p"))
+
+
+def _side_by_side(frames: dict[str, pl.DataFrame], alias: dict[str, str]) -> pl.LazyFrame:
+    """The terms' figures side by side: a row for each org and breakdown any term has, each term's columns renamed."""
+    joined = pl.concat([f.lazy().select("org_code", "breakdown") for f in frames.values()]).unique()
+    for term, frame in frames.items():
+        renamed = (pl.col(column).alias(f"{alias[term]}_{suffix}") for column, suffix in _TERM_COLUMNS)
+        joined = joined.join(
+            frame.lazy().select("org_code", "breakdown", *renamed), on=["org_code", "breakdown"], how="left"
+        )
+    return joined
 
 
 def _expression(node: Node, columns: dict[str, pl.Expr]) -> pl.Expr:

@@ -45,7 +45,6 @@ def _moment(entry: dict[str, Any]) -> tuple[str, str, str]:
     return (entry["return_id"], entry["period"], entry["at"])
 
 
-# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 @router.get("/officer")
 def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """Next deadlines, overdue agencies, completeness per return, recent submissions and re-opened builds."""
@@ -55,22 +54,66 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     upcoming = calendar_routes.get_calendar(
         request=request, session=session, principal=visitor.principal, start=today, end=today + timedelta(days=60)
     )
-    # A sign-off due with the figures (the recipient publishes no date of its own) is said on the same line.
-    figures_due = {_moment(e) for e in upcoming["items"] if e["kind"] == "agency_deadline"}
-    signoffs_due = {_moment(e) for e in upcoming["items"] if e["kind"] == "signoff_deadline"}
-    deadlines = [
-        {**e, "title": titles.get(e["return_id"], e["return_id"]),
-         "also_signoff": e["kind"] == "agency_deadline" and _moment(e) in signoffs_due}
-        for e in upcoming["items"]
+    late = calendar_routes.get_calendar(
+        request=request,
+        session=session,
+        principal=visitor.principal,
+        start=today - timedelta(days=365),
+        end=today,
+        status="overdue",
+    )
+    now_collecting = collecting(request, session, visitor, today)
+    # Before the lists of builds: a return whose figures changed since its last build is built again here.
+    completeness = _completeness(session, now_collecting, titles)
+    recent = collect_routes.list_submissions(
+        request=request, session=session, principal=visitor.principal, limit=8, offset=0
+    )
+    reopened = [
+        {
+            "return_id": b.return_id,
+            "title": titles.get(b.return_id, ""),
+            "period": b.period,
+            "build_id": b.id,
+            "built_at": b.generated_at,
+            "revised": revised,
+        }
+        for b, revised in reopened_builds(session)
+    ]
+    queue = queue_of(session, visitor, return_id=None, period=None, state=None, now=now_collecting)
+    return page(
+        request,
+        "officer/dashboard.html",
+        visitor,
+        title="Dashboard",
+        deadlines=_next_deadlines(upcoming["items"], titles),
+        completeness=completeness,
+        recent=recent,
+        reopened=reopened,
+        approvals=tally(queue),
+        overdue_agencies=_overdue_agencies(late["items"], titles),
+    )
+
+
+def _next_deadlines(items: list[dict[str, Any]], titles: dict[str, str]) -> list[dict[str, Any]]:
+    """The next ten deadlines; a sign-off due with the figures (no date of its own) said on the figures' line."""
+    figures_due = {_moment(e) for e in items if e["kind"] == "agency_deadline"}
+    signoffs_due = {_moment(e) for e in items if e["kind"] == "signoff_deadline"}
+    return [
+        {
+            **e,
+            "title": titles.get(e["return_id"], e["return_id"]),
+            "also_signoff": e["kind"] == "agency_deadline" and _moment(e) in signoffs_due,
+        }
+        for e in items
         if e["kind"] in ("agency_deadline", "recipient_deadline")
         or (e["kind"] == "signoff_deadline" and _moment(e) not in figures_due)
-    ][:10]  # fmt: skip
-    late = calendar_routes.get_calendar(
-        request=request, session=session, principal=visitor.principal, start=today - timedelta(days=365), end=today,
-        status="overdue",
-    )  # fmt: skip
+    ][:10]
+
+
+def _overdue_agencies(items: list[dict[str, Any]], titles: dict[str, str]) -> list[dict[str, Any]]:
+    """Each agency behind: deadlines missed and figures owed, returns not signed off, the oldest date; most owed first."""
     overdue: dict[str, dict[str, Any]] = {}
-    for e in late["items"]:
+    for e in items:
         for agency, reason in e["overdue"].items():
             # Figures missing are counted once, at the agency deadline; a sign-off date adds only the returns
             # whose figures are all in and not signed off.
@@ -81,46 +124,49 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
             if not counted:
                 continue
             row = overdue.setdefault(
-                agency, {"agency": agency, "deadlines": 0, "owed": 0, "returns": set(), "unsigned": [], "oldest": e["at"]}
-            )  # fmt: skip
+                agency,
+                {"agency": agency, "deadlines": 0, "owed": 0, "returns": set(), "unsigned": [], "oldest": e["at"]},
+            )
             title = titles.get(e["return_id"], e["return_id"])
             if reason == "figures_missing":
                 row["deadlines"] += 1
                 row["owed"] += e["owed"][agency]
                 row["returns"].add(title)
             else:
-                row["unsigned"].append({"return_id": e["return_id"], "title": title, "period": e["period"],
-                                        "state": e["unsigned"][agency]})  # fmt: skip
+                row["unsigned"].append(
+                    {"return_id": e["return_id"], "title": title, "period": e["period"], "state": e["unsigned"][agency]}
+                )
             row["oldest"] = min(row["oldest"], e["at"])
-    now_collecting = collecting(request, session, visitor, today)
-    completeness = []
+    return sorted(overdue.values(), key=lambda r: (-r["owed"], -len(r["unsigned"]), r["agency"]))
+
+
+def _completeness(
+    session: SessionDep, now_collecting: dict[str, dict[str, Any]], titles: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The share of cells filled in each return being collected, from its last build (or why it cannot be built)."""
+    completeness: list[dict[str, Any]] = []
     for return_id, entry in sorted(now_collecting.items()):
         period = entry["period"]
         try:
             # The last build while nothing it shows has changed: a view does not build every return again.
             record = exports.current_build(session, return_id, period)
         except OneReturnError as exc:
-            completeness.append({"return_id": return_id, "title": titles.get(return_id, ""), "period": period,
-                                 "error": exc.message})  # fmt: skip
+            completeness.append(
+                {"return_id": return_id, "title": titles.get(return_id, ""), "period": period, "error": exc.message}
+            )
             continue
         shown = sum(n for status, n in record.completeness.items() if status in ("present", "suppressed"))
-        completeness.append({"return_id": return_id, "title": titles.get(return_id, ""), "period": record.period,
-                             "share": round(shown / record.cell_count, 4) if record.cell_count else 0.0,
-                             "cells": record.cell_count, "by_status": record.completeness})  # fmt: skip
-    recent = collect_routes.list_submissions(
-        request=request, session=session, principal=visitor.principal, limit=8, offset=0
-    )
-    reopened = [
-        {"return_id": b.return_id, "title": titles.get(b.return_id, ""), "period": b.period, "build_id": b.id,
-         "built_at": b.generated_at, "revised": revised}
-        for b, revised in reopened_builds(session)
-    ]  # fmt: skip
-    queue = queue_of(session, visitor, return_id=None, period=None, state=None, now=now_collecting)
-    return page(
-        request, "officer/dashboard.html", visitor, title="Dashboard", deadlines=deadlines,
-        completeness=completeness, recent=recent, reopened=reopened, approvals=tally(queue),
-        overdue_agencies=sorted(overdue.values(), key=lambda r: (-r["owed"], -len(r["unsigned"]), r["agency"])),
-    )  # fmt: skip
+        completeness.append(
+            {
+                "return_id": return_id,
+                "title": titles.get(return_id, ""),
+                "period": record.period,
+                "share": round(shown / record.cell_count, 4) if record.cell_count else 0.0,
+                "cells": record.cell_count,
+                "by_status": record.completeness,
+            }
+        )
+    return completeness
 
 
 @router.get("/calendar")

@@ -179,12 +179,16 @@ def _error_page(request: Request, visitor: Visitor | None, exc: Exception) -> HT
 def unavailable_page(request: Request, retry_after: str) -> HTMLResponse:
     """The page a browser gets when the database cannot be reached or is busy: 503, with when to try again."""
     response = page(
-        request, "error.html", None, title="Sorry, the service is unavailable", status_code=503,
+        request,
+        "error.html",
+        None,
+        title="Sorry, the service is unavailable",
+        status_code=503,
         heading="Sorry, the service is unavailable",
         message=f"The service cannot reach its records just now. Nothing you sent was lost: a change is saved whole or "
         f"not at all. Try again in {retry_after} seconds; if you sent a form, check whether it was saved before "
         "sending it again.",
-    )  # fmt: skip
+    )
     response.headers["Retry-After"] = retry_after
     return response
 
