@@ -190,6 +190,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/submissions/{submission_id}"): rule("officer agency", *SUBMISSION_CASES),
     # A council's findings by child: its own key only, never an officer's or a regulator's.
     ("GET", "/api/submissions/{submission_id}/records"): rule("agency", *SUBMISSION_CASES),
+    # Ofsted's Annex A names children: the council's own approver key only (the demo agency keys are approvers).
+    ("GET", "/api/agencies/{code}/annex-a"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="agency:notts_cyp"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="agency:lewisham_council"),
+    ),
+    ("GET", "/api/agencies/{code}/annex-a.xlsx"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="agency:notts_cyp"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="agency:lewisham_council"),
+    ),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),

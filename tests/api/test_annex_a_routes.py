@@ -1,0 +1,162 @@
+"""Annex A through the API and the council's page, from records kept encrypted in the store (SQLite and PostgreSQL):
+the council's approver only, every view and download audited with the lists read, no child in any count, refusal,
+audit line, log line or officer's page, and nothing of it written in clear."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import fastexcel
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.main import create_app
+from collectors.records.kept import content_hash, keep
+from collectors.records.privacy import keys_for
+from indicators.models import RECORDS_KIND, Submission
+from mappings import keys
+from onereturn.settings import Settings
+from tests.collectors.records.annex_a_cases import CIN_XML, write_903
+from tests.collectors.records.samples import every_text
+from tests.web.pages import sign_in
+
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
+DATE = {"inspection_date": "2025-11-15"}
+#: Every child of the hand-worked files, and a date of birth only they hold: none may show outside the workbook.
+CHILDREN = ("REF1", "REF2", "UNBORN", "CLOSED8", "LEFT7", "INCARE", "ADOPT13", "ADOPT3", "CEASED5")
+SENTINELS = (*CHILDREN, "2015-06-20", "20/06/2015", "NG2 2BB")
+
+
+@dataclass
+class Planted:
+    """A store holding the council's kept CIN census and SSDA903 records, and a client on it."""
+
+    client: TestClient
+    engine: Engine
+    settings: Settings
+
+
+def _plant(engine: Engine, settings: Settings, library: str, files: list[Path]) -> int:
+    named = [(p.name, p) for p in files]
+    digest = content_hash(named)
+    path = keep(settings, keys_for(settings), digest, named)
+    with Session(engine) as session:
+        row = Submission(
+            agency_code="notts_cyp",
+            filename=", ".join(p.name for p in files),
+            source_format=library,
+            size_bytes=sum(p.stat().st_size for p in files),
+            content_hash=digest,
+            raw_path=str(path),
+            received_at=datetime(2025, 11, 10, tzinfo=UTC),
+            mode="default",
+            status="accepted",
+            kind=RECORDS_KIND,
+            stage="stored",
+            collection_year="2025-26",
+        )
+        session.add(row)
+        session.commit()
+        assert row.id is not None
+        return row.id
+
+
+@pytest.fixture
+def planted(store: Engine, store_settings: Settings, tmp_path: Path) -> Iterator[Planted]:
+    census = tmp_path / "in" / "cin_census.xml"
+    census.parent.mkdir()
+    census.write_text(CIN_XML, encoding="utf-8")
+    _plant(store, store_settings, "cin", [census])
+    _plant(store, store_settings, "903", write_903(tmp_path / "in" / "903"))
+    # The files planted are the council's; remove the clear copies so only the kept (encrypted) ones remain.
+    for path in sorted((tmp_path / "in").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+        yield Planted(client, store, store_settings)
+
+
+def test_the_councils_approver_gets_counts_per_list_and_the_blank_columns(planted: Planted) -> None:
+    answer = planted.client.get("/api/agencies/notts_cyp/annex-a", headers=NOTTS, params=DATE)
+    assert answer.status_code == 200, answer.text
+    facts = answer.json()
+    counts = {item["list"]: item["rows"] for item in facts["lists"]}
+    assert counts == {1: 0, 2: 0, 3: 4, 4: 1, 5: 1, 6: 3, 7: 1, 8: 3, 9: 0, 10: 1, 11: 0}
+    assert len(facts["sources"]) == 2
+    assert facts["layout_year"] == 2024
+    list_8 = next(item for item in facts["lists"] if item["list"] == 8)
+    assert "Placement Type" in list_8["filled"]
+    assert {"column": "LA of Placement", "why": list_8["blank"][-5]["why"]} in list_8["blank"]
+    assert not any(s in answer.text for s in SENTINELS)
+
+
+def test_the_workbook_lists_the_children_and_the_download_is_audited(planted: Planted) -> None:
+    answer = planted.client.get("/api/agencies/notts_cyp/annex-a.xlsx", headers=NOTTS, params=DATE)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    book = fastexcel.read_excel(answer.content)
+    in_care = book.load_sheet_by_name("List 8").to_polars()
+    assert sorted(in_care["Child Unique ID"].to_list()) == ["ADOPT3", "CEASED5", "INCARE"]
+    trail = planted.client.get("/api/audit", headers=OFFICER, params={"action": "annex_a.download"}).json()
+    (event,) = trail["items"]
+    assert event["object"] == "Annex A workbook of notts_cyp as at 2025-11-15"
+    assert "8:3" in event["detail"]
+    assert event["principal"].startswith("agency")
+    # Nothing of a child in the audit trail, and nothing written in clear in the store or the data folder.
+    assert not any(s in text for text in every_text(planted.engine) for s in SENTINELS)
+    for path in planted.settings.data_dir.rglob("*"):
+        if path.is_file() and "sqlite3" not in path.name:
+            assert not any(s.encode() in path.read_bytes() for s in CHILDREN), path
+
+
+def test_only_the_councils_own_approver_reads_it(planted: Planted) -> None:
+    for path in ("/api/agencies/notts_cyp/annex-a", "/api/agencies/notts_cyp/annex-a.xlsx"):
+        for who, status in ((OFFICER, 403), (DFE, 403), (LEWISHAM, 404), ({}, 401)):
+            refused = planted.client.get(path, headers=who, params=DATE)
+            assert refused.status_code == status, (path, who, refused.text)
+            assert not any(s in refused.text for s in SENTINELS)
+    with Session(planted.engine) as session:
+        _, secret = keys.create_key(session, role="agency", agency_code="notts_cyp", label="uploads only")
+        session.commit()
+    plain = planted.client.get("/api/agencies/notts_cyp/annex-a", headers={"X-API-Key": secret}, params=DATE)
+    assert plain.status_code == 403
+    assert "approver" in plain.text
+    bad = planted.client.get("/api/agencies/notts_cyp/annex-a", headers=NOTTS, params={"inspection_date": "15/11/2025"})
+    assert bad.status_code == 422
+
+
+def test_no_child_value_in_the_log(planted: Planted, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    planted.client.get("/api/agencies/notts_cyp/annex-a.xlsx", headers=NOTTS, params=DATE)
+    planted.client.get("/api/agencies/notts_cyp/annex-a", headers=NOTTS, params=DATE)
+    assert not any(s in record.getMessage() for record in caplog.records for s in SENTINELS)
+
+
+def test_the_councils_page_shows_counts_and_offers_the_workbook(planted: Planted) -> None:
+    sign_in(planted.client, NOTTS["X-API-Key"])
+    shown = planted.client.get("/annex-a", params=DATE)
+    assert shown.status_code == 200, shown.text
+    assert 'id="counts"' in shown.text
+    assert "List 8: Children in care" in shown.text
+    assert not any(s in shown.text for s in SENTINELS)
+    download = planted.client.get("/annex-a.xlsx", params=DATE)
+    assert download.status_code == 200
+    assert fastexcel.read_excel(download.content).sheet_names[0] == "Front_Sheet"
+    wrong = planted.client.get("/annex-a", params={"inspection_date": "not a date"})
+    assert wrong.status_code == 400
+    assert "Enter the inspection" in wrong.text
+
+
+def test_an_officers_page_is_refused(planted: Planted) -> None:
+    sign_in(planted.client, OFFICER["X-API-Key"])
+    refused = planted.client.get("/annex-a", params=DATE)
+    assert refused.status_code == 403
+    assert not any(s in refused.text for s in SENTINELS)
