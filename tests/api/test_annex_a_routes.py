@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import fastexcel
@@ -17,12 +16,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.main import create_app
-from collectors.records.kept import content_hash, keep
-from collectors.records.privacy import keys_for
-from indicators.models import RECORDS_KIND, Submission
 from mappings import keys
 from onereturn.settings import Settings
-from tests.collectors.records.annex_a_cases import CIN_XML, write_903
+from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
 from tests.collectors.records.samples import every_text
 from tests.web.pages import sign_in
 
@@ -45,38 +41,13 @@ class Planted:
     settings: Settings
 
 
-def _plant(engine: Engine, settings: Settings, library: str, files: list[Path]) -> int:
-    named = [(p.name, p) for p in files]
-    digest = content_hash(named)
-    path = keep(settings, keys_for(settings), digest, named)
-    with Session(engine) as session:
-        row = Submission(
-            agency_code="notts_cyp",
-            filename=", ".join(p.name for p in files),
-            source_format=library,
-            size_bytes=sum(p.stat().st_size for p in files),
-            content_hash=digest,
-            raw_path=str(path),
-            received_at=datetime(2025, 11, 10, tzinfo=UTC),
-            mode="default",
-            status="accepted",
-            kind=RECORDS_KIND,
-            stage="stored",
-            collection_year="2025-26",
-        )
-        session.add(row)
-        session.commit()
-        assert row.id is not None
-        return row.id
-
-
 @pytest.fixture
 def planted(store: Engine, store_settings: Settings, tmp_path: Path) -> Iterator[Planted]:
     census = tmp_path / "in" / "cin_census.xml"
     census.parent.mkdir()
     census.write_text(CIN_XML, encoding="utf-8")
-    _plant(store, store_settings, "cin", [census])
-    _plant(store, store_settings, "903", write_903(tmp_path / "in" / "903"))
+    plant_kept(store, store_settings, "cin", [census])
+    plant_kept(store, store_settings, "903", write_903(tmp_path / "in" / "903"))
     # The files planted are the council's; remove the clear copies so only the kept (encrypted) ones remain.
     for path in sorted((tmp_path / "in").rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
