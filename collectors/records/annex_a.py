@@ -24,7 +24,7 @@ from collectors.records.annex_a_common import CHILD_FIELDS, Window, children, wi
 from collectors.records.kept import kept_files
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
-from indicators.models import RECORDS_KIND, Submission
+from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from mappings.annex_a import AnnexList, Layout, load_layout
 from onereturn.settings import Settings
 
@@ -41,17 +41,21 @@ class Source:
     collection_year: str
     filename: str
     received_at: datetime
+    #: A fresh extract sent for Annex A (no DfE return), not the return itself.
+    extract: bool = False
 
     @property
     def year_end(self) -> date:
-        """31 March of the collection year: the records run to it."""
-        return date(int(self.collection_year[:4]) + 1, 3, 31)
+        """The last day the records can hold: 31 March of the collection year, or an extract's day of upload."""
+        end = date(int(self.collection_year[:4]) + 1, 3, 31)
+        return min(end, self.received_at.date()) if self.extract else end
 
     def describe(self) -> str:
         """The source as the front sheet and summary name it (no child in it)."""
         name = "CIN census" if self.library == "cin" else "SSDA903"
+        kind = "Annex A extract" if self.extract else "return"
         return (
-            f"{name} {self.collection_year} (upload {self.submission_id}, {self.filename}, received "
+            f"{name} {self.collection_year} {kind} (upload {self.submission_id}, {self.filename}, received "
             f"{self.received_at:%d/%m/%Y}; records to {self.year_end:%d/%m/%Y})"
         )
 
@@ -95,7 +99,8 @@ def newest_sources(session: Session, agency_code: str, inspection_date: date) ->
         if usable:
             best = max(usable, key=lambda s: (s.collection_year, s.id or 0))
             assert best.id is not None
-            found.append(Source(library, best.id, best.collection_year, best.filename, best.received_at))
+            extract = best.mode == ANNEX_A_EXTRACT
+            found.append(Source(library, best.id, best.collection_year, best.filename, best.received_at, extract))
     return found
 
 

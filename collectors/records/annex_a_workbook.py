@@ -10,11 +10,15 @@ from __future__ import annotations
 import io
 from datetime import date
 
+import polars as pl
+
 from collectors.records.annex_a import AnnexA, summary
 from onereturn.spreadsheet import SafeWorkbook
 
 #: How each list's sheet starts: the headings on the first row, as in the layout.
 HEADER_ROW = 0
+#: Day 0 of Excel's date numbers (as xlsxwriter counts them, its 1900 leap-year bug included for later dates).
+EXCEL_EPOCH = date(1899, 12, 30)
 
 
 def _front(book: SafeWorkbook, annex: AnnexA, bold: object, dated: object) -> None:
@@ -62,6 +66,18 @@ def _front(book: SafeWorkbook, annex: AnnexA, bold: object, dated: object) -> No
     sheet.write(row + 1, 1, "Ofsted's definitions, and the choices made where its text leaves one: docs/annex_a.md")
 
 
+def _cells(frame: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
+    """The list's cells ready to write: each date as Excel's day number (shown DD/MM/YYYY by its format), worked out
+    for the whole column at once rather than cell by cell."""
+    serial = [
+        ((pl.col(name) - pl.lit(EXCEL_EPOCH)).dt.total_days().cast(pl.Float64)).alias(name)
+        if kind == "date"
+        else pl.col(name)
+        for name, kind in zip(frame.columns, kinds, strict=True)
+    ]
+    return frame.select(serial)
+
+
 def workbook(annex: AnnexA) -> bytes:
     """The whole workbook as bytes: the front sheet, then Lists 1 to 11 under the layout's sheet names."""
     buffer = io.BytesIO()
@@ -74,16 +90,20 @@ def workbook(annex: AnnexA) -> bytes:
         sheet.write_row(HEADER_ROW, 0, [c.heading for c in item.columns], bold)
         sheet.freeze_panes(1, 0)
         kinds = [c.kind for c in item.columns]
-        for offset, values in enumerate(annex.lists[item.number].iter_rows()):
+        # One writer per column, chosen once: text (guarded against formulas by the sheet), a number, or a date.
+        writers = [
+            (sheet.write_number, dated)
+            if kind == "date"
+            else (sheet.write_number, None)
+            if kind == "int"
+            else (sheet.write_string, None)
+            for kind in kinds
+        ]
+        for offset, values in enumerate(_cells(annex.lists[item.number], kinds).iter_rows()):
             at = HEADER_ROW + 1 + offset
             for position, value in enumerate(values):
-                if value is None:
-                    continue
-                if kinds[position] == "date" and isinstance(value, date):
-                    sheet.write_datetime(at, position, value, dated)
-                elif isinstance(value, str):
-                    sheet.write_string(at, position, value)
-                else:
-                    sheet.write_number(at, position, value)
+                if value is not None:
+                    write, style = writers[position]
+                    write(at, position, value, style)
     book.close()
     return buffer.getvalue()

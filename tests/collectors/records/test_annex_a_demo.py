@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import fastexcel
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -21,11 +19,12 @@ def test_the_synthetic_county_builds_its_annex_a(store: Engine, store_settings: 
     assert {u.status for u in uploads} <= {"accepted", "queried"}, [u.message for u in uploads]
     on = f"{int(RECORDS_YEAR[:4]) + 1}-03-31"
     with TestClient(create_app(store_settings, engine=store)) as client:
-        answer = client.get(f"/api/agencies/{RECORDS_AGENCY}/annex-a", headers=SYNTHETIC, params={"inspection_date": on})
+        answer = client.get(
+            f"/api/agencies/{RECORDS_AGENCY}/annex-a", headers=SYNTHETIC, params={"inspection_date": on}
+        )
         assert answer.status_code == 200, answer.text
         facts = answer.json()
         counts = {item["list"]: item["rows"] for item in facts["lists"]}
-        print("annex-a demo", json.dumps({"counts": counts, "sources": facts["sources"]}))
         assert len(facts["sources"]) == 2
         for number in (3, 4, 6, 7, 8, 9):
             assert counts[number] > 0, counts
