@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from api.auth import FUNCTION, require
@@ -19,10 +19,12 @@ from api.deps import SessionDep
 from api.principal import Principal
 from api.scopes import read_scope
 from collectors.records.annex_a import AnnexA, build_annex_a, summary
+from collectors.records.annex_a_columns import receive_columns, template
 from collectors.records.annex_a_workbook import workbook
 from mappings.agencies import get_agency
+from mappings.annex_a import load_layout
 from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import Forbidden
+from onereturn.errors import Forbidden, PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["annex-a"])
 
@@ -93,3 +95,46 @@ def annex_a_workbook(
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
+
+
+@router.get(
+    "/agencies/{code}/annex-a/template.xlsx",
+    summary="The template of Annex A's columns no return holds (approver)",
+    responses={200: {"content": {XLSX: {}}}, **_RESPONSES},
+)
+def annex_a_template(request: Request, code: str, session: SessionDep, principal: AnnexRead) -> Response:
+    """The headings the council may fill by child id (only the columns no return holds), and each one's codes."""
+    check_annex_reader(session, principal, code)
+    annotate(request, object=f"Annex A columns template of {code}")
+    return Response(
+        template(load_layout()),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="annex-a-columns-{code}.xlsx"'},
+    )
+
+
+@router.post(
+    "/agencies/{code}/annex-a/columns",
+    summary="Upload Annex A's columns no return holds, by child id (approver)",
+    responses={**_RESPONSES, 422: {"description": "A heading or value refused, by row and column"}},
+)
+def annex_a_columns(
+    request: Request,
+    code: str,
+    session: SessionDep,
+    principal: AnnexRead,
+    file: Annotated[
+        UploadFile, File(description="CSV or XLSX from the template: Child Unique ID, then List N: heading")
+    ],
+) -> dict[str, Any]:
+    """Check the council's own columns against Ofsted's codes and keep them (encrypted) for the next Annex A."""
+    check_annex_reader(session, principal, code)
+    settings = request.app.state.settings
+    # A sync route runs in a worker thread, so the read and the keeping below do not hold the event loop.
+    data = file.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"the file is over the limit of {settings.max_upload_bytes:,} bytes")
+    name = file.filename or "columns.csv"
+    sid, frame = receive_columns(request.app.state.engine, settings, code, load_layout(), name, data, principal.label)
+    annotate(request, object=f"Annex A columns of {code} (upload {sid})", detail=f"{frame.height} children")
+    return {"id": sid, "children": frame.height, "columns": frame.columns[1:]}

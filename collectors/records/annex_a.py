@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from collectors.records import annex_a_903 as lac
 from collectors.records import annex_a_cin as cin_lists
+from collectors.records.annex_a_columns import fill_council, newest_columns
 from collectors.records.annex_a_common import CHILD_FIELDS, Window, children, with_child
 from collectors.records.kept import kept_files
 from collectors.records.reading import read_files
@@ -69,6 +70,8 @@ class AnnexA:
     lists: dict[int, pl.DataFrame]
     sources: list[Source] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The headings ("List N: heading") filled from the council's own columns file.
+    council_filled: list[str] = field(default_factory=list)
 
 
 def _collection_start(year: str) -> date:
@@ -171,7 +174,14 @@ def build_annex_a(
     layout = load_layout(layout_id) if layout_id else load_layout()
     sources = newest_sources(session, agency_code, inspection_date)
     cin, ssda903 = read_sources(session, settings, sources)
-    return assemble(cin, ssda903, inspection_date, layout, sources)
+    annex = assemble(cin, ssda903, inspection_date, layout, sources)
+    annex.council_filled = fill_council(annex.lists, layout, newest_columns(session, settings, agency_code, layout))
+    if annex.council_filled:
+        annex.notes.append(
+            f"{len(annex.council_filled)} column(s) no return holds are filled from the council's own columns file, "
+            "by child id: " + "; ".join(annex.council_filled) + "."
+        )
+    return annex
 
 
 def assemble(
@@ -220,6 +230,9 @@ def summary(annex: AnnexA) -> dict[str, Any]:
                 "children": rows["c0"].n_unique() if rows.height and item.number != 11 else 0,
                 "filled": item.filled,
                 "blank": [{"column": c.heading, "why": c.why or item.why} for c in item.blank],
+                "council_filled": [
+                    h.split(": ", 1)[1] for h in annex.council_filled if h.startswith(f"{item.sheet}: ")
+                ],
             }
         )
     return {

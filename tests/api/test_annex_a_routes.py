@@ -131,3 +131,91 @@ def test_an_officers_page_is_refused(planted: Planted) -> None:
     refused = planted.client.get("/annex-a", params=DATE)
     assert refused.status_code == 403
     assert not any(s in refused.text for s in SENTINELS)
+
+
+def test_the_council_fills_the_columns_no_return_holds_by_child_id(planted: Planted) -> None:
+    template = planted.client.get("/api/agencies/notts_cyp/annex-a/template.xlsx", headers=NOTTS)
+    assert template.status_code == 200
+    headings = [
+        c.name
+        for c in fastexcel.read_excel(template.content).load_sheet_by_name("Columns", n_rows=0).available_columns()
+    ]
+    assert headings[0] == "Child Unique ID"
+    assert "List 8: Date of Last Social Work Visit" in headings
+    assert "List 8: Placement Type" not in headings  # the records fill it
+    good = (
+        "Child Unique ID,List 8: Date of Last Social Work Visit,List 8: What is the permanence plan for this child?,"
+        "List 3: Allocated Team\nINCARE,01/11/2025,f) Long-term fostering,\nREF1,,,Team North\n"
+    )
+    sent = planted.client.post(
+        "/api/agencies/notts_cyp/annex-a/columns",
+        headers=NOTTS,
+        files={"file": ("cols.csv", good.encode(), "text/csv")},
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["children"] == 2
+    book = fastexcel.read_excel(
+        planted.client.get("/api/agencies/notts_cyp/annex-a.xlsx", headers=NOTTS, params=DATE).content
+    )
+    in_care = book.load_sheet_by_name("List 8").to_polars()
+    (row,) = in_care.filter(in_care["Child Unique ID"] == "INCARE").to_dicts()
+    assert row["What is the permanence plan for this child?"] == "f) Long-term fostering"
+    assert str(row["Date of Last Social Work Visit"])[:10] == "2025-11-01"
+    referrals = book.load_sheet_by_name("List 3").to_polars()
+    assert referrals.filter(referrals["Child Unique ID"] == "REF1")["Allocated Team"].to_list() == ["Team North"]
+    facts = planted.client.get("/api/agencies/notts_cyp/annex-a", headers=NOTTS, params=DATE).json()
+    list_8 = next(item for item in facts["lists"] if item["list"] == 8)
+    assert "What is the permanence plan for this child?" in list_8["council_filled"]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("Child Unique ID,List 8: Placement Type\nINCARE,K2\n", "filled from your CIN census and SSDA903 records"),
+        (
+            "Child Unique ID,List 8: Date of Last Social Work Visit\nINCARE,31/02/2025\n",
+            "row 2, column 'List 8: Date of Last Social Work Visit': not a date",
+        ),
+        (
+            "Child Unique ID,List 8: What is the permanence plan for this child?\nINCARE,Fostering\n",
+            "row 2, column 'List 8: What is the permanence plan for this child?': not one of Ofsted's codes",
+        ),
+        ("Child Unique ID,List 3: Allocated Team\nREF1,A\nREF1,B\n", "row 3: the child id repeats row 2"),
+        ("Child Unique ID,Something else\nREF1,A\n", "column(s) 2"),
+    ],
+)
+def test_a_columns_file_is_refused_by_row_and_column_and_nothing_is_kept(
+    planted: Planted, body: str, said: str
+) -> None:
+    refused = planted.client.post(
+        "/api/agencies/notts_cyp/annex-a/columns",
+        headers=NOTTS,
+        files={"file": ("cols.csv", body.encode(), "text/csv")},
+    )
+    assert refused.status_code == 422
+    assert said in refused.text, refused.text
+    # The refused values are not quoted back.
+    assert "Fostering" not in refused.text or "Long-term fostering" in refused.text
+    assert "31/02/2025" not in refused.text
+    facts = planted.client.get("/api/agencies/notts_cyp/annex-a", headers=NOTTS, params=DATE).json()
+    assert all(item["council_filled"] == [] for item in facts["lists"])
+
+
+def test_the_council_sends_its_columns_from_the_page(planted: Planted) -> None:
+    token = sign_in(planted.client, NOTTS["X-API-Key"])
+    template = planted.client.get("/annex-a/template.xlsx")
+    assert template.status_code == 200
+    assert fastexcel.read_excel(template.content).sheet_names == ["Columns", "Codes"]
+    body = b"Child Unique ID,List 8: Date of Last Social Work Visit\nINCARE,not a date\n"
+    refused = planted.client.post(
+        "/annex-a/columns", data={"csrf_token": token}, files={"file": ("cols.csv", body, "text/csv")}
+    )
+    assert refused.status_code == 400
+    assert "row 2, column" in refused.text
+    assert "not a date" in refused.text
+    body = b"Child Unique ID,List 8: Date of Last Social Work Visit\nINCARE,01/11/2025\n"
+    sent = planted.client.post(
+        "/annex-a/columns", data={"csrf_token": token}, files={"file": ("cols.csv", body, "text/csv")}
+    )
+    assert sent.status_code == 200
+    assert "Your columns for 1 child are kept" in sent.text
