@@ -27,8 +27,11 @@ from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
 from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from mappings.annex_a import AnnexList, Layout, load_layout
+from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
 
+#: The inspection dates Annex A is built for: none falls outside these.
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 #: Statuses of a record-level upload whose records passed DfE's rules (its figures stored).
 PASSED = ("accepted", "queried", "partially_accepted")
 
@@ -171,6 +174,12 @@ def build_annex_a(
     session: Session, settings: Settings, agency_code: str, inspection_date: date, *, layout_id: str | None = None
 ) -> AnnexA:
     """Annex A of a council for an inspection date: every list in the layout, filled from its newest records."""
+    if not EARLIEST <= inspection_date <= LATEST:
+        # DfE's record-level returns begin long after the first and the windows reach twelve months back.
+        raise InvalidInput(
+            f"inspection_date must fall from {EARLIEST.isoformat()} to {LATEST.isoformat()}: Annex A lists the records "
+            "a council holds as at an inspection"
+        )
     layout = load_layout(layout_id) if layout_id else load_layout()
     sources = newest_sources(session, agency_code, inspection_date)
     cin, ssda903 = read_sources(session, settings, sources)

@@ -119,9 +119,9 @@ def read_columns(data: bytes, filename: str, layout: Layout, *, max_bytes: int) 
     """The council's columns, checked: one row per child id, each value of its column's kind or Ofsted's codes."""
     frame = _frame(data, filename, max_bytes)
     headings = [h.strip() for h in frame.columns]
-    frame.columns = headings
     known = council_columns(layout)
     _check_headings(headings, known, layout, filename)
+    frame.columns = headings
     if frame.height > _MAX_ROWS:
         raise InvalidInput(f"{filename} has {frame.height:,} rows; at most {_MAX_ROWS:,}")
     typed: dict[str, list[object]] = {h: [] for h in headings}

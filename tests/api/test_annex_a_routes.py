@@ -219,3 +219,15 @@ def test_the_council_sends_its_columns_from_the_page(planted: Planted) -> None:
     )
     assert sent.status_code == 200
     assert "Your columns for 1 child are kept" in sent.text
+
+
+def test_a_date_out_of_range_or_a_repeated_heading_is_refused_not_a_failure(planted: Planted) -> None:
+    for day in ("0001-01-01", "9999-12-31"):
+        refused = planted.client.get("/api/agencies/notts_cyp/annex-a", headers=NOTTS, params={"inspection_date": day})
+        assert refused.status_code == 422, refused.text
+    body = b"Child Unique ID,List 3: Allocated Team, List 3: Allocated Team\nREF1,A,B\n"
+    twice = planted.client.post(
+        "/api/agencies/notts_cyp/annex-a/columns", headers=NOTTS, files={"file": ("c.csv", body, "text/csv")}
+    )
+    assert twice.status_code == 422
+    assert "a heading repeats" in twice.text
