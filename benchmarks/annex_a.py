@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -133,8 +134,8 @@ def main(argv: list[str]) -> None:
     seconds, floor = float(str(service["seconds"])), float(str(alone["seconds"]))
     lines = [
         f"Annex A for {args.lac_children:,} looked-after children (SSDA903) and {args.cin_children:,} children in "
-        f"need (CIN census), inspection {INSPECTION}, best of {args.repeat}, {platform.python_version()}, "
-        f"{datetime.now(UTC):%Y-%m-%d}",
+        f"need (CIN census), inspection {INSPECTION}, best of {args.repeat}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end, {datetime.now(UTC):%Y-%m-%d}",
         "",
         "| path | seconds | peak memory (MiB) |",
         "|---|---:|---:|",
