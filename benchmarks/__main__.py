@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import collect, compare, exports, load, memory, pages, published, records, scale
+from benchmarks import annex_a, collect, compare, exports, load, memory, pages, published, records, scale
 
 
 def main() -> None:
     """Dispatch to the named benchmark."""
     names = {
+        "annex-a": annex_a.main,
         "collect": collect.main,
         "compare": compare.main,
         "exports": exports.main,

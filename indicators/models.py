@@ -114,6 +114,8 @@ class CatalogueVersion(SQLModel, table=True):
 
 #: ``Submission.kind`` of a council's record-level upload (SSDA903 or CIN census records); other uploads are "figures".
 RECORDS_KIND = "records"
+#: The mode of a record-level upload sent as a fresh extract for Ofsted's Annex A: checked and kept, no figure stored.
+ANNEX_A_EXTRACT = "annex_a"
 
 
 class Submission(SQLModel, table=True):

@@ -205,6 +205,13 @@ async def upload(
     ] = "default",
     agency: Annotated[str | None, Form(description="Officers only: the agency the figures come from")] = None,
     sheet: Annotated[str | None, Form(description="The sheet to read in a workbook (default: Figures)")] = None,
+    purpose: Annotated[
+        Literal["return", "annex_a"],
+        Form(
+            description="Record-level uploads: return (DfE's return, its figures stored) or annex_a (a fresh extract "
+            "for Ofsted's Annex A: checked by DfE's rules and kept, no figure stored)"
+        ),
+    ] = "return",
 ) -> JSONResponse:
     """Upload one file of figures and get the validation report (row, column, value, rule, message); or, with
     ``collection_year``, a council's record-level files, answered 202 at once and checked in the background."""
@@ -215,7 +222,9 @@ async def upload(
         uploads = [*(files or []), *([file] if file is not None else [])]
         if mode != "default" or sheet is not None:
             raise InvalidInput("A record-level upload is checked and stored as a whole: leave out mode and sheet")
-        return await _records_upload(request, background, principal, agency_code, collection_year, uploads)
+        return await _records_upload(request, background, principal, agency_code, collection_year, uploads, purpose)
+    if purpose != "return":
+        raise InvalidInput("An Annex A extract is a council's record-level files: say its collection year")
     if files:
         raise InvalidInput(
             "Several files are a record-level upload: say its collection year (form field 'collection_year')"
@@ -322,6 +331,7 @@ async def _records_upload(
     agency_code: str,
     collection_year: str,
     uploads: list[UploadFile],
+    purpose: str = "return",
 ) -> JSONResponse:
     """Keep a record-level upload (encrypted) and answer 202 with its address; an upload worker takes it from there."""
     from collectors.records import service as records
@@ -344,6 +354,7 @@ async def _records_upload(
                 collection_year=collection_year,
                 files=spooled,
                 submitted_by=principal.label,
+                purpose=purpose,
             )
         )
     finally:
@@ -376,7 +387,9 @@ async def _records_upload(
         request,
         object=f"submission {sub.id} (agency {agency_code}, records {names})",
         status=202,
-        detail=f"received for {collection_year}; DfE's rules run next",
+        detail=f"received for {collection_year}"
+        + (" as an Annex A extract" if purpose == "annex_a" else "")
+        + "; DfE's rules run next",
     )
     return JSONResponse(
         report.model_dump(mode="json"),

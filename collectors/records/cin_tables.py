@@ -72,6 +72,17 @@ def _text(parent: ET.Element, name: str) -> str | None:
     return None
 
 
+def _leaves(parent: ET.Element, names: tuple[str, ...]) -> dict[str, str | int | None]:
+    """The text of each named child of ``parent`` (its first, stripped; None when absent or blank), read in one pass
+    over the children rather than one pass per name."""
+    found: dict[str, str | None] = {}
+    for child in parent:
+        name = _local(child.tag)
+        if name not in found:
+            found[name] = (child.text or "").strip() or None
+    return {name: found.get(name) for name in names}
+
+
 def _children_of(parent: ET.Element, name: str) -> list[ET.Element]:
     return [child for child in parent if _local(child.tag) == name]
 
@@ -150,15 +161,13 @@ def read_cin_tables(data: bytes) -> dict[str, pl.DataFrame]:
                         )
             for episode, details in enumerate(_children_of(child, "CINdetails")):
                 base: dict[str, str | int | None] = {"CHILD": la_id, "_episode": episode}
-                rows["CINdetails"].append(base | {c: _text(details, c) for c in COLUMNS["CINdetails"]})
+                rows["CINdetails"].append(base | _leaves(details, COLUMNS["CINdetails"]))
                 for table in ("Assessments", "CINPlanDates", "Section47"):
                     for block in _children_of(details, table):
-                        rows[table].append(base | {c: _text(block, c) for c in COLUMNS[table]})
+                        rows[table].append(base | _leaves(block, COLUMNS[table]))
                 for plan in _children_of(details, "ChildProtectionPlans"):
                     plan_no = len(rows["ChildProtectionPlans"])
-                    rows["ChildProtectionPlans"].append(
-                        base | {c: _text(plan, c) for c in COLUMNS["ChildProtectionPlans"]}
-                    )
+                    rows["ChildProtectionPlans"].append(base | _leaves(plan, COLUMNS["ChildProtectionPlans"]))
                     for reviews in _children_of(plan, "Reviews"):
                         for review in _children_of(reviews, "CPPreviewDate"):
                             text = (review.text or "").strip() or None

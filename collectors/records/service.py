@@ -37,8 +37,8 @@ from collectors.records.reading import as_written, check_903_year, distances_for
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.spine import CutOff, Stored, failure_reason, record_outcome, repeats_current, store_accepted
 from collectors.validate import problem_frame, validate
+from indicators.models import ANNEX_A_EXTRACT, Observation, Submission
 from indicators.models import RECORDS_KIND as KIND
-from indicators.models import Observation, Submission
 from mappings.agencies import get_agency
 from mappings.models import AgencyOrg
 from onereturn.db import bulk_insert
@@ -57,6 +57,9 @@ POPULATION = "pop.resident_0_17"
 CONFLICT_RULE = "records_keyed_conflict"
 _LA_CODE = re.compile(r"[ENSW]\d{8}")
 _BATCH = 20_000
+#: What a record-level upload is for, and the mode its submission is recorded with: DfE's return (figures
+#: derived and stored), or a fresh extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
+PURPOSES = {"return": "default", "annex_a": ANNEX_A_EXTRACT}
 
 
 @dataclass
@@ -86,8 +89,14 @@ def receive(
     collection_year: str,
     files: list[tuple[str, Path]],
     submitted_by: str = "",
+    purpose: str = "return",
 ) -> Received:
-    """Keep a record-level upload (encrypted) and record its submission, ready for an upload worker; no checks run yet."""
+    """Keep a record-level upload (encrypted) and record its submission, ready for an upload worker; no checks run yet.
+
+    ``purpose`` "annex_a": a fresh extract for Ofsted's Annex A, checked by DfE's rules and kept, no figure stored."""
+    if purpose not in PURPOSES:
+        raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
+    mode = PURPOSES[purpose]
     if not files:
         raise InvalidInput("a record-level upload needs at least one file (form field 'files')")
     total = sum(path.stat().st_size for _, path in files)
@@ -111,6 +120,7 @@ def receive(
                     Submission.content_hash == digest,
                     Submission.kind == KIND,
                     Submission.collection_year == year,
+                    Submission.mode == mode,
                     col(Submission.status).in_(("accepted", "queried", "partially_accepted", "rejected")),
                     col(Submission.purged_at).is_(None),
                 )
@@ -132,7 +142,7 @@ def receive(
             content_hash=digest,
             raw_path=str(path),
             received_at=datetime.now(UTC),
-            mode="default",
+            mode=mode,
             status="received",
             submitted_by=submitted_by,
             kind=KIND,
@@ -275,6 +285,15 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
             + ": nothing was stored; correct the records and upload them again"
         )
         _end(engine, submission, outcome, status="rejected", stage="rejected", message=message, rows_read=read.rows)
+        return
+    if submission.mode == ANNEX_A_EXTRACT:
+        # An extract feeds Annex A alone: it is kept (encrypted) and checked, and no figure of a return comes of it.
+        message = (
+            f"kept as an Annex A extract for {submission.collection_year}: DfE's rules found no error"
+            + (f" ({len(findings.findings):,} queries)" if findings.findings else "")
+            + "; it feeds Ofsted's Annex A and no DfE return, so no figure was derived or stored"
+        )
+        _end(engine, submission, outcome, status="accepted", stage="stored", message=message, rows_read=read.rows)
         return
     _stage(engine, submission.id, "deriving")
     if read.library == "903":

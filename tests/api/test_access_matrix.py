@@ -91,6 +91,9 @@ UPLOADS = {
 }
 
 
+#: A council's own Annex A columns, by child id (the template's headings).
+ANNEX_COLUMNS = b"Child Unique ID,List 3: Allocated Team\nX1,Team\n"
+
 #: Stands for the digest of the sign-off review as it is when the case is sent.
 READ = "<the digest read>"
 
@@ -190,6 +193,27 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/submissions/{submission_id}"): rule("officer agency", *SUBMISSION_CASES),
     # A council's findings by child: its own key only, never an officer's or a regulator's.
     ("GET", "/api/submissions/{submission_id}/records"): rule("agency", *SUBMISSION_CASES),
+    # Ofsted's Annex A names children: the council's own approver key only (the demo agency keys are approvers).
+    ("GET", "/api/agencies/{code}/annex-a"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="agency:notts_cyp"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="agency:lewisham_council"),
+    ),
+    ("GET", "/api/agencies/{code}/annex-a.xlsx"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="agency:notts_cyp"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="agency:lewisham_council"),
+    ),
+    ("GET", "/api/agencies/{code}/annex-a/template.xlsx"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, owner="agency:notts_cyp"),
+        Case({"code": "lewisham_council"}, owner="agency:lewisham_council"),
+    ),
+    ("POST", "/api/agencies/{code}/annex-a/columns"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, file=("cols.csv", ANNEX_COLUMNS), owner="agency:notts_cyp"),
+        Case({"code": "lewisham_council"}, file=("cols.csv", ANNEX_COLUMNS), owner="agency:lewisham_council"),
+    ),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),

@@ -247,6 +247,20 @@ def records_page(c: TestClient) -> Send:
     return lambda: c.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=tables)
 
 
+ANNEX_COLUMNS = b"Child Unique ID,List 3: Allocated Team\nX1,Team North\n"
+
+
+def annex_columns(c: TestClient) -> Send:
+    return lambda: c.post(
+        "/api/agencies/notts_cyp/annex-a/columns", headers=NOTTS, files={"file": ("c.csv", ANNEX_COLUMNS)}
+    )
+
+
+def annex_columns_page(c: TestClient) -> Send:
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    return lambda: c.post("/annex-a/columns", data={"csrf_token": csrf}, files={"file": ("c.csv", ANNEX_COLUMNS)})
+
+
 def note_page(c: TestClient) -> Send:
     submission_id, row = _queried(c)
     csrf = signed_in(c, NOTTS["X-API-Key"])
@@ -381,6 +395,8 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/officer/approvals/{agency}/{return_id}/{period}/return"): send_back_page,
     ("POST", "/api/published/sources/{source_id}/releases"): publish,
     ("POST", "/officer/published"): publish_page,
+    ("POST", "/api/agencies/{code}/annex-a/columns"): annex_columns,
+    ("POST", "/annex-a/columns"): annex_columns_page,
 }
 
 

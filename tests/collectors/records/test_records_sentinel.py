@@ -8,6 +8,7 @@ import logging
 import re
 from pathlib import Path
 
+import fastexcel
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from api.main import create_app
 from collectors.records.cin_tables import COLUMNS, DATE_COLUMNS, YES_NO_COLUMNS
 from onereturn.settings import Settings
+from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
 from tests.collectors.records.samples import FIXTURES, PASSING, every_text, upload
 from tests.helpers import NOTTS, OFFICER
 from tests.web.pages import AGENCY, sign_in
@@ -134,6 +136,50 @@ def test_a_sentinel_in_every_refusable_field_reaches_no_message_log_page_or_tabl
             sign_in(web, web_key)
             answers.append(web.get("/submissions").text)
             answers += [web.get(f"/submissions/{sid}").text for sid in sent]
+    assert all(answers)
+    leaks = [a[max(0, a.find(SENTINEL) - 200) : a.find(SENTINEL) + 50] for a in answers if SENTINEL in a]
+    assert not leaks, leaks[:3]
+    assert SENTINEL not in caplog.text
+    assert not [t for t in every_text(store) if SENTINEL in t]
+    for path in store_settings.data_dir.rglob("*"):
+        if path.is_file():
+            assert SENTINEL.encode() not in path.read_bytes(), path
+
+
+def test_annex_a_names_a_child_only_in_the_councils_own_workbook(
+    store: Engine, store_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sentinel as a child's id and placement postcode in records that passed DfE's rules: Annex A's workbook
+    lists it for the council's approver; no count, refusal, audit line, log line, page or table holds it."""
+    caplog.set_level(logging.DEBUG)
+    census = tmp_path / "in" / "census.xml"
+    census.parent.mkdir()
+    census.write_text(CIN_XML.replace("REF2", SENTINEL), encoding="utf-8")
+    plant_kept(store, store_settings, "cin", [census])
+    tables = write_903(tmp_path / "in" / "903")
+    episodes = tables[1]
+    episodes.write_text(episodes.read_text().replace("INCARE", SENTINEL).replace("NG2 2BB", SENTINEL))
+    plant_kept(store, store_settings, "903", tables)
+    for path in sorted((tmp_path / "in").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    date = {"inspection_date": "2025-11-15"}
+    answers: list[str] = []
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as api:
+        book = api.get("/api/agencies/notts_cyp/annex-a.xlsx", headers=NOTTS, params=date)
+        assert book.status_code == 200
+        in_care = fastexcel.read_excel(book.content).load_sheet_by_name("List 8").to_polars()
+        assert SENTINEL in in_care["Child Unique ID"].to_list()
+        assert SENTINEL in in_care["Placement postcode"].to_list()
+        # The counts, to the council and (refused) to the officer; the workbook refused to the officer.
+        for key in (NOTTS, OFFICER):
+            answers.append(api.get("/api/agencies/notts_cyp/annex-a", headers=key, params=date).text)
+        answers.append(api.get("/api/agencies/notts_cyp/annex-a.xlsx", headers=OFFICER, params=date).text)
+        answers.append(api.get("/api/audit", headers=OFFICER, params={"limit": 500}).text)
+    for web_key in (OFFICER_KEY, AGENCY):
+        with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as web:
+            sign_in(web, web_key)
+            answers.append(web.get("/annex-a", params=date).text)
+            answers.append(web.get("/submissions").text)
     assert all(answers)
     leaks = [a[max(0, a.find(SENTINEL) - 200) : a.find(SENTINEL) + 50] for a in answers if SENTINEL in a]
     assert not leaks, leaks[:3]

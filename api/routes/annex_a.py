@@ -1,0 +1,140 @@
+"""Ofsted's Annex A for a council's inspection: the counts per list and the workbook, built on demand from the
+council's own CIN census and SSDA903 records, for its approver alone.
+
+Every call is audited (who, when, which lists and how many rows); the answer names children only in the workbook
+the approver downloads, never in a count, a log line or an error. Nothing built is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from api.auth import FUNCTION, require
+from api.callrecord import annotate
+from api.deps import SessionDep
+from api.principal import Principal
+from api.scopes import read_scope
+from collectors.records.annex_a import AnnexA, build_annex_a, summary
+from collectors.records.annex_a_columns import receive_columns, template
+from collectors.records.annex_a_workbook import workbook
+from mappings.agencies import get_agency
+from mappings.annex_a import load_layout
+from mappings.keys import APPROVER_SCOPE
+from onereturn.errors import Forbidden, PayloadTooLarge
+
+router = APIRouter(prefix="/api", tags=["annex-a"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: Children's details: a council's own key only, never an officer's or a regulator's.
+AnnexRead = Annotated[
+    Principal,
+    Depends(
+        require({"submissions:read"}, {"agency"}, reads="submissions", needs="the council's approver key"),
+        scope=FUNCTION,
+    ),
+]
+InspectionDate = Annotated[date, Query(description="The inspection's date, YYYY-MM-DD: the lists are as at it")]
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not the council's approver key (officers and regulators never see a child)"},
+    404: {"description": "No such agency (or not yours)"},
+}
+
+
+def check_annex_reader(session: SessionDep, principal: Principal, code: str) -> None:
+    """Refuse anyone but the council's own approver: another agency's is answered as unknown, a key without the
+    approver scope is told which key reads it."""
+    read_scope(principal).check_agency(code)
+    get_agency(session, code)
+    if APPROVER_SCOPE not in principal.scopes:
+        raise Forbidden(
+            "Annex A lists children by name of record: it needs the council's approver key (the officer issues one "
+            f"with `onereturn keys create --role agency --agency {code} --approver`)"
+        )
+
+
+def audit_annex(request: Request, annex: AnnexA, code: str, what: str) -> None:
+    counts = ", ".join(f"{item.number}:{annex.lists[item.number].height}" for item in annex.layout.lists)
+    annotate(
+        request,
+        object=f"Annex A {what} of {code} as at {annex.inspection_date.isoformat()}",
+        detail=f"lists (number:rows) {counts}; sources {', '.join(str(s.submission_id) for s in annex.sources) or 'none'}",
+    )
+
+
+@router.get("/agencies/{code}/annex-a", summary="Ofsted's Annex A: counts per list (approver)", responses=_RESPONSES)
+def annex_a_summary(
+    request: Request, code: str, session: SessionDep, principal: AnnexRead, inspection_date: InspectionDate
+) -> dict[str, Any]:
+    """Counts per list, the columns the records fill and those left blank (with why), and the sources read."""
+    check_annex_reader(session, principal, code)
+    annex = build_annex_a(session, request.app.state.settings, code, inspection_date)
+    audit_annex(request, annex, code, "summary")
+    return summary(annex)
+
+
+@router.get(
+    "/agencies/{code}/annex-a.xlsx",
+    summary="Ofsted's Annex A workbook (approver)",
+    responses={200: {"content": {XLSX: {}}}, **_RESPONSES},
+)
+def annex_a_workbook(
+    request: Request, code: str, session: SessionDep, principal: AnnexRead, inspection_date: InspectionDate
+) -> Response:
+    """The workbook: a front sheet, then Lists 1 to 11 in Ofsted's layout, built now and kept nowhere."""
+    check_annex_reader(session, principal, code)
+    annex = build_annex_a(session, request.app.state.settings, code, inspection_date)
+    data = workbook(annex)
+    audit_annex(request, annex, code, "workbook")
+    name = f"annex-a-{code}-{inspection_date.isoformat()}.xlsx"
+    return Response(
+        data,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/agencies/{code}/annex-a/template.xlsx",
+    summary="The template of Annex A's columns no return holds (approver)",
+    responses={200: {"content": {XLSX: {}}}, **_RESPONSES},
+)
+def annex_a_template(request: Request, code: str, session: SessionDep, principal: AnnexRead) -> Response:
+    """The headings the council may fill by child id (only the columns no return holds), and each one's codes."""
+    check_annex_reader(session, principal, code)
+    annotate(request, object=f"Annex A columns template of {code}")
+    return Response(
+        template(load_layout()),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="annex-a-columns-{code}.xlsx"'},
+    )
+
+
+@router.post(
+    "/agencies/{code}/annex-a/columns",
+    summary="Upload Annex A's columns no return holds, by child id (approver)",
+    responses={**_RESPONSES, 422: {"description": "A heading or value refused, by row and column"}},
+)
+def annex_a_columns(
+    request: Request,
+    code: str,
+    session: SessionDep,
+    principal: AnnexRead,
+    file: Annotated[
+        UploadFile, File(description="CSV or XLSX from the template: Child Unique ID, then List N: heading")
+    ],
+) -> dict[str, Any]:
+    """Check the council's own columns against Ofsted's codes and keep them (encrypted) for the next Annex A."""
+    check_annex_reader(session, principal, code)
+    settings = request.app.state.settings
+    # A sync route runs in a worker thread, so the read and the keeping below do not hold the event loop.
+    data = file.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"the file is over the limit of {settings.max_upload_bytes:,} bytes")
+    name = file.filename or "columns.csv"
+    sid, frame = receive_columns(request.app.state.engine, settings, code, load_layout(), name, data, principal.label)
+    annotate(request, object=f"Annex A columns of {code} (upload {sid})", detail=f"{frame.height} children")
+    return {"id": sid, "children": frame.height, "columns": frame.columns[1:]}

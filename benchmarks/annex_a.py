@@ -1,0 +1,154 @@
+"""Ofsted's Annex A at a county's size, against reading the same records with polars alone, in the same run.
+
+``./run bench annex-a`` writes seeded synthetic files (illustrative, :mod:`cli.synthetic`): an SSDA903 set of
+``--lac-children`` looked-after children (default 2,000) and a CIN census of ``--cin-children`` children in need
+(default 10,000), keeps them encrypted as an upload is kept, then times in a fresh process each:
+
+- the service's path, as ``GET /api/agencies/{code}/annex-a.xlsx`` runs it: decrypt the kept files, read the
+  tables (our own read, as an upload's), type them, derive Lists 1 to 11 for the inspection date, write Ofsted's
+  workbook; target under 10 s;
+- polars alone: the same files read into tables and nothing more (the 903 CSVs with ``pl.read_csv``; the census,
+  which polars cannot read as XML, with the standard library's parser into polars frames), the floor of any
+  builder that reads these files.
+
+Each is the best of ``--repeat`` runs; the peak resident set (``ru_maxrss``) of each process is its memory. Nothing
+here is asserted: the figures are printed, and ``--write`` puts them into ``docs/annex-a-benchmark.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+MIB = 1 << 20
+TARGET_SECONDS = 10.0
+DOC = Path(__file__).resolve().parent.parent / "docs" / "annex-a-benchmark.md"
+YEAR = "2024-25"
+INSPECTION = "2025-03-31"
+
+#: The service's path in a fresh process: kept (encrypted) files to the workbook's bytes.
+SERVICE = """
+import json, resource, sys, tempfile, time
+from datetime import date
+from pathlib import Path
+started = time.perf_counter()
+from collectors.records.annex_a import assemble
+from collectors.records.annex_a_workbook import workbook
+from collectors.records.kept import kept_files
+from collectors.records.reading import read_files
+from collectors.records.ssda903_tables import prepare
+from indicators.models import Submission
+from mappings.annex_a import load_layout
+from onereturn.settings import Settings
+imported = time.perf_counter()
+settings = Settings(data_dir=Path(sys.argv[1]))
+tables = {}
+for library, raw in (("cin", sys.argv[2]), ("903", sys.argv[3])):
+    with tempfile.TemporaryDirectory() as work:
+        # Only where the upload is kept is read; the table model is not validated on construction.
+        kept = kept_files(settings, Submission(raw_path=raw), Path(work))
+        read = read_files(kept, Path(work), "2024-25", max_unpacked=1 << 30)
+        tables[library] = read.tables if read.library == "cin" else prepare(read.tables)
+read_at = time.perf_counter()
+annex = assemble(tables["cin"], tables["903"], date.fromisoformat(sys.argv[4]), load_layout(), [])
+built_at = time.perf_counter()
+data = workbook(annex)
+done = time.perf_counter()
+print(json.dumps({"seconds": done - imported, "read": read_at - imported, "derive": built_at - read_at,
+                  "write": done - built_at, "bytes": len(data),
+                  "rows": {n: f.height for n, f in annex.lists.items()},
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+#: Polars alone in a fresh process: the same files read into tables, nothing derived.
+POLARS = """
+import json, resource, sys, time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+started = time.perf_counter()
+import polars as pl
+imported = time.perf_counter()
+frames = [pl.read_csv(p, infer_schema=False) for p in sorted(Path(sys.argv[2]).glob("*.csv"))]
+rows = []
+for child in ET.parse(sys.argv[1]).getroot().iter("Child"):
+    ident = child.find("ChildIdentifiers")
+    for details in child.iter("CINdetails"):
+        rows.append({"CHILD": ident.findtext("LAchildID"), **{e.tag: e.text for e in details if len(e) == 0}})
+census = pl.DataFrame(rows, infer_schema_length=None)
+done = time.perf_counter()
+print(json.dumps({"seconds": done - imported, "rows": sum(f.height for f in frames) + census.height,
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def _run(code: str, *args: str) -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, timeout=600)
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _best(code: str, args: list[str], repeat: int) -> dict[str, object]:
+    runs = [_run(code, *args) for _ in range(repeat)]
+    return min(runs, key=lambda r: float(str(r["seconds"])))
+
+
+def _files(folder: Path, lac: int, cin: int, seed: int) -> tuple[Path, Path, str, str]:
+    """Write the synthetic files and keep each set encrypted as an upload is kept."""
+    from cli.synthetic import synthetic_903, synthetic_cin
+    from collectors.records.kept import content_hash, keep
+    from collectors.records.privacy import keys_for
+    from onereturn.settings import Settings
+
+    tables = synthetic_903(seed, lac, YEAR, folder / "903")
+    census = synthetic_cin(seed, cin, YEAR, folder / "cin")
+    settings = Settings(data_dir=folder / "data")
+    keys = keys_for(settings)
+    kept = []
+    for files in ([census], tables):
+        named = [(p.name, p) for p in files]
+        kept.append(str(keep(settings, keys, content_hash(named), named)))
+    return census, folder / "903", kept[0], kept[1]
+
+
+def main(argv: list[str]) -> None:
+    """Time Annex A's workbook at a county's size against polars reading the same files."""
+    parser = argparse.ArgumentParser(prog="bench annex-a")
+    parser.add_argument("--lac-children", type=int, default=2000)
+    parser.add_argument("--cin-children", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="onereturn-bench-annexa-") as tmp:
+        folder = Path(tmp)
+        census, csvs, kept_cin, kept_903 = _files(folder, args.lac_children, args.cin_children, args.seed)
+        service = _best(SERVICE, [str(folder / "data"), kept_cin, kept_903, INSPECTION], args.repeat)
+        alone = _best(POLARS, [str(census), str(csvs)], args.repeat)
+    seconds, floor = float(str(service["seconds"])), float(str(alone["seconds"]))
+    lines = [
+        f"Annex A for {args.lac_children:,} looked-after children (SSDA903) and {args.cin_children:,} children in "
+        f"need (CIN census), inspection {INSPECTION}, best of {args.repeat}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end, {datetime.now(UTC):%Y-%m-%d}",
+        "",
+        "| path | seconds | peak memory (MiB) |",
+        "|---|---:|---:|",
+        f"| the service: decrypt, read, derive Lists 1-11, write the workbook | {seconds:.2f} "
+        f"| {int(str(service['peak'])) / MIB:.0f} |",
+        f"| of which: read {float(str(service['read'])):.2f}, derive {float(str(service['derive'])):.2f}, "
+        f"write {float(str(service['write'])):.2f} | | |",
+        f"| polars alone: read the same files into tables | {floor:.2f} | {int(str(alone['peak'])) / MIB:.0f} |",
+        "",
+        f"Ratio {seconds / floor:.1f}x the read alone; target under {TARGET_SECONDS:.0f} s: "
+        f"{'met' if seconds < TARGET_SECONDS else 'NOT met'}. Rows per list: {service['rows']}; "
+        f"workbook {int(str(service['bytes'])) / MIB:.1f} MiB.",
+    ]
+    print("\n".join(lines))
+    if args.write:
+        DOC.write_text("# Annex A benchmark (`./run bench annex-a`)\n\n" + "\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,257 @@
+"""Ofsted's Annex A for one council and one inspection date, built on demand from its newest CIN census and SSDA903
+records (the kept, encrypted uploads), in the layout of ``mappings/annex_a``.
+
+:func:`build_annex_a` gives each list's rows, Ofsted's codes written; :func:`summary` the counts per list and the
+columns filled and blank, which name no child. Nothing is stored: the records are decrypted into a temporary folder
+for the read (as a run of the upload does) and the folder is removed at once. No record's value is logged or put in
+an error (``docs/records.md``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlmodel import Session, col, select
+
+from collectors.records import annex_a_903 as lac
+from collectors.records import annex_a_cin as cin_lists
+from collectors.records.annex_a_columns import fill_council, newest_columns
+from collectors.records.annex_a_common import CHILD_FIELDS, Window, children, with_child
+from collectors.records.kept import kept_files
+from collectors.records.reading import read_files
+from collectors.records.ssda903_tables import prepare
+from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
+from mappings.annex_a import AnnexList, Layout, load_layout
+from onereturn.errors import InvalidInput
+from onereturn.settings import Settings
+
+#: The inspection dates Annex A is built for: none falls outside these.
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+#: Statuses of a record-level upload whose records passed DfE's rules (its figures stored).
+PASSED = ("accepted", "queried", "partially_accepted")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One upload the lists were built from: which return, its year, its files and when it was received."""
+
+    library: str  # cin | 903
+    submission_id: int
+    collection_year: str
+    filename: str
+    received_at: datetime
+    #: A fresh extract sent for Annex A (no DfE return), not the return itself.
+    extract: bool = False
+
+    @property
+    def year_end(self) -> date:
+        """The last day the records can hold: 31 March of the collection year, or an extract's day of upload."""
+        end = date(int(self.collection_year[:4]) + 1, 3, 31)
+        return min(end, self.received_at.date()) if self.extract else end
+
+    def describe(self) -> str:
+        """The source as the front sheet and summary name it (no child in it)."""
+        name = "CIN census" if self.library == "cin" else "SSDA903"
+        kind = "Annex A extract" if self.extract else "return"
+        return (
+            f"{name} {self.collection_year} {kind} (upload {self.submission_id}, {self.filename}, received "
+            f"{self.received_at:%d/%m/%Y}; records to {self.year_end:%d/%m/%Y})"
+        )
+
+
+@dataclass
+class AnnexA:
+    """Annex A built: the inspection date, the layout, the rows of each list and the sources read."""
+
+    inspection_date: date
+    layout: Layout
+    lists: dict[int, pl.DataFrame]
+    sources: list[Source] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: The headings ("List N: heading") filled from the council's own columns file.
+    council_filled: list[str] = field(default_factory=list)
+
+
+def _collection_start(year: str) -> date:
+    return date(int(year[:4]), 4, 1)
+
+
+def newest_sources(session: Session, agency_code: str, inspection_date: date) -> list[Source]:
+    """The council's newest CIN census and SSDA903 uploads that passed DfE's rules and are still kept, whose
+    collection year began on or before the inspection date (the latest year first, then the latest upload)."""
+    rows = session.exec(
+        select(Submission).where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.status).in_(PASSED),
+            col(Submission.purged_at).is_(None),
+            col(Submission.source_format).in_(("cin", "903")),
+        )
+    ).all()
+    found: list[Source] = []
+    for library in ("cin", "903"):
+        usable = [
+            s
+            for s in rows
+            if s.source_format == library
+            and s.collection_year
+            and _collection_start(s.collection_year) <= inspection_date
+        ]
+        if usable:
+            best = max(usable, key=lambda s: (s.collection_year, s.id or 0))
+            assert best.id is not None
+            extract = best.mode == ANNEX_A_EXTRACT
+            found.append(Source(library, best.id, best.collection_year, best.filename, best.received_at, extract))
+    return found
+
+
+def read_sources(
+    session: Session, settings: Settings, sources: list[Source]
+) -> tuple[dict[str, pl.DataFrame] | None, dict[str, pl.DataFrame] | None]:
+    """The CIN census and SSDA903 tables of the sources, decrypted into a temporary folder removed at once."""
+    tables: dict[str, dict[str, pl.DataFrame]] = {}
+    for source in sources:
+        submission = session.get(Submission, source.submission_id)
+        assert submission is not None
+        with tempfile.TemporaryDirectory(prefix="onereturn-annexa-") as workdir:
+            kept = kept_files(settings, submission, Path(workdir))
+            read = read_files(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
+        tables[source.library] = read.tables if read.library == "cin" else prepare(read.tables)
+    return tables.get("cin"), tables.get("903")
+
+
+def derive_lists(
+    cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataFrame] | None, inspection_date: date
+) -> dict[int, pl.DataFrame]:
+    """Lists 3 to 10 from the tables, each row with the child's details first; codes still DfE's."""
+    window = Window(inspection_date)
+    found: dict[int, pl.DataFrame] = {}
+    care = lac.care_episodes(ssda903, window) if ssda903 is not None else None
+    if cin is not None:
+        kids = children(cin, ssda903, window, prefer="cin")
+        looked_after = lac.looked_after_on(care) if care is not None else None
+        protected = lac.protected_in_window(care, window) if care is not None else None
+        found[3] = with_child(cin_lists.referrals(cin, window), kids)
+        found[4] = with_child(cin_lists.assessments(cin, window), kids)
+        found[5] = with_child(cin_lists.section47s(cin, window), kids)
+        found[6] = with_child(cin_lists.children_in_need(cin, window, looked_after), kids)
+        found[7] = with_child(cin_lists.child_protection(cin, window, protected), kids)
+    if ssda903 is not None and care is not None:
+        kids = children(cin, ssda903, window, prefer="903")
+        found[8] = with_child(lac.children_in_care(ssda903, care, window), kids)
+        found[9] = with_child(lac.care_leavers(ssda903, window), kids)
+        found[10] = with_child(lac.adoption(ssda903, care, window), kids)
+    return found
+
+
+def present(rows: pl.DataFrame | None, annex_list: AnnexList, layout: Layout) -> pl.DataFrame:
+    """The list in the layout's columns, in order: each filled column from its field with Ofsted's code written for
+    DfE's (a code Ofsted's list lacks is written as DfE's), each blank column empty."""
+    height = 0 if rows is None else rows.height
+    columns: list[pl.Series] = []
+    for number, column in enumerate(annex_list.columns):
+        name = f"c{number}"
+        dtype: Any = {"date": pl.Date, "int": pl.Int32}.get(column.kind, pl.String)
+        if rows is None or column.field is None or column.field not in rows.columns:
+            columns.append(pl.Series(name, [None] * height, dtype=dtype))
+            continue
+        values = rows[column.field]
+        if column.codes is not None:
+            mapping = layout.codes[column.codes]
+            values = values.cast(pl.String).replace_strict(
+                mapping, default=values.cast(pl.String), return_dtype=pl.String
+            )
+        columns.append(values.alias(name).cast(dtype) if column.kind != "text" else values.alias(name).cast(pl.String))
+    return pl.DataFrame(columns) if columns else pl.DataFrame()
+
+
+def build_annex_a(
+    session: Session, settings: Settings, agency_code: str, inspection_date: date, *, layout_id: str | None = None
+) -> AnnexA:
+    """Annex A of a council for an inspection date: every list in the layout, filled from its newest records."""
+    if not EARLIEST <= inspection_date <= LATEST:
+        # DfE's record-level returns begin long after the first and the windows reach twelve months back.
+        raise InvalidInput(
+            f"inspection_date must fall from {EARLIEST.isoformat()} to {LATEST.isoformat()}: Annex A lists the records "
+            "a council holds as at an inspection"
+        )
+    layout = load_layout(layout_id) if layout_id else load_layout()
+    sources = newest_sources(session, agency_code, inspection_date)
+    cin, ssda903 = read_sources(session, settings, sources)
+    annex = assemble(cin, ssda903, inspection_date, layout, sources)
+    annex.council_filled = fill_council(annex.lists, layout, newest_columns(session, settings, agency_code, layout))
+    if annex.council_filled:
+        annex.notes.append(
+            f"{len(annex.council_filled)} column(s) no return holds are filled from the council's own columns file, "
+            "by child id: " + "; ".join(annex.council_filled) + "."
+        )
+    return annex
+
+
+def assemble(
+    cin: dict[str, pl.DataFrame] | None,
+    ssda903: dict[str, pl.DataFrame] | None,
+    inspection_date: date,
+    layout: Layout,
+    sources: list[Source],
+) -> AnnexA:
+    """Annex A from tables already read: every list of the layout, and what the records cannot say."""
+    derived = derive_lists(cin, ssda903, inspection_date)
+    lists = {item.number: present(derived.get(item.number), item, layout) for item in layout.lists}
+    held = {s.library for s in sources} or {lib for lib, t in (("cin", cin), ("903", ssda903)) if t is not None}
+    return AnnexA(inspection_date, layout, lists, sources, notes=_notes(layout, sources, held, inspection_date))
+
+
+def _notes(layout: Layout, sources: list[Source], held: set[str], inspection_date: date) -> list[str]:
+    """What the lists cannot say, from the sources held (no child in it)."""
+    notes = []
+    for library, lists, name in (("cin", "3 to 7", "CIN census"), ("903", "8 to 10", "SSDA903")):
+        if library not in held:
+            notes.append(f"No {name} records that passed DfE's rules are held for this date: Lists {lists} are empty.")
+    for source in sources:
+        if source.year_end < inspection_date:
+            notes.append(
+                f"The {source.describe()} runs to {source.year_end:%d/%m/%Y}: anything after that date is not in the "
+                "lists; upload a newer extract to bring them up to the inspection."
+            )
+    for item in layout.lists:
+        if item.records == "none" or item.why:
+            notes.append(f"{item.sheet} ({item.title}): {item.why}.")
+    return notes
+
+
+def summary(annex: AnnexA) -> dict[str, Any]:
+    """Counts per list, the columns filled and blank (with why), the sources and notes: no child in it."""
+    lists = []
+    for item in annex.layout.lists:
+        rows = annex.lists[item.number]
+        lists.append(
+            {
+                "list": item.number,
+                "sheet": item.sheet,
+                "title": item.title,
+                "rows": rows.height,
+                "children": rows["c0"].n_unique() if rows.height and item.number != 11 else 0,
+                "filled": item.filled,
+                "blank": [{"column": c.heading, "why": c.why or item.why} for c in item.blank],
+                "council_filled": [
+                    h.split(": ", 1)[1] for h in annex.council_filled if h.startswith(f"{item.sheet}: ")
+                ],
+            }
+        )
+    return {
+        "inspection_date": annex.inspection_date.isoformat(),
+        "layout": annex.layout.id,
+        "layout_year": annex.layout.year,
+        "sources": [s.describe() for s in annex.sources],
+        "lists": lists,
+        "notes": annex.notes,
+    }
+
+
+__all__ = ["CHILD_FIELDS", "AnnexA", "Source", "assemble", "build_annex_a", "derive_lists", "present", "summary"]
