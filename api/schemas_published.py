@@ -59,6 +59,8 @@ class ReleasePublic(BaseModel):
     beside: int
     unchanged: int
     skipped: int
+    #: Codes of areas the geography does not hold, each with its number of figures (none stored).
+    unknown_areas: dict[str, int] = {}
     message: str
 
 

@@ -27,8 +27,11 @@ from onereturn.settings import Settings
 DEMO_DIR = Path(__file__).resolve().parent.parent / "collectors" / "demo"
 AGENCIES = ("notts_cyp", "lewisham_council", "lewisham_pct")
 #: The council whose children are made up (illustrative): its record-level files are written at demo set-up with
-#: a fixed seed and uploaded, so its children's figures come from them and none is keyed.
+#: a fixed seed and uploaded, so its children's figures come from them and none is keyed. They are kept on its own
+#: code (``RECORDS_ORG``, outside England's geography); the files are written with Derbyshire's postcodes and DfE
+#: number (``RECORDS_LA``), as DfE's rules check them as that real council's (mappings/agencies/synthetic_county.toml).
 RECORDS_AGENCY = "synthetic_county"
+RECORDS_ORG = "SYNTHETIC-COUNTY"
 RECORDS_LA = "E10000007"
 RECORDS_YEAR = "2024-25"
 RECORDS_SEED = 2025

@@ -25,6 +25,7 @@ from indicators.periods import parse_period
 from indicators.sources import definition_sources_text
 from indicators.symbols import LOW_RELIABILITY
 from mappings.catalogue import LEVEL_GROUPS
+from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import FACT_SCHEMA, Geography, GeographyRows, Resolver, level_orgs
 from mappings.service import current_catalogue_version
@@ -96,7 +97,10 @@ def covered_orgs(session: Session, geo: Geography, ret: Return) -> list[str]:
     if ret.orgs == [EVERY_AREA]:
         return level_orgs(geo, types)
     wanted = set(ret.orgs) if ret.orgs else set(collected_orgs(session, ret))
-    return [code for code in level_orgs(geo, types) if code in wanted]
+    # A made-up council (outside England's geography, of no real level) still gets its own rows in the returns the
+    # deployment collects from it, under its own code and name.
+    made_up = [code for code in geo.of_types((ILLUSTRATIVE_COUNCIL,)) if code in wanted]
+    return sorted([code for code in level_orgs(geo, types) if code in wanted] + made_up)
 
 
 def with_display(cells: pl.DataFrame, suppressed_symbol: str) -> pl.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -44,6 +44,8 @@ class PublishedRelease(SQLModel, table=True):
     unchanged: int = 0
     #: Rows for an area the service's geography does not hold.
     skipped: int = 0
+    #: The codes of those areas, each with how many of the release's figures were for it (none stored).
+    unknown_areas: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     message: str = ""
 
 

@@ -70,6 +70,11 @@ class AgencySpec(_Spec):
     #: Why the agency's figures are already public (official statistics it publishes itself), so they reach a
     #: recipient without a sign-off; empty for a body whose approver vouches for its figures first.
     published: str = ""
+    #: For a council whose children are made up (an illustrative council): the real council whose ONS code DfE's
+    #: rules are run with and whose published population is the base of its rates.
+    records_as: str = ""
+    #: The real code a store made before kept this agency's figures under; they move to its own org unit at load.
+    moved_from: str = ""
 
 
 class KeySpec(_Spec):
@@ -90,7 +95,7 @@ class OrgSpec(_Spec):
 
     code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")
     name: str = Field(min_length=3)
-    type: Literal["provider", "pct"]
+    type: Literal["provider", "pct", "illustrative_council", "illustrative_area"]
     parent: str | None = None
 
 
@@ -143,6 +148,10 @@ def resolve_orgs(patterns: list[str], org_types: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+#: The org types a made-up council's ``records_as`` may name: a real council DfE's returns are made by.
+UPPER_TIER = ("county", "unitary", "metropolitan_district", "london_borough")
+
+
 def load_agencies(cat: Catalogue, org_types: dict[str, str], folder: Path = AGENCIES_DIR) -> AgencySet:
     """Read the agency files and resolve each agency's org units and designated indicators."""
     result = AgencySet()
@@ -193,6 +202,9 @@ def load_agencies(cat: Catalogue, org_types: dict[str, str], folder: Path = AGEN
                 result.problems.append(
                     Problem(doc.label, block.line_of("orgs"), "broken-reference", f"org unit {code!r} is not known")
                 )
+        if spec.records_as and org_types.get(spec.records_as) not in UPPER_TIER:
+            message = f"records_as {spec.records_as!r} is not an upper-tier council of the geography"
+            result.problems.append(Problem(doc.label, block.line_of("records_as"), "broken-reference", message))
         wanted = {i for i in needed_indicators(cat, spec.returns) if indicators[i].spec.source_body == spec.body_type}
         for pattern in spec.indicators:
             matched = {
@@ -293,6 +305,7 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 "returns": a.spec.returns,
                 "indicators": a.spec.indicators,
                 **({"published": a.spec.published} if a.spec.published else {}),
+                **{k: v for k in ("records_as", "moved_from") if (v := getattr(a.spec, k))},
             },
             "updated_at": now,
         }

@@ -46,6 +46,9 @@ ORG_TYPES = (
     "phe_centre",
     "provider",
     "pct",
+    # A council whose children are made up, and the tree of its own it hangs from (mappings/illustrative.py).
+    "illustrative_council",
+    "illustrative_area",
 )
 #: Named groups of org types a return may be collected at.
 LEVEL_GROUPS: dict[str, tuple[str, ...]] = {

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
 from mappings.models import Crosswalk, OrgParent, OrgUnit
@@ -459,3 +459,43 @@ def store_geography(session: Session, geo: Geography) -> dict[str, int]:
         if rows:
             session.execute(insert(model), rows)
     return {"org_unit": len(geo.org_units), "org_parent": len(geo.org_parents), "crosswalk": len(geo.crosswalks)}
+
+
+_UNIT_FIELDS = ("name", "type", "valid_from", "valid_to", "source")
+_EDGE_FIELDS = ("valid_from", "valid_to", "source")
+
+
+def refresh_geography(session: Session, geo: Geography) -> dict[str, int]:
+    """Bring a store's geography up to the bundled one without replacing it: add the units and edges it lacks and
+    correct the names, types, dates and sources that changed; return how many units and edges were added or changed.
+
+    A store made before a change of the bundled files (a council recoded, ONS's successor codes) gets it at its next
+    load; nothing is deleted, so agencies' own units (providers, illustrative councils) and their links stay.
+    """
+    stored = {u.code: u for u in session.execute(select(OrgUnit)).scalars()}
+    units = 0
+    for row in geo.org_units:
+        unit = stored.get(str(row["code"]))
+        if unit is None:
+            session.add(OrgUnit(**row))  # type: ignore[arg-type]
+            units += 1
+        elif any(getattr(unit, name) != row[name] for name in _UNIT_FIELDS):
+            for name in _UNIT_FIELDS:
+                setattr(unit, name, row[name])
+            units += 1
+    session.flush()
+    edges_by_pair: dict[tuple[str, str], OrgParent] = {}
+    for edge in session.execute(select(OrgParent).order_by(OrgParent.id)).scalars():  # type: ignore[arg-type]
+        edges_by_pair.setdefault((edge.child_code, edge.parent_code), edge)
+    edges = 0
+    for row in geo.org_parents:
+        found = edges_by_pair.get((str(row["child_code"]), str(row["parent_code"])))
+        if found is None:
+            session.add(OrgParent(**row))  # type: ignore[arg-type]
+            edges += 1
+        elif any(getattr(found, name) != row[name] for name in _EDGE_FIELDS):
+            for name in _EDGE_FIELDS:
+                setattr(found, name, row[name])
+            edges += 1
+    session.flush()
+    return {"geography_units_refreshed": units, "geography_edges_refreshed": edges}

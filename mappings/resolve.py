@@ -65,6 +65,11 @@ FAMILIES: tuple[tuple[str, ...], ...] = (
     ("provider",),
 )
 _MAX_DEPTH = 4
+#: The crosswalk basis of a made-up council from the real council whose population it is given
+#: (``mappings.illustrative``).
+STANDS_IN = "illustrative_stands_in_for"
+#: The method of ONS's mid-year population estimates, the only figures that reach a made-up council that way.
+POPULATION_METHOD = "ons.mid_year_estimates"
 
 
 def empty_parts() -> pl.DataFrame:
@@ -354,7 +359,11 @@ class Resolver:
         for org in wanting:
             if org in nested_to:
                 continue
-            for pairs in self.geo.crosswalk.get(org, {}).values():
+            for basis, pairs in self.geo.crosswalk.get(org, {}).items():
+                # A made-up council takes only ONS's population estimates from the real council it stands in for,
+                # never that council's own figures.
+                if basis == STANDS_IN and indicator.method != POPULATION_METHOD:
+                    continue
                 if stored_orgs.intersection(frm for frm, _ in pairs):
                     cross += [(frm, org, w) for frm, w in pairs]
                     break

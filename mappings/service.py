@@ -315,7 +315,7 @@ def load_bundled(session: Session, *, catalogue: Catalogue | None = None, demo_k
     """Load the bundled catalogue (when changed), the geography (when absent) and, with ``demo_keys``, the demo agencies and keys."""
     from mappings.agencies import load_agencies, org_types, store_agencies
     from mappings.catalogue import load_catalogue
-    from mappings.geography import load_geography, store_geography
+    from mappings.geography import load_geography, refresh_geography, store_geography
 
     cat = catalogue or load_catalogue()
     before = current_catalogue_version(session)
@@ -324,7 +324,16 @@ def load_bundled(session: Session, *, catalogue: Catalogue | None = None, demo_k
     if session.execute(select(func.count()).select_from(OrgUnit).where(OrgUnit.type != "provider")).scalar_one() == 0:
         stored = store_geography(session, load_geography())
         counts.update({f"geography_{k}": v for k, v in stored.items()})
+    else:
+        # A store made before the bundled geography changed (a council recoded) gets the change, nothing removed.
+        counts.update(refresh_geography(session, load_geography()))
     counts.update(store_agencies(session, load_agencies(cat, org_types(session)), with_keys=demo_keys))
+    if demo_keys:
+        from mappings.illustrative import link_populations, move_earlier_figures
+
+        counts.update(link_populations(session))
+        # A store made when the demo's made-up council sat on a real council's code: its figures move to its own.
+        counts.update(move_earlier_figures(session))
     if before is not None and before.id != version.id:
         from mappings.registry import relink
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from cli.demo import RECORDS_AGENCY, demo_records, load_records_demo
+from cli.demo import RECORDS_AGENCY, RECORDS_ORG, demo_records, load_records_demo
 from exports.burden import burden
 from indicators.models import RECORDS_KIND as KIND
 from indicators.models import Submission
@@ -71,7 +71,7 @@ def test_the_synthetic_council_reads_its_report_and_signs_its_figures_off(
     def its_cells() -> list[dict[str, Any]]:
         answer = store_client.get(path, headers={"X-API-Key": DFE})
         assert answer.status_code == 200
-        return [c for c in answer.json()["cells"] if c["org_code"] == "E10000007"]
+        return [c for c in answer.json()["cells"] if c["org_code"] == RECORDS_ORG]
 
     # Until its approver signs off, DfE's pull holds back every figure the records gave.
     assert {c["status"] for c in its_cells()} <= {"unsigned", "missing", "not_available", "suppressed"}

@@ -7,7 +7,6 @@ from the same function as ``GET /api/submissions/{id}/records``.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
@@ -23,7 +22,8 @@ from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, al
 from collectors import service as collect
 from collectors.records.contract import NoRuleSet, ruleset_for
 from collectors.records.report import findings_by_rule, findings_page
-from mappings.models import AgencyOrg, AgencyReturn
+from mappings.illustrative import councils_of
+from mappings.models import AgencyReturn
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -40,8 +40,6 @@ STEPS = (
 RUNNING = ("received", "reading", "dfe_rules", "deriving")
 #: The returns a council's children's records answer.
 RECORD_RETURNS = ("dfe_ssda903", "dfe_cin_census")
-#: An org unit that is a local authority (as the record-level upload needs exactly one).
-LA_CODE = re.compile(r"[ENSW]\d{8}")
 #: The order notices are listed in: what stopped the records first.
 SEVERITY_ORDER = {"error": 0, "query": 1, "information": 2}
 #: Findings shown on one page of the report by child.
@@ -66,8 +64,7 @@ def records_refusal(session: Session, principal: Principal) -> str | None:
             "Your agency owes neither DfE's children looked after return (SSDA903) nor the children in need "
             "census, so it has no children's records to send; upload your figures above"
         )
-    orgs = session.exec(select(AgencyOrg.org_code).where(col(AgencyOrg.agency_code) == code)).all()
-    councils = [org for org in orgs if LA_CODE.fullmatch(org)]
+    councils = councils_of(session, code)
     if len(councils) != 1:
         return (
             f"Children's records are one council's: your agency answers for {len(councils):,} local "

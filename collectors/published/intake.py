@@ -135,6 +135,10 @@ def _store(
         others = _answered_by_others(session, spec.publisher, figures["indicator_id"].unique().to_list())
     in_geography = figures.filter(pl.col("org_code").is_in(list(known_orgs)))
     skipped = figures.height - in_geography.height
+    # A row under a code the geography lacks is stored nowhere, and said so: its code and how many figures it had.
+    unknown = dict(
+        figures.filter(~pl.col("org_code").is_in(list(known_orgs)))["org_code"].value_counts(sort=True).iter_rows()
+    )
     # A cell another body answers for stays that body's: the publisher's figure only sits beside it.
     in_geography = (
         in_geography.join(others, on=["indicator_id", "org_code"], how="left")
@@ -164,6 +168,7 @@ def _store(
             stored_new=changed.height - revised,
             stored_revised=revised,
             skipped=skipped,
+            unknown_areas={str(code): int(n) for code, n in sorted(unknown.items())},
         )
         session.add(release)
         session.flush()
@@ -174,7 +179,7 @@ def _store(
         release.message = (
             f"{figures.height} figure(s) read from {rows_read} row(s): {changed.height - revised} new and {revised} "
             f"revised in the store as {spec.publisher}'s, {beside} new or revised beside another body's figure, "
-            f"{same} unchanged; {skipped} for an area the geography does not hold"
+            f"{same} unchanged; {skipped} for an area the geography does not hold{_named(unknown)}"
         )
         session.execute(
             update(Submission)
@@ -191,6 +196,20 @@ def _store(
         )
         session.commit()
     return release
+
+
+#: Unknown area codes a release's message names; the release keeps them all.
+_NAMED = 10
+
+
+def _named(unknown: dict[str, int]) -> str:
+    """The unknown area codes for a message, most figures first: ' (not stored: E08000039, 12 figures; ...)'."""
+    if not unknown:
+        return ""
+    shown = sorted(unknown.items(), key=lambda item: (-item[1], item[0]))
+    text = "; ".join(f"{code}, {n} figure(s)" for code, n in shown[:_NAMED])
+    more = f"; and {len(shown) - _NAMED} more area(s)" if len(shown) > _NAMED else ""
+    return f" (not stored: {text}{more})"
 
 
 def _ensure_publisher(session: Session, spec: SourceSpec, now: datetime) -> None:

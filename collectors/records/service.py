@@ -12,7 +12,6 @@ named in the store only by their pseudonym (``collectors.records.privacy``).
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 import traceback
 from collections.abc import Iterable
@@ -40,7 +39,7 @@ from collectors.validate import problem_frame, validate
 from indicators.models import ANNEX_A_EXTRACT, Observation, Submission
 from indicators.models import RECORDS_KIND as KIND
 from mappings.agencies import get_agency
-from mappings.models import AgencyOrg
+from mappings.illustrative import Council, councils_of
 from onereturn.db import bulk_insert
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.settings import Settings
@@ -55,7 +54,6 @@ MAX_ATTEMPTS = 3
 POPULATION = "pop.resident_0_17"
 #: The rule named on a figure derived from the records that a template also gives.
 CONFLICT_RULE = "records_keyed_conflict"
-_LA_CODE = re.compile(r"[ENSW]\d{8}")
 _BATCH = 20_000
 #: What a record-level upload is for, and the mode its submission is recorded with: DfE's return (figures
 #: derived and stored), or a fresh extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
@@ -255,7 +253,7 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     _stage(engine, submission.id, "reading")
     with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:
         try:
-            org = _local_authority(engine, submission.agency_code)
+            council = _local_authority(engine, submission.agency_code)
             kept = kept_files(settings, submission, Path(workdir))
             read = read_files(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
         except OneReturnError as exc:
@@ -264,7 +262,7 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         submission.source_format = read.library
         _stage(engine, submission.id, "dfe_rules")
         try:
-            findings = run_rules(read.library, read.ruleset, read.files, local_authority=org)
+            findings = run_rules(read.library, read.ruleset, read.files, local_authority=council.rules_as)
         except RecordsError as exc:
             _reject(engine, submission, outcome, exc.message)
             return
@@ -299,7 +297,7 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     if read.library == "903":
         read.tables["Episodes"] = distances_for(read.tables["Episodes"], findings.episode_distances)
     year_ending = int(read.ruleset[3:7]) + 1
-    population = _population(engine, org, year_ending)
+    population = _population(engine, council.rules_as, year_ending)
     try:
         if read.library == "903":
             check_903_year(read.tables["Episodes"], year_ending, submission.collection_year)
@@ -309,14 +307,14 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     except OneReturnError as exc:
         _reject(engine, submission, outcome, exc.message)
         return
-    _store(engine, submission, outcome, derived, org, keys, rows_read=read.rows)
+    _store(engine, submission, outcome, derived, council.org, keys, rows_read=read.rows)
 
 
-def _local_authority(engine: Engine, agency_code: str) -> str:
-    """The council's ONS code among the agency's org units (DfE's rules and the figures are for it)."""
+def _local_authority(engine: Engine, agency_code: str) -> Council:
+    """The council among the agency's org units: its figures are kept under its code, DfE's rules run for the real
+    council it is or stands in for."""
     with Session(engine) as session:
-        orgs = session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency_code)).scalars()
-        councils = sorted(str(code) for code in orgs if _LA_CODE.fullmatch(code))
+        councils = councils_of(session, agency_code)
     if len(councils) != 1:
         raise RecordsError(
             f"record-level returns are a council's: agency {agency_code} answers for "

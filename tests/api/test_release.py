@@ -141,8 +141,9 @@ def test_a_return_covers_the_orgs_collected_for_with_one_period_and_gss_symbols(
     sign_off_everything(store)
     got = store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE)
     rows = _csv_rows(got.content)
-    # Nottinghamshire, Lewisham and the demo's synthetic council (on Derbyshire's code) submit it; not 153 authorities.
-    assert {r["org_code"] for r in rows} == {"E10000024", "E09000023", "E10000007"}
+    # Nottinghamshire, Lewisham and the demo's synthetic council (on its own code, not Derbyshire's) submit it; not 153
+    # authorities.
+    assert {r["org_code"] for r in rows} == {"E10000024", "E09000023", "SYNTHETIC-COUNTY"}
     assert {r["period"] for r in rows} == {"FY2024-25"}
     lac = next(
         r for r in rows if r["indicator_id"] == "cyp.lac_count" and r["org_code"] == "E10000024" and not r["breakdown"]

@@ -297,3 +297,27 @@ def test_with_fingertips_down_the_failure_is_reported_and_nothing_is_stored(
     with Session(store) as session:
         assert session.execute(select(func.count()).select_from(PublishedRelease)).scalar_one() == 0
         assert session.execute(select(func.count()).select_from(PublishedFigure)).scalar_one() == 0
+
+
+# --- which Fingertips indicator the Year 6 obesity source reads ------------------------------------------------
+
+
+def _year6_rows(indicator_id: str) -> bytes:
+    """Rows in the "all data" CSV layout for Fingertips indicator ``indicator_id`` (values from the real answer)."""
+
+    def recast(rows: list[list[str]]) -> None:
+        for row in rows[1:]:
+            row[0] = indicator_id
+
+    return _csv_with(recast)
+
+
+def test_the_year6_obesity_source_reads_the_annual_measure_not_the_five_years_combined() -> None:
+    spec = SOURCES["fingertips_obesity_year6"]
+    # 90323 is Year 6 obesity prevalence one year a figure; 92033 its five-years-combined form (the source cites both).
+    assert spec.fingertips_indicators == [90323]
+    assert spec.page.endswith("/90323")
+    annual, _ = read_published(spec, _year6_rows("90323"))
+    assert set(annual["indicator_id"]) == {"health.obese_children_year6", "pop.year6_children_measured"}
+    combined, _ = read_published(spec, _year6_rows("92033"))
+    assert combined.height == 0
