@@ -74,14 +74,19 @@ def derived_history(
     read: Callable[[str], History],
     *,
     rows: GeographyRows | None = None,
+    indicators: Mapping[str, Indicator] | None = None,
 ) -> dict[str, dict[str, Figure]]:
     """A derived indicator's figures by period and org, worked out from its terms' figures as ``read`` gives them.
 
     Every council with a figure of a term is worked out, and every region and England, from their own terms
-    where the publisher gives them, else from their councils'.
+    where the publisher gives them, else from their councils'. ``rows`` (the geography) and ``indicators`` (the
+    catalogue) may be handed in by a caller that keeps them.
     """
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
-    terms = {t: read(t) for t in sorted(collected_inputs(indicators, indicator.id))}
+    catalogue = dict(indicators) if indicators is not None else catalogue_of(session)
+    terms = {t: read(t) for t in sorted(collected_inputs(catalogue, indicator.id))}
+    if not all(terms.values()):
+        # A term with no figure anywhere leaves every cell missing, as a return's would be: nothing to work out.
+        return {}
     given, frames = _given(terms)
     rows = rows or GeographyRows.read(session)
     # Periods between the same changes of the geography share one: loading it is a third of a period's work.
@@ -91,11 +96,11 @@ def derived_history(
     )
     geos: dict[tuple[bool, ...], Geography] = {}
     out: dict[str, dict[str, Figure]] = {}
-    for code in _periods(indicator, indicators, terms):
+    for code in _periods(indicator, catalogue, terms):
         period = parse_period(code)
         span = tuple(b for d in changes for b in (d <= period.end, d >= period.start))
         geo = geos.get(span) or geos.setdefault(span, Geography.load(session, period, rows))
-        resolver = Resolver(session, period, geo, indicators=indicators)
+        resolver = Resolver(session, period, geo, indicators=catalogue)
         for term, frame in frames.items():
             resolver.use(term, frame)
         have = {org for history in terms.values() for org in history.get(code, {})}
@@ -105,6 +110,15 @@ def derived_history(
             if figure is not None:
                 out.setdefault(code, {})[figure.org_code] = figure
     return out
+
+
+def catalogue_of(session: Session) -> dict[str, Indicator]:
+    """Every catalogue indicator by id, as copies that outlive the session (a caller may keep them)."""
+    return {
+        # Constructed without validation: the store's rows were validated when the catalogue was loaded.
+        i.id: Indicator.model_construct(**{name: getattr(i, name) for name in Indicator.model_fields})
+        for i in session.execute(select(Indicator)).scalars()
+    }
 
 
 def with_stored(derived: History, stored: History) -> dict[str, dict[str, Figure]]:

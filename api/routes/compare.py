@@ -36,7 +36,8 @@ from mappings.compare import (
     periods_of,
     with_published,
 )
-from mappings.compare_rates import derived_history, with_stored
+from mappings.compare_rates import catalogue_of, derived_history, with_stored
+from mappings.resolve import GeographyRows
 from mappings.signoffs import published_sources
 from onereturn.errors import InvalidInput, NotFound
 
@@ -56,6 +57,9 @@ Group = Annotated[
 _CACHE: OrderedDict[tuple[Any, ...], Comparison] = OrderedDict()
 _FIGURES: OrderedDict[tuple[Any, ...], dict[str, dict[str, Figure]]] = OrderedDict()
 _GEO: OrderedDict[tuple[Any, ...], Geo] = OrderedDict()
+_BASIS: OrderedDict[tuple[Any, ...], tuple[GeographyRows, dict[str, IndicatorRow]]] = OrderedDict()
+_LISTS: OrderedDict[tuple[Any, ...], list[tuple[str, str, str]]] = OrderedDict()
+_TERMS: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[str, list[str]]]] = OrderedDict()
 _KEPT = 1024
 _lock = threading.Lock()
 
@@ -93,7 +97,9 @@ def _figures(session: Session, indicator: str, agency: str | None, state: Any) -
         kept: dict[str, dict[str, Figure]] = _kept(_FIGURES, (state, agency, t), lambda: _read(session, t, agency), 64)
         return kept
 
-    return with_stored(derived_history(session, ind, term), _read(session, indicator, agency))
+    rows, catalogue = _kept(_BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session)), 4)
+    derived = derived_history(session, ind, term, rows=rows, indicators=catalogue)
+    return with_stored(derived, _read(session, indicator, agency))
 
 
 _INDICATOR_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
@@ -184,7 +190,7 @@ def cached_comparison(
 def clear_caches() -> None:
     """Forget every kept comparison, figure and geography (a benchmark's cold start)."""
     with _lock:
-        for cache in (_CACHE, _FIGURES, _GEO):
+        for cache in (_CACHE, _FIGURES, _GEO, _TERMS, _BASIS, _LISTS):
             cache.clear()
 
 
@@ -217,8 +223,17 @@ def indicators_with_figures(session: Session, org: str, agency: str | None = Non
     """Each indicator with a total figure for the council that the reader may see, with its latest period (id,
     title, period): its own figures, the publishers', and each rate or percentage whose terms it has figures of.
 
-    An agency's list names only indicators with figures it may read (its own or a publisher's).
+    An agency's list names only indicators with figures it may read (its own or a publisher's). Kept until the
+    store changes.
     """
+    state = store_key(session)
+    listed: list[tuple[str, str, str]] = _kept(
+        _LISTS, (state, org, agency), lambda: _with_figures(session, org, agency, state), 256
+    )
+    return listed
+
+
+def _with_figures(session: Session, org: str, agency: str | None, state: Any) -> list[tuple[str, str, str]]:
     published = published_sources(session)
     latest: dict[str, str] = {}
     stmt = (
@@ -237,16 +252,23 @@ def indicators_with_figures(session: Session, org: str, agency: str | None = Non
     )
     for ind, period in session.execute(beside):
         latest[str(ind)] = max(latest.get(str(ind), ""), str(period))
-    catalogue = {i.id: i for i in session.execute(select(IndicatorRow)).scalars()}
-    for ind in catalogue.values():
-        if not ind.formula:
-            continue
-        inputs = collected_inputs(catalogue, ind.id)
-        # The terms of the rate's own period type decide its latest period (a population's year does not).
-        own = [t for t in inputs if catalogue[t].period_type == ind.period_type] or list(inputs)
+    titles, derived = _kept(_TERMS, state, lambda: _derived_terms(session), 4)
+    for ind_id, own in derived.items():
         if all(t in latest for t in own):
-            latest[ind.id] = min(latest[t] for t in own)
-    return sorted(((i, catalogue[i].title if i in catalogue else i, p) for i, p in latest.items()), key=lambda t: t[1])
+            latest[ind_id] = min(latest[t] for t in own)
+    return sorted(((i, titles.get(i, i), p) for i, p in latest.items()), key=lambda t: t[1])
+
+
+def _derived_terms(session: Session) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Every indicator's title, and each derived indicator's terms that decide its latest period: those of its own
+    period type (a population's year does not), else all its collected terms."""
+    catalogue = {i.id: i for i in session.execute(select(IndicatorRow)).scalars()}
+    derived: dict[str, list[str]] = {}
+    for ind in catalogue.values():
+        if ind.formula:
+            inputs = sorted(collected_inputs(catalogue, ind.id))
+            derived[ind.id] = [t for t in inputs if catalogue[t].period_type == ind.period_type] or inputs
+    return {i: c.title for i, c in catalogue.items()}, derived
 
 
 def flags_for(session: Session, org: str, agency: str | None) -> list[dict[str, Any]]:
