@@ -59,7 +59,7 @@ _FIGURES: OrderedDict[tuple[Any, ...], dict[str, dict[str, Figure]]] = OrderedDi
 _GEO: OrderedDict[tuple[Any, ...], Geo] = OrderedDict()
 _BASIS: OrderedDict[tuple[Any, ...], tuple[GeographyRows, dict[str, IndicatorRow]]] = OrderedDict()
 _LISTS: OrderedDict[tuple[Any, ...], list[tuple[str, str, str]]] = OrderedDict()
-_TERMS: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[str, list[str]]]] = OrderedDict()
+_TERMS: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]] = OrderedDict()
 _KEPT = 1024
 _lock = threading.Lock()
 
@@ -253,21 +253,22 @@ def _with_figures(session: Session, org: str, agency: str | None, state: Any) ->
     for ind, period in session.execute(beside):
         latest[str(ind)] = max(latest.get(str(ind), ""), str(period))
     titles, derived = _kept(_TERMS, state, lambda: _derived_terms(session), 4)
-    for ind_id, own in derived.items():
-        if all(t in latest for t in own):
+    for ind_id, (own, every) in derived.items():
+        if all(t in latest for t in every):
             latest[ind_id] = min(latest[t] for t in own)
     return sorted(((i, titles.get(i, i), p) for i, p in latest.items()), key=lambda t: t[1])
 
 
-def _derived_terms(session: Session) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Every indicator's title, and each derived indicator's terms that decide its latest period: those of its own
-    period type (a population's year does not), else all its collected terms."""
+def _derived_terms(session: Session) -> tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]:
+    """Every indicator's title, and each derived indicator's terms: those that decide its latest period (of its own
+    period type: a population's year does not), and all its collected terms (each needs a figure)."""
     catalogue = {i.id: i for i in session.execute(select(IndicatorRow)).scalars()}
-    derived: dict[str, list[str]] = {}
+    derived: dict[str, tuple[list[str], list[str]]] = {}
     for ind in catalogue.values():
         if ind.formula:
             inputs = sorted(collected_inputs(catalogue, ind.id))
-            derived[ind.id] = [t for t in inputs if catalogue[t].period_type == ind.period_type] or inputs
+            own = [t for t in inputs if catalogue[t].period_type == ind.period_type] or inputs
+            derived[ind.id] = (own, inputs)
     return {i: c.title for i, c in catalogue.items()}, derived
 
 
@@ -275,7 +276,11 @@ def flags_for(session: Session, org: str, agency: str | None) -> list[dict[str, 
     """The council's indicators where it is in the bottom quartile or differs from England beyond chance."""
     out: list[dict[str, Any]] = []
     for ind, title, period in indicators_with_figures(session, org, agency):
-        c = cached_comparison(session, ind, org, period, agency=agency, group="statistical_neighbours")
+        try:
+            c = cached_comparison(session, ind, org, period, agency=agency, group="statistical_neighbours")
+        except InvalidInput:
+            # A rate listed from its terms' periods that its terms still give no figure for: nothing to flag.
+            continue
         if c.bottom_quartile or c.differs:
             out.append({"indicator": ind, "title": title, "period": period, "c": c})
     return out
