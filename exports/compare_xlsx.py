@@ -43,7 +43,7 @@ def _row_cells(r: Row) -> list[Any]:
         r.closeness,
         r.value,
         r.symbol or "",
-        "yes" if r.published else "not yet published",
+        r.label,
         r.rank,
         r.interval.lower if r.interval else None,
         r.interval.upper if r.interval else None,
@@ -69,13 +69,14 @@ def write_comparisons(comparisons: Sequence[Comparison]) -> bytes:
                 ("Period", c.period),
                 ("Compared with", c.group.title),
                 ("Group source", c.group.source),
+                *((("Why no neighbours", c.group.note),) if c.group.note else ()),
                 ("Neighbours' mean", c.neighbours_mean),
                 ("Neighbours with a value", c.neighbours_counted),
                 (
                     "Quartile (1 best) among upper-tier councils"
                     if c.indicator.judged
                     else "Quartile (1 highest) among upper-tier councils",
-                    c.quartile,
+                    c.quartile if c.quartile is not None else c.quartile_note,
                 ),
                 ("Rank among them", c.peer_rank),
                 ("Councils with a value", c.peers_counted),

@@ -267,6 +267,16 @@ def check_sources(cat: IndicatorCatalogue) -> None:
     for ind_id, ind in cat.indicators.items():
         cat.problems += citation_problems(ind_id, ind.spec.sources, reg, ind.file, ind.line_of("sources"))
         spec = ind.spec
+        if spec.polarity_source is None and spec.polarity != "no_judgement":
+            cat.problems.append(
+                Problem(
+                    ind.file,
+                    ind.line_of("polarity"),
+                    "uncited-polarity",
+                    f"{ind_id}: polarity {spec.polarity!r} has no polarity_source; cite the publisher's statement of "
+                    'which way is better, or write polarity = "no_judgement" (no direction is served without a source)',
+                )
+            )
         cat.problems += polarity_problems(ind_id, spec.polarity_source, reg, ind.file, ind.line_of("polarity_source"))
         texts = {"title": spec.title, "plain_title": spec.plain_title, "definition": spec.definition}
         texts |= {"numerator_label": spec.numerator_label or "", "denominator_label": spec.denominator_label or ""}

@@ -16,7 +16,11 @@ Rules stated once:
 - Quartile: among every council of the same geography level (upper-tier councils) with a value for the
   period, the share of peers strictly better than the council decides it, ``floor(4 * better / n) + 1``,
   so ties take the better quartile; quartile 1 is the best quarter. Without a polarity, quartile 1 is the
-  highest quarter of values and no quarter is called the bottom.
+  highest quarter of values and no quarter is called the bottom. Quartiles are given only when at least
+  half of the upper-tier councils have a value (:func:`quartile_minimum`): a quarter of a few councils
+  that happened to report says where a figure sits among them, not among England's councils, so with
+  fewer the comparison says how many have a value instead.
+- The trend lists the periods the council has a figure (or a withheld symbol) for, and no others.
 - The neighbours' mean is the plain mean of the neighbours' values (as DfE's LA Interactive Tool gives
   it), the council itself left out, over the neighbours with a value.
 """
@@ -27,7 +31,7 @@ import csv
 import math
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -76,6 +80,8 @@ class Group:
     title: str
     source: str
     members: tuple[Member, ...]
+    #: Why the group is empty, where it is (a council no grouping names is compared with its region and England).
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,18 @@ class Figure:
     symbol: str | None = None
     numerator: float | None = None
     denominator: float | None = None
-    #: False for a council's own figure not yet published (signed off or from a publisher).
+    #: Whether the figure shown is the published one: a publisher's own, or a body's own the publisher gives too.
     published: bool = True
+    #: Whose figure it is: ``publisher`` (a publisher's own), ``as_published`` (a body's own, which the
+    #: publisher's file gives the same), ``differs`` (a body's own; the publisher's file says otherwise, see
+    #: ``published_value``) or ``unpublished`` (a body's own, no publisher has the cell).
+    provenance: str = ""
+    #: The publisher's value of the cell where the figure shown is a body's own that differs from it.
+    published_value: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.provenance:
+            object.__setattr__(self, "provenance", "publisher" if self.published else "unpublished")
 
     @property
     def withheld(self) -> bool:
@@ -161,6 +177,23 @@ class Row:
     rank: int | None = None
     interval: Interval | None = None
     outcome: str | None = None
+    provenance: str = ""
+    published_value: float | None = None
+
+    @property
+    def label(self) -> str:
+        """Whose figure this is, in words: published, as published, differing from the published, or not yet."""
+        if self.value is None and self.symbol is None:
+            return ""
+        if self.provenance == "publisher":
+            return "published"
+        if self.provenance == "as_published":
+            return "as published"
+        if self.provenance == "differs":
+            if self.published_value is None:
+                return "differs from the published figures"
+            return f"differs from the published figure ({self.published_value:,.10g})"
+        return "not yet published"
 
 
 @dataclass(frozen=True)
@@ -193,6 +226,22 @@ class Comparison:
     peer_rank: int | None
     method: str | None
     trend: list[TrendPoint] = field(default_factory=list)
+    #: Upper-tier councils in the geography, and how many need a value before quartiles are given.
+    peers_total: int = 0
+    peers_needed: int = 0
+
+    @property
+    def quartile_note(self) -> str:
+        """Why no quartile is given, where none is."""
+        if self.quartile is not None:
+            return ""
+        if self.own.value is None:
+            return "not placed: the council has no figure to place"
+        return (
+            f"not placed: {self.peers_counted} of {self.peers_total} upper-tier councils have a value, and quartiles "
+            f"are given only when at least {self.peers_needed} (half) have one, so that the quarters stand for "
+            "England's councils rather than the few that reported"
+        )
 
     @property
     def own(self) -> Row:
@@ -262,13 +311,22 @@ def officer_groups() -> dict[str, Group]:
     return out
 
 
+def no_neighbours(org_code: str) -> Group:
+    """The empty group of a council DfE's groupings do not name, saying why: it is compared with its region and
+    England only."""
+    note = (
+        f"DfE's statistical neighbour groupings (April 2021) do not name {org_code}: they were drawn up for the "
+        "councils of 2021, so a council made since (such as Cumberland and Westmorland and Furness, made in April "
+        "2023 from Cumbria's districts) has no DfE neighbours. It is compared with its region and England."
+    )
+    return Group("statistical_neighbours", "No DfE statistical neighbours", NEIGHBOURS_SOURCE, (), note)
+
+
 def group_for(org_code: str, group_id: str = "statistical_neighbours") -> Group:
-    """The named group for a council; a KeyError names what is missing."""
+    """The named group for a council (an empty one, saying why, where DfE names no neighbours); a KeyError names
+    an unknown group."""
     if group_id == "statistical_neighbours":
-        group = statistical_neighbours(org_code)
-        if group is None:
-            raise KeyError(f"DfE's statistical neighbour groupings name no neighbours for {org_code}")
-        return group
+        return statistical_neighbours(org_code) or no_neighbours(org_code)
     groups = officer_groups()
     if group_id not in groups:
         raise KeyError(f"No comparator group {group_id!r}; known: statistical_neighbours, {', '.join(sorted(groups))}")
@@ -289,6 +347,11 @@ def competition_ranks(values: Mapping[str, float], polarity: str) -> dict[str, i
         prev = ordered[i - 1] if i else None
         ranks[code] = ranks[prev[0]] if prev is not None and prev[1] == value else i + 1
     return ranks
+
+
+def quartile_minimum(peers: int) -> int:
+    """How many upper-tier councils need a value before quartiles are given: half of them (see the module's rules)."""
+    return max(4, math.ceil(peers / 2))
 
 
 def quartile(value: float, peers: Iterable[float], polarity: str) -> tuple[int, int, int]:
@@ -327,6 +390,8 @@ def _trend(org_code: str, group: Group, history: Mapping[str, Mapping[str, Figur
     trend: list[TrendPoint] = []
     for p, figs in sorted(history.items()):
         mine = figs.get(org_code)
+        if mine is None or (mine.value is None and mine.symbol is None):
+            continue
         eng = figs.get(ENGLAND)
         vals = [
             f.value
@@ -377,7 +442,10 @@ def compare(
             else None
         )
         value = None if fig.withheld else fig.value
-        return Row(code, name, role, value, fig.symbol, fig.published, closeness, None, ci, outcome)
+        return Row(
+            code, name, role, value, fig.symbol, fig.published, closeness, None, ci, outcome,
+            fig.provenance, fig.published_value,
+        )  # fmt: skip
 
     member_rows = [row(_pick(m, figures), "neighbour" if m.closeness else "member", m.closeness) for m in group.members]
     member_rows = [r for r in member_rows if r.code != org_code]
@@ -387,12 +455,13 @@ def compare(
     rows = [Row(**{**r.__dict__, "rank": ranks.get(r.code)}) for r in [own, *member_rows]]
     neighbour_values = [r.value for r in member_rows if r.value is not None]
 
+    every_peer = set(peers)
     peer_values = [
-        f.value for c in set(peers) if (f := figures.get(c)) is not None and not f.withheld and f.value is not None
+        f.value for c in every_peer if (f := figures.get(c)) is not None and not f.withheld and f.value is not None
     ]
     q = rank = None
     n = len(peer_values)
-    if own.value is not None and peer_values:
+    if own.value is not None and n >= quartile_minimum(len(every_peer)):
         q, rank, n = quartile(own.value, peer_values, polarity)
 
     trend = _trend(org_code, group, history or {})
@@ -413,6 +482,8 @@ def compare(
         peer_rank=rank,
         method=METHOD_NAMES.get(method) if method else None,
         trend=trend,
+        peers_total=len(every_peer),
+        peers_needed=quartile_minimum(len(every_peer)),
     )
 
 
@@ -448,17 +519,28 @@ def load_figures(
         )
         .order_by(col(Observation.id))
     )
-    out: dict[str, dict[str, Figure]] = {}
+    bodies: dict[tuple[str, str], Figure] = {}
+    publishers: dict[tuple[str, str], Figure] = {}
     for period, org, value, symbol, num, den, by in session.execute(stmt):
         is_published = by in published
         if agency is not None and by != agency and not is_published:
             continue
-        figs = out.setdefault(period, {})
-        # A publisher's figure stands beside a council's own; the council's own is what its row shows.
-        if org in figs and figs[org].published is False and is_published:
-            continue
-        figs[org] = Figure(org, value, symbol, num, den, is_published)
+        (publishers if is_published else bodies)[(period, org)] = Figure(org, value, symbol, num, den, is_published)
+    out: dict[str, dict[str, Figure]] = {}
+    for (period, org), figure in publishers.items():
+        out.setdefault(period, {})[org] = figure
+    # A publisher's figure stands beside a body's own; the body's own is what its row shows, and the
+    # publisher's says whether it was published.
+    for (period, org), figure in bodies.items():
+        theirs = publishers.get((period, org))
+        out.setdefault(period, {})[org] = figure if theirs is None else beside(figure, theirs.value, theirs.symbol)
     return out
+
+
+def beside(own: Figure, value: float | None, symbol: str | None) -> Figure:
+    """A body's own figure with what the publisher's file says of the same cell: as published, or differing."""
+    same = own.value == value and own.symbol == symbol
+    return replace(own, published=same, provenance="as_published" if same else "differs", published_value=value)
 
 
 def with_published(
@@ -470,8 +552,12 @@ def with_published(
     out = {p: dict(figs) for p, figs in history.items()}
     for period, org, value, symbol, num, den in published:
         figs = out.setdefault(period, {})
-        if org not in figs:
+        own = figs.get(org)
+        if own is None:
             figs[org] = Figure(org, value, symbol, num, den, True)
+        elif own.provenance == "unpublished":
+            # The body's own figure stays what its row shows; the publisher's file says whether it was published.
+            figs[org] = beside(own, value, symbol)
     return out
 
 
@@ -525,6 +611,13 @@ def comparison_for(
     group = group_for(org_code, group_id)
     if history is None:
         history = load_figures(session, indicator_id, periods_of(session, indicator_id), agency=agency)
+        if ind.formula:
+            from mappings.compare_rates import derived_history, with_stored
+
+            def term(t: str) -> Mapping[str, Mapping[str, Figure]]:
+                return load_figures(session, t, periods_of(session, t), agency=agency)
+
+            history = with_stored(derived_history(session, ind, term), history)
     names, peers, region = geo if geo is not None else geography(session)
     return compare(
         IndicatorInfo.of(ind),
@@ -552,6 +645,9 @@ def as_json(c: Comparison) -> dict[str, Any]:
             "value": r.value,
             "withheld": r.symbol,
             "published": r.published,
+            "provenance": r.provenance or None,
+            "label": r.label or None,
+            "published_value": r.published_value,
             "closeness": r.closeness or None,
             "rank": r.rank,
             "lower_ci_95": r.interval.lower if r.interval else None,
@@ -570,7 +666,7 @@ def as_json(c: Comparison) -> dict[str, Any]:
         },
         "period": c.period,
         "org": {"code": c.org_code, "name": c.org_name},
-        "group": {"id": c.group.id, "title": c.group.title, "source": c.group.source},
+        "group": {"id": c.group.id, "title": c.group.title, "source": c.group.source, "note": c.group.note or None},
         "council": row(c.own),
         "rows": [row(r) for r in c.rows],
         "neighbours_mean": c.neighbours_mean,
@@ -581,6 +677,8 @@ def as_json(c: Comparison) -> dict[str, Any]:
         "quartile_rule": "1 is the best quarter of upper-tier councils with a value; ties take the better quartile; withheld values are not counted",
         "peer_rank": c.peer_rank,
         "peers_counted": c.peers_counted,
+        "peers_needed": c.peers_needed,
+        "quartile_note": c.quartile_note or None,
         "bottom_quartile": c.bottom_quartile,
         "method": c.method,
         "trend": [t.__dict__ for t in c.trend],

@@ -155,9 +155,18 @@ def axis_ticks(low: float, high: float, most: int = 6) -> list[float]:
 
 
 def trend_lines(
-    periods: list[str], series: list[tuple[str, list[float | None]]], *, title: str, width: int = 760
+    periods: list[str],
+    series: list[tuple[str, list[float | None]]],
+    *,
+    title: str,
+    width: int = 760,
+    at: list[float] | None = None,
 ) -> str:
-    """Draw up to three series over periods as lines with distinct markers and a legend; gaps where a value is missing."""
+    """Draw up to three series over periods as lines with distinct markers and a legend; gaps where a value is missing.
+
+    ``at`` places each period on a time axis (e.g. its end date's ordinal), so uneven gaps between periods show;
+    without it the periods are evenly spaced.
+    """
     left, right, top, bottom = 70, 50, 40, 60
     height = 320
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -169,8 +178,11 @@ def trend_lines(
     span = (high - low) or 1.0
     ident = "chart-" + "".join(ch if ch.isalnum() else "-" for ch in title.lower())[:60]
 
+    place = at if at is not None and len(at) == len(periods) else [float(i) for i in range(len(periods))]
+    first, last = (min(place), max(place)) if place else (0.0, 0.0)
+
     def xy(i: int, v: float) -> tuple[float, float]:
-        x = left + (plot_w * i / (len(periods) - 1) if len(periods) > 1 else plot_w / 2)
+        x = left + (plot_w * (place[i] - first) / (last - first) if last > first else plot_w / 2)
         return x, top + plot_h - plot_h * (v - low) / span
 
     parts = [
@@ -187,12 +199,18 @@ def trend_lines(
         )
     # At most six period labels, so long labels (FY2012-13) never run into each other.
     step = max(1, -(-len(periods) // 6))
+    shown: list[tuple[float, str]] = []
     for i, p in enumerate(periods):
         if i % step == 0 or i == len(periods) - 1:
             x, _ = xy(i, low)
-            parts.append(
-                f'<text x="{x:.1f}" y="{top + plot_h + 18}" font-size="13" text-anchor="middle" fill="#0b0c0c">{escape(p)}</text>'
-            )
+            # On a time axis two periods may sit close: the later label wins, the earlier is left out.
+            if shown and x - shown[-1][0] < 80:
+                shown.pop()
+            shown.append((x, p))
+    for x, p in shown:
+        parts.append(
+            f'<text x="{x:.1f}" y="{top + plot_h + 18}" font-size="13" text-anchor="middle" fill="#0b0c0c">{escape(p)}</text>'
+        )
     for k, (name, vs) in enumerate(series):
         colour, shape = COLOURS[(k + 1) % len(COLOURS)], MARKERS[k % len(MARKERS)]
         run: list[str] = []

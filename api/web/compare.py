@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
 from api.deps import SessionDep
-from api.routes.compare import cached_comparison
+from api.routes.compare import cached_comparison, flags_for, indicators_with_figures
 from api.scopes import read_scope
 from api.web.charts import Level, comparison_bars, trend_lines
 from api.web.render import Visitor, page
 from api.web.shared import FIGURES, PageRoute, VisitorDep, allowed
-from indicators.models import Indicator, Observation
+from indicators.periods import parse_period
 from mappings.compare import PEER_TYPES, Comparison, officer_groups, statistical_neighbours
 from mappings.models import AgencyOrg, OrgUnit
 from onereturn.errors import NotFound
@@ -47,20 +45,9 @@ def _own(session: Session, visitor: Visitor, org: str) -> list[tuple[str, str]]:
     return councils
 
 
-def _indicators_with_figures(session: Session, org: str) -> list[tuple[str, str, str]]:
-    """Each indicator the council has a total figure for, with its latest period (id, title, period)."""
-    stmt = (
-        select(Observation.indicator_id, Observation.period)
-        .where(Observation.org_code == org, Observation.breakdown == "", col(Observation.is_current).is_(True))
-        .distinct()
-    )
-    latest: dict[str, str] = {}
-    for ind, period in session.execute(stmt):
-        latest[str(ind)] = max(latest.get(str(ind), ""), str(period))
-    titles = dict(
-        session.execute(select(Indicator.id, Indicator.title).where(col(Indicator.id).in_(list(latest)))).all()
-    )
-    return sorted(((i, str(titles.get(i, i)), p) for i, p in latest.items()), key=lambda t: t[1])
+def _indicators_with_figures(session: Session, org: str, agency: str | None = None) -> list[tuple[str, str, str]]:
+    """Each indicator the council has a figure for that the reader may see, with its latest period."""
+    return indicators_with_figures(session, org, agency)
 
 
 def _chart(c: Comparison) -> str:
@@ -88,13 +75,15 @@ def _trend(c: Comparison) -> str:
     if len(c.trend) < 2:
         return ""
     periods = [t.period for t in c.trend]
+    # The axis is time: each period sits at its end date, so 2010 and 2021 are eleven years apart, not one step.
+    at = [float(parse_period(p).end.toordinal()) for p in periods]
     series: list[tuple[str, list[float | None]]] = [
         (f"{c.org_name} (this council)", [t.value for t in c.trend]),
         ("Neighbours' mean", [t.neighbours_mean for t in c.trend]),
     ]
     if c.indicator.statistic != "count":
         series.append(("England", [t.england for t in c.trend]))
-    return trend_lines(periods, series, title=f"{c.indicator.title}, {c.org_name}, over the years")
+    return trend_lines(periods, series, title=f"{c.indicator.title}, {c.org_name}, over the years", at=at)
 
 
 @router.get("/compare")
@@ -111,14 +100,14 @@ def compare_page(
     allowed(visitor, FIGURES)
     councils = _own(session, visitor, org)
     org = org or (councils[0][0] if councils else "")
-    indicators = _indicators_with_figures(session, org) if org else []
+    agency = read_scope(visitor.principal).agency
+    indicators = _indicators_with_figures(session, org, agency) if org else []
     if not indicator and indicators:
         indicator = indicators[0][0]
     if not period:
         period = next((p for i, _, p in indicators if i == indicator), "")
     comparison = None
     if org and indicator and period:
-        agency = read_scope(visitor.principal).agency
         comparison = cached_comparison(session, indicator, org, period, agency=agency, group=group)
     groups = [("statistical_neighbours", "DfE statistical neighbours")] + [
         (g.id, g.title) for g in officer_groups().values()
@@ -144,26 +133,13 @@ def compare_page(
     )
 
 
-def flags_for(session: Session, org: str, agency: str | None) -> list[dict[str, Any]]:
-    """The council's indicators where it is in the bottom quartile or differs from England beyond chance."""
-    out: list[dict[str, Any]] = []
-    for ind, title, period in _indicators_with_figures(session, org):
-        c = cached_comparison(session, ind, org, period, agency=agency, group="statistical_neighbours")
-        if c.bottom_quartile or c.differs:
-            out.append({"indicator": ind, "title": title, "period": period, "c": c})
-    return out
-
-
 @router.get("/compare/flags")
 def flags_page(request: Request, session: SessionDep, visitor: VisitorDep, org: str = "") -> HTMLResponse:
     """Every indicator where the council sits in the bottom quartile or differs from England significantly."""
     allowed(visitor, FIGURES)
     councils = _own(session, visitor, org)
     org = org or (councils[0][0] if councils else "")
-    if org and statistical_neighbours(org) is None:
-        flags: list[dict[str, Any]] = []
-    else:
-        flags = flags_for(session, org, read_scope(visitor.principal).agency) if org else []
+    flags = flags_for(session, org, read_scope(visitor.principal).agency) if org else []
     name = dict(councils).get(org, org)
     return page(
         request,

@@ -236,6 +236,11 @@ RULES: dict[tuple[str, str], Rule] = {
         Case(query={"indicator": "cyp.lac_count", "org": "E09000023", "period": "2025-03-31"}),
         Case(query={"indicator": "no.such_indicator", "org": "E10000024", "period": "2025-03-31"}, owner="missing"),
     ),
+    ("GET", "/api/compare/flags"): rule(
+        "officer agency",
+        Case(query={"org": "E10000024"}),
+        Case(query={"org": "E99999999"}, owner="missing"),
+    ),
     ("GET", "/api/compare.xlsx"): rule(
         "officer agency",
         Case(query={"indicator": "cyp.lac_count", "org": "E10000024", "period": "2025-03-31"}),

@@ -23,6 +23,17 @@ HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note
 TRAFFORD = "E08000009"
 
 
+def _import(store: Engine, settings: Settings, source: str) -> bytes:
+    """Import a bundled publisher's file as the published intake does, and return its bytes."""
+    from collectors.published.intake import import_release
+    from collectors.published.sources import load_sources
+
+    spec = load_sources().sources[source]
+    data = (Path(__file__).parents[2] / "collectors" / "published" / "files" / spec.file).read_bytes()
+    import_release(store, settings, spec, data, filename=spec.file, fetched_from="upload")
+    return data
+
+
 def _ons(store: Engine, settings: Settings) -> dict[str, dict[str, float]]:
     """Upload ONS's published estimates as the ONS agency (which publishes its figures) and return them."""
     out: dict[str, dict[str, float]] = {}
@@ -99,8 +110,10 @@ def test_the_answer_changes_when_the_store_does(
     store_client: TestClient, store: Engine, store_settings: Settings
 ) -> None:
     params = {"indicator": "cyp.lac_count", "org": "E10000024", "period": "2025-03-31"}
-    before = store_client.get("/api/compare", params=params, headers=OFFICER).json()
-    assert before["council"]["value"] is None
+    # No figure of the indicator for the period yet: the period is refused, saying which periods have figures.
+    before = store_client.get("/api/compare", params=params, headers=OFFICER)
+    assert before.status_code == 422
+    assert "periods with figures: none yet" in before.json()["error"]
     row = "cyp.lac_count,E10000024,2025-03-31,,1100,,,,"
     assert submit(
         store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + row).encode()
@@ -111,10 +124,10 @@ def test_the_answer_changes_when_the_store_does(
 
 def test_unknown_indicator_or_group_is_a_clear_404(store_client: TestClient) -> None:
     r = store_client.get(
-        "/api/compare", params={"indicator": "nope", "org": TRAFFORD, "period": "CY2024"}, headers=OFFICER
+        "/api/compare", params={"indicator": "cyp.nope", "org": TRAFFORD, "period": "CY2024"}, headers=OFFICER
     )
     assert r.status_code == 404
-    assert "No indicator 'nope'" in r.text
+    assert "No indicator 'cyp.nope'" in r.text
     r = store_client.get(
         "/api/compare",
         params={"indicator": "pop.resident_0_17", "org": TRAFFORD, "period": "CY2024", "group": "nope"},
@@ -195,20 +208,23 @@ def test_the_publishers_imported_figures_are_compared_and_a_councils_own_stays_i
     assert other["council"]["published"] is True
 
 
-def test_which_way_is_better_comes_with_its_source_or_not_at_all(store_client: TestClient) -> None:
+def test_which_way_is_better_comes_with_its_source_or_not_at_all(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    _import(store, store_settings, "dfe_cin_c1")
     params = {"org": TRAFFORD, "period": "FY2024-25"}
     cited = store_client.get("/api/compare", params={**params, "indicator": "cyp.cin_rereferrals"}, headers=OFFICER)
     assert cited.status_code == 200, cited.text
     assert cited.json()["indicator"]["polarity"] == "lower_is_better"
     assert "Department for Education" in cited.json()["indicator"]["polarity_source"]
-    # The catalogue says lower is better for children going missing, but no publisher's statement is cited.
-    bare = store_client.get("/api/compare", params={**params, "indicator": "cyp.lac_missing"}, headers=OFFICER)
+    # No publisher's statement of a direction is cited for the count of re-referrals, so none is served.
+    bare = store_client.get("/api/compare", params={**params, "indicator": "cyp.cin_rereferrals_n"}, headers=OFFICER)
     assert bare.status_code == 200, bare.text
     assert bare.json()["indicator"]["polarity"] == "no_judgement"
     assert bare.json()["indicator"]["polarity_source"] is None
     book = store_client.get(
         "/api/compare.xlsx",
-        params=[*params.items(), ("indicator", "cyp.cin_rereferrals"), ("indicator", "cyp.lac_missing")],
+        params=[*params.items(), ("indicator", "cyp.cin_rereferrals"), ("indicator", "cyp.cin_rereferrals_n")],
         headers=OFFICER,
     )
     assert book.status_code == 200, book.text
@@ -218,3 +234,205 @@ def test_which_way_is_better_comes_with_its_source_or_not_at_all(store_client: T
     assert "Polarity 'Low'" in str(facts[0]["Source of which way is better"])
     assert str(facts[1]["Which way is better"]).startswith("Not shown")
     assert facts[1]["Source of which way is better"] == "none found"
+
+
+#: DfE's table C1 as bundled and as kept in the shared reference (the same file):
+#: /work/shared/reference/indicators/dfe_csc_outcomes_enablers/c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv
+#: row 2 (England 2025: 632830 referrals, 142900 re-referrals, 22.6%), row 6 (East Midlands: 53190, 13120, 24.7%),
+#: row 72 (Nottinghamshire E10000024: 6390, 1475, 23.1%) and row 32 (Cumberland E06000063: 3367, 764, 22.7%).
+NOTTINGHAMSHIRE, EAST_MIDLANDS, CUMBERLAND = "E10000024", "E12000004", "E06000063"
+
+
+def test_a_rate_is_worked_out_from_its_terms_with_its_interval_quartile_and_peers(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    data = _import(store, store_settings, "dfe_cin_c1")
+    params = {"indicator": "cyp.cin_rereferrals", "org": NOTTINGHAMSHIRE, "period": "FY2024-25"}
+    r = store_client.get("/api/compare", params=params, headers=OFFICER)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    council = body["council"]
+    # DfE stores only the counts; the percentage is the catalogue's formula over them, as DfE rounds it.
+    assert council["value"] == 100 * 1475 / 6390
+    assert round(council["value"], 1) == 23.1
+    assert council["lower_ci_95"] < council["value"] < council["upper_ci_95"]
+    assert body["method"].startswith("Wilson")
+    assert round(body["england"]["value"], 1) == 22.6
+    assert body["england"]["value"] == 100 * 142900 / 632830
+    assert body["region"]["code"] == EAST_MIDLANDS
+    assert round(body["region"]["value"], 1) == 24.7
+    # Every upper-tier council in the file has a figure, so the quartile is among all of them.
+    councils = [
+        r
+        for r in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+        if r["time_period"] == "2025" and r["geographic_level"] == "Local authority" and r["rereferral_count"].isdigit()
+    ]
+    assert body["quartile"] in {1, 2, 3, 4}
+    assert body["peers_counted"] >= len(councils) - 2
+    neighbours = [n for n in body["rows"] if n["role"] == "neighbour"]
+    assert len(neighbours) == 10
+    # Cumbria, one of DfE's 2021 neighbours, was abolished in 2023: no figure for 2024-25.
+    with_values = [n for n in neighbours if n["value"] is not None]
+    assert [n["code"] for n in neighbours if n["value"] is None] == ["E10000006"]
+    assert all(n["lower_ci_95"] < n["value"] < n["upper_ci_95"] for n in with_values)
+    assert body["neighbours_counted"] == 9
+    assert len(body["trend"]) >= 10
+    assert body["council"]["label"] == "published"
+
+
+def test_where_to_look_covers_rates(store_client: TestClient, store: Engine, store_settings: Settings) -> None:
+    _import(store, store_settings, "dfe_cin_c1")
+    r = store_client.get("/api/compare/flags", params={"org": NOTTINGHAMSHIRE}, headers=OFFICER)
+    assert r.status_code == 200, r.text
+    listed = {f["indicator"]: f for f in r.json()["flags"]}
+    # Nottinghamshire's 23.1% is not beyond chance from England's 22.6% (Wilson interval 22.1 to 24.1), but is
+    # in the bottom quarter of the 153 councils with a figure (lower is better); Derbyshire's 28.9% is above
+    # England's beyond chance.
+    assert listed["cyp.cin_rereferrals"]["against_england"] == "similar"
+    assert listed["cyp.cin_rereferrals"]["bottom_quartile"] is True
+    derbyshire = store_client.get("/api/compare/flags", params={"org": "E10000007"}, headers=OFFICER).json()
+    flags = {f["indicator"]: f for f in derbyshire["flags"]}
+    assert flags["cyp.cin_rereferrals"]["against_england"] == "worse"
+
+
+def test_a_council_no_grouping_names_is_compared_with_its_region_and_england(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    _import(store, store_settings, "dfe_cin_c1")
+    params = {"indicator": "cyp.cin_rereferrals", "org": CUMBERLAND, "period": "FY2024-25"}
+    r = store_client.get("/api/compare", params=params, headers=OFFICER)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert round(body["council"]["value"], 1) == 22.7
+    assert [row["role"] for row in body["rows"]] == ["council"]
+    assert body["region"]["code"] == "E12000002"
+    assert round(body["england"]["value"], 1) == 22.6
+    assert "do not name E06000063" in body["group"]["note"]
+
+
+def test_a_councils_own_figure_the_publisher_gives_too_is_not_called_unpublished(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    _import(store, store_settings, "dfe_cla_number")
+    # DfE's file gives Lewisham 439 children looked after on 31 March 2025; Lewisham sends the same.
+    sent = submit(
+        store,
+        store_settings,
+        agency_code="lewisham_council",
+        filename="f.csv",
+        data=(HEADER + "cyp.lac_count,E09000023,2025-03-31,,439,,,,\n").encode(),
+    )
+    assert sent.submission is not None
+    params = {"indicator": "cyp.lac_count", "org": "E09000023", "period": "2025-03-31"}
+    body = store_client.get("/api/compare", params=params, headers=LEWISHAM).json()
+    assert body["council"]["value"] == 439
+    assert body["council"]["provenance"] == "as_published"
+    assert body["council"]["label"] == "as published"
+    assert body["council"]["published"] is True
+    # A figure published by the publisher itself says so.
+    notts = store_client.get("/api/compare", params={**params, "org": NOTTINGHAMSHIRE}, headers=OFFICER).json()
+    assert notts["council"]["label"] == "published"
+    # Nottinghamshire's own figure that differs from DfE's says so rather than "not yet published".
+    submit(
+        store,
+        store_settings,
+        agency_code="notts_cyp",
+        filename="f.csv",
+        data=(HEADER + "cyp.lac_count,E10000024,2025-03-31,,1100,,,,\n").encode(),
+    )
+    own = store_client.get("/api/compare", params={**params, "org": NOTTINGHAMSHIRE}, headers=NOTTS).json()
+    assert own["council"]["value"] == 1100
+    assert own["council"]["provenance"] == "differs"
+    assert own["council"]["label"].startswith("differs from the published figure")
+
+
+def test_no_route_serves_a_direction_without_its_source(client: TestClient) -> None:
+    seen = 0
+    offset = 0
+    while True:
+        page = client.get("/api/indicators", params={"limit": 200, "offset": offset}, headers=OFFICER)
+        assert page.status_code == 200, page.text
+        items = page.json()["items"]
+        for item in items:
+            seen += 1
+            if item["polarity"] != "no_judgement":
+                assert item["polarity_source"] is not None, item["id"]
+        if len(items) < 200:
+            break
+        offset += 200
+    assert seen > 300
+    # DfE's LAIT data dictionary gives these counts no direction ('-').
+    for ind in ("cyp.lac_3plus_placements_n", "cyp.cpp_subsequent_n"):
+        one = client.get(f"/api/indicators/{ind}", headers=OFFICER).json()
+        assert one["polarity"] == "no_judgement"
+        assert one["polarity_source"] is None
+
+
+def test_comparison_inputs_are_checked(store_client: TestClient, store: Engine, store_settings: Settings) -> None:
+    _import(store, store_settings, "dfe_cla_number")
+    base = {"indicator": "cyp.lac_count", "org": NOTTINGHAMSHIRE, "period": "2025-03-31"}
+    assert store_client.get("/api/compare", params=base, headers=OFFICER).status_code == 200
+    for period, said in {
+        "2025": "is not recognised",
+        "31/03/2025": "write 2025-03-31",
+        "2099-03-31": "has not begun",
+        "<script>": "is not recognised",
+        "2024-06-30": "periods with figures",
+    }.items():
+        r = store_client.get("/api/compare", params={**base, "period": period}, headers=OFFICER)
+        assert r.status_code == 422, (period, r.text)
+        assert said in r.json()["error"], (period, r.json()["error"])
+    for name, value, status in (
+        ("org", "<script>", 422),
+        ("org", "E99999999", 404),
+        ("indicator", "<script>", 422),
+        ("group", "<script>", 422),
+        ("group", "nope", 404),
+    ):
+        for group in ("statistical_neighbours", "core_cities_england"):
+            params = {**base, "group": group, name: value}
+            r = store_client.get("/api/compare", params=params, headers=OFFICER)
+            assert r.status_code == status, (name, value, group, r.text)
+            assert "<script>" not in r.text or "&lt;" in r.text or "'<script>'" in r.json()["error"]
+
+
+def test_the_trend_lists_only_the_councils_periods_and_quartiles_need_enough_councils(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    # Nottinghamshire's own figure for 2023 only, where no publisher's figure is stored: one value among the
+    # upper-tier councils is too few for quarters.
+    sent = submit(
+        store,
+        store_settings,
+        agency_code="notts_cyp",
+        filename="f.csv",
+        data=(
+            HEADER + "cyp.lac_count,E10000024,2023-03-31,,900,,,,\ncyp.lac_count,E09000023,2021-03-31,,400,,,,\n"
+        ).encode(),
+    )
+    assert sent.submission is not None
+    params = {"indicator": "cyp.lac_count", "org": NOTTINGHAMSHIRE, "period": "2023-03-31"}
+    body = store_client.get("/api/compare", params=params, headers=OFFICER).json()
+    assert [t["period"] for t in body["trend"]] == ["2023-03-31"]
+    assert body["quartile"] is None
+    assert body["quartile_note"].startswith("not placed: 1 of ")
+    assert "at least" in body["quartile_note"]
+
+
+def test_an_agencys_indicator_list_names_only_figures_it_may_read(store: Engine, store_settings: Settings) -> None:
+    from sqlmodel import Session
+
+    from api.routes.compare import indicators_with_figures
+
+    # Nottinghamshire's own unpublished count; Lewisham may not read it, so its list does not name it.
+    submit(
+        store,
+        store_settings,
+        agency_code="notts_cyp",
+        filename="f.csv",
+        data=(HEADER + "cyp.lac_count,E10000024,2025-03-31,,1100,,,,\n").encode(),
+    )
+    with Session(store) as session:
+        assert "cyp.lac_count" in {i for i, _, _ in indicators_with_figures(session, NOTTINGHAMSHIRE, "notts_cyp")}
+        assert "cyp.lac_count" in {i for i, _, _ in indicators_with_figures(session, NOTTINGHAMSHIRE, None)}
+        assert indicators_with_figures(session, NOTTINGHAMSHIRE, "lewisham_council") == []

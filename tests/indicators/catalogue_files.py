@@ -36,6 +36,7 @@ purpose = "outcome"
 method = "test.a"
 source_body = "local_authority"
 sources = [{ ref = "test_doc", section = "table 1" }]
+polarity_source = { ref = "test_doc", section = "table 1, polarity" }
 
 [[indicator]]
 id = "t.leavers"
@@ -64,7 +65,7 @@ numerator = "t.leavers_eet_n"
 denominator = "t.leavers"
 multiplier = 100
 unit = "%"
-polarity = "higher_is_better"
+polarity = "no_judgement"
 period_type = "financial_year"
 time_basis = "snapshot"
 aggregation = "ratio_of_sums"

@@ -259,8 +259,7 @@ def test_a_definition_naming_an_internal_document_is_refused(tmp_path: Path) -> 
 
 
 def test_a_polarity_cites_a_publisher_never_own_reading(tmp_path: Path) -> None:
-    cited = 'polarity = "higher_is_better"\npolarity_source = { ref = "test_doc", section = "table 1, polarity" }\n'
-    ok = INDICATORS.replace('polarity = "higher_is_better"\n', cited, 1)
+    ok = INDICATORS
     assert problems(tmp_path, indicators=ok) == []
     line = line_of(ok, "polarity_source =")
     (tmp_path / "own").mkdir()
@@ -269,6 +268,14 @@ def test_a_polarity_cites_a_publisher_never_own_reading(tmp_path: Path) -> None:
     (tmp_path / "unknown").mkdir()
     unknown = ok.replace('polarity_source = { ref = "test_doc"', 'polarity_source = { ref = "no_such_doc"', 1)
     assert ("test.toml", line, "broken-reference") in problems(tmp_path / "unknown", indicators=unknown)
+
+
+def test_a_direction_without_a_source_is_refused(tmp_path: Path) -> None:
+    # A direction ("higher is better") is served only with the publisher's statement of it: the catalogue refuses
+    # one written without, as DfE's LAIT data dictionary gives counts such as repeat plans no direction ('-').
+    bare = INDICATORS.replace('polarity_source = { ref = "test_doc", section = "table 1, polarity" }\n', "", 1)
+    line = line_of(bare, 'polarity = "higher_is_better"')
+    assert ("test.toml", line, "uncited-polarity") in problems(tmp_path, indicators=bare)
 
 
 def test_a_polarity_source_is_stored_resolved_and_its_absence_as_none(session: Session) -> None:

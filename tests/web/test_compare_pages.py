@@ -110,7 +110,8 @@ def test_which_way_is_better_is_shown_with_its_source_or_said_to_be_unknown(
     assert "Lower is better" in polarity.group(1)
     assert "Department for Education" in polarity.group(1)
     assert "16-17 NEET (from 2016)" in polarity.group(1)
-    assert "1 is the best" in cited
+    # One council's value is too few for quarters: the page says so rather than placing it.
+    assert 'id="quartile">not placed: 1 of ' in cited
     # Children looked after: no publisher's statement of which way is better is cited, so none is shown.
     bare = _main(web.get("/compare", params={"org": NOTTS, "indicator": "cyp.lac_count"}).text)
     polarity = re.search(r'id="polarity">(.*?)</dd>', bare, re.S)
@@ -134,3 +135,43 @@ def test_the_trend_axis_is_labelled_in_round_numbers() -> None:
     # Round steps around every value, not the lowest, middle and highest of the values (55,659, 82,905.4 and
     # 110,151.7), which no reader can place a line against.
     assert labels == ["40,000", "60,000", "80,000", "100,000", "120,000"]
+
+
+def test_the_trend_is_drawn_on_a_time_axis() -> None:
+    from api.web.charts import trend_lines
+
+    at = [float(d) for d in (733862, 737880, 738245)]  # 31 March 2010, 2021 and 2022 as day numbers
+    svg = trend_lines(
+        ["2010-03-31", "2021-03-31", "2022-03-31"],
+        [("Nottinghamshire (this council)", [10.0, 20.0, 30.0])],
+        title="Children looked after, Nottinghamshire, over the years",
+        at=at,
+    )
+    xs = [
+        float(x) for x, y in re.findall(r'<circle cx="([0-9.]+)" cy="([0-9.]+)"', svg) if y != "14.0"
+    ]  # not the legend
+    assert len(xs) == 3
+    # Eleven years between the first two points and one between the last two: the gaps are 11 to 1, not equal.
+    assert abs((xs[1] - xs[0]) / (xs[2] - xs[1]) - (at[1] - at[0]) / (at[2] - at[1])) < 0.01
+
+
+def test_a_council_no_grouping_names_has_a_page_that_says_why(
+    web: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    # Cumberland (E06000063) was made in April 2023, after DfE's April 2021 groupings.
+    row = "pop.resident_0_17,E06000063,CY2024,,52000,,,,\npop.resident_0_17,E12000002,CY2024,,1600000,,,,\n"
+    assert submit(store, store_settings, agency_code="ons", filename="c.csv", data=(HEADER + row).encode()).submission
+    sign_in(web, OFFICER)
+    r = web.get("/compare", params={"org": "E06000063", "indicator": "pop.resident_0_17", "period": "CY2024"})
+    assert r.status_code == 200, r.text
+    main = _main(r.text)
+    note = re.search(r'id="group-note">(.*?)</p>', main, re.S)
+    assert note is not None
+    assert "do not name E06000063" in note.group(1)
+    table = re.search(r'id="compare-table">(.*?)</table>', main, re.S)
+    assert table is not None
+    assert 'data-role="region"' in table.group(1)
+    assert 'data-role="england"' in table.group(1)
+    assert 'data-role="neighbour"' not in table.group(1)
+    flags = web.get("/compare/flags", params={"org": "E06000063"})
+    assert flags.status_code == 200, flags.text
