@@ -325,6 +325,9 @@ def load_bundled(session: Session, *, catalogue: Catalogue | None = None, demo_k
         stored = store_geography(session, load_geography())
         counts.update({f"geography_{k}": v for k, v in stored.items()})
     counts.update(store_agencies(session, load_agencies(cat, org_types(session)), with_keys=demo_keys))
+    from mappings.groups import seed_groups
+
+    counts["officer_groups_seeded"] = seed_groups(session)
     if before is not None and before.id != version.id:
         from mappings.registry import relink
 

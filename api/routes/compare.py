@@ -28,6 +28,7 @@ from mappings.compare import (
     periods_of,
     with_published,
 )
+from mappings.groups import group_mark
 from onereturn.errors import NotFound
 
 router = APIRouter(prefix="/api", tags=["compare"])
@@ -93,7 +94,9 @@ def cached_comparison(
         except KeyError as exc:
             raise NotFound(str(exc.args[0])) from None
 
-    result: Comparison = _kept(_CACHE, (state, agency, indicator, org, period, group), build, _KEPT)
+    # An officer's group changed (renamed, members changed) is a new key: its kept comparisons are not reused.
+    mark = group_mark(session, group)
+    result: Comparison = _kept(_CACHE, (state, agency, indicator, org, period, group, mark), build, _KEPT)
     return result
 
 

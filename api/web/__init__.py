@@ -5,12 +5,24 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import admin, agency, approvals, compare, officer, public, published, records, regulator, signoffs
+from api.web import (
+    admin,
+    agency,
+    approvals,
+    compare,
+    groups,
+    officer,
+    public,
+    published,
+    records,
+    regulator,
+    signoffs,
+)
 from api.web.render import STATIC
 
 
 def install(app: FastAPI) -> None:
     """Add the pages, the vendored assets under /assets, and /docs and /redoc served from them."""
     app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
-    for module in (public, agency, records, signoffs, approvals, officer, compare, regulator, admin, published):
+    for module in (public, agency, records, signoffs, approvals, officer, compare, groups, regulator, admin, published):
         app.include_router(module.router)
