@@ -71,6 +71,11 @@ ACTIONS = {
     "signoff_unapprove": "signoff.unapprove",
     "signoff_accept": "signoff.accept",
     "signoff_send_back": "signoff.return",
+    "list_groups": "group.list",
+    "read_group": "group.read",
+    "create_group": "group.create",
+    "update_group": "group.update",
+    "delete_group": "group.delete",
 }
 
 

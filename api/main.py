@@ -17,7 +17,20 @@ from api.errors import install_error_handlers
 from api.hygiene import Hygiene
 from api.intake import BodyGuard
 from api.openapi import install_openapi
-from api.routes import admin, annex_a, calendar, catalogue, collect, compare, exports, health, orgs, published, signoffs
+from api.routes import (
+    admin,
+    annex_a,
+    calendar,
+    catalogue,
+    collect,
+    compare,
+    exports,
+    groups,
+    health,
+    orgs,
+    published,
+    signoffs,
+)
 from api.sdmx import routes as sdmx
 from api.strict import reject_unknown_parameters
 from api.throttle import KeyThrottle
@@ -129,6 +142,7 @@ def _install_routes(app: FastAPI) -> None:
     app.include_router(published.router)
     app.include_router(compare.router)
     app.include_router(annex_a.router)
+    app.include_router(groups.router)
     install_openapi(app)
     web.install(app)
 

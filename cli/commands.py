@@ -19,6 +19,7 @@ from cli.admin import record as record_cli
 from cli.published import add_published_commands
 from cli.records import add_records_commands
 from cli.shared import err, out, ready_engine
+from indicators.tomlfile import Problem
 from mappings.models import Return
 from onereturn.errors import OneReturnError
 from onereturn.logs import configure_logging
@@ -163,6 +164,18 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="Wh
     command.revision(db.alembic_config(engine), message=message, autogenerate=True)
 
 
+def _group_problems(path: Path | None) -> list[Problem]:
+    """The seed groups file checked as an officer's group is: every member code known to the geography."""
+    from mappings.geography import load_geography
+    from mappings.groups import SEED_FILE, check_seed
+
+    path = path or SEED_FILE
+    if not path.is_file():
+        raise OneReturnError(f"{path} is not a file")
+    known = {str(u["code"]) for u in load_geography().org_units}
+    return [Problem(str(path), line, "broken-reference", message) for line, message in check_seed(known, path)]
+
+
 @catalogue_app.command("check")
 def catalogue_check(
     indicators_dir: Annotated[
@@ -176,6 +189,9 @@ def catalogue_check(
         typer.Option(
             "--published", help="Folder of published-source files (default: bundled, with the bundled catalogue)"
         ),
+    ] = None,
+    groups_file: Annotated[
+        Path | None, typer.Option("--groups", help="Officers' seed groups file (default: bundled groups.toml)")
     ] = None,
 ) -> None:
     """Check every catalogue and return file; print each problem with file and line; exit 1 on any."""
@@ -191,6 +207,7 @@ def catalogue_check(
     # The bundled published sources name the bundled catalogue's indicators, so they are checked with it.
     if published_dir is not None or indicators_dir is None:
         problems = sorted(problems + check_against(cat, published_dir))
+    problems = sorted(problems + _group_problems(groups_file))
     for problem in problems:
         out.print(str(problem), markup=False, highlight=False)
     indicators = cat.indicators.indicators

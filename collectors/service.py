@@ -23,8 +23,9 @@ from collectors.read import read_table
 from collectors.spine import CutOff, Outcome, Stored, failure_reason, finish, repeats_current, store_accepted
 from collectors.validate import Validation, problem_frame, validate
 from indicators.models import Submission, SubmissionProblem
+from indicators.periods import PERIOD_TYPES, parse_period
 from mappings.agencies import get_agency
-from onereturn.errors import Conflict, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
+from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
@@ -264,6 +265,7 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
     raw = tables.pop()
     result = validate(raw.frame, ctx, unresolved=raw.unresolved)
     submission.source_format = raw.source_format
+    submission.error_scope = error_scope(raw.frame, result, ctx.indicators)
     del raw
     counts = {
         "rows_read": result.rows_read,
@@ -295,6 +297,33 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
         counts=counts,
     )
     return Outcome(submission, result, problems=result.problems)
+
+
+def error_scope(frame: pl.DataFrame, result: Validation, indicators: pl.DataFrame) -> list[list[str]]:
+    """The [indicator, period] of the rows in error, each period spelled as the indicator's periods are: what the
+    errors stand in the way of signing off. A file refused whole (blank, columns missing) names none, and neither
+    does a row whose period cannot be read."""
+    if result.fatal or not result.error_count:
+        return []
+    bad = result.problems.filter((pl.col("severity") == "error") & pl.col("row").is_not_null())["row"].unique()
+    cells = (
+        frame.filter(pl.col("row").is_in(bad.implode()))
+        .select(
+            pl.col("indicator").cast(pl.String).str.strip_chars().str.to_lowercase(),
+            pl.col("period").cast(pl.String).str.strip_chars(),
+        )
+        .drop_nulls()
+        .unique()
+    )
+    kinds = dict(indicators.select("id", "period_type").iter_rows())
+    found: set[tuple[str, str]] = set()
+    for indicator, text in cells.iter_rows():
+        kind = kinds.get(indicator)
+        try:
+            found.add((indicator, parse_period(text, kind if kind in PERIOD_TYPES else None).code))
+        except InvalidInput:
+            continue  # a period that cannot be read is no period: its row is named in the report
+    return [list(pair) for pair in sorted(found)]
 
 
 def _summary(stored: Stored, result: Validation) -> str:

@@ -115,6 +115,7 @@ def record_outcome(
         "message": message,
         "finished_at": datetime.now(UTC),
         "source_format": submission.source_format,
+        "error_scope": submission.error_scope,
         **({"stage": stage} if stage is not None else {}),
         **(counts or {}),
     }

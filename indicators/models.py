@@ -163,6 +163,10 @@ class Submission(SQLModel, table=True):
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     #: When a record-level upload's raw files and child-level rows were deleted (retention).
     purged_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    #: The [indicator, period] of each figures row in error, as the file gave them (the period in its canonical
+    #: spelling): the returns and periods those errors stand in the way of signing off. None for an upload made
+    #: before it was kept.
+    error_scope: list[list[str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class SubmissionProblem(SQLModel, table=True):

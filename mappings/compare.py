@@ -43,7 +43,7 @@ from indicators.models import Indicator, Observation, Submission
 from indicators.sources import cite_text
 from mappings.geography import ENGLAND
 from mappings.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
-from mappings.models import OrgParent, OrgUnit
+from mappings.models import OfficerGroup, OrgParent, OrgUnit
 from mappings.signoffs import published_sources
 
 FOLDER = Path(__file__).with_name("comparators")
@@ -298,16 +298,19 @@ def statistical_neighbours(org_code: str) -> Group | None:
     return Group("statistical_neighbours", f"DfE statistical neighbours of {names[number]}", NEIGHBOURS_SOURCE, members)
 
 
-@cache
-def officer_groups() -> dict[str, Group]:
-    """The groups officers defined in ``groups.toml``, by id."""
-    data = tomllib.loads((FOLDER / GROUPS_FILE).read_text(encoding="utf-8"))
-    _, _, names = _la_codes()
-    _, number_of, _ = _la_codes()
+def officer_groups(session: Session | None = None) -> dict[str, Group]:
+    """The groups officers keep in the store, by id; without a session, those of the seed file ``groups.toml``."""
+    if session is None:
+        rows = [(g["id"], g["title"], g.get("source", ""), g["members"]) for g in tomllib.loads(
+            (FOLDER / GROUPS_FILE).read_text(encoding="utf-8")).get("group", [])]  # fmt: skip
+    else:
+        stmt = select(OfficerGroup).where(col(OfficerGroup.deleted_at).is_(None))
+        rows = [(g.id, g.title, g.source, g.members) for g in session.execute(stmt).scalars()]
+    _, number_of, names = _la_codes()
     out: dict[str, Group] = {}
-    for g in data.get("group", []):
-        members = tuple(Member(names.get(number_of.get(c, ""), c), (c,)) for c in g["members"])
-        out[g["id"]] = Group(g["id"], g["title"], g["source"], members)
+    for gid, title, source, codes in rows:
+        members = tuple(Member(names.get(number_of.get(c, ""), c), (c,)) for c in codes)
+        out[gid] = Group(gid, title, source, members)
     return out
 
 
@@ -322,12 +325,12 @@ def no_neighbours(org_code: str) -> Group:
     return Group("statistical_neighbours", "No DfE statistical neighbours", NEIGHBOURS_SOURCE, (), note)
 
 
-def group_for(org_code: str, group_id: str = "statistical_neighbours") -> Group:
+def group_for(org_code: str, group_id: str = "statistical_neighbours", session: Session | None = None) -> Group:
     """The named group for a council (an empty one, saying why, where DfE names no neighbours); a KeyError names
-    an unknown group."""
+    an unknown group (officers' groups read from the store when a session is given)."""
     if group_id == "statistical_neighbours":
         return statistical_neighbours(org_code) or no_neighbours(org_code)
-    groups = officer_groups()
+    groups = officer_groups(session)
     if group_id not in groups:
         raise KeyError(f"No comparator group {group_id!r}; known: statistical_neighbours, {', '.join(sorted(groups))}")
     return groups[group_id]
@@ -608,7 +611,7 @@ def comparison_for(
     ind = session.get(Indicator, indicator_id)
     if ind is None:
         raise KeyError(f"No indicator {indicator_id!r} in the catalogue")
-    group = group_for(org_code, group_id)
+    group = group_for(org_code, group_id, session)
     if history is None:
         history = load_figures(session, indicator_id, periods_of(session, indicator_id), agency=agency)
         if ind.formula:

@@ -133,6 +133,26 @@ class Agency(SQLModel, table=True):
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
+class OfficerGroup(SQLModel, table=True):
+    """A comparator group an officer keeps: a title, who chose it and why, and the GSS codes of its councils.
+
+    ``groups.toml`` seeds the store (``origin`` ``seed``); officers add, rename, change and delete groups
+    over the API and on their page (``origin`` ``officer``). Every change is audited.
+    """
+
+    __tablename__ = "officer_group"
+
+    id: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=200)
+    source: str = Field(default="", max_length=1000)
+    members: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    origin: str = Field(default="officer", max_length=16)
+    created_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    #: When an officer deleted it: the row stays so a seeded group is not loaded again at the next start.
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
 class AgencyOrg(SQLModel, table=True):
     """An org unit an agency answers for."""
 

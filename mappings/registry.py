@@ -71,6 +71,13 @@ class AgencyInput(BaseModel):
         return value
 
 
+class PublisherInput(AgencyInput):
+    """A publisher's agency the published intake made: it may answer for no org unit, its figures being the
+    publisher's own files."""
+
+    orgs: list[str] = Field(default_factory=list, description="GSS codes, or selectors; none for a publisher")
+
+
 class AgencyChange(BaseModel):
     """A change to an agency: only the fields given change."""
 
@@ -178,10 +185,13 @@ class Resolved:
     indicators: list[str] = field(default_factory=list)
 
 
-def resolve(view: CatalogueView, row: int | None, spec: AgencyInput) -> tuple[Resolved, list[Issue]]:
-    """Resolve one agency's org units and indicators; list what is wrong with it."""
+def resolve(
+    view: CatalogueView, row: int | None, spec: AgencyInput, *, kept_body_type: str = ""
+) -> tuple[Resolved, list[Issue]]:
+    """Resolve one agency's org units and indicators; list what is wrong with it (a stored agency's own body type,
+    ``kept_body_type``, stands even where the code list lacks it, as the intake's "publisher")."""
     issues: list[Issue] = []
-    if spec.body_type not in view.body_types:
+    if spec.body_type not in view.body_types and not (kept_body_type and spec.body_type == kept_body_type):
         issues.append(
             Issue(
                 row,
@@ -379,7 +389,9 @@ def _definition(spec: AgencyInput) -> dict[str, Any]:
     }
 
 
-def _check(session: Session, agencies: list[tuple[int | None, AgencyInput]]) -> list[Resolved]:
+def _check(
+    session: Session, agencies: list[tuple[int | None, AgencyInput]], *, kept_body_type: str = ""
+) -> list[Resolved]:
     view = CatalogueView.read(session)
     resolved: list[Resolved] = []
     issues: list[Issue] = []
@@ -396,7 +408,7 @@ def _check(session: Session, agencies: list[tuple[int | None, AgencyInput]]) -> 
                 )
             )
             continue
-        one, found = resolve(view, row, spec)
+        one, found = resolve(view, row, spec, kept_body_type=kept_body_type)
         issues += found
         resolved.append(one)
     if not issues:
@@ -481,25 +493,35 @@ def create_agency(session: Session, spec: AgencyInput, *, source: str) -> Agency
 
 
 def update_agency(session: Session, code: str, change: AgencyChange, *, source: str) -> AgencyRecord:
-    """Change the given fields of an imported or added agency, with the same checks."""
+    """Change the given fields of an imported, added or publisher's agency, with the same checks."""
     row = _get(session, code)
     if row.origin == "bundled":
         raise InvalidInput(f"Agency {code!r} is a demo agency from the bundled files; change its file instead")
-    current = AgencyInput.model_validate(
-        {
-            "code": row.code,
-            "name": row.name,
-            "body_type": row.body_type,
-            "email": row.email,
-            "orgs": row.definition.get("orgs", []),
-            "returns": row.definition.get("returns", []),
-            "indicators": row.definition.get("indicators", []),
-            "provenance": row.definition.get("provenance", ""),
-            "published": row.definition.get("published", ""),
-        }
-    )
-    updated = AgencyInput.model_validate(current.model_dump() | change.model_dump(exclude_none=True))
-    (resolved,) = _check(session, [(None, updated)])
+    current = {
+        "code": row.code,
+        "name": row.name,
+        "body_type": row.body_type,
+        "email": row.email,
+        "orgs": row.definition.get("orgs", []),
+        "returns": row.definition.get("returns", []),
+        "indicators": row.definition.get("indicators", []),
+        "provenance": row.definition.get("provenance", ""),
+        "published": row.definition.get("published", ""),
+    }
+    # The published intake makes a publisher's agency with no org units and the body type "publisher" (its
+    # figures come from the publisher's files, keyed by nobody); it is changed like any other, keeping both.
+    model = PublisherInput if row.origin == "published" else AgencyInput
+    try:
+        updated = model.model_validate(current | change.model_dump(exclude_none=True))
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"Agency {code!r} was not changed: {exc.error_count()} problem(s)",
+            errors=[
+                {"type": e["type"], "loc": ["body", *e["loc"]], "msg": e["msg"], "input": e.get("input")}
+                for e in exc.errors(include_url=False)
+            ],
+        ) from exc
+    (resolved,) = _check(session, [(None, updated)], kept_body_type=row.body_type)
     _store(session, resolved, origin=row.origin, source=source, now=datetime.now(UTC))
     return describe(session, code)
 

@@ -173,32 +173,40 @@ RECORD_RETURNS: dict[str, str] = {"903": "dfe_ssda903", "cin": "dfe_cin_census"}
 def _records_for(sub: Submission, return_id: str, start: date, end: date) -> bool:
     """Whether a record-level upload is for the return and overlaps the period: its return and collection year.
 
-    An upload refused before its files were read names no library, so it is for every record-level return of
-    its year; an unreadable year is for no period (the door refuses those).
+    An upload refused before its files were read names no return, so it is for none: a rejected file of one
+    record-level return never stands in the way of another.
     """
-    known = RECORD_RETURNS.get(sub.source_format)
-    if return_id not in ((known,) if known else tuple(RECORD_RETURNS.values())):
+    if RECORD_RETURNS.get(sub.source_format) != return_id:
         return False
     return _overlaps(f"FY{sub.collection_year.strip()}", start, end)
+
+
+def _errors_reach(sub: Submission, return_id: str, span: Period, reach: dict[str, frozenset[str]]) -> bool:
+    """Whether a figures upload's rows in error were for the return and period: their indicator reaches the
+    return and their period overlaps it."""
+    return any(
+        return_id in reach.get(indicator, ()) and _overlaps(period, span.start, span.end)
+        for indicator, period in sub.error_scope or ()
+    )
 
 
 def blockers(session: Session, agency_code: str, return_id: str, period: str) -> list[dict[str, Any]]:
     """What stops an agency signing off a return for a period: errors in its latest upload for them, and open queries.
 
     An upload is for a return and period as what it carried says: a record-level upload for its return and
-    collection year; a figures upload for each return its figures (stored or held) reach, in their periods.
-    A row in error is not stored, so its return is not known: a figures upload with errors counts for every
-    return of its figures' periods, and one that stored and held nothing counts for every return and period
-    (a wholly rejected file blocks until a later upload for that return and period supersedes it). Only the latest upload for the
-    return and period counts, so an upload for another return or period neither blocks nor clears it. Open
-    queries count where their figure reaches the return and overlaps the period, whichever upload came later.
+    collection year; a figures upload for each return its figures (stored or held) reach, in their periods, and
+    for each its rows in error were for (their indicator and period). Errors stand in the way only of those:
+    a file refused whole (blank, columns missing, unreadable) is for nothing, so it neither blocks nor clears;
+    an upload made before the rows in error were kept counts its errors for every return of its figures'
+    periods. Only the latest upload for the return and period counts, so an upload for another return or
+    period neither blocks nor clears it. Open queries count where their figure reaches the return and overlaps
+    the period, whichever upload came later.
     """
     ret = _return(session, return_id)
     span = parse_period(period, ret.period_type)  # type: ignore[arg-type]
     stmt = select(Submission).where(Submission.agency_code == agency_code, Submission.mode != "dry_run")
     uploads = {int(sub.id): sub for sub in session.execute(stmt).scalars() if sub.id is not None}
     reach, _context = feeds(session)
-    placed: set[int] = set()
     relevant: set[int] = set()
     overlapping: set[int] = set()
     carried = [
@@ -213,21 +221,30 @@ def blockers(session: Session, agency_code: str, return_id: str, period: str) ->
     ]
     for query in carried:
         for submission_id, indicator_id, figure_period in session.execute(query).all():
-            placed.add(int(submission_id))
             if _overlaps(figure_period, span.start, span.end):
                 overlapping.add(int(submission_id))
                 if return_id in reach.get(indicator_id, ()):
                     relevant.add(int(submission_id))
-    counted = set()
+    counted: set[int] = set()
+    erring: set[int] = set()
     for i, sub in uploads.items():
         if sub.kind == RECORDS_KIND:
             if _records_for(sub, return_id, span.start, span.end):
                 counted.add(i)
-        elif i in relevant or i not in placed or (sub.error_count and i in overlapping):
+                if sub.error_count:
+                    erring.add(i)
+            continue
+        if sub.error_scope is None:
+            errs = bool(sub.error_count) and i in overlapping
+        else:
+            errs = bool(sub.error_count) and _errors_reach(sub, return_id, span, reach)
+        if errs:
+            erring.add(i)
+        if i in relevant or errs:
             counted.add(i)
     found: list[dict[str, Any]] = []
     latest = uploads[max(counted)] if counted else None
-    if latest is not None and latest.error_count:
+    if latest is not None and latest.id in erring:
         found.append(
             {
                 "type": "errors",

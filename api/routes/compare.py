@@ -37,6 +37,7 @@ from mappings.compare import (
     with_published,
 )
 from mappings.compare_rates import catalogue_of, derived_history, with_stored
+from mappings.groups import group_mark
 from mappings.resolve import GeographyRows
 from mappings.signoffs import published_sources
 from onereturn.errors import InvalidInput, NotFound
@@ -128,7 +129,7 @@ def _check_names(session: Session, indicator: str, org: str, group: str, names: 
             "(letters, digits, _ and -)"
         )
     try:
-        group_for(org, group)
+        group_for(org, group, session)
     except KeyError as exc:
         raise NotFound(str(exc.args[0])) from None
 
@@ -183,7 +184,9 @@ def cached_comparison(
         except KeyError as exc:
             raise NotFound(str(exc.args[0])) from None
 
-    result: Comparison = _kept(_CACHE, (state, agency, indicator, org, period, group), build, _KEPT)
+    # An officer's group changed (renamed, members changed) is a new key: its kept comparisons are not reused.
+    mark = group_mark(session, group)
+    result: Comparison = _kept(_CACHE, (state, agency, indicator, org, period, group, mark), build, _KEPT)
     return result
 
 

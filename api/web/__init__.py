@@ -5,7 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import admin, agency, annex_a, approvals, compare, officer, public, published, records, regulator, signoffs
+from api.web import (
+    admin,
+    agency,
+    annex_a,
+    approvals,
+    compare,
+    groups,
+    officer,
+    public,
+    published,
+    records,
+    regulator,
+    signoffs,
+)
 from api.web.render import STATIC
 
 
@@ -21,6 +34,7 @@ def install(app: FastAPI) -> None:
         approvals,
         officer,
         compare,
+        groups,
         regulator,
         admin,
         published,

@@ -110,7 +110,7 @@ def compare_page(
     if org and indicator and period:
         comparison = cached_comparison(session, indicator, org, period, agency=agency, group=group)
     groups = [("statistical_neighbours", "DfE statistical neighbours")] + [
-        (g.id, g.title) for g in officer_groups().values()
+        (g.id, g.title) for g in officer_groups(session).values()
     ]
     return page(
         request,

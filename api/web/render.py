@@ -172,6 +172,7 @@ def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]
             ("Catalogue", "/catalogue"),
             ("Burden", "/burden"),
             ("Compare", "/compare"),
+            ("Groups", "/officer/groups"),
             ("Published", "/officer/published"),
             ("Submissions", "/submissions"),
             ("Outbox", "/outbox"),

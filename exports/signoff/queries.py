@@ -7,9 +7,10 @@ the API lists for the same key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from exports import release
@@ -23,10 +24,13 @@ from exports.signoff.schemas import (
     open_public,
     public,
 )
-from indicators.periods import parse_period
+from indicators.models import Observation, Submission
+from indicators.periods import Period, parse_period, utc
 from mappings import signoffs
 from mappings.calendar import agency_returns
-from mappings.models import Return, SignOff
+from mappings.deadlines import periods_between
+from mappings.models import AgencyReturn, Return, SignOff
+from mappings.revisions import feeds
 from onereturn.errors import InvalidInput, NotFound, OneReturnError
 
 
@@ -202,6 +206,10 @@ def approvals_queue(
     nothing: set[tuple[str, str, str]] = set()
     if state in (None, signoffs.OPEN):
         owed, nothing = _owing(session, scope, full=full, return_id=return_id, period=period, now=now, found=found)
+        if not period:
+            # Figures waiting for their approver in any period are listed, whichever period is collected now;
+            # only the periods collected now (or asked for) list the agencies that have sent nothing.
+            _waiting(session, scope, return_id, found)
     returns = {r.id: r for r in session.execute(select(Return)).scalars()}
     names = agency_names(session)
     since = _added_since_signoff(session, list(found.values()), returns)
@@ -288,6 +296,112 @@ def _owing(
                     releases=False,
                 )
     return owed, nothing
+
+
+def _waiting(
+    session: Session, scope: Scope, return_id: str | None, found: dict[tuple[str, str, str], SignOffPublic]
+) -> None:
+    """Add to ``found`` every agency whose figures make cells of a return for a period it has never signed off."""
+    wanted: dict[str, list[str]] = {}
+    for ret_id, at in waiting_pairs(session, return_id):
+        try:
+            check_period(session, ret_id, at)
+        except OneReturnError:
+            continue  # not collected for that period (outside the return's validity, or not begun)
+        wanted.setdefault(ret_id, []).append(at)
+    returns = {r.id: r for r in session.execute(select(Return).where(col(Return.id).in_(list(wanted)))).scalars()}
+    made = set(
+        session.execute(
+            select(SignOff.agency_code, SignOff.return_id, SignOff.period).where(
+                col(SignOff.return_id).in_(list(wanted))
+            )
+        )
+    )
+    for (ret_id, at), standing in release.standings(session, wanted).items():
+        ret = returns[ret_id]
+        if not scope.agency and not scope.reads_return(ret.recipient):
+            continue
+        for agency in standing.waiting:
+            if (agency, ret_id, at) not in made and scope.owns_agency(agency):
+                found.setdefault((agency, ret_id, at), open_public(agency, ret, at))
+
+
+def _uploads_since_signed(
+    session: Session,
+    linked: set[tuple[str, str]],
+    last_signed: dict[tuple[str, str], datetime],
+    published: frozenset[str],
+) -> list[int]:
+    """The uploads that may hold figures no sign-off has seen: of an agency with a return it never signed off, or
+    finished after the oldest of its returns' last sign-offs (once all is signed off, none, and no figure is read)."""
+    never = {a for a, r in linked if (a, r) not in last_signed}
+    floor: dict[str, datetime] = {}
+    for (agency, _ret), signed in last_signed.items():
+        floor[agency] = min(signed, floor.get(agency, signed))
+    uploads = session.execute(
+        select(Submission.id, Submission.agency_code, Submission.finished_at).where(
+            col(Submission.agency_code).in_({a for a, _ in linked}),
+            col(Submission.agency_code).not_in(published),
+            col(Submission.mode) != "dry_run",
+        )
+    )
+    return [
+        int(i)
+        for i, agency, done in uploads
+        if agency in never or agency not in floor or done is None or utc(done) > floor[agency]
+    ]
+
+
+def waiting_pairs(session: Session, return_id: str | None) -> list[tuple[str, str]]:
+    """The returns and periods (of ``return_id`` when given) an agency contributes to, has never signed off, and has
+    figures for recorded since it last signed off any period of that return: each may hold figures waiting for
+    its approver. Publishers, whose figures nobody signs off, are left out; which agencies a return's cells read
+    is the build's to say, so this only names where to look (the figures near each period, as
+    ``signoffs.periods_with_figures`` looks)."""
+    reach, _context = feeds(session)
+    rets = {r.id: r for r in session.execute(select(Return)).scalars() if not return_id or r.id == return_id}
+    published = signoffs.published_sources(session)
+    made: set[tuple[str, str, str]] = set()
+    last_signed: dict[tuple[str, str], datetime] = {}
+    for agency, ret_id, at, signed in session.execute(
+        select(SignOff.agency_code, SignOff.return_id, SignOff.period, SignOff.signed_at)
+    ):
+        made.add((agency, ret_id, at))
+        if signed is not None:
+            last_signed[(agency, ret_id)] = max(utc(signed), last_signed.get((agency, ret_id), utc(signed)))
+    linked = {(str(a), str(r)) for a, r in session.execute(select(AgencyReturn.agency_code, AgencyReturn.return_id))}
+    ids = _uploads_since_signed(session, linked, last_signed, published)
+    if not ids:
+        return []
+    carried = session.execute(
+        select(Submission.agency_code, Observation.indicator_id, Observation.period, func.max(Observation.recorded_at))
+        .join(Submission, col(Submission.id) == col(Observation.submission_id))
+        .where(col(Observation.is_current), col(Observation.submission_id).in_(ids))
+        .group_by(col(Submission.agency_code), col(Observation.indicator_id), col(Observation.period))
+    )
+    spans: dict[tuple[str, str], list[tuple[date, date]]] = {}
+    read: dict[str, Period | None] = {}
+    for agency, indicator, code, recorded in carried:
+        for ret_id in reach.get(indicator, ()):
+            signed = last_signed.get((agency, ret_id))
+            if ret_id not in rets or (agency, ret_id) not in linked or (signed is not None and utc(recorded) <= signed):
+                continue
+            if code not in read:
+                try:
+                    read[code] = parse_period(code)
+                except InvalidInput:
+                    read[code] = None
+            figure = read[code]
+            if figure is not None:
+                spans.setdefault((agency, ret_id), []).append((figure.start, figure.end))
+    found: set[tuple[str, str]] = set()
+    for (agency, ret_id), dates in spans.items():
+        first, last = min(s for s, _ in dates), max(e for _, e in dates)
+        # Up to a year past the last figure, as ``signoffs.periods_with_figures``: a return's period may end later.
+        for p in periods_between(rets[ret_id].period_type, first, date(last.year + 1, last.month, min(last.day, 28))):
+            if (agency, ret_id, p.code) not in made and any(s <= p.end and e >= p.start for s, e in dates):
+                found.add((ret_id, p.code))
+    return sorted(found)
 
 
 def _added_since_signoff(

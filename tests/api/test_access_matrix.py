@@ -295,6 +295,22 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"code": "notts_cyp"}, json={"name": "Nottinghamshire"}, owner="invalid"),
         Case({"code": "no_such_agency"}, json={"name": "Nobody at all"}, owner="missing"),
     ),
+    # Officers' comparator groups are the officer's alone; the cases change nothing (refused input, no such group).
+    ("GET", "/api/groups"): rule("officer"),
+    ("GET", "/api/groups/{group_id}"): rule(
+        "officer",
+        Case({"group_id": "core_cities_england"}),
+        Case({"group_id": "no_such_group"}, owner="missing"),
+    ),
+    ("POST", "/api/groups"): rule(
+        "officer", Case(json={"id": "Not An Id", "title": "x", "members": []}, owner="invalid")
+    ),
+    ("PATCH", "/api/groups/{group_id}"): rule(
+        "officer",
+        Case({"group_id": "core_cities_england"}, json={"members": ["E99999999"]}, owner="invalid"),
+        Case({"group_id": "no_such_group"}, json={"title": "Nobody at all"}, owner="missing"),
+    ),
+    ("DELETE", "/api/groups/{group_id}"): rule("officer", Case({"group_id": "no_such_group"}, owner="missing")),
     ("POST", "/api/agencies/import"): rule(
         "officer",
         Case(query={"dry_run": "true"}, file=("agencies.csv", b"code,name\nNot A Code,x\n"), owner="invalid"),
