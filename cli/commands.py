@@ -486,16 +486,17 @@ def print_burden(report: Any) -> None:
         "keyed once, not several times",
         "derived, never keyed",
         "from record-level files, keyed by nobody",
+        "from publishers, keyed by nobody",
         "hours saved",
     )
     for a in report.agencies:
         table.add_row(a.agency_code, ", ".join(a.returns), f"{a.cells_without_service:,}", f"{a.keyed_cells_without_service:,}",
                       f"{a.figures_entered:,}", f"{a.saved:,}", f"{a.derived_by_service:,}", f"{a.from_records:,}",
-                      f"{a.hours_saved:,.1f}")  # fmt: skip
+                      f"{a.from_publishers:,}", f"{a.hours_saved:,.1f}")  # fmt: skip
     t = report.totals
     table.add_row("total", "", f"{t['cells_without_service']:,.0f}", f"{t['keyed_cells_without_service']:,.0f}", f"{t['figures_entered']:,.0f}",
                   f"{t['saved']:,.0f}", f"{t['derived_by_service']:,.0f}", f"{t['from_records']:,.0f}",
-                  f"{t['hours_saved']:,.1f}")  # fmt: skip
+                  f"{t['from_publishers']:,.0f}", f"{t['hours_saved']:,.1f}")  # fmt: skip
     out.print(f"Burden for {report.period} ({report.minutes_per_figure:g} minutes a figure)")
     out.print(table)
     filled = [(a.agency_code, r, n) for a in report.agencies for r, n in sorted(a.from_records_by_return.items())]
