@@ -78,38 +78,46 @@ def _org_codes(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Seri
     )
 
 
-def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
+def _group(spec: SourceSpec, figs: list[FigureSpec], frame: pl.DataFrame) -> pl.DataFrame:
+    """The figures of every one of ``figs`` (which share their filters, breakdowns and period rule), read in one
+    pass: the rows' area, period and breakdown worked out once, then one row per figure and file row."""
+    fig = figs[0]
     rows = frame
     for column, wanted in fig.where.items():
         rows = rows.filter(pl.col(column).fill_null("") == wanted)
-    read = rows.select(
-        pl.lit(fig.indicator).alias("indicator_id"),
-        _period(spec, fig, rows).alias("period"),
-        _breakdown(spec, fig, rows).alias("breakdown"),
-        *_value(spec, fig.value, ""),
-        "file_row",
+    base = rows.select(
+        _period(spec, fig, rows).alias("period"), _breakdown(spec, fig, rows).alias("breakdown"), "file_row"
     ).with_columns(_org_codes(spec, fig, rows))
-    bad = read.filter(pl.col("value").is_null() & pl.col("symbol").is_null())
+    columns = {f.value: f.indicator for f in figs}
+    long = (
+        pl.concat([base, rows.select(list(columns))], how="horizontal")
+        .unpivot(index=["period", "breakdown", "file_row", "org_code"], variable_name="column", value_name="_raw")
+        .with_columns(
+            pl.col("column").replace_strict(columns, return_dtype=pl.String).alias("indicator_id"),
+            *_value(spec, "_raw", ""),
+        )
+    )
+    bad = long.filter(pl.col("value").is_null() & pl.col("symbol").is_null())
     if bad.height:
         first = bad.row(0, named=True)
         raise PublishedFormatError(
-            f"{spec.file} row {first['file_row']}: {fig.value} = {first['raw']!r} is neither a number nor one of "
-            f"the publisher's symbols ({', '.join(spec.symbols)}); {bad.height} such row(s); nothing was stored"
+            f"{spec.file} row {first['file_row']}: {first['column']} = {first['raw']!r} is neither a number nor one "
+            f"of the publisher's symbols ({', '.join(spec.symbols)}); {bad.height} such cell(s); nothing was stored"
         )
     note = pl.lit(None, pl.String)
     if spec.rounded_to:
-        off = read.filter(pl.col("value").is_not_null() & (pl.col("value") % spec.rounded_to != 0))
+        off = long.filter(pl.col("value").is_not_null() & (pl.col("value") % spec.rounded_to != 0))
         if off.height:
             first = off.row(0, named=True)
             raise PublishedFormatError(
-                f"{spec.file} row {first['file_row']}: {fig.value} = {first['raw']!r} is not a multiple of "
-                f"{spec.rounded_to}, as the publisher rounds every count ({off.height} such row(s)): another "
+                f"{spec.file} row {first['file_row']}: {first['column']} = {first['raw']!r} is not a multiple of "
+                f"{spec.rounded_to}, as the publisher rounds every count ({off.height} such cell(s)): another "
                 "publication's file, or a changed method; nothing was stored"
             )
         note = pl.when(pl.col("value").is_not_null()).then(
             pl.lit(f"rounded by {spec.publisher_name} to a multiple of {spec.rounded_to}")
         )
-    return read.select(
+    return long.select(
         "indicator_id",
         "org_code",
         "period",
@@ -128,5 +136,8 @@ def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataF
 def read_viewit_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
     """Read an NDTMS ViewIt export into figures (FIGURE_SCHEMA) and the number of data rows read."""
     frame = _read_csv(spec, data)
-    parts = [_figures(spec, fig, frame) for fig in spec.figure]
+    groups: dict[str, list[FigureSpec]] = {}
+    for fig in spec.figure:
+        groups.setdefault(fig.model_dump_json(include={"where", "breakdown", "period"}), []).append(fig)
+    parts = [_group(spec, figs, frame) for figs in groups.values()]
     return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=FIGURE_SCHEMA), frame.height
