@@ -286,7 +286,7 @@ def test_breakdowns_are_stored_under_one_canonical_key(store: Engine, store_sett
     data = csv(
         "drugs.new_presentations,PRV-LEW-01,2024-03,,40,,,,",
         'drugs.new_presentations,PRV-LEW-01,2024-03,"sex=F; age_band_ndtms=25-29",4,,,,',
-        "drugs.new_presentations,PRV-LEW-01,Jun 2024,age_band_ndtms=25-29;sex=F,4,,,,",
+        "drugs.new_presentations,PRV-LEW-01,Mar 2024,age_band_ndtms=25-29;sex=F,4,,,,",
         "drugs.new_presentations,PRV-LEW-01,2024-03,sex=Q,4,,,,",
     )
     outcome = submit(store, store_settings, agency_code="lewisham_drugs", filename="d.csv", data=data)
