@@ -36,7 +36,7 @@ OFFICER = "demo-officer-5e0b9c2a4f"
 REGULATORS = [
     ("demo-regulator-dfe-7a3c18e2", "/api/returns/dfe_ssda903/FY2024-25.csv"),
     ("demo-regulator-dfe-7a3c18e2", "/api/returns/dfe_cin_census/FY2024-25.json"),
-    ("demo-regulator-ohid-c4d91f60", "/api/returns/ndtms_adult_monthly/2024-06.csv"),
+    ("demo-regulator-ohid-c4d91f60", "/api/returns/ndtms_adult_monthly/2024-03.csv"),
 ]
 
 

@@ -538,6 +538,7 @@ _COUNTED = (
     "saved",
     "derived_by_service",
     "from_records",
+    "from_publishers",
 )
 
 
@@ -552,6 +553,7 @@ def _agencies_table(report: Any) -> Table:
         "keyed once, not several times",
         "derived, never keyed",
         "from record-level files, keyed by nobody",
+        "from publishers, keyed by nobody",
         "hours saved",
     )
     for a in report.agencies:

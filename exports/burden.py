@@ -45,6 +45,9 @@ class AgencyBurden:
     from_records: int = 0
     #: Cells of each of its returns filled by figures worked out from its record-level files, by return.
     from_records_by_return: dict[str, int] = field(default_factory=dict)
+    #: Cells of its returns filled by figures a publisher works out and publishes itself (NDTMS's treatment counts):
+    #: cells its returns need, keyed by nobody (a figure derived from them is counted as derived).
+    from_publishers: int = 0
 
 
 @dataclass
@@ -98,6 +101,7 @@ class BurdenReport:
             "saved",
             "hours_saved",
             "from_records",
+            "from_publishers",
         )
         return {k: round(sum(getattr(a, k) for a in self.agencies), 1) for k in keys}
 
@@ -124,6 +128,7 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
     for code in session.execute(select(Code).order_by(col(Code.position))).scalars():
         codes.setdefault(code.codelist_id, []).append(code.code)
     from_records = records_figures(session)
+    published = published_indicators(session)
     rows = []
     for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
         own = [
@@ -137,12 +142,21 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
             continue
         orgs = list(session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency.code)).scalars())
         records_keys = from_records.get(agency.code, set())
-        cells, derived, keyed, by_return = _cells_of(
-            own, orgs, period, records_keys, returns, fields, indicators, codes
+        cells, derived, keyed, by_return, publishers = _cells_of(
+            own, orgs, period, records_keys, returns, fields, indicators, codes, published
         )
-        owed = {
-            (o.indicator_id, o.org_code, o.period, o.breakdown) for o in obligations(session, agency.code, period.code)
-        }
+        # An agency whose returns are all filled by others (a partnership reporting NDTMS's figures) owes nothing.
+        designated = session.execute(
+            select(AgencyIndicator.indicator_id).where(AgencyIndicator.agency_code == agency.code).limit(1)
+        ).first()
+        owed = (
+            {
+                (o.indicator_id, o.org_code, o.period, o.breakdown)
+                for o in obligations(session, agency.code, period.code)
+            }
+            if designated
+            else set()
+        )
         duplicates = len(keyed) - len(set(keyed))
         # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
         # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
@@ -161,6 +175,7 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
                 keyed_cells_without_service=len(keyed),
                 from_records=len(owed & records_keys),
                 from_records_by_return=by_return,
+                from_publishers=publishers,
             )
         )
     return BurdenReport(
@@ -193,10 +208,11 @@ def _cells_of(
     fields: dict[str, list[FieldMapping]],
     indicators: dict[str, Indicator],
     codes: dict[str, list[str]],
-) -> tuple[int, int, list[tuple[str, str, str, str]], dict[str, int]]:
+    published: set[str],
+) -> tuple[int, int, list[tuple[str, str, str, str]], dict[str, int], int]:
     """The cells of an agency's own returns for a period: how many, how many derived, the keyed ones (by figure key),
-    and per return how many keyed cells its record-level figures fill."""
-    cells = derived = 0
+    per return how many keyed cells its record-level figures fill, and how many a publisher's figures fill."""
+    cells = derived = from_publishers = 0
     keyed: list[tuple[str, str, str, str]] = []
     records_periods: dict[tuple[str, str, str], list[Period]] = {}
     for ind_id, org_code, period_code, breakdown in records_keys:
@@ -206,11 +222,18 @@ def _cells_of(
         ret = returns[ret_id]
         subperiods = owed_periods(ret.period_type, period)  # type: ignore[arg-type]
         for f in fields.get(ret_id, []):
-            if f.relation == "different_method" or not locally_keyed(indicators, f.indicator_id):
+            if f.relation == "different_method":
                 continue
             ind = indicators[f.indicator_id]
             keys = [f.breakdown] if f.breakdown else breakdown_keys(ind.breakdowns, codes)
             n = len(subperiods) * len(orgs) * len(keys)
+            if not locally_keyed(indicators, f.indicator_id):
+                # A figure derived centrally is no local burden; one a publisher publishes itself still fills a cell.
+                if collected_inputs(indicators, f.indicator_id) <= published:
+                    cells += n
+                    derived += n if ind.formula else 0
+                    from_publishers += 0 if ind.formula else n
+                continue
             cells += n
             if ind.formula:
                 derived += n
@@ -227,7 +250,17 @@ def _cells_of(
                 )
                 if filled:
                     by_return[ret_id] = by_return.get(ret_id, 0) + filled
-    return cells, derived, keyed, by_return
+    return cells, derived, keyed, by_return, from_publishers
+
+
+def published_indicators(session: Session) -> set[str]:
+    """The indicators whose designated source is a body that publishes its figures itself (NDTMS, ONS)."""
+    publishers = {a.code for a in session.execute(select(Agency)).scalars() if (a.definition or {}).get("published")}
+    return set(
+        session.execute(
+            select(AgencyIndicator.indicator_id).where(col(AgencyIndicator.agency_code).in_(publishers))
+        ).scalars()
+    )
 
 
 def records_figures(session: Session) -> dict[str, set[tuple[str, str, str, str]]]:

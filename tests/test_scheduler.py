@@ -403,7 +403,10 @@ def test_returns_out_of_force_have_no_calendar(store: Engine) -> None:
         then = {e.return_id for e in calendar.calendar_entries(session, date(2009, 4, 1), date(2010, 3, 31))}
     assert "nis" not in now
     assert "crc" not in now
-    assert {"county_cyp_core", "dfe_ssda903", "ndtms_adult_monthly"} <= now
+    assert {"county_cyp_core", "dfe_ssda903"} <= now
+    # The service's own monthly drug treatment return is no longer collected: NDTMS publishes its counts.
+    assert "ndtms_adult_monthly" not in now
+    assert "ndtms_adult_monthly" in then
     assert "nis" in then
 
 

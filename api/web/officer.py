@@ -275,11 +275,21 @@ def burden(
         [
             Bar(
                 a["agency_name"] or a["agency_code"],
-                (a["keyed_cells_without_service"] - a["saved"], a["saved"], a["derived_by_service"]),
+                (
+                    a["keyed_cells_without_service"] - a["saved"],
+                    a["saved"],
+                    a["derived_by_service"],
+                    a["from_publishers"],
+                ),
             )
             for a in report["agencies"]
         ],
-        legend=("still keyed by hand", "keyed once instead of several times", "worked out by the service"),
+        legend=(
+            "still keyed by hand",
+            "keyed once instead of several times",
+            "worked out by the service",
+            "from publishers, keyed by nobody",
+        ),
         title=f"Cells each agency would key without the service, {report['period']}",
         unit="cells",
     )

@@ -86,8 +86,9 @@ class SourceSpec(_Spec):
     published: str = Field(min_length=10)
     title: str = Field(min_length=3)
     #: ``ees_csv``: EES tidy CSV, or an EES API ``/query`` result (JSON) of the same data set; ``fingertips``:
-    #: Fingertips' "all data" CSV, or a FingertipsNext API ``/indicators/{id}/data`` response (JSON).
-    format: Literal["ees_csv", "fingertips"]
+    #: Fingertips' "all data" CSV, or a FingertipsNext API ``/indicators/{id}/data`` response (JSON);
+    #: ``ndtms_viewit``: an NDTMS ViewIt "download data" CSV, its areas named, not coded (``viewit.py``).
+    format: Literal["ees_csv", "fingertips", "ndtms_viewit"]
     #: Where the data set is published (cited): the publisher's page or the repository it is kept in.
     page: str = Field(min_length=8)
     licence: str = Field(min_length=3)
@@ -114,6 +115,9 @@ class SourceSpec(_Spec):
     #: a note not listed here is stored as not available, ``x``, its note kept).
     value_notes: dict[str, str] = Field(default_factory=dict)
     figure: list[FigureSpec] = Field(min_length=1)
+    #: The publisher rounds every count to a multiple of this (0: not rounded); a value that is not is refused,
+    #: and each figure notes the rounding as the publisher's.
+    rounded_to: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _ees_needs_time_identifiers(self) -> SourceSpec:

@@ -87,7 +87,7 @@ UPLOADS = {
     "MXNOTTSLAC": ("notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1100,,,,MXNOTTSLAC"),
     "MXNOTTSCORE": ("notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,17,,,,MXNOTTSCORE"),
     "MXLEWLAC": ("lewisham_council", "cyp.lac_count,E09000023,2025-03-31,,480,,,,MXLEWLAC"),
-    "MXDRUGS": ("lewisham_drugs", "drugs.adults_in_treatment,PRV-LEW-01,2024-06,,212,,,,MXDRUGS"),
+    "MXDRUGS": ("lewisham_drugs", "drugs.adults_in_treatment,PRV-LEW-01,2024-03,,212,,,,MXDRUGS"),
 }
 
 
@@ -249,20 +249,20 @@ RULES: dict[tuple[str, str], Rule] = {
         "officer regulator",
         Case({"return_id": "dfe_ssda903", "period_file": "FY2024-25.xlsx"}, owner="return:dfe"),
         Case({"return_id": "dfe_ssda903", "period_file": "FY2024-25.json"}, owner="return:dfe"),
-        Case({"return_id": "ndtms_adult_monthly", "period_file": "2024-06.csv"}, owner="return:ndtms"),
+        Case({"return_id": "ndtms_adult_monthly", "period_file": "2024-03.csv"}, owner="return:ndtms"),
         Case({"return_id": "county_cyp_core", "period_file": "FY2024-25-Q4.json"}, owner="return:none"),
     ),
     ("GET", "/api/returns/{return_id}/{period}/completeness"): rule(
         "officer regulator",
         Case({"return_id": "dfe_ssda903", "period": "FY2024-25"}, owner="return:dfe"),
-        Case({"return_id": "ndtms_adult_monthly", "period": "2024-06"}, owner="return:ndtms"),
+        Case({"return_id": "ndtms_adult_monthly", "period": "2024-03"}, owner="return:ndtms"),
         Case({"return_id": "county_cyp_core", "period": "FY2024-25-Q4"}, owner="return:none"),
     ),
     ("GET", "/api/returns/{return_id}/{period}/changes"): rule(
         "officer regulator",
         Case({"return_id": "dfe_ssda903", "period": "FY2024-25"}, query={"since": "2000-01-01"}, owner="return:dfe"),
         Case(
-            {"return_id": "ndtms_adult_monthly", "period": "2024-06"},
+            {"return_id": "ndtms_adult_monthly", "period": "2024-03"},
             query={"since": "2000-01-01"},
             owner="return:ndtms",
         ),
@@ -386,7 +386,7 @@ RULES: dict[tuple[str, str], Rule] = {
         Case(sdmx_data("DF_DFE_SSDA903"), {"startPeriod": "2024-04", "endPeriod": "2025-03"}, owner="return:dfe"),
         Case(
             sdmx_data("DF_NDTMS_ADULT_MONTHLY"),
-            {"startPeriod": "2024-06", "endPeriod": "2024-06"},
+            {"startPeriod": "2024-03", "endPeriod": "2024-03"},
             owner="return:ndtms",
         ),
         Case(sdmx_data("DF_COUNTY_CYP_CORE"), {"startPeriod": "2025-01", "endPeriod": "2025-03"}, owner="return:none"),
@@ -444,7 +444,7 @@ def world(store: Engine, store_settings: Settings) -> World:
     with Session(store) as session:
         for owner, (return_id, period) in {
             "dfe": ("dfe_ssda903", "FY2024-25"),
-            "ndtms": ("ndtms_adult_monthly", "2024-06"),
+            "ndtms": ("ndtms_adult_monthly", "2024-03"),
             "core": ("county_cyp_core", "FY2024-25-Q4"),
         }.items():
             ids[f"snap:{owner}"] = str(exports.snapshot(session, return_id, period, "json").id)

@@ -38,10 +38,10 @@ def test_anonymous_is_401_and_agencies_are_403(store_client: TestClient, path: s
 
 def test_regulators_see_only_their_own_returns(store_client: TestClient) -> None:
     assert store_client.get("/api/returns/dfe_ssda903/FY2024-25.csv", headers=DFE).status_code == 200
-    other = store_client.get("/api/returns/ndtms_adult_monthly/2024-06.csv", headers=DFE)
+    other = store_client.get("/api/returns/ndtms_adult_monthly/2024-03.csv", headers=DFE)
     assert other.status_code == 404
     assert_canonical_error(other.json(), 404)
-    assert store_client.get("/api/returns/ndtms_adult_monthly/2024-06.csv", headers=OHID).status_code == 200
+    assert store_client.get("/api/returns/ndtms_adult_monthly/2024-03.csv", headers=OHID).status_code == 200
     assert store_client.get("/api/returns/nope/FY2024-25.csv", headers=OFFICER).status_code == 404
 
 

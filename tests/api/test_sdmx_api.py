@@ -233,18 +233,18 @@ def test_accept_chooses_the_message(store: Engine, store_settings: Settings, sto
 def test_only_released_cells_never_raw_figures(
     store: Engine, store_settings: Settings, store_client: TestClient
 ) -> None:
-    upload(store, store_settings, "lewisham_drugs", "drugs.new_presentations,PRV-LEW-01,2024-06,,3,,,,")
+    upload(store, store_settings, "lewisham_drugs", "drugs.new_presentations,PRV-LEW-01,2024-03,,3,,,,")
     sign_off_everything(store)
     response = store_client.get(
         "/sdmx/data/DF_NDTMS_ADULT_MONTHLY/NEW_PRESENTATIONS..",
-        params={"startPeriod": "2024-06", "endPeriod": "2024-06"},
+        params={"startPeriod": "2024-03", "endPeriod": "2024-03"},
         headers={**OHID, "Accept": "application/vnd.sdmx.data+csv"},
     )
     assert response.status_code == 200, response.text
     (row,) = [r for r in csv.DictReader(io.StringIO(response.text)) if r["BREAKDOWN"] == "_T"]
     assert row["OBS_VALUE"] == "NaN"
     assert (row["OBS_STATUS"], row["CONF_STATUS"]) == ("Q", "C")
-    exported = store_client.get("/api/returns/ndtms_adult_monthly/2024-06.sdmx.csv", headers=OHID).text
+    exported = store_client.get("/api/returns/ndtms_adult_monthly/2024-03.sdmx.csv", headers=OHID).text
     assert row["STRUCTURE_ID"] in exported
     assert ",".join(row.values()) in exported
 

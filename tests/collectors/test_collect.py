@@ -284,10 +284,10 @@ def test_missing_required_column_rejects_the_file(store: Engine, store_settings:
 
 def test_breakdowns_are_stored_under_one_canonical_key(store: Engine, store_settings: Settings) -> None:
     data = csv(
-        "drugs.new_presentations,PRV-LEW-01,2024-06,,40,,,,",
-        'drugs.new_presentations,PRV-LEW-01,2024-06,"sex=F; age_band_ndtms=25-29",4,,,,',
-        "drugs.new_presentations,PRV-LEW-01,Jun 2024,age_band_ndtms=25-29;sex=F,4,,,,",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,sex=Q,4,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,,40,,,,",
+        'drugs.new_presentations,PRV-LEW-01,2024-03,"sex=F; age_band_ndtms=25-29",4,,,,',
+        "drugs.new_presentations,PRV-LEW-01,Mar 2024,age_band_ndtms=25-29;sex=F,4,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,sex=Q,4,,,,",
     )
     outcome = submit(store, store_settings, agency_code="lewisham_drugs", filename="d.csv", data=data)
     assert outcome.problems is not None
@@ -299,7 +299,7 @@ def test_template_lists_exactly_what_is_owed(store: Engine) -> None:
     with Session(store) as session:
         quarter = template_rows(session, "notts_cyp", "FY2024-25-Q1")
         year = template_rows(session, "notts_cyp", "FY2024-25")
-        drugs = template_rows(session, "lewisham_drugs", "2024-06")
+        drugs = template_rows(session, "lewisham_drugs", "2024-03")
     assert {r.period for r in quarter} == {"2024-06-30", "FY2024-25-Q1"}
     assert all(not r.indicator.startswith(("pop.", "drugs.")) for r in year)
     assert "cyp.cpp_rate_per_10k" not in {r.indicator for r in year}, "derived figures are never asked for"

@@ -86,10 +86,10 @@ def test_breakdown_parts_must_add_up_to_the_total(store: Engine, store_settings:
     out = upload(
         store,
         store_settings,
-        "drugs.new_presentations,PRV-LEW-01,2024-06,,100,,,,",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,sex=F,40,,,,",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,sex=M,40,,,,",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,sex=U,40,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,,100,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,sex=F,40,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,sex=M,40,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,sex=U,40,,,,",
         agency="lewisham_drugs",
     )
     problems = found(store, out)
@@ -106,9 +106,9 @@ def test_parts_that_add_up_are_accepted_even_when_some_are_missing(store: Engine
     out = upload(
         store,
         store_settings,
-        "drugs.new_presentations,PRV-LEW-01,2024-06,,100,,,,",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,sex=F,40,,,,",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,sex=M,55,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,,100,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,sex=F,40,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,sex=M,55,,,,",
         agency="lewisham_drugs",
     )
     assert found(store, out) == []

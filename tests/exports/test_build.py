@@ -181,11 +181,11 @@ def test_small_numbers_are_suppressed_with_a_secondary_cell(store: Engine, store
         store,
         store_settings,
         "lewisham_drugs",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,,20,,,,",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,sex=F,3,,,,",
-        "drugs.new_presentations,PRV-LEW-01,2024-06,sex=M,17,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,,20,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,sex=F,3,,,,",
+        "drugs.new_presentations,PRV-LEW-01,2024-03,sex=M,17,,,,",
     )
-    b = built(store, "ndtms_adult_monthly", "2024-06")
+    b = built(store, "ndtms_adult_monthly", "2024-03")
     female = cell(b, "drugs.new_presentations", "PRV-LEW-01", "sex=F")
     male = cell(b, "drugs.new_presentations", "PRV-LEW-01", "sex=M")
     total = cell(b, "drugs.new_presentations", "PRV-LEW-01")

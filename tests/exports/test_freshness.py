@@ -65,7 +65,7 @@ def test_a_change_marks_only_the_builds_it_reaches_and_the_worker_rebuilds_them(
     upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
     first = pull(store, DFE, "FY2024-25")
     earlier = pull(store, DFE, "FY2022-23")
-    other = pull(store, NDTMS, "2024-06")
+    other = pull(store, NDTMS, "2024-03")
     assert not first.pending
     assert not earlier.pending
     assert not other.pending
@@ -76,7 +76,7 @@ def test_a_change_marks_only_the_builds_it_reaches_and_the_worker_rebuilds_them(
     after = revisions(store)
     assert after[(DFE, "FY2024-25")] == before[(DFE, "FY2024-25")] + 1
     assert after[(DFE, "FY2022-23")] == before[(DFE, "FY2022-23")], "a period the figure does not reach"
-    assert after[(NDTMS, "2024-06")] == before[(NDTMS, "2024-06")], "a return that does not read the indicator"
+    assert after[(NDTMS, "2024-03")] == before[(NDTMS, "2024-03")], "a return that does not read the indicator"
 
     # The pull answers at once with what it has, saying a newer build is pending; nothing is built on the request.
     stale = pull(store, DFE, "FY2024-25")

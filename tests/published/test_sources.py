@@ -26,6 +26,10 @@ def test_the_bundled_sources_pass_the_catalogue_check() -> None:
         "dfe_care_leavers_accommodation",
         "fingertips_under18_conceptions",
         "fingertips_obesity_year6",
+        "fingertips_unmet_need_opiates",
+        "fingertips_unmet_need_alcohol",
+        "ndtms_viewit_adults_la",
+        "ndtms_viewit_adults_england",
     }
 
 

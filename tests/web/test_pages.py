@@ -103,7 +103,7 @@ def test_an_upload_without_the_csrf_token_stores_nothing(web: TestClient) -> Non
         (AGENCY, "/officer", 403),
         (AGENCY, "/regulator", 403),
         (DFE, "/agency", 403),
-        (DFE, "/regulator/download/ndtms_adult_monthly/2024-06.csv", 404),
+        (DFE, "/regulator/download/ndtms_adult_monthly/2024-03.csv", 404),
         (OFFICER, "/regulator/download/dfe_ssda903/FY2024-25.csv", 200),
         (OFFICER, "/officer/approvals", 200),
         (AGENCY, "/officer/approvals", 403),

@@ -1,0 +1,143 @@
+"""Read an NDTMS ViewIt export (https://www.ndtms.net/ViewIt/Adult, "download data") into figures.
+
+ViewIt writes one row per reporting period, area, sex, age group and drug group, one column per measure. It names
+each area (``Barnet``, ``England``), never by its code: each name is resolved to the one area of the geography it
+names in the row's period, and a name that matches no area, or several, is refused, naming them. ``NULL`` is no
+figure (not available); a local authority's counts are rounded by NDTMS to multiples of five, and each figure
+keeps a note saying the rounding is the publisher's. The sex, age-group and drug-group columns are breakdowns,
+each value mapped onto the catalogue's code lists by the source file; a value not listed is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+
+import polars as pl
+
+from collectors.published.read import (
+    FIGURE_SCHEMA,
+    PublishedFormatError,
+    _breakdown,
+    _period,
+    _read_csv,
+    _value,
+)
+from collectors.published.sources import FigureSpec, SourceSpec
+from indicators.periods import parse_period
+
+#: The kinds of area NDTMS reports on: England, and the upper-tier councils whose partnerships commission
+#: treatment (a shire district has none of its own, so a district's name never stands for an NDTMS area).
+NDTMS_AREA_TYPES = frozenset({"england", "county", "unitary", "metropolitan_district", "london_borough"})
+
+
+@lru_cache(maxsize=1)
+def _areas() -> dict[str, list[tuple[str, str, date | None, date | None]]]:
+    """Each area name of the bundled geography (case folded) -> its units: code, name, valid from, valid to."""
+    from mappings.geography import load_geography
+
+    named: dict[str, list[tuple[str, str, date | None, date | None]]] = {}
+    for unit in load_geography().org_units:
+        if unit["type"] in NDTMS_AREA_TYPES:
+            key = str(unit["name"]).casefold().strip()
+            start, end = unit["valid_from"], unit["valid_to"]
+            assert start is None or isinstance(start, date)
+            assert end is None or isinstance(end, date)
+            named.setdefault(key, []).append((str(unit["code"]), str(unit["name"]), start, end))
+    return named
+
+
+def resolve_area(name: str, period: str) -> str:
+    """The code of the one area called ``name`` in the geography during ``period`` (a catalogue period code);
+    raise ``LookupError`` naming what was found when no area or several are."""
+    span = parse_period(period)
+    units = _areas().get(name.casefold().strip(), [])
+    live = [u for u in units if (u[2] is None or u[2] <= span.end) and (u[3] is None or u[3] >= span.start)]
+    if len(live) == 1:
+        return live[0][0]
+    if not live:
+        others = f" (only outside {period}: {', '.join(u[0] for u in units)})" if units else ""
+        raise LookupError(f"names no area of the geography in {period}{others}")
+    raise LookupError(f"names several areas in {period}: {', '.join(f'{u[0]} {u[1]}' for u in live)}")
+
+
+def _org_codes(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Series:
+    """Each row's area code, resolved from its area name and period; refuse a name that names no area or several."""
+    area = spec.levels[next(iter(spec.levels))]
+    keyed = rows.select(
+        pl.col(area).fill_null("").alias("_area"), _period(spec, fig, rows).alias("_period"), "file_row"
+    )
+    codes: dict[tuple[str, str], str] = {}
+    for name, period, row in keyed.unique(["_area", "_period"], keep="first", maintain_order=True).iter_rows():
+        try:
+            codes[(name, period)] = resolve_area(name, period)
+        except LookupError as exc:
+            raise PublishedFormatError(f"{spec.file} row {row}: {area} {name!r} {exc}; nothing was stored") from exc
+    return pl.Series(
+        "org_code", [codes[(n, p)] for n, p in zip(keyed["_area"], keyed["_period"], strict=True)], pl.String
+    )
+
+
+def _group(spec: SourceSpec, figs: list[FigureSpec], frame: pl.DataFrame) -> pl.DataFrame:
+    """The figures of every one of ``figs`` (which share their filters, breakdowns and period rule), read in one
+    pass: the rows' area, period and breakdown worked out once, then one row per figure and file row."""
+    fig = figs[0]
+    rows = frame
+    for column, wanted in fig.where.items():
+        rows = rows.filter(pl.col(column).fill_null("") == wanted)
+    base = rows.select(
+        _period(spec, fig, rows).alias("period"), _breakdown(spec, fig, rows).alias("breakdown"), "file_row"
+    ).with_columns(_org_codes(spec, fig, rows))
+    columns = {f.value: f.indicator for f in figs}
+    long = (
+        pl.concat([base, rows.select(list(columns))], how="horizontal")
+        .unpivot(index=["period", "breakdown", "file_row", "org_code"], variable_name="column", value_name="_raw")
+        .with_columns(
+            pl.col("column").replace_strict(columns, return_dtype=pl.String).alias("indicator_id"),
+            *_value(spec, "_raw", ""),
+        )
+    )
+    bad = long.filter(pl.col("value").is_null() & pl.col("symbol").is_null())
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise PublishedFormatError(
+            f"{spec.file} row {first['file_row']}: {first['column']} = {first['raw']!r} is neither a number nor one "
+            f"of the publisher's symbols ({', '.join(spec.symbols)}); {bad.height} such cell(s); nothing was stored"
+        )
+    note = pl.lit(None, pl.String)
+    if spec.rounded_to:
+        off = long.filter(pl.col("value").is_not_null() & (pl.col("value") % spec.rounded_to != 0))
+        if off.height:
+            first = off.row(0, named=True)
+            raise PublishedFormatError(
+                f"{spec.file} row {first['file_row']}: {first['column']} = {first['raw']!r} is not a multiple of "
+                f"{spec.rounded_to}, as the publisher rounds every count ({off.height} such cell(s)): another "
+                "publication's file, or a changed method; nothing was stored"
+            )
+        note = pl.when(pl.col("value").is_not_null()).then(
+            pl.lit(f"rounded by {spec.publisher_name} to a multiple of {spec.rounded_to}")
+        )
+    return long.select(
+        "indicator_id",
+        "org_code",
+        "period",
+        "breakdown",
+        "value",
+        pl.lit(None, pl.Float64).alias("numerator"),
+        pl.lit(None, pl.Float64).alias("denominator"),
+        "symbol",
+        pl.lit(None, pl.String).alias("flag"),
+        pl.lit("final").alias("status"),
+        note.alias("note"),
+        "file_row",
+    ).cast(FIGURE_SCHEMA)  # type: ignore[arg-type]
+
+
+def read_viewit_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
+    """Read an NDTMS ViewIt export into figures (FIGURE_SCHEMA) and the number of data rows read."""
+    frame = _read_csv(spec, data)
+    groups: dict[str, list[FigureSpec]] = {}
+    for fig in spec.figure:
+        groups.setdefault(fig.model_dump_json(include={"where", "breakdown", "period"}), []).append(fig)
+    parts = [_group(spec, figs, frame) for figs in groups.values()]
+    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=FIGURE_SCHEMA), frame.height
