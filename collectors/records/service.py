@@ -41,6 +41,7 @@ from indicators.models import RECORDS_KIND as KIND
 from indicators.models import Observation, Submission
 from mappings.agencies import get_agency
 from mappings.models import AgencyOrg
+from onereturn import audittrail, db
 from onereturn.db import bulk_insert
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.settings import Settings
@@ -86,8 +87,10 @@ def receive(
     collection_year: str,
     files: list[tuple[str, Path]],
     submitted_by: str = "",
+    audit: dict[str, Any] | None = None,
 ) -> Received:
-    """Keep a record-level upload (encrypted) and record its submission, ready for an upload worker; no checks run yet."""
+    """Keep a record-level upload (encrypted) and record its submission, ready for an upload worker, with its
+    ``audit`` event when given (as ``spine.audited`` takes it); no checks run yet."""
     if not files:
         raise InvalidInput("a record-level upload needs at least one file (form field 'files')")
     total = sum(path.stat().st_size for _, path in files)
@@ -144,7 +147,22 @@ def receive(
             lease_until=lease.expiry(settings.upload_lease_seconds),
         )
         session.add(submission)
-        session.commit()
+        session.flush()
+        received = submission.id
+        if audit is not None:
+            # Its event in the same transaction: the receipt is stored with its event or not at all.
+            audittrail.record(
+                session,
+                **{**audit, "object": str(audit.get("object", "")).replace("{id}", str(received))},
+                outcome="ok",
+                status=202,
+                detail=f"received for {year}; DfE's rules run next",
+            )
+        if db.commit_verified(session, lambda again: again.get(Submission, received) is not None):
+            with Session(engine, expire_on_commit=False) as again:
+                found = again.get(Submission, received)
+            assert found is not None
+            return Received(found)
     return Received(submission)
 
 
