@@ -96,12 +96,17 @@ async def upload_release(
             version=version,
             submitted_by=principal.name,
             # Recorded in the transaction that stores the release: both are stored or neither is.
-            audit=stored_event(request, principal, f"published source {source_id}"),
+            audit=stored_event(request, principal, f"published source {source_id} (release {{id}})"),
         )
     )
     if not done.duplicate:
         stored_with_change(request)
-    annotate(request, object=f"published source {source_id}", detail=done.release.message)
+    # A repeat stores nothing: its event names the release it repeats and says so.
+    annotate(
+        request,
+        object=f"published source {source_id} (release {done.release.id})",
+        detail=f"a repeat of release {done.release.id}; nothing stored" if done.duplicate else done.release.message,
+    )
     return UploadAnswer(
         duplicate=done.duplicate, release=ReleasePublic.model_validate(done.release, from_attributes=True)
     )

@@ -104,7 +104,7 @@ def upload(
             filename=file.filename or spec.file,
             fetched_from="upload",
             submitted_by=visitor.principal.name,
-            audit=stored_event(request, visitor.principal, f"published source {spec.id}"),
+            audit=stored_event(request, visitor.principal, f"published source {spec.id} (release {{id}})"),
         )
     except InvalidInput as exc:
         return _page(request, session, visitor, errors={"file": exc.message}, status_code=400)

@@ -202,7 +202,10 @@ def _store(
             session.rollback()
             raise CutOff(f"import {submission.id} was marked interrupted while it stored; nothing of it was stored")
         if audit is not None:
-            audittrail.record(session, **audit, outcome="ok", status=201, detail=release.message or "")
+            named = str(audit.get("object", "")).replace("{id}", str(release.id))
+            audittrail.record(
+                session, **{**audit, "object": named}, outcome="ok", status=201, detail=release.message or ""
+            )
         # A commit whose answer is lost with its connection is asked after, by the release's own hash.
         if db.commit_verified(session, lambda again: _release_of(again, spec.id, submission.content_hash) is not None):
             with Session(engine, expire_on_commit=False) as again:
