@@ -315,6 +315,9 @@ def soak(
         with log.open("ab") as out:
             command = [sys.executable, "-c", "import cli; cli.main()", "scheduler"]
             procs.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True))
+        # The standby must be waiting for the lock before connections are ended: one ended while it starts up
+        # stops it, and there is then no standby to take over.
+        _standing_by(database_url, procs[-1], within=600)
         run, stop, watching = Run(every=every), threading.Event(), threading.Event()
         base = f"http://127.0.0.1:{port}"
         watcher = threading.Thread(target=_watch_beats, args=(database_url, run, watching))
@@ -338,8 +341,30 @@ def soak(
             time.sleep(3)
             watching.set()
             watcher.join(30)
+            running = sum(1 for proc in procs[1:] if proc.poll() is None)
             _stop(procs)
-        return {"seconds": seconds, "workers": workers, "counts": check(database_url, run)}
+        counts = check(database_url, run)
+        counts["schedulers still running at the end"] = running
+        return {"seconds": seconds, "workers": workers, "counts": counts}
+
+
+def _standing_by(url: str, standby: subprocess.Popen[bytes], within: float) -> None:
+    """Wait until one scheduler holds the lock and another waits for it."""
+    deadline = time.monotonic() + within
+    with psycopg.connect(_dsn(url), autocommit=True, application_name=ME) as conn:
+        while time.monotonic() < deadline:
+            if standby.poll() is not None:
+                raise SystemExit("the standby scheduler stopped as it started")
+            found = conn.execute(
+                "SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND objid = %s AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                (LOCK_OBJID,),
+            ).fetchone()
+            if found is not None and found[0] == 1 and found[1] >= 1:
+                return
+            time.sleep(0.5)
+    raise SystemExit(f"no scheduler was waiting for the lock within {within:.0f} s")
 
 
 def main(argv: list[str]) -> None:
