@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from api.capacity import again_if_lost, will_retry
+from api.capacity import FAULTS, again_if_lost, will_retry
 from onereturn import audittrail
 from onereturn.errors import OneReturnError
 
@@ -150,7 +150,35 @@ def record_success(request: Request, session: Session, principal: Principal) -> 
         batcher: AuditBatcher = request.app.state.audit_batcher
         batcher.put({**values, "at": datetime.now(UTC)})
         return
-    audittrail.record(session, **values)
+    if getattr(request.state, STORED_WITH_CHANGE, False):
+        # The service stored the change and this event in one transaction of its own (an upload, an import).
+        return
+    # Its id tells, should the commit's answer be lost with its connection, whether the change was made (api.deps).
+    request.state.audit_event_id = audittrail.record(session, **values).id
+
+
+#: Set on a request whose change a service stored with its audit event, in one transaction (``stored_event``).
+STORED_WITH_CHANGE = "audit_stored_with_change"
+
+
+def stored_event(request: Request, principal: Principal, object: str) -> dict[str, Any]:
+    """The audit event of a change a service stores in a transaction of its own, for it to record in that very
+    transaction (``object`` may hold ``{id}`` for the id the change is given); outcome, status and detail are the
+    service's to add."""
+    name, role, prefix = _who(principal, None)
+    return {
+        "principal": name,
+        "role": role,
+        "key_prefix": prefix,
+        "action": action_of(request),
+        "object": object,
+        "client": client_of(request),
+    }
+
+
+def stored_with_change(request: Request) -> None:
+    """Say the call's change was stored with its audit event (``stored_event``), so none is recorded again here."""
+    setattr(request.state, STORED_WITH_CHANGE, True)
 
 
 def batched(request: Request) -> bool:
@@ -170,6 +198,9 @@ def _status(exc: Exception) -> int:
         return exc.status_code
     if isinstance(exc, RequestValidationError):
         return 422
+    if isinstance(exc, FAULTS):
+        # Answered 503 with Retry-After (api.capacity), and so recorded: a lost connection is no server error.
+        return 503
     status = getattr(exc, "status_code", None)
     return status if isinstance(status, int) else 500
 

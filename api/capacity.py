@@ -14,11 +14,12 @@ import anyio.to_thread
 import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
+from onereturn.db import lost_connection as lost_connection  # the service answers by it; pages and intake ask here
 from onereturn.errors import ServiceBusy
 from onereturn.settings import Settings
 
@@ -58,23 +59,6 @@ def install(
     for fault in FAULTS:
         app.add_exception_handler(fault, busy)
     app.add_middleware(RetryRead)
-
-
-#: PostgreSQL states of a connection that is gone: class 08 (connection exception), and the server ending it
-#: (57P01 administrator command, 57P02 crash, 57P03 not accepting connections yet).
-_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})
-
-
-def lost_connection(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database connection was lost (a failover, a restart, the server ending it)."""
-    # Read from the driver's error, not from SQLAlchemy's connection_invalidated: a connection is also discarded
-    # after a failed commit (db._discard_on_failed_commit) that has nothing to do with the server going away.
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    if not isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
-        return False
-    state = cause.sqlstate
-    # Without a state the error is the client's own: the socket closed, or a connection already known lost.
-    return state is None or state.startswith("08") or state in _GONE_STATES
 
 
 #: Every database fault the service answers 503 rather than 500: each passes if the caller tries again later.

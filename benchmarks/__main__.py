@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import annex_a, collect, compare, exports, load, memory, pages, published, records, scale
+from benchmarks import annex_a, collect, compare, exports, load, memory, pages, published, records, scale, soak
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
         "records": records.main,
         "published": published.main,
         "pages": pages.main,
+        "soak": soak.main,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m benchmarks {{{','.join(names)}}} [options]", file=sys.stderr)

@@ -260,7 +260,9 @@ def _indexed(accepted: dict[tuple[str, str, str], set[int]]) -> list[tuple[tuple
     return [((*key, _ORDER[key]), step) for key, step in accepted.items()]
 
 
-def _start(env: dict[str, str], port: int, workers: int, log: Path) -> list[subprocess.Popen[bytes]]:
+def _start(
+    env: dict[str, str], port: int, workers: int, log: Path, within: float = 180
+) -> list[subprocess.Popen[bytes]]:
     command = [sys.executable, "-c", "import cli; cli.main()"]
     out = log.open("ab")
     procs = [
@@ -277,7 +279,7 @@ def _start(env: dict[str, str], port: int, workers: int, log: Path) -> list[subp
         procs.append(
             subprocess.Popen([*command, "scheduler"], env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True)
         )
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if procs[0].poll() is not None:
             raise SystemExit(f"the service stopped while starting; see {log}:\n{log.read_text()[-2000:]}")
@@ -288,7 +290,7 @@ def _start(env: dict[str, str], port: int, workers: int, log: Path) -> list[subp
             pass
         time.sleep(0.5)
     _stop(procs)
-    raise SystemExit("the service did not start within 180 s")
+    raise SystemExit(f"the service did not start within {within:.0f} s")
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:

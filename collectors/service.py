@@ -8,7 +8,7 @@ import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 from sqlalchemy import Engine, delete, update
@@ -20,7 +20,16 @@ from collectors import lease
 from collectors.context import build_context
 from collectors.rawtable import RawTable
 from collectors.read import read_table
-from collectors.spine import CutOff, Outcome, Stored, failure_reason, finish, repeats_current, store_accepted
+from collectors.spine import (
+    CutOff,
+    Outcome,
+    Stored,
+    audited,
+    failure_reason,
+    finish,
+    repeats_current,
+    store_accepted,
+)
 from collectors.validate import Validation, problem_frame, validate
 from indicators.models import Submission, SubmissionProblem
 from indicators.periods import PERIOD_TYPES, parse_period
@@ -103,8 +112,10 @@ def submit(
     mode: Mode = "default",
     submitted_by: str = "",
     sheet: str | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Take one upload (its bytes, or a file holding them): keep it, validate it and store its accepted figures in one transaction."""
+    """Take one upload (its bytes, or a file holding them): keep it, validate it and store its accepted figures in one
+    transaction, with its ``audit`` event when given (``spine.audited``)."""
     if isinstance(data, Path):
         # Read here, so no caller holds the bytes while the upload is validated and stored.
         data = data.read_bytes()
@@ -150,7 +161,8 @@ def submit(
         session.commit()
     body = [data]
     del data
-    return _process_or_fail(engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode)
+    with audited(audit):
+        return _process_or_fail(engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode)
 
 
 def _process_or_fail(
@@ -204,7 +216,8 @@ def _process(
         log.exception("submission %s failed: %s", submission.id, reason)
         message = f"processing failed: {reason}; the file is kept and can be run again (onereturn submissions reprocess {submission.id})"
         try:
-            finish(engine, submission, problem_frame([]), status="failed", message=message)
+            # Only while unfinished: a commit whose answer was lost may have stored it after all.
+            finish(engine, submission, problem_frame([]), status="failed", message=message, only_if=lease.UNFINISHED)
         except Exception:
             # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
             log.exception("submission %s could not be marked failed", submission.id)

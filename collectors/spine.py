@@ -7,7 +7,9 @@ A keyed template or file of figures (``collectors.service``) and a council's rec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,12 +23,52 @@ from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.store import current_for_keys, split_changes, storing, write_figures
 from collectors.validate import Validation
 from indicators.models import Submission, SubmissionProblem
-from onereturn import db
+from onereturn import audittrail, db
 
 CUT_OFF = (
     "was marked interrupted while this worker processed it (its lease ran out), so nothing of it was stored; "
     "send the file again"
 )
+
+
+#: The audit event of the upload in hand, from the door that took it (who, the action, from where, and the object
+#: with ``{id}`` for the submission's id): recorded in the transaction that stores the upload's outcome.
+_AUDIT: ContextVar[Mapping[str, Any] | None] = ContextVar("upload_audit", default=None)
+#: Outcomes a caller is answered with as stored (a rejection is stored too: its report).
+_STORED = ("accepted", "queried", "partially_accepted", "rejected")
+
+
+@contextmanager
+def audited(event: Mapping[str, Any] | None) -> Iterator[None]:
+    """Record ``event`` (``audittrail.event_values``' arguments but outcome, status and detail) with the outcome of
+    the upload processed in the block, in the same transaction: both are stored or neither is."""
+    token = _AUDIT.set(event)
+    try:
+        yield
+    finally:
+        _AUDIT.reset(token)
+
+
+def _audit(session: Session, submission: Submission, problems: pl.DataFrame, status: str, message: str) -> None:
+    event = _AUDIT.get()
+    if event is None or status not in _STORED:
+        return
+    rejected = status == "rejected"
+    # As the API answers it: a file of a kind the service does not read is 415, any other rejection 422.
+    unsupported = rejected and "rule" in problems.columns and bool((problems["rule"] == "unsupported_file").any())
+    audittrail.record(
+        session,
+        **{**event, "object": str(event.get("object", "")).replace("{id}", str(submission.id))},
+        outcome="rejected" if rejected else "ok",
+        status=(415 if unsupported else 422) if rejected else 201,
+        detail=message,
+    )
+
+
+def _outcome_stored(submission_id: int, status: str) -> Callable[[Session], bool]:
+    """Whether an upload's outcome ``status`` is stored: asked when the commit storing it lost its answer."""
+    query = select(Submission.status).where(col(Submission.id) == submission_id)
+    return lambda session: session.execute(query).scalar_one_or_none() == status
 
 
 @dataclass
@@ -102,11 +144,12 @@ def record_outcome(
     status: str,
     message: str,
     stage: str | None = None,
-    only_if: str | None = None,
+    only_if: str | tuple[str, ...] | None = None,
     counts: Mapping[str, int] | None = None,
 ) -> bool:
-    """Record an upload's outcome and its problems (replacing any of an earlier run); with ``only_if``, only while
-    it still has that status (False if not, the caller rolling back)."""
+    """Record an upload's outcome and its problems (replacing any of an earlier run), and its audit event when one
+    is in hand (``audited``); with ``only_if``, only while it still has that status (or one of those; False if
+    not, the caller rolling back)."""
     assert submission.id is not None
     session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission.id))
     write_problems(session, submission.id, problems)
@@ -121,9 +164,10 @@ def record_outcome(
     }
     where = [col(Submission.id) == submission.id]
     if only_if is not None:
-        where.append(col(Submission.status) == only_if)
+        where.append(col(Submission.status).in_([only_if] if isinstance(only_if, str) else only_if))
     if not session.execute(update(Submission).where(*where).values(**values)).rowcount:  # type: ignore[attr-defined]
         return False
+    _audit(session, submission, problems, status, message)
     for key, value in values.items():
         setattr(submission, key, value)
     return True
@@ -138,11 +182,17 @@ def finish(
     message: str,
     stage: str | None = None,
     counts: Mapping[str, int] | None = None,
-) -> None:
-    """Record an upload's outcome in a transaction of its own, whoever holds it now (a rejection or failure)."""
+    only_if: str | tuple[str, ...] | None = None,
+) -> bool:
+    """Record an upload's outcome in a transaction of its own (a rejection or failure): whoever holds it now, or
+    only while it has the status ``only_if``; False if it no longer had."""
+    assert submission.id is not None
     with Session(engine) as session:
-        record_outcome(session, submission, problems, status=status, message=message, stage=stage, counts=counts)
-        session.commit()
+        recorded = record_outcome(
+            session, submission, problems, status=status, message=message, stage=stage, counts=counts, only_if=only_if
+        )
+        db.commit_verified(session, _outcome_stored(submission.id, status))
+    return recorded
 
 
 def store_accepted(
@@ -206,5 +256,6 @@ def store_accepted(
         if not recorded:
             session.rollback()
             raise CutOff()
-        session.commit()
+        # A commit whose answer is lost with its connection is asked after: stored, it is answered as stored.
+        db.commit_verified(session, _outcome_stored(submission.id, stored.status))
     return stored

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import psycopg
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
 
 from onereturn.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 #: Constraint names Alembic can rely on (and SQLite batch migrations need).
 NAMING_CONVENTION = {
@@ -128,6 +134,67 @@ def make_engine(url: str, *, threads: int = 16) -> Engine:
         engine = create_engine(url, pool_pre_ping=True, **pool)
     event.listen(engine, "handle_error", _discard_on_failed_commit)
     return engine
+
+
+#: PostgreSQL states of a connection that is gone: class 08 (connection exception), and the server ending it
+#: (57P01 administrator command, 57P02 crash, 57P03 not accepting connections yet).
+_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database connection was lost (a failover, a restart, the server ending it)."""
+    # Read from the driver's error, not from SQLAlchemy's connection_invalidated: a connection is also discarded
+    # after a failed commit (_discard_on_failed_commit) that has nothing to do with the server going away.
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+        return False
+    state = cause.sqlstate
+    # Without a state the error is the client's own: the socket closed, or a connection already known lost.
+    return state is None or state.startswith("08") or state in _GONE_STATES
+
+
+#: Tries, and the pause between them, to learn on fresh connections whether a commit whose answer was lost was made.
+OUTCOME_TRIES = 5
+OUTCOME_PAUSE = 0.5
+
+
+def commit_outcome(engine: Engine, made: Callable[[Session], bool]) -> bool | None:
+    """After a commit whose answer was lost with its connection: whether it was made, asked by ``made`` (what the
+    change alone would have stored) on fresh connections; None when the store cannot be reached to say."""
+    for attempt in range(OUTCOME_TRIES):
+        try:
+            with Session(engine) as session:
+                return made(session)
+        except Exception as exc:
+            if attempt == OUTCOME_TRIES - 1:
+                log.warning("could not learn whether a commit was made: %s", type(exc).__name__)
+            else:
+                time.sleep(OUTCOME_PAUSE)
+    return None
+
+
+def commit_verified(session: Session, made: Callable[[Session], bool]) -> bool:
+    """Commit; if the connection is lost with the commit in flight, return as a commit would when ``made`` finds the
+    change stored, and raise the loss (a 503: nothing was stored) when it does not or the store cannot say.
+
+    True when the answer was lost and the change found stored: the session's objects were rolled back with the
+    lost connection, so the caller reads what it needs again."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    try:
+        session.commit()
+        return False
+    except Exception as exc:
+        if not lost_connection(exc):
+            raise
+        try:
+            session.rollback()
+        except Exception:
+            log.debug("rolling back a lost connection's session failed", exc_info=True)
+        if commit_outcome(engine, made):
+            log.warning("the connection was lost as a commit was made; the change is stored: answered as done")
+            return True
+        raise
 
 
 _engines: dict[str, Engine] = {}

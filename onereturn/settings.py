@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         "scheduler` is (nice). 10: on a host shared with API workers, requests take the cores first and builds "
         "what is left; 0 on a host of the scheduler's own.",
     )
+    scheduler_intervals: str = Field(
+        default="",
+        description="Seconds between runs of the scheduler's periodic jobs where they differ from the defaults, as "
+        "name=seconds pairs split by commas (heartbeat=30,deliver=60,reopen-scan=300,reconcile=3600,rebuild=5,"
+        "interrupted=30,records-resume=30,records-purge=86400).",
+    )
     scheduler_embedded: bool = Field(
         default=True,
         description="Run the job scheduler inside `onereturn serve` (turn off when `onereturn scheduler` runs apart).",

@@ -4,7 +4,8 @@ The calendar itself is computed in ``mappings/calendar.py``; jobs are reconciled
 (explicit ids, ``replace_existing``), run in Europe/London time, and each run is recorded once in
 ``job_run``: a job fired twice (two schedulers, a restart, a manual trigger) has no second effect.
 On PostgreSQL an advisory lock makes exactly one scheduler active; a second one waits and takes
-over when the first dies. Nothing here starts at import. The machinery the jobs run in (the stop
+over when the first dies, and one that loses its lock (its connection ended) runs nothing until it holds it
+again (``scheduler/lock.py``). Nothing here starts at import. The machinery the jobs run in (the stop
 gate, the record of runs) is ``scheduler/runtime.py``; the tables are in ``onereturn/models.py``.
 """
 
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from exports import service as exports
@@ -41,6 +43,8 @@ from mappings.signoffs import MEANINGS
 from onereturn import outbox
 from onereturn.models import SchedulerHeartbeat
 from onereturn.settings import Settings
+from scheduler.lock import LOCK_KEY as LOCK_KEY  # named here too: the lock standbys and tests look for
+from scheduler.lock import Keeper, SchedulerLock, acquire_lock
 from scheduler.runtime import (
     BUILDS,
     _build_process_started,
@@ -48,17 +52,22 @@ from scheduler.runtime import (
     _engine,
     _job,
     _jobs,
+    _on_schedule,
     _settings,
     _state,
     _stopping,
     holder_name,
     log,
+    periodic_jobs,
     run_once,
     set_detail,
 )
+from scheduler.runtime import (
+    PERIODIC as PERIODIC,
+)
 
-#: Any fixed number both processes agree on; it names the "one active scheduler" lock.
-LOCK_KEY = 0x0E7E7A11
+#: Set when this process's scheduler is told to stop: a scheduler standing by for its lost lock stops waiting.
+_released = threading.Event()
 LOOKBACK = timedelta(days=14)
 HORIZON = timedelta(days=400)
 OFFICER = "performance-officer"
@@ -372,7 +381,14 @@ def job_published_fetch() -> None:
 
 @_job
 def job_heartbeat() -> None:
-    """Record that this scheduler is alive and active."""
+    """Record that this scheduler is alive and active (on its lock's connection, so never once the lock is gone)."""
+    lock = _state.get("lock")
+    if isinstance(lock, SchedulerLock):
+        if not lock.beat():
+            keeper = _state.get("keeper")
+            if keeper is not None:
+                keeper.lost()
+        return
     now = datetime.now(UTC)
     with Session(_engine()) as session:
         beat = session.get(SchedulerHeartbeat, holder_name())
@@ -519,18 +535,6 @@ def start_reconciled(scheduler: Any, engine: Engine) -> dict[str, int]:
     return counts
 
 
-PERIODIC = {
-    "heartbeat": ("scheduler:job_heartbeat", 30),
-    "deliver": ("scheduler:job_deliver", 60),
-    "reopen-scan": ("scheduler:job_reopen_scan", 300),
-    "reconcile": ("scheduler:job_reconcile", 3600),
-    "rebuild": ("scheduler:job_rebuild", 5),
-    "interrupted": ("scheduler:job_interrupted", 30),
-    "records-resume": ("scheduler:job_records_resume", 30),
-    "records-purge": ("scheduler:job_records_purge", 86400),
-}
-
-
 @_job
 def job_reconcile() -> None:
     """Re-read the calendar and bring the scheduled jobs in line with it."""
@@ -553,10 +557,18 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
         )
         wanted.add(job.id)
     build_url = _state.get("build_url")
-    for name, (func, seconds) in PERIODIC.items():
+    periodic = periodic_jobs(_settings())
+    if _settings().published_fetch:
+        periodic["published-fetch"] = ("scheduler:job_published_fetch", _settings().published_fetch_hours * 3600)
+    for name, (func, seconds) in periodic.items():
         # Building holds the interpreter lock for long stretches (writing a workbook cell by cell): in a
         # process of its own it never keeps the API's requests waiting for the lock.
         apart = name == "rebuild" and build_url is not None
+        wanted.add(f"periodic:{name}")
+        if _on_schedule(scheduler.get_job(f"periodic:{name}"), func, seconds):
+            # Added again with its next run a second away, every periodic job (this one among them) ran every
+            # second: reconciling leaves a job that is already on its schedule alone.
+            continue
         scheduler.add_job(
             func,
             trigger="interval",
@@ -566,40 +578,12 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
             next_run_time=now + timedelta(seconds=1),
             **({"executor": BUILDS, "kwargs": {"database_url": build_url}} if apart else {}),
         )
-        wanted.add(f"periodic:{name}")
-    if _settings().published_fetch:
-        scheduler.add_job(
-            "scheduler:job_published_fetch",
-            trigger="interval",
-            seconds=_settings().published_fetch_hours * 3600,
-            id="periodic:published-fetch",
-            replace_existing=True,
-            next_run_time=now + timedelta(seconds=1),
-        )
-        wanted.add("periodic:published-fetch")
     removed = 0
     for job in scheduler.get_jobs():
         if job.id not in wanted:
             job.remove()
             removed += 1
     return {"planned": len(planned), "missed_now_due": missed, "removed": removed}
-
-
-def acquire_lock(engine: Engine, *, wait: bool) -> Any | None:
-    """Take the one-active-scheduler lock on PostgreSQL (held by the returned connection); SQLite needs none."""
-    if engine.dialect.name != "postgresql":
-        return object()
-    # A session-level lock on an autocommit connection: holding it keeps no transaction open, so VACUUM
-    # is never held back by the scheduler ("idle in transaction" for the life of the process).
-    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    if wait:
-        log.info("waiting to become the active scheduler")
-        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
-        return connection
-    if connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar():
-        return connection
-    connection.close()
-    return None
 
 
 def start_embedded(engine: Engine, settings: Settings) -> Any | None:
@@ -610,14 +594,27 @@ def start_embedded(engine: Engine, settings: Settings) -> Any | None:
         return None
     _state.update(engine=engine, lock=lock, settings=settings)
     _stopping.clear()
+    _released.clear()
     # A store in memory cannot be opened from another process.
     apart = settings.build_process and engine.url.database not in (None, "", ":memory:")
     if apart:
         _state["build_url"] = engine.url.render_as_string(hide_password=False)
     scheduler = build_scheduler(settings, build_process=apart)
     _state["scheduler"] = scheduler
+    _keep(scheduler, engine, lock, settings)
     log.info("scheduler started in the API process: %s", start_reconciled(scheduler, engine))
     return scheduler
+
+
+def _keep(scheduler: Any, engine: Engine, lock: SchedulerLock, settings: Settings) -> None:
+    """Hold the scheduler to its lock: no job runs without it, and a lock lost is taken again as a standby would."""
+
+    def resume() -> None:
+        job_heartbeat()
+        log.info("reconciled: %s", reconcile(scheduler, engine, datetime.now(UTC)))
+        scheduler.resume()
+
+    _state["keeper"] = Keeper(lock, scheduler, drain_seconds=settings.stop_seconds, signalled=_released, resume=resume)
 
 
 def shut_down(scheduler: Any, wait: float) -> None:
@@ -637,11 +634,13 @@ def shut_down(scheduler: Any, wait: float) -> None:
 
 def stop_embedded(scheduler: Any | None, wait: float) -> None:
     """Stop an embedded scheduler, its running jobs given ``wait`` seconds to end, and release its lock."""
+    _released.set()
     if scheduler is not None:
         shut_down(scheduler, wait)
+    _state.pop("keeper", None)
     lock = _state.pop("lock", None)
-    if lock is not None and hasattr(lock, "close"):
-        lock.close()
+    if isinstance(lock, SchedulerLock):
+        lock.release()
     _state.pop("scheduler", None)
     _state.pop("build_url", None)
 
@@ -651,15 +650,24 @@ def run(engine: Engine, settings: Settings) -> None:
     import signal
 
     _stopping.clear()
-    # The same flag ends a rebuild in a scheduler thread after the return in hand, so the stop waits for one.
+    _released.clear()
+
+    def stop(*_: Any) -> None:
+        _released.set()
+        # The same flag ends a rebuild in a scheduler thread after the return in hand, so the stop waits for one.
+        _stopping.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: _stopping.set())
-    lock = acquire_lock(engine, wait=True)
+        signal.signal(signum, stop)
+    lock = acquire_lock(engine, wait=True, stop=_released)
+    if lock is None:
+        return
     _state.update(engine=engine, lock=lock, settings=settings)
     log.info("%s is the active scheduler", holder_name())
     job_heartbeat()
     scheduler = build_scheduler(settings)
     _state["scheduler"] = scheduler
+    _keep(scheduler, engine, lock, settings)
     log.info("reconciled: %s", start_reconciled(scheduler, engine))
     from onereturn.memory import freeze_startup_heap, thaw_startup_heap
 
@@ -668,13 +676,13 @@ def run(engine: Engine, settings: Settings) -> None:
     freeze_startup_heap()
     log.info("startup heap frozen: %d objects the collector no longer walks", gc.get_freeze_count())
     try:
-        _stopping.wait()
+        _released.wait()
     finally:
         shut_down(scheduler, settings.stop_seconds)
         from collectors.lease import release_on_stop
 
         # A record-level upload its resume job still held is taken up at once by the next start.
         release_on_stop(engine)
-        if lock is not None and hasattr(lock, "close"):
-            lock.close()
+        _state.pop("keeper", None)
+        lock.release()
         thaw_startup_heap()

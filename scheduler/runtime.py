@@ -74,10 +74,16 @@ _jobs = _Jobs()
 
 
 def _job(func: Callable[P, None]) -> Callable[P, None]:
-    """Run ``func`` as a scheduled job: counted while it runs, and not at all once a stop is under way."""
+    """Run ``func`` as a scheduled job: counted while it runs, and not at all once a stop is under way or while this
+    scheduler does not hold its lock (``scheduler.lock.Keeper``)."""
 
     @functools.wraps(func)
     def job(*args: P.args, **kwargs: P.kwargs) -> None:
+        keeper = _state.get("keeper")
+        if keeper is not None and not keeper.check():
+            # Another scheduler may be the active one now: this one runs nothing until it holds the lock again.
+            log.info("job %s not run: this scheduler does not hold its lock", func.__name__)
+            return
         if not _jobs.enter(func.__name__):
             log.info("job %s not run: the scheduler is stopping", func.__name__)
             return
@@ -87,6 +93,37 @@ def _job(func: Callable[P, None]) -> Callable[P, None]:
             _jobs.leave(func.__name__)
 
     return job
+
+
+PERIODIC = {
+    "heartbeat": ("scheduler:job_heartbeat", 30),
+    "deliver": ("scheduler:job_deliver", 60),
+    "reopen-scan": ("scheduler:job_reopen_scan", 300),
+    "reconcile": ("scheduler:job_reconcile", 3600),
+    "rebuild": ("scheduler:job_rebuild", 5),
+    "interrupted": ("scheduler:job_interrupted", 30),
+    "records-resume": ("scheduler:job_records_resume", 30),
+    "records-purge": ("scheduler:job_records_purge", 86400),
+}
+
+
+def periodic_jobs(settings: Settings) -> dict[str, tuple[str, float]]:
+    """The periodic jobs and their seconds apart: the defaults, changed by ``scheduler_intervals``."""
+    jobs: dict[str, tuple[str, float]] = dict(PERIODIC)
+    for pair in filter(None, (p.strip() for p in settings.scheduler_intervals.split(","))):
+        name, _, seconds = pair.partition("=")
+        if name.strip() not in PERIODIC or not seconds.strip().replace(".", "", 1).isdigit() or not float(seconds):
+            raise ValueError(f"ONERETURN_SCHEDULER_INTERVALS: {pair!r} is not name=seconds of a periodic job")
+        jobs[name.strip()] = (PERIODIC[name.strip()][0], float(seconds))
+    return jobs
+
+
+def _on_schedule(job: Any, func: str, seconds: float) -> bool:
+    """Whether a periodic job is already scheduled to run ``func`` every ``seconds``."""
+    if job is None or job.func_ref != func:
+        return False
+    interval = getattr(job.trigger, "interval", None)
+    return interval is not None and interval.total_seconds() == seconds
 
 
 def holder_name() -> str:

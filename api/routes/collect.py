@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import Session, col, select
 
 from api.auth import AgenciesRead, AgencySubmit, FiguresRead, RecordsRead, SubmissionRead, TemplateRead
-from api.callrecord import annotate
+from api.callrecord import annotate, stored_event, stored_with_change
 from api.capacity import UploadSlot, again_if_lost, upload_timing
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
@@ -238,12 +238,16 @@ async def upload(
         "mode": mode,
         "submitted_by": principal.label,
         "sheet": sheet,
+        # Recorded in the transaction that stores the upload's outcome: both are stored or neither is.
+        "audit": stored_event(request, principal, f"submission {{id}} (agency {agency_code}, file {file.filename})"),
     }
     started = time.perf_counter()
     outcome = await _checked(request, file, upload_request)
     timing = upload_timing(request, time.perf_counter() - started)
     if outcome.submission_id is None:
         return _dry_run_answer(request, outcome, agency_code, file.filename or "upload", timing)
+    if not outcome.duplicate:
+        stored_with_change(request)
     sub, report = await anyio.to_thread.run_sync(_stored_report, session, outcome.submission_id, outcome.duplicate)
     status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
     annotate(
@@ -340,6 +344,7 @@ async def _records_upload(
     if not uploads:
         raise InvalidInput("A record-level upload needs its files (form field 'files')")
     spooled: list[tuple[str, Path]] = []
+    names = ", ".join(upload.filename or "upload" for upload in uploads)
     try:
         remaining = settings.max_upload_bytes
         for upload in uploads:
@@ -355,6 +360,7 @@ async def _records_upload(
                 files=spooled,
                 submitted_by=principal.label,
                 purpose=purpose,
+                audit=stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
             )
         )
     finally:
@@ -362,7 +368,6 @@ async def _records_upload(
             path.unlink(missing_ok=True)
     sub = received.submission
     assert sub.id is not None
-    names = ", ".join(upload.filename or "upload" for upload in uploads)
     if received.duplicate:
         session = Session(request.app.state.engine)
         try:
@@ -376,6 +381,7 @@ async def _records_upload(
             detail="a repeat of an earlier record-level upload",
         )
         return JSONResponse(report.model_dump(mode="json"), status_code=200)
+    stored_with_change(request)
     pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
     if pool is not None:
         pool.start_records(sub.id)

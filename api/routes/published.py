@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 
 from api.auth import OfficerOnly
-from api.callrecord import annotate
+from api.callrecord import annotate, stored_event, stored_with_change
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.schemas_published import DifferencePublic, ReleasePublic, SourcePublic
@@ -95,9 +95,18 @@ async def upload_release(
             fetched_from="upload",
             version=version,
             submitted_by=principal.name,
+            # Recorded in the transaction that stores the release: both are stored or neither is.
+            audit=stored_event(request, principal, f"published source {source_id} (release {{id}})"),
         )
     )
-    annotate(request, object=f"published source {source_id}", detail=done.release.message)
+    if not done.duplicate:
+        stored_with_change(request)
+    # A repeat stores nothing: its event names the release it repeats and says so.
+    annotate(
+        request,
+        object=f"published source {source_id} (release {done.release.id})",
+        detail=f"a repeat of release {done.release.id}; nothing stored" if done.duplicate else done.release.message,
+    )
     return UploadAnswer(
         duplicate=done.duplicate, release=ReleasePublic.model_validate(done.release, from_attributes=True)
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
+from api.callrecord import stored_event, stored_with_change
 from api.deps import SessionDep
 from api.routes.published import MAX_PUBLISHED_FILE
 from api.web.render import page
@@ -103,8 +104,11 @@ def upload(
             filename=file.filename or spec.file,
             fetched_from="upload",
             submitted_by=visitor.principal.name,
+            audit=stored_event(request, visitor.principal, f"published source {spec.id} (release {{id}})"),
         )
     except InvalidInput as exc:
         return _page(request, session, visitor, errors={"file": exc.message}, status_code=400)
+    if not got.duplicate:
+        stored_with_change(request)
     said: Any = "unchanged" if got.duplicate else got.release.id
     return RedirectResponse(f"/officer/published?done={said}", status_code=303)

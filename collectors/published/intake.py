@@ -18,14 +18,16 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from collectors import lease
 from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError, read_published
 from collectors.published.sources import SourceSpec
 from collectors.service import keep_raw
+from collectors.spine import CutOff
 from collectors.store import COMPARED, KEY, current_for_keys, split_changes, storing, write_figures
 from indicators.models import Submission
 from indicators.published import PublishedFigure, PublishedRelease
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
-from onereturn import db
+from onereturn import audittrail, db
 from onereturn.settings import Settings
 
 _TABLE: Any = PublishedFigure.__table__  # type: ignore[attr-defined]
@@ -72,15 +74,13 @@ def import_release(
     version: str = "",
     release_date: str = "",
     submitted_by: str = "",
+    audit: dict[str, Any] | None = None,
 ) -> Imported:
-    """Import one release of ``spec``'s data set from the publisher's file ``data``, whole or not at all."""
+    """Import one release of ``spec``'s data set from the publisher's file ``data``, whole or not at all, with its
+    ``audit`` event when given (who, the action, from where and the object) in the same transaction."""
     digest, raw_path = keep_raw(settings, data)
     with Session(engine) as session:
-        known = session.execute(
-            select(PublishedRelease).where(
-                col(PublishedRelease.source_id) == spec.id, col(PublishedRelease.content_hash) == digest
-            )
-        ).scalar_one_or_none()
+        known = _release_of(session, spec.id, digest)
     if known is not None:
         return Imported(known, duplicate=True)
     figures, rows_read = read_release(spec, data)
@@ -98,6 +98,10 @@ def import_release(
         kind="published",
         rows_read=rows_read,
         submitted_by=submitted_by or f"published: {fetched_from}",
+        # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
+        # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
+        lease_owner=lease.worker_id(),
+        lease_until=lease.expiry(settings.upload_lease_seconds),
     )
     with Session(engine, expire_on_commit=False) as session:
         _ensure_publisher(session, spec, now)
@@ -105,12 +109,16 @@ def import_release(
         session.commit()
     assert submission.id is not None
     try:
-        release = _store(engine, spec, submission, figures, rows_read, now, fetched_from, version, release_date)
+        with lease.held(engine, submission.id, settings.upload_lease_seconds):
+            release = _store(
+                engine, spec, submission, figures, rows_read, now, (fetched_from, version, release_date), audit
+            )
     except BaseException as exc:
         with Session(engine) as session:
             session.execute(
                 update(Submission)
-                .where(col(Submission.id) == submission.id)
+                # Only while unfinished: a commit whose answer was lost with its connection may have stored it.
+                .where(col(Submission.id) == submission.id, col(Submission.status).in_(lease.UNFINISHED))
                 .values(status="failed", message=f"nothing was stored: {exc}"[:2000], finished_at=datetime.now(UTC))
             )
             session.commit()
@@ -125,11 +133,11 @@ def _store(
     figures: pl.DataFrame,
     rows_read: int,
     now: datetime,
-    fetched_from: str,
-    version: str,
-    release_date: str,
+    whence: tuple[str, str, str],
+    audit: dict[str, Any] | None,
 ) -> PublishedRelease:
     assert submission.id is not None
+    fetched_from, version, release_date = whence
     with Session(engine) as session:
         known_orgs = set(session.execute(select(OrgUnit.code)).scalars())
         others = _answered_by_others(session, spec.publisher, figures["indicator_id"].unique().to_list())
@@ -181,9 +189,9 @@ def _store(
             f"revised in the store as {spec.publisher}'s, {beside} new or revised beside another body's figure, "
             f"{same} unchanged; {skipped} for an area the geography does not hold{_named(unknown)}"
         )
-        session.execute(
+        finished = session.execute(
             update(Submission)
-            .where(col(Submission.id) == submission.id)
+            .where(col(Submission.id) == submission.id, col(Submission.status) == "storing")
             .values(
                 status="accepted",
                 message=release.message,
@@ -194,7 +202,21 @@ def _store(
                 rows_unchanged=unchanged.height,
             )
         )
-        session.commit()
+        if not finished.rowcount:  # type: ignore[attr-defined]
+            # Marked cut off meanwhile (its lease ran out): it is someone else's to run again now.
+            session.rollback()
+            raise CutOff(f"import {submission.id} was marked interrupted while it stored; nothing of it was stored")
+        if audit is not None:
+            named = str(audit.get("object", "")).replace("{id}", str(release.id))
+            audittrail.record(
+                session, **{**audit, "object": named}, outcome="ok", status=201, detail=release.message or ""
+            )
+        # A commit whose answer is lost with its connection is asked after, by the release's own hash.
+        if db.commit_verified(session, lambda again: _release_of(again, spec.id, submission.content_hash) is not None):
+            with Session(engine, expire_on_commit=False) as again:
+                found = _release_of(again, spec.id, submission.content_hash)
+            assert found is not None
+            return found
     return release
 
 
@@ -210,6 +232,15 @@ def _named(unknown: dict[str, int]) -> str:
     text = "; ".join(f"{code}, {n} figure(s)" for code, n in shown[:_NAMED])
     more = f"; and {len(shown) - _NAMED} more area(s)" if len(shown) > _NAMED else ""
     return f" (not stored: {text}{more})"
+
+
+def _release_of(session: Session, source_id: str, digest: str) -> PublishedRelease | None:
+    """The release of ``source_id`` read from the bytes of hash ``digest``, if one is stored."""
+    return session.execute(
+        select(PublishedRelease).where(
+            col(PublishedRelease.source_id) == source_id, col(PublishedRelease.content_hash) == digest
+        )
+    ).scalar_one_or_none()
 
 
 def _ensure_publisher(session: Session, spec: SourceSpec, now: datetime) -> None:

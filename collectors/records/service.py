@@ -40,6 +40,7 @@ from indicators.models import ANNEX_A_EXTRACT, Observation, Submission
 from indicators.models import RECORDS_KIND as KIND
 from mappings.agencies import get_agency
 from mappings.illustrative import Council, councils_of
+from onereturn import audittrail, db
 from onereturn.db import bulk_insert
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.settings import Settings
@@ -88,10 +89,12 @@ def receive(
     files: list[tuple[str, Path]],
     submitted_by: str = "",
     purpose: str = "return",
+    audit: dict[str, Any] | None = None,
 ) -> Received:
     """Keep a record-level upload (encrypted) and record its submission, ready for an upload worker; no checks run yet.
 
-    ``purpose`` "annex_a": a fresh extract for Ofsted's Annex A, checked by DfE's rules and kept, no figure stored."""
+    ``purpose`` "annex_a": a fresh extract for Ofsted's Annex A, checked by DfE's rules and kept, no figure stored.
+    ``audit``: its audit event when given (as ``spine.audited`` takes it), committed with the submission."""
     if purpose not in PURPOSES:
         raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
     mode = PURPOSES[purpose]
@@ -152,7 +155,22 @@ def receive(
             lease_until=lease.expiry(settings.upload_lease_seconds),
         )
         session.add(submission)
-        session.commit()
+        session.flush()
+        received = submission.id
+        if audit is not None:
+            # Its event in the same transaction: the receipt is stored with its event or not at all.
+            audittrail.record(
+                session,
+                **{**audit, "object": str(audit.get("object", "")).replace("{id}", str(received))},
+                outcome="ok",
+                status=202,
+                detail=f"received for {year}; DfE's rules run next",
+            )
+        if db.commit_verified(session, lambda again: again.get(Submission, received) is not None):
+            with Session(engine, expire_on_commit=False) as again:
+                found = again.get(Submission, received)
+            assert found is not None
+            return Received(found)
     return Received(submission)
 
 
