@@ -1,7 +1,7 @@
 """officers' comparator groups in the store, and the return and period each upload's errors are for
 
-Revision ID: 0014_groups_officer_groups
-Revises: 0013_polarity_source
+Revision ID: 0015_groups_officer_groups
+Revises: 0014_geo_unknown_areas
 Create Date: 2026-11-25 20:10:00
 
 Officers keep their comparator groups in the service (``groups.toml`` seeds them). An upload's errors stand in
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0014_groups_officer_groups"
-down_revision: str | None = "0013_polarity_source"
+revision: str = "0015_groups_officer_groups"
+down_revision: str | None = "0014_geo_unknown_areas"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
