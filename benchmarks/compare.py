@@ -168,7 +168,8 @@ def main(argv: list[str]) -> None:
 
     from api.main import create_app
     from api.routes import compare as compare_routes
-    from api.web.compare import _indicators_with_figures, flags_for
+    from api.routes.compare import flags_for
+    from api.web.compare import _indicators_with_figures
     from onereturn import db
     from onereturn.settings import Settings
 
