@@ -51,7 +51,8 @@ def test_each_row_is_stored_as_ohid_wrote_it(source_id: str, store: Engine, stor
         for indicator, column in ((count, "Count"), (denominator, "Denominator")):
             figure = stored[(indicator, row["Area Code"], period)]
             assert (figure.value, figure.file_row) == (float(row[column]), number)
-        # OHID's own percentage is the stored terms' ratio, so the service's derived one is OHID's.
+        # OHID's own percentage is the stored terms' ratio to within 0.02 points (the terms are published as
+        # three-year averages), so the service's derived one is OHID's to its one decimal place.
         numerator, whole = (
             stored[(count, row["Area Code"], period)].value,
             stored[(denominator, row["Area Code"], period)].value,
@@ -59,4 +60,4 @@ def test_each_row_is_stored_as_ohid_wrote_it(source_id: str, store: Engine, stor
         assert numerator is not None
         assert whole is not None
         worked_out = 100 * numerator / whole
-        assert worked_out == pytest.approx(float(row["Value"]), rel=1e-6)
+        assert worked_out == pytest.approx(float(row["Value"]), abs=0.02)
