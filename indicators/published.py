@@ -12,7 +12,8 @@ class PublishedRelease(SQLModel, table=True):
     """One release of one publisher's data set as read: the raw file kept, its version and what it gave."""
 
     __tablename__ = "published_release"
-    __table_args__ = (UniqueConstraint("source_id", "content_hash"),)
+    # Not unique: a file read before is applied again, as a release of its own, when a later one is current.
+    __table_args__ = (Index("ix_published_release_source_hash", "source_id", "content_hash"),)
 
     id: int | None = Field(default=None, primary_key=True)
     #: The published source file (``mappings/published/<id>.toml``) that says how to read it.
@@ -44,6 +45,10 @@ class PublishedRelease(SQLModel, table=True):
     unchanged: int = 0
     #: Rows for an area the service's geography does not hold.
     skipped: int = 0
+    #: Figures held by a query (a jump from the publisher's previous release) until an officer confirms them.
+    held: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: The earlier release whose very file this is, applied again because a later release was current.
+    reapplies: int | None = None
     message: str = ""
 
 

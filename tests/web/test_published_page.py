@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from cli.demo import load_records_demo
 from collectors.published.sources import load_sources
 from onereturn.settings import Settings
+from tests.published.test_refusals import CASES
 from tests.web.pages import OFFICER, sign_in
 
 AGENCY = "demo-notts-cyp-2c9f41d07b"
@@ -54,9 +55,25 @@ def test_a_file_in_another_layout_is_refused_on_the_page(web: TestClient) -> Non
         data={"source": "ons_population_0_17", "csrf_token": token},
         files={"file": ("pop.csv", b"time_period,la_name\n2024,x\n")},
     )
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert "missing time_identifier" in refused.text
     assert "No release read yet." in refused.text
+
+
+def test_the_page_refuses_an_unreadable_file_on_a_govuk_error_page(web: TestClient) -> None:
+    token = sign_in(web, OFFICER)
+    for name in ("long.csv", "ragged.csv"):
+        make, said = CASES[name]
+        refused = web.post(
+            "/officer/published",
+            data={"source": "ons_population_0_17", "csrf_token": token},
+            files={"file": (name, make())},
+        )
+        assert refused.status_code == 422
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "govuk-error-summary" in refused.text
+        assert said in refused.text
+        assert "No release read yet." in refused.text
 
 
 def test_an_agency_cannot_open_the_page(web: TestClient) -> None:
