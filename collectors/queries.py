@@ -117,7 +117,8 @@ def _refresh(session: Session, submission_id: int) -> None:
     sub.queries_open = still_open
     if sub.status == "queried" and not still_open:
         # Nothing of it stored and every query closed by a later upload: the later upload stands instead.
-        sub.status = "accepted" if sub.rows_accepted else "superseded"
+        # (A publisher's release was stored whatever its figures held: its own figures are kept beside the store's.)
+        sub.status = "accepted" if sub.rows_accepted or sub.kind == "published" else "superseded"
     session.add(sub)
 
 

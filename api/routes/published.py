@@ -14,6 +14,7 @@ from api.auth import OfficerOnly
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
+from api.params import Id
 from api.schemas_published import ConfirmHeld, DifferencePublic, HeldPublic, ReleasePublic, SourcePublic
 from collectors.published.intake import confirm_held, import_release
 from collectors.published.sources import load_sources
@@ -161,7 +162,7 @@ def list_held(
     responses={**OFFICER_ONLY, 404: {"description": "No such held figure"}, 422: {"description": "Already closed"}},
 )
 def confirm(
-    request: Request, held_id: int, body: ConfirmHeld, session: SessionDep, principal: OfficerOnly
+    request: Request, held_id: Id, body: ConfirmHeld, session: SessionDep, principal: OfficerOnly
 ) -> HeldPublic:
     """Confirm a held figure with a note: it becomes the publisher's current figure (and the store's, where the
     publisher answers for the cell)."""

@@ -344,7 +344,8 @@ def _release_message(spec: SourceSpec, release: PublishedRelease, new: int, revi
 def confirm_held(session: Session, held_id: int, *, note: str, confirmed_by: str) -> HeldFigure:
     """Confirm a publisher's figure a query held: it becomes the publisher's current figure (and the store's, where
     the publisher answers for the cell), with the officer's note; the caller commits."""
-    figure = session.get(HeldFigure, held_id)
+    # An id no table can hold is no figure (PostgreSQL would refuse to compare it with an integer column).
+    figure = session.get(HeldFigure, held_id) if 0 < held_id < 2**31 else None
     submission = session.get(Submission, figure.submission_id) if figure is not None else None
     release = session.execute(
         select(PublishedRelease).where(col(PublishedRelease.submission_id) == (submission.id if submission else -1))
