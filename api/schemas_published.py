@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from collectors.published.sources import SourceSpec
 from collectors.schemas import UtcDatetime
@@ -61,6 +61,10 @@ class ReleasePublic(BaseModel):
     skipped: int
     #: Codes of areas the geography does not hold, each with its number of figures (none stored).
     unknown_areas: dict[str, int] = {}
+    #: Figures held by a query until an officer confirms them (GET /api/published/queries).
+    held: int
+    #: The earlier release whose very file this is, applied again because a later release was current.
+    reapplies: int | None
     message: str
 
 
@@ -91,3 +95,30 @@ class DifferencePublic(BaseModel):
         """Describe one difference."""
         fields = {k: v for k, v in d.__dict__.items() if k in cls.model_fields}
         return cls(**fields, difference=d.by)
+
+
+class HeldPublic(BaseModel):
+    """A publisher's figure held by a query until an officer confirms it: the row it came from and why it is held."""
+
+    id: int
+    release_id: int
+    source_id: str
+    filename: str
+    file_row: int
+    indicator_id: str
+    org_code: str
+    period: str
+    breakdown: str
+    value: float | None
+    symbol: str | None
+    state: str
+    rule: str
+    message: str
+    note: str | None
+    answered_by: str | None
+
+
+class ConfirmHeld(BaseModel):
+    """An officer's confirmation of a held publisher's figure: why the jump is right."""
+
+    note: str = Field(min_length=1, max_length=2000)

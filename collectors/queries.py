@@ -117,7 +117,8 @@ def _refresh(session: Session, submission_id: int) -> None:
     sub.queries_open = still_open
     if sub.status == "queried" and not still_open:
         # Nothing of it stored and every query closed by a later upload: the later upload stands instead.
-        sub.status = "accepted" if sub.rows_accepted else "superseded"
+        # (A publisher's release was stored whatever its figures held: its own figures are kept beside the store's.)
+        sub.status = "accepted" if sub.rows_accepted or sub.kind == "published" else "superseded"
     session.add(sub)
 
 
@@ -130,11 +131,29 @@ def list_held(session: Session, submission_id: int) -> list[HeldFigure]:
     )
 
 
-def answer(session: Session, submission: Submission, held_id: int, *, note: str, answered_by: str) -> HeldFigure:
-    """Store a queried figure with the note that explains it; the submission's counts and state follow."""
+def answer(
+    session: Session,
+    submission: Submission,
+    held_id: int,
+    *,
+    note: str,
+    answered_by: str,
+    into_store: bool = True,
+    published: bool = False,
+) -> HeldFigure:
+    """Store a queried figure with the note that explains it; the submission's counts and state follow.
+
+    A publisher's held figure is confirmed through the published intake (``published``), which keeps it as the
+    publisher's too; where another body answers for the cell it is not stored as a figure (``into_store`` False).
+    """
     note = note.strip()
     if not note:
         raise InvalidInput("Explain the figure: the note may not be empty")
+    if submission.kind == "published" and not published:
+        raise InvalidInput(
+            f"Submission {submission.id} is a publisher's release: confirm its figures at "
+            f"POST /api/published/queries/{held_id}, which keeps them as the publisher's"
+        )
     figure = session.get(HeldFigure, held_id)
     if figure is None or figure.submission_id != submission.id:
         raise NotFound(f"Submission {submission.id} has no queried figure {held_id}")
@@ -152,13 +171,14 @@ def answer(session: Session, submission: Submission, held_id: int, *, note: str,
             "flag": pl.String,
         },
     )
-    lock_pairs(session, accepted)
-    current = current_figures(session, [figure.indicator_id], [figure.org_code])
-    changed, _ = split_changes(accepted, current)
-    write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
+    if into_store:
+        lock_pairs(session, accepted)
+        current = current_figures(session, [figure.indicator_id], [figure.org_code])
+        changed, _ = split_changes(accepted, current)
+        write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
+        submission.rows_accepted += 1
     figure.state, figure.note, figure.answered_by, figure.answered_at = "answered", note, answered_by, datetime.now(UTC)
     session.add(figure)
-    submission.rows_accepted += 1
     session.add(submission)
     session.flush()
     _refresh(session, submission.id)

@@ -161,6 +161,8 @@ class Submission(SQLModel, table=True):
     collection_year: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
     #: How many times a record-level upload was taken up by a worker (a restart resumes it, up to a limit).
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: The published source a publisher's file was imported as (kind ``published``), to read it again by.
+    published_source: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     #: When a record-level upload's raw files and child-level rows were deleted (retention).
     purged_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     #: The [indicator, period] of each figures row in error, as the file gave them (the period in its canonical

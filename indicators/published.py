@@ -12,7 +12,8 @@ class PublishedRelease(SQLModel, table=True):
     """One release of one publisher's data set as read: the raw file kept, its version and what it gave."""
 
     __tablename__ = "published_release"
-    __table_args__ = (UniqueConstraint("source_id", "content_hash"),)
+    # Not unique: a file read before is applied again, as a release of its own, when a later one is current.
+    __table_args__ = (Index("ix_published_release_source_hash", "source_id", "content_hash"),)
 
     id: int | None = Field(default=None, primary_key=True)
     #: The published source file (``mappings/published/<id>.toml``) that says how to read it.
@@ -46,6 +47,10 @@ class PublishedRelease(SQLModel, table=True):
     skipped: int = 0
     #: The codes of those areas, each with how many of the release's figures were for it (none stored).
     unknown_areas: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: Figures held by a query (a jump from the publisher's previous release) until an officer confirms them.
+    held: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: The earlier release whose very file this is, applied again because a later release was current.
+    reapplies: int | None = None
     message: str = ""
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from indicators.models import Observation, Submission
+from indicators.models import HeldFigure, Observation, Submission, SubmissionProblem
 from indicators.periods import Period, parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 
@@ -229,3 +229,76 @@ def publisher_burden(session: Session, period: Period, return_inputs: dict[str, 
             if indicator in inputs:
                 entry.by_return[return_id] = entry.by_return.get(return_id, 0) + 1
     return [counts[p] for p in sorted(counts)]
+
+
+@dataclass(frozen=True)
+class HeldPublished:
+    """A publisher's figure a query holds (a jump from its previous release) until an officer confirms it."""
+
+    id: int
+    release_id: int
+    source_id: str
+    filename: str
+    file_row: int
+    indicator_id: str
+    org_code: str
+    period: str
+    breakdown: str
+    value: float | None
+    symbol: str | None
+    state: str
+    rule: str
+    message: str
+    note: str | None
+    answered_by: str | None
+
+
+def held_published(
+    session: Session, *, open_only: bool = True, limit: int = 100, offset: int = 0
+) -> tuple[list[HeldPublished], int]:
+    """The publishers' figures held by a query, oldest release first, each with the query that holds it."""
+    where: list[Any] = [col(Submission.kind) == "published"]
+    if open_only:
+        where.append(col(HeldFigure.state) == "open")
+    base = (
+        sa_select(HeldFigure, col(PublishedRelease.id), col(PublishedRelease.source_id), col(PublishedRelease.filename))
+        .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
+        .join(PublishedRelease, col(PublishedRelease.submission_id) == col(Submission.id))
+        .where(*where)
+    )
+    total = int(session.execute(sa_select(func.count()).select_from(base.subquery())).scalar_one())
+    rows = session.execute(base.order_by(col(HeldFigure.id)).limit(limit).offset(offset)).all()
+    out = []
+    for held, release_id, source_id, filename in rows:
+        problem = (
+            session.execute(
+                select(SubmissionProblem).where(
+                    col(SubmissionProblem.submission_id) == held.submission_id,
+                    col(SubmissionProblem.row) == held.file_row,
+                    col(SubmissionProblem.severity) == "query",
+                )
+            )
+            .scalars()
+            .first()
+        )
+        out.append(
+            HeldPublished(
+                id=held.id,
+                release_id=release_id,
+                source_id=source_id,
+                filename=filename,
+                file_row=held.file_row,
+                indicator_id=held.indicator_id,
+                org_code=held.org_code,
+                period=held.period,
+                breakdown=held.breakdown,
+                value=held.value,
+                symbol=held.symbol,
+                state=held.state,
+                rule=problem.rule if problem else "",
+                message=problem.message if problem else "",
+                note=held.note,
+                answered_by=held.answered_by,
+            )
+        )
+    return out, total

@@ -14,11 +14,12 @@ from api.auth import OfficerOnly
 from api.callrecord import annotate, stored_event, stored_with_change
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
-from api.schemas_published import DifferencePublic, ReleasePublic, SourcePublic
-from collectors.published.intake import import_release
+from api.params import Id
+from api.schemas_published import ConfirmHeld, DifferencePublic, HeldPublic, ReleasePublic, SourcePublic
+from collectors.published.intake import confirm_held, import_release
 from collectors.published.sources import load_sources
 from indicators.published import PublishedRelease
-from indicators.published_query import differences
+from indicators.published_query import HeldPublished, differences, held_published
 from onereturn.errors import NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/api/published", tags=["published figures"])
@@ -69,7 +70,14 @@ MAX_PUBLISHED_FILE = 64 * 1024 * 1024
     summary="Upload a publisher's file unchanged",
     response_model=UploadAnswer,
     status_code=201,
-    responses={**OFFICER_ONLY, 404: {"description": "No such source"}, 413: {"description": "Too large"}},
+    responses={
+        **OFFICER_ONLY,
+        404: {"description": "No such source"},
+        413: {"description": "Too large"},
+        422: {
+            "description": "The file cannot be read as the source declares, or a figure breaks the catalogue's rules"
+        },
+    },
 )
 async def upload_release(
     request: Request,
@@ -131,3 +139,44 @@ def list_differences(
     """Each cell where the publisher's figure and the body's own differ, with both values and both sources."""
     found, total = differences(session, indicator_id=indicator, org_code=org, period=period, limit=limit, offset=offset)
     return page(request, [DifferencePublic.of(d) for d in found], total=total, limit=limit, offset=offset)
+
+
+def _held(h: HeldPublished) -> HeldPublic:
+    return HeldPublic.model_validate(h, from_attributes=True)
+
+
+@router.get(
+    "/queries",
+    summary="Publishers' figures held by a query",
+    response_model=Page[HeldPublic],
+    responses=OFFICER_ONLY,
+)
+def list_held(
+    request: Request,
+    session: SessionDep,
+    _principal: OfficerOnly,
+    state: Annotated[str, Query(pattern="^(open|all)$", description="open (default) or all")] = "open",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[HeldPublic]:
+    """List the publishers' figures a query holds (a change beyond the plausible jump from the previous release)."""
+    found, total = held_published(session, open_only=state == "open", limit=limit, offset=offset)
+    return page(request, [_held(h) for h in found], total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/queries/{held_id}",
+    summary="Confirm a publisher's held figure",
+    response_model=HeldPublic,
+    responses={**OFFICER_ONLY, 404: {"description": "No such held figure"}, 422: {"description": "Already closed"}},
+)
+def confirm(
+    request: Request, held_id: Id, body: ConfirmHeld, session: SessionDep, principal: OfficerOnly
+) -> HeldPublic:
+    """Confirm a held figure with a note: it becomes the publisher's current figure (and the store's, where the
+    publisher answers for the cell)."""
+    confirm_held(session, held_id, note=body.note, confirmed_by=principal.name)
+    session.commit()
+    annotate(request, object=f"published figure held {held_id}", detail="confirmed")
+    found, _ = held_published(session, open_only=False, limit=100_000)
+    return _held(next(h for h in found if h.id == held_id))

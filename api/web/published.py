@@ -14,10 +14,10 @@ from api.deps import SessionDep
 from api.routes.published import MAX_PUBLISHED_FILE
 from api.web.render import page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
-from collectors.published.intake import import_release
+from collectors.published.intake import confirm_held, import_release
 from collectors.published.sources import load_sources
 from indicators.published import PublishedRelease
-from indicators.published_query import differences
+from indicators.published_query import differences, held_published
 from onereturn.errors import InvalidInput
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -38,6 +38,7 @@ def _page(
         session.execute(select(PublishedRelease).order_by(col(PublishedRelease.id).desc()).limit(50)).scalars()
     )
     found, total = differences(session, limit=200, offset=max(offset, 0))
+    held, _ = held_published(session, limit=200)
     return page(
         request,
         "officer/published.html",
@@ -46,6 +47,7 @@ def _page(
         sources=sources,
         releases=releases,
         differences=found,
+        held=held,
         total=total,
         errors=errors or {},
         done=done,
@@ -107,8 +109,29 @@ def upload(
             audit=stored_event(request, visitor.principal, f"published source {spec.id} (release {{id}})"),
         )
     except InvalidInput as exc:
-        return _page(request, session, visitor, errors={"file": exc.message}, status_code=400)
+        return _page(request, session, visitor, errors={"file": exc.message}, status_code=exc.status_code)
     if not got.duplicate:
         stored_with_change(request)
     said: Any = "unchanged" if got.duplicate else got.release.id
     return RedirectResponse(f"/officer/published?done={said}", status_code=303)
+
+
+@router.post("/officer/published/queries/{held_id}")
+def confirm(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    held_id: int,
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Confirm a publisher's figure a query held, with the officer's note."""
+    check_csrf(visitor, csrf_token)
+    allowed(visitor, OFFICER_ONLY)
+    try:
+        confirm_held(session, held_id, note=note, confirmed_by=visitor.principal.name)
+    except InvalidInput as exc:
+        session.rollback()
+        return _page(request, session, visitor, errors={f"note-{held_id}": exc.message}, status_code=exc.status_code)
+    session.commit()
+    return RedirectResponse("/officer/published?done=confirmed#held", status_code=303)

@@ -9,25 +9,31 @@ every figure keeps its release, file and row; a release is stored whole or not a
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from collectors import lease
+from collectors.problems import write_problems
+from collectors.published.check import Ruling, check_release
 from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError, read_published
-from collectors.published.sources import SourceSpec
-from collectors.service import keep_raw
+from collectors.published.sources import SourceSpec, load_sources
+from collectors.queries import answer, hold_figures, supersede_held
+from collectors.service import RERUNNABLE, keep_raw
 from collectors.spine import CutOff
 from collectors.store import COMPARED, KEY, current_for_keys, split_changes, storing, write_figures
-from indicators.models import Submission
+from indicators.models import HeldFigure, Submission
 from indicators.published import PublishedFigure, PublishedRelease
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn import audittrail, db
+from onereturn.errors import Conflict, InvalidInput, NotFound
 from onereturn.settings import Settings
 
 _TABLE: Any = PublishedFigure.__table__  # type: ignore[attr-defined]
@@ -43,24 +49,45 @@ class Imported:
     duplicate: bool = False
 
 
-def read_release(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
-    """Read a publisher's file into figures, refusing one whose layout or values are not what ``spec`` declares."""
-    figures, rows = read_published(spec, data)
+def read_release(spec: SourceSpec, data: bytes, *, filename: str = "") -> tuple[pl.DataFrame, int]:
+    """Read a publisher's file into figures, refusing one whose layout or values are not what ``spec`` declares;
+    a refusal names ``filename``, the file as uploaded (the source's own file name when none is given)."""
+    named = spec.model_copy(update={"file": filename}) if filename else spec
+    figures, rows = read_published(named, data)
     if figures.height == 0:
         # A file for another data set (another Fingertips indicator, another table) reads as no figure at all.
         wanted = "; ".join(f"{fig.indicator} where {fig.where or 'any row'}" for fig in spec.figure)
         raise PublishedFormatError(
-            f"{spec.file}: none of its {rows} row(s) is one source {spec.id!r} reads ({wanted}): is it the right "
+            f"{named.file}: none of its {rows} row(s) is one source {spec.id!r} reads ({wanted}): is it the right "
             "file for this source? Nothing was stored"
         )
     dup = figures.filter(pl.struct(KEY).is_duplicated())
     if dup.height:
         first = dup.row(0, named=True)
         raise PublishedFormatError(
-            f"{spec.file}: {first['indicator_id']} for {first['org_code']} {first['period']} is given twice "
+            f"{named.file}: {first['indicator_id']} for {first['org_code']} {first['period']} is given twice "
             f"(rows {', '.join(str(r) for r in dup['file_row'].head(4).to_list())}); nothing was stored"
         )
     return figures, rows
+
+
+def _read_before(engine: Engine, spec: SourceSpec, digest: str) -> tuple[PublishedRelease | None, bool]:
+    """The latest release read from the same bytes, and whether it is still the source's latest release (a later
+    release may have replaced its figures, so the file is then applied again, as an agency's earlier file is)."""
+    with Session(engine) as session:
+        known = (
+            session.execute(
+                select(PublishedRelease)
+                .where(col(PublishedRelease.source_id) == spec.id, col(PublishedRelease.content_hash) == digest)
+                .order_by(col(PublishedRelease.id).desc())
+            )
+            .scalars()
+            .first()
+        )
+        latest = session.execute(
+            sa_select(func.max(col(PublishedRelease.id))).where(col(PublishedRelease.source_id) == spec.id)
+        ).scalar_one()
+    return known, known is not None and known.id == latest
 
 
 def import_release(
@@ -76,14 +103,16 @@ def import_release(
     submitted_by: str = "",
     audit: dict[str, Any] | None = None,
 ) -> Imported:
-    """Import one release of ``spec``'s data set from the publisher's file ``data``, whole or not at all, with its
-    ``audit`` event when given (who, the action, from where and the object) in the same transaction."""
+    """Import one release of ``spec``'s data set from the publisher's file ``data``, whole or not at all: read,
+    held to the catalogue's rules (an error refuses it all; a jump from the last release is held as a query), with
+    its ``audit`` event when given (who, the action, from where and the object) in the same transaction."""
     digest, raw_path = keep_raw(settings, data)
-    with Session(engine) as session:
-        known = _release_of(session, spec.id, digest)
-    if known is not None:
+    known, current = _read_before(engine, spec, digest)
+    if known is not None and current:
         return Imported(known, duplicate=True)
-    figures, rows_read = read_release(spec, data)
+    figures, rows_read = read_release(spec, data, filename=filename)
+    with Session(engine) as session:
+        ruling = check_release(session, spec.publisher, _in_geography(session, figures), filename=filename)
     now = datetime.now(UTC)
     submission = Submission(
         agency_code=spec.publisher,
@@ -96,6 +125,8 @@ def import_release(
         mode="default",
         status="storing",
         kind="published",
+        # The source the file is a release of, so a cut-off import can be read again (onereturn submissions reprocess).
+        published_source=spec.id,
         rows_read=rows_read,
         submitted_by=submitted_by or f"published: {fetched_from}",
         # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
@@ -107,23 +138,132 @@ def import_release(
         _ensure_publisher(session, spec, now)
         session.add(submission)
         session.commit()
+    about = _About(fetched_from, version, release_date, known.id if known is not None else None)
+    lease_seconds = settings.upload_lease_seconds
+    return Imported(_store_or_fail(engine, spec, submission, figures, ruling, now, about, lease_seconds, audit))
+
+
+def rerun_release(engine: Engine, submission_id: int, settings: Settings | None = None) -> Submission:
+    """Import a publisher's file again from its kept raw file, as the release of the source it was imported as,
+    where its import failed or was cut off (``onereturn submissions reprocess``)."""
+    with Session(engine, expire_on_commit=False) as session:
+        submission = session.get(Submission, submission_id)
+        if submission is None or submission.kind != "published":
+            raise NotFound(f"Submission {submission_id} is not a publisher's import")
+        if submission.status not in RERUNNABLE:
+            raise Conflict(
+                f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} imports are run again"
+            )
+        spec = load_sources().sources.get(submission.published_source)
+        if spec is None:
+            raise Conflict(
+                f"Submission {submission_id} names no published source this deployment declares "
+                f"({submission.published_source or 'none recorded'}); import the publisher's file again: "
+                "onereturn published import SOURCE FILE"
+            )
+        try:
+            data = Path(submission.raw_path).read_bytes()
+        except OSError as exc:
+            raise NotFound(f"The kept file of submission {submission_id} is missing ({submission.raw_path})") from exc
+    if hashlib.sha256(data).hexdigest() != submission.content_hash:
+        raise Conflict(f"The kept file of submission {submission_id} has changed since it was received")
+    known, current = _read_before(engine, spec, submission.content_hash)
+    try:
+        if known is not None and current:
+            raise InvalidInput(f"release {known.id} has read the same file since; nothing more to do")
+        figures, _ = read_release(spec, data, filename=submission.filename)
+        with Session(engine) as session:
+            ruling = check_release(
+                session, spec.publisher, _in_geography(session, figures), filename=submission.filename
+            )
+    except InvalidInput as exc:
+        _set(engine, submission, status="superseded" if known and current else "rejected", message=exc.message)
+        return submission
+    lease_seconds = (settings or Settings()).upload_lease_seconds
+    _set(engine, submission, status="storing", message="", lease_seconds=lease_seconds)
+    fetched = (
+        submission.submitted_by.removeprefix("published: ")
+        if submission.submitted_by.startswith("published: ")
+        else "upload"
+    )
+    about = _About(fetched, "", "", known.id if known is not None else None)
+    _store_or_fail(engine, spec, submission, figures, ruling, datetime.now(UTC), about, lease_seconds, None)
+    with Session(engine, expire_on_commit=False) as session:
+        done = session.get(Submission, submission_id)
+        assert done is not None
+        return done
+
+
+def _set(engine: Engine, submission: Submission, *, status: str, message: str, lease_seconds: float = 0) -> None:
+    """Record a rerun import's state (and on the object the caller holds); storing again takes a lease, as the
+    first import did, so the sweep of cut-off work leaves it alone while it runs."""
+    with Session(engine) as session:
+        finished = None if status == "storing" else datetime.now(UTC)
+        leased = (
+            {"lease_owner": lease.worker_id(), "lease_until": lease.expiry(lease_seconds)}
+            if status == "storing"
+            else {}
+        )
+        session.execute(
+            update(Submission)
+            .where(col(Submission.id) == submission.id)
+            .values(status=status, message=message[:2000], finished_at=finished, **leased)
+        )
+        session.commit()
+    submission.status, submission.message = status, message
+
+
+@dataclass(frozen=True)
+class _About:
+    """Where a release came from: fetched or uploaded, the publisher's version and date, and the earlier release
+    whose very file it is (when applied again)."""
+
+    fetched_from: str
+    version: str
+    release_date: str
+    reapplies: int | None
+
+
+def _store_or_fail(
+    engine: Engine,
+    spec: SourceSpec,
+    submission: Submission,
+    figures: pl.DataFrame,
+    ruling: Ruling,
+    now: datetime,
+    about: _About,
+    lease_seconds: float,
+    audit: dict[str, Any] | None,
+) -> PublishedRelease:
+    """Store a recorded import under its lease; whatever fails, its submission ends ``failed`` (while still
+    unfinished) saying how to run it again."""
     assert submission.id is not None
     try:
-        with lease.held(engine, submission.id, settings.upload_lease_seconds):
-            release = _store(
-                engine, spec, submission, figures, rows_read, now, (fetched_from, version, release_date), audit
-            )
+        with lease.held(engine, submission.id, lease_seconds):
+            return _store(engine, spec, submission, figures, ruling, now, about, audit)
     except BaseException as exc:
         with Session(engine) as session:
             session.execute(
                 update(Submission)
                 # Only while unfinished: a commit whose answer was lost with its connection may have stored it.
                 .where(col(Submission.id) == submission.id, col(Submission.status).in_(lease.UNFINISHED))
-                .values(status="failed", message=f"nothing was stored: {exc}"[:2000], finished_at=datetime.now(UTC))
+                .values(
+                    status="failed",
+                    message=(
+                        f"nothing was stored: {exc}; the file is kept and can be read again "
+                        f"(onereturn submissions reprocess {submission.id})"
+                    )[:2000],
+                    finished_at=datetime.now(UTC),
+                )
             )
             session.commit()
         raise
-    return Imported(release)
+
+
+def _in_geography(session: Session, figures: pl.DataFrame) -> pl.DataFrame:
+    """The figures for areas the service's geography holds (the rest are counted as skipped, never stored)."""
+    known_orgs = list(session.execute(select(OrgUnit.code)).scalars())
+    return figures.filter(pl.col("org_code").is_in(known_orgs))
 
 
 def _store(
@@ -131,25 +271,28 @@ def _store(
     spec: SourceSpec,
     submission: Submission,
     figures: pl.DataFrame,
-    rows_read: int,
+    ruling: Ruling,
     now: datetime,
-    whence: tuple[str, str, str],
+    about: _About,
     audit: dict[str, Any] | None,
 ) -> PublishedRelease:
     assert submission.id is not None
-    fetched_from, version, release_date = whence
     with Session(engine) as session:
-        known_orgs = set(session.execute(select(OrgUnit.code)).scalars())
+        in_geography = _in_geography(session, figures)
         others = _answered_by_others(session, spec.publisher, figures["indicator_id"].unique().to_list())
-    in_geography = figures.filter(pl.col("org_code").is_in(list(known_orgs)))
     skipped = figures.height - in_geography.height
     # A row under a code the geography lacks is stored nowhere, and said so: its code and how many figures it had.
     unknown = dict(
-        figures.filter(~pl.col("org_code").is_in(list(known_orgs)))["org_code"].value_counts(sort=True).iter_rows()
+        figures.join(in_geography.select("org_code").unique(), on="org_code", how="anti")["org_code"]
+        .value_counts(sort=True)
+        .iter_rows()
     )
+    held_rows = pl.Series("row", sorted(ruling.held_rows), dtype=pl.Int64).implode()
+    held = in_geography.filter(pl.col("file_row").is_in(held_rows))
     # A cell another body answers for stays that body's: the publisher's figure only sits beside it.
     in_geography = (
-        in_geography.join(others, on=["indicator_id", "org_code"], how="left")
+        in_geography.filter(~pl.col("file_row").is_in(held_rows))
+        .join(others, on=["indicator_id", "org_code"], how="left")
         .with_columns(pl.when(pl.col("_other")).then(pl.lit("beside")).otherwise(pl.lit("store")).alias("stored_as"))
         .drop("_other")
     )
@@ -162,21 +305,23 @@ def _store(
             source_id=spec.id,
             publisher=spec.publisher,
             dataset=spec.ees_data_set or spec.file,
-            version=version,
-            release_date=release_date,
+            version=about.version,
+            release_date=about.release_date,
             filename=submission.filename,
             content_hash=submission.content_hash,
             raw_path=submission.raw_path,
             size_bytes=submission.size_bytes,
-            fetched_from=fetched_from,
+            fetched_from=about.fetched_from,
             fetched_at=now,
             submission_id=submission.id,
-            rows_read=rows_read,
+            rows_read=submission.rows_read,
             figures=figures.height,
             stored_new=changed.height - revised,
             stored_revised=revised,
             skipped=skipped,
             unknown_areas={str(code): int(n) for code, n in sorted(unknown.items())},
+            held=held.height,
+            reapplies=about.reapplies,
         )
         session.add(release)
         session.flush()
@@ -184,22 +329,25 @@ def _store(
         beside, same = _keep_figures(session, spec.publisher, in_geography, release.id, now)
         release.beside = beside
         release.unchanged = same
-        release.message = (
-            f"{figures.height} figure(s) read from {rows_read} row(s): {changed.height - revised} new and {revised} "
-            f"revised in the store as {spec.publisher}'s, {beside} new or revised beside another body's figure, "
-            f"{same} unchanged; {skipped} for an area the geography does not hold{_named(unknown)}"
-        )
+        release.message = _release_message(spec, release, changed.height - revised, revised, unknown)
+        hold_figures(session, submission.id, held)
+        write_problems(session, submission.id, ruling.queries)
+        # A figure this release gives again closes an earlier release's query on it.
+        supersede_held(session, spec.publisher, in_geography)
         finished = session.execute(
             update(Submission)
             .where(col(Submission.id) == submission.id, col(Submission.status) == "storing")
             .values(
-                status="accepted",
+                status="queried" if held.height else "accepted",
                 message=release.message,
                 finished_at=datetime.now(UTC),
                 rows_accepted=owned.height,
                 rows_new=changed.height - revised,
                 rows_revised=revised,
                 rows_unchanged=unchanged.height,
+                query_count=held.height,
+                warning_count=held.height,
+                queries_open=held.height,
             )
         )
         if not finished.rowcount:  # type: ignore[attr-defined]
@@ -211,10 +359,10 @@ def _store(
             audittrail.record(
                 session, **{**audit, "object": named}, outcome="ok", status=201, detail=release.message or ""
             )
-        # A commit whose answer is lost with its connection is asked after, by the release's own hash.
-        if db.commit_verified(session, lambda again: _release_of(again, spec.id, submission.content_hash) is not None):
+        # A commit whose answer is lost with its connection is asked after, by the release of this very import.
+        if db.commit_verified(session, lambda again: _release_of(again, submission.id) is not None):
             with Session(engine, expire_on_commit=False) as again:
-                found = _release_of(again, spec.id, submission.content_hash)
+                found = _release_of(again, submission.id)
             assert found is not None
             return found
     return release
@@ -234,13 +382,52 @@ def _named(unknown: dict[str, int]) -> str:
     return f" (not stored: {text}{more})"
 
 
-def _release_of(session: Session, source_id: str, digest: str) -> PublishedRelease | None:
-    """The release of ``source_id`` read from the bytes of hash ``digest``, if one is stored."""
+def _release_of(session: Session, submission_id: int | None) -> PublishedRelease | None:
+    """The release an import (its submission) stored, if one is stored: the same file may be a release again."""
     return session.execute(
-        select(PublishedRelease).where(
-            col(PublishedRelease.source_id) == source_id, col(PublishedRelease.content_hash) == digest
-        )
+        select(PublishedRelease).where(col(PublishedRelease.submission_id) == submission_id)
     ).scalar_one_or_none()
+
+
+def _release_message(
+    spec: SourceSpec, release: PublishedRelease, new: int, revised: int, unknown: dict[str, int]
+) -> str:
+    """What a release did, in a sentence: what was stored, kept beside, unchanged, held and skipped."""
+    again = f"the file of release {release.reapplies} applied again: " if release.reapplies is not None else ""
+    held = (
+        f"; {release.held} held by a query (a change beyond the catalogue's plausible jump from the publisher's "
+        "previous release) until an officer confirms it"
+        if release.held
+        else ""
+    )
+    return (
+        f"{again}{release.figures} figure(s) read from {release.rows_read} row(s): {new} new and {revised} revised "
+        f"in the store as {spec.publisher}'s, {release.beside} new or revised beside another body's figure, "
+        f"{release.unchanged} unchanged; {release.skipped} for an area the geography does not hold{_named(unknown)}{held}"
+    )
+
+
+def confirm_held(session: Session, held_id: int, *, note: str, confirmed_by: str) -> HeldFigure:
+    """Confirm a publisher's figure a query held: it becomes the publisher's current figure (and the store's, where
+    the publisher answers for the cell), with the officer's note; the caller commits."""
+    # An id no table can hold is no figure (PostgreSQL would refuse to compare it with an integer column).
+    figure = session.get(HeldFigure, held_id) if 0 < held_id < 2**31 else None
+    submission = session.get(Submission, figure.submission_id) if figure is not None else None
+    release = session.execute(
+        select(PublishedRelease).where(col(PublishedRelease.submission_id) == (submission.id if submission else -1))
+    ).scalar_one_or_none()
+    if figure is None or submission is None or release is None or release.id is None:
+        raise NotFound(f"No publisher's figure held by a query has id {held_id}")
+    others = _answered_by_others(session, release.publisher, [figure.indicator_id])
+    beside = figure.org_code in set(others["org_code"].to_list())
+    answer(session, submission, held_id, note=note, answered_by=confirmed_by, into_store=not beside, published=True)
+    row = {k: getattr(figure, k) for k in (*KEY, *COMPARED)}
+    frame = pl.DataFrame(
+        [row | {"stored_as": "beside" if beside else "store", "file_row": figure.file_row}],
+        schema={**{k: FIGURE_SCHEMA[k] for k in (*KEY, *COMPARED)}, "stored_as": pl.String, "file_row": pl.Int64},
+    )
+    _keep_figures(session, release.publisher, frame, release.id, datetime.now(UTC))
+    return figure
 
 
 def _ensure_publisher(session: Session, spec: SourceSpec, now: datetime) -> None:

@@ -33,18 +33,25 @@ class PublishedFormatError(InvalidInput):
     """A publisher's file that does not match what its source declares: nothing of it is stored."""
 
 
+#: The longest field a publisher's CSV may hold: the csv module's own default limit, far beyond any code, name or
+#: number a publisher writes (DfE's longest are its indicator and filter labels, under 200 characters).
+MAX_FIELD = 131_072
+
+
 def _read_csv(spec: SourceSpec, data: bytes) -> pl.DataFrame:
-    """A publisher's CSV as text columns, each row numbered as in the file, with its layout and row lengths checked."""
+    """A publisher's CSV as text columns, each row numbered as in the file, with its layout and row lengths checked
+    before polars reads it (so a ragged row or an overlong field is named with its row, not polars' message)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PublishedFormatError(f"{spec.file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise PublishedFormatError(
+            f"{spec.file}: not UTF-8 text ({exc.reason} at byte {exc.start:,}); nothing was stored"
+        ) from exc
+    _check_rows(spec, text)
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
-        raise PublishedFormatError(f"{spec.file}: not a CSV file ({clip(str(exc))})") from exc
-    _check_columns(spec, frame.columns)
-    _check_row_lengths(spec, text, len(frame.columns))
+        raise PublishedFormatError(f"{spec.file}: not a CSV file ({clip(str(exc))}); nothing was stored") from exc
     frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64))
     return frame
 
@@ -65,15 +72,28 @@ def _first_line(exc: Exception) -> str:
     return " ".join(lines[:6])[:600]
 
 
-def _check_row_lengths(spec: SourceSpec, text: str, width: int) -> None:
-    """Refuse a file with a row shorter or longer than its header (a file cut off mid-row, or a stray comma):
-    polars would fill a short row with nulls, and a cut-off row could pass unnoticed."""
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if row and len(row) != width:
-            raise PublishedFormatError(
-                f"{spec.file} row {number}: {len(row)} field(s) where the header has {width} (a file cut off or "
-                "damaged); nothing was stored"
-            )
+def _check_rows(spec: SourceSpec, text: str) -> None:
+    """Check the header is the declared layout and every row has as many fields as the header, each of a bounded
+    length; the first problem is refused naming its row (a file cut off mid-row, a stray comma, a damaged quote)."""
+    reader = csv.reader(io.StringIO(text))
+    number, width = 0, 0
+    try:
+        for number, row in enumerate(reader, start=1):
+            if number == 1:
+                _check_columns(spec, row)
+                width = len(row)
+            elif row and len(row) != width:
+                raise PublishedFormatError(
+                    f"{spec.file} row {number}: {len(row)} field(s) where the header has {width} (a file cut off or "
+                    "damaged); nothing was stored"
+                )
+    except csv.Error as exc:
+        why = str(exc)
+        if "field larger than field limit" in why:
+            why = f"a field longer than {MAX_FIELD:,} characters, far beyond any value a publisher writes"
+        raise PublishedFormatError(f"{spec.file} row {number + 1}: {clip(why)}; nothing was stored") from exc
+    if number == 0:
+        raise PublishedFormatError(f"{spec.file}: the file is empty; nothing was stored")
 
 
 def _check_columns(spec: SourceSpec, found: list[str]) -> None:
@@ -156,6 +176,15 @@ def _period(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
             f"period {fig.indicator} can be read from (rule {fig.period}); nothing was stored"
         )
     year = text.str.slice(0, 4).cast(pl.Int32)
+    if spec.first_year is not None:
+        early = rows.filter(text.str.slice(0, 4).cast(pl.Int32) < spec.first_year)
+        if early.height:
+            first = early.row(0, named=True)
+            raise PublishedFormatError(
+                f"{spec.file} row {first['file_row']}: {spec.period_column} {first[spec.period_column]!r} is before "
+                f"{spec.first_year}, the first year source {spec.id!r} is published for; {early.height} such row(s); "
+                "nothing was stored"
+            )
     if fig.period == "calendar_year":
         return pl.format("CY{}", year)
     if fig.period == "march_snapshot":
@@ -251,7 +280,9 @@ def _json(spec: SourceSpec, data: bytes) -> Any:
     try:
         return json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PublishedFormatError(f"{spec.file}: not a JSON document ({exc}); nothing was stored") from exc
+        raise PublishedFormatError(f"{spec.file}: not a JSON document ({clip(str(exc))}); nothing was stored") from exc
+    except RecursionError as exc:  # arrays nested thousands deep: no publisher's answer is
+        raise PublishedFormatError(f"{spec.file}: a JSON document nested too deep to read; nothing was stored") from exc
 
 
 def _layout_error(spec: SourceSpec, what: str) -> PublishedFormatError:

@@ -101,6 +101,9 @@ class SourceSpec(_Spec):
     #: The Fingertips indicator ids and FingertipsNext area type keys the scheduled fetch asks for (empty: upload only).
     fingertips_indicators: list[int] = Field(default_factory=list)
     fingertips_area_types: list[str] = Field(default_factory=list)
+    #: The first year the publisher publishes the data set for, as its own file or page states it (the year its
+    #: ``period_column`` gives): a release with an earlier year is refused, as no release of the publisher has one.
+    first_year: int | None = Field(default=None, ge=1900, le=2100)
     #: The ``time_identifier`` values the file may carry (EES only).
     time_identifiers: list[str] = Field(default_factory=list)
     #: The column naming each row's geographic level (``Area Type`` in Fingertips' CSV).

@@ -337,6 +337,10 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"source_id": "ons_population_0_17"}, file=("pop.csv", b"time_period,la_name\n2024,x\n"), owner="invalid"),
         Case({"source_id": "no_such_source"}, file=("pop.csv", b"x\n"), owner="missing"),
     ),
+    ("GET", "/api/published/queries"): rule("officer", Case(), Case(query={"state": "all"})),
+    ("POST", "/api/published/queries/{held_id}"): rule(
+        "officer", Case({"held_id": "2147483647"}, json={"note": "confirmed"}, owner="missing")
+    ),
     ("GET", "/sdmx/datastructure/{agency_id}/{resource_id}/{version}"): rule("officer regulator", *sdmx_cases("DSD")),
     ("GET", "/sdmx/codelist/{agency_id}/{resource_id}/{version}"): rule(
         "officer regulator",

@@ -3,12 +3,17 @@ where a body's own figure and the publisher's differ; a file in another layout i
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from collectors.published.sources import load_sources
 from collectors.service import submit
+from indicators.models import Observation
 from onereturn.settings import Settings
+from tests.published.test_refusals import CASES
 from tests.web.pages import OFFICER, sign_in
 
 AGENCY = "demo-notts-cyp-2c9f41d07b"
@@ -58,9 +63,64 @@ def test_a_file_in_another_layout_is_refused_on_the_page(web: TestClient) -> Non
         data={"source": "ons_population_0_17", "csrf_token": token},
         files={"file": ("pop.csv", b"time_period,la_name\n2024,x\n")},
     )
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert "missing time_identifier" in refused.text
     assert "No release read yet." in refused.text
+
+
+def test_the_page_refuses_an_unreadable_file_on_a_govuk_error_page(web: TestClient) -> None:
+    token = sign_in(web, OFFICER)
+    for name in ("long.csv", "ragged.csv"):
+        make, said = CASES[name]
+        refused = web.post(
+            "/officer/published",
+            data={"source": "ons_population_0_17", "csrf_token": token},
+            files={"file": (name, make())},
+        )
+        assert refused.status_code == 422
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "govuk-error-summary" in refused.text
+        assert said in refused.text
+        assert "No release read yet." in refused.text
+
+
+def test_an_officer_confirms_a_held_figure_on_the_page(web: TestClient, store: Engine) -> None:
+    """A jump from the publisher's previous release is listed as held, with why; confirmed with a note, it is the
+    publisher's figure in the store."""
+    token = sign_in(web, OFFICER)
+    spec = load_sources().sources["ons_population_0_17"]
+    original = spec.bundled.read_bytes()
+    jumped = original.replace(b"Children aged 0 to 17 years,171572", b"Children aged 0 to 17 years,514716")
+    for name, data in ((spec.file, original), ("jumped.csv", jumped)):
+        sent = web.post(
+            "/officer/published", data={"source": spec.id, "csrf_token": token}, files={"file": (name, data)}
+        )
+        assert sent.status_code == 303
+    shown = web.get("/officer/published").text
+    assert "Figures held for you to confirm" in shown
+    held = shown.split('id="held"', 1)[1].split("</table>", 1)[0]
+    assert "pop.resident_0_17, E10000024, CY2024" in held
+    assert "jumped.csv row" in held
+    assert "171,572" in held
+    action = re.search(r'action="(/officer/published/queries/[0-9]+)"', held)
+    assert action is not None
+    empty = web.post(action.group(1), data={"csrf_token": token, "note": " "})
+    assert empty.status_code == 422
+    assert "govuk-error-summary" in empty.text
+    done = web.post(action.group(1), data={"csrf_token": token, "note": "ONS rebased the estimate"})
+    assert done.status_code == 303
+    assert "now the publisher's current figure" in web.get(done.headers["location"]).text
+    with Session(store) as session:
+        value = session.execute(
+            select(Observation.value).where(
+                Observation.indicator_id == "pop.resident_0_17",
+                Observation.org_code == "E10000024",
+                Observation.period == "CY2024",
+                col(Observation.is_current),
+            )
+        ).scalar_one()
+    assert value == 514716
+    assert "Figures held for you to confirm" not in web.get("/officer/published").text
 
 
 def test_an_agency_cannot_open_the_page(web: TestClient) -> None:
