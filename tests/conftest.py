@@ -18,7 +18,16 @@ from mappings.catalogue import Catalogue, load_catalogue
 from mappings.service import load_bundled
 from onereturn import db
 from onereturn.settings import Settings
-from tests.stores import BACKENDS, PG_TEMPLATE, PG_URL, copied_store, fresh_engine, make_template, pg_admin_url
+from tests.stores import (
+    BACKENDS,
+    PG_TEMPLATE,
+    PG_URL,
+    copied_store,
+    finish_copies,
+    fresh_engine,
+    make_template,
+    pg_admin_url,
+)
 
 #: The files that take longest, longest first (a whole run on 2 cores, 25 November 2026); they start first and
 #: the many short files fill in after them, so both workers end together. ``./run test`` turns off
@@ -142,6 +151,7 @@ def _templates() -> Iterator[dict[str, str]]:
     """The templates of every backend made so far, kept for the whole session and dropped at its end."""
     made: dict[str, str] = {}
     yield made
+    finish_copies()
     if "postgresql" in made:
         admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

@@ -6,9 +6,11 @@ Fixtures in ``conftest.py`` hand these out; a test that needs a store of its own
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -94,6 +96,60 @@ def make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalo
 
 
 _counter = iter(range(10**6))
+#: PostgreSQL's share of a copied store, done beside the tests in a thread of their own: the next test's copy is
+#: made while a test runs, and a finished test's copy dropped while the next one runs (dropping a database waits
+#: for a checkpoint). One thread, so a copy and a drop never contend with each other for the server.
+_beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-copies")
+#: The copy made ahead for the next test, per template.
+_spares: dict[str, Future[str]] = {}
+#: Drops not yet seen to have finished; one that failed fails the next test that copies a store.
+_drops: list[Future[None]] = []
+
+
+def _create_copy(template: str) -> str:
+    """Make a new database from the PostgreSQL template ``template``; return its name."""
+    name = f"{PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
+    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    finally:
+        admin.dispose()
+    return name
+
+
+def _drop(name: str) -> None:
+    """Drop a copied database, ending any connection still open on it."""
+    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        admin.dispose()
+
+
+def _pg_copy(template: str) -> str:
+    """A fresh copy of ``template`` for one test (the one made ahead, when there is one), and the next made ahead."""
+    while _drops and _drops[0].done():
+        _drops.pop(0).result()
+    spare = _spares.pop(template, None)
+    name = spare.result() if spare is not None else _create_copy(template)
+    _spares[template] = _beside.submit(_create_copy, template)
+    return name
+
+
+def finish_copies() -> None:
+    """Wait for the drops still under way, and drop the copies made ahead that no test took: the run's end."""
+    while _drops:
+        _drops.pop(0).result()
+    while _spares:
+        spare = _spares.popitem()[1]
+        if spare.exception() is None:
+            _drop(spare.result())
+
+
+# Where the run ends without the session's fixtures ending (an interrupted run), the copies are dropped as it exits.
+atexit.register(finish_copies)
 
 
 @contextmanager
@@ -109,15 +165,10 @@ def copied_store(store_template: str, directory: Path) -> Iterator[Engine]:
         finally:
             eng.dispose()
         return
-    name = f"{PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
-    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {where}")
+    name = _pg_copy(where)
     eng = db.make_engine(pg_admin_url(name))
     try:
         yield eng
     finally:
         eng.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+        _drops.append(_beside.submit(_drop, name))
