@@ -236,8 +236,8 @@ def test_which_way_is_better_comes_with_its_source_or_not_at_all(
     assert facts[1]["Source of which way is better"] == "none found"
 
 
-#: DfE's table C1 as bundled and as kept in the shared reference (the same file):
-#: /work/shared/reference/indicators/dfe_csc_outcomes_enablers/c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv
+#: DfE's table C1 as published and bundled (collectors/published/files/, see its README for the source):
+#: c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv
 #: row 2 (England 2025: 632830 referrals, 142900 re-referrals, 22.6%), row 6 (East Midlands: 53190, 13120, 24.7%),
 #: row 72 (Nottinghamshire E10000024: 6390, 1475, 23.1%) and row 32 (Cumberland E06000063: 3367, 764, 22.7%).
 NOTTINGHAMSHIRE, EAST_MIDLANDS, CUMBERLAND = "E10000024", "E12000004", "E06000063"
