@@ -112,7 +112,9 @@ def import_release(
         return Imported(known, duplicate=True)
     figures, rows_read = read_release(spec, data, filename=filename)
     with Session(engine) as session:
-        ruling = check_release(session, spec.publisher, _in_geography(session, figures), filename=filename)
+        ruling = check_release(
+            session, spec.publisher, _in_geography(session, figures), filename=filename, rounded_to=spec.rounded_to
+        )
     now = datetime.now(UTC)
     submission = Submission(
         agency_code=spec.publisher,
@@ -174,7 +176,11 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
         figures, _ = read_release(spec, data, filename=submission.filename)
         with Session(engine) as session:
             ruling = check_release(
-                session, spec.publisher, _in_geography(session, figures), filename=submission.filename
+                session,
+                spec.publisher,
+                _in_geography(session, figures),
+                filename=submission.filename,
+                rounded_to=spec.rounded_to,
             )
     except InvalidInput as exc:
         _set(engine, submission, status="superseded" if known and current else "rejected", message=exc.message)
