@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
+from indicators.periods import utc
 from mappings.models import OfficerGroup, OrgUnit
 from onereturn.errors import Conflict, InvalidInput, NotFound
 
@@ -105,8 +106,9 @@ def public(session: Session, row: OfficerGroup) -> GroupPublic:
         members=list(row.members),
         member_names={c: str(names.get(c, c)) for c in row.members},
         origin=row.origin,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        # SQLite gives back a time without its zone; the store keeps UTC.
+        created_at=utc(row.created_at) if row.created_at else None,
+        updated_at=utc(row.updated_at) if row.updated_at else None,
     )
 
 
