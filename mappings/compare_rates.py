@@ -20,10 +20,11 @@ from sqlmodel import Session, select
 from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import parse_period
+from mappings.agencies import owed_periods
 from mappings.compare import Figure
 from mappings.geography import ENGLAND
 from mappings.resolve import Geography, GeographyRows, Resolver
-from mappings.transforms import FIGURE_SCHEMA, as_parts
+from mappings.transforms import FIGURE_SCHEMA, as_parts, own_periods
 
 History = Mapping[str, Mapping[str, Figure]]
 
@@ -52,6 +53,16 @@ def _given(terms: Mapping[str, History]) -> tuple[list[Figure], dict[str, pl.Dat
     return given, frames
 
 
+def _converted(term: Indicator, frame: pl.DataFrame, periods: list[str]) -> dict[str, pl.DataFrame] | None:
+    """A term's parts for each period, converted in one pass, where each period owes just its own figure (a
+    term of the rate's period type); None where some period is made of others (months of a year, the latest
+    population), which the resolver converts a period at a time."""
+    for code in periods:
+        if [p.code for p in owed_periods(term.period_type, parse_period(code))] != [code]:  # type: ignore[arg-type]
+            return None
+    return own_periods(frame.filter(pl.col("period").is_in(periods)))
+
+
 def _figure(row: dict[str, object], given: list[Figure]) -> Figure | None:
     """The comparison's figure of one derived row; None where a term is missing or the formula has no value."""
     behind = [given[i] for i in row["obs_ids"] or []]  # type: ignore[attr-defined]
@@ -75,12 +86,14 @@ def derived_history(
     *,
     rows: GeographyRows | None = None,
     indicators: Mapping[str, Indicator] | None = None,
+    geos: dict[tuple[bool, ...], Geography] | None = None,
 ) -> dict[str, dict[str, Figure]]:
     """A derived indicator's figures by period and org, worked out from its terms' figures as ``read`` gives them.
 
     Every council with a figure of a term is worked out, and every region and England, from their own terms
     where the publisher gives them, else from their councils'. ``rows`` (the geography) and ``indicators`` (the
-    catalogue) may be handed in by a caller that keeps them.
+    catalogue) may be handed in by a caller that keeps them, and ``geos`` (each period's geography, made from
+    ``rows``) kept with them: it is filled here.
     """
     catalogue = dict(indicators) if indicators is not None else catalogue_of(session)
     terms = {t: read(t) for t in sorted(collected_inputs(catalogue, indicator.id))}
@@ -94,15 +107,22 @@ def derived_history(
         {d for u in rows.units for d in u[3:] if d is not None}
         | {d for e in rows.edges for d in e[2:] if d is not None}
     )
-    geos: dict[tuple[bool, ...], Geography] = {}
+    geos = {} if geos is None else geos
     out: dict[str, dict[str, Figure]] = {}
-    for code in _periods(indicator, catalogue, terms):
+    codes = _periods(indicator, catalogue, terms)
+    # Converting a term a period at a time cost a third of a period's work; most terms are converted at once.
+    ready = {term: _converted(catalogue[term], frame, codes) for term, frame in frames.items()}
+    for code in codes:
         period = parse_period(code)
         span = tuple(b for d in changes for b in (d <= period.end, d >= period.start))
         geo = geos.get(span) or geos.setdefault(span, Geography.load(session, period, rows))
         resolver = Resolver(session, period, geo, indicators=catalogue)
         for term, frame in frames.items():
-            resolver.use(term, frame)
+            own = ready[term]
+            if own is None:
+                resolver.use(term, frame)
+            else:
+                resolver.use(term, own.get(code, frame.clear()), converted=True)
         have = {org for history in terms.values() for org in history.get(code, {})}
         orgs = sorted(have | set(geo.of_types(("region",))) | {ENGLAND})
         for row in resolver.resolve(indicator.id, orgs).filter(pl.col("breakdown") == "").iter_rows(named=True):

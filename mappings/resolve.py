@@ -229,13 +229,18 @@ class Resolver:
                 # An indicator with no figures stays empty, as :meth:`stored` leaves it.
                 self._stored[ind_id] = by_id.get(ind_id, read.clear())
 
-    def use(self, indicator_id: str, parts: pl.DataFrame) -> None:
+    def use(self, indicator_id: str, parts: pl.DataFrame, *, converted: bool = False) -> None:
         """Take a collected indicator's figures (as parts, :func:`as_parts`; any periods) instead of reading the store.
 
         For a reader who may see only some figures (an agency) or figures kept beside the store (a publisher's):
         the figures are treated as stored ones would be, so a formula over them gives what a return would.
-        Called before anything is resolved from the indicator.
+        ``converted`` says they are the period's already, as :meth:`stored` would make them (a caller working
+        out many periods converts them all in one pass). Called before anything is resolved from the indicator.
         """
+        if converted:
+            self._read.pop(indicator_id, None)
+            self._stored[indicator_id] = parts
+            return
         periods = self._wanted_periods(self.indicators[indicator_id])
         if periods is not None:
             parts = parts.filter(pl.col("period").is_in(periods))

@@ -38,7 +38,7 @@ from mappings.compare import (
 )
 from mappings.compare_rates import catalogue_of, derived_history, with_stored
 from mappings.groups import group_mark
-from mappings.resolve import GeographyRows
+from mappings.resolve import Geography, GeographyRows
 from mappings.signoffs import published_sources
 from onereturn.errors import InvalidInput, NotFound
 
@@ -58,7 +58,10 @@ Group = Annotated[
 _CACHE: OrderedDict[tuple[Any, ...], Comparison] = OrderedDict()
 _FIGURES: OrderedDict[tuple[Any, ...], dict[str, dict[str, Figure]]] = OrderedDict()
 _GEO: OrderedDict[tuple[Any, ...], Geo] = OrderedDict()
-_BASIS: OrderedDict[tuple[Any, ...], tuple[GeographyRows, dict[str, IndicatorRow]]] = OrderedDict()
+#: The geography's rows, the catalogue and each period's geography made from those rows (filled as rates are worked out).
+_BASIS: OrderedDict[
+    tuple[Any, ...], tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]]
+] = OrderedDict()
 _LISTS: OrderedDict[tuple[Any, ...], list[tuple[str, str, str]]] = OrderedDict()
 _TERMS: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]] = OrderedDict()
 _KEPT = 1024
@@ -98,8 +101,8 @@ def _figures(session: Session, indicator: str, agency: str | None, state: Any) -
         kept: dict[str, dict[str, Figure]] = _kept(_FIGURES, (state, agency, t), lambda: _read(session, t, agency), 64)
         return kept
 
-    rows, catalogue = _kept(_BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session)), 4)
-    derived = derived_history(session, ind, term, rows=rows, indicators=catalogue)
+    rows, catalogue, geos = _kept(_BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session), {}), 4)
+    derived = derived_history(session, ind, term, rows=rows, indicators=catalogue, geos=geos)
     return with_stored(derived, _read(session, indicator, agency))
 
 

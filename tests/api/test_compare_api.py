@@ -436,3 +436,50 @@ def test_an_agencys_indicator_list_names_only_figures_it_may_read(store: Engine,
         assert "cyp.lac_count" in {i for i, _, _ in indicators_with_figures(session, NOTTINGHAMSHIRE, "notts_cyp")}
         assert "cyp.lac_count" in {i for i, _, _ in indicators_with_figures(session, NOTTINGHAMSHIRE, None)}
         assert indicators_with_figures(session, NOTTINGHAMSHIRE, "lewisham_council") == []
+
+
+def test_a_rate_worked_out_for_every_period_at_once_is_the_rate_of_each_period_alone(
+    store: Engine, store_settings: Settings
+) -> None:
+    # Children looked after per 10,000: the counts are of the rate's own dates (converted for all of them at once),
+    # the population is ONS's latest estimate before each date (found a period at a time, as returns do).
+    import polars as pl
+    from sqlmodel import Session
+
+    from api.routes.compare import _read
+    from indicators.periods import parse_period
+    from mappings import compare_rates
+    from mappings.compare import Figure
+    from mappings.geography import ENGLAND
+    from mappings.resolve import Geography, Resolver
+
+    _ons(store, store_settings)
+    rows = "".join(
+        f"cyp.lac_count,E10000024,{date},,{value},,,,\n"
+        for date, value in (("2024-03-31", "1050"), ("2025-03-31", "1100"))
+    )
+    assert submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + rows).encode())
+    with Session(store) as session:
+        catalogue = compare_rates.catalogue_of(session)
+        rate = catalogue["cyp.lac_rate_per_10k"]
+        terms = {t: _read(session, t, None) for t in ("cyp.lac_count", "pop.resident_0_17")}
+        at_once = compare_rates.derived_history(session, rate, terms.__getitem__, indicators=catalogue)
+        # Each period worked out by a resolver of its own from the terms' every figure, as before.
+        given, frames = compare_rates._given(terms)
+        alone: dict[str, dict[str, Figure]] = {}
+        for code in compare_rates._periods(rate, catalogue, terms):
+            resolver = Resolver(session, parse_period(code), Geography.load(session, parse_period(code)))
+            for term, frame in frames.items():
+                resolver.use(term, frame)
+            orgs = {o for history in terms.values() for o in history.get(code, {})}
+            geo = resolver.geo
+            wanted = sorted(orgs | set(geo.of_types(("region",))) | {ENGLAND})
+            for row in resolver.resolve(rate.id, wanted).filter(pl.col("breakdown") == "").iter_rows(named=True):
+                if (figure := compare_rates._figure(row, given)) is not None:
+                    alone.setdefault(code, {})[figure.org_code] = figure
+    assert at_once == alone
+    notts = at_once["2025-03-31"]["E10000024"]
+    assert notts.numerator == 1100
+    assert notts.denominator
+    assert notts.value == 10000 * 1100 / notts.denominator
+    assert "E10000024" in at_once["2024-03-31"]

@@ -18,6 +18,7 @@ from mappings.transforms import (
     apply_scale,
     as_parts,
     convert_period,
+    own_periods,
     recode,
     roll_up,
     round_half_up,
@@ -693,3 +694,32 @@ def test_lineage_lists_every_stored_figure_once_with_its_share() -> None:
         }
         assert len(row["obs_ids"]) == len(set(row["obs_ids"])) == row["parts"]
         assert dict(zip(row["obs_ids"], row["weights"], strict=True)) == pytest.approx(expected)
+
+
+def test_own_periods_gives_each_period_what_converting_it_alone_gives() -> None:
+    # A history of three financial years, as a comparison works a rate out for each: counts, a withheld
+    # figure, a figure with no value, a breakdown, and a second indicator, in no particular order.
+    years = [financial_year(y) for y in (2022, 2023, 2024)]
+    rows: list[dict[str, Any]] = []
+    for i, year in enumerate(reversed(years)):
+        for org in ("B", "A", "C"):
+            rows.append({"org_code": org, "period": year.code, "value": float(i * 10 + len(rows))})
+        rows.append({"org_code": "D", "period": year.code, "symbol": "c"})
+        rows.append({"org_code": "A", "period": year.code, "breakdown": "sex=F", "value": 2.0})
+        rows.append({"indicator_id": "other", "org_code": "A", "period": year.code, "value": 1.0})
+    rows.append({"org_code": "E", "period": years[1].code})
+    stored = parts(*rows)
+    out = own_periods(stored)
+    assert sorted(out) == sorted(y.code for y in years)
+    for year in years:
+        alone = convert_period(
+            stored.filter(pl.col("period") == year.code),
+            year,
+            period_type="financial_year",
+            time_basis="snapshot",
+            aggregation="sum",
+            multiplier=1,
+        )
+        assert_frame_equal(out[year.code], alone)
+    with pytest.raises(ValueError, match="given twice"):
+        own_periods(pl.concat([stored, stored.head(1)]))
