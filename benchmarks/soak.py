@@ -278,15 +278,21 @@ def check(url: str, run: Run) -> dict[str, Any]:
     tally["sign-offs stored without their audit event (wrong)"] = sum(
         max(0, n - audited_signed[d]) for d, n in signed.items()
     )
-    holders = {h for h, _ in run.beats}
-    ordered = [h for h, _ in sorted(run.beats, key=lambda b: b[1])]
-    tally["heartbeats seen"] = len(run.beats)
-    tally["schedulers that heartbeat"] = len(holders)
-    tally["take-overs seen"] = sum(1 for a, b in pairwise(ordered) if a != b)
-    tally["heartbeats while another scheduler was active (wrong)"] = two_at_once(run.beats)
-    tally["connections ended"] = run.ended
-    tally["scheduler lock connections ended"] = run.lock_ended
+    tally.update(_scheduler_tally(run))
     return dict(sorted(tally.items()))
+
+
+def _scheduler_tally(run: Run) -> dict[str, int]:
+    """The schedulers' heartbeats seen, their take-overs and any beat while another was active; connections ended."""
+    ordered = [h for h, _ in sorted(run.beats, key=lambda b: b[1])]
+    return {
+        "heartbeats seen": len(run.beats),
+        "schedulers that heartbeat": len({h for h, _ in run.beats}),
+        "take-overs seen": sum(1 for a, b in pairwise(ordered) if a != b),
+        "heartbeats while another scheduler was active (wrong)": two_at_once(run.beats),
+        "connections ended": run.ended,
+        "scheduler lock connections ended": run.lock_ended,
+    }
 
 
 def soak(

@@ -153,6 +153,16 @@ _TIMING = {
 }
 
 
+#: A record-level upload's purpose: DfE's return, or a fresh extract for Ofsted's Annex A.
+Purpose = Annotated[
+    Literal["return", "annex_a"],
+    Form(
+        description="Record-level uploads: return (DfE's return, its figures stored) or annex_a (a fresh extract "
+        "for Ofsted's Annex A: checked by DfE's rules and kept, no figure stored)"
+    ),
+]
+
+
 @router.post(
     "/submissions",
     summary="Upload figures",
@@ -205,13 +215,7 @@ async def upload(
     ] = "default",
     agency: Annotated[str | None, Form(description="Officers only: the agency the figures come from")] = None,
     sheet: Annotated[str | None, Form(description="The sheet to read in a workbook (default: Figures)")] = None,
-    purpose: Annotated[
-        Literal["return", "annex_a"],
-        Form(
-            description="Record-level uploads: return (DfE's return, its figures stored) or annex_a (a fresh extract "
-            "for Ofsted's Annex A: checked by DfE's rules and kept, no figure stored)"
-        ),
-    ] = "return",
+    purpose: Purpose = "return",
 ) -> JSONResponse:
     """Upload one file of figures and get the validation report (row, column, value, rule, message); or, with
     ``collection_year``, a council's record-level files, answered 202 at once and checked in the background."""

@@ -283,25 +283,7 @@ def _store(
     audit: dict[str, Any] | None,
 ) -> PublishedRelease:
     assert submission.id is not None
-    with Session(engine) as session:
-        in_geography = _in_geography(session, figures)
-        others = _answered_by_others(session, spec.publisher, figures["indicator_id"].unique().to_list())
-    skipped = figures.height - in_geography.height
-    # A row under a code the geography lacks is stored nowhere, and said so: its code and how many figures it had.
-    unknown = dict(
-        figures.join(in_geography.select("org_code").unique(), on="org_code", how="anti")["org_code"]
-        .value_counts(sort=True)
-        .iter_rows()
-    )
-    held_rows = pl.Series("row", sorted(ruling.held_rows), dtype=pl.Int64).implode()
-    held = in_geography.filter(pl.col("file_row").is_in(held_rows))
-    # A cell another body answers for stays that body's: the publisher's figure only sits beside it.
-    in_geography = (
-        in_geography.filter(~pl.col("file_row").is_in(held_rows))
-        .join(others, on=["indicator_id", "org_code"], how="left")
-        .with_columns(pl.when(pl.col("_other")).then(pl.lit("beside")).otherwise(pl.lit("store")).alias("stored_as"))
-        .drop("_other")
-    )
+    in_geography, held, skipped, unknown = _sorted_release(engine, spec, figures, ruling)
     owned = in_geography.filter(pl.col("stored_as") == "store").drop("stored_as")
     with db.writer(engine), storing(engine, submission.id, owned) as session:
         changed, unchanged = split_changes(owned, current_for_keys(session, owned))
@@ -360,17 +342,50 @@ def _store(
             # Marked cut off meanwhile (its lease ran out): it is someone else's to run again now.
             session.rollback()
             raise CutOff(f"import {submission.id} was marked interrupted while it stored; nothing of it was stored")
-        if audit is not None:
-            named = str(audit.get("object", "")).replace("{id}", str(release.id))
-            audittrail.record(
-                session, **{**audit, "object": named}, outcome="ok", status=201, detail=release.message or ""
-            )
-        # A commit whose answer is lost with its connection is asked after, by the release of this very import.
-        if db.commit_verified(session, lambda again: _release_of(again, submission.id) is not None):
-            with Session(engine, expire_on_commit=False) as again:
-                found = _release_of(again, submission.id)
-            assert found is not None
-            return found
+        return _audited_commit(engine, session, submission, release, audit)
+
+
+def _sorted_release(
+    engine: Engine, spec: SourceSpec, figures: pl.DataFrame, ruling: Ruling
+) -> tuple[pl.DataFrame, pl.DataFrame, int, dict[str, int]]:
+    """A release's figures sorted before storing: those for areas the geography holds, each marked ``stored_as``
+    (the store's, or beside another body's figure), the figures a query holds, how many were skipped and the
+    unknown area codes with their figure counts."""
+    with Session(engine) as session:
+        in_geography = _in_geography(session, figures)
+        others = _answered_by_others(session, spec.publisher, figures["indicator_id"].unique().to_list())
+    skipped = figures.height - in_geography.height
+    # A row under a code the geography lacks is stored nowhere, and said so: its code and how many figures it had.
+    unknown = dict(
+        figures.join(in_geography.select("org_code").unique(), on="org_code", how="anti")["org_code"]
+        .value_counts(sort=True)
+        .iter_rows()
+    )
+    held_rows = pl.Series("row", sorted(ruling.held_rows), dtype=pl.Int64).implode()
+    held = in_geography.filter(pl.col("file_row").is_in(held_rows))
+    # A cell another body answers for stays that body's: the publisher's figure only sits beside it.
+    in_geography = (
+        in_geography.filter(~pl.col("file_row").is_in(held_rows))
+        .join(others, on=["indicator_id", "org_code"], how="left")
+        .with_columns(pl.when(pl.col("_other")).then(pl.lit("beside")).otherwise(pl.lit("store")).alias("stored_as"))
+        .drop("_other")
+    )
+    return in_geography, held, skipped, {str(code): int(n) for code, n in unknown.items()}
+
+
+def _audited_commit(
+    engine: Engine, session: Session, submission: Submission, release: PublishedRelease, audit: dict[str, Any] | None
+) -> PublishedRelease:
+    """Record the release's audit event in its transaction and commit both; a commit whose answer is lost with its
+    connection is asked after, by the release of this very import."""
+    if audit is not None:
+        named = str(audit.get("object", "")).replace("{id}", str(release.id))
+        audittrail.record(session, **{**audit, "object": named}, outcome="ok", status=201, detail=release.message or "")
+    if db.commit_verified(session, lambda again: _release_of(again, submission.id) is not None):
+        with Session(engine, expire_on_commit=False) as again:
+            found = _release_of(again, submission.id)
+        assert found is not None
+        return found
     return release
 
 

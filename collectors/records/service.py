@@ -80,6 +80,27 @@ class _Outcome:
     keys: Keys | None = None
 
 
+def _earlier_same(session: Session, agency_code: str, digest: str, year: str, mode: str) -> Submission | None:
+    """The agency's latest finished, still kept record-level upload of the same files, year and purpose."""
+    return (
+        session.execute(
+            select(Submission)
+            .where(
+                Submission.agency_code == agency_code,
+                Submission.content_hash == digest,
+                Submission.kind == KIND,
+                Submission.collection_year == year,
+                Submission.mode == mode,
+                col(Submission.status).in_(("accepted", "queried", "partially_accepted", "rejected")),
+                col(Submission.purged_at).is_(None),
+            )
+            .order_by(col(Submission.id).desc())
+        )
+        .scalars()
+        .first()
+    )
+
+
 def receive(
     engine: Engine,
     settings: Settings,
@@ -113,23 +134,7 @@ def receive(
     digest = content_hash(read)
     keys = keys_for(settings)
     with Session(engine, expire_on_commit=False) as session:
-        earlier = (
-            session.execute(
-                select(Submission)
-                .where(
-                    Submission.agency_code == agency_code,
-                    Submission.content_hash == digest,
-                    Submission.kind == KIND,
-                    Submission.collection_year == year,
-                    Submission.mode == mode,
-                    col(Submission.status).in_(("accepted", "queried", "partially_accepted", "rejected")),
-                    col(Submission.purged_at).is_(None),
-                )
-                .order_by(col(Submission.id).desc())
-            )
-            .scalars()
-            .first()
-        )
+        earlier = _earlier_same(session, agency_code, digest, year, mode)
         if earlier is not None and repeats_current(session, earlier):
             return Received(earlier, duplicate=True)
     path = keep(settings, keys, digest, read)

@@ -366,6 +366,64 @@ def publish_page(c: TestClient) -> Send:
     return lambda: c.post("/officer/published", data=data, files={"file": ("ons.csv", REVISED_ONS)})
 
 
+GROUP = {"id": "east_mids", "title": "East Midlands counties", "source": "our choice", "members": ["E10000024"]}
+
+
+def add_group(c: TestClient) -> Send:
+    return lambda: c.post("/api/groups", headers=OFFICER, json=GROUP)
+
+
+def change_group(c: TestClient) -> Send:
+    return lambda: c.patch("/api/groups/core_cities_england", headers=OFFICER, json={"title": "Core cities"})
+
+
+def delete_group(c: TestClient) -> Send:
+    return lambda: c.delete("/api/groups/core_cities_england", headers=OFFICER)
+
+
+def add_group_page(c: TestClient) -> Send:
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    data = {"id": "east_mids", "title": "East Midlands", "source": "ours", "members": "E10000024", "csrf_token": csrf}
+    return lambda: c.post("/officer/groups", data=data)
+
+
+def change_group_page(c: TestClient) -> Send:
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    data = {"title": "Core cities", "source": "ours", "members": "E08000025 E08000035", "csrf_token": csrf}
+    return lambda: c.post("/officer/groups/core_cities_england", data=data)
+
+
+def delete_group_page(c: TestClient) -> Send:
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    return lambda: c.post("/officer/groups/core_cities_england/delete", data={"csrf_token": csrf})
+
+
+_NOTTS_2024 = b"Nottinghamshire,Children aged 0 to 17 years,171572"
+
+
+def _held_figure(c: TestClient) -> int:
+    """A publisher's figure held by a query: ONS's file, then the same with Nottinghamshire's estimate tripled."""
+    url = "/api/published/sources/ons_population_0_17/releases"
+    bundled = (_ONS / "ons_mid-year_population_estimates_2012_to_2024.csv").read_bytes()
+    assert _NOTTS_2024 in bundled
+    assert c.post(url, headers=OFFICER, files={"file": ("ons.csv", bundled)}).status_code == 201
+    jumped = bundled.replace(_NOTTS_2024, b"Nottinghamshire,Children aged 0 to 17 years,514716")
+    assert c.post(url, headers=OFFICER, files={"file": ("jumped.csv", jumped)}).status_code == 201
+    held = c.get("/api/published/queries", headers=OFFICER).json()
+    return int(held["items"][0]["id"])
+
+
+def confirm_held(c: TestClient) -> Send:
+    held = _held_figure(c)
+    return lambda: c.post(f"/api/published/queries/{held}", headers=OFFICER, json={"note": "ONS rebased it"})
+
+
+def confirm_held_page(c: TestClient) -> Send:
+    held = _held_figure(c)
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    return lambda: c.post(f"/officer/published/queries/{held}", data={"note": "ONS rebased it", "csrf_token": csrf})
+
+
 #: For every write route: what readies its write (run with commits working) and returns the write itself. A write
 #: route missing here fails test_every_write_route_is_tried, so a new one cannot be left out.
 WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
@@ -397,6 +455,14 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/officer/published"): publish_page,
     ("POST", "/api/agencies/{code}/annex-a/columns"): annex_columns,
     ("POST", "/annex-a/columns"): annex_columns_page,
+    ("POST", "/api/groups"): add_group,
+    ("PATCH", "/api/groups/{group_id}"): change_group,
+    ("DELETE", "/api/groups/{group_id}"): delete_group,
+    ("POST", "/officer/groups"): add_group_page,
+    ("POST", "/officer/groups/{group_id}"): change_group_page,
+    ("POST", "/officer/groups/{group_id}/delete"): delete_group_page,
+    ("POST", "/api/published/queries/{held_id}"): confirm_held,
+    ("POST", "/officer/published/queries/{held_id}"): confirm_held_page,
 }
 
 

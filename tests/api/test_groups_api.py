@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from collectors.published.sources import load_sources
 from tests.helpers import assert_canonical_error
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -27,6 +28,14 @@ def _audit(client: TestClient, action: str) -> list[dict[str, object]]:
 
 
 def test_an_officer_keeps_a_group_and_the_comparison_follows_it(store_client: TestClient) -> None:
+    # The comparison compares only periods with figures: ONS's population, as published.
+    ons = load_sources().sources["ons_population_0_17"]
+    imported = store_client.post(
+        f"/api/published/sources/{ons.id}/releases",
+        headers=OFFICER,
+        files={"file": (ons.file, ons.bundled.read_bytes())},
+    )
+    assert imported.status_code == 201, imported.text
     assert "core_cities_england" in {g["id"] for g in store_client.get("/api/groups", headers=OFFICER).json()}
     made = store_client.post("/api/groups", headers=OFFICER, json=GROUP)
     assert made.status_code == 201, made.text

@@ -409,7 +409,8 @@ def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
     with Session(store) as session:
         from exports.release import agencies_behind
 
-        assert signoffs.published_sources(session) == frozenset({"ons"})
+        # Bodies that publish their own figures as official statistics: ONS, and NDTMS (OHID) for treatment counts.
+        assert signoffs.published_sources(session) == frozenset({"ons", "ohid_ndtms"})
         assert agencies_behind(session, "dfe_ssda903", "FY2024-25") == ["notts_cyp"]
     queue = store_client.get(
         "/api/signoffs", params={"return": "dfe_ssda903", "period": "FY2024-25"}, headers=OFFICER

@@ -87,7 +87,12 @@ def test_the_declaration_must_be_ticked(web: TestClient, store: Engine) -> None:
 
 
 def test_a_blocked_sign_off_lists_what_stands_in_the_way(web: TestClient, store: Engine) -> None:
-    _upload(web, LAC.format(4321) + "cyp.lac_count,E10000024,not-a-date,12\n")
+    _upload(web, LAC.format(4321))
+    # A later upload whose row for this return and period is in error (a negative count) stands in its way.
+    bad = web.post(
+        "/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("f.csv", LAC.format(-5).encode())}
+    )
+    assert bad.status_code == 422, bad.text
     csrf = sign_in(web, AGENCY)
     shown = web.get(PAGE)
     assert 'id="blocker-list"' in shown.text
