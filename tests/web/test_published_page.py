@@ -13,7 +13,7 @@ from collectors.published.sources import load_sources
 from collectors.service import submit
 from indicators.models import Observation
 from onereturn.settings import Settings
-from tests.published.test_refusals import CASES
+from tests.published.unreadable import CASES
 from tests.web.pages import OFFICER, sign_in
 
 AGENCY = "demo-notts-cyp-2c9f41d07b"
