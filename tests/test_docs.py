@@ -126,6 +126,28 @@ def test_every_onereturn_command_shown_parses(args: list[str]) -> None:
     parse_cli(args)
 
 
+#: Every `onereturn …` the pages' prose and the command table name, as written (with its placeholders).
+NAMED = sorted(
+    {
+        " ".join(m.split())
+        for page in PAGES
+        for m in re.findall(r"`(onereturn [^`]+)`", FENCE.sub("", page.read_text("utf-8")))
+    }
+)
+
+
+@pytest.mark.parametrize("named", NAMED)
+def test_every_command_the_prose_names_exists_with_its_options(named: str) -> None:
+    command = typer.main.get_command(cli_app)
+    words = named.split()[1:]
+    while isinstance(command, TyperGroup) and words and words[0] in command.commands:
+        command = command.commands[words.pop(0)]
+    assert not isinstance(command, TyperGroup), f"{named}: names no command"
+    options = {opt for param in command.params for opt in [*param.opts, *param.secondary_opts]}
+    shown = {word.strip("[]").split("\\|")[0] for word in words if word.strip("[").startswith("-")}
+    assert shown - options == set(), named
+
+
 def test_every_run_command_shown_is_one_run_has() -> None:
     shown = commands_of(["./run"])
     assert shown
