@@ -5,6 +5,8 @@ A plain module rather than a test module, so importing a helper runs and collect
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -17,6 +19,8 @@ DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
 OHID = {"X-API-Key": "demo-regulator-ohid-c4d91f60"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+#: The front door, whose table is the one place the demo keys are written.
+README = Path(__file__).resolve().parents[1] / "README.md"
 #: The columns of a keyed figures file.
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 
@@ -63,3 +67,8 @@ def post_figures(client: TestClient, headers: dict[str, str], body: str, **form:
         "/api/submissions", headers=headers, files={"file": ("f.csv", (HEADER + body).encode(), "text/csv")}, data=form
     )
     return response.status_code, response.json()
+
+
+def demo_keys() -> list[str]:
+    """The demo keys as the README's table publishes them."""
+    return re.findall(r"\| `(demo-[a-z0-9-]+)` \|", README.read_text(encoding="utf-8"))

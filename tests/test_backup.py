@@ -131,7 +131,7 @@ def _pg_binary(name: str) -> str:
 
 
 @pytest.mark.postgres
-def test_pg_dump_and_pg_restore_as_the_readme_says(store: Engine, store_settings: Settings) -> None:
+def test_pg_dump_and_pg_restore_as_the_operations_page_says(store: Engine, store_settings: Settings) -> None:
     if store.dialect.name != "postgresql":
         pytest.skip("pg_dump is PostgreSQL's")
     _upload(store, store_settings, 100)

@@ -1,4 +1,4 @@
-"""A deployment without the demo, from an empty store, as an operator runs it (README: Running your own deployment)."""
+"""A deployment without the demo, from an empty store, as an operator runs it (README and docs/operations.md: Running your own deployment)."""
 
 from __future__ import annotations
 

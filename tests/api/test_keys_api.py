@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -14,17 +13,11 @@ from api.throttle import KeyThrottle
 from mappings.keys import hash_key
 from mappings.models import ApiKey
 from onereturn import db
-from tests.helpers import assert_canonical_error
+from tests.helpers import assert_canonical_error, demo_keys
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def demo_keys() -> list[str]:
-    """The demo keys as the README's table publishes them."""
-    return re.findall(r"\| `(demo-[a-z0-9-]+)` \|", README.read_text(encoding="utf-8"))
 
 
 def test_readme_demo_keys_are_the_stored_hashes(store: Engine) -> None:
