@@ -3,7 +3,7 @@
 A backup is one tar file holding ``onereturn.sqlite3``, copied with SQLite's online backup API (a
 consistent snapshot, safe while uploads are being written), and the kept raw uploads under
 ``uploads/``. Raw files are written before their submission is recorded, so every submission in
-the snapshot has its file in the archive. On PostgreSQL, use ``pg_dump``/``pg_restore`` (README).
+the snapshot has its file in the archive. On PostgreSQL, use ``pg_dump``/``pg_restore`` (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _sqlite_path(settings: Settings) -> Path:
     if not url.startswith("sqlite:///"):
         raise InvalidInput(
             "onereturn db backup and restore work on the SQLite store; for PostgreSQL use pg_dump and pg_restore "
-            "(see the README)"
+            "(see docs/operations.md)"
         )
     return Path(url.removeprefix("sqlite:///"))
 
