@@ -390,18 +390,11 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
         planned = planned_jobs(session, now)
     wanted = set()
     missed = 0
-    for planned_job in planned:
-        run_at = planned_job.at if planned_job.at > now else now + timedelta(seconds=1)
-        missed += planned_job.at <= now
-        scheduler.add_job(
-            planned_job.func,
-            trigger="date",
-            run_date=run_at,
-            id=planned_job.id,
-            kwargs=planned_job.kwargs,
-            replace_existing=True,
-        )
-        wanted.add(planned_job.id)
+    for p in planned:
+        run_at = p.at if p.at > now else now + timedelta(seconds=1)
+        missed += p.at <= now
+        scheduler.add_job(p.func, trigger="date", run_date=run_at, id=p.id, kwargs=p.kwargs, replace_existing=True)
+        wanted.add(p.id)
     build_url = jobs.bound("build_url")
     periodic = periodic_jobs(jobs.settings())
     if jobs.settings().published_fetch:
