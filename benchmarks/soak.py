@@ -40,7 +40,7 @@ OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 SIGNOFF = "/api/signoffs/notts_cyp/dfe_ssda903/FY2024-25"
 SOURCE = "ons_population_0_17"
 ONS = ROOT / "collectors" / "published" / "files" / "ons_mid-year_population_estimates_2012_to_2024.csv"
-#: The scheduler lock's key (scheduler.lock.LOCK_KEY), as pg_locks shows it.
+#: The scheduler lock's key (onereturn.locks.LOCK_KEY), as pg_locks shows it.
 LOCK_OBJID = 0x0E7E7A11 & 0xFFFFFFFF
 #: Times a request answered 503 is sent again before the soak gives up on it.
 RESENDS = 30

@@ -196,8 +196,8 @@ def store_client(store: Engine, store_settings: Settings) -> Iterator[TestClient
 @pytest.fixture
 def jobs_on(store: Engine) -> Iterator[Engine]:
     """A private database the scheduler's jobs run against, as the scheduler's own engine."""
-    from scheduler import runtime
+    from onereturn import jobs
 
-    runtime._state["engine"] = store
+    jobs.bind(engine=store)
     yield store
-    runtime._state.clear()
+    jobs.unbind()

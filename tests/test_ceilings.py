@@ -24,7 +24,7 @@ def product_packages() -> list[str]:
     """The packages the layers contract names: the product, every floor of it."""
     config = configparser.ConfigParser()
     config.read(ROOT / ".importlinter")
-    return config["importlinter"]["root_packages"].split()
+    return [name for name in config["importlinter:contract:layers"]["layers"].split() if name != ":"]
 
 
 def product_files() -> list[Path]:

@@ -23,12 +23,12 @@ from sqlmodel import Session, select
 import scheduler
 from collectors.service import submit
 from exports.models import ExportSnapshot
+from mappings import notices
 from mappings.models import Return
-from onereturn import db, outbox
+from onereturn import db, jobs, outbox
 from onereturn.models import JobRun, SchedulerHeartbeat
 from onereturn.processes import NICENESS
 from onereturn.settings import Settings
-from scheduler import runtime
 from tests.live import serve_process
 from tests.signoffs import sign_off_everything, sign_off_over_http
 
@@ -143,12 +143,12 @@ def test_planning_reminds_approvers_before_each_signoff_date_and_marks_it_overdu
     # SSDA903's data are submitted (signed off) by 30 June 2025: approvers are reminded five working days before,
     # apart from the reminder of the figures owed by the agencies' deadline (22 May).
     remind = planned["remind-signoff:notts_cyp:2025-06-30"]
-    assert remind.func == "scheduler:job_remind_signoff"
+    assert remind.func is scheduler.job_remind_signoff
     assert remind.at == datetime(2025, 6, 23, 9, 0, tzinfo=ZoneInfo("Europe/London"))
     assert remind.kwargs["entries"] == [["dfe_ssda903", "FY2024-25"]]
     assert "remind:notts_cyp:2025-05-22" in planned
     overdue = planned["overdue-signoff:dfe_ssda903:FY2024-25"]
-    assert (overdue.func, overdue.kwargs["milestone"]) == ("scheduler:job_overdue", "signoff_deadline")
+    assert (overdue.func, overdue.kwargs["milestone"]) == (scheduler.job_overdue, "signoff_deadline")
     assert overdue.at == datetime(2025, 6, 30, 17, 0, tzinfo=ZoneInfo("Europe/London"))
     # Where the recipient publishes no sign-off date, approvers are reminded with the figures, for the same day.
     assert planned["remind-signoff:notts_cyp:2025-06-23"].kwargs["entries"] == [["ofsted_fostering_la", "FY2024-25"]]
@@ -215,7 +215,7 @@ def test_past_the_signoff_date_figures_all_in_but_unsigned_are_overdue_not_signe
     scheduler.job_overdue("ofsted_fostering_la", "FY2024-25", when, milestone="signoff_deadline")
     with Session(jobs_on) as session:
         (late,) = outbox.list_messages(session, agency_code="notts_cyp")
-        officer = [m for m in outbox.list_messages(session) if m.recipient == scheduler.OFFICER]
+        officer = [m for m in outbox.list_messages(session) if m.recipient == notices.OFFICER]
         assert outbox.list_messages(session, agency_code="synthetic_county") == [], "told at the agencies' deadline"
         run = session.execute(
             select(JobRun).where(JobRun.job_id == "overdue-signoff:ofsted_fostering_la:FY2024-25")
@@ -266,13 +266,13 @@ def test_a_rebuild_in_a_scheduler_thread_ends_once_the_scheduler_stops(
         pull(session, "dfe_ssda903", "FY2024-25", "csv")
         session.commit()
     upload(jobs_on, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,1110,,,,")
-    runtime._stopping.set()
+    jobs.STOP.set()
     try:
         scheduler.job_rebuild()
         with Session(jobs_on) as session:
             assert [s[:2] for s in stale(session)] == [("dfe_ssda903", "FY2024-25")]
     finally:
-        runtime._stopping.clear()
+        jobs.STOP.clear()
     scheduler.job_rebuild()
     with Session(jobs_on) as session:
         assert stale(session) == []
@@ -389,7 +389,7 @@ def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -
 
 
 def test_now_helpers() -> None:
-    assert runtime.holder_name().endswith(f":{os.getpid()}")
+    assert jobs.holder_name().endswith(f":{os.getpid()}")
     assert timedelta(days=14) == scheduler.LOOKBACK
 
 
@@ -414,15 +414,15 @@ def test_the_api_process_runs_the_scheduler_when_asked(store: Engine, tmp_path: 
     from api.main import create_app
 
     with TestClient(create_app(Settings(data_dir=tmp_path), engine=store, run_scheduler=True)):
-        running = runtime._state["scheduler"]
+        running = jobs.bound("scheduler")
         ids = {job.id for job in running.get_jobs()}
         assert {"periodic:heartbeat", "periodic:deliver", "periodic:reopen-scan", "periodic:reconcile"} <= ids
         assert any(i.startswith("build:") for i in ids)
-    assert "scheduler" not in runtime._state
+    assert jobs.bound("scheduler") is None
     # Stopped, it no longer asks a rebuild run later in the process to stop.
-    assert not runtime._stopping.is_set()
+    assert not jobs.STOP.is_set()
     with TestClient(create_app(Settings(data_dir=tmp_path), engine=store)):
-        assert "scheduler" not in runtime._state
+        assert jobs.bound("scheduler") is None
 
 
 def test_the_embedded_scheduler_rebuilds_in_a_process_of_its_own(
@@ -446,7 +446,7 @@ def test_the_embedded_scheduler_rebuilds_in_a_process_of_its_own(
     sign_off_everything(store, returns=["dfe_ssda903"])
     dfe, path = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}, "/api/returns/dfe_ssda903/FY2024-25.csv"
     with TestClient(create_app(settings, engine=store, run_scheduler=True)) as client:
-        assert runtime._state["scheduler"].get_job("periodic:rebuild").executor == runtime.BUILDS
+        assert jobs.bound("scheduler").get_job("periodic:rebuild").executor == scheduler.BUILDS
         first = client.get(path, headers=dfe)
         assert first.status_code == 200
         upload(store, settings, "notts_cyp", figure.format(1120))
@@ -480,7 +480,7 @@ def test_the_build_process_starts_with_the_build_path_read_its_heap_frozen_at_it
 
     settings = Settings(data_dir=tmp_path, build_niceness=3)
     with TestClient(create_app(settings, engine=store, run_scheduler=True)):
-        pool = runtime._state["scheduler"]._lookup_executor(runtime.BUILDS)._pool
+        pool = jobs.bound("scheduler")._lookup_executor(scheduler.BUILDS)._pool
         state = pool.submit(_build_process_state).result(timeout=120)
     assert state == (True, True, os.getpriority(os.PRIO_PROCESS, 0) + 3)
 
@@ -495,12 +495,12 @@ def test_stopping_the_scheduler_stops_the_build_in_hand_at_once(
     sched = scheduler.build_scheduler(Settings(data_dir=tmp_path), build_process=True)
     sched.start()
     # A build that would take ten minutes, in the build process as the rebuild job is.
-    sched.add_job(time.sleep, args=[600], executor=runtime.BUILDS, id="long build")
-    pool = sched._lookup_executor(runtime.BUILDS)._pool
+    sched.add_job(time.sleep, args=[600], executor=scheduler.BUILDS, id="long build")
+    builds = sched._lookup_executor(scheduler.BUILDS)
     deadline = time.monotonic() + 60
-    while not pool._processes and time.monotonic() < deadline:
+    while not builds.processes() and time.monotonic() < deadline:
         time.sleep(0.1)
-    (process,) = pool._processes.values()
+    (process,) = builds.processes()
     caplog.set_level("INFO")
     stopping = threading.Thread(target=sched.shutdown, kwargs={"wait": True}, daemon=True)
     stopping.start()
@@ -515,8 +515,8 @@ def test_builds_stay_in_the_api_process_when_asked(store: Engine, tmp_path: Path
     from api.main import create_app
 
     with TestClient(create_app(Settings(data_dir=tmp_path, build_process=False), engine=store, run_scheduler=True)):
-        assert runtime._state["scheduler"].get_job("periodic:rebuild").executor == "default"
-        assert "build_url" not in runtime._state
+        assert jobs.bound("scheduler").get_job("periodic:rebuild").executor == "default"
+        assert jobs.bound("build_url") is None
 
 
 @pytest.mark.postgres

@@ -22,9 +22,9 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 import scheduler
+from onereturn import jobs
 from onereturn.models import SchedulerHeartbeat
 from onereturn.settings import Settings
-from scheduler import runtime
 
 #: Seconds apart of each periodic job in the test below: the reconcile most often, so it runs several times.
 INTERVALS = {
@@ -53,13 +53,13 @@ def test_each_periodic_job_runs_at_its_own_interval(store: Engine, tmp_path: Pat
         runs[event.job_id] += 1
 
     sched.add_listener(counted, EVENT_JOB_SUBMITTED)
-    runtime._state.update(engine=store, settings=settings, scheduler=sched)
+    jobs.bind(engine=store, settings=settings, scheduler=sched)
     try:
         scheduler.start_reconciled(sched, store)
         time.sleep(WINDOW)
     finally:
-        scheduler.shut_down(sched, 10)
-        runtime._state.clear()
+        jobs.shut_down(sched, 10)
+        jobs.unbind()
     wrong = {
         name: runs[f"periodic:{name}"]
         for name, seconds in INTERVALS.items()
@@ -75,7 +75,7 @@ def test_reconciling_keeps_each_periodic_jobs_next_run_and_applies_a_changed_int
     settings = Settings(data_dir=tmp_path / "data", build_process=False)
     sched = scheduler.build_scheduler(settings)
     sched.start(paused=True)
-    runtime._state.update(engine=store, settings=settings, scheduler=sched)
+    jobs.bind(engine=store, settings=settings, scheduler=sched)
     try:
         scheduler.reconcile(sched, store, datetime.now().astimezone())
         before = {j.id: j.next_run_time for j in sched.get_jobs() if j.id.startswith("periodic:")}
@@ -83,18 +83,18 @@ def test_reconciling_keeps_each_periodic_jobs_next_run_and_applies_a_changed_int
         scheduler.reconcile(sched, store, datetime.now().astimezone())
         after = {j.id: j.next_run_time for j in sched.get_jobs() if j.id.startswith("periodic:")}
         assert after == before, "reconciling moved a periodic job's next run"
-        runtime._state["settings"] = Settings(data_dir=tmp_path / "data", scheduler_intervals="heartbeat=7")
+        jobs.bind(settings=Settings(data_dir=tmp_path / "data", scheduler_intervals="heartbeat=7"))
         scheduler.reconcile(sched, store, datetime.now().astimezone())
         assert sched.get_job("periodic:heartbeat").trigger.interval.total_seconds() == 7
         assert sched.get_job("periodic:deliver").next_run_time == before["periodic:deliver"]
     finally:
         sched.shutdown(wait=False)
-        runtime._state.clear()
+        jobs.unbind()
 
 
 def test_a_misnamed_interval_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="hartbeat=5"):
-        runtime.periodic_jobs(Settings(data_dir=tmp_path, scheduler_intervals="hartbeat=5"))
+        scheduler.periodic_jobs(Settings(data_dir=tmp_path, scheduler_intervals="hartbeat=5"))
 
 
 def _beats(store: Engine) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 import scheduler
+from onereturn import jobs
 from onereturn.models import SchedulerHeartbeat
 from onereturn.settings import Settings
-from scheduler import runtime
 from tests.live import free_port
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -54,12 +54,12 @@ def test_a_stop_during_a_reconcile_ends(store: Engine, tmp_path: Path, monkeypat
         return real_add(*args, **kwargs)
 
     monkeypatch.setattr(running, "add_job", add_job)
-    real_add("scheduler:job_reconcile", trigger="date", run_date=datetime.now(UTC), id="reconcile-now")
+    real_add(scheduler.job_reconcile, trigger="date", run_date=datetime.now(UTC), id="reconcile-now")
     assert held.wait(60), "the reconcile never ran"
     stopper = threading.Thread(target=scheduler.stop_embedded, args=(running, 20), daemon=True)
     stopper.start()
     try:
-        assert runtime._stopping.wait(10)
+        assert jobs.STOP.wait(10)
         # Released once the stop is under way: the old shutdown marked the scheduler stopped, then took the lock.
         deadline = time.monotonic() + 1
         while running.state != STATE_STOPPED and time.monotonic() < deadline:
@@ -69,17 +69,17 @@ def test_a_stop_during_a_reconcile_ends(store: Engine, tmp_path: Path, monkeypat
     stopper.join(15)
     assert not stopper.is_alive(), "the stop never ended"
     assert adds > 3, "the reconcile went on to its end"
-    assert "scheduler" not in runtime._state
-    assert not runtime._stopping.is_set()
+    assert jobs.bound("scheduler") is None
+    assert not jobs.STOP.is_set()
 
 
 def test_a_job_handed_out_once_a_stop_is_under_way_does_not_run(jobs_on: Engine) -> None:
     """A job started after the stop began returns at once: it can neither hold the stop up nor touch the scheduler."""
-    runtime._stopping.set()
+    jobs.STOP.set()
     try:
         scheduler.job_heartbeat()
     finally:
-        runtime._stopping.clear()
+        jobs.STOP.clear()
     with Session(jobs_on) as session:
         assert session.execute(select(SchedulerHeartbeat)).first() is None
     scheduler.job_heartbeat()
@@ -93,7 +93,7 @@ def test_a_stop_waits_for_a_job_only_as_long_as_it_is_told(store: Engine, tmp_pa
     assert running is not None
     inside, release = threading.Event(), threading.Event()
 
-    @runtime._job
+    @jobs.job
     def stuck() -> None:
         inside.set()
         release.wait(60)

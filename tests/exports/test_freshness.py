@@ -269,19 +269,20 @@ def test_a_snapshot_built_before_counting_began_is_not_taken_as_current(
     assert not served.pending
 
 
-def test_the_schedulers_rebuild_job_brings_stale_builds_up_to_date(
-    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_schedulers_rebuild_job_brings_stale_builds_up_to_date(store: Engine, store_settings: Settings) -> None:
     import scheduler
-    from scheduler import runtime
+    from onereturn import jobs
 
     assert "rebuild" in scheduler.PERIODIC
-    monkeypatch.setitem(runtime._state, "engine", store)
+    jobs.bind(engine=store)
     upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1100,,,,")
     first = pull(store, DFE, "FY2024-25")
     upload(store, store_settings, "cyp.lac_count,E10000024,2025-03-31,,1120,,,,")
     assert pull(store, DFE, "FY2024-25").pending
-    scheduler.job_rebuild()
+    try:
+        scheduler.job_rebuild()
+    finally:
+        jobs.unbind("engine")
     after = pull(store, DFE, "FY2024-25")
     assert not after.pending
     assert after.snapshot.id != first.snapshot.id

@@ -24,9 +24,8 @@ from indicators.published import PublishedFigure, PublishedRelease
 from mappings import signoffs
 from mappings.models import Agency
 from mappings.service import load_bundled
-from onereturn import db
+from onereturn import db, jobs
 from onereturn.settings import Settings
-from scheduler import runtime
 from tests.published.local_api import serve
 
 DATA_SET = "e4b1c2d3-0000-4000-8000-00000000p0p1"
@@ -215,7 +214,7 @@ def test_a_release_cut_off_mid_file_stores_nothing(
 def test_the_scheduled_fetch_is_off_until_the_operator_turns_it_on(store: Engine) -> None:
     now = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
     for on in (False, True):
-        runtime._state["settings"] = Settings(published_fetch=on, published_fetch_hours=6)
+        jobs.bind(settings=Settings(published_fetch=on, published_fetch_hours=6))
         try:
             sched = scheduler.build_scheduler(Settings())
             sched.start(paused=True)
@@ -226,18 +225,18 @@ def test_the_scheduled_fetch_is_off_until_the_operator_turns_it_on(store: Engine
                 assert job.trigger.interval.total_seconds() == 6 * 3600
             sched.shutdown(wait=False)
         finally:
-            runtime._state.pop("settings", None)
+            jobs.unbind("settings")
 
 
 def test_the_scheduled_job_imports_from_the_api(
     jobs_on: Engine, store_settings: Settings, population: SourceSpec
 ) -> None:
     with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
-        runtime._state["settings"] = _settings(store_settings, base)
+        jobs.bind(settings=_settings(store_settings, base))
         try:
             scheduler.job_published_fetch()
         finally:
-            runtime._state.pop("settings", None)
+            jobs.unbind("settings")
     with Session(jobs_on) as session:
         assert (
             session.execute(

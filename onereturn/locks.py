@@ -1,5 +1,6 @@
 """The one-active-scheduler lock: a PostgreSQL session advisory lock held on a connection of its own, checked
-before each job run and on every heartbeat, and taken again as a standby would when it is lost.
+before each job run and on every heartbeat, and taken again as a standby would when it is lost. (The other
+advisory locks are transaction locks keyed by ``onereturn.db.advisory_key``: a store's figures, a build.)
 
 The lock lives as long as its connection: a connection ended by the server (a failover, an idle reaper, an
 operator's ``pg_terminate_backend``) takes the lock with it, and a standby takes it at once. A scheduler that
@@ -18,8 +19,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from onereturn.jobs import STOP, drain, holder_name, log
 from onereturn.models import SchedulerHeartbeat
-from scheduler.runtime import _jobs, _stopping, holder_name, log
 
 #: Any fixed number both processes agree on; it names the "one active scheduler" lock.
 LOCK_KEY = 0x0E7E7A11
@@ -198,8 +199,8 @@ class Keeper:
         try:
             self.scheduler.pause()
             # The flag a stop sets: the jobs in hand end at their next check (a rebuild after its return in hand).
-            _stopping.set()
-            left = _jobs.drain(self.drain_seconds)
+            STOP.set()
+            left = drain(self.drain_seconds)
             if left:
                 log.warning(
                     "job(s) still running after %.0f s without the lock: %s", self.drain_seconds, ", ".join(left)
@@ -209,7 +210,7 @@ class Keeper:
                 try:
                     if not self.lock.take(wait=True, stop=self.signalled):
                         return
-                    _stopping.clear()
+                    STOP.clear()
                     self._active.set()
                     self.resume()
                     log.info("%s is the active scheduler again", holder_name())
@@ -217,7 +218,7 @@ class Keeper:
                 except Exception:
                     # The store is still out of reach: stand by again, the runs still stopped.
                     self._active.clear()
-                    _stopping.set()
+                    STOP.set()
                     log.warning("taking the scheduler back failed; standing by again", exc_info=True)
                     self.signalled.wait(1.0)
         finally:
