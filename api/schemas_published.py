@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from collectors.published.sources import SourceSpec
 from collectors.schemas import UtcDatetime
-from indicators.published_query import Difference
+from indicators.published_query import Difference, HeldPublished
 
 
 class SourcePublic(BaseModel):
@@ -68,54 +68,12 @@ class ReleasePublic(BaseModel):
     message: str
 
 
-class DifferencePublic(BaseModel):
+class DifferencePublic(Difference):
     """A cell where a body's own figure and the publisher's differ."""
 
-    indicator_id: str
-    org_code: str
-    period: str
-    breakdown: str
-    own_value: float | None
-    own_symbol: str | None
-    own_agency: str
-    own_submission_id: int | None
-    own_file: str
-    own_file_row: int | None
-    published_value: float | None
-    published_symbol: str | None
-    publisher: str
-    source_id: str
-    release_id: int
-    release_version: str
-    published_file_row: int
-    difference: float | None
 
-    @classmethod
-    def of(cls, d: Difference) -> DifferencePublic:
-        """Describe one difference."""
-        fields = {k: v for k, v in d.__dict__.items() if k in cls.model_fields}
-        return cls(**fields, difference=d.by)
-
-
-class HeldPublic(BaseModel):
+class HeldPublic(HeldPublished):
     """A publisher's figure held by a query until an officer confirms it: the row it came from and why it is held."""
-
-    id: int
-    release_id: int
-    source_id: str
-    filename: str
-    file_row: int
-    indicator_id: str
-    org_code: str
-    period: str
-    breakdown: str
-    value: float | None
-    symbol: str | None
-    state: str
-    rule: str
-    message: str
-    note: str | None
-    answered_by: str | None
 
 
 class ConfirmHeld(BaseModel):

@@ -167,9 +167,8 @@ def main(argv: list[str]) -> None:
     from sqlmodel import Session
 
     from api.main import create_app
-    from api.routes import compare as compare_routes
-    from api.routes.compare import flags_for
-    from api.web.compare import _indicators_with_figures
+    from exports.release import store_key
+    from mappings.compare_assembly import clear_caches, flags_for, indicators_with_figures
     from onereturn import db
     from onereturn.settings import Settings
 
@@ -192,13 +191,13 @@ def main(argv: list[str]) -> None:
             assert token is not None
             client.post("/sign-in", data={"key": OFFICER, "csrf_token": token.group(1)}, follow_redirects=False)
             for org in councils:
-                compare_routes.clear_caches()
+                clear_caches()
                 with Session(engine) as session:
                     t0 = time.perf_counter()
-                    flags_for(session, org, None)
+                    flags_for(session, org, None, state=store_key(session))
                     cold = time.perf_counter() - t0
-                    indicators = _indicators_with_figures(session, org)
-                compare_routes.clear_caches()
+                    indicators = indicators_with_figures(session, org, state=store_key(session))
+                clear_caches()
                 ind, _, period = indicators[0]
                 params = {"org": org, "indicator": ind, "period": period}
                 t0 = time.perf_counter()

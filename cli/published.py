@@ -110,7 +110,7 @@ def differences_command(
             f"{d.own_agency} upload {d.own_submission_id}",
             f"{d.published_value:,g}" if d.published_value is not None else str(d.published_symbol),
             f"{d.source_id} release {d.release_id} row {d.published_file_row}",
-            f"{d.by:+,g}" if d.by is not None else "",
+            f"{d.difference:+,g}" if d.difference is not None else "",
         )
     out.print(table)
     err.print(f"{total} cell(s) differ.")

@@ -34,7 +34,6 @@ UPLOAD_COLUMNS = (
     "range_max",
     "ratio",
 )
-_PROBLEM_COLUMNS = ("row", "column", "value", "rule", "severity", "message")
 _NEEDS_NOTE = "add a note explaining it to have it accepted, or answer the query"
 _NOTED = "accepted with the note given"
 
@@ -42,7 +41,8 @@ _NOTED = "accepted with the note given"
 #: Problems gathered as Python values before they are moved into a frame: a million-row upload can raise a
 #: query on every row, and a million dicts would take far more memory than the same rows in a frame.
 _BATCH = 20_000
-_PROBLEM_SCHEMA = {
+#: One problem of an upload: the file row and column, the value, the rule broken, error or query, and the words.
+PROBLEM_SCHEMA = {
     "row": pl.Int64,
     "column": pl.String,
     "value": pl.String,
@@ -72,7 +72,7 @@ def fmt(x: float | None) -> str:
 
 class _Reporter:
     def __init__(self) -> None:
-        self.findings = Findings(pl.DataFrame(schema=_PROBLEM_SCHEMA), set(), set())
+        self.findings = Findings(pl.DataFrame(schema=PROBLEM_SCHEMA), set(), set())
         self._rows: list[tuple[int, str, str | None, str, str, str]] = []
         self._frames: list[pl.DataFrame] = []
 
@@ -89,7 +89,7 @@ class _Reporter:
 
     def _flush(self) -> None:
         if self._rows:
-            self._frames.append(pl.DataFrame(self._rows, schema=_PROBLEM_SCHEMA, orient="row"))
+            self._frames.append(pl.DataFrame(self._rows, schema=PROBLEM_SCHEMA, orient="row"))
             self._rows = []
 
     def done(self) -> Findings:

@@ -28,14 +28,6 @@ REQUIRED = ("indicator", "org", "period", "value")
 OPTIONAL = ("breakdown", "numerator", "denominator", "status", "note")
 #: Template columns that help the person filling it in; ignored on upload.
 INFORMATIVE = ("title", "org_name", "unit", "allowed", "last_value")
-PROBLEM_SCHEMA = {
-    "row": pl.Int64,
-    "column": pl.String,
-    "value": pl.String,
-    "rule": pl.String,
-    "severity": pl.String,
-    "message": pl.String,
-}
 
 
 @dataclass(frozen=True)
@@ -120,12 +112,12 @@ class Validation:
 
 def empty_problems() -> pl.DataFrame:
     """Return a problem table with no rows."""
-    return pl.DataFrame(schema=PROBLEM_SCHEMA)
+    return pl.DataFrame(schema=crosscheck.PROBLEM_SCHEMA)
 
 
 def problem_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
     """Build a problem table from dicts."""
-    return pl.DataFrame(rows, schema=PROBLEM_SCHEMA) if rows else empty_problems()
+    return pl.DataFrame(rows, schema=crosscheck.PROBLEM_SCHEMA) if rows else empty_problems()
 
 
 def _problems(

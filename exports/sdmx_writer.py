@@ -48,31 +48,36 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from exports._common import cell_rows, fields_by_code, number_text, provenance_by_cell
 from exports.built import BuiltReturn
 from exports.csv_writer import neutralise
+from exports.sdmx_ml import (
+    AGENCY,
+    ATTRIBUTES,
+    DIMENSIONS,
+    NAMESPACES,
+    VERSION,
+    Codelist,
+    code_ids,
+    codelist,
+    concept_scheme,
+    cross_domain_codelists,
+    dataflow,
+    datastructure,
+    el,
+    flow_id,
+    header,
+    id_part,
+    serialise,
+)
 from indicators.periods import Period, parse_period
 from onereturn.errors import InvalidInput
 
-AGENCY = "ONERETURN"
-VERSION = "1.0"
 TOTAL_CODE = "_T"
 
-DIMENSIONS: tuple[str, ...] = ("FIELD", "REF_AREA", "TIME_PERIOD", "BREAKDOWN")
-ATTRIBUTES: tuple[str, ...] = (
-    "REF_DATE",
-    "OBS_STATUS",
-    "CONF_STATUS",
-    "UNIT_MEASURE",
-    "UNIT_MULT",
-    "DECIMALS",
-    "COMMENT_OBS",
-    "PROVENANCE",
-)
 SDMX_CSV_COLUMNS: tuple[str, ...] = ("STRUCTURE", "STRUCTURE_ID", "ACTION", *DIMENSIONS, "OBS_VALUE", *ATTRIBUTES)
 
 #: Cell status -> SDMX OBS_STATUS code (cross-domain CL_OBS_STATUS 2.2).
@@ -92,79 +97,11 @@ OBS_STATUS: dict[str, str] = {
 CONF_STATUS: dict[str, str] = {"suppressed": "C", "unsigned": "N"}
 #: A present value's flag -> OBS_STATUS: ``P`` provisional value, ``U`` low reliability (CL_OBS_STATUS 2.2).
 FLAG_STATUS: dict[str, str] = {"p": "P", "u": "U"}
-_OBS_STATUS_NAMES: dict[str, str] = {
-    "A": "Normal value",
-    "P": "Provisional value",
-    "U": "Low reliability",
-    "D": "Definition differs",
-    "L": "Missing value; data exist but were not collected",
-    "O": "Missing value",
-    "Q": "Missing value; suppressed",
-}
-_CONF_STATUS_NAMES: dict[str, str] = {
-    "C": "Confidential statistical information",
-    "F": "Free",
-    "N": "Not for publication, restricted for internal use only",
-}
-_UNIT_MULT_NAMES: dict[str, str] = {"0": "Units"}
-
-_CONCEPTS: dict[str, tuple[str, str]] = {
-    "FIELD": ("Return field", "The return's own cell or column code, mapped to one indicator."),
-    "REF_AREA": ("Reference area", "The organisation or area the figure is for (its official code)."),
-    "TIME_PERIOD": ("Time period", "The return's period, the same for every observation."),
-    "REF_DATE": ("Reference date", "The date a snapshot figure was taken at, when the figure is for a date."),
-    "BREAKDOWN": ("Breakdown", "The canonical breakdown key (dimension=code pairs); _T for the total."),
-    "OBS_VALUE": ("Observation value", "The figure after conversion, roll-up, scale and rounding."),
-    "OBS_STATUS": ("Observation status", "Whether the value is normal, suppressed, missing or differs in definition."),
-    "CONF_STATUS": (
-        "Confidentiality status",
-        "C when the value is withheld by small-number suppression; N while its body has not signed it off.",
-    ),
-    "UNIT_MEASURE": ("Unit of measure", "The unit the value is expressed in."),
-    "UNIT_MULT": ("Unit multiplier", "Power of ten the value is multiplied by; always 0."),
-    "DECIMALS": ("Decimals", "Number of decimal places the value is rounded to."),
-    "COMMENT_OBS": ("Observation comment", "Why the cell is not a plain figure."),
-    "PROVENANCE": ("Provenance", "The submissions and file rows the figure was made from."),
-}
-
-_NS = {
-    "xmlns:message": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message",
-    "xmlns:structure": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/structure",
-    "xmlns:common": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common",
-}
-_NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def sdmx_ids(built: BuiltReturn) -> tuple[str, str, str]:
     """Return (agency id, dataflow id, version) of the return's SDMX dataflow."""
-    return AGENCY, "DF_" + _id_part(built.return_id), VERSION
-
-
-def _id_part(text: str) -> str:
-    return _safe_id(text).upper()
-
-
-def _safe_id(text: str) -> str:
-    """Turn text into an SDMX ID: other characters become ``_``; a leading ``-`` gets ``_`` before it."""
-    cleaned = _NOT_ID.sub("_", text) or "_"
-    return "_" + cleaned if cleaned.startswith("-") else cleaned
-
-
-def _code_ids(originals: list[str], reserved: dict[str, str] | None = None) -> dict[str, str]:
-    """Give each original code a distinct SDMX ID, numbering the rare collisions in first-seen order."""
-    ids = dict(reserved or {})
-    taken = set(ids.values())
-    for original in originals:
-        if original in ids:
-            continue
-        base = _safe_id(original)
-        candidate, n = base, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{base}_{n}"
-        ids[original] = candidate
-        taken.add(candidate)
-    return ids
+    return AGENCY, flow_id(built.return_id), VERSION
 
 
 def sdmx_time_period(period: str) -> str:
@@ -201,9 +138,9 @@ def _codes(built: BuiltReturn) -> _Codes:
     areas = [c["org_code"] or "" for c in cells]
     breakdowns = [c["breakdown"] or "" for c in cells]
     return _Codes(
-        field=_code_ids(fields),
-        area=_code_ids(areas),
-        breakdown=_code_ids(breakdowns, reserved={"": TOTAL_CODE}),
+        field=code_ids(fields),
+        area=code_ids(areas),
+        breakdown=code_ids(breakdowns, reserved={"": TOTAL_CODE}),
     )
 
 
@@ -247,87 +184,9 @@ def write_sdmx_csv(built: BuiltReturn) -> bytes:
 # --- structure message -------------------------------------------------------------------------
 
 
-def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    child = ET.SubElement(parent, tag, attrs)
-    if text is not None:
-        child.text = text
-    return child
-
-
-def _name(parent: ET.Element, name: str, description: str = "") -> None:
-    _el(parent, "common:Name", name, **{"xml:lang": "en"})
-    if description:
-        _el(parent, "common:Description", description, **{"xml:lang": "en"})
-
-
-def _urn(kind: str, ref: str) -> str:
-    return f"urn:sdmx:org.sdmx.infomodel.{kind}={AGENCY}:{ref}"
-
-
-def _concept_urn(concept: str) -> str:
-    return _urn("conceptscheme.Concept", f"CS_ONERETURN({VERSION}).{concept}")
-
-
-def concept_scheme(structures: ET.Element, *, agency: str = AGENCY, version: str = VERSION) -> None:
-    """Write the service's one concept scheme (every dimension and attribute) into a structures element."""
-    scheme = _el(
-        _el(structures, "structure:Concepts"),
-        "structure:ConceptScheme",
-        id="CS_ONERETURN",
-        agencyID=agency,
-        version=version,
-        urn=_urn("conceptscheme.ConceptScheme", f"CS_ONERETURN({VERSION})"),
-    )
-    _name(scheme, "onereturn concepts")
-    for concept_id, (name, description) in _CONCEPTS.items():
-        concept = _el(scheme, "structure:Concept", id=concept_id, urn=_concept_urn(concept_id))
-        _name(concept, name, description)
-
-
-def _codelist_urn(codelist: str) -> str:
-    return _urn("codelist.Codelist", f"{codelist}({VERSION})")
-
-
-def _codelist(
-    parent: ET.Element, cl_id: str, name: str, codes: list[tuple[str, str, str]], *, partial: bool = False
-) -> None:
-    """Add a codelist; ``codes`` are (id, name, original spelling or "" when the ID is the spelling)."""
-    attrs = {"id": cl_id, "agencyID": AGENCY, "version": VERSION}
-    if partial:
-        # Only the codes this return actually uses; the full list is the catalogue's.
-        attrs["isPartial"] = "true"
-    attrs["urn"] = _codelist_urn(cl_id)
-    codelist = _el(parent, "structure:Codelist", **attrs)
-    _name(codelist, name)
-    for code_id, code_name, original in codes:
-        code = _el(
-            codelist, "structure:Code", id=code_id, urn=f"{_urn('codelist.Code', f'{cl_id}({VERSION})')}.{code_id}"
-        )
-        if original:
-            annotation = _el(_el(code, "common:Annotations"), "common:Annotation")
-            _el(annotation, "common:AnnotationTitle", original)
-            _el(annotation, "common:AnnotationType", "ORIGINAL_CODE")
-        _name(code, code_name)
-
-
-def _enumeration(parent: ET.Element, codelist: str) -> None:
-    rep = _el(parent, "structure:LocalRepresentation")
-    _el(_el(rep, "structure:Enumeration"), "URN", _codelist_urn(codelist))
-
-
-def _text_format(parent: ET.Element, text_type: str) -> None:
-    _el(_el(parent, "structure:LocalRepresentation"), "structure:TextFormat", textType=text_type)
-
-
-def _component(parent: ET.Element, tag: str, comp_id: str, **attrs: str) -> ET.Element:
-    comp = _el(parent, tag, id=comp_id, **attrs)
-    _el(_el(comp, "structure:ConceptIdentity"), "URN", _concept_urn(comp_id))
-    return comp
-
-
 def _return_codelists(built: BuiltReturn, parent: ET.Element, codes: _Codes) -> dict[str, str]:
     """Add the return's dimension codelists; return dimension id -> codelist id."""
-    base = _id_part(built.return_id)
+    base = id_part(built.return_id)
     fields = fields_by_code(built)
     names = {dim: f"CL_{base}_{dim}" for dim in ("FIELD", "REF_AREA", "BREAKDOWN")}
     org_names: dict[str, str] = {}
@@ -337,58 +196,17 @@ def _return_codelists(built: BuiltReturn, parent: ET.Element, codes: _Codes) -> 
     def spelled(original: str, code_id: str) -> str:
         return "" if original == code_id else original
 
-    _codelist(
-        parent,
-        names["BREAKDOWN"],
-        f"Breakdowns used in {built.title}",
-        [(cid, orig or "Total", spelled(orig, cid)) for orig, cid in codes.breakdown.items()],
-        partial=True,
-    )
-    _codelist(
-        parent,
-        names["FIELD"],
-        f"Fields of {built.title}",
-        [
-            (cid, f"{orig}: {fields[orig].label}" if orig in fields else orig, spelled(orig, cid))
-            for orig, cid in codes.field.items()
-        ],
-    )
-    _codelist(
-        parent,
-        names["REF_AREA"],
-        f"Organisations in {built.title}",
-        [(cid, org_names.get(orig) or orig, spelled(orig, cid)) for orig, cid in codes.area.items()],
-        partial=True,
-    )
+    # Only the breakdowns and areas this return uses (partial lists); every field of the return.
+    breakdowns = [(cid, orig or "Total", spelled(orig, cid)) for orig, cid in codes.breakdown.items()]
+    codelist(parent, Codelist(names["BREAKDOWN"], f"Breakdowns used in {built.title}", breakdowns, partial=True))
+    field_codes = [
+        (cid, f"{orig}: {fields[orig].label}" if orig in fields else orig, spelled(orig, cid))
+        for orig, cid in codes.field.items()
+    ]
+    codelist(parent, Codelist(names["FIELD"], f"Fields of {built.title}", field_codes))
+    areas = [(cid, org_names.get(orig) or orig, spelled(orig, cid)) for orig, cid in codes.area.items()]
+    codelist(parent, Codelist(names["REF_AREA"], f"Organisations in {built.title}", areas, partial=True))
     return names
-
-
-def _dsd(parent: ET.Element, dsd_id: str, title: str, codelists: dict[str, str]) -> None:
-    dsd = _el(parent, "structure:DataStructure", id=dsd_id, agencyID=AGENCY, version=VERSION)
-    _name(dsd, f"Data structure of {title}")
-    components = _el(dsd, "structure:DataStructureComponents")
-    dims = _el(components, "structure:DimensionList", id="DimensionDescriptor")
-    for position, dim in enumerate(DIMENSIONS, start=1):
-        if dim == "TIME_PERIOD":
-            comp = _component(dims, "structure:TimeDimension", dim, position=str(position))
-            _text_format(comp, "ObservationalTimePeriod")
-        else:
-            comp = _component(dims, "structure:Dimension", dim, position=str(position))
-            _enumeration(comp, codelists[dim])
-    attrs = _el(components, "structure:AttributeList", id="AttributeDescriptor")
-    coded = {"OBS_STATUS": "CL_OBS_STATUS", "CONF_STATUS": "CL_CONF_STATUS", "UNIT_MULT": "CL_UNIT_MULT"}
-    for attr in ATTRIBUTES:
-        status = "Mandatory" if attr in ("OBS_STATUS", "CONF_STATUS", "UNIT_MULT") else "Conditional"
-        comp = _component(attrs, "structure:Attribute", attr, assignmentStatus=status)
-        if attr in coded:
-            _enumeration(comp, coded[attr])
-        else:
-            _text_format(comp, "Integer" if attr == "DECIMALS" else "String")
-        relationship = _el(comp, "structure:AttributeRelationship")
-        _el(_el(relationship, "structure:PrimaryMeasure"), "Ref", id="OBS_VALUE")
-    measures = _el(components, "structure:MeasureList", id="MeasureDescriptor")
-    measure = _component(measures, "structure:PrimaryMeasure", "OBS_VALUE")
-    _text_format(measure, "Double")
 
 
 def sdmx_structure(built: BuiltReturn) -> bytes:
@@ -397,42 +215,23 @@ def sdmx_structure(built: BuiltReturn) -> bytes:
     dsd_id = "DSD_" + flow.removeprefix("DF_")
     codes = _codes(built)
 
-    root = ET.Element("message:Structure", dict(_NS))
-    header = _el(root, "message:Header")
-    _el(header, "message:ID", f"{flow}_STRUCTURE")
-    _el(header, "message:Test", "false")
-    _el(header, "message:Prepared", built.generated_at.isoformat())
-    _el(header, "message:Sender", id=agency)
-    structures = _el(root, "message:Structures")
+    root = ET.Element("message:Structure", dict(NAMESPACES))
+    header(root, f"{flow}_STRUCTURE", built.generated_at)
+    structures = el(root, "message:Structures")
 
     # Element order follows the SDMX-ML 2.1 schema: Dataflows, Codelists, Concepts, DataStructures.
-    dataflow = _el(
-        _el(structures, "structure:Dataflows"), "structure:Dataflow", id=flow, agencyID=agency, version=version
+    description = (
+        f"{built.title} for {built.recipient}; catalogue version {built.catalogue_version}; "
+        f"suppression: {built.suppression}"
     )
-    _name(
-        dataflow,
-        built.title,
-        f"{built.title} for {built.recipient}; catalogue version {built.catalogue_version}; suppression: {built.suppression}",
-    )
-    ref = _el(dataflow, "structure:Structure")
-    _el(ref, "Ref", id=dsd_id, agencyID=agency, version=version, package="datastructure", **{"class": "DataStructure"})
+    dataflow(el(structures, "structure:Dataflows"), flow, dsd_id, built.title, description)
 
-    codelists = _el(structures, "structure:Codelists")
-    _codelist(
-        codelists, "CL_CONF_STATUS", "Confidentiality status (SDMX cross-domain subset)", _fixed(_CONF_STATUS_NAMES)
-    )
-    _codelist(codelists, "CL_OBS_STATUS", "Observation status (SDMX cross-domain subset)", _fixed(_OBS_STATUS_NAMES))
-    _codelist(codelists, "CL_UNIT_MULT", "Unit multiplier (SDMX cross-domain subset)", _fixed(_UNIT_MULT_NAMES))
+    codelists = el(structures, "structure:Codelists")
+    for listed in cross_domain_codelists():
+        codelist(codelists, listed)
     dim_codelists = _return_codelists(built, codelists, codes)
 
     concept_scheme(structures, agency=agency, version=version)
 
-    _dsd(_el(structures, "structure:DataStructures"), dsd_id, built.title, dim_codelists)
-
-    ET.indent(root, space="  ")
-    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
-
-
-def _fixed(names: dict[str, str]) -> list[tuple[str, str, str]]:
-    return [(code, name, "") for code, name in names.items()]
+    datastructure(el(structures, "structure:DataStructures"), dsd_id, built.title, dim_codelists)
+    return serialise(root)

@@ -24,7 +24,7 @@ from indicators.sources import (
     names_internal_document,
     text_problems,
 )
-from indicators.tomlfile import Problem, TomlFile, read_toml
+from indicators.tomlfile import Problem, TomlFile, defined_twice, read_toml
 from onereturn.errors import InvalidInput
 
 #: The folder of the bundled indicator files.
@@ -118,6 +118,7 @@ class IndicatorSpec(_Spec):
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -207,8 +208,8 @@ def load_indicator_files(folder: Path = CATALOGUE_DIR) -> IndicatorCatalogue:
     cat.incomplete = bool(cat.problems)
     cat.digest.update(raw)
     for doc in files:
-        _read_sources(doc, cat)
-        _read_codelists(doc, cat)
+        _read_tables(doc, cat, "source", "source", SourceSpec, cat.sources)
+        _read_tables(doc, cat, "codelist", "code list", CodeListSpec, cat.codelists)
     for doc in files:
         _read_indicators(doc, cat)
     for doc in files:
@@ -219,30 +220,26 @@ def load_indicator_files(folder: Path = CATALOGUE_DIR) -> IndicatorCatalogue:
     return cat
 
 
-def _read_sources(doc: TomlFile, cat: IndicatorCatalogue) -> None:
-    entries = doc.data.get("source", {})
+def _read_tables(
+    doc: TomlFile, cat: IndicatorCatalogue, name: str, kind: str, model: type[M], into: dict[str, Located[M]]
+) -> None:
+    """Read each ``[name.<id>]`` table of the file into ``into`` as a ``model``, refusing an id defined before (a
+    ``kind`` named twice) and a table the model refuses."""
+    entries = doc.data.get(name, {})
     if not isinstance(entries, dict):
-        cat.problems.append(Problem(doc.label, 1, "invalid-definition", "source must be a table of tables"))
+        cat.problems.append(Problem(doc.label, 1, "invalid-definition", f"{name} must be a table of tables"))
         return
-    for ref, body in entries.items():
-        block = doc.table_block(f"source.{ref}")
-        if ref in cat.sources:
-            first = cat.sources[ref]
-            cat.problems.append(
-                Problem(
-                    doc.label,
-                    block.line,
-                    "duplicate-id",
-                    f"source {ref!r} is also defined at {first.file}:{first.line}",
-                )
-            )
+    for ident, body in entries.items():
+        block = doc.table_block(f"{name}.{ident}")
+        if twice := defined_twice(into, ident, kind, doc.label, block.line):
+            cat.problems.append(twice)
             continue
         try:
-            spec = SourceSpec.model_validate(body)
+            spec = model.model_validate(body)
         except ValidationError as exc:
             cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
             continue
-        cat.sources[ref] = Located(spec, doc.label, block.line, block.keys)
+        into[ident] = Located(spec, doc.label, block.line, block.keys)
 
 
 def register(cat: IndicatorCatalogue) -> dict[str, SourceSpec]:
@@ -302,32 +299,6 @@ def polarity_problems(
     return citation_problems(f"{label} polarity", [cite], reg, file, line)
 
 
-def _read_codelists(doc: TomlFile, cat: IndicatorCatalogue) -> None:
-    lists = doc.data.get("codelist", {})
-    if not isinstance(lists, dict):
-        cat.problems.append(Problem(doc.label, 1, "invalid-definition", "codelist must be a table of tables"))
-        return
-    for list_id, body in lists.items():
-        block = doc.table_block(f"codelist.{list_id}")
-        if list_id in cat.codelists:
-            first = cat.codelists[list_id]
-            cat.problems.append(
-                Problem(
-                    doc.label,
-                    block.line,
-                    "duplicate-id",
-                    f"code list {list_id!r} is also defined at {first.file}:{first.line}",
-                )
-            )
-            continue
-        try:
-            spec = CodeListSpec.model_validate(body)
-        except ValidationError as exc:
-            cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
-            continue
-        cat.codelists[list_id] = Located(spec, doc.label, block.line, block.keys)
-
-
 def _read_indicators(doc: TomlFile, cat: IndicatorCatalogue) -> None:
     known_top = {"file", "indicator", "codelist", "source", "rule"}
     for key in doc.data:
@@ -346,16 +317,8 @@ def _read_indicators(doc: TomlFile, cat: IndicatorCatalogue) -> None:
             if isinstance(body, dict) and isinstance(body.get("id"), str):
                 cat.invalid[body["id"]] = _raw_refs(body)
             continue
-        if spec.id in cat.indicators:
-            first = cat.indicators[spec.id]
-            cat.problems.append(
-                Problem(
-                    doc.label,
-                    block.line_of("id"),
-                    "duplicate-id",
-                    f"indicator {spec.id!r} is also defined at {first.file}:{first.line}",
-                )
-            )
+        if twice := defined_twice(cat.indicators, spec.id, "indicator", doc.label, block.line_of("id")):
+            cat.problems.append(twice)
             continue
         cat.indicators[spec.id] = Located(spec, doc.label, block.line, block.keys)
 
@@ -521,16 +484,8 @@ def read_rules(doc: TomlFile, cat: IndicatorCatalogue) -> None:
         except ValidationError as exc:
             cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
             continue
-        if spec.id in cat.rules:
-            first = cat.rules[spec.id]
-            cat.problems.append(
-                Problem(
-                    doc.label,
-                    block.line_of("id"),
-                    "duplicate-id",
-                    f"rule {spec.id!r} is also defined at {first.file}:{first.line}",
-                )
-            )
+        if twice := defined_twice(cat.rules, spec.id, "rule", doc.label, block.line_of("id")):
+            cat.problems.append(twice)
             continue
         cat.rules[spec.id] = Located(spec, doc.label, block.line, block.keys)
 

@@ -4,10 +4,10 @@ and the publisher's differ."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -63,16 +63,7 @@ def published_figures(
     pub = PublishedFigure
     rows = session.execute(
         sa_select(
-            col(pub.indicator_id),
-            col(pub.org_code),
-            col(pub.period),
-            col(pub.breakdown),
-            col(pub.value),
-            col(pub.numerator),
-            col(pub.denominator),
-            col(pub.symbol),
-            col(pub.flag),
-            col(pub.status),
+            *_figure_values(),
             col(pub.publisher),
             col(PublishedRelease.source_id),
             col(pub.release_id),
@@ -87,9 +78,33 @@ def published_figures(
     return pl.DataFrame([tuple(r) for r in rows], schema=PUBLISHED_SCHEMA, orient="row")
 
 
-@dataclass(frozen=True)
-class Difference:
+#: A publisher's current figure as a new release of the same indicators is checked against it: its key and values,
+#: and the id and version of its row.
+CURRENT_PUBLISHED = {**FIGURE_VALUES, "id": pl.Int64, "version": pl.Int64}
+
+
+def _figure_values() -> list[Any]:
+    """The published figure's columns of FIGURE_VALUES, in its order."""
+    return [col(getattr(PublishedFigure, name)) for name in FIGURE_VALUES]
+
+
+def current_published(session: Session, *, publisher: str, indicator_ids: list[str]) -> pl.DataFrame:
+    """The publisher's current figures of the given indicators (CURRENT_PUBLISHED), in the store's order."""
+    if not indicator_ids:
+        return pl.DataFrame(schema=CURRENT_PUBLISHED)
+    pub = PublishedFigure
+    found = session.execute(
+        sa_select(*_figure_values(), col(pub.id), col(pub.version)).where(
+            col(pub.publisher) == publisher, col(pub.is_current), col(pub.indicator_id).in_(indicator_ids)
+        )
+    ).all()
+    return pl.DataFrame([tuple(r) for r in found], schema=CURRENT_PUBLISHED, orient="row")
+
+
+class Difference(BaseModel):
     """One cell where a body's own figure and the publisher's differ: both values and both sources."""
+
+    model_config = ConfigDict(frozen=True)
 
     indicator_id: str
     org_code: str
@@ -107,15 +122,9 @@ class Difference:
     source_id: str
     release_id: int
     release_version: str
-    release_fetched_at: datetime
     published_file_row: int
-
-    @property
-    def by(self) -> float | None:
-        """How far the body's figure is from the publisher's (own minus published), when both are numbers."""
-        if self.own_value is None or self.published_value is None:
-            return None
-        return self.own_value - self.published_value
+    #: How far the body's figure is from the publisher's (own minus published), when both are numbers.
+    difference: float | None
 
 
 def differences(
@@ -162,7 +171,6 @@ def differences(
             col(PublishedRelease.source_id),
             col(pub.release_id),
             col(PublishedRelease.version),
-            col(PublishedRelease.fetched_at),
             col(pub.file_row),
         )
         .join(
@@ -185,7 +193,13 @@ def differences(
         .limit(limit)
         .offset(offset)
     ).all()
-    return [Difference(*r) for r in rows], total
+    return [_difference(r) for r in rows], total
+
+
+def _difference(row: Any) -> Difference:
+    named = dict(zip([n for n in Difference.model_fields if n != "difference"], row, strict=True))
+    own, published = named["own_value"], named["published_value"]
+    return Difference(**named, difference=None if own is None or published is None else own - published)
 
 
 @dataclass
@@ -231,9 +245,10 @@ def publisher_burden(session: Session, period: Period, return_inputs: dict[str, 
     return [counts[p] for p in sorted(counts)]
 
 
-@dataclass(frozen=True)
-class HeldPublished:
+class HeldPublished(BaseModel):
     """A publisher's figure a query holds (a jump from its previous release) until an officer confirms it."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: int
     release_id: int

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 _ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z0-9_.\-]+)\s*\]\]")
 _TABLE_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"]+)\s*\]")
@@ -97,3 +98,20 @@ def read_toml(path: Path, label: str) -> TomlFile | Problem:
         return Problem(label, int(match.group(1)) if match else 1, "syntax-error", str(exc))
     tables, arrays = _index_lines(text)
     return TomlFile(path=path, label=label, data=data, tables=tables, arrays=arrays)
+
+
+class _Placed(Protocol):
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def line(self) -> int: ...
+
+
+def defined_twice(known: Mapping[str, _Placed], ident: str, kind: str, label: str, line: int) -> Problem | None:
+    """The duplicate-id problem at ``label``:``line`` when ``ident`` is already in ``known``, naming where it was
+    first defined; None for an id not seen before."""
+    first = known.get(ident)
+    if first is None:
+        return None
+    return Problem(label, line, "duplicate-id", f"{kind} {ident!r} is also defined at {first.file}:{first.line}")

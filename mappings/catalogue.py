@@ -23,7 +23,7 @@ from indicators.catalogue import (
     validation_problems,
 )
 from indicators.sources import Citation, citation_problems, text_problems
-from indicators.tomlfile import Problem, TomlFile
+from indicators.tomlfile import Problem, TomlFile, defined_twice
 from onereturn.errors import InvalidInput
 
 #: The folder of the bundled return files.
@@ -299,16 +299,8 @@ def _read_return(doc: TomlFile, cat: Catalogue) -> None:
     except ValidationError as exc:
         cat.problems += validation_problems(exc, doc.label, block.keys, block.line)
         return
-    if spec.id in cat.returns:
-        first = cat.returns[spec.id]
-        cat.problems.append(
-            Problem(
-                doc.label,
-                block.line_of("id"),
-                "duplicate-id",
-                f"return {spec.id!r} is also defined at {first.file}:{first.line}",
-            )
-        )
+    if twice := defined_twice(cat.returns, spec.id, "return", doc.label, block.line_of("id")):
+        cat.problems.append(twice)
         return
     known_levels = (*ORG_TYPES, *LEVEL_GROUPS)
     if spec.geography_level not in known_levels:

@@ -15,9 +15,10 @@ from api.callrecord import annotate, stored_event, stored_with_change
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id
+from api.principal import Principal
 from api.schemas_published import ConfirmHeld, DifferencePublic, HeldPublic, ReleasePublic, SourcePublic
-from collectors.published.intake import confirm_held, import_release
-from collectors.published.sources import load_sources
+from collectors.published.intake import Imported, confirm_held, import_release
+from collectors.published.sources import SourceSpec, load_sources
 from indicators.published import PublishedRelease
 from indicators.published_query import HeldPublished, differences, held_published
 from onereturn.errors import NotFound, PayloadTooLarge
@@ -65,6 +66,35 @@ class UploadAnswer(BaseModel):
 MAX_PUBLISHED_FILE = 64 * 1024 * 1024
 
 
+class ReleaseTooLarge(PayloadTooLarge):
+    """A publisher's file over MAX_PUBLISHED_FILE bytes."""
+
+
+def store_upload(
+    request: Request, principal: Principal, spec: SourceSpec, file: UploadFile, *, version: str = ""
+) -> Imported:
+    """Read a publisher's file, uploaded unchanged, and store it as a release of ``spec`` with the call's audit event
+    in the same transaction; a file over MAX_PUBLISHED_FILE is refused (ReleaseTooLarge) and nothing is stored."""
+    data = file.file.read(MAX_PUBLISHED_FILE + 1)
+    if len(data) > MAX_PUBLISHED_FILE:
+        raise ReleaseTooLarge(f"A publisher's file is at most {MAX_PUBLISHED_FILE:,} bytes")
+    done = import_release(
+        request.app.state.engine,
+        request.app.state.settings,
+        spec,
+        data,
+        filename=file.filename or spec.file,
+        fetched_from="upload",
+        version=version,
+        submitted_by=principal.name,
+        # Recorded in the transaction that stores the release: both are stored or neither is.
+        audit=stored_event(request, principal, f"published source {spec.id} (release {{id}})"),
+    )
+    if not done.duplicate:
+        stored_with_change(request)
+    return done
+
+
 @router.post(
     "/sources/{source_id}/releases",
     summary="Upload a publisher's file unchanged",
@@ -90,25 +120,7 @@ async def upload_release(
     spec = load_sources().sources.get(source_id)
     if spec is None:
         raise NotFound(f"No published source {source_id!r}")
-    data = await anyio.to_thread.run_sync(file.file.read, MAX_PUBLISHED_FILE + 1)
-    if len(data) > MAX_PUBLISHED_FILE:
-        raise PayloadTooLarge(f"A publisher's file is at most {MAX_PUBLISHED_FILE:,} bytes")
-    done = await anyio.to_thread.run_sync(
-        lambda: import_release(
-            request.app.state.engine,
-            request.app.state.settings,
-            spec,
-            data,
-            filename=file.filename or spec.file,
-            fetched_from="upload",
-            version=version,
-            submitted_by=principal.name,
-            # Recorded in the transaction that stores the release: both are stored or neither is.
-            audit=stored_event(request, principal, f"published source {source_id} (release {{id}})"),
-        )
-    )
-    if not done.duplicate:
-        stored_with_change(request)
+    done = await anyio.to_thread.run_sync(lambda: store_upload(request, principal, spec, file, version=version))
     # A repeat stores nothing: its event names the release it repeats and says so.
     annotate(
         request,
@@ -138,7 +150,13 @@ def list_differences(
 ) -> Page[DifferencePublic]:
     """Each cell where the publisher's figure and the body's own differ, with both values and both sources."""
     found, total = differences(session, indicator_id=indicator, org_code=org, period=period, limit=limit, offset=offset)
-    return page(request, [DifferencePublic.of(d) for d in found], total=total, limit=limit, offset=offset)
+    return page(
+        request,
+        [DifferencePublic.model_validate(d, from_attributes=True) for d in found],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def _held(h: HeldPublished) -> HeldPublic:

@@ -27,15 +27,8 @@ from api.principal import Principal
 from api.routes.exports import _visible_return
 from api.sdmx.negotiate import DataFormat, data_format, structure_format
 from exports import sdmx_source
-from exports.sdmx_rest import (
-    SERIES_DIMENSIONS,
-    Codelist,
-    Flow,
-    cross_domain_codelists,
-    data_message,
-    structure_message,
-)
-from exports.sdmx_writer import AGENCY, ATTRIBUTES, VERSION
+from exports.sdmx_ml import AGENCY, ATTRIBUTES, VERSION, Codelist, cross_domain_codelists
+from exports.sdmx_rest import SERIES_DIMENSIONS, Flow, data_message, structure_message
 from mappings.models import Return
 from mappings.service import current_catalogue_version
 from onereturn.errors import InvalidInput, NotFound

@@ -7,13 +7,14 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
 from api.deps import SessionDep
-from api.routes.compare import cached_comparison, flags_for, indicators_with_figures
 from api.scopes import read_scope
 from api.web.charts import Level, comparison_bars, trend_lines
 from api.web.render import Visitor, page
 from api.web.shared import FIGURES, PageRoute, VisitorDep, allowed
+from exports.release import store_key
 from indicators.periods import parse_period
 from mappings.compare import PEER_TYPES, Comparison, officer_groups, statistical_neighbours
+from mappings.compare_assembly import cached_comparison, flags_for, indicators_with_figures
 from mappings.models import AgencyOrg, OrgUnit
 from onereturn.errors import NotFound
 
@@ -43,11 +44,6 @@ def _own(session: Session, visitor: Visitor, org: str) -> list[tuple[str, str]]:
     if org and org not in {c for c, _ in councils}:
         raise NotFound(f"No council {org!r} among those you may compare")
     return councils
-
-
-def _indicators_with_figures(session: Session, org: str, agency: str | None = None) -> list[tuple[str, str, str]]:
-    """Each indicator the council has a figure for that the reader may see, with its latest period."""
-    return indicators_with_figures(session, org, agency)
 
 
 def _chart(c: Comparison) -> str:
@@ -101,14 +97,15 @@ def compare_page(
     councils = _own(session, visitor, org)
     org = org or (councils[0][0] if councils else "")
     agency = read_scope(visitor.principal).agency
-    indicators = _indicators_with_figures(session, org, agency) if org else []
+    state = store_key(session)
+    indicators = indicators_with_figures(session, org, agency, state=state) if org else []
     if not indicator and indicators:
         indicator = indicators[0][0]
     if not period:
         period = next((p for i, _, p in indicators if i == indicator), "")
     comparison = None
     if org and indicator and period:
-        comparison = cached_comparison(session, indicator, org, period, agency=agency, group=group)
+        comparison = cached_comparison(session, indicator, org, period, state=state, agency=agency, group=group)
     groups = [("statistical_neighbours", "DfE statistical neighbours")] + [
         (g.id, g.title) for g in officer_groups(session).values()
     ]
@@ -139,7 +136,8 @@ def flags_page(request: Request, session: SessionDep, visitor: VisitorDep, org: 
     allowed(visitor, FIGURES)
     councils = _own(session, visitor, org)
     org = org or (councils[0][0] if councils else "")
-    flags = flags_for(session, org, read_scope(visitor.principal).agency) if org else []
+    agency = read_scope(visitor.principal).agency
+    flags = flags_for(session, org, agency, state=store_key(session)) if org else []
     name = dict(councils).get(org, org)
     return page(
         request,

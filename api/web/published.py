@@ -9,12 +9,11 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
-from api.callrecord import stored_event, stored_with_change
 from api.deps import SessionDep
-from api.routes.published import MAX_PUBLISHED_FILE
+from api.routes.published import MAX_PUBLISHED_FILE, ReleaseTooLarge, store_upload
 from api.web.render import page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
-from collectors.published.intake import confirm_held, import_release
+from collectors.published.intake import confirm_held
 from collectors.published.sources import load_sources
 from indicators.published import PublishedRelease
 from indicators.published_query import differences, held_published
@@ -88,30 +87,13 @@ def upload(
         return _page(request, session, visitor, errors=errors, status_code=400)
     assert spec is not None
     assert file is not None
-    data = file.file.read(MAX_PUBLISHED_FILE + 1)
-    if len(data) > MAX_PUBLISHED_FILE:
-        return _page(
-            request,
-            session,
-            visitor,
-            errors={"file": f"The file is over {MAX_PUBLISHED_FILE:,} bytes"},
-            status_code=400,
-        )
     try:
-        got = import_release(
-            request.app.state.engine,
-            request.app.state.settings,
-            spec,
-            data,
-            filename=file.filename or spec.file,
-            fetched_from="upload",
-            submitted_by=visitor.principal.name,
-            audit=stored_event(request, visitor.principal, f"published source {spec.id} (release {{id}})"),
-        )
+        got = store_upload(request, visitor.principal, spec, file)
+    except ReleaseTooLarge:
+        too_large = {"file": f"The file is over {MAX_PUBLISHED_FILE:,} bytes"}
+        return _page(request, session, visitor, errors=too_large, status_code=400)
     except InvalidInput as exc:
         return _page(request, session, visitor, errors={"file": exc.message}, status_code=exc.status_code)
-    if not got.duplicate:
-        stored_with_change(request)
     said: Any = "unchanged" if got.duplicate else got.release.id
     return RedirectResponse(f"/officer/published?done={said}", status_code=303)
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import polars as pl
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from collectors.context import build_context
 from collectors.store import CURRENT_SCHEMA, KEY
 from collectors.validate import Validation, empty_problems, validate
-from indicators.published import PublishedFigure
+from indicators.published_query import current_published
 from onereturn.errors import InvalidInput
 
 #: How many of a refused release's problems are listed with the refusal (the first is in the message).
@@ -127,27 +126,7 @@ def _refuse_errors(result: Validation, filename: str) -> None:
 
 def _previous_release(session: Session, publisher: str, figures: pl.DataFrame) -> pl.DataFrame:
     """The publisher's current figures for the release's indicators, as the store's current figures are read."""
-    pub = PublishedFigure
-    found = session.execute(
-        sa_select(
-            col(pub.indicator_id),
-            col(pub.org_code),
-            col(pub.period),
-            col(pub.breakdown),
-            col(pub.id),
-            col(pub.version),
-            col(pub.value),
-            col(pub.numerator),
-            col(pub.denominator),
-            col(pub.symbol),
-            col(pub.flag),
-            col(pub.status),
-        ).where(
-            col(pub.publisher) == publisher,
-            col(pub.is_current),
-            col(pub.indicator_id).in_(figures["indicator_id"].unique().to_list()),
-        )
-    ).all()
-    schema = {k: v for k, v in CURRENT_SCHEMA.items() if k != "note"}
-    frame = pl.DataFrame([tuple(r) for r in found], schema=schema, orient="row")
+    indicators = figures["indicator_id"].unique().to_list()
+    found = current_published(session, publisher=publisher, indicator_ids=indicators).rename({"id": "obs_id"})
+    frame = found.select([k for k in CURRENT_SCHEMA if k != "note"])
     return frame.with_columns(pl.lit(None, pl.String).alias("note")).join(figures.select(KEY), on=KEY, how="semi")

@@ -422,7 +422,8 @@ def test_the_trend_lists_only_the_councils_periods_and_quartiles_need_enough_cou
 def test_an_agencys_indicator_list_names_only_figures_it_may_read(store: Engine, store_settings: Settings) -> None:
     from sqlmodel import Session
 
-    from api.routes.compare import indicators_with_figures
+    from exports.release import store_key
+    from mappings.compare_assembly import indicators_with_figures
 
     # Nottinghamshire's own unpublished count; Lewisham may not read it, so its list does not name it.
     submit(
@@ -433,9 +434,13 @@ def test_an_agencys_indicator_list_names_only_figures_it_may_read(store: Engine,
         data=(HEADER + "cyp.lac_count,E10000024,2025-03-31,,1100,,,,\n").encode(),
     )
     with Session(store) as session:
-        assert "cyp.lac_count" in {i for i, _, _ in indicators_with_figures(session, NOTTINGHAMSHIRE, "notts_cyp")}
-        assert "cyp.lac_count" in {i for i, _, _ in indicators_with_figures(session, NOTTINGHAMSHIRE, None)}
-        assert indicators_with_figures(session, NOTTINGHAMSHIRE, "lewisham_council") == []
+        state = store_key(session)
+        listed = {i for i, _, _ in indicators_with_figures(session, NOTTINGHAMSHIRE, "notts_cyp", state=state)}
+        assert "cyp.lac_count" in listed
+        assert "cyp.lac_count" in {
+            i for i, _, _ in indicators_with_figures(session, NOTTINGHAMSHIRE, None, state=state)
+        }
+        assert indicators_with_figures(session, NOTTINGHAMSHIRE, "lewisham_council", state=state) == []
 
 
 def test_a_rate_worked_out_for_every_period_at_once_is_the_rate_of_each_period_alone(
@@ -446,10 +451,10 @@ def test_a_rate_worked_out_for_every_period_at_once_is_the_rate_of_each_period_a
     import polars as pl
     from sqlmodel import Session
 
-    from api.routes.compare import _read
     from indicators.periods import parse_period
     from mappings import compare_rates
     from mappings.compare import Figure
+    from mappings.compare_assembly import _read
     from mappings.geography import ENGLAND
     from mappings.resolve import Geography, Resolver
 

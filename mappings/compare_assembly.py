@@ -1,0 +1,265 @@
+"""A comparison assembled from the store and kept: its inputs checked, its figures read (a derived indicator's worked
+out from its terms'), the council's indicators listed and flagged, each kept until the store changes.
+
+Every kept answer is keyed by ``state``, what the store's figures, catalogue and agencies are
+(``exports.release.store_key``), which the caller reads and hands in.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlmodel import Session, col, select
+
+from indicators.formula import collected_inputs
+from indicators.models import Indicator as IndicatorRow
+from indicators.models import Observation, Submission
+from indicators.periods import parse_period
+from indicators.published import PublishedFigure
+from indicators.published_query import published_figures
+from mappings.compare import (
+    Comparison,
+    Figure,
+    Geo,
+    comparison_for,
+    geography,
+    group_for,
+    load_figures,
+    periods_of,
+    with_published,
+)
+from mappings.compare_rates import catalogue_of, derived_history, with_stored
+from mappings.groups import group_mark
+from mappings.resolve import Geography, GeographyRows
+from mappings.signoffs import published_sources
+from onereturn.errors import InvalidInput, NotFound
+
+#: Comparisons by what they depend on: the store's state, who reads (an agency sees less) and what was asked;
+#: beside them what every comparison of the same state reads, the geography and an indicator's figures.
+_CACHE: OrderedDict[tuple[Any, ...], Comparison] = OrderedDict()
+_FIGURES: OrderedDict[tuple[Any, ...], dict[str, dict[str, Figure]]] = OrderedDict()
+_GEO: OrderedDict[tuple[Any, ...], Geo] = OrderedDict()
+#: The geography's rows, the catalogue and each period's geography made from those rows (filled as rates are worked out).
+_BASIS: OrderedDict[
+    tuple[Any, ...], tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]]
+] = OrderedDict()
+_LISTS: OrderedDict[tuple[Any, ...], list[tuple[str, str, str]]] = OrderedDict()
+_TERMS: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]] = OrderedDict()
+_KEPT = 1024
+_lock = threading.Lock()
+
+
+def _kept(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], make: Callable[[], Any], most: int) -> Any:
+    with _lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = make()
+    with _lock:
+        cache[key] = value
+        while len(cache) > most:
+            cache.popitem(last=False)
+    return value
+
+
+def _read(session: Session, indicator: str, agency: str | None) -> dict[str, dict[str, Figure]]:
+    """The indicator's own figures a reader sees, with the publishers' figures kept beside a body's own (every
+    reader may see a published figure) standing in where the reader sees no figure of the cell."""
+    published = published_figures(session, indicator_ids=[indicator]).filter(pl.col("breakdown") == "")
+    periods = set(periods_of(session, indicator)) | set(published["period"].to_list())
+    rows = published.select("period", "org_code", "value", "symbol", "numerator", "denominator").iter_rows()
+    return with_published(load_figures(session, indicator, sorted(periods), agency=agency), rows)
+
+
+def _figures(session: Session, indicator: str, agency: str | None, state: Any) -> dict[str, dict[str, Figure]]:
+    """The figures a reader sees; a derived indicator's worked out from its terms' (a rate of the indicator
+    itself, a publisher's with its counts, stands in only where its terms give no figure)."""
+    ind = session.get(IndicatorRow, indicator)
+    if ind is None or not ind.formula:
+        return _read(session, indicator, agency)
+
+    def term(t: str) -> dict[str, dict[str, Figure]]:
+        kept: dict[str, dict[str, Figure]] = _kept(_FIGURES, (state, agency, t), lambda: _read(session, t, agency), 64)
+        return kept
+
+    rows, catalogue, geos = _kept(_BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session), {}), 4)
+    derived = derived_history(session, ind, term, rows=rows, indicators=catalogue, geos=geos)
+    return with_stored(derived, _read(session, indicator, agency))
+
+
+_INDICATOR_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
+_GSS_CODE = re.compile(r"[A-Z][0-9]{8}")
+_GROUP_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _check_names(session: Session, indicator: str, org: str, group: str, names: dict[str, str]) -> None:
+    """Refuse a malformed indicator, org or group (422) and an unknown one (404), saying what is accepted."""
+    if not _INDICATOR_ID.fullmatch(indicator):
+        raise InvalidInput(
+            f"indicator {indicator!r} is not a catalogue indicator id: ids are lower-case words joined by dots, "
+            "such as cyp.cin_rereferrals (GET /api/indicators lists them)"
+        )
+    if session.get(IndicatorRow, indicator) is None:
+        raise NotFound(f"No indicator {indicator!r} in the catalogue; GET /api/indicators lists the ids accepted")
+    if not _GSS_CODE.fullmatch(org):
+        raise InvalidInput(
+            f"org {org!r} is not a GSS code: a capital letter and eight digits, such as E10000024 (Nottinghamshire)"
+        )
+    if org not in names:
+        raise NotFound(f"No organisation {org!r} in the geography; give a council's GSS code, such as E10000024")
+    if not _GROUP_ID.fullmatch(group):
+        raise InvalidInput(
+            f"group {group!r} is not a group id: statistical_neighbours, or an officer's group's id "
+            "(letters, digits, _ and -)"
+        )
+    try:
+        group_for(org, group, session)
+    except KeyError as exc:
+        raise NotFound(str(exc.args[0])) from None
+
+
+def _check_period(period: str, indicator: str, history: dict[str, dict[str, Figure]], *, strict: bool) -> None:
+    """Refuse a period not written as figures' periods are, not yet begun or (``strict``) with no figure to see."""
+    try:
+        parsed = parse_period(period)
+    except InvalidInput as exc:
+        raise InvalidInput(f"period {period!r}: {exc}") from None
+    if parsed.code != period:
+        raise InvalidInput(f"period {period!r} is not written as figures' periods are: write {parsed.code}")
+    if parsed.start > datetime.now(UTC).date():
+        raise InvalidInput(f"period {period!r} has not begun, so no figure can be compared for it")
+    if strict and period not in history:
+        seen = sorted(history)
+        accepted = ", ".join(seen[-12:]) if seen else "none yet"
+        raise InvalidInput(
+            f"period {period!r}: {indicator} has no figure you may see for it; periods with figures: {accepted}"
+        )
+
+
+def cached_comparison(
+    session: Session,
+    indicator: str,
+    org: str,
+    period: str,
+    *,
+    state: tuple[Any, ...],
+    agency: str | None,
+    group: str,
+    strict_period: bool = True,
+) -> Comparison:
+    """One comparison, built once until the store changes, of checked inputs: a malformed indicator, org, group
+    or period is refused (InvalidInput, 422) and an unknown one is NotFound (404), each saying what is accepted.
+
+    ``strict_period`` False (a workbook of indicators of several period types) takes a period no indicator
+    has a figure for and gives its sheet no figures.
+    """
+    geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
+    _check_names(session, indicator, org, group, geo[0])
+    history: dict[str, dict[str, Figure]] = _kept(
+        _FIGURES, (state, agency, indicator), lambda: _figures(session, indicator, agency, state), 64
+    )
+    _check_period(period, indicator, history, strict=strict_period)
+
+    def build() -> Comparison:
+        try:
+            return comparison_for(
+                session, indicator, org, period, agency=agency, group_id=group, history=history, geo=geo
+            )
+        except KeyError as exc:
+            raise NotFound(str(exc.args[0])) from None
+
+    # An officer's group changed (renamed, members changed) is a new key: its kept comparisons are not reused.
+    mark = group_mark(session, group)
+    result: Comparison = _kept(_CACHE, (state, agency, indicator, org, period, group, mark), build, _KEPT)
+    return result
+
+
+def council_name(session: Session, org: str, *, state: tuple[Any, ...]) -> str:
+    """The council's name in the geography; a malformed GSS code is refused (422) and an unknown one NotFound (404)."""
+    geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
+    if not _GSS_CODE.fullmatch(org):
+        raise InvalidInput(f"org {org!r} is not a GSS code: a capital letter and eight digits, such as E10000024")
+    if org not in geo[0]:
+        raise NotFound(f"No organisation {org!r} in the geography; give a council's GSS code, such as E10000024")
+    return geo[0].get(org, org)
+
+
+def clear_caches() -> None:
+    """Forget every kept comparison, figure and geography (a benchmark's cold start)."""
+    with _lock:
+        for cache in (_CACHE, _FIGURES, _GEO, _TERMS, _BASIS, _LISTS):
+            cache.clear()
+
+
+def indicators_with_figures(
+    session: Session, org: str, agency: str | None = None, *, state: tuple[Any, ...]
+) -> list[tuple[str, str, str]]:
+    """Each indicator with a total figure for the council that the reader may see, with its latest period (id,
+    title, period): its own figures, the publishers', and each rate or percentage whose terms it has figures of.
+
+    An agency's list names only indicators with figures it may read (its own or a publisher's). Kept until the
+    store changes.
+    """
+    listed: list[tuple[str, str, str]] = _kept(
+        _LISTS, (state, org, agency), lambda: _with_figures(session, org, agency, state), 256
+    )
+    return listed
+
+
+def _with_figures(session: Session, org: str, agency: str | None, state: Any) -> list[tuple[str, str, str]]:
+    published = published_sources(session)
+    latest: dict[str, str] = {}
+    stmt = (
+        select(Observation.indicator_id, Observation.period, Submission.agency_code)
+        .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
+        .where(Observation.org_code == org, Observation.breakdown == "", col(Observation.is_current).is_(True))
+        .distinct()
+    )
+    for ind, period, by in session.execute(stmt):
+        if agency is None or by == agency or by in published:
+            latest[str(ind)] = max(latest.get(str(ind), ""), str(period))
+    beside = (
+        select(PublishedFigure.indicator_id, PublishedFigure.period)
+        .where(PublishedFigure.org_code == org, PublishedFigure.breakdown == "", col(PublishedFigure.is_current))
+        .distinct()
+    )
+    for ind, period in session.execute(beside):
+        latest[str(ind)] = max(latest.get(str(ind), ""), str(period))
+    titles, derived = _kept(_TERMS, state, lambda: _derived_terms(session), 4)
+    for ind_id, (own, every) in derived.items():
+        if all(t in latest for t in every):
+            latest[ind_id] = min(latest[t] for t in own)
+    return sorted(((i, titles.get(i, i), p) for i, p in latest.items()), key=lambda t: t[1])
+
+
+def _derived_terms(session: Session) -> tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]:
+    """Every indicator's title, and each derived indicator's terms: those that decide its latest period (of its own
+    period type: a population's year does not), and all its collected terms (each needs a figure)."""
+    catalogue = {i.id: i for i in session.execute(select(IndicatorRow)).scalars()}
+    derived: dict[str, tuple[list[str], list[str]]] = {}
+    for ind in catalogue.values():
+        if ind.formula:
+            inputs = sorted(collected_inputs(catalogue, ind.id))
+            own = [t for t in inputs if catalogue[t].period_type == ind.period_type] or inputs
+            derived[ind.id] = (own, inputs)
+    return {i: c.title for i, c in catalogue.items()}, derived
+
+
+def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The council's indicators where it is in the bottom quartile or differs from England beyond chance."""
+    out: list[dict[str, Any]] = []
+    for ind, title, period in indicators_with_figures(session, org, agency, state=state):
+        try:
+            c = cached_comparison(session, ind, org, period, state=state, agency=agency, group="statistical_neighbours")
+        except InvalidInput:
+            # A rate listed from its terms' periods that its terms still give no figure for: nothing to flag.
+            continue
+        if c.bottom_quartile or c.differs:
+            out.append({"indicator": ind, "title": title, "period": period, "c": c})
+    return out
