@@ -26,6 +26,29 @@ from mappings.resolve import Resolver
 from mappings.validity import in_force
 from onereturn.errors import InvalidInput
 
+#: Kinds of body whose figures a publisher works out itself, from the records those bodies' systems already send it,
+#: and publishes: such a body keys none of them here (body type -> the publisher's agency code, and what to say).
+KEYS_NOTHING_PUBLISHED: dict[str, tuple[str, str]] = {
+    "drug_treatment_provider": (
+        "ohid_ndtms",
+        "keys nothing NDTMS publishes. Its case-management system already sends the National Drug Treatment "
+        "Monitoring System (NDTMS) its client-level records every month; NDTMS works out the treatment counts from "
+        "them (numbers in treatment, new presentations, waits, exits, completions) and publishes them, and this "
+        "service reads NDTMS's own files. So none of those counts is in its template, and none is counted as keyed "
+        "by it here.",
+    ),
+}
+
+
+@dataclass
+class ProviderKeysNothing:
+    """A body that keys nothing a publisher publishes from its records, said in plain words."""
+
+    agency_code: str
+    agency_name: str
+    publisher: str
+    says: str
+
 
 @dataclass
 class AgencyBurden:
@@ -88,6 +111,8 @@ class BurdenReport:
     sent_twice: list[SentTwice] = field(default_factory=list)
     #: Figures read from the publishers' own files (ONS, DfE), counted apart: from publishers, keyed by nobody.
     from_publishers: list[PublisherBurden] = field(default_factory=list)
+    #: Bodies that key nothing a publisher publishes from their records (a treatment provider: NDTMS's counts).
+    keys_nothing_published: list[ProviderKeysNothing] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, float]:
@@ -186,7 +211,18 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         consistency(session, period.code, returns, fields),
         sent_twice(session, period.code, indicators, returns, fields),
         publisher_burden(session, period, _return_inputs(indicators, fields)),
+        keys_nothing_published(session),
     )
+
+
+def keys_nothing_published(session: Session) -> list[ProviderKeysNothing]:
+    """Every agency that keys nothing a publisher publishes from its records, each with what to say of it."""
+    return [
+        ProviderKeysNothing(a.code, a.name, *KEYS_NOTHING_PUBLISHED[a.body_type])
+        for a in session.execute(
+            select(Agency).where(col(Agency.body_type).in_(list(KEYS_NOTHING_PUBLISHED))).order_by(col(Agency.code))
+        ).scalars()
+    ]
 
 
 def _return_inputs(indicators: dict[str, Indicator], fields: dict[str, list[FieldMapping]]) -> dict[str, set[str]]:

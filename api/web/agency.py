@@ -38,6 +38,7 @@ from api.web.shared import (
 )
 from collectors import service as collect
 from exports import release
+from exports.burden import KEYS_NOTHING_PUBLISHED
 from mappings import service as mappings
 from mappings import signoffs
 from onereturn import clock
@@ -100,6 +101,8 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     if code:
         _mark_signable(session, code, [*overdue, *nxt.values(), *(r for r in to_sign if r["state"] != "signed_off")])
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
+    # A treatment provider keys nothing NDTMS publishes from the records its system sends NDTMS: said in plain words.
+    publisher_keys = KEYS_NOTHING_PUBLISHED.get(agency.body_type) if agency is not None else None
     return page(
         request,
         "agency/owed.html",
@@ -111,6 +114,7 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
         to_sign=to_sign,
         unsigned_late=[r for r in to_sign if r["late"]],
         agency=agency,
+        keys_nothing_published=publisher_keys[1] if publisher_keys else "",
         ics=f"/api/calendar.ics?agency={code}",
     )
 
