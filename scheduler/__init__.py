@@ -27,19 +27,17 @@ from exports import service as exports
 from exports.changes import reopened_builds
 from mappings.agencies import Obligation
 from mappings.calendar import (
-    OVERDUE_WORDS,
     REMIND_WORKING_DAYS,
-    SignoffStanding,
     agency_returns,
     calendar_entries,
     owed_for_entry,
     return_words,
-    signoff_standing,
     timetable_lines,
 )
 from mappings.deadlines import ENGLAND
 from mappings.models import Agency, Return
-from mappings.signoffs import MEANINGS
+from mappings.signoff.standing import OVERDUE_WORDS, SignoffStanding, signoff_standing
+from mappings.signoff.states import MEANINGS
 from onereturn import outbox
 from onereturn.models import SchedulerHeartbeat
 from onereturn.settings import Settings

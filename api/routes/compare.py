@@ -17,7 +17,6 @@ from api.auth import FiguresRead
 from api.deps import SessionDep
 from api.scopes import read_scope
 from exports.compare_xlsx import write_comparisons
-from exports.release import store_key
 from indicators.formula import collected_inputs
 from indicators.models import Indicator as IndicatorRow
 from indicators.models import Observation, Submission
@@ -39,7 +38,8 @@ from mappings.compare import (
 from mappings.compare_rates import catalogue_of, derived_history, with_stored
 from mappings.groups import group_mark
 from mappings.resolve import Geography, GeographyRows
-from mappings.signoffs import published_sources
+from mappings.signoff.behind import store_key
+from mappings.signoff.states import published_sources
 from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api", tags=["compare"])
