@@ -36,7 +36,17 @@ from mappings.models import Return
 from mappings.signoff import queries
 from mappings.signoff.queries import Waiting
 from mappings.signoff.schemas import REASON_MAX, Reason
-from mappings.signoff.states import ACCEPTED, OPEN, REOPENED, RETURNED, SIGNABLE, SIGNED_OFF, STATES
+from mappings.signoff.states import (
+    ACCEPTABLE,
+    ACCEPTED,
+    OPEN,
+    REOPENED,
+    RETURNABLE,
+    RETURNED,
+    SIGNABLE,
+    SIGNED_OFF,
+    STATES,
+)
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -196,8 +206,8 @@ def _render(
         changes=signoff_changes(session, found.changed_since_signoff),
         done=done if DONE.get(done) == so.state else "",
         action=detail_path(agency, return_id, so.period),
-        may_accept=ret.needs_acceptance and so.state == SIGNED_OFF,
-        may_send_back=so.state in (SIGNED_OFF, ACCEPTED),
+        may_accept=ret.needs_acceptance and so.state in ACCEPTABLE,
+        may_send_back=so.state in RETURNABLE,
         signable_states=SIGNABLE,
         unchanged=so.digest is not None and so.digest == found.digest,
         queue=f"{QUEUE}?{urlencode({'return': return_id, 'period': so.period})}",

@@ -19,7 +19,7 @@ from api.web.render import Visitor, page
 from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf, signoff_changes
 from mappings.models import Agency, Return
 from mappings.signoff.schemas import Declaration
-from mappings.signoff.states import ACCEPTED, OPEN, SIGNED_OFF
+from mappings.signoff.states import OPEN, SIGNED, WITHDRAWABLE
 from onereturn.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -86,10 +86,10 @@ def _render(
         may_sign=_may_sign(visitor),
         signable=found.signable,
         errors=errors or [],
-        signed=signed and state in (SIGNED_OFF, ACCEPTED),
+        signed=signed and state in SIGNED,
         error_title=error_title,
         withdrawn=withdrawn and state == OPEN,
-        withdrawable=state == SIGNED_OFF,
+        withdrawable=state in WITHDRAWABLE,
         changes=signoff_changes(session, found.changed_since_signoff),
         action=f"/signoffs/{quote(return_id, safe='')}/{quote(found.signoff.period, safe='')}",
     )

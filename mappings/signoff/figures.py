@@ -69,7 +69,6 @@ def figures_of(session: Session, ids: list[int]) -> list[Figure]:
 #: How many changed figures a refusal names; the rest are counted.
 CHANGES_NAMED = 20
 
-
 #: How many of the agency's latest uploads are undone, one at a time, to find the figures a digest was read from.
 _UNDO_UPLOADS = 25
 

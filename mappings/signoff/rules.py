@@ -17,7 +17,6 @@ from onereturn.errors import InvalidInput
 #: ``Submission.kind`` of a council's record-level upload.
 RECORDS_KIND = "records"
 
-
 #: The return a record-level upload is for, by the library its files were read with (``Submission.source_format``).
 RECORD_RETURNS: dict[str, str] = {"903": "dfe_ssda903", "cin": "dfe_cin_census"}
 

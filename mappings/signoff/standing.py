@@ -10,16 +10,11 @@ from sqlmodel import Session, select
 from mappings.agencies import obligations
 from mappings.calendar import outstanding, return_indicators
 from mappings.models import SignOff
-from mappings.signoff.states import ACCEPTED, OPEN, SIGNED_OFF
+from mappings.signoff.states import OPEN, SIGNED
 from onereturn.memo import within_transaction
-
-#: The sign-off states in which an agency has vouched for its figures: nothing left to remind it of.
-SIGNED = frozenset({SIGNED_OFF, ACCEPTED})
-
 
 #: Why an agency is overdue: figures it owes are not in, or they are all in and not signed off.
 OverdueReason = Literal["figures_missing", "not_signed_off"]
-
 
 #: Each reason in the words the pages and messages give.
 OVERDUE_WORDS: dict[OverdueReason, str] = {"figures_missing": "figures missing", "not_signed_off": "not signed off"}

@@ -23,13 +23,16 @@ from onereturn.errors import Conflict, InvalidInput, NotFound
 
 OPEN, SIGNED_OFF, ACCEPTED, REOPENED, RETURNED = "open", "signed_off", "accepted", "reopened", "returned"
 
-
 STATES: tuple[str, ...] = (OPEN, SIGNED_OFF, ACCEPTED, REOPENED, RETURNED)
-
 
 #: The states from which an approver may sign off.
 SIGNABLE = frozenset({OPEN, REOPENED, RETURNED})
-
+#: The states in which an agency has vouched for its figures: nothing left to remind it of.
+SIGNED = frozenset({SIGNED_OFF, ACCEPTED})
+#: The states from which an approver may withdraw, the officer accept, and the officer send back.
+WITHDRAWABLE = frozenset({SIGNED_OFF})
+ACCEPTABLE = frozenset({SIGNED_OFF})
+RETURNABLE = frozenset({SIGNED_OFF, ACCEPTED})
 
 #: What each state means, in the words the pages and the API give.
 MEANINGS: dict[str, str] = {
