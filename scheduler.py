@@ -28,14 +28,13 @@ from exports import service as exports
 from exports.changes import reopened_builds
 from mappings import notices
 from mappings.calendar import (
-    SignoffStanding,
     agency_returns,
     calendar_entries,
     owed_for_entry,
     return_words,
-    signoff_standing,
 )
 from mappings.models import Return
+from mappings.signoff.standing import SignoffStanding, signoff_standing
 from onereturn import jobs, outbox
 from onereturn.jobs import job, log, once, shut_down
 from onereturn.locks import LOCK_KEY as LOCK_KEY  # named here too: the lock standbys and tests look for

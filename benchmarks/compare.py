@@ -167,8 +167,8 @@ def main(argv: list[str]) -> None:
     from sqlmodel import Session
 
     from api.main import create_app
-    from exports.release import store_key
     from mappings.compare_assembly import clear_caches, flags_for, indicators_with_figures
+    from mappings.signoff.behind import store_key
     from onereturn import db
     from onereturn.settings import Settings
 

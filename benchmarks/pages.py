@@ -163,8 +163,8 @@ def prepare(folder: Path, scale: int, database_url: str) -> dict[str, str]:
     from sqlmodel import Session
 
     from cli.demo import DEMO_APPROVER, load_demo
-    from exports.release import sign_off_all
     from mappings.service import load_bundled
+    from mappings.signoff.acts import sign_off_all
     from onereturn import db
     from onereturn.settings import Settings
 

@@ -13,13 +13,13 @@ from sqlmodel import Session, select
 from collectors.service import submit
 from exports import service as exports
 from exports.build import Builder
-from exports.release import sign_off_all
 from exports.writers import FORMATS
 from indicators.models import Submission
 from indicators.periods import Period, parse_period
 from mappings.agencies import owed_periods
 from mappings.models import Return
-from mappings.signoffs import Actor
+from mappings.signoff.acts import sign_off_all
+from mappings.signoff.states import Actor
 from mappings.validity import in_force
 from onereturn.settings import Settings
 

@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from indicators.models import Submission
-from mappings import signoffs
 from mappings.revisions import mark_stale
+from mappings.signoff.reopen import reopen_for
 from onereturn.db import advisory_key, rows_frame
 
 KEY = ["indicator_id", "org_code", "period", "breakdown"]
@@ -318,7 +318,7 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
             select(Submission.agency_code, Submission.filename).where(col(Submission.id) == submission_id)
         ).first()
         if who is not None:
-            signoffs.reopen_for(session, changed, who[0], f"upload {submission_id} ({who[1]}) changed its figures")
+            reopen_for(session, changed, who[0], f"upload {submission_id} ({who[1]}) changed its figures")
 
 
 def _write_rows(session: Session, changed: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:

@@ -24,6 +24,7 @@ from indicators.models import Indicator, Observation, Submission
 from indicators.periods import parse_period
 from indicators.sources import definition_sources_text
 from indicators.symbols import LOW_RELIABILITY
+from mappings.agencies import agency_names
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
@@ -68,11 +69,6 @@ def owners(session: Session) -> Owners:
     for agency, org in connection.execute(select(AgencyOrg.agency_code, AgencyOrg.org_code)):
         by_org.setdefault(org, []).append(agency)
     return Owners({a: frozenset(i) for a, i in indicators.items()}, by_org)
-
-
-def agency_names(session: Session) -> dict[str, str]:
-    """Map each agency code to its name, the words a reason gives."""
-    return dict(session.execute(select(Agency.code, Agency.name)).all())
 
 
 def collected_orgs(session: Session, ret: Return) -> list[str]:

@@ -25,7 +25,7 @@ from indicators.periods import Period, parse_period
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.deadlines import periods_between
 from mappings.models import FieldMapping, OrgUnit, Return
-from mappings.signoffs import periods_with_figures
+from mappings.signoff.rules import periods_with_figures
 from mappings.validity import in_force
 from onereturn.errors import InvalidInput
 

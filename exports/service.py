@@ -23,7 +23,7 @@ from exports.writers import FORMATS, write
 from indicators.models import CatalogueVersion, Observation, Submission
 from indicators.periods import parse_period
 from mappings.models import AgencyOrg, BuildRevision, Return, SignOffEvent
-from mappings.validity import check_buildable
+from mappings.validity import check_period
 from onereturn.db import advisory_key, bulk_insert
 from onereturn.errors import InvalidInput, NotFound
 
@@ -90,15 +90,6 @@ def mark_of(counter: int | None, links: int, catalogue_hash: str, signed: int | 
     """Compose a source mark from its parts (``mark_parts``)."""
     # A build made before its counter existed reads "r-", so it is stale once counting starts.
     return f"r{'-' if counter is None else counter}:{links}:{catalogue_hash[:16]}:s{signed or 0}"
-
-
-def check_period(session: Session, return_id: str, period: str) -> None:
-    """Raise NotFound or InvalidInput, before anything is built or stored, when the return has no such period."""
-    ret = session.get(Return, return_id)
-    if ret is None:
-        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
-    parsed = parse_period(period, ret.period_type)  # type: ignore[arg-type]
-    check_buildable(ret, parsed, today=datetime.now(UTC).date())
 
 
 def _latest(session: Session, return_id: str, period: str) -> ReturnBuild | None:

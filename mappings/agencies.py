@@ -651,3 +651,8 @@ def _obligations(session: Session, agency_code: str, period_text: str) -> list[O
 def org_types(session: Session) -> dict[str, str]:
     """Map every org unit code to its type."""
     return dict(session.execute(select(OrgUnit.code, OrgUnit.type)).all())
+
+
+def agency_names(session: Session) -> dict[str, str]:
+    """Map each agency code to its name, the words a reason gives."""
+    return dict(session.execute(select(Agency.code, Agency.name)).all())

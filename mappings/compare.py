@@ -44,7 +44,7 @@ from indicators.sources import cite_text
 from mappings.geography import ENGLAND
 from mappings.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
 from mappings.models import OfficerGroup, OrgParent, OrgUnit
-from mappings.signoffs import published_sources
+from mappings.signoff.states import published_sources
 
 FOLDER = Path(__file__).with_name("comparators")
 NEIGHBOURS_FILE = "New_Statistical_Neighbour_Groupings_April_2021.csv"

@@ -37,7 +37,7 @@ from mappings.compare import (
 from mappings.compare_rates import catalogue_of, derived_history, with_stored
 from mappings.groups import group_mark
 from mappings.resolve import Geography, GeographyRows
-from mappings.signoffs import published_sources
+from mappings.signoff.states import published_sources
 from onereturn.errors import InvalidInput, NotFound
 
 #: Comparisons by what they depend on: the store's state, who reads (an agency sees less) and what was asked;

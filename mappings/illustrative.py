@@ -23,7 +23,7 @@ from indicators.models import HeldFigure, Observation, Submission
 from mappings.models import Agency, AgencyOrg, Crosswalk, OrgUnit, SignOff, SignOffEvent
 from mappings.resolve import STANDS_IN
 from mappings.revisions import mark_stale
-from mappings.signoffs import Figure, digest_of, value_text
+from mappings.signoff.figures import Figure, digest_of, value_text
 
 #: The org type of a council whose children are made up, and of the tree it hangs from.
 ILLUSTRATIVE_COUNCIL = "illustrative_council"

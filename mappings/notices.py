@@ -16,17 +16,15 @@ from sqlmodel import Session
 
 from mappings.agencies import Obligation
 from mappings.calendar import (
-    OVERDUE_WORDS,
     REMIND_WORKING_DAYS,
-    SignoffStanding,
     owed_for_entry,
     return_words,
-    signoff_standing,
     timetable_lines,
 )
 from mappings.deadlines import ENGLAND, CalendarEntry
 from mappings.models import Agency
-from mappings.signoffs import MEANINGS
+from mappings.signoff.standing import OVERDUE_WORDS, SignoffStanding, signoff_standing
+from mappings.signoff.states import MEANINGS
 from onereturn import outbox
 from onereturn.outbox import Kind
 

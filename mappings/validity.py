@@ -9,9 +9,11 @@ all ask this module, so they never disagree about which returns exist in a perio
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
-from indicators.periods import Period
+from sqlmodel import Session
+
+from indicators.periods import Period, parse_period
 from mappings.models import Return
 from onereturn.errors import InvalidInput, NotFound
 
@@ -42,3 +44,12 @@ def check_buildable(ret: Return, period: Period, *, today: date) -> None:
             f"{period.code} starts on {period.start.isoformat()}, after today ({today.isoformat()}): "
             "a return can be built only for a period that has begun"
         )
+
+
+def check_period(session: Session, return_id: str, period: str) -> None:
+    """Raise NotFound or InvalidInput, before anything is built or stored, when the return has no such period."""
+    ret = session.get(Return, return_id)
+    if ret is None:
+        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
+    parsed = parse_period(period, ret.period_type)  # type: ignore[arg-type]
+    check_buildable(ret, parsed, today=datetime.now(UTC).date())

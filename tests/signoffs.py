@@ -10,8 +10,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from exports.release import sign_off_all
-from mappings.signoffs import Actor
+from mappings.signoff import Actor, sign_off_all
 
 TEST_ACTOR = Actor("test: every figure signed off", client="testclient")
 

@@ -13,15 +13,9 @@ from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import IsoDate, bounded_window
 from api.scopes import read_scope
-from mappings.calendar import (
-    OverdueReason,
-    agency_returns,
-    calendar_entries,
-    owed_for_entry,
-    return_indicators,
-    signoff_standing,
-)
+from mappings.calendar import agency_returns, calendar_entries, owed_for_entry, return_indicators
 from mappings.deadlines import CalendarEntry, clashes, period_words, to_ics
+from mappings.signoff.standing import OverdueReason, signoff_standing
 from onereturn import clock, outbox
 
 router = APIRouter(prefix="/api", tags=["calendar"])

@@ -10,9 +10,9 @@ from api.auth import FiguresRead
 from api.deps import SessionDep
 from api.scopes import read_scope
 from exports.compare_xlsx import write_comparisons
-from exports.release import store_key
 from mappings.compare import as_json
 from mappings.compare_assembly import cached_comparison, council_name, flags_for
+from mappings.signoff.behind import store_key
 
 router = APIRouter(prefix="/api", tags=["compare"])
 

@@ -18,12 +18,12 @@ from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page_of
 from api.principal import Principal
 from api.scopes import read_scope
-from exports import release
-from exports.signoff import queries
-from exports.signoff.schemas import Declaration, Reason, ReviewPublic, SignOffPublic, public
-from mappings import signoffs
 from mappings.keys import APPROVER_SCOPE
-from mappings.models import Agency, Return
+from mappings.models import Agency
+from mappings.signoff import acts, queries
+from mappings.signoff.reviewing import review
+from mappings.signoff.schemas import Declaration, Reason, ReviewPublic, SignOffPublic, public
+from mappings.signoff.states import Actor, return_of
 from onereturn.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/api", tags=["sign-off"])
@@ -43,20 +43,13 @@ _WRITE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _return(session: SessionDep, return_id: str) -> Return:
-    ret = session.get(Return, return_id)
-    if ret is None:
-        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
-    return ret
-
-
 def _own(principal: Principal, agency: str) -> None:
     """An agency reads and signs only its own; another agency's is answered as unknown."""
     read_scope(principal).check_agency(agency)
 
 
-def _actor(request: Request, principal: Principal) -> signoffs.Actor:
-    return signoffs.Actor(principal.name, key_prefix=principal.prefix or None, client=client_of(request))
+def _actor(request: Request, principal: Principal) -> Actor:
+    return Actor(principal.name, key_prefix=principal.prefix or None, client=client_of(request))
 
 
 def check_approver(principal: Principal, agency: str) -> None:
@@ -121,7 +114,7 @@ def signoff_review(
     _own(principal, agency)
     if session.get(Agency, agency) is None:
         raise NotFound(f"Agency {agency!r} is not known")
-    found = queries.review(session, agency, return_id, period)
+    found = review(session, agency, return_id, period)
     annotate(request, object=f"signoff {agency} {return_id} {found.signoff.period}")
     return found
 
@@ -145,8 +138,8 @@ def signoff_sign_off(
     review read; refused with each change if the figures changed since, and with the reasons while its latest
     upload has errors or a query on them is unanswered."""
     check_approver(principal, agency)
-    ret = _return(session, return_id)
-    row = release.sign_off(
+    ret = return_of(session, return_id)
+    row = acts.sign_off(
         session,
         agency_code=agency,
         return_id=return_id,
@@ -170,8 +163,8 @@ def signoff_unapprove(
 ) -> SignOffPublic:
     """Withdraw the agency's sign-off (before the officer accepts it): its figures are held back again."""
     check_approver(principal, agency)
-    ret = _return(session, return_id)
-    row = signoffs.unapprove(
+    ret = return_of(session, return_id)
+    row = acts.withdraw(
         session, agency_code=agency, return_id=return_id, period=period, actor=_actor(request, principal)
     )
     annotate(request, object=f"signoff {agency} {return_id} {row.period}")
@@ -188,10 +181,8 @@ def signoff_accept(
     request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: OfficerOnly
 ) -> SignOffPublic:
     """Accept an agency's sign-off; where the return needs acceptance, this releases the figures."""
-    ret = _return(session, return_id)
-    row = signoffs.accept(
-        session, agency_code=agency, return_id=return_id, period=period, actor=_actor(request, principal)
-    )
+    ret = return_of(session, return_id)
+    row = acts.accept(session, agency_code=agency, return_id=return_id, period=period, actor=_actor(request, principal))
     annotate(request, object=f"signoff {agency} {return_id} {row.period}")
     return public(row, ret, full=True)
 
@@ -212,8 +203,8 @@ def signoff_send_back(
     principal: OfficerOnly,
 ) -> SignOffPublic:
     """Send an agency's sign-off back with the reason; its figures are held back until it signs off again."""
-    ret = _return(session, return_id)
-    row = signoffs.send_back(
+    ret = return_of(session, return_id)
+    row = acts.send_back(
         session,
         agency_code=agency,
         return_id=return_id,

@@ -37,10 +37,10 @@ from api.web.shared import (
     due_next,
 )
 from collectors import service as collect
-from exports import release
 from exports.burden import KEYS_NOTHING_PUBLISHED
 from mappings import service as mappings
-from mappings import signoffs
+from mappings.signoff.behind import agencies_behind
+from mappings.signoff.states import MEANINGS, SIGNED_OFF
 from onereturn import clock
 from onereturn.errors import InvalidInput, NotFound
 
@@ -94,7 +94,7 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
                 **e,
                 "title": titles.get(e["return_id"], e["return_id"]),
                 "state": e["unsigned"].get(code, "signed_off"),
-                "meaning": signoffs.MEANINGS[e["unsigned"].get(code, signoffs.SIGNED_OFF)],
+                "meaning": MEANINGS[e["unsigned"].get(code, SIGNED_OFF)],
                 "late": late,
             }
         )
@@ -126,7 +126,7 @@ def _mark_signable(session: SessionDep, code: str, rows: list[dict[str, Any]]) -
         key = (row["return_id"], row["period"])
         if key not in seen:
             try:
-                seen[key] = code in release.agencies_behind(session, *key)
+                seen[key] = code in agencies_behind(session, *key)
             except (InvalidInput, NotFound):
                 seen[key] = False  # a period the return cannot be built for has nothing to sign off
         if seen[key]:

@@ -3,7 +3,7 @@
 The pages call the API's own sign-off routes (review, accept, send back) with the signed-in key's principal
 and are named after them, so they show and do exactly what the API would for that key and are audited under
 the same actions; the queue, what is in the way and the counts are the sign-off's own queries
-(``exports.signoff.queries``), asked with the key's read scope as the API's list asks them.
+(``mappings.signoff.queries``), asked with the key's read scope as the API's list asks them.
 """
 
 from __future__ import annotations
@@ -31,12 +31,22 @@ from api.web.shared import (
     collecting,
     signoff_changes,
 )
-from exports.build import agency_names
-from exports.signoff import queries
-from exports.signoff.queries import Waiting
-from exports.signoff.schemas import REASON_MAX, Reason
-from mappings import signoffs
+from mappings.agencies import agency_names
 from mappings.models import Return
+from mappings.signoff import queries
+from mappings.signoff.queries import Waiting
+from mappings.signoff.schemas import REASON_MAX, Reason
+from mappings.signoff.states import (
+    ACCEPTABLE,
+    ACCEPTED,
+    OPEN,
+    REOPENED,
+    RETURNABLE,
+    RETURNED,
+    SIGNABLE,
+    SIGNED_OFF,
+    STATES,
+)
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -44,11 +54,11 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 QUEUE = "/officer/approvals"
 #: How the pages name each state (the API's names, in words).
 STATE_NAMES = {
-    signoffs.OPEN: "Open",
-    signoffs.SIGNED_OFF: "Signed off",
-    signoffs.ACCEPTED: "Accepted",
-    signoffs.REOPENED: "Reopened",
-    signoffs.RETURNED: "Returned",
+    OPEN: "Open",
+    SIGNED_OFF: "Signed off",
+    ACCEPTED: "Accepted",
+    REOPENED: "Reopened",
+    RETURNED: "Returned",
 }
 
 
@@ -66,7 +76,7 @@ def queue_of(
     state: str | None,
     now: dict[str, dict[str, Any]],
 ) -> list[Waiting]:
-    """The approvals queue as the visitor's key may see it (``exports.signoff.queries.approvals_queue``)."""
+    """The approvals queue as the visitor's key may see it (``mappings.signoff.queries.approvals_queue``)."""
     return queries.approvals_queue(
         session,
         read_scope(visitor.principal),
@@ -82,7 +92,7 @@ def _filter_error(session: Session, exc: OneReturnError, chosen: dict[str, str])
     """The refused filter as an error summary's entry, linked to its field."""
     if chosen["return"] and session.get(Return, chosen["return"]) is None:
         href = "#return"
-    elif chosen["state"] and chosen["state"] not in signoffs.STATES and chosen["state"] in exc.message:
+    elif chosen["state"] and chosen["state"] not in STATES and chosen["state"] in exc.message:
         href = "#state"
     else:
         href = "#period"  # a period not of the return's kind, or one it is not collected for
@@ -144,7 +154,7 @@ def approvals_page(
 
 
 #: The confirmation after each action, and the state it leads to.
-DONE = {"accepted": signoffs.ACCEPTED, "returned": signoffs.RETURNED}
+DONE = {"accepted": ACCEPTED, "returned": RETURNED}
 
 
 def _render(
@@ -196,9 +206,9 @@ def _render(
         changes=signoff_changes(session, found.changed_since_signoff),
         done=done if DONE.get(done) == so.state else "",
         action=detail_path(agency, return_id, so.period),
-        may_accept=ret.needs_acceptance and so.state == signoffs.SIGNED_OFF,
-        may_send_back=so.state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
-        signable_states=signoffs.SIGNABLE,
+        may_accept=ret.needs_acceptance and so.state in ACCEPTABLE,
+        may_send_back=so.state in RETURNABLE,
+        signable_states=SIGNABLE,
         unchanged=so.digest is not None and so.digest == found.digest,
         queue=f"{QUEUE}?{urlencode({'return': return_id, 'period': so.period})}",
     )
@@ -238,7 +248,7 @@ def _refused(
 
 
 @router.post(QUEUE + "/{agency}/{return_id}/{period}/accept", name="signoff_accept")
-def accept(
+def post_accept(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,
@@ -265,7 +275,7 @@ def accept(
 
 
 @router.post(QUEUE + "/{agency}/{return_id}/{period}/return", name="signoff_send_back")
-def send_back(
+def post_send_back(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,

@@ -11,11 +11,11 @@ from api.scopes import read_scope
 from api.web.charts import Level, comparison_bars, trend_lines
 from api.web.render import Visitor, page
 from api.web.shared import FIGURES, PageRoute, VisitorDep, allowed
-from exports.release import store_key
 from indicators.periods import parse_period
 from mappings.compare import PEER_TYPES, Comparison, officer_groups, statistical_neighbours
 from mappings.compare_assembly import cached_comparison, flags_for, indicators_with_figures
 from mappings.models import AgencyOrg, OrgUnit
+from mappings.signoff.behind import store_key
 from onereturn.errors import NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)

@@ -21,13 +21,13 @@ from api.web.render import page
 from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting
 from exports import service as exports
 from exports.changes import reopened_builds
-from exports.signoff.queries import tally
 from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from mappings import service as mappings
-from mappings.calendar import OVERDUE_WORDS
 from mappings.models import FieldMapping, Return
+from mappings.signoff.queries import tally
+from mappings.signoff.standing import OVERDUE_WORDS
 from mappings.validity import in_force
 from onereturn import clock
 from onereturn.errors import InvalidInput, OneReturnError

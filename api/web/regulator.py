@@ -16,12 +16,14 @@ from api.web.sessions import last_downloads, record_download
 from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
 from exports import release
 from exports import service as exports
-from exports.build import agency_names
 from exports.changes import changed_since
 from exports.writers import FORMATS
 from indicators.periods import utc
 from mappings import service as mappings
+from mappings.agencies import agency_names
 from mappings.calendar import calendar_entries
+from mappings.signoff import behind
+from mappings.signoff.behind import Standing
 from onereturn.errors import NotFound
 from onereturn.models import ReturnDownload
 
@@ -65,7 +67,7 @@ def returns(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLR
     # Every shown period's sign-off status at once: the sign-offs in one read, each build once per state of the store.
     shown = {rid: [p["period"] for p in rows[:SHOWN_PERIODS]] for rid, rows in periods.items()}
     names = agency_names(session)
-    standings = {key: _status(found, names) for key, found in release.standings(session, shown).items()}
+    standings = {key: _status(found, names) for key, found in behind.standings(session, shown).items()}
     return page(
         request,
         "regulator/returns.html",
@@ -91,7 +93,7 @@ def _named(names: list[str]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
-def _status(standing: release.Standing, names: dict[str, str]) -> dict[str, Any]:
+def _status(standing: Standing, names: dict[str, str]) -> dict[str, Any]:
     """A period's sign-off status in words: signed off by all, or whom it still waits for; and when last signed off."""
     behind = len(standing.behind)
     if not behind:

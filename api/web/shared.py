@@ -22,10 +22,10 @@ from api.routes import collect as collect_routes
 from api.scopes import Resource
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
-from exports.signoff.schemas import ChangePublic
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from mappings.keys import APPROVER_SCOPE
+from mappings.signoff.schemas import ChangePublic
 from onereturn.errors import (
     Forbidden,
     InvalidInput,

@@ -17,9 +17,9 @@ from api.deps import SessionDep
 from api.routes import signoffs as signoff_routes
 from api.web.render import Visitor, page
 from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf, signoff_changes
-from exports.signoff.schemas import Declaration
-from mappings import signoffs
 from mappings.models import Agency, Return
+from mappings.signoff.schemas import Declaration
+from mappings.signoff.states import OPEN, SIGNED, WITHDRAWABLE
 from onereturn.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -86,10 +86,10 @@ def _render(
         may_sign=_may_sign(visitor),
         signable=found.signable,
         errors=errors or [],
-        signed=signed and state in (signoffs.SIGNED_OFF, signoffs.ACCEPTED),
+        signed=signed and state in SIGNED,
         error_title=error_title,
-        withdrawn=withdrawn and state == signoffs.OPEN,
-        withdrawable=state == signoffs.SIGNED_OFF,
+        withdrawn=withdrawn and state == OPEN,
+        withdrawable=state in WITHDRAWABLE,
         changes=signoff_changes(session, found.changed_since_signoff),
         action=f"/signoffs/{quote(return_id, safe='')}/{quote(found.signoff.period, safe='')}",
     )
@@ -111,7 +111,7 @@ def signoff_page(
 
 
 @router.post("/signoffs/{return_id}/{period}", name="signoff_sign_off")
-def sign_off(
+def post_sign_off(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,
@@ -165,7 +165,7 @@ def sign_off(
 
 
 @router.post("/signoffs/{return_id}/{period}/withdraw", name="signoff_unapprove")
-def withdraw(
+def post_withdraw(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,

@@ -422,8 +422,8 @@ def test_the_trend_lists_only_the_councils_periods_and_quartiles_need_enough_cou
 def test_an_agencys_indicator_list_names_only_figures_it_may_read(store: Engine, store_settings: Settings) -> None:
     from sqlmodel import Session
 
-    from exports.release import store_key
     from mappings.compare_assembly import indicators_with_figures
+    from mappings.signoff.behind import store_key
 
     # Nottinghamshire's own unpublished count; Lewisham may not read it, so its list does not name it.
     submit(

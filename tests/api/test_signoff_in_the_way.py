@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from cli.demo import DEMO_APPROVER, demo_files, load_published
 from collectors.service import submit
-from exports.release import sign_off_all
-from mappings import signoffs
+from mappings import signoff as signoffs
+from mappings.signoff import sign_off_all
 from onereturn.settings import Settings
 from tests.collectors.records.samples import CIN_2024
 from tests.helpers import NOTTS, upload
@@ -131,7 +131,7 @@ class _Officer:
 
 
 def test_the_approvals_queue_lists_figures_waiting_in_any_period(store: Engine, store_settings: Settings) -> None:
-    from exports.signoff.queries import approvals_queue
+    from mappings.signoff.queries import approvals_queue
 
     # Figures for a year no period being collected now is: nobody has signed them off.
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2024-03-31,,870,,,,")

@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 
 from exports.models import ReturnBuild
 from indicators.models import Submission
-from mappings import keys, signoffs
+from mappings import keys
+from mappings import signoff as signoffs
 from mappings.catalogue import DEFAULT_DECLARATION
 from mappings.models import Return, SignOff, SignOffEvent
 from onereturn.settings import Settings
@@ -119,7 +120,7 @@ def test_an_unsigned_upload_reaches_no_regulator_until_its_approver_signs_it_off
         build = session.execute(select(ReturnBuild).order_by(col(ReturnBuild.id).desc())).scalars().first()
         assert build is not None
         assert build.signoffs == [{"id": row.id, "agency": "notts_cyp", "state": "signed_off", "digest": row.digest}]
-        from exports.release import vouched
+        from mappings.signoff import vouched
 
         figures = vouched(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
         assert signoffs.digest_of(figures) == row.digest
@@ -407,7 +408,7 @@ def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
     assert "Nottinghamshire" in held["reason"]
     assert "Office for National Statistics" not in held["reason"]
     with Session(store) as session:
-        from exports.release import agencies_behind
+        from mappings.signoff import agencies_behind
 
         # Bodies that publish their own figures as official statistics: ONS, and NDTMS (OHID) for treatment counts.
         assert signoffs.published_sources(session) == frozenset({"ons", "ohid_ndtms"})

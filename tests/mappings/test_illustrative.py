@@ -12,13 +12,12 @@ from sqlmodel import Session, col, func, select
 from collectors.published.intake import import_release
 from collectors.published.sources import load_sources
 from collectors.service import submit
-from exports.release import sign_off_all
 from indicators.models import Observation, Submission
 from mappings.compare import geography
 from mappings.models import AgencyOrg, OrgParent, OrgUnit, SignOff, SignOffEvent
 from mappings.resolve import figures_at_level
 from mappings.service import load_bundled
-from mappings.signoffs import Actor, Figure, digest_of, value_text
+from mappings.signoff import Actor, Figure, digest_of, sign_off_all, value_text
 from onereturn.settings import Settings
 
 AGENCY = "synthetic_county"

@@ -21,7 +21,7 @@ from collectors.published import fetch
 from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.models import Observation
 from indicators.published import PublishedFigure, PublishedRelease
-from mappings import signoffs
+from mappings import signoff as signoffs
 from mappings.models import Agency
 from mappings.service import load_bundled
 from onereturn import db, jobs

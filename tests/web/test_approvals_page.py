@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from mappings import signoffs
+from mappings import signoff as signoffs
 from mappings.models import Return, SignOffEvent
 from tests.web.pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, sign_in
 

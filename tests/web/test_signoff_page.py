@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from mappings import signoffs
+from mappings import signoff as signoffs
 from onereturn import clock
 from tests.web.pages import AGENCY, DFE, OFFICER, sign_in
 

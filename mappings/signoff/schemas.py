@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mappings import signoffs
 from mappings.models import Return, SignOff, SignOffEvent
+from mappings.signoff.figures import Figure
+from mappings.signoff.states import MEANINGS, OPEN, releasing_states
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -113,8 +114,8 @@ def public(row: SignOff, ret: Return, *, full: bool) -> SignOffPublic:
         return_id=row.return_id,
         period=row.period,
         state=row.state,
-        meaning=signoffs.MEANINGS.get(row.state, row.state),
-        releases=row.state in signoffs.releasing_states(ret),
+        meaning=MEANINGS.get(row.state, row.state),
+        releases=row.state in releasing_states(ret),
         signed_by=row.signed_by if signed and full else None,
         signed_at=_utc(row.signed_at) if signed else None,
         client=row.client if signed and full else None,
@@ -132,8 +133,8 @@ def open_public(agency_code: str, ret: Return, period: str) -> SignOffPublic:
         agency_code=agency_code,
         return_id=ret.id,
         period=period,
-        state=signoffs.OPEN,
-        meaning=signoffs.MEANINGS[signoffs.OPEN],
+        state=OPEN,
+        meaning=MEANINGS[OPEN],
         releases=False,
     )
 
@@ -152,7 +153,7 @@ def event_public(event: SignOffEvent) -> EventPublic:
     )
 
 
-def change_public(change: Literal["added", "removed"], figure: signoffs.Figure) -> ChangePublic:
+def change_public(change: Literal["added", "removed"], figure: Figure) -> ChangePublic:
     """One figure changed since the last sign-off."""
     return ChangePublic(
         change=change,

@@ -13,24 +13,29 @@ from typing import Any, Protocol
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from exports import release
-from exports.build import agency_names
-from exports.service import check_period
-from exports.signoff.schemas import (
-    ReviewPublic,
-    SignOffPublic,
-    change_public,
-    event_public,
-    open_public,
-    public,
-)
 from indicators.models import Observation, Submission
 from indicators.periods import Period, parse_period, utc
-from mappings import signoffs
+from mappings.agencies import agency_names
 from mappings.calendar import agency_returns
 from mappings.deadlines import periods_between
 from mappings.models import AgencyReturn, Return, SignOff
 from mappings.revisions import feeds
+from mappings.signoff.behind import agencies_behind, standings
+from mappings.signoff.rules import blockers
+from mappings.signoff.schemas import SignOffPublic, open_public, public
+from mappings.signoff.states import (
+    MEANINGS,
+    OPEN,
+    REOPENED,
+    RETURNED,
+    SIGNABLE,
+    SIGNED_OFF,
+    canonical_period,
+    list_signoffs,
+    published_sources,
+    releasing_states,
+)
+from mappings.validity import check_period
 from onereturn.errors import InvalidInput, NotFound, OneReturnError
 
 
@@ -66,45 +71,20 @@ def listed(
     returns = {r.id: r for r in every if scope.agency or scope.reads_return(r.recipient)}
     if return_id is not None and return_id not in returns:
         raise NotFound(f"Return {return_id!r} is not defined (or not addressed to you); see GET /api/returns")
-    canonical = signoffs.canonical_period(session, return_id, period) if return_id and period else period
-    rows = signoffs.list_signoffs(
+    canonical = canonical_period(session, return_id, period) if return_id and period else period
+    rows = list_signoffs(
         session, return_id=return_id, period=canonical, state=state, agency_code=scope.agency, return_ids=list(returns)
     )
     found = [public(row, returns[row.return_id], full=full) for row in rows]
-    if return_id and canonical and state in (None, signoffs.OPEN):
+    if return_id and canonical and state in (None, OPEN):
         check_period(session, return_id, canonical)
         known = {row.agency_code for row in rows} | {
-            r.agency_code for r in signoffs.list_signoffs(session, return_id=return_id, period=canonical)
+            r.agency_code for r in list_signoffs(session, return_id=return_id, period=canonical)
         }
-        waiting = [a for a in release.agencies_behind(session, return_id, canonical) if a not in known]
+        waiting = [a for a in agencies_behind(session, return_id, canonical) if a not in known]
         found += [open_public(a, returns[return_id], canonical) for a in waiting if scope.owns_agency(a)]
         found.sort(key=lambda s: s.agency_code)
     return found
-
-
-def review(session: Session, agency: str, return_id: str, period: str) -> ReviewPublic:
-    """What signing off an agency's return for a period would release, what stands in the way, and the history.
-
-    A period the return cannot be built for is refused as a build would be (422 for one not yet begun)."""
-    ret = session.get(Return, return_id)
-    if ret is None:
-        raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
-    check_period(session, return_id, signoffs.canonical_period(session, return_id, period))
-    found = release.review(session, agency, return_id, period)
-    row = found.signoff
-    return ReviewPublic(
-        signoff=public(row, ret, full=True) if row is not None else open_public(agency, ret, found.period),
-        declaration=found.declaration,
-        needs_acceptance=found.needs_acceptance,
-        signable=found.state in signoffs.SIGNABLE or bool(found.added),
-        cells=found.cells,
-        missing=found.missing,
-        blockers=found.blockers,
-        digest=found.digest,
-        changed_since_signoff=[change_public("added", f) for f in found.added]
-        + [change_public("removed", f) for f in found.removed],
-        history=[event_public(e) for e in signoffs.history(session, row.id)] if row is not None and row.id else [],
-    )
 
 
 @dataclass(frozen=True)
@@ -137,14 +117,14 @@ def in_the_way(
     session: Session, row: SignOffPublic, ret: Return, *, has_figures: bool, owed: int | None
 ) -> tuple[list[str], bool]:
     """What still stands between a sign-off and release, in words; and whether it waits for the officer."""
-    if row.state in signoffs.releasing_states(ret):
+    if row.state in releasing_states(ret):
         return [f"Nothing: released to {ret.recipient}"], False
-    if row.state == signoffs.SIGNED_OFF:
+    if row.state == SIGNED_OFF:
         return ["Waiting for your acceptance"], True
     found: list[str] = []
-    if row.state == signoffs.RETURNED and row.reason:
+    if row.state == RETURNED and row.reason:
         found.append(f"Sent back: {row.reason}")
-    elif row.state == signoffs.REOPENED and row.reason:
+    elif row.state == REOPENED and row.reason:
         found.append(f"Reopened: {row.reason}")
     obstacles: list[str] = []
     figures = f"{owed:,} figure{'' if owed == 1 else 's'}" if owed else ""
@@ -152,12 +132,12 @@ def in_the_way(
         obstacles.append("Nothing sent yet" + (f": {figures} owed" if figures else ""))
     elif figures:
         obstacles.append(f"{figures} still owed")
-    blockers = signoffs.blockers(session, row.agency_code, row.return_id, row.period)
-    obstacles += [str(b["msg"]) for b in blockers[:3]]
-    if len(blockers) > 3:
-        obstacles.append(f"and {len(blockers) - 3} more errors or unanswered queries")
+    standing = blockers(session, row.agency_code, row.return_id, row.period)
+    obstacles += [str(b["msg"]) for b in standing[:3]]
+    if len(standing) > 3:
+        obstacles.append(f"and {len(standing) - 3} more errors or unanswered queries")
     if not obstacles:
-        again = " again" if row.state in (signoffs.REOPENED, signoffs.RETURNED) else ""
+        again = " again" if row.state in (REOPENED, RETURNED) else ""
         obstacles.append(f"Waiting for its approver to sign off{again}")
     return found + obstacles, False
 
@@ -169,14 +149,14 @@ def _pairs(
     return's period being collected now (or every return's given period)."""
     ids = list(session.execute(select(Return.id).order_by(col(Return.id))).scalars())
     if return_id and period:
-        return [(return_id, signoffs.canonical_period(session, return_id, period))]
+        return [(return_id, canonical_period(session, return_id, period))]
     pairs = []
     for ret_id in ids:
         if return_id and ret_id != return_id:
             continue
         if period:
             try:
-                pairs.append((ret_id, signoffs.canonical_period(session, ret_id, period)))
+                pairs.append((ret_id, canonical_period(session, ret_id, period)))
             except InvalidInput:
                 continue  # a period of another kind than the return's
         elif ret_id in now:
@@ -204,7 +184,7 @@ def approvals_queue(
     owed: dict[tuple[str, str, str], int] = {}
     #: Agencies that owe a return and have no figure in it yet (the list names only those with figures).
     nothing: set[tuple[str, str, str]] = set()
-    if state in (None, signoffs.OPEN):
+    if state in (None, OPEN):
         owed, nothing = _owing(session, scope, full=full, return_id=return_id, period=period, now=now, found=found)
         if not period:
             # Figures waiting for their approver in any period are listed, whichever period is collected now;
@@ -276,7 +256,7 @@ def _owing(
     for ret_id, at in pairs:
         if not (return_id and period):
             try:
-                more = listed(session, scope, full=full, return_id=ret_id, period=at, state=signoffs.OPEN)
+                more = listed(session, scope, full=full, return_id=ret_id, period=at, state=OPEN)
             except OneReturnError:
                 continue  # not collected for that period (outside the return's validity, or not begun)
             for s in more:
@@ -291,8 +271,8 @@ def _owing(
                     agency_code=agency,
                     return_id=ret_id,
                     period=at,
-                    state=signoffs.OPEN,
-                    meaning=signoffs.MEANINGS[signoffs.OPEN],
+                    state=OPEN,
+                    meaning=MEANINGS[OPEN],
                     releases=False,
                 )
     return owed, nothing
@@ -317,7 +297,7 @@ def _waiting(
             )
         )
     )
-    for (ret_id, at), standing in release.standings(session, wanted).items():
+    for (ret_id, at), standing in standings(session, wanted).items():
         ret = returns[ret_id]
         if not scope.agency and not scope.reads_return(ret.recipient):
             continue
@@ -357,10 +337,10 @@ def waiting_pairs(session: Session, return_id: str | None) -> list[tuple[str, st
     figures for recorded since it last signed off any period of that return: each may hold figures waiting for
     its approver. Publishers, whose figures nobody signs off, are left out; which agencies a return's cells read
     is the build's to say, so this only names where to look (the figures near each period, as
-    ``signoffs.periods_with_figures`` looks)."""
+    ``periods_with_figures`` looks)."""
     reach, _context = feeds(session)
     rets = {r.id: r for r in session.execute(select(Return)).scalars() if not return_id or r.id == return_id}
-    published = signoffs.published_sources(session)
+    published = published_sources(session)
     made: set[tuple[str, str, str]] = set()
     last_signed: dict[tuple[str, str], datetime] = {}
     for agency, ret_id, at, signed in session.execute(
@@ -397,7 +377,7 @@ def waiting_pairs(session: Session, return_id: str | None) -> list[tuple[str, st
     found: set[tuple[str, str]] = set()
     for (agency, ret_id), dates in spans.items():
         first, last = min(s for s, _ in dates), max(e for _, e in dates)
-        # Up to a year past the last figure, as ``signoffs.periods_with_figures``: a return's period may end later.
+        # Up to a year past the last figure, as ``periods_with_figures``: a return's period may end later.
         for p in periods_between(rets[ret_id].period_type, first, date(last.year + 1, last.month, min(last.day, 28))):
             if (agency, ret_id, p.code) not in made and any(s <= p.end and e >= p.start for s, e in dates):
                 found.add((ret_id, p.code))
@@ -411,32 +391,32 @@ def _added_since_signoff(
     cached standings know them: the gate holds those back, so the sign-off no longer releases everything."""
     wanted: dict[str, list[str]] = {}
     for s in found:
-        if s.state in signoffs.releasing_states(returns[s.return_id]) or s.state == signoffs.SIGNED_OFF:
+        if s.state in releasing_states(returns[s.return_id]) or s.state == SIGNED_OFF:
             periods = wanted.setdefault(s.return_id, [])
             if s.period not in periods:
                 periods.append(s.period)
     return {
         (agency, return_id, period): n
-        for (return_id, period), standing in release.standings(session, wanted).items()
+        for (return_id, period), standing in standings(session, wanted).items()
         for agency, n in standing.since_signoff.items()
     }
 
 
 def tally(rows: list[Waiting]) -> dict[str, int]:
     """How many sign-offs wait for the officer, how many are not signed off (and why), and how many are released."""
-    signable = [w for w in rows if w.state in signoffs.SIGNABLE or w.signs_again]
+    signable = [w for w in rows if w.state in SIGNABLE or w.signs_again]
     return {
         "awaiting": sum(w.awaiting_acceptance for w in rows),
         "not_signed": len(signable),
-        "returned": sum(w.state == signoffs.RETURNED for w in signable),
-        "reopened": sum(w.state == signoffs.REOPENED for w in signable),
+        "returned": sum(w.state == RETURNED for w in signable),
+        "reopened": sum(w.state == REOPENED for w in signable),
         "released": sum(w.releases for w in rows),
     }
 
 
 def periods_known(session: Session, now: dict[str, dict[str, Any]], rows: list[Waiting]) -> list[str]:
     """The periods a queue's filter offers, newest first: those signed off so far, collected now or listed."""
-    known = {r.period for r in signoffs.list_signoffs(session)} | {str(e["period"]) for e in now.values()}
+    known = {r.period for r in list_signoffs(session)} | {str(e["period"]) for e in now.values()}
     known |= {w.period for w in rows}
     return sorted(known, key=lambda p: (period_start(p), p), reverse=True)
 

@@ -1,0 +1,164 @@
+"""Whose figures are behind a return's cells for a period, and where the return stands across those agencies.
+
+Which figures an agency vouches for is what the ungated build of the return reads of its uploads for the
+period (``vouched``); what builds found behind each (return, period) is kept until the store changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import func
+from sqlalchemy import select as columns
+from sqlmodel import Session, col, select
+
+from indicators.models import CatalogueVersion, Observation
+from indicators.periods import utc
+from mappings.models import Agency, AgencyOrg, Return, SignOff
+from mappings.signoff.builds import build
+from mappings.signoff.figures import Figure, figures_of
+from mappings.signoff.states import SIGNED_OFF, list_signoffs, published_sources, releasing_states, return_of
+
+
+def to_sign(session: Session, lineage: pl.DataFrame) -> pl.DataFrame:
+    """The lineage rows whose figures an agency must sign off: an agency's, and not official statistics it published."""
+    published = list(published_sources(session))
+    return lineage.filter(pl.col("agency_code").is_not_null() & ~pl.col("agency_code").is_in(published))
+
+
+def vouched(session: Session, agency_code: str, return_id: str, period: str) -> list[Figure]:
+    """The stored figures of an agency behind a return's cells for a period: what its approver vouches for."""
+    built = build(session, return_of(session, return_id), period)
+    ids = built.lineage.filter(pl.col("agency_code") == agency_code)["observation_id"].unique().sort().to_list()
+    return figures_of(session, ids)
+
+
+def agencies_behind(session: Session, return_id: str, period: str) -> list[str]:
+    """The agencies whose stored figures make cells of a return for a period: those who have something to sign off.
+
+    Read through ``standings``, so a page or list asking again builds the return only once the store has changed.
+    """
+    return_of(session, return_id)  # an unknown return is refused here, not passed over
+    found = standings(session, {return_id: [period]}).get((return_id, period))
+    return found.behind if found is not None else []
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a return stands for a period across the agencies whose figures make it: who has signed off, who not."""
+
+    return_id: str
+    period: str
+    behind: list[str]
+    waiting: list[str]
+    unaccepted: list[str]
+    last_signed_at: datetime | None
+    #: Agencies whose sign-off (or acceptance) stands but vouches for only some of their figures behind the
+    #: return, with how many came since: held back until their approver signs off again.
+    since_signoff: dict[str, int]
+
+    @property
+    def released(self) -> bool:
+        """Whether every agency whose figures make the return has signed them off (and, where asked, been accepted)."""
+        return bool(self.behind) and not self.waiting and not self.unaccepted
+
+
+#: What builds found behind each (return, period), by the state of the store they were made from: a page
+#: asks again on every view, and only a new figure, catalogue or org link can change the answer.
+_BEHIND: dict[tuple[str, str, tuple[Any, ...]], dict[str, frozenset[int]]] = {}
+_BEHIND_KEPT = 512
+_behind_lock = threading.Lock()
+
+
+def store_key(session: Session) -> tuple[Any, ...]:
+    """What the figures behind a return depend on, read in one statement: the figures, catalogue, agencies and links."""
+    key = session.execute(
+        columns(
+            func.max(col(Observation.id)),
+            func.count(col(Observation.id)),
+            # SQLite gives a rolled-back or deleted last row's id to the next one: when it was recorded tells them apart.
+            func.max(col(Observation.recorded_at)),
+            columns(func.max(col(CatalogueVersion.id))).scalar_subquery(),
+            columns(func.count()).select_from(AgencyOrg).scalar_subquery(),
+            columns(func.count()).select_from(Agency).scalar_subquery(),
+            # An agency changed (say, it now publishes its own figures) changes whose figures need signing off.
+            columns(func.max(col(Agency.updated_at))).scalar_subquery(),
+        )
+    ).one()
+    # The database too: two stores (a test's copies, or a service pointed at another) can reach the same counts.
+    return (str(session.get_bind().engine.url), *tuple(key), datetime.now(UTC).date())
+
+
+def _figures_behind(session: Session, ret: Return, period: str, shared: dict[str, Any]) -> dict[str, frozenset[int]]:
+    lineage = to_sign(session, build(session, ret, period, shared).lineage)
+    return {
+        str(agency): frozenset(int(i) for i in ids)
+        for agency, ids in lineage.group_by("agency_code").agg(pl.col("observation_id").unique()).iter_rows()
+    }
+
+
+def standings(session: Session, wanted: dict[str, list[str]]) -> dict[tuple[str, str], Standing]:
+    """Where each of the returns stands for each of its periods (``wanted``: return id to periods), read at once.
+
+    The sign-offs of every return are read in one statement; the agencies behind a (return, period) are
+    what a build of it finds (as ``agencies_behind``), kept until the store's figures, catalogue or links
+    change, so a page that shows many periods builds each once and then reads only the sign-offs.
+    """
+    if not wanted:
+        return {}
+    rets = {r.id: r for r in session.execute(select(Return).where(col(Return.id).in_(list(wanted)))).scalars()}
+    rows = {(s.agency_code, s.return_id, s.period): s for s in list_signoffs(session, return_ids=list(rets))}
+    key = store_key(session)
+    shared: dict[str, Any] = {}
+    out: dict[tuple[str, str], Standing] = {}
+    for return_id, periods in wanted.items():
+        ret = rets.get(return_id)
+        if ret is None:
+            continue
+        for period in periods:
+            with _behind_lock:
+                behind = _BEHIND.get((return_id, period, key))
+            if behind is None:
+                behind = _figures_behind(session, ret, period, shared)
+                with _behind_lock:
+                    if len(_BEHIND) >= _BEHIND_KEPT:
+                        _BEHIND.clear()
+                    _BEHIND[(return_id, period, key)] = behind
+            out[(return_id, period)] = _standing(ret, period, behind, rows)
+    return out
+
+
+def _standing(
+    ret: Return, period: str, behind: dict[str, frozenset[int]], rows: dict[tuple[str, str, str], SignOff]
+) -> Standing:
+    releasing = releasing_states(ret)
+    waiting: list[str] = []
+    unaccepted: list[str] = []
+    signed: list[datetime] = []
+    since: dict[str, int] = {}
+    for agency, ids in sorted(behind.items()):
+        row = rows.get((agency, ret.id, period))
+        # As the gate decides: every figure behind the return vouched for, in a state that releases.
+        vouched = row is not None and ids <= set(row.figure_ids)
+        if row is not None and not vouched and (row.state in releasing or row.state == SIGNED_OFF):
+            since[agency] = len(ids - set(row.figure_ids))
+        if row is not None and vouched and row.state in releasing:
+            if row.signed_at is not None:
+                signed.append(utc(row.signed_at))
+        elif row is not None and vouched and row.state == SIGNED_OFF:
+            unaccepted.append(agency)
+        else:
+            waiting.append(agency)
+    return Standing(
+        return_id=ret.id,
+        period=period,
+        behind=sorted(behind),
+        waiting=waiting,
+        unaccepted=unaccepted,
+        last_signed_at=max(signed) if signed else None,
+        since_signoff=since,
+    )
