@@ -83,6 +83,13 @@ class _Outcome:
     keys: Keys | None = None
 
 
+def _repeated(session: Session, agency_code: str, digest: str, year: str, mode: str) -> Submission | None:
+    """The agency's earlier record-level upload of the same files, year and purpose that sending them again repeats
+    (``spine.repeat_of``); the same files for another year are another return, and purged ones are kept no more."""
+    where = (col(Submission.kind) == KIND, col(Submission.collection_year) == year, col(Submission.purged_at).is_(None))
+    return repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=_REPEATABLE, where=where)
+
+
 def receive(
     engine: Engine,
     settings: Settings,
@@ -116,19 +123,7 @@ def receive(
     digest = content_hash(read)
     keys = keys_for(settings)
     with Session(engine, expire_on_commit=False) as session:
-        earlier = repeat_of(
-            session,
-            agency_code=agency_code,
-            digest=digest,
-            mode=mode,
-            statuses=_REPEATABLE,
-            # The same files for another year are another return; purged ones are no longer kept to repeat.
-            where=(
-                col(Submission.kind) == KIND,
-                col(Submission.collection_year) == year,
-                col(Submission.purged_at).is_(None),
-            ),
-        )
+        earlier = _repeated(session, agency_code, digest, year, mode)
         if earlier is not None:
             return Received(earlier, duplicate=True)
     path = keep(settings, keys, digest, read)
