@@ -7,6 +7,11 @@ stages ``reading`` (our own read: which return, which tables, their columns, the
 records answer, by DfE's published method) and ``stored``; or ends it ``rejected`` (a clear report, nothing
 stored) or ``failed`` (the file kept, run again by :func:`resume_records` or ``reprocess``). Children are
 named in the store only by their pseudonym (``collectors.records.privacy``).
+
+:func:`process_records` is the one entry that starts processing: the upload pool's process, the API's
+background task (no pool), the scheduler's and the CLI's resume (:func:`resume_records`) and the CLI's rerun
+(:func:`rerun`) all call it. The derived figures go to the checks as figures (``collectors.derived``) and to the
+storing tail with the child rows as its hook (``spine.Alongside``).
 """
 
 from __future__ import annotations
