@@ -27,7 +27,7 @@ from collectors.spine import (
     audited,
     failure_reason,
     finish,
-    repeats_current,
+    repeat_of,
     store_accepted,
 )
 from collectors.validate import Validation, problem_frame, validate
@@ -41,7 +41,7 @@ from onereturn.settings import Settings
 log = logging.getLogger(__name__)
 
 Mode = Literal["default", "atomic", "dry_run"]
-#: Submission statuses that are final: an identical file sent again may repeat one (``repeats_current``).
+#: Submission statuses that are final: an identical file sent again may repeat one (``spine.repeat_of``).
 FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
 #: Statuses of uploads that did not finish, which ``reprocess`` runs again.
 RERUNNABLE = ("failed", "interrupted")
@@ -127,21 +127,8 @@ def submit(
         get_agency(session, agency_code)
     digest, path = keep_raw(settings, data)
     with Session(engine, expire_on_commit=False) as session:
-        earlier = (
-            session.execute(
-                select(Submission)
-                .where(
-                    Submission.agency_code == agency_code,
-                    Submission.content_hash == digest,
-                    col(Submission.status).in_(FINAL),
-                    Submission.mode == mode,
-                )
-                .order_by(col(Submission.id).desc())
-            )
-            .scalars()
-            .first()
-        )
-        if earlier is not None and repeats_current(session, earlier):
+        earlier = repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=FINAL)
+        if earlier is not None:
             return Outcome(earlier, None, duplicate=True)
         submission = Submission(
             agency_code=agency_code,

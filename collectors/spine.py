@@ -1,8 +1,10 @@
 """What every upload shares once its own reading is done: the outcome, the cut-off, the failure reason, the
 repeat check and the storing tail (validated figures stored, queries held, the submission's outcome recorded).
 
-A keyed template or file of figures (``collectors.service``) and a council's record-level files
-(``collectors.records.service``) read their input each in their own way, then both end here.
+A keyed template or file of figures (``collectors.service``), a council's record-level files
+(``collectors.records.service``) and a publisher's release (``collectors.published.intake``) read their input
+each in their own way, then all end here: what each keeps besides its figures it hands the tail as a hook
+(:class:`Alongside`), so the tail never calls back into any of them.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, delete, func, update
+from sqlalchemy import ColumnElement, Engine, delete, func, update
 from sqlmodel import Session, col, select
 
 from collectors.problems import write_problems
@@ -49,16 +51,24 @@ def audited(event: Mapping[str, Any] | None) -> Iterator[None]:
         _AUDIT.reset(token)
 
 
-def _audit(session: Session, submission: Submission, problems: pl.DataFrame, status: str, message: str) -> None:
+def _audit(
+    session: Session,
+    submission: Submission,
+    problems: pl.DataFrame,
+    status: str,
+    message: str,
+    named: Callable[[], int | None] | None = None,
+) -> None:
     event = _AUDIT.get()
     if event is None or status not in _STORED:
         return
     rejected = status == "rejected"
     # As the API answers it: a file of a kind the service does not read is 415, any other rejection 422.
     unsupported = rejected and "rule" in problems.columns and bool((problems["rule"] == "unsupported_file").any())
+    object_id = named() if named is not None else submission.id
     audittrail.record(
         session,
-        **{**event, "object": str(event.get("object", "")).replace("{id}", str(submission.id))},
+        **{**event, "object": str(event.get("object", "")).replace("{id}", str(object_id))},
         outcome="rejected" if rejected else "ok",
         status=(415 if unsupported else 422) if rejected else 201,
         detail=message,
@@ -98,6 +108,32 @@ class Stored:
     unchanged: int
     held: int
     status: str
+    #: The commit's answer was lost with its connection and the outcome found stored: the session's objects were
+    #: rolled back, so the caller reads again what it needs (``db.commit_verified``).
+    asked_after: bool = False
+
+
+@dataclass(frozen=True)
+class Alongside:
+    """How one way in stores through the tail, and what it keeps besides its figures in the same transaction: the
+    hook the tail is given (the defaults are an agency's upload of figures)."""
+
+    #: Whether this worker still holds the upload, asked under the write lock before anything is written.
+    still_mine: Callable[[Session], bool] | None = None
+    #: Writes what the way in keeps besides the figures (a record-level upload's child rows, a publisher's release
+    #: and its figures), once the figures are written and before the outcome is recorded.
+    write: Callable[[Session, Stored], None] | None = None
+    #: The figures whose giving closes earlier open queries on them (by default the accepted figures).
+    closes: pl.DataFrame | None = None
+    #: When the figures are recorded (by default, as they are written).
+    recorded_at: datetime | None = None
+    #: Whether an outcome that stores no figure of its own and holds none is accepted rather than rejected (a
+    #: publisher's release whose figures all sit beside another body's, or fall outside the geography).
+    accepted_if_empty: bool = False
+    #: What ``{id}`` names in the audit event's object (by default the submission's id), asked once ``write`` ran.
+    audit_id: Callable[[], int | None] | None = None
+    #: How a commit whose answer was lost is asked after (by default: the outcome's status is stored).
+    committed: Callable[[Session], bool] | None = None
 
 
 def failure_reason(exc: BaseException, *, quote: bool = True) -> str:
@@ -136,6 +172,36 @@ def repeats_current(session: Session, earlier: Submission) -> bool:
     return not later
 
 
+def repeat_of(
+    session: Session,
+    *,
+    agency_code: str,
+    digest: str,
+    mode: str,
+    statuses: tuple[str, ...],
+    where: tuple[ColumnElement[bool], ...] = (),
+) -> Submission | None:
+    """The agency's latest upload of the same bytes in the same mode, finished with one of ``statuses`` (and
+    matching ``where``), when sending it again repeats what is current (``repeats_current``); else None, the file
+    being applied as a new upload."""
+    earlier = (
+        session.execute(
+            select(Submission)
+            .where(
+                Submission.agency_code == agency_code,
+                Submission.content_hash == digest,
+                col(Submission.status).in_(statuses),
+                Submission.mode == mode,
+                *where,
+            )
+            .order_by(col(Submission.id).desc())
+        )
+        .scalars()
+        .first()
+    )
+    return earlier if earlier is not None and repeats_current(session, earlier) else None
+
+
 def record_outcome(
     session: Session,
     submission: Submission,
@@ -146,10 +212,11 @@ def record_outcome(
     stage: str | None = None,
     only_if: str | tuple[str, ...] | None = None,
     counts: Mapping[str, int] | None = None,
+    audit_id: Callable[[], int | None] | None = None,
 ) -> bool:
     """Record an upload's outcome and its problems (replacing any of an earlier run), and its audit event when one
-    is in hand (``audited``); with ``only_if``, only while it still has that status (or one of those; False if
-    not, the caller rolling back)."""
+    is in hand (``audited``, its ``{id}`` the submission's or ``audit_id``'s); with ``only_if``, only while it
+    still has that status (or one of those; False if not, the caller rolling back)."""
     assert submission.id is not None
     session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission.id))
     write_problems(session, submission.id, problems)
@@ -167,7 +234,7 @@ def record_outcome(
         where.append(col(Submission.status).in_([only_if] if isinstance(only_if, str) else only_if))
     if not session.execute(update(Submission).where(*where).values(**values)).rowcount:  # type: ignore[attr-defined]
         return False
-    _audit(session, submission, problems, status, message)
+    _audit(session, submission, problems, status, message, audit_id)
     for key, value in values.items():
         setattr(submission, key, value)
     return True
@@ -202,8 +269,7 @@ def store_accepted(
     *,
     problems: pl.DataFrame,
     summary: Callable[[Stored], str],
-    still_mine: Callable[[Session], bool] | None = None,
-    also: Callable[[Session], None] | None = None,
+    alongside: Alongside = Alongside(),
     stage: str | None = None,
     only_if: str | None = None,
     counts: Mapping[str, int] | None = None,
@@ -212,18 +278,20 @@ def store_accepted(
 
     Another upload may have stored some of these figures since they were validated: the write lock is taken
     first and they are compared with what is current then, so each figure ends current exactly once.
-    ``still_mine`` (before anything is written) and ``only_if`` (as the outcome is recorded) check that this
-    worker still has the upload; if not, everything is rolled back and :class:`CutOff` raised. ``also`` writes
-    what the upload keeps besides, in the same transaction.
+    ``alongside.still_mine`` (before anything is written) and ``only_if`` (as the outcome is recorded) check that
+    this worker still has the upload; if not, everything is rolled back and :class:`CutOff` raised.
+    ``alongside.write`` writes what the upload keeps besides, in the same transaction.
     """
     assert submission.id is not None
     with db.writer(engine), storing(engine, submission.id, result.accepted) as session:
-        if still_mine is not None and not still_mine(session):
+        if alongside.still_mine is not None and not alongside.still_mine(session):
             session.rollback()
             raise CutOff()
         changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
-        write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
-        supersede_held(session, submission.agency_code, result.accepted)
+        recorded_at = alongside.recorded_at or datetime.now(UTC)
+        write_figures(session, changed, submission_id=submission.id, recorded_at=recorded_at)
+        closes = alongside.closes if alongside.closes is not None else result.accepted
+        supersede_held(session, submission.agency_code, closes)
         hold_figures(session, submission.id, result.held)
         revised = int(changed["obs_id"].is_not_null().sum())
         stored = Stored(
@@ -232,10 +300,10 @@ def store_accepted(
             revised=revised,
             unchanged=unchanged.height,
             held=result.held.height,
-            status=upload_status(errors=result.error_count, stored=result.accepted.height, held=result.held.height),
+            status=_status(result, alongside.accepted_if_empty),
         )
-        if also is not None:
-            also(session)
+        if alongside.write is not None:
+            alongside.write(session, stored)
         recorded = record_outcome(
             session,
             submission,
@@ -252,10 +320,18 @@ def store_accepted(
                 "rows_unchanged": stored.unchanged,
                 "queries_open": stored.held,
             },
+            audit_id=alongside.audit_id,
         )
         if not recorded:
             session.rollback()
             raise CutOff()
         # A commit whose answer is lost with its connection is asked after: stored, it is answered as stored.
-        db.commit_verified(session, _outcome_stored(submission.id, stored.status))
-    return stored
+        asked = db.commit_verified(session, alongside.committed or _outcome_stored(submission.id, stored.status))
+    return replace(stored, asked_after=True) if asked else stored
+
+
+def _status(result: Validation, accepted_if_empty: bool) -> str:
+    """The outcome's status from what validation accepted, held and refused."""
+    if accepted_if_empty and not (result.error_count or result.accepted.height or result.held.height):
+        return "accepted"
+    return upload_status(errors=result.error_count, stored=result.accepted.height, held=result.held.height)

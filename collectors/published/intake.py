@@ -21,18 +21,17 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from collectors import lease
-from collectors.problems import write_problems
 from collectors.published.check import Ruling, check_release
 from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError, read_published
 from collectors.published.sources import SourceSpec, load_sources
-from collectors.queries import answer, hold_figures, supersede_held
+from collectors.queries import answer
 from collectors.service import RERUNNABLE, keep_raw
-from collectors.spine import CutOff
-from collectors.store import COMPARED, KEY, current_for_keys, in_key_order, split_changes, storing, write_figures
+from collectors.spine import Alongside, CutOff, Stored, audited, store_accepted
+from collectors.store import COMPARED, KEY, in_key_order
+from collectors.validate import Validation, empty_problems
 from indicators.models import HeldFigure, Submission
 from indicators.published import PublishedFigure, PublishedRelease
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
-from onereturn import audittrail, db
 from onereturn.errors import Conflict, InvalidInput, NotFound
 from onereturn.settings import Settings
 
@@ -281,13 +280,72 @@ def _store(
     about: _About,
     audit: dict[str, Any] | None,
 ) -> PublishedRelease:
+    """Store a release through the storing tail every upload shares (revisions, stale builds, re-opened
+    sign-offs), the release and the publisher's own figures written alongside, its ``audit`` event naming the
+    release; a commit whose answer was lost is asked after by the release of this very import."""
     assert submission.id is not None
+    sid = submission.id
     in_geography, held, skipped, unknown = _sorted_release(engine, spec, figures, ruling)
     owned = in_geography.filter(pl.col("stored_as") == "store").drop("stored_as")
-    with db.writer(engine), storing(engine, submission.id, owned) as session:
-        changed, unchanged = split_changes(owned, current_for_keys(session, owned))
-        write_figures(session, changed, submission_id=submission.id, recorded_at=now)
-        revised = int(changed["obs_id"].is_not_null().sum())
+    kept = _Kept(spec, submission, figures.height, in_geography, skipped, unknown, now, about)
+    result = Validation(
+        rows_read=submission.rows_read, rows_blank=0, problems=empty_problems(), accepted=owned, held=held
+    )
+    alongside = Alongside(
+        write=kept.write,
+        # A figure this release gives again (in the store or beside) closes an earlier release's query on it.
+        closes=in_geography,
+        recorded_at=now,
+        accepted_if_empty=True,
+        audit_id=kept.release_id,
+        committed=lambda again: _release_of(again, sid) is not None,
+    )
+    try:
+        with audited(audit):
+            stored = store_accepted(
+                engine,
+                submission,
+                result,
+                problems=ruling.queries,
+                summary=kept.message,
+                alongside=alongside,
+                only_if="storing",
+                counts={"query_count": held.height, "warning_count": held.height},
+            )
+    except CutOff:
+        # Marked cut off meanwhile (its lease ran out): it is someone else's to run again now.
+        raise CutOff(f"import {sid} was marked interrupted while it stored; nothing of it was stored") from None
+    if stored.asked_after or kept.release is None:
+        with Session(engine, expire_on_commit=False) as again:
+            found = _release_of(again, sid)
+        assert found is not None
+        return found
+    return kept.release
+
+
+class _Kept:
+    """What a release keeps besides the store's figures, written by the storing tail in its transaction: the
+    release itself and every figure as the publisher's (``published_figure``)."""
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        submission: Submission,
+        read: int,
+        in_geography: pl.DataFrame,
+        skipped: int,
+        unknown: dict[str, int],
+        now: datetime,
+        about: _About,
+    ) -> None:
+        self.spec, self.submission, self.read, self.in_geography = spec, submission, read, in_geography
+        self.skipped, self.unknown, self.now, self.about = skipped, unknown, now, about
+        self.release: PublishedRelease | None = None
+
+    def write(self, session: Session, stored: Stored) -> None:
+        """Record the release and the publisher's figures, once the store's figures are written."""
+        spec, submission, about = self.spec, self.submission, self.about
+        assert submission.id is not None
         release = PublishedRelease(
             source_id=spec.id,
             publisher=spec.publisher,
@@ -299,49 +357,34 @@ def _store(
             raw_path=submission.raw_path,
             size_bytes=submission.size_bytes,
             fetched_from=about.fetched_from,
-            fetched_at=now,
+            fetched_at=self.now,
             submission_id=submission.id,
             rows_read=submission.rows_read,
-            figures=figures.height,
-            stored_new=changed.height - revised,
-            stored_revised=revised,
-            skipped=skipped,
-            unknown_areas={str(code): int(n) for code, n in sorted(unknown.items())},
-            held=held.height,
+            figures=self.read,
+            stored_new=stored.new,
+            stored_revised=stored.revised,
+            skipped=self.skipped,
+            unknown_areas={str(code): int(n) for code, n in sorted(self.unknown.items())},
+            held=stored.held,
             reapplies=about.reapplies,
         )
         session.add(release)
         session.flush()
         assert release.id is not None
-        beside, same = _keep_figures(session, spec.publisher, in_geography, release.id, now)
-        release.beside = beside
-        release.unchanged = same
-        release.message = _release_message(spec, release, changed.height - revised, revised, unknown)
-        hold_figures(session, submission.id, held)
-        write_problems(session, submission.id, ruling.queries)
-        # A figure this release gives again closes an earlier release's query on it.
-        supersede_held(session, spec.publisher, in_geography)
-        finished = session.execute(
-            update(Submission)
-            .where(col(Submission.id) == submission.id, col(Submission.status) == "storing")
-            .values(
-                status="queried" if held.height else "accepted",
-                message=release.message,
-                finished_at=datetime.now(UTC),
-                rows_accepted=owned.height,
-                rows_new=changed.height - revised,
-                rows_revised=revised,
-                rows_unchanged=unchanged.height,
-                query_count=held.height,
-                warning_count=held.height,
-                queries_open=held.height,
-            )
+        release.beside, release.unchanged = _keep_figures(
+            session, spec.publisher, self.in_geography, release.id, self.now
         )
-        if not finished.rowcount:  # type: ignore[attr-defined]
-            # Marked cut off meanwhile (its lease ran out): it is someone else's to run again now.
-            session.rollback()
-            raise CutOff(f"import {submission.id} was marked interrupted while it stored; nothing of it was stored")
-        return _audited_commit(engine, session, submission, release, audit)
+        release.message = _release_message(spec, release, stored.new, stored.revised, self.unknown)
+        self.release = release
+
+    def message(self, _stored: Stored) -> str:
+        """The release's message, the submission's too."""
+        assert self.release is not None
+        return self.release.message
+
+    def release_id(self) -> int | None:
+        """The release's id, which its audit event names."""
+        return self.release.id if self.release is not None else None
 
 
 def _sorted_release(
@@ -370,22 +413,6 @@ def _sorted_release(
         .drop("_other")
     )
     return in_geography, held, skipped, {str(code): int(n) for code, n in unknown.items()}
-
-
-def _audited_commit(
-    engine: Engine, session: Session, submission: Submission, release: PublishedRelease, audit: dict[str, Any] | None
-) -> PublishedRelease:
-    """Record the release's audit event in its transaction and commit both; a commit whose answer is lost with its
-    connection is asked after, by the release of this very import."""
-    if audit is not None:
-        named = str(audit.get("object", "")).replace("{id}", str(release.id))
-        audittrail.record(session, **{**audit, "object": named}, outcome="ok", status=201, detail=release.message or "")
-    if db.commit_verified(session, lambda again: _release_of(again, submission.id) is not None):
-        with Session(engine, expire_on_commit=False) as again:
-            found = _release_of(again, submission.id)
-        assert found is not None
-        return found
-    return release
 
 
 #: Unknown area codes a release's message names; the release keeps them all.

@@ -7,6 +7,11 @@ stages ``reading`` (our own read: which return, which tables, their columns, the
 records answer, by DfE's published method) and ``stored``; or ends it ``rejected`` (a clear report, nothing
 stored) or ``failed`` (the file kept, run again by :func:`resume_records` or ``reprocess``). Children are
 named in the store only by their pseudonym (``collectors.records.privacy``).
+
+:func:`process_records` is the one entry that starts processing: the upload pool's process, the API's
+background task (no pool), the scheduler's and the CLI's resume (:func:`resume_records`) and the CLI's rerun
+(:func:`rerun`) all call it. The derived figures go to the checks as figures (``collectors.derived``) and to the
+storing tail with the child rows as its hook (``spine.Alongside``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from sqlmodel import Session, col, select
 
 from collectors import lease
 from collectors.context import build_context
+from collectors.derived import FIGURE_SCHEMA, validate_figures
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError, read_collection_year, run_rules
 from collectors.records.inputs import check_archive
@@ -34,8 +40,8 @@ from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, keys_for
 from collectors.records.reading import as_written, check_903_year, distances_for, read_files
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
-from collectors.spine import CutOff, Stored, failure_reason, record_outcome, repeats_current, store_accepted
-from collectors.validate import problem_frame, validate
+from collectors.spine import Alongside, CutOff, Stored, failure_reason, record_outcome, repeat_of, store_accepted
+from collectors.validate import problem_frame
 from indicators.models import ANNEX_A_EXTRACT, Observation, Submission
 from indicators.models import RECORDS_KIND as KIND
 from mappings.agencies import get_agency
@@ -59,6 +65,8 @@ _BATCH = 20_000
 #: What a record-level upload is for, and the mode its submission is recorded with: DfE's return (figures
 #: derived and stored), or a fresh extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
 PURPOSES = {"return": "default", "annex_a": ANNEX_A_EXTRACT}
+#: The finished statuses of an earlier upload that sending the same files again may repeat.
+_REPEATABLE = ("accepted", "queried", "partially_accepted", "rejected")
 
 
 @dataclass
@@ -80,25 +88,11 @@ class _Outcome:
     keys: Keys | None = None
 
 
-def _earlier_same(session: Session, agency_code: str, digest: str, year: str, mode: str) -> Submission | None:
-    """The agency's latest finished, still kept record-level upload of the same files, year and purpose."""
-    return (
-        session.execute(
-            select(Submission)
-            .where(
-                Submission.agency_code == agency_code,
-                Submission.content_hash == digest,
-                Submission.kind == KIND,
-                Submission.collection_year == year,
-                Submission.mode == mode,
-                col(Submission.status).in_(("accepted", "queried", "partially_accepted", "rejected")),
-                col(Submission.purged_at).is_(None),
-            )
-            .order_by(col(Submission.id).desc())
-        )
-        .scalars()
-        .first()
-    )
+def _repeated(session: Session, agency_code: str, digest: str, year: str, mode: str) -> Submission | None:
+    """The agency's earlier record-level upload of the same files, year and purpose that sending them again repeats
+    (``spine.repeat_of``); the same files for another year are another return, and purged ones are kept no more."""
+    where = (col(Submission.kind) == KIND, col(Submission.collection_year) == year, col(Submission.purged_at).is_(None))
+    return repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=_REPEATABLE, where=where)
 
 
 def receive(
@@ -134,8 +128,8 @@ def receive(
     digest = content_hash(read)
     keys = keys_for(settings)
     with Session(engine, expire_on_commit=False) as session:
-        earlier = _earlier_same(session, agency_code, digest, year, mode)
-        if earlier is not None and repeats_current(session, earlier):
+        earlier = _repeated(session, agency_code, digest, year, mode)
+        if earlier is not None:
             return Received(earlier, duplicate=True)
     path = keep(settings, keys, digest, read)
     names = ", ".join(name for name, _ in read)
@@ -434,33 +428,15 @@ def _period_of(derived: Derivation, period_type: str | None) -> str | None:
     return None
 
 
-def _figure_rows(derived: Derivation, org: str, periods: dict[str, str]) -> pl.DataFrame:
-    """The derived figures as an upload's long table (row numbered from 1), for the usual checks: the figures as
-    numbers, which validation takes as they are rather than parsing them from text."""
+def _figures(derived: Derivation, org: str, periods: dict[str, str]) -> pl.DataFrame:
+    """The derived figures, numbered from 1 in indicator order, for the checks every figure passes."""
     rows = [
-        {
-            "row": n,
-            "indicator": f.indicator,
-            "org": org,
-            "period": periods[f.indicator],
-            "breakdown": "",
-            "value": f.value,
-            "numerator": f.numerator,
-            "denominator": f.denominator,
-            "status": "final",
-            "note": "derived from the council's record-level return",
-        }
+        (f.indicator, org, periods[f.indicator], "", f.value, f.numerator, f.denominator, "final",
+         "derived from the council's record-level return", n)
         for n, f in enumerate(sorted(derived.figures.values(), key=lambda f: f.indicator), start=1)
         if f.indicator in periods
-    ]
-    schema = {
-        "row": pl.Int64,
-        **dict.fromkeys(("indicator", "org", "period", "breakdown"), pl.String),
-        **dict.fromkeys(("value", "numerator", "denominator"), pl.Float64),
-        "status": pl.String,
-        "note": pl.String,
-    }
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    ]  # fmt: skip
+    return pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row")
 
 
 def _keyed(session: Session, frame: pl.DataFrame, org: str) -> dict[str, tuple[float | None, int]]:
@@ -471,7 +447,7 @@ def _keyed(session: Session, frame: pl.DataFrame, org: str) -> dict[str, tuple[f
             select(Observation.indicator_id, Observation.value, Observation.submission_id)
             .join(Submission, col(Submission.id) == col(Observation.submission_id))
             .where(
-                col(Observation.indicator_id).in_(group["indicator"].to_list()),
+                col(Observation.indicator_id).in_(group["indicator_id"].to_list()),
                 Observation.org_code == org,
                 Observation.period == str(period[0]),
                 Observation.breakdown == "",
@@ -504,16 +480,16 @@ def _store(
         for indicator in sorted(set(derived.figures) - set(periods)):
             derived.leave(indicator, f"the catalogue keeps it by {types.get(indicator) or 'no known period type'}, "
                           "not by the collection year")  # fmt: skip
-        frame = _figure_rows(derived, org, periods)
+        frame = _figures(derived, org, periods)
         keyed = _keyed(session, frame, org)
-    theirs = frame.filter(pl.col("indicator").is_in(sorted(ctx.agency_indicators)))
-    for indicator in sorted(set(frame["indicator"]) - set(theirs["indicator"])):
+    theirs = frame.filter(pl.col("indicator_id").is_in(sorted(ctx.agency_indicators)))
+    for indicator in sorted(set(frame["indicator_id"]) - set(theirs["indicator_id"])):
         outcome.problems.append(
             _problem("records_not_source", "information", f"{indicator} was derived, but {submission.agency_code} is "
                      "not its designated source, so it was not stored", column="indicator", value=indicator)
         )  # fmt: skip
     for indicator, (value, sub) in sorted(keyed.items()):
-        if indicator not in set(theirs["indicator"]):
+        if indicator not in set(theirs["indicator_id"]):
             continue
         mine = derived.figures[indicator].value
         outcome.problems.append(
@@ -522,13 +498,13 @@ def _store(
                      "in a template; the keyed figure is kept (upload a corrected template to change it)",
                      column="indicator", value=indicator)
         )  # fmt: skip
-    theirs = theirs.filter(~pl.col("indicator").is_in(sorted(keyed)))
+    theirs = theirs.filter(~pl.col("indicator_id").is_in(sorted(keyed)))
     for indicator, reason in sorted(derived.left_to_template.items()):
         outcome.problems.append(
             _problem("records_left_to_template", "information", f"{indicator} is left to the template: {reason}",
                      column="indicator", value=indicator)
         )  # fmt: skip
-    result = validate(theirs, ctx)
+    result = validate_figures(theirs, ctx)
     problems = pl.concat([result.problems, problem_frame(outcome.problems)], how="vertical_relaxed")
     outcome.problems = []
     lineage = _lineage_rows(derived, result.accepted.select("indicator_id", "period").rows(), org, keys, outcome)
@@ -541,10 +517,12 @@ def _store(
             + (f"; {len(keyed)} also keyed in a template, the keyed figure kept" if keyed else "")
         )
 
-    store_accepted(
-        engine, submission, result, problems=problems, summary=summary, stage="stored",
+    alongside = Alongside(
         still_mine=lambda session: _still_mine(session, sid),
-        also=lambda session: _write_child_rows(session, sid, outcome, keys, lineage), counts=counts,
+        write=lambda session, _: _write_child_rows(session, sid, outcome, keys, lineage),
+    )
+    store_accepted(
+        engine, submission, result, problems=problems, summary=summary, stage="stored", alongside=alongside, counts=counts
     )  # fmt: skip
 
 
