@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
-
-from scipy import stats
+from typing import Any, Literal
 
 #: Below this numerator a rate's interval is the exact Poisson one, as phe_rate does.
 BYARS_FROM = 10
+
+
+def _stats() -> Any:
+    """SciPy's distributions (scipy.stats, which ships no types), imported on first use."""
+    # scipy.stats takes a second or more to import; every process the service starts (the upload pool's,
+    # the build process, each CLI command) imports this module, and only comparisons need it.
+    from scipy import stats
+
+    return stats
+
 
 Method = Literal["wilson", "byars", "exact_poisson"]
 Outcome = Literal["better", "worse", "higher", "lower", "similar"]
@@ -56,8 +64,8 @@ def wilson(count: float, denominator: float, multiplier: float = 100.0, confiden
     # Each limit is the one-sided Wilson limit at (1 + confidence) / 2, which is the two-sided interval's: a
     # one-sided test's p-value is one tail sum, where the two-sided test searches the distribution (20x slower).
     one_side = (1 + confidence) / 2
-    low = stats.binomtest(k, n, alternative="greater").proportion_ci(confidence_level=one_side, method="wilson").low
-    high = stats.binomtest(k, n, alternative="less").proportion_ci(confidence_level=one_side, method="wilson").high
+    low = _stats().binomtest(k, n, alternative="greater").proportion_ci(confidence_level=one_side, method="wilson").low
+    high = _stats().binomtest(k, n, alternative="less").proportion_ci(confidence_level=one_side, method="wilson").high
     return Interval(float(low) * multiplier, float(high) * multiplier, confidence, "wilson")
 
 
@@ -67,13 +75,13 @@ def poisson_count(count: float, confidence: float = 0.95) -> tuple[float, float,
         raise ValueError(f"a count of events cannot be negative (got {count})")
     alpha = 1 - confidence
     if count >= BYARS_FROM:
-        z = float(stats.norm.ppf(1 - alpha / 2))
+        z = float(_stats().norm.ppf(1 - alpha / 2))
         lower = count * (1 - 1 / (9 * count) - z / (3 * math.sqrt(count))) ** 3
         upper_n = count + 1
         upper = upper_n * (1 - 1 / (9 * upper_n) + z / (3 * math.sqrt(upper_n))) ** 3
         return lower, upper, "byars"
-    lower = 0.0 if count == 0 else float(stats.chi2.ppf(alpha / 2, 2 * count)) / 2
-    upper = float(stats.chi2.ppf(1 - alpha / 2, 2 * count + 2)) / 2
+    lower = 0.0 if count == 0 else float(_stats().chi2.ppf(alpha / 2, 2 * count)) / 2
+    upper = float(_stats().chi2.ppf(1 - alpha / 2, 2 * count + 2)) / 2
     return lower, upper, "exact_poisson"
 
 
