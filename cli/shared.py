@@ -14,7 +14,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 def ready_engine() -> Any:
     """Return the store's engine with its schema up to date and the bundled catalogue loaded."""
-    from mappings.service import current_catalogue_version, load_bundled
+    from indicators.service import current_catalogue_version
+    from mappings.service import load_bundled
     from onereturn import db
     from onereturn.settings import get_settings
 

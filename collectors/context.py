@@ -310,7 +310,7 @@ _shared_lock = threading.Lock()
 
 def shared_context(session: Session) -> _Shared:
     """What every upload needs (indicators, org units, code lists), read once per catalogue version."""
-    from mappings.service import current_catalogue_version
+    from indicators.service import current_catalogue_version
 
     version = current_catalogue_version(session)
     orgs = int(session.execute(select(func.count()).select_from(OrgUnit)).scalar_one())

@@ -11,11 +11,10 @@ from collectors.store import current_figures
 from collectors.workbooks import STATISTICS, TemplateInfo, TemplateRow, template_csv, template_xlsx
 from indicators.models import Code, Indicator
 from indicators.periods import parse_period
-from indicators.service import load_rules
+from indicators.service import current_catalogue_version, load_rules
 from indicators.valuespec import value_specs
 from mappings.agencies import get_agency, obligations
 from mappings.models import OrgUnit
-from mappings.service import current_catalogue_version
 
 TemplateFormat = Literal["xlsx", "csv"]
 

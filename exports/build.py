@@ -22,6 +22,7 @@ from exports.disclosure import suppress_cells
 from exports.symbols import display_symbol
 from indicators.models import Indicator, Observation, Submission
 from indicators.periods import parse_period
+from indicators.service import current_catalogue_version
 from indicators.sources import definition_sources_text
 from indicators.symbols import LOW_RELIABILITY
 from mappings.agencies import agency_names
@@ -29,7 +30,6 @@ from mappings.catalogue import LEVEL_GROUPS
 from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import FACT_SCHEMA, Geography, GeographyRows, Resolver, level_orgs
-from mappings.service import current_catalogue_version
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
 from onereturn.db import rows_frame
 from onereturn.errors import InvalidInput, NotFound

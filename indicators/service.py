@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from indicators.catalogue import IndicatorCatalogue
-from indicators.models import CatalogueRule, Code, CodeList, Indicator, Observation, Submission
+from indicators.models import CatalogueRule, CatalogueVersion, Code, CodeList, Indicator, Observation, Submission
 from indicators.periods import utc
 from indicators.rules import Rule, bound_indicators, to_rule
 from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic, RulePublic
@@ -203,3 +203,15 @@ def list_rules(
             )
         )
     return out
+
+
+def current_catalogue_version(session: Session) -> CatalogueVersion | None:
+    """Return the latest catalogue load, if any."""
+    stmt = select(CatalogueVersion).order_by(col(CatalogueVersion.id).desc()).limit(1)
+    return session.execute(stmt).scalars().first()
+
+
+def current_catalogue_hash(session: Session) -> str:
+    """Return the content hash of the latest catalogue load ("" if none), reading one column."""
+    stmt = select(CatalogueVersion.content_hash).order_by(col(CatalogueVersion.id).desc()).limit(1)
+    return session.execute(stmt).scalars().first() or ""

@@ -592,49 +592,6 @@ def geography(session: Session) -> tuple[dict[str, str], list[str], dict[str, st
 Geo = tuple[dict[str, str], list[str], dict[str, str]]
 
 
-def comparison_for(
-    session: Session,
-    indicator_id: str,
-    org_code: str,
-    period: str,
-    *,
-    agency: str | None = None,
-    group_id: str = "statistical_neighbours",
-    history: Mapping[str, Mapping[str, Figure]] | None = None,
-    geo: Geo | None = None,
-) -> Comparison:
-    """Read the store and compare one council's figure; KeyError names an unknown indicator, council or group.
-
-    ``history`` (the indicator's figures by period, as :func:`load_figures` gives them for the same reader)
-    and ``geo`` (as :func:`geography` gives it) may be handed in by a caller that keeps them between calls.
-    """
-    ind = session.get(Indicator, indicator_id)
-    if ind is None:
-        raise KeyError(f"No indicator {indicator_id!r} in the catalogue")
-    group = group_for(org_code, group_id, session)
-    if history is None:
-        history = load_figures(session, indicator_id, periods_of(session, indicator_id), agency=agency)
-        if ind.formula:
-            from mappings.compare_rates import derived_history, with_stored
-
-            def term(t: str) -> Mapping[str, Mapping[str, Figure]]:
-                return load_figures(session, t, periods_of(session, t), agency=agency)
-
-            history = with_stored(derived_history(session, ind, term), history)
-    names, peers, region = geo if geo is not None else geography(session)
-    return compare(
-        IndicatorInfo.of(ind),
-        period,
-        org_code,
-        history.get(period, {}),
-        group=group,
-        names=names,
-        peers=peers,
-        region_code=region.get(org_code),
-        history=history,
-    )
-
-
 def as_json(c: Comparison) -> dict[str, Any]:
     """A comparison as the API answers it."""
 

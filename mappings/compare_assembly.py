@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +27,8 @@ from mappings.compare import (
     Comparison,
     Figure,
     Geo,
-    comparison_for,
+    IndicatorInfo,
+    compare,
     geography,
     group_for,
     load_figures,
@@ -53,6 +54,48 @@ _LISTS: OrderedDict[tuple[Any, ...], list[tuple[str, str, str]]] = OrderedDict()
 _TERMS: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]] = OrderedDict()
 _KEPT = 1024
 _lock = threading.Lock()
+
+
+def comparison_for(
+    session: Session,
+    indicator_id: str,
+    org_code: str,
+    period: str,
+    *,
+    agency: str | None = None,
+    group_id: str = "statistical_neighbours",
+    history: Mapping[str, Mapping[str, Figure]] | None = None,
+    geo: Geo | None = None,
+) -> Comparison:
+    """Read the store and compare one council's figure; KeyError names an unknown indicator, council or group.
+
+    ``history`` (the indicator's figures by period, as :func:`load_figures` gives them for the same reader)
+    and ``geo`` (as :func:`geography` gives it) may be handed in by a caller that keeps them between calls.
+    """
+    ind = session.get(IndicatorRow, indicator_id)
+    if ind is None:
+        raise KeyError(f"No indicator {indicator_id!r} in the catalogue")
+    group = group_for(org_code, group_id, session)
+    if history is None:
+        history = load_figures(session, indicator_id, periods_of(session, indicator_id), agency=agency)
+        if ind.formula:
+
+            def term(t: str) -> Mapping[str, Mapping[str, Figure]]:
+                return load_figures(session, t, periods_of(session, t), agency=agency)
+
+            history = with_stored(derived_history(session, ind, term), history)
+    names, peers, region = geo if geo is not None else geography(session)
+    return compare(
+        IndicatorInfo.of(ind),
+        period,
+        org_code,
+        history.get(period, {}),
+        group=group,
+        names=names,
+        peers=peers,
+        region_code=region.get(org_code),
+        history=history,
+    )
 
 
 def _kept(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], make: Callable[[], Any], most: int) -> Any:

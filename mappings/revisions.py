@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from indicators.models import Indicator
 from indicators.periods import Period, parse_period
+from indicators.service import current_catalogue_version
 from mappings.models import BuildRevision, FieldMapping
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
@@ -27,8 +28,6 @@ _cache_lock = threading.Lock()
 
 
 def _catalogue_key(session: Session) -> tuple[str, str]:
-    from mappings.service import current_catalogue_version
-
     version = current_catalogue_version(session)
     bind = session.get_bind()
     return str(bind.engine.url if hasattr(bind, "engine") else bind), version.content_hash if version else ""

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from indicators.catalogue import CodeListSpec, Located, register
 from indicators.models import CatalogueRule, CatalogueVersion, Code, CodeList, Indicator
 from indicators.schemas import IndicatorUse
-from indicators.service import store_rules
+from indicators.service import current_catalogue_version, store_rules
 from indicators.sources import SourceSpec, cites_text, resolve
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
 from mappings.models import AgencyIndicator, AgencyReturn, Crosswalk, FieldMapping, OrgParent, OrgUnit, Return
@@ -25,18 +25,6 @@ from mappings.schemas import (
     ReturnPublic,
 )
 from onereturn.errors import CatalogueError, NotFound
-
-
-def current_catalogue_version(session: Session) -> CatalogueVersion | None:
-    """Return the latest catalogue load, if any."""
-    stmt = select(CatalogueVersion).order_by(col(CatalogueVersion.id).desc()).limit(1)
-    return session.execute(stmt).scalars().first()
-
-
-def current_catalogue_hash(session: Session) -> str:
-    """Return the content hash of the latest catalogue load ("" if none), reading one column."""
-    stmt = select(CatalogueVersion.content_hash).order_by(col(CatalogueVersion.id).desc()).limit(1)
-    return session.execute(stmt).scalars().first() or ""
 
 
 def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) -> CatalogueVersion:

@@ -15,11 +15,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-log = logging.getLogger("scheduler")
+from onereturn import db
 
-#: How much lower than the API's a helper process's CPU priority is (nice(2): 10 gives it about a tenth of a
-#: core's share against a busy API process; none of it is lost when the cores are idle).
-NICENESS = 10
+log = logging.getLogger("scheduler")
 
 
 def in_background(parent: int, busy: threading.Event | None = None, *, niceness: int) -> None:
@@ -65,8 +63,6 @@ def builds_engine(url: str) -> Engine:
     """The build process's engine on the store at ``url``, made on first use."""
     engine = _build_engines.get(url)
     if engine is None:
-        from onereturn import db
-
         engine = _build_engines[url] = db.make_engine(url, threads=1)
     return engine
 

@@ -10,7 +10,10 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from onereturn.errors import ConfigurationError
-from onereturn.processes import NICENESS
+
+#: How much lower than the API's a helper process's CPU priority is (nice(2): 10 gives it about a tenth of a
+#: core's share against a busy API process; none of it is lost when the cores are idle).
+NICENESS = 10
 
 #: Where the checkout (and so the bundled catalogue) lives.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

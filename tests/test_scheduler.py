@@ -27,8 +27,7 @@ from mappings import notices
 from mappings.models import Return
 from onereturn import db, jobs, outbox
 from onereturn.models import JobRun, SchedulerHeartbeat
-from onereturn.processes import NICENESS
-from onereturn.settings import Settings
+from onereturn.settings import NICENESS, Settings
 from tests.live import serve_process
 from tests.signoffs import sign_off_everything, sign_off_over_http
 

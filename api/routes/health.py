@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from api.capacity import FAULTS
 from api.deps import SessionDep
-from mappings.service import current_catalogue_version, org_unit_count
+from indicators.service import current_catalogue_version
+from mappings.service import org_unit_count
 from onereturn.errors import ServiceBusy
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from api.sdmx.negotiate import DataFormat, data_format, structure_format
 from exports import sdmx_source
 from exports.sdmx_ml import AGENCY, ATTRIBUTES, VERSION, Codelist, cross_domain_codelists
 from exports.sdmx_rest import SERIES_DIMENSIONS, Flow, data_message, structure_message
+from indicators.service import current_catalogue_version
 from mappings.models import Return
-from mappings.service import current_catalogue_version
 from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/sdmx", tags=["sdmx"])

@@ -22,7 +22,8 @@ from sqlmodel import Session, col, select
 
 from collectors import lease
 from collectors.published.check import Ruling, check_release
-from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError, read_published
+from collectors.published.formats import read_published
+from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.queries import answer
 from collectors.service import RERUNNABLE, keep_raw

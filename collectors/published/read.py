@@ -38,7 +38,7 @@ class PublishedFormatError(InvalidInput):
 MAX_FIELD = 131_072
 
 
-def _read_csv(spec: SourceSpec, data: bytes) -> pl.DataFrame:
+def read_csv_text(spec: SourceSpec, data: bytes) -> pl.DataFrame:
     """A publisher's CSV as text columns, each row numbered as in the file, with its layout and row lengths checked
     before polars reads it (so a ragged row or an overlong field is named with its row, not polars' message)."""
     try:
@@ -58,7 +58,7 @@ def _read_csv(spec: SourceSpec, data: bytes) -> pl.DataFrame:
 
 def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
     """Read an EES tidy CSV into figures (FIGURE_SCHEMA) and the number of data rows read."""
-    frame = _read_csv(spec, data)
+    frame = read_csv_text(spec, data)
     try:
         _schema(spec).validate(frame, lazy=True)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
@@ -126,7 +126,7 @@ def _schema(spec: SourceSpec) -> pa.DataFrameSchema:
     )
 
 
-def _value(spec: SourceSpec, column: str, prefix: str) -> list[pl.Expr]:
+def value_of(spec: SourceSpec, column: str, prefix: str) -> list[pl.Expr]:
     """A column's number, or its symbol / flag when it holds one of the publisher's symbols."""
     raw = pl.col(column).str.strip_chars()
     symbol = raw.replace_strict(spec.symbols, default=None, return_dtype=pl.String)
@@ -165,7 +165,7 @@ _PERIOD_TEXT = {
 }
 
 
-def _period(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
+def period_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
     """The catalogue period of each row, refusing a publisher period the rule cannot read."""
     text = pl.col(spec.period_column).fill_null("").str.strip_chars()
     bad = rows.filter(~text.str.contains(_PERIOD_TEXT[fig.period]))
@@ -198,7 +198,7 @@ def _period(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
     return pl.format("FY{}-{}", year - 1, (year % 100).cast(pl.String).str.zfill(2))
 
 
-def _breakdown(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
+def breakdown_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
     """Each row's breakdown key (``dim=code`` joined by ``;``, dimensions sorted), refusing an unlisted value."""
     parts: list[tuple[str, pl.Expr]] = []
     for column, split in fig.breakdown.items():
@@ -225,12 +225,12 @@ def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataF
     read = rows.select(
         pl.lit(fig.indicator).alias("indicator_id"),
         _org(spec, frame).alias("org_code"),
-        _period(spec, fig, rows).alias("period"),
-        _breakdown(spec, fig, rows).alias("breakdown"),
-        *_value(spec, fig.value, ""),
+        period_of(spec, fig, rows).alias("period"),
+        breakdown_of(spec, fig, rows).alias("breakdown"),
+        *value_of(spec, fig.value, ""),
         "file_row",
-        *(_value(spec, fig.numerator, "num_") if fig.numerator else []),
-        *(_value(spec, fig.denominator, "den_") if fig.denominator else []),
+        *(value_of(spec, fig.numerator, "num_") if fig.numerator else []),
+        *(value_of(spec, fig.denominator, "den_") if fig.denominator else []),
     )
     bad = read.filter(pl.col("value").is_null() & pl.col("symbol").is_null())
     if bad.height:
@@ -261,19 +261,6 @@ def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataF
         pl.lit(None, pl.String).alias("note"),
         "file_row",
     ).cast(FIGURE_SCHEMA)  # type: ignore[arg-type]
-
-
-def read_published(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
-    """Read a publisher's file in whichever of its source's formats it is: a JSON document is the publisher's API
-    answer (EES ``/meta`` with ``/query`` results, or a FingertipsNext ``/data`` response), anything else its CSV."""
-    is_json = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
-    if spec.format == "ndtms_viewit":
-        from collectors.published.viewit import read_viewit_csv
-
-        return read_viewit_csv(spec, data)
-    if spec.format == "fingertips":
-        return read_fingertips_json(spec, data) if is_json else read_fingertips_csv(spec, data)
-    return read_ees_query_json(spec, data) if is_json else read_ees_csv(spec, data)
 
 
 def _json(spec: SourceSpec, data: bytes) -> Any:
@@ -391,7 +378,7 @@ FINGERTIPS_KEY_COLUMNS = [
 
 def read_fingertips_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
     """Read Fingertips' "all data" CSV (``/api/all_data/csv/by_indicator_id``) into figures."""
-    frame = _read_csv(spec, data)
+    frame = read_csv_text(spec, data)
     return _fingertips(spec, frame), frame.height
 
 
@@ -486,8 +473,8 @@ def _fingertips(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
         read = rows.select(
             pl.lit(fig.indicator).alias("indicator_id"),
             _org(spec, frame).alias("org_code"),
-            _period(spec, fig, rows).alias("period"),
-            _breakdown(spec, fig, rows).alias("breakdown"),
+            period_of(spec, fig, rows).alias("period"),
+            breakdown_of(spec, fig, rows).alias("breakdown"),
             number.alias("value"),
             (pl.col(fig.numerator).cast(pl.Float64, strict=False) if fig.numerator else pl.lit(None, pl.Float64)).alias(
                 "numerator"

@@ -18,10 +18,10 @@ import polars as pl
 from collectors.published.read import (
     FIGURE_SCHEMA,
     PublishedFormatError,
-    _breakdown,
-    _period,
-    _read_csv,
-    _value,
+    breakdown_of,
+    period_of,
+    read_csv_text,
+    value_of,
 )
 from collectors.published.sources import FigureSpec, SourceSpec
 from indicators.periods import parse_period
@@ -65,7 +65,7 @@ def _org_codes(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Seri
     """Each row's area code, resolved from its area name and period; refuse a name that names no area or several."""
     area = spec.levels[next(iter(spec.levels))]
     keyed = rows.select(
-        pl.col(area).fill_null("").alias("_area"), _period(spec, fig, rows).alias("_period"), "file_row"
+        pl.col(area).fill_null("").alias("_area"), period_of(spec, fig, rows).alias("_period"), "file_row"
     )
     codes: dict[tuple[str, str], str] = {}
     for name, period, row in keyed.unique(["_area", "_period"], keep="first", maintain_order=True).iter_rows():
@@ -86,7 +86,7 @@ def _group(spec: SourceSpec, figs: list[FigureSpec], frame: pl.DataFrame) -> pl.
     for column, wanted in fig.where.items():
         rows = rows.filter(pl.col(column).fill_null("") == wanted)
     base = rows.select(
-        _period(spec, fig, rows).alias("period"), _breakdown(spec, fig, rows).alias("breakdown"), "file_row"
+        period_of(spec, fig, rows).alias("period"), breakdown_of(spec, fig, rows).alias("breakdown"), "file_row"
     ).with_columns(_org_codes(spec, fig, rows))
     columns = {f.value: f.indicator for f in figs}
     long = (
@@ -94,7 +94,7 @@ def _group(spec: SourceSpec, figs: list[FigureSpec], frame: pl.DataFrame) -> pl.
         .unpivot(index=["period", "breakdown", "file_row", "org_code"], variable_name="column", value_name="_raw")
         .with_columns(
             pl.col("column").replace_strict(columns, return_dtype=pl.String).alias("indicator_id"),
-            *_value(spec, "_raw", ""),
+            *value_of(spec, "_raw", ""),
         )
     )
     bad = long.filter(pl.col("value").is_null() & pl.col("symbol").is_null())
@@ -135,7 +135,7 @@ def _group(spec: SourceSpec, figs: list[FigureSpec], frame: pl.DataFrame) -> pl.
 
 def read_viewit_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
     """Read an NDTMS ViewIt export into figures (FIGURE_SCHEMA) and the number of data rows read."""
-    frame = _read_csv(spec, data)
+    frame = read_csv_text(spec, data)
     groups: dict[str, list[FigureSpec]] = {}
     for fig in spec.figure:
         groups.setdefault(fig.model_dump_json(include={"where", "breakdown", "period"}), []).append(fig)

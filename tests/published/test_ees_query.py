@@ -12,7 +12,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from collectors.published.read import PublishedFormatError, read_ees_csv, read_published
+from collectors.published.formats import read_published
+from collectors.published.read import PublishedFormatError, read_ees_csv
 from collectors.published.sources import load_sources
 
 SPEC = load_sources().sources["dfe_cin_c1"]

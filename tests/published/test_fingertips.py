@@ -20,8 +20,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from collectors.published import fetch
+from collectors.published.formats import read_published
 from collectors.published.intake import import_release
-from collectors.published.read import PublishedFormatError, read_published
+from collectors.published.read import PublishedFormatError
 from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.models import Indicator
 from indicators.published import PublishedFigure, PublishedRelease
