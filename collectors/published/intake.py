@@ -32,6 +32,7 @@ from collectors.store import COMPARED, KEY, in_key_order
 from collectors.validate import Validation, empty_problems
 from indicators.models import HeldFigure, Submission
 from indicators.published import PublishedFigure, PublishedRelease
+from indicators.published_query import current_published
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn.errors import Conflict, InvalidInput, NotFound
 from onereturn.settings import Settings
@@ -515,7 +516,10 @@ def _keep_figures(
 ) -> tuple[int, int]:
     """Record every figure of the release that is new or changed for the publisher, retiring what it replaces;
     return how many beside figures were recorded, and how many figures were unchanged."""
-    current = _current_published(session, publisher, figures)
+    indicators = figures["indicator_id"].unique().to_list()
+    current = current_published(session, publisher=publisher, indicator_ids=indicators).rename(
+        {"id": "pub_id", "version": "pub_version"}
+    )
     joined = figures.join(current.rename({c: f"cur_{c}" for c in COMPARED}), on=KEY, how="left")
     same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"cur_{c}")) for c in COMPARED)
     changed = joined.filter(pl.col("pub_id").is_null() | ~same).with_columns(
@@ -565,32 +569,3 @@ def _insert_published(session: Session, changed: pl.DataFrame, publisher: str, r
         for part in group.select(bound).iter_slices(_INSERT_BATCH):
             cursor.executemany(statement, part.iter_rows())
     cursor.close()
-
-
-def _current_published(session: Session, publisher: str, figures: pl.DataFrame) -> pl.DataFrame:
-    schema = {**{k: FIGURE_SCHEMA[k] for k in (*KEY, *COMPARED)}, "pub_id": pl.Int64, "pub_version": pl.Int64}
-    indicators = figures["indicator_id"].unique().to_list()
-    if not indicators:
-        return pl.DataFrame(schema=schema)
-    pub = PublishedFigure
-    found = session.execute(
-        sa_select(
-            col(pub.indicator_id),
-            col(pub.org_code),
-            col(pub.period),
-            col(pub.breakdown),
-            col(pub.value),
-            col(pub.numerator),
-            col(pub.denominator),
-            col(pub.symbol),
-            col(pub.flag),
-            col(pub.status),
-            col(pub.id),
-            col(pub.version),
-        ).where(
-            col(PublishedFigure.publisher) == publisher,
-            col(PublishedFigure.is_current),
-            col(PublishedFigure.indicator_id).in_(indicators),
-        )
-    ).all()
-    return pl.DataFrame([tuple(r) for r in found], schema=schema, orient="row")
