@@ -209,9 +209,3 @@ def current_catalogue_version(session: Session) -> CatalogueVersion | None:
     """Return the latest catalogue load, if any."""
     stmt = select(CatalogueVersion).order_by(col(CatalogueVersion.id).desc()).limit(1)
     return session.execute(stmt).scalars().first()
-
-
-def current_catalogue_hash(session: Session) -> str:
-    """Return the content hash of the latest catalogue load ("" if none), reading one column."""
-    stmt = select(CatalogueVersion.content_hash).order_by(col(CatalogueVersion.id).desc()).limit(1)
-    return session.execute(stmt).scalars().first() or ""

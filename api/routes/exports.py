@@ -332,4 +332,5 @@ def get_burden(
         "consistency": [c.__dict__ for c in report.consistency],
         "sent_twice": [t.__dict__ for t in report.sent_twice],
         "keys_nothing_published": [k.__dict__ for k in report.keys_nothing_published],
+        "from_publishers": [p.__dict__ for p in report.from_publishers],
     }

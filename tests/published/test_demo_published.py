@@ -136,3 +136,22 @@ def test_burden_counts_the_publishers_figures_apart(store: Engine, store_setting
         beside = published_figures(session, publisher="dfe_statistics").filter(pl.col("stored_as") == "beside")
     # The made-up council answers for no real council's code, so DfE's Derbyshire figures are DfE's own in the store.
     assert set(beside["org_code"].unique().to_list()) == {"E10000024", "E09000023"}
+
+
+def test_the_burden_answer_and_the_officers_page_list_the_publishers_figures(
+    store: Engine, store_settings: Settings
+) -> None:
+    from api.main import create_app
+    from tests.web.pages import OFFICER as OFFICER_KEY
+    from tests.web.pages import sign_in
+
+    load_published(store, store_settings)
+    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as web:
+        report = web.get("/api/burden", params={"period": "FY2024-25"}, headers=OFFICER).json()
+        by = {p["publisher"]: p for p in report["from_publishers"]}
+        assert set(by) == {"ons", "dfe_statistics"}
+        assert by["ons"]["figures"] == by["ons"]["in_store"] > 0
+        sign_in(web, OFFICER_KEY)
+        page = web.get("/burden", params={"period": "FY2024-25"}).text
+    assert 'id="publishers-burden"' in page
+    assert "From publishers, keyed by nobody" in page
