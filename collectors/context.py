@@ -304,7 +304,7 @@ class _Shared:
     facts: dict[str, Facts]
 
 
-_shared_cache: dict[tuple[str, str, int], _Shared] = {}
+_shared_cache: dict[tuple[str, int], _Shared] = {}
 _shared_lock = threading.Lock()
 
 
@@ -314,8 +314,10 @@ def shared_context(session: Session) -> _Shared:
 
     version = current_catalogue_version(session)
     orgs = int(session.execute(select(func.count()).select_from(OrgUnit)).scalar_one())
-    bind = session.get_bind()
-    key = (str(bind.engine.url), version.content_hash if version else "", orgs)
+    # Indicators, code lists and rules change only with a catalogue load, which records a new version and hash;
+    # org units are the geography and any added since. Copies of one store (the tests' stores, a restored backup)
+    # share the catalogue's hash and their org units, so one reading serves them all.
+    key = (version.content_hash if version else "", orgs)
     with _shared_lock:
         found = _shared_cache.get(key)
     if found is not None:

@@ -84,6 +84,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _rules_once() -> Iterator[None]:
+    """DfE's rules run once per distinct input in each test process (see ``tests/rules_cache.py``)."""
+    from collectors.records import contract
+    from tests.rules_cache import remembering
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(contract, "_call", remembering(contract._call))
+        yield
+
+
 @pytest.fixture(scope="session")
 def bundled_catalogue() -> Catalogue:
     """The bundled catalogue, read and checked once."""

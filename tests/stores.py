@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -96,12 +97,17 @@ def make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalo
 
 
 _counter = iter(range(10**6))
-#: PostgreSQL's share of a copied store, done beside the tests in a thread of their own: the next test's copy is
-#: made while a test runs, and a finished test's copy dropped while the next one runs (dropping a database waits
-#: for a checkpoint). One thread, so a copy and a drop never contend with each other for the server.
-_beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-copies")
-#: The copy made ahead for the next test, per template.
-_spares: dict[str, Future[str]] = {}
+#: How many copies of each template are kept made ahead of the tests that will take them. Making one takes a
+#: PostgreSQL server a fifth to half a second, mostly waiting on its disk, and most tests take less than that: with
+#: one copy made ahead, each test waited for the next; with a few, and two made at once, the copies keep up.
+SPARES = 3
+#: PostgreSQL's share of a copied store, done beside the tests in threads of their own: the next tests' copies are
+#: made while a test runs (two at a time), and a finished test's copy dropped in a thread of its own while the next
+#: ones run (dropping a database waits for the server's disk too).
+_beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="store-copies")
+_dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-drops")
+#: The copies made ahead for the next tests, per template, oldest first.
+_spares: dict[str, deque[Future[str]]] = {}
 #: Drops not yet seen to have finished; one that failed fails the next test that copies a store.
 _drops: list[Future[None]] = []
 
@@ -129,12 +135,13 @@ def _drop(name: str) -> None:
 
 
 def _pg_copy(template: str) -> str:
-    """A fresh copy of ``template`` for one test (the one made ahead, when there is one), and the next made ahead."""
+    """A fresh copy of ``template`` for one test (the oldest made ahead, when there is one), and more made ahead."""
     while _drops and _drops[0].done():
         _drops.pop(0).result()
-    spare = _spares.pop(template, None)
-    name = spare.result() if spare is not None else _create_copy(template)
-    _spares[template] = _beside.submit(_create_copy, template)
+    ahead = _spares.setdefault(template, deque())
+    name = ahead.popleft().result() if ahead else _create_copy(template)
+    while len(ahead) < SPARES:
+        ahead.append(_beside.submit(_create_copy, template))
     return name
 
 
@@ -142,10 +149,12 @@ def finish_copies() -> None:
     """Wait for the drops still under way, and drop the copies made ahead that no test took: the run's end."""
     while _drops:
         _drops.pop(0).result()
-    while _spares:
-        spare = _spares.popitem()[1]
-        if spare.exception() is None:
-            _drop(spare.result())
+    for ahead in _spares.values():
+        while ahead:
+            spare = ahead.popleft()
+            if spare.exception() is None:
+                _drop(spare.result())
+    _spares.clear()
 
 
 # Where the run ends without the session's fixtures ending (an interrupted run), the copies are dropped as it exits.
@@ -171,4 +180,4 @@ def copied_store(store_template: str, directory: Path) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
-        _drops.append(_beside.submit(_drop, name))
+        _drops.append(_dropper.submit(_drop, name))
