@@ -45,9 +45,13 @@ def build_ungated(session: Session, ret: Return, period: str, shared: dict[str, 
     fields = return_with_fields(session, ret.id)[1]
     if shared is None:
         builder = Builder(session, period, ret.period_type)
+    elif period in shared:
+        # Returns of one period read the same figures: the period's builder has them already (as ``build_all``).
+        builder = shared[period]
     else:
-        builder = Builder(session, period, ret.period_type, sharing=shared.get(period))
-        shared.setdefault(period, builder)
+        # The geography, owners and indicators are the same for every period: lent by a builder made before.
+        builder = Builder(session, period, ret.period_type, sharing=next(iter(shared.values()), None))
+        shared[period] = builder
     return builder.build(ret, fields, datetime.now(UTC))
 
 

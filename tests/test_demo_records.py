@@ -15,9 +15,12 @@ from exports.burden import burden
 from indicators.models import RECORDS_KIND as KIND
 from indicators.models import Submission
 from onereturn.settings import Settings
+from tests.demo_store import demo_said, demo_store_fixture
 
 OFFICER = "demo-officer-5e0b9c2a4f"
 DFE = "demo-regulator-dfe-7a3c18e2"
+#: The store with the synthetic council's records uploaded (``load_records_demo``), loaded once per process.
+store = demo_store_fixture("store", "records")
 
 
 def test_the_synthetic_councils_files_are_the_same_every_time(tmp_path: Path) -> None:
@@ -29,8 +32,10 @@ def test_the_synthetic_councils_files_are_the_same_every_time(tmp_path: Path) ->
     ]
 
 
-def test_the_synthetic_council_keys_nothing_and_its_returns_are_filled(store: Engine, store_settings: Settings) -> None:
-    uploads = load_records_demo(store, store_settings)
+def test_the_synthetic_council_keys_nothing_and_its_returns_are_filled(
+    store: Engine, store_settings: Settings, store_template: str
+) -> None:
+    uploads = demo_said(store_template, "records")["records"]
     assert [u.agency for u in uploads] == [RECORDS_AGENCY, RECORDS_AGENCY]
     for upload in uploads:
         assert "illustrative" in upload.file
@@ -52,10 +57,7 @@ def test_the_synthetic_council_keys_nothing_and_its_returns_are_filled(store: En
     assert [u.status for u in again] == [u.status for u in uploads]
 
 
-def test_the_synthetic_council_reads_its_report_and_signs_its_figures_off(
-    store: Engine, store_settings: Settings, store_client: TestClient
-) -> None:
-    load_records_demo(store, store_settings)
+def test_the_synthetic_council_reads_its_report_and_signs_its_figures_off(store_client: TestClient) -> None:
     council = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
     mine = store_client.get("/api/submissions", headers=council).json()["items"]
     assert len(mine) == 2

@@ -28,6 +28,7 @@ from mappings.models import Return
 from onereturn import db, jobs, outbox
 from onereturn.models import JobRun, SchedulerHeartbeat
 from onereturn.settings import NICENESS, Settings
+from tests.demo_store import serve_demo_copy
 from tests.live import serve_process
 from tests.signoffs import sign_off_everything, sign_off_over_http
 
@@ -607,7 +608,9 @@ _WITH_BUILD_PROCESS = {
 }
 
 
-def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path: Path) -> None:
+def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """SIGTERM to ``onereturn serve`` with the scheduler and its build process embedded: it ends cleanly with a
     rebuild in hand, leaves no process behind, gives the build process's queues back (no leaked semaphores), and
     the next start builds what the stop cut off."""
@@ -618,7 +621,8 @@ def test_serve_stops_with_its_build_process_and_gives_back_what_it_held(tmp_path
     from exports.freshness import stale
 
     dfe, path = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}, "/api/returns/dfe_ssda903/FY2024-25.csv"
-    process, base, log_path = serve_process(tmp_path, "serve", **_WITH_BUILD_PROCESS)
+    # On a copy of the store a first start loaded the demo into: this start rebuilds the returns the demo signed off.
+    process, base, log_path = serve_demo_copy(tmp_path_factory, tmp_path, "serve", **_WITH_BUILD_PROCESS)
     try:
         # The build process is the pool's, started on the first rebuild job, at a lower priority.
         built = os.getpriority(os.PRIO_PROCESS, 0) + 1

@@ -9,6 +9,7 @@ organisation unit. Which figures an agency vouches for is what the build of the 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
 from sqlmodel import Session, col, select
@@ -184,6 +185,9 @@ def sign_off_all(session: Session, actor: Actor, *, return_ids: list[str] | None
     An operator's step (and the demo's): no errors or queries are checked, and the declaration is the return's own.
     """
     done: list[SignOff] = []
+    # Returns of one period share what their builds read (the geography, the indicators, the period's figures):
+    # signing off changes none of it.
+    shared: dict[str, Any] = {}
     rets = session.execute(select(Return).order_by(col(Return.id))).scalars().all()
     for ret in rets:
         if return_ids is not None and ret.id not in return_ids:
@@ -193,7 +197,7 @@ def sign_off_all(session: Session, actor: Actor, *, return_ids: list[str] | None
                 check_buildable(ret, period, today=datetime.now(UTC).date())
             except (InvalidInput, NotFound):
                 continue  # outside the return's validity: nothing is built for it, so nothing to release
-            built = build(session, ret, period.code)
+            built = build(session, ret, period.code, shared)
             for agency in sorted(set(to_sign(session, built.lineage)["agency_code"].to_list())):
                 if state_of(session, agency, ret.id, period.code) not in SIGNABLE:
                     continue

@@ -7,16 +7,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from cli.demo import load_published
 from mappings.models import Agency
-from onereturn.settings import Settings
+from tests.demo_store import demo_store_fixture
 from tests.helpers import assert_canonical_error
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+#: Each test's store has the publishers' files read through the intake (``load_published``), read once per process.
+store = demo_store_fixture("store", "published")
 
 
-def test_patch_every_agency_of_the_demo(store: Engine, store_settings: Settings, store_client: TestClient) -> None:
-    load_published(store, store_settings)
+def test_patch_every_agency_of_the_demo(store: Engine, store_client: TestClient) -> None:
     with Session(store) as session:
         origins = {a.code: a.origin for a in session.execute(select(Agency)).scalars()}
     publishers = {c for c, o in origins.items() if o == "published"}
@@ -33,10 +33,7 @@ def test_patch_every_agency_of_the_demo(store: Engine, store_settings: Settings,
         assert store_client.get(f"/api/agencies/{code}", headers=OFFICER).status_code == 200
 
 
-def test_a_publishers_agency_is_changed_like_any_other(
-    store: Engine, store_settings: Settings, store_client: TestClient
-) -> None:
-    load_published(store, store_settings)
+def test_a_publishers_agency_is_changed_like_any_other(store: Engine, store_client: TestClient) -> None:
     renamed = store_client.patch(
         "/api/agencies/dfe_statistics", headers=OFFICER, json={"name": "DfE statistics (Explore Education Statistics)"}
     )

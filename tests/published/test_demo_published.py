@@ -9,24 +9,28 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from cli.demo import RECORDS_LA, RECORDS_ORG, demo_files, load_published, load_records_demo
+from cli.demo import RECORDS_LA, RECORDS_ORG, demo_files
 from collectors.service import submit
 from indicators.models import Observation, Submission
 from indicators.periods import parse_period
 from indicators.published_query import differences, published_figures
 from mappings.resolve import Resolver
 from onereturn.settings import Settings
+from tests.demo_store import demo_said, demo_store_fixture
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+#: Stores with the publishers' files read through the intake (``load_published``), then the synthetic county's
+#: records uploaded (``load_records_demo``) or not; each loaded once per process and copied per test.
+store = demo_store_fixture("store", "published", "records")
+published_store = demo_store_fixture("published_store", "published")
 
 
 def test_the_demo_population_comes_from_the_publishers_file_and_fills_the_records_rates(
-    store: Engine, store_settings: Settings
+    store: Engine, store_template: str
 ) -> None:
-    published = load_published(store, store_settings)
+    published = demo_said(store_template, "published", "records")["published"]
     assert next(u.agency for u in published) == "ons"
     assert all(u.status == "accepted" for u in published)
-    load_records_demo(store, store_settings)
     with Session(store) as session:
         pop = session.execute(
             select(Observation, Submission)
@@ -62,8 +66,6 @@ def test_the_demo_population_comes_from_the_publishers_file_and_fills_the_record
 def test_the_synthetic_countys_figures_stand_beside_no_real_councils(
     store: Engine, store_settings: Settings, store_client: TestClient
 ) -> None:
-    load_published(store, store_settings)
-    load_records_demo(store, store_settings)
     for agency, path in demo_files():
         if agency == "notts_cyp":
             submit(store, store_settings, agency_code=agency, filename=path.name, data=path.read_bytes())
@@ -107,10 +109,10 @@ def test_the_synthetic_countys_figures_stand_beside_no_real_councils(
     assert nottinghamshire.json()["total"] == 0
 
 
-def test_burden_counts_the_publishers_figures_apart(store: Engine, store_settings: Settings) -> None:
+def test_burden_counts_the_publishers_figures_apart(published_store: Engine) -> None:
     from exports.burden import burden
 
-    load_published(store, store_settings)
+    store = published_store
     with Session(store) as session:
         report = burden(session, "FY2024-25")
     by = {p.publisher: p for p in report.from_publishers}
@@ -139,13 +141,13 @@ def test_burden_counts_the_publishers_figures_apart(store: Engine, store_setting
 
 
 def test_the_burden_answer_and_the_officers_page_list_the_publishers_figures(
-    store: Engine, store_settings: Settings
+    published_store: Engine, store_settings: Settings
 ) -> None:
     from api.main import create_app
     from tests.web.pages import OFFICER as OFFICER_KEY
     from tests.web.pages import sign_in
 
-    load_published(store, store_settings)
+    store = published_store
     with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as web:
         report = web.get("/api/burden", params={"period": "FY2024-25"}, headers=OFFICER).json()
         by = {p["publisher"]: p for p in report["from_publishers"]}

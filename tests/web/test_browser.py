@@ -22,7 +22,7 @@ import httpx
 import openpyxl
 import pytest
 
-from tests.live import serve_process
+from tests.demo_store import serve_demo_copy
 from tests.signoffs import sign_off_over_http
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -76,8 +76,10 @@ def _full_page(page: Page, path: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``onereturn serve`` (uvicorn, SQLite, demo figures) on 127.0.0.1."""
-    process, base, _ = serve_process(tmp_path_factory.mktemp("web-server"), ONERETURN_SCHEDULER_EMBEDDED="false")
+    """A real ``onereturn serve`` (uvicorn, SQLite, demo figures) on 127.0.0.1, on a copy of the store its first
+    start loaded the demo into (``tests.demo_store``)."""
+    data = tmp_path_factory.mktemp("web-server")
+    process, base, _ = serve_demo_copy(tmp_path_factory, data, ONERETURN_SCHEDULER_EMBEDDED="false")
     try:
         yield base
     finally:

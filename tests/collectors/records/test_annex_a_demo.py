@@ -7,15 +7,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from cli.demo import RECORDS_AGENCY, RECORDS_YEAR, load_records_demo
+from cli.demo import RECORDS_AGENCY, RECORDS_YEAR
 from onereturn.settings import Settings
+from tests.demo_store import demo_said, demo_store_fixture
 
 #: The synthetic county's approver key (README, the demo's keys).
 SYNTHETIC = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
+#: The store with the synthetic county's records uploaded (``load_records_demo``), loaded once per process.
+store = demo_store_fixture("store", "records")
 
 
-def test_the_synthetic_county_builds_its_annex_a(store: Engine, store_settings: Settings) -> None:
-    uploads = load_records_demo(store, store_settings)
+def test_the_synthetic_county_builds_its_annex_a(store: Engine, store_settings: Settings, store_template: str) -> None:
+    uploads = demo_said(store_template, "records")["records"]
     assert {u.status for u in uploads} <= {"accepted", "queried"}, [u.message for u in uploads]
     on = f"{int(RECORDS_YEAR[:4]) + 1}-03-31"
     with TestClient(create_app(store_settings, engine=store)) as client:
