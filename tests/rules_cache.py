@@ -42,7 +42,8 @@ def remembering(real: Call) -> Call:
     def call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None) -> dict[str, Any]:
         key = _key(request, timeout_s, memory_mib)
         if key is not None and key in answers:
-            return json.loads(json.dumps(answers[key]))
+            again: dict[str, Any] = json.loads(json.dumps(answers[key]))
+            return again
         answer = real(request, timeout_s=timeout_s, memory_mib=memory_mib)
         if key is not None:
             answers[key] = json.loads(json.dumps(answer))
