@@ -145,9 +145,16 @@ def store_digest(engine: Engine) -> dict[str, str]:
     """Every table's rows, hashed in key order: equal digests mean nothing was changed."""
     digests = {}
     with engine.connect() as conn:
-        for table in sorted(inspect(conn).get_table_names()):
-            if table == "alembic_version":
-                continue
+        tables = [t for t in sorted(inspect(conn).get_table_names()) if t != "alembic_version"]
+        if engine.dialect.name == "postgresql":
+            # Each row's text, sorted and hashed by the server, every table in one query: the same rows give the
+            # same digest, and none is sent over (two digests a test, 76 tests, thousands of catalogue rows).
+            query = " UNION ALL ".join(
+                f"SELECT '{t}', md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM \"{t}\" AS r"
+                for t in tables
+            )
+            return {str(table): str(digest) for table, digest in conn.execute(text(query)).all()}
+        for table in tables:
             rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
             digests[table] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
     return digests
