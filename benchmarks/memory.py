@@ -67,10 +67,39 @@ def _rows(template: Path, rows: int) -> pl.DataFrame:
     return frame.with_columns(pl.Series("value", values)).select("indicator", "org", "period", "value")
 
 
-class Server:
-    """``onereturn serve`` in its own process on a fresh data directory."""
+def _bare_store(data_dir: Path) -> None:
+    """A SQLite store in ``data_dir`` with the catalogue, the demo's agencies and keys, and one upload.
 
-    def __init__(self, folder: Path, port: int, max_upload_bytes: int) -> None:
+    A first ``serve`` loads the demo's uploads only into a store that has none: the one upload here (another
+    council's figure) is what keeps them out.
+    """
+    from collectors.service import submit
+    from mappings.service import load_bundled
+    from onereturn import db
+    from onereturn.settings import Settings
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, database_url="")
+    engine = db.make_engine(settings.effective_database_url)
+    try:
+        db.upgrade(engine)
+        with db.session_scope(engine) as session:
+            load_bundled(session, demo_keys=True)
+        figure = b"indicator,org,period,value\ncyp.lac_count,E09000023,2025-03-31,480\n"
+        submit(engine, settings, agency_code="lewisham_council", filename="lewisham.csv", data=figure)
+    finally:
+        engine.dispose()
+
+
+class Server:
+    """``onereturn serve`` in its own process on a fresh data directory.
+
+    With ``demo`` (the default) the server loads the demo as a first start does; without, its store is made
+    beforehand with the catalogue, the demo's keys and one upload of another council, so it starts without the
+    demo's uploads.
+    """
+
+    def __init__(self, folder: Path, port: int, max_upload_bytes: int, *, demo: bool = True) -> None:
         self.folder = folder
         self.port = port
         self.tmp = folder / "tmp"
@@ -85,6 +114,8 @@ class Server:
             "TMPDIR": str(self.tmp),
         }
         env.pop("ONERETURN_DATABASE_URL", None)
+        if not demo:
+            _bare_store(folder / "data")
         self.log = open(folder / "server.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "import cli; cli.main()", "serve"],

@@ -101,6 +101,12 @@ def _owner_pid(store: Engine, submission_id: int) -> int:
         return int(submission.lease_owner.split(":")[1])
 
 
+#: What decides a renewal or a process's priority is the pool's, the same whatever the store: each of those tests
+#: starts its own pool, so it runs on one store (every other test here runs on both).
+POOL_ONLY = pytest.mark.parametrize("store_template", ["sqlite"], indirect=True)
+
+
+@POOL_ONLY
 @pytest.mark.parametrize("limit", [1, 1 << 40])
 def test_a_process_left_holding_more_than_its_limit_is_renewed_after_its_upload(
     store: Engine, tmp_path: Path, limit: int
@@ -138,6 +144,7 @@ def _running(pid: int) -> bool:
     return "(zombie)" not in status
 
 
+@POOL_ONLY
 @pytest.mark.parametrize("niceness", [0, 7])
 def test_upload_processes_run_at_the_priority_set_against_the_api(store: Engine, tmp_path: Path, niceness: int) -> None:
     settings = Settings(data_dir=tmp_path / "data", upload_slots=1, upload_niceness=niceness)
