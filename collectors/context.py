@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from collectors.store import CURRENT_SCHEMA, FIGURE_COLUMNS, KEY, fetch_figures, stage, stored_cells
@@ -304,7 +305,7 @@ class _Shared:
     facts: dict[str, Facts]
 
 
-_shared_cache: dict[tuple[str, int], _Shared] = {}
+_shared_cache: dict[tuple[str | int, ...], _Shared] = {}
 _shared_lock = threading.Lock()
 
 
@@ -313,11 +314,17 @@ def shared_context(session: Session) -> _Shared:
     from indicators.service import current_catalogue_version
 
     version = current_catalogue_version(session)
-    orgs = int(session.execute(select(func.count()).select_from(OrgUnit)).scalar_one())
-    # Indicators, code lists and rules change only with a catalogue load, which records a new version and hash;
-    # org units are the geography and any added since. Copies of one store (the tests' stores, a restored backup)
-    # share the catalogue's hash and their org units, so one reading serves them all.
-    key = (version.content_hash if version else "", orgs)
+    counts = session.execute(
+        sa_select(
+            select(func.count()).select_from(OrgUnit).scalar_subquery(),
+            select(func.count()).select_from(Indicator).scalar_subquery(),
+            select(func.count()).select_from(Code).scalar_subquery(),
+        )
+    ).one()
+    # Indicators, code lists and rules change with a catalogue load, which records a new version and hash; org units
+    # are the geography and any added since; the counts also tell a row added by hand. Copies of one store (the
+    # tests' stores, a restored backup) share all of these, so one reading serves them all.
+    key: tuple[str | int, ...] = (version.content_hash if version else "", *(int(n) for n in counts))
     with _shared_lock:
         found = _shared_cache.get(key)
     if found is not None:
