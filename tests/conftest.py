@@ -29,35 +29,38 @@ from tests.stores import (
     pg_admin_url,
 )
 
-#: The files that take longest, longest first (a whole run on 2 cores, 25 November 2026); they start first and
-#: the many short files fill in after them, so both workers end together. ``./run test`` turns off
+#: The files that take longest, longest first (a whole run on 2 cores, 26 November 2026); they start first and
+#: the many short files fill in after them, so the workers end together. ``./run test`` turns off
 #: pytest-xdist's own order, which starts the files with the most tests first; ordered by tests alone, the
-#: slow files of one or two tests (the records benchmark, the ended connections, the demo's records) came
+#: slow files of one or two tests (the records benchmark, the ended connections, the two workers) came
 #: last and one worker ran them alone for minutes after the other had finished.
 SLOW_FIRST = (
-    "tests/api/test_committed.py",
-    "tests/web/test_pages.py",
-    "tests/test_scheduler.py",
-    "tests/api/test_upload_processes.py",
     "tests/web/test_browser.py",
-    "tests/collectors/records/test_records_upload.py",
+    "tests/test_scheduler.py",
     "tests/test_stops.py",
+    "tests/api/test_schemathesis.py",
+    "tests/api/test_committed.py",
+    "tests/api/test_upload_processes.py",
+    "tests/web/test_pages.py",
     "tests/test_bench_records.py",
     "tests/test_lost_connections.py",
-    "tests/test_demo_records.py",
-    "tests/web/test_records_pages.py",
-    "tests/web/test_signoff_page.py",
-    "tests/api/test_schemathesis.py",
-    "tests/test_load.py",
     "tests/test_two_workers.py",
+    "tests/api/test_signoffs.py",
+    "tests/web/test_approvals_page.py",
+    "tests/web/test_signoff_page.py",
+    "tests/test_load.py",
     "tests/api/test_access_matrix.py",
-    "tests/collectors/records/test_records_contract.py",
-    "tests/collectors/test_latest_earlier.py",
-    "tests/test_bench_scale.py",
-    "tests/collectors/test_fuzz.py",
-    "tests/collectors/test_interrupted.py",
-    "tests/exports/test_burden_records.py",
-    "tests/web/test_due_next.py",
+    "tests/test_scheduler_lock.py",
+    "tests/published/test_demo_published.py",
+    "tests/exports/test_freshness.py",
+    "tests/collectors/records/test_records_upload.py",
+    "tests/api/test_signoff_in_the_way.py",
+    "tests/api/test_front_door.py",
+    "tests/api/test_compare_api.py",
+    "tests/api/test_sdmx_api.py",
+    "tests/api/test_release.py",
+    "tests/mappings/test_registry.py",
+    "tests/web/test_records_pages.py",
 )
 
 
