@@ -26,7 +26,7 @@ from tests.stores import (
     finish_copies,
     fresh_engine,
     make_template,
-    pg_admin_url,
+    pg_admin,
 )
 
 #: The files that take longest, longest first (a whole run on 2 cores, 26 November 2026); they start first and
@@ -167,10 +167,7 @@ def _templates() -> Iterator[dict[str, str]]:
     yield made
     finish_copies()
     if "postgresql" in made:
-        admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)")
-        admin.dispose()
+        pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -35,7 +35,7 @@ from cli.demo import DemoUpload, load_published, load_records_demo
 from onereturn import db
 from onereturn.settings import Settings
 from tests.live import serve_process
-from tests.stores import PG_TEMPLATE, copied_store, finish_copies, pg_admin_url
+from tests.stores import PG_TEMPLATE, copied_store, finish_copies, pg_admin
 
 #: The stores made so far in this process, by what they are.
 _served: dict[str, Path] = {}
@@ -194,24 +194,13 @@ def _made(store_template: str, tmp_path_factory: pytest.TempPathFactory, loads: 
 
 
 def _pg_rename(database: str, name: str) -> None:
-    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.exec_driver_sql(f"ALTER DATABASE {database} RENAME TO {name}")
-    finally:
-        admin.dispose()
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"ALTER DATABASE {database} RENAME TO {name}")
 
 
 def _pg_drop(name: str) -> None:
     # The copies made ahead from it first: a database being copied cannot be dropped.
     finish_copies()
-    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        admin.dispose()
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @contextmanager

@@ -71,6 +71,17 @@ def pg_admin_url(database: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + f"/{database}"
 
 
+def pg_admin(*statements: str) -> None:
+    """Run statements that make, rename or drop databases on the test PostgreSQL server, each on its own."""
+    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        admin.dispose()
+
+
 def make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> str:
     """Make a loaded database to copy per test: a SQLite file path, or a PostgreSQL template database name."""
     if backend == "sqlite":
@@ -83,11 +94,7 @@ def make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalo
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         eng.dispose()
         return f"sqlite:{path}"
-    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {PG_TEMPLATE}")
-    admin.dispose()
+    pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)", f"CREATE DATABASE {PG_TEMPLATE}")
     eng = db.make_engine(pg_admin_url(PG_TEMPLATE))
     db.upgrade(eng)
     with db.session_scope(eng) as session:
@@ -115,23 +122,13 @@ _drops: list[Future[None]] = []
 def _create_copy(template: str) -> str:
     """Make a new database from the PostgreSQL template ``template``; return its name."""
     name = f"{PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
-    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
-    finally:
-        admin.dispose()
+    pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
     return name
 
 
 def _drop(name: str) -> None:
     """Drop a copied database, ending any connection still open on it."""
-    admin = db.make_engine(pg_admin_url("postgres")).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        admin.dispose()
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _pg_copy(template: str) -> str:
