@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,9 +111,6 @@ class Stored:
     #: The commit's answer was lost with its connection and the outcome found stored: the session's objects were
     #: rolled back, so the caller reads again what it needs (``db.commit_verified``).
     asked_after: bool = False
-    #: The figures written to the store, each with its new version, for ``Alongside.write`` to copy from rather
-    #: than bind every row again; not kept once the tail returns.
-    written: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -304,7 +301,6 @@ def store_accepted(
             unchanged=unchanged.height,
             held=result.held.height,
             status=_status(result, alongside.accepted_if_empty),
-            written=changed,
         )
         if alongside.write is not None:
             alongside.write(session, stored)
@@ -331,7 +327,7 @@ def store_accepted(
             raise CutOff()
         # A commit whose answer is lost with its connection is asked after: stored, it is answered as stored.
         asked = db.commit_verified(session, alongside.committed or _outcome_stored(submission.id, stored.status))
-    return replace(stored, asked_after=asked, written=None)
+    return replace(stored, asked_after=True) if asked else stored
 
 
 def _status(result: Validation, accepted_if_empty: bool) -> str:

@@ -374,7 +374,7 @@ class _Kept:
         session.flush()
         assert release.id is not None
         release.beside, release.unchanged = _keep_figures(
-            session, spec.publisher, self.in_geography, release.id, self.now, written=stored.written
+            session, spec.publisher, self.in_geography, release.id, self.now
         )
         release.message = _release_message(spec, release, stored.new, stored.revised, self.unknown)
         self.release = release
@@ -512,18 +512,10 @@ def _answered_by_others(session: Session, publisher: str, indicators: list[str])
 
 
 def _keep_figures(
-    session: Session,
-    publisher: str,
-    figures: pl.DataFrame,
-    release_id: int,
-    now: datetime,
-    *,
-    written: pl.DataFrame | None = None,
+    session: Session, publisher: str, figures: pl.DataFrame, release_id: int, now: datetime
 ) -> tuple[int, int]:
     """Record every figure of the release that is new or changed for the publisher, retiring what it replaces;
-    return how many beside figures were recorded, and how many figures were unchanged. ``written``: the figures
-    the transaction has just written to the store, with their versions (copied from there when they are the ones
-    to record)."""
+    return how many beside figures were recorded, and how many figures were unchanged."""
     indicators = figures["indicator_id"].unique().to_list()
     current = current_published(session, publisher=publisher, indicator_ids=indicators).rename(
         {"id": "pub_id", "version": "pub_version"}
@@ -540,60 +532,13 @@ def _keep_figures(
             .where(col(PublishedFigure.id).in_(retired[start : start + _INSERT_BATCH]))
             .values(is_current=False)
         )
-    rest = _copy_from_store(session, changed, written, publisher, release_id, now)
-    _insert_published(session, rest, publisher, release_id, now)
+    _insert_published(session, changed, publisher, release_id, now)
     beside = int((changed["stored_as"] == "beside").sum())
     return beside, figures.height - changed.height
 
 
 #: The columns of ``published_figure`` a release writes, in the order its rows are bound.
 _PUBLISHED_COLUMNS = (*KEY, "version", *COMPARED, "stored_as", "file_row")
-
-
-def _constants(connection: Any, publisher: str, release_id: int, now: datetime) -> str:
-    """The columns every figure of a release shares, as SQL literals: publisher, release, current and the time
-    (SQLite keeps it as the text SQLAlchemy writes for it)."""
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if connection.dialect.name == "sqlite" else now.isoformat()
-    publisher_literal = "'" + publisher.replace("'", "''") + "'"
-    return f"{publisher_literal}, {int(release_id)}, TRUE, '{stamp}'"
-
-
-def _copy_from_store(
-    session: Session,
-    changed: pl.DataFrame,
-    written: pl.DataFrame | None,
-    publisher: str,
-    release_id: int,
-    now: datetime,
-) -> pl.DataFrame:
-    """On SQLite, when the figures to record as the store's are exactly those the transaction has just written to
-    the store, at the same versions (a first release, or one whose every change is the publisher's own), copy
-    them from there in one statement rather than binding every row again (0.13 s of CPU of NDTMS's 42,120); return
-    the figures still to insert. Same rows: the store's were written from the very same frame."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite" or written is None or written.is_empty():
-        return changed
-    ours = changed.filter(pl.col("stored_as") == "store")
-    if ours.height != written.height:
-        return changed
-    versions = [*KEY, "version"]
-    if ours.select(versions).join(written.select(versions), on=versions, how="semi").height != written.height:
-        return changed
-    # One writer at a time on SQLite, and a new row's id is the largest yet plus one: the figures this transaction
-    # wrote are the store's last ``written.height`` rows (the submission checked too, and the count).
-    n = written.height
-    top = connection.exec_driver_sql("SELECT max(id) FROM observation").scalar_one()
-    columns = ", ".join([*_PUBLISHED_COLUMNS, "publisher", "release_id", "is_current", "recorded_at"])
-    picked = ", ".join(f"o.{c}" if c != "stored_as" else "'store'" for c in _PUBLISHED_COLUMNS)
-    copied = connection.exec_driver_sql(
-        f"INSERT INTO published_figure ({columns}) SELECT {picked}, {_constants(connection, publisher, release_id, now)} "
-        "FROM observation o WHERE o.id > ? AND o.submission_id = (SELECT submission_id FROM published_release "
-        "WHERE id = ?) ORDER BY o.id",
-        (int(top) - n, int(release_id)),
-    )
-    if copied.rowcount != n:
-        raise RuntimeError(f"copied {copied.rowcount} of the {n} figures just stored into the publisher's figures")
-    return changed.filter(pl.col("stored_as") != "store")
 
 
 def _insert_published(session: Session, changed: pl.DataFrame, publisher: str, release_id: int, now: datetime) -> None:
@@ -606,8 +551,10 @@ def _insert_published(session: Session, changed: pl.DataFrame, publisher: str, r
     connection = session.connection()
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     # Written into the statement once, not bound on every row: the publisher (its code, from the source file), the
-    # release, current, and the time.
-    constants = _constants(connection, publisher, release_id, now)
+    # release, current, and the time (SQLite keeps it as the text SQLAlchemy writes for it).
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if connection.dialect.name == "sqlite" else now.isoformat()
+    publisher_literal = "'" + publisher.replace("'", "''") + "'"
+    constants = f"{publisher_literal}, {int(release_id)}, TRUE, '{stamp}'"
     dbapi: Any = connection.connection.dbapi_connection
     cursor = dbapi.cursor()
     # In the order of the unique key (publisher, indicator, period, org unit, breakdown), so its index is written
