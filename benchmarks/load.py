@@ -280,15 +280,17 @@ def _start(
             subprocess.Popen([*command, "scheduler"], env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True)
         )
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if procs[0].poll() is not None:
-            raise SystemExit(f"the service stopped while starting; see {log}:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/indicators?limit=1", timeout=2).status_code == 200:
-                return procs
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+    # One client for every poll: each new one makes an SSL context, CPU taken from the start it waits for.
+    with httpx.Client(timeout=2, limits=httpx.Limits(max_keepalive_connections=0)) as poll:
+        while time.monotonic() < deadline:
+            if procs[0].poll() is not None:
+                raise SystemExit(f"the service stopped while starting; see {log}:\n{log.read_text()[-2000:]}")
+            try:
+                if poll.get(f"http://127.0.0.1:{port}/api/indicators?limit=1").status_code == 200:
+                    return procs
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
     _stop(procs)
     raise SystemExit(f"the service did not start within {within:.0f} s")
 

@@ -27,7 +27,7 @@ import scheduler
 from onereturn import jobs
 from onereturn.models import SchedulerHeartbeat
 from onereturn.settings import Settings
-from tests.live import free_port
+from tests.live import free_port, wait_until_answering
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 HEADER = "indicator,org,period,value\n"
@@ -125,15 +125,7 @@ def _stopped_within(process: subprocess.Popen[bytes], log: Path) -> float:
 
 
 def _wait_for_health(base: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/health", timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    return False
+    return wait_until_answering(base + "/health", process, seconds)
 
 
 def test_serve_and_the_scheduler_stop_at_random_moments(tmp_path: Path) -> None:

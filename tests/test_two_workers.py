@@ -90,7 +90,9 @@ def _send(urls: list[str], sender: Sender, stop: threading.Event, offset: int) -
             data, values = sender.csv(send)
             # Round robin over the workers' addresses known now (the second worker joins later).
             url = urls[(sent + offset) % len(urls)]
-            client = clients.setdefault(url, httpx.Client(base_url=url, timeout=120, headers=OFFICER))
+            if url not in clients:
+                clients[url] = httpx.Client(base_url=url, timeout=120, headers=OFFICER)
+            client = clients[url]
             answer = client.post(
                 "/api/submissions", files={"file": ("figures.csv", data, "text/csv")}, data={"agency": sender.agency}
             )
