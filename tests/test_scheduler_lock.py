@@ -109,7 +109,12 @@ def _lock_holders(store: Engine) -> list[int]:
         return [
             int(pid)
             for (pid,) in conn.execute(
-                text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted"),
+                # Advisory locks are per database, but pg_locks lists the whole server's: another test's scheduler,
+                # on a database of its own, holds the same key.
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
                 {"k": scheduler.LOCK_KEY & 0xFFFFFFFF},
             )
         ]
