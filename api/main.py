@@ -57,7 +57,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = engine or get_engine(settings)
+        # The settings and engine the app holds, which every request reads too: one source for both.
+        settings: Settings = app.state.settings
         BYTES.keep_on_disk(settings.data_dir / "snapshot-cache", settings.snapshot_disk_bytes)
         await capacity.start(app, settings)
         if batch_read_audit:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import fcntl
-import os
 import shutil
 import signal
 import subprocess
@@ -35,7 +34,7 @@ from cli.demo import DemoUpload, load_published, load_records_demo
 from onereturn import db
 from onereturn.settings import Settings
 from tests.live import serve_process
-from tests.stores import PG_TEMPLATE, copied_store, finish_copies, pg_admin
+from tests.stores import PG_TEMPLATE, compact, copied_store, finish_copies, pg_admin, run_folder
 
 #: The stores made so far in this process, by what they are.
 _served: dict[str, Path] = {}
@@ -84,8 +83,7 @@ def served_demo(tmp_path_factory: pytest.TempPathFactory) -> FirstStart:
     files, the agencies' uploads, the synthetic council's records, every sign-off). Made once per run, by the first
     pytest-xdist worker to ask (the others wait for it, bounded, under a lock in the run's shared temporary folder)."""
     if "sqlite" not in _served:
-        base = tmp_path_factory.getbasetemp()
-        root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        root = run_folder(tmp_path_factory)
         folder = root / "demo-first-start"
         with _locked(root / "demo-first-start.lock"):
             if not (folder / _MADE).exists():
@@ -136,6 +134,11 @@ def serve_demo_copy(
     The copy has the demo's uploads on record, so this start, like any later start of a user's service, loads
     the catalogue and keys again and not the demo.
     """
+    return serve_process(demo_copy(tmp_path_factory, data), name, **settings)
+
+
+def demo_copy(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Path:
+    """A copy, in ``data``, of the data folder the first start loaded the demo into (``served_demo``); ``data``."""
     first = served_demo(tmp_path_factory).folder
     copy_folder(first, data)
     store = db.make_engine(f"sqlite:///{data / 'onereturn.sqlite3'}")
@@ -143,7 +146,7 @@ def serve_demo_copy(
         repoint(store, first, data)
     finally:
         store.dispose()
-    return serve_process(data, name, **settings)
+    return data
 
 
 #: What ``loaded_store`` can do on a store, in the order given: each of the demo's loads.
@@ -184,6 +187,7 @@ def _made(store_template: str, tmp_path_factory: pytest.TempPathFactory, loads: 
                 template = f"sqlite:{engine.url.database}"
             else:
                 engine.dispose()
+                compact(str(engine.url.database))
                 # Kept under a name of its own, so the copy's drop when the block ends finds nothing to drop.
                 name = f"{PG_TEMPLATE}_demo_{'_'.join(loads)}"
                 _pg_rename(str(engine.url.database), name)

@@ -2,16 +2,19 @@
 
 DfE's libraries are deterministic: the same files, rule set, local authority and limits give the same findings.
 Many tests send the same fake files (DfE's own samples, the synthetic council's) only to check what the service
-does with the findings; each pytest process runs the rules for real the first time it meets an input and answers
-the same request again from what they said. An input is its files' bytes (not their paths), the request's other
-fields, the limits in force and the interpreter that runs the rules, so a test that changes any of these (a time
-or memory limit, a broken interpreter, a changed file) runs them again; only answers are kept, never errors.
+does with the findings; the run's first pytest process to meet an input runs the rules for real and keeps what
+they said in the run's shared folder, and every process answers the same request again from it. An input is its
+files' bytes (not their paths), the request's other fields, the limits in force and the interpreter that runs the
+rules, so a test that changes any of these (a time or memory limit, a broken interpreter, a changed file) runs
+them again; only answers are kept, never errors. Two processes meeting a new input at once both run the rules,
+and each writes the same answer whole (written aside, then renamed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,18 +38,22 @@ def _key(request: dict[str, Any], timeout_s: float | None, memory_mib: int | Non
     return json.dumps([fields, files, limits, str(contract.validators_python())], sort_keys=True, default=str)
 
 
-def remembering(real: Call) -> Call:
-    """Wrap ``contract._call`` so that a request already answered in this process is answered the same again."""
-    answers: dict[str, dict[str, Any]] = {}
+def remembering(real: Call, folder: Path) -> Call:
+    """Wrap ``contract._call`` so that a request already answered in this run (its answers kept in ``folder``) is
+    answered the same again."""
+    folder.mkdir(parents=True, exist_ok=True)
 
     def call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None) -> dict[str, Any]:
         key = _key(request, timeout_s, memory_mib)
-        if key is not None and key in answers:
-            again: dict[str, Any] = json.loads(json.dumps(answers[key]))
+        kept = folder / f"{hashlib.sha256(key.encode()).hexdigest()}.json" if key is not None else None
+        if kept is not None and kept.exists():
+            again: dict[str, Any] = json.loads(kept.read_text())
             return again
         answer = real(request, timeout_s=timeout_s, memory_mib=memory_mib)
-        if key is not None:
-            answers[key] = json.loads(json.dumps(answer))
+        if kept is not None:
+            aside = kept.with_name(f"{kept.stem}.{os.getpid()}.tmp")
+            aside.write_text(json.dumps(answer))
+            aside.replace(kept)
         return answer
 
     return call

@@ -1,4 +1,4 @@
-"""The test databases: which PostgreSQL (one per pytest-xdist worker), fresh and copied stores of the bundled catalogue.
+"""The test databases: which PostgreSQL (one per pytest-xdist worker), the bundled catalogue's templates and their copies.
 
 Fixtures in ``conftest.py`` hand these out; a test that needs a store of its own beside its fixtures
 (a second worker's, a copy made mid-test) uses ``copied_store`` directly.
@@ -44,22 +44,15 @@ def _database_per_worker(url: str) -> str:
     return f"{base}/{own}"
 
 
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder every pytest process of this run shares: the parent of each pytest-xdist worker's own."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 #: PostgreSQL for the database tests; CI sets it (see .ci/run).
 PG_URL = _database_per_worker(os.environ.get("ONERETURN_TEST_DATABASE_URL", ""))
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def fresh_engine(backend: str, tmp_root: Path) -> Engine:
-    """Make an empty, migrated database of the given kind."""
-    if backend == "sqlite":
-        engine = db.make_engine(f"sqlite:///{tmp_root / 'test.sqlite3'}")
-    else:
-        engine = db.make_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    db.upgrade(engine)
-    return engine
 
 
 #: Named after the test database, so suites pointed at different databases never share a template.
@@ -100,9 +93,36 @@ def make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalo
     with db.session_scope(eng) as session:
         load_bundled(session, catalogue=catalogue)
     eng.dispose()
+    compact(PG_TEMPLATE)
     return f"postgresql:{PG_TEMPLATE}"
 
 
+def compact(database: str) -> None:
+    """Rewrite a PostgreSQL template database without the dead rows its making left, mostly in the system catalogues
+    (every migration's DDL): 15 MB became 11, and each copy of it costs the server that much less to write."""
+    admin = db.make_engine(pg_admin_url(database)).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("VACUUM FULL")
+    finally:
+        admin.dispose()
+
+
+def _file_copy() -> str:
+    """How a copy is made: from PostgreSQL 15, by copying the template's files, which took the server about half the
+    CPU of its default, writing every page to the log (0.07-0.10 s against 0.14 s a copy and drop, measured)."""
+    if not PG_URL:
+        return ""
+    admin = db.make_engine(pg_admin_url("postgres"))
+    try:
+        with admin.connect() as conn:
+            version = int(conn.exec_driver_sql("SHOW server_version_num").scalar_one())
+    finally:
+        admin.dispose()
+    return " STRATEGY FILE_COPY" if version >= 150000 else ""
+
+
+_FILE_COPY = _file_copy()
 _counter = iter(range(10**6))
 #: How many copies of each template are kept made ahead of the tests that will take them. Making one takes a
 #: PostgreSQL server a fifth to half a second, mostly waiting on its disk, and most tests take less than that: with
@@ -122,7 +142,7 @@ _drops: list[Future[None]] = []
 def _create_copy(template: str) -> str:
     """Make a new database from the PostgreSQL template ``template``; return its name."""
     name = f"{PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
-    pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}{_FILE_COPY}")
     return name
 
 

@@ -183,7 +183,7 @@ CHANGES: dict[str, Callable[[TestClient], Send]] = {
 def test_a_change_and_its_audit_event_are_stored_together_or_not_at_all(
     store: Engine, store_settings: Settings, change: str
 ) -> None:
-    with TestClient(_app(store, store_settings)) as client:
+    with _app(store, store_settings) as app, TestClient(app) as client:
         send = CHANGES[change](client)
         before = _changes(store)
         with on_audited_commit(store, _fail) as used:
@@ -207,7 +207,7 @@ REPEATED = {"upload": 200, "publish": 201, "sign-off": 409, "records": 200}
 def test_a_commit_made_as_its_connection_is_ended_is_answered_as_stored(
     store: Engine, store_settings: Settings, change: str
 ) -> None:
-    with TestClient(_app(store, store_settings)) as client, _admin(store) as admin:
+    with _app(store, store_settings) as app, TestClient(app) as client, _admin(store) as admin:
         send = CHANGES[change](client)
         before = _changes(store)
         with on_audited_commit(store, _lost_after(admin)) as used:
@@ -232,7 +232,7 @@ def test_a_commit_made_as_its_connection_is_ended_is_answered_as_stored(
 def test_a_commit_lost_with_its_connection_is_answered_503_and_stores_nothing(
     store: Engine, store_settings: Settings, change: str
 ) -> None:
-    with TestClient(_app(store, store_settings)) as client, _admin(store) as admin:
+    with _app(store, store_settings) as app, TestClient(app) as client, _admin(store) as admin:
         send = CHANGES[change](client)
         before = _changes(store)
         with on_audited_commit(store, _lost_before(admin)) as used:
@@ -251,7 +251,7 @@ def test_a_commit_lost_with_its_connection_is_answered_503_and_stores_nothing(
 def test_a_sign_off_that_lost_its_connection_is_audited_as_the_503_it_was_answered(
     store: Engine, store_settings: Settings
 ) -> None:
-    with TestClient(_app(store, store_settings)) as client, _admin(store) as admin:
+    with _app(store, store_settings) as app, TestClient(app) as client, _admin(store) as admin:
         send = _sign_off(client)
         ended: list[int] = []
 

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.main import create_app
 from mappings import keys
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
 from tests.collectors.records.samples import every_text
 from tests.web.pages import sign_in
@@ -51,7 +51,7 @@ def planted(store: Engine, store_settings: Settings, tmp_path: Path) -> Iterator
     # The files planted are the council's; remove the clear copies so only the kept (encrypted) ones remain.
     for path in sorted((tmp_path / "in").rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+    with client_on(store_settings, store, follow_redirects=False) as client:
         yield Planted(client, store, store_settings)
 
 

@@ -23,10 +23,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect, text
 
-from api.main import create_app
 from api.throttle import KeyThrottle
 from mappings.catalogue import DEFAULT_DECLARATION
 from onereturn.settings import Settings
+from tests.apps import lent_app
 from tests.collectors.records.samples import TABLES_903
 from tests.live import live_server
 from tests.web.pages import csrf_token
@@ -40,11 +40,12 @@ KENT = {"code": "kent_cyp", "name": "Kent CYP", "body_type": "local_authority", 
 ROUNDS = 3
 
 
-def _app(store: Engine, settings: Settings) -> FastAPI:
-    app = create_app(settings, engine=store)
-    # Every refused key here is expected: the throttle would answer 429 in their place.
-    app.state.key_throttle = KeyThrottle(failures=10**6)
-    return app
+@contextmanager
+def _app(store: Engine, settings: Settings) -> Iterator[FastAPI]:
+    with lent_app(settings, store) as app:
+        # Every refused key here is expected: the throttle would answer 429 in their place.
+        app.state.key_throttle = KeyThrottle(failures=10**6)
+        yield app
 
 
 def test_every_change_is_there_for_the_very_next_request(store: Engine, store_settings: Settings) -> None:
@@ -52,7 +53,7 @@ def test_every_change_is_there_for_the_very_next_request(store: Engine, store_se
     and a rotated key's old secret are refused, an agency change is served, a signed-out session is over."""
     wrong: list[str] = []
     # Each commit takes a while, as on a busy store: an answer sent before its commit is then always early.
-    with slow_commits(store, 0.1), live_server(_app(store, store_settings)) as base:
+    with slow_commits(store, 0.1), _app(store, store_settings) as app, live_server(app) as base:
 
         def call(method: str, path: str, cookies: httpx.Cookies | None = None, **kwargs: Any) -> httpx.Response:
             # A client of its own: a new connection, as a second caller (or a load balancer) would use.
@@ -492,14 +493,15 @@ def write_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 
 def test_every_write_route_is_tried(store: Engine, store_settings: Settings) -> None:
-    assert write_routes(_app(store, store_settings)) == set(WRITES)
+    with _app(store, store_settings) as app:
+        assert write_routes(app) == set(WRITES)
 
 
 @pytest.mark.parametrize("route", sorted(WRITES), ids=" ".join)
 def test_a_write_whose_commit_fails_is_an_error_and_changes_nothing(
     store: Engine, store_settings: Settings, route: tuple[str, str]
 ) -> None:
-    with TestClient(_app(store, store_settings), follow_redirects=False) as client:
+    with _app(store, store_settings) as app, TestClient(app, follow_redirects=False) as client:
         write = WRITES[route](client)
         before = store_digest(store)
         with commits_fail(store):

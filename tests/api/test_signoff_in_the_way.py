@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.main import create_app
 from cli.demo import DEMO_APPROVER, demo_files
 from collectors.service import submit
 from mappings import signoff as signoffs
 from mappings.signoff import sign_off_all
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.collectors.records.samples import CIN_2024
 from tests.demo_store import demo_store_fixture
 from tests.helpers import NOTTS, upload
@@ -47,7 +47,7 @@ def _in_the_way(client: TestClient, path: str) -> list[str]:
 
 def test_the_readmes_first_journey_then_its_sign_off_example(published_store: Engine, store_settings: Settings) -> None:
     _notts_demo(published_store, store_settings)
-    with TestClient(create_app(store_settings, engine=published_store)) as store_client:
+    with client_on(store_settings, published_store) as store_client:
         # The agency's journey: the template of what it owes, uploaded as it came (nothing filled in).
         owed = store_client.get("/api/agencies/notts_cyp/template", params={"period": "FY2025-26-Q1"}, headers=NOTTS)
         assert owed.status_code == 200, owed.text

@@ -16,6 +16,7 @@ from indicators.periods import parse_period
 from indicators.published_query import differences, published_figures
 from mappings.resolve import Resolver
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.demo_store import demo_said, demo_store_fixture
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -143,12 +144,11 @@ def test_burden_counts_the_publishers_figures_apart(published_store: Engine) -> 
 def test_the_burden_answer_and_the_officers_page_list_the_publishers_figures(
     published_store: Engine, store_settings: Settings
 ) -> None:
-    from api.main import create_app
     from tests.web.pages import OFFICER as OFFICER_KEY
     from tests.web.pages import sign_in
 
     store = published_store
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as web:
+    with client_on(store_settings, store, follow_redirects=False) as web:
         report = web.get("/api/burden", params={"period": "FY2024-25"}, headers=OFFICER).json()
         by = {p["publisher"]: p for p in report["from_publishers"]}
         assert set(by) == {"ons", "dfe_statistics"}

@@ -8,12 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.main import create_app
 from onereturn.settings import Settings
+from tests.apps import client_on
 
 
 @pytest.fixture
 def web(store: Engine, store_settings: Settings) -> Iterator[TestClient]:
     """A browser-like client (cookies kept, redirects not followed) on a private database whose requests commit."""
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+    with client_on(store_settings, store, follow_redirects=False) as client:
         yield client

@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.main import create_app
 from api.web.shared import due_next
 from onereturn import clock
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.web.pages import AGENCY, sign_in
 
 #: A fixed moment: the county core data set's January-March 2025 quarter has passed its agency deadline (20 working
@@ -41,7 +40,7 @@ def fixed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("fixed")
 def test_due_next_shows_each_returns_next_deadline_still_to_come(store: Engine, store_settings: Settings) -> None:
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as web:
+    with client_on(store_settings, store, follow_redirects=False) as web:
         sign_in(web, AGENCY)
         html = web.get("/agency").text
         due, overdue = _table(html, "due-now"), _table(html, "overdue")

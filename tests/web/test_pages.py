@@ -19,6 +19,7 @@ from api.main import create_app
 from api.web.render import STATIC
 from mappings.models import ApiKey
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.web.pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, csrf_token, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -348,7 +349,7 @@ def test_the_officer_issues_and_revokes_a_key_in_the_pages(
     key = re.search(r'<code class="app-key" id="issued-key">([^<]+)</code>', issued.text)
     assert key
     assert key.group(1) not in web.get("/keys").text  # shown once only
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as holder:
+    with client_on(store_settings, store, follow_redirects=False) as holder:
         sign_in(holder, key.group(1))
         assert holder.get("/agency").status_code == 200
         prefix = re.search(
@@ -398,7 +399,7 @@ def test_every_page_carries_the_full_policy_and_only_hashed_inline_script(
 ) -> None:
     """Each page's one inline script is the hashed one and no page has an inline style; JSON keeps its policy."""
     for key, paths in PAGES_BY_KEY.items():
-        with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as client:
+        with client_on(store_settings, store, follow_redirects=False) as client:
             if key:
                 sign_in(client, key)
             for path in paths:
@@ -409,7 +410,7 @@ def test_every_page_carries_the_full_policy_and_only_hashed_inline_script(
                 assert inline == [GOVUK_JS_ENABLED], path
                 assert script_hash(inline[0]) in PAGE_POLICY
                 assert not re.search(r"<style|\sstyle=", response.text), path
-    with TestClient(create_app(store_settings, engine=store)) as client:
+    with client_on(store_settings, store) as client:
         for response in (client.get("/health"), client.get("/api/figures", headers={"X-API-Key": OFFICER})):
             assert response.headers["content-type"].startswith("application/json")
             assert response.headers["content-security-policy"] == OTHER_POLICY

@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
-from api.main import create_app
 from cli.synthetic import synthetic_903
 from collectors.records import service as records
 from indicators.models import Submission
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.collectors.records.samples import PASSING as PASSING_903
 from tests.collectors.records.samples import TABLES_903
 from tests.web.pages import AGENCY, OFFICER, OTHER_AGENCY, sign_in
@@ -75,14 +75,14 @@ def test_a_council_sends_its_903_tables_and_reads_dfes_findings(
     assert "988635" in one  # the council's own child id, shown back to it
 
     # An officer sees the rule counts but never a child; another council sees nothing.
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as officer:
+    with client_on(store_settings, store, follow_redirects=False) as officer:
         sign_in(officer, OFFICER)
         seen = officer.get(where).text
         assert _rows(seen, "rules") == rules
         assert "988635" not in seen
         assert "Only the council that sent the records sees each child" in seen
         assert officer.get(f"{where}/records").status_code == 403
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as other:
+    with client_on(store_settings, store, follow_redirects=False) as other:
         sign_in(other, OTHER_AGENCY)
         assert other.get(where).status_code == 404
         assert other.get(f"{where}/records").status_code == 404
@@ -182,7 +182,7 @@ PCT = "demo-lewisham-pct-6b1e04c9"
 def test_the_records_form_is_offered_only_to_a_council_that_owes_a_childrens_return(
     web: TestClient, store: Engine, store_settings: Settings
 ) -> None:
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as officer:
+    with client_on(store_settings, store, follow_redirects=False) as officer:
         sign_in(officer, OFFICER)
         html = officer.get("/upload").text
     assert 'action="/upload/records"' not in html
@@ -219,7 +219,7 @@ def test_a_header_of_50000_extra_columns_gives_short_answers_everywhere(
     assert len(set(re.findall(r"EXTRA_COLUMN_\d+", page_html))) == 5
     assert len(page_html) < 60_000
     sid = where.rsplit("/", 1)[1]
-    with TestClient(create_app(store_settings, engine=store)) as api:
+    with client_on(store_settings, store) as api:
         one = api.get(f"/api/submissions/{sid}", headers={"X-API-Key": AGENCY})
         listing = api.get("/api/submissions", params={"limit": 5}, headers={"X-API-Key": AGENCY})
     assert one.status_code == listing.status_code == 200

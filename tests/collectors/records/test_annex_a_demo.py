@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import fastexcel
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.main import create_app
 from cli.demo import RECORDS_AGENCY, RECORDS_YEAR
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.demo_store import demo_said, demo_store_fixture
 
 #: The synthetic county's approver key (README, the demo's keys).
@@ -21,7 +20,7 @@ def test_the_synthetic_county_builds_its_annex_a(store: Engine, store_settings: 
     uploads = demo_said(store_template, "records")["records"]
     assert {u.status for u in uploads} <= {"accepted", "queried"}, [u.message for u in uploads]
     on = f"{int(RECORDS_YEAR[:4]) + 1}-03-31"
-    with TestClient(create_app(store_settings, engine=store)) as client:
+    with client_on(store_settings, store) as client:
         answer = client.get(
             f"/api/agencies/{RECORDS_AGENCY}/annex-a", headers=SYNTHETIC, params={"inspection_date": on}
         )

@@ -6,12 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from api.main import create_app
 from collectors.lease import worker_id
 from collectors.records.models import RecordChild, RecordLineage
 from collectors.records.retention import purge
@@ -19,6 +17,7 @@ from collectors.records.service import process_records, receive, resume_records
 from collectors.reprocess import reprocess
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
+from tests.apps import client_on
 
 PASSING = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
 
@@ -99,7 +98,7 @@ def test_a_stop_marks_what_it_cut_off_and_the_next_start_takes_it_up_at_once(
     takes it up at once (it waited for its own lease to run out, shown as in progress while nothing ran)."""
     sid = received(store, store_settings)
     cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) + timedelta(minutes=5), owner=worker_id())
-    with TestClient(create_app(store_settings, engine=store)):
+    with client_on(store_settings, store):
         pass  # started and stopped
     with Session(store) as session:
         sub = session.get(Submission, sid)

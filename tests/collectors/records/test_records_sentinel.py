@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.main import create_app
 from collectors.records.cin_tables import COLUMNS, DATE_COLUMNS, YES_NO_COLUMNS
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
 from tests.collectors.records.samples import FIXTURES, PASSING, every_text, upload
 from tests.helpers import NOTTS, OFFICER
@@ -132,7 +132,7 @@ def test_a_sentinel_in_every_refusable_field_reaches_no_message_log_page_or_tabl
         answers.append(store_client.get(f"/api/submissions/{sid}/records", headers=NOTTS).text)
     answers.append(store_client.get("/api/audit", headers=OFFICER, params={"limit": 500}).text)
     for web_key in (OFFICER_KEY, AGENCY):
-        with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as web:
+        with client_on(store_settings, store, follow_redirects=False) as web:
             sign_in(web, web_key)
             answers.append(web.get("/submissions").text)
             answers += [web.get(f"/submissions/{sid}").text for sid in sent]
@@ -164,7 +164,7 @@ def test_annex_a_names_a_child_only_in_the_councils_own_workbook(
         path.unlink() if path.is_file() else path.rmdir()
     date = {"inspection_date": "2025-11-15"}
     answers: list[str] = []
-    with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as api:
+    with client_on(store_settings, store, follow_redirects=False) as api:
         book = api.get("/api/agencies/notts_cyp/annex-a.xlsx", headers=NOTTS, params=date)
         assert book.status_code == 200
         in_care = fastexcel.read_excel(book.content).load_sheet_by_name("List 8").to_polars()
@@ -176,7 +176,7 @@ def test_annex_a_names_a_child_only_in_the_councils_own_workbook(
         answers.append(api.get("/api/agencies/notts_cyp/annex-a.xlsx", headers=OFFICER, params=date).text)
         answers.append(api.get("/api/audit", headers=OFFICER, params={"limit": 500}).text)
     for web_key in (OFFICER_KEY, AGENCY):
-        with TestClient(create_app(store_settings, engine=store), follow_redirects=False) as web:
+        with client_on(store_settings, store, follow_redirects=False) as web:
             sign_in(web, web_key)
             answers.append(web.get("/annex-a", params=date).text)
             answers.append(web.get("/submissions").text)

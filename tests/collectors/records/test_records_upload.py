@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from api.main import create_app
 from collectors.records.contract import Findings, Library, run_rules
 from collectors.records.models import RecordChild, RecordLineage
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.collectors.records.samples import CIN_2024, FIXTURES, PASSING, TABLES_903, every_text, upload
 from tests.stores import copied_store
 
@@ -128,7 +128,7 @@ def fake_903(store_template: str, tmp_path_factory: pytest.TempPathFactory) -> I
     """The fake tables' upload, made once per backend: DfE's rules on them take seconds an upload."""
     root = tmp_path_factory.mktemp("fake_903")
     settings = Settings(data_dir=root / "data")
-    with copied_store(store_template, root) as engine, TestClient(create_app(settings, engine=engine)) as client:
+    with copied_store(store_template, root) as engine, client_on(settings, engine) as client:
         yield Uploaded(engine, client, settings, upload(client, TABLES_903))
 
 
