@@ -37,7 +37,7 @@ from sqlalchemy import Engine
 
 from collectors.lease import process_prefix, release_on_stop
 from onereturn.errors import ProcessingFailed
-from onereturn.memory import freeze_startup_heap
+from onereturn.memory import freeze_startup_heap, starting
 from onereturn.processes import in_background
 from onereturn.settings import Settings
 
@@ -93,7 +93,8 @@ def _start_worker(settings: Settings, url: str, parent: int, ready: Any) -> None
     # At the priority the operator chose against requests; once the API worker is gone, the upload in hand is finished.
     in_background(parent, _busy, niceness=settings.upload_niceness)
     try:
-        _warm()
+        with starting():
+            _warm()
         freeze_startup_heap()
     except Exception:
         # The first upload reads what is missing, and says so if it still cannot.

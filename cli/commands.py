@@ -21,6 +21,7 @@ from cli.records import add_records_commands
 from cli.shared import err, out, ready_engine
 from indicators.tomlfile import Problem
 from mappings.models import Return
+from onereturn import memory
 from onereturn.errors import OneReturnError
 from onereturn.logs import configure_logging
 
@@ -52,13 +53,14 @@ def serve(
     ] = 1,
 ) -> None:
     """Upgrade the database, load the bundled catalogue and geography, and serve the API."""
-    import uvicorn
+    with memory.starting():
+        import uvicorn
 
-    from api.main import create_app
-    from collectors.lease import mark_expired
-    from mappings.service import load_bundled
-    from onereturn import db
-    from onereturn.settings import get_settings
+        from api.main import create_app
+        from collectors.lease import mark_expired
+        from mappings.service import load_bundled
+        from onereturn import db
+        from onereturn.settings import get_settings
 
     settings = get_settings()
     if workers > 1 and settings.scheduler_embedded:
@@ -657,9 +659,10 @@ def calendar_command(
 @app.command("scheduler")
 def scheduler_command() -> None:
     """Run the job scheduler as its own process (on PostgreSQL one is active; a second waits to take over)."""
-    import scheduler
-    from onereturn import db
-    from onereturn.settings import get_settings
+    with memory.starting():
+        import scheduler
+        from onereturn import db
+        from onereturn.settings import get_settings
 
     settings = get_settings()
     # Its jobs are background work, like the embedded scheduler's build process: on a host it shares with

@@ -1,4 +1,5 @@
-"""Make the memory allocator polars uses (jemalloc) give freed memory back to the system within 100 ms.
+"""A process's memory: the allocator polars uses (jemalloc) gives freed memory back within 100 ms, and the
+collector is kept off what a process makes as it starts (held off while it imports, frozen once it has started).
 
 By default jemalloc keeps freed pages for seconds before returning them, so a request that builds
 and drops several large frames in a row holds all of them in resident memory at its peak. Set
@@ -11,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Return freed pages within 100 ms, so peaks are close to what is live. Returned at once (0), every
 #: frame polars frees and the next one it makes cost the kernel a fresh page each: a million-figure
@@ -29,6 +32,25 @@ def release_memory() -> None:
     except OSError:  # not glibc: nothing to trim
         return
     libc.malloc_trim(0)
+
+
+@contextmanager
+def starting() -> Iterator[None]:
+    """Hold the collector off for the block: a process importing what it runs with, or reading what it starts with.
+
+    Importing the service makes several hundred thousand objects that live as long as the process and none that
+    are garbage; the collector, running as they were made, walked them all again each time. Measured (user and
+    system CPU, mean of seven): importing the API 2.52 s against 2.00 s held off, an upload process's imports 1.54 s
+    against 1.18 s. It runs again, as it did, once the block ends; what the block left that is garbage is
+    collected then.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def freeze_startup_heap() -> None:
