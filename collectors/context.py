@@ -19,7 +19,7 @@ from collectors.store import CURRENT_SCHEMA, FIGURE_COLUMNS, KEY, fetch_figures,
 from collectors.validate import Context, Facts
 from indicators.models import Code, Indicator
 from indicators.rules import Rule
-from indicators.service import load_rules
+from indicators.service import indicators_by_id, load_rules
 from indicators.valuespec import value_specs
 from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
 
@@ -333,7 +333,7 @@ def shared_context(session: Session) -> _Shared:
     for list_id, code in session.execute(select(Code.codelist_id, Code.code)).all():
         codelists.setdefault(list_id, set()).add(code)
     rules = load_rules(session)
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    indicators = indicators_by_id(session)
     found = _Shared(
         indicators=indicator_frame(session, rules),
         known_orgs=frozenset(session.execute(select(OrgUnit.code)).scalars()),

@@ -20,6 +20,7 @@ from indicators.formula import collected_inputs
 from indicators.models import RECORDS_KIND, Code, Indicator, Observation, Submission
 from indicators.periods import Period, parse_period
 from indicators.published_query import PublisherBurden, publisher_burden
+from indicators.service import indicators_by_id
 from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.resolve import Resolver
@@ -143,7 +144,7 @@ def locally_keyed(indicators: dict[str, Indicator], indicator_id: str) -> bool:
 def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.0) -> BurdenReport:
     """Measure keying with and without the service for every submitting agency in a period."""
     period = parse_period(period_text)
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    indicators = indicators_by_id(session)
     returns = {r.id: r for r in session.execute(select(Return)).scalars() if in_force(r, period)}
     fields: dict[str, list[FieldMapping]] = {}
     for f in session.execute(select(FieldMapping).order_by(col(FieldMapping.position))).scalars():

@@ -15,6 +15,26 @@ from indicators.periods import utc
 from indicators.rules import Rule, bound_indicators, to_rule
 from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic, RulePublic
 from onereturn.errors import NotFound
+from onereturn.readings import Kept, as_text
+
+#: The catalogue's indicators, as read from the rows of the indicator table (onereturn/readings.py says why).
+_INDICATORS: Kept[dict[str, Indicator]] = Kept()
+
+
+def indicators_by_id(session: Session) -> dict[str, Indicator]:
+    """Every stored indicator by id, in the store's order: a dict of the caller's own, of indicators shared with
+    other callers (read only; none belongs to a session) while the indicator table reads the same."""
+    reading = as_text(session, *Indicator.__table__.columns)  # type: ignore[attr-defined]
+    return dict(_INDICATORS.get(reading, lambda: _read_indicators(session)))
+
+
+def _read_indicators(session: Session) -> dict[str, Indicator]:
+    # Read by a session of their own on the caller's connection (the same transaction), then let go of: shared
+    # objects must belong to no session, which a commit would expire or a close detach half-read.
+    with Session(bind=session.connection()) as reading:
+        found = {i.id: i for i in reading.execute(select(Indicator)).scalars()}
+        reading.expunge_all()
+    return found
 
 
 def to_public(row: Indicator) -> IndicatorPublic:
@@ -181,7 +201,7 @@ def list_rules(
     session: Session, *, indicator: str | None = None, severity: str | None = None, kind: str | None = None
 ) -> list[RulePublic]:
     """List the plausibility rules with the indicators each checks, optionally only those about one indicator."""
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    indicators = indicators_by_id(session)
     out = []
     for rule in load_rules(session):
         bound = bound_indicators(rule, indicators)

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from indicators.catalogue import Located, read_files, validation_problems
 from indicators.models import CatalogueVersion, Code, Indicator, Submission
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
+from indicators.service import indicators_by_id
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
 from mappings.keys import APPROVER_SCOPE, DEFAULT_SCOPES
@@ -554,9 +555,7 @@ def definitions_key(session: Session) -> tuple[Any, ...]:
 
 def catalogue_indicators(session: Session) -> dict[str, Indicator]:
     """Every indicator of the catalogue by id, read once per transaction."""
-    return within_transaction(
-        session, "catalogue_indicators", lambda: {i.id: i for i in session.execute(select(Indicator)).scalars()}
-    )
+    return within_transaction(session, "catalogue_indicators", lambda: indicators_by_id(session))
 
 
 def out_of_force_indicators(session: Session, agency_code: str, within: Period) -> set[str]:

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from indicators.formula import parse_formula, references
 from indicators.models import Code, Indicator
+from indicators.service import indicators_by_id
 from mappings.access import AgencyRecord
 from mappings.agencies import resolve_orgs
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
@@ -147,7 +148,7 @@ class CatalogueView:
             returns=set(session.execute(select(Return.id)).scalars()),
             org_types=org_types(session),
             fields=fields,
-            indicators={i.id: i for i in session.execute(select(Indicator)).scalars()},
+            indicators=indicators_by_id(session),
         )
 
     def refs(self, ind: Indicator) -> list[str]:

@@ -17,15 +17,17 @@ from typing import Any
 import polars as pl
 from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from indicators.formula import Neg, Node, Num, Ref, parse_formula, references
 from indicators.models import Indicator, Observation
 from indicators.periods import Period
+from indicators.service import indicators_by_id
 from mappings.agencies import owed_periods
 from mappings.models import Crosswalk, OrgParent, OrgUnit
 from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA, as_parts, convert_period, roll_up
 from onereturn.db import rows_frame
+from onereturn.readings import Kept, as_text
 
 #: What lineage says of each stored figure read, beside its value: kept by :meth:`Resolver.facts`.
 FACT_SCHEMA = pl.Schema(
@@ -87,16 +89,21 @@ class GeographyRows:
 
     @classmethod
     def read(cls, session: Session) -> GeographyRows:
-        """Read them from the store."""
+        """Read them from the store (made again only where the rows read differently, ``onereturn/readings.py``)."""
+        columns = (_UNIT_COLUMNS, _EDGE_COLUMNS, _CROSSWALK_COLUMNS)
+        reading = tuple(row for table in columns for row in (*as_text(session, *table), ("",)))
 
         def rows(*columns: Any) -> list[Any]:
             return [tuple(row) for row in session.execute(sa_select(*(col(c) for c in columns))).all()]
 
-        return cls(
-            rows(OrgUnit.code, OrgUnit.type, OrgUnit.name, OrgUnit.valid_from, OrgUnit.valid_to),
-            rows(OrgParent.child_code, OrgParent.parent_code, OrgParent.valid_from, OrgParent.valid_to),
-            rows(Crosswalk.from_code, Crosswalk.to_code, Crosswalk.weight, Crosswalk.basis),
-        )
+        return _GEOGRAPHY.get(reading, lambda: cls(*(rows(*table) for table in columns)))
+
+
+_UNIT_COLUMNS = (OrgUnit.code, OrgUnit.type, OrgUnit.name, OrgUnit.valid_from, OrgUnit.valid_to)
+_EDGE_COLUMNS = (OrgParent.child_code, OrgParent.parent_code, OrgParent.valid_from, OrgParent.valid_to)
+_CROSSWALK_COLUMNS = (Crosswalk.from_code, Crosswalk.to_code, Crosswalk.weight, Crosswalk.basis)
+#: The geography's rows, as read from the three tables (shared read only).
+_GEOGRAPHY: Kept[GeographyRows] = Kept()
 
 
 @dataclass
@@ -158,9 +165,7 @@ class Resolver:
         self.session = session
         self.period = period
         self.geo = geo or Geography.load(session, period)
-        self.indicators: dict[str, Indicator] = (
-            indicators if indicators is not None else {i.id: i for i in session.execute(select(Indicator)).scalars()}
-        )
+        self.indicators: dict[str, Indicator] = indicators if indicators is not None else indicators_by_id(session)
         self._stored: dict[str, pl.DataFrame] = {}
         #: Figures read ahead by :meth:`prefetch`, as parts, per indicator, until :meth:`stored` takes them.
         self._read: dict[str, pl.DataFrame] = {}

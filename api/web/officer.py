@@ -22,8 +22,8 @@ from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep
 from exports import service as exports
 from exports.changes import reopened_builds
 from indicators.formula import collected_inputs
-from indicators.models import Indicator
 from indicators.periods import parse_period
+from indicators.service import indicators_by_id
 from mappings import service as mappings
 from mappings.models import FieldMapping, Return
 from mappings.signoff.queries import tally
@@ -247,7 +247,7 @@ def return_detail(request: Request, session: SessionDep, visitor: VisitorDep, re
 def different_methods(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """Every field that measures an indicator's idea a different way, beside the indicator it stands for."""
     allowed(visitor, OFFICER)
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    indicators = indicators_by_id(session)
     titles = _titles(session)
     pairs = []
     for f in session.execute(
@@ -322,7 +322,7 @@ def burden(
 
 def _return_needs(session: SessionDep, period: str) -> dict[str, set[str]]:
     """The collected indicators each return in force in the period needs (as the burden report counts them)."""
-    indicators = {i.id: i for i in session.execute(select(Indicator)).scalars()}
+    indicators = indicators_by_id(session)
     within = parse_period(period)
     live = {r.id for r in session.execute(select(Return)).scalars() if in_force(r, within)}
     needs: dict[str, set[str]] = {}
