@@ -3,10 +3,11 @@ again as soon as any value of those rows differs, whoever changed it."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 from sqlalchemy.orm import object_session
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from indicators.models import Indicator
 from indicators.periods import parse_period
@@ -56,6 +57,10 @@ def test_the_geography_is_read_again_when_a_date_or_a_link_changes(session: Sess
     linked = GeographyRows.read(session)
     assert ("E09000023", NOTTS, 0.5, "test") in linked.crosswalk
     assert ("E09000023", NOTTS, 0.5, "test") not in ended.crosswalk
+    # A weight changed past the fifteenth digit (what SQLite keeps when it writes a number as text) is read too.
+    link = session.execute(select(Crosswalk).where(Crosswalk.basis == "test")).scalar_one()
+    link.weight = math.nextafter(0.5, 1.0)
+    assert ("E09000023", NOTTS, math.nextafter(0.5, 1.0), "test") in GeographyRows.read(session).crosswalk
 
 
 def test_what_is_kept_is_made_again_for_a_reading_that_differs_in_any_row_or_order() -> None:
