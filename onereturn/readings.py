@@ -38,10 +38,11 @@ def as_text(session: Session, *columns: Any) -> Reading:
 
 
 class Kept(Generic[T]):
-    """What was made from readings, for the last few readings that differed (stores of different content, as tests
-    and restored backups give, each keep theirs)."""
+    """What was made from readings, for the last ``keep`` readings that differed (a store whose rows changed, or
+    stores of different content in one process, as tests give). Each costs its reading and what was made: about
+    6 MiB for the catalogue's indicators and the geography together, so two of each are kept."""
 
-    def __init__(self, keep: int = 4) -> None:
+    def __init__(self, keep: int = 2) -> None:
         self._keep = keep
         self._lock = threading.Lock()
         self._made: OrderedDict[int, tuple[Reading, T]] = OrderedDict()
