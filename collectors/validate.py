@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-import pandera.polars as pa
 import polars as pl
 
 from collectors import crosscheck
@@ -22,6 +21,7 @@ from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
 from indicators.rules import Rule, bound_indicators, first_binding
 from indicators.symbols import NO_FIGURE, STATUSES
+from onereturn.checks import pa
 from onereturn.errors import InvalidInput
 
 REQUIRED = ("indicator", "org", "period", "value")

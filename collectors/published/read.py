@@ -16,11 +16,11 @@ import io
 import json
 from typing import Any
 
-import pandera.polars as pa
 import polars as pl
 
 from collectors.published.sources import FigureSpec, SourceSpec
 from indicators.published_query import FIGURE_VALUES
+from onereturn.checks import pa
 from onereturn.errors import InvalidInput
 from onereturn.listing import clip, name_a_few
 
