@@ -26,6 +26,17 @@ from mappings.service import load_bundled
 from onereturn import db
 
 
+def without_flush_waits(database: str) -> str:
+    """The statement that has every later connection to ``database`` commit without waiting for the server's disk.
+
+    A commit is then answered once it is in the server's memory, before its write-ahead log reaches the disk; what
+    it wrote is seen by every later statement at once, as before. Only a crash of the server itself could lose it,
+    and no test survives one. Measured on three files' PostgreSQL tests (82 tests, one process, two rounds): 72.7
+    and 63.4 s with each commit waiting, 58.6 and 50.1 s without.
+    """
+    return f"ALTER DATABASE {database} SET synchronous_commit = off"
+
+
 def _database_per_worker(url: str) -> str:
     """The configured PostgreSQL URL, or under pytest-xdist a database of its own per worker.
 
@@ -42,6 +53,7 @@ def _database_per_worker(url: str) -> str:
         with admin.connect() as conn:
             if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": own}).first() is None:
                 conn.exec_driver_sql(f'CREATE DATABASE "{own}"')
+            conn.exec_driver_sql(without_flush_waits(f'"{own}"'))
     finally:
         admin.dispose()
     return f"{base}/{own}"
@@ -97,7 +109,11 @@ def make_template(backend: str, tmp_path_factory: pytest.TempPathFactory, catalo
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         eng.dispose()
         return f"sqlite:{path}"
-    pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)", f"CREATE DATABASE {PG_TEMPLATE}")
+    pg_admin(
+        f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)",
+        f"CREATE DATABASE {PG_TEMPLATE}",
+        without_flush_waits(PG_TEMPLATE),
+    )
     eng = db.make_engine(pg_admin_url(PG_TEMPLATE))
     db.upgrade(eng)
     with db.session_scope(eng) as session:
@@ -152,7 +168,7 @@ _drops: list[Future[None]] = []
 def _create_copy(template: str) -> str:
     """Make a new database from the PostgreSQL template ``template``; return its name."""
     name = f"{PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
-    pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}{_FILE_COPY}")
+    pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}{_FILE_COPY}", without_flush_waits(name))
     return name
 
 
