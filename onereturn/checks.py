@@ -5,8 +5,8 @@ the polars one. The service checks polars frames only; pandas is in its environm
 alone (sdmx1). Imported with them, ``pandera.polars`` took 1.3-1.6 s of CPU in each process that checks a file
 (each API worker, each upload process, the scheduler, the command line); without them, 0.4-0.6 s. pandera
 supports an installation without them: when neither can be imported it registers its checks without them
-(``pandera/__init__.py``), and that is the path taken here. numpy and pandas stay importable by anything else once
-pandera is in; where one of them was imported first, pandera is imported as it is.
+(``pandera/__init__.py``), and that is the path taken here. They are hidden only from the thread importing pandera,
+only while it does, and only where not imported already: any other thread, and anything after, imports them as ever.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
@@ -25,7 +26,11 @@ _HIDDEN = ("numpy", "pandas")
 
 
 class _Hidden(importlib.abc.MetaPathFinder):
-    """Answer an import of numpy or pandas as a missing package would, so pandera takes its path without them."""
+    """Answer an import of numpy or pandas in one thread as a missing package would, so pandera takes its path
+    without them; another thread importing either meanwhile (``sys.meta_path`` is the process's) is not refused."""
+
+    def __init__(self) -> None:
+        self._thread = threading.get_ident()
 
     def find_spec(
         self,
@@ -34,17 +39,14 @@ class _Hidden(importlib.abc.MetaPathFinder):
         target: ModuleType | None = None,  # noqa: ARG002 (the finder protocol's)
     ) -> importlib.machinery.ModuleSpec | None:
         """Refuse numpy and pandas (and their submodules); leave every other import to the finders after this."""
-        if fullname.split(".", 1)[0] in _HIDDEN:
+        if fullname.split(".", 1)[0] in _HIDDEN and threading.get_ident() == self._thread:
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return None
 
 
 @contextmanager
 def _without_pandas_api() -> Iterator[None]:
-    """Hide numpy and pandas from imports for the block, unless one of them is imported already."""
-    if any(name in sys.modules for name in _HIDDEN):
-        yield
-        return
+    """Hide numpy and pandas from this thread's imports for the block (one imported already is found as ever)."""
     hidden = _Hidden()
     sys.meta_path.insert(0, hidden)
     try:
