@@ -23,6 +23,7 @@ from tests.stores import (
     PG_TEMPLATE,
     PG_URL,
     copied_store,
+    drop_run_shared,
     finish_copies,
     make_template,
     pg_admin,
@@ -93,6 +94,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the PostgreSQL templates the run's processes shared, in the process that started them, once all have
+    ended (under pytest-xdist the controller, which runs no test, so nothing of its own still copies one)."""
+    if PG_URL and not hasattr(session.config, "workerinput"):
+        drop_run_shared()
 
 
 @pytest.fixture(scope="session", autouse=True)

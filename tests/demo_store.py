@@ -6,7 +6,7 @@ Two kinds of demo store are kept:
   user's first start does), stopped, then copied whole (store, kept uploads, the record-level keys beside it) for
   each server a test starts on it (``serve_demo_copy``); made once per run, whichever pytest-xdist worker asks first;
 - ``loaded_store``: a store of the bundled catalogue with some of the demo's loads done on it (the publishers'
-  files, the synthetic council's records), made once per process, backend and loads, then copied per test as
+  files, the synthetic council's records), made once per run, backend and loads, then copied per test as
   ``tests.stores.copied_store`` copies the catalogue's, with its kept uploads.
 
 Kept uploads are named in the store by where they were kept; a copy names its own, as a restored backup does
@@ -15,15 +15,15 @@ Kept uploads are named in the store by where they were kept; a copy names its ow
 
 from __future__ import annotations
 
-import atexit
 import fcntl
+import json
 import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from cli.demo import DemoUpload, load_published, load_records_demo
 from onereturn import db
 from onereturn.settings import Settings
 from tests.live import serve_process
-from tests.stores import PG_TEMPLATE, compact, copied_store, finish_copies, pg_admin, run_folder
+from tests.stores import PG_RUN_SHARED, compact, copied_store, pg_admin, run_folder
 
 #: The stores made so far in this process, by what they are.
 _served: dict[str, Path] = {}
@@ -166,52 +166,60 @@ class LoadedStore:
 
 
 def _made(store_template: str, tmp_path_factory: pytest.TempPathFactory, loads: tuple[str, ...]) -> LoadedStore:
-    """Make (once per process) a copy of the catalogue's store with ``loads`` done on it, kept as a template."""
+    """A copy of the catalogue's store with ``loads`` done on it, kept as a template: made once per run, by the first
+    pytest-xdist process to ask (the others wait for it, bounded, as for ``served_demo``), and read by all of them."""
     backend = store_template.split(":", 1)[0]
     key = (backend, loads)
     if key not in _loaded:
-        where = tmp_path_factory.mktemp(f"demo-{backend}-{'-'.join(loads)}")
-        settings = Settings(data_dir=where / "data")
-        # Made on the store of the loads before the last when there are several, itself made once.
-        before = _made(store_template, tmp_path_factory, loads[:-1]) if len(loads) > 1 else None
-        if before is not None:
-            copy_folder(before.data, settings.data_dir)
-        with copied_store(before.template if before else store_template, where) as engine:
-            if before is not None:
-                repoint(engine, before.data, settings.data_dir)
-            said = dict(before.said) if before else {}
-            said[loads[-1]] = LOADS[loads[-1]](engine, settings)
-            if backend == "sqlite":
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-                template = f"sqlite:{engine.url.database}"
-            else:
-                engine.dispose()
-                compact(str(engine.url.database))
-                # Kept under a name of its own, so the copy's drop when the block ends finds nothing to drop.
-                name = f"{PG_TEMPLATE}_demo_{'_'.join(loads)}"
-                _pg_rename(str(engine.url.database), name)
-                atexit.register(_pg_drop, name)
-                template = f"postgresql:{name}"
-        _loaded[key] = LoadedStore(template, settings.data_dir, said)
+        root = run_folder(tmp_path_factory)
+        where = root / f"demo-{backend}-{'-'.join(loads)}"
+        with _locked(root / f"{where.name}.lock"):
+            if not (where / _MADE).exists():
+                shutil.rmtree(where, ignore_errors=True)
+                where.mkdir()
+                template, said = _make_loaded(store_template, tmp_path_factory, loads, where)
+                (where / _MADE).write_text(json.dumps({"template": template, "said": said}))
+        made = json.loads((where / _MADE).read_text())
+        told = {load: [DemoUpload(**upload) for upload in uploads] for load, uploads in made["said"].items()}
+        _loaded[key] = LoadedStore(made["template"], where / "data", told)
     return _loaded[key]
 
 
-def _pg_rename(database: str, name: str) -> None:
-    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"ALTER DATABASE {database} RENAME TO {name}")
-
-
-def _pg_drop(name: str) -> None:
-    # The copies made ahead from it first: a database being copied cannot be dropped.
-    finish_copies()
-    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def _make_loaded(
+    store_template: str, tmp_path_factory: pytest.TempPathFactory, loads: tuple[str, ...], where: Path
+) -> tuple[str, dict[str, list[dict[str, str]]]]:
+    """Do ``loads`` on a copy of the catalogue's store in ``where``; its template and what each load said."""
+    settings = Settings(data_dir=where / "data")
+    # Made on the store of the loads before the last when there are several, itself made once.
+    before = _made(store_template, tmp_path_factory, loads[:-1]) if len(loads) > 1 else None
+    if before is not None:
+        copy_folder(before.data, settings.data_dir)
+    with copied_store(before.template if before else store_template, where) as engine:
+        if before is not None:
+            repoint(engine, before.data, settings.data_dir)
+        earlier = before.said if before else {}
+        said = {load: [asdict(upload) for upload in uploads] for load, uploads in earlier.items()}
+        said[loads[-1]] = [asdict(upload) for upload in LOADS[loads[-1]](engine, settings)]
+        if store_template.startswith("sqlite:"):
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return f"sqlite:{engine.url.database}", said
+        engine.dispose()
+        compact(str(engine.url.database))
+        # Kept under a name every process of the run knows, so the copy's drop when the block ends finds nothing to
+        # drop; the run's controlling process drops it at the run's end (``tests.stores.drop_run_shared``).
+        name = f"{PG_RUN_SHARED}demo_{'_'.join(loads)}"
+        pg_admin(
+            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"ALTER DATABASE {engine.url.database} RENAME TO {name}"
+        )
+        return f"postgresql:{name}", said
 
 
 @contextmanager
 def loaded_store(
     store_template: str, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, loads: tuple[str, ...]
 ) -> Iterator[Engine]:
-    """A private copy of the catalogue's store with the demo's ``loads`` done on it (made once per process and
+    """A private copy of the catalogue's store with the demo's ``loads`` done on it (made once per run and
     backend), its kept uploads in ``tmp_path / "data"`` (the ``store_settings`` fixture's)."""
     made = _made(store_template, tmp_path_factory, loads)
     target = tmp_path / "data"

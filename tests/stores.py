@@ -72,6 +72,9 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 #: Named after the test database, so suites pointed at different databases never share a template.
 PG_TEMPLATE = f"onereturn_{PG_URL.rsplit('/', 1)[-1] or 'test'}_template"
+#: The start of the name of each PostgreSQL template every pytest process of a run shares (``tests.demo_store``):
+#: named after the configured database, not a worker's, and dropped by the run's controlling process at its end.
+PG_RUN_SHARED = f"onereturn_{os.environ.get('ONERETURN_TEST_DATABASE_URL', '').rsplit('/', 1)[-1] or 'test'}_shared_"
 
 
 def pg_admin_url(database: str) -> str:
@@ -198,6 +201,22 @@ def finish_copies() -> None:
             if spare.exception() is None:
                 _drop(spare.result())
     _spares.clear()
+
+
+def drop_run_shared() -> None:
+    """Drop the templates the run's pytest processes shared: the run's end, in the process that started the others."""
+    finish_copies()
+    admin = db.make_engine(pg_admin_url("postgres"))
+    try:
+        with admin.connect() as conn:
+            names = conn.execute(
+                text("SELECT datname FROM pg_database WHERE starts_with(datname, :shared)"), {"shared": PG_RUN_SHARED}
+            ).scalars()
+            shared = list(names)
+    finally:
+        admin.dispose()
+    for name in shared:
+        pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _close_admins() -> None:
