@@ -66,7 +66,8 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 #: PostgreSQL for the database tests; CI sets it (see .ci/run).
-PG_URL = _database_per_worker(os.environ.get("ONERETURN_TEST_DATABASE_URL", ""))
+_CONFIGURED = os.environ.get("ONERETURN_TEST_DATABASE_URL", "")
+PG_URL = _database_per_worker(_CONFIGURED)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -74,7 +75,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 PG_TEMPLATE = f"onereturn_{PG_URL.rsplit('/', 1)[-1] or 'test'}_template"
 #: The start of the name of each PostgreSQL template every pytest process of a run shares (``tests.demo_store``):
 #: named after the configured database, not a worker's, and dropped by the run's controlling process at its end.
-PG_RUN_SHARED = f"onereturn_{os.environ.get('ONERETURN_TEST_DATABASE_URL', '').rsplit('/', 1)[-1] or 'test'}_shared_"
+PG_RUN_SHARED = f"onereturn_{_CONFIGURED.rsplit('/', 1)[-1] or 'test'}_shared_"
 
 
 def pg_admin_url(database: str) -> str:
