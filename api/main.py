@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -35,9 +36,12 @@ from api.sdmx import routes as sdmx
 from api.strict import reject_unknown_parameters
 from api.throttle import KeyThrottle
 from collectors.lease import release_on_stop
+from collectors.records.privacy import key_status
 from exports.blobs import BYTES
 from onereturn.db import get_engine
 from onereturn.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -60,6 +64,7 @@ def create_app(
         # The settings and engine the app holds, which every request reads too: one source for both.
         settings: Settings = app.state.settings
         BYTES.keep_on_disk(settings.data_dir / "snapshot-cache", settings.snapshot_disk_bytes)
+        _say_if_keys_refused(app.state.engine, settings)
         await capacity.start(app, settings)
         if batch_read_audit:
             from api.callbatch import AuditBatcher
@@ -127,6 +132,17 @@ async def _stop(app: FastAPI, running: Any, settings: Settings, *, thaw: bool) -
         from onereturn.memory import thaw_startup_heap
 
         thaw_startup_heap()
+
+
+def _say_if_keys_refused(engine: Engine, settings: Settings) -> None:
+    """Say at the start, not at a council's first upload, that this host's records keys would be refused."""
+    try:
+        status = key_status(engine, settings)
+    except Exception as exc:  # a store not yet reachable is the readiness check's to report, not a start's to stop
+        log.warning("the records keys could not be checked at start: %s", exc.__class__.__name__)
+        return
+    if status["status"] == "refused":
+        log.error("record-level work is refused on this host: %s", status["detail"])
 
 
 def _install_routes(app: FastAPI) -> None:

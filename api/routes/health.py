@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from api.capacity import FAULTS
 from api.deps import SessionDep
+from collectors.records.privacy import key_status
 from indicators.service import current_catalogue_version
 from mappings.service import org_unit_count
 from onereturn.errors import ServiceBusy
@@ -36,12 +37,14 @@ def health() -> dict[str, str]:
     responses={503: {"description": "The database cannot be reached or the catalogue is not loaded (see Retry-After)"}},
 )
 def ready(request: Request, session: SessionDep) -> dict[str, object]:
-    """Check the database answers and the catalogue is loaded; 503 with Retry-After when not, for a load balancer."""
+    """Check the database answers and the catalogue is loaded (503 with Retry-After when not); say whether this host's
+    records keys are the deployment's."""
     retry = request.app.state.settings.retry_after_seconds
     try:
         session.execute(text("SELECT 1"))
         catalogue = current_catalogue_version(session)
         org_units = org_unit_count(session)
+        records_keys = key_status(request.app.state.engine, request.app.state.settings)
     except FAULTS as exc:
         log.warning("not ready: the database cannot be reached: %s", exc.__class__.__name__)
         raise NotReady("The database cannot be reached; this instance cannot serve", retry_after=retry) from None
@@ -53,4 +56,6 @@ def ready(request: Request, session: SessionDep) -> dict[str, object]:
         "indicators": catalogue.indicator_count,
         "returns": catalogue.return_count,
         "org_units": org_units,
+        # Whether this host may do record-level work: its keys must be the deployment's (never the key itself).
+        "records_keys": records_keys,
     }

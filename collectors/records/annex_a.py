@@ -23,6 +23,7 @@ from collectors.records import annex_a_cin as cin_lists
 from collectors.records.annex_a_columns import fill_council, newest_columns
 from collectors.records.annex_a_common import CHILD_FIELDS, Window, children, with_child
 from collectors.records.kept import kept_files
+from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
 from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
@@ -114,6 +115,8 @@ def read_sources(
     session: Session, settings: Settings, sources: list[Source]
 ) -> tuple[dict[str, pl.DataFrame] | None, dict[str, pl.DataFrame] | None]:
     """The CIN census and SSDA903 tables of the sources, decrypted into a temporary folder removed at once."""
+    # Refused before anything is read where this host's keys are not the deployment's.
+    checked_keys(session.get_bind(), settings)
     tables: dict[str, dict[str, pl.DataFrame]] = {}
     for source in sources:
         submission = session.get(Submission, source.submission_id)

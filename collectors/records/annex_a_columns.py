@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from collectors.readxlsx import check_xlsx_safety
 from collectors.records.kept import content_hash, keep, kept_files
-from collectors.records.privacy import keys_for
+from collectors.records.privacy import checked_keys
 from indicators.models import RECORDS_KIND, Submission
 from mappings.annex_a import Column, Layout
 from onereturn.errors import InvalidInput
@@ -171,7 +171,7 @@ def receive_columns(
         spooled.write_bytes(data)
         named = [(name, spooled)]
         digest = content_hash(named)
-        path = keep(settings, keys_for(settings), digest, named)
+        path = keep(settings, checked_keys(engine, settings), digest, named)
     with Session(engine) as session:
         row = Submission(
             agency_code=agency_code,

@@ -6,6 +6,10 @@ as before, keeps reading them there), never into the store: a secret for HMAC-SH
 council's child id into the pseudonym the store keeps in lineage and findings, and a Fernet key (AES-128-CBC
 with HMAC-SHA256, from the ``cryptography`` library) under which the council's own child ids and the raw
 record-level files are kept. A backup of the store therefore holds no child id it could read on its own.
+
+Every host of a deployment must hold the same keys: the store keeps a fingerprint of the key in use (never the
+key), recorded by the first host that seals a record with it, and :func:`checked_keys` refuses record-level work
+on a host whose key has another fingerprint, or whose keys file others can read, before anything is written.
 """
 
 from __future__ import annotations
@@ -17,12 +21,18 @@ import json
 import logging
 import os
 import secrets
+import stat
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
+from collectors.records.models import RecordsKey
 from onereturn.errors import ConfigurationError
 from onereturn.settings import Settings
 
@@ -38,12 +48,29 @@ _cache: dict[Path, Keys] = {}
 _warned: set[Path] = set()
 
 
+class KeysRefused(ConfigurationError):
+    """This host's records keys are not the deployment's, or are not kept safe: record-level work is refused."""
+
+    status_code = 503
+    error_type = "records_keys_refused"
+
+
+#: Separates the fingerprint's hash from any other use of the key material.
+_FINGERPRINT_LABEL = b"onereturn records key fingerprint v1\x00"
+
+
 @dataclass(frozen=True)
 class Keys:
     """The deployment's pseudonym secret and encryption key."""
 
     secret: bytes
     fernet: Fernet
+    encryption_key: bytes = b""
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over both keys, as hex: names the keys in the store and in messages without revealing them."""
+        return hashlib.sha256(_FINGERPRINT_LABEL + self.secret + b"\x00" + self.encryption_key).hexdigest()
 
     def pseudonym(self, child_id: str) -> str:
         """The child's pseudonym: HMAC-SHA256 of the council's id under the deployment's secret (hex)."""
@@ -95,17 +122,115 @@ def keys_path(settings: Settings) -> Path:
     return beside
 
 
-def keys_for(settings: Settings) -> Keys:
-    """The deployment's keys, made (readable by this user only) on first use."""
+def keys_for(settings: Settings, *, make: bool = True) -> Keys:
+    """The deployment's keys, made (readable by this user only) on first use unless ``make`` is False."""
     path = keys_path(settings).resolve()
     with _lock:
         found = _cache.get(path)
         if found is None:
-            found = _cache[path] = _load_or_make(path)
+            found = _load_or_make(path, make=make)
+            _cache[path] = found
+        else:
+            # Checked again on every use, not only the first: a file opened to group or others since is refused.
+            _check_mode(path)
         return found
 
 
-def _load_or_make(path: Path) -> Keys:
+def checked_keys(engine: Engine | Connection, settings: Settings) -> Keys:
+    """This host's keys once the store agrees they are the deployment's: recorded by the first host to use them.
+
+    Raises :class:`KeysRefused`, having written nothing, where the store names another key, where this host has
+    no keys file while the store already holds records sealed with a key, or where the file is open to others.
+    """
+    with Session(engine) as session:
+        current = _current_fingerprint(session)
+    keys = keys_for(settings, make=current is None)
+    if current is None:
+        current = _record_first(engine, keys.fingerprint)
+    if current != keys.fingerprint:
+        raise KeysRefused(
+            f"this host's records keys ({keys_path(settings)}, fingerprint {keys.fingerprint[:12]}) are not the "
+            f"deployment's (fingerprint {current[:12]} in the store): copy the deployment's keys file to every host, "
+            "or name it with ONERETURN_RECORDS_KEYS_FILE; nothing was written"
+        )
+    return keys
+
+
+def key_status(engine: Engine | Connection, settings: Settings) -> dict[str, str]:
+    """Whether this host may do record-level work with its keys, and why not, for ``/health/ready``: never raises."""
+    with Session(engine) as session:
+        current = _current_fingerprint(session)
+    try:
+        keys = keys_for(settings, make=False)
+    except ConfigurationError as exc:
+        if current is None and not keys_path(settings).exists():
+            return {"status": "not_yet_used", "detail": "no record-level upload yet; the keys are made on first use"}
+        return {"status": "refused", "detail": exc.message}
+    if current is None:
+        return {"status": "not_yet_used", "fingerprint": keys.fingerprint[:12]}
+    if current != keys.fingerprint:
+        return {
+            "status": "refused",
+            "fingerprint": keys.fingerprint[:12],
+            "detail": f"this host's records keys are not the deployment's (fingerprint {current[:12]} in the store)",
+        }
+    return {"status": "ok", "fingerprint": keys.fingerprint[:12]}
+
+
+def make_current(session: Session, keys: Keys) -> None:
+    """Mark ``keys`` the deployment's current keys and every earlier one retired (a rotation's last step)."""
+    for row in session.exec(select(RecordsKey).where(col(RecordsKey.state) == "current")).all():
+        row.state = "retired"
+        session.add(row)
+    session.flush()
+    held = session.exec(select(RecordsKey).where(col(RecordsKey.fingerprint) == keys.fingerprint)).first()
+    if held is None:
+        held = RecordsKey(fingerprint=keys.fingerprint, recorded_at=datetime.now(UTC))
+    held.state = "current"
+    session.add(held)
+    session.flush()
+
+
+def _current_fingerprint(session: Session) -> str | None:
+    row = session.exec(select(RecordsKey.fingerprint).where(col(RecordsKey.state) == "current")).first()
+    return row
+
+
+def _record_first(engine: Engine | Connection, fingerprint: str) -> str:
+    """Record ``fingerprint`` as the current key unless a host did first; the fingerprint that is current after."""
+    try:
+        with Session(engine) as session:
+            session.add(RecordsKey(fingerprint=fingerprint, recorded_at=datetime.now(UTC)))
+            session.commit()
+    except IntegrityError:
+        # Another host recorded its key a moment before: that one is the deployment's.
+        pass
+    with Session(engine) as session:
+        current = _current_fingerprint(session)
+    if current is None:
+        raise KeysRefused("the store holds no current records key and this host's could not be recorded")
+    return current
+
+
+def _check_mode(path: Path) -> None:
+    """Refuse a keys file that its group or others may read or write, as OpenSSH refuses an open private key."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise ConfigurationError(f"the record-level keys file {path} cannot be read ({exc.strerror})") from exc
+    if mode & 0o077:
+        raise KeysRefused(
+            f"the record-level keys file {path} has mode {mode:04o}: it must be readable by its owner only "
+            f"(chmod 600 {path}); record-level work is refused until it is"
+        )
+
+
+def _load_or_make(path: Path, *, make: bool) -> Keys:
+    if not path.exists() and not make:
+        raise KeysRefused(
+            f"this host has no records keys file ({path}) but the store holds records sealed with the deployment's "
+            "keys: copy the deployment's keys file here, or name it with ONERETURN_RECORDS_KEYS_FILE"
+        )
     if not path.exists():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,8 +255,10 @@ def _load_or_make(path: Path) -> Keys:
             pass
         finally:
             tmp.unlink(missing_ok=True)
+    _check_mode(path)
     try:
         held = json.loads(path.read_text())
-        return Keys(base64.urlsafe_b64decode(held["pseudonym_secret"]), Fernet(held["encryption_key"].encode()))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        key = held["encryption_key"].encode()
+        return Keys(base64.urlsafe_b64decode(held["pseudonym_secret"]), Fernet(key), key)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"the record-level keys file {path} cannot be read ({exc})") from exc

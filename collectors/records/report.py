@@ -9,7 +9,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from collectors.records.models import RecordChild, RecordProblem
-from collectors.records.privacy import keys_for
+from collectors.records.privacy import checked_keys
 from collectors.schemas import RecordFinding
 from onereturn.settings import Settings
 
@@ -35,7 +35,7 @@ def findings_page(
         .limit(limit)
         .offset(offset)
     ).all()
-    keys = keys_for(settings)
+    keys = checked_keys(session.get_bind(), settings)
     items = [
         RecordFinding(
             rule=p.rule,

@@ -37,7 +37,7 @@ from collectors.records.contract import Findings, RecordsError, read_collection_
 from collectors.records.inputs import check_archive
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
-from collectors.records.privacy import Keys, keys_for
+from collectors.records.privacy import Keys, checked_keys
 from collectors.records.reading import as_written, check_903_year, distances_for, read_files
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.spine import Alongside, CutOff, Stored, failure_reason, record_outcome, repeat_of, store_accepted
@@ -126,7 +126,7 @@ def receive(
         check_archive(path, Path(name).name, settings.max_upload_bytes)
     read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path) for name, path in files]
     digest = content_hash(read)
-    keys = keys_for(settings)
+    keys = checked_keys(engine, settings)
     with Session(engine, expire_on_commit=False) as session:
         earlier = _repeated(session, agency_code, digest, year, mode)
         if earlier is not None:
@@ -265,7 +265,7 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
 
 def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     assert submission.id is not None
-    keys = keys_for(settings)
+    keys = checked_keys(engine, settings)
     outcome = _Outcome(keys=keys)
     _stage(engine, submission.id, "reading")
     with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
-from collectors.records.privacy import keys_for, keys_path
+from collectors.records.models import RecordChild, RecordsKey
+from collectors.records.privacy import KeysRefused, checked_keys, key_status, keys_for, keys_path, make_current
+from indicators.models import Submission
 from onereturn.errors import ConfigurationError
 from onereturn.settings import Settings
+from tests.apps import client_on
+from tests.collectors.records.samples import PASSING, upload
 
 
 def test_keys_are_made_once_readable_by_the_owner_only(tmp_path: Path) -> None:
@@ -43,6 +50,7 @@ def test_sealed_ids_open_only_with_their_own_key(tmp_path: Path) -> None:
 def test_an_unreadable_keys_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "broken-keys.json"
     path.write_text("{not json")
+    path.chmod(0o600)
     with pytest.raises(ConfigurationError, match="cannot be read"):
         keys_for(Settings(data_dir=tmp_path, records_keys_file=path))
 
@@ -69,3 +77,88 @@ def test_keys_an_earlier_release_made_in_the_data_folder_are_still_read(
     assert "move the file" in caplog.text
     assert keys_for(Settings(data_dir=data)).pseudonym("907440") == made.pseudonym("907440")
     assert not (tmp_path / "old-keys").exists()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_keys_file_others_can_read_is_refused_naming_file_and_mode(tmp_path: Path, mode: int) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    keys_for(settings)
+    path = keys_path(settings)
+    path.chmod(mode)
+    with pytest.raises(KeysRefused, match=rf"{re.escape(str(path))} has mode {mode:04o}.*chmod 600"):
+        keys_for(Settings(data_dir=tmp_path / "data"))
+
+
+def test_the_first_host_records_its_fingerprint_and_a_host_with_another_key_is_refused(
+    store: Engine, tmp_path: Path
+) -> None:
+    one = Settings(data_dir=tmp_path / "one")
+    two = Settings(data_dir=tmp_path / "two")
+    keys_for(two)  # a second host that made keys of its own before it met the store
+    assert key_status(store, one)["status"] == "not_yet_used"
+    first = checked_keys(store, one)
+    with Session(store) as session:
+        held = session.exec(select(RecordsKey)).all()
+    assert [(k.fingerprint, k.state) for k in held] == [(first.fingerprint, "current")]
+    # The store keeps a fingerprint, never the keys.
+    assert first.secret.hex() not in held[0].fingerprint
+    with pytest.raises(KeysRefused, match="not the deployment's") as refused:
+        checked_keys(store, two)
+    assert first.fingerprint[:12] in refused.value.message
+    assert key_status(store, two)["status"] == "refused"
+    with Session(store) as session:
+        assert len(session.exec(select(RecordsKey)).all()) == 1
+
+
+def test_a_host_given_the_deployments_keys_file_is_accepted(store: Engine, tmp_path: Path) -> None:
+    one = Settings(data_dir=tmp_path / "one")
+    first = checked_keys(store, one)
+    shared = Settings(data_dir=tmp_path / "two", records_keys_file=keys_path(one))
+    assert checked_keys(store, shared).pseudonym("907440") == first.pseudonym("907440")
+    assert key_status(store, shared) == {"status": "ok", "fingerprint": first.fingerprint[:12]}
+
+
+def test_a_host_without_keys_makes_none_once_the_store_names_a_key(store: Engine, tmp_path: Path) -> None:
+    checked_keys(store, Settings(data_dir=tmp_path / "one"))
+    bare = Settings(data_dir=tmp_path / "two")
+    with pytest.raises(KeysRefused, match="no records keys file"):
+        checked_keys(store, bare)
+    assert not keys_path(bare).exists()
+    assert key_status(store, bare)["status"] == "refused"
+
+
+def test_a_rotation_makes_the_new_keys_current_and_the_old_refused(store: Engine, tmp_path: Path) -> None:
+    old = Settings(data_dir=tmp_path / "old")
+    new = Settings(data_dir=tmp_path / "new")
+    checked_keys(store, old)
+    made = keys_for(new)
+    with Session(store) as session:
+        make_current(session, made)
+        session.commit()
+    assert checked_keys(store, new).fingerprint == made.fingerprint
+    with pytest.raises(KeysRefused):
+        checked_keys(store, old)
+    with Session(store) as session:
+        states = sorted(k.state for k in session.exec(select(RecordsKey)).all())
+    assert states == ["current", "retired"]
+
+
+def test_a_host_with_other_keys_refuses_an_upload_and_writes_nothing(store: Engine, tmp_path: Path) -> None:
+    checked_keys(store, Settings(data_dir=tmp_path / "a"))
+    other = Settings(data_dir=tmp_path / "b")
+    keys_for(other)
+
+    def held() -> tuple[int, int]:
+        with Session(store) as session:
+            return len(session.exec(select(Submission)).all()), len(session.exec(select(RecordChild)).all())
+
+    before = held()
+    with client_on(other, store) as client:
+        answer = upload(client, PASSING)
+        assert answer.status_code == 503, answer.text
+        assert "records_keys_refused" in answer.text
+        assert "not the deployment's" in answer.text
+        ready = client.get("/health/ready").json()
+    assert ready["records_keys"]["status"] == "refused"
+    assert held() == before
+    assert not (tmp_path / "b" / "records").exists()
