@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +32,7 @@ from sqlalchemy import Engine, text
 from cli.demo import DemoUpload, load_published, load_records_demo
 from onereturn import db
 from onereturn.settings import Settings
-from tests.live import serve_process
+from tests.live import serve_process, stop
 from tests.stores import PG_RUN_SHARED, compact, copied_store, pg_admin, run_folder
 
 #: The stores made so far in this process, by what they are.
@@ -91,7 +90,7 @@ def served_demo(tmp_path_factory: pytest.TempPathFactory) -> FirstStart:
                 shutil.rmtree(_keys_of(folder), ignore_errors=True)
                 folder.mkdir()
                 process, _base, log = serve_process(folder, "first-start", ONERETURN_SCHEDULER_EMBEDDED="false")
-                _stop(process)
+                stop(process)
                 (folder / _MADE).write_text(log.name)
         _served["sqlite"] = folder
     folder = _served["sqlite"]
@@ -115,15 +114,6 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def serve_demo_copy(

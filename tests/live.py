@@ -103,3 +103,13 @@ def serve_process(data: Path, name: str = "server", **settings: str) -> tuple[su
         if "address already in use" not in text.lower():
             raise RuntimeError(f"The server did not start:\n{text}")
     raise RuntimeError("Three ports the system picked were taken before the server could listen on them")
+
+
+def stop(process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Ask a process to stop (SIGTERM), and kill it if it has not within ``seconds``: a test never waits unbounded."""
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=seconds)

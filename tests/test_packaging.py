@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.live import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The product's packages and module, as pyproject.toml finds them; everything else in the checkout stays out.
@@ -181,12 +181,7 @@ def test_the_wheel_serves_outside_the_checkout(installed: Path, tmp_path: Path) 
             assert returns.status_code == 200
             assert {"dfe_ssda903", "county_cyp_core"} <= {r["id"] for r in returns.json()["items"]}
     finally:
-        serve.terminate()
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait(timeout=30)
+        stop(serve, 30)
         log.close()
     assert serve.returncode is not None
 

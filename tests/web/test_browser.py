@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import openpyxl
 import pytest
 
 from tests.demo_store import serve_demo_copy
+from tests.live import stop
 from tests.signoffs import sign_off_over_http
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -83,12 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 20)
 
 
 @pytest.fixture(scope="module")
