@@ -149,9 +149,13 @@ def derive_lists(
     return found
 
 
-def present(rows: pl.DataFrame | None, annex_list: AnnexList, layout: Layout) -> pl.DataFrame:
+def present(
+    rows: pl.DataFrame | None, annex_list: AnnexList, layout: Layout, unwritten: list[str] | None = None
+) -> pl.DataFrame:
     """The list in the layout's columns, in order: each filled column from its field with Ofsted's code written for
-    DfE's (a code Ofsted's list lacks is written as DfE's), each blank column empty."""
+    DfE's, each blank column empty. A DfE code is never written bare: one Ofsted asks to be left blank ("not in
+    touch") or one no source gives Ofsted's code for is left blank, and ``unwritten`` gets a line per column saying
+    how many cells of which codes (no child in it)."""
     height = 0 if rows is None else rows.height
     columns: list[pl.Series] = []
     for number, column in enumerate(annex_list.columns):
@@ -162,12 +166,27 @@ def present(rows: pl.DataFrame | None, annex_list: AnnexList, layout: Layout) ->
             continue
         values = rows[column.field]
         if column.codes is not None:
-            mapping = layout.codes[column.codes]
-            values = values.cast(pl.String).replace_strict(
-                mapping, default=values.cast(pl.String), return_dtype=pl.String
-            )
+            values = _coded(values, column.codes, f"{annex_list.sheet} {column.heading}", layout, unwritten)
         columns.append(values.alias(name).cast(dtype) if column.kind != "text" else values.alias(name).cast(pl.String))
     return pl.DataFrame(columns) if columns else pl.DataFrame()
+
+
+def _coded(values: pl.Series, codes: str, where: str, layout: Layout, unwritten: list[str] | None) -> pl.Series:
+    """Ofsted's codes for a column's DfE codes; a code Ofsted has none for is blank, and counted in ``unwritten``."""
+    dfe = values.cast(pl.String)
+    distinct = [v for v in dfe.unique().to_list() if v is not None and v.strip()]
+    mapping = {v: layout.ofsted_code(codes, v) for v in distinct}
+    if unwritten is not None:
+        asked_blank = layout.blank.get(codes, {})
+        lacking = {v for v, code in mapping.items() if code is None and v.strip().upper() not in asked_blank}
+        if lacking:
+            cells = int(dfe.is_in(sorted(lacking)).sum())
+            listed = ", ".join(sorted({v.strip().upper() for v in lacking}))
+            unwritten.append(
+                f"{where}: {cells} cell(s) left blank, their DfE code(s) ({listed}) having no Ofsted code in any "
+                "source held; write them by hand."
+            )
+    return dfe.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
 def build_annex_a(
@@ -202,9 +221,11 @@ def assemble(
 ) -> AnnexA:
     """Annex A from tables already read: every list of the layout, and what the records cannot say."""
     derived = derive_lists(cin, ssda903, inspection_date)
-    lists = {item.number: present(derived.get(item.number), item, layout) for item in layout.lists}
+    unwritten: list[str] = []
+    lists = {item.number: present(derived.get(item.number), item, layout, unwritten) for item in layout.lists}
     held = {s.library for s in sources} or {lib for lib, t in (("cin", cin), ("903", ssda903)) if t is not None}
-    return AnnexA(inspection_date, layout, lists, sources, notes=_notes(layout, sources, held, inspection_date))
+    notes = _notes(layout, sources, held, inspection_date) + unwritten
+    return AnnexA(inspection_date, layout, lists, sources, notes=notes)
 
 
 def _notes(layout: Layout, sources: list[Source], held: set[str], inspection_date: date) -> list[str]:
