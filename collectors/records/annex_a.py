@@ -9,6 +9,7 @@ an error (``docs/records.md``).
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -189,6 +190,31 @@ def _coded(values: pl.Series, codes: str, where: str, layout: Layout, unwritten:
     return dfe.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
+#: An inspection date as the service takes it: YYYY-MM-DD and nothing else (20250331 is not read as a date).
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", flags=re.ASCII)
+
+
+def read_inspection_date(text: str) -> date:
+    """The inspection date ``text`` gives as YYYY-MM-DD; InvalidInput (422) saying how to write it otherwise."""
+    stripped = text.strip()
+    try:
+        if not _ISO_DATE.fullmatch(stripped):
+            raise ValueError(stripped)
+        return date.fromisoformat(stripped)
+    except ValueError:
+        raise InvalidInput(
+            "Give the inspection date as YYYY-MM-DD, for example 2025-03-31",
+            errors=[
+                {
+                    "type": "invalid_input",
+                    "loc": ["query", "inspection_date"],
+                    "msg": "give the date as YYYY-MM-DD",
+                    "input": stripped[:16],
+                }
+            ],
+        ) from None
+
+
 def build_annex_a(
     session: Session, settings: Settings, agency_code: str, inspection_date: date, *, layout_id: str | None = None
 ) -> AnnexA:
@@ -269,10 +295,22 @@ def summary(annex: AnnexA) -> dict[str, Any]:
         "inspection_date": annex.inspection_date.isoformat(),
         "layout": annex.layout.id,
         "layout_year": annex.layout.year,
+        #: What the markers in the notes and the blank columns' reasons ([G], [L], [CV]) stand for.
+        "sources_cited": list(annex.layout.sources),
         "sources": [s.describe() for s in annex.sources],
         "lists": lists,
         "notes": annex.notes,
     }
 
 
-__all__ = ["CHILD_FIELDS", "AnnexA", "Source", "assemble", "build_annex_a", "derive_lists", "present", "summary"]
+__all__ = [
+    "CHILD_FIELDS",
+    "AnnexA",
+    "Source",
+    "assemble",
+    "build_annex_a",
+    "derive_lists",
+    "present",
+    "read_inspection_date",
+    "summary",
+]
