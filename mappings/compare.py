@@ -325,14 +325,23 @@ def no_neighbours(org_code: str) -> Group:
     return Group("statistical_neighbours", "No DfE statistical neighbours", NEIGHBOURS_SOURCE, (), note)
 
 
-def group_for(org_code: str, group_id: str = "statistical_neighbours", session: Session | None = None) -> Group:
+def group_for(
+    org_code: str,
+    group_id: str = "statistical_neighbours",
+    session: Session | None = None,
+    *,
+    officers_groups: bool = True,
+) -> Group:
     """The named group for a council (an empty one, saying why, where DfE names no neighbours); a KeyError names
-    an unknown group (officers' groups read from the store when a session is given)."""
+    an unknown group and only the groups the reader may use (officers' groups read from the store when a session is
+    given). ``officers_groups`` False (an agency's reader) leaves officers' groups out: they are the officers' own."""
     if group_id == "statistical_neighbours":
         return statistical_neighbours(org_code) or no_neighbours(org_code)
-    groups = officer_groups(session)
+    groups = officer_groups(session) if officers_groups else {}
     if group_id not in groups:
-        raise KeyError(f"No comparator group {group_id!r}; known: statistical_neighbours, {', '.join(sorted(groups))}")
+        raise KeyError(
+            f"No comparator group {group_id!r}; known: {', '.join(['statistical_neighbours', *sorted(groups)])}"
+        )
     return groups[group_id]
 
 

@@ -137,6 +137,17 @@ def test_unknown_indicator_or_group_is_a_clear_404(store_client: TestClient) -> 
     assert "No comparator group 'nope'" in r.text
 
 
+def test_an_agencys_404_for_an_unknown_group_names_only_the_groups_it_may_use(store_client: TestClient) -> None:
+    base = {"indicator": "pop.resident_0_17", "org": "E10000024", "period": "CY2024"}
+    officer = store_client.get("/api/compare", params={**base, "group": "nope"}, headers=OFFICER)
+    assert officer.status_code == 404
+    assert "core_cities_england" in officer.text  # an officers' group, seeded
+    for group in ("nope", "core_cities_england"):
+        agency = store_client.get("/api/compare", params={**base, "group": group}, headers=NOTTS)
+        assert agency.status_code == 404, agency.text
+        assert agency.json()["error"] == f"No comparator group {group!r}; known: statistical_neighbours"
+
+
 def test_the_workbook_has_a_sheet_per_indicator_with_the_group_and_its_source(
     store_client: TestClient, store: Engine, store_settings: Settings
 ) -> None:
