@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import polars as pl
 import pytest
 
 from collectors.records.annex_a import present
+from collectors.records.annex_a_common import Window, children
 from collectors.records.contract import validators_python
 from mappings.annex_a import load_layout
 
@@ -145,3 +147,28 @@ def test_the_note_on_a_code_ofsted_lacks_names_no_child() -> None:
     present(rows, layout.list(8), layout, notes)
     assert notes
     assert "secret-child-1" not in notes[0]
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_every_disability_code_dfe_accepts_is_ofsteds_yes_and_none_its_no(year: str) -> None:
+    layout = load_layout()
+    codes = dfe_code_lists()["cin"][year]["8540"]
+    assert "NONE" in codes
+    ids = [f"child{i}" for i in range(len(codes))]
+    cin = {
+        "Children": pl.DataFrame(
+            {
+                "CHILD": ids,
+                "Sex": ["U"] * len(ids),
+                "Ethnicity": ["NOBT"] * len(ids),
+                "PersonBirthDate": [date(2015, 1, 1)] * len(ids),
+                "ExpectedPersonBirthDate": [None] * len(ids),
+            },
+            schema_overrides={"ExpectedPersonBirthDate": pl.Date},
+        ),
+        "Disabilities": pl.DataFrame({"CHILD": ids, "Disability": codes}),
+    }
+    kids = children(cin, None, Window(date(2025, 3, 31)), prefer="cin")
+    said = dict(zip(kids["child_id"].to_list(), kids["disability"].to_list(), strict=True))
+    ofsted = {code: layout.ofsted_code("yes_no_unknown", said[child]) for child, code in zip(ids, codes, strict=True)}
+    assert ofsted == {code: ("b) No" if code == "NONE" else "a) Yes") for code in codes}
