@@ -12,6 +12,7 @@ by the collected indicators they share, and a consistency list of figures measur
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -139,6 +140,13 @@ def locally_keyed(indicators: dict[str, Indicator], indicator_id: str) -> bool:
     NDTMS, NI 186 from DECC's statistics) was never keyed locally, so it is no local burden.
     """
     return any(indicators[i].collection == "local" for i in collected_inputs(indicators, indicator_id))
+
+
+def last_financial_year(today: date) -> str:
+    """The latest financial year ended by ``today`` (FY2024-25 from 1 April 2025 to 31 March 2026): the period the
+    burden is reported for when none is asked."""
+    start = today.year - 1 if today.month >= 4 else today.year - 2
+    return f"FY{start}-{(start + 1) % 100:02d}"
 
 
 def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.0) -> BurdenReport:

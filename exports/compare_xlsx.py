@@ -72,12 +72,8 @@ def write_comparisons(comparisons: Sequence[Comparison]) -> bytes:
                 *((("Why no neighbours", c.group.note),) if c.group.note else ()),
                 ("Neighbours' mean", c.neighbours_mean),
                 ("Neighbours with a value", c.neighbours_counted),
-                (
-                    "Quartile (1 best) among upper-tier councils"
-                    if c.indicator.judged
-                    else "Quartile (1 highest) among upper-tier councils",
-                    c.quartile if c.quartile is not None else c.quartile_note,
-                ),
+                ("Quartile among upper-tier councils", c.quartile if c.quartile is not None else c.quartile_note),
+                ("Which end quartile 1 is", c.quartile_end),
                 ("Rank among them", c.peer_rank),
                 ("Councils with a value", c.peers_counted),
                 ("Interval method", c.method or "none: the figure's counts or statistic do not allow one"),

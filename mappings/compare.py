@@ -244,6 +244,26 @@ class Comparison:
         )
 
     @property
+    def quartile_end(self) -> str:
+        """Which end quartile 1 is: the best quarter and its values where a source says which way is better, else
+        the highest values, said as such."""
+        if self.indicator.judged:
+            values = "the highest values" if self.indicator.polarity == "higher_is_better" else "the lowest values"
+            return f"quartile 1 is the best quarter: {values}"
+        return "quartile 1 holds the highest values (no source says which way is better, so none is called best)"
+
+    @property
+    def quartile_words(self) -> str:
+        """The council's quartile in words, saying which end quartile 1 is, or why none is given."""
+        if self.quartile is None:
+            return self.quartile_note
+        bottom = ", the bottom quarter" if self.bottom_quartile else ""
+        return (
+            f"quartile {self.quartile} of 4{bottom}, ranked {self.peer_rank} of {self.peers_counted} councils with a "
+            f"figure ({self.quartile_end})"
+        )
+
+    @property
     def own(self) -> Row:
         """The council's own row."""
         return next(r for r in self.rows if r.role == "council")
@@ -325,14 +345,23 @@ def no_neighbours(org_code: str) -> Group:
     return Group("statistical_neighbours", "No DfE statistical neighbours", NEIGHBOURS_SOURCE, (), note)
 
 
-def group_for(org_code: str, group_id: str = "statistical_neighbours", session: Session | None = None) -> Group:
+def group_for(
+    org_code: str,
+    group_id: str = "statistical_neighbours",
+    session: Session | None = None,
+    *,
+    officers_groups: bool = True,
+) -> Group:
     """The named group for a council (an empty one, saying why, where DfE names no neighbours); a KeyError names
-    an unknown group (officers' groups read from the store when a session is given)."""
+    an unknown group and only the groups the reader may use (officers' groups read from the store when a session is
+    given). ``officers_groups`` False (an agency's reader) leaves officers' groups out: they are the officers' own."""
     if group_id == "statistical_neighbours":
         return statistical_neighbours(org_code) or no_neighbours(org_code)
-    groups = officer_groups(session)
+    groups = officer_groups(session) if officers_groups else {}
     if group_id not in groups:
-        raise KeyError(f"No comparator group {group_id!r}; known: statistical_neighbours, {', '.join(sorted(groups))}")
+        raise KeyError(
+            f"No comparator group {group_id!r}; known: {', '.join(['statistical_neighbours', *sorted(groups)])}"
+        )
     return groups[group_id]
 
 
@@ -634,7 +663,8 @@ def as_json(c: Comparison) -> dict[str, Any]:
         "region": row(c.region),
         "england": row(c.england),
         "quartile": c.quartile,
-        "quartile_rule": "1 is the best quarter of upper-tier councils with a value; ties take the better quartile; withheld values are not counted",
+        "quartile_rule": f"{c.quartile_end}, among upper-tier councils with a value; ties take the better quartile; withheld values are not counted",
+        "quartile_words": c.quartile_words,
         "peer_rank": c.peer_rank,
         "peers_counted": c.peers_counted,
         "peers_needed": c.peers_needed,

@@ -75,7 +75,7 @@ def comparison_for(
     ind = session.get(IndicatorRow, indicator_id)
     if ind is None:
         raise KeyError(f"No indicator {indicator_id!r} in the catalogue")
-    group = group_for(org_code, group_id, session)
+    group = group_for(org_code, group_id, session, officers_groups=agency is None)
     if history is None:
         history = load_figures(session, indicator_id, periods_of(session, indicator_id), agency=agency)
         if ind.formula:
@@ -141,7 +141,9 @@ _GSS_CODE = re.compile(r"[A-Z][0-9]{8}")
 _GROUP_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _check_names(session: Session, indicator: str, org: str, group: str, names: dict[str, str]) -> None:
+def _check_names(
+    session: Session, indicator: str, org: str, group: str, names: dict[str, str], *, agency: str | None = None
+) -> None:
     """Refuse a malformed indicator, org or group (422) and an unknown one (404), saying what is accepted."""
     if not _INDICATOR_ID.fullmatch(indicator):
         raise InvalidInput(
@@ -162,7 +164,7 @@ def _check_names(session: Session, indicator: str, org: str, group: str, names: 
             "(letters, digits, _ and -)"
         )
     try:
-        group_for(org, group, session)
+        group_for(org, group, session, officers_groups=agency is None)
     except KeyError as exc:
         raise NotFound(str(exc.args[0])) from None
 
@@ -203,7 +205,7 @@ def cached_comparison(
     has a figure for and gives its sheet no figures.
     """
     geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
-    _check_names(session, indicator, org, group, geo[0])
+    _check_names(session, indicator, org, group, geo[0], agency=agency)
     history: dict[str, dict[str, Figure]] = _kept(
         _FIGURES, (state, agency, indicator), lambda: _figures(session, indicator, agency, state), 64
     )

@@ -7,24 +7,25 @@ the approver downloads, never in a count, a log line or an error. Nothing built 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
+from sqlmodel import col, select
 
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.principal import Principal
 from api.scopes import read_scope
-from collectors.records.annex_a import AnnexA, build_annex_a, summary
+from collectors.records.annex_a import AnnexA, build_annex_a, read_inspection_date, summary
 from collectors.records.annex_a_columns import receive_columns, template
 from collectors.records.annex_a_workbook import workbook
 from mappings.agencies import get_agency
-from mappings.annex_a import load_layout
+from mappings.annex_a import RECORD_RETURNS, load_layout
 from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import Forbidden, PayloadTooLarge
+from mappings.models import AgencyReturn
+from onereturn.errors import Forbidden, NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["annex-a"])
 
@@ -37,10 +38,10 @@ AnnexRead = Annotated[
         scope=FUNCTION,
     ),
 ]
-InspectionDate = Annotated[date, Query(description="The inspection's date, YYYY-MM-DD: the lists are as at it")]
+InspectionDate = Annotated[str, Query(description="The inspection's date, YYYY-MM-DD: the lists are as at it")]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not the council's approver key (officers and regulators never see a child)"},
-    404: {"description": "No such agency (or not yours)"},
+    404: {"description": "No such agency (or not yours), or one that returns neither the CIN census nor the SSDA903"},
 }
 
 
@@ -48,11 +49,17 @@ def check_annex_reader(session: SessionDep, principal: Principal, code: str) -> 
     """Refuse anyone but the council's own approver: another agency's is answered as unknown, a key without the
     approver scope is told which key reads it."""
     read_scope(principal).check_agency(code)
-    get_agency(session, code)
+    agency = get_agency(session, code)
+    owed = set(session.execute(select(AgencyReturn.return_id).where(col(AgencyReturn.agency_code) == code)).scalars())
+    if not owed & set(RECORD_RETURNS):
+        raise NotFound(
+            f"Annex A is built from a council's CIN census and SSDA903 records, and {agency.name} returns neither "
+            f"(its returns: {', '.join(sorted(owed)) or 'none'}): there is no Annex A to build for it"
+        )
     if APPROVER_SCOPE not in principal.scopes:
         raise Forbidden(
-            "Annex A lists children by name of record: it needs the council's approver key (the officer issues one "
-            f"with `onereturn keys create --role agency --agency {code} --approver`)"
+            "Only your council's approvers may build Annex A: it lists children by their record. Ask your performance "
+            f"officer for an approver's key (`onereturn keys create --role agency --agency {code} --approver`)"
         )
 
 
@@ -71,7 +78,7 @@ def annex_a_summary(
 ) -> dict[str, Any]:
     """Counts per list, the columns the records fill and those left blank (with why), and the sources read."""
     check_annex_reader(session, principal, code)
-    annex = build_annex_a(session, request.app.state.settings, code, inspection_date)
+    annex = build_annex_a(session, request.app.state.settings, code, read_inspection_date(inspection_date))
     audit_annex(request, annex, code, "summary")
     return summary(annex)
 
@@ -86,10 +93,10 @@ def annex_a_workbook(
 ) -> Response:
     """The workbook: a front sheet, then Lists 1 to 11 in Ofsted's layout, built now and kept nowhere."""
     check_annex_reader(session, principal, code)
-    annex = build_annex_a(session, request.app.state.settings, code, inspection_date)
+    annex = build_annex_a(session, request.app.state.settings, code, read_inspection_date(inspection_date))
     data = workbook(annex)
     audit_annex(request, annex, code, "workbook")
-    name = f"annex-a-{code}-{inspection_date.isoformat()}.xlsx"
+    name = f"annex-a-{code}-{annex.inspection_date.isoformat()}.xlsx"
     return Response(
         data,
         media_type=XLSX,

@@ -69,6 +69,8 @@ def flags(session: SessionDep, principal: FiguresRead, org: Org) -> dict[str, An
                 "period": f["period"],
                 "value": f["c"].own.value,
                 "quartile": f["c"].quartile,
+                "quartile_words": f["c"].quartile_words,
+                "quartile_rule": f["c"].quartile_end,
                 "bottom_quartile": f["c"].bottom_quartile,
                 "against_england": f["c"].own.outcome,
                 "method": f["c"].method,

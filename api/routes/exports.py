@@ -21,13 +21,14 @@ from api.principal import Principal
 from api.scopes import read_scope
 from exports import release
 from exports import service as exports
-from exports.burden import burden
+from exports.burden import burden, last_financial_year
 from exports.changes import changed_since, snapshot_at
 from exports.freshness import freshness_headers, pull
 from exports.symbols import KEY
 from exports.writers import FORMATS, sdmx_structure, write
 from indicators.periods import parse_period, utc
 from mappings.models import Return
+from onereturn import clock
 from onereturn.errors import Forbidden, InvalidInput, NotFound
 
 router = APIRouter(prefix="/api", tags=["exports"])
@@ -318,11 +319,14 @@ def get_lineage(
 def get_burden(
     session: SessionDep,
     _principal: BurdenRead,
-    period: Annotated[str, Query(description="e.g. FY2024-25")],
+    period: Annotated[
+        str | None, Query(description="e.g. FY2024-25; the latest financial year ended when not given")
+    ] = None,
     minutes: Annotated[float, Query(gt=0, le=600, description="Officer minutes to key one figure")] = 3.0,
 ) -> dict[str, Any]:
     """Compare keying every return separately with keying each figure once; overlap matrix; figures measured two ways."""
-    report = burden(session, period, minutes_per_figure=minutes)
+    asked = (period or "").strip() or last_financial_year(clock.now().date())
+    report = burden(session, asked, minutes_per_figure=minutes)
     return {
         "period": report.period,
         "minutes_per_figure": report.minutes_per_figure,

@@ -16,23 +16,22 @@ from api.deps import SessionDep
 from api.routes.annex_a import XLSX, audit_annex, check_annex_reader
 from api.web.render import page
 from api.web.shared import PageRoute, Rule, VisitorDep, allowed, check_csrf
-from collectors.records.annex_a import build_annex_a, summary
+from collectors.records.annex_a import build_annex_a, read_inspection_date, summary
 from collectors.records.annex_a_columns import receive_columns, template
 from collectors.records.annex_a_workbook import workbook
 from mappings.annex_a import load_layout
-from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import InvalidInput
+from onereturn.errors import InvalidInput, NotFound
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-#: As the API's routes: the council's own agency key with the approver's scope.
-ANNEX_A: Rule = ({APPROVER_SCOPE, "submissions:read"}, {"agency"}, "submissions")
+#: As the API's routes: an agency's key; ``check_annex_reader`` then asks for the council's approver and says so.
+ANNEX_A: Rule = ({"submissions:read"}, {"agency"}, "submissions")
 
 
 def _date(text: str) -> date | None:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
+        return read_inspection_date(text)
+    except InvalidInput:
         return None
 
 
@@ -42,9 +41,21 @@ def annex_a_page(request: Request, session: SessionDep, visitor: VisitorDep, ins
     allowed(visitor, ANNEX_A)
     code = visitor.principal.agency_code
     assert code is not None
-    check_annex_reader(session, visitor.principal, code)
+    try:
+        check_annex_reader(session, visitor.principal, code)
+    except NotFound as exc:
+        # The visitor's own body: say why it has no Annex A rather than "page not found".
+        return page(
+            request,
+            "error.html",
+            visitor,
+            title="No Annex A for your organisation",
+            status_code=404,
+            heading="No Annex A for your organisation",
+            message=exc.message,
+        )
     on = _date(inspection_date) if inspection_date else None
-    error = "Enter the inspection's date as a date, for example 2025-03-31" if inspection_date and on is None else ""
+    error = "Give the date as YYYY-MM-DD, for example 2025-03-31" if inspection_date and on is None else ""
     facts = None
     if on is not None:
         annex = build_annex_a(session, request.app.state.settings, code, on)
@@ -73,7 +84,7 @@ def annex_a_download(request: Request, session: SessionDep, visitor: VisitorDep,
     check_annex_reader(session, visitor.principal, code)
     on = _date(inspection_date)
     if on is None:
-        return Response("Enter the inspection's date as YYYY-MM-DD", status_code=400, media_type="text/plain")
+        return Response("Give the date as YYYY-MM-DD, for example 2025-03-31", status_code=400, media_type="text/plain")
     annex = build_annex_a(session, request.app.state.settings, code, on)
     data = workbook(annex)
     audit_annex(request, annex, code, "workbook")

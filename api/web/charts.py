@@ -8,7 +8,16 @@ from html import escape
 
 #: GOV.UK colours, distinguishable without colour vision by their order and the table beside each chart.
 COLOURS = ("#505a5f", "#1d70b8", "#00703c")
+#: A stacked bar's parts, in the legend's order: GOV.UK colour palette's dark blue, blue, orange and yellow (GOV.UK
+#: Design System, Styles: Colour, https://design-system.service.gov.uk/styles/colour). Chosen so that each part is
+#: told from the others by its lightness alone (every two at least 1.8:1 by WCAG's contrast ratio), so the parts
+#: stay apart in greyscale and for readers who do not tell red from green or blue from yellow; a thin dark edge
+#: keeps the yellow apart from the white page. Never repeated: a chart with more parts is refused.
+PARTS = ("#003078", "#1d70b8", "#f47738", "#ffdd00")
+EDGE = "#0b0c0c"
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica Neue, Arial, sans-serif"
+#: A width in pixels no 14px character of the chart's font is wider than on average, to lay the legend out whole.
+CHAR_W = 8.5
 
 
 @dataclass(frozen=True)
@@ -20,8 +29,15 @@ class Bar:
 
 
 def stacked_bars(bars: list[Bar], *, legend: tuple[str, ...], title: str, unit: str, width: int = 760) -> str:
-    """Draw horizontal stacked bars with a legend; returns the SVG markup."""
-    label_w, row_h, gap, top = 300, 26, 10, 34 + 22 * ((len(legend) + 1) // 2)
+    """Draw horizontal stacked bars with a legend, each part its own colour and every legend label whole; returns
+    the SVG markup."""
+    if len(legend) > len(PARTS):
+        raise ValueError(f"a stacked bar chart draws at most {len(PARTS)} parts, each its own colour")
+    # Two columns of legend where every label fits its column whole, else one.
+    column_w = (width - 20) / 2
+    columns = 2 if all(20 + CHAR_W * len(name) <= column_w for name in legend) else 1
+    rows = math.ceil(len(legend) / columns)
+    label_w, row_h, gap, top = 300, 26, 10, 16 + 22 * rows
     plot_w = width - label_w - 130
     most = max((sum(b.parts) for b in bars), default=0.0) or 1.0
     height = top + len(bars) * (row_h + gap) + 10
@@ -32,9 +48,11 @@ def stacked_bars(bars: list[Bar], *, legend: tuple[str, ...], title: str, unit: 
         f'<title id="{ident}">{escape(title)}</title>',
     ]
     for i, name in enumerate(legend):
-        lx, ly = label_w + (i % 2) * 230, 6 + (i // 2) * 22
-        parts.append(f'<rect x="{lx}" y="{ly}" width="14" height="14" fill="{COLOURS[i % len(COLOURS)]}"/>')
-        parts.append(f'<text x="{lx + 20}" y="{ly + 12}" font-size="14" fill="#0b0c0c">{escape(name)}</text>')
+        lx, ly = 10 + (i % columns) * column_w, 6 + (i // columns) * 22
+        parts.append(
+            f'<rect x="{lx:.1f}" y="{ly}" width="14" height="14" fill="{PARTS[i]}" stroke="{EDGE}" stroke-width="1"/>'
+        )
+        parts.append(f'<text x="{lx + 20:.1f}" y="{ly + 12}" font-size="14" fill="#0b0c0c">{escape(name)}</text>')
     for i, bar in enumerate(bars):
         y = top + i * (row_h + gap)
         parts.append(
@@ -45,7 +63,8 @@ def stacked_bars(bars: list[Bar], *, legend: tuple[str, ...], title: str, unit: 
         for j, value in enumerate(bar.parts):
             w = plot_w * max(value, 0.0) / most
             parts.append(
-                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h}" fill="{COLOURS[j % len(COLOURS)]}"/>'
+                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h}" fill="{PARTS[j]}" '
+                f'stroke="{EDGE}" stroke-width="{0.5 if w else 0}"/>'
             )
             x += w
         parts.append(

@@ -106,8 +106,9 @@ def compare_page(
     comparison = None
     if org and indicator and period:
         comparison = cached_comparison(session, indicator, org, period, state=state, agency=agency, group=group)
+    # Officers' groups are the officers' own: an agency compares with DfE's statistical neighbours.
     groups = [("statistical_neighbours", "DfE statistical neighbours")] + [
-        (g.id, g.title) for g in officer_groups(session).values()
+        (g.id, g.title) for g in (officer_groups(session).values() if agency is None else ())
     ]
     return page(
         request,

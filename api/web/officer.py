@@ -20,6 +20,7 @@ from api.web.charts import Bar, stacked_bars
 from api.web.render import page
 from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting
 from exports import service as exports
+from exports.burden import last_financial_year
 from exports.changes import reopened_builds
 from indicators.formula import collected_inputs
 from indicators.periods import parse_period
@@ -269,7 +270,7 @@ def burden(
 ) -> HTMLResponse:
     """The burden saved per agency and the overlap per return, as charts drawn on the server."""
     allowed(visitor, BURDEN)
-    period = period.strip() or _last_financial_year(datetime.now(UTC).date())
+    period = period.strip() or last_financial_year(datetime.now(UTC).date())
     report = export_routes.get_burden(session=session, _principal=visitor.principal, period=period, minutes=minutes)
     per_agency = stacked_bars(
         [
@@ -331,11 +332,6 @@ def _return_needs(session: SessionDep, period: str) -> dict[str, set[str]]:
         if f.relation != "different_method":
             bucket |= collected_inputs(indicators, f.indicator_id)
     return needs
-
-
-def _last_financial_year(today: date) -> str:
-    start = today.year - 1 if today.month >= 4 else today.year - 2
-    return f"FY{start}-{(start + 1) % 100:02d}"
 
 
 @router.get("/outbox")

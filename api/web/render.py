@@ -13,8 +13,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader
 from markupsafe import Markup, escape
+from sqlmodel import Session, col, select
 
 from api.principal import Principal
+from mappings.annex_a import RECORD_RETURNS
+from mappings.keys import APPROVER_SCOPE
+from mappings.models import AgencyReturn
 from onereturn.models import WebSession
 
 HERE = Path(__file__).resolve().parent
@@ -151,8 +155,9 @@ class Visitor:
     token: str
 
 
-def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]:
-    """The service navigation for a kind of principal, the current page marked."""
+def nav_items(principal: Principal | None, current: str, *, annex_a: bool = False) -> list[dict[str, Any]]:
+    """The service navigation for a kind of principal, the current page marked; ``annex_a`` adds Ofsted's Annex A
+    for a council's approver whose council returns the CIN census or the SSDA903."""
     if principal is None:
         links = [("Sign in", "/sign-in"), ("Glossary", "/glossary"), ("API documentation", "/docs")]
     elif principal.kind == "agency":
@@ -162,6 +167,7 @@ def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]
             ("Submissions", "/submissions"),
             ("History", "/history"),
             ("Compare", "/compare"),
+            *([("Annex A", "/annex-a")] if annex_a else []),
             ("Glossary", "/glossary"),
         ]
     elif principal.kind == "officer":
@@ -184,6 +190,25 @@ def nav_items(principal: Principal | None, current: str) -> list[dict[str, Any]]
     return [{"text": text, "href": href, "current": href == current} for text, href in links]
 
 
+def builds_annex_a(request: Request, principal: Principal | None) -> bool:
+    """Whether the principal is an approver of a council that returns the CIN census or the SSDA903."""
+    if principal is None or principal.kind != "agency" or not principal.agency_code:
+        return False
+    if APPROVER_SCOPE not in principal.scopes:
+        return False
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        return False
+    with Session(engine) as session:
+        found = session.execute(
+            select(AgencyReturn.return_id).where(
+                col(AgencyReturn.agency_code) == principal.agency_code,
+                col(AgencyReturn.return_id).in_(RECORD_RETURNS),
+            )
+        ).first()
+    return found is not None
+
+
 def page(
     request: Request,
     template: str,
@@ -201,7 +226,7 @@ def page(
         title=title,
         principal=principal,
         csrf_token=visitor.web.csrf_token if visitor else "",
-        nav=nav_items(principal, current or request.url.path),
+        nav=nav_items(principal, current or request.url.path, annex_a=builds_annex_a(request, principal)),
         **context,
     )
     return HTMLResponse(html, status_code=status_code)

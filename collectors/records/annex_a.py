@@ -9,6 +9,7 @@ an error (``docs/records.md``).
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -152,9 +153,13 @@ def derive_lists(
     return found
 
 
-def present(rows: pl.DataFrame | None, annex_list: AnnexList, layout: Layout) -> pl.DataFrame:
+def present(
+    rows: pl.DataFrame | None, annex_list: AnnexList, layout: Layout, unwritten: list[str] | None = None
+) -> pl.DataFrame:
     """The list in the layout's columns, in order: each filled column from its field with Ofsted's code written for
-    DfE's (a code Ofsted's list lacks is written as DfE's), each blank column empty."""
+    DfE's, each blank column empty. A DfE code is never written bare: one Ofsted asks to be left blank ("not in
+    touch") or one no source gives Ofsted's code for is left blank, and ``unwritten`` gets a line per column saying
+    how many cells of which codes (no child in it)."""
     height = 0 if rows is None else rows.height
     columns: list[pl.Series] = []
     for number, column in enumerate(annex_list.columns):
@@ -165,12 +170,52 @@ def present(rows: pl.DataFrame | None, annex_list: AnnexList, layout: Layout) ->
             continue
         values = rows[column.field]
         if column.codes is not None:
-            mapping = layout.codes[column.codes]
-            values = values.cast(pl.String).replace_strict(
-                mapping, default=values.cast(pl.String), return_dtype=pl.String
-            )
+            values = _coded(values, column.codes, f"{annex_list.sheet} {column.heading}", layout, unwritten)
         columns.append(values.alias(name).cast(dtype) if column.kind != "text" else values.alias(name).cast(pl.String))
     return pl.DataFrame(columns) if columns else pl.DataFrame()
+
+
+def _coded(values: pl.Series, codes: str, where: str, layout: Layout, unwritten: list[str] | None) -> pl.Series:
+    """Ofsted's codes for a column's DfE codes; a code Ofsted has none for is blank, and counted in ``unwritten``."""
+    dfe = values.cast(pl.String)
+    distinct = [v for v in dfe.unique().to_list() if v is not None and v.strip()]
+    mapping = {v: layout.ofsted_code(codes, v) for v in distinct}
+    if unwritten is not None:
+        asked_blank = layout.blank.get(codes, {})
+        lacking = {v for v, code in mapping.items() if code is None and v.strip().upper() not in asked_blank}
+        if lacking:
+            cells = int(dfe.is_in(sorted(lacking)).sum())
+            listed = ", ".join(sorted({v.strip().upper() for v in lacking}))
+            unwritten.append(
+                f"{where}: {cells} cell(s) left blank, their DfE code(s) ({listed}) having no Ofsted code in any "
+                "source held; write them by hand."
+            )
+    return dfe.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+#: An inspection date as the service takes it: YYYY-MM-DD and nothing else (20250331 is not read as a date).
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", flags=re.ASCII)
+
+
+def read_inspection_date(text: str) -> date:
+    """The inspection date ``text`` gives as YYYY-MM-DD; InvalidInput (422) saying how to write it otherwise."""
+    stripped = text.strip()
+    try:
+        if not _ISO_DATE.fullmatch(stripped):
+            raise ValueError(stripped)
+        return date.fromisoformat(stripped)
+    except ValueError:
+        raise InvalidInput(
+            "Give the inspection date as YYYY-MM-DD, for example 2025-03-31",
+            errors=[
+                {
+                    "type": "invalid_input",
+                    "loc": ["query", "inspection_date"],
+                    "msg": "give the date as YYYY-MM-DD",
+                    "input": stripped[:16],
+                }
+            ],
+        ) from None
 
 
 def build_annex_a(
@@ -205,9 +250,11 @@ def assemble(
 ) -> AnnexA:
     """Annex A from tables already read: every list of the layout, and what the records cannot say."""
     derived = derive_lists(cin, ssda903, inspection_date)
-    lists = {item.number: present(derived.get(item.number), item, layout) for item in layout.lists}
+    unwritten: list[str] = []
+    lists = {item.number: present(derived.get(item.number), item, layout, unwritten) for item in layout.lists}
     held = {s.library for s in sources} or {lib for lib, t in (("cin", cin), ("903", ssda903)) if t is not None}
-    return AnnexA(inspection_date, layout, lists, sources, notes=_notes(layout, sources, held, inspection_date))
+    notes = _notes(layout, sources, held, inspection_date) + unwritten
+    return AnnexA(inspection_date, layout, lists, sources, notes=notes)
 
 
 def _notes(layout: Layout, sources: list[Source], held: set[str], inspection_date: date) -> list[str]:
@@ -251,10 +298,22 @@ def summary(annex: AnnexA) -> dict[str, Any]:
         "inspection_date": annex.inspection_date.isoformat(),
         "layout": annex.layout.id,
         "layout_year": annex.layout.year,
+        #: What the markers in the notes and the blank columns' reasons ([G], [L], [CV]) stand for.
+        "sources_cited": list(annex.layout.sources),
         "sources": [s.describe() for s in annex.sources],
         "lists": lists,
         "notes": annex.notes,
     }
 
 
-__all__ = ["CHILD_FIELDS", "AnnexA", "Source", "assemble", "build_annex_a", "derive_lists", "present", "summary"]
+__all__ = [
+    "CHILD_FIELDS",
+    "AnnexA",
+    "Source",
+    "assemble",
+    "build_annex_a",
+    "derive_lists",
+    "present",
+    "read_inspection_date",
+    "summary",
+]

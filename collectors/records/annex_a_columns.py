@@ -62,7 +62,7 @@ def template(layout: Layout) -> bytes:
     codes = book.add_worksheet("Codes")
     codes.write_row(0, 0, ["Column", "Kind", "Allowed codes (Ofsted's)", "Why no return holds it"], bold)
     for row, (heading, (_, column)) in enumerate(council_columns(layout).items(), start=1):
-        allowed = "; ".join(layout.codes[column.codes].values()) if column.codes else ""
+        allowed = "; ".join(dict.fromkeys(layout.codes[column.codes].values())) if column.codes else ""
         kind = {"date": "date (DD/MM/YYYY)", "int": "whole number"}.get(column.kind, "text")
         codes.write_row(row, 0, [heading, kind, allowed, column.why])
     book.close()
@@ -155,7 +155,7 @@ def _value(raw: str | None, column: Column, layout: Layout, filename: str, row: 
             raise InvalidInput(f"{where}: not a whole number")
         return int(text)
     if column.codes is not None and text not in layout.codes[column.codes].values():
-        allowed = ", ".join(layout.codes[column.codes].values())
+        allowed = ", ".join(dict.fromkeys(layout.codes[column.codes].values()))
         raise InvalidInput(f"{where}: not one of Ofsted's codes ({allowed})")
     return text
 

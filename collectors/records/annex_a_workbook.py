@@ -36,9 +36,12 @@ def _front(book: SafeWorkbook, annex: AnnexA, bold: object, dated: object) -> No
     row += 1
     sheet.write(row, 0, "Layout", bold)
     sheet.write(row, 1, f"{annex.layout.id} ({annex.layout.year}): {annex.layout.edition}")
+    row += 1
+    sheet.write(row, 0, "Sources (the marks in brackets)", bold)
     for source in annex.layout.sources:
-        row += 1
         sheet.write(row, 1, source)
+        row += 1
+    row -= 1
     row += 2
     sheet.write(row, 0, "Built from", bold)
     for described in facts["sources"] or ["no CIN census or SSDA903 records held for this date"]:

@@ -7,6 +7,7 @@ one without is the council's to fill, with the reason no return holds it.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,8 @@ from onereturn.errors import NotFound
 FOLDER = Path(__file__).resolve().parent
 #: The layout built when none is named: the newest Ofsted layout held.
 CURRENT = "ofsted_annex_a_2024"
+#: The returns Annex A is built from: a body that returns neither has no Annex A.
+RECORD_RETURNS = ("dfe_cin_census", "dfe_ssda903")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,16 @@ class Layout:
     lists: tuple[AnnexList, ...]
     codes: dict[str, dict[str, str]]
     code_sources: dict[str, str]
+    #: Per code list, the DfE codes Ofsted asks to be left blank ("not in touch" 0), and why.
+    blank: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    #: Per code list, the DfE codes no source held gives Ofsted's code for (left blank and counted), and why.
+    unsourced: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+    def ofsted_code(self, codes: str, value: str) -> str | None:
+        """Ofsted's code for a DfE code of the list ``codes`` (its case and spaces aside), or None: never DfE's."""
+        mapping = self.codes[codes]
+        found = mapping.get(value)
+        return found if found is not None else mapping.get(value.strip().upper())
 
     def list(self, number: int) -> AnnexList:
         """The list of that number."""
@@ -130,4 +143,22 @@ def load_layout(layout_id: str = CURRENT) -> Layout:
         lists=tuple(lists),
         codes=codes,
         code_sources={name: spec["source"] for name, spec in data["codes"].items()},
+        blank=_set_aside(data["codes"], "blank"),
+        unsourced=_set_aside(data["codes"], "unsourced"),
     )
+
+
+def _set_aside(specs: dict[str, dict[str, object]], key: str) -> dict[str, dict[str, str]]:
+    """The codes a code list sets aside under ``key`` (``blank`` or ``unsourced``), each with the list's why."""
+    found: dict[str, dict[str, str]] = {}
+    for name, spec in specs.items():
+        listed = spec.get(key, [])
+        why = spec.get(f"{key}_why", "")
+        if not isinstance(listed, list) or not isinstance(why, str) or (listed and not why):
+            raise ValueError(f"Annex A code list {name!r}: {key} needs a list of codes and {key}_why")
+        clash = [c for c in listed if c in dict(spec["values"])]  # type: ignore[call-overload]
+        if clash:
+            raise ValueError(f"Annex A code list {name!r}: {', '.join(clash)} both mapped and set aside")
+        if listed:
+            found[name] = {str(code): why for code in listed}
+    return found

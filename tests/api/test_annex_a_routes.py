@@ -26,6 +26,9 @@ NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
+#: Bodies that return neither the CIN census nor the SSDA903 (README, the demo's keys; both approvers).
+PCT = {"X-API-Key": "demo-lewisham-pct-6b1e04c9"}
+DRUGS = {"X-API-Key": "demo-lewisham-drugs-51b7c0e3"}
 DATE = {"inspection_date": "2025-11-15"}
 #: Every child of the hand-worked files, and a date of birth only they hold: none may show outside the workbook.
 CHILDREN = ("REF1", "REF2", "UNBORN", "CLOSED8", "LEFT7", "INCARE", "ADOPT13", "ADOPT3", "CEASED5")
@@ -123,7 +126,7 @@ def test_the_councils_page_shows_counts_and_offers_the_workbook(planted: Planted
     assert fastexcel.read_excel(download.content).sheet_names[0] == "Front_Sheet"
     wrong = planted.client.get("/annex-a", params={"inspection_date": "not a date"})
     assert wrong.status_code == 400
-    assert "Enter the inspection" in wrong.text
+    assert "Give the date as YYYY-MM-DD" in wrong.text
 
 
 def test_an_officers_page_is_refused(planted: Planted) -> None:
@@ -231,3 +234,63 @@ def test_a_date_out_of_range_or_a_repeated_heading_is_refused_not_a_failure(plan
     )
     assert twice.status_code == 422
     assert "a heading repeats" in twice.text
+
+
+@pytest.mark.parametrize(
+    ("who", "code", "returns"), [(PCT, "lewisham_pct", "vital_signs"), (DRUGS, "lewisham_drugs", "")]
+)
+def test_a_body_returning_neither_the_cin_census_nor_the_ssda903_is_told_why_not_given_an_empty_workbook(
+    planted: Planted, who: dict[str, str], code: str, returns: str
+) -> None:
+    for path in (f"/api/agencies/{code}/annex-a", f"/api/agencies/{code}/annex-a.xlsx"):
+        refused = planted.client.get(path, headers=who, params=DATE)
+        assert refused.status_code == 404, (path, refused.status_code)
+        said = refused.json()["error"]
+        assert "CIN census and SSDA903" in said
+        assert "returns neither" in said
+        assert returns in said
+    sign_in(planted.client, who["X-API-Key"])
+    page = planted.client.get("/annex-a", params=DATE)
+    assert page.status_code == 404
+    assert "returns neither" in page.text
+    assert 'href="/annex-a"' not in planted.client.get("/agency").text  # no link to a page it cannot use
+
+
+def test_the_councils_approver_finds_annex_a_from_its_pages(planted: Planted) -> None:
+    sign_in(planted.client, NOTTS["X-API-Key"])
+    for start in ("/agency", "/submissions", "/annex-a"):
+        shown = planted.client.get(start)
+        assert shown.status_code == 200, start
+        assert 'href="/annex-a"' in shown.text, start
+
+
+def test_refusals_and_dates_are_said_as_an_officer_reads_them(planted: Planted) -> None:
+    day = planted.client.get("/api/agencies/notts_cyp/annex-a", headers=NOTTS, params={"inspection_date": "20250331"})
+    assert day.status_code == 422
+    assert day.json()["error"] == "Give the inspection date as YYYY-MM-DD, for example 2025-03-31"
+    with Session(planted.engine) as session:
+        _, secret = keys.create_key(session, role="agency", agency_code="notts_cyp", label="uploads only")
+        session.commit()
+    plain = planted.client.get("/api/agencies/notts_cyp/annex-a", headers={"X-API-Key": secret}, params=DATE)
+    assert plain.status_code == 403
+    assert plain.json()["error"].startswith("Only your council's approvers may build Annex A")
+    with client_on(planted.settings, planted.engine, follow_redirects=False) as uploader:
+        sign_in(uploader, secret)
+        refused = uploader.get("/annex-a", params=DATE)
+    assert refused.status_code == 403
+    assert "Only your council&#39;s approvers may build Annex A" in refused.text
+    assert "lacks the scope" not in refused.text
+    sign_in(planted.client, NOTTS["X-API-Key"])
+    basic = planted.client.get("/annex-a", params={"inspection_date": "20250331"})
+    assert basic.status_code == 400
+    assert "Give the date as YYYY-MM-DD" in basic.text
+
+
+def test_the_front_sheet_and_page_say_what_cv_is(planted: Planted) -> None:
+    book = planted.client.get("/api/agencies/notts_cyp/annex-a.xlsx", headers=NOTTS, params=DATE)
+    front = fastexcel.read_excel(book.content).load_sheet_by_name("Front_Sheet", header_row=None).to_polars()
+    cells = [str(v) for column in front.columns for v in front[column].to_list() if v is not None]
+    assert any(c.startswith("[CV] Coverage table") for c in cells)
+    assert any("[CV]" in c and not c.startswith("[CV]") for c in cells)  # the mark used, and said what it is
+    sign_in(planted.client, NOTTS["X-API-Key"])
+    assert "[CV] Coverage table" in planted.client.get("/annex-a", params=DATE).text

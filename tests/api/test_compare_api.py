@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -13,6 +14,8 @@ from sqlalchemy import Engine
 from collectors.service import submit
 from mappings.compare import statistical_neighbours
 from onereturn.settings import Settings
+from tests.apps import client_on
+from tests.web.pages import sign_in
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -137,6 +140,17 @@ def test_unknown_indicator_or_group_is_a_clear_404(store_client: TestClient) -> 
     assert "No comparator group 'nope'" in r.text
 
 
+def test_an_agencys_404_for_an_unknown_group_names_only_the_groups_it_may_use(store_client: TestClient) -> None:
+    base = {"indicator": "pop.resident_0_17", "org": "E10000024", "period": "CY2024"}
+    officer = store_client.get("/api/compare", params={**base, "group": "nope"}, headers=OFFICER)
+    assert officer.status_code == 404
+    assert "core_cities_england" in officer.text  # an officers' group, seeded
+    for group in ("nope", "core_cities_england"):
+        agency = store_client.get("/api/compare", params={**base, "group": group}, headers=NOTTS)
+        assert agency.status_code == 404, agency.text
+        assert agency.json()["error"] == f"No comparator group {group!r}; known: statistical_neighbours"
+
+
 def test_the_workbook_has_a_sheet_per_indicator_with_the_group_and_its_source(
     store_client: TestClient, store: Engine, store_settings: Settings
 ) -> None:
@@ -157,6 +171,8 @@ def test_the_workbook_has_a_sheet_per_indicator_with_the_group_and_its_source(
     ws = wb.worksheets[0]
     cells = {row[0]: row[1] for row in ws.iter_rows(values_only=True) if row and row[0]}
     assert "Department for Education" in str(cells["Group source"])
+    # A population count has no cited polarity: quartile 1 is said to hold the highest values, not the best.
+    assert str(cells["Which end quartile 1 is"]).startswith("quartile 1 holds the highest values")
     council_rows = [row for row in ws.iter_rows(values_only=True) if row[2] == "council"]
     assert council_rows[0][4] == published["CY2024"][TRAFFORD]
 
@@ -290,6 +306,19 @@ def test_where_to_look_covers_rates(store_client: TestClient, store: Engine, sto
     # England's beyond chance.
     assert listed["cyp.cin_rereferrals"]["against_england"] == "similar"
     assert listed["cyp.cin_rereferrals"]["bottom_quartile"] is True
+    words = listed["cyp.cin_rereferrals"]["quartile_words"]
+    assert words.startswith("quartile 4 of 4, the bottom quarter, ranked ")
+    assert words.endswith("(quartile 1 is the best quarter: the lowest values)")
+    assert listed["cyp.cin_rereferrals"]["quartile_rule"] == "quartile 1 is the best quarter: the lowest values"
+    with client_on(store_settings, store, follow_redirects=False) as web:
+        sign_in(web, OFFICER["X-API-Key"])
+        page = web.get("/compare/flags", params={"org": NOTTINGHAMSHIRE}).text
+    cells = re.findall(r'<tr class="govuk-table__row" data-indicator.*?</tr>', page, flags=re.S)
+    assert cells
+    for row in cells:  # every quartile says which end 1 is: none bare beside a sourced one
+        quartile_cell = re.findall(r'<td class="govuk-table__cell">(.*?)</td>', row, flags=re.S)[1]
+        assert "1 = " in quartile_cell or quartile_cell.startswith("not placed"), quartile_cell
+    assert "bottom quarter</strong>: quartile 4 of 4" in page
     derbyshire = store_client.get("/api/compare/flags", params={"org": "E10000007"}, headers=OFFICER).json()
     flags = {f["indicator"]: f for f in derbyshire["flags"]}
     assert flags["cyp.cin_rereferrals"]["against_england"] == "worse"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -12,6 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
 from exports import blobs
+from exports.burden import last_financial_year
+from onereturn import clock
 from onereturn.settings import Settings
 from tests.helpers import DFE, NOTTS, OFFICER, OHID, assert_canonical_error, upload
 from tests.signoffs import sign_off_everything
@@ -162,6 +165,16 @@ def test_burden_over_http(store_client: TestClient) -> None:
     assert notts["cells_without_service"] > notts["figures_entered"] > 0
     assert notts["hours_saved"] == pytest.approx(notts["saved"] * 5 / 60, abs=0.1)
     assert body["overlap"]["county_cyp_core"]["dfe_ssda903"] > 0
+
+
+def test_burden_as_the_readme_calls_it_reports_the_latest_financial_year_ended(store_client: TestClient) -> None:
+    answer = store_client.get("/api/burden", headers=OFFICER)  # README: `GET /api/burden`, no period
+    assert answer.status_code == 200, answer.text
+    today = clock.now().date()
+    start = today.year - 1 if today.month >= 4 else today.year - 2
+    assert answer.json()["period"] == f"FY{start}-{(start + 1) % 100:02d}"
+    assert last_financial_year(date(2025, 3, 31)) == "FY2023-24"
+    assert last_financial_year(date(2025, 4, 1)) == "FY2024-25"
 
 
 def test_figures_rolled_up_over_http(store: Engine, store_settings: Settings, store_client: TestClient) -> None:

@@ -221,6 +221,27 @@ def test_without_polarity_no_quarter_is_called_the_bottom() -> None:
     assert c.quartile == 4
     assert not c.bottom_quartile
     assert worst.org_code != lowest.org_code
+    # Which end quartile 1 is, said without calling any end better.
+    assert c.quartile_words.startswith("quartile 4 of 4, ranked ")
+    assert c.quartile_words.endswith(
+        "(quartile 1 holds the highest values (no source says which way is better, so none is called best))"
+    )
+    assert "bottom" not in c.quartile_words
+    assert as_json(c)["quartile_rule"].startswith("quartile 1 holds the highest values")
+    cited = compare(REPEAT_PLANS, "2025", lowest.org_code, figures, group=group, names=names, peers=peers)
+    assert cited.quartile == 1  # the lowest value is the best where lower is better
+    assert cited.quartile_end == "quartile 1 is the best quarter: the lowest values"
+    assert as_json(cited)["quartile_rule"].startswith("quartile 1 is the best quarter: the lowest values")
+    high = compare(
+        IndicatorInfo("y", "y", "percentage", 100, "higher_is_better", polarity_source="a source"),
+        "2025",
+        worst.org_code,
+        figures,
+        group=group,
+        names=names,
+        peers=peers,
+    )
+    assert high.quartile_end == "quartile 1 is the best quarter: the highest values"
 
 
 def test_byars_intervals_agree_with_the_intervals_fingertips_published() -> None:

@@ -6,6 +6,7 @@ import fastexcel
 from sqlalchemy import Engine
 
 from cli.demo import RECORDS_AGENCY, RECORDS_YEAR
+from mappings.annex_a import load_layout
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.demo_store import demo_said, demo_store_fixture
@@ -36,3 +37,26 @@ def test_the_synthetic_county_builds_its_annex_a(store: Engine, store_settings: 
         assert book.status_code == 200
         sheets = fastexcel.read_excel(book.content)
         assert sheets.load_sheet_by_name("List 8").to_polars().height == counts[8]
+
+
+def test_the_demo_annex_a_has_no_coded_cell_outside_ofsteds_codes(store: Engine, store_settings: Settings) -> None:
+    layout = load_layout()
+    on = f"{int(RECORDS_YEAR[:4]) + 1}-03-31"
+    with client_on(store_settings, store) as client:
+        book = client.get(
+            f"/api/agencies/{RECORDS_AGENCY}/annex-a.xlsx", headers=SYNTHETIC, params={"inspection_date": on}
+        )
+    assert book.status_code == 200, book.text
+    reader = fastexcel.read_excel(book.content)
+    coded = 0
+    for item in layout.lists:
+        sheet = reader.load_sheet_by_name(item.sheet, dtypes="string").to_polars()
+        for column in item.columns:
+            if column.codes is None or column.field is None:
+                continue
+            ofsted = set(layout.codes[column.codes].values())
+            cells = sheet[column.heading].drop_nulls().to_list()
+            coded += len(cells)
+            outside = sorted({c for c in cells if c not in ofsted})
+            assert not outside, f"{item.sheet} {column.heading}: {outside} are not Ofsted's codes"
+    assert coded > 1000, coded  # the demo's children fill the coded columns
