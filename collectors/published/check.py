@@ -10,6 +10,7 @@ the publisher's previous release: a larger jump is a query, the figure held unti
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -18,7 +19,7 @@ from sqlmodel import Session
 from collectors.context import build_context
 from collectors.store import CURRENT_SCHEMA, KEY
 from collectors.validate import Validation, empty_problems, validate
-from indicators.published_query import current_published
+from indicators.published_query import current_published, figure_label
 from onereturn.errors import InvalidInput
 
 #: How many of a refused release's problems are listed with the refusal (the first is in the message).
@@ -31,21 +32,39 @@ class ImplausibleRelease(InvalidInput):
 
 @dataclass
 class Ruling:
-    """What the rules made of a release: the file rows a query holds, and the queries (an upload's problem rows)."""
+    """What the rules made of a release: the figures a query holds (their keys, one a figure however many a file
+    row gives), and the queries (problems named by file row and column)."""
 
-    held_rows: set[int]
+    held: pl.DataFrame
     queries: pl.DataFrame
 
 
+def no_figures() -> pl.DataFrame:
+    """An empty frame of figure keys."""
+    return pl.DataFrame(schema=dict.fromkeys(KEY, pl.String))
+
+
 def check_release(
-    session: Session, publisher: str, figures: pl.DataFrame, *, filename: str, rounded_to: int = 0
+    session: Session,
+    publisher: str,
+    figures: pl.DataFrame,
+    *,
+    filename: str,
+    rounded_to: int = 0,
+    columns: dict[str, str] | None = None,
 ) -> Ruling:
     """Check a release's figures (those for areas the geography holds) against the catalogue's rules; raise
-    ``ImplausibleRelease`` naming the file, row and rule of the first error, or say which rows a query holds.
+    ``ImplausibleRelease`` naming the file, row, columns and rule of the first error, or say which figures a query
+    holds.
 
-    ``rounded_to``: the multiple the publisher rounds every count to (NDTMS: 5), as its source declares."""
+    ``rounded_to``: the multiple the publisher rounds every count to (NDTMS: 5), as its source declares;
+    ``columns``: the file's column each indicator is read from, so a problem names it."""
     if figures.is_empty():
-        return Ruling(set(), empty_problems())
+        return Ruling(no_figures(), empty_problems())
+    # One file row may give dozens of figures (NDTMS: 54): the rules see each figure as a row of its own, so a
+    # query holds that figure alone and names its own values, and are then put back in the file's terms.
+    numbered = figures.with_row_index("_figure", offset=1).with_columns(pl.col("_figure").cast(pl.Int64))
+    places = _Places(numbered, columns or {})
     ctx = build_context(session, publisher)
     # The publisher answers for every figure it publishes, for every area: the designation checks are not its.
     indicators = ctx.indicators.with_columns(
@@ -72,10 +91,65 @@ def check_release(
         current=_previous_release(session, publisher, figures),
         stored_for=None,
     )
-    result = validate(_as_upload(figures), ctx)
-    _refuse_errors(result, filename)
-    held = set(result.held["file_row"].to_list()) if result.held.height else set()
-    return Ruling(held, result.problems.filter(pl.col("severity") == "query"))
+    result = validate(_as_upload(numbered), ctx)
+    _refuse_errors(result, filename, places)
+    held = (
+        numbered.join(result.held.select(pl.col("file_row").alias("_figure")), on="_figure", how="semi").select(KEY)
+        if result.held.height
+        else no_figures()
+    )
+    return Ruling(held, places.in_file_terms(result.problems.filter(pl.col("severity") == "query"), labelled=True))
+
+
+class _Places:
+    """Where each numbered figure of a release lies in the publisher's file (its row and column), and what it is
+    (indicator, area, period, breakdown), so problems found figure by figure are named as the file is read."""
+
+    _ROW = re.compile(r"\(row (\d+)\)")
+
+    def __init__(self, numbered: pl.DataFrame, columns: dict[str, str]) -> None:
+        self.rows: dict[int, int] = dict(zip(numbered["_figure"], numbered["file_row"], strict=True))
+        self.indicators: dict[int, str] = dict(zip(numbered["_figure"], numbered["indicator_id"], strict=True))
+        self.labels: dict[int, str] = {r[0]: figure_label(*r[1:]) for r in numbered.select("_figure", *KEY).iter_rows()}
+        self.columns = columns
+        # Several figures a row (NDTMS's measures, Fingertips' Count and Denominator): each indicator a message
+        # names is followed by the file's column it was read from.
+        named = sorted(columns, key=len, reverse=True)
+        many = len(set(columns.values())) > 1
+        self._ids = (
+            re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, named)) + r")(?![\w.])") if many and named else None
+        )
+
+    def row(self, figure: int | None) -> int | None:
+        """The file row of a numbered figure."""
+        return None if figure is None else self.rows.get(figure, figure)
+
+    def column(self, figure: int | None, fallback: str | None) -> str | None:
+        """The file's column a numbered figure was read from (``fallback`` where unknown)."""
+        return self.columns.get(self.indicators.get(figure, ""), fallback) if figure is not None else fallback
+
+    def message(self, text: str) -> str:
+        """A rule's message in the file's terms: file rows for figure numbers, each indicator with its column."""
+        text = self._ROW.sub(lambda m: f"(row {self.row(int(m.group(1)))})", text)
+        if self._ids is not None:
+            text = self._ids.sub(lambda m: f"{m.group(1)} ({self.columns[m.group(1)]})", text)
+        return text
+
+    def in_file_terms(self, problems: pl.DataFrame, *, labelled: bool = False) -> pl.DataFrame:
+        """Problems named by file row and column; ``labelled``: each message opens with the figure it is about."""
+        rows = [
+            {
+                "row": self.row(r["row"]),
+                "column": self.column(r["row"], r["column"]),
+                "value": r["value"],
+                "rule": r["rule"],
+                "severity": r["severity"],
+                "message": (f"{self.labels[r['row']]}: " if labelled and r["row"] in self.labels else "")
+                + self.message(r["message"]),
+            }
+            for r in problems.iter_rows(named=True)
+        ]
+        return pl.DataFrame(rows, schema=problems.schema) if rows else problems.clear()
 
 
 def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:
@@ -87,7 +161,7 @@ def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:
         return pl.when(whole).then(number.cast(pl.Int64).cast(pl.String)).otherwise(number.cast(pl.String))
 
     return figures.select(
-        pl.col("file_row").alias("row"),
+        pl.col("_figure").alias("row"),
         pl.col("indicator_id").alias("indicator"),
         pl.col("org_code").alias("org"),
         "period",
@@ -101,8 +175,10 @@ def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _refuse_errors(result: Validation, filename: str) -> None:
-    errors = result.problems.filter(pl.col("severity") == "error").sort("row", nulls_last=True)
+def _refuse_errors(result: Validation, filename: str, places: _Places) -> None:
+    errors = places.in_file_terms(result.problems.filter(pl.col("severity") == "error")).sort(
+        "row", nulls_last=True, maintain_order=True
+    )
     if result.fatal and errors.is_empty():
         raise ImplausibleRelease(f"{filename}: {result.reason}; nothing was stored")
     if errors.is_empty():
