@@ -128,15 +128,22 @@ class _Places:
         """The file's column a numbered figure was read from (``fallback`` where unknown)."""
         return self.columns.get(self.indicators.get(figure, ""), fallback) if figure is not None else fallback
 
-    def message(self, text: str) -> str:
-        """A rule's message in the file's terms: file rows for figure numbers, each indicator with its column."""
-        text = self._ROW.sub(lambda m: f"(row {self.row(int(m.group(1)))})", text)
+    def message(self, text: str, own: int | None = None) -> str:
+        """A rule's message in the file's terms: file rows for figure numbers (``this row`` for the problem's own
+        file row ``own``), each indicator with its column."""
+
+        def where(found: re.Match[str]) -> str:
+            row = self.row(int(found.group(1)))
+            return "(this row)" if row == own else f"(row {row})"
+
+        text = self._ROW.sub(where, text)
         if self._ids is not None:
             text = self._ids.sub(lambda m: f"{m.group(1)} ({self.columns[m.group(1)]})", text)
         return text
 
     def in_file_terms(self, problems: pl.DataFrame, *, labelled: bool = False) -> pl.DataFrame:
-        """Problems named by file row and column; ``labelled``: each message opens with the figure it is about."""
+        """Problems named by file row and column, each said once (a part and its whole in one file row break one
+        rule once); ``labelled``: each message opens with the figure it is about."""
         rows = [
             {
                 "row": self.row(r["row"]),
@@ -145,11 +152,13 @@ class _Places:
                 "rule": r["rule"],
                 "severity": r["severity"],
                 "message": (f"{self.labels[r['row']]}: " if labelled and r["row"] in self.labels else "")
-                + self.message(r["message"]),
+                + self.message(r["message"], self.row(r["row"])),
             }
             for r in problems.iter_rows(named=True)
         ]
-        return pl.DataFrame(rows, schema=problems.schema) if rows else problems.clear()
+        if not rows:
+            return problems.clear()
+        return pl.DataFrame(rows, schema=problems.schema).unique(["row", "rule", "message"], maintain_order=True)
 
 
 def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:

@@ -106,6 +106,9 @@ def test_exits_above_the_people_in_treatment_refuse_the_release(store: Engine, s
     assert "ndtms.adults_in_treatment (intreatment_allintx) is only 75" in message
     assert "(rule part.ndtms_exits_successful_completion_within_adults_in_treatment)" in message
     assert refused.value.errors[0]["loc"][:2] == ["edited.csv", "row 2"]
+    # The part and its whole lie in one file row: the broken rule is said once, not once for each figure.
+    assert len(refused.value.errors) == 1
+    assert "1 problem(s) in 1 row(s)" in message
     _nothing_stored(store)
 
 
