@@ -17,6 +17,7 @@ import polars as pl
 from sqlmodel import Session
 
 from collectors.context import build_context
+from collectors.crosscheck import fmt
 from collectors.store import CURRENT_SCHEMA, KEY
 from collectors.validate import Validation, empty_problems, validate
 from indicators.published_query import current_published, figure_label
@@ -93,6 +94,8 @@ def check_release(
     )
     result = validate(_as_upload(numbered), ctx)
     _refuse_errors(result, filename, places)
+    if rounded_to:
+        _parts_within_totals(numbered, places, filename)
     held = (
         numbered.join(result.held.select(pl.col("file_row").alias("_figure")), on="_figure", how="semi").select(KEY)
         if result.held.height
@@ -159,6 +162,64 @@ class _Places:
         if not rows:
             return problems.clear()
         return pl.DataFrame(rows, schema=problems.schema).unique(["row", "rule", "message"], maintain_order=True)
+
+
+#: The rule a rounded publisher's breakdowns are held to in place of their sum (``breakdown_sum``).
+PART_WITHIN_TOTAL = "breakdown-part-within-total"
+
+
+def _parts_within_totals(numbered: pl.DataFrame, places: _Places, filename: str) -> None:
+    """Refuse a rounded publisher's figure for one code of a breakdown (women) above the same figure over every
+    code of it (all sexes): the rounded parts need not add up to the total, but rounding keeps their order."""
+    present = numbered.filter(pl.col("value").is_not_null())
+    parts = (
+        present.filter(pl.col("breakdown") != "")
+        .with_columns(pl.col("breakdown").str.split(";").alias("_codes"))
+        .with_columns(pl.col("_codes").alias("_over"))
+        .explode("_over")
+        .with_columns(
+            pl.col("_codes")
+            .list.set_difference(pl.concat_list(pl.col("_over")))
+            .list.sort()
+            .list.join(";")
+            .alias("_total_key")
+        )
+    )
+    totals = present.select(
+        "indicator_id",
+        "org_code",
+        "period",
+        pl.col("breakdown").alias("_total_key"),
+        pl.col("value").alias("_total"),
+        pl.col("_figure").alias("_total_figure"),
+    )
+    above = (
+        parts.join(totals, on=["indicator_id", "org_code", "period", "_total_key"])
+        .filter(pl.col("value") > pl.col("_total"))
+        .sort("file_row", "_figure")
+    )
+    if above.is_empty():
+        return
+    first = above.row(0, named=True)
+    column = places.column(first["_figure"], first["indicator_id"])
+    total_row = places.row(first["_total_figure"])
+    where = "this row" if total_row == first["file_row"] else f"row {total_row}"
+    whole = first["_total_key"] or "every code"
+    raise ImplausibleRelease(
+        f"{filename} row {first['file_row']}: {first['indicator_id']} ({column}) for {first['breakdown']} is "
+        f"{fmt(first['value'])} but for {whole} only {fmt(first['_total'])} ({where}): a part of a breakdown is never "
+        f"above its total, and rounding keeps their order (rule {PART_WITHIN_TOTAL}); {above.height} such figure(s), "
+        "so nothing of the release was stored",
+        errors=[
+            {
+                "type": PART_WITHIN_TOTAL,
+                "loc": [filename, f"row {r['file_row']}", places.column(r["_figure"], "value")],
+                "msg": f"{r['indicator_id']} for {r['breakdown']} is {fmt(r['value'])}, above {fmt(r['_total'])}",
+                "input": fmt(r["value"]),
+            }
+            for r in above.head(LISTED).iter_rows(named=True)
+        ],
+    )
 
 
 def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:

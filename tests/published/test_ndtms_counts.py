@@ -121,6 +121,24 @@ def test_new_presentations_above_the_people_in_treatment_refuse_the_release(
     _nothing_stored(store)
 
 
+def test_a_breakdown_above_its_total_refuses_the_release(store: Engine, store_settings: Settings) -> None:
+    """Women aged 18-29 in treatment for opiates (row 14) set to 500, where women of every age in treatment for
+    opiates are 145 (row 17): NDTMS's parts need not add up once rounded, but none is above its total."""
+    data = _edited(LA, 14, {"intreatment_allintx": "500"})
+    with pytest.raises(ImplausibleRelease) as refused:
+        import_release(store, store_settings, LA, data, filename="edited.csv", fetched_from="upload")
+    message = refused.value.message
+    # Above each of its three totals (all ages, every drug group, both sexes); the first is named.
+    assert message.startswith(
+        "edited.csv row 14: ndtms.adults_in_treatment (intreatment_allintx) for "
+        "age_group_ndtms=18-29;drug_group=opiate;sex=F is 500 but for drug_group=opiate;sex=F only 145 (row 17)"
+    )
+    assert "3 such figure(s)" in message
+    assert "(rule breakdown-part-within-total)" in message
+    assert "\n" not in message
+    _nothing_stored(store)
+
+
 def test_a_fingertips_count_above_its_denominator_is_refused_not_held(store: Engine, store_settings: Settings) -> None:
     """West Sussex 2018/19: 99,999 users not in treatment of 2,585 estimated is refused as a numerator above its
     denominator, in the file's first release or a later one."""
