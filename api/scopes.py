@@ -102,11 +102,12 @@ class ReadScope:
         if not self.owns_agency(code):
             raise NotFound(f"Agency {code!r} is not known")
 
-    def reads_return(self, recipient: str) -> bool:
-        """Say whether a return addressed to this recipient is the principal's to read."""
+    def reads_return(self, recipient: str, readers: Iterable[str] = ()) -> bool:
+        """Say whether a return addressed to this recipient (and read by ``readers`` besides) is the principal's to
+        read."""
         if self.kind == "officer":
             return True
-        return self.kind == "regulator" and self.recipient is not None and recipient == self.recipient
+        return self.kind == "regulator" and self.recipient is not None and self.recipient in (recipient, *readers)
 
 
 def key_words(kinds: Iterable[str]) -> str:

@@ -22,10 +22,11 @@ from exports.disclosure import suppress_cells
 from exports.symbols import display_symbol
 from indicators.models import Indicator, Observation, Submission
 from indicators.periods import parse_period
+from indicators.published import PublishedFigure, PublishedRelease
 from indicators.service import current_catalogue_version
 from indicators.sources import definition_sources_text
 from indicators.symbols import LOW_RELIABILITY
-from mappings.agencies import agency_names
+from mappings.agencies import agency_names, publications
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
@@ -139,6 +140,8 @@ class _Lent:
 
     owed_by: Owners | None = None
     agency_names: dict[str, str] | None = None
+    publications: dict[str, str] | None = None
+    published_by: dict[str, set[tuple[str, str]]] | None = None
     geography: GeographyRows | None = None
 
 
@@ -174,6 +177,28 @@ class Builder:
         if self._lent.agency_names is None:
             self._lent.agency_names = agency_names(self.session)
         return self._lent.agency_names
+
+    @property
+    def published_by(self) -> dict[str, set[tuple[str, str]]]:
+        """Map each indicator a publisher's release has given to its (publisher, source) pairs, read on first use."""
+        if self._lent.published_by is None:
+            rows = self.session.execute(
+                select(PublishedFigure.indicator_id, PublishedRelease.publisher, PublishedRelease.source_id)
+                .join(PublishedRelease, col(PublishedRelease.id) == col(PublishedFigure.release_id))
+                .distinct()
+            ).all()
+            found: dict[str, set[tuple[str, str]]] = {}
+            for indicator_id, publisher, source_id in rows:
+                found.setdefault(indicator_id, set()).add((publisher, source_id))
+            self._lent.published_by = found
+        return self._lent.published_by
+
+    @property
+    def publications(self) -> dict[str, str]:
+        """Map each publisher's code to the publication its figures come from, read on first use."""
+        if self._lent.publications is None:
+            self._lent.publications = publications(self.session)
+        return self._lent.publications
 
     def build(self, ret: Return, fields: list[FieldMapping], generated_at: datetime) -> BuiltReturn:
         """Build every cell of a return for the builder's period."""
@@ -359,7 +384,7 @@ class Builder:
                 terms[at] = _terms(self.resolver, wanted[at][1].id)
             texts["_f"].append(at)
             texts["org_code"].append(org)
-            texts["_owed"].append(self._owed_text(self._owed_at(terms[at], org)))
+            texts["_owed"].append(self._owed_text(self._owed_at(terms[at], org), terms[at]))
         owed = pl.DataFrame(texts, schema={"_f": pl.Int32, "org_code": pl.String, "_owed": pl.String})
         return (
             cells.join(owed, on=["_f", "org_code"], how="left", maintain_order="left")
@@ -446,9 +471,20 @@ class Builder:
         # A PCT's cell is rolled up from the borough it covered, whose agencies key the figures.
         return sorted({a for child in self.resolver.geo.nested(org) for a in self._owed_at(terms, child, depth + 1)})
 
-    def _owed_text(self, agencies: list[str]) -> str:
+    def _owed_text(self, agencies: list[str], terms: list[str]) -> str:
         if not agencies:
+            # No body answers for it, but a publisher's files give it: it waits for that publisher's next release.
+            given = sorted({pair for t in terms for pair in self.published_by.get(t, ())})
+            if given:
+                named = "; ".join(f"{self.agency_names.get(p, p)} publishes it (source {s})" for p, s in given)
+                return f"not yet published: {named}; no stored source says when it next publishes"
             return "no agency is the designated source of this figure"
+        published = [a for a in agencies if a in self.publications]
+        if published and len(published) == len(agencies):
+            # Nobody keys it: the figure comes with the publisher's next publication (the label comparisons use).
+            return "not yet published: " + "; ".join(
+                f"{self.agency_names.get(a, a)} gives it in {self.publications[a]}" for a in published
+            )
         return "not yet submitted by " + " and ".join(self.agency_names.get(a, a) for a in agencies)
 
     def _suppress(self, cells: pl.DataFrame, ret: Return) -> pl.DataFrame:

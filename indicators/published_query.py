@@ -245,6 +245,11 @@ def publisher_burden(session: Session, period: Period, return_inputs: dict[str, 
     return [counts[p] for p in sorted(counts)]
 
 
+def figure_label(indicator_id: str, org_code: str, period: str, breakdown: str) -> str:
+    """How a query on a publisher's figure names it: indicator, area, period and breakdown (``total`` for none)."""
+    return f"{indicator_id} for {org_code}, {period}, {breakdown or 'total'}"
+
+
 class HeldPublished(BaseModel):
     """A publisher's figure a query holds (a jump from its previous release) until an officer confirms it."""
 
@@ -261,6 +266,8 @@ class HeldPublished(BaseModel):
     breakdown: str
     value: float | None
     symbol: str | None
+    #: The publisher's last accepted figure for the same cell, which the held one would replace (while open).
+    last_value: float | None = None
     state: str
     rule: str
     message: str
@@ -269,14 +276,28 @@ class HeldPublished(BaseModel):
 
 
 def held_published(
-    session: Session, *, open_only: bool = True, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    open_only: bool = True,
+    limit: int = 100,
+    offset: int = 0,
+    release_id: int | None = None,
 ) -> tuple[list[HeldPublished], int]:
-    """The publishers' figures held by a query, oldest release first, each with the query that holds it."""
+    """The publishers' figures held by a query, oldest release first, each with the query that holds it
+    (``release_id``: one release's only)."""
     where: list[Any] = [col(Submission.kind) == "published"]
     if open_only:
         where.append(col(HeldFigure.state) == "open")
+    if release_id is not None:
+        where.append(col(PublishedRelease.id) == release_id)
     base = (
-        sa_select(HeldFigure, col(PublishedRelease.id), col(PublishedRelease.source_id), col(PublishedRelease.filename))
+        sa_select(
+            HeldFigure,
+            col(PublishedRelease.id),
+            col(PublishedRelease.source_id),
+            col(PublishedRelease.filename),
+            col(PublishedRelease.publisher),
+        )
         .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
         .join(PublishedRelease, col(PublishedRelease.submission_id) == col(Submission.id))
         .where(*where)
@@ -284,22 +305,12 @@ def held_published(
     total = int(session.execute(sa_select(func.count()).select_from(base.subquery())).scalar_one())
     rows = session.execute(base.order_by(col(HeldFigure.id)).limit(limit).offset(offset)).all()
     out = []
-    for held, release_id, source_id, filename in rows:
-        problem = (
-            session.execute(
-                select(SubmissionProblem).where(
-                    col(SubmissionProblem.submission_id) == held.submission_id,
-                    col(SubmissionProblem.row) == held.file_row,
-                    col(SubmissionProblem.severity) == "query",
-                )
-            )
-            .scalars()
-            .first()
-        )
+    for held, release, source_id, filename, publisher in rows:
+        problem = _query_of(session, held)
         out.append(
             HeldPublished(
                 id=held.id,
-                release_id=release_id,
+                release_id=release,
                 source_id=source_id,
                 filename=filename,
                 file_row=held.file_row,
@@ -309,6 +320,7 @@ def held_published(
                 breakdown=held.breakdown,
                 value=held.value,
                 symbol=held.symbol,
+                last_value=_last_accepted(session, publisher, held) if held.state == "open" else None,
                 state=held.state,
                 rule=problem.rule if problem else "",
                 message=problem.message if problem else "",
@@ -317,3 +329,34 @@ def held_published(
             )
         )
     return out, total
+
+
+def _query_of(session: Session, held: HeldFigure) -> SubmissionProblem | None:
+    """The query holding this very figure: its file row may give many figures, each query names its own."""
+    found = list(
+        session.execute(
+            select(SubmissionProblem).where(
+                col(SubmissionProblem.submission_id) == held.submission_id,
+                col(SubmissionProblem.row) == held.file_row,
+                col(SubmissionProblem.severity) == "query",
+            )
+        ).scalars()
+    )
+    label = figure_label(held.indicator_id, held.org_code, held.period, held.breakdown) + ":"
+    own = [p for p in found if p.message.startswith(label)]
+    # A release read before queries named their figure: its row's query is this figure's only when it is alone.
+    return own[0] if own else (found[0] if len(found) == 1 else None)
+
+
+def _last_accepted(session: Session, publisher: str, held: HeldFigure) -> float | None:
+    """The publisher's current figure for the held figure's cell."""
+    return session.execute(
+        select(PublishedFigure.value).where(
+            col(PublishedFigure.publisher) == publisher,
+            col(PublishedFigure.indicator_id) == held.indicator_id,
+            col(PublishedFigure.org_code) == held.org_code,
+            col(PublishedFigure.period) == held.period,
+            col(PublishedFigure.breakdown) == held.breakdown,
+            col(PublishedFigure.is_current),
+        )
+    ).scalar()

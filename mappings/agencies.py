@@ -71,6 +71,9 @@ class AgencySpec(_Spec):
     #: Why the agency's figures are already public (official statistics it publishes itself), so they reach a
     #: recipient without a sign-off; empty for a body whose approver vouches for its figures first.
     published: str = ""
+    #: For a publisher: the publication its figures come from, and when it next publishes where a stored source
+    #: says so (else that none does); a cell still waiting for its figure says this.
+    publishes: str = ""
     #: For a council whose children are made up (an illustrative council): the real council whose ONS code DfE's
     #: rules are run with and whose published population is the base of its rates.
     records_as: str = ""
@@ -306,7 +309,7 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 "returns": a.spec.returns,
                 "indicators": a.spec.indicators,
                 **({"published": a.spec.published} if a.spec.published else {}),
-                **{k: v for k in ("records_as", "moved_from") if (v := getattr(a.spec, k))},
+                **{k: v for k in ("records_as", "moved_from", "publishes") if (v := getattr(a.spec, k))},
             },
             "updated_at": now,
         }
@@ -655,3 +658,9 @@ def org_types(session: Session) -> dict[str, str]:
 def agency_names(session: Session) -> dict[str, str]:
     """Map each agency code to its name, the words a reason gives."""
     return dict(session.execute(select(Agency.code, Agency.name)).all())
+
+
+def publications(session: Session) -> dict[str, str]:
+    """Map each publisher's agency code to the publication its figures come from (its file's ``publishes``)."""
+    rows = session.execute(select(Agency.code, Agency.definition)).all()
+    return {code: str(d["publishes"]) for code, d in rows if isinstance(d, dict) and d.get("publishes")}

@@ -153,6 +153,8 @@ class ReturnSpec(_Spec):
     needs_acceptance: bool = False
     #: The declaration an approver signs off with, word for word.
     declaration: str = Field(default=DEFAULT_DECLARATION, min_length=20, max_length=2000)
+    #: Recipients besides ``recipient`` whose regulator keys read the return, as its file says why.
+    readers: list[str] = Field(default_factory=list)
 
 
 class FieldSpec(_Spec):

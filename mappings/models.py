@@ -85,6 +85,8 @@ class Return(SQLModel, table=True):
     needs_acceptance: bool = False
     #: The declaration an approver signs off with, word for word.
     declaration: str = ""
+    #: Recipients besides ``recipient`` whose regulator keys read the return (its released cells only).
+    readers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     file: str = ""
     line: int = 0
 

@@ -431,12 +431,13 @@ class Resolver:
 
         any_missing = pl.any_horizontal(missing)
         any_unavailable = pl.any_horizontal(unavailable)
+        beyond = _beyond_whole(indicator, alias, titles)
         status = (
             pl.when(any_missing)
             .then(pl.lit("missing"))
             .when(any_unavailable)
             .then(pl.lit("not_available"))
-            .when(value.is_null())
+            .when(value.is_null() | beyond[0])
             .then(pl.lit("not_derivable"))
             .otherwise(pl.lit("present"))
         )
@@ -445,6 +446,8 @@ class Resolver:
             .then(pl.lit("needs ") + named(missing, False))
             .when(any_unavailable)
             .then(named(unavailable, True))
+            .when(beyond[0])
+            .then(beyond[1])
             .when(value.is_null())
             .then(pl.lit(f"{indicator.formula} has no value (a zero denominator?)"))
         )
@@ -477,6 +480,23 @@ class Resolver:
             ),
         )
         return out.cast(PART_SCHEMA).sort("org_code", "breakdown").collect(engine="in-memory")
+
+
+def _beyond_whole(indicator: Indicator, alias: dict[str, str], titles: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
+    """Whether a proportion's numerator is above its denominator, and the reason said so: a percentage the
+    catalogue bounds at 100 is part of its whole, so such a rate (over 100%) is never worked out."""
+    num, den = indicator.numerator, indicator.denominator
+    if indicator.statistic != "percentage" or indicator.range_max != 100 or num not in alias or den not in alias:
+        return pl.lit(False), pl.lit(None, pl.String)
+    n, d = pl.col(f"{alias[num]}_v"), pl.col(f"{alias[den]}_v")
+    reason = pl.format(
+        "{} ({}) is above {} ({}): a part cannot be more than its whole, so no percentage over 100 is given",
+        pl.lit(titles[num]),
+        n,
+        pl.lit(titles[den]),
+        d,
+    )
+    return (n > d).fill_null(False), reason
 
 
 #: The columns of a formula's term carried into the derivation, each renamed ``<the term's alias>_<suffix>``.

@@ -46,13 +46,13 @@ def _not_visible(return_id: str) -> NotFound:
 
 def _visible_return(session: Session, principal: Principal, return_id: str) -> Return:
     ret = session.get(Return, return_id)
-    if ret is None or not read_scope(principal).reads_return(ret.recipient):
+    if ret is None or not read_scope(principal).reads_return(ret.recipient, ret.readers):
         raise _not_visible(return_id)
     return ret
 
 
-# Built once and read as two columns: every pull asks, and an ORM object of the return cost more than the pull.
-_ACCESS = columns(col(Return.recipient), col(Return.period_type)).where(
+# Built once and read as three columns: every pull asks, and an ORM object of the return cost more than the pull.
+_ACCESS = columns(col(Return.recipient), col(Return.readers), col(Return.period_type)).where(
     col(Return.id) == bindparam("return_id", type_=String)
 )
 
@@ -60,7 +60,7 @@ _ACCESS = columns(col(Return.recipient), col(Return.period_type)).where(
 def _visible_period_type(session: Session, principal: Principal, return_id: str) -> str:
     """The period type of a return the principal may read (NotFound otherwise, as ``_visible_return``)."""
     row = session.connection().execute(_ACCESS, {"return_id": return_id}).first()
-    if row is None or not read_scope(principal).reads_return(row.recipient):
+    if row is None or not read_scope(principal).reads_return(row.recipient, row.readers or ()):
         raise _not_visible(return_id)
     return str(row.period_type)
 

@@ -17,7 +17,7 @@ from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id
 from api.principal import Principal
 from api.schemas_published import ConfirmHeld, DifferencePublic, HeldPublic, ReleasePublic, SourcePublic
-from collectors.published.intake import Imported, confirm_held, import_release
+from collectors.published.intake import Imported, confirm_held, confirm_release_held, import_release
 from collectors.published.sources import SourceSpec, load_sources
 from indicators.published import PublishedRelease
 from indicators.published_query import HeldPublished, differences, held_published
@@ -198,3 +198,26 @@ def confirm(
     annotate(request, object=f"published figure held {held_id}", detail="confirmed")
     found, _ = held_published(session, open_only=False, limit=100_000)
     return _held(next(h for h in found if h.id == held_id))
+
+
+@router.post(
+    "/releases/{release_id}/queries",
+    summary="Confirm every figure a release holds, with one note",
+    response_model=list[HeldPublic],
+    responses={
+        **OFFICER_ONLY,
+        404: {"description": "No such release"},
+        422: {"description": "An empty note, or no figure of the release still held"},
+    },
+)
+def confirm_release(
+    request: Request, release_id: Id, body: ConfirmHeld, session: SessionDep, principal: OfficerOnly
+) -> list[HeldPublic]:
+    """Confirm together every figure a query still holds from one release, with one note: each becomes the
+    publisher's current figure, as one confirmed on its own does."""
+    done = confirm_release_held(session, release_id, note=body.note, confirmed_by=principal.name)
+    session.commit()
+    annotate(request, object=f"published release {release_id}", detail=f"{len(done)} held figure(s) confirmed")
+    found, _ = held_published(session, open_only=False, limit=100_000, release_id=release_id)
+    ids = {h.id for h in done}
+    return [_held(h) for h in found if h.id in ids]

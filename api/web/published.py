@@ -13,7 +13,7 @@ from api.deps import SessionDep
 from api.routes.published import MAX_PUBLISHED_FILE, ReleaseTooLarge, store_upload
 from api.web.render import page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
-from collectors.published.intake import confirm_held
+from collectors.published.intake import confirm_held, confirm_release_held
 from collectors.published.sources import load_sources
 from indicators.published import PublishedRelease
 from indicators.published_query import differences, held_published
@@ -117,3 +117,25 @@ def confirm(
         return _page(request, session, visitor, errors={f"note-{held_id}": exc.message}, status_code=exc.status_code)
     session.commit()
     return RedirectResponse("/officer/published?done=confirmed#held", status_code=303)
+
+
+@router.post("/officer/published/releases/{release_id}/queries")
+def confirm_release(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    release_id: int,
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Confirm every figure a query still holds from one release, with one note."""
+    check_csrf(visitor, csrf_token)
+    allowed(visitor, OFFICER_ONLY)
+    try:
+        confirm_release_held(session, release_id, note=note, confirmed_by=visitor.principal.name)
+    except InvalidInput as exc:
+        session.rollback()
+        errors = {f"release-note-{release_id}": exc.message}
+        return _page(request, session, visitor, errors=errors, status_code=exc.status_code)
+    session.commit()
+    return RedirectResponse("/officer/published?done=confirmed-all#held", status_code=303)

@@ -17,11 +17,13 @@ from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
 from exports import release
 from exports import service as exports
 from exports.changes import changed_since
+from exports.sdmx_source import available_periods
 from exports.writers import FORMATS
 from indicators.periods import utc
 from mappings import service as mappings
 from mappings.agencies import agency_names
 from mappings.calendar import calendar_entries
+from mappings.models import Return
 from mappings.signoff import behind
 from mappings.signoff.behind import Standing
 from onereturn.errors import NotFound
@@ -52,6 +54,12 @@ def _periods(session: Session, return_ids: set[str]) -> dict[str, list[dict[str,
             out[e.return_id].append({"period": e.period, "deadline": e.at})
     for rows in out.values():
         rows.sort(key=lambda r: r["deadline"], reverse=True)
+    for return_id in sorted(return_ids):
+        ret = session.get(Return, return_id)
+        if ret is not None and not ret.deadline and not out[return_id]:
+            # A return with no deadline (one filled from a publisher's files as they are published): the periods
+            # its figures reach, newest first.
+            out[return_id] = [{"period": p, "deadline": None} for p in reversed(available_periods(session, ret))]
     return out
 
 

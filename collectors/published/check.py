@@ -10,15 +10,17 @@ the publisher's previous release: a larger jump is a query, the figure held unti
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import polars as pl
 from sqlmodel import Session
 
 from collectors.context import build_context
+from collectors.crosscheck import fmt
 from collectors.store import CURRENT_SCHEMA, KEY
 from collectors.validate import Validation, empty_problems, validate
-from indicators.published_query import current_published
+from indicators.published_query import current_published, figure_label
 from onereturn.errors import InvalidInput
 
 #: How many of a refused release's problems are listed with the refusal (the first is in the message).
@@ -31,21 +33,39 @@ class ImplausibleRelease(InvalidInput):
 
 @dataclass
 class Ruling:
-    """What the rules made of a release: the file rows a query holds, and the queries (an upload's problem rows)."""
+    """What the rules made of a release: the figures a query holds (their keys, one a figure however many a file
+    row gives), and the queries (problems named by file row and column)."""
 
-    held_rows: set[int]
+    held: pl.DataFrame
     queries: pl.DataFrame
 
 
+def no_figures() -> pl.DataFrame:
+    """An empty frame of figure keys."""
+    return pl.DataFrame(schema=dict.fromkeys(KEY, pl.String))
+
+
 def check_release(
-    session: Session, publisher: str, figures: pl.DataFrame, *, filename: str, rounded_to: int = 0
+    session: Session,
+    publisher: str,
+    figures: pl.DataFrame,
+    *,
+    filename: str,
+    rounded_to: int = 0,
+    columns: dict[str, str] | None = None,
 ) -> Ruling:
     """Check a release's figures (those for areas the geography holds) against the catalogue's rules; raise
-    ``ImplausibleRelease`` naming the file, row and rule of the first error, or say which rows a query holds.
+    ``ImplausibleRelease`` naming the file, row, columns and rule of the first error, or say which figures a query
+    holds.
 
-    ``rounded_to``: the multiple the publisher rounds every count to (NDTMS: 5), as its source declares."""
+    ``rounded_to``: the multiple the publisher rounds every count to (NDTMS: 5), as its source declares;
+    ``columns``: the file's column each indicator is read from, so a problem names it."""
     if figures.is_empty():
-        return Ruling(set(), empty_problems())
+        return Ruling(no_figures(), empty_problems())
+    # One file row may give dozens of figures (NDTMS: 54): the rules see each figure as a row of its own, so a
+    # query holds that figure alone and names its own values, and are then put back in the file's terms.
+    numbered = figures.with_row_index("_figure", offset=1).with_columns(pl.col("_figure").cast(pl.Int64))
+    places = _Places(numbered, columns or {})
     ctx = build_context(session, publisher)
     # The publisher answers for every figure it publishes, for every area: the designation checks are not its.
     indicators = ctx.indicators.with_columns(
@@ -72,10 +92,134 @@ def check_release(
         current=_previous_release(session, publisher, figures),
         stored_for=None,
     )
-    result = validate(_as_upload(figures), ctx)
-    _refuse_errors(result, filename)
-    held = set(result.held["file_row"].to_list()) if result.held.height else set()
-    return Ruling(held, result.problems.filter(pl.col("severity") == "query"))
+    result = validate(_as_upload(numbered), ctx)
+    _refuse_errors(result, filename, places)
+    if rounded_to:
+        _parts_within_totals(numbered, places, filename)
+    held = (
+        numbered.join(result.held.select(pl.col("file_row").alias("_figure")), on="_figure", how="semi").select(KEY)
+        if result.held.height
+        else no_figures()
+    )
+    return Ruling(held, places.in_file_terms(result.problems.filter(pl.col("severity") == "query"), labelled=True))
+
+
+class _Places:
+    """Where each numbered figure of a release lies in the publisher's file (its row and column), and what it is
+    (indicator, area, period, breakdown), so problems found figure by figure are named as the file is read."""
+
+    _ROW = re.compile(r"\(row (\d+)\)")
+
+    def __init__(self, numbered: pl.DataFrame, columns: dict[str, str]) -> None:
+        self.rows: dict[int, int] = dict(zip(numbered["_figure"], numbered["file_row"], strict=True))
+        self.indicators: dict[int, str] = dict(zip(numbered["_figure"], numbered["indicator_id"], strict=True))
+        self.labels: dict[int, str] = {r[0]: figure_label(*r[1:]) for r in numbered.select("_figure", *KEY).iter_rows()}
+        self.columns = columns
+        # Several figures a row (NDTMS's measures, Fingertips' Count and Denominator): each indicator a message
+        # names is followed by the file's column it was read from.
+        named = sorted(columns, key=len, reverse=True)
+        many = len(set(columns.values())) > 1
+        self._ids = (
+            re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, named)) + r")(?![\w.])") if many and named else None
+        )
+
+    def row(self, figure: int | None) -> int | None:
+        """The file row of a numbered figure."""
+        return None if figure is None else self.rows.get(figure, figure)
+
+    def column(self, figure: int | None, fallback: str | None) -> str | None:
+        """The file's column a numbered figure was read from (``fallback`` where unknown)."""
+        return self.columns.get(self.indicators.get(figure, ""), fallback) if figure is not None else fallback
+
+    def message(self, text: str, own: int | None = None) -> str:
+        """A rule's message in the file's terms: file rows for figure numbers (``this row`` for the problem's own
+        file row ``own``), each indicator with its column."""
+
+        def where(found: re.Match[str]) -> str:
+            row = self.row(int(found.group(1)))
+            return "(this row)" if row == own else f"(row {row})"
+
+        text = self._ROW.sub(where, text)
+        if self._ids is not None:
+            text = self._ids.sub(lambda m: f"{m.group(1)} ({self.columns[m.group(1)]})", text)
+        return text
+
+    def in_file_terms(self, problems: pl.DataFrame, *, labelled: bool = False) -> pl.DataFrame:
+        """Problems named by file row and column, each said once (a part and its whole in one file row break one
+        rule once); ``labelled``: each message opens with the figure it is about."""
+        rows = [
+            {
+                "row": self.row(r["row"]),
+                "column": self.column(r["row"], r["column"]),
+                "value": r["value"],
+                "rule": r["rule"],
+                "severity": r["severity"],
+                "message": (f"{self.labels[r['row']]}: " if labelled and r["row"] in self.labels else "")
+                + self.message(r["message"], self.row(r["row"])),
+            }
+            for r in problems.iter_rows(named=True)
+        ]
+        if not rows:
+            return problems.clear()
+        return pl.DataFrame(rows, schema=problems.schema).unique(["row", "rule", "message"], maintain_order=True)
+
+
+#: The rule a rounded publisher's breakdowns are held to in place of their sum (``breakdown_sum``).
+PART_WITHIN_TOTAL = "breakdown-part-within-total"
+
+
+def _parts_within_totals(numbered: pl.DataFrame, places: _Places, filename: str) -> None:
+    """Refuse a rounded publisher's figure for one code of a breakdown (women) above the same figure over every
+    code of it (all sexes): the rounded parts need not add up to the total, but rounding keeps their order."""
+    present = numbered.filter(pl.col("value").is_not_null())
+    parts = (
+        present.filter(pl.col("breakdown") != "")
+        .with_columns(pl.col("breakdown").str.split(";").alias("_codes"))
+        .with_columns(pl.col("_codes").alias("_over"))
+        .explode("_over")
+        .with_columns(
+            pl.col("_codes")
+            .list.set_difference(pl.concat_list(pl.col("_over")))
+            .list.sort()
+            .list.join(";")
+            .alias("_total_key")
+        )
+    )
+    totals = present.select(
+        "indicator_id",
+        "org_code",
+        "period",
+        pl.col("breakdown").alias("_total_key"),
+        pl.col("value").alias("_total"),
+        pl.col("_figure").alias("_total_figure"),
+    )
+    above = (
+        parts.join(totals, on=["indicator_id", "org_code", "period", "_total_key"])
+        .filter(pl.col("value") > pl.col("_total"))
+        .sort("file_row", "_figure")
+    )
+    if above.is_empty():
+        return
+    first = above.row(0, named=True)
+    column = places.column(first["_figure"], first["indicator_id"])
+    total_row = places.row(first["_total_figure"])
+    where = "this row" if total_row == first["file_row"] else f"row {total_row}"
+    whole = first["_total_key"] or "every code"
+    raise ImplausibleRelease(
+        f"{filename} row {first['file_row']}: {first['indicator_id']} ({column}) for {first['breakdown']} is "
+        f"{fmt(first['value'])} but for {whole} only {fmt(first['_total'])} ({where}): a part of a breakdown is never "
+        f"above its total, and rounding keeps their order (rule {PART_WITHIN_TOTAL}); {above.height} such figure(s), "
+        "so nothing of the release was stored",
+        errors=[
+            {
+                "type": PART_WITHIN_TOTAL,
+                "loc": [filename, f"row {r['file_row']}", places.column(r["_figure"], "value")],
+                "msg": f"{r['indicator_id']} for {r['breakdown']} is {fmt(r['value'])}, above {fmt(r['_total'])}",
+                "input": fmt(r["value"]),
+            }
+            for r in above.head(LISTED).iter_rows(named=True)
+        ],
+    )
 
 
 def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:
@@ -87,7 +231,7 @@ def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:
         return pl.when(whole).then(number.cast(pl.Int64).cast(pl.String)).otherwise(number.cast(pl.String))
 
     return figures.select(
-        pl.col("file_row").alias("row"),
+        pl.col("_figure").alias("row"),
         pl.col("indicator_id").alias("indicator"),
         pl.col("org_code").alias("org"),
         "period",
@@ -101,8 +245,10 @@ def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _refuse_errors(result: Validation, filename: str) -> None:
-    errors = result.problems.filter(pl.col("severity") == "error").sort("row", nulls_last=True)
+def _refuse_errors(result: Validation, filename: str, places: _Places) -> None:
+    errors = places.in_file_terms(result.problems.filter(pl.col("severity") == "error")).sort(
+        "row", nulls_last=True, maintain_order=True
+    )
     if result.fatal and errors.is_empty():
         raise ImplausibleRelease(f"{filename}: {result.reason}; nothing was stored")
     if errors.is_empty():

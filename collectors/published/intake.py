@@ -71,6 +71,14 @@ def read_release(spec: SourceSpec, data: bytes, *, filename: str = "") -> tuple[
     return figures, rows
 
 
+def columns_of(spec: SourceSpec) -> dict[str, str]:
+    """The file's column each of a source's indicators is read from (its first, where several are)."""
+    columns: dict[str, str] = {}
+    for fig in spec.figure:
+        columns.setdefault(fig.indicator, fig.value)
+    return columns
+
+
 def _read_before(engine: Engine, spec: SourceSpec, digest: str) -> tuple[PublishedRelease | None, bool]:
     """The latest release read from the same bytes, and whether it is still the source's latest release (a later
     release may have replaced its figures, so the file is then applied again, as an agency's earlier file is)."""
@@ -113,7 +121,12 @@ def import_release(
     figures, rows_read = read_release(spec, data, filename=filename)
     with Session(engine) as session:
         ruling = check_release(
-            session, spec.publisher, _in_geography(session, figures), filename=filename, rounded_to=spec.rounded_to
+            session,
+            spec.publisher,
+            _in_geography(session, figures),
+            filename=filename,
+            rounded_to=spec.rounded_to,
+            columns=columns_of(spec),
         )
     now = datetime.now(UTC)
     submission = Submission(
@@ -181,6 +194,7 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
                 _in_geography(session, figures),
                 filename=submission.filename,
                 rounded_to=spec.rounded_to,
+                columns=columns_of(spec),
             )
     except InvalidInput as exc:
         _set(engine, submission, status="superseded" if known and current else "rejected", message=exc.message)
@@ -405,11 +419,11 @@ def _sorted_release(
         .value_counts(sort=True)
         .iter_rows()
     )
-    held_rows = pl.Series("row", sorted(ruling.held_rows), dtype=pl.Int64).implode()
-    held = in_geography.filter(pl.col("file_row").is_in(held_rows))
+    # Exactly the figures a query holds: the rest of their file rows is stored.
+    held = in_geography.join(ruling.held, on=KEY, how="semi")
     # A cell another body answers for stays that body's: the publisher's figure only sits beside it.
     in_geography = (
-        in_geography.filter(~pl.col("file_row").is_in(held_rows))
+        in_geography.join(ruling.held, on=KEY, how="anti")
         .join(others, on=["indicator_id", "org_code"], how="left")
         .with_columns(pl.when(pl.col("_other")).then(pl.lit("beside")).otherwise(pl.lit("store")).alias("stored_as"))
         .drop("_other")
@@ -477,6 +491,26 @@ def confirm_held(session: Session, held_id: int, *, note: str, confirmed_by: str
     )
     _keep_figures(session, release.publisher, frame, release.id, datetime.now(UTC))
     return figure
+
+
+def confirm_release_held(session: Session, release_id: int, *, note: str, confirmed_by: str) -> list[HeldFigure]:
+    """Confirm every figure a query still holds from one release, with one note for them all (each as
+    ``confirm_held`` confirms one); the caller commits."""
+    release = session.get(PublishedRelease, release_id) if 0 < release_id < 2**31 else None
+    if release is None:
+        raise NotFound(f"No publisher's release has id {release_id}")
+    if not note.strip():
+        raise InvalidInput("Explain the figures: the note may not be empty")
+    open_ids = list(
+        session.execute(
+            select(HeldFigure.id)
+            .where(col(HeldFigure.submission_id) == release.submission_id, col(HeldFigure.state) == "open")
+            .order_by(col(HeldFigure.id))
+        ).scalars()
+    )
+    if not open_ids:
+        raise InvalidInput(f"Release {release_id} holds no figure still open to confirm")
+    return [confirm_held(session, held_id, note=note, confirmed_by=confirmed_by) for held_id in open_ids if held_id]
 
 
 def _ensure_publisher(session: Session, spec: SourceSpec, now: datetime) -> None:

@@ -6,6 +6,7 @@ the API lists for the same key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -47,8 +48,8 @@ class Scope(Protocol):
         """The reader's own agency, if it is one (it sees only that agency's)."""
         ...
 
-    def reads_return(self, recipient: str) -> bool:
-        """Whether a return addressed to this recipient is the reader's."""
+    def reads_return(self, recipient: str, readers: Iterable[str] = ()) -> bool:
+        """Whether a return addressed to this recipient (and read by ``readers`` besides) is the reader's."""
         ...
 
     def owns_agency(self, code: str | None) -> bool:
@@ -68,7 +69,7 @@ def listed(
     """Every sign-off the reader may see matching the filters; for one return and period, the agencies with figures
     in it that have done nothing yet are listed as open too. Without ``full`` (a regulator), states only."""
     every = session.execute(select(Return).order_by(col(Return.id))).scalars()
-    returns = {r.id: r for r in every if scope.agency or scope.reads_return(r.recipient)}
+    returns = {r.id: r for r in every if scope.agency or scope.reads_return(r.recipient, r.readers)}
     if return_id is not None and return_id not in returns:
         raise NotFound(f"Return {return_id!r} is not defined (or not addressed to you); see GET /api/returns")
     canonical = canonical_period(session, return_id, period) if return_id and period else period
@@ -299,7 +300,7 @@ def _waiting(
     )
     for (ret_id, at), standing in standings(session, wanted).items():
         ret = returns[ret_id]
-        if not scope.agency and not scope.reads_return(ret.recipient):
+        if not scope.agency and not scope.reads_return(ret.recipient, ret.readers):
             continue
         for agency in standing.waiting:
             if (agency, ret_id, at) not in made and scope.owns_agency(agency):

@@ -80,6 +80,8 @@ RETURN_READERS = {
     "dfe_ssda903": "regulator DfE",
     "dfe_cin_census": "regulator DfE",
     "ndtms_adult_monthly": "regulator NDTMS",
+    # Addressed to the partnership's board, and read by NDTMS's team besides (its file's readers).
+    "ndtms_viewit_la": "regulator NDTMS",
     "county_cyp_core": None,
     "vital_signs": None,
 }
@@ -340,6 +342,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/published/queries"): rule("officer", Case(), Case(query={"state": "all"})),
     ("POST", "/api/published/queries/{held_id}"): rule(
         "officer", Case({"held_id": "2147483647"}, json={"note": "confirmed"}, owner="missing")
+    ),
+    ("POST", "/api/published/releases/{release_id}/queries"): rule(
+        "officer", Case({"release_id": "2147483647"}, json={"note": "confirmed"}, owner="missing")
     ),
     ("GET", "/sdmx/datastructure/{agency_id}/{resource_id}/{version}"): rule("officer regulator", *sdmx_cases("DSD")),
     ("GET", "/sdmx/codelist/{agency_id}/{resource_id}/{version}"): rule(

@@ -22,7 +22,7 @@ DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
 
 def test_readme_demo_keys_are_the_stored_hashes(store: Engine) -> None:
     published = demo_keys()
-    assert len(published) == 8
+    assert len(published) == 9
     with Session(store) as session:
         stored = {k.key_hash: k for k in session.execute(select(ApiKey)).scalars()}
     for key in published:

@@ -5,6 +5,7 @@ one record-level return never blocks another. Followed as the README's first jou
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 
 import openpyxl
 from fastapi.testclient import TestClient
@@ -125,7 +126,7 @@ class _Officer:
 
     agency = None
 
-    def reads_return(self, recipient: str) -> bool:  # noqa: ARG002 (the scope's signature)
+    def reads_return(self, recipient: str, readers: Iterable[str] = ()) -> bool:  # noqa: ARG002 (the scope's signature)
         return True
 
     def owns_agency(self, code: str | None) -> bool:  # noqa: ARG002 (the scope's signature)

@@ -70,7 +70,8 @@ def test_a_negative_population_is_refused_with_file_row_and_rule_and_nothing_sto
     assert message.startswith(f"edited.csv row {row}: -5 is negative")
     assert "(rule not-negative)" in message
     assert refused.value.status_code == 422
-    assert refused.value.errors[0]["loc"] == ["edited.csv", f"row {row}", "value"]
+    # Named as the publisher's file names it: its row and the column the figure was read from.
+    assert refused.value.errors[0]["loc"] == ["edited.csv", f"row {row}", "population_estimate"]
     assert refused.value.errors[0]["input"] == "-5"
     with Session(store) as session:
         assert _notts(session) == before == [(1, 171572.0, True)]

@@ -8,6 +8,7 @@ import hashlib
 import io
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
@@ -255,3 +256,36 @@ def test_no_treatment_provider_keys_what_ndtms_publishes(store: Engine) -> None:
     partnership = now["barnet_dap"]
     assert partnership.cells_without_service > 0
     assert (partnership.keyed_cells_without_service, partnership.figures_entered) == (0, 0)
+
+
+def test_this_years_empty_cells_say_which_publication_fills_them(
+    store: Engine, store_settings: Settings, store_client: TestClient
+) -> None:
+    """NDTMS's files stop at 2021/22 (OHID's unmet-need excerpts at 2020/21), so FY2025-26's return is empty: each
+    cell says it is not yet published, by whom and in which publication, and that no stored source gives the date
+    the publisher next publishes."""
+    for spec in (LA, SOURCES["fingertips_unmet_need_opiates"], SOURCES["fingertips_unmet_need_alcohol"]):
+        _import(store, store_settings, spec)
+    officer = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+    found = store_client.get("/api/returns/ndtms_viewit_la/FY2025-26/completeness", headers=officer)
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert body["by_status"].get("present", 0) == 0
+    reasons = {c["field_code"]: c["reason"] for c in body["not_present"] if c["org_code"] == BARNET}
+    assert len(reasons) == 57
+    ndtms = (
+        "not yet published: Office for Health Improvement and Disparities (National Drug Treatment Monitoring "
+        "System) gives it in NDTMS.net ViewIt's adult download for every local authority "
+        "(https://www.ndtms.net/ViewIt/Adult, source ndtms_viewit_adults_la), read when NDTMS publishes the year; no "
+        "stored source says when it next publishes"
+    )
+    assert reasons["ADULTS_IN_TREATMENT"] == ndtms
+    fingertips = (
+        "not yet published: Office for Health Improvement and Disparities (Fingertips) publishes it (source "
+        "fingertips_unmet_need_opiates); no stored source says when it next publishes"
+    )
+    assert reasons["OCU_NOT_IN_TREATMENT_PCT"].startswith(fingertips)
+    assert all(r.startswith("not yet published: ") for r in reasons.values()), reasons
+    # A keyed return's empty cell still names the body that owes it.
+    notts = store_client.get("/api/returns/county_cyp_core/FY2025-26-Q1/completeness", headers=officer).json()
+    assert any(c["reason"].startswith("not yet submitted by") for c in notts["not_present"])

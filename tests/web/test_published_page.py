@@ -126,3 +126,36 @@ def test_an_officer_confirms_a_held_figure_on_the_page(web: TestClient, store: E
 def test_an_agency_cannot_open_the_page(web: TestClient) -> None:
     sign_in(web, AGENCY)
     assert web.get("/officer/published").status_code == 403
+
+
+def test_an_officer_confirms_a_releases_held_figures_together_on_the_page(web: TestClient) -> None:
+    """NDTMS's export edited in two figures of one row: two held, each with its own last accepted value, and
+    confirmed together with one note from the page."""
+    token = sign_in(web, OFFICER)
+    spec = load_sources().sources["ndtms_viewit_adults_la"]
+    original = spec.bundled.read_bytes()
+    # Barnet's 2021/22 total row: 1,465 in treatment, 650 new presentations, 290 successful completions.
+    before = b"2021/22,Barnet,TOTAL,TOTAL,Total,1465,650,"
+    assert original.count(before) == 1
+    jumped = original.replace(before, b"2021/22,Barnet,TOTAL,TOTAL,Total,2930,1300,")
+    for name, data in ((spec.file, original), ("jumped.csv", jumped)):
+        sent = web.post(
+            "/officer/published", data={"source": spec.id, "csrf_token": token}, files={"file": (name, data)}
+        )
+        assert sent.status_code == 303, sent.text
+    shown = web.get("/officer/published").text
+    held = shown.split('id="held"', 1)[1].split("</table>", 1)[0]
+    assert held.count('action="/officer/published/queries/') == 2
+    assert "ndtms.adults_in_treatment, E09000003, FY2021-22" in held
+    assert "ndtms.new_presentations, E09000003, FY2021-22" in held
+    assert "1,465" in held
+    assert "650" in held
+    form = re.search(r'action="(/officer/published/releases/([0-9]+)/queries)"', shown)
+    assert form is not None
+    assert f"Confirm all 2 figure(s) held from release {form.group(2)}" in shown
+    empty = web.post(form.group(1), data={"csrf_token": token, "note": ""})
+    assert empty.status_code == 422
+    done = web.post(form.group(1), data={"csrf_token": token, "note": "NDTMS revised 2021/22"})
+    assert done.status_code == 303
+    assert "The release's held figures are confirmed" in web.get(done.headers["location"]).text
+    assert "Figures held for you to confirm" not in web.get("/officer/published").text
