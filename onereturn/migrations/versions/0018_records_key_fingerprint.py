@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_records_key_fingerprint"
-down_revision: str | None = "0016_pubcheck_release_reapplied"
+revision: str = "0018_records_key_fingerprint"
+down_revision: str | None = "0017_ndtms_return_readers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
