@@ -18,6 +18,7 @@ from collectors.reprocess import reprocess
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
+from tests.helpers import kept_names
 
 PASSING = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
 
@@ -151,14 +152,13 @@ def test_purge_deletes_raw_files_and_child_rows_past_retention_and_keeps_figures
     sid = received(store, store_settings)
     sub = process_records(store, store_settings, sid)
     assert sub.status == "accepted"
-    raw = Path(sub.raw_path)
-    assert raw.exists()
+    assert kept_names(store, store_settings, "records") == [sub.raw_path]
     assert purge(store, store_settings).submissions == 0  # within the period
     later = datetime.now(UTC) + timedelta(days=store_settings.records_retention_days + 1)
     done = purge(store, store_settings, now=later)
     assert (done.submissions, done.files) == (1, 1)
     assert done.rows > 0
-    assert not raw.exists()
+    assert kept_names(store, store_settings, "records") == []
     with Session(store) as session:
         assert not session.exec(select(RecordChild).where(col(RecordChild.submission_id) == sid)).all()
         assert not session.exec(select(RecordLineage).where(col(RecordLineage.submission_id) == sid)).all()

@@ -22,6 +22,7 @@ from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import CIN_2024, FIXTURES, PASSING, TABLES_903, every_text, upload
+from tests.helpers import kept_names
 from tests.stores import copied_store
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -192,7 +193,7 @@ def test_a_zip_that_unpacks_past_the_limit_is_refused_at_the_door_from_what_it_d
     assert "return.zip unpacks to 209,715,212 bytes, over the limit of 52,428,800" in answer.text
     with Session(store) as session:
         assert session.exec(select(Submission).where(col(Submission.kind) == "records")).first() is None
-    assert not list((store_settings.data_dir / "records").glob("**/*.fernet"))
+    assert kept_names(store, store_settings, "records") == []
 
 
 def test_a_repeat_is_answered_as_the_earlier_upload(fake_903: Uploaded) -> None:
@@ -363,8 +364,7 @@ def test_a_collection_year_that_is_not_one_is_422_and_nothing_is_kept(
     assert len(answer.content) < 2000  # the 5,000 digits are not echoed back
     with Session(store) as session:
         assert len(session.exec(select(Submission)).all()) == before
-    kept = store_settings.data_dir / "records"
-    assert not kept.exists() or not any(p.is_file() for p in kept.rglob("*"))
+    assert kept_names(store, store_settings, "records") == []
 
 
 def test_a_collection_year_is_stored_in_one_form(store: Engine, store_client: TestClient) -> None:
