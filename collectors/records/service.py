@@ -257,6 +257,10 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
             message = (
                 f"processing failed: {failure_reason(exc, quote=False)}; the files are kept and can be run again "
                 f"(onereturn submissions reprocess {submission_id})"
+                if not isinstance(exc, KeptFileMissing)
+                else f"processing could not read the files: {exc.message}; run it again once they can be read "
+                f"(onereturn db keep-files on the host that holds them, then onereturn submissions reprocess "
+                f"{submission_id})"
             )
             _end(engine, submission, _Outcome(), status="failed", stage="failed", message=message)
     with Session(engine, expire_on_commit=False) as session:

@@ -196,11 +196,16 @@ def test_a_zip_that_unpacks_past_the_limit_is_refused_at_the_door_from_what_it_d
     assert kept_names(store, store_settings, "records") == []
 
 
-def test_a_repeat_is_answered_as_the_earlier_upload(fake_903: Uploaded) -> None:
+def test_rejected_files_sent_again_are_a_new_upload(fake_903: Uploaded) -> None:
+    """The council sends refused files again to have them read again, not to be pointed at the refusal (a repeat of
+    an upload that was stored is answered as that upload: test_records_lifecycle.py)."""
     first = fake_903.answer.json()["id"]
     again = upload(fake_903.client, list(reversed(TABLES_903)))
-    assert again.status_code == 200
-    assert (again.json()["id"], again.json()["duplicate"]) == (first, True)
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] != first
+    assert not again.json().get("duplicate")
+    report = fake_903.client.get(f"/api/submissions/{again.json()['id']}", headers=NOTTS).json()
+    assert report["status"] == "rejected"
 
 
 def stored(engine: Engine, sid: int) -> dict[str, tuple[float | None, float | None, float | None]]:
