@@ -135,3 +135,14 @@ def _load_or_make(path: Path) -> Keys:
         return Keys(base64.urlsafe_b64decode(held["pseudonym_secret"]), Fernet(held["encryption_key"].encode()))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"the record-level keys file {path} cannot be read ({exc})") from exc
+
+
+def keys_at(path: Path) -> Keys:
+    """The keys in the file at ``path`` (not cached), made (readable by this user only) when there is none."""
+    return _load_or_make(path.resolve())
+
+
+def forget_cached(path: Path) -> None:
+    """Read the keys file at ``path`` again at its next use (its keys were replaced: ``rotation``)."""
+    with _lock:
+        _cache.pop(path.resolve(), None)

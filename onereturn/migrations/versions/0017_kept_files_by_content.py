@@ -1,4 +1,4 @@
-"""kept files named by their content and, on PostgreSQL, kept in the store
+"""kept files named by their content and, on PostgreSQL, kept in the store; children's rows found by pseudonym
 
 Revision ID: 0017_kept_files_by_content
 Revises: 0016_pubcheck_release_reapplied
@@ -9,6 +9,9 @@ A kept file (a raw upload, a record-level upload's sealed files) is named by its
 PostgreSQL its bytes live in ``kept_file``, so any host reads it. Each ``raw_path`` an earlier release wrote (an
 absolute path ending in such a name) becomes that name; the file itself stays where it is until read (a host that
 holds it copies it into the store then) or until ``onereturn db keep-files`` is run on that host.
+
+The findings and lineage rows are indexed by the child's pseudonym, so a key rotation (``onereturn records
+rotate-keys``) moves each child's rows without reading the whole table.
 """
 
 from collections.abc import Sequence
@@ -46,6 +49,8 @@ def upgrade() -> None:
         sa.Column("kept_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_index("ix_record_problem_child", "record_problem", ["child"])
+    op.create_index("ix_record_lineage_child", "record_lineage", ["child"])
     conn = op.get_bind()
     for table in _NAMING:
         rows = conn.execute(sa.text(f"SELECT id, raw_path FROM {table} WHERE raw_path LIKE '/%'")).all()
@@ -59,4 +64,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision (the names stay: an earlier release reads them relative to its working folder)."""
+    op.drop_index("ix_record_lineage_child", "record_lineage")
+    op.drop_index("ix_record_problem_child", "record_problem")
     op.drop_table("kept_file")
