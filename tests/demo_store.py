@@ -69,7 +69,12 @@ def copy_kept(source: Path, target: Path) -> None:
 
 def copy_folder(source: Path, target: Path) -> None:
     """Copy a data folder and the keys kept beside it; the logs of the servers that used it stay behind."""
-    shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.log", "snapshot-cache", _MADE))
+    # A store's kept files may all be beside its database, out of the data folder, which is then never made.
+    target.mkdir(parents=True, exist_ok=True)
+    if source.exists():
+        shutil.copytree(
+            source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.log", "snapshot-cache", _MADE)
+        )
     if _keys_of(source).exists():
         shutil.copytree(_keys_of(source), _keys_of(target), dirs_exist_ok=True)
 
