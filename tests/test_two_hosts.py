@@ -23,7 +23,7 @@ from onereturn import keptfiles
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
-from tests.collectors.records.test_records_lifecycle import PASSING, cut_off, figures_of
+from tests.collectors.records.samples import PASSING, cut_off, figures_of
 from tests.helpers import HEADER, NOTTS, kept_names
 
 NOTTS_COUNCIL = "notts_cyp"

@@ -18,9 +18,8 @@ from collectors.reprocess import reprocess
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
+from tests.collectors.records.samples import PASSING, cut_off, figures_of
 from tests.helpers import kept_names
-
-PASSING = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
 
 
 def received(store: Engine, settings: Settings) -> int:
@@ -30,24 +29,6 @@ def received(store: Engine, settings: Settings) -> int:
     assert not got.duplicate
     assert got.submission.id is not None
     return got.submission.id
-
-
-def cut_off(
-    store: Engine, sid: int, *, stage: str, until: datetime, owner: str = "gone-host:4242:20261125T060000"
-) -> None:
-    """Leave the upload as a worker that stopped mid-way leaves it."""
-    with Session(store) as session:
-        session.execute(
-            update(Submission)
-            .where(col(Submission.id) == sid)
-            .values(status="received", stage=stage, lease_owner=owner, lease_until=until)
-        )
-        session.commit()
-
-
-def figures_of(store: Engine, sid: int) -> int:
-    with Session(store) as session:
-        return len(session.exec(select(Observation).where(col(Observation.submission_id) == sid)).all())
 
 
 def test_sending_earlier_records_again_makes_their_figures_current_again(

@@ -23,7 +23,7 @@ from onereturn import keptfiles
 from onereturn.settings import Settings, get_settings
 from tests.apps import client_on
 from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
-from tests.collectors.records.test_records_lifecycle import PASSING
+from tests.collectors.records.samples import PASSING
 from tests.helpers import NOTTS
 
 DATE = {"inspection_date": "2025-11-15"}
