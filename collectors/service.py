@@ -30,7 +30,7 @@ from collectors.spine import (
     store_accepted,
 )
 from collectors.validate import Validation, problem_frame, validate
-from indicators.models import Submission, SubmissionProblem
+from indicators.models import RECORDS_KIND, Submission, SubmissionProblem
 from indicators.periods import PERIOD_TYPES, parse_period
 from mappings.agencies import get_agency
 from onereturn import keptfiles
@@ -386,6 +386,8 @@ def kept_raw(bind: Engine | Connection, settings: Settings, submission: Submissi
 def raw_table_of(bind: Engine | Connection, submission: Submission, settings: Settings) -> RawTable | None:
     """Read a submission's kept raw file again, from any host (None when it cannot be read as a table; NotFound
     when it is kept nowhere, rather than a report with no figures)."""
+    if submission.kind == RECORDS_KIND or submission.purged_at is not None:
+        return None  # sealed record-level files are no table of figures; a purged upload's files are gone on purpose
     data = kept_raw(bind, settings, submission)
     try:
         return read_table(data, submission.filename, max_rows=settings.max_upload_rows)
