@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -22,10 +23,12 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import Engine, Table, bindparam, func
 from sqlmodel import Session, SQLModel, col, select
 
+from collectors import lease
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, forget_cached, keys_at, keys_path
+from indicators.models import RECORDS_KIND, Submission
 from onereturn import keptfiles
-from onereturn.errors import ConfigurationError
+from onereturn.errors import ConfigurationError, Conflict
 from onereturn.settings import Settings
 
 #: Children re-keyed a transaction at a time.
@@ -73,11 +76,31 @@ def rotate(engine: Engine, settings: Settings, progress: Progress | None = None)
     current = keys_path(settings)
     if not current.exists():
         raise ConfigurationError(f"there are no record-level keys at {current} to rotate")
+    _refuse_while_busy(engine)
     old, new = keys_at(current), keys_at(rotating_path(settings))
     files = _reseal_files(engine, settings, old, new, progress)
     children = _rekey_children(engine, old, new, progress)
     make_new_keys_current(settings)
     return Rotated(files, children, current)
+
+
+def _refuse_while_busy(engine: Engine) -> None:
+    """Refuse to start while a worker holds a record-level upload: it reads and writes under the old keys."""
+    with Session(engine) as session:
+        busy = session.execute(
+            select(func.count())
+            .select_from(Submission)
+            .where(
+                col(Submission.kind) == RECORDS_KIND,
+                col(Submission.status).in_(lease.UNFINISHED),
+                col(Submission.lease_until) > datetime.now(UTC),
+            )
+        ).scalar_one()
+    if busy:
+        raise Conflict(
+            f"{busy} record-level upload(s) are being processed now; stop the service on every host (onereturn serve "
+            "and onereturn scheduler), then rotate the keys"
+        )
 
 
 def _opens(keys: Keys, token: bytes) -> bool:

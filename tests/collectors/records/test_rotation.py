@@ -20,6 +20,7 @@ from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, keys_at, keys_for
 from collectors.records.service import process_records, receive
 from onereturn import keptfiles
+from onereturn.errors import Conflict
 from onereturn.settings import Settings, get_settings
 from tests.apps import client_on
 from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
@@ -173,3 +174,16 @@ def test_the_command_shows_progress_and_says_what_it_did(
     assert "4 sealed file(s) sealed again" in said
     assert "Give every host this file" in said
     assert not rotation.rotating_path(rotating).exists()
+
+
+def test_a_rotation_is_refused_while_a_record_level_upload_is_being_processed(
+    store: Engine, rotating: Settings
+) -> None:
+    got = receive(
+        store, rotating, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING[:1]]
+    )
+    assert got.submission.status == "received"
+    with pytest.raises(Conflict, match="1 record-level upload\\(s\\) are being processed now; stop the service"):
+        rotation.rotate(store, rotating)
+    assert not rotation.rotating_path(rotating).exists(), "nothing was made"
+    assert keys_at(rotating.records_keys_file or Path()).secret == keys_for(rotating).secret
