@@ -48,12 +48,15 @@ from indicators.models import Submission
 from mappings.annex_a import load_layout
 from onereturn.settings import Settings
 imported = time.perf_counter()
+from sqlalchemy import create_engine
 settings = Settings(data_dir=Path(sys.argv[1]))
+# No store: kept files are read from the data folder, as on a SQLite store held in memory.
+local = create_engine("sqlite://")
 tables = {}
 for library, raw in (("cin", sys.argv[2]), ("903", sys.argv[3])):
     with tempfile.TemporaryDirectory() as work:
         # Only where the upload is kept is read; the table model is not validated on construction.
-        kept = kept_files(settings, Submission(raw_path=raw), Path(work))
+        kept = kept_files(local, settings, Submission(raw_path=raw), Path(work))
         read = read_files(kept, Path(work), "2024-25", max_unpacked=1 << 30)
         tables[library] = read.tables if read.library == "cin" else prepare(read.tables)
 read_at = time.perf_counter()
@@ -101,6 +104,8 @@ def _best(code: str, args: list[str], repeat: int) -> dict[str, object]:
 
 def _files(folder: Path, lac: int, cin: int, seed: int) -> tuple[Path, Path, str, str]:
     """Write the synthetic files and keep each set encrypted as an upload is kept."""
+    from sqlalchemy import create_engine
+
     from cli.synthetic import synthetic_903, synthetic_cin
     from collectors.records.kept import content_hash, keep
     from collectors.records.privacy import keys_for
@@ -113,7 +118,7 @@ def _files(folder: Path, lac: int, cin: int, seed: int) -> tuple[Path, Path, str
     kept = []
     for files in ([census], tables):
         named = [(p.name, p) for p in files]
-        kept.append(str(keep(settings, keys, content_hash(named), named)))
+        kept.append(keep(create_engine("sqlite://"), settings, keys, content_hash(named), named))
     return census, folder / "903", kept[0], kept[1]
 
 

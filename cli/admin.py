@@ -309,3 +309,14 @@ def signoffs_list(
         table.add_row(agency, ret, per, st, who, _when(when), digest)
     out.print(table)
     err.print(f"{len(rows)} sign-offs")
+
+
+@agencies_app.command("remove-demo")
+def agencies_remove_demo() -> None:
+    """Remove the demo's keys and the bundled agencies nothing stands behind, from the store every host shares."""
+    from mappings.agencies import remove_demo
+    from onereturn import db
+
+    with db.session_scope(ready_engine()) as session:
+        live = remove_demo(session)
+    err.print(f"Removed the demo: {live} demo key(s) that still worked no longer do.")

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from cli.admin import agencies_app, audit_command, keys_app, signoffs_app
 from cli.admin import record as record_cli
+from cli.kept import add_kept_commands
 from cli.published import add_published_commands
 from cli.records import add_records_commands
 from cli.shared import err, out, ready_engine
@@ -41,6 +42,7 @@ app.add_typer(signoffs_app, name="signoffs")
 app.command("audit")(audit_command)
 app.add_typer(submissions_app, name="submissions")
 add_records_commands(app)
+add_kept_commands(db_app)
 add_published_commands(app)
 
 
@@ -57,6 +59,7 @@ def serve(
         import uvicorn
 
         from api.main import create_app
+        from cli.demo import demo_at_start
         from collectors.lease import mark_expired
         from mappings.service import load_bundled
         from onereturn import db
@@ -82,12 +85,7 @@ def serve(
         interrupted = mark_expired(session)
     if interrupted:
         err.print(f"{interrupted} upload(s) were cut off when their worker stopped; their raw files are kept.")
-    if settings.load_demo:
-        from cli.demo import has_uploads, load_demo
-
-        if not has_uploads(engine):
-            uploads = load_demo(engine, settings)
-            err.print(f"Loaded {len(uploads)} demo uploads (ONERETURN_LOAD_DEMO=false to start empty).")
+    demo_at_start(engine, settings)
     where = f"http://{host or settings.host}:{port or settings.port}"
     err.print(
         f"Loaded {counts['indicators']} indicators, {counts['returns']} returns, {counts['org_units']} org units. "

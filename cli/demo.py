@@ -16,7 +16,7 @@ from exports.build import Builder
 from exports.writers import FORMATS
 from indicators.models import Submission
 from indicators.periods import Period, parse_period
-from mappings.agencies import owed_periods
+from mappings.agencies import demo_keys_live, owed_periods
 from mappings.models import Return
 from mappings.signoff.acts import sign_off_all
 from mappings.signoff.states import Actor
@@ -191,3 +191,22 @@ def build_all(
                         progress(f"{ret.id} {period.code} {snap.format}")
                 session.commit()
     return written
+
+
+def demo_at_start(engine: Engine, settings: Settings) -> None:
+    """At ``serve``: load the demo into an empty store when this host runs it; when it does not, say whether the
+    store still accepts the demo's keys (another host's demo is never removed by this one's setting)."""
+    from cli.shared import err
+
+    if settings.load_demo:
+        if not has_uploads(engine):
+            uploads = load_demo(engine, settings)
+            err.print(f"Loaded {len(uploads)} demo uploads (ONERETURN_LOAD_DEMO=false to start empty).")
+        return
+    with Session(engine) as session:
+        live = demo_keys_live(session)
+    if live:
+        err.print(
+            f"The store still accepts {live} demo key(s), published in the README, though this host runs without "
+            "the demo: another host may use them. Remove them with `onereturn agencies remove-demo`."
+        )

@@ -6,7 +6,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -102,6 +102,46 @@ def resume_command() -> None:
         markup=False,
         highlight=False,
     )
+
+
+@records_app.command("rotate-keys")
+def rotate_keys_command() -> None:
+    """Seal every kept record-level file and re-key every child under new keys, then make them the deployment's.
+
+    Stop the service on every host first; a run stopped part-way is taken up by the next. Afterwards give every
+    host the new keys file: the old keys open nothing the store keeps."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cli.shared import ready_engine
+    from collectors.records.rotation import rotate, rotating_path
+    from onereturn.settings import get_settings
+
+    settings = get_settings()
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        done = rotate(ready_engine(), settings, _Bar(bar))
+    console.print(
+        f"Rotated the record-level keys: {done.files} sealed file(s) sealed again and {done.children:,} child(ren) "
+        f"re-keyed in this run; {done.keys_file} holds the new keys ({rotating_path(settings).name} is gone). "
+        "Give every host this file.",
+        markup=False,
+        highlight=False,
+    )
+
+
+class _Bar:
+    """A rotation's steps as rich progress bars."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.task: Any = None
+
+    def begin(self, what: str, total: int) -> None:
+        self.task = self.bar.add_task(what, total=total)
+
+    def advance(self, items: int) -> None:
+        self.bar.advance(self.task, items)
 
 
 def print_findings(result: Findings, console: Console) -> None:

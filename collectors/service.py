@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Connection, Engine, delete, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
@@ -31,9 +30,10 @@ from collectors.spine import (
     store_accepted,
 )
 from collectors.validate import Validation, problem_frame, validate
-from indicators.models import Submission, SubmissionProblem
+from indicators.models import RECORDS_KIND, Submission, SubmissionProblem
 from indicators.periods import PERIOD_TYPES, parse_period
 from mappings.agencies import get_agency
+from onereturn import keptfiles
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
@@ -47,16 +47,11 @@ FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
 RERUNNABLE = ("failed", "interrupted")
 
 
-def keep_raw(settings: Settings, data: bytes) -> tuple[str, Path]:
-    """Store the raw bytes under their SHA-256 before anything reads them; return hash and path."""
+def keep_raw(engine: Engine, settings: Settings, data: bytes) -> tuple[str, str]:
+    """Keep the raw bytes under their SHA-256 before anything reads them (``onereturn.keptfiles``); return hash and
+    content name."""
     digest = hashlib.sha256(data).hexdigest()
-    path = settings.data_dir / "uploads" / digest[:2] / digest
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    return digest, path
+    return digest, keptfiles.keep(engine, settings, keptfiles.uploads_name(digest), data)
 
 
 def _format_of(filename: str) -> str:
@@ -125,7 +120,7 @@ def submit(
     filename = filename.replace("\x00", "\ufffd")
     with Session(engine) as session:
         get_agency(session, agency_code)
-    digest, path = keep_raw(settings, data)
+    digest, name = keep_raw(engine, settings, data)
     with Session(engine, expire_on_commit=False) as session:
         earlier = repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=FINAL)
         if earlier is not None:
@@ -136,7 +131,7 @@ def submit(
             source_format=_format_of(filename),
             size_bytes=len(data),
             content_hash=digest,
-            raw_path=str(path),
+            raw_path=name,
             received_at=datetime.now(UTC),
             mode=mode,
             status="received",
@@ -223,10 +218,7 @@ def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
             raise Conflict(
                 f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} uploads are run again"
             )
-        try:
-            data = Path(submission.raw_path).read_bytes()
-        except OSError as exc:
-            raise NotFound(f"The kept file of submission {submission_id} is missing ({submission.raw_path})") from exc
+        data = kept_raw(engine, settings, submission)
         if hashlib.sha256(data).hexdigest() != submission.content_hash:
             raise Conflict(f"The kept file of submission {submission_id} has changed since it was received")
         session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission_id))
@@ -383,10 +375,21 @@ def list_submissions(
     return list(rows), total
 
 
-def raw_table_of(submission: Submission, settings: Settings) -> RawTable | None:
-    """Read a submission's kept raw file again (None when it cannot be read)."""
+def kept_raw(bind: Engine | Connection, settings: Settings, submission: Submission) -> bytes:
+    """A submission's kept raw file, from wherever it is kept; NotFound naming the submission when it is nowhere."""
     try:
-        data = Path(submission.raw_path).read_bytes()
+        return keptfiles.read(bind, settings, submission.raw_path)
+    except keptfiles.KeptFileMissing as exc:
+        raise keptfiles.KeptFileMissing(f"The kept file of submission {submission.id} is missing: {exc}") from exc
+
+
+def raw_table_of(bind: Engine | Connection, submission: Submission, settings: Settings) -> RawTable | None:
+    """Read a submission's kept raw file again, from any host (None when it cannot be read as a table; NotFound
+    when it is kept nowhere, rather than a report with no figures)."""
+    if submission.kind == RECORDS_KIND or submission.purged_at is not None:
+        return None  # sealed record-level files are no table of figures; a purged upload's files are gone on purpose
+    data = kept_raw(bind, settings, submission)
+    try:
         return read_table(data, submission.filename, max_rows=settings.max_upload_rows)
-    except (OSError, OneReturnError):
+    except OneReturnError:
         return None

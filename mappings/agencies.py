@@ -275,7 +275,9 @@ def _check_designated(result: AgencySet) -> None:
 
 
 def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) -> dict[str, int]:
-    """Store the bundled agencies (with ``with_keys``, the demo: agencies and hashed keys) or remove them (without).
+    """Store the bundled agencies (with ``with_keys``, the demo: agencies and hashed keys); without, leave the store's
+    as they are: hosts share one store, and one host started without the demo must not undo another's
+    (``remove_demo`` removes it, asked for by name).
 
     Agencies imported or added over the API are left as they are; a bundled agency that would ask
     one of their figures again is refused.
@@ -287,11 +289,9 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 {"type": p.kind, "loc": [p.file, p.line], "msg": p.message, "input": None} for p in agencies.problems
             ],
         )
-    stored_bundled = set(session.execute(select(Agency.code).where(Agency.origin == "bundled")).scalars())
     if not with_keys:
-        _remove_demo_keys(session)
-        _remove_bundled(session, stored_bundled - _keep_with_data(session, stored_bundled))
         return {"agencies": 0, "agency_orgs": 0, "agency_indicators": 0}
+    stored_bundled = set(session.execute(select(Agency.code).where(Agency.origin == "bundled")).scalars())
     _check_against_others(session, agencies)
     for model in (AgencyIndicator, AgencyOrg, AgencyReturn):
         session.execute(delete(model).where(col(model.agency_code).in_(stored_bundled | set(agencies.agencies))))
@@ -385,6 +385,22 @@ def _keep_with_data(session: Session, codes: set[str]) -> set[str]:
             ", ".join(reasons[code]),
         )
     return set(reasons)
+
+
+def remove_demo(session: Session) -> int:
+    """Remove the demo from the store: its keys (published in the README), and the bundled agencies nothing stands
+    behind (``onereturn agencies remove-demo``); return how many demo keys were still live."""
+    stored_bundled = set(session.execute(select(Agency.code).where(Agency.origin == "bundled")).scalars())
+    live = demo_keys_live(session)
+    _remove_demo_keys(session)
+    _remove_bundled(session, stored_bundled - _keep_with_data(session, stored_bundled))
+    return live
+
+
+def demo_keys_live(session: Session) -> int:
+    """How many of the demo's keys (published in the README) the store still accepts."""
+    found = select(func.count()).select_from(ApiKey).where(col(ApiKey.demo), col(ApiKey.revoked_at).is_(None))
+    return int(session.execute(found).scalar_one())
 
 
 def _remove_demo_keys(session: Session) -> None:

@@ -1,9 +1,10 @@
 """Back up the store while the service runs, and restore it into an empty data directory (SQLite).
 
 A backup is one tar file holding ``onereturn.sqlite3``, copied with SQLite's online backup API (a
-consistent snapshot, safe while uploads are being written), and the kept raw uploads under
-``uploads/``. Raw files are written before their submission is recorded, so every submission in
-the snapshot has its file in the archive. On PostgreSQL, use ``pg_dump``/``pg_restore`` (docs/operations.md).
+consistent snapshot, safe while uploads are being written), and the kept files (``onereturn.keptfiles``): raw
+uploads under ``uploads/`` and record-level uploads' sealed files under ``records/``. Kept files are written before
+their submission is recorded, so every submission in the snapshot has its file in the archive. On PostgreSQL the
+kept files are rows of the store (``kept_file``): ``pg_dump``/``pg_restore`` carry them (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from onereturn.errors import Conflict, InvalidInput
+from onereturn.keptfiles import RECORDS, UPLOADS
 from onereturn.settings import Settings
 
 #: The database's name inside a backup archive.
 DATABASE = "onereturn.sqlite3"
-UPLOADS = "uploads"
+#: The folders of kept files inside a backup archive, as in the data folder.
+KEPT = (UPLOADS, RECORDS)
 
 
 @dataclass(frozen=True)
@@ -60,22 +63,34 @@ def backup(settings: Settings, target: Path) -> BackupSummary:
         finally:
             dest.close()
             source.close()
-        uploads = sorted(p for p in (settings.data_dir / UPLOADS).rglob("*") if p.is_file() and ".tmp" not in p.suffix)
+        kept = _kept_files(settings, source_path)
         partial = Path(work) / "backup.tar"
         with tarfile.open(partial, "w") as archive:
             archive.add(copy, arcname=DATABASE)
-            for path in uploads:
-                archive.add(path, arcname=f"{UPLOADS}/{path.relative_to(settings.data_dir / UPLOADS).as_posix()}")
+            for name, path in kept.items():
+                archive.add(path, arcname=name)
         size = copy.stat().st_size
         os.replace(partial, target)
-    return BackupSummary(target, size, len(uploads))
+    return BackupSummary(target, size, len(kept))
+
+
+def _kept_files(settings: Settings, database: Path) -> dict[str, Path]:
+    """Every kept file by its content name: beside the database (``onereturn.keptfiles``), and in the data folder
+    where an earlier release wrote it."""
+    found: dict[str, Path] = {}
+    for root in (database.resolve().parent, settings.data_dir.resolve()):
+        for top in KEPT:
+            for path in sorted((root / top).rglob("*")):
+                if path.is_file() and ".tmp" not in path.name:
+                    found.setdefault(path.relative_to(root).as_posix(), path)
+    return found
 
 
 def _safe_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
     members = archive.getmembers()
     for member in members:
         name = Path(member.name)
-        inside = member.name == DATABASE or (name.parts[:1] == (UPLOADS,) and ".." not in name.parts)
+        inside = member.name == DATABASE or (name.parts[:1] in [(top,) for top in KEPT] and ".." not in name.parts)
         if not member.isfile() or name.is_absolute() or not inside:
             raise InvalidInput(f"The backup holds {member.name!r}, which is not part of a onereturn backup")
     if DATABASE not in {m.name for m in members}:
@@ -101,12 +116,11 @@ def restore(settings: Settings, source: Path) -> BackupSummary:
     if (data_dir / DATABASE).resolve() != target_db.resolve():
         target_db.parent.mkdir(parents=True, exist_ok=True)
         os.replace(data_dir / DATABASE, target_db)
-    # Kept files are named by their hash; point each submission at its file in the new data directory.
-    with sqlite3.connect(target_db) as conn:
-        conn.execute(
-            "UPDATE submission SET raw_path = ? || '/' || substr(content_hash, 1, 2) || '/' || content_hash",
-            (str(data_dir / UPLOADS),),
-        )
-    conn.close()
+        for top in KEPT:
+            # Kept files live beside the database (onereturn.keptfiles.local_root).
+            if (data_dir / top).exists():
+                os.replace(data_dir / top, target_db.parent / top)
+    # Kept files are named by their content: a backup of an earlier release, named by a host's paths, is renamed so
+    # by the migration the first start runs (0017).
     uploads = sum(1 for m in members if m.name != DATABASE)
     return BackupSummary(target_db, target_db.stat().st_size, uploads)

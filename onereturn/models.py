@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, DateTime, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -64,3 +64,15 @@ class ReturnDownload(SQLModel, table=True):
     snapshot_id: int
     build_id: int
     downloaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class KeptFile(SQLModel, table=True):
+    """A kept file's bytes on a shared store (PostgreSQL), under its content name, so every host reads the same file."""
+
+    __tablename__ = "kept_file"
+
+    #: The content name (``uploads/<hh>/<sha256>``, ``records/<hh>/<digest>.zip.fernet``), never a host's path.
+    name: str = Field(primary_key=True, max_length=200)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size_bytes: int
+    kept_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -9,8 +9,9 @@ Two kinds of demo store are kept:
   files, the synthetic council's records), made once per run, backend and loads, then copied per test as
   ``tests.stores.copied_store`` copies the catalogue's, with its kept uploads.
 
-Kept uploads are named in the store by where they were kept; a copy names its own, as a restored backup does
-(``onereturn.backup.restore``), so what a test does to its copy's files never reaches the original.
+Kept files are named in the store by their content (``onereturn.keptfiles``): on PostgreSQL they are rows of the
+store, copied with it; on SQLite they sit beside the database file, and a copy of the store gets a copy of them, so
+what a test does to its copy's files never reaches the original.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from cli.demo import DemoUpload, load_published, load_records_demo
-from onereturn import db
+from onereturn import keptfiles
 from onereturn.settings import Settings
 from tests.live import serve_process, stop
 from tests.stores import PG_RUN_SHARED, compact, copied_store, pg_admin, run_folder
@@ -43,8 +44,6 @@ _MADE = "made"
 _LOCK_SECONDS = 900
 #: The loaded stores made so far in this process, by backend and loads.
 _loaded: dict[tuple[str, tuple[str, ...]], LoadedStore] = {}
-#: Tables whose rows name a kept file by its path.
-_KEPT_FILES = ("submission", "published_release")
 
 
 @dataclass(frozen=True)
@@ -60,19 +59,21 @@ def _keys_of(folder: Path) -> Path:
     return folder.parent / f"{folder.name}-keys"
 
 
-def repoint(engine: Engine, old: Path, new: Path) -> None:
-    """Name the kept files of a copied store by where the copy keeps them (under ``new`` instead of ``old``)."""
-    with engine.begin() as conn:
-        for table in _KEPT_FILES:
-            conn.execute(
-                text(f"UPDATE {table} SET raw_path = :new || substr(raw_path, :cut) WHERE raw_path LIKE :old"),
-                {"new": str(new), "cut": len(str(old)) + 1, "old": f"{old}%"},
-            )
+def copy_kept(source: Path, target: Path) -> None:
+    """Copy the kept files beside a SQLite store in ``source`` to beside its copy in ``target``."""
+    for top in (keptfiles.UPLOADS, keptfiles.RECORDS):
+        if (source / top).exists():
+            shutil.copytree(source / top, target / top, dirs_exist_ok=True)
 
 
 def copy_folder(source: Path, target: Path) -> None:
     """Copy a data folder and the keys kept beside it; the logs of the servers that used it stay behind."""
-    shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.log", "snapshot-cache", _MADE))
+    # A store's kept files may all be beside its database, out of the data folder, which is then never made.
+    target.mkdir(parents=True, exist_ok=True)
+    if source.exists():
+        shutil.copytree(
+            source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.log", "snapshot-cache", _MADE)
+        )
     if _keys_of(source).exists():
         shutil.copytree(_keys_of(source), _keys_of(target), dirs_exist_ok=True)
 
@@ -129,13 +130,7 @@ def serve_demo_copy(
 
 def demo_copy(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Path:
     """A copy, in ``data``, of the data folder the first start loaded the demo into (``served_demo``); ``data``."""
-    first = served_demo(tmp_path_factory).folder
-    copy_folder(first, data)
-    store = db.make_engine(f"sqlite:///{data / 'onereturn.sqlite3'}")
-    try:
-        repoint(store, first, data)
-    finally:
-        store.dispose()
+    copy_folder(served_demo(tmp_path_factory).folder, data)
     return data
 
 
@@ -184,9 +179,8 @@ def _make_loaded(
     before = _made(store_template, tmp_path_factory, loads[:-1]) if len(loads) > 1 else None
     if before is not None:
         copy_folder(before.data, settings.data_dir)
+        copy_kept(before.data.parent, where)
     with copied_store(before.template if before else store_template, where) as engine:
-        if before is not None:
-            repoint(engine, before.data, settings.data_dir)
         earlier = before.said if before else {}
         said = {load: [asdict(upload) for upload in uploads] for load, uploads in earlier.items()}
         said[loads[-1]] = [asdict(upload) for upload in LOADS[loads[-1]](engine, settings)]
@@ -214,8 +208,8 @@ def loaded_store(
     made = _made(store_template, tmp_path_factory, loads)
     target = tmp_path / "data"
     copy_folder(made.data, target)
+    copy_kept(made.data.parent, tmp_path)
     with copied_store(made.template, tmp_path) as engine:
-        repoint(engine, made.data, target)
         yield engine
 
 

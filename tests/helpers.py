@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from collectors.service import submit
+from onereturn import keptfiles
 from onereturn.settings import Settings
 
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
@@ -72,3 +73,13 @@ def post_figures(client: TestClient, headers: dict[str, str], body: str, **form:
 def demo_keys() -> list[str]:
     """The demo keys as the README's table publishes them."""
     return re.findall(r"\| `(demo-[a-z0-9-]+)` \|", README.read_text(encoding="utf-8"))
+
+
+def kept_bytes(engine: Engine, settings: Settings, raw_path: str) -> bytes:
+    """The bytes a submission's ``raw_path`` names, from wherever the store keeps them."""
+    return keptfiles.read(engine, settings, raw_path)
+
+
+def kept_names(engine: Engine, settings: Settings, top: str) -> list[str]:
+    """The names of every file kept under ``top`` (``uploads`` or ``records``), wherever the store keeps them."""
+    return list(keptfiles.names(engine, settings, top))

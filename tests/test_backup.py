@@ -19,7 +19,7 @@ from cli import commands as cli
 from collectors.reprocess import reprocess
 from collectors.service import submit
 from exports import service as exports
-from onereturn import backup, db
+from onereturn import backup, db, keptfiles
 from onereturn.errors import Conflict, InvalidInput
 from onereturn.settings import Settings, get_settings
 from tests.stores import PG_URL
@@ -54,6 +54,8 @@ def test_backup_while_uploading_then_restore_into_a_fresh_data_directory(
         snaps = [exports.snapshot(session, "dfe_cin_census", "FY2024-25", f).id for f in ("csv", "json")]
         session.commit()
     assert all(snaps)
+    # A record-level upload's sealed file is kept beside the raw uploads, and backed up with them.
+    sealed = keptfiles.keep(store, settings, keptfiles.records_name("ab" * 32), b"sealed bytes")
     stop = threading.Event()
     uploaded: list[int] = []
 
@@ -98,6 +100,7 @@ def test_backup_while_uploading_then_restore_into_a_fresh_data_directory(
         # Files are kept before their submission is recorded, so the archive may hold one more than the copy names.
         assert summary.uploads >= len(subs)
         assert all((fresh.data_dir / "uploads" / h[:2] / h).is_file() for _, _, h in subs)
+        assert keptfiles.read(restored, fresh, sealed) == b"sealed bytes"
         # The same figures and versions as the live store had for the uploads finished at the time (one caught
         # mid-way has no figures in the copy: its transaction had not committed).
         finished = [s for s in subs if s[1] == "accepted"]
@@ -156,6 +159,13 @@ def test_pg_dump_and_pg_restore_as_the_operations_page_says(store: Engine, store
         for sql in (FIGURES, "SELECT id, content_hash FROM export_snapshot", "SELECT id, status FROM submission"):
             assert sorted(_rows(restored, sql)) == sorted(_rows(store, sql))
         assert len(_rows(restored, FIGURES)) == 20
+        # The kept files are rows of the store and came along: a host with an empty data folder runs one again.
+        (last,) = _rows(restored, "SELECT max(id) FROM submission")[0]
+        with restored.begin() as conn:
+            conn.execute(text(f"UPDATE submission SET status = 'failed' WHERE id = {last}"))
+        again = reprocess(restored, Settings(data_dir=store_settings.data_dir.parent / "elsewhere"), last).submission
+        assert again is not None
+        assert again.status == "accepted"
     finally:
         restored.dispose()
         with admin.connect() as conn:

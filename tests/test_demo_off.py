@@ -1,5 +1,6 @@
-"""A store that ran with the demo starts without it: what has uploads, figures or sign-offs behind it is kept and
-logged, the rest of the demo is removed, and the demo keys stop working."""
+"""A host started without the demo leaves the store's demo as it is (another host sharing the store may use it);
+removing the demo, asked for by name, keeps and logs what has uploads, figures or sign-offs behind it, removes the
+rest, and the demo keys stop working."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from indicators.models import Observation, Submission
+from mappings.agencies import demo_keys_live, remove_demo
 from mappings.keys import key_prefix
 from mappings.models import Agency, ApiKey, SignOff
 from mappings.service import load_bundled
@@ -62,9 +64,19 @@ def test_turning_the_demo_off_keeps_what_has_data_behind_it(
         figures = session.execute(select(func.count()).select_from(Observation)).scalar_one()
     assert {"notts_cyp", "lewisham_council", "ofsted"} <= before
 
+    # A second host started with ONERETURN_LOAD_DEMO=false undoes nothing the first host's demo made.
+    with db.session_scope(store) as session:
+        live = demo_keys_live(session)
+        load_bundled(session, demo_keys=False)
+    with db.session_scope(store) as session:
+        assert demo_keys_live(session) == live > 0
+        assert before <= set(session.execute(select(Agency.code)).scalars())
+        assert session.execute(select(func.count()).select_from(WebSession)).scalar_one() == 2
+    assert store_client.get("/api/submissions", headers=NOTTS).status_code == 200
+
     caplog.set_level(logging.WARNING, logger="mappings.agencies")
     with db.session_scope(store) as session:
-        load_bundled(session, demo_keys=False)
+        assert remove_demo(session) == live
 
     with db.session_scope(store) as session:
         after = set(session.execute(select(Agency.code)).scalars())
@@ -73,8 +85,8 @@ def test_turning_the_demo_off_keeps_what_has_data_behind_it(
         assert session.execute(select(func.count()).select_from(Submission)).scalar_one() >= 1
         assert session.execute(select(func.count()).select_from(SignOff)).scalar_one() == 1
         assert session.execute(select(func.count()).select_from(WebSession)).scalar_one() == 0
-        live = session.execute(select(ApiKey).where(col(ApiKey.demo), col(ApiKey.revoked_at).is_(None))).scalars().all()
-        assert live == [], "no demo key is left working"
+        left = session.execute(select(ApiKey).where(col(ApiKey.demo), col(ApiKey.revoked_at).is_(None))).scalars().all()
+        assert left == [], "no demo key is left working"
         assert session.execute(select(func.count()).select_from(ReturnDownload)).scalar_one() == 1
     said = {r.getMessage().split(" is kept")[0]: r.getMessage() for r in caplog.records}
     assert "it has 1 submission(s)" in said["Bundled agency notts_cyp"], said
@@ -83,9 +95,9 @@ def test_turning_the_demo_off_keeps_what_has_data_behind_it(
     refused = store_client.get("/api/submissions", headers=NOTTS)
     assert refused.status_code == 401, refused.text
 
-    # Started again without the demo, nothing changes; with it again, the demo comes back whole.
+    # Removed again, nothing changes; started with it again, the demo comes back whole.
     with db.session_scope(store) as session:
-        load_bundled(session, demo_keys=False)
+        assert remove_demo(session) == 0
     with db.session_scope(store) as session:
         load_bundled(session, demo_keys=True)
         assert before <= set(session.execute(select(Agency.code)).scalars())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +17,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from onereturn import db
+from indicators.models import Submission
+from onereturn import db, keptfiles
 from onereturn.audittrail import AuditEvent
 from onereturn.outbox import OutboxMessage
+from onereturn.settings import Settings
+from tests.stores import BACKENDS, PG_URL, pg_admin, pg_admin_url
 
 BEFORE_THE_MOVE = Path(__file__).parent / "fixtures" / "stores" / "before_the_move.sql"
 
@@ -95,3 +101,55 @@ def test_a_migration_stopped_midway_on_sqlite_leaves_no_table_behind(tmp_path: P
         assert diff == []
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of each backend, for migrations run step by step."""
+    if request.param == "sqlite":
+        engine = db.make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"{PG_URL.rsplit('/', 1)[-1]}_steps"
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    engine = db.make_engine(pg_admin_url(name))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_an_earlier_releases_kept_file_paths_become_content_names(empty_store: Engine, tmp_path: Path) -> None:
+    """Migration 0019: a ``raw_path`` naming a host's file becomes the file's content name, which that host (or,
+    on PostgreSQL, any host once it has read it) reads."""
+    from alembic import command
+
+    config = db.alembic_config(empty_store)
+    with empty_store.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0018_records_key_fingerprint")
+    data = b"indicator,org,period,value\n"
+    digest = hashlib.sha256(data).hexdigest()
+    host = Settings(data_dir=tmp_path / "host-a")
+    earlier = host.data_dir / "uploads" / digest[:2] / digest
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(data)
+    with Session(empty_store) as session:
+        for raw in (str(earlier.resolve()), "/srv/other-host/var/records/cd/cdef.zip.fernet", ""):
+            session.add(
+                Submission(
+                    agency_code="a", filename="f.csv", source_format="csv", size_bytes=len(data), content_hash=digest,
+                    raw_path=raw, received_at=datetime.now(UTC), mode="default", status="accepted",
+                )
+            )  # fmt: skip
+        session.commit()
+    db.upgrade(empty_store)
+    with Session(empty_store) as session:
+        named = [s.raw_path for s in session.exec(select(Submission).order_by(col(Submission.id))).all()]
+    assert named == [f"uploads/{digest[:2]}/{digest}", "records/cd/cdef.zip.fernet", ""]
+    assert keptfiles.read(empty_store, host, named[0]) == data
+    if keptfiles.is_shared(empty_store):
+        earlier.unlink()
+        assert keptfiles.read(empty_store, Settings(data_dir=tmp_path / "host-b"), named[0]) == data

@@ -532,7 +532,7 @@ def submission_report_xlsx(
     """Download the agency's own upload as a workbook with every problem cell highlighted and commented."""
     sub = collect.get_submission(session, submission_id, agency_code=read_scope(principal).agency)
     assert sub.id is not None
-    data = build_report(session, collect.raw_table_of(sub, request.app.state.settings), sub.id)
+    data = build_report(session, collect.raw_table_of(session.get_bind(), sub, request.app.state.settings), sub.id)
     return Response(
         data,
         media_type=XLSX,

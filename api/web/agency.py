@@ -247,7 +247,7 @@ def submission_report(request: Request, session: SessionDep, visitor: VisitorDep
     if rep["kind"] == "records":
         return status_page(request, session, visitor, rep)
     sub = collect.get_submission(session, submission_id, agency_code=visitor.principal.agency_scope)
-    raw = collect.raw_table_of(sub, request.app.state.settings)
+    raw = collect.raw_table_of(session.get_bind(), sub, request.app.state.settings)
     marks = _marks(rep["problems"])
     header, rows, blank = _shown_rows(raw.frame if raw is not None else None, marks)
     queries = [p for p in rep["problems"] if p["severity"] == "query" and p["row"] is not None]
@@ -316,7 +316,7 @@ def answer_query(
     check_csrf(visitor, csrf_token)
     allowed(visitor, SUBMIT)
     sub = collect.get_submission(session, submission_id, agency_code=visitor.principal.agency_scope)
-    raw = collect.raw_table_of(sub, request.app.state.settings)
+    raw = collect.raw_table_of(session.get_bind(), sub, request.app.state.settings)
     if raw is None:
         raise NotFound("The file of that submission is no longer kept")
     found = raw.frame.filter(raw.frame["row"] == str(row) if raw.frame["row"].dtype == str else raw.frame["row"] == row)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -26,7 +25,7 @@ from collectors.published.formats import read_published
 from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.queries import answer
-from collectors.service import RERUNNABLE, keep_raw
+from collectors.service import RERUNNABLE, keep_raw, kept_raw
 from collectors.spine import Alongside, CutOff, Stored, audited, store_accepted
 from collectors.store import COMPARED, KEY, in_key_order
 from collectors.validate import Validation, empty_problems
@@ -114,7 +113,7 @@ def import_release(
     """Import one release of ``spec``'s data set from the publisher's file ``data``, whole or not at all: read,
     held to the catalogue's rules (an error refuses it all; a jump from the last release is held as a query), with
     its ``audit`` event when given (who, the action, from where and the object) in the same transaction."""
-    digest, raw_path = keep_raw(settings, data)
+    digest, raw_path = keep_raw(engine, settings, data)
     known, current = _read_before(engine, spec, digest)
     if known is not None and current:
         return Imported(known, duplicate=True)
@@ -135,7 +134,7 @@ def import_release(
         source_format="csv",
         size_bytes=len(data),
         content_hash=digest,
-        raw_path=str(raw_path),
+        raw_path=raw_path,
         received_at=now,
         mode="default",
         status="storing",
@@ -176,10 +175,8 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
                 f"({submission.published_source or 'none recorded'}); import the publisher's file again: "
                 "onereturn published import SOURCE FILE"
             )
-        try:
-            data = Path(submission.raw_path).read_bytes()
-        except OSError as exc:
-            raise NotFound(f"The kept file of submission {submission_id} is missing ({submission.raw_path})") from exc
+    settings = settings or Settings()
+    data = kept_raw(engine, settings, submission)
     if hashlib.sha256(data).hexdigest() != submission.content_hash:
         raise Conflict(f"The kept file of submission {submission_id} has changed since it was received")
     known, current = _read_before(engine, spec, submission.content_hash)
@@ -199,7 +196,7 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
     except InvalidInput as exc:
         _set(engine, submission, status="superseded" if known and current else "rejected", message=exc.message)
         return submission
-    lease_seconds = (settings or Settings()).upload_lease_seconds
+    lease_seconds = settings.upload_lease_seconds
     _set(engine, submission, status="storing", message="", lease_seconds=lease_seconds)
     fetched = (
         submission.submitted_by.removeprefix("published: ")

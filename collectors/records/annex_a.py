@@ -123,7 +123,7 @@ def read_sources(
         submission = session.get(Submission, source.submission_id)
         assert submission is not None
         with tempfile.TemporaryDirectory(prefix="onereturn-annexa-") as workdir:
-            kept = kept_files(settings, submission, Path(workdir))
+            kept = kept_files(session.get_bind(), settings, submission, Path(workdir))
             read = read_files(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
         tables[source.library] = read.tables if read.library == "cin" else prepare(read.tables)
     return tables.get("cin"), tables.get("903")

@@ -171,7 +171,7 @@ def receive_columns(
         spooled.write_bytes(data)
         named = [(name, spooled)]
         digest = content_hash(named)
-        path = keep(settings, checked_keys(engine, settings), digest, named)
+        name_kept = keep(engine, settings, checked_keys(engine, settings), digest, named)
     with Session(engine) as session:
         row = Submission(
             agency_code=agency_code,
@@ -179,7 +179,7 @@ def receive_columns(
             source_format="annex_a",
             size_bytes=len(data),
             content_hash=digest,
-            raw_path=str(path),
+            raw_path=name_kept,
             received_at=datetime.now(UTC),
             mode=COLUMNS_MODE,
             status="accepted",
@@ -212,7 +212,7 @@ def newest_columns(session: Session, settings: Settings, agency_code: str, layou
     if found is None:
         return None
     with tempfile.TemporaryDirectory(prefix="onereturn-annexa-columns-") as work:
-        ((name, path),) = kept_files(settings, found, Path(work))
+        ((name, path),) = kept_files(session.get_bind(), settings, found, Path(work))
         data = path.read_bytes()
     return read_columns(data, name, layout, max_bytes=settings.max_upload_bytes)
 

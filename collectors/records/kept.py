@@ -1,20 +1,22 @@
-"""Where a record-level upload's files are kept at rest: one ZIP, encrypted with the deployment's keys, under the
-upload's hash; and read back, decrypted, a member at a time, for a run of the upload."""
+"""How a record-level upload's files are kept at rest: one ZIP, encrypted with the deployment's keys, under the
+upload's hash in the kept-file store (``onereturn.keptfiles``, readable from any host); and read back, decrypted, a
+member at a time, for a run of the upload."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import os
 import shutil
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from sqlalchemy import Connection, Engine
+
 from collectors.records.privacy import Keys, keys_for
 from indicators.models import Submission
-from onereturn.errors import NotFound
+from onereturn import keptfiles
 from onereturn.settings import Settings
 
 
@@ -27,36 +29,27 @@ def content_hash(files: Iterable[tuple[str, Path]]) -> str:
     return hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()
 
 
-def raw_path(settings: Settings, digest: str) -> Path:
-    """Where a record-level upload's files are kept, encrypted."""
-    return settings.data_dir / "records" / digest[:2] / f"{digest}.zip.fernet"
-
-
-def keep(settings: Settings, keys: Keys, digest: str, files: list[tuple[str, Path]]) -> Path:
-    """Keep the files as one ZIP, encrypted, under the upload's hash (written once, atomically)."""
-    path = raw_path(settings, digest)
-    if path.exists():
-        return path
+def keep(bind: Engine | Connection, settings: Settings, keys: Keys, digest: str, files: list[tuple[str, Path]]) -> str:
+    """Keep the files as one ZIP, encrypted, under the upload's hash (written once); return its content name."""
+    name = keptfiles.records_name(digest)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for number, (name, spooled) in enumerate(files):
+        for number, (member, spooled) in enumerate(files):
             # A number first: two files of one name stay two members. Deflated from the spooled file as it is
             # read, so only the compressed ZIP is held before it is sealed.
-            archive.write(spooled, f"{number:02d}-{Path(name).name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(keys.seal(buffer.getvalue()))
-    os.replace(tmp, path)
-    return path
+            archive.write(spooled, f"{number:02d}-{Path(member).name}")
+    return keptfiles.keep(bind, settings, name, keys.seal(buffer.getvalue()))
 
 
-def kept_files(settings: Settings, submission: Submission, workdir: Path) -> list[tuple[str, Path]]:
-    """The files of an upload as received, decrypted from where they are kept and written into ``workdir``
-    a member at a time (the sealed ZIP is opened whole; its members are not held besides)."""
+def kept_files(
+    bind: Engine | Connection, settings: Settings, submission: Submission, workdir: Path
+) -> list[tuple[str, Path]]:
+    """The files of an upload as received, decrypted from where they are kept (any host) and written into
+    ``workdir`` a member at a time (the sealed ZIP is opened whole; its members are not held besides)."""
     try:
-        token = Path(submission.raw_path).read_bytes()
-    except OSError as exc:
-        raise NotFound(f"the kept files of submission {submission.id} are missing (purged, or moved)") from exc
+        token = keptfiles.read(bind, settings, submission.raw_path)
+    except keptfiles.KeptFileMissing as exc:
+        raise keptfiles.KeptFileMissing(f"the kept files of submission {submission.id} are missing: {exc}") from exc
     data = keys_for(settings).open(token)
     del token
     files = []

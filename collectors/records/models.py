@@ -38,7 +38,8 @@ class RecordProblem(SQLModel, table=True):
     severity: str = Field(max_length=12)
     message: str
     record_table: str | None = Field(default=None, max_length=32)
-    child: str | None = Field(default=None, max_length=64)
+    #: Indexed, so a key rotation moves one child's rows without reading the table.
+    child: str | None = Field(default=None, max_length=64, index=True)
     row: int | None = None
     fields: str = ""
 
@@ -53,7 +54,7 @@ class RecordLineage(SQLModel, table=True):
     indicator_id: str = Field(max_length=128)
     org_code: str = Field(max_length=32)
     period: str = Field(max_length=16)
-    child: str = Field(max_length=64)
+    child: str = Field(max_length=64, index=True)
     record_table: str = Field(max_length=32)
     #: The record's 0-based position in its table as uploaded.
     record_row: int

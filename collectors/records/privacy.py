@@ -191,6 +191,11 @@ def make_current(session: Session, keys: Keys) -> None:
     session.flush()
 
 
+def current_fingerprint(session: Session) -> str | None:
+    """The fingerprint of the keys the store names as the deployment's, or None before any record was sealed."""
+    return _current_fingerprint(session)
+
+
 def _current_fingerprint(session: Session) -> str | None:
     row = session.exec(select(RecordsKey.fingerprint).where(col(RecordsKey.state) == "current")).first()
     return row
@@ -262,3 +267,14 @@ def _load_or_make(path: Path, *, make: bool) -> Keys:
         return Keys(base64.urlsafe_b64decode(held["pseudonym_secret"]), Fernet(key), key)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"the record-level keys file {path} cannot be read ({exc})") from exc
+
+
+def keys_at(path: Path) -> Keys:
+    """The keys in the file at ``path`` (not cached), made (readable by this user only) when there is none."""
+    return _load_or_make(path.resolve(), make=True)
+
+
+def forget_cached(path: Path) -> None:
+    """Read the keys file at ``path`` again at its next use (its keys were replaced: ``rotation``)."""
+    with _lock:
+        _cache.pop(path.resolve(), None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
@@ -18,6 +17,7 @@ from sqlmodel import Session, col, select
 from collectors import lease
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from indicators.models import Submission
+from onereturn import keptfiles
 from onereturn.settings import Settings
 
 
@@ -50,17 +50,25 @@ def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) ->
                 deleted = session.execute(delete(model).where(col(model.submission_id) == submission_id))
                 rows += int(deleted.rowcount)  # type: ignore[attr-defined]
             session.execute(update(Submission).where(col(Submission.id) == submission_id).values(purged_at=now))
-            # The same files received again within the period are kept for that upload.
-            shared = session.execute(
-                select(Submission.id).where(
-                    col(Submission.raw_path) == raw,
-                    col(Submission.id) != submission_id,
-                    col(Submission.purged_at).is_(None),
-                )
-            ).first()
+            # The same files received again within the period are kept for that upload (named alike, or by an
+            # earlier release's path that ends in the same name).
+            shared = _still_named(session, submission_id, raw)
             session.commit()
         submissions += 1
-        if raw and shared is None and Path(raw).exists():
-            Path(raw).unlink()
-            files += 1
+        if raw and not shared:
+            files += min(1, keptfiles.forget(engine, settings, raw))
     return Purged(submissions, files, rows)
+
+
+def _still_named(session: Session, submission_id: int, raw: str) -> bool:
+    """Whether another submission not purged names the same kept file."""
+    digest = session.execute(select(Submission.content_hash).where(col(Submission.id) == submission_id)).scalar_one()
+    others = session.execute(
+        select(Submission.raw_path).where(
+            col(Submission.content_hash) == digest,
+            col(Submission.id) != submission_id,
+            col(Submission.purged_at).is_(None),
+        )
+    ).scalars()
+    name = keptfiles.name_of(raw)
+    return any(keptfiles.name_of(other) == name for other in others)

@@ -49,6 +49,7 @@ from mappings.illustrative import Council, councils_of
 from onereturn import audittrail, db
 from onereturn.db import bulk_insert
 from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
+from onereturn.keptfiles import KeptFileMissing
 from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,9 @@ _BATCH = 20_000
 #: What a record-level upload is for, and the mode its submission is recorded with: DfE's return (figures
 #: derived and stored), or a fresh extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
 PURPOSES = {"return": "default", "annex_a": ANNEX_A_EXTRACT}
-#: The finished statuses of an earlier upload that sending the same files again may repeat.
-_REPEATABLE = ("accepted", "queried", "partially_accepted", "rejected")
+#: The finished statuses of an earlier upload that sending the same files again may repeat. Not ``rejected``: the
+#: council sends refused files again to have them read again (the rules, or the kept file, may have changed since).
+_REPEATABLE = ("accepted", "queried", "partially_accepted")
 
 
 @dataclass
@@ -131,7 +133,7 @@ def receive(
         earlier = _repeated(session, agency_code, digest, year, mode)
         if earlier is not None:
             return Received(earlier, duplicate=True)
-    path = keep(settings, keys, digest, read)
+    name = keep(engine, settings, keys, digest, read)
     names = ", ".join(name for name, _ in read)
     with Session(engine, expire_on_commit=False) as session:
         submission = Submission(
@@ -140,7 +142,7 @@ def receive(
             source_format="records",
             size_bytes=total,
             content_hash=digest,
-            raw_path=str(path),
+            raw_path=name,
             received_at=datetime.now(UTC),
             mode=mode,
             status="received",
@@ -255,6 +257,10 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
             message = (
                 f"processing failed: {failure_reason(exc, quote=False)}; the files are kept and can be run again "
                 f"(onereturn submissions reprocess {submission_id})"
+                if not isinstance(exc, KeptFileMissing)
+                else f"processing could not read the files: {exc.message}; run it again once they can be read "
+                f"(onereturn db keep-files on the host that holds them, then onereturn submissions reprocess "
+                f"{submission_id})"
             )
             _end(engine, submission, _Outcome(), status="failed", stage="failed", message=message)
     with Session(engine, expire_on_commit=False) as session:
@@ -271,8 +277,10 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:
         try:
             council = _local_authority(engine, submission.agency_code)
-            kept = kept_files(settings, submission, Path(workdir))
+            kept = kept_files(engine, settings, submission, Path(workdir))
             read = read_files(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
+        except KeptFileMissing:
+            raise  # not the council's files' fault: the upload ends failed, to be run again where they can be read
         except OneReturnError as exc:
             _reject(engine, submission, outcome, exc.message)
             return

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from onereturn.settings import Settings
-from tests.helpers import HEADER, assert_canonical_error, post_figures
+from tests.helpers import HEADER, assert_canonical_error, kept_names, post_figures
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 LEWISHAM = {"X-API-Key": "demo-lewisham-council-8d2e6a51"}
@@ -191,7 +191,7 @@ def test_oversized_upload_is_413_before_parsing(store: Engine, tmp_path: Path) -
         response = client.post("/api/submissions", headers=NOTTS, files={"file": ("f.csv", body.encode(), "text/csv")})
     assert response.status_code == 413
     assert_canonical_error(response.json(), 413)
-    assert not (tmp_path / "uploads").exists()
+    assert kept_names(store, Settings(data_dir=tmp_path), "uploads") == []
 
 
 def test_macro_workbook_is_refused_and_kept(store_client: TestClient) -> None:

@@ -14,6 +14,7 @@ from collectors.service import submission_problems, submit
 from collectors.template import template_rows
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
+from tests.helpers import kept_bytes, kept_names
 
 SPECIMENS = Path(__file__).parent / "specimens" / "collect"
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
@@ -260,7 +261,7 @@ def test_dry_run_stores_nothing_at_all(store: Engine, store_settings: Settings) 
     assert figures(store) == []
     with Session(store) as session:
         assert session.execute(select(func.count()).select_from(Submission)).scalar_one() == 0
-    assert not (store_settings.data_dir / "uploads").exists()
+    assert kept_names(store, store_settings, "uploads") == []
 
 
 def test_raw_file_is_kept_before_parsing_even_when_unreadable(store: Engine, store_settings: Settings) -> None:
@@ -270,7 +271,7 @@ def test_raw_file_is_kept_before_parsing_even_when_unreadable(store: Engine, sto
     assert outcome.submission.status == "rejected"
     assert outcome.problems is not None
     assert outcome.problems["rule"].to_list() == ["unsupported_file"]
-    assert Path(outcome.submission.raw_path).read_bytes() == data
+    assert kept_bytes(store, store_settings, outcome.submission.raw_path) == data
 
 
 def test_missing_required_column_rejects_the_file(store: Engine, store_settings: Settings) -> None:

@@ -16,6 +16,8 @@ from sqlmodel import Session, select
 
 from collectors.lease import mark_expired
 from indicators.models import Observation, Submission
+from onereturn.settings import Settings
+from tests.helpers import kept_bytes
 
 POP = ["pop.resident_all_ages", "pop.resident_0_17", "pop.resident_10_17", "pop.resident_15_24"]
 
@@ -68,7 +70,7 @@ def test_killed_upload_leaves_the_store_as_it_was(store: Engine, tmp_path: Path)
         assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
         submission = session.execute(select(Submission)).scalars().one()
         assert submission.status == "storing"
-        assert Path(submission.raw_path).read_bytes() == upload.read_bytes()
+        assert kept_bytes(store, Settings(data_dir=tmp_path / "data"), submission.raw_path) == upload.read_bytes()
         # Its lease is still running: a worker starting now (or the scheduler) leaves it alone...
         assert mark_expired(session) == 0
         assert submission.lease_until is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, update
@@ -19,6 +18,7 @@ from collectors.validate import validate
 from indicators.models import Observation, Submission
 from onereturn.errors import ProcessingFailed
 from onereturn.settings import Settings
+from tests.helpers import kept_bytes
 
 DATA = (
     b"indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
@@ -28,7 +28,7 @@ DATA = (
 
 def _unfinished(engine: Engine, settings: Settings, *, owner: str, lease_until: datetime | None) -> int:
     """Record an upload left mid-way by ``owner``, as a worker does before it reads the file."""
-    digest, path = keep_raw(settings, DATA)
+    digest, name = keep_raw(engine, settings, DATA)
     with Session(engine) as session:
         submission = Submission(
             agency_code="notts_cyp",
@@ -36,7 +36,7 @@ def _unfinished(engine: Engine, settings: Settings, *, owner: str, lease_until: 
             source_format="csv",
             size_bytes=len(DATA),
             content_hash=digest,
-            raw_path=str(path),
+            raw_path=name,
             received_at=datetime.now(UTC),
             mode="default",
             status="storing",
@@ -124,7 +124,7 @@ def test_an_upload_marked_interrupted_while_it_is_processed_stores_nothing(
         submission = session.execute(select(Submission)).scalars().one()
         assert submission.status == "interrupted"
         assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0
-    assert Path(submission.raw_path).read_bytes() == DATA
+    assert kept_bytes(store, store_settings, submission.raw_path) == DATA
     monkeypatch.undo()
     outcome = submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=DATA)
     assert outcome.submission is not None

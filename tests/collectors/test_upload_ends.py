@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +19,7 @@ from collectors.spine import Outcome
 from indicators.models import Observation, Submission
 from onereturn.errors import Conflict, ProcessingFailed
 from onereturn.settings import Settings
-from tests.helpers import assert_canonical_error
+from tests.helpers import assert_canonical_error, kept_bytes
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"
 ROWS = "cyp.cin_count,E10000024,2024-06-30,,512,,,,\ncyp.lac_count,E10000024,2025-03-31,,1100,,,,\n"
@@ -54,7 +53,7 @@ def test_a_parser_exception_ends_failed_with_a_reason_and_reprocess_runs_it_agai
     assert "ValueError: the reader tripped over something" in failed.message
     assert f"onereturn submissions reprocess {sub_id}" in failed.message
     assert failed.finished_at is not None
-    assert Path(failed.raw_path).read_bytes() == (HEADER + ROWS).encode()
+    assert kept_bytes(store, store_settings, failed.raw_path) == (HEADER + ROWS).encode()
     outcome = reprocess(store, store_settings, sub_id)
     assert outcome.submission is not None
     assert (outcome.submission.id, outcome.submission.status) == (sub_id, "accepted")

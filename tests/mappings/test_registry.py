@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
 from mappings import registry
+from mappings.agencies import remove_demo
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.geography import load_geography
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, ApiKey
@@ -23,7 +24,7 @@ HEADER = "code,name,body_type,email,orgs,returns\n"
 def without_demo(engine: Engine) -> None:
     """Turn the store into a deployment without the demo."""
     with db.session_scope(engine) as session:
-        load_bundled(session, demo_keys=False)
+        remove_demo(session)
 
 
 def count(engine: Engine, model: type[Agency] | type[ApiKey]) -> int:

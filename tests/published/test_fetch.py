@@ -22,8 +22,8 @@ from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.models import Observation
 from indicators.published import PublishedFigure, PublishedRelease
 from mappings import signoff as signoffs
+from mappings.agencies import remove_demo
 from mappings.models import Agency
-from mappings.service import load_bundled
 from onereturn import db, jobs
 from onereturn.settings import Settings
 from tests.published.local_api import serve
@@ -158,7 +158,7 @@ def test_a_deployment_without_the_demos_agencies_gets_the_population_as_onss(
     store: Engine, store_settings: Settings, population: SourceSpec
 ) -> None:
     with db.session_scope(store) as session:
-        load_bundled(session, demo_keys=False)  # no agency at all, as a fresh deployment starts
+        remove_demo(session)  # no agency at all, as a fresh deployment starts
         assert session.execute(select(func.count()).select_from(Agency)).scalar_one() == 0
     with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
         report = fetch.fetch_all(store, _settings(store_settings, base))

@@ -137,7 +137,7 @@ def plant_kept(engine: Engine, settings: Settings, library: str, files: list[Pat
     """Keep the files encrypted as a council's record-level upload that passed DfE's rules, as the service does."""
     named = [(p.name, p) for p in files]
     digest = content_hash(named)
-    path = keep(settings, keys_for(settings), digest, named)
+    name = keep(engine, settings, keys_for(settings), digest, named)
     with Session(engine) as session:
         row = Submission(
             agency_code="notts_cyp",
@@ -145,7 +145,7 @@ def plant_kept(engine: Engine, settings: Settings, library: str, files: list[Pat
             source_format=library,
             size_bytes=sum(p.stat().st_size for p in files),
             content_hash=digest,
-            raw_path=str(path),
+            raw_path=name,
             received_at=datetime(2025, 11, 10, tzinfo=UTC),
             mode="default",
             status="accepted",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, update
+from sqlmodel import Session, col, select
 
+from indicators.models import Observation, Submission
 from tests.helpers import NOTTS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "records"
@@ -33,3 +36,21 @@ def every_text(engine: Engine) -> Iterator[str]:
                 for value in row:
                     if isinstance(value, str | bytes):
                         yield value if isinstance(value, str) else value.decode("latin-1")
+
+
+def cut_off(
+    store: Engine, sid: int, *, stage: str, until: datetime, owner: str = "gone-host:4242:20261125T060000"
+) -> None:
+    """Leave the upload as a worker that stopped mid-way leaves it."""
+    with Session(store) as session:
+        session.execute(
+            update(Submission)
+            .where(col(Submission.id) == sid)
+            .values(status="received", stage=stage, lease_owner=owner, lease_until=until)
+        )
+        session.commit()
+
+
+def figures_of(store: Engine, sid: int) -> int:
+    with Session(store) as session:
+        return len(session.exec(select(Observation).where(col(Observation.submission_id) == sid)).all())

@@ -18,8 +18,8 @@ from collectors.reprocess import reprocess
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
-
-PASSING = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
+from tests.collectors.records.samples import PASSING, cut_off, figures_of
+from tests.helpers import kept_names
 
 
 def received(store: Engine, settings: Settings) -> int:
@@ -29,24 +29,6 @@ def received(store: Engine, settings: Settings) -> int:
     assert not got.duplicate
     assert got.submission.id is not None
     return got.submission.id
-
-
-def cut_off(
-    store: Engine, sid: int, *, stage: str, until: datetime, owner: str = "gone-host:4242:20261125T060000"
-) -> None:
-    """Leave the upload as a worker that stopped mid-way leaves it."""
-    with Session(store) as session:
-        session.execute(
-            update(Submission)
-            .where(col(Submission.id) == sid)
-            .values(status="received", stage=stage, lease_owner=owner, lease_until=until)
-        )
-        session.commit()
-
-
-def figures_of(store: Engine, sid: int) -> int:
-    with Session(store) as session:
-        return len(session.exec(select(Observation).where(col(Observation.submission_id) == sid)).all())
 
 
 def test_sending_earlier_records_again_makes_their_figures_current_again(
@@ -151,14 +133,13 @@ def test_purge_deletes_raw_files_and_child_rows_past_retention_and_keeps_figures
     sid = received(store, store_settings)
     sub = process_records(store, store_settings, sid)
     assert sub.status == "accepted"
-    raw = Path(sub.raw_path)
-    assert raw.exists()
+    assert kept_names(store, store_settings, "records") == [sub.raw_path]
     assert purge(store, store_settings).submissions == 0  # within the period
     later = datetime.now(UTC) + timedelta(days=store_settings.records_retention_days + 1)
     done = purge(store, store_settings, now=later)
     assert (done.submissions, done.files) == (1, 1)
     assert done.rows > 0
-    assert not raw.exists()
+    assert kept_names(store, store_settings, "records") == []
     with Session(store) as session:
         assert not session.exec(select(RecordChild).where(col(RecordChild.submission_id) == sid)).all()
         assert not session.exec(select(RecordLineage).where(col(RecordLineage.submission_id) == sid)).all()

@@ -22,6 +22,7 @@ from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import CIN_2024, FIXTURES, PASSING, TABLES_903, every_text, upload
+from tests.helpers import kept_names
 from tests.stores import copied_store
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -192,14 +193,19 @@ def test_a_zip_that_unpacks_past_the_limit_is_refused_at_the_door_from_what_it_d
     assert "return.zip unpacks to 209,715,212 bytes, over the limit of 52,428,800" in answer.text
     with Session(store) as session:
         assert session.exec(select(Submission).where(col(Submission.kind) == "records")).first() is None
-    assert not list((store_settings.data_dir / "records").glob("**/*.fernet"))
+    assert kept_names(store, store_settings, "records") == []
 
 
-def test_a_repeat_is_answered_as_the_earlier_upload(fake_903: Uploaded) -> None:
+def test_rejected_files_sent_again_are_a_new_upload(fake_903: Uploaded) -> None:
+    """The council sends refused files again to have them read again, not to be pointed at the refusal (a repeat of
+    an upload that was stored is answered as that upload: test_records_lifecycle.py)."""
     first = fake_903.answer.json()["id"]
     again = upload(fake_903.client, list(reversed(TABLES_903)))
-    assert again.status_code == 200
-    assert (again.json()["id"], again.json()["duplicate"]) == (first, True)
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] != first
+    assert not again.json().get("duplicate")
+    report = fake_903.client.get(f"/api/submissions/{again.json()['id']}", headers=NOTTS).json()
+    assert report["status"] == "rejected"
 
 
 def stored(engine: Engine, sid: int) -> dict[str, tuple[float | None, float | None, float | None]]:
@@ -363,8 +369,7 @@ def test_a_collection_year_that_is_not_one_is_422_and_nothing_is_kept(
     assert len(answer.content) < 2000  # the 5,000 digits are not echoed back
     with Session(store) as session:
         assert len(session.exec(select(Submission)).all()) == before
-    kept = store_settings.data_dir / "records"
-    assert not kept.exists() or not any(p.is_file() for p in kept.rglob("*"))
+    assert kept_names(store, store_settings, "records") == []
 
 
 def test_a_collection_year_is_stored_in_one_form(store: Engine, store_client: TestClient) -> None:
