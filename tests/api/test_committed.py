@@ -413,14 +413,19 @@ _NOTTS_2024 = b"Nottinghamshire,Children aged 0 to 17 years,171572"
 
 def _held_figure(c: TestClient) -> int:
     """A publisher's figure held by a query: ONS's file, then the same with Nottinghamshire's estimate tripled."""
+    return _held(c)["id"]
+
+
+def _held(c: TestClient) -> dict[str, int]:
+    """The held figure's id and its release's, as ``_held_figure`` makes them."""
     url = "/api/published/sources/ons_population_0_17/releases"
     bundled = (_ONS / "ons_mid-year_population_estimates_2012_to_2024.csv").read_bytes()
     assert _NOTTS_2024 in bundled
     assert c.post(url, headers=OFFICER, files={"file": ("ons.csv", bundled)}).status_code == 201
     jumped = bundled.replace(_NOTTS_2024, b"Nottinghamshire,Children aged 0 to 17 years,514716")
     assert c.post(url, headers=OFFICER, files={"file": ("jumped.csv", jumped)}).status_code == 201
-    held = c.get("/api/published/queries", headers=OFFICER).json()
-    return int(held["items"][0]["id"])
+    held = c.get("/api/published/queries", headers=OFFICER).json()["items"][0]
+    return {"id": int(held["id"]), "release_id": int(held["release_id"])}
 
 
 def confirm_held(c: TestClient) -> Send:
@@ -432,6 +437,19 @@ def confirm_held_page(c: TestClient) -> Send:
     held = _held_figure(c)
     csrf = signed_in(c, OFFICER["X-API-Key"])
     return lambda: c.post(f"/officer/published/queries/{held}", data={"note": "ONS rebased it", "csrf_token": csrf})
+
+
+def confirm_release(c: TestClient) -> Send:
+    release = _held(c)["release_id"]
+    url = f"/api/published/releases/{release}/queries"
+    return lambda: c.post(url, headers=OFFICER, json={"note": "ONS rebased them"})
+
+
+def confirm_release_page(c: TestClient) -> Send:
+    release = _held(c)["release_id"]
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    url = f"/officer/published/releases/{release}/queries"
+    return lambda: c.post(url, data={"note": "ONS rebased them", "csrf_token": csrf})
 
 
 #: For every write route: what readies its write (run with commits working) and returns the write itself. A write
@@ -473,6 +491,8 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/officer/groups/{group_id}/delete"): delete_group_page,
     ("POST", "/api/published/queries/{held_id}"): confirm_held,
     ("POST", "/officer/published/queries/{held_id}"): confirm_held_page,
+    ("POST", "/api/published/releases/{release_id}/queries"): confirm_release,
+    ("POST", "/officer/published/releases/{release_id}/queries"): confirm_release_page,
 }
 
 
