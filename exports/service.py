@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from exports.writers import FORMATS, write
 from indicators.models import CatalogueVersion, Observation, Submission
 from indicators.periods import parse_period
 from mappings.models import AgencyOrg, BuildRevision, Return, SignOffEvent
+from mappings.signoff.behind import store_key
 from mappings.validity import check_period
 from onereturn.db import advisory_key, bulk_insert
 from onereturn.errors import InvalidInput, NotFound
@@ -106,6 +108,12 @@ def build(
     return record, built
 
 
+#: The build this process last made of each (return, period) that has no change counter (never pulled), with the
+#: store's key and source mark read before it was made: reused while both stand.
+_UNTRACKED: dict[tuple[str, str], tuple[tuple[Any, ...], str, int]] = {}
+_untracked_lock = threading.Lock()
+
+
 def current_build(session: Session, return_id: str, period: str) -> ReturnBuild:
     """The last build of a return for a period while nothing it depends on has changed (its source mark), else a new
     one: what a page showing a return's completeness reads, without building the return on every view."""
@@ -115,10 +123,22 @@ def current_build(session: Session, return_id: str, period: str) -> ReturnBuild:
     canonical = parse_period(period, ret.period_type).code  # type: ignore[arg-type]
     last = _latest(session, return_id, canonical)
     mark = source_mark(session, return_id, canonical)
-    # Without its counter ("r-"), nothing marks a change to the figures behind the (return, period): built anew.
-    if last is not None and not mark.startswith("r-") and last.source_mark == mark:
+    if not mark.startswith("r-"):
+        if last is not None and last.source_mark == mark:
+            return last
+        return build(session, return_id, canonical)[0]
+    # Without its counter ("r-"), nothing in the mark says the figures behind it changed; the store's key does
+    # (every figure, the catalogue, agencies and links), read before the build so a change during it is not missed.
+    key = store_key(session)
+    with _untracked_lock:
+        kept = _UNTRACKED.get((return_id, canonical))
+    if last is not None and kept == (key, mark, last.id):
         return last
-    return build(session, return_id, canonical)[0]
+    record = build(session, return_id, canonical)[0]
+    if record.id is not None:
+        with _untracked_lock:
+            _UNTRACKED[(return_id, canonical)] = (key, mark, record.id)
+    return record
 
 
 def _build(

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, insert
 from sqlmodel import Session, select
@@ -127,3 +129,38 @@ def test_what_an_agency_owes_follows_its_links_and_figures(store: Engine, store_
         after = outstanding(session, "notts_cyp", "FY2024-25")
     assert len(after) == len(missing) - 1
     assert not any(o.indicator_id == "cyp.lac_count" and o.org_code == "E10000024" and o.breakdown == "" for o in after)
+
+
+def test_a_return_never_pulled_is_built_once_for_the_dashboard_until_a_figure_changes(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exports import service
+
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
+    built: list[str] = []
+    real = service.build
+
+    def counted_build(session: Session, return_id: str, period: str, **kwargs: Any) -> Any:
+        built.append(period)
+        return real(session, return_id, period, **kwargs)
+
+    monkeypatch.setattr(service, "build", counted_build)
+
+    def view() -> tuple[int | None, dict[str, int]]:
+        with Session(store) as session:
+            record = service.current_build(session, "dfe_ssda903", "FY2024-25")
+            # Never pulled: nothing counts the changes behind the period.
+            assert service.source_mark(session, "dfe_ssda903", "FY2024-25").startswith("r-")
+            session.commit()
+            return record.id, dict(record.completeness)
+
+    first, counts = view()
+    assert view() == (first, counts)
+    assert built == ["FY2024-25"]
+    # A figure added: the next view builds the return again and counts the cell it fills.
+    upload(store, store_settings, "notts_cyp", "cyp.lac_during_year,E10000024,FY2024-25,,900,,,,")
+    after, now = view()
+    assert built == ["FY2024-25", "FY2024-25"]
+    assert after != first
+    assert sum(now.values()) == sum(counts.values())
+    assert now != counts
