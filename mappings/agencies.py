@@ -308,14 +308,16 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 **({"published": a.spec.published} if a.spec.published else {}),
                 **{k: v for k in ("records_as", "moved_from") if (v := getattr(a.spec, k))},
             },
-            "updated_at": now,
         }
         row = session.get(Agency, c)
         if row is None:
-            session.add(Agency(code=c, created_at=now, **values))
-        else:
+            session.add(Agency(code=c, created_at=now, updated_at=now, **values))
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            # Only a change moves updated_at: what is kept until an agency changes (whose figures are behind a
+            # return, what each owes) stays valid across a start that stored the same agencies again.
             for name, value in values.items():
                 setattr(row, name, value)
+            row.updated_at = now
     session.flush()
     gone = stored_bundled - set(agencies.agencies)
     _remove_bundled(session, gone - _keep_with_data(session, gone))
