@@ -138,7 +138,7 @@ def _behind_kept(
 ) -> dict[tuple[str, str], dict[str, frozenset[int]]]:
     """What builds found behind each (return, period) under this key: kept in the store by an earlier process (a
     service started again), else built now and kept there for the next."""
-    digest = _digest(key)
+    digest = key_digest(key)
     stored = session.execute(
         select(SignOffBehind.return_id, SignOffBehind.period, SignOffBehind.behind).where(
             col(SignOffBehind.return_id).in_({r for r, _ in missing}), SignOffBehind.store_key == digest
@@ -171,7 +171,7 @@ def _behind_kept(
     return found
 
 
-def _digest(key: tuple[Any, ...]) -> str:
+def key_digest(key: tuple[Any, ...]) -> str:
     """The store's key as kept beside what was found under it: without the database's address (the table is the
     store's own), with the service's version (a new version may build a return from other figures)."""
     return hashlib.sha256(repr((version("onereturn"), *key[1:])).encode()).hexdigest()

@@ -131,7 +131,7 @@ def test_what_an_agency_owes_follows_its_links_and_figures(store: Engine, store_
     assert not any(o.indicator_id == "cyp.lac_count" and o.org_code == "E10000024" and o.breakdown == "" for o in after)
 
 
-def test_a_return_never_pulled_is_built_once_for_the_dashboard_until_a_figure_changes(
+def test_a_return_never_pulled_is_built_once_for_the_dashboard_across_restarts_until_a_figure_changes(
     store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from exports import service
@@ -155,6 +155,7 @@ def test_a_return_never_pulled_is_built_once_for_the_dashboard_until_a_figure_ch
             return record.id, dict(record.completeness)
 
     first, counts = view()
+    # Each view a session of its own, as after a restart: the build is found by the mark stored with it.
     assert view() == (first, counts)
     assert built == ["FY2024-25"]
     # A figure added: the next view builds the return again and counts the cell it fills.
