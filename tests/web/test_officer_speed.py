@@ -131,6 +131,22 @@ def test_what_an_agency_owes_follows_its_links_and_figures(store: Engine, store_
     assert not any(o.indicator_id == "cyp.lac_count" and o.org_code == "E10000024" and o.breakdown == "" for o in after)
 
 
+def test_what_an_agency_owes_at_each_deadline_reads_its_indicators_once_and_sees_a_link_added(store: Engine) -> None:
+    from mappings import agencies
+
+    with Session(store) as session:
+        agencies._OWED.clear()
+        with counted(store) as statements:
+            obligations(session, "notts_cyp", "FY2024-25")
+            obligations(session, "notts_cyp", "FY2023-24")
+        # The agency's indicators (and org units) are the same for every period: read for the first only.
+        assert len([s for s in statements if "JOIN agency_indicator" in s]) == 1
+        # A link added in the same transaction is seen at once by the next period asked for.
+        session.add(AgencyOrg(agency_code="notts_cyp", org_code="E10000016"))
+        assert {o.org_code for o in obligations(session, "notts_cyp", "FY2022-23")} == {"E10000024", "E10000016"}
+        session.rollback()
+
+
 def test_a_return_never_pulled_is_built_once_for_the_dashboard_across_restarts_until_a_figure_changes(
     store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
