@@ -181,16 +181,23 @@ def _keep(session: Session, made: list[dict[str, Any]]) -> None:
     """Store what builds found, on a connection of its own that waits at most a quarter of a second for a busy
     store: it only spares the next start some builds, and a page must not wait on an upload's write for it."""
     engine = session.get_bind().engine
-    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        return  # one connection a thread: committing on it would commit the caller's transaction too
     table = SignOffBehind.__table__  # type: ignore[attr-defined]
+    pairs = [(m["return_id"], m["period"]) for m in made]
+    if engine.dialect.name == "sqlite":
+        if engine.url.database in (None, "", ":memory:"):
+            return  # one connection a thread: committing on it would commit the caller's transaction too
+        if getattr(session.connection().connection.dbapi_connection, "in_transaction", False):
+            # The caller has written already (a page that built a return) and holds SQLite's only write lock
+            # until it commits: a connection of its own would wait for it in vain. Kept with the caller's writes.
+            session.execute(delete(table).where(tuple_(table.c.return_id, table.c.period).in_(pairs)))
+            session.execute(insert(table), made)
+            return
     try:
         with engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
             conn.exec_driver_sql("PRAGMA busy_timeout=250" if sqlite else "SET lock_timeout = '250ms'")
             conn.commit()
             try:
-                pairs = [(m["return_id"], m["period"]) for m in made]
                 conn.execute(delete(table).where(tuple_(table.c.return_id, table.c.period).in_(pairs)))
                 conn.execute(insert(table), made)
                 conn.commit()

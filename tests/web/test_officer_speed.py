@@ -181,3 +181,29 @@ def test_a_return_never_pulled_is_built_once_for_the_dashboard_across_restarts_u
     assert after != first
     assert sum(now.values()) == sum(counts.values())
     assert now != counts
+
+
+def test_the_dashboard_keeps_whose_figures_are_behind_each_return_for_the_next_start(
+    web: TestClient, store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mappings.models import SignOffBehind
+    from mappings.signoff import behind
+
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
+    sign_in(web, OFFICER)
+    # The first view builds the returns it shows (writing their builds) and keeps what each build found behind them.
+    assert web.get("/officer").status_code == 200
+    with Session(store) as session:
+        kept = {(k.return_id, k.period) for k in session.execute(select(SignOffBehind)).scalars()}
+    assert ("dfe_ssda903", "FY2024-25") in kept
+    built: list[str] = []
+    real = behind._figures_behind
+
+    def counted_behind(session: Session, ret: Any, period: str, shared: dict[str, Any]) -> Any:
+        built.append(period)
+        return real(session, ret, period, shared)
+
+    monkeypatch.setattr(behind, "_figures_behind", counted_behind)
+    behind._BEHIND.clear()  # as after a restart
+    assert web.get("/officer").status_code == 200
+    assert built == []
