@@ -128,12 +128,7 @@ def current_build(session: Session, return_id: str, period: str) -> ReturnBuild:
 
 
 def _build(
-    session: Session,
-    return_id: str,
-    period: str,
-    builder: Builder | None,
-    pending: ExitStack,
-    mark: str | None = None,
+    session: Session, return_id: str, period: str, builder: Builder | None, pending: ExitStack, mark: str | None = None
 ) -> tuple[ReturnBuild, BuiltReturn, bool]:
     """``build``, saying whether the build is new; on PostgreSQL its lineage is still being stored when it
     returns, until ``pending`` closes (the connection must wait for that)."""
