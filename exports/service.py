@@ -23,6 +23,7 @@ from exports.writers import FORMATS, write
 from indicators.models import CatalogueVersion, Observation, Submission
 from indicators.periods import parse_period
 from mappings.models import AgencyOrg, BuildRevision, Return, SignOffEvent
+from mappings.signoff.behind import key_digest, store_key
 from mappings.validity import check_period
 from onereturn.db import advisory_key, bulk_insert
 from onereturn.errors import InvalidInput, NotFound
@@ -98,11 +99,12 @@ def _latest(session: Session, return_id: str, period: str) -> ReturnBuild | None
 
 
 def build(
-    session: Session, return_id: str, period: str, *, builder: Builder | None = None
+    session: Session, return_id: str, period: str, *, builder: Builder | None = None, mark: str | None = None
 ) -> tuple[ReturnBuild, BuiltReturn]:
-    """Build a return for a period, reusing the last build when nothing it shows has changed."""
+    """Build a return for a period, reusing the last build when nothing it shows has changed (``mark``: the source
+    mark to store with it, read by the caller before the build; its ``source_mark`` when not given)."""
     with ExitStack() as pending:
-        record, built, _ = _build(session, return_id, period, builder, pending)
+        record, built, _ = _build(session, return_id, period, builder, pending, mark)
     return record, built
 
 
@@ -115,14 +117,18 @@ def current_build(session: Session, return_id: str, period: str) -> ReturnBuild:
     canonical = parse_period(period, ret.period_type).code  # type: ignore[arg-type]
     last = _latest(session, return_id, canonical)
     mark = source_mark(session, return_id, canonical)
-    # Without its counter ("r-"), nothing marks a change to the figures behind the (return, period): built anew.
-    if last is not None and not mark.startswith("r-") and last.source_mark == mark:
+    if mark.startswith("r-"):
+        # Without its counter ("r-", never pulled) nothing in the mark says the figures behind it changed: the
+        # store's key does (every figure, the catalogue, agencies and links), read before the build so a change
+        # during it is not missed. A pull's mark never ends so: it builds again, as it did on "r-".
+        mark = f"{mark}:k{key_digest(store_key(session))[:24]}"
+    if last is not None and last.source_mark == mark:
         return last
-    return build(session, return_id, canonical)[0]
+    return build(session, return_id, canonical, mark=mark)[0]
 
 
 def _build(
-    session: Session, return_id: str, period: str, builder: Builder | None, pending: ExitStack
+    session: Session, return_id: str, period: str, builder: Builder | None, pending: ExitStack, mark: str | None = None
 ) -> tuple[ReturnBuild, BuiltReturn, bool]:
     """``build``, saying whether the build is new; on PostgreSQL its lineage is still being stored when it
     returns, until ``pending`` closes (the connection must wait for that)."""
@@ -134,7 +140,7 @@ def _build(
         raise InvalidInput(
             f"{return_id} is a {ret.period_type.replace('_', ' ')} return; {period} is a {builder.period.type.replace('_', ' ')}"
         )
-    mark = source_mark(session, return_id, builder.period.code)
+    mark = mark or source_mark(session, return_id, builder.period.code)
     now = datetime.now(UTC)
     built, released = release.gate(session, builder.build(ret, fields, now), ret)
     print_ = fingerprint(built, released)

@@ -311,14 +311,16 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 **({"published": a.spec.published} if a.spec.published else {}),
                 **{k: v for k in ("records_as", "moved_from", "publishes") if (v := getattr(a.spec, k))},
             },
-            "updated_at": now,
         }
         row = session.get(Agency, c)
         if row is None:
-            session.add(Agency(code=c, created_at=now, **values))
-        else:
+            session.add(Agency(code=c, created_at=now, updated_at=now, **values))
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            # Only a change moves updated_at: what is kept until an agency changes (whose figures are behind a
+            # return, what each owes) stays valid across a start that stored the same agencies again.
             for name, value in values.items():
                 setattr(row, name, value)
+            row.updated_at = now
     session.flush()
     gone = stored_bundled - set(agencies.agencies)
     _remove_bundled(session, gone - _keep_with_data(session, gone))
@@ -626,38 +628,45 @@ def obligations(session: Session, agency_code: str, period_text: str) -> list[Ob
     return owed
 
 
+def _designated(session: Session, agency_code: str) -> tuple[list[Indicator], list[str], dict[str, list[str]]]:
+    """An agency's indicators, org units and the codes of their breakdowns, the same for every period: read once
+    per reading transaction (a calendar asks what each agency owes at every deadline)."""
+
+    def read() -> tuple[list[Indicator], list[str], dict[str, list[str]]]:
+        get_agency(session, agency_code)
+        inds = list(
+            session.execute(
+                select(Indicator)
+                .join(AgencyIndicator, col(AgencyIndicator.indicator_id) == col(Indicator.id))
+                .where(AgencyIndicator.agency_code == agency_code)
+            ).scalars()
+        )
+        orgs = list(
+            session.execute(
+                select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency_code).order_by(col(AgencyOrg.org_code))
+            ).scalars()
+        )
+        dims = {d for i in inds for d in i.breakdowns}
+        codes: dict[str, list[str]] = {}
+        if dims:
+            for code in session.execute(
+                select(Code).where(col(Code.codelist_id).in_(dims)).order_by(col(Code.position))
+            ).scalars():
+                codes.setdefault(code.codelist_id, []).append(code.code)
+        return inds, orgs, codes
+
+    return within_transaction(session, ("agency_designated", agency_code), read)
+
+
 def _obligations(session: Session, agency_code: str, period_text: str) -> list[Obligation]:
-    get_agency(session, agency_code)
+    inds, orgs, codes = _designated(session, agency_code)
     within = parse_period(period_text)
     ended = out_of_force_indicators(session, agency_code, within)
-    inds = (
-        session.execute(
-            select(Indicator)
-            .join(AgencyIndicator, col(AgencyIndicator.indicator_id) == col(Indicator.id))
-            .where(AgencyIndicator.agency_code == agency_code)
-        )
-        .scalars()
-        .all()
-    )
-    orgs = (
-        session.execute(
-            select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency_code).order_by(col(AgencyOrg.org_code))
-        )
-        .scalars()
-        .all()
-    )
-    dims = {d for i in inds for d in i.breakdowns}
-    codes: dict[str, list[str]] = {}
-    if dims:
-        for code in session.execute(
-            select(Code).where(col(Code.codelist_id).in_(dims)).order_by(col(Code.position))
-        ).scalars():
-            codes.setdefault(code.codelist_id, []).append(code.code)
     out = []
     for ind in inds:
         if ind.status == "abolished" or ind.id in ended:
             continue
-        periods = owed_periods(ind.period_type, within)
+        periods = owed_periods(ind.period_type, within)  # type: ignore[arg-type]
         for org in orgs:
             for period in periods:
                 out += [Obligation(ind.id, org, period.code, key) for key in breakdown_keys(ind.breakdowns, codes)]

@@ -52,6 +52,9 @@ _BASIS: OrderedDict[
 ] = OrderedDict()
 _LISTS: OrderedDict[tuple[Any, ...], list[tuple[str, str, str]]] = OrderedDict()
 _TERMS: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]] = OrderedDict()
+#: What "where to look" reads of a derived indicator at one period, worked out for that period alone, by the same
+#: key as the comparisons: the compare page's comparison works out every period for its trend.
+_FLAGGED: OrderedDict[tuple[Any, ...], Comparison] = OrderedDict()
 _KEPT = 1024
 _lock = threading.Lock()
 
@@ -120,9 +123,12 @@ def _read(session: Session, indicator: str, agency: str | None) -> dict[str, dic
     return with_published(load_figures(session, indicator, sorted(periods), agency=agency), rows)
 
 
-def _figures(session: Session, indicator: str, agency: str | None, state: Any) -> dict[str, dict[str, Figure]]:
+def _figures(
+    session: Session, indicator: str, agency: str | None, state: Any, periods: set[str] | None = None
+) -> dict[str, dict[str, Figure]]:
     """The figures a reader sees; a derived indicator's worked out from its terms' (a rate of the indicator
-    itself, a publisher's with its counts, stands in only where its terms give no figure)."""
+    itself, a publisher's with its counts, stands in only where its terms give no figure), for ``periods`` only
+    when given."""
     ind = session.get(IndicatorRow, indicator)
     if ind is None or not ind.formula:
         return _read(session, indicator, agency)
@@ -132,7 +138,7 @@ def _figures(session: Session, indicator: str, agency: str | None, state: Any) -
         return kept
 
     rows, catalogue, geos = _kept(_BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session), {}), 4)
-    derived = derived_history(session, ind, term, rows=rows, indicators=catalogue, geos=geos)
+    derived = derived_history(session, ind, term, rows=rows, indicators=catalogue, geos=geos, periods=periods)
     return with_stored(derived, _read(session, indicator, agency))
 
 
@@ -238,7 +244,7 @@ def council_name(session: Session, org: str, *, state: tuple[Any, ...]) -> str:
 def clear_caches() -> None:
     """Forget every kept comparison, figure and geography (a benchmark's cold start)."""
     with _lock:
-        for cache in (_CACHE, _FIGURES, _GEO, _TERMS, _BASIS, _LISTS):
+        for cache in (_CACHE, _FIGURES, _GEO, _TERMS, _BASIS, _LISTS, _FLAGGED):
             cache.clear()
 
 
@@ -301,10 +307,36 @@ def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[An
     out: list[dict[str, Any]] = []
     for ind, title, period in indicators_with_figures(session, org, agency, state=state):
         try:
-            c = cached_comparison(session, ind, org, period, state=state, agency=agency, group="statistical_neighbours")
+            c = _flagged(session, ind, org, period, state=state, agency=agency)
         except InvalidInput:
             # A rate listed from its terms' periods that its terms still give no figure for: nothing to flag.
             continue
         if c.bottom_quartile or c.differs:
             out.append({"indicator": ind, "title": title, "period": period, "c": c})
     return out
+
+
+def _flagged(session: Session, indicator: str, org: str, period: str, *, state: Any, agency: str | None) -> Comparison:
+    """The comparison a flag reads: a derived indicator's from its figures of ``period`` alone (a first "where to
+    look" worked out each rate for every period, most of its time), checked and kept as ``cached_comparison``'s."""
+    group = "statistical_neighbours"
+    row = session.get(IndicatorRow, indicator)
+    if row is None or not row.formula:
+        return cached_comparison(session, indicator, org, period, state=state, agency=agency, group=group)
+    geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
+    _check_names(session, indicator, org, group, geo[0])
+
+    def build() -> Comparison:
+        history = _figures(session, indicator, agency, state, periods={period})
+        _check_period(period, indicator, history, strict=True)
+        try:
+            return comparison_for(
+                session, indicator, org, period, agency=agency, group_id=group, history=history, geo=geo
+            )
+        except KeyError as exc:
+            raise NotFound(str(exc.args[0])) from None
+
+    result: Comparison = _kept(
+        _FLAGGED, (state, agency, indicator, org, period, group, group_mark(session, group)), build, _KEPT
+    )
+    return result

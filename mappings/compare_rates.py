@@ -12,7 +12,7 @@ withholds the rate (with the term's symbol), and a missing term or a zero denomi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import polars as pl
 from sqlmodel import Session, select
@@ -87,13 +87,15 @@ def derived_history(
     rows: GeographyRows | None = None,
     indicators: Mapping[str, Indicator] | None = None,
     geos: dict[tuple[bool, ...], Geography] | None = None,
+    periods: Collection[str] | None = None,
 ) -> dict[str, dict[str, Figure]]:
     """A derived indicator's figures by period and org, worked out from its terms' figures as ``read`` gives them.
 
     Every council with a figure of a term is worked out, and every region and England, from their own terms
     where the publisher gives them, else from their councils'. ``rows`` (the geography) and ``indicators`` (the
     catalogue) may be handed in by a caller that keeps them, and ``geos`` (each period's geography, made from
-    ``rows``) kept with them: it is filled here.
+    ``rows``) kept with them: it is filled here. ``periods`` limits the work to those periods (each period is
+    worked out on its own, so its figures are the same either way).
     """
     catalogue = dict(indicators) if indicators is not None else catalogue_of(session)
     terms = {t: read(t) for t in sorted(collected_inputs(catalogue, indicator.id))}
@@ -109,7 +111,7 @@ def derived_history(
     )
     geos = {} if geos is None else geos
     out: dict[str, dict[str, Figure]] = {}
-    codes = _periods(indicator, catalogue, terms)
+    codes = [c for c in _periods(indicator, catalogue, terms) if periods is None or c in periods]
     # Converting a term a period at a time cost a third of a period's work; most terms are converted at once.
     ready = {term: _converted(catalogue[term], frame, codes) for term, frame in frames.items()}
     for code in codes:

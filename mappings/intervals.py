@@ -34,6 +34,11 @@ def _stats() -> Any:
     return stats
 
 
+def preload() -> None:
+    """Import SciPy's distributions now: a service process calls it as it starts, before its first comparison."""
+    _stats()
+
+
 Method = Literal["wilson", "byars", "exact_poisson"]
 Outcome = Literal["better", "worse", "higher", "lower", "similar"]
 

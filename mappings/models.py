@@ -247,6 +247,20 @@ class SignOff(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class SignOffBehind(SQLModel, table=True):
+    """Whose figures a build of a return found behind its cells for a period, and the store's key it was read at:
+    a service started again reads it while the key stands instead of building the return again."""
+
+    __tablename__ = "signoff_behind"
+
+    return_id: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    #: SHA-256 of what the figures behind a return depend on (``mappings.signoff.behind.store_key``).
+    store_key: str = Field(max_length=64)
+    #: Agency code to the ids of its stored figures behind the return's cells.
+    behind: dict[str, list[int]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 class SignOffEvent(SQLModel, table=True):
     """One transition of a sign-off, kept for good: nothing here is ever changed or deleted."""
 

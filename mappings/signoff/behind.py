@@ -6,22 +6,26 @@ period (``vouched``); what builds found behind each (return, period) is kept unt
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func
+from sqlalchemy import delete, func, insert, tuple_
 from sqlalchemy import select as columns
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from indicators.models import CatalogueVersion, Observation
 from indicators.periods import utc
-from mappings.models import Agency, AgencyOrg, Return, SignOff
+from mappings.models import Agency, AgencyOrg, Return, SignOff, SignOffBehind
 from mappings.signoff.builds import build
 from mappings.signoff.figures import Figure, figures_of
 from mappings.signoff.states import SIGNED_OFF, list_signoffs, published_sources, releasing_states, return_of
+from onereturn.memo import within_transaction
 
 
 def to_sign(session: Session, lineage: pl.DataFrame) -> pl.DataFrame:
@@ -75,7 +79,14 @@ _behind_lock = threading.Lock()
 
 
 def store_key(session: Session) -> tuple[Any, ...]:
-    """What the figures behind a return depend on, read in one statement: the figures, catalogue, agencies and links."""
+    """What the figures behind a return depend on, read in one statement: the figures, catalogue, agencies and links.
+
+    Read once in a transaction that only reads (a dashboard asks it six times; each read counts every figure).
+    """
+    return within_transaction(session, "store_key", lambda: _store_key(session))
+
+
+def _store_key(session: Session) -> tuple[Any, ...]:
     key = session.execute(
         columns(
             func.max(col(Observation.id)),
@@ -113,23 +124,92 @@ def standings(session: Session, wanted: dict[str, list[str]]) -> dict[tuple[str,
     rets = {r.id: r for r in session.execute(select(Return).where(col(Return.id).in_(list(wanted)))).scalars()}
     rows = {(s.agency_code, s.return_id, s.period): s for s in list_signoffs(session, return_ids=list(rets))}
     key = store_key(session)
+    pairs = [(r, p) for r, periods in wanted.items() if r in rets for p in periods]
+    with _behind_lock:
+        found = {pair: _BEHIND[(*pair, key)] for pair in pairs if (*pair, key) in _BEHIND}
+    missing = [pair for pair in pairs if pair not in found]
+    if missing:
+        found |= _behind_kept(session, key, missing, rets)
+    return {(r, p): _standing(rets[r], p, found[(r, p)], rows) for r, p in pairs}
+
+
+def _behind_kept(
+    session: Session, key: tuple[Any, ...], missing: list[tuple[str, str]], rets: dict[str, Return]
+) -> dict[tuple[str, str], dict[str, frozenset[int]]]:
+    """What builds found behind each (return, period) under this key: kept in the store by an earlier process (a
+    service started again), else built now and kept there for the next."""
+    digest = key_digest(key)
+    stored = session.execute(
+        select(SignOffBehind.return_id, SignOffBehind.period, SignOffBehind.behind).where(
+            col(SignOffBehind.return_id).in_({r for r, _ in missing}), SignOffBehind.store_key == digest
+        )
+    )
+    kept = {(str(r), str(p)): behind for r, p, behind in stored}
     shared: dict[str, Any] = {}
-    out: dict[tuple[str, str], Standing] = {}
-    for return_id, periods in wanted.items():
-        ret = rets.get(return_id)
-        if ret is None:
+    found: dict[tuple[str, str], dict[str, frozenset[int]]] = {}
+    made: list[dict[str, Any]] = []
+    for return_id, period in missing:
+        if (return_id, period) in kept:
+            found[(return_id, period)] = {a: frozenset(ids) for a, ids in kept[(return_id, period)].items()}
             continue
-        for period in periods:
-            with _behind_lock:
-                behind = _BEHIND.get((return_id, period, key))
-            if behind is None:
-                behind = _figures_behind(session, ret, period, shared)
-                with _behind_lock:
-                    if len(_BEHIND) >= _BEHIND_KEPT:
-                        _BEHIND.clear()
-                    _BEHIND[(return_id, period, key)] = behind
-            out[(return_id, period)] = _standing(ret, period, behind, rows)
-    return out
+        behind = _figures_behind(session, rets[return_id], period, shared)
+        found[(return_id, period)] = behind
+        made.append(
+            {
+                "return_id": return_id,
+                "period": period,
+                "store_key": digest,
+                "behind": {a: sorted(ids) for a, ids in behind.items()},
+            }
+        )
+    with _behind_lock:
+        if len(_BEHIND) + len(found) > _BEHIND_KEPT:
+            _BEHIND.clear()
+        _BEHIND.update({(*pair, key): behind for pair, behind in found.items()})
+    if made:
+        _keep(session, made)
+    return found
+
+
+def key_digest(key: tuple[Any, ...]) -> str:
+    """The store's key as kept beside what was found under it: without the database's address (the table is the
+    store's own), with the service's version (a new version may build a return from other figures)."""
+    return hashlib.sha256(repr((version("onereturn"), *key[1:])).encode()).hexdigest()
+
+
+def _keep(session: Session, made: list[dict[str, Any]]) -> None:
+    """Store what builds found, on a connection of its own that waits at most a quarter of a second for a busy
+    store: it only spares the next start some builds, and a page must not wait on an upload's write for it."""
+    engine = session.get_bind().engine
+    table = SignOffBehind.__table__  # type: ignore[attr-defined]
+    pairs = [(m["return_id"], m["period"]) for m in made]
+    if engine.dialect.name == "sqlite":
+        if engine.url.database in (None, "", ":memory:"):
+            return  # one connection a thread: committing on it would commit the caller's transaction too
+        if getattr(session.connection().connection.dbapi_connection, "in_transaction", False):
+            # The caller has written already (a page that built a return) and holds SQLite's only write lock
+            # until it commits: a connection of its own would wait for it in vain. Kept with the caller's writes.
+            session.execute(delete(table).where(tuple_(table.c.return_id, table.c.period).in_(pairs)))
+            session.execute(insert(table), made)
+            return
+    try:
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            conn.exec_driver_sql("PRAGMA busy_timeout=250" if sqlite else "SET lock_timeout = '250ms'")
+            conn.commit()
+            try:
+                conn.execute(delete(table).where(tuple_(table.c.return_id, table.c.period).in_(pairs)))
+                conn.execute(insert(table), made)
+                conn.commit()
+            finally:
+                conn.rollback()
+                # The pool's connections wait for the store as long as ever again.
+                conn.exec_driver_sql("PRAGMA busy_timeout=30000" if sqlite else "RESET lock_timeout")
+                conn.commit()
+    except SQLAlchemyError:
+        # Busy, or another process kept the same answer first: this one is still in memory, and the next start
+        # builds it again at worst.
+        return
 
 
 def _standing(

@@ -13,6 +13,7 @@ from mappings.models import Return
 from mappings.revisions import feeds
 from mappings.signoff.states import return_of
 from onereturn.errors import InvalidInput
+from onereturn.memo import within_transaction
 
 #: ``Submission.kind`` of a council's record-level upload.
 RECORDS_KIND = "records"
@@ -55,27 +56,15 @@ def blockers(session: Session, agency_code: str, return_id: str, period: str) ->
     """
     ret = return_of(session, return_id)
     span = parse_period(period, ret.period_type)  # type: ignore[arg-type]
-    stmt = select(Submission).where(Submission.agency_code == agency_code, Submission.mode != "dry_run")
-    uploads = {int(sub.id): sub for sub in session.execute(stmt).scalars() if sub.id is not None}
+    uploads, carried, open_rows = _agency_uploads(session, agency_code)
     reach, _context = feeds(session)
     relevant: set[int] = set()
     overlapping: set[int] = set()
-    carried = [
-        select(Observation.submission_id, Observation.indicator_id, Observation.period)
-        .join(Submission, col(Submission.id) == col(Observation.submission_id))
-        .where(Submission.agency_code == agency_code, Submission.kind != RECORDS_KIND)
-        .distinct(),
-        select(HeldFigure.submission_id, HeldFigure.indicator_id, HeldFigure.period)
-        .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
-        .where(Submission.agency_code == agency_code, Submission.kind != RECORDS_KIND)
-        .distinct(),
-    ]
-    for query in carried:
-        for submission_id, indicator_id, figure_period in session.execute(query).all():
-            if overlaps(figure_period, span.start, span.end):
-                overlapping.add(int(submission_id))
-                if return_id in reach.get(indicator_id, ()):
-                    relevant.add(int(submission_id))
+    for submission_id, indicator_id, figure_period in carried:
+        if overlaps(figure_period, span.start, span.end):
+            overlapping.add(submission_id)
+            if return_id in reach.get(indicator_id, ()):
+                relevant.add(submission_id)
     counted: set[int] = set()
     erring: set[int] = set()
     for i, sub in uploads.items():
@@ -104,11 +93,6 @@ def blockers(session: Session, agency_code: str, return_id: str, period: str) ->
                 "msg": f"Upload {latest.id} ({latest.filename}) has {latest.error_count} error(s): correct them and upload again",
             }
         )
-    open_rows = session.execute(
-        select(HeldFigure.id, HeldFigure.indicator_id, HeldFigure.period, HeldFigure.submission_id)
-        .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
-        .where(Submission.agency_code == agency_code, HeldFigure.state == "open")
-    ).all()
     for held_id, indicator_id, held_period, submission_id in open_rows:
         if return_id not in reach.get(indicator_id, ()) or not overlaps(held_period, span.start, span.end):
             continue
@@ -121,6 +105,36 @@ def blockers(session: Session, agency_code: str, return_id: str, period: str) ->
             }
         )
     return found
+
+
+def _agency_uploads(
+    session: Session, agency_code: str
+) -> tuple[dict[int, Submission], list[tuple[int, str, str]], list[tuple[int, str, str, int]]]:
+    """An agency's uploads, what each carried (submission, indicator, period: figures stored or held) and its open
+    queries: read once in a transaction that only reads, where a queue asks ``blockers`` for each of its rows."""
+
+    def read() -> tuple[dict[int, Submission], list[tuple[int, str, str]], list[tuple[int, str, str, int]]]:
+        stmt = select(Submission).where(Submission.agency_code == agency_code, Submission.mode != "dry_run")
+        uploads = {int(sub.id): sub for sub in session.execute(stmt).scalars() if sub.id is not None}
+        carried = [
+            select(Observation.submission_id, Observation.indicator_id, Observation.period)
+            .join(Submission, col(Submission.id) == col(Observation.submission_id))
+            .where(Submission.agency_code == agency_code, Submission.kind != RECORDS_KIND)
+            .distinct(),
+            select(HeldFigure.submission_id, HeldFigure.indicator_id, HeldFigure.period)
+            .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
+            .where(Submission.agency_code == agency_code, Submission.kind != RECORDS_KIND)
+            .distinct(),
+        ]
+        rows = [(int(i), str(ind), str(p)) for query in carried for i, ind, p in session.execute(query).all()]
+        open_rows = session.execute(
+            select(HeldFigure.id, HeldFigure.indicator_id, HeldFigure.period, HeldFigure.submission_id)
+            .join(Submission, col(Submission.id) == col(HeldFigure.submission_id))
+            .where(Submission.agency_code == agency_code, HeldFigure.state == "open")
+        ).all()
+        return uploads, rows, [(int(h), str(ind), str(p), int(sid)) for h, ind, p, sid in open_rows]
+
+    return within_transaction(session, ("signoff.blockers", agency_code), read)
 
 
 def overlaps(code: str, start: date, end: date) -> bool:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import openpyxl
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -517,3 +518,38 @@ def test_a_rate_worked_out_for_every_period_at_once_is_the_rate_of_each_period_a
     assert notts.denominator
     assert notts.value == 10000 * 1100 / notts.denominator
     assert "E10000024" in at_once["2024-03-31"]
+
+
+def test_a_flag_reads_the_rate_of_its_period_alone_and_sees_a_term_revised(
+    store: Engine, store_settings: Settings
+) -> None:
+    from sqlmodel import Session
+
+    from mappings.compare_assembly import _flagged, cached_comparison
+    from mappings.signoff.behind import store_key
+
+    _ons(store, store_settings)
+    rows = "".join(
+        f"cyp.lac_count,E10000024,{date},,{value},,,,\n"
+        for date, value in (("2024-03-31", "1050"), ("2025-03-31", "1100"))
+    )
+    assert submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + rows).encode())
+    rate, period = "cyp.lac_rate_per_10k", "2025-03-31"
+    with Session(store) as session:
+        state = store_key(session)
+        flag = _flagged(session, rate, NOTTINGHAMSHIRE, period, state=state, agency=None)
+        full = cached_comparison(
+            session, rate, NOTTINGHAMSHIRE, period, state=state, agency=None, group="statistical_neighbours"
+        )
+    # The same figures, ranks, quartile and test against England as the comparison that works out every period.
+    assert flag.own == full.own
+    assert (flag.quartile, flag.bottom_quartile, flag.differs) == (full.quartile, full.bottom_quartile, full.differs)
+    assert flag.rows == full.rows
+    assert [t.period for t in flag.trend] == [period]
+    revised = "cyp.lac_count,E10000024,2025-03-31,,1200,,,,\n"
+    assert submit(store, store_settings, agency_code="notts_cyp", filename="g.csv", data=(HEADER + revised).encode())
+    with Session(store) as session:
+        again = _flagged(session, rate, NOTTINGHAMSHIRE, period, state=store_key(session), agency=None)
+    # The kept flag is not reused once the store has changed: the next view reads the revised count.
+    assert flag.own.value is not None
+    assert again.own.value == pytest.approx(flag.own.value * 1200 / 1100)

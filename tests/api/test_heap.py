@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -29,3 +32,26 @@ def test_without_it_nothing_is_frozen(engine: Engine, tmp_path: Path) -> None:
     with TestClient(create_app(Settings(data_dir=tmp_path / "data"), engine=engine)) as client:
         assert gc.get_freeze_count() == 0
         assert client.get("/health").status_code == 200
+
+
+def test_a_served_worker_has_imported_scipy_before_its_first_comparison(tmp_path: Path) -> None:
+    # In a process of its own: another test may have imported SciPy into this one already.
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from fastapi.testclient import TestClient
+        from api.main import create_app
+        from onereturn import db
+        from onereturn.settings import Settings
+
+        engine = db.make_engine("sqlite:///{tmp_path / "store.sqlite3"}")
+        db.upgrade(engine)
+        before = "scipy.stats" in sys.modules
+        with TestClient(create_app(Settings(data_dir={str(tmp_path / "data")!r}), engine=engine, freeze_heap=True)):
+            print(before, "scipy.stats" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Not imported by the app's modules (so not by every process the service starts), but by the worker as it starts.
+    assert done.stdout.split() == ["False", "True"]

@@ -379,3 +379,32 @@ def test_the_standings_cache_tells_a_reused_last_id_from_the_row_it_replaced(
         session.flush()
         assert _store_key(session) != before
         session.rollback()
+
+
+def test_the_store_key_is_read_once_a_transaction_and_again_after_a_figure_is_stored(
+    store: Engine, store_settings: Settings
+) -> None:
+    """A page asks for the key many times: one read of the figures' count serves a transaction that only reads."""
+    from sqlalchemy import event
+
+    from mappings.signoff.behind import store_key as _store_key
+
+    counted: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "count(observation.id)" in statement.lower():
+            counted.append(statement)
+
+    event.listen(store, "before_cursor_execute", count)
+    try:
+        with Session(store) as session:
+            first = _store_key(session)
+            assert _store_key(session) == first
+            assert len(counted) == 1
+        upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,4321,,,,")
+        with Session(store) as session:
+            # The next transaction reads it again, and sees the figure stored since.
+            assert _store_key(session) != first
+            assert len(counted) == 2
+    finally:
+        event.remove(store, "before_cursor_execute", count)

@@ -11,6 +11,7 @@ import zipfile
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -20,7 +21,7 @@ from indicators.models import Submission
 from mappings import keys
 from mappings import signoff as signoffs
 from mappings.catalogue import DEFAULT_DECLARATION
-from mappings.models import Return, SignOff, SignOffEvent
+from mappings.models import Return, SignOff, SignOffBehind, SignOffEvent
 from onereturn.settings import Settings
 from tests.helpers import DFE, NOTTS, OFFICER, upload
 
@@ -554,6 +555,35 @@ def test_blockers_belong_to_the_return_and_period_the_upload_was_for(store: Engi
     assert not blocked("dfe_ssda903", "FY2024-25")
 
 
+def test_a_queue_reads_an_agencys_uploads_once_and_sees_the_next_one(store: Engine) -> None:
+    from sqlalchemy import event
+
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM submission" in statement:
+            reads.append(statement)
+
+    with Session(store) as session:
+        _records_upload(session, library="903", year="2024-25", errors=2)
+    event.listen(store, "before_cursor_execute", count)
+    try:
+        with Session(store) as session:
+            # A queue asks for each of its rows: the agency's uploads are read for the first one only.
+            assert signoffs.blockers(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
+            first = len(reads)
+            assert not signoffs.blockers(session, "notts_cyp", "dfe_cin_census", "FY2024-25")
+            assert not signoffs.blockers(session, "notts_cyp", "dfe_ssda903", "FY2025-26")
+            assert len(reads) == first
+        with Session(store) as session:
+            _records_upload(session, library="903", year="2024-25", errors=0)
+        with Session(store) as session:
+            # The next transaction reads them again: the later upload clears the errors.
+            assert not signoffs.blockers(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
+    finally:
+        event.remove(store, "before_cursor_execute", count)
+
+
 def test_the_sign_off_list_is_paged_in_the_envelope_and_a_future_period_is_refused(
     store: Engine, store_settings: Settings, store_client: TestClient
 ) -> None:
@@ -577,3 +607,51 @@ def test_only_an_approver_s_agency_key_is_told_it_may_sign_off(store_client: Tes
         refused = store_client.post(f"{SIGNOFF}/sign-off", headers=headers, json=body)
         assert refused.status_code == 403
         assert refused.json()["error"] == f"{who} cannot do this; it needs an approver's agency key"
+
+
+def test_whose_figures_are_behind_a_return_is_kept_across_a_restart_until_a_figure_changes(
+    store: Engine, store_settings: Settings, store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mappings.signoff import behind
+
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    assert _sign(store_client).status_code == 200
+    wanted, pair = {"dfe_ssda903": ["FY2024-25"]}, ("dfe_ssda903", "FY2024-25")
+    with Session(store) as session:
+        first = behind.standings(session, wanted)[pair]
+    assert first.behind == ["notts_cyp"]
+    assert first.since_signoff == {}
+    built: list[str] = []
+    real = behind._figures_behind
+
+    def counted(session: Session, ret: Return, period: str, shared: dict[str, object]) -> dict[str, frozenset[int]]:
+        built.append(period)
+        return real(session, ret, period, shared)
+
+    monkeypatch.setattr(behind, "_figures_behind", counted)
+    # A service started again holds nothing in memory: what the last build found is read back, nothing is built.
+    behind._BEHIND.clear()
+    with Session(store) as session:
+        assert behind.standings(session, wanted)[pair] == first
+    assert built == []
+    before = _kept_behind(store, pair)
+    # A figure added since the sign-off changes the store's key: the next view builds the return again and counts it.
+    upload(store, store_settings, "notts_cyp", "cyp.lac_during_year,E10000024,FY2024-25,,900,,,,")
+    behind._BEHIND.clear()
+    with Session(store) as session:
+        after = behind.standings(session, wanted)[pair]
+    assert built == ["FY2024-25"]
+    assert after.since_signoff == {"notts_cyp": 1}
+    assert len(_kept_behind(store, pair)) == len(before) + 1
+    # The next pull holds the new figure back too.
+    rows = csv.DictReader(io.StringIO(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text))
+    [added] = [r for r in rows if r["field_code"] == "EPI.CLA_DURING_YEAR" and r["org_code"] == "E10000024"]
+    assert added["value"] == "..."
+
+
+def _kept_behind(store: Engine, pair: tuple[str, str]) -> list[int]:
+    """The ids of Nottinghamshire's figures kept in the store as behind a (return, period)."""
+    with Session(store) as session:
+        kept = session.get(SignOffBehind, pair)
+        assert kept is not None
+        return kept.behind["notts_cyp"]

@@ -241,3 +241,34 @@ def test_a_body_publishing_its_own_official_statistics_says_so_and_keeps_it(stor
         assert registry.describe(session, "pop_source").published == "Published as National Statistics"
         registry.update_agency(session, "pop_source", registry.AgencyChange(published=""), source="t")
         assert published_sources(session) == frozenset()
+
+
+def test_a_start_that_stores_the_same_bundled_agencies_again_changes_nothing_kept_until_an_agency_changes(
+    store: Engine,
+) -> None:
+    from mappings.signoff.behind import store_key
+
+    with db.session_scope(store) as session:
+        load_bundled(session, demo_keys=True)
+    with Session(store) as session:
+        stamps = dict(session.execute(select(Agency.code, Agency.updated_at)).all())
+        key = store_key(session)
+    with db.session_scope(store) as session:
+        load_bundled(session, demo_keys=True)
+    with Session(store) as session:
+        # Stored again unchanged (as every start with the demo does): what is kept under the store's key stands.
+        assert dict(session.execute(select(Agency.code, Agency.updated_at)).all()) == stamps
+        assert store_key(session) == key
+        notts = session.get(Agency, "notts_cyp")
+        assert notts is not None
+        notts.name = "Nottinghamshire (renamed)"
+        session.commit()
+    with db.session_scope(store) as session:
+        load_bundled(session, demo_keys=True)
+    with Session(store) as session:
+        # A bundled agency that differs from its file is stored again, and says so.
+        moved = session.get(Agency, "notts_cyp")
+        assert moved is not None
+        assert moved.name != "Nottinghamshire (renamed)"
+        assert moved.updated_at > stamps["notts_cyp"]
+        assert store_key(session) != key

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, insert
 from sqlmodel import Session, select
@@ -127,3 +129,81 @@ def test_what_an_agency_owes_follows_its_links_and_figures(store: Engine, store_
         after = outstanding(session, "notts_cyp", "FY2024-25")
     assert len(after) == len(missing) - 1
     assert not any(o.indicator_id == "cyp.lac_count" and o.org_code == "E10000024" and o.breakdown == "" for o in after)
+
+
+def test_what_an_agency_owes_at_each_deadline_reads_its_indicators_once_and_sees_a_link_added(store: Engine) -> None:
+    from mappings import agencies
+
+    with Session(store) as session:
+        agencies._OWED.clear()
+        with counted(store) as statements:
+            obligations(session, "notts_cyp", "FY2024-25")
+            obligations(session, "notts_cyp", "FY2023-24")
+        # The agency's indicators (and org units) are the same for every period: read for the first only.
+        assert len([s for s in statements if "JOIN agency_indicator" in s]) == 1
+        # A link added in the same transaction is seen at once by the next period asked for.
+        session.add(AgencyOrg(agency_code="notts_cyp", org_code="E10000016"))
+        assert {o.org_code for o in obligations(session, "notts_cyp", "FY2022-23")} == {"E10000024", "E10000016"}
+        session.rollback()
+
+
+def test_a_return_never_pulled_is_built_once_for_the_dashboard_across_restarts_until_a_figure_changes(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exports import service
+
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
+    built: list[str] = []
+    real = service.build
+
+    def counted_build(session: Session, return_id: str, period: str, **kwargs: Any) -> Any:
+        built.append(period)
+        return real(session, return_id, period, **kwargs)
+
+    monkeypatch.setattr(service, "build", counted_build)
+
+    def view() -> tuple[int | None, dict[str, int]]:
+        with Session(store) as session:
+            record = service.current_build(session, "dfe_ssda903", "FY2024-25")
+            # Never pulled: nothing counts the changes behind the period.
+            assert service.source_mark(session, "dfe_ssda903", "FY2024-25").startswith("r-")
+            session.commit()
+            return record.id, dict(record.completeness)
+
+    first, counts = view()
+    # Each view a session of its own, as after a restart: the build is found by the mark stored with it.
+    assert view() == (first, counts)
+    assert built == ["FY2024-25"]
+    # A figure added: the next view builds the return again and counts the cell it fills.
+    upload(store, store_settings, "notts_cyp", "cyp.lac_during_year,E10000024,FY2024-25,,900,,,,")
+    after, now = view()
+    assert built == ["FY2024-25", "FY2024-25"]
+    assert after != first
+    assert sum(now.values()) == sum(counts.values())
+    assert now != counts
+
+
+def test_the_dashboard_keeps_whose_figures_are_behind_each_return_for_the_next_start(
+    web: TestClient, store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mappings.models import SignOffBehind
+    from mappings.signoff import behind
+
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
+    sign_in(web, OFFICER)
+    # The first view builds the returns it shows (writing their builds) and keeps what each build found behind them.
+    assert web.get("/officer").status_code == 200
+    with Session(store) as session:
+        kept = {(k.return_id, k.period) for k in session.execute(select(SignOffBehind)).scalars()}
+    assert ("dfe_ssda903", "FY2024-25") in kept
+    built: list[str] = []
+    real = behind._figures_behind
+
+    def counted_behind(session: Session, ret: Any, period: str, shared: dict[str, Any]) -> Any:
+        built.append(period)
+        return real(session, ret, period, shared)
+
+    monkeypatch.setattr(behind, "_figures_behind", counted_behind)
+    behind._BEHIND.clear()  # as after a restart
+    assert web.get("/officer").status_code == 200
+    assert built == []
