@@ -1,7 +1,7 @@
 """signoff_behind: whose figures a build found behind each (return, period), kept across a restart
 
-Revision ID: 0017_signoff_behind
-Revises: 0016_pubcheck_release_reapplied
+Revision ID: 0020_signoff_behind
+Revises: 0019_kept_files_by_content
 Create Date: 2026-11-26 19:20:00
 
 The officer's first view after the service started built every (return, period) its sign-off lists name (22 on
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_signoff_behind"
-down_revision: str | None = "0016_pubcheck_release_reapplied"
+revision: str = "0020_signoff_behind"
+down_revision: str | None = "0019_kept_files_by_content"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
