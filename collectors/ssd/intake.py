@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -194,9 +195,16 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
     except UnicodeDecodeError:
         problems.append(Problem(table.name, None, None, "not UTF-8 text: save it as CSV UTF-8"))
         return None
-    heading = next(csv.reader(io.StringIO(text)), None)
+    lines = csv.reader(io.StringIO(text))
+    heading = next(lines, None)
     if not heading:
         problems.append(Problem(table.name, None, None, "the file is empty: a table needs its heading row"))
+        return None
+    # A row short of the heading's columns would be read with blanks, a child's dates silently lost: refused.
+    ragged = [n for n, row in enumerate(lines, start=1) if row and len(row) != len(heading)]
+    if ragged:
+        problems += [Problem(table.name, n, None, f"the row has not the heading's {len(heading)} columns")
+                     for n in ragged[:SHOWN]]  # fmt: skip
         return None
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False)
@@ -273,7 +281,20 @@ def _checks(table: Table, column: str, mapping: Mapping, code_map: dict[tuple[st
         checks.append(
             pa.Check.isin(sorted(allowed), name=f"a code of DfE's list {item.codes} or of the council's code map")
         )
+    elif item is not None and item.kind == "codes" and item.codes in mapping.codes:
+        allowed = mapping.codes[item.codes] | {local for (col, local) in code_map if col == column}
+        checks.append(pa.Check(lambda d: _ok(d, pl.col(d.key).map_elements(lambda v: _listed(v, allowed), return_dtype=pl.Boolean)),
+                               name=f"a JSON list of codes of DfE's list {item.codes} (like [\"1A\", \"2B\"])"))  # fmt: skip
     return checks
+
+
+def _listed(text: str, allowed: frozenset[str]) -> bool:
+    """Whether ``text`` is a JSON list of codes each in ``allowed``."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(found, list) and all(isinstance(f, str) and f.strip() in allowed for f in found)
 
 
 def _ok(data: Any, expr: pl.Expr) -> pl.LazyFrame:

@@ -154,3 +154,52 @@ def test_a_table_with_its_heading_alone_is_an_empty_table(tmp_path: Path) -> Non
     )
     extract = _read(path)
     assert extract.tables["ssd_cla_episodes"].height == 0
+
+
+ASSESSMENTS = "cina_assessment_id,cina_person_id,cina_referral_id,cina_assessment_start_date\nA1,C1,R1,2024-05-12\n"
+
+
+@pytest.mark.parametrize(
+    ("factors", "refused"),
+    [('"[""1A"", ""2B""]"', False), ('"[""1A"", ""ZZ""]"', True), ("not json", True), ('"{""1A"": 1}"', True)],
+)
+def test_assessment_factors_are_a_json_list_of_dfes_codes(tmp_path: Path, factors: str, refused: bool) -> None:
+    members: dict[str, str | bytes] = {
+        "ssd_person.csv": PERSON,
+        "ssd_cin_episodes.csv": EPISODES,
+        "ssd_cin_assessments.csv": ASSESSMENTS,
+        "ssd_assessment_factors.csv": f"cinf_table_id,cinf_assessment_id,cinf_assessment_factors_json\nF1,A1,{factors}\n",
+    }
+    path = extract_zip(tmp_path / "x.zip", members)
+    if not refused:
+        made = make_returns(path, path.name, "2024-25", "891", max_unpacked=LIMIT)
+        assert b"<AssessmentFactors>2B</AssessmentFactors>" in dict(made.files)["cin_census_from_ssd.xml"]
+        return
+    refused_with = _refusal(path)
+    assert _locs(refused_with) == [["ssd_assessment_factors", 1, "cinf_assessment_factors_json"]]
+
+
+@pytest.mark.parametrize(
+    ("member", "data", "said"),
+    [
+        ("ssd_cin_episodes.csv", EPISODES + "R3,C1\n", "not the heading's 8 columns"),
+        ("ssd_cin_episodes.csv", EPISODES + "R3,C1,,,,,,,,\n", "not the heading's 8 columns"),
+        ("ssd_cin_episodes.csv", EPISODES + 'R3,"C1\n', "not the heading's 8 columns"),
+        ("ssd_cin_episodes.csv", EPISODES.encode("utf-16"), "not UTF-8"),
+        ("ssd_cin_episodes.csv", b"", "the file is empty"),
+        ("notes.txt", "hello", "not a table of the SSD"),
+        ("ssd_not_a_table.csv", "a,b\n1,2\n", "not a table of the SSD"),
+    ],
+)
+def test_a_member_that_cannot_be_read_is_named_and_refused(
+    tmp_path: Path, member: str, data: str | bytes, said: str
+) -> None:
+    members: dict[str, str | bytes] = {"ssd_person.csv": PERSON, member: data}
+    refused = _refusal(extract_zip(tmp_path / "x.zip", members))
+    assert refused.errors[0]["loc"][0] in (member, member.removesuffix(".csv"))
+    assert said in refused.errors[0]["msg"]
+
+
+def test_an_extract_without_ssd_person_is_refused(tmp_path: Path) -> None:
+    refused = _refusal(extract_zip(tmp_path / "x.zip", {"ssd_cin_episodes.csv": EPISODES}))
+    assert ["ssd_person"] in _locs(refused)

@@ -4,7 +4,9 @@ extract is refused whole with nothing kept. Runs on SQLite and, when configured,
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from cli.synthetic.ssd import synthetic_ssd
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.collectors.records.samples import every_text, upload
+from tests.collectors.records.test_records_upload import assert_no_child_in_clear
 from tests.collectors.ssd.ssd_samples import EPISODES, PERSON, extract_zip
 
 COUNTY = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
@@ -72,7 +75,9 @@ def test_an_ssd_extract_stores_the_figures_the_councils_own_files_would(
     assert report["rows_unchanged"] == len(ssd_903)
 
 
-def test_the_files_made_are_the_approvers_alone_and_audited(store_client: TestClient, tmp_path: Path) -> None:
+def test_the_files_made_are_the_approvers_alone_and_audited(
+    store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
     extract = synthetic_ssd(SEED, 40, "2024-25", tmp_path / "ssd", looked_after=20, la=LA)
     assert upload(store_client, [extract], headers=COUNTY).status_code == 202
     census = store_client.get(f"{FILES}/cin_census.xml", headers=COUNTY)
@@ -90,6 +95,27 @@ def test_the_files_made_are_the_approvers_alone_and_audited(store_client: TestCl
     assert store_client.get(FILES.replace("2024-25", "2023-24") + "/cin_census.xml", headers=COUNTY).status_code == 404
     trail = store_client.get("/api/audit", headers=OFFICER, params={"limit": 200}).json()
     assert any(e["object"] == "cin_census.xml of synthetic_county for 2024-25" for e in trail["items"]), trail
+    # The children are in the store by pseudonym only, and every file kept is encrypted.
+    ids = set(re.findall(r"<LAchildID>([^<]+)<", census.text))
+    with zipfile.ZipFile(io.BytesIO(returned.content)) as archive:
+        ids |= {r["CHILD"] for r in csv.DictReader(io.StringIO(archive.read("header.csv").decode()))}
+    assert_no_child_in_clear(store, store_settings.data_dir, ids)
+
+
+def test_a_name_in_the_extract_is_never_kept_nor_in_the_files_made(
+    store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    path = extract_zip(tmp_path / "ssd.zip", {"ssd_person.csv": PERSON, "ssd_cin_episodes.csv": EPISODES})
+    answer = upload(store_client, [path], headers=COUNTY)
+    assert answer.status_code == 202, answer.text
+    assert [s["filename"] for s in answer.json()["submissions"]] == ["cin_census_from_ssd.xml"]
+    assert any("pers_forename" in n for n in answer.json()["extract"]["notes"])
+    census = store_client.get(f"{FILES}/cin_census.xml", headers=COUNTY)
+    assert census.status_code == 200
+    assert b"Alice" not in census.content
+    assert not any("Alice" in text for text in every_text(store))
+    for kept in store_settings.data_dir.rglob("*"):
+        assert not kept.is_file() or b"Alice" not in kept.read_bytes()
 
 
 def test_a_bad_extract_is_refused_by_table_row_and_column_and_nothing_is_kept(
