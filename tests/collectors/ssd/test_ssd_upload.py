@@ -60,6 +60,7 @@ def test_an_ssd_extract_stores_the_figures_the_councils_own_files_would(
     ssd_cin, ssd_903 = _figures(store, made["cin_census_from_ssd.xml"]), _figures(store, made["ssda903_from_ssd.zip"])
     assert ssd_cin
     assert ssd_903
+    via_ssd = _annex_counts(store_client)
     # The council's own files of the same children: every figure the extract stored is stored again unchanged.
     census = synthetic_cin(SEED, CHILDREN, "2024-25", tmp_path / "cin", la=LA)
     direct = upload(store_client, [census], headers=COUNTY)
@@ -73,6 +74,19 @@ def test_an_ssd_extract_stores_the_figures_the_councils_own_files_would(
     # The 903 tables the SSD does not make (OC2, AD1, ...) add figures of their own; none the extract gave changes.
     assert report["rows_revised"] == 0
     assert report["rows_unchanged"] == len(ssd_903)
+    # Ofsted's Annex A reads the files made as the council's own: Lists 3 to 9 count the same children; List 10
+    # (adoption) needs AD1 and PlacedAdoption, which the SSD does not make.
+    direct_counts = _annex_counts(store_client)
+    assert {n: via_ssd[n] for n in range(3, 10)} == {n: direct_counts[n] for n in range(3, 10)}
+    assert any(via_ssd[n] for n in range(3, 10))
+
+
+def _annex_counts(client: TestClient) -> dict[int, tuple[int, int]]:
+    answer = client.get(
+        "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-03-31"}
+    )
+    assert answer.status_code == 200, answer.text
+    return {item["list"]: (item["rows"], item["children"]) for item in answer.json()["lists"]}
 
 
 def test_the_files_made_are_the_approvers_alone_and_audited(
