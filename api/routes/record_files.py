@@ -35,7 +35,7 @@ from mappings.agencies import get_agency
 from mappings.compare import dfe_la_number
 from mappings.illustrative import councils_of
 from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import Forbidden, InvalidInput, NotFound
+from onereturn.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from onereturn.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["collection"])
@@ -87,6 +87,11 @@ async def ssd_upload(
     engine, settings = request.app.state.engine, request.app.state.settings
     ((name, path),) = uploads
     made = await anyio.to_thread.run_sync(lambda: _made(engine, settings, agency_code, collection_year, name, path))
+    # Every file is held to the upload limit before any is received, so none is kept when another cannot be.
+    for file_name, data in made.files:
+        if len(data) > settings.max_upload_bytes:
+            raise PayloadTooLarge(f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
+                                  f"{settings.max_upload_bytes:,}; nothing was kept")  # fmt: skip
     answers = []
     with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
         for file_name, data in made.files:

@@ -19,6 +19,7 @@ from cli.synthetic import synthetic_903, synthetic_cin
 from cli.synthetic.ssd import synthetic_ssd
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.collectors.records.samples import every_text, upload
 from tests.collectors.records.test_records_upload import assert_no_child_in_clear
 from tests.collectors.ssd.ssd_samples import EPISODES, PERSON, extract_zip
@@ -150,3 +151,17 @@ def test_a_bad_extract_is_refused_by_table_row_and_column_and_nothing_is_kept(
         assert len(session.exec(select(Submission)).all()) == before
     assert not list((store_settings.data_dir / "records").glob("**/*.fernet"))
     assert not any("Alice" in text for text in every_text(store))
+
+
+def test_a_file_made_over_the_upload_limit_keeps_nothing(store: Engine, tmp_path: Path) -> None:
+    path = extract_zip(tmp_path / "ssd.zip", {"ssd_person.csv": PERSON, "ssd_cin_episodes.csv": EPISODES})
+    unpacked = len(PERSON) + len(EPISODES)
+    settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=max(path.stat().st_size, unpacked) + 10)
+    with Session(store) as session:
+        before = len(session.exec(select(Submission)).all())
+    with client_on(settings, store) as client:
+        answer = upload(client, [path], headers=COUNTY)
+    assert answer.status_code == 413, answer.text
+    assert "cin_census_from_ssd.xml made from ssd.zip" in answer.text
+    with Session(store) as session:
+        assert len(session.exec(select(Submission)).all()) == before
