@@ -9,7 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from cli.commands import app
 from cli.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
 from cli.synthetic.ssd import synthetic_ssd
 from collectors.records.cin_figures import derive_cin
@@ -92,3 +94,14 @@ def test_dfe_rules_find_no_error_in_the_files_made(made: dict[str, bytes], tmp_p
     assert [f for f in found.findings if f.severity == "error"] == [], sorted(
         {(f.rule, f.message) for f in found.findings}
     )
+
+
+def test_the_command_line_writes_a_synthetic_extract(tmp_path: Path) -> None:
+    done = CliRunner().invoke(
+        app,
+        ["records", "synthetic", "--kind", "ssd", "--children", "30", "--looked-after", "20", "--out", str(tmp_path)],
+    )
+    assert done.exit_code == 0, done.output
+    assert "30 + 20 made-up children" in done.output
+    with zipfile.ZipFile(tmp_path / "ssd_extract_2025.zip") as archive:
+        assert {"ssd_person.csv", "ssd_cin_episodes.csv", "ssd_cla_episodes.csv"} <= set(archive.namelist())
