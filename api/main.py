@@ -30,6 +30,7 @@ from api.routes import (
     health,
     orgs,
     published,
+    record_files,
     signoffs,
 )
 from api.sdmx import routes as sdmx
@@ -164,6 +165,7 @@ def _install_routes(app: FastAPI) -> None:
     app.include_router(published.router)
     app.include_router(compare.router)
     app.include_router(annex_a.router)
+    app.include_router(record_files.router)
     app.include_router(groups.router)
     install_openapi(app)
     web.install(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import annex_a, collect, compare, exports, load, memory, pages, published, records, scale, soak
+from benchmarks import annex_a, collect, compare, exports, load, memory, pages, published, records, scale, soak, ssd
 
 
 def main() -> None:
@@ -21,6 +21,7 @@ def main() -> None:
         "published": published.main,
         "pages": pages.main,
         "soak": soak.main,
+        "ssd": ssd.main,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m benchmarks {{{','.join(names)}}} [options]", file=sys.stderr)

@@ -47,7 +47,12 @@ def check_command(
 
 @records_app.command("synthetic")
 def synthetic_command(
-    kind: Annotated[str, typer.Option("--kind", help="903 (the SSDA903 tables as CSVs) or cin (a CIN census XML)")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="903 (the SSDA903 tables as CSVs), cin (a CIN census XML) or ssd (an SSD extract ZIP)"
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="The folder to write the files into")],
     children: Annotated[int, typer.Option("--children", min=1, help="How many made-up children")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same files")] = 1,
@@ -55,9 +60,14 @@ def synthetic_command(
     la: Annotated[
         str, typer.Option("--la", help="The council's ONS code: E10000024 (Nottinghamshire) or E10000007 (Derbyshire)")
     ] = "E10000024",
+    looked_after: Annotated[
+        int | None,
+        typer.Option("--looked-after", min=1, help="ssd: how many looked-after children (default --children)"),
+    ] = None,
 ) -> None:
     """Write ILLUSTRATIVE record-level files of made-up children, which DfE's rules for the year pass."""
     from cli.synthetic import synthetic_903, synthetic_cin
+    from cli.synthetic.ssd import synthetic_ssd
 
     if kind == "903":
         written = synthetic_903(seed, children, year, out, la=la)
@@ -65,11 +75,16 @@ def synthetic_command(
     elif kind == "cin":
         written = [synthetic_cin(seed, children, year, out, la=la)]
         hint = f"onereturn records check --year {year} {written[0]}"
+    elif kind == "ssd":
+        # The extract holds the CIN census's children and the SSDA903's of the same seed (docs/records.md).
+        written = [synthetic_ssd(seed, children, year, out, looked_after=looked_after, la=la)]
+        hint = f"upload it with collection_year={year} (docs/records.md, the SSD extract)"
     else:
-        raise typer.BadParameter(f"{kind!r}: choose 903 or cin", param_hint="--kind")
+        raise typer.BadParameter(f"{kind!r}: choose 903, cin or ssd", param_hint="--kind")
     for path in written:
         typer.echo(str(path))
-    typer.echo(f"{children} made-up children (illustrative, no real child). Check them: {hint}")
+    many = f"{children} + {looked_after or children}" if kind == "ssd" else f"{children}"
+    typer.echo(f"{many} made-up children (illustrative, no real child). Check them: {hint}")
 
 
 @records_app.command("purge")

@@ -294,6 +294,11 @@ def _la_codes() -> tuple[dict[str, tuple[str, ...]], dict[str, str], dict[str, s
     return {k: tuple(v) for k, v in by_number.items()}, number_of, names
 
 
+def dfe_la_number(org_code: str) -> str | None:
+    """DfE's three-digit number of the council of ONS code ``org_code`` (its EES files' old_la_code), if it has one."""
+    return _la_codes()[1].get(org_code)
+
+
 @cache
 def _neighbour_rows() -> dict[str, list[tuple[str, str]]]:
     out: dict[str, list[tuple[str, str]]] = {}

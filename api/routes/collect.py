@@ -21,6 +21,7 @@ from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id, IsoDatetime
 from api.principal import Principal
+from api.routes.record_files import ssd_upload
 from api.scopes import ReadScope, read_scope
 from api.uploadpool import Processed, UploadPool
 from api.uploadpool import process as process_upload
@@ -200,7 +201,7 @@ async def upload(
     files: Annotated[
         list[UploadFile] | None,
         File(
-            description="Record-level files: the SSDA903 tables as a ZIP or several CSVs, the 903 XML or the CIN census XML"
+            description="Record-level files: the SSDA903 tables as a ZIP or several CSVs, the 903 XML or the CIN census XML; or one ZIP of the council's SSD tables"
         ),
     ] = None,
     collection_year: Annotated[
@@ -355,6 +356,8 @@ async def _records_upload(
             path = await anyio.to_thread.run_sync(_spool_capped, upload, settings, remaining)
             spooled.append((upload.filename or "upload", path))
             remaining -= path.stat().st_size
+        if ssd := await ssd_upload(request, background, principal, agency_code, collection_year, spooled, purpose):
+            return ssd
         received = await anyio.to_thread.run_sync(
             lambda: records.receive(
                 request.app.state.engine,
@@ -373,11 +376,8 @@ async def _records_upload(
     sub = received.submission
     assert sub.id is not None
     if received.duplicate:
-        session = Session(request.app.state.engine)
-        try:
+        with Session(request.app.state.engine) as session:
             _, report = await anyio.to_thread.run_sync(_read_report, session, sub.id, True)
-        finally:
-            session.close()
         annotate(
             request,
             object=f"submission {sub.id} (agency {agency_code}, records {names})",

@@ -216,6 +216,13 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"code": "notts_cyp"}, file=("cols.csv", ANNEX_COLUMNS), owner="agency:notts_cyp"),
         Case({"code": "lewisham_council"}, file=("cols.csv", ANNEX_COLUMNS), owner="agency:lewisham_council"),
     ),
+    # The CIN census and SSDA903 made from a council's SSD extract: its own approver key only. No agency of the
+    # matrix uploaded an extract, so each is answered as not there (404) to those who may read it.
+    ("GET", "/api/agencies/{code}/record-files/{collection_year}/{file}"): rule(
+        "agency",
+        Case({"code": "notts_cyp", "collection_year": "2024-25", "file": "cin_census.xml"}, owner="missing"),
+        Case({"code": "lewisham_council", "collection_year": "2024-25", "file": "ssda903.zip"}, owner="missing"),
+    ),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),

@@ -1,0 +1,236 @@
+"""A synthetic Standard Safeguarding Dataset extract, ILLUSTRATIVE ONLY, made from the same made-up children as the
+synthetic CIN census and SSDA903 of the same seed, sizes and year: each item of those files becomes the SSD column
+the service's mapping (``collectors/ssd/maps/<year>.csv``) makes it from, so both routes can be compared figure by
+figure. Tables of the SSD no return reads here are left out (the SSD allows absent tables).
+
+Where one return item stands for several SSD rows, the extract holds the rows the SSD's readings give back: an
+episode's legal status and home address each a row starting and ending with the episode; a protection plan's
+NumberOfPreviousCPP as that many earlier plans, in referrals closed years before the census.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import xml.etree.ElementTree as ET
+import zipfile
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from cli.synthetic.cin import synthetic_cin
+from cli.synthetic.common import SYNTHETIC_LA, collection_year
+from cli.synthetic.ssda903 import synthetic_903
+from collectors.ssd.spec import tables
+
+Rows = dict[str, list[dict[str, str]]]
+FLAG = {"true": "Y", "false": "N", "1": "Y", "0": "N"}
+SEX = {"1": "M", "2": "F"}
+
+
+def synthetic_ssd(
+    seed: int, children: int, year: str, out: Path, *, looked_after: int | None = None, la: str = SYNTHETIC_LA
+) -> Path:
+    """Write an ILLUSTRATIVE SSD extract ZIP: the CIN census of ``children`` and the SSDA903 of ``looked_after``
+    (default ``children``) made-up children, both of ``seed``; return its path."""
+    collection = collection_year(year)
+    with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
+        cin = synthetic_cin(seed, children, year, Path(work), la=la)
+        files = synthetic_903(seed, looked_after or children, year, Path(work), la=la)
+        rows: Rows = defaultdict(list)
+        _from_cin(cin.read_bytes(), rows, collection.start)
+        _from_903({p.name: p for p in files}, rows)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"ssd_extract_{collection.ending}.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, found in sorted(rows.items()):
+            columns = list(tables()[name].columns)
+            columns += sorted({k for r in found for k in r} - set(columns))
+            text = io.StringIO()
+            writer = csv.DictWriter(text, columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(found)
+            archive.writestr(f"{name}.csv", text.getvalue())
+    return path
+
+
+def _text(parent: ET.Element | None, name: str) -> str:
+    found = parent.find(name) if parent is not None else None
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _from_cin(data: bytes, rows: Rows, year_start: date) -> None:
+    root = ET.fromstring(data)
+    for child in root.iter("Child"):
+        ids, chars = child.find("ChildIdentifiers"), child.find("ChildCharacteristics")
+        person = _text(ids, "LAchildID")
+        rows["ssd_person"].append({
+            "pers_person_id": person, "pers_legacy_id": person, "pers_upn": _text(ids, "UPN"),
+            "pers_upn_unknown": _text(ids, "UPNunknown"), "pers_dob": _text(ids, "PersonBirthDate"),
+            "pers_expected_dob": _text(ids, "ExpectedPersonBirthDate"), "pers_sex": _text(ids, "Sex"),
+            "pers_death_date": _text(ids, "PersonDeathDate"), "pers_ethnicity": _text(chars, "Ethnicity"),
+        })  # fmt: skip
+        for n, disability in enumerate(child.iter("Disability")):
+            if (disability.text or "").strip() != "NONE":
+                rows["ssd_disability"].append({"disa_table_id": f"{person}-D{n}", "disa_person_id": person,
+                                               "disa_disability_code": (disability.text or "").strip()})  # fmt: skip
+        first_plan = True
+        for e, details in enumerate(child.iter("CINdetails")):
+            referral = f"{person}-R{e}"
+            rows["ssd_cin_episodes"].append({
+                "cine_referral_id": referral, "cine_person_id": person,
+                "cine_referral_date": _text(details, "CINreferralDate"),
+                "cine_referral_source_code": _text(details, "ReferralSource"),
+                "cine_cin_primary_need_code": _text(details, "PrimaryNeedCode"),
+                "cine_close_date": _text(details, "CINclosureDate"), "cine_close_reason": _text(details, "ReasonForClosure"),
+                "cine_referral_nfa": FLAG.get(_text(details, "ReferralNFA"), ""),
+            })  # fmt: skip
+            _modules(details, person, referral, rows)
+            for p, plan in enumerate(details.findall("ChildProtectionPlans")):
+                if first_plan:
+                    _earlier_plans(plan, person, rows, year_start)
+                    first_plan = False
+                _plan(plan, person, referral, f"{referral}-P{p}", rows)
+
+
+def _modules(details: ET.Element, person: str, referral: str, rows: Rows) -> None:
+    for a, block in enumerate(details.findall("Assessments")):
+        assessment = f"{referral}-A{a}"
+        rows["ssd_cin_assessments"].append({
+            "cina_assessment_id": assessment, "cina_person_id": person, "cina_referral_id": referral,
+            "cina_assessment_start_date": _text(block, "AssessmentActualStartDate"),
+            "cina_assessment_auth_date": _text(block, "AssessmentAuthorisationDate"),
+        })  # fmt: skip
+        factors = [(f.text or "").strip() for f in block.iter("AssessmentFactors")]
+        if factors:
+            rows["ssd_assessment_factors"].append({"cinf_table_id": assessment, "cinf_assessment_id": assessment,
+                                                   "cinf_assessment_factors_json": json.dumps(factors)})  # fmt: skip
+    for p, block in enumerate(details.findall("CINPlanDates")):
+        rows["ssd_cin_plans"].append({
+            "cinp_cin_plan_id": f"{referral}-C{p}", "cinp_referral_id": referral, "cinp_person_id": person,
+            "cinp_cin_plan_start_date": _text(block, "CINPlanStartDate"),
+            "cinp_cin_plan_end_date": _text(block, "CINPlanEndDate"),
+        })  # fmt: skip
+    for s, block in enumerate(details.findall("Section47")):
+        enquiry = f"{referral}-S{s}"
+        rows["ssd_s47_enquiry"].append({
+            "s47e_s47_enquiry_id": enquiry, "s47e_referral_id": referral, "s47e_person_id": person,
+            "s47e_s47_start_date": _text(block, "S47ActualStartDate"),
+            "s47e_s47_nfa": FLAG.get(_text(block, "ICPCnotRequired"), ""),
+        })  # fmt: skip
+        if _text(block, "InitialCPCtarget") or _text(block, "DateOfInitialCPC"):
+            rows["ssd_initial_cp_conference"].append({
+                "icpc_icpc_id": enquiry, "icpc_s47_enquiry_id": enquiry, "icpc_person_id": person,
+                "icpc_referral_id": referral, "icpc_icpc_target_date": _text(block, "InitialCPCtarget"),
+                "icpc_icpc_date": _text(block, "DateOfInitialCPC"),
+            })  # fmt: skip
+
+
+def _plan(plan: ET.Element, person: str, referral: str, plan_id: str, rows: Rows) -> None:
+    rows["ssd_cp_plans"].append({
+        "cppl_cp_plan_id": plan_id, "cppl_referral_id": referral, "cppl_person_id": person,
+        "cppl_cp_plan_start_date": _text(plan, "CPPstartDate"), "cppl_cp_plan_end_date": _text(plan, "CPPendDate"),
+        "cppl_cp_plan_initial_category": _text(plan, "InitialCategoryOfAbuse"),
+        "cppl_cp_plan_latest_category": _text(plan, "LatestCategoryOfAbuse"),
+    })  # fmt: skip
+    for r, review in enumerate(plan.iter("CPPreviewDate")):
+        rows["ssd_cp_reviews"].append({"cppr_cp_review_id": f"{plan_id}-V{r}", "cppr_person_id": person,
+                                       "cppr_cp_plan_id": plan_id, "cppr_cp_review_date": (review.text or "").strip()})  # fmt: skip
+
+
+def _earlier_plans(plan: ET.Element, person: str, rows: Rows, year_start: date) -> None:
+    """The child's earlier protection plans the first plan's NumberOfPreviousCPP counts, each in a referral of its
+    own closed years before the census (so in no census of the year)."""
+    count = int(_text(plan, "NumberOfPreviousCPP") or 0)
+    for n in range(count):
+        referred = year_start - timedelta(days=1200 + 200 * n)
+        referral = f"{person}-H{n}"
+        rows["ssd_cin_episodes"].append({
+            "cine_referral_id": referral, "cine_person_id": person, "cine_referral_date": referred.isoformat(),
+            "cine_referral_source_code": "1A", "cine_cin_primary_need_code": "N1",
+            "cine_close_date": (referred + timedelta(days=120)).isoformat(), "cine_close_reason": "RC1",
+            "cine_referral_nfa": "N",
+        })  # fmt: skip
+        rows["ssd_cp_plans"].append({
+            "cppl_cp_plan_id": f"{referral}-P0", "cppl_referral_id": referral, "cppl_person_id": person,
+            "cppl_cp_plan_start_date": (referred + timedelta(days=20)).isoformat(),
+            "cppl_cp_plan_end_date": (referred + timedelta(days=110)).isoformat(),
+            "cppl_cp_plan_initial_category": "NEG", "cppl_cp_plan_latest_category": "NEG",
+        })  # fmt: skip
+
+
+def _iso(text: str) -> str:
+    return datetime.strptime(text, "%d/%m/%Y").date().isoformat() if text else ""
+
+
+def _read(files: dict[str, Path], name: str) -> list[dict[str, str]]:
+    with files[name].open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _from_903(files: dict[str, Path], rows: Rows) -> None:
+    for h in _read(files, "header.csv"):
+        child, upn = h["CHILD"], h["UPN"]
+        unknown = upn.startswith("UN") and len(upn) == 3
+        rows["ssd_person"].append({
+            "pers_person_id": child, "pers_legacy_id": child, "pers_sex": SEX.get(h["SEX"], h["SEX"]),
+            "pers_dob": _iso(h["DOB"]), "pers_ethnicity": h["ETHNIC"], "pers_upn": "" if unknown else upn,
+            "pers_upn_unknown": upn if unknown else "", "pers_is_mother": FLAG.get(h["MOTHER"], ""),
+        })  # fmt: skip
+        if h["MC_DOB"]:
+            rows["ssd_mother"].append({"moth_table_id": f"{child}-M", "moth_person_id": child,
+                                       "moth_childs_dob": _iso(h["MC_DOB"])})  # fmt: skip
+    for n, e in enumerate(_read(files, "episodes.csv")):
+        _episode(n, e, rows)
+    for n, u in enumerate(_read(files, "uasc.csv")):
+        rows["ssd_immigration_status"].append({
+            "immi_immigration_status_id": f"{u['CHILD']}-U{n}", "immi_person_id": u["CHILD"],
+            "immi_immigration_status": "UASC", "immi_immigration_status_start_date": _iso(u["DOB"]),
+            "immi_immigration_status_end_date": _iso(u["DUC"]),
+        })  # fmt: skip
+    for n, r in enumerate(_read(files, "reviews.csv")):
+        rows["ssd_cla_reviews"].append({"clar_cla_review_id": f"{r['CHILD']}-V{n}", "clar_cla_id": f"{r['CHILD']}-LAC",
+                                        "clar_cla_review_date": _iso(r["REVIEW"]),
+                                        "clar_cla_review_participation": r["REVIEW_CODE"]})  # fmt: skip
+    for n, m in enumerate(_read(files, "missing.csv")):
+        rows["ssd_missing"].append({"miss_table_id": f"{m['CHILD']}-M{n}", "miss_person_id": m["CHILD"],
+                                    "miss_missing_episode_type": m["MISSING"],
+                                    "miss_missing_episode_start_date": _iso(m["MIS_START"]),
+                                    "miss_missing_episode_end_date": _iso(m["MIS_END"])})  # fmt: skip
+    for n, c in enumerate(_read(files, "oc3.csv")):
+        rows["ssd_care_leavers"].append({"clea_table_id": f"{c['CHILD']}-L{n}", "clea_person_id": c["CHILD"],
+                                         "clea_care_leaver_in_touch": c["IN_TOUCH"], "clea_care_leaver_activity": c["ACTIV"],
+                                         "clea_care_leaver_accom_suitable": c["ACCOM"]})  # fmt: skip
+    for n, w in enumerate(_read(files, "sw_episodes.csv")):
+        rows["ssd_involvements"].append({"invo_involvements_id": f"{w['CHILD']}-W{n}", "invo_person_id": w["CHILD"],
+                                         "invo_professional_id": w["SW_ID"], "invo_professional_role_id": "SW",
+                                         "invo_involvement_start_date": _iso(w["SW_DECOM"]),
+                                         "invo_involvement_end_date": _iso(w["SW_DEC"]),
+                                         "invo_worker_change_reason": w["SW_REASON"]})  # fmt: skip
+
+
+def _episode(n: int, e: dict[str, str], rows: Rows) -> None:
+    child, start, end = e["CHILD"], _iso(e["DECOM"]), _iso(e["DEC"])
+    episode = f"{child}-E{n}"
+    rows["ssd_cla_episodes"].append({
+        "clae_cla_episode_id": episode, "clae_person_id": child, "clae_cla_episode_start_date": start,
+        "clae_cla_episode_start_reason": e["RNE"], "clae_cla_primary_need_code": e["CIN"],
+        "clae_cla_episode_ceased_date": end, "clae_cla_episode_ceased_reason": e["REC"],
+        "clae_cla_id": f"{child}-LAC", "clae_cla_placement_id": f"{episode}-P",
+    })  # fmt: skip
+    rows["ssd_cla_placement"].append({
+        "clap_cla_placement_id": f"{episode}-P", "clap_cla_id": f"{child}-LAC", "clap_person_id": child,
+        "clap_cla_placement_start_date": start, "clap_cla_placement_end_date": end,
+        "clap_cla_placement_type": e["PLACE"], "clap_cla_placement_provider": e["PLACE_PROVIDER"],
+        "clap_cla_placement_change_reason": e["REASON_PLACE_CHANGE"],
+        "clap_cla_placement_postcode": e["PL_POST"], "clap_cla_placement_urn": e["URN"],
+    })  # fmt: skip
+    rows["ssd_legal_status"].append({"lega_legal_status_id": f"{episode}-L", "lega_person_id": child,
+                                     "lega_legal_status": e["LS"], "lega_legal_status_start_date": start,
+                                     "lega_legal_status_end_date": end})  # fmt: skip
+    if e["HOME_POST"]:
+        rows["ssd_address"].append({"addr_table_id": f"{episode}-H", "addr_person_id": child, "addr_address_type": "HOME",
+                                    "addr_address_start_date": start, "addr_address_end_date": end,
+                                    "addr_address_postcode": e["HOME_POST"]})  # fmt: skip

@@ -1,0 +1,369 @@
+"""A council's SSD extract (one ZIP, ``ssd_<table>.csv`` at its root) unpacked with bounds, read and checked against
+the SSD's own schema with pandera, every problem by table, row and column; the columns no output reads dropped here.
+
+Nothing read here is logged or put in a message: the tables hold children's records (``docs/records.md``). A
+problem names the table, the row (1 is the first row under the heading) and the column, never the value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from collectors.ssd.spec import FLAGS, PERSON, Mapping, Table, as_date, tables
+from onereturn.errors import InvalidInput, PayloadTooLarge
+
+#: A full SSD is about 45 tables (issue 64); a few more leave room for the code map and a readme.
+MAX_MEMBERS = 60
+#: The council's map from its local codes to DfE's, an optional member of the ZIP (columns ssd_column, local, dfe).
+CODE_MAP = "code_map.csv"
+#: The problems a refusal lists; the message counts the rest.
+SHOWN = 200
+_CHUNK = 1024 * 1024
+_NAME = re.compile(r"(ssd_[a-z0-9_]+)\.csv", re.IGNORECASE)
+#: The columns the made files join tables by: a table given without one is refused, as one without its key is.
+JOINS: dict[str, tuple[str, ...]] = {
+    "ssd_cin_assessments": ("cina_referral_id",),
+    "ssd_assessment_factors": ("cinf_assessment_id",),
+    "ssd_cin_plans": ("cinp_referral_id",),
+    "ssd_s47_enquiry": ("s47e_referral_id",),
+    "ssd_initial_cp_conference": ("icpc_s47_enquiry_id",),
+    "ssd_cp_plans": ("cppl_referral_id",),
+    "ssd_cp_reviews": ("cppr_cp_plan_id",),
+    "ssd_cla_episodes": ("clae_cla_placement_id", "clae_cla_id"),
+    "ssd_cla_reviews": ("clar_cla_id",),
+}
+
+
+#: Columns the readings need beyond the items made from them (issue 64's readings): the home address in force
+#: and its type, the legal status in force, a UASC status and its start, the ids episodes and plans are joined by.
+READINGS: dict[str, tuple[str, ...]] = {
+    "ssd_address": ("addr_address_type", "addr_address_start_date", "addr_address_end_date"),
+    "ssd_legal_status": ("lega_legal_status_start_date", "lega_legal_status_end_date"),
+    "ssd_immigration_status": ("immi_immigration_status", "immi_immigration_status_start_date"),
+    **JOINS,
+}
+
+
+@dataclass
+class Problem:
+    """One problem of the extract, by table, row (1-based under the heading) and column; never the value."""
+
+    table: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def item(self) -> dict[str, Any]:
+        """The problem as an error item of the API's refusal body."""
+        loc: list[str | int] = [self.table]
+        if self.row is not None:
+            loc.append(self.row)
+        if self.column is not None:
+            loc.append(self.column)
+        return {"type": "ssd_extract", "loc": loc, "msg": self.message, "input": None}
+
+
+@dataclass
+class Extract:
+    """An extract read and checked: its tables (only the columns some output reads), what was set aside, the map."""
+
+    tables: dict[str, pl.DataFrame]
+    notes: list[str] = field(default_factory=list)
+    code_map: dict[tuple[str, str], str] = field(default_factory=dict)
+    rows: int = 0
+
+
+class ExtractRefused(InvalidInput):
+    """The extract has problems; ``errors`` lists them by table, row and column. Nothing of it was kept."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        tables_hit = sorted({p.table for p in problems})
+        more = f" (the first {SHOWN} listed)" if len(problems) > SHOWN else ""
+        super().__init__(
+            f"the SSD extract has {len(problems):,} problem(s) in {', '.join(tables_hit)}{more}; nothing was kept: "
+            "correct the extract and upload it again",
+            errors=[p.item() for p in problems[:SHOWN]],
+        )
+        self.problems = problems
+
+
+def is_extract(path: Path) -> bool:
+    """Whether ``path`` is a ZIP whose members include an ``ssd_<table>.csv``: an SSD extract, not DfE's files."""
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(_NAME.fullmatch(Path(m.filename).name) for m in archive.infolist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def unpack(path: Path, name: str, *, max_unpacked: int) -> dict[str, bytes]:
+    """The ZIP's members by name, refused before inflating when its directory is wrong or declares too much, and
+    while inflating when a member holds more than it declared (a ZIP bomb): at most a chunk past a limit is read."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise InvalidInput(f"{name} is not a readable ZIP ({exc})") from exc
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
+        if len(members) > MAX_MEMBERS:
+            raise InvalidInput(f"{name} holds {len(members)} files; an SSD extract is at most {MAX_MEMBERS}")
+        problems = [
+            Problem(m.filename[:100], None, None, "a member's name is a path: the tables sit at the ZIP's root")
+            for m in members
+            if "/" in m.filename or "\\" in m.filename or m.filename.startswith(".")
+        ]
+        if problems:
+            raise ExtractRefused(problems)
+        declared = sum(m.file_size for m in members)
+        if declared > max_unpacked:
+            raise PayloadTooLarge(
+                f"{name} unpacks to {declared:,} bytes, over the limit of {max_unpacked:,}; nothing of it was unpacked"
+            )
+        return {m.filename: _inflate(archive, m, name) for m in members}
+
+
+def _inflate(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> bytes:
+    out = io.BytesIO()
+    try:
+        with archive.open(member) as source:
+            while chunk := source.read(min(_CHUNK, member.file_size - out.tell() + 1)):
+                out.write(chunk)
+                if out.tell() > member.file_size:
+                    break
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidInput(f"{name}: {member.filename} is damaged or larger than the archive says") from exc
+    if out.tell() > member.file_size:
+        raise InvalidInput(f"{name}: {member.filename} is larger than the archive says")
+    return out.getvalue()
+
+
+def read_extract(members: dict[str, bytes], mapping: Mapping) -> Extract:
+    """Every ``ssd_<table>.csv`` read and checked; refused with every problem, or the tables with unused columns gone."""
+    problems: list[Problem] = []
+    extract = Extract(tables={})
+    schema = tables()
+    frames: dict[str, pl.DataFrame] = {}
+    for member, data in sorted(members.items()):
+        matched = _NAME.fullmatch(member)
+        if member.lower() == CODE_MAP:
+            extract.code_map = _code_map(data, problems)
+            continue
+        if matched is None or matched[1].lower() not in schema:
+            problems.append(Problem(member[:100], None, None, "not a table of the SSD (ssd_<table>.csv)"))
+            continue
+        table = schema[matched[1].lower()]
+        frame = _read_csv(table, data, problems)
+        if frame is not None:
+            frames[table.name] = frame
+    if PERSON not in frames and not any(p.table == PERSON for p in problems):
+        problems.append(
+            Problem(PERSON, None, None, "the extract has no ssd_person.csv: every child is one of its people")
+        )
+    for name, frame in frames.items():
+        problems += _check_columns(schema[name], frame, mapping, extract.notes)
+    for name, frame in frames.items():
+        problems += _check_values(schema[name], frame, mapping, extract.code_map)
+        problems += _check_key(schema[name], frame)
+    for name, frame in frames.items():
+        problems += _check_references(schema[name], frame, frames)
+    if problems:
+        raise ExtractRefused(problems)
+    extract.tables = {name: _kept(schema[name], frame, mapping, extract.notes) for name, frame in frames.items()}
+    extract.rows = sum(f.height for f in extract.tables.values())
+    absent = sorted(set(mapping.used()) - set(frames))
+    if absent:
+        extract.notes.append(f"tables not in the extract (read as empty): {', '.join(absent)}")
+    return extract
+
+
+def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFrame | None:
+    """The table's CSV as text columns, headings lower-cased and stripped; None (and a problem) when unreadable."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problems.append(Problem(table.name, None, None, "not UTF-8 text: save it as CSV UTF-8"))
+        return None
+    lines = csv.reader(io.StringIO(text))
+    heading = next(lines, None)
+    if not heading:
+        problems.append(Problem(table.name, None, None, "the file is empty: a table needs its heading row"))
+        return None
+    # A row short of the heading's columns would be read with blanks, a child's dates silently lost: refused.
+    ragged = [n for n, row in enumerate(lines, start=1) if row and len(row) != len(heading)]
+    if ragged:
+        problems += [Problem(table.name, n, None, f"the row has not the heading's {len(heading)} columns")
+                     for n in ragged[:SHOWN]]  # fmt: skip
+        return None
+    try:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        # The reader's own words may quote a line (a child's record): say what to check instead.
+        problems.append(Problem(table.name, None, None, f"cannot be read as CSV ({type(exc).__name__}): check that "
+                                "every row has the heading's columns"))  # fmt: skip
+        return None
+    renamed = {c: c.strip().lower() for c in frame.columns}
+    if len(set(renamed.values())) != len(renamed):
+        problems.append(Problem(table.name, None, None, "two columns have one heading"))
+        return None
+    return frame.rename(renamed).with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+
+
+def _allowed(table: Table, mapping: Mapping) -> set[str]:
+    # A column the year's mapping reads that the schema lacks is one of v1.4.5's (pers_upn): it is read, not refused.
+    return set(table.columns) | mapping.used().get(table.name, set())
+
+
+def _check_columns(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: list[str]) -> list[Problem]:
+    """The key, the child's id and the columns tables are joined by must be there; an extra column is named and set
+    aside, another missing one read blank (the SSD's builds for each case system differ in a few columns)."""
+    person = [c for c, target in table.references.items() if target == f"{PERSON}.pers_person_id"]
+    needed = list(dict.fromkeys([*table.key, *person, *JOINS.get(table.name, ())]))
+    problems = [Problem(table.name, None, c, "the column is missing: it is the table's key, the child's id or the "
+                        "id it is joined by") for c in needed if c not in frame.columns]  # fmt: skip
+    extra = sorted(set(frame.columns) - _allowed(table, mapping))
+    if extra:
+        notes.append(f"{table.name}: columns not in the SSD's schema, ignored and not kept: {', '.join(extra)}")
+    missing = sorted(set(table.columns) & mapping.used().get(table.name, set()) - set(frame.columns))
+    if missing and not problems:
+        notes.append(f"{table.name}: columns not in the extract, read as blank: {', '.join(missing)}")
+    return problems
+
+
+def _check_values(
+    table: Table, frame: pl.DataFrame, mapping: Mapping, code_map: dict[tuple[str, str], str]
+) -> list[Problem]:
+    """Types from the schema, flags and DfE's code lists from the mapping, checked with pandera by row and column."""
+    columns: dict[str, pa.Column] = {}
+    for column in sorted(set(frame.columns) & _allowed(table, mapping)):
+        checks = _checks(table, column, mapping, code_map)
+        columns[column] = pa.Column(pl.String, checks=checks, nullable=True, required=False)
+    try:
+        pa.DataFrameSchema(columns, name=table.name).validate(frame.select(list(columns)), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.select("column", "check", "index").unique(maintain_order=True)
+        return [
+            Problem(table.name, int(index) + 1 if index is not None else None, column, _said(str(check)))
+            for column, check, index in cases.iter_rows()
+        ]
+    return []
+
+
+def _checks(table: Table, column: str, mapping: Mapping, code_map: dict[tuple[str, str], str]) -> list[pa.Check]:
+    kind = table.columns.get(column, "text")
+    item = mapping.column(table.name, column)
+    checks: list[pa.Check] = []
+    if kind == "date" or (item is not None and item.kind == "date"):
+        checks.append(pa.Check(lambda d: _ok(d, as_date(pl.col(d.key)).is_not_null()),
+                               name="a date (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"))  # fmt: skip
+    elif kind == "integer":
+        checks.append(pa.Check(lambda d: _ok(d, pl.col(d.key).cast(pl.Int64, strict=False).is_not_null()),
+                               name="a whole number"))  # fmt: skip
+    elif kind == "number":
+        checks.append(pa.Check(lambda d: _ok(d, pl.col(d.key).cast(pl.Float64, strict=False).is_not_null()),
+                               name="a number"))  # fmt: skip
+    if item is not None and item.kind == "flag":
+        checks.append(pa.Check.isin(sorted(FLAGS), name="Y or N"))
+    elif item is not None and item.kind == "code" and item.codes in mapping.codes:
+        # A code of DfE's list, or a local code the council's map turns into one.
+        allowed = mapping.codes[item.codes] | {local for (col, local) in code_map if col == column}
+        checks.append(
+            pa.Check.isin(sorted(allowed), name=f"a code of DfE's list {item.codes} or of the council's code map")
+        )
+    elif item is not None and item.kind == "codes" and item.codes in mapping.codes:
+        allowed = mapping.codes[item.codes] | {local for (col, local) in code_map if col == column}
+        checks.append(pa.Check(lambda d: _ok(d, pl.col(d.key).map_elements(lambda v: _listed(v, allowed), return_dtype=pl.Boolean)),
+                               name=f"a JSON list of codes of DfE's list {item.codes} (like [\"1A\", \"2B\"])"))  # fmt: skip
+    return checks
+
+
+def _listed(text: str, allowed: frozenset[str]) -> bool:
+    """Whether ``text`` is a JSON list of codes each in ``allowed``."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(found, list) and all(isinstance(f, str) and f.strip() in allowed for f in found)
+
+
+def _ok(data: Any, expr: pl.Expr) -> pl.LazyFrame:
+    """A blank passes (absent is not wrong); a value passes when ``expr`` holds for it."""
+    frame: pl.LazyFrame = data.lazyframe
+    return frame.select(pl.col(data.key).is_null() | expr.fill_null(False))
+
+
+def _said(check: str) -> str:
+    if check.startswith(("a ", "Y or N")):
+        return f"is not {check}"
+    return f"fails the check {check}"
+
+
+def _check_key(table: Table, frame: pl.DataFrame) -> list[Problem]:
+    """The key is given on every row and on no two rows alike; both rows of a pair are named."""
+    if not table.key or any(c not in frame.columns for c in table.key):
+        return []
+    keyed = frame.select(*table.key).with_row_index("_row")
+    blank = keyed.filter(pl.any_horizontal(pl.col(c).is_null() for c in table.key))
+    problems = [Problem(table.name, int(r) + 1, table.key[0], "the key is blank") for r in blank["_row"]]
+    twice = keyed.filter(
+        pl.struct(*table.key).is_duplicated() & pl.all_horizontal(pl.col(c).is_not_null() for c in table.key)
+    )
+    problems += [Problem(table.name, int(r) + 1, table.key[0], "another row has the same key") for r in twice["_row"]]
+    return problems
+
+
+def _check_references(table: Table, frame: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> list[Problem]:
+    """Each reference names a row of the table it refers to, when that table is in the extract."""
+    problems: list[Problem] = []
+    for column, target in table.references.items():
+        other, _, key = target.partition(".")
+        if column not in frame.columns or other not in frames or key not in frames[other].columns:
+            continue
+        known = frames[other][key].drop_nulls().unique()
+        orphans = (
+            frame.select(column)
+            .with_row_index("_row")
+            .filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(known.implode()))
+        )
+        problems += [
+            Problem(table.name, int(r) + 1, column, f"names no row of {other} ({key})") for r in orphans["_row"]
+        ]
+    return problems
+
+
+def _code_map(data: bytes, problems: list[Problem]) -> dict[tuple[str, str], str]:
+    """The council's local codes by (SSD column, local code) to DfE's code."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    except UnicodeDecodeError:
+        problems.append(Problem(CODE_MAP, None, None, "not UTF-8 text: save it as CSV UTF-8"))
+        return {}
+    if rows and not {"ssd_column", "local", "dfe"} <= set(rows[0]):
+        problems.append(Problem(CODE_MAP, None, None, "its heading must be ssd_column,local,dfe"))
+        return {}
+    return {(r["ssd_column"].strip().lower(), r["local"].strip()): r["dfe"].strip() for r in rows}
+
+
+def _kept(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: list[str]) -> pl.DataFrame:
+    """Only the columns an output reads, the key, the references and the readings' columns; the rest dropped here."""
+    keep = (
+        mapping.used().get(table.name, set())
+        | set(table.key)
+        | set(table.references)
+        | set(READINGS.get(table.name, ()))
+    )
+    dropped = sorted(set(frame.columns) & set(table.columns) - keep)
+    if dropped:
+        notes.append(f"{table.name}: columns no output reads, dropped at intake and not kept: {', '.join(dropped)}")
+    return frame.select(sorted(set(frame.columns) & keep))

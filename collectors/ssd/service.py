@@ -1,0 +1,86 @@
+"""An SSD extract from the ZIP a council uploads to the two files of DfE's record-level returns: unpacked with
+bounds, checked against the SSD's schema, then the CIN census XML and the SSDA903 CSVs of the collection year made
+from it. The files go on through the record-level path as a council's own would (``collectors.records.service``);
+the extract itself is not kept: only the columns an output reads are read past the checks, and only the two files
+made are kept (encrypted, as every record-level upload is).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collectors.records.ssda903_tables import CollectionYear
+from collectors.ssd.cin import make_cin, open_episodes
+from collectors.ssd.intake import Problem, read_extract, unpack
+from collectors.ssd.spec import mapping
+from collectors.ssd.ssda903 import MADE, make_ssda903
+from onereturn.errors import InvalidInput
+
+#: The file names the made files are kept under: the record-files routes find them by these.
+CIN_FILE = "cin_census_from_ssd.xml"
+SSDA903_FILE = "ssda903_from_ssd.zip"
+#: The SSD version whose headings the service reads (``current_version`` of D2I's ssd_version_history.yml at the
+#: commit the schema was taken from); an extract whose ``ssd_version_log`` names another minor version is refused.
+VERSION = "1.4.5"
+
+
+@dataclass
+class Made:
+    """The record-level files made from an extract, and what the reading set aside or left out."""
+
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+def collection(year: str) -> CollectionYear:
+    """The collection year ``2024-25`` as DfE's year ending 31 March 2025."""
+    return CollectionYear(int(year[:4]) + 1)
+
+
+def make_returns(path: Path, name: str, year: str, lea: str, *, max_unpacked: int) -> Made:
+    """The year's CIN census and SSDA903 made from the extract at ``path``; ExtractRefused lists every problem."""
+    maps = mapping(year)
+    members = unpack(path, name, max_unpacked=max_unpacked)
+    _check_version(members)
+    extract = read_extract(members, maps)
+    made = Made(notes=list(extract.notes), rows=extract.rows)
+    years = collection(year)
+    census = not open_episodes(extract, years).is_empty()
+    episodes = extract.tables.get("ssd_cla_episodes")
+    if not census and (episodes is None or episodes.is_empty()):
+        raise InvalidInput(
+            f"the extract has no referral open in {year} (1 April {years.ending - 1} to 31 March {years.ending}) and "
+            "no looked-after episode: is it another year's extract?"
+        )
+    if census:
+        made.files.append((CIN_FILE, make_cin(extract, years, lea)))
+    else:
+        made.notes.append(f"no referral is open in {year}: no CIN census was made")
+    if episodes is not None and not episodes.is_empty():
+        made.files.append((SSDA903_FILE, make_ssda903(extract, years)))
+        made.notes.append(f"SSDA903 tables made: {', '.join(MADE)}; OC2, AD1, PlacedAdoption and PrevPerm are not "
+                          "made from an SSD extract (docs/records.md)")  # fmt: skip
+    else:
+        made.notes.append("the extract has no looked-after episode: no SSDA903 was made")
+    return made
+
+
+def _check_version(members: dict[str, bytes]) -> None:
+    """Refuse an extract whose ``ssd_version_log`` says it is of another SSD version than the one read here."""
+    data = members.get("ssd_version_log.csv")
+    if data is None:
+        return
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig", errors="replace"))))
+    current = [r for r in rows if (r.get("is_current") or "").strip() in ("1", "Y", "True", "true")] or rows[-1:]
+    found = (current[0].get("version_number") or "").strip() if current else ""
+    if found and found.split(".")[:2] != VERSION.split(".")[:2]:
+        said = (
+            f"the extract is SSD version {found[:20]} (its ssd_version_log); the service reads version {VERSION}'s "
+            f"tables: rebuild the extract with the SSD's {VERSION} scripts"
+        )
+        problem = Problem("ssd_version_log", None, "version_number", said)
+        raise InvalidInput(said, errors=[problem.item()])
