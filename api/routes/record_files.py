@@ -28,6 +28,7 @@ from api.uploadpool import UploadPool
 from collectors.records import service as records
 from collectors.records.contract import read_collection_year
 from collectors.records.kept import kept_files
+from collectors.records.privacy import checked_keys
 from collectors.ssd.intake import is_extract
 from collectors.ssd.service import CIN_FILE, SSDA903_FILE, Made, make_returns
 from indicators.models import RECORDS_KIND, Submission
@@ -174,8 +175,11 @@ def record_file(
         )
     kept_as, media = FILES[file]
     sub = _latest(session, code, year, kept_as)
+    engine, settings = request.app.state.engine, request.app.state.settings
+    # Refused before anything is read where this host's records keys are not the deployment's.
+    checked_keys(engine, settings)
     with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
-        ((_, path),) = kept_files(request.app.state.settings, sub, Path(work))
+        ((_, path),) = kept_files(engine, settings, sub, Path(work))
         data = path.read_bytes()
     annotate(request, object=f"{file} of {code} for {year}", detail=f"made from the SSD extract; submission {sub.id}")
     return Response(
