@@ -8,12 +8,6 @@ from xml.parsers import expat
 from onereturn.errors import InvalidInput
 
 
-def _depth(element: ET.Element, level: int, most: int) -> int:
-    if level > most:
-        return level
-    return max((_depth(child, level + 1, most) for child in element), default=level)
-
-
 def parse_bounded(data: bytes, what: str, *, max_bytes: int, max_depth: int) -> ET.Element:
     """Parse ``data`` (called ``what`` in errors), refusing DOCTYPEs, entities, oversized and over-deep documents."""
     if len(data) > max_bytes:
@@ -31,14 +25,28 @@ def parse_bounded(data: bytes, what: str, *, max_bytes: int, max_depth: int) -> 
     def refuse(*_: object) -> None:
         raise InvalidInput(refusal)
 
+    # The depth is counted by the first pass as it reads each element (the root at level 0), so an over-deep
+    # document is refused before its tree is built; walking the built tree again cost more than the count.
+    depth = 0
+
+    def start(*_: object) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > max_depth + 1:
+            raise InvalidInput(f"{what} nests elements deeper than {max_depth} levels")
+
+    def end(*_: object) -> None:
+        nonlocal depth
+        depth -= 1
+
     scan = expat.ParserCreate()
     scan.StartDoctypeDeclHandler = refuse
     scan.EntityDeclHandler = refuse
+    scan.StartElementHandler = start
+    scan.EndElementHandler = end
     try:
         scan.Parse(data, True)
         root = ET.fromstring(data)
     except (ET.ParseError, expat.ExpatError) as exc:
         raise InvalidInput(f"{what} is not well-formed XML: {exc}") from exc
-    if _depth(root, 0, max_depth) > max_depth:
-        raise InvalidInput(f"{what} nests elements deeper than {max_depth} levels")
     return root
