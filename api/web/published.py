@@ -3,15 +3,16 @@ publisher's file unchanged, and each cell where a body's own figure and the publ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from api.deps import SessionDep
 from api.routes.published import MAX_PUBLISHED_FILE, ReleaseTooLarge, store_upload
-from api.web.render import page
+from api.web.render import Visitor, page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
 from collectors.published.intake import confirm_held, confirm_release_held
 from collectors.published.sources import load_sources
@@ -108,15 +109,15 @@ def confirm(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Confirm a publisher's figure a query held, with the officer's note."""
-    check_csrf(visitor, csrf_token)
-    allowed(visitor, OFFICER_ONLY)
-    try:
-        confirm_held(session, held_id, note=note, confirmed_by=visitor.principal.name)
-    except InvalidInput as exc:
-        session.rollback()
-        return _page(request, session, visitor, errors={f"note-{held_id}": exc.message}, status_code=exc.status_code)
-    session.commit()
-    return RedirectResponse("/officer/published?done=confirmed#held", status_code=303)
+    return _confirmed(
+        request,
+        session,
+        visitor,
+        csrf_token,
+        lambda: confirm_held(session, held_id, note=note, confirmed_by=visitor.principal.name),
+        field=f"note-{held_id}",
+        done="confirmed",
+    )
 
 
 @router.post("/officer/published/releases/{release_id}/queries")
@@ -129,13 +130,34 @@ def confirm_release(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Confirm every figure a query still holds from one release, with one note."""
+    return _confirmed(
+        request,
+        session,
+        visitor,
+        csrf_token,
+        lambda: confirm_release_held(session, release_id, note=note, confirmed_by=visitor.principal.name),
+        field=f"release-note-{release_id}",
+        done="confirmed-all",
+    )
+
+
+def _confirmed(
+    request: Request,
+    session: Session,
+    visitor: Visitor,
+    csrf_token: str,
+    confirm: Callable[[], object],
+    *,
+    field: str,
+    done: str,
+) -> Response:
+    """An officer's confirmation of held figures, committed; its refusal shown beside the field its note was in."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, OFFICER_ONLY)
     try:
-        confirm_release_held(session, release_id, note=note, confirmed_by=visitor.principal.name)
+        confirm()
     except InvalidInput as exc:
         session.rollback()
-        errors = {f"release-note-{release_id}": exc.message}
-        return _page(request, session, visitor, errors=errors, status_code=exc.status_code)
+        return _page(request, session, visitor, errors={field: exc.message}, status_code=exc.status_code)
     session.commit()
-    return RedirectResponse("/officer/published?done=confirmed-all#held", status_code=303)
+    return RedirectResponse(f"/officer/published?done={done}#held", status_code=303)
