@@ -65,7 +65,7 @@ class Keys:
 
     secret: bytes
     fernet: Fernet
-    encryption_key: bytes = b""
+    encryption_key: bytes
 
     @property
     def fingerprint(self) -> str:

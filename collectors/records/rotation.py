@@ -125,7 +125,8 @@ def _refuse_while_busy(engine: Engine) -> None:
         )
 
 
-def _opens(keys: Keys, token: bytes) -> bool:
+def opens(keys: Keys, token: bytes) -> bool:
+    """Whether ``token`` was sealed under ``keys`` (a Fernet token opens under its own key only)."""
     try:
         keys.fernet.decrypt(token)
     except InvalidToken:
@@ -140,7 +141,7 @@ def _reseal_files(engine: Engine, settings: Settings, old: Keys, new: Keys, prog
     done = 0
     for name in names:
         token = keptfiles.read(engine, settings, name)
-        if not _opens(new, token):
+        if not opens(new, token):
             keptfiles.replace(engine, settings, name, new.seal(old.open(token)))
             done += 1
         progress.advance(1)
@@ -181,7 +182,7 @@ def _moves(rows: Iterable[tuple[str, str]], old: Keys, new: Keys) -> dict[str, t
     """Each old pseudonym's new pseudonym and encrypted id; a child already under the new keys is left out."""
     moves = {}
     for pseudonym, sealed in rows:
-        if _opens(new, sealed.encode("ascii")):
+        if opens(new, sealed.encode("ascii")):
             continue  # re-keyed by a run that was stopped
         child = old.open_text(sealed)
         moves[pseudonym] = (new.pseudonym(child), new.seal_text(child))
