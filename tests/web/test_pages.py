@@ -313,6 +313,17 @@ def test_burden_is_drawn_on_the_server_for_returns_in_force(web: TestClient) -> 
     returns = re.search(r'<table class="govuk-table app-table--small" id="return-burden">(.*?)</table>', page, re.S)
     assert returns
     assert "National Indicator Set" not in returns.group(1)
+    # The caption names each part by the colour the chart draws it in (tests/web/test_charts.py holds the colours).
+    caption = " ".join(
+        re.sub(r"<[^>]+>", " ", page.split("Each bar is the cells", 1)[1].split("</figcaption>", 1)[0]).split()
+    )
+    for said in (
+        "dark blue is still keyed by hand",
+        "blue is keyed once",
+        "orange is worked out",
+        "yellow is a publisher",
+    ):
+        assert said in caption
 
 
 @pytest.mark.parametrize(("wanted", "lands"), [("/history", "/history"), ("//elsewhere.example/x", "/agency")])
