@@ -62,6 +62,7 @@ def test_an_ssd_extract_stores_the_figures_the_councils_own_files_would(
     assert ssd_cin
     assert ssd_903
     via_ssd = _annex_counts(store_client)
+    _annex_a_from_the_extract(store_client, store, answer.json()["extract"]["annex_a"]["id"], via_ssd)
     # The council's own files of the same children: every figure the extract stored is stored again unchanged.
     census = synthetic_cin(SEED, CHILDREN, "2024-25", tmp_path / "cin", la=LA)
     direct = upload(store_client, [census], headers=COUNTY)
@@ -80,6 +81,41 @@ def test_an_ssd_extract_stores_the_figures_the_councils_own_files_would(
     direct_counts = _annex_counts(store_client)
     assert {n: via_ssd[n] for n in range(3, 10)} == {n: direct_counts[n] for n in range(3, 10)}
     assert any(via_ssd[n] for n in range(3, 10))
+
+
+def _annex_a_from_the_extract(
+    client: TestClient, store: Engine, kept: int, via_ssd: dict[int, tuple[int, int]]
+) -> None:
+    """Lists 1 and 2 and the columns no return holds come from the extract's rows; Lists 3 to 10 count as without."""
+    answer = client.get(
+        "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-03-31"}
+    ).json()
+    assert any(s.startswith("SSD extract ") for s in answer["sources"]), answer["sources"]
+    lists = {item["list"]: item for item in answer["lists"]}
+    assert lists[1]["rows"] and lists[2]["rows"]
+    assert len(lists[1]["ssd_filled"]) == 7
+    assert {"Allocated Team", "Allocated Worker"} <= set(lists[3]["ssd_filled"])
+    assert {"Date of Last Social Work Visit", "Date of Last IRO Visit / Contact to the Child"} <= set(
+        lists[8]["ssd_filled"]
+    )
+    assert "Date of the Last Statutory Visit" in lists[7]["ssd_filled"]
+    assert not lists[11]["ssd_filled"]
+    with Session(store) as session:
+        row = session.get(Submission, kept)
+        assert row is not None
+        assert row.mode == "annex_a_ssd"
+        row.purged_at = row.received_at
+        session.add(row)
+        session.commit()
+    without = _annex_counts(client)
+    assert {n: without[n] for n in range(3, 11)} == {n: via_ssd[n] for n in range(3, 11)}
+    assert without[1] == without[2] == (0, 0)
+    with Session(store) as session:
+        row = session.get(Submission, kept)
+        assert row is not None
+        row.purged_at = None
+        session.add(row)
+        session.commit()
 
 
 def _annex_counts(client: TestClient) -> dict[int, tuple[int, int]]:
