@@ -251,5 +251,5 @@ def unpack_kept(data: bytes) -> dict[str, pl.DataFrame]:
         for member in archive.namelist():
             name = member.removesuffix(".csv")
             if name in KEPT:
-                found[name] = pl.read_csv(archive.read(member), schema=KEPT[name])  # type: ignore[arg-type]
+                found[name] = pl.read_csv(archive.read(member), schema=KEPT[name])
     return found

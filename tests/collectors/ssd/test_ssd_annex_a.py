@@ -62,7 +62,7 @@ CP_VISITS = (
 
 
 def _extract(tmp_path: Path, **changed: str) -> dict[str, pl.DataFrame]:
-    members = {
+    members: dict[str, str | bytes] = {
         "ssd_person.csv": PEOPLE, "ssd_cin_episodes.csv": EPISODES, "ssd_contacts.csv": CONTACTS,
         "ssd_early_help_episodes.csv": EARLY_HELP, "ssd_involvements.csv": INVOLVEMENTS,
         "ssd_professionals.csv": PROFESSIONALS, "ssd_department.csv": TEAMS, "ssd_cin_visits.csv": CIN_VISITS,

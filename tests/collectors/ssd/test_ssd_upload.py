@@ -92,7 +92,8 @@ def _annex_a_from_the_extract(
     ).json()
     assert any(s.startswith("SSD extract ") for s in answer["sources"]), answer["sources"]
     lists = {item["list"]: item for item in answer["lists"]}
-    assert lists[1]["rows"] and lists[2]["rows"]
+    assert lists[1]["rows"]
+    assert lists[2]["rows"]
     assert len(lists[1]["ssd_filled"]) == 7
     assert {"Allocated Team", "Allocated Worker"} <= set(lists[3]["ssd_filled"])
     assert {"Date of Last Social Work Visit", "Date of Last IRO Visit / Contact to the Child"} <= set(
@@ -201,3 +202,32 @@ def test_a_file_made_over_the_upload_limit_keeps_nothing(store: Engine, tmp_path
     assert "cin_census_from_ssd.xml made from ssd.zip" in answer.text
     with Session(store) as session:
         assert len(session.exec(select(Submission)).all()) == before
+
+
+def test_an_extract_sent_for_annex_a_feeds_annex_a_and_stores_no_figure(
+    store_client: TestClient, store: Engine, tmp_path: Path
+) -> None:
+    contacts = "cont_contact_id,cont_person_id,cont_contact_date,cont_contact_source_code\nK1,C1,2025-10-01,1A\n"
+    path = extract_zip(
+        tmp_path / "ssd.zip",
+        {"ssd_person.csv": PERSON, "ssd_cin_episodes.csv": EPISODES, "ssd_contacts.csv": contacts},
+    )
+    files = [("files", (path.name, path.read_bytes(), "application/zip"))]
+    answer = store_client.post(
+        "/api/submissions", headers=COUNTY, data={"collection_year": "2024-25", "purpose": "annex_a"}, files=files
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["extract"]["annex_a"]["tables"] == ["contacts", "people"]
+    sid = answer.json()["submissions"][0]["id"]
+    assert _report(store_client, sid)["status"] == "accepted"
+    with Session(store) as session:
+        assert session.get(Submission, sid).mode == "annex_a"  # type: ignore[union-attr]
+    assert not _figures(store, sid)
+    summary = store_client.get(
+        "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-11-30"}
+    ).json()
+    assert summary["lists"][0]["rows"] == 1
+    bad = store_client.post(
+        "/api/submissions", headers=COUNTY, data={"collection_year": "2024-25", "purpose": "other"}, files=files
+    )
+    assert bad.status_code == 422
