@@ -29,7 +29,7 @@ from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
 from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
-from mappings.annex_a import AnnexList, Layout, load_layout
+from mappings.annex_a import AnnexCells, AnnexList, Layout, load_layout
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
 
@@ -261,6 +261,8 @@ def _fill_from_extract(annex: AnnexA, from_extract: FromExtract) -> None:
     for number, (item, rows) in contact_rows(from_extract.tables, layout, on).items():
         annex.lists[number] = present(rows, item, layout, unwritten)
         annex.ssd_filled.append(f"{item.sheet}: *")
+        # The list's note that no return holds it is answered by the extract: said once, below, not twice.
+        annex.notes = [n for n in annex.notes if not n.startswith(f"{item.sheet} (")]
     annex.ssd_filled += fill_council(annex.lists, layout, columns_at(from_extract.tables, layout, on))
     columns = len([h for h in annex.ssd_filled if not h.endswith(": *")])
     lists = [h.split(":")[0] for h in annex.ssd_filled if h.endswith(": *")]
@@ -337,6 +339,34 @@ def summary(annex: AnnexA) -> dict[str, Any]:
     }
 
 
+def cells(annex: AnnexA) -> AnnexCells:
+    """Annex A's child-level cells of Lists 1 to 10, by who fills them: the records, the SSD extract, the council."""
+    total = records = extract = 0
+    for item in annex.layout.lists:
+        rows = annex.lists[item.number].height
+        from_ssd = set(_from_ssd(annex, item.sheet, [c.heading for c in item.columns]))
+        total += rows * len(item.columns)
+        records += rows * len([h for h in item.filled if h not in from_ssd])
+        extract += rows * len(from_ssd)
+    return AnnexCells(annex.inspection_date.isoformat(), total, records, extract, total - records - extract)
+
+
+def annex_a_cells(session: Session, settings: Settings, agency_code: str, on: date) -> AnnexCells | None:
+    """The council's Annex A as at ``on`` counted in cells; None when it has sent no record it could be built from."""
+    held = session.exec(
+        select(Submission.id)
+        .where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.purged_at).is_(None),
+        )
+        .limit(1)
+    ).first()
+    if held is None:
+        return None
+    return cells(build_annex_a(session, settings, agency_code, on))
+
+
 def _from_ssd(annex: AnnexA, sheet: str, headings: list[str]) -> list[str]:
     """The list's headings filled from the SSD extract: every one where the list came whole from it."""
     if f"{sheet}: *" in annex.ssd_filled:
@@ -348,8 +378,10 @@ __all__ = [
     "CHILD_FIELDS",
     "AnnexA",
     "Source",
+    "annex_a_cells",
     "assemble",
     "build_annex_a",
+    "cells",
     "derive_lists",
     "present",
     "read_inspection_date",

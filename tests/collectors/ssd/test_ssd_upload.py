@@ -101,6 +101,17 @@ def _annex_a_from_the_extract(
     )
     assert "Date of the Last Statutory Visit" in lists[7]["ssd_filled"]
     assert not lists[11]["ssd_filled"]
+    # The burden counts the council's Annex A as at the year's last day in cells (rows times columns, Lists 1-10).
+    shown = client.get("/api/burden", headers=OFFICER, params={"period": "FY2024-25"}).json()
+    county = next(a for a in shown["agencies"] if a["agency_code"] == "synthetic_county")
+    counted = [item for item in answer["lists"] if item["list"] != 11]
+    width = {item["list"]: len(item["filled"]) + len(item["blank"]) for item in counted}
+    assert county["annex_a_cells"] == sum(item["rows"] * width[item["list"]] for item in counted) > 0
+    assert county["annex_a_from_extract"] == sum(item["rows"] * len(item["ssd_filled"]) for item in counted) > 0
+    from_records = sum(item["rows"] * len(item["filled"]) for item in counted)
+    assert county["annex_a_from_records"] == from_records > 0
+    assert county["annex_a_keyed"] == county["annex_a_cells"] - from_records - county["annex_a_from_extract"] > 0
+    assert shown["totals"]["annex_a_from_extract"] == county["annex_a_from_extract"]
     with Session(store) as session:
         row = session.get(Submission, kept)
         assert row is not None
