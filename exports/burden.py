@@ -224,10 +224,7 @@ def burden(
                 from_records=len(owed & records_keys),
                 from_records_by_return=by_return,
                 from_publishers=publishers,
-                annex_a_cells=annex.cells if annex else 0,
-                annex_a_from_records=annex.from_records if annex else 0,
-                annex_a_from_extract=annex.from_extract if annex else 0,
-                annex_a_keyed=annex.keyed if annex else 0,
+                **_annex_fields(annex),
             )
         )
     return BurdenReport(
@@ -240,6 +237,18 @@ def burden(
         publisher_burden(session, period, _return_inputs(indicators, fields)),
         keys_nothing_published(session),
     )
+
+
+def _annex_fields(annex: AnnexCells | None) -> dict[str, int]:
+    """A council's Annex A cells as the agency's burden fields (none where it has none)."""
+    if annex is None:
+        return {}
+    return {
+        "annex_a_cells": annex.cells,
+        "annex_a_from_records": annex.from_records,
+        "annex_a_from_extract": annex.from_extract,
+        "annex_a_keyed": annex.keyed,
+    }
 
 
 def keys_nothing_published(session: Session) -> list[ProviderKeysNothing]:

@@ -277,6 +277,10 @@ def _check_designated(result: AgencySet) -> None:
                     return
 
 
+#: The agency file's optional fields kept in its stored definition when given.
+_DEFINITION_EXTRAS = ("records_as", "moved_from", "publishes", "keys_nothing")
+
+
 def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) -> dict[str, int]:
     """Store the bundled agencies (with ``with_keys``, the demo: agencies and hashed keys); without, leave the store's
     as they are: hosts share one store, and one host started without the demo must not undo another's
@@ -312,9 +316,7 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 "returns": a.spec.returns,
                 "indicators": a.spec.indicators,
                 **({"published": a.spec.published} if a.spec.published else {}),
-                **{
-                    k: v for k in ("records_as", "moved_from", "publishes", "keys_nothing") if (v := getattr(a.spec, k))
-                },
+                **{k: v for k in _DEFINITION_EXTRAS if (v := getattr(a.spec, k))},
             },
         }
         row = session.get(Agency, c)
