@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from cli.synthetic.ssd import synthetic_ssd
 from collectors.records.annex_a import present
 from collectors.records.annex_a_columns import CHILD
 from collectors.records.annex_a_ssd import allocated, columns_at, contact_rows
@@ -162,3 +163,21 @@ def test_a_bad_row_annex_a_reads_is_refused_by_table_row_and_column(
     said = json.dumps([caught.value.message, caught.value.errors])
     for value in ("C2", "C9", "01/12/2024", "W9"):
         assert value not in said
+
+
+def test_the_synthetic_extract_fills_lists_1_and_2_and_the_worker_and_visit_columns(tmp_path: Path) -> None:
+    extract = synthetic_ssd(5, 40, "2024-25", tmp_path / "ssd", looked_after=20, la="E10000007")
+    tables = make_returns(extract, extract.name, "2024-25", "830", max_unpacked=LIMIT).annex_a
+    lists = contact_rows(tables, LAYOUT, INSPECTION)
+    assert lists[1][1].height > 0
+    assert lists[2][1].height > 0
+    frame = columns_at(tables, LAYOUT, INSPECTION)
+    assert frame is not None
+    for heading in (
+        "List 3: Allocated Worker", "List 6: Allocated Team", "List 8: Allocated Worker", "List 9: Allocated Personal Advisor",
+        "List 6: Date Child Was Last Seen", "List 7: Date of the Last Statutory Visit", "List 8: Date of Last Social Work Visit",
+        "List 8: What is the permanence plan for this child?",
+    ):  # fmt: skip
+        assert frame[heading].drop_nulls().len() > 0, heading
+    # Contact-only children are on List 1 and in neither DfE file.
+    assert lists[1][1].filter(pl.col("child").str.starts_with("SSDK")).height > 0

@@ -112,6 +112,17 @@ def _annex_a_from_the_extract(
     assert county["annex_a_from_records"] == from_records > 0
     assert county["annex_a_keyed"] == county["annex_a_cells"] - from_records - county["annex_a_from_extract"] > 0
     assert shown["totals"]["annex_a_from_extract"] == county["annex_a_from_extract"]
+    # The council's own columns file fills what the extract leaves; a column the extract fills stays the extract's.
+    keyed = "Child Unique ID,List 8: Date of Last Health Assessment,List 8: LA of Placement\nX1,01/02/2025,Derby\n"
+    sent = client.post(
+        "/api/agencies/synthetic_county/annex-a/columns", headers=COUNTY, files={"file": ("cols.csv", keyed.encode())}
+    )
+    assert sent.status_code == 200, sent.text
+    both = client.get(
+        "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-03-31"}
+    ).json()["lists"][7]
+    assert both["council_filled"] == ["LA of Placement"]
+    assert "Date of Last Health Assessment" in both["ssd_filled"]
     with Session(store) as session:
         row = session.get(Submission, kept)
         assert row is not None
