@@ -483,11 +483,19 @@ def burden_command(
     minutes: Annotated[float, typer.Option("--minutes", help="Officer minutes to key one figure")] = 3.0,
 ) -> None:
     """Print the burden saved: cells keyed into every return against figures keyed once, per agency."""
+    from collectors.records.annex_a import annex_a_cells
     from exports.burden import burden
     from onereturn import db
+    from onereturn.settings import get_settings
 
+    settings = get_settings()
     with db.session_scope(ready_engine()) as session:
-        report = burden(session, period, minutes_per_figure=minutes)
+        report = burden(
+            session,
+            period,
+            minutes_per_figure=minutes,
+            annex_a=lambda code, on: annex_a_cells(session, settings, code, on),
+        )
     print_burden(report)
 
 
@@ -501,6 +509,14 @@ def print_burden(report: Any) -> None:
         for agency_code, return_id, n in filled:
             by_return.add_row(agency_code, return_id, f"{n:,}")
         out.print(by_return)
+    annexed = [a for a in report.agencies if a.annex_a_cells]
+    if annexed:
+        annex = Table("council", "Annex A cells", "from records", "from the SSD extract", "keyed")
+        for a in annexed:
+            annex.add_row(a.agency_code, *(f"{n:,}" for n in (a.annex_a_cells, a.annex_a_from_records,
+                                                               a.annex_a_from_extract, a.annex_a_keyed)))  # fmt: skip
+        out.print(f"Ofsted's Annex A as at the last day of {report.period}, in child-level cells:")
+        out.print(annex)
     if report.from_publishers:
         out.print("From publishers, keyed by nobody (read from the publishers' own files):")
         out.print(_publishers_table(report))

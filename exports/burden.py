@@ -5,12 +5,17 @@ submits, against the figures it owes the service once. Two savings are told apar
 figure several returns ask for is keyed once instead of several times (the hours saved count
 only these), and a figure the service derives (a rate, a percentage, a total) is never keyed at
 all; derived cells are reported beside the saving, not inside it. A figure worked out from a council's
-record-level files (SSDA903, CIN census) is keyed by nobody: counted per agency and per return. Also the overlap of returns
+record-level files (a council's child-level returns) is keyed by nobody: counted per agency and per return. Also the overlap of returns
 by the collected indicators they share, and a consistency list of figures measured two ways.
+
+Annex A (the inspection's child-level lists) is counted beside the returns, in child-level cells (a council's lists as at the period's last day):
+those its record-level returns fill, those its case-system extract fills, and those it still keys. Which body keys
+nothing a publisher publishes is the publisher's own data (``keys_nothing`` in its agency file), not named here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,23 +28,11 @@ from indicators.periods import Period, parse_period
 from indicators.published_query import PublisherBurden, publisher_burden
 from indicators.service import indicators_by_id
 from mappings.agencies import breakdown_keys, obligations, owed_periods
+from mappings.annex_a import RECORD_RETURNS, AnnexCells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.resolve import Resolver
 from mappings.validity import in_force
 from onereturn.errors import InvalidInput
-
-#: Kinds of body whose figures a publisher works out itself, from the records those bodies' systems already send it,
-#: and publishes: such a body keys none of them here (body type -> the publisher's agency code, and what to say).
-KEYS_NOTHING_PUBLISHED: dict[str, tuple[str, str]] = {
-    "drug_treatment_provider": (
-        "ohid_ndtms",
-        "keys nothing NDTMS publishes. Its case-management system already sends the National Drug Treatment "
-        "Monitoring System (NDTMS) its client-level records every month; NDTMS works out the treatment counts from "
-        "them (numbers in treatment, new presentations, waits, exits, completions) and publishes them, and this "
-        "service reads NDTMS's own files. So none of those counts is in its template, and none is counted as keyed "
-        "by it here.",
-    ),
-}
 
 
 @dataclass
@@ -66,13 +59,21 @@ class AgencyBurden:
     saved: int  # cells keyed by hand today that are keyed once, by one body, with the service: what hours saved count
     hours_saved: float
     keyed_cells_without_service: int = 0  # cells of collected figures, each keyed by hand without the service
-    #: Of the figures the agency owes, those worked out from its record-level files (SSDA903, CIN census): keyed by nobody.
+    #: Of the figures the agency owes, those worked out from its record-level files: keyed by nobody.
     from_records: int = 0
     #: Cells of each of its returns filled by figures worked out from its record-level files, by return.
     from_records_by_return: dict[str, int] = field(default_factory=dict)
-    #: Cells of its returns filled by figures a publisher works out and publishes itself (NDTMS's treatment counts):
-    #: cells its returns need, keyed by nobody (a figure derived from them is counted as derived).
+    #: Cells of its returns filled by figures a publisher works out and publishes itself (a treatment count a
+    #: publisher works out from providers' records): cells its returns need, keyed by nobody (a figure derived from
+    #: them is counted as derived).
     from_publishers: int = 0
+    #: Annex A as at the period's last day, in child-level cells (Lists 1 to 10): all of them, those its
+    #: record-level returns fill, those its case-system extract fills, and those it keys (its columns file or by
+    #: hand). Zero for a body that returns neither record-level return, or has sent no record.
+    annex_a_cells: int = 0
+    annex_a_from_records: int = 0
+    annex_a_from_extract: int = 0
+    annex_a_keyed: int = 0
 
 
 @dataclass
@@ -111,9 +112,9 @@ class BurdenReport:
     consistency: list[Consistency] = field(default_factory=list)
     #: Figures two bodies each had to send (one return each), now keyed once by one of them.
     sent_twice: list[SentTwice] = field(default_factory=list)
-    #: Figures read from the publishers' own files (ONS, DfE), counted apart: from publishers, keyed by nobody.
+    #: Figures read from the publishers' own files, counted apart: from publishers, keyed by nobody.
     from_publishers: list[PublisherBurden] = field(default_factory=list)
-    #: Bodies that key nothing a publisher publishes from their records (a treatment provider: NDTMS's counts).
+    #: Bodies that key nothing a publisher publishes from their records (as the publisher's agency file says).
     keys_nothing_published: list[ProviderKeysNothing] = field(default_factory=list)
 
     @property
@@ -129,6 +130,10 @@ class BurdenReport:
             "hours_saved",
             "from_records",
             "from_publishers",
+            "annex_a_cells",
+            "annex_a_from_records",
+            "annex_a_from_extract",
+            "annex_a_keyed",
         )
         return {k: round(sum(getattr(a, k) for a in self.agencies), 1) for k in keys}
 
@@ -136,8 +141,8 @@ class BurdenReport:
 def locally_keyed(indicators: dict[str, Indicator], indicator_id: str) -> bool:
     """Say whether a field's figure was keyed by a local body at all.
 
-    A figure derived centrally from a national data set (``collection = "central"``: NI 40 from
-    NDTMS, NI 186 from DECC's statistics) was never keyed locally, so it is no local burden.
+    A figure derived centrally from a national data set (``collection = "central"`` in the catalogue) was never keyed
+    locally, so it is no local burden.
     """
     return any(indicators[i].collection == "local" for i in collected_inputs(indicators, indicator_id))
 
@@ -149,8 +154,16 @@ def last_financial_year(today: date) -> str:
     return f"FY{start}-{(start + 1) % 100:02d}"
 
 
-def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.0) -> BurdenReport:
-    """Measure keying with and without the service for every submitting agency in a period."""
+#: Counts a council's Annex A in cells as at a day (None when it has no record to build it from); given by the caller,
+#: since building it reads the council's kept records.
+AnnexCounter = Callable[[str, date], AnnexCells | None]
+
+
+def burden(
+    session: Session, period_text: str, *, minutes_per_figure: float = 3.0, annex_a: AnnexCounter | None = None
+) -> BurdenReport:
+    """Measure keying with and without the service for every submitting agency in a period; with ``annex_a``, each
+    council's Annex A cells as at the period's last day beside its returns'."""
     period = parse_period(period_text)
     indicators = indicators_by_id(session)
     returns = {r.id: r for r in session.execute(select(Return)).scalars() if in_force(r, period)}
@@ -179,7 +192,7 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         cells, derived, keyed, by_return, publishers = _cells_of(
             own, orgs, period, records_keys, returns, fields, indicators, codes, published
         )
-        # An agency whose returns are all filled by others (a partnership reporting NDTMS's figures) owes nothing.
+        # An agency whose returns are all filled by others (a partnership reporting a publisher's figures) owes nothing.
         designated = session.execute(
             select(AgencyIndicator.indicator_id).where(AgencyIndicator.agency_code == agency.code).limit(1)
         ).first()
@@ -195,6 +208,7 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
         # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
         # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
         saved = len(keyed) - len(set(keyed) & owed)
+        annex = annex_a(agency.code, period.end) if annex_a is not None and set(own) & set(RECORD_RETURNS) else None
         rows.append(
             AgencyBurden(
                 agency.code,
@@ -210,6 +224,7 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
                 from_records=len(owed & records_keys),
                 from_records_by_return=by_return,
                 from_publishers=publishers,
+                **_annex_fields(annex),
             )
         )
     return BurdenReport(
@@ -224,14 +239,37 @@ def burden(session: Session, period_text: str, *, minutes_per_figure: float = 3.
     )
 
 
+def _annex_fields(annex: AnnexCells | None) -> dict[str, int]:
+    """A council's Annex A cells as the agency's burden fields (none where it has none)."""
+    if annex is None:
+        return {}
+    return {
+        "annex_a_cells": annex.cells,
+        "annex_a_from_records": annex.from_records,
+        "annex_a_from_extract": annex.from_extract,
+        "annex_a_keyed": annex.keyed,
+    }
+
+
 def keys_nothing_published(session: Session) -> list[ProviderKeysNothing]:
-    """Every agency that keys nothing a publisher publishes from its records, each with what to say of it."""
+    """Every agency that keys nothing a publisher publishes from its records, each with what its publisher says."""
+    said = publishers_saying(session)
     return [
-        ProviderKeysNothing(a.code, a.name, *KEYS_NOTHING_PUBLISHED[a.body_type])
+        ProviderKeysNothing(a.code, a.name, *said[a.body_type])
         for a in session.execute(
-            select(Agency).where(col(Agency.body_type).in_(list(KEYS_NOTHING_PUBLISHED))).order_by(col(Agency.code))
+            select(Agency).where(col(Agency.body_type).in_(list(said))).order_by(col(Agency.code))
         ).scalars()
     ]
+
+
+def publishers_saying(session: Session) -> dict[str, tuple[str, str]]:
+    """Per kind of body, the publisher whose figures it keys none of and what to say of it (its agency file's
+    ``keys_nothing``)."""
+    found: dict[str, tuple[str, str]] = {}
+    for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
+        for body_type, says in ((agency.definition or {}).get("keys_nothing") or {}).items():
+            found.setdefault(str(body_type), (agency.code, str(says)))
+    return found
 
 
 def _return_inputs(indicators: dict[str, Indicator], fields: dict[str, list[FieldMapping]]) -> dict[str, set[str]]:
@@ -299,7 +337,7 @@ def _cells_of(
 
 
 def published_indicators(session: Session) -> set[str]:
-    """The indicators whose designated source is a body that publishes its figures itself (NDTMS, ONS)."""
+    """The indicators whose designated source is a body that publishes its figures itself (its agency file says so)."""
     publishers = {a.code for a in session.execute(select(Agency)).scalars() if (a.definition or {}).get("published")}
     return set(
         session.execute(
@@ -311,8 +349,8 @@ def published_indicators(session: Session) -> set[str]:
 def records_figures(session: Session) -> dict[str, set[tuple[str, str, str, str]]]:
     """The current figures each agency's record-level uploads gave, by agency: (indicator, org, period, breakdown).
 
-    A figure worked out from a council's SSDA903 or CIN census files (a record-level upload) is keyed by
-    nobody: the council sent the child-level file it already makes for DfE, and the service counted it.
+    A figure worked out from a council's record-level files is keyed by nobody: the council sent the child-level
+    file it already makes for the return's recipient, and the service counted it.
     """
     found: dict[str, set[tuple[str, str, str, str]]] = {}
     rows = session.execute(

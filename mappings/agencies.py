@@ -74,6 +74,9 @@ class AgencySpec(_Spec):
     #: For a publisher: the publication its figures come from, and when it next publishes where a stored source
     #: says so (else that none does); a cell still waiting for its figure says this.
     publishes: str = ""
+    #: For a publisher: the kinds of body that key nothing it publishes, because it works those figures out itself from
+    #: the records their systems already send it (body type -> what to say of such a body, in plain words).
+    keys_nothing: dict[str, str] = Field(default_factory=dict)
     #: For a council whose children are made up (an illustrative council): the real council whose ONS code DfE's
     #: rules are run with and whose published population is the base of its rates.
     records_as: str = ""
@@ -274,6 +277,10 @@ def _check_designated(result: AgencySet) -> None:
                     return
 
 
+#: The agency file's optional fields kept in its stored definition when given.
+_DEFINITION_EXTRAS = ("records_as", "moved_from", "publishes", "keys_nothing")
+
+
 def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) -> dict[str, int]:
     """Store the bundled agencies (with ``with_keys``, the demo: agencies and hashed keys); without, leave the store's
     as they are: hosts share one store, and one host started without the demo must not undo another's
@@ -309,7 +316,7 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
                 "returns": a.spec.returns,
                 "indicators": a.spec.indicators,
                 **({"published": a.spec.published} if a.spec.published else {}),
-                **{k: v for k in ("records_as", "moved_from", "publishes") if (v := getattr(a.spec, k))},
+                **{k: v for k in _DEFINITION_EXTRAS if (v := getattr(a.spec, k))},
             },
         }
         row = session.get(Agency, c)

@@ -19,6 +19,7 @@ from api.paging import Limit, Offset, Page, page
 from api.params import Id, IsoDatetime
 from api.principal import Principal
 from api.scopes import read_scope
+from collectors.records.annex_a import annex_a_cells
 from exports import release
 from exports import service as exports
 from exports.burden import burden, last_financial_year
@@ -317,6 +318,7 @@ def get_lineage(
 
 @router.get("/burden", summary="Burden saved and overlap between returns")
 def get_burden(
+    request: Request,
     session: SessionDep,
     _principal: BurdenRead,
     period: Annotated[
@@ -324,9 +326,13 @@ def get_burden(
     ] = None,
     minutes: Annotated[float, Query(gt=0, le=600, description="Officer minutes to key one figure")] = 3.0,
 ) -> dict[str, Any]:
-    """Compare keying every return separately with keying each figure once; overlap matrix; figures measured two ways."""
+    """Compare keying every return separately with keying each figure once, each council's Annex A cells beside its
+    returns'; overlap matrix; figures measured two ways."""
     asked = (period or "").strip() or last_financial_year(clock.now().date())
-    report = burden(session, asked, minutes_per_figure=minutes)
+    settings = request.app.state.settings
+    report = burden(
+        session, asked, minutes_per_figure=minutes, annex_a=lambda code, on: annex_a_cells(session, settings, code, on)
+    )
     return {
         "period": report.period,
         "minutes_per_figure": report.minutes_per_figure,

@@ -26,6 +26,7 @@ from api.principal import Principal
 from api.scopes import read_scope
 from api.uploadpool import UploadPool
 from collectors.records import service as records
+from collectors.records.annex_a_ssd import keep_from_extract
 from collectors.records.contract import read_collection_year
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
@@ -81,10 +82,8 @@ async def ssd_upload(
     when the upload is not one ZIP of SSD tables (it is DfE's own files)."""
     if len(uploads) != 1 or not is_extract(uploads[0][1]):
         return None
-    if purpose != "return":
-        raise InvalidInput(
-            "an SSD extract makes the year's DfE returns: leave out purpose (Annex A from it is not built)"
-        )
+    if purpose not in records.PURPOSES:
+        raise InvalidInput(f"purpose must be one of {', '.join(records.PURPOSES)}, not {purpose[:40]!r}")
     engine, settings = request.app.state.engine, request.app.state.settings
     ((name, path),) = uploads
     made = await anyio.to_thread.run_sync(lambda: _made(engine, settings, agency_code, collection_year, name, path))
@@ -103,18 +102,26 @@ async def ssd_upload(
             )
             receiving = functools.partial(
                 records.receive, engine, settings, agency_code=agency_code, collection_year=collection_year,
-                files=[(file_name, target)], submitted_by=principal.label, audit=audit,
+                files=[(file_name, target)], submitted_by=principal.label, audit=audit, purpose=purpose,
             )  # fmt: skip
             received = await anyio.to_thread.run_sync(receiving)
             answers.append(_started(request, background, received))
+    annex_id = None
+    if made.annex_a:
+        keeping = functools.partial(
+            keep_from_extract, engine, settings, agency_code, collection_year, name, made.annex_a, principal.label
+        )
+        annex_id = await anyio.to_thread.run_sync(keeping)
     stored_with_change(request)
     annotate(
         request,
         object=f"SSD extract {name} (agency {agency_code})",
         status=202,
-        detail=f"checked ({made.rows:,} rows); made {', '.join(f for f, _ in made.files)} for {collection_year}",
+        detail=f"checked ({made.rows:,} rows); made {', '.join(f for f, _ in made.files)} for {collection_year}"
+        + (f"; Annex A rows kept as upload {annex_id}" if annex_id is not None else ""),
     )
-    body = {"extract": {"file": name, "rows": made.rows, "notes": made.notes}, "submissions": answers}
+    annex = {"id": annex_id, "tables": sorted(made.annex_a)} if annex_id is not None else None
+    body = {"extract": {"file": name, "rows": made.rows, "notes": made.notes, "annex_a": annex}, "submissions": answers}
     return JSONResponse(body, status_code=202)
 
 

@@ -37,7 +37,7 @@ from api.web.shared import (
     due_next,
 )
 from collectors import service as collect
-from exports.burden import KEYS_NOTHING_PUBLISHED
+from exports.burden import publishers_saying
 from mappings import service as mappings
 from mappings.signoff.behind import agencies_behind
 from mappings.signoff.states import MEANINGS, SIGNED_OFF
@@ -102,7 +102,7 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
         _mark_signable(session, code, [*overdue, *nxt.values(), *(r for r in to_sign if r["state"] != "signed_off")])
     agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
     # A treatment provider keys nothing NDTMS publishes from the records its system sends NDTMS: said in plain words.
-    publisher_keys = KEYS_NOTHING_PUBLISHED.get(agency.body_type) if agency is not None else None
+    publisher_keys = publishers_saying(session).get(agency.body_type) if agency is not None else None
     return page(
         request,
         "agency/owed.html",

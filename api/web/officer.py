@@ -271,7 +271,9 @@ def burden(
     """The burden saved per agency and the overlap per return, as charts drawn on the server."""
     allowed(visitor, BURDEN)
     period = period.strip() or last_financial_year(datetime.now(UTC).date())
-    report = export_routes.get_burden(session=session, _principal=visitor.principal, period=period, minutes=minutes)
+    report = export_routes.get_burden(
+        request=request, session=session, _principal=visitor.principal, period=period, minutes=minutes
+    )
     per_agency = stacked_bars(
         [
             Bar(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cli.synthetic.cin import synthetic_cin
 from cli.synthetic.common import SYNTHETIC_LA, collection_year
+from cli.synthetic.ssd_annex_a import annex_a_rows
 from cli.synthetic.ssda903 import synthetic_903
 from collectors.ssd.spec import tables
 
@@ -42,6 +43,7 @@ def synthetic_ssd(
         rows: Rows = defaultdict(list)
         _from_cin(cin.read_bytes(), rows, collection.start)
         _from_903({p.name: p for p in files}, rows)
+        annex_a_rows(rows, seed, collection.end)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"ssd_extract_{collection.ending}.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:

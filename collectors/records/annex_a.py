@@ -23,12 +23,13 @@ from collectors.records import annex_a_903 as lac
 from collectors.records import annex_a_cin as cin_lists
 from collectors.records.annex_a_columns import fill_council, newest_columns
 from collectors.records.annex_a_common import CHILD_FIELDS, Window, children, with_child
+from collectors.records.annex_a_ssd import FromExtract, columns_at, contact_rows, newest_from_extract
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
 from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
-from mappings.annex_a import AnnexList, Layout, load_layout
+from mappings.annex_a import AnnexCells, AnnexList, Layout, load_layout
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
 
@@ -77,6 +78,10 @@ class AnnexA:
     notes: list[str] = field(default_factory=list)
     #: The headings ("List N: heading") filled from the council's own columns file.
     council_filled: list[str] = field(default_factory=list)
+    #: The SSD extract Lists 1 and 2 and the columns no return holds were read from, if any.
+    extract: str | None = None
+    #: The headings ("List N: heading") filled from the SSD extract; Lists 1 and 2 whole are named "List N: *".
+    ssd_filled: list[str] = field(default_factory=list)
 
 
 def _collection_start(year: str) -> date:
@@ -232,13 +237,40 @@ def build_annex_a(
     sources = newest_sources(session, agency_code, inspection_date)
     cin, ssda903 = read_sources(session, settings, sources)
     annex = assemble(cin, ssda903, inspection_date, layout, sources)
-    annex.council_filled = fill_council(annex.lists, layout, newest_columns(session, settings, agency_code, layout))
+    from_extract = newest_from_extract(session, settings, agency_code)
+    if from_extract is not None:
+        _fill_from_extract(annex, from_extract)
+    council = newest_columns(session, settings, agency_code, layout)
+    if council is not None and annex.ssd_filled:
+        # Choice: a column the extract fills is the extract's; the council's own file fills the columns it leaves.
+        council = council.drop([h for h in annex.ssd_filled if h in council.columns])
+    annex.council_filled = fill_council(annex.lists, layout, council)
     if annex.council_filled:
         annex.notes.append(
             f"{len(annex.council_filled)} column(s) no return holds are filled from the council's own columns file, "
             "by child id: " + "; ".join(annex.council_filled) + "."
         )
     return annex
+
+
+def _fill_from_extract(annex: AnnexA, from_extract: FromExtract) -> None:
+    """Lists 1 and 2 and the columns no return holds, from the rows kept from the council's newest SSD extract."""
+    layout, on = annex.layout, annex.inspection_date
+    annex.extract = from_extract.describe()
+    unwritten: list[str] = []
+    for number, (item, rows) in contact_rows(from_extract.tables, layout, on).items():
+        annex.lists[number] = present(rows, item, layout, unwritten)
+        annex.ssd_filled.append(f"{item.sheet}: *")
+        # The list's note that no return holds it is answered by the extract: said once, below, not twice.
+        annex.notes = [n for n in annex.notes if not n.startswith(f"{item.sheet} (")]
+    annex.ssd_filled += fill_council(annex.lists, layout, columns_at(from_extract.tables, layout, on))
+    columns = len([h for h in annex.ssd_filled if not h.endswith(": *")])
+    lists = [h.split(":")[0] for h in annex.ssd_filled if h.endswith(": *")]
+    annex.notes.append(
+        f"From the {annex.extract}: {' and '.join(lists) or 'no list'} whole, and {columns} column(s) no return "
+        "holds, read as at the inspection date."
+    )
+    annex.notes += unwritten
 
 
 def assemble(
@@ -292,6 +324,7 @@ def summary(annex: AnnexA) -> dict[str, Any]:
                 "council_filled": [
                     h.split(": ", 1)[1] for h in annex.council_filled if h.startswith(f"{item.sheet}: ")
                 ],
+                "ssd_filled": _from_ssd(annex, item.sheet, [c.heading for c in item.columns]),
             }
         )
     return {
@@ -300,18 +333,55 @@ def summary(annex: AnnexA) -> dict[str, Any]:
         "layout_year": annex.layout.year,
         #: What the markers in the notes and the blank columns' reasons ([G], [L], [CV]) stand for.
         "sources_cited": list(annex.layout.sources),
-        "sources": [s.describe() for s in annex.sources],
+        "sources": [s.describe() for s in annex.sources] + ([annex.extract] if annex.extract else []),
         "lists": lists,
         "notes": annex.notes,
     }
+
+
+def cells(annex: AnnexA) -> AnnexCells:
+    """Annex A's child-level cells of Lists 1 to 10, by who fills them: the records, the SSD extract, the council."""
+    total = records = extract = 0
+    for item in annex.layout.lists:
+        rows = annex.lists[item.number].height
+        from_ssd = set(_from_ssd(annex, item.sheet, [c.heading for c in item.columns]))
+        total += rows * len(item.columns)
+        records += rows * len([h for h in item.filled if h not in from_ssd])
+        extract += rows * len(from_ssd)
+    return AnnexCells(annex.inspection_date.isoformat(), total, records, extract, total - records - extract)
+
+
+def annex_a_cells(session: Session, settings: Settings, agency_code: str, on: date) -> AnnexCells | None:
+    """The council's Annex A as at ``on`` counted in cells; None when it has sent no record it could be built from."""
+    held = session.exec(
+        select(Submission.id)
+        .where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.purged_at).is_(None),
+        )
+        .limit(1)
+    ).first()
+    if held is None:
+        return None
+    return cells(build_annex_a(session, settings, agency_code, on))
+
+
+def _from_ssd(annex: AnnexA, sheet: str, headings: list[str]) -> list[str]:
+    """The list's headings filled from the SSD extract: every one where the list came whole from it."""
+    if f"{sheet}: *" in annex.ssd_filled:
+        return headings
+    return [h.split(": ", 1)[1] for h in annex.ssd_filled if h.startswith(f"{sheet}: ")]
 
 
 __all__ = [
     "CHILD_FIELDS",
     "AnnexA",
     "Source",
+    "annex_a_cells",
     "assemble",
     "build_annex_a",
+    "cells",
     "derive_lists",
     "present",
     "read_inspection_date",

@@ -48,18 +48,30 @@ def _front(book: SafeWorkbook, annex: AnnexA, bold: object, dated: object) -> No
         sheet.write(row, 1, described)
         row += 1
     row += 1
-    sheet.write_row(row, 0, ["List", "Rows", "Columns the records fill"], bold)
+    sheet.write_row(
+        row, 0, ["List", "Rows", "Columns the records fill", "From the SSD extract", "Keyed by the council"], bold
+    )
+    sheet.set_column(3, 4, 22)
     for item in facts["lists"]:
         row += 1
         sheet.write(row, 0, f"{item['sheet']}: {item['title']}")
         sheet.write_number(row, 1, item["rows"])
         sheet.write(row, 2, f"{len(item['filled'])} of {len(item['filled']) + len(item['blank'])}")
+        sheet.write_number(row, 3, len(item["ssd_filled"]))
+        sheet.write_number(row, 4, len(item["council_filled"]))
     row += 2
-    sheet.write_row(row, 0, ["Blank column", "List", "Why blank: fill it from the case-management system"], bold)
+    sheet.write_row(row, 0, ["Column no return holds", "List", "Filled from, or why blank"], bold)
     for item in facts["lists"]:
         for blank in item["blank"]:
             row += 1
-            sheet.write_row(row, 0, [blank["column"], item["sheet"], blank["why"]])
+            said = (
+                "the SSD extract"
+                if blank["column"] in item["ssd_filled"]
+                else "the council's columns file"
+                if blank["column"] in item["council_filled"]
+                else f"blank: {blank['why']}; fill it from the case-management system"
+            )
+            sheet.write_row(row, 0, [blank["column"], item["sheet"], said])
     row += 2
     sheet.write(row, 0, "Notes", bold)
     for note in facts["notes"]:

@@ -19,6 +19,7 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
+from collectors.ssd.annex_a_columns import COLUMNS as ANNEX_A
 from collectors.ssd.spec import FLAGS, PERSON, Mapping, Table, as_date, tables
 from onereturn.errors import InvalidInput, PayloadTooLarge
 
@@ -356,12 +357,14 @@ def _code_map(data: bytes, problems: list[Problem]) -> dict[tuple[str, str], str
 
 
 def _kept(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: list[str]) -> pl.DataFrame:
-    """Only the columns an output reads, the key, the references and the readings' columns; the rest dropped here."""
+    """Only the columns an output reads (Annex A's among them), the key, the references and the readings' columns;
+    the rest dropped here."""
     keep = (
         mapping.used().get(table.name, set())
         | set(table.key)
         | set(table.references)
         | set(READINGS.get(table.name, ()))
+        | set(ANNEX_A.get(table.name, ()))
     )
     dropped = sorted(set(frame.columns) & set(table.columns) - keep)
     if dropped:

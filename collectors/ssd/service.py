@@ -12,7 +12,10 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from collectors.records.ssda903_tables import CollectionYear
+from collectors.ssd import annex_a
 from collectors.ssd.cin import make_cin, open_episodes
 from collectors.ssd.intake import Problem, read_extract, unpack
 from collectors.ssd.spec import mapping
@@ -34,6 +37,8 @@ class Made:
     files: list[tuple[str, bytes]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rows: int = 0
+    #: What Annex A needs that only the SSD holds, as dated rows (``collectors.ssd.annex_a``); kept, the rest not.
+    annex_a: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 def collection(year: str) -> CollectionYear:
@@ -47,7 +52,8 @@ def make_returns(path: Path, name: str, year: str, lea: str, *, max_unpacked: in
     members = unpack(path, name, max_unpacked=max_unpacked)
     _check_version(members)
     extract = read_extract(members, maps)
-    made = Made(notes=list(extract.notes), rows=extract.rows)
+    annex_a.check(extract)
+    made = Made(notes=list(extract.notes), rows=extract.rows, annex_a=annex_a.derive(extract))
     years = collection(year)
     census = not open_episodes(extract, years).is_empty()
     episodes = extract.tables.get("ssd_cla_episodes")

@@ -89,6 +89,19 @@ class Layout:
         return next(item for item in self.lists if item.number == number)
 
 
+@dataclass(frozen=True)
+class AnnexCells:
+    """A council's Annex A counted in child-level cells (rows times columns, Lists 1 to 10) as at a date: those its
+    CIN census and SSDA903 records fill, those its SSD extract fills, and those it keys (in its columns file or by
+    hand in the workbook). List 11 (adopters) is in no record and has no rows the service can count."""
+
+    on: str
+    cells: int
+    from_records: int
+    from_extract: int
+    keyed: int
+
+
 def _column(raw: dict[str, str]) -> Column:
     kind = raw.get("kind", "text")
     if kind not in ("text", "date", "int"):

@@ -62,6 +62,7 @@ def test_an_ssd_extract_stores_the_figures_the_councils_own_files_would(
     assert ssd_cin
     assert ssd_903
     via_ssd = _annex_counts(store_client)
+    _annex_a_from_the_extract(store_client, store, answer.json()["extract"]["annex_a"]["id"], via_ssd)
     # The council's own files of the same children: every figure the extract stored is stored again unchanged.
     census = synthetic_cin(SEED, CHILDREN, "2024-25", tmp_path / "cin", la=LA)
     direct = upload(store_client, [census], headers=COUNTY)
@@ -80,6 +81,64 @@ def test_an_ssd_extract_stores_the_figures_the_councils_own_files_would(
     direct_counts = _annex_counts(store_client)
     assert {n: via_ssd[n] for n in range(3, 10)} == {n: direct_counts[n] for n in range(3, 10)}
     assert any(via_ssd[n] for n in range(3, 10))
+
+
+def _annex_a_from_the_extract(
+    client: TestClient, store: Engine, kept: int, via_ssd: dict[int, tuple[int, int]]
+) -> None:
+    """Lists 1 and 2 and the columns no return holds come from the extract's rows; Lists 3 to 10 count as without."""
+    answer = client.get(
+        "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-03-31"}
+    ).json()
+    assert any(s.startswith("SSD extract ") for s in answer["sources"]), answer["sources"]
+    lists = {item["list"]: item for item in answer["lists"]}
+    assert lists[1]["rows"]
+    assert lists[2]["rows"]
+    assert len(lists[1]["ssd_filled"]) == 7
+    assert {"Allocated Team", "Allocated Worker"} <= set(lists[3]["ssd_filled"])
+    assert {"Date of Last Social Work Visit", "Date of Last IRO Visit / Contact to the Child"} <= set(
+        lists[8]["ssd_filled"]
+    )
+    assert "Date of the Last Statutory Visit" in lists[7]["ssd_filled"]
+    assert not lists[11]["ssd_filled"]
+    # The burden counts the council's Annex A as at the year's last day in cells (rows times columns, Lists 1-10).
+    shown = client.get("/api/burden", headers=OFFICER, params={"period": "FY2024-25"}).json()
+    county = next(a for a in shown["agencies"] if a["agency_code"] == "synthetic_county")
+    counted = [item for item in answer["lists"] if item["list"] != 11]
+    width = {item["list"]: len(item["filled"]) + len(item["blank"]) for item in counted}
+    assert county["annex_a_cells"] == sum(item["rows"] * width[item["list"]] for item in counted) > 0
+    assert county["annex_a_from_extract"] == sum(item["rows"] * len(item["ssd_filled"]) for item in counted) > 0
+    from_records = sum(item["rows"] * len(item["filled"]) for item in counted)
+    assert county["annex_a_from_records"] == from_records > 0
+    assert county["annex_a_keyed"] == county["annex_a_cells"] - from_records - county["annex_a_from_extract"] > 0
+    assert shown["totals"]["annex_a_from_extract"] == county["annex_a_from_extract"]
+    # The council's own columns file fills what the extract leaves; a column the extract fills stays the extract's.
+    keyed = "Child Unique ID,List 8: Date of Last Health Assessment,List 8: LA of Placement\nX1,01/02/2025,Derby\n"
+    sent = client.post(
+        "/api/agencies/synthetic_county/annex-a/columns", headers=COUNTY, files={"file": ("cols.csv", keyed.encode())}
+    )
+    assert sent.status_code == 200, sent.text
+    both = client.get(
+        "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-03-31"}
+    ).json()["lists"][7]
+    assert both["council_filled"] == ["LA of Placement"]
+    assert "Date of Last Health Assessment" in both["ssd_filled"]
+    with Session(store) as session:
+        row = session.get(Submission, kept)
+        assert row is not None
+        assert row.mode == "annex_a_ssd"
+        row.purged_at = row.received_at
+        session.add(row)
+        session.commit()
+    without = _annex_counts(client)
+    assert {n: without[n] for n in range(3, 11)} == {n: via_ssd[n] for n in range(3, 11)}
+    assert without[1] == without[2] == (0, 0)
+    with Session(store) as session:
+        row = session.get(Submission, kept)
+        assert row is not None
+        row.purged_at = None
+        session.add(row)
+        session.commit()
 
 
 def _annex_counts(client: TestClient) -> dict[int, tuple[int, int]]:
@@ -165,3 +224,32 @@ def test_a_file_made_over_the_upload_limit_keeps_nothing(store: Engine, tmp_path
     assert "cin_census_from_ssd.xml made from ssd.zip" in answer.text
     with Session(store) as session:
         assert len(session.exec(select(Submission)).all()) == before
+
+
+def test_an_extract_sent_for_annex_a_feeds_annex_a_and_stores_no_figure(
+    store_client: TestClient, store: Engine, tmp_path: Path
+) -> None:
+    contacts = "cont_contact_id,cont_person_id,cont_contact_date,cont_contact_source_code\nK1,C1,2025-10-01,1A\n"
+    path = extract_zip(
+        tmp_path / "ssd.zip",
+        {"ssd_person.csv": PERSON, "ssd_cin_episodes.csv": EPISODES, "ssd_contacts.csv": contacts},
+    )
+    files = [("files", (path.name, path.read_bytes(), "application/zip"))]
+    answer = store_client.post(
+        "/api/submissions", headers=COUNTY, data={"collection_year": "2024-25", "purpose": "annex_a"}, files=files
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["extract"]["annex_a"]["tables"] == ["contacts", "people"]
+    sid = answer.json()["submissions"][0]["id"]
+    assert _report(store_client, sid)["status"] == "accepted"
+    with Session(store) as session:
+        assert session.get(Submission, sid).mode == "annex_a"  # type: ignore[union-attr]
+    assert not _figures(store, sid)
+    summary = store_client.get(
+        "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-11-30"}
+    ).json()
+    assert summary["lists"][0]["rows"] == 1
+    bad = store_client.post(
+        "/api/submissions", headers=COUNTY, data={"collection_year": "2024-25", "purpose": "other"}, files=files
+    )
+    assert bad.status_code == 422
