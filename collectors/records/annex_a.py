@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,9 +23,9 @@ from sqlmodel import Session, col, select
 
 from collectors.records import annex_a_903 as lac
 from collectors.records import annex_a_cin as cin_lists
-from collectors.records.annex_a_columns import fill_council, newest_columns
+from collectors.records.annex_a_columns import COLUMNS_MODE, fill_council, newest_columns, newest_kept
 from collectors.records.annex_a_common import CHILD_FIELDS, Window, children, with_child
-from collectors.records.annex_a_ssd import FromExtract, columns_at, contact_rows, newest_from_extract
+from collectors.records.annex_a_ssd import SSD_MODE, FromExtract, columns_at, contact_rows, newest_from_extract
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
@@ -351,6 +353,28 @@ def cells(annex: AnnexA) -> AnnexCells:
     return AnnexCells(annex.inspection_date.isoformat(), total, records, extract, total - records - extract)
 
 
+#: Annex A's cells as counted, by the council, the date and the uploads they were counted from. A new upload, a
+#: purge or a rejection changes which uploads Annex A reads, so a count is never served after its records changed;
+#: the cells name no child. The burden asks for every council on each view, and each count decrypts and reads
+#: the council's records (a second or more for a large council).
+_CELLS: OrderedDict[tuple[object, ...], AnnexCells] = OrderedDict()
+_CELLS_HELD = 512
+_CELLS_LOCK = threading.Lock()
+
+
+def _read_from(session: Session, agency_code: str, on: date) -> tuple[object, ...]:
+    """What Annex A as at ``on`` reads: its records, its SSD extract's rows and its columns file, each by its
+    content's hash and what the build reads beside it (an extract's day of upload bounds its records). By content,
+    not by upload id: a store restored from a backup, or another store in the same process, may reuse an id."""
+    read = [session.get(Submission, s.submission_id) for s in newest_sources(session, agency_code, on)]
+    read += [newest_kept(session, agency_code, mode) for mode in (SSD_MODE, COLUMNS_MODE)]
+    return (
+        agency_code,
+        on,
+        tuple(None if s is None else (s.content_hash, s.mode, s.collection_year, s.received_at) for s in read),
+    )
+
+
 def annex_a_cells(session: Session, settings: Settings, agency_code: str, on: date) -> AnnexCells | None:
     """The council's Annex A as at ``on`` counted in cells; None when it has sent no record it could be built from."""
     held = session.exec(
@@ -364,7 +388,17 @@ def annex_a_cells(session: Session, settings: Settings, agency_code: str, on: da
     ).first()
     if held is None:
         return None
-    return cells(build_annex_a(session, settings, agency_code, on))
+    key = _read_from(session, agency_code, on)
+    with _CELLS_LOCK:
+        if (found := _CELLS.get(key)) is not None:
+            _CELLS.move_to_end(key)
+            return found
+    counted = cells(build_annex_a(session, settings, agency_code, on))
+    with _CELLS_LOCK:
+        _CELLS[key] = counted
+        while len(_CELLS) > _CELLS_HELD:
+            _CELLS.popitem(last=False)
+    return counted
 
 
 def _from_ssd(annex: AnnexA, sheet: str, headings: list[str]) -> list[str]:

@@ -196,19 +196,25 @@ def receive_columns(
         return row.id, frame
 
 
-def newest_columns(session: Session, settings: Settings, agency_code: str, layout: Layout) -> pl.DataFrame | None:
-    """The council's newest columns file still kept, read and checked again; None when it has sent none."""
-    found = session.exec(
+def newest_kept(session: Session, agency_code: str, mode: str) -> Submission | None:
+    """The council's newest accepted upload of an Annex A ``mode`` (its columns file, its SSD extract's rows) still
+    kept; None when it has sent none."""
+    return session.exec(
         select(Submission)
         .where(
             col(Submission.agency_code) == agency_code,
             col(Submission.kind) == RECORDS_KIND,
-            col(Submission.mode) == COLUMNS_MODE,
+            col(Submission.mode) == mode,
             col(Submission.status) == "accepted",
             col(Submission.purged_at).is_(None),
         )
         .order_by(col(Submission.id).desc())
     ).first()
+
+
+def newest_columns(session: Session, settings: Settings, agency_code: str, layout: Layout) -> pl.DataFrame | None:
+    """The council's newest columns file still kept, read and checked again; None when it has sent none."""
+    found = newest_kept(session, agency_code, COLUMNS_MODE)
     if found is None:
         return None
     with tempfile.TemporaryDirectory(prefix="onereturn-annexa-columns-") as work:

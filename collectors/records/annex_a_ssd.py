@@ -19,9 +19,9 @@ from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from collectors.records.annex_a_columns import CHILD
+from collectors.records.annex_a_columns import CHILD, newest_kept
 from collectors.records.annex_a_common import Window, months_before
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
@@ -82,17 +82,7 @@ def keep_from_extract(
 
 def newest_from_extract(session: Session, settings: Settings, agency_code: str) -> FromExtract | None:
     """The agency's newest Annex A rows kept from an SSD extract (not purged), read back; None when it sent none."""
-    found = session.exec(
-        select(Submission)
-        .where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.kind) == RECORDS_KIND,
-            col(Submission.mode) == SSD_MODE,
-            col(Submission.status) == "accepted",
-            col(Submission.purged_at).is_(None),
-        )
-        .order_by(col(Submission.id).desc())
-    ).first()
+    found = newest_kept(session, agency_code, SSD_MODE)
     if found is None or found.id is None:
         return None
     with tempfile.TemporaryDirectory(prefix="onereturn-annexa-ssd-") as work:

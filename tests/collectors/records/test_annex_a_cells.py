@@ -1,0 +1,64 @@
+"""Annex A's cells as the burden counts them: counted once for the uploads they were read from, and counted again as
+soon as the council's records change (a newer upload, a purge), never served from records since replaced."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors.records import annex_a
+from indicators.models import Submission
+from onereturn.settings import Settings
+from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
+
+ON = date(2025, 11, 15)
+
+
+def _cells(store: Engine, settings: Settings) -> annex_a.AnnexCells | None:
+    with Session(store) as session:
+        return annex_a.annex_a_cells(session, settings, "notts_cyp", ON)
+
+
+def test_the_cells_are_counted_once_per_set_of_uploads_and_again_when_the_records_change(
+    store: Engine, store_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    real = annex_a.build_annex_a
+
+    def counting(*args: object, **kwargs: object) -> annex_a.AnnexA:
+        built.append("built")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(annex_a, "build_annex_a", counting)
+    # Counts other tests of this process made of the same files would be served here: this test starts with none.
+    monkeypatch.setattr(annex_a, "_CELLS", type(annex_a._CELLS)())
+    assert _cells(store, store_settings) is None
+    census = tmp_path / "in" / "cin_census.xml"
+    census.parent.mkdir()
+    census.write_text(CIN_XML, encoding="utf-8")
+    plant_kept(store, store_settings, "cin", [census])
+    first = _cells(store, store_settings)
+    assert first is not None
+    assert first.cells > 0
+    assert _cells(store, store_settings) == first
+    assert len(built) == 1
+    # The council's SSDA903 arrives: Lists 8 to 10 gain their children at the very next count.
+    newer = plant_kept(store, store_settings, "903", write_903(tmp_path / "in" / "903"))
+    second = _cells(store, store_settings)
+    assert second is not None
+    assert second.cells > first.cells
+    assert len(built) == 2
+    # Purged by the retention rule: the count is the census's alone again (the first count, of these very uploads),
+    # not the one made with the 903 in it.
+    with Session(store) as session:
+        row = session.get(Submission, newer)
+        assert row is not None
+        row.purged_at = datetime.now(UTC)
+        session.add(row)
+        session.commit()
+    assert _cells(store, store_settings) == first
+    assert len(built) == 2
