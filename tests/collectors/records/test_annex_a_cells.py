@@ -12,13 +12,14 @@ from sqlmodel import Session
 
 from collectors.records import annex_a
 from indicators.models import Submission
+from mappings.annex_a import AnnexCells
 from onereturn.settings import Settings
 from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
 
 ON = date(2025, 11, 15)
 
 
-def _cells(store: Engine, settings: Settings) -> annex_a.AnnexCells | None:
+def _cells(store: Engine, settings: Settings) -> AnnexCells | None:
     with Session(store) as session:
         return annex_a.annex_a_cells(session, settings, "notts_cyp", ON)
 
