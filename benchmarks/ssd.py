@@ -3,7 +3,9 @@
 A synthetic SSD extract of ``--cin`` children in need and ``--lac`` looked-after children (the children of the
 synthetic census and SSDA903 of the same seed) is unpacked, read and checked against the SSD's schema (timed beside
 polars reading the same CSVs as text, the floor any check stands on), and made into the CIN census XML and the
-SSDA903 tables. ``--rules`` also times DfE's rules on the two files made, the part of an upload they dominate.
+SSDA903 tables. ``--rules`` also times DfE's rules on the two files made, the part of an upload they dominate;
+``--journey`` also sends the extract to a running service (``onereturn serve`` on a store of its own) and follows both
+submissions made from it to their last stage, against DfE's rules alone on the same two files.
 Best of ``--repeat`` runs, on this machine as it is (shared, so say what else ran).
 """
 
@@ -29,6 +31,8 @@ from collectors.ssd.spec import mapping
 from collectors.ssd.ssda903 import make_ssda903
 
 LA = "E10000007"
+#: The synthetic county's key: the demo's council whose files are made and checked as Derbyshire's (``LA``).
+COUNTY_KEY = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
 
 
 def _best(step: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -47,6 +51,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cin", type=int, default=10000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rules", action="store_true", help="also time DfE's rules on the two files made")
+    parser.add_argument(
+        "--journey",
+        action="store_true",
+        help="also send the extract through a running service's upload (implies --rules)",
+    )
     args = parser.parse_args(argv)
     year, maps = "2024-25", mapping("2024-25")
     with tempfile.TemporaryDirectory(prefix="onereturn-bench-ssd-") as work:
@@ -67,7 +76,7 @@ def main(argv: list[str]) -> None:
         print(f"  make the CIN census XML    {made_cin:7.2f} s")
         print(f"  make the SSDA903 tables    {made_903:7.2f} s")
         print(f"  the extract's own part     {unpacked + checked + made_cin + made_903:7.2f} s")
-        if args.rules:
+        if args.rules or args.journey:
             xml = Path(work) / "cin.xml"
             xml.write_bytes(census)
             folder = Path(work) / "903"
@@ -78,3 +87,40 @@ def main(argv: list[str]) -> None:
             lac_rules, _ = _best(lambda: run_rules("903", "lac2024_25", files, local_authority=LA), 1)
             print(f"  DfE's CIN rules            {cin_rules:7.2f} s")
             print(f"  DfE's 903 rules            {lac_rules:7.2f} s")
+            if args.journey:
+                seconds, stages = journey(path, year, Path(work))
+                rules = cin_rules + lac_rules
+                print(f"  the whole journey          {seconds:7.2f} s  ({seconds / rules:.2f}x DfE's rules alone on the "
+                      f"two files, one after the other; stages: {', '.join(stages)})")  # fmt: skip
+
+
+def journey(path: Path, year: str, work: Path) -> tuple[float, list[str]]:
+    """Send the extract as the synthetic county to a running service; the seconds until both submissions made from
+    it reach their last stage, and those stages."""
+    from benchmarks.memory import Server
+    from benchmarks.records import FINAL_STAGES, MIB, _free_port
+
+    folder = work / "server"
+    folder.mkdir()
+    server = Server(folder, _free_port(), 256 * MIB, demo=False)
+    try:
+        started = time.perf_counter()
+        answer = server.client.post(
+            "/api/submissions",
+            headers=COUNTY_KEY,
+            data={"collection_year": year},
+            files=[("files", (path.name, path.read_bytes(), "application/zip"))],
+        )
+        if answer.status_code != 202:
+            raise SystemExit(f"the extract was answered {answer.status_code}, not 202: {answer.text[:500]}")
+        waiting = {int(s["id"]): "" for s in answer.json()["submissions"]}
+        deadline = started + 3600
+        while any(stage not in FINAL_STAGES for stage in waiting.values()):
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"the submissions made from the extract did not end within an hour: {waiting}")
+            for sid in waiting:
+                waiting[sid] = server.client.get(f"/api/submissions/{sid}", headers=COUNTY_KEY).json()["stage"]
+            time.sleep(0.05)
+        return time.perf_counter() - started, list(waiting.values())
+    finally:
+        server.stop()
