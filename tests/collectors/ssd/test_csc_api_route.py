@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cli.synthetic.ssd import synthetic_ssd
+from collectors.records.models import CscPayloadExtract
 from collectors.records.privacy import keys_for
 from collectors.ssd import payload_store
 from onereturn import keptfiles
@@ -32,7 +33,7 @@ ROUTE = "/api/agencies/synthetic_county/csc-api/children"
 
 def keep(
     store: Engine, settings: Settings, tmp_path: Path, run: date, name: str, **changed: list[str]
-) -> payload_store.CscPayloadExtract:
+) -> CscPayloadExtract:
     """Keep the tiny extract's payloads (with ``changed`` tables) for the synthetic county as received on ``run``."""
     path = tmp_path / name
     if not path.exists():  # the same name again is the same file again, byte for byte

@@ -83,7 +83,7 @@ KINDS = {
 }
 
 
-def tables(rows: dict[str, list[str]]) -> dict[str, str]:
+def tables(rows: dict[str, list[str]]) -> dict[str, str | bytes]:
     """CSV members from a heading and rows per table."""
     return {f"{name}.csv": "\n".join(lines) + "\n" for name, lines in rows.items()}
 
