@@ -155,3 +155,24 @@ def test_an_ssd_upload_keeps_its_payloads(
     assert len(body["items"]) == made["children"]
     # Switched off by default: no postcode or UPN reaches a payload.
     assert not any({"postcode", "unique_pupil_number"} & set(i["payload"]["child_details"]) for i in body["items"])
+
+
+def test_the_payloads_are_sealed_again_by_a_rotation_of_the_keys(
+    store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    from collectors.records import rotation
+
+    kept = keep(store, store_settings, tmp_path, date(2025, 6, 1), "first.zip")
+    before = keptfiles.read(store, store_settings, kept.kept_name)
+    assert rotation.rotate(store, store_settings).files >= 1
+    assert keptfiles.read(store, store_settings, kept.kept_name) != before
+    answer = get(store_client, as_of="2025-06-01")
+    assert answer.status_code == 200, answer.text
+    assert [i["la_child_id"] for i in answer.json()["items"]] == ["C1", "C2", "C5"]
+
+
+def test_names_upns_and_postcodes_are_switched_on_per_council() -> None:
+    settings = Settings(csc_api_identifiers=" synthetic_county, lewisham_council")
+    assert payload_store.identifiers_on(settings, "synthetic_county")
+    assert not payload_store.identifiers_on(settings, "notts_cyp")
+    assert not payload_store.identifiers_on(Settings(), "synthetic_county")
