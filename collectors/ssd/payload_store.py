@@ -82,7 +82,7 @@ def prepare(extract: Extract, run: date, *, identifiers: bool) -> Prepared:
 
 def _seal(settings: Settings, engine: Engine, children: list[dict[str, Any]], run: date) -> tuple[str, bytes]:
     """The payloads as a sealed ZIP, and the content name it is kept under."""
-    text = json.dumps({"run_date": run.isoformat(), "children": children}, sort_keys=True, ensure_ascii=False)
+    text = json.dumps({"run_date": run.isoformat(), "children": children}, ensure_ascii=False)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(MEMBER, text)
