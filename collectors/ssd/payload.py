@@ -2,7 +2,7 @@
 councils build them: the structure is DfE's (specification v0.7/0.8, as Data to Insight's
 ``docs/json_payload_structure.md`` gives it), each field filled from the SSD column Data to Insight's payload builder
 reads (``build_dfe_payload_staging/populate_ssd_api_data_staging.sql`` v0.4.8, repository
-data-to-insight/dfe-csc-api-data-flows at commit 41e6f19, MIT), field by field as ``collectors/ssd/maps/csc_api.csv``
+data-to-insight/dfe-csc-api-data-flows at commit 41e6f19, MIT), field by field as ``collectors/ssd/payload_map.csv``
 says with its source ("field map" there is that repository's ``api_payload_to_ssd_field_map.csv``; the line numbers
 are the builder's). Where the builder leaves a choice, ``Choice:`` says what is done here.
 
@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from collectors.ssd.intake import Extract
-from collectors.ssd.spec import MAPS_DIR, PERSON, Item
+from collectors.ssd.spec import PERSON, Item
 from collectors.ssd.ssda903 import UASC
 
 Row = dict[str, Any]
 Payload = dict[str, Any]
 #: The field map of the payload: each DfE field, the SSD column it is made from and the source of the rule.
-MAP = MAPS_DIR / "csc_api.csv"
+MAP = Path(__file__).resolve().parent / "payload_map.csv"
 #: How far back DfE's window reaches: 24 months before the run, back to the 1 April starting that financial year
 #: (populate_ssd_api_data_staging.sql lines 132-140, "EA Spec window").
 MONTHS_BACK = 24
