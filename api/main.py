@@ -25,6 +25,7 @@ from api.routes import (
     catalogue,
     collect,
     compare,
+    csc_api,
     exports,
     groups,
     health,
@@ -166,6 +167,7 @@ def _install_routes(app: FastAPI) -> None:
     app.include_router(compare.router)
     app.include_router(annex_a.router)
     app.include_router(record_files.router)
+    app.include_router(csc_api.router)
     app.include_router(groups.router)
     install_openapi(app)
     web.install(app)

@@ -3,20 +3,23 @@
 A synthetic SSD extract of ``--cin`` children in need and ``--lac`` looked-after children (the children of the
 synthetic census and SSDA903 of the same seed) is unpacked, read and checked against the SSD's schema (timed beside
 polars reading the same CSVs as text, the floor any check stands on), and made into the CIN census XML and the
-SSDA903 tables. ``--rules`` also times DfE's rules on the two files made, the part of an upload they dominate;
-``--journey`` also sends the extract to a running service (``onereturn serve`` on a store of its own) and follows both
-submissions made from it to their last stage, against DfE's rules alone on the same two files.
+SSDA903 tables and DfE's children's social care payloads. ``--rules`` also times DfE's rules on the two files made,
+the part of an upload they dominate; ``--journey`` also sends the extract to a running service (``onereturn serve``
+on a store of its own) and follows both submissions made from it to their last stage, against DfE's rules alone on
+the same two files.
 Best of ``--repeat`` runs, on this machine as it is (shared, so say what else ran).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,8 @@ from cli.synthetic.ssd import synthetic_ssd
 from collectors.records.contract import run_rules
 from collectors.ssd.cin import make_cin
 from collectors.ssd.intake import read_extract, unpack
+from collectors.ssd.payload import kept_items
+from collectors.ssd.payload_store import prepare
 from collectors.ssd.service import collection
 from collectors.ssd.spec import mapping
 from collectors.ssd.ssda903 import make_ssda903
@@ -57,7 +62,9 @@ def main(argv: list[str]) -> None:
         help="also send the extract through a running service's upload (implies --rules)",
     )
     args = parser.parse_args(argv)
-    year, maps = "2024-25", mapping("2024-25")
+    year = "2024-25"
+    # With the columns DfE's payloads read, as an upload reads the extract.
+    maps = dataclasses.replace(mapping(year), items=(*mapping(year).items, *kept_items(identifiers=False)))
     with tempfile.TemporaryDirectory(prefix="onereturn-bench-ssd-") as work:
         path = synthetic_ssd(3, args.cin, year, Path(work), looked_after=args.lac, la=LA)
         members = unpack(path, path.name, max_unpacked=2**31)
@@ -68,6 +75,7 @@ def main(argv: list[str]) -> None:
         checked, extract = _best(lambda: read_extract(members, maps), args.repeat)
         made_cin, census = _best(lambda: make_cin(extract, collection(year), "830"), args.repeat)
         made_903, tables = _best(lambda: make_ssda903(extract, collection(year)), args.repeat)
+        payloads, built = _best(lambda: prepare(extract, date.today(), identifiers=False), args.repeat)
         print(f"SSD extract: {args.cin:,} children in need, {args.lac:,} looked after; {extract.rows:,} rows in "
               f"{len(members)} tables, {path.stat().st_size:,} bytes zipped")  # fmt: skip
         print(f"  polars reads the CSVs      {floor:7.2f} s")
@@ -75,7 +83,8 @@ def main(argv: list[str]) -> None:
         print(f"  read and check (pandera)   {checked:7.2f} s  ({checked / floor:.1f}x polars reading)")
         print(f"  make the CIN census XML    {made_cin:7.2f} s")
         print(f"  make the SSDA903 tables    {made_903:7.2f} s")
-        print(f"  the extract's own part     {unpacked + checked + made_cin + made_903:7.2f} s")
+        print(f"  DfE's payloads and hashes  {payloads:7.2f} s  ({len(built.children):,} children)")
+        print(f"  the extract's own part     {unpacked + checked + made_cin + made_903 + payloads:7.2f} s")
         if args.rules or args.journey:
             xml = Path(work) / "cin.xml"
             xml.write_bytes(census)

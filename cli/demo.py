@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from collectors.service import submit
 from exports import service as exports
@@ -37,6 +37,9 @@ RECORDS_YEAR = "2024-25"
 RECORDS_SEED = 2025
 #: Small enough to keep demo set-up quick (DfE's rules run on each file); the benchmark uses county sizes.
 RECORDS_CHILDREN = {"903": 300, "cin": 400}
+#: The council's SSD extract: the first children of the same generator and seed, few, so DfE's rules on the two files
+#: made from it add seconds to the demo's first start; its own files, uploaded after, hold the figures the demo shows.
+RECORDS_SSD_CHILDREN = {"903": 30, "cin": 40}
 #: FY2009-10 is the year the National Indicators and NHS Vital Signs were both in force (Lewisham).
 YEARS = ("FY2009-10", "FY2023-24", "FY2024-25")
 
@@ -116,10 +119,11 @@ def demo_records(folder: Path) -> list[tuple[str, list[Path]]]:
 
 
 def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
-    """Upload the synthetic council's record-level files and run them through DfE's rules to stored figures."""
+    """Upload the synthetic council's SSD extract, then its own record-level files, and run each through DfE's rules
+    to stored figures: its own files last, so the figures the demo shows are theirs, as before the extract."""
     from collectors.records import service as records
 
-    done = []
+    done = load_ssd_demo(engine, settings)
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-records-") as tmp:
         for label, files in demo_records(Path(tmp)):
             received = records.receive(
@@ -137,6 +141,63 @@ def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
             name = f"{RECORDS_AGENCY}/{label} {RECORDS_YEAR} (synthetic, illustrative)"
             done.append(DemoUpload(RECORDS_AGENCY, name, sub.status, sub.message))
     return done
+
+
+def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
+    """Upload the synthetic council's SSD extract (``RECORDS_SSD_CHILDREN``): the CIN census and SSDA903 made from it
+    through DfE's rules, as a council's upload of it is, and DfE's payloads kept for its approver."""
+    from cli.synthetic.ssd import synthetic_ssd
+    from collectors.records import service as records
+    from collectors.ssd import payload_store
+    from collectors.ssd.payload import kept_items
+    from collectors.ssd.service import make_returns
+    from mappings.compare import dfe_la_number
+
+    done = _ssd_loaded(engine)
+    if done:
+        # Loaded before: uploaded again, its files would be applied over the council's own files uploaded since.
+        return done
+    with tempfile.TemporaryDirectory(prefix="onereturn-demo-ssd-") as tmp:
+        folder = Path(tmp)
+        extract = synthetic_ssd(RECORDS_SEED, RECORDS_SSD_CHILDREN["cin"], RECORDS_YEAR, folder / "ssd",
+                                looked_after=RECORDS_SSD_CHILDREN["903"], la=RECORDS_LA)  # fmt: skip
+        keep = kept_items(identifiers=payload_store.identifiers_on(settings, RECORDS_AGENCY))
+        made = make_returns(extract, extract.name, RECORDS_YEAR, dfe_la_number(RECORDS_LA) or "", keep=keep,
+                            max_unpacked=settings.max_upload_bytes)  # fmt: skip
+        assert made.extract is not None
+        prepared = payload_store.prepare_for(made.extract, settings, RECORDS_AGENCY)
+        for name, data in made.files:
+            (folder / name).write_bytes(data)
+            received = records.receive(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
+                                        files=[(name, folder / name)], submitted_by="demo")  # fmt: skip
+            sub = received.submission
+            if not received.duplicate:
+                assert sub.id is not None
+                sub = records.process_records(engine, settings, sub.id)
+            done.append(DemoUpload(RECORDS_AGENCY, _ssd_label(name), sub.status, sub.message))
+        payload_store.keep(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
+                           filename=extract.name, content_hash=payload_store.file_hash(extract), prepared=prepared)  # fmt: skip
+    return done
+
+
+def _ssd_loaded(engine: Engine) -> list[DemoUpload]:
+    """The submissions made from the synthetic council's SSD extract when the demo loaded it before; else none."""
+    from collectors.ssd import payload_store
+    from collectors.ssd.service import CIN_FILE, SSDA903_FILE
+
+    with Session(engine) as session:
+        if payload_store.latest(session, RECORDS_AGENCY) is None:
+            return []
+        made = session.exec(
+            select(Submission)
+            .where(Submission.agency_code == RECORDS_AGENCY, col(Submission.filename).in_((CIN_FILE, SSDA903_FILE)))
+            .order_by(col(Submission.id))
+        ).all()
+    return [DemoUpload(RECORDS_AGENCY, _ssd_label(s.filename), s.status, s.message) for s in made]
+
+
+def _ssd_label(name: str) -> str:
+    return f"{RECORDS_AGENCY}/{name} from its SSD extract {RECORDS_YEAR} (synthetic, illustrative)"
 
 
 def has_uploads(engine: Engine) -> bool:

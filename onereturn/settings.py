@@ -144,6 +144,12 @@ class Settings(BaseSettings):
         "lineage to records, DfE's findings by child) are kept; `onereturn records purge` and a daily job delete "
         "them after this, keeping the derived figures and the counts.",
     )
+    csc_api_identifiers: str = Field(
+        default="",
+        description="Agency codes, split by commas, of the councils that switched on names, UPNs and postcodes in DfE's "
+        "children's social care payloads built from their SSD extracts; for the others those fields are dropped at "
+        "intake and absent from the payloads.",
+    )
     records_keys_file: Path | None = Field(
         default=None,
         description="File holding the record-level keys (the pseudonym secret and the encryption key); empty "

@@ -36,7 +36,9 @@ def test_the_synthetic_council_keys_nothing_and_its_returns_are_filled(
     store: Engine, store_settings: Settings, store_template: str
 ) -> None:
     uploads = demo_said(store_template, "records")["records"]
-    assert [u.agency for u in uploads] == [RECORDS_AGENCY, RECORDS_AGENCY]
+    # The two files made from its SSD extract, then its own two files of the same children.
+    assert [u.agency for u in uploads] == [RECORDS_AGENCY] * 4
+    assert ["from its SSD extract" in u.file for u in uploads] == [True, True, False, False]
     for upload in uploads:
         assert "illustrative" in upload.file
         # Stored; a figure is held back only where the council is not its source or its period is refused.
@@ -60,7 +62,7 @@ def test_the_synthetic_council_keys_nothing_and_its_returns_are_filled(
 def test_the_synthetic_council_reads_its_report_and_signs_its_figures_off(store_client: TestClient) -> None:
     council = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
     mine = store_client.get("/api/submissions", headers=council).json()["items"]
-    assert len(mine) == 2
+    assert len(mine) == 4
     assert {s["kind"] for s in mine} == {KIND}
     # Its own record-level report opens for it, and not for the officer (who sees counts, never a child).
     for sub in mine:

@@ -4,7 +4,8 @@
 checked at once (422 with every problem by table, row and column; nothing kept), the year's two files are made
 from it and each goes on as a record-level upload of the council's own (202, DfE's rules in the background).
 ``GET /api/agencies/{code}/record-files/{year}/cin_census.xml`` and ``.../ssda903.zip`` give the files made, for
-the council's approver alone; every call is audited. The extract itself is never kept.
+the council's approver alone; every call is audited. The extract itself is never kept; DfE's children's social care
+payloads built from it are, sealed (``collectors/ssd/payload_store.py``, ``api/routes/csc_api.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from collectors.records.annex_a_ssd import keep_from_extract
 from collectors.records.contract import read_collection_year
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
+from collectors.ssd import payload_store
 from collectors.ssd.intake import is_extract
+from collectors.ssd.payload import kept_items
 from collectors.ssd.service import CIN_FILE, SSDA903_FILE, Made, make_returns
 from indicators.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
@@ -66,7 +69,9 @@ def _made(engine: Any, settings: Settings, agency_code: str, year: str, name: st
     lea = dfe_la_number(councils[0].rules_as)
     if lea is None:
         raise InvalidInput(f"{councils[0].rules_as} has no DfE council number, which the CIN census's header needs")
-    return make_returns(path, name, year, lea, max_unpacked=settings.max_upload_bytes)
+    # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
+    keep = kept_items(identifiers=payload_store.identifiers_on(settings, agency_code))
+    return make_returns(path, name, year, lea, max_unpacked=settings.max_upload_bytes, keep=keep)
 
 
 async def ssd_upload(
@@ -92,6 +97,10 @@ async def ssd_upload(
         if len(data) > settings.max_upload_bytes:
             raise PayloadTooLarge(f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
                                   f"{settings.max_upload_bytes:,}; nothing was kept")  # fmt: skip
+    # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
+    extract, made.extract = made.extract, None
+    assert extract is not None
+    prepared = await anyio.to_thread.run_sync(lambda: payload_store.prepare_for(extract, settings, agency_code))
     answers = []
     with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
         for file_name, data in made.files:
@@ -108,10 +117,15 @@ async def ssd_upload(
             answers.append(_started(request, background, received))
     annex_id = None
     if made.annex_a:
-        keeping = functools.partial(
+        keeping_annex = functools.partial(
             keep_from_extract, engine, settings, agency_code, collection_year, name, made.annex_a, principal.label
         )
-        annex_id = await anyio.to_thread.run_sync(keeping)
+        annex_id = await anyio.to_thread.run_sync(keeping_annex)
+    keeping = functools.partial(
+        payload_store.keep, engine, settings, agency_code=agency_code, collection_year=collection_year,
+        filename=name, content_hash=payload_store.file_hash(path), prepared=prepared,
+    )  # fmt: skip
+    kept = await anyio.to_thread.run_sync(keeping)
     stored_with_change(request)
     annotate(
         request,
@@ -121,7 +135,10 @@ async def ssd_upload(
         + (f"; Annex A rows kept as upload {annex_id}" if annex_id is not None else ""),
     )
     annex = {"id": annex_id, "tables": sorted(made.annex_a)} if annex_id is not None else None
-    body = {"extract": {"file": name, "rows": made.rows, "notes": made.notes, "annex_a": annex}, "submissions": answers}
+    payloads = {"extract_id": kept.id, "run_date": kept.run_date.isoformat(), "children": kept.children,
+                **{s: getattr(kept, s) for s in ("new", "updated", "unchanged", "deleted")}}  # fmt: skip
+    body = {"extract": {"file": name, "rows": made.rows, "notes": made.notes, "annex_a": annex}, "submissions": answers,
+            "csc_api_payloads": payloads}  # fmt: skip
     return JSONResponse(body, status_code=202)
 
 

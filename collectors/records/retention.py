@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from collectors import lease
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
+from collectors.ssd import payload_store
 from indicators.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
@@ -57,6 +58,8 @@ def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) ->
         submissions += 1
         if raw and not shared:
             files += min(1, keptfiles.forget(engine, settings, raw))
+    # DfE's payloads built from an SSD extract go with the record files of the same age.
+    files += payload_store.purge(engine, settings, now=now)[1]
     return Purged(submissions, files, rows)
 
 

@@ -8,7 +8,9 @@ made are kept (encrypted, as every record-level upload is).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +19,8 @@ import polars as pl
 from collectors.records.ssda903_tables import CollectionYear
 from collectors.ssd import annex_a
 from collectors.ssd.cin import make_cin, open_episodes
-from collectors.ssd.intake import Problem, read_extract, unpack
-from collectors.ssd.spec import mapping
+from collectors.ssd.intake import Extract, Problem, read_extract, unpack
+from collectors.ssd.spec import Item, mapping
 from collectors.ssd.ssda903 import MADE, make_ssda903
 from onereturn.errors import InvalidInput
 
@@ -39,6 +41,8 @@ class Made:
     rows: int = 0
     #: What Annex A needs that only the SSD holds, as dated rows (``collectors.ssd.annex_a``); kept, the rest not.
     annex_a: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: The extract as read and checked, for the outputs made from it beyond the two files (DfE's payloads).
+    extract: Extract | None = None
 
 
 def collection(year: str) -> CollectionYear:
@@ -46,14 +50,17 @@ def collection(year: str) -> CollectionYear:
     return CollectionYear(int(year[:4]) + 1)
 
 
-def make_returns(path: Path, name: str, year: str, lea: str, *, max_unpacked: int) -> Made:
-    """The year's CIN census and SSDA903 made from the extract at ``path``; ExtractRefused lists every problem."""
+def make_returns(path: Path, name: str, year: str, lea: str, *, max_unpacked: int, keep: Sequence[Item] = ()) -> Made:
+    """The year's CIN census and SSDA903 made from the extract at ``path``; ExtractRefused lists every problem.
+    ``keep`` names more columns to read and check past intake (DfE's payloads: ``collectors/ssd/payload.py``)."""
     maps = mapping(year)
+    if keep:
+        maps = dataclasses.replace(maps, items=(*maps.items, *keep))
     members = unpack(path, name, max_unpacked=max_unpacked)
     _check_version(members)
     extract = read_extract(members, maps)
     annex_a.check(extract)
-    made = Made(notes=list(extract.notes), rows=extract.rows, annex_a=annex_a.derive(extract))
+    made = Made(notes=list(extract.notes), rows=extract.rows, annex_a=annex_a.derive(extract), extract=extract)
     years = collection(year)
     census = not open_episodes(extract, years).is_empty()
     episodes = extract.tables.get("ssd_cla_episodes")

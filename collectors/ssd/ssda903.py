@@ -191,5 +191,8 @@ def _zipped(rows: dict[str, list[list[str]]]) -> bytes:
             writer = csv.writer(text, lineterminator="\n")
             writer.writerow(COLUMNS[name])
             writer.writerows(found)
-            archive.writestr(CSV_NAMES[name], text.getvalue())
+            # A fixed time on each member: the same extract makes the same ZIP byte for byte, so the files made from
+            # it uploaded again are recognised as the upload already made.
+            member = zipfile.ZipInfo(CSV_NAMES[name], date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(member, text.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()

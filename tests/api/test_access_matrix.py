@@ -223,6 +223,12 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"code": "notts_cyp", "collection_year": "2024-25", "file": "cin_census.xml"}, owner="missing"),
         Case({"code": "lewisham_council", "collection_year": "2024-25", "file": "ssda903.zip"}, owner="missing"),
     ),
+    # DfE's payloads from a council's SSD extract: its own approver key only; no agency of the matrix uploaded one.
+    ("GET", "/api/agencies/{code}/csc-api/children"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"as_of": "2025-06-01"}, owner="missing"),
+        Case({"code": "lewisham_council"}, {"as_of": "2025-06-01"}, owner="missing"),
+    ),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),
