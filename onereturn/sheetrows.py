@@ -57,8 +57,15 @@ def _escaped(text: pl.Expr, controls: bool) -> pl.Expr:
     )
 
 
-def _has_controls(series: pl.Series) -> bool:
-    return bool(series.str.contains(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]").any())
+def _with_controls(frame: pl.DataFrame, columns: list[Column]) -> set[str]:
+    """The text columns holding a control character (or a non-character) anywhere: looked for once, all together."""
+    texts = sorted({c.name for c in columns if c.kind == "text"})
+    if not texts:
+        return set()
+    found = frame.select(
+        pl.col(n).cast(pl.String).str.contains(r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]").any() for n in texts
+    )
+    return {n for n, hit in zip(texts, found.row(0), strict=True) if hit}
 
 
 def _style(column: Column) -> pl.Expr:
@@ -67,7 +74,7 @@ def _style(column: Column) -> pl.Expr:
     return pl.lit(f' s="{column.style._get_xf_index()}"' if column.style is not None else "")
 
 
-def _cell(frame: pl.DataFrame, position: int, column: Column, row: pl.Expr) -> pl.Expr:
+def _cell(frame: pl.DataFrame, position: int, column: Column, row: pl.Expr, controls: bool) -> pl.Expr:
     """The XML of one column's cells (null where there is no cell)."""
     start = [pl.lit(f'<c r="{xl_col_to_name(position)}'), row, pl.lit('"'), _style(column)]
     value = pl.col(column.name)
@@ -81,7 +88,6 @@ def _cell(frame: pl.DataFrame, position: int, column: Column, row: pl.Expr) -> p
         return pl.when(value.is_not_null() & number.is_finite()).then(cell)
     text = neutralise_expr(value.cast(pl.String)).str.slice(0, MAX_TEXT)
     preserve = pl.when(text.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
-    controls = _has_controls(frame[column.name].cast(pl.String).drop_nulls())
     inline = [pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"), _escaped(text, controls), pl.lit("</t></is></c>")]
     return pl.concat_str([*start, *inline])
 
@@ -92,9 +98,10 @@ def rows_xml(frame: pl.DataFrame, columns: list[Column], first_row: int) -> str:
         return ""
     row = pl.int_range(first_row + 1, first_row + 1 + frame.height, dtype=pl.Int64).cast(pl.String)
     places: dict[int, list[pl.Expr]] = {}
+    controls = _with_controls(frame, columns)
     for i, column in enumerate(columns):
         at = i if column.at is None else column.at
-        places.setdefault(at, []).append(_cell(frame, at, column, row))
+        places.setdefault(at, []).append(_cell(frame, at, column, row, column.name in controls))
     made = [found[0] if len(found) == 1 else pl.coalesce(found) for _, found in sorted(places.items())]
     cells = frame.select(row.alias("r"), pl.concat_str(made, ignore_nulls=True).alias("cells"))
     xml = pl.concat_str([pl.lit('<row r="'), pl.col("r"), pl.lit('">'), pl.col("cells"), pl.lit("</row>")])
