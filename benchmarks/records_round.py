@@ -7,12 +7,15 @@ set per process) are run at once on ``--processes`` processes (default: the core
 ways: the service's path (each set in a fresh process, as in ``bench records``), DfE's library alone, and uploads
 to the running service, all sent at once (fresh sets, so none is answered as an earlier upload), to the last
 stage of each. The round's time on N processes is the wall-clock time of the whole over its sets, times 150: an
-extrapolation, printed beside the one-process round of the same sample.
+extrapolation, printed beside the one-process round of the same sample. The cores each way kept busy (the
+processor time of its processes over the round's wall-clock time) say how much of the machine it had: on a machine
+busy with other work, fewer than N.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,14 +42,24 @@ class Round:
     path: float
     library: float
     upload: float | None = None
+    #: Processor seconds over wall-clock seconds of the path's and the library's rounds: the cores they kept busy.
+    path_cores: float = 0.0
+    library_cores: float = 0.0
 
 
-def _at_once(run: Callable[[list[Path]], Any], jobs: list[list[Path]], processes: int) -> float:
-    """Seconds from the first start to the last end, each job run in a process of its own, ``processes`` at once."""
-    started = time.perf_counter()
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _at_once(run: Callable[[list[Path]], Any], jobs: list[list[Path]], processes: int) -> tuple[float, float]:
+    """Seconds from the first start to the last end, each job run in a process of its own, ``processes`` at once;
+    and the cores kept busy meanwhile (the processor time of the processes that ended, over those seconds)."""
+    started, cpu = time.perf_counter(), _children_cpu()
     with ThreadPoolExecutor(processes) as pool:
         list(pool.map(run, jobs))
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return seconds, (_children_cpu() - cpu) / seconds
 
 
 def _upload_one(server: Any, files: list[Path], year: str) -> str:
@@ -72,12 +85,12 @@ def national_round(
 
     count = -(-len(sets) // processes) * processes
     jobs = [sets[i % len(sets)] for i in range(count)]
-    path = _at_once(lambda files: _service_run("903", files, year, la), jobs, processes)
-    library = _at_once(lambda files: _library_run("903", files, year, la), jobs, processes)
-    found = Round(processes, count, path, library)
+    path, path_cores = _at_once(lambda files: _service_run("903", files, year, la), jobs, processes)
+    library, library_cores = _at_once(lambda files: _library_run("903", files, year, la), jobs, processes)
+    found = Round(processes, count, path, library, path_cores=path_cores, library_cores=library_cores)
     if server is not None:
         uploads = [fresh(k) for k in range(count)]
-        found.upload = _at_once(lambda files: _upload_one(server, files, year), uploads, count)
+        found.upload = _at_once(lambda files: _upload_one(server, files, year), uploads, count)[0]
     return found
 
 
@@ -99,5 +112,6 @@ def round_lines(found: Round, one: tuple[int, float, float, float | None]) -> li
             f"{name} {share:.2f}x ({'within' if share <= TARGET_SHARE else 'OVER'} the {TARGET_SHARE}x target)"
             for name, share in shares
         )
+        + f"; cores kept busy: the path {found.path_cores:.2f}, the library alone {found.library_cores:.2f}"
     )
     return [row, verdict]

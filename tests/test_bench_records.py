@@ -34,6 +34,7 @@ def test_bench_records_prints_and_writes_the_table(
     assert "| national: 150 councils on 2 processes at once, EXTRAPOLATED from 2 set(s) |" in out
     assert "national round on 2 processes against one (1 set(s) one after another): the service's path " in out
     assert "; through the service's uploads " in out
+    assert "; cores kept busy: the path " in out
     written = doc.read_text()
     assert "- Date: " in written
     assert "- Machine: " in written
