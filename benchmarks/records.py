@@ -5,7 +5,8 @@
 - a county-size SSDA903 set (``--county-children``, default 2,000 children);
 - a national round of 150 such sets, one a council: every set is a separate upload, so ``--national-sample``
   sets (default 3, each with its own seed) are run and the national time is their mean times 150, an
-  extrapolation the output says it is (``--national-sample 150`` runs them all);
+  extrapolation the output says it is (``--national-sample 150`` runs them all), one set after another and then
+  (``--processes``, default the cores) as many at once as processes: :mod:`benchmarks.records_round`;
 - a county's CIN census (``--cin-children``, default 10,000 children).
 
 For each it times the service's path (gather the files, read the tables, run DfE's rules through the JSON
@@ -41,6 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.records_round import Round, cores, national_round, round_lines
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -329,8 +332,7 @@ def _free_port() -> int:
         return port
 
 
-def main(argv: list[str]) -> None:
-    """Run the records benchmark and print its table (``--write`` also updates docs/records-benchmark.md)."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks records", description=__doc__)
     parser.add_argument("--county-children", type=int, default=2000)
     parser.add_argument("--cin-children", type=int, default=10000)
@@ -344,12 +346,25 @@ def main(argv: list[str]) -> None:
         help="start the running service on a store with the catalogue, the demo's keys and one other council's "
         "upload, not the demo's uploads (it starts in seconds; the uploads take the same path)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=cores(),
+        help="processes the national round is run on at once (default: the cores; 1 runs it one set after another only)",
+    )
     parser.add_argument("--write", action="store_true", help="write the table into docs/records-benchmark.md")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> None:
+    """Run the records benchmark and print its table (``--write`` also updates docs/records-benchmark.md)."""
+    args = _parser().parse_args(argv)
     from cli.synthetic import SYNTHETIC_LA, synthetic_903, synthetic_cin
 
     results: list[Measured] = []
     sample: list[Measured] = []
+    sets: list[list[Path]] = []
+    found: Round | None = None
     with tempfile.TemporaryDirectory(prefix="onereturn-bench-records-") as tmp:
         root = Path(tmp)
         server = None
@@ -357,6 +372,8 @@ def main(argv: list[str]) -> None:
             from benchmarks.memory import Server
 
             (root / "server").mkdir()
+            # An upload slot for each process of the national round at once.
+            os.environ["ONERETURN_UPLOAD_SLOTS"] = str(max(args.processes, 1))
             server = Server(root / "server", _free_port(), 256 * MIB, demo=not args.bare_store)
         try:
             county = synthetic_903(1, args.county_children, args.year, root / "county")
@@ -374,6 +391,10 @@ def main(argv: list[str]) -> None:
                 if server is not None:
                     sample[-1].upload = _upload(server, files, args.year)
                 print(_table(sample, None)[-1], flush=True)
+                sets.append(files)
+            if sets and args.processes > 1:
+                fresh = lambda k: synthetic_903(1000 + k, args.county_children, args.year, root / f"fresh-{k}")  # noqa: E731
+                found = national_round(sets, args.processes, args.year, SYNTHETIC_LA, server, fresh)
             census = synthetic_cin(1, args.cin_children, args.year, root / "cin")
             results.append(
                 _measure(
@@ -391,8 +412,13 @@ def main(argv: list[str]) -> None:
         finally:
             if server is not None:
                 server.stop()
-    lines = _table(results + sample, _national(sample))
+    one = _national(sample)
+    lines = _table(results + sample, one)
     verdicts = [_verdict(m) for m in results + sample]
+    if found is not None and one is not None:
+        row, verdict = round_lines(found, one)
+        lines.append(row)
+        verdicts.append(verdict)
     print("\n".join(lines))
     print("\n".join(verdicts))
     if args.write:
@@ -440,6 +466,7 @@ def _write(lines: list[str], verdicts: list[str], args: argparse.Namespace) -> N
         f"--national-sample {args.national_sample} --repeat {args.repeat} --year {args.year}"
         + (" --no-upload" if args.no_upload else "")
         + (" --bare-store" if args.bare_store else "")
+        + f" --processes {args.processes}"
         + " --write"
     )
     text = "\n".join(

@@ -19,10 +19,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
+
 from exports._common import cell_rows, fields_by_code, finite
 from exports.built import WITHHELD, BuiltReturn, FieldInfo
 from exports.disclosure import withheld_lineage
 from exports.symbols import key_lines
+from onereturn.sheetrows import BulkWorksheet, Column
 from onereturn.spreadsheet import SafeWorkbook
 
 #: Status order on the Cover sheet; any other status follows in alphabetical order.
@@ -208,31 +211,64 @@ def _cover(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws.write_string(r, 1, TRACE_NOTE, styles.wrap)
 
 
+def _value_cells(cells: pl.DataFrame, styles: _Styles) -> tuple[pl.DataFrame, list[Column]]:
+    """The Value column as _write_value writes each cell, worked out for the whole column: the columns it adds to
+    the cells and the cells written from them (the first that has one in each row)."""
+    status, display = pl.col("status"), pl.col("display").fill_null("")
+    value = pl.col("value")
+    # finite(): a null, NaN or infinite value is none, and -0.0 is written as 0.
+    number = pl.when(value.is_finite()).then(pl.when(value == 0).then(pl.lit(0.0)).otherwise(value))
+    keys = cells.select("decimals", "flag").unique(maintain_order=True)
+    number_styles = keys.with_columns(
+        pl.Series("number_style", [styles.number(d, f)._get_xf_index() for d, f in keys.iter_rows()], pl.Int64)
+    )
+    symbol = (
+        pl.when(status == "suppressed")
+        .then(pl.when(display != "").then(display).otherwise(pl.lit("c")))
+        .when(status == "missing")
+        .then(pl.when(display != "").then(display).otherwise(pl.lit("..")))
+    )
+    shown = cells.join(number_styles, on=["decimals", "flag"], how="left", nulls_equal=True, maintain_order="left")
+    shown = shown.with_columns(
+        symbol.alias("value_symbol"),
+        pl.when(status.is_in(["suppressed", "missing"]).not_()).then(number).alias("value_number"),
+        pl.when(status.is_in(["suppressed", "missing"]).not_() & number.is_null() & (display != ""))
+        .then(display)
+        .alias("value_flagged"),
+        pl.lit(True).alias("value_blank"),
+        pl.when(status == "suppressed")
+        .then(pl.lit(styles.suppressed._get_xf_index()))
+        .when(status == "missing")
+        .then(pl.lit(styles.missing._get_xf_index()))
+        .alias("symbol_style"),
+    )
+    columns = [
+        Column("value_symbol", "text", "symbol_style", at=7),
+        Column("value_number", "number", "number_style", at=7),
+        Column("value_flagged", "text", styles.flagged, at=7),
+        # Nothing to show: a grey blank, never a 0.
+        Column("value_blank", "blank", styles.missing, at=7),
+    ]
+    return shown, columns
+
+
 def _data_list(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
-    ws = wb.add_worksheet("Data")
+    ws = wb.add_worksheet("Data", worksheet_class=BulkWorksheet)
     _header(ws, _LIST_COLUMNS, styles)
     labels = {code: info.label for code, info in fields_by_code(built).items()}
-    # XlsxWriter's undecorated write_string: the decorated one first tries the row as "A1" text, two
-    # calls more for each of a return's tens of thousands of cells. It is SafeWorksheet's, which neutralises.
-    put, style = ws._write_string, styles.text
-    r = 0
-    for r, cell in enumerate(cell_rows(built), start=1):
-        texts = (
-            cell["field_code"],
-            labels.get(cell["field_code"] or "", ""),
-            cell["org_code"],
-            cell["org_name"],
-            cell["period"],
-            cell["ref_date"],
-            cell["breakdown"],
-        )
-        for col, text in enumerate(texts):
-            put(r, col, text or "", style)
-        _write_value(ws, r, 7, cell, styles)
-        for col, text in ((8, cell["unit"]), (9, cell["status"]), (10, cell["reason"]), (11, cell["cell_id"])):
-            put(r, col, text or "", style)
+    texts = ["field_code", "label", "org_code", "org_name", "period", "ref_date", "breakdown"]
+    # Every cell's row made at once as the sheet's XML (text neutralised as every text cell is), in the order and
+    # with the styles the cells had when written one by one; an absent text is written as empty text.
+    cells = built.cells.with_columns(
+        pl.col("field_code").replace_strict(labels, default="", return_dtype=pl.String).alias("label")
+    )
+    shown, value = _value_cells(cells, styles)
+    shown = shown.with_columns(pl.col([*texts, "unit", "status", "reason", "cell_id"]).fill_null(""))
+    columns = [Column(name, "text", styles.text) for name in texts]
+    columns += value + [Column(n, "text", styles.text, at=8 + i) for i, n in enumerate(("unit", "status", "reason"))]
+    ws.write_frame(1, shown, [*columns, Column("cell_id", "text", styles.text, at=11)])
     ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, r, len(_LIST_COLUMNS) - 1)
+    ws.autofilter(0, 0, built.cells.height, len(_LIST_COLUMNS) - 1)
 
 
 def _grid_header(code: str, label: str, breakdown: str) -> str:
@@ -295,34 +331,44 @@ _LINEAGE_COLUMNS: list[tuple[str, int]] = [
 
 
 def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
-    ws = wb.add_worksheet("Lineage")
+    ws = wb.add_worksheet("Lineage", worksheet_class=BulkWorksheet)
     _header(ws, _LINEAGE_COLUMNS, styles)
-    r = 0
     summary = built.lineage_summary.select(
-        "cell_id", "field_code", "org_code", "figures", "provenance", "sources", "stored"
+        pl.col("cell_id"),
+        pl.col("field_code").fill_null(""),
+        pl.col("org_code").fill_null(""),
+        pl.col("figures").cast(pl.Int64),
+        "provenance",
+        "sources",
+        "stored",
     )
-    # The undecorated writers, as on the Data sheet.
-    put, number, style = ws._write_string, ws._write_number, styles.text
-    for r, (cell_id, field_code, org_code, figures, provenance, sources, stored) in enumerate(
-        summary.iter_rows(), start=1
-    ):
-        put(r, 0, cell_id, style)
-        put(r, 1, field_code or "", style)
-        put(r, 2, org_code or "", style)
-        number(r, 3, figures, styles.integer)
-        put(r, 4, provenance, style)
-        put(r, 5, sources, style)
-        put(r, 6, stored, style)
     # A withheld cell lists no figure, but its row says why: suppressed, or not yet signed off by its body.
-    withheld = (c for c in built.cell_records if c["status"] in WITHHELD)
-    for r, cell in enumerate(withheld, start=summary.height + 1):
-        put(r, 0, cell["cell_id"], style)
-        put(r, 1, cell["field_code"] or "", style)
-        put(r, 2, cell["org_code"] or "", style)
-        number(r, 3, 0, styles.integer)
-        put(r, 4, withheld_lineage(cell["status"], cell["reason"] or ""), style)
+    withheld = [c for c in built.cell_records if c["status"] in WITHHELD]
+    why = pl.DataFrame(
+        {
+            "cell_id": [c["cell_id"] for c in withheld],
+            "field_code": [c["field_code"] or "" for c in withheld],
+            "org_code": [c["org_code"] or "" for c in withheld],
+            "figures": [0] * len(withheld),
+            "provenance": [withheld_lineage(c["status"], c["reason"] or "") for c in withheld],
+        },
+        schema={
+            "cell_id": pl.String,
+            "field_code": pl.String,
+            "org_code": pl.String,
+            "figures": pl.Int64,
+            "provenance": pl.String,
+        },
+    )
+    rows = pl.concat([summary, why], how="diagonal")
+    # Every row made at once as the sheet's XML, as on the Data sheet.
+    columns = [Column(name, "text", styles.text) for name in ("cell_id", "field_code", "org_code")]
+    columns.append(Column("figures", "number", styles.integer))
+    ws.write_frame(
+        1, rows, columns + [Column(name, "text", styles.text) for name in ("provenance", "sources", "stored")]
+    )
     ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, max(r, 1), len(_LINEAGE_COLUMNS) - 1)
+    ws.autofilter(0, 0, max(rows.height, 1), len(_LINEAGE_COLUMNS) - 1)
 
 
 #: Cells from which a workbook is written in constant memory (text inline, not in a shared table).

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import polars as pl
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
@@ -28,6 +29,12 @@ def neutralise(text: str) -> str:
     if text.startswith(FORMULA_STARTS) and text != "-" and not _NEGATIVE_NUMBER.fullmatch(text):
         return "'" + text
     return text
+
+
+def neutralise_expr(text: pl.Expr) -> pl.Expr:
+    """:func:`neutralise` over a column of text at once, for writers that make their cells with polars."""
+    runs = text.str.contains(r"^[=+\-@\t\r]") & (text != "-") & ~text.str.contains(f"^(?:{_NEGATIVE_NUMBER.pattern})$")
+    return pl.when(runs).then(pl.lit("'") + text).otherwise(text)
 
 
 def neutralise_row(cells: Iterable[Any]) -> list[Any]:

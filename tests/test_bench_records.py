@@ -1,6 +1,6 @@
 """`bench records` in small: the service's path and DfE's library alone run on the same synthetic files, the table
-has the county, national (said to be extrapolated) and CIN rows, each set is uploaded to a running service, and
---write puts the table in the document."""
+has the county, national (said to be extrapolated, one set after another and on two processes at once) and CIN rows,
+each set is uploaded to a running service, and --write puts the table in the document."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_bench_records_prints_and_writes_the_table(
     records.main(
         [
             *("--county-children", "40", "--cin-children", "40", "--national-sample", "1", "--repeat", "1"),
-            *("--bare-store", "--write"),
+            *("--bare-store", "--processes", "2", "--write"),
         ]
     )
     out = capsys.readouterr().out
@@ -30,6 +30,11 @@ def test_bench_records_prints_and_writes_the_table(
     # Each set went through a running service's upload too, to its last stage.
     assert out.count("through the service's upload: stage stored") == 3
     assert "| national sample 1 |" in out
+    # The national round at once on two processes: the sample's set twice, by path, library and upload.
+    assert "| national: 150 councils on 2 processes at once, EXTRAPOLATED from 2 set(s) |" in out
+    assert "national round on 2 processes against one (1 set(s) one after another): the service's path " in out
+    assert "; through the service's uploads " in out
+    assert "; cores kept busy: the path " in out
     written = doc.read_text()
     assert "- Date: " in written
     assert "- Machine: " in written

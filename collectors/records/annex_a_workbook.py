@@ -1,6 +1,7 @@
 """Annex A as Ofsted's workbook: a front sheet, then one sheet per list with the layout's headings in order.
 
-Written with xlsxwriter through :class:`onereturn.spreadsheet.SafeWorkbook` (no text becomes a formula), dates as
+Written with xlsxwriter through :class:`onereturn.spreadsheet.SafeWorkbook` (no text becomes a formula), each list's
+rows made as the sheet's XML column by column (:class:`onereturn.sheetrows.BulkWorksheet`), dates as
 dates shown DD/MM/YYYY ([G] Guidance: "The date should be recorded in a DD/MM/YYYY format"), codes as Ofsted's
 preferred codes. Built in memory and returned as bytes: nothing is written to disk.
 """
@@ -13,6 +14,7 @@ from datetime import date
 import polars as pl
 
 from collectors.records.annex_a import AnnexA, summary
+from onereturn.sheetrows import BulkWorksheet, Column
 from onereturn.spreadsheet import SafeWorkbook
 
 #: How each list's sheet starts: the headings on the first row, as in the layout.
@@ -85,9 +87,7 @@ def _cells(frame: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
     """The list's cells ready to write: each date as Excel's day number (shown DD/MM/YYYY by its format), worked out
     for the whole column at once rather than cell by cell."""
     serial = [
-        ((pl.col(name) - pl.lit(EXCEL_EPOCH)).dt.total_days().cast(pl.Float64)).alias(name)
-        if kind == "date"
-        else pl.col(name)
+        (pl.col(name) - pl.lit(EXCEL_EPOCH)).dt.total_days().alias(name) if kind == "date" else pl.col(name)
         for name, kind in zip(frame.columns, kinds, strict=True)
     ]
     return frame.select(serial)
@@ -101,26 +101,17 @@ def workbook(annex: AnnexA) -> bytes:
     dated = book.add_format({"num_format": "dd/mm/yyyy"})
     _front(book, annex, bold, dated)
     for item in annex.layout.lists:
-        sheet = book.add_worksheet(item.sheet)
+        sheet = book.add_worksheet(item.sheet, worksheet_class=BulkWorksheet)
         sheet.write_row(HEADER_ROW, 0, [c.heading for c in item.columns], bold)
         sheet.freeze_panes(1, 0)
         kinds = [c.kind for c in item.columns]
-        # One writer per column, chosen once: text (guarded against formulas by the sheet's own _write_string), a
-        # number, or a date. The undecorated writers: the public ones first try each call's row as A1 notation,
-        # a third of the write's time over Lists 1-11, for cells whose row and column are always numbers here.
-        writers = [
-            (sheet._write_number, dated)
-            if kind == "date"
-            else (sheet._write_number, None)
-            if kind == "int"
-            else (sheet._write_string, None)
-            for kind in kinds
+        frame = _cells(annex.lists[item.number], kinds)
+        # Each column's cells made at once as the sheet's XML (text neutralised as every text cell is), not a
+        # Python call per cell: a date as its day number in the DD/MM/YYYY format, a whole number, or text.
+        columns = [
+            Column(name, "number", dated) if kind == "date" else Column(name, "number" if kind == "int" else "text")
+            for name, kind in zip(frame.columns, kinds, strict=True)
         ]
-        for offset, values in enumerate(_cells(annex.lists[item.number], kinds).iter_rows()):
-            at = HEADER_ROW + 1 + offset
-            for position, value in enumerate(values):
-                if value is not None:
-                    write, style = writers[position]
-                    write(at, position, value, style)
+        sheet.write_frame(HEADER_ROW + 1, frame, columns)
     book.close()
     return buffer.getvalue()

@@ -129,10 +129,10 @@ def test_list_layout_one_row_per_cell() -> None:
     assert missing[1] == "FFD9D9D9"  # grey fill
     assert suppressed[1] not in ("", missing[1])
     assert not_available[1] not in ("", missing[1], suppressed[1])
-    # Numbers are numbers (no t="s"), the suppressed symbol is text, missing shows its ".." as text.
+    # Numbers are numbers (no t), the suppressed symbol is text, missing shows its ".." as text (in line: t="inlineStr").
     assert sheet.find(".//m:c[@r='H2']", NS).get("t") is None  # type: ignore[union-attr]
-    assert sheet.find(".//m:c[@r='H4']", NS).get("t") == "s"  # type: ignore[union-attr]
-    assert sheet.find(".//m:c[@r='H7']", NS).get("t") == "s"  # type: ignore[union-attr]
+    assert sheet.find(".//m:c[@r='H4']", NS).get("t") == "inlineStr"  # type: ignore[union-attr]
+    assert sheet.find(".//m:c[@r='H7']", NS).get("t") == "inlineStr"  # type: ignore[union-attr]
 
     pane = sheet.find("m:sheetViews/m:sheetView/m:pane", NS)
     assert pane is not None

@@ -1,0 +1,172 @@
+"""A sheet's rows written as XML built column by column with polars, rather than a Python call per cell.
+
+XlsxWriter keeps every cell as a Python object and writes each as XML at ``close``: two Python calls and a
+string format per cell, most of the time of a workbook of tens of thousands of cells. A
+:class:`BulkWorksheet` takes whole frames instead (:meth:`BulkWorksheet.write_frame`): each column's cells are
+made as XML text by polars expressions (the value escaped for XML, neutralised as every text cell is, see
+:mod:`onereturn.spreadsheet`; a number as its digits; a cell reference and style index), and the rows are
+written into the sheet's data after the cells written the usual way (a header, say). Text goes in line (an
+``inlineStr`` cell, as XlsxWriter writes it in its constant-memory mode), escaped as XlsxWriter escapes it:
+``& < >`` as entities, a control character as ``_xHHHH_`` (and a literal ``_xHHHH_`` as ``_x005F_xHHHH_``),
+leading or trailing white space kept with ``xml:space="preserve"``, and a text over Excel's 32,767 characters cut
+there. A number is written with the digits that read back as the same number (XlsxWriter writes 16 significant
+digits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+from xlsxwriter.utility import xl_col_to_name
+
+from onereturn.spreadsheet import SafeWorksheet, neutralise_expr
+
+#: Excel's longest text in a cell (XlsxWriter cuts a longer one there too).
+MAX_TEXT = 32_767
+#: Control characters Excel cannot hold in XML as they are: written as ``_xHHHH_``.
+_CONTROL = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20))]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of cells from the frame's column ``name``: text, a number, or (``blank``, where ``name`` is true) a
+    cell with a style and no value. ``style`` is a Format for every cell, or the name of a frame column holding each
+    row's style index (null: none). Columns given the same ``at`` fill one sheet column: the first with a cell wins."""
+
+    name: str
+    kind: Literal["text", "number", "blank"]
+    style: Any = None
+    at: int | None = None
+
+
+def _escaped(text: pl.Expr, controls: bool) -> pl.Expr:
+    """Text as XML element content, escaped as XlsxWriter escapes it."""
+    if controls:
+        text = text.str.replace_all(r"(_x[0-9a-fA-F]{4}_)", "_x005F$1")
+        for char in _CONTROL:
+            text = text.str.replace_all(char, f"_x{ord(char):04X}_", literal=True)
+        text = text.str.replace_all("\ufffe", "_xFFFE_", literal=True).str.replace_all(
+            "\uffff", "_xFFFF_", literal=True
+        )
+    return (
+        text.str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+    )
+
+
+def _with_controls(frame: pl.DataFrame, columns: list[Column]) -> set[str]:
+    """The text columns holding a control character (or a non-character) anywhere: looked for once, all together."""
+    texts = sorted({c.name for c in columns if c.kind == "text"})
+    if not texts:
+        return set()
+    found = frame.select(
+        pl.col(n).cast(pl.String).str.contains(r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]").any() for n in texts
+    )
+    return {n for n, hit in zip(texts, found.row(0), strict=True) if hit}
+
+
+def _style(column: Column) -> pl.Expr:
+    if isinstance(column.style, str):
+        return pl.format(' s="{}"', pl.col(column.style)).fill_null("")
+    return pl.lit(f' s="{column.style._get_xf_index()}"' if column.style is not None else "")
+
+
+def _cell(frame: pl.DataFrame, position: int, column: Column, row: pl.Expr, controls: bool) -> pl.Expr:
+    """The XML of one column's cells (null where there is no cell)."""
+    start = [pl.lit(f'<c r="{xl_col_to_name(position)}'), row, pl.lit('"'), _style(column)]
+    value = pl.col(column.name)
+    if column.kind == "blank":
+        return pl.when(value).then(pl.concat_str([*start, pl.lit("/>")]))
+    if column.kind == "number":
+        number = value.cast(pl.Float64)
+        integer = frame.schema[column.name].is_integer()
+        digits = value.cast(pl.Int64).cast(pl.String) if integer else number.cast(pl.String)
+        cell = pl.concat_str([*start, pl.lit("><v>"), digits, pl.lit("</v></c>")])
+        return pl.when(value.is_not_null() & number.is_finite()).then(cell)
+    text = neutralise_expr(value.cast(pl.String)).str.slice(0, MAX_TEXT)
+    preserve = pl.when(text.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
+    inline = [pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"), _escaped(text, controls), pl.lit("</t></is></c>")]
+    return pl.concat_str([*start, *inline])
+
+
+def rows_xml(frame: pl.DataFrame, columns: list[Column], first_row: int) -> str:
+    """The ``<row>`` elements of the frame's rows from ``first_row`` (0-based), each cell of ``columns`` in order."""
+    if frame.is_empty() or not columns:
+        return ""
+    row = pl.int_range(first_row + 1, first_row + 1 + frame.height, dtype=pl.Int64).cast(pl.String)
+    places: dict[int, list[pl.Expr]] = {}
+    controls = _with_controls(frame, columns)
+    for i, column in enumerate(columns):
+        at = i if column.at is None else column.at
+        places.setdefault(at, []).append(_cell(frame, at, column, row, column.name in controls))
+    made = [found[0] if len(found) == 1 else pl.coalesce(found) for _, found in sorted(places.items())]
+    cells = frame.select(row.alias("r"), pl.concat_str(made, ignore_nulls=True).alias("cells"))
+    xml = pl.concat_str([pl.lit('<row r="'), pl.col("r"), pl.lit('">'), pl.col("cells"), pl.lit("</row>")])
+    return str(cells.filter(pl.col("cells") != "").select(xml.str.join("")).item())
+
+
+#: Rows made into XML at a time: the text of a large sheet is never held whole (about 1.5 MB at most).
+CHUNK_ROWS = 2_000
+
+
+class BulkWorksheet(SafeWorksheet):
+    """A SafeWorksheet that also takes whole frames of rows (:meth:`write_frame`), after its cells written one by one.
+
+    The rows are made into XML ``CHUNK_ROWS`` at a time straight into the sheet's file: when the workbook is closed, or
+    at once in constant-memory mode (where cells written one by one after them must be on later rows, as there).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frames: list[tuple[int, pl.DataFrame, list[Column]]] = []
+        self._bulk_from: int | None = None
+        self._bulk_to = -1
+
+    def write_frame(self, first_row: int, frame: pl.DataFrame, columns: list[Column]) -> None:
+        """Write the frame's rows from ``first_row`` (0-based), one column of cells per entry of ``columns``."""
+        streamed_to: int = self.previous_row  # type: ignore[has-type]
+        if first_row <= self._bulk_to or (self.constant_memory and first_row <= streamed_to):
+            raise ValueError(f"rows from {first_row} overlap the rows already written")
+        if frame.is_empty() or not columns:
+            return
+        last = first_row + frame.height - 1
+        width = max(i if c.at is None else c.at for i, c in enumerate(columns))
+        # The sheet's extent (its <dimension>, an autofilter's check) counts these rows and columns too.
+        if self._check_dimensions(last, width) or self._check_dimensions(first_row, 0):
+            raise ValueError(f"rows {first_row}-{last} do not fit in a sheet")
+        self._bulk_to = last
+        if self.constant_memory:
+            # Rows already go to the sheet's file as they are written: the row in hand first, then these at once.
+            self._write_single_row(first_row)
+            self._write_chunks(first_row, frame, columns)
+            self.previous_row = last
+            return
+        self._frames.append((first_row, frame, columns))
+        self._bulk_from = first_row if self._bulk_from is None else self._bulk_from
+
+    def _write_chunks(self, first_row: int, frame: pl.DataFrame, columns: list[Column]) -> None:
+        for offset in range(0, frame.height, CHUNK_ROWS):
+            self.fh.write(rows_xml(frame.slice(offset, CHUNK_ROWS), columns, first_row + offset))
+
+    def _write_sheet_data(self) -> None:
+        if self._bulk_from is None:
+            super()._write_sheet_data()
+            return
+        written = [r for r, cells in self.table.items() if cells]
+        if written and max(written) >= self._bulk_from:
+            raise ValueError(f"a cell was written one by one at row {max(written)}, among the rows written as a frame")
+        whole: int = self.dim_rowmax  # type: ignore[has-type]
+        self._xml_start_tag("sheetData")
+        if written:
+            # XlsxWriter's own rows (and their spans) over the cells it holds, not the rows written here.
+            self.dim_rowmax = max(written)
+            try:
+                self._write_rows()
+            finally:
+                self.dim_rowmax = whole
+        for first_row, frame, columns in self._frames:
+            self._write_chunks(first_row, frame, columns)
+        self._xml_end_tag("sheetData")
