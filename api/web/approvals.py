@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from api import signing
 from api.deps import SessionDep
-from api.routes import signoffs as signoff_routes
 from api.scopes import read_scope
 from api.web.render import Visitor, page
 from api.web.shared import (
@@ -114,7 +114,7 @@ def approvals_page(
     errors: list[dict[str, str]] = []
     status = 200
     rows: list[Waiting] = []
-    now = collecting(request, session, visitor, datetime.now(UTC).date())
+    now = collecting(session, visitor, datetime.now(UTC).date())
     try:
         rows = queue_of(
             session,
@@ -170,14 +170,7 @@ def _render(
     reason: str = "",
     status_code: int = 200,
 ) -> Response:
-    found = signoff_routes.signoff_review(
-        request=request,
-        agency=agency,
-        return_id=return_id,
-        period=period,
-        session=session,
-        principal=visitor.principal,
-    )
+    found = signing.review_of(request, session, visitor.principal, agency, return_id, period)
     if visitor.principal.kind == "agency":
         # Its own sign-off (another agency's was answered as unknown above): the agency reads it on its own page.
         return RedirectResponse(
@@ -261,14 +254,7 @@ def post_accept(
     check_csrf(visitor, csrf_token)
     allowed(visitor, APPROVALS)
     try:
-        row = signoff_routes.signoff_accept(
-            request=request,
-            agency=agency,
-            return_id=return_id,
-            period=period,
-            session=session,
-            principal=visitor.principal,
-        )
+        row = signing.accept(request, session, visitor.principal, agency, return_id, period)
     except Conflict as exc:
         return _refused(request, session, visitor, (agency, return_id, period), exc, "#state")
     return RedirectResponse(detail_path(agency, return_id, row.period) + "?done=accepted", status_code=303)
@@ -298,15 +284,7 @@ def post_send_back(
         too_long = InvalidInput(f"The reason must be {REASON_MAX:,} characters or fewer")
         return _refused(request, session, visitor, where, too_long, "#reason", reason)
     try:
-        row = signoff_routes.signoff_send_back(
-            request=request,
-            agency=agency,
-            return_id=return_id,
-            period=period,
-            body=body,
-            session=session,
-            principal=visitor.principal,
-        )
+        row = signing.send_back(request, session, visitor.principal, agency, return_id, period, body)
     except (Conflict, InvalidInput) as exc:
         return _refused(request, session, visitor, where, exc, "#state", reason)
     return RedirectResponse(detail_path(agency, return_id, row.period) + "?done=returned", status_code=303)

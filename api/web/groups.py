@@ -1,4 +1,4 @@
-"""The officer's comparator groups page: the API's own group functions, behind the same checks and audit actions.
+"""The officer's comparator groups page: the group service the API calls, behind the same checks and audit actions.
 
 Each form posts with the session's CSRF token; every page route is named after the API route it calls, so a change
 made here is audited under the same action (``group.create``, ``group.update``, ``group.delete``).
@@ -12,10 +12,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.callrecord import annotate
 from api.deps import SessionDep
-from api.routes import groups as group_routes
 from api.web.render import Visitor, page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
+from mappings import groups
 from mappings.groups import GroupChange, GroupInput
 from onereturn.errors import InvalidInput
 
@@ -54,8 +55,8 @@ def _render(
     status_code: int = 200,
     done: str = "",
 ) -> HTMLResponse:
-    listing = group_routes.list_groups(session=session, _principal=visitor.principal)
-    group = group_routes.read_group(group_id, session=session, _principal=visitor.principal) if group_id else None
+    listing = groups.public_groups(session)
+    group = groups.public(session, groups.get_group(session, group_id)) if group_id else None
     title = f"Group: {group.title}" if group else "Comparator groups"
     return page(
         request,
@@ -95,7 +96,8 @@ def create_group(
     form = {"id": id, "title": title, "source": source, "members": members}
     try:
         body = GroupInput(id=id, title=title, source=source, members=_members(members))
-        group_routes.create_group(request=request, body=body, session=session, _principal=visitor.principal)
+        annotate(request, object=f"group {body.id}", detail=f"{len(body.members)} members")
+        groups.create_group(session, body)
     except (ValidationError, InvalidInput) as exc:
         if isinstance(exc, InvalidInput):
             request.state.page_error = exc
@@ -127,9 +129,8 @@ def update_group(
     form = {"title": title, "source": source, "members": members}
     try:
         body = GroupChange(title=title, source=source, members=_members(members))
-        group_routes.update_group(
-            request=request, group_id=group_id, body=body, session=session, _principal=visitor.principal
-        )
+        annotate(request, object=f"group {group_id}", detail=", ".join(sorted(body.model_dump(exclude_none=True))))
+        groups.update_group(session, group_id, body)
     except (ValidationError, InvalidInput) as exc:
         if isinstance(exc, InvalidInput):
             request.state.page_error = exc
@@ -144,5 +145,6 @@ def delete_group(
     """Delete a group: it leaves every list and comparison."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, OFFICER_ONLY)
-    group_routes.delete_group(request=request, group_id=group_id, session=session, _principal=visitor.principal)
+    annotate(request, object=f"group {group_id}")
+    groups.delete_group(session, group_id)
     return RedirectResponse(f"{GROUPS}?done=deleted", status_code=303)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from api.deps import SessionDep
-from api.routes.published import MAX_PUBLISHED_FILE, ReleaseTooLarge, store_upload
+from api.published_upload import MAX_PUBLISHED_FILE, ReleaseTooLarge, store_upload
 from api.web.render import Visitor, page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
 from collectors.published.intake import confirm_held, confirm_release_held
