@@ -25,7 +25,9 @@ def product_packages(root: Path = ROOT) -> list[str]:
     found = []
     for top in layers:
         if (root / top).is_dir():
-            found += sorted(f"{init.parent.relative_to(root).as_posix()}/" for init in (root / top).rglob("__init__.py"))
+            found += sorted(
+                f"{init.parent.relative_to(root).as_posix()}/" for init in (root / top).rglob("__init__.py")
+            )
         else:
             found.append(f"{top}.py")
     return found
