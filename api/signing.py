@@ -12,6 +12,7 @@ from sqlmodel import Session
 from api.callrecord import annotate, client_of
 from api.principal import Principal
 from api.scopes import read_scope
+from exports.release import build_ungated
 from mappings.keys import APPROVER_SCOPE
 from mappings.models import Agency
 from mappings.signoff import acts, queries
@@ -52,6 +53,7 @@ def listed(
         return_id=return_id,
         period=period,
         state=state,
+        builds=build_ungated,
     )
 
 
@@ -62,7 +64,7 @@ def review_of(
     _own(principal, agency)
     if session.get(Agency, agency) is None:
         raise NotFound(f"Agency {agency!r} is not known")
-    found = review(session, agency, return_id, period)
+    found = review(session, agency, return_id, period, builds=build_ungated)
     annotate(request, object=f"signoff {agency} {return_id} {found.signoff.period}")
     return found
 
@@ -86,6 +88,7 @@ def sign_off(
         period=period,
         declaration=body.declaration,
         actor=_actor(request, principal),
+        builds=build_ungated,
         read=body.digest,
     )
     annotate(request, object=f"signoff {agency} {return_id} {row.period}", detail=f"digest {row.digest[:16]}")

@@ -31,6 +31,7 @@ from api.web.shared import (
     collecting,
     signoff_changes,
 )
+from exports.release import build_ungated
 from mappings.agencies import agency_names
 from mappings.models import Return
 from mappings.signoff import queries
@@ -85,6 +86,7 @@ def queue_of(
         period=period,
         state=state,
         now=now,
+        builds=build_ungated,
     )
 
 

@@ -75,7 +75,10 @@ def returns(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLR
     # Every shown period's sign-off status at once: the sign-offs in one read, each build once per state of the store.
     shown = {rid: [p["period"] for p in rows[:SHOWN_PERIODS]] for rid, rows in periods.items()}
     names = agency_names(session)
-    standings = {key: _status(found, names) for key, found in behind.standings(session, shown).items()}
+    standings = {
+        key: _status(found, names)
+        for key, found in behind.standings(session, shown, builds=release.build_ungated).items()
+    }
     return page(
         request,
         "regulator/returns.html",
