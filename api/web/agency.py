@@ -21,7 +21,7 @@ from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.downloads import XLSX, attachment, template_download
 from api.scopes import read_scope
-from api.web.records import records_refusal, status_page
+from api.web.records import records_refusal, status_page, upload_refused
 from api.web.render import page
 from api.web.shared import (
     CALENDAR,
@@ -183,15 +183,8 @@ def upload(
     if visitor.principal.kind != "agency":
         errors["file"] = "Only an agency uploads through this page; officers use the API and say which agency"
     if errors:
-        return page(
-            request,
-            "agency/upload.html",
-            visitor,
-            title="Error: Upload your figures",
-            modes=MODES,
-            errors=errors,
-            records_refusal=records_refusal(session, visitor.principal),
-            status_code=400,
+        return upload_refused(
+            request, visitor, errors=errors, records_refusal=records_refusal(session, visitor.principal)
         )
     assert file is not None
     return _send(request, session, visitor, file, mode)
