@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -242,23 +242,26 @@ def _refused(
     )
 
 
+def _where(agency: str, return_id: str, period: str) -> tuple[str, str, str]:
+    return agency, return_id, period
+
+
+#: The sign-off a form acts on, from its address: the agency, the return and the period.
+Where = Annotated[tuple[str, str, str], Depends(_where)]
+
+
 @router.post(QUEUE + "/{agency}/{return_id}/{period}/accept", name="signoff_accept")
 def post_accept(
-    request: Request,
-    session: SessionDep,
-    visitor: VisitorDep,
-    agency: str,
-    return_id: str,
-    period: str,
-    csrf_token: Annotated[str, Form()] = "",
+    request: Request, session: SessionDep, visitor: VisitorDep, where: Where, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     """Accept the agency's sign-off (the API's accept): where the return needs acceptance, this releases it."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, APPROVALS)
+    agency, return_id, period = where
     try:
         row = signing.accept(request, session, visitor.principal, agency, return_id, period)
     except Conflict as exc:
-        return _refused(request, session, visitor, (agency, return_id, period), exc, "#state")
+        return _refused(request, session, visitor, where, exc, "#state")
     return RedirectResponse(detail_path(agency, return_id, row.period) + "?done=accepted", status_code=303)
 
 
@@ -267,16 +270,14 @@ def post_send_back(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,
-    agency: str,
-    return_id: str,
-    period: str,
+    where: Where,
     reason: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Send the agency's sign-off back with a reason (the API's send-back): its figures are held back again."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, APPROVALS)
-    where = (agency, return_id, period)
+    agency, return_id, period = where
     if not reason.strip():
         missing = InvalidInput("Enter why you are sending the return back")
         return _refused(request, session, visitor, where, missing, "#reason")

@@ -6,9 +6,10 @@ made here is audited under the same action (``group.create``, ``group.update``, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -25,6 +26,28 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 GROUPS = "/officer/groups"
 #: How each form field is named in an error summary.
 LABELS = {"id": "Id", "title": "Name", "source": "Who chose the councils, and why", "members": "Councils"}
+
+
+@dataclass(frozen=True)
+class GroupFields:
+    """The fields both group forms post: the name, who chose the councils and why, the councils, the CSRF token."""
+
+    title: str
+    source: str
+    members: str
+    csrf_token: str
+
+
+def _group_fields(
+    title: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
+    members: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> GroupFields:
+    return GroupFields(title, source, members, csrf_token)
+
+
+FormFields = Annotated[GroupFields, Depends(_group_fields)]
 
 
 def _members(text: str) -> list[str]:
@@ -84,15 +107,13 @@ def create_group(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,
+    fields: FormFields,
     id: Annotated[str, Form()] = "",
-    title: Annotated[str, Form()] = "",
-    source: Annotated[str, Form()] = "",
-    members: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Add a group; its councils are checked against the geography."""
-    check_csrf(visitor, csrf_token)
+    check_csrf(visitor, fields.csrf_token)
     allowed(visitor, OFFICER_ONLY)
+    title, source, members = fields.title, fields.source, fields.members
     form = {"id": id, "title": title, "source": source, "members": members}
     try:
         body = GroupInput(id=id, title=title, source=source, members=_members(members))
@@ -118,14 +139,12 @@ def update_group(
     session: SessionDep,
     visitor: VisitorDep,
     group_id: str,
-    title: Annotated[str, Form()] = "",
-    source: Annotated[str, Form()] = "",
-    members: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    fields: FormFields,
 ) -> Response:
     """Rename a group or change its councils."""
-    check_csrf(visitor, csrf_token)
+    check_csrf(visitor, fields.csrf_token)
     allowed(visitor, OFFICER_ONLY)
+    title, source, members = fields.title, fields.source, fields.members
     form = {"title": title, "source": source, "members": members}
     try:
         body = GroupChange(title=title, source=source, members=_members(members))
