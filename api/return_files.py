@@ -71,6 +71,7 @@ def _not_visible(return_id: str) -> NotFound:
 
 
 def visible_return(session: Session, principal: Principal, return_id: str) -> Return:
+    """The return, when the caller may read it; NotFound (as for a return not defined) otherwise."""
     ret = session.get(Return, return_id)
     if ret is None or not read_scope(principal).reads_return(ret.recipient, ret.readers):
         raise _not_visible(return_id)
@@ -99,6 +100,7 @@ def _split(name: str) -> tuple[str, str]:
 
 
 def download(request: Request, snap: exports.Snapshot, extra: dict[str, str] | None = None) -> Response:
+    """A stored snapshot as its file: named for its return and period, its ETag its content hash, with its lineage."""
     fmt = FORMATS[snap.format]  # type: ignore[index]
     filename = f"{snap.return_id}-{snap.period}.{fmt.extension}"
     headers = {
