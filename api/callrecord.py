@@ -129,17 +129,24 @@ def _who(principal: Principal | None, exc: Exception | None) -> tuple[str, str |
     return ("unknown key" if exc is not None and "not known" in str(exc) else "no key"), None, None
 
 
-def record_success(request: Request, session: Session, principal: Principal) -> None:
-    """Record a call that ended normally: a read through the app's batcher when it has one, else in the request's transaction."""
-    name, role, prefix = _who(principal, None)
-    outcome = getattr(request.state, "audit_outcome", None) or "ok"
-    values: dict[str, Any] = {
+def _call(request: Request, principal: Principal | None, exc: Exception | None) -> dict[str, Any]:
+    """Who made the call (name, role, key prefix), what it did to which object, and from where."""
+    name, role, prefix = _who(principal, exc)
+    return {
         "principal": name,
         "role": role,
         "key_prefix": prefix,
         "action": action_of(request),
         "object": _object(request),
         "client": client_of(request),
+    }
+
+
+def record_success(request: Request, session: Session, principal: Principal) -> None:
+    """Record a call that ended normally: a read through the app's batcher when it has one, else in the request's transaction."""
+    outcome = getattr(request.state, "audit_outcome", None) or "ok"
+    values: dict[str, Any] = {
+        **_call(request, principal, None),
         "outcome": outcome,
         "status": getattr(request.state, "audit_status", None)
         or getattr(request.scope.get("route"), "status_code", None)
@@ -211,14 +218,8 @@ def record_failure(request: Request, session: Session, principal: Principal | No
         # A read that lost its connection is made again at once (api.capacity.RetryRead) and recorded then.
         return
     status = _status(exc)
-    name, role, prefix = _who(principal, exc)
     values: dict[str, Any] = {
-        "principal": name,
-        "role": role,
-        "key_prefix": prefix,
-        "action": action_of(request),
-        "object": _object(request),
-        "client": client_of(request),
+        **_call(request, principal, exc),
         "outcome": audittrail.outcome_of(status),
         "status": status,
         "detail": (exc.message if isinstance(exc, OneReturnError) else type(exc).__name__)[:512],

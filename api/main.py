@@ -20,19 +20,21 @@ from api.intake import BodyGuard
 from api.openapi import install_openapi
 from api.routes import (
     admin,
+    agencies,
     annex_a,
     calendar,
     catalogue,
-    collect,
     compare,
     csc_api,
     exports,
+    figures,
     groups,
     health,
     orgs,
     published,
     record_files,
     signoffs,
+    submissions,
 )
 from api.sdmx import routes as sdmx
 from api.strict import reject_unknown_parameters
@@ -157,7 +159,9 @@ def _install_routes(app: FastAPI) -> None:
     app.include_router(health.router)
     app.include_router(catalogue.router)
     app.include_router(orgs.router)
-    app.include_router(collect.router)
+    app.include_router(agencies.router)
+    app.include_router(submissions.router)
+    app.include_router(figures.router)
     app.include_router(exports.router)
     app.include_router(calendar.router)
     app.include_router(sdmx.router)

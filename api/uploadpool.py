@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import logging
 import multiprocessing
 import os
@@ -107,8 +108,10 @@ def _warm() -> int:
     """Import the upload path and read what every upload needs, so the first upload does not pay for it."""
     from sqlmodel import Session
 
-    import collectors.service  # noqa: F401
     from collectors.context import shared_context
+
+    # Loaded here, by name, so the first upload does not pay for importing the upload path.
+    importlib.import_module("collectors.service")
 
     assert _engine is not None
     # The catalogue's indicators, org units, code lists and rules: read per catalogue version and kept.

@@ -57,18 +57,7 @@ def _rows() -> list[dict[str, Any]]:
             ("cyp.cpp_subsequent_n", again, None, None),
             ("cyp.cpp_subsequent", pct, _number(again), _number(started)),
         ):
-            value = _number(text)
-            out.append(
-                {
-                    "indicator_id": ind,
-                    "org_code": org,
-                    "period": period,
-                    "value": value,
-                    "symbol": None if value is not None else str(text)[:4],
-                    "numerator": num,
-                    "denominator": den,
-                }
-            )
+            out.append(_figure(ind, org, period, text, num, den))
     cla = pl.read_csv(FIXTURES / "cla_number_and_rate_per_10k_children.csv", infer_schema=False)
     cla = cla.rename(lambda c: c.lstrip("\ufeff")).filter(
         pl.col("population_type") == "Children looked after on 31 March each year"
@@ -80,18 +69,7 @@ def _rows() -> list[dict[str, Any]]:
             ("cyp.lac_count", r["children_count"], None, None),
             ("cyp.lac_rate_per_10k", r["rate_per_10000"], count, pop),
         ):
-            value = _number(text)
-            out.append(
-                {
-                    "indicator_id": ind,
-                    "org_code": org,
-                    "period": period,
-                    "value": value,
-                    "symbol": None if value is not None else str(text)[:4],
-                    "numerator": num,
-                    "denominator": den,
-                }
-            )
+            out.append(_figure(ind, org, period, text, num, den))
     return out
 
 
@@ -222,3 +200,17 @@ def main(argv: list[str]) -> None:
                     flush=True,
                 )
         engine.dispose()
+
+
+def _figure(ind: str, org: str, period: str, text: Any, num: float | None, den: float | None) -> dict[str, Any]:
+    """One published figure as a row to upload: its value, or the publisher's symbol where it gives none."""
+    value = _number(text)
+    return {
+        "indicator_id": ind,
+        "org_code": org,
+        "period": period,
+        "value": value,
+        "symbol": None if value is not None else str(text)[:4],
+        "numerator": num,
+        "denominator": den,
+    }

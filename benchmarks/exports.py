@@ -34,6 +34,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks import empty_postgres
+from exports.json_writer import PROVENANCE_KEYS
 
 YEAR = "FY2024-25"
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -307,20 +308,7 @@ def _floor_writes(out: Path, name: str, frame: pl.DataFrame, lineage: pl.DataFra
         "status",
         "reason",
     ).write_csv(out / f"{name}.csv")
-    provenance = shown.group_by("cell_id").agg(
-        pl.struct(
-            "observation_id",
-            "submission_id",
-            "agency_code",
-            "filename",
-            "file_row",
-            "version",
-            "weight",
-            "figure_org",
-            "figure_period",
-            "figure_breakdown",
-        ).alias("provenance")
-    )
+    provenance = shown.group_by("cell_id").agg(pl.struct(*PROVENANCE_KEYS).alias("provenance"))
     frame.drop("numerator", "denominator").join(provenance, on="cell_id", how="left").write_json(out / f"{name}.json")
     frame.join(per_cell.select("cell_id", "provenance"), on="cell_id", how="left").select(
         pl.lit("dataflow").alias("STRUCTURE"),

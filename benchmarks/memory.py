@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 import polars as pl
 
+from benchmarks.records import processes_of
+
 OFFICER = "demo-officer-5e0b9c2a4f"
 GIB = 1 << 30
 MIB = 1 << 20
@@ -135,15 +137,7 @@ class Server:
 
     def _processes(self) -> list[int]:
         """The server and its upload processes (uploads are processed in processes of their own)."""
-        found = [self.proc.pid]
-        for pid in found:
-            # Each thread's children: a process started from any thread of the server counts.
-            for children in Path(f"/proc/{pid}/task").glob("*/children"):
-                try:
-                    found.extend(int(c) for c in children.read_text().split())
-                except OSError:
-                    continue
-        return found
+        return processes_of(self.proc.pid)
 
     def measure(self, name: str, call: Any) -> tuple[dict[str, Any], Any]:
         """Run one request; return the peak resident memory of the server's biggest process during it, with the response."""

@@ -143,7 +143,7 @@ COUNCIL_KEY = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 FINAL_STAGES = ("stored", "rejected", "failed")
 
 
-def _processes_of(root: int) -> list[int]:
+def processes_of(root: int) -> list[int]:
     """A process and every process it started, from any of its threads, recursively."""
     found = [root]
     for pid in found:
@@ -159,7 +159,7 @@ def _upload(server: Any, files: list[Path], year: str) -> Upload:
     """POST the files to /api/submissions as the council, then follow the submission until it ends."""
     from benchmarks.memory import _reset_peak, _status
 
-    processes = _processes_of(server.proc.pid)
+    processes = processes_of(server.proc.pid)
     for pid in processes:
         _reset_peak(pid)
     peaks: dict[int, int] = {}
@@ -168,7 +168,7 @@ def _upload(server: Any, files: list[Path], year: str) -> Upload:
     def sample() -> None:
         # Every process of the server, the upload workers and DfE's rules' process included, sampled as it runs.
         while True:
-            for pid in _processes_of(server.proc.pid):
+            for pid in processes_of(server.proc.pid):
                 peaks[pid] = max(peaks.get(pid, 0), _status(pid, "VmHWM"))
             if done.wait(0.05):
                 return

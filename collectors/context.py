@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from collectors.store import CURRENT_SCHEMA, FIGURE_COLUMNS, KEY, fetch_figures, stage, stored_cells
+from collectors.store import CURRENT_SCHEMA, FIGURE_COLUMNS, KEY, fetch_figures, raw_cursor, stage, stored_cells
 from collectors.validate import Context, Facts
 from indicators.models import Code, Indicator
 from indicators.rules import Rule
@@ -76,10 +76,7 @@ def figures_for_rules(
     keys = keys.select(KEY).drop_nulls()
     if keys.is_empty():
         return pl.DataFrame(schema=CURRENT_SCHEMA)
-    connection = session.connection()
-    dialect = connection.dialect.name
-    dbapi: Any = connection.connection.dbapi_connection
-    cursor = dbapi.cursor()
+    cursor, dialect = raw_cursor(session)
     mark = "?" if dialect == "sqlite" else "%s"
     # On SQLite CROSS JOIN fixes the order: the staged keys drive, each answered by the figure key's index.
     join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"

@@ -87,6 +87,12 @@ class _Reporter:
         elif rule.severity == "query" and not note:
             self.findings.held_rows.add(row)
 
+    def add_figure(self, rule: Rule, r: dict[str, Any], column: str = "value", **fill: Any) -> None:
+        """Report a rule on one uploaded figure's row: its cell, note, indicator and value filled in for the message."""
+        self.add(
+            rule, r["row"], column, r["value"], r["note"], indicator=r["indicator"], value=fmt(r["value_num"]), **fill
+        )
+
     def _flush(self) -> None:
         if self._rows:
             self._frames.append(pl.DataFrame(self._rows, schema=PROBLEM_SCHEMA, orient="row"))
@@ -190,14 +196,9 @@ def _plausible(upload: pl.DataFrame, rules: tuple[Rule, ...], indicators: dict[s
     by_id = {r.id: r for r in rules}
     for r in upload.join(limits, on="indicator").filter(outside).iter_rows(named=True):
         rule = by_id[r["_rule"]]
-        rep.add(
+        rep.add_figure(
             rule,
-            r["row"],
-            "value",
-            r["value"],
-            r["note"],
-            indicator=r["indicator"],
-            value=fmt(r["value_num"]),
+            r,
             unit=indicators[r["indicator"]].unit,
             min=fmt(r["_min"]),
             max=fmt(r["_max"]),
@@ -330,14 +331,9 @@ def _usual_range(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep
     v = pl.col("value_num")
     odd = ((v < pl.col("range_min")) | (v > pl.col("range_max"))).fill_null(False)
     for r in _covered(kept, rule, indicators).filter(odd).iter_rows(named=True):
-        rep.add(
+        rep.add_figure(
             rule,
-            r["row"],
-            "value",
-            r["value"],
-            r["note"],
-            indicator=r["indicator"],
-            value=fmt(r["value_num"]),
+            r,
             min=fmt(r["range_min"]),
             max=fmt(r["range_max"]),
         )
@@ -351,14 +347,10 @@ def _ratio_parts(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep
     )
     for r in rows.iter_rows(named=True):
         missing = [w for w in ("numerator", "denominator") if r[w] is None]
-        rep.add(
+        rep.add_figure(
             rule,
-            r["row"],
-            missing[0],
-            r["value"],
-            r["note"],
-            indicator=r["indicator"],
-            value=fmt(r["value_num"]),
+            r,
+            column=missing[0],
             missing=" and ".join(missing),
         )
 
@@ -367,14 +359,9 @@ def _percentage_scale(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any]
     top = float(rule.param("max"))
     v = pl.col("value_num")
     for r in _covered(kept, rule, indicators).filter((v > 0) & (v <= top)).iter_rows(named=True):
-        rep.add(
+        rep.add_figure(
             rule,
-            r["row"],
-            "value",
-            r["value"],
-            r["note"],
-            indicator=r["indicator"],
-            value=fmt(r["value_num"]),
+            r,
             scaled=fmt(round(r["value_num"] * 100, 6)),
         )
 
@@ -411,14 +398,9 @@ def _change(kept: pl.DataFrame, known: pl.DataFrame, rule: Rule, ids: list[str],
     v, last_v = pl.col("value_num"), pl.col("last")
     moved = (last_v != 0) & ((v - last_v).abs() / last_v.abs() > threshold)
     for r in joined.filter(moved.fill_null(False)).iter_rows(named=True):
-        rep.add(
+        rep.add_figure(
             rule,
-            r["row"],
-            "value",
-            r["value"],
-            r["note"],
-            indicator=r["indicator"],
-            value=fmt(r["value_num"]),
+            r,
             last_value=fmt(r["last"]),
             last_period=r["last_period"],
             threshold=fmt(threshold * 100),

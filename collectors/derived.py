@@ -7,6 +7,7 @@ from __future__ import annotations
 import polars as pl
 
 from collectors.validate import Context, Validation, validate
+from indicators.figures import KEY_TYPES, NUMBER_TYPES
 
 #: A figure's columns, and the names the checks (and so their problems) give them.
 _CHECKED_AS = {
@@ -23,13 +24,8 @@ _CHECKED_AS = {
 }
 #: The columns of figures handed to :func:`validate_figures`, numbers as numbers.
 FIGURE_SCHEMA = {
-    "indicator_id": pl.String,
-    "org_code": pl.String,
-    "period": pl.String,
-    "breakdown": pl.String,
-    "value": pl.Float64,
-    "numerator": pl.Float64,
-    "denominator": pl.Float64,
+    **KEY_TYPES,
+    **NUMBER_TYPES,
     "status": pl.String,
     "note": pl.String,
     "file_row": pl.Int64,

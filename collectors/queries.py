@@ -15,22 +15,12 @@ from sqlalchemy import tuple_, update
 from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, lock_pairs, split_changes, write_figures
+from indicators.figures import FIGURE_KEY, FIGURE_NUMBERS
 from indicators.models import HeldFigure, Submission
 from onereturn.db import bulk_insert, rows_frame
 from onereturn.errors import InvalidInput, NotFound
 
-_FIGURE = (
-    "indicator_id",
-    "org_code",
-    "period",
-    "breakdown",
-    "value",
-    "numerator",
-    "denominator",
-    "symbol",
-    "flag",
-    "status",
-)
+_FIGURE = (*FIGURE_KEY, *FIGURE_NUMBERS, "symbol", "flag", "status")
 
 
 def upload_status(*, errors: int, stored: int, held: int) -> str:

@@ -20,6 +20,7 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from indicators.figures import FIGURE_KEY, FIGURE_NUMBERS, KEY_TYPES, NUMBER_TYPES
 from indicators.models import Submission
 from mappings.revisions import mark_stale
 from mappings.signoff.reopen import reopen_for
@@ -27,30 +28,20 @@ from onereturn.db import advisory_key, rows_frame
 
 KEY = ["indicator_id", "org_code", "period", "breakdown"]
 CURRENT_SCHEMA = {
-    "indicator_id": pl.String,
-    "org_code": pl.String,
-    "period": pl.String,
-    "breakdown": pl.String,
+    **KEY_TYPES,
     "obs_id": pl.Int64,
     "version": pl.Int64,
-    "value": pl.Float64,
-    "numerator": pl.Float64,
-    "denominator": pl.Float64,
+    **NUMBER_TYPES,
     "symbol": pl.String,
     "flag": pl.String,
     "status": pl.String,
     "note": pl.String,
 }
 INSERT_COLUMNS = (
-    "indicator_id",
-    "org_code",
-    "period",
-    "breakdown",
+    *FIGURE_KEY,
     "version",
     "is_current",
-    "value",
-    "numerator",
-    "denominator",
+    *FIGURE_NUMBERS,
     "symbol",
     "flag",
     "status",
@@ -63,6 +54,13 @@ INSERT_COLUMNS = (
 FETCH_BATCH = 50_000
 #: What makes a figure different from its last version (a new note alone is not a revision).
 COMPARED = ("value", "numerator", "denominator", "symbol", "flag", "status")
+
+
+def raw_cursor(session: Session) -> tuple[Any, str]:
+    """A cursor of the driver under the session's connection (in its transaction), and the database's dialect."""
+    connection = session.connection()
+    dbapi: Any = connection.connection.dbapi_connection
+    return dbapi.cursor(), connection.dialect.name
 
 
 def current_figures(session: Session, indicator_ids: list[str], org_codes: list[str]) -> pl.DataFrame:
@@ -103,10 +101,7 @@ def current_for_keys(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     keys = keys.select(KEY)
     if keys.is_empty():
         return pl.DataFrame(schema=CURRENT_SCHEMA)
-    connection = session.connection()
-    dialect = connection.dialect.name
-    dbapi: Any = connection.connection.dbapi_connection
-    cursor = dbapi.cursor()
+    cursor, dialect = raw_cursor(session)
     # The pairs probed first: an upload of new periods skips making its keys unique (0.3 s at 3M figures).
     keys = stored_cells(cursor, dialect, keys)
     if keys.is_empty():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
@@ -12,7 +12,7 @@ from collectors.workbooks import STATISTICS, TemplateInfo, TemplateRow, template
 from indicators.models import Code, Indicator
 from indicators.periods import parse_period
 from indicators.service import current_catalogue_version, load_rules
-from indicators.valuespec import value_specs
+from indicators.valuespec import ValueSpec, value_specs
 from mappings.agencies import get_agency, obligations
 from mappings.models import OrgUnit
 
@@ -56,15 +56,8 @@ def template_rows(session: Session, agency_code: str, period: str, *, outstandin
                 org_name=names.get(o.org_code, ""),
                 period=o.period,
                 breakdown=o.breakdown,
-                unit=ind.unit,
-                statistic=spec.statistic,
-                decimals=spec.decimals,
-                min_value=spec.min_value,
-                max_value=spec.max_value,
-                whole=spec.whole,
-                judgement_codelist=spec.judgement_codelist,
-                ratio=spec.ratio,
                 last_value=hint,
+                **_value_rule(ind, spec),
             )
         )
     return rows
@@ -115,16 +108,23 @@ def value_rules_for(session: Session, indicator_ids: list[str]) -> dict[str, Tem
             org_name="",
             period="",
             breakdown="",
-            unit=ind.unit,
-            statistic=spec.statistic,
-            decimals=spec.decimals,
-            min_value=spec.min_value,
-            max_value=spec.max_value,
-            whole=spec.whole,
-            judgement_codelist=spec.judgement_codelist,
-            ratio=spec.ratio,
             last_value=None,
+            **_value_rule(ind, specs[ind_id]),
         )
         for ind_id, ind in indicators.items()
-        if ind.formula is None and (spec := specs[ind_id]).statistic in STATISTICS
+        if ind.formula is None and specs[ind_id].statistic in STATISTICS
+    }
+
+
+def _value_rule(ind: Indicator, spec: ValueSpec) -> dict[str, Any]:
+    """The parts of a template row that say what its value may be: the indicator's unit and its value's rule."""
+    return {
+        "unit": ind.unit,
+        "statistic": spec.statistic,
+        "decimals": spec.decimals,
+        "min_value": spec.min_value,
+        "max_value": spec.max_value,
+        "whole": spec.whole,
+        "judgement_codelist": spec.judgement_codelist,
+        "ratio": spec.ratio,
     }

@@ -12,8 +12,8 @@ such as ONS's population estimates behind every rate) signs nothing off: its pub
 release, and its figures never hold a cell back.
 
 Sign-off itself (its states, rules, queries and schemas) is in ``mappings.signoff``; this module keeps only
-what a build asks of it, and hands sign-off the ungated build it reads to know which figures are behind a
-return's cells (``mappings.signoff.builds``): builds are made here, above it.
+what a build asks of it, and the ungated build sign-off reads to know which figures are behind a return's
+cells (``build_ungated``, passed to sign-off by its callers as ``builds``): builds are made here, above it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from indicators.models import Observation
 from indicators.periods import utc
 from mappings.agencies import agency_names
 from mappings.models import Return, SignOff
-from mappings.signoff import builds
 from mappings.signoff.behind import to_sign
 from mappings.signoff.states import list_signoffs, releasing
 
@@ -53,9 +52,6 @@ def build_ungated(session: Session, ret: Return, period: str, shared: dict[str, 
         builder = Builder(session, period, ret.period_type, sharing=next(iter(shared.values()), None))
         shared[period] = builder
     return builder.build(ret, fields, datetime.now(UTC))
-
-
-builds.provide(build_ungated)
 
 
 def released(session: Session, ret: Return, period: str) -> list[SignOff]:

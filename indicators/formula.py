@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from indicators.models import Indicator
 from onereturn.errors import InvalidInput
+
+#: The operators of a formula other than division (which needs its zero guarded), for numbers and columns alike.
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 _TOKEN = re.compile(r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<name>[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)|(?P<op>[-+*/()]))")
 
@@ -158,10 +163,6 @@ def evaluate(node: Node, values: Mapping[str, float | None]) -> float | None:
     left, right = evaluate(node.left, values), evaluate(node.right, values)
     if left is None or right is None:
         return None
-    if node.op == "+":
-        return left + right
-    if node.op == "-":
-        return left - right
-    if node.op == "*":
-        return left * right
+    if node.op in ARITHMETIC:
+        return float(ARITHMETIC[node.op](left, right))
     return None if right == 0 else left / right

@@ -12,19 +12,15 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from indicators.figures import KEY_TYPES, NUMBER_TYPES
 from indicators.models import HeldFigure, Observation, Submission, SubmissionProblem
 from indicators.periods import Period, parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 
 #: A published figure's key and values, as the publisher's file gives them and as they are stored.
 FIGURE_VALUES = {
-    "indicator_id": pl.String,
-    "org_code": pl.String,
-    "period": pl.String,
-    "breakdown": pl.String,
-    "value": pl.Float64,
-    "numerator": pl.Float64,
-    "denominator": pl.Float64,
+    **KEY_TYPES,
+    **NUMBER_TYPES,
     "symbol": pl.String,
     "flag": pl.String,
     "status": pl.String,

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, computed_field, field_validator
+from sqlmodel import Session
 
+from mappings import keys
 from mappings.keys import APPROVER_SCOPE
+from mappings.models import ApiKey
 
 
 class AgencyRecord(BaseModel):
@@ -85,3 +88,43 @@ class KeyCreate(BaseModel):
     recipient: str | None = Field(default=None, max_length=200, description="The recipient of a regulator key")
     # Strict: a JSON string or number here is a caller's mistake to name, not a flag to guess at.
     approver: StrictBool = Field(default=False, description="An agency key that may also sign off the agency's figures")
+
+
+def listed_keys(session: Session, *, revoked: bool) -> list[KeyPublic]:
+    """Every key by its visible prefix (revoked ones too, if asked), never the key itself."""
+    return [KeyPublic.model_validate(k) for k in keys.list_keys(session, include_revoked=revoked)]
+
+
+def issue_key(session: Session, body: KeyCreate, *, created_by: str) -> KeyIssued:
+    """Issue a key as ``body`` asks; the answer holds the key, shown this once."""
+    row, secret = keys.create_key(
+        session,
+        role=body.role,
+        label=body.label,
+        agency_code=body.agency,
+        recipient=body.recipient,
+        created_by=created_by,
+        approver=body.approver,
+    )
+    return _issued(row, secret)
+
+
+def rotate_key(session: Session, prefix: str, *, created_by: str) -> tuple[str, KeyIssued]:
+    """Issue a new key like the one at ``prefix`` and revoke that one: the old prefix, and the new key issued."""
+    old, new, secret = keys.rotate_key(session, prefix, created_by=created_by)
+    return old.prefix, _issued(new, secret)
+
+
+def revoke_key(session: Session, prefix: str) -> KeyPublic:
+    """Revoke the key at ``prefix``: it stops working at once."""
+    return KeyPublic.model_validate(keys.revoke_key(session, prefix))
+
+
+def key_words(key: KeyPublic) -> str:
+    """A key as the audit trail names it: its prefix, role and whose it is."""
+    whose = key.agency_code or key.recipient
+    return f"key {key.prefix} ({key.role}{' ' + whose if whose else ''})"
+
+
+def _issued(row: ApiKey, secret: str) -> KeyIssued:
+    return KeyIssued.model_validate(KeyPublic.model_validate(row).model_dump() | {"key": secret})

@@ -28,6 +28,8 @@ from onereturn.errors import InvalidInput
 
 #: The folder of the bundled return files.
 RETURNS_DIR = Path(__file__).resolve().parent / "returns"
+#: The folder of the publishers' data sets declared (``collectors.published.sources`` reads them).
+PUBLISHED_DIR = Path(__file__).resolve().parent / "published"
 
 ORG_TYPES = (
     "england",

@@ -118,6 +118,11 @@ def stored_groups(session: Session) -> list[OfficerGroup]:
     return list(session.execute(stmt).scalars())
 
 
+def public_groups(session: Session) -> list[GroupPublic]:
+    """Every group an officer keeps, by title, each with its members' names."""
+    return [public(session, g) for g in stored_groups(session)]
+
+
 def group_mark(session: Session, group_id: str) -> datetime | None:
     """When an officer's group last changed (None for DfE's groups or none such): a cache of comparisons keys on it."""
     row = session.get(OfficerGroup, group_id) if group_id not in RESERVED else None

@@ -19,7 +19,8 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from indicators.formula import Neg, Node, Num, Ref, parse_formula, references
+from indicators.figures import FIGURE_KEY, FIGURE_NUMBERS
+from indicators.formula import ARITHMETIC, Neg, Node, Num, Ref, parse_formula, references
 from indicators.models import Indicator, Observation
 from indicators.periods import Period
 from indicators.service import indicators_by_id
@@ -288,13 +289,8 @@ class Resolver:
     def _select_figures(self, where: ColumnElement[bool]) -> pl.DataFrame:
         columns = (
             "id",
-            "indicator_id",
-            "org_code",
-            "period",
-            "breakdown",
-            "value",
-            "numerator",
-            "denominator",
+            *FIGURE_KEY,
+            *FIGURE_NUMBERS,
             "symbol",
             *_FACT_COLUMNS,
         )
@@ -523,12 +519,8 @@ def _expression(node: Node, columns: dict[str, pl.Expr]) -> pl.Expr:
     if isinstance(node, Neg):
         return -_expression(node.operand, columns)
     left, right = _expression(node.left, columns), _expression(node.right, columns)
-    if node.op == "+":
-        return left + right
-    if node.op == "-":
-        return left - right
-    if node.op == "*":
-        return left * right
+    if node.op in ARITHMETIC:
+        return ARITHMETIC[node.op](left, right)  # type: ignore[no-any-return]
     return pl.when(right != 0).then(left / right).otherwise(None)
 
 

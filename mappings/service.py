@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlmodel import Session, col, select
 
+from indicators import service as indicators
 from indicators.catalogue import CodeListSpec, Located, register
 from indicators.models import CatalogueRule, CatalogueVersion, Code, CodeList, Indicator
-from indicators.schemas import IndicatorUse
+from indicators.schemas import IndicatorDetail, IndicatorPublic, IndicatorUse
 from indicators.service import current_catalogue_version, store_rules
 from indicators.sources import SourceSpec, cites_text, resolve
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
@@ -262,6 +263,35 @@ def indicator_uses(session: Session, indicator_id: str) -> list[IndicatorUse]:
         )
         for f, r in rows
     ]
+
+
+def indicator_page(
+    session: Session,
+    *,
+    text: str | None,
+    statistic: str | None = None,
+    return_id: str | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[IndicatorPublic], int]:
+    """One page of catalogue indicators by text, statistic, return or status, and how many match in all."""
+    ids = indicator_ids_for_return(session, return_id) if return_id else None
+    rows, total = indicators.list_indicators(
+        session, text=text, statistic=statistic, status=status, ids=ids, limit=limit, offset=offset
+    )
+    return [indicators.to_public(r) for r in rows], total
+
+
+def indicator_detail(session: Session, indicator_id: str) -> IndicatorDetail:
+    """One indicator with the returns that use it and its code lists."""
+    row = indicators.get_indicator(session, indicator_id)
+    lists = [*row.breakdowns, *([row.judgement_codelist] if row.judgement_codelist else [])]
+    return IndicatorDetail(
+        **indicators.to_public(row).model_dump(),
+        used_by=indicator_uses(session, indicator_id),
+        codelists=indicators.get_codelists(session, lists),
+    )
 
 
 def list_returns(session: Session) -> list[ReturnPublic]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 from pydantic import Field as SettingField
 from pydantic import SecretStr, ValidationError
@@ -255,6 +255,30 @@ def page_messages(
     total = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     query = query.order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
     return list(session.exec(query.limit(limit).offset(offset)).all()), total
+
+
+def listed(
+    session: Session, *, agency_code: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of messages as the outbox lists them (``page_messages``, each message's fields), and the total."""
+    messages, total = page_messages(session, agency_code=agency_code, limit=limit, offset=offset)
+    items = [
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "recipient": m.recipient,
+            "agency_code": m.agency_code,
+            "subject": m.subject,
+            "body": m.body,
+            "status": m.status,
+            "attempts": m.attempts,
+            "created_at": m.created_at,
+            "sent_at": m.sent_at,
+            "last_error": m.last_error,
+        }
+        for m in messages
+    ]
+    return items, total
 
 
 def message_id(dedupe_key: str, sender: str) -> str:

@@ -16,6 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_LINES = 80
 MODULE_LINES = 700
+#: A route module holds one resource's routes: at most this many lines, or the resource is split.
+ROUTE_MODULE_LINES = 500
+ROUTES = ROOT / "api" / "routes"
 #: Written once and kept as written: the schema's history, not code anyone edits.
 EXEMPT = ("onereturn/migrations/versions/",)
 
@@ -63,6 +66,18 @@ def test_product_is_under_the_ceilings() -> None:
     assert len(files) > 100, "the product's packages were not found"
     found = [line for path in files for line in oversized(path, path.read_text(encoding="utf-8"))]
     assert not found, "split these (functions at most 80 lines, modules at most 700):\n" + "\n".join(found)
+
+
+def test_route_modules_are_one_resource_each() -> None:
+    """No module of API routes over 500 lines: a resource that outgrows it is split, its logic kept in services."""
+    modules = sorted(ROUTES.glob("*.py"))
+    assert len(modules) > 10, "the route modules were not found"
+    over = [
+        f"{path.relative_to(ROOT).as_posix()}: {lines} lines"
+        for path in modules
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > ROUTE_MODULE_LINES
+    ]
+    assert not over, f"route modules over {ROUTE_MODULE_LINES} lines (split by resource):\n" + "\n".join(over)
 
 
 def _function(lines: int, decorators: int = 0) -> str:

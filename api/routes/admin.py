@@ -13,9 +13,8 @@ from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import IsoDatetime
 from indicators.periods import utc
-from mappings import keys, registry
+from mappings import access, registry
 from mappings.access import AgencyImport, AgencyRecord, KeyCreate, KeyIssued, KeyPublic
-from mappings.models import ApiKey
 from onereturn import audittrail
 from onereturn.errors import PayloadTooLarge
 
@@ -27,10 +26,6 @@ OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
 }
 #: The largest agency spreadsheet accepted (a national list is a few hundred kilobytes).
 MAX_AGENCY_FILE = 5 * 1024 * 1024
-
-
-def _issued(row: ApiKey, secret: str) -> KeyIssued:
-    return KeyIssued.model_validate(KeyPublic.model_validate(row).model_dump() | {"key": secret})
 
 
 @router.post(
@@ -101,8 +96,7 @@ def list_keys(
     offset: Offset = 0,
 ) -> Page[KeyPublic]:
     """List every key by its visible prefix: role, scope, label, created, last used, revoked (never the key)."""
-    rows = [KeyPublic.model_validate(k) for k in keys.list_keys(session, include_revoked=revoked)]
-    return page_of(request, rows, limit=limit, offset=offset)
+    return page_of(request, access.listed_keys(session, revoked=revoked), limit=limit, offset=offset)
 
 
 @router.post(
@@ -114,18 +108,9 @@ def list_keys(
 )
 def create_key(request: Request, body: KeyCreate, session: SessionDep, principal: OfficerOnly) -> KeyIssued:
     """Issue a key for an officer, an agency or a regulator; the key is in this answer only, never again."""
-    row, secret = keys.create_key(
-        session,
-        role=body.role,
-        label=body.label,
-        agency_code=body.agency,
-        recipient=body.recipient,
-        created_by=principal.name,
-        approver=body.approver,
-    )
-    whose = row.agency_code or row.recipient
-    annotate(request, object=f"key {row.prefix} ({row.kind}{' ' + whose if whose else ''})")
-    return _issued(row, secret)
+    issued = access.issue_key(session, body, created_by=principal.name)
+    annotate(request, object=access.key_words(issued))
+    return issued
 
 
 @router.post(
@@ -136,9 +121,9 @@ def create_key(request: Request, body: KeyCreate, session: SessionDep, principal
 )
 def revoke_key(request: Request, prefix: str, session: SessionDep, _principal: OfficerOnly) -> KeyPublic:
     """Revoke a key by its prefix; it stops working at once."""
-    row = keys.revoke_key(session, prefix)
-    annotate(request, object=f"key {row.prefix}")
-    return KeyPublic.model_validate(row)
+    revoked = access.revoke_key(session, prefix)
+    annotate(request, object=f"key {revoked.prefix}")
+    return revoked
 
 
 @router.post(
@@ -150,9 +135,9 @@ def revoke_key(request: Request, prefix: str, session: SessionDep, _principal: O
 )
 def rotate_key(request: Request, prefix: str, session: SessionDep, principal: OfficerOnly) -> KeyIssued:
     """Issue a new key like the old one and revoke the old one; the new key is in this answer only."""
-    old, new, secret = keys.rotate_key(session, prefix, created_by=principal.name)
-    annotate(request, object=f"key {old.prefix} -> {new.prefix}")
-    return _issued(new, secret)
+    old, issued = access.rotate_key(session, prefix, created_by=principal.name)
+    annotate(request, object=f"key {old} -> {issued.prefix}")
+    return issued
 
 
 class AuditEventPublic(BaseModel):

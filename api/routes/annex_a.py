@@ -11,25 +11,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
-from sqlmodel import col, select
 
+from api.annex_access import audit_annex, check_annex_reader
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
+from api.downloads import XLSX
 from api.principal import Principal
-from api.scopes import read_scope
-from collectors.records.annex_a import AnnexA, build_annex_a, read_inspection_date, summary
+from collectors.records.annex_a import build_annex_a, read_inspection_date, summary
 from collectors.records.annex_a_columns import receive_columns, template
 from collectors.records.annex_a_workbook import workbook
-from mappings.agencies import get_agency
-from mappings.annex_a import RECORD_RETURNS, load_layout
-from mappings.keys import APPROVER_SCOPE
-from mappings.models import AgencyReturn
-from onereturn.errors import Forbidden, NotFound, PayloadTooLarge
+from mappings.annex_a import load_layout
+from onereturn.errors import PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["annex-a"])
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Children's details: a council's own key only, never an officer's or a regulator's.
 AnnexRead = Annotated[
     Principal,
@@ -43,33 +39,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not the council's approver key (officers and regulators never see a child)"},
     404: {"description": "No such agency (or not yours), or one that returns neither the CIN census nor the SSDA903"},
 }
-
-
-def check_annex_reader(session: SessionDep, principal: Principal, code: str) -> None:
-    """Refuse anyone but the council's own approver: another agency's is answered as unknown, a key without the
-    approver scope is told which key reads it."""
-    read_scope(principal).check_agency(code)
-    agency = get_agency(session, code)
-    owed = set(session.execute(select(AgencyReturn.return_id).where(col(AgencyReturn.agency_code) == code)).scalars())
-    if not owed & set(RECORD_RETURNS):
-        raise NotFound(
-            f"Annex A is built from a council's CIN census and SSDA903 records, and {agency.name} returns neither "
-            f"(its returns: {', '.join(sorted(owed)) or 'none'}): there is no Annex A to build for it"
-        )
-    if APPROVER_SCOPE not in principal.scopes:
-        raise Forbidden(
-            "Only your council's approvers may build Annex A: it lists children by their record. Ask your performance "
-            f"officer for an approver's key (`onereturn keys create --role agency --agency {code} --approver`)"
-        )
-
-
-def audit_annex(request: Request, annex: AnnexA, code: str, what: str) -> None:
-    counts = ", ".join(f"{item.number}:{annex.lists[item.number].height}" for item in annex.layout.lists)
-    annotate(
-        request,
-        object=f"Annex A {what} of {code} as at {annex.inspection_date.isoformat()}",
-        detail=f"lists (number:rows) {counts}; sources {', '.join(str(s.submission_id) for s in annex.sources) or 'none'}",
-    )
 
 
 @router.get("/agencies/{code}/annex-a", summary="Ofsted's Annex A: counts per list (approver)", responses=_RESPONSES)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -13,24 +13,12 @@ from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import IsoDate, bounded_window
 from api.scopes import read_scope
-from mappings.calendar import agency_returns, calendar_entries, owed_for_entry, return_indicators
-from mappings.deadlines import CalendarEntry, clashes, period_words, to_ics
-from mappings.signoff.standing import OverdueReason, signoff_standing
+from mappings.calendar import agency_returns
+from mappings.calendar_view import Status, calendar_rows, entries_between
+from mappings.deadlines import clashes, to_ics
 from onereturn import clock, outbox
 
 router = APIRouter(prefix="/api", tags=["calendar"])
-Status = Literal["upcoming", "done", "owed", "overdue"]
-
-
-def _entries(
-    session: SessionDep, start: date, end: date, return_id: str | None, agency: str | None
-) -> list[CalendarEntry]:
-    entries = calendar_entries(session, start - timedelta(days=400), end)
-    keep = [e for e in entries if start <= e.at.date() <= end and (return_id is None or e.return_id == return_id)]
-    if agency is not None:
-        mine = set(agency_returns(session).get(agency, []))
-        keep = [e for e in keep if e.return_id in mine]
-    return keep
 
 
 def _window(start: date | None, end: date | None) -> tuple[date, date]:
@@ -65,52 +53,9 @@ def get_calendar(
         scope.check_agency(agency)
     agency = scope.agency or agency
     first, last = _window(start, end)
-    now = clock.now()
-    owners = agency_returns(session)
-    needed: dict[str, set[str]] = {}
-    rows = []
-    for e in _entries(session, first, last, return_id, agency):
-        agencies = [a for a, rets in owners.items() if e.return_id in rets and (agency is None or a == agency)]
-        owed: dict[str, int] = {}
-        unsigned: dict[str, str] = {}
-        late: dict[str, OverdueReason] = {}
-        if e.kind in ("agency_deadline", "signoff_deadline") and e.return_id not in needed:
-            needed[e.return_id] = return_indicators(session, e.return_id)
-        if e.kind == "agency_deadline":
-            owed = {a: len(owed_for_entry(session, a, e.return_id, e.period, needed[e.return_id])) for a in agencies}
-            late = {a: "figures_missing" for a, n in owed.items() if n}
-        elif e.kind == "signoff_deadline":
-            for a in agencies:
-                standing = signoff_standing(session, a, e.return_id, e.period, needed[e.return_id])
-                if standing is not None:
-                    owed[a] = standing.missing
-                    if standing.reason is not None:
-                        unsigned[a] = standing.state
-                        late[a] = standing.reason
-        state: Status = "upcoming" if e.at > now else "done"
-        if late:
-            state = "overdue" if e.at <= now else "owed"
-        if status is not None and state != status:
-            continue
-        rows.append(
-            {
-                "uid": e.uid,
-                "title": e.summary,
-                "return_id": e.return_id,
-                "period": e.period,
-                "period_words": period_words(e.period),
-                "kind": e.kind,
-                "label": e.label,
-                "at": e.at.isoformat(),
-                "start": e.at.isoformat(),
-                "end": e.end.isoformat(),
-                "status": state,
-                "agencies": agencies,
-                "owed": owed,
-                "unsigned": unsigned,
-                "overdue": late if e.at <= now else {},
-            }
-        )
+    rows = calendar_rows(
+        session, first=first, last=last, now=clock.now(), agency=agency, return_id=return_id, status=status
+    )
     listed = page_of(request, rows, limit=limit, offset=offset).model_dump()
     return {"from": first.isoformat(), "to": last.isoformat(), **listed}
 
@@ -130,7 +75,7 @@ def get_calendar_ics(
     """Subscribe to deadlines from Outlook or any calendar program (public: it lists deadlines, never figures)."""
     first = start or datetime.now(UTC).date() - timedelta(days=31)
     first, last = bounded_window(first, end or first + timedelta(days=400))
-    entries = _entries(session, first, last, return_id, agency)
+    entries = entries_between(session, first, last, return_id, agency)
     data = to_ics(entries, name="onereturn collection calendar", now=datetime.now(UTC).replace(microsecond=0))
     return Response(
         data,
@@ -152,7 +97,7 @@ def get_clashes(
     """List weeks in which an agency has two or more deadlines (an agency sees its own)."""
     own = read_scope(principal).agency
     first, last = _window(start, end)
-    entries = _entries(session, first, last, None, own)
+    entries = entries_between(session, first, last, None, own)
     found = [
         {
             "agency": c.agency,
@@ -170,22 +115,5 @@ def get_outbox(
     request: Request, session: SessionDep, principal: OutboxRead, limit: Limit = 100, offset: Offset = 0
 ) -> Page[dict[str, Any]]:
     """List reminders and notices, newest first (an agency sees its own)."""
-    own = read_scope(principal).agency
-    messages, total = outbox.page_messages(session, agency_code=own, limit=limit, offset=offset)
-    items = [
-        {
-            "id": m.id,
-            "kind": m.kind,
-            "recipient": m.recipient,
-            "agency_code": m.agency_code,
-            "subject": m.subject,
-            "body": m.body,
-            "status": m.status,
-            "attempts": m.attempts,
-            "created_at": m.created_at,
-            "sent_at": m.sent_at,
-            "last_error": m.last_error,
-        }
-        for m in messages
-    ]
+    items, total = outbox.listed(session, agency_code=read_scope(principal).agency, limit=limit, offset=offset)
     return page(request, items, total=total, limit=limit, offset=offset)

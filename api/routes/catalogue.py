@@ -36,23 +36,16 @@ def list_indicators(
     offset: Offset = 0,
 ) -> Page[IndicatorPublic]:
     """List catalogue indicators, filtered by text, statistic, return or status."""
-    ids = mappings.indicator_ids_for_return(session, return_id) if return_id else None
-    rows, total = indicators.list_indicators(
-        session, text=q, statistic=statistic, status=status, ids=ids, limit=limit, offset=offset
+    items, total = mappings.indicator_page(
+        session, text=q, statistic=statistic, return_id=return_id, status=status, limit=limit, offset=offset
     )
-    return page(request, [indicators.to_public(r) for r in rows], total=total, limit=limit, offset=offset)
+    return page(request, items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/indicators/{indicator_id}", summary="One indicator", response_model=IndicatorDetail, responses=NOT_FOUND)
 def get_indicator(indicator_id: str, session: SessionDep) -> IndicatorDetail:
     """Show one indicator with the returns that use it and its code lists."""
-    row = indicators.get_indicator(session, indicator_id)
-    lists = [*row.breakdowns, *([row.judgement_codelist] if row.judgement_codelist else [])]
-    return IndicatorDetail(
-        **indicators.to_public(row).model_dump(),
-        used_by=mappings.indicator_uses(session, indicator_id),
-        codelists=indicators.get_codelists(session, lists),
-    )
+    return mappings.indicator_detail(session, indicator_id)
 
 
 @router.get("/codelists", summary="List code lists", response_model=Page[CodeListPublic])

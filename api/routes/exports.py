@@ -8,115 +8,30 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import String, bindparam
-from sqlalchemy import select as columns
-from sqlmodel import Session, col, select
+from sqlmodel import select
 
+from api import return_files
 from api.auth import BurdenRead, ReturnsRead
-from api.conditional import conditional
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page
 from api.params import Id, IsoDatetime
-from api.principal import Principal
-from api.scopes import read_scope
 from collectors.records.annex_a import annex_a_cells
 from exports import release
 from exports import service as exports
-from exports.burden import burden, last_financial_year
-from exports.changes import changed_since, snapshot_at
-from exports.freshness import freshness_headers, pull
+from exports.burden_answer import burden_answer
+from exports.changes import changed_since
 from exports.symbols import KEY
-from exports.writers import FORMATS, sdmx_structure, write
+from exports.writers import FORMATS
 from indicators.periods import parse_period, utc
 from mappings.models import Return
-from onereturn import clock
-from onereturn.errors import Forbidden, InvalidInput, NotFound
+from onereturn.errors import NotFound
 
 router = APIRouter(prefix="/api", tags=["exports"])
-_BY_EXTENSION = {f.extension: name for name, f in FORMATS.items()}
 _MEDIA: dict[int | str, dict[str, Any]] = {
     200: {"content": {f.media_type: {} for f in FORMATS.values()}},
     304: {"description": "Not modified: If-None-Match names these exact bytes (the ETag)"},
     404: {"description": "Not found"},
 }
-
-
-def _not_visible(return_id: str) -> NotFound:
-    return NotFound(f"Return {return_id!r} is not defined (or not addressed to you); see GET /api/returns")
-
-
-def _visible_return(session: Session, principal: Principal, return_id: str) -> Return:
-    ret = session.get(Return, return_id)
-    if ret is None or not read_scope(principal).reads_return(ret.recipient, ret.readers):
-        raise _not_visible(return_id)
-    return ret
-
-
-# Built once and read as three columns: every pull asks, and an ORM object of the return cost more than the pull.
-_ACCESS = columns(col(Return.recipient), col(Return.readers), col(Return.period_type)).where(
-    col(Return.id) == bindparam("return_id", type_=String)
-)
-
-
-def _visible_period_type(session: Session, principal: Principal, return_id: str) -> str:
-    """The period type of a return the principal may read (NotFound otherwise, as ``_visible_return``)."""
-    row = session.connection().execute(_ACCESS, {"return_id": return_id}).first()
-    if row is None or not read_scope(principal).reads_return(row.recipient, row.readers or ()):
-        raise _not_visible(return_id)
-    return str(row.period_type)
-
-
-def _split(name: str) -> tuple[str, str]:
-    for extension in sorted(_BY_EXTENSION, key=len, reverse=True):
-        if name.endswith("." + extension):
-            return name[: -len(extension) - 1], _BY_EXTENSION[extension]
-    raise InvalidInput(f"{name!r} has no known format suffix; use one of {', '.join('.' + e for e in _BY_EXTENSION)}")
-
-
-def _download(request: Request, snap: exports.Snapshot, extra: dict[str, str] | None = None) -> Response:
-    fmt = FORMATS[snap.format]  # type: ignore[index]
-    filename = f"{snap.return_id}-{snap.period}.{fmt.extension}"
-    headers = {
-        **(extra or {}),
-        "Content-Disposition": f'attachment; filename="{filename}"',
-        "X-Snapshot-Id": str(snap.id),
-        "X-Content-SHA256": snap.content_hash,
-        "Link": f'</api/exports/{snap.id}/lineage>; rel="lineage"',
-    }
-    return conditional(request, snap.data, media_type=fmt.media_type, headers=headers, content_hash=snap.content_hash)
-
-
-def _changes(request: Request, session: Session, return_id: str, period: str, fmt: str, since: datetime) -> Response:
-    """Write only the cells changed since an instant; the bytes are derived, so no snapshot is stored."""
-    record, built = exports.build(session, return_id, period)
-    changed = changed_since(session, record, built, since)
-    spec = FORMATS[fmt]  # type: ignore[index]
-    data = write(changed, spec.name)
-    stamp = utc(since).strftime("%Y%m%dT%H%M%SZ")
-    headers = {
-        "Content-Disposition": f'attachment; filename="{return_id}-{built.period}-changed-since-{stamp}.{spec.extension}"',
-        "X-Build-Id": str(record.id),
-        "X-Changed-Cells": str(changed.cells.height),
-    }
-    return conditional(request, data, media_type=spec.media_type, headers=headers)
-
-
-def _preview(
-    principal: Principal, session: Session, return_id: str, period_file: str, others: tuple[Any, Any, bool]
-) -> Response:
-    """An officer's preview of a return with every figure: written now, never stored, so no regulator can reach it."""
-    if principal.kind != "officer":
-        raise Forbidden("Only an officer may preview a return before its figures are signed off")
-    if any(others):
-        raise InvalidInput("A preview is built now with every figure: it takes no updated_after, as_of or fresh")
-    period, fmt = _split(period_file)
-    built, data = exports.preview(session, return_id, period, fmt)
-    spec = FORMATS[fmt]  # type: ignore[index]
-    headers = {
-        "Content-Disposition": f'attachment; filename="{return_id}-{built.period}-preview.{spec.extension}"',
-        "X-Preview": "true",
-    }
-    return Response(data, media_type=spec.media_type, headers=headers)
 
 
 @router.get("/returns/{return_id}/{period_file}", summary="A return for a period, in a format", responses=_MEDIA)
@@ -145,33 +60,23 @@ def return_file(
 
     A cell whose agency has not signed it off shows ``...`` and the body still to sign off; an officer can
     ask for ``preview=true`` to see the return with every figure."""
-    period_type = _visible_period_type(session, principal, return_id)
-    if preview:
-        return _preview(principal, session, return_id, period_file, (updated_after, as_of, fresh))
-    if period_file.endswith(".structure.xml"):
-        if updated_after is not None or as_of is not None:
-            raise InvalidInput("updated_after and as_of apply to a return's data, not to its structure")
-        period = period_file.removesuffix(".structure.xml")
-        _record, built = exports.build(session, return_id, period)
-        return Response(sdmx_structure(built), media_type="application/xml")
-    period, fmt = _split(period_file)
-    if updated_after is not None and as_of is not None:
-        raise InvalidInput("Ask for either updated_after (what changed since) or as_of (what was sent then), not both")
-    if as_of is not None:
-        canonical = parse_period(period, period_type).code  # type: ignore[arg-type]
-        stored = snapshot_at(session, return_id, canonical, fmt, as_of)
-        assert stored.id is not None
-        return _download(request, exports.get_snapshot(session, stored.id))
-    if updated_after is not None:
-        return _changes(request, session, return_id, period, fmt, updated_after)
-    pulled = pull(session, return_id, period, fmt, fresh=fresh, period_type=period_type)
-    return _download(request, pulled.snapshot, freshness_headers(pulled))
+    return return_files.return_download(
+        request,
+        session,
+        principal,
+        return_id,
+        period_file,
+        updated_after=updated_after,
+        as_of=as_of,
+        fresh=fresh,
+        preview=preview,
+    )
 
 
 @router.get("/returns/{return_id}/{period}/completeness", summary="What is present and missing in a return")
 def completeness(return_id: str, period: str, session: SessionDep, principal: ReturnsRead) -> dict[str, Any]:
     """Say, for each cell of a return for a period, whether it is present, missing (and who owes it), suppressed or not available."""
-    _visible_return(session, principal, return_id)
+    return_files.visible_return(session, principal, return_id)
     record, built = exports.build(session, return_id, period)
     labels = {info.code: info.label for info in built.fields}
     cells = [
@@ -213,7 +118,7 @@ def changes(
     since: Annotated[IsoDatetime, Query(description="Cells changed since this instant (ISO 8601; UTC if no zone)")],
 ) -> dict[str, Any]:
     """List the cells changed since an instant, each with when its figures were last signed off or whose sign-off it waits for."""
-    _visible_return(session, principal, return_id)
+    return_files.visible_return(session, principal, return_id)
     record, built = exports.build(session, return_id, period)
     changed = changed_since(session, record, built, since)
     return {
@@ -254,7 +159,7 @@ def list_exports(
     visible = []
     for ret in session.execute(select(Return.id)).scalars():
         try:
-            _visible_return(session, principal, ret)
+            return_files.visible_return(session, principal, ret)
         except NotFound:
             continue
         visible.append(ret)
@@ -283,8 +188,8 @@ def list_exports(
 def get_export(request: Request, snapshot_id: Id, session: SessionDep, principal: ReturnsRead) -> Response:
     """Get a stored snapshot exactly as it was generated."""
     snap = exports.get_snapshot(session, snapshot_id)
-    _visible_return(session, principal, snap.return_id)
-    return _download(request, snap)
+    return_files.visible_return(session, principal, snap.return_id)
+    return return_files.download(request, snap)
 
 
 @router.get("/exports/{snapshot_id}/lineage", summary="Where every cell of a snapshot came from")
@@ -301,7 +206,7 @@ def get_lineage(
 ) -> dict[str, Any]:
     """List each cell's stored figures with the upload and file row they came from (filter by cell, field or org)."""
     snap = exports.get_snapshot(session, snapshot_id, with_data=False)
-    _visible_return(session, principal, snap.return_id)
+    return_files.visible_return(session, principal, snap.return_id)
     rows, total = exports.lineage(
         session,
         snap.build_id,
@@ -328,19 +233,5 @@ def get_burden(
 ) -> dict[str, Any]:
     """Compare keying every return separately with keying each figure once, each council's Annex A cells beside its
     returns'; overlap matrix; figures measured two ways."""
-    asked = (period or "").strip() or last_financial_year(clock.now().date())
     settings = request.app.state.settings
-    report = burden(
-        session, asked, minutes_per_figure=minutes, annex_a=lambda code, on: annex_a_cells(session, settings, code, on)
-    )
-    return {
-        "period": report.period,
-        "minutes_per_figure": report.minutes_per_figure,
-        "totals": report.totals,
-        "agencies": [a.__dict__ for a in report.agencies],
-        "overlap": report.overlap,
-        "consistency": [c.__dict__ for c in report.consistency],
-        "sent_twice": [t.__dict__ for t in report.sent_twice],
-        "keys_nothing_published": [k.__dict__ for k in report.keys_nothing_published],
-        "from_publishers": [p.__dict__ for p in report.from_publishers],
-    }
+    return burden_answer(session, period, minutes, annex_a=lambda code, on: annex_a_cells(session, settings, code, on))

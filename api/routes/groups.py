@@ -27,7 +27,7 @@ INVALID: dict[int | str, dict[str, Any]] = {422: {"description": "Not valid; mem
 @router.get("", summary="List officers' comparator groups", response_model=list[GroupPublic], responses=OFFICER_ONLY)
 def list_groups(session: SessionDep, _principal: OfficerOnly) -> list[GroupPublic]:
     """Every comparator group officers keep (``group=<id>`` in the comparison), by title."""
-    return [groups.public(session, g) for g in groups.stored_groups(session)]
+    return groups.public_groups(session)
 
 
 @router.get("/{group_id}", summary="One comparator group", response_model=GroupPublic, responses=NOT_FOUND)

@@ -11,17 +11,17 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 
 from api.auth import OfficerOnly
-from api.callrecord import annotate, stored_event, stored_with_change
+from api.callrecord import annotate
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id
-from api.principal import Principal
+from api.published_upload import store_upload
 from api.schemas_published import ConfirmHeld, DifferencePublic, HeldPublic, ReleasePublic, SourcePublic
-from collectors.published.intake import Imported, confirm_held, confirm_release_held, import_release
-from collectors.published.sources import SourceSpec, load_sources
+from collectors.published.intake import confirm_held, confirm_release_held
+from collectors.published.sources import load_sources
 from indicators.published import PublishedRelease
 from indicators.published_query import HeldPublished, differences, held_published
-from onereturn.errors import NotFound, PayloadTooLarge
+from onereturn.errors import NotFound
 
 router = APIRouter(prefix="/api/published", tags=["published figures"])
 OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
@@ -60,39 +60,6 @@ class UploadAnswer(BaseModel):
 
     duplicate: bool
     release: ReleasePublic
-
-
-#: The largest publisher's file taken (DfE's largest children's social care table is 3.3 MB).
-MAX_PUBLISHED_FILE = 64 * 1024 * 1024
-
-
-class ReleaseTooLarge(PayloadTooLarge):
-    """A publisher's file over MAX_PUBLISHED_FILE bytes."""
-
-
-def store_upload(
-    request: Request, principal: Principal, spec: SourceSpec, file: UploadFile, *, version: str = ""
-) -> Imported:
-    """Read a publisher's file, uploaded unchanged, and store it as a release of ``spec`` with the call's audit event
-    in the same transaction; a file over MAX_PUBLISHED_FILE is refused (ReleaseTooLarge) and nothing is stored."""
-    data = file.file.read(MAX_PUBLISHED_FILE + 1)
-    if len(data) > MAX_PUBLISHED_FILE:
-        raise ReleaseTooLarge(f"A publisher's file is at most {MAX_PUBLISHED_FILE:,} bytes")
-    done = import_release(
-        request.app.state.engine,
-        request.app.state.settings,
-        spec,
-        data,
-        filename=file.filename or spec.file,
-        fetched_from="upload",
-        version=version,
-        submitted_by=principal.name,
-        # Recorded in the transaction that stores the release: both are stored or neither is.
-        audit=stored_event(request, principal, f"published source {spec.id} (release {{id}})"),
-    )
-    if not done.duplicate:
-        stored_with_change(request)
-    return done
 
 
 @router.post(

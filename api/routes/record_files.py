@@ -1,4 +1,4 @@
-"""A council's SSD extract through the record-level upload, and the CIN census and SSDA903 made from it.
+"""The CIN census and SSDA903 made from a council's SSD extract (the extract is received by ``api.uploading``).
 
 ``POST /api/submissions`` with ``collection_year`` and one ZIP of ``ssd_<table>.csv`` tables: the extract is
 checked at once (422 with every problem by table, row and column; nothing kept), the year's two files are made
@@ -10,38 +10,27 @@ payloads built from it are, sealed (``collectors/ssd/payload_store.py``, ``api/r
 
 from __future__ import annotations
 
-import functools
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio.to_thread
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from api.auth import FUNCTION, require
-from api.callrecord import annotate, stored_event, stored_with_change
+from api.callrecord import annotate
 from api.deps import SessionDep
 from api.principal import Principal
 from api.scopes import read_scope
-from api.uploadpool import UploadPool
-from collectors.records import service as records
-from collectors.records.annex_a_ssd import keep_from_extract
 from collectors.records.contract import read_collection_year
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
-from collectors.ssd import payload_store
-from collectors.ssd.intake import is_extract
-from collectors.ssd.payload import kept_items
-from collectors.ssd.service import CIN_FILE, SSDA903_FILE, Made, make_returns
+from collectors.ssd.service import CIN_FILE, SSDA903_FILE
 from indicators.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
-from mappings.compare import dfe_la_number
-from mappings.illustrative import councils_of
 from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
-from onereturn.settings import Settings
+from onereturn.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/api", tags=["collection"])
 #: Children's records: the council's own approver key only, never an officer's or a regulator's.
@@ -58,106 +47,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 #: Each file the routes give: the name it is kept under and its media type.
 FILES = {"cin_census.xml": (CIN_FILE, "application/xml"), "ssda903.zip": (SSDA903_FILE, "application/zip")}
-
-
-def _made(engine: Any, settings: Settings, agency_code: str, year: str, name: str, path: Path) -> Made:
-    """The extract checked and the year's files made, for the council the agency answers for."""
-    with Session(engine) as session:
-        councils = councils_of(session, agency_code)
-    if len(councils) != 1:
-        raise InvalidInput(f"an SSD extract is a council's: agency {agency_code} answers for {len(councils)} councils")
-    lea = dfe_la_number(councils[0].rules_as)
-    if lea is None:
-        raise InvalidInput(f"{councils[0].rules_as} has no DfE council number, which the CIN census's header needs")
-    # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
-    keep = kept_items(identifiers=payload_store.identifiers_on(settings, agency_code))
-    return make_returns(path, name, year, lea, max_unpacked=settings.max_upload_bytes, keep=keep)
-
-
-async def ssd_upload(
-    request: Request,
-    background: BackgroundTasks,
-    principal: Principal,
-    agency_code: str,
-    collection_year: str,
-    uploads: list[tuple[str, Path]],
-    purpose: str,
-) -> JSONResponse | None:
-    """Check an SSD extract, make the year's files from it and receive each as a record-level upload (202); None
-    when the upload is not one ZIP of SSD tables (it is DfE's own files)."""
-    if len(uploads) != 1 or not is_extract(uploads[0][1]):
-        return None
-    if purpose not in records.PURPOSES:
-        raise InvalidInput(f"purpose must be one of {', '.join(records.PURPOSES)}, not {purpose[:40]!r}")
-    engine, settings = request.app.state.engine, request.app.state.settings
-    ((name, path),) = uploads
-    made = await anyio.to_thread.run_sync(lambda: _made(engine, settings, agency_code, collection_year, name, path))
-    # Every file is held to the upload limit before any is received, so none is kept when another cannot be.
-    for file_name, data in made.files:
-        if len(data) > settings.max_upload_bytes:
-            raise PayloadTooLarge(f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
-                                  f"{settings.max_upload_bytes:,}; nothing was kept")  # fmt: skip
-    # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
-    extract, made.extract = made.extract, None
-    assert extract is not None
-    prepared = await anyio.to_thread.run_sync(lambda: payload_store.prepare_for(extract, settings, agency_code))
-    answers = []
-    with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
-        for file_name, data in made.files:
-            target = Path(work) / file_name
-            target.write_bytes(data)
-            audit = stored_event(
-                request, principal, f"submission {{id}} (agency {agency_code}, {file_name} from {name})"
-            )
-            receiving = functools.partial(
-                records.receive, engine, settings, agency_code=agency_code, collection_year=collection_year,
-                files=[(file_name, target)], submitted_by=principal.label, audit=audit, purpose=purpose,
-            )  # fmt: skip
-            received = await anyio.to_thread.run_sync(receiving)
-            answers.append(_started(request, background, received))
-    annex_id = None
-    if made.annex_a:
-        keeping_annex = functools.partial(
-            keep_from_extract, engine, settings, agency_code, collection_year, name, made.annex_a, principal.label
-        )
-        annex_id = await anyio.to_thread.run_sync(keeping_annex)
-    keeping = functools.partial(
-        payload_store.keep, engine, settings, agency_code=agency_code, collection_year=collection_year,
-        filename=name, content_hash=payload_store.file_hash(path), prepared=prepared,
-    )  # fmt: skip
-    kept = await anyio.to_thread.run_sync(keeping)
-    stored_with_change(request)
-    annotate(
-        request,
-        object=f"SSD extract {name} (agency {agency_code})",
-        status=202,
-        detail=f"checked ({made.rows:,} rows); made {', '.join(f for f, _ in made.files)} for {collection_year}"
-        + (f"; Annex A rows kept as upload {annex_id}" if annex_id is not None else ""),
-    )
-    annex = {"id": annex_id, "tables": sorted(made.annex_a)} if annex_id is not None else None
-    payloads = {"extract_id": kept.id, "run_date": kept.run_date.isoformat(), "children": kept.children,
-                **{s: getattr(kept, s) for s in ("new", "updated", "unchanged", "deleted")}}  # fmt: skip
-    body = {"extract": {"file": name, "rows": made.rows, "notes": made.notes, "annex_a": annex}, "submissions": answers,
-            "csc_api_payloads": payloads}  # fmt: skip
-    return JSONResponse(body, status_code=202)
-
-
-def _started(request: Request, background: BackgroundTasks, received: records.Received) -> dict[str, Any]:
-    sub = received.submission
-    assert sub.id is not None
-    if not received.duplicate:
-        pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
-        if pool is not None:
-            pool.start_records(sub.id)
-        else:
-            background.add_task(records.process_records, request.app.state.engine, request.app.state.settings, sub.id)
-    return {
-        "id": sub.id,
-        "filename": sub.filename,
-        "status": sub.status,
-        "duplicate": received.duplicate,
-        "location": f"/api/submissions/{sub.id}",
-    }
 
 
 def _latest(session: Session, code: str, year: str, kept_as: str) -> Submission:

@@ -12,19 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from api import signing
 from api.auth import FUNCTION, OfficerOnly, require
-from api.callrecord import annotate, client_of
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page_of
 from api.principal import Principal
-from api.scopes import read_scope
-from mappings.keys import APPROVER_SCOPE
-from mappings.models import Agency
-from mappings.signoff import acts, queries
-from mappings.signoff.reviewing import review
-from mappings.signoff.schemas import Declaration, Reason, ReviewPublic, SignOffPublic, public
-from mappings.signoff.states import Actor, return_of
-from onereturn.errors import Forbidden, NotFound
+from mappings.signoff.schemas import Declaration, Reason, ReviewPublic, SignOffPublic
 
 router = APIRouter(prefix="/api", tags=["sign-off"])
 
@@ -41,26 +34,6 @@ _WRITE: dict[int | str, dict[str, Any]] = {
     409: {"description": "Not allowed from the current state, or errors and unanswered queries stand in the way"},
     422: {"description": "Not valid"},
 }
-
-
-def _own(principal: Principal, agency: str) -> None:
-    """An agency reads and signs only its own; another agency's is answered as unknown."""
-    read_scope(principal).check_agency(agency)
-
-
-def _actor(request: Request, principal: Principal) -> Actor:
-    return Actor(principal.name, key_prefix=principal.prefix or None, client=client_of(request))
-
-
-def check_approver(principal: Principal, agency: str) -> None:
-    """Refuse (403) anyone but an approver of the agency: its own key with the approver scope."""
-    _own(principal, agency)
-    if APPROVER_SCOPE not in principal.scopes:
-        raise Forbidden(
-            "This agency key can upload figures but not sign them off: signing off needs an approver's key "
-            "(the officer issues one with `onereturn keys create --role agency --agency "
-            f"{agency} --approver`)"
-        )
 
 
 @router.get(
@@ -82,22 +55,8 @@ def list_signoffs(
     """List sign-offs: an officer every one, an agency its own, a regulator the states of its returns' (no digests).
 
     Given a return and a period, the agencies with figures in it that have not signed off yet are listed as open."""
-    listed = signoffs_listed(session, principal, return_id=return_id, period=period, state=state)
+    listed = signing.listed(session, principal, return_id=return_id, period=period, state=state)
     return page_of(request, listed, limit=limit, offset=offset)
-
-
-def signoffs_listed(
-    session: SessionDep, principal: Principal, *, return_id: str | None, period: str | None, state: str | None
-) -> list[SignOffPublic]:
-    """Every sign-off the principal may read matching the filters, as ``GET /api/signoffs`` lists them (unpaged)."""
-    return queries.listed(
-        session,
-        read_scope(principal),
-        full=principal.kind != "regulator",
-        return_id=return_id,
-        period=period,
-        state=state,
-    )
 
 
 @router.get(
@@ -111,12 +70,7 @@ def signoff_review(
 ) -> ReviewPublic:
     """Show an agency's return for a period before sign-off: the cells it owes and gives, what is missing,
     open queries and errors, changes since the last sign-off, the state and its history."""
-    _own(principal, agency)
-    if session.get(Agency, agency) is None:
-        raise NotFound(f"Agency {agency!r} is not known")
-    found = review(session, agency, return_id, period)
-    annotate(request, object=f"signoff {agency} {return_id} {found.signoff.period}")
-    return found
+    return signing.review_of(request, session, principal, agency, return_id, period)
 
 
 @router.post(
@@ -137,19 +91,7 @@ def signoff_sign_off(
     """Vouch for the agency's figures in a return for a period with the return's declaration and the digest of the
     review read; refused with each change if the figures changed since, and with the reasons while its latest
     upload has errors or a query on them is unanswered."""
-    check_approver(principal, agency)
-    ret = return_of(session, return_id)
-    row = acts.sign_off(
-        session,
-        agency_code=agency,
-        return_id=return_id,
-        period=period,
-        declaration=body.declaration,
-        actor=_actor(request, principal),
-        read=body.digest,
-    )
-    annotate(request, object=f"signoff {agency} {return_id} {row.period}", detail=f"digest {row.digest[:16]}")
-    return public(row, ret, full=True)
+    return signing.sign_off(request, session, principal, agency, return_id, period, body)
 
 
 @router.post(
@@ -162,13 +104,7 @@ def signoff_unapprove(
     request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: AgencyKey
 ) -> SignOffPublic:
     """Withdraw the agency's sign-off (before the officer accepts it): its figures are held back again."""
-    check_approver(principal, agency)
-    ret = return_of(session, return_id)
-    row = acts.withdraw(
-        session, agency_code=agency, return_id=return_id, period=period, actor=_actor(request, principal)
-    )
-    annotate(request, object=f"signoff {agency} {return_id} {row.period}")
-    return public(row, ret, full=True)
+    return signing.withdraw(request, session, principal, agency, return_id, period)
 
 
 @router.post(
@@ -181,10 +117,7 @@ def signoff_accept(
     request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: OfficerOnly
 ) -> SignOffPublic:
     """Accept an agency's sign-off; where the return needs acceptance, this releases the figures."""
-    ret = return_of(session, return_id)
-    row = acts.accept(session, agency_code=agency, return_id=return_id, period=period, actor=_actor(request, principal))
-    annotate(request, object=f"signoff {agency} {return_id} {row.period}")
-    return public(row, ret, full=True)
+    return signing.accept(request, session, principal, agency, return_id, period)
 
 
 @router.post(
@@ -203,14 +136,4 @@ def signoff_send_back(
     principal: OfficerOnly,
 ) -> SignOffPublic:
     """Send an agency's sign-off back with the reason; its figures are held back until it signs off again."""
-    ret = return_of(session, return_id)
-    row = acts.send_back(
-        session,
-        agency_code=agency,
-        return_id=return_id,
-        period=period,
-        reason=body.reason,
-        actor=_actor(request, principal),
-    )
-    annotate(request, object=f"signoff {agency} {return_id} {row.period}", detail=body.reason[:200])
-    return public(row, ret, full=True)
+    return signing.send_back(request, session, principal, agency, return_id, period, body)

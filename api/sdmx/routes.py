@@ -24,7 +24,7 @@ from api.conditional import conditional
 from api.deps import SessionDep
 from api.params import IsoDatetime
 from api.principal import Principal
-from api.routes.exports import _visible_return
+from api.return_files import visible_return
 from api.sdmx.negotiate import DataFormat, data_format, structure_format
 from exports import sdmx_source
 from exports.sdmx_ml import AGENCY, ATTRIBUTES, VERSION, Codelist, cross_domain_codelists
@@ -72,7 +72,7 @@ def visible_returns(session: Session, principal: Principal) -> list[Return]:
     visible: list[Return] = []
     for ret in session.execute(select(Return).order_by(col(Return.id))).scalars():
         try:
-            _visible_return(session, principal, ret.id)
+            visible_return(session, principal, ret.id)
         except NotFound:
             continue
         visible.append(ret)

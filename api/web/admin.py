@@ -1,4 +1,4 @@
-"""The officer's pages for agencies and keys: the API's own administration functions, behind the same checks."""
+"""The officer's pages for agencies and keys: the services the API's administration calls, behind the same checks."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.callrecord import annotate
 from api.deps import SessionDep
-from api.routes import admin as admin_routes
-from api.routes import collect as collect_routes
+from api.paging import Page, page_of
+from api.scopes import read_scope
 from api.web.render import page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
-from mappings import keys
+from collectors import answers
+from collectors.schemas import AgencyPublic
+from mappings import access, keys
 from mappings.access import KeyCreate
 from onereturn.errors import InvalidInput
 
@@ -24,8 +27,13 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 def list_agencies(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """Every agency, what it answers for and where its definition came from."""
     allowed(visitor, OFFICER_ONLY)
-    listing = collect_routes.list_agencies(request=request, session=session, principal=visitor.principal, limit=1000)
+    listing = _agencies(request, session, visitor)
     return page(request, "officer/agencies.html", visitor, title="Agencies", listing=listing)
+
+
+def _agencies(request: Request, session: SessionDep, visitor: VisitorDep) -> Page[AgencyPublic]:
+    """Every agency the visitor's key may see, as the API's first page of them lists them."""
+    return page_of(request, answers.agencies(session, read_scope(visitor.principal).agency), limit=1000, offset=0)
 
 
 def _keys_page(
@@ -38,10 +46,8 @@ def _keys_page(
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    listing = admin_routes.list_keys(
-        request=request, session=session, _principal=visitor.principal, revoked=True, limit=1000
-    )
-    agencies = collect_routes.list_agencies(request=request, session=session, principal=visitor.principal, limit=1000)
+    listing = page_of(request, access.listed_keys(session, revoked=True), limit=1000, offset=0)
+    agencies = _agencies(request, session, visitor)
     return page(
         request,
         "officer/keys.html",
@@ -85,7 +91,8 @@ def create_key(
         errors = {str(e["loc"][0]) if e["loc"] else "role": _plain(e) for e in exc.errors()}
         return _keys_page(request, session, visitor, errors=errors, form=form, status_code=400)
     try:
-        issued = admin_routes.create_key(request=request, body=body, session=session, principal=visitor.principal)
+        issued = access.issue_key(session, body, created_by=visitor.principal.name)
+        annotate(request, object=access.key_words(issued))
     except InvalidInput as exc:
         field = "agency" if role == "agency" else "recipient" if role == "regulator" else "role"
         return _keys_page(request, session, visitor, errors={field: exc.message}, form=form, status_code=400)
@@ -104,7 +111,8 @@ def revoke_key(
     """Revoke a key: it stops working at once, on the API and in the pages."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, OFFICER_ONLY)
-    admin_routes.revoke_key(request=request, prefix=prefix, session=session, _principal=visitor.principal)
+    revoked = access.revoke_key(session, prefix)
+    annotate(request, object=f"key {revoked.prefix}")
     return RedirectResponse("/keys", status_code=303)
 
 
@@ -115,5 +123,6 @@ def rotate_key(
     """Issue a new key like the old one and revoke the old one; the new key is shown once."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, OFFICER_ONLY)
-    issued = admin_routes.rotate_key(request=request, prefix=prefix, session=session, principal=visitor.principal)
+    old, issued = access.rotate_key(session, prefix, created_by=visitor.principal.name)
+    annotate(request, object=f"key {old} -> {issued.prefix}")
     return _keys_page(request, session, visitor, issued=issued)

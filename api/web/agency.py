@@ -16,11 +16,12 @@ import polars as pl
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api import paging
 from api.capacity import UploadSlot
 from api.deps import SessionDep
-from api.routes import calendar as calendar_routes
-from api.routes import collect as collect_routes
-from api.web.records import records_refusal, status_page
+from api.downloads import XLSX, attachment, template_download
+from api.scopes import read_scope
+from api.web.records import records_refusal, status_page, upload_refused
 from api.web.render import page
 from api.web.shared import (
     CALENDAR,
@@ -33,11 +34,16 @@ from api.web.shared import (
     VisitorDep,
     allowed,
     api_upload,
+    calendar_items,
     check_csrf,
     due_next,
 )
+from collectors import answers
 from collectors import service as collect
+from collectors.schemas import SubmissionSummary
+from collectors.template import build_template
 from exports.burden import publishers_saying
+from exports.release import build_ungated
 from mappings import service as mappings
 from mappings.signoff.behind import agencies_behind
 from mappings.signoff.states import MEANINGS, SIGNED_OFF
@@ -60,18 +66,12 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     allowed(visitor, CALENDAR)
     now = clock.now()
     today = now.date()
-    listing = calendar_routes.get_calendar(
-        request=request,
-        session=session,
-        principal=visitor.principal,
-        start=today - timedelta(days=365),
-        end=today + timedelta(days=400),
-    )
+    entries = calendar_items(session, visitor, today - timedelta(days=365), today + timedelta(days=400))
     code = visitor.principal.agency_code or ""
     titles = _return_titles(session)
     rows = [
         {**e, "title": titles.get(e["return_id"], e["return_id"]), "still_owed": e["owed"].get(code, 0)}
-        for e in listing["items"]
+        for e in entries
         if e["kind"] == "agency_deadline" and (e["status"] in ("owed", "overdue") or e["at"] >= today.isoformat())
     ]
     overdue = [r for r in rows if r["status"] == "overdue"]
@@ -80,7 +80,7 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
     # The dates by which the agency's approver must sign off: each return's next one, and those passed with the
     # figures all in but not signed off (a passed one with figures missing is in the overdue table already).
     to_sign: list[dict[str, Any]] = []
-    for e in sorted(listing["items"], key=lambda e: datetime.fromisoformat(e["at"])):
+    for e in sorted(entries, key=lambda e: datetime.fromisoformat(e["at"])):
         if e["kind"] != "signoff_deadline" or code not in e["owed"]:
             continue
         late = e["overdue"].get(code) == "not_signed_off"
@@ -100,7 +100,7 @@ def owed(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResp
         )
     if code:
         _mark_signable(session, code, [*overdue, *nxt.values(), *(r for r in to_sign if r["state"] != "signed_off")])
-    agency = collect_routes.agency_detail(code=code, session=session, principal=visitor.principal) if code else None
+    agency = answers.agency(session, code) if code else None
     # A treatment provider keys nothing NDTMS publishes from the records its system sends NDTMS: said in plain words.
     publisher_keys = publishers_saying(session).get(agency.body_type) if agency is not None else None
     return page(
@@ -126,7 +126,7 @@ def _mark_signable(session: SessionDep, code: str, rows: list[dict[str, Any]]) -
         key = (row["return_id"], row["period"])
         if key not in seen:
             try:
-                seen[key] = code in agencies_behind(session, *key)
+                seen[key] = code in agencies_behind(session, *key, builds=build_ungated)
             except (InvalidInput, NotFound):
                 seen[key] = False  # a period the return cannot be built for has nothing to sign off
         if seen[key]:
@@ -142,9 +142,8 @@ def template(
     code = visitor.principal.agency_code
     if code is None:
         raise NotFound("Only an agency has a template")
-    return collect_routes.template(
-        code=code, session=session, principal=visitor.principal, period=period, format=format, outstanding=False
-    )
+    data, name = build_template(session, code, period, format, outstanding=False)
+    return template_download(data, name, format)
 
 
 @router.get("/upload")
@@ -184,15 +183,8 @@ def upload(
     if visitor.principal.kind != "agency":
         errors["file"] = "Only an agency uploads through this page; officers use the API and say which agency"
     if errors:
-        return page(
-            request,
-            "agency/upload.html",
-            visitor,
-            title="Error: Upload your figures",
-            modes=MODES,
-            errors=errors,
-            records_refusal=records_refusal(session, visitor.principal),
-            status_code=400,
+        return upload_refused(
+            request, visitor, errors=errors, records_refusal=records_refusal(session, visitor.principal)
         )
     assert file is not None
     return _send(request, session, visitor, file, mode)
@@ -223,10 +215,16 @@ def _send(request: Request, session: SessionDep, visitor: VisitorDep, file: Uplo
 def list_submissions(request: Request, session: SessionDep, visitor: VisitorDep, offset: int = 0) -> HTMLResponse:
     """Uploads, newest first (an agency sees only its own)."""
     allowed(visitor, SUBMISSIONS)
-    listing = collect_routes.list_submissions(
-        request=request, session=session, principal=visitor.principal, limit=50, offset=max(offset, 0)
-    )
+    listing = _submissions(request, session, visitor, limit=50, offset=max(offset, 0))
     return page(request, "submissions.html", visitor, title="Submissions", listing=listing, offset=max(offset, 0))
+
+
+def _submissions(
+    request: Request, session: SessionDep, visitor: VisitorDep, *, limit: int, offset: int
+) -> paging.Page[SubmissionSummary]:
+    """One page of the visitor's uploads (an officer's: every agency's), newest first."""
+    items, total = answers.submissions(session, own=read_scope(visitor.principal).agency, limit=limit, offset=offset)
+    return paging.page(request, items, total=total, limit=limit, offset=offset)
 
 
 def _marks(problems: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
@@ -241,9 +239,8 @@ def _marks(problems: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
 def submission_report(request: Request, session: SessionDep, visitor: VisitorDep, submission_id: int) -> HTMLResponse:
     """An upload's report: status, counts, the problem rows highlighted, and the queries to answer."""
     allowed(visitor, SUBMISSIONS)
-    rep = collect_routes.submission_report(
-        submission_id=submission_id, session=session, principal=visitor.principal
-    ).model_dump(mode="json")
+    own = read_scope(visitor.principal).agency
+    rep = answers.stored_report(session, submission_id, own=own).model_dump(mode="json")
     if rep["kind"] == "records":
         return status_page(request, session, visitor, rep)
     sub = collect.get_submission(session, submission_id, agency_code=visitor.principal.agency_scope)
@@ -296,9 +293,9 @@ def _shown_rows(
 def submission_report_xlsx(request: Request, session: SessionDep, visitor: VisitorDep, submission_id: int) -> Response:
     """The upload as a workbook with every problem cell marked (the API's own)."""
     allowed(visitor, SUBMISSIONS)
-    return collect_routes.submission_report_xlsx(
-        request=request, submission_id=submission_id, session=session, principal=visitor.principal
-    )
+    own = read_scope(visitor.principal).agency
+    data = answers.report_workbook(session, request.app.state.settings, submission_id, own=own)
+    return attachment(data, XLSX, f"submission-{submission_id}-report.xlsx")
 
 
 @router.post("/submissions/{submission_id}/rows/{row}/note")
@@ -340,18 +337,21 @@ def figures(
 ) -> HTMLResponse:
     """The agency's figures with every version, and its submissions."""
     allowed(visitor, FIGURES)
-    found = collect_routes.figures(
-        request=request,
-        session=session,
-        principal=visitor.principal,
+    items, total = answers.figures(
+        session,
         indicator=indicator or None,
+        org=None,
+        period=None,
+        breakdown=None,
         history=True,
+        agency=read_scope(visitor.principal).agency,
+        updated_after=None,
+        as_of=None,
         limit=100,
         offset=max(offset, 0),
     )
-    listing = collect_routes.list_submissions(
-        request=request, session=session, principal=visitor.principal, limit=20, offset=0
-    )
+    found = paging.page(request, items, total=total, limit=100, offset=max(offset, 0))
+    listing = _submissions(request, session, visitor, limit=20, offset=0)
     return page(
         request,
         "agency/history.html",

@@ -11,9 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from api.annex_access import audit_annex, check_annex_reader
 from api.callrecord import annotate
 from api.deps import SessionDep
-from api.routes.annex_a import XLSX, audit_annex, check_annex_reader
+from api.downloads import XLSX
 from api.web.render import page
 from api.web.shared import PageRoute, Rule, VisitorDep, allowed, check_csrf
 from collectors.records.annex_a import build_annex_a, read_inspection_date, summary

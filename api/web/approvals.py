@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from api import signing
 from api.deps import SessionDep
-from api.routes import signoffs as signoff_routes
 from api.scopes import read_scope
 from api.web.render import Visitor, page
 from api.web.shared import (
@@ -31,6 +31,7 @@ from api.web.shared import (
     collecting,
     signoff_changes,
 )
+from exports.release import build_ungated
 from mappings.agencies import agency_names
 from mappings.models import Return
 from mappings.signoff import queries
@@ -85,6 +86,7 @@ def queue_of(
         period=period,
         state=state,
         now=now,
+        builds=build_ungated,
     )
 
 
@@ -114,7 +116,7 @@ def approvals_page(
     errors: list[dict[str, str]] = []
     status = 200
     rows: list[Waiting] = []
-    now = collecting(request, session, visitor, datetime.now(UTC).date())
+    now = collecting(session, visitor, datetime.now(UTC).date())
     try:
         rows = queue_of(
             session,
@@ -170,14 +172,7 @@ def _render(
     reason: str = "",
     status_code: int = 200,
 ) -> Response:
-    found = signoff_routes.signoff_review(
-        request=request,
-        agency=agency,
-        return_id=return_id,
-        period=period,
-        session=session,
-        principal=visitor.principal,
-    )
+    found = signing.review_of(request, session, visitor.principal, agency, return_id, period)
     if visitor.principal.kind == "agency":
         # Its own sign-off (another agency's was answered as unknown above): the agency reads it on its own page.
         return RedirectResponse(
@@ -247,30 +242,26 @@ def _refused(
     )
 
 
+def _where(agency: str, return_id: str, period: str) -> tuple[str, str, str]:
+    return agency, return_id, period
+
+
+#: The sign-off a form acts on, from its address: the agency, the return and the period.
+Where = Annotated[tuple[str, str, str], Depends(_where)]
+
+
 @router.post(QUEUE + "/{agency}/{return_id}/{period}/accept", name="signoff_accept")
 def post_accept(
-    request: Request,
-    session: SessionDep,
-    visitor: VisitorDep,
-    agency: str,
-    return_id: str,
-    period: str,
-    csrf_token: Annotated[str, Form()] = "",
+    request: Request, session: SessionDep, visitor: VisitorDep, where: Where, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     """Accept the agency's sign-off (the API's accept): where the return needs acceptance, this releases it."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, APPROVALS)
+    agency, return_id, period = where
     try:
-        row = signoff_routes.signoff_accept(
-            request=request,
-            agency=agency,
-            return_id=return_id,
-            period=period,
-            session=session,
-            principal=visitor.principal,
-        )
+        row = signing.accept(request, session, visitor.principal, agency, return_id, period)
     except Conflict as exc:
-        return _refused(request, session, visitor, (agency, return_id, period), exc, "#state")
+        return _refused(request, session, visitor, where, exc, "#state")
     return RedirectResponse(detail_path(agency, return_id, row.period) + "?done=accepted", status_code=303)
 
 
@@ -279,16 +270,14 @@ def post_send_back(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,
-    agency: str,
-    return_id: str,
-    period: str,
+    where: Where,
     reason: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Send the agency's sign-off back with a reason (the API's send-back): its figures are held back again."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, APPROVALS)
-    where = (agency, return_id, period)
+    agency, return_id, period = where
     if not reason.strip():
         missing = InvalidInput("Enter why you are sending the return back")
         return _refused(request, session, visitor, where, missing, "#reason")
@@ -298,15 +287,7 @@ def post_send_back(
         too_long = InvalidInput(f"The reason must be {REASON_MAX:,} characters or fewer")
         return _refused(request, session, visitor, where, too_long, "#reason", reason)
     try:
-        row = signoff_routes.signoff_send_back(
-            request=request,
-            agency=agency,
-            return_id=return_id,
-            period=period,
-            body=body,
-            session=session,
-            principal=visitor.principal,
-        )
+        row = signing.send_back(request, session, visitor.principal, agency, return_id, period, body)
     except (Conflict, InvalidInput) as exc:
         return _refused(request, session, visitor, where, exc, "#state", reason)
     return RedirectResponse(detail_path(agency, return_id, row.period) + "?done=returned", status_code=303)

@@ -1,4 +1,4 @@
-"""The officer's comparator groups page: the API's own group functions, behind the same checks and audit actions.
+"""The officer's comparator groups page: the group service the API calls, behind the same checks and audit actions.
 
 Each form posts with the session's CSRF token; every page route is named after the API route it calls, so a change
 made here is audited under the same action (``group.create``, ``group.update``, ``group.delete``).
@@ -6,16 +6,18 @@ made here is audited under the same action (``group.create``, ``group.update``, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.callrecord import annotate
 from api.deps import SessionDep
-from api.routes import groups as group_routes
 from api.web.render import Visitor, page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
+from mappings import groups
 from mappings.groups import GroupChange, GroupInput
 from onereturn.errors import InvalidInput
 
@@ -24,6 +26,28 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 GROUPS = "/officer/groups"
 #: How each form field is named in an error summary.
 LABELS = {"id": "Id", "title": "Name", "source": "Who chose the councils, and why", "members": "Councils"}
+
+
+@dataclass(frozen=True)
+class GroupFields:
+    """The fields both group forms post: the name, who chose the councils and why, the councils, the CSRF token."""
+
+    title: str
+    source: str
+    members: str
+    csrf_token: str
+
+
+def _group_fields(
+    title: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
+    members: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> GroupFields:
+    return GroupFields(title, source, members, csrf_token)
+
+
+FormFields = Annotated[GroupFields, Depends(_group_fields)]
 
 
 def _members(text: str) -> list[str]:
@@ -54,8 +78,8 @@ def _render(
     status_code: int = 200,
     done: str = "",
 ) -> HTMLResponse:
-    listing = group_routes.list_groups(session=session, _principal=visitor.principal)
-    group = group_routes.read_group(group_id, session=session, _principal=visitor.principal) if group_id else None
+    listing = groups.public_groups(session)
+    group = groups.public(session, groups.get_group(session, group_id)) if group_id else None
     title = f"Group: {group.title}" if group else "Comparator groups"
     return page(
         request,
@@ -83,19 +107,18 @@ def create_group(
     request: Request,
     session: SessionDep,
     visitor: VisitorDep,
+    fields: FormFields,
     id: Annotated[str, Form()] = "",
-    title: Annotated[str, Form()] = "",
-    source: Annotated[str, Form()] = "",
-    members: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Add a group; its councils are checked against the geography."""
-    check_csrf(visitor, csrf_token)
+    check_csrf(visitor, fields.csrf_token)
     allowed(visitor, OFFICER_ONLY)
+    title, source, members = fields.title, fields.source, fields.members
     form = {"id": id, "title": title, "source": source, "members": members}
     try:
         body = GroupInput(id=id, title=title, source=source, members=_members(members))
-        group_routes.create_group(request=request, body=body, session=session, _principal=visitor.principal)
+        annotate(request, object=f"group {body.id}", detail=f"{len(body.members)} members")
+        groups.create_group(session, body)
     except (ValidationError, InvalidInput) as exc:
         if isinstance(exc, InvalidInput):
             request.state.page_error = exc
@@ -116,20 +139,17 @@ def update_group(
     session: SessionDep,
     visitor: VisitorDep,
     group_id: str,
-    title: Annotated[str, Form()] = "",
-    source: Annotated[str, Form()] = "",
-    members: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    fields: FormFields,
 ) -> Response:
     """Rename a group or change its councils."""
-    check_csrf(visitor, csrf_token)
+    check_csrf(visitor, fields.csrf_token)
     allowed(visitor, OFFICER_ONLY)
+    title, source, members = fields.title, fields.source, fields.members
     form = {"title": title, "source": source, "members": members}
     try:
         body = GroupChange(title=title, source=source, members=_members(members))
-        group_routes.update_group(
-            request=request, group_id=group_id, body=body, session=session, _principal=visitor.principal
-        )
+        annotate(request, object=f"group {group_id}", detail=", ".join(sorted(body.model_dump(exclude_none=True))))
+        groups.update_group(session, group_id, body)
     except (ValidationError, InvalidInput) as exc:
         if isinstance(exc, InvalidInput):
             request.state.page_error = exc
@@ -144,5 +164,6 @@ def delete_group(
     """Delete a group: it leaves every list and comparison."""
     check_csrf(visitor, csrf_token)
     allowed(visitor, OFFICER_ONLY)
-    group_routes.delete_group(request=request, group_id=group_id, session=session, _principal=visitor.principal)
+    annotate(request, object=f"group {group_id}")
+    groups.delete_group(session, group_id)
     return RedirectResponse(f"{GROUPS}?done=deleted", status_code=303)

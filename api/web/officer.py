@@ -10,17 +10,28 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
+from api import paging
 from api.deps import SessionDep
-from api.routes import calendar as calendar_routes
-from api.routes import catalogue as catalogue_routes
-from api.routes import collect as collect_routes
-from api.routes import exports as export_routes
+from api.scopes import read_scope
 from api.web.approvals import queue_of
 from api.web.charts import Bar, stacked_bars
 from api.web.render import page
-from api.web.shared import BURDEN, CALENDAR, OUTBOX, PageRoute, Rule, VisitorDep, allowed, collecting
+from api.web.shared import (
+    BURDEN,
+    CALENDAR,
+    OUTBOX,
+    PageRoute,
+    Rule,
+    VisitorDep,
+    allowed,
+    calendar_items,
+    collecting,
+)
+from collectors import answers
+from collectors.records.annex_a import annex_a_cells
 from exports import service as exports
 from exports.burden import last_financial_year
+from exports.burden_answer import burden_answer
 from exports.changes import reopened_builds
 from indicators.formula import collected_inputs
 from indicators.periods import parse_period
@@ -30,7 +41,7 @@ from mappings.models import FieldMapping, Return
 from mappings.signoff.queries import tally
 from mappings.signoff.standing import OVERDUE_WORDS
 from mappings.validity import in_force
-from onereturn import clock
+from onereturn import clock, outbox
 from onereturn.errors import InvalidInput, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -52,23 +63,15 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
     allowed(visitor, OFFICER)
     today = clock.now().date()
     titles = _titles(session)
-    upcoming = calendar_routes.get_calendar(
-        request=request, session=session, principal=visitor.principal, start=today, end=today + timedelta(days=60)
-    )
-    late = calendar_routes.get_calendar(
-        request=request,
-        session=session,
-        principal=visitor.principal,
-        start=today - timedelta(days=365),
-        end=today,
-        status="overdue",
-    )
-    now_collecting = collecting(request, session, visitor, today)
+    upcoming = calendar_items(session, visitor, today, today + timedelta(days=60))
+    late = calendar_items(session, visitor, today - timedelta(days=365), today, status="overdue")
+    now_collecting = collecting(session, visitor, today)
     # Before the lists of builds: a return whose figures changed since its last build is built again here.
     completeness = _completeness(session, now_collecting, titles)
-    recent = collect_routes.list_submissions(
-        request=request, session=session, principal=visitor.principal, limit=8, offset=0
+    recent_items, recent_total = answers.submissions(
+        session, own=read_scope(visitor.principal).agency, limit=8, offset=0
     )
+    recent = paging.page(request, recent_items, total=recent_total, limit=8, offset=0)
     reopened = [
         {
             "return_id": b.return_id,
@@ -86,12 +89,12 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
         "officer/dashboard.html",
         visitor,
         title="Dashboard",
-        deadlines=_next_deadlines(upcoming["items"], titles),
+        deadlines=_next_deadlines(upcoming, titles),
         completeness=completeness,
         recent=recent,
         reopened=reopened,
         approvals=tally(queue),
-        overdue_agencies=_overdue_agencies(late["items"], titles),
+        overdue_agencies=_overdue_agencies(late, titles),
     )
 
 
@@ -179,12 +182,10 @@ def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str
     except ValueError:
         raise InvalidInput(f"{month!r} is not a month; write it as 2025-06") from None
     last = first.replace(day=month_grid.monthrange(first.year, first.month)[1])
-    listing = calendar_routes.get_calendar(
-        request=request, session=session, principal=visitor.principal, start=first, end=last
-    )
+    entries = calendar_items(session, visitor, first, last)
     titles = _titles(session)
     by_day: dict[int, list[dict[str, Any]]] = {}
-    for e in listing["items"]:
+    for e in entries:
         e["late_words"] = sorted({OVERDUE_WORDS[r] for r in e["overdue"].values()})
         at = datetime.fromisoformat(e["at"])
         by_day.setdefault(at.day, []).append({**e, "title": titles.get(e["return_id"], e["return_id"])})
@@ -204,7 +205,7 @@ def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str
         following=following.strftime("%Y-%m"),
         previous_name=previous.strftime("%B %Y"),
         following_name=following.strftime("%B %Y"),
-        entries=listing["items"],
+        entries=entries,
         titles=titles,
         ics="/api/calendar.ics" + (f"?agency={agency}" if agency else ""),
     )
@@ -214,10 +215,11 @@ def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str
 def catalogue(request: Request, session: SessionDep, visitor: VisitorDep, q: str = "") -> HTMLResponse:
     """Search the indicators; list the returns."""
     allowed(visitor, OFFICER)
-    found = (
-        catalogue_routes.list_indicators(request=request, session=session, q=q.strip(), limit=50) if q.strip() else None
-    )
-    returns = catalogue_routes.list_returns(request=request, session=session)
+    found = None
+    if q.strip():
+        items, total = mappings.indicator_page(session, text=q.strip(), limit=50, offset=0)
+        found = paging.page(request, items, total=total, limit=50, offset=0)
+    returns = paging.page_of(request, mappings.list_returns(session), limit=100, offset=0)
     return page(request, "officer/catalogue.html", visitor, title="Catalogue", q=q, found=found, returns=returns)
 
 
@@ -225,7 +227,7 @@ def catalogue(request: Request, session: SessionDep, visitor: VisitorDep, q: str
 def indicator(request: Request, session: SessionDep, visitor: VisitorDep, indicator_id: str) -> HTMLResponse:
     """One indicator: its definition and every return field that uses it, with the relation."""
     allowed(visitor, OFFICER)
-    detail = catalogue_routes.get_indicator(indicator_id=indicator_id, session=session)
+    detail = mappings.indicator_detail(session, indicator_id)
     return page(
         request,
         "officer/indicator.html",
@@ -240,7 +242,7 @@ def indicator(request: Request, session: SessionDep, visitor: VisitorDep, indica
 def return_detail(request: Request, session: SessionDep, visitor: VisitorDep, return_id: str) -> HTMLResponse:
     """One return: its fields and the indicator each maps onto."""
     allowed(visitor, OFFICER)
-    detail = catalogue_routes.get_return(return_id=return_id, session=session)
+    detail = mappings.get_return(session, return_id)
     return page(request, "officer/return.html", visitor, title=detail.title, ret=detail, current="/catalogue")
 
 
@@ -271,8 +273,9 @@ def burden(
     """The burden saved per agency and the overlap per return, as charts drawn on the server."""
     allowed(visitor, BURDEN)
     period = period.strip() or last_financial_year(datetime.now(UTC).date())
-    report = export_routes.get_burden(
-        request=request, session=session, _principal=visitor.principal, period=period, minutes=minutes
+    settings = request.app.state.settings
+    report = burden_answer(
+        session, period, minutes, annex_a=lambda code, on: annex_a_cells(session, settings, code, on)
     )
     per_agency = stacked_bars(
         [
@@ -340,5 +343,6 @@ def _return_needs(session: SessionDep, period: str) -> dict[str, set[str]]:
 def outbox_page(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLResponse:
     """Reminders and notices, newest first, with whether each has gone."""
     allowed(visitor, OUTBOX)
-    messages = calendar_routes.get_outbox(request=request, session=session, principal=visitor.principal, limit=100)
+    items, total = outbox.listed(session, agency_code=read_scope(visitor.principal).agency, limit=100, offset=0)
+    messages = paging.page(request, items, total=total, limit=100, offset=0)
     return page(request, "officer/outbox.html", visitor, title="Outbox", messages=messages)

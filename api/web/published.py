@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from api.deps import SessionDep
-from api.routes.published import MAX_PUBLISHED_FILE, ReleaseTooLarge, store_upload
+from api.published_upload import MAX_PUBLISHED_FILE, ReleaseTooLarge, store_upload
 from api.web.render import Visitor, page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
 from collectors.published.intake import confirm_held, confirm_release_held
@@ -99,45 +99,37 @@ def upload(
     return RedirectResponse(f"/officer/published?done={said}", status_code=303)
 
 
+def _noted(
+    note: Annotated[str, Form(max_length=2000)] = "", csrf_token: Annotated[str, Form()] = ""
+) -> tuple[str, str]:
+    return note, csrf_token
+
+
+#: A confirmation form's fields: the officer's note and the CSRF token.
+Noted = Annotated[tuple[str, str], Depends(_noted)]
+
+
 @router.post("/officer/published/queries/{held_id}")
-def confirm(
-    request: Request,
-    session: SessionDep,
-    visitor: VisitorDep,
-    held_id: int,
-    note: Annotated[str, Form(max_length=2000)] = "",
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
+def confirm(request: Request, session: SessionDep, visitor: VisitorDep, held_id: int, noted: Noted) -> Response:
     """Confirm a publisher's figure a query held, with the officer's note."""
-    return _confirmed(
-        request,
-        session,
-        visitor,
-        csrf_token,
-        lambda: confirm_held(session, held_id, note=note, confirmed_by=visitor.principal.name),
-        field=f"note-{held_id}",
-        done="confirmed",
-    )
+
+    def held(note: str) -> object:
+        return confirm_held(session, held_id, note=note, confirmed_by=visitor.principal.name)
+
+    return _confirmed(request, session, visitor, noted, held, field=f"note-{held_id}", done="confirmed")
 
 
 @router.post("/officer/published/releases/{release_id}/queries")
 def confirm_release(
-    request: Request,
-    session: SessionDep,
-    visitor: VisitorDep,
-    release_id: int,
-    note: Annotated[str, Form(max_length=2000)] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    request: Request, session: SessionDep, visitor: VisitorDep, release_id: int, noted: Noted
 ) -> Response:
     """Confirm every figure a query still holds from one release, with one note."""
+
+    def release_held(note: str) -> object:
+        return confirm_release_held(session, release_id, note=note, confirmed_by=visitor.principal.name)
+
     return _confirmed(
-        request,
-        session,
-        visitor,
-        csrf_token,
-        lambda: confirm_release_held(session, release_id, note=note, confirmed_by=visitor.principal.name),
-        field=f"release-note-{release_id}",
-        done="confirmed-all",
+        request, session, visitor, noted, release_held, field=f"release-note-{release_id}", done="confirmed-all"
     )
 
 
@@ -145,17 +137,18 @@ def _confirmed(
     request: Request,
     session: Session,
     visitor: Visitor,
-    csrf_token: str,
-    confirm: Callable[[], object],
+    noted: tuple[str, str],
+    confirm: Callable[[str], object],
     *,
     field: str,
     done: str,
 ) -> Response:
-    """An officer's confirmation of held figures, committed; its refusal shown beside the field its note was in."""
+    """An officer's confirmation of held figures with the note, committed; its refusal shown beside the note's field."""
+    note, csrf_token = noted
     check_csrf(visitor, csrf_token)
     allowed(visitor, OFFICER_ONLY)
     try:
-        confirm()
+        confirm(note)
     except InvalidInput as exc:
         session.rollback()
         return _page(request, session, visitor, errors={field: exc.message}, status_code=exc.status_code)

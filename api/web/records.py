@@ -111,17 +111,8 @@ def upload_records(
     refusal = records_refusal(session, visitor.principal)
     errors = upload_form_errors(chosen, collection_year, refusal)
     if errors:
-        return page(
-            request,
-            "agency/upload.html",
-            visitor,
-            title="Error: Upload your figures",
-            modes=UPLOAD_MODES,
-            errors={},
-            record_errors=errors,
-            collection_year=collection_year,
-            records_refusal=refusal,
-            status_code=400,
+        return upload_refused(
+            request, visitor, errors={}, record_errors=errors, collection_year=collection_year, records_refusal=refusal
         )
     # The upload's background task (when no upload pool runs) is this page's, run once the answer has gone.
     body = api_upload(
@@ -204,4 +195,17 @@ def records_report(
         offset=offset,
         per_page=PER_PAGE,
         rule=rule or "",
+    )
+
+
+def upload_refused(request: Request, visitor: Visitor, **shown: Any) -> HTMLResponse:
+    """The upload page again (400) with what was wrong beside the fields: a file of figures' or record-level files'."""
+    return page(
+        request,
+        "agency/upload.html",
+        visitor,
+        title="Error: Upload your figures",
+        modes=UPLOAD_MODES,
+        status_code=400,
+        **shown,
     )

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from api import return_files
 from api.deps import SessionDep
-from api.routes import exports as export_routes
 from api.web.render import page
 from api.web.sessions import last_downloads, record_download
 from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
@@ -39,7 +39,7 @@ def _visible(session: Session, visitor: VisitorDep) -> list[Any]:
     out = []
     for ret in mappings.list_returns(session):
         try:
-            export_routes._visible_return(session, visitor.principal, ret.id)
+            return_files.visible_return(session, visitor.principal, ret.id)
         except NotFound:
             continue
         out.append(ret)
@@ -75,7 +75,10 @@ def returns(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLR
     # Every shown period's sign-off status at once: the sign-offs in one read, each build once per state of the store.
     shown = {rid: [p["period"] for p in rows[:SHOWN_PERIODS]] for rid, rows in periods.items()}
     names = agency_names(session)
-    standings = {key: _status(found, names) for key, found in behind.standings(session, shown).items()}
+    standings = {
+        key: _status(found, names)
+        for key, found in behind.standings(session, shown, builds=release.build_ungated).items()
+    }
     return page(
         request,
         "regulator/returns.html",
@@ -158,13 +161,8 @@ def return_file(
 ) -> Response:
     """Download a return in a format: the API's own response, byte for byte; a full download is remembered."""
     allowed(visitor, RETURNS)
-    response = export_routes.return_file(
-        request=request,
-        return_id=return_id,
-        period_file=period_file,
-        session=session,
-        principal=visitor.principal,
-        updated_after=updated_after,
+    response = return_files.return_download(
+        request, session, visitor.principal, return_id, period_file, updated_after=updated_after
     )
     snapshot_id = response.headers.get("X-Snapshot-Id")
     if snapshot_id is not None:

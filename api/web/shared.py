@@ -15,17 +15,19 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from api import callrecord as trail
+from api import uploading
 from api.auth import check, principal_of_key
 from api.deps import SessionDep
-from api.routes import calendar as calendar_routes
-from api.routes import collect as collect_routes
-from api.scopes import Resource
+from api.params import bounded_window
+from api.scopes import Resource, read_scope
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
 from indicators.models import Indicator
 from indicators.periods import parse_period
+from mappings.calendar_view import Status, calendar_rows
 from mappings.keys import APPROVER_SCOPE
 from mappings.signoff.schemas import ChangePublic
+from onereturn import clock
 from onereturn.errors import (
     Forbidden,
     InvalidInput,
@@ -37,6 +39,8 @@ from onereturn.errors import (
 )
 
 SESSION_COOKIE = "onereturn_session"
+#: The pages show the calendar's entries as the API's first page of them, at its longest.
+CALENDAR_PAGE = 1000
 
 
 class SignInNeeded(Exception):
@@ -246,16 +250,22 @@ def collecting_now(entries: Iterable[dict[str, Any]], today: date) -> dict[str, 
     return out
 
 
-def collecting(request: Request, session: Session, visitor: Visitor, today: date) -> dict[str, dict[str, Any]]:
+def collecting(session: Session, visitor: Visitor, today: date) -> dict[str, dict[str, Any]]:
     """Each return's agency deadline for the period being collected now, with the agencies owing it and what each owes."""
-    listing = calendar_routes.get_calendar(
-        request=request,
-        session=session,
-        principal=visitor.principal,
-        start=today - timedelta(days=400),
-        end=today + timedelta(days=400),
+    return collecting_now(
+        calendar_items(session, visitor, today - timedelta(days=400), today + timedelta(days=400)), today
     )
-    return collecting_now(listing["items"], today)
+
+
+def calendar_items(
+    session: Session, visitor: Visitor, start: date, end: date, status: Status | None = None
+) -> list[dict[str, Any]]:
+    """The calendar's entries from ``start`` to ``end`` as the API's first page lists them for the visitor's key."""
+    first, last = bounded_window(start, end)
+    rows = calendar_rows(
+        session, first=first, last=last, now=clock.now(), agency=read_scope(visitor.principal).agency, status=status
+    )
+    return rows[:CALENDAR_PAGE]
 
 
 def due_next(entries: Iterable[dict[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
@@ -302,18 +312,10 @@ def api_upload(
     request: Request, session: Session, visitor: Visitor, background: BackgroundTasks, **fields: Any
 ) -> dict[str, Any]:
     """Send an upload page's form through the API's own upload route, as the signed-in key; the body it answers."""
-    # The page runs in a request thread; the API's upload route runs on the event loop. The page route holds
-    # the upload slot itself, so the route is given none.
+    # The page runs in a request thread; the upload is received on the event loop, as the API's route receives it.
+    # The page route holds the upload slot itself.
     result = anyio.from_thread.run(
-        partial(
-            collect_routes.upload,
-            request=request,
-            session=session,
-            principal=visitor.principal,
-            _slot=None,
-            background=background,
-            **fields,
-        )
+        partial(uploading.receive, request, session, visitor.principal, background, **fields)
     )
     body: dict[str, Any] = json.loads(bytes(result.body))
     return body

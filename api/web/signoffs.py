@@ -13,8 +13,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api import signing
 from api.deps import SessionDep
-from api.routes import signoffs as signoff_routes
 from api.web.render import Visitor, page
 from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf, signoff_changes
 from mappings.models import Agency, Return
@@ -64,9 +64,7 @@ def _render(
     status_code: int = 200,
 ) -> HTMLResponse:
     code = _agency(visitor)
-    found = signoff_routes.signoff_review(
-        request=request, agency=code, return_id=return_id, period=period, session=session, principal=visitor.principal
-    )
+    found = signing.review_of(request, session, visitor.principal, code, return_id, period)
     ret = session.get(Return, return_id)
     assert ret is not None  # the review refuses an unknown return
     agency = session.get(Agency, code)
@@ -130,18 +128,10 @@ def post_sign_off(
         errors = [{"href": "#confirm", "text": "Tick the box to confirm the declaration, then sign off"}]
         return _render(request, session, visitor, return_id, period, errors=errors, status_code=400)
     # A key that may not sign is told so whatever the form carried, as the API tells it.
-    signoff_routes.check_approver(visitor.principal, code)
+    signing.check_approver(visitor.principal, code)
     try:
         body = Declaration(declaration=declaration, digest=digest)
-        row = signoff_routes.signoff_sign_off(
-            request=request,
-            agency=code,
-            return_id=return_id,
-            period=period,
-            body=body,
-            session=session,
-            principal=visitor.principal,
-        )
+        row = signing.sign_off(request, session, visitor.principal, code, return_id, period, body)
     except ValidationError:
         errors = [
             {
@@ -178,14 +168,7 @@ def post_withdraw(
     allowed(visitor, SIGNOFF_READ)
     code = _agency(visitor)
     try:
-        row = signoff_routes.signoff_unapprove(
-            request=request,
-            agency=code,
-            return_id=return_id,
-            period=period,
-            session=session,
-            principal=visitor.principal,
-        )
+        row = signing.withdraw(request, session, visitor.principal, code, return_id, period)
     except Conflict as exc:
         session.rollback()
         request.state.page_error = exc

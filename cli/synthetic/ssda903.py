@@ -326,40 +326,24 @@ class _Council903:
         placed = match + timedelta(days=rng.randint(7, 30))
         adopted = min(placed + timedelta(days=rng.randint(70, 200)), year.end)
         adopters = Placement(placed, "A6", "PR1", elsewhere(rng, home, self.home + self.away), "XXXXXXX")
+
+        def episode(on: date, reason: str, legal_status: str, where: Placement) -> Episode:
+            return Episode(
+                on,
+                reason,
+                legal_status,
+                need,
+                where.place,
+                where.provider,
+                home_post=home,
+                pl_post=where.postcode,
+                urn=where.urn,
+            )
+
         episodes = [
-            Episode(
-                start,
-                "S",
-                "C2",
-                need,
-                foster.place,
-                foster.provider,
-                home_post=home,
-                pl_post=foster.postcode,
-                urn=foster.urn,
-            ),
-            Episode(
-                order,
-                "L",
-                "E1",
-                need,
-                foster.place,
-                foster.provider,
-                home_post=home,
-                pl_post=foster.postcode,
-                urn=foster.urn,
-            ),
-            Episode(
-                placed,
-                "P",
-                "E1",
-                need,
-                adopters.place,
-                adopters.provider,
-                home_post=home,
-                pl_post=adopters.postcode,
-                urn=adopters.urn,
-            ),
+            episode(start, "S", "C2", foster),
+            episode(order, "L", "E1", foster),
+            episode(placed, "P", "E1", adopters),
         ]
         episodes[0].dec, episodes[0].rec = order, "X1"
         episodes[1].dec, episodes[1].rec, episodes[1].reason_change = placed, "X1", "APPRR"

@@ -21,9 +21,10 @@ from sqlmodel import Session, col, select
 
 from collectors import lease
 from collectors.published.check import Ruling, check_release
-from collectors.published.formats import read_published
-from collectors.published.read import FIGURE_SCHEMA, PublishedFormatError
+from collectors.published.formats import no_areas, read_published
+from collectors.published.read import FIGURE_SCHEMA, AreaLookup, PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
+from collectors.published.viewit import area_lookup
 from collectors.queries import answer
 from collectors.service import RERUNNABLE, keep_raw, kept_raw
 from collectors.spine import Alongside, CutOff, Stored, audited, store_accepted
@@ -48,11 +49,14 @@ class Imported:
     duplicate: bool = False
 
 
-def read_release(spec: SourceSpec, data: bytes, *, filename: str = "") -> tuple[pl.DataFrame, int]:
+def read_release(
+    spec: SourceSpec, data: bytes, *, filename: str = "", areas: AreaLookup = no_areas
+) -> tuple[pl.DataFrame, int]:
     """Read a publisher's file into figures, refusing one whose layout or values are not what ``spec`` declares;
-    a refusal names ``filename``, the file as uploaded (the source's own file name when none is given)."""
+    a refusal names ``filename``, the file as uploaded (the source's own file name when none is given). ``areas``
+    resolves the areas a file names rather than codes: the store's geography (``area_lookup``)."""
     named = spec.model_copy(update={"file": filename}) if filename else spec
-    figures, rows = read_published(named, data)
+    figures, rows = read_published(named, data, areas=areas)
     if figures.height == 0:
         # A file for another data set (another Fingertips indicator, another table) reads as no figure at all.
         wanted = "; ".join(f"{fig.indicator} where {fig.where or 'any row'}" for fig in spec.figure)
@@ -117,7 +121,7 @@ def import_release(
     known, current = _read_before(engine, spec, digest)
     if known is not None and current:
         return Imported(known, duplicate=True)
-    figures, rows_read = read_release(spec, data, filename=filename)
+    figures, rows_read = read_release(spec, data, filename=filename, areas=area_lookup(engine))
     with Session(engine) as session:
         ruling = check_release(
             session,
@@ -183,7 +187,7 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
     try:
         if known is not None and current:
             raise InvalidInput(f"release {known.id} has read the same file since; nothing more to do")
-        figures, _ = read_release(spec, data, filename=submission.filename)
+        figures, _ = read_release(spec, data, filename=submission.filename, areas=area_lookup(engine))
         with Session(engine) as session:
             ruling = check_release(
                 session,

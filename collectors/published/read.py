@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -493,3 +495,35 @@ def _fingertips(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
             raise PublishedFormatError(f"{spec.file} row {blank_org['file_row'][0]}: no area code; nothing was stored")
         parts.append(read.cast(FIGURE_SCHEMA))  # type: ignore[arg-type]
     return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=FIGURE_SCHEMA)
+
+
+#: An area's code from its name and a catalogue period (``LookupError`` naming what was found otherwise).
+AreaLookup = Callable[[str, str], str]
+#: A reader of a publisher's file: its figures (FIGURE_SCHEMA) and the rows read; ``areas`` resolves an area's
+#: name for a format that names areas rather than coding them.
+Reader = Callable[[SourceSpec, bytes, AreaLookup], tuple[pl.DataFrame, int]]
+
+
+def _coded(read: Callable[[SourceSpec, bytes], tuple[pl.DataFrame, int]]) -> Reader:
+    """A reader of a format whose rows carry area codes: it asks no area by name."""
+
+    def reader(spec: SourceSpec, data: bytes, _areas: AreaLookup) -> tuple[pl.DataFrame, int]:
+        return read(spec, data)
+
+    return reader
+
+
+@dataclass(frozen=True)
+class FormatReader:
+    """One format a publisher's data set may name: its name, and its reader of a CSV file and of the publisher's
+    API answer (JSON); a format without a JSON reader reads every file as its CSV."""
+
+    name: str
+    csv: Reader
+    json: Reader | None = None
+
+
+#: EES's tidy CSV, or its API's answer (``/meta`` with ``/query`` results).
+EES = FormatReader("ees_csv", csv=_coded(read_ees_csv), json=_coded(read_ees_query_json))
+#: OHID's Fingertips CSV, or a FingertipsNext ``/data`` answer.
+FINGERTIPS = FormatReader("fingertips", csv=_coded(read_fingertips_csv), json=_coded(read_fingertips_json))

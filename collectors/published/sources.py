@@ -12,11 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from indicators.symbols import LOW_RELIABILITY, NO_FIGURE
 from indicators.tomlfile import Problem
+from mappings.catalogue import PUBLISHED_DIR
 
 if TYPE_CHECKING:
     from mappings.catalogue import Catalogue
 
-SOURCES_DIR = Path(__file__).resolve().parent.parent.parent / "mappings" / "published"
+#: The data sets declared, in the folder the mappings package names for them (never reached by a relative path).
+SOURCES_DIR = PUBLISHED_DIR
 #: The bundled publishers' files the demo and the tests read (each folder says where its files came from).
 FILES_DIR = Path(__file__).resolve().parent / "files"
 
@@ -87,8 +89,9 @@ class SourceSpec(_Spec):
     title: str = Field(min_length=3)
     #: ``ees_csv``: EES tidy CSV, or an EES API ``/query`` result (JSON) of the same data set; ``fingertips``:
     #: Fingertips' "all data" CSV, or a FingertipsNext API ``/indicators/{id}/data`` response (JSON);
-    #: ``ndtms_viewit``: an NDTMS ViewIt "download data" CSV, its areas named, not coded (``viewit.py``).
-    format: Literal["ees_csv", "fingertips", "ndtms_viewit"]
+    #: ``ndtms_viewit``: an NDTMS ViewIt "download data" CSV, its areas named, not coded (``viewit.py``). The
+    #: formats there are, each with its reader, are the rows of ``formats.READERS``.
+    format: str = Field(min_length=2)
     #: Where the data set is published (cited): the publisher's page or the repository it is kept in.
     page: str = Field(min_length=8)
     licence: str = Field(min_length=3)

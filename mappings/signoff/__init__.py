@@ -9,8 +9,8 @@
 - ``standing``: where one agency stands at a deadline, as the calendar and its notices ask.
 - ``reviewing``: what signing off would release (``review``); ``queries``: the lists and the officer's queue;
   ``schemas``: the public shapes the API and the pages give.
-- ``builds``: the builds of a return it reads, handed to it by the release gate (``exports.release``), which
-  holds back from a regulator every cell made from a figure no releasing sign-off vouched for.
+- ``builds``: the shape of the build of a return it reads, passed to each function that reads one by its caller
+  (the release gate's ungated build, ``exports.release.build_ungated``); nothing is handed over at import.
 """
 
 from mappings.signoff.acts import accept, send_back, sign_off, sign_off_all, withdraw

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from indicators.models import CatalogueVersion, Observation
 from indicators.periods import utc
 from mappings.models import Agency, AgencyOrg, Return, SignOff, SignOffBehind
-from mappings.signoff.builds import build
+from mappings.signoff.builds import Builds
 from mappings.signoff.figures import Figure, figures_of
 from mappings.signoff.states import SIGNED_OFF, list_signoffs, published_sources, releasing_states, return_of
 from onereturn.memo import within_transaction
@@ -34,20 +34,20 @@ def to_sign(session: Session, lineage: pl.DataFrame) -> pl.DataFrame:
     return lineage.filter(pl.col("agency_code").is_not_null() & ~pl.col("agency_code").is_in(published))
 
 
-def vouched(session: Session, agency_code: str, return_id: str, period: str) -> list[Figure]:
+def vouched(session: Session, agency_code: str, return_id: str, period: str, *, builds: Builds) -> list[Figure]:
     """The stored figures of an agency behind a return's cells for a period: what its approver vouches for."""
-    built = build(session, return_of(session, return_id), period)
+    built = builds(session, return_of(session, return_id), period)
     ids = built.lineage.filter(pl.col("agency_code") == agency_code)["observation_id"].unique().sort().to_list()
     return figures_of(session, ids)
 
 
-def agencies_behind(session: Session, return_id: str, period: str) -> list[str]:
+def agencies_behind(session: Session, return_id: str, period: str, *, builds: Builds) -> list[str]:
     """The agencies whose stored figures make cells of a return for a period: those who have something to sign off.
 
     Read through ``standings``, so a page or list asking again builds the return only once the store has changed.
     """
     return_of(session, return_id)  # an unknown return is refused here, not passed over
-    found = standings(session, {return_id: [period]}).get((return_id, period))
+    found = standings(session, {return_id: [period]}, builds=builds).get((return_id, period))
     return found.behind if found is not None else []
 
 
@@ -104,15 +104,17 @@ def _store_key(session: Session) -> tuple[Any, ...]:
     return (str(session.get_bind().engine.url), *tuple(key), datetime.now(UTC).date())
 
 
-def _figures_behind(session: Session, ret: Return, period: str, shared: dict[str, Any]) -> dict[str, frozenset[int]]:
-    lineage = to_sign(session, build(session, ret, period, shared).lineage)
+def _figures_behind(
+    session: Session, ret: Return, period: str, shared: dict[str, Any], builds: Builds
+) -> dict[str, frozenset[int]]:
+    lineage = to_sign(session, builds(session, ret, period, shared).lineage)
     return {
         str(agency): frozenset(int(i) for i in ids)
         for agency, ids in lineage.group_by("agency_code").agg(pl.col("observation_id").unique()).iter_rows()
     }
 
 
-def standings(session: Session, wanted: dict[str, list[str]]) -> dict[tuple[str, str], Standing]:
+def standings(session: Session, wanted: dict[str, list[str]], *, builds: Builds) -> dict[tuple[str, str], Standing]:
     """Where each of the returns stands for each of its periods (``wanted``: return id to periods), read at once.
 
     The sign-offs of every return are read in one statement; the agencies behind a (return, period) are
@@ -129,12 +131,16 @@ def standings(session: Session, wanted: dict[str, list[str]]) -> dict[tuple[str,
         found = {pair: _BEHIND[(*pair, key)] for pair in pairs if (*pair, key) in _BEHIND}
     missing = [pair for pair in pairs if pair not in found]
     if missing:
-        found |= _behind_kept(session, key, missing, rets)
+        found |= _behind_kept(session, key, missing, rets, builds)
     return {(r, p): _standing(rets[r], p, found[(r, p)], rows) for r, p in pairs}
 
 
 def _behind_kept(
-    session: Session, key: tuple[Any, ...], missing: list[tuple[str, str]], rets: dict[str, Return]
+    session: Session,
+    key: tuple[Any, ...],
+    missing: list[tuple[str, str]],
+    rets: dict[str, Return],
+    builds: Builds,
 ) -> dict[tuple[str, str], dict[str, frozenset[int]]]:
     """What builds found behind each (return, period) under this key: kept in the store by an earlier process (a
     service started again), else built now and kept there for the next."""
@@ -152,7 +158,7 @@ def _behind_kept(
         if (return_id, period) in kept:
             found[(return_id, period)] = {a: frozenset(ids) for a, ids in kept[(return_id, period)].items()}
             continue
-        behind = _figures_behind(session, rets[return_id], period, shared)
+        behind = _figures_behind(session, rets[return_id], period, shared, builds)
         found[(return_id, period)] = behind
         made.append(
             {

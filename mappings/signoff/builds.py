@@ -1,9 +1,9 @@
 """The builds sign-off reads: which stored figures make each cell of a return, as exports builds it.
 
 Whose figures are behind a return's cells, and what a review shows, are what a build of the return finds; the
-build machinery sits above (``exports``), so it is handed to sign-off here rather than imported: the release
-gate's module (``exports.release``) provides it when it is first imported, which every way into the service
-(the API, the pages, the command line, the scheduler) does before it asks sign-off anything built.
+build machinery sits above (``exports``), so every sign-off function that reads a build takes it as an argument
+(``builds``): its caller above, the API, a page, the command line or the scheduler, passes the release gate's
+ungated build (``exports.release.build_ungated``). Nothing is handed over at import.
 """
 
 from __future__ import annotations
@@ -36,18 +36,3 @@ class Builds(Protocol):
     def __call__(self, session: Session, ret: Return, period: str, shared: dict[str, Any] | None = None) -> Built:
         """The return built for the period as it stands now."""
         ...
-
-
-_provided: list[Builds] = []
-
-
-def provide(builds: Builds) -> None:
-    """Hand sign-off the build machinery it reads (called once, by ``exports.release`` on import)."""
-    _provided[:] = [builds]
-
-
-def build(session: Session, ret: Return, period: str, shared: dict[str, Any] | None = None) -> Built:
-    """Build a return for a period with the machinery provided: what sign-off reads of whose figures are behind it."""
-    if not _provided:
-        raise RuntimeError("Sign-off needs the return builds of exports: import exports.release before asking it")
-    return _provided[0](session, ret, period, shared)

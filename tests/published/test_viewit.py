@@ -15,9 +15,10 @@ from sqlmodel import Session, col, func, select
 from collectors.published.intake import import_release
 from collectors.published.read import PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
-from collectors.published.viewit import resolve_area
+from collectors.published.viewit import area_lookup, resolve_area, store_areas
 from indicators.models import Observation, Submission
 from indicators.published import PublishedFigure, PublishedRelease
+from mappings.models import OrgUnit
 from onereturn.settings import Settings
 
 SOURCES = load_sources().sources
@@ -182,15 +183,32 @@ def test_an_area_name_no_area_bears_is_refused(store: Engine, store_settings: Se
     _refused(store, store_settings, LA, "".join(lines), "row 501: Area 'Barnett' names no area of the geography")
 
 
-def test_a_name_two_areas_bear_is_refused_naming_both() -> None:
+def test_a_name_two_areas_bear_is_refused_naming_both(store: Engine) -> None:
     # Buckinghamshire was a county until April 2020, and a unitary council since: in 2019/20 the name is one
     # area, the county; the calendar year 2020 spans both, so the name is two.
-    assert resolve_area("Buckinghamshire", "FY2019-20") == "E10000002"
-    assert resolve_area("buckinghamshire ", "FY2021-22") == "E06000060"
+    with Session(store) as session:
+        areas = store_areas(session)
+    assert resolve_area(areas, "Buckinghamshire", "FY2019-20") == "E10000002"
+    assert resolve_area(areas, "buckinghamshire ", "FY2021-22") == "E06000060"
     with pytest.raises(
         LookupError, match="names several areas in CY2020: E06000060 Buckinghamshire, E10000002 Buckinghamshire"
     ):
-        resolve_area("Buckinghamshire", "CY2020")
+        resolve_area(areas, "Buckinghamshire", "CY2020")
+
+
+def test_area_names_are_read_from_the_stores_geography(store: Engine, store_settings: Settings) -> None:
+    """The store's geography is the one truth: a council the operator renames there is read by its new name, and
+    its name in the files shipped with the code is then no area at all."""
+    with Session(store) as session:
+        barnet = session.get(OrgUnit, BARNET)
+        assert barnet is not None
+        barnet.name = "Barnet Borough"
+        session.commit()
+    lookup = area_lookup(store)
+    assert lookup("barnet borough", "FY2023-24") == BARNET
+    with pytest.raises(LookupError, match="names no area of the geography"):
+        lookup("Barnet", "FY2023-24")
+    _refused(store, store_settings, LA, LA.bundled.read_text(encoding="utf-8-sig"), "Area 'Barnet' names no area")
 
 
 def test_a_count_ndtms_would_have_rounded_is_refused(store: Engine, store_settings: Settings) -> None:

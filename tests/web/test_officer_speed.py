@@ -199,9 +199,9 @@ def test_the_dashboard_keeps_whose_figures_are_behind_each_return_for_the_next_s
     built: list[str] = []
     real = behind._figures_behind
 
-    def counted_behind(session: Session, ret: Any, period: str, shared: dict[str, Any]) -> Any:
+    def counted_behind(session: Session, ret: Any, period: str, shared: dict[str, Any], builds: Any) -> Any:
         built.append(period)
-        return real(session, ret, period, shared)
+        return real(session, ret, period, shared, builds)
 
     monkeypatch.setattr(behind, "_figures_behind", counted_behind)
     behind._BEHIND.clear()  # as after a restart

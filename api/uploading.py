@@ -1,0 +1,406 @@
+"""Receiving an upload: a file of figures checked and stored, or a council's record-level files kept and started.
+
+``POST /api/submissions`` and the upload pages both come here: a file of figures is checked (and stored, unless
+a dry run) in an upload process, or here without a pool; a record-level upload, or one ZIP of the council's SSD
+tables (the year's CIN census and SSDA903 made from it), is kept and answered 202 at once, DfE's rules running
+in the background. The answers are the API's: the page reads the body it would have been sent.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import anyio.to_thread
+from fastapi import BackgroundTasks, Request, UploadFile
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from api.callrecord import annotate, stored_event, stored_with_change
+from api.capacity import again_if_lost, upload_timing
+from api.principal import Principal
+from api.uploadpool import Processed, UploadPool
+from api.uploadpool import process as process_upload
+from collectors import answers
+from collectors import service as collect
+from collectors.records import service as records
+from collectors.records.annex_a_ssd import keep_from_extract
+from collectors.records.contract import read_collection_year
+from collectors.schemas import SubmissionReport
+from collectors.ssd import payload_store
+from collectors.ssd.intake import is_extract
+from collectors.ssd.payload import kept_items
+from collectors.ssd.service import Made, make_returns
+from collectors.validate import problem_frame
+from indicators.models import Submission
+from mappings.compare import dfe_la_number
+from mappings.illustrative import councils_of
+from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
+from onereturn.settings import Settings
+
+
+async def receive(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    background: BackgroundTasks,
+    *,
+    file: UploadFile | None = None,
+    files: list[UploadFile] | None = None,
+    collection_year: str | None = None,
+    mode: str = "default",
+    agency: str | None = None,
+    sheet: str | None = None,
+    purpose: str = "return",
+) -> JSONResponse:
+    """Check and store one file of figures and answer its report; or, with ``collection_year``, keep a council's
+    record-level files and answer 202, their check started in the background."""
+    agency_code = _uploading_agency(principal, agency)
+    if collection_year is not None:
+        # Checked before any file is read or kept: a year that is not one is refused whole.
+        collection_year = read_collection_year(collection_year)
+        uploads = [*(files or []), *([file] if file is not None else [])]
+        if mode != "default" or sheet is not None:
+            raise InvalidInput("A record-level upload is checked and stored as a whole: leave out mode and sheet")
+        return await _records_upload(request, background, principal, agency_code, collection_year, uploads, purpose)
+    if purpose != "return":
+        raise InvalidInput("An Annex A extract is a council's record-level files: say its collection year")
+    if files:
+        raise InvalidInput(
+            "Several files are a record-level upload: say its collection year (form field 'collection_year')"
+        )
+    if file is None:
+        raise InvalidInput("Send the file of figures (form field 'file')")
+    # The route runs on the event loop (an upload in hand holds no request thread): blocking work goes to threads.
+    upload_request: dict[str, Any] = {
+        "agency_code": agency_code,
+        "filename": file.filename or "upload",
+        "mode": mode,
+        "submitted_by": principal.label,
+        "sheet": sheet,
+        # Recorded in the transaction that stores the upload's outcome: both are stored or neither is.
+        "audit": stored_event(request, principal, f"submission {{id}} (agency {agency_code}, file {file.filename})"),
+    }
+    started = time.perf_counter()
+    outcome = await _checked(request, file, upload_request)
+    timing = upload_timing(request, time.perf_counter() - started)
+    if outcome.submission_id is None:
+        return _dry_run_answer(request, outcome, agency_code, file.filename or "upload", timing)
+    if not outcome.duplicate:
+        stored_with_change(request)
+    sub, report = await anyio.to_thread.run_sync(_stored_report, session, outcome.submission_id, outcome.duplicate)
+    status = 200 if outcome.duplicate else _rejected_status(report) if sub.status == "rejected" else 201
+    annotate(
+        request,
+        object=f"submission {sub.id} (agency {agency_code}, file {file.filename})",
+        outcome="rejected" if status in (415, 422) else "ok",
+        status=status,
+        detail=sub.message,
+    )
+    return JSONResponse(report.model_dump(mode="json"), status_code=status, headers=timing)
+
+
+def _uploading_agency(principal: Principal, agency: str | None) -> str:
+    """The agency an upload's figures come from: an agency key's own, or the one an officer names."""
+    if principal.kind == "agency":
+        if agency not in (None, principal.agency_code):
+            raise Forbidden("An agency key can only upload its own agency's figures")
+        assert principal.agency_code is not None
+        return principal.agency_code
+    if agency is None:
+        raise InvalidInput("Say which agency the figures come from (form field 'agency')")
+    return agency
+
+
+async def _checked(request: Request, file: UploadFile, upload_request: dict[str, Any]) -> Processed:
+    """Check (and store, unless a dry run) one file of figures in an upload process, or here without a pool."""
+    settings = request.app.state.settings
+    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
+    if pool is not None:
+        # The upload process reads the file from disk: sent through the pool's pipe, the bytes would
+        # be held twice over in that process (pickled and unpickled) at the peak of a large upload.
+        spooled = await anyio.to_thread.run_sync(_spool_capped, file, settings)
+        try:
+            return await pool.run({**upload_request, "data_path": str(spooled)})
+        finally:
+            # The upload process removes it; this covers a process that stopped before it could.
+            spooled.unlink(missing_ok=True)
+    upload_request["data"] = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
+    return await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
+
+
+def _dry_run_answer(
+    request: Request, outcome: Processed, agency_code: str, filename: str, timing: dict[str, str]
+) -> JSONResponse:
+    """The report of a file checked and not stored: 200, or 415 for a file that is not one of figures."""
+    assert outcome.problems is not None
+    errors = int((outcome.problems["severity"] == "error").sum())
+    report = answers.report(
+        None,
+        outcome.problems,
+        id=None,
+        agency_code=agency_code,
+        filename=filename,
+        source_format="",
+        mode="dry_run",
+        status="checked" if errors == 0 else "has_errors",
+        received_at=None,
+        finished_at=None,
+        content_hash="",
+        rows_read=outcome.rows_read,
+        rows_accepted=outcome.rows_accepted,
+        rows_new=0,
+        rows_revised=0,
+        rows_unchanged=0,
+        error_count=errors,
+        warning_count=int((outcome.problems["severity"] != "error").sum()),
+        message="dry run: nothing was stored",
+        query_count=int((outcome.problems["severity"] == "query").sum()),
+        information_count=int((outcome.problems["severity"] == "information").sum()),
+    )
+    dry_status = 415 if _rejected_status(report) == 415 else 200
+    annotate(
+        request,
+        object=f"dry run (agency {agency_code}, file {filename})",
+        status=dry_status,
+        detail=report.message,
+    )
+    return JSONResponse(report.model_dump(mode="json"), status_code=dry_status, headers=timing)
+
+
+async def _records_upload(
+    request: Request,
+    background: BackgroundTasks,
+    principal: Principal,
+    agency_code: str,
+    collection_year: str,
+    uploads: list[UploadFile],
+    purpose: str = "return",
+) -> JSONResponse:
+    """Keep a record-level upload (encrypted) and answer 202 with its address; an upload worker takes it from there."""
+    settings = request.app.state.settings
+    if not uploads:
+        raise InvalidInput("A record-level upload needs its files (form field 'files')")
+    spooled: list[tuple[str, Path]] = []
+    names = ", ".join(upload.filename or "upload" for upload in uploads)
+    try:
+        remaining = settings.max_upload_bytes
+        for upload in uploads:
+            path = await anyio.to_thread.run_sync(_spool_capped, upload, settings, remaining)
+            spooled.append((upload.filename or "upload", path))
+            remaining -= path.stat().st_size
+        if ssd := await _ssd_upload(request, background, principal, agency_code, collection_year, spooled, purpose):
+            return ssd
+        received = await anyio.to_thread.run_sync(
+            lambda: records.receive(
+                request.app.state.engine,
+                settings,
+                agency_code=agency_code,
+                collection_year=collection_year,
+                files=spooled,
+                submitted_by=principal.label,
+                purpose=purpose,
+                audit=stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
+            )
+        )
+    finally:
+        for _, path in spooled:
+            path.unlink(missing_ok=True)
+    sub = received.submission
+    assert sub.id is not None
+    if received.duplicate:
+        with Session(request.app.state.engine) as session:
+            _, report = await anyio.to_thread.run_sync(_read_report, session, sub.id, True)
+        annotate(
+            request,
+            object=f"submission {sub.id} (agency {agency_code}, records {names})",
+            status=200,
+            detail="a repeat of an earlier record-level upload",
+        )
+        return JSONResponse(report.model_dump(mode="json"), status_code=200)
+    stored_with_change(request)
+    _start_records(request, background, received)
+    report = answers.report(sub, problem_frame([]), total=0)
+    annotate(
+        request,
+        object=f"submission {sub.id} (agency {agency_code}, records {names})",
+        status=202,
+        detail=f"received for {collection_year}"
+        + (" as an Annex A extract" if purpose == "annex_a" else "")
+        + "; DfE's rules run next",
+    )
+    return JSONResponse(
+        report.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/submissions/{sub.id}"},
+    )
+
+
+def _start_records(request: Request, background: BackgroundTasks, received: records.Received) -> None:
+    """Start DfE's rules on a record-level upload just kept: in an upload worker, or once the answer is sent."""
+    sub = received.submission
+    assert sub.id is not None
+    if received.duplicate:
+        return
+    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
+    if pool is not None:
+        pool.start_records(sub.id)
+    else:
+        # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to resume_records.
+        background.add_task(records.process_records, request.app.state.engine, request.app.state.settings, sub.id)
+
+
+def _made(engine: Any, settings: Settings, agency_code: str, year: str, name: str, path: Path) -> Made:
+    """The extract checked and the year's files made, for the council the agency answers for."""
+    with Session(engine) as session:
+        councils = councils_of(session, agency_code)
+    if len(councils) != 1:
+        raise InvalidInput(f"an SSD extract is a council's: agency {agency_code} answers for {len(councils)} councils")
+    lea = dfe_la_number(councils[0].rules_as)
+    if lea is None:
+        raise InvalidInput(f"{councils[0].rules_as} has no DfE council number, which the CIN census's header needs")
+    # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
+    keep = kept_items(identifiers=payload_store.identifiers_on(settings, agency_code))
+    return make_returns(path, name, year, lea, max_unpacked=settings.max_upload_bytes, keep=keep)
+
+
+async def _ssd_upload(
+    request: Request,
+    background: BackgroundTasks,
+    principal: Principal,
+    agency_code: str,
+    collection_year: str,
+    uploads: list[tuple[str, Path]],
+    purpose: str,
+) -> JSONResponse | None:
+    """Check an SSD extract, make the year's files from it and receive each as a record-level upload (202); None
+    when the upload is not one ZIP of SSD tables (it is DfE's own files)."""
+    if len(uploads) != 1 or not is_extract(uploads[0][1]):
+        return None
+    if purpose not in records.PURPOSES:
+        raise InvalidInput(f"purpose must be one of {', '.join(records.PURPOSES)}, not {purpose[:40]!r}")
+    engine, settings = request.app.state.engine, request.app.state.settings
+    ((name, path),) = uploads
+    made = await anyio.to_thread.run_sync(lambda: _made(engine, settings, agency_code, collection_year, name, path))
+    # Every file is held to the upload limit before any is received, so none is kept when another cannot be.
+    for file_name, data in made.files:
+        if len(data) > settings.max_upload_bytes:
+            raise PayloadTooLarge(f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
+                                  f"{settings.max_upload_bytes:,}; nothing was kept")  # fmt: skip
+    # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
+    extract, made.extract = made.extract, None
+    assert extract is not None
+    prepared = await anyio.to_thread.run_sync(lambda: payload_store.prepare_for(extract, settings, agency_code))
+    started = await _receive_made(request, background, principal, agency_code, collection_year, name, made, purpose)
+    annex_id = None
+    if made.annex_a:
+        keeping_annex = functools.partial(
+            keep_from_extract, engine, settings, agency_code, collection_year, name, made.annex_a, principal.label
+        )
+        annex_id = await anyio.to_thread.run_sync(keeping_annex)
+    keeping = functools.partial(
+        payload_store.keep, engine, settings, agency_code=agency_code, collection_year=collection_year,
+        filename=name, content_hash=payload_store.file_hash(path), prepared=prepared,
+    )  # fmt: skip
+    kept = await anyio.to_thread.run_sync(keeping)
+    stored_with_change(request)
+    annotate(
+        request,
+        object=f"SSD extract {name} (agency {agency_code})",
+        status=202,
+        detail=f"checked ({made.rows:,} rows); made {', '.join(f for f, _ in made.files)} for {collection_year}"
+        + (f"; Annex A rows kept as upload {annex_id}" if annex_id is not None else ""),
+    )
+    annex = {"id": annex_id, "tables": sorted(made.annex_a)} if annex_id is not None else None
+    payloads = {"extract_id": kept.id, "run_date": kept.run_date.isoformat(), "children": kept.children,
+                **{s: getattr(kept, s) for s in ("new", "updated", "unchanged", "deleted")}}  # fmt: skip
+    body = {"extract": {"file": name, "rows": made.rows, "notes": made.notes, "annex_a": annex}, "submissions": started,
+            "csc_api_payloads": payloads}  # fmt: skip
+    return JSONResponse(body, status_code=202)
+
+
+async def _receive_made(
+    request: Request,
+    background: BackgroundTasks,
+    principal: Principal,
+    agency_code: str,
+    collection_year: str,
+    name: str,
+    made: Made,
+    purpose: str,
+) -> list[dict[str, Any]]:
+    """Receive each file made from the extract as the council's record-level upload, and start DfE's rules on it."""
+    engine, settings = request.app.state.engine, request.app.state.settings
+    started = []
+    with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
+        for file_name, data in made.files:
+            target = Path(work) / file_name
+            target.write_bytes(data)
+            audit = stored_event(
+                request, principal, f"submission {{id}} (agency {agency_code}, {file_name} from {name})"
+            )
+            receiving = functools.partial(
+                records.receive, engine, settings, agency_code=agency_code, collection_year=collection_year,
+                files=[(file_name, target)], submitted_by=principal.label, audit=audit, purpose=purpose,
+            )  # fmt: skip
+            received = await anyio.to_thread.run_sync(receiving)
+            _start_records(request, background, received)
+            sub = received.submission
+            started.append(
+                {
+                    "id": sub.id,
+                    "filename": sub.filename,
+                    "status": sub.status,
+                    "duplicate": received.duplicate,
+                    "location": f"/api/submissions/{sub.id}",
+                }
+            )
+    return started
+
+
+def _stored_report(session: Session, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:
+    # The upload is stored, in a transaction of its own: its report is read again on a fresh connection rather
+    # than answered 503, which would have the agency send again what is already stored.
+    return again_if_lost(lambda: _read_report(session, submission_id, duplicate), first=session.rollback)
+
+
+def _read_report(session: Session, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:
+    sub = collect.get_submission(session, submission_id, agency_code=None)
+    return sub, answers.stored_report(session, submission_id, own=None, duplicate=duplicate)
+
+
+def _rejected_status(report: SubmissionReport) -> int:
+    # A file of a type the service does not read is 415 (as documented); any other rejection is 422.
+    return 415 if any(p.rule == "unsupported_file" for p in report.problems) else 422
+
+
+def _spool_capped(file: UploadFile, settings: Settings, limit: int | None = None) -> Path:
+    """Copy the body, within the size limit, to a file of its own for an upload process to read and remove."""
+    folder = settings.data_dir / "spool"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".upload", delete=False) as out:
+        try:
+            _copy_capped(file, out, settings.max_upload_bytes if limit is None else limit)
+        except BaseException:
+            Path(out.name).unlink(missing_ok=True)
+            raise
+    return Path(out.name)
+
+
+def _read_capped(file: UploadFile, limit: int) -> bytes:
+    buffer = io.BytesIO()
+    _copy_capped(file, buffer, limit)
+    return buffer.getvalue()
+
+
+def _copy_capped(file: UploadFile, out: IO[bytes], limit: int) -> None:
+    written = 0
+    while chunk := file.file.read(1024 * 1024):
+        out.write(chunk)
+        written += len(chunk)
+        if written > limit:
+            raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes (ONERETURN_MAX_UPLOAD_BYTES)")

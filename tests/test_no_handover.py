@@ -1,0 +1,105 @@
+"""Dependencies are passed, not handed over at import: sign-off is given the build it reads by each caller, and no
+module is imported for its side effect.
+
+Sign-off sits below exports, which builds returns; it once received the build by registration when
+``exports.release`` was first imported (so ``cli/admin.py`` imported that module for nothing else). Each
+function of sign-off that reads a build now takes it as the argument ``builds``, with no default.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mappings.signoff import acts, behind, builds, queries, reviewing
+
+ROOT = Path(__file__).resolve().parent.parent
+
+READS_A_BUILD: list[Callable[..., Any]] = [
+    behind.vouched,
+    behind.agencies_behind,
+    behind.standings,
+    acts.sign_off,
+    acts.sign_off_all,
+    reviewing.gather,
+    reviewing.review,
+    queries.listed,
+    queries.approvals_queue,
+]
+
+
+@pytest.mark.parametrize("function", READS_A_BUILD, ids=lambda f: f"{f.__module__}.{f.__name__}")
+def test_sign_off_is_given_its_builds_by_the_caller(function: Callable[..., Any]) -> None:
+    """Every sign-off function that reads a build takes ``builds``, required: nothing can fall back on a registry."""
+    parameter = inspect.signature(function).parameters.get("builds")
+    assert parameter is not None, f"{function.__name__} takes no builds"
+    assert parameter.default is inspect.Parameter.empty
+
+
+def test_the_builds_module_keeps_nothing() -> None:
+    """mappings/signoff/builds.py states the shape of a build and holds no state: nothing to register into."""
+    tree = ast.parse(Path(builds.__file__).read_text(encoding="utf-8"))
+    kept = [ast.unparse(node) for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)]
+    functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert kept == []
+    assert functions == []
+
+
+def product_files() -> list[Path]:
+    """Every Python file of the floors (the packages and modules the layers contract names)."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    layers = [name for name in config["importlinter:contract:layers"]["layers"].split() if name != ":"]
+    files: list[Path] = []
+    for name in layers:
+        files += sorted((ROOT / name).rglob("*.py")) if (ROOT / name).is_dir() else [ROOT / f"{name}.py"]
+    return [path for path in files if "migrations/versions" not in path.as_posix()]
+
+
+def unused_imports(source: str) -> list[str]:
+    """Imports whose name the module never uses (names in ``__all__``, and ``import x as x`` re-exports, are used)."""
+    tree = ast.parse(source)
+    bound: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                bound[alias.asname or alias.name.split(".")[0]] = node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            for alias in node.names:
+                if alias.asname != alias.name:  # ``from m import x as x``: named again here on purpose
+                    bound[alias.asname or alias.name] = node.lineno
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    used |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    # Names used only in annotations written as strings are seen through the string constants above.
+    return [f"{name} (line {line})" for name, line in bound.items() if name not in used]
+
+
+def test_no_module_is_imported_for_its_side_effect() -> None:
+    """No product module imports another and leaves its name unused: nothing runs by being imported."""
+    found = {
+        path.relative_to(ROOT).as_posix(): names
+        for path in product_files()
+        if (names := unused_imports(path.read_text(encoding="utf-8")))
+    }
+    assert not found, f"imports made for their side effect: {found}"
+
+
+@pytest.mark.parametrize(
+    ("source", "unused"),
+    [
+        ("import exports.release  # noqa: F401\n", ["exports (line 1)"]),
+        ("def f():\n    import exports.release  # noqa: F401\n    return 1\n", ["exports (line 2)"]),
+        ("from exports.release import build_ungated\nx = build_ungated\n", []),
+        ("from typing import Any\ny: 'Any' = 1\n", []),
+        ("from onereturn.locks import LOCK_KEY as LOCK_KEY\n", []),
+    ],
+)
+def test_an_import_for_its_side_effect_is_seen(source: str, unused: list[str]) -> None:
+    """An import left unused, at the top or in a function, is named; one whose name is used is not."""
+    assert unused_imports(source) == unused
