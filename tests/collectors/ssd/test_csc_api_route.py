@@ -138,13 +138,11 @@ def test_the_payloads_go_after_the_retention_period(
 def test_an_ssd_upload_keeps_its_payloads(
     store_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.routes import record_files
+    from api import uploading
 
     # DfE's rules on the two files made are the SSD upload's own tests' (tests/collectors/ssd/test_ssd_upload.py);
     # here the files are received and not run, so the test costs a second, not DfE's rules.
-    monkeypatch.setattr(
-        record_files, "_started", lambda _request, _background, received: {"id": received.submission.id}
-    )
+    monkeypatch.setattr(uploading, "_start_records", lambda _request, _background, _received: None)
     extract = synthetic_ssd(23, 40, "2024-25", tmp_path / "ssd", looked_after=20, la="E10000007")
     answer = upload(store_client, [extract], headers=COUNTY)
     assert answer.status_code == 202, answer.text
