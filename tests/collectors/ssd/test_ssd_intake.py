@@ -185,6 +185,10 @@ def test_assessment_factors_are_a_json_list_of_dfes_codes(tmp_path: Path, factor
         ("ssd_cin_episodes.csv", EPISODES + "R3,C1\n", "not the heading's 8 columns"),
         ("ssd_cin_episodes.csv", EPISODES + "R3,C1,,,,,,,,\n", "not the heading's 8 columns"),
         ("ssd_cin_episodes.csv", EPISODES + 'R3,"C1\n', "not the heading's 8 columns"),
+        # With a quoted comma each row is read as CSV; without one, commas are counted: both find the short row.
+        ("ssd_cin_episodes.csv", EPISODES + 'R3,"C1,C2",,,,,,\nR4,C1\n', "not the heading's 8 columns"),
+        ("ssd_cin_episodes.csv", EPISODES.replace("\n", "\r\n") + "R3,C1\r\n", "not the heading's 8 columns"),
+        ("ssd_cin_episodes.csv", EPISODES.replace("\n", "\r"), "cannot be read as CSV"),
         ("ssd_cin_episodes.csv", EPISODES.encode("utf-16"), "not UTF-8"),
         ("ssd_cin_episodes.csv", b"", "the file is empty"),
         ("notes.txt", "hello", "not a table of the SSD"),
