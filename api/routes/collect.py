@@ -42,8 +42,9 @@ from collectors.schemas import (
 )
 from collectors.template import build_template
 from collectors.validate import problem_frame
+from collectors.ways_in import waiting_way_in
 from indicators import service as indicators
-from indicators.models import Observation, Submission
+from indicators.models import RECORDS_KIND, Observation, Submission
 from indicators.periods import parse_period
 from mappings.agencies import get_agency
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
@@ -343,8 +344,7 @@ async def _records_upload(
     purpose: str = "return",
 ) -> JSONResponse:
     """Keep a record-level upload (encrypted) and answer 202 with its address; an upload worker takes it from there."""
-    from collectors.records import service as records
-
+    records = waiting_way_in(RECORDS_KIND)
     settings = request.app.state.settings
     if not uploads:
         raise InvalidInput("A record-level upload needs its files (form field 'files')")
@@ -358,22 +358,20 @@ async def _records_upload(
             remaining -= path.stat().st_size
         if ssd := await ssd_upload(request, background, principal, agency_code, collection_year, spooled, purpose):
             return ssd
-        received = await anyio.to_thread.run_sync(
-            lambda: records.receive(
-                request.app.state.engine,
-                settings,
-                agency_code=agency_code,
-                collection_year=collection_year,
-                files=spooled,
-                submitted_by=principal.label,
-                purpose=purpose,
-                audit=stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
-            )
-        )
+        request_of = {
+            "agency_code": agency_code,
+            "collection_year": collection_year,
+            "files": spooled,
+            "submitted_by": principal.label,
+            "purpose": purpose,
+            "audit": stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
+        }
+        received = await anyio.to_thread.run_sync(lambda: records.take(request.app.state.engine, settings, request_of))
     finally:
         for _, path in spooled:
             path.unlink(missing_ok=True)
     sub = received.submission
+    assert sub is not None
     assert sub.id is not None
     if received.duplicate:
         with Session(request.app.state.engine) as session:
@@ -391,7 +389,7 @@ async def _records_upload(
         pool.start_records(sub.id)
     else:
         # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to resume_records.
-        background.add_task(records.process_records, request.app.state.engine, settings, sub.id)
+        background.add_task(records.take_up, request.app.state.engine, settings, sub.id)
     report = _report(sub, problem_frame([]), total=0)
     annotate(
         request,

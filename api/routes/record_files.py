@@ -31,6 +31,7 @@ from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.ssd.intake import is_extract
 from collectors.ssd.service import CIN_FILE, SSDA903_FILE, Made, make_returns
+from collectors.ways_in import waiting_way_in
 from indicators.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from mappings.compare import dfe_la_number
@@ -126,7 +127,8 @@ def _started(request: Request, background: BackgroundTasks, received: records.Re
         if pool is not None:
             pool.start_records(sub.id)
         else:
-            background.add_task(records.process_records, request.app.state.engine, request.app.state.settings, sub.id)
+            take_up = waiting_way_in(RECORDS_KIND).take_up
+            background.add_task(take_up, request.app.state.engine, request.app.state.settings, sub.id)
     return {
         "id": sub.id,
         "filename": sub.filename,

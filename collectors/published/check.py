@@ -11,7 +11,7 @@ the publisher's previous release: a larger jump is a query, the figure held unti
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import polars as pl
 from sqlmodel import Session
@@ -19,8 +19,10 @@ from sqlmodel import Session
 from collectors.context import build_context
 from collectors.crosscheck import fmt
 from collectors.store import CURRENT_SCHEMA, KEY
-from collectors.validate import Validation, empty_problems, validate
+from collectors.typed import validate_figures
+from collectors.validate import Policy, Validation, empty_problems
 from indicators.published_query import current_published, figure_label
+from indicators.rules import Rule
 from onereturn.errors import InvalidInput
 
 #: How many of a refused release's problems are listed with the refusal (the first is in the message).
@@ -66,33 +68,10 @@ def check_release(
     # query holds that figure alone and names its own values, and are then put back in the file's terms.
     numbered = figures.with_row_index("_figure", offset=1).with_columns(pl.col("_figure").cast(pl.Int64))
     places = _Places(numbered, columns or {})
-    ctx = build_context(session, publisher)
-    # The publisher answers for every figure it publishes, for every area: the designation checks are not its.
-    indicators = ctx.indicators.with_columns(
-        # A rate the catalogue works out from its terms is still a figure the publisher may publish.
-        pl.when(pl.col("id").is_in(figures["indicator_id"].unique().implode()))
-        .then(pl.lit(False))
-        .otherwise(pl.col("derived"))
-        .alias("derived")
-    )
-    ctx = replace(
-        ctx,
-        indicators=indicators,
-        agency_orgs=ctx.known_orgs,
-        agency_indicators=frozenset(figures["indicator_id"].unique().to_list()),
-        # Errors, and the change from the figure's previous version (here: the publisher's previous release).
-        rules=tuple(
-            r
-            for r in ctx.rules
-            if (r.severity == "error" or (r.kind == "change" and r.param("against") == "previous_version"))
-            # Each count rounded on its own: the rounded parts need not add up to the rounded total. (Rounding
-            # keeps order, so a part is still never above its whole.)
-            and not (rounded_to and r.kind == "breakdown_sum")
-        ),
-        current=_previous_release(session, publisher, figures),
-        stored_for=None,
-    )
-    result = validate(_as_upload(numbered), ctx)
+    ctx = build_context(session, publisher, compared=_previous_release(session, publisher, figures))
+    # Each figure is a row of its own to the checks, numbered as one: a query holds that figure alone.
+    given = numbered.with_columns(pl.col("_figure").alias("file_row"))
+    result = validate_figures(given, ctx, publisher_policy(rounded_to))
     _refuse_errors(result, filename, places)
     if rounded_to:
         _parts_within_totals(numbered, places, filename)
@@ -222,27 +201,20 @@ def _parts_within_totals(numbered: pl.DataFrame, places: _Places, filename: str)
     )
 
 
-def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:
-    """The release's figures as an upload's text cells: a value as its number, a withheld one as its symbol."""
+def publisher_policy(rounded_to: int = 0) -> Policy:
+    """The checks a publisher's release is held to: the catalogue's errors, and the change from the figure's
+    previous version (here: the publisher's previous release); not an agency's duties (a publisher answers for
+    every figure it publishes, for every area, a rate the catalogue works out included), and a publisher's value
+    note never answers a query (it is not an officer's explanation)."""
 
-    def text(column: str) -> pl.Expr:
-        number = pl.col(column)
-        whole = number.is_finite() & (number == number.floor()) & (number.abs() < 1e15)
-        return pl.when(whole).then(number.cast(pl.Int64).cast(pl.String)).otherwise(number.cast(pl.String))
+    def applies(rule: Rule) -> bool:
+        # Each count rounded on its own: the rounded parts need not add up to the rounded total. (Rounding keeps
+        # order, so a part is still never above its whole: ``_parts_within_totals``.)
+        if rounded_to and rule.kind == "breakdown_sum":
+            return False
+        return rule.severity == "error" or (rule.kind == "change" and rule.param("against") == "previous_version")
 
-    return figures.select(
-        pl.col("_figure").alias("row"),
-        pl.col("indicator_id").alias("indicator"),
-        pl.col("org_code").alias("org"),
-        "period",
-        "breakdown",
-        pl.coalesce(text("value"), pl.col("symbol")).alias("value"),
-        text("numerator").alias("numerator"),
-        text("denominator").alias("denominator"),
-        "status",
-        # A publisher's value note is not an officer's explanation: it never answers a query.
-        pl.lit(None, pl.String).alias("note"),
-    )
+    return Policy(designated=False, derived_given=True, notes_explain=False, rule=applies)
 
 
 def _refuse_errors(result: Validation, filename: str, places: _Places) -> None:
