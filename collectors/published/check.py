@@ -36,10 +36,12 @@ class ImplausibleRelease(InvalidInput):
 @dataclass
 class Ruling:
     """What the rules made of a release: the figures a query holds (their keys, one a figure however many a file
-    row gives), and the queries (problems named by file row and column)."""
+    row gives), the queries (problems named by file row and column), and the figures checked (those for areas the
+    geography holds)."""
 
     held: pl.DataFrame
     queries: pl.DataFrame
+    checked: pl.DataFrame
 
 
 def no_figures() -> pl.DataFrame:
@@ -63,7 +65,7 @@ def check_release(
     ``rounded_to``: the multiple the publisher rounds every count to (NDTMS: 5), as its source declares;
     ``columns``: the file's column each indicator is read from, so a problem names it."""
     if figures.is_empty():
-        return Ruling(no_figures(), empty_problems())
+        return Ruling(no_figures(), empty_problems(), figures)
     # One file row may give dozens of figures (NDTMS: 54): the rules see each figure as a row of its own, so a
     # query holds that figure alone and names its own values, and are then put back in the file's terms.
     numbered = figures.with_row_index("_figure", offset=1).with_columns(pl.col("_figure").cast(pl.Int64))
@@ -80,7 +82,8 @@ def check_release(
         if result.held.height
         else no_figures()
     )
-    return Ruling(held, places.in_file_terms(result.problems.filter(pl.col("severity") == "query"), labelled=True))
+    queries = places.in_file_terms(result.problems.filter(pl.col("severity") == "query"), labelled=True)
+    return Ruling(held, queries, figures)
 
 
 class _Places:
@@ -92,7 +95,7 @@ class _Places:
     def __init__(self, numbered: pl.DataFrame, columns: dict[str, str]) -> None:
         self.rows: dict[int, int] = dict(zip(numbered["_figure"], numbered["file_row"], strict=True))
         self.indicators: dict[int, str] = dict(zip(numbered["_figure"], numbered["indicator_id"], strict=True))
-        self.labels: dict[int, str] = {r[0]: figure_label(*r[1:]) for r in numbered.select("_figure", *KEY).iter_rows()}
+        self._numbered = numbered
         self.columns = columns
         # Several figures a row (NDTMS's measures, Fingertips' Count and Denominator): each indicator a message
         # names is followed by the file's column it was read from.
@@ -123,9 +126,15 @@ class _Places:
             text = self._ids.sub(lambda m: f"{m.group(1)} ({self.columns[m.group(1)]})", text)
         return text
 
+    def _labels(self, figures: pl.Series) -> dict[int, str]:
+        """What each of ``figures`` is (indicator, area, period, breakdown), in words: only those a problem names."""
+        named = self._numbered.filter(pl.col("_figure").is_in(figures.drop_nulls().implode()))
+        return {r[0]: figure_label(*r[1:]) for r in named.select("_figure", *KEY).iter_rows()}
+
     def in_file_terms(self, problems: pl.DataFrame, *, labelled: bool = False) -> pl.DataFrame:
         """Problems named by file row and column, each said once (a part and its whole in one file row break one
         rule once); ``labelled``: each message opens with the figure it is about."""
+        labels = self._labels(problems["row"]) if labelled else {}
         rows = [
             {
                 "row": self.row(r["row"]),
@@ -133,7 +142,7 @@ class _Places:
                 "value": r["value"],
                 "rule": r["rule"],
                 "severity": r["severity"],
-                "message": (f"{self.labels[r['row']]}: " if labelled and r["row"] in self.labels else "")
+                "message": (f"{labels[r['row']]}: " if r["row"] in labels else "")
                 + self.message(r["message"], self.row(r["row"])),
             }
             for r in problems.iter_rows(named=True)

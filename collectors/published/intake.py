@@ -391,8 +391,9 @@ def _sorted_release(
     """A release's figures sorted before storing: those for areas the geography holds, each marked ``stored_as``
     (the store's, or beside another body's figure), the figures a query holds, how many were skipped and the
     unknown area codes with their figure counts."""
+    # The figures for areas the geography holds are those the rules checked.
+    in_geography = ruling.checked
     with Session(engine) as session:
-        in_geography = _in_geography(session, figures)
         others = _answered_by_others(session, spec.publisher, figures["indicator_id"].unique().to_list())
     skipped = figures.height - in_geography.height
     # A row under a code the geography lacks is stored nowhere, and said so: its code and how many figures it had.
