@@ -42,8 +42,8 @@ from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.spine import Alongside, CutOff, Stored, failure_reason, record_outcome, repeat_of, store_accepted
 from collectors.typed import FIGURE_SCHEMA, validate_figures
 from collectors.validate import problem_frame
-from indicators.models import ANNEX_A_EXTRACT, Observation, Submission
 from indicators.models import RECORDS_KIND as KIND
+from indicators.models import Observation, Submission
 from mappings.agencies import get_agency
 from mappings.illustrative import Council, councils_of
 from onereturn import audittrail, db
@@ -307,7 +307,7 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         )
         _end(engine, submission, outcome, status="rejected", stage="rejected", message=message, rows_read=read.rows)
         return
-    if submission.mode == ANNEX_A_EXTRACT:
+    if head.purpose_of(submission) == "annex_a":
         # An extract feeds Annex A alone: it is kept (encrypted) and checked, and no figure of a return comes of it.
         message = (
             f"kept as an Annex A extract for {submission.collection_year}: DfE's rules found no error"
