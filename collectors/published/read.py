@@ -103,9 +103,13 @@ def _plainly_regular(spec: SourceSpec, text: str) -> bool:
     line longer than a field may be, and every line as many fields as the header (its commas counted; a line with a
     quote read by the csv module, strictly, so a quoted field left open, which would run on to the next line, is no
     plain line). Anything else is read record by record, which names the first problem."""
-    if not text or "\x00" in text or text.count("\r") != text.count("\r\n"):
+    if not text or "\x00" in text:
         return False
-    lines = text.replace("\r\n", "\n").split("\n")
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return False
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
     if max(map(len, lines)) > MAX_FIELD:
         return False
     quoted = [line for line in lines if '"' in line]
