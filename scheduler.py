@@ -212,12 +212,11 @@ def job_interrupted() -> None:
 
 @job
 def job_records_resume() -> None:
-    """Take up record-level uploads whose worker stopped (their lease ran out) and run them on to their end."""
-    from collectors.records.service import resume_records
+    """Take up uploads whose worker stopped (their lease ran out: record-level ones) and run them on to their end."""
+    from collectors.ways_in import resume_all
 
-    resumed = resume_records(jobs.engine(), jobs.settings())
-    if resumed:
-        log.warning("resumed %d record-level upload(s) whose worker had stopped: %s", len(resumed), resumed)
+    for kind, resumed in resume_all(jobs.engine(), jobs.settings()).items():
+        log.warning("resumed %d upload(s) of kind %s whose worker had stopped: %s", len(resumed), kind, resumed)
 
 
 @job

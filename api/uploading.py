@@ -36,7 +36,8 @@ from collectors.ssd.intake import is_extract
 from collectors.ssd.payload import kept_items
 from collectors.ssd.service import Made, make_returns
 from collectors.validate import problem_frame
-from indicators.models import Submission
+from collectors.ways_in import waiting_way_in
+from indicators.models import RECORDS_KIND, Submission
 from mappings.compare import dfe_la_number
 from mappings.illustrative import councils_of
 from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
@@ -195,22 +196,21 @@ async def _records_upload(
             remaining -= path.stat().st_size
         if ssd := await _ssd_upload(request, background, principal, agency_code, collection_year, spooled, purpose):
             return ssd
-        received = await anyio.to_thread.run_sync(
-            lambda: records.receive(
-                request.app.state.engine,
-                settings,
-                agency_code=agency_code,
-                collection_year=collection_year,
-                files=spooled,
-                submitted_by=principal.label,
-                purpose=purpose,
-                audit=stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
-            )
-        )
+        request_of = {
+            "agency_code": agency_code,
+            "collection_year": collection_year,
+            "files": spooled,
+            "submitted_by": principal.label,
+            "purpose": purpose,
+            "audit": stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
+        }
+        way_in = waiting_way_in(RECORDS_KIND)
+        received = await anyio.to_thread.run_sync(lambda: way_in.take(request.app.state.engine, settings, request_of))
     finally:
         for _, path in spooled:
             path.unlink(missing_ok=True)
     sub = received.submission
+    assert sub is not None
     assert sub.id is not None
     if received.duplicate:
         with Session(request.app.state.engine) as session:
@@ -251,7 +251,8 @@ def _start_records(request: Request, background: BackgroundTasks, received: reco
         pool.start_records(sub.id)
     else:
         # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to resume_records.
-        background.add_task(records.process_records, request.app.state.engine, request.app.state.settings, sub.id)
+        take_up = waiting_way_in(RECORDS_KIND).take_up
+        background.add_task(take_up, request.app.state.engine, request.app.state.settings, sub.id)
 
 
 def _made(engine: Any, settings: Settings, agency_code: str, year: str, name: str, path: Path) -> Made:

@@ -61,9 +61,10 @@ class Processed:
 
 def process(engine: Engine, settings: Settings, request: dict[str, Any]) -> Processed:
     """Run one upload in this process (as the worker processes do) and say what it came to."""
-    from collectors import service
+    from collectors.head import FIGURES_KIND
+    from collectors.ways_in import way_in
 
-    outcome = service.submit(engine, settings, **request)
+    outcome = way_in(FIGURES_KIND).take(engine, settings, request)
     if outcome.submission is None:
         validation = outcome.validation
         return Processed(
@@ -111,6 +112,7 @@ def _warm() -> int:
     from collectors.context import shared_context
 
     # Loaded here, by name, so the first upload does not pay for importing the upload path.
+    importlib.import_module("collectors.ways_in")
     importlib.import_module("collectors.service")
 
     assert _engine is not None
@@ -135,7 +137,7 @@ def _run(request: dict[str, Any]) -> Processed:
     except BaseException as exc:
         raise _portable(exc) from None
     finally:
-        # The upload keeps its own copy of the raw file (collectors.service.keep_raw); the spooled one goes.
+        # The upload keeps its own copy of the raw file (collectors.head.keep_raw); the spooled one goes.
         if spooled is not None:
             Path(spooled).unlink(missing_ok=True)
         _busy.clear()
@@ -145,11 +147,12 @@ def _run_records(submission_id: int) -> int:
     """Take up one record-level upload in this process (DfE's rules, the figures derived and stored)."""
     assert _engine is not None
     assert _settings is not None
-    from collectors.records.service import process_records
+    from collectors.ways_in import waiting_way_in
+    from indicators.models import RECORDS_KIND
 
     _busy.set()
     try:
-        process_records(_engine, _settings, submission_id)
+        waiting_way_in(RECORDS_KIND).take_up(_engine, _settings, submission_id)
         return submission_id
     except BaseException as exc:
         raise _portable(exc) from None

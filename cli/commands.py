@@ -418,7 +418,7 @@ def submissions_reprocess(
     submission_id: Annotated[int, typer.Argument(help="The failed or interrupted upload")],
 ) -> None:
     """Run a failed or interrupted upload again from its kept raw file; exit 1 unless it is stored."""
-    from collectors.reprocess import reprocess
+    from collectors.ways_in import reprocess
     from onereturn.settings import get_settings
 
     sub = reprocess(ready_engine(), get_settings(), submission_id).submission

@@ -357,8 +357,11 @@ def shared_context(session: Session) -> _Shared:
     return found
 
 
-def build_context(session: Session, agency_code: str, *, today: date | None = None) -> Context:
-    """Read everything validation needs for one agency's upload; the stored figures its rules compare with are read lazily."""
+def build_context(
+    session: Session, agency_code: str, *, today: date | None = None, compared: pl.DataFrame | None = None
+) -> Context:
+    """Read everything validation needs for one agency's upload; the stored figures its rules compare with are read
+    lazily, unless ``compared`` gives the figures to compare with (a publisher's previous release)."""
     agency_inds = sorted(
         session.execute(
             select(AgencyIndicator.indicator_id).where(AgencyIndicator.agency_code == agency_code)
@@ -375,9 +378,9 @@ def build_context(session: Session, agency_code: str, *, today: date | None = No
         agency_orgs=frozenset(agency_orgs),
         agency_indicators=frozenset(agency_inds),
         codelists=shared.codelists,
-        current=pl.DataFrame(schema=CURRENT_SCHEMA),
+        current=compared if compared is not None else pl.DataFrame(schema=CURRENT_SCHEMA),
         rules=shared.rules,
         today=today or datetime.now(UTC).date(),
         catalogue=shared.facts,
-        stored_for=_stored_reader(session),
+        stored_for=_stored_reader(session) if compared is None else None,
     )

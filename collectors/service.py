@@ -1,22 +1,22 @@
-"""An agency's upload from bytes to stored figures: keep the raw file, read, validate, store, report."""
+"""An agency's upload of a template or a file of figures, from bytes to stored figures: kept and recorded by the
+shared head (``collectors.head``), read, validated, stored through the shared tail (``collectors.spine``), reported."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from sqlalchemy import Connection, Engine, delete, update
+from sqlalchemy import Connection, Engine, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
-from collectors import lease
+from collectors import head, lease
 from collectors.context import build_context
+from collectors.head import FIGURES_KIND, FINAL, kept_raw
 from collectors.rawtable import RawTable
 from collectors.read import read_table
 from collectors.spine import (
@@ -33,29 +33,13 @@ from collectors.validate import Validation, problem_frame, validate
 from indicators.models import RECORDS_KIND, Submission, SubmissionProblem
 from indicators.periods import PERIOD_TYPES, parse_period
 from mappings.agencies import get_agency
-from onereturn import keptfiles
-from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
+from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["default", "atomic", "dry_run"]
-#: Submission statuses that are final: an identical file sent again may repeat one (``spine.repeat_of``).
-FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
-#: Statuses of uploads that did not finish, which ``reprocess`` runs again.
-RERUNNABLE = ("failed", "interrupted")
-
-
-def keep_raw(engine: Engine, settings: Settings, data: bytes) -> tuple[str, str]:
-    """Keep the raw bytes under their SHA-256 before anything reads them (``onereturn.keptfiles``); return hash and
-    content name."""
-    digest = hashlib.sha256(data).hexdigest()
-    return digest, keptfiles.keep(engine, settings, keptfiles.uploads_name(digest), data)
-
-
-def _format_of(filename: str) -> str:
-    return Path(filename).suffix.lower().lstrip(".")[:8] or "?"
 
 
 def check_size(settings: Settings, size: int) -> None:
@@ -120,24 +104,22 @@ def submit(
     filename = filename.replace("\x00", "\ufffd")
     with Session(engine) as session:
         get_agency(session, agency_code)
-    digest, name = keep_raw(engine, settings, data)
+    digest, name = head.keep_raw(engine, settings, data)
     with Session(engine, expire_on_commit=False) as session:
         earlier = repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=FINAL)
         if earlier is not None:
             return Outcome(earlier, None, duplicate=True)
-        submission = Submission(
+        submission = head.new_submission(
+            kind=FIGURES_KIND,
+            purpose=mode,
             agency_code=agency_code,
             filename=Path(filename).name,
-            source_format=_format_of(filename),
+            source_format=head.format_of(filename),
             size_bytes=len(data),
             content_hash=digest,
             raw_path=name,
-            received_at=datetime.now(UTC),
-            mode=mode,
-            status="received",
             submitted_by=submitted_by,
-            lease_owner=lease.worker_id(),
-            lease_until=lease.expiry(settings.upload_lease_seconds),
+            lease_seconds=settings.upload_lease_seconds,
         )
         session.add(submission)
         session.commit()
@@ -210,39 +192,10 @@ def _process(
 
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
     """Run a failed or interrupted upload of figures again from its kept raw file."""
-    with Session(engine, expire_on_commit=False) as session:
-        submission = session.get(Submission, submission_id)
-        if submission is None:
-            raise NotFound(f"Submission {submission_id} does not exist")
-        if submission.status not in RERUNNABLE:
-            raise Conflict(
-                f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} uploads are run again"
-            )
-        data = kept_raw(engine, settings, submission)
-        if hashlib.sha256(data).hexdigest() != submission.content_hash:
-            raise Conflict(f"The kept file of submission {submission_id} has changed since it was received")
-        session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission_id))
-        reset = {
-            "status": "received",
-            "message": "",
-            "finished_at": None,
-            "rows_read": 0,
-            "rows_accepted": 0,
-            "rows_new": 0,
-            "rows_revised": 0,
-            "rows_unchanged": 0,
-            "error_count": 0,
-            "warning_count": 0,
-            "query_count": 0,
-            "information_count": 0,
-            "queries_open": 0,
-            "lease_owner": lease.worker_id(),
-            "lease_until": lease.expiry(settings.upload_lease_seconds),
-        }
-        session.execute(update(Submission).where(col(Submission.id) == submission_id).values(**reset))
-        session.commit()
-        for key, value in reset.items():
-            setattr(submission, key, value)
+    with Session(engine) as session:
+        # A file changed since it was received is refused before the upload is opened again.
+        data = head.kept_unchanged(engine, settings, head.rerunnable(session, submission_id, kind=FIGURES_KIND))
+    submission = head.reopen(engine, settings, submission_id, kind=FIGURES_KIND)
     mode: Mode = "atomic" if submission.mode == "atomic" else "default"
     body = [data]
     del data
@@ -373,14 +326,6 @@ def list_submissions(
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     rows = session.execute(stmt.order_by(col(Submission.id).desc()).limit(limit).offset(offset)).scalars().all()
     return list(rows), total
-
-
-def kept_raw(bind: Engine | Connection, settings: Settings, submission: Submission) -> bytes:
-    """A submission's kept raw file, from wherever it is kept; NotFound naming the submission when it is nowhere."""
-    try:
-        return keptfiles.read(bind, settings, submission.raw_path)
-    except keptfiles.KeptFileMissing as exc:
-        raise keptfiles.KeptFileMissing(f"The kept file of submission {submission.id} is missing: {exc}") from exc
 
 
 def raw_table_of(bind: Engine | Connection, submission: Submission, settings: Settings) -> RawTable | None:

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from collectors import crosscheck
+from collectors.blanks import blank_rows as blank_rows_notice
+from collectors.blanks import blank_upload
 from collectors.values import parse_values
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
@@ -26,6 +28,8 @@ from onereturn.errors import InvalidInput
 
 REQUIRED = ("indicator", "org", "period", "value")
 OPTIONAL = ("breakdown", "numerator", "denominator", "status", "note")
+#: Beside figures given as numbers: a withheld value's symbol, and the low-reliability flag.
+TYPED_MARKS = ("symbol", "flag")
 #: Template columns that help the person filling it in; ignored on upload.
 INFORMATIVE = ("title", "org_name", "unit", "allowed", "last_value")
 
@@ -55,6 +59,29 @@ class Context:
     #: org units and periods of its indicators and their partners, and each series' latest earlier
     #: figure for the indicators given. ``current`` is used without it.
     stored_for: Callable[[pl.DataFrame, dict[str, frozenset[str]], frozenset[str]], pl.DataFrame] | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which checks a way in's figures are held to; the defaults are an agency's upload, held to them all."""
+
+    #: Only the indicators and org units the agency answers for (its duties); off for a publisher, who publishes
+    #: its figures for every area.
+    designated: bool = True
+    #: An indicator the catalogue works out from other figures may be given (a publisher publishes its rates).
+    derived_given: bool = False
+    #: A figure's note explains it and so answers a query; a publisher's value note never does.
+    notes_explain: bool = True
+    #: Which of the catalogue's plausibility rules apply (None: every one).
+    rule: Callable[[Rule], bool] | None = None
+
+    def rules(self, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        """The rules of ``rules`` this policy applies."""
+        return rules if self.rule is None else tuple(r for r in rules if self.rule(r))
+
+
+#: An agency's upload (a template or a file of figures, or figures derived from its records): every check.
+EVERY_CHECK = Policy()
 
 
 @dataclass(frozen=True)
@@ -297,10 +324,14 @@ def _breakdowns(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return df.join(lookup, on=["breakdown", "indicator"], how="left", nulls_equal=True)
 
 
-def _prepare(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
-    ignored = [c for c in raw.columns if c not in ("row", *REQUIRED, *OPTIONAL, *INFORMATIVE)]
+def _prepare(raw: pl.DataFrame, policy: Policy) -> tuple[pl.DataFrame, list[str]]:
+    # Figures handed over typed say a withheld value by its symbol (and flag) beside an empty number.
+    marks = [c for c in TYPED_MARKS if c in raw.columns] if raw.schema["value"].is_numeric() else []
+    ignored = [c for c in raw.columns if c not in ("row", *REQUIRED, *OPTIONAL, *INFORMATIVE, *marks)]
     df = raw.with_columns(pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in raw.columns)
-    df = df.select("row", *REQUIRED, *OPTIONAL).with_columns(
+    if not policy.notes_explain:
+        df = df.with_columns(pl.lit(None, pl.String).alias("note"))
+    df = df.select("row", *REQUIRED, *OPTIONAL, *marks).with_columns(
         pl.col("indicator").str.strip_chars().str.to_lowercase(),
         pl.col("org").str.strip_chars().str.to_uppercase(),
         pl.col("status").str.strip_chars().str.to_lowercase(),
@@ -309,8 +340,11 @@ def _prepare(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     return df, ignored
 
 
-def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None = None) -> Validation:
-    """Check an upload (text cells plus ``row``) against the catalogue, the agency's duties and the stored figures.
+def validate(
+    raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None = None, policy: Policy = EVERY_CHECK
+) -> Validation:
+    """Check an upload (text cells plus ``row``, or numbers given as numbers) against the catalogue, the agency's
+    duties and the stored figures, as far as the way in's ``policy`` holds it to them.
 
     ``unresolved`` lists workbook cells (row, column, formula) holding a formula with no saved
     result: their rows are errors, never read as a value.
@@ -318,12 +352,12 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
         return _missing_columns(raw, missing)
-    df, ignored = _prepare(raw)
+    df, ignored = _prepare(raw, policy)
     df, blank_rows = _without_blank_rows(df, unresolved)
     rows_blank = blank_rows.len()
     problems: list[pl.DataFrame] = [_formula_problems(unresolved)]
     if df.is_empty():
-        report = problem_frame([_blank_upload(raw.height)])
+        report = problem_frame([blank_upload(raw.height)])
         return Validation(
             rows_read=raw.height,
             rows_blank=rows_blank,
@@ -340,8 +374,8 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     df = df.join(definitions, on="indicator", how="left")
     df = parse_values(df)
     problems.append(_type_errors(df))
-    known = pl.col("statistic").is_not_null() & ~pl.col("derived").fill_null(False)
-    problems += _reference_problems(df, ctx, known)
+    known = pl.col("statistic").is_not_null() & (pl.lit(policy.derived_given) | ~pl.col("derived").fill_null(False))
+    problems += _reference_problems(df, ctx, known, policy)
 
     df = _periods(df)
     problems.append(
@@ -367,7 +401,8 @@ def validate(raw: pl.DataFrame, ctx: Context, *, unresolved: pl.DataFrame | None
     df = df.select(*crosscheck.UPLOAD_COLUMNS, *_FIGURE_ONLY)
     good = df.filter(~pl.col("row").is_in(bad_rows.implode()) & ~pl.col("row").is_in(repeats.implode()))
     del df
-    ruling = crosscheck.check(good, _stored(good, ctx), ctx.rules, ctx.catalogue, ctx.codelists)
+    rules = policy.rules(ctx.rules)
+    ruling = crosscheck.check(good, _stored(good, ctx, rules), rules, ctx.catalogue, ctx.codelists)
     ruled = ruling.problems
     figures = _figures(good)
     del good
@@ -385,16 +420,19 @@ def _with_notes(found: list[pl.DataFrame], ignored: list[str], blank_rows: pl.Se
         ignoring = "column {!r} is not one the service reads; it was ignored".format
         notes.append(_column_notes(ignored, "ignored-column", "information", ignoring))
     if blank_rows.len():
-        notes.append(problem_frame([_blank_rows(blank_rows.sort().to_list())]))
+        notes.append(problem_frame([blank_rows_notice(blank_rows.sort().to_list())]))
     return pl.concat(notes).sort("row", "column", nulls_last=True)
 
 
 def _without_blank_rows(df: pl.DataFrame, unresolved: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.Series]:
     """The rows with something to read, and the numbers of the blank rows left out.
 
-    A row holding a formula with no saved result is never blank: it is an error (see ``validate``).
+    A row holding a formula with no saved result is never blank: it is an error (see ``validate``); nor is a typed
+    figure withheld by its symbol.
     """
     blank = pl.col("value").is_null() & pl.col("numerator").is_null() & pl.col("denominator").is_null()
+    if "symbol" in df.columns:
+        blank &= pl.col("symbol").is_null()
     formula_rows = (
         unresolved["row"].unique() if unresolved is not None and unresolved.height else pl.Series([], dtype=pl.Int64)
     )
@@ -441,8 +479,9 @@ def _missing_columns(raw: pl.DataFrame, missing: list[str]) -> Validation:
     )
 
 
-def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr) -> list[pl.DataFrame]:
-    """Rows naming an indicator or org unit the catalogue does not know, or that this agency does not answer for."""
+def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr, policy: Policy) -> list[pl.DataFrame]:
+    """Rows naming an indicator or org unit the catalogue does not know, or (as ``policy`` holds it to its duties)
+    that this agency does not answer for."""
     found: list[pl.DataFrame] = []
     unknown = (
         df.filter(pl.col("indicator").is_not_null() & pl.col("statistic").is_null())["indicator"].unique().to_list()
@@ -464,14 +503,14 @@ def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr) -> list[
     found.append(
         _problems(
             df,
-            pl.col("derived").fill_null(False),
+            pl.lit(not policy.derived_given) & pl.col("derived").fill_null(False),
             "indicator",
             "derived-indicator",
             pl.format("{} is computed by the service from other figures; do not submit it", pl.col("indicator")),
         )
     )
     unknown_orgs = sorted(set(df["org"].drop_nulls().unique().to_list()) - ctx.known_orgs)
-    org_hints = _suggestions(unknown_orgs, sorted(ctx.agency_orgs))
+    org_hints = _suggestions(unknown_orgs, sorted(ctx.agency_orgs if policy.designated else ctx.known_orgs))
     found.append(
         _problems(
             df,
@@ -485,6 +524,8 @@ def _reference_problems(df: pl.DataFrame, ctx: Context, known: pl.Expr) -> list[
             ),
         )
     )
+    if not policy.designated:
+        return found
     found.append(
         _problems(
             df,
@@ -530,17 +571,17 @@ def _with_judgement_codes(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     )
 
 
-def _stored(good: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+def _stored(good: pl.DataFrame, ctx: Context, rules: tuple[Rule, ...]) -> pl.DataFrame:
     """Read the stored figures the rules compare the upload with: its indicators and their partners, for its org units."""
     if ctx.stored_for is None or good.is_empty():
         return ctx.current
     partners: dict[str, set[str]] = {}
-    for rule in ctx.rules:
+    for rule in rules:
         if rule.kind in ("part_of_whole", "numerator_of_denominator"):
             bound = set(bound_indicators(rule, ctx.catalogue))
             for indicator in bound:
                 partners.setdefault(indicator, set()).update(bound)
-    earlier = frozenset(first_binding(list(ctx.rules), "change", ctx.catalogue, against="previous_period"))
+    earlier = frozenset(first_binding(list(rules), "change", ctx.catalogue, against="previous_period"))
     keys = good.select(
         pl.col("indicator").alias("indicator_id"),
         pl.col("org").alias("org_code"),
@@ -641,42 +682,3 @@ def _formula_problems(unresolved: pl.DataFrame | None) -> pl.DataFrame:
             pl.col("formula"),
         ).alias("message"),
     )
-
-
-def _blank_upload(rows: int) -> dict[str, object]:
-    what = f"all {rows} row(s) of figures" if rows else "the file"
-    return {
-        "row": None,
-        "column": "value",
-        "value": None,
-        "rule": "blank-upload",
-        "severity": "error",
-        "message": f"the file is blank: {what} have no value, numerator or denominator; fill in the value column "
-        "(or a symbol such as x when a figure is not available) and upload it again",
-    }
-
-
-def _ranges(rows: list[int]) -> list[str]:
-    out: list[str] = []
-    start = prev = rows[0]
-    for r in [*rows[1:], None]:
-        if r is not None and r == prev + 1:
-            prev = r
-            continue
-        out.append(str(start) if start == prev else f"{start}-{prev}")
-        if r is not None:
-            start = prev = r
-    return out
-
-
-def _blank_rows(rows: list[int]) -> dict[str, object]:
-    spans = _ranges(rows)
-    listed = ", ".join(spans[:50]) + (f" and {len(spans) - 50} more run(s)" if len(spans) > 50 else "")
-    return {
-        "row": None,
-        "column": "value",
-        "value": None,
-        "rule": "blank-rows",
-        "severity": "information",
-        "message": f"{len(rows)} row(s) were left blank and not read: row(s) {listed}",
-    }

@@ -65,11 +65,11 @@ _MAX_DP = 12
 
 
 def _numbers_given(df: pl.DataFrame) -> pl.DataFrame:
-    """The cells of figures given as numbers (those the service derives itself), taken as they are: no symbol,
-    no flag, nothing to parse; only NaN, infinity and negative zero are refused as in a file's text."""
+    """The cells of figures given as numbers (derived by the service, or a publisher's), taken as they are: a
+    withheld value by the symbol (and flag) given beside it, nothing to parse; only NaN, infinity and negative zero
+    are refused as in a file's text."""
     out = df.with_columns(
-        pl.lit(None, pl.String).alias("symbol"),
-        pl.lit(None, pl.String).alias("flag"),
+        *(pl.lit(None, pl.String).alias(c) for c in ("symbol", "flag") if c not in df.columns),
         *(pl.col(c).cast(pl.Float64).alias(f"{c}_num") for c in NUMBERS),
     )
     value = pl.col("value_num")
@@ -77,8 +77,9 @@ def _numbers_given(df: pl.DataFrame) -> pl.DataFrame:
     places = [pl.when((value - value.round(k)).abs() <= 1e-12 * value.abs().clip(1.0)).then(k) for k in range(_MAX_DP)]
     out = out.with_columns(
         pl.min_horizontal(*places).fill_null(_MAX_DP).cast(pl.Int64).alias("value_dp"),
-        # A value was given wherever one is: if it is no figure (NaN, infinite), that is its type error.
-        pl.when(pl.col("value").is_not_null()).then(pl.lit("")).otherwise(None).alias("_number"),
+        # The number as written (a code list's code, for a judgement); where it is no figure (NaN, infinite), that
+        # is its type error.
+        as_text(pl.col("value_num")).alias("_number"),
     )
     out = out.with_columns(_not_a_figure(pl.col(f"{c}_num"), pl.col(c)).alias(f"{c}_why") for c in NUMBERS)
     out = out.with_columns(
@@ -86,7 +87,15 @@ def _numbers_given(df: pl.DataFrame) -> pl.DataFrame:
         for c in NUMBERS
     )
     # The report names a cell by its text, as a file's own would be.
-    return out.with_columns(pl.col(c).cast(pl.String) for c in NUMBERS)
+    return out.with_columns(as_text(pl.col(c)) for c in NUMBERS)
+
+
+def as_text(number: pl.Expr) -> pl.Expr:
+    """A number as a file would write it: a whole number without a decimal point (12, not 12.0)."""
+    whole = (
+        number.is_finite() & (number == number.floor()) & (number.abs() < 1e15) & ((number != 0) | (1.0 / number > 0))
+    )
+    return pl.when(whole).then(number.cast(pl.Int64).cast(pl.String)).otherwise(number.cast(pl.String))
 
 
 def _not_a_figure(number: pl.Expr, text: pl.Expr) -> pl.Expr:

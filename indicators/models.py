@@ -131,7 +131,10 @@ class Submission(SQLModel, table=True):
     content_hash: str = Field(max_length=64, index=True)
     raw_path: str
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    mode: str = Field(max_length=16)  # default | atomic | dry_run
+    #: What the upload is for, by kind (``collectors.head.PURPOSES``): for a file of figures how its errors are
+    #: taken (default | atomic), for a record-level upload its purpose (default: the return | annex_a |
+    #: annex_a_columns); a dry run is never stored.
+    mode: str = Field(max_length=16)
     status: str = Field(max_length=24, index=True)
     rows_read: int = 0
     rows_accepted: int = 0

@@ -16,8 +16,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cli import commands as cli
-from collectors.reprocess import reprocess
 from collectors.service import submit
+from collectors.ways_in import reprocess
 from exports import service as exports
 from onereturn import backup, db, keptfiles
 from onereturn.errors import Conflict, InvalidInput

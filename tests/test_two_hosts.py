@@ -16,8 +16,8 @@ from sqlmodel import Session, col
 
 from collectors.records.retention import purge
 from collectors.records.service import process_records, receive, resume_records
-from collectors.reprocess import reprocess
 from collectors.service import submit
+from collectors.ways_in import reprocess
 from indicators.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings

@@ -11,7 +11,7 @@ the publisher's previous release: a larger jump is a query, the figure held unti
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import polars as pl
 from sqlmodel import Session
@@ -19,8 +19,10 @@ from sqlmodel import Session
 from collectors.context import build_context
 from collectors.crosscheck import fmt
 from collectors.store import CURRENT_SCHEMA, KEY
-from collectors.validate import Validation, empty_problems, validate
+from collectors.typed import validate_figures
+from collectors.validate import Policy, Validation, empty_problems
 from indicators.published_query import current_published, figure_label
+from indicators.rules import Rule
 from onereturn.errors import InvalidInput
 
 #: How many of a refused release's problems are listed with the refusal (the first is in the message).
@@ -34,10 +36,12 @@ class ImplausibleRelease(InvalidInput):
 @dataclass
 class Ruling:
     """What the rules made of a release: the figures a query holds (their keys, one a figure however many a file
-    row gives), and the queries (problems named by file row and column)."""
+    row gives), the queries (problems named by file row and column), and the figures checked (those for areas the
+    geography holds)."""
 
     held: pl.DataFrame
     queries: pl.DataFrame
+    checked: pl.DataFrame
 
 
 def no_figures() -> pl.DataFrame:
@@ -61,38 +65,15 @@ def check_release(
     ``rounded_to``: the multiple the publisher rounds every count to (NDTMS: 5), as its source declares;
     ``columns``: the file's column each indicator is read from, so a problem names it."""
     if figures.is_empty():
-        return Ruling(no_figures(), empty_problems())
+        return Ruling(no_figures(), empty_problems(), figures)
     # One file row may give dozens of figures (NDTMS: 54): the rules see each figure as a row of its own, so a
     # query holds that figure alone and names its own values, and are then put back in the file's terms.
     numbered = figures.with_row_index("_figure", offset=1).with_columns(pl.col("_figure").cast(pl.Int64))
     places = _Places(numbered, columns or {})
-    ctx = build_context(session, publisher)
-    # The publisher answers for every figure it publishes, for every area: the designation checks are not its.
-    indicators = ctx.indicators.with_columns(
-        # A rate the catalogue works out from its terms is still a figure the publisher may publish.
-        pl.when(pl.col("id").is_in(figures["indicator_id"].unique().implode()))
-        .then(pl.lit(False))
-        .otherwise(pl.col("derived"))
-        .alias("derived")
-    )
-    ctx = replace(
-        ctx,
-        indicators=indicators,
-        agency_orgs=ctx.known_orgs,
-        agency_indicators=frozenset(figures["indicator_id"].unique().to_list()),
-        # Errors, and the change from the figure's previous version (here: the publisher's previous release).
-        rules=tuple(
-            r
-            for r in ctx.rules
-            if (r.severity == "error" or (r.kind == "change" and r.param("against") == "previous_version"))
-            # Each count rounded on its own: the rounded parts need not add up to the rounded total. (Rounding
-            # keeps order, so a part is still never above its whole.)
-            and not (rounded_to and r.kind == "breakdown_sum")
-        ),
-        current=_previous_release(session, publisher, figures),
-        stored_for=None,
-    )
-    result = validate(_as_upload(numbered), ctx)
+    ctx = build_context(session, publisher, compared=_previous_release(session, publisher, figures))
+    # Each figure is a row of its own to the checks, numbered as one: a query holds that figure alone.
+    given = numbered.with_columns(pl.col("_figure").alias("file_row"))
+    result = validate_figures(given, ctx, publisher_policy(rounded_to))
     _refuse_errors(result, filename, places)
     if rounded_to:
         _parts_within_totals(numbered, places, filename)
@@ -101,7 +82,8 @@ def check_release(
         if result.held.height
         else no_figures()
     )
-    return Ruling(held, places.in_file_terms(result.problems.filter(pl.col("severity") == "query"), labelled=True))
+    queries = places.in_file_terms(result.problems.filter(pl.col("severity") == "query"), labelled=True)
+    return Ruling(held, queries, figures)
 
 
 class _Places:
@@ -113,7 +95,7 @@ class _Places:
     def __init__(self, numbered: pl.DataFrame, columns: dict[str, str]) -> None:
         self.rows: dict[int, int] = dict(zip(numbered["_figure"], numbered["file_row"], strict=True))
         self.indicators: dict[int, str] = dict(zip(numbered["_figure"], numbered["indicator_id"], strict=True))
-        self.labels: dict[int, str] = {r[0]: figure_label(*r[1:]) for r in numbered.select("_figure", *KEY).iter_rows()}
+        self._numbered = numbered
         self.columns = columns
         # Several figures a row (NDTMS's measures, Fingertips' Count and Denominator): each indicator a message
         # names is followed by the file's column it was read from.
@@ -144,9 +126,15 @@ class _Places:
             text = self._ids.sub(lambda m: f"{m.group(1)} ({self.columns[m.group(1)]})", text)
         return text
 
+    def _labels(self, figures: pl.Series) -> dict[int, str]:
+        """What each of ``figures`` is (indicator, area, period, breakdown), in words: only those a problem names."""
+        named = self._numbered.filter(pl.col("_figure").is_in(figures.drop_nulls().implode()))
+        return {r[0]: figure_label(*r[1:]) for r in named.select("_figure", *KEY).iter_rows()}
+
     def in_file_terms(self, problems: pl.DataFrame, *, labelled: bool = False) -> pl.DataFrame:
         """Problems named by file row and column, each said once (a part and its whole in one file row break one
         rule once); ``labelled``: each message opens with the figure it is about."""
+        labels = self._labels(problems["row"]) if labelled else {}
         rows = [
             {
                 "row": self.row(r["row"]),
@@ -154,7 +142,7 @@ class _Places:
                 "value": r["value"],
                 "rule": r["rule"],
                 "severity": r["severity"],
-                "message": (f"{self.labels[r['row']]}: " if labelled and r["row"] in self.labels else "")
+                "message": (f"{labels[r['row']]}: " if r["row"] in labels else "")
                 + self.message(r["message"], self.row(r["row"])),
             }
             for r in problems.iter_rows(named=True)
@@ -222,27 +210,20 @@ def _parts_within_totals(numbered: pl.DataFrame, places: _Places, filename: str)
     )
 
 
-def _as_upload(figures: pl.DataFrame) -> pl.DataFrame:
-    """The release's figures as an upload's text cells: a value as its number, a withheld one as its symbol."""
+def publisher_policy(rounded_to: int = 0) -> Policy:
+    """The checks a publisher's release is held to: the catalogue's errors, and the change from the figure's
+    previous version (here: the publisher's previous release); not an agency's duties (a publisher answers for
+    every figure it publishes, for every area, a rate the catalogue works out included), and a publisher's value
+    note never answers a query (it is not an officer's explanation)."""
 
-    def text(column: str) -> pl.Expr:
-        number = pl.col(column)
-        whole = number.is_finite() & (number == number.floor()) & (number.abs() < 1e15)
-        return pl.when(whole).then(number.cast(pl.Int64).cast(pl.String)).otherwise(number.cast(pl.String))
+    def applies(rule: Rule) -> bool:
+        # Each count rounded on its own: the rounded parts need not add up to the rounded total. (Rounding keeps
+        # order, so a part is still never above its whole: ``_parts_within_totals``.)
+        if rounded_to and rule.kind == "breakdown_sum":
+            return False
+        return rule.severity == "error" or (rule.kind == "change" and rule.param("against") == "previous_version")
 
-    return figures.select(
-        pl.col("_figure").alias("row"),
-        pl.col("indicator_id").alias("indicator"),
-        pl.col("org_code").alias("org"),
-        "period",
-        "breakdown",
-        pl.coalesce(text("value"), pl.col("symbol")).alias("value"),
-        text("numerator").alias("numerator"),
-        text("denominator").alias("denominator"),
-        "status",
-        # A publisher's value note is not an officer's explanation: it never answers a query.
-        pl.lit(None, pl.String).alias("note"),
-    )
+    return Policy(designated=False, derived_given=True, notes_explain=False, rule=applies)
 
 
 def _refuse_errors(result: Validation, filename: str, places: _Places) -> None:

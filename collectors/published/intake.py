@@ -9,7 +9,6 @@ every figure keeps its release, file and row; a release is stored whole or not a
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,14 +18,14 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from collectors import lease
+from collectors import head, lease
+from collectors.head import PUBLISHED_KIND
 from collectors.published.check import Ruling, check_release
 from collectors.published.formats import no_areas, read_published
 from collectors.published.read import FIGURE_SCHEMA, AreaLookup, PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.published.viewit import area_lookup
 from collectors.queries import answer
-from collectors.service import RERUNNABLE, keep_raw, kept_raw
 from collectors.spine import Alongside, CutOff, Stored, audited, store_accepted
 from collectors.store import COMPARED, KEY, in_key_order
 from collectors.validate import Validation, empty_problems
@@ -117,7 +116,7 @@ def import_release(
     """Import one release of ``spec``'s data set from the publisher's file ``data``, whole or not at all: read,
     held to the catalogue's rules (an error refuses it all; a jump from the last release is held as a query), with
     its ``audit`` event when given (who, the action, from where and the object) in the same transaction."""
-    digest, raw_path = keep_raw(engine, settings, data)
+    digest, raw_path = head.keep_raw(engine, settings, data)
     known, current = _read_before(engine, spec, digest)
     if known is not None and current:
         return Imported(known, duplicate=True)
@@ -132,25 +131,23 @@ def import_release(
             columns=columns_of(spec),
         )
     now = datetime.now(UTC)
-    submission = Submission(
+    submission = head.new_submission(
+        kind=PUBLISHED_KIND,
+        purpose="release",
         agency_code=spec.publisher,
         filename=filename,
         source_format="csv",
         size_bytes=len(data),
         content_hash=digest,
         raw_path=raw_path,
-        received_at=now,
-        mode="default",
         status="storing",
-        kind="published",
         # The source the file is a release of, so a cut-off import can be read again (onereturn submissions reprocess).
         published_source=spec.id,
         rows_read=rows_read,
         submitted_by=submitted_by or f"published: {fetched_from}",
         # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
         # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
-        lease_owner=lease.worker_id(),
-        lease_until=lease.expiry(settings.upload_lease_seconds),
+        lease_seconds=settings.upload_lease_seconds,
     )
     with Session(engine, expire_on_commit=False) as session:
         _ensure_publisher(session, spec, now)
@@ -165,13 +162,7 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
     """Import a publisher's file again from its kept raw file, as the release of the source it was imported as,
     where its import failed or was cut off (``onereturn submissions reprocess``)."""
     with Session(engine, expire_on_commit=False) as session:
-        submission = session.get(Submission, submission_id)
-        if submission is None or submission.kind != "published":
-            raise NotFound(f"Submission {submission_id} is not a publisher's import")
-        if submission.status not in RERUNNABLE:
-            raise Conflict(
-                f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} imports are run again"
-            )
+        submission = head.rerunnable(session, submission_id, kind=PUBLISHED_KIND)
         spec = load_sources().sources.get(submission.published_source)
         if spec is None:
             raise Conflict(
@@ -180,14 +171,12 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
                 "onereturn published import SOURCE FILE"
             )
     settings = settings or Settings()
-    data = kept_raw(engine, settings, submission)
-    if hashlib.sha256(data).hexdigest() != submission.content_hash:
-        raise Conflict(f"The kept file of submission {submission_id} has changed since it was received")
+    data = head.kept_unchanged(engine, settings, submission)
     known, current = _read_before(engine, spec, submission.content_hash)
     try:
         if known is not None and current:
             raise InvalidInput(f"release {known.id} has read the same file since; nothing more to do")
-        figures, _ = read_release(spec, data, filename=submission.filename, areas=area_lookup(engine))
+        figures, rows_read = read_release(spec, data, filename=submission.filename, areas=area_lookup(engine))
         with Session(engine) as session:
             ruling = check_release(
                 session,
@@ -201,7 +190,10 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
         _set(engine, submission, status="superseded" if known and current else "rejected", message=exc.message)
         return submission
     lease_seconds = settings.upload_lease_seconds
-    _set(engine, submission, status="storing", message="", lease_seconds=lease_seconds)
+    # Stored again under a lease, as the first import was, so the sweep of cut-off work leaves it alone while it runs.
+    submission = head.reopen(
+        engine, settings, submission_id, kind=PUBLISHED_KIND, status="storing", rows_read=rows_read
+    )
     fetched = (
         submission.submitted_by.removeprefix("published: ")
         if submission.submitted_by.startswith("published: ")
@@ -215,20 +207,13 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
         return done
 
 
-def _set(engine: Engine, submission: Submission, *, status: str, message: str, lease_seconds: float = 0) -> None:
-    """Record a rerun import's state (and on the object the caller holds); storing again takes a lease, as the
-    first import did, so the sweep of cut-off work leaves it alone while it runs."""
+def _set(engine: Engine, submission: Submission, *, status: str, message: str) -> None:
+    """Record how a rerun import ended without storing (and on the object the caller holds)."""
     with Session(engine) as session:
-        finished = None if status == "storing" else datetime.now(UTC)
-        leased = (
-            {"lease_owner": lease.worker_id(), "lease_until": lease.expiry(lease_seconds)}
-            if status == "storing"
-            else {}
-        )
         session.execute(
             update(Submission)
             .where(col(Submission.id) == submission.id)
-            .values(status=status, message=message[:2000], finished_at=finished, **leased)
+            .values(status=status, message=message[:2000], finished_at=datetime.now(UTC))
         )
         session.commit()
     submission.status, submission.message = status, message
@@ -410,8 +395,9 @@ def _sorted_release(
     """A release's figures sorted before storing: those for areas the geography holds, each marked ``stored_as``
     (the store's, or beside another body's figure), the figures a query holds, how many were skipped and the
     unknown area codes with their figure counts."""
+    # The figures for areas the geography holds are those the rules checked.
+    in_geography = ruling.checked
     with Session(engine) as session:
-        in_geography = _in_geography(session, figures)
         others = _answered_by_others(session, spec.publisher, figures["indicator_id"].unique().to_list())
     skipped = figures.height - in_geography.height
     # A row under a code the geography lacks is stored nowhere, and said so: its code and how many figures it had.

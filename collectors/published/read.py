@@ -77,6 +77,8 @@ def _first_line(exc: Exception) -> str:
 def _check_rows(spec: SourceSpec, text: str) -> None:
     """Check the header is the declared layout and every row has as many fields as the header, each of a bounded
     length; the first problem is refused naming its row (a file cut off mid-row, a stray comma, a damaged quote)."""
+    if _plainly_regular(spec, text):
+        return
     reader = csv.reader(io.StringIO(text))
     number, width = 0, 0
     try:
@@ -96,6 +98,31 @@ def _check_rows(spec: SourceSpec, text: str) -> None:
         raise PublishedFormatError(f"{spec.file} row {number + 1}: {clip(why)}; nothing was stored") from exc
     if number == 0:
         raise PublishedFormatError(f"{spec.file}: the file is empty; nothing was stored")
+
+
+def _plainly_regular(spec: SourceSpec, text: str) -> bool:
+    """Whether the file is plainly what ``_check_rows`` accepts, seen line by line: the declared header, no NUL, no
+    line longer than a field may be, and every line as many fields as the header (its commas counted; a line with a
+    quote read by the csv module, strictly, so a quoted field left open, which would run on to the next line, is no
+    plain line). Anything else is read record by record, which names the first problem."""
+    if not text or "\x00" in text:
+        return False
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return False
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if max(map(len, lines)) > MAX_FIELD:
+        return False
+    quoted = [line for line in lines if '"' in line]
+    try:
+        header = next(csv.reader(lines[:1], strict=True), [])
+        widths = {len(row) for row in csv.reader((line for line in quoted if line), strict=True)}
+    except csv.Error:
+        return False
+    width = len(spec.columns)
+    plain = {line.count(",") + 1 for line in lines[1:] if line and '"' not in line}
+    return header == spec.columns and (widths | plain) <= {width}
 
 
 def _check_columns(spec: SourceSpec, found: list[str]) -> None:

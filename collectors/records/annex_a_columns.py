@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import fastexcel
@@ -20,6 +20,7 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from collectors import head
 from collectors.readxlsx import check_xlsx_safety
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
@@ -173,18 +174,19 @@ def receive_columns(
         digest = content_hash(named)
         name_kept = keep(engine, settings, checked_keys(engine, settings), digest, named)
     with Session(engine) as session:
-        row = Submission(
+        row = head.new_submission(
+            kind=RECORDS_KIND,
+            purpose=COLUMNS_MODE,
             agency_code=agency_code,
             filename=name[:255],
             source_format="annex_a",
             size_bytes=len(data),
             content_hash=digest,
             raw_path=name_kept,
-            received_at=datetime.now(UTC),
-            mode=COLUMNS_MODE,
-            status="accepted",
             submitted_by=submitted_by,
-            kind=RECORDS_KIND,
+            # Checked whole as it is received: accepted at once, no worker to hold it.
+            lease_seconds=None,
+            status="accepted",
             stage="stored",
             rows_read=frame.height,
             rows_accepted=frame.height,

@@ -10,7 +10,7 @@ named in the store only by their pseudonym (``collectors.records.privacy``).
 
 :func:`process_records` is the one entry that starts processing: the upload pool's process, the API's
 background task (no pool), the scheduler's and the CLI's resume (:func:`resume_records`) and the CLI's rerun
-(:func:`rerun`) all call it. The derived figures go to the checks as figures (``collectors.derived``) and to the
+(:func:`rerun`) all call it. The derived figures go to the checks as figures (``collectors.typed``) and to the
 storing tail with the child rows as its hook (``spine.Alongside``).
 """
 
@@ -29,9 +29,8 @@ import polars as pl
 from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, col, select
 
-from collectors import lease
+from collectors import head, lease
 from collectors.context import build_context
-from collectors.derived import FIGURE_SCHEMA, validate_figures
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError, read_collection_year, run_rules
 from collectors.records.inputs import check_archive
@@ -41,14 +40,15 @@ from collectors.records.privacy import Keys, checked_keys
 from collectors.records.reading import as_written, check_903_year, distances_for, read_files
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.spine import Alongside, CutOff, Stored, failure_reason, record_outcome, repeat_of, store_accepted
+from collectors.typed import FIGURE_SCHEMA, validate_figures
 from collectors.validate import problem_frame
-from indicators.models import ANNEX_A_EXTRACT, Observation, Submission
 from indicators.models import RECORDS_KIND as KIND
+from indicators.models import Observation, Submission
 from mappings.agencies import get_agency
 from mappings.illustrative import Council, councils_of
 from onereturn import audittrail, db
 from onereturn.db import bulk_insert
-from onereturn.errors import Conflict, InvalidInput, NotFound, OneReturnError, PayloadTooLarge
+from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.keptfiles import KeptFileMissing
 from onereturn.settings import Settings
 
@@ -63,9 +63,9 @@ POPULATION = "pop.resident_0_17"
 #: The rule named on a figure derived from the records that a template also gives.
 CONFLICT_RULE = "records_keyed_conflict"
 _BATCH = 20_000
-#: What a record-level upload is for, and the mode its submission is recorded with: DfE's return (figures
-#: derived and stored), or a fresh extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
-PURPOSES = {"return": "default", "annex_a": ANNEX_A_EXTRACT}
+#: What a record-level upload may be for (``head.PURPOSES``): DfE's return (figures derived and stored), or a fresh
+#: extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
+PURPOSES = ("return", "annex_a")
 #: The finished statuses of an earlier upload that sending the same files again may repeat. Not ``rejected``: the
 #: council sends refused files again to have them read again (the rules, or the kept file, may have changed since).
 _REPEATABLE = ("accepted", "queried", "partially_accepted")
@@ -114,7 +114,7 @@ def receive(
     ``audit``: its audit event when given (as ``spine.audited`` takes it), committed with the submission."""
     if purpose not in PURPOSES:
         raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
-    mode = PURPOSES[purpose]
+    mode = head.mode_of(KIND, purpose)
     if not files:
         raise InvalidInput("a record-level upload needs at least one file (form field 'files')")
     total = sum(path.stat().st_size for _, path in files)
@@ -136,24 +136,22 @@ def receive(
     name = keep(engine, settings, keys, digest, read)
     names = ", ".join(name for name, _ in read)
     with Session(engine, expire_on_commit=False) as session:
-        submission = Submission(
+        submission = head.new_submission(
+            kind=KIND,
+            purpose=purpose,
             agency_code=agency_code,
             filename=names[:255],
             source_format="records",
             size_bytes=total,
             content_hash=digest,
             raw_path=name,
-            received_at=datetime.now(UTC),
-            mode=mode,
-            status="received",
             submitted_by=submitted_by,
-            kind=KIND,
-            stage="received",
-            collection_year=year,
             # No worker holds it yet: an upload worker takes it up at once; if none does before this runs
             # out (the process stopped), resume_records does.
-            lease_owner="",
-            lease_until=lease.expiry(settings.upload_lease_seconds),
+            lease_seconds=settings.upload_lease_seconds,
+            held=False,
+            stage="received",
+            collection_year=year,
         )
         session.add(submission)
         session.flush()
@@ -309,7 +307,7 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         )
         _end(engine, submission, outcome, status="rejected", stage="rejected", message=message, rows_read=read.rows)
         return
-    if submission.mode == ANNEX_A_EXTRACT:
+    if head.purpose_of(submission) == "annex_a":
         # An extract feeds Annex A alone: it is kept (encrypted) and checked, and no figure of a return comes of it.
         message = (
             f"kept as an Annex A extract for {submission.collection_year}: DfE's rules found no error"
@@ -652,18 +650,8 @@ def resume_records(engine: Engine, settings: Settings) -> list[int]:
 
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Submission:
     """Run a failed or interrupted record-level upload again from its kept files."""
-    with Session(engine) as session:
-        found = session.get(Submission, submission_id)
-        if found is None or found.kind != KIND:
-            raise NotFound(f"Record-level submission {submission_id} does not exist")
-        if found.status not in ("failed", "interrupted"):
-            raise Conflict(
-                f"Submission {submission_id} is {found.status}; only failed or interrupted uploads are run again"
-            )
-        session.execute(
-            update(Submission)
-            .where(col(Submission.id) == submission_id)
-            .values(status="interrupted", stage="received", attempts=0, lease_owner="", lease_until=None)
-        )
-        session.commit()
+    # Left unclaimed (interrupted, no lease) for process_records to claim as any upload whose worker stopped.
+    head.reopen(
+        engine, settings, submission_id, kind=KIND, held=False, status="interrupted", stage="received", attempts=0
+    )
     return process_records(engine, settings, submission_id)

@@ -11,10 +11,11 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from collectors import lease
-from collectors.reprocess import reprocess
-from collectors.service import keep_raw, submit
+from collectors.head import keep_raw
+from collectors.service import submit
 from collectors.store import current_for_keys
 from collectors.validate import validate
+from collectors.ways_in import reprocess
 from indicators.models import Observation, Submission
 from onereturn.errors import ProcessingFailed
 from onereturn.settings import Settings

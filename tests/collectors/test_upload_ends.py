@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 import collectors.service as service
 import collectors.spine as spine
-from collectors.reprocess import reprocess
 from collectors.service import submit
 from collectors.spine import Outcome
+from collectors.ways_in import reprocess
 from indicators.models import Observation, Submission
 from onereturn.errors import Conflict, ProcessingFailed
 from onereturn.settings import Settings

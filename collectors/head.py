@@ -1,0 +1,196 @@
+"""The head every way figures come in shares, before its own reading: keep the raw file before anything reads it,
+write the submission with its kind and purpose, take the lease, and open a failed or interrupted upload to be run
+again from its kept file.
+
+A way in (an agency's file of figures, a council's record-level files, Annex A's columns, a publisher's release)
+reads its file in its own way and then stores through the tail it shares with the others (``collectors.spine``);
+``collectors.ways_in`` is the one table that says which way in takes an upload of each kind. This module is the
+one place a ``Submission`` row is made.
+
+``Submission.kind`` says which way in took the file; what the upload is for (its purpose) is stored in ``mode``,
+a column older than the purposes: an agency's file of figures keeps there how its errors are taken (``default``:
+its valid rows stored; ``atomic``: all or nothing), a record-level upload what it is for. ``PURPOSES`` is the one
+table of both, and :func:`purpose_of` reads it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, update
+from sqlmodel import Session, col
+
+from collectors import lease
+from indicators.models import RECORDS_KIND, Submission, SubmissionProblem
+from onereturn import keptfiles
+from onereturn.errors import Conflict, InvalidInput, NotFound
+from onereturn.settings import Settings
+
+#: ``Submission.kind`` of an agency's template or file of figures.
+FIGURES_KIND = "figures"
+#: ``Submission.kind`` of a publisher's release.
+PUBLISHED_KIND = "published"
+#: Each kind's purposes, and the ``mode`` its submission is stored with.
+PURPOSES: dict[str, dict[str, str]] = {
+    # How an agency's file's errors are taken: its valid rows stored, or nothing stored if any row is in error.
+    FIGURES_KIND: {"default": "default", "atomic": "atomic"},
+    # DfE's return (figures derived and stored), a fresh extract for Ofsted's Annex A (checked by DfE's rules and
+    # kept; no figure), or the council's own Annex A columns (kept, read when Annex A is built).
+    RECORDS_KIND: {"return": "default", "annex_a": "annex_a", "annex_a_columns": "annex_a_columns"},
+    PUBLISHED_KIND: {"release": "default"},
+}
+#: Submission statuses that are final: an identical file sent again may repeat one (``spine.repeat_of``).
+FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
+#: Statuses of uploads that did not finish, which are run again from their kept files.
+RERUNNABLE = ("failed", "interrupted")
+#: The counts of a submission's outcome, cleared when it is run again.
+_COUNTS = (
+    "rows_read",
+    "rows_accepted",
+    "rows_new",
+    "rows_revised",
+    "rows_unchanged",
+    "error_count",
+    "warning_count",
+    "query_count",
+    "information_count",
+    "queries_open",
+)
+
+
+def mode_of(kind: str, purpose: str) -> str:
+    """The ``mode`` a submission of ``kind`` made for ``purpose`` is stored with; InvalidInput naming the purposes
+    of the kind for any other."""
+    purposes = PURPOSES.get(kind)
+    if purposes is None:
+        raise InvalidInput(f"no way in takes uploads of kind {kind!r}")
+    if purpose not in purposes:
+        raise InvalidInput(f"purpose must be one of {', '.join(purposes)}, not {purpose!r}")
+    return purposes[purpose]
+
+
+def purpose_of(submission: Submission) -> str:
+    """What a stored submission is for, as :data:`PURPOSES` names it."""
+    for purpose, mode in PURPOSES.get(submission.kind, {}).items():
+        if mode == submission.mode:
+            return purpose
+    return submission.mode
+
+
+def keep_raw(engine: Engine, settings: Settings, data: bytes) -> tuple[str, str]:
+    """Keep the raw bytes under their SHA-256 before anything reads them (``onereturn.keptfiles``); return hash and
+    content name."""
+    digest = hashlib.sha256(data).hexdigest()
+    return digest, keptfiles.keep(engine, settings, keptfiles.uploads_name(digest), data)
+
+
+def kept_raw(bind: Engine | Connection, settings: Settings, submission: Submission) -> bytes:
+    """A submission's kept raw file, from wherever it is kept; NotFound naming the submission when it is nowhere."""
+    try:
+        return keptfiles.read(bind, settings, submission.raw_path)
+    except keptfiles.KeptFileMissing as exc:
+        raise keptfiles.KeptFileMissing(f"The kept file of submission {submission.id} is missing: {exc}") from exc
+
+
+def kept_unchanged(bind: Engine | Connection, settings: Settings, submission: Submission) -> bytes:
+    """A submission's kept raw file, refused (Conflict) when it is no longer the file that was received."""
+    data = kept_raw(bind, settings, submission)
+    if hashlib.sha256(data).hexdigest() != submission.content_hash:
+        raise Conflict(f"The kept file of submission {submission.id} has changed since it was received")
+    return data
+
+
+def new_submission(
+    *,
+    kind: str,
+    purpose: str,
+    agency_code: str,
+    filename: str,
+    source_format: str,
+    size_bytes: int,
+    content_hash: str,
+    raw_path: str,
+    submitted_by: str,
+    lease_seconds: float | None,
+    held: bool = True,
+    status: str = "received",
+    **more: Any,
+) -> Submission:
+    """A submission for a file kept and received by one way in, for the caller to add in its own transaction (with
+    whatever it records beside it: ``more`` of its columns). Leased for ``lease_seconds`` (None: no lease, it is
+    finished as it is recorded), held by this worker, or not ``held``: left to the worker that claims it before
+    the lease runs out."""
+    return Submission(
+        kind=kind,
+        mode=mode_of(kind, purpose),
+        agency_code=agency_code,
+        filename=filename,
+        source_format=source_format[:8] or "?",
+        size_bytes=size_bytes,
+        content_hash=content_hash,
+        raw_path=raw_path,
+        received_at=datetime.now(UTC),
+        status=status,
+        submitted_by=submitted_by,
+        lease_owner=lease.worker_id() if held and lease_seconds is not None else "",
+        lease_until=lease.expiry(lease_seconds) if lease_seconds is not None else None,
+        **more,
+    )
+
+
+def format_of(filename: str) -> str:
+    """The format a file's name says it is in (its suffix), as a submission records it."""
+    return Path(filename).suffix.lower().lstrip(".")[:8] or "?"
+
+
+#: How a submission that is not one of a kind is named in the answer.
+_NOT_ONE = {
+    RECORDS_KIND: "Record-level submission {id} does not exist",
+    PUBLISHED_KIND: "Submission {id} is not a publisher's import",
+}
+
+
+def rerunnable(session: Session, submission_id: int, *, kind: str) -> Submission:
+    """A submission of ``kind`` that may be run again (failed or interrupted); NotFound or Conflict when not."""
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.kind != kind:
+        raise NotFound(_NOT_ONE.get(kind, "Submission {id} does not exist").format(id=submission_id))
+    if submission.status not in RERUNNABLE:
+        raise Conflict(
+            f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} uploads are run again"
+        )
+    return submission
+
+
+def reopen(
+    engine: Engine,
+    settings: Settings,
+    submission_id: int,
+    *,
+    kind: str,
+    held: bool = True,
+    **values: Any,
+) -> Submission:
+    """Open a failed or interrupted submission of ``kind`` to be run again from its kept file: its report and
+    counts cleared, ``values`` set (its status, where not ``received``), and its lease taken by this worker
+    (``held``) or left to the worker that claims it. NotFound or Conflict when it is not one to run again."""
+    with Session(engine, expire_on_commit=False) as session:
+        submission = rerunnable(session, submission_id, kind=kind)
+        reset: dict[str, Any] = {
+            "status": "received",
+            "message": "",
+            "finished_at": None,
+            **dict.fromkeys(_COUNTS, 0),
+            "lease_owner": lease.worker_id() if held else "",
+            "lease_until": lease.expiry(settings.upload_lease_seconds) if held else None,
+            **values,
+        }
+        session.execute(delete(SubmissionProblem).where(col(SubmissionProblem.submission_id) == submission_id))
+        session.execute(update(Submission).where(col(Submission.id) == submission_id).values(**reset))
+        session.commit()
+        for key, value in reset.items():
+            setattr(submission, key, value)
+    return submission
