@@ -31,6 +31,7 @@ from collectors.records import service as records
 from collectors.records.annex_a_ssd import keep_from_extract
 from collectors.records.contract import read_collection_year
 from collectors.schemas import SubmissionReport
+from collectors.spine import Outcome
 from collectors.ssd import payload_store
 from collectors.ssd.intake import is_extract
 from collectors.ssd.payload import kept_items
@@ -240,9 +241,10 @@ async def _records_upload(
     )
 
 
-def _start_records(request: Request, background: BackgroundTasks, received: records.Received) -> None:
+def _start_records(request: Request, background: BackgroundTasks, received: records.Received | Outcome) -> None:
     """Start DfE's rules on a record-level upload just kept: in an upload worker, or once the answer is sent."""
     sub = received.submission
+    assert sub is not None
     assert sub.id is not None
     if received.duplicate:
         return
