@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner, Result
 
 import scheduler
 from collectors.records.models import CscPayloadExtract
@@ -202,3 +203,62 @@ def test_the_job_is_there_only_for_the_councils_configured(store: Engine, tmp_pa
             sched.shutdown(wait=False)
         finally:
             jobs.unbind("settings")
+
+
+@pytest.mark.postgres
+@on_sqlite
+def test_tables_over_the_upload_limit_store_nothing(
+    store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, SERVER)
+    settings = Settings(
+        data_dir=tmp_path / "data", ssd_reads=f"{AGENCY}={VARIABLE} schema={ssd_schema}", max_upload_bytes=200
+    )
+    ok, why = database.run_read(store, settings, database.sources(settings)[AGENCY])
+    assert (ok, "over the upload limit of 200 bytes" in why) == (False, True)
+    assert _counted(store, Submission) == 0
+
+
+def _cli(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    from cli.commands import app
+    from onereturn.settings import get_settings
+
+    monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr("cli.shared.ready_engine", lambda: store)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["records", "read-ssd", *args])
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.postgres
+@on_sqlite
+def test_the_command_reads_now_and_says_what_was_made(
+    store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, SERVER)
+    monkeypatch.setenv("ONERETURN_SSD_READS", f"{AGENCY}={VARIABLE} schema={ssd_schema}")
+    result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "2024-25")
+    assert result.exit_code == 0, result.output
+    assert "cin_census_from_ssd.xml (submission" in result.output
+    with Session(store) as session:
+        (census,) = session.exec(select(Submission).where(col(Submission.filename) == "cin_census_from_ssd.xml")).all()
+    assert census.submitted_by == "SSD database read (onereturn records read-ssd)"
+
+
+@on_sqlite
+def test_the_command_says_why_nothing_was_stored(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, "postgresql://reader:s3cret-pw@127.0.0.1:1/ssd")
+    monkeypatch.setenv("ONERETURN_SSD_READS", f"{AGENCY}={VARIABLE}")
+    result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "2024-25")
+    assert result.exit_code == 1
+    assert "Nothing stored: the SSD database could not be read" in result.output
+    assert "s3cret-pw" not in result.output
+    result = _cli(store, tmp_path, monkeypatch, "--agency", "nottinghamshire")
+    assert result.exit_code == 2
+    # The usage error is drawn in a box: its words are read across the box's lines.
+    words = " ".join(result.output.replace("│", " ").split())
+    assert "no SSD database is configured for nottinghamshire" in words
