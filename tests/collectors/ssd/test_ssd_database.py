@@ -262,3 +262,20 @@ def test_the_command_says_why_nothing_was_stored(
     # The usage error is drawn in a box: its words are read across the box's lines.
     words = " ".join(result.output.replace("│", " ").split())
     assert "no SSD database is configured for nottinghamshire" in words
+
+
+@on_sqlite
+def test_a_failed_scheduled_read_is_recorded_and_the_scheduler_goes_on(
+    jobs_on: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, "postgresql://reader:s3cret-pw@127.0.0.1:1/ssd")
+    jobs.bind(settings=_settings(tmp_path))
+    try:
+        scheduler.job_ssd_read(AGENCY)
+        scheduler.job_ssd_read("nottinghamshire")  # no longer configured: nothing read, nothing recorded
+    finally:
+        jobs.unbind("settings")
+    with Session(jobs_on) as session:
+        runs = session.exec(select(JobRun)).all()
+    assert [(r.job_id, r.outcome) for r in runs] == [(f"ssd-read:{AGENCY}", "error")]
+    assert "could not be read" in runs[0].detail
