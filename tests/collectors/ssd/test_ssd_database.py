@@ -92,7 +92,12 @@ def test_a_read_gives_what_an_upload_of_the_same_tables_gives(
     assert (census.status, census.stage, census.collection_year) == ("accepted", "stored", "2024-25")
     assert census.submitted_by == "SSD database read (the schedule)"
     assert annex.mode == "annex_a_ssd"
-    # The database read again, unchanged: no new submission, no new payload extract.
+    # The database read again, unchanged (a row written again as it was: first in the table's heap no more): no new
+    # submission, no new payload extract.
+    import psycopg
+
+    with psycopg.connect(SERVER.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(f"UPDATE {ssd_schema}.ssd_person SET pers_sex = pers_sex WHERE pers_person_id = 'C1'")
     before, extracts = _counted(store, Submission), _counted(store, CscPayloadExtract)
     ok, again = database.run_read(store, settings, source, by="onereturn records read-ssd")
     assert ok, again
