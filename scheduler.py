@@ -247,6 +247,14 @@ def job_published_fetch() -> None:
 
 
 @job
+def job_ssd_read(agency_code: str) -> None:
+    """Read a council's SSD from its own database and take it as an uploaded extract is (a failure is recorded)."""
+    from collectors.ssd.database import scheduled_read
+
+    scheduled_read(jobs.engine(), jobs.settings(), agency_code)
+
+
+@job
 def job_heartbeat() -> None:
     """Record that this scheduler is alive and active (on its lock's connection, so never once the lock is gone)."""
     lock = jobs.bound("lock")
@@ -415,12 +423,32 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
             next_run_time=now + timedelta(seconds=1),
             **({"executor": BUILDS, "kwargs": {"database_url": build_url}} if apart else {}),
         )
+    wanted |= _ssd_reads(scheduler)
     removed = 0
     for scheduled in scheduler.get_jobs():
         if scheduled.id not in wanted:
             scheduled.remove()
             removed += 1
     return {"planned": len(planned), "missed_now_due": missed, "removed": removed}
+
+
+def _ssd_reads(scheduler: Any) -> set[str]:
+    """Add a read of each configured council's SSD database at its time (``ONERETURN_SSD_READS``); its job ids."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from collectors.ssd.database import sources
+
+    settings = jobs.settings()
+    ids = set()
+    for source in sources(settings).values():
+        ids.add(source.job_id)
+        trigger = CronTrigger.from_crontab(source.at, timezone=ZoneInfo(settings.timezone))
+        scheduled = scheduler.get_job(source.job_id)
+        if scheduled is not None and scheduled.func is job_ssd_read and str(scheduled.trigger) == str(trigger):
+            continue
+        scheduler.add_job(job_ssd_read, trigger=trigger, id=source.job_id, replace_existing=True,
+                          kwargs={"agency_code": source.agency_code})  # fmt: skip
+    return ids
 
 
 def start_embedded(engine: Engine, settings: Settings) -> Any | None:

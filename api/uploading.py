@@ -28,19 +28,14 @@ from api.uploadpool import process as process_upload
 from collectors import answers
 from collectors import service as collect
 from collectors.records import service as records
-from collectors.records.annex_a_ssd import keep_from_extract
 from collectors.records.contract import read_collection_year
 from collectors.schemas import SubmissionReport
 from collectors.spine import Outcome
-from collectors.ssd import payload_store
 from collectors.ssd.intake import is_extract
-from collectors.ssd.payload import kept_items
-from collectors.ssd.service import Made, make_returns
+from collectors.ssd.receiving import receive_extract
 from collectors.validate import problem_frame
 from collectors.ways_in import waiting_way_in
 from indicators.models import RECORDS_KIND, Submission
-from mappings.compare import dfe_la_number
-from mappings.illustrative import councils_of
 from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
 
@@ -257,20 +252,6 @@ def _start_records(request: Request, background: BackgroundTasks, received: reco
         background.add_task(take_up, request.app.state.engine, request.app.state.settings, sub.id)
 
 
-def _made(engine: Any, settings: Settings, agency_code: str, year: str, name: str, path: Path) -> Made:
-    """The extract checked and the year's files made, for the council the agency answers for."""
-    with Session(engine) as session:
-        councils = councils_of(session, agency_code)
-    if len(councils) != 1:
-        raise InvalidInput(f"an SSD extract is a council's: agency {agency_code} answers for {len(councils)} councils")
-    lea = dfe_la_number(councils[0].rules_as)
-    if lea is None:
-        raise InvalidInput(f"{councils[0].rules_as} has no DfE council number, which the CIN census's header needs")
-    # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
-    keep = kept_items(identifiers=payload_store.identifiers_on(settings, agency_code))
-    return make_returns(path, name, year, lea, max_unpacked=settings.max_upload_bytes, keep=keep)
-
-
 async def _ssd_upload(
     request: Request,
     background: BackgroundTasks,
@@ -284,85 +265,24 @@ async def _ssd_upload(
     when the upload is not one ZIP of SSD tables (it is DfE's own files)."""
     if len(uploads) != 1 or not is_extract(uploads[0][1]):
         return None
-    if purpose not in records.PURPOSES:
-        raise InvalidInput(f"purpose must be one of {', '.join(records.PURPOSES)}, not {purpose[:40]!r}")
-    engine, settings = request.app.state.engine, request.app.state.settings
     ((name, path),) = uploads
-    made = await anyio.to_thread.run_sync(lambda: _made(engine, settings, agency_code, collection_year, name, path))
-    # Every file is held to the upload limit before any is received, so none is kept when another cannot be.
-    for file_name, data in made.files:
-        if len(data) > settings.max_upload_bytes:
-            raise PayloadTooLarge(f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
-                                  f"{settings.max_upload_bytes:,}; nothing was kept")  # fmt: skip
-    # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
-    extract, made.extract = made.extract, None
-    assert extract is not None
-    prepared = await anyio.to_thread.run_sync(lambda: payload_store.prepare_for(extract, settings, agency_code))
-    started = await _receive_made(request, background, principal, agency_code, collection_year, name, made, purpose)
-    annex_id = None
-    if made.annex_a:
-        keeping_annex = functools.partial(
-            keep_from_extract, engine, settings, agency_code, collection_year, name, made.annex_a, principal.label
-        )
-        annex_id = await anyio.to_thread.run_sync(keeping_annex)
-    keeping = functools.partial(
-        payload_store.keep, engine, settings, agency_code=agency_code, collection_year=collection_year,
-        filename=name, content_hash=payload_store.file_hash(path), prepared=prepared,
+    taking = functools.partial(
+        receive_extract, request.app.state.engine, request.app.state.settings, agency_code=agency_code,
+        collection_year=collection_year, name=name, path=path, submitted_by=principal.label, purpose=purpose,
+        start=lambda received: _start_records(request, background, received),
+        audit=lambda named: stored_event(request, principal, named),
     )  # fmt: skip
-    kept = await anyio.to_thread.run_sync(keeping)
+    taken = await anyio.to_thread.run_sync(taking)
     stored_with_change(request)
     annotate(
         request,
         object=f"SSD extract {name} (agency {agency_code})",
         status=202,
-        detail=f"checked ({made.rows:,} rows); made {', '.join(f for f, _ in made.files)} for {collection_year}"
-        + (f"; Annex A rows kept as upload {annex_id}" if annex_id is not None else ""),
+        detail=f"checked ({taken.made.rows:,} rows); made {', '.join(f for f, _ in taken.made.files)} for "
+        f"{collection_year}"
+        + (f"; Annex A rows kept as upload {taken.annex_id}" if taken.annex_id is not None else ""),
     )
-    annex = {"id": annex_id, "tables": sorted(made.annex_a)} if annex_id is not None else None
-    payloads = {"extract_id": kept.id, "run_date": kept.run_date.isoformat(), "children": kept.children,
-                **{s: getattr(kept, s) for s in ("new", "updated", "unchanged", "deleted")}}  # fmt: skip
-    body = {"extract": {"file": name, "rows": made.rows, "notes": made.notes, "annex_a": annex}, "submissions": started,
-            "csc_api_payloads": payloads}  # fmt: skip
-    return JSONResponse(body, status_code=202)
-
-
-async def _receive_made(
-    request: Request,
-    background: BackgroundTasks,
-    principal: Principal,
-    agency_code: str,
-    collection_year: str,
-    name: str,
-    made: Made,
-    purpose: str,
-) -> list[dict[str, Any]]:
-    """Receive each file made from the extract as the council's record-level upload, and start DfE's rules on it."""
-    engine, settings = request.app.state.engine, request.app.state.settings
-    started = []
-    with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
-        for file_name, data in made.files:
-            target = Path(work) / file_name
-            target.write_bytes(data)
-            audit = stored_event(
-                request, principal, f"submission {{id}} (agency {agency_code}, {file_name} from {name})"
-            )
-            receiving = functools.partial(
-                records.receive, engine, settings, agency_code=agency_code, collection_year=collection_year,
-                files=[(file_name, target)], submitted_by=principal.label, audit=audit, purpose=purpose,
-            )  # fmt: skip
-            received = await anyio.to_thread.run_sync(receiving)
-            _start_records(request, background, received)
-            sub = received.submission
-            started.append(
-                {
-                    "id": sub.id,
-                    "filename": sub.filename,
-                    "status": sub.status,
-                    "duplicate": received.duplicate,
-                    "location": f"/api/submissions/{sub.id}",
-                }
-            )
-    return started
+    return JSONResponse(taken.body(), status_code=202)
 
 
 def _stored_report(session: Session, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:

@@ -120,6 +120,35 @@ def resume_command() -> None:
     )
 
 
+@records_app.command("read-ssd")
+def read_ssd_command(
+    agency: Annotated[str, typer.Option("--agency", help="The council's agency code, as ONERETURN_SSD_READS names it")],
+    year: Annotated[
+        str | None, typer.Option("--year", help="The collection year, e.g. 2024-25 (default: the council's setting)")
+    ] = None,
+) -> None:
+    """Read a council's SSD from its own database now, as the schedule does, and print what was made; exit 1 if not."""
+    from cli.shared import ready_engine
+    from collectors.records.contract import read_collection_year
+    from collectors.ssd.database import run_read, sources
+    from onereturn.errors import InvalidInput
+    from onereturn.settings import get_settings
+
+    settings = get_settings()
+    try:
+        source = sources(settings).get(agency)
+        year = read_collection_year(year) if year is not None else None
+    except (ValueError, InvalidInput) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if source is None:
+        raise typer.BadParameter(
+            f"no SSD database is configured for {agency} (ONERETURN_SSD_READS)", param_hint="--agency"
+        )
+    ok, done = run_read(ready_engine(), settings, source, year=year, by="onereturn records read-ssd")
+    typer.echo(done if ok else f"Nothing stored: {done}", err=not ok)
+    raise typer.Exit(0 if ok else 1)
+
+
 @records_app.command("rotate-keys")
 def rotate_keys_command() -> None:
     """Seal every kept record-level file and re-key every child under new keys, then make them the deployment's.

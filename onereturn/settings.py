@@ -150,6 +150,16 @@ class Settings(BaseSettings):
         "children's social care payloads built from their SSD extracts; for the others those fields are dropped at "
         "intake and absent from the payloads.",
     )
+    ssd_reads: str = Field(
+        default="",
+        description="Councils whose SSD the service reads from their own PostgreSQL database on the schedule, split "
+        "by semicolons: AGENCY=URL_VARIABLE [schema=NAME] [year=YYYY-YY] [at=MIN HOUR DAY MONTH WEEKDAY], the URL "
+        "in the environment variable named (never here); schema public, the last ended collection year and "
+        "0 2 * * * (02:00 daily) unless said (docs/settings.md).",
+    )
+    ssd_read_timeout_seconds: float = Field(
+        default=300, gt=0, description="The statement timeout of each table's read from a council's SSD database."
+    )
     records_keys_file: Path | None = Field(
         default=None,
         description="File holding the record-level keys (the pseudonym secret and the encryption key); empty "

@@ -1,0 +1,292 @@
+"""A council's SSD read from its own reporting database on PostgreSQL, on the schedule or on demand: each ``ssd_*``
+table the SSD v1.4.5 names copied out as ``ssd_<table>.csv`` (the same member bytes a ZIP upload gives), in a
+read-only transaction under a statement timeout and within the upload limit, then taken through exactly the path
+of an uploaded extract (``collectors/ssd/receiving.py``).
+
+Configuration is ``ONERETURN_SSD_READS`` (``docs/settings.md``): per agency, the name of the environment variable
+holding the connection URL (so no password is in the store, the repository or the settings), the schema of the
+``ssd_*`` tables, the collection year and when. Nothing read is logged, and the URL never appears in a message:
+errors are rewritten without it (:func:`_scrubbed`).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from collectors.records import service as records
+from collectors.records.contract import read_collection_year
+from collectors.ssd.receiving import Taken, receive_extract
+from collectors.ssd.spec import tables
+from onereturn.errors import InvalidInput, OneReturnError, PayloadTooLarge
+from onereturn.jobs import run_once, set_detail
+from onereturn.settings import Settings
+
+log = logging.getLogger("onereturn.ssd_database")
+
+#: When a council's read runs when its entry does not say: 02:00 every day, the scheduler's time zone (crontab).
+DEFAULT_AT = "0 2 * * *"
+DEFAULT_SCHEMA = "public"
+#: The name the extract read is known by (its Annex A upload, its payloads, the audit), as an uploaded ZIP's would be.
+EXTRACT_NAME = "ssd_database.zip"
+#: How long connecting may take, in seconds; the statement timeout bounds each table's read.
+CONNECT_SECONDS = 15
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_AGENCY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+#: Types with no ordering: a column of one is left out of a table's ORDER BY.
+_UNSORTED = frozenset({"json", "xml", "point", "polygon", "line", "circle", "path", "box", "lseg"})
+#: A fixed time in each member: the same tables read again are the same ZIP, so a repeat is known by its hash.
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+class ReadFailed(Exception):
+    """The read could not be made or its extract was refused; the reason never holds the URL nor a child's value."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One council's SSD database: the variable holding its URL, the schema of its tables, the year and when."""
+
+    agency_code: str
+    url_variable: str
+    schema: str = DEFAULT_SCHEMA
+    year: str | None = None
+    at: str = DEFAULT_AT
+
+    @property
+    def job_id(self) -> str:
+        """The scheduler's id of this council's read, and the job its runs are recorded under."""
+        return f"ssd-read:{self.agency_code}"
+
+
+def sources(settings: Settings) -> dict[str, Source]:
+    """The councils whose SSD database the service reads, by agency, from ``ssd_reads``; ValueError names a bad one."""
+    found: dict[str, Source] = {}
+    for entry in filter(None, (e.strip() for e in settings.ssd_reads.split(";"))):
+        source = _source(entry)
+        if source.agency_code in found:
+            raise ValueError(f"ONERETURN_SSD_READS: agency {source.agency_code} is named twice")
+        found[source.agency_code] = source
+    return found
+
+
+def _source(entry: str) -> Source:
+    """One entry: ``AGENCY=URL_VARIABLE [schema=NAME] [year=YYYY-YY] [at=MIN HOUR DAY MONTH WEEKDAY]``."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    head, *rest = entry.split()
+    agency, _, variable = head.partition("=")
+    if not _AGENCY.fullmatch(agency) or not _ENV.fullmatch(variable):
+        raise ValueError(f"ONERETURN_SSD_READS: {head[:80]!r} is not AGENCY=URL_VARIABLE")
+    options: dict[str, str] = {}
+    while rest:
+        key, _, value = rest.pop(0).partition("=")
+        if key == "at":
+            # The crontab's five fields are the rest of the entry.
+            value, rest = " ".join([value, *rest]), []
+        if key not in ("schema", "year", "at") or not value:
+            raise ValueError(f"ONERETURN_SSD_READS: {key[:40]!r} for {agency} is not schema=, year= or at=")
+        options[key] = value
+    schema = options.get("schema", DEFAULT_SCHEMA)
+    if not _IDENTIFIER.fullmatch(schema):
+        raise ValueError(f"ONERETURN_SSD_READS: schema {schema[:80]!r} for {agency} is not a plain name")
+    try:
+        year = read_collection_year(options["year"]) if "year" in options else None
+        CronTrigger.from_crontab(options.get("at", DEFAULT_AT))
+    except (InvalidInput, ValueError) as exc:
+        raise ValueError(f"ONERETURN_SSD_READS: for {agency}: {exc}") from None
+    return Source(agency, variable, schema, year, options.get("at", DEFAULT_AT))
+
+
+def last_ended_year(today: date) -> str:
+    """The last collection year (1 April to 31 March) that has ended by ``today``: the one DfE's returns are of."""
+    ending = today.year if today.month >= 4 else today.year - 1
+    return f"{ending - 1}-{ending % 100:02d}"
+
+
+def _scrubbed(text: str, url: str) -> str:
+    """``text`` with the URL, its password and any ``user:password@`` taken out."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    for secret in filter(None, (url, password)):
+        text = text.replace(secret, "***")
+    return re.sub(r"://[^/\s@]*@", "://***@", text)
+
+
+def read_members(url: str, schema: str, *, limit: int, timeout_seconds: float, zone: str) -> dict[str, bytes]:
+    """Each SSD table the schema holds, as the CSV member a ZIP upload gives (``ssd_<table>.csv``, the columns as the
+    database names them, a heading first); a table the SSD names that is absent is left out, as in a ZIP."""
+    import psycopg
+    from psycopg import sql
+
+    known = tables()
+    members: dict[str, bytes] = {}
+    left = limit
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(conninfo, connect_timeout=CONNECT_SECONDS, autocommit=False) as conn:
+        conn.execute("SET TRANSACTION READ ONLY")
+        conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout_seconds * 1000)}",))
+        conn.execute("SELECT set_config('DateStyle', 'ISO, YMD', true)")
+        rows = conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = %s "
+            "ORDER BY table_name, ordinal_position",
+            (schema,),
+        ).fetchall()
+        columns: dict[str, list[tuple[str, str]]] = {}
+        for table, column, kind in rows:
+            if table in known:
+                columns.setdefault(table, []).append((column, kind))
+        for table, named in sorted(columns.items()):
+            query = sql.SQL(
+                "COPY (SELECT {} FROM {}.{} ORDER BY {}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+            )
+            shown = sql.SQL(", ").join(_as_written(column, kind, zone) for column, kind in named)
+            order = _order(named, known[table].key)
+            found = query.format(shown, sql.Identifier(schema), sql.Identifier(table), order)
+            buffer = io.BytesIO()
+            with conn.cursor().copy(found) as copy:
+                for chunk in copy:
+                    left -= len(chunk)
+                    if left < 0:
+                        raise PayloadTooLarge(f"the SSD tables in schema {schema} are over the upload limit of "
+                                              f"{limit:,} bytes (ONERETURN_MAX_UPLOAD_BYTES); nothing was kept")  # fmt: skip
+                    buffer.write(chunk)
+            members[f"{table}.csv"] = buffer.getvalue()
+        conn.rollback()
+    return members
+
+
+def _order(named: list[tuple[str, str]], key: tuple[str, ...]) -> object:
+    """The rows' order: by the table's key, then every column that sorts, so an unchanged table is read as the same
+    bytes every time (a heap's order changes as the database works, and a repeat is known by its hash)."""
+    from psycopg import sql
+
+    have = [column for column, _ in named]
+    firsts = [column for column in key if column in have]
+    rest = [column for column, kind in named if column not in firsts and kind not in _UNSORTED]
+    return sql.SQL(", ").join(sql.Identifier(column) for column in [*firsts, *rest] or have[:1])
+
+
+def _as_written(column: str, kind: str, zone: str) -> object:
+    """A column as an SSD extract writes it: a flag ``Y``/``N``, a time with a zone as the local time, else as is."""
+    from psycopg import sql
+
+    name = sql.Identifier(column)
+    if kind == "boolean":
+        return sql.SQL("CASE WHEN {0} THEN 'Y' WHEN NOT {0} THEN 'N' END AS {0}").format(name)
+    if kind == "timestamp with time zone":
+        return sql.SQL("({0} AT TIME ZONE {1})::timestamp(3) AS {0}").format(name, sql.Literal(zone))
+    return name
+
+
+def as_zip(members: dict[str, bytes]) -> bytes:
+    """The members as a council's ZIP of its SSD tables, the same bytes for the same tables."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(members):
+            archive.writestr(zipfile.ZipInfo(name, date_time=_EPOCH), members[name], compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def read_now(engine: Engine, settings: Settings, source: Source, *, year: str | None, submitted_by: str) -> Taken:
+    """Read the council's SSD tables and take them as an uploaded extract is taken, DfE's rules run to their end
+    here; ReadFailed says why when the database cannot be read or the extract is refused (nothing is then kept)."""
+    url = os.environ.get(source.url_variable, "")
+    if not url:
+        raise ReadFailed(f"{source.url_variable} is not set: it holds the URL of {source.agency_code}'s SSD database")
+    year = year or source.year or last_ended_year(datetime.now(ZoneInfo(settings.timezone)).date())
+    try:
+        members = read_members(url, source.schema, limit=settings.max_upload_bytes,
+                               timeout_seconds=settings.ssd_read_timeout_seconds, zone=settings.timezone)  # fmt: skip
+    except PayloadTooLarge as exc:
+        raise ReadFailed(str(exc)) from None
+    except Exception as exc:
+        raise ReadFailed(f"the SSD database could not be read: {_scrubbed(str(exc), url)}") from None
+    if not members:
+        raise ReadFailed(f"schema {source.schema} of the SSD database holds none of the SSD's tables")
+    folder = settings.data_dir / "spool"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix="ssd-read-") as work:
+        path = Path(work) / EXTRACT_NAME
+        path.write_bytes(as_zip(members))
+        try:
+            return receive_extract(
+                engine, settings, agency_code=source.agency_code, collection_year=year, name=EXTRACT_NAME,
+                path=path, submitted_by=submitted_by, start=lambda r: _run(engine, settings, r),
+            )  # fmt: skip
+        except OneReturnError as exc:
+            # Refused (the extract's own problems, a file made over the limit, an agency unknown): nothing was kept.
+            raise ReadFailed(f"the extract read was refused: {exc}{_first_problems(exc)}") from None
+
+
+def _first_problems(exc: OneReturnError) -> str:
+    """The first few problems of a refusal, by table, row and column (never a value), for the run's record."""
+    errors = getattr(exc, "errors", None) or []
+    shown = ["/".join(str(part) for part in e.get("loc", [])) + f": {e.get('msg', '')}" for e in errors[:5]]
+    return f" ({'; '.join(shown)})" if shown else ""
+
+
+def _run(engine: Engine, settings: Settings, received: records.Received) -> None:
+    """Run DfE's rules on a file made from the read to their end (a repeat of an earlier upload runs nothing)."""
+    if not received.duplicate:
+        assert received.submission.id is not None
+        received.submission = records.process_records(engine, settings, received.submission.id)
+
+
+def summary(taken: Taken) -> str:
+    """What a read made, in a line for the run's record and the command's answer (no value of the extract)."""
+    made = ", ".join(
+        f"{r.submission.filename} (submission {r.submission.id}, "
+        + ("unchanged: a repeat of it" if r.duplicate else f"{r.submission.status}")
+        + ")"
+        for r in taken.received
+    )
+    kept = taken.payloads
+    payloads = f"; DfE's payloads: {kept.children} child(ren), {kept.new} new, {kept.updated} updated" if kept else ""
+    annex = f"; Annex A rows: upload {taken.annex_id}" if taken.annex_id is not None else ""
+    return f"read {taken.made.rows:,} rows; made {made or 'nothing'}{annex}{payloads}"
+
+
+def run_read(
+    engine: Engine, settings: Settings, source: Source, *, year: str | None = None, by: str = "the schedule"
+) -> tuple[bool, str]:
+    """One read recorded as a run of the council's job: (True, what it made), or (False, why nothing was stored)."""
+    when = datetime.now(UTC)
+    if by == "the schedule":
+        # Two schedulers firing the same minute share a run: the second finds it claimed and does nothing.
+        when = when.replace(second=0, microsecond=0)
+    try:
+        with run_once(engine, source.job_id, when) as first:
+            if not first:
+                return True, "this run was already made"
+            done = summary(read_now(engine, settings, source, year=year, submitted_by=f"SSD database read ({by})"))
+            set_detail(engine, source.job_id, when, done)
+            return True, done
+    except ReadFailed as exc:
+        log.warning("SSD database read for %s failed, nothing stored: %s", source.agency_code, exc)
+        return False, str(exc)
+
+
+def scheduled_read(engine: Engine, settings: Settings, agency_code: str) -> None:
+    """The scheduler's read of one council's SSD database (a failure is recorded, never raised into the scheduler)."""
+    source = sources(settings).get(agency_code)
+    if source is None:
+        log.warning("no SSD database is configured for %s any more; nothing read", agency_code)
+        return
+    ok, done = run_read(engine, settings, source)
+    if ok:
+        log.info("SSD database read for %s: %s", agency_code, done)

@@ -1,0 +1,133 @@
+"""An SSD extract in hand, however it came (a council's uploaded ZIP, or the tables read from its SSD database on
+the schedule), taken through the one path: checked, the year's CIN census and SSDA903 made and each received as
+the council's record-level upload, the extract's Annex A rows kept, and DfE's children's social care payloads kept.
+
+The route (``api/uploading.py``) and the scheduled read (``collectors/ssd/database.py``) both call
+:func:`receive_extract`; what differs is only who submits it, the audit event, and how DfE's rules are started.
+Nothing here logs or puts a value of the extract in a message.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors.records import service as records
+from collectors.records.annex_a_ssd import keep_from_extract
+from collectors.records.models import CscPayloadExtract
+from collectors.ssd import payload_store
+from collectors.ssd.payload import kept_items
+from collectors.ssd.service import Made, make_returns
+from mappings.compare import dfe_la_number
+from mappings.illustrative import councils_of
+from onereturn.errors import InvalidInput, PayloadTooLarge
+from onereturn.settings import Settings
+
+#: The audit event of a change, given the object it names (``{id}`` for the id the change is given), or None.
+Audit = Callable[[str], dict[str, Any] | None]
+#: What starts DfE's rules on a record-level upload just received (a repeat is handed over too; it starts nothing).
+Start = Callable[[records.Received], None]
+
+
+@dataclass
+class Taken:
+    """What one extract gave: the files made, each received as a submission, the Annex A upload and the payloads."""
+
+    name: str
+    made: Made
+    received: list[records.Received] = field(default_factory=list)
+    annex_id: int | None = None
+    payloads: CscPayloadExtract | None = None
+
+    def submissions(self) -> list[dict[str, Any]]:
+        """Each file made as the API lists it: its submission, status and whether it repeats an earlier one."""
+        return [
+            {"id": r.submission.id, "filename": r.submission.filename, "status": r.submission.status,
+             "duplicate": r.duplicate, "location": f"/api/submissions/{r.submission.id}"}
+            for r in self.received
+        ]  # fmt: skip
+
+    def body(self) -> dict[str, Any]:
+        """The answer the API gives for the extract (202): what was read, made and kept."""
+        made, kept = self.made, self.payloads
+        assert kept is not None
+        annex = {"id": self.annex_id, "tables": sorted(made.annex_a)} if self.annex_id is not None else None
+        payloads = {"extract_id": kept.id, "run_date": kept.run_date.isoformat(), "children": kept.children,
+                    **{s: getattr(kept, s) for s in ("new", "updated", "unchanged", "deleted")}}  # fmt: skip
+        return {"extract": {"file": self.name, "rows": made.rows, "notes": made.notes, "annex_a": annex},
+                "submissions": self.submissions(), "csc_api_payloads": payloads}  # fmt: skip
+
+    def changed(self) -> bool:
+        """Whether the extract stored anything new (a file made that was not a repeat)."""
+        return any(not r.duplicate for r in self.received)
+
+
+def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, name: str, path: Path) -> Made:
+    """The extract checked and the year's files made, for the council the agency answers for."""
+    with Session(engine) as session:
+        councils = councils_of(session, agency_code)
+    if len(councils) != 1:
+        raise InvalidInput(f"an SSD extract is a council's: agency {agency_code} answers for {len(councils)} councils")
+    lea = dfe_la_number(councils[0].rules_as)
+    if lea is None:
+        raise InvalidInput(f"{councils[0].rules_as} has no DfE council number, which the CIN census's header needs")
+    # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
+    keep = kept_items(identifiers=payload_store.identifiers_on(settings, agency_code))
+    return make_returns(path, name, year, lea, max_unpacked=settings.max_upload_bytes, keep=keep)
+
+
+def receive_extract(
+    engine: Engine,
+    settings: Settings,
+    *,
+    agency_code: str,
+    collection_year: str,
+    name: str,
+    path: Path,
+    submitted_by: str,
+    start: Start,
+    audit: Audit = lambda _: None,
+    purpose: str = "return",
+) -> Taken:
+    """Check the extract at ``path``, make the year's files and receive each as the council's record-level upload
+    (``start`` starts DfE's rules on it), keep its Annex A rows and DfE's payloads. A refused extract, or a file
+    made over the upload limit, raises before anything is kept."""
+    if purpose not in records.PURPOSES:
+        raise InvalidInput(f"purpose must be one of {', '.join(records.PURPOSES)}, not {purpose[:40]!r}")
+    made = made_from(engine, settings, agency_code, collection_year, name, path)
+    # Every file is held to the upload limit before any is received, so none is kept when another cannot be.
+    for file_name, data in made.files:
+        if len(data) > settings.max_upload_bytes:
+            raise PayloadTooLarge(f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
+                                  f"{settings.max_upload_bytes:,}; nothing was kept")  # fmt: skip
+    # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
+    extract, made.extract = made.extract, None
+    assert extract is not None
+    prepared = payload_store.prepare_for(extract, settings, agency_code)
+    taken = Taken(name, made)
+    with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
+        for file_name, data in made.files:
+            target = Path(work) / file_name
+            target.write_bytes(data)
+            received = records.receive(
+                engine, settings, agency_code=agency_code, collection_year=collection_year,
+                files=[(file_name, target)], submitted_by=submitted_by, purpose=purpose,
+                audit=audit(f"submission {{id}} (agency {agency_code}, {file_name} from {name})"),
+            )  # fmt: skip
+            start(received)
+            taken.received.append(received)
+    if made.annex_a:
+        taken.annex_id = keep_from_extract(
+            engine, settings, agency_code, collection_year, name, made.annex_a, submitted_by
+        )
+    taken.payloads = payload_store.keep(
+        engine, settings, agency_code=agency_code, collection_year=collection_year, filename=name,
+        content_hash=payload_store.file_hash(path), prepared=prepared,
+    )  # fmt: skip
+    return taken

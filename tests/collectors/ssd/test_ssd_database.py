@@ -1,0 +1,286 @@
+"""A council's SSD read from its own PostgreSQL database: the same submissions an upload of the same tables as a ZIP
+gives, nothing new when the database is unchanged, a refused extract stores nothing and says why, the job is there
+only for the councils configured, and the URL (its password) is never in a log or an error."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner, Result
+
+import scheduler
+from collectors.records.models import CscPayloadExtract
+from collectors.ssd import database
+from indicators.models import Submission
+from onereturn import jobs
+from onereturn.models import JobRun
+from onereturn.settings import Settings
+from tests.apps import client_on
+from tests.collectors.records.samples import upload
+from tests.collectors.ssd.ssd_samples import EPISODES, PERSON, extract_zip
+
+COUNTY = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
+AGENCY = "synthetic_county"
+VARIABLE = "ONERETURN_TEST_SSD_URL"
+SERVER = os.environ.get("ONERETURN_TEST_DATABASE_URL", "")
+# The SSD's columns as a council's PostgreSQL build may type them: text, a date, a flag held as a boolean.
+CONTACTS = (
+    "cont_contact_id,cont_person_id,cont_contact_date,cont_contact_source_code\n"
+    "K1,C1,2024-05-01,1A\n"
+    "K2,C2,2024-06-01,3A\n"
+)
+TYPES = {"cine_close_date": "date", "cine_referral_nfa": "boolean"}
+# Only the SQLite store: the SSD database read is PostgreSQL's whatever the store is.
+on_sqlite = pytest.mark.parametrize("store_template", ["sqlite"], indirect=True)
+
+
+def _counted(store: Engine, model: type) -> int:
+    with Session(store) as session:
+        return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+@pytest.fixture
+def ssd_schema() -> Iterator[str]:
+    """A schema of the test server's database holding the tiny extract's tables, dropped afterwards."""
+    import psycopg
+
+    schema = f"ssd_{uuid.uuid4().hex[:10]}"
+    url = SERVER.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        for table, text in (("ssd_person", PERSON), ("ssd_cin_episodes", EPISODES), ("ssd_contacts", CONTACTS)):
+            heading = text.splitlines()[0].split(",")
+            typed = ", ".join(f"{c} {TYPES.get(c, 'text')}" for c in heading)
+            conn.execute(f"CREATE TABLE {schema}.{table} ({typed})")
+            with conn.cursor().copy(f"COPY {schema}.{table} FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+                copy.write(text.encode())
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _settings(tmp_path: Path, schema: str = "public") -> Settings:
+    return Settings(data_dir=tmp_path / "data", ssd_reads=f"{AGENCY}={VARIABLE} schema={schema} year=2024-25")
+
+
+@pytest.mark.postgres
+@on_sqlite
+def test_a_read_gives_what_an_upload_of_the_same_tables_gives(
+    store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, SERVER)
+    settings = _settings(tmp_path, ssd_schema)
+    source = database.sources(settings)[AGENCY]
+    ok, done = database.run_read(store, settings, source)
+    assert ok, done
+    assert "cin_census_from_ssd.xml" in done
+    with Session(store) as session:
+        made = session.exec(select(Submission).where(col(Submission.submitted_by).contains("SSD database"))).all()
+    by_name = {s.filename: s for s in made}
+    assert set(by_name) == {"cin_census_from_ssd.xml", database.EXTRACT_NAME}
+    census, annex = by_name["cin_census_from_ssd.xml"], by_name[database.EXTRACT_NAME]
+    assert (census.status, census.stage, census.collection_year) == ("accepted", "stored", "2024-25")
+    assert census.submitted_by == "SSD database read (the schedule)"
+    assert annex.mode == "annex_a_ssd"
+    # The database read again, unchanged (a row written again as it was: first in the table's heap no more): no new
+    # submission, no new payload extract.
+    import psycopg
+
+    with psycopg.connect(SERVER.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(f"UPDATE {ssd_schema}.ssd_person SET pers_sex = pers_sex WHERE pers_person_id = 'C1'")
+    before, extracts = _counted(store, Submission), _counted(store, CscPayloadExtract)
+    ok, again = database.run_read(store, settings, source, by="onereturn records read-ssd")
+    assert ok, again
+    assert "unchanged: a repeat of it" in again
+    assert (_counted(store, Submission), _counted(store, CscPayloadExtract)) == (before, extracts)
+    # The same tables uploaded as a ZIP: the same files made, known as repeats of the read's; Annex A's rows too.
+    members: dict[str, str | bytes] = {
+        "ssd_person.csv": PERSON,
+        "ssd_cin_episodes.csv": EPISODES,
+        "ssd_contacts.csv": CONTACTS,
+    }
+    with client_on(settings, store) as client:
+        answer = upload(client, [extract_zip(tmp_path / "ssd.zip", members)], headers=COUNTY)
+    assert answer.status_code == 202, answer.text
+    sent = answer.json()
+    assert [(s["id"], s["duplicate"]) for s in sent["submissions"]] == [(census.id, True)]
+    assert sent["extract"]["annex_a"]["id"] == annex.id
+    assert _counted(store, Submission) == before
+    with Session(store) as session:
+        runs = session.exec(select(JobRun).where(col(JobRun.job_id) == f"ssd-read:{AGENCY}")).all()
+    assert [r.outcome for r in runs] == ["ok", "ok"]
+
+
+@pytest.mark.postgres
+@on_sqlite
+def test_a_refused_extract_stores_nothing_and_says_why(
+    store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    with psycopg.connect(SERVER.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(
+            f"UPDATE {ssd_schema}.ssd_cin_episodes SET cine_referral_source_code = 'ZZ9' WHERE cine_referral_id = 'R2'"
+        )
+    monkeypatch.setenv(VARIABLE, SERVER)
+    settings = _settings(tmp_path, ssd_schema)
+    before = _counted(store, Submission)
+    ok, why = database.run_read(store, settings, database.sources(settings)[AGENCY])
+    assert not ok
+    assert "refused" in why
+    assert "ssd_cin_episodes/2/cine_referral_source_code" in why
+    assert "ZZ9" not in why
+    assert _counted(store, Submission) == before
+    assert not list((settings.data_dir / "records").glob("**/*.fernet"))
+    with Session(store) as session:
+        (run,) = session.exec(select(JobRun).where(col(JobRun.job_id) == f"ssd-read:{AGENCY}")).all()
+    assert run.outcome == "error"
+    assert "cine_referral_source_code" in run.detail
+
+
+@on_sqlite
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://reader:s3cret-pw@127.0.0.1:1/ssd", "postgresql://reader:s3cret-pw@127.0.0.1:notaport/ssd"],
+)
+def test_the_url_is_never_in_a_log_or_an_error(
+    store: Engine, tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(VARIABLE, url)
+    settings = _settings(tmp_path)
+    caplog.set_level(logging.DEBUG)
+    before = _counted(store, Submission)
+    ok, why = database.run_read(store, settings, database.sources(settings)[AGENCY], by="onereturn records read-ssd")
+    assert not ok
+    assert why.startswith("the SSD database could not be read")
+    with Session(store) as session:
+        (run,) = session.exec(select(JobRun)).all()
+    for text in (why, caplog.text, run.detail):
+        assert "s3cret-pw" not in text
+        assert url not in text
+    assert _counted(store, Submission) == before
+
+
+def test_a_setting_not_set_is_a_failed_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(VARIABLE, raising=False)
+    settings = _settings(tmp_path)
+    with pytest.raises(database.ReadFailed, match=f"{VARIABLE} is not set"):
+        database.read_now(None, settings, database.sources(settings)[AGENCY], year=None, submitted_by="")  # type: ignore[arg-type]
+
+
+def test_the_settings_are_read_and_a_bad_one_is_named() -> None:
+    found = database.sources(Settings(ssd_reads="a1=URL_A; b2=URL_B schema=ssd year=2024-25 at=30 3 * * 1-5"))
+    assert found["a1"] == database.Source("a1", "URL_A")
+    assert found["b2"] == database.Source("b2", "URL_B", "ssd", "2024-25", "30 3 * * 1-5")
+    for bad in ("a1", "a1=URL schema=x;y", "a1=URL at=99 * * * *", "a1=URL year=2024", "a1=URL when=now", "a1=A;a1=B"):
+        with pytest.raises(ValueError, match="ONERETURN_SSD_READS"):
+            database.sources(Settings(ssd_reads=bad))
+    assert database.last_ended_year(datetime(2026, 11, 26, tzinfo=UTC).date()) == "2025-26"
+    assert database.last_ended_year(datetime(2026, 3, 31, tzinfo=UTC).date()) == "2024-25"
+
+
+@on_sqlite
+def test_the_job_is_there_only_for_the_councils_configured(store: Engine, tmp_path: Path) -> None:
+    now = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
+    for reads, wanted in (("", set()), (f"{AGENCY}={VARIABLE} at=30 3 * * *", {f"ssd-read:{AGENCY}"})):
+        settings = Settings(data_dir=tmp_path / "data", ssd_reads=reads)
+        jobs.bind(settings=settings)
+        try:
+            sched = scheduler.build_scheduler(settings)
+            sched.start(paused=True)
+            scheduler.reconcile(sched, store, now)
+            found = {j.id for j in sched.get_jobs() if j.id.startswith("ssd-read:")}
+            assert found == wanted
+            for scheduled in sched.get_jobs():
+                if scheduled.id in wanted:
+                    assert scheduled.kwargs == {"agency_code": AGENCY}
+                    assert (scheduled.trigger.fields[5].name, str(scheduled.trigger.fields[5])) == ("hour", "3")
+            sched.shutdown(wait=False)
+        finally:
+            jobs.unbind("settings")
+
+
+@pytest.mark.postgres
+@on_sqlite
+def test_tables_over_the_upload_limit_store_nothing(
+    store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, SERVER)
+    settings = Settings(
+        data_dir=tmp_path / "data", ssd_reads=f"{AGENCY}={VARIABLE} schema={ssd_schema}", max_upload_bytes=200
+    )
+    ok, why = database.run_read(store, settings, database.sources(settings)[AGENCY])
+    assert (ok, "over the upload limit of 200 bytes" in why) == (False, True)
+    assert _counted(store, Submission) == 0
+
+
+def _cli(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    from cli.commands import app
+    from onereturn.settings import get_settings
+
+    monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr("cli.shared.ready_engine", lambda: store)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["records", "read-ssd", *args])
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.postgres
+@on_sqlite
+def test_the_command_reads_now_and_says_what_was_made(
+    store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, SERVER)
+    monkeypatch.setenv("ONERETURN_SSD_READS", f"{AGENCY}={VARIABLE} schema={ssd_schema}")
+    result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "2024-25")
+    assert result.exit_code == 0, result.output
+    assert "cin_census_from_ssd.xml (submission" in result.output
+    with Session(store) as session:
+        (census,) = session.exec(select(Submission).where(col(Submission.filename) == "cin_census_from_ssd.xml")).all()
+    assert census.submitted_by == "SSD database read (onereturn records read-ssd)"
+
+
+@on_sqlite
+def test_the_command_says_why_nothing_was_stored(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, "postgresql://reader:s3cret-pw@127.0.0.1:1/ssd")
+    monkeypatch.setenv("ONERETURN_SSD_READS", f"{AGENCY}={VARIABLE}")
+    result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "2024-25")
+    assert result.exit_code == 1
+    assert "Nothing stored: the SSD database could not be read" in result.output
+    assert "s3cret-pw" not in result.output
+    result = _cli(store, tmp_path, monkeypatch, "--agency", "nottinghamshire")
+    assert result.exit_code == 2
+    # The usage error is drawn in a box: its words are read across the box's lines.
+    words = " ".join(result.output.replace("│", " ").split())
+    assert "no SSD database is configured for nottinghamshire" in words
+
+
+@on_sqlite
+def test_a_failed_scheduled_read_is_recorded_and_the_scheduler_goes_on(
+    jobs_on: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, "postgresql://reader:s3cret-pw@127.0.0.1:1/ssd")
+    jobs.bind(settings=_settings(tmp_path))
+    try:
+        scheduler.job_ssd_read(AGENCY)
+        scheduler.job_ssd_read("nottinghamshire")  # no longer configured: nothing read, nothing recorded
+    finally:
+        jobs.unbind("settings")
+    with Session(jobs_on) as session:
+        runs = session.exec(select(JobRun)).all()
+    assert [(r.job_id, r.outcome) for r in runs] == [(f"ssd-read:{AGENCY}", "error")]
+    assert "could not be read" in runs[0].detail
