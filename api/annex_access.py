@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from api.callrecord import annotate
 from api.principal import Principal
 from api.scopes import read_scope
-from collectors.records.annex_a import AnnexA
+from collectors.annex_a.build import AnnexA
 from mappings.agencies import get_agency
 from mappings.annex_a import RECORD_RETURNS
 from mappings.keys import APPROVER_SCOPE

@@ -42,8 +42,8 @@ from datetime import date
 from pathlib import Path
 started = time.perf_counter()
 cpu = time.process_time
-from collectors.records.annex_a import assemble
-from collectors.records.annex_a_workbook import workbook
+from collectors.annex_a.build import assemble
+from collectors.annex_a.workbook import workbook
 from collectors.records.kept import kept_files
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare

@@ -483,7 +483,7 @@ def burden_command(
     minutes: Annotated[float, typer.Option("--minutes", help="Officer minutes to key one figure")] = 3.0,
 ) -> None:
     """Print the burden saved: cells keyed into every return against figures keyed once, per agency."""
-    from collectors.records.annex_a import annex_a_cells
+    from collectors.annex_a.build import annex_a_cells
     from exports.burden import burden
     from onereturn import db
     from onereturn.settings import get_settings

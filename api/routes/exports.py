@@ -15,7 +15,7 @@ from api.auth import BurdenRead, ReturnsRead
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page
 from api.params import Id, IsoDatetime
-from collectors.records.annex_a import annex_a_cells
+from collectors.annex_a.build import annex_a_cells
 from exports import release
 from exports import service as exports
 from exports.burden_answer import burden_answer

@@ -17,9 +17,9 @@ from api.deps import SessionDep
 from api.downloads import XLSX
 from api.web.render import page
 from api.web.shared import PageRoute, Rule, VisitorDep, allowed, check_csrf
-from collectors.records.annex_a import build_annex_a, read_inspection_date, summary
-from collectors.records.annex_a_columns import receive_columns, template
-from collectors.records.annex_a_workbook import workbook
+from collectors.annex_a.build import build_annex_a, read_inspection_date, summary
+from collectors.annex_a.columns import receive_columns, template
+from collectors.annex_a.workbook import workbook
 from mappings.annex_a import load_layout
 from onereturn.errors import InvalidInput, NotFound
 

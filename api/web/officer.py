@@ -28,7 +28,7 @@ from api.web.shared import (
     collecting,
 )
 from collectors import answers
-from collectors.records.annex_a import annex_a_cells
+from collectors.annex_a.build import annex_a_cells
 from exports import service as exports
 from exports.burden import last_financial_year
 from exports.burden_answer import burden_answer

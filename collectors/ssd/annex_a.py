@@ -2,7 +2,7 @@
 contacts and early help of Lists 1 and 2, and per child the dated rows the columns only the SSD holds are read from
 (involvements, visits, IRO contact, care plans, health checks, missing episodes, care leavers' advisers, family).
 
-Only these reduced rows are kept (encrypted, as the record files are: ``collectors.records.annex_a_ssd``), never the
+Only these reduced rows are kept (encrypted, as the record files are: ``collectors.annex_a.from_ssd``), never the
 extract. They stay dated: Annex A is built for an inspection date, not the extract's, so which involvement or visit
 counts is decided when it is built. The SSD's columns are as the v1.4.5 schema names them; the Annex A lists each
 feeds are those of D2I's own Annex A builder (``mappings/annexa_lists_from_ssd.md`` in the SSD reference). Nothing

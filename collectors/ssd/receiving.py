@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors.annex_a.from_ssd import keep_from_extract
 from collectors.records import service as records
-from collectors.records.annex_a_ssd import keep_from_extract
 from collectors.records.models import CscPayloadExtract
 from collectors.ssd import payload_store
 from collectors.ssd.payload import kept_items

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 
 from cli.synthetic import synthetic_903, synthetic_cin
-from collectors.records.annex_a import AnnexA, assemble, summary
-from collectors.records.annex_a_common import Window, months_before
-from collectors.records.annex_a_workbook import workbook
+from collectors.annex_a.build import AnnexA, assemble, summary
+from collectors.annex_a.common import Window, months_before
+from collectors.annex_a.workbook import workbook
 from collectors.records.cin_tables import read_cin_tables
 from collectors.records.ssda903_tables import prepare, read_csv_tables
 from mappings.annex_a import load_layout

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.records import annex_a
+from collectors.annex_a import build as annex_a
 from indicators.models import Submission
 from mappings.annex_a import AnnexCells
 from onereturn.settings import Settings

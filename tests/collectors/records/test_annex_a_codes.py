@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from collectors.records.annex_a import present
-from collectors.records.annex_a_common import Window, children
+from collectors.annex_a.build import present
+from collectors.annex_a.common import Window, children
 from collectors.records.contract import validators_python
 from mappings.annex_a import load_layout
 

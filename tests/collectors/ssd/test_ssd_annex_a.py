@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from cli.synthetic.ssd import synthetic_ssd
-from collectors.records.annex_a import present
-from collectors.records.annex_a_columns import CHILD
-from collectors.records.annex_a_ssd import allocated, columns_at, contact_rows
+from collectors.annex_a.build import present
+from collectors.annex_a.columns import CHILD
+from collectors.annex_a.from_ssd import allocated, columns_at, contact_rows
 from collectors.ssd.annex_a import pack, unpack_kept
 from collectors.ssd.intake import ExtractRefused
 from collectors.ssd.service import make_returns

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from collectors.records.annex_a_common import Window, yes_no
+from collectors.annex_a.common import Window, yes_no
 from collectors.records.ssda903_care import (
     ADOPTION_PLACEMENTS,
     AUTHORITY_TO_PLACE,

@@ -13,7 +13,7 @@ from datetime import date
 
 import polars as pl
 
-from collectors.records.annex_a import AnnexA, summary
+from collectors.annex_a.build import AnnexA, summary
 from onereturn.sheetrows import BulkWorksheet, Column
 from onereturn.spreadsheet import SafeWorkbook
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from collectors.records.annex_a_common import Window, yes_no
+from collectors.annex_a.common import Window, yes_no
 
 #: CIN census closure reasons of a case closed after assessment: RC8 "no further action", RC9 "referred to early
 #: help" (CIN_schema_2024.xsd).

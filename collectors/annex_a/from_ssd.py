@@ -4,7 +4,7 @@ interviews, personal adviser and pathway plan, family), read at the inspection d
 the extract's intake (``collectors.ssd.annex_a``), encrypted as the record files are and purged with them.
 
 The columns come out as the council's own columns file gives them ("Child Unique ID", then "List N: heading",
-Ofsted's codes written), so :func:`collectors.records.annex_a_columns.fill_council` fills them alike. Rules are
+Ofsted's codes written), so :func:`collectors.annex_a.columns.fill_council` fills them alike. Rules are
 Ofsted's ([G], August 2019) and the issue's readings; a choice Ofsted's text leaves is marked ``Choice:`` and listed
 in ``docs/annex_a.md``. Nothing here logs or puts a value in a message.
 """
@@ -21,8 +21,8 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.records.annex_a_columns import CHILD, newest_kept
-from collectors.records.annex_a_common import Window, months_before
+from collectors.annex_a.columns import CHILD, newest_kept
+from collectors.annex_a.common import Window, months_before
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.ssda903_care import age_on
