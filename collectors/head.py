@@ -38,8 +38,14 @@ PURPOSES: dict[str, dict[str, str]] = {
     # How an agency's file's errors are taken: its valid rows stored, or nothing stored if any row is in error.
     FIGURES_KIND: {"default": "default", "atomic": "atomic"},
     # DfE's return (figures derived and stored), a fresh extract for Ofsted's Annex A (checked by DfE's rules and
-    # kept; no figure), or the council's own Annex A columns (kept, read when Annex A is built).
-    RECORDS_KIND: {"return": "default", "annex_a": "annex_a", "annex_a_columns": "annex_a_columns"},
+    # kept; no figure), the council's own Annex A columns, or the Annex A rows an SSD extract gave (both kept, read
+    # when Annex A is built).
+    RECORDS_KIND: {
+        "return": "default",
+        "annex_a": "annex_a",
+        "annex_a_columns": "annex_a_columns",
+        "annex_a_ssd": "annex_a_ssd",
+    },
     PUBLISHED_KIND: {"release": "default"},
 }
 #: Submission statuses that are final: an identical file sent again may repeat one (``spine.repeat_of``).

@@ -14,20 +14,21 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors import head
 from collectors.annex_a.columns import CHILD, newest_kept
 from collectors.annex_a.common import Window, months_before
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.ssda903_care import age_on
 from collectors.ssd.annex_a import pack, unpack_kept
-from indicators.models import RECORDS_KIND, Submission
+from indicators.models import RECORDS_KIND
 from mappings.annex_a import AnnexList, Layout
 from onereturn.settings import Settings
 
@@ -80,11 +81,12 @@ def keep_from_extract(
         kept_as = keep(engine, settings, checked_keys(engine, settings), digest, named)
     rows = sum(t.height for t in tables.values())
     with Session(engine) as session:
-        row = Submission(
-            agency_code=agency_code, filename=Path(filename).name[:255] or "ssd.zip", source_format="ssd",
-            size_bytes=len(data), content_hash=digest, raw_path=kept_as, received_at=datetime.now(UTC),
-            mode=SSD_MODE, status="accepted", submitted_by=submitted_by, kind=RECORDS_KIND, stage="stored",
-            collection_year=year, rows_read=rows, rows_accepted=rows,
+        # Kept whole as the extract is received: accepted at once, no worker to hold it.
+        row = head.new_submission(
+            kind=RECORDS_KIND, purpose=SSD_MODE, agency_code=agency_code,
+            filename=Path(filename).name[:255] or "ssd.zip", source_format="ssd", size_bytes=len(data),
+            content_hash=digest, raw_path=kept_as, submitted_by=submitted_by, lease_seconds=None, status="accepted",
+            stage="stored", collection_year=year, rows_read=rows, rows_accepted=rows,
             message=f"Annex A rows from the SSD extract: {', '.join(sorted(tables))}; no figure is derived from them",
         )  # fmt: skip
         session.add(row)

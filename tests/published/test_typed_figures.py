@@ -17,6 +17,7 @@ from collectors.context import build_context
 from collectors.published.check import _previous_release, publisher_policy
 from collectors.published.intake import _in_geography, import_release, read_release
 from collectors.published.sources import SourceSpec, load_sources
+from collectors.published.viewit import area_lookup
 from collectors.typed import validate_figures
 from collectors.validate import Context, Validation, validate
 from onereturn.settings import Settings
@@ -144,7 +145,7 @@ def test_a_rounding_publishers_figures_are_held_to_the_same_rules_in_numbers(sto
     """NDTMS's rounded counts (its parts not held to add up to their totals): the same findings either way."""
     spec = SOURCES[ROUNDED]
     assert spec.rounded_to
-    figures, _ = read_release(spec, spec.bundled.read_bytes())
+    figures, _ = read_release(spec, spec.bundled.read_bytes(), areas=area_lookup(store))
     with Session(store) as session:
         areas = sorted(_in_geography(session, figures)["org_code"].unique().to_list())[:4]
         figures = figures.filter(pl.col("org_code").is_in(areas))

@@ -20,7 +20,7 @@ from collectors.ssd.spec import mapping
 from tests.collectors.ssd.ssd_samples import extract_zip
 
 #: DfE's payload structure, field names and nesting, as Data to Insight's docs/json_payload_structure.md gives it
-#: (spec v0.7/0.8; /work/shared/reference/childrens_services/ssd/api/json_payload_structure.md): each field's type,
+#: (spec v0.7/0.8; data-to-insight/dfe-csc-api-data-flows at commit 41e6f19): each field's type,
 #: a dict for an object and a one-member list for a list of that. Every field may be absent (DfE's own sample
 #: payloads leave out what a child has not), none other may be there.
 DATE, TEXT, FLAG, NUMBER = "date", "text", "flag", "number"
