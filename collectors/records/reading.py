@@ -13,12 +13,12 @@ from pathlib import Path
 
 import polars as pl
 
-from collectors.records.cin_tables import read_cin_tables
+from collectors.records.cin_tables import check_cin_xml, read_cin_tables
 from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
 from collectors.records.inputs import gather, which_return
 from collectors.records.ssda903_tables import COLUMNS as TABLE_COLUMNS
 from collectors.records.ssda903_tables import OPTIONAL_COLUMNS
-from collectors.records.ssda903_xml import read_903_xml
+from collectors.records.ssda903_xml import check_903_xml, read_903_xml
 from onereturn.errors import OneReturnError
 from onereturn.listing import name_a_few
 
@@ -67,7 +67,17 @@ def identify(files: list[tuple[str, Path]], workdir: Path, year: str, *, max_unp
         if _blank(path):
             raise RecordsError(f"{name} is empty")
     library = which_return(gathered)
-    return Found(library, ruleset_for(library, year), gathered)
+    ruleset = ruleset_for(library, year)
+    # DfE's library parses the XML with no guard of its own: what our read would refuse as unsafe (a DOCTYPE, an
+    # entity, too large or too deep) or malformed is refused before the rules see it, though the tables are read
+    # beside them.
+    if library == "cin":
+        check_cin_xml(gathered[0][1].read_bytes())
+    elif all(name.lower().endswith(".xml") for name, _ in gathered):
+        if len(gathered) != 1:
+            raise RecordsError(f"one SSDA903 XML file is a whole return; {len(gathered)} were given")
+        check_903_xml(gathered[0][1].read_bytes())
+    return Found(library, ruleset, gathered)
 
 
 def read_tables(found: Found) -> Read:
