@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import polars as pl
 
-from collectors.records.safexml import parse_bounded
+from collectors.records.safexml import check_bounded, parse_bounded
 from onereturn.errors import InvalidInput
 
 #: A census of a large county is a few megabytes; anything far larger is refused unread.
@@ -82,6 +82,11 @@ def _leaves(parent: ET.Element, names: tuple[str, ...]) -> dict[str, str | int |
 
 def _children_of(parent: ET.Element, name: str) -> list[ET.Element]:
     return parent.findall(name)
+
+
+def check_cin_xml(data: bytes) -> None:
+    """Refuse a CIN census file that :func:`parse_cin_xml` would refuse as unsafe or malformed, without its tree."""
+    check_bounded(data, "the CIN census file", max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
 
 
 def parse_cin_xml(data: bytes) -> ET.Element:

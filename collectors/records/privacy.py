@@ -23,6 +23,7 @@ import os
 import secrets
 import stat
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,8 +75,19 @@ class Keys:
 
     def pseudonym(self, child_id: str) -> str:
         """The child's pseudonym: HMAC-SHA256 of the council's id under the deployment's secret (hex)."""
-        digest = hmac.new(self.secret, child_id.strip().encode("utf-8"), hashlib.sha256).hexdigest()
-        return digest[:PSEUDONYM_HEX]
+        # hmac.digest is the one-shot C path: the same HMAC as hmac.new(...).hexdigest(), without its objects.
+        return hmac.digest(self.secret, child_id.strip().encode("utf-8"), "sha256").hex()[:PSEUDONYM_HEX]
+
+    def pseudonyms(self, child_ids: Iterable[str], known: dict[str, str] | None = None) -> dict[str, str]:
+        """Each distinct id's pseudonym, computed once however often it repeats; ``known`` is filled and returned.
+
+        ``known`` holds one upload's pseudonyms only, so nothing outlives the upload (or a rotation of its keys).
+        """
+        names = {} if known is None else known
+        for child_id in child_ids:
+            if child_id not in names:
+                names[child_id] = self.pseudonym(child_id)
+        return names
 
     def seal(self, data: bytes) -> bytes:
         """Encrypt ``data`` (authenticated: a changed byte fails to open)."""

@@ -10,6 +10,15 @@ from onereturn.errors import InvalidInput
 
 def parse_bounded(data: bytes, what: str, *, max_bytes: int, max_depth: int) -> ET.Element:
     """Parse ``data`` (called ``what`` in errors), refusing DOCTYPEs, entities, oversized and over-deep documents."""
+    check_bounded(data, what, max_bytes=max_bytes, max_depth=max_depth)
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise InvalidInput(f"{what} is not well-formed XML: {exc}") from exc
+
+
+def check_bounded(data: bytes, what: str, *, max_bytes: int, max_depth: int) -> None:
+    """Refuse ``data`` as :func:`parse_bounded` would, without building its tree: before anything else reads it."""
     if len(data) > max_bytes:
         raise InvalidInput(f"{what} is over {max_bytes // 2**20} MB")
     if not data.strip():
@@ -46,7 +55,5 @@ def parse_bounded(data: bytes, what: str, *, max_bytes: int, max_depth: int) -> 
     scan.EndElementHandler = end
     try:
         scan.Parse(data, True)
-        root = ET.fromstring(data)
-    except (ET.ParseError, expat.ExpatError) as exc:
+    except expat.ExpatError as exc:
         raise InvalidInput(f"{what} is not well-formed XML: {exc}") from exc
-    return root

@@ -32,12 +32,12 @@ from sqlmodel import Session, col, select
 from collectors import head, lease
 from collectors.context import build_context
 from collectors.records.cin_figures import derive_cin
-from collectors.records.contract import Findings, RecordsError, read_collection_year, run_rules
+from collectors.records.contract import Findings, RecordsError, read_collection_year
 from collectors.records.inputs import check_archive
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, checked_keys
-from collectors.records.reading import as_written, check_903_year, distances_for, read_files
+from collectors.records.reading import as_written, check_903_year, distances_for, identify, rules_beside_read
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.spine import Alongside, CutOff, Stored, failure_reason, record_outcome, repeat_of, store_accepted
 from collectors.typed import FIGURE_SCHEMA, validate_figures
@@ -63,6 +63,19 @@ POPULATION = "pop.resident_0_17"
 #: The rule named on a figure derived from the records that a template also gives.
 CONFLICT_RULE = "records_keyed_conflict"
 _BATCH = 20_000
+#: ``record_lineage``'s columns but the submission's, as the lineage of an upload's figures is built.
+_LINEAGE_SCHEMA = pl.Schema(
+    {
+        "indicator_id": pl.String,
+        "org_code": pl.String,
+        "period": pl.String,
+        "child": pl.String,
+        "record_table": pl.String,
+        "record_row": pl.Int64,
+        "episode_start": pl.Date,
+        "counted": pl.Boolean,
+    }
+)
 #: What a record-level upload may be for (``head.PURPOSES``): DfE's return (figures derived and stored), or a fresh
 #: extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
 PURPOSES = ("return", "annex_a")
@@ -88,6 +101,8 @@ class _Outcome:
     children: set[str] = field(default_factory=set)
     #: The deployment's keys, once the files were opened with them.
     keys: Keys | None = None
+    #: The pseudonym of each child id met in this run, made once per child (``Keys.pseudonyms``); never kept after it.
+    named: dict[str, str] = field(default_factory=dict)
 
 
 def _repeated(session: Session, agency_code: str, digest: str, year: str, mode: str) -> Submission | None:
@@ -276,19 +291,19 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
         try:
             council = _local_authority(engine, submission.agency_code)
             kept = kept_files(engine, settings, submission, Path(workdir))
-            read = read_files(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
+            found = identify(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
         except KeptFileMissing:
             raise  # not the council's files' fault: the upload ends failed, to be run again where they can be read
         except OneReturnError as exc:
             _reject(engine, submission, outcome, exc.message)
             return
-        submission.source_format = read.library
+        submission.source_format = found.library
         _stage(engine, submission.id, "dfe_rules")
-        try:
-            findings = run_rules(read.library, read.ruleset, read.files, local_authority=council.rules_as)
-        except RecordsError as exc:
-            _reject(engine, submission, outcome, exc.message)
+        read_or_refusal = rules_beside_read(found, council.rules_as)
+        if isinstance(read_or_refusal, str):
+            _reject(engine, submission, outcome, read_or_refusal)
             return
+        read, findings = read_or_refusal
     _note_findings(outcome, findings, keys, as_written(read.tables))
     # A rule that raised is named as not checked but does not hold the file back: one of DfE's 2024-25 rules
     # (231) raises on every CSV return, which would otherwise keep every council from storing its figures.
@@ -352,7 +367,7 @@ def _note_findings(outcome: _Outcome, findings: Findings, keys: Keys, spelled: d
         # DfE's library upper-cases every text cell before its rules match children; the report gives the id back
         # as the council wrote it (two ids differing only in case are one child to DfE, shown as first written).
         written = spelled.get(f.child.strip().upper(), f.child) if f.child else None
-        child = keys.pseudonym(written) if written else None
+        child = keys.pseudonyms((written,), outcome.named)[written] if written else None
         if written:
             outcome.children.add(written)
         outcome.findings.append(
@@ -534,14 +549,31 @@ def _store(
 
 def _lineage_rows(
     derived: Derivation, stored: list[tuple[str, str]], org: str, keys: Keys, outcome: _Outcome
-) -> list[tuple[Any, ...]]:
-    """The records behind each stored figure, the child by pseudonym."""
-    rows: list[tuple[Any, ...]] = []
-    for indicator, period in stored:
-        for child, table, row, start, counted in derived.figures[indicator].records.iter_rows():
-            outcome.children.add(child)
-            rows.append((indicator, org, period, keys.pseudonym(child), table, row, start, bool(counted)))
-    return rows
+) -> pl.DataFrame:
+    """The records behind each stored figure, the child by pseudonym, in ``record_lineage``'s columns."""
+    if not stored:
+        return pl.DataFrame(schema=_LINEAGE_SCHEMA)
+    behind = pl.concat(
+        [
+            derived.figures[indicator].records.with_columns(indicator_id=pl.lit(indicator), period=pl.lit(period))
+            for indicator, period in stored
+        ],
+        how="vertical_relaxed",
+    )
+    # Thousands of rows but a few thousand children: each child's pseudonym is made once and looked up.
+    children = behind["child"].unique().to_list()
+    outcome.children.update(children)
+    names = keys.pseudonyms(children, outcome.named)
+    return behind.select(
+        pl.col("indicator_id"),
+        pl.lit(org).alias("org_code"),
+        pl.col("period"),
+        pl.col("child").replace_strict(names, return_dtype=pl.String),
+        pl.col("table").alias("record_table"),
+        pl.col("row").alias("record_row"),
+        pl.col("episode_start"),
+        pl.col("counted").fill_null(False),
+    ).cast(_LINEAGE_SCHEMA)
 
 
 def _severity_counts(problems: pl.DataFrame, findings: list[dict[str, Any]]) -> dict[str, int]:
@@ -571,7 +603,7 @@ def _still_mine(session: Session, submission_id: int) -> bool:
 
 
 def _write_child_rows(
-    session: Session, submission_id: int, outcome: _Outcome, keys: Keys, lineage: list[tuple[Any, ...]]
+    session: Session, submission_id: int, outcome: _Outcome, keys: Keys, lineage: pl.DataFrame | None
 ) -> None:
     """Write the findings by child, the records behind the figures, and each child's id encrypted."""
     session.execute(delete(RecordProblem).where(col(RecordProblem.submission_id) == submission_id))
@@ -580,20 +612,13 @@ def _write_child_rows(
     columns = ("submission_id", "rule", "severity", "message", "record_table", "child", "row", "fields")
     finding_rows = [(submission_id, *(f[c] for c in columns[1:])) for f in outcome.findings]
     bulk_insert(session, "record_problem", columns, _batches(finding_rows))
-    lineage_columns = (
-        "submission_id",
-        "indicator_id",
-        "org_code",
-        "period",
-        "child",
-        "record_table",
-        "record_row",
-        "episode_start",
-        "counted",
-    )
-    bulk_insert(session, "record_lineage", lineage_columns, _batches([(submission_id, *r) for r in lineage]))
+    if lineage is not None and lineage.height:
+        rows = lineage.select(pl.lit(submission_id, dtype=pl.Int64).alias("submission_id"), *_LINEAGE_SCHEMA)
+        batches = (part.rows() for part in rows.iter_slices(_BATCH))
+        bulk_insert(session, "record_lineage", ("submission_id", *_LINEAGE_SCHEMA), batches)
     children = sorted(outcome.children)
-    sealed = [(submission_id, keys.pseudonym(c), keys.seal_text(c)) for c in children]
+    names = keys.pseudonyms(children, outcome.named)
+    sealed = [(submission_id, names[c], keys.seal_text(c)) for c in children]
     unique = list({row[1]: row for row in sealed}.values())
     bulk_insert(session, "record_child", ("submission_id", "pseudonym", "child_sealed"), _batches(unique))
 
@@ -621,7 +646,7 @@ def _end(
         if status != "failed" and not _still_mine(session, submission.id):
             raise CutOff()
         if outcome.keys is not None:
-            _write_child_rows(session, submission.id, outcome, outcome.keys, [])
+            _write_child_rows(session, submission.id, outcome, outcome.keys, None)
         record_outcome(session, submission, problems, status=status, stage=stage, message=message, counts=counts)
         session.commit()
 

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import polars as pl
 
-from collectors.records.safexml import parse_bounded
+from collectors.records.safexml import check_bounded, parse_bounded
 from collectors.records.ssda903_tables import COLUMNS, OPTIONAL_COLUMNS
 from onereturn.errors import InvalidInput
 
@@ -33,6 +33,11 @@ _HEADER_BLOCKS = {
 }
 #: A child carrying this leaf has a row in this table.
 _MARKED = {"UASC": "UASC", "IN_TOUCH": "OC3", "DATE_INT": "AD1"}
+
+
+def check_903_xml(data: bytes) -> None:
+    """Refuse a 903 XML file that :func:`parse_903_xml` would refuse as unsafe or malformed, without its tree."""
+    check_bounded(data, "the SSDA903 XML", max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
 
 
 def parse_903_xml(data: bytes) -> ET.Element:

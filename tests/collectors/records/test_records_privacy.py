@@ -7,11 +7,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from collectors.records.models import RecordChild, RecordsKey
-from collectors.records.privacy import KeysRefused, checked_keys, key_status, keys_for, keys_path, make_current
+from collectors.records.privacy import Keys, KeysRefused, checked_keys, key_status, keys_for, keys_path, make_current
 from indicators.models import Submission
 from onereturn.errors import ConfigurationError
 from onereturn.settings import Settings
@@ -35,6 +36,38 @@ def test_pseudonyms_differ_between_deployments_and_hide_the_id(tmp_path: Path) -
     assert one.pseudonym("907440") != one.pseudonym("907441")
     assert "907440" not in one.pseudonym("907440")
     assert len(one.pseudonym("907440")) == 32
+
+
+#: Pseudonyms under a fixed secret, as the store has kept them since record-level uploads began: a change to how
+#: they are computed must give every child the same pseudonym, or an upload's children part from their history.
+KEPT_PSEUDONYMS = {
+    "907440": "4ad843b33147170e52fb686522e07942",
+    " 907440 ": "4ad843b33147170e52fb686522e07942",
+    "ABC-12": "2ba70389dee9ecb089a0d21ffe644d1f",
+    "Zo\u00eb 7": "97dfa62b116400a88acdc3823a3fe106",
+}
+
+
+def _fixed_keys() -> Keys:
+    key = Fernet.generate_key()
+    return Keys(bytes(range(32)), Fernet(key), key)
+
+
+def test_pseudonyms_are_the_ones_kept_before_for_the_same_child_and_key() -> None:
+    keys = _fixed_keys()
+    assert {child: keys.pseudonym(child) for child in KEPT_PSEUDONYMS} == KEPT_PSEUDONYMS
+    assert keys.pseudonyms(KEPT_PSEUDONYMS) == KEPT_PSEUDONYMS
+
+
+def test_pseudonyms_of_repeated_ids_are_made_once_into_the_uploads_own_map() -> None:
+    keys = _fixed_keys()
+    known: dict[str, str] = {}
+    named = keys.pseudonyms(["907440", "ABC-12", "907440"], known)
+    assert named is known
+    assert named == {"907440": KEPT_PSEUDONYMS["907440"], "ABC-12": KEPT_PSEUDONYMS["ABC-12"]}
+    # A second call of the same upload adds only what is new; another upload starts from nothing.
+    assert keys.pseudonyms(["Zo\u00eb 7"], known) == {k: v for k, v in KEPT_PSEUDONYMS.items() if k != " 907440 "}
+    assert keys.pseudonyms([]) == {}
 
 
 def test_sealed_ids_open_only_with_their_own_key(tmp_path: Path) -> None:
