@@ -111,9 +111,9 @@ def _warm() -> int:
 
     from collectors.context import shared_context
 
-    # Loaded here, by name, so the first upload does not pay for importing the upload path.
+    # Loaded here, by name, so the first upload does not pay for importing the upload path (every way in and the
+    # figures' service with it).
     importlib.import_module("collectors.ways_in")
-    importlib.import_module("collectors.service")
 
     assert _engine is not None
     # The catalogue's indicators, org units, code lists and rules: read per catalogue version and kept.

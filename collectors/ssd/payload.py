@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -215,22 +215,23 @@ class Tables:
         self.professionals = {str(r["prof_professional_id"]): r for r in rows("ssd_professionals")}
 
 
+def _without(value: Any, left_out: Callable[[str, Any], bool]) -> Any:
+    """``value`` with every field of every object (nested in objects and lists) that ``left_out`` names dropped."""
+    if isinstance(value, dict):
+        return {k: _without(v, left_out) for k, v in value.items() if not left_out(k, v)}
+    if isinstance(value, list):
+        return [_without(v, left_out) for v in value]
+    return value
+
+
 def pruned(value: Any) -> Any:
     """Fields with no value left out, as the builder's FOR JSON PATH leaves them out."""
-    if isinstance(value, dict):
-        return {k: pruned(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [pruned(v) for v in value]
-    return value
+    return _without(value, lambda _, v: v is None)
 
 
 def semantic(value: Any) -> Any:
     """The payload as hashed: every system id and purge flag left out (the builder's semantic hash)."""
-    if isinstance(value, dict):
-        return {k: semantic(v) for k, v in value.items() if k not in SYSTEM_IDS}
-    if isinstance(value, list):
-        return [semantic(v) for v in value]
-    return value
+    return _without(value, lambda k, _: k in SYSTEM_IDS)
 
 
 def payload_hash(payload: Payload) -> str:
