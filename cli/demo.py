@@ -145,39 +145,30 @@ def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
 
 def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
-    """Upload the synthetic council's SSD extract (``RECORDS_SSD_CHILDREN``): the CIN census and SSDA903 made from it
-    through DfE's rules, as a council's upload of it is, and DfE's payloads kept for its approver."""
+    """Upload the synthetic council's SSD extract (``RECORDS_SSD_CHILDREN``) as a council's upload of it is taken: the
+    CIN census and SSDA903 made from it through DfE's rules, its Annex A rows and DfE's payloads kept."""
     from cli.synthetic.ssd import synthetic_ssd
     from collectors.records import service as records
-    from collectors.ssd import payload_store
-    from collectors.ssd.payload import kept_items
-    from collectors.ssd.service import make_returns
-    from mappings.compare import dfe_la_number
+    from collectors.ssd.receiving import receive_extract
 
     done = _ssd_loaded(engine)
     if done:
         # Loaded before: uploaded again, its files would be applied over the council's own files uploaded since.
         return done
+
+    def run(received: records.Received) -> None:
+        # DfE's rules at once, in this process: the demo's first start reports each file's outcome.
+        sub = received.submission
+        if not received.duplicate:
+            assert sub.id is not None
+            sub = records.process_records(engine, settings, sub.id)
+        done.append(DemoUpload(RECORDS_AGENCY, _ssd_label(sub.filename), sub.status, sub.message))
+
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-ssd-") as tmp:
-        folder = Path(tmp)
-        extract = synthetic_ssd(RECORDS_SEED, RECORDS_SSD_CHILDREN["cin"], RECORDS_YEAR, folder / "ssd",
+        extract = synthetic_ssd(RECORDS_SEED, RECORDS_SSD_CHILDREN["cin"], RECORDS_YEAR, Path(tmp) / "ssd",
                                 looked_after=RECORDS_SSD_CHILDREN["903"], la=RECORDS_LA)  # fmt: skip
-        keep = kept_items(identifiers=payload_store.identifiers_on(settings, RECORDS_AGENCY))
-        made = make_returns(extract, extract.name, RECORDS_YEAR, dfe_la_number(RECORDS_LA) or "", keep=keep,
-                            max_unpacked=settings.max_upload_bytes)  # fmt: skip
-        assert made.extract is not None
-        prepared = payload_store.prepare_for(made.extract, settings, RECORDS_AGENCY)
-        for name, data in made.files:
-            (folder / name).write_bytes(data)
-            received = records.receive(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
-                                        files=[(name, folder / name)], submitted_by="demo")  # fmt: skip
-            sub = received.submission
-            if not received.duplicate:
-                assert sub.id is not None
-                sub = records.process_records(engine, settings, sub.id)
-            done.append(DemoUpload(RECORDS_AGENCY, _ssd_label(name), sub.status, sub.message))
-        payload_store.keep(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
-                           filename=extract.name, content_hash=payload_store.file_hash(extract), prepared=prepared)  # fmt: skip
+        receive_extract(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
+                        name=extract.name, path=extract, submitted_by="demo", start=run)  # fmt: skip
     return done
 
 

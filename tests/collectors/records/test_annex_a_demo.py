@@ -28,8 +28,9 @@ def test_the_synthetic_county_builds_its_annex_a(store: Engine, store_settings: 
         assert answer.status_code == 200, answer.text
         facts = answer.json()
         counts = {item["list"]: item["rows"] for item in facts["lists"]}
-        assert len(facts["sources"]) == 2
-        for number in (3, 4, 6, 7, 8, 9):
+        # Its CIN census and SSDA903, and its SSD extract, which alone fills Lists 1 and 2.
+        assert len(facts["sources"]) == 3
+        for number in (1, 2, 3, 4, 6, 7, 8, 9):
             assert counts[number] > 0, counts
         book = client.get(
             f"/api/agencies/{RECORDS_AGENCY}/annex-a.xlsx", headers=SYNTHETIC, params={"inspection_date": on}
