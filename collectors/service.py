@@ -149,45 +149,37 @@ def _process_or_fail(
     # A large request before this one may have left freed memory in the C heap: start from a trimmed heap.
     release_memory()
     with lease.held(engine, submission.id, settings.upload_lease_seconds):
-        return _process(engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode)
+        try:
+            try:
+                tables = [read_table(body.pop(), filename, sheet=sheet, max_rows=settings.max_upload_rows)]
+            except OneReturnError as exc:
+                problems = _unreadable(exc)
+                finish(engine, submission, problems, status="rejected", message=exc.message)
+                return Outcome(submission, None, problems=problems)
+            return _validate_and_store(engine, submission, tables, mode)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise  # the process is stopping: its lease runs out and the upload is marked interrupted
+        except CutOff as exc:
+            raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
+        except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
+            message = _mark_failed(engine, submission, exc)
+            if isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError):
+                raise  # the API answers a busy database 503 with Retry-After: sending the file again will do
+            raise ProcessingFailed(f"Submission {submission.id} {message}") from exc
 
 
-def _process(
-    engine: Engine,
-    settings: Settings,
-    submission: Submission,
-    body: list[bytes],
-    *,
-    filename: str,
-    sheet: str | None,
-    mode: Mode,
-) -> Outcome:
-    assert submission.id is not None
+def _mark_failed(engine: Engine, submission: Submission, exc: BaseException) -> str:
+    """Log why an upload failed and end it ``failed`` while still unfinished; the message it was given."""
+    reason = failure_reason(exc)
+    log.exception("submission %s failed: %s", submission.id, reason)
+    message = f"processing failed: {reason}; the file is kept and can be run again (onereturn submissions reprocess {submission.id})"
     try:
-        try:
-            tables = [read_table(body.pop(), filename, sheet=sheet, max_rows=settings.max_upload_rows)]
-        except OneReturnError as exc:
-            problems = _unreadable(exc)
-            finish(engine, submission, problems, status="rejected", message=exc.message)
-            return Outcome(submission, None, problems=problems)
-        return _validate_and_store(engine, submission, tables, mode)
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise  # the process is stopping: its lease runs out and the upload is marked interrupted
-    except CutOff as exc:
-        raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
-    except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
-        reason = failure_reason(exc)
-        log.exception("submission %s failed: %s", submission.id, reason)
-        message = f"processing failed: {reason}; the file is kept and can be run again (onereturn submissions reprocess {submission.id})"
-        try:
-            # Only while unfinished: a commit whose answer was lost may have stored it after all.
-            finish(engine, submission, problem_frame([]), status="failed", message=message, only_if=lease.UNFINISHED)
-        except Exception:
-            # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
-            log.exception("submission %s could not be marked failed", submission.id)
-        if isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError):
-            raise  # the API answers a busy database 503 with Retry-After: sending the file again will do
-        raise ProcessingFailed(f"Submission {submission.id} {message}") from exc
+        # Only while unfinished: a commit whose answer was lost may have stored it after all.
+        finish(engine, submission, problem_frame([]), status="failed", message=message, only_if=lease.UNFINISHED)
+    except Exception:
+        # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
+        log.exception("submission %s could not be marked failed", submission.id)
+    return message
 
 
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
