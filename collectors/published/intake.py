@@ -9,6 +9,8 @@ every figure keeps its release, file and row; a release is stored whole or not a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -154,8 +156,8 @@ def import_release(
         session.add(submission)
         session.commit()
     about = _About(fetched_from, version, release_date, known.id if known is not None else None)
-    lease_seconds = settings.upload_lease_seconds
-    return Imported(_store_or_fail(engine, spec, submission, figures, ruling, now, about, lease_seconds, audit))
+    with _stored_or_failed(engine, submission, settings.upload_lease_seconds):
+        return Imported(_store(engine, spec, submission, figures, ruling, now, about, audit))
 
 
 def rerun_release(engine: Engine, submission_id: int, settings: Settings | None = None) -> Submission:
@@ -200,7 +202,8 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
         else "upload"
     )
     about = _About(fetched, "", "", known.id if known is not None else None)
-    _store_or_fail(engine, spec, submission, figures, ruling, datetime.now(UTC), about, lease_seconds, None)
+    with _stored_or_failed(engine, submission, lease_seconds):
+        _store(engine, spec, submission, figures, ruling, datetime.now(UTC), about, None)
     with Session(engine, expire_on_commit=False) as session:
         done = session.get(Submission, submission_id)
         assert done is not None
@@ -230,23 +233,14 @@ class _About:
     reapplies: int | None
 
 
-def _store_or_fail(
-    engine: Engine,
-    spec: SourceSpec,
-    submission: Submission,
-    figures: pl.DataFrame,
-    ruling: Ruling,
-    now: datetime,
-    about: _About,
-    lease_seconds: float,
-    audit: dict[str, Any] | None,
-) -> PublishedRelease:
-    """Store a recorded import under its lease; whatever fails, its submission ends ``failed`` (while still
+@contextmanager
+def _stored_or_failed(engine: Engine, submission: Submission, lease_seconds: float) -> Iterator[None]:
+    """Hold a recorded import's lease while it stores; whatever fails, its submission ends ``failed`` (while still
     unfinished) saying how to run it again."""
     assert submission.id is not None
     try:
         with lease.held(engine, submission.id, lease_seconds):
-            return _store(engine, spec, submission, figures, ruling, now, about, audit)
+            yield
     except BaseException as exc:
         with Session(engine) as session:
             session.execute(
