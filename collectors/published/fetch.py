@@ -58,6 +58,21 @@ class FetchReport:
     up_to_date: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class FetchRun:
+    """One fetch of the declared sources: the store it imports into, the settings, the HTTP client and the service's
+    stop, handed whole to each publisher's fetcher."""
+
+    engine: Engine
+    settings: Settings
+    client: httpx.Client
+    stop: threading.Event | None
+
+    def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """GET ``url`` through this run's client, retried and stopped as ``get_with_retry`` does."""
+        return get_with_retry(self.client, url, self.settings, params=params, stop=self.stop)
+
+
 def get_with_retry(
     client: httpx.Client,
     url: str,
@@ -93,15 +108,13 @@ def get_with_retry(
     raise FetchFailed(f"{url}: {last} (tried {attempts} time(s)); nothing was stored")
 
 
-def ees_versions(
-    client: httpx.Client, base: str, data_set: str, settings: Settings, stop: threading.Event | None = None
-) -> list[dict[str, Any]]:
+def ees_versions(run: FetchRun, base: str, data_set: str) -> list[dict[str, Any]]:
     """Every published version of an EES data set, oldest first."""
     found: list[dict[str, Any]] = []
     page = 1
     while True:
         url = f"{base}/v1/data-sets/{data_set}/versions"
-        body = get_with_retry(client, url, settings, params={"page": page, "pageSize": PAGE_SIZE}, stop=stop).json()
+        body = run.get(url, params={"page": page, "pageSize": PAGE_SIZE}).json()
         try:
             results = body["results"]
             pages = int(body["paging"]["totalPages"])
@@ -114,35 +127,28 @@ def ees_versions(
     return sorted(found, key=lambda v: [int(p) if p.isdigit() else 0 for p in str(v["version"]).split(".")])
 
 
-def fetch_ees(
-    engine: Engine,
-    settings: Settings,
-    spec: SourceSpec,
-    client: httpx.Client,
-    base: str,
-    stop: threading.Event | None = None,
-) -> list[Imported]:
+def fetch_ees(run: FetchRun, spec: SourceSpec, base: str) -> list[Imported]:
     """Import every version of ``spec``'s EES data set not yet read, oldest first."""
-    with Session(engine) as session:
+    with Session(run.engine) as session:
         have = set(
             session.execute(
                 select(PublishedRelease.version).where(col(PublishedRelease.source_id) == spec.id)
             ).scalars()
         )
     done = []
-    for version in ees_versions(client, base, spec.ees_data_set, settings, stop):
+    for version in ees_versions(run, base, spec.ees_data_set):
         number = str(version["version"])
         if number in have:
             continue
         root = f"{base}/v1/data-sets/{spec.ees_data_set}"
         # What the version changed, checked to be there (the API lists it for each version after the first).
-        get_with_retry(client, f"{root}/versions/{number}/changes", settings, stop=stop)
+        run.get(f"{root}/versions/{number}/changes")
         url = f"{root}/csv"
-        data = get_with_retry(client, url, settings, params={"dataSetVersion": number}, stop=stop).content
+        data = run.get(url, params={"dataSetVersion": number}).content
         done.append(
             import_release(
-                engine,
-                settings,
+                run.engine,
+                run.settings,
                 spec,
                 data,
                 filename=f"{spec.ees_data_set}-{number}.csv",
@@ -155,14 +161,7 @@ def fetch_ees(
     return done
 
 
-def fetch_fingertips(
-    engine: Engine,
-    settings: Settings,
-    spec: SourceSpec,
-    client: httpx.Client,
-    base: str,
-    stop: threading.Event | None = None,
-) -> list[Imported]:
+def fetch_fingertips(run: FetchRun, spec: SourceSpec, base: str) -> list[Imported]:
     """Ask FingertipsNext for every indicator and area type ``spec`` names; import the answers as one release
     unless the same answers were read before (FingertipsNext gives no release number, so their bytes tell)."""
     answers: list[Any] = []
@@ -171,7 +170,7 @@ def fetch_fingertips(
         for area_type in spec.fingertips_area_types or [""]:
             url = f"{base}/indicators/{indicator}/data"
             params = {"area_type": area_type} if area_type else {}
-            response = get_with_retry(client, url, settings, params=params, stop=stop)
+            response = run.get(url, params=params)
             try:
                 answers.append(response.json())
             except ValueError as exc:
@@ -179,8 +178,8 @@ def fetch_fingertips(
             asked.append(f"{url}?area_type={area_type}" if area_type else url)
     data = json.dumps(answers, sort_keys=True, separators=(",", ":")).encode()
     got = import_release(
-        engine,
-        settings,
+        run.engine,
+        run.settings,
         spec,
         data,
         filename=f"{spec.id}.json",
@@ -200,6 +199,7 @@ def fetch_all(
     report = FetchReport()
     own = client is None
     http = client or httpx.Client(timeout=settings.published_fetch_timeout_seconds, follow_redirects=True)
+    run = FetchRun(engine, settings, http, stop)
     try:
         for spec in load_sources().sources.values():
             fingertips = spec.format == "fingertips" and bool(spec.fingertips_indicators)
@@ -209,11 +209,9 @@ def fetch_all(
                 continue
             try:
                 if fingertips:
-                    got = fetch_fingertips(
-                        engine, settings, spec, http, settings.published_fingertips_api.rstrip("/"), stop
-                    )
+                    got = fetch_fingertips(run, spec, settings.published_fingertips_api.rstrip("/"))
                 else:
-                    got = fetch_ees(engine, settings, spec, http, settings.published_ees_api.rstrip("/"), stop)
+                    got = fetch_ees(run, spec, settings.published_ees_api.rstrip("/"))
             except OneReturnError as exc:
                 log.warning("published source %s: %s", spec.id, exc.message)
                 report.failed.append((spec.id, exc.message))
