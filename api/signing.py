@@ -49,10 +49,8 @@ def listed(
     return queries.listed(
         session,
         read_scope(principal),
+        queries.Filters(return_id, period, state),
         full=principal.kind != "regulator",
-        return_id=return_id,
-        period=period,
-        state=state,
         builds=build_ungated,
     )
 

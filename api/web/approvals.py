@@ -69,22 +69,14 @@ def detail_path(agency: str, return_id: str, period: str) -> str:
 
 
 def queue_of(
-    session: Session,
-    visitor: Visitor,
-    *,
-    return_id: str | None,
-    period: str | None,
-    state: str | None,
-    now: dict[str, dict[str, Any]],
+    session: Session, visitor: Visitor, filters: queries.Filters, *, now: dict[str, dict[str, Any]]
 ) -> list[Waiting]:
     """The approvals queue as the visitor's key may see it (``mappings.signoff.queries.approvals_queue``)."""
     return queries.approvals_queue(
         session,
         read_scope(visitor.principal),
+        filters,
         full=visitor.principal.kind != "regulator",
-        return_id=return_id,
-        period=period,
-        state=state,
         now=now,
         builds=build_ungated,
     )
@@ -118,14 +110,8 @@ def approvals_page(
     rows: list[Waiting] = []
     now = collecting(session, visitor, datetime.now(UTC).date())
     try:
-        rows = queue_of(
-            session,
-            visitor,
-            return_id=chosen["return"] or None,
-            period=chosen["period"] or None,
-            state=chosen["state"] or None,
-            now=now,
-        )
+        filters = queries.Filters(chosen["return"] or None, chosen["period"] or None, chosen["state"] or None)
+        rows = queue_of(session, visitor, filters, now=now)
     except (InvalidInput, NotFound) as exc:
         request.state.page_error = exc
         errors = [_filter_error(session, exc, chosen)]

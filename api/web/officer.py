@@ -38,7 +38,7 @@ from indicators.periods import parse_period
 from indicators.service import indicators_by_id
 from mappings import service as mappings
 from mappings.models import FieldMapping, Return
-from mappings.signoff.queries import tally
+from mappings.signoff.queries import Filters, tally
 from mappings.signoff.standing import OVERDUE_WORDS
 from mappings.validity import in_force
 from onereturn import clock, outbox
@@ -83,7 +83,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> HTM
         }
         for b, revised in reopened_builds(session)
     ]
-    queue = queue_of(session, visitor, return_id=None, period=None, state=None, now=now_collecting)
+    queue = queue_of(session, visitor, Filters(), now=now_collecting)
     return page(
         request,
         "officer/dashboard.html",

@@ -58,18 +58,19 @@ class Scope(Protocol):
         ...
 
 
-def listed(
-    session: Session,
-    scope: Scope,
-    *,
-    full: bool,
-    return_id: str | None,
-    period: str | None,
-    state: str | None,
-    builds: Builds,
-) -> list[SignOffPublic]:
+@dataclass(frozen=True)
+class Filters:
+    """What a list of sign-offs is narrowed to: one return, one period, one state (None for any)."""
+
+    return_id: str | None = None
+    period: str | None = None
+    state: str | None = None
+
+
+def listed(session: Session, scope: Scope, filters: Filters, *, full: bool, builds: Builds) -> list[SignOffPublic]:
     """Every sign-off the reader may see matching the filters; for one return and period, the agencies with figures
     in it that have done nothing yet are listed as open too. Without ``full`` (a regulator), states only."""
+    return_id, period, state = filters.return_id, filters.period, filters.state
     every = session.execute(select(Return).order_by(col(Return.id))).scalars()
     returns = {r.id: r for r in every if scope.agency or scope.reads_return(r.recipient, r.readers)}
     if return_id is not None and return_id not in returns:
@@ -168,34 +169,23 @@ def _pairs(
 
 
 def approvals_queue(
-    session: Session,
-    scope: Scope,
-    *,
-    full: bool,
-    return_id: str | None,
-    period: str | None,
-    state: str | None,
-    now: dict[str, dict[str, Any]],
-    builds: Builds,
+    session: Session, scope: Scope, filters: Filters, *, full: bool, now: dict[str, dict[str, Any]], builds: Builds
 ) -> list[Waiting]:
     """Every agency's sign-off matching the filters (as ``listed``), with the agencies that owe a return and have
     not signed it off yet for the period asked for or being collected now (``now``: return id to its period and
     the figures each agency owes), and what is in the way of each."""
     found = {
-        (s.agency_code, s.return_id, s.period): s
-        for s in listed(session, scope, full=full, return_id=return_id, period=period, state=state, builds=builds)
+        (s.agency_code, s.return_id, s.period): s for s in listed(session, scope, filters, full=full, builds=builds)
     }
     owed: dict[tuple[str, str, str], int] = {}
     #: Agencies that owe a return and have no figure in it yet (the list names only those with figures).
     nothing: set[tuple[str, str, str]] = set()
-    if state in (None, OPEN):
-        owed, nothing = _owing(
-            session, scope, full=full, return_id=return_id, period=period, now=now, found=found, builds=builds
-        )
-        if not period:
+    if filters.state in (None, OPEN):
+        owed, nothing = _owing(session, scope, filters, full=full, now=now, found=found, builds=builds)
+        if not filters.period:
             # Figures waiting for their approver in any period are listed, whichever period is collected now;
             # only the periods collected now (or asked for) list the agencies that have sent nothing.
-            _waiting(session, scope, return_id, found, builds)
+            _waiting(session, scope, filters.return_id, found, builds)
     returns = {r.id: r for r in session.execute(select(Return)).scalars()}
     names = agency_names(session)
     since = _added_since_signoff(session, list(found.values()), returns, builds)
@@ -234,10 +224,9 @@ def approvals_queue(
 def _owing(
     session: Session,
     scope: Scope,
+    filters: Filters,
     *,
     full: bool,
-    return_id: str | None,
-    period: str | None,
     now: dict[str, dict[str, Any]],
     found: dict[tuple[str, str, str], SignOffPublic],
     builds: Builds,
@@ -250,6 +239,7 @@ def _owing(
     for agency, rets in agency_returns(session).items():
         for ret_id in rets:
             designated.setdefault(ret_id, []).append(agency)
+    return_id, period = filters.return_id, filters.period
     pairs = _pairs(session, return_id, period, now)
     # Which agencies have a sign-off row at all, read once rather than once for each agency that owes a return.
     made = {
@@ -263,7 +253,7 @@ def _owing(
     for ret_id, at in pairs:
         if not (return_id and period):
             try:
-                more = listed(session, scope, full=full, return_id=ret_id, period=at, state=OPEN, builds=builds)
+                more = listed(session, scope, Filters(ret_id, at, OPEN), full=full, builds=builds)
             except OneReturnError:
                 continue  # not collected for that period (outside the return's validity, or not begun)
             for s in more:

@@ -135,46 +135,28 @@ class _Officer:
 
 
 def test_the_approvals_queue_lists_figures_waiting_in_any_period(store: Engine, store_settings: Settings) -> None:
-    from mappings.signoff.queries import approvals_queue
+    from mappings.signoff.queries import Filters, approvals_queue
 
     # Figures for a year no period being collected now is: nobody has signed them off.
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2024-03-31,,870,,,,")
     with Session(store) as session:
-        rows = approvals_queue(
-            session, _Officer(), full=True, return_id=None, period=None, state=None, now={}, builds=build_ungated
-        )
+        rows = approvals_queue(session, _Officer(), Filters(), full=True, now={}, builds=build_ungated)
         waiting = {(w.agency_code, w.return_id, w.period): w for w in rows}
         assert ("notts_cyp", "dfe_ssda903", "FY2023-24") in waiting, sorted(waiting)
         row = waiting[("notts_cyp", "dfe_ssda903", "FY2023-24")]
         assert (row.state, row.in_the_way) == ("open", ["Waiting for its approver to sign off"])
         # Filtered by that return, or by the state open, it is there too; by another period, it is not.
         by_return = approvals_queue(
-            session,
-            _Officer(),
-            full=True,
-            return_id="dfe_ssda903",
-            period=None,
-            state="open",
-            now={},
-            builds=build_ungated,
+            session, _Officer(), Filters("dfe_ssda903", state="open"), full=True, now={}, builds=build_ungated
         )
         assert ("notts_cyp", "FY2023-24") in {(w.agency_code, w.period) for w in by_return}
         other = approvals_queue(
-            session,
-            _Officer(),
-            full=True,
-            return_id="dfe_ssda903",
-            period="FY2024-25",
-            state=None,
-            now={},
-            builds=build_ungated,
+            session, _Officer(), Filters("dfe_ssda903", "FY2024-25"), full=True, now={}, builds=build_ungated
         )
         assert "FY2023-24" not in {w.period for w in other}
     # Signed off, it leaves the agencies waiting.
     with Session(store) as session:
         sign_off_all(session, DEMO_APPROVER, builds=build_ungated, return_ids=["dfe_ssda903"])
         session.commit()
-        rows = approvals_queue(
-            session, _Officer(), full=True, return_id=None, period=None, state="open", now={}, builds=build_ungated
-        )
+        rows = approvals_queue(session, _Officer(), Filters(state="open"), full=True, now={}, builds=build_ungated)
         assert ("notts_cyp", "dfe_ssda903", "FY2023-24") not in {(w.agency_code, w.return_id, w.period) for w in rows}
