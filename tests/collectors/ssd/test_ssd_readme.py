@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shlex
 import zipfile
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def _examples(path: Path) -> list[dict[str, str]]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if "records synthetic --kind ssd" in line:
             words = shlex.split(line.split("#")[0])
-            found.append(dict(zip(words, words[1:], strict=False)))
+            found.append(dict(pairwise(words)))
     return found
 
 
