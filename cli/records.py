@@ -124,20 +124,25 @@ def resume_command() -> None:
 def read_ssd_command(
     agency: Annotated[str, typer.Option("--agency", help="The council's agency code, as ONERETURN_SSD_READS names it")],
     year: Annotated[
-        str | None, typer.Option("--year", help="The collection year, e.g. 2024-25 (default: the council's setting)")
+        str | None,
+        typer.Option(
+            "--year",
+            help="The collection year, e.g. 2024-25 (default: the council's setting, else the latest ended year "
+            "the service has an SSD mapping for)",
+        ),
     ] = None,
 ) -> None:
     """Read a council's SSD from its own database now, as the schedule does, and print what was made; exit 1 if not."""
     from cli.shared import ready_engine
     from collectors.records.contract import read_collection_year
-    from collectors.ssd.database import run_read, sources
+    from collectors.ssd.database import mapped_year, run_read, sources
     from onereturn.errors import InvalidInput
     from onereturn.settings import get_settings
 
     settings = get_settings()
     try:
         source = sources(settings).get(agency)
-        year = read_collection_year(year) if year is not None else None
+        year = mapped_year(read_collection_year(year)) if year is not None else None
     except (ValueError, InvalidInput) as exc:
         raise typer.BadParameter(str(exc)) from None
     if source is None:

@@ -154,8 +154,9 @@ class Settings(BaseSettings):
         default="",
         description="Councils whose SSD the service reads from their own PostgreSQL database on the schedule, split "
         "by semicolons: AGENCY=URL_VARIABLE [schema=NAME] [year=YYYY-YY] [at=MIN HOUR DAY MONTH WEEKDAY], the URL "
-        "in the environment variable named (never here); schema public, the last ended collection year and "
-        "0 2 * * * (02:00 daily) unless said (docs/settings.md).",
+        "in the environment variable named (never here); schema public, the latest ended collection year the "
+        "service has an SSD mapping for and 0 2 * * * (02:00 daily) unless said; a year= with no mapping is refused "
+        "(docs/settings.md).",
     )
     ssd_read_timeout_seconds: float = Field(
         default=300, gt=0, description="The statement timeout of each table's read from a council's SSD database."

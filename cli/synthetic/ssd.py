@@ -5,7 +5,9 @@ figure. Tables of the SSD no return reads here are left out (the SSD allows abse
 
 Where one return item stands for several SSD rows, the extract holds the rows the SSD's readings give back: an
 episode's legal status and home address each a row starting and ending with the episode; a protection plan's
-NumberOfPreviousCPP as that many earlier plans, in referrals closed years before the census.
+NumberOfPreviousCPP as that many earlier plans, in referrals closed years before the census; a decision to place
+for adoption (PlacedAdoption) one ``ssd_permanence`` row, holding the adopters of the child's AD1 row when its
+DATE_INT is that decision's day.
 """
 
 from __future__ import annotations
@@ -205,12 +207,39 @@ def _from_903(files: dict[str, Path], rows: Rows) -> None:
         rows["ssd_care_leavers"].append({"clea_table_id": f"{c['CHILD']}-L{n}", "clea_person_id": c["CHILD"],
                                          "clea_care_leaver_in_touch": c["IN_TOUCH"], "clea_care_leaver_activity": c["ACTIV"],
                                          "clea_care_leaver_accom_suitable": c["ACCOM"]})  # fmt: skip
+    _permanence(files, rows)
     for n, w in enumerate(_read(files, "sw_episodes.csv")):
         rows["ssd_involvements"].append({"invo_involvements_id": f"{w['CHILD']}-W{n}", "invo_person_id": w["CHILD"],
                                          "invo_professional_id": w["SW_ID"], "invo_professional_role_id": "SW",
                                          "invo_involvement_start_date": _iso(w["SW_DECOM"]),
                                          "invo_involvement_end_date": _iso(w["SW_DEC"]),
                                          "invo_worker_change_reason": w["SW_REASON"]})  # fmt: skip
+
+
+def _permanence(files: dict[str, Path], rows: Rows) -> None:
+    """The children's adoption decisions (PlacedAdoption, with AD1's adopters for the adopted) as ``ssd_permanence``
+    rows and their previous permanence as ``ssd_cla_previous_permanence`` rows, read back as the mapping says."""
+    adopted = {a["CHILD"]: a for a in _read(files, "ad1.csv")}
+    for n, p in enumerate(_read(files, "placed_for_adoption.csv")):
+        a = adopted.get(p["CHILD"])
+        if a is not None and a["DATE_INT"] != p["DATE_PLACED"]:
+            a = None  # the adopters belong to the decision the child was adopted under
+        rows["ssd_permanence"].append({
+            "perm_table_id": f"{p['CHILD']}-A{n}", "perm_person_id": p["CHILD"],
+            "perm_adm_decision_date": _iso(p["DATE_PLACED"]),
+            "perm_decision_reversed_date": _iso(p["DATE_PLACED_CEASED"]),
+            "perm_decision_reversed_reason": p["REASON_PLACED_CEASED"],
+            "perm_matched_date": _iso(a["DATE_MATCH"]) if a else "",
+            "perm_adopted_by_carer_flag": FLAG.get(a["FOSTER_CARE"], "") if a else "",
+            "perm_number_of_adopters": a["NB_ADOPTR"] if a else "", "perm_adopter_sex": a["SEX_ADOPTR"] if a else "",
+            "perm_adopter_legal_status": a["LS_ADOPTR"] if a else "",
+        })  # fmt: skip
+    for n, q in enumerate(_read(files, "previous_permanence.csv")):
+        rows["ssd_cla_previous_permanence"].append({
+            "lapp_table_id": f"{q['CHILD']}-Q{n}", "lapp_person_id": q["CHILD"],
+            "lapp_previous_permanence_option": q["PREV_PERM"], "lapp_previous_permanence_la": q["LA_PERM"],
+            "lapp_previous_permanence_order_date": q["DATE_PERM"],
+        })  # fmt: skip
 
 
 def _episode(n: int, e: dict[str, str], rows: Rows) -> None:

@@ -74,6 +74,11 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "SWEpisodes": ("DOB", "SW_DECOM", "SW_DEC"),
 }
 
+#: Dates DfE takes in part: DATE_PERM's day, month or year each ZZ (ZZZZ) when not known, as DfE's rule 632 reads
+#: it (lac_validator's ``rule_utils.valid_date``). Such a date is held blank here, not refused; DfE's rules judge it.
+PARTIAL_DATES: dict[str, tuple[str, ...]] = {"PrevPerm": ("DATE_PERM",)}
+PARTIAL = r"^(?:\d{2}|ZZ)/(?:\d{2}|ZZ)/(?:\d{4}|ZZZZ)$"
+
 #: Optional columns a table may carry beyond the CSV specification: the XML's distance in miles
 #: between home and placement (DfE's validation rules 164, 392a, 406 and 453 check it).
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"Episodes": ("PL_DISTANCE",)}
@@ -142,7 +147,9 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     for column in wanted:
         if typed.schema[column] in (pl.Date, pl.Float64) and out.schema[column] == pl.String:
             # A value the cast could not read would silently drop a child from every count.
-            unread = out.filter(pl.col(column).str.strip_chars().ne("") & typed[column].is_null())
+            given = pl.col(column).str.strip_chars()
+            partial = given.str.contains(PARTIAL) if column in PARTIAL_DATES.get(name, ()) else pl.lit(False)
+            unread = out.filter(given.ne("") & typed[column].is_null() & ~partial)
             if unread.height:
                 first = unread.row(0, named=True)
                 # The value is a child's (a date of birth, a postcode's distance): name where, never what.

@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from collectors.records import service as records
 from collectors.records.contract import read_collection_year
 from collectors.ssd.receiving import Taken, receive_extract
-from collectors.ssd.spec import tables
+from collectors.ssd.spec import mapped_years, tables
 from onereturn.errors import InvalidInput, OneReturnError, PayloadTooLarge
 from onereturn.jobs import run_once, set_detail
 from onereturn.settings import Settings
@@ -103,7 +103,7 @@ def _source(entry: str) -> Source:
     if not _IDENTIFIER.fullmatch(schema):
         raise ValueError(f"ONERETURN_SSD_READS: schema {schema[:80]!r} for {agency} is not a plain name")
     try:
-        year = read_collection_year(options["year"]) if "year" in options else None
+        year = mapped_year(read_collection_year(options["year"])) if "year" in options else None
         CronTrigger.from_crontab(options.get("at", DEFAULT_AT))
     except (InvalidInput, ValueError) as exc:
         raise ValueError(f"ONERETURN_SSD_READS: for {agency}: {exc}") from None
@@ -114,6 +114,41 @@ def last_ended_year(today: date) -> str:
     """The last collection year (1 April to 31 March) that has ended by ``today``: the one DfE's returns are of."""
     ending = today.year if today.month >= 4 else today.year - 1
     return f"{ending - 1}-{ending % 100:02d}"
+
+
+def mapped_year(year: str) -> str:
+    """``year`` when a mapping is shipped for it; else InvalidInput naming the years that have one."""
+    have = mapped_years()
+    if year not in have:
+        raise InvalidInput(
+            f"the SSD is read for a collection year whose mapping the service ships ({', '.join(have)}), not {year}"
+        )
+    return year
+
+
+def default_year(today: date) -> str:
+    """The collection year a read is of when none is set: the latest that has ended by ``today`` and has a mapping
+    (the year just ended may have none yet: DfE's specification for it comes after it ends)."""
+    ended = last_ended_year(today)
+    # Years are written YYYY-YY, so their order as text is their order in time.
+    have = [y for y in mapped_years() if y <= ended]
+    if not have:
+        raise InvalidInput(f"no collection year with an SSD mapping ({', '.join(mapped_years())}) has ended yet")
+    return have[-1]
+
+
+def year_of(settings: Settings, source: Source, year: str | None) -> tuple[str, str]:
+    """The year a read is of (the one asked, else the council's setting, else :func:`default_year`) and what chose
+    it, said in the run's record, the log and the command's answer."""
+    if year is not None:
+        return mapped_year(year), "asked"
+    if source.year is not None:
+        return source.year, "ONERETURN_SSD_READS sets it"
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    found, ended = default_year(today), last_ended_year(today)
+    if found == ended:
+        return found, "the latest ended collection year"
+    return found, f"the latest ended collection year with a mapping: {ended} has none yet"
 
 
 def _scrubbed(text: str, url: str) -> str:
@@ -208,7 +243,10 @@ def read_now(engine: Engine, settings: Settings, source: Source, *, year: str | 
     url = os.environ.get(source.url_variable, "")
     if not url:
         raise ReadFailed(f"{source.url_variable} is not set: it holds the URL of {source.agency_code}'s SSD database")
-    year = year or source.year or last_ended_year(datetime.now(ZoneInfo(settings.timezone)).date())
+    try:
+        year, _ = year_of(settings, source, year)
+    except InvalidInput as exc:
+        raise ReadFailed(str(exc)) from None
     try:
         members = read_members(url, source.schema, limit=settings.max_upload_bytes,
                                timeout_seconds=settings.ssd_read_timeout_seconds, zone=settings.timezone)  # fmt: skip
@@ -265,6 +303,12 @@ def run_read(
     engine: Engine, settings: Settings, source: Source, *, year: str | None = None, by: str = "the schedule"
 ) -> tuple[bool, str]:
     """One read recorded as a run of the council's job: (True, what it made), or (False, why nothing was stored)."""
+    try:
+        year, why = year_of(settings, source, year)
+    except InvalidInput as exc:
+        log.warning("SSD database read for %s not made: %s", source.agency_code, exc)
+        return False, str(exc)
+    log.info("SSD database read for %s: collection year %s (%s)", source.agency_code, year, why)
     when = datetime.now(UTC)
     if by == "the schedule":
         # Two schedulers firing the same minute share a run: the second finds it claimed and does nothing.
@@ -273,12 +317,13 @@ def run_read(
         with run_once(engine, source.job_id, when) as first:
             if not first:
                 return True, "this run was already made"
-            done = summary(read_now(engine, settings, source, year=year, submitted_by=f"SSD database read ({by})"))
+            taken = read_now(engine, settings, source, year=year, submitted_by=f"SSD database read ({by})")
+            done = f"collection year {year} ({why}): {summary(taken)}"
             set_detail(engine, source.job_id, when, done)
             return True, done
     except ReadFailed as exc:
         log.warning("SSD database read for %s failed, nothing stored: %s", source.agency_code, exc)
-        return False, str(exc)
+        return False, f"{exc} (collection year {year}: {why})"
 
 
 def scheduled_read(engine: Engine, settings: Settings, agency_code: str) -> None:

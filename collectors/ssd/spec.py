@@ -97,12 +97,17 @@ def tables() -> dict[str, Table]:
     }
 
 
+def mapped_years() -> tuple[str, ...]:
+    """The collection years a mapping file is shipped for (``maps/<year>.csv``), earliest first."""
+    return tuple(sorted(p.stem for p in MAPS_DIR.glob("*.csv")))
+
+
 @cache
 def mapping(year: str) -> Mapping:
     """The mapping for collection year ``year`` (2024-25); a clear error for a year no mapping file covers."""
     path = MAPS_DIR / f"{year}.csv"
     if not path.is_file():
-        have = ", ".join(sorted(p.stem for p in MAPS_DIR.glob("*.csv")))
+        have = ", ".join(mapped_years())
         raise InvalidInput(f"the CIN census and SSDA903 are made from an SSD extract for {have}, not {year}")
     with path.open(encoding="utf-8", newline="") as handle:
         items = tuple(

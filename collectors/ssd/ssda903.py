@@ -21,9 +21,35 @@ Readings where the SSD's definitions leave a choice (each with its source):
 - Social worker episodes are the child's ``ssd_involvements`` rows (SW_ID the professional's id); the SSD does not
   mark which role is the social worker's (the DfE API flows repository's issue 93), so every involvement counts.
 - Sex is M or F as the SSD writes it, DfE's 903 coding from 2024-25 (its rule 101); MOTHER Y and N are 1 and 0.
-- OC2, AD1, PlacedAdoption and PrevPerm are not made: the SSD lacks OC2's teeth check and intervention offered,
-  and its sources disagree on AD1's DATE_INT (D2I's tool takes the placement order date, the SSD spec the agency
-  decision date); the record-level report names them as tables not given.
+- PlacedAdoption has a row for each ``ssd_permanence`` row of a child in the return whose decision that the child
+  should be placed for adoption (``perm_adm_decision_date``) is on or before 31 March and was not reversed before
+  1 April: DfE's file covers decisions "made, either during the current year, or in a previous year where the
+  decision is still valid" and those reversed during the year (DfE's guidance as D2I's SSDA903 tool quotes it,
+  ssda903_sqlserver-ON_HOLD.sql lines 83-89). DATE_PLACED is the agency decision date: DfE's rule 115 names
+  DATE_PLACED "the date of the LA's decision that a child should be placed for adoption" and the SSD spec's PERM003A
+  is that decision ("the date the agency decision maker takes the decision"); ``perm_placed_for_adoption_date`` is
+  the day the child was placed with adopters (PERM007A), another date. A reversal after 31 March is not written:
+  DfE's rule 117 refuses a DATE_PLACED_CEASED beyond the year.
+- AD1 has a row for each child of the return whose episode ceased adopted (REC E11 or E12) in the year (DfE's rules
+  601 and 602: AD1 is completed for, and only for, children the episodes show adopted during the year), from the
+  child's latest ``ssd_permanence`` decision made on or before the adoption and not reversed. DATE_INT is
+  ``perm_adm_decision_date``, the SSD spec's reading (PERM003A maps to DATE_INT), not the placement order date D2I's
+  tool takes (ssda903_sqlserver-ON_HOLD.sql line 111): DfE's rule 523 wants DATE_INT the same day as DATE_PLACED,
+  which is the agency decision (above), and a placement order follows that decision (PERM006A: the order is
+  granted, legal status E1). FOSTER_CARE is ``perm_adopted_by_carer_flag`` Y 1, N 0 (PERM021A, "adopted by their
+  former carer"; D2I's tool puts a date there, line 113, which DfE's 0/1 item cannot hold).
+- PrevPerm has the child's ``ssd_cla_previous_permanence`` row for each child of the return who started to be
+  looked after in the year (an episode with RNE S starting on or after 1 April): the SSD's LAPP004A "should be
+  completed for all children who start to be looked-after" and DfE's rule 630 asks it of them. Where a child has
+  several rows the last the extract gives is written (the SSD keeps no date of the entry; LAPP004A: it "can be
+  updated if information comes to light"). DATE_PERM is written as the SSD holds it, dd/mm/yyyy or the partial
+  forms LAPP003A gives (zz/05/2020, zz/zz/2021, zz/zz/zzzz) in capitals, as DfE's rule 632 reads them (ZZ/05/2020;
+  lac_validator's rule_utils.valid_date), a YYYY-MM-DD date turned into dd/mm/yyyy. LA_PERM is written as
+  held (or as the council's code map turns it): LAPP005A holds the arranging council's name where DfE's rule 633
+  wants its code.
+- OC2 is not made: the SSD has no column for its TEETH_CHECK and INTERVENTION_OFFERED (the SSD spec's
+  ``ssda903_ref`` list, mappings/ssda903_from_ssd.md, names none), so the record-level report names it as a table
+  not given.
 """
 
 from __future__ import annotations
@@ -39,7 +65,7 @@ import polars as pl
 from collectors.records.ssda903_tables import COLUMNS, CSV_NAMES, CollectionYear
 from collectors.ssd.cin import coded, table
 from collectors.ssd.intake import Extract
-from collectors.ssd.spec import FLAGS
+from collectors.ssd.spec import DATE, FLAGS
 
 TABLES: dict[str, tuple[str, ...]] = {
     "ssd_person": ("pers_person_id", "pers_sex", "pers_dob", "pers_ethnicity", "pers_upn", "pers_common_child_id",
@@ -63,11 +89,19 @@ TABLES: dict[str, tuple[str, ...]] = {
                          "clea_care_leaver_accom_suitable"),
     "ssd_involvements": ("invo_person_id", "invo_professional_id", "invo_involvement_start_date",
                          "invo_involvement_end_date", "invo_worker_change_reason"),
+    "ssd_permanence": ("perm_person_id", "perm_adm_decision_date", "perm_matched_date", "perm_adopted_by_carer_flag",
+                       "perm_number_of_adopters", "perm_adopter_sex", "perm_adopter_legal_status",
+                       "perm_decision_reversed_date", "perm_decision_reversed_reason"),
 }  # fmt: skip
+#: Read as text, not typed: DATE_PERM may be one of DfE's zz forms (the SSD's LAPP003A).
+PREVIOUS = ("lapp_person_id", "lapp_previous_permanence_option", "lapp_previous_permanence_la",
+            "lapp_previous_permanence_order_date")  # fmt: skip
+#: DfE's reasons an episode ceased that are adoptions (its rule 601: E11 and E12).
+ADOPTED = frozenset({"E11", "E12"})
 UASC = frozenset({"UASC", "UNACCOMPANIED ASYLUM SEEKING CHILD"})
 #: DfE's 903 codes sex as M and F from 2024-25 (its rule 101, csc-validator-be-903), as the SSD writes it.
 SEX = {"M": "M", "F": "F"}
-MADE = ("Header", "Episodes", "UASC", "Reviews", "Missing", "OC3", "SWEpisodes")
+MADE = ("Header", "Episodes", "UASC", "Reviews", "Missing", "OC3", "AD1", "PlacedAdoption", "PrevPerm", "SWEpisodes")
 
 
 def _d(day: date | None) -> str:
@@ -136,6 +170,9 @@ def make_ssda903(extract: Extract, year: CollectionYear) -> bytes:
             rows["SWEpisodes"].append([v["invo_person_id"], dob[v["invo_person_id"]], v["invo_professional_id"] or "",
                                        _d(v["invo_involvement_start_date"]), _d(v["invo_involvement_end_date"]),
                                        coded(extract, "invo_worker_change_reason", v["invo_worker_change_reason"]) or ""])  # fmt: skip
+    mine = episodes.filter(pl.col("clae_person_id").is_in(sorted(children)))
+    rows["AD1"], rows["PlacedAdoption"] = _adoption(extract, t["ssd_permanence"], mine, dob, year)
+    rows["PrevPerm"] = _previous(extract, mine, dob, year)
     return _zipped(rows)
 
 
@@ -181,6 +218,80 @@ def _episodes(extract: Extract, episodes: pl.DataFrame, t: dict[str, pl.DataFram
             place.get("clap_cla_placement_urn") or "",
         ])  # fmt: skip
     return out
+
+
+def _adoption(
+    extract: Extract, permanence: pl.DataFrame, episodes: pl.DataFrame, dob: dict[str, str], year: CollectionYear
+) -> tuple[list[list[str]], list[list[str]]]:
+    """AD1 and PlacedAdoption rows from the children's ``ssd_permanence`` decisions (the readings above)."""
+    decided = permanence.filter(
+        pl.col("perm_person_id").is_in(sorted(dob)) & pl.col("perm_adm_decision_date").is_not_null()
+    )
+    placed = []
+    for p in decided.iter_rows(named=True):
+        reversed_on = p["perm_decision_reversed_date"]
+        if p["perm_adm_decision_date"] > year.end or (reversed_on is not None and reversed_on < year.start):
+            continue
+        ceased = reversed_on is not None and reversed_on <= year.end
+        reason = coded(extract, "perm_decision_reversed_reason", p["perm_decision_reversed_reason"]) or ""
+        placed.append([p["perm_person_id"], dob[p["perm_person_id"]], _d(p["perm_adm_decision_date"]),
+                       _d(reversed_on) if ceased else "", reason if ceased else ""])  # fmt: skip
+    adopted_on: dict[str, date] = {}
+    for e in episodes.iter_rows(named=True):
+        ended = e["clae_cla_episode_ceased_date"]
+        rec = coded(extract, "clae_cla_episode_ceased_reason", e["clae_cla_episode_ceased_reason"])
+        if rec in ADOPTED and ended is not None and year.start <= ended <= year.end:
+            adopted_on[e["clae_person_id"]] = max(ended, adopted_on.get(e["clae_person_id"], ended))
+    ad1 = []
+    for child in (c for c in dob if c in adopted_on):
+        day = adopted_on[child]
+        standing = decided.filter(
+            (pl.col("perm_person_id") == child)
+            & (pl.col("perm_adm_decision_date") <= day)
+            & (pl.col("perm_decision_reversed_date").is_null() | (pl.col("perm_decision_reversed_date") > day))
+        ).sort("perm_adm_decision_date", maintain_order=True)
+        if standing.is_empty():
+            continue  # DfE's rule 601 reports the adoption without its AD1: the SSD holds no decision for it
+        a = standing.row(-1, named=True)
+        carer = FLAGS.get(a["perm_adopted_by_carer_flag"] or "")
+        ad1.append([child, dob[child], _d(a["perm_adm_decision_date"]), _d(a["perm_matched_date"]),
+                    "" if carer is None else str(int(carer)), a["perm_number_of_adopters"] or "",
+                    coded(extract, "perm_adopter_sex", a["perm_adopter_sex"]) or "",
+                    coded(extract, "perm_adopter_legal_status", a["perm_adopter_legal_status"]) or ""])  # fmt: skip
+    return ad1, placed
+
+
+def _previous(extract: Extract, episodes: pl.DataFrame, dob: dict[str, str], year: CollectionYear) -> list[list[str]]:
+    """PrevPerm rows: the last ``ssd_cla_previous_permanence`` row of each child who started care in the year."""
+    started = {
+        e["clae_person_id"]
+        for e in episodes.iter_rows(named=True)
+        if e["clae_cla_episode_start_date"] is not None
+        and e["clae_cla_episode_start_date"] >= year.start
+        and coded(extract, "clae_cla_episode_start_reason", e["clae_cla_episode_start_reason"]) == "S"
+    }
+    frame = extract.tables.get("ssd_cla_previous_permanence", pl.DataFrame())
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in PREVIOUS if c not in frame.columns)
+    last: dict[str, dict[str, Any]] = {}
+    for p in frame.select(PREVIOUS).iter_rows(named=True):
+        if p["lapp_person_id"] in started:
+            last[p["lapp_person_id"]] = p
+    out = []
+    for child in (c for c in dob if c in last):
+        p = last[child]
+        out.append([child, dob[child],
+                    coded(extract, "lapp_previous_permanence_option", p["lapp_previous_permanence_option"]) or "",
+                    coded(extract, "lapp_previous_permanence_la", p["lapp_previous_permanence_la"]) or "",
+                    _order_date((p["lapp_previous_permanence_order_date"] or "").strip())])  # fmt: skip
+    return out
+
+
+def _order_date(text: str) -> str:
+    """DATE_PERM as DfE writes it: a YYYY-MM-DD date turned to dd/mm/yyyy, anything else (DfE's ZZ forms) as held
+    but in capitals (the SSD's LAPP003A writes zz; DfE's rule 632 reads ZZ, lac_validator's rule_utils.valid_date)."""
+    if DATE.match(text):
+        return f"{text[8:10]}/{text[5:7]}/{text[0:4]}"
+    return text.upper()
 
 
 def _zipped(rows: dict[str, list[list[str]]]) -> bytes:

@@ -425,3 +425,18 @@ def test_a_date_or_distance_that_cannot_be_read_is_refused_not_dropped() -> None
     with pytest.raises(InvalidInput, match="PL_DISTANCE is not a number") as refused:
         derive([episode("A", "01/01/2023", PL_DISTANCE="far")])
     assert "far" not in str(refused.value)
+
+
+def test_a_previous_permanence_date_in_dfes_partial_forms_is_taken_but_another_form_refused() -> None:
+    partial = ["ZZ/05/2020", "ZZ/ZZ/2021", "ZZ/ZZ/ZZZZ", "04/03/2019", ""]
+    rows = [{"CHILD": f"C{n}", "DOB": "01/01/2010", "PREV_PERM": "P2", "DATE_PERM": d} for n, d in enumerate(partial)]
+    tables = prepare(
+        {"Episodes": frame("Episodes", [episode("C0", "01/06/2023")]), "PrevPerm": frame("PrevPerm", rows)}
+    )
+    dates = tables["PrevPerm"]["DATE_PERM"].to_list()
+    assert dates[:3] == [None, None, None]
+    assert str(dates[3]) == "2019-03-04"
+    for bad in ("zz/05/2020", "xx/10/2011", "2019-03-04"):
+        rows[0]["DATE_PERM"] = bad
+        with pytest.raises(InvalidInput, match=r"PrevPerm, row 1: DATE_PERM is not a date"):
+            prepare({"Episodes": frame("Episodes", [episode("C0", "01/06/2023")]), "PrevPerm": frame("PrevPerm", rows)})

@@ -19,8 +19,10 @@ from typer.testing import CliRunner, Result
 import scheduler
 from collectors.records.models import CscPayloadExtract
 from collectors.ssd import database
+from collectors.ssd.spec import mapped_years
 from indicators.models import Submission
 from onereturn import jobs
+from onereturn.errors import InvalidInput
 from onereturn.models import JobRun
 from onereturn.settings import Settings
 from tests.apps import client_on
@@ -284,3 +286,56 @@ def test_a_failed_scheduled_read_is_recorded_and_the_scheduler_goes_on(
         runs = session.exec(select(JobRun)).all()
     assert [(r.job_id, r.outcome) for r in runs] == [(f"ssd-read:{AGENCY}", "error")]
     assert "could not be read" in runs[0].detail
+
+
+def test_the_default_year_is_the_latest_ended_one_with_a_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(database, "mapped_years", lambda: ("2024-25", "2026-27"))
+    on = datetime(2026, 11, 26, tzinfo=UTC).date()  # 2025-26 has ended, but no mapping is shipped for it
+    assert database.default_year(on) == "2024-25"
+    assert database.default_year(datetime(2027, 4, 1, tzinfo=UTC).date()) == "2026-27"
+    with pytest.raises(InvalidInput, match=r"no collection year with an SSD mapping \(2024-25, 2026-27\) has ended"):
+        database.default_year(datetime(2025, 3, 31, tzinfo=UTC).date())
+
+
+def test_the_year_a_read_is_of_and_why_is_said() -> None:
+    settings = Settings(ssd_reads="a1=URL_A; b2=URL_B year=2024-25")
+    found = database.sources(settings)
+    assert database.year_of(settings, found["b2"], None) == ("2024-25", "ONERETURN_SSD_READS sets it")
+    assert database.year_of(settings, found["a1"], "2024-25") == ("2024-25", "asked")
+    year, why = database.year_of(settings, found["a1"], None)
+    assert year in mapped_years()
+    assert why.startswith("the latest ended collection year")
+
+
+def test_a_configured_year_without_a_mapping_is_refused_naming_the_years_with_one() -> None:
+    with pytest.raises(ValueError, match=r"ONERETURN_SSD_READS: for a1: .*\(2024-25\), not 2023-24"):
+        database.sources(Settings(ssd_reads="a1=URL_A year=2023-24"))
+
+
+@on_sqlite
+def test_the_scheduler_does_not_start_with_a_year_without_a_mapping(store: Engine, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", ssd_reads=f"{AGENCY}={VARIABLE} year=2023-24")
+    jobs.bind(settings=settings)
+    try:
+        sched = scheduler.build_scheduler(settings)
+        sched.start(paused=True)
+        with pytest.raises(ValueError, match=r"mapping the service ships \(2024-25\), not 2023-24"):
+            scheduler.reconcile(sched, store, datetime(2025, 4, 2, 12, 0, tzinfo=UTC))
+        sched.shutdown(wait=False)
+    finally:
+        jobs.unbind("settings")
+
+
+@on_sqlite
+def test_the_command_says_the_year_read_and_refuses_one_without_a_mapping(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, "postgresql://reader:s3cret-pw@127.0.0.1:1/ssd")
+    monkeypatch.setenv("ONERETURN_SSD_READS", f"{AGENCY}={VARIABLE}")
+    result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY)
+    assert result.exit_code == 1
+    assert "(collection year 2024-25: the latest ended collection year" in result.output
+    result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "2023-24")
+    assert result.exit_code == 2
+    words = " ".join(result.output.replace("│", " ").split())
+    assert "mapping the service ships (2024-25), not 2023-24" in words
