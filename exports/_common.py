@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import polars as pl
+
 from exports.built import BuiltReturn, FieldInfo
 
 
@@ -24,12 +26,6 @@ def fields_by_code(built: BuiltReturn) -> dict[str, FieldInfo]:
     for info in built.fields:
         found.setdefault(info.code, info)
     return found
-
-
-def provenance_by_cell(built: BuiltReturn) -> dict[str, str]:
-    """Say where each released cell's figures came from, e.g. ``submission 12 row 7; submission 15 row 4``."""
-    summary = built.lineage_summary
-    return dict(zip(summary["cell_id"].to_list(), summary["provenance"].to_list(), strict=True))
 
 
 def finite(value: float | None) -> float | None:
@@ -50,3 +46,10 @@ def number_text(value: float | None, decimals: int | None) -> str:
     if shown.is_integer():
         return str(int(shown))
     return repr(shown)
+
+
+def csv_text(rows: pl.DataFrame) -> bytes:
+    """Write a frame of text as the csv module writes it (RFC 4180 quoting where needed, CRLF line ends), UTF-8."""
+    # polars quotes an empty text ("") where the csv module writes nothing; a null it writes as nothing.
+    blanked = rows.select(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in rows.columns)
+    return blanked.write_csv(line_terminator="\r\n", quote_style="necessary").encode("utf-8")

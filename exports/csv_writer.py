@@ -8,12 +8,11 @@ byte-order mark, RFC 4180 quoting and CRLF line ends.
 
 from __future__ import annotations
 
-import csv
-import io
+import polars as pl
 
-from exports._common import cell_rows, fields_by_code
+from exports._common import csv_text, fields_by_code
 from exports.built import BuiltReturn
-from onereturn.spreadsheet import neutralise
+from onereturn.spreadsheet import neutralise, neutralise_expr
 
 __all__ = ["CSV_COLUMNS", "neutralise", "write_csv"]
 
@@ -39,25 +38,25 @@ CSV_COLUMNS: tuple[str, ...] = (
 def write_csv(built: BuiltReturn) -> bytes:
     """Write the return as CSV: a header row, then one row per cell in cell order."""
     labels = {code: info.label for code, info in fields_by_code(built).items()}
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for cell in cell_rows(built):
-        row = (
-            built.return_id,
-            cell["period"],
-            cell["ref_date"],
-            cell["field_code"],
-            labels.get(cell["field_code"] or "", ""),
-            cell["indicator_id"],
-            cell["org_code"],
-            cell["org_name"],
-            cell["breakdown"],
-            cell["display"],
-            cell["flag"],
-            cell["unit"],
-            cell["status"],
-            cell["reason"],
-        )
-        writer.writerow([neutralise(text or "") for text in row])
-    return buffer.getvalue().encode("utf-8")
+    label = pl.col("field_code").replace_strict(labels, default="", return_dtype=pl.String)
+    # Every column made for all cells at once, then neutralised as each text cell was one by one.
+    sources = (
+        pl.lit(built.return_id, pl.String),
+        pl.col("period"),
+        pl.col("ref_date"),
+        pl.col("field_code"),
+        label,
+        pl.col("indicator_id"),
+        pl.col("org_code"),
+        pl.col("org_name"),
+        pl.col("breakdown"),
+        pl.col("display"),
+        pl.col("flag"),
+        pl.col("unit"),
+        pl.col("status"),
+        pl.col("reason"),
+    )
+    rows = built.cells.select(
+        neutralise_expr(source.fill_null("")).alias(name) for name, source in zip(CSV_COLUMNS, sources, strict=True)
+    )
+    return csv_text(rows)

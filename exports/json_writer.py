@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from exports._common import finite
-from exports.built import BuiltReturn
+from exports.built import BuiltReturn, FieldInfo
 
 #: Lineage columns copied into each cell's ``provenance`` entries.
 PROVENANCE_KEYS: tuple[str, ...] = (
@@ -65,6 +65,14 @@ _POLARS_CHUNK = 20_000
 _OPTIONS: dict[str, Any] = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "allow_nan": False}
 
 
+def _field_dict(info: FieldInfo) -> dict[str, Any]:
+    """A field's definition as ``dataclasses.asdict`` gives it, without its deep copy of every value (each field's
+    values are text and numbers, and its citations one level of dicts of them)."""
+    out = {f.name: getattr(info, f.name) for f in dataclasses.fields(info)}
+    out["sources"] = [dict(source) for source in info.sources]
+    return out
+
+
 def _head(built: BuiltReturn) -> dict[str, Any]:
     """Everything the JSON export says but its cells."""
     return {
@@ -81,7 +89,7 @@ def _head(built: BuiltReturn) -> dict[str, Any]:
         "suppression": built.suppression,
         "completeness": dict(built.completeness),
         "complete_share": built.complete_share,
-        "fields": [dataclasses.asdict(info) for info in built.fields],
+        "fields": [_field_dict(info) for info in built.fields],
     }
 
 

@@ -72,8 +72,7 @@ def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn
         orient="row",
     ).with_columns(pl.lit(True).alias("_ok"))
     unvouched = behind.join(vouched, on=["agency_code", "observation_id"], how="left").filter(pl.col("_ok").is_null())
-    held = unvouched.group_by("cell_id").agg(pl.col("agency_code").unique().sort().alias("_owed"))
-    if held.is_empty():
+    if unvouched.is_empty():
         return built, included
     names = agency_names(session)
     signed = {
@@ -81,17 +80,24 @@ def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn
         for s in list_signoffs(session, return_id=ret.id, period=built.period)
         if s.signed_at is not None
     }
-    since = _since_signoff(session, unvouched, signed)
-    owed = {
-        cell: "; ".join(
-            f"not yet signed off by {names.get(a, a)}" + (f": {since[(cell, a)]}" if (cell, a) in since else "")
-            for a in agencies
-        )
-        for cell, agencies in held.iter_rows()
-    }
-    cells = built.cells.with_columns(
-        pl.col("cell_id").replace_strict(owed, default=None, return_dtype=pl.String).alias("_owed")
+    since = pl.DataFrame(
+        [(cell, agency, text) for (cell, agency), text in _since_signoff(session, unvouched, signed).items()],
+        schema={"cell_id": pl.String, "agency_code": pl.String, "_since": pl.String},
+        orient="row",
     )
+    # Each held cell's reason, its agencies in code order: "not yet signed off by <name>[: what came since]; ...".
+    said = pl.lit("not yet signed off by ") + pl.col("agency_code").replace_strict(
+        names, default=pl.col("agency_code"), return_dtype=pl.String
+    )
+    owed = (
+        unvouched.select("cell_id", "agency_code")
+        .unique()
+        .join(since, on=["cell_id", "agency_code"], how="left")
+        .sort("cell_id", "agency_code")
+        .group_by("cell_id", maintain_order=True)
+        .agg(pl.concat_str(said, pl.lit(": ") + pl.col("_since"), ignore_nulls=True).str.join("; ").alias("_owed"))
+    )
+    cells = built.cells.join(owed, on="cell_id", how="left", maintain_order="left")
     hold = pl.col("_owed").is_not_null() & ~pl.col("status").is_in(_NOTHING_TO_HOLD)
     cells = cells.with_columns(
         *(

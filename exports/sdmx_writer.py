@@ -46,14 +46,13 @@ read both files back with it.
 
 from __future__ import annotations
 
-import csv
-import io
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from exports._common import cell_rows, fields_by_code, number_text, provenance_by_cell
+import polars as pl
+
+from exports._common import cell_rows, csv_text, fields_by_code, number_text
 from exports.built import BuiltReturn
-from exports.csv_writer import neutralise
 from exports.sdmx_ml import (
     AGENCY,
     ATTRIBUTES,
@@ -75,6 +74,7 @@ from exports.sdmx_ml import (
 )
 from indicators.periods import Period, parse_period
 from onereturn.errors import InvalidInput
+from onereturn.spreadsheet import neutralise_expr
 
 TOTAL_CODE = "_T"
 
@@ -133,52 +133,56 @@ class _Codes:
 
 
 def _codes(built: BuiltReturn) -> _Codes:
-    cells = list(cell_rows(built))
-    fields = [info.code for info in built.fields] + [c["field_code"] or "" for c in cells]
-    areas = [c["org_code"] or "" for c in cells]
-    breakdowns = [c["breakdown"] or "" for c in cells]
+    cells = built.cells.select(pl.col("field_code", "org_code", "breakdown").fill_null(""))
+    fields = [info.code for info in built.fields] + cells["field_code"].to_list()
     return _Codes(
         field=code_ids(fields),
-        area=code_ids(areas),
-        breakdown=code_ids(breakdowns, reserved={"": TOTAL_CODE}),
+        area=code_ids(cells["org_code"].to_list()),
+        breakdown=code_ids(cells["breakdown"].to_list(), reserved={"": TOTAL_CODE}),
     )
 
 
 def write_sdmx_csv(built: BuiltReturn) -> bytes:
     """Write the return as SDMX-CSV 2.0 against the dataflow described by :func:`sdmx_structure`."""
     agency, flow, version = sdmx_ids(built)
-    structure_id = f"{agency}:{flow}({version})"
     codes = _codes(built)
-    provenance = provenance_by_cell(built)
-    time_period = sdmx_time_period(built.period)
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(SDMX_CSV_COLUMNS)
-    for cell in cell_rows(built):
-        status = cell["status"] or ""
-        value = number_text(cell["value"], cell["decimals"])
-        writer.writerow(
-            [
-                "dataflow",
-                structure_id,
-                "I",
-                codes.field[cell["field_code"] or ""],
-                codes.area[cell["org_code"] or ""],
-                time_period,
-                codes.breakdown[cell["breakdown"] or ""],
-                # SDMX spells an intentionally missing number "NaN"; an empty field would mean "not sent".
-                value or "NaN",
-                cell["ref_date"] or "",
-                FLAG_STATUS.get(cell["flag"] or "", "") or OBS_STATUS.get(status, "A" if value else "O"),
-                CONF_STATUS.get(status, "F"),
-                neutralise(cell["unit"] or ""),
-                "0",
-                "" if cell["decimals"] is None else str(cell["decimals"]),
-                neutralise(cell["reason"] or ""),
-                provenance.get(cell["cell_id"], ""),
-            ]
+    summary = built.lineage_summary.select("cell_id", "provenance")
+    cells = built.cells
+    # Each value spelled by the one function every writer shares, so the digits never differ between formats.
+    values = [number_text(v, d) for v, d in zip(cells["value"].to_list(), cells["decimals"].to_list(), strict=True)]
+    status = pl.col("status").fill_null("")
+    has_value = pl.col("_value") != ""
+    obs_status = pl.col("flag").fill_null("").replace_strict(FLAG_STATUS, default="")
+    fallback = status.replace_strict(OBS_STATUS, default=None).fill_null(
+        pl.when(has_value).then(pl.lit("A")).otherwise(pl.lit("O"))
+    )
+    rows = (
+        cells.with_columns(pl.Series("_value", values, pl.String))
+        .join(summary, on="cell_id", how="left", maintain_order="left")
+        .select(
+            pl.lit("dataflow").alias("STRUCTURE"),
+            pl.lit(f"{agency}:{flow}({version})").alias("STRUCTURE_ID"),
+            pl.lit("I").alias("ACTION"),
+            pl.col("field_code").fill_null("").replace_strict(codes.field, return_dtype=pl.String).alias("FIELD"),
+            pl.col("org_code").fill_null("").replace_strict(codes.area, return_dtype=pl.String).alias("REF_AREA"),
+            pl.lit(sdmx_time_period(built.period)).alias("TIME_PERIOD"),
+            pl.col("breakdown")
+            .fill_null("")
+            .replace_strict(codes.breakdown, return_dtype=pl.String)
+            .alias("BREAKDOWN"),
+            # SDMX spells an intentionally missing number "NaN"; an empty field would mean "not sent".
+            pl.when(has_value).then(pl.col("_value")).otherwise(pl.lit("NaN")).alias("OBS_VALUE"),
+            pl.col("ref_date").fill_null("").alias("REF_DATE"),
+            pl.when(obs_status != "").then(obs_status).otherwise(fallback).alias("OBS_STATUS"),
+            status.replace_strict(CONF_STATUS, default="F").alias("CONF_STATUS"),
+            neutralise_expr(pl.col("unit").fill_null("")).alias("UNIT_MEASURE"),
+            pl.lit("0").alias("UNIT_MULT"),
+            pl.col("decimals").cast(pl.String).fill_null("").alias("DECIMALS"),
+            neutralise_expr(pl.col("reason").fill_null("")).alias("COMMENT_OBS"),
+            pl.col("provenance").fill_null("").alias("PROVENANCE"),
         )
-    return buffer.getvalue().encode("utf-8")
+    )
+    return csv_text(rows.select(SDMX_CSV_COLUMNS))
 
 
 # --- structure message -------------------------------------------------------------------------

@@ -343,22 +343,17 @@ def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
         "stored",
     )
     # A withheld cell lists no figure, but its row says why: suppressed, or not yet signed off by its body.
-    withheld = [c for c in built.cell_records if c["status"] in WITHHELD]
-    why = pl.DataFrame(
-        {
-            "cell_id": [c["cell_id"] for c in withheld],
-            "field_code": [c["field_code"] or "" for c in withheld],
-            "org_code": [c["org_code"] or "" for c in withheld],
-            "figures": [0] * len(withheld),
-            "provenance": [withheld_lineage(c["status"], c["reason"] or "") for c in withheld],
-        },
-        schema={
-            "cell_id": pl.String,
-            "field_code": pl.String,
-            "org_code": pl.String,
-            "figures": pl.Int64,
-            "provenance": pl.String,
-        },
+    withheld = built.cells.filter(pl.col("status").is_in(WITHHELD))
+    said = [
+        withheld_lineage(status, reason or "")
+        for status, reason in zip(withheld["status"].to_list(), withheld["reason"].to_list(), strict=True)
+    ]
+    why = withheld.select(
+        "cell_id",
+        pl.col("field_code").fill_null(""),
+        pl.col("org_code").fill_null(""),
+        pl.lit(0, pl.Int64).alias("figures"),
+        pl.Series("provenance", said, pl.String),
     )
     rows = pl.concat([summary, why], how="diagonal")
     # Every row made at once as the sheet's XML, as on the Data sheet.

@@ -97,3 +97,28 @@ def test_same_return_gives_the_same_bytes(layout: str) -> None:
 
 def test_empty_return_is_just_the_header() -> None:
     assert write_csv(make_built(cells=[])) == (",".join(CSV_COLUMNS) + "\r\n").encode()
+
+
+def test_quoting_is_the_csv_modules_for_awkward_text() -> None:
+    # The file is made by polars, which quotes an empty text where the csv module writes nothing: every awkward
+    # text here must come out as the csv module writes it, field for field and byte for byte.
+    awkward = ["", "a,b", 'say "hi"', "two\nlines", "cr\rhere", " lead", "tail ", "é ü", "'quoted'", "x;y"]
+    cells = [
+        {**CELLS[i % len(CELLS)], "cell_id": f"c{i}", "org_name": text, "reason": awkward[-1 - i], "unit": ""}
+        for i, text in enumerate(awkward)
+    ]
+    built = make_built(cells=cells)
+    labels = {f.code: f.label for f in FIELDS}
+    expected = io.StringIO(newline="")
+    writer = csv.writer(expected, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in cells:
+        row = (
+            built.return_id,
+            *(c[k] for k in ("period", "ref_date", "field_code")),
+            labels.get(c["field_code"], ""),
+            *(c[k] for k in ("indicator_id", "org_code", "org_name", "breakdown", "display", "flag", "unit")),
+            *(c[k] for k in ("status", "reason")),
+        )
+        writer.writerow([neutralise(text or "") for text in row])
+    assert write_csv(built) == expected.getvalue().encode("utf-8")
