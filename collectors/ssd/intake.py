@@ -185,8 +185,9 @@ def read_extract(members: dict[str, bytes], mapping: Mapping) -> Extract:
         problems += _check_columns(schema[name], frame, mapping, extract.notes)
     keys: dict[str, pl.Series] = {}
     rules = {name: _table_rules(schema[name], frame, mapping, extract.code_map) for name, frame in frames.items()}
+    held = {DATED} if _dates_hold(frames, rules) else set()
     for name, frame in frames.items():
-        values, key = _holds(schema[name], frame, rules[name])
+        values, key = _holds(schema[name], frame, rules[name], held)
         if not values:
             problems += _check_values(schema[name], frame, rules[name])
         if not key:
@@ -313,6 +314,8 @@ def _check_columns(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: l
 #: A rule: its name in the report, and what a value must meet, made of the values it is given.
 Rule = tuple[str, Callable[[pl.Expr], pl.Expr]]
 Rules = dict[str, list[Rule]]
+#: The rule of every date column, the same in every table.
+DATED = "a date (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
 
 
 def _table_rules(table: Table, frame: pl.DataFrame, mapping: Mapping, code_map: dict[tuple[str, str], str]) -> Rules:
@@ -321,15 +324,37 @@ def _table_rules(table: Table, frame: pl.DataFrame, mapping: Mapping, code_map: 
     return {column: _rules(table, column, mapping, code_map) for column in sorted(set(frame.columns) & allowed)}
 
 
-def _holds(table: Table, frame: pl.DataFrame, rules: Rules) -> tuple[bool, bool]:
-    """Whether every value passes every rule, and whether the key is given on every row and on no two alike, in one
-    pass over the table; the checks that name each failing row and column (pandera's among them) run only for a part
-    that does not hold (a pass over the table a check took most of the intake's time)."""
+def _dates_hold(frames: dict[str, pl.DataFrame], rules: dict[str, Rules]) -> bool:
+    """Whether every value of every date column of the extract is a date, each distinct value once across all the
+    tables: the same days recur through an extract's tables (a column at a time took half the checking of values)."""
+    dates = [
+        frames[name][column].alias("date")
+        for name, table_rules in rules.items()
+        for column, found in table_rules.items()
+        if any(rule == DATED for rule, _ in found)
+    ]
+    if not dates:
+        return True
+    distinct = pl.concat(dates).drop_nulls().unique().to_frame()
+    return bool(distinct.select(_is_date(pl.col("date")).all()).item())
+
+
+def _is_date(values: pl.Expr) -> pl.Expr:
+    """Whether each value is one of the SSD's date forms and a real day."""
+    return as_date(values).is_not_null()
+
+
+def _holds(table: Table, frame: pl.DataFrame, rules: Rules, held: set[str]) -> tuple[bool, bool]:
+    """Whether every value passes every rule (but the rules found to hold for the whole extract, ``held``), and
+    whether the key is given on every row and on no two alike, in one pass over the table; the checks that name each
+    failing row and column (pandera's among them) run only for a part that does not hold (a pass over the table a
+    check took most of the intake's time)."""
     # Each distinct value once: a column's dates and codes repeat (a sixth of an extract's dates are distinct).
     values = [
         check(pl.col(column).drop_nulls().unique()).fill_null(False).all().alias(f"value {n}:{column}")
         for column, found in rules.items()
-        for n, (_, check) in enumerate(found)
+        for n, (rule, check) in enumerate(found)
+        if rule not in held
     ]
     key: list[pl.Expr] = []
     if table.key and all(c in frame.columns for c in table.key):
@@ -337,8 +362,8 @@ def _holds(table: Table, frame: pl.DataFrame, rules: Rules) -> tuple[bool, bool]
         given = ~pl.any_horizontal(pl.col(c).is_null() for c in table.key).any()
         distinct = (pl.col(table.key[0]) if len(table.key) == 1 else pl.struct(*table.key)).n_unique()
         key = [(given & (distinct == pl.len())).alias("key")]
-    held = frame.select(*values, *key).row(0, named=True) if values or key else {}
-    return all(held[e.meta.output_name()] for e in values), all(held[e.meta.output_name()] for e in key)
+    verdict = frame.select(*values, *key).row(0, named=True) if values or key else {}
+    return all(verdict[e.meta.output_name()] for e in values), all(verdict[e.meta.output_name()] for e in key)
 
 
 def _check_values(table: Table, frame: pl.DataFrame, rules: Rules) -> list[Problem]:
@@ -370,7 +395,7 @@ def _rules(table: Table, column: str, mapping: Mapping, code_map: dict[tuple[str
     item = mapping.column(table.name, column)
     rules: list[Rule] = []
     if kind == "date" or (item is not None and item.kind == "date"):
-        rules.append(("a date (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)", lambda v: as_date(v).is_not_null()))
+        rules.append((DATED, _is_date))
     elif kind == "integer":
         rules.append(("a whole number", lambda v: v.cast(pl.Int64, strict=False).is_not_null()))
     elif kind == "number":

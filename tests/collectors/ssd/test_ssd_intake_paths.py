@@ -112,3 +112,12 @@ def test_of_two_tables_naming_ssd_person_only_the_one_naming_a_stranger_is_refus
     refused = _refused(tmp_path, {"ssd_cin_episodes.csv": EPISODES, "ssd_disability.csv": disability})
     assert [e["loc"] for e in refused.errors] == [["ssd_disability", 2, "disa_person_id"]]
     assert "C9" not in json.dumps(refused.errors)
+
+
+def test_a_bad_date_in_one_table_is_named_there_alone(tmp_path: Path) -> None:
+    # Every date of the extract is judged at once; when one is not a date, each table's dates are read by row.
+    person = PERSON.replace("C1,F,2015-06-01,", "C1,F,2015-06-31,")
+    path = extract_zip(tmp_path / "x.zip", {"ssd_person.csv": person, "ssd_cin_episodes.csv": EPISODES})
+    with pytest.raises(ExtractRefused) as caught:
+        read_extract(unpack(path, path.name, max_unpacked=2**24), MAPS)
+    assert [e["loc"] for e in caught.value.errors] == [["ssd_person", 1, "pers_dob"]]
