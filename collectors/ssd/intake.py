@@ -7,6 +7,7 @@ problem names the table, the row (1 is the first row under the heading) and the 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -215,7 +216,8 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
         return None
     try:
         heading = next(csv.reader(io.StringIO(text)), None)
-        frame, failed = _polars_read(data) if heading else (None, None)
+        # As decoded: polars skips a byte order mark too, and a second one would be lost.
+        frame, failed = _polars_read(data.removeprefix(codecs.BOM_UTF8)) if heading else (None, None)
         # A row short of the heading's columns would be read with blanks, a child's dates silently lost: refused.
         ragged = _ragged(text, len(heading)) if heading and not _rows_fit(text, frame, len(heading)) else []
     except csv.Error:
@@ -256,7 +258,7 @@ def _untidy(text: str) -> bool:
 
 
 def _polars_read(data: bytes) -> tuple[pl.DataFrame | None, pl.exceptions.PolarsError | None]:
-    """The CSV as text columns (polars skips a byte order mark), or why polars could not read it."""
+    """The CSV as text columns, or why polars could not read it."""
     try:
         return pl.read_csv(data, infer_schema=False), None
     except pl.exceptions.PolarsError as exc:

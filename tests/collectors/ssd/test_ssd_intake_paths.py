@@ -3,6 +3,8 @@ a referenced key) agree with the checks that read each row, and the rows they le
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -13,16 +15,18 @@ from hypothesis import strategies as st
 
 from collectors.ssd.intake import (
     ExtractRefused,
+    Problem,
     _each_listed,
     _listed,
     _polars_read,
     _ragged,
+    _read_csv,
     _rows_fit,
     _untidy,
     read_extract,
     unpack,
 )
-from collectors.ssd.spec import mapping
+from collectors.ssd.spec import mapping, tables
 from tests.collectors.ssd.ssd_samples import EPISODES, PERSON, extract_zip
 
 MAPS = mapping("2024-25")
@@ -121,3 +125,54 @@ def test_a_bad_date_in_one_table_is_named_there_alone(tmp_path: Path) -> None:
     with pytest.raises(ExtractRefused) as caught:
         read_extract(unpack(path, path.name, max_unpacked=2**24), MAPS)
     assert [e["loc"] for e in caught.value.errors] == [["ssd_person", 1, "pers_dob"]]
+
+
+def _read_as_every_row_is_read(data: bytes) -> tuple[pl.DataFrame | None, list[Problem]]:
+    """The table read with no quick verdict: each row counted, every value stripped (the intake as it was)."""
+    problems: list[Problem] = []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, [Problem(TABLE.name, None, None, "not UTF-8 text: save it as CSV UTF-8")]
+    try:
+        heading = next(csv.reader(io.StringIO(text)), None)
+        rows = list(csv.reader(io.StringIO(text)))[1:] if heading else []
+    except csv.Error:
+        return None, [Problem(TABLE.name, None, None, "cannot be read as CSV: save it as CSV UTF-8, each row ending "
+                              "in a line feed (or a carriage return and a line feed)")]  # fmt: skip
+    if not heading:
+        return None, [Problem(TABLE.name, None, None, "the file is empty: a table needs its heading row")]
+    short = [n for n, row in enumerate(rows, start=1) if row and len(row) != len(heading)]
+    if short:
+        return None, [Problem(TABLE.name, n, None, f"the row has not the heading's {len(heading)} columns")
+                      for n in short]  # fmt: skip
+    try:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        return None, [Problem(TABLE.name, None, None, f"cannot be read as CSV ({type(exc).__name__}): check "
+                              "that every row has the heading's columns")]  # fmt: skip
+    renamed = {c: c.strip().lower() for c in frame.columns}
+    if len(set(renamed.values())) != len(renamed):
+        return None, [Problem(TABLE.name, None, None, "two columns have one heading")]
+    return frame.rename(renamed).with_columns(pl.col(pl.String).str.strip_chars().replace("", None)), problems
+
+
+TABLE = tables()["ssd_cin_episodes"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.sampled_from(["a,b,c\n", "a,b,c\r\n", "\ufeffa,B ,c\n", "a,a,c\n", '"a","b,c"\n', "", "\n"]),
+    st.lists(st.sampled_from([*PIECES, "\xff"]), max_size=30),
+)
+def test_a_table_is_read_as_it_is_when_each_row_is_read(heading: str, pieces: list[str]) -> None:
+    # A byte that is not UTF-8 (\xff) at the end, where it spoils no other piece.
+    text = "".join(p for p in pieces if p != "\xff")
+    data = (heading + text).encode() + (b"\xff" if "\xff" in pieces else b"")
+    problems: list[Problem] = []
+    frame = _read_csv(TABLE, data, problems)
+    before, said = _read_as_every_row_is_read(data)
+    assert problems == said
+    assert (frame is None) == (before is None)
+    if frame is not None and before is not None:
+        assert frame.equals(before, null_equal=True)
