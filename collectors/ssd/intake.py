@@ -351,7 +351,7 @@ def _holds(table: Table, frame: pl.DataFrame, rules: Rules, held: set[str]) -> t
     whether the key is given on every row and on no two alike, in one pass over the table; the checks that name each
     failing row and column (pandera's among them) run only for a part that does not hold (a pass over the table a
     check took most of the intake's time)."""
-    # Each distinct value once: a column's dates and codes repeat (a sixth of an extract's dates are distinct).
+    # Each distinct value once: a column's codes repeat, and its dates (a sixth of the synthetic extract's are distinct).
     values = [
         check(pl.col(column).drop_nulls().unique()).fill_null(False).all().alias(f"value {n}:{column}")
         for column, found in rules.items()
