@@ -39,7 +39,8 @@ _PADDED = r"(?:^|[,\n])[^\S\r\n]|[^\S\r\n](?:,|\r?\n|$)|\r(?:[^\n]|$)"
 #: are written (JSON's white space is space, tab, line feed and carriage return); _PLAIN_CODE finds each string.
 _JSON_SPACE = r"[ \t\n\r]*"
 _PLAIN_CODE = r'"[ !#-\[\]-~]*"'
-_PLAIN_LIST = rf"^{_JSON_SPACE}\[{_JSON_SPACE}(?:{_PLAIN_CODE}{_JSON_SPACE}(?:,{_JSON_SPACE}{_PLAIN_CODE}{_JSON_SPACE})*)?\]{_JSON_SPACE}$"
+_PLAIN_CODES = rf"{_PLAIN_CODE}{_JSON_SPACE}(?:,{_JSON_SPACE}{_PLAIN_CODE}{_JSON_SPACE})*"
+_PLAIN_LIST = rf"^{_JSON_SPACE}\[{_JSON_SPACE}(?:{_PLAIN_CODES})?\]{_JSON_SPACE}$"
 _NAME = re.compile(r"(ssd_[a-z0-9_]+)\.csv", re.IGNORECASE)
 #: The columns the made files join tables by: a table given without one is refused, as one without its key is.
 JOINS: dict[str, tuple[str, ...]] = {
@@ -351,7 +352,7 @@ def _holds(table: Table, frame: pl.DataFrame, rules: Rules, held: set[str]) -> t
     whether the key is given on every row and on no two alike, in one pass over the table; the checks that name each
     failing row and column (pandera's among them) run only for a part that does not hold (a pass over the table a
     check took most of the intake's time)."""
-    # Each distinct value once: a column's codes repeat, and its dates (a sixth of the synthetic extract's are distinct).
+    # Each distinct value once: a column's codes repeat, and its dates (a sixth of the synthetic extract's differ).
     values = [
         check(pl.col(column).drop_nulls().unique()).fill_null(False).all().alias(f"value {n}:{column}")
         for column, found in rules.items()
