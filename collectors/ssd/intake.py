@@ -7,11 +7,13 @@ problem names the table, the row (1 is the first row under the heading) and the 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,15 @@ CODE_MAP = "code_map.csv"
 #: The problems a refusal lists; the message counts the rest.
 SHOWN = 200
 _CHUNK = 1024 * 1024
+#: In a CSV without quotes: white space (Unicode's, as polars strips) at a value's start or end, or a carriage
+#: return not ending a line.
+_PADDED = r"(?:^|[,\n])[^\S\r\n]|[^\S\r\n](?:,|\r?\n|$)|\r(?:[^\n]|$)"
+#: A JSON list of strings of printable ASCII without a quote or backslash: ``json.loads`` gives those strings as they
+#: are written (JSON's white space is space, tab, line feed and carriage return); _PLAIN_CODE finds each string.
+_JSON_SPACE = r"[ \t\n\r]*"
+_PLAIN_CODE = r'"[ !#-\[\]-~]*"'
+_PLAIN_CODES = rf"{_PLAIN_CODE}{_JSON_SPACE}(?:,{_JSON_SPACE}{_PLAIN_CODE}{_JSON_SPACE})*"
+_PLAIN_LIST = rf"^{_JSON_SPACE}\[{_JSON_SPACE}(?:{_PLAIN_CODES})?\]{_JSON_SPACE}$"
 _NAME = re.compile(r"(ssd_[a-z0-9_]+)\.csv", re.IGNORECASE)
 #: The columns the made files join tables by: a table given without one is refused, as one without its key is.
 JOINS: dict[str, tuple[str, ...]] = {
@@ -174,12 +185,19 @@ def read_extract(members: dict[str, bytes], mapping: Mapping) -> Extract:
         )
     for name, frame in frames.items():
         problems += _check_columns(schema[name], frame, mapping, extract.notes)
-    for name, frame in frames.items():
-        problems += _check_values(schema[name], frame, mapping, extract.code_map)
-        problems += _check_key(schema[name], frame)
     keys: dict[str, pl.Series] = {}
+    rules = {name: _table_rules(schema[name], frame, mapping, extract.code_map) for name, frame in frames.items()}
+    held = {DATED} if _dates_hold(frames, rules) else set()
     for name, frame in frames.items():
-        problems += _check_references(schema[name], frame, frames, keys)
+        values, key = _holds(schema[name], frame, rules[name], held)
+        if not values:
+            problems += _check_values(schema[name], frame, rules[name])
+        if not key:
+            problems += _check_key(schema[name], frame)
+    orphaned = _orphaned(schema, frames, keys)
+    for name, frame in frames.items():
+        if any(target in orphaned for _, target in _references(schema[name], frame, frames)):
+            problems += _check_references(schema[name], frame, frames, keys)
     if problems:
         raise ExtractRefused(problems)
     extract.tables = {name: _kept(schema[name], frame, mapping, extract.notes) for name, frame in frames.items()}
@@ -199,8 +217,10 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
         return None
     try:
         heading = next(csv.reader(io.StringIO(text)), None)
+        # As decoded: polars skips a byte order mark too, and a second one would be lost.
+        frame, failed = _polars_read(data.removeprefix(codecs.BOM_UTF8)) if heading else (None, None)
         # A row short of the heading's columns would be read with blanks, a child's dates silently lost: refused.
-        ragged = _ragged(text, len(heading)) if heading else []
+        ragged = _ragged(text, len(heading)) if heading and not _rows_fit(text, frame, len(heading)) else []
     except csv.Error:
         problems.append(Problem(table.name, None, None, "cannot be read as CSV: save it as CSV UTF-8, each row ending "
                                 "in a line feed (or a carriage return and a line feed)"))  # fmt: skip
@@ -212,25 +232,58 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
         problems += [Problem(table.name, n, None, f"the row has not the heading's {len(heading)} columns")
                      for n in ragged[:SHOWN]]  # fmt: skip
         return None
-    try:
-        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
+    if frame is None:
         # The reader's own words may quote a line (a child's record): say what to check instead.
-        problems.append(Problem(table.name, None, None, f"cannot be read as CSV ({type(exc).__name__}): check that "
-                                "every row has the heading's columns"))  # fmt: skip
+        problems.append(Problem(table.name, None, None, f"cannot be read as CSV ({type(failed).__name__}): check "
+                                "that every row has the heading's columns"))  # fmt: skip
         return None
     renamed = {c: c.strip().lower() for c in frame.columns}
     if len(set(renamed.values())) != len(renamed):
         problems.append(Problem(table.name, None, None, "two columns have one heading"))
         return None
+    if not _untidy(text):
+        return frame.rename(renamed)
     return frame.rename(renamed).with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+
+
+def _untidy(text: str) -> bool:
+    """Whether some value of the CSV may have white space about it or be a quoted blank: its values are then
+    stripped and blanks made null (a blank unquoted value is read as null). Without a quote a value starts at a
+    line's start or after a comma and ends before a comma or the line's end, so white space there, or a carriage
+    return not ending a line, is all there is to look for (stripping every value took as long as reading them)."""
+    if '"' in text:
+        return True
+    if text.isascii() and not any(c in text for c in " \t\r\x0b\x0c\x1c\x1d\x1e\x1f"):
+        return False
+    return bool(pl.select(pl.lit(text).str.contains(_PADDED)).item())
+
+
+def _polars_read(data: bytes) -> tuple[pl.DataFrame | None, pl.exceptions.PolarsError | None]:
+    """The CSV as text columns, or why polars could not read it."""
+    try:
+        return pl.read_csv(data, infer_schema=False), None
+    except pl.exceptions.PolarsError as exc:
+        return None, exc
+
+
+def _rows_fit(text: str, frame: pl.DataFrame | None, width: int) -> bool:
+    """Whether every row surely has the heading's ``width`` fields, found from counts alone. Without a quote or a lone
+    carriage return each line is a row and its commas part its fields; polars refuses a row of more fields than the
+    heading (``frame`` is then None) but for a last line no line feed ends, counted here; so when the commas come to
+    ``width - 1`` a line, blank lines among them, no row has fewer. Otherwise ``_ragged`` reads each row."""
+    if frame is None or '"' in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
+        return False
+    last = text[text.rfind("\n") + 1 :]
+    if last.count(",") > width - 1:
+        return False
+    return text.count(",") == (width - 1) * (text.count("\n") + (last != ""))
 
 
 def _ragged(text: str, width: int) -> list[int]:
     """The rows (1 is the row under the heading) whose fields are not ``width``, blank lines aside. Without a quote
     or a lone carriage return every line is a row and its commas part its fields, so they are counted in one pass;
     otherwise (a quoted comma or line break) each row is read as CSV."""
-    if '"' in text or "\r" in text.replace("\r\n", ""):
+    if '"' in text or text.count("\r") != text.count("\r\n"):
         rows = csv.reader(io.StringIO(text))
         next(rows, None)
         return [n for n, row in enumerate(rows, start=1) if row and len(row) != width]
@@ -261,20 +314,67 @@ def _check_columns(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: l
     return problems
 
 
-def _check_values(
-    table: Table, frame: pl.DataFrame, mapping: Mapping, code_map: dict[tuple[str, str], str]
-) -> list[Problem]:
+#: A rule: its name in the report, and what a value must meet, made of the values it is given.
+Rule = tuple[str, Callable[[pl.Expr], pl.Expr]]
+Rules = dict[str, list[Rule]]
+#: The rule of every date column, the same in every table.
+DATED = "a date (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
+
+
+def _table_rules(table: Table, frame: pl.DataFrame, mapping: Mapping, code_map: dict[tuple[str, str], str]) -> Rules:
+    """The rules of each column of the table the schema or the year's mapping knows (none for some)."""
+    allowed = _allowed(table, mapping)
+    return {column: _rules(table, column, mapping, code_map) for column in sorted(set(frame.columns) & allowed)}
+
+
+def _dates_hold(frames: dict[str, pl.DataFrame], rules: dict[str, Rules]) -> bool:
+    """Whether every value of every date column of the extract is a date, each distinct value once across all the
+    tables: the same days recur through an extract's tables (a column at a time took half the checking of values)."""
+    dates = [
+        frames[name][column].alias("date")
+        for name, table_rules in rules.items()
+        for column, found in table_rules.items()
+        if any(rule == DATED for rule, _ in found)
+    ]
+    if not dates:
+        return True
+    distinct = pl.concat(dates).drop_nulls().unique().to_frame()
+    return bool(distinct.select(_is_date(pl.col("date")).all()).item())
+
+
+def _is_date(values: pl.Expr) -> pl.Expr:
+    """Whether each value is one of the SSD's date forms and a real day."""
+    return as_date(values).is_not_null()
+
+
+def _holds(table: Table, frame: pl.DataFrame, rules: Rules, held: set[str]) -> tuple[bool, bool]:
+    """Whether every value passes every rule (but the rules found to hold for the whole extract, ``held``), and
+    whether the key is given on every row and on no two alike, in one pass over the table; the checks that name each
+    failing row and column (pandera's among them) run only for a part that does not hold (a pass over the table a
+    check took most of the intake's time)."""
+    # Each distinct value once: a column's codes repeat, and its dates (a sixth of the synthetic extract's differ).
+    values = [
+        check(pl.col(column).drop_nulls().unique()).fill_null(False).all().alias(f"value {n}:{column}")
+        for column, found in rules.items()
+        for n, (rule, check) in enumerate(found)
+        if rule not in held
+    ]
+    key: list[pl.Expr] = []
+    if table.key and all(c in frame.columns for c in table.key):
+        # With no key blank, two rows share a key exactly when the keys are fewer than the rows (_check_key).
+        given = ~pl.any_horizontal(pl.col(c).is_null() for c in table.key).any()
+        distinct = (pl.col(table.key[0]) if len(table.key) == 1 else pl.struct(*table.key)).n_unique()
+        key = [(given & (distinct == pl.len())).alias("key")]
+    verdict = frame.select(*values, *key).row(0, named=True) if values or key else {}
+    return all(verdict[e.meta.output_name()] for e in values), all(verdict[e.meta.output_name()] for e in key)
+
+
+def _check_values(table: Table, frame: pl.DataFrame, rules: Rules) -> list[Problem]:
     """Types from the schema, flags and DfE's code lists from the mapping, checked with pandera by row and column."""
-    rules = {
-        column: _rules(table, column, mapping, code_map)
-        for column in sorted(set(frame.columns) & _allowed(table, mapping))
-    }
-    if _all_hold(frame, rules):
-        return []
     columns = {
         column: pa.Column(
             pl.String,
-            checks=[pa.Check(lambda d, e=expr: _ok(d, e), name=name) for name, expr in found],
+            checks=[pa.Check(lambda d, e=check(pl.col(column)): _ok(d, e), name=name) for name, check in found],
             nullable=True,
             required=False,
         )
@@ -291,43 +391,45 @@ def _check_values(
     return []
 
 
-def _all_hold(frame: pl.DataFrame, rules: dict[str, list[tuple[str, pl.Expr]]]) -> bool:
-    """Whether every value passes every rule, in one pass over the table: pandera, which names each failing row and
-    column, runs only when one does not (a check at a time, a pass over the table each, took most of the intake's
-    time on a clean extract)."""
-    held = [
-        (pl.col(column).is_null() | expr.fill_null(False)).all().alias(f"{n}:{column}")
-        for column, found in rules.items()
-        for n, (_, expr) in enumerate(found)
-    ]
-    return not held or all(frame.select(held).row(0))
-
-
-def _rules(
-    table: Table, column: str, mapping: Mapping, code_map: dict[tuple[str, str], str]
-) -> list[tuple[str, pl.Expr]]:
-    """Each rule a column's values are held to, by its name in the report and the expression a value must meet."""
+def _rules(table: Table, column: str, mapping: Mapping, code_map: dict[tuple[str, str], str]) -> list[Rule]:
+    """Each rule a column's values are held to, by its name in the report and what a value must meet, made of the
+    values to check (the column's, or its distinct values)."""
     kind = table.columns.get(column, "text")
     item = mapping.column(table.name, column)
-    value = pl.col(column)
-    rules: list[tuple[str, pl.Expr]] = []
+    rules: list[Rule] = []
     if kind == "date" or (item is not None and item.kind == "date"):
-        rules.append(("a date (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)", as_date(value).is_not_null()))
+        rules.append((DATED, _is_date))
     elif kind == "integer":
-        rules.append(("a whole number", value.cast(pl.Int64, strict=False).is_not_null()))
+        rules.append(("a whole number", lambda v: v.cast(pl.Int64, strict=False).is_not_null()))
     elif kind == "number":
-        rules.append(("a number", value.cast(pl.Float64, strict=False).is_not_null()))
+        rules.append(("a number", lambda v: v.cast(pl.Float64, strict=False).is_not_null()))
     if item is not None and item.kind == "flag":
-        rules.append(("Y or N", value.is_in(sorted(FLAGS))))
+        rules.append(("Y or N", lambda v: v.is_in(sorted(FLAGS))))
     elif item is not None and item.kind == "code" and item.codes in mapping.codes:
         # A code of DfE's list, or a local code the council's map turns into one.
-        allowed = mapping.codes[item.codes] | {local for (col, local) in code_map if col == column}
-        rules.append((f"a code of DfE's list {item.codes} or of the council's code map", value.is_in(sorted(allowed))))
+        allowed = sorted(mapping.codes[item.codes] | {local for (col, local) in code_map if col == column})
+        rules.append((f"a code of DfE's list {item.codes} or of the council's code map", lambda v: v.is_in(allowed)))
     elif item is not None and item.kind == "codes" and item.codes in mapping.codes:
         listed = mapping.codes[item.codes] | {local for (col, local) in code_map if col == column}
         rules.append((f"a JSON list of codes of DfE's list {item.codes} (like [\"1A\", \"2B\"])",
-                      value.map_elements(lambda v: _listed(v, listed), return_dtype=pl.Boolean)))  # fmt: skip
+                      lambda v: v.map_batches(lambda s: _each_listed(s, listed), return_dtype=pl.Boolean)))  # fmt: skip
     return rules
+
+
+def _each_listed(values: pl.Series, allowed: frozenset[str]) -> pl.Series:
+    """Whether each value is a JSON list of codes in ``allowed`` (null for a blank), each distinct value read once:
+    a council's lists repeat, and reading each row's with Python took as long as every other check of the extract.
+    A plain list (codes of printable ASCII, no escape) is read by polars; any other value by ``_listed``."""
+    codes = pl.element().str.slice(1, pl.element().str.len_chars() - 2).str.strip_chars(" ").is_in(sorted(allowed))
+    distinct = values.drop_nulls().unique().to_frame("v")
+    plain = distinct.with_columns(
+        ok=pl.col("v").str.contains(_PLAIN_LIST) & pl.col("v").str.extract_all(_PLAIN_CODE).list.eval(codes).list.all()
+    )
+    if plain["ok"].all():
+        return values.to_frame().select(pl.when(pl.first().is_not_null()).then(True)).to_series()
+    listed = dict.fromkeys(plain.filter("ok")["v"].to_list(), True)
+    listed |= {text: _listed(text, allowed) for text in plain.filter(~pl.col("ok"))["v"].to_list()}
+    return values.replace_strict(listed, default=None, return_dtype=pl.Boolean)
 
 
 def _listed(text: str, allowed: frozenset[str]) -> bool:
@@ -371,21 +473,50 @@ def _check_references(
     """Each reference names a row of the table it refers to, when that table is in the extract; ``keys`` holds each
     target's values once found (most tables name ssd_person's)."""
     problems: list[Problem] = []
-    for column, target in table.references.items():
+    for column, target in _references(table, frame, frames):
         other, _, key = target.partition(".")
-        if column not in frame.columns or other not in frames or key not in frames[other].columns:
-            continue
-        if target not in keys:
-            keys[target] = frames[other][key].drop_nulls().unique().implode()
         orphans = (
             frame.select(column)
             .with_row_index("_row")
-            .filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(keys[target]))
+            .filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(_keys(target, frames, keys)))
         )
         problems += [
             Problem(table.name, int(r) + 1, column, f"names no row of {other} ({key})") for r in orphans["_row"]
         ]
     return problems
+
+
+def _orphaned(schema: dict[str, Table], frames: dict[str, pl.DataFrame], keys: dict[str, pl.Series]) -> set[str]:
+    """The tables' keys (``table.key``) that some reference names a value of that is not there: every column naming
+    one key looked up at once (``_check_references`` then names the rows, for the tables naming it)."""
+    named: dict[str, list[pl.Series]] = {}
+    for name, frame in frames.items():
+        for column, target in _references(schema[name], frame, frames):
+            named.setdefault(target, []).append(frame[column].alias(target))
+    return {
+        target
+        for target, columns in named.items()
+        if not pl.concat(columns).drop_nulls().is_in(_keys(target, frames, keys)).all()
+    }
+
+
+def _references(table: Table, frame: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> list[tuple[str, str]]:
+    """The table's references (column, ``table.key`` it names) that can be checked: the column given, and the table
+    it refers to given with that key."""
+    found = []
+    for column, target in table.references.items():
+        other, _, key = target.partition(".")
+        if column in frame.columns and other in frames and key in frames[other].columns:
+            found.append((column, target))
+    return found
+
+
+def _keys(target: str, frames: dict[str, pl.DataFrame], keys: dict[str, pl.Series]) -> pl.Series:
+    """The values of ``target`` (``table.key``) once found for this extract: most tables name ssd_person's."""
+    if target not in keys:
+        other, _, key = target.partition(".")
+        keys[target] = frames[other][key].drop_nulls().implode()
+    return keys[target]
 
 
 def _code_map(data: bytes, problems: list[Problem]) -> dict[tuple[str, str], str]:
