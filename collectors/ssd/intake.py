@@ -238,7 +238,8 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
                                 "that every row has the heading's columns"))  # fmt: skip
         return None
     renamed = {c: c.strip().lower() for c in frame.columns}
-    if len(set(renamed.values())) != len(renamed):
+    # The heading as written too: polars renames an exact repeat (``x_duplicated_0``), which would pass as extra.
+    if len({h.strip().lower() for h in heading}) != len(heading) or len(set(renamed.values())) != len(renamed):
         problems.append(Problem(table.name, None, None, "two columns have one heading"))
         return None
     if not _untidy(text):

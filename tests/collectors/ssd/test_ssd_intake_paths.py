@@ -118,6 +118,17 @@ def test_of_two_tables_naming_ssd_person_only_the_one_naming_a_stranger_is_refus
     assert "C9" not in json.dumps(refused.errors)
 
 
+def test_a_heading_written_twice_is_refused_as_written_or_as_spelt_otherwise(tmp_path: Path) -> None:
+    # polars alone renames an exact repeat (``cine_person_id_duplicated_0``), which would pass as an extra column.
+    for repeat in ("cine_person_id", " CINE_PERSON_ID"):
+        heading, *rows = EPISODES.splitlines()
+        episodes = "".join(
+            f"{line},{value}\n" for line, value in zip([heading, *rows], [repeat, "C1", "C2"], strict=True)
+        )
+        refused = _refused(tmp_path, {"ssd_cin_episodes.csv": episodes})
+        assert [e["msg"] for e in refused.errors] == ["two columns have one heading"]
+
+
 def test_a_bad_date_in_one_table_is_named_there_alone(tmp_path: Path) -> None:
     # Every date of the extract is judged at once; when one is not a date, each table's dates are read by row.
     person = PERSON.replace("C1,F,2015-06-01,", "C1,F,2015-06-31,")
@@ -152,7 +163,7 @@ def _read_as_every_row_is_read(data: bytes) -> tuple[pl.DataFrame | None, list[P
         return None, [Problem(TABLE.name, None, None, f"cannot be read as CSV ({type(exc).__name__}): check "
                               "that every row has the heading's columns")]  # fmt: skip
     renamed = {c: c.strip().lower() for c in frame.columns}
-    if len(set(renamed.values())) != len(renamed):
+    if len({h.strip().lower() for h in heading}) != len(heading) or len(set(renamed.values())) != len(renamed):
         return None, [Problem(TABLE.name, None, None, "two columns have one heading")]
     return frame.rename(renamed).with_columns(pl.col(pl.String).str.strip_chars().replace("", None)), problems
 
