@@ -29,6 +29,8 @@ from onereturn.errors import InvalidInput
 
 #: The folder of the bundled indicator files.
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
+#: The folder of the bundled specifications the record-level returns are read by (DfE's schemas, the SSD's).
+SPECIFICATIONS_DIR = Path(__file__).resolve().parent / "specifications"
 
 Statistic = Literal["count", "percentage", "rate", "mean", "score", "duration", "judgement", "gap"]
 PeriodType = Literal["month", "quarter", "financial_year", "academic_year", "calendar_year", "snapshot_date"]

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import polars as pl
 
+from indicators.catalogue import CATALOGUE_DIR, SPECIFICATIONS_DIR
 from onereturn.errors import InvalidInput
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "indicators" / "specifications" / "ssd"
+SPEC_DIR = SPECIFICATIONS_DIR / "ssd"
 MAPS_DIR = Path(__file__).resolve().parent / "maps"
-CODELISTS = Path(__file__).resolve().parents[2] / "indicators" / "catalogue" / "codelists.toml"
+CODELISTS = CATALOGUE_DIR / "codelists.toml"
 #: The one table every extract has: every child id of the other tables is one of its people.
 PERSON = "ssd_person"
 #: Flags as the SSD writes them (the extract's shape, issue 64: "flags Y/N").
