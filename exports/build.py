@@ -31,7 +31,7 @@ from mappings.catalogue import LEVEL_GROUPS
 from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import FACT_SCHEMA, Geography, GeographyRows, Resolver, level_orgs
-from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
+from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, recode, scaled_rounded
 from onereturn.db import rows_frame
 from onereturn.errors import InvalidInput, NotFound
 
@@ -230,7 +230,7 @@ class Builder:
                     + [{"of": "indicator", **c} for c in ind.sources],
                 )
             )
-            wanted.append((field, ind, decimals, self._figures(field, ind, orgs, decimals, ret)))
+            wanted.append((field, ind, decimals, self._figures(field, ind, orgs)))
         cells = self._cells(wanted, orgs, ret) if wanted else pl.DataFrame(schema=PART_SCHEMA)
         cells = self._one_period(cells)
         cells = self._suppress(cells, ret)
@@ -263,10 +263,9 @@ class Builder:
             completeness=completeness,
         )
 
-    def _figures(
-        self, field: FieldMapping, ind: Indicator, orgs: list[str], decimals: int, ret: Return
-    ) -> pl.DataFrame | None:
-        """A field's figures for the org units, recoded, scaled and rounded; None when the field is not filled from them."""
+    def _figures(self, field: FieldMapping, ind: Indicator, orgs: list[str]) -> pl.DataFrame | None:
+        """A field's figures for the org units, recoded (scaled and rounded in ``_cells``); None when the field is not
+        filled from them."""
         if field.relation == "subset_of" and not field.breakdown:
             return None
         figures = self.resolver.resolve(ind.id, orgs)
@@ -283,8 +282,7 @@ class Builder:
             )
         if field.breakdown:
             figures = figures.filter(pl.col("breakdown") == field.breakdown)
-        figures = apply_scale(figures, field.scale)
-        return round_values(figures, decimals, ret.rounding)  # type: ignore[arg-type]
+        return figures
 
     def _cells(
         self, wanted: list[tuple[FieldMapping, Indicator, int, pl.DataFrame | None]], orgs: list[str], ret: Return
@@ -294,7 +292,8 @@ class Builder:
         Built for all fields at once (a field at a time cost about twenty small frame operations each).
         """
         grid: dict[str, list[Any]] = {"_f": [], "org_code": [], "breakdown": []}
-        found: list[pl.DataFrame] = []
+        # Each field's figures scaled and rounded in one query for all fields: three frame steps a field cost more.
+        found: list[pl.LazyFrame] = []
         info: list[dict[str, Any]] = []
         for at, (field, ind, decimals, figures) in enumerate(wanted):
             total = field.breakdown or ""
@@ -304,7 +303,14 @@ class Builder:
             if total not in breakdowns:
                 breakdowns = [total, *breakdowns]
             if figures is not None and figures.height:
-                found.append(figures.drop("indicator_id").with_columns(pl.lit(at, pl.Int32).alias("_f")))
+                found.append(
+                    figures.lazy()
+                    .drop("indicator_id")
+                    .with_columns(
+                        scaled_rounded(field.scale, decimals, ret.rounding),  # type: ignore[arg-type]
+                        pl.lit(at, pl.Int32).alias("_f"),
+                    )
+                )
             grid["_f"] += [at] * (len(orgs) * len(breakdowns))
             grid["org_code"] += [org for org in orgs for _ in breakdowns]
             grid["breakdown"] += breakdowns * len(orgs)
@@ -340,7 +346,7 @@ class Builder:
             },
         )
         figures = (
-            pl.concat(found, how="vertical_relaxed")
+            pl.concat(found, how="vertical_relaxed").collect(engine="in-memory")
             if found
             else pl.DataFrame(schema=PART_SCHEMA).drop("indicator_id").with_columns(pl.lit(0, pl.Int32).alias("_f"))
         )
