@@ -55,9 +55,13 @@ class Owners:
     indicators: dict[str, frozenset[str]]
     by_org: dict[str, list[str]]
 
-    def of(self, terms: list[str], org: str) -> set[str]:
-        """Return the agencies owing any of ``terms`` for ``org``."""
-        return {a for a in self.by_org.get(org, ()) if not self.indicators.get(a, frozenset()).isdisjoint(terms)}
+    def owing(self, terms: list[str]) -> frozenset[str]:
+        """Return the agencies owing any of ``terms``, for whichever org units they answer for."""
+        return frozenset(a for a, owed in self.indicators.items() if not owed.isdisjoint(terms))
+
+    def of(self, owing: frozenset[str], org: str) -> set[str]:
+        """Return the agencies among ``owing`` (:meth:`owing`) that answer for ``org``."""
+        return {a for a in self.by_org.get(org, ()) if a in owing}
 
 
 def owners(session: Session) -> Owners:
@@ -385,12 +389,21 @@ class Builder:
             return cells
         texts: dict[str, list[Any]] = {"_f": [], "org_code": [], "_owed": []}
         terms: dict[int, list[str]] = {}
+        # Who owes a field's terms is worked out once a field, and its words once a field and set of agencies:
+        # a return's missing cells are thousands, their fields and owing agencies a few dozen.
+        owing: dict[int, frozenset[str]] = {}
+        said: dict[tuple[int, tuple[str, ...]], str] = {}
         for at, org in missing.iter_rows():
             if at not in terms:
                 terms[at] = _terms(self.resolver, wanted[at][1].id)
+                owing[at] = self.owed_by.owing(terms[at])
+            agencies = self._owed_at(owing[at], org)
+            key = (at, tuple(agencies))
+            if key not in said:
+                said[key] = self._owed_text(agencies, terms[at])
             texts["_f"].append(at)
             texts["org_code"].append(org)
-            texts["_owed"].append(self._owed_text(self._owed_at(terms[at], org), terms[at]))
+            texts["_owed"].append(said[key])
         owed = pl.DataFrame(texts, schema={"_f": pl.Int32, "org_code": pl.String, "_owed": pl.String})
         return (
             cells.join(owed, on=["_f", "org_code"], how="left", maintain_order="left")
@@ -469,13 +482,14 @@ class Builder:
             pl.lit(self.period.code).alias("period"),
         )
 
-    def _owed_at(self, terms: list[str], org: str, depth: int = 0) -> list[str]:
-        """Name the agencies owing a cell's figures: for the org itself, else for the areas it is rolled up from."""
-        found = self.owed_by.of(terms, org)
+    def _owed_at(self, owing: frozenset[str], org: str, depth: int = 0) -> list[str]:
+        """Name the agencies owing a cell's figures (among ``owing``): for the org itself, else for the areas it is
+        rolled up from."""
+        found = self.owed_by.of(owing, org)
         if found or depth > 3:
             return sorted(found)
         # A PCT's cell is rolled up from the borough it covered, whose agencies key the figures.
-        return sorted({a for child in self.resolver.geo.nested(org) for a in self._owed_at(terms, child, depth + 1)})
+        return sorted({a for child in self.resolver.geo.nested(org) for a in self._owed_at(owing, child, depth + 1)})
 
     def _owed_text(self, agencies: list[str], terms: list[str]) -> str:
         if not agencies:
