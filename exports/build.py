@@ -31,7 +31,7 @@ from mappings.catalogue import LEVEL_GROUPS
 from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import FACT_SCHEMA, Geography, GeographyRows, Resolver, level_orgs
-from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, apply_scale, recode, round_values
+from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, recode, scaled_rounded
 from onereturn.db import rows_frame
 from onereturn.errors import InvalidInput, NotFound
 
@@ -55,9 +55,13 @@ class Owners:
     indicators: dict[str, frozenset[str]]
     by_org: dict[str, list[str]]
 
-    def of(self, terms: list[str], org: str) -> set[str]:
-        """Return the agencies owing any of ``terms`` for ``org``."""
-        return {a for a in self.by_org.get(org, ()) if not self.indicators.get(a, frozenset()).isdisjoint(terms)}
+    def owing(self, terms: list[str]) -> frozenset[str]:
+        """Return the agencies owing any of ``terms``, for whichever org units they answer for."""
+        return frozenset(a for a, owed in self.indicators.items() if not owed.isdisjoint(terms))
+
+    def of(self, owing: frozenset[str], org: str) -> set[str]:
+        """Return the agencies among ``owing`` (:meth:`owing`) that answer for ``org``."""
+        return {a for a in self.by_org.get(org, ()) if a in owing}
 
 
 def owners(session: Session) -> Owners:
@@ -230,7 +234,7 @@ class Builder:
                     + [{"of": "indicator", **c} for c in ind.sources],
                 )
             )
-            wanted.append((field, ind, decimals, self._figures(field, ind, orgs, decimals, ret)))
+            wanted.append((field, ind, decimals, self._figures(field, ind, orgs)))
         cells = self._cells(wanted, orgs, ret) if wanted else pl.DataFrame(schema=PART_SCHEMA)
         cells = self._one_period(cells)
         cells = self._suppress(cells, ret)
@@ -263,10 +267,9 @@ class Builder:
             completeness=completeness,
         )
 
-    def _figures(
-        self, field: FieldMapping, ind: Indicator, orgs: list[str], decimals: int, ret: Return
-    ) -> pl.DataFrame | None:
-        """A field's figures for the org units, recoded, scaled and rounded; None when the field is not filled from them."""
+    def _figures(self, field: FieldMapping, ind: Indicator, orgs: list[str]) -> pl.DataFrame | None:
+        """A field's figures for the org units, recoded (scaled and rounded in ``_cells``); None when the field is not
+        filled from them."""
         if field.relation == "subset_of" and not field.breakdown:
             return None
         figures = self.resolver.resolve(ind.id, orgs)
@@ -283,8 +286,7 @@ class Builder:
             )
         if field.breakdown:
             figures = figures.filter(pl.col("breakdown") == field.breakdown)
-        figures = apply_scale(figures, field.scale)
-        return round_values(figures, decimals, ret.rounding)  # type: ignore[arg-type]
+        return figures
 
     def _cells(
         self, wanted: list[tuple[FieldMapping, Indicator, int, pl.DataFrame | None]], orgs: list[str], ret: Return
@@ -294,7 +296,8 @@ class Builder:
         Built for all fields at once (a field at a time cost about twenty small frame operations each).
         """
         grid: dict[str, list[Any]] = {"_f": [], "org_code": [], "breakdown": []}
-        found: list[pl.DataFrame] = []
+        # Each field's figures scaled and rounded in one query for all fields: three frame steps a field cost more.
+        found: list[pl.LazyFrame] = []
         info: list[dict[str, Any]] = []
         for at, (field, ind, decimals, figures) in enumerate(wanted):
             total = field.breakdown or ""
@@ -304,7 +307,14 @@ class Builder:
             if total not in breakdowns:
                 breakdowns = [total, *breakdowns]
             if figures is not None and figures.height:
-                found.append(figures.drop("indicator_id").with_columns(pl.lit(at, pl.Int32).alias("_f")))
+                found.append(
+                    figures.lazy()
+                    .drop("indicator_id")
+                    .with_columns(
+                        scaled_rounded(field.scale, decimals, ret.rounding),  # type: ignore[arg-type]
+                        pl.lit(at, pl.Int32).alias("_f"),
+                    )
+                )
             grid["_f"] += [at] * (len(orgs) * len(breakdowns))
             grid["org_code"] += [org for org in orgs for _ in breakdowns]
             grid["breakdown"] += breakdowns * len(orgs)
@@ -340,7 +350,7 @@ class Builder:
             },
         )
         figures = (
-            pl.concat(found, how="vertical_relaxed")
+            pl.concat(found, how="vertical_relaxed").collect(engine="in-memory")
             if found
             else pl.DataFrame(schema=PART_SCHEMA).drop("indicator_id").with_columns(pl.lit(0, pl.Int32).alias("_f"))
         )
@@ -379,12 +389,21 @@ class Builder:
             return cells
         texts: dict[str, list[Any]] = {"_f": [], "org_code": [], "_owed": []}
         terms: dict[int, list[str]] = {}
+        # Who owes a field's terms is worked out once a field, and its words once a field and set of agencies:
+        # a return's missing cells are thousands, their fields and owing agencies a few dozen.
+        owing: dict[int, frozenset[str]] = {}
+        said: dict[tuple[int, tuple[str, ...]], str] = {}
         for at, org in missing.iter_rows():
             if at not in terms:
                 terms[at] = _terms(self.resolver, wanted[at][1].id)
+                owing[at] = self.owed_by.owing(terms[at])
+            agencies = self._owed_at(owing[at], org)
+            key = (at, tuple(agencies))
+            if key not in said:
+                said[key] = self._owed_text(agencies, terms[at])
             texts["_f"].append(at)
             texts["org_code"].append(org)
-            texts["_owed"].append(self._owed_text(self._owed_at(terms[at], org), terms[at]))
+            texts["_owed"].append(said[key])
         owed = pl.DataFrame(texts, schema={"_f": pl.Int32, "org_code": pl.String, "_owed": pl.String})
         return (
             cells.join(owed, on=["_f", "org_code"], how="left", maintain_order="left")
@@ -463,13 +482,14 @@ class Builder:
             pl.lit(self.period.code).alias("period"),
         )
 
-    def _owed_at(self, terms: list[str], org: str, depth: int = 0) -> list[str]:
-        """Name the agencies owing a cell's figures: for the org itself, else for the areas it is rolled up from."""
-        found = self.owed_by.of(terms, org)
+    def _owed_at(self, owing: frozenset[str], org: str, depth: int = 0) -> list[str]:
+        """Name the agencies owing a cell's figures (among ``owing``): for the org itself, else for the areas it is
+        rolled up from."""
+        found = self.owed_by.of(owing, org)
         if found or depth > 3:
             return sorted(found)
         # A PCT's cell is rolled up from the borough it covered, whose agencies key the figures.
-        return sorted({a for child in self.resolver.geo.nested(org) for a in self._owed_at(terms, child, depth + 1)})
+        return sorted({a for child in self.resolver.geo.nested(org) for a in self._owed_at(owing, child, depth + 1)})
 
     def _owed_text(self, agencies: list[str], terms: list[str]) -> str:
         if not agencies:
