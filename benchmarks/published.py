@@ -1,7 +1,8 @@
 """The published-figures intake against the plain upload path, on the same rows, in the same run.
 
 ``./run bench published`` reads every bundled publisher's file (``collectors/published/files/``, the EES tidy CSVs
-the demo uses) twice, each into a fresh SQLite store loaded with the catalogue and geography (no demo agencies):
+the demo uses) twice, each into a fresh SQLite store loaded with the catalogue and geography (no demo agencies), its write-ahead log
+then emptied so each path pays for the pages it writes:
 
 - through the intake (``import_release``: keep the raw file, read it in the publisher's layout with polars, check
   it with pandera, store every figure through the store's writer);
