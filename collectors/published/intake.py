@@ -578,9 +578,35 @@ def _insert_published(session: Session, changed: pl.DataFrame, publisher: str, r
     filled = [f"_has_{c}" for c in COMPARED]
     marked = rows.with_columns(pl.col(c).is_not_null().alias(f"_has_{c}") for c in COMPARED)
     for has, group in marked.group_by(filled, maintain_order=True):
-        bound = [c for c in _PUBLISHED_COLUMNS if c not in COMPARED or has[COMPARED.index(c)]]
-        columns = ", ".join([*bound, "publisher", "release_id", "is_current", "recorded_at"])
-        statement = f"INSERT INTO published_figure ({columns}) VALUES ({', '.join([mark] * len(bound))}, {constants})"
+        present = [c for c in _PUBLISHED_COLUMNS if c not in COMPARED or has[COMPARED.index(c)]]
+        # A column with one known value over the whole group (version 1, status final, stored as the store's) is
+        # written into the statement too: fewer values bound on every row.
+        same = _one_value(group, present)
+        bound = [c for c in present if c not in same]
+        columns = ", ".join([*bound, *same, "publisher", "release_id", "is_current", "recorded_at"])
+        values = ", ".join([*([mark] * len(bound)), *same.values(), constants])
+        statement = f"INSERT INTO published_figure ({columns}) VALUES ({values})"
         for part in group.select(bound).iter_slices(_INSERT_BATCH):
             cursor.executemany(statement, part.iter_rows())
     cursor.close()
+
+
+#: The values of a column a release may write into its insert statement, rather than bind on every row: only
+#: these, so nothing read from a file is ever written into SQL.
+_LITERALS = {"status": ("final", "provisional", "estimated"), "stored_as": ("store", "beside")}
+
+
+def _one_value(group: pl.DataFrame, present: list[str]) -> dict[str, str]:
+    """The columns of ``group`` (version, status, stored_as) holding one value on every row, as SQL literals."""
+    same: dict[str, str] = {}
+    for name in ("version", *_LITERALS):
+        if name not in present:
+            continue
+        values = group[name].unique()
+        if values.len() != 1 or values[0] is None:
+            continue
+        if name == "version":
+            same[name] = str(int(values[0]))
+        elif values[0] in _LITERALS[name]:
+            same[name] = f"'{values[0]}'"
+    return same

@@ -65,8 +65,7 @@ def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
         _schema(spec).validate(frame, lazy=True)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
         raise PublishedFormatError(f"{spec.file}: rows do not have the declared layout: {_first_line(exc)}") from exc
-    parts = [_figures(spec, fig, frame) for fig in spec.figure]
-    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=FIGURE_SCHEMA), frame.height
+    return _every_figure(spec, frame), frame.height
 
 
 def _first_line(exc: Exception) -> str:
@@ -196,7 +195,7 @@ _PERIOD_TEXT = {
 
 def period_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
     """The catalogue period of each row, refusing a publisher period the rule cannot read."""
-    text = pl.col(spec.period_column).fill_null("").str.strip_chars()
+    text = _period_text(spec)
     bad = rows.filter(~text.str.contains(_PERIOD_TEXT[fig.period]))
     if bad.height:
         first = bad.row(0, named=True)
@@ -204,7 +203,6 @@ def period_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
             f"{spec.file} row {first['file_row']}: {spec.period_column} {first[spec.period_column]!r} is not a "
             f"period {fig.indicator} can be read from (rule {fig.period}); nothing was stored"
         )
-    year = text.str.slice(0, 4).cast(pl.Int32)
     if spec.first_year is not None:
         early = rows.filter(text.str.slice(0, 4).cast(pl.Int32) < spec.first_year)
         if early.height:
@@ -214,6 +212,17 @@ def period_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
                 f"{spec.first_year}, the first year source {spec.id!r} is published for; {early.height} such row(s); "
                 "nothing was stored"
             )
+    return _period_expr(spec, fig)
+
+
+def _period_text(spec: SourceSpec) -> pl.Expr:
+    return pl.col(spec.period_column).fill_null("").str.strip_chars()
+
+
+def _period_expr(spec: SourceSpec, fig: FigureSpec) -> pl.Expr:
+    """The catalogue period of each row whose publisher period the rule reads (``period_of`` checks they all do)."""
+    text = _period_text(spec)
+    year = text.str.slice(0, 4).cast(pl.Int32)
     if fig.period == "calendar_year":
         return pl.format("CY{}", year)
     if fig.period == "march_snapshot":
@@ -229,7 +238,6 @@ def period_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
 
 def breakdown_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Expr:
     """Each row's breakdown key (``dim=code`` joined by ``;``, dimensions sorted), refusing an unlisted value."""
-    parts: list[tuple[str, pl.Expr]] = []
     for column, split in fig.breakdown.items():
         unknown = rows.filter(~pl.col(column).fill_null("").is_in(list(split.codes)))
         if unknown.height:
@@ -239,6 +247,13 @@ def breakdown_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Ex
                 f"{spec.id!r} declares for {fig.indicator} ({', '.join(split.codes)}): a new release layout needs its "
                 "source file updated; nothing was stored"
             )
+    return _breakdown_expr(fig)
+
+
+def _breakdown_expr(fig: FigureSpec) -> pl.Expr:
+    """Each row's breakdown key, for rows whose values the source lists (``breakdown_of`` checks they all are)."""
+    parts: list[tuple[str, pl.Expr]] = []
+    for column, split in fig.breakdown.items():
         code = pl.col(column).fill_null("").replace_strict(split.codes, default=None, return_dtype=pl.String)
         parts.append(
             (split.dimension, pl.when(code == "").then(None).otherwise(pl.format(f"{split.dimension}={{}}", code)))
@@ -251,16 +266,7 @@ def breakdown_of(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame) -> pl.Ex
 
 def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
     rows = _select_rows(spec, fig, frame)
-    read = rows.select(
-        pl.lit(fig.indicator).alias("indicator_id"),
-        _org(spec, frame).alias("org_code"),
-        period_of(spec, fig, rows).alias("period"),
-        breakdown_of(spec, fig, rows).alias("breakdown"),
-        *value_of(spec, fig.value, ""),
-        "file_row",
-        *(value_of(spec, fig.numerator, "num_") if fig.numerator else []),
-        *(value_of(spec, fig.denominator, "den_") if fig.denominator else []),
-    )
+    read = rows.select(*_read_columns(spec, fig, frame, period_of(spec, fig, rows), breakdown_of(spec, fig, rows)))
     bad = read.filter(pl.col("value").is_null() & pl.col("symbol").is_null())
     if bad.height:
         first = bad.row(0, named=True)
@@ -274,12 +280,33 @@ def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataF
         raise PublishedFormatError(
             f"{spec.file} row {blank_org['file_row'][0]}: no area code for its geographic level; nothing was stored"
         )
+    return read.select(_shaped(fig)).cast(FIGURE_SCHEMA)  # type: ignore[arg-type]
+
+
+def _read_columns(
+    spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame, period: pl.Expr, breakdown: pl.Expr
+) -> list[pl.Expr]:
+    """The columns ``fig`` reads from each of its rows: the figure's key, its values and their raw text."""
+    return [
+        pl.lit(fig.indicator).alias("indicator_id"),
+        _org(spec, frame).alias("org_code"),
+        period.alias("period"),
+        breakdown.alias("breakdown"),
+        *value_of(spec, fig.value, ""),
+        pl.col("file_row"),
+        *(value_of(spec, fig.numerator, "num_") if fig.numerator else []),
+        *(value_of(spec, fig.denominator, "den_") if fig.denominator else []),
+    ]
+
+
+def _shaped(fig: FigureSpec) -> list[pl.Expr]:
+    """The figure columns (FIGURE_SCHEMA) from what ``_read_columns`` read."""
     flag_only = pl.col("symbol") == "u"
-    return read.select(
-        "indicator_id",
-        "org_code",
-        "period",
-        "breakdown",
+    return [
+        pl.col("indicator_id"),
+        pl.col("org_code"),
+        pl.col("period"),
+        pl.col("breakdown"),
         pl.when(flag_only).then(None).otherwise(pl.col("value")).alias("value"),
         (pl.col("num_value") if fig.numerator else pl.lit(None, pl.Float64)).alias("numerator"),
         (pl.col("den_value") if fig.denominator else pl.lit(None, pl.Float64)).alias("denominator"),
@@ -288,8 +315,53 @@ def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataF
         pl.when(flag_only).then(pl.lit("u")).otherwise(None).alias("flag"),
         pl.lit("final").alias("status"),
         pl.lit(None, pl.String).alias("note"),
-        "file_row",
-    ).cast(FIGURE_SCHEMA)  # type: ignore[arg-type]
+        pl.col("file_row"),
+    ]
+
+
+def _every_figure(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    """Every figure the source reads from an EES file's rows, in one pass over them where nothing in them is refused;
+    otherwise figure by figure, as ``_figures`` reads them, which names the first refusal."""
+    if not spec.figure:
+        return pl.DataFrame(schema=FIGURE_SCHEMA)
+    fast = _in_one_pass(spec, frame)
+    if fast is not None:
+        return fast
+    return pl.concat([_figures(spec, fig, frame) for fig in spec.figure], how="vertical")
+
+
+def _in_one_pass(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame | None:
+    """Every figure read in one query, each row marked where any check ``_figures`` makes would refuse it; None when
+    one would (or polars cannot read a value), so that ``_figures`` says which."""
+    parts = []
+    for fig in spec.figure:
+        rows = frame.lazy()
+        if spec.level_column in frame.columns:
+            rows = rows.filter(pl.col(spec.level_column).is_in(list(spec.levels)))
+        for column, wanted in fig.where.items():
+            rows = rows.filter(pl.col(column).fill_null("") == wanted)
+        text = _period_text(spec)
+        refused = [~text.str.contains(_PERIOD_TEXT[fig.period])]
+        if spec.first_year is not None:
+            refused.append(text.str.slice(0, 4).cast(pl.Int32, strict=False) < spec.first_year)
+        refused += [~pl.col(column).fill_null("").is_in(list(split.codes)) for column, split in fig.breakdown.items()]
+        read = rows.with_columns(pl.any_horizontal(refused).fill_null(True).alias("_refused")).select(
+            *_read_columns(spec, fig, frame, _period_expr(spec, fig), _breakdown_expr(fig)), "_refused"
+        )
+        refused_read = (
+            pl.col("_refused")
+            | (pl.col("value").is_null() & pl.col("symbol").is_null())
+            | pl.col("org_code").is_null()
+            | (pl.col("org_code") == "")
+        )
+        parts.append(read.select(*_shaped(fig), refused_read.alias("_refused")))
+    try:
+        every = pl.concat(parts, how="vertical").collect()
+    except pl.exceptions.PolarsError:
+        return None
+    if every["_refused"].any():
+        return None
+    return every.drop("_refused").cast(FIGURE_SCHEMA)  # type: ignore[arg-type]
 
 
 def _json(spec: SourceSpec, data: bytes) -> Any:
@@ -383,8 +455,7 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
         _schema(spec).validate(frame, lazy=True)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
         raise PublishedFormatError(f"{spec.file}: results do not have the declared layout: {_first_line(exc)}") from exc
-    parts = [_figures(spec, fig, frame) for fig in spec.figure]
-    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=FIGURE_SCHEMA), frame.height
+    return _every_figure(spec, frame), frame.height
 
 
 # --- Fingertips: the "all data" CSV and the FingertipsNext API ---------------------------------------------------
