@@ -149,6 +149,39 @@ class _Lent:
     geography: GeographyRows | None = None
 
 
+#: A field's own columns beside each of its cells (``_field_row``).
+FIELD_ROW = {
+    "_f": pl.Int32,
+    "indicator_id": pl.String,
+    "field_code": pl.String,
+    "decimals": pl.Int64,
+    "unit": pl.String,
+    "statistic": pl.String,
+    "_rel": pl.String,
+    "_method": pl.String,
+}
+
+
+def _field_row(at: int, field: FieldMapping, ind: Indicator, decimals: int) -> dict[str, Any]:
+    """The field's own columns, its relation kept where it leaves the cells unfilled from the catalogue."""
+    # The relations that leave a field's cells unfilled (see ``Builder._relations``).
+    unfilled = (
+        field.relation == "different_method"
+        or (field.relation == "subset_of" and not field.breakdown)
+        or (field.relation == "derived_from" and not ind.formula)
+    )
+    return {
+        "_f": at,
+        "indicator_id": ind.id,
+        "field_code": field.code,
+        "decimals": decimals,
+        "unit": field.unit or ind.unit,
+        "statistic": ind.statistic,
+        "_rel": field.relation if unfilled else "",
+        "_method": ind.method,
+    }
+
+
 class Builder:
     """Builds returns for one period, sharing what it has read across returns."""
 
@@ -318,37 +351,8 @@ class Builder:
             grid["_f"] += [at] * (len(orgs) * len(breakdowns))
             grid["org_code"] += [org for org in orgs for _ in breakdowns]
             grid["breakdown"] += breakdowns * len(orgs)
-            # The relations that leave a field's cells unfilled from the catalogue (see ``_relations``).
-            unfilled = (
-                field.relation == "different_method"
-                or (field.relation == "subset_of" and not field.breakdown)
-                or (field.relation == "derived_from" and not ind.formula)
-            )
-            info.append(
-                {
-                    "_f": at,
-                    "indicator_id": ind.id,
-                    "field_code": field.code,
-                    "decimals": decimals,
-                    "unit": field.unit or ind.unit,
-                    "statistic": ind.statistic,
-                    "_rel": field.relation if unfilled else "",
-                    "_method": ind.method,
-                }
-            )
-        fields = pl.DataFrame(
-            info,
-            schema={
-                "_f": pl.Int32,
-                "indicator_id": pl.String,
-                "field_code": pl.String,
-                "decimals": pl.Int64,
-                "unit": pl.String,
-                "statistic": pl.String,
-                "_rel": pl.String,
-                "_method": pl.String,
-            },
-        )
+            info.append(_field_row(at, field, ind, decimals))
+        fields = pl.DataFrame(info, schema=FIELD_ROW)
         figures = (
             pl.concat(found, how="vertical_relaxed").collect(engine="in-memory")
             if found
