@@ -272,6 +272,8 @@ def _fill_from_extract(annex: AnnexA, from_extract: FromExtract) -> None:
         f"From the {annex.extract}: {' and '.join(lists) or 'no list'} whole, and {columns} column(s) no return "
         "holds, read as at the inspection date."
     )
+    if (rule := from_extract.worker_rule()) is not None:
+        annex.notes.append(rule)
     annex.notes += unwritten
 
 

@@ -53,6 +53,23 @@ class FromExtract:
             f"Lists 1 and 2 and the columns no DfE return holds"
         )
 
+    def worker_rule(self) -> str | None:
+        """Which involvements the allocated team and worker were read from, as the front sheet says it (the council's
+        role ids, no child's value); None when the extract kept no involvement."""
+        if "involvements" not in self.tables:
+            return None
+        roles = self.tables.get("worker_roles")
+        if roles is None or roles.is_empty():
+            return (
+                "Allocated team and worker (SSD): every involvement counts, whatever its role: the council set no rule "
+                "for which roles are the allocated worker (ONERETURN_SSD_WORKER_ROLES) when the extract was read."
+            )
+        return (
+            "Allocated team and worker (SSD): only involvements of the council's role(s) "
+            f"{', '.join(roles['role'].to_list())} count, its rule for which roles are the allocated worker "
+            "(ONERETURN_SSD_WORKER_ROLES) when the extract was read."
+        )
+
 
 def _kept_before(engine: Engine, agency_code: str, year: str, digest: str) -> int | None:
     """The council's newest Annex A rows when they are these very rows of the same year: an extract sent again (or
@@ -79,7 +96,7 @@ def keep_from_extract(
         if (earlier := _kept_before(engine, agency_code, year, digest)) is not None:
             return earlier
         kept_as = keep(engine, settings, checked_keys(engine, settings), digest, named)
-    rows = sum(t.height for t in tables.values())
+    rows = sum(t.height for name, t in tables.items() if name != "worker_roles")
     with Session(engine) as session:
         # Kept whole as the extract is received: accepted at once, no worker to hold it.
         row = head.new_submission(
@@ -129,8 +146,9 @@ def allocated(tables: dict[str, pl.DataFrame], on: date) -> pl.DataFrame | None:
 
     The issue's reading: the involvement open at the date (or the last one of a closed case), joined by person,
     since a looked-after child may have no CIN referral. Choice: open at the date is begun on or before it and not
-    ended before it; of several open, the latest begun (then the later row); every involvement counts whatever the
-    worker's role (the SSD's role ids are local: users_asks.md, #93)."""
+    ended before it; of several open, the latest begun (then the later row). The rows are those the council's rule
+    kept at intake: only involvements of its own role ids where it set one (the SSD's role ids are local: tables.md,
+    ssd_involvements; users_asks.md, #93), else every involvement whatever the worker's role."""
     rows = tables.get("involvements")
     if rows is None:
         return None

@@ -1,6 +1,9 @@
 """What Ofsted's Annex A needs from an SSD extract that neither DfE file holds, taken at the extract's intake: the
 contacts and early help of Lists 1 and 2, and per child the dated rows the columns only the SSD holds are read from
 (involvements, visits, IRO contact, care plans, health checks, missing episodes, care leavers' advisers, family).
+Where the council has a rule for which involvement roles are the allocated worker (its own role ids,
+``ONERETURN_SSD_WORKER_ROLES``), only the involvements of those roles are kept, and the rule's roles beside them
+(``worker_roles``) for the front sheet to name; without one every involvement is kept, whatever its role.
 
 Only these reduced rows are kept (encrypted, as the record files are: ``collectors.annex_a.from_ssd``), never the
 extract. They stay dated: Annex A is built for an inspection date, not the extract's, so which involvement or visit
@@ -19,7 +22,7 @@ import polars as pl
 
 from collectors.ssd.annex_a_columns import COLUMNS
 from collectors.ssd.intake import Extract, ExtractRefused, Problem
-from collectors.ssd.spec import PERSON, as_date
+from collectors.ssd.spec import PERSON, ROLE, as_date, of_roles
 
 #: The child's id column of each table read, which must be given on every row.
 _PERSON_COLUMN = {table: columns[0] for table, columns in COLUMNS.items() if columns[0].endswith("_person_id")}
@@ -59,6 +62,7 @@ KEPT: dict[str, dict[str, type[pl.DataType]]] = {
         "worker": pl.String,
     },
     "family": {"child": pl.String, "family": pl.String},
+    "worker_roles": {"role": pl.String},
 }  # fmt: skip
 #: Which SSD table each reduced table is read from (the first that is in the extract): the front sheet's source.
 FROM: dict[str, tuple[str, ...]] = {
@@ -148,7 +152,8 @@ def derive(extract: Extract) -> dict[str, pl.DataFrame]:
             day(pl.col("earl_episode_end_date")).alias("end"), pl.col("earl_episode_organisation").alias("organisation"),
         )  # fmt: skip
     if (t := _get(extract, "ssd_involvements", *COLUMNS["ssd_involvements"])) is not None:
-        rows = t.select(
+        # The council's rule: only involvements of its roles are the allocated worker's (every one without a rule).
+        rows = t.filter(of_roles(pl.col(ROLE), extract.worker_roles)).select(
             pl.col("invo_person_id").alias("child"), day(pl.col("invo_involvement_start_date")).alias("start"),
             day(pl.col("invo_involvement_end_date")).alias("end"), pl.col("invo_professional_team").alias("team"),
             pl.col("invo_professional_id").alias("worker"),
@@ -177,6 +182,9 @@ def derive(extract: Extract) -> dict[str, pl.DataFrame]:
         ).filter(pl.col("child").is_in(listed["child"].unique().implode()))  # fmt: skip
     if set(found) <= {"people"}:
         return {}
+    if extract.worker_roles and "involvements" in found:
+        # Kept beside the rows so the front sheet names the rule they were read by (never a child's value).
+        found["worker_roles"] = pl.DataFrame({"role": list(extract.worker_roles)}, schema=KEPT["worker_roles"])
     return {name: frame.cast(KEPT[name]) for name, frame in found.items()}  # type: ignore[arg-type]
 
 

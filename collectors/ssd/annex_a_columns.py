@@ -4,7 +4,8 @@ its drop of the columns no output reads (``collectors.ssd.intake``), and ``colle
 from __future__ import annotations
 
 #: The SSD columns Annex A reads, by table (beyond those the DfE files are made from): kept past the intake's
-#: column drop. Sources: tables.md "Which SSD tables carry what Annex A needs but CIN census + SSDA903 lack".
+#: column drop. Sources: tables.md "Which SSD tables carry what Annex A needs but CIN census + SSDA903 lack". The
+#: involvement's role is read for the council's rule for which roles are the allocated worker (none: every role).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "ssd_contacts": ("cont_person_id", "cont_contact_date", "cont_contact_source_code"),
     "ssd_early_help_episodes": (
@@ -12,7 +13,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "ssd_involvements": (
         "invo_person_id", "invo_professional_id", "invo_professional_team", "invo_involvement_start_date",
-        "invo_involvement_end_date",
+        "invo_involvement_end_date", "invo_professional_role_id",
     ),
     "ssd_professionals": ("prof_professional_id", "prof_professional_name"),
     "ssd_department": ("dept_team_id", "dept_team_name"),

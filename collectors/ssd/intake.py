@@ -22,7 +22,7 @@ import pandera.polars as pa
 import polars as pl
 
 from collectors.ssd.annex_a_columns import COLUMNS as ANNEX_A
-from collectors.ssd.spec import FLAGS, PERSON, Mapping, Table, as_date, tables
+from collectors.ssd.spec import FLAGS, PERSON, ROLE, Mapping, Table, as_date, tables
 from onereturn.errors import InvalidInput, PayloadTooLarge
 
 #: A full SSD is about 45 tables (issue 64); a few more leave room for the code map and a readme.
@@ -57,9 +57,11 @@ JOINS: dict[str, tuple[str, ...]] = {
 
 
 #: Columns the readings need beyond the items made from them (issue 64's readings): the home address in force
-#: and its type, the legal status in force, a UASC status and its start, the ids episodes and plans are joined by.
+#: and its type, the legal status in force, a UASC status and its start, the ids episodes and plans are joined by,
+#: and the involvement's role the council's rule for the allocated worker reads (SWEpisodes, Annex A, payloads).
 READINGS: dict[str, tuple[str, ...]] = {
     "ssd_address": ("addr_address_type", "addr_address_start_date", "addr_address_end_date"),
+    "ssd_involvements": (ROLE,),
     "ssd_legal_status": ("lega_legal_status_start_date", "lega_legal_status_end_date"),
     "ssd_immigration_status": ("immi_immigration_status", "immi_immigration_status_start_date"),
     **JOINS,
@@ -93,6 +95,8 @@ class Extract:
     notes: list[str] = field(default_factory=list)
     code_map: dict[tuple[str, str], str] = field(default_factory=dict)
     rows: int = 0
+    #: The council's role ids that are the allocated worker (``ONERETURN_SSD_WORKER_ROLES``); none: every role.
+    worker_roles: tuple[str, ...] = ()
 
 
 class ExtractRefused(InvalidInput):

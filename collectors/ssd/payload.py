@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.ssd.intake import Extract
-from collectors.ssd.spec import PERSON, Item
+from collectors.ssd.spec import PERSON, Item, role_key
 from collectors.ssd.ssda903 import UASC
 
 Row = dict[str, Any]
@@ -51,6 +51,8 @@ FALSE = frozenset({"N", "F", "0", "FALSE"})
 #: Choice: the builder reads a UASC as the status "U" (populate line 1317); the SSD's own extracts and the SSDA903
 #: made here write "UASC" (collectors/ssd/ssda903.py), so either is a UASC.
 UASC_STATUS = UASC | {"U"}
+#: The builder's case worker role (populate line 1220), where the council has no rule of its own for the roles.
+CASE_WORKER = frozenset({"CW"})
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,8 @@ class Tables:
         self.permanence_cla = _by(permanence, "perm_cla_id")
         self.care_leavers = _by(rows("ssd_care_leavers"), "clea_person_id")
         self.involvements = _by(rows("ssd_involvements"), "invo_referral_id")
+        #: The roles that are a case worker: the council's rule where it set one, else the builder's CW (line 1220).
+        self.worker_roles = frozenset(role_key(r) for r in extract.worker_roles) or CASE_WORKER
         self.professionals = {str(r["prof_professional_id"]): r for r in rows("ssd_professionals")}
 
 

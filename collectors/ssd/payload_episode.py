@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from collectors.ssd.payload import Payload, Row, Tables, Window, clean, day_of, flag, iso, newest
+from collectors.ssd.spec import role_key
 
 
 def _by_start(rows: list[Payload], reverse: bool = False) -> list[Payload] | None:
@@ -164,8 +165,12 @@ def care_leaver(t: Tables, pid: str) -> Payload | None:
 
 
 def care_workers(t: Tables, rid: str, w: Window) -> list[Payload] | None:
-    """The referral's case workers (role CW) with a social work registration number, involved on a 31 March in the
-    window, latest first, where the referral has a CIN plan in the window (lines 1176-1240)."""
+    """The referral's case workers (role CW, or the council's roles where it has a rule of its own) with a social work
+    registration number, involved on a 31 March in the window, latest first, where the referral has a CIN plan in
+    the window (lines 1176-1240).
+
+    Choice: the builder takes role CW (line 1220); the SSD's role ids are the council's own (tables.md,
+    ssd_involvements), so a council's rule (``ONERETURN_SSD_WORKER_ROLES``) names its roles in place of CW."""
     gate = [
         r for r in t.cin_plans.get(rid, [])
         if w.overlaps(day_of(r.get("cinp_cin_plan_start_date")), day_of(r.get("cinp_cin_plan_end_date")))
@@ -176,7 +181,7 @@ def care_workers(t: Tables, rid: str, w: Window) -> list[Payload] | None:
     for i in t.involvements.get(rid, []):
         professional = t.professionals.get(str(i.get("invo_professional_id")))
         registration = clean(professional.get("prof_social_worker_registration_no"), 12) if professional else None
-        if registration is None or (clean(i.get("invo_professional_role_id")) or "").upper() != "CW":
+        if registration is None or role_key(clean(i.get("invo_professional_role_id"))) not in t.worker_roles:
             continue
         begun, ended = day_of(i.get("invo_involvement_start_date")), day_of(i.get("invo_involvement_end_date"))
         if any(begun is not None and begun <= d and (ended is None or ended >= d) for d in w.census_dates):

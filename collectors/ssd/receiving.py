@@ -79,7 +79,10 @@ def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, n
         raise InvalidInput(f"{councils[0].rules_as} has no DfE council number, which the CIN census's header needs")
     # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
     keep = kept_items(identifiers=payload_store.identifiers_on(settings, agency_code))
-    return make_returns(path, name, year, lea, max_unpacked=settings.max_upload_bytes, keep=keep)
+    return make_returns(
+        path, name, year, lea, max_unpacked=settings.max_upload_bytes, keep=keep,
+        worker_roles=settings.worker_roles(agency_code),
+    )  # fmt: skip
 
 
 def receive_extract(

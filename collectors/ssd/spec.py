@@ -44,6 +44,24 @@ def as_date(column: pl.Expr) -> pl.Expr:
     )
 
 
+#: The involvement's role, the council's own ids (tables.md, ssd_involvements: NVARCHAR(200), local values): the
+#: council's rule for which roles are the allocated worker reads it (``ONERETURN_SSD_WORKER_ROLES``).
+ROLE = "invo_professional_role_id"
+
+
+def role_key(role: str | None) -> str:
+    """A role id as the rule compares it: without surrounding spaces or regard to case, as the payload's CW test."""
+    return (role or "").strip().upper()
+
+
+def of_roles(column: pl.Expr, roles: tuple[str, ...]) -> pl.Expr:
+    """Whether each involvement's role is one of the council's ``roles``; true for every one when there are none
+    (no rule: every involvement counts)."""
+    if not roles:
+        return pl.lit(True)
+    return column.str.strip_chars().str.to_uppercase().is_in(sorted({role_key(r) for r in roles})).fill_null(False)
+
+
 @dataclass(frozen=True)
 class Table:
     """One SSD table: its columns with their types (text, date, integer, number, bit), key and references."""

@@ -18,8 +18,11 @@ Readings where the SSD's definitions leave a choice (each with its source):
   varying); DUC is that row's end date (D2I's SSDA903 tool, section 18).
 - Reviews join the child by ``clar_cla_id`` through the child's episodes (``clae_cla_id``), as the SSD schema
   refers them.
-- Social worker episodes are the child's ``ssd_involvements`` rows (SW_ID the professional's id); the SSD does not
-  mark which role is the social worker's (the DfE API flows repository's issue 93), so every involvement counts.
+- Social worker episodes are the child's ``ssd_involvements`` rows (SW_ID the professional's id). The SSD's role
+  ids are the council's own (tables.md: ``invo_professional_role_id`` NVARCHAR(200), local values) and it does not
+  mark which is the social worker's (the DfE API flows repository's issue 93, users_asks.md): where the council has
+  a rule for which roles are the allocated worker (``ONERETURN_SSD_WORKER_ROLES``), only involvements of those roles
+  are written; without one every involvement counts.
 - Sex is M or F as the SSD writes it, DfE's 903 coding from 2024-25 (its rule 101); MOTHER Y and N are 1 and 0.
 - PlacedAdoption has a row for each ``ssd_permanence`` row of a child in the return whose decision that the child
   should be placed for adoption (``perm_adm_decision_date``) is on or before 31 March and was not reversed before
@@ -65,7 +68,7 @@ import polars as pl
 from collectors.records.ssda903_tables import COLUMNS, CSV_NAMES, CollectionYear
 from collectors.ssd.cin import coded, table
 from collectors.ssd.intake import Extract
-from collectors.ssd.spec import DATE, FLAGS
+from collectors.ssd.spec import DATE, FLAGS, ROLE, of_roles
 
 TABLES: dict[str, tuple[str, ...]] = {
     "ssd_person": ("pers_person_id", "pers_sex", "pers_dob", "pers_ethnicity", "pers_upn", "pers_common_child_id",
@@ -88,7 +91,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "ssd_care_leavers": ("clea_person_id", "clea_care_leaver_in_touch", "clea_care_leaver_activity",
                          "clea_care_leaver_accom_suitable"),
     "ssd_involvements": ("invo_person_id", "invo_professional_id", "invo_involvement_start_date",
-                         "invo_involvement_end_date", "invo_worker_change_reason"),
+                         "invo_involvement_end_date", "invo_worker_change_reason", ROLE),
     "ssd_permanence": ("perm_person_id", "perm_adm_decision_date", "perm_matched_date", "perm_adopted_by_carer_flag",
                        "perm_number_of_adopters", "perm_adopter_sex", "perm_adopter_legal_status",
                        "perm_decision_reversed_date", "perm_decision_reversed_reason"),
@@ -165,7 +168,7 @@ def make_ssda903(extract: Extract, year: CollectionYear) -> bytes:
             rows["OC3"].append([c["clea_person_id"], dob[c["clea_person_id"]],
                                 *(coded(extract, k, c[k]) or "" for k in ("clea_care_leaver_in_touch",
                                   "clea_care_leaver_activity", "clea_care_leaver_accom_suitable"))])  # fmt: skip
-    for v in t["ssd_involvements"].iter_rows(named=True):
+    for v in t["ssd_involvements"].filter(of_roles(pl.col(ROLE), extract.worker_roles)).iter_rows(named=True):
         if v["invo_person_id"] in dob:
             rows["SWEpisodes"].append([v["invo_person_id"], dob[v["invo_person_id"]], v["invo_professional_id"] or "",
                                        _d(v["invo_involvement_start_date"]), _d(v["invo_involvement_end_date"]),
