@@ -42,7 +42,7 @@ def _refused(tmp_path: Path, members: dict[str, str | bytes]) -> ExtractRefused:
     return caught.value
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=30))
 def test_a_table_left_unstripped_has_no_value_stripping_would_change(pieces: list[str]) -> None:
     text = "a,b,c\n" + "".join(pieces)
@@ -54,7 +54,7 @@ def test_a_table_left_unstripped_has_no_value_stripping_would_change(pieces: lis
         assert frame.equals(tidied, null_equal=True)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(["a", ",", ",", "\n", "\n", "\r\n", "\r", '"']), max_size=40))
 def test_rows_found_to_fit_by_their_counts_have_no_ragged_row(pieces: list[str]) -> None:
     text = "a,b,c\n" + "".join(pieces)
@@ -66,7 +66,7 @@ def test_rows_found_to_fit_by_their_counts_have_no_ragged_row(pieces: list[str])
 CODES = frozenset({"1A", "2B", "a b"})
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(['"1A"', '"2B"', '"a b"', '"ZZ"', '" 1A"', '"\\u0031A"', '"\t1A"', "1", ",", ", ",
                                  "[", "]", " ", "\n", '"', "null", "{"]), max_size=12))  # fmt: skip
 def test_a_list_polars_reads_is_judged_as_python_reads_it(pieces: list[str]) -> None:
@@ -171,7 +171,7 @@ def _read_as_every_row_is_read(data: bytes) -> tuple[pl.DataFrame | None, list[P
 TABLE = tables()["ssd_cin_episodes"]
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     st.sampled_from(["a,b,c\n", "a,b,c\r\n", "\ufeffa,B ,c\n", "a,a,c\n", '"a","b,c"\n', "", "\n"]),
     st.lists(st.sampled_from([*PIECES, "\xff"]), max_size=30),
