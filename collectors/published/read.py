@@ -164,12 +164,15 @@ def value_of(spec: SourceSpec, column: str, prefix: str) -> list[pl.Expr]:
 
 def _select_rows(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
     """The rows ``fig`` is read from: a declared geographic level (when the file names one), its filters held."""
-    rows = frame
+    return frame.filter(_read_from(spec, fig, frame))
+
+
+def _read_from(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.Expr:
+    """Whether ``fig`` is read from a row (``_select_rows``)."""
+    held = [pl.col(column).fill_null("") == wanted for column, wanted in fig.where.items()]
     if spec.level_column in frame.columns:
-        rows = rows.filter(pl.col(spec.level_column).is_in(list(spec.levels)))
-    for column, wanted in fig.where.items():
-        rows = rows.filter(pl.col(column).fill_null("") == wanted)
-    return rows
+        held.append(pl.col(spec.level_column).is_in(list(spec.levels)))
+    return pl.all_horizontal(held) if held else pl.lit(True)
 
 
 def _org(spec: SourceSpec, frame: pl.DataFrame) -> pl.Expr:
@@ -335,11 +338,7 @@ def _in_one_pass(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame | None:
     one would (or polars cannot read a value), so that ``_figures`` says which."""
     parts = []
     for fig in spec.figure:
-        rows = frame.lazy()
-        if spec.level_column in frame.columns:
-            rows = rows.filter(pl.col(spec.level_column).is_in(list(spec.levels)))
-        for column, wanted in fig.where.items():
-            rows = rows.filter(pl.col(column).fill_null("") == wanted)
+        rows = frame.lazy().filter(_read_from(spec, fig, frame))
         text = _period_text(spec)
         refused = [~text.str.contains(_PERIOD_TEXT[fig.period])]
         if spec.first_year is not None:
