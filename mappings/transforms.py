@@ -286,26 +286,15 @@ def recode(
     return pl.concat([_conform(kept), _conform(single), combined]).sort(_IDENTITY)
 
 
-def apply_scale(parts: pl.DataFrame, scale: float) -> pl.DataFrame:
-    """Multiply each value (not its numerator or denominator) by ``scale``."""
-    if scale == 1:
-        return parts
-    return parts.with_columns(pl.col("value") * scale)
-
-
 def round_half_up(expr: pl.Expr, decimals: int) -> pl.Expr:
     """Round to ``decimals`` places, halves away from zero, on the decimal the float is written as."""
     return _round(expr, decimals, "half_away_from_zero")
 
 
-def round_values(parts: pl.DataFrame, decimals: int, rule: Literal["half_up", "half_even"]) -> pl.DataFrame:
-    """Round each value to ``decimals`` places by the return's rule (halves up, or to even)."""
-    return parts.with_columns(scaled_rounded(1, decimals, rule))
-
-
 def scaled_rounded(scale: float, decimals: int, rule: Literal["half_up", "half_even"]) -> pl.Expr:
-    """The value column multiplied by ``scale`` (:func:`apply_scale`) and rounded (:func:`round_values`), as one
-    expression: a return's fields are scaled and rounded in one query rather than two frame steps each."""
+    """The value column (not its numerator or denominator) multiplied by ``scale`` and rounded to ``decimals`` places
+    by the return's rule (halves up, or to even), as one expression: a return's fields are scaled and rounded in one
+    query."""
     modes: dict[str, _RoundMode] = {"half_up": "half_away_from_zero", "half_even": "half_to_even"}
     _check_choice("rule", rule, tuple(modes))
     value = pl.col("value") if scale == 1 else pl.col("value") * scale

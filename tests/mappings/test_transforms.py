@@ -15,14 +15,13 @@ from mappings.transforms import (
     FIGURE_SCHEMA,
     PART_SCHEMA,
     SECONDARY_REASON,
-    apply_scale,
     as_parts,
     convert_period,
     own_periods,
     recode,
     roll_up,
     round_half_up,
-    round_values,
+    scaled_rounded,
     suppress,
 )
 
@@ -471,9 +470,9 @@ def test_a_target_that_is_also_a_stored_code_is_refused() -> None:
 
 def test_scale_multiplies_the_value_only() -> None:
     rates = parts({"value": 1234.0, "numerator": 5.0, "denominator": 10.0})
-    scaled = apply_scale(rates, 0.001)
+    scaled = rates.with_columns(scaled_rounded(0.001, 3, "half_up"))
     assert scaled.select("value", "numerator", "denominator").row(0) == (pytest.approx(1.234), 5.0, 10.0)
-    assert_frame_equal(apply_scale(rates, 1), rates)
+    assert_frame_equal(rates.with_columns(scaled_rounded(1, 0, "half_up")), rates)
 
 
 def test_polars_rounds_halves_to_even_and_on_the_binary_float() -> None:
@@ -504,8 +503,8 @@ def test_both_rounding_rules(
     value: float | None, decimals: int, half_up: float | None, half_even: float | None
 ) -> None:
     cells = parts({"value": value})
-    assert round_values(cells, decimals, "half_up").item(0, "value") == half_up
-    assert round_values(cells, decimals, "half_even").item(0, "value") == half_even
+    assert cells.with_columns(scaled_rounded(1, decimals, "half_up")).item(0, "value") == half_up
+    assert cells.with_columns(scaled_rounded(1, decimals, "half_even")).item(0, "value") == half_even
     assert pl.select(round_half_up(pl.lit(value, dtype=pl.Float64), decimals)).item() == half_up
 
 
