@@ -43,13 +43,15 @@ def remembering(real: Call, folder: Path) -> Call:
     answered the same again."""
     folder.mkdir(parents=True, exist_ok=True)
 
-    def call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None) -> dict[str, Any]:
+    def call(
+        request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None, **more: Any
+    ) -> dict[str, Any]:
         key = _key(request, timeout_s, memory_mib)
         kept = folder / f"{hashlib.sha256(key.encode()).hexdigest()}.json" if key is not None else None
         if kept is not None and kept.exists():
             again: dict[str, Any] = json.loads(kept.read_text())
             return again
-        answer = real(request, timeout_s=timeout_s, memory_mib=memory_mib)
+        answer = real(request, timeout_s=timeout_s, memory_mib=memory_mib, **more)
         if kept is not None:
             aside = kept.with_name(f"{kept.stem}.{os.getpid()}.tmp")
             aside.write_text(json.dumps(answer))

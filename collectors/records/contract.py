@@ -22,6 +22,8 @@ import logging
 import os
 import re
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +66,10 @@ class RecordsTimeout(RecordsError):
 
 class RecordsMemoryLimit(RecordsError):
     """DfE's rules needed more memory than the limit."""
+
+
+class RulesStopped(RecordsError):
+    """DfE's rules were stopped because their findings were no longer wanted (the upload was refused first)."""
 
 
 class ValidatorUnavailable(RecordsError):
@@ -196,8 +202,12 @@ def run_rules(
     local_authority: str | None = None,
     timeout_s: float | None = None,
     memory_mib: int | None = None,
+    stop: threading.Event | None = None,
 ) -> Findings:
-    """Run DfE's rule set over ``files`` (name, path) in the validators' environment and return what it found."""
+    """Run DfE's rule set over ``files`` (name, path) in the validators' environment and return what it found.
+
+    Setting ``stop`` ends the rules' process within a tenth of a second and raises :class:`RulesStopped`.
+    """
     request = {
         "contract": CONTRACT,
         "action": "validate",
@@ -206,7 +216,7 @@ def run_rules(
         "local_authority": local_authority,
         "files": [{"name": name, "path": str(path)} for name, path in files],
     }
-    answer = _call(request, timeout_s=timeout_s, memory_mib=memory_mib)
+    answer = _call(request, timeout_s=timeout_s, memory_mib=memory_mib, stop=stop)
     return _findings(answer)
 
 
@@ -238,7 +248,9 @@ def without_values(text: str, *, lines: int = 60) -> str:
     return "\n".join(kept[-lines:])
 
 
-def _call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None) -> dict[str, Any]:
+def _call(
+    request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None, stop: threading.Event | None = None
+) -> dict[str, Any]:
     timeout, memory = _limits(timeout_s, memory_mib)
     # One thread each: every BLAS thread reserves address space, which the memory limit counts.
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -250,7 +262,7 @@ def _call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int |
         env=env,
     )
     try:
-        out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout)
+        out, err = _answer(proc, json.dumps(request).encode(), timeout, stop)
     except subprocess.TimeoutExpired:
         # The setting is the operator's to change: the log names it, the council is told what happened.
         logger.warning("DfE's rules ran past ONERETURN_RECORDS_TIMEOUT_S (%g s) and were stopped", timeout)
@@ -290,6 +302,27 @@ def _call(request: dict[str, Any], *, timeout_s: float | None, memory_mib: int |
         logger.warning("DfE's library failed:\n%s", without_values(err.decode(errors="replace")))
         raise ValidatorUnavailable(f"DfE's library failed ({message.split(':', 1)[0]}); the service's log has more")
     return answer
+
+
+def _answer(
+    proc: subprocess.Popen[bytes], request: bytes, timeout: float, stop: threading.Event | None
+) -> tuple[bytes, bytes]:
+    """The rules' output and error, read to their end within ``timeout``; looked in on every tenth of a second
+    while ``stop`` may be set, so that an upload refused by its own read does not wait for findings it will not use."""
+    if stop is None:
+        return proc.communicate(request, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    sent: bytes | None = request
+    while True:
+        try:
+            return proc.communicate(sent, timeout=max(0.0, min(0.1, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            # What was written stays written: the input goes with the first call alone.
+            sent = None
+            if stop.is_set():
+                raise RulesStopped("DfE's rules were stopped: the upload was refused before they finished") from None
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _findings(answer: dict[str, Any]) -> Findings:

@@ -6,6 +6,7 @@ Nothing read here is logged or put in a message: a record's contents are a child
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,25 +110,29 @@ def read_tables(found: Found) -> Read:
 def rules_beside_read(found: Found, local_authority: str) -> tuple[Read, Findings] | str:
     """DfE's rules on the files and our read of their tables, at once; or why the upload is refused.
 
-    The rules run in a process of their own and this one only waits for them, so the tables (a census's XML takes
-    about a second for 10,000 children) are read meanwhile rather than before. Our read's refusal comes first,
-    as when it ran first: its message, whatever the rules made of the files.
+    The rules run in a process of their own, watched from a thread, so the tables (a census's XML takes about a
+    second for 10,000 children) are read meanwhile rather than before. Our read's refusal comes first, as when it
+    ran first: its message, whatever the rules made of the files; and the rules are stopped then, not waited for
+    (a council told at once that a date is not a date, not seconds later).
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="records-read") as pool:
-        reading = pool.submit(read_tables, found)
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="records-rules") as pool:
+        checking = pool.submit(
+            run_rules, found.library, found.ruleset, found.files, local_authority=local_authority, stop=stop
+        )
         try:
-            findings: Findings | None = run_rules(
-                found.library, found.ruleset, found.files, local_authority=local_authority
-            )
-            refused = ""
-        except RecordsError as exc:
-            findings, refused = None, exc.message
-        try:
-            read = reading.result()
-        except OneReturnError as exc:
-            return exc.message
-    if findings is None:
-        return refused
+            try:
+                read = read_tables(found)
+            except OneReturnError as exc:
+                return exc.message
+            try:
+                findings = checking.result()
+            except RecordsError as exc:
+                return exc.message
+        finally:
+            # Refused, or stopped by an error or a signal: the rules' process ends with this upload's work.
+            if not checking.done():
+                stop.set()
     return read, findings
 
 

@@ -3,12 +3,13 @@ file it would refuse as unsafe never reaches DfE's library."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from collectors.records import reading
+from collectors.records import contract, reading
 from collectors.records.contract import Findings, RecordsError
 from collectors.records.reading import identify, rules_beside_read
 from onereturn.errors import InvalidInput
@@ -101,3 +102,35 @@ def test_a_census_read_beside_its_rules_gives_the_tables_and_the_findings(
     assert read.library == "cin"
     assert read.tables["Children"].height > 0
     assert read.rows == sum(t.height for t in read.tables.values())
+
+
+def test_the_rules_are_stopped_not_waited_for_once_our_read_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DfE's rules that would run for minutes (a stand-in that sleeps) are stopped when our read refuses the files:
+    the refusal is given, the rules end as stopped (not by their time limit) and their process is gone."""
+    header = (FIXTURES / "ssda903_passing" / "header.csv").read_bytes()
+    found = identify(_files(tmp_path, {"header.csv": header}), tmp_path, "2024-25", max_unpacked=1 << 26)
+    pids = tmp_path / "rules.pid"
+    sleeper = tmp_path / "python"
+    sleeper.write_text(f"#!/bin/sh\necho $$ > {pids}\nexec sleep 120\n")
+    sleeper.chmod(0o755)
+    monkeypatch.setattr(contract, "validators_python", lambda: sleeper)
+    # The time limit is the test's bound: stopped rules end within a tenth of a second, timed-out ones after it.
+    monkeypatch.setenv("ONERETURN_RECORDS_TIMEOUT_S", "60")
+    ended: list[BaseException] = []
+    real = contract._call
+
+    def watched(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return real(*args, **kwargs)
+        except BaseException as exc:
+            ended.append(exc)
+            raise
+
+    monkeypatch.setattr(contract, "_call", watched)
+    assert "Episodes table is missing" in str(rules_beside_read(found, "E10000024"))
+    assert [type(e) for e in ended] == [contract.RulesStopped]
+    if pids.exists():
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pids.read_text()), 0)
