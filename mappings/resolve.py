@@ -174,6 +174,8 @@ class Resolver:
         self._resolved: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
         #: The lineage facts of every figure read, by read, until :meth:`facts` joins them into one.
         self._facts: list[pl.DataFrame] = []
+        #: The org units of each frame of stored figures (:meth:`_orgs_of`), by the frame's id, with the frame.
+        self._orgs: dict[int, tuple[pl.DataFrame, frozenset[str]]] = {}
 
     def _wanted_periods(self, indicator: Indicator) -> list[str] | None:
         """The periods of an indicator's figures the period needs, or None for "every period" (a context figure's latest)."""
@@ -359,8 +361,11 @@ class Resolver:
         if not stored.height:
             # Nothing stored, nothing to find or roll up: a filter would cost a query (0.2 ms) to say so.
             return stored
-        direct = stored.filter(pl.col("org_code").is_in(orgs))
-        have = set(direct["org_code"].unique().to_list())
+        stored_orgs = self._orgs_of(stored)
+        have = stored_orgs.intersection(orgs)
+        # Every stored figure is for one of the units asked for (a return asks for every unit of its level): the
+        # figures are the answer as they are, without a query to filter them.
+        direct = stored if have == stored_orgs else stored.filter(pl.col("org_code").is_in(orgs))
         wanting = [o for o in orgs if o not in have]
         if not wanting or depth >= _MAX_DEPTH or not stored.height:
             return direct
@@ -374,7 +379,6 @@ class Resolver:
             if children.height:
                 frames.append(self._roll(indicator, children, links))
         cross: list[tuple[str, str, float]] = []
-        stored_orgs = set(stored["org_code"].to_list())
         for org in wanting:
             if org in nested_to:
                 continue
@@ -390,6 +394,14 @@ class Resolver:
             sources = self._collected(indicator, sorted({c for c, _, _ in cross}), depth + 1)
             frames.append(self._roll(indicator, sources, cross))
         return pl.concat(frames, how="vertical_relaxed")
+
+    def _orgs_of(self, stored: pl.DataFrame) -> frozenset[str]:
+        """The org units a frame of stored figures has, read once for each frame (frames are never changed)."""
+        known = self._orgs.get(id(stored))
+        if known is None or known[0] is not stored:
+            known = (stored, frozenset(stored["org_code"].to_list()))
+            self._orgs[id(stored)] = known
+        return known[1]
 
     def _roll(self, indicator: Indicator, parts: pl.DataFrame, links: list[tuple[str, str, float]]) -> pl.DataFrame:
         frame = pl.DataFrame(
