@@ -346,7 +346,7 @@ class Builder:
                     figures.lazy()
                     .drop("indicator_id")
                     .with_columns(
-                        scaled_rounded(field.scale, decimals, ret.rounding),  # type: ignore[arg-type]
+                        scaled_rounded(field.scale, decimals, ret.rounding),
                         pl.lit(at, pl.Int32).alias("_f"),
                     )
                 )

@@ -26,6 +26,7 @@ The rules they keep (DESIGN.md, "Rules of correctness"):
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import polars as pl
@@ -291,10 +292,12 @@ def round_half_up(expr: pl.Expr, decimals: int) -> pl.Expr:
     return _round(expr, decimals, "half_away_from_zero")
 
 
+@lru_cache(maxsize=256)
 def scaled_rounded(scale: float, decimals: int, rule: Literal["half_up", "half_even"]) -> pl.Expr:
     """The value column (not its numerator or denominator) multiplied by ``scale`` and rounded to ``decimals`` places
     by the return's rule (halves up, or to even), as one expression: a return's fields are scaled and rounded in one
     query."""
+    # Made once for each scale, decimals and rule (a return's fields share a few): an expression is never changed.
     modes: dict[str, _RoundMode] = {"half_up": "half_away_from_zero", "half_even": "half_to_even"}
     _check_choice("rule", rule, tuple(modes))
     value = pl.col("value") if scale == 1 else pl.col("value") * scale
