@@ -368,12 +368,16 @@ def _check_parts(parts: pl.DataFrame) -> None:
         )
 
 
+#: Each PART_SCHEMA column in its type, and as a null of that type where a frame has none (made once: every
+#: transform ends by conforming its frame).
+_TYPED = {name: pl.col(name).cast(dtype) for name, dtype in PART_SCHEMA.items()}
+_NULLS = {name: pl.lit(None, dtype=dtype).alias(name) for name, dtype in PART_SCHEMA.items()}
+
+
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:
     """Select the PART_SCHEMA columns in order and type; a figure column not there is null."""
-    return frame.select(
-        pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in PART_SCHEMA.items()
-    )
+    present = set(frame.columns)
+    return frame.select(_TYPED[name] if name in present else _NULLS[name] for name in PART_SCHEMA)
 
 
 def _how(flags: dict[str, pl.Expr], *, within_group: bool = False) -> pl.Expr:
