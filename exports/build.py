@@ -245,6 +245,8 @@ class Builder:
         wanted: list[tuple[FieldMapping, Indicator, int, pl.DataFrame | None]] = []
         # Every stored figure the fields read, in one query rather than one per indicator.
         self.resolver.prefetch(t for field in fields for t in _terms(self.resolver, field.indicator_id))
+        # And every derived figure the fields show, one query for each depth of formula rather than one each.
+        self.resolver.resolve_many((f.indicator_id for f in fields if f.relation != "subset_of" or f.breakdown), orgs)
         for field in fields:
             ind = self.resolver.indicators[field.indicator_id]
             decimals = field.decimals if field.decimals is not None else ind.decimals
@@ -344,7 +346,7 @@ class Builder:
                     figures.lazy()
                     .drop("indicator_id")
                     .with_columns(
-                        scaled_rounded(field.scale, decimals, ret.rounding),  # type: ignore[arg-type]
+                        scaled_rounded(field.scale, decimals, ret.rounding),
                         pl.lit(at, pl.Int32).alias("_f"),
                     )
                 )

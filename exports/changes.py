@@ -13,6 +13,7 @@ import hashlib
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import defer
@@ -36,11 +37,24 @@ def cell_digests(built: BuiltReturn) -> dict[str, str]:
         behind.setdefault(cell_id, []).append(f"{observation_id}:{weight!r}")
     digests: dict[str, str] = {}
     sha256, nothing = hashlib.sha256, ()
-    for row in built.cells.select(list(CELL_SCHEMA)).iter_rows():
-        cell_id = str(row[0])
-        text = "\x1f".join(map(repr, row)) + "\x1e" + ",".join(sorted(behind.get(cell_id, nothing)))
-        digests[cell_id] = sha256(text.encode()).hexdigest()[:32]
+    cells = built.cells
+    # Each column spelled as repr spells its values (the digests' spelling never changes), a column at a time; a
+    # text or whole number spelled once for each distinct value (a column repeats a few: codes, units, statuses).
+    # A float is spelled every time: 0.0 and -0.0 are equal keys, spelled differently.
+    spelled = [
+        list(map(repr, values)) if dtype.is_float() else _spelled_once(values)
+        for values, dtype in ((cells.get_column(name).to_list(), cells.schema[name]) for name in CELL_SCHEMA)
+    ]
+    for cell_id, row in zip(cells.get_column("cell_id").to_list(), zip(*spelled, strict=True), strict=True):
+        text = "\x1f".join(row) + "\x1e" + ",".join(sorted(behind.get(str(cell_id), nothing)))
+        digests[str(cell_id)] = sha256(text.encode()).hexdigest()[:32]
     return digests
+
+
+def _spelled_once(values: list[Any]) -> list[str]:
+    """``repr`` of each value, worked out once for each distinct value (texts, whole numbers, None)."""
+    known: dict[Any, str] = {}
+    return [known[v] if v in known else known.setdefault(v, repr(v)) for v in values]
 
 
 def record_cells(session: Session, build_id: int, built: BuiltReturn, *, pending: ExitStack | None = None) -> None:

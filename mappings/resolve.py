@@ -174,6 +174,8 @@ class Resolver:
         self._resolved: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
         #: The lineage facts of every figure read, by read, until :meth:`facts` joins them into one.
         self._facts: list[pl.DataFrame] = []
+        #: The org units of each frame of stored figures (:meth:`_orgs_of`), by the frame's id, with the frame.
+        self._orgs: dict[int, tuple[pl.DataFrame, frozenset[str]]] = {}
 
     def _wanted_periods(self, indicator: Indicator) -> list[str] | None:
         """The periods of an indicator's figures the period needs, or None for "every period" (a context figure's latest)."""
@@ -359,8 +361,11 @@ class Resolver:
         if not stored.height:
             # Nothing stored, nothing to find or roll up: a filter would cost a query (0.2 ms) to say so.
             return stored
-        direct = stored.filter(pl.col("org_code").is_in(orgs))
-        have = set(direct["org_code"].unique().to_list())
+        stored_orgs = self._orgs_of(stored)
+        have = stored_orgs.intersection(orgs)
+        # Every stored figure is for one of the units asked for (a return asks for every unit of its level): the
+        # figures are the answer as they are, without a query to filter them.
+        direct = stored if have == stored_orgs else stored.filter(pl.col("org_code").is_in(orgs))
         wanting = [o for o in orgs if o not in have]
         if not wanting or depth >= _MAX_DEPTH or not stored.height:
             return direct
@@ -374,7 +379,6 @@ class Resolver:
             if children.height:
                 frames.append(self._roll(indicator, children, links))
         cross: list[tuple[str, str, float]] = []
-        stored_orgs = set(stored["org_code"].to_list())
         for org in wanting:
             if org in nested_to:
                 continue
@@ -391,123 +395,223 @@ class Resolver:
             frames.append(self._roll(indicator, sources, cross))
         return pl.concat(frames, how="vertical_relaxed")
 
+    def _orgs_of(self, stored: pl.DataFrame) -> frozenset[str]:
+        """The org units a frame of stored figures has, read once for each frame (frames are never changed)."""
+        known = self._orgs.get(id(stored))
+        if known is None or known[0] is not stored:
+            known = (stored, frozenset(stored["org_code"].to_list()))
+            self._orgs[id(stored)] = known
+        return known[1]
+
     def _roll(self, indicator: Indicator, parts: pl.DataFrame, links: list[tuple[str, str, float]]) -> pl.DataFrame:
         frame = pl.DataFrame(
             links, schema={"from_code": pl.String, "to_code": pl.String, "weight": pl.Float64}, orient="row"
         )
         return roll_up(parts, frame, aggregation=indicator.aggregation, multiplier=indicator.multiplier)
 
+    def resolve_many(self, indicator_ids: Iterable[str], orgs: list[str]) -> None:
+        """Resolve many indicators for the same org units ahead of :meth:`resolve`, which then finds them: the derived
+        ones (and those their formulas use) in one query for each depth of formula, not one query each."""
+        key = tuple(orgs)
+        depth: dict[str, int] = {}
+
+        def depth_of(ind_id: str) -> int:
+            if ind_id not in depth:
+                formula = self.indicators[ind_id].formula
+                done = not formula or (ind_id, key) in self._resolved
+                terms = [] if done else references(parse_formula(formula or ""))
+                depth[ind_id] = 0 if done else 1 + max((depth_of(t) for t in terms), default=0)
+            return depth[ind_id]
+
+        for ind_id in indicator_ids:
+            depth_of(ind_id)
+        for level in sorted({d for d in depth.values() if d}):
+            wave = [self.indicators[i] for i, d in depth.items() if d == level]
+            for indicator, parts in zip(wave, self._derive_all(wave, orgs), strict=True):
+                self._resolved[(indicator.id, key)] = parts
+
     def _derive(self, indicator: Indicator, orgs: list[str]) -> pl.DataFrame:
-        assert indicator.formula is not None
-        tree = parse_formula(indicator.formula)
-        terms = references(tree)
-        frames = {t: self.resolve(t, orgs) for t in terms}
-        if not any(f.height for f in frames.values()):
-            return empty_parts()
-        # One lazy query, collected once: eager steps cost a query each, and a return derives dozens.
-        alias = {t: f"t{i}" for i, t in enumerate(terms)}
-        joined = _side_by_side(frames, alias)
-        missing = [pl.col(f"{alias[t]}_s").is_null() | (pl.col(f"{alias[t]}_s") == "missing") for t in terms]
-        unavailable = [pl.col(f"{alias[t]}_s").is_in(["not_available", "not_derivable", "suppressed"]) for t in terms]
-        value = _expression(tree, {t: pl.col(f"{alias[t]}_v") for t in terms})
+        return self._derive_all([indicator], orgs)[0]
 
+    def _derive_all(self, indicators: list[Indicator], orgs: list[str]) -> list[pl.DataFrame]:
+        """Derive each indicator from its formula's terms, resolved first (see :func:`derive_frames`)."""
+        items = []
+        for indicator in indicators:
+            assert indicator.formula is not None
+            items.append((indicator, {t: self.resolve(t, orgs) for t in references(parse_formula(indicator.formula))}))
         # Reasons name each part by its title, the words a reader knows, not the catalogue id.
-        titles = {t: self.indicators[t].title if t in self.indicators else t for t in terms}
+        titles = {t: self.indicators[t].title if t in self.indicators else t for _, frames in items for t in frames}
+        return derive_frames(items, titles, self.period.code)
 
-        def named(flags: list[pl.Expr], with_reason: bool) -> pl.Expr:
-            items = [
-                pl.when(flag).then(
-                    pl.format("{} ({})", pl.lit(titles[t]), pl.col(f"{alias[t]}_r").fill_null(pl.col(f"{alias[t]}_s")))
-                    if with_reason
-                    else pl.lit(titles[t])
-                )
-                for t, flag in zip(terms, flags, strict=True)
-            ]
-            return pl.concat_list(items).list.drop_nulls().list.join(", ")
 
-        any_missing = pl.any_horizontal(missing)
-        any_unavailable = pl.any_horizontal(unavailable)
-        beyond = _beyond_whole(indicator, alias, titles)
-        status = (
-            pl.when(any_missing)
-            .then(pl.lit("missing"))
-            .when(any_unavailable)
-            .then(pl.lit("not_available"))
-            .when(value.is_null() | beyond[0])
-            .then(pl.lit("not_derivable"))
-            .otherwise(pl.lit("present"))
-        )
-        reason = (
-            pl.when(any_missing)
-            .then(pl.lit("needs ") + named(missing, False))
-            .when(any_unavailable)
-            .then(named(unavailable, True))
-            .when(beyond[0])
-            .then(beyond[1])
-            .when(value.is_null())
-            .then(pl.lit(f"{indicator.formula} has no value (a zero denominator?)"))
-        )
-        ratio_part = {
-            k: alias[v]
-            for k, v in (("numerator", indicator.numerator), ("denominator", indicator.denominator))
-            if v in alias
-        }
-        out = joined.with_columns(status.alias("status"), reason.alias("reason")).select(
-            pl.lit(indicator.id).alias("indicator_id"),
+#: A formula term's columns carried into a derivation, beside the derived indicator's and the term's place.
+_TERM_COLUMNS = ["org_code", "breakdown", "value", "status", "reason", "obs_ids", "weights", "parts"]
+#: The statuses of a term that make its formula's figure not available.
+_UNAVAILABLE = ("not_available", "not_derivable", "suppressed")
+
+
+def derive_frames(
+    items: list[tuple[Indicator, dict[str, pl.DataFrame]]], titles: dict[str, str], period: str
+) -> list[pl.DataFrame]:
+    """Each indicator's figures (parts) from its formula and its terms' figures (in the formula's order), all in one
+    query: a query costs polars about a millisecond however small it is, and a return derives dozens.
+
+    A row for each org and breakdown any term has: missing if a term is (naming the terms), not available if a term
+    is not (naming them with why), not derivable without a value (a zero denominator, or a percentage's part above its
+    whole); its figures' ids and weights are the terms', in the formula's order.
+    """
+    live = [i for i, (_, frames) in enumerate(items) if any(f.height for f in frames.values())]
+    if not live:
+        return [empty_parts() for _ in items]
+    per_place = _terms_per_place(items, live, titles)
+    chosen = _per_indicator(items, live, titles)
+    value, beyond = chosen["value"], chosen["beyond"]
+    any_missing, any_unavailable = pl.col("_any_missing"), pl.col("_any_unavailable")
+    status = (
+        pl.when(any_missing)
+        .then(pl.lit("missing"))
+        .when(any_unavailable)
+        .then(pl.lit("not_available"))
+        .when(value.is_null() | beyond)
+        .then(pl.lit("not_derivable"))
+        .otherwise(pl.lit("present"))
+    )
+    reason = (
+        pl.when(any_missing)
+        .then(pl.lit("needs ") + pl.col("_needs"))
+        .when(any_unavailable)
+        .then(pl.col("_unavailable"))
+        .when(beyond)
+        .then(chosen["beyond_reason"])
+        .when(value.is_null())
+        .then(chosen["formula"] + pl.lit(" has no value (a zero denominator?)"))
+    )
+    out = (
+        per_place.with_columns(status.alias("status"), reason.alias("reason"))
+        .select(
+            "_i",
+            chosen["indicator_id"].alias("indicator_id"),
             "org_code",
-            pl.lit(self.period.code).alias("period"),
+            pl.lit(period).alias("period"),
             "breakdown",
             pl.when(pl.col("status") == "present").then(value).otherwise(None).cast(pl.Float64).alias("value"),
-            *(
-                pl.col(f"{ratio_part[k]}_v").alias(k) if k in ratio_part else pl.lit(None, pl.Float64).alias(k)
-                for k in ("numerator", "denominator")
-            ),
+            chosen["numerator"].alias("numerator"),
+            chosen["denominator"].alias("denominator"),
             pl.lit(None, pl.String).alias("symbol"),
             "status",
             "reason",
             pl.lit("derived").alias("how"),
-            pl.sum_horizontal(pl.col(f"{a}_p").fill_null(0) for a in alias.values()).cast(pl.Int64).alias("parts"),
-            pl.sum_horizontal(m.cast(pl.Int64) for m in missing).alias("missing_parts"),
-            pl.concat_list(pl.col(f"{a}_o").fill_null(pl.lit([], pl.List(pl.Int64))) for a in alias.values()).alias(
-                "obs_ids"
-            ),
-            pl.concat_list(pl.col(f"{a}_w").fill_null(pl.lit([], pl.List(pl.Float64))) for a in alias.values()).alias(
-                "weights"
-            ),
+            "parts",
+            "missing_parts",
+            "obs_ids",
+            "weights",
         )
-        return out.cast(PART_SCHEMA).sort("org_code", "breakdown").collect(engine="in-memory")
-
-
-def _beyond_whole(indicator: Indicator, alias: dict[str, str], titles: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
-    """Whether a proportion's numerator is above its denominator, and the reason said so: a percentage the
-    catalogue bounds at 100 is part of its whole, so such a rate (over 100%) is never worked out."""
-    num, den = indicator.numerator, indicator.denominator
-    if indicator.statistic != "percentage" or indicator.range_max != 100 or num not in alias or den not in alias:
-        return pl.lit(False), pl.lit(None, pl.String)
-    n, d = pl.col(f"{alias[num]}_v"), pl.col(f"{alias[den]}_v")
-    reason = pl.format(
-        "{} ({}) is above {} ({}): a part cannot be more than its whole, so no percentage over 100 is given",
-        pl.lit(titles[num]),
-        n,
-        pl.lit(titles[den]),
-        d,
+        .cast(PART_SCHEMA)
+        .sort("_i", "org_code", "breakdown")
+        .collect(engine="in-memory")
     )
-    return (n > d).fill_null(False), reason
+    found = {k[0]: f for k, f in out.partition_by("_i", as_dict=True, maintain_order=True, include_key=False).items()}
+    return [found[i] if i in found else empty_parts() for i in range(len(items))]
 
 
-#: The columns of a formula's term carried into the derivation, each renamed ``<the term's alias>_<suffix>``.
-_TERM_COLUMNS = (("value", "v"), ("status", "s"), ("reason", "r"), ("obs_ids", "o"), ("weights", "w"), ("parts", "p"))
-
-
-def _side_by_side(frames: dict[str, pl.DataFrame], alias: dict[str, str]) -> pl.LazyFrame:
-    """The terms' figures side by side: a row for each org and breakdown any term has, each term's columns renamed."""
-    joined = pl.concat([f.lazy().select("org_code", "breakdown") for f in frames.values()]).unique()
-    for term, frame in frames.items():
-        renamed = (pl.col(column).alias(f"{alias[term]}_{suffix}") for column, suffix in _TERM_COLUMNS)
-        joined = joined.join(
-            frame.lazy().select("org_code", "breakdown", *renamed), on=["org_code", "breakdown"], how="left"
+def _terms_per_place(
+    items: list[tuple[Indicator, dict[str, pl.DataFrame]]], live: list[int], titles: dict[str, str]
+) -> pl.LazyFrame:
+    """For each derived indicator (``_i``) and org and breakdown any of its terms has, its terms taken together: which
+    are missing or not available (and their titles), their parts, figure ids and weights, and each term's value
+    (``_v0``, ``_v1``... in the formula's order)."""
+    found: list[pl.DataFrame] = []
+    at_i: list[int] = []
+    at_j: list[int] = []
+    places: dict[str, list[Any]] = {"_i": [], "_j": [], "_title": []}
+    for i in live:
+        for j, (term, frame) in enumerate(items[i][1].items()):
+            places["_i"].append(i)
+            places["_j"].append(j)
+            places["_title"].append(titles[term])
+            if frame.height:
+                # Columns taken as they are and stacked, not selected: each frame step would be a query of its own.
+                found.append(frame[_TERM_COLUMNS])
+                at_i += [i] * frame.height
+                at_j += [j] * frame.height
+    figures = (
+        pl.concat(found, rechunk=False)
+        .hstack([pl.Series("_i", at_i, pl.Int32), pl.Series("_j", at_j, pl.Int32)])
+        .lazy()
+    )
+    terms = pl.DataFrame(places, schema={"_i": pl.Int32, "_j": pl.Int32, "_title": pl.String}).lazy()
+    status = pl.col("status")
+    missing = status.is_null() | (status == "missing")
+    unavailable = status.is_in(list(_UNAVAILABLE))
+    width = max(len(items[i][1]) for i in live)
+    return (
+        figures.select("_i", "org_code", "breakdown")
+        .unique()
+        .join(terms, on="_i")
+        .join(figures, on=["_i", "_j", "org_code", "breakdown"], how="left")
+        .sort("_i", "org_code", "breakdown", "_j")
+        .group_by("_i", "org_code", "breakdown", maintain_order=True)
+        .agg(
+            missing.any().alias("_any_missing"),
+            unavailable.any().alias("_any_unavailable"),
+            pl.col("_title").filter(missing).str.join(", ").alias("_needs"),
+            pl.format("{} ({})", "_title", pl.col("reason").fill_null(status))
+            .filter(unavailable)
+            .str.join(", ")
+            .alias("_unavailable"),
+            pl.col("parts").fill_null(0).sum().alias("parts"),
+            missing.cast(pl.Int64).sum().alias("missing_parts"),
+            pl.col("obs_ids").list.explode(keep_nulls=False, empty_as_null=False).alias("obs_ids"),
+            pl.col("weights").list.explode(keep_nulls=False, empty_as_null=False).alias("weights"),
+            *(pl.col("value").get(j, null_on_oob=True).alias(f"_v{j}") for j in range(width)),
         )
-    return joined
+    )
+
+
+def _per_indicator(
+    items: list[tuple[Indicator, dict[str, pl.DataFrame]]], live: list[int], titles: dict[str, str]
+) -> dict[str, pl.Expr]:
+    """What differs from one derived indicator to the next, each chosen by the row's ``_i``: its value by its formula,
+    its id, its formula's text, its numerator and denominator, and whether (and why) a percentage's part is above
+    its whole (a percentage the catalogue bounds at 100 is part of its whole, so over 100% is never worked out)."""
+    chains: dict[str, Any] = {}
+
+    def choose(name: str, here: pl.Expr, expr: pl.Expr) -> None:
+        chain = chains.get(name)
+        chains[name] = pl.when(here).then(expr) if chain is None else chain.when(here).then(expr)
+
+    for i in live:
+        indicator, frames = items[i]
+        here = pl.col("_i") == i
+        columns = {t: pl.col(f"_v{j}") for j, t in enumerate(frames)}
+        choose("value", here, _expression(parse_formula(indicator.formula or ""), columns))
+        choose("indicator_id", here, pl.lit(indicator.id))
+        choose("formula", here, pl.lit(indicator.formula))
+        num, den = indicator.numerator, indicator.denominator
+        for name, term in (("numerator", num), ("denominator", den)):
+            if term in columns:
+                choose(name, here, columns[term])
+        if indicator.statistic == "percentage" and indicator.range_max == 100 and num in columns and den in columns:
+            n, d = columns[num], columns[den]
+            choose("beyond", here, (n > d).fill_null(False))
+            reason = pl.format(
+                "{} ({}) is above {} ({}): a part cannot be more than its whole, so no percentage over 100 is given",
+                pl.lit(titles[num]),
+                n,
+                pl.lit(titles[den]),
+                d,
+            )
+            choose("beyond_reason", here, reason)
+    kinds = {
+        "value": pl.Float64,
+        "indicator_id": pl.String,
+        "formula": pl.String,
+        "numerator": pl.Float64,
+        "denominator": pl.Float64,
+        "beyond_reason": pl.String,
+    }
+    otherwise = {name: pl.lit(None, dtype) for name, dtype in kinds.items()} | {"beyond": pl.lit(False)}
+    return {name: chains[name].otherwise(last) if name in chains else last for name, last in otherwise.items()}
 
 
 def _expression(node: Node, columns: dict[str, pl.Expr]) -> pl.Expr:

@@ -26,6 +26,7 @@ The rules they keep (DESIGN.md, "Rules of correctness"):
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import polars as pl
@@ -291,10 +292,12 @@ def round_half_up(expr: pl.Expr, decimals: int) -> pl.Expr:
     return _round(expr, decimals, "half_away_from_zero")
 
 
+@lru_cache(maxsize=256)
 def scaled_rounded(scale: float, decimals: int, rule: Literal["half_up", "half_even"]) -> pl.Expr:
     """The value column (not its numerator or denominator) multiplied by ``scale`` and rounded to ``decimals`` places
     by the return's rule (halves up, or to even), as one expression: a return's fields are scaled and rounded in one
     query."""
+    # Made once for each scale, decimals and rule (a return's fields share a few): an expression is never changed.
     modes: dict[str, _RoundMode] = {"half_up": "half_away_from_zero", "half_even": "half_to_even"}
     _check_choice("rule", rule, tuple(modes))
     value = pl.col("value") if scale == 1 else pl.col("value") * scale
@@ -365,12 +368,16 @@ def _check_parts(parts: pl.DataFrame) -> None:
         )
 
 
+#: Each PART_SCHEMA column in its type, and as a null of that type where a frame has none (made once: every
+#: transform ends by conforming its frame).
+_TYPED = {name: pl.col(name).cast(dtype) for name, dtype in PART_SCHEMA.items()}
+_NULLS = {name: pl.lit(None, dtype=dtype).alias(name) for name, dtype in PART_SCHEMA.items()}
+
+
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:
     """Select the PART_SCHEMA columns in order and type; a figure column not there is null."""
-    return frame.select(
-        pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in PART_SCHEMA.items()
-    )
+    present = set(frame.columns)
+    return frame.select(_TYPED[name] if name in present else _NULLS[name] for name in PART_SCHEMA)
 
 
 def _how(flags: dict[str, pl.Expr], *, within_group: bool = False) -> pl.Expr:
