@@ -13,7 +13,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ _CHUNK = 1024 * 1024
 #: In a CSV without quotes: white space (Unicode's, as polars strips) at a value's start or end, or a carriage
 #: return not ending a line.
 _PADDED = r"(?:^|[,\n])[^\S\r\n]|[^\S\r\n](?:,|\r?\n|$)|\r(?:[^\n]|$)"
+#: The same where a space is a text's one white space: a space after a comma or a line feed, or before one.
+_SPACED = r"[,\n] | [,\n]"
 #: A JSON list of strings of printable ASCII without a quote or backslash: ``json.loads`` gives those strings as they
 #: are written (JSON's white space is space, tab, line feed and carriage return); _PLAIN_CODE finds each string.
 _JSON_SPACE = r"[ \t\n\r]*"
@@ -220,7 +222,8 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
         problems.append(Problem(table.name, None, None, "not UTF-8 text: save it as CSV UTF-8"))
         return None
     try:
-        heading = next(csv.reader(io.StringIO(text)), None)
+        # Only the heading's lines are read here: a reader over the whole text copied all of it first.
+        heading = next(csv.reader(_lines(text)), None)
         # As decoded: polars skips a byte order mark too, and a second one would be lost.
         frame, failed = _polars_read(data.removeprefix(codecs.BOM_UTF8)) if heading else (None, None)
         # A row short of the heading's columns would be read with blanks, a child's dates silently lost: refused.
@@ -246,9 +249,20 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
     if len({h.strip().lower() for h in heading}) != len(heading) or len(set(renamed.values())) != len(renamed):
         problems.append(Problem(table.name, None, None, "two columns have one heading"))
         return None
+    if any(before != after for before, after in renamed.items()):
+        frame = frame.rename(renamed)
     if not _untidy(text):
-        return frame.rename(renamed)
-    return frame.rename(renamed).with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+        return frame
+    return frame.with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, each with its line feed, one at a time (as ``io.StringIO`` gives them)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start) + 1 or len(text)
+        yield text[start:end]
+        start = end
 
 
 def _untidy(text: str) -> bool:
@@ -258,9 +272,16 @@ def _untidy(text: str) -> bool:
     return not ending a line, is all there is to look for (stripping every value took as long as reading them)."""
     if '"' in text:
         return True
-    if text.isascii() and not any(c in text for c in " \t\r\x0b\x0c\x1c\x1d\x1e\x1f"):
-        return False
-    return bool(pl.select(pl.lit(text).str.contains(_PADDED)).item())
+    if text.isascii() and not any(c in text for c in "\t\r\x0b\x0c\x1c\x1d\x1e\x1f"):
+        # A space the one white space (as in a date's time or a postcode): a space beside a comma or a line feed,
+        # literal pairs found at a sweep, where _PADDED's classes read each character.
+        return " " in text and (text[0] == " " or text[-1] == " " or _has(text, _SPACED))
+    return _has(text, _PADDED)
+
+
+def _has(text: str, pattern: str) -> bool:
+    """Whether ``pattern`` is found in ``text`` (by polars: Python's ``re`` took ten times as long)."""
+    return bool(pl.Series((text,), dtype=pl.String).str.contains(pattern).item())
 
 
 def _polars_read(data: bytes) -> tuple[pl.DataFrame | None, pl.exceptions.PolarsError | None]:
@@ -274,13 +295,17 @@ def _polars_read(data: bytes) -> tuple[pl.DataFrame | None, pl.exceptions.Polars
 def _rows_fit(text: str, frame: pl.DataFrame | None, width: int) -> bool:
     """Whether every row surely has the heading's ``width`` fields, found from counts alone. Without a quote or a lone
     carriage return each line is a row and its commas part its fields; polars refuses a row of more fields than the
-    heading (``frame`` is then None) but for a last line no line feed ends, counted here; so when the commas come to
-    ``width - 1`` a line, blank lines among them, no row has fewer. Otherwise ``_ragged`` reads each row."""
+    heading (``frame`` is then None) but for a last line no line feed ends, counted here. polars gives a row of fewer
+    fields blanks to the last column, so with none blank there no row has fewer; else when the commas come to
+    ``width - 1`` a line, blank lines among them, none has. Otherwise ``_ragged`` reads each row."""
     if frame is None or '"' in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
         return False
     last = text[text.rfind("\n") + 1 :]
     if last.count(",") > width - 1:
         return False
+    # The last column's blanks are counted as it is read: counting every comma took as long as a table's checks.
+    if frame.width == width and frame[frame.columns[-1]].null_count() == 0:
+        return True
     return text.count(",") == (width - 1) * (text.count("\n") + (last != ""))
 
 
@@ -550,4 +575,4 @@ def _kept(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: list[str])
     dropped = sorted(set(frame.columns) & set(table.columns) - keep)
     if dropped:
         notes.append(f"{table.name}: columns no output reads, dropped at intake and not kept: {', '.join(dropped)}")
-    return frame.select(sorted(set(frame.columns) & keep))
+    return frame[sorted(set(frame.columns) & keep)]
