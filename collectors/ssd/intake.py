@@ -37,12 +37,10 @@ _CHUNK = 1024 * 1024
 _PADDED = r"(?:^|[,\n])[^\S\r\n]|[^\S\r\n](?:,|\r?\n|$)|\r(?:[^\n]|$)"
 #: The same where a space is a text's one white space: a space after a comma or a line feed, or before one.
 _SPACED = r"[,\n] | [,\n]"
-#: A JSON list of strings of printable ASCII without a quote or backslash: ``json.loads`` gives those strings as they
-#: are written (JSON's white space is space, tab, line feed and carriage return); _PLAIN_CODE finds each string.
+#: A plain JSON list is one of strings of printable ASCII without a quote or backslash (_PLAIN): ``json.loads`` gives
+#: those strings as they are written (JSON's white space is space, tab, line feed and carriage return).
 _JSON_SPACE = r"[ \t\n\r]*"
-_PLAIN_CODE = r'"[ !#-\[\]-~]*"'
-_PLAIN_CODES = rf"{_PLAIN_CODE}{_JSON_SPACE}(?:,{_JSON_SPACE}{_PLAIN_CODE}{_JSON_SPACE})*"
-_PLAIN_LIST = rf"^{_JSON_SPACE}\[{_JSON_SPACE}(?:{_PLAIN_CODES})?\]{_JSON_SPACE}$"
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
 _NAME = re.compile(r"(ssd_[a-z0-9_]+)\.csv", re.IGNORECASE)
 #: The columns the made files join tables by: a table given without one is refused, as one without its key is.
 JOINS: dict[str, tuple[str, ...]] = {
@@ -378,10 +376,10 @@ def _is_date(values: pl.Expr) -> pl.Expr:
 
 
 def _holds(table: Table, frame: pl.DataFrame, rules: Rules, held: set[str]) -> tuple[bool, bool]:
-    """Whether every value passes every rule (but the rules found to hold for the whole extract, ``held``), and
-    whether the key is given on every row and on no two alike, in one pass over the table; the checks that name each
-    failing row and column (pandera's among them) run only for a part that does not hold (a pass over the table a
-    check took most of the intake's time)."""
+    """Whether every value passes every rule (but the rules found to hold for the whole extract, ``held``), in one
+    pass over the table, and whether its key holds (``_keyed``); the checks that name each failing row and column
+    (pandera's among them) run only for a part that does not hold (a pass over the table a check took most of the
+    intake's time)."""
     # Each distinct value once: a column's codes repeat, and its dates (a sixth of the synthetic extract's differ).
     values = [
         check(pl.col(column).drop_nulls().unique()).fill_null(False).all().alias(f"value {n}:{column}")
@@ -389,14 +387,20 @@ def _holds(table: Table, frame: pl.DataFrame, rules: Rules, held: set[str]) -> t
         for n, (rule, check) in enumerate(found)
         if rule not in held
     ]
-    key: list[pl.Expr] = []
-    if table.key and all(c in frame.columns for c in table.key):
-        # With no key blank, two rows share a key exactly when the keys are fewer than the rows (_check_key).
-        given = ~pl.any_horizontal(pl.col(c).is_null() for c in table.key).any()
-        distinct = (pl.col(table.key[0]) if len(table.key) == 1 else pl.struct(*table.key)).n_unique()
-        key = [(given & (distinct == pl.len())).alias("key")]
-    verdict = frame.select(*values, *key).row(0, named=True) if values or key else {}
-    return all(verdict[e.meta.output_name()] for e in values), all(verdict[e.meta.output_name()] for e in key)
+    verdict = frame.select(*values).row(0, named=True) if values else {}
+    return all(verdict.values()), _keyed(table, frame)
+
+
+def _keyed(table: Table, frame: pl.DataFrame) -> bool:
+    """Whether the key is given on every row and on no two alike (or the table has none to check): its blanks as
+    counted on reading, its distinct values by the column itself, where a plan a table cost more than the count."""
+    if not table.key or any(c not in frame.columns for c in table.key):
+        return True
+    if any(frame[c].null_count() for c in table.key):
+        return False
+    # With no key blank, two rows share a key exactly when the keys are fewer than the rows (_check_key).
+    keys = frame[table.key[0]] if len(table.key) == 1 else frame.select(pl.struct(*table.key)).to_series()
+    return keys.n_unique() == frame.height
 
 
 def _check_values(table: Table, frame: pl.DataFrame, rules: Rules) -> list[Problem]:
@@ -450,16 +454,29 @@ def _each_listed(values: pl.Series, allowed: frozenset[str]) -> pl.Series:
     """Whether each value is a JSON list of codes in ``allowed`` (null for a blank), each distinct value read once:
     a council's lists repeat, and reading each row's with Python took as long as every other check of the extract.
     A plain list (codes of printable ASCII, no escape) is read by polars; any other value by ``_listed``."""
-    codes = pl.element().str.slice(1, pl.element().str.len_chars() - 2).str.strip_chars(" ").is_in(sorted(allowed))
     distinct = values.drop_nulls().unique().to_frame("v")
-    plain = distinct.with_columns(
-        ok=pl.col("v").str.contains(_PLAIN_LIST) & pl.col("v").str.extract_all(_PLAIN_CODE).list.eval(codes).list.all()
-    )
+    plain = distinct.with_columns(ok=pl.col("v").str.contains(_plain_list(allowed)))
     if plain["ok"].all():
         return values.to_frame().select(pl.when(pl.first().is_not_null()).then(True)).to_series()
     listed = dict.fromkeys(plain.filter("ok")["v"].to_list(), True)
     listed |= {text: _listed(text, allowed) for text in plain.filter(~pl.col("ok"))["v"].to_list()}
     return values.replace_strict(listed, default=None, return_dtype=pl.Boolean)
+
+
+def _plain_list(allowed: frozenset[str]) -> str:
+    """The pattern of a plain JSON list each of whose codes, stripped of spaces, is in ``allowed``: the codes written
+    into it, so one match judges a list (finding each code and looking it up took four times as long). A code a plain
+    string cannot hold, or one with a space about it (a code read is stripped), can never be matched and is left out."""
+    codes = "|".join(
+        "".join(c if c.isalnum() else f"\\x{{{ord(c):X}}}" for c in code)
+        for code in sorted(allowed)
+        if _PLAIN.fullmatch(code) and code == code.strip(" ")
+    )
+    if not codes:
+        return rf"^{_JSON_SPACE}\[{_JSON_SPACE}\]{_JSON_SPACE}$"
+    code = rf'" *(?:{codes}) *"'
+    listed = rf"{code}{_JSON_SPACE}(?:,{_JSON_SPACE}{code}{_JSON_SPACE})*"
+    return rf"^{_JSON_SPACE}\[{_JSON_SPACE}(?:{listed})?\]{_JSON_SPACE}$"
 
 
 def _listed(text: str, allowed: frozenset[str]) -> bool:
