@@ -291,12 +291,16 @@ def _polars_read(data: bytes) -> tuple[pl.DataFrame | None, pl.exceptions.Polars
 
 
 def _rows_fit(text: str, frame: pl.DataFrame | None, width: int) -> bool:
-    """Whether every row surely has the heading's ``width`` fields, found from counts alone. Without a quote or a lone
+    """Whether every row surely has the heading's ``width`` fields, no row read alone. Without a quote or a lone
     carriage return each line is a row and its commas part its fields; polars refuses a row of more fields than the
     heading (``frame`` is then None) but for a last line no line feed ends, counted here. polars gives a row of fewer
     fields blanks to the last column, so with none blank there no row has fewer; else when the commas come to
     ``width - 1`` a line, blank lines among them, none has. Otherwise ``_ragged`` reads each row."""
-    if frame is None or '"' in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
+    if frame is None:
+        return False
+    if '"' in text:
+        return _quoted_fit(text, frame, width)
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
         return False
     last = text[text.rfind("\n") + 1 :]
     if last.count(",") > width - 1:
@@ -305,6 +309,21 @@ def _rows_fit(text: str, frame: pl.DataFrame | None, width: int) -> bool:
     if frame.width == width and frame[frame.columns[-1]].null_count() == 0:
         return True
     return text.count(",") == (width - 1) * (text.count("\n") + (last != ""))
+
+
+def _quoted_fit(text: str, frame: pl.DataFrame, width: int) -> bool:
+    """Whether a CSV with quotes surely has ``width`` fields a row as Python's reader reads it, found in one match: each
+    field unquoted without a quote or line end, or quoted whole (a quote in it doubled), and no field near the
+    reader's limit on a field's length (reading each row in Python took as long as a table's checks)."""
+    if "\x00" in text or frame.width != width:
+        return False
+    field = r'(?:"(?:[^"]|"")*"|[^",\r\n]*)'
+    record = rf"{field}(?:,{field}){{{width - 1}}}"
+    if not _has(text, rf"^{record}(?:\r?\n{record})*(?:\r?\n)?$"):
+        return False
+    # A value's bytes are at least its characters; halved, the bound holds however quotes were read.
+    longest = frame.select(pl.max_horizontal(pl.col(pl.String).str.len_bytes().max())).item()
+    return (longest or 0) <= csv.field_size_limit() // 2
 
 
 def _ragged(text: str, width: int) -> list[int]:
