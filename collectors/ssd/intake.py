@@ -191,12 +191,11 @@ def read_extract(members: dict[str, bytes], mapping: Mapping) -> Extract:
         problems += _check_columns(schema[name], frame, mapping, extract.notes)
     keys: dict[str, pl.Series] = {}
     rules = {name: _table_rules(schema[name], frame, mapping, extract.code_map) for name, frame in frames.items()}
-    held = {DATED} if _dates_hold(frames, rules) else set()
+    passing = _values_hold(frames, rules, {DATED} if _dates_hold(frames, rules) else set())
     for name, frame in frames.items():
-        values, key = _holds(schema[name], frame, rules[name], held)
-        if not values:
+        if name not in passing:
             problems += _check_values(schema[name], frame, rules[name])
-        if not key:
+        if not _keyed(schema[name], frame):
             problems += _check_key(schema[name], frame)
     orphaned = _orphaned(schema, frames)
     for name, frame in frames.items():
@@ -394,20 +393,21 @@ def _is_date(values: pl.Expr) -> pl.Expr:
     return as_date(values).is_not_null()
 
 
-def _holds(table: Table, frame: pl.DataFrame, rules: Rules, held: set[str]) -> tuple[bool, bool]:
-    """Whether every value passes every rule (but the rules found to hold for the whole extract, ``held``), in one
-    pass over the table, and whether its key holds (``_keyed``); the checks that name each failing row and column
-    (pandera's among them) run only for a part that does not hold (a pass over the table a check took most of the
-    intake's time)."""
+def _values_hold(frames: dict[str, pl.DataFrame], rules: dict[str, Rules], held: set[str]) -> set[str]:
+    """The tables every value of which passes every rule (but the rules found to hold for the whole extract,
+    ``held``), every table's values judged in one plan; the checks that name each failing row and column (pandera's
+    among them) run only for a table not among them (a pass over the table a check took most of the intake's time, a
+    plan a table most of what was left)."""
     # Each distinct value once: a column's codes repeat, and its dates (a sixth of the synthetic extract's differ).
-    values = [
-        check(pl.col(column).drop_nulls().unique()).fill_null(False).all().alias(f"value {n}:{column}")
-        for column, found in rules.items()
-        for n, (rule, check) in enumerate(found)
+    judged = [
+        (name, check(pl.lit(frames[name][column]).drop_nulls().unique()).fill_null(False).all())
+        for name, table_rules in rules.items()
+        for column, found in table_rules.items()
+        for rule, check in found
         if rule not in held
     ]
-    verdict = frame.select(*values).row(0, named=True) if values else {}
-    return all(verdict.values()), _keyed(table, frame)
+    verdict = pl.select(e.alias(str(n)) for n, (_, e) in enumerate(judged)).row(0) if judged else ()
+    return set(frames) - {name for (name, _), ok in zip(judged, verdict, strict=True) if not ok}
 
 
 def _keyed(table: Table, frame: pl.DataFrame) -> bool:
