@@ -191,11 +191,11 @@ def read_extract(members: dict[str, bytes], mapping: Mapping) -> Extract:
         problems += _check_columns(schema[name], frame, mapping, extract.notes)
     keys: dict[str, pl.Series] = {}
     rules = {name: _table_rules(schema[name], frame, mapping, extract.code_map) for name, frame in frames.items()}
-    passing = _values_hold(frames, rules, {DATED} if _dates_hold(frames, rules) else set())
+    passing, keyed = _judged(schema, frames, rules, {DATED} if _dates_hold(frames, rules) else set())
     for name, frame in frames.items():
         if name not in passing:
             problems += _check_values(schema[name], frame, rules[name])
-        if not _keyed(schema[name], frame):
+        if name not in keyed:
             problems += _check_key(schema[name], frame)
     orphaned = _orphaned(schema, frames)
     for name, frame in frames.items():
@@ -393,11 +393,13 @@ def _is_date(values: pl.Expr) -> pl.Expr:
     return as_date(values).is_not_null()
 
 
-def _values_hold(frames: dict[str, pl.DataFrame], rules: dict[str, Rules], held: set[str]) -> set[str]:
+def _judged(
+    schema: dict[str, Table], frames: dict[str, pl.DataFrame], rules: dict[str, Rules], held: set[str]
+) -> tuple[set[str], set[str]]:
     """The tables every value of which passes every rule (but the rules found to hold for the whole extract,
-    ``held``), every table's values judged in one plan; the checks that name each failing row and column (pandera's
-    among them) run only for a table not among them (a pass over the table a check took most of the intake's time, a
-    plan a table most of what was left)."""
+    ``held``), and those whose key holds (``_keyed``), every table judged in one plan; the checks that name each
+    failing row and column (pandera's among them) run only for a table not among them (a pass over the table a check
+    took most of the intake's time, a plan a table most of what was left)."""
     # Each distinct value once: a column's codes repeat, and its dates (a sixth of the synthetic extract's differ).
     judged = [
         (name, check(pl.lit(frames[name][column]).drop_nulls().unique()).fill_null(False).all())
@@ -406,19 +408,24 @@ def _values_hold(frames: dict[str, pl.DataFrame], rules: dict[str, Rules], held:
         for rule, check in found
         if rule not in held
     ]
-    verdict = pl.select(e.alias(str(n)) for n, (_, e) in enumerate(judged)).row(0) if judged else ()
-    return set(frames) - {name for (name, _), ok in zip(judged, verdict, strict=True) if not ok}
+    keyed = {name: _keyed(schema[name], frame) for name, frame in frames.items()}
+    planned = [e.alias(f"value {n}") for n, (_, e) in enumerate(judged)]
+    planned += [e.alias(f"key {name}") for name, e in keyed.items() if isinstance(e, pl.Expr)]
+    verdict = pl.select(planned).row(0, named=True) if planned else {}
+    failing = {name for n, (name, _) in enumerate(judged) if not verdict[f"value {n}"]}
+    held_keys = {name for name, e in keyed.items() if (verdict[f"key {name}"] if isinstance(e, pl.Expr) else e)}
+    return set(frames) - failing, held_keys
 
 
-def _keyed(table: Table, frame: pl.DataFrame) -> bool:
+def _keyed(table: Table, frame: pl.DataFrame) -> pl.Expr | bool:
     """Whether the key is given on every row and on no two alike (or the table has none to check): its blanks as
-    counted on reading, its distinct values by the column itself, where a plan a table cost more than the count."""
+    counted on reading; its distinct values counted in the plan judging the values (``_judged``)."""
     if not table.key or any(c not in frame.columns for c in table.key):
         return True
     if any(frame[c].null_count() for c in table.key):
         return False
     # With no key blank, two rows share a key exactly when the keys are fewer than the rows (_check_key).
-    keys = frame[table.key[0]] if len(table.key) == 1 else frame.select(pl.struct(*table.key)).to_series()
+    keys = pl.lit(frame[table.key[0]]) if len(table.key) == 1 else pl.struct(*(pl.lit(frame[c]) for c in table.key))
     return keys.n_unique() == frame.height
 
 
