@@ -307,7 +307,9 @@ def _rows_fit(text: str, frame: pl.DataFrame | None, width: int) -> bool:
     # The last column's blanks are counted as it is read: counting every comma took as long as a table's checks.
     if frame.width == width and frame[frame.columns[-1]].null_count() == 0:
         return True
-    return text.count(",") == (width - 1) * (text.count("\n") + (last != ""))
+    # polars reads a row a line but the heading's (a blank one too, all blank): with none short, the commas are
+    # ``width - 1`` a row read and the heading; more rows than lines could only make them short of that.
+    return text.count(",") == (width - 1) * (frame.height + 1)
 
 
 def _quoted_fit(text: str, frame: pl.DataFrame, width: int) -> bool:
