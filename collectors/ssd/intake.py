@@ -290,11 +290,11 @@ def _polars_read(data: bytes) -> tuple[pl.DataFrame | None, pl.exceptions.Polars
 
 
 def _rows_fit(text: str, frame: pl.DataFrame | None, width: int) -> bool:
-    """Whether every row surely has the heading's ``width`` fields, no row read alone. Without a quote or a lone
-    carriage return each line is a row and its commas part its fields; polars refuses a row of more fields than the
-    heading (``frame`` is then None) but for a last line no line feed ends, counted here. polars gives a row of fewer
-    fields blanks to the last column, so with none blank there no row has fewer; else when the commas come to
-    ``width - 1`` a line, blank lines among them, none has. Otherwise ``_ragged`` reads each row."""
+    """Whether every row surely has the heading's ``width`` fields, without reading each row. Without a quote or a
+    lone carriage return each line is a row and its commas part its fields; polars refuses a row of more fields than
+    the heading (``frame`` is then None) but for a last line no line feed ends, counted here. polars gives a row of
+    fewer fields blanks to the last column, so with none blank there no row has fewer; else when the commas come to
+    ``width - 1`` a row read, blank lines among them, none has. Otherwise ``_ragged`` reads each row."""
     if frame is None:
         return False
     if '"' in text:
@@ -307,8 +307,8 @@ def _rows_fit(text: str, frame: pl.DataFrame | None, width: int) -> bool:
     # The last column's blanks are counted as it is read: counting every comma took as long as a table's checks.
     if frame.width == width and frame[frame.columns[-1]].null_count() == 0:
         return True
-    # polars reads a row a line but the heading's (a blank one too, all blank): with none short, the commas are
-    # ``width - 1`` a row read and the heading; more rows than lines could only make them short of that.
+    # polars reads each line but the heading's as a row (a blank line as a blank row), so the rows and the heading
+    # stand for the lines without counting them again; were there more rows than lines, the commas would fall short.
     return text.count(",") == (width - 1) * (frame.height + 1)
 
 
