@@ -13,7 +13,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +35,12 @@ _CHUNK = 1024 * 1024
 #: In a CSV without quotes: white space (Unicode's, as polars strips) at a value's start or end, or a carriage
 #: return not ending a line.
 _PADDED = r"(?:^|[,\n])[^\S\r\n]|[^\S\r\n](?:,|\r?\n|$)|\r(?:[^\n]|$)"
-#: A JSON list of strings of printable ASCII without a quote or backslash: ``json.loads`` gives those strings as they
-#: are written (JSON's white space is space, tab, line feed and carriage return); _PLAIN_CODE finds each string.
+#: The same where a space is a text's one white space: a space after a comma or a line feed, or before one.
+_SPACED = r"[,\n] | [,\n]"
+#: A plain JSON list is one of strings of printable ASCII without a quote or backslash (_PLAIN): ``json.loads`` gives
+#: those strings as they are written (JSON's white space is space, tab, line feed and carriage return).
 _JSON_SPACE = r"[ \t\n\r]*"
-_PLAIN_CODE = r'"[ !#-\[\]-~]*"'
-_PLAIN_CODES = rf"{_PLAIN_CODE}{_JSON_SPACE}(?:,{_JSON_SPACE}{_PLAIN_CODE}{_JSON_SPACE})*"
-_PLAIN_LIST = rf"^{_JSON_SPACE}\[{_JSON_SPACE}(?:{_PLAIN_CODES})?\]{_JSON_SPACE}$"
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
 _NAME = re.compile(r"(ssd_[a-z0-9_]+)\.csv", re.IGNORECASE)
 #: The columns the made files join tables by: a table given without one is refused, as one without its key is.
 JOINS: dict[str, tuple[str, ...]] = {
@@ -191,14 +191,13 @@ def read_extract(members: dict[str, bytes], mapping: Mapping) -> Extract:
         problems += _check_columns(schema[name], frame, mapping, extract.notes)
     keys: dict[str, pl.Series] = {}
     rules = {name: _table_rules(schema[name], frame, mapping, extract.code_map) for name, frame in frames.items()}
-    held = {DATED} if _dates_hold(frames, rules) else set()
+    passing, keyed = _judged(schema, frames, rules, {DATED} if _dates_hold(frames, rules) else set())
     for name, frame in frames.items():
-        values, key = _holds(schema[name], frame, rules[name], held)
-        if not values:
+        if name not in passing:
             problems += _check_values(schema[name], frame, rules[name])
-        if not key:
+        if name not in keyed:
             problems += _check_key(schema[name], frame)
-    orphaned = _orphaned(schema, frames, keys)
+    orphaned = _orphaned(schema, frames)
     for name, frame in frames.items():
         if any(target in orphaned for _, target in _references(schema[name], frame, frames)):
             problems += _check_references(schema[name], frame, frames, keys)
@@ -220,7 +219,8 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
         problems.append(Problem(table.name, None, None, "not UTF-8 text: save it as CSV UTF-8"))
         return None
     try:
-        heading = next(csv.reader(io.StringIO(text)), None)
+        # Only the heading's lines are read here: a reader over the whole text copied all of it first.
+        heading = next(csv.reader(_lines(text)), None)
         # As decoded: polars skips a byte order mark too, and a second one would be lost.
         frame, failed = _polars_read(data.removeprefix(codecs.BOM_UTF8)) if heading else (None, None)
         # A row short of the heading's columns would be read with blanks, a child's dates silently lost: refused.
@@ -246,9 +246,20 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
     if len({h.strip().lower() for h in heading}) != len(heading) or len(set(renamed.values())) != len(renamed):
         problems.append(Problem(table.name, None, None, "two columns have one heading"))
         return None
+    if any(before != after for before, after in renamed.items()):
+        frame = frame.rename(renamed)
     if not _untidy(text):
-        return frame.rename(renamed)
-    return frame.rename(renamed).with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+        return frame
+    return frame.with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, each with its line feed, one at a time (as ``io.StringIO`` gives them)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start) + 1 or len(text)
+        yield text[start:end]
+        start = end
 
 
 def _untidy(text: str) -> bool:
@@ -258,9 +269,16 @@ def _untidy(text: str) -> bool:
     return not ending a line, is all there is to look for (stripping every value took as long as reading them)."""
     if '"' in text:
         return True
-    if text.isascii() and not any(c in text for c in " \t\r\x0b\x0c\x1c\x1d\x1e\x1f"):
-        return False
-    return bool(pl.select(pl.lit(text).str.contains(_PADDED)).item())
+    if text.isascii() and not any(c in text for c in "\t\r\x0b\x0c\x1c\x1d\x1e\x1f"):
+        # A space the one white space (as in a date's time or a postcode): a space beside a comma or a line feed,
+        # literal pairs found at a sweep, where _PADDED's classes read each character.
+        return " " in text and (text[0] == " " or text[-1] == " " or _has(text, _SPACED))
+    return _has(text, _PADDED)
+
+
+def _has(text: str, pattern: str) -> bool:
+    """Whether ``pattern`` is found in ``text`` (by polars: Python's ``re`` took ten times as long)."""
+    return bool(pl.Series((text,), dtype=pl.String).str.contains(pattern).item())
 
 
 def _polars_read(data: bytes) -> tuple[pl.DataFrame | None, pl.exceptions.PolarsError | None]:
@@ -272,16 +290,41 @@ def _polars_read(data: bytes) -> tuple[pl.DataFrame | None, pl.exceptions.Polars
 
 
 def _rows_fit(text: str, frame: pl.DataFrame | None, width: int) -> bool:
-    """Whether every row surely has the heading's ``width`` fields, found from counts alone. Without a quote or a lone
-    carriage return each line is a row and its commas part its fields; polars refuses a row of more fields than the
-    heading (``frame`` is then None) but for a last line no line feed ends, counted here; so when the commas come to
-    ``width - 1`` a line, blank lines among them, no row has fewer. Otherwise ``_ragged`` reads each row."""
-    if frame is None or '"' in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
+    """Whether every row surely has the heading's ``width`` fields, without reading each row. Without a quote or a
+    lone carriage return each line is a row and its commas part its fields; polars refuses a row of more fields than
+    the heading (``frame`` is then None) but for a last line no line feed ends, counted here. polars gives a row of
+    fewer fields blanks to the last column, so with none blank there no row has fewer; else when the commas come to
+    ``width - 1`` a row read, blank lines among them, none has. Otherwise ``_ragged`` reads each row."""
+    if frame is None:
+        return False
+    if '"' in text:
+        return _quoted_fit(text, frame, width)
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
         return False
     last = text[text.rfind("\n") + 1 :]
     if last.count(",") > width - 1:
         return False
-    return text.count(",") == (width - 1) * (text.count("\n") + (last != ""))
+    # The last column's blanks are counted as it is read: counting every comma took as long as a table's checks.
+    if frame.width == width and frame[frame.columns[-1]].null_count() == 0:
+        return True
+    # polars reads each line but the heading's as a row (a blank line as a blank row), so the rows and the heading
+    # stand for the lines without counting them again; were there more rows than lines, the commas would fall short.
+    return text.count(",") == (width - 1) * (frame.height + 1)
+
+
+def _quoted_fit(text: str, frame: pl.DataFrame, width: int) -> bool:
+    """Whether a CSV with quotes surely has ``width`` fields a row as Python's reader reads it, found in one match: each
+    field unquoted without a quote or line end, or quoted whole (a quote in it doubled), and no field near the
+    reader's limit on a field's length (reading each row in Python took as long as a table's checks)."""
+    if "\x00" in text or frame.width != width:
+        return False
+    field = r'(?:"(?:[^"]|"")*"|[^",\r\n]*)'
+    record = rf"{field}(?:,{field}){{{width - 1}}}"
+    if not _has(text, rf"^{record}(?:\r?\n{record})*(?:\r?\n)?$"):
+        return False
+    # A value's bytes are at least its characters; halved, the bound holds however quotes were read.
+    longest = frame.select(pl.max_horizontal(pl.col(pl.String).str.len_bytes().max())).item()
+    return (longest or 0) <= csv.field_size_limit() // 2
 
 
 def _ragged(text: str, width: int) -> list[int]:
@@ -352,26 +395,40 @@ def _is_date(values: pl.Expr) -> pl.Expr:
     return as_date(values).is_not_null()
 
 
-def _holds(table: Table, frame: pl.DataFrame, rules: Rules, held: set[str]) -> tuple[bool, bool]:
-    """Whether every value passes every rule (but the rules found to hold for the whole extract, ``held``), and
-    whether the key is given on every row and on no two alike, in one pass over the table; the checks that name each
-    failing row and column (pandera's among them) run only for a part that does not hold (a pass over the table a
-    check took most of the intake's time)."""
+def _judged(
+    schema: dict[str, Table], frames: dict[str, pl.DataFrame], rules: dict[str, Rules], held: set[str]
+) -> tuple[set[str], set[str]]:
+    """The tables every value of which passes every rule (but the rules found to hold for the whole extract,
+    ``held``), and those whose key holds (``_keyed``), every table judged in one plan; the checks that name each
+    failing row and column (pandera's among them) run only for a table not among them (a pass over the table a check
+    took most of the intake's time, a plan a table most of what was left)."""
     # Each distinct value once: a column's codes repeat, and its dates (a sixth of the synthetic extract's differ).
-    values = [
-        check(pl.col(column).drop_nulls().unique()).fill_null(False).all().alias(f"value {n}:{column}")
-        for column, found in rules.items()
-        for n, (rule, check) in enumerate(found)
+    judged = [
+        (name, check(pl.lit(frames[name][column]).drop_nulls().unique()).fill_null(False).all())
+        for name, table_rules in rules.items()
+        for column, found in table_rules.items()
+        for rule, check in found
         if rule not in held
     ]
-    key: list[pl.Expr] = []
-    if table.key and all(c in frame.columns for c in table.key):
-        # With no key blank, two rows share a key exactly when the keys are fewer than the rows (_check_key).
-        given = ~pl.any_horizontal(pl.col(c).is_null() for c in table.key).any()
-        distinct = (pl.col(table.key[0]) if len(table.key) == 1 else pl.struct(*table.key)).n_unique()
-        key = [(given & (distinct == pl.len())).alias("key")]
-    verdict = frame.select(*values, *key).row(0, named=True) if values or key else {}
-    return all(verdict[e.meta.output_name()] for e in values), all(verdict[e.meta.output_name()] for e in key)
+    keyed = {name: _keyed(schema[name], frame) for name, frame in frames.items()}
+    planned = [e.alias(f"value {n}") for n, (_, e) in enumerate(judged)]
+    planned += [e.alias(f"key {name}") for name, e in keyed.items() if isinstance(e, pl.Expr)]
+    verdict = pl.select(planned).row(0, named=True) if planned else {}
+    failing = {name for n, (name, _) in enumerate(judged) if not verdict[f"value {n}"]}
+    held_keys = {name for name, e in keyed.items() if (verdict[f"key {name}"] if isinstance(e, pl.Expr) else e)}
+    return set(frames) - failing, held_keys
+
+
+def _keyed(table: Table, frame: pl.DataFrame) -> pl.Expr | bool:
+    """Whether the key is given on every row and on no two alike (or the table has none to check): its blanks as
+    counted on reading; its distinct values counted in the plan judging the values (``_judged``)."""
+    if not table.key or any(c not in frame.columns for c in table.key):
+        return True
+    if any(frame[c].null_count() for c in table.key):
+        return False
+    # With no key blank, two rows share a key exactly when the keys are fewer than the rows (_check_key).
+    keys = pl.lit(frame[table.key[0]]) if len(table.key) == 1 else pl.struct(*(pl.lit(frame[c]) for c in table.key))
+    return keys.n_unique() == frame.height
 
 
 def _check_values(table: Table, frame: pl.DataFrame, rules: Rules) -> list[Problem]:
@@ -425,16 +482,29 @@ def _each_listed(values: pl.Series, allowed: frozenset[str]) -> pl.Series:
     """Whether each value is a JSON list of codes in ``allowed`` (null for a blank), each distinct value read once:
     a council's lists repeat, and reading each row's with Python took as long as every other check of the extract.
     A plain list (codes of printable ASCII, no escape) is read by polars; any other value by ``_listed``."""
-    codes = pl.element().str.slice(1, pl.element().str.len_chars() - 2).str.strip_chars(" ").is_in(sorted(allowed))
     distinct = values.drop_nulls().unique().to_frame("v")
-    plain = distinct.with_columns(
-        ok=pl.col("v").str.contains(_PLAIN_LIST) & pl.col("v").str.extract_all(_PLAIN_CODE).list.eval(codes).list.all()
-    )
+    plain = distinct.with_columns(ok=pl.col("v").str.contains(_plain_list(allowed)))
     if plain["ok"].all():
         return values.to_frame().select(pl.when(pl.first().is_not_null()).then(True)).to_series()
     listed = dict.fromkeys(plain.filter("ok")["v"].to_list(), True)
     listed |= {text: _listed(text, allowed) for text in plain.filter(~pl.col("ok"))["v"].to_list()}
     return values.replace_strict(listed, default=None, return_dtype=pl.Boolean)
+
+
+def _plain_list(allowed: frozenset[str]) -> str:
+    """The pattern of a plain JSON list each of whose codes, stripped of spaces, is in ``allowed``: the codes written
+    into it, so one match judges a list (finding each code and looking it up took four times as long). A code a plain
+    string cannot hold, or one with a space about it (a code read is stripped), can never be matched and is left out."""
+    codes = "|".join(
+        "".join(c if c.isalnum() else f"\\x{{{ord(c):X}}}" for c in code)
+        for code in sorted(allowed)
+        if _PLAIN.fullmatch(code) and code == code.strip(" ")
+    )
+    if not codes:
+        return rf"^{_JSON_SPACE}\[{_JSON_SPACE}\]{_JSON_SPACE}$"
+    code = rf'" *(?:{codes}) *"'
+    listed = rf"{code}{_JSON_SPACE}(?:,{_JSON_SPACE}{code}{_JSON_SPACE})*"
+    return rf"^{_JSON_SPACE}\[{_JSON_SPACE}(?:{listed})?\]{_JSON_SPACE}$"
 
 
 def _listed(text: str, allowed: frozenset[str]) -> bool:
@@ -491,18 +561,20 @@ def _check_references(
     return problems
 
 
-def _orphaned(schema: dict[str, Table], frames: dict[str, pl.DataFrame], keys: dict[str, pl.Series]) -> set[str]:
+def _orphaned(schema: dict[str, Table], frames: dict[str, pl.DataFrame]) -> set[str]:
     """The tables' keys (``table.key``) that some reference names a value of that is not there: every column naming
     one key looked up at once (``_check_references`` then names the rows, for the tables naming it)."""
     named: dict[str, list[pl.Series]] = {}
     for name, frame in frames.items():
         for column, target in _references(schema[name], frame, frames):
             named.setdefault(target, []).append(frame[column].alias(target))
-    return {
-        target
+    # One plan for every key: a look-up a key, each a few calls on a column, took twice as long as the look-ups.
+    judged = [
+        pl.lit(pl.concat(columns)).drop_nulls().is_in(_key_values(target, frames)).all().alias(target)
         for target, columns in named.items()
-        if not pl.concat(columns).drop_nulls().is_in(_keys(target, frames, keys)).all()
-    }
+    ]
+    verdict = pl.select(judged).row(0, named=True) if judged else {}
+    return {target for target, held in verdict.items() if not held}
 
 
 def _references(table: Table, frame: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> list[tuple[str, str]]:
@@ -514,6 +586,12 @@ def _references(table: Table, frame: pl.DataFrame, frames: dict[str, pl.DataFram
         if column in frame.columns and other in frames and key in frames[other].columns:
             found.append((column, target))
     return found
+
+
+def _key_values(target: str, frames: dict[str, pl.DataFrame]) -> pl.Expr:
+    """The values of ``target`` (``table.key``) as one list, to look references up in."""
+    other, _, key = target.partition(".")
+    return pl.lit(frames[other][key]).drop_nulls().implode()
 
 
 def _keys(target: str, frames: dict[str, pl.DataFrame], keys: dict[str, pl.Series]) -> pl.Series:
@@ -550,4 +628,4 @@ def _kept(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: list[str])
     dropped = sorted(set(frame.columns) & set(table.columns) - keep)
     if dropped:
         notes.append(f"{table.name}: columns no output reads, dropped at intake and not kept: {', '.join(dropped)}")
-    return frame.select(sorted(set(frame.columns) & keep))
+    return frame[sorted(set(frame.columns) & keep)]
