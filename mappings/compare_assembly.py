@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import polars as pl
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
@@ -22,7 +22,7 @@ from indicators.models import Indicator as IndicatorRow
 from indicators.models import Observation, Submission
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure
-from indicators.published_query import published_figures
+from indicators.published_query import PublishedTotal, published_totals
 from mappings.compare import (
     Comparison,
     Figure,
@@ -33,9 +33,10 @@ from mappings.compare import (
     group_for,
     load_figures,
     periods_of,
+    seen_figures,
     with_published,
 )
-from mappings.compare_rates import catalogue_of, derived_history, with_stored
+from mappings.compare_rates import TermParts, catalogue_of, derived_history, with_stored
 from mappings.groups import group_mark
 from mappings.resolve import Geography, GeographyRows
 from mappings.signoff.states import published_sources
@@ -117,29 +118,108 @@ def _kept(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], make: 
 def _read(session: Session, indicator: str, agency: str | None) -> dict[str, dict[str, Figure]]:
     """The indicator's own figures a reader sees, with the publishers' figures kept beside a body's own (every
     reader may see a published figure) standing in where the reader sees no figure of the cell."""
-    published = published_figures(session, indicator_ids=[indicator]).filter(pl.col("breakdown") == "")
-    periods = set(periods_of(session, indicator)) | set(published["period"].to_list())
-    rows = published.select("period", "org_code", "value", "symbol", "numerator", "denominator").iter_rows()
-    return with_published(load_figures(session, indicator, sorted(periods), agency=agency), rows)
+    return _reads(session, [indicator], agency)[indicator]
+
+
+#: An indicator's stored columns a comparison reads, before the agency that sent each figure.
+_SEEN = ("indicator_id", "period", "org_code", "value", "symbol", "numerator", "denominator")
+
+
+def _reads(
+    session: Session, indicators: Collection[str], agency: str | None
+) -> dict[str, dict[str, dict[str, Figure]]]:
+    """What :func:`_read` gives of each of the indicators, in two queries for them all (a query each cost more
+    than the rows read)."""
+    ids = sorted(set(indicators))
+    if not ids:
+        return {}
+    stmt = (
+        sa_select(
+            *(col(getattr(Observation, c)) for c in _SEEN),
+            col(Submission.agency_code),
+        )
+        .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
+        .where(
+            col(Observation.indicator_id).in_(ids),
+            col(Observation.breakdown) == "",
+            col(Observation.is_current).is_(True),
+        )
+        .order_by(col(Observation.id))
+    )
+    stored: dict[str, list[Any]] = {i: [] for i in ids}
+    for ind, *row in session.execute(stmt):
+        stored[ind].append(row)
+    published: dict[str, list[PublishedTotal]] = {i: [] for i in ids}
+    for figure in published_totals(session, ids):
+        published[figure[0]].append(figure)
+    sources = published_sources(session)
+    return {i: with_published(seen_figures(stored[i], sources, agency), (f[1:] for f in published[i])) for i in ids}
+
+
+History = dict[str, dict[str, Figure]]
 
 
 def _figures(
-    session: Session, indicator: str, agency: str | None, state: Any, periods: set[str] | None = None
-) -> dict[str, dict[str, Figure]]:
+    session: Session,
+    indicator: str,
+    agency: str | None,
+    state: Any,
+    periods: set[str] | None = None,
+    read: Callable[[str], History] | None = None,
+    parts: TermParts | None = None,
+) -> History:
     """The figures a reader sees; a derived indicator's worked out from its terms' (a rate of the indicator
     itself, a publisher's with its counts, stands in only where its terms give no figure), for ``periods`` only
-    when given."""
+    when given. ``read`` gives an indicator's own figures as :func:`_read` does (a caller reading many at once),
+    and ``parts`` the terms' parts made with :func:`_terms` of the same reader (a caller working out many rates)."""
+    own: Callable[[str], History] = read or (lambda t: _read(session, t, agency))
     ind = session.get(IndicatorRow, indicator)
     if ind is None or not ind.formula:
-        return _read(session, indicator, agency)
+        return own(indicator)
+    rows, catalogue, geos = _basis(session, state)
+    made = parts or TermParts(_terms(agency, state, own), catalogue)
+    derived = derived_history(
+        session, ind, made.history, rows=rows, indicators=catalogue, geos=geos, periods=periods, parts=made
+    )
+    return with_stored(derived, own(indicator))
 
-    def term(t: str) -> dict[str, dict[str, Figure]]:
-        kept: dict[str, dict[str, Figure]] = _kept(_FIGURES, (state, agency, t), lambda: _read(session, t, agency), 64)
+
+def _terms(agency: str | None, state: Any, read: Callable[[str], History]) -> Callable[[str], History]:
+    """A term's figures for a rate: each kept until the store changes, as a comparison of the term keeps them."""
+
+    def term(t: str) -> History:
+        kept: History = _kept(_FIGURES, (state, agency, t), lambda: read(t), 64)
         return kept
 
-    rows, catalogue, geos = _kept(_BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session), {}), 4)
-    derived = derived_history(session, ind, term, rows=rows, indicators=catalogue, geos=geos, periods=periods)
-    return with_stored(derived, _read(session, indicator, agency))
+    return term
+
+
+def _basis(
+    session: Session, state: Any
+) -> tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]]:
+    """The geography's rows, the catalogue and each period's geography (filled as rates are worked out), kept."""
+    basis: tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]] = _kept(
+        _BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session), {}), 4
+    )
+    return basis
+
+
+class _ReadAtOnce:
+    """Indicators' own figures (as :func:`_read` gives them) read when first needed, together with every other
+    indicator a caller said it may need and has not kept: one read where a read each cost more than the rows."""
+
+    def __init__(self, session: Session, agency: str | None, state: Any, wanted: Collection[str]) -> None:
+        self._session, self._agency, self._state, self._wanted = session, agency, state, set(wanted)
+        self._read: dict[str, History] = {}
+
+    def __call__(self, indicator: str) -> History:
+        """The indicator's figures, reading them with the others still wanted if not read yet."""
+        if indicator not in self._read:
+            with _lock:
+                kept = {i for i in self._wanted if (self._state, self._agency, i) in _FIGURES}
+            wanted = (self._wanted - kept - self._read.keys()) | {indicator}
+            self._read.update(_reads(self._session, wanted, self._agency))
+        return self._read[indicator]
 
 
 _INDICATOR_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
@@ -203,17 +283,19 @@ def cached_comparison(
     agency: str | None,
     group: str,
     strict_period: bool = True,
+    read: Callable[[str], History] | None = None,
 ) -> Comparison:
     """One comparison, built once until the store changes, of checked inputs: a malformed indicator, org, group
     or period is refused (InvalidInput, 422) and an unknown one is NotFound (404), each saying what is accepted.
 
     ``strict_period`` False (a workbook of indicators of several period types) takes a period no indicator
-    has a figure for and gives its sheet no figures.
+    has a figure for and gives its sheet no figures. ``read`` gives an indicator's own figures for this reader
+    (a caller reading many indicators at once).
     """
     geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
     _check_names(session, indicator, org, group, geo[0], agency=agency)
-    history: dict[str, dict[str, Figure]] = _kept(
-        _FIGURES, (state, agency, indicator), lambda: _figures(session, indicator, agency, state), 64
+    history: History = _kept(
+        _FIGURES, (state, agency, indicator), lambda: _figures(session, indicator, agency, state, read=read), 64
     )
     _check_period(period, indicator, history, strict=strict_period)
 
@@ -305,9 +387,15 @@ def _derived_terms(session: Session) -> tuple[dict[str, str], dict[str, tuple[li
 def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[Any, ...]) -> list[dict[str, Any]]:
     """The council's indicators where it is in the bottom quartile or differs from England beyond chance."""
     out: list[dict[str, Any]] = []
-    for ind, title, period in indicators_with_figures(session, org, agency, state=state):
+    listed = indicators_with_figures(session, org, agency, state=state)
+    _, derived = _kept(_TERMS, state, lambda: _derived_terms(session), 4)
+    wanted = {i for ind, _, _ in listed for i in (ind, *derived.get(ind, ((), ()))[1])}
+    read = _ReadAtOnce(session, agency, state, wanted)
+    parts = TermParts(_terms(agency, state, read), _basis(session, state)[1])
+    parts.ask({t: {period} for ind, _, period in listed for t in derived.get(ind, ((), ()))[1]})
+    for ind, title, period in listed:
         try:
-            c = _flagged(session, ind, org, period, state=state, agency=agency)
+            c = _flagged(session, ind, org, period, state=state, agency=agency, read=read, parts=parts)
         except InvalidInput:
             # A rate listed from its terms' periods that its terms still give no figure for: nothing to flag.
             continue
@@ -316,18 +404,28 @@ def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[An
     return out
 
 
-def _flagged(session: Session, indicator: str, org: str, period: str, *, state: Any, agency: str | None) -> Comparison:
+def _flagged(
+    session: Session,
+    indicator: str,
+    org: str,
+    period: str,
+    *,
+    state: Any,
+    agency: str | None,
+    read: Callable[[str], History] | None = None,
+    parts: TermParts | None = None,
+) -> Comparison:
     """The comparison a flag reads: a derived indicator's from its figures of ``period`` alone (a first "where to
     look" worked out each rate for every period, most of its time), checked and kept as ``cached_comparison``'s."""
     group = "statistical_neighbours"
     row = session.get(IndicatorRow, indicator)
     if row is None or not row.formula:
-        return cached_comparison(session, indicator, org, period, state=state, agency=agency, group=group)
+        return cached_comparison(session, indicator, org, period, state=state, agency=agency, group=group, read=read)
     geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
     _check_names(session, indicator, org, group, geo[0])
 
     def build() -> Comparison:
-        history = _figures(session, indicator, agency, state, periods={period})
+        history = _figures(session, indicator, agency, state, periods={period}, read=read, parts=parts)
         _check_period(period, indicator, history, strict=True)
         try:
             return comparison_for(
