@@ -78,17 +78,23 @@ def published_figures(
 PublishedTotal = tuple[str, str, str, float | None, str | None, float | None, float | None]
 
 
-def published_totals(session: Session, indicator_ids: list[str]) -> list[PublishedTotal]:
-    """The current published figures of the indicators with no breakdown, in indicator, period and org order, as
-    :func:`published_figures` gives them (its numbers as floats): one read for many indicators."""
+def published_totals(
+    session: Session, indicator_ids: list[str], periods: list[str] | None = None
+) -> list[PublishedTotal]:
+    """The current published figures of the indicators with no breakdown (of ``periods`` only, when given), in
+    indicator, period and org order, as :func:`published_figures` gives them (its numbers as floats): one read
+    for many indicators."""
     if not indicator_ids:
         return []
     pub = PublishedFigure
     numbers = (col(pub.value), col(pub.symbol), col(pub.numerator), col(pub.denominator))
+    where = [col(pub.is_current), col(pub.indicator_id).in_(indicator_ids), col(pub.breakdown) == ""]
+    if periods is not None:
+        where.append(col(pub.period).in_(periods))
     rows = session.execute(
         sa_select(col(pub.indicator_id), col(pub.period), col(pub.org_code), *numbers)
         .join(PublishedRelease, col(PublishedRelease.id) == col(pub.release_id))
-        .where(col(pub.is_current), col(pub.indicator_id).in_(indicator_ids), col(pub.breakdown) == "")
+        .where(*where)
         .order_by(col(pub.indicator_id), col(pub.period), col(pub.org_code), col(pub.id))
     ).all()
     return [

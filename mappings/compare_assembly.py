@@ -36,7 +36,7 @@ from mappings.compare import (
     seen_figures,
     with_published,
 )
-from mappings.compare_rates import TermParts, catalogue_of, derived_history, with_stored
+from mappings.compare_rates import TermParts, catalogue_of, derived_history, owes_itself, with_stored
 from mappings.groups import group_mark
 from mappings.resolve import Geography, GeographyRows
 from mappings.signoff.states import published_sources
@@ -118,7 +118,7 @@ def _kept(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], make: 
 def _read(session: Session, indicator: str, agency: str | None) -> dict[str, dict[str, Figure]]:
     """The indicator's own figures a reader sees, with the publishers' figures kept beside a body's own (every
     reader may see a published figure) standing in where the reader sees no figure of the cell."""
-    return _reads(session, [indicator], agency)[indicator]
+    return _reads(session, {indicator: None}, agency)[indicator]
 
 
 #: An indicator's stored columns a comparison reads, before the agency that sent each figure.
@@ -126,34 +126,50 @@ _SEEN = ("indicator_id", "period", "org_code", "value", "symbol", "numerator", "
 
 
 def _reads(
-    session: Session, indicators: Collection[str], agency: str | None
+    session: Session, wanted: Mapping[str, Collection[str] | None], agency: str | None
 ) -> dict[str, dict[str, dict[str, Figure]]]:
-    """What :func:`_read` gives of each of the indicators, in two queries for them all (a query each cost more
-    than the rows read)."""
-    ids = sorted(set(indicators))
-    if not ids:
-        return {}
-    stmt = (
-        sa_select(
-            *(col(getattr(Observation, c)) for c in _SEEN),
-            col(Submission.agency_code),
-        )
+    """What :func:`_read` gives of each indicator wanted, of the periods wanted of it (None: every period), in
+    two queries for those read whole and two for the rest (a query each cost more than the rows read)."""
+    every = sorted(i for i, periods in wanted.items() if periods is None)
+    some = sorted(i for i, periods in wanted.items() if periods is not None)
+    union = sorted({p for i in some for p in wanted[i] or ()})
+    stored: dict[str, list[Any]] = {i: [] for i in wanted}
+    published: dict[str, list[PublishedTotal]] = {i: [] for i in wanted}
+    for ids, periods in ((every, None), (some, union)):
+        if not ids:
+            continue
+        for ind, *row in session.execute(_stored_rows(ids, periods)):
+            stored[ind].append(row)
+        for figure in published_totals(session, ids, periods):
+            published[figure[0]].append(figure)
+    sources = published_sources(session)
+
+    def read(i: str) -> dict[str, dict[str, Figure]]:
+        # The union of periods may hold another indicator's period: keep each indicator's own.
+        own = wanted[i]
+        rows = stored[i] if own is None else [r for r in stored[i] if r[0] in own]
+        beside = (f[1:] for f in published[i] if own is None or f[1] in own)
+        return with_published(seen_figures(rows, sources, agency), beside)
+
+    return {i: read(i) for i in sorted(wanted)}
+
+
+def _stored_rows(ids: list[str], periods: list[str] | None) -> Any:
+    """The current stored totals of the indicators (of ``periods`` only, when given), with who sent each, oldest
+    first."""
+    where = [
+        col(Observation.indicator_id).in_(ids),
+        col(Observation.breakdown) == "",
+        col(Observation.is_current).is_(True),
+    ]
+    if periods is not None:
+        where.append(col(Observation.period).in_(periods))
+    return (
+        sa_select(*(col(getattr(Observation, c)) for c in _SEEN), col(Submission.agency_code))
         .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
-        .where(
-            col(Observation.indicator_id).in_(ids),
-            col(Observation.breakdown) == "",
-            col(Observation.is_current).is_(True),
-        )
+        .where(*where)
         .order_by(col(Observation.id))
     )
-    stored: dict[str, list[Any]] = {i: [] for i in ids}
-    for ind, *row in session.execute(stmt):
-        stored[ind].append(row)
-    published: dict[str, list[PublishedTotal]] = {i: [] for i in ids}
-    for figure in published_totals(session, ids):
-        published[figure[0]].append(figure)
-    sources = published_sources(session)
-    return {i: with_published(seen_figures(stored[i], sources, agency), (f[1:] for f in published[i])) for i in ids}
 
 
 History = dict[str, dict[str, Figure]]
@@ -171,17 +187,22 @@ def _figures(
     """The figures a reader sees; a derived indicator's worked out from its terms' (a rate of the indicator
     itself, a publisher's with its counts, stands in only where its terms give no figure), for ``periods`` only
     when given. ``read`` gives an indicator's own figures as :func:`_read` does (a caller reading many at once),
-    and ``parts`` the terms' parts made with :func:`_terms` of the same reader (a caller working out many rates)."""
+    and ``parts`` the terms' parts made from the same reader's figures (a caller working out many rates)."""
     own: Callable[[str], History] = read or (lambda t: _read(session, t, agency))
+
+    def stored() -> History:
+        history = own(indicator)
+        return history if periods is None else {p: figs for p, figs in history.items() if p in periods}
+
     ind = session.get(IndicatorRow, indicator)
     if ind is None or not ind.formula:
-        return own(indicator)
+        return stored()
     rows, catalogue, geos = _basis(session, state)
     made = parts or TermParts(_terms(agency, state, own), catalogue)
     derived = derived_history(
         session, ind, made.history, rows=rows, indicators=catalogue, geos=geos, periods=periods, parts=made
     )
-    return with_stored(derived, own(indicator))
+    return with_stored(derived, stored())
 
 
 def _terms(agency: str | None, state: Any, read: Callable[[str], History]) -> Callable[[str], History]:
@@ -205,20 +226,19 @@ def _basis(
 
 
 class _ReadAtOnce:
-    """Indicators' own figures (as :func:`_read` gives them) read when first needed, together with every other
-    indicator a caller said it may need and has not kept: one read where a read each cost more than the rows."""
+    """Indicators' own figures (as :func:`_read` gives them, of the periods wanted of each) read when first needed,
+    together with every other indicator a caller said it will need: one read where a read each cost more than the
+    rows. An indicator not said is read whole."""
 
-    def __init__(self, session: Session, agency: str | None, state: Any, wanted: Collection[str]) -> None:
-        self._session, self._agency, self._state, self._wanted = session, agency, state, set(wanted)
+    def __init__(self, session: Session, agency: str | None, wanted: Mapping[str, Collection[str] | None]) -> None:
+        self._session, self._agency, self._wanted = session, agency, dict(wanted)
         self._read: dict[str, History] = {}
 
     def __call__(self, indicator: str) -> History:
         """The indicator's figures, reading them with the others still wanted if not read yet."""
         if indicator not in self._read:
-            with _lock:
-                kept = {i for i in self._wanted if (self._state, self._agency, i) in _FIGURES}
-            wanted = (self._wanted - kept - self._read.keys()) | {indicator}
-            self._read.update(_reads(self._session, wanted, self._agency))
+            wanted = {i: p for i, p in self._wanted.items() if i not in self._read}
+            self._read.update(_reads(self._session, {**wanted, indicator: self._wanted.get(indicator)}, self._agency))
         return self._read[indicator]
 
 
@@ -283,19 +303,17 @@ def cached_comparison(
     agency: str | None,
     group: str,
     strict_period: bool = True,
-    read: Callable[[str], History] | None = None,
 ) -> Comparison:
     """One comparison, built once until the store changes, of checked inputs: a malformed indicator, org, group
     or period is refused (InvalidInput, 422) and an unknown one is NotFound (404), each saying what is accepted.
 
     ``strict_period`` False (a workbook of indicators of several period types) takes a period no indicator
-    has a figure for and gives its sheet no figures. ``read`` gives an indicator's own figures for this reader
-    (a caller reading many indicators at once).
+    has a figure for and gives its sheet no figures.
     """
     geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
     _check_names(session, indicator, org, group, geo[0], agency=agency)
     history: History = _kept(
-        _FIGURES, (state, agency, indicator), lambda: _figures(session, indicator, agency, state, read=read), 64
+        _FIGURES, (state, agency, indicator), lambda: _figures(session, indicator, agency, state), 64
     )
     _check_period(period, indicator, history, strict=strict_period)
 
@@ -389,10 +407,11 @@ def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[An
     out: list[dict[str, Any]] = []
     listed = indicators_with_figures(session, org, agency, state=state)
     _, derived = _kept(_TERMS, state, lambda: _derived_terms(session), 4)
-    wanted = {i for ind, _, _ in listed for i in (ind, *derived.get(ind, ((), ()))[1])}
-    read = _ReadAtOnce(session, agency, state, wanted)
-    parts = TermParts(_terms(agency, state, read), _basis(session, state)[1])
-    parts.ask({t: {period} for ind, _, period in listed for t in derived.get(ind, ((), ()))[1]})
+    catalogue = _basis(session, state)[1]
+    terms = {ind: derived[ind][1] for ind, _, _ in listed if ind in derived}
+    read = _ReadAtOnce(session, agency, _wanted(listed, terms, catalogue))
+    parts = TermParts(read, catalogue)
+    parts.ask({t: {period} for ind, _, period in listed for t in terms.get(ind, ())})
     for ind, title, period in listed:
         try:
             c = _flagged(session, ind, org, period, state=state, agency=agency, read=read, parts=parts)
@@ -402,6 +421,20 @@ def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[An
         if c.bottom_quartile or c.differs:
             out.append({"indicator": ind, "title": title, "period": period, "c": c})
     return out
+
+
+def _wanted(
+    listed: list[tuple[str, str, str]], terms: Mapping[str, list[str]], catalogue: Mapping[str, IndicatorRow]
+) -> dict[str, set[str] | None]:
+    """The periods of each indicator the flags read (None: every period): each listed indicator's of its flag, and
+    a rate's terms' of the rate's period where that period owes just its own figure, else every period (a
+    population's latest estimate, a year's months)."""
+    wanted: dict[str, set[str] | None] = {}
+    for ind, _, period in listed:
+        for i, whole in ((ind, False), *((t, not owes_itself(catalogue[t], period)) for t in terms.get(ind, ()))):
+            had = wanted.get(i, set())
+            wanted[i] = None if whole or had is None else had | {period}
+    return wanted
 
 
 def _flagged(
@@ -415,14 +448,12 @@ def _flagged(
     read: Callable[[str], History] | None = None,
     parts: TermParts | None = None,
 ) -> Comparison:
-    """The comparison a flag reads: a derived indicator's from its figures of ``period`` alone (a first "where to
-    look" worked out each rate for every period, most of its time), checked and kept as ``cached_comparison``'s."""
+    """The comparison a flag reads, checked as ``cached_comparison``'s and kept: of the figures of ``period`` alone,
+    its trend that period's only (a flag reads no trend; reading and working out every period's figures, a rate's
+    above all, was most of a first "where to look")."""
     group = "statistical_neighbours"
-    row = session.get(IndicatorRow, indicator)
-    if row is None or not row.formula:
-        return cached_comparison(session, indicator, org, period, state=state, agency=agency, group=group, read=read)
     geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
-    _check_names(session, indicator, org, group, geo[0])
+    _check_names(session, indicator, org, group, geo[0], agency=agency)
 
     def build() -> Comparison:
         history = _figures(session, indicator, agency, state, periods={period}, read=read, parts=parts)

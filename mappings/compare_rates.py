@@ -57,7 +57,7 @@ def _given(
     return given, {term: split.get(term, parts.clear()) for term in terms}
 
 
-def _owes_itself(term: Indicator, code: str) -> bool:
+def owes_itself(term: Indicator, code: str) -> bool:
     """Whether a figure of ``code`` for the term is owed just its own figure (a term of the rate's period type)."""
     return [p.code for p in owed_periods(term.period_type, parse_period(code))] == [code]  # type: ignore[arg-type]
 
@@ -103,12 +103,12 @@ class TermParts:
         """The term's parts for each period, as a resolver converts them; None where some period is made of others
         (months of a year, the latest population), which the resolver converts a period at a time."""
         ind = self._catalogue[term]
-        if not all(_owes_itself(ind, code) for code in codes):
+        if not all(owes_itself(ind, code) for code in codes):
             return None
         needed = {(term, c) for c in codes} - self._done
         if needed:
             asked = {(t, c) for t, cs in self._asked.items() for c in cs} - self._done
-            self._convert(needed | {(t, c) for t, c in asked if _owes_itself(self._catalogue[t], c)})
+            self._convert(needed | {(t, c) for t, c in asked if owes_itself(self._catalogue[t], c)})
         own = self._own.get(term, {})
         return {c: own[c] for c in codes if c in own}
 

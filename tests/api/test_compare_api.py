@@ -538,6 +538,7 @@ def test_a_flag_reads_the_rate_of_its_period_alone_and_sees_a_term_revised(
     with Session(store) as session:
         state = store_key(session)
         flag = _flagged(session, rate, NOTTINGHAMSHIRE, period, state=state, agency=None)
+        count = _flagged(session, "cyp.lac_count", NOTTINGHAMSHIRE, period, state=state, agency=None)
         full = cached_comparison(
             session, rate, NOTTINGHAMSHIRE, period, state=state, agency=None, group="statistical_neighbours"
         )
@@ -550,9 +551,12 @@ def test_a_flag_reads_the_rate_of_its_period_alone_and_sees_a_term_revised(
     assert submit(store, store_settings, agency_code="notts_cyp", filename="g.csv", data=(HEADER + revised).encode())
     with Session(store) as session:
         again = _flagged(session, rate, NOTTINGHAMSHIRE, period, state=store_key(session), agency=None)
+        count_again = _flagged(session, "cyp.lac_count", NOTTINGHAMSHIRE, period, state=store_key(session), agency=None)
     # The kept flag is not reused once the store has changed: the next view reads the revised count.
     assert flag.own.value is not None
     assert again.own.value == pytest.approx(flag.own.value * 1200 / 1100)
+    assert (count.own.value, count_again.own.value) == (1100, 1200)
+    assert [t.period for t in count_again.trend] == [period]
 
 
 @pytest.mark.parametrize("agency", [None, "notts_cyp"])
