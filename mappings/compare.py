@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -536,7 +536,6 @@ def load_figures(
     of agencies that publish theirs, never another agency's unpublished figure. A figure not yet
     published (not from a publishing agency) is marked so.
     """
-    published = published_sources(session)
     stmt = (
         sa_select(
             col(Observation.period),
@@ -556,9 +555,15 @@ def load_figures(
         )
         .order_by(col(Observation.id))
     )
+    return seen_figures(session.execute(stmt), published_sources(session), agency)
+
+
+def seen_figures(rows: Iterable[Any], published: Collection[str], agency: str | None) -> dict[str, dict[str, Figure]]:
+    """The figures a reader sees of one indicator's stored rows (period, org, value, symbol, numerator, denominator,
+    agency; oldest first), by period and org, as :func:`load_figures` gives them."""
     bodies: dict[tuple[str, str], Figure] = {}
     publishers: dict[tuple[str, str], Figure] = {}
-    for period, org, value, symbol, num, den, by in session.execute(stmt):
+    for period, org, value, symbol, num, den, by in rows:
         is_published = by in published
         if agency is not None and by != agency and not is_published:
             continue

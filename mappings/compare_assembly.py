@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import polars as pl
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
@@ -22,7 +22,7 @@ from indicators.models import Indicator as IndicatorRow
 from indicators.models import Observation, Submission
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure
-from indicators.published_query import published_figures
+from indicators.published_query import PublishedTotal, published_totals
 from mappings.compare import (
     Comparison,
     Figure,
@@ -33,9 +33,10 @@ from mappings.compare import (
     group_for,
     load_figures,
     periods_of,
+    seen_figures,
     with_published,
 )
-from mappings.compare_rates import catalogue_of, derived_history, with_stored
+from mappings.compare_rates import TermParts, catalogue_of, derived_history, owes_itself, with_stored
 from mappings.groups import group_mark
 from mappings.resolve import Geography, GeographyRows
 from mappings.signoff.states import published_sources
@@ -117,29 +118,128 @@ def _kept(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], make: 
 def _read(session: Session, indicator: str, agency: str | None) -> dict[str, dict[str, Figure]]:
     """The indicator's own figures a reader sees, with the publishers' figures kept beside a body's own (every
     reader may see a published figure) standing in where the reader sees no figure of the cell."""
-    published = published_figures(session, indicator_ids=[indicator]).filter(pl.col("breakdown") == "")
-    periods = set(periods_of(session, indicator)) | set(published["period"].to_list())
-    rows = published.select("period", "org_code", "value", "symbol", "numerator", "denominator").iter_rows()
-    return with_published(load_figures(session, indicator, sorted(periods), agency=agency), rows)
+    return _reads(session, {indicator: None}, agency)[indicator]
+
+
+#: An indicator's stored columns a comparison reads, before the agency that sent each figure.
+_SEEN = ("indicator_id", "period", "org_code", "value", "symbol", "numerator", "denominator")
+
+
+def _reads(
+    session: Session, wanted: Mapping[str, Collection[str] | None], agency: str | None
+) -> dict[str, dict[str, dict[str, Figure]]]:
+    """What :func:`_read` gives of each indicator wanted, of the periods wanted of it (None: every period), in
+    two queries for those read whole and two for the rest (a query each cost more than the rows read)."""
+    every = sorted(i for i, periods in wanted.items() if periods is None)
+    some = sorted(i for i, periods in wanted.items() if periods is not None)
+    union = sorted({p for i in some for p in wanted[i] or ()})
+    stored: dict[str, list[Any]] = {i: [] for i in wanted}
+    published: dict[str, list[PublishedTotal]] = {i: [] for i in wanted}
+    for ids, periods in ((every, None), (some, union)):
+        if not ids:
+            continue
+        for ind, *row in session.execute(_stored_rows(ids, periods)):
+            stored[ind].append(row)
+        for figure in published_totals(session, ids, periods):
+            published[figure[0]].append(figure)
+    sources = published_sources(session)
+
+    def read(i: str) -> dict[str, dict[str, Figure]]:
+        # The union of periods may hold another indicator's period: keep each indicator's own.
+        own = wanted[i]
+        rows = stored[i] if own is None else [r for r in stored[i] if r[0] in own]
+        beside = (f[1:] for f in published[i] if own is None or f[1] in own)
+        return with_published(seen_figures(rows, sources, agency), beside)
+
+    return {i: read(i) for i in sorted(wanted)}
+
+
+def _stored_rows(ids: list[str], periods: list[str] | None) -> Any:
+    """The current stored totals of the indicators (of ``periods`` only, when given), with who sent each, oldest
+    first."""
+    where = [
+        col(Observation.indicator_id).in_(ids),
+        col(Observation.breakdown) == "",
+        col(Observation.is_current).is_(True),
+    ]
+    if periods is not None:
+        where.append(col(Observation.period).in_(periods))
+    return (
+        sa_select(*(col(getattr(Observation, c)) for c in _SEEN), col(Submission.agency_code))
+        .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
+        .where(*where)
+        .order_by(col(Observation.id))
+    )
+
+
+History = dict[str, dict[str, Figure]]
 
 
 def _figures(
-    session: Session, indicator: str, agency: str | None, state: Any, periods: set[str] | None = None
-) -> dict[str, dict[str, Figure]]:
+    session: Session,
+    indicator: str,
+    agency: str | None,
+    state: Any,
+    periods: set[str] | None = None,
+    read: Callable[[str], History] | None = None,
+    parts: TermParts | None = None,
+) -> History:
     """The figures a reader sees; a derived indicator's worked out from its terms' (a rate of the indicator
     itself, a publisher's with its counts, stands in only where its terms give no figure), for ``periods`` only
-    when given."""
+    when given. ``read`` gives an indicator's own figures as :func:`_read` does (a caller reading many at once),
+    and ``parts`` the terms' parts made from the same reader's figures (a caller working out many rates)."""
+    own: Callable[[str], History] = read or (lambda t: _read(session, t, agency))
+
+    def stored() -> History:
+        history = own(indicator)
+        return history if periods is None else {p: figs for p, figs in history.items() if p in periods}
+
     ind = session.get(IndicatorRow, indicator)
     if ind is None or not ind.formula:
-        return _read(session, indicator, agency)
+        return stored()
+    rows, catalogue, geos = _basis(session, state)
+    made = parts or TermParts(_terms(agency, state, own), catalogue)
+    derived = derived_history(
+        session, ind, made.history, rows=rows, indicators=catalogue, geos=geos, periods=periods, parts=made
+    )
+    return with_stored(derived, stored())
 
-    def term(t: str) -> dict[str, dict[str, Figure]]:
-        kept: dict[str, dict[str, Figure]] = _kept(_FIGURES, (state, agency, t), lambda: _read(session, t, agency), 64)
+
+def _terms(agency: str | None, state: Any, read: Callable[[str], History]) -> Callable[[str], History]:
+    """A term's figures for a rate: each kept until the store changes, as a comparison of the term keeps them."""
+
+    def term(t: str) -> History:
+        kept: History = _kept(_FIGURES, (state, agency, t), lambda: read(t), 64)
         return kept
 
-    rows, catalogue, geos = _kept(_BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session), {}), 4)
-    derived = derived_history(session, ind, term, rows=rows, indicators=catalogue, geos=geos, periods=periods)
-    return with_stored(derived, _read(session, indicator, agency))
+    return term
+
+
+def _basis(
+    session: Session, state: Any
+) -> tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]]:
+    """The geography's rows, the catalogue and each period's geography (filled as rates are worked out), kept."""
+    basis: tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]] = _kept(
+        _BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session), {}), 4
+    )
+    return basis
+
+
+class _ReadAtOnce:
+    """Indicators' own figures (as :func:`_read` gives them, of the periods wanted of each) read when first needed,
+    together with every other indicator a caller said it will need: one read where a read each cost more than the
+    rows. An indicator not said is read whole."""
+
+    def __init__(self, session: Session, agency: str | None, wanted: Mapping[str, Collection[str] | None]) -> None:
+        self._session, self._agency, self._wanted = session, agency, dict(wanted)
+        self._read: dict[str, History] = {}
+
+    def __call__(self, indicator: str) -> History:
+        """The indicator's figures, reading them with the others still wanted if not read yet."""
+        if indicator not in self._read:
+            wanted = {i: p for i, p in self._wanted.items() if i not in self._read}
+            self._read.update(_reads(self._session, {**wanted, indicator: self._wanted.get(indicator)}, self._agency))
+        return self._read[indicator]
 
 
 _INDICATOR_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
@@ -212,7 +312,7 @@ def cached_comparison(
     """
     geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
     _check_names(session, indicator, org, group, geo[0], agency=agency)
-    history: dict[str, dict[str, Figure]] = _kept(
+    history: History = _kept(
         _FIGURES, (state, agency, indicator), lambda: _figures(session, indicator, agency, state), 64
     )
     _check_period(period, indicator, history, strict=strict_period)
@@ -305,9 +405,16 @@ def _derived_terms(session: Session) -> tuple[dict[str, str], dict[str, tuple[li
 def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[Any, ...]) -> list[dict[str, Any]]:
     """The council's indicators where it is in the bottom quartile or differs from England beyond chance."""
     out: list[dict[str, Any]] = []
-    for ind, title, period in indicators_with_figures(session, org, agency, state=state):
+    listed = indicators_with_figures(session, org, agency, state=state)
+    _, derived = _kept(_TERMS, state, lambda: _derived_terms(session), 4)
+    catalogue = _basis(session, state)[1]
+    terms = {ind: derived[ind][1] for ind, _, _ in listed if ind in derived}
+    read = _ReadAtOnce(session, agency, _wanted(listed, terms, catalogue))
+    parts = TermParts(read, catalogue)
+    parts.ask({t: {period} for ind, _, period in listed for t in terms.get(ind, ())})
+    for ind, title, period in listed:
         try:
-            c = _flagged(session, ind, org, period, state=state, agency=agency)
+            c = _flagged(session, ind, org, period, state=state, agency=agency, read=read, parts=parts)
         except InvalidInput:
             # A rate listed from its terms' periods that its terms still give no figure for: nothing to flag.
             continue
@@ -316,18 +423,40 @@ def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[An
     return out
 
 
-def _flagged(session: Session, indicator: str, org: str, period: str, *, state: Any, agency: str | None) -> Comparison:
-    """The comparison a flag reads: a derived indicator's from its figures of ``period`` alone (a first "where to
-    look" worked out each rate for every period, most of its time), checked and kept as ``cached_comparison``'s."""
+def _wanted(
+    listed: list[tuple[str, str, str]], terms: Mapping[str, list[str]], catalogue: Mapping[str, IndicatorRow]
+) -> dict[str, set[str] | None]:
+    """The periods of each indicator the flags read (None: every period): each listed indicator's of its flag, and
+    a rate's terms' of the rate's period where that period owes just its own figure, else every period (a
+    population's latest estimate, a year's months)."""
+    wanted: dict[str, set[str] | None] = {}
+    for ind, _, period in listed:
+        for i, whole in ((ind, False), *((t, not owes_itself(catalogue[t], period)) for t in terms.get(ind, ()))):
+            had = wanted.get(i, set())
+            wanted[i] = None if whole or had is None else had | {period}
+    return wanted
+
+
+def _flagged(
+    session: Session,
+    indicator: str,
+    org: str,
+    period: str,
+    *,
+    state: Any,
+    agency: str | None,
+    read: Callable[[str], History] | None = None,
+    parts: TermParts | None = None,
+) -> Comparison:
+    """The comparison a flag reads, checked as ``cached_comparison``'s and kept: of the figures of ``period`` alone,
+    its trend that period's only (a flag reads no trend; reading and working out every period's figures, a rate's
+    above all, was most of a first "where to look")."""
     group = "statistical_neighbours"
-    row = session.get(IndicatorRow, indicator)
-    if row is None or not row.formula:
-        return cached_comparison(session, indicator, org, period, state=state, agency=agency, group=group)
     geo: Geo = _kept(_GEO, state, lambda: geography(session), 4)
-    _check_names(session, indicator, org, group, geo[0])
+    _check_names(session, indicator, org, group, geo[0], agency=agency)
 
     def build() -> Comparison:
-        history = _figures(session, indicator, agency, state, periods={period})
+        history = _figures(session, indicator, agency, state, periods={period}, read=read, parts=parts)
         _check_period(period, indicator, history, strict=True)
         try:
             return comparison_for(

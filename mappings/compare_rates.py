@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from indicators.formula import collected_inputs
 from indicators.models import Indicator
-from indicators.periods import parse_period
+from indicators.periods import Period, parse_period
 from mappings.agencies import owed_periods
 from mappings.compare import Figure
 from mappings.geography import ENGLAND
@@ -39,28 +39,99 @@ def _periods(indicator: Indicator, indicators: Mapping[str, Indicator], terms: M
     return sorted({p for t in chosen for p in terms[t]})
 
 
-def _given(terms: Mapping[str, History]) -> tuple[list[Figure], dict[str, pl.DataFrame]]:
-    """Every term's figures as parts of stored figures, each with an id that leads back to the figure."""
-    given: list[Figure] = []
-    frames: dict[str, pl.DataFrame] = {}
+def _given(
+    terms: Mapping[str, History], given: list[Figure] | None = None
+) -> tuple[list[Figure], dict[str, pl.DataFrame]]:
+    """Every term's figures as parts of stored figures, each with an id that leads back to the figure (its place
+    in ``given``, added to when handed in): one frame made into parts for all the terms (as_parts works row by
+    row, so each term's parts are what a call of its own would give)."""
+    given = [] if given is None else given
+    rows = []
     for term, history in terms.items():
-        rows = []
         for period, figures in history.items():
             for org, f in figures.items():
                 rows.append((len(given), term, org, period, "", f.value, f.numerator, f.denominator, f.symbol))
                 given.append(f)
-        frames[term] = as_parts(pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row"))
-    return given, frames
+    parts = as_parts(pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row"))
+    split = {str(k[0]): f for k, f in parts.partition_by("indicator_id", as_dict=True, maintain_order=True).items()}
+    return given, {term: split.get(term, parts.clear()) for term in terms}
 
 
-def _converted(term: Indicator, frame: pl.DataFrame, periods: list[str]) -> dict[str, pl.DataFrame] | None:
-    """A term's parts for each period, converted in one pass, where each period owes just its own figure (a
-    term of the rate's period type); None where some period is made of others (months of a year, the latest
-    population), which the resolver converts a period at a time."""
-    for code in periods:
-        if [p.code for p in owed_periods(term.period_type, parse_period(code))] != [code]:  # type: ignore[arg-type]
+def owes_itself(term: Indicator, code: str) -> bool:
+    """Whether a figure of ``code`` for the term is owed just its own figure (a term of the rate's period type)."""
+    return [p.code for p in owed_periods(term.period_type, parse_period(code))] == [code]  # type: ignore[arg-type]
+
+
+class TermParts:
+    """Terms' figures as parts, and converted to the periods they are asked for, made once for every derived
+    indicator worked out from the same reader's figures: all the terms asked for made into parts in one pass,
+    and converted in one pass, where a query each cost more than the rows."""
+
+    def __init__(self, read: Callable[[str], History], catalogue: Mapping[str, Indicator]) -> None:
+        self._read, self._catalogue = read, dict(catalogue)
+        #: The figures behind the parts, by the id each part carries.
+        self.given: list[Figure] = []
+        self._histories: dict[str, History] = {}
+        self._frames: dict[str, pl.DataFrame] = {}
+        #: Each term's parts of a period that owes just its own figure, by term and period, once converted.
+        self._own: dict[str, dict[str, pl.DataFrame]] = {}
+        self._done: set[tuple[str, str]] = set()
+        #: Each period's resolver, with the terms it has been given.
+        self._resolvers: dict[str, tuple[Resolver, set[str]]] = {}
+        self._asked: dict[str, set[str]] = {}
+
+    def ask(self, wanted: Mapping[str, Collection[str]]) -> None:
+        """Say which terms will be wanted, each for which periods: they are made together when one is first used."""
+        for term, periods in wanted.items():
+            self._asked.setdefault(term, set()).update(periods)
+
+    def history(self, term: str) -> History:
+        """The term's figures, as the reader sees them."""
+        if term not in self._histories:
+            self._histories[term] = self._read(term)
+        return self._histories[term]
+
+    def frame(self, term: str) -> pl.DataFrame:
+        """The term's figures as parts, made with every term asked for and not made yet."""
+        if term not in self._frames:
+            making = [t for t in sorted({*self._asked, term}) if t not in self._frames]
+            _, made = _given({t: self.history(t) for t in making}, self.given)
+            self._frames.update(made)
+        return self._frames[term]
+
+    def converted(self, term: str, codes: list[str]) -> dict[str, pl.DataFrame] | None:
+        """The term's parts for each period, as a resolver converts them; None where some period is made of others
+        (months of a year, the latest population), which the resolver converts a period at a time."""
+        ind = self._catalogue[term]
+        if not all(owes_itself(ind, code) for code in codes):
             return None
-    return own_periods(frame.filter(pl.col("period").is_in(periods)))
+        needed = {(term, c) for c in codes} - self._done
+        if needed:
+            asked = {(t, c) for t, cs in self._asked.items() for c in cs} - self._done
+            self._convert(needed | {(t, c) for t, c in asked if owes_itself(self._catalogue[t], c)})
+        own = self._own.get(term, {})
+        return {c: own[c] for c in codes if c in own}
+
+    def resolver(self, session: Session, period: Period, geo: Geography) -> tuple[Resolver, set[str]]:
+        """The period's resolver and the terms given it: one for every derived indicator worked out with these
+        parts, so a term two of them share (a population) is resolved once for the same areas."""
+        if period.code not in self._resolvers:
+            resolver = Resolver(session, period, geo, indicators=self._catalogue)
+            self._resolvers[period.code] = (resolver, set())
+        return self._resolvers[period.code]
+
+    def _convert(self, pairs: set[tuple[str, str]]) -> None:
+        """Convert each term's parts of each period in one pass (each period owes just its own figure)."""
+        terms = sorted({t for t, _ in pairs})
+        frames = [self.frame(t) for t in terms]
+        keys = [f"{t}\x1f{c}" for t, c in pairs]
+        parts = pl.concat(frames).filter(pl.concat_str("indicator_id", "period", separator="\x1f").is_in(keys))
+        self._done |= pairs
+        # own_periods sorts by indicator, org and breakdown, unique within a period: each term's rows of a
+        # period come out as a conversion of that term alone would give them.
+        for code, frame in own_periods(parts).items():
+            for key, one in frame.partition_by("indicator_id", as_dict=True, maintain_order=True).items():
+                self._own.setdefault(str(key[0]), {})[code] = one
 
 
 def _figure(row: dict[str, object], given: list[Figure]) -> Figure | None:
@@ -88,6 +159,7 @@ def derived_history(
     indicators: Mapping[str, Indicator] | None = None,
     geos: dict[tuple[bool, ...], Geography] | None = None,
     periods: Collection[str] | None = None,
+    parts: TermParts | None = None,
 ) -> dict[str, dict[str, Figure]]:
     """A derived indicator's figures by period and org, worked out from its terms' figures as ``read`` gives them.
 
@@ -95,14 +167,15 @@ def derived_history(
     where the publisher gives them, else from their councils'. ``rows`` (the geography) and ``indicators`` (the
     catalogue) may be handed in by a caller that keeps them, and ``geos`` (each period's geography, made from
     ``rows``) kept with them: it is filled here. ``periods`` limits the work to those periods (each period is
-    worked out on its own, so its figures are the same either way).
+    worked out on its own, so its figures are the same either way). ``parts`` (made with the same ``read`` and
+    catalogue) may be handed in by a caller working out many derived indicators, which it makes once for all.
     """
     catalogue = dict(indicators) if indicators is not None else catalogue_of(session)
-    terms = {t: read(t) for t in sorted(collected_inputs(catalogue, indicator.id))}
+    made = parts or TermParts(read, catalogue)
+    terms = {t: made.history(t) for t in sorted(collected_inputs(catalogue, indicator.id))}
     if not all(terms.values()):
         # A term with no figure anywhere leaves every cell missing, as a return's would be: nothing to work out.
         return {}
-    given, frames = _given(terms)
     rows = rows or GeographyRows.read(session)
     # Periods between the same changes of the geography share one: loading it is a third of a period's work.
     changes = sorted(
@@ -112,14 +185,19 @@ def derived_history(
     geos = {} if geos is None else geos
     out: dict[str, dict[str, Figure]] = {}
     codes = [c for c in _periods(indicator, catalogue, terms) if periods is None or c in periods]
+    made.ask(dict.fromkeys(terms, codes))
+    frames = {t: made.frame(t) for t in terms}
     # Converting a term a period at a time cost a third of a period's work; most terms are converted at once.
-    ready = {term: _converted(catalogue[term], frame, codes) for term, frame in frames.items()}
+    ready = {term: made.converted(term, codes) for term in terms}
     for code in codes:
         period = parse_period(code)
         span = tuple(b for d in changes for b in (d <= period.end, d >= period.start))
         geo = geos.get(span) or geos.setdefault(span, Geography.load(session, period, rows))
-        resolver = Resolver(session, period, geo, indicators=catalogue)
+        resolver, given = made.resolver(session, period, geo)
         for term, frame in frames.items():
+            if term in given:
+                continue
+            given.add(term)
             own = ready[term]
             if own is None:
                 resolver.use(term, frame)
@@ -128,7 +206,7 @@ def derived_history(
         have = {org for history in terms.values() for org in history.get(code, {})}
         orgs = sorted(have | set(geo.of_types(("region",))) | {ENGLAND})
         for row in resolver.resolve(indicator.id, orgs).filter(pl.col("breakdown") == "").iter_rows(named=True):
-            figure = _figure(row, given)
+            figure = _figure(row, made.given)
             if figure is not None:
                 out.setdefault(code, {})[figure.org_code] = figure
     return out

@@ -538,6 +538,7 @@ def test_a_flag_reads_the_rate_of_its_period_alone_and_sees_a_term_revised(
     with Session(store) as session:
         state = store_key(session)
         flag = _flagged(session, rate, NOTTINGHAMSHIRE, period, state=state, agency=None)
+        count = _flagged(session, "cyp.lac_count", NOTTINGHAMSHIRE, period, state=state, agency=None)
         full = cached_comparison(
             session, rate, NOTTINGHAMSHIRE, period, state=state, agency=None, group="statistical_neighbours"
         )
@@ -550,6 +551,44 @@ def test_a_flag_reads_the_rate_of_its_period_alone_and_sees_a_term_revised(
     assert submit(store, store_settings, agency_code="notts_cyp", filename="g.csv", data=(HEADER + revised).encode())
     with Session(store) as session:
         again = _flagged(session, rate, NOTTINGHAMSHIRE, period, state=store_key(session), agency=None)
+        count_again = _flagged(session, "cyp.lac_count", NOTTINGHAMSHIRE, period, state=store_key(session), agency=None)
     # The kept flag is not reused once the store has changed: the next view reads the revised count.
     assert flag.own.value is not None
     assert again.own.value == pytest.approx(flag.own.value * 1200 / 1100)
+    assert (count.own.value, count_again.own.value) == (1100, 1200)
+    assert [t.period for t in count_again.trend] == [period]
+
+
+@pytest.mark.parametrize("agency", [None, "notts_cyp"])
+def test_where_to_look_works_its_rates_out_together_as_each_alone(
+    store: Engine, store_settings: Settings, agency: str | None
+) -> None:
+    # Three rates of one date share the population: read, made into parts and resolved once for all of them.
+    from sqlmodel import Session
+
+    from mappings.compare_assembly import _flagged, clear_caches, flags_for, indicators_with_figures
+    from mappings.signoff.behind import store_key
+
+    _ons(store, store_settings)
+    rows = "".join(
+        f"{count},{org},{date},,{value * n},,,,\n"
+        for n, count in enumerate(("cyp.lac_count", "cyp.cpp_count", "cyp.cin_count"), start=1)
+        for org, value in ((NOTTINGHAMSHIRE, 1100), ("E10000007", 900), (TRAFFORD, 400))
+        for date in ("2024-03-31", "2025-03-31")
+    )
+    assert submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=(HEADER + rows).encode())
+    with Session(store) as session:
+        clear_caches()
+        state = store_key(session)
+        flags_for(session, NOTTINGHAMSHIRE, agency, state=state)
+        listed = indicators_with_figures(session, NOTTINGHAMSHIRE, agency, state=state)
+        rates = {"cyp.lac_rate_per_10k", "cyp.cpp_rate_per_10k", "cyp.cin_rate_per_10k"}
+        assert rates <= {i for i, _, _ in listed}
+        # Kept by the flags' call: each comparison it made.
+        together = {i: _flagged(session, i, NOTTINGHAMSHIRE, p, state=state, agency=agency) for i, _, p in listed}
+        alone = {}
+        for i, _, p in listed:
+            clear_caches()
+            alone[i] = _flagged(session, i, NOTTINGHAMSHIRE, p, state=state, agency=agency)
+    assert all(together[r].own.value is not None for r in rates)
+    assert together == alone
