@@ -38,7 +38,7 @@ from mappings.compare import (
 )
 from mappings.compare_rates import TermParts, catalogue_of, derived_history, owes_itself, with_stored
 from mappings.groups import group_mark
-from mappings.resolve import Geography, GeographyRows
+from mappings.resolve import GeographyRows
 from mappings.signoff.states import published_sources
 from onereturn.errors import InvalidInput, NotFound
 
@@ -47,10 +47,8 @@ from onereturn.errors import InvalidInput, NotFound
 _CACHE: OrderedDict[tuple[Any, ...], Comparison] = OrderedDict()
 _FIGURES: OrderedDict[tuple[Any, ...], dict[str, dict[str, Figure]]] = OrderedDict()
 _GEO: OrderedDict[tuple[Any, ...], Geo] = OrderedDict()
-#: The geography's rows, the catalogue and each period's geography made from those rows (filled as rates are worked out).
-_BASIS: OrderedDict[
-    tuple[Any, ...], tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]]
-] = OrderedDict()
+#: The geography's rows (each period's geography kept with them) and the catalogue.
+_BASIS: OrderedDict[tuple[Any, ...], tuple[GeographyRows, dict[str, IndicatorRow]]] = OrderedDict()
 _LISTS: OrderedDict[tuple[Any, ...], list[tuple[str, str, str]]] = OrderedDict()
 _TERMS: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]] = OrderedDict()
 #: What "where to look" reads of a derived indicator at one period, worked out for that period alone, by the same
@@ -197,11 +195,9 @@ def _figures(
     ind = session.get(IndicatorRow, indicator)
     if ind is None or not ind.formula:
         return stored()
-    rows, catalogue, geos = _basis(session, state)
+    rows, catalogue = _basis(session, state)
     made = parts or TermParts(_terms(agency, state, own), catalogue)
-    derived = derived_history(
-        session, ind, made.history, rows=rows, indicators=catalogue, geos=geos, periods=periods, parts=made
-    )
+    derived = derived_history(session, ind, made.history, rows=rows, indicators=catalogue, periods=periods, parts=made)
     return with_stored(derived, stored())
 
 
@@ -215,12 +211,10 @@ def _terms(agency: str | None, state: Any, read: Callable[[str], History]) -> Ca
     return term
 
 
-def _basis(
-    session: Session, state: Any
-) -> tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]]:
-    """The geography's rows, the catalogue and each period's geography (filled as rates are worked out), kept."""
-    basis: tuple[GeographyRows, dict[str, IndicatorRow], dict[tuple[bool, ...], Geography]] = _kept(
-        _BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session), {}), 4
+def _basis(session: Session, state: Any) -> tuple[GeographyRows, dict[str, IndicatorRow]]:
+    """The geography's rows (each period's geography kept with them) and the catalogue, kept."""
+    basis: tuple[GeographyRows, dict[str, IndicatorRow]] = _kept(
+        _BASIS, state, lambda: (GeographyRows.read(session), catalogue_of(session)), 4
     )
     return basis
 

@@ -157,7 +157,6 @@ def derived_history(
     *,
     rows: GeographyRows | None = None,
     indicators: Mapping[str, Indicator] | None = None,
-    geos: dict[tuple[bool, ...], Geography] | None = None,
     periods: Collection[str] | None = None,
     parts: TermParts | None = None,
 ) -> dict[str, dict[str, Figure]]:
@@ -165,8 +164,8 @@ def derived_history(
 
     Every council with a figure of a term is worked out, and every region and England, from their own terms
     where the publisher gives them, else from their councils'. ``rows`` (the geography) and ``indicators`` (the
-    catalogue) may be handed in by a caller that keeps them, and ``geos`` (each period's geography, made from
-    ``rows``) kept with them: it is filled here. ``periods`` limits the work to those periods (each period is
+    catalogue) may be handed in by a caller that keeps them (each period's geography is kept with ``rows``).
+    ``periods`` limits the work to those periods (each period is
     worked out on its own, so its figures are the same either way). ``parts`` (made with the same ``read`` and
     catalogue) may be handed in by a caller working out many derived indicators, which it makes once for all.
     """
@@ -177,12 +176,6 @@ def derived_history(
         # A term with no figure anywhere leaves every cell missing, as a return's would be: nothing to work out.
         return {}
     rows = rows or GeographyRows.read(session)
-    # Periods between the same changes of the geography share one: loading it is a third of a period's work.
-    changes = sorted(
-        {d for u in rows.units for d in u[3:] if d is not None}
-        | {d for e in rows.edges for d in e[2:] if d is not None}
-    )
-    geos = {} if geos is None else geos
     out: dict[str, dict[str, Figure]] = {}
     codes = [c for c in _periods(indicator, catalogue, terms) if periods is None or c in periods]
     made.ask(dict.fromkeys(terms, codes))
@@ -191,8 +184,8 @@ def derived_history(
     ready = {term: made.converted(term, codes) for term in terms}
     for code in codes:
         period = parse_period(code)
-        span = tuple(b for d in changes for b in (d <= period.end, d >= period.start))
-        geo = geos.get(span) or geos.setdefault(span, Geography.load(session, period, rows))
+        # Periods between the same changes of the geography share one: loading it is a third of a period's work.
+        geo = rows.geography(period)
         resolver, given = made.resolver(session, period, geo)
         for term, frame in frames.items():
             if term in given:

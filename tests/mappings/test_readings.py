@@ -78,3 +78,25 @@ def test_what_is_kept_is_made_again_for_a_reading_that_differs_in_any_row_or_ord
     # Two kept at most: the first reading, least recently used, was let go of.
     kept.get((("1", "x"), ("2", "y")), lambda: make("a after it was let go"))
     assert made == ["a", "reordered", "a value gone", "a after it was let go"]
+
+
+def test_a_periods_geography_is_made_once_for_its_rows_and_again_when_they_change(session: Session) -> None:
+    """Periods between the same dates of change share one geography made from the kept rows (a year and its last
+    day alike); a period across a date of change gets its own; and changed rows make every period's geography
+    again, so a council ended is gone from the next geography asked for."""
+    rows = GeographyRows.read(session)
+    year = Geography.load(session, parse_period("FY2024-25"))
+    assert Geography.load(session, parse_period("2025-03-31")) is year
+    assert rows.geography(parse_period("FY2024-25")) is year
+    # The day Buckinghamshire's districts gave way to one council: the years either side differ.
+    before, after = rows.geography(parse_period("FY2019-20")), rows.geography(parse_period("FY2020-21"))
+    assert before is not after
+    assert Geography.made(parse_period("FY2019-20"), rows).types == before.types
+    assert Geography.made(parse_period("FY2024-25"), rows).children == year.children
+    unit = session.get(OrgUnit, NOTTS)
+    assert unit is not None
+    unit.valid_to = date(2020, 3, 31)
+    ended = Geography.load(session, parse_period("FY2024-25"))
+    assert ended is not year
+    assert NOTTS in year.types
+    assert NOTTS not in ended.types
