@@ -165,9 +165,9 @@ def derived_history(
     Every council with a figure of a term is worked out, and every region and England, from their own terms
     where the publisher gives them, else from their councils'. ``rows`` (the geography) and ``indicators`` (the
     catalogue) may be handed in by a caller that keeps them (each period's geography is kept with ``rows``).
-    ``periods`` limits the work to those periods (each period is
-    worked out on its own, so its figures are the same either way). ``parts`` (made with the same ``read`` and
-    catalogue) may be handed in by a caller working out many derived indicators, which it makes once for all.
+    ``periods`` limits the work to those periods (each period is worked out on its own, so its figures are the same
+    either way). ``parts`` (made with the same ``read`` and catalogue) may be handed in by a caller working out many
+    derived indicators, which it makes once for all.
     """
     catalogue = dict(indicators) if indicators is not None else catalogue_of(session)
     made = parts or TermParts(read, catalogue)
