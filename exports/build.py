@@ -199,6 +199,9 @@ class Builder:
             self.period,
             Geography.load(session, self.period, self._lent.geography),
             indicators=shared.resolver.indicators if shared else None,
+            # A figure read for one period's returns is not read again for another's (a year-end snapshot is both
+            # the quarter's and the year's).
+            reads=shared.resolver.reads if shared else None,
         )
 
     @property

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import polars as pl
@@ -181,6 +181,30 @@ class Geography:
         return sorted(c for c, t in self.types.items() if t in wanted)
 
 
+@cache
+def _no_parts() -> pl.DataFrame:
+    """Parts of no figure (frames are never changed, so one serves every empty answer)."""
+    return as_parts(pl.DataFrame(schema=FIGURE_SCHEMA))
+
+
+@dataclass
+class Reads:
+    """Stored figures as read from the store, for every resolver of one session that is given them, whatever its period.
+
+    Returns of several periods built in one go (the demo's sign-offs, ``onereturn build``) need many of the same
+    figures: a year-end snapshot figure is the quarter's and the year's; a population's every estimate is read for
+    each period's latest. Each is read once. Like the geography the builders share, they are never changed once read:
+    a figure stored later is seen by the next session's resolvers.
+    """
+
+    #: The parts (:func:`as_parts`, not yet converted) of each (indicator, period) read; empty where none is stored.
+    parts: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)
+    #: The parts of every period of an indicator (a context figure's latest estimate is picked from them).
+    every: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: The lineage facts of every figure read, by read, until :meth:`Resolver.facts` joins them into one.
+    facts: list[pl.DataFrame] = field(default_factory=list)
+
+
 class Resolver:
     """Resolves indicators to figures for one period, remembering what it has read."""
 
@@ -191,7 +215,9 @@ class Resolver:
         geo: Geography | None = None,
         *,
         indicators: dict[str, Indicator] | None = None,
+        reads: Reads | None = None,
     ) -> None:
+        """``indicators`` and ``reads``: another resolver's of the same session, to share (see :class:`Reads`)."""
         self.session = session
         self.period = period
         self.geo = geo or Geography.load(session, period)
@@ -201,8 +227,8 @@ class Resolver:
         self._read: dict[str, pl.DataFrame] = {}
         #: Results by (indicator, org units): returns and formulas of one period ask for the same ones again.
         self._resolved: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
-        #: The lineage facts of every figure read, by read, until :meth:`facts` joins them into one.
-        self._facts: list[pl.DataFrame] = []
+        #: What this resolver, and any sharing them, have read from the store.
+        self.reads = reads if reads is not None else Reads()
         #: The org units of each frame of stored figures (:meth:`_orgs_of`), by the frame's id, with the frame.
         self._orgs: dict[int, tuple[pl.DataFrame, frozenset[str]]] = {}
 
@@ -221,36 +247,18 @@ class Resolver:
             wanted[ind_id] = self._wanted_periods(indicator)
         if not wanted:
             return
-        every = [i for i, periods in wanted.items() if periods is None]
-        some = [i for i, periods in wanted.items() if periods]
-        union = sorted({p for periods in wanted.values() if periods for p in periods})
-        # Two queries, each answered by the figure key's index on the indicator (an OR of both is not).
-        frames = []
-        if some:
-            frames.append(
-                self._select_figures(col(Observation.indicator_id).in_(some) & col(Observation.period).in_(union))
-            )
-        if every:
-            frames.append(self._select_figures(col(Observation.indicator_id).in_(every)))
-        # Turned into parts once for all of them: as_parts works row by row, so the result is the same.
-        read = as_parts(pl.concat(frames) if frames else pl.DataFrame(schema=FIGURE_SCHEMA))
-        # The union of periods may hold another indicator's period: keep each indicator's own.
-        own = [f"{i}\x1f{p}" for i, periods in wanted.items() if periods for p in periods]
-        read = read.filter(
-            pl.col("indicator_id").is_in(every) | pl.concat_str("indicator_id", "period", separator="\x1f").is_in(own)
-        )
-        groups = {str(key[0]): frame for key, frame in read.partition_by("indicator_id", as_dict=True).items()}
+        self._read_ahead(wanted)
         alike: dict[tuple[str, str, str, int], list[str]] = {}
         for ind_id, periods in wanted.items():
             if periods is None:
-                self._read[ind_id] = groups.get(ind_id, read.clear())
+                self._read[ind_id] = self.reads.every[ind_id]
                 continue
             ind = self.indicators[ind_id]
             alike.setdefault((ind.period_type, ind.time_basis, ind.aggregation, ind.multiplier), []).append(ind_id)
         # Indicators converted the same way are converted together: conversion works per
         # (indicator, org unit, breakdown), so one call answers each as a call of its own would.
         for (period_type, time_basis, aggregation, multiplier), ids in alike.items():
-            found = [groups[i] for i in ids if i in groups]
+            found = [f for f in (self._parts_of(i, wanted[i] or []) for i in ids) if f.height]
             by_id: dict[str, pl.DataFrame] = {}
             if found:
                 converted = convert_period(
@@ -264,7 +272,45 @@ class Resolver:
                 by_id = {str(k[0]): f for k, f in converted.partition_by("indicator_id", as_dict=True).items()}
             for ind_id in ids:
                 # An indicator with no figures stays empty, as :meth:`stored` leaves it.
-                self._stored[ind_id] = by_id.get(ind_id, read.clear())
+                self._stored[ind_id] = by_id.get(ind_id, _no_parts())
+
+    def _read_ahead(self, wanted: dict[str, list[str] | None]) -> None:
+        """Read the figures of ``wanted`` (each indicator's periods, or None for every period) not read before."""
+        reads = self.reads
+        every = [i for i, periods in wanted.items() if periods is None and i not in reads.every]
+        some = [
+            i
+            for i, periods in wanted.items()
+            if periods and i not in reads.every and any((i, p) not in reads.parts for p in periods)
+        ]
+        # Two queries, each answered by the figure key's index on the indicator (an OR of both is not).
+        if some:
+            union = sorted({p for i in some for p in wanted[i] or ()})
+            read = as_parts(
+                self._select_figures(col(Observation.indicator_id).in_(some) & col(Observation.period).in_(union))
+            )
+            found = {
+                (str(i), str(p)): f for (i, p), f in read.partition_by("indicator_id", "period", as_dict=True).items()
+            }
+            # Every (indicator, period) the query asked for was read whole, those of another indicator's periods too.
+            for i in some:
+                for p in union:
+                    reads.parts[(i, p)] = found.get((i, p), _no_parts())
+        if every:
+            read = as_parts(self._select_figures(col(Observation.indicator_id).in_(every)))
+            found_every = {str(k[0]): f for k, f in read.partition_by("indicator_id", as_dict=True).items()}
+            for i in every:
+                reads.every[i] = found_every.get(i, _no_parts())
+
+    def _parts_of(self, indicator_id: str, periods: list[str]) -> pl.DataFrame:
+        """The parts of an indicator's figures of ``periods``, from what :meth:`_read_ahead` read."""
+        every = self.reads.every.get(indicator_id)
+        if every is not None:
+            return every.filter(pl.col("period").is_in(periods))
+        frames = [self.reads.parts[(indicator_id, p)] for p in periods]
+        if not frames:
+            return _no_parts()
+        return frames[0] if len(frames) == 1 else pl.concat(frames)
 
     def use(self, indicator_id: str, parts: pl.DataFrame, *, converted: bool = False) -> None:
         """Take a collected indicator's figures (as parts, :func:`as_parts`; any periods) instead of reading the store.
@@ -294,8 +340,10 @@ class Resolver:
         if indicator.id not in self._stored:
             periods = self._wanted_periods(indicator)
             latest = periods is None
-            read = self._read.pop(indicator.id, None)
-            parts = read if read is not None else as_parts(self._figures(indicator.id, periods))
+            parts = self._read.pop(indicator.id, None)
+            if parts is None:
+                self._read_ahead({indicator.id: periods})
+                parts = self.reads.every[indicator.id] if periods is None else self._parts_of(indicator.id, periods)
             if latest:
                 parts = self._latest(parts).with_columns(pl.lit("latest_estimate").alias("how"))
             else:
@@ -310,12 +358,6 @@ class Resolver:
                     )
             self._stored[indicator.id] = parts
         return self._stored[indicator.id]
-
-    def _figures(self, indicator_id: str, periods: list[str] | None) -> pl.DataFrame:
-        where = col(Observation.indicator_id) == indicator_id
-        if periods is not None:
-            where = where & col(Observation.period).in_(periods)
-        return self._select_figures(where)
 
     def _select_figures(self, where: ColumnElement[bool]) -> pl.DataFrame:
         columns = (
@@ -341,7 +383,7 @@ class Resolver:
             {**FIGURE_SCHEMA, **{f"_{c}": FACT_SCHEMA[name] for c, name in _FACT_COLUMNS.items()}},
         )
         # What lineage needs of these figures is read with them, not asked of the store again by id.
-        self._facts.append(
+        self.reads.facts.append(
             read.select(
                 pl.col("obs_id").alias("observation_id"),
                 "indicator_id",
@@ -355,10 +397,11 @@ class Resolver:
 
     def facts(self) -> pl.DataFrame:
         """The lineage facts (FACT_SCHEMA) of every stored figure this resolver has read, one row per figure."""
-        if len(self._facts) != 1:
-            joined = pl.concat(self._facts) if self._facts else pl.DataFrame(schema=FACT_SCHEMA)
-            self._facts = [joined.unique("observation_id", keep="first", maintain_order=True)]
-        return self._facts[0]
+        facts = self.reads.facts
+        if len(facts) != 1:
+            joined = pl.concat(facts) if facts else pl.DataFrame(schema=FACT_SCHEMA)
+            facts[:] = [joined.unique("observation_id", keep="first", maintain_order=True)]
+        return facts[0]
 
     def _latest(self, figures: pl.DataFrame) -> pl.DataFrame:
         """Keep each series' figure of the latest period ending by the period's end (figures or parts alike)."""

@@ -85,6 +85,46 @@ def test_a_builder_lending_what_no_period_changes_builds_the_same_return(
         assert_frame_equal(shared.lineage, fresh.lineage)
 
 
+def test_builders_sharing_read_each_stored_figure_once_and_build_what_each_builds_alone(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Builders of several periods lent by one read a figure once between them (the population every quarter takes
+    its latest estimate from, the snapshot count a quarter and its year share), and build what each builds alone."""
+    _figures(store, store_settings)
+    read: list[int] = []
+    real = Resolver._select_figures
+
+    def counted(self: Resolver, where: Any) -> pl.DataFrame:
+        found = real(self, where)
+        read.extend(found["obs_id"].to_list())
+        return found
+
+    monkeypatch.setattr(Resolver, "_select_figures", counted)
+    periods = [
+        ("county_cyp_core", "FY2023-24-Q3"),
+        ("county_cyp_core", "FY2023-24-Q4"),
+        ("dfe_cin_census", "FY2023-24"),
+    ]
+    with Session(store) as session:
+        returns = {r: return_with_fields(session, r) for r, _ in periods}
+        alone = [Builder(session, p, returns[r][0].period_type).build(*returns[r], AT) for r, p in periods]
+        assert len(read) > len(set(read)), "built alone, each builder reads the population again"
+        read.clear()
+        lender: Builder | None = None
+        together = []
+        for r, p in periods:
+            builder = Builder(session, p, returns[r][0].period_type, sharing=lender)
+            lender = lender or builder
+            together.append(builder.build(*returns[r], AT))
+    assert sorted(read) == sorted(set(read))
+    # Both population estimates and the year-end count, never the year before's count.
+    assert sorted(read) == [1, 2, 4]
+    assert sum(b.cells.filter(pl.col("status") == "present").height for b in together) >= 2
+    for one, shared in zip(alone, together, strict=True):
+        assert_frame_equal(shared.cells, one.cells)
+        assert_frame_equal(shared.lineage, one.lineage)
+
+
 def test_formats_written_from_one_build_are_the_bytes_each_gives_alone(store: Engine, store_settings: Settings) -> None:
     _figures(store, store_settings)
     with Session(store) as session:

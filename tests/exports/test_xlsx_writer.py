@@ -9,7 +9,10 @@ import tracemalloc
 import xml.etree.ElementTree as ET
 import zipfile
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
+import openpyxl
+import openpyxl.utils
 import polars as pl
 import pytest
 
@@ -177,6 +180,55 @@ def test_grid_shows_an_absent_org_field_pair_as_missing_not_zero() -> None:
     data = write_xlsx(make_built(layout="grid", cells=[CELLS[0], CELLS[8]]))
     frame = _read(data, "Data")
     assert frame.rows() == [("E10000024", "Nottinghamshire", "61.5", None), ("E10000007", "Derbyshire", None, "87")]
+
+
+def _openpyxl_cells(data: bytes) -> dict[str, Any]:
+    """The Data sheet's cells by coordinate, as openpyxl reads them (value, number format, fill, font)."""
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["Data"]
+    return {
+        c.coordinate: (
+            c.value,
+            c.number_format,
+            c.fill.fgColor.rgb,
+            c.font.color.rgb if c.font.color else None,
+            c.font.i,
+        )
+        for row in sheet.iter_rows()
+        for c in row
+    }
+
+
+def test_every_grid_cell_shows_what_the_list_shows_for_the_same_cell() -> None:
+    """Each place of the grid holds the Value cell the list layout writes for the same cell, in value and style
+    (flags in the number format, NaN and infinities shown as nothing, -0.0 as 0); a place given twice shows the
+    last cell given for it; a place no cell fills is a grey blank."""
+    cells = [
+        *CELLS,
+        _cell_like(CELLS[0], value=float("nan"), display="", breakdown="sex=M"),
+        _cell_like(CELLS[6], org_code="E10000007", value=-0.0, display="0", flag="p", status="present"),
+        _cell_like(CELLS[4], value=float("inf"), display="", org_code="E06000018", breakdown="sex=M"),
+        _cell_like(CELLS[1], value=12.25, display="12.3", flag="u"),
+    ]
+    listed = _openpyxl_cells(write_xlsx(make_built(layout="list", cells=cells)))
+    grid = _openpyxl_cells(write_xlsx(make_built(layout="grid", cells=cells)))
+    orgs = list(dict.fromkeys(c["org_code"] for c in cells))
+    places = list(dict.fromkeys((c["field_code"], c["breakdown"]) for c in cells))
+    last = {(c["org_code"], c["field_code"], c["breakdown"]): i for i, c in enumerate(cells)}
+    for r, org in enumerate(orgs, start=2):
+        for col, (field, breakdown) in enumerate(places, start=3):
+            at = f"{openpyxl.utils.get_column_letter(col)}{r}"
+            found = last.get((org, field, breakdown))
+            if found is None:
+                assert grid[at][0] is None
+                assert grid[at][2] == "FFD9D9D9"
+            else:
+                assert grid[at] == listed[f"H{found + 2}"], (at, cells[found])
+
+
+def _cell_like(cell: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    made = {**cell, **changes}
+    made["cell_id"] = f"{made['field_code']}|{made['org_code']}|{made['breakdown']}"
+    return made
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
