@@ -47,9 +47,9 @@ def _bench_agencies(url: str) -> None:
 
     from indicators.periods import parse_period
     from mappings.agencies import needed_indicators
+    from mappings.areas import Geography
     from mappings.catalogue import LEVEL_GROUPS, load_catalogue
     from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
-    from mappings.resolve import Geography
     from onereturn import db
 
     cat = load_catalogue()

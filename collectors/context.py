@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from collectors.store import CURRENT_SCHEMA, FIGURE_COLUMNS, KEY, fetch_figures, raw_cursor, stage, stored_cells
 from collectors.validate import Context, Facts
 from indicators.models import Code, Indicator
-from indicators.rules import Rule
+from indicators.rules import FixedCatalogue, Rule
 from indicators.service import indicators_by_id, load_rules
 from indicators.valuespec import value_specs
 from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
@@ -336,20 +336,22 @@ def shared_context(session: Session) -> _Shared:
         known_orgs=frozenset(session.execute(select(OrgUnit.code)).scalars()),
         codelists={k: frozenset(v) for k, v in codelists.items()},
         rules=tuple(rules),
-        facts={
-            i: Facts(
-                statistic=r.statistic,
-                unit=r.unit,
-                formula=r.formula,
-                breakdowns=tuple(r.breakdowns),
-                aggregation=r.aggregation,
-                numerator=r.numerator,
-                denominator=r.denominator,
-                range_min=r.range_min,
-                range_max=r.range_max,
-            )
-            for i, r in indicators.items()
-        },
+        facts=FixedCatalogue(
+            {
+                i: Facts(
+                    statistic=r.statistic,
+                    unit=r.unit,
+                    formula=r.formula,
+                    breakdowns=tuple(r.breakdowns),
+                    aggregation=r.aggregation,
+                    numerator=r.numerator,
+                    denominator=r.denominator,
+                    range_min=r.range_min,
+                    range_max=r.range_max,
+                )
+                for i, r in indicators.items()
+            }
+        ),
     )
     with _shared_lock:
         _shared_cache.clear()

@@ -158,7 +158,7 @@ def check(
             if ind is not None and {ind.numerator, ind.denominator} <= present:
                 _part_of_whole(known, rule, ind.numerator, ind.denominator, rep, indicator=rule.param("indicator"))
         elif rule.kind == "breakdown_sum":
-            _breakdown_sum(known, rule, indicators, len(codelists.get(str(rule.param("dimension")), ())), rep)
+            _breakdown_sum(known, present, rule, indicators, len(codelists.get(str(rule.param("dimension")), ())), rep)
     kept = _without_errors(kept, rep)
     stored = figures(upload.clear(), current)
     _queries(kept, known, stored, rules, indicators, rep)
@@ -234,11 +234,16 @@ def _part_of_whole(
             rep.add(rule, r["wrow"], "value", fmt(r["wv"]), r["wnote"], **(fill | {"whole_where": " (this row)"}))
 
 
-def _breakdown_sum(known: pl.DataFrame, rule: Rule, indicators: dict[str, Any], n_codes: int, rep: _Reporter) -> None:
+def _breakdown_sum(
+    known: pl.DataFrame, present: set[str], rule: Rule, indicators: dict[str, Any], n_codes: int, rep: _Reporter
+) -> None:
     from indicators.rules import bound_indicators
 
     dim = str(rule.param("dimension"))
     targets = bound_indicators(rule, indicators)
+    if present.isdisjoint(targets):
+        # None of the figures known (the upload's and those stored beside them) is of an indicator the rule sums.
+        return
     code_re = rf"(?:^|;){re.escape(dim)}=([^;]*)"
     rest = (
         pl.col("breakdown_key")

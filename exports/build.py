@@ -27,10 +27,11 @@ from indicators.service import current_catalogue_version
 from indicators.sources import definition_sources_text
 from indicators.symbols import LOW_RELIABILITY
 from mappings.agencies import agency_names, publications
+from mappings.areas import Geography, GeographyRows
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
-from mappings.resolve import FACT_SCHEMA, Geography, GeographyRows, Resolver, level_orgs
+from mappings.resolve import FACT_SCHEMA, Resolver, level_orgs
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, recode, scaled_rounded
 from onereturn.db import rows_frame
 from onereturn.errors import InvalidInput, NotFound

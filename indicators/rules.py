@@ -160,12 +160,32 @@ def _covers(rule: Rule, indicator_id: str, ind: Any) -> bool:
     return True
 
 
+class FixedCatalogue(dict[str, Any]):
+    """Indicators by id that are never changed once made (validation's, read once per catalogue version), so each
+    rule's indicators among them are worked out once (:func:`bound_indicators`), not at every upload."""
+
+    def __init__(self, indicators: dict[str, Any]) -> None:
+        super().__init__(indicators)
+        self.bindings: dict[tuple[str, str, str], tuple[str, ...]] = {}
+
+
 def bound_indicators(rule: Rule, indicators: dict[str, Any]) -> list[str]:
     """List the indicators a rule checks (the collected ones whose figures it reads), in id order.
 
     ``indicators`` maps ids to stored indicators or specs (anything with statistic, unit, formula,
-    breakdowns, aggregation, numerator and denominator).
+    breakdowns, aggregation, numerator and denominator); a :class:`FixedCatalogue` remembers the answer.
     """
+    if not isinstance(indicators, FixedCatalogue):
+        return _bound(rule, indicators)
+    # The rule whole: a catalogue version's rules keep their ids, but another's may bind the same id otherwise.
+    key = (rule.id, rule.kind, repr(sorted(rule.params.items())))
+    found = indicators.bindings.get(key)
+    if found is None:
+        found = indicators.bindings.setdefault(key, tuple(_bound(rule, indicators)))
+    return list(found)
+
+
+def _bound(rule: Rule, indicators: dict[str, Any]) -> list[str]:
     collected = {i: ind for i, ind in indicators.items() if ind.formula is None}
     if rule.kind == "part_of_whole":
         found = [rule.param("part"), rule.param("whole")]

@@ -23,6 +23,7 @@ from indicators.models import Observation, Submission
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure
 from indicators.published_query import PublishedTotal, published_totals
+from mappings.areas import GeographyRows
 from mappings.compare import (
     Comparison,
     Figure,
@@ -38,7 +39,6 @@ from mappings.compare import (
 )
 from mappings.compare_rates import TermParts, catalogue_of, derived_history, owes_itself, with_stored
 from mappings.groups import group_mark
-from mappings.resolve import GeographyRows
 from mappings.signoff.states import published_sources
 from onereturn.errors import InvalidInput, NotFound
 

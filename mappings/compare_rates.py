@@ -21,9 +21,10 @@ from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import Period, parse_period
 from mappings.agencies import owed_periods
+from mappings.areas import Geography, GeographyRows
 from mappings.compare import Figure
 from mappings.geography import ENGLAND
-from mappings.resolve import Geography, GeographyRows, Resolver
+from mappings.resolve import Resolver
 from mappings.transforms import FIGURE_SCHEMA, as_parts, own_periods
 
 History = Mapping[str, Mapping[str, Figure]]

@@ -155,9 +155,14 @@ def store_digest(engine: Engine) -> dict[str, str]:
                 for t in tables
             )
             return {str(table): str(digest) for table, digest in conn.execute(text(query)).all()}
+        # The same on SQLite, which has no md5: each row's text (quote() spells every value exactly, blobs too) made
+        # and sorted by SQLite, only hashed here.
+        cursor = conn.connection.cursor()
         for table in tables:
-            rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
-            digests[table] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
+            names = [row[1] for row in cursor.execute(f'PRAGMA table_info("{table}")').fetchall()]
+            spelled = " || char(31) || ".join(f'quote("{name}")' for name in names)
+            rows = cursor.execute(f'SELECT {spelled} FROM "{table}" ORDER BY 1').fetchall()
+            digests[table] = hashlib.sha256("\n".join(row[0] for row in rows).encode()).hexdigest()
     return digests
 
 

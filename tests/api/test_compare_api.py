@@ -483,10 +483,11 @@ def test_a_rate_worked_out_for_every_period_at_once_is_the_rate_of_each_period_a
 
     from indicators.periods import parse_period
     from mappings import compare_rates
+    from mappings.areas import Geography
     from mappings.compare import Figure
     from mappings.compare_assembly import _read
     from mappings.geography import ENGLAND
-    from mappings.resolve import Geography, Resolver
+    from mappings.resolve import Resolver
 
     _ons(store, store_settings)
     rows = "".join(

@@ -166,3 +166,34 @@ def test_docs_list_every_bundled_rule(bundled_catalogue: Catalogue) -> None:
 
     docs = (CATALOGUE_DIR.parent.parent / "docs" / "rules.md").read_text()
     assert docs == rules_markdown(bundled_catalogue.indicators), "regenerate: onereturn catalogue rules > docs/rules.md"
+
+
+def test_a_fixed_catalogue_binds_each_bundled_rule_as_a_plain_one_and_works_each_out_once(
+    bundled_catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation's catalogue (read once per version, never changed) remembers which indicators each rule checks:
+    the same as worked out afresh, for every bundled rule, and worked out once however many uploads ask."""
+    from indicators import rules as rules_module
+    from indicators.rules import FixedCatalogue, bound_indicators, to_rule
+
+    plain = {i: located.spec for i, located in bundled_catalogue.indicators.indicators.items()}
+    fixed = FixedCatalogue(plain)
+    checked = [to_rule(located.spec) for located in bundled_catalogue.indicators.rules.values()]
+    assert len(checked) >= 10
+    for rule in checked:
+        assert bound_indicators(rule, fixed) == bound_indicators(rule, plain)
+    worked_out: list[str] = []
+    real = rules_module._bound
+
+    def counted(rule: rules_module.Rule, indicators: dict[str, object]) -> list[str]:
+        worked_out.append(rule.id)
+        return real(rule, indicators)
+
+    monkeypatch.setattr(rules_module, "_bound", counted)
+    for rule in checked:
+        bound_indicators(rule, fixed)
+        bound_indicators(rule, plain)
+    assert worked_out == [rule.id for rule in checked]
+    # A rule of another version with the same id but other settings is worked out for itself.
+    other = rules_module.Rule(checked[0].id, checked[0].kind, "error", "", "", {**checked[0].params, "units": ["none"]})
+    assert bound_indicators(other, fixed) == bound_indicators(other, plain)

@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from indicators.models import Indicator
 from indicators.periods import parse_period
 from indicators.service import indicators_by_id
+from mappings.areas import Geography, GeographyRows
 from mappings.models import Crosswalk, OrgUnit
-from mappings.resolve import Geography, GeographyRows
 from onereturn.readings import Kept
 
 NOTTS = "E10000024"

@@ -13,9 +13,9 @@ from collectors.published.intake import import_release
 from collectors.published.sources import load_sources
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure
+from mappings.areas import Geography
 from mappings.geography import load_geography
 from mappings.models import AgencyOrg, OrgParent, OrgUnit
-from mappings.resolve import Geography
 from mappings.service import load_bundled
 from onereturn.settings import Settings
 
