@@ -69,7 +69,7 @@ def empty_parts() -> pl.DataFrame:
 class Reads:
     """Stored figures as read from the store, for every resolver of one session that is given them, whatever its period.
 
-    Returns of several periods built in one go (the demo's sign-offs, ``onereturn build``) need many of the same
+    Returns of several periods built in one go (the demo's sign-offs, ``onereturn export``) need many of the same
     figures: a year-end snapshot figure is the quarter's and the year's; a population's every estimate is read for
     each period's latest. Each is read once. Like the geography the builders share, they are never changed once read:
     a figure stored later is seen by the next session's resolvers.
