@@ -135,6 +135,8 @@ class Resolver:
             alike.setdefault((ind.period_type, ind.time_basis, ind.aggregation, ind.multiplier), []).append(ind_id)
         # Indicators converted the same way are converted together: conversion works per
         # (indicator, org unit, breakdown), so one call answers each as a call of its own would.
+        # One empty frame for every indicator with no figure (frames are never changed; making one costs a millisecond).
+        nothing = empty_parts()
         for (period_type, time_basis, aggregation, multiplier), ids in alike.items():
             found = [f for f in (self._parts_of(i, wanted[i] or []) for i in ids) if f.height]
             by_id: dict[str, pl.DataFrame] = {}
@@ -150,11 +152,11 @@ class Resolver:
                 by_id = {str(k[0]): f for k, f in converted.partition_by("indicator_id", as_dict=True).items()}
             for ind_id in ids:
                 # An indicator with no figures stays empty, as :meth:`stored` leaves it.
-                self._stored[ind_id] = by_id.get(ind_id, empty_parts())
+                self._stored[ind_id] = by_id.get(ind_id, nothing)
 
     def _read_ahead(self, wanted: dict[str, list[str] | None]) -> None:
         """Read the figures of ``wanted`` (each indicator's periods, or None for every period) not read before."""
-        reads = self.reads
+        reads, nothing = self.reads, empty_parts()
         every = [i for i, periods in wanted.items() if periods is None and i not in reads.every]
         some = [
             i
@@ -173,12 +175,12 @@ class Resolver:
             # Every (indicator, period) the query asked for was read whole, those of another indicator's periods too.
             for i in some:
                 for p in union:
-                    reads.parts[(i, p)] = found.get((i, p), empty_parts())
+                    reads.parts[(i, p)] = found.get((i, p), nothing)
         if every:
             read = as_parts(self._select_figures(col(Observation.indicator_id).in_(every)))
             found_every = {str(k[0]): f for k, f in read.partition_by("indicator_id", as_dict=True).items()}
             for i in every:
-                reads.every[i] = found_every.get(i, empty_parts())
+                reads.every[i] = found_every.get(i, nothing)
 
     def _parts_of(self, indicator_id: str, periods: list[str]) -> pl.DataFrame:
         """The parts of an indicator's figures of ``periods``, from what :meth:`_read_ahead` read."""
@@ -186,9 +188,10 @@ class Resolver:
         if every is not None:
             return every.filter(pl.col("period").is_in(periods))
         frames = [self.reads.parts[(indicator_id, p)] for p in periods]
-        if not frames:
-            return empty_parts()
-        return frames[0] if len(frames) == 1 else pl.concat(frames)
+        held = [f for f in frames if f.height]
+        if len(held) <= 1:
+            return held[0] if held else frames[0] if frames else empty_parts()
+        return pl.concat(held)
 
     def use(self, indicator_id: str, parts: pl.DataFrame, *, converted: bool = False) -> None:
         """Take a collected indicator's figures (as parts, :func:`as_parts`; any periods) instead of reading the store.
