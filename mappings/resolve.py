@@ -189,9 +189,12 @@ class Resolver:
             return every.filter(pl.col("period").is_in(periods))
         frames = [self.reads.parts[(indicator_id, p)] for p in periods]
         held = [f for f in frames if f.height]
-        if len(held) <= 1:
-            return held[0] if held else frames[0] if frames else empty_parts()
-        return pl.concat(held)
+        if len(held) > 1:
+            return pl.concat(held)
+        if held:
+            return held[0]
+        # No figure in any of them: the empty frame already read for one, not a new one (a millisecond each).
+        return frames[0] if frames else empty_parts()
 
     def use(self, indicator_id: str, parts: pl.DataFrame, *, converted: bool = False) -> None:
         """Take a collected indicator's figures (as parts, :func:`as_parts`; any periods) instead of reading the store.
