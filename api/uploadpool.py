@@ -38,7 +38,7 @@ from sqlalchemy import Engine
 
 from collectors.lease import process_prefix, release_on_stop
 from onereturn.errors import ProcessingFailed
-from onereturn.memory import freeze_startup_heap, starting
+from onereturn.memory import collector_off, freeze_startup_heap
 from onereturn.processes import in_background
 from onereturn.settings import Settings
 
@@ -95,7 +95,7 @@ def _start_worker(settings: Settings, url: str, parent: int, ready: Any) -> None
     # At the priority the operator chose against requests; once the API worker is gone, the upload in hand is finished.
     in_background(parent, _busy, niceness=settings.upload_niceness)
     try:
-        with starting():
+        with collector_off():
             _warm()
         freeze_startup_heap()
     except Exception:

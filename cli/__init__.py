@@ -3,7 +3,7 @@
 from onereturn import memory  # first, so polars starts with its allocator configured
 
 # isort: split
-with memory.starting():
+with memory.collector_off():
     from cli.commands import main
 
 __all__ = ["main"]

@@ -55,7 +55,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Upgrade the database, load the bundled catalogue and geography, and serve the API."""
-    with memory.starting():
+    with memory.collector_off():
         import uvicorn
 
         from api.main import create_app
@@ -673,7 +673,7 @@ def calendar_command(
 @app.command("scheduler")
 def scheduler_command() -> None:
     """Run the job scheduler as its own process (on PostgreSQL one is active; a second waits to take over)."""
-    with memory.starting():
+    with memory.collector_off():
         import scheduler
         from onereturn import db
         from onereturn.settings import get_settings

@@ -42,7 +42,7 @@ def build_process_started(parent: int, log_json: bool, niceness: int, preload: t
     """Set up the build process: the API's kind of log lines, a priority ``niceness`` lower, an exit when the API is
     gone, the ``preload`` modules read, and its process id in ``slot`` for the API process to stop it by."""
     from onereturn.logs import configure_logging
-    from onereturn.memory import freeze_startup_heap, starting
+    from onereturn.memory import collector_off, freeze_startup_heap
 
     slot.value = os.getpid()
     configure_logging(as_json=log_json)
@@ -50,7 +50,7 @@ def build_process_started(parent: int, log_json: bool, niceness: int, preload: t
     in_background(parent, niceness=niceness)
     # The build path imported now, so the collector's full passes during builds skip it (and the first build
     # does not pay for the imports).
-    with starting():
+    with collector_off():
         for name in preload:
             importlib.import_module(name)
     freeze_startup_heap()

@@ -16,6 +16,7 @@ import polars as pl
 
 from collectors.records.safexml import check_bounded, parse_bounded
 from onereturn.errors import InvalidInput
+from onereturn.memory import collector_off
 
 #: A census of a large county is a few megabytes; anything far larger is refused unread.
 MAX_BYTES = 200 * 1024 * 1024
@@ -147,6 +148,14 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
 def read_cin_tables(data: bytes) -> dict[str, pl.DataFrame]:
     """Read a CIN census XML file into its tables (see :data:`COLUMNS`), dates and yes/no typed."""
     root = parse_cin_xml(data)
+    # The rows are no garbage either: the collector is held off while they are made, as while the tree was.
+    with collector_off():
+        rows = _rows(root)
+    return {name: _typed(name, _frame(name, found)) for name, found in rows.items()}
+
+
+def _rows(root: ET.Element) -> dict[str, list[dict[str, str | int | None]]]:
+    """Each table's rows as the census's elements give them, one dict a row."""
     rows: dict[str, list[dict[str, str | int | None]]] = {name: [] for name in COLUMNS}
     for children in _children_of(root, "Children"):
         for child in _children_of(children, "Child"):
@@ -180,7 +189,7 @@ def read_cin_tables(data: bytes) -> dict[str, pl.DataFrame]:
                         for review in _children_of(reviews, "CPPreviewDate"):
                             text = (review.text or "").strip() or None
                             rows["Reviews"].append(base | {"_plan": plan_no, "CPPreviewDate": text})
-    return {name: _typed(name, _frame(name, found)) for name, found in rows.items()}
+    return rows
 
 
 def collection_year_of(data: bytes) -> int | None:
