@@ -41,7 +41,7 @@ def test_the_tree_and_the_census_rows_are_made_with_the_collector_off_and_it_is_
         seen.append(gc.isenabled())
         return rows(root)
 
-    monkeypatch.setattr(safexml.ET, "fromstring", parsing)
+    monkeypatch.setattr(ET, "fromstring", parsing)
     monkeypatch.setattr(cin_tables, "_rows", reading)
     tables = cin_tables.read_cin_tables(CENSUS)
     assert seen == [False, False]
