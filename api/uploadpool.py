@@ -37,7 +37,6 @@ import polars as pl
 from sqlalchemy import Engine
 
 from collectors.lease import process_prefix, release_on_stop
-from collectors.records.contract import keep_ready
 from onereturn.errors import ProcessingFailed
 from onereturn.memory import collector_off, freeze_startup_heap
 from onereturn.processes import in_background
@@ -99,8 +98,6 @@ def _start_worker(settings: Settings, url: str, parent: int, ready: Any) -> None
         with collector_off():
             _warm()
         freeze_startup_heap()
-        # A record-level upload after another finds DfE's rules' process started and its libraries imported.
-        keep_ready()
     except Exception:
         # The first upload reads what is missing, and says so if it still cannot.
         log.exception("an upload process could not read the catalogue as it started")

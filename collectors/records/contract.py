@@ -248,77 +248,21 @@ def without_values(text: str, *, lines: int = 60) -> str:
     return "\n".join(kept[-lines:])
 
 
-#: How long a rules process started ahead waits for the next upload before it ends: a council sending its files
-#: again once corrected, or the next council of a round, within it; no process held longer for a kind of upload a
-#: council makes a few times a year.
-READY_S = 600.0
-
-
-class _Ready:
-    """The rules process started ahead for the next call, once :func:`keep_ready` has been called."""
-
-    def __init__(self) -> None:
-        self.enabled = False
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._made_for: tuple[list[str], dict[str, str]] = ([], {})
-
-    def take(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes] | None:
-        """The process started ahead for this command and environment, if it is still waiting; any other is ended."""
-        with self._lock:
-            proc, made_for, self._proc = self._proc, self._made_for, None
-        if proc is None:
-            return None
-        if made_for == (argv, env) and proc.poll() is None:
-            return proc
-        _end(proc)
-        return None
-
-    def start(self, argv: list[str], env: dict[str, str]) -> None:
-        """Start the next call's process now, so its interpreter and imports are paid while nobody waits."""
-        if not self.enabled:
-            return
-        proc = _start([*argv, "--ready-s", f"{READY_S:g}"], env)
-        with self._lock:
-            old, self._proc, self._made_for = self._proc, proc, (argv, env)
-        if old is not None:
-            _end(old)
-
-
-_READY = _Ready()
-
-
-def keep_ready() -> None:
-    """From now on, start a rules process ahead as each call's rules finish, for the next call in this process.
-
-    An upload process calls it as it starts: its first record-level upload starts its rules process as before, and
-    an upload after it within :data:`READY_S` finds one with pandas and DfE's libraries imported (0.2 s of 3.5 s
-    for a county's SSDA903 set). Each waiting process holds about 70 MB."""
-    _READY.enabled = True
-
-
-def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-
-
-def _end(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate()
-
-
 def _call(
     request: dict[str, Any], *, timeout_s: float | None, memory_mib: int | None, stop: threading.Event | None = None
 ) -> dict[str, Any]:
     timeout, memory = _limits(timeout_s, memory_mib)
     # One thread each: every BLAS thread reserves address space, which the memory limit counts.
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    argv = [str(validators_python()), str(RUNNER), "--memory-mib", str(memory)]
-    proc = _READY.take(argv, env) or _start(argv, env)
+    proc = subprocess.Popen(
+        [str(validators_python()), str(RUNNER), "--memory-mib", str(memory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     try:
         out, err = _answer(proc, json.dumps(request).encode(), timeout, stop)
-        # The next call's process imports while this call's caller works on what these rules found.
-        _READY.start(argv, env)
     except subprocess.TimeoutExpired:
         # The setting is the operator's to change: the log names it, the council is told what happened.
         logger.warning("DfE's rules ran past ONERETURN_RECORDS_TIMEOUT_S (%g s) and were stopped", timeout)
@@ -329,7 +273,8 @@ def _call(
     finally:
         # Whatever stops the caller (a time limit, Ctrl-C, an error) stops the rules too.
         if proc.poll() is None:
-            _end(proc)
+            proc.kill()
+            proc.communicate()
     if proc.returncode == EXIT_MEMORY:
         logger.warning("DfE's rules needed more than ONERETURN_RECORDS_MEMORY_MIB (%d MiB) and were stopped", memory)
         raise RecordsMemoryLimit(

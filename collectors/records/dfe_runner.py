@@ -7,9 +7,6 @@ CIN census). It calls their public entry points and never changes a rule. ``coll
 the service's side and documents the contract.
 
     python dfe_runner.py --memory-mib 1536 < request.json > answer.json
-
-Started ahead of its request (``--ready-s``), it imports pandas and both libraries first and then waits that long
-for the request; none by then, or its caller gone, it ends without a word.
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ import logging
 import os
 import pkgutil
 import resource
-import select
 import sys
 import threading
 import time
@@ -56,17 +52,13 @@ def main() -> None:
     """Read the request, run it, write the answer; never let the library write to stdout."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory-mib", type=int, default=0)
-    parser.add_argument("--ready-s", type=float, default=0.0)
     args = parser.parse_args()
     if args.memory_mib > 0:
         limit = args.memory_mib * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    parent = os.getppid()
-    _die_with_parent(parent)
+    _die_with_parent(os.getppid())
     # The 903 library logs every rule it runs at INFO; warnings and the tracebacks of rules that raise remain.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    if args.ready_s > 0:
-        _ready(args.ready_s, parent)
     out = sys.stdout
     try:
         request = json.load(sys.stdin)
@@ -107,26 +99,6 @@ def _is_memory(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-#: What every request needs before its rule set: pandas and each library's entry point.
-_AHEAD = ("pandas", "lac_validator.config", "lac_validator.lac_validator", "cin_validator.cin_validator")
-
-
-def _ready(seconds: float, parent: int) -> None:
-    """Import what every request needs, then wait up to ``seconds`` for one; none by then, or the caller gone, end."""
-    try:
-        for module in _AHEAD:
-            importlib.import_module(module)
-    except Exception as exc:
-        # Under the memory limit: ended, so the caller starts a process of its own that says so in its answer.
-        # Any other failure is the request's to meet and report when it imports the library itself.
-        if isinstance(exc, MemoryError) or _is_memory(exc):
-            os._exit(EXIT_MEMORY)
-    readable, _, _ = select.select([sys.stdin], [], [], seconds)
-    if not readable or os.getppid() != parent:
-        # The caller closing its end makes stdin readable too (at its end): nobody to answer.
-        os._exit(0)
 
 
 def _die_with_parent(parent: int) -> None:
