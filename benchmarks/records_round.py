@@ -4,9 +4,11 @@ Each council's files are a separate upload, and the service processes uploads in
 worker's upload slots, ``ONERETURN_UPLOAD_SLOTS``), each starting DfE's rules in a process of its own: a round of
 150 councils is work for every core. Here the national sample's sets (taken again in turn to make whole waves, one
 set per process) are run at once on ``--processes`` processes (default: the cores this process may use), three
-ways: the service's path (each set in a fresh process, as in ``bench records``), DfE's library alone, and uploads
-to the running service, all sent at once (fresh sets, so none is answered as an earlier upload), to the last
-stage of each. The round's time on N processes is the wall-clock time of the whole over its sets, times 150: an
+ways: the service's path (each set by one of as many worker processes started beforehand with the service
+imported, as the service's upload processes are, and as the one-after-another path of ``bench records`` is timed
+once the service is imported), DfE's library alone (each set in a fresh process of its environment, from its start,
+as one after another), and uploads to the running service, all sent at once (fresh sets, so none is answered as an
+earlier upload), to the last stage of each. The round's time on N processes is the wall-clock time of the whole over its sets, times 150: an
 extrapolation, printed beside the one-process round of the same sample. The cores each way kept busy (the
 processor time of its processes over the round's wall-clock time) say how much of the machine it had: on a machine
 busy with other work, fewer than N.
@@ -14,11 +16,13 @@ busy with other work, fewer than N.
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import os
 import resource
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +66,45 @@ def _at_once(run: Callable[[list[Path]], Any], jobs: list[list[Path]], processes
     return seconds, (_children_cpu() - cpu) / seconds
 
 
+def _import_service() -> None:
+    """A worker's start: the service's path imported before any set, as an upload process imports it."""
+    for module in ("benchmarks.records", "collectors.records.contract", "collectors.records.inputs",
+                   "collectors.records.ssda903_tables", "collectors.records.ssda903_figures"):  # fmt: skip
+        importlib.import_module(module)
+
+
+def _started(_: int) -> None:
+    # Long enough that each of the workers takes one, so every worker has started before the clock does.
+    time.sleep(0.5)
+
+
+def _cpu_with_children() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _path_job(job: tuple[list[Path], str, str]) -> float:
+    """One set's path in a worker; the processor seconds it took there and in its DfE's rules' process."""
+    from benchmarks.records import one
+
+    files, year, la = job
+    before = _cpu_with_children()
+    one("903", files, year, la)
+    return _cpu_with_children() - before
+
+
+def _in_workers(jobs: list[list[Path]], processes: int, year: str, la: str) -> tuple[float, float]:
+    """Seconds from the first set to the last, each run by one of ``processes`` workers started beforehand with the
+    service imported; and the cores kept busy meanwhile (the sets' processor time over those seconds)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=spawn, initializer=_import_service) as pool:
+        list(pool.map(_started, range(processes)))
+        started = time.perf_counter()
+        cpu = sum(pool.map(_path_job, [(files, year, la) for files in jobs]))
+        seconds = time.perf_counter() - started
+    return seconds, cpu / seconds
+
+
 def _upload_one(server: Any, files: list[Path], year: str) -> str:
     """Upload one council's files and wait for the submission's last stage; return that stage."""
     from benchmarks.records import COUNCIL_KEY, FINAL_STAGES
@@ -81,11 +124,11 @@ def national_round(
     sets: list[list[Path]], processes: int, year: str, la: str, server: Any, fresh: Callable[[int], list[Path]]
 ) -> Round:
     """Run the sample's sets at once on ``processes`` processes (path, library alone, uploads)."""
-    from benchmarks.records import _library_run, _service_run
+    from benchmarks.records import _library_run
 
     count = -(-len(sets) // processes) * processes
     jobs = [sets[i % len(sets)] for i in range(count)]
-    path, path_cores = _at_once(lambda files: _service_run("903", files, year, la), jobs, processes)
+    path, path_cores = _in_workers(jobs, processes, year, la)
     library, library_cores = _at_once(lambda files: _library_run("903", files, year, la), jobs, processes)
     found = Round(processes, count, path, library, path_cores=path_cores, library_cores=library_cores)
     if server is not None:
