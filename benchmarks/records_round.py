@@ -8,10 +8,10 @@ ways: the service's path (each set by one of as many worker processes started be
 imported, as the service's upload processes are, and as the one-after-another path of ``bench records`` is timed
 once the service is imported), DfE's library alone (each set in a fresh process of its environment, from its start,
 as one after another), and uploads to the running service, all sent at once (fresh sets, so none is answered as an
-earlier upload), to the last stage of each. The round's time on N processes is the wall-clock time of the whole over its sets, times 150: an
-extrapolation, printed beside the one-process round of the same sample. The cores each way kept busy (the
-processor time of its processes over the round's wall-clock time) say how much of the machine it had: on a machine
-busy with other work, fewer than N.
+earlier upload), to the last stage of each. The round's time on N processes is the wall-clock time of the whole
+over its sets, times 150: an extrapolation, printed beside the one-process round of the same sample. The cores each
+way kept busy (the processor time of its processes over the round's wall-clock time) say how much of the machine it
+had: on a machine busy with other work, fewer than N.
 """
 
 from __future__ import annotations
