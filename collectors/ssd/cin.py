@@ -33,7 +33,7 @@ from collectors.ssd.spec import FLAGS, as_date
 
 #: Each SSD table the census reads, its columns as the readings need them (a table not given is empty).
 TABLES: dict[str, tuple[str, ...]] = {
-    "ssd_person": ("pers_person_id", "pers_upn", "pers_common_child_id", "pers_upn_unknown", "pers_dob",
+    "ssd_person": ("pers_person_id", "pers_upn", "pers_upn_unknown", "pers_dob",
                    "pers_expected_dob", "pers_death_date", "pers_sex", "pers_ethnicity"),
     "ssd_disability": ("disa_person_id", "disa_disability_code"),
     "ssd_cin_episodes": ("cine_referral_id", "cine_person_id", "cine_referral_date", "cine_referral_source_code",
@@ -141,7 +141,7 @@ def _child(extract: Extract, person: dict[str, Any], disabilities: list[dict[str
     child = ET.Element("Child")
     ids = ET.SubElement(child, "ChildIdentifiers")
     _leaf(ids, "LAchildID", person["pers_person_id"])
-    _leaf(ids, "UPN", person["pers_upn"] or person["pers_common_child_id"])
+    _leaf(ids, "UPN", person["pers_upn"])
     _leaf(ids, "UPNunknown", person["pers_upn_unknown"])
     _leaf(ids, "PersonBirthDate", person["pers_dob"])
     _leaf(ids, "ExpectedPersonBirthDate", person["pers_expected_dob"])

@@ -342,7 +342,7 @@ def _ragged(text: str, width: int) -> list[int]:
 
 
 def _allowed(table: Table, mapping: Mapping) -> set[str]:
-    # A column the year's mapping reads that the schema lacks is one of v1.4.5's (pers_upn): it is read, not refused.
+    # A column some output reads (the year's mapping, with any more the caller asked for) is read, not refused.
     return set(table.columns) | mapping.used().get(table.name, set())
 
 

@@ -71,7 +71,7 @@ from collectors.ssd.intake import Extract
 from collectors.ssd.spec import DATE, FLAGS, ROLE, of_roles
 
 TABLES: dict[str, tuple[str, ...]] = {
-    "ssd_person": ("pers_person_id", "pers_sex", "pers_dob", "pers_ethnicity", "pers_upn", "pers_common_child_id",
+    "ssd_person": ("pers_person_id", "pers_sex", "pers_dob", "pers_ethnicity", "pers_upn",
                    "pers_upn_unknown", "pers_is_mother"),
     "ssd_mother": ("moth_person_id", "moth_childs_dob"),
     "ssd_cla_episodes": ("clae_cla_episode_id", "clae_person_id", "clae_cla_episode_start_date",
@@ -185,7 +185,7 @@ def _header(extract: Extract, people: pl.DataFrame, mothers: pl.DataFrame) -> li
     out = []
     for p in people.iter_rows(named=True):
         mother = FLAGS.get(p["pers_is_mother"] or "")
-        upn = p["pers_upn"] or p["pers_common_child_id"] or p["pers_upn_unknown"] or ""
+        upn = p["pers_upn"] or p["pers_upn_unknown"] or ""
         out.append([p["pers_person_id"], SEX.get(coded(extract, "pers_sex", p["pers_sex"]) or "", ""), _d(p["pers_dob"]),
                     coded(extract, "pers_ethnicity", p["pers_ethnicity"]) or "", upn,
                     "" if mother is None else str(int(mother)), _d(latest.get(p["pers_person_id"]))])  # fmt: skip
