@@ -45,6 +45,7 @@ def synthetic_ssd(
         rows: Rows = defaultdict(list)
         _from_cin(cin.read_bytes(), rows, collection.start)
         _from_903({p.name: p for p in files}, rows)
+        _health({p.name: p for p in files}, rows, collection.start)
         annex_a_rows(rows, seed, collection.end)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"ssd_extract_{collection.ending}.zip"
@@ -214,6 +215,37 @@ def _from_903(files: dict[str, Path], rows: Rows) -> None:
                                          "invo_involvement_start_date": _iso(w["SW_DECOM"]),
                                          "invo_involvement_end_date": _iso(w["SW_DEC"]),
                                          "invo_worker_change_reason": w["SW_REASON"]})  # fmt: skip
+
+
+def _health(files: dict[str, Path], rows: Rows, start: date) -> None:
+    """Each OC2 row as the SSD's rows its readings give it back from (``collectors/ssd/ssda903_oc2.py``): a check of
+    the year for each 1 (and a planned one, not had, for a health assessment's 0), the immunisation status, an SDQ of
+    the year, a conviction and a substance misuse problem dated in the year."""
+    day = (start + timedelta(days=100)).isoformat()
+    for n, o in enumerate(_read(files, "oc2.csv")):
+        child = o["CHILD"]
+        for item, kind in (("HEALTH_ASSESSMENT", "HEALTH"), ("TEETH_CHECK", "DENTAL"),
+                           ("HEALTH_CHECK", "Health Surveillance Check")):  # fmt: skip
+            if o[item] == "1" or (item == "HEALTH_ASSESSMENT" and o[item] == "0"):
+                rows["ssd_cla_health"].append({
+                    "clah_health_check_id": f"{child}-{kind[:6]}{n}", "clah_person_id": child,
+                    "clah_health_check_type": kind, "clah_health_check_date": day,
+                    "clah_health_check_status": "Completed" if o[item] == "1" else "Planned",
+                })  # fmt: skip
+        rows["ssd_cla_immunisations"].append({"clai_person_id": child,
+                                              "clai_immunisations_status": FLAG[o["IMMUNISATIONS"]]})  # fmt: skip
+        if o["SDQ_SCORE"] or o["SDQ_REASON"]:
+            rows["ssd_sdq_scores"].append({"csdq_table_id": f"{child}-Q{n}", "csdq_person_id": child,
+                                           "csdq_sdq_completed_date": day, "csdq_sdq_score": o["SDQ_SCORE"],
+                                           "csdq_sdq_reason": o["SDQ_REASON"]})  # fmt: skip
+        if o["CONVICTED"] == "1":
+            rows["ssd_cla_convictions"].append({"clac_cla_conviction_id": f"{child}-C{n}", "clac_person_id": child,
+                                                "clac_cla_conviction_date": day})  # fmt: skip
+        if o["SUBSTANCE_MISUSE"] == "1":
+            rows["ssd_cla_substance_misuse"].append({
+                "clas_substance_misuse_id": f"{child}-S{n}", "clas_person_id": child, "clas_substance_misuse_date": day,
+                "clas_intervention_received": FLAG.get(o["INTERVENTION_RECEIVED"], ""),
+            })  # fmt: skip
 
 
 def _permanence(files: dict[str, Path], rows: Rows) -> None:

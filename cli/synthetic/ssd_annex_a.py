@@ -31,8 +31,14 @@ def annex_a_rows(rows: Rows, seed: int, year_end: date) -> None:
     workers = {r["invo_professional_id"] for r in rows["ssd_involvements"] if r.get("invo_professional_id")} | {
         r["clea_care_leaver_worker_id"] for r in rows["ssd_care_leavers"] if r.get("clea_care_leaver_worker_id")
     }
+    # The synthetic 903's worker ids are Social Work England numbers (SW...): each is the worker's registration number.
     rows["ssd_professionals"] = [
-        {"prof_professional_id": w, "prof_professional_name": f"Social worker {w}"} for w in sorted(workers)
+        {
+            "prof_professional_id": w,
+            "prof_professional_name": f"Social worker {w}",
+            "prof_social_worker_registration_no": w,
+        }
+        for w in sorted(workers)
     ]
     rows["ssd_department"] = [{"dept_team_id": k, "dept_team_name": v} for k, v in TEAMS.items()]
 
@@ -127,13 +133,15 @@ def _care_work(rows: Rows, rng: random.Random, year_end: date) -> None:
             rows["ssd_cla_visits"].append({"clav_cla_visit_id": f"{episode['clae_cla_episode_id']}-V",
                                            "clav_person_id": person, "clav_cla_visit_date": visited.isoformat(),
                                            "clav_cla_visit_seen": "Y", "clav_cla_visit_seen_alone": rng.choice("YN")})  # fmt: skip
+    checked_already = {r["clah_person_id"] for r in rows["ssd_cla_health"]}
     for person, first in sorted(firsts.items()):
         plan = {key: ("Y" if key == rng.choice(PLANS) else "") for key in PLANS}
         rows["ssd_cla_care_plan"].append({"lacp_table_id": f"{person}-CP", "lacp_person_id": person,
                                           "lacp_cla_care_plan_start_date": (first + timedelta(days=30)).isoformat(),
                                           "lacp_cla_care_plan_json": json.dumps(plan)})  # fmt: skip
         checked = min(first + timedelta(days=40), year_end)
-        for kind in ("Health Assessment", "Dental Check"):
+        # A child of the 903's OC2 has the checks its OC2 row says already (cli/synthetic/ssd.py): no others.
+        for kind in () if person in checked_already else ("Health Assessment", "Dental Check"):
             rows["ssd_cla_health"].append({"clah_health_check_id": f"{person}-{kind[0]}", "clah_person_id": person,
                                            "clah_health_check_type": kind, "clah_health_check_date": checked.isoformat()})  # fmt: skip
         rows["ssd_family"].append({"fami_table_id": f"{person}-F", "fami_person_id": person,

@@ -80,9 +80,8 @@ def make_returns(
     else:
         made.notes.append(f"no referral is open in {year}: no CIN census was made")
     if episodes is not None and not episodes.is_empty():
-        made.files.append((SSDA903_FILE, make_ssda903(extract, years)))
-        made.notes.append(f"SSDA903 tables made: {', '.join(MADE)}; OC2 is not made from an SSD extract, which holds "
-                          "no teeth check nor intervention offered (docs/records.md)")  # fmt: skip
+        made.files.append((SSDA903_FILE, make_ssda903(extract, years, made.notes)))
+        made.notes.append(f"SSDA903 tables made: {', '.join(MADE)}")
     else:
         made.notes.append("the extract has no looked-after episode: no SSDA903 was made")
     return made

@@ -18,11 +18,29 @@ Readings where the SSD's definitions leave a choice (each with its source):
   varying); DUC is that row's end date (D2I's SSDA903 tool, section 18).
 - Reviews join the child by ``clar_cla_id`` through the child's episodes (``clae_cla_id``), as the SSD schema
   refers them.
-- Social worker episodes are the child's ``ssd_involvements`` rows (SW_ID the professional's id). The SSD's role
-  ids are the council's own (tables.md: ``invo_professional_role_id`` NVARCHAR(200), local values) and it does not
-  mark which is the social worker's (the DfE API flows repository's issue 93, users_asks.md): where the council has
-  a rule for which roles are the allocated worker (``ONERETURN_SSD_WORKER_ROLES``), only involvements of those roles
-  are written; without one every involvement counts.
+- Social worker episodes are the child's ``ssd_involvements`` rows that overlap the social worker reporting
+  period: begun by 31 March and not ended before its start, which DfE's rules for 2024-25 put a year before the
+  collection year's (SW07STG2 and SW12STG2 of csc-validator-be-903's lac2024_25: "on or after the start of the
+  social worker reporting period", read as ``collection_start - 1 year``); 2023-24's rules start it with the year.
+  The SSD's role ids are the council's own (tables.md: ``invo_professional_role_id`` NVARCHAR(200), local values)
+  and it does not mark which is the social worker's (the DfE API flows repository's issue 93, users_asks.md): where
+  the council has a rule for which roles are the allocated worker (``ONERETURN_SSD_WORKER_ROLES``), only
+  involvements of those roles are written; without one every involvement counts.
+- SW_ID is the worker's Social Work England registration number, ``prof_social_worker_registration_no`` of the
+  ``ssd_professionals`` row the involvement names (the SSD spec's PROF002A: "This is the child and family social
+  worker Social Work England (SWE) number ... For social workers this will start 'SW'"; D2I's payload builder takes
+  the worker id from it too), never the case system's own professional id. A worker the extract holds no number for
+  is written ``XX``: DfE's rule SW02STG1 takes a social worker ID beginning "SW" or "XX" and no other, so XX is the
+  one stand-in its rules admit; the upload's notes count those episodes and say what the extract lacks.
+- REASON_PLACE_CHANGE is written only on an episode that ended with a change of placement: ceased X1 and followed
+  by the child's next episode starting P, B, T or U, as DfE's rule 225 reads a change of placement (an episode
+  followed by RNE L changed the legal status only, and the placement row the SSD holds keeps its reason for the
+  episode that did end it).
+- A child whose every episode written is under legal status V3 or V4 (short breaks) has no MOTHER, MC_DOB nor
+  Reviews rows: DfE's rule 399, "Mother field, review field or participation field are completed but child is looked
+  after under legal status V3 or V4" (MC_DOB without MOTHER is rule 612's finding). An episode under V3 or V4 has no
+  HOME_POST, PL_POST nor URN: DfE's rules 214 ("Placement location information not required", PL_POST and URN) and
+  398 (the distance from HOME_POST to PL_POST).
 - Sex is M or F as the SSD writes it, DfE's 903 coding from 2024-25 (its rule 101); MOTHER Y and N are 1 and 0.
 - PlacedAdoption has a row for each ``ssd_permanence`` row of a child in the return whose decision that the child
   should be placed for adoption (``perm_adm_decision_date``) is on or before 31 March and was not reversed before
@@ -50,9 +68,8 @@ Readings where the SSD's definitions leave a choice (each with its source):
   lac_validator's rule_utils.valid_date), a YYYY-MM-DD date turned into dd/mm/yyyy. LA_PERM is written as
   held (or as the council's code map turns it): LAPP005A holds the arranging council's name where DfE's rule 633
   wants its code.
-- OC2 is not made: the SSD has no column for its TEETH_CHECK and INTERVENTION_OFFERED (the SSD spec's
-  ``ssda903_ref`` list, mappings/ssda903_from_ssd.md, names none), so the record-level report names it as a table
-  not given.
+- OC2 is made from the SSD's looked-after health tables for the children looked after continuously for 12 months at
+  31 March (``collectors/ssd/ssda903_oc2.py``, its readings there).
 """
 
 from __future__ import annotations
@@ -69,6 +86,7 @@ from collectors.records.ssda903_tables import COLUMNS, CSV_NAMES, CollectionYear
 from collectors.ssd.cin import coded, table
 from collectors.ssd.intake import Extract
 from collectors.ssd.spec import DATE, FLAGS, ROLE, of_roles
+from collectors.ssd.ssda903_oc2 import make_oc2
 
 TABLES: dict[str, tuple[str, ...]] = {
     "ssd_person": ("pers_person_id", "pers_sex", "pers_dob", "pers_ethnicity", "pers_upn",
@@ -92,6 +110,7 @@ TABLES: dict[str, tuple[str, ...]] = {
                          "clea_care_leaver_accom_suitable"),
     "ssd_involvements": ("invo_person_id", "invo_professional_id", "invo_involvement_start_date",
                          "invo_involvement_end_date", "invo_worker_change_reason", ROLE),
+    "ssd_professionals": ("prof_professional_id", "prof_social_worker_registration_no"),
     "ssd_permanence": ("perm_person_id", "perm_adm_decision_date", "perm_matched_date", "perm_adopted_by_carer_flag",
                        "perm_number_of_adopters", "perm_adopter_sex", "perm_adopter_legal_status",
                        "perm_decision_reversed_date", "perm_decision_reversed_reason"),
@@ -104,7 +123,15 @@ ADOPTED = frozenset({"E11", "E12"})
 UASC = frozenset({"UASC", "UNACCOMPANIED ASYLUM SEEKING CHILD"})
 #: DfE's 903 codes sex as M and F from 2024-25 (its rule 101, csc-validator-be-903), as the SSD writes it.
 SEX = {"M": "M", "F": "F"}
-MADE = ("Header", "Episodes", "UASC", "Reviews", "Missing", "OC3", "AD1", "PlacedAdoption", "PrevPerm", "SWEpisodes")
+#: The social worker ID DfE's rule SW02STG1 admits besides a registration number beginning SW: for a worker the
+#: extract holds no Social Work England number for.
+UNREGISTERED = "XX"
+#: Reasons a new episode starts that change the placement, as DfE's rule 225 reads the next episode (P, B, T, U).
+NEW_PLACEMENT = frozenset({"P", "B", "T", "U"})
+#: Legal statuses of short breaks: no MOTHER nor Reviews for a child only under them (DfE's rule 399).
+SHORT_BREAKS = frozenset({"V3", "V4"})
+MADE = ("Header", "Episodes", "UASC", "Reviews", "Missing", "OC2", "OC3", "AD1", "PlacedAdoption", "PrevPerm",
+        "SWEpisodes")  # fmt: skip
 
 
 def _d(day: date | None) -> str:
@@ -128,8 +155,10 @@ def _in_force(rows: pl.DataFrame, person: str, start: str, end: str, episodes: p
     return live.sort(start).group_by("clae_cla_episode_id", maintain_order=True).last()
 
 
-def make_ssda903(extract: Extract, year: CollectionYear) -> bytes:
-    """The year's SSDA903 CSV tables from the extract, as one ZIP (``header.csv``, ``episodes.csv``, ...)."""
+def make_ssda903(extract: Extract, year: CollectionYear, notes: list[str] | None = None) -> bytes:
+    """The year's SSDA903 CSV tables from the extract, as one ZIP (``header.csv``, ``episodes.csv``, ...); what the
+    extract lacks for them is added to ``notes``."""
+    notes = [] if notes is None else notes
     t = {name: table(extract, name, columns) for name, columns in TABLES.items()}
     episodes = t["ssd_cla_episodes"]
     in_year = episodes.filter(
@@ -141,8 +170,9 @@ def make_ssda903(extract: Extract, year: CollectionYear) -> bytes:
     people = t["ssd_person"].filter(pl.col("pers_person_id").is_in(sorted(children)))
     dob = {p["pers_person_id"]: _d(p["pers_dob"]) for p in people.iter_rows(named=True)}
     rows: dict[str, list[list[str]]] = {name: [] for name in MADE}
-    rows["Header"] = _header(extract, people, t["ssd_mother"])
     rows["Episodes"] = _episodes(extract, episodes.filter(pl.col("clae_person_id").is_in(sorted(children))), t)
+    short = _short_breaks(rows["Episodes"])
+    rows["Header"] = _header(extract, people, t["ssd_mother"], short)
     sex_of = dict(people.select("pers_person_id", "pers_sex").iter_rows())
     for i in t["ssd_immigration_status"].iter_rows(named=True):
         status = (i["immi_immigration_status"] or "").strip().upper()
@@ -155,7 +185,7 @@ def make_ssda903(extract: Extract, year: CollectionYear) -> bytes:
     )
     for r in t["ssd_cla_reviews"].iter_rows(named=True):
         child = cla_of.get(r["clar_cla_id"]) or ""
-        if child in dob:
+        if child in dob and child not in short:
             code = coded(extract, "clar_cla_review_participation", r["clar_cla_review_participation"]) or ""
             rows["Reviews"].append([child, dob[child], _d(r["clar_cla_review_date"]), code])
     for m in t["ssd_missing"].iter_rows(named=True):
@@ -168,27 +198,79 @@ def make_ssda903(extract: Extract, year: CollectionYear) -> bytes:
             rows["OC3"].append([c["clea_person_id"], dob[c["clea_person_id"]],
                                 *(coded(extract, k, c[k]) or "" for k in ("clea_care_leaver_in_touch",
                                   "clea_care_leaver_activity", "clea_care_leaver_accom_suitable"))])  # fmt: skip
-    for v in t["ssd_involvements"].filter(of_roles(pl.col(ROLE), extract.worker_roles)).iter_rows(named=True):
-        if v["invo_person_id"] in dob:
-            rows["SWEpisodes"].append([v["invo_person_id"], dob[v["invo_person_id"]], v["invo_professional_id"] or "",
-                                       _d(v["invo_involvement_start_date"]), _d(v["invo_involvement_end_date"]),
-                                       coded(extract, "invo_worker_change_reason", v["invo_worker_change_reason"]) or ""])  # fmt: skip
+    rows["OC2"] = make_oc2(extract, rows["Episodes"], dob, {r[0] for r in rows["OC3"]}, year, notes)
+    rows["SWEpisodes"] = _social_workers(extract, t, dob, year, notes)
     mine = episodes.filter(pl.col("clae_person_id").is_in(sorted(children)))
     rows["AD1"], rows["PlacedAdoption"] = _adoption(extract, t["ssd_permanence"], mine, dob, year)
     rows["PrevPerm"] = _previous(extract, mine, dob, year)
     return _zipped(rows)
 
 
-def _header(extract: Extract, people: pl.DataFrame, mothers: pl.DataFrame) -> list[list[str]]:
+def sw_period_start(year: CollectionYear) -> date:
+    """The first day of the social worker reporting period: from 2024-25 a year before the collection year's start
+    (DfE's rules SW07STG2 and SW12STG2 of lac2024_25 read ``collection_start - 1 year``), before then the year's."""
+    return date(year.ending - 2, 4, 1) if year.ending >= 2025 else year.start
+
+
+def _social_workers(
+    extract: Extract, t: dict[str, pl.DataFrame], dob: dict[str, str], year: CollectionYear, notes: list[str]
+) -> list[list[str]]:
+    """SWEpisodes rows: the children's involvements (of the council's worker roles) overlapping the social worker
+    reporting period, SW_ID the worker's registration number or XX (the readings above)."""
+    professionals = t["ssd_professionals"]
+    number = {
+        p: (n or "").strip()
+        for p, n in professionals.select("prof_professional_id", "prof_social_worker_registration_no").iter_rows()
+    }
+    overlapping = t["ssd_involvements"].filter(
+        of_roles(pl.col(ROLE), extract.worker_roles)
+        & pl.col("invo_person_id").is_in(sorted(dob))
+        & (pl.col("invo_involvement_start_date").is_null() | (pl.col("invo_involvement_start_date") <= year.end))
+        & (pl.col("invo_involvement_end_date").is_null()
+           | (pl.col("invo_involvement_end_date") >= sw_period_start(year)))
+    )  # fmt: skip
+    out, unregistered = [], 0
+    for v in overlapping.iter_rows(named=True):
+        sw_id = number.get(v["invo_professional_id"]) or UNREGISTERED
+        unregistered += sw_id == UNREGISTERED
+        out.append([v["invo_person_id"], dob[v["invo_person_id"]], sw_id, _d(v["invo_involvement_start_date"]),
+                    _d(v["invo_involvement_end_date"]),
+                    coded(extract, "invo_worker_change_reason", v["invo_worker_change_reason"]) or ""])  # fmt: skip
+    if unregistered:
+        held = "ssd_professionals" in extract.tables and "prof_social_worker_registration_no" in (
+            extract.tables["ssd_professionals"].columns
+        )
+        lacks = (
+            "their workers have no prof_social_worker_registration_no in ssd_professionals"
+            if held
+            else "the extract has no ssd_professionals with prof_social_worker_registration_no"
+        )
+        notes.append(
+            f"SWEpisodes: {unregistered} social worker episode(s) have SW_ID XX, the stand-in DfE's rule SW02STG1 "
+            f"admits, as {lacks} (the worker's Social Work England registration number)"
+        )
+    return out
+
+
+def _short_breaks(episodes: list[list[str]]) -> set[str]:
+    """The children every episode of whom is under legal status V3 or V4 (DfE's rule 399)."""
+    statuses: dict[str, set[str]] = {}
+    for row in episodes:
+        statuses.setdefault(row[0], set()).add(row[3])
+    return {child for child, found in statuses.items() if found <= SHORT_BREAKS}
+
+
+def _header(extract: Extract, people: pl.DataFrame, mothers: pl.DataFrame, short: set[str]) -> list[list[str]]:
     latest = dict(mothers.sort("moth_childs_dob").group_by("moth_person_id", maintain_order=True).last().select(
         "moth_person_id", "moth_childs_dob").iter_rows())  # fmt: skip
     out = []
     for p in people.iter_rows(named=True):
-        mother = FLAGS.get(p["pers_is_mother"] or "")
+        mother = None if p["pers_person_id"] in short else FLAGS.get(p["pers_is_mother"] or "")
+        born = None if p["pers_person_id"] in short else latest.get(p["pers_person_id"])
         upn = p["pers_upn"] or p["pers_upn_unknown"] or ""
         out.append([p["pers_person_id"], SEX.get(coded(extract, "pers_sex", p["pers_sex"]) or "", ""), _d(p["pers_dob"]),
                     coded(extract, "pers_ethnicity", p["pers_ethnicity"]) or "", upn,
-                    "" if mother is None else str(int(mother)), _d(latest.get(p["pers_person_id"]))])  # fmt: skip
+                    "" if mother is None else str(int(mother)), _d(born)])  # fmt: skip
     return out
 
 
@@ -220,7 +302,21 @@ def _episodes(extract: Extract, episodes: pl.DataFrame, t: dict[str, pl.DataFram
             postcode.get(e["clae_cla_episode_id"]) or "", place.get("clap_cla_placement_postcode") or "",
             place.get("clap_cla_placement_urn") or "",
         ])  # fmt: skip
+    _placement_changes(out, list(episodes["clae_cla_episode_start_date"]))
     return out
+
+
+def _placement_changes(rows: list[list[str]], starts: list[date | None]) -> None:
+    """REASON_PLACE_CHANGE kept only on an episode ended X1 whose child's next episode starts P, B, T or U (DfE's
+    rule 225's change of placement), blanked on every other; no postcodes nor URN under V3 or V4 (rules 214, 398)."""
+    order = sorted(range(len(rows)), key=lambda n: (rows[n][0], starts[n] or date.min))
+    for at, n in enumerate(order):
+        after = order[at + 1] if at + 1 < len(order) else None
+        changed = after is not None and rows[after][0] == rows[n][0] and rows[after][2] in NEW_PLACEMENT
+        if not (changed and rows[n][8] == "X1"):
+            rows[n][9] = ""
+        if rows[n][3] in SHORT_BREAKS:
+            rows[n][10:13] = ["", "", ""]
 
 
 def _adoption(

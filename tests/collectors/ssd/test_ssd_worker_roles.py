@@ -110,8 +110,8 @@ def test_without_a_rule_every_involvement_counts_as_before(tmp_path: Path) -> No
         "C1": ("Children in need", "Bob Brook"), "C2": ("Front door", "Cat Cole"), "C3": ("Front door", "Fay Ford"),
     }  # fmt: skip
     assert _social_workers(made) == [
-        ("C1", "W1", "10/05/2024", "01/08/2024"), ("C1", "W2", "02/08/2024", ""), ("C2", "W3", "11/06/2024", ""),
-        ("C3", "W5", "01/10/2024", ""), ("C3", "W6", "01/11/2024", ""),
+        ("C1", "SW0001", "10/05/2024", "01/08/2024"), ("C1", "SW0002", "02/08/2024", ""),
+        ("C2", "SW0003", "11/06/2024", ""), ("C3", "SW0005", "01/10/2024", ""), ("C3", "SW0006", "01/11/2024", ""),
     ]  # fmt: skip
     # DfE's payloads take the builder's case worker, role CW, open on 31 March; C2's referral has no CIN plan.
     assert _care_workers(made) == {"C1": ["SW0002"], "C2": [], "C3": ["SW0006"]}
@@ -125,7 +125,7 @@ def test_with_a_rule_only_the_councils_roles_count(tmp_path: Path) -> None:
     # C1's only open involvement is a CW's: the earlier social worker's (its role in lower case, spaced) is the last
     # one ended, so it is the allocated worker; C2 has none of the roles, so no allocated worker at all.
     assert _allocated(made) == {"C1": ("Front door", "Ann Able"), "C3": ("Children in need", "Eve Ellis")}
-    assert _social_workers(made) == [("C1", "W1", "10/05/2024", "01/08/2024"), ("C3", "W5", "01/10/2024", "")]
+    assert _social_workers(made) == [("C1", "SW0001", "10/05/2024", "01/08/2024"), ("C3", "SW0005", "01/10/2024", "")]
     # On 31 March C1's social worker had gone: no care worker; C3's is the social worker, not the CW.
     assert _care_workers(made) == {"C1": [], "C2": [], "C3": ["SW0005"]}
     assert made.annex_a["worker_roles"]["role"].to_list() == list(RULE)
