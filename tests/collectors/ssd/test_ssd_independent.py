@@ -11,14 +11,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 
 from collectors.records.contract import Findings, run_rules
 from collectors.records.ssda903_figures import derive_ssda903
 from collectors.records.ssda903_tables import read_csv_tables
 from collectors.ssd.service import SSDA903_FILE, Made, make_returns
+from tests.collectors.records.samples import upload
 from tests.collectors.ssd.independent_extract import NOT_HELD, direct_files, independent_extract
 
 LA = "E10000024"
+COUNTY_KEY = "demo-synthetic-county-8e3d5a17c4"
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +109,16 @@ def test_the_looked_after_health_figures_come_from_the_extract(folders: tuple[Pa
         assert figure in derived.figures, (figure, derived.left_to_template.get(figure))
     assert derived.figures["cyp.lac_teeth_checked"].value == pytest.approx(50.0)
     assert derived.figures["cyp.lac_sdq_mean"].value == pytest.approx(14.0)
+
+
+def test_through_the_api_the_903_made_is_accepted(store_client: TestClient, tmp_path: Path) -> None:
+    """A new user's way: the extract uploaded as the council; the 903 made passes DfE's rules and is stored."""
+    answer = upload(store_client, [independent_extract(tmp_path)], headers={"X-API-Key": COUNTY_KEY})
+    assert answer.status_code == 202, answer.text
+    made = {s["filename"]: s["id"] for s in answer.json()["submissions"]}
+    assert set(made) == {SSDA903_FILE}
+    report = store_client.get(f"/api/submissions/{made[SSDA903_FILE]}", headers={"X-API-Key": COUNTY_KEY}).json()
+    assert (report["status"], report["stage"]) == ("accepted", "stored"), report
+    notes = answer.json()["extract"]["notes"]
+    assert any("SW_ID XX" in n for n in notes), notes
+    assert any("INTERVENTION_OFFERED" in n for n in notes), notes
