@@ -12,7 +12,8 @@ Readings where the SSD's definitions leave a choice (each with its source):
   TEETH_CHECK one of type DENTAL or "Dental Check" (the SSD spec's CLAH003A codes; D2I's Annex A tool reads the same
   two, AnnexA_sqlserver_v1.2.0 lines 1687 and 1704), HEALTH_CHECK one of type "Health Surveillance Check" (CLAH003A's
   third type; its guidance says most case systems do not record it), written only for a child under 5 on 31 March
-  (DfE's rules 545 and 546). None in the year is 0: the item says the check was had.
+  (DfE's rules 545 and 546). None in the year is 0: the item says the check was had. A council whose case system
+  names its check types otherwise maps them in its ``code_map.csv`` (column ``clah_health_check_type``).
 - IMMUNISATIONS is ``clai_immunisations_status`` Y 1, N 0 (CLAI004A, "Immunisations up to date? Y/N"); no row is 0.
 - SDQ_SCORE is the score of the child's latest ``ssd_sdq_scores`` row completed in the year, or else its reason
   (CSDQ004A, DfE's SDQ1-SDQ5), written only for a child aged 4 or over on 31 March and under 17 on 1 April (DfE's
@@ -107,7 +108,7 @@ def make_oc2(
             continue
         at_end, at_start = _age(born, year.end), _age(born, year.start)
         health = t["ssd_cla_health"].filter(pl.col("clah_person_id") == child)
-        had = {item: _had(health, kinds) for item, kinds in CHECKS.items()}
+        had = {item: _had(extract, health, kinds) for item, kinds in CHECKS.items()}
         sdq = _latest(t["ssd_sdq_scores"], "csdq_person_id", child)
         # A score or a reason only from the year of the 4th birthday to that of the 17th (DfE's rules 186, 188, 189).
         aged = at_end >= 4 and at_start < 17
@@ -146,10 +147,11 @@ def _latest(frame: pl.DataFrame, person: str, child: str) -> dict[str, str | Non
     return {} if found.is_empty() else found.row(-1, named=True)
 
 
-def _had(health: pl.DataFrame, kinds: frozenset[str]) -> str:
-    """1 when one of the child's checks of the year is of ``kinds`` and was had, else 0."""
+def _had(extract: Extract, health: pl.DataFrame, kinds: frozenset[str]) -> str:
+    """1 when one of the child's checks of the year is of ``kinds`` and was had, else 0; a type the council's code map
+    names is read as the code it maps it to (a local name for a health assessment, say)."""
     for check in health.iter_rows(named=True):
-        kind = (check["clah_health_check_type"] or "").strip().upper()
+        kind = (coded(extract, "clah_health_check_type", check["clah_health_check_type"]) or "").strip().upper()
         status = (check["clah_health_check_status"] or "").strip().upper()
         if kind in kinds and status not in NOT_HAD:
             return "1"

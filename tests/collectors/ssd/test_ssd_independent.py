@@ -18,7 +18,8 @@ from collectors.records.ssda903_figures import derive_ssda903
 from collectors.records.ssda903_tables import read_csv_tables
 from collectors.ssd.service import SSDA903_FILE, Made, make_returns
 from tests.collectors.records.samples import upload
-from tests.collectors.ssd.independent_extract import NOT_HELD, direct_files, independent_extract
+from tests.collectors.ssd.independent_extract import NOT_HELD, TABLES, direct_files, independent_extract
+from tests.collectors.ssd.ssd_samples import extract_zip
 
 LA = "E10000024"
 COUNTY_KEY = "demo-synthetic-county-8e3d5a17c4"
@@ -122,3 +123,18 @@ def test_through_the_api_the_903_made_is_accepted(store_client: TestClient, tmp_
     notes = answer.json()["extract"]["notes"]
     assert any("SW_ID XX" in n for n in notes), notes
     assert any("INTERVENTION_OFFERED" in n for n in notes), notes
+
+
+def test_without_the_professionals_table_every_sw_id_is_xx_and_the_answer_says_so(tmp_path: Path) -> None:
+    members: dict[str, str | bytes] = {f"{name}.csv": t for name, t in TABLES.items() if name != "ssd_professionals"}
+    # The case system names its health assessments its own way; the council's code map reads them as HEALTH.
+    members["ssd_cla_health.csv"] = TABLES["ssd_cla_health"].replace(",HEALTH,", ",Annual health check,")
+    members["code_map.csv"] = "ssd_column,local,dfe\nclah_health_check_type,Annual health check,HEALTH\n"
+    path = extract_zip(tmp_path / "x.zip", members)
+    made = make_returns(path, path.name, "2024-25", "891", max_unpacked=1 << 24)
+    with zipfile.ZipFile(io.BytesIO(dict(made.files)[SSDA903_FILE])) as archive:
+        archive.extractall(tmp_path / "made")
+    tables = read_csv_tables(tmp_path / "made")
+    assert set(tables["SWEpisodes"]["SW_ID"]) == {"XX"}
+    assert any("SW_ID XX" in n and "has no ssd_professionals" in n for n in made.notes), made.notes
+    assert tables["OC2"].filter(pl.col("CHILD") == "100201")["HEALTH_ASSESSMENT"].to_list() == ["1"]
