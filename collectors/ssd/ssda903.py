@@ -30,8 +30,11 @@ Readings where the SSD's definitions leave a choice (each with its source):
   ``ssd_professionals`` row the involvement names (the SSD spec's PROF002A: "This is the child and family social
   worker Social Work England (SWE) number ... For social workers this will start 'SW'"; D2I's payload builder takes
   the worker id from it too), never the case system's own professional id. A worker the extract holds no number for
-  is written ``XX``: DfE's rule SW02STG1 takes a social worker ID beginning "SW" or "XX" and no other, so XX is the
-  one stand-in its rules admit; the upload's notes count those episodes and say what the extract lacks.
+  is written ``XX`` followed by the case system's own id for the worker (``XX4713``, at least four characters): DfE's
+  rule SW02STG1 takes a social worker ID beginning "SW" or "XX" and no other, and from 2025-26 none shorter than four
+  characters (csc-validator-be-903, lac2025_26/rule_SW02STG1.py), so XX is the one stand-in its rules admit, and the
+  worker's own id keeps two such workers apart where DfE counts changes of worker; the upload's notes count those
+  episodes and say what the extract lacks.
 - REASON_PLACE_CHANGE is written only on an episode that ended with a change of placement: ceased X1 and followed
   by the child's next episode starting P, B, T or U, as DfE's rule 225 reads a change of placement (an episode
   followed by RNE L changed the legal status only, and the placement row the SSD holds keeps its reason for the
@@ -123,9 +126,17 @@ ADOPTED = frozenset({"E11", "E12"})
 UASC = frozenset({"UASC", "UNACCOMPANIED ASYLUM SEEKING CHILD"})
 #: DfE's 903 codes sex as M and F from 2024-25 (its rule 101, csc-validator-be-903), as the SSD writes it.
 SEX = {"M": "M", "F": "F"}
-#: The social worker ID DfE's rule SW02STG1 admits besides a registration number beginning SW: for a worker the
-#: extract holds no Social Work England number for.
+#: The start of the social worker ID DfE's rule SW02STG1 admits besides a registration number beginning SW: for a
+#: worker the extract holds no Social Work England number for.
 UNREGISTERED = "XX"
+
+
+def unregistered_id(professional_id: object) -> str:
+    """The SW_ID of a worker with no registration number: XX and the case system's id, four characters at least."""
+    # DfE's 2025-26 rule SW02STG1 refuses an id shorter than four characters; 2024-25's takes any beginning XX.
+    return f"{UNREGISTERED}{'' if professional_id is None else professional_id}".ljust(4, "0")
+
+
 #: Reasons a new episode starts that change the placement, as DfE's rule 225 reads the next episode (P, B, T, U).
 NEW_PLACEMENT = frozenset({"P", "B", "T", "U"})
 #: Legal statuses of short breaks: no MOTHER nor Reviews for a child only under them (DfE's rule 399).
@@ -231,8 +242,8 @@ def _social_workers(
     )  # fmt: skip
     out, unregistered = [], 0
     for v in overlapping.iter_rows(named=True):
-        sw_id = number.get(v["invo_professional_id"]) or UNREGISTERED
-        unregistered += sw_id == UNREGISTERED
+        sw_id = number.get(v["invo_professional_id"]) or unregistered_id(v["invo_professional_id"])
+        unregistered += sw_id.startswith(UNREGISTERED)
         out.append([v["invo_person_id"], dob[v["invo_person_id"]], sw_id, _d(v["invo_involvement_start_date"]),
                     _d(v["invo_involvement_end_date"]),
                     coded(extract, "invo_worker_change_reason", v["invo_worker_change_reason"]) or ""])  # fmt: skip
@@ -246,7 +257,7 @@ def _social_workers(
             else "the extract has no ssd_professionals with prof_social_worker_registration_no"
         )
         notes.append(
-            f"SWEpisodes: {unregistered} social worker episode(s) have SW_ID XX, the stand-in DfE's rule SW02STG1 "
+            f"SWEpisodes: {unregistered} social worker episode(s) have SW_ID XX and the case system's id for the worker, the stand-in DfE's rule SW02STG1 "
             f"admits, as {lacks} (the worker's Social Work England registration number)"
         )
     return out

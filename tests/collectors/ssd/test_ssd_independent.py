@@ -75,8 +75,9 @@ def test_the_903_made_is_the_councils_own_bar_what_the_extract_does_not_hold(
 
 def test_sw_id_is_the_registration_number_and_only_the_reporting_periods_episodes(folders: tuple[Path, Path]) -> None:
     workers = read_csv_tables(folders[0])["SWEpisodes"]
-    # Never the case system's professional id; the worker without a number is XX; I1 ended before 1 April 2023.
-    assert sorted(set(workers["SW_ID"])) == ["SW445566", "SW778899", "XX"]
+    # Never the case system's professional id alone; the worker without a number is XX and that id, four characters
+    # at least (DfE's 2025-26 SW02STG1 refuses a shorter one); I1 ended before 1 April 2023.
+    assert sorted(set(workers["SW_ID"])) == ["SW445566", "SW778899", "XX4713"]
     assert not workers.filter(pl.col("SW_DEC") == "31/01/2023").height
 
 
@@ -135,6 +136,6 @@ def test_without_the_professionals_table_every_sw_id_is_xx_and_the_answer_says_s
     with zipfile.ZipFile(io.BytesIO(dict(made.files)[SSDA903_FILE])) as archive:
         archive.extractall(tmp_path / "made")
     tables = read_csv_tables(tmp_path / "made")
-    assert set(tables["SWEpisodes"]["SW_ID"]) == {"XX"}
+    assert set(tables["SWEpisodes"]["SW_ID"]) == {"XX4712", "XX4713", "XX4714"}
     assert any("SW_ID XX" in n and "has no ssd_professionals" in n for n in made.notes), made.notes
     assert tables["OC2"].filter(pl.col("CHILD") == "100201")["HEALTH_ASSESSMENT"].to_list() == ["1"]
