@@ -124,15 +124,9 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema up to date, and name the records keys that open what was sealed before."""
-    from collectors.records.privacy import adopt_sealed
-    from onereturn import db
-    from onereturn.settings import get_settings
+    from cli.records import upgrade_naming_keys
 
-    engine = db.get_engine()
-    db.upgrade(engine)
-    err.print("Database schema is up to date.")
-    # A store sealed before it kept a fingerprint names the keys that open its records, never keys made now.
-    err.print(f"Records keys: {adopt_sealed(engine, get_settings())}.", markup=False, highlight=False)
+    upgrade_naming_keys()
 
 
 @db_app.command("backup")

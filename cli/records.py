@@ -239,3 +239,17 @@ def print_findings(result: Findings, console: Console) -> None:
         markup=False,
         highlight=False,
     )
+
+
+def upgrade_naming_keys() -> None:
+    """Bring the schema up to date; then a store sealed before it kept a fingerprint names the keys that open its
+    records (never keys made now). Say what was done."""
+    from collectors.records.privacy import adopt_sealed
+    from onereturn import db
+    from onereturn.settings import get_settings
+
+    engine = db.get_engine()
+    db.upgrade(engine)
+    console = Console(stderr=True, soft_wrap=True)
+    console.print("Database schema is up to date.")
+    console.print(f"Records keys: {adopt_sealed(engine, get_settings())}.", markup=False, highlight=False)

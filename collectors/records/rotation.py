@@ -18,15 +18,18 @@ together, so a child keeps one history. Once all is done the new file replaces t
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from cryptography.fernet import InvalidToken
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, Table, bindparam, delete, func
 from sqlmodel import Session, SQLModel, col, select
 
@@ -48,7 +51,11 @@ from onereturn.errors import ConfigurationError, Conflict
 from onereturn.settings import Settings
 
 #: Children re-keyed a transaction at a time.
-BATCH = 500
+BATCH = 5000
+#: From this many children the cryptography runs in processes of its own, one a core (their start costs a second).
+PARALLEL_FROM = 20_000
+#: Processes at most, however many cores.
+MAX_PROCESSES = 8
 #: The new keys' file is the deployment's with this after its name, until the run completes.
 ROTATING = ".rotating"
 #: How long a run waits for the record-level uploads workers are processing when it begins.
@@ -216,6 +223,45 @@ def _open_with(held: Sequence[Keys], token: bytes) -> bytes | None:
     return None
 
 
+def _compute(
+    held: Sequence[Keys], new: Keys, rows: list[tuple[str, str]]
+) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """Each old pseudonym's new pseudonym and encrypted id, and the pseudonyms under none of ``held`` nor ``new``."""
+    moves, unreadable = {}, []
+    for pseudonym, sealed in rows:
+        token = sealed.encode("ascii")
+        # The old keys first: they open nearly every child, so most children are decrypted once.
+        plain = _open_with(held, token)
+        if plain is None:
+            if not new.opens(token):
+                unreadable.append(pseudonym)
+            continue  # under the new keys already: re-keyed by a run that was stopped
+        child = plain.decode("utf-8")
+        moves[pseudonym] = (new.pseudonym(child), new.seal_text(child))
+    return moves, unreadable
+
+
+#: The keys a rotation's worker process holds (``_hold_keys``), set once as it starts.
+_held: tuple[tuple[Keys, ...], Keys] | None = None
+
+
+def _keys(material: tuple[bytes, bytes]) -> Keys:
+    secret, key = material
+    return Keys(secret, Fernet(key), key)
+
+
+def _hold_keys(held: list[tuple[bytes, bytes]], new: tuple[bytes, bytes]) -> None:
+    """A worker process's start: the run's keys, sent once rather than with every batch."""
+    global _held
+    _held = (tuple(_keys(m) for m in held), _keys(new))
+
+
+def _compute_held(rows: list[tuple[str, str]]) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """:func:`_compute` in a worker process, with the keys it was started with."""
+    assert _held is not None
+    return _compute(_held[0], _held[1], rows)
+
+
 @dataclass
 class _Run:
     """One run's passes over the store, and what opened under none of its keys."""
@@ -250,49 +296,57 @@ class _Run:
         return len(names), done
 
     def rekey_children(self) -> int:
-        """Give every child its pseudonym and encrypted id under the new keys, a batch of children a transaction."""
+        """Give every child its pseudonym and encrypted id under the new keys, a batch of children a transaction.
+
+        From :data:`PARALLEL_FROM` children the cryptography of each batch runs in processes of its own (one a core)
+        while this one reads the next batches and writes the ones done, in order."""
         with Session(self.engine) as session:
-            total = session.execute(select(func.count(func.distinct(col(RecordChild.pseudonym))))).scalar_one()
-        self.progress.begin("children", int(total))
+            total = int(session.execute(select(func.count(func.distinct(col(RecordChild.pseudonym))))).scalar_one())
+        self.progress.begin("children", total)
+        workers = min(os.cpu_count() or 1, MAX_PROCESSES) if total >= PARALLEL_FROM else 1
+        if workers < 2:
+            return self._rekey(lambda rows: _compute(self.held, self.new, rows), ahead=0)
+        context = multiprocessing.get_context("spawn")  # the caller may run threads (a progress bar): never fork
+        materials = ([(k.secret, k.encryption_key) for k in self.held], (self.new.secret, self.new.encryption_key))
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_hold_keys, initargs=materials) as pool:
+            return self._rekey(lambda rows: pool.submit(_compute_held, rows), ahead=workers)
+
+    def _rekey(self, compute: Callable[[list[tuple[str, str]]], Any], *, ahead: int) -> int:
+        """Read batches in pseudonym order, each computed by ``compute`` (at once, or a future ``ahead`` batches in
+        flight), and write each batch's moves in one transaction, in the order read."""
         made: set[str] = set()
+        pending: deque[tuple[Any, int]] = deque()
         done = 0
         last = ""
-        while True:
-            with Session(self.engine) as session:
-                batch = session.execute(
-                    select(col(RecordChild.pseudonym), func.min(col(RecordChild.child_sealed)))
-                    .where(col(RecordChild.pseudonym) > last)
-                    .group_by(col(RecordChild.pseudonym))
-                    .order_by(col(RecordChild.pseudonym))
-                    .limit(BATCH)
-                ).all()
-                if not batch:
-                    return done
-                last = batch[-1][0]
-                # A pseudonym this run made comes round again, ordered after the old ones: not counted twice.
-                fresh = [(pseudonym, sealed) for pseudonym, sealed in batch if pseudonym not in made]
-                moves = self.moves(fresh)
-                _move(session, moves)
-                session.commit()
-            made.update(pseudonym for pseudonym, _ in moves.values())
-            done += len(moves)
-            self.progress.advance(len(fresh))
-
-    def moves(self, rows: Iterable[tuple[str, str]]) -> dict[str, tuple[str, str]]:
-        """Each old pseudonym's new pseudonym and encrypted id; a child already under the new keys is left out, one
-        under none of the run's keys is named."""
-        moves = {}
-        for pseudonym, sealed in rows:
-            token = sealed.encode("ascii")
-            if self.new.opens(token):
-                continue  # re-keyed by a run that was stopped
-            plain = _open_with(self.held, token)
-            if plain is None:
-                self.unreadable_children.append(pseudonym)
-                continue
-            child = plain.decode("utf-8")
-            moves[pseudonym] = (self.new.pseudonym(child), self.new.seal_text(child))
-        return moves
+        exhausted = False
+        while not exhausted or pending:
+            if not exhausted:
+                with Session(self.engine) as session:
+                    batch = session.execute(
+                        select(col(RecordChild.pseudonym), func.min(col(RecordChild.child_sealed)))
+                        .where(col(RecordChild.pseudonym) > last)
+                        .group_by(col(RecordChild.pseudonym))
+                        .order_by(col(RecordChild.pseudonym))
+                        .limit(BATCH)
+                    ).all()
+                exhausted = not batch
+                if batch:
+                    last = batch[-1][0]
+                    # A pseudonym this run made comes round again, ordered after the old ones: not counted twice
+                    # (it is in ``made`` before its row is written, so before any read can meet it).
+                    fresh = [(pseudonym, sealed) for pseudonym, sealed in batch if pseudonym not in made]
+                    pending.append((compute(fresh), len(fresh)))
+            if pending and (exhausted or len(pending) > ahead):
+                computed, read = pending.popleft()
+                moves, unreadable = computed.result() if isinstance(computed, Future) else computed
+                self.unreadable_children.extend(unreadable)
+                made.update(pseudonym for pseudonym, _ in moves.values())
+                with Session(self.engine) as session:
+                    _move(session, moves)
+                    session.commit()
+                done += len(moves)
+                self.progress.advance(read)
+        return done
 
     def raise_unreadable(self) -> None:
         """Fail the run naming each file and upload whose records open under none of its keys (all else is done)."""

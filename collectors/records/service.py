@@ -32,13 +32,14 @@ from collectors import head, lease
 from collectors.context import build_context
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError, read_collection_year
+from collectors.records.failed import failed_message
 from collectors.records.inputs import check_archive
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, KeysRefused, SealedElsewhere, checked_keys
 from collectors.records.reading import as_written, check_903_year, distances_for, identify, rules_beside_read
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
-from collectors.spine import Alongside, CutOff, Stored, failure_reason, record_outcome, repeat_of, store_accepted
+from collectors.spine import Alongside, CutOff, Stored, record_outcome, repeat_of, store_accepted
 from collectors.typed import FIGURE_SCHEMA, validate_figures
 from collectors.validate import problem_frame
 from indicators.models import RECORDS_KIND as KIND
@@ -275,31 +276,18 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
                 type(exc).__name__,
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
-            _end(engine, submission, _Outcome(), status="failed", stage="failed", message=_failed(exc, submission_id))
+            _end(
+                engine,
+                submission,
+                _Outcome(),
+                status="failed",
+                stage="failed",
+                message=failed_message(exc, submission_id),
+            )
     with Session(engine, expire_on_commit=False) as session:
         ended = session.get(Submission, submission_id)
     assert ended is not None
     return ended
-
-
-def _failed(exc: BaseException, submission_id: int) -> str:
-    """What a failed upload's report says: what broke (never a value of the records) and what to run."""
-    if isinstance(exc, KeptFileMissing):
-        return (
-            f"processing could not read the files: {exc.message}; run it again once they can be read (onereturn db "
-            f"keep-files on the host that holds them, then onereturn submissions reprocess {submission_id})"
-        )
-    if isinstance(exc, SealedElsewhere):
-        # The council's files are sound: the host that read them holds keys that do not open what the store keeps.
-        return (
-            "the kept files are sealed under records keys this host does not hold; the files are kept: give the host "
-            "the deployment's keys file (onereturn records rotate-keys re-seals any file left under retired keys), "
-            f"then run onereturn submissions reprocess {submission_id}, or send the same files again"
-        )
-    return (
-        f"processing failed: {failure_reason(exc, quote=False)}; the files are kept and can be run again "
-        f"(onereturn submissions reprocess {submission_id})"
-    )
 
 
 def _run(engine: Engine, settings: Settings, submission: Submission) -> None:

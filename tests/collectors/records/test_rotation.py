@@ -310,3 +310,21 @@ def test_a_rotation_stopped_after_the_store_names_the_new_keys_completes(
     done = rotation.rotate(store, rotating)
     assert (done.files, done.children) == (0, 0)
     assert checked_keys(store, rotating).fingerprint == new.fingerprint
+
+
+def test_children_re_keyed_on_every_core_end_as_on_one(
+    store: Engine, rotating: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = keys_for(rotating)
+    before, rows = _histories(store, old)
+    # Batches of one child, computed in processes of their own, several in flight while earlier ones are written.
+    monkeypatch.setattr(rotation, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(rotation, "MAX_PROCESSES", 2)
+    monkeypatch.setattr(rotation, "BATCH", 1)
+    monkeypatch.setattr("collectors.records.rotation.os.cpu_count", lambda: 2)
+    done = rotation.rotate(store, rotating)
+    assert done.children == len(before)
+    new = keys_for(rotating)
+    after, rows_after = _histories(store, new)
+    assert after == {child: {new.pseudonym(child)} for child in before}
+    assert rows_after == rows
