@@ -42,6 +42,7 @@ from onereturn.locks import Keeper, SchedulerLock, acquire_lock
 from onereturn.models import SchedulerHeartbeat
 from onereturn.processes import build_executor, builds_engine
 from onereturn.settings import Settings
+from onereturn.workspace import clear_left
 
 #: Set when this process's scheduler is told to stop: a scheduler standing by for its lost lock stops waiting.
 _released = threading.Event()
@@ -509,6 +510,8 @@ def run(engine: Engine, settings: Settings) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
+    # Children's files a process killed mid-work left in the private folder go before any work starts.
+    clear_left(settings)
     lock = acquire_lock(engine, wait=True, stop=_released)
     if lock is None:
         return

@@ -44,6 +44,7 @@ from collectors.records.privacy import key_status
 from exports.blobs import BYTES
 from onereturn.db import get_engine
 from onereturn.settings import Settings, get_settings
+from onereturn.workspace import clear_left
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ def create_app(
         # The settings and engine the app holds, which every request reads too: one source for both.
         settings: Settings = app.state.settings
         BYTES.keep_on_disk(settings.data_dir / "snapshot-cache", settings.snapshot_disk_bytes)
+        # Children's files a process killed mid-work left in the private folder go before any work starts.
+        await anyio.to_thread.run_sync(clear_left, settings)
         _say_if_keys_refused(app.state.engine, settings)
         await capacity.start(app, settings)
         if batch_read_audit:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import io
-import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +37,7 @@ from collectors.ways_in import waiting_way_in
 from indicators.models import RECORDS_KIND, Submission
 from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
+from onereturn.workspace import private_file
 
 
 async def receive(
@@ -303,15 +303,16 @@ def _rejected_status(report: SubmissionReport) -> int:
 
 def _spool_capped(file: UploadFile, settings: Settings, limit: int | None = None) -> Path:
     """Copy the body, within the size limit, to a file of its own for an upload process to read and remove."""
-    folder = settings.data_dir / "spool"
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".upload", delete=False) as out:
+    # In this process's private folder: a record-level upload's body is a child's record, and a crash of this
+    # process leaves it to the next start to remove (onereturn.workspace).
+    path = private_file(settings, ".upload")
+    with path.open("wb") as out:
         try:
             _copy_capped(file, out, settings.max_upload_bytes if limit is None else limit)
         except BaseException:
-            Path(out.name).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             raise
-    return Path(out.name)
+    return path
 
 
 def _read_capped(file: UploadFile, limit: int) -> bytes:

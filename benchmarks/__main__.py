@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import annex_a, collect, compare, exports, load, memory, pages, published, records, scale, soak, ssd
+from benchmarks import (
+    annex_a,
+    collect,
+    compare,
+    exports,
+    load,
+    memory,
+    pages,
+    published,
+    records,
+    rotation,
+    scale,
+    soak,
+    ssd,
+)
 
 
 def main() -> None:
@@ -18,6 +32,7 @@ def main() -> None:
         "load": load.main,
         "memory": memory.main,
         "records": records.main,
+        "rotate": rotation.main,
         "published": published.main,
         "pages": pages.main,
         "soak": soak.main,

@@ -123,11 +123,10 @@ def serve(
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Bring the database schema up to date."""
-    from onereturn import db
+    """Bring the database schema up to date, and name the records keys that open what was sealed before."""
+    from cli.records import upgrade_naming_keys
 
-    db.upgrade()
-    err.print("Database schema is up to date.")
+    upgrade_naming_keys()
 
 
 @db_app.command("backup")

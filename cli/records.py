@@ -98,7 +98,8 @@ def purge_command() -> None:
     done = purge(ready_engine(), settings)
     Console(stderr=True).print(
         f"Purged {done.submissions} record-level upload(s) older than {settings.records_retention_days} days: "
-        f"{done.files} raw file(s) and {done.rows:,} child-level row(s) deleted; derived figures and counts kept.",
+        f"{done.files} raw file(s) and {done.rows:,} child-level row(s) deleted; derived figures and counts kept"
+        + (f"; {done.left} file(s) a stopped process left in the private folder removed." if done.left else "."),
         markup=False,
         highlight=False,
     )
@@ -155,22 +156,36 @@ def read_ssd_command(
 
 
 @records_app.command("rotate-keys")
-def rotate_keys_command() -> None:
+def rotate_keys_command(
+    also_open: Annotated[
+        list[Path] | None,
+        typer.Option("--also-open", help="A keys file that sealed some kept records besides the deployment's"),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for the record-level uploads being processed")
+    ] = 900.0,
+) -> None:
     """Seal every kept record-level file and re-key every child under new keys, then make them the deployment's.
 
-    Stop the service on every host first; a run stopped part-way is taken up by the next. Afterwards give every
-    host the new keys file: the old keys open nothing the store keeps."""
+    The hosts may keep serving: record-level work is refused on every host while it runs, and the uploads being
+    processed are waited for. A run stopped part-way is taken up by the next. Afterwards give every host the new
+    keys file: the old keys open nothing the store keeps."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cli.shared import ready_engine
+    from collectors.records.privacy import keys_at
     from collectors.records.rotation import rotate, rotating_path
     from onereturn.settings import get_settings
 
     settings = get_settings()
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    for path in also_open or []:
+        if not path.is_file():
+            raise typer.BadParameter(f"there is no keys file at {path}", param_hint="--also-open")
+    also = [keys_at(path) for path in also_open or []]
     with Progress(*columns, console=console) as bar:
-        done = rotate(ready_engine(), settings, _Bar(bar))
+        done = rotate(ready_engine(), settings, _Bar(bar), also=also, wait_seconds=wait)
     console.print(
         f"Rotated the record-level keys: {done.files} sealed file(s) sealed again and {done.children:,} child(ren) "
         f"re-keyed in this run; {done.keys_file} holds the new keys ({rotating_path(settings).name} is gone). "
@@ -224,3 +239,17 @@ def print_findings(result: Findings, console: Console) -> None:
         markup=False,
         highlight=False,
     )
+
+
+def upgrade_naming_keys() -> None:
+    """Bring the schema up to date; then a store sealed before it kept a fingerprint names the keys that open its
+    records (never keys made now). Say what was done."""
+    from collectors.records.privacy import adopt_sealed
+    from onereturn import db
+    from onereturn.settings import get_settings
+
+    engine = db.get_engine()
+    db.upgrade(engine)
+    console = Console(stderr=True, soft_wrap=True)
+    console.print("Database schema is up to date.")
+    console.print(f"Records keys: {adopt_sealed(engine, get_settings())}.", markup=False, highlight=False)

@@ -91,12 +91,12 @@ def keep(bind: Engine | Connection, settings: Settings, name: str, data: bytes) 
     return name
 
 
-def replace(engine: Engine, settings: Settings, name: str, data: bytes) -> None:
+def replace(engine: Engine | Connection, settings: Settings, name: str, data: bytes) -> None:
     """Put new bytes under an existing name (a sealed file sealed again with a new key); atomic either way."""
     if not is_shared(engine):
         _write_once(local_root(engine, settings) / name, data, replace=True)
         return
-    with engine.begin() as conn:
+    with _engine(engine).begin() as conn:
         conn.execute(update(KeptFile).where(col(KeptFile.name) == name).values(data=data, size_bytes=len(data)))
 
 

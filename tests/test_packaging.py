@@ -203,3 +203,12 @@ def _wait_ready(client: httpx.Client, serve: subprocess.Popen[bytes]) -> dict[st
             pass
         time.sleep(0.5)
     pytest.fail("onereturn serve from the wheel was not ready within 180 s")
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_lock_of_dfes_rules_environment(wheel: Path) -> None:
+    # The docs tell an installer from the wheel to build DfE's rules' environment from validators.lock.
+    with zipfile.ZipFile(wheel) as archive:
+        held = archive.read("collectors/records/validators.lock")
+    assert held == (ROOT / "validators.lock").read_bytes()
+    assert b"--hash=sha256:" in held

@@ -34,11 +34,16 @@ def health() -> dict[str, str]:
 @router.get(
     "/health/ready",
     summary="Readiness",
-    responses={503: {"description": "The database cannot be reached or the catalogue is not loaded (see Retry-After)"}},
+    responses={
+        503: {
+            "description": "The database cannot be reached, the catalogue is not loaded, or this host's records keys "
+            "are refused (see Retry-After)"
+        }
+    },
 )
 def ready(request: Request, session: SessionDep) -> dict[str, object]:
-    """Check the database answers and the catalogue is loaded (503 with Retry-After when not); say whether this host's
-    records keys are the deployment's."""
+    """Check the database answers, the catalogue is loaded and this host's records keys are not refused (503 with
+    Retry-After when not); say whether they are the deployment's."""
     retry = request.app.state.settings.retry_after_seconds
     try:
         session.execute(text("SELECT 1"))
@@ -50,6 +55,9 @@ def ready(request: Request, session: SessionDep) -> dict[str, object]:
         raise NotReady("The database cannot be reached; this instance cannot serve", retry_after=retry) from None
     if catalogue is None:
         raise NotReady("The catalogue is not loaded; run `onereturn catalogue load`", retry_after=retry)
+    if records_keys["status"] == "refused":
+        # A load balancer would otherwise keep sending this host record-level uploads it can only refuse.
+        raise NotReady(f"Record-level work is refused on this host: {records_keys['detail']}", retry_after=retry)
     return {
         "status": "ready",
         "catalogue_version": catalogue.content_hash[:12],

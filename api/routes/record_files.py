@@ -10,7 +10,6 @@ payloads built from it are, sealed (``collectors/ssd/payload_store.py``, ``api/r
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +30,7 @@ from indicators.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from mappings.keys import APPROVER_SCOPE
 from onereturn.errors import Forbidden, NotFound
+from onereturn.workspace import private_folder
 
 router = APIRouter(prefix="/api", tags=["collection"])
 #: Children's records: the council's own approver key only, never an officer's or a regulator's.
@@ -91,7 +91,7 @@ def record_file(
     engine, settings = request.app.state.engine, request.app.state.settings
     # Refused before anything is read where this host's records keys are not the deployment's.
     checked_keys(engine, settings)
-    with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
+    with private_folder(settings, "ssd-") as work:
         ((_, path),) = kept_files(engine, settings, sub, Path(work))
         data = path.read_bytes()
     annotate(request, object=f"{file} of {code} for {year}", detail=f"made from the SSD extract; submission {sub.id}")

@@ -10,7 +10,6 @@ an error (``docs/records.md``).
 from __future__ import annotations
 
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from mappings.annex_a import AnnexCells, AnnexList, Layout, load_layout
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
+from onereturn.workspace import private_folder
 
 #: The inspection dates Annex A is built for: none falls outside these.
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
@@ -129,7 +129,7 @@ def read_sources(
     for source in sources:
         submission = session.get(Submission, source.submission_id)
         assert submission is not None
-        with tempfile.TemporaryDirectory(prefix="onereturn-annexa-") as workdir:
+        with private_folder(settings, "annexa-") as workdir:
             kept = kept_files(session.get_bind(), settings, submission, Path(workdir))
             read = read_files(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
         tables[source.library] = read.tables if read.library == "cin" else prepare(read.tables)

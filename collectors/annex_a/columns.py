@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from onereturn.errors import InvalidInput
 from onereturn.listing import name_a_few
 from onereturn.settings import Settings
 from onereturn.spreadsheet import SafeWorkbook
+from onereturn.workspace import private_folder
 
 #: The mode of the submission that keeps the council's own columns.
 COLUMNS_MODE = "annex_a_columns"
@@ -167,7 +167,7 @@ def receive_columns(
     """Check the council's columns and keep the file encrypted as the agency's newest; nothing is kept if refused."""
     frame = read_columns(data, filename, layout, max_bytes=settings.max_upload_bytes)
     name = Path(filename).name or "columns"
-    with tempfile.TemporaryDirectory(prefix="onereturn-annexa-columns-") as work:
+    with private_folder(settings, "annexa-columns-") as work:
         spooled = Path(work) / name
         spooled.write_bytes(data)
         named = [(name, spooled)]
@@ -219,7 +219,7 @@ def newest_columns(session: Session, settings: Settings, agency_code: str, layou
     found = newest_kept(session, agency_code, COLUMNS_MODE)
     if found is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="onereturn-annexa-columns-") as work:
+    with private_folder(settings, "annexa-columns-") as work:
         ((name, path),) = kept_files(session.get_bind(), settings, found, Path(work))
         data = path.read_bytes()
     return read_columns(data, name, layout, max_bytes=settings.max_upload_bytes)

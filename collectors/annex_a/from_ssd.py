@@ -12,7 +12,6 @@ in ``docs/annex_a.md``. Nothing here logs or puts a value in a message.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from collectors.ssd.annex_a import pack, unpack_kept
 from indicators.models import RECORDS_KIND
 from mappings.annex_a import AnnexList, Layout
 from onereturn.settings import Settings
+from onereturn.workspace import private_folder
 
 #: The mode of the submission that keeps an extract's Annex A rows.
 SSD_MODE = "annex_a_ssd"
@@ -88,7 +88,7 @@ def keep_from_extract(
     """Keep the extract's Annex A rows encrypted, as a record-level upload of the agency; return the upload's id (the
     earlier upload's when it kept these very rows)."""
     data = pack(tables)
-    with tempfile.TemporaryDirectory(prefix="onereturn-annexa-ssd-") as work:
+    with private_folder(settings, "annexa-ssd-") as work:
         spooled = Path(work) / KEPT_NAME
         spooled.write_bytes(data)
         named = [(KEPT_NAME, spooled)]
@@ -117,7 +117,7 @@ def newest_from_extract(session: Session, settings: Settings, agency_code: str) 
     found = newest_kept(session, agency_code, SSD_MODE)
     if found is None or found.id is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="onereturn-annexa-ssd-") as work:
+    with private_folder(settings, "annexa-ssd-") as work:
         ((_, path),) = kept_files(session.get_bind(), settings, found, Path(work))
         tables = unpack_kept(path.read_bytes())
     return FromExtract(found.id, found.filename, found.received_at, tables)

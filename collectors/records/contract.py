@@ -136,6 +136,11 @@ class Findings:
         }
 
 
+def validators_lock() -> Path:
+    """The hash-locked requirements of DfE's rules' environment, as the checkout and the wheel both hold them."""
+    return Path(__file__).with_name("validators.lock")
+
+
 def validators_python() -> Path:
     """The interpreter of DfE's validators' environment (``ONERETURN_VALIDATORS_PYTHON`` overrides it)."""
     configured = os.environ.get("ONERETURN_VALIDATORS_PYTHON")
@@ -145,7 +150,8 @@ def validators_python() -> Path:
     if not python.exists():
         raise ValidatorUnavailable(
             f"DfE's validation rules are not installed ({python} is missing): `./run setup` builds "
-            ".venv-validators from validators.lock, or set ONERETURN_VALIDATORS_PYTHON"
+            f".venv-validators from validators.lock ({validators_lock()} where installed from the wheel), or set "
+            "ONERETURN_VALIDATORS_PYTHON"
         )
     return python
 
@@ -254,6 +260,9 @@ def _call(
     timeout, memory = _limits(timeout_s, memory_mib)
     # One thread each: every BLAS thread reserves address space, which the memory limit counts.
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if folders := {str(Path(f["path"]).parent) for f in request.get("files", [])}:
+        # Anything DfE's library writes for itself goes into the caller's private folder, removed with the files.
+        env["TMPDIR"] = min(folders)
     proc = subprocess.Popen(
         [str(validators_python()), str(RUNNER), "--memory-mib", str(memory)],
         stdin=subprocess.PIPE,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
 from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
+from onereturn.settings import Settings, get_settings
+from onereturn.workspace import private_folder
 
 #: The 903 tables are eleven CSVs (twelve with DoLo); a few more leave room for a readme without inviting a dump.
 MAX_MEMBERS = 30
@@ -143,9 +144,11 @@ def check(
     local_authority: str | None = None,
     timeout_s: float | None = None,
     memory_mib: int | None = None,
+    settings: Settings | None = None,
 ) -> Findings:
     """Check a council's record-level files for one collection year with DfE's rules for that year."""
-    with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:
+    # Unpacked in the service's private folder, never the system's: a crash leaves nothing there for good.
+    with private_folder(settings or get_settings(), "records-") as workdir:
         files = gather(paths, Path(workdir))
         library = which_return(files)
         ruleset = ruleset_for(library, year)

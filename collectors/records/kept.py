@@ -38,7 +38,13 @@ def keep(bind: Engine | Connection, settings: Settings, keys: Keys, digest: str,
             # A number first: two files of one name stay two members. Deflated from the spooled file as it is
             # read, so only the compressed ZIP is held before it is sealed.
             archive.write(spooled, f"{number:02d}-{Path(member).name}")
-    return keptfiles.keep(bind, settings, name, keys.seal(buffer.getvalue()))
+    sealed = keys.seal(buffer.getvalue())
+    kept = keptfiles.keep(bind, settings, name, sealed)
+    if not keys.opens(keptfiles.read(bind, settings, kept)):
+        # The same files were kept before under keys the store no longer holds (sealed by a host whose keys were
+        # refused since): the copy in hand is sealed under the deployment's, so sending them again mends it.
+        keptfiles.replace(bind, settings, kept, sealed)
+    return kept
 
 
 def kept_files(

@@ -22,7 +22,8 @@ class RecordChild(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
-    pseudonym: str = Field(max_length=64)
+    #: Indexed on its own: a rotation walks and moves the children by pseudonym (the unique pair leads with the upload).
+    pseudonym: str = Field(max_length=64, index=True)
     #: The council's child id, Fernet-encrypted under the deployment's key (never in clear).
     child_sealed: str
 

@@ -33,7 +33,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from collectors.records.models import RecordsKey
+from collectors.records.models import RecordChild, RecordsKey
+from onereturn import keptfiles
 from onereturn.errors import ConfigurationError
 from onereturn.settings import Settings
 
@@ -45,16 +46,45 @@ KEYS_NAME = "records-keys.json"
 #: Hex digits of the HMAC kept as a pseudonym: 128 bits, far beyond any chance of two children meeting.
 PSEUDONYM_HEX = 32
 _lock = threading.Lock()
-_cache: dict[Path, Keys] = {}
+#: Each keys file read, with what it held when read (inode, size, change time): a file replaced since is read again.
+_cache: dict[Path, tuple[Keys, tuple[int, int, int]]] = {}
 _warned: set[Path] = set()
+_said: set[tuple[str, Path]] = set()
 
 
 class KeysRefused(ConfigurationError):
-    """This host's records keys are not the deployment's, or are not kept safe: record-level work is refused."""
+    """This host's records keys are not the deployment's, or are not kept safe: record-level work is refused.
+
+    Its message is answered to agencies, so it never names a path of the server; ``where`` (the keys file) goes to
+    the host's log, for its operator."""
 
     status_code = 503
     error_type = "records_keys_refused"
 
+    def __init__(self, message: str, *, where: Path | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+        if where is not None and (message, where) not in _said:
+            # Once a process: readiness asks again every few seconds.
+            _said.add((message, where))
+            log.error("%s (this host's keys file: %s)", message, where)
+
+
+class SealedElsewhere(ConfigurationError):
+    """A kept file or child id this host's keys cannot open: a host's problem (its keys file), never the council's."""
+
+    status_code = 503
+    error_type = "records_keys_refused"
+
+
+#: Keys every store refuses, by fingerprint (never the keys): anyone can read them, so they guard nothing. The one
+#: keys file ever committed to the repository (``var-keys/records-keys.json``, removed by commit 8af4ed3) stays
+#: readable in its public history; a deployment that ran with it rotates away from it (rotation still reads it).
+PUBLIC_KEYS = {
+    "0d46ba36c63538b392c141bd53f4e5219c8be6adea8e0e92ca3d4ccf1c79df61": (
+        "the keys file once committed to the repository, which anyone can read in its public history"
+    ),
+}
 
 #: Separates the fingerprint's hash from any other use of the key material.
 _FINGERPRINT_LABEL = b"onereturn records key fingerprint v1\x00"
@@ -98,10 +128,18 @@ class Keys:
         try:
             return self.fernet.decrypt(token)
         except InvalidToken:
-            raise ConfigurationError(
+            raise SealedElsewhere(
                 "a record-level file or child id cannot be decrypted with this deployment's key "
                 "(the records keys file was replaced or belongs to another deployment)"
             ) from None
+
+    def opens(self, token: bytes) -> bool:
+        """Whether ``token`` was sealed under these keys (a Fernet token opens under its own key only)."""
+        try:
+            self.fernet.decrypt(token)
+        except InvalidToken:
+            return False
+        return True
 
     def seal_text(self, text: str) -> str:
         """Encrypt a short text (a child id) into a printable token."""
@@ -139,13 +177,22 @@ def keys_for(settings: Settings, *, make: bool = True) -> Keys:
     path = keys_path(settings).resolve()
     with _lock:
         found = _cache.get(path)
-        if found is None:
-            found = _load_or_make(path, make=make)
-            _cache[path] = found
-        else:
-            # Checked again on every use, not only the first: a file opened to group or others since is refused.
+        # Checked again on every use, not only the first: a file opened to group or others since is refused, and
+        # a file replaced since (the new keys of a rotation, copied in) is read again, so its keys are taken at once.
+        if found is not None and _identity(path) == found[1]:
             _check_mode(path)
-        return found
+            return found[0]
+        keys = _load_or_make(path, make=make)
+        _cache[path] = (keys, _identity(path))
+        return keys
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    try:
+        held = path.stat()
+    except OSError:
+        return (0, 0, 0)
+    return (held.st_ino, held.st_size, held.st_ctime_ns)
 
 
 def checked_keys(engine: Engine | Connection, settings: Settings) -> Keys:
@@ -156,34 +203,107 @@ def checked_keys(engine: Engine | Connection, settings: Settings) -> Keys:
     """
     with Session(engine) as session:
         current = _current_fingerprint(session)
-    keys = keys_for(settings, make=current is None)
+        rotating = rotation_under_way(session)
+    if rotating is not None:
+        # Anything sealed now might be missed by the rotation, or sealed under keys about to be retired.
+        raise KeysRefused(
+            f"the records keys are being rotated (since {rotating:%Y-%m-%d %H:%M} UTC): record-level work is refused "
+            "until the rotation completes and this host holds the new keys file; try again then"
+        )
+    sealed = None if current is not None else sealed_before(engine, settings)
+    # No keys are made on the spot once anything is sealed: they would open none of it.
+    keys = keys_for(settings, make=current is None and sealed is None)
+    _refuse_public(keys, settings)
     if current is None:
+        if sealed is not None and not keys.opens(sealed):
+            raise KeysRefused(_CANNOT_OPEN.format(keys.fingerprint[:12]), where=keys_path(settings))
         current = _record_first(engine, keys.fingerprint)
     if current != keys.fingerprint:
         raise KeysRefused(
-            f"this host's records keys ({keys_path(settings)}, fingerprint {keys.fingerprint[:12]}) are not the "
-            f"deployment's (fingerprint {current[:12]} in the store): copy the deployment's keys file to every host, "
-            "or name it with ONERETURN_RECORDS_KEYS_FILE; nothing was written"
+            f"this host's records keys (fingerprint {keys.fingerprint[:12]}) are not the deployment's (fingerprint "
+            f"{current[:12]} in the store): copy the deployment's keys file to every host, or name it with "
+            "ONERETURN_RECORDS_KEYS_FILE; nothing was written",
+            where=keys_path(settings),
         )
     return keys
+
+
+#: A store upgraded from a release before the fingerprint holds sealed records and names no keys.
+_CANNOT_OPEN = (
+    "the store holds children's records sealed before it kept a fingerprint of the keys, and this host's records keys "
+    "(fingerprint {}) cannot open them: give this host the keys file that sealed them (kept from before the upgrade), "
+    "or name it with ONERETURN_RECORDS_KEYS_FILE; nothing was written"
+)
+
+
+def _refuse_public(keys: Keys, settings: Settings) -> None:
+    """Refuse keys anyone can read, whatever the store names: they guard no child."""
+    why = PUBLIC_KEYS.get(keys.fingerprint)
+    if why is not None:
+        raise KeysRefused(
+            f"this host's records keys (fingerprint {keys.fingerprint[:12]}) are {why}: rotate them with onereturn "
+            "records rotate-keys and give every host the new keys file; record-level work is refused until then",
+            where=keys_path(settings),
+        )
+
+
+def sealed_before(bind: Engine | Connection, settings: Settings) -> bytes | None:
+    """One token sealed under the deployment's keys (a child's encrypted id, else a kept record-level file); None
+    when nothing is sealed yet. What the keys a store is about to name must open."""
+    with Session(bind) as session:
+        child = session.exec(select(RecordChild.child_sealed).limit(1)).first()
+    if child is not None:
+        return child.encode("ascii")
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    for name in keptfiles.names(engine, settings, keptfiles.RECORDS):
+        return keptfiles.read(engine, settings, name)
+    return None
+
+
+def adopt_sealed(engine: Engine, settings: Settings) -> str:
+    """At an upgrade: name in the store this host's keys when they open the records sealed before the store kept a
+    fingerprint; say what was done (never raises for keys refused: the upgrade itself stands)."""
+    with Session(engine) as session:
+        current = _current_fingerprint(session)
+    if current is not None:
+        return f"the store names the records keys of fingerprint {current[:12]}"
+    if sealed_before(engine, settings) is None:
+        return "no child's record is sealed yet: the first host to seal one names its keys"
+    try:
+        keys = checked_keys(engine, settings)
+    except KeysRefused as exc:
+        return f"the records keys are not named: {exc.message}"
+    return f"named the records keys of fingerprint {keys.fingerprint[:12]}: they open the records sealed before"
 
 
 def key_status(engine: Engine | Connection, settings: Settings) -> dict[str, str]:
     """Whether this host may do record-level work with its keys, and why not, for ``/health/ready``: never raises."""
     with Session(engine) as session:
         current = _current_fingerprint(session)
+        rotating = rotation_under_way(session)
+    if rotating is not None:
+        # Every host waits alike: not this host's fault, so not a reason to take it out of a load balancer.
+        return {
+            "status": "rotating",
+            "detail": f"the records keys are being rotated (since {rotating:%Y-%m-%d %H:%M} UTC)",
+        }
+    sealed = None if current is not None else sealed_before(engine, settings)
     try:
         keys = keys_for(settings, make=False)
     except ConfigurationError as exc:
-        if current is None and not keys_path(settings).exists():
+        if current is None and sealed is None and not keys_path(settings).exists():
             return {"status": "not_yet_used", "detail": "no record-level upload yet; the keys are made on first use"}
         return {"status": "refused", "detail": exc.message}
+    refused = {"status": "refused", "fingerprint": keys.fingerprint[:12]}
+    if (why := PUBLIC_KEYS.get(keys.fingerprint)) is not None:
+        return {**refused, "detail": f"this host's records keys are {why}: rotate them (onereturn records rotate-keys)"}
+    if current is None and sealed is not None and not keys.opens(sealed):
+        return {**refused, "detail": _CANNOT_OPEN.format(keys.fingerprint[:12])}
     if current is None:
         return {"status": "not_yet_used", "fingerprint": keys.fingerprint[:12]}
     if current != keys.fingerprint:
         return {
-            "status": "refused",
-            "fingerprint": keys.fingerprint[:12],
+            **refused,
             "detail": f"this host's records keys are not the deployment's (fingerprint {current[:12]} in the store)",
         }
     return {"status": "ok", "fingerprint": keys.fingerprint[:12]}
@@ -191,7 +311,7 @@ def key_status(engine: Engine | Connection, settings: Settings) -> dict[str, str
 
 def make_current(session: Session, keys: Keys) -> None:
     """Mark ``keys`` the deployment's current keys and every earlier one retired (a rotation's last step)."""
-    for row in session.exec(select(RecordsKey).where(col(RecordsKey.state) == "current")).all():
+    for row in session.exec(select(RecordsKey).where(col(RecordsKey.state).in_(("current", NEXT)))).all():
         row.state = "retired"
         session.add(row)
     session.flush()
@@ -201,6 +321,15 @@ def make_current(session: Session, keys: Keys) -> None:
     held.state = "current"
     session.add(held)
     session.flush()
+
+
+#: The state of the keys a rotation is moving the store to, until it completes (at most one row).
+NEXT = "next"
+
+
+def rotation_under_way(session: Session) -> datetime | None:
+    """When the rotation under way began (the store names the keys it moves to), or None."""
+    return session.exec(select(RecordsKey.recorded_at).where(col(RecordsKey.state) == NEXT)).first()
 
 
 def current_fingerprint(session: Session) -> str | None:
@@ -234,27 +363,30 @@ def _check_mode(path: Path) -> None:
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError as exc:
-        raise ConfigurationError(f"the record-level keys file {path} cannot be read ({exc.strerror})") from exc
+        raise KeysRefused(f"this host's record-level keys file cannot be read ({exc.strerror})", where=path) from exc
     if mode & 0o077:
         raise KeysRefused(
-            f"the record-level keys file {path} has mode {mode:04o}: it must be readable by its owner only "
-            f"(chmod 600 {path}); record-level work is refused until it is"
+            f"this host's record-level keys file has mode {mode:04o}: it must be readable by its owner only "
+            "(chmod 600 the file); record-level work is refused until it is",
+            where=path,
         )
 
 
 def _load_or_make(path: Path, *, make: bool) -> Keys:
     if not path.exists() and not make:
         raise KeysRefused(
-            f"this host has no records keys file ({path}) but the store holds records sealed with the deployment's "
-            "keys: copy the deployment's keys file here, or name it with ONERETURN_RECORDS_KEYS_FILE"
+            "this host has no records keys file but the store holds records sealed with the deployment's keys: copy "
+            "the deployment's keys file to the host, or name it with ONERETURN_RECORDS_KEYS_FILE",
+            where=path,
         )
     if not path.exists():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigurationError(
-                f"the record-level keys cannot be made in {path.parent} ({exc.strerror}); name a file outside the "
-                "data folder with ONERETURN_RECORDS_KEYS_FILE"
+            raise KeysRefused(
+                f"the record-level keys cannot be made ({exc.strerror}); name a file outside the data folder with "
+                "ONERETURN_RECORDS_KEYS_FILE",
+                where=path,
             ) from exc
         made = {
             "pseudonym_secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"),
@@ -278,7 +410,9 @@ def _load_or_make(path: Path, *, make: bool) -> Keys:
         key = held["encryption_key"].encode()
         return Keys(base64.urlsafe_b64decode(held["pseudonym_secret"]), Fernet(key), key)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigurationError(f"the record-level keys file {path} cannot be read ({exc})") from exc
+        raise KeysRefused(
+            f"this host's record-level keys file cannot be read ({type(exc).__name__})", where=path
+        ) from exc
 
 
 def keys_at(path: Path) -> Keys:

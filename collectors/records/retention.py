@@ -20,20 +20,25 @@ from collectors.ssd import payload_store
 from indicators.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
+from onereturn.workspace import clear_left
 
 
 @dataclass(frozen=True)
 class Purged:
-    """What a purge deleted: uploads purged, raw files removed and child-level rows deleted."""
+    """What a purge deleted: uploads purged, raw files removed, child-level rows deleted, and files left in the clear
+    by a stopped process (``onereturn.workspace``)."""
 
     submissions: int
     files: int
     rows: int
+    left: int = 0
 
 
 def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) -> Purged:
     """Delete the raw files and child-level rows of record-level uploads received before the retention period."""
     now = now or datetime.now(UTC)
+    # What a stopped process left in the clear goes first, whatever the retention period.
+    left = clear_left(settings)
     cutoff = now - timedelta(days=settings.records_retention_days)
     with Session(engine) as session:
         due = session.execute(
@@ -60,7 +65,7 @@ def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) ->
             files += min(1, keptfiles.forget(engine, settings, raw))
     # DfE's payloads built from an SSD extract go with the record files of the same age.
     files += payload_store.purge(engine, settings, now=now)[1]
-    return Purged(submissions, files, rows)
+    return Purged(submissions, files, rows, left)
 
 
 def _still_named(session: Session, submission_id: int, raw: str) -> bool:

@@ -17,7 +17,6 @@ storing tail with the child rows as its hook (``spine.Alongside``).
 from __future__ import annotations
 
 import logging
-import tempfile
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,13 +32,14 @@ from collectors import head, lease
 from collectors.context import build_context
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError, read_collection_year
+from collectors.records.failed import failed_message
 from collectors.records.inputs import check_archive
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
-from collectors.records.privacy import Keys, checked_keys
+from collectors.records.privacy import Keys, KeysRefused, SealedElsewhere, checked_keys
 from collectors.records.reading import as_written, check_903_year, distances_for, identify, rules_beside_read
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
-from collectors.spine import Alongside, CutOff, Stored, failure_reason, record_outcome, repeat_of, store_accepted
+from collectors.spine import Alongside, CutOff, Stored, record_outcome, repeat_of, store_accepted
 from collectors.typed import FIGURE_SCHEMA, validate_figures
 from collectors.validate import problem_frame
 from indicators.models import RECORDS_KIND as KIND
@@ -51,6 +51,7 @@ from onereturn.db import bulk_insert
 from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.keptfiles import KeptFileMissing
 from onereturn.settings import Settings
+from onereturn.workspace import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,11 @@ def _stage(engine: Engine, submission_id: int, stage: str) -> None:
 
 
 def process_records(engine: Engine, settings: Settings, submission_id: int) -> Submission:
-    """Take up a received record-level upload under the lease and run it through its stages; return it as it ended."""
+    """Take up a received record-level upload under the lease and run it through its stages; return it as it ended.
+
+    Raises :class:`KeysRefused` where this host's records keys are refused, the upload left as it was (resumable)
+    for a host whose keys are the deployment's: the host is at fault, not the upload."""
+    checked_keys(engine, settings)
     submission = _claim(engine, settings, submission_id)
     if submission is None:
         with Session(engine, expire_on_commit=False) as session:
@@ -258,6 +263,10 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
             log.warning("record-level submission %s was taken over after this worker's lease ran out", submission_id)
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise  # the process is stopping: its lease runs out and the upload is resumed
+        except KeysRefused:
+            # Refused part-way (the store took other keys meanwhile): cut off, not failed, for a host that has them.
+            lease.cut_off_by_stop(engine, ids=[submission_id])
+            raise
         except BaseException as exc:
             # An error's text may quote a value of the records (a child id, a birth date, a postcode), so the
             # log and the message, which officers read, carry only where it happened and what kind it was.
@@ -267,15 +276,14 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
                 type(exc).__name__,
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
-            message = (
-                f"processing failed: {failure_reason(exc, quote=False)}; the files are kept and can be run again "
-                f"(onereturn submissions reprocess {submission_id})"
-                if not isinstance(exc, KeptFileMissing)
-                else f"processing could not read the files: {exc.message}; run it again once they can be read "
-                f"(onereturn db keep-files on the host that holds them, then onereturn submissions reprocess "
-                f"{submission_id})"
+            _end(
+                engine,
+                submission,
+                _Outcome(),
+                status="failed",
+                stage="failed",
+                message=failed_message(exc, submission_id),
             )
-            _end(engine, submission, _Outcome(), status="failed", stage="failed", message=message)
     with Session(engine, expire_on_commit=False) as session:
         ended = session.get(Submission, submission_id)
     assert ended is not None
@@ -287,12 +295,12 @@ def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
     keys = checked_keys(engine, settings)
     outcome = _Outcome(keys=keys)
     _stage(engine, submission.id, "reading")
-    with tempfile.TemporaryDirectory(prefix="onereturn-records-") as workdir:
+    with private_folder(settings, "records-") as workdir:
         try:
             council = _local_authority(engine, submission.agency_code)
             kept = kept_files(engine, settings, submission, Path(workdir))
             found = identify(kept, Path(workdir), submission.collection_year, max_unpacked=settings.max_upload_bytes)
-        except KeptFileMissing:
+        except (KeptFileMissing, SealedElsewhere):
             raise  # not the council's files' fault: the upload ends failed, to be run again where they can be read
         except OneReturnError as exc:
             _reject(engine, submission, outcome, exc.message)
@@ -668,9 +676,16 @@ def resume_records(engine: Engine, settings: Settings) -> list[int]:
             .order_by(col(Submission.id))
         ).scalars()
         ids = [int(i) for i in waiting]
+    resumed = []
     for submission_id in ids:
-        process_records(engine, settings, submission_id)
-    return ids
+        try:
+            process_records(engine, settings, submission_id)
+        except KeysRefused as exc:
+            # Left resumable for a host whose keys are the deployment's; this one says why it took none up.
+            log.error("record-level uploads %s are left for a host whose records keys are accepted: %s", ids, exc)
+            break
+        resumed.append(submission_id)
+    return resumed
 
 
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Submission:

@@ -15,7 +15,6 @@ import io
 import logging
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -32,6 +31,7 @@ from collectors.ssd.spec import mapped_years, tables
 from onereturn.errors import InvalidInput, OneReturnError, PayloadTooLarge
 from onereturn.jobs import run_once, set_detail
 from onereturn.settings import Settings
+from onereturn.workspace import private_folder
 
 log = logging.getLogger("onereturn.ssd_database")
 
@@ -256,9 +256,7 @@ def read_now(engine: Engine, settings: Settings, source: Source, *, year: str | 
         raise ReadFailed(f"the SSD database could not be read: {_scrubbed(str(exc), url)}") from None
     if not members:
         raise ReadFailed(f"schema {source.schema} of the SSD database holds none of the SSD's tables")
-    folder = settings.data_dir / "spool"
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix="ssd-read-") as work:
+    with private_folder(settings, "ssd-read-") as work:
         path = Path(work) / EXTRACT_NAME
         path.write_bytes(as_zip(members))
         try:

@@ -9,7 +9,6 @@ Nothing here logs or puts a value of the extract in a message.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from mappings.compare import dfe_la_number
 from mappings.illustrative import councils_of
 from onereturn.errors import InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
+from onereturn.workspace import private_folder
 
 #: The audit event of a change, given the object it names (``{id}`` for the id the change is given), or None.
 Audit = Callable[[str], dict[str, Any] | None]
@@ -114,7 +114,7 @@ def receive_extract(
     assert extract is not None
     prepared = payload_store.prepare_for(extract, settings, agency_code)
     taken = Taken(name, made)
-    with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
+    with private_folder(settings, "ssd-") as work:
         for file_name, data in made.files:
             target = Path(work) / file_name
             target.write_bytes(data)

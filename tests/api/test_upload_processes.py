@@ -43,9 +43,9 @@ def test_an_upload_is_stored_by_another_process_under_its_own_lease(
 ) -> None:
     status, body = _upload(pooled)
     assert status == 201, body
-    # The body went to the process through a spooled file, which is gone once the upload is processed.
-    assert (tmp_path / "data" / "spool").is_dir()
-    assert list((tmp_path / "data" / "spool").iterdir()) == []
+    # The body went to the process through a spooled file in the private folder, gone once the upload is processed.
+    assert (tmp_path / "data" / "private").is_dir()
+    assert list((tmp_path / "data" / "private").rglob("*.upload")) == []
     assert body["rows_accepted"] == 1
     assert body["error_count"] == 1
     assert body["problems"][0]["row"] == 3
@@ -87,7 +87,7 @@ def test_a_process_that_dies_is_answered_and_replaced(pooled: TestClient, tmp_pa
         os.kill(pid, signal.SIGKILL)
     status, body = _upload(pooled, data=CSV.replace(b"1100", b"1101"))
     assert status == 500
-    assert list((tmp_path / "data" / "spool").iterdir()) == [], "a stopped process's spooled file is removed"
+    assert list((tmp_path / "data" / "private").rglob("*.upload")) == [], "a stopped process's spooled file is removed"
     assert_canonical_error(body, 500)
     assert "send the file again" in str(body["error"])
     status, body = _upload(pooled, data=CSV.replace(b"1100", b"1102"))

@@ -5,6 +5,7 @@ nothing, and Annex A and the council's report read the same as before."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from collectors.records import rotation
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem, RecordsKey
 from collectors.records.privacy import Keys, KeysRefused, checked_keys, keys_at, keys_for
 from collectors.records.service import process_records, receive
+from indicators.models import Submission
 from onereturn import keptfiles
 from onereturn.errors import Conflict
 from onereturn.settings import Settings, get_settings
@@ -168,17 +170,112 @@ def test_the_command_shows_progress_and_says_what_it_did(
     assert not rotation.rotating_path(rotating).exists()
 
 
-def test_a_rotation_is_refused_while_a_record_level_upload_is_being_processed(
+def _hold(store: Engine, submission_id: int, owner: str, *, until: datetime) -> None:
+    """The upload as a worker (of another host) holds it while it runs DfE's rules."""
+    with Session(store) as session:
+        row = session.get(Submission, submission_id)
+        assert row is not None
+        row.lease_owner, row.lease_until, row.stage = owner, until, "dfe_rules"
+        session.add(row)
+        session.commit()
+
+
+def test_a_rotation_waits_for_an_upload_a_worker_holds_names_it_and_changes_nothing(
     store: Engine, rotating: Settings
 ) -> None:
+    old = checked_keys(store, rotating)
     got = receive(
         store, rotating, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING[:1]]
     )
+    assert got.submission.id is not None
+    _hold(store, got.submission.id, "host-b-4242", until=datetime.now(UTC) + timedelta(minutes=5))
+    with pytest.raises(
+        Conflict, match=rf"upload {got.submission.id} of notts_cyp \(stage dfe_rules, worker host-b-4242\)"
+    ):
+        rotation.rotate(store, rotating, wait_seconds=0.3)
+    assert not rotation.rotating_path(rotating).exists(), "a run that changed nothing leaves no .rotating file"
+    with Session(store) as session:
+        assert {k.state for k in session.exec(select(RecordsKey)).all()} == {"current"}, "nor its mark"
+    assert checked_keys(store, rotating).fingerprint == old.fingerprint, "the hosts work on under the old keys"
+    # The worker ends: the same command, run again, completes.
+    _hold(store, got.submission.id, "", until=datetime.now(UTC) - timedelta(seconds=1))
+    done = rotation.rotate(store, rotating, wait_seconds=0.3)
+    assert done.files == 5
+    assert not rotation.rotating_path(rotating).exists()
+
+
+def test_an_upload_received_before_the_rotation_is_sealed_anew_and_runs_after_it(
+    store: Engine, rotating: Settings
+) -> None:
+    got = receive(
+        store, rotating, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]
+    )
+    assert got.submission.id is not None
     assert got.submission.status == "received"
-    with pytest.raises(Conflict, match="1 record-level upload\\(s\\) are being processed now; stop the service"):
+    rotation.rotate(store, rotating, wait_seconds=0.3)
+    new = keys_for(rotating)
+    assert rotation.opens(new, keptfiles.read(store, rotating, got.submission.raw_path))
+    assert process_records(store, rotating, got.submission.id).status in ("accepted", "partially_accepted", "queried")
+    pseudonyms, _ = _histories(store, new)
+    assert all(len(p) == 1 for p in pseudonyms.values()), "no child keyed twice"
+
+
+def test_a_file_a_host_kept_as_the_rotation_began_is_sealed_anew(
+    store: Engine, rotating: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = keys_for(rotating)
+    late = tmp_path / "late"
+    late.mkdir()
+    (late / "cin_census.xml").write_text(CIN_XML + "\n", encoding="utf-8")
+    kept: list[str] = []
+    real = rotation._Run.rekey_children
+
+    def racing(run: Any) -> int:
+        # A host that passed its check of the keys a moment before the store named the new ones keeps a file now.
+        kept.append(plant_kept_with(store, rotating, old, [late / "cin_census.xml"]))
+        return int(real(run))
+
+    monkeypatch.setattr(rotation._Run, "rekey_children", racing)
+    rotation.rotate(store, rotating)
+    new = keys_for(rotating)
+    assert kept
+    assert rotation.opens(new, keptfiles.read(store, rotating, kept[0]))
+    assert all(rotation.opens(new, token) for token in _sealed_tokens(store, rotating))
+
+
+def plant_kept_with(store: Engine, settings: Settings, keys: Keys, files: list[Path]) -> str:
+    """Keep ``files`` sealed under ``keys``, as a host holding them does."""
+    from collectors.records.kept import content_hash, keep
+
+    named = [(p.name, p) for p in files]
+    return keep(store, settings, keys, content_hash(named), named)
+
+
+def test_a_rotation_that_cannot_open_a_file_names_it_and_its_upload_and_is_run_again(
+    store: Engine, rotating: Settings, tmp_path: Path
+) -> None:
+    old = keys_for(rotating)
+    other = keys_at(tmp_path / "other-host" / "records-keys.json")
+    with Session(store) as session:
+        upload = session.exec(select(Submission).where(Submission.source_format == "cin")).one()
+    token = keptfiles.read(store, rotating, upload.raw_path)
+    # Sealed by a host whose keys were never the deployment's.
+    keptfiles.replace(store, rotating, upload.raw_path, other.seal(old.open(token)))
+    with pytest.raises(rotation.RotationFailed) as failed:
         rotation.rotate(store, rotating)
-    assert not rotation.rotating_path(rotating).exists(), "nothing was made"
-    assert keys_at(rotating.records_keys_file or Path()).secret == keys_for(rotating).secret
+    said = failed.value.message
+    assert upload.raw_path in said
+    assert f"upload {upload.id} of notts_cyp" in said
+    assert "--also-open" in said
+    new = keys_at(rotation.rotating_path(rotating))
+    assert sum(1 for t in _sealed_tokens(store, rotating) if rotation.opens(new, t)) == 3, "all else is done"
+    with pytest.raises(KeysRefused, match="being rotated"):
+        checked_keys(store, rotating)
+    done = rotation.rotate(store, rotating, also=[other])
+    assert done.files == 1
+    assert not rotation.rotating_path(rotating).exists()
+    assert all(rotation.opens(new, t) for t in _sealed_tokens(store, rotating))
+    assert checked_keys(store, rotating).fingerprint == new.fingerprint
 
 
 def test_after_a_rotation_the_store_names_the_new_keys_and_a_host_with_the_old_is_refused(
@@ -213,3 +310,21 @@ def test_a_rotation_stopped_after_the_store_names_the_new_keys_completes(
     done = rotation.rotate(store, rotating)
     assert (done.files, done.children) == (0, 0)
     assert checked_keys(store, rotating).fingerprint == new.fingerprint
+
+
+def test_children_re_keyed_on_every_core_end_as_on_one(
+    store: Engine, rotating: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = keys_for(rotating)
+    before, rows = _histories(store, old)
+    # Batches of one child, computed in processes of their own, several in flight while earlier ones are written.
+    monkeypatch.setattr(rotation, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(rotation, "MAX_PROCESSES", 2)
+    monkeypatch.setattr(rotation, "BATCH", 1)
+    monkeypatch.setattr("collectors.records.rotation.os.cpu_count", lambda: 2)
+    done = rotation.rotate(store, rotating)
+    assert done.children == len(before)
+    new = keys_for(rotating)
+    after, rows_after = _histories(store, new)
+    assert after == {child: {new.pseudonym(child)} for child in before}
+    assert rows_after == rows
