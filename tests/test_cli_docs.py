@@ -164,3 +164,12 @@ def test_every_documented_command_runs_without_a_traceback(demo_store: Path, cap
             assert not [r for r in caplog.records if r.exc_info], said
             ran.append(args)
     assert ["submission", "1"] in ran
+
+
+def test_the_readme_says_how_to_choose_the_port_as_serve_takes_it() -> None:
+    readme = (CHECKOUT / "README.md").read_text()
+    shown = re.search(r"`\./run serve --port (\d+)`", readme)
+    assert shown, "the README says how to choose the port"
+    help_text = CliRunner().invoke(app, ["serve", "--help"]).output
+    assert "--port" in help_text
+    assert "ONERETURN_PORT" in readme
