@@ -159,7 +159,7 @@ def test_every_edge_of_every_period_and_date_is_named_and_refused_on_the_api(cli
             _check(door, asked, *door.request(client, asked[0]), refused=422)
 
     @settings(
-        max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
     )
     @given(_asked(API))
     def edges(door_asked: tuple[Door, tuple[str, bool]]) -> None:
@@ -190,7 +190,7 @@ def test_every_edge_of_every_period_is_named_and_refused_on_the_pages(pages: dic
             ask(door, written("period", "financial year", y))
 
     @settings(
-        max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
     )
     @given(_asked(PAGES))
     def edges(door_asked: tuple[Door, tuple[str, bool]]) -> None:
