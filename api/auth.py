@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Literal
 
+import anyio
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Connection
@@ -22,7 +23,7 @@ from api import callrecord as trail
 from api.deps import SessionDep
 from api.principal import Principal
 from api.scopes import READERS, Resource, read_scope, refusal
-from api.throttle import KeyThrottle
+from api.throttle import HELD_DELAY, KeyPace, KeyThrottle
 from mappings import keys
 from mappings.models import ApiKey
 from onereturn.errors import Forbidden, TooManyRequests, Unauthorized
@@ -94,24 +95,45 @@ def key_throttle(request: Request) -> KeyThrottle:
     return throttle
 
 
+def key_pace(request: Request) -> KeyPace:
+    """Return the app's throttle of each valid key's requests (made on first use)."""
+    state = request.app.state
+    if not hasattr(state, "key_pace"):
+        state.key_pace = KeyPace()
+    pace: KeyPace = state.key_pace
+    return pace
+
+
+class HeldBack(TooManyRequests):
+    """A failing key from an address held back after repeated failed keys."""
+
+
 def admit(request: Request, session: Session, key: str | None) -> Principal:
-    """Authenticate a request's key, refusing (429) an address after repeated failed keys."""
+    """Authenticate a request's key; a failing one from an address after repeated failed keys is refused (429).
+
+    A valid key is let through whatever others at its address sent: it is held only by its own pace."""
     throttle = key_throttle(request)
     client = trail.client_of(request)
-    wait = throttle.retry_after(client)
-    if wait:
-        refusal = TooManyRequests(
-            f"Too many failed API keys from this address; try again in {wait} s", retry_after=wait
-        )
-        # A client hammering while held back would otherwise write an audit row per request.
-        refusal.audited = not throttle.first_refusal(client)
-        raise refusal
     try:
         return authenticate(session, key)
     except Unauthorized:
+        wait = throttle.retry_after(client)
+        if wait:
+            refusal = HeldBack(f"Too many failed API keys from this address; try again in {wait} s", retry_after=wait)
+            # A client hammering while held back would otherwise write an audit row per request.
+            refusal.audited = not throttle.first_refusal(client)
+            raise refusal from None
         if key:
             throttle.failed(client)
         raise
+
+
+def paced(request: Request, principal: Principal) -> Principal:
+    """Let a valid key's request through unless the key itself is sending too many (429 naming the key's wait)."""
+    wait = key_pace(request).admit(principal.key_id)
+    if wait:
+        raise TooManyRequests(f"Too many requests with this key; try again in {wait} s", retry_after=wait)
+    return principal
 
 
 def check(
@@ -150,6 +172,7 @@ def require(
         principal: Principal | None = None
         try:
             principal = admit(request, session, key)
+            paced(request, principal)
             return check(principal, scopes, kinds, reads=reads, needs=needs)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
@@ -159,7 +182,11 @@ def require(
         request: Request, session: SessionDep, key: Annotated[str | None, Security(_header)] = None
     ) -> AsyncIterator[Principal]:
         # The key is read from the store in a worker thread; what needs no store stays on the event loop.
-        principal = await run_in_threadpool(admitted, request, session, key)
+        try:
+            principal = await run_in_threadpool(admitted, request, session, key)
+        except HeldBack:
+            await anyio.sleep(HELD_DELAY)
+            raise
         request.state.principal = principal
         try:
             yield principal

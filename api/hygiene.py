@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onereturn.logs import begin_request, new_request_id
+
+log = logging.getLogger(__name__)
 
 #: Headers that carry credentials: a response to a request with any of them is not to be stored.
 CREDENTIAL_HEADERS = (b"x-api-key", b"authorization", b"cookie")
@@ -71,8 +74,10 @@ class Hygiene:
         credentials = tuple(headers[h].decode("latin-1") for h in CREDENTIAL_HEADERS if h in headers)
         begin_request(request_id, credentials)
         scope.setdefault("state", {})["request_id"] = request_id
+        answered = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal answered
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
@@ -87,5 +92,16 @@ class Hygiene:
                 if self.behind_tls:
                     out["Strict-Transport-Security"] = HSTS
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette's outermost layer answers an unexpected error with the 500 its handler made (which logged
+            # it), then raises it again for the server; uvicorn, seeing an error after an answer began, closes the
+            # connection, so the client's next request on a kept-alive connection was reset. A whole answer sent
+            # ends the matter here; an error before or during one is the server's to handle (it closes the answer).
+            if not answered:
+                raise
+            log.debug("an error after a whole answer was sent; the error handler logged it")

@@ -17,6 +17,7 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col
 
 from api.conditional import conditional
+from api.params import checked_period
 from api.principal import Principal
 from api.scopes import read_scope
 from exports import service as exports
@@ -49,10 +50,11 @@ def return_download(
     if period_file.endswith(".structure.xml"):
         if updated_after is not None or as_of is not None:
             raise InvalidInput("updated_after and as_of apply to a return's data, not to its structure")
-        period = period_file.removesuffix(".structure.xml")
+        period = checked_period(period_file.removesuffix(".structure.xml"), "path", "period_file")
         _record, built = exports.build(session, return_id, period)
         return Response(sdmx_structure(built), media_type="application/xml")
     period, fmt = _split(period_file)
+    checked_period(period, "path", "period_file")
     if updated_after is not None and as_of is not None:
         raise InvalidInput("Ask for either updated_after (what changed since) or as_of (what was sent then), not both")
     if as_of is not None:
@@ -137,6 +139,7 @@ def _preview(
     if any(others):
         raise InvalidInput("A preview is built now with every figure: it takes no updated_after, as_of or fresh")
     period, fmt = _split(period_file)
+    checked_period(period, "path", "period_file")
     built, data = exports.preview(session, return_id, period, fmt)
     spec = FORMATS[fmt]  # type: ignore[index]
     headers = {

@@ -30,6 +30,8 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_for
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +189,17 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
+def ended(process: BaseProcess, seconds: float) -> bool:
+    """Whether the process ends within ``seconds``, by its sentinel, which is ready once it has exited whoever reaps it.
+
+    Not ``join`` then ``is_alive``: the pool's own thread joins its processes as it stops too, and a process it
+    reaped first looks alive to the other (its exit status is gone), so a stop found idle processes "still busy"."""
+    try:
+        return bool(wait_for([process.sentinel], seconds))
+    except ValueError:  # closed: it ended and was let go of
+        return True
+
+
 class UploadPool:
     """One API worker's upload processes, one per upload slot."""
 
@@ -324,8 +337,7 @@ class UploadPool:
         deadline = time.monotonic() + timeout
         cut = 0
         for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
+            if not ended(process, max(0.0, deadline - time.monotonic())):
                 # An upload cut off here rolls back with its connection; once its lease runs out it is marked interrupted,
                 # its raw file kept to run again.
                 process.kill()

@@ -402,7 +402,7 @@ def submission(submission_id: Annotated[int, typer.Argument(help="The submission
     from onereturn import db
 
     with db.session_scope(ready_engine()) as session:
-        sub = get_submission(session, submission_id, agency_code=None)
+        session.expunge(sub := get_submission(session, submission_id, agency_code=None))  # readable past the commit
         problems = submission_problems(session, submission_id)
     out.print(f"Submission {sub.id} from {sub.agency_code}: {sub.filename}, {sub.status}. {sub.message}", markup=False)
     for p in problems.iter_rows(named=True):

@@ -21,7 +21,7 @@ from exports.changes import built_periods, changed_since
 from exports.sdmx_ml import Codelist
 from exports.sdmx_rest import SERIES_DIMENSIONS, Flow, catalogue_codelist, data_rows
 from indicators.models import Code, CodeList
-from indicators.periods import Period, parse_period
+from indicators.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodOutOfRange, parse_period
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.deadlines import periods_between
 from mappings.models import FieldMapping, OrgUnit, Return
@@ -93,12 +93,22 @@ def period_bound(text: str, *, end: bool, name: str) -> date:
     if span is None:
         try:
             period = parse_period(text.strip())
+        except PeriodOutOfRange as exc:
+            raise InvalidInput(
+                f"{name}: {exc.message}",
+                errors=[{"type": "period", "loc": ["query", name], "msg": exc.message, "input": text}],
+            ) from None
         except InvalidInput:
             raise InvalidInput(
                 f"{name} {text!r} is not a period: use 2024, 2024-Q2, 2024-S1, 2024-06, 2024-06-30 or a period code such as FY2024-25",
                 errors=[{"type": "period", "loc": ["query", name], "msg": "Not a period", "input": text}],
             ) from None
         span = (period.start, period.end)
+    if not (span[0].year >= FIRST_YEAR and span[1].year <= LAST_YEAR):
+        raise InvalidInput(
+            f"{name} {text!r} is outside the years {FIRST_YEAR} to {LAST_YEAR}",
+            errors=[{"type": "period", "loc": ["query", name], "msg": "Outside the years served", "input": text}],
+        )
     return span[1] if end else span[0]
 
 

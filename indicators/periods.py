@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal, get_args
 
 from onereturn.errors import InvalidInput
+from onereturn.listing import clip
 
 PeriodType = Literal["month", "quarter", "financial_year", "academic_year", "calendar_year", "snapshot_date"]
 PERIOD_TYPES: tuple[PeriodType, ...] = get_args(PeriodType)
@@ -39,6 +40,11 @@ _MY = re.compile(r"^(\d{1,2})[/-](\d{4})$")
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]00:00(:00(\.0+)?)?$")
 #: Excel counts days from 1899-12-30 (its 1900 leap-year bug folded in).
 _EXCEL_EPOCH = date(1899, 12, 30)
+#: The years a period may cover. Every period is worked on with the years beside it (the previous period's change,
+#: a deadline months after the end, a window of periods), and Python's dates end at 9999: a period near either end
+#: of those (FY9999-00 ends in year 10000) could not be held. No return or publisher reaches outside these.
+FIRST_YEAR = 1900
+LAST_YEAR = 2999
 
 
 @dataclass(frozen=True, order=True)
@@ -176,14 +182,33 @@ def _parse_spelling(text: str, expected: PeriodType | None) -> Period | None:
     return None
 
 
+class PeriodOutOfRange(InvalidInput):
+    """A period written correctly whose years lie outside those the service holds."""
+
+
+def _out_of_range(text: str) -> PeriodOutOfRange:
+    return PeriodOutOfRange(f"Period {text!r} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+
+
+def _read(cleaned: str, expected: PeriodType | None) -> Period | None:
+    try:
+        period = _parse_canonical(cleaned.upper() if cleaned[:2].lower() in ("fy", "ay", "cy") else cleaned)
+        return period if period is not None else _parse_spelling(cleaned, expected)
+    except (ValueError, OverflowError):
+        # The spelling was right but a date it needs does not exist (year 0, or the year after 9999).
+        raise _out_of_range(cleaned) from None
+
+
 def parse_period(text: str, expected: PeriodType | None = None) -> Period:
     """Parse a period in canonical form or a common spelling; check it is of the ``expected`` type."""
     cleaned = " ".join(str(text).split())
     if not cleaned:
         raise InvalidInput("Period is empty")
-    period = _parse_canonical(cleaned.upper() if cleaned[:2].lower() in ("fy", "ay", "cy") else cleaned)
-    if period is None:
-        period = _parse_spelling(cleaned, expected)
+    if len(cleaned) > 40:
+        raise InvalidInput(f"Period {clip(cleaned, 40)!r} is not recognised: it is longer than any period")
+    period = _read(cleaned, expected)
+    if period is not None and not (period.start.year >= FIRST_YEAR and period.end.year <= LAST_YEAR):
+        raise _out_of_range(cleaned)
     if period is None:
         raise InvalidInput(
             f"Period {text!r} is not recognised; write e.g. 2024-06 (month), FY2024-25-Q1 (quarter), "
@@ -194,6 +219,25 @@ def parse_period(text: str, expected: PeriodType | None = None) -> Period:
             f"Period {period.code} is a {period.type.replace('_', ' ')}, but a {expected.replace('_', ' ')} is expected"
         )
     return period
+
+
+def check_period_text(text: str) -> None:
+    """Refuse (InvalidInput) a period no type could read: out of range, malformed or too long."""
+    try:
+        parse_period(text)
+    except PeriodOutOfRange:
+        raise
+    except InvalidInput as first:
+        # Some spellings (2024/25, 2024, an Excel day number) are read only when the route says which type it wants.
+        for kind in ("financial_year", "calendar_year", "snapshot_date"):
+            try:
+                parse_period(text, kind)
+                return
+            except PeriodOutOfRange:
+                raise
+            except InvalidInput:
+                continue
+        raise first
 
 
 def months_in(period: Period) -> list[Period]:

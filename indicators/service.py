@@ -15,6 +15,7 @@ from indicators.periods import utc
 from indicators.rules import Rule, bound_indicators, to_rule
 from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic, RulePublic
 from onereturn.errors import NotFound
+from onereturn.listing import LIKE_ESCAPE, containing
 from onereturn.readings import Kept, as_text
 
 #: The catalogue's indicators, as read from the rows of the indicator table (onereturn/readings.py says why).
@@ -56,13 +57,13 @@ def list_indicators(
     """Return one page of indicators matching the filters, and how many match in all."""
     stmt = select(Indicator)
     if text:
-        like = f"%{text.lower()}%"
+        like = containing(text)
         stmt = stmt.where(
             or_(
-                func.lower(col(Indicator.id)).like(like),
-                func.lower(col(Indicator.title)).like(like),
-                func.lower(col(Indicator.plain_title)).like(like),
-                func.lower(col(Indicator.definition)).like(like),
+                func.lower(col(Indicator.id)).like(like, escape=LIKE_ESCAPE),
+                func.lower(col(Indicator.title)).like(like, escape=LIKE_ESCAPE),
+                func.lower(col(Indicator.plain_title)).like(like, escape=LIKE_ESCAPE),
+                func.lower(col(Indicator.definition)).like(like, escape=LIKE_ESCAPE),
             )
         )
     if statistic:

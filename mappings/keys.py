@@ -192,7 +192,9 @@ def get_key(session: Session, prefix: str) -> ApiKey:
     if len(prefix) < 6:
         raise InvalidInput("Give at least the first 6 characters of the key's prefix (see `keys list`)")
     exact = list(session.execute(select(ApiKey).where(ApiKey.prefix == prefix[:PREFIX_LENGTH])).scalars())
-    rows = exact or list(session.execute(select(ApiKey).where(col(ApiKey.prefix).startswith(prefix))).scalars())
+    rows = exact or list(
+        session.execute(select(ApiKey).where(col(ApiKey.prefix).startswith(prefix, autoescape=True))).scalars()
+    )
     if not rows:
         raise NotFound(f"No key has the prefix {prefix!r}; see GET /api/keys or `onereturn keys list`")
     if len(rows) > 1:

@@ -26,6 +26,7 @@ from mappings.schemas import (
     ReturnPublic,
 )
 from onereturn.errors import CatalogueError, NotFound
+from onereturn.listing import LIKE_ESCAPE, containing
 
 
 def store_catalogue(session: Session, cat: Catalogue, *, force: bool = False) -> CatalogueVersion:
@@ -199,8 +200,13 @@ def list_org_units(
         children = select(OrgParent.child_code).where(OrgParent.parent_code == parent, *_valid_on(OrgParent, on))
         stmt = stmt.where(col(OrgUnit.code).in_(children))
     if text:
-        like = f"%{text.lower()}%"
-        stmt = stmt.where(or_(func.lower(col(OrgUnit.name)).like(like), func.lower(col(OrgUnit.code)).like(like)))
+        like = containing(text)
+        stmt = stmt.where(
+            or_(
+                func.lower(col(OrgUnit.name)).like(like, escape=LIKE_ESCAPE),
+                func.lower(col(OrgUnit.code)).like(like, escape=LIKE_ESCAPE),
+            )
+        )
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     rows = session.execute(stmt.order_by(OrgUnit.code).limit(limit).offset(offset)).scalars().all()
     return list(rows), total

@@ -109,11 +109,12 @@ def events(session: Session, where: AuditFilter, *, limit: int = 100, offset: in
     if where.principal:
         stmt = stmt.where(col(AuditEvent.principal).contains(where.principal))
     if where.key_prefix:
-        stmt = stmt.where(col(AuditEvent.key_prefix).startswith(where.key_prefix))
+        stmt = stmt.where(col(AuditEvent.key_prefix).startswith(where.key_prefix, autoescape=True))
     if where.action:
         # "key" selects key.create, key.revoke ...; "key.create" only that action.
         stmt = stmt.where(
-            (col(AuditEvent.action) == where.action) | col(AuditEvent.action).startswith(where.action + ".")
+            (col(AuditEvent.action) == where.action)
+            | col(AuditEvent.action).startswith(where.action + ".", autoescape=True)
         )
     if where.since:
         stmt = stmt.where(col(AuditEvent.at) >= where.since)

@@ -119,7 +119,10 @@ def _discard_on_failed_commit(context: ExceptionContext) -> None:
 
 
 def make_engine(url: str, *, threads: int = 16) -> Engine:
-    """Create an engine for ``url`` with the connection settings the product relies on, its pool sized to ``threads``."""
+    """Create an engine for ``url`` with the connection settings the product relies on, its pool sized to ``threads``.
+
+    Its errors never carry the statement's parameters (``hide_parameters``): they are what was sent (a search, a
+    child's value), and an error's text is logged."""
     pool = {"pool_size": pool_size(threads), "max_overflow": 0, "pool_timeout": POOL_TIMEOUT}
     if url.startswith("sqlite:"):
         path = url.split(":///", 1)[-1]
@@ -127,11 +130,14 @@ def make_engine(url: str, *, threads: int = 16) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         memory = not path or path == ":memory:"
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **({} if memory else pool)
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            **({} if memory else pool),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, **pool)
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
     event.listen(engine, "handle_error", _discard_on_failed_commit)
     return engine
 

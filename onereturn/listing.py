@@ -18,6 +18,21 @@ def name_a_few(items: Iterable[object], shown: int = SHOWN) -> str:
     return f"{named} and {rest:,} more" if rest > 0 else named
 
 
+#: The escape character of :func:`containing`'s patterns (give it to LIKE as ``escape=``).
+LIKE_ESCAPE = "\\"
+
+
+def containing(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its own ``%`` and ``_`` matched as themselves (lowered)."""
+    escaped = (
+        text.lower()
+        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped}%"
+
+
 def clip(text: str, limit: int = QUOTED_CHARS) -> str:
     """``text`` whole when short, else its start and how long it was."""
     if len(text) <= limit:

@@ -3,7 +3,7 @@
 Making an app is cheap; its first requests are not. FastAPI works out each route's parameters, dependencies and
 response models for every app it serves, the first time a request is matched against them: 150-250 ms of CPU for
 this service's routes, in a test that often makes one request or a few. An app lent again is pointed at the test's
-own settings and store, and keeps nothing of the test before it: its key throttle and dependency overrides are made
+own settings and store, and keeps nothing of the test before it: its key throttles and dependency overrides are made
 anew, and its start (the lifespan each client runs) sets the rest again from the settings it is given.
 
 Only apps made with ``create_app``'s defaults are lent, and only to settings equal to theirs but for the data folder,
@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from api.throttle import KeyThrottle
+from api.throttle import KeyPace, KeyThrottle
 from onereturn.settings import Settings
 
 #: The apps no test holds now, by their settings but the data folder.
@@ -41,6 +41,7 @@ def lent_app(settings: Settings, engine: Engine) -> Iterator[FastAPI]:
     app.state.settings = settings
     app.state.engine = engine
     app.state.key_throttle = KeyThrottle()
+    app.state.key_pace = KeyPace()
     app.dependency_overrides.clear()
     try:
         yield app

@@ -348,7 +348,11 @@ def test_two_schedulers_one_active_and_takeover(store: Engine, tmp_path: Path) -
         # Background work: below the priority of the process that started it.
         assert os.getpriority(os.PRIO_PROCESS, first.pid) - os.getpriority(os.PRIO_PROCESS, os.getpid()) == NICENESS
         second = subprocess.Popen(command, env=env, stdout=logs[1], stderr=subprocess.STDOUT)
-        time.sleep(4)
+        # Until it says it waits (its imports take seconds on a busy host; a fixed 4 s could end before it started).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "waiting to become the active" not in (tmp_path / "s1.log").read_text():
+            time.sleep(0.2)
+        assert "waiting to become the active" in (tmp_path / "s1.log").read_text()
         assert len(holders()) == 1, "the second scheduler waits while the first holds the lock"
 
         def job_runs() -> list[JobRun]:

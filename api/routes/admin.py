@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from pydantic import AwareDatetime, BaseModel
 
 from api.auth import OfficerOnly
@@ -19,6 +19,8 @@ from onereturn import audittrail
 from onereturn.errors import PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["administration"])
+#: A key's visible prefix, or its start: at most the 16 characters stored (a longer one names no key).
+KeyPrefix = Annotated[str, Path(min_length=1, max_length=16, description="A key's visible prefix (or its start)")]
 OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
     401: {"description": "No key, or a key not known or revoked"},
     403: {"description": "Not an officer's key"},
@@ -119,7 +121,7 @@ def create_key(request: Request, body: KeyCreate, session: SessionDep, principal
     response_model=KeyPublic,
     responses={**OFFICER_ONLY, 404: {"description": "No such key"}, 409: {"description": "Already revoked"}},
 )
-def revoke_key(request: Request, prefix: str, session: SessionDep, _principal: OfficerOnly) -> KeyPublic:
+def revoke_key(request: Request, prefix: KeyPrefix, session: SessionDep, _principal: OfficerOnly) -> KeyPublic:
     """Revoke a key by its prefix; it stops working at once."""
     revoked = access.revoke_key(session, prefix)
     annotate(request, object=f"key {revoked.prefix}")
@@ -133,7 +135,7 @@ def revoke_key(request: Request, prefix: str, session: SessionDep, _principal: O
     response_model=KeyIssued,
     responses={**OFFICER_ONLY, 404: {"description": "No such key"}, 409: {"description": "Revoked"}},
 )
-def rotate_key(request: Request, prefix: str, session: SessionDep, principal: OfficerOnly) -> KeyIssued:
+def rotate_key(request: Request, prefix: KeyPrefix, session: SessionDep, principal: OfficerOnly) -> KeyIssued:
     """Issue a new key like the old one and revoke the old one; the new key is in this answer only."""
     old, issued = access.rotate_key(session, prefix, created_by=principal.name)
     annotate(request, object=f"key {old} -> {issued.prefix}")

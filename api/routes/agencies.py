@@ -11,6 +11,7 @@ from api.auth import AgenciesRead, TemplateRead
 from api.deps import SessionDep
 from api.downloads import XLSX, template_download
 from api.paging import Limit, Offset, Page, page_of
+from api.params import PeriodText
 from api.scopes import read_scope
 from collectors import answers
 from collectors.schemas import AgencyPublic
@@ -45,7 +46,7 @@ def template(
     code: str,
     session: SessionDep,
     principal: TemplateRead,
-    period: Annotated[str, Query(description="e.g. FY2024-25, FY2024-25-Q1, 2024-06")],
+    period: Annotated[PeriodText, Query(description="e.g. FY2024-25, FY2024-25-Q1, 2024-06")],
     format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
     outstanding: Annotated[bool, Query(description="Only figures not yet accepted")] = False,
 ) -> Response:

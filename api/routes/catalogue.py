@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
+from api.params import SEARCH_CHARS
 from indicators import service as indicators
 from indicators.schemas import CodeListPublic, IndicatorDetail, IndicatorPublic, RulePublic
 from mappings import service as mappings
@@ -28,7 +29,7 @@ StatisticFilter = Literal["count", "percentage", "rate", "mean", "score", "durat
 def list_indicators(
     request: Request,
     session: SessionDep,
-    q: Annotated[str | None, Query(description="Text in the id, title or definition")] = None,
+    q: Annotated[str | None, Query(description="Text in the id, title or definition", max_length=SEARCH_CHARS)] = None,
     statistic: StatisticFilter | None = None,
     return_id: Annotated[str | None, Query(alias="return", description="Only indicators this return asks for")] = None,
     status: Literal["active", "legacy", "abolished"] | None = None,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.auth import FiguresRead
 from api.deps import SessionDep
+from api.params import PeriodText
 from api.scopes import read_scope
 from exports.compare_xlsx import write_comparisons
 from mappings.compare import as_json
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api", tags=["compare"])
 Indicator = Annotated[str, Query(description="A catalogue indicator id", min_length=1, max_length=128)]
 Org = Annotated[str, Query(description="The council's GSS code", min_length=1, max_length=32)]
 Period = Annotated[
-    str, Query(description="The period, as the indicator's figures are stored", min_length=1, max_length=16)
+    PeriodText, Query(description="The period, as the indicator's figures are stored", min_length=1, max_length=16)
 ]
 Group = Annotated[
     str, Query(description="statistical_neighbours (DfE's), or an officer-defined group's id", max_length=64)

@@ -10,7 +10,6 @@ nothing cached. Sending to DfE is not built: the council's sender does it (docs/
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -19,6 +18,7 @@ from fastapi.responses import JSONResponse
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.paging import Limit, Offset, page_of
+from api.params import IsoDate
 from api.routes.record_files import FilesRead
 from api.scopes import read_scope
 from collectors.records.privacy import checked_keys
@@ -50,7 +50,7 @@ def csc_api_children(
     code: str,
     session: SessionDep,
     principal: FilesRead,
-    as_of: Annotated[date, Query(description="The day: the newest extract received on or before it is read")],
+    as_of: Annotated[IsoDate, Query(description="The day: the newest extract received on or before it is read")],
     changed: Annotated[
         bool, Query(description="Only the children new, updated or deleted since the extract before")
     ] = False,

@@ -14,7 +14,7 @@ from api import return_files
 from api.auth import BurdenRead, ReturnsRead
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page
-from api.params import Id, IsoDatetime
+from api.params import Id, IsoDatetime, PeriodText
 from collectors.annex_a.build import annex_a_cells
 from exports import release
 from exports import service as exports
@@ -74,7 +74,7 @@ def return_file(
 
 
 @router.get("/returns/{return_id}/{period}/completeness", summary="What is present and missing in a return")
-def completeness(return_id: str, period: str, session: SessionDep, principal: ReturnsRead) -> dict[str, Any]:
+def completeness(return_id: str, period: PeriodText, session: SessionDep, principal: ReturnsRead) -> dict[str, Any]:
     """Say, for each cell of a return for a period, whether it is present, missing (and who owes it), suppressed or not available."""
     return_files.visible_return(session, principal, return_id)
     record, built = exports.build(session, return_id, period)
@@ -112,7 +112,7 @@ def completeness(return_id: str, period: str, session: SessionDep, principal: Re
 )
 def changes(
     return_id: str,
-    period: str,
+    period: PeriodText,
     session: SessionDep,
     principal: ReturnsRead,
     since: Annotated[IsoDatetime, Query(description="Cells changed since this instant (ISO 8601; UTC if no zone)")],
@@ -151,7 +151,7 @@ def list_exports(
     session: SessionDep,
     principal: ReturnsRead,
     return_id: Annotated[str | None, Query(alias="return")] = None,
-    period: str | None = None,
+    period: PeriodText | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[SnapshotPublic]:
@@ -227,7 +227,7 @@ def get_burden(
     session: SessionDep,
     _principal: BurdenRead,
     period: Annotated[
-        str | None, Query(description="e.g. FY2024-25; the latest financial year ended when not given")
+        PeriodText | None, Query(description="e.g. FY2024-25; the latest financial year ended when not given")
     ] = None,
     minutes: Annotated[float, Query(gt=0, le=600, description="Officer minutes to key one figure")] = 3.0,
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from api.auth import FiguresRead
 from api.deps import SessionDep
 from api.paging import Offset, page, page_of
-from api.params import IsoDatetime
+from api.params import IsoDatetime, PeriodText
 from api.scopes import ReadScope, read_scope
 from collectors import answers
 from mappings.resolve import figures_at_level
@@ -30,7 +30,7 @@ def figures(
     indicator: str | None = None,
     org: str | None = None,
     period: Annotated[
-        str | None, Query(description="Any spelling of a period, e.g. FY2024-25, 2024/25, 2024-06")
+        PeriodText | None, Query(description="Any spelling of a period, e.g. FY2024-25, 2024/25, 2024-06")
     ] = None,
     breakdown: str | None = None,
     agency: Annotated[str | None, Query(description="Only figures this agency uploaded")] = None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page
-from api.params import IsoDate
+from api.params import SEARCH_CHARS, IsoDate
 from mappings import service as mappings
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
 from mappings.schemas import OrgUnitDetail, OrgUnitPublic
@@ -24,7 +24,7 @@ def list_orgs(
         str | None, Query(description=f"An org type or group: {', '.join((*ORG_TYPES, *LEVEL_GROUPS))}")
     ] = None,
     parent: Annotated[str | None, Query(description="Only direct children of this code")] = None,
-    q: Annotated[str | None, Query(description="Text in the name or code")] = None,
+    q: Annotated[str | None, Query(description="Text in the name or code", max_length=SEARCH_CHARS)] = None,
     on: Annotated[IsoDate | None, Query(description="Only units (and parent links) valid on this date")] = None,
     limit: Limit = 100,
     offset: Offset = 0,

@@ -14,7 +14,7 @@ from api.auth import OfficerOnly
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page, page_of
-from api.params import Id
+from api.params import Id, PeriodText
 from api.published_upload import store_upload
 from api.schemas_published import ConfirmHeld, DifferencePublic, HeldPublic, ReleasePublic, SourcePublic
 from collectors.published.intake import confirm_held, confirm_release_held
@@ -111,7 +111,7 @@ def list_differences(
     _principal: OfficerOnly,
     indicator: Annotated[str | None, Query(description="Only this indicator")] = None,
     org: Annotated[str | None, Query(description="Only this org unit")] = None,
-    period: Annotated[str | None, Query(description="Only this period")] = None,
+    period: Annotated[PeriodText | None, Query(description="Only this period")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[DifferencePublic]:

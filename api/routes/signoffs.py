@@ -16,6 +16,7 @@ from api import signing
 from api.auth import FUNCTION, OfficerOnly, require
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page_of
+from api.params import PeriodText
 from api.principal import Principal
 from mappings.signoff.schemas import Declaration, Reason, ReviewPublic, SignOffPublic
 
@@ -47,7 +48,7 @@ def list_signoffs(
     session: SessionDep,
     principal: SignoffsRead,
     return_id: Annotated[str | None, Query(alias="return", description="Only this return")] = None,
-    period: Annotated[str | None, Query(description="Only this period, e.g. FY2024-25")] = None,
+    period: Annotated[PeriodText | None, Query(description="Only this period, e.g. FY2024-25")] = None,
     state: Annotated[str | None, Query(description="open, signed_off, accepted, reopened or returned")] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
@@ -66,7 +67,7 @@ def list_signoffs(
     responses={404: {"description": "No such agency, return or period (or not yours)"}},
 )
 def signoff_review(
-    request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: ReviewRead
+    request: Request, agency: str, return_id: str, period: PeriodText, session: SessionDep, principal: ReviewRead
 ) -> ReviewPublic:
     """Show an agency's return for a period before sign-off: the cells it owes and gives, what is missing,
     open queries and errors, changes since the last sign-off, the state and its history."""
@@ -83,7 +84,7 @@ def signoff_sign_off(
     request: Request,
     agency: str,
     return_id: str,
-    period: str,
+    period: PeriodText,
     body: Declaration,
     session: SessionDep,
     principal: AgencyKey,
@@ -101,7 +102,7 @@ def signoff_sign_off(
     responses=_WRITE,
 )
 def signoff_unapprove(
-    request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: AgencyKey
+    request: Request, agency: str, return_id: str, period: PeriodText, session: SessionDep, principal: AgencyKey
 ) -> SignOffPublic:
     """Withdraw the agency's sign-off (before the officer accepts it): its figures are held back again."""
     return signing.withdraw(request, session, principal, agency, return_id, period)
@@ -114,7 +115,7 @@ def signoff_unapprove(
     responses=_WRITE,
 )
 def signoff_accept(
-    request: Request, agency: str, return_id: str, period: str, session: SessionDep, principal: OfficerOnly
+    request: Request, agency: str, return_id: str, period: PeriodText, session: SessionDep, principal: OfficerOnly
 ) -> SignOffPublic:
     """Accept an agency's sign-off; where the return needs acceptance, this releases the figures."""
     return signing.accept(request, session, principal, agency, return_id, period)
@@ -130,7 +131,7 @@ def signoff_send_back(
     request: Request,
     agency: str,
     return_id: str,
-    period: str,
+    period: PeriodText,
     body: Reason,
     session: SessionDep,
     principal: OfficerOnly,

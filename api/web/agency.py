@@ -20,6 +20,7 @@ from api import paging
 from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.downloads import XLSX, attachment, template_download
+from api.params import PeriodText
 from api.scopes import read_scope
 from api.web.records import records_refusal, status_page, upload_refused
 from api.web.render import page
@@ -135,7 +136,7 @@ def _mark_signable(session: SessionDep, code: str, rows: list[dict[str, Any]]) -
 
 @router.get("/agency/template")
 def template(
-    session: SessionDep, visitor: VisitorDep, period: str, format: Literal["xlsx", "csv"] = "xlsx"
+    session: SessionDep, visitor: VisitorDep, period: PeriodText, format: Literal["xlsx", "csv"] = "xlsx"
 ) -> Response:
     """Download the template of figures owed for a period (the API's own template)."""
     allowed(visitor, TEMPLATES)

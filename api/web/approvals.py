@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from api import signing
 from api.deps import SessionDep
+from api.params import PeriodText
 from api.scopes import read_scope
 from api.web.render import Visitor, page
 from api.web.shared import (
@@ -99,7 +100,7 @@ def approvals_page(
     session: SessionDep,
     visitor: VisitorDep,
     return_id: Annotated[str, Query(alias="return")] = "",
-    period: str = "",
+    period: PeriodText = "",
     state: str = "",
 ) -> HTMLResponse:
     """Every agency's sign-off by return and period, with its state, who signed and what is in the way; filtered."""
@@ -197,7 +198,13 @@ def _render(
 
 @router.get(QUEUE + "/{agency}/{return_id}/{period}", name="signoff_review")
 def approval_page(
-    request: Request, session: SessionDep, visitor: VisitorDep, agency: str, return_id: str, period: str, done: str = ""
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    agency: str,
+    return_id: str,
+    period: PeriodText,
+    done: str = "",
 ) -> Response:
     """One agency's sign-off: what it vouched for, what its figures give now, its history, and accept or send back."""
     allowed(visitor, SIGNOFF_REVIEW)
@@ -228,7 +235,7 @@ def _refused(
     )
 
 
-def _where(agency: str, return_id: str, period: str) -> tuple[str, str, str]:
+def _where(agency: str, return_id: str, period: PeriodText) -> tuple[str, str, str]:
     return agency, return_id, period
 
 

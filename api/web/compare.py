@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
 from api.deps import SessionDep
+from api.params import PeriodText
 from api.scopes import read_scope
 from api.web.charts import Level, comparison_bars, trend_lines
 from api.web.render import Visitor, page
@@ -89,7 +90,7 @@ def compare_page(
     visitor: VisitorDep,
     indicator: str = "",
     org: str = "",
-    period: str = "",
+    period: PeriodText = "",
     group: str = "statistical_neighbours",
 ) -> HTMLResponse:
     """One indicator for one council and period beside its group, region and England: chart, table and trend."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import calendar as month_grid
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
 from api import paging
 from api.deps import SessionDep
+from api.params import SEARCH_CHARS, PeriodText
 from api.scopes import read_scope
 from api.web.approvals import queue_of
 from api.web.charts import Bar, stacked_bars
@@ -212,7 +213,9 @@ def month(request: Request, session: SessionDep, visitor: VisitorDep, month: str
 
 
 @router.get("/catalogue")
-def catalogue(request: Request, session: SessionDep, visitor: VisitorDep, q: str = "") -> HTMLResponse:
+def catalogue(
+    request: Request, session: SessionDep, visitor: VisitorDep, q: Annotated[str, Query(max_length=SEARCH_CHARS)] = ""
+) -> HTMLResponse:
     """Search the indicators; list the returns."""
     allowed(visitor, OFFICER)
     found = None
@@ -268,7 +271,7 @@ def different_methods(request: Request, session: SessionDep, visitor: VisitorDep
 
 @router.get("/burden")
 def burden(
-    request: Request, session: SessionDep, visitor: VisitorDep, period: str = "", minutes: float = 3.0
+    request: Request, session: SessionDep, visitor: VisitorDep, period: PeriodText = "", minutes: float = 3.0
 ) -> HTMLResponse:
     """The burden saved per agency and the overlap per return, as charts drawn on the server."""
     allowed(visitor, BURDEN)

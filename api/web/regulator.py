@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from api import return_files
 from api.deps import SessionDep
+from api.params import IsoDatetime
 from api.web.render import page
 from api.web.sessions import last_downloads, record_download
 from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
@@ -157,7 +158,7 @@ def return_file(
     visitor: VisitorDep,
     return_id: str,
     period_file: str,
-    updated_after: datetime | None = None,
+    updated_after: IsoDatetime | None = None,
 ) -> Response:
     """Download a return in a format: the API's own response, byte for byte; a full download is remembered."""
     allowed(visitor, RETURNS)

@@ -10,9 +10,12 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import BackgroundTasks, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api import callrecord as trail
 from api import uploading
@@ -217,14 +220,42 @@ class PageRoute(APIRoute):
             except SignInNeeded:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
+            except RequestValidationError as exc:
+                # A parameter the page cannot take (a period no type could read, a date outside the years served):
+                # 400 naming it, as a page, not the API's JSON.
+                invalid = _invalid_parameters(exc)
+                request.state.page_error = invalid
+                return _error_page(request, await _visitor_for_error(request), invalid)
             except (OneReturnError, BadForm) as exc:
                 request.state.page_error = exc
-                response = _error_page(request, getattr(request.state, "visitor", None), exc)
+                response = _error_page(request, await _visitor_for_error(request), exc)
                 if isinstance(exc, ServiceBusy | TooManyRequests):
                     response.headers["Retry-After"] = str(exc.retry_after)
                 return response
 
         return wrapped
+
+
+def _invalid_parameters(exc: RequestValidationError) -> InvalidInput:
+    """The parameters a page could not take, named, as one refusal."""
+    said = [f"{e.get('loc', ['', '?'])[-1]}: {e.get('msg', '')}" for e in exc.errors()]
+    return InvalidInput("; ".join(said[:5]) or "The request could not be read")
+
+
+async def _visitor_for_error(request: Request) -> Visitor | None:
+    """Who is signed in, for the navigation of an error page (even one refused before the page found out)."""
+    visitor: Visitor | None = getattr(request.state, "visitor", None)
+    if visitor is not None or SESSION_COOKIE not in request.cookies:
+        return visitor
+
+    def find() -> Visitor | None:
+        try:
+            with Session(request.app.state.engine) as own:
+                return visitor_of(request, own)
+        except SQLAlchemyError:  # the error page is drawn even when the store cannot say who is signed in
+            return None
+
+    return await run_in_threadpool(find)
 
 
 def _quote(path: str) -> str:

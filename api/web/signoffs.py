@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from api import signing
 from api.deps import SessionDep
+from api.params import PeriodText
 from api.web.render import Visitor, page
 from api.web.shared import SIGN_OFF, SIGNOFF_READ, PageRoute, VisitorDep, allowed, check_csrf, signoff_changes
 from mappings.models import Agency, Return
@@ -99,7 +100,7 @@ def signoff_page(
     session: SessionDep,
     visitor: VisitorDep,
     return_id: str,
-    period: str,
+    period: PeriodText,
     signed: bool = False,
     withdrawn: bool = False,
 ) -> HTMLResponse:
@@ -114,7 +115,7 @@ def post_sign_off(
     session: SessionDep,
     visitor: VisitorDep,
     return_id: str,
-    period: str,
+    period: PeriodText,
     declaration: Annotated[str, Form()] = "",
     digest: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
@@ -160,7 +161,7 @@ def post_withdraw(
     session: SessionDep,
     visitor: VisitorDep,
     return_id: str,
-    period: str,
+    period: PeriodText,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Withdraw the agency's sign-off before the officer accepts it (the API's unapprove): its figures are held back."""
