@@ -9,20 +9,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from api.annex_access import check_annex_reader
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
+from api.downloads import XLSX
 from api.principal import Principal
 from api.scopes import read_scope
+from collectors.annex_a.build import read_inspection_date
 from collectors.records.contract import read_collection_year
+from collectors.sen2.list1 import List1, build_list1
+from collectors.sen2.list1_rules import check_list1
+from collectors.sen2.list1_workbook import list1_workbook
 from collectors.sen2.service import make_tables
 from mappings.agencies import get_agency
 
 router = APIRouter(prefix="/api", tags=["collection"])
 TablesRead = Annotated[Principal, Depends(require(set(), {"officer", "agency"}, reads="submissions"), scope=FUNCTION)]
+#: List 1 names children: the council's own approver key only, as Ofsted's Annex A.
+ListRead = Annotated[
+    Principal,
+    Depends(
+        require({"submissions:read"}, {"agency"}, reads="submissions", needs="the council's approver key"),
+        scope=FUNCTION,
+    ),
+]
+InspectionDate = Annotated[str, Query(description="The inspection's date, YYYY-MM-DD: the list is as at it")]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such agency (or not yours), no such table, or no SEN2 file kept for the year"},
 }
@@ -68,3 +83,48 @@ def sen2_table(
             "X-Submission": str(made.submission_id),
         },
     )
+
+
+def _list1(request: Request, code: str, session: SessionDep, principal: Principal, on: str) -> tuple[List1, list[Any]]:
+    check_annex_reader(session, principal, code)
+    day = read_inspection_date(on)
+    built = build_list1(request.app.state.engine, request.app.state.settings, code, day)
+    return built, check_list1(built.rows, day)
+
+
+def _audit(request: Request, code: str, built: List1, findings: list[Any], what: str) -> None:
+    annotate(request, object=f"area SEND List 1 {what} of {code} as at {built.inspection_date.isoformat()}",
+             detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}")  # fmt: skip
+
+
+@router.get("/agencies/{code}/annex-a-send", summary="The area SEND inspection's List 1 (approver)",
+            responses=_RESPONSES)  # fmt: skip
+def annex_a_send(
+    request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
+) -> dict[str, Any]:
+    """List 1 as at the date: its rows, the sources read, the notes and Data to Insight's findings."""
+    built, findings = _list1(request, code, session, principal, inspection_date)
+    _audit(request, code, built, findings, "list")
+    return {
+        "inspection_date": built.inspection_date.isoformat(), "sources": built.sources, "notes": built.notes,
+        "rows": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+                 for row in built.rows.iter_rows(named=True)],
+        "findings": findings,
+    }  # fmt: skip
+
+
+@router.get(
+    "/agencies/{code}/annex-a-send.xlsx",
+    summary="The area SEND inspection's List 1 workbook (approver)",
+    responses={200: {"content": {XLSX: {}}}, **_RESPONSES},
+)
+def annex_a_send_workbook(
+    request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
+) -> Response:
+    """List 1 in the validator's layout, then its notes and findings; built now and kept nowhere."""
+    built, findings = _list1(request, code, session, principal, inspection_date)
+    data = list1_workbook(built, findings)
+    _audit(request, code, built, findings, "workbook")
+    name = f"annex-a-send-{code}-{built.inspection_date.isoformat()}.xlsx"
+    return Response(data, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})  # fmt: skip

@@ -29,6 +29,7 @@ _REQUEST_ITEMS = {
 }  # fmt: skip
 _PLACEMENT_ITEMS = {"urn": "URN", "ukprn": "UKPRN", "setting": "SENSetting", "rank": "PlacementRank",
                     "entered": "EntryDate", "left": "LeavingDate", "res": "Res", "wbp": "WBP"}  # fmt: skip
+_PERSON_ITEMS = {"upn": "UPN", "uln": "UniqueLearnerNumber", "upn_unknown": "UPNunknown", "ethnicity": "Ethnicity"}
 _DATES = {"born", "received", "decided", "assessed", "start", "ceased", "meeting", "last_review", "entered", "left"}
 #: The 2023 survey's ``GenderCurrent`` codes (1 male, 2 female), read as the later surveys' ``Sex``.
 _GENDER = {"1": "M", "2": "F"}
@@ -66,7 +67,7 @@ def read_records(tree: etree._ElementTree, survey: int) -> Sen2Records:
     for child, person in enumerate(tree.iterfind("Persons/Person"), start=1):
         sex = _text(person, "Sex") or _GENDER.get(_text(person, "GenderCurrent") or "")
         persons.append({"child": child, "born": _text(person, "PersonBirthDate"), "sex": sex,
-                        "upn": _text(person, "UPN")})  # fmt: skip
+                        **{k: _text(person, p) for k, p in _PERSON_ITEMS.items()}})  # fmt: skip
         for request in person.iterfind("Requests"):
             number += 1
             active = request.find("ActivePlans") is not None
@@ -80,7 +81,7 @@ def read_records(tree: etree._ElementTree, survey: int) -> Sen2Records:
                               "rank": _text(need, "SENtypeRank")})  # fmt: skip
     return Sen2Records(
         census,
-        _frame(persons, ["child", "born", "sex", "upn"]),
+        _frame(persons, ["child", "born", "sex", *_PERSON_ITEMS]),
         _frame(requests, ["child", "request", "active", *_REQUEST_ITEMS]),
         _frame(placements, ["child", "request", *_PLACEMENT_ITEMS]),
         _frame(needs, ["child", "request", "type", "rank"]),

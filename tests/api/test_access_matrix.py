@@ -241,6 +241,18 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"code": "notts_cyp", "collection_year": "2024-25", "table": "caseload"}, owner="missing"),
         Case({"code": "lewisham_council", "collection_year": "2024-25", "table": "requests"}, owner="missing"),
     ),
+    # The area SEND inspection's List 1 names children: the council's own approver key only; no agency of the matrix
+    # uploaded a SEN2 file.
+    ("GET", "/api/agencies/{code}/annex-a-send"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+    ),
+    ("GET", "/api/agencies/{code}/annex-a-send.xlsx"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+    ),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),
