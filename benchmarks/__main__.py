@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import annex_a, collect, compare, exports, load, memory, pages, published, records, scale, soak, ssd
+from benchmarks import (
+    annex_a,
+    collect,
+    compare,
+    exports,
+    load,
+    memory,
+    pages,
+    published,
+    records,
+    scale,
+    sen2,
+    soak,
+    ssd,
+)
 
 
 def main() -> None:
@@ -20,6 +34,7 @@ def main() -> None:
         "records": records.main,
         "published": published.main,
         "pages": pages.main,
+        "sen2": sen2.main,
         "soak": soak.main,
         "ssd": ssd.main,
     }

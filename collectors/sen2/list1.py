@@ -136,6 +136,17 @@ def build_list1(engine: Engine, settings: Settings, agency_code: str, on: date) 
         sources = newest_sources(session, agency_code, on)
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
     records, sid = read_kept(engine, settings, agency_code, year)
+    built = assemble_list1(records, cin, ssda903, on)
+    built.sources = [f"SEN2 {year} (upload {sid})", *(s.describe() for s in sources)]
+    if not sources:
+        built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
+    return built
+
+
+def assemble_list1(
+    records: Sen2Records, cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataFrame] | None, on: date
+) -> List1:
+    """List 1 from the SEN2 records and the CIN census and SSDA903 tables read (each None when not kept)."""
     plans = plans_at(records, on)
     care = social_care(cin, ssda903, on)
     joined = plans.with_columns(key=pl.col("upn").str.to_uppercase()).join(care, left_on="key", right_on="upn",
@@ -163,8 +174,4 @@ def build_list1(engine: Engine, settings: Settings, agency_code: str, on: date) 
         pl.col("team").alias("Which children's social care team?"),
         pl.col("disability").alias("Does the child or young person have a disability?"),
     )  # fmt: skip
-    described = [f"SEN2 {year} (upload {sid})", *(s.describe() for s in sources)]
-    notes = [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()]
-    if not sources:
-        notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
-    return List1(on, rows, described, notes)
+    return List1(on, rows, [], [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()])

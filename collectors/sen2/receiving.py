@@ -25,7 +25,8 @@ from collectors.records.kept import content_hash, keep
 from collectors.records.models import RecordChild
 from collectors.records.privacy import checked_keys
 from collectors.records.service import Received
-from collectors.sen2.rules import child_key, rule_problems
+from collectors.sen2.records import read_records
+from collectors.sen2.rules import child_keys, rule_problems
 from collectors.sen2.schema import Refused, other_survey, parse, schema_problems, survey_of, year_text
 from collectors.spine import repeat_of
 from indicators.models import RECORDS_KIND, Submission
@@ -77,11 +78,12 @@ def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
             f"the {survey} file",
             errors=[{"type": "sen2_year", "loc": ["Header", "Year"], "msg": f"the file is of the {other} survey"}],
         )
-    if not problems:
-        problems = rule_problems(tree, survey)
     if problems:
         raise Refused(problems, survey)
-    return Checked(survey, [child_key(person) for person in tree.iterfind("Persons/Person")])
+    records = read_records(tree, survey)
+    if problems := rule_problems(records, survey):
+        raise Refused(problems, survey)
+    return Checked(survey, child_keys(records))
 
 
 def receive(

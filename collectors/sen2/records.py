@@ -22,13 +22,13 @@ _REQUEST_ITEMS = {
     "cease_reason": "Assessment/NamedPlan/CeaseReason", "meeting": "ActivePlans/ReviewMeeting",
     "last_review": "ActivePlans/LastReview", "review_outcome": "ActivePlans/ReviewOutcome",
     "res": "ActivePlans/Res", "wbp": "ActivePlans/WBP",
-    # The setting named in the plan as its primary placement (item 4.7, rank 1).
-    "plan_urn": "Assessment/NamedPlan/PlanDetail[PlacementRank='1']/URN",
-    "plan_ukprn": "Assessment/NamedPlan/PlanDetail[PlacementRank='1']/UKPRN",
-    "plan_setting": "Assessment/NamedPlan/PlanDetail[PlacementRank='1']/SENSetting",
 }  # fmt: skip
+#: The setting named in the plan as its primary placement (item 4.7, the PlanDetail of rank 1).
+_PLAN_DETAIL = {"plan_urn": "URN", "plan_ukprn": "UKPRN", "plan_setting": "SENSetting"}
 _PLACEMENT_ITEMS = {"urn": "URN", "ukprn": "UKPRN", "setting": "SENSetting", "rank": "PlacementRank",
                     "entered": "EntryDate", "left": "LeavingDate", "res": "Res", "wbp": "WBP"}  # fmt: skip
+#: The modules a request may hold more than one of, read row by row (and a person's requests).
+_REPEATED = frozenset({"Requests", "PlacementDetail", "SENneed", "PlanDetail"})
 _PERSON_ITEMS = {"upn": "UPN", "uln": "UniqueLearnerNumber", "upn_unknown": "UPNunknown", "ethnicity": "Ethnicity"}
 _DATES = {"born", "received", "decided", "assessed", "start", "ceased", "meeting", "last_review", "entered", "left"}
 #: The 2023 survey's ``GenderCurrent`` codes (1 male, 2 female), read as the later surveys' ``Sex``.
@@ -57,6 +57,29 @@ def _frame(rows: Sequence[Mapping[str, object]], columns: list[str]) -> pl.DataF
     return frame.with_columns(pl.col(c).str.slice(0, 10).str.to_date() for c in columns if c in _DATES)
 
 
+def _leaves(
+    element: etree._Element, prefix: str, out: dict[str, str | None], nested: dict[str, list[etree._Element]]
+) -> None:
+    """Each leaf's text under ``element`` by its path (``Assessment/NamedPlan/StartDate``), in one walk; the
+    repeated modules (placements, needs, the plan's named placements) are set aside in ``nested``."""
+    for child in element:
+        tag = child.tag
+        if tag in _REPEATED:
+            nested.setdefault(tag, []).append(child)
+        elif len(child):
+            out.setdefault(f"{prefix}{tag}", None)
+            _leaves(child, f"{prefix}{tag}/", out, nested)
+        else:
+            text = (child.text or "").strip()
+            out.setdefault(f"{prefix}{tag}", text or None)
+
+
+def _flat(element: etree._Element) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    _leaves(element, "", out, {})
+    return out
+
+
 def read_records(tree: etree._ElementTree, survey: int) -> Sen2Records:
     """The tables of a file that passed its schema (every date and code already of its type)."""
     stated = _text(tree.getroot(), "Header/CollectionDetails/ReferenceDate")
@@ -65,24 +88,33 @@ def read_records(tree: etree._ElementTree, survey: int) -> Sen2Records:
     persons, requests, placements, needs = [], [], [], []
     number = 0
     for child, person in enumerate(tree.iterfind("Persons/Person"), start=1):
-        sex = _text(person, "Sex") or _GENDER.get(_text(person, "GenderCurrent") or "")
-        persons.append({"child": child, "born": _text(person, "PersonBirthDate"), "sex": sex,
-                        **{k: _text(person, p) for k, p in _PERSON_ITEMS.items()}})  # fmt: skip
-        for request in person.iterfind("Requests"):
+        items: dict[str, str | None] = {}
+        asked: dict[str, list[etree._Element]] = {}
+        _leaves(person, "", items, asked)
+        sex = items.get("Sex") or _GENDER.get(items.get("GenderCurrent") or "")
+        persons.append({"child": child, "born": items.get("PersonBirthDate"), "sex": sex,
+                        **{k: items.get(p) for k, p in _PERSON_ITEMS.items()}})  # fmt: skip
+        for request in asked.get("Requests", []):
             number += 1
-            active = request.find("ActivePlans") is not None
-            requests.append({"child": child, "request": number, "active": "1" if active else None,
-                             **{k: _text(request, p) for k, p in _REQUEST_ITEMS.items()}})  # fmt: skip
-            for placement in request.iterfind("ActivePlans/PlacementDetail"):
+            found: dict[str, str | None] = {}
+            nested: dict[str, list[etree._Element]] = {}
+            _leaves(request, "", found, nested)
+            named = next((d for d in map(_flat, nested.get("PlanDetail", [])) if d.get("PlacementRank") == "1"), {})
+            requests.append({"child": child, "request": number, "active": "1" if "ActivePlans" in found else None,
+                             **{k: found.get(p) for k, p in _REQUEST_ITEMS.items()},
+                             **{k: named.get(p) for k, p in _PLAN_DETAIL.items()}})  # fmt: skip
+            for placement in nested.get("PlacementDetail", []):
+                leaves = _flat(placement)
                 placements.append({"child": child, "request": number,
-                                   **{k: _text(placement, p) for k, p in _PLACEMENT_ITEMS.items()}})  # fmt: skip
-            for need in request.iterfind("ActivePlans/SENneed"):
-                needs.append({"child": child, "request": number, "type": _text(need, "SENtype"),
-                              "rank": _text(need, "SENtypeRank")})  # fmt: skip
+                                   **{k: leaves.get(p) for k, p in _PLACEMENT_ITEMS.items()}})  # fmt: skip
+            for need in nested.get("SENneed", []):
+                leaves = _flat(need)
+                needs.append({"child": child, "request": number, "type": leaves.get("SENtype"),
+                              "rank": leaves.get("SENtypeRank")})  # fmt: skip
     return Sen2Records(
         census,
         _frame(persons, ["child", "born", "sex", *_PERSON_ITEMS]),
-        _frame(requests, ["child", "request", "active", *_REQUEST_ITEMS]),
+        _frame(requests, ["child", "request", "active", *_REQUEST_ITEMS, *_PLAN_DETAIL]),
         _frame(placements, ["child", "request", *_PLACEMENT_ITEMS]),
         _frame(needs, ["child", "request", "type", "rank"]),
     )

@@ -220,3 +220,12 @@ def test_each_sample_is_kept_sealed_by_pseudonym_and_purged_with_the_records(
     assert kept_names(store, store_settings, "records") == []
     with Session(store) as session:
         assert not session.exec(select(RecordChild).where(col(RecordChild.submission_id) == sid)).all()
+
+
+@pytest.mark.parametrize("survey", [2023, 2024, 2025, 2026])
+def test_the_synthetic_file_of_each_survey_passes_its_schema_and_rules(tmp_path: Path, survey: int) -> None:
+    from cli.synthetic.sen2 import synthetic_sen2
+
+    path = synthetic_sen2(5, 400, survey, tmp_path)
+    assert len(check(path.read_bytes(), _year(survey), max_bytes=10**8).children) == 400
+    assert synthetic_sen2(5, 400, survey, tmp_path / "again").read_bytes() == path.read_bytes()
