@@ -21,6 +21,7 @@ from api.principal import Principal
 from api.scopes import read_scope
 from collectors.annex_a.build import read_inspection_date
 from collectors.records.contract import read_collection_year
+from collectors.sen2.crosscheck import CHECKS, council_cross_checks
 from collectors.sen2.list1 import List1, build_list1
 from collectors.sen2.list1_rules import check_list1
 from collectors.sen2.list1_workbook import list1_workbook
@@ -128,3 +129,29 @@ def annex_a_send_workbook(
     name = f"annex-a-send-{code}-{built.inspection_date.isoformat()}.xlsx"
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})  # fmt: skip
+
+
+@router.get("/agencies/{code}/sen2/{collection_year}/cross-checks",
+            summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's own key: its children)",
+            responses=_RESPONSES)  # fmt: skip
+def sen2_cross_checks(
+    request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
+) -> dict[str, Any]:
+    """Each check no single return can make, counted; the children behind each only for the council's own key."""
+    year = read_collection_year(collection_year)
+    read_scope(principal).check_agency(code)
+    get_agency(session, code)
+    queries, census, sources = council_cross_checks(request.app.state.engine, request.app.state.settings, code, year)
+    counts = {check: sum(1 for q in queries if q.check == check) for check in CHECKS}
+    answer: dict[str, Any] = {
+        "agency": code, "collection_year": year, "census_date": census.isoformat(), "sources": sources,
+        "checks": [{"check": c, "what": w, "queries": counts[c]} for c, w in CHECKS.items()],
+    }  # fmt: skip
+    if principal.kind == "agency":
+        # The council's own view: the child's UPN and its id in the other return, to put each query right.
+        answer["queries"] = [
+            {"check": q.check, "other_return": q.other, "upn": q.upn, "child": q.child} for q in queries
+        ]
+    annotate(request, object=f"SEN2 cross-checks of {code} for {year}",
+             detail="; ".join(f"{c}: {n}" for c, n in counts.items()))  # fmt: skip
+    return answer

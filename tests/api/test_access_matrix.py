@@ -236,6 +236,11 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"code": "notts_cyp", "collection_year": "2024-25"}, owner="missing"),
         Case({"code": "lewisham_council", "collection_year": "2024-25"}, owner="missing"),
     ),
+    ("GET", "/api/agencies/{code}/sen2/{collection_year}/cross-checks"): rule(
+        "officer agency",
+        Case({"code": "notts_cyp", "collection_year": "2024-25"}, owner="missing"),
+        Case({"code": "lewisham_council", "collection_year": "2024-25"}, owner="missing"),
+    ),
     ("GET", "/api/agencies/{code}/sen2/{collection_year}/tables/{table}.csv"): rule(
         "officer agency",
         Case({"code": "notts_cyp", "collection_year": "2024-25", "table": "caseload"}, owner="missing"),

@@ -52,3 +52,18 @@ def test_the_synthetic_county_lists_its_plans_with_social_care(store: Engine, st
         assert tuple(first) == layout()["timeliness_20_week"]
         assert first["new_la_code"] == "SYNTHETIC-COUNTY"
         assert int(first["plans_issued_den"]) > 0
+
+
+def test_the_synthetic_county_sees_queries_across_its_returns(store: Engine, store_settings: Settings) -> None:
+    load_sen2_demo(store, store_settings)
+    with client_on(store_settings, store) as client:
+        answer = client.get(f"/api/agencies/{RECORDS_AGENCY}/sen2/{RECORDS_YEAR}/cross-checks", headers=SYNTHETIC)
+        assert answer.status_code == 200, answer.text
+    body = answer.json()
+    counts = {c["check"]: c["queries"] for c in body["checks"]}
+    # The demo's SEN2 children carry their census's and SSDA903's birth dates and sexes; most children in need have
+    # no disability recorded (NONE), so a plan beside one is queried.
+    assert counts["birth_date"] == counts["sex"] == 0
+    assert counts["plan_but_no_disability"] > 0
+    assert len(body["queries"]) == sum(counts.values())
+    assert len(body["sources"]) == 3
