@@ -52,7 +52,9 @@ def _in_year(column: str, year: int) -> pl.Expr:
 
 
 def _with_person(r: Sen2Records, frame: pl.DataFrame, on: pl.Expr) -> pl.DataFrame:
-    return frame.join(r.persons.select("child", "born", "sex", "upn"), on="child", how="left").with_columns(age=_age(on))
+    return frame.join(r.persons.select("child", "born", "sex", "upn"), on="child", how="left").with_columns(
+        age=_age(on)
+    )
 
 
 def _days(later: str, earlier: str) -> pl.Expr:
