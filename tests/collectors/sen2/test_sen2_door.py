@@ -229,3 +229,26 @@ def test_the_synthetic_file_of_each_survey_passes_its_schema_and_rules(tmp_path:
     path = synthetic_sen2(5, 400, survey, tmp_path)
     assert len(check(path.read_bytes(), _year(survey), max_bytes=10**8).children) == 400
     assert synthetic_sen2(5, 400, survey, tmp_path / "again").read_bytes() == path.read_bytes()
+
+
+def test_a_key_rotation_reseals_the_kept_file_and_its_children(store: Engine, tmp_path: Path) -> None:
+    from cryptography.fernet import InvalidToken
+
+    from collectors.records import rotation
+    from collectors.records.privacy import keys_for
+    from collectors.sen2.receiving import receive
+    from collectors.sen2.service import make_tables
+    from onereturn import keptfiles
+
+    settings = Settings(data_dir=tmp_path / "data", records_keys_file=tmp_path / "keys" / "records-keys.json")
+    path = tmp_path / "sen2.xml"
+    path.write_bytes(made_up())
+    receive(store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[("sen2.xml", path)])
+    before = make_tables(store, settings, "notts_cyp", "2024-25", ("caseload",))["caseload"].csv
+    old = keys_for(settings)
+    done = rotation.rotate(store, settings)
+    assert (done.files, done.children) == (1, 2)
+    for name in keptfiles.names(store, settings, keptfiles.RECORDS):
+        with pytest.raises(InvalidToken):
+            old.fernet.decrypt(keptfiles.read(store, settings, name))
+    assert make_tables(store, settings, "notts_cyp", "2024-25", ("caseload",))["caseload"].csv == before
