@@ -33,6 +33,7 @@ from api.routes import (
     orgs,
     published,
     record_files,
+    sen2,
     signoffs,
     submissions,
 )
@@ -174,6 +175,7 @@ def _install_routes(app: FastAPI) -> None:
     app.include_router(compare.router)
     app.include_router(annex_a.router)
     app.include_router(record_files.router)
+    app.include_router(sen2.router)
     app.include_router(csc_api.router)
     app.include_router(groups.router)
     install_openapi(app)

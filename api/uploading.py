@@ -208,16 +208,20 @@ async def _records_upload(
     sub = received.submission
     assert sub is not None
     assert sub.id is not None
-    if received.duplicate:
+    if received.duplicate or sub.status == "accepted":
+        # A repeat, or a file checked whole at the door and kept at once (a SEN2 file): nothing left to run.
         with Session(request.app.state.engine) as session:
-            _, report = await anyio.to_thread.run_sync(_read_report, session, sub.id, True)
+            _, report = await anyio.to_thread.run_sync(_read_report, session, sub.id, received.duplicate)
+        status = 200 if received.duplicate else 201
+        if not received.duplicate:
+            stored_with_change(request)
         annotate(
             request,
             object=f"submission {sub.id} (agency {agency_code}, records {names})",
-            status=200,
-            detail="a repeat of an earlier record-level upload",
+            status=status,
+            detail="a repeat of an earlier record-level upload" if received.duplicate else sub.message,
         )
-        return JSONResponse(report.model_dump(mode="json"), status_code=200)
+        return JSONResponse(report.model_dump(mode="json"), status_code=status)
     stored_with_change(request)
     _start_records(request, background, received)
     report = answers.report(sub, problem_frame([]), total=0)

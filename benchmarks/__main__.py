@@ -16,6 +16,7 @@ from benchmarks import (
     records,
     rotation,
     scale,
+    sen2,
     soak,
     ssd,
 )
@@ -35,6 +36,7 @@ def main() -> None:
         "rotate": rotation.main,
         "published": published.main,
         "pages": pages.main,
+        "sen2": sen2.main,
         "soak": soak.main,
         "ssd": ssd.main,
     }

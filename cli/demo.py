@@ -41,6 +41,11 @@ RECORDS_CHILDREN = {"903": 300, "cin": 400}
 #: The council's SSD extract: the first children of the same generator and seed, few, so DfE's rules on the two files
 #: made from it add seconds to the demo's first start; its own files, uploaded after, hold the figures the demo shows.
 RECORDS_SSD_CHILDREN = {"903": 30, "cin": 40}
+#: The council's SEN2 file (illustrative): this many made-up children, the first of them children of its CIN census
+#: and SSDA903 by UPN (with the same birth date and sex), so the social care columns of the area SEND inspection's
+#: List 1 show real rows.
+RECORDS_SEN2_CHILDREN = 200
+RECORDS_SEN2_SHARED = {"cin": 40, "903": 20}
 #: FY2009-10 is the year the National Indicators and NHS Vital Signs were both in force (Lewisham).
 YEARS = ("FY2009-10", "FY2023-24", "FY2024-25")
 
@@ -79,6 +84,7 @@ def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
         assert sub is not None
         done.append(DemoUpload(agency, f"{agency}/{path.name}", sub.status, sub.message))
     done += load_records_demo(engine, settings)
+    done += load_sen2_demo(engine, settings)
     with Session(engine) as session:
         sign_off_all(session, DEMO_APPROVER, builds=build_ungated)
         session.commit()
@@ -142,6 +148,55 @@ def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
             name = f"{RECORDS_AGENCY}/{label} {RECORDS_YEAR} (synthetic, illustrative)"
             done.append(DemoUpload(RECORDS_AGENCY, name, sub.status, sub.message))
     return done
+
+
+def demo_sen2(folder: Path) -> Path:
+    """Write the synthetic council's SEN2 file for January 2025 into ``folder``, its first children those of its CIN
+    census and SSDA903 (``RECORDS_SEN2_SHARED``, aged 4 to 17 at the census)."""
+    import csv
+    import re
+    import xml.etree.ElementTree as ET
+    from datetime import date, datetime
+
+    from cli.synthetic.sen2 import synthetic_sen2
+
+    census_day = date(2025, 1, 16)
+    sexes = {"1": "M", "2": "F", "M": "M", "F": "F"}
+    found: dict[str, list[tuple[str, date, str]]] = {"cin": [], "903": []}
+    files = dict(demo_records(folder / "records"))
+    for child in ET.parse(files["CIN census"][0]).getroot().iter("Child"):
+        upn, dob = child.findtext("ChildIdentifiers/UPN"), child.findtext("ChildIdentifiers/PersonBirthDate")
+        sex = sexes.get(
+            child.findtext("ChildIdentifiers/Sex") or child.findtext("ChildIdentifiers/GenderCurrent") or ""
+        )
+        if upn and dob and sex:
+            found["cin"].append((upn, date.fromisoformat(dob), sex))
+    with next(p for p in files["SSDA903 tables"] if p.name == "header.csv").open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["UPN"] and row["SEX"] in sexes:
+                found["903"].append((row["UPN"], datetime.strptime(row["DOB"], "%d/%m/%Y").date(), sexes[row["SEX"]]))
+    # A census UPN may be a reason it is unknown (UN1 ...): only a UPN itself names the same child.
+    upn_form = re.compile(r"[A-Z]\d{12}|[A-Z]\d{11}[A-Z]")
+    shared: dict[str, tuple[str, date, str]] = {}
+    for source, wanted in RECORDS_SEN2_SHARED.items():
+        fitting = [c for c in found[source] if upn_form.fullmatch(c[0]) and c[0] not in shared
+                   and 4 <= (census_day - c[1]).days // 366 <= 17]  # fmt: skip
+        shared |= {c[0]: c for c in fitting[:wanted]}
+    return synthetic_sen2(
+        RECORDS_SEED, RECORDS_SEN2_CHILDREN, 2025, folder / "sen2", la=RECORDS_LA, known=list(shared.values())
+    )
+
+
+def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
+    """Upload the synthetic council's SEN2 file, checked at the door and kept as its other children's records."""
+    from collectors.sen2 import receiving as sen2
+
+    with tempfile.TemporaryDirectory(prefix="onereturn-demo-sen2-") as tmp:
+        path = demo_sen2(Path(tmp))
+        received = sen2.receive(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
+                                files=[(path.name, path)], submitted_by="demo")  # fmt: skip
+    name = f"{RECORDS_AGENCY}/SEN2 {RECORDS_YEAR} (synthetic, illustrative)"
+    return [DemoUpload(RECORDS_AGENCY, name, received.submission.status, received.submission.message)]
 
 
 def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:

@@ -50,7 +50,9 @@ def synthetic_command(
     kind: Annotated[
         str,
         typer.Option(
-            "--kind", help="903 (the SSDA903 tables as CSVs), cin (a CIN census XML) or ssd (an SSD extract ZIP)"
+            "--kind",
+            help="903 (the SSDA903 tables as CSVs), cin (a CIN census XML), ssd (an SSD extract ZIP) or sen2 (a SEN2 "
+            "survey XML, for the January that ends the collection year's autumn: 2024-25 gives January 2025)",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="The folder to write the files into")],
@@ -79,8 +81,13 @@ def synthetic_command(
         # The extract holds the CIN census's children and the SSDA903's of the same seed (docs/records.md).
         written = [synthetic_ssd(seed, children, year, out, looked_after=looked_after, la=la)]
         hint = f"upload it with collection_year={year} (docs/records.md, the SSD extract)"
+    elif kind == "sen2":
+        from cli.synthetic.sen2 import synthetic_sen2
+
+        written = [synthetic_sen2(seed, children, int(year[:4]) + 1, out, la=la)]
+        hint = f"upload it with collection_year={year} (docs/send.md)"
     else:
-        raise typer.BadParameter(f"{kind!r}: choose 903, cin or ssd", param_hint="--kind")
+        raise typer.BadParameter(f"{kind!r}: choose 903, cin, ssd or sen2", param_hint="--kind")
     for path in written:
         typer.echo(str(path))
     many = f"{children} + {looked_after or children}" if kind == "ssd" else f"{children}"

@@ -45,6 +45,8 @@ PURPOSES: dict[str, dict[str, str]] = {
         "annex_a": "annex_a",
         "annex_a_columns": "annex_a_columns",
         "annex_a_ssd": "annex_a_ssd",
+        # A council's SEN2 survey file, checked at the door and kept (``collectors.sen2``).
+        "sen2": "sen2",
     },
     PUBLISHED_KIND: {"release": "default"},
 }

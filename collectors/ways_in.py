@@ -24,6 +24,7 @@ from collectors import service
 from collectors.head import FIGURES_KIND, PUBLISHED_KIND
 from collectors.published import intake
 from collectors.records import service as records
+from collectors.sen2 import receiving as sen2
 from collectors.spine import Outcome
 from indicators.models import RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, NotFound
@@ -84,8 +85,10 @@ class _Records:
     kind: str = RECORDS_KIND
 
     def take(self, engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
-        """Keep the files (encrypted) and record the submission; a worker takes it up (``take_up``)."""
-        received = records.receive(engine, settings, **request)
+        """Keep the files (encrypted) and record the submission; a worker takes it up (``take_up``). A SEN2 file is
+        checked whole at the door and kept accepted, no worker needed."""
+        take = sen2.receive if sen2.is_sen2(request["files"]) else records.receive
+        received = take(engine, settings, **request)
         return Outcome(received.submission, None, duplicate=received.duplicate)
 
     def take_up(self, engine: Engine, settings: Settings, submission_id: int) -> Submission:

@@ -23,8 +23,8 @@ def test_the_first_start_loads_the_demo_into_an_empty_store(tmp_path_factory: py
     published = [s for s in load_sources().sources.values() if s.bundled.is_file()]
     said = re.search(r"Loaded (\d+) demo uploads", first.log)
     assert said, first.log[-3000:]
-    # The synthetic council's two files are uploaded as its own and made again from its SSD extract.
-    assert int(said[1]) == len(published) + len(demo_files()) + 2 * len(RECORDS_CHILDREN)
+    # The synthetic council's two files are uploaded as its own and made again from its SSD extract; then its SEN2 file.
+    assert int(said[1]) == len(published) + len(demo_files()) + 2 * len(RECORDS_CHILDREN) + 1
     store = db.make_engine(f"sqlite:///{first.folder / 'onereturn.sqlite3'}")
     try:
         with closing(store.connect()) as conn:

@@ -229,6 +229,35 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"code": "notts_cyp"}, {"as_of": "2025-06-01"}, owner="missing"),
         Case({"code": "lewisham_council"}, {"as_of": "2025-06-01"}, owner="missing"),
     ),
+    # DfE's EHC plan tables from a council's SEN2 file (counts, no child): its own key or an officer's; no agency of
+    # the matrix uploaded one.
+    ("GET", "/api/agencies/{code}/sen2/{collection_year}/tables"): rule(
+        "officer agency",
+        Case({"code": "notts_cyp", "collection_year": "2024-25"}, owner="missing"),
+        Case({"code": "lewisham_council", "collection_year": "2024-25"}, owner="missing"),
+    ),
+    ("GET", "/api/agencies/{code}/sen2/{collection_year}/cross-checks"): rule(
+        "officer agency",
+        Case({"code": "notts_cyp", "collection_year": "2024-25"}, owner="missing"),
+        Case({"code": "lewisham_council", "collection_year": "2024-25"}, owner="missing"),
+    ),
+    ("GET", "/api/agencies/{code}/sen2/{collection_year}/tables/{table}.csv"): rule(
+        "officer agency",
+        Case({"code": "notts_cyp", "collection_year": "2024-25", "table": "caseload"}, owner="missing"),
+        Case({"code": "lewisham_council", "collection_year": "2024-25", "table": "requests"}, owner="missing"),
+    ),
+    # The area SEND inspection's List 1 names children: the council's own approver key only; no agency of the matrix
+    # uploaded a SEN2 file.
+    ("GET", "/api/agencies/{code}/annex-a-send"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+    ),
+    ("GET", "/api/agencies/{code}/annex-a-send.xlsx"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+    ),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),

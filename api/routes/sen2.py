@@ -1,0 +1,157 @@
+"""DfE's EHC plan tables of a council, made from its own SEN2 file before DfE publishes them.
+
+``GET /api/agencies/{code}/sen2/{collection_year}/tables`` lists the twelve tables with each one's notes (the columns
+its file cannot give, and why); ``.../tables/{table}.csv`` gives one in DfE's own layout (``collectors.sen2``). The
+tables count children and hold none: the council's own key or an officer's reads them. Every call is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.annex_access import check_annex_reader
+from api.auth import FUNCTION, require
+from api.callrecord import annotate
+from api.deps import SessionDep
+from api.downloads import XLSX
+from api.principal import Principal
+from api.scopes import read_scope
+from collectors.annex_a.build import read_inspection_date
+from collectors.records.contract import read_collection_year
+from collectors.sen2.crosscheck import CHECKS, council_cross_checks
+from collectors.sen2.list1 import List1, build_list1
+from collectors.sen2.list1_rules import check_list1
+from collectors.sen2.list1_workbook import list1_workbook
+from collectors.sen2.service import make_tables
+from mappings.agencies import get_agency
+
+router = APIRouter(prefix="/api", tags=["collection"])
+TablesRead = Annotated[Principal, Depends(require(set(), {"officer", "agency"}, reads="submissions"), scope=FUNCTION)]
+#: List 1 names children: the council's own approver key only, as Ofsted's Annex A.
+ListRead = Annotated[
+    Principal,
+    Depends(
+        require({"submissions:read"}, {"agency"}, reads="submissions", needs="the council's approver key"),
+        scope=FUNCTION,
+    ),
+]
+InspectionDate = Annotated[str, Query(description="The inspection's date, YYYY-MM-DD: the list is as at it")]
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such agency (or not yours), no such table, or no SEN2 file kept for the year"},
+}
+
+
+@router.get("/agencies/{code}/sen2/{collection_year}/tables", summary="DfE's EHC plan tables of the council (list)",
+            responses=_RESPONSES)  # fmt: skip
+def sen2_tables(
+    request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
+) -> dict[str, Any]:
+    """Each of DfE's twelve tables made from the council's newest SEN2 file of the year: its address and notes."""
+    year = read_collection_year(collection_year)
+    read_scope(principal).check_agency(code)
+    get_agency(session, code)
+    engine, settings = request.app.state.engine, request.app.state.settings
+    items = []
+    for table, made in make_tables(engine, settings, code, year).items():
+        items.append({"table": table, "href": f"/api/agencies/{code}/sen2/{year}/tables/{table}.csv",
+                      "rows": made.csv.count("\n") - 1, "notes": made.notes, "submission_id": made.submission_id})  # fmt: skip
+    annotate(request, object=f"SEN2 tables of {code} for {year}")
+    return {"agency": code, "collection_year": year, "items": items}
+
+
+@router.get(
+    "/agencies/{code}/sen2/{collection_year}/tables/{table}.csv",
+    summary="One of DfE's EHC plan tables of the council, in DfE's layout",
+    responses={200: {"content": {"text/csv": {}}}, **_RESPONSES},
+)
+def sen2_table(
+    request: Request, code: str, collection_year: str, table: str, session: SessionDep, principal: TablesRead
+) -> Response:
+    """The table as DfE's release's CSV: the same columns in the same order, the council's rows."""
+    year = read_collection_year(collection_year)
+    read_scope(principal).check_agency(code)
+    get_agency(session, code)
+    made = make_tables(request.app.state.engine, request.app.state.settings, code, year, (table,))[table]
+    annotate(request, object=f"SEN2 table {table} of {code} for {year}", detail=f"from submission {made.submission_id}")
+    return Response(
+        made.csv,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{code}-{year}-{table}.csv"',
+            "X-Submission": str(made.submission_id),
+        },
+    )
+
+
+def _list1(request: Request, code: str, session: SessionDep, principal: Principal, on: str) -> tuple[List1, list[Any]]:
+    check_annex_reader(session, principal, code)
+    day = read_inspection_date(on)
+    built = build_list1(request.app.state.engine, request.app.state.settings, code, day)
+    return built, check_list1(built.rows, day)
+
+
+def _audit(request: Request, code: str, built: List1, findings: list[Any], what: str) -> None:
+    annotate(request, object=f"area SEND List 1 {what} of {code} as at {built.inspection_date.isoformat()}",
+             detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}")  # fmt: skip
+
+
+@router.get("/agencies/{code}/annex-a-send", summary="The area SEND inspection's List 1 (approver)",
+            responses=_RESPONSES)  # fmt: skip
+def annex_a_send(
+    request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
+) -> dict[str, Any]:
+    """List 1 as at the date: its rows, the sources read, the notes and Data to Insight's findings."""
+    built, findings = _list1(request, code, session, principal, inspection_date)
+    _audit(request, code, built, findings, "list")
+    return {
+        "inspection_date": built.inspection_date.isoformat(), "sources": built.sources, "notes": built.notes,
+        "rows": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+                 for row in built.rows.iter_rows(named=True)],
+        "findings": findings,
+    }  # fmt: skip
+
+
+@router.get(
+    "/agencies/{code}/annex-a-send.xlsx",
+    summary="The area SEND inspection's List 1 workbook (approver)",
+    responses={200: {"content": {XLSX: {}}}, **_RESPONSES},
+)
+def annex_a_send_workbook(
+    request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
+) -> Response:
+    """List 1 in the validator's layout, then its notes and findings; built now and kept nowhere."""
+    built, findings = _list1(request, code, session, principal, inspection_date)
+    data = list1_workbook(built, findings)
+    _audit(request, code, built, findings, "workbook")
+    name = f"annex-a-send-{code}-{built.inspection_date.isoformat()}.xlsx"
+    return Response(data, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})  # fmt: skip
+
+
+@router.get("/agencies/{code}/sen2/{collection_year}/cross-checks",
+            summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's own key: its children)",
+            responses=_RESPONSES)  # fmt: skip
+def sen2_cross_checks(
+    request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
+) -> dict[str, Any]:
+    """Each check no single return can make, counted; the children behind each only for the council's own key."""
+    year = read_collection_year(collection_year)
+    read_scope(principal).check_agency(code)
+    get_agency(session, code)
+    queries, census, sources = council_cross_checks(request.app.state.engine, request.app.state.settings, code, year)
+    counts = {check: sum(1 for q in queries if q.check == check) for check in CHECKS}
+    answer: dict[str, Any] = {
+        "agency": code, "collection_year": year, "census_date": census.isoformat(), "sources": sources,
+        "checks": [{"check": c, "what": w, "queries": counts[c]} for c, w in CHECKS.items()],
+    }  # fmt: skip
+    if principal.kind == "agency":
+        # The council's own view: the child's UPN and its id in the other return, to put each query right.
+        answer["queries"] = [
+            {"check": q.check, "other_return": q.other, "upn": q.upn, "child": q.child} for q in queries
+        ]
+    annotate(request, object=f"SEN2 cross-checks of {code} for {year}",
+             detail="; ".join(f"{c}: {n}" for c, n in counts.items()))  # fmt: skip
+    return answer

@@ -1,0 +1,129 @@
+"""A council's SEN2 file at a large county's size: the door's read and check against lxml's own, the whole path, and
+the area SEND inspection's List 1.
+
+``./run bench sen2`` writes a seeded synthetic SEN2 file (illustrative, :mod:`cli.synthetic.sen2`) of ``--children``
+children (default 25,000) for the January 2025 survey and times, each the best of ``--repeat`` runs:
+
+- lxml alone: the file parsed and validated against the survey's schema, nothing more (the floor of any check);
+- the door's check (``collectors.sen2.receiving.check``): the safety scan, the parse, the schema, the service's own
+  rules and each child's key; target at most 2x lxml alone;
+- the whole path: the check, the file sealed as it is kept (the records keys' encryption of its ZIP), each child's
+  pseudonym and sealed id made, the file read into tables and all twelve of DfE's tables made; target under 20 s.
+  The store's insert of the children's rows is not in it (no database is opened);
+- List 1 for a file of ``--list-children`` children (default 15,000, about 12,000 plans in force): the plans in force
+  at the date, the join to social care (no census kept), Data to Insight's rules and the workbook; target under 5 s.
+
+Nothing is asserted: the figures are printed, and ``--write`` puts them into ``docs/sen2-benchmark.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import platform
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+MIB = 1 << 20
+DOC = Path(__file__).resolve().parent.parent / "docs" / "sen2-benchmark.md"
+SURVEY, YEAR, INSPECTION = 2025, "2024-25", date(2025, 3, 31)
+
+
+def _best(repeat: int, run: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def _lxml_alone(data: bytes) -> None:
+    from lxml import etree
+
+    from collectors.sen2.schema import schema
+
+    tree = etree.ElementTree(etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True)))
+    assert schema(SURVEY).validate(tree)
+
+
+def _whole(data: bytes, keys_dir: Path) -> int:
+    from collectors.records.privacy import keys_for
+    from collectors.sen2.measures import tables
+    from collectors.sen2.receiving import check
+    from collectors.sen2.records import read_records
+    from collectors.sen2.schema import parse
+    from collectors.sen2.tables import render
+    from onereturn.settings import Settings
+
+    checked = check(data, YEAR, max_bytes=1 << 31)
+    keys = keys_for(Settings(data_dir=keys_dir))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("00-sen2.xml", data)
+    keys.seal(buffer.getvalue())
+    ids = [key[1] for key in checked.children if key is not None]
+    names = keys.pseudonyms(ids)
+    _ = [(names[i], keys.seal_text(i)) for i in ids]
+    records = read_records(parse(data, max_bytes=1 << 31), SURVEY)
+    identity = {"new_la_code": "E10000024", "old_la_code": "891", "la_name": "Nottinghamshire",
+                "region_code": "E12000004", "region_name": "East Midlands"}  # fmt: skip
+    return sum(len(render(t, u, identity, SURVEY)) for t, u in tables(records, SURVEY).values())
+
+
+def _list1(data: bytes) -> int:
+    from collectors.sen2.list1 import assemble_list1
+    from collectors.sen2.list1_rules import check_list1
+    from collectors.sen2.list1_workbook import list1_workbook
+    from collectors.sen2.records import read_records
+    from collectors.sen2.schema import parse
+
+    built = assemble_list1(read_records(parse(data, max_bytes=1 << 31), SURVEY), None, None, INSPECTION)
+    list1_workbook(built, check_list1(built.rows, INSPECTION))
+    return built.rows.height
+
+
+def main(argv: list[str]) -> None:
+    """Write the files, time each path and print (or write) the table."""
+    from cli.synthetic.sen2 import synthetic_sen2
+    from collectors.sen2.receiving import check
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks sen2")
+    parser.add_argument("--children", type=int, default=25_000)
+    parser.add_argument("--list-children", type=int, default=15_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="onereturn-bench-sen2-") as work:
+        data = synthetic_sen2(7, args.children, SURVEY, Path(work) / "big").read_bytes()
+        small = synthetic_sen2(8, args.list_children, SURVEY, Path(work) / "list").read_bytes()
+        floor = _best(args.repeat, lambda: _lxml_alone(data))
+        door = _best(args.repeat, lambda: check(data, YEAR, max_bytes=1 << 31))
+        whole = _best(args.repeat, lambda: _whole(data, Path(work) / "keys"))
+        plans = _list1(small)
+        listed = _best(args.repeat, lambda: _list1(small))
+    rows = [
+        ("lxml alone: parse and schema", f"{floor:.2f} s", ""),
+        ("the door's check", f"{door:.2f} s ({door / floor:.1f}x lxml)", "<= 2x lxml: " + _met(door <= 2 * floor)),
+        ("the whole path (check, seal, pseudonyms, 12 tables)", f"{whole:.2f} s", "< 20 s: " + _met(whole < 20)),
+        (f"List 1, {plans:,} plans", f"{listed:.2f} s", "< 5 s: " + _met(listed < 5)),
+    ]
+    table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
+    text = (
+        f"# SEN2 benchmark\n\n`./run bench sen2 --repeat {args.repeat}`: a synthetic SEN2 file of {args.children:,} "
+        f"made-up children ({len(data) / MIB:.1f} MiB) and one of {args.list_children:,} for List 1, best of "
+        f"{args.repeat}; measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, "
+        f"{platform.python_implementation()} {platform.python_version()} (see benchmarks/sen2.py for what each row "
+        "times).\n\n| path | time | target |\n|---|---|---|\n" + table + "\n"
+    )
+    print(text)
+    if args.write:
+        DOC.write_text(text, encoding="utf-8")
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"

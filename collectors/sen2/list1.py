@@ -1,0 +1,177 @@
+"""The area SEND inspection's List 1 (children and young people with an EHC plan) as at an inspection date, from the
+council's newest SEN2 file, with "Known to children's social care?" and "Which children's social care team?" (and
+the disability the CIN census records) from its kept CIN census and SSDA903 records open at the date.
+
+The columns are the list's, as Data to Insight's Annex A SEND validator reads them (its fake workbook's ``List_1``
+headings, MIT). Each column SEN2 holds is filled; those it does not (the establishment's phase, which needs the
+register of establishments; suspensions, exclusions, absence and pupil premium, which are the school census's) are
+left blank and named in the notes. Nothing is kept; no value is logged or put in an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from collectors.annex_a.build import newest_sources, read_sources
+from collectors.sen2.receiving import PURPOSE
+from collectors.sen2.records import Sen2Records
+from collectors.sen2.schema import SURVEYS, year_text
+from collectors.sen2.service import read_kept
+from indicators.models import RECORDS_KIND, Submission
+from onereturn.errors import NotFound
+from onereturn.settings import Settings
+
+#: List 1's columns, in the list's order (Data to Insight's ``fake_sen.xlsx``, sheet ``List_1``).
+COLUMNS = (
+    "Unique ID", "UPN", "ULN", "Date of birth", "Gender", "Ethnicity", "Date initial EHC plan issued",
+    "Date updated EHC plan issued", "Date EHC plan last reviewed", "SEN primary need",
+    "Main education establishment – URN", "Main education establishment – phase",
+    "Subsidiary education establishment – phase (dual registration)", "Elective home education", "Suspensions",
+    "Permanent exclusions", "Absence", "Pupil Premium", "Known to children's social care?",
+    "Which children's social care team?", "Does the child or young person have a disability?",
+)  # fmt: skip
+#: Columns no record the service keeps holds, and why.
+NOT_HELD = {
+    "Date updated EHC plan issued": "SEN2 records a plan's first issue (item 4.1), not the date of an amended plan",
+    "Main education establishment – phase": "needs the register of establishments (GIAS) by URN",
+    "Subsidiary education establishment – phase (dual registration)": "needs the register of establishments (GIAS)",
+    "Suspensions": "the school census's, which the service does not hold",
+    "Permanent exclusions": "the school census's, which the service does not hold",
+    "Absence": "the school census's, which the service does not hold",
+    "Pupil Premium": "the school census's, which the service does not hold",
+}
+LOOKED_AFTER, PROTECTION, IN_NEED = "Looked after children", "Child protection", "Children in need"
+
+
+@dataclass
+class List1:
+    """List 1 built: its rows (every column text or a date), the sources read and the notes."""
+
+    inspection_date: date
+    rows: pl.DataFrame
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _newest_sen2(session: Session, agency_code: str, on: date) -> str:
+    """The collection year of the council's newest SEN2 file whose census is on or before ``on``."""
+    years = session.exec(
+        select(Submission.collection_year).where(
+            col(Submission.agency_code) == agency_code, col(Submission.kind) == RECORDS_KIND,
+            col(Submission.mode) == PURPOSE, col(Submission.status) == "accepted", col(Submission.purged_at).is_(None),
+        )
+    ).all()  # fmt: skip
+    usable = sorted({y for y in years if y and int(y[:4]) + 1 <= on.year}, reverse=True)
+    if not usable:
+        held = ", ".join(year_text(s) for s in SURVEYS)
+        raise NotFound(f"{agency_code} has no SEN2 file kept for a census on or before {on.isoformat()} (years {held})")
+    return usable[0]
+
+
+def plans_at(r: Sen2Records, on: date) -> pl.DataFrame:
+    """Each plan in force at the date: issued on or before it (or of unknown issue), not ceased by it, and in force at
+    the file's census (an active plans module). Reading: the SEN2 file is the January census, so a plan issued after
+    it is not in the list; the newest file with a census on or before the date is read."""
+    plans = r.requests.filter(
+        (pl.col("active") == "1")
+        & (pl.col("start").is_null() | (pl.col("start") <= on))
+        & (pl.col("ceased").is_null() | (pl.col("ceased") > on))
+    )
+    placed = r.placements.filter(
+        (pl.col("rank") == "1") & (pl.col("entered").is_null() | (pl.col("entered") <= on))
+        & (pl.col("left").is_null() | (pl.col("left") > on))
+    ).sort("entered", nulls_last=False).unique("request", keep="last").select("request", "urn", "setting")  # fmt: skip
+    need = r.needs.filter(pl.col("rank") == "1").unique("request", keep="first").select("request", need="type")
+    return (
+        plans.join(placed, on="request", how="left")
+        .join(need, on="request", how="left")
+        .join(r.persons, on="child", how="left")
+        .sort("child", "request")
+    )
+
+
+def social_care(cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataFrame] | None, on: date) -> pl.DataFrame:
+    """Each UPN with a CIN episode, a child protection plan or a period of care open at the date: its team (the most
+    intensive: looked after, then protection, then in need) and, from the CIN census, whether it has a disability."""
+    teams: list[pl.DataFrame] = []
+    schema = pl.Schema({"upn": pl.String, "team": pl.String, "rank": pl.Int64})
+    if ssda903 is not None and "Header" in ssda903:
+        episodes = ssda903["Episodes"].filter(
+            (pl.col("DECOM") <= on) & (pl.col("DEC").is_null() | (pl.col("DEC") > on))
+        )
+        upns = ssda903["Header"].filter(pl.col("CHILD").is_in(episodes["CHILD"].implode())).select(upn="UPN")
+        teams.append(upns.with_columns(team=pl.lit(LOOKED_AFTER), rank=pl.lit(1)))
+    disabled = pl.DataFrame(schema={"upn": pl.String, "disability": pl.String})
+    if cin is not None:
+        children = cin["Children"].select("CHILD", upn="UPN")
+        # Reading: open at the date is begun on or before it and not closed before it, as Ofsted's Annex A reads it.
+        cpp = cin["ChildProtectionPlans"].filter(
+            (pl.col("CPPstartDate") <= on) & (pl.col("CPPendDate").is_null() | (pl.col("CPPendDate") >= on))
+        )
+        need = cin["CINdetails"].filter(
+            (pl.col("CINreferralDate") <= on) & (pl.col("CINclosureDate").is_null() | (pl.col("CINclosureDate") >= on))
+        )
+        for frame, team, rank in ((cpp, PROTECTION, 2), (need, IN_NEED, 3)):
+            ids = children.filter(pl.col("CHILD").is_in(frame["CHILD"].implode()))
+            teams.append(ids.select("upn").with_columns(team=pl.lit(team), rank=pl.lit(rank)))
+        # The census records each disability, or NONE: any other code is a disability.
+        codes = cin["Disabilities"].join(children, on="CHILD").group_by("upn").agg(
+            any=(pl.col("Disability").str.to_uppercase() != "NONE").any())  # fmt: skip
+        disabled = codes.select("upn", disability=pl.when(pl.col("any")).then(pl.lit("Yes")).otherwise(pl.lit("No")))
+    known = pl.concat([t.cast(schema) for t in teams]) if teams else pl.DataFrame(schema=schema)
+    known = known.drop_nulls("upn").with_columns(pl.col("upn").str.to_uppercase())
+    best = known.sort("rank").unique("upn", keep="first").select("upn", "team")
+    return best.join(disabled.with_columns(pl.col("upn").str.to_uppercase()), on="upn", how="full", coalesce=True)
+
+
+def build_list1(engine: Engine, settings: Settings, agency_code: str, on: date) -> List1:
+    """List 1 of the council as at the inspection date."""
+    with Session(engine) as session:
+        year = _newest_sen2(session, agency_code, on)
+        sources = newest_sources(session, agency_code, on)
+        cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
+    records, sid = read_kept(engine, settings, agency_code, year)
+    built = assemble_list1(records, cin, ssda903, on)
+    built.sources = [f"SEN2 {year} (upload {sid})", *(s.describe() for s in sources)]
+    if not sources:
+        built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
+    return built
+
+
+def assemble_list1(
+    records: Sen2Records, cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataFrame] | None, on: date
+) -> List1:
+    """List 1 from the SEN2 records and the CIN census and SSDA903 tables read (each None when not kept)."""
+    plans = plans_at(records, on)
+    care = social_care(cin, ssda903, on)
+    joined = plans.with_columns(key=pl.col("upn").str.to_uppercase()).join(care, left_on="key", right_on="upn",
+                                                                           how="left")  # fmt: skip
+    # Reading: the child is known to social care when its UPN is in a CIN episode, protection plan or period of care
+    # open at the date; SEN2 holds no council child id, so a child without a UPN is matched by nothing.
+    rows = joined.select(
+        # SEN2 holds no council child id: the UPN names the child, else the ULN, else its place in the file.
+        pl.coalesce("upn", "uln", pl.format("SEN2 child {}", "child")).alias("Unique ID"),
+        # Reading: a child with no UPN has the reason SEN2 gives (item 1.7c, UN1 ...) in the UPN column, the
+        # "unknown" code Data to Insight's rule 107 accepts.
+        pl.coalesce("upn", "upn_unknown").alias("UPN"), pl.col("uln").alias("ULN"),
+        pl.col("born").alias("Date of birth"), pl.col("sex").alias("Gender"), pl.col("ethnicity").alias("Ethnicity"),
+        pl.col("start").alias("Date initial EHC plan issued"),
+        pl.lit(None, pl.Date).alias("Date updated EHC plan issued"),
+        # Reading: "last reviewed" is the last review's date (item 5.4b), else the review meeting's (5.4a).
+        pl.coalesce("last_review", "meeting").alias("Date EHC plan last reviewed"),
+        pl.col("need").alias("SEN primary need"), pl.col("urn").alias("Main education establishment – URN"),
+        pl.lit(None, pl.String).alias("Main education establishment – phase"),
+        pl.lit(None, pl.String).alias("Subsidiary education establishment – phase (dual registration)"),
+        pl.when(pl.col("setting") == "EHE").then(pl.lit("Yes")).otherwise(pl.lit("No")).alias("Elective home education"),
+        *(pl.lit(None, pl.String).alias(c) for c in ("Suspensions", "Permanent exclusions", "Absence", "Pupil Premium")),
+        pl.when(pl.col("team").is_not_null()).then(pl.lit("Yes")).otherwise(pl.lit("No")).alias(
+            "Known to children's social care?"),
+        pl.col("team").alias("Which children's social care team?"),
+        pl.col("disability").alias("Does the child or young person have a disability?"),
+    )  # fmt: skip
+    return List1(on, rows, [], [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()])

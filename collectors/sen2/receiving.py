@@ -1,0 +1,170 @@
+"""A council's SEN2 file at the door: told from DfE's other files, checked against its survey's schema and the
+service's own rules, and kept as the council's other children's records are, or refused with nothing kept.
+
+It comes through the record-level upload (``POST /api/submissions`` with ``collection_year``) and the records' way in
+(``collectors.ways_in``), and is kept by the same pieces as a CIN census: the file sealed under the deployment's
+records keys (``collectors.records.kept``), a ``Submission`` of kind ``records`` made by ``collectors.head`` with
+the purpose ``sen2``, and each child by pseudonym with its UPN (or ULN) sealed (``record_child``). So the same
+retention, purge and key rotation reach it. It is checked whole at the door and accepted at once: no worker takes it
+up. Nothing here logs or puts a value of the file in a message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from collectors import head
+from collectors.records.kept import content_hash, keep
+from collectors.records.models import RecordChild
+from collectors.records.privacy import checked_keys
+from collectors.records.service import Received
+from collectors.sen2.records import read_records
+from collectors.sen2.rules import child_keys, rule_problems
+from collectors.sen2.schema import Refused, other_survey, parse, schema_problems, survey_of, year_text
+from collectors.spine import repeat_of
+from indicators.models import RECORDS_KIND, Submission
+from mappings.agencies import get_agency
+from onereturn import audittrail, db
+from onereturn.db import bulk_insert
+from onereturn.errors import InvalidInput, PayloadTooLarge
+from onereturn.settings import Settings
+
+#: The purpose (and ``mode``) of a kept SEN2 file among a council's record-level uploads (``head.PURPOSES``).
+PURPOSE = "sen2"
+#: What ``Submission.source_format`` says of a kept SEN2 file.
+FORMAT = "sen2"
+#: How much of a file's start is read to tell a SEN2 file from DfE's other XML (whose root is ``Message`` too).
+_SNIFF = 64 * 1024
+_COLLECTION = re.compile(rb"<Collection>\s*SEN2\s*</Collection>")
+_PERSONS = re.compile(rb"<Message[\s>].*?<Persons[\s>]", re.S)
+
+
+def is_sen2(files: list[tuple[str, Path]]) -> bool:
+    """Whether an upload is one SEN2 file: XML naming the SEN2 collection, or a ``Message`` of ``Persons``."""
+    if len(files) != 1:
+        return False
+    with files[0][1].open("rb") as f:
+        start = f.read(_SNIFF)
+    return bool(_COLLECTION.search(start) or _PERSONS.search(start))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A SEN2 file that passed: its survey, its children's keys (item and value, None for a child without) in file
+    order."""
+
+    survey: int
+    children: list[tuple[str, str] | None]
+
+
+def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
+    """Check a SEN2 file against its survey's schema and the service's rules; Refused (or InvalidInput for a file
+    of another survey) listing every problem by module, child and item, never a value."""
+    survey = survey_of(collection_year)
+    tree = parse(data, max_bytes=max_bytes)
+    problems = schema_problems(tree, survey)
+    other = other_survey(tree, survey)
+    if other is not None:
+        raise InvalidInput(
+            f"the SEN2 file is of the January {other} survey (collection year {year_text(other)}), not of "
+            f"{collection_year}'s (January {survey}): send it with collection_year {year_text(other)}, or send "
+            f"the {survey} file",
+            errors=[{"type": "sen2_year", "loc": ["Header", "Year"], "msg": f"the file is of the {other} survey"}],
+        )
+    if problems:
+        raise Refused(problems, survey)
+    records = read_records(tree, survey)
+    if problems := rule_problems(records, survey):
+        raise Refused(problems, survey)
+    return Checked(survey, child_keys(records))
+
+
+def receive(
+    engine: Engine,
+    settings: Settings,
+    *,
+    agency_code: str,
+    collection_year: str,
+    files: list[tuple[str, Path]],
+    submitted_by: str = "",
+    purpose: str = "return",
+    audit: dict[str, Any] | None = None,
+) -> Received:
+    """Check a council's SEN2 file and keep it sealed as its record-level upload for the year, accepted at once; a
+    file refused keeps nothing. The same file sent again for the same year repeats the earlier upload."""
+    if purpose != "return":
+        raise InvalidInput("a SEN2 file is the council's survey return: leave out purpose")
+    ((name, path),) = files
+    size = path.stat().st_size
+    if size > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"the file is {size:,} bytes; the limit is {settings.max_upload_bytes:,}")
+    with Session(engine) as session:
+        get_agency(session, agency_code)
+    checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
+    named = [(Path(name).name.replace("\x00", "\ufffd") or "sen2.xml", path)]
+    digest = content_hash(named)
+    mode = head.mode_of(RECORDS_KIND, PURPOSE)
+    with Session(engine, expire_on_commit=False) as session:
+        where = (col(Submission.kind) == RECORDS_KIND, col(Submission.collection_year) == collection_year,
+                 col(Submission.purged_at).is_(None))  # fmt: skip
+        earlier = repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=("accepted",),
+                            where=where)  # fmt: skip
+        if earlier is not None:
+            return Received(earlier, duplicate=True)
+    keys = checked_keys(engine, settings)
+    kept_as = keep(engine, settings, keys, digest, named)
+    ids = sorted({value for key in checked.children if key is not None for value in (key[1],)})
+    pseudonyms = keys.pseudonyms(ids)
+    count = len(checked.children)
+    without = sum(1 for key in checked.children if key is None)
+    message = (f"the January {checked.survey} SEN2 survey: {count:,} child(ren) checked against its schema and rules "
+               f"and kept" + (f"; {without:,} without a UPN or ULN, kept but not matched to other returns" if without
+                              else ""))  # fmt: skip
+    with Session(engine, expire_on_commit=False) as session:
+        submission = head.new_submission(
+            kind=RECORDS_KIND, purpose=PURPOSE, agency_code=agency_code, filename=named[0][0][:255],
+            source_format=FORMAT, size_bytes=size, content_hash=digest, raw_path=kept_as, submitted_by=submitted_by,
+            lease_seconds=None, status="accepted", stage="stored", collection_year=collection_year, rows_read=count,
+            rows_accepted=count, message=message,
+        )  # fmt: skip
+        session.add(submission)
+        session.flush()
+        sid = submission.id
+        rows = [(sid, pseudonyms[i], keys.seal_text(i)) for i in ids]
+        bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
+        if audit is not None:
+            audittrail.record(session, **{**audit, "object": str(audit.get("object", "")).replace("{id}", str(sid))},
+                              outcome="ok", status=201, detail=message)  # fmt: skip
+        db.commit_verified(session, lambda again: again.get(Submission, sid) is not None)
+    with Session(engine, expire_on_commit=False) as session:
+        found = session.get(Submission, sid)
+    assert found is not None
+    return Received(found)
+
+
+def kept_sen2(session: Session, agency_code: str, collection_year: str) -> Submission | None:
+    """The council's newest SEN2 upload of the year still kept, or None."""
+    return session.exec(
+        select(Submission)
+        .where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.mode) == PURPOSE,
+            col(Submission.collection_year) == collection_year,
+            col(Submission.status) == "accepted",
+            col(Submission.purged_at).is_(None),
+        )
+        .order_by(col(Submission.received_at).desc(), col(Submission.id).desc())
+    ).first()
+
+
+def tree_of(data: bytes, *, max_bytes: int) -> etree._ElementTree:
+    """A kept SEN2 file's tree, parsed as safely as at the door."""
+    return parse(data, max_bytes=max_bytes)

@@ -1,0 +1,145 @@
+"""DfE's EHC plan tables made from a council's own SEN2 file, in DfE's own layout, before DfE publishes them.
+
+Each table has the columns, in the order, of DfE's 2025 release of *Education, health and care plans*
+(``collectors/sen2/dfe/columns.csv``, read from the release's CSVs; OGL v3, see ``dfe/SOURCE.md``) and the
+council's rows: the table's total, by sex and by age. What each figure counts is written beside it in
+``collectors/sen2/measures.py``, citing DfE's data guidance for the release ([DG]); a choice the guidance leaves is
+marked ``Reading:`` there and listed in ``docs/send.md``. A column that needs what the service does not hold (the
+register of establishments that types a school by its URN, Get Information About Schools) is written ``x``
+("unavailable", DfE's own symbol, [DG] "File formats and conventions") and named in the table's notes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+FOLDER = Path(__file__).with_name("dfe")
+#: The columns every table opens with, and what the council's row gives them.
+IDENTITY = ("time_period", "time_identifier", "geographic_level", "country_code", "country_name", "region_code",
+            "region_name", "new_la_code", "old_la_code", "la_name", "breakdown_topic", "breakdown")  # fmt: skip
+UNAVAILABLE = "x"
+#: DfE's symbol for a figure that does not apply ([DG] "z - Not applicable"): a percentage of nothing.
+NOT_APPLICABLE = "z"
+
+
+@cache
+def layout() -> dict[str, tuple[str, ...]]:
+    """Each table's columns in DfE's order, as its 2025 release's CSV has them (DfE's own repeated column kept)."""
+    out: dict[str, list[str]] = {}
+    with (FOLDER / "columns.csv").open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            out.setdefault(row["table"], []).append(row["column"])
+    return {table: tuple(columns) for table, columns in out.items()}
+
+
+@cache
+def council_rows() -> dict[str, dict[str, str]]:
+    """Each council's codes, name and region as DfE's 2025 release gives them, by its ONS code."""
+    with (FOLDER / "councils.csv").open(encoding="utf-8", newline="") as f:
+        return {row["new_la_code"]: row for row in csv.DictReader(f)}
+
+
+def age_label(style: str, age: int | None) -> str | None:
+    """An age as the table's breakdown writes it (DfE's own labels, which differ between tables)."""
+    if age is None:
+        return None
+    if style == "Aged":
+        return "Aged 2 and under" if age <= 2 else "Aged 20 and over" if age >= 20 else f"Aged {age}"
+    if style == "age":
+        return "age 2 and under" if age <= 2 else "age 20 and over" if age >= 20 else f"age {age}"
+    if style == "age3":
+        return "age 3 and under" if age <= 3 else "age 20 and over" if age >= 20 else f"age {age}"
+    if style == "under 3":
+        return "under 3" if age < 3 else f"age {age}"
+    return "age 15 and under" if age <= 15 else f"age {age}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One of DfE's tables: how its rows are labelled and each column's rule over the units it counts (a request, a
+    plan, a placement ...: rows with ``sex`` and ``age`` columns)."""
+
+    name: str
+    academic: bool
+    all_topic: str
+    age_topic: str
+    age_style: str
+    #: Each counted column: an expression true for the units it counts.
+    counts: dict[str, pl.Expr]
+    #: Each percentage column: (numerator column, denominator column or columns summed).
+    percents: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: Columns written as DfE writes them, with why (what the service does not hold), when they are not counted.
+    fixed: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def period(self, survey: int) -> str:
+        """The table's ``time_period`` for a January census: the calendar year before it, or the academic year."""
+        return f"{survey - 1}{survey % 100:02d}" if self.academic else str(survey - 1)
+
+    def notes(self) -> list[str]:
+        """What the file cannot give, column by column (no child in it)."""
+        seen: dict[str, list[str]] = {}
+        for column, (_, why) in self.fixed.items():
+            seen.setdefault(why, []).append(column)
+        return [f"{', '.join(columns)}: {why}" for why, columns in seen.items()]
+
+
+def _percent(numerator: int, denominator: int) -> str:
+    if denominator == 0:
+        return NOT_APPLICABLE
+    # DfE's percentages are given to one decimal place, with no trailing zero (70, 18.5, 0).
+    value = (Decimal(100 * numerator) / Decimal(denominator)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return format(value.normalize(), "f")
+
+
+def _rows(table: Table, units: pl.DataFrame) -> list[tuple[str, str, dict[str, int]]]:
+    """(topic, breakdown, the counts) for the total, each sex and each age, in DfE's order of topics."""
+    counted = units.select(
+        pl.col("sex"),
+        pl.col("age"),
+        *(expr.fill_null(False).cast(pl.Int64).alias(c) for c, expr in table.counts.items()),
+    )
+    names = list(table.counts)
+    out = [(table.all_topic, table.all_topic, {c: int(counted[c].sum()) for c in names})]
+    for topic, column, labels in (("Sex", "sex", {"F": "Female", "M": "Male"}), (table.age_topic, "age", None)):
+        grouped = counted.drop_nulls(column).group_by(column).agg(pl.col(names).sum())
+        keyed = {(labels or {}).get(str(k), str(k)) if labels else age_label(table.age_style, int(k)) or "": r
+                 for k, r in zip(grouped[column].to_list(), grouped.select(names).iter_rows(named=True), strict=True)}  # fmt: skip
+        merged: dict[str, dict[str, int]] = {}
+        for label, values in keyed.items():
+            into = merged.setdefault(label, dict.fromkeys(names, 0))
+            for c in names:
+                into[c] += int(values[c])
+        out += [(topic, label, merged[label]) for label in sorted(merged)]
+    return out
+
+
+def render(table: Table, units: pl.DataFrame, identity: dict[str, str], survey: int) -> str:
+    """The table as DfE's CSV: its columns in DfE's order, the council's rows."""
+    columns = layout()[table.name]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    fixed_identity = {
+        "time_period": table.period(survey),
+        "time_identifier": "Academic year" if table.academic else "Calendar year",
+        "geographic_level": "Local authority",
+        "country_code": "E92000001",
+        "country_name": "England",
+        **identity,
+    }
+    for topic, breakdown, counts in _rows(table, units):
+        row = {**fixed_identity, "breakdown_topic": topic, "breakdown": breakdown}
+        row |= {c: str(v) for c, v in counts.items()}
+        row |= {c: value for c, (value, _) in table.fixed.items()}
+        for column, (numerator, denominator) in table.percents.items():
+            row[column] = _percent(counts[numerator], sum(counts[d] for d in denominator))
+        writer.writerow([row[c] for c in columns])
+    return buffer.getvalue()

@@ -1,0 +1,76 @@
+"""Checks no single return can make: SEN2 against the CIN census and SSDA903 by UPN, each disagreement a query."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from fastapi.testclient import TestClient
+
+from collectors.sen2.crosscheck import CHECKS, cross_checks
+from collectors.sen2.records import read_records
+from collectors.sen2.schema import parse
+from tests.collectors.sen2.builder import Active, Plan, Request, person, sen2_xml
+
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+D = date
+
+
+def _plan(res: str | None = None) -> Request:
+    placement: dict[str, object] = {"URN": 100001, "PlacementRank": 1, "EntryDate": D(2023, 9, 1)}
+    if res:
+        placement["Res"] = res
+    return Request({"RequestOutcome": "H"}, {"AssessmentOutcome": "H"}, Plan({"StartDate": D(2020, 1, 1)}),
+                   Active([placement], [("ASD", 1)]))  # fmt: skip
+
+
+def _file() -> bytes:
+    """Four children: 1 agrees everywhere; 2 has another birth date in the census and NONE as its disability; 3 is
+    another sex in the SSDA903 and looked after in a residential school with no residential placement in SEN2; 4 is
+    placed residentially in SEN2 and fostered in the SSDA903."""
+    return sen2_xml([
+        person("A100000000001", D(2012, 1, 1), "M", _plan()),
+        person("A100000000002", D(2012, 2, 2), "F", _plan()),
+        person("A100000000003", D(2013, 3, 3), "M", _plan()),
+        person("A100000000004", D(2014, 4, 4), "F", _plan("B")),
+    ])  # fmt: skip
+
+
+def test_each_check_finds_its_child_and_no_other() -> None:
+    records = read_records(parse(_file(), max_bytes=10**7), 2025)
+    cin = {
+        "Children": pl.DataFrame({"CHILD": ["c1", "c2"], "UPN": ["a100000000001", "A100000000002"],
+                                  "PersonBirthDate": [D(2012, 1, 1), D(2012, 2, 3)], "Sex": ["1", "F"]}),
+        "Disabilities": pl.DataFrame({"CHILD": ["c1", "c1", "c2"], "Disability": ["NONE", "AUT", "NONE"]}),
+    }  # fmt: skip
+    ssda903 = {
+        "Header": pl.DataFrame({"CHILD": ["L3", "L4"], "UPN": ["A100000000003", "A100000000004"],
+                                "DOB": [D(2013, 3, 3), D(2014, 4, 4)], "SEX": ["2", "2"]}),
+        "Episodes": pl.DataFrame({"CHILD": ["L3", "L4"], "DECOM": [D(2024, 6, 1), D(2024, 6, 1)],
+                                  "DEC": pl.Series([None, None], dtype=pl.Date), "PLACE": ["S1", "U4"]}),
+    }  # fmt: skip
+    found = {(q.check, q.other, q.upn, q.child) for q in cross_checks(records, cin, ssda903)}
+    assert found == {
+        ("birth_date", "CIN census", "A100000000002", "c2"),
+        ("plan_but_no_disability", "CIN census", "A100000000002", "c2"),
+        ("sex", "SSDA903", "A100000000003", "L3"),
+        ("residential_placement", "SSDA903", "A100000000003", "L3"),
+        ("residential_placement", "SSDA903", "A100000000004", "L4"),
+    }
+    assert cross_checks(records, None, None) == []
+
+
+def test_the_council_sees_its_queries_and_the_officer_counts(store_client: TestClient) -> None:
+    sent = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                             files=[("files", ("sen2.xml", _file(), "application/xml"))])  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    path = "/api/agencies/notts_cyp/sen2/2024-25/cross-checks"
+    mine = store_client.get(path, headers=NOTTS).json()
+    assert [c["check"] for c in mine["checks"]] == list(CHECKS)
+    # No CIN census or SSDA903 kept for the council: nothing to compare, nothing queried.
+    assert {c["queries"] for c in mine["checks"]} == {0}
+    assert mine["queries"] == []
+    officer = store_client.get(path, headers=OFFICER).json()
+    assert "queries" not in officer
+    assert "A100000000001" not in str(officer)
