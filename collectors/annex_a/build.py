@@ -172,12 +172,13 @@ def one_set(session: Session, settings: Settings, agency_code: str, inspection_d
             chosen.notes.append(f"The newest SSD extract {gone} {name}{'' if sub is None else ' since purged'}: "
                                 f"Lists {lists} are empty; no other file is read in its place.")  # fmt: skip
         elif sub.status not in PASSED:
-            state = {"rejected": "was refused by DfE's rules", "failed": "failed before DfE's rules ended"}.get(
-                sub.status, f"is still being checked (stage {sub.stage})"
-            )
-            chosen.notes.append(f"Part of the newest SSD extract was refused or is not ready: the {name} made from it "
-                                f"(upload {sub.id}) {state}, so Lists {lists} are empty; no older file of other "
-                                f"children is read in its place. Its findings: /api/submissions/{sub.id}/records.")  # fmt: skip
+            refused = sub.status == "rejected"
+            state = ("was refused by DfE's rules" if refused else "failed before DfE's rules ended"
+                     if sub.status == "failed" else f"is still being checked (stage {sub.stage})")  # fmt: skip
+            where = f"its findings: /api/submissions/{sub.id}/records" if refused else f"/api/submissions/{sub.id}"
+            chosen.notes.append(f"Part of the newest SSD extract was {'refused' if refused else 'not made whole'}: the "
+                                f"{name} made from it (upload {sub.id}) {state}, so Lists {lists} are empty; no older "
+                                f"file of other children is read in its place ({where}).")  # fmt: skip
         elif not sub.collection_year or _collection_start(sub.collection_year) > inspection_date:
             chosen.notes.append(f"The {name} made from the newest SSD extract is for {sub.collection_year}, after the "
                                 f"inspection date: Lists {lists} are empty.")  # fmt: skip

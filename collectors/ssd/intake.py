@@ -107,7 +107,7 @@ class ExtractRefused(InvalidInput):
         tables_hit = sorted({p.table for p in problems})
         more = f" (the first {SHOWN} listed)" if len(problems) > SHOWN else ""
         super().__init__(
-            f"the SSD extract has {len(problems):,} problem(s) in {', '.join(tables_hit)}{more}; nothing was kept: "
+            f"the SSD extract has {len(problems):,} problem(s) in {name_a_few(tables_hit)}{more}; nothing was kept: "
             "correct the extract and upload it again",
             errors=[p.item() for p in problems[:SHOWN]],
         )
