@@ -143,10 +143,12 @@ def check(
     *,
     reads: Resource | None = None,
     needs: str | None = None,
+    what: str | None = None,
 ) -> Principal:
     """Admit a principal with all the scopes, of the kinds or allowed to read ``reads``; every door asks this.
 
-    ``needs`` says what key the door takes when its kinds alone would not say it (say, "an approver's agency key")."""
+    ``needs`` says what key the door takes when its kinds alone would not say it (say, "an approver's agency key");
+    ``what`` what the door gives, when ``reads`` alone would not say it."""
     # One refusal naming every kind the door lets through: the kinds asked for and those that may read ``reads``.
     admitted = set(kinds) if kinds is not None else None
     if reads is not None:
@@ -154,7 +156,7 @@ def check(
         admitted = set(readers) if admitted is None else (admitted & readers) or admitted
     if admitted is not None and principal.kind not in admitted:
         refused_reading = reads is not None and principal.kind not in READERS[reads]
-        raise Forbidden(refusal(principal.kind, admitted, reads if refused_reading else None, needs))
+        raise Forbidden(refusal(principal.kind, admitted, reads if refused_reading else None, needs, what))
     if reads is not None:
         read_scope(principal).require(reads)
     missing = scopes - principal.scopes
@@ -164,7 +166,12 @@ def check(
 
 
 def require(
-    scopes: set[str], kinds: set[str] | None = None, *, reads: Resource | None = None, needs: str | None = None
+    scopes: set[str],
+    kinds: set[str] | None = None,
+    *,
+    reads: Resource | None = None,
+    needs: str | None = None,
+    what: str | None = None,
 ) -> Callable[..., AsyncIterator[Principal]]:
     """Make a dependency admitting principals with all the scopes, of the kinds or allowed to read ``reads``; audit the call."""
 
@@ -173,7 +180,7 @@ def require(
         try:
             principal = admit(request, session, key)
             paced(request, principal)
-            return check(principal, scopes, kinds, reads=reads, needs=needs)
+            return check(principal, scopes, kinds, reads=reads, needs=needs, what=what)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
             raise

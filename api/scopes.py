@@ -120,11 +120,18 @@ def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-def refusal(kind: str, admitted: Iterable[str], resource: Resource | None = None, needs: str | None = None) -> str:
+def refusal(
+    kind: str,
+    admitted: Iterable[str],
+    resource: Resource | None = None,
+    needs: str | None = None,
+    what: str | None = None,
+) -> str:
     """Say why a kind of key is refused, naming the kinds that would be let through (and where to read instead).
 
-    ``needs`` names the key when the kinds alone would not say it (say, "an approver's agency key")."""
-    doing = f"read {resource}" if resource is not None else "do this"
+    ``needs`` names the key when the kinds alone would not say it (say, "an approver's agency key"); ``what`` names
+    what the door gives when its resource alone would not say it (the files made from an SSD extract)."""
+    doing = f"read {what}" if what is not None else f"read {resource}" if resource is not None else "do this"
     hint = HINTS.get((kind, resource), "") if resource is not None else ""
     return f"{_article(kind).capitalize()} {kind} key cannot {doing}; it needs {needs or key_words(admitted)}{hint}"
 

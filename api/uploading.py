@@ -26,6 +26,7 @@ from api.uploadpool import Processed, UploadPool
 from api.uploadpool import process as process_upload
 from collectors import answers
 from collectors import service as collect
+from collectors.records import senders
 from collectors.records import service as records
 from collectors.records.contract import read_collection_year
 from collectors.schemas import SubmissionReport
@@ -63,6 +64,10 @@ async def receive(
         uploads = [*(files or []), *([file] if file is not None else [])]
         if mode != "default" or sheet is not None:
             raise InvalidInput("A record-level upload is checked and stored as a whole: leave out mode and sheet")
+        # Only a body that owes children's returns sends children's records: refused before anything is read or kept.
+        refused = await anyio.to_thread.run_sync(senders.refusal, session, agency_code)
+        if refused is not None:
+            raise Forbidden(refused)
         return await _records_upload(request, background, principal, agency_code, collection_year, uploads, purpose)
     if purpose != "return":
         raise InvalidInput("An Annex A extract is a council's record-level files: say its collection year")
@@ -277,16 +282,19 @@ async def _ssd_upload(
         audit=lambda named: stored_event(request, principal, named),
     )  # fmt: skip
     taken = await anyio.to_thread.run_sync(taking)
-    stored_with_change(request)
+    # Every file made a repeat of one kept already: answered 200 with the earlier uploads, as a repeat of DfE's files.
+    status = 202 if taken.changed() else 200
+    if status == 202:
+        stored_with_change(request)
     annotate(
         request,
         object=f"SSD extract {name} (agency {agency_code})",
-        status=202,
+        status=status,
         detail=f"checked ({taken.made.rows:,} rows); made {', '.join(f for f, _ in taken.made.files)} for "
         f"{collection_year}"
         + (f"; Annex A rows kept as upload {taken.annex_id}" if taken.annex_id is not None else ""),
     )
-    return JSONResponse(taken.body(), status_code=202)
+    return JSONResponse(taken.body(), status_code=status)
 
 
 def _stored_report(session: Session, submission_id: int, duplicate: bool) -> tuple[Submission, SubmissionReport]:

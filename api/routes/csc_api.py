@@ -19,17 +19,22 @@ from api.callrecord import annotate
 from api.deps import SessionDep
 from api.paging import Limit, Offset, page_of
 from api.params import IsoDate
-from api.routes.record_files import FilesRead
-from api.scopes import read_scope
+from api.principal import Principal
+from api.record_access import council_approver
+from api.routes.record_files import files_door
 from collectors.records.privacy import checked_keys
 from collectors.ssd import payload_store
-from mappings.agencies import get_agency
 from mappings.compare import dfe_la_number
 from mappings.illustrative import councils_of
-from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import Forbidden
 
 router = APIRouter(prefix="/api", tags=["collection"])
+PayloadsRead = Annotated[
+    Principal,
+    files_door(
+        "DfE's children's social care payloads made from a council's SSD extract (GET /api/agencies/{code}/csc-api/"
+        "children), which are children's records"
+    ),
+]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not the council's approver key (officers and regulators never see a child)"},
     404: {"description": "No such agency (or not yours), or no SSD extract received on or before as_of"},
@@ -49,7 +54,7 @@ def csc_api_children(
     request: Request,
     code: str,
     session: SessionDep,
-    principal: FilesRead,
+    principal: PayloadsRead,
     as_of: Annotated[IsoDate, Query(description="The day: the newest extract received on or before it is read")],
     changed: Annotated[
         bool, Query(description="Only the children new, updated or deleted since the extract before")
@@ -58,13 +63,7 @@ def csc_api_children(
     offset: Offset = 0,
 ) -> JSONResponse:
     """One payload per child in DfE's structure, from the council's newest SSD extract on or before ``as_of``."""
-    read_scope(principal).check_agency(code)
-    get_agency(session, code)
-    if APPROVER_SCOPE not in principal.scopes:
-        raise Forbidden(
-            "DfE's payloads are children's records: they need the council's approver key (the officer issues one "
-            f"with `onereturn keys create --role agency --agency {code} --approver`)"
-        )
+    council_approver(session, principal, code, "DfE's payloads")
     extract = payload_store.as_of(session, code, as_of)
     engine, settings = request.app.state.engine, request.app.state.settings
     # Refused before anything is read where this host's records keys are not the deployment's.

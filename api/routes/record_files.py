@@ -10,60 +10,42 @@ payloads built from it are, sealed (``collectors/ssd/payload_store.py``, ``api/r
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
 
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.principal import Principal
-from api.scopes import read_scope
-from collectors.records.contract import read_collection_year
-from collectors.records.kept import kept_files
-from collectors.records.privacy import checked_keys
-from collectors.ssd.service import CIN_FILE, SSDA903_FILE
-from indicators.models import RECORDS_KIND, Submission
-from mappings.agencies import get_agency
-from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import Forbidden, NotFound
-from onereturn.workspace import private_folder
+from api.record_access import made_file
 
 router = APIRouter(prefix="/api", tags=["collection"])
-#: Children's records: the council's own approver key only, never an officer's or a regulator's.
+#: Who reads children's records, said to every key refused.
+APPROVER_ONLY = "the council's own approver key: no officer, regulator or other body reads a child's record"
+
+
+def files_door(what: str) -> Any:
+    """The door of a route giving children's records (``what`` names them): the council's own approver key only, never
+    an officer's or a regulator's; every call audited."""
+    door = require({"submissions:read"}, {"agency"}, reads="submissions", needs=APPROVER_ONLY, what=what)
+    return Depends(door, scope=FUNCTION)
+
+
 FilesRead = Annotated[
     Principal,
-    Depends(
-        require({"submissions:read"}, {"agency"}, reads="submissions", needs="the council's approver key"),
-        scope=FUNCTION,
+    files_door(
+        "the CIN census and SSDA903 files made from a council's SSD extract (GET /api/agencies/{code}/record-files/"
+        "...), which are children's records"
     ),
 ]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not the council's approver key (officers and regulators never see a child)"},
     404: {"description": "No such agency (or not yours), or no file made from an SSD extract for the year"},
+    409: {"description": "The newest file made was rejected by DfE's rules, failed, or is still being checked"},
+    422: {"description": "The collection year in the path is not one (say, 2024-25)"},
 }
-#: Each file the routes give: the name it is kept under and its media type.
-FILES = {"cin_census.xml": (CIN_FILE, "application/xml"), "ssda903.zip": (SSDA903_FILE, "application/zip")}
-
-
-def _latest(session: Session, code: str, year: str, kept_as: str) -> Submission:
-    found = session.exec(
-        select(Submission)
-        .where(
-            col(Submission.agency_code) == code,
-            col(Submission.kind) == RECORDS_KIND,
-            col(Submission.collection_year) == year,
-            col(Submission.filename) == kept_as,
-            col(Submission.purged_at).is_(None),
-        )
-        .order_by(col(Submission.id).desc())
-    ).first()
-    if found is None:
-        raise NotFound(f"{code} has no {kept_as} made from an SSD extract for {year}")
-    return found
 
 
 @router.get(
@@ -76,31 +58,19 @@ def record_file(
 ) -> Response:
     """The file last made from the council's SSD extract for the year, as DfE takes it: ``cin_census.xml`` or
     ``ssda903.zip``."""
-    year = read_collection_year(collection_year)
-    if file not in FILES:
-        raise NotFound(f"the files made from an SSD extract are {' and '.join(FILES)}, not {file[:40]!r}")
-    read_scope(principal).check_agency(code)
-    get_agency(session, code)
-    if APPROVER_SCOPE not in principal.scopes:
-        raise Forbidden(
-            "The files made from the SSD extract are children's records: they need the council's approver key (the "
-            f"officer issues one with `onereturn keys create --role agency --agency {code} --approver`)"
-        )
-    kept_as, media = FILES[file]
-    sub = _latest(session, code, year, kept_as)
     engine, settings = request.app.state.engine, request.app.state.settings
-    # Refused before anything is read where this host's records keys are not the deployment's.
-    checked_keys(engine, settings)
-    with private_folder(settings, "ssd-") as work:
-        ((_, path),) = kept_files(engine, settings, sub, Path(work))
-        data = path.read_bytes()
-    annotate(request, object=f"{file} of {code} for {year}", detail=f"made from the SSD extract; submission {sub.id}")
+    made = made_file(engine, settings, session, principal, code, collection_year, file)
+    sub = made.submission
+    annotate(
+        request, object=f"{file} of {code} for {made.year}", detail=f"made from the SSD extract; submission {sub.id}"
+    )
     return Response(
-        data,
-        media_type=media,
+        made.data,
+        media_type=made.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{code}-{year}-{file}"',
+            "Content-Disposition": f'attachment; filename="{code}-{made.year}-{file}"',
             "Cache-Control": "no-store",
             "X-Submission": str(sub.id),
+            "X-Submission-Status": sub.status,
         },
     )

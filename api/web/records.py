@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.callrecord import annotate
 from api.capacity import UploadSlot
@@ -20,10 +20,9 @@ from api.principal import Principal
 from api.web.render import Visitor, page
 from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, api_upload, check_csrf
 from collectors import service as collect
+from collectors.records import senders
 from collectors.records.contract import NoRuleSet, ruleset_for
 from collectors.records.report import findings_by_rule, findings_page
-from mappings.illustrative import councils_of
-from mappings.models import AgencyReturn
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -38,8 +37,6 @@ STEPS = (
 )
 #: Stages that are not final: the page follows them.
 RUNNING = ("received", "reading", "dfe_rules", "deriving")
-#: The returns a council's children's records answer.
-RECORD_RETURNS = ("dfe_ssda903", "dfe_cin_census")
 #: The order notices are listed in: what stopped the records first.
 SEVERITY_ORDER = {"error": 0, "query": 1, "information": 2}
 #: Findings shown on one page of the report by child.
@@ -53,31 +50,17 @@ def records_refusal(session: Session, principal: Principal) -> str | None:
             "Only a council sends its children's records through this page, signed in with its own key; "
             "officers send records through the API and say which agency they come from"
         )
-    code = principal.agency_code
-    owed = session.exec(
-        select(AgencyReturn.return_id).where(
-            col(AgencyReturn.agency_code) == code, col(AgencyReturn.return_id).in_(RECORD_RETURNS)
-        )
-    ).all()
-    if not owed:
-        return (
-            "Your agency owes neither DfE's children looked after return (SSDA903) nor the children in need "
-            "census, so it has no children's records to send; upload your figures above"
-        )
-    councils = councils_of(session, code)
-    if len(councils) != 1:
-        return (
-            f"Children's records are one council's: your agency answers for {len(councils):,} local "
-            "authorities, not one, so DfE's rules could not tell placements inside the council from those outside"
-        )
-    return None
+    refused = senders.refusal(session, principal.agency_code)
+    return None if refused is None else f"{refused}; upload your figures above"
 
 
 def upload_form_errors(files: list[UploadFile], collection_year: str, refusal: str | None = None) -> dict[str, str]:
     """What is wrong with the record-level form, by field (empty when it can be sent)."""
     errors: dict[str, str] = {}
     if not files:
-        errors["files"] = "Select the files of your children's records: the SSDA903 tables, a ZIP of them, or the XML"
+        errors["files"] = (
+            "Select the files of your children's records: the SSDA903 tables, a ZIP of them, the XML, or your SSD extract"
+        )
     if not collection_year.strip():
         errors["collection_year"] = "Enter the collection year, for example 2024-25"
     else:
@@ -127,9 +110,30 @@ def upload_records(
         agency=None,
         sheet=None,
     )
+    if "extract" in body:
+        return extract_page(request, session, visitor, body)
     # 202 for new files, 200 with the earlier upload for a repeat: either way the page follows that upload.
     submission_id = body["id"]
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+def extract_page(request: Request, session: Session, visitor: Visitor, body: dict[str, Any]) -> HTMLResponse:
+    """What an SSD extract gave: read and checked, the files made from it (each followed on its own page, as the
+    council's own files are), the Annex A rows and DfE's payloads kept."""
+    made = []
+    for listed in body["submissions"]:
+        sub = collect.get_submission(session, int(listed["id"]), agency_code=visitor.principal.agency_scope)
+        made.append({"sub": sub, "duplicate": listed["duplicate"], "running": sub.stage in RUNNING})
+    return page(
+        request,
+        "agency/extract.html",
+        visitor,
+        title=f"Your SSD extract {body['extract']['file']}",
+        extract=body["extract"],
+        made=made,
+        payloads=body["csc_api_payloads"],
+        repeat=all(m["duplicate"] for m in made),
+    )
 
 
 def status_page(request: Request, session: SessionDep, visitor: Visitor, report: dict[str, Any]) -> HTMLResponse:

@@ -29,6 +29,7 @@ from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
+from collectors.ssd.service import CIN_FILE, SSDA903_FILE
 from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from mappings.annex_a import AnnexCells, AnnexList, Layout, load_layout
 from onereturn.errors import InvalidInput
@@ -39,6 +40,8 @@ from onereturn.workspace import private_folder
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 #: Statuses of a record-level upload whose records passed DfE's rules (its figures stored).
 PASSED = ("accepted", "queried", "partially_accepted")
+#: The files made from an SSD extract, by the name they are kept under, and the return each is.
+MADE_FILES = {CIN_FILE: "cin", SSDA903_FILE: "903"}
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,10 @@ def _collection_start(year: str) -> date:
     return date(int(year[:4]), 4, 1)
 
 
-def newest_sources(session: Session, agency_code: str, inspection_date: date) -> list[Source]:
+def newest_sources(session: Session, agency_code: str, inspection_date: date, *, own: bool = False) -> list[Source]:
     """The council's newest CIN census and SSDA903 uploads that passed DfE's rules and are still kept, whose
-    collection year began on or before the inspection date (the latest year first, then the latest upload)."""
+    collection year began on or before the inspection date (the latest year first, then the latest upload);
+    ``own``: only the files the council sent itself, none made from an SSD extract."""
     rows = session.exec(
         select(Submission).where(
             col(Submission.agency_code) == agency_code,
@@ -110,12 +114,99 @@ def newest_sources(session: Session, agency_code: str, inspection_date: date) ->
             if s.source_format == library
             and s.collection_year
             and _collection_start(s.collection_year) <= inspection_date
+            and not (own and s.filename in MADE_FILES)
         ]
         if usable:
-            best = max(usable, key=lambda s: (s.collection_year, s.id or 0))
-            assert best.id is not None
-            extract = best.mode == ANNEX_A_EXTRACT
-            found.append(Source(library, best.id, best.collection_year, best.filename, best.received_at, extract))
+            found.append(_source(max(usable, key=lambda s: (s.collection_year, s.id or 0))))
+    return found
+
+
+def _source(sub: Submission) -> Source:
+    assert sub.id is not None
+    library = sub.source_format if sub.source_format in ("cin", "903") else MADE_FILES.get(sub.filename, "903")
+    return Source(library, sub.id, sub.collection_year, sub.filename, sub.received_at, sub.mode == ANNEX_A_EXTRACT)
+
+
+@dataclass
+class OneSet:
+    """The one set of children Annex A is built from: the council's newest SSD extract with the files made from it,
+    or the files the council sent itself; with what the front sheet says of it."""
+
+    sources: list[Source]
+    from_extract: FromExtract | None
+    notes: list[str] = field(default_factory=list)
+
+
+def one_set(session: Session, settings: Settings, agency_code: str, inspection_date: date) -> OneSet:
+    """Annex A's records, all of one set: the newest SSD extract and the files made from it when it is newer than
+    every file the council sent itself, else those files alone; a file the newest extract made that did not pass DfE's
+    rules leaves its lists empty, said plainly, rather than an older file of other children read in its place."""
+    own = newest_sources(session, agency_code, inspection_date, own=True)
+    found = newest_kept(session, agency_code, SSD_MODE)
+    if found is None:
+        # No extract's rows kept (none sent, or purged): the newest files held, made from an extract or not.
+        held = newest_sources(session, agency_code, inspection_date)
+        if not any(s.filename in MADE_FILES for s in held):
+            return OneSet(held, None, [_OWN_SET])
+        return OneSet(held, None, ["Built from the newest CIN census and SSDA903 held; the rows kept from the SSD "
+                                   "extract they were made from are gone, so Lists 1 and 2 and the columns only the "
+                                   "extract holds are empty."])  # fmt: skip
+    if any(s.submission_id > (found.id or 0) for s in own):
+        said = (f"{_OWN_SET} The SSD extract {found.filename} (upload {found.id}, received "
+                f"{found.received_at:%d/%m/%Y}) is older than them and is not read with them.")  # fmt: skip
+        return OneSet(own, None, [said])
+    from_extract = newest_from_extract(session, settings, agency_code)
+    assert from_extract is not None
+    made = from_extract.made_files()
+    if made is None:
+        # Rows kept before the made files were recorded with them: the newest made of each kept before the rows.
+        made = _made_before(session, agency_code, from_extract.submission_id)
+    chosen = OneSet([], from_extract, [f"Built from one set of children: the {from_extract.describe()} and the "
+                                       "files made from it (no file the council sent itself is read with them)."])  # fmt: skip
+    for kept_as, library in MADE_FILES.items():
+        lists = "3 to 7" if library == "cin" else "8 to 10"
+        sub = session.get(Submission, made[kept_as]) if kept_as in made else None
+        name = "CIN census" if library == "cin" else "SSDA903"
+        if sub is None or sub.purged_at is not None:
+            gone = "made no" if sub is None else "made a"
+            chosen.notes.append(f"The newest SSD extract {gone} {name}{'' if sub is None else ' since purged'}: "
+                                f"Lists {lists} are empty; no other file is read in its place.")  # fmt: skip
+        elif sub.status not in PASSED:
+            refused = sub.status == "rejected"
+            state = ("was refused by DfE's rules" if refused else "failed before DfE's rules ended"
+                     if sub.status == "failed" else f"is still being checked (stage {sub.stage})")  # fmt: skip
+            where = f"its findings: /api/submissions/{sub.id}/records" if refused else f"/api/submissions/{sub.id}"
+            chosen.notes.append(f"Part of the newest SSD extract was {'refused' if refused else 'not made whole'}: the "
+                                f"{name} made from it (upload {sub.id}) {state}, so Lists {lists} are empty; no older "
+                                f"file of other children is read in its place ({where}).")  # fmt: skip
+        elif not sub.collection_year or _collection_start(sub.collection_year) > inspection_date:
+            chosen.notes.append(f"The {name} made from the newest SSD extract is for {sub.collection_year}, after the "
+                                f"inspection date: Lists {lists} are empty.")  # fmt: skip
+        else:
+            chosen.sources.append(_source(sub))
+    return chosen
+
+
+#: What the front sheet says of a set of the council's own files.
+_OWN_SET = "Built from one set of children: the CIN census and SSDA903 files the council sent itself."
+
+
+def _made_before(session: Session, agency_code: str, kept_id: int) -> dict[str, int]:
+    """The newest file of each name made from an SSD extract received before the extract's rows were kept."""
+    found: dict[str, int] = {}
+    for kept_as in MADE_FILES:
+        sub_id = session.exec(
+            select(Submission.id)
+            .where(
+                col(Submission.agency_code) == agency_code,
+                col(Submission.kind) == RECORDS_KIND,
+                col(Submission.filename) == kept_as,
+                col(Submission.id) < kept_id,
+            )
+            .order_by(col(Submission.id).desc())
+        ).first()
+        if sub_id is not None:
+            found[kept_as] = sub_id
     return found
 
 
@@ -236,12 +327,12 @@ def build_annex_a(
             "a council holds as at an inspection"
         )
     layout = load_layout(layout_id) if layout_id else load_layout()
-    sources = newest_sources(session, agency_code, inspection_date)
-    cin, ssda903 = read_sources(session, settings, sources)
-    annex = assemble(cin, ssda903, inspection_date, layout, sources)
-    from_extract = newest_from_extract(session, settings, agency_code)
-    if from_extract is not None:
-        _fill_from_extract(annex, from_extract)
+    chosen = one_set(session, settings, agency_code, inspection_date)
+    cin, ssda903 = read_sources(session, settings, chosen.sources)
+    annex = assemble(cin, ssda903, inspection_date, layout, chosen.sources, made=chosen.from_extract is not None)
+    annex.notes[:0] = chosen.notes
+    if chosen.from_extract is not None:
+        _fill_from_extract(annex, chosen.from_extract)
     council = newest_columns(session, settings, agency_code, layout)
     if council is not None and annex.ssd_filled:
         # Choice: a column the extract fills is the extract's; the council's own file fills the columns it leaves.
@@ -283,12 +374,17 @@ def assemble(
     inspection_date: date,
     layout: Layout,
     sources: list[Source],
+    *,
+    made: bool = False,
 ) -> AnnexA:
-    """Annex A from tables already read: every list of the layout, and what the records cannot say."""
+    """Annex A from tables already read: every list of the layout, and what the records cannot say (``made``: the
+    files were made from an SSD extract, whose own notes say why one is missing)."""
     derived = derive_lists(cin, ssda903, inspection_date)
     unwritten: list[str] = []
     lists = {item.number: present(derived.get(item.number), item, layout, unwritten) for item in layout.lists}
     held = {s.library for s in sources} or {lib for lib, t in (("cin", cin), ("903", ssda903)) if t is not None}
+    if made:
+        held |= {"cin", "903"}
     notes = _notes(layout, sources, held, inspection_date) + unwritten
     return AnnexA(inspection_date, layout, lists, sources, notes=notes)
 
@@ -316,6 +412,7 @@ def summary(annex: AnnexA) -> dict[str, Any]:
     lists = []
     for item in annex.layout.lists:
         rows = annex.lists[item.number]
+        from_ssd = _from_ssd(annex, item.sheet, [c.heading for c in item.columns])
         lists.append(
             {
                 "list": item.number,
@@ -324,11 +421,17 @@ def summary(annex: AnnexA) -> dict[str, Any]:
                 "rows": rows.height,
                 "children": rows["c0"].n_unique() if rows.height and item.number != 11 else 0,
                 "filled": item.filled,
-                "blank": [{"column": c.heading, "why": c.why or item.why} for c in item.blank],
+                # The columns no return holds: "not_held" all of them, "blank" those no source filled either.
+                "not_held": [{"column": c.heading, "why": c.why or item.why} for c in item.blank],
+                "blank": [
+                    {"column": c.heading, "why": c.why or item.why}
+                    for c in item.blank
+                    if c.heading not in from_ssd and f"{item.sheet}: {c.heading}" not in annex.council_filled
+                ],
                 "council_filled": [
                     h.split(": ", 1)[1] for h in annex.council_filled if h.startswith(f"{item.sheet}: ")
                 ],
-                "ssd_filled": _from_ssd(annex, item.sheet, [c.heading for c in item.columns]),
+                "ssd_filled": from_ssd,
             }
         )
     return {
@@ -368,12 +471,23 @@ def _read_from(session: Session, agency_code: str, on: date) -> tuple[object, ..
     """What Annex A as at ``on`` reads: its records, its SSD extract's rows and its columns file, each by its
     content's hash and what the build reads beside it (an extract's day of upload bounds its records). By content,
     not by upload id: a store restored from a backup, or another store in the same process, may reuse an id."""
-    read = [session.get(Submission, s.submission_id) for s in newest_sources(session, agency_code, on)]
+    read = [session.get(Submission, s.submission_id) for s in newest_sources(session, agency_code, on, own=True)]
     read += [newest_kept(session, agency_code, mode) for mode in (SSD_MODE, COLUMNS_MODE)]
+    # The files made from extracts, with their states: one refused, purged or stored changes which lists are filled.
+    made = session.exec(
+        select(Submission)
+        .where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.filename).in_(MADE_FILES),
+        )
+        .order_by(col(Submission.id))
+    ).all()
     return (
         agency_code,
         on,
         tuple(None if s is None else (s.content_hash, s.mode, s.collection_year, s.received_at) for s in read),
+        tuple((s.content_hash, s.status, s.purged_at is None, s.collection_year, s.received_at) for s in made),
     )
 
 

@@ -243,5 +243,8 @@ def fill_council(lists: dict[int, pl.DataFrame], layout: Layout, council: pl.Dat
         lists[number] = joined.with_columns(pl.col("_council").cast(frame.schema[target]).alias(target)).drop(
             "_council", "_order"
         )
-        filled.append(heading)
+        # Named as filled only where some row has a value: a column blank in every row (no child of the list in the
+        # file, or no row at all) is blank, and the front sheet says so.
+        if lists[number][target].null_count() < lists[number].height:
+            filled.append(heading)
     return filled

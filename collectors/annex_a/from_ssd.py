@@ -53,6 +53,14 @@ class FromExtract:
             f"Lists 1 and 2 and the columns no DfE return holds"
         )
 
+    def made_files(self) -> dict[str, int] | None:
+        """The uploads of the files made from this extract by the name they are kept under; None for rows kept before
+        the extract's made files were recorded with them."""
+        made = self.tables.get("made_files")
+        if made is None:
+            return None
+        return dict(zip(made["file"].to_list(), made["submission_id"].to_list(), strict=True))
+
     def worker_rule(self) -> str | None:
         """Which involvements the allocated team and worker were read from, as the front sheet says it (the council's
         role ids, no child's value); None when the extract kept no involvement."""
@@ -96,7 +104,7 @@ def keep_from_extract(
         if (earlier := _kept_before(engine, agency_code, year, digest)) is not None:
             return earlier
         kept_as = keep(engine, settings, checked_keys(engine, settings), digest, named)
-    rows = sum(t.height for name, t in tables.items() if name != "worker_roles")
+    rows = sum(t.height for name, t in tables.items() if name not in ("worker_roles", "made_files"))
     with Session(engine) as session:
         # Kept whole as the extract is received: accepted at once, no worker to hold it.
         row = head.new_submission(

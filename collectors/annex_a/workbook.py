@@ -58,13 +58,13 @@ def _front(book: SafeWorkbook, annex: AnnexA, bold: object, dated: object) -> No
         row += 1
         sheet.write(row, 0, f"{item['sheet']}: {item['title']}")
         sheet.write_number(row, 1, item["rows"])
-        sheet.write(row, 2, f"{len(item['filled'])} of {len(item['filled']) + len(item['blank'])}")
+        sheet.write(row, 2, f"{len(item['filled'])} of {len(item['filled']) + len(item['not_held'])}")
         sheet.write_number(row, 3, len(item["ssd_filled"]))
         sheet.write_number(row, 4, len(item["council_filled"]))
     row += 2
     sheet.write_row(row, 0, ["Column no return holds", "List", "Filled from, or why blank"], bold)
     for item in facts["lists"]:
-        for blank in item["blank"]:
+        for blank in item["not_held"]:
             row += 1
             said = (
                 "the SSD extract"

@@ -163,10 +163,11 @@ _YEAR = re.compile(r"(?:FY)?([0-9]{4})[-/]([0-9]{2})", flags=re.ASCII | re.IGNOR
 _YEAR_CHARS = 16
 
 
-def read_collection_year(text: str) -> str:
+def read_collection_year(text: str, where: str = "body") -> str:
     """The collection year ``text`` names, written ``2024-25``; InvalidInput (422) for anything else.
 
     The one rule for the record-level form and ``POST /api/submissions``: checked before anything is kept.
+    ``where`` is the part of the request it came in (``body``, or ``path`` for an address that names the year).
     """
     stripped = text.strip()
     match = _YEAR.fullmatch(stripped) if len(stripped) <= _YEAR_CHARS else None
@@ -177,7 +178,7 @@ def read_collection_year(text: str) -> str:
             errors=[
                 {
                     "type": "invalid_input",
-                    "loc": ["body", "collection_year"],
+                    "loc": [where, "collection_year"],
                     "msg": "write the collection year like 2024-25",
                     "input": clip(stripped, _YEAR_CHARS),
                 }

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
+from onereturn.listing import clip, name_a_few
 from onereturn.settings import Settings, get_settings
 from onereturn.workspace import private_folder
 
@@ -69,6 +70,29 @@ def check_archive(path: Path, name: str, max_unpacked: int) -> int:
             "nothing of it was unpacked"
         )
     return declared
+
+
+def check_at_door(path: Path, name: str, max_unpacked: int) -> None:
+    """Refuse, before anything is kept, a file that is none of a return's: not a CSV, an XML or a ZIP of them, a ZIP
+    that holds nothing, or one that holds anything else (another ZIP, say); a ZIP is refused from its directory."""
+    suffix = Path(name).suffix.lower()
+    if not zipfile.is_zipfile(path):
+        if suffix == ".zip":
+            raise RecordsError(f"{clip(name)} is not a ZIP: its bytes are not a ZIP archive's")
+        if suffix not in SUFFIXES:
+            raise RecordsError(f"{clip(name)}: record-level files are CSV, XML or a ZIP of them")
+        return
+    check_archive(path, name, max_unpacked)
+    with zipfile.ZipFile(path) as archive:
+        members = _members(archive)
+    if not members:
+        raise RecordsError(f"{clip(name)} holds no CSV or XML file: it is empty")
+    other = [clip(m.filename, 100) for m in members if Path(m.filename).suffix.lower() not in SUFFIXES]
+    if other:
+        raise RecordsError(
+            f"{clip(name)} holds {len(other):,} file(s) that are not CSV or XML ({name_a_few(other)}): a ZIP of a "
+            "return's files holds its CSVs or its XML, not another ZIP"
+        )
 
 
 class TooLarge(RecordsError):

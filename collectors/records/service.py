@@ -33,7 +33,7 @@ from collectors.context import build_context
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError, read_collection_year
 from collectors.records.failed import failed_message
-from collectors.records.inputs import check_archive
+from collectors.records.inputs import check_at_door
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys, KeysRefused, SealedElsewhere, checked_keys
@@ -82,7 +82,7 @@ _LINEAGE_SCHEMA = pl.Schema(
 PURPOSES = ("return", "annex_a")
 #: The finished statuses of an earlier upload that sending the same files again may repeat. Not ``rejected``: the
 #: council sends refused files again to have them read again (the rules, or the kept file, may have changed since).
-_REPEATABLE = ("accepted", "queried", "partially_accepted")
+REPEATABLE = ("accepted", "queried", "partially_accepted")
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _repeated(session: Session, agency_code: str, digest: str, year: str, mode: 
     """The agency's earlier record-level upload of the same files, year and purpose that sending them again repeats
     (``spine.repeat_of``); the same files for another year are another return, and purged ones are kept no more."""
     where = (col(Submission.kind) == KIND, col(Submission.collection_year) == year, col(Submission.purged_at).is_(None))
-    return repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=_REPEATABLE, where=where)
+    return repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=REPEATABLE, where=where)
 
 
 def receive(
@@ -140,8 +140,9 @@ def receive(
     with Session(engine) as session:
         get_agency(session, agency_code)
     for name, path in files:
-        # Refused here, from what it declares, rather than once a worker has inflated it.
-        check_archive(path, Path(name).name, settings.max_upload_bytes)
+        # Refused here, before anything is kept: a file no return is, and a ZIP from what it declares, rather than
+        # once a worker has inflated it.
+        check_at_door(path, Path(name).name, settings.max_upload_bytes)
     read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path) for name, path in files]
     digest = content_hash(read)
     keys = checked_keys(engine, settings)

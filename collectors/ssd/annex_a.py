@@ -63,6 +63,9 @@ KEPT: dict[str, dict[str, type[pl.DataType]]] = {
     },
     "family": {"child": pl.String, "family": pl.String},
     "worker_roles": {"role": pl.String},
+    # The record-level files made from the same extract, by the name they are kept under and their upload: Annex A
+    # reads these, and only these, with the extract's rows (one set of children).
+    "made_files": {"file": pl.String, "submission_id": pl.Int64},
 }  # fmt: skip
 #: Which SSD table each reduced table is read from (the first that is in the extract): the front sheet's source.
 FROM: dict[str, tuple[str, ...]] = {

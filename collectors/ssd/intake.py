@@ -24,6 +24,7 @@ import polars as pl
 from collectors.ssd.annex_a_columns import COLUMNS as ANNEX_A
 from collectors.ssd.spec import FLAGS, PERSON, ROLE, Mapping, Table, as_date, tables
 from onereturn.errors import InvalidInput, PayloadTooLarge
+from onereturn.listing import clip, name_a_few
 
 #: A full SSD is about 45 tables (issue 64); a few more leave room for the code map and a readme.
 MAX_MEMBERS = 60
@@ -106,7 +107,7 @@ class ExtractRefused(InvalidInput):
         tables_hit = sorted({p.table for p in problems})
         more = f" (the first {SHOWN} listed)" if len(problems) > SHOWN else ""
         super().__init__(
-            f"the SSD extract has {len(problems):,} problem(s) in {', '.join(tables_hit)}{more}; nothing was kept: "
+            f"the SSD extract has {len(problems):,} problem(s) in {name_a_few(tables_hit)}{more}; nothing was kept: "
             "correct the extract and upload it again",
             errors=[p.item() for p in problems[:SHOWN]],
         )
@@ -174,7 +175,7 @@ def read_extract(members: dict[str, bytes], mapping: Mapping) -> Extract:
     for member, data in sorted(members.items()):
         matched = _NAME.fullmatch(member)
         if member.lower() == CODE_MAP:
-            extract.code_map = _code_map(data, problems)
+            extract.code_map = _code_map(data, problems, mapping)
             continue
         if matched is None or matched[1].lower() not in schema:
             problems.append(Problem(member[:100], None, None, "not a table of the SSD (ssd_<table>.csv)"))
@@ -355,7 +356,9 @@ def _check_columns(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: l
                         "id it is joined by") for c in needed if c not in frame.columns]  # fmt: skip
     extra = sorted(set(frame.columns) - _allowed(table, mapping))
     if extra:
-        notes.append(f"{table.name}: columns not in the SSD's schema, ignored and not kept: {', '.join(extra)}")
+        # Named five and counted (a heading of 100,000 columns would otherwise be answered in full).
+        named = name_a_few(clip(c, 100) for c in extra)
+        notes.append(f"{table.name}: {len(extra):,} column(s) not in the SSD's schema, ignored and not kept: {named}")
     missing = sorted(set(table.columns) & mapping.used().get(table.name, set()) - set(frame.columns))
     if missing and not problems:
         notes.append(f"{table.name}: columns not in the extract, read as blank: {', '.join(missing)}")
@@ -602,8 +605,9 @@ def _keys(target: str, frames: dict[str, pl.DataFrame], keys: dict[str, pl.Serie
     return keys[target]
 
 
-def _code_map(data: bytes, problems: list[Problem]) -> dict[tuple[str, str], str]:
-    """The council's local codes by (SSD column, local code) to DfE's code."""
+def _code_map(data: bytes, problems: list[Problem], mapping: Mapping) -> dict[tuple[str, str], str]:
+    """The council's local codes by (SSD column, local code) to DfE's code; a row mapping a column's local code to a
+    code not on DfE's list for the item that column feeds is refused by its row."""
     try:
         rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     except UnicodeDecodeError:
@@ -612,7 +616,26 @@ def _code_map(data: bytes, problems: list[Problem]) -> dict[tuple[str, str], str
     if rows and not {"ssd_column", "local", "dfe"} <= set(rows[0]):
         problems.append(Problem(CODE_MAP, None, None, "its heading must be ssd_column,local,dfe"))
         return {}
-    return {(r["ssd_column"].strip().lower(), r["local"].strip()): r["dfe"].strip() for r in rows}
+    lists = _code_lists(mapping)
+    mapped: dict[tuple[str, str], str] = {}
+    for number, row in enumerate(rows, start=1):
+        column, local, dfe = ((row.get(k) or "").strip() for k in ("ssd_column", "local", "dfe"))
+        codes = lists.get(column.lower())
+        if codes is not None and dfe not in codes[1]:
+            said = f"maps {clip(column, 100)} to a code not on DfE's list {codes[0]}: the dfe column names one of its codes"
+            problems.append(Problem(CODE_MAP, number, "dfe", said))
+        mapped[(column.lower(), local)] = dfe
+    return mapped
+
+
+def _code_lists(mapping: Mapping) -> dict[str, tuple[str, frozenset[str]]]:
+    """Each SSD column that feeds a coded DfE item, with that item's list (its name and codes), as the checks of
+    values read it (the first item made from the column)."""
+    lists: dict[str, tuple[str, frozenset[str]]] = {}
+    for item in mapping.items:
+        if item.kind in ("code", "codes") and item.codes in mapping.codes:
+            lists.setdefault(item.ssd_column.lower(), (item.codes, mapping.codes[item.codes]))
+    return lists
 
 
 def _kept(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: list[str]) -> pl.DataFrame:

@@ -14,15 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
+from collectors import head
 from collectors.annex_a.from_ssd import keep_from_extract
 from collectors.records import service as records
+from collectors.records.kept import content_hash
 from collectors.records.models import CscPayloadExtract
 from collectors.ssd import payload_store
+from collectors.ssd.annex_a import KEPT
 from collectors.ssd.payload import kept_items
 from collectors.ssd.service import Made, make_returns
+from indicators.models import RECORDS_KIND, Submission
 from mappings.compare import dfe_la_number
 from mappings.illustrative import councils_of
 from onereturn.errors import InvalidInput, PayloadTooLarge
@@ -85,6 +90,46 @@ def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, n
     )  # fmt: skip
 
 
+def _repeated_set(
+    engine: Engine, agency_code: str, year: str, purpose: str, files: list[tuple[str, Path]]
+) -> list[Submission] | None:
+    """The earlier uploads of every file made, when the extract repeats the one they were all made from: each the
+    same bytes for the same year and purpose, and no other upload of the council has stored a figure since the first
+    of them (the files of one extract store figures one after another; each alone would count its sibling as later)."""
+    mode = head.mode_of(RECORDS_KIND, purpose)
+    found: list[Submission] = []
+    with Session(engine, expire_on_commit=False) as session:
+        for file_name, path in files:
+            earlier = session.exec(
+                select(Submission)
+                .where(
+                    col(Submission.agency_code) == agency_code,
+                    col(Submission.kind) == RECORDS_KIND,
+                    col(Submission.content_hash) == content_hash([(file_name, path)]),
+                    col(Submission.mode) == mode,
+                    col(Submission.collection_year) == year,
+                    col(Submission.status).in_(records.REPEATABLE),
+                    col(Submission.purged_at).is_(None),
+                )
+                .order_by(col(Submission.id).desc())
+            ).first()
+            if earlier is None:
+                return None
+            found.append(earlier)
+        ids = [s.id for s in found]
+        later = session.exec(
+            select(func.count())
+            .select_from(Submission)
+            .where(
+                col(Submission.agency_code) == agency_code,
+                col(Submission.id) > min(i or 0 for i in ids),
+                col(Submission.id).not_in(ids),
+                (col(Submission.rows_new) + col(Submission.rows_revised)) > 0,
+            )
+        ).one()
+    return found if not later else None
+
+
 def receive_extract(
     engine: Engine,
     settings: Settings,
@@ -115,9 +160,14 @@ def receive_extract(
     prepared = payload_store.prepare_for(extract, settings, agency_code)
     taken = Taken(name, made)
     with private_folder(settings, "ssd-") as work:
+        spooled = []
         for file_name, data in made.files:
-            target = Path(work) / file_name
-            target.write_bytes(data)
+            (target := Path(work) / file_name).write_bytes(data)
+            spooled.append((file_name, target))
+        if (earlier := _repeated_set(engine, agency_code, collection_year, purpose, spooled)) is not None:
+            # The extract repeats the one these files were made from: answered with them, nothing kept again.
+            taken.received = [records.Received(sub, duplicate=True) for sub in earlier]
+        for file_name, target in spooled if earlier is None else []:
             received = records.receive(
                 engine, settings, agency_code=agency_code, collection_year=collection_year,
                 files=[(file_name, target)], submitted_by=submitted_by, purpose=purpose,
@@ -125,10 +175,18 @@ def receive_extract(
             )  # fmt: skip
             start(received)
             taken.received.append(received)
-    if made.annex_a:
-        taken.annex_id = keep_from_extract(
-            engine, settings, agency_code, collection_year, name, made.annex_a, submitted_by
-        )
+    # Kept with the uploads of the files made from the extract, so Annex A reads the extract's rows with those files
+    # alone (one set of children), and says so when one of them is refused.
+    files_made = pl.DataFrame(
+        {
+            "file": [r.submission.filename for r in taken.received],
+            "submission_id": [r.submission.id for r in taken.received],
+        },
+        schema=KEPT["made_files"],
+    )
+    taken.annex_id = keep_from_extract(
+        engine, settings, agency_code, collection_year, name, {**made.annex_a, "made_files": files_made}, submitted_by
+    )
     taken.payloads = payload_store.keep(
         engine, settings, agency_code=agency_code, collection_year=collection_year, filename=name,
         content_hash=payload_store.file_hash(path), prepared=prepared,

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-output" / "screenshots"
 AGENCY = "demo-notts-cyp-2c9f41d07b"
 LEWISHAM = "demo-lewisham-council-8d2e6a51"
+COUNTY = "demo-synthetic-county-8e3d5a17c4"
 OFFICER = "demo-officer-5e0b9c2a4f"
 REGULATOR = "demo-regulator-dfe-7a3c18e2"
 
@@ -467,6 +468,46 @@ def test_a_council_sends_its_records_and_follows_them_to_dfes_findings(
     assert quiet.page.locator("#outcome").inner_text().startswith("Records checked and figures stored")
     _full_page(quiet.page, str(shots / "agency-records-stored.png"))
     quiet.close()
+    assert {where: v for where, v in found.items() if v} == {}
+
+
+def test_a_council_sends_its_ssd_extract_and_its_approver_reads_the_files_made(
+    browser: Browser, server: str, tmp_path: Path, shots: Path
+) -> None:
+    """The records form takes an SSD extract, says so and lists each file made with where it has got to; the
+    approver's record files page gives their state and download once DfE's rules passed them, and its payloads page
+    the children changed."""
+    from cli.synthetic.ssd import synthetic_ssd
+
+    axe, found, counts = Axe(), dict[str, list[str]](), dict[str, dict[str, int]]()
+    visit = Visit(browser, server)
+    visit.sign_in(COUNTY)
+    visit.go("/upload")
+    extract = synthetic_ssd(23, 40, "2024-25", tmp_path / "ssd", looked_after=20, la="E10000007")
+    page = visit.page
+    page.set_input_files("#files", files=[FilePayload(name=extract.name, mimeType="application/zip",
+                                                      buffer=extract.read_bytes())])  # fmt: skip
+    page.fill("#collection_year", "2024-25")
+    page.click("button:has-text('Send the records')")
+    assert "Your SSD extract was checked and 2 files made from it" in page.locator("#extract-taken").inner_text()
+    assert page.locator("#made tr[data-submission]").count() == 2
+    for name in ("agency-ssd-extract-taken", "agency-record-files", "agency-csc-api"):
+        if name == "agency-record-files":
+            page.click("a:has-text('the files made from your SSD extract')")
+            # The page follows the files by itself (a static script) until DfE's rules have ended on both.
+            page.wait_for_selector("#stage:not([data-follow-stage])", timeout=300_000)
+            states = page.locator("#files tr[data-status]").evaluate_all("rows => rows.map(r => r.dataset.status)")
+            assert len(states) == 2
+            # A file DfE's rules passed is offered to send; one they refused says so and links its findings.
+            passed = [state for state in states if state in ("accepted", "queried", "partially_accepted")]
+            assert page.locator("#files a:has-text('Download')").count() == len(passed), states
+            assert page.locator("#files a:has-text('See DfE')").count() == states.count("rejected"), states
+        elif name == "agency-csc-api":
+            page.click("a:has-text('See the children changed')")
+            assert int(page.locator("#children").inner_text().replace(",", "")) > 0
+        _full_page(page, str(shots / f"{name}.png"))
+        _check(axe, page, name, found, counts)
+    visit.close()
     assert {where: v for where, v in found.items() if v} == {}
 
 

@@ -28,10 +28,14 @@ def test_the_synthetic_county_builds_its_annex_a(store: Engine, store_settings: 
         assert answer.status_code == 200, answer.text
         facts = answer.json()
         counts = {item["list"]: item["rows"] for item in facts["lists"]}
-        # Its CIN census and SSDA903, and its SSD extract, which alone fills Lists 1 and 2.
-        assert len(facts["sources"]) == 3
-        for number in (1, 2, 3, 4, 6, 7, 8, 9):
+        # Its own CIN census and SSDA903, sent after its smaller SSD extract of other children: one set of children,
+        # its own files alone, the extract named as older and not read with them (so Lists 1 and 2 are empty).
+        assert len(facts["sources"]) == 2
+        assert not any("SSD extract" in s for s in facts["sources"])
+        assert any("is older than them and is not read with them" in n for n in facts["notes"])
+        for number in (3, 4, 6, 7, 8, 9):
             assert counts[number] > 0, counts
+        assert counts[1] == counts[2] == 0
         book = client.get(
             f"/api/agencies/{RECORDS_AGENCY}/annex-a.xlsx", headers=SYNTHETIC, params={"inspection_date": on}
         )

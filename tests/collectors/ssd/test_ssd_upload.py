@@ -105,7 +105,7 @@ def _annex_a_from_the_extract(
     shown = client.get("/api/burden", headers=OFFICER, params={"period": "FY2024-25"}).json()
     county = next(a for a in shown["agencies"] if a["agency_code"] == "synthetic_county")
     counted = [item for item in answer["lists"] if item["list"] != 11]
-    width = {item["list"]: len(item["filled"]) + len(item["blank"]) for item in counted}
+    width = {item["list"]: len(item["filled"]) + len(item["not_held"]) for item in counted}
     assert county["annex_a_cells"] == sum(item["rows"] * width[item["list"]] for item in counted) > 0
     assert county["annex_a_from_extract"] == sum(item["rows"] * len(item["ssd_filled"]) for item in counted) > 0
     from_records = sum(item["rows"] * len(item["filled"]) for item in counted)
@@ -113,16 +113,20 @@ def _annex_a_from_the_extract(
     assert county["annex_a_keyed"] == county["annex_a_cells"] - from_records - county["annex_a_from_extract"] > 0
     assert shown["totals"]["annex_a_from_extract"] == county["annex_a_from_extract"]
     # The council's own columns file fills what the extract leaves; a column the extract fills stays the extract's.
-    keyed = "Child Unique ID,List 8: Date of Last Health Assessment,List 8: LA of Placement\nX1,01/02/2025,Derby\n"
-    sent = client.post(
-        "/api/agencies/synthetic_county/annex-a/columns", headers=COUNTY, files={"file": ("cols.csv", keyed.encode())}
-    )
-    assert sent.status_code == 200, sent.text
-    both = client.get(
-        "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-03-31"}
-    ).json()["lists"][7]
-    assert both["council_filled"] == ["LA of Placement"]
-    assert "Date of Last Health Assessment" in both["ssd_filled"]
+    # A column is named as filled only where a child of the list has a value: a file of no such child fills nothing.
+    heading = "Child Unique ID,List 8: Date of Last Health Assessment,List 8: LA of Placement\n"
+    for children, filled in ((["X1"], []), (_looked_after(client), ["LA of Placement"])):
+        keyed = heading + "".join(f"{child},01/02/2025,Derby\n" for child in children)
+        sent = client.post(
+            "/api/agencies/synthetic_county/annex-a/columns", headers=COUNTY, files={"file": ("c.csv", keyed.encode())}
+        )
+        assert sent.status_code == 200, sent.text
+        both = client.get(
+            "/api/agencies/synthetic_county/annex-a", headers=COUNTY, params={"inspection_date": "2025-03-31"}
+        ).json()["lists"][7]
+        assert both["council_filled"] == filled
+        assert "Date of Last Health Assessment" in both["ssd_filled"]
+        assert {b["column"] for b in both["blank"]}.isdisjoint([*filled, *both["ssd_filled"]])
     with Session(store) as session:
         row = session.get(Submission, kept)
         assert row is not None
@@ -139,6 +143,14 @@ def _annex_a_from_the_extract(
         row.purged_at = None
         session.add(row)
         session.commit()
+
+
+def _looked_after(client: TestClient) -> list[str]:
+    """The children of the SSDA903 made from the extract, by the council's ids (its approver reads the file)."""
+    made = client.get(f"{FILES}/ssda903.zip", headers=COUNTY)
+    assert made.status_code == 200, made.text
+    with zipfile.ZipFile(io.BytesIO(made.content)) as archive:
+        return [r["CHILD"] for r in csv.DictReader(io.StringIO(archive.read("header.csv").decode()))]
 
 
 def _annex_counts(client: TestClient) -> dict[int, tuple[int, int]]:
