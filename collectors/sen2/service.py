@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from mappings.illustrative import councils_of
 from mappings.models import OrgUnit
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
+from onereturn.workspace import private_folder
 
 #: The twelve tables of DfE's 2025 release, by the name of their CSV.
 TABLES = tuple(sorted(layout()))
@@ -57,7 +57,7 @@ def read_kept(engine: Engine, settings: Settings, agency_code: str, collection_y
     if found is None or found.id is None:
         raise NotFound(f"{agency_code} has no SEN2 file kept for {collection_year}")
     checked_keys(engine, settings)
-    with tempfile.TemporaryDirectory(prefix="onereturn-sen2-") as work:
+    with private_folder(settings, "sen2-") as work:
         ((_, path),) = kept_files(engine, settings, found, Path(work))
         tree = tree_of(path.read_bytes(), max_bytes=settings.max_upload_bytes)
     return read_records(tree, survey), found.id
