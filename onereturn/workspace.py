@@ -16,8 +16,10 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 PRIVATE = "private"
 #: An earlier release spooled upload bodies here, outside any process's own folder.
 _LEGACY_SPOOL = "spool"
+#: Where earlier releases opened children's files, in the system's temporary folder, which a crash left there.
+_LEGACY_TMP = ("onereturn-records-", "onereturn-annexa-", "onereturn-ssd-", "onereturn-sen2-")
+#: How long ago such a folder must have changed before it goes: a process of an earlier release may still use it.
+LEGACY_AGE_S = 3600
 
 _lock = threading.Lock()
 #: This process's own folder per private root, with the open lock file that claims it (by pid: a forked child
@@ -108,8 +114,27 @@ def clear_left(settings: Settings) -> int:
     legacy = settings.data_dir.resolve() / _LEGACY_SPOOL
     if legacy.is_dir():
         removed += _remove(legacy)
+    removed += _clear_legacy_tmp()
     if removed:
         log.warning("removed %d file(s) a stopped process left in %s", removed, root)
+    return removed
+
+
+def _clear_legacy_tmp() -> int:
+    """Remove this user's folders an earlier release left children's files in, in the system's temporary folder."""
+    base, now, uid = Path(tempfile.gettempdir()), time.time(), os.getuid()
+    removed = 0
+    try:
+        entries = [entry for entry in base.iterdir() if entry.name.startswith(_LEGACY_TMP)]
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            found = entry.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(found.st_mode) and found.st_uid == uid and now - found.st_mtime >= LEGACY_AGE_S:
+            removed += _remove(entry)
     return removed
 
 

@@ -39,7 +39,7 @@ def synthetic_ssd(
     """Write an ILLUSTRATIVE SSD extract ZIP: the CIN census of ``children`` and the SSDA903 of ``looked_after``
     (default ``children``) made-up children, both of ``seed``; return its path."""
     collection = collection_year(year)
-    with tempfile.TemporaryDirectory(prefix="onereturn-ssd-") as work:
+    with tempfile.TemporaryDirectory(prefix="onereturn-synthetic-ssd-") as work:
         cin = synthetic_cin(seed, children, year, Path(work), la=la)
         files = synthetic_903(seed, looked_after or children, year, Path(work), la=la)
         rows: Rows = defaultdict(list)

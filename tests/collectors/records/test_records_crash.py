@@ -9,10 +9,12 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from collectors.records.retention import purge
@@ -147,3 +149,24 @@ def test_the_purge_removes_what_a_killed_process_left_and_spares_a_live_one(stor
         assert done.left == 1
         assert not left.exists()
         assert (mine / "header.csv").read_text() == "C100202", "this process's own folder is kept"
+
+
+def test_a_start_removes_what_an_earlier_release_left_in_the_system_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = tmp_path / "system-tmp"
+    system.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system))
+    settings = Settings(data_dir=tmp_path / "data", records_keys_file=tmp_path / "keys" / "records-keys.json")
+    old, recent, other = system / "onereturn-records-abc", system / "onereturn-ssd-def", system / "someone-else"
+    for folder in (old, recent, other):
+        folder.mkdir()
+        (folder / "header.csv").write_text("C100201")
+    long_ago = time.time() - workspace.LEGACY_AGE_S - 60
+    for path in (old / "header.csv", old, other):
+        os.utime(path, (long_ago, long_ago))
+    assert workspace.clear_left(settings) == 1
+    # An earlier release's folder that changed within the hour may still be in use; nobody else's is touched.
+    assert not old.exists()
+    assert recent.exists()
+    assert other.exists()
