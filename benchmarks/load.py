@@ -353,7 +353,8 @@ def run(
             threads = []
             stop = time.monotonic() + seconds
             for u in range(uploaders):
-                first = 1800 + u * years
+                # Years no bundled or demo figure has, inside the years a period may cover (from 1900).
+                first = 1900 + u * years
                 keys = [(ind, org, f"CY{first + y}") for y in range(years) for ind in inds for org in orgs][:figures]
                 for i, key in enumerate(keys):
                     _ORDER[key] = i

@@ -86,5 +86,5 @@ def test_an_extract_of_v1_4_5_headings_is_read_without_calling_them_foreign(tmp_
     path = extract_zip(tmp_path / "x.zip", {"ssd_person.csv": person, "ssd_cla_reviews.csv": reviews})
     extract = read_extract(unpack(path, path.name, max_unpacked=1 << 20), mapping("2024-25"))
     foreign = [n for n in extract.notes if "not in the SSD's schema" in n]
-    assert foreign == ["ssd_person: columns not in the SSD's schema, ignored and not kept: pers_common_child_id"]
+    assert foreign == ["ssd_person: 1 column(s) not in the SSD's schema, ignored and not kept: pers_common_child_id"]
     assert not any("read as blank" in n and "pers_common_child_id" in n for n in extract.notes)
