@@ -25,6 +25,7 @@ from mappings.schemas import (
     ReturnFieldPublic,
     ReturnPublic,
 )
+from onereturn.db import advisory_key
 from onereturn.errors import CatalogueError, NotFound
 from onereturn.listing import LIKE_ESCAPE, containing
 
@@ -342,6 +343,11 @@ def load_bundled(session: Session, *, catalogue: Catalogue | None = None, demo_k
     from mappings.geography import load_geography, refresh_geography, store_geography
 
     cat = catalogue or load_catalogue()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Hosts started together on one store each load these rows; the second met the first's unique keys and its
+        # start failed. Held to the commit, the second waits and then finds the first's rows.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (advisory_key("load_bundled"),))
     before = current_catalogue_version(session)
     version = store_catalogue(session, cat)
     counts = {"indicators": version.indicator_count, "returns": version.return_count, "fields": version.field_count}
