@@ -120,7 +120,7 @@ def receive(
             return Received(earlier, duplicate=True)
     keys = checked_keys(engine, settings)
     kept_as = keep(engine, settings, keys, digest, named)
-    ids = sorted({value for key in checked.children if key is not None for value in (key[1],)})
+    ids = sorted({key[1] for key in checked.children if key is not None})
     pseudonyms = keys.pseudonyms(ids)
     count = len(checked.children)
     without = sum(1 for key in checked.children if key is None)
