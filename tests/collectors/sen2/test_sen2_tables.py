@@ -31,6 +31,7 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 from fastapi.testclient import TestClient
 
 from collectors import sen2
@@ -141,6 +142,19 @@ def test_requests_by_hand() -> None:
     assert rows[("Sex", "Male")]["requests_received_in_year"] == "4"
     ages = {b: r["requests_received_in_year"] for (t, b), r in rows.items() if t == "Child or young persons age"}
     assert ages == {"Aged 8": "2", "Aged 11": "2", "Aged 13": "1", "Aged 16": "1"}
+
+
+def test_every_age_of_a_shared_label_is_counted_in_it() -> None:
+    # "Aged 20 and over" gathers several ages; each must be added in, whatever order polars groups them in.
+    records = read_records(parse(hand_worked(), max_bytes=10**7), 2025)
+    t, units = tables(records, 2025)["requests"]
+    aged = units.with_columns(age=pl.int_range(20, 20 + units.height, eager=True).cast(units.schema["age"]))
+    for _ in range(5):
+        rows = {
+            (r["breakdown_topic"], r["breakdown"]): r
+            for r in csv.DictReader(io.StringIO(render(t, aged, IDENTITY, 2025)))
+        }
+        assert rows[("Child or young persons age", "Aged 20 and over")]["requests_received_in_year"] == "6"
 
 
 def test_assessments_by_hand() -> None:
