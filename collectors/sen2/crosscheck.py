@@ -67,7 +67,8 @@ def _differs(sen2: pl.DataFrame, other: pl.DataFrame, name: str) -> list[Query]:
 def cross_checks(
     r: Sen2Records, cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataFrame] | None
 ) -> list[Query]:
-    """Every disagreement of the SEN2 file with the CIN census and SSDA903 given (each None when not kept)."""
+    """Every disagreement of the SEN2 file with the CIN census and SSDA903 given (each None when not kept), in the
+    checks' order and then by the child's id in the other return."""
     sen2, out = _sen2_children(r), []
     plans = in_force(r).filter(pl.col("upn").is_not_null()).select(pl.col("upn").str.to_uppercase()).unique()
     if cin is not None:
@@ -84,7 +85,9 @@ def cross_checks(
             upn=pl.col("UPN").str.to_uppercase(), born=pl.col("DOB"), sex=_sex("SEX"), child=pl.col("CHILD"))  # fmt: skip
         out += _differs(sen2, header, "SSDA903")
         out += _residential(r, ssda903, header)
-    return out
+    # The joins give their rows in no fixed order: the council's list is in the checks' order, then by child.
+    order = list(CHECKS)
+    return sorted(out, key=lambda q: (order.index(q.check), q.other, q.child, q.upn))
 
 
 def _residential(r: Sen2Records, ssda903: dict[str, pl.DataFrame], header: pl.DataFrame) -> list[Query]:
