@@ -110,8 +110,10 @@ def _rows(table: Table, units: pl.DataFrame) -> list[tuple[str, str, dict[str, i
     out = [(table.all_topic, table.all_topic, {c: int(counted[c].sum()) for c in names})]
     for topic, column, labels in (("Sex", "sex", {"F": "Female", "M": "Male"}), (table.age_topic, "age", None)):
         grouped = counted.drop_nulls(column).group_by(column).agg(pl.col(names).sum())
-        keyed = {(labels or {}).get(str(k), str(k)) if labels else age_label(table.age_style, int(k)) or "": r
-                 for k, r in zip(grouped[column].to_list(), grouped.select(names).iter_rows(named=True), strict=True)}  # fmt: skip
+        keyed = {
+            (labels or {}).get(str(k), str(k)) if labels else age_label(table.age_style, int(k)) or "": r
+            for k, r in zip(grouped[column].to_list(), grouped.select(names).iter_rows(named=True), strict=True)
+        }
         merged: dict[str, dict[str, int]] = {}
         for label, values in keyed.items():
             into = merged.setdefault(label, dict.fromkeys(names, 0))
