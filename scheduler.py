@@ -447,8 +447,13 @@ def _ssd_reads(scheduler: Any) -> set[str]:
         scheduled = scheduler.get_job(source.job_id)
         if scheduled is not None and scheduled.func is job_ssd_read and str(scheduled.trigger) == str(trigger):
             continue
-        scheduler.add_job(job_ssd_read, trigger=trigger, id=source.job_id, replace_existing=True,
-                          kwargs={"agency_code": source.agency_code})  # fmt: skip
+        scheduler.add_job(
+            job_ssd_read,
+            trigger=trigger,
+            id=source.job_id,
+            replace_existing=True,
+            kwargs={"agency_code": source.agency_code},
+        )
     return ids
 
 

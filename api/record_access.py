@@ -83,13 +83,19 @@ def state_of(sub: Submission, file: str, year: str) -> str | None:
         return None
     made = f"the {file} made from the SSD extract for {year} (submission {sub.id})"
     if sub.status == "rejected":
-        return (f"{made} was rejected: it is not the file to send DfE; its findings are at "
-                f"/api/submissions/{sub.id}/records and its report at /api/submissions/{sub.id}")  # fmt: skip
+        return (
+            f"{made} was rejected: it is not the file to send DfE; its findings are at "
+            f"/api/submissions/{sub.id}/records and its report at /api/submissions/{sub.id}"
+        )
     if sub.status == "failed":
-        return (f"{made} failed before DfE's rules ended (/api/submissions/{sub.id} says why): it is not the file "
-                f"to send DfE; an officer runs it again with `onereturn submissions reprocess {sub.id}`")  # fmt: skip
-    return (f"{made} is still being checked (stage {sub.stage}): it is not yet the file to send DfE; follow it at "
-            f"/api/submissions/{sub.id} and ask again once it is stored")  # fmt: skip
+        return (
+            f"{made} failed before DfE's rules ended (/api/submissions/{sub.id} says why): it is not the file "
+            f"to send DfE; an officer runs it again with `onereturn submissions reprocess {sub.id}`"
+        )
+    return (
+        f"{made} is still being checked (stage {sub.stage}): it is not yet the file to send DfE; follow it at "
+        f"/api/submissions/{sub.id} and ask again once it is stored"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,14 @@ class MadeFile:
 
 
 def made_file(
-    engine: Engine, settings: Settings, session: Session, principal: Principal, code: str, collection_year: str,
+    engine: Engine,
+    settings: Settings,
+    session: Session,
+    principal: Principal,
+    code: str,
+    collection_year: str,
     file: str,
-) -> MadeFile:  # fmt: skip
+) -> MadeFile:
     """The file last made from the council's SSD extract for the year, to send DfE, opened for its approver; 409
     when it is not the one to send (its state and where its findings are said), path errors by the path's part."""
     year = read_collection_year(collection_year, where="path")

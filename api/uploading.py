@@ -26,6 +26,7 @@ from api.uploadpool import Processed, UploadPool
 from api.uploadpool import process as process_upload
 from collectors import answers
 from collectors import service as collect
+from collectors.checked import problem_frame
 from collectors.records import senders
 from collectors.records import service as records
 from collectors.records.contract import read_collection_year
@@ -33,7 +34,6 @@ from collectors.schemas import SubmissionReport
 from collectors.spine import Outcome
 from collectors.ssd.intake import is_extract
 from collectors.ssd.receiving import receive_extract
-from collectors.validate import problem_frame
 from collectors.ways_in import waiting_way_in
 from indicators.models import RECORDS_KIND, Submission
 from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge

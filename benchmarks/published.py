@@ -44,11 +44,11 @@ from sqlmodel import Session, select
 
 from collectors import service as upload_service
 from collectors.context import build_context
+from collectors.policy import Context
 from collectors.published.intake import _ensure_publisher, import_release, read_release
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.published.viewit import area_lookup
 from collectors.service import submit
-from collectors.validate import Context
 from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn import db
 from onereturn.settings import Settings

@@ -68,8 +68,13 @@ def _at_once(run: Callable[[list[Path]], Any], jobs: list[list[Path]], processes
 
 def _import_service() -> None:
     """A worker's start: the service's path imported before any set, as an upload process imports it."""
-    for module in ("benchmarks.records", "collectors.records.contract", "collectors.records.inputs",
-                   "collectors.records.ssda903_tables", "collectors.records.ssda903_figures"):  # fmt: skip
+    for module in (
+        "benchmarks.records",
+        "collectors.records.contract",
+        "collectors.records.inputs",
+        "collectors.records.ssda903_tables",
+        "collectors.records.ssda903_figures",
+    ):
         importlib.import_module(module)
 
 

@@ -46,8 +46,11 @@ def make_store(engine: Engine, keys: object, children: int, lineage: int) -> Non
     db.upgrade(engine)
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(insert(Agency).values(code="bench_council", name="Bench council (made up)", body_type="la",
-                                           definition={}, created_at=now))  # fmt: skip
+        conn.execute(
+            insert(Agency).values(
+                code="bench_council", name="Bench council (made up)", body_type="la", definition={}, created_at=now
+            )
+        )
         submission = conn.execute(
             insert(Submission)
             .values(
@@ -70,17 +73,42 @@ def make_store(engine: Engine, keys: object, children: int, lineage: int) -> Non
         ids = [f"BENCH{i:07d}" for i in range(start, min(children, start + _CHUNK))]
         names = {child: keys.pseudonym(child) for child in ids}
         with engine.begin() as conn:
-            conn.execute(insert(RecordChild), [{"submission_id": submission, "pseudonym": names[c],
-                                                "child_sealed": keys.seal_text(c)} for c in ids])  # fmt: skip
-            conn.execute(insert(RecordLineage), [
-                {"submission_id": submission, "indicator_id": f"cyp.bench_{n}", "org_code": "E10000024",
-                 "period": "FY2024-25", "child": names[c], "record_table": "Episodes", "record_row": n,
-                 "episode_start": date(2024, 4, 1), "counted": True}
-                for c in ids for n in range(lineage)
-            ])  # fmt: skip
-            conn.execute(insert(RecordProblem), [{"submission_id": submission, "rule": "dfe:bench", "severity": "query",
-                                                  "message": "made up", "child": names[c], "fields": ""}
-                                                 for c in ids])  # fmt: skip
+            conn.execute(
+                insert(RecordChild),
+                [{"submission_id": submission, "pseudonym": names[c], "child_sealed": keys.seal_text(c)} for c in ids],
+            )
+            conn.execute(
+                insert(RecordLineage),
+                [
+                    {
+                        "submission_id": submission,
+                        "indicator_id": f"cyp.bench_{n}",
+                        "org_code": "E10000024",
+                        "period": "FY2024-25",
+                        "child": names[c],
+                        "record_table": "Episodes",
+                        "record_row": n,
+                        "episode_start": date(2024, 4, 1),
+                        "counted": True,
+                    }
+                    for c in ids
+                    for n in range(lineage)
+                ],
+            )
+            conn.execute(
+                insert(RecordProblem),
+                [
+                    {
+                        "submission_id": submission,
+                        "rule": "dfe:bench",
+                        "severity": "query",
+                        "message": "made up",
+                        "child": names[c],
+                        "fields": "",
+                    }
+                    for c in ids
+                ],
+            )
 
 
 def floor_seconds(engine: Engine, old: object, new: object) -> float:
@@ -128,8 +156,10 @@ def main(argv: list[str]) -> None:
         settings = Settings(data_dir=folder / "data", records_keys_file=folder / "keys" / "records-keys.json")
         started = time.perf_counter()
         make_store(engine, keys_for(settings), args.children, args.lineage)
-        print(f"store: {args.children:,} children, {args.children * args.lineage:,} lineage rows, "
-              f"{args.children:,} findings on {engine.dialect.name}, made in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        print(
+            f"store: {args.children:,} children, {args.children * args.lineage:,} lineage rows, "
+            f"{args.children:,} findings on {engine.dialect.name}, made in {time.perf_counter() - started:.1f} s"
+        )
         floors: list[float] = []
         rotations: list[float] = []
         for _ in range(args.repeat):

@@ -70,8 +70,13 @@ def _whole(data: bytes, keys_dir: Path) -> int:
     names = keys.pseudonyms(ids)
     _ = [(names[i], keys.seal_text(i)) for i in ids]
     records = read_records(parse(data, max_bytes=1 << 31), SURVEY)
-    identity = {"new_la_code": "E10000024", "old_la_code": "891", "la_name": "Nottinghamshire",
-                "region_code": "E12000004", "region_name": "East Midlands"}  # fmt: skip
+    identity = {
+        "new_la_code": "E10000024",
+        "old_la_code": "891",
+        "la_name": "Nottinghamshire",
+        "region_code": "E12000004",
+        "region_name": "East Midlands",
+    }
     return sum(len(render(t, u, identity, SURVEY)) for t, u in tables(records, SURVEY).values())
 
 

@@ -76,8 +76,10 @@ def main(argv: list[str]) -> None:
         made_cin, census = _best(lambda: make_cin(extract, collection(year), "830"), args.repeat)
         made_903, tables = _best(lambda: make_ssda903(extract, collection(year)), args.repeat)
         payloads, built = _best(lambda: prepare(extract, date.today(), identifiers=False), args.repeat)
-        print(f"SSD extract: {args.cin:,} children in need, {args.lac:,} looked after; {extract.rows:,} rows in "
-              f"{len(members)} tables, {path.stat().st_size:,} bytes zipped")  # fmt: skip
+        print(
+            f"SSD extract: {args.cin:,} children in need, {args.lac:,} looked after; {extract.rows:,} rows in "
+            f"{len(members)} tables, {path.stat().st_size:,} bytes zipped"
+        )
         print(f"  polars reads the CSVs      {floor:7.2f} s")
         print(f"  unpack                     {unpacked:7.2f} s")
         print(f"  read and check (pandera)   {checked:7.2f} s  ({checked / floor:.1f}x polars reading)")
@@ -99,8 +101,10 @@ def main(argv: list[str]) -> None:
             if args.journey:
                 seconds, stages = journey(path, year, Path(work))
                 rules = cin_rules + lac_rules
-                print(f"  the whole journey          {seconds:7.2f} s  ({seconds / rules:.2f}x DfE's rules alone on the "
-                      f"two files, one after the other; stages: {', '.join(stages)})")  # fmt: skip
+                print(
+                    f"  the whole journey          {seconds:7.2f} s  ({seconds / rules:.2f}x DfE's rules alone on the "
+                    f"two files, one after the other; stages: {', '.join(stages)})"
+                )
 
 
 def journey(path: Path, year: str, work: Path) -> tuple[float, list[str]]:

@@ -179,8 +179,11 @@ def demo_sen2(folder: Path) -> Path:
     upn_form = re.compile(r"[A-Z]\d{12}|[A-Z]\d{11}[A-Z]")
     shared: dict[str, tuple[str, date, str]] = {}
     for source, wanted in RECORDS_SEN2_SHARED.items():
-        fitting = [c for c in found[source] if upn_form.fullmatch(c[0]) and c[0] not in shared
-                   and 4 <= (census_day - c[1]).days // 366 <= 17]  # fmt: skip
+        fitting = [
+            c
+            for c in found[source]
+            if upn_form.fullmatch(c[0]) and c[0] not in shared and 4 <= (census_day - c[1]).days // 366 <= 17
+        ]
         shared |= {c[0]: c for c in fitting[:wanted]}
     return synthetic_sen2(
         RECORDS_SEED, RECORDS_SEN2_CHILDREN, 2025, folder / "sen2", la=RECORDS_LA, known=list(shared.values())
@@ -193,8 +196,14 @@ def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-sen2-") as tmp:
         path = demo_sen2(Path(tmp))
-        received = sen2.receive(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
-                                files=[(path.name, path)], submitted_by="demo")  # fmt: skip
+        received = sen2.receive(
+            engine,
+            settings,
+            agency_code=RECORDS_AGENCY,
+            collection_year=RECORDS_YEAR,
+            files=[(path.name, path)],
+            submitted_by="demo",
+        )
     name = f"{RECORDS_AGENCY}/SEN2 {RECORDS_YEAR} (synthetic, illustrative)"
     return [DemoUpload(RECORDS_AGENCY, name, received.submission.status, received.submission.message)]
 
@@ -220,10 +229,24 @@ def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
         done.append(DemoUpload(RECORDS_AGENCY, _ssd_label(sub.filename), sub.status, sub.message))
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-ssd-") as tmp:
-        extract = synthetic_ssd(RECORDS_SEED, RECORDS_SSD_CHILDREN["cin"], RECORDS_YEAR, Path(tmp) / "ssd",
-                                looked_after=RECORDS_SSD_CHILDREN["903"], la=RECORDS_LA)  # fmt: skip
-        receive_extract(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
-                        name=extract.name, path=extract, submitted_by="demo", start=run)  # fmt: skip
+        extract = synthetic_ssd(
+            RECORDS_SEED,
+            RECORDS_SSD_CHILDREN["cin"],
+            RECORDS_YEAR,
+            Path(tmp) / "ssd",
+            looked_after=RECORDS_SSD_CHILDREN["903"],
+            la=RECORDS_LA,
+        )
+        receive_extract(
+            engine,
+            settings,
+            agency_code=RECORDS_AGENCY,
+            collection_year=RECORDS_YEAR,
+            name=extract.name,
+            path=extract,
+            submitted_by="demo",
+            start=run,
+        )
     return done
 
 

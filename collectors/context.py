@@ -15,8 +15,8 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
+from collectors.policy import Context, Facts
 from collectors.store import CURRENT_SCHEMA, FIGURE_COLUMNS, KEY, fetch_figures, raw_cursor, stage, stored_cells
-from collectors.validate import Context, Facts
 from indicators.models import Code, Indicator
 from indicators.rules import FixedCatalogue, Rule
 from indicators.service import indicators_by_id, load_rules

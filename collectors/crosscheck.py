@@ -20,15 +20,15 @@ import polars as pl
 
 from indicators.rules import Rule, first_binding
 
-KEY = ["indicator", "org", "period_code", "breakdown_key"]
+KEY = ["indicator_id", "org_code", "period_code", "breakdown_key"]
 #: The columns of an upload's validated rows that the rules read.
 UPLOAD_COLUMNS = (
     *KEY,
-    "row",
+    "file_row",
+    "value_text",
     "value",
-    "value_num",
-    "numerator",
-    "denominator",
+    "numerator_text",
+    "denominator_text",
     "note",
     "range_min",
     "range_max",
@@ -90,7 +90,14 @@ class _Reporter:
     def add_figure(self, rule: Rule, r: dict[str, Any], column: str = "value", **fill: Any) -> None:
         """Report a rule on one uploaded figure's row: its cell, note, indicator and value filled in for the message."""
         self.add(
-            rule, r["row"], column, r["value"], r["note"], indicator=r["indicator"], value=fmt(r["value_num"]), **fill
+            rule,
+            r["file_row"],
+            column,
+            r["value_text"],
+            r["note"],
+            indicator=r["indicator_id"],
+            value=fmt(r["value"]),
+            **fill,
         )
 
     def _flush(self) -> None:
@@ -118,14 +125,14 @@ def _where(row: int | None, period: str) -> str:
 
 def figures(upload: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     """One frame of every known figure: the upload's rows, and the stored ones the upload does not replace."""
-    up = upload.select(*KEY, pl.col("value_num").alias("v"), pl.col("row").cast(pl.Int64), "note")
+    up = upload.select(*KEY, pl.col("value").alias("v"), pl.col("file_row").cast(pl.Int64), "note")
     stored = current.select(
-        pl.col("indicator_id").alias("indicator"),
-        pl.col("org_code").alias("org"),
+        "indicator_id",
+        "org_code",
         pl.col("period").alias("period_code"),
         pl.col("breakdown").alias("breakdown_key"),
         pl.col("value").alias("v"),
-        pl.lit(None, pl.Int64).alias("row"),
+        pl.lit(None, pl.Int64).alias("file_row"),
         pl.lit(None, pl.String).alias("note"),
     )
     if up.is_empty():
@@ -148,7 +155,7 @@ def check(
     _plausible(upload, rules, indicators, rep)
     kept = _without_errors(upload, rep)
     known = figures(kept, current)
-    present = set(known["indicator"].unique().to_list())
+    present = set(known["indicator_id"].unique().to_list())
     for rule in rules:
         if rule.kind == "part_of_whole":
             if {rule.param("part"), rule.param("whole")} <= present:
@@ -175,7 +182,7 @@ def row_numbers(rows: set[int]) -> pl.Series:
 def _without_errors(rows: pl.DataFrame, rep: _Reporter) -> pl.DataFrame:
     """The rows no rule has found an error in so far (the same frame, not a copy, when there are none)."""
     errors = rep.findings.error_rows
-    return rows.filter(~pl.col("row").is_in(row_numbers(errors))) if errors else rows
+    return rows.filter(~pl.col("file_row").is_in(row_numbers(errors))) if errors else rows
 
 
 def _plausible(upload: pl.DataFrame, rules: tuple[Rule, ...], indicators: dict[str, Any], rep: _Reporter) -> None:
@@ -184,22 +191,22 @@ def _plausible(upload: pl.DataFrame, rules: tuple[Rule, ...], indicators: dict[s
         return
     limits = pl.DataFrame(
         {
-            "indicator": list(bound),
+            "indicator_id": list(bound),
             "_rule": [r.id for r in bound.values()],
             "_min": [r.param("min") for r in bound.values()],
             "_max": [r.param("max") for r in bound.values()],
         },
-        schema={"indicator": pl.String, "_rule": pl.String, "_min": pl.Float64, "_max": pl.Float64},
+        schema={"indicator_id": pl.String, "_rule": pl.String, "_min": pl.Float64, "_max": pl.Float64},
     )
-    v = pl.col("value_num")
+    v = pl.col("value")
     outside = ((v < pl.col("_min")).fill_null(False)) | ((v > pl.col("_max")).fill_null(False))
     by_id = {r.id: r for r in rules}
-    for r in upload.join(limits, on="indicator").filter(outside).iter_rows(named=True):
+    for r in upload.join(limits, on="indicator_id").filter(outside).iter_rows(named=True):
         rule = by_id[r["_rule"]]
         rep.add_figure(
             rule,
             r,
-            unit=indicators[r["indicator"]].unit,
+            unit=indicators[r["indicator_id"]].unit,
             min=fmt(r["_min"]),
             max=fmt(r["_max"]),
         )
@@ -208,12 +215,12 @@ def _plausible(upload: pl.DataFrame, rules: tuple[Rule, ...], indicators: dict[s
 def _part_of_whole(
     known: pl.DataFrame, rule: Rule, part: str, whole: str, rep: _Reporter, indicator: str | None = None
 ) -> None:
-    on = ["org", "period_code", "breakdown_key"]
-    parts = known.filter(pl.col("indicator") == part).select(
-        *on, pl.col("v").alias("pv"), pl.col("row").alias("prow"), pl.col("note").alias("pnote")
+    on = ["org_code", "period_code", "breakdown_key"]
+    parts = known.filter(pl.col("indicator_id") == part).select(
+        *on, pl.col("v").alias("pv"), pl.col("file_row").alias("prow"), pl.col("note").alias("pnote")
     )
-    wholes = known.filter(pl.col("indicator") == whole).select(
-        *on, pl.col("v").alias("wv"), pl.col("row").alias("wrow"), pl.col("note").alias("wnote")
+    wholes = known.filter(pl.col("indicator_id") == whole).select(
+        *on, pl.col("v").alias("wv"), pl.col("file_row").alias("wrow"), pl.col("note").alias("wnote")
     )
     bad = parts.join(wholes, on=on).filter(
         (pl.col("pv") > pl.col("wv")) & (pl.col("prow").is_not_null() | pl.col("wrow").is_not_null())
@@ -252,27 +259,27 @@ def _breakdown_sum(
         .list.join(";")
     )
     parts = (
-        known.filter(pl.col("indicator").is_in(targets) & pl.col("breakdown_key").str.contains(code_re))
+        known.filter(pl.col("indicator_id").is_in(targets) & pl.col("breakdown_key").str.contains(code_re))
         .with_columns(rest.alias("rest"), pl.col("breakdown_key").str.extract(code_re, 1).alias("code"))
         .filter(pl.col("v").is_not_null())
     )
     if parts.is_empty():
         return
-    group = ["indicator", "org", "period_code", "rest"]
+    group = ["indicator_id", "org_code", "period_code", "rest"]
     sums = parts.group_by(group).agg(
         pl.col("v").sum().alias("parts_sum"),
         pl.col("code").n_unique().alias("codes"),
         pl.format("{} {}", "code", pl.col("v")).sort().str.join(", ").alias("listed"),
-        pl.col("row").drop_nulls().alias("rows"),
-        pl.struct("code", "v", "row", "note").alias("items"),
+        pl.col("file_row").drop_nulls().alias("rows"),
+        pl.struct("code", "v", "file_row", "note").alias("items"),
     )
     totals = known.filter(pl.col("breakdown_key").is_not_null()).select(
-        "indicator",
-        "org",
+        "indicator_id",
+        "org_code",
         "period_code",
         pl.col("breakdown_key").alias("rest"),
         pl.col("v").alias("total"),
-        pl.col("row").alias("trow"),
+        pl.col("file_row").alias("trow"),
         pl.col("note").alias("tnote"),
     )
     joined = sums.join(totals, on=group).filter(pl.col("total").is_not_null())
@@ -287,7 +294,7 @@ def _breakdown_sum(
     for r in bad.iter_rows(named=True):
         listed = ", ".join(f"{i['code']} {fmt(i['v'])}" for i in sorted(r["items"], key=lambda i: i["code"]))
         fill = {
-            "indicator": r["indicator"],
+            "indicator": r["indicator_id"],
             "dimension": dim,
             "parts": listed,
             "parts_sum": fmt(r["parts_sum"]),
@@ -295,8 +302,8 @@ def _breakdown_sum(
             "total_where": _where(r["trow"], r["period_code"]),
         }
         for item in r["items"]:
-            if item["row"] is not None:
-                rep.add(rule, item["row"], "value", fmt(item["v"]), item["note"], **fill)
+            if item["file_row"] is not None:
+                rep.add(rule, item["file_row"], "value", fmt(item["v"]), item["note"], **fill)
         if r["trow"] is not None:
             rep.add(rule, r["trow"], "value", fmt(r["total"]), r["tnote"], **(fill | {"total_where": " (this row)"}))
 
@@ -329,11 +336,11 @@ def _queries(
 def _covered(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any]) -> pl.DataFrame:
     from indicators.rules import bound_indicators
 
-    return kept.filter(pl.col("indicator").is_in(bound_indicators(rule, indicators)))
+    return kept.filter(pl.col("indicator_id").is_in(bound_indicators(rule, indicators)))
 
 
 def _usual_range(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep: _Reporter) -> None:
-    v = pl.col("value_num")
+    v = pl.col("value")
     odd = ((v < pl.col("range_min")) | (v > pl.col("range_max"))).fill_null(False)
     for r in _covered(kept, rule, indicators).filter(odd).iter_rows(named=True):
         rep.add_figure(
@@ -347,11 +354,11 @@ def _usual_range(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep
 def _ratio_parts(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep: _Reporter) -> None:
     rows = _covered(kept, rule, indicators).filter(
         pl.col("ratio")
-        & pl.col("value_num").is_not_null()
-        & (pl.col("numerator").is_null() | pl.col("denominator").is_null())
+        & pl.col("value").is_not_null()
+        & (pl.col("numerator_text").is_null() | pl.col("denominator_text").is_null())
     )
     for r in rows.iter_rows(named=True):
-        missing = [w for w in ("numerator", "denominator") if r[w] is None]
+        missing = [w for w in ("numerator", "denominator") if r[f"{w}_text"] is None]
         rep.add_figure(
             rule,
             r,
@@ -362,12 +369,12 @@ def _ratio_parts(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep
 
 def _percentage_scale(kept: pl.DataFrame, rule: Rule, indicators: dict[str, Any], rep: _Reporter) -> None:
     top = float(rule.param("max"))
-    v = pl.col("value_num")
+    v = pl.col("value")
     for r in _covered(kept, rule, indicators).filter((v > 0) & (v <= top)).iter_rows(named=True):
         rep.add_figure(
             rule,
             r,
-            scaled=fmt(round(r["value_num"] * 100, 6)),
+            scaled=fmt(round(r["value"] * 100, 6)),
         )
 
 
@@ -375,8 +382,8 @@ def _change(kept: pl.DataFrame, known: pl.DataFrame, rule: Rule, ids: list[str],
     """Compare with the stored version of the same figure, or with the latest earlier period of it."""
     threshold = float(rule.param("threshold"))
     # Selected first: the filter then copies only the columns kept.
-    rows = kept.select("row", *KEY, "value", "value_num", "note").filter(
-        pl.col("indicator").is_in(ids) & pl.col("value_num").is_not_null()
+    rows = kept.select("file_row", *KEY, "value_text", "value", "note").filter(
+        pl.col("indicator_id").is_in(ids) & pl.col("value").is_not_null()
     )
     if rows.is_empty():
         return
@@ -386,21 +393,21 @@ def _change(kept: pl.DataFrame, known: pl.DataFrame, rule: Rule, ids: list[str],
     else:
         # Sorted by series and period, the row before a figure of the same series is its latest earlier period.
         # (One indicator has one period type, so its period codes sort in time order.)
-        series = ["indicator", "org", "breakdown_key"]
+        series = ["indicator_id", "org_code", "breakdown_key"]
         same = pl.all_horizontal(pl.col(c) == pl.col(c).shift(1) for c in series)
         ordered = (
-            known.filter(pl.col("indicator").is_in(ids) & pl.col("v").is_not_null())
+            known.filter(pl.col("indicator_id").is_in(ids) & pl.col("v").is_not_null())
             .with_columns(pl.struct(series).hash().alias("_series"))
             .sort("_series", "period_code")
             .with_columns(
                 pl.when(same).then(pl.col("v").shift(1)).alias("last"),
                 pl.when(same).then(pl.col("period_code").shift(1)).alias("last_period"),
             )
-            .filter(pl.col("row").is_not_null() & pl.col("last").is_not_null())
-            .select("row", "last", "last_period")
+            .filter(pl.col("file_row").is_not_null() & pl.col("last").is_not_null())
+            .select("file_row", "last", "last_period")
         )
-        joined = rows.join(ordered, on="row", how="inner")
-    v, last_v = pl.col("value_num"), pl.col("last")
+        joined = rows.join(ordered, on="file_row", how="inner")
+    v, last_v = pl.col("value"), pl.col("last")
     moved = (last_v != 0) & ((v - last_v).abs() / last_v.abs() > threshold)
     for r in joined.filter(moved.fill_null(False)).iter_rows(named=True):
         rep.add_figure(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from collectors import head, lease
+from collectors.checked import Validation, problem_frame
 from collectors.context import build_context
 from collectors.head import FIGURES_KIND, FINAL, kept_raw
 from collectors.rawtable import RawTable
@@ -29,7 +30,7 @@ from collectors.spine import (
     repeat_of,
     store_accepted,
 )
-from collectors.validate import Validation, problem_frame, validate
+from collectors.validate import validate
 from indicators.models import RECORDS_KIND, Submission, SubmissionProblem
 from indicators.periods import PERIOD_TYPES, parse_period
 from mappings.agencies import get_agency

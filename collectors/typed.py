@@ -1,28 +1,17 @@
 """Figures a way in hands to the checks typed, numbers as numbers, rather than as a file's text cells: a council's
 figures derived from its record-level return, a publisher's release. Each is held to the checks its way in's policy
-names (``validate.Policy``), as an upload's rows are, and no number is written out as text to be read back."""
+names (``policy.Policy``), as a template's figures are, under the figures' own names, and no number is written out
+as text to be read back."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from collectors.validate import EVERY_CHECK, Context, Policy, Validation, validate
+from collectors.checked import Validation
+from collectors.checks import check_figures, in_file_terms
+from collectors.policy import EVERY_CHECK, Context, Policy
+from collectors.values import NUMBERS, parse_values
 
-#: A figure's columns, and the names the checks (and so their problems) give them.
-_CHECKED_AS = {
-    "file_row": "row",
-    "indicator_id": "indicator",
-    "org_code": "org",
-    "period": "period",
-    "breakdown": "breakdown",
-    "value": "value",
-    "numerator": "numerator",
-    "denominator": "denominator",
-    "status": "status",
-    "note": "note",
-    "symbol": "symbol",
-    "flag": "flag",
-}
 #: The columns of figures handed to :func:`validate_figures`, numbers as numbers (``symbol`` and ``flag`` may be
 #: left out: a figure with no symbol is a number or blank).
 FIGURE_SCHEMA = {
@@ -37,16 +26,21 @@ FIGURE_SCHEMA = {
     "note": pl.String,
     "file_row": pl.Int64,
 }
+#: The parts of a figure the checks read (the schema's, and a withheld value's symbol and flag).
+_PARTS = (*FIGURE_SCHEMA, "symbol", "flag")
+#: What a file of figures calls the parts a problem is on, where it is not the part's own name: a problem on a
+#: derived or published figure is named as one in a file of figures would be.
+FIGURE_COLUMNS = {"indicator_id": "indicator", "org_code": "org"}
 
 
-def validate_figures(figures: pl.DataFrame, ctx: Context, policy: Policy = EVERY_CHECK) -> Validation:
+def validate_figures(
+    figures: pl.DataFrame, ctx: Context, policy: Policy = EVERY_CHECK, *, columns: dict[str, str] | None = None
+) -> Validation:
     """Check typed figures (``FIGURE_SCHEMA``, ``file_row`` numbering them) against the catalogue, the agency's
     duties and the figures they are compared with, as far as ``policy`` holds them; the numbers are taken as they
-    are, a withheld figure by its symbol."""
-    given = [c for c in _CHECKED_AS if c in figures.columns]
-    numbers = figures.select(*(pl.col(c).alias(_CHECKED_AS[c]) for c in given))
-    return validate(
-        numbers.with_columns(pl.col(c).cast(pl.Float64) for c in ("value", "numerator", "denominator")),
-        ctx,
-        policy=policy,
-    )
+    are, a withheld figure by its symbol. ``columns`` says what the way in's file calls each part a problem is on
+    (``FIGURE_COLUMNS`` unless given)."""
+    given = figures.select(c for c in _PARTS if c in figures.columns)
+    typed = parse_values(given.with_columns(pl.col(c).cast(pl.Float64) for c in NUMBERS))
+    checked = check_figures(typed, ctx, policy)
+    return in_file_terms(checked, rows_read=figures.height, columns=FIGURE_COLUMNS if columns is None else columns)

@@ -1,10 +1,14 @@
-"""The numbers in an upload's cells: a value read from its text (a symbol, the u flag, thousands separators, a
-per cent sign) or taken as given, its decimal places, and why a number is not a figure."""
+"""The numbers of figures: a value read from a cell's text (a symbol, the u flag, thousands separators, a per cent
+sign) or taken as given, its decimal places, why a number is not a figure, and each number as its file wrote it.
+
+Either way the figures come out typed under their own names (``value``, ``numerator``, ``denominator`` as numbers),
+each beside its text as written (``value_text`` ...), which is what a problem shows of it."""
 
 from __future__ import annotations
 
 import polars as pl
 
+from collectors.checked import found_on
 from indicators.symbols import NO_FIGURE
 
 #: A number written with thousands separators (1,234 or 12,345.6).
@@ -12,10 +16,15 @@ _THOUSANDS = r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"
 
 
 def parse_values(df: pl.DataFrame) -> pl.DataFrame:
-    """The typed numbers of a file's value, numerator and denominator cells, with any symbol, the u flag, the
-    places the value is given to, and why a number is not a figure (NaN, infinite, negative zero)."""
-    if all(df.schema[c].is_numeric() for c in NUMBERS):
-        return _numbers_given(df)
+    """The typed numbers of a file's value, numerator and denominator cells (their text kept as ``value_text`` ...),
+    with any symbol, the u flag, the code the value gives (``value_code``), the places it is given to, and why a
+    number is not a figure (NaN, infinite, negative zero)."""
+    typed = _numbers_given(df) if all(df.schema[c].is_numeric() for c in NUMBERS) else _numbers_read(df)
+    return typed.rename(_TYPED_NAMES)
+
+
+def _numbers_read(df: pl.DataFrame) -> pl.DataFrame:
+    """The numbers of cells given as text, each read from it."""
     # Nearly every value is a plain number: cast those directly and keep the string work
     # (symbols, the u flag, thousands separators, %) for the few rows that need it.
     plain = df.with_columns(pl.col("value").cast(pl.Float64, strict=False).alias("_plain"))
@@ -60,6 +69,12 @@ def parse_values(df: pl.DataFrame) -> pl.DataFrame:
 
 #: The cells that hold numbers.
 NUMBERS = ("value", "numerator", "denominator")
+#: The names of a figure's numbers once typed: each number under its own name, its text as written beside it.
+_TYPED_NAMES = {
+    **{c: f"{c}_text" for c in NUMBERS},
+    **{f"{c}_num": c for c in NUMBERS},
+    "_number": "value_code",
+}
 #: The most decimal places a number given as a number is taken to have (a float's are about 15 significant digits).
 _MAX_DP = 12
 
@@ -113,3 +128,33 @@ def _not_a_figure(number: pl.Expr, text: pl.Expr) -> pl.Expr:
         .then(pl.format("{} is negative zero, which is not a figure; write 0", text))
         .otherwise(None)
     )
+
+
+def type_errors(figures: pl.DataFrame) -> pl.DataFrame:
+    """A problem on each number that is not a figure: a value that is neither a number nor a symbol, a numerator or
+    denominator that is no number, NaN, infinity and negative zero."""
+    frames = [
+        found_on(
+            figures,
+            pl.col("value_code").is_not_null() & pl.col("value").is_null(),
+            "value",
+            "type-error",
+            pl.coalesce(
+                pl.col("value_why"),
+                pl.format(
+                    "{} is not a number (nor one of the symbols {})", pl.col("value_text"), pl.lit(" ".join(NO_FIGURE))
+                ),
+            ),
+        ),
+    ]
+    for c in ("numerator", "denominator"):
+        frames.append(
+            found_on(
+                figures,
+                pl.col(f"{c}_text").is_not_null() & pl.col(c).is_null(),
+                c,
+                "type-error",
+                pl.coalesce(pl.col(f"{c}_why"), pl.format("{} is not a number", pl.col(f"{c}_text"))),
+            )
+        )
+    return pl.concat(frames)

@@ -44,8 +44,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/agencies/{code}/sen2/{collection_year}/tables", summary="DfE's EHC plan tables of the council (list)",
-            responses=_RESPONSES)  # fmt: skip
+@router.get(
+    "/agencies/{code}/sen2/{collection_year}/tables",
+    summary="DfE's EHC plan tables of the council (list)",
+    responses=_RESPONSES,
+)
 def sen2_tables(
     request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
 ) -> dict[str, Any]:
@@ -56,8 +59,15 @@ def sen2_tables(
     engine, settings = request.app.state.engine, request.app.state.settings
     items = []
     for table, made in make_tables(engine, settings, code, year).items():
-        items.append({"table": table, "href": f"/api/agencies/{code}/sen2/{year}/tables/{table}.csv",
-                      "rows": made.csv.count("\n") - 1, "notes": made.notes, "submission_id": made.submission_id})  # fmt: skip
+        items.append(
+            {
+                "table": table,
+                "href": f"/api/agencies/{code}/sen2/{year}/tables/{table}.csv",
+                "rows": made.csv.count("\n") - 1,
+                "notes": made.notes,
+                "submission_id": made.submission_id,
+            }
+        )
     annotate(request, object=f"SEN2 tables of {code} for {year}")
     return {"agency": code, "collection_year": year, "items": items}
 
@@ -94,12 +104,16 @@ def _list1(request: Request, code: str, session: SessionDep, principal: Principa
 
 
 def _audit(request: Request, code: str, built: List1, findings: list[Any], what: str) -> None:
-    annotate(request, object=f"area SEND List 1 {what} of {code} as at {built.inspection_date.isoformat()}",
-             detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}")  # fmt: skip
+    annotate(
+        request,
+        object=f"area SEND List 1 {what} of {code} as at {built.inspection_date.isoformat()}",
+        detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}",
+    )
 
 
-@router.get("/agencies/{code}/annex-a-send", summary="The area SEND inspection's List 1 (approver)",
-            responses=_RESPONSES)  # fmt: skip
+@router.get(
+    "/agencies/{code}/annex-a-send", summary="The area SEND inspection's List 1 (approver)", responses=_RESPONSES
+)
 def annex_a_send(
     request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
 ) -> dict[str, Any]:
@@ -107,11 +121,15 @@ def annex_a_send(
     built, findings = _list1(request, code, session, principal, inspection_date)
     _audit(request, code, built, findings, "list")
     return {
-        "inspection_date": built.inspection_date.isoformat(), "sources": built.sources, "notes": built.notes,
-        "rows": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-                 for row in built.rows.iter_rows(named=True)],
+        "inspection_date": built.inspection_date.isoformat(),
+        "sources": built.sources,
+        "notes": built.notes,
+        "rows": [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+            for row in built.rows.iter_rows(named=True)
+        ],
         "findings": findings,
-    }  # fmt: skip
+    }
 
 
 @router.get(
@@ -127,13 +145,18 @@ def annex_a_send_workbook(
     data = list1_workbook(built, findings)
     _audit(request, code, built, findings, "workbook")
     name = f"annex-a-send-{code}-{built.inspection_date.isoformat()}.xlsx"
-    return Response(data, media_type=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})  # fmt: skip
+    return Response(
+        data,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
 
 
-@router.get("/agencies/{code}/sen2/{collection_year}/cross-checks",
-            summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's own key: its children)",
-            responses=_RESPONSES)  # fmt: skip
+@router.get(
+    "/agencies/{code}/sen2/{collection_year}/cross-checks",
+    summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's own key: its children)",
+    responses=_RESPONSES,
+)
 def sen2_cross_checks(
     request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
 ) -> dict[str, Any]:
@@ -144,14 +167,20 @@ def sen2_cross_checks(
     queries, census, sources = council_cross_checks(request.app.state.engine, request.app.state.settings, code, year)
     counts = {check: sum(1 for q in queries if q.check == check) for check in CHECKS}
     answer: dict[str, Any] = {
-        "agency": code, "collection_year": year, "census_date": census.isoformat(), "sources": sources,
+        "agency": code,
+        "collection_year": year,
+        "census_date": census.isoformat(),
+        "sources": sources,
         "checks": [{"check": c, "what": w, "queries": counts[c]} for c, w in CHECKS.items()],
-    }  # fmt: skip
+    }
     if principal.kind == "agency":
         # The council's own view: the child's UPN and its id in the other return, to put each query right.
         answer["queries"] = [
             {"check": q.check, "other_return": q.other, "upn": q.upn, "child": q.child} for q in queries
         ]
-    annotate(request, object=f"SEN2 cross-checks of {code} for {year}",
-             detail="; ".join(f"{c}: {n}" for c, n in counts.items()))  # fmt: skip
+    annotate(
+        request,
+        object=f"SEN2 cross-checks of {code} for {year}",
+        detail="; ".join(f"{c}: {n}" for c, n in counts.items()),
+    )
     return answer

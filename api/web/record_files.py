@@ -40,8 +40,15 @@ def record_files_page(request: Request, session: SessionDep, visitor: VisitorDep
         for file, (kept_as, _) in FILES.items():
             sub = newest_made(session, code, year, kept_as)
             if sub is not None:
-                files.append({"year": year, "file": file, "sub": sub, "state": state_of(sub, file, year),
-                              "running": sub.stage in RUNNING})  # fmt: skip
+                files.append(
+                    {
+                        "year": year,
+                        "file": file,
+                        "sub": sub,
+                        "state": state_of(sub, file, year),
+                        "running": sub.stage in RUNNING,
+                    }
+                )
     annotate(request, object=f"record files of {code}", detail=f"{len(files)} file(s) made from SSD extracts listed")
     return page(
         request,

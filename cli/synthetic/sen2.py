@@ -35,8 +35,13 @@ def _el(name: str, value: object) -> str:
 def _placement(rng: random.Random, entered: date, census: date, survey: int) -> str:
     # The 2023 survey's settings have no NEET codes (its schema's list).
     kind = _pick(rng, {k: w for k, w in _SETTINGS.items() if survey >= 2024 or k not in ("NEET", "NIEO")})
-    where = (_el("URN", rng.randint(100000, 149999)) if kind == "URN" else
-             _el("UKPRN", rng.randint(10000000, 10099999)) if kind == "UKPRN" else _el("SENSetting", kind))  # fmt: skip
+    where = (
+        _el("URN", rng.randint(100000, 149999))
+        if kind == "URN"
+        else _el("UKPRN", rng.randint(10000000, 10099999))
+        if kind == "UKPRN"
+        else _el("SENSetting", kind)
+    )
     extra = ""
     if survey >= 2024 and rng.random() < 0.02:
         extra += _el("Res", rng.choice("AB"))
@@ -71,19 +76,25 @@ def _request(rng: random.Random, born: date, census: date, survey: int) -> str:
     if draw < 0.6:  # a plan from an earlier year, in force
         start = max(born + timedelta(days=800), date(year - rng.randint(1, 8), rng.randint(1, 12), 1))
         plan = f"<NamedPlan>{_el('StartDate', min(start, date(year - 1, 12, 1)))}{_el('PB', int(rng.random() < 0.1))}</NamedPlan>"
-        return (f"<Requests>{_el('RequestOutcome', 'H')}<Assessment>{_el('AssessmentOutcome', 'H')}{plan}</Assessment>"
-                f"{_active(rng, min(start, date(year - 1, 12, 1)), census, survey)}</Requests>")  # fmt: skip
+        return (
+            f"<Requests>{_el('RequestOutcome', 'H')}<Assessment>{_el('AssessmentOutcome', 'H')}{plan}</Assessment>"
+            f"{_active(rng, min(start, date(year - 1, 12, 1)), census, survey)}</Requests>"
+        )
     received = date(year, 1, 1) + timedelta(days=rng.randint(0, 300))
     asked = f"{_el('ReceivedDate', received)}{source}{_el('RYA', 0)}"
     if draw < 0.8:  # assessed in the year and a plan issued
         decided = received + timedelta(days=rng.randint(20, 60))
         issued = received + timedelta(days=rng.randint(100, 300))
         issued = min(issued, census - timedelta(days=1))
-        assessment = (f"<Assessment>{_el('AssessmentOutcome', 'Y')}{_el('AssessmentOutcomeDate', issued)}"
-                      f"{_el('Week20', int(rng.random() < 0.05))}<NamedPlan>{_el('StartDate', issued)}</NamedPlan>"
-                      "</Assessment>")  # fmt: skip
-        return (f"<Requests>{asked}{_el('RequestOutcomeDate', min(decided, issued))}{_el('RequestOutcome', 'Y')}"
-                f"{assessment}{_active(rng, issued, census, survey)}</Requests>")  # fmt: skip
+        assessment = (
+            f"<Assessment>{_el('AssessmentOutcome', 'Y')}{_el('AssessmentOutcomeDate', issued)}"
+            f"{_el('Week20', int(rng.random() < 0.05))}<NamedPlan>{_el('StartDate', issued)}</NamedPlan>"
+            "</Assessment>"
+        )
+        return (
+            f"<Requests>{asked}{_el('RequestOutcomeDate', min(decided, issued))}{_el('RequestOutcome', 'Y')}"
+            f"{assessment}{_active(rng, issued, census, survey)}</Requests>"
+        )
     if draw < 0.92:  # refused
         decided = received + timedelta(days=rng.randint(20, 50))
         return f"<Requests>{asked}{_el('RequestOutcomeDate', decided)}{_el('RequestOutcome', 'N')}</Requests>"
@@ -123,10 +134,12 @@ def synthetic_sen2(
             f"{_el('Sex' if survey >= 2024 else 'GenderCurrent', sex)}{_el('Ethnicity', _pick(rng, _ETHNICITY))}"
             f"{_el('UPN', child_upn)}{_request(rng, born, census, survey)}</Person>"
         )
-    header = (f"<Header><CollectionDetails>{_el('Collection', 'SEN2')}{_el('Year', survey)}"
-              f"{_el('ReferenceDate', census)}</CollectionDetails><Source>{_el('SourceLevel', 'L')}{_el('LEA', lea)}"
-              f"{_el('SoftwareCode', 'onereturn synthetic (illustrative)')}{_el('Release', 1)}{_el('SerialNo', '001')}"
-              f"{_el('DateTime', f'{census}T00:00:00')}{_el('DMO', 'Y')}{_el('DCO', 'Y')}{dsco}</Source></Header>")  # fmt: skip
+    header = (
+        f"<Header><CollectionDetails>{_el('Collection', 'SEN2')}{_el('Year', survey)}"
+        f"{_el('ReferenceDate', census)}</CollectionDetails><Source>{_el('SourceLevel', 'L')}{_el('LEA', lea)}"
+        f"{_el('SoftwareCode', 'onereturn synthetic (illustrative)')}{_el('Release', 1)}{_el('SerialNo', '001')}"
+        f"{_el('DateTime', f'{census}T00:00:00')}{_el('DMO', 'Y')}{_el('DCO', 'Y')}{dsco}</Source></Header>"
+    )
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"sen2_{survey}.xml"
     path.write_text(f"<Message>{header}<Persons>{''.join(people)}</Persons></Message>\n", encoding="utf-8")

@@ -71,27 +71,43 @@ def _from_cin(data: bytes, rows: Rows, year_start: date) -> None:
     for child in root.iter("Child"):
         ids, chars = child.find("ChildIdentifiers"), child.find("ChildCharacteristics")
         person = _text(ids, "LAchildID")
-        rows["ssd_person"].append({
-            "pers_person_id": person, "pers_legacy_id": person, "pers_upn": _text(ids, "UPN"),
-            "pers_upn_unknown": _text(ids, "UPNunknown"), "pers_dob": _text(ids, "PersonBirthDate"),
-            "pers_expected_dob": _text(ids, "ExpectedPersonBirthDate"), "pers_sex": _text(ids, "Sex"),
-            "pers_death_date": _text(ids, "PersonDeathDate"), "pers_ethnicity": _text(chars, "Ethnicity"),
-        })  # fmt: skip
+        rows["ssd_person"].append(
+            {
+                "pers_person_id": person,
+                "pers_legacy_id": person,
+                "pers_upn": _text(ids, "UPN"),
+                "pers_upn_unknown": _text(ids, "UPNunknown"),
+                "pers_dob": _text(ids, "PersonBirthDate"),
+                "pers_expected_dob": _text(ids, "ExpectedPersonBirthDate"),
+                "pers_sex": _text(ids, "Sex"),
+                "pers_death_date": _text(ids, "PersonDeathDate"),
+                "pers_ethnicity": _text(chars, "Ethnicity"),
+            }
+        )
         for n, disability in enumerate(child.iter("Disability")):
             if (disability.text or "").strip() != "NONE":
-                rows["ssd_disability"].append({"disa_table_id": f"{person}-D{n}", "disa_person_id": person,
-                                               "disa_disability_code": (disability.text or "").strip()})  # fmt: skip
+                rows["ssd_disability"].append(
+                    {
+                        "disa_table_id": f"{person}-D{n}",
+                        "disa_person_id": person,
+                        "disa_disability_code": (disability.text or "").strip(),
+                    }
+                )
         first_plan = True
         for e, details in enumerate(child.iter("CINdetails")):
             referral = f"{person}-R{e}"
-            rows["ssd_cin_episodes"].append({
-                "cine_referral_id": referral, "cine_person_id": person,
-                "cine_referral_date": _text(details, "CINreferralDate"),
-                "cine_referral_source_code": _text(details, "ReferralSource"),
-                "cine_cin_primary_need_code": _text(details, "PrimaryNeedCode"),
-                "cine_close_date": _text(details, "CINclosureDate"), "cine_close_reason": _text(details, "ReasonForClosure"),
-                "cine_referral_nfa": FLAG.get(_text(details, "ReferralNFA"), ""),
-            })  # fmt: skip
+            rows["ssd_cin_episodes"].append(
+                {
+                    "cine_referral_id": referral,
+                    "cine_person_id": person,
+                    "cine_referral_date": _text(details, "CINreferralDate"),
+                    "cine_referral_source_code": _text(details, "ReferralSource"),
+                    "cine_cin_primary_need_code": _text(details, "PrimaryNeedCode"),
+                    "cine_close_date": _text(details, "CINclosureDate"),
+                    "cine_close_reason": _text(details, "ReasonForClosure"),
+                    "cine_referral_nfa": FLAG.get(_text(details, "ReferralNFA"), ""),
+                }
+            )
             _modules(details, person, referral, rows)
             for p, plan in enumerate(details.findall("ChildProtectionPlans")):
                 if first_plan:
@@ -103,46 +119,79 @@ def _from_cin(data: bytes, rows: Rows, year_start: date) -> None:
 def _modules(details: ET.Element, person: str, referral: str, rows: Rows) -> None:
     for a, block in enumerate(details.findall("Assessments")):
         assessment = f"{referral}-A{a}"
-        rows["ssd_cin_assessments"].append({
-            "cina_assessment_id": assessment, "cina_person_id": person, "cina_referral_id": referral,
-            "cina_assessment_start_date": _text(block, "AssessmentActualStartDate"),
-            "cina_assessment_auth_date": _text(block, "AssessmentAuthorisationDate"),
-        })  # fmt: skip
+        rows["ssd_cin_assessments"].append(
+            {
+                "cina_assessment_id": assessment,
+                "cina_person_id": person,
+                "cina_referral_id": referral,
+                "cina_assessment_start_date": _text(block, "AssessmentActualStartDate"),
+                "cina_assessment_auth_date": _text(block, "AssessmentAuthorisationDate"),
+            }
+        )
         factors = [(f.text or "").strip() for f in block.iter("AssessmentFactors")]
         if factors:
-            rows["ssd_assessment_factors"].append({"cinf_table_id": assessment, "cinf_assessment_id": assessment,
-                                                   "cinf_assessment_factors_json": json.dumps(factors)})  # fmt: skip
+            rows["ssd_assessment_factors"].append(
+                {
+                    "cinf_table_id": assessment,
+                    "cinf_assessment_id": assessment,
+                    "cinf_assessment_factors_json": json.dumps(factors),
+                }
+            )
     for p, block in enumerate(details.findall("CINPlanDates")):
-        rows["ssd_cin_plans"].append({
-            "cinp_cin_plan_id": f"{referral}-C{p}", "cinp_referral_id": referral, "cinp_person_id": person,
-            "cinp_cin_plan_start_date": _text(block, "CINPlanStartDate"),
-            "cinp_cin_plan_end_date": _text(block, "CINPlanEndDate"),
-        })  # fmt: skip
+        rows["ssd_cin_plans"].append(
+            {
+                "cinp_cin_plan_id": f"{referral}-C{p}",
+                "cinp_referral_id": referral,
+                "cinp_person_id": person,
+                "cinp_cin_plan_start_date": _text(block, "CINPlanStartDate"),
+                "cinp_cin_plan_end_date": _text(block, "CINPlanEndDate"),
+            }
+        )
     for s, block in enumerate(details.findall("Section47")):
         enquiry = f"{referral}-S{s}"
-        rows["ssd_s47_enquiry"].append({
-            "s47e_s47_enquiry_id": enquiry, "s47e_referral_id": referral, "s47e_person_id": person,
-            "s47e_s47_start_date": _text(block, "S47ActualStartDate"),
-            "s47e_s47_nfa": FLAG.get(_text(block, "ICPCnotRequired"), ""),
-        })  # fmt: skip
+        rows["ssd_s47_enquiry"].append(
+            {
+                "s47e_s47_enquiry_id": enquiry,
+                "s47e_referral_id": referral,
+                "s47e_person_id": person,
+                "s47e_s47_start_date": _text(block, "S47ActualStartDate"),
+                "s47e_s47_nfa": FLAG.get(_text(block, "ICPCnotRequired"), ""),
+            }
+        )
         if _text(block, "InitialCPCtarget") or _text(block, "DateOfInitialCPC"):
-            rows["ssd_initial_cp_conference"].append({
-                "icpc_icpc_id": enquiry, "icpc_s47_enquiry_id": enquiry, "icpc_person_id": person,
-                "icpc_referral_id": referral, "icpc_icpc_target_date": _text(block, "InitialCPCtarget"),
-                "icpc_icpc_date": _text(block, "DateOfInitialCPC"),
-            })  # fmt: skip
+            rows["ssd_initial_cp_conference"].append(
+                {
+                    "icpc_icpc_id": enquiry,
+                    "icpc_s47_enquiry_id": enquiry,
+                    "icpc_person_id": person,
+                    "icpc_referral_id": referral,
+                    "icpc_icpc_target_date": _text(block, "InitialCPCtarget"),
+                    "icpc_icpc_date": _text(block, "DateOfInitialCPC"),
+                }
+            )
 
 
 def _plan(plan: ET.Element, person: str, referral: str, plan_id: str, rows: Rows) -> None:
-    rows["ssd_cp_plans"].append({
-        "cppl_cp_plan_id": plan_id, "cppl_referral_id": referral, "cppl_person_id": person,
-        "cppl_cp_plan_start_date": _text(plan, "CPPstartDate"), "cppl_cp_plan_end_date": _text(plan, "CPPendDate"),
-        "cppl_cp_plan_initial_category": _text(plan, "InitialCategoryOfAbuse"),
-        "cppl_cp_plan_latest_category": _text(plan, "LatestCategoryOfAbuse"),
-    })  # fmt: skip
+    rows["ssd_cp_plans"].append(
+        {
+            "cppl_cp_plan_id": plan_id,
+            "cppl_referral_id": referral,
+            "cppl_person_id": person,
+            "cppl_cp_plan_start_date": _text(plan, "CPPstartDate"),
+            "cppl_cp_plan_end_date": _text(plan, "CPPendDate"),
+            "cppl_cp_plan_initial_category": _text(plan, "InitialCategoryOfAbuse"),
+            "cppl_cp_plan_latest_category": _text(plan, "LatestCategoryOfAbuse"),
+        }
+    )
     for r, review in enumerate(plan.iter("CPPreviewDate")):
-        rows["ssd_cp_reviews"].append({"cppr_cp_review_id": f"{plan_id}-V{r}", "cppr_person_id": person,
-                                       "cppr_cp_plan_id": plan_id, "cppr_cp_review_date": (review.text or "").strip()})  # fmt: skip
+        rows["ssd_cp_reviews"].append(
+            {
+                "cppr_cp_review_id": f"{plan_id}-V{r}",
+                "cppr_person_id": person,
+                "cppr_cp_plan_id": plan_id,
+                "cppr_cp_review_date": (review.text or "").strip(),
+            }
+        )
 
 
 def _earlier_plans(plan: ET.Element, person: str, rows: Rows, year_start: date) -> None:
@@ -152,18 +201,29 @@ def _earlier_plans(plan: ET.Element, person: str, rows: Rows, year_start: date) 
     for n in range(count):
         referred = year_start - timedelta(days=1200 + 200 * n)
         referral = f"{person}-H{n}"
-        rows["ssd_cin_episodes"].append({
-            "cine_referral_id": referral, "cine_person_id": person, "cine_referral_date": referred.isoformat(),
-            "cine_referral_source_code": "1A", "cine_cin_primary_need_code": "N1",
-            "cine_close_date": (referred + timedelta(days=120)).isoformat(), "cine_close_reason": "RC1",
-            "cine_referral_nfa": "N",
-        })  # fmt: skip
-        rows["ssd_cp_plans"].append({
-            "cppl_cp_plan_id": f"{referral}-P0", "cppl_referral_id": referral, "cppl_person_id": person,
-            "cppl_cp_plan_start_date": (referred + timedelta(days=20)).isoformat(),
-            "cppl_cp_plan_end_date": (referred + timedelta(days=110)).isoformat(),
-            "cppl_cp_plan_initial_category": "NEG", "cppl_cp_plan_latest_category": "NEG",
-        })  # fmt: skip
+        rows["ssd_cin_episodes"].append(
+            {
+                "cine_referral_id": referral,
+                "cine_person_id": person,
+                "cine_referral_date": referred.isoformat(),
+                "cine_referral_source_code": "1A",
+                "cine_cin_primary_need_code": "N1",
+                "cine_close_date": (referred + timedelta(days=120)).isoformat(),
+                "cine_close_reason": "RC1",
+                "cine_referral_nfa": "N",
+            }
+        )
+        rows["ssd_cp_plans"].append(
+            {
+                "cppl_cp_plan_id": f"{referral}-P0",
+                "cppl_referral_id": referral,
+                "cppl_person_id": person,
+                "cppl_cp_plan_start_date": (referred + timedelta(days=20)).isoformat(),
+                "cppl_cp_plan_end_date": (referred + timedelta(days=110)).isoformat(),
+                "cppl_cp_plan_initial_category": "NEG",
+                "cppl_cp_plan_latest_category": "NEG",
+            }
+        )
 
 
 def _iso(text: str) -> str:
@@ -179,42 +239,76 @@ def _from_903(files: dict[str, Path], rows: Rows) -> None:
     for h in _read(files, "header.csv"):
         child, upn = h["CHILD"], h["UPN"]
         unknown = upn.startswith("UN") and len(upn) == 3
-        rows["ssd_person"].append({
-            "pers_person_id": child, "pers_legacy_id": child, "pers_sex": SEX.get(h["SEX"], h["SEX"]),
-            "pers_dob": _iso(h["DOB"]), "pers_ethnicity": h["ETHNIC"], "pers_upn": "" if unknown else upn,
-            "pers_upn_unknown": upn if unknown else "", "pers_is_mother": FLAG.get(h["MOTHER"], ""),
-        })  # fmt: skip
+        rows["ssd_person"].append(
+            {
+                "pers_person_id": child,
+                "pers_legacy_id": child,
+                "pers_sex": SEX.get(h["SEX"], h["SEX"]),
+                "pers_dob": _iso(h["DOB"]),
+                "pers_ethnicity": h["ETHNIC"],
+                "pers_upn": "" if unknown else upn,
+                "pers_upn_unknown": upn if unknown else "",
+                "pers_is_mother": FLAG.get(h["MOTHER"], ""),
+            }
+        )
         if h["MC_DOB"]:
-            rows["ssd_mother"].append({"moth_table_id": f"{child}-M", "moth_person_id": child,
-                                       "moth_childs_dob": _iso(h["MC_DOB"])})  # fmt: skip
+            rows["ssd_mother"].append(
+                {"moth_table_id": f"{child}-M", "moth_person_id": child, "moth_childs_dob": _iso(h["MC_DOB"])}
+            )
     for n, e in enumerate(_read(files, "episodes.csv")):
         _episode(n, e, rows)
     for n, u in enumerate(_read(files, "uasc.csv")):
-        rows["ssd_immigration_status"].append({
-            "immi_immigration_status_id": f"{u['CHILD']}-U{n}", "immi_person_id": u["CHILD"],
-            "immi_immigration_status": "UASC", "immi_immigration_status_start_date": _iso(u["DOB"]),
-            "immi_immigration_status_end_date": _iso(u["DUC"]),
-        })  # fmt: skip
+        rows["ssd_immigration_status"].append(
+            {
+                "immi_immigration_status_id": f"{u['CHILD']}-U{n}",
+                "immi_person_id": u["CHILD"],
+                "immi_immigration_status": "UASC",
+                "immi_immigration_status_start_date": _iso(u["DOB"]),
+                "immi_immigration_status_end_date": _iso(u["DUC"]),
+            }
+        )
     for n, r in enumerate(_read(files, "reviews.csv")):
-        rows["ssd_cla_reviews"].append({"clar_cla_review_id": f"{r['CHILD']}-V{n}", "clar_cla_id": f"{r['CHILD']}-LAC",
-                                        "clar_cla_review_date": _iso(r["REVIEW"]),
-                                        "clar_cla_review_participation": r["REVIEW_CODE"]})  # fmt: skip
+        rows["ssd_cla_reviews"].append(
+            {
+                "clar_cla_review_id": f"{r['CHILD']}-V{n}",
+                "clar_cla_id": f"{r['CHILD']}-LAC",
+                "clar_cla_review_date": _iso(r["REVIEW"]),
+                "clar_cla_review_participation": r["REVIEW_CODE"],
+            }
+        )
     for n, m in enumerate(_read(files, "missing.csv")):
-        rows["ssd_missing"].append({"miss_table_id": f"{m['CHILD']}-M{n}", "miss_person_id": m["CHILD"],
-                                    "miss_missing_episode_type": m["MISSING"],
-                                    "miss_missing_episode_start_date": _iso(m["MIS_START"]),
-                                    "miss_missing_episode_end_date": _iso(m["MIS_END"])})  # fmt: skip
+        rows["ssd_missing"].append(
+            {
+                "miss_table_id": f"{m['CHILD']}-M{n}",
+                "miss_person_id": m["CHILD"],
+                "miss_missing_episode_type": m["MISSING"],
+                "miss_missing_episode_start_date": _iso(m["MIS_START"]),
+                "miss_missing_episode_end_date": _iso(m["MIS_END"]),
+            }
+        )
     for n, c in enumerate(_read(files, "oc3.csv")):
-        rows["ssd_care_leavers"].append({"clea_table_id": f"{c['CHILD']}-L{n}", "clea_person_id": c["CHILD"],
-                                         "clea_care_leaver_in_touch": c["IN_TOUCH"], "clea_care_leaver_activity": c["ACTIV"],
-                                         "clea_care_leaver_accom_suitable": c["ACCOM"]})  # fmt: skip
+        rows["ssd_care_leavers"].append(
+            {
+                "clea_table_id": f"{c['CHILD']}-L{n}",
+                "clea_person_id": c["CHILD"],
+                "clea_care_leaver_in_touch": c["IN_TOUCH"],
+                "clea_care_leaver_activity": c["ACTIV"],
+                "clea_care_leaver_accom_suitable": c["ACCOM"],
+            }
+        )
     _permanence(files, rows)
     for n, w in enumerate(_read(files, "sw_episodes.csv")):
-        rows["ssd_involvements"].append({"invo_involvements_id": f"{w['CHILD']}-W{n}", "invo_person_id": w["CHILD"],
-                                         "invo_professional_id": w["SW_ID"], "invo_professional_role_id": "SW",
-                                         "invo_involvement_start_date": _iso(w["SW_DECOM"]),
-                                         "invo_involvement_end_date": _iso(w["SW_DEC"]),
-                                         "invo_worker_change_reason": w["SW_REASON"]})  # fmt: skip
+        rows["ssd_involvements"].append(
+            {
+                "invo_involvements_id": f"{w['CHILD']}-W{n}",
+                "invo_person_id": w["CHILD"],
+                "invo_professional_id": w["SW_ID"],
+                "invo_professional_role_id": "SW",
+                "invo_involvement_start_date": _iso(w["SW_DECOM"]),
+                "invo_involvement_end_date": _iso(w["SW_DEC"]),
+                "invo_worker_change_reason": w["SW_REASON"],
+            }
+        )
 
 
 def _health(files: dict[str, Path], rows: Rows, start: date) -> None:
@@ -224,28 +318,47 @@ def _health(files: dict[str, Path], rows: Rows, start: date) -> None:
     day = (start + timedelta(days=100)).isoformat()
     for n, o in enumerate(_read(files, "oc2.csv")):
         child = o["CHILD"]
-        for item, kind in (("HEALTH_ASSESSMENT", "HEALTH"), ("TEETH_CHECK", "DENTAL"),
-                           ("HEALTH_CHECK", "Health Surveillance Check")):  # fmt: skip
+        for item, kind in (
+            ("HEALTH_ASSESSMENT", "HEALTH"),
+            ("TEETH_CHECK", "DENTAL"),
+            ("HEALTH_CHECK", "Health Surveillance Check"),
+        ):
             if o[item] == "1" or (item == "HEALTH_ASSESSMENT" and o[item] == "0"):
-                rows["ssd_cla_health"].append({
-                    "clah_health_check_id": f"{child}-{kind[:6]}{n}", "clah_person_id": child,
-                    "clah_health_check_type": kind, "clah_health_check_date": day,
-                    "clah_health_check_status": "Completed" if o[item] == "1" else "Planned",
-                })  # fmt: skip
-        rows["ssd_cla_immunisations"].append({"clai_person_id": child,
-                                              "clai_immunisations_status": FLAG[o["IMMUNISATIONS"]]})  # fmt: skip
+                rows["ssd_cla_health"].append(
+                    {
+                        "clah_health_check_id": f"{child}-{kind[:6]}{n}",
+                        "clah_person_id": child,
+                        "clah_health_check_type": kind,
+                        "clah_health_check_date": day,
+                        "clah_health_check_status": "Completed" if o[item] == "1" else "Planned",
+                    }
+                )
+        rows["ssd_cla_immunisations"].append(
+            {"clai_person_id": child, "clai_immunisations_status": FLAG[o["IMMUNISATIONS"]]}
+        )
         if o["SDQ_SCORE"] or o["SDQ_REASON"]:
-            rows["ssd_sdq_scores"].append({"csdq_table_id": f"{child}-Q{n}", "csdq_person_id": child,
-                                           "csdq_sdq_completed_date": day, "csdq_sdq_score": o["SDQ_SCORE"],
-                                           "csdq_sdq_reason": o["SDQ_REASON"]})  # fmt: skip
+            rows["ssd_sdq_scores"].append(
+                {
+                    "csdq_table_id": f"{child}-Q{n}",
+                    "csdq_person_id": child,
+                    "csdq_sdq_completed_date": day,
+                    "csdq_sdq_score": o["SDQ_SCORE"],
+                    "csdq_sdq_reason": o["SDQ_REASON"],
+                }
+            )
         if o["CONVICTED"] == "1":
-            rows["ssd_cla_convictions"].append({"clac_cla_conviction_id": f"{child}-C{n}", "clac_person_id": child,
-                                                "clac_cla_conviction_date": day})  # fmt: skip
+            rows["ssd_cla_convictions"].append(
+                {"clac_cla_conviction_id": f"{child}-C{n}", "clac_person_id": child, "clac_cla_conviction_date": day}
+            )
         if o["SUBSTANCE_MISUSE"] == "1":
-            rows["ssd_cla_substance_misuse"].append({
-                "clas_substance_misuse_id": f"{child}-S{n}", "clas_person_id": child, "clas_substance_misuse_date": day,
-                "clas_intervention_received": FLAG.get(o["INTERVENTION_RECEIVED"], ""),
-            })  # fmt: skip
+            rows["ssd_cla_substance_misuse"].append(
+                {
+                    "clas_substance_misuse_id": f"{child}-S{n}",
+                    "clas_person_id": child,
+                    "clas_substance_misuse_date": day,
+                    "clas_intervention_received": FLAG.get(o["INTERVENTION_RECEIVED"], ""),
+                }
+            )
 
 
 def _permanence(files: dict[str, Path], rows: Rows) -> None:
@@ -256,44 +369,79 @@ def _permanence(files: dict[str, Path], rows: Rows) -> None:
         a = adopted.get(p["CHILD"])
         if a is not None and a["DATE_INT"] != p["DATE_PLACED"]:
             a = None  # the adopters belong to the decision the child was adopted under
-        rows["ssd_permanence"].append({
-            "perm_table_id": f"{p['CHILD']}-A{n}", "perm_person_id": p["CHILD"],
-            "perm_adm_decision_date": _iso(p["DATE_PLACED"]),
-            "perm_decision_reversed_date": _iso(p["DATE_PLACED_CEASED"]),
-            "perm_decision_reversed_reason": p["REASON_PLACED_CEASED"],
-            "perm_matched_date": _iso(a["DATE_MATCH"]) if a else "",
-            "perm_adopted_by_carer_flag": FLAG.get(a["FOSTER_CARE"], "") if a else "",
-            "perm_number_of_adopters": a["NB_ADOPTR"] if a else "", "perm_adopter_sex": a["SEX_ADOPTR"] if a else "",
-            "perm_adopter_legal_status": a["LS_ADOPTR"] if a else "",
-        })  # fmt: skip
+        rows["ssd_permanence"].append(
+            {
+                "perm_table_id": f"{p['CHILD']}-A{n}",
+                "perm_person_id": p["CHILD"],
+                "perm_adm_decision_date": _iso(p["DATE_PLACED"]),
+                "perm_decision_reversed_date": _iso(p["DATE_PLACED_CEASED"]),
+                "perm_decision_reversed_reason": p["REASON_PLACED_CEASED"],
+                "perm_matched_date": _iso(a["DATE_MATCH"]) if a else "",
+                "perm_adopted_by_carer_flag": FLAG.get(a["FOSTER_CARE"], "") if a else "",
+                "perm_number_of_adopters": a["NB_ADOPTR"] if a else "",
+                "perm_adopter_sex": a["SEX_ADOPTR"] if a else "",
+                "perm_adopter_legal_status": a["LS_ADOPTR"] if a else "",
+            }
+        )
     for n, q in enumerate(_read(files, "previous_permanence.csv")):
-        rows["ssd_cla_previous_permanence"].append({
-            "lapp_table_id": f"{q['CHILD']}-Q{n}", "lapp_person_id": q["CHILD"],
-            "lapp_previous_permanence_option": q["PREV_PERM"], "lapp_previous_permanence_la": q["LA_PERM"],
-            "lapp_previous_permanence_order_date": q["DATE_PERM"],
-        })  # fmt: skip
+        rows["ssd_cla_previous_permanence"].append(
+            {
+                "lapp_table_id": f"{q['CHILD']}-Q{n}",
+                "lapp_person_id": q["CHILD"],
+                "lapp_previous_permanence_option": q["PREV_PERM"],
+                "lapp_previous_permanence_la": q["LA_PERM"],
+                "lapp_previous_permanence_order_date": q["DATE_PERM"],
+            }
+        )
 
 
 def _episode(n: int, e: dict[str, str], rows: Rows) -> None:
     child, start, end = e["CHILD"], _iso(e["DECOM"]), _iso(e["DEC"])
     episode = f"{child}-E{n}"
-    rows["ssd_cla_episodes"].append({
-        "clae_cla_episode_id": episode, "clae_person_id": child, "clae_cla_episode_start_date": start,
-        "clae_cla_episode_start_reason": e["RNE"], "clae_cla_primary_need_code": e["CIN"],
-        "clae_cla_episode_ceased_date": end, "clae_cla_episode_ceased_reason": e["REC"],
-        "clae_cla_id": f"{child}-LAC", "clae_cla_placement_id": f"{episode}-P",
-    })  # fmt: skip
-    rows["ssd_cla_placement"].append({
-        "clap_cla_placement_id": f"{episode}-P", "clap_cla_id": f"{child}-LAC", "clap_person_id": child,
-        "clap_cla_placement_start_date": start, "clap_cla_placement_end_date": end,
-        "clap_cla_placement_type": e["PLACE"], "clap_cla_placement_provider": e["PLACE_PROVIDER"],
-        "clap_cla_placement_change_reason": e["REASON_PLACE_CHANGE"],
-        "clap_cla_placement_postcode": e["PL_POST"], "clap_cla_placement_urn": e["URN"],
-    })  # fmt: skip
-    rows["ssd_legal_status"].append({"lega_legal_status_id": f"{episode}-L", "lega_person_id": child,
-                                     "lega_legal_status": e["LS"], "lega_legal_status_start_date": start,
-                                     "lega_legal_status_end_date": end})  # fmt: skip
+    rows["ssd_cla_episodes"].append(
+        {
+            "clae_cla_episode_id": episode,
+            "clae_person_id": child,
+            "clae_cla_episode_start_date": start,
+            "clae_cla_episode_start_reason": e["RNE"],
+            "clae_cla_primary_need_code": e["CIN"],
+            "clae_cla_episode_ceased_date": end,
+            "clae_cla_episode_ceased_reason": e["REC"],
+            "clae_cla_id": f"{child}-LAC",
+            "clae_cla_placement_id": f"{episode}-P",
+        }
+    )
+    rows["ssd_cla_placement"].append(
+        {
+            "clap_cla_placement_id": f"{episode}-P",
+            "clap_cla_id": f"{child}-LAC",
+            "clap_person_id": child,
+            "clap_cla_placement_start_date": start,
+            "clap_cla_placement_end_date": end,
+            "clap_cla_placement_type": e["PLACE"],
+            "clap_cla_placement_provider": e["PLACE_PROVIDER"],
+            "clap_cla_placement_change_reason": e["REASON_PLACE_CHANGE"],
+            "clap_cla_placement_postcode": e["PL_POST"],
+            "clap_cla_placement_urn": e["URN"],
+        }
+    )
+    rows["ssd_legal_status"].append(
+        {
+            "lega_legal_status_id": f"{episode}-L",
+            "lega_person_id": child,
+            "lega_legal_status": e["LS"],
+            "lega_legal_status_start_date": start,
+            "lega_legal_status_end_date": end,
+        }
+    )
     if e["HOME_POST"]:
-        rows["ssd_address"].append({"addr_table_id": f"{episode}-H", "addr_person_id": child, "addr_address_type": "HOME",
-                                    "addr_address_start_date": start, "addr_address_end_date": end,
-                                    "addr_address_postcode": e["HOME_POST"]})  # fmt: skip
+        rows["ssd_address"].append(
+            {
+                "addr_table_id": f"{episode}-H",
+                "addr_person_id": child,
+                "addr_address_type": "HOME",
+                "addr_address_start_date": start,
+                "addr_address_end_date": end,
+                "addr_address_postcode": e["HOME_POST"],
+            }
+        )

@@ -49,31 +49,53 @@ def _contacts(rows: Rows, rng: random.Random, year_end: date) -> None:
         referred = _day(referral["cine_referral_date"])
         if referred is None or "-H" in referral["cine_referral_id"]:
             continue
-        rows["ssd_contacts"].append({
-            "cont_contact_id": f"{referral['cine_referral_id']}-K", "cont_person_id": referral["cine_person_id"],
-            "cont_contact_date": (referred - timedelta(days=rng.randint(0, 5))).isoformat(),
-            "cont_contact_source_code": referral["cine_referral_source_code"],
-        })  # fmt: skip
+        rows["ssd_contacts"].append(
+            {
+                "cont_contact_id": f"{referral['cine_referral_id']}-K",
+                "cont_person_id": referral["cine_person_id"],
+                "cont_contact_date": (referred - timedelta(days=rng.randint(0, 5))).isoformat(),
+                "cont_contact_source_code": referral["cine_referral_source_code"],
+            }
+        )
         if n % 4 == 0:
-            rows["ssd_early_help_episodes"].append({
-                "earl_episode_id": f"{referral['cine_referral_id']}-EH", "earl_person_id": referral["cine_person_id"],
-                "earl_episode_start_date": (referred - timedelta(days=rng.randint(60, 200))).isoformat(),
-                "earl_episode_end_date": referred.isoformat(), "earl_episode_organisation": rng.choice(ORGANISATIONS),
-            })  # fmt: skip
+            rows["ssd_early_help_episodes"].append(
+                {
+                    "earl_episode_id": f"{referral['cine_referral_id']}-EH",
+                    "earl_person_id": referral["cine_person_id"],
+                    "earl_episode_start_date": (referred - timedelta(days=rng.randint(60, 200))).isoformat(),
+                    "earl_episode_end_date": referred.isoformat(),
+                    "earl_episode_organisation": rng.choice(ORGANISATIONS),
+                }
+            )
     for n in range(max(3, len(rows["ssd_cin_episodes"]) // 10)):
         person = f"SSDK{n:04d}"
-        rows["ssd_person"].append({"pers_person_id": person, "pers_legacy_id": person, "pers_sex": rng.choice("MF"),
-                                   "pers_dob": (year_end - timedelta(days=rng.randint(400, 5800))).isoformat(),
-                                   "pers_ethnicity": rng.choice(("WBRI", "AIND", "BAFR", "MWBC"))})  # fmt: skip
+        rows["ssd_person"].append(
+            {
+                "pers_person_id": person,
+                "pers_legacy_id": person,
+                "pers_sex": rng.choice("MF"),
+                "pers_dob": (year_end - timedelta(days=rng.randint(400, 5800))).isoformat(),
+                "pers_ethnicity": rng.choice(("WBRI", "AIND", "BAFR", "MWBC")),
+            }
+        )
         contacted = year_end - timedelta(days=rng.randint(1, 330))
-        rows["ssd_contacts"].append({"cont_contact_id": f"{person}-K", "cont_person_id": person,
-                                     "cont_contact_date": contacted.isoformat(),
-                                     "cont_contact_source_code": rng.choice(("1A", "2A", "3A", "6"))})  # fmt: skip
-        rows["ssd_early_help_episodes"].append({
-            "earl_episode_id": f"{person}-EH", "earl_person_id": person,
-            "earl_episode_start_date": (contacted + timedelta(days=10)).isoformat(), "earl_episode_end_date": "",
-            "earl_episode_organisation": rng.choice(ORGANISATIONS),
-        })  # fmt: skip
+        rows["ssd_contacts"].append(
+            {
+                "cont_contact_id": f"{person}-K",
+                "cont_person_id": person,
+                "cont_contact_date": contacted.isoformat(),
+                "cont_contact_source_code": rng.choice(("1A", "2A", "3A", "6")),
+            }
+        )
+        rows["ssd_early_help_episodes"].append(
+            {
+                "earl_episode_id": f"{person}-EH",
+                "earl_person_id": person,
+                "earl_episode_start_date": (contacted + timedelta(days=10)).isoformat(),
+                "earl_episode_end_date": "",
+                "earl_episode_organisation": rng.choice(ORGANISATIONS),
+            }
+        )
 
 
 def _cin_work(rows: Rows, rng: random.Random, year_end: date) -> None:
@@ -82,20 +104,30 @@ def _cin_work(rows: Rows, rng: random.Random, year_end: date) -> None:
         referred = _day(referral["cine_referral_date"])
         if referred is None or "-H" in referral["cine_referral_id"]:
             continue
-        rows["ssd_involvements"].append({
-            "invo_involvements_id": f"{referral['cine_referral_id']}-I", "invo_person_id": referral["cine_person_id"],
-            "invo_professional_id": f"W{rng.randint(1, 12):03d}", "invo_professional_role_id": "SW",
-            "invo_professional_team": rng.choice(("T1", "T2")), "invo_involvement_start_date": referred.isoformat(),
-            "invo_involvement_end_date": referral["cine_close_date"], "invo_referral_id": referral["cine_referral_id"],
-        })  # fmt: skip
+        rows["ssd_involvements"].append(
+            {
+                "invo_involvements_id": f"{referral['cine_referral_id']}-I",
+                "invo_person_id": referral["cine_person_id"],
+                "invo_professional_id": f"W{rng.randint(1, 12):03d}",
+                "invo_professional_role_id": "SW",
+                "invo_professional_team": rng.choice(("T1", "T2")),
+                "invo_involvement_start_date": referred.isoformat(),
+                "invo_involvement_end_date": referral["cine_close_date"],
+                "invo_referral_id": referral["cine_referral_id"],
+            }
+        )
         last = min(_day(referral["cine_close_date"]) or year_end, year_end)
         for v, seen in enumerate((referred + timedelta(days=20), referred + timedelta(days=50))):
             if seen <= last:
-                rows["ssd_cin_visits"].append({
-                    "cinv_cin_visit_id": f"{referral['cine_referral_id']}-V{v}", "cinv_person_id": referral["cine_person_id"],
-                    "cinv_cin_visit_date": seen.isoformat(), "cinv_cin_visit_seen": rng.choice("YYYN"),
-                    "cinv_cin_visit_seen_alone": rng.choice("YN"),
-                })  # fmt: skip
+                rows["ssd_cin_visits"].append(
+                    {
+                        "cinv_cin_visit_id": f"{referral['cine_referral_id']}-V{v}",
+                        "cinv_person_id": referral["cine_person_id"],
+                        "cinv_cin_visit_date": seen.isoformat(),
+                        "cinv_cin_visit_seen": rng.choice("YYYN"),
+                        "cinv_cin_visit_seen_alone": rng.choice("YN"),
+                    }
+                )
     for assessment in rows["ssd_cin_assessments"]:
         assessment["cina_assessment_child_seen"] = rng.choice("YYN")
     for plan in rows["ssd_cp_plans"]:
@@ -106,11 +138,16 @@ def _cin_work(rows: Rows, rng: random.Random, year_end: date) -> None:
         for v in range(3):
             visited = started + timedelta(days=10 + 15 * v)
             if visited <= ended:
-                rows["ssd_cp_visits"].append({
-                    "cppv_cp_visit_id": f"{plan['cppl_cp_plan_id']}-V{v}", "cppv_person_id": plan["cppl_person_id"],
-                    "cppv_cp_plan_id": plan["cppl_cp_plan_id"], "cppv_cp_visit_date": visited.isoformat(),
-                    "cppv_cp_visit_seen": "Y", "cppv_cp_visit_seen_alone": rng.choice("YYN"),
-                })  # fmt: skip
+                rows["ssd_cp_visits"].append(
+                    {
+                        "cppv_cp_visit_id": f"{plan['cppl_cp_plan_id']}-V{v}",
+                        "cppv_person_id": plan["cppl_person_id"],
+                        "cppv_cp_plan_id": plan["cppl_cp_plan_id"],
+                        "cppv_cp_visit_date": visited.isoformat(),
+                        "cppv_cp_visit_seen": "Y",
+                        "cppv_cp_visit_seen_alone": rng.choice("YYN"),
+                    }
+                )
 
 
 def _care_work(rows: Rows, rng: random.Random, year_end: date) -> None:
@@ -130,30 +167,55 @@ def _care_work(rows: Rows, rng: random.Random, year_end: date) -> None:
             episode["clae_cla_last_iro_contact_date"] = (started + timedelta(days=20)).isoformat()
         visited = started + timedelta(days=7)
         if visited <= ended:
-            rows["ssd_cla_visits"].append({"clav_cla_visit_id": f"{episode['clae_cla_episode_id']}-V",
-                                           "clav_person_id": person, "clav_cla_visit_date": visited.isoformat(),
-                                           "clav_cla_visit_seen": "Y", "clav_cla_visit_seen_alone": rng.choice("YN")})  # fmt: skip
+            rows["ssd_cla_visits"].append(
+                {
+                    "clav_cla_visit_id": f"{episode['clae_cla_episode_id']}-V",
+                    "clav_person_id": person,
+                    "clav_cla_visit_date": visited.isoformat(),
+                    "clav_cla_visit_seen": "Y",
+                    "clav_cla_visit_seen_alone": rng.choice("YN"),
+                }
+            )
     checked_already = {r["clah_person_id"] for r in rows["ssd_cla_health"]}
     for person, first in sorted(firsts.items()):
         plan = {key: ("Y" if key == rng.choice(PLANS) else "") for key in PLANS}
-        rows["ssd_cla_care_plan"].append({"lacp_table_id": f"{person}-CP", "lacp_person_id": person,
-                                          "lacp_cla_care_plan_start_date": (first + timedelta(days=30)).isoformat(),
-                                          "lacp_cla_care_plan_json": json.dumps(plan)})  # fmt: skip
+        rows["ssd_cla_care_plan"].append(
+            {
+                "lacp_table_id": f"{person}-CP",
+                "lacp_person_id": person,
+                "lacp_cla_care_plan_start_date": (first + timedelta(days=30)).isoformat(),
+                "lacp_cla_care_plan_json": json.dumps(plan),
+            }
+        )
         checked = min(first + timedelta(days=40), year_end)
         # A child of the 903's OC2 has the checks its OC2 row says already (cli/synthetic/ssd.py): no others.
         for kind in () if person in checked_already else ("Health Assessment", "Dental Check"):
-            rows["ssd_cla_health"].append({"clah_health_check_id": f"{person}-{kind[0]}", "clah_person_id": person,
-                                           "clah_health_check_type": kind, "clah_health_check_date": checked.isoformat()})  # fmt: skip
-        rows["ssd_family"].append({"fami_table_id": f"{person}-F", "fami_person_id": person,
-                                   "fami_family_id": f"FAM{rng.randint(1, 10_000):05d}"})  # fmt: skip
+            rows["ssd_cla_health"].append(
+                {
+                    "clah_health_check_id": f"{person}-{kind[0]}",
+                    "clah_person_id": person,
+                    "clah_health_check_type": kind,
+                    "clah_health_check_date": checked.isoformat(),
+                }
+            )
+        rows["ssd_family"].append(
+            {
+                "fami_table_id": f"{person}-F",
+                "fami_person_id": person,
+                "fami_family_id": f"FAM{rng.randint(1, 10_000):05d}",
+            }
+        )
     for missing in rows["ssd_missing"]:
         offered = rng.choice("YYN")
         missing["miss_missing_rhi_offered"] = offered
         missing["miss_missing_rhi_accepted"] = rng.choice("YN") if offered == "Y" else "N"
     for n, leaver in enumerate(rows["ssd_care_leavers"]):
-        leaver.update({
-            "clea_care_leaver_personal_advisor": f"Personal adviser {n % 5 + 1}",
-            "clea_pathway_plan_review_date": (year_end - timedelta(days=rng.randint(10, 150))).isoformat(),
-            "clea_care_leaver_latest_contact": (year_end - timedelta(days=rng.randint(1, 60))).isoformat(),
-            "clea_care_leaver_allocated_team": "T4", "clea_care_leaver_worker_id": f"W{rng.randint(13, 16):03d}",
-        })  # fmt: skip
+        leaver.update(
+            {
+                "clea_care_leaver_personal_advisor": f"Personal adviser {n % 5 + 1}",
+                "clea_pathway_plan_review_date": (year_end - timedelta(days=rng.randint(10, 150))).isoformat(),
+                "clea_care_leaver_latest_contact": (year_end - timedelta(days=rng.randint(1, 60))).isoformat(),
+                "clea_care_leaver_allocated_team": "T4",
+                "clea_care_leaver_worker_id": f"W{rng.randint(13, 16):03d}",
+            }
+        )

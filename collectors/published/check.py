@@ -1,6 +1,6 @@
 """Hold a publisher's release to the catalogue's own rules before any of it is stored.
 
-The release's figures go through the same validation as an agency's upload (``collectors/validate.py`` with the
+The release's figures go through the same checks as an agency's upload (``collectors/checks.py`` with the
 catalogue's rules, ``collectors/crosscheck.py``): ranges, negative counts, whole counts, a part never above its
 whole, a numerator never above its denominator, breakdown codes and periods that exist and have begun. Any error
 refuses the whole release (a publisher's file is stored whole or not at all), naming the uploaded file, its row
@@ -17,11 +17,12 @@ from functools import cached_property
 import polars as pl
 from sqlmodel import Session
 
+from collectors.checked import Validation, empty_problems
 from collectors.context import build_context
 from collectors.crosscheck import fmt
+from collectors.policy import Policy
 from collectors.store import CURRENT_SCHEMA, KEY
 from collectors.typed import validate_figures
-from collectors.validate import Policy, Validation, empty_problems
 from indicators.published_query import current_published, figure_label
 from indicators.rules import Rule
 from onereturn.errors import InvalidInput

@@ -21,6 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from collectors import head, lease
+from collectors.checked import Validation, empty_problems
 from collectors.head import PUBLISHED_KIND
 from collectors.published.check import Ruling, check_release
 from collectors.published.formats import no_areas, read_published
@@ -30,7 +31,6 @@ from collectors.published.viewit import area_lookup
 from collectors.queries import answer
 from collectors.spine import Alongside, CutOff, Stored, audited, store_accepted
 from collectors.store import COMPARED, KEY, in_key_order
-from collectors.validate import Validation, empty_problems
 from indicators.models import HeldFigure, Submission
 from indicators.published import PublishedFigure, PublishedRelease
 from indicators.published_query import current_published

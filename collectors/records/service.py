@@ -29,6 +29,7 @@ from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, col, select
 
 from collectors import head, lease
+from collectors.checked import problem_frame
 from collectors.context import build_context
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError, read_collection_year
@@ -41,7 +42,6 @@ from collectors.records.reading import as_written, check_903_year, distances_for
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.spine import Alongside, CutOff, Stored, record_outcome, repeat_of, store_accepted
 from collectors.typed import FIGURE_SCHEMA, validate_figures
-from collectors.validate import problem_frame
 from indicators.models import RECORDS_KIND as KIND
 from indicators.models import Observation, Submission
 from mappings.agencies import get_agency

@@ -58,8 +58,11 @@ def _differs(sen2: pl.DataFrame, other: pl.DataFrame, name: str) -> list[Query]:
     both = sen2.join(other, on="upn", suffix="_other")
     out = []
     for check, column in (("birth_date", "born"), ("sex", "sex")):
-        rows = both.filter(pl.col(column).is_not_null() & pl.col(f"{column}_other").is_not_null()
-                           & (pl.col(column) != pl.col(f"{column}_other")))  # fmt: skip
+        rows = both.filter(
+            pl.col(column).is_not_null()
+            & pl.col(f"{column}_other").is_not_null()
+            & (pl.col(column) != pl.col(f"{column}_other"))
+        )
         out += [Query(check, name, upn, child) for upn, child in rows.select("upn", "child").iter_rows()]
     return out
 
@@ -72,17 +75,31 @@ def cross_checks(
     sen2, out = _sen2_children(r), []
     plans = in_force(r).filter(pl.col("upn").is_not_null()).select(pl.col("upn").str.to_uppercase()).unique()
     if cin is not None:
-        children = cin["Children"].filter(pl.col("UPN").is_not_null()).select(
-            "CHILD", upn=pl.col("UPN").str.to_uppercase(), born=pl.col("PersonBirthDate"), sex=_sex("Sex"),
-            child=pl.col("CHILD"))  # fmt: skip
+        children = (
+            cin["Children"]
+            .filter(pl.col("UPN").is_not_null())
+            .select(
+                "CHILD",
+                upn=pl.col("UPN").str.to_uppercase(),
+                born=pl.col("PersonBirthDate"),
+                sex=_sex("Sex"),
+                child=pl.col("CHILD"),
+            )
+        )
         out += _differs(sen2, children.drop("CHILD"), "CIN census")
-        disabilities = cin["Disabilities"].group_by("CHILD").agg(
-            only_none=(pl.col("Disability").str.to_uppercase() == "NONE").all())  # fmt: skip
+        disabilities = (
+            cin["Disabilities"]
+            .group_by("CHILD")
+            .agg(only_none=(pl.col("Disability").str.to_uppercase() == "NONE").all())
+        )
         none = children.join(disabilities.filter(pl.col("only_none")), on="CHILD").join(plans, on="upn")
         out += [Query("plan_but_no_disability", "CIN census", u, c) for u, c in none.select("upn", "child").iter_rows()]
     if ssda903 is not None and "Header" in ssda903:
-        header = ssda903["Header"].filter(pl.col("UPN").is_not_null()).select(
-            upn=pl.col("UPN").str.to_uppercase(), born=pl.col("DOB"), sex=_sex("SEX"), child=pl.col("CHILD"))  # fmt: skip
+        header = (
+            ssda903["Header"]
+            .filter(pl.col("UPN").is_not_null())
+            .select(upn=pl.col("UPN").str.to_uppercase(), born=pl.col("DOB"), sex=_sex("SEX"), child=pl.col("CHILD"))
+        )
         out += _differs(sen2, header, "SSDA903")
         out += _residential(r, ssda903, header)
     # The joins give their rows in no fixed order: the council's list is in the checks' order, then by child.
@@ -100,8 +117,10 @@ def _residential(r: Sen2Records, ssda903: dict[str, pl.DataFrame], header: pl.Da
     placed = episodes.select("CHILD", school=pl.col("PLACE") == "S1").group_by("CHILD").agg(pl.col("school").any())
     looked_after = header.join(placed, left_on="child", right_on="CHILD")
     plans = in_force(r).filter(pl.col("upn").is_not_null()).select(pl.col("upn").str.to_uppercase(), "request")
-    open_now = r.placements.filter((pl.col("entered").is_null() | (pl.col("entered") <= census))
-                                   & (pl.col("left").is_null() | (pl.col("left") > census)))  # fmt: skip
+    open_now = r.placements.filter(
+        (pl.col("entered").is_null() | (pl.col("entered") <= census))
+        & (pl.col("left").is_null() | (pl.col("left") > census))
+    )
     res = open_now.group_by("request").agg(residential=pl.col("res").is_not_null().any())
     sen2 = plans.join(res, on="request", how="left").group_by("upn").agg(pl.col("residential").fill_null(False).any())
     both = looked_after.join(sen2, on="upn").filter(pl.col("school") != pl.col("residential"))
@@ -117,5 +136,8 @@ def council_cross_checks(
     with Session(engine) as session:
         sources = newest_sources(session, agency_code, records.census)
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
-    return cross_checks(records, cin, ssda903), records.census, [f"SEN2 {collection_year} (upload {sid})",
-                                                                 *(s.describe() for s in sources)]  # fmt: skip
+    return (
+        cross_checks(records, cin, ssda903),
+        records.census,
+        [f"SEN2 {collection_year} (upload {sid})", *(s.describe() for s in sources)],
+    )

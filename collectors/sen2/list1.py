@@ -62,10 +62,13 @@ def _newest_sen2(session: Session, agency_code: str, on: date) -> str:
     """The collection year of the council's newest SEN2 file whose census is on or before ``on``."""
     years = session.exec(
         select(Submission.collection_year).where(
-            col(Submission.agency_code) == agency_code, col(Submission.kind) == RECORDS_KIND,
-            col(Submission.mode) == PURPOSE, col(Submission.status) == "accepted", col(Submission.purged_at).is_(None),
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.mode) == PURPOSE,
+            col(Submission.status) == "accepted",
+            col(Submission.purged_at).is_(None),
         )
-    ).all()  # fmt: skip
+    ).all()
     usable = sorted({y for y in years if y and int(y[:4]) + 1 <= on.year}, reverse=True)
     if not usable:
         held = ", ".join(year_text(s) for s in SURVEYS)
@@ -82,10 +85,16 @@ def plans_at(r: Sen2Records, on: date) -> pl.DataFrame:
         & (pl.col("start").is_null() | (pl.col("start") <= on))
         & (pl.col("ceased").is_null() | (pl.col("ceased") > on))
     )
-    placed = r.placements.filter(
-        (pl.col("rank") == "1") & (pl.col("entered").is_null() | (pl.col("entered") <= on))
-        & (pl.col("left").is_null() | (pl.col("left") > on))
-    ).sort("entered", nulls_last=False).unique("request", keep="last").select("request", "urn", "setting")  # fmt: skip
+    placed = (
+        r.placements.filter(
+            (pl.col("rank") == "1")
+            & (pl.col("entered").is_null() | (pl.col("entered") <= on))
+            & (pl.col("left").is_null() | (pl.col("left") > on))
+        )
+        .sort("entered", nulls_last=False)
+        .unique("request", keep="last")
+        .select("request", "urn", "setting")
+    )
     need = r.needs.filter(pl.col("rank") == "1").unique("request", keep="first").select("request", need="type")
     return (
         plans.join(placed, on="request", how="left")
@@ -120,8 +129,12 @@ def social_care(cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataF
             ids = children.filter(pl.col("CHILD").is_in(frame["CHILD"].implode()))
             teams.append(ids.select("upn").with_columns(team=pl.lit(team), rank=pl.lit(rank)))
         # The census records each disability, or NONE: any other code is a disability.
-        codes = cin["Disabilities"].join(children, on="CHILD").group_by("upn").agg(
-            any=(pl.col("Disability").str.to_uppercase() != "NONE").any())  # fmt: skip
+        codes = (
+            cin["Disabilities"]
+            .join(children, on="CHILD")
+            .group_by("upn")
+            .agg(any=(pl.col("Disability").str.to_uppercase() != "NONE").any())
+        )
         disabled = codes.select("upn", disability=pl.when(pl.col("any")).then(pl.lit("Yes")).otherwise(pl.lit("No")))
     known = pl.concat([t.cast(schema) for t in teams]) if teams else pl.DataFrame(schema=schema)
     known = known.drop_nulls("upn").with_columns(pl.col("upn").str.to_uppercase())
@@ -149,8 +162,9 @@ def assemble_list1(
     """List 1 from the SEN2 records and the CIN census and SSDA903 tables read (each None when not kept)."""
     plans = plans_at(records, on)
     care = social_care(cin, ssda903, on)
-    joined = plans.with_columns(key=pl.col("upn").str.to_uppercase()).join(care, left_on="key", right_on="upn",
-                                                                           how="left")  # fmt: skip
+    joined = plans.with_columns(key=pl.col("upn").str.to_uppercase()).join(
+        care, left_on="key", right_on="upn", how="left"
+    )
     # Reading: the child is known to social care when its UPN is in a CIN episode, protection plan or period of care
     # open at the date; SEN2 holds no council child id, so a child without a UPN is matched by nothing.
     rows = joined.select(
@@ -158,20 +172,32 @@ def assemble_list1(
         pl.coalesce("upn", "uln", pl.format("SEN2 child {}", "child")).alias("Unique ID"),
         # Reading: a child with no UPN has the reason SEN2 gives (item 1.7c, UN1 ...) in the UPN column, the
         # "unknown" code Data to Insight's rule 107 accepts.
-        pl.coalesce("upn", "upn_unknown").alias("UPN"), pl.col("uln").alias("ULN"),
-        pl.col("born").alias("Date of birth"), pl.col("sex").alias("Gender"), pl.col("ethnicity").alias("Ethnicity"),
+        pl.coalesce("upn", "upn_unknown").alias("UPN"),
+        pl.col("uln").alias("ULN"),
+        pl.col("born").alias("Date of birth"),
+        pl.col("sex").alias("Gender"),
+        pl.col("ethnicity").alias("Ethnicity"),
         pl.col("start").alias("Date initial EHC plan issued"),
         pl.lit(None, pl.Date).alias("Date updated EHC plan issued"),
         # Reading: "last reviewed" is the last review's date (item 5.4b), else the review meeting's (5.4a).
         pl.coalesce("last_review", "meeting").alias("Date EHC plan last reviewed"),
-        pl.col("need").alias("SEN primary need"), pl.col("urn").alias("Main education establishment – URN"),
+        pl.col("need").alias("SEN primary need"),
+        pl.col("urn").alias("Main education establishment – URN"),
         pl.lit(None, pl.String).alias("Main education establishment – phase"),
         pl.lit(None, pl.String).alias("Subsidiary education establishment – phase (dual registration)"),
-        pl.when(pl.col("setting") == "EHE").then(pl.lit("Yes")).otherwise(pl.lit("No")).alias("Elective home education"),
-        *(pl.lit(None, pl.String).alias(c) for c in ("Suspensions", "Permanent exclusions", "Absence", "Pupil Premium")),
-        pl.when(pl.col("team").is_not_null()).then(pl.lit("Yes")).otherwise(pl.lit("No")).alias(
-            "Known to children's social care?"),
+        pl.when(pl.col("setting") == "EHE")
+        .then(pl.lit("Yes"))
+        .otherwise(pl.lit("No"))
+        .alias("Elective home education"),
+        *(
+            pl.lit(None, pl.String).alias(c)
+            for c in ("Suspensions", "Permanent exclusions", "Absence", "Pupil Premium")
+        ),
+        pl.when(pl.col("team").is_not_null())
+        .then(pl.lit("Yes"))
+        .otherwise(pl.lit("No"))
+        .alias("Known to children's social care?"),
         pl.col("team").alias("Which children's social care team?"),
         pl.col("disability").alias("Does the child or young person have a disability?"),
-    )  # fmt: skip
+    )
     return List1(on, rows, [], [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()])

@@ -49,16 +49,23 @@ def _failing(on: date) -> dict[str, pl.Expr]:
     main = "Main education establishment – URN"
     subsidiary = "Subsidiary education establishment – phase (dual registration)"
     return {
-        "101a": blank("Date of birth"), "101b": blank("Gender"), "101c": blank("Ethnicity"),
-        "101d": blank("SEN primary need"), "102a": age == 25, "102b": age >= 26,
+        "101a": blank("Date of birth"),
+        "101b": blank("Gender"),
+        "101c": blank("Ethnicity"),
+        "101d": blank("SEN primary need"),
+        "102a": age == 25,
+        "102b": age >= 26,
         "103": blank("Does the child or young person have a disability?"),
-        "105a": pl.col("Date of birth") > on, "105b": initial > on,
-        "105c": pl.col("Date updated EHC plan issued") > on, "105d": pl.col("Date EHC plan last reviewed") > on,
-        "106a": initial > pl.col("Date updated EHC plan issued"), "106b": initial > pl.col("Date EHC plan last reviewed"),
+        "105a": pl.col("Date of birth") > on,
+        "105b": initial > on,
+        "105c": pl.col("Date updated EHC plan issued") > on,
+        "105d": pl.col("Date EHC plan last reviewed") > on,
+        "106a": initial > pl.col("Date updated EHC plan issued"),
+        "106b": initial > pl.col("Date EHC plan last reviewed"),
         "107": (age >= 6) & blank("UPN") & blank("ULN"),
         "108a": age.is_between(5, 16) & blank(main) & blank(subsidiary),
         "109": pl.col("UPN").is_not_null() & pl.col("UPN").str.to_uppercase().is_duplicated(),
-    }  # fmt: skip
+    }
 
 
 def check_list1(rows: pl.DataFrame, on: date) -> list[dict[str, Any]]:

@@ -16,8 +16,10 @@ import polars as pl
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.tables import UNAVAILABLE, Table
 
-_GIAS = ("needs the establishment's type from its URN or UKPRN (Get Information About Schools, UKRLP), which the "
-         "service does not hold")  # fmt: skip
+_GIAS = (
+    "needs the establishment's type from its URN or UKPRN (Get Information About Schools, UKRLP), which the "
+    "service does not hold"
+)
 _PRE_2023 = "pre 2023 only ([DG] 'Awaiting provision (pre 2023 only)'), written x as DfE writes it"
 #: The setting columns a placement's URN or UKPRN decides, which need the register of establishments.
 _TYPED = (
@@ -105,8 +107,9 @@ def _settings(prefix: str) -> dict[str, pl.Expr]:
     }
 
 
-def _placed_table(name: str, total: str, topic: str, age_topic: str, style: str, units: pl.DataFrame, prefix: str,
-                  academic: bool) -> tuple[Table, pl.DataFrame]:  # fmt: skip
+def _placed_table(
+    name: str, total: str, topic: str, age_topic: str, style: str, units: pl.DataFrame, prefix: str, academic: bool
+) -> tuple[Table, pl.DataFrame]:
     counts = {total: pl.lit(True), **_settings(prefix)}
     fixed = dict.fromkeys(_TYPED, (UNAVAILABLE, _GIAS)) | dict.fromkeys(
         ("await_prov_2022", "perm_ex_2022"), (UNAVAILABLE, _PRE_2023)
@@ -135,15 +138,29 @@ def tables(r: Sen2Records, survey: int) -> dict[str, tuple[Table, pl.DataFrame]]
     # [DG] newplans: "The number of EHC plans which start each year" (item 4.1, StartDate, in the calendar year);
     # "Age is calculated based on the start date recorded for the EHC plan" (caseload footnote 4).
     new = _with_person(r, _with_need(r, r.requests.filter(_in_year("start", year))), pl.col("start"))
-    out["newplans"] = _placed_table("newplans", "new_ehc_plans", "New EHC plans", "Age when plan started", "age",
-                                    new, "plan_", academic=False)  # fmt: skip
-    out["caseload"] = _placed_table("caseload", "ehcplans", "All EHC plans", "Child or young persons age", "under 3",
-                                    force.rename({"p_urn": "c_urn", "p_ukprn": "c_ukprn", "p_setting": "c_setting"}),
-                                    "c_", academic=True)  # fmt: skip
-    out["sen_needs_all_plans"] = (_need_table("sen_needs_all_plans", "ehc_plans", "All EHC plans", "under 3", academic=True), force)  # fmt: skip
+    out["newplans"] = _placed_table(
+        "newplans", "new_ehc_plans", "New EHC plans", "Age when plan started", "age", new, "plan_", academic=False
+    )
+    out["caseload"] = _placed_table(
+        "caseload",
+        "ehcplans",
+        "All EHC plans",
+        "Child or young persons age",
+        "under 3",
+        force.rename({"p_urn": "c_urn", "p_ukprn": "c_ukprn", "p_setting": "c_setting"}),
+        "c_",
+        academic=True,
+    )
+    out["sen_needs_all_plans"] = (
+        _need_table("sen_needs_all_plans", "ehc_plans", "All EHC plans", "under 3", academic=True),
+        force,
+    )
     # Reading: a new plan's primary need is the rank 1 need of its own request's active plans module; a plan that
     # started and ceased in the year has none and is counted as need not recorded.
-    out["sen_need_newplans"] = (_need_table("sen_need_newplans", "ehc_plans", "All EHC plans", "age", academic=False), new)  # fmt: skip
+    out["sen_need_newplans"] = (
+        _need_table("sen_need_newplans", "ehc_plans", "All EHC plans", "age", academic=False),
+        new,
+    )
     out |= _request_tables(r, year)
     out |= _census_tables(r, force)
     out["ceased_plans"] = _ceased(r, year)
@@ -152,6 +169,14 @@ def tables(r: Sen2Records, survey: int) -> dict[str, tuple[Table, pl.DataFrame]]
 
 
 def _request_tables(r: Sen2Records, year: int) -> dict[str, tuple[Table, pl.DataFrame]]:
+    return {
+        "requests": _requests(r, year),
+        "assessments": _assessments(r, year),
+        "timeliness_20_week": _timeliness(r, year),
+    }
+
+
+def _requests(r: Sen2Records, year: int) -> tuple[Table, pl.DataFrame]:
     # [DG] requests footnote 1: "Age on the date the request for the EHC needs assessment was received"; a request
     # of the year is one received in it (item 2.1; a historical request, outcome H, has no received date).
     asked = _with_person(r, r.requests.filter(_in_year("received", year)), pl.col("received"))
@@ -159,57 +184,99 @@ def _request_tables(r: Sen2Records, year: int) -> dict[str, tuple[Table, pl.Data
     # Reading: "decision made within 6 weeks" is the outcome date (item 2.4) at most 42 days after the request was
     # received; the two percentages are of requests with an outcome date.
     decided = _days("decided", "received")
-    requests = Table("requests", False, "All requests for EHC needs assessments", "Child or young persons age", "Aged",
-                     {
-        "requests_received_in_year": pl.lit(True), "requests_rya": pl.col("rya") == "1",
-        "requests_decided_to_assess": outcome == "Y", "requests_decided_not_to_assess": outcome == "N",
-        "requests_decision_not_made": outcome == "A", "requests_withdrawn": outcome == "W",
-        "request_outcome_six_weeks": decided <= 42, "request_outcome_over_6_weeks": decided > 42,
-        "mediation_related_request": pl.col("mediation") == "1", "tribunal_related_request": pl.col("tribunal") == "1",
-        "tribunal_after_mediation_request": (pl.col("mediation") == "1") & (pl.col("tribunal") == "1"),
-    }, {
-        "request_assess_pc": ("requests_decided_to_assess", ("requests_received_in_year",)),
-        "request_not_assess_pc": ("requests_decided_not_to_assess", ("requests_received_in_year",)),
-        "request_outstanding_pc": ("requests_decision_not_made", ("requests_received_in_year",)),
-        "request_withdrawn_pc": ("requests_withdrawn", ("requests_received_in_year",)),
-        "request_outcome_six_weeks_pc": ("request_outcome_six_weeks", ("request_outcome_six_weeks", "request_outcome_over_6_weeks")),
-        "request_outcome_over_6_weeks_pc": ("request_outcome_over_6_weeks", ("request_outcome_six_weeks", "request_outcome_over_6_weeks")),
-    })  # fmt: skip
+    requests = Table(
+        "requests",
+        False,
+        "All requests for EHC needs assessments",
+        "Child or young persons age",
+        "Aged",
+        {
+            "requests_received_in_year": pl.lit(True),
+            "requests_rya": pl.col("rya") == "1",
+            "requests_decided_to_assess": outcome == "Y",
+            "requests_decided_not_to_assess": outcome == "N",
+            "requests_decision_not_made": outcome == "A",
+            "requests_withdrawn": outcome == "W",
+            "request_outcome_six_weeks": decided <= 42,
+            "request_outcome_over_6_weeks": decided > 42,
+            "mediation_related_request": pl.col("mediation") == "1",
+            "tribunal_related_request": pl.col("tribunal") == "1",
+            "tribunal_after_mediation_request": (pl.col("mediation") == "1") & (pl.col("tribunal") == "1"),
+        },
+        {
+            "request_assess_pc": ("requests_decided_to_assess", ("requests_received_in_year",)),
+            "request_not_assess_pc": ("requests_decided_not_to_assess", ("requests_received_in_year",)),
+            "request_outstanding_pc": ("requests_decision_not_made", ("requests_received_in_year",)),
+            "request_withdrawn_pc": ("requests_withdrawn", ("requests_received_in_year",)),
+            "request_outcome_six_weeks_pc": (
+                "request_outcome_six_weeks",
+                ("request_outcome_six_weeks", "request_outcome_over_6_weeks"),
+            ),
+            "request_outcome_over_6_weeks_pc": (
+                "request_outcome_over_6_weeks",
+                ("request_outcome_six_weeks", "request_outcome_over_6_weeks"),
+            ),
+        },
+    )
+    return requests, asked
+
+
+def _assessments(r: Sen2Records, year: int) -> tuple[Table, pl.DataFrame]:
     # Reading: an assessment of the year is a request the council decided to assess (RequestOutcome Y) whose
     # assessment outcome date (item 3.2) is in the year, or, with no outcome date (not yet decided, or withdrawn),
     # whose request was received in the year. Its age is at the request ([DG] assessments footnote 1).
-    assessed = _with_person(r, r.requests.filter((outcome == "Y") & pl.when(pl.col("assessed").is_not_null()).then(
-        _in_year("assessed", year)).otherwise(_in_year("received", year))), pl.col("received"))  # fmt: skip
+    outcome = pl.col("outcome")
+    assessed = _with_person(
+        r,
+        r.requests.filter(
+            (outcome == "Y")
+            & pl.when(pl.col("assessed").is_not_null())
+            .then(_in_year("assessed", year))
+            .otherwise(_in_year("received", year))
+        ),
+        pl.col("received"),
+    )
     result, weeks16 = pl.col("assessment"), _days("assessed", "received")
     mediation, tribunal = pl.col("a_mediation") == "1", pl.col("a_tribunal") == "1"
     other_m, other_t = pl.col("o_mediation") == "1", pl.col("o_tribunal") == "1"
     decided_cols = ("assess_issued", "assess_not_issued")
     timed = ("outcome_decision_within_time", "outcome_decision_over_time")
-    assessments = Table("assessments", False, "All EHC needs assessments", "Child or young persons age", "Aged",
-                        {
-        "assess_in_year": pl.lit(True), "assess_issued": result == "Y", "assess_not_issued": result == "N",
-        "assess_not_made": result.is_null() | (result == "A"), "assess_withdrawn": result == "W",
-        # [DG]: "assessments where it was decided NOT to issue a plan which were within 16 weeks" (112 days from the
-        # request received).
-        "outcome_decision_within_time": (result == "N") & (weeks16 <= 112),
-        "outcome_decision_over_time": (result == "N") & (weeks16 > 112),
-        "number_assess_mediation": mediation, "number_assess_tribunal": tribunal,
-        "number_asssess_mediation_tribunal": mediation & tribunal, "number_other_mediation": other_m,
-        "number_other_tribunal": other_t, "number_other_mediation_tribunal": other_m & other_t,
-    }, {
-        # [DG] assessments footnote 2: "Percentages of assessments only apply where a decision was made." Reading: the
-        # issued and not issued percentages are of those decided; the outstanding and withdrawn of all in the year.
-        "assess_issued_pc": ("assess_issued", decided_cols), "assess_not_issued_pc": ("assess_not_issued", decided_cols),
-        "assess_not_made_pc": ("assess_not_made", ("assess_in_year",)),
-        "assess_withdrawn_pc": ("assess_withdrawn", ("assess_in_year",)),
-        "outcome_decision_within_time_pc": ("outcome_decision_within_time", timed),
-        "outcome_decision_over_time_pc": ("outcome_decision_over_time", timed),
-    })  # fmt: skip
-    return {
-        "requests": (requests, asked),
-        "assessments": (assessments, assessed),
-        "timeliness_20_week": _timeliness(r, year),
-    }
+    assessments = Table(
+        "assessments",
+        False,
+        "All EHC needs assessments",
+        "Child or young persons age",
+        "Aged",
+        {
+            "assess_in_year": pl.lit(True),
+            "assess_issued": result == "Y",
+            "assess_not_issued": result == "N",
+            "assess_not_made": result.is_null() | (result == "A"),
+            "assess_withdrawn": result == "W",
+            # [DG]: "assessments where it was decided NOT to issue a plan which were within 16 weeks" (112 days
+            # from the request received).
+            "outcome_decision_within_time": (result == "N") & (weeks16 <= 112),
+            "outcome_decision_over_time": (result == "N") & (weeks16 > 112),
+            "number_assess_mediation": mediation,
+            "number_assess_tribunal": tribunal,
+            "number_asssess_mediation_tribunal": mediation & tribunal,
+            "number_other_mediation": other_m,
+            "number_other_tribunal": other_t,
+            "number_other_mediation_tribunal": other_m & other_t,
+        },
+        {
+            # [DG] assessments footnote 2: "Percentages of assessments only apply where a decision was made."
+            # Reading: the issued and not issued percentages are of those decided; the outstanding and withdrawn of
+            # all in the year.
+            "assess_issued_pc": ("assess_issued", decided_cols),
+            "assess_not_issued_pc": ("assess_not_issued", decided_cols),
+            "assess_not_made_pc": ("assess_not_made", ("assess_in_year",)),
+            "assess_withdrawn_pc": ("assess_withdrawn", ("assess_in_year",)),
+            "outcome_decision_within_time_pc": ("outcome_decision_within_time", timed),
+            "outcome_decision_over_time_pc": ("outcome_decision_over_time", timed),
+        },
+    )
+    return assessments, assessed
 
 
 def _timeliness(r: Sen2Records, year: int) -> tuple[Table, pl.DataFrame]:
@@ -218,16 +285,21 @@ def _timeliness(r: Sen2Records, year: int) -> tuple[Table, pl.DataFrame]:
     # received date (item 2.1) to its start date: within 20 weeks is at most 140 days, between 20 and 52 weeks at
     # most 364; a plan with no received date (a historical request) cannot be timed and is left out. "Excluding
     # exceptions" leaves out plans whose Week20 (item 3.7) is 1, "Yes, exceptions apply". Age is on the start date.
-    units = _with_person(r, r.requests.filter(_in_year("start", year) & pl.col("received").is_not_null()),
-                         pl.col("start"))  # fmt: skip
+    units = _with_person(
+        r, r.requests.filter(_in_year("start", year) & pl.col("received").is_not_null()), pl.col("start")
+    )
     days, ex = _days("start", "received"), pl.col("week20") != "1"
     within, between, late = days <= 140, (days > 140) & (days <= 364), days > 364
     counts = {
-        "plans_issued_den": pl.lit(True), "plans_issued_den_ex": ex, "plans_issued_within_20_weeks": within,
-        "plans_issued_20_weeks_ex": within & ex, "plans_issued_gt20weeks_ltYear": between,
-        "plans_issued_gt20weeks_ltYear_ex": between & ex, "plans_issued_gt_1_year": late,
+        "plans_issued_den": pl.lit(True),
+        "plans_issued_den_ex": ex,
+        "plans_issued_within_20_weeks": within,
+        "plans_issued_20_weeks_ex": within & ex,
+        "plans_issued_gt20weeks_ltYear": between,
+        "plans_issued_gt20weeks_ltYear_ex": between & ex,
+        "plans_issued_gt_1_year": late,
         "plans_issued_gt_1_year_ex": late & ex,
-    }  # fmt: skip
+    }
     percents = {
         "pc_plans_issued_within_20_weeks": ("plans_issued_within_20_weeks", ("plans_issued_den",)),
         "PC_plans_issued_20_weeks_ex": ("plans_issued_20_weeks_ex", ("plans_issued_den_ex",)),
@@ -236,8 +308,9 @@ def _timeliness(r: Sen2Records, year: int) -> tuple[Table, pl.DataFrame]:
         "pc_plans_issued_gt_1_year": ("plans_issued_gt_1_year", ("plans_issued_den",)),
         "PC_plans_issued_gt_1_year_ex": ("plans_issued_gt_1_year_ex", ("plans_issued_den_ex",)),
     }
-    table = Table("timeliness_20_week", False, "All EHC plans issued", "Child or young persons age", "age",
-                  counts, percents)  # fmt: skip
+    table = Table(
+        "timeliness_20_week", False, "All EHC plans issued", "Child or young persons age", "age", counts, percents
+    )
     return table, units
 
 
@@ -245,32 +318,57 @@ def _census_tables(r: Sen2Records, force: pl.DataFrame) -> dict[str, tuple[Table
     pb, dp = pl.col("pb") == "1", pl.col("dp")
     # [DG] personal_budgets: "The number of EHC plans where there is personal budget in place", by what it covers
     # (item 4.4a-c: PB, OA, DP); of plans in force at the census.
-    budgets = Table("personal_budgets", True, "All personal budgets", "Child or young persons age", "age",
-                    {
-        "personal_budget": pb, "org_arrangments": pl.col("oa") == "1", "pb_health": pb & (dp == "H"),
-        "pb_education": pb & (dp == "E"), "pb_social": pb & (dp == "S"), "pb_integrated": pb & (dp == "I"),
-    })  # fmt: skip
+    budgets = Table(
+        "personal_budgets",
+        True,
+        "All personal budgets",
+        "Child or young persons age",
+        "age",
+        {
+            "personal_budget": pb,
+            "org_arrangments": pl.col("oa") == "1",
+            "pb_health": pb & (dp == "H"),
+            "pb_education": pb & (dp == "E"),
+            "pb_social": pb & (dp == "S"),
+            "pb_integrated": pb & (dp == "I"),
+        },
+    )
     # [DG] residential_settings and work_based_placements: placements at January. Reading: each placement open at
     # the census (entered on or before it, not left by it) of a plan in force counts once, by its Res or WBP (items
     # 5.2, 5.3; on the active plans module in the 2023 survey, on the placement since).
     census = pl.lit(r.census)
     placed = r.placements.filter(
-        (pl.col("entered").is_null() | (pl.col("entered") <= census)) & (pl.col("left").is_null() | (pl.col("left") > census))
+        (pl.col("entered").is_null() | (pl.col("entered") <= census))
+        & (pl.col("left").is_null() | (pl.col("left") > census))
         & pl.col("request").is_in(force["request"].implode())
-    ).select("child", "request", "res", "wbp")  # fmt: skip
+    ).select("child", "request", "res", "wbp")
     old = force.filter(pl.col("res").is_not_null() | pl.col("wbp").is_not_null()).select(
         "child", "request", "res", "wbp"
     )
     units = _with_person(r, pl.concat([placed, old]), census)
     res = pl.col("res")
-    residential = Table("residential_settings", True, "All residential placements", "Child or young persons age",
-                        "age", {"Res_3851": res == "A", "Res_52": res == "B", "Res_tot": res.is_not_null()})  # fmt: skip
+    residential = Table(
+        "residential_settings",
+        True,
+        "All residential placements",
+        "Child or young persons age",
+        "age",
+        {"Res_3851": res == "A", "Res_52": res == "B", "Res_tot": res.is_not_null()},
+    )
     wbp = pl.col("wbp")
-    work = Table("work_based_placements", True, "All work based placements", "Young persons age", "wbp",
-                 {
-        "open_supp_intern": wbp == "S", "open_apprentice": wbp == "A", "open_trainee": wbp == "T",
-        "open_wbp": wbp.is_not_null(),
-    })  # fmt: skip
+    work = Table(
+        "work_based_placements",
+        True,
+        "All work based placements",
+        "Young persons age",
+        "wbp",
+        {
+            "open_supp_intern": wbp == "S",
+            "open_apprentice": wbp == "A",
+            "open_trainee": wbp == "T",
+            "open_wbp": wbp.is_not_null(),
+        },
+    )
     return {
         "personal_budgets": (budgets, force),
         "residential_settings": (residential, units.filter(res.is_not_null())),
@@ -286,9 +384,20 @@ def _ceased(r: Sen2Records, year: int) -> tuple[Table, pl.DataFrame]:
     # way round.
     units = _with_person(r, r.requests.filter(_in_year("ceased", year)), pl.col("ceased"))
     reason = pl.col("cease_reason")
-    counts = {name: reason == code for name, code in (
-        ("max_age", "1"), ("needs_met", "2"), ("he", "3"), ("employ", "4"), ("transfer", "5"), ("no_engage", "6"),
-        ("moved_outside_eng", "7"), ("deceased", "8"), ("not_rec", "9"))}  # fmt: skip
+    counts = {
+        name: reason == code
+        for name, code in (
+            ("max_age", "1"),
+            ("needs_met", "2"),
+            ("he", "3"),
+            ("employ", "4"),
+            ("transfer", "5"),
+            ("no_engage", "6"),
+            ("moved_outside_eng", "7"),
+            ("deceased", "8"),
+            ("not_rec", "9"),
+        )
+    }
     counts |= {"other": reason.is_null(), "total_ceased": pl.lit(True)}
     return Table("ceased_plans", False, "All ceased EHC plans", "Age plan ceased", "age3", counts), units
 
@@ -308,19 +417,30 @@ def _reviews(r: Sen2Records, force: pl.DataFrame, year: int) -> tuple[Table, pl.
     weeks4 = _days("last_review", "meeting")
     outcome = pl.col("review_outcome")
     counts = {
-        "total_ehc_plans": pl.lit(True), "review_expected": expected, "review_not_expected": ~expected,
+        "total_ehc_plans": pl.lit(True),
+        "review_expected": expected,
+        "review_not_expected": ~expected,
         "review_meeting_25": met & (pl.col("meeting").dt.year() == year + 1),
-        "review_meeting_24": met & _in_year("meeting", year), "review_meeting_prior_24": met & (pl.col("meeting") < first),
-        "total_review_meeting": met, "no_review_meeting": expected & pl.col("meeting").is_null(),
-        "review_decision25": met & (decided.dt.year() == year + 1), "review_decision24": met & _in_year("last_review", year),
-        "review_decision_prior24": met & (decided < first), "review_decision_not_due": no_decision & recent,
-        "review_decision_outstanding": no_decision & ~recent, "outcome_amend": met & (outcome == "A"),
-        "outcome_cease": met & (outcome == "C"), "outcome_maintan": met & (outcome == "M"),
-        "no_outcome": met & outcome.is_null(), "number_decsion_4weeks": met & (weeks4 <= 28),
+        "review_meeting_24": met & _in_year("meeting", year),
+        "review_meeting_prior_24": met & (pl.col("meeting") < first),
+        "total_review_meeting": met,
+        "no_review_meeting": expected & pl.col("meeting").is_null(),
+        "review_decision25": met & (decided.dt.year() == year + 1),
+        "review_decision24": met & _in_year("last_review", year),
+        "review_decision_prior24": met & (decided < first),
+        "review_decision_not_due": no_decision & recent,
+        "review_decision_outstanding": no_decision & ~recent,
+        "outcome_amend": met & (outcome == "A"),
+        "outcome_cease": met & (outcome == "C"),
+        "outcome_maintan": met & (outcome == "M"),
+        "no_outcome": met & outcome.is_null(),
+        "number_decsion_4weeks": met & (weeks4 <= 28),
         "number_decision_gt_4weeks": met & (weeks4 > 28),
-    }  # fmt: skip
+    }
     both = ("number_decsion_4weeks", "number_decision_gt_4weeks")
-    percents = {"pc_decsion_4weeks": ("number_decsion_4weeks", both),
-                "pc_decision_gt_4weeks": ("number_decision_gt_4weeks", both)}  # fmt: skip
-    table = Table("annual_reviews", False, "All annual reviews", "Child or young persons age", "Aged", counts, percents)  # fmt: skip
+    percents = {
+        "pc_decsion_4weeks": ("number_decsion_4weeks", both),
+        "pc_decision_gt_4weeks": ("number_decision_gt_4weeks", both),
+    }
+    table = Table("annual_reviews", False, "All annual reviews", "Child or young persons age", "Aged", counts, percents)
     return table, force

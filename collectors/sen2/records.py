@@ -92,25 +92,44 @@ def read_records(tree: etree._ElementTree, survey: int) -> Sen2Records:
         asked: dict[str, list[etree._Element]] = {}
         _leaves(person, "", items, asked)
         sex = items.get("Sex") or _GENDER.get(items.get("GenderCurrent") or "")
-        persons.append({"child": child, "born": items.get("PersonBirthDate"), "sex": sex,
-                        **{k: items.get(p) for k, p in _PERSON_ITEMS.items()}})  # fmt: skip
+        persons.append(
+            {
+                "child": child,
+                "born": items.get("PersonBirthDate"),
+                "sex": sex,
+                **{k: items.get(p) for k, p in _PERSON_ITEMS.items()},
+            }
+        )
         for request in asked.get("Requests", []):
             number += 1
             found: dict[str, str | None] = {}
             nested: dict[str, list[etree._Element]] = {}
             _leaves(request, "", found, nested)
             named = next((d for d in map(_flat, nested.get("PlanDetail", [])) if d.get("PlacementRank") == "1"), {})
-            requests.append({"child": child, "request": number, "active": "1" if "ActivePlans" in found else None,
-                             **{k: found.get(p) for k, p in _REQUEST_ITEMS.items()},
-                             **{k: named.get(p) for k, p in _PLAN_DETAIL.items()}})  # fmt: skip
+            requests.append(
+                {
+                    "child": child,
+                    "request": number,
+                    "active": "1" if "ActivePlans" in found else None,
+                    **{k: found.get(p) for k, p in _REQUEST_ITEMS.items()},
+                    **{k: named.get(p) for k, p in _PLAN_DETAIL.items()},
+                }
+            )
             for placement in nested.get("PlacementDetail", []):
                 leaves = _flat(placement)
-                placements.append({"child": child, "request": number,
-                                   **{k: leaves.get(p) for k, p in _PLACEMENT_ITEMS.items()}})  # fmt: skip
+                placements.append(
+                    {"child": child, "request": number, **{k: leaves.get(p) for k, p in _PLACEMENT_ITEMS.items()}}
+                )
             for need in nested.get("SENneed", []):
                 leaves = _flat(need)
-                needs.append({"child": child, "request": number, "type": leaves.get("SENtype"),
-                              "rank": leaves.get("SENtypeRank")})  # fmt: skip
+                needs.append(
+                    {
+                        "child": child,
+                        "request": number,
+                        "type": leaves.get("SENtype"),
+                        "rank": leaves.get("SENtypeRank"),
+                    }
+                )
     return Sen2Records(
         census,
         _frame(persons, ["child", "born", "sex", *_PERSON_ITEMS]),

@@ -48,8 +48,13 @@ def _rules(records: Sen2Records, survey: int) -> Iterator[Problem]:
         if key is None:
             continue
         if key in seen:
-            yield Problem(MODULES["Person"], number, key[0], f"the same {key[0]} as child {seen[key]}: a child is "
-                          "given once, with each of its requests inside it", "rule")  # fmt: skip
+            yield Problem(
+                MODULES["Person"],
+                number,
+                key[0],
+                f"the same {key[0]} as child {seen[key]}: a child is given once, with each of its requests inside it",
+                "rule",
+            )
         else:
             seen[key] = number
     asked = records.requests.join(records.persons.select("child", "born"), on="child", how="left")
@@ -62,8 +67,13 @@ def _rules(records: Sen2Records, survey: int) -> Iterator[Problem]:
         # its received date nor its source (items 2.1 and 2.3), so it is required on every other one.
         missing = records.requests.filter((pl.col("outcome").fill_null("") != "H") & pl.col("source").is_null())
         for (child,) in missing.select("child").iter_rows():
-            yield Problem(MODULES["Requests"], child, "RequestSource", "a mandatory item is missing from a request "
-                          "that is not historical (outcome H)", "rule")  # fmt: skip
+            yield Problem(
+                MODULES["Requests"],
+                child,
+                "RequestSource",
+                "a mandatory item is missing from a request that is not historical (outcome H)",
+                "rule",
+            )
     for table, first, then, module, item, what, first_item in _ORDER:
         frame: pl.DataFrame = getattr(records, table)
         for (child,) in frame.filter(pl.col(then) < pl.col(first)).select("child").iter_rows():

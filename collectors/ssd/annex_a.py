@@ -58,7 +58,11 @@ KEPT: dict[str, dict[str, type[pl.DataType]]] = {
     "health": {"child": pl.String, "kind": pl.String, "date": pl.Date},
     "missing": {"child": pl.String, "start": pl.Date, "offered": pl.String, "accepted": pl.String},
     "care_leavers": {
-        "child": pl.String, "adviser": pl.String, "pathway": pl.Date, "contact": pl.Date, "team": pl.String,
+        "child": pl.String,
+        "adviser": pl.String,
+        "pathway": pl.Date,
+        "contact": pl.Date,
+        "team": pl.String,
         "worker": pl.String,
     },
     "family": {"child": pl.String, "family": pl.String},
@@ -66,7 +70,7 @@ KEPT: dict[str, dict[str, type[pl.DataType]]] = {
     # The record-level files made from the same extract, by the name they are kept under and their upload: Annex A
     # reads these, and only these, with the extract's rows (one set of children).
     "made_files": {"file": pl.String, "submission_id": pl.Int64},
-}  # fmt: skip
+}
 #: Which SSD table each reduced table is read from (the first that is in the extract): the front sheet's source.
 FROM: dict[str, tuple[str, ...]] = {
     "contacts": ("ssd_contacts",),
@@ -147,42 +151,57 @@ def derive(extract: Extract) -> dict[str, pl.DataFrame]:
     found: dict[str, pl.DataFrame] = {}
     day = as_date
     if (t := _get(extract, "ssd_contacts", *COLUMNS["ssd_contacts"])) is not None:
-        found["contacts"] = t.select(pl.col("cont_person_id").alias("child"), day(pl.col("cont_contact_date")).alias("date"),
-                                     pl.col("cont_contact_source_code").alias("source"))  # fmt: skip
+        found["contacts"] = t.select(
+            pl.col("cont_person_id").alias("child"),
+            day(pl.col("cont_contact_date")).alias("date"),
+            pl.col("cont_contact_source_code").alias("source"),
+        )
     if (t := _get(extract, "ssd_early_help_episodes", *COLUMNS["ssd_early_help_episodes"])) is not None:
         found["early_help"] = t.select(
-            pl.col("earl_person_id").alias("child"), day(pl.col("earl_episode_start_date")).alias("start"),
-            day(pl.col("earl_episode_end_date")).alias("end"), pl.col("earl_episode_organisation").alias("organisation"),
-        )  # fmt: skip
+            pl.col("earl_person_id").alias("child"),
+            day(pl.col("earl_episode_start_date")).alias("start"),
+            day(pl.col("earl_episode_end_date")).alias("end"),
+            pl.col("earl_episode_organisation").alias("organisation"),
+        )
     if (t := _get(extract, "ssd_involvements", *COLUMNS["ssd_involvements"])) is not None:
         # The council's rule: only involvements of its roles are the allocated worker's (every one without a rule).
         rows = t.filter(of_roles(pl.col(ROLE), extract.worker_roles)).select(
-            pl.col("invo_person_id").alias("child"), day(pl.col("invo_involvement_start_date")).alias("start"),
-            day(pl.col("invo_involvement_end_date")).alias("end"), pl.col("invo_professional_team").alias("team"),
+            pl.col("invo_person_id").alias("child"),
+            day(pl.col("invo_involvement_start_date")).alias("start"),
+            day(pl.col("invo_involvement_end_date")).alias("end"),
+            pl.col("invo_professional_team").alias("team"),
             pl.col("invo_professional_id").alias("worker"),
-        )  # fmt: skip
+        )
         rows = _named(rows, "team", _names(extract, "ssd_department", "dept_team_id", "dept_team_name"))
         found["involvements"] = _named(
             rows, "worker", _names(extract, "ssd_professionals", "prof_professional_id", "prof_professional_name")
         )
     if (t := _get(extract, "ssd_cin_assessments", *COLUMNS["ssd_cin_assessments"])) is not None:
-        found["assessments"] = t.select(pl.col("cina_person_id").alias("child"),
-                                        day(pl.col("cina_assessment_start_date")).alias("start"),
-                                        pl.col("cina_assessment_child_seen").alias("seen"))  # fmt: skip
-    visits = [_visits(extract, table, kind) for table, kind in (("ssd_cin_visits", "cin"), ("ssd_cp_visits", "cp"),
-                                                                 ("ssd_cla_visits", "cla"))]  # fmt: skip
+        found["assessments"] = t.select(
+            pl.col("cina_person_id").alias("child"),
+            day(pl.col("cina_assessment_start_date")).alias("start"),
+            pl.col("cina_assessment_child_seen").alias("seen"),
+        )
+    visits = [
+        _visits(extract, table, kind)
+        for table, kind in (("ssd_cin_visits", "cin"), ("ssd_cp_visits", "cp"), ("ssd_cla_visits", "cla"))
+    ]
     if any(v is not None for v in visits):
         found["visits"] = pl.concat([v for v in visits if v is not None])
     found.update(_care(extract))
     people = _get(extract, PERSON, "pers_person_id", "pers_sex", "pers_ethnicity", "pers_dob", "pers_expected_dob")
-    listed = pl.concat([found[n].select("child") for n in ("contacts", "early_help") if n in found] or
-                       [pl.DataFrame(schema={"child": pl.String})])  # fmt: skip
+    listed = pl.concat(
+        [found[n].select("child") for n in ("contacts", "early_help") if n in found]
+        or [pl.DataFrame(schema={"child": pl.String})]
+    )
     if people is not None:
         found["people"] = people.select(
-            pl.col("pers_person_id").alias("child"), pl.col("pers_sex").alias("sex"),
-            pl.col("pers_ethnicity").alias("ethnicity"), day(pl.col("pers_dob")).alias("dob"),
+            pl.col("pers_person_id").alias("child"),
+            pl.col("pers_sex").alias("sex"),
+            pl.col("pers_ethnicity").alias("ethnicity"),
+            day(pl.col("pers_dob")).alias("dob"),
             day(pl.col("pers_expected_dob")).alias("expected"),
-        ).filter(pl.col("child").is_in(listed["child"].unique().implode()))  # fmt: skip
+        ).filter(pl.col("child").is_in(listed["child"].unique().implode()))
     if set(found) <= {"people"}:
         return {}
     if extract.worker_roles and "involvements" in found:
@@ -197,9 +216,12 @@ def _visits(extract: Extract, table: str, kind: str) -> pl.DataFrame | None:
     if t is None:
         return None
     return t.select(
-        pl.col(COLUMNS[table][0]).alias("child"), pl.lit(kind).alias("kind"), as_date(pl.col(f"{prefix}_date")).alias("date"),
-        pl.col(f"{prefix}_seen").alias("seen"), pl.col(f"{prefix}_seen_alone").alias("alone"),
-    )  # fmt: skip
+        pl.col(COLUMNS[table][0]).alias("child"),
+        pl.lit(kind).alias("kind"),
+        as_date(pl.col(f"{prefix}_date")).alias("date"),
+        pl.col(f"{prefix}_seen").alias("seen"),
+        pl.col(f"{prefix}_seen_alone").alias("alone"),
+    )
 
 
 def _care(extract: Extract) -> dict[str, pl.DataFrame]:
@@ -207,36 +229,47 @@ def _care(extract: Extract) -> dict[str, pl.DataFrame]:
     found: dict[str, pl.DataFrame] = {}
     day = as_date
     if (t := _get(extract, "ssd_cla_episodes", *COLUMNS["ssd_cla_episodes"])) is not None:
-        found["iro"] = t.select(pl.col("clae_person_id").alias("child"),
-                                day(pl.col("clae_cla_last_iro_contact_date")).alias("date")).drop_nulls("date")  # fmt: skip
+        found["iro"] = t.select(
+            pl.col("clae_person_id").alias("child"), day(pl.col("clae_cla_last_iro_contact_date")).alias("date")
+        ).drop_nulls("date")
     if (t := _get(extract, "ssd_cla_care_plan", *COLUMNS["ssd_cla_care_plan"])) is not None:
         found["care_plans"] = t.select(
-            pl.col("lacp_person_id").alias("child"), day(pl.col("lacp_cla_care_plan_start_date")).alias("start"),
+            pl.col("lacp_person_id").alias("child"),
+            day(pl.col("lacp_cla_care_plan_start_date")).alias("start"),
             day(pl.col("lacp_cla_care_plan_end_date")).alias("end"),
             pl.col("lacp_cla_care_plan_json").map_elements(_plan, return_dtype=pl.String).alias("plan"),
-        )  # fmt: skip
+        )
     if (t := _get(extract, "ssd_cla_health", *COLUMNS["ssd_cla_health"])) is not None:
         # The types D2I's Annex A builder reads for List 8 (HEALTH / Health Assessment, DENTAL / Dental Check).
         kind = pl.col("clah_health_check_type").str.to_uppercase()
         found["health"] = t.select(
             pl.col("clah_person_id").alias("child"),
-            pl.when(kind.is_in(["HEALTH", "HEALTH ASSESSMENT"])).then(pl.lit("health"))
-            .when(kind.is_in(["DENTAL", "DENTAL CHECK"])).then(pl.lit("dental")).alias("kind"),
+            pl.when(kind.is_in(["HEALTH", "HEALTH ASSESSMENT"]))
+            .then(pl.lit("health"))
+            .when(kind.is_in(["DENTAL", "DENTAL CHECK"]))
+            .then(pl.lit("dental"))
+            .alias("kind"),
             day(pl.col("clah_health_check_date")).alias("date"),
-        ).drop_nulls("kind")  # fmt: skip
+        ).drop_nulls("kind")
     if (t := _get(extract, "ssd_missing", *COLUMNS["ssd_missing"])) is not None:
         # Missing, not absent: "after their last missing episode" [G]; the SSD writes M or Missing (D2I's builder).
-        found["missing"] = t.filter(pl.col("miss_missing_episode_type").str.to_uppercase().is_in(["M", "MISSING"])).select(
-            pl.col("miss_person_id").alias("child"), day(pl.col("miss_missing_episode_start_date")).alias("start"),
-            pl.col("miss_missing_rhi_offered").alias("offered"), pl.col("miss_missing_rhi_accepted").alias("accepted"),
-        )  # fmt: skip
+        found["missing"] = t.filter(
+            pl.col("miss_missing_episode_type").str.to_uppercase().is_in(["M", "MISSING"])
+        ).select(
+            pl.col("miss_person_id").alias("child"),
+            day(pl.col("miss_missing_episode_start_date")).alias("start"),
+            pl.col("miss_missing_rhi_offered").alias("offered"),
+            pl.col("miss_missing_rhi_accepted").alias("accepted"),
+        )
     if (t := _get(extract, "ssd_care_leavers", *COLUMNS["ssd_care_leavers"])) is not None:
         rows = t.select(
-            pl.col("clea_person_id").alias("child"), pl.col("clea_care_leaver_personal_advisor").alias("adviser"),
+            pl.col("clea_person_id").alias("child"),
+            pl.col("clea_care_leaver_personal_advisor").alias("adviser"),
             day(pl.col("clea_pathway_plan_review_date")).alias("pathway"),
             day(pl.col("clea_care_leaver_latest_contact")).alias("contact"),
-            pl.col("clea_care_leaver_allocated_team").alias("team"), pl.col("clea_care_leaver_worker_id").alias("worker"),
-        )  # fmt: skip
+            pl.col("clea_care_leaver_allocated_team").alias("team"),
+            pl.col("clea_care_leaver_worker_id").alias("worker"),
+        )
         rows = _named(rows, "team", _names(extract, "ssd_department", "dept_team_id", "dept_team_name"))
         found["care_leavers"] = _named(
             rows, "worker", _names(extract, "ssd_professionals", "prof_professional_id", "prof_professional_name")

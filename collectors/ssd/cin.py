@@ -96,8 +96,9 @@ def make_cin(extract: Extract, year: CollectionYear, lea: str) -> bytes:
     t = {name: table(extract, name, columns) for name, columns in TABLES.items()}
     episodes = _group(open_episodes(extract, year), "cine_person_id", "cine_referral_date")
     plans = t["ssd_cp_plans"]
-    earlier = plans.join(plans.select("cppl_person_id", pl.col("cppl_cp_plan_start_date").alias("_other")),
-                         on="cppl_person_id").filter(pl.col("_other") < pl.col("cppl_cp_plan_start_date"))  # fmt: skip
+    earlier = plans.join(
+        plans.select("cppl_person_id", pl.col("cppl_cp_plan_start_date").alias("_other")), on="cppl_person_id"
+    ).filter(pl.col("_other") < pl.col("cppl_cp_plan_start_date"))
     previous = dict(earlier.group_by("cppl_cp_plan_id").len().iter_rows())
     factors = _group(t["ssd_assessment_factors"], "cinf_assessment_id")
     conferences = _group(t["ssd_initial_cp_conference"], "icpc_s47_enquiry_id", "icpc_icpc_date")
@@ -131,8 +132,14 @@ def _header(year: CollectionYear, lea: str) -> ET.Element:
     for name, value in (("Collection", "CIN"), ("Year", str(year.ending)), ("ReferenceDate", year.end.isoformat())):
         ET.SubElement(details, name).text = value
     source = ET.SubElement(header, "Source")
-    for name, value in (("SourceLevel", "L"), ("LEA", lea), ("SoftwareCode", "onereturn from the SSD extract"),
-                        ("Release", "1"), ("SerialNo", "001"), ("DateTime", f"{year.end.isoformat()}T00:00:00")):  # fmt: skip
+    for name, value in (
+        ("SourceLevel", "L"),
+        ("LEA", lea),
+        ("SoftwareCode", "onereturn from the SSD extract"),
+        ("Release", "1"),
+        ("SerialNo", "001"),
+        ("DateTime", f"{year.end.isoformat()}T00:00:00"),
+    ):
         ET.SubElement(source, name).text = value
     return message
 

@@ -197,8 +197,10 @@ def read_members(url: str, schema: str, *, limit: int, timeout_seconds: float, z
                 for chunk in copy:
                     left -= len(chunk)
                     if left < 0:
-                        raise PayloadTooLarge(f"the SSD tables in schema {schema} are over the upload limit of "
-                                              f"{limit:,} bytes (ONERETURN_MAX_UPLOAD_BYTES); nothing was kept")  # fmt: skip
+                        raise PayloadTooLarge(
+                            f"the SSD tables in schema {schema} are over the upload limit of "
+                            f"{limit:,} bytes (ONERETURN_MAX_UPLOAD_BYTES); nothing was kept"
+                        )
                     buffer.write(chunk)
             members[f"{table}.csv"] = buffer.getvalue()
         conn.rollback()
@@ -248,8 +250,13 @@ def read_now(engine: Engine, settings: Settings, source: Source, *, year: str | 
     except InvalidInput as exc:
         raise ReadFailed(str(exc)) from None
     try:
-        members = read_members(url, source.schema, limit=settings.max_upload_bytes,
-                               timeout_seconds=settings.ssd_read_timeout_seconds, zone=settings.timezone)  # fmt: skip
+        members = read_members(
+            url,
+            source.schema,
+            limit=settings.max_upload_bytes,
+            timeout_seconds=settings.ssd_read_timeout_seconds,
+            zone=settings.timezone,
+        )
     except PayloadTooLarge as exc:
         raise ReadFailed(str(exc)) from None
     except Exception as exc:
@@ -261,9 +268,15 @@ def read_now(engine: Engine, settings: Settings, source: Source, *, year: str | 
         path.write_bytes(as_zip(members))
         try:
             return receive_extract(
-                engine, settings, agency_code=source.agency_code, collection_year=year, name=EXTRACT_NAME,
-                path=path, submitted_by=submitted_by, start=lambda r: _run(engine, settings, r),
-            )  # fmt: skip
+                engine,
+                settings,
+                agency_code=source.agency_code,
+                collection_year=year,
+                name=EXTRACT_NAME,
+                path=path,
+                submitted_by=submitted_by,
+                start=lambda r: _run(engine, settings, r),
+            )
         except OneReturnError as exc:
             # Refused (the extract's own problems, a file made over the limit, an agency unknown): nothing was kept.
             raise ReadFailed(f"the extract read was refused: {exc}{_first_problems(exc)}") from None

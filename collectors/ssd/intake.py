@@ -227,20 +227,35 @@ def _read_csv(table: Table, data: bytes, problems: list[Problem]) -> pl.DataFram
         # A row short of the heading's columns would be read with blanks, a child's dates silently lost: refused.
         ragged = _ragged(text, len(heading)) if heading and not _rows_fit(text, frame, len(heading)) else []
     except csv.Error:
-        problems.append(Problem(table.name, None, None, "cannot be read as CSV: save it as CSV UTF-8, each row ending "
-                                "in a line feed (or a carriage return and a line feed)"))  # fmt: skip
+        problems.append(
+            Problem(
+                table.name,
+                None,
+                None,
+                "cannot be read as CSV: save it as CSV UTF-8, each row ending "
+                "in a line feed (or a carriage return and a line feed)",
+            )
+        )
         return None
     if not heading:
         problems.append(Problem(table.name, None, None, "the file is empty: a table needs its heading row"))
         return None
     if ragged:
-        problems += [Problem(table.name, n, None, f"the row has not the heading's {len(heading)} columns")
-                     for n in ragged[:SHOWN]]  # fmt: skip
+        problems += [
+            Problem(table.name, n, None, f"the row has not the heading's {len(heading)} columns")
+            for n in ragged[:SHOWN]
+        ]
         return None
     if frame is None:
         # The reader's own words may quote a line (a child's record): say what to check instead.
-        problems.append(Problem(table.name, None, None, f"cannot be read as CSV ({type(failed).__name__}): check "
-                                "that every row has the heading's columns"))  # fmt: skip
+        problems.append(
+            Problem(
+                table.name,
+                None,
+                None,
+                f"cannot be read as CSV ({type(failed).__name__}): check that every row has the heading's columns",
+            )
+        )
         return None
     renamed = {c: c.strip().lower() for c in frame.columns}
     # The heading as written too: polars renames an exact repeat (``x_duplicated_0``), which would pass as extra.
@@ -352,8 +367,16 @@ def _check_columns(table: Table, frame: pl.DataFrame, mapping: Mapping, notes: l
     aside, another missing one read blank (the SSD's builds for each case system differ in a few columns)."""
     person = [c for c, target in table.references.items() if target == f"{PERSON}.pers_person_id"]
     needed = list(dict.fromkeys([*table.key, *person, *JOINS.get(table.name, ())]))
-    problems = [Problem(table.name, None, c, "the column is missing: it is the table's key, the child's id or the "
-                        "id it is joined by") for c in needed if c not in frame.columns]  # fmt: skip
+    problems = [
+        Problem(
+            table.name,
+            None,
+            c,
+            "the column is missing: it is the table's key, the child's id or the id it is joined by",
+        )
+        for c in needed
+        if c not in frame.columns
+    ]
     extra = sorted(set(frame.columns) - _allowed(table, mapping))
     if extra:
         # Named five and counted (a heading of 100,000 columns would otherwise be answered in full).
@@ -476,8 +499,12 @@ def _rules(table: Table, column: str, mapping: Mapping, code_map: dict[tuple[str
         rules.append((f"a code of DfE's list {item.codes} or of the council's code map", lambda v: v.is_in(allowed)))
     elif item is not None and item.kind == "codes" and item.codes in mapping.codes:
         listed = mapping.codes[item.codes] | {local for (col, local) in code_map if col == column}
-        rules.append((f"a JSON list of codes of DfE's list {item.codes} (like [\"1A\", \"2B\"])",
-                      lambda v: v.map_batches(lambda s: _each_listed(s, listed), return_dtype=pl.Boolean)))  # fmt: skip
+        rules.append(
+            (
+                f'a JSON list of codes of DfE\'s list {item.codes} (like ["1A", "2B"])',
+                lambda v: v.map_batches(lambda s: _each_listed(s, listed), return_dtype=pl.Boolean),
+            )
+        )
     return rules
 
 

@@ -38,11 +38,19 @@ MAP = Path(__file__).resolve().parent / "payload_map.csv"
 MONTHS_BACK = 24
 #: The system's own ids, left out of the hash: the builder's semantic hash leaves out "system-generated ids that may
 #: change between runs without representing material change" (populate lines 344-352), and every purge flag.
-SYSTEM_IDS = frozenset({
-    "la_child_id", "mis_child_id", "social_care_episode_id", "child_and_family_assessment_id",
-    "child_in_need_plan_id", "section_47_assessment_id", "child_protection_plan_id",
-    "child_looked_after_placement_id", "purge",
-})  # fmt: skip
+SYSTEM_IDS = frozenset(
+    {
+        "la_child_id",
+        "mis_child_id",
+        "social_care_episode_id",
+        "child_and_family_assessment_id",
+        "child_in_need_plan_id",
+        "section_47_assessment_id",
+        "child_protection_plan_id",
+        "child_looked_after_placement_id",
+        "purge",
+    }
+)
 #: The codes a UPN is written as where it is unknown (populate lines 771-785).
 UPN_UNKNOWN = frozenset(f"UN{n}" for n in range(1, 11))
 #: Flags as the builder reads them (populate lines 890-896 and 996-1001).

@@ -43,13 +43,15 @@ def assessments(t: Tables, rid: str, w: Window) -> list[Payload] | None:
         # Choice: the builder's LEFT JOIN repeats an assessment once per factors row; here one assessment holds the
         # factors of all its rows, each once, in the order given.
         factors = [f for row in t.factors.get(aid, []) for f in factors_of(row.get("cinf_assessment_factors_json"))]
-        found.append({
-            "child_and_family_assessment_id": aid,
-            "start_date": iso(begun),
-            "authorisation_date": iso(authorised),
-            "factors": list(dict.fromkeys(factors)),
-            "purge": False,
-        })  # fmt: skip
+        found.append(
+            {
+                "child_and_family_assessment_id": aid,
+                "start_date": iso(begun),
+                "authorisation_date": iso(authorised),
+                "factors": list(dict.fromkeys(factors)),
+                "purge": False,
+            }
+        )
     return _by_start(found)
 
 
@@ -59,8 +61,14 @@ def plans(rows: list[Row], prefix: str, name: str, key: str, w: Window) -> list[
     for r in rows:
         begun, ended = day_of(r.get(f"{prefix}{name}_start_date")), day_of(r.get(f"{prefix}{name}_end_date"))
         if w.overlaps(begun, ended):
-            found.append({key: str(r[f"{prefix}{name}_id"]).strip(), "start_date": iso(begun), "end_date": iso(ended),
-                          "purge": False})  # fmt: skip
+            found.append(
+                {
+                    key: str(r[f"{prefix}{name}_id"]).strip(),
+                    "start_date": iso(begun),
+                    "end_date": iso(ended),
+                    "purge": False,
+                }
+            )
     return _by_start(found)
 
 
@@ -92,10 +100,16 @@ def section_47s(t: Tables, rid: str, w: Window) -> list[Payload] | None:
         begun, ended = day_of(s.get("s47e_s47_start_date")), day_of(s.get("s47e_s47_end_date"))
         if not (w.overlaps(begun, ended) or w.holds(held)):
             continue
-        found.append({
-            "section_47_assessment_id": sid, "start_date": iso(begun), "icpc_required_flag": _icpc_required(s),
-            "icpc_date": iso(held), "end_date": iso(ended), "purge": False,
-        })  # fmt: skip
+        found.append(
+            {
+                "section_47_assessment_id": sid,
+                "start_date": iso(begun),
+                "icpc_required_flag": _icpc_required(s),
+                "icpc_date": iso(held),
+                "end_date": iso(ended),
+                "purge": False,
+            }
+        )
     return _by_start(found)
 
 
@@ -115,17 +129,19 @@ def placements(t: Tables, rid: str, w: Window, *, identifiers: bool) -> list[Pay
             continue
         starts = [s[:1] for e in episodes if (s := clean(e.get("clae_cla_episode_start_reason")))]
         ends = [r for e in episodes if (r := "".join(str(e.get("clae_cla_episode_ceased_reason") or "")[:3].split()))]
-        found.append({
-            "child_looked_after_placement_id": pid,
-            "start_date": iso(begun),
-            "start_reason": min(starts) if starts else None,
-            "placement_type": clean(p.get("clap_cla_placement_type"), 3),
-            "postcode": clean(p.get("clap_cla_placement_postcode")) if identifiers else None,
-            "end_date": iso(ended) if ended is None or begun is None or ended >= begun else None,
-            "end_reason": min(ends) if ends else None,
-            "change_reason": clean(p.get("clap_cla_placement_change_reason")),
-            "purge": False,
-        })  # fmt: skip
+        found.append(
+            {
+                "child_looked_after_placement_id": pid,
+                "start_date": iso(begun),
+                "start_reason": min(starts) if starts else None,
+                "placement_type": clean(p.get("clap_cla_placement_type"), 3),
+                "postcode": clean(p.get("clap_cla_placement_postcode")) if identifiers else None,
+                "end_date": iso(ended) if ended is None or begun is None or ended >= begun else None,
+                "end_reason": min(ends) if ends else None,
+                "change_reason": clean(p.get("clap_cla_placement_change_reason")),
+                "purge": False,
+            }
+        )
     return _by_start(found, reverse=True)
 
 
@@ -172,9 +188,10 @@ def care_workers(t: Tables, rid: str, w: Window) -> list[Payload] | None:
     Choice: the builder takes role CW (line 1220); the SSD's role ids are the council's own (tables.md,
     ssd_involvements), so a council's rule (``ONERETURN_SSD_WORKER_ROLES``) names its roles in place of CW."""
     gate = [
-        r for r in t.cin_plans.get(rid, [])
+        r
+        for r in t.cin_plans.get(rid, [])
         if w.overlaps(day_of(r.get("cinp_cin_plan_start_date")), day_of(r.get("cinp_cin_plan_end_date")))
-    ]  # fmt: skip
+    ]
     if not gate:
         return None
     found = []

@@ -138,12 +138,18 @@ def keep(
     children = _states(prepared.children, before)
     name, sealed = _seal(settings, engine, children, prepared.run)
     row = CscPayloadExtract(
-        agency_code=agency_code, collection_year=collection_year, filename=filename[:255], content_hash=content_hash,
-        received_at=received_at, run_date=prepared.run, identifiers=prepared.identifiers,
-        previous_id=previous.id if previous is not None else None, kept_name=name,
-        children=len(prepared.children), **{s: sum(c["row_state"] == s for c in children)
-                                            for s in (NEW, UPDATED, UNCHANGED, DELETED)},
-    )  # fmt: skip
+        agency_code=agency_code,
+        collection_year=collection_year,
+        filename=filename[:255],
+        content_hash=content_hash,
+        received_at=received_at,
+        run_date=prepared.run,
+        identifiers=prepared.identifiers,
+        previous_id=previous.id if previous is not None else None,
+        kept_name=name,
+        children=len(prepared.children),
+        **{s: sum(c["row_state"] == s for c in children) for s in (NEW, UPDATED, UNCHANGED, DELETED)},
+    )
     # The sealed file first, then the row naming it: a failure between leaves a file nothing names, never a row
     # naming no file (as a record-level upload's raw file is kept before its submission).
     keptfiles.keep(engine, settings, name, sealed)

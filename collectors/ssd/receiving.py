@@ -53,20 +53,32 @@ class Taken:
     def submissions(self) -> list[dict[str, Any]]:
         """Each file made as the API lists it: its submission, status and whether it repeats an earlier one."""
         return [
-            {"id": r.submission.id, "filename": r.submission.filename, "status": r.submission.status,
-             "duplicate": r.duplicate, "location": f"/api/submissions/{r.submission.id}"}
+            {
+                "id": r.submission.id,
+                "filename": r.submission.filename,
+                "status": r.submission.status,
+                "duplicate": r.duplicate,
+                "location": f"/api/submissions/{r.submission.id}",
+            }
             for r in self.received
-        ]  # fmt: skip
+        ]
 
     def body(self) -> dict[str, Any]:
         """The answer the API gives for the extract (202): what was read, made and kept."""
         made, kept = self.made, self.payloads
         assert kept is not None
         annex = {"id": self.annex_id, "tables": sorted(made.annex_a)} if self.annex_id is not None else None
-        payloads = {"extract_id": kept.id, "run_date": kept.run_date.isoformat(), "children": kept.children,
-                    **{s: getattr(kept, s) for s in ("new", "updated", "unchanged", "deleted")}}  # fmt: skip
-        return {"extract": {"file": self.name, "rows": made.rows, "notes": made.notes, "annex_a": annex},
-                "submissions": self.submissions(), "csc_api_payloads": payloads}  # fmt: skip
+        payloads = {
+            "extract_id": kept.id,
+            "run_date": kept.run_date.isoformat(),
+            "children": kept.children,
+            **{s: getattr(kept, s) for s in ("new", "updated", "unchanged", "deleted")},
+        }
+        return {
+            "extract": {"file": self.name, "rows": made.rows, "notes": made.notes, "annex_a": annex},
+            "submissions": self.submissions(),
+            "csc_api_payloads": payloads,
+        }
 
     def changed(self) -> bool:
         """Whether the extract stored anything new (a file made that was not a repeat)."""
@@ -85,9 +97,14 @@ def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, n
     # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
     keep = kept_items(identifiers=payload_store.identifiers_on(settings, agency_code))
     return make_returns(
-        path, name, year, lea, max_unpacked=settings.max_upload_bytes, keep=keep,
+        path,
+        name,
+        year,
+        lea,
+        max_unpacked=settings.max_upload_bytes,
+        keep=keep,
         worker_roles=settings.worker_roles(agency_code),
-    )  # fmt: skip
+    )
 
 
 def _repeated_set(
@@ -152,8 +169,10 @@ def receive_extract(
     # Every file is held to the upload limit before any is received, so none is kept when another cannot be.
     for file_name, data in made.files:
         if len(data) > settings.max_upload_bytes:
-            raise PayloadTooLarge(f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
-                                  f"{settings.max_upload_bytes:,}; nothing was kept")  # fmt: skip
+            raise PayloadTooLarge(
+                f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
+                f"{settings.max_upload_bytes:,}; nothing was kept"
+            )
     # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
     extract, made.extract = made.extract, None
     assert extract is not None
@@ -169,10 +188,15 @@ def receive_extract(
             taken.received = [records.Received(sub, duplicate=True) for sub in earlier]
         for file_name, target in spooled if earlier is None else []:
             received = records.receive(
-                engine, settings, agency_code=agency_code, collection_year=collection_year,
-                files=[(file_name, target)], submitted_by=submitted_by, purpose=purpose,
+                engine,
+                settings,
+                agency_code=agency_code,
+                collection_year=collection_year,
+                files=[(file_name, target)],
+                submitted_by=submitted_by,
+                purpose=purpose,
                 audit=audit(f"submission {{id}} (agency {agency_code}, {file_name} from {name})"),
-            )  # fmt: skip
+            )
             start(received)
             taken.received.append(received)
     # Kept with the uploads of the files made from the extract, so Annex A reads the extract's rows with those files
@@ -188,7 +212,12 @@ def receive_extract(
         engine, settings, agency_code, collection_year, name, {**made.annex_a, "made_files": files_made}, submitted_by
     )
     taken.payloads = payload_store.keep(
-        engine, settings, agency_code=agency_code, collection_year=collection_year, filename=name,
-        content_hash=payload_store.file_hash(path), prepared=prepared,
-    )  # fmt: skip
+        engine,
+        settings,
+        agency_code=agency_code,
+        collection_year=collection_year,
+        filename=name,
+        content_hash=payload_store.file_hash(path),
+        prepared=prepared,
+    )
     return taken

@@ -51,9 +51,15 @@ def collection(year: str) -> CollectionYear:
 
 
 def make_returns(
-    path: Path, name: str, year: str, lea: str, *, max_unpacked: int, keep: Sequence[Item] = (),
+    path: Path,
+    name: str,
+    year: str,
+    lea: str,
+    *,
+    max_unpacked: int,
+    keep: Sequence[Item] = (),
     worker_roles: Sequence[str] = (),
-) -> Made:  # fmt: skip
+) -> Made:
     """The year's CIN census and SSDA903 made from the extract at ``path``; ExtractRefused lists every problem.
     ``keep`` names more columns to read and check past intake (DfE's payloads: ``collectors/ssd/payload.py``);
     ``worker_roles`` are the council's role ids that are the allocated worker (none: every involvement counts)."""
@@ -65,8 +71,12 @@ def make_returns(
     extract = read_extract(members, maps)
     annex_a.check(extract)
     extract.worker_roles = tuple(worker_roles)
-    made = Made(notes=[*extract.notes, *_role_notes(extract)], rows=extract.rows, annex_a=annex_a.derive(extract),
-                extract=extract)  # fmt: skip
+    made = Made(
+        notes=[*extract.notes, *_role_notes(extract)],
+        rows=extract.rows,
+        annex_a=annex_a.derive(extract),
+        extract=extract,
+    )
     years = collection(year)
     census = not open_episodes(extract, years).is_empty()
     episodes = extract.tables.get("ssd_cla_episodes")
@@ -91,18 +101,24 @@ def _role_notes(extract: Extract) -> list[str]:
     """What the upload's answer says of the council's rule for the allocated worker: which involvements count, and
     each role the rule names that no involvement of the extract has (the council's role ids, never a child's value)."""
     if not extract.worker_roles:
-        return ["no rule of the council's says which involvement roles are the allocated worker "
-                "(ONERETURN_SSD_WORKER_ROLES): every involvement counts for Annex A's allocated team and worker and "
-                "the SSDA903's SWEpisodes; DfE's payloads' care workers are role CW, as D2I's builder takes them"]  # fmt: skip
-    notes = [f"the council's rule for the allocated worker (ONERETURN_SSD_WORKER_ROLES): only involvements of role(s) "
-             f"{', '.join(extract.worker_roles)} count for Annex A's allocated team and worker, the SSDA903's "
-             "SWEpisodes and DfE's payloads' care workers"]  # fmt: skip
+        return [
+            "no rule of the council's says which involvement roles are the allocated worker "
+            "(ONERETURN_SSD_WORKER_ROLES): every involvement counts for Annex A's allocated team and worker and "
+            "the SSDA903's SWEpisodes; DfE's payloads' care workers are role CW, as D2I's builder takes them"
+        ]
+    notes = [
+        f"the council's rule for the allocated worker (ONERETURN_SSD_WORKER_ROLES): only involvements of role(s) "
+        f"{', '.join(extract.worker_roles)} count for Annex A's allocated team and worker, the SSDA903's "
+        "SWEpisodes and DfE's payloads' care workers"
+    ]
     frame = extract.tables.get("ssd_involvements")
     held = set() if frame is None or ROLE not in frame.columns else {role_key(r) for r in frame[ROLE].unique()}
     absent = [r for r in extract.worker_roles if role_key(r) not in held]
     if absent:
-        notes.append(f"the council's rule for the allocated worker names role(s) no involvement in the extract has: "
-                     f"{', '.join(absent)}")  # fmt: skip
+        notes.append(
+            f"the council's rule for the allocated worker names role(s) no involvement in the extract has: "
+            f"{', '.join(absent)}"
+        )
     return notes
 
 

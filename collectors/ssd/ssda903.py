@@ -92,32 +92,88 @@ from collectors.ssd.spec import DATE, FLAGS, ROLE, of_roles
 from collectors.ssd.ssda903_oc2 import make_oc2
 
 TABLES: dict[str, tuple[str, ...]] = {
-    "ssd_person": ("pers_person_id", "pers_sex", "pers_dob", "pers_ethnicity", "pers_upn",
-                   "pers_upn_unknown", "pers_is_mother"),
+    "ssd_person": (
+        "pers_person_id",
+        "pers_sex",
+        "pers_dob",
+        "pers_ethnicity",
+        "pers_upn",
+        "pers_upn_unknown",
+        "pers_is_mother",
+    ),
     "ssd_mother": ("moth_person_id", "moth_childs_dob"),
-    "ssd_cla_episodes": ("clae_cla_episode_id", "clae_person_id", "clae_cla_episode_start_date",
-                         "clae_cla_episode_start_reason", "clae_cla_primary_need_code", "clae_cla_episode_ceased_date",
-                         "clae_cla_episode_ceased_reason", "clae_cla_id", "clae_cla_placement_id"),
-    "ssd_cla_placement": ("clap_cla_placement_id", "clap_cla_placement_type", "clap_cla_placement_provider",
-                          "clap_cla_placement_change_reason", "clap_cla_placement_postcode", "clap_cla_placement_urn"),
-    "ssd_legal_status": ("lega_person_id", "lega_legal_status", "lega_legal_status_start_date",
-                         "lega_legal_status_end_date"),
-    "ssd_address": ("addr_person_id", "addr_address_type", "addr_address_start_date", "addr_address_end_date",
-                    "addr_address_postcode"),
-    "ssd_immigration_status": ("immi_person_id", "immi_immigration_status", "immi_immigration_status_start_date",
-                               "immi_immigration_status_end_date"),
+    "ssd_cla_episodes": (
+        "clae_cla_episode_id",
+        "clae_person_id",
+        "clae_cla_episode_start_date",
+        "clae_cla_episode_start_reason",
+        "clae_cla_primary_need_code",
+        "clae_cla_episode_ceased_date",
+        "clae_cla_episode_ceased_reason",
+        "clae_cla_id",
+        "clae_cla_placement_id",
+    ),
+    "ssd_cla_placement": (
+        "clap_cla_placement_id",
+        "clap_cla_placement_type",
+        "clap_cla_placement_provider",
+        "clap_cla_placement_change_reason",
+        "clap_cla_placement_postcode",
+        "clap_cla_placement_urn",
+    ),
+    "ssd_legal_status": (
+        "lega_person_id",
+        "lega_legal_status",
+        "lega_legal_status_start_date",
+        "lega_legal_status_end_date",
+    ),
+    "ssd_address": (
+        "addr_person_id",
+        "addr_address_type",
+        "addr_address_start_date",
+        "addr_address_end_date",
+        "addr_address_postcode",
+    ),
+    "ssd_immigration_status": (
+        "immi_person_id",
+        "immi_immigration_status",
+        "immi_immigration_status_start_date",
+        "immi_immigration_status_end_date",
+    ),
     "ssd_cla_reviews": ("clar_cla_id", "clar_cla_review_date", "clar_cla_review_participation"),
-    "ssd_missing": ("miss_person_id", "miss_missing_episode_type", "miss_missing_episode_start_date",
-                    "miss_missing_episode_end_date"),
-    "ssd_care_leavers": ("clea_person_id", "clea_care_leaver_in_touch", "clea_care_leaver_activity",
-                         "clea_care_leaver_accom_suitable"),
-    "ssd_involvements": ("invo_person_id", "invo_professional_id", "invo_involvement_start_date",
-                         "invo_involvement_end_date", "invo_worker_change_reason", ROLE),
+    "ssd_missing": (
+        "miss_person_id",
+        "miss_missing_episode_type",
+        "miss_missing_episode_start_date",
+        "miss_missing_episode_end_date",
+    ),
+    "ssd_care_leavers": (
+        "clea_person_id",
+        "clea_care_leaver_in_touch",
+        "clea_care_leaver_activity",
+        "clea_care_leaver_accom_suitable",
+    ),
+    "ssd_involvements": (
+        "invo_person_id",
+        "invo_professional_id",
+        "invo_involvement_start_date",
+        "invo_involvement_end_date",
+        "invo_worker_change_reason",
+        ROLE,
+    ),
     "ssd_professionals": ("prof_professional_id", "prof_social_worker_registration_no"),
-    "ssd_permanence": ("perm_person_id", "perm_adm_decision_date", "perm_matched_date", "perm_adopted_by_carer_flag",
-                       "perm_number_of_adopters", "perm_adopter_sex", "perm_adopter_legal_status",
-                       "perm_decision_reversed_date", "perm_decision_reversed_reason"),
-}  # fmt: skip
+    "ssd_permanence": (
+        "perm_person_id",
+        "perm_adm_decision_date",
+        "perm_matched_date",
+        "perm_adopted_by_carer_flag",
+        "perm_number_of_adopters",
+        "perm_adopter_sex",
+        "perm_adopter_legal_status",
+        "perm_decision_reversed_date",
+        "perm_decision_reversed_reason",
+    ),
+}
 #: Read as text, not typed: DATE_PERM may be one of DfE's zz forms (the SSD's LAPP003A).
 PREVIOUS = ("lapp_person_id", "lapp_previous_permanence_option", "lapp_previous_permanence_la",
             "lapp_previous_permanence_order_date")  # fmt: skip
@@ -189,8 +245,14 @@ def make_ssda903(extract: Extract, year: CollectionYear, notes: list[str] | None
         status = (i["immi_immigration_status"] or "").strip().upper()
         if i["immi_person_id"] in dob and status in UASC:
             sex = sex_of[i["immi_person_id"]]
-            rows["UASC"].append([i["immi_person_id"], SEX.get(coded(extract, "pers_sex", sex) or "", ""),
-                                 dob[i["immi_person_id"]], _d(i["immi_immigration_status_end_date"])])  # fmt: skip
+            rows["UASC"].append(
+                [
+                    i["immi_person_id"],
+                    SEX.get(coded(extract, "pers_sex", sex) or "", ""),
+                    dob[i["immi_person_id"]],
+                    _d(i["immi_immigration_status_end_date"]),
+                ]
+            )
     cla_of: dict[str, str] = dict(
         episodes.select("clae_cla_id", "clae_person_id").drop_nulls().unique("clae_cla_id").iter_rows()
     )
@@ -201,14 +263,31 @@ def make_ssda903(extract: Extract, year: CollectionYear, notes: list[str] | None
             rows["Reviews"].append([child, dob[child], _d(r["clar_cla_review_date"]), code])
     for m in t["ssd_missing"].iter_rows(named=True):
         if m["miss_person_id"] in dob:
-            rows["Missing"].append([m["miss_person_id"], dob[m["miss_person_id"]],
-                                    coded(extract, "miss_missing_episode_type", m["miss_missing_episode_type"]) or "",
-                                    _d(m["miss_missing_episode_start_date"]), _d(m["miss_missing_episode_end_date"])])  # fmt: skip
+            rows["Missing"].append(
+                [
+                    m["miss_person_id"],
+                    dob[m["miss_person_id"]],
+                    coded(extract, "miss_missing_episode_type", m["miss_missing_episode_type"]) or "",
+                    _d(m["miss_missing_episode_start_date"]),
+                    _d(m["miss_missing_episode_end_date"]),
+                ]
+            )
     for c in leavers.iter_rows(named=True):
         if c["clea_person_id"] in dob:
-            rows["OC3"].append([c["clea_person_id"], dob[c["clea_person_id"]],
-                                *(coded(extract, k, c[k]) or "" for k in ("clea_care_leaver_in_touch",
-                                  "clea_care_leaver_activity", "clea_care_leaver_accom_suitable"))])  # fmt: skip
+            rows["OC3"].append(
+                [
+                    c["clea_person_id"],
+                    dob[c["clea_person_id"]],
+                    *(
+                        coded(extract, k, c[k]) or ""
+                        for k in (
+                            "clea_care_leaver_in_touch",
+                            "clea_care_leaver_activity",
+                            "clea_care_leaver_accom_suitable",
+                        )
+                    ),
+                ]
+            )
     rows["OC2"] = make_oc2(extract, rows["Episodes"], dob, {r[0] for r in rows["OC3"]}, year, notes)
     rows["SWEpisodes"] = _social_workers(extract, t, dob, year, notes)
     mine = episodes.filter(pl.col("clae_person_id").is_in(sorted(children)))
@@ -237,16 +316,25 @@ def _social_workers(
         of_roles(pl.col(ROLE), extract.worker_roles)
         & pl.col("invo_person_id").is_in(sorted(dob))
         & (pl.col("invo_involvement_start_date").is_null() | (pl.col("invo_involvement_start_date") <= year.end))
-        & (pl.col("invo_involvement_end_date").is_null()
-           | (pl.col("invo_involvement_end_date") >= sw_period_start(year)))
-    )  # fmt: skip
+        & (
+            pl.col("invo_involvement_end_date").is_null()
+            | (pl.col("invo_involvement_end_date") >= sw_period_start(year))
+        )
+    )
     out, unregistered = [], 0
     for v in overlapping.iter_rows(named=True):
         sw_id = number.get(v["invo_professional_id"]) or unregistered_id(v["invo_professional_id"])
         unregistered += sw_id.startswith(UNREGISTERED)
-        out.append([v["invo_person_id"], dob[v["invo_person_id"]], sw_id, _d(v["invo_involvement_start_date"]),
-                    _d(v["invo_involvement_end_date"]),
-                    coded(extract, "invo_worker_change_reason", v["invo_worker_change_reason"]) or ""])  # fmt: skip
+        out.append(
+            [
+                v["invo_person_id"],
+                dob[v["invo_person_id"]],
+                sw_id,
+                _d(v["invo_involvement_start_date"]),
+                _d(v["invo_involvement_end_date"]),
+                coded(extract, "invo_worker_change_reason", v["invo_worker_change_reason"]) or "",
+            ]
+        )
     if unregistered:
         held = "ssd_professionals" in extract.tables and "prof_social_worker_registration_no" in (
             extract.tables["ssd_professionals"].columns
@@ -272,22 +360,36 @@ def _short_breaks(episodes: list[list[str]]) -> set[str]:
 
 
 def _header(extract: Extract, people: pl.DataFrame, mothers: pl.DataFrame, short: set[str]) -> list[list[str]]:
-    latest = dict(mothers.sort("moth_childs_dob").group_by("moth_person_id", maintain_order=True).last().select(
-        "moth_person_id", "moth_childs_dob").iter_rows())  # fmt: skip
+    latest = dict(
+        mothers.sort("moth_childs_dob")
+        .group_by("moth_person_id", maintain_order=True)
+        .last()
+        .select("moth_person_id", "moth_childs_dob")
+        .iter_rows()
+    )
     out = []
     for p in people.iter_rows(named=True):
         mother = None if p["pers_person_id"] in short else FLAGS.get(p["pers_is_mother"] or "")
         born = None if p["pers_person_id"] in short else latest.get(p["pers_person_id"])
         upn = p["pers_upn"] or p["pers_upn_unknown"] or ""
-        out.append([p["pers_person_id"], SEX.get(coded(extract, "pers_sex", p["pers_sex"]) or "", ""), _d(p["pers_dob"]),
-                    coded(extract, "pers_ethnicity", p["pers_ethnicity"]) or "", upn,
-                    "" if mother is None else str(int(mother)), _d(born)])  # fmt: skip
+        out.append(
+            [
+                p["pers_person_id"],
+                SEX.get(coded(extract, "pers_sex", p["pers_sex"]) or "", ""),
+                _d(p["pers_dob"]),
+                coded(extract, "pers_ethnicity", p["pers_ethnicity"]) or "",
+                upn,
+                "" if mother is None else str(int(mother)),
+                _d(born),
+            ]
+        )
     return out
 
 
 def _episodes(extract: Extract, episodes: pl.DataFrame, t: dict[str, pl.DataFrame]) -> list[list[str]]:
-    status = _in_force(t["ssd_legal_status"], "lega_person_id", "lega_legal_status_start_date",
-                       "lega_legal_status_end_date", episodes)  # fmt: skip
+    status = _in_force(
+        t["ssd_legal_status"], "lega_person_id", "lega_legal_status_start_date", "lega_legal_status_end_date", episodes
+    )
     homes = t["ssd_address"].filter(pl.col("addr_address_type").str.to_uppercase() == "HOME")
     home = _in_force(homes, "addr_person_id", "addr_address_start_date", "addr_address_end_date", episodes)
     legal = dict(status.select("clae_cla_episode_id", "lega_legal_status").iter_rows())
@@ -300,19 +402,23 @@ def _episodes(extract: Extract, episodes: pl.DataFrame, t: dict[str, pl.DataFram
         def code(column: str, value: str | None) -> str:
             return coded(extract, column, value) or ""
 
-        out.append([
-            e["clae_person_id"], _d(e["clae_cla_episode_start_date"]),
-            code("clae_cla_episode_start_reason", e["clae_cla_episode_start_reason"]),
-            code("lega_legal_status", legal.get(e["clae_cla_episode_id"])),
-            code("clae_cla_primary_need_code", e["clae_cla_primary_need_code"]),
-            code("clap_cla_placement_type", place.get("clap_cla_placement_type")),
-            code("clap_cla_placement_provider", place.get("clap_cla_placement_provider")),
-            _d(e["clae_cla_episode_ceased_date"]),
-            code("clae_cla_episode_ceased_reason", e["clae_cla_episode_ceased_reason"]),
-            code("clap_cla_placement_change_reason", place.get("clap_cla_placement_change_reason")),
-            postcode.get(e["clae_cla_episode_id"]) or "", place.get("clap_cla_placement_postcode") or "",
-            place.get("clap_cla_placement_urn") or "",
-        ])  # fmt: skip
+        out.append(
+            [
+                e["clae_person_id"],
+                _d(e["clae_cla_episode_start_date"]),
+                code("clae_cla_episode_start_reason", e["clae_cla_episode_start_reason"]),
+                code("lega_legal_status", legal.get(e["clae_cla_episode_id"])),
+                code("clae_cla_primary_need_code", e["clae_cla_primary_need_code"]),
+                code("clap_cla_placement_type", place.get("clap_cla_placement_type")),
+                code("clap_cla_placement_provider", place.get("clap_cla_placement_provider")),
+                _d(e["clae_cla_episode_ceased_date"]),
+                code("clae_cla_episode_ceased_reason", e["clae_cla_episode_ceased_reason"]),
+                code("clap_cla_placement_change_reason", place.get("clap_cla_placement_change_reason")),
+                postcode.get(e["clae_cla_episode_id"]) or "",
+                place.get("clap_cla_placement_postcode") or "",
+                place.get("clap_cla_placement_urn") or "",
+            ]
+        )
     _placement_changes(out, list(episodes["clae_cla_episode_start_date"]))
     return out
 
@@ -344,8 +450,15 @@ def _adoption(
             continue
         ceased = reversed_on is not None and reversed_on <= year.end
         reason = coded(extract, "perm_decision_reversed_reason", p["perm_decision_reversed_reason"]) or ""
-        placed.append([p["perm_person_id"], dob[p["perm_person_id"]], _d(p["perm_adm_decision_date"]),
-                       _d(reversed_on) if ceased else "", reason if ceased else ""])  # fmt: skip
+        placed.append(
+            [
+                p["perm_person_id"],
+                dob[p["perm_person_id"]],
+                _d(p["perm_adm_decision_date"]),
+                _d(reversed_on) if ceased else "",
+                reason if ceased else "",
+            ]
+        )
     adopted_on: dict[str, date] = {}
     for e in episodes.iter_rows(named=True):
         ended = e["clae_cla_episode_ceased_date"]
@@ -364,10 +477,18 @@ def _adoption(
             continue  # DfE's rule 601 reports the adoption without its AD1: the SSD holds no decision for it
         a = standing.row(-1, named=True)
         carer = FLAGS.get(a["perm_adopted_by_carer_flag"] or "")
-        ad1.append([child, dob[child], _d(a["perm_adm_decision_date"]), _d(a["perm_matched_date"]),
-                    "" if carer is None else str(int(carer)), a["perm_number_of_adopters"] or "",
-                    coded(extract, "perm_adopter_sex", a["perm_adopter_sex"]) or "",
-                    coded(extract, "perm_adopter_legal_status", a["perm_adopter_legal_status"]) or ""])  # fmt: skip
+        ad1.append(
+            [
+                child,
+                dob[child],
+                _d(a["perm_adm_decision_date"]),
+                _d(a["perm_matched_date"]),
+                "" if carer is None else str(int(carer)),
+                a["perm_number_of_adopters"] or "",
+                coded(extract, "perm_adopter_sex", a["perm_adopter_sex"]) or "",
+                coded(extract, "perm_adopter_legal_status", a["perm_adopter_legal_status"]) or "",
+            ]
+        )
     return ad1, placed
 
 
@@ -389,10 +510,15 @@ def _previous(extract: Extract, episodes: pl.DataFrame, dob: dict[str, str], yea
     out = []
     for child in (c for c in dob if c in last):
         p = last[child]
-        out.append([child, dob[child],
-                    coded(extract, "lapp_previous_permanence_option", p["lapp_previous_permanence_option"]) or "",
-                    coded(extract, "lapp_previous_permanence_la", p["lapp_previous_permanence_la"]) or "",
-                    _order_date((p["lapp_previous_permanence_order_date"] or "").strip())])  # fmt: skip
+        out.append(
+            [
+                child,
+                dob[child],
+                coded(extract, "lapp_previous_permanence_option", p["lapp_previous_permanence_option"]) or "",
+                coded(extract, "lapp_previous_permanence_la", p["lapp_previous_permanence_la"]) or "",
+                _order_date((p["lapp_previous_permanence_order_date"] or "").strip()),
+            ]
+        )
     return out
 
 

@@ -93,9 +93,13 @@ def _age(born: date, on: date) -> int:
 
 
 def make_oc2(
-    extract: Extract, episodes: list[list[str]], dob: dict[str, str], leavers: set[str], year: CollectionYear,
+    extract: Extract,
+    episodes: list[list[str]],
+    dob: dict[str, str],
+    leavers: set[str],
+    year: CollectionYear,
     notes: list[str],
-) -> list[list[str]]:  # fmt: skip
+) -> list[list[str]]:
     """OC2 rows for the children of ``dob`` looked after continuously for 12 months (not care leavers of OC3), in the
     order of ``dob`` (the Header's)."""
     looked_after = continuously_looked_after(episodes, year) - leavers
@@ -120,15 +124,28 @@ def make_oc2(
         convicted = "1" if _latest(t["ssd_cla_convictions"], "clac_person_id", child) else "0"
         offer = "0" if misuse and received == "0" else ""
         offered += offer == "0"
-        rows.append([
-            child, dob[child], score, reason, convicted if at_end >= 10 else "",
-            had["HEALTH_CHECK"] if at_end < 5 else "", immunised or "0", had["TEETH_CHECK"],
-            had["HEALTH_ASSESSMENT"], "1" if misuse else "0", received, offer,
-        ])  # fmt: skip
+        rows.append(
+            [
+                child,
+                dob[child],
+                score,
+                reason,
+                convicted if at_end >= 10 else "",
+                had["HEALTH_CHECK"] if at_end < 5 else "",
+                immunised or "0",
+                had["TEETH_CHECK"],
+                had["HEALTH_ASSESSMENT"],
+                "1" if misuse else "0",
+                received,
+                offer,
+            ]
+        )
     if offered:
-        notes.append(f"OC2: INTERVENTION_OFFERED is not held in the SSD; written 0 (no offer recorded) for {offered} "
-                     "child(ren) with a substance misuse problem and no intervention received: put the council's own "
-                     "answer in before sending")  # fmt: skip
+        notes.append(
+            f"OC2: INTERVENTION_OFFERED is not held in the SSD; written 0 (no offer recorded) for {offered} "
+            "child(ren) with a substance misuse problem and no intervention received: put the council's own "
+            "answer in before sending"
+        )
     return rows
 
 
