@@ -229,8 +229,8 @@ def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
 def _ssd_loaded(engine: Engine) -> list[DemoUpload]:
     """The submissions made from the synthetic council's SSD extract when the demo loaded it before; else none."""
+    from collectors.records.kept import CIN_FILE, SSDA903_FILE
     from collectors.ssd import payload_store
-    from collectors.ssd.service import CIN_FILE, SSDA903_FILE
 
     with Session(engine) as session:
         if payload_store.latest(session, RECORDS_AGENCY) is None:

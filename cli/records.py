@@ -98,7 +98,7 @@ def synthetic_command(
 def purge_command() -> None:
     """Delete record-level raw files and child-level rows past ONERETURN_RECORDS_RETENTION_DAYS; figures and counts stay."""
     from cli.shared import ready_engine
-    from collectors.records.retention import purge
+    from collectors.retention import purge
     from onereturn.settings import get_settings
 
     settings = get_settings()

@@ -46,6 +46,7 @@ MODEL_MODULES = (
     "onereturn.models",
     "onereturn.audittrail",
     "collectors.records.models",
+    "collectors.ssd.models",
     "indicators.published",
 )
 

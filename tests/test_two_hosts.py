@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
-from collectors.records.retention import purge
 from collectors.records.service import process_records, receive, resume_records
+from collectors.retention import purge
 from collectors.service import submit
 from collectors.ways_in import reprocess
 from indicators.models import Submission

@@ -19,6 +19,11 @@ from indicators.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
 
+#: The file names the record files made from a council's SSD extract are kept under (``collectors.ssd.service``):
+#: the record-files routes and Annex A find them by these.
+CIN_FILE = "cin_census_from_ssd.xml"
+SSDA903_FILE = "ssda903_from_ssd.zip"
+
 
 def content_hash(files: Iterable[tuple[str, Path]]) -> str:
     """One upload's hash: SHA-256 over its files' sorted (name, SHA-256) pairs, so their order does not count."""

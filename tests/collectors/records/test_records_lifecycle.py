@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from collectors.lease import worker_id
 from collectors.records.models import RecordChild, RecordLineage
-from collectors.records.retention import purge
 from collectors.records.service import process_records, receive, resume_records
+from collectors.retention import purge
 from collectors.ways_in import reprocess
 from indicators.models import Observation, Submission
 from onereturn.settings import Settings

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from collectors.records.models import RecordChild
-from collectors.records.retention import purge
+from collectors.retention import purge
 from collectors.sen2.receiving import check
 from collectors.sen2.schema import FOLDER, parse, schema_problems
 from indicators.models import Submission

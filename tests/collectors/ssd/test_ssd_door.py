@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from collectors.records.models import CscPayloadExtract
+from collectors.ssd.models import CscPayloadExtract
 from indicators.models import Submission
 from onereturn.settings import Settings
 from tests.collectors.records.samples import upload
