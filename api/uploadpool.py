@@ -150,7 +150,7 @@ def _run_records(submission_id: int) -> int:
     assert _engine is not None
     assert _settings is not None
     from collectors.ways_in import waiting_way_in
-    from indicators.models import RECORDS_KIND
+    from indicators.store.models import RECORDS_KIND
 
     _busy.set()
     try:

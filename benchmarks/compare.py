@@ -77,7 +77,7 @@ def _store(root: Path) -> tuple[str, int]:
     from sqlalchemy import insert
     from sqlmodel import Session
 
-    from indicators.models import Observation, Submission
+    from indicators.store.models import Observation, Submission
     from mappings.models import Agency
     from mappings.service import load_bundled
     from onereturn import db

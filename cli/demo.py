@@ -15,8 +15,8 @@ from exports import service as exports
 from exports.build import Builder
 from exports.release import build_ungated
 from exports.writers import FORMATS
-from indicators.models import Submission
 from indicators.periods import Period, parse_period
+from indicators.store.models import Submission
 from mappings.agencies import demo_keys_live, owed_periods
 from mappings.models import Return
 from mappings.signoff.acts import sign_off_all

@@ -117,7 +117,7 @@ def resume_command() -> None:
     """Take up record-level uploads whose worker stopped (their lease ran out) and run them on."""
     from cli.shared import ready_engine
     from collectors.ways_in import waiting_way_in
-    from indicators.models import RECORDS_KIND
+    from indicators.store.models import RECORDS_KIND
     from onereturn.settings import get_settings
 
     ids = waiting_way_in(RECORDS_KIND).resume(ready_engine(), get_settings())

@@ -23,10 +23,11 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
-from indicators.models import RECORDS_KIND, Code, Indicator, Observation, Submission
+from indicators.models import Code, Indicator
 from indicators.periods import Period, parse_period
 from indicators.published_query import PublisherBurden, publisher_burden
 from indicators.service import indicators_by_id
+from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.annex_a import RECORD_RETURNS, AnnexCells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return

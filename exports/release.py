@@ -28,8 +28,8 @@ from sqlmodel import Session, col, select
 from exports.build import Builder, return_with_fields
 from exports.built import UNSIGNED, BuiltReturn
 from exports.symbols import NOT_SIGNED_OFF
-from indicators.models import Observation
 from indicators.periods import utc
+from indicators.store.models import Observation
 from mappings.agencies import agency_names
 from mappings.models import Return, SignOff
 from mappings.signoff.behind import to_sign

@@ -21,9 +21,10 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from indicators.catalogue import Located, read_files, validation_problems
-from indicators.models import CatalogueVersion, Code, Indicator, Submission
+from indicators.models import CatalogueVersion, Code, Indicator
 from indicators.periods import Period, PeriodType, months_in, parse_period, quarter, snapshot
 from indicators.service import indicators_by_id
+from indicators.store.models import Submission
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
 from mappings.keys import APPROVER_SCOPE, DEFAULT_SCOPES

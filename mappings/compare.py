@@ -39,8 +39,9 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from indicators.models import Indicator, Observation, Submission
+from indicators.models import Indicator
 from indicators.sources import cite_text
+from indicators.store.models import Observation, Submission
 from mappings.geography import ENGLAND
 from mappings.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
 from mappings.models import OfficerGroup, OrgParent, OrgUnit

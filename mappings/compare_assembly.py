@@ -19,10 +19,10 @@ from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
 from indicators.models import Indicator as IndicatorRow
-from indicators.models import Observation, Submission
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure
 from indicators.published_query import PublishedTotal, published_totals
+from indicators.store.models import Observation, Submission
 from mappings.areas import GeographyRows
 from mappings.compare import (
     Comparison,

@@ -40,6 +40,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 #: stays below the packages that define them.
 MODEL_MODULES = (
     "indicators.models",
+    "indicators.store.models",
     "mappings.models",
     "exports.models",
     "onereturn.outbox",

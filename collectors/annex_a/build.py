@@ -29,7 +29,7 @@ from collectors.records.kept import CIN_FILE, SSDA903_FILE, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
-from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
+from indicators.store.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from mappings.annex_a import AnnexCells, AnnexList, Layout, load_layout
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings

@@ -27,7 +27,7 @@ from collectors.annex_a.extract_rows import pack, unpack_kept
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.ssda903_care import age_on
-from indicators.models import RECORDS_KIND
+from indicators.store.models import RECORDS_KIND
 from mappings.annex_a import AnnexList, Layout
 from onereturn.settings import Settings
 from onereturn.workspace import private_folder

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from collectors.records.privacy import Keys, keys_for
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
 

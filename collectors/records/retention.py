@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from collectors import lease
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
 from onereturn.workspace import clear_left

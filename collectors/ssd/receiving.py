@@ -27,7 +27,7 @@ from collectors.ssd import payload_store
 from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import kept_items
 from collectors.ssd.service import Made, make_returns
-from indicators.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from mappings.compare import dfe_la_number
 from mappings.illustrative import councils_of
 from onereturn.errors import InvalidInput, PayloadTooLarge

@@ -19,8 +19,9 @@ from sqlalchemy import select as columns
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from indicators.models import CatalogueVersion, Observation
+from indicators.models import CatalogueVersion
 from indicators.periods import utc
+from indicators.store.models import Observation
 from mappings.models import Agency, AgencyOrg, Return, SignOff, SignOffBehind
 from mappings.signoff.builds import Builds
 from mappings.signoff.figures import Figure, figures_of

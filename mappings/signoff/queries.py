@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from indicators.models import Observation, Submission
 from indicators.periods import Period, parse_period, utc
+from indicators.store.models import Observation, Submission
 from mappings.agencies import agency_names
 from mappings.calendar import agency_returns
 from mappings.deadlines import periods_between

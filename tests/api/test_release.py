@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from exports.disclosure import SUPPRESSED_LINEAGE
 from exports.models import ExportSnapshot, ReturnBuild
-from indicators.models import Observation
+from indicators.store.models import Observation
 from mappings.models import Return
 from onereturn.settings import Settings
 from tests.helpers import OFFICER, OHID, assert_canonical_error, upload

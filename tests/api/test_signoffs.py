@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from exports.models import ReturnBuild
 from exports.release import build_ungated
-from indicators.models import Submission
+from indicators.store.models import Submission
 from mappings import keys
 from mappings import signoff as signoffs
 from mappings.catalogue import DEFAULT_DECLARATION

@@ -13,7 +13,7 @@ from collectors.published.intake import import_release
 from collectors.published.sources import load_sources
 from collectors.service import submit
 from exports.release import build_ungated
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from mappings.compare import geography
 from mappings.models import AgencyOrg, OrgParent, OrgUnit, SignOff, SignOffEvent
 from mappings.resolve import figures_at_level

@@ -15,7 +15,7 @@ from collectors.records.models import RecordChild, RecordLineage
 from collectors.records.service import process_records, receive, resume_records
 from collectors.retention import purge
 from collectors.ways_in import reprocess
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import PASSING, cut_off, figures_of

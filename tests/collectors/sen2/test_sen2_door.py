@@ -17,7 +17,7 @@ from collectors.records.models import RecordChild
 from collectors.retention import purge
 from collectors.sen2.receiving import check
 from collectors.sen2.schema import FOLDER, parse, schema_problems
-from indicators.models import Submission
+from indicators.store.models import Submission
 from mappings.compare import FOLDER as COMPARATORS
 from onereturn.errors import InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings

@@ -20,7 +20,7 @@ import scheduler
 from collectors.ssd import database
 from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.spec import mapped_years
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import jobs
 from onereturn.errors import InvalidInput
 from onereturn.models import JobRun
