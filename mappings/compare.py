@@ -42,14 +42,13 @@ from sqlmodel import Session, col, select
 from indicators.models import Indicator
 from indicators.sources import cite_text
 from indicators.store.models import Observation, Submission
-from mappings.geography import ENGLAND
+from mappings.geography import ENGLAND, la_codes
 from mappings.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
 from mappings.models import OfficerGroup, OrgParent, OrgUnit
 from mappings.signoff.states import published_sources
 
 FOLDER = Path(__file__).with_name("comparators")
 NEIGHBOURS_FILE = "New_Statistical_Neighbour_Groupings_April_2021.csv"
-LA_CODES_FILE = "dfe_la_codes.csv"
 GROUPS_FILE = "groups.toml"
 
 NEIGHBOURS_SOURCE = (
@@ -282,25 +281,6 @@ class Comparison:
 
 
 @cache
-def _la_codes() -> tuple[dict[str, tuple[str, ...]], dict[str, str], dict[str, str]]:
-    by_number: dict[str, list[str]] = {}
-    number_of: dict[str, str] = {}
-    names: dict[str, str] = {}
-    with (FOLDER / LA_CODES_FILE).open(newline="", encoding="utf-8") as f:
-        # Newest code first: a reorganised council is looked for under its current code before its old one.
-        for row in sorted(csv.DictReader(f), key=lambda r: r["last_year"], reverse=True):
-            by_number.setdefault(row["old_la_code"], []).append(row["new_la_code"])
-            number_of[row["new_la_code"]] = row["old_la_code"]
-            names[row["old_la_code"]] = row["la_name"]
-    return {k: tuple(v) for k, v in by_number.items()}, number_of, names
-
-
-def dfe_la_number(org_code: str) -> str | None:
-    """DfE's three-digit number of the council of ONS code ``org_code`` (its EES files' old_la_code), if it has one."""
-    return _la_codes()[1].get(org_code)
-
-
-@cache
 def _neighbour_rows() -> dict[str, list[tuple[str, str]]]:
     out: dict[str, list[tuple[str, str]]] = {}
     with (FOLDER / NEIGHBOURS_FILE).open(newline="", encoding="utf-8-sig") as f:
@@ -315,7 +295,7 @@ def _neighbour_rows() -> dict[str, list[tuple[str, str]]]:
 
 def statistical_neighbours(org_code: str) -> Group | None:
     """DfE's ten statistical neighbours of a council (by GSS code), closest first; None where DfE names none."""
-    by_number, number_of, names = _la_codes()
+    by_number, number_of, names = la_codes()
     number = number_of.get(org_code)
     rows = _neighbour_rows().get(number or "")
     if number is None or rows is None:
@@ -332,7 +312,7 @@ def officer_groups(session: Session | None = None) -> dict[str, Group]:
     else:
         stmt = select(OfficerGroup).where(col(OfficerGroup.deleted_at).is_(None))
         rows = [(g.id, g.title, g.source, g.members) for g in session.execute(stmt).scalars()]
-    _, number_of, names = _la_codes()
+    _, number_of, names = la_codes()
     out: dict[str, Group] = {}
     for gid, title, source, codes in rows:
         members = tuple(Member(names.get(number_of.get(c, ""), c), (c,)) for c in codes)
@@ -623,7 +603,7 @@ def geography(session: Session) -> tuple[dict[str, str], list[str], dict[str, st
     for child, parent in session.execute(select(OrgParent.child_code, OrgParent.parent_code)):
         if str(child) not in region and str(parent) in region:
             region[str(child)] = region[str(parent)]
-    _, number_of, la_names = _la_codes()
+    _, number_of, la_names = la_codes()
     for code, number in number_of.items():
         names.setdefault(code, la_names[number])
     return names, peers, region

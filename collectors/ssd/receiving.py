@@ -28,7 +28,7 @@ from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import kept_items
 from collectors.ssd.service import Made, make_returns
 from indicators.store.models import RECORDS_KIND, Submission
-from mappings.compare import dfe_la_number
+from mappings.geography import dfe_la_number
 from mappings.illustrative import councils_of
 from onereturn.errors import InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
