@@ -146,7 +146,7 @@ def main(argv: list[str]) -> None:
 
     from api.main import create_app
     from mappings.compare_assembly import clear_caches, flags_for, indicators_with_figures
-    from mappings.signoff.behind import store_key
+    from mappings.signoff.lineage import store_key
     from onereturn import db
     from onereturn.settings import Settings
 

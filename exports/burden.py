@@ -28,9 +28,9 @@ from indicators.periods import Period, parse_period
 from indicators.published_query import PublisherBurden, publisher_burden
 from indicators.service import indicators_by_id
 from indicators.store.models import RECORDS_KIND, Observation, Submission
-from mappings.agencies import breakdown_keys, obligations, owed_periods
 from mappings.annex_a import RECORD_RETURNS, AnnexCells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
+from mappings.obligations import breakdown_keys, obligations, owed_periods
 from mappings.resolve import Resolver
 from mappings.validity import in_force
 from onereturn.errors import InvalidInput

@@ -32,7 +32,7 @@ from indicators.periods import utc
 from indicators.store.models import Observation
 from mappings.agencies import agency_names
 from mappings.models import Return, SignOff
-from mappings.signoff.behind import to_sign
+from mappings.signoff.lineage import to_sign
 from mappings.signoff.states import list_signoffs, releasing
 
 #: Statuses whose cells show no figure of an agency, so there is nothing to hold back.

@@ -24,7 +24,7 @@ from indicators.models import CatalogueVersion
 from indicators.periods import parse_period
 from indicators.store.models import Observation, Submission
 from mappings.models import AgencyOrg, BuildRevision, Return, SignOffEvent
-from mappings.signoff.behind import key_digest, store_key
+from mappings.signoff.lineage import key_digest, store_key
 from mappings.validity import check_period
 from onereturn.db import advisory_key, bulk_insert
 from onereturn.errors import InvalidInput, NotFound

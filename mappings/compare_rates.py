@@ -20,10 +20,10 @@ from sqlmodel import Session, select
 from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import Period, parse_period
-from mappings.agencies import owed_periods
 from mappings.areas import Geography, GeographyRows
 from mappings.compare import Figure
 from mappings.geography import ENGLAND
+from mappings.obligations import owed_periods
 from mappings.resolve import Resolver
 from mappings.transforms import FIGURE_SCHEMA, as_parts, own_periods
 

@@ -24,8 +24,8 @@ from indicators.periods import Period
 from indicators.service import indicators_by_id
 from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS
 from indicators.store.models import Observation
-from mappings.agencies import owed_periods
 from mappings.areas import Geography
+from mappings.obligations import owed_periods
 from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA, as_parts, convert_period, roll_up
 from onereturn.db import rows_frame
 

@@ -1,9 +1,10 @@
-"""Dependencies are passed, not handed over at import: sign-off is given the build it reads by each caller, and no
-module is imported for its side effect.
+"""Dependencies are not handed over at import: sign-off's acts read the build themselves, and no module is imported
+for its side effect.
 
-Sign-off sits below exports, which builds returns; it once received the build by registration when
-``exports.release`` was first imported (so ``cli/admin.py`` imported that module for nothing else). Each
-function of sign-off that reads a build now takes it as the argument ``builds``, with no default.
+Sign-off's states and tables sit below exports, which builds returns; its acts, review and lists read a build, so
+they sit above the build (``exports.signoff``) and call the release gate's ungated build themselves. They once
+received the build by registration when ``exports.release`` was first imported, then as an argument ``builds``
+every caller passed; now no caller hands a build over.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mappings.signoff import acts, behind, builds, queries, reviewing
+from exports.signoff import acts, behind, queries, reviewing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,20 +36,24 @@ READS_A_BUILD: list[Callable[..., Any]] = [
 
 
 @pytest.mark.parametrize("function", READS_A_BUILD, ids=lambda f: f"{f.__module__}.{f.__name__}")
-def test_sign_off_is_given_its_builds_by_the_caller(function: Callable[..., Any]) -> None:
-    """Every sign-off function that reads a build takes ``builds``, required: nothing can fall back on a registry."""
-    parameter = inspect.signature(function).parameters.get("builds")
-    assert parameter is not None, f"{function.__name__} takes no builds"
-    assert parameter.default is inspect.Parameter.empty
+def test_sign_off_reads_its_build_itself(function: Callable[..., Any]) -> None:
+    """No sign-off function that reads a build is handed one: it takes no ``builds`` and no parameter of that kind."""
+    parameters = inspect.signature(function).parameters
+    assert "builds" not in parameters, f"{function.__name__} still takes builds"
+    assert not any("build" in name for name in parameters), f"{function.__name__} is handed a build"
 
 
-def test_the_builds_module_keeps_nothing() -> None:
-    """mappings/signoff/builds.py states the shape of a build and holds no state: nothing to register into."""
-    tree = ast.parse(Path(builds.__file__).read_text(encoding="utf-8"))
-    kept = [ast.unparse(node) for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)]
-    functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
-    assert kept == []
-    assert functions == []
+def test_sign_off_below_the_build_reads_none() -> None:
+    """mappings/signoff/ (below exports) names no build: nothing there could be handed one or register for one."""
+    folder = ROOT / "mappings" / "signoff"
+    named = [
+        f"{path.name}: {node.arg}"
+        for path in sorted(folder.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.arg) and node.arg in {"builds", "build"}
+    ]
+    assert named == []
+    assert not (folder / "builds.py").exists()
 
 
 def product_files() -> list[Path]:
