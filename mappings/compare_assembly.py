@@ -24,19 +24,9 @@ from indicators.published import PublishedFigure
 from indicators.published_query import PublishedTotal, published_totals
 from indicators.store.models import Observation, Submission
 from mappings.areas import GeographyRows
-from mappings.compare import (
-    Comparison,
-    Figure,
-    Geo,
-    IndicatorInfo,
-    compare,
-    geography,
-    group_for,
-    load_figures,
-    periods_of,
-    seen_figures,
-    with_published,
-)
+from mappings.compare import Comparison, Figure, IndicatorInfo, compare
+from mappings.compare_figures import Geo, geography, load_figures, periods_of, seen_figures, with_published
+from mappings.compare_groups import group_for
 from mappings.compare_rates import TermParts, catalogue_of, derived_history, owes_itself, with_stored
 from mappings.groups import group_mark
 from mappings.signoff.states import published_sources

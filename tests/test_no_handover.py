@@ -67,6 +67,14 @@ def product_files() -> list[Path]:
     return [path for path in files if "migrations/versions" not in path.as_posix()]
 
 
+def _imports_by_name(call: ast.Call) -> bool:
+    """Whether a call imports a module named by a string in the code (``import_module("m")``, ``__import__("m")``)."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    first = call.args[0] if call.args else None
+    return name in {"import_module", "__import__"} and isinstance(first, ast.Constant) and isinstance(first.value, str)
+
+
 def unused_imports(source: str) -> list[str]:
     """Imports whose name the module never uses (names in ``__all__``, and ``import x as x`` re-exports, are used)."""
     tree = ast.parse(source)
@@ -79,6 +87,11 @@ def unused_imports(source: str) -> list[str]:
             for alias in node.names:
                 if alias.asname != alias.name:  # ``from m import x as x``: named again here on purpose
                     bound[alias.asname or alias.name] = node.lineno
+        elif isinstance(node, ast.Call) and _imports_by_name(node):
+            # ``importlib.import_module("m")`` or ``__import__("m")`` of a module named in the code binds no name
+            # the module could use: an import for its side effect, always. (A loop over names, as the store's
+            # tables are loaded by ``onereturn.db.metadata``, names no module here.)
+            bound[f"import_module({node.args[0].value!r})"] = node.lineno  # type: ignore[attr-defined]
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     used |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
     # Names used only in annotations written as strings are seen through the string constants above.
@@ -103,6 +116,12 @@ def test_no_module_is_imported_for_its_side_effect() -> None:
         ("from exports.release import build_ungated\nx = build_ungated\n", []),
         ("from typing import Any\ny: 'Any' = 1\n", []),
         ("from onereturn.locks import LOCK_KEY as LOCK_KEY\n", []),
+        (
+            "import importlib\nimportlib.import_module('collectors.ways_in')\n",
+            ["import_module('collectors.ways_in') (line 2)"],
+        ),
+        ("def f():\n    __import__('exports.release')\n", ["import_module('exports.release') (line 2)"]),
+        ("import importlib\nfor name in NAMES:\n    importlib.import_module(name)\n", []),
     ],
 )
 def test_an_import_for_its_side_effect_is_seen(source: str, unused: list[str]) -> None:

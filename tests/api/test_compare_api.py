@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from collectors.service import submit
-from mappings.compare import statistical_neighbours
+from mappings.compare_groups import statistical_neighbours
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.web.pages import sign_in

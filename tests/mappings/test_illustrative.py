@@ -14,7 +14,7 @@ from collectors.published.sources import load_sources
 from collectors.service import submit
 from exports.signoff import sign_off_all
 from indicators.store.models import Observation, Submission
-from mappings.compare import geography
+from mappings.compare_figures import geography
 from mappings.models import AgencyOrg, OrgParent, OrgUnit, SignOff, SignOffEvent
 from mappings.resolve import figures_at_level
 from mappings.service import load_bundled
