@@ -223,7 +223,7 @@ def job_records_resume() -> None:
 @job
 def job_records_purge() -> None:
     """Delete record-level raw files and child-level rows past the retention period (daily); figures stay."""
-    from collectors.records.retention import purge
+    from collectors.retention import purge
 
     done = purge(jobs.engine(), jobs.settings())
     if done.submissions:

@@ -12,11 +12,10 @@ from sqlmodel import Session
 from api.callrecord import annotate, client_of
 from api.principal import Principal
 from api.scopes import read_scope
-from exports.release import build_ungated
+from exports.signoff import acts, queries
+from exports.signoff.reviewing import review
 from mappings.keys import APPROVER_SCOPE
 from mappings.models import Agency
-from mappings.signoff import acts, queries
-from mappings.signoff.reviewing import review
 from mappings.signoff.schemas import Declaration, Reason, ReviewPublic, SignOffPublic, public
 from mappings.signoff.states import Actor, return_of
 from onereturn.errors import Forbidden, NotFound
@@ -51,7 +50,6 @@ def listed(
         read_scope(principal),
         queries.Filters(return_id, period, state),
         full=principal.kind != "regulator",
-        builds=build_ungated,
     )
 
 
@@ -62,7 +60,7 @@ def review_of(
     _own(principal, agency)
     if session.get(Agency, agency) is None:
         raise NotFound(f"Agency {agency!r} is not known")
-    found = review(session, agency, return_id, period, builds=build_ungated)
+    found = review(session, agency, return_id, period)
     annotate(request, object=f"signoff {agency} {return_id} {found.signoff.period}")
     return found
 
@@ -86,7 +84,6 @@ def sign_off(
         period=period,
         declaration=body.declaration,
         actor=_actor(request, principal),
-        builds=build_ungated,
         read=body.digest,
     )
     annotate(request, object=f"signoff {agency} {return_id} {row.period}", detail=f"digest {row.digest[:16]}")

@@ -35,7 +35,7 @@ from collectors.spine import Outcome
 from collectors.ssd.intake import is_extract
 from collectors.ssd.receiving import receive_extract
 from collectors.ways_in import waiting_way_in
-from indicators.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
 from onereturn.workspace import private_file

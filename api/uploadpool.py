@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import logging
 import multiprocessing
 import os
@@ -112,10 +111,12 @@ def _warm() -> int:
     from sqlmodel import Session
 
     from collectors.context import shared_context
+    from collectors.head import FIGURES_KIND
+    from collectors.ways_in import way_in
 
-    # Loaded here, by name, so the first upload does not pay for importing the upload path (every way in and the
-    # figures' service with it).
-    importlib.import_module("collectors.ways_in")
+    # The figures' way in taken as ``process`` takes it, so the first upload does not pay for importing the upload
+    # path (every way in and the figures' service with it).
+    way_in(FIGURES_KIND)
 
     assert _engine is not None
     # The catalogue's indicators, org units, code lists and rules: read per catalogue version and kept.
@@ -150,7 +151,7 @@ def _run_records(submission_id: int) -> int:
     assert _engine is not None
     assert _settings is not None
     from collectors.ways_in import waiting_way_in
-    from indicators.models import RECORDS_KIND
+    from indicators.store.models import RECORDS_KIND
 
     _busy.set()
     try:

@@ -47,7 +47,7 @@ from collectors.annex_a.workbook import workbook
 from collectors.records.kept import kept_files
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
-from indicators.models import Submission
+from indicators.store.models import Submission
 from mappings.annex_a import load_layout
 from onereturn.settings import Settings
 imported, cpu_imported = time.perf_counter(), cpu()

@@ -77,7 +77,7 @@ def _store(root: Path) -> tuple[str, int]:
     from sqlalchemy import insert
     from sqlmodel import Session
 
-    from indicators.models import Observation, Submission
+    from indicators.store.models import Observation, Submission
     from mappings.models import Agency
     from mappings.service import load_bundled
     from onereturn import db
@@ -146,7 +146,7 @@ def main(argv: list[str]) -> None:
 
     from api.main import create_app
     from mappings.compare_assembly import clear_caches, flags_for, indicators_with_figures
-    from mappings.signoff.behind import store_key
+    from mappings.signoff.lineage import store_key
     from onereturn import db
     from onereturn.settings import Settings
 

@@ -84,7 +84,7 @@ def _figures(url: str, agency: str, target: Path) -> int:
 
     from indicators.breakdown import parse_breakdown
     from indicators.models import Code, Indicator
-    from mappings.agencies import obligations
+    from mappings.obligations import obligations
     from onereturn import db
 
     engine = db.make_engine(url)

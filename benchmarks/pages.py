@@ -168,9 +168,8 @@ def prepare(folder: Path, scale: int, database_url: str) -> dict[str, str]:
     from sqlmodel import Session
 
     from cli.demo import DEMO_APPROVER, load_demo
-    from exports.release import build_ungated
+    from exports.signoff.acts import sign_off_all
     from mappings.service import load_bundled
-    from mappings.signoff.acts import sign_off_all
     from onereturn import db
     from onereturn.settings import Settings
 
@@ -187,7 +186,7 @@ def prepare(folder: Path, scale: int, database_url: str) -> dict[str, str]:
         _copy_agencies(engine, scale)
         uploads = _upload_copies(engine, settings, scale)
         with Session(engine) as session:
-            sign_off_all(session, DEMO_APPROVER, builds=build_ungated)
+            sign_off_all(session, DEMO_APPROVER)
             session.commit()
         print(f"x{scale}: {uploads} more uploads by {len(COPIED) * (scale - 1)} more agencies", file=sys.stderr)
     engine.dispose()

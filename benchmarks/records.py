@@ -31,8 +31,6 @@ import argparse
 import json
 import os
 import platform
-import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,56 +41,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.records_path import COUNCIL_KEY, FINAL_STAGES, Run, library_run, one
 from benchmarks.records_round import Round, cores, national_round, round_lines
+from benchmarks.server import GIB, MIB, Server, free_port, processes_of, reset_peak, status
 
-GIB = 1 << 30
-MIB = 1 << 20
 COUNCILS = 150
 TARGET_RATIO = 1.3
 DOC = Path(__file__).resolve().parent.parent / "docs" / "records-benchmark.md"
-
-# DfE's library called directly through its own entry points (LacValidator; process_data and CinValidator),
-# run in the validators' environment: the time and peak memory of that process, as JSON on the last line.
-LIBRARY_903 = """
-import importlib, json, resource, sys, time
-started = time.perf_counter()
-from lac_validator import lac_validator
-paths, la, year = sys.argv[1:-2], sys.argv[-2], sys.argv[-1]
-registry = importlib.import_module("lac_validator.rules.lac" + year).registry
-files = [dict(name=p, description="This year", file_content=open(p, "rb").read()) for p in paths]
-v = lac_validator.LacValidator(metadata={"collectionYear": "20" + year[-2:], "localAuthority": la}, files=files,
-                               registry=registry)
-# Its Report cannot be built when nothing is found (pandas: no objects to concatenate), so the places each rule
-# flags are counted from its results, as the service's runner reads them.
-found = sum(int((frame[c] == True).sum()) for t, frame in v.ds_results.items() if t != "metadata"
-            for c in frame.columns if str(c).startswith("ERR_"))
-print(json.dumps({"seconds": time.perf_counter() - started, "findings": found,
-                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-"""
-
-LIBRARY_CIN = """
-import importlib, json, resource, sys, time
-started = time.perf_counter()
-import xml.etree.ElementTree as ET
-from cin_validator import cin_validator
-path, year = sys.argv[1], sys.argv[2]
-registry = importlib.import_module("cin_validator.rules.cin" + year).registry
-data = cin_validator.process_data(cin_validator.convert_data(ET.parse(path).getroot()))
-v = cin_validator.CinValidator(data, registry)
-print(json.dumps({"seconds": time.perf_counter() - started, "findings": len(v.full_issue_df),
-                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-"""
-
-
-@dataclass
-class Run:
-    """One timed run: wall seconds, findings, and the peak resident set of each process involved."""
-
-    seconds: float
-    findings: int
-    peak: int
-    rules_peak: int = 0
-    stages: dict[str, float] | None = None
 
 
 def _service_run(kind: str, files: list[Path], year: str, la: str) -> Run:
@@ -108,25 +63,6 @@ def _service_run(kind: str, files: list[Path], year: str, la: str) -> Run:
     return Run(seconds, answer["findings"], answer["peak"], answer["rules_peak"], answer["stages"])
 
 
-def _library_run(kind: str, files: list[Path], year: str, la: str) -> Run:
-    """DfE's library alone on the same files, in a fresh process of the validators' environment."""
-    from collectors.records.contract import validators_python
-
-    ruleset_year = year.replace("-", "_")
-    if kind == "903":
-        args = ["-c", LIBRARY_903, *map(str, files), la, ruleset_year]
-    else:
-        args = ["-c", LIBRARY_CIN, str(files[0]), ruleset_year]
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    started = time.perf_counter()
-    done = subprocess.run([str(validators_python()), *args], capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise SystemExit(f"DfE's library alone failed on the {kind} files:\n{done.stderr[-3000:]}")
-    seconds = time.perf_counter() - started
-    answer = json.loads(done.stdout.splitlines()[-1])
-    return Run(seconds, answer["findings"], answer["peak"])
-
-
 @dataclass
 class Upload:
     """One record-level upload through the running service: to 202, to its final stage, and peak memory."""
@@ -138,30 +74,11 @@ class Upload:
     peak: int
 
 
-#: The demo key of the council whose org is the synthetic files' council (E10000024).
-COUNCIL_KEY = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
-FINAL_STAGES = ("stored", "rejected", "failed")
-
-
-def processes_of(root: int) -> list[int]:
-    """A process and every process it started, from any of its threads, recursively."""
-    found = [root]
-    for pid in found:
-        for children in Path(f"/proc/{pid}/task").glob("*/children"):
-            try:
-                found.extend(int(c) for c in children.read_text().split())
-            except OSError:
-                continue
-    return found
-
-
 def _upload(server: Any, files: list[Path], year: str) -> Upload:
     """POST the files to /api/submissions as the council, then follow the submission until it ends."""
-    from benchmarks.memory import _reset_peak, _status
-
     processes = processes_of(server.proc.pid)
     for pid in processes:
-        _reset_peak(pid)
+        reset_peak(pid)
     peaks: dict[int, int] = {}
     done = threading.Event()
 
@@ -169,7 +86,7 @@ def _upload(server: Any, files: list[Path], year: str) -> Upload:
         # Every process of the server, the upload workers and DfE's rules' process included, sampled as it runs.
         while True:
             for pid in processes_of(server.proc.pid):
-                peaks[pid] = max(peaks.get(pid, 0), _status(pid, "VmHWM"))
+                peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
             if done.wait(0.05):
                 return
 
@@ -196,46 +113,6 @@ def _upload(server: Any, files: list[Path], year: str) -> Upload:
     return Upload(to_202, to_final, seen["stage"], int(seen.get("rows_accepted") or 0), peak)
 
 
-def one(kind: str, files: list[Path], year: str, la: str) -> dict[str, Any]:
-    """The service's path over one return's files: gather, read, DfE's rules, derive; time by stage."""
-    from collectors.records.cin_figures import derive_cin
-    from collectors.records.cin_tables import read_cin_tables
-    from collectors.records.contract import ruleset_for, run_rules
-    from collectors.records.inputs import gather, which_return
-    from collectors.records.ssda903_figures import derive_ssda903
-    from collectors.records.ssda903_tables import read_csv_tables
-
-    stages: dict[str, float] = {}
-    mark = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="onereturn-bench-") as workdir:
-        gathered = gather(files, Path(workdir))
-        library = which_return(gathered)
-        if library != kind:
-            raise SystemExit(f"expected a {kind} return, read {library}")
-        ending = int(year[:4]) + 1
-        if kind == "903":
-            tables = read_csv_tables(files[0].parent)
-        else:
-            cin_tables = read_cin_tables(files[0].read_bytes())
-        stages["read"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        found = run_rules(kind, ruleset_for(kind, year), gathered, local_authority=la if kind == "903" else None)
-        stages["rules"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        if kind == "903":
-            figures = len(derive_ssda903(tables, year_ending=ending).figures)
-        else:
-            figures = len(derive_cin(cin_tables, year_ending=ending).figures)
-        stages["derive"] = time.perf_counter() - mark
-    return {
-        "findings": len(found.findings),
-        "figures": figures,
-        "stages": stages,
-        "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "rules_peak": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
-    }
-
-
 @dataclass
 class Measured:
     """The best service run and the best library run over one set of files, and its upload through the service."""
@@ -259,9 +136,9 @@ def _measure(name: str, size: str, kind: str, files: list[Path], year: str, la: 
         # Alternate which goes first, so neither always meets a warm or a cold page cache.
         if turn % 2:
             services.append(_service_run(kind, files, year, la))
-            libraries.append(_library_run(kind, files, year, la))
+            libraries.append(library_run(kind, files, year, la))
         else:
-            libraries.append(_library_run(kind, files, year, la))
+            libraries.append(library_run(kind, files, year, la))
             services.append(_service_run(kind, files, year, la))
     best_service = min(services, key=lambda r: r.seconds)
     best_library = min(libraries, key=lambda r: r.seconds)
@@ -325,13 +202,6 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores visible, {memory} RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks records", description=__doc__)
     parser.add_argument("--county-children", type=int, default=2000)
@@ -369,12 +239,10 @@ def main(argv: list[str]) -> None:
         root = Path(tmp)
         server = None
         if not args.no_upload:
-            from benchmarks.memory import Server
-
             (root / "server").mkdir()
             # An upload slot for each process of the national round at once.
             os.environ["ONERETURN_UPLOAD_SLOTS"] = str(max(args.processes, 1))
-            server = Server(root / "server", _free_port(), 256 * MIB, demo=not args.bare_store)
+            server = Server(root / "server", free_port(), 256 * MIB, demo=not args.bare_store)
         try:
             county = synthetic_903(1, args.county_children, args.year, root / "county")
             size = f"{args.county_children:,} children, {_rows_of(root / 'county' / 'episodes.csv'):,} episodes"

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.records_path import COUNCIL_KEY, FINAL_STAGES, library_run, one
+
 COUNCILS = 150
 #: The national round on N processes against the same round on one: issue 65's target.
 TARGET_SHARE = 0.6
@@ -69,7 +71,7 @@ def _at_once(run: Callable[[list[Path]], Any], jobs: list[list[Path]], processes
 def _import_service() -> None:
     """A worker's start: the service's path imported before any set, as an upload process imports it."""
     for module in (
-        "benchmarks.records",
+        "benchmarks.records_path",
         "collectors.records.contract",
         "collectors.records.inputs",
         "collectors.records.ssda903_tables",
@@ -90,8 +92,6 @@ def _cpu_with_children() -> float:
 
 def _path_job(job: tuple[list[Path], str, str]) -> float:
     """One set's path in a worker; the processor seconds it took there and in its DfE's rules' process."""
-    from benchmarks.records import one
-
     files, year, la = job
     before = _cpu_with_children()
     one("903", files, year, la)
@@ -112,8 +112,6 @@ def _in_workers(jobs: list[list[Path]], processes: int, year: str, la: str) -> t
 
 def _upload_one(server: Any, files: list[Path], year: str) -> str:
     """Upload one council's files and wait for the submission's last stage; return that stage."""
-    from benchmarks.records import COUNCIL_KEY, FINAL_STAGES
-
     body = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in files]
     answer = server.client.post("/api/submissions", headers=COUNCIL_KEY, data={"collection_year": year}, files=body)
     if answer.status_code != 202:
@@ -129,12 +127,10 @@ def national_round(
     sets: list[list[Path]], processes: int, year: str, la: str, server: Any, fresh: Callable[[int], list[Path]]
 ) -> Round:
     """Run the sample's sets at once on ``processes`` processes (path, library alone, uploads)."""
-    from benchmarks.records import _library_run
-
     count = -(-len(sets) // processes) * processes
     jobs = [sets[i % len(sets)] for i in range(count)]
     path, path_cores = _in_workers(jobs, processes, year, la)
-    library, library_cores = _at_once(lambda files: _library_run("903", files, year, la), jobs, processes)
+    library, library_cores = _at_once(lambda files: library_run("903", files, year, la), jobs, processes)
     found = Round(processes, count, path, library, path_cores=path_cores, library_cores=library_cores)
     if server is not None:
         uploads = [fresh(k) for k in range(count)]

@@ -38,7 +38,7 @@ def make_store(engine: Engine, keys: object, children: int, lineage: int) -> Non
     """The schema, one council and its upload, and ``children`` made-up children sealed under ``keys``."""
     from collectors.records.models import RecordChild, RecordLineage, RecordProblem
     from collectors.records.privacy import Keys
-    from indicators.models import Submission
+    from indicators.store.models import Submission
     from mappings.models import Agency
     from onereturn import db
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import polars as pl
 
+from benchmarks.records_path import FINAL_STAGES
+from benchmarks.server import MIB, Server, free_port
 from cli.synthetic.ssd import synthetic_ssd
 from collectors.records.contract import run_rules
 from collectors.ssd.cin import make_cin
@@ -110,12 +112,9 @@ def main(argv: list[str]) -> None:
 def journey(path: Path, year: str, work: Path) -> tuple[float, list[str]]:
     """Send the extract as the synthetic county to a running service; the seconds until both submissions made from
     it reach their last stage, and those stages."""
-    from benchmarks.memory import Server
-    from benchmarks.records import FINAL_STAGES, MIB, _free_port
-
     folder = work / "server"
     folder.mkdir()
-    server = Server(folder, _free_port(), 256 * MIB, demo=False)
+    server = Server(folder, free_port(), 256 * MIB, demo=False)
     try:
         started = time.perf_counter()
         answer = server.client.post(

@@ -267,8 +267,7 @@ def signoffs_sign_all(
     For an operator moving figures collected elsewhere into the service, or the demo: the
     declaration is each return's own, and uploads' errors and queries are not checked.
     """
-    from exports.release import build_ungated
-    from mappings.signoff.acts import sign_off_all
+    from exports.signoff.acts import sign_off_all
     from mappings.signoff.states import Actor
 
     if not as_name.strip():
@@ -279,10 +278,7 @@ def signoffs_sign_all(
         "signoff.sign_all",
         "every open sign-off",
         engine,
-        lambda s: [
-            (x.agency_code, x.return_id, x.period)
-            for x in sign_off_all(s, actor, builds=build_ungated, return_ids=return_id)
-        ],
+        lambda s: [(x.agency_code, x.return_id, x.period) for x in sign_off_all(s, actor, return_ids=return_id)],
     )
     record("signoff.sign_all", f"{len(done)} sign-offs", detail=f"as {as_name.strip()}", engine=engine)
     for agency, ret, period in done:

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import Engine
-from sqlmodel import Session, select
 
 from cli.admin import agencies_app, audit_command, keys_app, signoffs_app
 from cli.admin import record as record_cli
+from cli.catalogue import catalogue_app
 from cli.kept import add_kept_commands
 from cli.published import add_published_commands
 from cli.records import add_records_commands
+from cli.returns import add_returns_commands, export_all, print_burden
 from cli.shared import err, out, ready_engine
-from indicators.tomlfile import Problem
-from mappings.models import Return
 from onereturn import memory
 from onereturn.errors import OneReturnError
 from onereturn.logs import configure_logging
@@ -30,9 +27,6 @@ app = typer.Typer(
     help="onereturn: collect each performance figure once, fan it out to every return.", no_args_is_help=True
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-catalogue_app = typer.Typer(
-    help="The canonical indicator catalogue and the returns mapped onto it.", no_args_is_help=True
-)
 submissions_app = typer.Typer(help="Uploads that did not finish.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
@@ -163,147 +157,6 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="Wh
     command.revision(db.alembic_config(engine), message=message, autogenerate=True)
 
 
-def _group_problems(path: Path | None) -> list[Problem]:
-    """The seed groups file checked as an officer's group is: every member code known to the geography."""
-    from mappings.geography import load_geography
-    from mappings.groups import SEED_FILE, check_seed
-
-    path = path or SEED_FILE
-    if not path.is_file():
-        raise OneReturnError(f"{path} is not a file")
-    known = {str(u["code"]) for u in load_geography().org_units}
-    return [Problem(str(path), line, "broken-reference", message) for line, message in check_seed(known, path)]
-
-
-@catalogue_app.command("check")
-def catalogue_check(
-    indicators_dir: Annotated[
-        Path | None, typer.Option("--indicators", help="Folder of indicator files (default: bundled)")
-    ] = None,
-    returns_dir: Annotated[
-        Path | None, typer.Option("--returns", help="Folder of return files (default: bundled)")
-    ] = None,
-    published_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--published", help="Folder of published-source files (default: bundled, with the bundled catalogue)"
-        ),
-    ] = None,
-    groups_file: Annotated[
-        Path | None, typer.Option("--groups", help="Officers' seed groups file (default: bundled groups.toml)")
-    ] = None,
-) -> None:
-    """Check every catalogue and return file; print each problem with file and line; exit 1 on any."""
-    from collectors.published.sources import check_against
-    from indicators.catalogue import CATALOGUE_DIR
-    from mappings.catalogue import RETURNS_DIR, load_catalogue
-
-    for folder in (indicators_dir, returns_dir, published_dir):
-        if folder is not None and not folder.is_dir():
-            raise OneReturnError(f"{folder} is not a folder")
-    cat = load_catalogue(indicators_dir or CATALOGUE_DIR, returns_dir or RETURNS_DIR)
-    problems = cat.all_problems
-    # The bundled published sources name the bundled catalogue's indicators, so they are checked with it.
-    if published_dir is not None or indicators_dir is None:
-        problems = sorted(problems + check_against(cat, published_dir))
-    problems = sorted(problems + _group_problems(groups_file))
-    for problem in problems:
-        out.print(str(problem), markup=False, highlight=False)
-    indicators = cat.indicators.indicators
-    derived = sum(1 for i in indicators.values() if i.spec.formula)
-    fields = sum(len(f) for f in cat.fields.values())
-    summary = (
-        f"{len(indicators)} indicators ({derived} derived), {len(cat.indicators.codelists)} code lists, "
-        f"{len(cat.returns)} returns with {fields} fields"
-    )
-    if problems:
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(Counter(p.kind for p in problems).items()))
-        err.print(f"[red]{len(problems)} problem(s)[/red] ({kinds}) in {summary}.")
-        raise typer.Exit(1)
-    from mappings.sources_doc import counts
-
-    n = counts(cat)
-    err.print(
-        f"[green]Catalogue OK[/green]: {summary}; {n['documents']} public documents cited, "
-        f"{n['items_with_own_reading']} items resting partly on the service's own reading, "
-        f"{n['items_only_own_reading']} wholly."
-    )
-
-
-@catalogue_app.command("sources")
-def catalogue_sources(
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default: docs/sources.md)")
-    ] = None,
-) -> None:
-    """Write the page of every public source the catalogue cites (docs/sources.md) and print the counts."""
-    from mappings.catalogue import load_catalogue
-    from mappings.sources_doc import SOURCES_DOC, counts, render
-
-    cat = load_catalogue()
-    if cat.all_problems:
-        raise OneReturnError("The catalogue has problems; run `onereturn catalogue check`")
-    target = output or SOURCES_DOC
-    target.write_text(render(cat), encoding="utf-8")
-    n = counts(cat)
-    err.print(
-        f"Wrote {target}: {n['documents']} documents, {n['citations']} citations, {n['items']} items, "
-        f"{n['items_with_own_reading']} resting partly on own reading ({n['items_only_own_reading']} wholly)."
-    )
-
-
-@catalogue_app.command("rules")
-def catalogue_rules() -> None:
-    """Print the plausibility rules of the bundled catalogue as Markdown (the page docs/rules.md)."""
-    from indicators.catalogue import load_indicator_files, rules_markdown
-
-    typer.echo(rules_markdown(load_indicator_files()), nl=False)
-
-
-@catalogue_app.command("load")
-def catalogue_load() -> None:
-    """Check the catalogue and load it (and the geography, if absent) into the database."""
-    from mappings.service import load_bundled
-    from onereturn import db
-    from onereturn.settings import get_settings
-
-    db.upgrade()
-    with db.session_scope() as session:
-        counts = load_bundled(session, demo_keys=get_settings().load_demo)
-    err.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
-
-
-@catalogue_app.command("list")
-def catalogue_list(
-    text: Annotated[str | None, typer.Option("--text", "-t", help="Only indicators with this text")] = None,
-    return_id: Annotated[str | None, typer.Option("--return", "-r", help="Only indicators this return uses")] = None,
-) -> None:
-    """List the catalogue's indicators from the files (no database needed)."""
-    from mappings.catalogue import load_catalogue
-
-    cat = load_catalogue()
-    wanted: set[str] | None = None
-    if return_id is not None:
-        if return_id not in cat.fields:
-            raise OneReturnError(f"Unknown return {return_id!r}; expected one of {', '.join(sorted(cat.returns))}")
-        wanted = {f.spec.indicator for f in cat.fields[return_id]}
-    uses: Counter[str] = Counter(f.spec.indicator for fields in cat.fields.values() for f in fields)
-    table = Table("id", "title", "statistic", "period", "derived", "fields")
-    shown = 0
-    for ind_id, loc in sorted(cat.indicators.indicators.items()):
-        spec = loc.spec
-        if wanted is not None and ind_id not in wanted:
-            continue
-        if text and text.lower() not in f"{ind_id} {spec.title} {spec.definition}".lower():
-            continue
-        table.add_row(
-            ind_id, spec.title, spec.statistic, spec.period_type, "yes" if spec.formula else "", str(uses[ind_id])
-        )
-        shown += 1
-    out.print(table)
-    err.print(f"{shown} of {len(cat.indicators.indicators)} indicators")
-
-
 @app.command()
 def template(
     agency: Annotated[str, typer.Argument(help="The agency's code, e.g. notts_cyp")],
@@ -427,180 +280,9 @@ def submissions_reprocess(
         raise typer.Exit(1)
 
 
-@app.command()
-def export(
-    return_id: Annotated[str | None, typer.Argument(help="The return, e.g. nis (omit with --all)")] = None,
-    period: Annotated[str | None, typer.Argument(help="The period, e.g. FY2024-25")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="xlsx, csv, json or sdmx-csv")] = "xlsx",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File (or, with --all, folder) to write")
-    ] = None,
-    all_returns: Annotated[bool, typer.Option("--all", help="Every return ending in PERIOD, in every format")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
-) -> None:
-    """Build a return for a period into a file, or with --all every return in every format into a folder."""
-    from exports import service as exports
-    from exports.writers import FORMATS
-    from onereturn import db
-
-    engine = ready_engine()
-    if all_returns:
-        year = return_id if period is None else period
-        if year is None:
-            raise OneReturnError("Say which period: onereturn export --all FY2024-25")
-        _export_all(engine, year, output or Path(f"onereturn-{year}"), quiet=quiet)
-        return
-    if return_id is None or period is None:
-        raise OneReturnError("Say which return and period, e.g. onereturn export nis FY2010-11 --format xlsx")
-    if fmt not in FORMATS:
-        raise OneReturnError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    with db.session_scope(engine) as session:
-        snap = exports.snapshot(session, return_id, period, fmt)
-    record_cli("return.pull", f"return {return_id} {snap.period} {fmt} (snapshot {snap.id})", engine=engine)
-    target = output or Path(f"{return_id}-{snap.period}.{FORMATS[fmt].extension}")
-    target.write_bytes(snap.data)
-    err.print(f"Wrote {target} (snapshot {snap.id}, {len(snap.data):,} bytes, sha256 {snap.content_hash[:12]})")
-
-
-def _export_all(engine: Engine, year: str, folder: Path, *, quiet: bool) -> None:
-    from rich.progress import Progress
-
-    from cli.demo import build_all
-    from exports.writers import FORMATS
-
-    with Session(engine) as session:
-        total = len(session.execute(select(Return)).scalars().all()) * len(FORMATS)
-    with Progress(console=err, transient=True, disable=quiet) as progress:
-        task = progress.add_task(f"Building returns for {year}", total=total)
-        written = build_all(engine, (year,), folder, progress=lambda _name: progress.advance(task))
-    err.print(f"Wrote {len(written)} files to {folder}/")
-
-
-@app.command("burden")
-def burden_command(
-    period: Annotated[str, typer.Argument(help="The period, e.g. FY2024-25")],
-    minutes: Annotated[float, typer.Option("--minutes", help="Officer minutes to key one figure")] = 3.0,
-) -> None:
-    """Print the burden saved: cells keyed into every return against figures keyed once, per agency."""
-    from collectors.annex_a.build import annex_a_cells
-    from exports.burden import burden
-    from onereturn import db
-    from onereturn.settings import get_settings
-
-    settings = get_settings()
-    with db.session_scope(ready_engine()) as session:
-        report = burden(
-            session,
-            period,
-            minutes_per_figure=minutes,
-            annex_a=lambda code, on: annex_a_cells(session, settings, code, on),
-        )
-    print_burden(report)
-
-
-def print_burden(report: Any) -> None:
-    """Print a burden report as tables."""
-    out.print(f"Burden for {report.period} ({report.minutes_per_figure:g} minutes a figure)")
-    out.print(_agencies_table(report))
-    filled = [(a.agency_code, r, n) for a in report.agencies for r, n in sorted(a.from_records_by_return.items())]
-    if filled:
-        by_return = Table("agency", "return", "cells filled from record-level files, keyed by nobody")
-        for agency_code, return_id, n in filled:
-            by_return.add_row(agency_code, return_id, f"{n:,}")
-        out.print(by_return)
-    annexed = [a for a in report.agencies if a.annex_a_cells]
-    if annexed:
-        annex = Table("council", "Annex A cells", "from records", "from the SSD extract", "keyed")
-        for a in annexed:
-            annex.add_row(a.agency_code, *(f"{n:,}" for n in (a.annex_a_cells, a.annex_a_from_records,
-                                                               a.annex_a_from_extract, a.annex_a_keyed)))  # fmt: skip
-        out.print(f"Ofsted's Annex A as at the last day of {report.period}, in child-level cells:")
-        out.print(annex)
-    if report.from_publishers:
-        out.print("From publishers, keyed by nobody (read from the publishers' own files):")
-        out.print(_publishers_table(report))
-    names = list(report.overlap)
-    grid = Table("shared indicators", *names)
-    for a in names:
-        grid.add_row(a, *(str(report.overlap[a][b]) if a != b else "-" for b in names))
-    out.print(grid)
-    if report.sent_twice:
-        twice = Table("figure two bodies each sent", "keyed once by", "needed by", "figures")
-        for t in report.sent_twice:
-            needed = "; ".join(f"{a}: {', '.join(r)}" for a, r in t.needed_by.items())
-            twice.add_row(t.indicator_id, t.keyed_by, needed, f"{t.figures:,}")
-        out.print(twice)
-    if report.consistency:
-        pairs = Table("return", "field", "org", "this method", "value", "other method", "value")
-        for c in report.consistency:
-            pairs.add_row(
-                c.return_id,
-                c.field_code,
-                c.org_code,
-                c.method,
-                _num(c.value),
-                c.counterpart_method,
-                _num(c.counterpart_value),
-            )
-        out.print(pairs)
-
-
-#: The counts of the burden table, each an agency's attribute and a key of the totals, in the table's order.
-_COUNTED = (
-    "cells_without_service",
-    "keyed_cells_without_service",
-    "figures_entered",
-    "saved",
-    "derived_by_service",
-    "from_records",
-    "from_publishers",
-)
-
-
-def _agencies_table(report: Any) -> Table:
-    """The burden of each agency with and without the service, and the totals."""
-    table = Table(
-        "agency",
-        "returns in force",
-        "cells without the service",
-        "of which keyed",
-        "figures keyed once",
-        "keyed once, not several times",
-        "derived, never keyed",
-        "from record-level files, keyed by nobody",
-        "from publishers, keyed by nobody",
-        "hours saved",
-    )
-    for a in report.agencies:
-        counts = (f"{getattr(a, name):,}" for name in _COUNTED)
-        table.add_row(a.agency_code, ", ".join(a.returns), *counts, f"{a.hours_saved:,.1f}")
-    totals = (f"{report.totals[name]:,.0f}" for name in _COUNTED)
-    table.add_row("total", "", *totals, f"{report.totals['hours_saved']:,.1f}")
-    return table
-
-
-def _publishers_table(report: Any) -> Table:
-    """The figures read from each publisher's own files, and what each return reads of them."""
-    published = Table(
-        "publisher", "figures for the period", "in the store as the publisher's", "return", "figures it reads"
-    )
-    for p in report.from_publishers:
-        reads = sorted(p.by_return.items()) or [("", 0)]
-        for i, (return_id, n) in enumerate(reads):
-            # The publisher's own counts on its first line only.
-            first = i == 0
-            published.add_row(
-                p.publisher if first else "",
-                f"{p.figures:,}" if first else "",
-                f"{p.in_store:,}" if first else "",
-                return_id,
-                f"{n:,}" if return_id else "",
-            )
-    return published
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:,.1f}"
+# Registered here, after ``submissions`` and before ``demo``, so ``onereturn --help`` lists the commands in the order
+# it always has.
+add_returns_commands(app)
 
 
 @app.command("demo")
@@ -623,7 +305,7 @@ def demo_command(
     for upload in load_demo(engine, settings):
         err.print(f"  {upload.file}: {upload.status}. {upload.message}", markup=False, highlight=False)
     for year in YEARS:
-        _export_all(engine, year, output, quiet=quiet)
+        export_all(engine, year, output, quiet=quiet)
     # The year the National Indicators and Vital Signs were both in force, then the latest year.
     for year in (YEARS[0], YEARS[-1]):
         with db.session_scope(engine) as session:

@@ -13,13 +13,13 @@ from sqlmodel import Session, col, select
 from collectors.service import submit
 from exports import service as exports
 from exports.build import Builder
-from exports.release import build_ungated
+from exports.signoff.acts import sign_off_all
 from exports.writers import FORMATS
-from indicators.models import Submission
 from indicators.periods import Period, parse_period
-from mappings.agencies import demo_keys_live, owed_periods
+from indicators.store.models import Submission
+from mappings.agencies import demo_keys_live
 from mappings.models import Return
-from mappings.signoff.acts import sign_off_all
+from mappings.obligations import owed_periods
 from mappings.signoff.states import Actor
 from mappings.validity import in_force
 from onereturn.settings import Settings
@@ -86,7 +86,7 @@ def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     done += load_records_demo(engine, settings)
     done += load_sen2_demo(engine, settings)
     with Session(engine) as session:
-        sign_off_all(session, DEMO_APPROVER, builds=build_ungated)
+        sign_off_all(session, DEMO_APPROVER)
         session.commit()
     return done
 
@@ -252,8 +252,8 @@ def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
 def _ssd_loaded(engine: Engine) -> list[DemoUpload]:
     """The submissions made from the synthetic council's SSD extract when the demo loaded it before; else none."""
+    from collectors.records.kept import CIN_FILE, SSDA903_FILE
     from collectors.ssd import payload_store
-    from collectors.ssd.service import CIN_FILE, SSDA903_FILE
 
     with Session(engine) as session:
         if payload_store.latest(session, RECORDS_AGENCY) is None:

@@ -98,7 +98,7 @@ def synthetic_command(
 def purge_command() -> None:
     """Delete record-level raw files and child-level rows past ONERETURN_RECORDS_RETENTION_DAYS; figures and counts stay."""
     from cli.shared import ready_engine
-    from collectors.records.retention import purge
+    from collectors.retention import purge
     from onereturn.settings import get_settings
 
     settings = get_settings()
@@ -117,7 +117,7 @@ def resume_command() -> None:
     """Take up record-level uploads whose worker stopped (their lease ran out) and run them on."""
     from cli.shared import ready_engine
     from collectors.ways_in import waiting_way_in
-    from indicators.models import RECORDS_KIND
+    from indicators.store.models import RECORDS_KIND
     from onereturn.settings import get_settings
 
     ids = waiting_way_in(RECORDS_KIND).resume(ready_engine(), get_settings())

@@ -25,8 +25,8 @@ from collectors.schemas import (
     SubmissionSummary,
 )
 from indicators import service as indicators
-from indicators.models import Observation, Submission
 from indicators.periods import parse_period
+from indicators.store.models import Observation, Submission
 from mappings.agencies import get_agency
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn
 from onereturn.settings import Settings

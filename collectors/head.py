@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, delete, update
 from sqlmodel import Session, col
 
 from collectors import lease
-from indicators.models import RECORDS_KIND, Submission, SubmissionProblem
+from indicators.store.models import RECORDS_KIND, Submission, SubmissionProblem
 from onereturn import keptfiles
 from onereturn.errors import Conflict, InvalidInput, NotFound
 from onereturn.settings import Settings

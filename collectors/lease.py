@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
-from indicators.models import Submission
+from indicators.store.models import Submission
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from collectors.checked import problem_frame
-from indicators.models import SubmissionProblem
+from indicators.store.models import SubmissionProblem
 from onereturn.db import bulk_insert
 from onereturn.spreadsheet import neutralise
 

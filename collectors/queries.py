@@ -15,8 +15,8 @@ from sqlalchemy import tuple_, update
 from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, lock_pairs, split_changes, write_figures
-from indicators.figures import FIGURE_KEY, FIGURE_NUMBERS
-from indicators.models import HeldFigure, Submission
+from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS
+from indicators.store.models import HeldFigure, Submission
 from onereturn.db import bulk_insert, rows_frame
 from onereturn.errors import InvalidInput, NotFound
 

@@ -12,7 +12,7 @@ from collectors.rawtable import RawTable
 from collectors.reportworkbook import ProblemCell, ReportRow, report_workbook
 from collectors.template import codelists_for, value_rules_for
 from collectors.workbooks import TemplateRow
-from indicators.models import SubmissionProblem
+from indicators.store.models import SubmissionProblem
 
 
 def _rows(raw: RawTable, header: list[str], rules: dict[str, TemplateRow], shift: int) -> Iterator[ReportRow]:

@@ -31,8 +31,8 @@ from collectors.spine import (
     store_accepted,
 )
 from collectors.validate import validate
-from indicators.models import RECORDS_KIND, Submission, SubmissionProblem
 from indicators.periods import PERIOD_TYPES, parse_period
+from indicators.store.models import RECORDS_KIND, Submission, SubmissionProblem
 from mappings.agencies import get_agency
 from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
 from onereturn.memory import release_memory

@@ -24,7 +24,7 @@ from collectors.checked import Validation
 from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.store import current_for_keys, split_changes, storing, write_figures
-from indicators.models import Submission, SubmissionProblem
+from indicators.store.models import Submission, SubmissionProblem
 from onereturn import audittrail, db
 
 CUT_OFF = (

@@ -20,8 +20,8 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from indicators.figures import FIGURE_KEY, FIGURE_NUMBERS, KEY_TYPES, NUMBER_TYPES
-from indicators.models import Submission
+from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS, KEY_TYPES, NUMBER_TYPES
+from indicators.store.models import Submission
 from mappings.revisions import mark_stale
 from mappings.signoff.reopen import reopen_for
 from onereturn.db import advisory_key, rows_frame

@@ -13,8 +13,9 @@ from indicators.models import Code, Indicator
 from indicators.periods import parse_period
 from indicators.service import current_catalogue_version, load_rules
 from indicators.valuespec import ValueSpec, value_specs
-from mappings.agencies import get_agency, obligations
+from mappings.agencies import get_agency
 from mappings.models import OrgUnit
+from mappings.obligations import obligations
 
 TemplateFormat = Literal["xlsx", "csv"]
 

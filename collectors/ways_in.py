@@ -26,7 +26,7 @@ from collectors.published import intake
 from collectors.records import service as records
 from collectors.sen2 import receiving as sen2
 from collectors.spine import Outcome
-from indicators.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 

@@ -20,11 +20,12 @@ from sqlmodel import Session, col, select
 from exports.built import CELL_SCHEMA, LINEAGE_SCHEMA, BuiltReturn, FieldInfo, empty_lineage
 from exports.disclosure import suppress_cells
 from exports.symbols import display_symbol
-from indicators.models import Indicator, Observation, Submission
+from indicators.models import Indicator
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 from indicators.service import current_catalogue_version
 from indicators.sources import definition_sources_text
+from indicators.store.models import Observation, Submission
 from indicators.symbols import LOW_RELIABILITY
 from mappings.agencies import agency_names, publications
 from mappings.areas import Geography, GeographyRows

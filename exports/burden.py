@@ -23,13 +23,14 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
-from indicators.models import RECORDS_KIND, Code, Indicator, Observation, Submission
+from indicators.models import Code, Indicator
 from indicators.periods import Period, parse_period
 from indicators.published_query import PublisherBurden, publisher_burden
 from indicators.service import indicators_by_id
-from mappings.agencies import breakdown_keys, obligations, owed_periods
+from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.annex_a import RECORD_RETURNS, AnnexCells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
+from mappings.obligations import breakdown_keys, obligations, owed_periods
 from mappings.resolve import Resolver
 from mappings.validity import in_force
 from onereturn.errors import InvalidInput

@@ -21,8 +21,8 @@ from sqlmodel import Session, col, select
 
 from exports.built import CELL_SCHEMA, BuiltReturn
 from exports.models import BuildCell, ExportSnapshot, LineageRow, ReturnBuild
-from indicators.models import Observation
 from indicators.periods import utc
+from indicators.store.models import Observation
 from onereturn.db import bulk_insert
 from onereturn.errors import NotFound
 

@@ -28,11 +28,11 @@ from sqlmodel import Session, col, select
 from exports.build import Builder, return_with_fields
 from exports.built import UNSIGNED, BuiltReturn
 from exports.symbols import NOT_SIGNED_OFF
-from indicators.models import Observation
 from indicators.periods import utc
+from indicators.store.models import Observation
 from mappings.agencies import agency_names
 from mappings.models import Return, SignOff
-from mappings.signoff.behind import to_sign
+from mappings.signoff.lineage import to_sign
 from mappings.signoff.states import list_signoffs, releasing
 
 #: Statuses whose cells show no figure of an agency, so there is nothing to hold back.

@@ -20,10 +20,11 @@ from exports.built import UNSIGNED, WITHHELD, BuiltReturn
 from exports.changes import record_cells
 from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
-from indicators.models import CatalogueVersion, Observation, Submission
+from indicators.models import CatalogueVersion
 from indicators.periods import parse_period
+from indicators.store.models import Observation, Submission
 from mappings.models import AgencyOrg, BuildRevision, Return, SignOffEvent
-from mappings.signoff.behind import key_digest, store_key
+from mappings.signoff.lineage import key_digest, store_key
 from mappings.validity import check_period
 from onereturn.db import advisory_key, bulk_insert
 from onereturn.errors import InvalidInput, NotFound

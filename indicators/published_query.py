@@ -12,10 +12,10 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from indicators.figures import KEY_TYPES, NUMBER_TYPES
-from indicators.models import HeldFigure, Observation, Submission, SubmissionProblem
 from indicators.periods import Period, parse_period
 from indicators.published import PublishedFigure, PublishedRelease
+from indicators.store.figures import KEY_TYPES, NUMBER_TYPES
+from indicators.store.models import HeldFigure, Observation, Submission, SubmissionProblem
 
 #: A published figure's key and values, as the publisher's file gives them and as they are stored.
 FIGURE_VALUES = {

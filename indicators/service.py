@@ -10,10 +10,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from indicators.catalogue import IndicatorCatalogue
-from indicators.models import CatalogueRule, CatalogueVersion, Code, CodeList, Indicator, Observation, Submission
+from indicators.models import CatalogueRule, CatalogueVersion, Code, CodeList, Indicator
 from indicators.periods import utc
 from indicators.rules import Rule, bound_indicators, to_rule
 from indicators.schemas import CodeListPublic, CodePublic, IndicatorPublic, RulePublic
+from indicators.store.models import Observation, Submission
 from onereturn.errors import NotFound
 from onereturn.listing import LIKE_ESCAPE, containing
 from onereturn.readings import Kept, as_text

@@ -16,13 +16,13 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
-from indicators.models import Observation
 from indicators.periods import parse_period
 from indicators.sources import cites_text
+from indicators.store.models import Observation
 from mappings import validity
-from mappings.agencies import Obligation, catalogue_indicators, definitions_key, obligations
 from mappings.deadlines import SIGNOFF_AT_AGENCY, CalendarEntry, calendar, period_words, recipient_deadline
 from mappings.models import Agency, AgencyReturn, FieldMapping, Return
+from mappings.obligations import Obligation, catalogue_indicators, definitions_key, obligations
 from onereturn.memo import within_transaction
 
 #: Reminders go this many working days before an agency's deadline (and approvers' before the sign-off date).

@@ -27,61 +27,22 @@ Rules stated once:
 
 from __future__ import annotations
 
-import csv
 import math
-import tomllib
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from functools import cache
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
-
-from indicators.models import Indicator, Observation, Submission
+from indicators.models import Indicator
 from indicators.sources import cite_text
+from mappings.compare_groups import Group, Member
 from mappings.geography import ENGLAND
 from mappings.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
-from mappings.models import OfficerGroup, OrgParent, OrgUnit
-from mappings.signoff.states import published_sources
 
-FOLDER = Path(__file__).with_name("comparators")
-NEIGHBOURS_FILE = "New_Statistical_Neighbour_Groupings_April_2021.csv"
-LA_CODES_FILE = "dfe_la_codes.csv"
-GROUPS_FILE = "groups.toml"
-
-NEIGHBOURS_SOURCE = (
-    "Department for Education, children's services statistical neighbours (April 2021 groupings), "
-    "New_Statistical_Neighbour_Groupings_April_2021.csv in dfe-analytical-services/CSC_outcomes_and_enablers; "
-    "DfE LA numbers mapped to GSS codes by the old_la_code and new_la_code columns of DfE's EES files"
-)
 REGION_SOURCE = "ONS geography lookups (LAD to region), as the service's geography holds them"
 ENGLAND_SOURCE = "England (E92000001), the national figure"
 
 #: Upper-tier councils: the level children's services are reported at, and the peers of a quartile.
 PEER_TYPES = ("unitary", "county", "metropolitan_district", "london_borough")
-
-
-@dataclass(frozen=True)
-class Member:
-    """One council of a group: its name, the GSS codes it has had, and (for neighbours) how close it is."""
-
-    name: str
-    codes: tuple[str, ...]
-    closeness: str = ""
-
-
-@dataclass(frozen=True)
-class Group:
-    """A comparator group with its source, named on every comparison."""
-
-    id: str
-    title: str
-    source: str
-    members: tuple[Member, ...]
-    #: Why the group is empty, where it is (a council no grouping names is compared with its region and England).
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -280,96 +241,6 @@ class Comparison:
         return self.own.outcome not in {None, "similar"}
 
 
-@cache
-def _la_codes() -> tuple[dict[str, tuple[str, ...]], dict[str, str], dict[str, str]]:
-    by_number: dict[str, list[str]] = {}
-    number_of: dict[str, str] = {}
-    names: dict[str, str] = {}
-    with (FOLDER / LA_CODES_FILE).open(newline="", encoding="utf-8") as f:
-        # Newest code first: a reorganised council is looked for under its current code before its old one.
-        for row in sorted(csv.DictReader(f), key=lambda r: r["last_year"], reverse=True):
-            by_number.setdefault(row["old_la_code"], []).append(row["new_la_code"])
-            number_of[row["new_la_code"]] = row["old_la_code"]
-            names[row["old_la_code"]] = row["la_name"]
-    return {k: tuple(v) for k, v in by_number.items()}, number_of, names
-
-
-def dfe_la_number(org_code: str) -> str | None:
-    """DfE's three-digit number of the council of ONS code ``org_code`` (its EES files' old_la_code), if it has one."""
-    return _la_codes()[1].get(org_code)
-
-
-@cache
-def _neighbour_rows() -> dict[str, list[tuple[str, str]]]:
-    out: dict[str, list[tuple[str, str]]] = {}
-    with (FOLDER / NEIGHBOURS_FILE).open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        sn = [i for i, h in enumerate(header) if h.startswith("SN") and h != "SNP"]
-        for row in reader:
-            if row and row[0].strip():
-                out[row[0].strip()] = [(row[i].strip(), row[i + 1].strip()) for i in sn]
-    return out
-
-
-def statistical_neighbours(org_code: str) -> Group | None:
-    """DfE's ten statistical neighbours of a council (by GSS code), closest first; None where DfE names none."""
-    by_number, number_of, names = _la_codes()
-    number = number_of.get(org_code)
-    rows = _neighbour_rows().get(number or "")
-    if number is None or rows is None:
-        return None
-    members = tuple(Member(names.get(n, n), by_number.get(n, ()), closeness) for n, closeness in rows)
-    return Group("statistical_neighbours", f"DfE statistical neighbours of {names[number]}", NEIGHBOURS_SOURCE, members)
-
-
-def officer_groups(session: Session | None = None) -> dict[str, Group]:
-    """The groups officers keep in the store, by id; without a session, those of the seed file ``groups.toml``."""
-    if session is None:
-        rows = [(g["id"], g["title"], g.get("source", ""), g["members"]) for g in tomllib.loads(
-            (FOLDER / GROUPS_FILE).read_text(encoding="utf-8")).get("group", [])]  # fmt: skip
-    else:
-        stmt = select(OfficerGroup).where(col(OfficerGroup.deleted_at).is_(None))
-        rows = [(g.id, g.title, g.source, g.members) for g in session.execute(stmt).scalars()]
-    _, number_of, names = _la_codes()
-    out: dict[str, Group] = {}
-    for gid, title, source, codes in rows:
-        members = tuple(Member(names.get(number_of.get(c, ""), c), (c,)) for c in codes)
-        out[gid] = Group(gid, title, source, members)
-    return out
-
-
-def no_neighbours(org_code: str) -> Group:
-    """The empty group of a council DfE's groupings do not name, saying why: it is compared with its region and
-    England only."""
-    note = (
-        f"DfE's statistical neighbour groupings (April 2021) do not name {org_code}: they were drawn up for the "
-        "councils of 2021, so a council made since (such as Cumberland and Westmorland and Furness, made in April "
-        "2023 from Cumbria's districts) has no DfE neighbours. It is compared with its region and England."
-    )
-    return Group("statistical_neighbours", "No DfE statistical neighbours", NEIGHBOURS_SOURCE, (), note)
-
-
-def group_for(
-    org_code: str,
-    group_id: str = "statistical_neighbours",
-    session: Session | None = None,
-    *,
-    officers_groups: bool = True,
-) -> Group:
-    """The named group for a council (an empty one, saying why, where DfE names no neighbours); a KeyError names
-    an unknown group and only the groups the reader may use (officers' groups read from the store when a session is
-    given). ``officers_groups`` False (an agency's reader) leaves officers' groups out: they are the officers' own."""
-    if group_id == "statistical_neighbours":
-        return statistical_neighbours(org_code) or no_neighbours(org_code)
-    groups = officer_groups(session) if officers_groups else {}
-    if group_id not in groups:
-        raise KeyError(
-            f"No comparator group {group_id!r}; known: {', '.join(['statistical_neighbours', *sorted(groups)])}"
-        )
-    return groups[group_id]
-
-
 def _key(polarity: str) -> int:
     # Sort sign: best first where the polarity says, else highest value first.
     return 1 if polarity == "lower_is_better" else -1
@@ -522,113 +393,6 @@ def compare(
         peers_total=len(every_peer),
         peers_needed=quartile_minimum(len(every_peer)),
     )
-
-
-# ---- the store --------------------------------------------------------------------------------------------
-
-
-def load_figures(
-    session: Session, indicator_id: str, periods: Iterable[str], *, agency: str | None = None
-) -> dict[str, dict[str, Figure]]:
-    """Current totals of an indicator for the periods, by period and org, as a reader may see them.
-
-    ``agency`` None reads every figure (an officer); an agency reads its own figures and the figures
-    of agencies that publish theirs, never another agency's unpublished figure. A figure not yet
-    published (not from a publishing agency) is marked so.
-    """
-    stmt = (
-        sa_select(
-            col(Observation.period),
-            col(Observation.org_code),
-            col(Observation.value),
-            col(Observation.symbol),
-            col(Observation.numerator),
-            col(Observation.denominator),
-            col(Submission.agency_code),
-        )
-        .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
-        .where(
-            col(Observation.indicator_id) == indicator_id,
-            col(Observation.period).in_(list(periods)),
-            col(Observation.breakdown) == "",
-            col(Observation.is_current).is_(True),
-        )
-        .order_by(col(Observation.id))
-    )
-    return seen_figures(session.execute(stmt), published_sources(session), agency)
-
-
-def seen_figures(rows: Iterable[Any], published: Collection[str], agency: str | None) -> dict[str, dict[str, Figure]]:
-    """The figures a reader sees of one indicator's stored rows (period, org, value, symbol, numerator, denominator,
-    agency; oldest first), by period and org, as :func:`load_figures` gives them."""
-    bodies: dict[tuple[str, str], Figure] = {}
-    publishers: dict[tuple[str, str], Figure] = {}
-    for period, org, value, symbol, num, den, by in rows:
-        is_published = by in published
-        if agency is not None and by != agency and not is_published:
-            continue
-        (publishers if is_published else bodies)[(period, org)] = Figure(org, value, symbol, num, den, is_published)
-    out: dict[str, dict[str, Figure]] = {}
-    for (period, org), figure in publishers.items():
-        out.setdefault(period, {})[org] = figure
-    # A publisher's figure stands beside a body's own; the body's own is what its row shows, and the
-    # publisher's says whether it was published.
-    for (period, org), figure in bodies.items():
-        theirs = publishers.get((period, org))
-        out.setdefault(period, {})[org] = figure if theirs is None else beside(figure, theirs.value, theirs.symbol)
-    return out
-
-
-def beside(own: Figure, value: float | None, symbol: str | None) -> Figure:
-    """A body's own figure with what the publisher's file says of the same cell: as published, or differing."""
-    same = own.value == value and own.symbol == symbol
-    return replace(own, published=same, provenance="as_published" if same else "differs", published_value=value)
-
-
-def with_published(
-    history: Mapping[str, Mapping[str, Figure]],
-    published: Iterable[tuple[str, str, float | None, str | None, float | None, float | None]],
-) -> dict[str, dict[str, Figure]]:
-    """Add the publisher's figures (period, org, value, symbol, numerator, denominator) of cells the reader sees no
-    figure of: a council's own figure stays what its row shows, and the publisher's stands in for every other."""
-    out = {p: dict(figs) for p, figs in history.items()}
-    for period, org, value, symbol, num, den in published:
-        figs = out.setdefault(period, {})
-        own = figs.get(org)
-        if own is None:
-            figs[org] = Figure(org, value, symbol, num, den, True)
-        elif own.provenance == "unpublished":
-            # The body's own figure stays what its row shows; the publisher's file says whether it was published.
-            figs[org] = beside(own, value, symbol)
-    return out
-
-
-def periods_of(session: Session, indicator_id: str) -> list[str]:
-    """The periods an indicator has any figure for, oldest first."""
-    stmt = select(Observation.period).where(col(Observation.indicator_id) == indicator_id).distinct()
-    return sorted(str(p) for p in session.execute(stmt).scalars())
-
-
-def geography(session: Session) -> tuple[dict[str, str], list[str], dict[str, str]]:
-    """Names of every org, the upper-tier councils (peers of a quartile) and each council's region."""
-    units = session.execute(select(OrgUnit.code, OrgUnit.name, OrgUnit.type)).all()
-    names = {str(c): str(n) for c, n, _ in units}
-    types = {str(c): str(t) for c, _, t in units}
-    peers = [c for c, t in types.items() if t in PEER_TYPES]
-    region: dict[str, str] = {}
-    for child, parent in session.execute(select(OrgParent.child_code, OrgParent.parent_code)):
-        if types.get(str(parent)) == "region":
-            region[str(child)] = str(parent)
-    for child, parent in session.execute(select(OrgParent.child_code, OrgParent.parent_code)):
-        if str(child) not in region and str(parent) in region:
-            region[str(child)] = region[str(parent)]
-    _, number_of, la_names = _la_codes()
-    for code, number in number_of.items():
-        names.setdefault(code, la_names[number])
-    return names, peers, region
-
-
-Geo = tuple[dict[str, str], list[str], dict[str, str]]
 
 
 def as_json(c: Comparison) -> dict[str, Any]:

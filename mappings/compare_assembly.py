@@ -19,24 +19,14 @@ from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
 from indicators.models import Indicator as IndicatorRow
-from indicators.models import Observation, Submission
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure
 from indicators.published_query import PublishedTotal, published_totals
+from indicators.store.models import Observation, Submission
 from mappings.areas import GeographyRows
-from mappings.compare import (
-    Comparison,
-    Figure,
-    Geo,
-    IndicatorInfo,
-    compare,
-    geography,
-    group_for,
-    load_figures,
-    periods_of,
-    seen_figures,
-    with_published,
-)
+from mappings.compare import Comparison, Figure, IndicatorInfo, compare
+from mappings.compare_figures import Geo, geography, load_figures, periods_of, seen_figures, with_published
+from mappings.compare_groups import group_for
 from mappings.compare_rates import TermParts, catalogue_of, derived_history, owes_itself, with_stored
 from mappings.groups import group_mark
 from mappings.signoff.states import published_sources

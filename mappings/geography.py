@@ -13,9 +13,11 @@ pure function of the files except :func:`store_geography`, which writes the rows
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -28,6 +30,9 @@ Value = str | float | date | None
 Row = dict[str, Value]
 
 GEOGRAPHY_FOLDER = Path(__file__).with_name("geography")
+#: DfE's three-digit LA numbers beside the GSS codes they had (EES files' old_la_code and new_la_code; its sources
+#: in ``mappings/comparators/README.md``): the crosswalk from a council's ONS code to the number DfE's returns carry.
+LA_CODES = Path(__file__).with_name("comparators") / "dfe_la_codes.csv"
 
 ENGLAND = "E92000001"
 
@@ -499,3 +504,23 @@ def refresh_geography(session: Session, geo: Geography) -> dict[str, int]:
             edges += 1
     session.flush()
     return {"geography_units_refreshed": units, "geography_edges_refreshed": edges}
+
+
+@cache
+def la_codes() -> tuple[dict[str, tuple[str, ...]], dict[str, str], dict[str, str]]:
+    """DfE's LA numbers: the GSS codes each has had (newest first), the number of each GSS code, and each number's name."""
+    by_number: dict[str, list[str]] = {}
+    number_of: dict[str, str] = {}
+    names: dict[str, str] = {}
+    with LA_CODES.open(newline="", encoding="utf-8") as f:
+        # Newest code first: a reorganised council is looked for under its current code before its old one.
+        for row in sorted(csv.DictReader(f), key=lambda r: r["last_year"], reverse=True):
+            by_number.setdefault(row["old_la_code"], []).append(row["new_la_code"])
+            number_of[row["new_la_code"]] = row["old_la_code"]
+            names[row["old_la_code"]] = row["la_name"]
+    return {k: tuple(v) for k, v in by_number.items()}, number_of, names
+
+
+def dfe_la_number(org_code: str) -> str | None:
+    """DfE's three-digit number of the council of ONS code ``org_code`` (its EES files' old_la_code), if it has one."""
+    return la_codes()[1].get(org_code)

@@ -19,7 +19,7 @@ import polars as pl
 from sqlalchemy import column, table, update
 from sqlmodel import Session, col, select
 
-from indicators.models import HeldFigure, Observation, Submission
+from indicators.store.models import HeldFigure, Observation, Submission
 from mappings.models import Agency, AgencyOrg, Crosswalk, OrgUnit, SignOff, SignOffEvent
 from mappings.resolve import STANDS_IN
 from mappings.revisions import mark_stale

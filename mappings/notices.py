@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from mappings.agencies import Obligation
 from mappings.calendar import (
     REMIND_WORKING_DAYS,
     owed_for_entry,
@@ -23,6 +22,7 @@ from mappings.calendar import (
 )
 from mappings.deadlines import ENGLAND, CalendarEntry
 from mappings.models import Agency
+from mappings.obligations import Obligation
 from mappings.signoff.standing import OVERDUE_WORDS, SignoffStanding, signoff_standing
 from mappings.signoff.states import MEANINGS
 from onereturn import outbox

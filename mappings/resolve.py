@@ -18,13 +18,14 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from indicators.figures import FIGURE_KEY, FIGURE_NUMBERS
 from indicators.formula import ARITHMETIC, Neg, Node, Num, Ref, parse_formula, references
-from indicators.models import Indicator, Observation
+from indicators.models import Indicator
 from indicators.periods import Period
 from indicators.service import indicators_by_id
-from mappings.agencies import owed_periods
+from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS
+from indicators.store.models import Observation
 from mappings.areas import Geography
+from mappings.obligations import owed_periods
 from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA, as_parts, convert_period, roll_up
 from onereturn.db import rows_frame
 

@@ -34,7 +34,7 @@ import polars as pl
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import Period, PeriodType
 from indicators.symbols import NO_FIGURE
-from mappings.agencies import owed_periods
+from mappings.obligations import owed_periods
 
 FIGURE_SCHEMA = pl.Schema(
     {

@@ -40,12 +40,14 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 #: stays below the packages that define them.
 MODEL_MODULES = (
     "indicators.models",
+    "indicators.store.models",
     "mappings.models",
     "exports.models",
     "onereturn.outbox",
     "onereturn.models",
     "onereturn.audittrail",
     "collectors.records.models",
+    "collectors.ssd.models",
     "indicators.published",
 )
 

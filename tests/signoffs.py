@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from exports.release import build_ungated
-from mappings.signoff import Actor, sign_off_all
+from exports.signoff import sign_off_all
+from mappings.signoff import Actor
 
 TEST_ACTOR = Actor("test: every figure signed off", client="testclient")
 
@@ -19,11 +19,11 @@ TEST_ACTOR = Actor("test: every figure signed off", client="testclient")
 def sign_off_everything(where: Engine | Session, *, returns: list[str] | None = None) -> int:
     """Sign off every agency's figures in every return and period (or only ``returns``); return how many sign-offs."""
     if isinstance(where, Session):
-        done = sign_off_all(where, TEST_ACTOR, builds=build_ungated, return_ids=returns)
+        done = sign_off_all(where, TEST_ACTOR, return_ids=returns)
         where.flush()
         return len(done)
     with Session(where) as session:
-        done = sign_off_all(session, TEST_ACTOR, builds=build_ungated, return_ids=returns)
+        done = sign_off_all(session, TEST_ACTOR, return_ids=returns)
         session.commit()
         return len(done)
 

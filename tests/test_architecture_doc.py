@@ -1,12 +1,14 @@
-"""docs/architecture.md keeps up with the tree: every package and sub-package of the product has a row in its table.
+"""docs/architecture.md keeps up with the tree: every package and module of the product has its room in the table.
 
-A top-level package (or module) of the floors, or a package below one, added without a row fails here, naming it;
-so does a row naming a room that is no longer there.
+A top-level package (or module) of the floors, or a package below one, added without a row fails here, naming it; so
+does a module of a package whose row lists its modules, when no row names it (by name or by a pattern); and so does a
+row naming a room that is no longer there.
 """
 
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import re
 from pathlib import Path
 
@@ -66,6 +68,40 @@ def missing_rooms(rows: list[list[str]], root: Path = ROOT) -> list[str]:
     return missing
 
 
+def product_modules(root: Path = ROOT) -> list[str]:
+    """Each module of the product's packages (``__init__.py`` aside, it is its package), and each top-level module."""
+    found = []
+    for package in product_packages(root):
+        if package.endswith(".py"):
+            found.append(package)
+            continue
+        found += [
+            f.relative_to(root).as_posix() for f in sorted((root / package).glob("*.py")) if f.name != "__init__.py"
+        ]
+    return found
+
+
+def unplaced(modules: list[str], rows: list[list[str]]) -> list[str]:
+    """The modules no row places: a package named with no modules after it holds all of its own; a package named with
+    its modules listed (``pkg/`` (``a.py``, ``b*.py``)) holds only those, and each of its other modules needs a row."""
+    whole: set[str] = set()
+    named: list[str] = []
+    for row in rows:
+        base = ""
+        for place, room in enumerate(row):
+            named.append(room if "/" in room else base + room)
+            if room.endswith("/"):
+                base = room
+                following = row[place + 1] if place + 1 < len(row) else None
+                if following is None or "/" in following:
+                    whole.add(room)
+    return [
+        module
+        for module in modules
+        if module.rpartition("/")[0] + "/" not in whole and not any(fnmatch.fnmatch(module, n) for n in named)
+    ]
+
+
 def test_every_package_has_a_row() -> None:
     """Each package and sub-package of the floors, and scheduler.py, is a room of some domain in the table."""
     packages = product_packages()
@@ -73,6 +109,15 @@ def test_every_package_has_a_row() -> None:
     rows = table_rooms(DOC.read_text(encoding="utf-8"))
     assert len(rows) > 10, "the domains table was not found"
     assert not uncovered(packages, rows), f"give these a row in {DOC.name}'s table: {uncovered(packages, rows)}"
+
+
+def test_every_module_has_its_room() -> None:
+    """Each module is in a package named whole, or named itself (by name or pattern) in some row."""
+    modules = product_modules()
+    assert {"api/uploadpool.py", "collectors/retention.py", "scheduler.py"} <= set(modules)
+    rows = table_rooms(DOC.read_text(encoding="utf-8"))
+    left = unplaced(modules, rows)
+    assert not left, f"name these in a row of {DOC.name}'s table: {left}"
 
 
 def test_every_room_named_is_there() -> None:
@@ -104,6 +149,34 @@ TABLE = f"""{HEADING}
 def test_a_package_without_a_row_is_caught(packages: list[str], left: list[str]) -> None:
     """A package added without a row is named; one outside the table's section does not count as a row."""
     assert uncovered(packages, table_rooms(TABLE)) == left
+
+
+@pytest.mark.parametrize(
+    ("modules", "left"),
+    [
+        (["shop/till.py", "shop/stock_room.py", "base.py"], []),
+        (["shop/till.py", "shop/door.py", "base.py"], ["shop/door.py"]),
+        (["counted/anything.py"], ["counted/anything.py"]),
+    ],
+)
+def test_a_module_without_a_room_is_caught(modules: list[str], left: list[str]) -> None:
+    """A module of a package whose row lists its modules is placed only by name or pattern; one outside the table
+    is not placed by a row below it."""
+    assert unplaced(modules, table_rooms(TABLE)) == left
+
+
+def test_a_package_named_whole_holds_every_module(tmp_path: Path) -> None:
+    """A package named with no modules after it holds all of its own; the modules are found in the tree."""
+    rows = [["kernel/"], ["shop/", "till.py"], ["shop/back/", "shop/front.py"]]
+    assert unplaced(["kernel/a.py", "shop/till.py", "shop/back/b.py", "shop/front.py", "shop/side.py"], rows) == [
+        "shop/side.py"
+    ]
+    (tmp_path / ".importlinter").write_text("[importlinter:contract:layers]\nlayers =\n    shop\n    base\n")
+    (tmp_path / "shop").mkdir()
+    for name in ("__init__.py", "till.py"):
+        (tmp_path / "shop" / name).write_text("")
+    (tmp_path / "base.py").write_text("")
+    assert product_modules(tmp_path) == ["shop/till.py", "base.py"]
 
 
 def test_a_room_that_is_gone_is_caught(tmp_path: Path) -> None:

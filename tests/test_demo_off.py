@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from mappings.agencies import demo_keys_live, remove_demo
 from mappings.keys import key_prefix
 from mappings.models import Agency, ApiKey, SignOff

@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 
 from cli.demo import RECORDS_AGENCY, RECORDS_ORG, demo_records, load_records_demo
 from exports.burden import burden
-from indicators.models import RECORDS_KIND as KIND
-from indicators.models import Submission
+from indicators.store.models import RECORDS_KIND as KIND
+from indicators.store.models import Submission
 from onereturn.settings import Settings
 from tests.demo_store import demo_said, demo_store_fixture
 

@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import db, keptfiles
 from onereturn.audittrail import AuditEvent
 from onereturn.outbox import OutboxMessage

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
-from collectors.records.retention import purge
 from collectors.records.service import process_records, receive, resume_records
+from collectors.retention import purge
 from collectors.service import submit
 from collectors.ways_in import reprocess
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
 from tests.apps import client_on

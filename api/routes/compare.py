@@ -13,7 +13,7 @@ from api.scopes import read_scope
 from exports.compare_xlsx import write_comparisons
 from mappings.compare import as_json
 from mappings.compare_assembly import cached_comparison, council_name, flags_for
-from mappings.signoff.behind import store_key
+from mappings.signoff.lineage import store_key
 
 router = APIRouter(prefix="/api", tags=["compare"])
 

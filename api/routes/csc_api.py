@@ -24,7 +24,7 @@ from api.record_access import council_approver
 from api.routes.record_files import files_door
 from collectors.records.privacy import checked_keys
 from collectors.ssd import payload_store
-from mappings.compare import dfe_la_number
+from mappings.geography import dfe_la_number
 from mappings.illustrative import councils_of
 
 router = APIRouter(prefix="/api", tags=["collection"])

@@ -44,9 +44,8 @@ from collectors import service as collect
 from collectors.schemas import SubmissionSummary
 from collectors.template import build_template
 from exports.burden import publishers_saying
-from exports.release import build_ungated
+from exports.signoff.behind import agencies_behind
 from mappings import service as mappings
-from mappings.signoff.behind import agencies_behind
 from mappings.signoff.states import MEANINGS, SIGNED_OFF
 from onereturn import clock
 from onereturn.errors import InvalidInput, NotFound
@@ -127,7 +126,7 @@ def _mark_signable(session: SessionDep, code: str, rows: list[dict[str, Any]]) -
         key = (row["return_id"], row["period"])
         if key not in seen:
             try:
-                seen[key] = code in agencies_behind(session, *key, builds=build_ungated)
+                seen[key] = code in agencies_behind(session, *key)
             except (InvalidInput, NotFound):
                 seen[key] = False  # a period the return cannot be built for has nothing to sign off
         if seen[key]:

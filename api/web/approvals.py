@@ -32,11 +32,10 @@ from api.web.shared import (
     collecting,
     signoff_changes,
 )
-from exports.release import build_ungated
+from exports.signoff import queries
+from exports.signoff.queries import Waiting
 from mappings.agencies import agency_names
 from mappings.models import Return
-from mappings.signoff import queries
-from mappings.signoff.queries import Waiting
 from mappings.signoff.schemas import REASON_MAX, Reason
 from mappings.signoff.states import (
     ACCEPTABLE,
@@ -79,7 +78,6 @@ def queue_of(
         filters,
         full=visitor.principal.kind != "regulator",
         now=now,
-        builds=build_ungated,
     )
 
 

@@ -34,12 +34,12 @@ from exports import service as exports
 from exports.burden import last_financial_year
 from exports.burden_answer import burden_answer
 from exports.changes import reopened_builds
+from exports.signoff.queries import Filters, tally
 from indicators.formula import collected_inputs
 from indicators.periods import parse_period
 from indicators.service import indicators_by_id
 from mappings import service as mappings
 from mappings.models import FieldMapping, Return
-from mappings.signoff.queries import Filters, tally
 from mappings.signoff.standing import OVERDUE_WORDS
 from mappings.validity import in_force
 from onereturn import clock, outbox

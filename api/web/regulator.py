@@ -19,14 +19,14 @@ from exports import release
 from exports import service as exports
 from exports.changes import changed_since
 from exports.sdmx_source import available_periods
+from exports.signoff import behind
+from exports.signoff.behind import Standing
 from exports.writers import FORMATS
 from indicators.periods import utc
 from mappings import service as mappings
 from mappings.agencies import agency_names
 from mappings.calendar import calendar_entries
 from mappings.models import Return
-from mappings.signoff import behind
-from mappings.signoff.behind import Standing
 from onereturn.errors import NotFound
 from onereturn.models import ReturnDownload
 
@@ -76,10 +76,7 @@ def returns(request: Request, session: SessionDep, visitor: VisitorDep) -> HTMLR
     # Every shown period's sign-off status at once: the sign-offs in one read, each build once per state of the store.
     shown = {rid: [p["period"] for p in rows[:SHOWN_PERIODS]] for rid, rows in periods.items()}
     names = agency_names(session)
-    standings = {
-        key: _status(found, names)
-        for key, found in behind.standings(session, shown, builds=release.build_ungated).items()
-    }
+    standings = {key: _status(found, names) for key, found in behind.standings(session, shown).items()}
     return page(
         request,
         "regulator/returns.html",

@@ -25,12 +25,11 @@ from collectors.annex_a import looked_after as lac
 from collectors.annex_a.columns import COLUMNS_MODE, fill_council, newest_columns, newest_kept
 from collectors.annex_a.common import CHILD_FIELDS, Window, children, with_child
 from collectors.annex_a.from_ssd import SSD_MODE, FromExtract, columns_at, contact_rows, newest_from_extract
-from collectors.records.kept import kept_files
+from collectors.records.kept import CIN_FILE, SSDA903_FILE, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
-from collectors.ssd.service import CIN_FILE, SSDA903_FILE
-from indicators.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
+from indicators.store.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from mappings.annex_a import AnnexCells, AnnexList, Layout, load_layout
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings

@@ -23,7 +23,7 @@ from collectors import head
 from collectors.readxlsx import check_xlsx_safety
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
-from indicators.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from mappings.annex_a import Column, Layout
 from onereturn.errors import InvalidInput
 from onereturn.listing import name_a_few

@@ -23,11 +23,11 @@ from sqlmodel import Session
 from collectors import head
 from collectors.annex_a.columns import CHILD, newest_kept
 from collectors.annex_a.common import Window, months_before
+from collectors.annex_a.extract_rows import pack, unpack_kept
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.ssda903_care import age_on
-from collectors.ssd.annex_a import pack, unpack_kept
-from indicators.models import RECORDS_KIND
+from indicators.store.models import RECORDS_KIND
 from mappings.annex_a import AnnexList, Layout
 from onereturn.settings import Settings
 from onereturn.workspace import private_folder

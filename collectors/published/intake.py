@@ -31,9 +31,9 @@ from collectors.published.viewit import area_lookup
 from collectors.queries import answer
 from collectors.spine import Alongside, CutOff, Stored, audited, store_accepted
 from collectors.store import COMPARED, KEY, in_key_order
-from indicators.models import HeldFigure, Submission
 from indicators.published import PublishedFigure, PublishedRelease
 from indicators.published_query import current_published
+from indicators.store.models import HeldFigure, Submission
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn.errors import Conflict, InvalidInput, NotFound
 from onereturn.settings import Settings

@@ -15,9 +15,14 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from collectors.records.privacy import Keys, keys_for
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
+
+#: The file names the record files made from a council's SSD extract are kept under (``collectors.ssd.service``):
+#: the record-files routes and Annex A find them by these.
+CIN_FILE = "cin_census_from_ssd.xml"
+SSDA903_FILE = "ssda903_from_ssd.zip"
 
 
 def content_hash(files: Iterable[tuple[str, Path]]) -> str:

@@ -3,7 +3,8 @@
 After ``ONERETURN_RECORDS_RETENTION_DAYS`` (90 by default) from receipt, a finished record-level upload
 loses its encrypted raw files and every child-level row it left (``record_child``, ``record_problem``,
 ``record_lineage``); its submission (status, counts, the report's problems, which name no child) and the
-figures derived from it are kept. ``onereturn records purge`` and the scheduler's daily job run it.
+figures derived from it are kept. ``onereturn records purge`` and the scheduler's daily job run it, through
+``collectors.retention``, with the other rooms' children's data of the same age.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from sqlmodel import Session, col, select
 
 from collectors import lease
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
-from collectors.ssd import payload_store
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
 from onereturn.workspace import clear_left
@@ -34,7 +34,7 @@ class Purged:
     left: int = 0
 
 
-def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) -> Purged:
+def purge_uploads(engine: Engine, settings: Settings, *, now: datetime | None = None) -> Purged:
     """Delete the raw files and child-level rows of record-level uploads received before the retention period."""
     now = now or datetime.now(UTC)
     # What a stopped process left in the clear goes first, whatever the retention period.
@@ -63,8 +63,6 @@ def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) ->
         submissions += 1
         if raw and not shared:
             files += min(1, keptfiles.forget(engine, settings, raw))
-    # DfE's payloads built from an SSD extract go with the record files of the same age.
-    files += payload_store.purge(engine, settings, now=now)[1]
     return Purged(submissions, files, rows, left)
 
 

@@ -45,7 +45,7 @@ from collectors.records.privacy import (
     keys_path,
     make_current,
 )
-from indicators.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn import keptfiles
 from onereturn.errors import ConfigurationError, Conflict
 from onereturn.settings import Settings

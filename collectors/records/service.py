@@ -42,8 +42,8 @@ from collectors.records.reading import as_written, check_903_year, distances_for
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.spine import Alongside, CutOff, Stored, record_outcome, repeat_of, store_accepted
 from collectors.typed import FIGURE_SCHEMA, validate_figures
-from indicators.models import RECORDS_KIND as KIND
-from indicators.models import Observation, Submission
+from indicators.store.models import RECORDS_KIND as KIND
+from indicators.store.models import Observation, Submission
 from mappings.agencies import get_agency
 from mappings.illustrative import Council, councils_of
 from onereturn import audittrail, db

@@ -22,7 +22,7 @@ from collectors.sen2.receiving import PURPOSE
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import SURVEYS, year_text
 from collectors.sen2.service import read_kept
-from indicators.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
 

@@ -29,7 +29,7 @@ from collectors.sen2.records import read_records
 from collectors.sen2.rules import child_keys, rule_problems
 from collectors.sen2.schema import Refused, other_survey, parse, schema_problems, survey_of, year_text
 from collectors.spine import repeat_of
-from indicators.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from onereturn import audittrail, db
 from onereturn.db import bulk_insert

@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from collectors.records.models import CscPayloadExtract
 from collectors.records.privacy import checked_keys, keys_for
 from collectors.ssd.intake import Extract
+from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import Payload, payload_hash
 from collectors.ssd.payload_build import build
 from onereturn import keptfiles

@@ -19,16 +19,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from collectors import head
+from collectors.annex_a.extract_rows import KEPT
 from collectors.annex_a.from_ssd import keep_from_extract
 from collectors.records import service as records
 from collectors.records.kept import content_hash
-from collectors.records.models import CscPayloadExtract
 from collectors.ssd import payload_store
-from collectors.ssd.annex_a import KEPT
+from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import kept_items
 from collectors.ssd.service import Made, make_returns
-from indicators.models import RECORDS_KIND, Submission
-from mappings.compare import dfe_la_number
+from indicators.store.models import RECORDS_KIND, Submission
+from mappings.geography import dfe_la_number
 from mappings.illustrative import councils_of
 from onereturn.errors import InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from collectors.records.kept import CIN_FILE, SSDA903_FILE
 from collectors.records.ssda903_tables import CollectionYear
 from collectors.ssd import annex_a
 from collectors.ssd.cin import make_cin, open_episodes
@@ -24,9 +25,6 @@ from collectors.ssd.spec import ROLE, Item, mapping, role_key
 from collectors.ssd.ssda903 import MADE, make_ssda903
 from onereturn.errors import InvalidInput
 
-#: The file names the made files are kept under: the record-files routes find them by these.
-CIN_FILE = "cin_census_from_ssd.xml"
-SSDA903_FILE = "ssda903_from_ssd.zip"
 #: The SSD version whose headings the service reads (``current_version`` of D2I's ssd_version_history.yml at the
 #: commit the schema was taken from); an extract whose ``ssd_version_log`` names another minor version is refused.
 VERSION = "1.4.5"

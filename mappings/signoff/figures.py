@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from indicators.models import Observation
+from indicators.store.models import Observation
 
 
 @dataclass(frozen=True)

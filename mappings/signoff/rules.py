@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from indicators.models import HeldFigure, Observation, Submission
 from indicators.periods import Period, parse_period
+from indicators.store.models import HeldFigure, Observation, Submission
 from mappings.models import Return
 from mappings.revisions import feeds
 from mappings.signoff.states import return_of

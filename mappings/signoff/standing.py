@@ -7,9 +7,9 @@ from typing import Literal
 
 from sqlmodel import Session, select
 
-from mappings.agencies import obligations
 from mappings.calendar import outstanding, return_indicators
 from mappings.models import SignOff
+from mappings.obligations import obligations
 from mappings.signoff.states import OPEN, SIGNED
 from onereturn.memo import within_transaction
 

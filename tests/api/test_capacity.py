@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from api.main import create_app
 from benchmarks.load import server_timing
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import db
 from onereturn.settings import Settings
 from tests.helpers import assert_canonical_error

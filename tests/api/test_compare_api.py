@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from collectors.service import submit
-from mappings.compare import statistical_neighbours
+from mappings.compare_groups import statistical_neighbours
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.web.pages import sign_in
@@ -453,7 +453,7 @@ def test_an_agencys_indicator_list_names_only_figures_it_may_read(store: Engine,
     from sqlmodel import Session
 
     from mappings.compare_assembly import indicators_with_figures
-    from mappings.signoff.behind import store_key
+    from mappings.signoff.lineage import store_key
 
     # Nottinghamshire's own unpublished count; Lewisham may not read it, so its list does not name it.
     submit(
@@ -527,7 +527,7 @@ def test_a_flag_reads_the_rate_of_its_period_alone_and_sees_a_term_revised(
     from sqlmodel import Session
 
     from mappings.compare_assembly import _flagged, cached_comparison
-    from mappings.signoff.behind import store_key
+    from mappings.signoff.lineage import store_key
 
     _ons(store, store_settings)
     rows = "".join(
@@ -568,7 +568,7 @@ def test_where_to_look_works_its_rates_out_together_as_each_alone(
     from sqlmodel import Session
 
     from mappings.compare_assembly import _flagged, clear_caches, flags_for, indicators_with_figures
-    from mappings.signoff.behind import store_key
+    from mappings.signoff.lineage import store_key
 
     _ons(store, store_settings)
     rows = "".join(

@@ -18,7 +18,7 @@ from api.main import create_app
 from api.principal import Principal
 from api.scopes import READERS, read_scope
 from collectors.service import submit
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn.errors import Forbidden, NotFound
 from onereturn.settings import Settings
 from tests.helpers import assert_canonical_error

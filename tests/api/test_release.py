@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from exports.disclosure import SUPPRESSED_LINEAGE
 from exports.models import ExportSnapshot, ReturnBuild
-from indicators.models import Observation
+from indicators.store.models import Observation
 from mappings.models import Return
 from onereturn.settings import Settings
 from tests.helpers import OFFICER, OHID, assert_canonical_error, upload
@@ -366,7 +366,7 @@ def test_the_standings_cache_tells_a_reused_last_id_from_the_row_it_replaced(
     store: Engine, store_settings: Settings
 ) -> None:
     """SQLite gives a rolled-back or deleted last row's id to the next row: same last id, same count, another figure."""
-    from mappings.signoff.behind import store_key as _store_key
+    from mappings.signoff.lineage import store_key as _store_key
 
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,4321,,,,")
     with Session(store) as session:
@@ -387,7 +387,7 @@ def test_the_store_key_is_read_once_a_transaction_and_again_after_a_figure_is_st
     """A page asks for the key many times: one read of the figures' count serves a transaction that only reads."""
     from sqlalchemy import event
 
-    from mappings.signoff.behind import store_key as _store_key
+    from mappings.signoff.lineage import store_key as _store_key
 
     counted: list[str] = []
 

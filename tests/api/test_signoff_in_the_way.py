@@ -14,9 +14,8 @@ from sqlmodel import Session
 
 from cli.demo import DEMO_APPROVER, demo_files
 from collectors.service import submit
-from exports.release import build_ungated
+from exports.signoff import sign_off_all
 from mappings import signoff as signoffs
-from mappings.signoff import sign_off_all
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import CIN_2024
@@ -37,7 +36,7 @@ def _notts_demo(engine: Engine, settings: Settings) -> None:
                 engine, settings, agency_code=agency, filename=path.name, data=path.read_bytes(), submitted_by="demo"
             )
     with Session(engine) as session:
-        sign_off_all(session, DEMO_APPROVER, builds=build_ungated, return_ids=["dfe_ssda903", "dfe_cin_census"])
+        sign_off_all(session, DEMO_APPROVER, return_ids=["dfe_ssda903", "dfe_cin_census"])
         session.commit()
 
 
@@ -135,28 +134,24 @@ class _Officer:
 
 
 def test_the_approvals_queue_lists_figures_waiting_in_any_period(store: Engine, store_settings: Settings) -> None:
-    from mappings.signoff.queries import Filters, approvals_queue
+    from exports.signoff.queries import Filters, approvals_queue
 
     # Figures for a year no period being collected now is: nobody has signed them off.
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2024-03-31,,870,,,,")
     with Session(store) as session:
-        rows = approvals_queue(session, _Officer(), Filters(), full=True, now={}, builds=build_ungated)
+        rows = approvals_queue(session, _Officer(), Filters(), full=True, now={})
         waiting = {(w.agency_code, w.return_id, w.period): w for w in rows}
         assert ("notts_cyp", "dfe_ssda903", "FY2023-24") in waiting, sorted(waiting)
         row = waiting[("notts_cyp", "dfe_ssda903", "FY2023-24")]
         assert (row.state, row.in_the_way) == ("open", ["Waiting for its approver to sign off"])
         # Filtered by that return, or by the state open, it is there too; by another period, it is not.
-        by_return = approvals_queue(
-            session, _Officer(), Filters("dfe_ssda903", state="open"), full=True, now={}, builds=build_ungated
-        )
+        by_return = approvals_queue(session, _Officer(), Filters("dfe_ssda903", state="open"), full=True, now={})
         assert ("notts_cyp", "FY2023-24") in {(w.agency_code, w.period) for w in by_return}
-        other = approvals_queue(
-            session, _Officer(), Filters("dfe_ssda903", "FY2024-25"), full=True, now={}, builds=build_ungated
-        )
+        other = approvals_queue(session, _Officer(), Filters("dfe_ssda903", "FY2024-25"), full=True, now={})
         assert "FY2023-24" not in {w.period for w in other}
     # Signed off, it leaves the agencies waiting.
     with Session(store) as session:
-        sign_off_all(session, DEMO_APPROVER, builds=build_ungated, return_ids=["dfe_ssda903"])
+        sign_off_all(session, DEMO_APPROVER, return_ids=["dfe_ssda903"])
         session.commit()
-        rows = approvals_queue(session, _Officer(), Filters(state="open"), full=True, now={}, builds=build_ungated)
+        rows = approvals_queue(session, _Officer(), Filters(state="open"), full=True, now={})
         assert ("notts_cyp", "dfe_ssda903", "FY2023-24") not in {(w.agency_code, w.return_id, w.period) for w in rows}

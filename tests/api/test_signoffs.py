@@ -17,13 +17,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from exports.models import ReturnBuild
-from exports.release import build_ungated
-from indicators.models import Submission
+from indicators.store.models import Submission
 from mappings import keys
 from mappings import signoff as signoffs
 from mappings.catalogue import DEFAULT_DECLARATION
 from mappings.models import Return, SignOff, SignOffBehind, SignOffEvent
-from mappings.signoff.builds import Builds
 from onereturn.settings import Settings
 from tests.helpers import DFE, NOTTS, OFFICER, upload
 
@@ -123,9 +121,9 @@ def test_an_unsigned_upload_reaches_no_regulator_until_its_approver_signs_it_off
         build = session.execute(select(ReturnBuild).order_by(col(ReturnBuild.id).desc())).scalars().first()
         assert build is not None
         assert build.signoffs == [{"id": row.id, "agency": "notts_cyp", "state": "signed_off", "digest": row.digest}]
-        from mappings.signoff import vouched
+        from exports.signoff import vouched
 
-        figures = vouched(session, "notts_cyp", "dfe_ssda903", "FY2024-25", builds=build_ungated)
+        figures = vouched(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
         assert signoffs.digest_of(figures) == row.digest
         assert sorted(f.id for f in figures) == row.figure_ids
         assert [f.value for f in figures if f.indicator_id == "cyp.lac_count"] == ["4321.0 final"]
@@ -411,11 +409,11 @@ def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
     assert "Nottinghamshire" in held["reason"]
     assert "Office for National Statistics" not in held["reason"]
     with Session(store) as session:
-        from mappings.signoff import agencies_behind
+        from exports.signoff import agencies_behind
 
         # Bodies that publish their own figures as official statistics: ONS, and NDTMS (OHID) for treatment counts.
         assert signoffs.published_sources(session) == frozenset({"ons", "ohid_ndtms"})
-        assert agencies_behind(session, "dfe_ssda903", "FY2024-25", builds=build_ungated) == ["notts_cyp"]
+        assert agencies_behind(session, "dfe_ssda903", "FY2024-25") == ["notts_cyp"]
     queue = store_client.get(
         "/api/signoffs", params={"return": "dfe_ssda903", "period": "FY2024-25"}, headers=OFFICER
     ).json()["items"]
@@ -614,36 +612,34 @@ def test_only_an_approver_s_agency_key_is_told_it_may_sign_off(store_client: Tes
 def test_whose_figures_are_behind_a_return_is_kept_across_a_restart_until_a_figure_changes(
     store: Engine, store_settings: Settings, store_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mappings.signoff import behind
+    from exports.signoff import behind
 
     upload(store, store_settings, "notts_cyp", LAC.format(4321))
     assert _sign(store_client).status_code == 200
     wanted, pair = {"dfe_ssda903": ["FY2024-25"]}, ("dfe_ssda903", "FY2024-25")
     with Session(store) as session:
-        first = behind.standings(session, wanted, builds=build_ungated)[pair]
+        first = behind.standings(session, wanted)[pair]
     assert first.behind == ["notts_cyp"]
     assert first.since_signoff == {}
     built: list[str] = []
     real = behind._figures_behind
 
-    def counted(
-        session: Session, ret: Return, period: str, shared: dict[str, object], builds: Builds
-    ) -> dict[str, frozenset[int]]:
+    def counted(session: Session, ret: Return, period: str, shared: dict[str, object]) -> dict[str, frozenset[int]]:
         built.append(period)
-        return real(session, ret, period, shared, builds)
+        return real(session, ret, period, shared)
 
     monkeypatch.setattr(behind, "_figures_behind", counted)
     # A service started again holds nothing in memory: what the last build found is read back, nothing is built.
     behind._BEHIND.clear()
     with Session(store) as session:
-        assert behind.standings(session, wanted, builds=build_ungated)[pair] == first
+        assert behind.standings(session, wanted)[pair] == first
     assert built == []
     before = _kept_behind(store, pair)
     # A figure added since the sign-off changes the store's key: the next view builds the return again and counts it.
     upload(store, store_settings, "notts_cyp", "cyp.lac_during_year,E10000024,FY2024-25,,900,,,,")
     behind._BEHIND.clear()
     with Session(store) as session:
-        after = behind.standings(session, wanted, builds=build_ungated)[pair]
+        after = behind.standings(session, wanted)[pair]
     assert built == ["FY2024-25"]
     assert after.since_signoff == {"notts_cyp": 1}
     assert len(_kept_behind(store, pair)) == len(before) + 1

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.main import create_app
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.helpers import assert_canonical_error
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from collectors.service import submission_problems, submit
 from collectors.template import template_rows
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.helpers import kept_bytes, kept_names
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from collectors.service import submission_problems, submit
-from indicators.models import Observation
+from indicators.store.models import Observation
 from onereturn.settings import Settings
 
 CORPUS = Path(__file__).parent / "hostile"

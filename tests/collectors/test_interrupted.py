@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from collectors.lease import mark_expired
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.helpers import kept_bytes
 

@@ -16,7 +16,7 @@ from collectors import context as context_module
 from collectors import store as store_module
 from collectors.context import figures_for_rules
 from collectors.store import KEY
-from indicators.models import Observation
+from indicators.store.models import Observation
 
 INDICATORS = ["cyp.lac_count", "cyp.cin_count", "cyp.cpp_count"]
 ORGS = ["E10000024", "E06000018"]

@@ -16,7 +16,7 @@ from collectors.service import submit
 from collectors.store import current_for_keys
 from collectors.validate import validate
 from collectors.ways_in import reprocess
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.errors import ProcessingFailed
 from onereturn.settings import Settings
 from tests.helpers import kept_bytes

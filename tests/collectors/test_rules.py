@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from collectors.service import submission_problems, submit
 from collectors.spine import Outcome
-from indicators.models import HeldFigure, Observation
+from indicators.store.models import HeldFigure, Observation
 from onereturn.settings import Settings
 
 HEADER = "indicator,org,period,breakdown,value,numerator,denominator,status,note\n"

@@ -16,7 +16,7 @@ import collectors.spine as spine
 from collectors.service import submit
 from collectors.spine import Outcome
 from collectors.ways_in import reprocess
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.errors import Conflict, ProcessingFailed
 from onereturn.settings import Settings
 from tests.helpers import assert_canonical_error, kept_bytes

@@ -156,7 +156,7 @@ def test_while_an_upload_is_stored_nothing_holds_its_bytes_or_the_table_read_fro
 def _open_queries(store: Engine) -> list[tuple[str, str]]:
     from sqlmodel import select
 
-    from indicators.models import HeldFigure
+    from indicators.store.models import HeldFigure
 
     with Session(store) as session:
         held = session.execute(select(HeldFigure).where(HeldFigure.state == "open")).scalars()

@@ -11,7 +11,7 @@ import pytest
 from collectors import head
 from collectors.head import FIGURES_KIND, PUBLISHED_KIND, PURPOSES
 from collectors.ways_in import WAYS_IN, Waiting, waiting_way_in, way_in
-from indicators.models import RECORDS_KIND
+from indicators.store.models import RECORDS_KIND
 from onereturn.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]

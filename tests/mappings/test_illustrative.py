@@ -12,13 +12,13 @@ from sqlmodel import Session, col, func, select
 from collectors.published.intake import import_release
 from collectors.published.sources import load_sources
 from collectors.service import submit
-from exports.release import build_ungated
-from indicators.models import Observation, Submission
-from mappings.compare import geography
+from exports.signoff import sign_off_all
+from indicators.store.models import Observation, Submission
+from mappings.compare_figures import geography
 from mappings.models import AgencyOrg, OrgParent, OrgUnit, SignOff, SignOffEvent
 from mappings.resolve import figures_at_level
 from mappings.service import load_bundled
-from mappings.signoff import Actor, Figure, digest_of, sign_off_all, value_text
+from mappings.signoff import Actor, Figure, digest_of, value_text
 from onereturn.settings import Settings
 
 AGENCY = "synthetic_county"
@@ -83,7 +83,7 @@ def test_a_store_made_on_derbyshires_code_moves_the_synthetic_figures_at_load(
         session.commit()
     sub = _upload(store, store_settings, DERBYSHIRE)
     with Session(store) as session:
-        signed = sign_off_all(session, Actor("test approver"), builds=build_ungated, return_ids=["dfe_ssda903"])
+        signed = sign_off_all(session, Actor("test approver"), return_ids=["dfe_ssda903"])
         session.commit()
         assert [s.agency_code for s in signed] == [AGENCY]
         figures = session.execute(select(func.count()).select_from(Observation)).scalar_one()

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli.commands import app
 from mappings import groups
-from mappings.compare import group_for, officer_groups
+from mappings.compare_groups import group_for, officer_groups
 from mappings.groups import GroupChange, GroupInput
 from onereturn.errors import Conflict, InvalidInput, NotFound
 

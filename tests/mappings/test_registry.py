@@ -246,7 +246,7 @@ def test_a_body_publishing_its_own_official_statistics_says_so_and_keeps_it(stor
 def test_a_start_that_stores_the_same_bundled_agencies_again_changes_nothing_kept_until_an_agency_changes(
     store: Engine,
 ) -> None:
-    from mappings.signoff.behind import store_key
+    from mappings.signoff.lineage import store_key
 
     with db.session_scope(store) as session:
         load_bundled(session, demo_keys=True)

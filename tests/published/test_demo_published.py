@@ -11,9 +11,9 @@ from sqlmodel import Session, col, func, select
 
 from cli.demo import RECORDS_LA, RECORDS_ORG, demo_files
 from collectors.service import submit
-from indicators.models import Observation, Submission
 from indicators.periods import parse_period
 from indicators.published_query import differences, published_figures
+from indicators.store.models import Observation, Submission
 from mappings.resolve import Resolver
 from onereturn.settings import Settings
 from tests.apps import client_on

@@ -19,8 +19,8 @@ from sqlmodel import Session, col, func, select
 import scheduler
 from collectors.published import fetch
 from collectors.published.sources import SourceSet, SourceSpec, load_sources
-from indicators.models import Observation
 from indicators.published import PublishedFigure, PublishedRelease
+from indicators.store.models import Observation
 from mappings import signoff as signoffs
 from mappings.agencies import remove_demo
 from mappings.models import Agency

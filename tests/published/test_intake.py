@@ -13,8 +13,8 @@ from sqlmodel import Session, col, func, select
 from collectors.published.intake import import_release
 from collectors.published.read import PublishedFormatError, read_ees_csv
 from collectors.published.sources import SourceSpec, load_sources
-from indicators.models import Observation, Submission
 from indicators.published import PublishedFigure, PublishedRelease
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 
 SOURCES = load_sources().sources

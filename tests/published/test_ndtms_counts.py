@@ -16,9 +16,9 @@ from collectors.published.check import ImplausibleRelease
 from collectors.published.intake import import_release
 from collectors.published.read import PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
-from indicators.models import HeldFigure, Observation, Submission
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure, PublishedRelease
+from indicators.store.models import HeldFigure, Observation, Submission
 from mappings.resolve import Resolver
 from mappings.transforms import as_parts
 from onereturn.settings import Settings

@@ -13,8 +13,8 @@ from collectors.published.check import ImplausibleRelease
 from collectors.published.intake import import_release
 from collectors.published.read import PublishedFormatError
 from collectors.published.sources import load_sources
-from indicators.models import HeldFigure, Observation, Submission
 from indicators.published import PublishedFigure, PublishedRelease
+from indicators.store.models import HeldFigure, Observation, Submission
 from onereturn.settings import Settings
 from tests.helpers import assert_canonical_error
 

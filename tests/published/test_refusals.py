@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from collectors.published import intake
 from collectors.published.intake import import_release
 from collectors.ways_in import reprocess
-from indicators.models import Observation, Submission
 from indicators.published import PublishedRelease
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.helpers import assert_canonical_error
 from tests.published.unreadable import CASES, SPEC

@@ -16,8 +16,8 @@ from collectors.published.intake import import_release
 from collectors.published.read import PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.published.viewit import area_lookup, resolve_area, store_areas
-from indicators.models import Observation, Submission
 from indicators.published import PublishedFigure, PublishedRelease
+from indicators.store.models import Observation, Submission
 from mappings.models import OrgUnit
 from onereturn.settings import Settings
 

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, insert
 from sqlmodel import Session, select
 
-from mappings.agencies import obligations
 from mappings.calendar import outstanding
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, OrgUnit
+from mappings.obligations import obligations
 from onereturn import db
 from onereturn.settings import Settings
 from tests.helpers import upload
@@ -132,10 +132,10 @@ def test_what_an_agency_owes_follows_its_links_and_figures(store: Engine, store_
 
 
 def test_what_an_agency_owes_at_each_deadline_reads_its_indicators_once_and_sees_a_link_added(store: Engine) -> None:
-    from mappings import agencies
+    from mappings import obligations as owing
 
     with Session(store) as session:
-        agencies._OWED.clear()
+        owing._OWED.clear()
         with counted(store) as statements:
             obligations(session, "notts_cyp", "FY2024-25")
             obligations(session, "notts_cyp", "FY2023-24")
@@ -186,8 +186,8 @@ def test_a_return_never_pulled_is_built_once_for_the_dashboard_across_restarts_u
 def test_the_dashboard_keeps_whose_figures_are_behind_each_return_for_the_next_start(
     web: TestClient, store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from exports.signoff import behind
     from mappings.models import SignOffBehind
-    from mappings.signoff import behind
 
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
     sign_in(web, OFFICER)
@@ -199,9 +199,9 @@ def test_the_dashboard_keeps_whose_figures_are_behind_each_return_for_the_next_s
     built: list[str] = []
     real = behind._figures_behind
 
-    def counted_behind(session: Session, ret: Any, period: str, shared: dict[str, Any], builds: Any) -> Any:
+    def counted_behind(session: Session, ret: Any, period: str, shared: dict[str, Any]) -> Any:
         built.append(period)
-        return real(session, ret, period, shared, builds)
+        return real(session, ret, period, shared)
 
     monkeypatch.setattr(behind, "_figures_behind", counted_behind)
     behind._BEHIND.clear()  # as after a restart

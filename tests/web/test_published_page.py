@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from collectors.published.sources import load_sources
 from collectors.service import submit
-from indicators.models import Observation
+from indicators.store.models import Observation
 from onereturn.settings import Settings
 from tests.published.unreadable import CASES
 from tests.web.pages import OFFICER, sign_in

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from cli.synthetic import synthetic_903
 from collectors.records import service as records
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import PASSING as PASSING_903

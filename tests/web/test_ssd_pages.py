@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cli.synthetic.ssd import synthetic_ssd
-from indicators.models import Submission
+from indicators.store.models import Submission
 from tests.web.pages import sign_in
 
 COUNTY = "demo-synthetic-county-8e3d5a17c4"

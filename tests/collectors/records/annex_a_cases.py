@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from collectors.records.kept import content_hash, keep
 from collectors.records.privacy import keys_for
-from indicators.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.settings import Settings
 
 INSPECTION = date(2025, 11, 15)

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect, update
 from sqlmodel import Session, col, select
 
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from tests.helpers import NOTTS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "records"

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.annex_a import build as annex_a
-from indicators.models import Submission
+from indicators.store.models import Submission
 from mappings.annex_a import AnnexCells
 from onereturn.settings import Settings
 from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from cli.synthetic import synthetic_cin
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from tests.helpers import NOTTS
 
 NOTTS_LA = "E10000024"

@@ -28,7 +28,7 @@ from collectors.records.privacy import (
     make_current,
 )
 from collectors.records.service import process_records, receive, rerun, resume_records
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn.settings import Settings, get_settings
 from tests.apps import client_on
 from tests.collectors.records.samples import PASSING

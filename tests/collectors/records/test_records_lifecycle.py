@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from collectors.lease import worker_id
 from collectors.records.models import RecordChild, RecordLineage
-from collectors.records.retention import purge
 from collectors.records.service import process_records, receive, resume_records
+from collectors.retention import purge
 from collectors.ways_in import reprocess
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import PASSING, cut_off, figures_of

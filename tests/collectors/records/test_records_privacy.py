@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from collectors.records.models import RecordChild, RecordsKey
 from collectors.records.privacy import Keys, KeysRefused, checked_keys, key_status, keys_for, keys_path, make_current
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn.errors import ConfigurationError
 from onereturn.settings import Settings
 from tests.apps import client_on

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from collectors.records.contract import Findings, Library, run_rules
 from collectors.records.models import RecordChild, RecordLineage
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import CIN_2024, FIXTURES, PASSING, TABLES_903, every_text, upload

@@ -20,7 +20,7 @@ from collectors.records import rotation
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem, RecordsKey
 from collectors.records.privacy import Keys, KeysRefused, checked_keys, keys_at, keys_for
 from collectors.records.service import process_records, receive
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import keptfiles
 from onereturn.errors import Conflict
 from onereturn.settings import Settings, get_settings

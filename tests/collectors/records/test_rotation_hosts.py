@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from collectors.records.privacy import KeysRefused, checked_keys, keys_for
 from collectors.records.rotation import rotating_path
 from collectors.records.service import process_records
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records import test_rotation

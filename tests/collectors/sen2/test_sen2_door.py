@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from collectors.records.models import RecordChild
-from collectors.records.retention import purge
+from collectors.retention import purge
 from collectors.sen2.receiving import check
 from collectors.sen2.schema import FOLDER, parse, schema_problems
-from indicators.models import Submission
-from mappings.compare import FOLDER as COMPARATORS
+from indicators.store.models import Submission
+from mappings.compare_groups import FOLDER as COMPARATORS
 from onereturn.errors import InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
 from tests.collectors.records.samples import every_text

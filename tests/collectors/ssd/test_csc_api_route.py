@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cli.synthetic.ssd import synthetic_ssd
-from collectors.records.models import CscPayloadExtract
 from collectors.records.privacy import keys_for
 from collectors.ssd import payload_store
+from collectors.ssd.models import CscPayloadExtract
 from onereturn import keptfiles
 from onereturn.settings import Settings
 from tests.collectors.records.samples import upload
@@ -127,7 +127,7 @@ def test_the_payloads_page_as_every_list(
 def test_the_payloads_go_after_the_retention_period(
     store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
-    from collectors.records import retention
+    from collectors import retention
 
     keep(store, store_settings, tmp_path, date(2025, 6, 1), "first.zip")
     later = datetime.now(UTC) + timedelta(days=store_settings.records_retention_days + 400)

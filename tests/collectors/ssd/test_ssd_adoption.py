@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from collectors.records.kept import SSDA903_FILE
 from collectors.records.ssda903_tables import CSV_NAMES
 from collectors.ssd.intake import ExtractRefused
-from collectors.ssd.service import SSDA903_FILE, make_returns
+from collectors.ssd.service import make_returns
 from tests.collectors.ssd.ssd_samples import extract_zip
 
 PERSON = (

@@ -14,8 +14,8 @@ import pytest
 from cli.synthetic.ssd import synthetic_ssd
 from collectors.annex_a.build import present
 from collectors.annex_a.columns import CHILD
+from collectors.annex_a.extract_rows import pack, unpack_kept
 from collectors.annex_a.from_ssd import allocated, columns_at, contact_rows
-from collectors.ssd.annex_a import pack, unpack_kept
 from collectors.ssd.intake import ExtractRefused
 from collectors.ssd.service import make_returns
 from mappings.annex_a import load_layout

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from cli.synthetic import synthetic_903, synthetic_cin
 from cli.synthetic.ssd import synthetic_ssd
-from indicators.models import Submission
+from indicators.store.models import Submission
 from tests.collectors.records.samples import upload
 
 COUNTY = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}

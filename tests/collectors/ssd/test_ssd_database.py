@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
 import scheduler
-from collectors.records.models import CscPayloadExtract
 from collectors.ssd import database
+from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.spec import mapped_years
-from indicators.models import Submission
+from indicators.store.models import Submission
 from onereturn import jobs
 from onereturn.errors import InvalidInput
 from onereturn.models import JobRun

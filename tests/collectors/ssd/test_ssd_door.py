@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from collectors.records.models import CscPayloadExtract
-from indicators.models import Submission
+from collectors.ssd.models import CscPayloadExtract
+from indicators.store.models import Submission
 from onereturn.settings import Settings
 from tests.collectors.records.samples import upload
 from tests.collectors.ssd.ssd_samples import EPISODES, PERSON, extract_zip, good

@@ -14,9 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collectors.records.contract import Findings, run_rules
+from collectors.records.kept import SSDA903_FILE
 from collectors.records.ssda903_figures import derive_ssda903
 from collectors.records.ssda903_tables import read_csv_tables
-from collectors.ssd.service import SSDA903_FILE, Made, make_returns
+from collectors.ssd.service import Made, make_returns
 from tests.collectors.records.samples import upload
 from tests.collectors.ssd.independent_extract import NOT_HELD, TABLES, direct_files, independent_extract
 from tests.collectors.ssd.ssd_samples import extract_zip

@@ -14,8 +14,9 @@ import pytest
 from cli.demo import RECORDS_CHILDREN, RECORDS_LA, RECORDS_SEED, RECORDS_YEAR, demo_records
 from cli.synthetic.ssd import synthetic_ssd
 from collectors.records.cin_tables import read_cin_tables
+from collectors.records.kept import CIN_FILE, SSDA903_FILE
 from collectors.records.ssda903_tables import read_csv_tables
-from collectors.ssd.service import CIN_FILE, SSDA903_FILE, make_returns
+from collectors.ssd.service import make_returns
 from collectors.ssd.ssda903 import MADE
 
 ROOT = Path(__file__).resolve().parents[3]

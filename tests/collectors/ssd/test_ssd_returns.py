@@ -17,9 +17,10 @@ from cli.synthetic.ssd import synthetic_ssd
 from collectors.records.cin_figures import derive_cin
 from collectors.records.cin_tables import read_cin_tables
 from collectors.records.contract import run_rules
+from collectors.records.kept import CIN_FILE, SSDA903_FILE
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.records.ssda903_tables import read_csv_tables
-from collectors.ssd.service import CIN_FILE, SSDA903_FILE, make_returns
+from collectors.ssd.service import make_returns
 from collectors.ssd.ssda903 import MADE
 
 SEED, CHILDREN, LOOKED_AFTER = 11, 300, 200

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from cli.synthetic import synthetic_903, synthetic_cin
 from cli.synthetic.ssd import synthetic_ssd
-from indicators.models import Observation, Submission
+from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import every_text, upload

@@ -18,11 +18,12 @@ from sqlmodel import Session
 
 from collectors.annex_a.build import build_annex_a
 from collectors.annex_a.from_ssd import allocated, keep_from_extract, newest_from_extract
+from collectors.records.kept import SSDA903_FILE
 from collectors.records.ssda903_tables import CSV_NAMES
 from collectors.ssd.payload import kept_items
 from collectors.ssd.payload_build import build
 from collectors.ssd.receiving import made_from
-from collectors.ssd.service import SSDA903_FILE, Made, make_returns
+from collectors.ssd.service import Made, make_returns
 from onereturn.errors import ConfigurationError
 from onereturn.settings import Settings, load_settings, worker_roles_by_agency
 from tests.collectors.ssd.ssd_samples import extract_zip

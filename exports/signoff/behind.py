@@ -1,53 +1,44 @@
 """Whose figures are behind a return's cells for a period, and where the return stands across those agencies.
 
-Which figures an agency vouches for is what the ungated build of the return reads of its uploads for the
-period (``vouched``); what builds found behind each (return, period) is kept until the store changes.
+Which figures an agency vouches for is what the ungated build of the return (``exports.release.build_ungated``)
+reads of its uploads for the period (``vouched``); what builds found behind each (return, period) is kept until the
+store changes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib.metadata import version
+from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import delete, func, insert, tuple_
-from sqlalchemy import select as columns
+from sqlalchemy import delete, insert, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from indicators.models import CatalogueVersion, Observation
+from exports.release import build_ungated
 from indicators.periods import utc
-from mappings.models import Agency, AgencyOrg, Return, SignOff, SignOffBehind
-from mappings.signoff.builds import Builds
+from mappings.models import Return, SignOff, SignOffBehind
 from mappings.signoff.figures import Figure, figures_of
-from mappings.signoff.states import SIGNED_OFF, list_signoffs, published_sources, releasing_states, return_of
-from onereturn.memo import within_transaction
+from mappings.signoff.lineage import key_digest, store_key, to_sign
+from mappings.signoff.states import SIGNED_OFF, list_signoffs, releasing_states, return_of
 
 
-def to_sign(session: Session, lineage: pl.DataFrame) -> pl.DataFrame:
-    """The lineage rows whose figures an agency must sign off: an agency's, and not official statistics it published."""
-    published = list(published_sources(session))
-    return lineage.filter(pl.col("agency_code").is_not_null() & ~pl.col("agency_code").is_in(published))
-
-
-def vouched(session: Session, agency_code: str, return_id: str, period: str, *, builds: Builds) -> list[Figure]:
+def vouched(session: Session, agency_code: str, return_id: str, period: str) -> list[Figure]:
     """The stored figures of an agency behind a return's cells for a period: what its approver vouches for."""
-    built = builds(session, return_of(session, return_id), period)
+    built = build_ungated(session, return_of(session, return_id), period)
     ids = built.lineage.filter(pl.col("agency_code") == agency_code)["observation_id"].unique().sort().to_list()
     return figures_of(session, ids)
 
 
-def agencies_behind(session: Session, return_id: str, period: str, *, builds: Builds) -> list[str]:
+def agencies_behind(session: Session, return_id: str, period: str) -> list[str]:
     """The agencies whose stored figures make cells of a return for a period: those who have something to sign off.
 
     Read through ``standings``, so a page or list asking again builds the return only once the store has changed.
     """
     return_of(session, return_id)  # an unknown return is refused here, not passed over
-    found = standings(session, {return_id: [period]}, builds=builds).get((return_id, period))
+    found = standings(session, {return_id: [period]}).get((return_id, period))
     return found.behind if found is not None else []
 
 
@@ -78,43 +69,15 @@ _BEHIND_KEPT = 512
 _behind_lock = threading.Lock()
 
 
-def store_key(session: Session) -> tuple[Any, ...]:
-    """What the figures behind a return depend on, read in one statement: the figures, catalogue, agencies and links.
-
-    Read once in a transaction that only reads (a dashboard asks it six times; each read counts every figure).
-    """
-    return within_transaction(session, "store_key", lambda: _store_key(session))
-
-
-def _store_key(session: Session) -> tuple[Any, ...]:
-    key = session.execute(
-        columns(
-            func.max(col(Observation.id)),
-            func.count(col(Observation.id)),
-            # SQLite gives a rolled-back or deleted last row's id to the next one: when it was recorded tells them apart.
-            func.max(col(Observation.recorded_at)),
-            columns(func.max(col(CatalogueVersion.id))).scalar_subquery(),
-            columns(func.count()).select_from(AgencyOrg).scalar_subquery(),
-            columns(func.count()).select_from(Agency).scalar_subquery(),
-            # An agency changed (say, it now publishes its own figures) changes whose figures need signing off.
-            columns(func.max(col(Agency.updated_at))).scalar_subquery(),
-        )
-    ).one()
-    # The database too: two stores (a test's copies, or a service pointed at another) can reach the same counts.
-    return (str(session.get_bind().engine.url), *tuple(key), datetime.now(UTC).date())
-
-
-def _figures_behind(
-    session: Session, ret: Return, period: str, shared: dict[str, Any], builds: Builds
-) -> dict[str, frozenset[int]]:
-    lineage = to_sign(session, builds(session, ret, period, shared).lineage)
+def _figures_behind(session: Session, ret: Return, period: str, shared: dict[str, Any]) -> dict[str, frozenset[int]]:
+    lineage = to_sign(session, build_ungated(session, ret, period, shared).lineage)
     return {
         str(agency): frozenset(int(i) for i in ids)
         for agency, ids in lineage.group_by("agency_code").agg(pl.col("observation_id").unique()).iter_rows()
     }
 
 
-def standings(session: Session, wanted: dict[str, list[str]], *, builds: Builds) -> dict[tuple[str, str], Standing]:
+def standings(session: Session, wanted: dict[str, list[str]]) -> dict[tuple[str, str], Standing]:
     """Where each of the returns stands for each of its periods (``wanted``: return id to periods), read at once.
 
     The sign-offs of every return are read in one statement; the agencies behind a (return, period) are
@@ -131,7 +94,7 @@ def standings(session: Session, wanted: dict[str, list[str]], *, builds: Builds)
         found = {pair: _BEHIND[(*pair, key)] for pair in pairs if (*pair, key) in _BEHIND}
     missing = [pair for pair in pairs if pair not in found]
     if missing:
-        found |= _behind_kept(session, key, missing, rets, builds)
+        found |= _behind_kept(session, key, missing, rets)
     return {(r, p): _standing(rets[r], p, found[(r, p)], rows) for r, p in pairs}
 
 
@@ -140,7 +103,6 @@ def _behind_kept(
     key: tuple[Any, ...],
     missing: list[tuple[str, str]],
     rets: dict[str, Return],
-    builds: Builds,
 ) -> dict[tuple[str, str], dict[str, frozenset[int]]]:
     """What builds found behind each (return, period) under this key: kept in the store by an earlier process (a
     service started again), else built now and kept there for the next."""
@@ -158,7 +120,7 @@ def _behind_kept(
         if (return_id, period) in kept:
             found[(return_id, period)] = {a: frozenset(ids) for a, ids in kept[(return_id, period)].items()}
             continue
-        behind = _figures_behind(session, rets[return_id], period, shared, builds)
+        behind = _figures_behind(session, rets[return_id], period, shared)
         found[(return_id, period)] = behind
         made.append(
             {
@@ -175,12 +137,6 @@ def _behind_kept(
     if made:
         _keep(session, made)
     return found
-
-
-def key_digest(key: tuple[Any, ...]) -> str:
-    """The store's key as kept beside what was found under it: without the database's address (the table is the
-    store's own), with the service's version (a new version may build a return from other figures)."""
-    return hashlib.sha256(repr((version("onereturn"), *key[1:])).encode()).hexdigest()
 
 
 def _keep(session: Session, made: list[dict[str, Any]]) -> None:

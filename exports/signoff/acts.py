@@ -14,10 +14,11 @@ from typing import Any
 import polars as pl
 from sqlmodel import Session, col, select
 
+from exports.release import build_ungated
+from exports.signoff.behind import vouched
 from mappings.models import Return, SignOff
-from mappings.signoff.behind import to_sign, vouched
-from mappings.signoff.builds import Builds
 from mappings.signoff.figures import Figure, changed_reasons, digest_of, figures_of
+from mappings.signoff.lineage import to_sign
 from mappings.signoff.rules import blockers, periods_with_figures
 from mappings.signoff.states import (
     ACCEPTABLE,
@@ -49,7 +50,6 @@ def sign_off(
     period: str,
     declaration: str,
     actor: Actor,
-    builds: Builds,
     figures: list[Figure] | None = None,
     read: str | None = None,
     check: bool = True,
@@ -63,10 +63,10 @@ def sign_off(
     is not one that may be signed: a sign-off stands until a figure it vouched for is revised, but figures
     added since it (held back until signed) may be signed off over it. ``check=False`` skips the errors and
     queries, for an operator's ``sign-all``. ``figures`` (the figures vouched for) are, when not given, what the
-    agency's figures put into the return for the period now (``behind.vouched``, built by ``builds``).
+    agency's figures put into the return for the period now (``behind.vouched``, the ungated build).
     """
     if figures is None:
-        figures = vouched(session, agency_code, return_id, canonical_period(session, return_id, period), builds=builds)
+        figures = vouched(session, agency_code, return_id, canonical_period(session, return_id, period))
     ret = return_of(session, return_id)
     period = canonical_period(session, return_id, period)
     if " ".join(declaration.split()) != " ".join(ret.declaration.split()):
@@ -180,11 +180,9 @@ def send_back(session: Session, *, return_id: str, period: str, agency_code: str
     )
 
 
-def sign_off_all(
-    session: Session, actor: Actor, *, builds: Builds, return_ids: list[str] | None = None
-) -> list[SignOff]:
+def sign_off_all(session: Session, actor: Actor, *, return_ids: list[str] | None = None) -> list[SignOff]:
     """Sign off, as ``actor``, every agency's figures in every return and period they reach that is not yet released
-    (each return built by ``builds``).
+    (each return built ungated, as the release gate builds it).
 
     An operator's step (and the demo's): no errors or queries are checked, and the declaration is the return's own.
     """
@@ -201,7 +199,7 @@ def sign_off_all(
                 check_buildable(ret, period, today=datetime.now(UTC).date())
             except (InvalidInput, NotFound):
                 continue  # outside the return's validity: nothing is built for it, so nothing to release
-            built = builds(session, ret, period.code, shared)
+            built = build_ungated(session, ret, period.code, shared)
             for agency in sorted(set(to_sign(session, built.lineage)["agency_code"].to_list())):
                 if state_of(session, agency, ret.id, period.code) not in SIGNABLE:
                     continue
@@ -215,7 +213,6 @@ def sign_off_all(
                         figures=figures_of(session, ids),
                         declaration=ret.declaration,
                         actor=actor,
-                        builds=builds,
                         check=False,
                     )
                 )

@@ -14,15 +14,14 @@ from typing import Any, Protocol
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from indicators.models import Observation, Submission
+from exports.signoff.behind import agencies_behind, standings
 from indicators.periods import Period, parse_period, utc
+from indicators.store.models import Observation, Submission
 from mappings.agencies import agency_names
 from mappings.calendar import agency_returns
 from mappings.deadlines import periods_between
 from mappings.models import AgencyReturn, Return, SignOff
 from mappings.revisions import feeds
-from mappings.signoff.behind import agencies_behind, standings
-from mappings.signoff.builds import Builds
 from mappings.signoff.rules import blockers
 from mappings.signoff.schemas import SignOffPublic, open_public, public
 from mappings.signoff.states import (
@@ -67,7 +66,7 @@ class Filters:
     state: str | None = None
 
 
-def listed(session: Session, scope: Scope, filters: Filters, *, full: bool, builds: Builds) -> list[SignOffPublic]:
+def listed(session: Session, scope: Scope, filters: Filters, *, full: bool) -> list[SignOffPublic]:
     """Every sign-off the reader may see matching the filters; for one return and period, the agencies with figures
     in it that have done nothing yet are listed as open too. Without ``full`` (a regulator), states only."""
     return_id, period, state = filters.return_id, filters.period, filters.state
@@ -85,7 +84,7 @@ def listed(session: Session, scope: Scope, filters: Filters, *, full: bool, buil
         known = {row.agency_code for row in rows} | {
             r.agency_code for r in list_signoffs(session, return_id=return_id, period=canonical)
         }
-        waiting = [a for a in agencies_behind(session, return_id, canonical, builds=builds) if a not in known]
+        waiting = [a for a in agencies_behind(session, return_id, canonical) if a not in known]
         found += [open_public(a, returns[return_id], canonical) for a in waiting if scope.owns_agency(a)]
         found.sort(key=lambda s: s.agency_code)
     return found
@@ -169,26 +168,24 @@ def _pairs(
 
 
 def approvals_queue(
-    session: Session, scope: Scope, filters: Filters, *, full: bool, now: dict[str, dict[str, Any]], builds: Builds
+    session: Session, scope: Scope, filters: Filters, *, full: bool, now: dict[str, dict[str, Any]]
 ) -> list[Waiting]:
     """Every agency's sign-off matching the filters (as ``listed``), with the agencies that owe a return and have
     not signed it off yet for the period asked for or being collected now (``now``: return id to its period and
     the figures each agency owes), and what is in the way of each."""
-    found = {
-        (s.agency_code, s.return_id, s.period): s for s in listed(session, scope, filters, full=full, builds=builds)
-    }
+    found = {(s.agency_code, s.return_id, s.period): s for s in listed(session, scope, filters, full=full)}
     owed: dict[tuple[str, str, str], int] = {}
     #: Agencies that owe a return and have no figure in it yet (the list names only those with figures).
     nothing: set[tuple[str, str, str]] = set()
     if filters.state in (None, OPEN):
-        owed, nothing = _owing(session, scope, filters, full=full, now=now, found=found, builds=builds)
+        owed, nothing = _owing(session, scope, filters, full=full, now=now, found=found)
         if not filters.period:
             # Figures waiting for their approver in any period are listed, whichever period is collected now;
             # only the periods collected now (or asked for) list the agencies that have sent nothing.
-            _waiting(session, scope, filters.return_id, found, builds)
+            _waiting(session, scope, filters.return_id, found)
     returns = {r.id: r for r in session.execute(select(Return)).scalars()}
     names = agency_names(session)
-    since = _added_since_signoff(session, list(found.values()), returns, builds)
+    since = _added_since_signoff(session, list(found.values()), returns)
     rows = []
     for key, s in found.items():
         ret = returns[s.return_id]
@@ -229,7 +226,6 @@ def _owing(
     full: bool,
     now: dict[str, dict[str, Any]],
     found: dict[tuple[str, str, str], SignOffPublic],
-    builds: Builds,
 ) -> tuple[dict[tuple[str, str, str], int], set[tuple[str, str, str]]]:
     """Add to ``found`` the open sign-offs of the periods being collected and the agencies that owe a return and have
     nothing in it yet; give the figures each still owes and which of them have nothing yet."""
@@ -253,7 +249,7 @@ def _owing(
     for ret_id, at in pairs:
         if not (return_id and period):
             try:
-                more = listed(session, scope, Filters(ret_id, at, OPEN), full=full, builds=builds)
+                more = listed(session, scope, Filters(ret_id, at, OPEN), full=full)
             except OneReturnError:
                 continue  # not collected for that period (outside the return's validity, or not begun)
             for s in more:
@@ -280,7 +276,6 @@ def _waiting(
     scope: Scope,
     return_id: str | None,
     found: dict[tuple[str, str, str], SignOffPublic],
-    builds: Builds,
 ) -> None:
     """Add to ``found`` every agency whose figures make cells of a return for a period it has never signed off."""
     wanted: dict[str, list[str]] = {}
@@ -298,7 +293,7 @@ def _waiting(
             )
         )
     )
-    for (ret_id, at), standing in standings(session, wanted, builds=builds).items():
+    for (ret_id, at), standing in standings(session, wanted).items():
         ret = returns[ret_id]
         if not scope.agency and not scope.reads_return(ret.recipient, ret.readers):
             continue
@@ -386,7 +381,7 @@ def waiting_pairs(session: Session, return_id: str | None) -> list[tuple[str, st
 
 
 def _added_since_signoff(
-    session: Session, found: list[SignOffPublic], returns: dict[str, Return], builds: Builds
+    session: Session, found: list[SignOffPublic], returns: dict[str, Return]
 ) -> dict[tuple[str, str, str], int]:
     """How many figures each signed-off (or accepted) agency has added since, by (agency, return, period), as the
     cached standings know them: the gate holds those back, so the sign-off no longer releases everything."""
@@ -398,7 +393,7 @@ def _added_since_signoff(
                 periods.append(s.period)
     return {
         (agency, return_id, period): n
-        for (return_id, period), standing in standings(session, wanted, builds=builds).items()
+        for (return_id, period), standing in standings(session, wanted).items()
         for agency, n in standing.since_signoff.items()
     }
 

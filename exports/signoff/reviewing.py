@@ -9,9 +9,9 @@ from typing import Any
 import polars as pl
 from sqlmodel import Session, select
 
+from exports.release import build_ungated
 from mappings.agencies import agency_names
 from mappings.models import FieldMapping, Return, SignOff
-from mappings.signoff.builds import Builds
 from mappings.signoff.figures import Figure, digest_of, figures_of
 from mappings.signoff.rules import blockers
 from mappings.signoff.schemas import ReviewPublic, change_public, event_public, open_public, public
@@ -39,11 +39,11 @@ class Review:
     signoff: SignOff | None
 
 
-def gather(session: Session, agency_code: str, return_id: str, period: str, *, builds: Builds) -> Review:
+def gather(session: Session, agency_code: str, return_id: str, period: str) -> Review:
     """Gather what signing off would release for an agency, return and period, and what stands in the way."""
     ret = return_of(session, return_id)
     canonical = canonical_period(session, return_id, period)
-    built = builds(session, ret, canonical)
+    built = build_ungated(session, ret, canonical)
     mine = built.lineage.filter(pl.col("agency_code") == agency_code)
     own_cells = set(mine["cell_id"].to_list())
     name = agency_names(session).get(agency_code, agency_code)
@@ -82,7 +82,7 @@ def gather(session: Session, agency_code: str, return_id: str, period: str, *, b
     )
 
 
-def review(session: Session, agency: str, return_id: str, period: str, *, builds: Builds) -> ReviewPublic:
+def review(session: Session, agency: str, return_id: str, period: str) -> ReviewPublic:
     """What signing off an agency's return for a period would release, what stands in the way, and the history.
 
     A period the return cannot be built for is refused as a build would be (422 for one not yet begun)."""
@@ -90,7 +90,7 @@ def review(session: Session, agency: str, return_id: str, period: str, *, builds
     if ret is None:
         raise NotFound(f"Return {return_id!r} is not defined; see GET /api/returns")
     check_period(session, return_id, canonical_period(session, return_id, period))
-    found = gather(session, agency, return_id, period, builds=builds)
+    found = gather(session, agency, return_id, period)
     row = found.signoff
     return ReviewPublic(
         signoff=public(row, ret, full=True) if row is not None else open_public(agency, ret, found.period),

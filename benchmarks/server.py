@@ -1,0 +1,192 @@
+"""A running service for the benchmarks: ``onereturn serve`` in its own process on a fresh data directory, the
+processes it started and their peak resident memory (``/proc``), and a free port to start it on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+def processes_of(root: int) -> list[int]:
+    """A process and every process it started, from any of its threads, recursively."""
+    found = [root]
+    for pid in found:
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                found.extend(int(c) for c in children.read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def status(pid: int, field: str) -> int:
+    """A memory field of a process's status in bytes; 0 once the process has ended (an upload process renewed)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak(pid: int) -> None:
+    """Start the process's peak resident set (``VmHWM``) again from what it holds now."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def _bare_store(data_dir: Path) -> None:
+    """A SQLite store in ``data_dir`` with the catalogue, the demo's agencies and keys, and one upload.
+
+    A first ``serve`` loads the demo's uploads only into a store that has none: the one upload here (another
+    council's figure) is what keeps them out.
+    """
+    from collectors.service import submit
+    from mappings.service import load_bundled
+    from onereturn import db
+    from onereturn.settings import Settings
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, database_url="")
+    engine = db.make_engine(settings.effective_database_url)
+    try:
+        db.upgrade(engine)
+        with db.session_scope(engine) as session:
+            load_bundled(session, demo_keys=True)
+        figure = b"indicator,org,period,value\ncyp.lac_count,E09000023,2025-03-31,480\n"
+        submit(engine, settings, agency_code="lewisham_council", filename="lewisham.csv", data=figure)
+    finally:
+        engine.dispose()
+
+
+class Server:
+    """``onereturn serve`` in its own process on a fresh data directory.
+
+    With ``demo`` (the default) the server loads the demo as a first start does; without, its store is made
+    beforehand with the catalogue, the demo's keys and one upload of another council, so it starts without the
+    demo's uploads.
+    """
+
+    def __init__(self, folder: Path, port: int, max_upload_bytes: int, *, demo: bool = True) -> None:
+        self.folder = folder
+        self.port = port
+        self.tmp = folder / "tmp"
+        self.tmp.mkdir()
+        env = {
+            **os.environ,
+            "ONERETURN_DATA_DIR": str(folder / "data"),
+            "ONERETURN_PORT": str(port),
+            "ONERETURN_SCHEDULER_EMBEDDED": "false",
+            "ONERETURN_MAX_UPLOAD_BYTES": str(max_upload_bytes),
+            "ONERETURN_MAX_UPLOAD_ROWS": "2000000",
+            "TMPDIR": str(self.tmp),
+        }
+        env.pop("ONERETURN_DATABASE_URL", None)
+        if not demo:
+            _bare_store(folder / "data")
+        self.log = open(folder / "server.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import cli; cli.main()", "serve"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=3600)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                if self.client.get("/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.5)
+        raise RuntimeError(f"the server did not start; see {folder / 'server.log'}")
+
+    def _processes(self) -> list[int]:
+        """The server and its upload processes (uploads are processed in processes of their own)."""
+        return processes_of(self.proc.pid)
+
+    def measure(self, name: str, call: Any) -> tuple[dict[str, Any], Any]:
+        """Run one request; return the peak resident memory of the server's biggest process during it, with the response."""
+        processes = self._processes()
+        for pid in processes:
+            reset_peak(pid)
+        before = max(status(pid, "VmRSS") for pid in processes)
+        # Sampled while the request runs as well as after it: an upload process renewed after a large upload
+        # ends, and its high-water mark with it.
+        peaks: dict[int, int] = {}
+        done = threading.Event()
+
+        def sample() -> None:
+            while True:
+                for pid in self._processes():
+                    peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
+                if done.wait(0.05):
+                    return
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.monotonic()
+        try:
+            response = call()
+        finally:
+            seconds = time.monotonic() - started
+            done.set()
+            sampler.join()
+        for pid in self._processes():
+            peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
+        peak = max(peaks.values())
+        row = {
+            "phase": name,
+            "status": response.status_code,
+            "seconds": round(seconds, 1),
+            "rss_before_mib": round(before / MIB),
+            "peak_mib": round(peak / MIB),
+            "under_1_gib": peak < GIB,
+        }
+        print(json.dumps(row), flush=True)
+        return row, response
+
+    def temp_bytes(self) -> int:
+        """Bytes in the server's temporary files right now, open (even unlinked) or not."""
+        total = 0
+        fds = Path(f"/proc/{self.proc.pid}/fd")
+        for fd in fds.iterdir():
+            try:
+                target = os.readlink(fd)
+                if target.startswith(str(self.tmp)) or (target.startswith("/tmp/") and "(deleted)" in target):
+                    total += os.stat(fd).st_size
+            except OSError:
+                continue
+        return total
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self.client.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def free_port() -> int:
+    """A port free on the loopback now, for a server started next."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
