@@ -106,8 +106,10 @@ def print_burden(report: Any) -> None:
     if annexed:
         annex = Table("council", "Annex A cells", "from records", "from the SSD extract", "keyed")
         for a in annexed:
-            annex.add_row(a.agency_code, *(f"{n:,}" for n in (a.annex_a_cells, a.annex_a_from_records,
-                                                               a.annex_a_from_extract, a.annex_a_keyed)))  # fmt: skip
+            annex.add_row(
+                a.agency_code,
+                *(f"{n:,}" for n in (a.annex_a_cells, a.annex_a_from_records, a.annex_a_from_extract, a.annex_a_keyed)),
+            )
         out.print(f"Ofsted's Annex A as at the last day of {report.period}, in child-level cells:")
         out.print(annex)
     if report.from_publishers:

@@ -351,9 +351,19 @@ def compare(
         )
         value = None if fig.withheld else fig.value
         return Row(
-            code, name, role, value, fig.symbol, fig.published, closeness, None, ci, outcome,
-            fig.provenance, fig.published_value,
-        )  # fmt: skip
+            code,
+            name,
+            role,
+            value,
+            fig.symbol,
+            fig.published,
+            closeness,
+            None,
+            ci,
+            outcome,
+            fig.provenance,
+            fig.published_value,
+        )
 
     member_rows = [row(_pick(m, figures), "neighbour" if m.closeness else "member", m.closeness) for m in group.members]
     member_rows = [r for r in member_rows if r.code != org_code]

@@ -77,8 +77,10 @@ def statistical_neighbours(org_code: str) -> Group | None:
 def officer_groups(session: Session | None = None) -> dict[str, Group]:
     """The groups officers keep in the store, by id; without a session, those of the seed file ``groups.toml``."""
     if session is None:
-        rows = [(g["id"], g["title"], g.get("source", ""), g["members"]) for g in tomllib.loads(
-            (FOLDER / GROUPS_FILE).read_text(encoding="utf-8")).get("group", [])]  # fmt: skip
+        rows = [
+            (g["id"], g["title"], g.get("source", ""), g["members"])
+            for g in tomllib.loads((FOLDER / GROUPS_FILE).read_text(encoding="utf-8")).get("group", [])
+        ]
     else:
         stmt = select(OfficerGroup).where(col(OfficerGroup.deleted_at).is_(None))
         rows = [(g.id, g.title, g.source, g.members) for g in session.execute(stmt).scalars()]

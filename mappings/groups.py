@@ -84,11 +84,15 @@ def check_members(session: Session, members: list[str]) -> None:
         raise InvalidInput(
             f"{len(unknown)} member code(s) are not in the geography: {', '.join(unknown)}",
             errors=[
-                {"type": "unknown-code", "loc": ["body", "members", members.index(c)], "msg": f"{c} is not an org unit "
-                 "of the geography (GSS codes, e.g. E08000025 for Birmingham)", "input": c}
+                {
+                    "type": "unknown-code",
+                    "loc": ["body", "members", members.index(c)],
+                    "msg": f"{c} is not an org unit of the geography (GSS codes, e.g. E08000025 for Birmingham)",
+                    "input": c,
+                }
                 for c in unknown
             ],
-        )  # fmt: skip
+        )
 
 
 def public(session: Session, row: OfficerGroup) -> GroupPublic:
