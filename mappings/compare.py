@@ -321,6 +321,40 @@ def _trend(org_code: str, group: Group, history: Mapping[str, Mapping[str, Figur
     return trend
 
 
+def _row(
+    indicator: IndicatorInfo,
+    fig: Figure | None,
+    code: str,
+    name: str,
+    role: str,
+    closeness: str,
+    england_value: float | None,
+    polarity: str,
+) -> Row:
+    """One area's row of a comparison: its figure, interval and how it stands against England."""
+    if fig is None:
+        return Row(code, name, role, None, None, True, closeness)
+    ci = interval_of(indicator, fig)
+    outcome = (
+        against_england(ci, england_value, polarity) if ci and england_value is not None and code != ENGLAND else None
+    )
+    value = None if fig.withheld else fig.value
+    return Row(
+        code,
+        name,
+        role,
+        value,
+        fig.symbol,
+        fig.published,
+        closeness,
+        None,
+        ci,
+        outcome,
+        fig.provenance,
+        fig.published_value,
+    )
+
+
 def compare(
     indicator: IndicatorInfo,
     period: str,
@@ -339,31 +373,7 @@ def compare(
     england_value = None if england_fig is None or england_fig.withheld else england_fig.value
 
     def row(code: str, role: str, closeness: str = "") -> Row:
-        fig = figures.get(code)
-        name = names.get(code, code)
-        if fig is None:
-            return Row(code, name, role, None, None, True, closeness)
-        ci = interval_of(indicator, fig)
-        outcome = (
-            against_england(ci, england_value, polarity)
-            if ci and england_value is not None and code != ENGLAND
-            else None
-        )
-        value = None if fig.withheld else fig.value
-        return Row(
-            code,
-            name,
-            role,
-            value,
-            fig.symbol,
-            fig.published,
-            closeness,
-            None,
-            ci,
-            outcome,
-            fig.provenance,
-            fig.published_value,
-        )
+        return _row(indicator, figures.get(code), code, names.get(code, code), role, closeness, england_value, polarity)
 
     member_rows = [row(_pick(m, figures), "neighbour" if m.closeness else "member", m.closeness) for m in group.members]
     member_rows = [r for r in member_rows if r.code != org_code]
