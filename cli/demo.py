@@ -190,11 +190,14 @@ def demo_sen2(folder: Path) -> Path:
 def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     """Upload the synthetic council's SEN2 file, checked at the door and kept as its other children's records."""
     from collectors.sen2 import receiving as sen2
+    from collectors.sen2.figures import store_figures
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-sen2-") as tmp:
         path = demo_sen2(Path(tmp))
         received = sen2.receive(engine, settings, agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR,
                                 files=[(path.name, path)], submitted_by="demo")  # fmt: skip
+    if not received.duplicate:
+        store_figures(engine, settings, received.submission)
     name = f"{RECORDS_AGENCY}/SEN2 {RECORDS_YEAR} (synthetic, illustrative)"
     return [DemoUpload(RECORDS_AGENCY, name, received.submission.status, received.submission.message)]
 
