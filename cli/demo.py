@@ -100,13 +100,14 @@ def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:
     done = []
     sources = sorted(load_sources().sources.values(), key=lambda s: (s.publisher != "ons", s.id))
     for spec in sources:
-        if not spec.bundled.is_file():
+        data = spec.bundled_bytes()
+        if data is None:
             continue
         got = import_release(
             engine,
             settings,
             spec,
-            spec.bundled.read_bytes(),
+            data,
             filename=spec.file,
             fetched_from="upload",
             submitted_by="demo",
