@@ -69,7 +69,11 @@ class ReleasePublic(BaseModel):
 
 
 class DifferencePublic(Difference):
-    """A cell where a body's own figure and the publisher's differ."""
+    """A cell where a body's own figure and the publisher's differ, with the publisher's table and the filter the
+    figure was read on (its file and each filter column's value)."""
+
+    published_file: str = ""
+    published_filter: str = ""
 
 
 class HeldPublic(HeldPublished):

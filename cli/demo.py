@@ -100,13 +100,14 @@ def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:
     done = []
     sources = sorted(load_sources().sources.values(), key=lambda s: (s.publisher != "ons", s.id))
     for spec in sources:
-        if not spec.bundled.is_file():
+        data = spec.bundled_bytes()
+        if data is None:
             continue
         got = import_release(
             engine,
             settings,
             spec,
-            spec.bundled.read_bytes(),
+            data,
             filename=spec.file,
             fetched_from="upload",
             submitted_by="demo",
@@ -193,6 +194,7 @@ def demo_sen2(folder: Path) -> Path:
 def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     """Upload the synthetic council's SEN2 file, checked at the door and kept as its other children's records."""
     from collectors.sen2 import receiving as sen2
+    from collectors.sen2.figures import store_figures
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-sen2-") as tmp:
         path = demo_sen2(Path(tmp))
@@ -204,6 +206,8 @@ def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
             files=[(path.name, path)],
             submitted_by="demo",
         )
+    if not received.duplicate:
+        store_figures(engine, settings, received.submission)
     name = f"{RECORDS_AGENCY}/SEN2 {RECORDS_YEAR} (synthetic, illustrative)"
     return [DemoUpload(RECORDS_AGENCY, name, received.submission.status, received.submission.message)]
 

@@ -24,6 +24,7 @@ from collectors import service
 from collectors.head import FIGURES_KIND, PUBLISHED_KIND
 from collectors.published import intake
 from collectors.records import service as records
+from collectors.sen2 import figures as sen2_figures
 from collectors.sen2 import receiving as sen2
 from collectors.spine import Outcome
 from indicators.store.models import RECORDS_KIND, Submission
@@ -87,9 +88,15 @@ class _Records:
     def take(self, engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
         """Keep the files (encrypted) and record the submission; a worker takes it up (``take_up``). A SEN2 file is
         checked whole at the door and kept accepted, no worker needed."""
-        take = sen2.receive if sen2.is_sen2(request["files"]) else records.receive
-        received = take(engine, settings, **request)
-        return Outcome(received.submission, None, duplicate=received.duplicate)
+        if not sen2.is_sen2(request["files"]):
+            received = records.receive(engine, settings, **request)
+            return Outcome(received.submission, None, duplicate=received.duplicate)
+        kept = sen2.receive(engine, settings, **request)
+        if kept.duplicate:
+            return Outcome(kept.submission, None, duplicate=True)
+        # The file is accepted and kept: its figures are then stored as the council's, as a step of their own.
+        sen2_figures.store_figures(engine, settings, kept.submission)
+        return Outcome(kept.submission, None)
 
     def take_up(self, engine: Engine, settings: Settings, submission_id: int) -> Submission:
         """DfE's rules, the figures derived, checked and stored."""

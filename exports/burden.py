@@ -9,7 +9,9 @@ record-level files (a council's child-level returns) is keyed by nobody: counted
 by the collected indicators they share, and a consistency list of figures measured two ways.
 
 Annex A (the inspection's child-level lists) is counted beside the returns, in child-level cells (a council's lists as at the period's last day):
-those its record-level returns fill, those its case-system extract fills, and those it still keys. Which body keys
+those its record-level returns fill, those its case-system extract fills, and those it still keys; so is the area SEND
+inspection's List 1 (filled from the council's SEN2 file and its CIN census and SSDA903 records). Each record-level
+file a council sent is named by its Single Data List line, with the cells the service fills from it. Which body keys
 nothing a publisher publishes is the publisher's own data (``keys_nothing`` in its agency file), not named here.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -29,6 +32,7 @@ from indicators.published_query import PublisherBurden, publisher_burden
 from indicators.service import indicators_by_id
 from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.annex_a import RECORD_RETURNS, AnnexCells
+from mappings.child_level import LINES, SDL_SOURCE, List1Cells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.obligations import breakdown_keys, obligations, owed_periods
 from mappings.resolve import Resolver
@@ -75,6 +79,18 @@ class AgencyBurden:
     annex_a_from_records: int = 0
     annex_a_from_extract: int = 0
     annex_a_keyed: int = 0
+    #: The area SEND inspection's List 1 as at the period's last day, in child-level cells: all, those its SEN2 file
+    #: fills, those its CIN census and SSDA903 records fill, those it keys; and the items of that SEN2 file.
+    list1_cells: int = 0
+    list1_from_sen2: int = 0
+    list1_from_care_records: int = 0
+    list1_keyed: int = 0
+    sen2_items: int = 0
+    #: Child-level cells of the inspection lists filled from its records, keyed by nobody, and the hours they save.
+    child_cells_filled: int = 0
+    child_hours_saved: float = 0.0
+    #: The Single Data List lines whose record-level file it sent for the period, each with the cells filled from it.
+    collections: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass
@@ -135,8 +151,19 @@ class BurdenReport:
             "annex_a_from_records",
             "annex_a_from_extract",
             "annex_a_keyed",
+            "list1_cells",
+            "list1_from_sen2",
+            "list1_from_care_records",
+            "list1_keyed",
+            "sen2_items",
+            "child_cells_filled",
+            "child_hours_saved",
         )
-        return {k: round(sum(getattr(a, k) for a in self.agencies), 1) for k in keys}
+        sums = {k: round(sum(getattr(a, k) for a in self.agencies), 1) for k in keys}
+        # The headline: cells no one keys with the service, figures keyed once and child-level cells filled alike.
+        sums["cells_not_keyed"] = sums["saved"] + sums["child_cells_filled"]
+        sums["hours_not_keyed"] = round(sums["hours_saved"] + sums["child_hours_saved"], 1)
+        return sums
 
 
 def locally_keyed(indicators: dict[str, Indicator], indicator_id: str) -> bool:
@@ -158,13 +185,22 @@ def last_financial_year(today: date) -> str:
 #: Counts a council's Annex A in cells as at a day (None when it has no record to build it from); given by the caller,
 #: since building it reads the council's kept records.
 AnnexCounter = Callable[[str, date], AnnexCells | None]
+#: Counts a council's List 1 (children with an EHC plan) in cells as at a day, None without a SEN2 file for it.
+List1Counter = Callable[[str, date], List1Cells | None]
 
 
 def burden(
-    session: Session, period_text: str, *, minutes_per_figure: float = 3.0, annex_a: AnnexCounter | None = None
+    session: Session,
+    period_text: str,
+    *,
+    minutes_per_figure: float = 3.0,
+    annex_a: AnnexCounter | None = None,
+    list1: List1Counter | None = None,
+    minutes_per_cell: float = 0.5,
 ) -> BurdenReport:
-    """Measure keying with and without the service for every submitting agency in a period; with ``annex_a``, each
-    council's Annex A cells as at the period's last day beside its returns'."""
+    """Measure keying with and without the service for every submitting agency in a period; with ``annex_a`` and
+    ``list1``, each council's Annex A and List 1 cells as at the period's last day beside its returns' (a child-level
+    cell taking ``minutes_per_cell`` to key)."""
     period = parse_period(period_text)
     indicators = indicators_by_id(session)
     returns = {r.id: r for r in session.execute(select(Return)).scalars() if in_force(r, period)}
@@ -176,6 +212,7 @@ def burden(
     for code in session.execute(select(Code).order_by(col(Code.position))).scalars():
         codes.setdefault(code.codelist_id, []).append(code.code)
     from_records = records_figures(session)
+    sent_files = records_sent(session, period)
     published = published_indicators(session)
     rows = []
     for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
@@ -193,23 +230,15 @@ def burden(
         cells, derived, keyed, by_return, publishers = _cells_of(
             own, orgs, period, records_keys, returns, fields, indicators, codes, published
         )
-        # An agency whose returns are all filled by others (a partnership reporting a publisher's figures) owes nothing.
-        designated = session.execute(
-            select(AgencyIndicator.indicator_id).where(AgencyIndicator.agency_code == agency.code).limit(1)
-        ).first()
-        owed = (
-            {
-                (o.indicator_id, o.org_code, o.period, o.breakdown)
-                for o in obligations(session, agency.code, period.code)
-            }
-            if designated
-            else set()
-        )
+        owed = _owed(session, agency.code, period.code)
         duplicates = len(keyed) - len(set(keyed))
         # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
         # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
         saved = len(keyed) - len(set(keyed) & owed)
         annex = annex_a(agency.code, period.end) if annex_a is not None and set(own) & set(RECORD_RETURNS) else None
+        sent = sent_files.get(agency.code, set())
+        plans = list1(agency.code, period.end) if list1 is not None and "sen2" in sent else None
+        child = _child_fields(annex, plans, minutes_per_cell)
         rows.append(
             AgencyBurden(
                 agency.code,
@@ -225,7 +254,8 @@ def burden(
                 from_records=len(owed & records_keys),
                 from_records_by_return=by_return,
                 from_publishers=publishers,
-                **_annex_fields(annex),
+                collections=_collections(sent, by_return, child),
+                **child,
             )
         )
     return BurdenReport(
@@ -240,16 +270,98 @@ def burden(
     )
 
 
-def _annex_fields(annex: AnnexCells | None) -> dict[str, int]:
-    """A council's Annex A cells as the agency's burden fields (none where it has none)."""
-    if annex is None:
-        return {}
-    return {
-        "annex_a_cells": annex.cells,
-        "annex_a_from_records": annex.from_records,
-        "annex_a_from_extract": annex.from_extract,
-        "annex_a_keyed": annex.keyed,
-    }
+def _owed(session: Session, agency_code: str, period_code: str) -> set[tuple[str, str, str, str]]:
+    """The figures an agency owes for the period, by figure key."""
+    # An agency whose returns are all filled by others (a partnership reporting a publisher's figures) owes nothing.
+    designated = session.execute(
+        select(AgencyIndicator.indicator_id).where(AgencyIndicator.agency_code == agency_code).limit(1)
+    ).first()
+    if not designated:
+        return set()
+    return {(o.indicator_id, o.org_code, o.period, o.breakdown) for o in obligations(session, agency_code, period_code)}
+
+
+def _child_fields(annex: AnnexCells | None, plans: List1Cells | None, minutes_per_cell: float) -> dict[str, Any]:
+    """A council's Annex A and List 1 cells as the agency's burden fields (none where it has none), with the
+    child-level cells its records fill and the hours they save."""
+    out: dict[str, Any] = {}
+    if annex is not None:
+        out |= {
+            "annex_a_cells": annex.cells,
+            "annex_a_from_records": annex.from_records,
+            "annex_a_from_extract": annex.from_extract,
+            "annex_a_keyed": annex.keyed,
+        }
+    if plans is not None:
+        out |= {
+            "list1_cells": plans.cells,
+            "list1_from_sen2": plans.from_sen2,
+            "list1_from_care_records": plans.from_care_records,
+            "list1_keyed": plans.keyed,
+            "sen2_items": plans.sen2_items,
+        }
+    filled = sum(
+        out.get(k, 0)
+        for k in ("annex_a_from_records", "annex_a_from_extract", "list1_from_sen2", "list1_from_care_records")
+    )
+    out["child_cells_filled"] = filled
+    out["child_hours_saved"] = round(filled * minutes_per_cell / 60, 1)
+    return out
+
+
+def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any]) -> list[dict[str, object]]:
+    """The Single Data List lines whose record-level file the council sent, each with the cells the service fills
+    from it: its returns' cells, and the inspection lists' child-level cells (Annex A from the CIN census and
+    SSDA903 together, so counted under the first of them it sent; List 1 from SEN2)."""
+    out: list[dict[str, object]] = []
+    annex_under: str | None = None
+    for source_format, line in LINES.items():
+        if source_format not in sent:
+            continue
+        lists, lists_name = 0, ""
+        if source_format in ("cin", "903"):
+            if annex_under is None:
+                annex_under = line.ref
+                lists = int(child.get("annex_a_from_records", 0))
+                lists_name = "Ofsted's Annex A, from the CIN census and SSDA903 together"
+            else:
+                lists_name = f"Ofsted's Annex A, counted under {annex_under}"
+        if source_format == "sen2":
+            lists = int(child.get("list1_from_sen2", 0))
+            lists_name = "the area SEND inspection's List 1"
+        out.append(
+            {
+                "ref": line.ref,
+                "name": line.name,
+                "source": SDL_SOURCE,
+                "return_cells": sum(by_return.get(r, 0) for r in line.returns),
+                "list_cells": lists,
+                "lists": lists_name,
+                "items_read": int(child.get("sen2_items", 0)) if source_format == "sen2" else None,
+            }
+        )
+    return out
+
+
+def records_sent(session: Session, period: Period) -> dict[str, set[str]]:
+    """Per agency, the record-level files (``cin``, ``903``, ``sen2``) it sent and the service still keeps whose
+    collection year (1 April to 31 March) overlaps the period."""
+    found: dict[str, set[str]] = {}
+    rows = session.execute(
+        sa_select(col(Submission.agency_code), col(Submission.source_format), col(Submission.collection_year)).where(
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.status).in_(("accepted", "queried", "partially_accepted")),
+            col(Submission.purged_at).is_(None),
+            col(Submission.source_format).in_(list(LINES)),
+        )
+    ).all()
+    for agency, source_format, year in rows:
+        if not year or not str(year)[:4].isdigit():
+            continue
+        start = int(str(year)[:4])
+        if date(start, 4, 1) <= period.end and period.start <= date(start + 1, 3, 31):
+            found.setdefault(str(agency), set()).add(str(source_format))
+    return found
 
 
 def keys_nothing_published(session: Session) -> list[ProviderKeysNothing]:

@@ -6,20 +6,29 @@ from typing import Any
 
 from sqlmodel import Session
 
-from exports.burden import AnnexCounter, burden, last_financial_year
+from exports.burden import AnnexCounter, List1Counter, burden, last_financial_year
 from onereturn import clock
 
 
 def burden_answer(
-    session: Session, period: str | None, minutes: float, *, annex_a: AnnexCounter | None = None
+    session: Session,
+    period: str | None,
+    minutes: float,
+    *,
+    annex_a: AnnexCounter | None = None,
+    list1: List1Counter | None = None,
+    cell_minutes: float = 0.5,
 ) -> dict[str, Any]:
     """Keying every return separately against keying each figure once, for ``period`` (default: the last year ended);
-    with ``annex_a``, each council's Annex A cells beside its returns'."""
+    with ``annex_a`` and ``list1``, each council's Annex A and List 1 cells beside its returns'."""
     asked = (period or "").strip() or last_financial_year(clock.now().date())
-    report = burden(session, asked, minutes_per_figure=minutes, annex_a=annex_a)
+    report = burden(
+        session, asked, minutes_per_figure=minutes, annex_a=annex_a, list1=list1, minutes_per_cell=cell_minutes
+    )
     return {
         "period": report.period,
         "minutes_per_figure": report.minutes_per_figure,
+        "minutes_per_cell": cell_minutes,
         "totals": report.totals,
         "agencies": [a.__dict__ for a in report.agencies],
         "overlap": report.overlap,

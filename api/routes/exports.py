@@ -16,6 +16,7 @@ from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page
 from api.params import Id, IsoDatetime, PeriodText
 from collectors.annex_a.build import annex_a_cells
+from collectors.sen2.list1_cells import list1_cells
 from exports import release
 from exports import service as exports
 from exports.burden_answer import burden_answer
@@ -230,8 +231,20 @@ def get_burden(
         PeriodText | None, Query(description="e.g. FY2024-25; the latest financial year ended when not given")
     ] = None,
     minutes: Annotated[float, Query(gt=0, le=600, description="Officer minutes to key one figure")] = 3.0,
+    cell_minutes: Annotated[
+        float, Query(gt=0, le=600, description="Officer minutes to key one child-level cell of an inspection list")
+    ] = 0.5,
 ) -> dict[str, Any]:
-    """Compare keying every return separately with keying each figure once, each council's Annex A cells beside its
-    returns'; overlap matrix; figures measured two ways."""
+    """Compare keying every return separately with keying each figure once, each council's Annex A and List 1 cells
+    beside its returns' and its record-level files by Single Data List line; overlap matrix; figures measured two
+    ways."""
     settings = request.app.state.settings
-    return burden_answer(session, period, minutes, annex_a=lambda code, on: annex_a_cells(session, settings, code, on))
+    engine = request.app.state.engine
+    return burden_answer(
+        session,
+        period,
+        minutes,
+        annex_a=lambda code, on: annex_a_cells(session, settings, code, on),
+        list1=lambda code, on: list1_cells(engine, settings, code, on),
+        cell_minutes=cell_minutes,
+    )

@@ -119,11 +119,21 @@ def list_differences(
     found, total = differences(session, indicator_id=indicator, org_code=org, period=period, limit=limit, offset=offset)
     return page(
         request,
-        [DifferencePublic.model_validate(d, from_attributes=True) for d in found],
+        [DifferencePublic(**d.model_dump(), **_read_on(d.source_id, d.indicator_id)) for d in found],
         total=total,
         limit=limit,
         offset=offset,
     )
+
+
+def _read_on(source_id: str, indicator_id: str) -> dict[str, str]:
+    """The publisher's file a figure was read from and the filter it was read on (``column = value``, joined by
+    ``; ``), as its declared source says; empty for a source no longer declared."""
+    spec = load_sources().sources.get(source_id)
+    if spec is None:
+        return {}
+    where = next((f.where for f in spec.figure if f.indicator == indicator_id), {})
+    return {"published_file": spec.file, "published_filter": "; ".join(f"{k} = {v}" for k, v in where.items())}
 
 
 def _held(h: HeldPublished) -> HeldPublic:

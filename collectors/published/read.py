@@ -193,6 +193,8 @@ _PERIOD_TEXT = {
     "financial_year_ending": r"^[0-9]{4}([0-9]{2})?$",
     "financial_year_span": r"^[0-9]{4}/[0-9]{2}$",
     "academic_year_span": r"^[0-9]{4}/[0-9]{2}$",
+    # EES writes an academic year as its two years run together (202425).
+    "academic_year": r"^[0-9]{6}$",
 }
 
 
@@ -236,6 +238,8 @@ def _period_expr(spec: SourceSpec, fig: FigureSpec) -> pl.Expr:
         return pl.format("FY{}-{}", year, text.str.slice(5, 2))
     if fig.period == "academic_year_span":
         return pl.format("AY{}-{}", year, text.str.slice(5, 2))
+    if fig.period == "academic_year":
+        return pl.format("AY{}-{}", year, text.str.slice(4, 2))
     return pl.format("FY{}-{}", year - 1, (year % 100).cast(pl.String).str.zfill(2))
 
 

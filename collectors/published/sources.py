@@ -4,6 +4,7 @@ against the catalogue like a return's file."""
 from __future__ import annotations
 
 import tomllib
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -21,6 +22,27 @@ if TYPE_CHECKING:
 SOURCES_DIR = PUBLISHED_DIR
 #: The bundled publishers' files the demo and the tests read (each folder says where its files came from).
 FILES_DIR = Path(__file__).resolve().parent / "files"
+#: DfE's Education, health and care plans release (reporting year 2025) as the SEN2 collector ships it, whole: its
+#: data files are read from it in place rather than copied under ``files/`` (collectors/sen2/dfe/SOURCE.md). Named by
+#: its folder, not imported: publishers' files know nothing of children's records.
+EHCP_RELEASE = Path(__file__).resolve().parents[1] / "sen2" / "dfe" / "education-health-and-care-plans_2025.zip"
+EHCP_RELEASE_FILES = frozenset(
+    f"{name}.csv"
+    for name in (
+        "annual_reviews",
+        "assessments",
+        "caseload",
+        "ceased_plans",
+        "newplans",
+        "personal_budgets",
+        "requests",
+        "residential_settings",
+        "sen_need_newplans",
+        "sen_needs_all_plans",
+        "timeliness_20_week",
+        "work_based_placements",
+    )
+)
 
 #: How a publisher's year becomes a catalogue period, and the period type each rule gives.
 #: ``calendar_year``: ``2024`` is the mid-2024 estimate (CY2024); ``march_snapshot``: ``2024`` is the count on
@@ -30,6 +52,8 @@ FILES_DIR = Path(__file__).resolve().parent / "files"
 #: find-statistics/children-s-social-work-workforce/2024/explore).
 #: Fingertips writes a year as its own ``Time period`` text: ``financial_year_span``: ``2013/14`` is FY2013-14;
 #: ``academic_year_span``: ``2019/20`` is AY2019-20 (``calendar_year`` reads ``2012`` as CY2012 there too).
+#: EES writes an academic year as its two years run together: ``academic_year``: ``202425`` is AY2024-25 (DfE's EHC
+#: plan caseload "as at January each year ... on an academic year basis").
 PERIOD_RULES: dict[str, str] = {
     "calendar_year": "calendar_year",
     "march_snapshot": "snapshot_date",
@@ -37,6 +61,7 @@ PERIOD_RULES: dict[str, str] = {
     "financial_year_ending": "financial_year",
     "financial_year_span": "financial_year",
     "academic_year_span": "academic_year",
+    "academic_year": "academic_year",
 }
 PeriodRule = Literal[
     "calendar_year",
@@ -45,6 +70,7 @@ PeriodRule = Literal[
     "financial_year_ending",
     "financial_year_span",
     "academic_year_span",
+    "academic_year",
 ]
 
 
@@ -135,6 +161,16 @@ class SourceSpec(_Spec):
     def bundled(self) -> Path:
         """Return where the bundled copy of the publisher's file is."""
         return FILES_DIR / self.file
+
+    def bundled_bytes(self) -> bytes | None:
+        """The bundled copy of the publisher's file: under ``files/``, or a data file of DfE's EHC plan release as
+        the SEN2 collector ships it (the release's own ZIP, read in place); None when neither holds it."""
+        if self.bundled.is_file():
+            return self.bundled.read_bytes()
+        if self.publisher == "dfe_statistics" and self.file in EHCP_RELEASE_FILES:
+            with zipfile.ZipFile(EHCP_RELEASE) as archive:
+                return archive.read(f"data/{self.file}")
+        return None
 
 
 @dataclass

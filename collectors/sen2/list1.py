@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from collectors.annex_a.build import newest_sources, read_sources
-from collectors.sen2.receiving import PURPOSE
+from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import SURVEYS, year_text
 from collectors.sen2.service import read_kept
@@ -65,7 +65,7 @@ def _newest_sen2(session: Session, agency_code: str, on: date) -> str:
             col(Submission.agency_code) == agency_code,
             col(Submission.kind) == RECORDS_KIND,
             col(Submission.mode) == PURPOSE,
-            col(Submission.status) == "accepted",
+            col(Submission.status).in_(KEPT_STATUSES),
             col(Submission.purged_at).is_(None),
         )
     ).all()

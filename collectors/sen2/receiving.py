@@ -38,6 +38,9 @@ from onereturn.settings import Settings
 
 #: The purpose (and ``mode``) of a kept SEN2 file among a council's record-level uploads (``head.PURPOSES``).
 PURPOSE = "sen2"
+#: The states of a SEN2 upload kept and read: accepted at the door, then queried or partly accepted when a figure
+#: stored from it (``collectors.sen2.figures``) is held or refused.
+KEPT_STATUSES = ("accepted", "queried", "partially_accepted")
 #: What ``Submission.source_format`` says of a kept SEN2 file.
 FORMAT = "sen2"
 #: How much of a file's start is read to tell a SEN2 file from DfE's other XML (whose root is ``Message`` too).
@@ -150,7 +153,8 @@ def receive(
 
 
 def kept_sen2(session: Session, agency_code: str, collection_year: str) -> Submission | None:
-    """The council's newest SEN2 upload of the year still kept, or None."""
+    """The council's newest SEN2 upload of the year still kept, or None: accepted at the door, whatever a check of
+    the figures stored from it later held or refused."""
     return session.exec(
         select(Submission)
         .where(
@@ -158,7 +162,7 @@ def kept_sen2(session: Session, agency_code: str, collection_year: str) -> Submi
             col(Submission.kind) == RECORDS_KIND,
             col(Submission.mode) == PURPOSE,
             col(Submission.collection_year) == collection_year,
-            col(Submission.status) == "accepted",
+            col(Submission.status).in_(KEPT_STATUSES),
             col(Submission.purged_at).is_(None),
         )
         .order_by(col(Submission.received_at).desc(), col(Submission.id).desc())

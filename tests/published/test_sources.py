@@ -30,6 +30,10 @@ def test_the_bundled_sources_pass_the_catalogue_check() -> None:
         "fingertips_unmet_need_alcohol",
         "ndtms_viewit_adults_la",
         "ndtms_viewit_adults_england",
+        "dfe_ehcp_caseload",
+        "dfe_ehcp_newplans",
+        "dfe_ehcp_requests",
+        "dfe_ehcp_timeliness",
     }
 
 

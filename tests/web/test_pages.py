@@ -321,7 +321,8 @@ def test_burden_is_drawn_on_the_server_for_returns_in_force(web: TestClient) -> 
         "dark blue is still keyed by hand",
         "blue is keyed once",
         "orange is worked out",
-        "yellow is a publisher",
+        "yellow is keyed by nobody: a publisher",
+        "a child's cell filled from the council's record-level files",
     ):
         assert said in caption
 

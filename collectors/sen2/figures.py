@@ -1,0 +1,99 @@
+"""The council's own figures from its SEN2 file, stored as its figures through the shared tail, so every return and
+comparison can use them: requests, new plans, plans in force, and plans issued within 20 weeks with and without
+exceptions (with the two percentages the catalogue derives from them).
+
+A side step after the file is accepted at the door (``store_figures``): each figure is the total row of the column of
+DfE's table it is (``collectors/sen2/measures.py``, DfE's data guidance for its *Education, health and care plans*
+release), checked as any upload's figures and stored against the upload, the file's children named nowhere. Plans in
+force per 10,000 of the population aged 0 to 25 are not stored: the service holds no population of that age range
+(its populations are ONS's 0-17 and wider bands), and DfE's release publishes no such rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors.context import build_context
+from collectors.records.kept import kept_files
+from collectors.records.privacy import checked_keys
+from collectors.sen2.measures import tables
+from collectors.sen2.receiving import tree_of
+from collectors.sen2.records import Sen2Records, read_records
+from collectors.sen2.schema import survey_of
+from collectors.spine import Stored, store_accepted
+from collectors.typed import FIGURE_SCHEMA, validate_figures
+from indicators.store.models import Submission
+from mappings.illustrative import councils_of
+from onereturn.settings import Settings
+from onereturn.workspace import private_folder
+
+#: Each figure stored, by indicator: the DfE table and the column of it whose total row it is.
+FIGURES: dict[str, tuple[str, str]] = {
+    "send.ehcp_requests": ("requests", "requests_received_in_year"),
+    "send.ehcp_new_plans": ("newplans", "new_ehc_plans"),
+    "send.ehcp_in_force": ("caseload", "ehcplans"),
+    "send.ehcp_issued": ("timeliness_20_week", "plans_issued_den"),
+    "send.ehcp_issued_20_weeks": ("timeliness_20_week", "plans_issued_within_20_weeks"),
+    "send.ehcp_issued_ex": ("timeliness_20_week", "plans_issued_den_ex"),
+    "send.ehcp_issued_20_weeks_ex": ("timeliness_20_week", "plans_issued_20_weeks_ex"),
+}
+NOTE = "derived from the council's SEN2 file by DfE's published definitions"
+
+
+def sen2_figures(records: Sen2Records, survey: int) -> dict[str, tuple[int, str]]:
+    """Each figure of the file: its value and its period (the calendar year before the census, ``CY2024``, or the
+    academic year holding it, ``AY2024-25``, as DfE's table counts it)."""
+    every = tables(records, survey)
+    out: dict[str, tuple[int, str]] = {}
+    for indicator, (name, column) in FIGURES.items():
+        table, units = every[name]
+        counted = units.with_columns(table.counts[column].fill_null(False).cast(pl.Int64).alias("_counted"))
+        period = f"AY{survey - 1}-{survey % 100:02d}" if table.academic else f"CY{survey - 1}"
+        out[indicator] = (int(counted["_counted"].sum()), period)
+    return out
+
+
+def _read(engine: Engine, settings: Settings, submission: Submission) -> Sen2Records:
+    """The upload's own SEN2 file read into tables (decrypted in the private folder, removed at once)."""
+    checked_keys(engine, settings)
+    with private_folder(settings, "sen2-") as work:
+        ((_, path),) = kept_files(engine, settings, submission, Path(work))
+        tree = tree_of(path.read_bytes(), max_bytes=settings.max_upload_bytes)
+    return read_records(tree, survey_of(submission.collection_year or ""))
+
+
+def store_figures(engine: Engine, settings: Settings, submission: Submission) -> Stored | None:
+    """Store the figures of an accepted SEN2 upload as the council's, checked as any upload's; None (nothing stored,
+    the upload left as it was) when the council is the designated source of none of them or every one is refused."""
+    assert submission.id is not None
+    survey = survey_of(submission.collection_year or "")
+    figures = sen2_figures(_read(engine, settings, submission), survey)
+    with Session(engine) as session:
+        councils = councils_of(session, submission.agency_code)
+        ctx = build_context(session, submission.agency_code)
+    if len(councils) != 1:
+        return None
+    org = councils[0].org
+    rows = [
+        (indicator, org, period, "", float(value), None, None, "final", NOTE, n)
+        for n, (indicator, (value, period)) in enumerate(sorted(figures.items()), start=1)
+        if indicator in ctx.agency_indicators
+    ]
+    if not rows:
+        return None
+    result = validate_figures(pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row"), ctx)
+    if not (result.accepted.height or result.held.height):
+        return None
+    said = submission.message
+
+    def summary(stored: Stored) -> str:
+        return (
+            f"{said}; {stored.accepted} figure(s) derived from it and stored as the council's ({stored.new} new, "
+            f"{stored.revised} revised, {stored.unchanged} unchanged)"
+        )
+
+    return store_accepted(engine, submission, result, problems=result.problems, summary=summary)
