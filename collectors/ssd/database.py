@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from collectors.records import service as records
+from collectors import ways_in
+from collectors.records import receiving as records
 from collectors.records.contract import read_collection_year
-from collectors.ssd.receiving import Taken, receive_extract
+from collectors.ssd.receiving import Taken
 from collectors.ssd.spec import mapped_years, tables
 from onereturn.errors import InvalidInput, OneReturnError, PayloadTooLarge
 from onereturn.jobs import run_once, set_detail
@@ -260,10 +261,12 @@ def read_now(engine: Engine, settings: Settings, source: Source, *, year: str | 
         path = Path(work) / EXTRACT_NAME
         path.write_bytes(as_zip(members))
         try:
-            return receive_extract(
-                engine, settings, agency_code=source.agency_code, collection_year=year, name=EXTRACT_NAME,
-                path=path, submitted_by=submitted_by, start=lambda r: _run(engine, settings, r),
-            )  # fmt: skip
+            # Through the one door, as an uploaded extract is: the table of ways in tells it by its tables.
+            taken: Taken = ways_in.take(engine, settings, {
+                "agency_code": source.agency_code, "collection_year": year, "files": [(EXTRACT_NAME, path)],
+                "submitted_by": submitted_by, "start": lambda r: _run(engine, settings, r),
+            })  # fmt: skip
+            return taken
         except OneReturnError as exc:
             # Refused (the extract's own problems, a file made over the limit, an agency unknown): nothing was kept.
             raise ReadFailed(f"the extract read was refused: {exc}{_first_problems(exc)}") from None
@@ -280,7 +283,7 @@ def _run(engine: Engine, settings: Settings, received: records.Received) -> None
     """Run DfE's rules on a file made from the read to their end (a repeat of an earlier upload runs nothing)."""
     if not received.duplicate:
         assert received.submission.id is not None
-        received.submission = records.process_records(engine, settings, received.submission.id)
+        received.submission = ways_in.take_up(engine, settings, received.submission.id)
 
 
 def summary(taken: Taken) -> str:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from collectors.published import intake
 from collectors.published.intake import import_release
-from collectors.ways_in import reprocess
+from collectors.ways_in import rerun as reprocess
 from indicators.models import Observation, Submission
 from indicators.published import PublishedRelease
 from onereturn.settings import Settings

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from collectors.records.receiving import receive
 from collectors.records.retention import purge
-from collectors.records.service import receive
 from onereturn import workspace
 from onereturn.settings import Settings
 from tests.apps import client_on
