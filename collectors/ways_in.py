@@ -135,6 +135,8 @@ WAYS_IN: dict[str, WayIn] = {
     for way in (
         WayIn("published", PUBLISHED_KIND, intake.PURPOSES, None, _is_release, _take_release, rerun=_rerun_release),
         WayIn("annex_a_columns", RECORDS_KIND, columns.PURPOSES, None, _is_columns, _take_columns),
+        # An extract repeats one sent before when every file made from it does (``ssd.receiving``); each file made
+        # goes on by the records' way, its Annex A rows by ``annex_a_ssd``.
         WayIn("ssd", RECORDS_KIND, records_in.PURPOSES, None, _is_extract, _take_extract),
         WayIn("annex_a_ssd", RECORDS_KIND, from_ssd.PURPOSES, from_ssd.REPEAT, None, _take_ssd_rows),
         WayIn("sen2", RECORDS_KIND, sen2.PURPOSES, sen2.REPEAT, _is_sen2, _take_sen2),

@@ -37,7 +37,7 @@ from onereturn.workspace import private_folder
 SSD_MODE = "annex_a_ssd"
 #: The purpose of the Annex A rows an SSD extract gave, stored as its mode.
 PURPOSES = {SSD_MODE: SSD_MODE}
-#: Only the newest: Annex A reads the newest kept, so rows kept before a later extract's are kept again.
+#: These very rows of the same year repeat only the newest kept (Annex A reads the newest): an older match is kept again.
 REPEAT = door.Repeat(("accepted",), newest_only=True)
 KEPT_NAME = "annex_a_from_ssd.zip"
 

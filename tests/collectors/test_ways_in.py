@@ -139,11 +139,18 @@ def _rerun_tally(engine: Engine, settings: Settings, submission_id: int) -> Outc
         return Outcome(session.get(Submission, submission_id), None)
 
 
+def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
+    with Session(engine) as session:
+        ids = session.exec(select(Submission.id).where(Submission.kind == TALLY, Submission.status == "failed")).all()
+    return [int(i) for i in ids if i is not None and _rerun_tally(engine, settings, i).submission is not None]
+
+
 @pytest.fixture
 def tally_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The test way in, as the first row of the table."""
     row = WayIn(TALLY, TALLY, {"default": "default"}, door.Repeat(("accepted",)),
-                lambda r: str(r.get("filename", "")).endswith(".tally"), _take_tally, rerun=_rerun_tally)  # fmt: skip
+                lambda r: str(r.get("filename", "")).endswith(".tally"), _take_tally, rerun=_rerun_tally,
+                resume=_resume_tally)  # fmt: skip
     monkeypatch.setattr(ways_in, "WAYS_IN", {TALLY: row, **WAYS_IN})
 
 
@@ -152,7 +159,7 @@ def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
     store: Engine, store_client: TestClient, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The API's upload route and its upload process take it, a repeat is found by its repeat key, the command
-    line's reprocess runs a failed one again from its kept file."""
+    line's reprocess runs a failed one again from its kept file, and the scheduler's resume takes up the rest."""
     sent = store_client.post("/api/submissions", headers=NOTTS, files={"file": ("a.tally", b"1,2,3", "text/plain")})
     assert sent.status_code == 201, sent.text
     again = store_client.post("/api/submissions", headers=NOTTS, files={"file": ("a.tally", b"1,2,3", "text/plain")})
@@ -176,3 +183,10 @@ def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
     assert result.exit_code == 0, result.output
     assert "accepted" in result.output
     get_settings.cache_clear()
+    with pytest.raises(ValueError, match="the tally says fail"):
+        ways_in.take(store, store_settings, {"agency_code": "notts_cyp", "filename": "c.tally", "data": b"fail,2"})
+    # What the scheduler's job of resuming uploads calls.
+    resumed = ways_in.resume_all(store, store_settings)
+    assert list(resumed) == [TALLY]
+    with Session(store) as session:
+        assert session.get(Submission, resumed[TALLY][0]).status == "accepted"  # type: ignore[union-attr]
