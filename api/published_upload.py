@@ -6,7 +6,8 @@ from fastapi import Request, UploadFile
 
 from api.callrecord import stored_event, stored_with_change
 from api.principal import Principal
-from collectors.published.intake import Imported, import_release
+from collectors import ways_in
+from collectors.published.intake import Imported
 from collectors.published.sources import SourceSpec
 from onereturn.errors import PayloadTooLarge
 
@@ -26,18 +27,17 @@ def store_upload(
     data = file.file.read(MAX_PUBLISHED_FILE + 1)
     if len(data) > MAX_PUBLISHED_FILE:
         raise ReleaseTooLarge(f"A publisher's file is at most {MAX_PUBLISHED_FILE:,} bytes")
-    done = import_release(
-        request.app.state.engine,
-        request.app.state.settings,
-        spec,
-        data,
-        filename=file.filename or spec.file,
-        fetched_from="upload",
-        version=version,
-        submitted_by=principal.name,
+    release = {
+        "spec": spec,
+        "data": data,
+        "filename": file.filename or spec.file,
+        "fetched_from": "upload",
+        "version": version,
+        "submitted_by": principal.name,
         # Recorded in the transaction that stores the release: both are stored or neither is.
-        audit=stored_event(request, principal, f"published source {spec.id} (release {{id}})"),
-    )
+        "audit": stored_event(request, principal, f"published source {spec.id} (release {{id}})"),
+    }
+    done: Imported = ways_in.take(request.app.state.engine, request.app.state.settings, release)
     if not done.duplicate:
         stored_with_change(request)
     return done

@@ -8,7 +8,6 @@ in the background. The answers are the API's: the page reads the body it would h
 
 from __future__ import annotations
 
-import functools
 import io
 import time
 from pathlib import Path
@@ -24,18 +23,15 @@ from api.capacity import again_if_lost, upload_timing
 from api.principal import Principal
 from api.uploadpool import Processed, UploadPool
 from api.uploadpool import process as process_upload
-from collectors import answers
+from collectors import answers, ways_in
 from collectors import service as collect
 from collectors.checked import problem_frame
 from collectors.records import senders
-from collectors.records import service as records
 from collectors.records.contract import read_collection_year
+from collectors.records.receiving import Received
 from collectors.schemas import SubmissionReport
-from collectors.spine import Outcome
-from collectors.ssd.intake import is_extract
-from collectors.ssd.receiving import receive_extract
-from collectors.ways_in import waiting_way_in
-from indicators.store.models import RECORDS_KIND, Submission
+from collectors.ssd.receiving import Taken
+from indicators.store.models import Submission
 from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
 from onereturn.workspace import private_file
@@ -205,8 +201,10 @@ async def _records_upload(
             "purpose": purpose,
             "audit": stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
         }
-        way_in = waiting_way_in(RECORDS_KIND)
-        received = await anyio.to_thread.run_sync(lambda: way_in.take(request.app.state.engine, settings, request_of))
+        # Through the one door: the table of ways in tells a SEN2 file from DfE's own files by its content.
+        received: Received = await anyio.to_thread.run_sync(
+            lambda: ways_in.take(request.app.state.engine, settings, request_of)
+        )
     finally:
         for _, path in spooled:
             path.unlink(missing_ok=True)
@@ -245,7 +243,7 @@ async def _records_upload(
     )
 
 
-def _start_records(request: Request, background: BackgroundTasks, received: records.Received | Outcome) -> None:
+def _start_records(request: Request, background: BackgroundTasks, received: Received) -> None:
     """Start DfE's rules on a record-level upload just kept: in an upload worker, or once the answer is sent."""
     sub = received.submission
     assert sub is not None
@@ -257,8 +255,7 @@ def _start_records(request: Request, background: BackgroundTasks, received: reco
         pool.start_records(sub.id)
     else:
         # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to resume_records.
-        take_up = waiting_way_in(RECORDS_KIND).take_up
-        background.add_task(take_up, request.app.state.engine, request.app.state.settings, sub.id)
+        background.add_task(ways_in.take_up, request.app.state.engine, request.app.state.settings, sub.id)
 
 
 async def _ssd_upload(
@@ -272,16 +269,17 @@ async def _ssd_upload(
 ) -> JSONResponse | None:
     """Check an SSD extract, make the year's files from it and receive each as a record-level upload (202); None
     when the upload is not one ZIP of SSD tables (it is DfE's own files)."""
-    if len(uploads) != 1 or not is_extract(uploads[0][1]):
+    extract = {
+        "agency_code": agency_code, "collection_year": collection_year, "files": uploads,
+        "submitted_by": principal.label, "purpose": purpose,
+        "start": lambda received: _start_records(request, background, received),
+        "audit": lambda named: stored_event(request, principal, named),
+    }  # fmt: skip
+    if ways_in.way_of(extract).name != "ssd":
         return None
-    ((name, path),) = uploads
-    taking = functools.partial(
-        receive_extract, request.app.state.engine, request.app.state.settings, agency_code=agency_code,
-        collection_year=collection_year, name=name, path=path, submitted_by=principal.label, purpose=purpose,
-        start=lambda received: _start_records(request, background, received),
-        audit=lambda named: stored_event(request, principal, named),
-    )  # fmt: skip
-    taken = await anyio.to_thread.run_sync(taking)
+    ((name, _),) = uploads
+    engine, settings = request.app.state.engine, request.app.state.settings
+    taken: Taken = await anyio.to_thread.run_sync(lambda: ways_in.take(engine, settings, extract))
     # Every file made a repeat of one kept already: answered 200 with the earlier uploads, as a repeat of DfE's files.
     status = 202 if taken.changed() else 200
     if status == 202:

@@ -62,10 +62,10 @@ class Processed:
 
 def process(engine: Engine, settings: Settings, request: dict[str, Any]) -> Processed:
     """Run one upload in this process (as the worker processes do) and say what it came to."""
-    from collectors.head import FIGURES_KIND
-    from collectors.ways_in import way_in
+    from collectors import ways_in
+    from collectors.spine import Outcome
 
-    outcome = way_in(FIGURES_KIND).take(engine, settings, request)
+    outcome: Outcome = ways_in.take(engine, settings, request)
     if outcome.submission is None:
         validation = outcome.validation
         return Processed(
@@ -150,12 +150,11 @@ def _run_records(submission_id: int) -> int:
     """Take up one record-level upload in this process (DfE's rules, the figures derived and stored)."""
     assert _engine is not None
     assert _settings is not None
-    from collectors.ways_in import waiting_way_in
-    from indicators.store.models import RECORDS_KIND
+    from collectors import ways_in
 
     _busy.set()
     try:
-        waiting_way_in(RECORDS_KIND).take_up(_engine, _settings, submission_id)
+        ways_in.take_up(_engine, _settings, submission_id)
         return submission_id
     except BaseException as exc:
         raise _portable(exc) from None

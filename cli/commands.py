@@ -270,10 +270,10 @@ def submissions_reprocess(
     submission_id: Annotated[int, typer.Argument(help="The failed or interrupted upload")],
 ) -> None:
     """Run a failed or interrupted upload again from its kept raw file; exit 1 unless it is stored."""
-    from collectors.ways_in import reprocess
+    from collectors.ways_in import rerun
     from onereturn.settings import get_settings
 
-    sub = reprocess(ready_engine(), get_settings(), submission_id).submission
+    sub = rerun(ready_engine(), get_settings(), submission_id).submission
     assert sub is not None
     err.print(f"Submission {sub.id}: {sub.status}. {sub.message}", markup=False)
     if sub.status not in ("accepted", "partially_accepted"):

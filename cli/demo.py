@@ -94,7 +94,8 @@ def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:
     """Read every bundled publisher's file through the published-figures intake, as an officer's upload would:
     ONS's population first (the rates of every council need it), then DfE's tables beside the councils' own."""
-    from collectors.published.intake import import_release
+    from collectors import ways_in
+    from collectors.published.intake import Imported
     from collectors.published.sources import load_sources
 
     done = []
@@ -103,15 +104,14 @@ def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:
         data = spec.bundled_bytes()
         if data is None:
             continue
-        got = import_release(
-            engine,
-            settings,
-            spec,
-            data,
-            filename=spec.file,
-            fetched_from="upload",
-            submitted_by="demo",
-        )
+        release = {
+            "spec": spec,
+            "data": data,
+            "filename": spec.file,
+            "fetched_from": "upload",
+            "submitted_by": "demo",
+        }
+        got: Imported = ways_in.take(engine, settings, release)
         status = "unchanged" if got.duplicate else "accepted"
         done.append(DemoUpload(spec.publisher, f"published/{spec.file}", status, got.release.message))
     return done
@@ -129,23 +129,23 @@ def demo_records(folder: Path) -> list[tuple[str, list[Path]]]:
 def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     """Upload the synthetic council's SSD extract, then its own record-level files, and run each through DfE's rules
     to stored figures: its own files last, so the figures the demo shows are theirs, as before the extract."""
-    from collectors.records import service as records
+    from collectors import ways_in
+    from collectors.records.receiving import Received
 
     done = load_ssd_demo(engine, settings)
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-records-") as tmp:
         for label, files in demo_records(Path(tmp)):
-            received = records.receive(
-                engine,
-                settings,
-                agency_code=RECORDS_AGENCY,
-                collection_year=RECORDS_YEAR,
-                files=[(p.name, p) for p in files],
-                submitted_by="demo",
-            )
+            upload = {
+                "agency_code": RECORDS_AGENCY,
+                "collection_year": RECORDS_YEAR,
+                "files": [(p.name, p) for p in files],
+                "submitted_by": "demo",
+            }
+            received: Received = ways_in.take(engine, settings, upload)
             sub = received.submission
             if not received.duplicate:
                 assert sub.id is not None
-                sub = records.process_records(engine, settings, sub.id)
+                sub = ways_in.take_up(engine, settings, sub.id)
             name = f"{RECORDS_AGENCY}/{label} {RECORDS_YEAR} (synthetic, illustrative)"
             done.append(DemoUpload(RECORDS_AGENCY, name, sub.status, sub.message))
     return done
@@ -193,21 +193,14 @@ def demo_sen2(folder: Path) -> Path:
 
 def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     """Upload the synthetic council's SEN2 file, checked at the door and kept as its other children's records."""
-    from collectors.sen2 import receiving as sen2
-    from collectors.sen2.figures import store_figures
+    from collectors import ways_in
+    from collectors.records.receiving import Received
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-sen2-") as tmp:
         path = demo_sen2(Path(tmp))
-        received = sen2.receive(
-            engine,
-            settings,
-            agency_code=RECORDS_AGENCY,
-            collection_year=RECORDS_YEAR,
-            files=[(path.name, path)],
-            submitted_by="demo",
-        )
-    if not received.duplicate:
-        store_figures(engine, settings, received.submission)
+        upload = {"agency_code": RECORDS_AGENCY, "collection_year": RECORDS_YEAR, "files": [(path.name, path)],
+                  "submitted_by": "demo"}  # fmt: skip
+        received: Received = ways_in.take(engine, settings, upload)
     name = f"{RECORDS_AGENCY}/SEN2 {RECORDS_YEAR} (synthetic, illustrative)"
     return [DemoUpload(RECORDS_AGENCY, name, received.submission.status, received.submission.message)]
 
@@ -216,41 +209,27 @@ def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     """Upload the synthetic council's SSD extract (``RECORDS_SSD_CHILDREN``) as a council's upload of it is taken: the
     CIN census and SSDA903 made from it through DfE's rules, its Annex A rows and DfE's payloads kept."""
     from cli.synthetic.ssd import synthetic_ssd
-    from collectors.records import service as records
-    from collectors.ssd.receiving import receive_extract
+    from collectors import ways_in
+    from collectors.records.receiving import Received
 
     done = _ssd_loaded(engine)
     if done:
         # Loaded before: uploaded again, its files would be applied over the council's own files uploaded since.
         return done
 
-    def run(received: records.Received) -> None:
+    def run(received: Received) -> None:
         # DfE's rules at once, in this process: the demo's first start reports each file's outcome.
         sub = received.submission
         if not received.duplicate:
             assert sub.id is not None
-            sub = records.process_records(engine, settings, sub.id)
+            sub = ways_in.take_up(engine, settings, sub.id)
         done.append(DemoUpload(RECORDS_AGENCY, _ssd_label(sub.filename), sub.status, sub.message))
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-ssd-") as tmp:
-        extract = synthetic_ssd(
-            RECORDS_SEED,
-            RECORDS_SSD_CHILDREN["cin"],
-            RECORDS_YEAR,
-            Path(tmp) / "ssd",
-            looked_after=RECORDS_SSD_CHILDREN["903"],
-            la=RECORDS_LA,
-        )
-        receive_extract(
-            engine,
-            settings,
-            agency_code=RECORDS_AGENCY,
-            collection_year=RECORDS_YEAR,
-            name=extract.name,
-            path=extract,
-            submitted_by="demo",
-            start=run,
-        )
+        extract = synthetic_ssd(RECORDS_SEED, RECORDS_SSD_CHILDREN["cin"], RECORDS_YEAR, Path(tmp) / "ssd",
+                                looked_after=RECORDS_SSD_CHILDREN["903"], la=RECORDS_LA)  # fmt: skip
+        ways_in.take(engine, settings, {"agency_code": RECORDS_AGENCY, "collection_year": RECORDS_YEAR,
+                                        "files": [(extract.name, extract)], "submitted_by": "demo", "start": run})  # fmt: skip
     return done
 
 

@@ -44,7 +44,8 @@ def import_command(
 ) -> None:
     """Read a publisher's file unchanged and store its figures as the publisher's (whole, or nothing)."""
     from cli.shared import err, ready_engine
-    from collectors.published.intake import import_release
+    from collectors import ways_in
+    from collectors.published.intake import Imported
     from collectors.published.sources import load_sources
     from onereturn.errors import OneReturnError
     from onereturn.settings import get_settings
@@ -52,16 +53,15 @@ def import_command(
     spec = load_sources().sources.get(source)
     if spec is None:
         raise OneReturnError(f"No published source {source!r}; see `onereturn published sources`")
-    done = import_release(
-        ready_engine(),
-        get_settings(),
-        spec,
-        file.read_bytes(),
-        filename=file.name,
-        fetched_from="upload",
-        version=version,
-        submitted_by="command line",
-    )
+    release = {
+        "spec": spec,
+        "data": file.read_bytes(),
+        "filename": file.name,
+        "fetched_from": "upload",
+        "version": version,
+        "submitted_by": "command line",
+    }
+    done: Imported = ways_in.take(ready_engine(), get_settings(), release)
     if done.duplicate:
         err.print(f"Already read as release {done.release.id}: nothing changed.")
     else:

@@ -2,15 +2,14 @@
 write the submission with its kind and purpose, take the lease, and open a failed or interrupted upload to be run
 again from its kept file.
 
-A way in (an agency's file of figures, a council's record-level files, Annex A's columns, a publisher's release)
-reads its file in its own way and then stores through the tail it shares with the others (``collectors.spine``);
-``collectors.ways_in`` is the one table that says which way in takes an upload of each kind. This module is the
-one place a ``Submission`` row is made.
+Every way in comes to it through the one door (``collectors.door``), which reads its file in its own way and
+stores through the tail every way shares (``collectors.spine``); ``collectors.ways_in`` is the one table of the
+ways in. This module is the one place a ``Submission`` row is made.
 
 ``Submission.kind`` says which way in took the file; what the upload is for (its purpose) is stored in ``mode``,
 a column older than the purposes: an agency's file of figures keeps there how its errors are taken (``default``:
-its valid rows stored; ``atomic``: all or nothing), a record-level upload what it is for. ``PURPOSES`` is the one
-table of both, and :func:`purpose_of` reads it back.
+its valid rows stored; ``atomic``: all or nothing), a record-level upload what it is for. Each way's row of
+``collectors.ways_in`` says its purposes and the ``mode`` each is stored with.
 """
 
 from __future__ import annotations
@@ -26,30 +25,13 @@ from sqlmodel import Session, col
 from collectors import lease
 from indicators.store.models import RECORDS_KIND, Submission, SubmissionProblem
 from onereturn import keptfiles
-from onereturn.errors import Conflict, InvalidInput, NotFound
+from onereturn.errors import Conflict, NotFound
 from onereturn.settings import Settings
 
 #: ``Submission.kind`` of an agency's template or file of figures.
 FIGURES_KIND = "figures"
 #: ``Submission.kind`` of a publisher's release.
 PUBLISHED_KIND = "published"
-#: Each kind's purposes, and the ``mode`` its submission is stored with.
-PURPOSES: dict[str, dict[str, str]] = {
-    # How an agency's file's errors are taken: its valid rows stored, or nothing stored if any row is in error.
-    FIGURES_KIND: {"default": "default", "atomic": "atomic"},
-    # DfE's return (figures derived and stored), a fresh extract for Ofsted's Annex A (checked by DfE's rules and
-    # kept; no figure), the council's own Annex A columns, or the Annex A rows an SSD extract gave (both kept, read
-    # when Annex A is built).
-    RECORDS_KIND: {
-        "return": "default",
-        "annex_a": "annex_a",
-        "annex_a_columns": "annex_a_columns",
-        "annex_a_ssd": "annex_a_ssd",
-        # A council's SEN2 survey file, checked at the door and kept (``collectors.sen2``).
-        "sen2": "sen2",
-    },
-    PUBLISHED_KIND: {"release": "default"},
-}
 #: Submission statuses that are final: an identical file sent again may repeat one (``spine.repeat_of``).
 FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
 #: Statuses of uploads that did not finish, which are run again from their kept files.
@@ -67,25 +49,6 @@ _COUNTS = (
     "information_count",
     "queries_open",
 )
-
-
-def mode_of(kind: str, purpose: str) -> str:
-    """The ``mode`` a submission of ``kind`` made for ``purpose`` is stored with; InvalidInput naming the purposes
-    of the kind for any other."""
-    purposes = PURPOSES.get(kind)
-    if purposes is None:
-        raise InvalidInput(f"no way in takes uploads of kind {kind!r}")
-    if purpose not in purposes:
-        raise InvalidInput(f"purpose must be one of {', '.join(purposes)}, not {purpose!r}")
-    return purposes[purpose]
-
-
-def purpose_of(submission: Submission) -> str:
-    """What a stored submission is for, as :data:`PURPOSES` names it."""
-    for purpose, mode in PURPOSES.get(submission.kind, {}).items():
-        if mode == submission.mode:
-            return purpose
-    return submission.mode
 
 
 def keep_raw(engine: Engine, settings: Settings, data: bytes) -> tuple[str, str]:
@@ -114,7 +77,7 @@ def kept_unchanged(bind: Engine | Connection, settings: Settings, submission: Su
 def new_submission(
     *,
     kind: str,
-    purpose: str,
+    mode: str,
     agency_code: str,
     filename: str,
     source_format: str,
@@ -133,7 +96,7 @@ def new_submission(
     the lease runs out."""
     return Submission(
         kind=kind,
-        mode=mode_of(kind, purpose),
+        mode=mode,
         agency_code=agency_code,
         filename=filename,
         source_format=source_format[:8] or "?",

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
-from collectors import head, lease
+from collectors import door, head, lease
 from collectors.checked import Validation, problem_frame
 from collectors.context import build_context
 from collectors.head import FIGURES_KIND, FINAL, kept_raw
@@ -27,7 +27,6 @@ from collectors.spine import (
     audited,
     failure_reason,
     finish,
-    repeat_of,
     store_accepted,
 )
 from collectors.validate import validate
@@ -41,6 +40,11 @@ from onereturn.settings import Settings
 log = logging.getLogger(__name__)
 
 Mode = Literal["default", "atomic", "dry_run"]
+#: What an agency's file of figures may be for, and the ``mode`` each is stored with: how its errors are taken, its
+#: valid rows stored (``default``) or nothing stored if any row is in error (``atomic``).
+PURPOSES = {"default": "default", "atomic": "atomic"}
+#: A file of figures sent again repeats the agency's earlier upload of it in the same mode, however it ended.
+REPEAT = door.Repeat(FINAL)
 
 
 def check_size(settings: Settings, size: int) -> None:
@@ -103,31 +107,32 @@ def submit(
         return dry_run(engine, settings, agency_code=agency_code, filename=filename, data=data, sheet=sheet)
     check_size(settings, len(data))
     filename = filename.replace("\x00", "\ufffd")
-    with Session(engine) as session:
-        get_agency(session, agency_code)
+    # The agency is checked and the raw file kept before anything reads it, a repeat or not.
+    door.admit(engine, agency_code)
     digest, name = head.keep_raw(engine, settings, data)
-    with Session(engine, expire_on_commit=False) as session:
-        earlier = repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=FINAL)
-        if earlier is not None:
-            return Outcome(earlier, None, duplicate=True)
-        submission = head.new_submission(
+    entered = door.enter(
+        engine,
+        door.Entry(
             kind=FIGURES_KIND,
-            purpose=mode,
+            mode=door.mode_of(PURPOSES, mode),
             agency_code=agency_code,
             filename=Path(filename).name,
             source_format=head.format_of(filename),
             size_bytes=len(data),
             content_hash=digest,
-            raw_path=name,
+            keep=name,
             submitted_by=submitted_by,
+            repeat=REPEAT,
             lease_seconds=settings.upload_lease_seconds,
-        )
-        session.add(submission)
-        session.commit()
+            agency=False,
+        ),
+    )
+    if entered.duplicate:
+        return Outcome(entered.submission, None, duplicate=True)
     body = [data]
     del data
     with audited(audit):
-        return _process_or_fail(engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode)
+        return _process_or_fail(engine, settings, entered.submission, body, filename=filename, sheet=sheet, mode=mode)
 
 
 def _process_or_fail(
@@ -149,8 +154,10 @@ def _process_or_fail(
     assert submission.id is not None
     # A large request before this one may have left freed memory in the C heap: start from a trimmed heap.
     release_memory()
-    with lease.held(engine, submission.id, settings.upload_lease_seconds):
-        try:
+    try:
+        with door.held_or_failed(
+            engine, submission, settings.upload_lease_seconds, failed=lambda exc: _mark_failed(engine, submission, exc)
+        ):
             try:
                 tables = [read_table(body.pop(), filename, sheet=sheet, max_rows=settings.max_upload_rows)]
             except OneReturnError as exc:
@@ -158,29 +165,42 @@ def _process_or_fail(
                 finish(engine, submission, problems, status="rejected", message=exc.message)
                 return Outcome(submission, None, problems=problems)
             return _validate_and_store(engine, submission, tables, mode)
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise  # the process is stopping: its lease runs out and the upload is marked interrupted
-        except CutOff as exc:
-            raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
-        except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
-            message = _mark_failed(engine, submission, exc)
-            if isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError):
-                raise  # the API answers a busy database 503 with Retry-After: sending the file again will do
-            raise ProcessingFailed(f"Submission {submission.id} {message}") from exc
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise  # the process is stopping: its lease runs out and the upload is marked interrupted
+    except CutOff as exc:
+        raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
+    except BaseException as exc:
+        if isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError):
+            raise  # the API answers a busy database 503 with Retry-After: sending the file again will do
+        raise ProcessingFailed(f"Submission {submission.id} {_failed_message(submission, exc)}") from exc
 
 
-def _mark_failed(engine: Engine, submission: Submission, exc: BaseException) -> str:
-    """Log why an upload failed and end it ``failed`` while still unfinished; the message it was given."""
-    reason = failure_reason(exc)
-    log.exception("submission %s failed: %s", submission.id, reason)
-    message = f"processing failed: {reason}; the file is kept and can be run again (onereturn submissions reprocess {submission.id})"
+def _failed_message(submission: Submission, exc: BaseException) -> str:
+    """What an upload that failed is told: why, and that its kept file can be run again."""
+    return (
+        f"processing failed: {failure_reason(exc)}; the file is kept and can be run again "
+        f"(onereturn submissions reprocess {submission.id})"
+    )
+
+
+def _mark_failed(engine: Engine, submission: Submission, exc: BaseException) -> None:
+    """Log why an upload failed and end it ``failed`` while still unfinished (not one cut off: another has it)."""
+    if isinstance(exc, CutOff):
+        return
+    log.exception("submission %s failed: %s", submission.id, failure_reason(exc))
     try:
         # Only while unfinished: a commit whose answer was lost may have stored it after all.
-        finish(engine, submission, problem_frame([]), status="failed", message=message, only_if=lease.UNFINISHED)
+        finish(
+            engine,
+            submission,
+            problem_frame([]),
+            status="failed",
+            message=_failed_message(submission, exc),
+            only_if=lease.UNFINISHED,
+        )
     except Exception:
         # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
         log.exception("submission %s could not be marked failed", submission.id)
-    return message
 
 
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:

@@ -1,155 +1,203 @@
-"""Every way figures come in, in one table: the submission's kind -> the way in that takes it.
+"""Every way figures and records come in, in one table: one row per way, saying its kind, its purposes, its repeat
+key, how an upload is told to be this way (its recogniser), how it is taken (its reader and checks, through the one
+door, ``collectors.door``), and how it is run again, taken up by a worker and resumed.
 
-Each way in keeps its file and records its submission through the shared head (``collectors.head``), reads its
-file into figures in its own way, checks them under its own policy (``validate.Policy``: an agency's file and a
-council's derived figures every check, a publisher's release ``published.check.publisher_policy``) and stores them
-through the shared tail (``collectors.spine``). The API's upload route, the upload processes, the scheduler and
-``onereturn submissions reprocess`` choose the way in here, by kind, and ask it to take an upload, take up one
-received, resume those whose worker stopped, or run a failed one again.
+Every entry point (the API's upload route and upload processes, the publisher's route and fetcher, the command
+line, the demo loader, the scheduler and ``onereturn submissions reprocess``) takes an upload with :func:`take`
+and runs one again with :func:`rerun`; a worker takes one up with :func:`take_up`. Adding a way in is one package
+and one row here.
 
-A council's SSD extract is made into record-level files and received as those (``collectors.ssd``); Annex A's
-columns are kept as a record-level upload of their own purpose and read when Annex A is built: neither has a kind
-of its own.
+A way's request is a dict of its take's keyword arguments: ``files`` for a council's children's records (an SSD
+extract, a SEN2 file or DfE's own files, told apart by their content), ``spec`` for a publisher's release,
+``layout`` for Annex A's columns, and ``data`` for an agency's file of figures.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors import service
+from collectors import door, service
+from collectors.annex_a import columns, from_ssd
 from collectors.head import FIGURES_KIND, PUBLISHED_KIND
 from collectors.published import intake
+from collectors.records import receiving as records_in
 from collectors.records import service as records
 from collectors.sen2 import figures as sen2_figures
 from collectors.sen2 import receiving as sen2
 from collectors.spine import Outcome
+from collectors.ssd.intake import is_extract
+from collectors.ssd.receiving import receive_extract
 from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 
-
-class WayIn(Protocol):
-    """One way figures come in, as the table's users see it."""
-
-    @property
-    def kind(self) -> str:
-        """The ``Submission.kind`` of its uploads."""
-        ...
-
-    def take(self, engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
-        """Take one upload in hand, from its bytes to its outcome (or its receipt, where a worker goes on)."""
-        ...
-
-    def rerun(self, engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-        """Run a failed or interrupted upload again from its kept file."""
-        ...
-
-
-@runtime_checkable
-class Waiting(WayIn, Protocol):
-    """A way in whose uploads are received at once and taken up by a worker (a council's record-level files): a
-    file of figures or a publisher's release is taken whole while its request waits, and a cut-off one is run
-    again, never resumed."""
-
-    def take_up(self, engine: Engine, settings: Settings, submission_id: int) -> Submission:
-        """Take up an upload received and waiting for a worker, and run it to its end."""
-        ...
-
-    def resume(self, engine: Engine, settings: Settings) -> list[int]:
-        """Take up every upload whose worker stopped and run it on; return their ids."""
-        ...
+#: How a way takes an upload in hand: from its request to what it answers (an outcome, a receipt, a release).
+Take = Callable[[Engine, Settings, dict[str, Any]], Any]
+#: How a way runs a failed or interrupted upload again from its kept file.
+Rerun = Callable[[Engine, Settings, int], Outcome]
 
 
 @dataclass(frozen=True)
-class _Figures:
-    """An agency's template or file of figures: read, checked and stored while the request waits."""
+class WayIn:
+    """One way in, as one row: its kind and purposes (each stored as a ``mode``), its repeat key (None where every
+    upload is new, or the way finds its repeats itself), its recogniser (None: never sent alone, only made by
+    another way), its take (reading and checking, then the door), and for a way left to a worker its take-up and
+    resume; for a way whose uploads can fail, its rerun."""
 
-    kind: str = FIGURES_KIND
+    name: str
+    kind: str
+    purposes: Mapping[str, str]
+    repeat: door.Repeat | None
+    recognise: Callable[[dict[str, Any]], bool] | None
+    take: Take
+    rerun: Rerun | None = None
+    take_up: Callable[[Engine, Settings, int], Submission] | None = None
+    resume: Callable[[Engine, Settings], list[int]] | None = None
 
-    def take(self, engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
-        """Keep, check and store one file of figures (or check only, for a dry run)."""
-        return service.submit(engine, settings, **request)
 
-    def rerun(self, engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-        """Read, check and store the kept file again."""
-        return service.rerun(engine, settings, submission_id)
+def _files(request: dict[str, Any]) -> list[tuple[str, Path]]:
+    files: list[tuple[str, Path]] = request.get("files") or []
+    return files
 
 
-@dataclass(frozen=True)
-class _Records:
-    """A council's record-level files (or its SSD extract made into them): received at once, taken up by a worker."""
+def _is_release(request: dict[str, Any]) -> bool:
+    return "spec" in request
 
-    kind: str = RECORDS_KIND
 
-    def take(self, engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
-        """Keep the files (encrypted) and record the submission; a worker takes it up (``take_up``). A SEN2 file is
-        checked whole at the door and kept accepted, no worker needed."""
-        if not sen2.is_sen2(request["files"]):
-            received = records.receive(engine, settings, **request)
-            return Outcome(received.submission, None, duplicate=received.duplicate)
-        kept = sen2.receive(engine, settings, **request)
-        if kept.duplicate:
-            return Outcome(kept.submission, None, duplicate=True)
+def _is_columns(request: dict[str, Any]) -> bool:
+    return "layout" in request
+
+
+def _is_extract(request: dict[str, Any]) -> bool:
+    # One ZIP of the SSD's tables (``ssd_<table>.csv``), not DfE's own files.
+    files = _files(request)
+    return len(files) == 1 and is_extract(files[0][1])
+
+
+def _is_sen2(request: dict[str, Any]) -> bool:
+    # One XML naming the SEN2 collection (``<Collection>SEN2</Collection>``).
+    return sen2.is_sen2(_files(request))
+
+
+def _is_records(request: dict[str, Any]) -> bool:
+    return "files" in request
+
+
+def _is_figures(request: dict[str, Any]) -> bool:
+    return "data" in request
+
+
+def _take_figures(engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
+    return service.submit(engine, settings, **request)
+
+
+def _take_records(engine: Engine, settings: Settings, request: dict[str, Any]) -> records_in.Received:
+    return records_in.receive(engine, settings, **request)
+
+
+def _take_sen2(engine: Engine, settings: Settings, request: dict[str, Any]) -> records_in.Received:
+    received = sen2.receive(engine, settings, **request)
+    if not received.duplicate:
         # The file is accepted and kept: its figures are then stored as the council's, as a step of their own.
-        sen2_figures.store_figures(engine, settings, kept.submission)
-        return Outcome(kept.submission, None)
-
-    def take_up(self, engine: Engine, settings: Settings, submission_id: int) -> Submission:
-        """DfE's rules, the figures derived, checked and stored."""
-        return records.process_records(engine, settings, submission_id)
-
-    def resume(self, engine: Engine, settings: Settings) -> list[int]:
-        """Take up every record-level upload whose worker stopped."""
-        return records.resume_records(engine, settings)
-
-    def rerun(self, engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-        """Run it again from its kept files."""
-        return Outcome(records.rerun(engine, settings, submission_id), None)
+        sen2_figures.store_figures(engine, settings, received.submission)
+    return received
 
 
-@dataclass(frozen=True)
-class _Published:
-    """A publisher's release: read in the publisher's own layout, checked and stored whole or not at all."""
-
-    kind: str = PUBLISHED_KIND
-
-    def take(self, engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
-        """Import one release of a declared source (``spec``) from the publisher's file."""
-        done = intake.import_release(engine, settings, **request)
-        with Session(engine, expire_on_commit=False) as session:
-            submission = session.get(Submission, done.release.submission_id)
-        return Outcome(submission, None, duplicate=done.duplicate)
-
-    def rerun(self, engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-        """Import the kept file again as the release of the source it was imported as."""
-        return Outcome(intake.rerun_release(engine, submission_id, settings), None)
+def _take_extract(engine: Engine, settings: Settings, request: dict[str, Any]) -> Any:
+    ((name, path),) = request.pop("files")
+    return receive_extract(engine, settings, name=name, path=path, **request)
 
 
-#: The one table of ways in: a submission's kind -> the way in that takes it.
-WAYS_IN: dict[str, WayIn] = {way.kind: way for way in (_Figures(), _Records(), _Published())}
+def _take_release(engine: Engine, settings: Settings, request: dict[str, Any]) -> intake.Imported:
+    return intake.import_release(engine, settings, **request)
 
 
-def way_in(kind: str) -> WayIn:
-    """The way in that takes uploads of ``kind``."""
+def _take_columns(engine: Engine, settings: Settings, request: dict[str, Any]) -> Any:
+    return columns.receive_columns(engine, settings, **request)
+
+
+def _take_ssd_rows(engine: Engine, settings: Settings, request: dict[str, Any]) -> int:
+    return from_ssd.keep_from_extract(engine, settings, **request)
+
+
+def _rerun_records(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
+    return Outcome(records.rerun(engine, settings, submission_id), None)
+
+
+def _rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
+    return Outcome(intake.rerun_release(engine, settings, submission_id), None)
+
+
+#: The one table of ways in, in the order an upload is told: the first row whose recogniser knows it takes it.
+WAYS_IN: dict[str, WayIn] = {
+    way.name: way
+    for way in (
+        WayIn("published", PUBLISHED_KIND, intake.PURPOSES, None, _is_release, _take_release, rerun=_rerun_release),
+        WayIn("annex_a_columns", RECORDS_KIND, columns.PURPOSES, None, _is_columns, _take_columns),
+        # An extract repeats one sent before when every file made from it does (``ssd.receiving``); each file made
+        # goes on by the records' way, its Annex A rows by ``annex_a_ssd``.
+        WayIn("ssd", RECORDS_KIND, records_in.PURPOSES, None, _is_extract, _take_extract),
+        WayIn("annex_a_ssd", RECORDS_KIND, from_ssd.PURPOSES, from_ssd.REPEAT, None, _take_ssd_rows),
+        WayIn("sen2", RECORDS_KIND, sen2.PURPOSES, sen2.REPEAT, _is_sen2, _take_sen2),
+        WayIn(
+            "records",
+            RECORDS_KIND,
+            records_in.PURPOSES,
+            records_in.REPEAT,
+            _is_records,
+            _take_records,
+            rerun=_rerun_records,
+            take_up=records.process_records,
+            resume=records.resume_records,
+        ),
+        WayIn(
+            "figures", FIGURES_KIND, service.PURPOSES, service.REPEAT, _is_figures, _take_figures, rerun=service.rerun
+        ),
+    )
+}
+#: Every kind of upload the table takes, and every ``mode`` a submission of each kind is stored with.
+MODES: dict[str, set[str]] = {}
+for _way in WAYS_IN.values():
+    MODES.setdefault(_way.kind, set()).update(_way.purposes.values())
+
+
+def way_in(name: str) -> WayIn:
+    """The way in of this name; InvalidInput naming it when there is none."""
     try:
-        return WAYS_IN[kind]
+        return WAYS_IN[name]
     except KeyError:
-        raise InvalidInput(f"no way in takes uploads of kind {kind!r}") from None
+        raise InvalidInput(f"no way in is named {name!r}") from None
 
 
-def waiting_way_in(kind: str) -> Waiting:
-    """The way in that takes uploads of ``kind``, which are taken up by a worker once received."""
-    way = way_in(kind)
-    if not isinstance(way, Waiting):
-        raise InvalidInput(f"uploads of kind {kind!r} are taken whole as they are sent, never left for a worker")
-    return way
+def way_of(request: dict[str, Any]) -> WayIn:
+    """The way an upload came in by, told by its recogniser; InvalidInput when none knows it."""
+    for way in WAYS_IN.values():
+        if way.recognise is not None and way.recognise(request):
+            return way
+    raise InvalidInput("no way in takes this upload")
 
 
-def reprocess(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
+def take(engine: Engine, settings: Settings, request: dict[str, Any]) -> Any:
+    """Take one upload in hand by the way it came in: through the door, to its outcome (or its receipt, where a
+    worker goes on)."""
+    return way_of(request).take(engine, settings, dict(request))
+
+
+def _by_kind(kind: str, duty: str) -> WayIn:
+    """The way that runs uploads of ``kind`` again or takes them up (``duty``: ``rerun``, ``take_up``)."""
+    for way in WAYS_IN.values():
+        if way.kind == kind and getattr(way, duty) is not None:
+            return way
+    raise InvalidInput(f"no way in takes uploads of kind {kind!r}")
+
+
+def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
     """Run a failed or interrupted upload again from its kept file, by the way in it came (a record-level upload
     from its kept files, a publisher's file as a release of its source)."""
     with Session(engine) as session:
@@ -157,10 +205,19 @@ def reprocess(engine: Engine, settings: Settings, submission_id: int) -> Outcome
         if submission is None:
             raise NotFound(f"Submission {submission_id} does not exist")
         kind = submission.kind
-    return way_in(kind).rerun(engine, settings, submission_id)
+    again = _by_kind(kind, "rerun").rerun
+    assert again is not None
+    return again(engine, settings, submission_id)
+
+
+def take_up(engine: Engine, settings: Settings, submission_id: int) -> Submission:
+    """Take up a record-level upload received and waiting for a worker, and run it to its end."""
+    taking = _by_kind(RECORDS_KIND, "take_up").take_up
+    assert taking is not None
+    return taking(engine, settings, submission_id)
 
 
 def resume_all(engine: Engine, settings: Settings) -> dict[str, list[int]]:
     """Take up every upload of every way in whose worker stopped; their ids by kind (only kinds with any)."""
-    resumed = {kind: way.resume(engine, settings) for kind, way in WAYS_IN.items() if isinstance(way, Waiting)}
+    resumed = {way.kind: way.resume(engine, settings) for way in WAYS_IN.values() if way.resume is not None}
     return {kind: ids for kind, ids in resumed.items() if ids}

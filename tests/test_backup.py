@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from cli import commands as cli
 from collectors.service import submit
-from collectors.ways_in import reprocess
+from collectors.ways_in import rerun as reprocess
 from exports import service as exports
 from onereturn import backup, db, keptfiles
 from onereturn.errors import Conflict, InvalidInput

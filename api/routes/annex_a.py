@@ -18,8 +18,9 @@ from api.callrecord import annotate
 from api.deps import SessionDep
 from api.downloads import XLSX
 from api.principal import Principal
+from collectors import ways_in
 from collectors.annex_a.build import build_annex_a, read_inspection_date, summary
-from collectors.annex_a.columns import receive_columns, template
+from collectors.annex_a.columns import template
 from collectors.annex_a.workbook import workbook
 from mappings.annex_a import load_layout
 from onereturn.errors import PayloadTooLarge
@@ -111,6 +112,13 @@ def annex_a_columns(
     if len(data) > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the file is over the limit of {settings.max_upload_bytes:,} bytes")
     name = file.filename or "columns.csv"
-    sid, frame = receive_columns(request.app.state.engine, settings, code, load_layout(), name, data, principal.label)
+    upload = {
+        "agency_code": code,
+        "layout": load_layout(),
+        "filename": name,
+        "data": data,
+        "submitted_by": principal.label,
+    }
+    sid, frame = ways_in.take(request.app.state.engine, settings, upload)
     annotate(request, object=f"Annex A columns of {code} (upload {sid})", detail=f"{frame.height} children")
     return {"id": sid, "children": frame.height, "columns": frame.columns[1:]}

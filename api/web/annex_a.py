@@ -17,8 +17,9 @@ from api.deps import SessionDep
 from api.downloads import XLSX
 from api.web.render import page
 from api.web.shared import PageRoute, Rule, VisitorDep, allowed, check_csrf
+from collectors import ways_in
 from collectors.annex_a.build import build_annex_a, read_inspection_date, summary
-from collectors.annex_a.columns import receive_columns, template
+from collectors.annex_a.columns import template
 from collectors.annex_a.workbook import workbook
 from mappings.annex_a import load_layout
 from onereturn.errors import InvalidInput, NotFound
@@ -136,9 +137,14 @@ def annex_a_columns_page(
         try:
             if len(data) > settings.max_upload_bytes:
                 raise InvalidInput(f"the file is over the limit of {settings.max_upload_bytes:,} bytes")
-            sid, frame = receive_columns(
-                request.app.state.engine, settings, code, load_layout(), file.filename, data, visitor.principal.label
-            )
+            upload = {
+                "agency_code": code,
+                "layout": load_layout(),
+                "filename": file.filename,
+                "data": data,
+                "submitted_by": visitor.principal.label,
+            }
+            sid, frame = ways_in.take(request.app.state.engine, settings, upload)
             annotate(request, object=f"Annex A columns of {code} (upload {sid})", detail=f"{frame.height} children")
             children = f"{frame.height:,} child" + ("" if frame.height == 1 else "ren")
             sent = f"Your columns for {children} are kept; the next Annex A you build uses them."

@@ -22,9 +22,10 @@ from sqlmodel import Session, col, select
 
 from collectors.annex_a import in_need as cin_lists
 from collectors.annex_a import looked_after as lac
-from collectors.annex_a.columns import COLUMNS_MODE, fill_council, newest_columns, newest_kept
+from collectors.annex_a.columns import COLUMNS_MODE, fill_council, newest_columns
 from collectors.annex_a.common import CHILD_FIELDS, Window, children, with_child
 from collectors.annex_a.from_ssd import SSD_MODE, FromExtract, columns_at, contact_rows, newest_from_extract
+from collectors.door import newest_kept
 from collectors.records.kept import CIN_FILE, SSDA903_FILE, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files

@@ -17,13 +17,14 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from collectors import head
+from collectors import door
+from collectors.door import newest_kept
 from collectors.readxlsx import check_xlsx_safety
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
-from indicators.store.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND
 from mappings.annex_a import Column, Layout
 from onereturn.errors import InvalidInput
 from onereturn.listing import name_a_few
@@ -33,6 +34,8 @@ from onereturn.workspace import private_folder
 
 #: The mode of the submission that keeps the council's own columns.
 COLUMNS_MODE = "annex_a_columns"
+#: The purpose of the council's columns file, stored as its mode.
+PURPOSES = {COLUMNS_MODE: COLUMNS_MODE}
 CHILD = "Child Unique ID"
 #: Lists whose rows are children of the returns, so the council's columns join them by child id.
 BY_CHILD = (3, 4, 5, 6, 7, 8, 9, 10)
@@ -172,46 +175,32 @@ def receive_columns(
         spooled.write_bytes(data)
         named = [(name, spooled)]
         digest = content_hash(named)
-        name_kept = keep(engine, settings, checked_keys(engine, settings), digest, named)
-    with Session(engine) as session:
-        row = head.new_submission(
-            kind=RECORDS_KIND,
-            purpose=COLUMNS_MODE,
-            agency_code=agency_code,
-            filename=name[:255],
-            source_format="annex_a",
-            size_bytes=len(data),
-            content_hash=digest,
-            raw_path=name_kept,
-            submitted_by=submitted_by,
-            # Checked whole as it is received: accepted at once, no worker to hold it.
-            lease_seconds=None,
-            status="accepted",
-            stage="stored",
-            rows_read=frame.height,
-            rows_accepted=frame.height,
-            message=f"the council's own Annex A columns: {frame.height:,} children, {frame.width - 1} columns",
+        keys = checked_keys(engine, settings)
+        entered = door.enter(
+            engine,
+            door.Entry(
+                kind=RECORDS_KIND,
+                mode=door.mode_of(PURPOSES, COLUMNS_MODE),
+                agency_code=agency_code,
+                filename=name[:255],
+                source_format="annex_a",
+                size_bytes=len(data),
+                content_hash=digest,
+                keep=lambda: keep(engine, settings, keys, digest, named),
+                submitted_by=submitted_by,
+                # Checked whole as it is received: accepted at once, no worker to hold it.
+                status="accepted",
+                columns={
+                    "stage": "stored",
+                    "rows_read": frame.height,
+                    "rows_accepted": frame.height,
+                    "message": f"the council's own Annex A columns: {frame.height:,} children, {frame.width - 1} columns",
+                },
+                agency=False,
+            ),
         )
-        session.add(row)
-        session.commit()
-        assert row.id is not None
-        return row.id, frame
-
-
-def newest_kept(session: Session, agency_code: str, mode: str) -> Submission | None:
-    """The council's newest accepted upload of an Annex A ``mode`` (its columns file, its SSD extract's rows) still
-    kept; None when it has sent none."""
-    return session.exec(
-        select(Submission)
-        .where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.kind) == RECORDS_KIND,
-            col(Submission.mode) == mode,
-            col(Submission.status) == "accepted",
-            col(Submission.purged_at).is_(None),
-        )
-        .order_by(col(Submission.id).desc())
-    ).first()
+    assert entered.submission.id is not None
+    return entered.submission.id, frame
 
 
 def newest_columns(session: Session, settings: Settings, agency_code: str, layout: Layout) -> pl.DataFrame | None:

@@ -20,10 +20,11 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors import head
-from collectors.annex_a.columns import CHILD, newest_kept
+from collectors import door
+from collectors.annex_a.columns import CHILD
 from collectors.annex_a.common import Window, months_before
 from collectors.annex_a.extract_rows import pack, unpack_kept
+from collectors.door import newest_kept
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.ssda903_care import age_on
@@ -34,6 +35,10 @@ from onereturn.workspace import private_folder
 
 #: The mode of the submission that keeps an extract's Annex A rows.
 SSD_MODE = "annex_a_ssd"
+#: The purpose of the Annex A rows an SSD extract gave, stored as its mode.
+PURPOSES = {SSD_MODE: SSD_MODE}
+#: These very rows of the same year repeat only the newest kept (Annex A reads the newest): an older match is kept again.
+REPEAT = door.Repeat(("accepted",), newest_only=True)
 KEPT_NAME = "annex_a_from_ssd.zip"
 
 
@@ -79,45 +84,37 @@ class FromExtract:
         )
 
 
-def _kept_before(engine: Engine, agency_code: str, year: str, digest: str) -> int | None:
-    """The council's newest Annex A rows when they are these very rows of the same year: an extract sent again (or
-    an unchanged SSD database read again) keeps nothing more. Only the newest: Annex A reads the newest kept."""
-    with Session(engine) as session:
-        newest = newest_kept(session, agency_code, SSD_MODE)
-    if newest is not None and (newest.content_hash, newest.collection_year) == (digest, year):
-        return newest.id
-    return None
-
-
 def keep_from_extract(
     engine: Engine, settings: Settings, agency_code: str, year: str, filename: str, tables: dict[str, pl.DataFrame],
     submitted_by: str,
 ) -> int:  # fmt: skip
     """Keep the extract's Annex A rows encrypted, as a record-level upload of the agency; return the upload's id (the
-    earlier upload's when it kept these very rows)."""
+    earlier upload's when it kept these very rows: an extract sent again, or an unchanged SSD database read again,
+    keeps nothing more)."""
     data = pack(tables)
+    rows = sum(t.height for name, t in tables.items() if name not in ("worker_roles", "made_files"))
     with private_folder(settings, "annexa-ssd-") as work:
         spooled = Path(work) / KEPT_NAME
         spooled.write_bytes(data)
         named = [(KEPT_NAME, spooled)]
-        digest = content_hash(named)
-        if (earlier := _kept_before(engine, agency_code, year, digest)) is not None:
-            return earlier
-        kept_as = keep(engine, settings, checked_keys(engine, settings), digest, named)
-    rows = sum(t.height for name, t in tables.items() if name not in ("worker_roles", "made_files"))
-    with Session(engine) as session:
-        # Kept whole as the extract is received: accepted at once, no worker to hold it.
-        row = head.new_submission(
-            kind=RECORDS_KIND, purpose=SSD_MODE, agency_code=agency_code,
-            filename=Path(filename).name[:255] or "ssd.zip", source_format="ssd", size_bytes=len(data),
-            content_hash=digest, raw_path=kept_as, submitted_by=submitted_by, lease_seconds=None, status="accepted",
-            stage="stored", collection_year=year, rows_read=rows, rows_accepted=rows,
-            message=f"Annex A rows from the SSD extract: {', '.join(sorted(tables))}; no figure is derived from them",
+        entered = door.enter(
+            engine,
+            door.Entry(
+                kind=RECORDS_KIND, mode=door.mode_of(PURPOSES, SSD_MODE), agency_code=agency_code,
+                filename=Path(filename).name[:255] or "ssd.zip", source_format="ssd", size_bytes=len(data),
+                content_hash=(digest := content_hash(named)),
+                keep=lambda: keep(engine, settings, checked_keys(engine, settings), digest, named),
+                submitted_by=submitted_by, repeat=REPEAT, collection_year=year,
+                # Kept whole as the extract is received: accepted at once, no worker to hold it.
+                status="accepted",
+                columns={"stage": "stored", "rows_read": rows, "rows_accepted": rows,
+                         "message": f"Annex A rows from the SSD extract: {', '.join(sorted(tables))}; no figure is "
+                         "derived from them"},
+                agency=False,
+            ),
         )  # fmt: skip
-        session.add(row)
-        session.commit()
-        assert row.id is not None
-        return row.id
+    assert entered.submission.id is not None
+    return entered.submission.id
 
 
 def newest_from_extract(session: Session, settings: Settings, agency_code: str) -> FromExtract | None:

@@ -9,8 +9,7 @@ every figure keeps its release, file and row; a release is stored whole or not a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from collectors import head, lease
+from collectors import door, head, lease
 from collectors.checked import Validation, empty_problems
 from collectors.head import PUBLISHED_KIND
 from collectors.published.check import Ruling, check_release
@@ -38,6 +37,8 @@ from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn.errors import Conflict, InvalidInput, NotFound
 from onereturn.settings import Settings
 
+#: What a publisher's file is taken as (one purpose), and the ``mode`` it is stored with.
+PURPOSES = {"release": "default"}
 #: Figures inserted into ``published_figure`` per statement.
 _INSERT_BATCH = 5_000
 
@@ -133,34 +134,37 @@ def import_release(
             columns=columns_of(spec),
         )
     now = datetime.now(UTC)
-    submission = head.new_submission(
-        kind=PUBLISHED_KIND,
-        purpose="release",
-        agency_code=spec.publisher,
-        filename=filename,
-        source_format="csv",
-        size_bytes=len(data),
-        content_hash=digest,
-        raw_path=raw_path,
-        status="storing",
-        # The source the file is a release of, so a cut-off import can be read again (onereturn submissions reprocess).
-        published_source=spec.id,
-        rows_read=rows_read,
-        submitted_by=submitted_by or f"published: {fetched_from}",
-        # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
-        # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
-        lease_seconds=settings.upload_lease_seconds,
+    entered = door.enter(
+        engine,
+        door.Entry(
+            kind=PUBLISHED_KIND,
+            mode=door.mode_of(PURPOSES, "release"),
+            agency_code=spec.publisher,
+            filename=filename,
+            source_format="csv",
+            size_bytes=len(data),
+            content_hash=digest,
+            keep=raw_path,
+            submitted_by=submitted_by or f"published: {fetched_from}",
+            # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
+            # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
+            lease_seconds=settings.upload_lease_seconds,
+            status="storing",
+            # The source the file is a release of, so a cut-off import can be read again (onereturn submissions
+            # reprocess).
+            columns={"published_source": spec.id, "rows_read": rows_read},
+            first=lambda session: _ensure_publisher(session, spec, now),
+            # The publisher is no agency until its first release writes it.
+            agency=False,
+        ),
     )
-    with Session(engine, expire_on_commit=False) as session:
-        _ensure_publisher(session, spec, now)
-        session.add(submission)
-        session.commit()
+    submission = entered.submission
     about = _About(fetched_from, version, release_date, known.id if known is not None else None)
     with _stored_or_failed(engine, submission, settings.upload_lease_seconds):
         return Imported(_store(engine, spec, submission, figures, ruling, now, about, audit))
 
 
-def rerun_release(engine: Engine, submission_id: int, settings: Settings | None = None) -> Submission:
+def rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Submission:
     """Import a publisher's file again from its kept raw file, as the release of the source it was imported as,
     where its import failed or was cut off (``onereturn submissions reprocess``)."""
     with Session(engine, expire_on_commit=False) as session:
@@ -172,7 +176,6 @@ def rerun_release(engine: Engine, submission_id: int, settings: Settings | None 
                 f"({submission.published_source or 'none recorded'}); import the publisher's file again: "
                 "onereturn published import SOURCE FILE"
             )
-    settings = settings or Settings()
     data = head.kept_unchanged(engine, settings, submission)
     known, current = _read_before(engine, spec, submission.content_hash)
     try:
@@ -233,15 +236,11 @@ class _About:
     reapplies: int | None
 
 
-@contextmanager
-def _stored_or_failed(engine: Engine, submission: Submission, lease_seconds: float) -> Iterator[None]:
-    """Hold a recorded import's lease while it stores; whatever fails, its submission ends ``failed`` (while still
-    unfinished) saying how to run it again."""
-    assert submission.id is not None
-    try:
-        with lease.held(engine, submission.id, lease_seconds):
-            yield
-    except BaseException as exc:
+def _stored_or_failed(engine: Engine, submission: Submission, lease_seconds: float) -> AbstractContextManager[None]:
+    """Hold a recorded import's lease while it stores; whatever fails (a stop too: an import is stored whole or
+    not at all), its submission ends ``failed`` (while still unfinished) saying how to run it again."""
+
+    def failed(exc: BaseException) -> None:
         with Session(engine) as session:
             session.execute(
                 update(Submission)
@@ -257,7 +256,8 @@ def _stored_or_failed(engine: Engine, submission: Submission, lease_seconds: flo
                 )
             )
             session.commit()
-        raise
+
+    return door.held_or_failed(engine, submission, lease_seconds, failed=failed, stop_interrupts=False)
 
 
 def _in_geography(session: Session, figures: pl.DataFrame) -> pl.DataFrame:

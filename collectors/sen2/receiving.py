@@ -2,9 +2,9 @@
 service's own rules, and kept as the council's other children's records are, or refused with nothing kept.
 
 It comes through the record-level upload (``POST /api/submissions`` with ``collection_year``) and the records' way in
-(``collectors.ways_in``), and is kept by the same pieces as a CIN census: the file sealed under the deployment's
-records keys (``collectors.records.kept``), a ``Submission`` of kind ``records`` made by ``collectors.head`` with
-the purpose ``sen2``, and each child by pseudonym with its UPN (or ULN) sealed (``record_child``). So the same
+(``collectors.ways_in``, which tells it by its ``<Collection>SEN2</Collection>``), and walks through the one door
+(``collectors.door``) as a CIN census does: the file sealed under the deployment's records keys
+(``collectors.records.kept``), a ``Submission`` of kind ``records`` with the purpose ``sen2``, and each child by pseudonym with its UPN (or ULN) sealed (``record_child``). So the same
 retention, purge and key rotation reach it. It is checked whole at the door and accepted at once: no worker takes it
 up. Nothing here logs or puts a value of the file in a message.
 """
@@ -20,18 +20,15 @@ from lxml import etree
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from collectors import head
+from collectors import door
 from collectors.records.kept import content_hash, keep
 from collectors.records.models import RecordChild
 from collectors.records.privacy import checked_keys
-from collectors.records.service import Received
+from collectors.records.receiving import Received
 from collectors.sen2.records import read_records
 from collectors.sen2.rules import child_keys, rule_problems
 from collectors.sen2.schema import Refused, other_survey, parse, schema_problems, survey_of, year_text
-from collectors.spine import repeat_of
 from indicators.store.models import RECORDS_KIND, Submission
-from mappings.agencies import get_agency
-from onereturn import audittrail, db
 from onereturn.db import bulk_insert
 from onereturn.errors import InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
@@ -41,6 +38,10 @@ PURPOSE = "sen2"
 #: The states of a SEN2 upload kept and read: accepted at the door, then queried or partly accepted when a figure
 #: stored from it (``collectors.sen2.figures``) is held or refused.
 KEPT_STATUSES = ("accepted", "queried", "partially_accepted")
+#: The purpose of a kept SEN2 file, stored as its mode.
+PURPOSES = {PURPOSE: PURPOSE}
+#: A SEN2 file sent again for the same year repeats the upload that kept it (a refused one kept nothing).
+REPEAT = door.Repeat(KEPT_STATUSES, by_year=True)
 #: What ``Submission.source_format`` says of a kept SEN2 file.
 FORMAT = "sen2"
 #: How much of a file's start is read to tell a SEN2 file from DfE's other XML (whose root is ``Message`` too).
@@ -108,46 +109,39 @@ def receive(
     size = path.stat().st_size
     if size > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the file is {size:,} bytes; the limit is {settings.max_upload_bytes:,}")
-    with Session(engine) as session:
-        get_agency(session, agency_code)
+    door.admit(engine, agency_code)
     checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
     named = [(Path(name).name.replace("\x00", "\ufffd") or "sen2.xml", path)]
     digest = content_hash(named)
-    mode = head.mode_of(RECORDS_KIND, PURPOSE)
-    with Session(engine, expire_on_commit=False) as session:
-        where = (col(Submission.kind) == RECORDS_KIND, col(Submission.collection_year) == collection_year,
-                 col(Submission.purged_at).is_(None))  # fmt: skip
-        earlier = repeat_of(session, agency_code=agency_code, digest=digest, mode=mode, statuses=("accepted",),
-                            where=where)  # fmt: skip
-        if earlier is not None:
-            return Received(earlier, duplicate=True)
     keys = checked_keys(engine, settings)
-    kept_as = keep(engine, settings, keys, digest, named)
     ids = sorted({key[1] for key in checked.children if key is not None})
-    pseudonyms = keys.pseudonyms(ids)
     count = len(checked.children)
     without = sum(1 for key in checked.children if key is None)
     message = (f"the January {checked.survey} SEN2 survey: {count:,} child(ren) checked against its schema and rules "
                f"and kept" + (f"; {without:,} without a UPN or ULN, kept but not matched to other returns" if without
                               else ""))  # fmt: skip
-    with Session(engine, expire_on_commit=False) as session:
-        submission = head.new_submission(
-            kind=RECORDS_KIND, purpose=PURPOSE, agency_code=agency_code, filename=named[0][0][:255],
-            source_format=FORMAT, size_bytes=size, content_hash=digest, raw_path=kept_as, submitted_by=submitted_by,
-            lease_seconds=None, status="accepted", stage="stored", collection_year=collection_year, rows_read=count,
-            rows_accepted=count, message=message,
-        )  # fmt: skip
-        session.add(submission)
-        session.flush()
-        sid = submission.id
-        rows = [(sid, pseudonyms[i], keys.seal_text(i)) for i in ids]
+
+    def children(session: Session, submission: Submission) -> None:
+        # Each child by pseudonym, its UPN (or ULN) sealed: so retention, purge and key rotation reach it.
+        pseudonyms = keys.pseudonyms(ids)
+        rows = [(submission.id, pseudonyms[i], keys.seal_text(i)) for i in ids]
         bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
-        if audit is not None:
-            audittrail.record(session, **{**audit, "object": str(audit.get("object", "")).replace("{id}", str(sid))},
-                              outcome="ok", status=201, detail=message)  # fmt: skip
-        db.commit_verified(session, lambda again: again.get(Submission, sid) is not None)
+
+    entered = door.enter(
+        engine,
+        door.Entry(
+            kind=RECORDS_KIND, mode=door.mode_of(PURPOSES, PURPOSE), agency_code=agency_code,
+            filename=named[0][0][:255], source_format=FORMAT, size_bytes=size, content_hash=digest,
+            keep=lambda: keep(engine, settings, keys, digest, named), submitted_by=submitted_by, repeat=REPEAT,
+            collection_year=collection_year, status="accepted",
+            columns={"stage": "stored", "rows_read": count, "rows_accepted": count, "message": message},
+            side=children, audit=audit, audit_status=201, audit_detail=message, agency=False,
+        ),
+    )  # fmt: skip
+    if entered.duplicate:
+        return Received(entered.submission, duplicate=True)
     with Session(engine, expire_on_commit=False) as session:
-        found = session.get(Submission, sid)
+        found = session.get(Submission, entered.submission.id)
     assert found is not None
     return Received(found)
 

@@ -18,10 +18,9 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from collectors import head
 from collectors.annex_a.extract_rows import KEPT
 from collectors.annex_a.from_ssd import keep_from_extract
-from collectors.records import service as records
+from collectors.records import receiving as records
 from collectors.records.kept import content_hash
 from collectors.ssd import payload_store
 from collectors.ssd.models import CscPayloadExtract
@@ -113,7 +112,7 @@ def _repeated_set(
     """The earlier uploads of every file made, when the extract repeats the one they were all made from: each the
     same bytes for the same year and purpose, and no other upload of the council has stored a figure since the first
     of them (the files of one extract store figures one after another; each alone would count its sibling as later)."""
-    mode = head.mode_of(RECORDS_KIND, purpose)
+    mode = records.PURPOSES[purpose]
     found: list[Submission] = []
     with Session(engine, expire_on_commit=False) as session:
         for file_name, path in files:

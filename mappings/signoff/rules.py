@@ -8,18 +8,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from indicators.periods import Period, parse_period
-from indicators.store.models import HeldFigure, Observation, Submission
+from indicators.store.models import RECORDS_KIND, HeldFigure, Observation, Submission
+from mappings.annex_a import RETURN_OF_LIBRARY
 from mappings.models import Return
 from mappings.revisions import feeds
 from mappings.signoff.states import return_of
 from onereturn.errors import InvalidInput
 from onereturn.memo import within_transaction
-
-#: ``Submission.kind`` of a council's record-level upload.
-RECORDS_KIND = "records"
-
-#: The return a record-level upload is for, by the library its files were read with (``Submission.source_format``).
-RECORD_RETURNS: dict[str, str] = {"903": "dfe_ssda903", "cin": "dfe_cin_census"}
 
 
 def _records_for(sub: Submission, return_id: str, start: date, end: date) -> bool:
@@ -28,7 +23,7 @@ def _records_for(sub: Submission, return_id: str, start: date, end: date) -> boo
     An upload refused before its files were read names no return, so it is for none: a rejected file of one
     record-level return never stands in the way of another.
     """
-    if RECORD_RETURNS.get(sub.source_format) != return_id:
+    if RETURN_OF_LIBRARY.get(sub.source_format) != return_id:
         return False
     return overlaps(f"FY{sub.collection_year.strip()}", start, end)
 

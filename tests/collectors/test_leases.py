@@ -15,7 +15,7 @@ from collectors.head import keep_raw
 from collectors.service import submit
 from collectors.store import current_for_keys
 from collectors.validate import validate
-from collectors.ways_in import reprocess
+from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Observation, Submission
 from onereturn.errors import ProcessingFailed
 from onereturn.settings import Settings

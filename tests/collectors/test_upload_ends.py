@@ -15,7 +15,7 @@ import collectors.service as service
 import collectors.spine as spine
 from collectors.service import submit
 from collectors.spine import Outcome
-from collectors.ways_in import reprocess
+from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Observation, Submission
 from onereturn.errors import Conflict, ProcessingFailed
 from onereturn.settings import Settings

@@ -1,18 +1,26 @@
-"""One head for every way figures come in: one module makes a submission, one table says which way in takes
-each kind, and the purpose an upload is for is read back as it was given."""
+"""One door for every way in: one module makes a submission, one table of ways says each way's kind, purposes,
+repeat key and recogniser, and a new way in is one row that every entry point then takes."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
-from collectors import head
-from collectors.head import FIGURES_KIND, PUBLISHED_KIND, PURPOSES
-from collectors.ways_in import WAYS_IN, Waiting, waiting_way_in, way_in
-from indicators.store.models import RECORDS_KIND
+from collectors import door, head, ways_in
+from collectors.head import FIGURES_KIND, PUBLISHED_KIND
+from collectors.spine import Outcome
+from collectors.ways_in import MODES, WAYS_IN, WayIn, way_in, way_of
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput
+from onereturn.settings import Settings
+from tests.helpers import NOTTS
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The product's packages and modules (not its tests or benchmarks).
@@ -39,40 +47,146 @@ def test_one_module_makes_a_submission() -> None:
     assert makers == {"collectors/head.py"}
 
 
-def test_every_kind_has_its_way_in_and_its_purposes() -> None:
-    """The table of ways in and the table of purposes name the same kinds; only record-level uploads wait for a
-    worker; a kind no way in takes is refused in words."""
-    assert set(WAYS_IN) == set(PURPOSES) == {FIGURES_KIND, RECORDS_KIND, PUBLISHED_KIND}
-    assert all(way.kind == kind for kind, way in WAYS_IN.items())
-    assert {kind for kind, way in WAYS_IN.items() if isinstance(way, Waiting)} == {RECORDS_KIND}
-    assert waiting_way_in(RECORDS_KIND) is WAYS_IN[RECORDS_KIND]
-    with pytest.raises(InvalidInput, match="taken whole"):
-        waiting_way_in(FIGURES_KIND)
-    with pytest.raises(InvalidInput, match="no way in takes uploads of kind 'faxes'"):
+def test_only_the_door_asks_for_a_submission() -> None:
+    """The door is the one caller of ``head.new_submission``: no way in writes its own keep, repeat and row."""
+    callers = {
+        str(path.relative_to(ROOT))
+        for path in _product_files()
+        if "new_submission(" in path.read_text(encoding="utf-8") and path.name != "head.py"
+    }
+    assert callers == {"collectors/door.py"}
+
+
+def test_the_table_holds_every_way_and_their_purposes() -> None:
+    """Seven ways, three kinds; each mode is a purpose of one way's row; only the records wait for a worker."""
+    assert list(WAYS_IN) == ["published", "annex_a_columns", "ssd", "annex_a_ssd", "sen2", "records", "figures"]
+    assert {
+        FIGURES_KIND: {"default", "atomic"},
+        RECORDS_KIND: {"default", "annex_a", "annex_a_columns", "annex_a_ssd", "sen2"},
+        PUBLISHED_KIND: {"default"},
+    } == MODES
+    assert [name for name, way in WAYS_IN.items() if way.take_up is not None] == ["records"]
+    with pytest.raises(InvalidInput, match="no way in is named 'faxes'"):
         way_in("faxes")
 
 
-@pytest.mark.parametrize(("kind", "purpose"), [(k, p) for k, purposes in PURPOSES.items() for p in purposes])
-def test_a_purpose_is_read_back_as_it_was_given(kind: str, purpose: str) -> None:
-    """What an upload is for is stored (in ``mode``) and read back the same, for every kind and purpose."""
-    submission = head.new_submission(
-        kind=kind,
-        purpose=purpose,
-        agency_code="notts_cyp",
-        filename="f.csv",
-        source_format="csv",
-        size_bytes=1,
-        content_hash="0" * 64,
-        raw_path="uploads/x",
-        submitted_by="",
-        lease_seconds=60,
-    )
-    assert (submission.kind, head.purpose_of(submission)) == (kind, purpose)
-    assert submission.lease_owner
-    assert submission.lease_until is not None
+def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
+    """A SEN2 file by its collection, an SSD extract by its zip of ``ssd_<table>.csv``, DfE's files otherwise."""
+    import zipfile
+
+    sen2 = tmp_path / "sen2.xml"
+    sen2.write_bytes(b"<Message><Header><Collection>SEN2</Collection></Header></Message>")
+    extract = tmp_path / "ssd.zip"
+    with zipfile.ZipFile(extract, "w") as z:
+        z.writestr("ssd_person.csv", "person_id\n1\n")
+    census = tmp_path / "cin.xml"
+    census.write_bytes(b"<Message><Header><Collection>CIN</Collection></Header></Message>")
+    assert way_of({"files": [("a.xml", sen2)]}).name == "sen2"
+    assert way_of({"files": [("a.zip", extract)]}).name == "ssd"
+    assert way_of({"files": [("a.xml", census)]}).name == "records"
+    assert way_of({"data": b"", "layout": object()}).name == "annex_a_columns"
+    assert way_of({"data": b"", "spec": object()}).name == "published"
+    assert way_of({"data": b""}).name == "figures"
+    with pytest.raises(InvalidInput, match="no way in takes this upload"):
+        way_of({})
 
 
-def test_a_purpose_a_kind_does_not_have_is_refused() -> None:
-    """A record-level purpose is no purpose of a file of figures: refused naming the kind's own."""
+def test_a_purpose_a_way_does_not_have_is_refused() -> None:
+    """A record-level purpose is no purpose of a file of figures: refused naming the way's own."""
     with pytest.raises(InvalidInput, match="purpose must be one of default, atomic, not 'annex_a'"):
-        head.mode_of(FIGURES_KIND, "annex_a")
+        door.mode_of(WAYS_IN["figures"].purposes, "annex_a")
+
+
+# A way in for the tests, in a few lines: a "tally" file of one agency, kept and stored as it is sent ("fail" in it
+# fails it, to be run again from its kept file). One row in the table, and every entry point takes it.
+TALLY = "tally"
+
+
+def _take_tally(engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
+    data = request["data"] if isinstance(request["data"], bytes) else Path(request["data"]).read_bytes()
+    digest, name = head.keep_raw(engine, settings, data)
+    entry = door.Entry(kind=TALLY, mode="default", agency_code=request["agency_code"], filename=request["filename"],
+                       source_format=TALLY, size_bytes=len(data), content_hash=digest, keep=name,
+                       repeat=door.Repeat(("accepted",)), lease_seconds=settings.upload_lease_seconds)  # fmt: skip
+    entered = door.enter(engine, entry)
+    if not entered.duplicate:
+        _store_tally(engine, settings, entered.submission, data)
+    return Outcome(entered.submission, None, duplicate=entered.duplicate)
+
+
+def _store_tally(engine: Engine, settings: Settings, submission: Submission, data: bytes) -> None:
+    def failed(exc: BaseException) -> None:
+        _set(engine, submission, status="failed", message=f"failed: {exc}")
+
+    with door.held_or_failed(engine, submission, settings.upload_lease_seconds, failed=failed):
+        if b"fail" in data and submission.attempts == 0:
+            raise ValueError("the tally says fail")
+        _set(engine, submission, status="accepted", message=f"{data.count(b',') + 1} tallies")
+
+
+def _set(engine: Engine, submission: Submission, **values: Any) -> None:
+    with Session(engine) as session:
+        session.execute(update(Submission).where(col(Submission.id) == submission.id).values(**values))
+        session.commit()
+
+
+def _rerun_tally(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
+    with Session(engine) as session:
+        data = head.kept_unchanged(engine, settings, head.rerunnable(session, submission_id, kind=TALLY))
+    submission = head.reopen(engine, settings, submission_id, kind=TALLY, attempts=1)
+    _store_tally(engine, settings, submission, data)
+    with Session(engine, expire_on_commit=False) as session:
+        return Outcome(session.get(Submission, submission_id), None)
+
+
+def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
+    with Session(engine) as session:
+        ids = session.exec(select(Submission.id).where(Submission.kind == TALLY, Submission.status == "failed")).all()
+    return [int(i) for i in ids if i is not None and _rerun_tally(engine, settings, i).submission is not None]
+
+
+@pytest.fixture
+def tally_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test way in, as the first row of the table."""
+    row = WayIn(TALLY, TALLY, {"default": "default"}, door.Repeat(("accepted",)),
+                lambda r: str(r.get("filename", "")).endswith(".tally"), _take_tally, rerun=_rerun_tally,
+                resume=_resume_tally)  # fmt: skip
+    monkeypatch.setattr(ways_in, "WAYS_IN", {TALLY: row, **WAYS_IN})
+
+
+@pytest.mark.usefixtures("tally_way")
+def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
+    store: Engine, store_client: TestClient, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's upload route and its upload process take it, a repeat is found by its repeat key, the command
+    line's reprocess runs a failed one again from its kept file, and the scheduler's resume takes up the rest."""
+    sent = store_client.post("/api/submissions", headers=NOTTS, files={"file": ("a.tally", b"1,2,3", "text/plain")})
+    assert sent.status_code == 201, sent.text
+    again = store_client.post("/api/submissions", headers=NOTTS, files={"file": ("a.tally", b"1,2,3", "text/plain")})
+    assert (again.status_code, again.json()["id"]) == (200, sent.json()["id"])
+    with Session(store) as session:
+        first = session.get(Submission, sent.json()["id"])
+        assert first is not None
+        assert (first.kind, first.status, first.message) == (TALLY, "accepted", "3 tallies")
+    with pytest.raises(ValueError, match="the tally says fail"):
+        ways_in.take(store, store_settings, {"agency_code": "notts_cyp", "filename": "b.tally", "data": b"fail,1"})
+    with Session(store) as session:
+        failed = session.exec(select(Submission).where(Submission.filename == "b.tally")).one()
+    assert failed.status == "failed"
+    from cli import commands as cli
+    from onereturn.settings import get_settings
+
+    monkeypatch.setenv("ONERETURN_DATABASE_URL", store.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ONERETURN_DATA_DIR", str(store_settings.data_dir))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli.app, ["submissions", "reprocess", str(failed.id)])
+    assert result.exit_code == 0, result.output
+    assert "accepted" in result.output
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="the tally says fail"):
+        ways_in.take(store, store_settings, {"agency_code": "notts_cyp", "filename": "c.tally", "data": b"fail,2"})
+    # What the scheduler's job of resuming uploads calls.
+    resumed = ways_in.resume_all(store, store_settings)
+    assert list(resumed) == [TALLY]
+    with Session(store) as session:
+        assert session.get(Submission, resumed[TALLY][0]).status == "accepted"  # type: ignore[union-attr]

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from collectors.published import intake
 from collectors.published.intake import import_release
-from collectors.ways_in import reprocess
+from collectors.ways_in import rerun as reprocess
 from indicators.published import PublishedRelease
 from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings

@@ -11,7 +11,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from cli.synthetic import synthetic_903
-from collectors.records import service as records
+from collectors.records import receiving as records
+from collectors.records.service import process_records
 from indicators.store.models import Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
@@ -128,7 +129,7 @@ def test_the_page_says_at_once_the_files_were_received_and_follows_the_stage(
     with Session(store) as session:
         session.execute(update(Submission).where(col(Submission.id) == sid).values(stage="received"))
         session.commit()
-    records.process_records(store, store_settings, sid)
+    process_records(store, store_settings, sid)
     html = web.get(f"/submissions/{sid}").text
     assert 'data-stage="stored"' in html, re.search(r'id="summary">(.*?)</dl>', html, re.S)
     assert "Records checked and figures stored" in html

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from collectors.records.service import receive
+from collectors.records.receiving import receive
 from collectors.retention import purge
 from onereturn import workspace
 from onereturn.settings import Settings

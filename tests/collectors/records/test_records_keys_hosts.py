@@ -27,7 +27,8 @@ from collectors.records.privacy import (
     keys_path,
     make_current,
 )
-from collectors.records.service import process_records, receive, rerun, resume_records
+from collectors.records.receiving import receive
+from collectors.records.service import process_records, rerun, resume_records
 from indicators.store.models import Submission
 from onereturn.settings import Settings, get_settings
 from tests.apps import client_on

@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from collectors.lease import worker_id
 from collectors.records.models import RecordChild, RecordLineage
-from collectors.records.service import process_records, receive, resume_records
+from collectors.records.receiving import receive
+from collectors.records.service import process_records, resume_records
 from collectors.retention import purge
-from collectors.ways_in import reprocess
+from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on

@@ -19,7 +19,8 @@ from cli import commands as cli
 from collectors.records import rotation
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem, RecordsKey
 from collectors.records.privacy import Keys, KeysRefused, checked_keys, keys_at, keys_for
-from collectors.records.service import process_records, receive
+from collectors.records.receiving import receive
+from collectors.records.service import process_records
 from indicators.store.models import Submission
 from onereturn import keptfiles
 from onereturn.errors import Conflict

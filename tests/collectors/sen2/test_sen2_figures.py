@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from collectors.sen2.figures import sen2_figures
 from collectors.sen2.records import read_records
 from collectors.sen2.schema import parse
-from indicators.store.models import Observation
 from indicators.periods import parse_period
+from indicators.store.models import Observation
 from mappings.resolve import Resolver
 from tests.collectors.sen2.test_sen2_tables import hand_worked
 

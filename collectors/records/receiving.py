@@ -1,0 +1,97 @@
+"""A council's record-level files at the door: refused whole before anything is kept (no file, over the limit, a
+file no return is), else kept encrypted and recorded through the one door (``collectors.door``), ready for an
+upload worker to take up (``collectors.records.service``); the API answers 202 at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from collectors import door
+from collectors.records.contract import read_collection_year
+from collectors.records.inputs import check_at_door
+from collectors.records.kept import content_hash, keep
+from collectors.records.privacy import checked_keys
+from indicators.store.models import RECORDS_KIND as KIND
+from indicators.store.models import Submission
+from onereturn.errors import InvalidInput, PayloadTooLarge
+from onereturn.settings import Settings
+
+#: What a record-level upload may be for, and the ``mode`` each is stored with: DfE's return (figures derived and
+#: stored), or a fresh extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
+PURPOSES = {"return": "default", "annex_a": "annex_a"}
+#: The finished statuses of an earlier upload that sending the same files again may repeat. Not ``rejected``: the
+#: council sends refused files again to have them read again (the rules, or the kept file, may have changed since).
+REPEATABLE = ("accepted", "queried", "partially_accepted")
+#: The records' repeat key: the same files for another year are another return, and purged ones are kept no more.
+REPEAT = door.Repeat(REPEATABLE, by_year=True)
+
+
+@dataclass
+class Received:
+    """A record-level upload recorded: its submission, and whether it repeats an earlier one."""
+
+    submission: Submission
+    duplicate: bool = False
+
+
+def receive(
+    engine: Engine,
+    settings: Settings,
+    *,
+    agency_code: str,
+    collection_year: str,
+    files: list[tuple[str, Path]],
+    submitted_by: str = "",
+    purpose: str = "return",
+    audit: dict[str, Any] | None = None,
+) -> Received:
+    """Keep a record-level upload (encrypted) and record its submission, ready for an upload worker; no checks run yet.
+
+    ``purpose`` "annex_a": a fresh extract for Ofsted's Annex A, checked by DfE's rules and kept, no figure stored.
+    ``audit``: its audit event when given (as ``spine.audited`` takes it), committed with the submission."""
+    mode = door.mode_of(PURPOSES, purpose)
+    if not files:
+        raise InvalidInput("a record-level upload needs at least one file (form field 'files')")
+    total = sum(path.stat().st_size for _, path in files)
+    if total > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"the files are {total:,} bytes; the limit is {settings.max_upload_bytes:,}")
+    year = read_collection_year(collection_year)
+    door.admit(engine, agency_code)
+    for name, path in files:
+        # Refused here, before anything is kept: a file no return is, and a ZIP from what it declares, rather than
+        # once a worker has inflated it.
+        check_at_door(path, Path(name).name, settings.max_upload_bytes)
+    read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path) for name, path in files]
+    digest = content_hash(read)
+    keys = checked_keys(engine, settings)
+    entered = door.enter(
+        engine,
+        door.Entry(
+            kind=KIND,
+            mode=mode,
+            agency_code=agency_code,
+            filename=", ".join(name for name, _ in read)[:255],
+            source_format="records",
+            size_bytes=total,
+            content_hash=digest,
+            keep=lambda: keep(engine, settings, keys, digest, read),
+            submitted_by=submitted_by,
+            repeat=REPEAT,
+            collection_year=year,
+            # No worker holds it yet: an upload worker takes it up at once; if none does before this runs
+            # out (the process stopped), resume_records does.
+            lease_seconds=settings.upload_lease_seconds,
+            held=False,
+            columns={"stage": "received"},
+            audit=audit,
+            audit_status=202,
+            audit_detail=f"received for {year}; DfE's rules run next",
+            agency=False,
+        ),
+    )
+    return Received(entered.submission, duplicate=entered.duplicate)
