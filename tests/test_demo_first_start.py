@@ -20,7 +20,7 @@ from tests.demo_store import served_demo
 
 def test_the_first_start_loads_the_demo_into_an_empty_store(tmp_path_factory: pytest.TempPathFactory) -> None:
     first = served_demo(tmp_path_factory)
-    published = [s for s in load_sources().sources.values() if s.bundled.is_file()]
+    published = [s for s in load_sources().sources.values() if s.bundled_bytes() is not None]
     said = re.search(r"Loaded (\d+) demo uploads", first.log)
     assert said, first.log[-3000:]
     # The synthetic council's two files are uploaded as its own and made again from its SSD extract; then its SEN2 file.

@@ -56,7 +56,7 @@ def test_dataflows_one_per_visible_return(store_client: TestClient, bundled_cata
     assert same.status_code == 304
     assert len(officer.dataflow) == len(bundled_catalogue.returns)
     dfe = _structure(store_client.get("/sdmx/dataflow", headers=DFE).content)
-    assert sorted(dfe.dataflow) == ["DF_DFE_CIN_CENSUS", "DF_DFE_SSDA903"]
+    assert sorted(dfe.dataflow) == ["DF_DFE_CIN_CENSUS", "DF_DFE_SEN2", "DF_DFE_SSDA903"]
     # references=none by default: the flows only, their structures just referenced.
     assert all(dsd.is_external_reference for dsd in dfe.structure.values())
     # A flow addressed to another recipient is not there at all for this regulator.

@@ -54,7 +54,7 @@ def test_sdmx1_lists_flows_reads_a_structure_and_the_data_of_a_period(
     client.session.headers["X-API-Key"] = DFE["X-API-Key"]
 
     flows = client.dataflow()
-    assert sorted(flows.dataflow) == ["DF_DFE_CIN_CENSUS", FLOW]
+    assert sorted(flows.dataflow) == ["DF_DFE_CIN_CENSUS", "DF_DFE_SEN2", FLOW]
 
     structure = client.datastructure("DSD_DFE_SSDA903")
     dsd = structure.structure["DSD_DFE_SSDA903"]
