@@ -60,7 +60,9 @@ LEVEL_GROUPS: dict[str, tuple[str, ...]] = {
 }
 DEADLINE_RULE = re.compile(
     r"^(working_days_after_period_end:\d{1,3}|days_after_period_end:\d{1,3}"
-    r"|last_working_day_of_month_after|fixed_after_period_end:(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))$"
+    r"|last_working_day_of_month_after|fixed_after_period_end:(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    # A recipient that moves its date for some periods: ";CY2025=03-12" (that period's date instead).
+    r"(;[A-Z]{2}\d{4}(-\d{2})?(-Q[1-4])?=(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))*)$"
 )
 #: A sign-off rule: a deadline rule, or the agency deadline.
 SIGNOFF_RULE = re.compile(DEADLINE_RULE.pattern.removesuffix(")$") + "|agency_deadline)$")

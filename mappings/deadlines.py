@@ -47,7 +47,7 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 #: The deadline rules a return file may use, for error messages.
 ACCEPTED_RULES = (
     "working_days_after_period_end:N, days_after_period_end:N, last_working_day_of_month_after "
-    "or fixed_after_period_end:MM-DD"
+    "or fixed_after_period_end:MM-DD (with ;PERIOD=MM-DD for a period whose date differs)"
 )
 #: Local wall-clock times of each kind of entry.
 TIMES: dict[Kind, time] = {
@@ -197,6 +197,7 @@ def recipient_deadline(rule: str, period: Period, *, working: WorkingCalendar = 
       weekend or bank holiday it moves back to the previous working day, because statutory dates
       mean "by": the recipient's system may close on the day, so the last safe day is the working
       day before. Only if that would fall on or before the period end does it move forward instead.
+      ``;PERIOD=MM-DD`` after it (any number) gives the date the recipient set for that period instead.
     """
     if not DEADLINE_RULE.fullmatch(rule):
         raise InvalidInput(f"Deadline rule {rule!r} is not recognised; write {ACCEPTED_RULES}")
@@ -208,7 +209,8 @@ def recipient_deadline(rule: str, period: Period, *, working: WorkingCalendar = 
     if name == "last_working_day_of_month_after":
         year, month_no = (period.end.year + 1, 1) if period.end.month == 12 else (period.end.year, period.end.month + 1)
         return working.last_working_day_of_month(year, month_no)
-    month_text, day_text = arg.split("-")
+    usual, *moved = arg.split(";")
+    month_text, day_text = dict(m.split("=") for m in moved).get(period.code, usual).split("-")
     fixed = _fixed_after(int(month_text), int(day_text), period.end)
     earlier = working.on_or_before(fixed)
     return earlier if earlier > period.end else working.on_or_after(fixed)

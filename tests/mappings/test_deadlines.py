@@ -146,6 +146,11 @@ def test_add_working_days_lands_on_working_days_and_is_monotone(day: date, n: in
         # Moving back would land on the period end itself (Friday 30 July 2027), so it moves forward.
         ("fixed_after_period_end:07-31", snapshot(date(2027, 7, 30)), date(2027, 8, 2)),
         ("fixed_after_period_end:02-29", financial_year(2024), date(2028, 2, 29)),
+        # DfE sets the SEN2 survey's date each year: the period named takes its own, the others the usual one.
+        ("fixed_after_period_end:03-14;CY2025=03-12;CY2026=03-11", parse_period("CY2024"), date(2025, 3, 14)),
+        ("fixed_after_period_end:03-14;CY2025=03-12;CY2026=03-11", parse_period("CY2025"), date(2026, 3, 12)),
+        ("fixed_after_period_end:03-14;CY2025=03-12;CY2026=03-11", parse_period("CY2026"), date(2027, 3, 11)),
+        ("fixed_after_period_end:07-31;FY2024-25=06-30", financial_year(2024), date(2025, 6, 30)),
     ],
 )
 def test_recipient_deadline(rule: str, period: Period, expected: date) -> None:
@@ -154,7 +159,16 @@ def test_recipient_deadline(rule: str, period: Period, expected: date) -> None:
 
 @pytest.mark.parametrize(
     "rule",
-    ["", "weekly", "working_days_after_period_end", "days_after_period_end:x", "fixed_after_period_end:13-01"],
+    [
+        "",
+        "weekly",
+        "working_days_after_period_end",
+        "days_after_period_end:x",
+        "fixed_after_period_end:13-01",
+        "fixed_after_period_end:03-14;CY2025",
+        "fixed_after_period_end:03-14;CY2025=13-01",
+        "days_after_period_end:30;CY2025=03-12",
+    ],
 )
 def test_recipient_deadline_rejects_unknown_rules(rule: str) -> None:
     with pytest.raises(InvalidInput) as info:
