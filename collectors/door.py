@@ -117,11 +117,6 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
     key = entry.repeat
     if key is None:
         return None
-    where: tuple[ColumnElement[bool], ...] = ()
-    if key.by_year or key.newest_only:
-        where = (col(Submission.kind) == entry.kind, col(Submission.purged_at).is_(None))
-    if key.by_year:
-        where = (*where, col(Submission.collection_year) == entry.collection_year)
     if key.newest_only:
         newest = newest_kept(session, entry.agency_code, entry.mode)
         same = newest is not None and (newest.content_hash, newest.collection_year) == (
@@ -129,6 +124,13 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
             entry.collection_year,
         )
         return newest if same else None
+    where: tuple[ColumnElement[bool], ...] = ()
+    if key.by_year:
+        where = (
+            col(Submission.kind) == entry.kind,
+            col(Submission.purged_at).is_(None),
+            col(Submission.collection_year) == entry.collection_year,
+        )
     return repeat_of(
         session,
         agency_code=entry.agency_code,
