@@ -103,9 +103,9 @@ def _take_records(engine: Engine, settings: Settings, request: dict[str, Any]) -
 
 def _take_sen2(engine: Engine, settings: Settings, request: dict[str, Any]) -> records_in.Received:
     received = sen2.receive(engine, settings, **request)
-    if not received.duplicate:
+    if received.records is not None:
         # The file is accepted and kept: its figures are then stored as the council's, as a step of their own.
-        sen2_figures.store_figures(engine, settings, received.submission)
+        sen2_figures.store_figures(engine, received.submission, received.records)
     return received
 
 

@@ -2,7 +2,8 @@
 comparison can use them: requests, new plans, plans in force, and plans issued within 20 weeks with and without
 exceptions (with the two percentages the catalogue derives from them).
 
-A side step after the file is accepted at the door (``store_figures``): each figure is the total row of the column of
+A side step after the file is accepted at the door (``store_figures``), from the tables the door read the file into
+(the file is not decrypted and read a second time): each figure is the total row of the column of
 DfE's table it is (``collectors/sen2/measures.py``, DfE's data guidance for its *Education, health and care plans*
 release), checked as any upload's figures and stored against the upload, the file's children named nowhere. Plans in
 force per 10,000 of the population aged 0 to 25 are not stored: the service holds no population of that age range
@@ -11,25 +12,18 @@ force per 10,000 of the population aged 0 to 25 are not stored: the service hold
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.context import build_context
-from collectors.records.kept import kept_files
-from collectors.records.privacy import checked_keys
 from collectors.sen2.measures import tables
-from collectors.sen2.receiving import tree_of
-from collectors.sen2.records import Sen2Records, read_records
+from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import survey_of
 from collectors.spine import Stored, store_accepted
 from collectors.typed import FIGURE_SCHEMA, validate_figures
 from indicators.store.models import Submission
 from mappings.illustrative import councils_of
-from onereturn.settings import Settings
-from onereturn.workspace import private_folder
 
 #: Each figure stored, by indicator: the DfE table and the column of it whose total row it is.
 FIGURES: dict[str, tuple[str, str]] = {
@@ -57,21 +51,12 @@ def sen2_figures(records: Sen2Records, survey: int) -> dict[str, tuple[int, str]
     return out
 
 
-def _read(engine: Engine, settings: Settings, submission: Submission) -> Sen2Records:
-    """The upload's own SEN2 file read into tables (decrypted in the private folder, removed at once)."""
-    checked_keys(engine, settings)
-    with private_folder(settings, "sen2-") as work:
-        ((_, path),) = kept_files(engine, settings, submission, Path(work))
-        tree = tree_of(path.read_bytes(), max_bytes=settings.max_upload_bytes)
-    return read_records(tree, survey_of(submission.collection_year or ""))
-
-
-def store_figures(engine: Engine, settings: Settings, submission: Submission) -> Stored | None:
-    """Store the figures of an accepted SEN2 upload as the council's, checked as any upload's; None (nothing stored,
-    the upload left as it was) when the council is the designated source of none of them or every one is refused."""
+def store_figures(engine: Engine, submission: Submission, records: Sen2Records) -> Stored | None:
+    """Store the figures of an accepted SEN2 upload (``records``: its file as the door read it) as the council's,
+    checked as any upload's; None (nothing stored, the upload left as it was) when the council is the designated
+    source of none of them or every one is refused."""
     assert submission.id is not None
-    survey = survey_of(submission.collection_year or "")
-    figures = sen2_figures(_read(engine, settings, submission), survey)
+    figures = sen2_figures(records, survey_of(submission.collection_year or ""))
     with Session(engine) as session:
         councils = councils_of(session, submission.agency_code)
         ctx = build_context(session, submission.agency_code)

@@ -25,7 +25,7 @@ from collectors.records.kept import content_hash, keep
 from collectors.records.models import RecordChild
 from collectors.records.privacy import checked_keys
 from collectors.records.receiving import Received
-from collectors.sen2.records import read_records
+from collectors.sen2.records import Sen2Records, read_records
 from collectors.sen2.rules import child_keys, rule_problems
 from collectors.sen2.schema import Refused, other_survey, parse, schema_problems, survey_of, year_text
 from indicators.store.models import RECORDS_KIND, Submission
@@ -66,6 +66,16 @@ class Checked:
 
     survey: int
     children: list[tuple[str, str] | None]
+    #: The file read into its tables, for what is derived from it once it is kept.
+    records: Sen2Records
+
+
+@dataclass
+class KeptSen2(Received):
+    """A SEN2 upload received: as any record-level upload, with the file's tables as the door read them (None for a
+    repeat, which keeps and derives nothing)."""
+
+    records: Sen2Records | None = None
 
 
 def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
@@ -87,7 +97,7 @@ def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
     records = read_records(tree, survey)
     if problems := rule_problems(records, survey):
         raise Refused(problems, survey)
-    return Checked(survey, child_keys(records))
+    return Checked(survey, child_keys(records), records)
 
 
 def receive(
@@ -100,7 +110,7 @@ def receive(
     submitted_by: str = "",
     purpose: str = "return",
     audit: dict[str, Any] | None = None,
-) -> Received:
+) -> KeptSen2:
     """Check a council's SEN2 file and keep it sealed as its record-level upload for the year, accepted at once; a
     file refused keeps nothing. The same file sent again for the same year repeats the earlier upload."""
     if purpose != "return":
@@ -139,11 +149,11 @@ def receive(
         ),
     )  # fmt: skip
     if entered.duplicate:
-        return Received(entered.submission, duplicate=True)
+        return KeptSen2(entered.submission, duplicate=True)
     with Session(engine, expire_on_commit=False) as session:
         found = session.get(Submission, entered.submission.id)
     assert found is not None
-    return Received(found)
+    return KeptSen2(found, records=checked.records)
 
 
 def kept_sen2(session: Session, agency_code: str, collection_year: str) -> Submission | None:

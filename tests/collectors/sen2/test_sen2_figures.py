@@ -10,10 +10,13 @@ child 2 (211 days, exceptions apply): 2 issued, 1 within 20 weeks (50%); excludi
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from lxml import etree
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from collectors.sen2 import receiving
 from collectors.sen2.figures import sen2_figures
 from collectors.sen2.records import read_records
 from collectors.sen2.schema import parse
@@ -95,3 +98,26 @@ def test_a_council_not_the_source_of_the_figures_keeps_its_file_and_stores_none(
     with Session(store) as session:
         held = session.exec(select(Observation).where(col(Observation.indicator_id).startswith("send."))).all()
     assert held == []
+
+
+def test_the_figures_come_from_the_file_as_the_door_read_it(
+    store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file is parsed once, at the door: its figures are not made by decrypting and reading the kept file again.
+    parsed: list[int] = []
+    door_parse = receiving.parse
+
+    def counted(data: bytes, *, max_bytes: int) -> etree._ElementTree:
+        parsed.append(len(data))
+        return door_parse(data, max_bytes=max_bytes)
+
+    monkeypatch.setattr(receiving, "parse", counted)
+    sent = store_client.post(
+        "/api/submissions",
+        headers=NOTTS,
+        data={"collection_year": "2024-25"},
+        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))],
+    )
+    assert sent.status_code == 201, sent.text
+    assert "7 figure(s) derived from it and stored as the council's" in sent.json()["message"]
+    assert len(parsed) == 1
