@@ -105,7 +105,7 @@ def test_the_figures_come_from_the_file_as_the_door_read_it(
 ) -> None:
     # The file is parsed once, at the door: its figures are not made by decrypting and reading the kept file again.
     parsed: list[int] = []
-    door_parse = receiving.parse
+    door_parse = parse
 
     def counted(data: bytes, *, max_bytes: int) -> etree._ElementTree:
         parsed.append(len(data))
