@@ -78,9 +78,9 @@ class KeptSen2(Received):
     records: Sen2Records | None = None
 
 
-def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
-    """Check a SEN2 file against its survey's schema and the service's rules; Refused (or InvalidInput for a file
-    of another survey) listing every problem by module, child and item, never a value."""
+def schema_checked(data: bytes, collection_year: str, *, max_bytes: int) -> tuple[etree._ElementTree, int]:
+    """The file read safely and checked against its survey's schema: its tree and survey; Refused (or InvalidInput
+    for a file of another survey, or one unsafe or not XML) listing every problem by module, child and item."""
     survey = survey_of(collection_year)
     tree = parse(data, max_bytes=max_bytes)
     problems = schema_problems(tree, survey)
@@ -94,6 +94,13 @@ def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
         )
     if problems:
         raise Refused(problems, survey)
+    return tree, survey
+
+
+def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
+    """Check a SEN2 file against its survey's schema and the service's rules; Refused (or InvalidInput for a file
+    of another survey) listing every problem by module, child and item, never a value."""
+    tree, survey = schema_checked(data, collection_year, max_bytes=max_bytes)
     records = read_records(tree, survey)
     if problems := rule_problems(records, survey):
         raise Refused(problems, survey)

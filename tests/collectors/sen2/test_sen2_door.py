@@ -176,6 +176,19 @@ def test_a_bad_file_is_refused_at_the_door_naming_where_and_keeping_nothing(
         assert value not in answer.text
 
 
+def test_a_declaration_hidden_from_the_bytes_by_another_encoding_is_refused_on_the_tree() -> None:
+    good = made_up()
+    body = good[good.index(b"<Message>") :].decode()
+    for declared in ('<!DOCTYPE Message [<!ENTITY x "y">]>', '<!DOCTYPE Message SYSTEM "file:///etc/passwd">'):
+        data = ('<?xml version="1.0" encoding="UTF-16"?>' + declared + body).encode("utf-16")
+        assert b"<!DOCTYPE" not in data.upper()
+        with pytest.raises(InvalidInput, match="DOCTYPE or ENTITY"):
+            check(data, "2024-25", max_bytes=10**7)
+    # The same file without the declaration, in the same encoding, passes.
+    assert len(check(('<?xml version="1.0" encoding="UTF-16"?>' + body).encode("utf-16"), "2024-25",
+                     max_bytes=10**7).children) == 2  # fmt: skip
+
+
 def test_an_oversized_file_is_refused_with_nothing_kept(store: Engine, tmp_path: Path) -> None:
     from collectors.sen2.receiving import receive
 
