@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from indicators.formula import collected_inputs
 from indicators.models import Code, Indicator
-from indicators.periods import Period, parse_period
+from indicators.periods import Period, calendar_year, parse_period
 from indicators.published_query import PublisherBurden, publisher_burden
 from indicators.service import indicators_by_id
 from indicators.store.models import RECORDS_KIND, Observation, Submission
@@ -309,6 +309,17 @@ def _child_fields(annex: AnnexCells | None, plans: List1Cells | None, minutes_pe
     return out
 
 
+def _reported_in(period_type: str, within: Period) -> list[Period]:
+    """The periods of a return's type whose cells fall in a collection period: those inside it, or, for a calendar
+    year's return in a financial or academic year (SEN2's), the calendar year ending within it, whose survey is due
+    in it (SEN2's for calendar 2024 is the January 2025 survey, due in March 2025)."""
+    inside = owed_periods(period_type, within)  # type: ignore[arg-type]
+    if inside or period_type != "calendar_year":
+        return inside
+    years = range(within.start.year, within.end.year + 1)
+    return [calendar_year(y) for y in years if within.start <= date(y, 12, 31) <= within.end]
+
+
 def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any]) -> list[dict[str, object]]:
     """The Single Data List lines whose record-level file the council sent, each with the cells the service fills
     from it: its returns' cells, and the inspection lists' child-level cells (Annex A from the CIN census and
@@ -416,7 +427,7 @@ def _cells_of(
     by_return: dict[str, int] = {}
     for ret_id in own:
         ret = returns[ret_id]
-        subperiods = owed_periods(ret.period_type, period)  # type: ignore[arg-type]
+        subperiods = _reported_in(ret.period_type, period)
         for f in fields.get(ret_id, []):
             if f.relation == "different_method":
                 continue

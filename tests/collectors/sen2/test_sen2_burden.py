@@ -67,6 +67,11 @@ def test_list_1_and_the_sen2_file_are_counted_and_named_by_their_single_data_lis
     assert lines["DfE 189-00"]["name"] == "Children with Statements of Special Educational Needs (SEN2)"
     assert lines["DfE 189-00"]["list_cells"] == rows * 11
     assert lines["DfE 189-00"]["items_read"] == county["sen2_items"]
+    # The council owes the SEN2 return (its agency file), a calendar year's, counted in the financial year its survey
+    # is due in: of its five cells the file fills the year's requests and new plans; the two 20-week shares are
+    # worked out from figures (derived cells), and plans in force are the January census's, an academic year's.
+    assert lines["DfE 189-00"]["return_cells"] == 2, lines["DfE 189-00"]
+    assert "DfE 189-00" not in {c["ref"] for c in old["collections"]}
     assert lines["DfE 087-00"]["name"] == "Children in Need Census"
     assert lines["DfE 088-00"]["name"] == "Children Looked After (CLA) (SSDA903)"
     assert "DfE 189-00" not in {c["ref"] for c in old["collections"]}
