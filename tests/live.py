@@ -79,6 +79,9 @@ def serve_process(data: Path, name: str = "server", **settings: str) -> tuple[su
         "ONERETURN_DATA_DIR": str(data),
         "ONERETURN_DATABASE_URL": "",
         "ONERETURN_LOAD_DEMO": "true",
+        # One upload process, not the two a user's server starts: each is a Python process importing the upload path
+        # and reading the catalogue (about 2 s of CPU), and only tests of the upload processes need two; they say so.
+        "ONERETURN_UPLOAD_SLOTS": "1",
         **settings,
     }
     for _ in range(3):

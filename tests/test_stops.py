@@ -35,6 +35,8 @@ HEADER = "indicator,org,period,value\n"
 #: What each stop must end within: the service's own bound (ONERETURN_STOP_SECONDS, set low here) and its exit.
 STOP_SECONDS = 5
 BOUND = 30
+#: How many times the random-moment test starts and stops ``onereturn serve``, and ``onereturn scheduler``.
+SERVES, SCHEDULERS = 6, 3
 
 
 def test_a_stop_during_a_reconcile_ends(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,10 +150,15 @@ def test_serve_and_the_scheduler_stop_at_random_moments(
         "ONERETURN_BUILD_NICENESS": "1",
         # An upload cut off by a stop is marked interrupted by the next start once its lease has run out.
         "ONERETURN_UPLOAD_LEASE_SECONDS": "2",
+        # One upload process: a stop ends one as it ends two, and each start of one is about 2 s of CPU.
+        "ONERETURN_UPLOAD_SLOTS": "1",
     }
     longest, accepted, sent = 0.0, dict[int, int](), 0
     log = tmp_path / "stops.log"
-    for round_ in range(9):
+    # Six starts of the server and three of the scheduler (each start of the server is its process, an upload
+    # process and a build process importing the service, about 7 s of CPU): two stopped at random in their first
+    # seconds, three just after they answer with an upload in hand, and a last one once it answers.
+    for round_ in range(SERVES):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         with log.open("ab") as out:
@@ -162,11 +169,11 @@ def test_serve_and_the_scheduler_stop_at_random_moments(
                 stderr=subprocess.STDOUT,
             )
         uploads: list[threading.Thread] = []
-        if round_ == 8:
+        if round_ == SERVES - 1:
             # A last start, after the leases of anything cut off have run out, and a stop once it answers.
             time.sleep(3)
             assert _wait_for_health(base, process, 120), log.read_text(errors="replace")[-3000:]
-        elif round_ % 2 == 0:
+        elif round_ in (0, 2):
             # Anywhere in the first seconds: loading the store, starting the scheduler, its first jobs.
             time.sleep(pace.uniform(0.3, 6.0))
         elif _wait_for_health(base, process, 120):
@@ -191,7 +198,7 @@ def test_serve_and_the_scheduler_stop_at_random_moments(
         longest = max(longest, _stopped_within(process, log))
         for upload in uploads:
             upload.join(BOUND)
-    for _ in range(4):
+    for _ in range(SCHEDULERS):
         with log.open("ab") as out:
             process = subprocess.Popen(_onereturn("scheduler"), env=env, stdout=out, stderr=subprocess.STDOUT)
         time.sleep(pace.uniform(0.2, 5.0))
@@ -217,5 +224,9 @@ def test_serve_and_the_scheduler_stop_at_random_moments(
         left = raw.execute("SELECT id, status FROM submission WHERE status IN ('received', 'storing')").fetchall()
     assert not left, left
     logging.getLogger(__name__).warning(
-        "13 stops, the longest %.1f s; %d uploads sent, %d acknowledged", longest, sent, len(accepted)
+        "%d stops, the longest %.1f s; %d uploads sent, %d acknowledged",
+        SERVES + SCHEDULERS,
+        longest,
+        sent,
+        len(accepted),
     )
