@@ -90,20 +90,27 @@ def mode_of(purposes: Mapping[str, str], purpose: str) -> str:
     return purposes[purpose]
 
 
-def newest_kept(session: Session, agency_code: str, mode: str) -> Submission | None:
-    """The council's newest accepted record-level upload of ``mode`` (its Annex A columns file, its SSD extract's
-    rows) still kept; None when it has sent none."""
-    return session.exec(
-        select(Submission)
-        .where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.kind) == RECORDS_KIND,
-            col(Submission.mode) == mode,
-            col(Submission.status) == "accepted",
-            col(Submission.purged_at).is_(None),
-        )
-        .order_by(col(Submission.id).desc())
-    ).first()
+def kept_where(agency_code: str, mode: str, statuses: tuple[str, ...] = ("accepted",)) -> list[ColumnElement[bool]]:
+    """The conditions naming a council's record-level uploads of ``mode`` in one of ``statuses`` still kept (not
+    purged): one reading of "kept" for every way in that looks back at what a council sent."""
+    return [
+        col(Submission.agency_code) == agency_code,
+        col(Submission.kind) == RECORDS_KIND,
+        col(Submission.mode) == mode,
+        col(Submission.status).in_(statuses),
+        col(Submission.purged_at).is_(None),
+    ]
+
+
+def newest_kept(
+    session: Session, agency_code: str, mode: str, statuses: tuple[str, ...] = ("accepted",), year: str | None = None
+) -> Submission | None:
+    """The council's newest record-level upload of ``mode`` (its Annex A columns file, its SSD extract's rows, its
+    SEN2 file of a collection ``year``) in one of ``statuses`` still kept; None when it has sent none."""
+    where = kept_where(agency_code, mode, statuses)
+    if year is not None:
+        where.append(col(Submission.collection_year) == year)
+    return session.exec(select(Submission).where(*where).order_by(col(Submission.id).desc())).first()
 
 
 def admit(engine: Engine, agency_code: str) -> None:

@@ -15,14 +15,15 @@ from datetime import date
 
 import polars as pl
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from collectors.annex_a.build import newest_sources, read_sources
+from collectors.door import kept_where
 from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import SURVEYS, year_text
 from collectors.sen2.service import read_kept
-from indicators.store.models import RECORDS_KIND, Submission
+from indicators.store.models import Submission
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
 
@@ -61,13 +62,7 @@ class List1:
 def _newest_sen2(session: Session, agency_code: str, on: date) -> str:
     """The collection year of the council's newest SEN2 file whose census is on or before ``on``."""
     years = session.exec(
-        select(Submission.collection_year).where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.kind) == RECORDS_KIND,
-            col(Submission.mode) == PURPOSE,
-            col(Submission.status).in_(KEPT_STATUSES),
-            col(Submission.purged_at).is_(None),
-        )
+        select(Submission.collection_year).where(*kept_where(agency_code, PURPOSE, KEPT_STATUSES))
     ).all()
     usable = sorted({y for y in years if y and int(y[:4]) + 1 <= on.year}, reverse=True)
     if not usable:

@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from collectors import door
 from collectors.records.kept import content_hash, keep
@@ -166,18 +166,7 @@ def receive(
 def kept_sen2(session: Session, agency_code: str, collection_year: str) -> Submission | None:
     """The council's newest SEN2 upload of the year still kept, or None: accepted at the door, whatever a check of
     the figures stored from it later held or refused."""
-    return session.exec(
-        select(Submission)
-        .where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.kind) == RECORDS_KIND,
-            col(Submission.mode) == PURPOSE,
-            col(Submission.collection_year) == collection_year,
-            col(Submission.status).in_(KEPT_STATUSES),
-            col(Submission.purged_at).is_(None),
-        )
-        .order_by(col(Submission.received_at).desc(), col(Submission.id).desc())
-    ).first()
+    return door.newest_kept(session, agency_code, PURPOSE, KEPT_STATUSES, collection_year)
 
 
 def tree_of(data: bytes, *, max_bytes: int) -> etree._ElementTree:
