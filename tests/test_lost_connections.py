@@ -58,7 +58,10 @@ def test_ended_connections_give_no_500_and_lose_nothing_acknowledged(store: Engi
     earlier = f"{HEADER}cyp.lac_count,E09000023,2025-03-31,480,signed off\n".encode()
     assert submit(store, Settings(data_dir=tmp_path), agency_code="lewisham_council", filename="e.csv", data=earlier)
     assert sign_off_everything(store, returns=["dfe_ssda903"])
-    process, base, log = serve_process(tmp_path, "lost", ONERETURN_DATABASE_URL=url, ONERETURN_UPLOAD_WAIT_SECONDS="60")
+    # Two upload processes, as a user's server starts: the concurrent uploads this test counts need both.
+    process, base, log = serve_process(
+        tmp_path, "lost", ONERETURN_DATABASE_URL=url, ONERETURN_UPLOAD_WAIT_SECONDS="60", ONERETURN_UPLOAD_SLOTS="2"
+    )
     dsn = url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
     stop, ended = threading.Event(), list[int]()
     killer = threading.Thread(target=_end_backends, args=(dsn, store.url.database, stop, ended))
