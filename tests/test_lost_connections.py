@@ -29,6 +29,8 @@ OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 HEADER = "indicator,org,period,value,note\n"
 #: Uploads sent while the service's connections are ended, each followed by every read below.
 UPLOADS = 40
+#: How many times an upload answered 503 is sent.
+RETRIES = 6
 READS = (
     ("/api/calendar?from=2025-04-01&to=2025-06-30", OFFICER),
     ("/api/submissions", NOTTS),
@@ -73,13 +75,21 @@ def test_ended_connections_give_no_500_and_lose_nothing_acknowledged(store: Engi
             for n in range(UPLOADS):
                 value = 3000 + n
                 data = f"{HEADER}cyp.lac_count,E10000024,2025-03-31,{value},lost {n}\n".encode()
-                answer = client.post("/api/submissions", headers=NOTTS, files={"file": ("lost.csv", data, "text/csv")})
-                answers[("upload", answer.status_code)] += 1
-                if answer.status_code == 201:
+                # An upload answered 503 (its connection ended under it) is sent again, as its Retry-After asks, a
+                # bounded number of times: on a slow host an upload is more often under a connection ended, and the
+                # test counts what is lost, not how fast the host is. A retry of one stored before its answer was
+                # lost is answered as that upload, and must be stored once.
+                for _attempt in range(RETRIES):
+                    answer = client.post(
+                        "/api/submissions", headers=NOTTS, files={"file": ("lost.csv", data, "text/csv")}
+                    )
+                    answers[("upload", answer.status_code)] += 1
+                    if answer.status_code != 503:
+                        break
+                    assert answer.headers.get("retry-after"), answer.headers
+                if answer.status_code in (200, 201):
                     assert answer.json()["status"] == "accepted", answer.text
                     acknowledged[int(answer.json()["id"])] = value
-                elif answer.status_code == 503:
-                    assert answer.headers.get("retry-after"), answer.headers
                 for path, key in READS:
                     read = client.get(path, headers=key)
                     answers[(path.split("?")[0], read.status_code)] += 1
