@@ -10,6 +10,7 @@ child 2 (211 days, exceptions apply): 2 issued, 1 within 20 weeks (50%); excludi
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
@@ -38,6 +39,17 @@ BY_HAND = {
 }
 
 
+def _send(client: TestClient, key: dict[str, str]) -> httpx.Response:
+    """Upload the hand-worked SEN2 file for the 2024-25 collection with ``key``."""
+    answer: httpx.Response = client.post(
+        "/api/submissions",
+        headers=key,
+        data={"collection_year": "2024-25"},
+        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))],
+    )
+    return answer
+
+
 def test_each_figure_is_the_hand_worked_count() -> None:
     records = read_records(parse(hand_worked(), max_bytes=10**7), 2025)
     assert sen2_figures(records, 2025) == BY_HAND
@@ -46,12 +58,7 @@ def test_each_figure_is_the_hand_worked_count() -> None:
 def test_an_upload_stores_the_figures_as_the_councils_and_the_percentages_follow(
     store_client: TestClient, store: Engine
 ) -> None:
-    sent = store_client.post(
-        "/api/submissions",
-        headers=NOTTS,
-        data={"collection_year": "2024-25"},
-        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))],
-    )
+    sent = _send(store_client, NOTTS)
     assert sent.status_code == 201, sent.text
     body = sent.json()
     assert body["status"] == "accepted", body
@@ -75,24 +82,14 @@ def test_an_upload_stores_the_figures_as_the_councils_and_the_percentages_follow
     # The tables still read the file, and the same file again repeats the upload, storing nothing twice.
     tables = store_client.get("/api/agencies/notts_cyp/sen2/2024-25/tables/requests.csv", headers=NOTTS)
     assert tables.status_code == 200, tables.text
-    again = store_client.post(
-        "/api/submissions",
-        headers=NOTTS,
-        data={"collection_year": "2024-25"},
-        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))],
-    )
+    again = _send(store_client, NOTTS)
     assert again.status_code == 200, again.text
 
 
 def test_a_council_not_the_source_of_the_figures_keeps_its_file_and_stores_none(
     store_client: TestClient, store: Engine
 ) -> None:
-    sent = store_client.post(
-        "/api/submissions",
-        headers=LEWISHAM,
-        data={"collection_year": "2024-25"},
-        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))],
-    )
+    sent = _send(store_client, LEWISHAM)
     assert sent.status_code == 201, sent.text
     assert sent.json()["status"] == "accepted"
     with Session(store) as session:
@@ -112,12 +109,7 @@ def test_the_figures_come_from_the_file_as_the_door_read_it(
         return door_parse(data, max_bytes=max_bytes)
 
     monkeypatch.setattr(receiving, "parse", counted)
-    sent = store_client.post(
-        "/api/submissions",
-        headers=NOTTS,
-        data={"collection_year": "2024-25"},
-        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))],
-    )
+    sent = _send(store_client, NOTTS)
     assert sent.status_code == 201, sent.text
     assert "7 figure(s) derived from it and stored as the council's" in sent.json()["message"]
     assert len(parsed) == 1
