@@ -503,18 +503,17 @@ def stop_embedded(scheduler: Any | None, wait: float) -> None:
 
 def run(engine: Engine, settings: Settings) -> None:
     """Run the scheduler as its own process: wait for the lock, then run jobs until stopped."""
-    import signal
+    from onereturn.processes import stop_on_signals
 
     jobs.STOP.clear()
     _released.clear()
 
-    def stop(*_: Any) -> None:
+    def stop() -> None:
         _released.set()
         # The same flag ends a rebuild in a scheduler thread after the return in hand, so the stop waits for one.
         jobs.STOP.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop)
+    stop_on_signals(stop)
     # Children's files a process killed mid-work left in the private folder go before any work starts.
     clear_left(settings)
     lock = acquire_lock(engine, wait=True, stop=_released)
@@ -544,3 +543,4 @@ def run(engine: Engine, settings: Settings) -> None:
         jobs.unbind("keeper")
         lock.release()
         thaw_startup_heap()
+        log.info("scheduler stopped")

@@ -8,9 +8,11 @@ import importlib
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
@@ -18,6 +20,23 @@ from sqlalchemy import Engine
 from onereturn import db
 
 log = logging.getLogger("scheduler")
+
+
+def stop_on_signals(stop: Callable[[], None]) -> None:
+    """Call ``stop`` once SIGTERM or SIGINT arrives, from a thread of its own rather than in the signal handler."""
+    # A handler runs in the main thread between any two of its steps, also inside an Event's wait or set with the
+    # Event's lock held: a handler that set the Event itself waited for that lock for ever (a scheduler sent SIGTERM
+    # just as it began to wait never stopped). A SimpleQueue's put takes no lock a handler can find held.
+    asked: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+    def stopper() -> None:
+        signum = asked.get()
+        log.info("stopping: %s received", signal.Signals(signum).name)
+        stop()
+
+    threading.Thread(target=stopper, name="stop-on-signal", daemon=True).start()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, _frame: asked.put(signum))
 
 
 def in_background(parent: int, busy: threading.Event | None = None, *, niceness: int) -> None:

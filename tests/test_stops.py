@@ -111,6 +111,30 @@ def test_a_stop_waits_for_a_job_only_as_long_as_it_is_told(store: Engine, tmp_pa
         release.set()
 
 
+#: A process that takes the stop Event's lock, as its main thread does inside any wait or set of it, and is sent SIGTERM
+#: while it holds it: the handler runs there, in the main thread.
+_SIGNAL_WITH_THE_LOCK_HELD = """
+import os, signal, threading, time
+from onereturn.processes import stop_on_signals
+stopped = threading.Event()
+stop_on_signals(stopped.set)
+with stopped._cond:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.5)
+print("stopped" if stopped.wait(10) else "never stopped")
+"""
+
+
+def test_a_stop_signal_that_arrives_while_the_stop_event_is_held_still_stops() -> None:
+    """SIGTERM arriving while the main thread holds the stop Event's lock (the moment it begins to wait for it) still
+    stops the process: the scheduler's own handler set the Event there and waited for that lock for ever."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_WITH_THE_LOCK_HELD], capture_output=True, text=True, timeout=BOUND, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "stopped", done.stdout + done.stderr[-3000:]
+
+
 def _onereturn(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("onereturn")), *args]
 
@@ -121,9 +145,14 @@ def _stopped_within(process: subprocess.Popen[bytes], log: Path) -> float:
     try:
         process.wait(BOUND)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        pytest.fail(f"no end {BOUND} s after SIGTERM:\n{log.read_text(errors='replace')[-3000:]}")
+        # With PYTHONFAULTHANDLER set, SIGABRT writes each thread's stack to the log: where the stop was held up.
+        process.send_signal(signal.SIGABRT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        pytest.fail(f"no end {BOUND} s after SIGTERM:\n{log.read_text(errors='replace')[-6000:]}")
     return time.monotonic() - started
 
 
@@ -152,6 +181,7 @@ def test_serve_and_the_scheduler_stop_at_random_moments(
         "ONERETURN_UPLOAD_LEASE_SECONDS": "2",
         # One upload process: a stop ends one as it ends two, and each start of one is about 2 s of CPU.
         "ONERETURN_UPLOAD_SLOTS": "1",
+        "PYTHONFAULTHANDLER": "1",
     }
     longest, accepted, sent = 0.0, dict[int, int](), 0
     log = tmp_path / "stops.log"
