@@ -424,7 +424,7 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
             next_run_time=now + timedelta(seconds=1),
             **({"executor": BUILDS, "kwargs": {"database_url": build_url}} if apart else {}),
         )
-    wanted |= _ssd_reads(scheduler)
+    wanted |= _ssd_reads(scheduler, engine)
     removed = 0
     for scheduled in scheduler.get_jobs():
         if scheduled.id not in wanted:
@@ -433,15 +433,15 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
     return {"planned": len(planned), "missed_now_due": missed, "removed": removed}
 
 
-def _ssd_reads(scheduler: Any) -> set[str]:
-    """Add a read of each configured council's SSD database at its time (``ONERETURN_SSD_READS``); its job ids."""
+def _ssd_reads(scheduler: Any, engine: Engine) -> set[str]:
+    """Add a read of each council's SSD database at its time (its agency's ``ssd.read``); their job ids."""
     from apscheduler.triggers.cron import CronTrigger
 
     from collectors.ssd.database import sources
 
     settings = jobs.settings()
     ids = set()
-    for source in sources(settings).values():
+    for source in sources(engine).values():
         ids.add(source.job_id)
         trigger = CronTrigger.from_crontab(source.at, timezone=ZoneInfo(settings.timezone))
         scheduled = scheduler.get_job(source.job_id)

@@ -130,7 +130,7 @@ def resume_command() -> None:
 
 @records_app.command("read-ssd")
 def read_ssd_command(
-    agency: Annotated[str, typer.Option("--agency", help="The council's agency code, as ONERETURN_SSD_READS names it")],
+    agency: Annotated[str, typer.Option("--agency", help="The council's agency code (its agency sets ssd.read)")],
     year: Annotated[
         str | None,
         typer.Option(
@@ -148,16 +148,17 @@ def read_ssd_command(
     from onereturn.settings import get_settings
 
     settings = get_settings()
+    engine = ready_engine()
     try:
-        source = sources(settings).get(agency)
+        source = sources(engine).get(agency)
         year = mapped_year(read_collection_year(year)) if year is not None else None
     except (ValueError, InvalidInput) as exc:
         raise typer.BadParameter(str(exc)) from None
     if source is None:
         raise typer.BadParameter(
-            f"no SSD database is configured for {agency} (ONERETURN_SSD_READS)", param_hint="--agency"
+            f"no SSD database is set for {agency}: its agency's ssd.read names none", param_hint="--agency"
         )
-    ok, done = run_read(ready_engine(), settings, source, year=year, by="onereturn records read-ssd")
+    ok, done = run_read(engine, settings, source, year=year, by="onereturn records read-ssd")
     typer.echo(done if ok else f"Nothing stored: {done}", err=not ok)
     raise typer.Exit(0 if ok else 1)
 

@@ -169,12 +169,14 @@ def validation_problems(exc: ValidationError, label: str, key_line: dict[str, in
     out = []
     for err in exc.errors():
         key = str(err["loc"][0]) if err["loc"] else ""
+        # A key of a table inside the block (``ssd.read.at``) is named whole; its line is its outer key's.
+        path = ".".join(str(part) for part in err["loc"])
         where = key_line.get(key, line)
-        what = f"{key}: {err['msg']}" if key else err["msg"].removeprefix("Value error, ")
+        what = f"{path}: {err['msg']}" if path else err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            what = f"unknown key {key!r}"
+            what = f"unknown key {path!r}"
         elif err["type"] == "missing":
-            what = f"missing key {key!r}"
+            what = f"missing key {path!r}"
         out.append(Problem(label, where, "invalid-definition", what))
     return out
 

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, com
 from sqlmodel import Session
 
 from mappings import keys
+from mappings.council_ssd import CouncilSsd
 from mappings.keys import APPROVER_SCOPE
 from mappings.models import ApiKey
 
@@ -27,6 +28,9 @@ class AgencyRecord(BaseModel):
     given_orgs: list[str] = Field(description="The org units as given: GSS codes and type: selectors")
     published: str = Field(
         default="", description="Why its figures are official statistics it publishes itself, needing no sign-off"
+    )
+    ssd: CouncilSsd = Field(
+        default_factory=CouncilSsd, description="A council's settings for its SSD extract (the defaults: none set)"
     )
     created_at: datetime | None
     updated_at: datetime | None

@@ -23,6 +23,7 @@ from indicators.catalogue import Located, read_files, validation_problems
 from indicators.store.models import Submission
 from indicators.tomlfile import Problem, TomlFile
 from mappings.catalogue import LEVEL_GROUPS, Catalogue
+from mappings.council_ssd import CouncilSsd
 from mappings.keys import APPROVER_SCOPE, DEFAULT_SCOPES
 from mappings.models import (
     Agency,
@@ -76,6 +77,9 @@ class AgencySpec(_Spec):
     records_as: str = ""
     #: The real code a store made before kept this agency's figures under; they move to its own org unit at load.
     moved_from: str = ""
+    #: A council's settings for its SSD extract (``[agency.ssd]``): the allocated worker's roles, the payloads'
+    #: identifiers, a read from its own database.
+    ssd: CouncilSsd | None = None
 
 
 class KeySpec(_Spec):
@@ -275,6 +279,18 @@ def _check_designated(result: AgencySet) -> None:
 _DEFINITION_EXTRAS = ("records_as", "moved_from", "publishes", "keys_nothing")
 
 
+def _definition(spec: AgencySpec) -> dict[str, Any]:
+    """The agency as kept: what it answers for, and the file's optional fields where given."""
+    return {
+        "orgs": spec.orgs,
+        "returns": spec.returns,
+        "indicators": spec.indicators,
+        **({"published": spec.published} if spec.published else {}),
+        **{k: v for k in _DEFINITION_EXTRAS if (v := getattr(spec, k))},
+        **({"ssd": ssd} if spec.ssd is not None and (ssd := spec.ssd.stored()) else {}),
+    }
+
+
 def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) -> dict[str, int]:
     """Store the bundled agencies (with ``with_keys``, the demo: agencies and hashed keys); without, leave the store's
     as they are: hosts share one store, and one host started without the demo must not undo another's
@@ -305,13 +321,7 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
             "email": a.spec.email,
             "source": a.file,
             "origin": "bundled",
-            "definition": {
-                "orgs": a.spec.orgs,
-                "returns": a.spec.returns,
-                "indicators": a.spec.indicators,
-                **({"published": a.spec.published} if a.spec.published else {}),
-                **{k: v for k in _DEFINITION_EXTRAS if (v := getattr(a.spec, k))},
-            },
+            "definition": _definition(a.spec),
         }
         row = session.get(Agency, c)
         if row is None:

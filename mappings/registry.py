@@ -28,6 +28,7 @@ from indicators.service import indicators_by_id
 from mappings.access import AgencyRecord
 from mappings.agencies import resolve_orgs
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
+from mappings.council_ssd import CouncilSsd, of_definition
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from onereturn.errors import InvalidInput, NotFound, UnsupportedFile
 
@@ -63,6 +64,11 @@ class AgencyInput(BaseModel):
         description="Why its figures are official statistics it publishes itself (they then need no sign-off); "
         "empty for a body whose approver signs its figures off",
     )
+    ssd: CouncilSsd | None = Field(
+        default=None,
+        description="A council's settings for its SSD extract: the allocated worker's roles, names in DfE's "
+        "payloads, a scheduled read from its own database",
+    )
 
     @field_validator("email")
     @classmethod
@@ -92,6 +98,7 @@ class AgencyChange(BaseModel):
     indicators: list[str] | None = None
     provenance: str | None = Field(default=None, max_length=500)
     published: str | None = Field(default=None, max_length=500)
+    ssd: CouncilSsd | None = None
 
 
 @dataclass(frozen=True)
@@ -387,6 +394,7 @@ def _definition(spec: AgencyInput) -> dict[str, Any]:
         "indicators": spec.indicators,
         "provenance": spec.provenance,
         **({"published": spec.published} if spec.published else {}),
+        **({"ssd": ssd} if spec.ssd is not None and (ssd := spec.ssd.stored()) else {}),
     }
 
 
@@ -422,11 +430,15 @@ def _store(session: Session, agency: Resolved, *, origin: str, source: str, now:
     """Create or replace one agency and its links; say which ('created', 'updated', 'unchanged')."""
     spec = agency.spec
     row = session.get(Agency, spec.code)
+    definition = _definition(spec)
+    if spec.ssd is None and row is not None and "ssd" in row.definition:
+        # A spreadsheet has no column for a council's SSD settings: importing its row again leaves them as set.
+        definition["ssd"] = row.definition["ssd"]
     values: dict[str, Any] = {
         "name": spec.name,
         "body_type": spec.body_type,
         "email": spec.email,
-        "definition": _definition(spec),
+        "definition": definition,
     }
     if row is not None and all(getattr(row, k) == v for k, v in values.items()):
         return "unchanged"
@@ -508,6 +520,7 @@ def update_agency(session: Session, code: str, change: AgencyChange, *, source: 
         "indicators": row.definition.get("indicators", []),
         "provenance": row.definition.get("provenance", ""),
         "published": row.definition.get("published", ""),
+        "ssd": row.definition.get("ssd"),
     }
     # The published intake makes a publisher's agency with no org units and the body type "publisher" (its
     # figures come from the publisher's files, keyed by nobody); it is changed like any other, keeping both.
@@ -585,6 +598,7 @@ def describe(session: Session, code: str) -> AgencyRecord:
         source=row.source,
         given_orgs=list(row.definition.get("orgs", [])),
         published=str(row.definition.get("published", "")),
+        ssd=of_definition(row.definition),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -144,28 +145,6 @@ class Settings(BaseSettings):
         "lineage to records, DfE's findings by child) are kept; `onereturn records purge` and a daily job delete "
         "them after this, keeping the derived figures and the counts.",
     )
-    csc_api_identifiers: str = Field(
-        default="",
-        description="Agency codes, split by commas, of the councils that switched on names, UPNs and postcodes in DfE's "
-        "children's social care payloads built from their SSD extracts; for the others those fields are dropped at "
-        "intake and absent from the payloads.",
-    )
-    ssd_reads: str = Field(
-        default="",
-        description="Councils whose SSD the service reads from their own PostgreSQL database on the schedule, split "
-        "by semicolons: AGENCY=URL_VARIABLE [schema=NAME] [year=YYYY-YY] [at=MIN HOUR DAY MONTH WEEKDAY], the URL "
-        "in the environment variable named (never here); schema public, the latest ended collection year the "
-        "service has an SSD mapping for and 0 2 * * * (02:00 daily) unless said; a year= with no mapping is refused "
-        "(docs/settings.md).",
-    )
-    ssd_worker_roles: str = Field(
-        default="",
-        description="Each council's rule for which involvements of its SSD are the allocated worker, split by "
-        "semicolons: AGENCY=ROLE,ROLE with the council's own role ids (ssd_involvements.invo_professional_role_id); "
-        "only involvements of those roles then count for Annex A's allocated team and worker, the SSDA903's "
-        "SWEpisodes and the payloads' care workers. For a council not named every involvement counts, and the "
-        "payloads' care workers are role CW (docs/records.md).",
-    )
     ssd_read_timeout_seconds: float = Field(
         default=300, gt=0, description="The statement timeout of each table's read from a council's SSD database."
     )
@@ -195,16 +174,6 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a known time zone, e.g. Europe/London") from None
         return value
 
-    @field_validator("ssd_worker_roles")
-    @classmethod
-    def _worker_roles_read(cls, value: str) -> str:
-        worker_roles_by_agency(value)
-        return value
-
-    def worker_roles(self, agency_code: str) -> tuple[str, ...]:
-        """The council's role ids that are the allocated worker (``ONERETURN_SSD_WORKER_ROLES``); none: every role."""
-        return worker_roles_by_agency(self.ssd_worker_roles).get(agency_code, ())
-
     @property
     def effective_database_url(self) -> str:
         """Return the database URL, defaulting to SQLite in the data folder."""
@@ -218,33 +187,24 @@ class Settings(BaseSettings):
         return self.effective_database_url.startswith("sqlite:")
 
 
-#: The longest role id the SSD holds (ssd_involvements.invo_professional_role_id is NVARCHAR(200), tables.md).
-ROLE_LENGTH = 200
-
-
-def worker_roles_by_agency(text: str) -> dict[str, tuple[str, ...]]:
-    """``AGENCY=ROLE,ROLE; AGENCY=ROLE`` read into each agency's roles; a ValueError says what is wrong."""
-    found: dict[str, tuple[str, ...]] = {}
-    for entry in (e.strip() for e in text.split(";")):
-        if not entry:
-            continue
-        agency, equals, listed = (part.strip() for part in entry.partition("="))
-        if not equals or not agency:
-            raise ValueError(f"{entry[:80]!r} is not AGENCY=ROLE,ROLE")
-        if agency in found:
-            raise ValueError(f"agency {agency[:64]} is named twice")
-        roles = tuple(dict.fromkeys(r.strip() for r in listed.split(",")))
-        if not all(roles) or any(len(r) > ROLE_LENGTH for r in roles):
-            raise ValueError(
-                f"the roles of {agency[:64]} must be role ids of at most {ROLE_LENGTH} characters, split by commas, "
-                "none blank"
-            )
-        found[agency] = roles
-    return found
+#: Settings of one council that an earlier release read from the environment, and where each is kept now.
+MOVED = {
+    "ONERETURN_SSD_READS": "ssd.read",
+    "ONERETURN_SSD_WORKER_ROLES": "ssd.worker_roles",
+    "ONERETURN_CSC_API_IDENTIFIERS": "ssd.payload_identifiers",
+}
 
 
 def load_settings() -> Settings:
     """Build settings from the environment, naming the variable of any bad value."""
+    moved = [f"{name} (now its agency's {where})" for name, where in MOVED.items() if os.environ.get(name, "").strip()]
+    if moved:
+        # Read silently no more, they would leave a council's rule unapplied without a word: the start stops instead.
+        raise ConfigurationError(
+            "Each council's SSD settings are kept with its agency (its agency file's [agency.ssd] table, or `ssd` "
+            f"given to POST or PATCH /api/agencies; docs/records.md), no longer in the environment: move {', '.join(moved)}, "
+            "then unset the variable"
+        )
     try:
         return Settings()
     except ValidationError as exc:

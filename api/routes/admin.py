@@ -15,8 +15,9 @@ from api.params import IsoDatetime
 from indicators.periods import utc
 from mappings import access, registry
 from mappings.access import AgencyImport, AgencyRecord, KeyCreate, KeyIssued, KeyPublic
+from mappings.council_ssd import CouncilSsd
 from onereturn import audittrail
-from onereturn.errors import PayloadTooLarge
+from onereturn.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["administration"])
 #: A key's visible prefix, or its start: at most the 16 characters stored (a longer one names no key).
@@ -28,6 +29,22 @@ OFFICER_ONLY: dict[int | str, dict[str, Any]] = {
 }
 #: The largest agency spreadsheet accepted (a national list is a few hundred kilobytes).
 MAX_AGENCY_FILE = 5 * 1024 * 1024
+
+
+def _read_year_mapped(ssd: CouncilSsd | None) -> None:
+    """Refuse a council's scheduled SSD read of a collection year the service ships no SSD mapping for."""
+    if ssd is not None and ssd.read is not None and ssd.read.year is not None:
+        from collectors.ssd.database import mapped_year
+
+        try:
+            mapped_year(ssd.read.year)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"ssd.read.year: {exc}",
+                errors=[
+                    {"type": "value_error", "loc": ["body", "ssd", "read", "year"], "msg": str(exc), "input": None}
+                ],
+            ) from None
 
 
 @router.post(
@@ -42,6 +59,7 @@ def create_agency(
 ) -> AgencyRecord:
     """Add one agency, with the checks of the agency files (known body type, org units and returns; one source per figure)."""
     annotate(request, object=f"agency {body.code}")
+    _read_year_mapped(body.ssd)
     return registry.create_agency(session, body, source=f"api: {principal.name}")
 
 
@@ -56,6 +74,7 @@ def update_agency(
 ) -> AgencyRecord:
     """Change the fields given of an imported or added agency; its links are rebuilt and checked again."""
     annotate(request, object=f"agency {code}")
+    _read_year_mapped(body.ssd)
     return registry.update_agency(session, code, body, source=f"api: {principal.name}")
 
 

@@ -75,12 +75,12 @@ class FromExtract:
         if roles is None or roles.is_empty():
             return (
                 "Allocated team and worker (SSD): every involvement counts, whatever its role: the council set no rule "
-                "for which roles are the allocated worker (ONERETURN_SSD_WORKER_ROLES) when the extract was read."
+                "for which roles are the allocated worker (its agency's ssd.worker_roles) when the extract was read."
             )
         return (
             "Allocated team and worker (SSD): only involvements of the council's role(s) "
             f"{', '.join(roles['role'].to_list())} count, its rule for which roles are the allocated worker "
-            "(ONERETURN_SSD_WORKER_ROLES) when the extract was read."
+            "(its agency's ssd.worker_roles) when the extract was read."
         )
 
 

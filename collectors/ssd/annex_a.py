@@ -2,7 +2,7 @@
 contacts and early help of Lists 1 and 2, and per child the dated rows the columns only the SSD holds are read from
 (involvements, visits, IRO contact, care plans, health checks, missing episodes, care leavers' advisers, family).
 Where the council has a rule for which involvement roles are the allocated worker (its own role ids,
-``ONERETURN_SSD_WORKER_ROLES``), only the involvements of those roles are kept, and the rule's roles beside them
+its agency's ``ssd.worker_roles``), only the involvements of those roles are kept, and the rule's roles beside them
 (``worker_roles``) for the front sheet to name; without one every involvement is kept, whatever its role.
 
 Only these reduced rows are kept (encrypted, as the record files are: ``collectors.annex_a.from_ssd``), never the

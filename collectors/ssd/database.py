@@ -3,9 +3,9 @@ table the SSD v1.4.5 names copied out as ``ssd_<table>.csv`` (the same member by
 read-only transaction under a statement timeout and within the upload limit, then taken through exactly the path
 of an uploaded extract (``collectors/ssd/receiving.py``).
 
-Configuration is ``ONERETURN_SSD_READS`` (``docs/settings.md``): per agency, the name of the environment variable
-holding the connection URL (so no password is in the store, the repository or the settings), the schema of the
-``ssd_*`` tables, the collection year and when. Nothing read is logged, and the URL never appears in a message:
+Each council sets it in its agency's ``ssd.read`` (``mappings/council_ssd.py``, ``docs/records.md``): the name of the
+environment variable holding the connection URL (so no password is in the store, the repository or the agency
+file), the schema of the ``ssd_*`` tables, the collection year and when. Nothing read is logged, and the URL never appears in a message:
 errors are rewritten without it (:func:`_scrubbed`).
 """
 
@@ -23,12 +23,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from collectors.records import receiving as records
-from collectors.records.contract import read_collection_year
 from collectors.records.service import process_records
 from collectors.ssd.receiving import Taken, receive_extract
 from collectors.ssd.spec import mapped_years, tables
+from mappings.council_ssd import DEFAULT_AT, DEFAULT_SCHEMA, ssd_reads
 from onereturn.errors import InvalidInput, OneReturnError, PayloadTooLarge
 from onereturn.jobs import run_once, set_detail
 from onereturn.settings import Settings
@@ -36,16 +37,10 @@ from onereturn.workspace import private_folder
 
 log = logging.getLogger("onereturn.ssd_database")
 
-#: When a council's read runs when its entry does not say: 02:00 every day, the scheduler's time zone (crontab).
-DEFAULT_AT = "0 2 * * *"
-DEFAULT_SCHEMA = "public"
 #: The name the extract read is known by (its Annex A upload, its payloads, the audit), as an uploaded ZIP's would be.
 EXTRACT_NAME = "ssd_database.zip"
 #: How long connecting may take, in seconds; the statement timeout bounds each table's read.
 CONNECT_SECONDS = 15
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_AGENCY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 #: Types with no ordering: a column of one is left out of a table's ORDER BY.
 _UNSORTED = frozenset({"json", "xml", "point", "polygon", "line", "circle", "path", "box", "lseg"})
 #: A fixed time in each member: the same tables read again are the same ZIP, so a repeat is known by its hash.
@@ -72,43 +67,13 @@ class Source:
         return f"ssd-read:{self.agency_code}"
 
 
-def sources(settings: Settings) -> dict[str, Source]:
-    """The councils whose SSD database the service reads, by agency, from ``ssd_reads``; ValueError names a bad one."""
-    found: dict[str, Source] = {}
-    for entry in filter(None, (e.strip() for e in settings.ssd_reads.split(";"))):
-        source = _source(entry)
-        if source.agency_code in found:
-            raise ValueError(f"ONERETURN_SSD_READS: agency {source.agency_code} is named twice")
-        found[source.agency_code] = source
-    return found
-
-
-def _source(entry: str) -> Source:
-    """One entry: ``AGENCY=URL_VARIABLE [schema=NAME] [year=YYYY-YY] [at=MIN HOUR DAY MONTH WEEKDAY]``."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    head, *rest = entry.split()
-    agency, _, variable = head.partition("=")
-    if not _AGENCY.fullmatch(agency) or not _ENV.fullmatch(variable):
-        raise ValueError(f"ONERETURN_SSD_READS: {head[:80]!r} is not AGENCY=URL_VARIABLE")
-    options: dict[str, str] = {}
-    while rest:
-        key, _, value = rest.pop(0).partition("=")
-        if key == "at":
-            # The crontab's five fields are the rest of the entry.
-            value, rest = " ".join([value, *rest]), []
-        if key not in ("schema", "year", "at") or not value:
-            raise ValueError(f"ONERETURN_SSD_READS: {key[:40]!r} for {agency} is not schema=, year= or at=")
-        options[key] = value
-    schema = options.get("schema", DEFAULT_SCHEMA)
-    if not _IDENTIFIER.fullmatch(schema):
-        raise ValueError(f"ONERETURN_SSD_READS: schema {schema[:80]!r} for {agency} is not a plain name")
-    try:
-        year = mapped_year(read_collection_year(options["year"])) if "year" in options else None
-        CronTrigger.from_crontab(options.get("at", DEFAULT_AT))
-    except (InvalidInput, ValueError) as exc:
-        raise ValueError(f"ONERETURN_SSD_READS: for {agency}: {exc}") from None
-    return Source(agency, variable, schema, year, options.get("at", DEFAULT_AT))
+def sources(engine: Engine) -> dict[str, Source]:
+    """The councils whose SSD database the service reads, by agency: each agency's ``ssd.read`` setting."""
+    with Session(engine) as session:
+        reads = ssd_reads(session)
+    return {
+        code: Source(code, read.url_variable, read.tables_schema, read.year, read.at) for code, read in reads.items()
+    }
 
 
 def last_ended_year(today: date) -> str:
@@ -144,7 +109,7 @@ def year_of(settings: Settings, source: Source, year: str | None) -> tuple[str, 
     if year is not None:
         return mapped_year(year), "asked"
     if source.year is not None:
-        return source.year, "ONERETURN_SSD_READS sets it"
+        return mapped_year(source.year), "the council's setting"
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     found, ended = default_year(today), last_ended_year(today)
     if found == ended:
@@ -343,7 +308,7 @@ def run_read(
 
 def scheduled_read(engine: Engine, settings: Settings, agency_code: str) -> None:
     """The scheduler's read of one council's SSD database (a failure is recorded, never raised into the scheduler)."""
-    source = sources(settings).get(agency_code)
+    source = sources(engine).get(agency_code)
     if source is None:
         log.warning("no SSD database is configured for %s any more; nothing read", agency_code)
         return

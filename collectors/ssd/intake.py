@@ -96,7 +96,7 @@ class Extract:
     notes: list[str] = field(default_factory=list)
     code_map: dict[tuple[str, str], str] = field(default_factory=dict)
     rows: int = 0
-    #: The council's role ids that are the allocated worker (``ONERETURN_SSD_WORKER_ROLES``); none: every role.
+    #: The council's role ids that are the allocated worker (its agency's ``ssd.worker_roles``); none: every role.
     worker_roles: tuple[str, ...] = ()
 
 

@@ -186,7 +186,7 @@ def care_workers(t: Tables, rid: str, w: Window) -> list[Payload] | None:
     the window (lines 1176-1240).
 
     Choice: the builder takes role CW (line 1220); the SSD's role ids are the council's own (tables.md,
-    ssd_involvements), so a council's rule (``ONERETURN_SSD_WORKER_ROLES``) names its roles in place of CW."""
+    ssd_involvements), so a council's rule (its agency's ``ssd.worker_roles``) names its roles in place of CW."""
     gate = [
         r
         for r in t.cin_plans.get(rid, [])

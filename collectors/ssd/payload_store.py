@@ -33,6 +33,7 @@ from collectors.ssd.intake import Extract
 from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import Payload, payload_hash
 from collectors.ssd.payload_build import build
+from mappings.council_ssd import council_ssd
 from onereturn import keptfiles
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
@@ -42,9 +43,10 @@ MEMBER = "csc_api_payloads.json"
 NEW, UPDATED, UNCHANGED, DELETED = "new", "updated", "unchanged", "deleted"
 
 
-def identifiers_on(settings: Settings, agency_code: str) -> bool:
-    """Whether the council switched on names, UPNs and postcodes in its payloads (``ONERETURN_CSC_API_IDENTIFIERS``)."""
-    return agency_code in {c.strip() for c in settings.csc_api_identifiers.split(",") if c.strip()}
+def identifiers_on(engine: Engine, agency_code: str) -> bool:
+    """Whether the council switched on names, UPNs and postcodes in its payloads (its ``ssd.payload_identifiers``)."""
+    with Session(engine) as session:
+        return council_ssd(session, agency_code).payload_identifiers
 
 
 @dataclass
@@ -67,9 +69,9 @@ def file_hash(path: Path) -> str:
         return hashlib.file_digest(data, "sha256").hexdigest()
 
 
-def prepare_for(extract: Extract, settings: Settings, agency_code: str) -> Prepared:
+def prepare_for(extract: Extract, engine: Engine, settings: Settings, agency_code: str) -> Prepared:
     """The council's payloads from its extract, on today's window, with names and postcodes as it switched them."""
-    return prepare(extract, today(settings), identifiers=identifiers_on(settings, agency_code))
+    return prepare(extract, today(settings), identifiers=identifiers_on(engine, agency_code))
 
 
 def prepare(extract: Extract, run: date, *, identifiers: bool) -> Prepared:

@@ -27,6 +27,7 @@ from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import kept_items
 from collectors.ssd.service import Made, make_returns
 from indicators.store.models import RECORDS_KIND, Submission
+from mappings.council_ssd import council_ssd
 from mappings.geography import dfe_la_number
 from mappings.illustrative import councils_of
 from onereturn.errors import InvalidInput, PayloadTooLarge
@@ -88,13 +89,14 @@ def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, n
     """The extract checked and the year's files made, for the council the agency answers for."""
     with Session(engine) as session:
         councils = councils_of(session, agency_code)
+        own = council_ssd(session, agency_code)
     if len(councils) != 1:
         raise InvalidInput(f"an SSD extract is a council's: agency {agency_code} answers for {len(councils)} councils")
     lea = dfe_la_number(councils[0].rules_as)
     if lea is None:
         raise InvalidInput(f"{councils[0].rules_as} has no DfE council number, which the CIN census's header needs")
     # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
-    keep = kept_items(identifiers=payload_store.identifiers_on(settings, agency_code))
+    keep = kept_items(identifiers=own.payload_identifiers)
     return make_returns(
         path,
         name,
@@ -102,7 +104,7 @@ def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, n
         lea,
         max_unpacked=settings.max_upload_bytes,
         keep=keep,
-        worker_roles=settings.worker_roles(agency_code),
+        worker_roles=tuple(own.worker_roles),
     )
 
 
@@ -175,7 +177,7 @@ def receive_extract(
     # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
     extract, made.extract = made.extract, None
     assert extract is not None
-    prepared = payload_store.prepare_for(extract, settings, agency_code)
+    prepared = payload_store.prepare_for(extract, engine, settings, agency_code)
     taken = Taken(name, made)
     with private_folder(settings, "ssd-") as work:
         spooled = []

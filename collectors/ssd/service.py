@@ -101,11 +101,11 @@ def _role_notes(extract: Extract) -> list[str]:
     if not extract.worker_roles:
         return [
             "no rule of the council's says which involvement roles are the allocated worker "
-            "(ONERETURN_SSD_WORKER_ROLES): every involvement counts for Annex A's allocated team and worker and "
+            "(its agency's ssd.worker_roles): every involvement counts for Annex A's allocated team and worker and "
             "the SSDA903's SWEpisodes; DfE's payloads' care workers are role CW, as D2I's builder takes them"
         ]
     notes = [
-        f"the council's rule for the allocated worker (ONERETURN_SSD_WORKER_ROLES): only involvements of role(s) "
+        f"the council's rule for the allocated worker (its agency's ssd.worker_roles): only involvements of role(s) "
         f"{', '.join(extract.worker_roles)} count for Annex A's allocated team and worker, the SSDA903's "
         "SWEpisodes and DfE's payloads' care workers"
     ]

@@ -45,7 +45,7 @@ def as_date(column: pl.Expr) -> pl.Expr:
 
 
 #: The involvement's role, the council's own ids (tables.md, ssd_involvements: NVARCHAR(200), local values): the
-#: council's rule for which roles are the allocated worker reads it (``ONERETURN_SSD_WORKER_ROLES``).
+#: council's rule for which roles are the allocated worker reads it (its agency's ``ssd.worker_roles``).
 ROLE = "invo_professional_role_id"
 
 

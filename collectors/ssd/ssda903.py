@@ -24,7 +24,7 @@ Readings where the SSD's definitions leave a choice (each with its source):
   social worker reporting period", read as ``collection_start - 1 year``); 2023-24's rules start it with the year.
   The SSD's role ids are the council's own (tables.md: ``invo_professional_role_id`` NVARCHAR(200), local values)
   and it does not mark which is the social worker's (the DfE API flows repository's issue 93, users_asks.md): where
-  the council has a rule for which roles are the allocated worker (``ONERETURN_SSD_WORKER_ROLES``), only
+  the council has a rule for which roles are the allocated worker (its agency's ``ssd.worker_roles``), only
   involvements of those roles are written; without one every involvement counts.
 - SW_ID is the worker's Social Work England registration number, ``prof_social_worker_registration_no`` of the
   ``ssd_professionals`` row the involvement names (the SSD spec's PROF002A: "This is the child and family social

@@ -5,6 +5,13 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from mappings.council_ssd import CouncilSsd
+from mappings.models import Agency
 
 PERSON = (
     "pers_person_id,pers_sex,pers_dob,pers_ethnicity,pers_upn_unknown,pers_forename\n"
@@ -32,3 +39,14 @@ def extract_zip(path: Path, members: dict[str, str | bytes]) -> Path:
 def good(tmp_path: Path, **more: str) -> Path:
     """A small, correct extract (two children, two referrals), with ``more`` members besides."""
     return extract_zip(tmp_path / "ssd.zip", {"ssd_person.csv": PERSON, "ssd_cin_episodes.csv": EPISODES, **more})
+
+
+def set_council_ssd(engine: Engine, agency_code: str, **given: Any) -> None:
+    """Give the council's agency these SSD settings (none: the defaults), as its agency file or the API would."""
+    stored = CouncilSsd.model_validate(given).stored()
+    with Session(engine) as session:
+        agency = session.get(Agency, agency_code)
+        assert agency is not None, agency_code
+        definition = {k: v for k, v in agency.definition.items() if k != "ssd"}
+        agency.definition = {**definition, **({"ssd": stored} if stored else {})}
+        session.commit()

@@ -21,7 +21,7 @@ from collectors.ssd.models import CscPayloadExtract
 from onereturn import keptfiles
 from onereturn.settings import Settings
 from tests.collectors.records.samples import upload
-from tests.collectors.ssd.ssd_samples import extract_zip
+from tests.collectors.ssd.ssd_samples import extract_zip, set_council_ssd
 from tests.collectors.ssd.test_csc_payload import TINY, read, tables
 
 COUNTY = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
@@ -169,8 +169,9 @@ def test_the_payloads_are_sealed_again_by_a_rotation_of_the_keys(
     assert [i["la_child_id"] for i in answer.json()["items"]] == ["C1", "C2", "C5"]
 
 
-def test_names_upns_and_postcodes_are_switched_on_per_council() -> None:
-    settings = Settings(csc_api_identifiers=" synthetic_county, lewisham_council")
-    assert payload_store.identifiers_on(settings, "synthetic_county")
-    assert not payload_store.identifiers_on(settings, "notts_cyp")
-    assert not payload_store.identifiers_on(Settings(), "synthetic_county")
+def test_names_upns_and_postcodes_are_switched_on_per_council(store: Engine) -> None:
+    assert not payload_store.identifiers_on(store, "synthetic_county")
+    set_council_ssd(store, "synthetic_county", payload_identifiers=True)
+    assert payload_store.identifiers_on(store, "synthetic_county")
+    assert not payload_store.identifiers_on(store, "lewisham_council")
+    assert not payload_store.identifiers_on(store, "no_such_agency")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
@@ -21,13 +22,14 @@ from collectors.ssd import database
 from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.spec import mapped_years
 from indicators.store.models import Submission
+from mappings.council_ssd import SsdRead
 from onereturn import jobs
 from onereturn.errors import InvalidInput
 from onereturn.models import JobRun
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import upload
-from tests.collectors.ssd.ssd_samples import EPISODES, PERSON, extract_zip
+from tests.collectors.ssd.ssd_samples import EPISODES, PERSON, extract_zip, set_council_ssd
 
 COUNTY = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
 AGENCY = "synthetic_county"
@@ -71,8 +73,10 @@ def ssd_schema() -> Iterator[str]:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def _settings(tmp_path: Path, schema: str = "public") -> Settings:
-    return Settings(data_dir=tmp_path / "data", ssd_reads=f"{AGENCY}={VARIABLE} schema={schema} year=2024-25")
+def _settings(store: Engine, tmp_path: Path, schema: str = "public") -> Settings:
+    """The county's read of its SSD set on its agency, and the service's settings."""
+    set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE, "schema": schema, "year": "2024-25"})
+    return Settings(data_dir=tmp_path / "data")
 
 
 @pytest.mark.postgres
@@ -81,8 +85,8 @@ def test_a_read_gives_what_an_upload_of_the_same_tables_gives(
     store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, SERVER)
-    settings = _settings(tmp_path, ssd_schema)
-    source = database.sources(settings)[AGENCY]
+    settings = _settings(store, tmp_path, ssd_schema)
+    source = database.sources(store)[AGENCY]
     ok, done = database.run_read(store, settings, source)
     assert ok, done
     assert "cin_census_from_ssd.xml" in done
@@ -136,9 +140,9 @@ def test_a_refused_extract_stores_nothing_and_says_why(
             f"UPDATE {ssd_schema}.ssd_cin_episodes SET cine_referral_source_code = 'ZZ9' WHERE cine_referral_id = 'R2'"
         )
     monkeypatch.setenv(VARIABLE, SERVER)
-    settings = _settings(tmp_path, ssd_schema)
+    settings = _settings(store, tmp_path, ssd_schema)
     before = _counted(store, Submission)
-    ok, why = database.run_read(store, settings, database.sources(settings)[AGENCY])
+    ok, why = database.run_read(store, settings, database.sources(store)[AGENCY])
     assert not ok
     assert "refused" in why
     assert "ssd_cin_episodes/2/cine_referral_source_code" in why
@@ -160,10 +164,10 @@ def test_the_url_is_never_in_a_log_or_an_error(
     store: Engine, tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv(VARIABLE, url)
-    settings = _settings(tmp_path)
+    settings = _settings(store, tmp_path)
     caplog.set_level(logging.DEBUG)
     before = _counted(store, Submission)
-    ok, why = database.run_read(store, settings, database.sources(settings)[AGENCY], by="onereturn records read-ssd")
+    ok, why = database.run_read(store, settings, database.sources(store)[AGENCY], by="onereturn records read-ssd")
     assert not ok
     assert why.startswith("the SSD database could not be read")
     with Session(store) as session:
@@ -176,18 +180,34 @@ def test_the_url_is_never_in_a_log_or_an_error(
 
 def test_a_setting_not_set_is_a_failed_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(VARIABLE, raising=False)
-    settings = _settings(tmp_path)
+    settings = Settings(data_dir=tmp_path / "data")
     with pytest.raises(database.ReadFailed, match=f"{VARIABLE} is not set"):
-        database.read_now(None, settings, database.sources(settings)[AGENCY], year=None, submitted_by="")  # type: ignore[arg-type]
+        database.read_now(None, settings, database.Source(AGENCY, VARIABLE), year=None, submitted_by="")  # type: ignore[arg-type]
 
 
-def test_the_settings_are_read_and_a_bad_one_is_named() -> None:
-    found = database.sources(Settings(ssd_reads="a1=URL_A; b2=URL_B schema=ssd year=2024-25 at=30 3 * * 1-5"))
-    assert found["a1"] == database.Source("a1", "URL_A")
-    assert found["b2"] == database.Source("b2", "URL_B", "ssd", "2024-25", "30 3 * * 1-5")
-    for bad in ("a1", "a1=URL schema=x;y", "a1=URL at=99 * * * *", "a1=URL year=2024", "a1=URL when=now", "a1=A;a1=B"):
-        with pytest.raises(ValueError, match="ONERETURN_SSD_READS"):
-            database.sources(Settings(ssd_reads=bad))
+@on_sqlite
+def test_each_councils_read_is_its_agencys_and_a_bad_one_is_named(store: Engine) -> None:
+    assert database.sources(store) == {}
+    set_council_ssd(store, AGENCY, read={"url_variable": "URL_A"})
+    set_council_ssd(
+        store,
+        "lewisham_council",
+        read={"url_variable": "URL_B", "schema": "ssd", "year": "2024-25", "at": "30 3 * * 1-5"},
+    )
+    found = database.sources(store)
+    assert found[AGENCY] == database.Source(AGENCY, "URL_A")
+    assert found["lewisham_council"] == database.Source("lewisham_council", "URL_B", "ssd", "2024-25", "30 3 * * 1-5")
+    for bad, said in (
+        ({}, "url_variable"),
+        ({"url_variable": "postgresql://x"}, "url_variable"),
+        ({"url_variable": "U", "schema": "x;y"}, "schema"),
+        ({"url_variable": "U", "at": "99 * * * *"}, "is not a crontab"),
+        ({"url_variable": "U", "year": "2024"}, "is not a collection year"),
+        ({"url_variable": "U", "year": "2024-26"}, "is not a collection year"),
+        ({"url_variable": "U", "when": "now"}, "when"),
+    ):
+        with pytest.raises(ValidationError, match=said):
+            SsdRead.model_validate(bad)
     assert database.last_ended_year(datetime(2026, 11, 26, tzinfo=UTC).date()) == "2025-26"
     assert database.last_ended_year(datetime(2026, 3, 31, tzinfo=UTC).date()) == "2024-25"
 
@@ -195,8 +215,9 @@ def test_the_settings_are_read_and_a_bad_one_is_named() -> None:
 @on_sqlite
 def test_the_job_is_there_only_for_the_councils_configured(store: Engine, tmp_path: Path) -> None:
     now = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
-    for reads, wanted in (("", set()), (f"{AGENCY}={VARIABLE} at=30 3 * * *", {f"ssd-read:{AGENCY}"})):
-        settings = Settings(data_dir=tmp_path / "data", ssd_reads=reads)
+    for read, wanted in ((None, set()), ({"url_variable": VARIABLE, "at": "30 3 * * *"}, {f"ssd-read:{AGENCY}"})):
+        set_council_ssd(store, AGENCY, read=read)
+        settings = Settings(data_dir=tmp_path / "data")
         jobs.bind(settings=settings)
         try:
             sched = scheduler.build_scheduler(settings)
@@ -219,10 +240,9 @@ def test_tables_over_the_upload_limit_store_nothing(
     store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, SERVER)
-    settings = Settings(
-        data_dir=tmp_path / "data", ssd_reads=f"{AGENCY}={VARIABLE} schema={ssd_schema}", max_upload_bytes=200
-    )
-    ok, why = database.run_read(store, settings, database.sources(settings)[AGENCY])
+    set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE, "schema": ssd_schema})
+    settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=200)
+    ok, why = database.run_read(store, settings, database.sources(store)[AGENCY])
     assert (ok, "over the upload limit of 200 bytes" in why) == (False, True)
     assert _counted(store, Submission) == 0
 
@@ -246,7 +266,7 @@ def test_the_command_reads_now_and_says_what_was_made(
     store: Engine, ssd_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, SERVER)
-    monkeypatch.setenv("ONERETURN_SSD_READS", f"{AGENCY}={VARIABLE} schema={ssd_schema}")
+    set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE, "schema": ssd_schema})
     result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "2024-25")
     assert result.exit_code == 0, result.output
     assert "cin_census_from_ssd.xml (submission" in result.output
@@ -260,7 +280,7 @@ def test_the_command_says_why_nothing_was_stored(
     store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, "postgresql://reader:s3cret-pw@127.0.0.1:1/ssd")
-    monkeypatch.setenv("ONERETURN_SSD_READS", f"{AGENCY}={VARIABLE}")
+    set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE})
     result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "2024-25")
     assert result.exit_code == 1
     assert "Nothing stored: the SSD database could not be read" in result.output
@@ -269,7 +289,7 @@ def test_the_command_says_why_nothing_was_stored(
     assert result.exit_code == 2
     # The usage error is drawn in a box: its words are read across the box's lines.
     words = " ".join(result.output.replace("│", " ").split())
-    assert "no SSD database is configured for nottinghamshire" in words
+    assert "no SSD database is set for nottinghamshire: its agency's ssd.read names none" in words
 
 
 @on_sqlite
@@ -277,7 +297,7 @@ def test_a_failed_scheduled_read_is_recorded_and_the_scheduler_goes_on(
     jobs_on: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, "postgresql://reader:s3cret-pw@127.0.0.1:1/ssd")
-    jobs.bind(settings=_settings(tmp_path))
+    jobs.bind(settings=_settings(jobs_on, tmp_path))
     try:
         scheduler.job_ssd_read(AGENCY)
         scheduler.job_ssd_read("nottinghamshire")  # no longer configured: nothing read, nothing recorded
@@ -299,29 +319,33 @@ def test_the_default_year_is_the_latest_ended_one_with_a_mapping(monkeypatch: py
 
 
 def test_the_year_a_read_is_of_and_why_is_said() -> None:
-    settings = Settings(ssd_reads="a1=URL_A; b2=URL_B year=2024-25")
-    found = database.sources(settings)
-    assert database.year_of(settings, found["b2"], None) == ("2024-25", "ONERETURN_SSD_READS sets it")
+    settings = Settings()
+    found = {"a1": database.Source("a1", "URL_A"), "b2": database.Source("b2", "URL_B", year="2024-25")}
+    assert database.year_of(settings, found["b2"], None) == ("2024-25", "the council's setting")
     assert database.year_of(settings, found["a1"], "2024-25") == ("2024-25", "asked")
     year, why = database.year_of(settings, found["a1"], None)
     assert year in mapped_years()
     assert why.startswith("the latest ended collection year")
 
 
-def test_a_configured_year_without_a_mapping_is_refused_naming_the_years_with_one() -> None:
-    with pytest.raises(ValueError, match=r"ONERETURN_SSD_READS: for a1: .*\(2024-25\), not 2023-24"):
-        database.sources(Settings(ssd_reads="a1=URL_A year=2023-24"))
-
-
 @on_sqlite
-def test_the_scheduler_does_not_start_with_a_year_without_a_mapping(store: Engine, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", ssd_reads=f"{AGENCY}={VARIABLE} year=2023-24")
+def test_a_councils_year_without_a_mapping_is_refused_by_its_read_naming_the_years_with_one(
+    store: Engine, tmp_path: Path
+) -> None:
+    """Set in the council's agency file (the API refuses it up front), its read says so and stores nothing; the
+    scheduler starts, and every other council's read and job goes on."""
+    set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE, "year": "2023-24"})
+    settings = Settings(data_dir=tmp_path / "data")
+    ok, why = database.run_read(store, settings, database.sources(store)[AGENCY])
+    assert not ok
+    assert "mapping the service ships (2024-25), not 2023-24" in why
+    assert _counted(store, Submission) == 0
     jobs.bind(settings=settings)
     try:
         sched = scheduler.build_scheduler(settings)
         sched.start(paused=True)
-        with pytest.raises(ValueError, match=r"mapping the service ships \(2024-25\), not 2023-24"):
-            scheduler.reconcile(sched, store, datetime(2025, 4, 2, 12, 0, tzinfo=UTC))
+        scheduler.reconcile(sched, store, datetime(2025, 4, 2, 12, 0, tzinfo=UTC))
+        assert sched.get_job(f"ssd-read:{AGENCY}") is not None
         sched.shutdown(wait=False)
     finally:
         jobs.unbind("settings")
@@ -332,7 +356,7 @@ def test_the_command_says_the_year_read_and_refuses_one_without_a_mapping(
     store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, "postgresql://reader:s3cret-pw@127.0.0.1:1/ssd")
-    monkeypatch.setenv("ONERETURN_SSD_READS", f"{AGENCY}={VARIABLE}")
+    set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE})
     result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY)
     assert result.exit_code == 1
     assert "(collection year 2024-25: the latest ended collection year" in result.output

@@ -1,4 +1,4 @@
-"""The council's rule for which involvement roles are the allocated worker (``ONERETURN_SSD_WORKER_ROLES``): with it,
+"""The council's rule for which involvement roles are the allocated worker (its agency's ``ssd.worker_roles``): with it,
 only involvements of its roles count for Annex A's allocated team and worker, the SSDA903's SWEpisodes and DfE's
 payloads' care workers, and a role no involvement has is named in the upload's notes; without it, every involvement
 counts as before (the payloads' care workers role CW, as D2I's builder takes them)."""
@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -24,9 +26,10 @@ from collectors.ssd.payload import kept_items
 from collectors.ssd.payload_build import build
 from collectors.ssd.receiving import made_from
 from collectors.ssd.service import Made, make_returns
+from mappings.council_ssd import CouncilSsd, council_ssd
 from onereturn.errors import ConfigurationError
-from onereturn.settings import Settings, load_settings, worker_roles_by_agency
-from tests.collectors.ssd.ssd_samples import extract_zip
+from onereturn.settings import MOVED, Settings, load_settings
+from tests.collectors.ssd.ssd_samples import extract_zip, set_council_ssd
 
 INSPECTION = date(2025, 3, 31)
 RUN = date(2025, 6, 1)
@@ -138,31 +141,41 @@ def test_with_a_rule_only_the_councils_roles_count(tmp_path: Path) -> None:
     assert not any(value in said for value in ("C1", "W1", "Ann Able", "SW0001", "I1", "PA"))
 
 
-def test_a_rule_of_one_role_another_council_set_leaves_this_one_unchanged(tmp_path: Path) -> None:
-    settings = Settings(ssd_worker_roles="lewisham_council=SW")
-    assert settings.worker_roles("lewisham_council") == ("SW",)
-    assert _allocated(_made(tmp_path, settings.worker_roles("synthetic_county")))["C1"] == (
-        "Children in need", "Bob Brook",
-    )  # fmt: skip
+def test_a_rule_of_one_role_another_council_set_leaves_this_one_unchanged(store: Engine, tmp_path: Path) -> None:
+    set_council_ssd(store, "lewisham_council", worker_roles=["SW"])
+    with Session(store) as session:
+        assert council_ssd(session, "lewisham_council").worker_roles == ["SW"]
+        roles = tuple(council_ssd(session, "synthetic_county").worker_roles)
+    assert _allocated(_made(tmp_path, roles))["C1"] == ("Children in need", "Bob Brook")
 
 
-def test_the_setting_is_read_per_council_and_a_bad_one_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert worker_roles_by_agency(" synthetic_county = SW, CW ; lewisham_council=Social Worker;") == {
-        "synthetic_county": ("SW", "CW"), "lewisham_council": ("Social Worker",),
-    }  # fmt: skip
-    assert worker_roles_by_agency("") == {}
-    for bad in ("synthetic_county", "=SW", "synthetic_county=", "synthetic_county=SW,,CW", "a=SW; a=CW",
-                f"a={'R' * 201}"):  # fmt: skip
-        monkeypatch.setenv("ONERETURN_SSD_WORKER_ROLES", bad)
-        with pytest.raises(ConfigurationError, match="ONERETURN_SSD_WORKER_ROLES"):
-            load_settings()
+def test_the_roles_are_read_as_ids_and_a_bad_one_is_named() -> None:
+    assert CouncilSsd.model_validate({"worker_roles": [" SW", "CW ", "SW"]}).worker_roles == ["SW", "CW"]
+    assert CouncilSsd().worker_roles == []
+    for bad in (["SW", ""], ["R" * 201]):
+        with pytest.raises(ValidationError, match="role ids are at most 200 characters, none blank"):
+            CouncilSsd.model_validate({"worker_roles": bad})
 
 
-@pytest.mark.parametrize("roles", ["synthetic_county=SW,XX", ""])
-def test_the_councils_rule_reaches_the_kept_rows_and_annex_as_front_sheet(
-    store: Engine, tmp_path: Path, roles: str
+def test_a_rule_still_set_in_the_environment_stops_the_start_and_says_where_it_is_kept_now(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", ssd_worker_roles=roles)
+    """A council's rule an earlier release read from ONERETURN_SSD_WORKER_ROLES is not dropped without a word."""
+    for variable, kept in MOVED.items():
+        monkeypatch.setenv(variable, "synthetic_county=SW")
+        with pytest.raises(ConfigurationError, match=rf"{variable} \(now its agency's {re.escape(kept)}\)"):
+            load_settings()
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("ONERETURN_SSD_WORKER_ROLES", " ")
+    assert load_settings() is not None
+
+
+@pytest.mark.parametrize("roles", [["SW", "XX"], []])
+def test_the_councils_rule_reaches_the_kept_rows_and_annex_as_front_sheet(
+    store: Engine, tmp_path: Path, roles: list[str]
+) -> None:
+    set_council_ssd(store, "synthetic_county", worker_roles=roles)
+    settings = Settings(data_dir=tmp_path / "data")
     path = _path(tmp_path)
     made = made_from(store, settings, "synthetic_county", "2024-25", path.name, path)
     assert any("names role(s) no involvement in the extract has: XX" in n for n in made.notes) == bool(roles)
