@@ -270,11 +270,14 @@ async def _ssd_upload(
     """Check an SSD extract, make the year's files from it and receive each as a record-level upload (202); None
     when the upload is not one ZIP of SSD tables (it is DfE's own files)."""
     extract = {
-        "agency_code": agency_code, "collection_year": collection_year, "files": uploads,
-        "submitted_by": principal.label, "purpose": purpose,
+        "agency_code": agency_code,
+        "collection_year": collection_year,
+        "files": uploads,
+        "submitted_by": principal.label,
+        "purpose": purpose,
         "start": lambda received: _start_records(request, background, received),
         "audit": lambda named: stored_event(request, principal, named),
-    }  # fmt: skip
+    }
     if ways_in.way_of(extract).name != "ssd":
         return None
     ((name, _),) = uploads

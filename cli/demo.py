@@ -198,8 +198,12 @@ def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-sen2-") as tmp:
         path = demo_sen2(Path(tmp))
-        upload = {"agency_code": RECORDS_AGENCY, "collection_year": RECORDS_YEAR, "files": [(path.name, path)],
-                  "submitted_by": "demo"}  # fmt: skip
+        upload = {
+            "agency_code": RECORDS_AGENCY,
+            "collection_year": RECORDS_YEAR,
+            "files": [(path.name, path)],
+            "submitted_by": "demo",
+        }
         received: Received = ways_in.take(engine, settings, upload)
     name = f"{RECORDS_AGENCY}/SEN2 {RECORDS_YEAR} (synthetic, illustrative)"
     return [DemoUpload(RECORDS_AGENCY, name, received.submission.status, received.submission.message)]
@@ -226,10 +230,25 @@ def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
         done.append(DemoUpload(RECORDS_AGENCY, _ssd_label(sub.filename), sub.status, sub.message))
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-ssd-") as tmp:
-        extract = synthetic_ssd(RECORDS_SEED, RECORDS_SSD_CHILDREN["cin"], RECORDS_YEAR, Path(tmp) / "ssd",
-                                looked_after=RECORDS_SSD_CHILDREN["903"], la=RECORDS_LA)  # fmt: skip
-        ways_in.take(engine, settings, {"agency_code": RECORDS_AGENCY, "collection_year": RECORDS_YEAR,
-                                        "files": [(extract.name, extract)], "submitted_by": "demo", "start": run})  # fmt: skip
+        extract = synthetic_ssd(
+            RECORDS_SEED,
+            RECORDS_SSD_CHILDREN["cin"],
+            RECORDS_YEAR,
+            Path(tmp) / "ssd",
+            looked_after=RECORDS_SSD_CHILDREN["903"],
+            la=RECORDS_LA,
+        )
+        ways_in.take(
+            engine,
+            settings,
+            {
+                "agency_code": RECORDS_AGENCY,
+                "collection_year": RECORDS_YEAR,
+                "files": [(extract.name, extract)],
+                "submitted_by": "demo",
+                "start": run,
+            },
+        )
     return done
 
 

@@ -148,12 +148,20 @@ def one_set(session: Session, settings: Settings, agency_code: str, inspection_d
         held = newest_sources(session, agency_code, inspection_date)
         if not any(s.filename in MADE_FILES for s in held):
             return OneSet(held, None, [_OWN_SET])
-        return OneSet(held, None, ["Built from the newest CIN census and SSDA903 held; the rows kept from the SSD "
-                                   "extract they were made from are gone, so Lists 1 and 2 and the columns only the "
-                                   "extract holds are empty."])  # fmt: skip
+        return OneSet(
+            held,
+            None,
+            [
+                "Built from the newest CIN census and SSDA903 held; the rows kept from the SSD "
+                "extract they were made from are gone, so Lists 1 and 2 and the columns only the "
+                "extract holds are empty."
+            ],
+        )
     if any(s.submission_id > (found.id or 0) for s in own):
-        said = (f"{_OWN_SET} The SSD extract {found.filename} (upload {found.id}, received "
-                f"{found.received_at:%d/%m/%Y}) is older than them and is not read with them.")  # fmt: skip
+        said = (
+            f"{_OWN_SET} The SSD extract {found.filename} (upload {found.id}, received "
+            f"{found.received_at:%d/%m/%Y}) is older than them and is not read with them."
+        )
         return OneSet(own, None, [said])
     from_extract = newest_from_extract(session, settings, agency_code)
     assert from_extract is not None
@@ -161,27 +169,44 @@ def one_set(session: Session, settings: Settings, agency_code: str, inspection_d
     if made is None:
         # Rows kept before the made files were recorded with them: the newest made of each kept before the rows.
         made = _made_before(session, agency_code, from_extract.submission_id)
-    chosen = OneSet([], from_extract, [f"Built from one set of children: the {from_extract.describe()} and the "
-                                       "files made from it (no file the council sent itself is read with them)."])  # fmt: skip
+    chosen = OneSet(
+        [],
+        from_extract,
+        [
+            f"Built from one set of children: the {from_extract.describe()} and the "
+            "files made from it (no file the council sent itself is read with them)."
+        ],
+    )
     for kept_as, library in MADE_FILES.items():
         lists = "3 to 7" if library == "cin" else "8 to 10"
         sub = session.get(Submission, made[kept_as]) if kept_as in made else None
         name = "CIN census" if library == "cin" else "SSDA903"
         if sub is None or sub.purged_at is not None:
             gone = "made no" if sub is None else "made a"
-            chosen.notes.append(f"The newest SSD extract {gone} {name}{'' if sub is None else ' since purged'}: "
-                                f"Lists {lists} are empty; no other file is read in its place.")  # fmt: skip
+            chosen.notes.append(
+                f"The newest SSD extract {gone} {name}{'' if sub is None else ' since purged'}: "
+                f"Lists {lists} are empty; no other file is read in its place."
+            )
         elif sub.status not in PASSED:
             refused = sub.status == "rejected"
-            state = ("was refused by DfE's rules" if refused else "failed before DfE's rules ended"
-                     if sub.status == "failed" else f"is still being checked (stage {sub.stage})")  # fmt: skip
+            state = (
+                "was refused by DfE's rules"
+                if refused
+                else "failed before DfE's rules ended"
+                if sub.status == "failed"
+                else f"is still being checked (stage {sub.stage})"
+            )
             where = f"its findings: /api/submissions/{sub.id}/records" if refused else f"/api/submissions/{sub.id}"
-            chosen.notes.append(f"Part of the newest SSD extract was {'refused' if refused else 'not made whole'}: the "
-                                f"{name} made from it (upload {sub.id}) {state}, so Lists {lists} are empty; no older "
-                                f"file of other children is read in its place ({where}).")  # fmt: skip
+            chosen.notes.append(
+                f"Part of the newest SSD extract was {'refused' if refused else 'not made whole'}: the "
+                f"{name} made from it (upload {sub.id}) {state}, so Lists {lists} are empty; no older "
+                f"file of other children is read in its place ({where})."
+            )
         elif not sub.collection_year or _collection_start(sub.collection_year) > inspection_date:
-            chosen.notes.append(f"The {name} made from the newest SSD extract is for {sub.collection_year}, after the "
-                                f"inspection date: Lists {lists} are empty.")  # fmt: skip
+            chosen.notes.append(
+                f"The {name} made from the newest SSD extract is for {sub.collection_year}, after the "
+                f"inspection date: Lists {lists} are empty."
+            )
         else:
             chosen.sources.append(_source(sub))
     return chosen

@@ -85,9 +85,14 @@ class FromExtract:
 
 
 def keep_from_extract(
-    engine: Engine, settings: Settings, agency_code: str, year: str, filename: str, tables: dict[str, pl.DataFrame],
+    engine: Engine,
+    settings: Settings,
+    agency_code: str,
+    year: str,
+    filename: str,
+    tables: dict[str, pl.DataFrame],
     submitted_by: str,
-) -> int:  # fmt: skip
+) -> int:
     """Keep the extract's Annex A rows encrypted, as a record-level upload of the agency; return the upload's id (the
     earlier upload's when it kept these very rows: an extract sent again, or an unchanged SSD database read again,
     keeps nothing more)."""
@@ -100,19 +105,29 @@ def keep_from_extract(
         entered = door.enter(
             engine,
             door.Entry(
-                kind=RECORDS_KIND, mode=door.mode_of(PURPOSES, SSD_MODE), agency_code=agency_code,
-                filename=Path(filename).name[:255] or "ssd.zip", source_format="ssd", size_bytes=len(data),
+                kind=RECORDS_KIND,
+                mode=door.mode_of(PURPOSES, SSD_MODE),
+                agency_code=agency_code,
+                filename=Path(filename).name[:255] or "ssd.zip",
+                source_format="ssd",
+                size_bytes=len(data),
                 content_hash=(digest := content_hash(named)),
                 keep=lambda: keep(engine, settings, checked_keys(engine, settings), digest, named),
-                submitted_by=submitted_by, repeat=REPEAT, collection_year=year,
+                submitted_by=submitted_by,
+                repeat=REPEAT,
+                collection_year=year,
                 # Kept whole as the extract is received: accepted at once, no worker to hold it.
                 status="accepted",
-                columns={"stage": "stored", "rows_read": rows, "rows_accepted": rows,
-                         "message": f"Annex A rows from the SSD extract: {', '.join(sorted(tables))}; no figure is "
-                         "derived from them"},
+                columns={
+                    "stage": "stored",
+                    "rows_read": rows,
+                    "rows_accepted": rows,
+                    "message": f"Annex A rows from the SSD extract: {', '.join(sorted(tables))}; no figure is "
+                    "derived from them",
+                },
                 agency=False,
             ),
-        )  # fmt: skip
+        )
     assert entered.submission.id is not None
     return entered.submission.id
 
@@ -165,8 +180,12 @@ def allocated(tables: dict[str, pl.DataFrame], on: date) -> pl.DataFrame | None:
 
 
 def _visits(tables: dict[str, pl.DataFrame], on: date, kinds: tuple[str, ...], *, seen: bool) -> pl.DataFrame:
-    rows = tables.get("visits", pl.DataFrame(schema={"child": pl.String, "kind": pl.String, "date": pl.Date,
-                                                       "seen": pl.String, "alone": pl.String}))  # fmt: skip
+    rows = tables.get(
+        "visits",
+        pl.DataFrame(
+            schema={"child": pl.String, "kind": pl.String, "date": pl.Date, "seen": pl.String, "alone": pl.String}
+        ),
+    )
     rows = rows.filter(pl.col("kind").is_in(kinds) & (pl.col("date") <= on))
     if seen:
         rows = rows.filter(pl.col("seen").fill_null("Y").str.to_uppercase().str.slice(0, 1) != "N")
@@ -197,9 +216,11 @@ def _care_columns(tables: dict[str, pl.DataFrame], window: Window) -> dict[str, 
         # months to the date, the look-back of the list's own count of missing episodes (as D2I's builder reads it).
         last = _latest(tables["missing"].filter(window.within("start", window.twelve)), "start")
         out["List 8: Was the child offered a Return Interview after their last missing episode (Y/N)?"] = last.select(
-            "child", _yes_no("offered"))  # fmt: skip
+            "child", _yes_no("offered")
+        )
         out["List 8: Did the child accept a Return Interview after their last missing episode (Y/N)?"] = last.select(
-            "child", _yes_no("accepted"))  # fmt: skip
+            "child", _yes_no("accepted")
+        )
     if "care_leavers" in tables:
         # Choice: a care leaver's row as at the date is the one latest in its contact (then pathway plan) date on or
         # before it; a date after the inspection is left blank, as every record newer than it is.
@@ -225,8 +246,11 @@ def columns_at(tables: dict[str, pl.DataFrame], layout: Layout, on: date) -> pl.
         for item in layout.lists:
             if item.number not in range(3, 11) or "Allocated Team" not in [c.heading for c in item.columns]:
                 continue
-            chosen = team if team is not None else pl.DataFrame(schema={"child": pl.String, "team": pl.String,
-                                                                            "worker": pl.String})  # fmt: skip
+            chosen = (
+                team
+                if team is not None
+                else pl.DataFrame(schema={"child": pl.String, "team": pl.String, "worker": pl.String})
+            )
             if item.number == 9 and leavers is not None:
                 # The care leaver's own allocated team and worker (ssd_care_leavers, as D2I's List 9 reads them)
                 # first, the involvement's where the row gives none.
@@ -281,15 +305,25 @@ def contact_rows(
     """Lists 1 and 2 at the date, each with the list its fields are named in (for ``present``): the child's details
     from ``ssd_person``, DfE's codes still to be written as Ofsted's."""
     window = Window(on)
-    people = tables.get("people", pl.DataFrame(schema={"child": pl.String, "sex": pl.String, "ethnicity": pl.String,
-                                                        "dob": pl.Date, "expected": pl.Date}))  # fmt: skip
+    people = tables.get(
+        "people",
+        pl.DataFrame(
+            schema={"child": pl.String, "sex": pl.String, "ethnicity": pl.String, "dob": pl.Date, "expected": pl.Date}
+        ),
+    )
     dob = pl.coalesce("dob", "expected")
     details = people.unique("child").select(
-        "child", pl.col("sex"), pl.col("ethnicity").str.to_uppercase(), dob.alias("born"),
-        pl.when(dob.is_null()).then(None)
-        .when(pl.col("dob").is_null() | (pl.col("dob") > on)).then(pl.lit(-1, dtype=pl.Int32))
-        .otherwise(age_on(dob, on)).alias("age"),
-    )  # fmt: skip
+        "child",
+        pl.col("sex"),
+        pl.col("ethnicity").str.to_uppercase(),
+        dob.alias("born"),
+        pl.when(dob.is_null())
+        .then(None)
+        .when(pl.col("dob").is_null() | (pl.col("dob") > on))
+        .then(pl.lit(-1, dtype=pl.Int32))
+        .otherwise(age_on(dob, on))
+        .alias("age"),
+    )
     found: dict[int, tuple[AnnexList, pl.DataFrame]] = {}
     if "contacts" in tables:
         # [G] List 1: "All contacts received in the six months before the date of inspection".
@@ -301,9 +335,12 @@ def contact_rows(
         # holds early help episodes, not assessments (D2I's remark on its own List 2; users_asks.md): an episode
         # begun by the date and open at it or ended in the six months is listed, its start and end as the
         # assessment's; an end after the date is blank (still open then).
-        rows = tables["early_help"].filter(
-            (pl.col("start") <= on) & (pl.col("end").is_null() | (pl.col("end") >= months_before(on, 6)))
-        ).with_columns(window.as_at("end")).sort("start", "child", maintain_order=True)  # fmt: skip
+        rows = (
+            tables["early_help"]
+            .filter((pl.col("start") <= on) & (pl.col("end").is_null() | (pl.col("end") >= months_before(on, 6))))
+            .with_columns(window.as_at("end"))
+            .sort("start", "child", maintain_order=True)
+        )
         fields = ["child", "sex", "ethnicity", "born", "age", "start", "end", "organisation"]
         found[2] = (_with_layout_fields(layout.list(2), fields), rows.join(details, on="child", how="left"))
     return found

@@ -95,11 +95,21 @@ def _period_of(derived: Derivation, period_type: str | None) -> str | None:
 def _figures(derived: Derivation, org: str, periods: dict[str, str]) -> pl.DataFrame:
     """The derived figures, numbered from 1 in indicator order, for the checks every figure passes."""
     rows = [
-        (f.indicator, org, periods[f.indicator], "", f.value, f.numerator, f.denominator, "final",
-         "derived from the council's record-level return", n)
+        (
+            f.indicator,
+            org,
+            periods[f.indicator],
+            "",
+            f.value,
+            f.numerator,
+            f.denominator,
+            "final",
+            "derived from the council's record-level return",
+            n,
+        )
         for n, f in enumerate(sorted(derived.figures.values(), key=lambda f: f.indicator), start=1)
         if f.indicator in periods
-    ]  # fmt: skip
+    ]
     return pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row")
 
 
@@ -123,7 +133,6 @@ def _keyed(session: Session, frame: pl.DataFrame, org: str) -> dict[str, tuple[f
     return found
 
 
-# Some lines laid out by hand, the formatter told to leave them: its layout would take this function past 80 lines.
 def store(
     engine: Engine,
     submission: Submission,
@@ -142,32 +151,16 @@ def store(
         types = dict(ctx.indicators.select("id", "period_type").iter_rows())
         periods = {i: p for i in derived.figures if (p := _period_of(derived, types.get(i))) is not None}
         for indicator in sorted(set(derived.figures) - set(periods)):
-            derived.leave(indicator, f"the catalogue keeps it by {types.get(indicator) or 'no known period type'}, "
-                          "not by the collection year")  # fmt: skip
+            derived.leave(
+                indicator,
+                f"the catalogue keeps it by {types.get(indicator) or 'no known period type'}, "
+                "not by the collection year",
+            )
         frame = _figures(derived, org, periods)
         keyed = _keyed(session, frame, org)
     theirs = frame.filter(pl.col("indicator_id").is_in(sorted(ctx.agency_indicators)))
-    for indicator in sorted(set(frame["indicator_id"]) - set(theirs["indicator_id"])):
-        outcome.problems.append(
-            problem("records_not_source", "information", f"{indicator} was derived, but {submission.agency_code} is "
-                     "not its designated source, so it was not stored", column="indicator", value=indicator)
-        )  # fmt: skip
-    for indicator, (value, sub) in sorted(keyed.items()):
-        if indicator not in set(theirs["indicator_id"]):
-            continue
-        mine = derived.figures[indicator].value
-        outcome.problems.append(
-            problem(CONFLICT_RULE, "query",
-                     f"{indicator} {periods[indicator]}: the records give {mine:g}, and submission {sub} keyed {value if value is None else f'{value:g}'} "
-                     "in a template; the keyed figure is kept (upload a corrected template to change it)",
-                     column="indicator", value=indicator)
-        )  # fmt: skip
+    _say_not_stored(outcome, submission.agency_code, frame, theirs, keyed, derived, periods)
     theirs = theirs.filter(~pl.col("indicator_id").is_in(sorted(keyed)))
-    for indicator, reason in sorted(derived.left_to_template.items()):
-        outcome.problems.append(
-            problem("records_left_to_template", "information", f"{indicator} is left to the template: {reason}",
-                     column="indicator", value=indicator)
-        )  # fmt: skip
     result = validate_figures(theirs, ctx)
     problems = pl.concat([result.problems, problem_frame(outcome.problems)], how="vertical_relaxed")
     outcome.problems = []
@@ -186,8 +179,63 @@ def store(
         write=lambda session, _: write_child_rows(session, sid, outcome, keys, lineage),
     )
     store_accepted(
-        engine, submission, result, problems=problems, summary=summary, stage="stored", alongside=alongside, counts=counts
-    )  # fmt: skip
+        engine,
+        submission,
+        result,
+        problems=problems,
+        summary=summary,
+        stage="stored",
+        alongside=alongside,
+        counts=counts,
+    )
+
+
+def _say_not_stored(
+    outcome: Run,
+    agency_code: str,
+    frame: pl.DataFrame,
+    theirs: pl.DataFrame,
+    keyed: dict[str, tuple[float | None, int]],
+    derived: Derivation,
+    periods: dict[str, str],
+) -> None:
+    """Say of each derived figure not stored why: another agency gives it, a template keyed it, or it is left to one."""
+    own = set(theirs["indicator_id"])
+    for indicator in sorted(set(frame["indicator_id"]) - own):
+        outcome.problems.append(
+            problem(
+                "records_not_source",
+                "information",
+                f"{indicator} was derived, but {agency_code} is not its designated source, so it was not stored",
+                column="indicator",
+                value=indicator,
+            )
+        )
+    for indicator, (value, sub) in sorted(keyed.items()):
+        if indicator not in own:
+            continue
+        mine = derived.figures[indicator].value
+        given = value if value is None else f"{value:g}"
+        outcome.problems.append(
+            problem(
+                CONFLICT_RULE,
+                "query",
+                f"{indicator} {periods[indicator]}: the records give {mine:g}, and submission {sub} keyed {given} "
+                "in a template; the keyed figure is kept (upload a corrected template to change it)",
+                column="indicator",
+                value=indicator,
+            )
+        )
+    for indicator, reason in sorted(derived.left_to_template.items()):
+        outcome.problems.append(
+            problem(
+                "records_left_to_template",
+                "information",
+                f"{indicator} is left to the template: {reason}",
+                column="indicator",
+                value=indicator,
+            )
+        )
 
 
 def _lineage_rows(

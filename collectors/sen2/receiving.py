@@ -134,9 +134,10 @@ def receive(
     ids = sorted({key[1] for key in checked.children if key is not None})
     count = len(checked.children)
     without = sum(1 for key in checked.children if key is None)
-    message = (f"the January {checked.survey} SEN2 survey: {count:,} child(ren) checked against its schema and rules "
-               f"and kept" + (f"; {without:,} without a UPN or ULN, kept but not matched to other returns" if without
-                              else ""))  # fmt: skip
+    message = (
+        f"the January {checked.survey} SEN2 survey: {count:,} child(ren) checked against its schema and rules "
+        f"and kept" + (f"; {without:,} without a UPN or ULN, kept but not matched to other returns" if without else "")
+    )
 
     def children(session: Session, submission: Submission) -> None:
         # Each child by pseudonym, its UPN (or ULN) sealed: so retention, purge and key rotation reach it.
@@ -147,14 +148,26 @@ def receive(
     entered = door.enter(
         engine,
         door.Entry(
-            kind=RECORDS_KIND, mode=door.mode_of(PURPOSES, PURPOSE), agency_code=agency_code,
-            filename=named[0][0][:255], source_format=FORMAT, size_bytes=size, content_hash=digest,
-            keep=lambda: keep(engine, settings, keys, digest, named), submitted_by=submitted_by, repeat=REPEAT,
-            collection_year=collection_year, status="accepted",
+            kind=RECORDS_KIND,
+            mode=door.mode_of(PURPOSES, PURPOSE),
+            agency_code=agency_code,
+            filename=named[0][0][:255],
+            source_format=FORMAT,
+            size_bytes=size,
+            content_hash=digest,
+            keep=lambda: keep(engine, settings, keys, digest, named),
+            submitted_by=submitted_by,
+            repeat=REPEAT,
+            collection_year=collection_year,
+            status="accepted",
             columns={"stage": "stored", "rows_read": count, "rows_accepted": count, "message": message},
-            side=children, audit=audit, audit_status=201, audit_detail=message, agency=False,
+            side=children,
+            audit=audit,
+            audit_status=201,
+            audit_detail=message,
+            agency=False,
         ),
-    )  # fmt: skip
+    )
     if entered.duplicate:
         return KeptSen2(entered.submission, duplicate=True)
     with Session(engine, expire_on_commit=False) as session:

@@ -175,8 +175,12 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
 }
 #: Read as text, not typed: DATE_PERM may be one of DfE's zz forms (the SSD's LAPP003A).
-PREVIOUS = ("lapp_person_id", "lapp_previous_permanence_option", "lapp_previous_permanence_la",
-            "lapp_previous_permanence_order_date")  # fmt: skip
+PREVIOUS = (
+    "lapp_person_id",
+    "lapp_previous_permanence_option",
+    "lapp_previous_permanence_la",
+    "lapp_previous_permanence_order_date",
+)
 #: DfE's reasons an episode ceased that are adoptions (its rule 601: E11 and E12).
 ADOPTED = frozenset({"E11", "E12"})
 UASC = frozenset({"UASC", "UNACCOMPANIED ASYLUM SEEKING CHILD"})
@@ -197,8 +201,19 @@ def unregistered_id(professional_id: object) -> str:
 NEW_PLACEMENT = frozenset({"P", "B", "T", "U"})
 #: Legal statuses of short breaks: no MOTHER nor Reviews for a child only under them (DfE's rule 399).
 SHORT_BREAKS = frozenset({"V3", "V4"})
-MADE = ("Header", "Episodes", "UASC", "Reviews", "Missing", "OC2", "OC3", "AD1", "PlacedAdoption", "PrevPerm",
-        "SWEpisodes")  # fmt: skip
+MADE = (
+    "Header",
+    "Episodes",
+    "UASC",
+    "Reviews",
+    "Missing",
+    "OC2",
+    "OC3",
+    "AD1",
+    "PlacedAdoption",
+    "PrevPerm",
+    "SWEpisodes",
+)
 
 
 def _d(day: date | None) -> str:
