@@ -98,6 +98,8 @@ class Extract:
     rows: int = 0
     #: The council's role ids that are the allocated worker (its agency's ``ssd.worker_roles``); none: every role.
     worker_roles: tuple[str, ...] = ()
+    #: Read keeping names, UPNs and postcodes for DfE's payloads (its agency's ``ssd.payload_identifiers``).
+    identifiers: bool = False
 
 
 class ExtractRefused(InvalidInput):

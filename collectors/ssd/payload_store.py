@@ -33,7 +33,6 @@ from collectors.ssd.intake import Extract
 from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import Payload, payload_hash
 from collectors.ssd.payload_build import build
-from mappings.council_ssd import council_ssd
 from onereturn import keptfiles
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
@@ -41,12 +40,6 @@ from onereturn.settings import Settings
 MEMBER = "csc_api_payloads.json"
 #: The row states of DfE's staging table (populate line 117), as the route gives them.
 NEW, UPDATED, UNCHANGED, DELETED = "new", "updated", "unchanged", "deleted"
-
-
-def identifiers_on(engine: Engine, agency_code: str) -> bool:
-    """Whether the council switched on names, UPNs and postcodes in its payloads (its ``ssd.payload_identifiers``)."""
-    with Session(engine) as session:
-        return council_ssd(session, agency_code).payload_identifiers
 
 
 @dataclass
@@ -67,11 +60,6 @@ def file_hash(path: Path) -> str:
     """SHA-256 of an uploaded extract, as hex."""
     with path.open("rb") as data:
         return hashlib.file_digest(data, "sha256").hexdigest()
-
-
-def prepare_for(extract: Extract, engine: Engine, settings: Settings, agency_code: str) -> Prepared:
-    """The council's payloads from its extract, on today's window, with names and postcodes as it switched them."""
-    return prepare(extract, today(settings), identifiers=identifiers_on(engine, agency_code))
 
 
 def prepare(extract: Extract, run: date, *, identifiers: bool) -> Prepared:

@@ -96,16 +96,19 @@ def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, n
     if lea is None:
         raise InvalidInput(f"{councils[0].rules_as} has no DfE council number, which the CIN census's header needs")
     # DfE's payloads read a few more columns; names, UPNs and postcodes only where the council switched them on.
-    keep = kept_items(identifiers=own.payload_identifiers)
-    return make_returns(
+    made = make_returns(
         path,
         name,
         year,
         lea,
         max_unpacked=settings.max_upload_bytes,
-        keep=keep,
+        keep=kept_items(identifiers=own.payload_identifiers),
         worker_roles=tuple(own.worker_roles),
     )
+    if made.extract is not None:
+        # The payloads are built as the extract was read: the council's settings are read once for both.
+        made.extract.identifiers = own.payload_identifiers
+    return made
 
 
 def _repeated_set(
@@ -177,7 +180,7 @@ def receive_extract(
     # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
     extract, made.extract = made.extract, None
     assert extract is not None
-    prepared = payload_store.prepare_for(extract, engine, settings, agency_code)
+    prepared = payload_store.prepare(extract, payload_store.today(settings), identifiers=extract.identifiers)
     taken = Taken(name, made)
     with private_folder(settings, "ssd-") as work:
         spooled = []

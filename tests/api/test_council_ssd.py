@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.ssd import database, payload_store
+from collectors.ssd import database
 from mappings.agencies import AGENCIES_DIR, load_agencies, org_types, store_agencies
 from mappings.catalogue import load_catalogue
 from mappings.council_ssd import CouncilSsd, council_ssd
@@ -40,7 +40,7 @@ def test_a_councils_ssd_settings_are_given_changed_and_kept_over_the_api(
     }
     assert _ssd(store, "kent_cyp").worker_roles == ["SW"]
     assert database.sources(store) == {"kent_cyp": database.Source("kent_cyp", "KENT_SSD_URL", "ssd")}
-    assert not payload_store.identifiers_on(store, "kent_cyp")
+    assert not _ssd(store, "kent_cyp").payload_identifiers
 
     # A change of anything else leaves them as set.
     changed = store_client.patch("/api/agencies/kent_cyp", headers=OFFICER, json={"email": "k@kent.example"})
@@ -52,7 +52,7 @@ def test_a_councils_ssd_settings_are_given_changed_and_kept_over_the_api(
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["ssd"]["read"] is None
-    assert payload_store.identifiers_on(store, "kent_cyp")
+    assert _ssd(store, "kent_cyp").payload_identifiers
     assert database.sources(store) == {}
 
     # A spreadsheet has no column for them: the council's row imported again leaves them as set.
@@ -104,7 +104,7 @@ def test_an_agency_files_ssd_table_is_the_councils_settings(store: Engine, tmp_p
         store_agencies(session, agencies, with_keys=True)
         session.commit()
         assert council_ssd(session, "synthetic_county").worker_roles == ["SW"]
-    assert payload_store.identifiers_on(store, "synthetic_county")
+    assert _ssd(store, "synthetic_county").payload_identifiers
     assert database.sources(store) == {
         "synthetic_county": database.Source(
             "synthetic_county", "SYNTHETIC_SSD_URL", "public", "2024-25", "30 3 * * 1-5"

@@ -135,10 +135,15 @@ def test_the_payloads_go_after_the_retention_period(
     assert get(store_client, as_of="2025-06-01").status_code == 404
 
 
-def test_an_ssd_upload_keeps_its_payloads(
-    store_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("names", [False, True])
+def test_an_ssd_upload_keeps_its_payloads_with_names_only_where_its_council_switched_them_on(
+    store_client: TestClient, store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, names: bool
 ) -> None:
     from api import uploading
+
+    # Another council's setting switches nothing on for this one.
+    set_council_ssd(store, "lewisham_council", payload_identifiers=True)
+    set_council_ssd(store, "synthetic_county", payload_identifiers=names)
 
     # DfE's rules on the two files made are the SSD upload's own tests' (tests/collectors/ssd/test_ssd_upload.py);
     # here the files are received and not run, so the test costs a second, not DfE's rules.
@@ -151,8 +156,13 @@ def test_an_ssd_upload_keeps_its_payloads(
     today = payload_store.today(Settings())
     body = get(store_client, as_of=today.isoformat(), limit=1000).json()
     assert len(body["items"]) == made["children"]
-    # Switched off by default: no postcode or UPN reaches a payload.
-    assert not any({"postcode", "unique_pupil_number"} & set(i["payload"]["child_details"]) for i in body["items"])
+    # Switched off by default: no name, postcode or UPN reaches a payload; on, they are there.
+    named = [
+        i
+        for i in body["items"]
+        if {"first_name", "postcode", "unique_pupil_number"} & set(i["payload"]["child_details"])
+    ]
+    assert bool(named) == names
 
 
 def test_the_payloads_are_sealed_again_by_a_rotation_of_the_keys(
@@ -167,11 +177,3 @@ def test_the_payloads_are_sealed_again_by_a_rotation_of_the_keys(
     answer = get(store_client, as_of="2025-06-01")
     assert answer.status_code == 200, answer.text
     assert [i["la_child_id"] for i in answer.json()["items"]] == ["C1", "C2", "C5"]
-
-
-def test_names_upns_and_postcodes_are_switched_on_per_council(store: Engine) -> None:
-    assert not payload_store.identifiers_on(store, "synthetic_county")
-    set_council_ssd(store, "synthetic_county", payload_identifiers=True)
-    assert payload_store.identifiers_on(store, "synthetic_county")
-    assert not payload_store.identifiers_on(store, "lewisham_council")
-    assert not payload_store.identifiers_on(store, "no_such_agency")
