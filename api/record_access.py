@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 from api.principal import Principal
 from api.scopes import read_scope
 from collectors.records import senders
-from collectors.records.contract import read_collection_year
 from collectors.records.kept import CIN_FILE, SSDA903_FILE, kept_files
 from collectors.records.privacy import checked_keys
+from indicators.periods import read_collection_year
 from indicators.store.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from mappings.keys import APPROVER_SCOPE

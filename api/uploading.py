@@ -27,10 +27,10 @@ from collectors import answers, ways_in
 from collectors import service as collect
 from collectors.checked import problem_frame
 from collectors.records import senders
-from collectors.records.contract import read_collection_year
 from collectors.records.receiving import Received
 from collectors.schemas import SubmissionReport
 from collectors.ssd.receiving import Taken
+from indicators.periods import read_collection_year
 from indicators.store.models import Submission
 from onereturn.errors import Forbidden, InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings

@@ -142,8 +142,8 @@ def read_ssd_command(
 ) -> None:
     """Read a council's SSD from its own database now, as the schedule does, and print what was made; exit 1 if not."""
     from cli.shared import ready_engine
-    from collectors.records.contract import read_collection_year
     from collectors.ssd.database import mapped_year, run_read, sources
+    from indicators.periods import read_collection_year
     from onereturn.errors import InvalidInput
     from onereturn.settings import get_settings
 

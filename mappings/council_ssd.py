@@ -6,20 +6,20 @@ variable that holds it."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
+from indicators.periods import read_collection_year
 from mappings.models import Agency
+from onereturn.errors import InvalidInput
 
 #: When a council's read runs unless it says: 02:00 every day, in the scheduler's time zone (a crontab).
 DEFAULT_AT = "0 2 * * *"
 DEFAULT_SCHEMA = "public"
 #: The longest role id a council may name (its SSD's ``invo_professional_role_id``).
 ROLE_LENGTH = 200
-_YEAR = re.compile(r"(\d{4})-(\d{2})")
 
 
 class SsdRead(BaseModel):
@@ -48,12 +48,10 @@ class SsdRead(BaseModel):
     @field_validator("year")
     @classmethod
     def _collection_year(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        found = _YEAR.fullmatch(value)
-        if found is None or (int(found[1]) + 1) % 100 != int(found[2]):
-            raise ValueError(f"{value[:40]!r} is not a collection year such as 2024-25")
-        return value
+        try:
+            return None if value is None else read_collection_year(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
 
     @field_validator("at")
     @classmethod

@@ -20,12 +20,12 @@ from api.downloads import XLSX
 from api.principal import Principal
 from api.scopes import read_scope
 from collectors.annex_a.build import read_inspection_date
-from collectors.records.contract import read_collection_year
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
 from collectors.sen2.list1 import List1, build_list1
 from collectors.sen2.list1_rules import check_list1
 from collectors.sen2.list1_workbook import list1_workbook
 from collectors.sen2.service import make_tables
+from indicators.periods import read_collection_year
 from mappings.agencies import get_agency
 
 router = APIRouter(prefix="/api", tags=["collection"])

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from indicators.periods import read_collection_year
 from onereturn.errors import InvalidInput, OneReturnError
-from onereturn.listing import clip
 
 Library = Literal["903", "cin"]
 
@@ -154,37 +154,6 @@ def validators_python() -> Path:
             "ONERETURN_VALIDATORS_PYTHON"
         )
     return python
-
-
-#: A collection year as a council writes it: 2024-25, FY2024-25 or 2024/25, in ASCII digits (``\\d`` alone
-#: would take fullwidth and other scripts' digits, and store them as typed).
-_YEAR = re.compile(r"(?:FY)?([0-9]{4})[-/]([0-9]{2})", flags=re.ASCII | re.IGNORECASE)
-#: The longest text read as a year; anything longer is refused without being matched.
-_YEAR_CHARS = 16
-
-
-def read_collection_year(text: str, where: str = "body") -> str:
-    """The collection year ``text`` names, written ``2024-25``; InvalidInput (422) for anything else.
-
-    The one rule for the record-level form and ``POST /api/submissions``: checked before anything is kept.
-    ``where`` is the part of the request it came in (``body``, or ``path`` for an address that names the year).
-    """
-    stripped = text.strip()
-    match = _YEAR.fullmatch(stripped) if len(stripped) <= _YEAR_CHARS else None
-    if not match or (int(match[1]) + 1) % 100 != int(match[2]):
-        raise InvalidInput(
-            f"{clip(stripped, _YEAR_CHARS)!r} is not a collection year: write it as a year and the next year's "
-            "last two digits, for example 2024-25",
-            errors=[
-                {
-                    "type": "invalid_input",
-                    "loc": [where, "collection_year"],
-                    "msg": "write the collection year like 2024-25",
-                    "input": clip(stripped, _YEAR_CHARS),
-                }
-            ],
-        )
-    return f"{match[1]}-{match[2]}"
 
 
 def ruleset_for(library: Library, year: str) -> str:

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from collectors import door
-from collectors.records.contract import read_collection_year
 from collectors.records.inputs import check_at_door
 from collectors.records.kept import content_hash, keep
 from collectors.records.privacy import checked_keys
+from indicators.periods import read_collection_year
 from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Submission
 from onereturn.errors import InvalidInput, PayloadTooLarge
