@@ -197,6 +197,8 @@ def test_each_councils_read_is_its_agencys_and_a_bad_one_is_named(store: Engine)
     found = database.sources(store)
     assert found[AGENCY] == database.Source(AGENCY, "URL_A")
     assert found["lewisham_council"] == database.Source("lewisham_council", "URL_B", "ssd", "2024-25", "30 3 * * 1-5")
+    # Written as the record-level form takes a year: the same rule.
+    assert SsdRead.model_validate({"url_variable": "U", "year": "FY2024/25"}).year == "2024-25"
     for bad, said in (
         ({}, "url_variable"),
         ({"url_variable": "postgresql://x"}, "url_variable"),
@@ -204,6 +206,7 @@ def test_each_councils_read_is_its_agencys_and_a_bad_one_is_named(store: Engine)
         ({"url_variable": "U", "at": "99 * * * *"}, "is not a crontab"),
         ({"url_variable": "U", "year": "2024"}, "is not a collection year"),
         ({"url_variable": "U", "year": "2024-26"}, "is not a collection year"),
+        ({"url_variable": "U", "year": "\uff12\uff10\uff12\uff14-\uff12\uff15"}, "is not a collection year"),
         ({"url_variable": "U", "when": "now"}, "when"),
     ):
         with pytest.raises(ValidationError, match=said):
