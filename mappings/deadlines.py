@@ -22,10 +22,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, get_args
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import holidays
 
 from indicators.periods import (
     PERIOD_TYPES,
@@ -40,6 +39,9 @@ from indicators.periods import (
 )
 from mappings.catalogue import DEADLINE_RULE
 from onereturn.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import holidays
 
 Kind = Literal["window_opens", "agency_deadline", "build", "milestone", "signoff_deadline", "recipient_deadline"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -112,9 +114,17 @@ class WorkingCalendar:
     """Working days: Monday to Friday, less the bank holidays of one UK nation (England by default)."""
 
     def __init__(self, subdiv: str = "ENG") -> None:
-        # expand=True (the default) computes each year's holidays the first time a date in it is asked
-        # about, so the calendar works for any year without listing years up front.
-        self._holidays = holidays.country_holidays("GB", subdiv=subdiv)
+        self._subdiv = subdiv
+
+    @cached_property
+    def _holidays(self) -> holidays.HolidayBase:
+        # Made when first asked, with the package imported then: every process of the service imports this module
+        # (and makes ``ENGLAND``), and only those that count working days pay the package's import (about 0.1 s of
+        # CPU). expand=True (the default) computes each year's holidays the first time a date in it is asked about,
+        # so the calendar works for any year without listing years up front.
+        import holidays
+
+        return holidays.country_holidays("GB", subdiv=self._subdiv)
 
     def is_holiday(self, day: date) -> bool:
         """Say whether ``day`` is a bank holiday (including substitute days)."""

@@ -30,6 +30,9 @@ from tests.stores import (
     run_folder,
 )
 
+#: Opt-in: where a run's CPU goes, test by test (``tests/cpu_log.py``).
+pytest_plugins = ["tests.cpu_log"] if os.environ.get("ONERETURN_TEST_CPU_LOG") else []
+
 #: The files that take longest, longest first (a whole run on 2 cores, 26 November 2026); they start first and
 #: the many short files fill in after them, so the workers end together. ``./run test`` turns off
 #: pytest-xdist's own order, which starts the files with the most tests first; ordered by tests alone, the
