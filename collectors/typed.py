@@ -5,12 +5,15 @@ as text to be read back."""
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from collectors.checked import Validation
 from collectors.checks import check_figures, in_file_terms
 from collectors.policy import EVERY_CHECK, Context, Policy
 from collectors.values import NUMBERS, parse_values
+from indicators.published_query import figure_label
 
 #: The columns of figures handed to :func:`validate_figures`, numbers as numbers (``symbol`` and ``flag`` may be
 #: left out: a figure with no symbol is a number or blank).
@@ -44,3 +47,30 @@ def validate_figures(
     typed = parse_values(given.with_columns(pl.col(c).cast(pl.Float64) for c in NUMBERS))
     checked = check_figures(typed, ctx, policy)
     return in_file_terms(checked, rows_read=figures.height, columns=FIGURE_COLUMNS if columns is None else columns)
+
+
+_ROW = re.compile(r"\(row (\d+)\)")
+
+
+def named_by_figure(problems: pl.DataFrame, figures: pl.DataFrame) -> pl.DataFrame:
+    """Problems on figures no row of a file holds (derived from a council's records), each named by its figure
+    (indicator, area, period and breakdown) where the checks numbered it: the problem's row left empty, its message
+    opening with the figure, and another figure a message names (``(row 3)``) named the same way."""
+    if problems.is_empty():
+        return problems
+    labels = {
+        row: figure_label(indicator, org, period, breakdown)
+        for row, indicator, org, period, breakdown in figures.select(
+            "file_row", "indicator_id", "org_code", "period", "breakdown"
+        ).iter_rows()
+    }
+
+    def said(message: str, row: int | None) -> str:
+        text = _ROW.sub(lambda found: f"({labels.get(int(found[1]), found[0])})", message)
+        return f"{labels[row]}: {text}" if row in labels else text
+
+    named = [
+        {**p, "message": said(p["message"], p["row"]), "row": None if p["row"] in labels else p["row"]}
+        for p in problems.iter_rows(named=True)
+    ]
+    return pl.DataFrame(named, schema=problems.schema)

@@ -22,7 +22,7 @@ from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys
 from collectors.records.ssda903_figures import Derivation
 from collectors.spine import Alongside, Stored, store_accepted
-from collectors.typed import FIGURE_SCHEMA, validate_figures
+from collectors.typed import FIGURE_SCHEMA, named_by_figure, validate_figures
 from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Observation, Submission
 from onereturn.db import bulk_insert
@@ -162,7 +162,10 @@ def store(
     _say_not_stored(outcome, submission.agency_code, frame, theirs, keyed, derived, periods)
     theirs = theirs.filter(~pl.col("indicator_id").is_in(sorted(keyed)))
     result = validate_figures(theirs, ctx)
-    problems = pl.concat([result.problems, problem_frame(outcome.problems)], how="vertical_relaxed")
+    # No row of the council's files holds a derived figure: its problems name the figure.
+    problems = pl.concat(
+        [named_by_figure(result.problems, theirs), problem_frame(outcome.problems)], how="vertical_relaxed"
+    )
     outcome.problems = []
     lineage = _lineage_rows(derived, result.accepted.select("indicator_id", "period").rows(), org, keys, outcome)
     counts = {"rows_read": rows_read, **severity_counts(problems, outcome.findings)}

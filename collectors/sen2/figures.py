@@ -21,7 +21,7 @@ from collectors.sen2.measures import tables
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import survey_of
 from collectors.spine import Stored, store_accepted
-from collectors.typed import FIGURE_SCHEMA, validate_figures
+from collectors.typed import FIGURE_SCHEMA, named_by_figure, validate_figures
 from indicators.store.models import Submission
 from mappings.illustrative import councils_of
 
@@ -70,7 +70,8 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     ]
     if not rows:
         return None
-    result = validate_figures(pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row"), ctx)
+    given = pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row")
+    result = validate_figures(given, ctx)
     if not (result.accepted.height or result.held.height):
         return None
     said = submission.message
@@ -81,4 +82,6 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
             f"{stored.revised} revised, {stored.unchanged} unchanged)"
         )
 
-    return store_accepted(engine, submission, result, problems=result.problems, summary=summary)
+    # No row of the file holds a figure derived from it: its problems name the figure.
+    problems = named_by_figure(result.problems, given)
+    return store_accepted(engine, submission, result, problems=problems, summary=summary)
