@@ -33,11 +33,16 @@ SideWrites = Callable[[Session, Submission], None]
 class Repeat:
     """A way's repeat key: an earlier upload of the same bytes, purpose and (``by_year``) collection year, finished
     with one of ``statuses`` and not purged, is repeated by sending it again; ``newest_only``: only when it is the
-    agency's newest upload of that purpose (Annex A reads the newest)."""
+    agency's newest upload of that purpose (Annex A reads the newest); ``newest_of``: only when it is the newest of
+    its series (a publisher's source)."""
 
     statuses: tuple[str, ...]
     by_year: bool = False
     newest_only: bool = False
+    #: A submission column naming a series of uploads (a publisher's source): an upload repeats the newest of its
+    #: series finished with one of ``statuses`` when it is the same bytes (a release read again while a later one
+    #: is current is applied again, as an agency's earlier file is).
+    newest_of: str | None = None
 
 
 @dataclass
@@ -124,6 +129,19 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
     key = entry.repeat
     if key is None:
         return None
+    if key.newest_of is not None:
+        newest = session.exec(
+            select(Submission)
+            .where(
+                col(Submission.kind) == entry.kind,
+                col(Submission.agency_code) == entry.agency_code,
+                col(getattr(Submission, key.newest_of)) == entry.columns.get(key.newest_of),
+                col(Submission.status).in_(key.statuses),
+                col(Submission.purged_at).is_(None),
+            )
+            .order_by(col(Submission.id).desc())
+        ).first()
+        return newest if newest is not None and newest.content_hash == entry.content_hash else None
     if key.newest_only:
         newest = newest_kept(session, entry.agency_code, entry.mode)
         same = newest is not None and (newest.content_hash, newest.collection_year) == (
@@ -146,6 +164,14 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
         statuses=key.statuses,
         where=where,
     )
+
+
+def repeated_before_reading(engine: Engine, entry: Entry) -> Submission | None:
+    """The earlier upload the entry repeats by its way's repeat key, asked before the way reads the file: a way
+    whose reading costs (a publisher's release, fetched again every day unchanged) need not read a repeat. The
+    door asks again as the upload enters, so a repeat made meanwhile is still found."""
+    with Session(engine, expire_on_commit=False) as session:
+        return repeated(session, entry)
 
 
 def enter(engine: Engine, entry: Entry) -> Entered:

@@ -138,7 +138,15 @@ def _rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Ou
 WAYS_IN: dict[str, WayIn] = {
     way.name: way
     for way in (
-        WayIn("published", PUBLISHED_KIND, intake.PURPOSES, None, _is_release, _take_release, rerun=_rerun_release),
+        WayIn(
+            "published",
+            PUBLISHED_KIND,
+            intake.PURPOSES,
+            intake.REPEAT,
+            _is_release,
+            _take_release,
+            rerun=_rerun_release,
+        ),
         WayIn("annex_a_columns", RECORDS_KIND, columns.PURPOSES, None, _is_columns, _take_columns),
         # An extract repeats one sent before when every file made from it does (``ssd.receiving``); each file made
         # goes on by the records' way, its Annex A rows by ``annex_a_ssd``.

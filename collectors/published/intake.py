@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -39,6 +39,9 @@ from onereturn.settings import Settings
 
 #: What a publisher's file is taken as (one purpose), and the ``mode`` it is stored with.
 PURPOSES = {"release": "default"}
+#: A release repeats the source's newest release read when it is the same bytes; read again while a later release
+#: is the newest, it is applied again (the later one may have replaced its figures).
+REPEAT = door.Repeat(statuses=("accepted",), newest_of="published_source")
 #: Figures inserted into ``published_figure`` per statement.
 _INSERT_BATCH = 5_000
 
@@ -84,11 +87,11 @@ def columns_of(spec: SourceSpec) -> dict[str, str]:
     return columns
 
 
-def _read_before(engine: Engine, spec: SourceSpec, digest: str) -> tuple[PublishedRelease | None, bool]:
-    """The latest release read from the same bytes, and whether it is still the source's latest release (a later
-    release may have replaced its figures, so the file is then applied again, as an agency's earlier file is)."""
+def _read_before(engine: Engine, spec: SourceSpec, digest: str) -> PublishedRelease | None:
+    """The latest release read from the same bytes (none where the file is new), which a file applied again names
+    as the release it applies again."""
     with Session(engine) as session:
-        known = (
+        return (
             session.execute(
                 select(PublishedRelease)
                 .where(col(PublishedRelease.source_id) == spec.id, col(PublishedRelease.content_hash) == digest)
@@ -97,10 +100,35 @@ def _read_before(engine: Engine, spec: SourceSpec, digest: str) -> tuple[Publish
             .scalars()
             .first()
         )
-        latest = session.execute(
-            sa_select(func.max(col(PublishedRelease.id))).where(col(PublishedRelease.source_id) == spec.id)
-        ).scalar_one()
-    return known, known is not None and known.id == latest
+
+
+def _entry(spec: SourceSpec, *, filename: str, size_bytes: int, digest: str, keep: str) -> door.Entry:
+    """A release at the door, before it is read: the publisher, the source it is a release of (a file is a repeat
+    while it is the source's newest release read), and its kept file."""
+    return door.Entry(
+        kind=PUBLISHED_KIND,
+        mode=door.mode_of(PURPOSES, "release"),
+        agency_code=spec.publisher,
+        filename=filename,
+        source_format="csv",
+        size_bytes=size_bytes,
+        content_hash=digest,
+        keep=keep,
+        repeat=REPEAT,
+        # The source the file is a release of, so a cut-off import can be read again (onereturn submissions
+        # reprocess), and so its repeat is told by the source's newest release.
+        columns={"published_source": spec.id},
+        # The publisher is no agency until its first release writes it.
+        agency=False,
+    )
+
+
+def _repeated(engine: Engine, entry: door.Entry, earlier: Submission) -> Imported:
+    """What a release that repeats ``earlier`` imports: nothing, the release already read from the same bytes."""
+    with Session(engine, expire_on_commit=False) as session:
+        release = _release_of(session, earlier.id)
+    assert release is not None, f"accepted import {earlier.id} of {entry.columns['published_source']} has no release"
+    return Imported(release, duplicate=True)
 
 
 def import_release(
@@ -120,9 +148,11 @@ def import_release(
     held to the catalogue's rules (an error refuses it all; a jump from the last release is held as a query), with
     its ``audit`` event when given (who, the action, from where and the object) in the same transaction."""
     digest, raw_path = head.keep_raw(engine, settings, data)
-    known, current = _read_before(engine, spec, digest)
-    if known is not None and current:
-        return Imported(known, duplicate=True)
+    entry = _entry(spec, filename=filename, size_bytes=len(data), digest=digest, keep=raw_path)
+    # Asked before the file is read: the daily fetch of an unchanged release reads nothing.
+    if (earlier := door.repeated_before_reading(engine, entry)) is not None:
+        return _repeated(engine, entry, earlier)
+    known = _read_before(engine, spec, digest)
     figures, rows_read = read_release(spec, data, filename=filename, areas=area_lookup(engine))
     with Session(engine) as session:
         ruling = check_release(
@@ -134,30 +164,16 @@ def import_release(
             columns=columns_of(spec),
         )
     now = datetime.now(UTC)
-    entered = door.enter(
-        engine,
-        door.Entry(
-            kind=PUBLISHED_KIND,
-            mode=door.mode_of(PURPOSES, "release"),
-            agency_code=spec.publisher,
-            filename=filename,
-            source_format="csv",
-            size_bytes=len(data),
-            content_hash=digest,
-            keep=raw_path,
-            submitted_by=submitted_by or f"published: {fetched_from}",
-            # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
-            # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
-            lease_seconds=settings.upload_lease_seconds,
-            status="storing",
-            # The source the file is a release of, so a cut-off import can be read again (onereturn submissions
-            # reprocess).
-            columns={"published_source": spec.id, "rows_read": rows_read},
-            first=lambda session: _ensure_publisher(session, spec, now),
-            # The publisher is no agency until its first release writes it.
-            agency=False,
-        ),
-    )
+    entry.columns["rows_read"] = rows_read
+    entry.submitted_by = submitted_by or f"published: {fetched_from}"
+    # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
+    # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
+    entry.lease_seconds = settings.upload_lease_seconds
+    entry.status = "storing"
+    entry.first = lambda session: _ensure_publisher(session, spec, now)
+    entered = door.enter(engine, entry)
+    if entered.duplicate:
+        return _repeated(engine, entry, entered.submission)
     submission = entered.submission
     about = _About(fetched_from, version, release_date, known.id if known is not None else None)
     with _stored_or_failed(engine, submission, settings.upload_lease_seconds):
@@ -177,10 +193,18 @@ def rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Sub
                 "onereturn published import SOURCE FILE"
             )
     data = head.kept_unchanged(engine, settings, submission)
-    known, current = _read_before(engine, spec, submission.content_hash)
+    entry = _entry(
+        spec,
+        filename=submission.filename,
+        size_bytes=submission.size_bytes,
+        digest=submission.content_hash,
+        keep=submission.raw_path,
+    )
+    earlier = door.repeated_before_reading(engine, entry)
+    known = _read_before(engine, spec, submission.content_hash)
     try:
-        if known is not None and current:
-            raise InvalidInput(f"release {known.id} has read the same file since; nothing more to do")
+        if earlier is not None:
+            raise InvalidInput(f"release {known.id if known else '?'} has read the same file since; nothing more to do")
         figures, rows_read = read_release(spec, data, filename=submission.filename, areas=area_lookup(engine))
         with Session(engine) as session:
             ruling = check_release(
@@ -192,7 +216,7 @@ def rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Sub
                 columns=columns_of(spec),
             )
     except InvalidInput as exc:
-        _set(engine, submission, status="superseded" if known and current else "rejected", message=exc.message)
+        _set(engine, submission, status="superseded" if earlier is not None else "rejected", message=exc.message)
         return submission
     lease_seconds = settings.upload_lease_seconds
     # Stored again under a lease, as the first import was, so the sweep of cut-off work leaves it alone while it runs.

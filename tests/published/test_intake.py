@@ -134,10 +134,23 @@ def test_population_is_stored_as_ons_figures_and_needs_no_sign_off(store: Engine
     assert done.release.stored_new > 2000
 
 
-def test_an_unchanged_release_is_recognised_and_does_nothing(store: Engine, store_settings: Settings) -> None:
+def test_an_unchanged_release_is_recognised_and_does_nothing(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collectors import ways_in
+    from collectors.published import intake
+
     spec = SOURCES["ons_population_0_17"]
     data = spec.bundled.read_bytes()
     first = import_release(store, store_settings, spec, data, filename=spec.file, fetched_from="upload")
+
+    def unread(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a release the source's newest release already read is read again")
+
+    # The door tells the repeat by the way's own key in the table of ways in, before the file is read: the daily
+    # fetch of an unchanged release reads nothing.
+    assert ways_in.WAYS_IN["published"].repeat == intake.REPEAT
+    monkeypatch.setattr(intake, "read_release", unread)
     again = import_release(store, store_settings, spec, data, filename=spec.file, fetched_from="upload")
     assert again.duplicate
     assert again.release.id == first.release.id
