@@ -74,3 +74,11 @@ def named_by_figure(problems: pl.DataFrame, figures: pl.DataFrame) -> pl.DataFra
         for p in problems.iter_rows(named=True)
     ]
     return pl.DataFrame(named, schema=problems.schema)
+
+
+def rowless(result: Validation) -> Validation:
+    """The accepted figures of ``result`` stored with no file row: a figure derived from a council's records is in
+    no row of its files, so its provenance names the upload alone (``submission 29``, not ``submission 29 row 3``).
+    A held figure keeps its number: the query that holds it is asked after by it."""
+    result.accepted = result.accepted.with_columns(pl.lit(None, pl.Int64).alias("file_row"))
+    return result

@@ -22,7 +22,7 @@ from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys
 from collectors.records.ssda903_figures import Derivation
 from collectors.spine import Alongside, Stored, store_accepted
-from collectors.typed import FIGURE_SCHEMA, named_by_figure, validate_figures
+from collectors.typed import FIGURE_SCHEMA, named_by_figure, rowless, validate_figures
 from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Observation, Submission
 from onereturn.db import bulk_insert
@@ -161,7 +161,7 @@ def store(
     theirs = frame.filter(pl.col("indicator_id").is_in(sorted(ctx.agency_indicators)))
     _say_not_stored(outcome, submission.agency_code, frame, theirs, keyed, derived, periods)
     theirs = theirs.filter(~pl.col("indicator_id").is_in(sorted(keyed)))
-    result = validate_figures(theirs, ctx)
+    result = rowless(validate_figures(theirs, ctx))
     # No row of the council's files holds a derived figure: its problems name the figure.
     problems = pl.concat(
         [named_by_figure(result.problems, theirs), problem_frame(outcome.problems)], how="vertical_relaxed"

@@ -21,7 +21,7 @@ from collectors.sen2.measures import tables
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import survey_of
 from collectors.spine import Stored, store_accepted
-from collectors.typed import FIGURE_SCHEMA, named_by_figure, validate_figures
+from collectors.typed import FIGURE_SCHEMA, named_by_figure, rowless, validate_figures
 from indicators.store.models import Submission
 from mappings.illustrative import councils_of
 
@@ -71,7 +71,7 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     if not rows:
         return None
     given = pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row")
-    result = validate_figures(given, ctx)
+    result = rowless(validate_figures(given, ctx))
     if not (result.accepted.height or result.held.height):
         return None
     said = submission.message

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from collectors.typed import named_by_figure
 from indicators.store.models import Observation
@@ -45,6 +45,18 @@ def test_a_query_on_a_derived_figure_names_the_figure_and_no_row(
     (jump,) = [p for p in queries if p["message"].startswith("cyp.lac_count for E10000024, 2025-03-31, total: ")]
     assert jump["row"] is None
     assert "100" in jump["message"]
+
+
+def test_a_derived_figure_is_stored_with_no_file_row(store: Engine, store_client: TestClient) -> None:
+    answer = upload(store_client, PASSING)
+    assert answer.status_code == 202, answer.text
+    sid = answer.json()["id"]
+    assert store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()["status"] == "accepted"
+    with Session(store) as session:
+        rows = session.exec(select(Observation.file_row).where(col(Observation.submission_id) == sid)).all()
+    # Its provenance names the upload alone: no row of the council's files holds a count of its children.
+    assert rows
+    assert set(rows) == {None}
 
 
 def test_another_figure_a_message_names_is_named_too() -> None:
