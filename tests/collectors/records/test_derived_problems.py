@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from collectors.crosscheck import PROBLEM_SCHEMA
 from collectors.typed import named_by_figure
 from indicators.store.models import Observation
 from tests.collectors.records.samples import PASSING, upload
@@ -78,14 +79,7 @@ def test_another_figure_a_message_names_is_named_too() -> None:
             "severity": ["error", "information"],
             "message": ["9 is above the whole 5 (row 2)", "a note on the upload"],
         },
-        schema={
-            "row": pl.Int64,
-            "column": pl.String,
-            "value": pl.String,
-            "rule": pl.String,
-            "severity": pl.String,
-            "message": pl.String,
-        },
+        schema=PROBLEM_SCHEMA,
     )
     named = named_by_figure(problems, figures).to_dicts()
     assert named[0]["row"] is None
