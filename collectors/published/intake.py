@@ -204,7 +204,8 @@ def rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Sub
     known = _read_before(engine, spec, submission.content_hash)
     try:
         if earlier is not None:
-            raise InvalidInput(f"release {known.id if known else '?'} has read the same file since; nothing more to do")
+            read = _repeated(engine, entry, earlier).release
+            raise InvalidInput(f"release {read.id} has read the same file since; nothing more to do")
         figures, rows_read = read_release(spec, data, filename=submission.filename, areas=area_lookup(engine))
         with Session(engine) as session:
             ruling = check_release(

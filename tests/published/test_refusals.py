@@ -99,3 +99,30 @@ def test_an_import_cut_off_is_read_again_as_the_publishers_file(
             )
         ).scalar_one()
         assert notts == 171572
+
+
+def test_a_cut_off_import_read_since_by_another_is_superseded_not_read_again(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same release imported again after an import of it was cut off: the cut-off one, reprocessed, finds the
+    release read (by the way's repeat key, asked before reading) and ends superseded, naming that release."""
+    data = SPEC.bundled.read_bytes()
+
+    def stopped(*_args: object, **_kwargs: object) -> None:
+        raise SystemExit(143)
+
+    monkeypatch.setattr(intake, "_store", stopped)
+    with pytest.raises(SystemExit):
+        import_release(store, store_settings, SPEC, data, filename="pop.csv", fetched_from="upload")
+    monkeypatch.undo()
+    with Session(store) as session:
+        cut = session.execute(select(Submission).where(col(Submission.kind) == "published")).scalar_one()
+    read = import_release(store, store_settings, SPEC, data, filename="pop.csv", fetched_from="upload")
+    assert not read.duplicate
+    assert cut.id is not None
+    done = reprocess(store, store_settings, cut.id).submission
+    assert done is not None
+    assert done.status == "superseded"
+    assert done.message == f"release {read.release.id} has read the same file since; nothing more to do"
+    with Session(store) as session:
+        assert len(session.execute(select(PublishedRelease)).scalars().all()) == 1
