@@ -49,7 +49,8 @@ def validate_figures(
     return in_file_terms(checked, rows_read=figures.height, columns=FIGURE_COLUMNS if columns is None else columns)
 
 
-_ROW = re.compile(r"\(row (\d+)\)")
+#: How a check's message names another figure it is about, by the number the figures were checked under.
+ROW_MENTION = re.compile(r"\(row (\d+)\)")
 
 
 def named_by_figure(problems: pl.DataFrame, figures: pl.DataFrame) -> pl.DataFrame:
@@ -66,7 +67,7 @@ def named_by_figure(problems: pl.DataFrame, figures: pl.DataFrame) -> pl.DataFra
     }
 
     def said(message: str, row: int | None) -> str:
-        text = _ROW.sub(lambda found: f"({labels.get(int(found[1]), found[0])})", message)
+        text = ROW_MENTION.sub(lambda found: f"({labels.get(int(found[1]), found[0])})", message)
         return f"{labels[row]}: {text}" if row in labels else text
 
     named = [

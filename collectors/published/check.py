@@ -22,7 +22,7 @@ from collectors.context import build_context
 from collectors.crosscheck import fmt
 from collectors.policy import Policy
 from collectors.store import CURRENT_SCHEMA, KEY
-from collectors.typed import validate_figures
+from collectors.typed import ROW_MENTION, validate_figures
 from indicators.published_query import current_published, figure_label
 from indicators.rules import Rule
 from onereturn.errors import InvalidInput
@@ -92,8 +92,6 @@ class _Places:
     """Where each numbered figure of a release lies in the publisher's file (its row and column), and what it is
     (indicator, area, period, breakdown), so problems found figure by figure are named as the file is read."""
 
-    _ROW = re.compile(r"\(row (\d+)\)")
-
     def __init__(self, numbered: pl.DataFrame, columns: dict[str, str]) -> None:
         self._numbered = numbered
         self.columns = columns
@@ -131,7 +129,7 @@ class _Places:
             row = self.row(int(found.group(1)))
             return "(this row)" if row == own else f"(row {row})"
 
-        text = self._ROW.sub(where, text)
+        text = ROW_MENTION.sub(where, text)
         if self._ids is not None:
             text = self._ids.sub(lambda m: f"{m.group(1)} ({self.columns[m.group(1)]})", text)
         return text

@@ -50,7 +50,7 @@ def config(key: str) -> SchemathesisConfig:
                 # window of 90 years); the API refuses those with 422, which this check counts as wrong.
                 "positive_data_acceptance": {"enabled": False},
             },
-            "generation": {"max-examples": 6, "no-shrink": True, "database": "none"},
+            "generation": {"max-examples": 12, "no-shrink": True, "database": "none"},
             "phases": {"stateful": {"enabled": False}},
             "seed": 20261123,
         }
