@@ -3,27 +3,37 @@ upload found by the way's repeat key, the raw file kept, the ``Submission`` writ
 its audit event, in one transaction), and, for a way that reads and stores while the request waits, its lease held
 while it does and the upload ended ``failed`` on any error.
 
-A way in (``collectors.ways_in``) reads and checks its file in its own way and hands the door an :class:`Entry`:
-what its submission records, how its file is kept and how a repeat is told. The door does the rest in one order for
-every way. Nothing here reads a file or logs a value of one.
+A way in (``collectors.ways_in``) hands the door an :class:`Entry` (what its submission records, how its file is
+kept and how a repeat is told) and, where it reads and stores while the request waits, its reader and its store:
+:func:`through` calls them in one order for every way, and :func:`again` runs a failed upload again from its kept
+file in the same order. Nothing here reads a file or logs a value of one.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from collectors import head, lease
-from collectors.spine import repeat_of
+from collectors.checked import problem_frame
+from collectors.spine import CutOff, failure_reason, finish, repeat_of
 from indicators.store.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from onereturn import audittrail, db
-from onereturn.errors import InvalidInput
+from onereturn.errors import InvalidInput, ProcessingFailed
+from onereturn.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: What a way's side writes are given: the session of the submission's transaction and the submission, flushed.
 SideWrites = Callable[[Session, Submission], None]
@@ -228,26 +238,181 @@ def enter(engine: Engine, entry: Entry) -> Entered:
     return Entered(submission)
 
 
+def failed_message(exc: BaseException, submission_id: int, *, quote: bool = True) -> str:
+    """What an upload that failed is told, whichever way it came in: what broke (the error's text only where the way
+    ``quote``s it) and that nothing of it was stored, or what the error itself says to do (``after_failure``)."""
+    after = getattr(exc, "after_failure", None)
+    if callable(after):
+        return str(after(submission_id))
+    return (
+        f"processing failed: {failure_reason(exc, quote=quote)}, and nothing of it was stored; the upload is kept "
+        f"and can be run again (onereturn submissions reprocess {submission_id})"
+    )
+
+
+def mark_failed(
+    engine: Engine, submission: Submission, exc: BaseException, *, quote: bool = True, stage: str | None = None
+) -> None:
+    """End an upload ``failed`` (while still unfinished: a commit whose answer was lost may have stored it) saying
+    why, and log where it broke. Not one cut off: another worker has it. The log names the error's kind and where
+    it was raised, never its text, which may quote a value of the file."""
+    if isinstance(exc, CutOff):
+        return
+    assert submission.id is not None
+    log.error(
+        "submission %s failed (%s) at:\n%s",
+        submission.id,
+        type(exc).__name__,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
+    try:
+        finish(
+            engine,
+            submission,
+            problem_frame([]),
+            status="failed",
+            stage=stage,
+            message=failed_message(exc, submission.id, quote=quote),
+            only_if=lease.UNFINISHED,
+        )
+    except Exception:
+        # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
+        log.exception("submission %s could not be marked failed", submission.id)
+
+
 @contextmanager
 def held_or_failed(
     engine: Engine,
     submission: Submission,
     lease_seconds: float,
     *,
-    failed: Callable[[BaseException], None],
+    quote: bool = True,
     stop_interrupts: bool = True,
 ) -> Iterator[None]:
-    """Hold an upload's lease while it is read, checked and stored; on any error end it failed by the way's
-    ``failed`` (while still unfinished) and raise. A stop of the process (``stop_interrupts``) is not a failure:
-    its lease runs out and the upload is marked interrupted, to be run again."""
+    """Hold an upload's lease while it is read, checked and stored; on any error end it failed (``mark_failed``,
+    while still unfinished) and raise. A stop of the process (``stop_interrupts``) is not a failure: its lease runs
+    out and the upload is marked interrupted, to be run again."""
     assert submission.id is not None
     try:
         with lease.held(engine, submission.id, lease_seconds):
             yield
     except (KeyboardInterrupt, SystemExit, GeneratorExit) as exc:
         if not stop_interrupts:
-            failed(exc)
+            mark_failed(engine, submission, exc, quote=quote)
         raise
     except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
-        failed(exc)
+        mark_failed(engine, submission, exc, quote=quote)
         raise
+
+
+#: A way's read and check of its file before the upload is recorded: it refuses (InvalidInput) with nothing but the
+#: raw file kept, or fills in the entry (its counts, what is written first) and gives what its store needs.
+Read = Callable[[Entry], Any]
+#: A way's store of a recorded upload, under its lease: given the submission and what its read gave (None where the
+#: way reads under the lease itself); what it returns the way answers.
+Store = Callable[[Submission, Any], Any]
+
+
+class Superseded(InvalidInput):
+    """A rerun with nothing more to do: another upload has read the same file since."""
+
+
+def _busy(exc: BaseException) -> bool:
+    """A database busy or out of reach: the API answers 503 with Retry-After, as sending the file again will do."""
+    return isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError)
+
+
+def _stored(
+    engine: Engine, submission: Submission, lease_seconds: float, work: Callable[[], Any], *, quote: bool, stops: bool
+) -> Any:
+    """Run a way's store under the upload's lease, the upload failed on any error and the error told as a
+    ``ProcessingFailed`` naming the upload and how to run it again (a stop, a busy database and a lost lease are
+    raised as they are, for the caller's own answer)."""
+    assert submission.id is not None
+    try:
+        with held_or_failed(engine, submission, lease_seconds, quote=quote, stop_interrupts=stops):
+            return work()
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise  # the process is stopping: its lease runs out and the upload is marked interrupted (or failed)
+    except CutOff as exc:
+        raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
+    except BaseException as exc:
+        if _busy(exc):
+            raise
+        raise ProcessingFailed(f"Submission {submission.id} {failed_message(exc, submission.id, quote=quote)}") from exc
+
+
+def through(
+    engine: Engine,
+    entry: Entry,
+    *,
+    store: Store,
+    repeated: Callable[[Submission], Any],
+    read: Read | None = None,
+    quote: bool = True,
+    stop_interrupts: bool = True,
+) -> Any:
+    """Take an upload through the door in the one order: the agency; a repeat of an earlier upload (asked before a
+    way that reads costs reading, answered by ``repeated``); the way's ``read`` and check (a refusal records nothing);
+    its submission, with the way's side writes and audit event; its ``store`` under the lease, the upload failed on
+    any error (``stop_interrupts``: a stop is an interruption to resume, not a failure)."""
+    if entry.agency:
+        admit(engine, entry.agency_code)
+        entry.agency = False
+    readings = None
+    if read is not None:
+        if (earlier := repeated_before_reading(engine, entry)) is not None:
+            return repeated(earlier)
+        readings = read(entry)
+    entered = enter(engine, entry)
+    if entered.duplicate:
+        return repeated(entered.submission)
+    assert entry.lease_seconds is not None, "a way that stores under a lease names its length"
+    submission = entered.submission
+    return _stored(
+        engine,
+        submission,
+        entry.lease_seconds,
+        lambda: store(submission, readings),
+        quote=quote,
+        stops=stop_interrupts,
+    )
+
+
+def again(
+    engine: Engine,
+    settings: Settings,
+    submission_id: int,
+    *,
+    kind: str,
+    read: Callable[[Submission, bytes], Any],
+    store: Store,
+    quote: bool = True,
+    stop_interrupts: bool = True,
+    reopened: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> Any:
+    """Run a failed or interrupted upload of ``kind`` again from its kept file, in the door's order: the file
+    checked unchanged, the way's ``read`` (a refusal ends the upload ``rejected``, or ``superseded``, with its
+    reason, and it is returned), the upload opened again (``reopened``: the columns it starts with, from what the
+    read gave), then its ``store`` under the lease as a new upload's."""
+    with Session(engine, expire_on_commit=False) as session:
+        submission = head.rerunnable(session, submission_id, kind=kind)
+    data = head.kept_unchanged(engine, settings, submission)
+    try:
+        readings = read(submission, data)
+    except InvalidInput as exc:
+        head.settle(
+            engine, submission, status="superseded" if isinstance(exc, Superseded) else "rejected", message=exc.message
+        )
+        return submission
+    del data
+    opened = reopened(readings) if reopened is not None else {}
+    submission = head.reopen(engine, settings, submission_id, kind=kind, **opened)
+    return _stored(
+        engine,
+        submission,
+        settings.upload_lease_seconds,
+        lambda: store(submission, readings),
+        quote=quote,
+        stops=stop_interrupts,
+    )

@@ -165,3 +165,15 @@ def reopen(
         for key, value in reset.items():
             setattr(submission, key, value)
     return submission
+
+
+def settle(engine: Engine, submission: Submission, *, status: str, message: str) -> None:
+    """Record how an upload run again ended without storing (and on the object the caller holds)."""
+    with Session(engine) as session:
+        session.execute(
+            update(Submission)
+            .where(col(Submission.id) == submission.id)
+            .values(status=status, message=message[:2000], finished_at=datetime.now(UTC))
+        )
+        session.commit()
+    submission.status, submission.message = status, message

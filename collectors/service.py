@@ -4,17 +4,14 @@ shared head (``collectors.head``), read, validated, stored through the shared ta
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 from sqlalchemy import Connection, Engine, update
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
-from collectors import door, head, lease
+from collectors import door, head
 from collectors.checked import Validation, problem_frame
 from collectors.context import build_context
 from collectors.head import FIGURES_KIND, FINAL, kept_raw
@@ -25,7 +22,6 @@ from collectors.spine import (
     Outcome,
     Stored,
     audited,
-    failure_reason,
     finish,
     store_accepted,
 )
@@ -33,7 +29,7 @@ from collectors.validate import validate
 from indicators.periods import PERIOD_TYPES, parse_period
 from indicators.store.models import RECORDS_KIND, Submission, SubmissionProblem
 from mappings.agencies import get_agency
-from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooLarge, ProcessingFailed
+from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
@@ -110,32 +106,37 @@ def submit(
     # The agency is checked and the raw file kept before anything reads it, a repeat or not.
     door.admit(engine, agency_code)
     digest, name = head.keep_raw(engine, settings, data)
-    entered = door.enter(
-        engine,
-        door.Entry(
-            kind=FIGURES_KIND,
-            mode=door.mode_of(PURPOSES, mode),
-            agency_code=agency_code,
-            filename=Path(filename).name,
-            source_format=head.format_of(filename),
-            size_bytes=len(data),
-            content_hash=digest,
-            keep=name,
-            submitted_by=submitted_by,
-            repeat=REPEAT,
-            lease_seconds=settings.upload_lease_seconds,
-            agency=False,
-        ),
+    entry = door.Entry(
+        kind=FIGURES_KIND,
+        mode=door.mode_of(PURPOSES, mode),
+        agency_code=agency_code,
+        filename=Path(filename).name,
+        source_format=head.format_of(filename),
+        size_bytes=len(data),
+        content_hash=digest,
+        keep=name,
+        submitted_by=submitted_by,
+        repeat=REPEAT,
+        lease_seconds=settings.upload_lease_seconds,
+        agency=False,
     )
-    if entered.duplicate:
-        return Outcome(entered.submission, None, duplicate=True)
     body = [data]
     del data
     with audited(audit):
-        return _process_or_fail(engine, settings, entered.submission, body, filename=filename, sheet=sheet, mode=mode)
+        # Read under the lease, not before the upload is recorded: a file that cannot be read is an upload
+        # rejected with its problem named, as one with a wrong cell is.
+        outcome: Outcome = door.through(
+            engine,
+            entry,
+            store=lambda submission, _: _read_and_store(
+                engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode
+            ),
+            repeated=lambda earlier: Outcome(earlier, None, duplicate=True),
+        )
+        return outcome
 
 
-def _process_or_fail(
+def _read_and_store(
     engine: Engine,
     settings: Settings,
     submission: Submission,
@@ -145,74 +146,43 @@ def _process_or_fail(
     sheet: str | None,
     mode: Mode,
 ) -> Outcome:
-    """Read, validate and store a recorded upload; whatever fails, the submission ends ``failed`` with a reason.
+    """Read, validate and store a recorded upload (one it cannot read is rejected, its problem named).
 
     ``body`` holds the upload's bytes, taken out once read: a frame down the call that kept them (95 MiB
     for a million figures in JSON) would hold them through validation and storing, as would one that
     kept the table read from them.
     """
-    assert submission.id is not None
     # A large request before this one may have left freed memory in the C heap: start from a trimmed heap.
     release_memory()
     try:
-        with door.held_or_failed(
-            engine, submission, settings.upload_lease_seconds, failed=lambda exc: _mark_failed(engine, submission, exc)
-        ):
-            try:
-                tables = [read_table(body.pop(), filename, sheet=sheet, max_rows=settings.max_upload_rows)]
-            except OneReturnError as exc:
-                problems = _unreadable(exc)
-                finish(engine, submission, problems, status="rejected", message=exc.message)
-                return Outcome(submission, None, problems=problems)
-            return _validate_and_store(engine, submission, tables, mode)
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise  # the process is stopping: its lease runs out and the upload is marked interrupted
-    except CutOff as exc:
-        raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
-    except BaseException as exc:
-        if isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError):
-            raise  # the API answers a busy database 503 with Retry-After: sending the file again will do
-        raise ProcessingFailed(f"Submission {submission.id} {_failed_message(submission, exc)}") from exc
-
-
-def _failed_message(submission: Submission, exc: BaseException) -> str:
-    """What an upload that failed is told: why, and that its kept file can be run again."""
-    return (
-        f"processing failed: {failure_reason(exc)}; the file is kept and can be run again "
-        f"(onereturn submissions reprocess {submission.id})"
-    )
-
-
-def _mark_failed(engine: Engine, submission: Submission, exc: BaseException) -> None:
-    """Log why an upload failed and end it ``failed`` while still unfinished (not one cut off: another has it)."""
-    if isinstance(exc, CutOff):
-        return
-    log.exception("submission %s failed: %s", submission.id, failure_reason(exc))
-    try:
-        # Only while unfinished: a commit whose answer was lost may have stored it after all.
-        finish(
-            engine,
-            submission,
-            problem_frame([]),
-            status="failed",
-            message=_failed_message(submission, exc),
-            only_if=lease.UNFINISHED,
-        )
-    except Exception:
-        # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
-        log.exception("submission %s could not be marked failed", submission.id)
+        tables = [read_table(body.pop(), filename, sheet=sheet, max_rows=settings.max_upload_rows)]
+    except OneReturnError as exc:
+        problems = _unreadable(exc)
+        finish(engine, submission, problems, status="rejected", message=exc.message)
+        return Outcome(submission, None, problems=problems)
+    return _validate_and_store(engine, submission, tables, mode)
 
 
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
     """Run a failed or interrupted upload of figures again from its kept raw file."""
-    with Session(engine) as session:
-        # A file changed since it was received is refused before the upload is opened again.
-        data = head.kept_unchanged(engine, settings, head.rerunnable(session, submission_id, kind=FIGURES_KIND))
-    submission = head.reopen(engine, settings, submission_id, kind=FIGURES_KIND)
-    mode: Mode = "atomic" if submission.mode == "atomic" else "default"
-    body = [data]
-    del data
-    return _process_or_fail(engine, settings, submission, body, filename=submission.filename, sheet=None, mode=mode)
+    body: list[bytes] = []
+    outcome: Outcome = door.again(
+        engine,
+        settings,
+        submission_id,
+        kind=FIGURES_KIND,
+        read=lambda _submission, data: body.append(data),
+        store=lambda submission, _: _read_and_store(
+            engine,
+            settings,
+            submission,
+            body,
+            filename=submission.filename,
+            sheet=None,
+            mode="atomic" if submission.mode == "atomic" else "default",
+        ),
+    )
+    return outcome
 
 
 def _validate_and_store(engine: Engine, submission: Submission, tables: list[RawTable], mode: Mode) -> Outcome:

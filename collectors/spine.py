@@ -140,6 +140,8 @@ def failure_reason(exc: BaseException, *, quote: bool = True) -> str:
     """Say in a sentence what went wrong, for the submission's message (never a traceback; ``quote`` the error's text)."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
+    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+        return "the process was stopped before it finished"
     if isinstance(exc, OperationalError):
         return "the database could not be reached or was busy; try again shortly"
     if isinstance(exc, DBAPIError):

@@ -34,6 +34,14 @@ RECORDS = "records"
 class KeptFileMissing(NotFound):
     """A kept file is neither in the store nor in this host's data folder: the upload stays recoverable."""
 
+    def after_failure(self, submission_id: int) -> str:
+        """What an upload this ended is told: the file is not lost, and how to run it once it can be read."""
+        return (
+            f"processing could not read the kept files: {self.message}; run it again once they can be read "
+            f"(onereturn db keep-files on the host that holds them, then onereturn submissions reprocess "
+            f"{submission_id})"
+        )
+
 
 def uploads_name(digest: str) -> str:
     """The content name of a raw upload, by the SHA-256 of its bytes."""

@@ -9,7 +9,6 @@ every figure keeps its release, file and row; a release is stored whole or not a
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +18,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from collectors import door, head, lease
+from collectors import door, head
 from collectors.checked import Validation, empty_problems
 from collectors.head import PUBLISHED_KIND
 from collectors.published.check import Ruling, check_release
@@ -149,10 +148,48 @@ def import_release(
     its ``audit`` event when given (who, the action, from where and the object) in the same transaction."""
     digest, raw_path = head.keep_raw(engine, settings, data)
     entry = _entry(spec, filename=filename, size_bytes=len(data), digest=digest, keep=raw_path)
-    # Asked before the file is read: the daily fetch of an unchanged release reads nothing.
-    if (earlier := door.repeated_before_reading(engine, entry)) is not None:
-        return _repeated(engine, entry, earlier)
-    known = _read_before(engine, spec, digest)
+    entry.submitted_by = submitted_by or f"published: {fetched_from}"
+    # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
+    # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
+    entry.lease_seconds = settings.upload_lease_seconds
+    entry.status = "storing"
+    now = datetime.now(UTC)
+    entry.first = lambda session: _ensure_publisher(session, spec, now)
+    body = [data]
+    del data
+
+    def read(entry: door.Entry) -> _Read:
+        known = _read_before(engine, spec, digest)
+        about = _About(fetched_from, version, release_date, known.id if known is not None else None)
+        readings = _read(engine, spec, body.pop(), filename, about)
+        entry.columns["rows_read"] = readings.rows_read
+        return readings
+
+    # Whatever fails as it stores (a stop too: a release is stored whole or not at all) ends the import failed.
+    imported: Imported = door.through(
+        engine,
+        entry,
+        read=read,
+        store=lambda submission, readings: Imported(_store(engine, spec, submission, readings, now, audit)),
+        repeated=lambda earlier: _repeated(engine, entry, earlier),
+        stop_interrupts=False,
+    )
+    return imported
+
+
+@dataclass
+class _Read:
+    """A release read and held to the catalogue's rules, before it is recorded: its figures, the rows read, the
+    rules' ruling, and where it came from."""
+
+    figures: pl.DataFrame
+    rows_read: int
+    ruling: Ruling
+    about: _About
+
+
+def _read(engine: Engine, spec: SourceSpec, data: bytes, filename: str, about: _About) -> _Read:
+    """Read a release and hold it to the catalogue's rules (an error refuses it whole, raised)."""
     figures, rows_read = read_release(spec, data, filename=filename, areas=area_lookup(engine))
     with Session(engine) as session:
         ruling = check_release(
@@ -163,21 +200,7 @@ def import_release(
             rounded_to=spec.rounded_to,
             columns=columns_of(spec),
         )
-    now = datetime.now(UTC)
-    entry.columns["rows_read"] = rows_read
-    entry.submitted_by = submitted_by or f"published: {fetched_from}"
-    # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
-    # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
-    entry.lease_seconds = settings.upload_lease_seconds
-    entry.status = "storing"
-    entry.first = lambda session: _ensure_publisher(session, spec, now)
-    entered = door.enter(engine, entry)
-    if entered.duplicate:
-        return _repeated(engine, entry, entered.submission)
-    submission = entered.submission
-    about = _About(fetched_from, version, release_date, known.id if known is not None else None)
-    with _stored_or_failed(engine, submission, settings.upload_lease_seconds):
-        return Imported(_store(engine, spec, submission, figures, ruling, now, about, audit))
+    return _Read(figures, rows_read, ruling, about)
 
 
 def rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Submission:
@@ -192,62 +215,41 @@ def rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Sub
                 f"({submission.published_source or 'none recorded'}); import the publisher's file again: "
                 "onereturn published import SOURCE FILE"
             )
-    data = head.kept_unchanged(engine, settings, submission)
-    entry = _entry(
-        spec,
-        filename=submission.filename,
-        size_bytes=submission.size_bytes,
-        digest=submission.content_hash,
-        keep=submission.raw_path,
-    )
-    earlier = door.repeated_before_reading(engine, entry)
-    known = _read_before(engine, spec, submission.content_hash)
-    try:
-        if earlier is not None:
+
+    def read(submission: Submission, data: bytes) -> _Read:
+        entry = _entry(
+            spec,
+            filename=submission.filename,
+            size_bytes=submission.size_bytes,
+            digest=submission.content_hash,
+            keep=submission.raw_path,
+        )
+        if (earlier := door.repeated_before_reading(engine, entry)) is not None:
             read = _repeated(engine, entry, earlier).release
-            raise InvalidInput(f"release {read.id} has read the same file since; nothing more to do")
-        figures, rows_read = read_release(spec, data, filename=submission.filename, areas=area_lookup(engine))
-        with Session(engine) as session:
-            ruling = check_release(
-                session,
-                spec.publisher,
-                _in_geography(session, figures),
-                filename=submission.filename,
-                rounded_to=spec.rounded_to,
-                columns=columns_of(spec),
-            )
-    except InvalidInput as exc:
-        _set(engine, submission, status="superseded" if earlier is not None else "rejected", message=exc.message)
-        return submission
-    lease_seconds = settings.upload_lease_seconds
+            raise door.Superseded(f"release {read.id} has read the same file since; nothing more to do")
+        known = _read_before(engine, spec, submission.content_hash)
+        fetched = (
+            submission.submitted_by.removeprefix("published: ")
+            if submission.submitted_by.startswith("published: ")
+            else "upload"
+        )
+        return _read(engine, spec, data, submission.filename, _About(fetched, "", "", known.id if known else None))
+
     # Stored again under a lease, as the first import was, so the sweep of cut-off work leaves it alone while it runs.
-    submission = head.reopen(
-        engine, settings, submission_id, kind=PUBLISHED_KIND, status="storing", rows_read=rows_read
+    door.again(
+        engine,
+        settings,
+        submission_id,
+        kind=PUBLISHED_KIND,
+        read=read,
+        store=lambda submission, readings: _store(engine, spec, submission, readings, datetime.now(UTC), None),
+        stop_interrupts=False,
+        reopened=lambda readings: {"status": "storing", "rows_read": readings.rows_read},
     )
-    fetched = (
-        submission.submitted_by.removeprefix("published: ")
-        if submission.submitted_by.startswith("published: ")
-        else "upload"
-    )
-    about = _About(fetched, "", "", known.id if known is not None else None)
-    with _stored_or_failed(engine, submission, lease_seconds):
-        _store(engine, spec, submission, figures, ruling, datetime.now(UTC), about, None)
     with Session(engine, expire_on_commit=False) as session:
         done = session.get(Submission, submission_id)
         assert done is not None
         return done
-
-
-def _set(engine: Engine, submission: Submission, *, status: str, message: str) -> None:
-    """Record how a rerun import ended without storing (and on the object the caller holds)."""
-    with Session(engine) as session:
-        session.execute(
-            update(Submission)
-            .where(col(Submission.id) == submission.id)
-            .values(status=status, message=message[:2000], finished_at=datetime.now(UTC))
-        )
-        session.commit()
-    submission.status, submission.message = status, message
 
 
 @dataclass(frozen=True)
@@ -261,30 +263,6 @@ class _About:
     reapplies: int | None
 
 
-def _stored_or_failed(engine: Engine, submission: Submission, lease_seconds: float) -> AbstractContextManager[None]:
-    """Hold a recorded import's lease while it stores; whatever fails (a stop too: an import is stored whole or
-    not at all), its submission ends ``failed`` (while still unfinished) saying how to run it again."""
-
-    def failed(exc: BaseException) -> None:
-        with Session(engine) as session:
-            session.execute(
-                update(Submission)
-                # Only while unfinished: a commit whose answer was lost with its connection may have stored it.
-                .where(col(Submission.id) == submission.id, col(Submission.status).in_(lease.UNFINISHED))
-                .values(
-                    status="failed",
-                    message=(
-                        f"nothing was stored: {exc}; the file is kept and can be read again "
-                        f"(onereturn submissions reprocess {submission.id})"
-                    )[:2000],
-                    finished_at=datetime.now(UTC),
-                )
-            )
-            session.commit()
-
-    return door.held_or_failed(engine, submission, lease_seconds, failed=failed, stop_interrupts=False)
-
-
 def _in_geography(session: Session, figures: pl.DataFrame) -> pl.DataFrame:
     """The figures for areas the service's geography holds (the rest are counted as skipped, never stored)."""
     known_orgs = list(session.execute(select(OrgUnit.code)).scalars())
@@ -295,10 +273,8 @@ def _store(
     engine: Engine,
     spec: SourceSpec,
     submission: Submission,
-    figures: pl.DataFrame,
-    ruling: Ruling,
+    readings: _Read,
     now: datetime,
-    about: _About,
     audit: dict[str, Any] | None,
 ) -> PublishedRelease:
     """Store a release through the storing tail every upload shares (revisions, stale builds, re-opened
@@ -306,6 +282,7 @@ def _store(
     release; a commit whose answer was lost is asked after by the release of this very import."""
     assert submission.id is not None
     sid = submission.id
+    figures, ruling, about = readings.figures, readings.ruling, readings.about
     in_geography, held, skipped, unknown = _sorted_release(engine, spec, figures, ruling)
     owned = in_geography.filter(pl.col("stored_as") == "store").drop("stored_as")
     kept = _Kept(spec, submission, figures.height, in_geography, skipped, unknown, now, about)

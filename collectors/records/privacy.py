@@ -76,6 +76,14 @@ class SealedElsewhere(ConfigurationError):
     status_code = 503
     error_type = "records_keys_refused"
 
+    def after_failure(self, submission_id: int) -> str:
+        """What an upload this ended is told: the council's files are sound, the host's keys are not the store's."""
+        return (
+            "the kept files are sealed under records keys this host does not hold; the files are kept: give the "
+            "host the deployment's keys file (onereturn records rotate-keys re-seals any file left under retired "
+            f"keys), then run onereturn submissions reprocess {submission_id}, or send the same files again"
+        )
+
 
 #: Keys every store refuses, by fingerprint (never the keys): anyone can read them, so they guard nothing. The one
 #: keys file ever committed to the repository (``var-keys/records-keys.json``, removed by commit 8af4ed3) stays

@@ -16,18 +16,16 @@ task (no pool), the scheduler's and the CLI's resume (:func:`resume_records`) an
 from __future__ import annotations
 
 import logging
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
-from collectors import head, lease
+from collectors import door, head, lease
 from collectors.checked import problem_frame
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError
-from collectors.records.failed import failed_message
 from collectors.records.kept import kept_files
 from collectors.records.privacy import Keys, KeysRefused, SealedElsewhere, checked_keys
 from collectors.records.reading import as_written, check_903_year, distances_for, identify, rules_beside_read
@@ -138,22 +136,9 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
             lease.cut_off_by_stop(engine, ids=[submission_id])
             raise
         except BaseException as exc:
-            # An error's text may quote a value of the records (a child id, a birth date, a postcode), so the
-            # log and the message, which officers read, carry only where it happened and what kind it was.
-            log.error(
-                "record-level submission %s failed (%s) at:\n%s",
-                submission_id,
-                type(exc).__name__,
-                "".join(traceback.format_tb(exc.__traceback__)),
-            )
-            _end(
-                engine,
-                submission,
-                Run(),
-                status="failed",
-                stage="failed",
-                message=failed_message(exc, submission_id),
-            )
+            # An error's text may quote a value of the records (a child id, a birth date, a postcode): the message
+            # officers read names only what kind of error it was, and the log where it was raised.
+            door.mark_failed(engine, submission, exc, quote=False, stage="failed")
     with Session(engine, expire_on_commit=False) as session:
         ended = session.get(Submission, submission_id)
     assert ended is not None

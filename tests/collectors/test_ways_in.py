@@ -18,7 +18,7 @@ from collectors.head import FIGURES_KIND, PUBLISHED_KIND
 from collectors.spine import Outcome
 from collectors.ways_in import MODES, WAYS_IN, WayIn, way_in, way_of
 from indicators.store.models import RECORDS_KIND, Submission
-from onereturn.errors import InvalidInput
+from onereturn.errors import InvalidInput, ProcessingFailed
 from onereturn.settings import Settings
 from tests.helpers import NOTTS
 
@@ -108,35 +108,24 @@ def _take_tally(engine: Engine, settings: Settings, request: dict[str, Any]) -> 
     entry = door.Entry(kind=TALLY, mode="default", agency_code=request["agency_code"], filename=request["filename"],
                        source_format=TALLY, size_bytes=len(data), content_hash=digest, keep=name,
                        repeat=door.Repeat(("accepted",)), lease_seconds=settings.upload_lease_seconds)  # fmt: skip
-    entered = door.enter(engine, entry)
-    if not entered.duplicate:
-        _store_tally(engine, settings, entered.submission, data)
-    return Outcome(entered.submission, None, duplicate=entered.duplicate)
+    return door.through(engine, entry, store=lambda submission, _: _store_tally(engine, submission, data),  # type: ignore[no-any-return]
+                        repeated=lambda earlier: Outcome(earlier, None, duplicate=True))  # fmt: skip
 
 
-def _store_tally(engine: Engine, settings: Settings, submission: Submission, data: bytes) -> None:
-    def failed(exc: BaseException) -> None:
-        _set(engine, submission, status="failed", message=f"failed: {exc}")
-
-    with door.held_or_failed(engine, submission, settings.upload_lease_seconds, failed=failed):
-        if b"fail" in data and submission.attempts == 0:
-            raise ValueError("the tally says fail")
-        _set(engine, submission, status="accepted", message=f"{data.count(b',') + 1} tallies")
-
-
-def _set(engine: Engine, submission: Submission, **values: Any) -> None:
-    with Session(engine) as session:
-        session.execute(update(Submission).where(col(Submission.id) == submission.id).values(**values))
+def _store_tally(engine: Engine, submission: Submission, data: bytes) -> Outcome:
+    if b"fail" in data and submission.attempts == 0:
+        raise ValueError("the tally says fail")
+    with Session(engine, expire_on_commit=False) as session:
+        session.execute(update(Submission).where(col(Submission.id) == submission.id)
+                        .values(status="accepted", message=f"{data.count(b',') + 1} tallies"))  # fmt: skip
         session.commit()
+        return Outcome(session.get(Submission, submission.id), None)
 
 
 def _rerun_tally(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    with Session(engine) as session:
-        data = head.kept_unchanged(engine, settings, head.rerunnable(session, submission_id, kind=TALLY))
-    submission = head.reopen(engine, settings, submission_id, kind=TALLY, attempts=1)
-    _store_tally(engine, settings, submission, data)
-    with Session(engine, expire_on_commit=False) as session:
-        return Outcome(session.get(Submission, submission_id), None)
+    return door.again(engine, settings, submission_id, kind=TALLY, read=lambda _submission, data: data,  # type: ignore[no-any-return]
+                      store=lambda submission, data: _store_tally(engine, submission, data),
+                      reopened=lambda _: {"attempts": 1})  # fmt: skip
 
 
 def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
@@ -168,11 +157,14 @@ def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
         first = session.get(Submission, sent.json()["id"])
         assert first is not None
         assert (first.kind, first.status, first.message) == (TALLY, "accepted", "3 tallies")
-    with pytest.raises(ValueError, match="the tally says fail"):
+    with pytest.raises(ProcessingFailed, match=r"\(ValueError: the tally says fail\), and nothing of it was stored"):
         ways_in.take(store, store_settings, {"agency_code": "notts_cyp", "filename": "b.tally", "data": b"fail,1"})
     with Session(store) as session:
         failed = session.exec(select(Submission).where(Submission.filename == "b.tally")).one()
+    # The door's one message for an upload that failed, whichever way it came in.
     assert failed.status == "failed"
+    assert failed.message == door.failed_message(ValueError("the tally says fail"), failed.id or 0)
+    assert f"onereturn submissions reprocess {failed.id}" in failed.message
     from cli import commands as cli
     from onereturn.settings import get_settings
 
@@ -183,7 +175,7 @@ def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
     assert result.exit_code == 0, result.output
     assert "accepted" in result.output
     get_settings.cache_clear()
-    with pytest.raises(ValueError, match="the tally says fail"):
+    with pytest.raises(ProcessingFailed, match="the tally says fail"):
         ways_in.take(store, store_settings, {"agency_code": "notts_cyp", "filename": "c.tally", "data": b"fail,2"})
     # What the scheduler's job of resuming uploads calls.
     resumed = ways_in.resume_all(store, store_settings)
