@@ -347,28 +347,30 @@ def through(
     entry: Entry,
     *,
     store: Store,
-    repeated: Callable[[Submission], Any],
+    repeated: Callable[[Submission], Any] | None = None,
     read: Read | None = None,
     quote: bool = True,
     stop_interrupts: bool = True,
 ) -> Any:
-    """Take an upload through the door in the one order: the agency; a repeat of an earlier upload (asked before a
-    way that reads costs reading, answered by ``repeated``); the way's ``read`` and check (a refusal records nothing);
-    its submission, with the way's side writes and audit event; its ``store`` under the lease, the upload failed on
-    any error (``stop_interrupts``: a stop is an interruption to resume, not a failure)."""
+    """Take an upload through the door in the one order: the agency; a repeat of an earlier upload (asked before the
+    way reads, answered by ``repeated``, or as the earlier submission where the way has no answer of its own); the way's ``read`` and check (a refusal records nothing); its submission,
+    with the way's side writes and audit event; then its ``store``: under the lease where this worker holds the
+    upload, the upload failed on any error (``stop_interrupts``: a stop is an interruption to resume, not a
+    failure), or at once where the upload was finished at the door or is left to a worker."""
     if entry.agency:
         admit(engine, entry.agency_code)
         entry.agency = False
     readings = None
     if read is not None:
         if (earlier := repeated_before_reading(engine, entry)) is not None:
-            return repeated(earlier)
+            return repeated(earlier) if repeated is not None else earlier
         readings = read(entry)
     entered = enter(engine, entry)
     if entered.duplicate:
-        return repeated(entered.submission)
-    assert entry.lease_seconds is not None, "a way that stores under a lease names its length"
+        return repeated(entered.submission) if repeated is not None else entered.submission
     submission = entered.submission
+    if entry.lease_seconds is None or not entry.held:
+        return store(submission, readings)
     return _stored(
         engine,
         submission,

@@ -168,39 +168,42 @@ def receive_columns(
     engine: Engine, settings: Settings, agency_code: str, layout: Layout, filename: str, data: bytes, submitted_by: str
 ) -> tuple[int, pl.DataFrame]:
     """Check the council's columns and keep the file encrypted as the agency's newest; nothing is kept if refused."""
-    frame = read_columns(data, filename, layout, max_bytes=settings.max_upload_bytes)
     name = Path(filename).name or "columns"
+
+    def read(entry: door.Entry) -> pl.DataFrame:
+        frame = read_columns(data, filename, layout, max_bytes=settings.max_upload_bytes)
+        entry.columns.update(
+            rows_read=frame.height,
+            rows_accepted=frame.height,
+            message=f"the council's own Annex A columns: {frame.height:,} children, {frame.width - 1} columns",
+        )
+        return frame
+
     with private_folder(settings, "annexa-columns-") as work:
         spooled = Path(work) / name
         spooled.write_bytes(data)
         named = [(name, spooled)]
         digest = content_hash(named)
-        keys = checked_keys(engine, settings)
-        entered = door.enter(
-            engine,
-            door.Entry(
-                kind=RECORDS_KIND,
-                mode=door.mode_of(PURPOSES, COLUMNS_MODE),
-                agency_code=agency_code,
-                filename=name[:255],
-                source_format="annex_a",
-                size_bytes=len(data),
-                content_hash=digest,
-                keep=lambda: keep(engine, settings, keys, digest, named),
-                submitted_by=submitted_by,
-                # Checked whole as it is received: accepted at once, no worker to hold it.
-                status="accepted",
-                columns={
-                    "stage": "stored",
-                    "rows_read": frame.height,
-                    "rows_accepted": frame.height,
-                    "message": f"the council's own Annex A columns: {frame.height:,} children, {frame.width - 1} columns",
-                },
-                agency=False,
-            ),
+        entry = door.Entry(
+            kind=RECORDS_KIND,
+            mode=door.mode_of(PURPOSES, COLUMNS_MODE),
+            agency_code=agency_code,
+            filename=name[:255],
+            source_format="annex_a",
+            size_bytes=len(data),
+            content_hash=digest,
+            keep=lambda: keep(engine, settings, checked_keys(engine, settings), digest, named),
+            submitted_by=submitted_by,
+            # Checked whole as it is received: accepted at once, no worker to hold it.
+            status="accepted",
+            columns={"stage": "stored"},
+            agency=False,
         )
-    assert entered.submission.id is not None
-    return entered.submission.id, frame
+        # Every file is the agency's newest: none repeats another (the way has no repeat key).
+        kept: tuple[int, pl.DataFrame] = door.through(
+            engine, entry, read=read, store=lambda submission, frame: (submission.id, frame)
+        )
+    return kept
 
 
 def newest_columns(session: Session, settings: Settings, agency_code: str, layout: Layout) -> pl.DataFrame | None:

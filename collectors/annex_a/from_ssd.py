@@ -102,7 +102,7 @@ def keep_from_extract(
         spooled = Path(work) / KEPT_NAME
         spooled.write_bytes(data)
         named = [(KEPT_NAME, spooled)]
-        entered = door.enter(
+        kept: int = door.through(
             engine,
             door.Entry(
                 kind=RECORDS_KIND,
@@ -127,9 +127,10 @@ def keep_from_extract(
                 },
                 agency=False,
             ),
+            store=lambda submission, _: submission.id,
+            repeated=lambda earlier: earlier.id,
         )
-    assert entered.submission.id is not None
-    return entered.submission.id
+    return kept
 
 
 def newest_from_extract(session: Session, settings: Settings, agency_code: str) -> FromExtract | None:

@@ -6,6 +6,7 @@ upload worker to take up (``collectors.records.service``); the API answers 202 a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -61,37 +62,44 @@ def receive(
     if total > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the files are {total:,} bytes; the limit is {settings.max_upload_bytes:,}")
     year = read_collection_year(collection_year)
-    door.admit(engine, agency_code)
-    for name, path in files:
-        # Refused here, before anything is kept: a file no return is, and a ZIP from what it declares, rather than
-        # once a worker has inflated it.
-        check_at_door(path, Path(name).name, settings.max_upload_bytes)
     read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path) for name, path in files]
     digest = content_hash(read)
-    keys = checked_keys(engine, settings)
-    entered = door.enter(
-        engine,
-        door.Entry(
-            kind=KIND,
-            mode=mode,
-            agency_code=agency_code,
-            filename=", ".join(name for name, _ in read)[:255],
-            source_format="records",
-            size_bytes=total,
-            content_hash=digest,
-            keep=lambda: keep(engine, settings, keys, digest, read),
-            submitted_by=submitted_by,
-            repeat=REPEAT,
-            collection_year=year,
-            # No worker holds it yet: an upload worker takes it up at once; if none does before this runs
-            # out (the process stopped), resume_records does.
-            lease_seconds=settings.upload_lease_seconds,
-            held=False,
-            columns={"stage": "received"},
-            audit=audit,
-            audit_status=202,
-            audit_detail=f"received for {year}; DfE's rules run next",
-            agency=False,
-        ),
+    # The host's records keys are asked for once the files are found to be a return's (a refusal names the file).
+    keys = cache(lambda: checked_keys(engine, settings))
+
+    def checked_at_door(_entry: door.Entry) -> None:
+        for name, path in files:
+            # Refused here, before anything is kept: a file no return is, and a ZIP from what it declares, rather
+            # than once a worker has inflated it.
+            check_at_door(path, Path(name).name, settings.max_upload_bytes)
+        keys()
+
+    entry = door.Entry(
+        kind=KIND,
+        mode=mode,
+        agency_code=agency_code,
+        filename=", ".join(name for name, _ in read)[:255],
+        source_format="records",
+        size_bytes=total,
+        content_hash=digest,
+        keep=lambda: keep(engine, settings, keys(), digest, read),
+        submitted_by=submitted_by,
+        repeat=REPEAT,
+        collection_year=year,
+        # No worker holds it yet: an upload worker takes it up at once; if none does before this runs
+        # out (the process stopped), resume_records does.
+        lease_seconds=settings.upload_lease_seconds,
+        held=False,
+        columns={"stage": "received"},
+        audit=audit,
+        audit_status=202,
+        audit_detail=f"received for {year}; DfE's rules run next",
     )
-    return Received(entered.submission, duplicate=entered.duplicate)
+    received: Received = door.through(
+        engine,
+        entry,
+        read=checked_at_door,
+        store=lambda submission, _: Received(submission),
+        repeated=lambda earlier: Received(earlier, duplicate=True),
+    )
+    return received

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -126,54 +127,60 @@ def receive(
     size = path.stat().st_size
     if size > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the file is {size:,} bytes; the limit is {settings.max_upload_bytes:,}")
-    door.admit(engine, agency_code)
-    checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
     named = [(Path(name).name.replace("\x00", "\ufffd") or "sen2.xml", path)]
     digest = content_hash(named)
-    keys = checked_keys(engine, settings)
-    ids = sorted({key[1] for key in checked.children if key is not None})
-    count = len(checked.children)
-    without = sum(1 for key in checked.children if key is None)
-    message = (
-        f"the January {checked.survey} SEN2 survey: {count:,} child(ren) checked against its schema and rules "
-        f"and kept" + (f"; {without:,} without a UPN or ULN, kept but not matched to other returns" if without else "")
-    )
+    # The host's records keys are asked for once the file is found sound (a refusal names the file's problems).
+    keys = cache(lambda: checked_keys(engine, settings))
 
-    def children(session: Session, submission: Submission) -> None:
-        # Each child by pseudonym, its UPN (or ULN) sealed: so retention, purge and key rotation reach it.
-        pseudonyms = keys.pseudonyms(ids)
-        rows = [(submission.id, pseudonyms[i], keys.seal_text(i)) for i in ids]
-        bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
+    def read(entry: door.Entry) -> Checked:
+        checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
+        keys()
+        ids = sorted({key[1] for key in checked.children if key is not None})
+        count = len(checked.children)
+        without = sum(1 for key in checked.children if key is None)
+        message = (
+            f"the January {checked.survey} SEN2 survey: {count:,} child(ren) checked against its schema and rules "
+            f"and kept"
+            + (f"; {without:,} without a UPN or ULN, kept but not matched to other returns" if without else "")
+        )
 
-    entered = door.enter(
-        engine,
-        door.Entry(
-            kind=RECORDS_KIND,
-            mode=door.mode_of(PURPOSES, PURPOSE),
-            agency_code=agency_code,
-            filename=named[0][0][:255],
-            source_format=FORMAT,
-            size_bytes=size,
-            content_hash=digest,
-            keep=lambda: keep(engine, settings, keys, digest, named),
-            submitted_by=submitted_by,
-            repeat=REPEAT,
-            collection_year=collection_year,
-            status="accepted",
-            columns={"stage": "stored", "rows_read": count, "rows_accepted": count, "message": message},
-            side=children,
-            audit=audit,
-            audit_status=201,
-            audit_detail=message,
-            agency=False,
-        ),
+        def children(session: Session, submission: Submission) -> None:
+            # Each child by pseudonym, its UPN (or ULN) sealed: so retention, purge and key rotation reach it.
+            pseudonyms = keys().pseudonyms(ids)
+            rows = [(submission.id, pseudonyms[i], keys().seal_text(i)) for i in ids]
+            bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
+
+        entry.columns.update(stage="stored", rows_read=count, rows_accepted=count, message=message)
+        entry.side, entry.audit_detail = children, message
+        return checked
+
+    def kept(submission: Submission, checked: Checked) -> KeptSen2:
+        with Session(engine, expire_on_commit=False) as session:
+            found = session.get(Submission, submission.id)
+        assert found is not None
+        return KeptSen2(found, records=checked.records)
+
+    entry = door.Entry(
+        kind=RECORDS_KIND,
+        mode=door.mode_of(PURPOSES, PURPOSE),
+        agency_code=agency_code,
+        filename=named[0][0][:255],
+        source_format=FORMAT,
+        size_bytes=size,
+        content_hash=digest,
+        keep=lambda: keep(engine, settings, keys(), digest, named),
+        submitted_by=submitted_by,
+        repeat=REPEAT,
+        collection_year=collection_year,
+        # Checked whole at the door and accepted at once: no worker takes it up.
+        status="accepted",
+        audit=audit,
+        audit_status=201,
     )
-    if entered.duplicate:
-        return KeptSen2(entered.submission, duplicate=True)
-    with Session(engine, expire_on_commit=False) as session:
-        found = session.get(Submission, entered.submission.id)
-    assert found is not None
-    return KeptSen2(found, records=checked.records)
+    received: KeptSen2 = door.through(
+        engine, entry, read=read, store=kept, repeated=lambda earlier: KeptSen2(earlier, duplicate=True)
+    )
+    return received
 
 
 def kept_sen2(session: Session, agency_code: str, collection_year: str) -> Submission | None:

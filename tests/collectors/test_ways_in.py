@@ -57,6 +57,30 @@ def test_only_the_door_asks_for_a_submission() -> None:
     assert callers == {"collectors/door.py"}
 
 
+def test_every_way_walks_through_the_door_in_its_one_order() -> None:
+    """No way in enters an upload, holds its lease or fails it itself: each hands ``door.through`` (or, to run one
+    again, ``door.again``) its entry, read and store, so the order (agency, repeat, read, record, store under the
+    lease, fail) is written once."""
+    own = re.compile(r"door\.(enter|held_or_failed|repeated)\(")
+    walking = re.compile(r"door\.(through|again)\(")
+    callers, walkers = set(), set()
+    for path in _product_files():
+        text = path.read_text(encoding="utf-8")
+        if own.search(text):
+            callers.add(str(path.relative_to(ROOT)))
+        if walking.search(text):
+            walkers.add(str(path.relative_to(ROOT)))
+    assert callers == set()
+    assert walkers == {
+        "collectors/service.py",
+        "collectors/published/intake.py",
+        "collectors/records/receiving.py",
+        "collectors/sen2/receiving.py",
+        "collectors/annex_a/columns.py",
+        "collectors/annex_a/from_ssd.py",
+    }
+
+
 def test_the_table_holds_every_way_and_their_purposes() -> None:
     """Seven ways, three kinds; each mode is a purpose of one way's row; only the records wait for a worker."""
     assert list(WAYS_IN) == ["published", "annex_a_columns", "ssd", "annex_a_ssd", "sen2", "records", "figures"]
