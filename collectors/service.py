@@ -15,6 +15,7 @@ from collectors import door, head
 from collectors.checked import Validation, problem_frame
 from collectors.context import build_context
 from collectors.head import FIGURES_KIND, FINAL, kept_raw
+from collectors.policy import EVERY_CHECK
 from collectors.rawtable import RawTable
 from collectors.read import read_table
 from collectors.spine import (
@@ -41,6 +42,8 @@ Mode = Literal["default", "atomic", "dry_run"]
 PURPOSES = {"default": "default", "atomic": "atomic"}
 #: A file of figures sent again repeats the agency's earlier upload of it in the same mode, however it ended.
 REPEAT = door.Repeat(FINAL)
+#: The checks an agency's figures are held to: every one, its duties included.
+POLICY = EVERY_CHECK
 
 
 def check_size(settings: Settings, size: int) -> None:
@@ -63,7 +66,7 @@ def dry_run(
         except OneReturnError as exc:
             return Outcome(None, None, problems=_unreadable(exc))
         ctx = build_context(session, agency_code)
-    result = validate(raw.frame, ctx, unresolved=raw.unresolved)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=POLICY)
     return Outcome(None, result, problems=result.problems)
 
 
@@ -191,7 +194,7 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
     with Session(engine) as session:
         ctx = build_context(session, submission.agency_code)
     raw = tables.pop()
-    result = validate(raw.frame, ctx, unresolved=raw.unresolved)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=POLICY)
     submission.source_format = raw.source_format
     submission.error_scope = error_scope(raw.frame, result, ctx.indicators)
     del raw

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from collectors import door, service
 from collectors.annex_a import columns, from_ssd
 from collectors.head import FIGURES_KIND, PUBLISHED_KIND
+from collectors.policy import Policy
 from collectors.published import intake
 from collectors.records import receiving as records_in
 from collectors.records import service as records
@@ -46,7 +47,7 @@ Rerun = Callable[[Engine, Settings, int], Outcome]
 @dataclass(frozen=True)
 class WayIn:
     """One way in, as one row: its kind and purposes (each stored as a ``mode``), its repeat key (None where every
-    upload is new, or the way finds its repeats itself), its recogniser (None: never sent alone, only made by
+    upload is new, or the way finds its repeats itself), the checks its figures are held to, its recogniser (None: never sent alone, only made by
     another way), its take (reading and checking, then the door), and for a way left to a worker its take-up and
     resume; for a way whose uploads can fail, its rerun."""
 
@@ -54,6 +55,8 @@ class WayIn:
     kind: str
     purposes: Mapping[str, str]
     repeat: door.Repeat | None
+    #: The checks the way's figures are held to (a publisher's by its source's rounding); None: it stores none.
+    policy: Policy | Callable[[int], Policy] | None
     recognise: Callable[[dict[str, Any]], bool] | None
     take: Take
     rerun: Rerun | None = None
@@ -143,21 +146,23 @@ WAYS_IN: dict[str, WayIn] = {
             PUBLISHED_KIND,
             intake.PURPOSES,
             intake.REPEAT,
+            intake.POLICY,
             _is_release,
             _take_release,
             rerun=_rerun_release,
         ),
-        WayIn("annex_a_columns", RECORDS_KIND, columns.PURPOSES, None, _is_columns, _take_columns),
+        WayIn("annex_a_columns", RECORDS_KIND, columns.PURPOSES, None, None, _is_columns, _take_columns),
         # An extract repeats one sent before when every file made from it does (``ssd.receiving``); each file made
         # goes on by the records' way, its Annex A rows by ``annex_a_ssd``.
-        WayIn("ssd", RECORDS_KIND, records_in.PURPOSES, None, _is_extract, _take_extract),
-        WayIn("annex_a_ssd", RECORDS_KIND, from_ssd.PURPOSES, from_ssd.REPEAT, None, _take_ssd_rows),
-        WayIn("sen2", RECORDS_KIND, sen2.PURPOSES, sen2.REPEAT, _is_sen2, _take_sen2),
+        WayIn("ssd", RECORDS_KIND, records_in.PURPOSES, None, None, _is_extract, _take_extract),
+        WayIn("annex_a_ssd", RECORDS_KIND, from_ssd.PURPOSES, from_ssd.REPEAT, None, None, _take_ssd_rows),
+        WayIn("sen2", RECORDS_KIND, sen2.PURPOSES, sen2.REPEAT, sen2.POLICY, _is_sen2, _take_sen2),
         WayIn(
             "records",
             RECORDS_KIND,
             records_in.PURPOSES,
             records_in.REPEAT,
+            records_in.POLICY,
             _is_records,
             _take_records,
             rerun=_rerun_records,
@@ -165,7 +170,14 @@ WAYS_IN: dict[str, WayIn] = {
             resume=records.resume_records,
         ),
         WayIn(
-            "figures", FIGURES_KIND, service.PURPOSES, service.REPEAT, _is_figures, _take_figures, rerun=service.rerun
+            "figures",
+            FIGURES_KIND,
+            service.PURPOSES,
+            service.REPEAT,
+            service.POLICY,
+            _is_figures,
+            _take_figures,
+            rerun=service.rerun,
         ),
     )
 }

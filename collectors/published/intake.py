@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from collectors import door, head
 from collectors.checked import Validation, empty_problems
 from collectors.head import PUBLISHED_KIND
-from collectors.published.check import Ruling, check_release
+from collectors.published.check import Ruling, check_release, publisher_policy
 from collectors.published.formats import no_areas, read_published
 from collectors.published.read import FIGURE_SCHEMA, AreaLookup, PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
@@ -41,6 +41,9 @@ PURPOSES = {"release": "default"}
 #: A release repeats the source's newest release read when it is the same bytes; read again while a later release
 #: is the newest, it is applied again (the later one may have replaced its figures).
 REPEAT = door.Repeat(statuses=("accepted",), newest_of="published_source")
+#: The checks a release is held to, by the rounding its source declares: the catalogue's errors and the change from
+#: the source's previous release, not an agency's duties.
+POLICY = publisher_policy
 #: Figures inserted into ``published_figure`` per statement.
 _INSERT_BATCH = 5_000
 

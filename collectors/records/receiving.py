@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from collectors import door
+from collectors.policy import EVERY_CHECK
 from collectors.records.inputs import check_at_door
 from collectors.records.kept import content_hash, keep
 from collectors.records.privacy import checked_keys
@@ -30,6 +31,8 @@ PURPOSES = {"return": "default", "annex_a": "annex_a"}
 REPEATABLE = ("accepted", "queried", "partially_accepted")
 #: The records' repeat key: the same files for another year are another return, and purged ones are kept no more.
 REPEAT = door.Repeat(REPEATABLE, by_year=True)
+#: The checks the figures derived from a council's files are held to: every one an agency's upload is.
+POLICY = EVERY_CHECK
 
 
 @dataclass

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from collectors.context import build_context
 from collectors.sen2.measures import tables
+from collectors.sen2.receiving import POLICY
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import survey_of
 from collectors.spine import Stored, store_accepted
@@ -71,7 +72,7 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     if not rows:
         return None
     given = pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row")
-    result = rowless(validate_figures(given, ctx))
+    result = rowless(validate_figures(given, ctx, POLICY))
     if not (result.accepted.height or result.held.height):
         return None
     said = submission.message

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors import door
+from collectors.policy import EVERY_CHECK
 from collectors.records.kept import content_hash, keep
 from collectors.records.models import RecordChild
 from collectors.records.privacy import checked_keys
@@ -43,6 +44,8 @@ KEPT_STATUSES = ("accepted", "queried", "partially_accepted")
 PURPOSES = {PURPOSE: PURPOSE}
 #: A SEN2 file sent again for the same year repeats the upload that kept it (a refused one kept nothing).
 REPEAT = door.Repeat(KEPT_STATUSES, by_year=True)
+#: The checks the figures worked out from a SEN2 file are held to: every one an agency's upload is.
+POLICY = EVERY_CHECK
 #: What ``Submission.source_format`` says of a kept SEN2 file.
 FORMAT = "sen2"
 #: How much of a file's start is read to tell a SEN2 file from DfE's other XML (whose root is ``Message`` too).

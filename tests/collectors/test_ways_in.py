@@ -94,6 +94,18 @@ def test_the_table_holds_every_way_and_their_purposes() -> None:
         way_in("faxes")
 
 
+def test_each_row_says_the_checks_its_figures_are_held_to() -> None:
+    """An agency's figures, and those worked out from a council's records or SEN2 file, face every check; a
+    publisher's release the publisher's (no duties, by its rounding); the ways that store no figure say none."""
+    from collectors.policy import EVERY_CHECK
+    from collectors.published.check import publisher_policy
+
+    policies = {name: way.policy for name, way in WAYS_IN.items()}
+    assert {name for name, policy in policies.items() if policy is EVERY_CHECK} == {"figures", "records", "sen2"}
+    assert policies["published"] is publisher_policy
+    assert [name for name, policy in policies.items() if policy is None] == ["annex_a_columns", "ssd", "annex_a_ssd"]
+
+
 def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
     """A SEN2 file by its collection, an SSD extract by its zip of ``ssd_<table>.csv``, DfE's files otherwise."""
     import zipfile
@@ -161,7 +173,7 @@ def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
 @pytest.fixture
 def tally_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The test way in, as the first row of the table."""
-    row = WayIn(TALLY, TALLY, {"default": "default"}, door.Repeat(("accepted",)),
+    row = WayIn(TALLY, TALLY, {"default": "default"}, door.Repeat(("accepted",)), None,
                 lambda r: str(r.get("filename", "")).endswith(".tally"), _take_tally, rerun=_rerun_tally,
                 resume=_resume_tally)  # fmt: skip
     monkeypatch.setattr(ways_in, "WAYS_IN", {TALLY: row, **WAYS_IN})
