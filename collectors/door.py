@@ -323,7 +323,14 @@ def _busy(exc: BaseException) -> bool:
 
 
 def _stored(
-    engine: Engine, submission: Submission, lease_seconds: float, work: Callable[[], Any], *, quote: bool, stops: bool
+    engine: Engine,
+    submission: Submission,
+    lease_seconds: float,
+    store: Store,
+    readings: Any,
+    *,
+    quote: bool,
+    stops: bool,
 ) -> Any:
     """Run a way's store under the upload's lease, the upload failed on any error and the error told as a
     ``ProcessingFailed`` naming the upload and how to run it again (a stop, a busy database and a lost lease are
@@ -331,7 +338,7 @@ def _stored(
     assert submission.id is not None
     try:
         with held_or_failed(engine, submission, lease_seconds, quote=quote, stop_interrupts=stops):
-            return work()
+            return store(submission, readings)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise  # the process is stopping: its lease runs out and the upload is marked interrupted (or failed)
     except CutOff as exc:
@@ -371,14 +378,7 @@ def through(
     submission = entered.submission
     if entry.lease_seconds is None or not entry.held:
         return store(submission, readings)
-    return _stored(
-        engine,
-        submission,
-        entry.lease_seconds,
-        lambda: store(submission, readings),
-        quote=quote,
-        stops=stop_interrupts,
-    )
+    return _stored(engine, submission, entry.lease_seconds, store, readings, quote=quote, stops=stop_interrupts)
 
 
 def again(
@@ -410,11 +410,5 @@ def again(
     del data
     opened = reopened(readings) if reopened is not None else {}
     submission = head.reopen(engine, settings, submission_id, kind=kind, **opened)
-    return _stored(
-        engine,
-        submission,
-        settings.upload_lease_seconds,
-        lambda: store(submission, readings),
-        quote=quote,
-        stops=stop_interrupts,
-    )
+    lease_seconds = settings.upload_lease_seconds
+    return _stored(engine, submission, lease_seconds, store, readings, quote=quote, stops=stop_interrupts)
