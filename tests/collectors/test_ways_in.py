@@ -4,6 +4,7 @@ repeat key and recogniser, and a new way in is one row that every entry point th
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -144,24 +145,39 @@ def _take_tally(engine: Engine, settings: Settings, request: dict[str, Any]) -> 
     entry = door.Entry(kind=TALLY, mode="default", agency_code=request["agency_code"], filename=request["filename"],
                        source_format=TALLY, size_bytes=len(data), content_hash=digest, keep=name,
                        repeat=door.Repeat(("accepted",)), lease_seconds=settings.upload_lease_seconds)  # fmt: skip
-    return door.through(engine, entry, store=lambda submission, _: _store_tally(engine, submission, data),  # type: ignore[no-any-return]
-                        repeated=lambda earlier: Outcome(earlier, None, duplicate=True))  # fmt: skip
+    # Read as it comes (the tally is its bytes), and stored under the lease the door holds.
+    taken: Outcome = door.through(
+        engine, entry, read=lambda _entry: data, store=partial(_store_tally, engine), repeated=_repeated_tally
+    )
+    return taken
+
+
+def _repeated_tally(earlier: Submission) -> Outcome:
+    return Outcome(earlier, None, duplicate=True)
 
 
 def _store_tally(engine: Engine, submission: Submission, data: bytes) -> Outcome:
     if b"fail" in data and submission.attempts == 0:
         raise ValueError("the tally says fail")
+    tallies = {"status": "accepted", "message": f"{data.count(b',') + 1} tallies"}
     with Session(engine, expire_on_commit=False) as session:
-        session.execute(update(Submission).where(col(Submission.id) == submission.id)
-                        .values(status="accepted", message=f"{data.count(b',') + 1} tallies"))  # fmt: skip
+        session.execute(update(Submission).where(col(Submission.id) == submission.id).values(**tallies))
         session.commit()
         return Outcome(session.get(Submission, submission.id), None)
 
 
 def _rerun_tally(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    return door.again(engine, settings, submission_id, kind=TALLY, read=lambda _submission, data: data,  # type: ignore[no-any-return]
-                      store=lambda submission, data: _store_tally(engine, submission, data),
-                      reopened=lambda _: {"attempts": 1})  # fmt: skip
+    # Run again as a second attempt, which the tally does not fail.
+    again: Outcome = door.again(
+        engine,
+        settings,
+        submission_id,
+        kind=TALLY,
+        read=lambda _submission, data: data,
+        store=partial(_store_tally, engine),
+        reopened=lambda _data: {"attempts": 1},
+    )
+    return again
 
 
 def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
