@@ -133,7 +133,7 @@ def _peak_mib() -> float:
 
 
 def _phase_pipeline(url: str, upload: Path, data_dir: Path) -> dict[str, float]:
-    from collectors.service import dry_run, submit
+    from collectors.figures.service import dry_run, submit
     from onereturn import db
     from onereturn.settings import Settings
 

@@ -419,7 +419,7 @@ def _fresh_store(url: str, folder: Path) -> tuple[str, str]:
 def measure(scale: int, database_url: str, repeat: int, rounds: int = 3) -> dict[str, float]:
     """Load a year of figures ``scale`` times over, then time the floor and the build (best of ``rounds`` each)
     and (optionally) serving."""
-    from collectors.service import submit
+    from collectors.figures.service import submit
     from onereturn import db
     from onereturn.settings import Settings
 

@@ -137,7 +137,7 @@ def _upload_copies(engine: Any, settings: Any, scale: int) -> int:
     from sqlmodel import Session, select
 
     from cli.demo import DEMO_DIR
-    from collectors.service import submit
+    from collectors.figures.service import submit
     from mappings.models import AgencyOrg
 
     made = 0

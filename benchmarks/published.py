@@ -6,7 +6,7 @@ then emptied so each path pays for the pages it writes:
 
 - through the intake (``import_release``: keep the raw file, read it in the publisher's layout with polars, check
   it with pandera, store every figure through the store's writer);
-- as a plain upload of the same figures (``collectors.service.submit``: a long-format CSV of exactly the figures
+- as a plain upload of the same figures (``collectors.figures.service.submit``: a long-format CSV of exactly the figures
   the intake stored, sent by the same publisher's agency, made the designated source of them for the run).
 
 Like for like: a publisher that rounds each count on its own (NDTMS, to fives) is not held to its rounded parts
@@ -42,13 +42,13 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from collectors import service as upload_service
 from collectors.context import build_context
+from collectors.figures import service as upload_service
+from collectors.figures.service import submit
 from collectors.policy import Context
 from collectors.published.intake import _ensure_publisher, import_release, read_release
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.published.viewit import area_lookup
-from collectors.service import submit
 from mappings.models import AgencyIndicator, AgencyOrg, OrgUnit
 from onereturn import db
 from onereturn.settings import Settings

@@ -126,7 +126,7 @@ def _upload(inds: list[str], orgs: list[str], rows: int, first_year: int) -> byt
 
 
 def _time_uploads(url: str, data_dir: Path, uploads: dict[str, bytes]) -> dict[str, float]:
-    from collectors.service import dry_run, submit
+    from collectors.figures.service import dry_run, submit
     from onereturn import db
     from onereturn.settings import Settings
 

@@ -55,7 +55,7 @@ def _bare_store(data_dir: Path) -> None:
     A first ``serve`` loads the demo's uploads only into a store that has none: the one upload here (another
     council's figure) is what keeps them out.
     """
-    from collectors.service import submit
+    from collectors.figures.service import submit
     from mappings.service import load_bundled
     from onereturn import db
     from onereturn.settings import Settings

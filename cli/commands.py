@@ -168,7 +168,7 @@ def template(
     outstanding: Annotated[bool, typer.Option("--outstanding", help="Only figures not yet accepted")] = False,
 ) -> None:
     """Write the one template of every figure an agency owes for a period."""
-    from collectors.template import build_template
+    from collectors.figures.template import build_template
     from onereturn import db
 
     if fmt not in ("xlsx", "csv"):
@@ -192,7 +192,7 @@ def collect(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary")] = False,
 ) -> None:
     """Upload one file of figures for an agency and print the validation report; exit 1 if rejected."""
-    from collectors.service import Mode, submit
+    from collectors.figures.service import Mode, submit
     from onereturn import db
     from onereturn.settings import get_settings
 
@@ -213,7 +213,7 @@ def collect(
     )
     problems = outcome.problems
     if outcome.submission is not None and outcome.submission.id is not None and problems is None:
-        from collectors.service import submission_problems
+        from collectors.figures.service import submission_problems
 
         with db.session_scope(engine) as session:
             problems = submission_problems(session, outcome.submission.id)
@@ -251,7 +251,7 @@ def collect(
 @app.command()
 def submission(submission_id: Annotated[int, typer.Argument(help="The submission's number")]) -> None:
     """Print an upload's status and every problem found in it."""
-    from collectors.service import get_submission, submission_problems
+    from collectors.figures.service import get_submission, submission_problems
     from onereturn import db
 
     with db.session_scope(ready_engine()) as session:

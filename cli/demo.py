@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from collectors.service import submit
+from collectors.figures.service import submit
 from exports import service as exports
 from exports.build import Builder
 from exports.signoff.acts import sign_off_all

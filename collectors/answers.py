@@ -12,10 +12,10 @@ from typing import Any
 import polars as pl
 from sqlmodel import Session, col, select
 
-from collectors import service as collect
+from collectors.figures import service as collect
+from collectors.figures.report import build_report
 from collectors.problems import SHOWN, first_problems
 from collectors.queries import list_held
-from collectors.report import build_report
 from collectors.schemas import (
     AgencyPublic,
     FigurePublic,

@@ -1,7 +1,7 @@
 """What every upload shares once its own reading is done: the outcome, the cut-off, the failure reason, the
 repeat check and the storing tail (validated figures stored, queries held, the submission's outcome recorded).
 
-A keyed template or file of figures (``collectors.service``), a council's record-level files
+A keyed template or file of figures (``collectors.figures.service``), a council's record-level files
 (``collectors.records.service``) and a publisher's release (``collectors.published.intake``) read their input
 each in their own way, then all end here: what each keeps besides its figures it hands the tail as a hook
 (:class:`Alongside`), so the tail never calls back into any of them.

@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors import door, service
+from collectors import door
 from collectors.annex_a import columns, from_ssd
+from collectors.figures import service
 from collectors.head import FIGURES_KIND, PUBLISHED_KIND
 from collectors.policy import Policy
 from collectors.published import intake

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from collectors.service import submit
+from collectors.figures.service import submit
 from onereturn import keptfiles
 from onereturn.settings import Settings
 

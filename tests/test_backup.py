@@ -16,7 +16,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cli import commands as cli
-from collectors.service import submit
+from collectors.figures.service import submit
 from collectors.ways_in import rerun as reprocess
 from exports import service as exports
 from onereturn import backup, db, keptfiles

@@ -11,7 +11,7 @@ import pytest
 _CHECK = """
 import sys
 {first}
-import collectors.validate  # noqa: F401 (the upload path, as a worker imports it)
+import collectors.figures.validate  # noqa: F401 (the upload path, as a worker imports it)
 from onereturn.checks import pa
 import polars as pl
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cli.demo import DEMO_DIR
-from collectors.service import submit
+from collectors.figures.service import submit
 from exports.build import Builder, return_with_fields
 from exports.built import BuiltReturn
 from exports.burden import burden

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-from collectors.service import submit
+from collectors.figures.service import submit
 from onereturn.settings import Settings
 from tests.live import serve_process
 from tests.signoffs import sign_off_everything

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 import scheduler
-from collectors.service import submit
+from collectors.figures.service import submit
 from exports.models import ExportSnapshot
 from mappings import notices
 from mappings.models import Return

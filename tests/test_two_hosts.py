@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
+from collectors.figures.service import submit
 from collectors.records.receiving import receive
 from collectors.records.service import process_records, resume_records
 from collectors.retention import purge
-from collectors.service import submit
 from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Submission
 from onereturn import keptfiles

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from benchmarks import load
-from collectors.service import submit
+from collectors.figures.service import submit
 from onereturn.settings import Settings
 
 pytestmark = pytest.mark.postgres

@@ -14,8 +14,8 @@ from api.paging import Limit, Offset, Page, page_of
 from api.params import PeriodText
 from api.scopes import read_scope
 from collectors import answers
+from collectors.figures.template import build_template
 from collectors.schemas import AgencyPublic
-from collectors.template import build_template
 
 router = APIRouter(prefix="/api", tags=["collection"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (or not yours)"}}

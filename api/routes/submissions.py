@@ -17,7 +17,7 @@ from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id
 from api.scopes import read_scope
 from collectors import answers
-from collectors import service as collect
+from collectors.figures import service as collect
 from collectors.problems import iter_problems, problems_csv
 from collectors.queries import answer
 from collectors.schemas import QueriedFigure, QueryAnswer, RecordFinding, SubmissionReport, SubmissionSummary

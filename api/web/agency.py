@@ -40,9 +40,9 @@ from api.web.shared import (
     due_next,
 )
 from collectors import answers
-from collectors import service as collect
+from collectors.figures import service as collect
+from collectors.figures.template import build_template
 from collectors.schemas import SubmissionSummary
-from collectors.template import build_template
 from exports.burden import publishers_saying
 from exports.signoff.behind import agencies_behind
 from mappings import service as mappings

@@ -19,7 +19,7 @@ from api.deps import SessionDep
 from api.principal import Principal
 from api.web.render import Visitor, page
 from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, api_upload, check_csrf
-from collectors import service as collect
+from collectors.figures import service as collect
 from collectors.records import senders
 from collectors.records.contract import NoRuleSet, ruleset_for
 from collectors.records.report import findings_by_rule, findings_page

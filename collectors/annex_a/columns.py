@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from collectors import door
 from collectors.door import newest_kept
-from collectors.readxlsx import check_xlsx_safety
+from collectors.figures.readxlsx import check_xlsx_safety
 from collectors.records.kept import content_hash, keep, kept_files
 from collectors.records.privacy import checked_keys
 from indicators.store.models import RECORDS_KIND

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from api.main import create_app
 from api.throttle import KeyThrottle
-from collectors.service import submit
+from collectors.figures.service import submit
 from exports import service as exports
 from mappings import keys
 from mappings.catalogue import DEFAULT_DECLARATION

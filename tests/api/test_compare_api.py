@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from collectors.service import submit
+from collectors.figures.service import submit
 from mappings.compare_groups import statistical_neighbours
 from onereturn.settings import Settings
 from tests.apps import client_on

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from api.main import create_app
 from api.principal import Principal
 from api.scopes import READERS, read_scope
-from collectors.service import submit
+from collectors.figures.service import submit
 from indicators.store.models import Submission
 from onereturn.errors import Forbidden, NotFound
 from onereturn.settings import Settings

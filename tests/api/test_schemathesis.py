@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from api.throttle import KeyThrottle
-from collectors.service import submit
+from collectors.figures.service import submit
 from mappings.catalogue import Catalogue
 from mappings.service import load_bundled
 from onereturn import db

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cli.demo import DEMO_APPROVER, demo_files
-from collectors.service import submit
+from collectors.figures.service import submit
 from exports.signoff import sign_off_all
 from mappings import signoff as signoffs
 from onereturn.settings import Settings

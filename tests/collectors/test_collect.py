@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from collectors.service import submission_problems, submit
-from collectors.template import template_rows
+from collectors.figures.service import submission_problems, submit
+from collectors.figures.template import template_rows
 from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.helpers import kept_bytes, kept_names
@@ -336,7 +336,7 @@ def test_row_limit(store: Engine, tmp_path: Path) -> None:
 
 
 def test_filled_xlsx_template_round_trip(store: Engine, store_settings: Settings) -> None:
-    from collectors.template import build_template
+    from collectors.figures.template import build_template
 
     with Session(store) as session:
         data, _name = build_template(session, "notts_cyp", "FY2024-25-Q1", "xlsx")

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from collectors.service import submission_problems, submit
+from collectors.figures.service import submission_problems, submit
 from indicators.store.models import Observation
 from onereturn.settings import Settings
 

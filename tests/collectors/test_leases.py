@@ -11,10 +11,10 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from collectors import lease
+from collectors.figures.service import submit
+from collectors.figures.validate import validate
 from collectors.head import keep_raw
-from collectors.service import submit
 from collectors.store import current_for_keys
-from collectors.validate import validate
 from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Observation, Submission
 from onereturn.errors import ProcessingFailed
@@ -118,7 +118,7 @@ def test_an_upload_marked_interrupted_while_it_is_processed_stores_nothing(
             session.commit()
         return result
 
-    monkeypatch.setattr("collectors.service.validate", lease_runs_out)
+    monkeypatch.setattr("collectors.figures.service.validate", lease_runs_out)
     with pytest.raises(ProcessingFailed, match="lease ran out"):
         submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=DATA)
     with Session(store) as session:

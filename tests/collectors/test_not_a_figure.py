@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.context import build_context
-from collectors.service import submit
-from collectors.validate import validate
+from collectors.figures.service import submit
+from collectors.figures.validate import validate
 from onereturn.settings import Settings
 from tests.stores import copied_store
 

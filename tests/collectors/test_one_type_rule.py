@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from collectors.context import build_context
-from collectors.template import codelists_for, value_rules_for
-from collectors.validate import validate
-from collectors.workbooks import TemplateRow, _number_formula
+from collectors.figures.template import codelists_for, value_rules_for
+from collectors.figures.validate import validate
+from collectors.figures.workbooks import TemplateRow, _number_formula
 from indicators.models import Indicator
 from tests.collectors.excel_formula import evaluate
 

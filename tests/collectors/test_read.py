@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from collectors.rawtable import normalise_header, sniff_format
-from collectors.read import read_table
-from collectors.readxlsx import check_xlsx_safety
+from collectors.figures.rawtable import normalise_header, sniff_format
+from collectors.figures.read import read_table
+from collectors.figures.readxlsx import check_xlsx_safety
 from onereturn.errors import InvalidInput, PayloadTooLarge, UnsupportedFile
 
 SPECIMENS = Path(__file__).parent / "specimens" / "read"
@@ -651,7 +651,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
 
 
 def test_json_is_read_in_batches_with_row_numbers_across_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    import collectors.readjson as read
+    import collectors.figures.readjson as read
 
     monkeypatch.setattr(read, "JSON_BATCH", 3)
     items = [{"indicator": f"KPI{i:02}", "value": i} for i in range(1, 8)]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from collectors.service import submission_problems, submit
+from collectors.figures.service import submission_problems, submit
 from collectors.spine import Outcome
 from indicators.store.models import HeldFigure, Observation
 from onereturn.settings import Settings

@@ -11,9 +11,9 @@ from sqlalchemy import Engine, func, text
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-import collectors.service as service
+import collectors.figures.service as service
 import collectors.spine as spine
-from collectors.service import submit
+from collectors.figures.service import submit
 from collectors.spine import Outcome
 from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Observation, Submission

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors import read
 from collectors import store as figure_store
-from collectors.service import submit
+from collectors.figures import read
+from collectors.figures.service import submit
 from onereturn import db
 from onereturn.settings import Settings
 
@@ -143,7 +143,7 @@ def test_while_an_upload_is_stored_nothing_holds_its_bytes_or_the_table_read_fro
         seen["frame alive"] = seen["frame"]() is not None
         return figure_store.split_changes(accepted, current)
 
-    monkeypatch.setattr("collectors.service.read_table", reading)
+    monkeypatch.setattr("collectors.figures.service.read_table", reading)
     monkeypatch.setattr("collectors.spine.split_changes", splitting)
     outcome = submit(store, store_settings, agency_code="notts_cyp", filename="n.csv", data=upload)
     assert outcome.submission is not None

@@ -73,7 +73,7 @@ def test_every_way_walks_through_the_door_in_its_one_order() -> None:
             walkers.add(str(path.relative_to(ROOT)))
     assert callers == set()
     assert walkers == {
-        "collectors/service.py",
+        "collectors/figures/service.py",
         "collectors/published/intake.py",
         "collectors/records/receiving.py",
         "collectors/sen2/receiving.py",

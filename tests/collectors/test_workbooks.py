@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from collectors import reportworkbook
-from collectors.reportworkbook import ProblemCell, ReportRow, report_workbook
-from collectors.workbooks import (
+from collectors.figures import reportworkbook
+from collectors.figures.reportworkbook import ProblemCell, ReportRow, report_workbook
+from collectors.figures.workbooks import (
     TEMPLATE_COLUMNS,
     TemplateInfo,
     TemplateRow,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
-from collectors.service import submit
+from collectors.figures.service import submit
 from mappings.models import AgencyOrg
 from mappings.resolve import figures_at_level
 from onereturn.settings import Settings

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from collectors.service import submit
+from collectors.figures.service import submit
 from exports import blobs, freshness
 from exports import service as exports
 from mappings.models import BuildRevision

@@ -9,9 +9,9 @@ import re
 from sqlalchemy import Engine, delete, insert
 from sqlmodel import Session, col, func, select
 
+from collectors.figures.service import submit
 from collectors.published.intake import import_release
 from collectors.published.sources import load_sources
-from collectors.service import submit
 from exports.signoff import sign_off_all
 from indicators.store.models import Observation, Submission
 from mappings.compare_figures import geography

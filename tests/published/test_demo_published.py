@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from cli.demo import RECORDS_LA, RECORDS_ORG, demo_files
-from collectors.service import submit
+from collectors.figures.service import submit
 from indicators.periods import parse_period
 from indicators.published_query import differences, published_figures
 from indicators.store.models import Observation, Submission

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from collectors.service import submit
+from collectors.figures.service import submit
 from onereturn.settings import Settings
 from tests.web.pages import AGENCY, OFFICER, sign_in
 

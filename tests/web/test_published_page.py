@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from collectors.figures.service import submit
 from collectors.published.sources import load_sources
-from collectors.service import submit
 from indicators.store.models import Observation
 from onereturn.settings import Settings
 from tests.published.unreadable import CASES

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from collectors.service import submit
+from collectors.figures.service import submit
 from onereturn import clock
 from onereturn.settings import Settings
 from tests.signoffs import sign_off_everything

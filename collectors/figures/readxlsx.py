@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from collectors.rawtable import (
+from collectors.figures.rawtable import (
     DEFAULT_SHEET,
     HEADER_MARKER,
     HEADER_SEARCH_ROWS,

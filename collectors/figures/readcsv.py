@@ -8,7 +8,7 @@ import re
 
 import polars as pl
 
-from collectors.rawtable import ROW, UTF8_BOM, apply_header, drop_empty_rows, first_non_empty_row, tidy
+from collectors.figures.rawtable import ROW, UTF8_BOM, apply_header, drop_empty_rows, first_non_empty_row, tidy
 from onereturn.errors import InvalidInput
 
 _DELIMITERS = (",", ";", "\t")

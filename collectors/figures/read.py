@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from collectors.rawtable import RawTable, check_file_type, sniff_format
-from collectors.readcsv import read_csv
-from collectors.readjson import read_json
-from collectors.readxlsx import check_xlsx_safety, read_xlsx
+from collectors.figures.rawtable import RawTable, check_file_type, sniff_format
+from collectors.figures.readcsv import read_csv
+from collectors.figures.readjson import read_json
+from collectors.figures.readxlsx import check_xlsx_safety, read_xlsx
 from onereturn.errors import InvalidInput, PayloadTooLarge
 
 

@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import polars as pl
 
-from collectors.rawtable import ROW, UTF8_BOM, drop_empty_rows, format_float, normalise_header, tidy
+from collectors.figures.rawtable import ROW, UTF8_BOM, drop_empty_rows, format_float, normalise_header, tidy
 from onereturn.errors import InvalidInput
 
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from xlsxwriter.utility import xl_col_to_name
 
-from collectors.workbooks import (
+from collectors.figures.workbooks import (
     MAX_COLS,
     MAX_COMMENT,
     MAX_ROWS,

@@ -1,4 +1,4 @@
-"""An upload as a table of text cells (stage (a) of the upload parse, see ``collectors/read.py``), and what
+"""An upload as a table of text cells (stage (a) of the upload parse, see ``collectors/figures/read.py``), and what
 every format's reader shares: the file-type checks, the header row, tidying cells and writing numbers as text."""
 
 from __future__ import annotations

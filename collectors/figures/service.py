@@ -14,10 +14,11 @@ from sqlmodel import Session, col, select
 from collectors import door, head
 from collectors.checked import Validation, problem_frame
 from collectors.context import build_context
+from collectors.figures.rawtable import RawTable
+from collectors.figures.read import read_table
+from collectors.figures.validate import validate
 from collectors.head import FIGURES_KIND, FINAL, kept_raw
 from collectors.policy import EVERY_CHECK
-from collectors.rawtable import RawTable
-from collectors.read import read_table
 from collectors.spine import (
     CutOff,
     Outcome,
@@ -26,7 +27,6 @@ from collectors.spine import (
     finish,
     store_accepted,
 )
-from collectors.validate import validate
 from indicators.periods import PERIOD_TYPES, parse_period
 from indicators.store.models import RECORDS_KIND, Submission, SubmissionProblem
 from mappings.agencies import get_agency

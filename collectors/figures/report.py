@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import polars as pl
 from sqlmodel import Session, col
 
+from collectors.figures.rawtable import RawTable
+from collectors.figures.reportworkbook import ProblemCell, ReportRow, report_workbook
+from collectors.figures.template import codelists_for, value_rules_for
+from collectors.figures.workbooks import TemplateRow
 from collectors.problems import BATCH, FIELDS, ordered_problems
-from collectors.rawtable import RawTable
-from collectors.reportworkbook import ProblemCell, ReportRow, report_workbook
-from collectors.template import codelists_for, value_rules_for
-from collectors.workbooks import TemplateRow
 from indicators.store.models import SubmissionProblem
 
 

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
+from collectors.figures.workbooks import STATISTICS, TemplateInfo, TemplateRow, template_csv, template_xlsx
 from collectors.store import current_figures
-from collectors.workbooks import STATISTICS, TemplateInfo, TemplateRow, template_csv, template_xlsx
 from indicators.models import Code, Indicator
 from indicators.periods import parse_period
 from indicators.service import current_catalogue_version, load_rules
