@@ -533,7 +533,11 @@ def run(engine: Engine, settings: Settings) -> None:
     freeze_startup_heap()
     log.info("startup heap frozen: %d objects the collector no longer walks", gc.get_freeze_count())
     try:
-        _released.wait()
+        # Woken every half second, not blocked until stopped: a SIGTERM the kernel hands to another of the process's
+        # threads only flags it, and the main thread runs the handler when it next wakes. Blocked on the Event for
+        # good, it never did (a scheduler stopped at random never ended, its stop thread still waiting for the signal).
+        while not _released.wait(0.5):
+            pass
     finally:
         shut_down(scheduler, settings.stop_seconds)
         from collectors.lease import release_on_stop

@@ -560,6 +560,42 @@ def test_onereturn_scheduler_freezes_its_startup_heap_once_running(store: Engine
         assert frozen, log_path.read_text()[-2000:]
         # The modules, the ORM's mappings and the catalogue at least.
         assert int(frozen.group(1)) > 50_000
+        # A SIGTERM the kernel hands to a thread other than the main one (as it may any signal sent to the process)
+        # still stops it: the main thread waits in short steps, so it runs the handler the other thread flagged.
+        _signal_a_thread_not_the_main_one(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no end 20 s after a SIGTERM to one of its threads:\n{log_path.read_text()[-2000:]}")
+        assert "scheduler stopped" in log_path.read_text()
+
+
+#: The system call that sends a signal to one thread of another process, by machine (Linux's numbering).
+_TGKILL = {"x86_64": 234, "aarch64": 131}
+
+
+def _signal_a_thread_not_the_main_one(pid: int, signum: int) -> None:
+    """Send ``signum`` to one thread of process ``pid`` other than its main thread (Linux's ``tgkill``)."""
+    import ctypes
+    import platform
+
+    number = _TGKILL.get(platform.machine())
+    if number is None:
+        pytest.skip(f"no tgkill number known for {platform.machine()}")
+    # Only a thread that does not block the signal: the kernel hands a signal sent to the process to one of those.
+    others = [
+        int(t) for t in sorted(os.listdir(f"/proc/{pid}/task")) if int(t) != pid and not _blocks(pid, int(t), signum)
+    ]
+    assert others, "the scheduler runs no thread besides its main one that takes the signal"
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(number, pid, others[-1], signum) == 0, os.strerror(ctypes.get_errno())
+
+
+def _blocks(pid: int, tid: int, signum: int) -> bool:
+    """Whether thread ``tid`` of process ``pid`` blocks ``signum`` (its mask in ``/proc``)."""
+    status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+    mask = int(re.search(r"^SigBlk:\s*([0-9a-f]+)$", status, re.M)[1], 16)  # type: ignore[index]
+    return bool(mask >> (signum - 1) & 1)
 
 
 def test_the_running_scheduler_leaves_nothing_idle_in_transaction(store: Engine, tmp_path: Path) -> None:
