@@ -286,7 +286,6 @@ def held_or_failed(
     submission: Submission,
     lease_seconds: float,
     *,
-    quote: bool = True,
     stop_interrupts: bool = True,
 ) -> Iterator[None]:
     """Hold an upload's lease while it is read, checked and stored; on any error end it failed (``mark_failed``,
@@ -298,10 +297,10 @@ def held_or_failed(
             yield
     except (KeyboardInterrupt, SystemExit, GeneratorExit) as exc:
         if not stop_interrupts:
-            mark_failed(engine, submission, exc, quote=quote)
+            mark_failed(engine, submission, exc)
         raise
     except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
-        mark_failed(engine, submission, exc, quote=quote)
+        mark_failed(engine, submission, exc)
         raise
 
 
@@ -329,7 +328,6 @@ def _stored(
     store: Store,
     readings: Any,
     *,
-    quote: bool,
     stops: bool,
 ) -> Any:
     """Run a way's store under the upload's lease, the upload failed on any error and the error told as a
@@ -337,7 +335,7 @@ def _stored(
     raised as they are, for the caller's own answer)."""
     assert submission.id is not None
     try:
-        with held_or_failed(engine, submission, lease_seconds, quote=quote, stop_interrupts=stops):
+        with held_or_failed(engine, submission, lease_seconds, stop_interrupts=stops):
             return store(submission, readings)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise  # the process is stopping: its lease runs out and the upload is marked interrupted (or failed)
@@ -346,7 +344,7 @@ def _stored(
     except BaseException as exc:
         if _busy(exc):
             raise
-        raise ProcessingFailed(f"Submission {submission.id} {failed_message(exc, submission.id, quote=quote)}") from exc
+        raise ProcessingFailed(f"Submission {submission.id} {failed_message(exc, submission.id)}") from exc
 
 
 def through(
@@ -356,14 +354,14 @@ def through(
     store: Store,
     repeated: Callable[[Submission], Any] | None = None,
     read: Read | None = None,
-    quote: bool = True,
     stop_interrupts: bool = True,
 ) -> Any:
     """Take an upload through the door in the one order: the agency; a repeat of an earlier upload (asked before the
-    way reads, answered by ``repeated``, or as the earlier submission where the way has no answer of its own); the way's ``read`` and check (a refusal records nothing); its submission,
-    with the way's side writes and audit event; then its ``store``: under the lease where this worker holds the
-    upload, the upload failed on any error (``stop_interrupts``: a stop is an interruption to resume, not a
-    failure), or at once where the upload was finished at the door or is left to a worker."""
+    way reads, answered by ``repeated``, or as the earlier submission where the way has no answer of its own); the
+    way's ``read`` and check (a refusal records nothing); its submission, with the way's side writes and audit event;
+    then its ``store``: under the lease where this worker holds the upload, the upload failed on any error
+    (``stop_interrupts``: a stop is an interruption to resume, not a failure), or at once where the upload was
+    finished at the door or is left to a worker."""
     if entry.agency:
         admit(engine, entry.agency_code)
         entry.agency = False
@@ -378,7 +376,7 @@ def through(
     submission = entered.submission
     if entry.lease_seconds is None or not entry.held:
         return store(submission, readings)
-    return _stored(engine, submission, entry.lease_seconds, store, readings, quote=quote, stops=stop_interrupts)
+    return _stored(engine, submission, entry.lease_seconds, store, readings, stops=stop_interrupts)
 
 
 def again(
@@ -389,7 +387,6 @@ def again(
     kind: str,
     read: Callable[[Submission, bytes], Any],
     store: Store,
-    quote: bool = True,
     stop_interrupts: bool = True,
     reopened: Callable[[Any], Mapping[str, Any]] | None = None,
 ) -> Any:
@@ -410,5 +407,4 @@ def again(
     del data
     opened = reopened(readings) if reopened is not None else {}
     submission = head.reopen(engine, settings, submission_id, kind=kind, **opened)
-    lease_seconds = settings.upload_lease_seconds
-    return _stored(engine, submission, lease_seconds, store, readings, quote=quote, stops=stop_interrupts)
+    return _stored(engine, submission, settings.upload_lease_seconds, store, readings, stops=stop_interrupts)

@@ -3,7 +3,6 @@ shared head (``collectors.head``), read, validated, stored through the shared ta
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,8 +32,6 @@ from mappings.agencies import get_agency
 from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
-
-log = logging.getLogger(__name__)
 
 Mode = Literal["default", "atomic", "dry_run"]
 #: What an agency's file of figures may be for, and the ``mode`` each is stored with: how its errors are taken, its

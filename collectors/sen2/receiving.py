@@ -149,8 +149,9 @@ def receive(
 
         def children(session: Session, submission: Submission) -> None:
             # Each child by pseudonym, its UPN (or ULN) sealed: so retention, purge and key rotation reach it.
-            pseudonyms = keys().pseudonyms(ids)
-            rows = [(submission.id, pseudonyms[i], keys().seal_text(i)) for i in ids]
+            held = keys()
+            pseudonyms = held.pseudonyms(ids)
+            rows = [(submission.id, pseudonyms[i], held.seal_text(i)) for i in ids]
             bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
 
         entry.columns.update(stage="stored", rows_read=count, rows_accepted=count, message=message)

@@ -235,6 +235,30 @@ def test_each_sample_is_kept_sealed_by_pseudonym_and_purged_with_the_records(
         assert not session.exec(select(RecordChild).where(col(RecordChild.submission_id) == sid)).all()
 
 
+def test_a_file_sent_again_for_the_same_year_is_its_earlier_upload_and_is_not_checked_again(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The door asks for the repeat before the way reads: the same file for the same year is answered as the upload
+    that kept it, with the check never run (here it would fail); for another year it is checked as a new file."""
+    from collectors.sen2 import receiving
+
+    settings = Settings(data_dir=tmp_path / "data")
+    path = tmp_path / "sen2.xml"
+    path.write_bytes(made_up())
+    sent: dict[str, Any] = {"agency_code": "notts_cyp", "collection_year": "2024-25", "files": [("sen2.xml", path)]}
+    first = receiving.receive(store, settings, **sent)
+    assert not first.duplicate
+
+    def not_again(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a file sent again was checked again")
+
+    monkeypatch.setattr(receiving, "check", not_again)
+    again = receiving.receive(store, settings, **sent)
+    assert (again.duplicate, again.submission.id) == (True, first.submission.id)
+    with pytest.raises(AssertionError, match="checked again"):
+        receiving.receive(store, settings, **{**sent, "collection_year": "2023-24"})
+
+
 @pytest.mark.parametrize("survey", [2023, 2024, 2025, 2026])
 def test_the_synthetic_file_of_each_survey_passes_its_schema_and_rules(tmp_path: Path, survey: int) -> None:
     from cli.synthetic.sen2 import synthetic_sen2
