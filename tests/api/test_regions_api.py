@@ -1,0 +1,119 @@
+"""A region's hub tried as a region would (SQLite and PostgreSQL): four councils' files kept, three consent to pan,
+the region's pooled header holds exactly their children with a child known to two of them once by key, a withdrawal
+takes a council out of the next pull, nothing in any pooled table names a child; and each bad input refused with its
+reason."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from onereturn.settings import Settings
+from tests.apps import client_on
+from tests.collectors.regions.world import COUNCILS, REGION, Files, Region, make_files, onboard
+
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
+DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
+TABLES = ("ssda903_header", "ssda903_episodes", "cin_census")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
+    return make_files(tmp_path_factory.mktemp("region-files"))
+
+
+@dataclass
+class Hub:
+    """A client on a store holding the region, its councils and their kept files."""
+
+    client: TestClient
+    region: Region
+    files: Files
+
+    def council(self, code: str) -> dict[str, str]:
+        return {"X-API-Key": self.region.approvers[code]}
+
+    @property
+    def hub(self) -> dict[str, str]:
+        return {"X-API-Key": self.region.region_key}
+
+    def rows(self, table: str) -> list[dict[str, str]]:
+        answer = self.client.get(f"/api/regions/{REGION}/pan/{table}.csv", headers=self.hub)
+        assert answer.status_code == 200, answer.text
+        return list(csv.DictReader(io.StringIO(answer.text)))
+
+
+@pytest.fixture
+def hub(store: Engine, store_settings: Settings, files: Files) -> Iterator[Hub]:
+    region = onboard(store, store_settings, files)
+    with client_on(store_settings, store) as client:
+        yield Hub(client, region, files)
+
+
+def header_rows(path: Path) -> int:
+    return sum(1 for _ in csv.DictReader(path.open()))
+
+
+def test_three_councils_consent_and_the_region_reads_exactly_their_children(hub: Hub) -> None:
+    for code in ("notts_cyp", "derbyshire_cs", "leics_cs"):
+        given = hub.client.put(
+            f"/api/agencies/{code}/consent/{REGION}", headers=hub.council(code), json={"use_cases": ["pan"]}
+        )
+        assert given.status_code == 200, given.text
+        assert given.json()["use_cases"] == ["pan"]
+    header = hub.rows("ssda903_header")
+    gss = {COUNCILS[c][0] for c in ("notts_cyp", "derbyshire_cs", "leics_cs")}
+    assert {r["council"] for r in header} == gss
+    root = hub.files.folders
+    expected = sum(header_rows(root[c][0][0].parent / "header.csv") for c in ("notts_cyp", "derbyshire_cs", "leics_cs"))
+    assert len(header) == expected
+    # The child two councils share by UPN is one key in both councils' rows: counted once by key.
+    keys = [r["child_key"] for r in header]
+    assert len(set(keys)) == len(keys) - 1
+    (shared,) = {k for k in keys if keys.count(k) == 2}
+    assert {r["council"] for r in header if r["child_key"] == shared} == {"E10000024", "E10000007"}
+    # Birth dates to the first of the month; no UPN, no council id, no name, no full postcode in any table.
+    assert all(r["DOB"].endswith("-01") for r in header if r["DOB"])
+    assert "UPN" not in header[0] and "CHILD" not in header[0]
+    for table in TABLES:
+        text = hub.client.get(f"/api/regions/{REGION}/pan/{table}.csv", headers=hub.hub).text
+        assert not [i for i in hub.files.identifiers if i and i in text], table
+    episodes = hub.rows("ssda903_episodes")
+    assert all(len(r["PL_POST"].split(" ")[1]) == 1 for r in episodes if r["PL_POST"])
+
+    withdrawn = hub.client.delete(f"/api/agencies/derbyshire_cs/consent/{REGION}", headers=hub.council("derbyshire_cs"))
+    assert withdrawn.status_code == 200 and withdrawn.json()["use_cases"] == []
+    after = hub.rows("ssda903_header")
+    assert {r["council"] for r in after} == gss - {"E10000007"}
+    assert shared in {r["child_key"] for r in after} and len({r["child_key"] for r in after}) == len(after)
+    # Each change is in the audit trail, with the use cases before and after.
+    trail = hub.client.get("/api/audit", headers=OFFICER, params={"action": "consent.withdraw"}).json()["items"]
+    assert [(e["object"], e["detail"]) for e in trail] == [
+        (f"consent of derbyshire_cs to {REGION}", "withdrawn: use cases pan -> none")
+    ]
+
+
+def test_each_bad_input_is_refused_with_its_reason(hub: Hub) -> None:
+    put = hub.client.put
+    notts = hub.council("notts_cyp")
+    unknown = put(f"/api/agencies/notts_cyp/consent/{REGION}", headers=notts, json={"use_cases": ["marketing"]})
+    assert unknown.status_code == 422 and "not a use case" in unknown.text and "pan" in unknown.text
+    # Lewisham is a member; the demo's Barnet drug and alcohol partnership sends no children's records.
+    with_no_records = put("/api/agencies/notts_cyp/consent/no_such_region", headers=notts, json={"use_cases": ["pan"]})
+    assert with_no_records.status_code == 404 and "not known" in with_no_records.text
+    other = put(f"/api/agencies/leics_cs/consent/{REGION}", headers=notts, json={"use_cases": ["pan"]})
+    assert other.status_code == 404 and "its own council's consent only" in other.text
+    region_records = hub.client.get("/api/agencies/notts_cyp/annex-a", headers=hub.hub, params={"inspection_date": "2025-03-31"})
+    assert region_records.status_code == 403 and "nothing of any council's own" in region_records.text
+    council_reads_region = hub.client.get(f"/api/regions/{REGION}/pan/ssda903_header.csv", headers=notts)
+    assert council_reads_region.status_code == 403 and "key of the region's own agency" in council_reads_region.text
+    for who in (OFFICER, DFE):
+        assert hub.client.get(f"/api/regions/{REGION}/pan/ssda903_header.csv", headers=who).status_code == 403
+    assert hub.client.get(f"/api/regions/{REGION}/pan/no_table.csv", headers=hub.hub).status_code == 404
