@@ -150,9 +150,9 @@ def apply_policy(rows: pl.DataFrame, table: TablePolicy, derived: tuple[str, ...
     """The rows as the table's policy writes them: each source column kept, degraded or dropped, the key in its place,
     then the columns the service ``derived`` from them (the host council); a source column the policy does not name
     refuses the whole table (nothing passes through unsaid)."""
-    for column in rows.columns:
-        if column not in LEADING and column not in derived:
-            table.action(column)
+    for name in rows.columns:
+        if name not in LEADING and name not in derived:
+            table.action(name)
     out: list[pl.Expr] = [pl.col(name) for name in LEADING]
     for column in table.columns:
         if column.action in ("drop", "key"):
