@@ -21,7 +21,7 @@ def add_regions_commands(app: typer.Typer) -> None:
 def postcodes_command(
     file: Annotated[
         Path,
-        typer.Argument(help="ONS's postcode directory CSV (ONSPD), exactly as downloaded", exists=True, dir_okay=False),
+        typer.Argument(help="ONS's postcode directory CSV (ONSPD), exactly as downloaded", dir_okay=False),
     ],
 ) -> None:
     """Read ONS's postcode directory (each postcode's district, county and termination) in place of the one before."""

@@ -26,6 +26,8 @@ EVENTS: tuple[tuple[str, str], ...] = (
     ("ChildProtectionPlans", "CPPendDate"),
     ("Reviews", "CPPreviewDate"),
 )
+#: The modules of a referral whose columns the cin table carries beside the referral's.
+MODULES = ("Assessments", "CINPlanDates", "Section47", "ChildProtectionPlans", "Reviews")
 #: The cin table's columns: the event, the child's, then the referral's and its modules' (the census's names).
 CIN_EVENT_COLUMNS: tuple[str, ...] = (
     "CHILD",
@@ -34,9 +36,8 @@ CIN_EVENT_COLUMNS: tuple[str, ...] = (
     *CIN_COLUMNS["Children"],
     "Disabilities",
     *CIN_COLUMNS["CINdetails"],
-    *(c for t in ("Assessments", "CINPlanDates", "Section47", "ChildProtectionPlans", "Reviews") for c in CIN_COLUMNS[t]
-      if c != "DateOfInitialCPC"),
-)  # fmt: skip
+    *(c for t in MODULES for c in CIN_COLUMNS[t] if c != "DateOfInitialCPC"),
+)
 
 
 def ssda903(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:

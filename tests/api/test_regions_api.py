@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from mappings import keys, registry
+from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.regions.world import COUNCILS, REGION, Files, Region, make_files, onboard
@@ -53,6 +56,12 @@ class Hub:
 @pytest.fixture
 def hub(store: Engine, store_settings: Settings, files: Files) -> Iterator[Hub]:
     region = onboard(store, store_settings, files)
+    with Session(store) as session:
+        # A second region, of which no council of the first is a member.
+        registry.import_agencies(
+            session, b"code,name,body_type,orgs\nwest_hub,West hub (test),region,E08000025\n", "w.csv"
+        )
+        session.commit()
     with client_on(store_settings, store) as client:
         yield Hub(client, region, files)
 
@@ -89,6 +98,15 @@ def test_three_councils_consent_and_the_region_reads_exactly_their_children(hub:
     episodes = hub.rows("ssda903_episodes")
     assert all(len(r["PL_POST"].split(" ")[1]) == 1 for r in episodes if r["PL_POST"])
 
+    # A child's SEN2 in one council beside its SSDA903 in two others: one key, and no name of SEN2's leaves.
+    sen2 = hub.client.get(f"/api/regions/{REGION}/pan/sen2_persons.csv", headers=hub.hub)
+    assert sen2.status_code == 200
+    assert sen2.headers["x-councils"] == "E10000018"
+    persons = list(csv.DictReader(io.StringIO(sen2.text)))
+    assert shared in {p["child_key"] for p in persons}
+    assert all(p["born"].endswith("-01") for p in persons)
+    assert not [i for i in hub.files.identifiers if i and i in sen2.text]
+
     withdrawn = hub.client.delete(f"/api/agencies/derbyshire_cs/consent/{REGION}", headers=hub.council("derbyshire_cs"))
     assert withdrawn.status_code == 200
     assert withdrawn.json()["use_cases"] == []
@@ -114,6 +132,10 @@ def test_each_bad_input_is_refused_with_its_reason(hub: Hub) -> None:
     with_no_records = put("/api/agencies/notts_cyp/consent/no_such_region", headers=notts, json={"use_cases": ["pan"]})
     assert with_no_records.status_code == 404
     assert "not known" in with_no_records.text
+    elsewhere = put("/api/agencies/notts_cyp/consent/west_hub", headers=notts, json={"use_cases": ["pan"]})
+    assert elsewhere.status_code == 422, elsewhere.text
+    assert "not a member of the region west_hub" in elsewhere.text
+    assert "E08000025" in elsewhere.text
     other = put(f"/api/agencies/leics_cs/consent/{REGION}", headers=notts, json={"use_cases": ["pan"]})
     assert other.status_code == 404
     assert "its own council's consent only" in other.text
@@ -128,3 +150,28 @@ def test_each_bad_input_is_refused_with_its_reason(hub: Hub) -> None:
     for who in (OFFICER, DFE):
         assert hub.client.get(f"/api/regions/{REGION}/pan/ssda903_header.csv", headers=who).status_code == 403
     assert hub.client.get(f"/api/regions/{REGION}/pan/no_table.csv", headers=hub.hub).status_code == 404
+
+
+def test_a_region_is_onboarded_by_import_and_its_keys_read_its_outputs_alone(hub: Hub, store: Engine) -> None:
+    overview = hub.client.get(f"/api/regions/{REGION}", headers=hub.hub)
+    assert overview.status_code == 200, overview.text
+    members = {m["council"]: m["gss"] for m in overview.json()["members"]}
+    assert members == {code: gss for code, (gss, _, _) in COUNCILS.items()}
+    assert [c["retention_years"] for c in overview.json()["use_cases"]] == [12, 7]
+    assert hub.client.get(f"/api/regions/{REGION}", headers=OFFICER).status_code == 200
+    assert hub.client.get("/api/regions/west_hub", headers=hub.hub).status_code == 404
+    # Its key reads nothing of a council's own, not even the agencies' list, and uploads nothing.
+    for path in ("/api/agencies", "/api/submissions", "/api/figures", f"/api/agencies/{REGION}"):
+        refused = hub.client.get(path, headers=hub.hub)
+        assert refused.status_code == 403, path
+        assert "nothing of any council's own" in refused.text
+    # A region's key is never an approver; a region owes no return and its org units are councils.
+    with Session(store) as session:
+        with pytest.raises(InvalidInput, match="is a region"):
+            keys.create_key(session, role="agency", agency_code=REGION, label="x", approver=True)
+        bad = b"code,name,body_type,orgs,returns\nbad_hub,Bad hub,region,E07000170,dfe_ssda903\n"
+        with pytest.raises(InvalidInput) as refused_import:
+            registry.import_agencies(session, bad, "bad.csv")
+    said = str(refused_import.value.errors)
+    assert "not an upper-tier council" in said
+    assert "owes no return" in said

@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cli.synthetic import synthetic_903, synthetic_cin
+from cli.synthetic.sen2 import synthetic_sen2
 from collectors.records.kept import content_hash, keep
 from collectors.records.privacy import keys_for
 from indicators.store.models import RECORDS_KIND, Submission
@@ -32,7 +33,7 @@ COUNCILS = {
 AGENCIES_CSV = (
     "code,name,body_type,orgs,returns,provenance\n"
     "derbyshire_cs,Derbyshire children's services,local_authority,E10000007,dfe_ssda903;dfe_cin_census,test\n"
-    "leics_cs,Leicestershire children's services,local_authority,E10000018,dfe_ssda903;dfe_cin_census,test\n"
+    "leics_cs,Leicestershire children's services,local_authority,E10000018,dfe_ssda903;dfe_cin_census;dfe_sen2,test\n"
     f"{REGION},Midlands and Lewisham children's hub (test),region,E10000024;E10000007;E10000018;E09000023,,test\n"
 )
 
@@ -42,6 +43,8 @@ class Files:
     """Each council's made-up files, and the one child two councils share (its UPN, and each council's id for it)."""
 
     folders: dict[str, tuple[list[Path], Path]]
+    #: Leicestershire's SEN2 file, whose first child is the shared child (its UPN, birth date and sex).
+    sen2: Path
     shared_upn: str
     shared_ids: dict[str, str]
     #: Every council child id, UPN, full postcode and birth date in the files: none may leave in a pooled table.
@@ -63,13 +66,19 @@ def make_files(root: Path) -> Files:
     other = next(r for r in rows_b if len(r["UPN"]) == 13)
     other["UPN"] = shared["UPN"]
     _write(header_b, rows_b)
-    identifiers: set[str] = set()
+    born = date(*map(int, reversed(shared["DOB"].split("/"))))
+    sen2 = synthetic_sen2(
+        15, 30, 2025, root / "leics_cs" / "sen2", known=[(shared["UPN"], born, "M" if shared["SEX"] == "1" else "F")]
+    )
+    identifiers: set[str] = {"Madeup", "Child1"}
     for code in COUNCILS:
         for row in csv.DictReader((root / code / "903" / "header.csv").open()):
             identifiers |= {row["CHILD"], row["UPN"], row["DOB"]} - {"UN1", "UN2", "UN3", "UN4", "UN5"}
         for row in csv.DictReader((root / code / "903" / "episodes.csv").open()):
             identifiers |= {p for p in (row["HOME_POST"], row["PL_POST"]) if p}
-    return Files(folders, shared["UPN"], {"notts_cyp": shared["CHILD"], "derbyshire_cs": other["CHILD"]}, identifiers)
+    return Files(
+        folders, sen2, shared["UPN"], {"notts_cyp": shared["CHILD"], "derbyshire_cs": other["CHILD"]}, identifiers
+    )
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> None:
@@ -94,7 +103,7 @@ def plant(engine: Engine, settings: Settings, agency: str, library: str, files: 
             content_hash=digest,
             raw_path=name,
             received_at=datetime.now(UTC),
-            mode="default",
+            mode="sen2" if library == "sen2" else "default",
             status="accepted",
             kind=RECORDS_KIND,
             stage="stored",
@@ -129,4 +138,5 @@ def onboard(engine: Engine, settings: Settings, files: Files) -> Region:
     for code, (made, census) in files.folders.items():
         uploads[(code, "903")] = plant(engine, settings, code, "903", made)
         uploads[(code, "cin")] = plant(engine, settings, code, "cin", [census])
+    uploads[("leics_cs", "sen2")] = plant(engine, settings, "leics_cs", "sen2", [files.sen2])
     return Region(region_key, approvers, uploads)
