@@ -23,6 +23,7 @@ from api.deps import SessionDep
 from api.downloads import CSV, attachment
 from api.principal import Principal
 from api.region_access import give, own_council, region_reader, withdraw
+from collectors.regions.figures import Part, regional_figures
 from collectors.regions.pooled import Built, build
 from collectors.regions.sufficiency import placements
 from mappings.regions import consent
@@ -119,14 +120,13 @@ def region_overview(region: str, session: SessionDep, principal: RegionRead) -> 
     region_reader(session, principal, region, officer=True)
     agency = consent.region_agency(session, region)
     cases = use_cases()
+    members = consent.members(session, region)
     return {
         "region": region,
         "name": agency.name,
         "members": [
-            {"council": held.council, "gss": gss, "use_cases": list(held.use_cases)}
-            for held, gss in zip(
-                consent.consents(session, region), consent.members(session, region).values(), strict=True
-            )
+            {"council": held.council, "gss": members[held.council], "use_cases": list(held.use_cases)}
+            for held in consent.consents(session, region)
         ],
         "use_cases": [
             {
@@ -197,3 +197,45 @@ def sufficiency_placements(
     region_reader(session, principal, region, officer=False)
     engine, settings = request.app.state.engine, request.app.state.settings
     return _csv(request, placements(engine, settings, region, on), region, "sufficiency_placements")
+
+
+@router.get(
+    "/regions/{region}/figures",
+    summary="The region's figures from its councils' records (the region's key)",
+    responses=_RESPONSES,
+)
+def region_figures(request: Request, region: str, session: SessionDep, principal: PooledRead) -> dict[str, Any]:
+    """Each figure the catalogue derives from the SSDA903 and CIN census, for each council that consents to pan,
+    the region's (counts added, rates as the ratio of sums) and England's published figure, small numbers withheld
+    as the catalogue's rules say."""
+    region_reader(session, principal, region, officer=False)
+    engine, settings = request.app.state.engine, request.app.state.settings
+    figures, left = regional_figures(engine, settings, region)
+    annotate(
+        request, object=f"figures of {region}", detail=f"{len(figures)} figures; {len(left)} council file(s) left out"
+    )
+    return {
+        "region": region,
+        "left_out": left,
+        "items": [
+            {
+                "indicator": f.indicator,
+                "period": f.period,
+                "region": _part(f.region),
+                "england": f.england,
+                "councils": [_part(p) for p in f.councils],
+                "small_numbers": f.rule,
+            }
+            for f in figures
+        ],
+    }
+
+
+def _part(part: Part) -> dict[str, Any]:
+    return {
+        "council": part.council,
+        "value": part.value,
+        "numerator": part.numerator,
+        "denominator": part.denominator,
+        "symbol": part.symbol,
+    }

@@ -448,6 +448,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/regions/{region}/pan/{table}.csv"): rule(
         "region", Case({"region": "no_region", "table": "ssda903_header"}, owner="missing")
     ),
+    ("GET", "/api/regions/{region}/figures"): rule("region", Case({"region": "no_region"}, owner="missing")),
     ("GET", "/api/regions/{region}/sufficiency/placements.csv"): rule(
         "region", Case({"region": "no_region"}, owner="missing")
     ),

@@ -175,3 +175,31 @@ def test_a_region_is_onboarded_by_import_and_its_keys_read_its_outputs_alone(hub
     said = str(refused_import.value.errors)
     assert "not an upper-tier council" in said
     assert "owes no return" in said
+
+
+def test_the_regions_figures_add_counts_take_rates_as_ratios_of_sums_and_withhold_small_numbers(hub: Hub) -> None:
+    for code in COUNCILS:
+        hub.client.put(f"/api/agencies/{code}/consent/{REGION}", headers=hub.council(code), json={"use_cases": ["pan"]})
+    answer = hub.client.get(f"/api/regions/{REGION}/figures", headers=hub.hub)
+    assert answer.status_code == 200, answer.text
+    items = {(i["indicator"], i["period"]): i for i in answer.json()["items"]}
+    count = items[("cyp.lac_count", "2025-03-31")]
+    assert len(count["councils"]) == 4
+    assert count["region"]["value"] == sum(c["value"] for c in count["councils"])
+    rate = items[("cyp.cin_assessments_in_timescale", "FY2024-25")]
+    parts = rate["councils"]
+    numerator, denominator = sum(c["numerator"] for c in parts), sum(c["denominator"] for c in parts)
+    assert rate["region"]["value"] == pytest.approx(100 * numerator / denominator)
+    assert rate["region"]["value"] != pytest.approx(sum(c["value"] for c in parts) / len(parts))
+    assert "shown whole" in rate["small_numbers"]
+    # A figure of a return with a small-number rule (NIS: 1 to 5 as "c", and one more), and its numerator beside it,
+    # withhold the same councils.
+    held = items[("cyp.lac_long_term_placement", "2025-03-31")]
+    assert held["small_numbers"].startswith("nis's: 1")
+    hidden = {c["council"] for c in held["councils"] if c["symbol"] == "c"}
+    assert hidden
+    assert all(c["value"] is None for c in held["councils"] if c["council"] in hidden)
+    counts = items[("cyp.lac_long_term_placement_n", "2025-03-31")]
+    assert {c["council"] for c in counts["councils"] if c["symbol"] == "c"} == hidden
+    assert "england" in count
+    assert hub.client.get(f"/api/regions/{REGION}/figures", headers=hub.council("notts_cyp")).status_code == 403
