@@ -15,16 +15,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from collectors.records import rotation
 from collectors.records.cin_tables import read_cin_tables
 from collectors.records.privacy import keys_at
-from collectors.regions import frames
+from collectors.regions import frames, onspd
 from collectors.regions.childkey import secret_name
 from collectors.regions.onspd import store_directory
 from collectors.regions.pooled import apply_policy, build
 from collectors.regions.sufficiency import placements
+from indicators.store.models import Submission
 from mappings.regions import consent
 from mappings.regions.policy import use_cases
 from onereturn import keptfiles
@@ -83,10 +84,6 @@ def test_each_use_case_keeps_its_own_years(store: Engine, settings: Settings, fi
     made, _ = files.folders["leics_cs"]
     plant(store, settings, "leics_cs", "903", made, "2016-17")
     with Session(store) as session:
-        from sqlmodel import col, select
-
-        from indicators.store.models import Submission
-
         newer = session.exec(
             select(Submission).where(
                 col(Submission.agency_code) == "leics_cs", col(Submission.collection_year) == "2024-25"
@@ -162,11 +159,18 @@ def test_the_pipelines_referral_outcomes_are_made_from_the_pooled_census(
 
 
 def test_placements_are_read_to_their_host_council_through_onss_directory(
-    store: Engine, settings: Settings, files: Files
+    store: Engine, settings: Settings, files: Files, tmp_path: Path
 ) -> None:
     onboard(store, settings, files)
     consent_all(store, "sufficiency", ("notts_cyp", "derbyshire_cs"))
     assert store_directory(store, FIXTURE) == 140
+    # A file that is not ONS's directory is refused, naming what it lacks, and the directory read before stays.
+    other = tmp_path / "not-onspd.csv"
+    other.write_text("pcds\nNG1 7GJ\n")
+    with pytest.raises(InvalidInput, match="lacks oslaua, oscty, doterm"):
+        store_directory(store, other)
+    with Session(store) as session:
+        assert onspd.held(session) == FIXTURE.name
     on = date(2025, 3, 31)
     built = placements(store, settings, REGION, on)
     frame = built.frame
