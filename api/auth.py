@@ -25,10 +25,17 @@ from api.principal import Principal
 from api.scopes import READERS, Resource, read_scope, refusal
 from api.throttle import HELD_DELAY, KeyPace, KeyThrottle
 from mappings import keys
+from mappings.keys import REGION_SCOPE
 from mappings.models import ApiKey
 from onereturn.errors import Forbidden, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
+
+#: Why a region's key is refused at every door but the region's own (``docs/regions.md``).
+REGION_ONLY = (
+    "A region's key reads the region's pooled outputs (GET /api/regions/{region} and its tables) and nothing of any "
+    "council's own: a council's records, files, figures, Annex A and List 1 are read with the council's own key"
+)
 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (agency, regulator or officer)")
 
@@ -144,11 +151,15 @@ def check(
     reads: Resource | None = None,
     needs: str | None = None,
     what: str | None = None,
+    region_door: bool = False,
 ) -> Principal:
     """Admit a principal with all the scopes, of the kinds or allowed to read ``reads``; every door asks this.
 
     ``needs`` says what key the door takes when its kinds alone would not say it (say, "an approver's agency key");
-    ``what`` what the door gives, when ``reads`` alone would not say it."""
+    ``what`` what the door gives, when ``reads`` alone would not say it. A region's key passes a ``region_door``
+    only: it reads the region's pooled outputs and nothing of any council's own."""
+    if REGION_SCOPE in principal.scopes and not region_door:
+        raise Forbidden(REGION_ONLY)
     # One refusal naming every kind the door lets through: the kinds asked for and those that may read ``reads``.
     admitted = set(kinds) if kinds is not None else None
     if reads is not None:
@@ -172,6 +183,7 @@ def require(
     reads: Resource | None = None,
     needs: str | None = None,
     what: str | None = None,
+    region_door: bool = False,
 ) -> Callable[..., AsyncIterator[Principal]]:
     """Make a dependency admitting principals with all the scopes, of the kinds or allowed to read ``reads``; audit the call."""
 
@@ -180,7 +192,7 @@ def require(
         try:
             principal = admit(request, session, key)
             paced(request, principal)
-            return check(principal, scopes, kinds, reads=reads, needs=needs, what=what)
+            return check(principal, scopes, kinds, reads=reads, needs=needs, what=what, region_door=region_door)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
             raise

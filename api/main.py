@@ -33,6 +33,7 @@ from api.routes import (
     orgs,
     published,
     record_files,
+    regions,
     sen2,
     signoffs,
     submissions,
@@ -178,6 +179,7 @@ def _install_routes(app: FastAPI) -> None:
     app.include_router(sen2.router)
     app.include_router(csc_api.router)
     app.include_router(groups.router)
+    app.include_router(regions.router)
     install_openapi(app)
     web.install(app)
 

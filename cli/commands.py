@@ -17,6 +17,7 @@ from cli.catalogue import catalogue_app
 from cli.kept import add_kept_commands
 from cli.published import add_published_commands
 from cli.records import add_records_commands
+from cli.regions import add_regions_commands
 from cli.returns import add_returns_commands, export_all, print_burden
 from cli.shared import err, out, ready_engine
 from onereturn import memory
@@ -38,6 +39,7 @@ app.add_typer(submissions_app, name="submissions")
 add_records_commands(app)
 add_kept_commands(db_app)
 add_published_commands(app)
+add_regions_commands(app)
 
 
 @app.command()

@@ -33,6 +33,10 @@ DEFAULT_SCOPES: dict[str, list[str]] = {
 }
 #: The scope of an agency's approver: it may sign off the agency's figures for release (and withdraw a sign-off).
 APPROVER_SCOPE = "returns:sign_off"
+#: The body type of a region's hub (``docs/regions.md``), and the one scope its keys hold: they read the region's
+#: pooled outputs and nothing of any council's own.
+REGION_BODY = "region"
+REGION_SCOPE = "regions:read"
 #: Characters of a key kept in clear: enough to tell keys apart in a list, far too few to use.
 PREFIX_LENGTH = 16
 #: How stale ``last_used_at`` may get before a use writes it again (spares a write per request).
@@ -131,6 +135,12 @@ def _check_role(session: Session, role: str, agency_code: str | None, recipient:
         raise InvalidInput(f"Only a regulator key has a recipient; a {role} key takes none")
 
 
+def _is_region(session: Session, agency_code: str | None) -> bool:
+    """Whether the agency is a region's hub (its keys are the region's)."""
+    agency = session.get(Agency, agency_code) if agency_code else None
+    return agency is not None and agency.body_type == REGION_BODY
+
+
 def create_key(
     session: Session,
     *,
@@ -157,6 +167,14 @@ def create_key(
             f"Only an agency key can be an approver (it signs off that agency's figures); not a {role} key"
         )
     granted = list(scopes) if scopes is not None else list(DEFAULT_SCOPES[role])
+    if role == "agency" and _is_region(session, agency_code):
+        if approver:
+            raise InvalidInput(
+                f"{agency_code} is a region: its keys read its pooled outputs and sign off nothing, so none is an "
+                "approver"
+            )
+        # Whatever was asked for: a region's key reads the region's pooled outputs and nothing of any council's own.
+        granted = [REGION_SCOPE]
     if approver and APPROVER_SCOPE not in granted:
         granted.append(APPROVER_SCOPE)
     secret = new_secret()

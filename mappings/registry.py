@@ -26,9 +26,10 @@ from indicators.formula import parse_formula, references
 from indicators.models import Code, Indicator
 from indicators.service import indicators_by_id
 from mappings.access import AgencyRecord
-from mappings.agencies import resolve_orgs
+from mappings.agencies import UPPER_TIER, resolve_orgs
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
 from mappings.council_ssd import CouncilSsd, of_definition
+from mappings.keys import REGION_BODY
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from onereturn.errors import InvalidInput, NotFound, UnsupportedFile
 
@@ -235,6 +236,8 @@ def resolve(
         elif not entry.startswith("type:") and entry not in view.org_types:
             issues.append(Issue(row, "orgs", entry, "broken-reference", f"org unit {entry!r} is not known"))
     orgs = [o for o in resolve_orgs(spec.orgs, view.org_types) if o in view.org_types]
+    if spec.body_type == REGION_BODY:
+        issues += _region_issues(row, spec, orgs, view)
     collected = {i for i, ind in view.indicators.items() if not ind.formula and ind.source_body == spec.body_type}
     wanted = view.needed(spec.returns) & collected
     for pattern in spec.indicators:
@@ -251,6 +254,35 @@ def resolve(
             )
         wanted |= matched
     return Resolved(row, spec, orgs, sorted(wanted)), issues
+
+
+def _region_issues(row: int | None, spec: AgencyInput, orgs: list[str], view: CatalogueView) -> list[Issue]:
+    """What a region's hub may not be: its org units are its member councils (upper-tier councils), and it owes no
+    return and keys no figure of its own."""
+    issues = [
+        Issue(
+            row,
+            "orgs",
+            code,
+            "not-a-council",
+            f"a region's org units are its member councils; {code} is a {view.org_types[code]}, not an upper-tier "
+            f"council ({', '.join(UPPER_TIER)})",
+        )
+        for code in orgs
+        if view.org_types[code] not in UPPER_TIER
+    ]
+    for column in ("returns", "indicators"):
+        if getattr(spec, column):
+            issues.append(
+                Issue(
+                    row,
+                    column,
+                    ";".join(getattr(spec, column)),
+                    "not-for-a-region",
+                    f"a region reads its councils' pooled records and owes no return nor figure: leave {column} empty",
+                )
+            )
+    return issues
 
 
 def _owners(session: Session, leaving: set[str]) -> dict[tuple[str, str], str]:

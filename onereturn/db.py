@@ -49,6 +49,8 @@ MODEL_MODULES = (
     "collectors.records.models",
     "collectors.ssd.models",
     "indicators.published",
+    "mappings.regions.models",
+    "collectors.regions.models",
 )
 
 

@@ -69,6 +69,8 @@ def _placeholder(name: str, before: str, command: str, tmp: Path) -> str:
     if before == "-o":
         return str(tmp / ("demo-out" if name == "DIR" else "out.csv" if "export" in command else "sources.md"))
     if name == "FILE":
+        if "regions postcodes" in command:
+            return str(CHECKOUT / "tests" / "fixtures" / "regions" / "onspd_feb2023_sample.csv")
         if "collect" in command:
             return str(tmp / "figures.csv")
         if "agencies import" in command:

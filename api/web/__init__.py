@@ -17,6 +17,7 @@ from api.web import (
     published,
     record_files,
     records,
+    regions,
     regulator,
     signoffs,
 )
@@ -31,6 +32,7 @@ def install(app: FastAPI) -> None:
         agency,
         records,
         record_files,
+        regions,
         annex_a,
         signoffs,
         approvals,

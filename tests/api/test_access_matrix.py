@@ -432,6 +432,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/signoffs/{agency}/{return_id}/{period}/return"): rule(
         "officer", Case(signoff_path("notts_cyp"), json={"reason": "matrix"}, owner="conflict")
     ),
+    # A region's hub (docs/regions.md): a council's consent is its own (read by it or an officer, changed by its
+    # approver); no region exists in the matrix's store, so each is answered as not there to those who may call it.
+    # The region's outputs are read with a key of the region's own agency, which none of the matrix's callers holds.
+    ("GET", "/api/agencies/{council}/consent/{region}"): rule(
+        "officer agency", Case({"council": "notts_cyp", "region": "no_region"}, owner="missing")
+    ),
+    ("PUT", "/api/agencies/{council}/consent/{region}"): rule(
+        "agency", Case({"council": "notts_cyp", "region": "no_region"}, json={"use_cases": ["pan"]}, owner="missing")
+    ),
+    ("DELETE", "/api/agencies/{council}/consent/{region}"): rule(
+        "agency", Case({"council": "notts_cyp", "region": "no_region"}, owner="missing")
+    ),
+    ("GET", "/api/regions/{region}"): rule("officer", Case({"region": "no_region"}, owner="missing")),
+    ("GET", "/api/regions/{region}/pan/{table}.csv"): rule(
+        "region", Case({"region": "no_region", "table": "ssda903_header"}, owner="missing")
+    ),
+    ("GET", "/api/regions/{region}/figures"): rule("region", Case({"region": "no_region"}, owner="missing")),
+    ("GET", "/api/regions/{region}/sufficiency/placements.csv"): rule(
+        "region", Case({"region": "no_region"}, owner="missing")
+    ),
     ("GET", "/sdmx/data/{flow_ref}/{key}/{provider_ref}"): rule(
         "officer regulator",
         Case(sdmx_data("DF_DFE_SSDA903"), {"startPeriod": "2024-04", "endPeriod": "2025-03"}, owner="return:dfe"),

@@ -1,0 +1,178 @@
+"""A region's figures from its councils' records, months before DfE publishes them: each figure the catalogue derives
+from a council's SSDA903 and CIN census (``collectors.records``), worked out for each council that consents to
+``pan``, beside the region's and England's published figure.
+
+The region's count is the councils' counts added; its rate is the ratio of sums (the councils' numerators over
+their denominators, never an average of their rates). A child known to two councils is counted by each, as DfE's own
+figures for each council count it. Small numbers are withheld as the catalogue's rules say: the small-number rule of
+the returns the figure fills (``[return.suppression]``: a council's count or numerator from ``low`` to ``high`` is
+withheld with the rule's symbol, and with ``secondary`` the next smallest too, so it cannot be worked back from the
+region's); a figure whose returns carry no rule is shown whole, and each figure says which it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from collectors.records.cin_figures import derive_cin
+from collectors.records.ssda903_figures import Derivation, derive_ssda903
+from collectors.records.ssda903_tables import CollectionYear
+from collectors.regions.pooled import plan
+from collectors.regions.sources import Held, ends, read_tables
+from indicators.models import Indicator
+from indicators.published_query import published_figures
+from mappings.geography import ENGLAND
+from mappings.models import FieldMapping, Return
+from mappings.regions.policy import use_case
+from onereturn import clock
+from onereturn.settings import Settings
+
+
+@dataclass
+class Part:
+    """One council's figure: its value and, for a rate, its numerator and denominator; withheld with a symbol."""
+
+    council: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    symbol: str | None = None
+
+
+@dataclass
+class RegionFigure:
+    """One figure of the region for a period: each council's, the region's, England's published, and the rule."""
+
+    indicator: str
+    period: str
+    councils: list[Part]
+    region: Part
+    england: float | None = None
+    rule: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def derivations(engine: Engine, settings: Settings, held: Held) -> Derivation:
+    """The figures the catalogue derives from one council's upload (no population: rates per 10,000 are left)."""
+    tables = read_tables(engine, settings, held)
+    year = ends(held.collection_year)
+    return derive_ssda903(tables, year_ending=year) if held.library == "903" else derive_cin(tables, year_ending=year)
+
+
+def regional_figures(
+    engine: Engine, settings: Settings, region: str, *, today: date | None = None
+) -> tuple[list[RegionFigure], list[str]]:
+    """Every figure derivable from the consenting councils' newest SSDA903 and CIN census; and who was left out."""
+    case = use_case("pan")
+    today = today or clock.now().date()
+    parts: dict[tuple[str, CollectionYear], list[Part]] = {}
+    left: list[str] = []
+    for library in ("903", "cin"):
+        found, missing = plan(engine, region, case, library, today)
+        left += missing
+        for _, gss, held in found:
+            if held is not None:
+                derived = derivations(engine, settings, held)
+                for figure in derived.figures.values():
+                    parts.setdefault((figure.indicator, derived.year), []).append(
+                        Part(gss, figure.value, figure.numerator, figure.denominator)
+                    )
+    with Session(engine) as session:
+        figures = list(_combined(session, parts))
+    return sorted(figures, key=lambda f: (f.indicator, f.period)), left
+
+
+def _combined(session: Session, parts: dict[tuple[str, CollectionYear], list[Part]]) -> Iterator[RegionFigure]:
+    """Each indicator and period's councils added up, England's published figure beside, the rule applied."""
+    ids = sorted({indicator for indicator, _ in parts})
+    types = dict(session.exec(select(Indicator.id, Indicator.period_type).where(col(Indicator.id).in_(ids))).all())
+    by_period: dict[tuple[str, str], list[Part]] = {}
+    for (indicator, year), found in parts.items():
+        period = year.end.isoformat() if types.get(indicator) == "snapshot_date" else year.period
+        by_period.setdefault((indicator, period), []).extend(found)
+    england = published_figures(session, indicator_ids=ids, org_codes=[ENGLAND])
+    totals = england.filter(england["breakdown"] == "")
+    published = {(i, p): v for i, p, v in totals.select("indicator_id", "period", "value").iter_rows()}
+    rules = _rules(session, ids)
+    for (indicator, period), found in by_period.items():
+        figure = RegionFigure(indicator, period, sorted(found, key=lambda p: p.council), _region(found))
+        figure.england = published.get((indicator, period))
+        _withhold(figure, rules.get(indicator))
+        yield figure
+
+
+def _region(found: list[Part]) -> Part:
+    """The region's figure: counts added, a rate as the ratio of the sums of its parts."""
+    if any(p.numerator is None or p.denominator is None for p in found):
+        return Part("region", sum(p.value or 0.0 for p in found), None, None)
+    numerator = sum(p.numerator or 0.0 for p in found)
+    denominator = sum(p.denominator or 0.0 for p in found)
+    # The rate's scale (100 for a percentage), as each council's figure was made with it.
+    scale = next(
+        (p.value * p.denominator / p.numerator for p in found if p.numerator and p.value and p.denominator), 1.0
+    )
+    value = scale * numerator / denominator if denominator else None
+    return Part("region", value, numerator, denominator)
+
+
+def _rules(session: Session, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each indicator's small-number rule: the widest of the returns it fills that carry one, with the return named."""
+    # A rate's numerator and denominator, kept as figures of their own, are held to the rate's rule: else the count
+    # withheld in the rate would be read beside it.
+    parts = session.exec(
+        select(Indicator.id, Indicator.numerator, Indicator.denominator).where(
+            col(Indicator.numerator).in_(ids) | col(Indicator.denominator).in_(ids)
+        )
+    ).all()
+    wholes: dict[str, set[str]] = {i: {i} for i in ids}
+    for rate, numerator, denominator in parts:
+        for part in (numerator, denominator):
+            if part in wholes:
+                wholes[part].add(rate)
+    rows = session.exec(
+        select(FieldMapping.indicator_id, Return.id, Return.suppression)
+        .join(Return, col(Return.id) == col(FieldMapping.return_id))
+        .where(col(FieldMapping.indicator_id).in_({w for ws in wholes.values() for w in ws}))
+    ).all()
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for indicator, filled in wholes.items():
+        for mapped, return_id, rule in rows:
+            if mapped in filled and rule and (indicator not in found or rule["high"] > found[indicator][1]["high"]):
+                found[indicator] = (return_id, dict(rule))
+    return found
+
+
+def _withhold(figure: RegionFigure, held: tuple[str, dict[str, Any]] | None) -> None:
+    """Withhold each small count or numerator as the rule says, and the next smallest with ``secondary``."""
+    if held is None:
+        figure.rule = "no return this figure fills carries a small-number rule in the catalogue: shown whole"
+        return
+    return_id, rule = held
+    low, high, symbol = rule["low"], rule["high"], rule["symbol"]
+    figure.rule = f"{return_id}'s: {low} to {high} withheld as {symbol}" + (
+        ", and one more" if rule.get("secondary") else ""
+    )
+
+    def count(part: Part) -> float | None:
+        # The children a figure counts: a count's value, a rate's numerator (a mean's denominator, the smaller).
+        if part.numerator is None or part.denominator is None:
+            return part.value
+        return min(part.numerator, part.denominator)
+
+    def small(part: Part) -> bool:
+        shown = count(part)
+        return shown is not None and low <= shown <= high
+
+    hidden = [p for p in figure.councils if small(p)]
+    if rule.get("secondary") and len(hidden) == 1 and len(figure.councils) > 1:
+        others = sorted((p for p in figure.councils if p not in hidden), key=lambda p: count(p) or 0.0)
+        hidden.append(others[0])
+    for part in [*hidden, *([figure.region] if small(figure.region) else [])]:
+        part.value = part.numerator = part.denominator = None
+        part.symbol = symbol

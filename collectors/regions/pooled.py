@@ -1,0 +1,172 @@
+"""A region's pooled child-level tables, built when asked from its consenting councils' newest kept records, each
+column as its use case's policy says (``mappings/regions/use_cases.toml``), every child under the region's
+cross-council key; nothing built is kept.
+
+A council is in a use case's table only while its consent holds the use case: the consent is read as the table is
+built, so a withdrawal takes its children out of every table built after it. Each row carries the council's GSS code
+(``council``), the collection year of the upload it was read from and the child's key (``child_key``); no name, UPN,
+ULN or council child id leaves the council's file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors.regions import frames
+from collectors.regions.childkey import UPN, ChildKeys, label, region_keys
+from collectors.regions.sources import Held, newest, read_sen2, read_tables
+from mappings.regions.consent import consenting, region_agency
+from mappings.regions.policy import TablePolicy, UseCase, use_case
+from onereturn import clock
+from onereturn.errors import NotFound
+from onereturn.settings import Settings
+
+#: The columns every pooled table begins with.
+LEADING = ("council", "collection_year", "child_key")
+#: A postcode as the SSDA903 gives it, read to its sector (outward code and the inward code's digit), spaces aside.
+_POSTCODE = r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$"
+
+
+@dataclass
+class Built:
+    """A pooled table built: its use case and policy, its rows, the uploads read, and each consenting council left
+    out with why (no upload of the return kept inside the retention)."""
+
+    use_case: UseCase
+    table: TablePolicy
+    frame: pl.DataFrame
+    sources: list[Held] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+    def csv(self) -> bytes:
+        """The table as CSV (UTF-8, a heading row, dates as yyyy-mm-dd)."""
+        return self.frame.write_csv().encode("utf-8")
+
+
+def table_policy(case_name: str, table_name: str) -> tuple[UseCase, TablePolicy]:
+    """The use case and table asked for by name; NotFound naming what is held."""
+    case = use_case(case_name)
+    table = case.tables.get(table_name)
+    if table is None:
+        said = f"the {case.name} use case's tables are {', '.join(case.tables)}, not {table_name[:40]!r}"
+        raise NotFound(
+            said, errors=[{"type": "not_found", "loc": ["path", "table"], "msg": said, "input": table_name[:40]}]
+        )
+    return case, table
+
+
+def library_of(table: TablePolicy) -> str:
+    """The return a table's rows come from: ``903``, ``cin`` or ``sen2``."""
+    return table.source.split(":", 1)[0]
+
+
+def plan(
+    engine: Engine, region: str, case: UseCase, library: str, today: date
+) -> tuple[list[tuple[str, str, Held | None]], list[str]]:
+    """For each consenting council (by GSS code), the upload its rows come from, or None; with why each is left out."""
+    with Session(engine) as session:
+        region_agency(session, region)
+        councils = consenting(session, region, case.name)
+        found = [
+            (council, gss, newest(session, council, gss, library, case.retention_years, today))
+            for council, gss in sorted(councils.items(), key=lambda item: item[1])
+        ]
+    left = [
+        f"{gss} ({council}) has no {library} upload kept for a year inside {case.name}'s {case.retention_years} years"
+        for council, gss, held in found
+        if held is None
+    ]
+    return found, left
+
+
+def build(
+    engine: Engine, settings: Settings, region: str, case_name: str, table_name: str, *, today: date | None = None
+) -> Built:
+    """The pooled table ``table_name`` of the use case for the region, from its consenting councils' newest records."""
+    case, table = table_policy(case_name, table_name)
+    today = today or clock.now().date()
+    library = library_of(table)
+    found, left = plan(engine, region, case, library, today)
+    keys = region_keys(engine, settings, region)
+    parts = [
+        apply_policy(council_rows(engine, settings, keys, held, table), table)
+        for _, _, held in found
+        if held is not None
+    ]
+    frame = pl.concat(parts, how="vertical_relaxed") if parts else empty(table)
+    return Built(case, table, frame.sort(LEADING, nulls_last=True), [h for _, _, h in found if h], left)
+
+
+def council_rows(engine: Engine, settings: Settings, keys: ChildKeys, held: Held, table: TablePolicy) -> pl.DataFrame:
+    """One council's source rows of the table, in the source's columns, with ``council``, ``collection_year`` and
+    ``child_key`` added."""
+    if held.library == "sen2":
+        persons = frames.sen2_persons(read_sen2(engine, settings, held))
+        labels = [label(held.gss, None, upn, uln) for upn, uln in persons.select("upn", "uln").iter_rows()]
+        return _keyed(persons, keys, labels, held)
+    tables = read_tables(engine, settings, held)
+    # The child's UPN from either of the council's files (the SSDA903 and the CIN census share its ids), so a child
+    # whose UPN one file lacks has the same key in both.
+    other = "cin" if held.library == "903" else "903"
+    with Session(engine) as session:
+        beside = newest(session, held.council, held.gss, other, 10_000, clock.now().date())
+    upns = _upns(tables, read_tables(engine, settings, beside) if beside is not None else {})
+    source = table.source.split(":", 1)[1]
+    rows = frames.cin_events(tables) if source == "events" else frames.ssda903(tables, source)
+    labels = [label(held.gss, child, upns.get(child or "")) for child in rows["CHILD"].to_list()]
+    return _keyed(rows, keys, labels, held)
+
+
+def _upns(*sets: dict[str, pl.DataFrame]) -> dict[str, str]:
+    """Each council child id's well-formed UPN, from whichever of the council's files gives one."""
+    found: dict[str, str] = {}
+    for tables in sets:
+        people = tables.get("Header") if "Header" in tables else tables.get("Children")
+        if people is None:
+            continue
+        for child, upn in people.select("CHILD", "UPN").iter_rows():
+            given = (upn or "").strip().upper()
+            if child and UPN.fullmatch(given):
+                found.setdefault(child, given)
+    return found
+
+
+def _keyed(rows: pl.DataFrame, keys: ChildKeys, labels: list[str | None], held: Held) -> pl.DataFrame:
+    """The rows with the council, the year and each child's key (each distinct label's HMAC made once)."""
+    made = {text: keys.of(text) for text in set(labels) if text is not None}
+    return rows.with_columns(
+        pl.lit(held.gss).alias("council"),
+        pl.lit(held.collection_year).alias("collection_year"),
+        pl.Series("child_key", [made[t] if t is not None else None for t in labels], dtype=pl.String),
+    )
+
+
+def apply_policy(rows: pl.DataFrame, table: TablePolicy, derived: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The rows as the table's policy writes them: each source column kept, degraded or dropped, the key in its place,
+    then the columns the service ``derived`` from them (the host council); a source column the policy does not name
+    refuses the whole table (nothing passes through unsaid)."""
+    for name in rows.columns:
+        if name not in LEADING and name not in derived:
+            table.action(name)
+    out: list[pl.Expr] = [pl.col(name) for name in LEADING]
+    for column in table.columns:
+        if column.action in ("drop", "key"):
+            continue
+        given = pl.col(column.name) if column.name in rows.columns else pl.lit(None, dtype=pl.String)
+        if column.action == "first_of_month":
+            given = given.cast(pl.Date).dt.month_start()
+        elif column.action == "sector":
+            cut = given.cast(pl.String).str.to_uppercase().str.replace_all(r"\s", "")
+            given = pl.concat_str(cut.str.extract(_POSTCODE, 1), pl.lit(" "), cut.str.extract(_POSTCODE, 2))
+        out.append(given.alias(column.name))
+    return rows.select(*out, *derived)
+
+
+def empty(table: TablePolicy) -> pl.DataFrame:
+    """The table with no row: its heading alone (no council consents, or none has an upload to read)."""
+    return pl.DataFrame(schema=dict.fromkeys((*LEADING, *table.written), pl.String))

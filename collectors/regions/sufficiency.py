@@ -1,0 +1,62 @@
+"""The region's sufficiency table: each episode of care open on a date, from the councils that consent to the
+``sufficiency`` use case, with the council that placed the child and the council whose area the placement is in
+(its postcode read through ONS's postcode directory, then dropped), the provider and the placement type.
+
+A council's newest SSDA903 holds its episodes to 31 March of its year: a council whose newest file's year does not
+hold the date asked is left out and said so, rather than counted with episodes it cannot know are still open."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors.regions import onspd
+from collectors.regions.childkey import region_keys
+from collectors.regions.pooled import Built, apply_policy, council_rows, empty, plan, table_policy
+from onereturn import clock
+from onereturn.settings import Settings
+
+#: The columns the service adds to each placement: the upper-tier council its postcode is in.
+DERIVED = ("host_council",)
+
+
+def placements(engine: Engine, settings: Settings, region: str, on: date | None = None) -> Built:
+    """The placements open on ``on`` (default: the newest 31 March the councils' files hold), pooled by key."""
+    case, table = table_policy("sufficiency", "placements")
+    found, left = plan(engine, region, case, "903", clock.now().date())
+    held = [h for _, _, h in found if h is not None]
+    on = on or max((h.year_end for h in held), default=None)
+    covering = [h for h in held if on is not None and date(h.year_end.year - 1, 4, 1) <= on <= h.year_end]
+    left += [
+        f"{h.gss} ({h.council}): its newest SSDA903 is for {h.collection_year}, which does not hold {on}"
+        for h in held
+        if h not in covering
+    ]
+    with Session(engine) as session:
+        directory = onspd.held(session)
+    if directory is None:
+        left.append(
+            "ONS's postcode directory is not loaded (onereturn regions postcodes FILE): no host council is known"
+        )
+    keys = region_keys(engine, settings, region) if covering else None
+    parts = []
+    for source in covering:
+        assert keys is not None
+        assert on is not None
+        rows = council_rows(engine, settings, keys, source, table)
+        rows = rows.filter((pl.col("DECOM") <= on) & (pl.col("DEC").is_null() | (pl.col("DEC") > on)))
+        with Session(engine) as session:
+            host = onspd.hosts(session, rows["PL_POST"].to_list())
+        rows = rows.with_columns(
+            pl.Series("host_council", [host.get(p or "") for p in rows["PL_POST"].to_list()], dtype=pl.String)
+        )
+        parts.append(apply_policy(rows, table, DERIVED))
+    frame = (
+        pl.concat(parts, how="vertical_relaxed")
+        if parts
+        else empty(table).with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in DERIVED)
+    )
+    return Built(case, table, frame.sort(("council", "child_key", "DECOM"), nulls_last=True), covering, left)
