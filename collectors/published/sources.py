@@ -112,6 +112,9 @@ class SourceSpec(_Spec):
     publisher_name: str = Field(min_length=3)
     #: Why the publisher's figures need no sign-off: it publishes them itself as official statistics (cited).
     published: str = Field(min_length=10)
+    #: The body that publishes the data set, named as a return names its recipient: a return sent to it never takes
+    #: its figures into the cells a body leaves empty (``from_publishers``), whose publishers must all name one.
+    body: str = ""
     title: str = Field(min_length=3)
     #: ``ees_csv``: EES tidy CSV, or an EES API ``/query`` result (JSON) of the same data set; ``fingertips``:
     #: Fingertips' "all data" CSV, or a FingertipsNext API ``/indicators/{id}/data`` response (JSON);
@@ -321,4 +324,51 @@ def check_against(cat: Catalogue, folder: Path | None = None) -> list[Problem]:
         if isinstance(agency.get("code"), str):
             agencies[agency["code"]] = bool(agency.get("published"))
     derived = {i for i, loc in cat.indicators.indicators.items() if loc.spec.formula}
-    return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies, breakdowns, derived)
+    sources = load_sources(folder or SOURCES_DIR)
+    problems = check_sources(sources, period_types, agencies, breakdowns, derived)
+    return sorted(problems + _from_publishers_problems(cat, sources))
+
+
+def _from_publishers_problems(cat: Catalogue, sources: SourceSet) -> list[Problem]:
+    """A return's ``from_publishers`` naming a publisher no source declares, one whose sources do not say which body
+    publishes them, or the very body the return is sent to (or read by): it would send a publisher its own figures."""
+    bodies: dict[str, set[str]] = {}
+    for spec in sources.sources.values():
+        bodies.setdefault(spec.publisher, set()).add(spec.body)
+    problems: list[Problem] = []
+    for return_id, loc in cat.returns.items():
+        ret = loc.spec
+        for publisher in ret.from_publishers:
+            line = loc.line_of("from_publishers")
+            found = bodies.get(publisher)
+            if found is None:
+                problems.append(
+                    Problem(
+                        loc.file,
+                        line,
+                        "unknown-publisher",
+                        f"{return_id}: from_publishers names {publisher!r}, which no source in mappings/published/ "
+                        f"publishes ({', '.join(sorted(bodies))})",
+                    )
+                )
+            elif "" in found:
+                problems.append(
+                    Problem(
+                        loc.file,
+                        line,
+                        "invalid-definition",
+                        f"{return_id}: from_publishers names {publisher!r}, but not every one of its sources names "
+                        "the body that publishes it (body)",
+                    )
+                )
+            elif found & {ret.recipient, *ret.readers}:
+                problems.append(
+                    Problem(
+                        loc.file,
+                        line,
+                        "own-figures",
+                        f"{return_id} is sent to {', '.join(sorted(found & {ret.recipient, *ret.readers}))}, which "
+                        f"publishes {publisher!r}'s figures: a return never takes its recipient's own published figures",
+                    )
+                )
+    return problems
