@@ -163,10 +163,11 @@ FIELD_ROW = {
     "statistic": pl.String,
     "_rel": pl.String,
     "_method": pl.String,
+    "_unpublished": pl.String,
 }
 
 
-def _field_row(at: int, field: FieldMapping, ind: Indicator, decimals: int) -> dict[str, Any]:
+def _field_row(at: int, field: FieldMapping, ind: Indicator, decimals: int, ret: Return) -> dict[str, Any]:
     """The field's own columns, its relation kept where it leaves the cells unfilled from the catalogue."""
     # The relations that leave a field's cells unfilled (see ``Builder._relations``).
     unfilled = (
@@ -183,6 +184,8 @@ def _field_row(at: int, field: FieldMapping, ind: Indicator, decimals: int) -> d
         "statistic": ind.statistic,
         "_rel": field.relation if unfilled else "",
         "_method": ind.method,
+        # Why no publisher's figure fills the field's empty cells, said where the return takes publishers' figures.
+        "_unpublished": field.unpublished if ret.from_publishers and field.from_publishers else "",
     }
 
 
@@ -213,7 +216,9 @@ class Builder:
         self.filler = (
             lent.sharing(self.resolver)
             if lent is not None
-            else Filler(session, self.resolver, lambda p: Geography.load(session, p, rows))
+            else Filler(
+                session, self.resolver, lambda p: Geography.load(session, p, rows), names=lambda: self.agency_names
+            )
         )
         self._lent.filler = self.filler
 
@@ -373,7 +378,7 @@ class Builder:
             grid["_f"] += [at] * (len(orgs) * len(breakdowns))
             grid["org_code"] += [org for org in orgs for _ in breakdowns]
             grid["breakdown"] += breakdowns * len(orgs)
-            info.append(_field_row(at, field, ind, decimals))
+            info.append(_field_row(at, field, ind, decimals, ret))
         fields = pl.DataFrame(info, schema=FIELD_ROW)
         figures = (
             pl.concat(found, how="vertical_relaxed").collect(engine="in-memory")
@@ -398,7 +403,7 @@ class Builder:
                     "cell_id"
                 )
             )
-            .drop("_f", "_rel", "_method")
+            .drop("_f", "_rel", "_method", "_unpublished")
         )
 
     def _missing_reasons(
@@ -438,6 +443,12 @@ class Builder:
                 .then(pl.col("_owed"))
                 .when((pl.col("status") == "missing") & pl.col("reason").str.starts_with("needs "))
                 .then(pl.format("{} ({})", pl.col("_owed"), pl.col("reason")))
+                .otherwise(pl.col("reason"))
+                .alias("reason")
+            )
+            .with_columns(
+                pl.when((pl.col("status") == "missing") & (pl.col("_unpublished") != ""))
+                .then(pl.format("{}; no publisher's figure fills it: {}", pl.col("reason"), pl.col("_unpublished")))
                 .otherwise(pl.col("reason"))
                 .alias("reason")
             )

@@ -182,6 +182,8 @@ class FieldSpec(_Spec):
     #: Whether the return's publishers may fill the field's cells the body leaves empty (the field's own figure may
     #: be measured in a way no publisher's is).
     from_publishers: bool = True
+    #: Why no publisher's figure fills the field's cells where the return takes them (the cell says so).
+    unpublished: str = ""
     #: Where the field (its code, label and what it counts) is documented.
     sources: list[Citation] = Field(default_factory=list)
 

@@ -95,13 +95,16 @@ class PublishedResolver(Resolver):
         geo: Geography,
         *,
         publishers: tuple[str, ...],
+        orgs: tuple[str, ...],
         indicators: dict[str, Indicator],
         reads: Reads,
         about: dict[int, dict[str, Any]],
     ) -> None:
-        """``about``: what is known of each published figure read, by its (negative) id, shared by its sharers."""
+        """``orgs``: the org units whose figures are read (a return's, not every council's); ``about``: what is known
+        of each published figure read, by its (negative) id, shared by its sharers."""
         super().__init__(session, period, geo, indicators=indicators, reads=reads)
         self.publishers = publishers
+        self.orgs = orgs
         self.about = about
 
     def _select_figures(self, indicator_ids: list[str], periods: list[str] | None) -> pl.DataFrame:
@@ -110,6 +113,7 @@ class PublishedResolver(Resolver):
             col(pub.is_current),
             col(pub.publisher).in_(self.publishers),
             col(pub.indicator_id).in_(indicator_ids),
+            col(pub.org_code).in_(self.orgs),
         ]
         if periods is not None:
             where.append(col(pub.period).in_(periods))
@@ -188,20 +192,24 @@ class Filler:
     main: Resolver
     #: The geography of any period (the builder's rows, read once).
     geo_for: Callable[[Period], Geography]
-    #: What the publishers' resolvers of every period have read, by the publishers they read, shared by sharers.
-    published_reads: dict[tuple[str, ...], Reads] = field(default_factory=dict)
+    #: What the publishers' resolvers of every period have read, by the publishers and org units they read, shared
+    #: by sharers.
+    published_reads: dict[tuple[tuple[str, ...], tuple[str, ...]], Reads] = field(default_factory=dict)
     #: What is known of each publisher's figure read, by its (negative) id.
     about: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Each agency's name by its code (read when a cell first names a publisher).
+    names: Callable[[], dict[str, str]] = dict
     _own: dict[str, Resolver] = field(default_factory=dict)
-    _published: dict[tuple[tuple[str, ...], str], PublishedResolver] = field(default_factory=dict)
+    _published: dict[tuple[tuple[str, ...], tuple[str, ...], str], PublishedResolver] = field(default_factory=dict)
 
     def sharing(self, main: Resolver) -> Filler:
         """A filler for another period's builder, sharing what this one's publishers' resolvers read."""
-        return Filler(self.session, main, self.geo_for, self.published_reads, self.about)
+        return Filler(self.session, main, self.geo_for, self.published_reads, self.about, self.names)
 
     def figures(self, indicator: Indicator, orgs: list[str], publishers: tuple[str, ...]) -> pl.DataFrame:
-        """The indicator's figures for the org units: the body's own (its newest where the period shows it), then,
-        for an org unit and breakdown the body's own leave unanswered, the first of ``publishers`` to give one."""
+        """The indicator's figures for the org units (a return's, in code order): the body's own (its newest where
+        the period shows it), then, for an org unit and breakdown the body's own leave unanswered, the first of
+        ``publishers`` to give one."""
         own = self._own_figures(indicator, orgs)
         if not publishers:
             return own
@@ -209,7 +217,8 @@ class Filler:
         lacking = sorted(set(orgs) - set(answered["org_code"].to_list()))
         if not lacking:
             return own
-        theirs = self._newest(indicator, lacking, lambda p: self._publisher_resolver(publishers, p))
+        covered = tuple(orgs)
+        theirs = self._newest(indicator, lacking, lambda p: self._publisher_resolver(publishers, covered, p))
         theirs = theirs.filter(pl.col("status").is_in(ANSWERED)).join(
             answered, on=["org_code", "breakdown"], how="anti"
         )
@@ -238,7 +247,13 @@ class Filler:
         # give no candidate of their own.
         terms = [t for t in collected_terms(base.indicators, indicator.id) if t in base.indicators]
         base._read_ahead({t: None for t in terms if t not in base.reads.every})
-        codes = {str(c) for t in terms for c in base.reads.every[t]["period"].unique().to_list()}
+        # Only the periods of figures that can reach these org units: another council's year is no candidate.
+        reach = list(_reaching(base.geo, orgs))
+        codes = {
+            str(c)
+            for t in terms
+            for c in base.reads.every[t].filter(pl.col("org_code").is_in(reach))["period"].unique().to_list()
+        }
         candidates = sorted(
             {c for c in (enclosing(code, indicator.period_type) for code in codes) if c and c.end <= period.end},
             key=lambda c: (c.end, c.start),
@@ -254,7 +269,17 @@ class Filler:
             if answered.is_empty():
                 continue
             done = set(answered["org_code"].to_list())
-            found.append(answered.with_columns(_step(NEWEST_STEP)))
+            # A figure of an earlier period says whose period it is, beside its value.
+            said = pl.format("the newest figure, for {}", pl.col("period"))
+            found.append(
+                answered.with_columns(
+                    _step(NEWEST_STEP),
+                    pl.when(pl.col("reason").is_null() & (pl.col("status") == "present"))
+                    .then(said)
+                    .otherwise(pl.col("reason"))
+                    .alias("reason"),
+                )
+            )
             wanting = [o for o in wanting if o not in done]
         if not found:
             return pl.DataFrame(schema=PART_SCHEMA)
@@ -271,28 +296,32 @@ class Filler:
             self._own[period.code] = made
         return made
 
-    def _publisher_resolver(self, publishers: tuple[str, ...], period: Period) -> PublishedResolver:
-        made = self._published.get((publishers, period.code))
+    def _publisher_resolver(
+        self, publishers: tuple[str, ...], orgs: tuple[str, ...], period: Period
+    ) -> PublishedResolver:
+        made = self._published.get((publishers, orgs, period.code))
         if made is None:
             made = PublishedResolver(
                 self.session,
                 period,
                 self.geo_for(period),
                 publishers=publishers,
+                orgs=orgs,
                 indicators=self.main.indicators,
-                reads=self.published_reads.setdefault(publishers, Reads()),
+                reads=self.published_reads.setdefault((publishers, orgs), Reads()),
                 about=self.about,
             )
-            self._published[(publishers, period.code)] = made
+            self._published[(publishers, orgs, period.code)] = made
         return made
 
     def _said(self, theirs: pl.DataFrame) -> pl.DataFrame:
         """The publishers' figures marked as theirs, each cell's reason naming the publisher, source, release, file
         and row of the figures behind it, and their period."""
         reasons = []
+        names = self.names()
         for ids, period in theirs.select("obs_ids", "period").iter_rows():
             behind = [self.about[i] for i in ids if i in self.about]
-            reasons.append(published_reason(behind, str(period)))
+            reasons.append(published_reason(behind, str(period), names))
         return theirs.with_columns(pl.Series("reason", reasons, pl.String), _step(PUBLISHED_STEP))
 
     def published_facts(self) -> pl.DataFrame:
@@ -303,19 +332,33 @@ class Filler:
         return pl.concat(facts).unique("observation_id", keep="first", maintain_order=True)
 
 
-def published_reason(behind: list[dict[str, Any]], period: str) -> str:
-    """What a cell filled from publishers' figures says: whose figures, from which release, file and row, and their
-    period; and that the body has no figure of its own for the cell."""
+def _reaching(geo: Geography, orgs: list[str], depth: int = 0) -> set[str]:
+    """The org units whose figures can make these units' figures: themselves, the units nested in them and the
+    units their crosswalks apportion from, as deep as a resolver rolls up."""
+    found = set(orgs)
+    if depth >= 4:
+        return found
+    below = [c for org in orgs for c in geo.nested(org)]
+    below += [frm for org in orgs for pairs in geo.crosswalk.get(org, {}).values() for frm, _ in pairs]
+    return found | (_reaching(geo, below, depth + 1) if below else set())
+
+
+def published_reason(behind: list[dict[str, Any]], period: str, names: dict[str, str]) -> str:
+    """What a cell filled from publishers' figures says: whose figures, their period, from which source, release,
+    file and row; and that no figure of the body's own fills the cell."""
     named: dict[tuple[str, str, int, str], list[int]] = {}
     for about in behind:
         key = (about["publisher"], about["source_id"], about["release_id"], about["filename"])
         named.setdefault(key, []).append(about["file_row"])
+    publishers = sorted({names.get(p, p) for p, *_ in named})
     sources = "; ".join(
-        f"{publisher}'s source {source}, release {release}, {filename} row{'s' if len(rows) > 1 else ''} "
+        f"source {source}, release {release}, {filename} row{'s' if len(set(rows)) > 1 else ''} "
         + ", ".join(str(r) for r in sorted(set(rows)))
-        for (publisher, source, release, filename), rows in sorted(named.items())
+        for (_publisher, source, release, filename), rows in sorted(named.items())
     )
-    return f"published figure for {period} ({sources}): no figure of the body's own fills the cell"
+    return (
+        f"published by {' and '.join(publishers)}, for {period} ({sources}): no figure of the body's own fills the cell"
+    )
 
 
 def _step(step: str) -> pl.Expr:

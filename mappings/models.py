@@ -118,6 +118,8 @@ class FieldMapping(SQLModel, table=True):
     counterpart: str | None = Field(default=None, max_length=128)
     #: Whether the return's publishers (``Return.from_publishers``) may fill the field's cells a body leaves empty.
     from_publishers: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    #: Why no publisher's figure fills the field's cells (none publishes it, or its file is not read), as its cell says.
+    unpublished: str = Field(default="", sa_column_kwargs={"server_default": ""})
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     position: int = 0
     file: str = ""

@@ -159,6 +159,7 @@ def _field_rows(cat: Catalogue, reg: dict[str, SourceSpec]) -> list[dict[str, An
             "recode": f.spec.recode.model_dump() if f.spec.recode else None,
             "counterpart": f.spec.counterpart,
             "from_publishers": f.spec.from_publishers,
+            "unpublished": f.spec.unpublished,
             "sources": resolve(f.spec.sources, reg),
             "position": pos,
             "file": f.file,

@@ -54,6 +54,11 @@ EHCP_RELEASE_FILES = frozenset(
 #: ``academic_year_span``: ``2019/20`` is AY2019-20 (``calendar_year`` reads ``2012`` as CY2012 there too).
 #: EES writes an academic year as its two years run together: ``academic_year``: ``202425`` is AY2024-25 (DfE's EHC
 #: plan caseload "as at January each year ... on an academic year basis").
+#: DfE's compendium (LAIT) labels a figure by the end year of its academic year: ``academic_year_ending``: ``2025``
+#: is AY2024-25 ("A Years label is the end year of an academic year", its data dictionary's ``Year_Type``).
+#: DfE's NEET and not known estimates are "an average of December/January/February data ... for an estimate around
+#: the end of the calendar year" (LAIT's data dictionary, 16-17 NEET): ``winter_average``: ``2025`` is the average of
+#: December 2024 to February 2025, dated the last day it covers, 28 February 2025 (the service's own reading).
 PERIOD_RULES: dict[str, str] = {
     "calendar_year": "calendar_year",
     "march_snapshot": "snapshot_date",
@@ -62,7 +67,12 @@ PERIOD_RULES: dict[str, str] = {
     "financial_year_span": "financial_year",
     "academic_year_span": "academic_year",
     "academic_year": "academic_year",
+    "academic_year_ending": "academic_year",
+    "winter_average": "snapshot_date",
 }
+#: The columns a format's reader adds to the file's own, by format (``lait.py``: each row's level and area code,
+#: worked out from DfE's council number).
+READER_COLUMNS: dict[str, set[str]] = {"lait_parquet": {"geographic_level", "area_code"}}
 PeriodRule = Literal[
     "calendar_year",
     "march_snapshot",
@@ -71,6 +81,8 @@ PeriodRule = Literal[
     "financial_year_span",
     "academic_year_span",
     "academic_year",
+    "academic_year_ending",
+    "winter_average",
 ]
 
 
@@ -238,7 +250,8 @@ def check_sources(
                 problems.append(
                     Problem(label, 1, "unknown-symbol", f"symbol {theirs!r} maps to {ours!r}, not a catalogue symbol")
                 )
-        named = {spec.period_column, spec.level_column, *spec.levels.values()}
+        # A format may give columns of its own beside the file's (LAIT's area codes and levels from its numbers).
+        named = {spec.period_column, spec.level_column, *spec.levels.values()} - READER_COLUMNS.get(spec.format, set())
         if spec.format == "ees_csv":
             named.add("time_identifier")
         for column in sorted(named - set(spec.columns)):
