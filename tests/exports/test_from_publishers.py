@@ -5,7 +5,9 @@ release revising the cell; and an annual figure shown in the quarters after it."
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 import tomllib
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,7 +34,8 @@ from onereturn.settings import Settings
 from tests.demo_store import demo_store_fixture
 from tests.helpers import upload_clean
 
-published_store = demo_store_fixture("published_store", "published")
+# The conftest's store with DfE's and ONS's files read through the published intake (``store_client`` uses it too).
+store = demo_store_fixture("store", "published")
 
 NOTTS = "E10000024"
 #: The first quarter after DfE's 2024/25 releases (key stage 2 and 4, the early years profile, the outcomes files).
@@ -84,10 +87,10 @@ def _publishers_value(spec: SourceSpec, indicator: str, row: dict[str, Any]) -> 
 
 
 @pytest.mark.parametrize("code", FILLED)
-def test_each_item_is_the_publishers_own_figure(published_store: Engine, code: str) -> None:
+def test_each_item_is_the_publishers_own_figure(store: Engine, code: str) -> None:
     """Every item a stored publisher's file gives fills Nottinghamshire's cell with the value of the publisher's own
     row (a rate worked out from the rows' terms), and its lineage names that file and row."""
-    built = _built(published_store)
+    built = _built(store)
     cell = _cell(built, code)
     assert cell["status"] == "present", cell
     assert "published" in cell["how"], cell
@@ -103,7 +106,7 @@ def test_each_item_is_the_publishers_own_figure(published_store: Engine, code: s
         row = _file_row(spec, line["file_row"])
         values[line["indicator_id"]] = _publishers_value(spec, line["indicator_id"], row)
         assert f"{line['filename']} row" in cell["reason"]
-    with Session(published_store) as session:
+    with Session(store) as session:
         indicator = indicators_by_id(session)[cell["indicator_id"]]
     expected = evaluate(parse_formula(indicator.formula), values) if indicator.formula else values[indicator.id]
     assert expected is not None
@@ -113,20 +116,18 @@ def test_each_item_is_the_publishers_own_figure(published_store: Engine, code: s
 
 
 def test_the_council_s_own_figure_wins_and_a_later_release_revises_the_publishers_cell(
-    published_store: Engine, store_settings: Settings
+    store: Engine, store_settings: Settings
 ) -> None:
     """Nottinghamshire's own participation figure fills its cell, not DfE's; DfE's NEET figure, revised by a later
     release, revises the cell and re-opens the build that showed it; and the council's template asks for neither."""
     from collectors.figures.template import template_rows
 
-    with Session(published_store) as session:
+    with Session(store) as session:
         asked = {r.indicator for r in template_rows(session, "notts_cyp", "FY2025-26")}
     assert not asked & {"cyp.participation_16_17", "cyp.neet_16_17", "cyp.not_known_16_17"}
     assert "cyp.lac_iro_consultation" in asked
-    upload_clean(
-        published_store, store_settings, "notts_cyp", f"cyp.participation_16_17,{NOTTS},2025-03-31,,91.5,1830,2000,,"
-    )
-    with Session(published_store) as session:
+    upload_clean(store, store_settings, "notts_cyp", f"cyp.participation_16_17,{NOTTS},2025-03-31,,91.5,1830,2000,,")
+    with Session(store) as session:
         track(session, "county_cyp_core", parse_period(QUARTER))
         session.commit()
         record, first = build(session, "county_cyp_core", QUARTER)
@@ -147,11 +148,11 @@ def test_the_council_s_own_figure_wins_and_a_later_release_revises_the_publisher
     row[columns.index("NEET_percent")] = "1.6"
     lines[at] = ",".join(row)
     ways_in.take(
-        published_store,
+        store,
         store_settings,
         {"spec": spec, "data": "\n".join(lines).encode(), "filename": spec.file, "fetched_from": "upload"},
     )
-    with Session(published_store) as session:
+    with Session(store) as session:
         revision = session.execute(
             select(BuildRevision.revision).where(
                 BuildRevision.return_id == "county_cyp_core", BuildRevision.period == QUARTER
@@ -160,7 +161,7 @@ def test_the_council_s_own_figure_wins_and_a_later_release_revises_the_publisher
         reopened = {(b.id, tuple(revised)) for b, revised in reopened_builds(session)}
     assert revision >= 1, "the later release leaves the quarter's build current"
     assert (first_build, (f"cyp.neet_16_17 {NOTTS} 2025-02-28",)) in reopened
-    again = _core(published_store)
+    again = _core(store)
     assert _cell(again, "4.19")["value"] == 1.6
     assert _cell(again, "3.14")["value"] == 91.5
 
@@ -176,3 +177,26 @@ def test_a_year_s_figure_fills_the_quarters_after_it_with_its_own_period(
     after = _cell(_core(store, "FY2024-25-Q2"), "1.01")
     assert (after["status"], after["value"]) == ("present", 1200.0)
     assert after["reason"] == "the newest figure, for FY2023-24"
+
+
+def test_the_officer_reads_where_each_of_the_county_s_figures_comes_from(
+    store: Engine, store_settings: Settings
+) -> None:
+    """The officer's page of the core data set for a quarter lists each cell with its value, the period of its
+    figure and where it comes from: DfE's release and row, or why the cell is empty."""
+    from tests.apps import client_on
+    from tests.web.pages import OFFICER, sign_in
+
+    with client_on(store_settings, store, follow_redirects=False) as web:
+        sign_in(web, OFFICER)
+        page = web.get("/catalogue/returns/county_cyp_core", params={"period": QUARTER})
+    assert page.status_code == 200, page.text
+    text = html.unescape(page.text)
+    assert f"county_cyp_core for {QUARTER}: {len(FILLED)} of 67 cells filled" in text
+    row = re.search(r'<tr class="govuk-table__row" data-cell="4\.10\|E10000024\|">(.*?)</tr>', text, re.S)
+    assert row is not None
+    assert "AY2024-25" in row[1]
+    assert "published by Department for Education (published statistics), for AY2024-25 (source dfe_lait" in row[1]
+    empty = re.search(r'data-cell="3\.12\|E10000024\|">(.*?)</tr>', text, re.S)
+    assert empty is not None
+    assert "Ofsted's management information on school inspections" in empty[1]
