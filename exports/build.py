@@ -30,6 +30,7 @@ from indicators.symbols import LOW_RELIABILITY
 from mappings.agencies import agency_names, publications
 from mappings.areas import Geography, GeographyRows
 from mappings.catalogue import LEVEL_GROUPS
+from mappings.filling import Filler
 from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from mappings.resolve import FACT_SCHEMA, Resolver, level_orgs
@@ -149,6 +150,7 @@ class _Lent:
     publications: dict[str, str] | None = None
     published_by: dict[str, set[tuple[str, str]]] | None = None
     geography: GeographyRows | None = None
+    filler: Filler | None = None
 
 
 #: A field's own columns beside each of its cells (``_field_row``).
@@ -161,10 +163,11 @@ FIELD_ROW = {
     "statistic": pl.String,
     "_rel": pl.String,
     "_method": pl.String,
+    "_unpublished": pl.String,
 }
 
 
-def _field_row(at: int, field: FieldMapping, ind: Indicator, decimals: int) -> dict[str, Any]:
+def _field_row(at: int, field: FieldMapping, ind: Indicator, decimals: int, ret: Return) -> dict[str, Any]:
     """The field's own columns, its relation kept where it leaves the cells unfilled from the catalogue."""
     # The relations that leave a field's cells unfilled (see ``Builder._relations``).
     unfilled = (
@@ -181,6 +184,8 @@ def _field_row(at: int, field: FieldMapping, ind: Indicator, decimals: int) -> d
         "statistic": ind.statistic,
         "_rel": field.relation if unfilled else "",
         "_method": ind.method,
+        # Why no publisher's figure fills the field's empty cells, said where the return takes publishers' figures.
+        "_unpublished": field.unpublished if ret.from_publishers and field.from_publishers else "",
     }
 
 
@@ -205,6 +210,17 @@ class Builder:
             # the quarter's and the year's).
             reads=shared.resolver.reads if shared else None,
         )
+        rows = self._lent.geography
+        lent = self._lent.filler
+        # Figures of other periods (an item's newest) and publishers' figures, what is read of them shared too.
+        self.filler = (
+            lent.sharing(self.resolver)
+            if lent is not None
+            else Filler(
+                session, self.resolver, lambda p: Geography.load(session, p, rows), names=lambda: self.agency_names
+            )
+        )
+        self._lent.filler = self.filler
 
     @property
     def owed_by(self) -> Owners:
@@ -274,7 +290,8 @@ class Builder:
                     + [{"of": "indicator", **c} for c in ind.sources],
                 )
             )
-            wanted.append((field, ind, decimals, self._figures(field, ind, orgs)))
+            publishers = tuple(ret.from_publishers) if field.from_publishers else ()
+            wanted.append((field, ind, decimals, self._figures(field, ind, orgs, publishers)))
         cells = self._cells(wanted, orgs, ret) if wanted else pl.DataFrame(schema=PART_SCHEMA)
         cells = self._one_period(cells)
         cells = self._suppress(cells, ret)
@@ -307,12 +324,15 @@ class Builder:
             completeness=completeness,
         )
 
-    def _figures(self, field: FieldMapping, ind: Indicator, orgs: list[str]) -> pl.DataFrame | None:
-        """A field's figures for the org units, recoded (scaled and rounded in ``_cells``); None when the field is not
+    def _figures(
+        self, field: FieldMapping, ind: Indicator, orgs: list[str], publishers: tuple[str, ...]
+    ) -> pl.DataFrame | None:
+        """A field's figures for the org units (the body's own, its newest where the period shows it, else the first
+        of ``publishers`` to give one), recoded (scaled and rounded in ``_cells``); None when the field is not
         filled from them."""
         if field.relation == "subset_of" and not field.breakdown:
             return None
-        figures = self.resolver.resolve(ind.id, orgs)
+        figures = self.filler.figures(ind, orgs, publishers)
         if not figures.height:
             # Half a return's fields find no figure in a typical year: four frame steps would only say so again.
             return figures
@@ -358,7 +378,7 @@ class Builder:
             grid["_f"] += [at] * (len(orgs) * len(breakdowns))
             grid["org_code"] += [org for org in orgs for _ in breakdowns]
             grid["breakdown"] += breakdowns * len(orgs)
-            info.append(_field_row(at, field, ind, decimals))
+            info.append(_field_row(at, field, ind, decimals, ret))
         fields = pl.DataFrame(info, schema=FIELD_ROW)
         figures = (
             pl.concat(found, how="vertical_relaxed").collect(engine="in-memory")
@@ -383,7 +403,7 @@ class Builder:
                     "cell_id"
                 )
             )
-            .drop("_f", "_rel", "_method")
+            .drop("_f", "_rel", "_method", "_unpublished")
         )
 
     def _missing_reasons(
@@ -423,6 +443,12 @@ class Builder:
                 .then(pl.col("_owed"))
                 .when((pl.col("status") == "missing") & pl.col("reason").str.starts_with("needs "))
                 .then(pl.format("{} ({})", pl.col("_owed"), pl.col("reason")))
+                .otherwise(pl.col("reason"))
+                .alias("reason")
+            )
+            .with_columns(
+                pl.when((pl.col("status") == "missing") & (pl.col("_unpublished") != ""))
+                .then(pl.format("{}; no publisher's figure fills it: {}", pl.col("reason"), pl.col("_unpublished")))
                 .otherwise(pl.col("reason"))
                 .alias("reason")
             )
@@ -537,15 +563,22 @@ class Builder:
         if pairs.is_empty():
             return empty_lineage(), no_marks
         ids = pairs["obs_ids"].unique()
-        # The resolver read every figure behind the cells, and what lineage says of each with it.
-        known = self.resolver.facts().filter(pl.col("observation_id").is_in(ids.implode()))
-        unread = sorted(set(ids.to_list()) - set(known["observation_id"].to_list()))
+        # The resolvers read every figure behind the cells, and what lineage says of each with it (a publisher's
+        # figure under its id made negative).
+        facts_read = pl.concat([self.resolver.facts(), self.filler.published_facts()])
+        known = facts_read.filter(pl.col("observation_id").is_in(ids.implode()))
+        unread = sorted(i for i in set(ids.to_list()) - set(known["observation_id"].to_list()) if i > 0)
         names = self._submissions(known["submission_id"].drop_nulls().unique().sort().to_list())
         facts = known.join(names, on="submission_id", how="left").select(list(_FACTS))
         if unread:
             facts = pl.concat([facts, self._read_facts(unread)])
-        joined = pairs.rename({"obs_ids": "observation_id", "weights": "weight"}).join(
-            facts, on="observation_id", how="left"
+        joined = (
+            pairs.rename({"obs_ids": "observation_id", "weights": "weight"})
+            .join(facts, on="observation_id", how="left")
+            .with_columns(
+                pl.when(pl.col("observation_id") < 0).then(-pl.col("observation_id")).alias("published_figure_id"),
+                pl.when(pl.col("observation_id") > 0).then(pl.col("observation_id")).alias("observation_id"),
+            )
         )
         # A cell made from any low-reliability figure is low reliability; from any provisional one, provisional.
         marks = joined.group_by("cell_id").agg(

@@ -48,7 +48,8 @@ LINEAGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "cell_id": pl.String,
     "field_code": pl.String,
     "org_code": pl.String,
-    "observation_id": pl.Int64,
+    "observation_id": pl.Int64,  # the stored figure; null for a publisher's figure
+    "published_figure_id": pl.Int64,  # the publisher's figure behind a cell the body's own leave empty, else null
     "indicator_id": pl.String,
     "figure_org": pl.String,
     "figure_period": pl.String,

@@ -28,13 +28,13 @@ from sqlmodel import Session, col, select
 from indicators.formula import collected_inputs
 from indicators.models import Code, Indicator
 from indicators.periods import Period, calendar_year, parse_period
-from indicators.published_query import PublisherBurden, publisher_burden
+from indicators.published_query import PublisherBurden, publisher_burden, publishers_giving
 from indicators.service import indicators_by_id
 from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.annex_a import RECORD_RETURNS, AnnexCells
 from mappings.child_level import LINES, SDL_SOURCE, List1Cells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
-from mappings.obligations import breakdown_keys, obligations, owed_periods
+from mappings.obligations import breakdown_keys, filled_by_publishers, obligations, owed_periods
 from mappings.resolve import Resolver
 from mappings.validity import in_force
 from onereturn.errors import InvalidInput
@@ -214,6 +214,7 @@ def burden(
     from_records = records_figures(session)
     sent_files = records_sent(session, period)
     published = published_indicators(session)
+    given = publishers_giving(session)
     rows = []
     for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
         own = [
@@ -228,7 +229,7 @@ def burden(
         orgs = list(session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency.code)).scalars())
         records_keys = from_records.get(agency.code, set())
         cells, derived, keyed, by_return, publishers = _cells_of(
-            own, orgs, period, records_keys, returns, fields, indicators, codes, published
+            own, orgs, period, records_keys, returns, fields, indicators, codes, published, given
         )
         owed = _owed(session, agency.code, period.code)
         duplicates = len(keyed) - len(set(keyed))
@@ -278,7 +279,13 @@ def _owed(session: Session, agency_code: str, period_code: str) -> set[tuple[str
     ).first()
     if not designated:
         return set()
-    return {(o.indicator_id, o.org_code, o.period, o.breakdown) for o in obligations(session, agency_code, period_code)}
+    # What a publisher's release fills in every return that reads it, its template does not ask for.
+    published = filled_by_publishers(session, agency_code, parse_period(period_code))
+    return {
+        (o.indicator_id, o.org_code, o.period, o.breakdown)
+        for o in obligations(session, agency_code, period_code)
+        if o.indicator_id not in published
+    }
 
 
 def _child_fields(annex: AnnexCells | None, plans: List1Cells | None, minutes_per_cell: float) -> dict[str, Any]:
@@ -416,6 +423,7 @@ def _cells_of(
     indicators: dict[str, Indicator],
     codes: dict[str, list[str]],
     published: set[str],
+    given: dict[str, set[str]],
 ) -> tuple[int, int, list[tuple[str, str, str, str]], dict[str, int], int]:
     """The cells of an agency's own returns for a period: how many, how many derived, the keyed ones (by figure key),
     per return how many keyed cells its record-level figures fill, and how many a publisher's figures fill."""
@@ -434,6 +442,13 @@ def _cells_of(
             ind = indicators[f.indicator_id]
             keys = [f.breakdown] if f.breakdown else breakdown_keys(ind.breakdowns, codes)
             n = len(subperiods) * len(orgs) * len(keys)
+            takes = set(ret.from_publishers) if f.from_publishers else set()
+            if takes and all(takes & given.get(t, set()) for t in collected_inputs(indicators, f.indicator_id)):
+                # A cell the return fills from a publisher's release (``from_publishers``): keyed by nobody.
+                cells += n
+                derived += n if ind.formula else 0
+                from_publishers += 0 if ind.formula else n
+                continue
             if not locally_keyed(indicators, f.indicator_id):
                 # A figure derived centrally is no local burden; one a publisher publishes itself still fills a cell.
                 if collected_inputs(indicators, f.indicator_id) <= published:

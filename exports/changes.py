@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from exports.built import CELL_SCHEMA, BuiltReturn
 from exports.models import BuildCell, ExportSnapshot, LineageRow, ReturnBuild
 from indicators.periods import utc
+from indicators.published import PublishedFigure
 from indicators.store.models import Observation
 from onereturn.db import bulk_insert
 from onereturn.errors import NotFound
@@ -31,10 +32,12 @@ def cell_digests(built: BuiltReturn) -> dict[str, str]:
     """Digest each cell: every column the recipient sees, plus the stored figures (and weights) behind it."""
     behind: dict[str, list[str]] = {}
     lineage = built.lineage
-    for cell_id, observation_id, weight in zip(
-        lineage["cell_id"].to_list(), lineage["observation_id"].to_list(), lineage["weight"].to_list(), strict=True
+    # A publisher's figure is told apart from a stored one of the same id by its sign.
+    figures = lineage.select(pl.coalesce("observation_id", -pl.col("published_figure_id")))
+    for cell_id, figure_id, weight in zip(
+        lineage["cell_id"].to_list(), figures.to_series().to_list(), lineage["weight"].to_list(), strict=True
     ):
-        behind.setdefault(cell_id, []).append(f"{observation_id}:{weight!r}")
+        behind.setdefault(cell_id, []).append(f"{figure_id}:{weight!r}")
     digests: dict[str, str] = {}
     sha256, nothing = hashlib.sha256, ()
     cells = built.cells
@@ -139,10 +142,18 @@ def reopened_builds(session: Session) -> list[tuple[ReturnBuild, list[str]]]:
         latest[(build.return_id, build.period)] = build
     out = []
     for build in latest.values():
-        rows = session.execute(
-            select(Observation.indicator_id, Observation.org_code, Observation.period)
-            .join(LineageRow, col(LineageRow.observation_id) == col(Observation.id))
-            .where(LineageRow.build_id == build.id, col(Observation.is_current).is_(False))
+        rows = list(
+            session.execute(
+                select(Observation.indicator_id, Observation.org_code, Observation.period)
+                .join(LineageRow, col(LineageRow.observation_id) == col(Observation.id))
+                .where(LineageRow.build_id == build.id, col(Observation.is_current).is_(False))
+            ).all()
+        )
+        # A publisher's figure filling a cell is revised by the publisher's later release as a stored one by an upload.
+        rows += session.execute(
+            select(PublishedFigure.indicator_id, PublishedFigure.org_code, PublishedFigure.period)
+            .join(LineageRow, col(LineageRow.published_figure_id) == col(PublishedFigure.id))
+            .where(LineageRow.build_id == build.id, col(PublishedFigure.is_current).is_(False))
         ).all()
         if rows:
             out.append((build, sorted({f"{i} {o} {p}" for i, o, p in rows})))

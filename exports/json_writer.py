@@ -22,6 +22,8 @@ from exports.built import BuiltReturn, FieldInfo
 #: Lineage columns copied into each cell's ``provenance`` entries.
 PROVENANCE_KEYS: tuple[str, ...] = (
     "observation_id",
+    # A publisher's figure filling a cell the body's own leave empty (its release is the submission named).
+    "published_figure_id",
     "submission_id",
     "agency_code",
     "filename",

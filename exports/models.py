@@ -55,7 +55,10 @@ class LineageRow(SQLModel, table=True):
     cell_id: str = Field(max_length=400)
     field_code: str = Field(max_length=64)
     org_code: str = Field(max_length=32)
-    observation_id: int = Field(foreign_key="observation.id")
+    #: The stored figure behind the cell; None when a publisher's figure is (``published_figure_id``).
+    observation_id: int | None = Field(default=None, foreign_key="observation.id")
+    #: The publisher's figure behind a cell no figure of the body's own fills (``Return.from_publishers``).
+    published_figure_id: int | None = Field(default=None, foreign_key="published_figure.id")
     weight: float = 1.0
     #: The cell was withheld (suppressed, or not yet signed off): only an officer may see what is behind it.
     suppressed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})

@@ -22,6 +22,7 @@ from exports.models import ExportSnapshot, LineageRow, ReturnBuild
 from exports.writers import FORMATS, write
 from indicators.models import CatalogueVersion
 from indicators.periods import parse_period
+from indicators.published import PublishedFigure, PublishedRelease
 from indicators.store.models import Observation, Submission
 from mappings.models import AgencyOrg, BuildRevision, Return, SignOffEvent
 from mappings.signoff.lineage import key_digest, store_key
@@ -53,8 +54,8 @@ def fingerprint(built: BuiltReturn, released: list[dict[str, Any]] | None = None
         digest.update(f"|signoff {signoff['id']} {signoff['state']} {signoff['digest']}".encode())
     digest.update(built.cells.drop("org_name").write_csv().encode())
     digest.update(
-        built.lineage.select("cell_id", "observation_id", "version", "weight")
-        .sort("cell_id", "observation_id")
+        built.lineage.select("cell_id", "observation_id", "published_figure_id", "version", "weight")
+        .sort("cell_id", "observation_id", "published_figure_id")
         .write_csv()
         .encode()
     )
@@ -174,7 +175,7 @@ def _build(
             pl.when(pl.col("status") == UNSIGNED).then(pl.col("reason")).otherwise(None).alias("withheld_reason"),
         )
         rows = (
-            built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "weight")
+            built.lineage.select("cell_id", "field_code", "org_code", "observation_id", "published_figure_id", "weight")
             .join(hidden, on="cell_id", how="left", maintain_order="left")
             .with_columns(
                 pl.col("withheld").is_not_null().alias("suppressed"),
@@ -189,6 +190,7 @@ def _build(
             "field_code",
             "org_code",
             "observation_id",
+            "published_figure_id",
             "weight",
             "suppressed",
             "withheld",
@@ -394,9 +396,15 @@ def lineage(
         if wanted:
             asked.append(col(column) == wanted)
     stmt = (
-        select(LineageRow, Observation, Submission)
-        .join(Observation, col(Observation.id) == col(LineageRow.observation_id))
-        .join(Submission, col(Submission.id) == col(Observation.submission_id), isouter=True)
+        select(LineageRow, Observation, PublishedFigure, Submission)
+        .join(Observation, col(Observation.id) == col(LineageRow.observation_id), isouter=True)
+        .join(PublishedFigure, col(PublishedFigure.id) == col(LineageRow.published_figure_id), isouter=True)
+        .join(PublishedRelease, col(PublishedRelease.id) == col(PublishedFigure.release_id), isouter=True)
+        .join(
+            Submission,
+            col(Submission.id) == func.coalesce(col(Observation.submission_id), col(PublishedRelease.submission_id)),
+            isouter=True,
+        )
         .where(*asked)
     )
     hidden: list[dict[str, object]] = []
@@ -405,9 +413,11 @@ def lineage(
         hidden = _withheld_lineage(session, asked)
     total = int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
     rows = session.execute(
-        stmt.order_by(col(LineageRow.cell_id), col(LineageRow.observation_id)).limit(limit).offset(offset)
+        stmt.order_by(col(LineageRow.cell_id), col(LineageRow.observation_id), col(LineageRow.published_figure_id))
+        .limit(limit)
+        .offset(offset)
     ).all()
-    out = [_lineage_row(line, obs, sub) for line, obs, sub in rows]
+    out = [_lineage_row(line, obs or pub, sub) for line, obs, pub, sub in rows]
     if not released_only:
         return out, total
     statuses = {str(row["cell_id"]): str(row["status"]) for row in hidden}
@@ -432,22 +442,25 @@ def _withheld_lineage(session: Session, asked: list[Any]) -> list[dict[str, obje
     ]
 
 
-def _lineage_row(line: LineageRow, obs: Observation, sub: Submission | None) -> dict[str, object]:
-    """One cell's lineage: the stored figure, the upload and the file row behind it."""
+def _lineage_row(line: LineageRow, figure: Observation | PublishedFigure, sub: Submission | None) -> dict[str, object]:
+    """One cell's lineage: the stored figure (or the publisher's, its release the submission), the upload and the
+    file row behind it."""
+    published = isinstance(figure, PublishedFigure)
     return {
         "cell_id": line.cell_id,
         "field_code": line.field_code,
         "org_code": line.org_code,
         "weight": line.weight,
-        "observation_id": obs.id,
-        "indicator_id": obs.indicator_id,
-        "figure_org": obs.org_code,
-        "figure_period": obs.period,
-        "figure_breakdown": obs.breakdown,
-        "value": obs.value,
-        "version": obs.version,
-        "submission_id": obs.submission_id,
+        "observation_id": None if published else figure.id,
+        "published_figure_id": figure.id if published else None,
+        "indicator_id": figure.indicator_id,
+        "figure_org": figure.org_code,
+        "figure_period": figure.period,
+        "figure_breakdown": figure.breakdown,
+        "value": figure.value,
+        "version": figure.version,
+        "submission_id": sub.id if sub else None,
         "agency_code": sub.agency_code if sub else None,
         "filename": sub.filename if sub else None,
-        "file_row": obs.file_row,
+        "file_row": figure.file_row,
     }

@@ -389,3 +389,15 @@ def _last_accepted(session: Session, publisher: str, held: HeldFigure) -> float 
             col(PublishedFigure.is_current),
         )
     ).scalar()
+
+
+def publishers_giving(session: Session) -> dict[str, set[str]]:
+    """The publishers whose current releases give each indicator (for any area or period)."""
+    given: dict[str, set[str]] = {}
+    for publisher, indicator in session.execute(
+        sa_select(col(PublishedFigure.publisher), col(PublishedFigure.indicator_id))
+        .where(col(PublishedFigure.is_current))
+        .distinct()
+    ).all():
+        given.setdefault(str(indicator), set()).add(str(publisher))
+    return given

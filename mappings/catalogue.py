@@ -159,6 +159,9 @@ class ReturnSpec(_Spec):
     declaration: str = Field(default=DEFAULT_DECLARATION, min_length=20, max_length=2000)
     #: Recipients besides ``recipient`` whose regulator keys read the return, as its file says why.
     readers: list[str] = Field(default_factory=list)
+    #: The publishers (agency codes of ``mappings/published/`` sources) whose figure for an org unit fills a cell
+    #: no figure of the body's own fills: never the body the return is sent to.
+    from_publishers: list[str] = Field(default_factory=list)
 
 
 class FieldSpec(_Spec):
@@ -176,6 +179,11 @@ class FieldSpec(_Spec):
     recode: RecodeSpec | None = None
     #: For a different_method field: the indicator measuring the same concept the return's own way.
     counterpart: str | None = None
+    #: Whether the return's publishers may fill the field's cells the body leaves empty (the field's own figure may
+    #: be measured in a way no publisher's is).
+    from_publishers: bool = True
+    #: Why no publisher's figure fills the field's cells where the return takes them (the cell says so).
+    unpublished: str = ""
     #: Where the field (its code, label and what it counts) is documented.
     sources: list[Citation] = Field(default_factory=list)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -87,6 +88,11 @@ class Return(SQLModel, table=True):
     declaration: str = ""
     #: Recipients besides ``recipient`` whose regulator keys read the return (its released cells only).
     readers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: The publishers (agency codes) whose figure for an org unit fills a cell of the return where no figure of the
+    #: body's own does; never the publisher the return is sent to (``collectors.published.sources`` checks it).
+    from_publishers: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default=sa.text("'[]'"))
+    )
     file: str = ""
     line: int = 0
 
@@ -110,6 +116,10 @@ class FieldMapping(SQLModel, table=True):
     unit: str | None = None
     recode: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     counterpart: str | None = Field(default=None, max_length=128)
+    #: Whether the return's publishers (``Return.from_publishers``) may fill the field's cells a body leaves empty.
+    from_publishers: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    #: Why no publisher's figure fills the field's cells (none publishes it, or its file is not read), as its cell says.
+    unpublished: str = Field(default="", sa_column_kwargs={"server_default": ""})
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     position: int = 0
     file: str = ""

@@ -208,3 +208,37 @@ def _obligations(session: Session, agency_code: str, period_text: str) -> list[O
     if not out and not inds:
         raise InvalidInput(f"Agency {agency_code!r} is the designated source of no indicator")
     return sorted(out)
+
+
+def filled_by_publishers(session: Session, agency_code: str, within: Period) -> frozenset[str]:
+    """The indicators an agency owes whose every use in its returns in force is a cell a publisher's figure fills:
+    a field of a return naming, in ``from_publishers``, a publisher whose releases give the indicator (the field not
+    refusing them). Its template does not ask for them; a return that needs the agency's own figure (one sent to that
+    publisher) keeps them asked for."""
+    from indicators.published_query import publishers_giving
+    from mappings.validity import in_force
+
+    returns = [
+        r
+        for r in session.execute(
+            select(Return)
+            .join(AgencyReturn, col(AgencyReturn.return_id) == col(Return.id))
+            .where(AgencyReturn.agency_code == agency_code)
+        ).scalars()
+        if in_force(r, within)
+    ]
+    if not any(r.from_publishers for r in returns):
+        return frozenset()
+    given = publishers_giving(session)
+    indicators = catalogue_indicators(session)
+    filled: set[str] = set()
+    asked: set[str] = set()
+    fields = session.execute(
+        select(FieldMapping).where(col(FieldMapping.return_id).in_([r.id for r in returns]))
+    ).scalars()
+    takes = {r.id: set(r.from_publishers) for r in returns}
+    for f in fields:
+        publishers = takes[f.return_id] if f.from_publishers else set()
+        for ind in _inputs(indicators, [f.indicator_id]):
+            (filled if publishers & given.get(ind, set()) else asked).add(ind)
+    return frozenset(filled - asked)

@@ -167,9 +167,7 @@ class Resolver:
         # Two queries, each answered by the figure key's index on the indicator (an OR of both is not).
         if some:
             union = sorted({p for i in some for p in wanted[i] or ()})
-            read = as_parts(
-                self._select_figures(col(Observation.indicator_id).in_(some) & col(Observation.period).in_(union))
-            )
+            read = as_parts(self._select_figures(some, union))
             found = {
                 (str(i), str(p)): f for (i, p), f in read.partition_by("indicator_id", "period", as_dict=True).items()
             }
@@ -178,7 +176,7 @@ class Resolver:
                 for p in union:
                     reads.parts[(i, p)] = found.get((i, p), nothing)
         if every:
-            read = as_parts(self._select_figures(col(Observation.indicator_id).in_(every)))
+            read = as_parts(self._select_figures(every, None))
             found_every = {str(k[0]): f for k, f in read.partition_by("indicator_id", as_dict=True).items()}
             for i in every:
                 reads.every[i] = found_every.get(i, nothing)
@@ -244,7 +242,12 @@ class Resolver:
             self._stored[indicator.id] = parts
         return self._stored[indicator.id]
 
-    def _select_figures(self, where: ColumnElement[bool]) -> pl.DataFrame:
+    def _select_figures(self, indicator_ids: list[str], periods: list[str] | None) -> pl.DataFrame:
+        """The current figures (FIGURE_SCHEMA) of the indicators in the periods (None: every period), their lineage
+        facts kept beside them."""
+        where: ColumnElement[bool] = col(Observation.indicator_id).in_(indicator_ids)
+        if periods is not None:
+            where = where & col(Observation.period).in_(periods)
         columns = (
             "id",
             *FIGURE_KEY,

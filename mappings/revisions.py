@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 from indicators.models import Indicator
 from indicators.periods import Period, parse_period
 from indicators.service import current_catalogue_version
-from mappings.models import BuildRevision, FieldMapping
+from mappings.filling import LONGER, SHOWS_NEWEST
+from mappings.models import BuildRevision, FieldMapping, Return
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _feeds_cache: dict[tuple[str, str], tuple[dict[str, frozenset[str]], frozenset[str]]] = {}
@@ -88,6 +89,9 @@ def mark_stale(session: Session, changed: pl.DataFrame) -> int:
     if changed.is_empty():
         return 0
     reach, context = feeds(session)
+    # A return showing each item's newest figure (a quarterly return) shows a year's or a date's figure in the
+    # periods after it too.
+    newest = frozenset(session.execute(select(Return.id).where(col(Return.period_type).in_(SHOWS_NEWEST))).scalars())
     # Per set of returns reached: the figures' periods as date spans, and the earliest end of a
     # context figure's period. A statement per set rather than per period: an upload spanning
     # hundreds of periods reaches only a handful of distinct sets of returns.
@@ -97,7 +101,12 @@ def mark_stale(session: Session, changed: pl.DataFrame) -> int:
         span = parse_period(str(period_code))
         indicators = group["indicator_id"].to_list()
         overlapping = tuple(sorted({r for i in indicators for r in reach.get(i, ())}))
-        later = tuple(sorted({r for i in indicators if i in context for r in reach.get(i, ())}))
+        later = tuple(
+            sorted(
+                {r for i in indicators if i in context for r in reach.get(i, ())}
+                | ({r for i in indicators for r in reach.get(i, ()) if r in newest} if span.type in LONGER else set())
+            )
+        )
         if overlapping:
             spans.setdefault(overlapping, []).append((span.start, span.end))
         if later:
@@ -112,7 +121,8 @@ def mark_stale(session: Session, changed: pl.DataFrame) -> int:
             ]
             touched += _bump(session, returns, or_(*overlaps))
     for returns, end in earliest_end.items():
-        # The latest context figure is used by any build starting after its period ends.
+        # The latest context figure is used by any build starting after its period ends, and a quarterly return's
+        # newest figure by any quarter after it.
         touched += _bump(session, returns, col(BuildRevision.starts) > end)
     return touched
 

@@ -158,6 +158,8 @@ def _field_rows(cat: Catalogue, reg: dict[str, SourceSpec]) -> list[dict[str, An
             "unit": f.spec.unit,
             "recode": f.spec.recode.model_dump() if f.spec.recode else None,
             "counterpart": f.spec.counterpart,
+            "from_publishers": f.spec.from_publishers,
+            "unpublished": f.spec.unpublished,
             "sources": resolve(f.spec.sources, reg),
             "position": pos,
             "file": f.file,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from api import paging
 from api.deps import SessionDep
@@ -243,11 +243,54 @@ def indicator(request: Request, session: SessionDep, visitor: VisitorDep, indica
 
 
 @router.get("/catalogue/returns/{return_id}")
-def return_detail(request: Request, session: SessionDep, visitor: VisitorDep, return_id: str) -> HTMLResponse:
-    """One return: its fields and the indicator each maps onto."""
+def return_detail(
+    request: Request, session: SessionDep, visitor: VisitorDep, return_id: str, period: PeriodText = ""
+) -> HTMLResponse:
+    """One return: its fields and the indicator each maps onto; with a period, every cell built for it with where
+    its figure comes from (the body's upload and row, or the publisher's release and row) or why it is empty."""
     allowed(visitor, OFFICER)
     detail = mappings.get_return(session, return_id)
-    return page(request, "officer/return.html", visitor, title=detail.title, ret=detail, current="/catalogue")
+    cells = _cells_with_sources(session, return_id, period.strip()) if period.strip() else None
+    return page(
+        request,
+        "officer/return.html",
+        visitor,
+        title=detail.title,
+        ret=detail,
+        period=period.strip(),
+        cells=cells,
+        current="/catalogue",
+    )
+
+
+def _cells_with_sources(session: Session, return_id: str, period: str) -> list[dict[str, Any]]:
+    """Each cell of the return built for the period, as an officer reads it: its value, the period of its figure and
+    where the figure comes from, in the return's order."""
+    from exports.release import build_ungated
+    from mappings.validity import check_period
+
+    check_period(session, return_id, period)
+    ret = session.get(Return, return_id)
+    assert ret is not None
+    built = build_ungated(session, ret, parse_period(period, ret.period_type).code)  # type: ignore[arg-type]
+    labels = {f.code: f.label for f in built.fields}
+    summary = {row["cell_id"]: row for row in built.lineage_summary.iter_rows(named=True)}
+    periods: dict[str, str] = {}
+    for cell_id, figure_period in built.lineage.select("cell_id", "figure_period").iter_rows():
+        periods.setdefault(str(cell_id), str(figure_period))
+    out = []
+    for cell in built.cell_records:
+        behind = summary.get(cell["cell_id"])
+        said = cell["reason"] or (f"{behind['sources']} ({behind['provenance']})" if behind else "")
+        out.append(
+            {
+                **cell,
+                "label": labels.get(cell["field_code"], ""),
+                "figure_period": periods.get(cell["cell_id"], ""),
+                "source": said,
+            }
+        )
+    return out
 
 
 @router.get("/catalogue/different-methods")

@@ -15,7 +15,7 @@ from indicators.service import current_catalogue_version, load_rules
 from indicators.valuespec import ValueSpec, value_specs
 from mappings.agencies import get_agency
 from mappings.models import OrgUnit
-from mappings.obligations import obligations
+from mappings.obligations import filled_by_publishers, obligations
 
 TemplateFormat = Literal["xlsx", "csv"]
 
@@ -29,9 +29,11 @@ def _number(value: float | None) -> str | None:
 def template_rows(session: Session, agency_code: str, period: str, *, outstanding: bool = False) -> list[TemplateRow]:
     """List the template rows of an agency's figures for a period, with the last accepted value as a hint.
 
-    With ``outstanding``, figures already accepted are left out: only what is still owed is asked for.
+    With ``outstanding``, figures already accepted are left out: only what is still owed is asked for. A figure a
+    publisher's release fills in every return that reads it is never asked for (``filled_by_publishers``).
     """
-    owed = obligations(session, agency_code, period)
+    published = filled_by_publishers(session, agency_code, parse_period(period))
+    owed = [o for o in obligations(session, agency_code, period) if o.indicator_id not in published]
     ids = sorted({o.indicator_id for o in owed})
     orgs = sorted({o.org_code for o in owed})
     indicators = {i.id: i for i in session.execute(select(Indicator).where(col(Indicator.id).in_(ids))).scalars()}

@@ -1,21 +1,22 @@
 """A publisher's file read by the reader of its source's format, from one table of the formats there are.
 
 Each format's name and reader live with the reader (``read.py``: EES and Fingertips; ``viewit.py``: NDTMS's
-ViewIt export); this table lists them, written out here rather than filled as modules are imported, so the formats
-a data set may name are the rows below. A new format is a reader and a row.
+ViewIt export; ``lait.py``: DfE's local authority compendium); this table lists them, written out here rather than
+filled as modules are imported, so the formats a data set may name are the rows below. A new format is a reader and a row.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from collectors.published.lait import LAIT
 from collectors.published.read import EES, FINGERTIPS, AreaLookup, FormatReader
 from collectors.published.sources import SourceSpec
 from collectors.published.viewit import VIEWIT
 from onereturn.errors import InvalidInput
 
 #: The formats a publisher's data set may name, by name.
-READERS: dict[str, FormatReader] = {reader.name: reader for reader in (EES, FINGERTIPS, VIEWIT)}
+READERS: dict[str, FormatReader] = {reader.name: reader for reader in (EES, FINGERTIPS, VIEWIT, LAIT)}
 
 
 def no_areas(name: str, period: str) -> str:

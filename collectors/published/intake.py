@@ -33,6 +33,7 @@ from indicators.published import PublishedFigure, PublishedRelease
 from indicators.published_query import current_published
 from indicators.store.models import HeldFigure, Submission
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
+from mappings.revisions import mark_stale
 from onereturn.errors import Conflict, InvalidInput, NotFound
 from onereturn.settings import Settings
 
@@ -553,7 +554,11 @@ def _keep_figures(
             .values(is_current=False)
         )
     _insert_published(session, changed, publisher, release_id, now)
-    beside = int((changed["stored_as"] == "beside").sum())
+    kept_beside = changed.filter(pl.col("stored_as") == "beside")
+    # A figure beside a body's own fills the returns' cells the body leaves empty (``Return.from_publishers``): its
+    # builds are stale as a stored figure's are (the store's own figures were marked by the storing tail).
+    mark_stale(session, kept_beside.select("indicator_id", "period"))
+    beside = kept_beside.height
     return beside, figures.height - changed.height
 
 

@@ -54,7 +54,9 @@ def read_csv_text(spec: SourceSpec, data: bytes) -> pl.DataFrame:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         raise PublishedFormatError(f"{spec.file}: not a CSV file ({clip(str(exc))}); nothing was stored") from exc
-    frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64))
+    # One chunk a column: polars panics on string columns read in several chunks beside the row numbers' one
+    # (DfE's ks2_la.csv and absence_la.csv), and one chunk is what every later step reads fastest.
+    frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64)).rechunk()
     return frame
 
 
@@ -65,7 +67,7 @@ def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
         _schema(spec).validate(frame, lazy=True)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
         raise PublishedFormatError(f"{spec.file}: rows do not have the declared layout: {_first_line(exc)}") from exc
-    return _every_figure(spec, frame), frame.height
+    return every_figure(spec, frame), frame.height
 
 
 def _first_line(exc: Exception) -> str:
@@ -195,6 +197,8 @@ _PERIOD_TEXT = {
     "academic_year_span": r"^[0-9]{4}/[0-9]{2}$",
     # EES writes an academic year as its two years run together (202425).
     "academic_year": r"^[0-9]{6}$",
+    "academic_year_ending": r"^[0-9]{4}$",
+    "winter_average": r"^[0-9]{4}$",
 }
 
 
@@ -240,6 +244,10 @@ def _period_expr(spec: SourceSpec, fig: FigureSpec) -> pl.Expr:
         return pl.format("AY{}-{}", year, text.str.slice(5, 2))
     if fig.period == "academic_year":
         return pl.format("AY{}-{}", year, text.str.slice(4, 2))
+    if fig.period == "academic_year_ending":
+        return pl.format("AY{}-{}", year - 1, (year % 100).cast(pl.String).str.zfill(2))
+    if fig.period == "winter_average":
+        return pl.date(year, 3, 1).dt.offset_by("-1d").dt.strftime("%Y-%m-%d")
     return pl.format("FY{}-{}", year - 1, (year % 100).cast(pl.String).str.zfill(2))
 
 
@@ -326,7 +334,7 @@ def _shaped(fig: FigureSpec) -> list[pl.Expr]:
     ]
 
 
-def _every_figure(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
+def every_figure(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
     """Every figure the source reads from an EES file's rows, in one pass over them where nothing in them is refused;
     otherwise figure by figure, as ``_figures`` reads them, which names the first refusal."""
     if not spec.figure:
@@ -458,7 +466,7 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
         _schema(spec).validate(frame, lazy=True)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
         raise PublishedFormatError(f"{spec.file}: results do not have the declared layout: {_first_line(exc)}") from exc
-    return _every_figure(spec, frame), frame.height
+    return every_figure(spec, frame), frame.height
 
 
 # --- Fingertips: the "all data" CSV and the FingertipsNext API ---------------------------------------------------

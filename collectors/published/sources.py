@@ -54,6 +54,11 @@ EHCP_RELEASE_FILES = frozenset(
 #: ``academic_year_span``: ``2019/20`` is AY2019-20 (``calendar_year`` reads ``2012`` as CY2012 there too).
 #: EES writes an academic year as its two years run together: ``academic_year``: ``202425`` is AY2024-25 (DfE's EHC
 #: plan caseload "as at January each year ... on an academic year basis").
+#: DfE's compendium (LAIT) labels a figure by the end year of its academic year: ``academic_year_ending``: ``2025``
+#: is AY2024-25 ("A Years label is the end year of an academic year", its data dictionary's ``Year_Type``).
+#: DfE's NEET and not known estimates are "an average of December/January/February data ... for an estimate around
+#: the end of the calendar year" (LAIT's data dictionary, 16-17 NEET): ``winter_average``: ``2025`` is the average of
+#: December 2024 to February 2025, dated the last day it covers, 28 February 2025 (the service's own reading).
 PERIOD_RULES: dict[str, str] = {
     "calendar_year": "calendar_year",
     "march_snapshot": "snapshot_date",
@@ -62,7 +67,12 @@ PERIOD_RULES: dict[str, str] = {
     "financial_year_span": "financial_year",
     "academic_year_span": "academic_year",
     "academic_year": "academic_year",
+    "academic_year_ending": "academic_year",
+    "winter_average": "snapshot_date",
 }
+#: The columns a format's reader adds to the file's own, by format (``lait.py``: each row's level and area code,
+#: worked out from DfE's council number).
+READER_COLUMNS: dict[str, set[str]] = {"lait_parquet": {"geographic_level", "area_code"}}
 PeriodRule = Literal[
     "calendar_year",
     "march_snapshot",
@@ -71,6 +81,8 @@ PeriodRule = Literal[
     "financial_year_span",
     "academic_year_span",
     "academic_year",
+    "academic_year_ending",
+    "winter_average",
 ]
 
 
@@ -112,6 +124,9 @@ class SourceSpec(_Spec):
     publisher_name: str = Field(min_length=3)
     #: Why the publisher's figures need no sign-off: it publishes them itself as official statistics (cited).
     published: str = Field(min_length=10)
+    #: The body that publishes the data set, named as a return names its recipient: a return sent to it never takes
+    #: its figures into the cells a body leaves empty (``from_publishers``), whose publishers must all name one.
+    body: str = ""
     title: str = Field(min_length=3)
     #: ``ees_csv``: EES tidy CSV, or an EES API ``/query`` result (JSON) of the same data set; ``fingertips``:
     #: Fingertips' "all data" CSV, or a FingertipsNext API ``/indicators/{id}/data`` response (JSON);
@@ -235,7 +250,8 @@ def check_sources(
                 problems.append(
                     Problem(label, 1, "unknown-symbol", f"symbol {theirs!r} maps to {ours!r}, not a catalogue symbol")
                 )
-        named = {spec.period_column, spec.level_column, *spec.levels.values()}
+        # A format may give columns of its own beside the file's (LAIT's area codes and levels from its numbers).
+        named = {spec.period_column, spec.level_column, *spec.levels.values()} - READER_COLUMNS.get(spec.format, set())
         if spec.format == "ees_csv":
             named.add("time_identifier")
         for column in sorted(named - set(spec.columns)):
@@ -321,4 +337,51 @@ def check_against(cat: Catalogue, folder: Path | None = None) -> list[Problem]:
         if isinstance(agency.get("code"), str):
             agencies[agency["code"]] = bool(agency.get("published"))
     derived = {i for i, loc in cat.indicators.indicators.items() if loc.spec.formula}
-    return check_sources(load_sources(folder or SOURCES_DIR), period_types, agencies, breakdowns, derived)
+    sources = load_sources(folder or SOURCES_DIR)
+    problems = check_sources(sources, period_types, agencies, breakdowns, derived)
+    return sorted(problems + _from_publishers_problems(cat, sources))
+
+
+def _from_publishers_problems(cat: Catalogue, sources: SourceSet) -> list[Problem]:
+    """A return's ``from_publishers`` naming a publisher no source declares, one whose sources do not say which body
+    publishes them, or the very body the return is sent to (or read by): it would send a publisher its own figures."""
+    bodies: dict[str, set[str]] = {}
+    for spec in sources.sources.values():
+        bodies.setdefault(spec.publisher, set()).add(spec.body)
+    problems: list[Problem] = []
+    for return_id, loc in cat.returns.items():
+        ret = loc.spec
+        for publisher in ret.from_publishers:
+            line = loc.line_of("from_publishers")
+            found = bodies.get(publisher)
+            if found is None:
+                problems.append(
+                    Problem(
+                        loc.file,
+                        line,
+                        "unknown-publisher",
+                        f"{return_id}: from_publishers names {publisher!r}, which no source in mappings/published/ "
+                        f"publishes ({', '.join(sorted(bodies))})",
+                    )
+                )
+            elif "" in found:
+                problems.append(
+                    Problem(
+                        loc.file,
+                        line,
+                        "invalid-definition",
+                        f"{return_id}: from_publishers names {publisher!r}, but not every one of its sources names "
+                        "the body that publishes it (body)",
+                    )
+                )
+            elif found & {ret.recipient, *ret.readers}:
+                problems.append(
+                    Problem(
+                        loc.file,
+                        line,
+                        "own-figures",
+                        f"{return_id} is sent to {', '.join(sorted(found & {ret.recipient, *ret.readers}))}, which "
+                        f"publishes {publisher!r}'s figures: a return never takes its recipient's own published figures",
+                    )
+                )
+    return problems

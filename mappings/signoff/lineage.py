@@ -18,6 +18,7 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col
 
 from indicators.models import CatalogueVersion
+from indicators.published import PublishedFigure
 from indicators.store.models import Observation
 from mappings.models import Agency, AgencyOrg
 from mappings.signoff.states import published_sources
@@ -50,6 +51,8 @@ def _store_key(session: Session) -> tuple[Any, ...]:
             columns(func.count()).select_from(Agency).scalar_subquery(),
             # An agency changed (say, it now publishes its own figures) changes whose figures need signing off.
             columns(func.max(col(Agency.updated_at))).scalar_subquery(),
+            # A publisher's release kept beside a body's figures fills the cells the body leaves empty.
+            columns(func.max(col(PublishedFigure.id))).scalar_subquery(),
         )
     ).one()
     # The database too: two stores (a test's copies, or a service pointed at another) can reach the same counts.

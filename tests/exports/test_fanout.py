@@ -94,8 +94,8 @@ def test_builders_sharing_read_each_stored_figure_once_and_build_what_each_build
     read: list[int] = []
     real = Resolver._select_figures
 
-    def counted(self: Resolver, where: Any) -> pl.DataFrame:
-        found = real(self, where)
+    def counted(self: Resolver, *asked: Any) -> pl.DataFrame:
+        found = real(self, *asked)
         read.extend(found["obs_id"].to_list())
         return found
 
@@ -117,8 +117,9 @@ def test_builders_sharing_read_each_stored_figure_once_and_build_what_each_build
             lender = lender or builder
             together.append(builder.build(*returns[r], AT))
     assert sorted(read) == sorted(set(read))
-    # Both population estimates and the year-end count, never the year before's count.
-    assert sorted(read) == [1, 2, 4]
+    # Both population estimates and both year-end counts: the third quarter shows the count of 31 March 2023 as its
+    # newest figure, the fourth the count of 31 March 2024.
+    assert sorted(read) == [1, 2, 3, 4]
     assert sum(b.cells.filter(pl.col("status") == "present").height for b in together) >= 2
     for one, shared in zip(alone, together, strict=True):
         assert_frame_equal(shared.cells, one.cells)

@@ -26,10 +26,11 @@ def _reader(said: str) -> FormatReader:
 
 
 def test_every_declared_format_has_a_row() -> None:
-    """Every bundled data set names a format the table reads; the table holds EES, Fingertips and NDTMS's ViewIt."""
+    """Every bundled data set names a format the table reads; the table holds EES, Fingertips, NDTMS's ViewIt and
+    DfE's compendium (LAIT)."""
     declared = {spec.format for spec in load_sources().sources.values()}
     assert declared <= set(READERS)
-    assert set(READERS) == {"ees_csv", "fingertips", "ndtms_viewit"}
+    assert set(READERS) == {"ees_csv", "fingertips", "ndtms_viewit", "lait_parquet"}
     assert all(name == reader.name for name, reader in READERS.items())
 
 

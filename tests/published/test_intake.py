@@ -68,6 +68,10 @@ def test_each_bundled_file_is_stored_as_its_publisher_wrote_it(
                     "march_snapshot": f"{year}-03-31",
                     "september_snapshot": f"{year}-09-30",
                     "financial_year_ending": f"FY{year - 1}-{year % 100:02d}",
+                    # EES's 202425 is the academic year 2024/25.
+                    "academic_year": f"AY{year}-{row['time_period'][4:6]}",
+                    # DfE's December to February average, dated the last day of February.
+                    "winter_average": f"{year}-02-{29 if year % 4 == 0 else 28}",
                 }[fig.period]
                 org = _org(row, spec)
                 found = session.execute(

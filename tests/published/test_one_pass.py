@@ -56,7 +56,7 @@ def test_a_refused_cell_is_named_as_figure_by_figure_names_it(column: str, value
     frame, where = _damaged(column, value)
     assert read._in_one_pass(SPEC, frame) is None
     with pytest.raises(PublishedFormatError) as refused:
-        read._every_figure(SPEC, frame)
+        read.every_figure(SPEC, frame)
     assert words in refused.value.message
     assert where in refused.value.message
 

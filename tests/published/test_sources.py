@@ -34,6 +34,13 @@ def test_the_bundled_sources_pass_the_catalogue_check() -> None:
         "dfe_ehcp_newplans",
         "dfe_ehcp_requests",
         "dfe_ehcp_timeliness",
+        "dfe_care_leavers_activity",
+        "dfe_cla_health_outcomes",
+        "dfe_cla_ks2",
+        "dfe_cla_ks4",
+        "dfe_cla_absence",
+        "dfe_lait",
+        "dfe_nccis_participation",
     }
 
 
@@ -74,3 +81,24 @@ def test_a_breakdown_the_indicator_does_not_have_is_refused(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert "unknown-code: health.obese_children_year6: Sex 'Female' maps to 'W', not a sex code" in result.output
     assert "unknown-breakdown: pop.year6_children_measured has no breakdown by 'ethnicity_5'" in result.output
+
+
+def test_a_return_never_takes_the_figures_of_the_publisher_it_is_sent_to(tmp_path: Path) -> None:
+    """DfE's SSDA903 return naming DfE's published statistics among the publishers filling its empty cells would send
+    DfE its own figures: the catalogue check refuses it, and a publisher no source declares."""
+    from mappings.catalogue import RETURNS_DIR
+
+    for path in RETURNS_DIR.glob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "dfe_ssda903.toml":
+            text = text.replace(
+                'layout = "', 'from_publishers = ["dfe_statistics", "no_such_publisher"]\nlayout = "', 1
+            )
+        (tmp_path / path.name).write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["catalogue", "check", "--returns", str(tmp_path)])
+    assert result.exit_code == 1
+    assert (
+        "own-figures: dfe_ssda903 is sent to Department for Education, which publishes 'dfe_statistics''s figures"
+        in result.output
+    )
+    assert "unknown-publisher: dfe_ssda903: from_publishers names 'no_such_publisher'" in result.output

@@ -310,6 +310,8 @@ PAGES = {
         "/catalogue?q=looked+after",
         "/catalogue/indicators/cyp.cin_count",
         "/catalogue/returns/dfe_ssda903",
+        # The county's core data set after DfE's 2024/25 releases, each cell with where its figure comes from.
+        "/catalogue/returns/county_cyp_core?period=FY2025-26-Q3",
         "/catalogue/different-methods",
         "/burden?period=FY2024-25",
         "/submissions",

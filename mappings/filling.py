@@ -1,0 +1,371 @@
+"""Cells beyond the period's own figures: the newest figure an item has, and a publisher's figure where a body has none.
+
+A quarterly (or monthly) return reading an item measured over a longer period (a financial, academic or calendar
+year) or at a date (a 31 March count, a 30 September census) shows the item's newest figure: the one of the latest
+such period ended by the end of the return's period, its own period kept with it, never a blank because the periods
+differ in kind. Each candidate period is resolved whole, as a return of that period would resolve it, so a figure
+derived from several terms is made from terms of one period, never of two.
+
+A return may name the publishers whose figure fills a cell no figure of the body's own fills
+(``Return.from_publishers``, each field free to refuse them): the publisher's current figure for the org unit, read
+from the published figures (``indicators.published``), with its release and file row as the cell's lineage. The
+body's own figure always wins where it has one; the publisher's cell says whose it is in its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from indicators.formula import parse_formula, references
+from indicators.models import Indicator
+from indicators.periods import Period, academic_year, calendar_year, financial_year, parse_period
+from indicators.published import PublishedFigure, PublishedRelease
+from mappings.areas import Geography
+from mappings.resolve import FACT_SCHEMA, Reads, Resolver
+from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA
+from onereturn.db import rows_frame
+
+#: The period types of a return that shows each item's newest figure, rather than only one of its own period.
+SHOWS_NEWEST = ("quarter", "month")
+#: The period types of an item whose figures such a return shows as the newest (longer than its period, or dated).
+LONGER = ("financial_year", "academic_year", "calendar_year", "snapshot_date")
+#: The step a cell's ``how`` records for a figure of an earlier period, and for a publisher's figure.
+NEWEST_STEP = "newest"
+PUBLISHED_STEP = "published"
+#: The statuses that answer for a cell: a figure, or a symbol saying why there is none.
+ANSWERED = ("present", "not_available", "suppressed")
+
+
+def shows_newest(period: Period, indicator: Indicator) -> bool:
+    """Whether a return of ``period`` shows the indicator's newest figure rather than one of the period itself."""
+    return period.type in SHOWS_NEWEST and indicator.period_type in LONGER
+
+
+def enclosing(code: str, period_type: str) -> Period | None:
+    """The period of ``period_type`` holding the figure's period ``code`` whole (a date is its own), else None."""
+    figure = parse_period(code)
+    if period_type == "snapshot_date":
+        return figure if figure.type == "snapshot_date" else None
+    start = figure.start
+    if period_type == "financial_year":
+        found = financial_year(start.year if start.month >= 4 else start.year - 1)
+    elif period_type == "academic_year":
+        found = academic_year(start.year if start.month >= 9 else start.year - 1)
+    elif period_type == "calendar_year":
+        found = calendar_year(start.year)
+    else:
+        return None
+    return found if found.contains(figure) else None
+
+
+def collected_terms(indicators: dict[str, Indicator], indicator_id: str) -> list[str]:
+    """The collected indicators a figure of ``indicator_id`` is made from (itself, when it has no formula)."""
+    ind = indicators.get(indicator_id)
+    if ind is None or not ind.formula:
+        return [indicator_id]
+    return [t for term in references(parse_formula(ind.formula)) for t in collected_terms(indicators, term)]
+
+
+#: What the cell's reason says of each publisher's figure behind it: publisher, source, release, file, row, period.
+_ABOUT = {
+    "id": pl.Int64,
+    "publisher": pl.String,
+    "source_id": pl.String,
+    "release_id": pl.Int64,
+    "filename": pl.String,
+    "file_row": pl.Int64,
+}
+
+
+class PublishedResolver(Resolver):
+    """A resolver reading the publishers' current figures (of ``publishers``, the first named winning a cell two
+    give) in place of the store's: each figure's id is its published figure's id made negative, so it never meets
+    a stored figure's id in a cell's lineage."""
+
+    def __init__(
+        self,
+        session: Session,
+        period: Period,
+        geo: Geography,
+        *,
+        publishers: tuple[str, ...],
+        orgs: tuple[str, ...],
+        indicators: dict[str, Indicator],
+        reads: Reads,
+        about: dict[int, dict[str, Any]],
+    ) -> None:
+        """``orgs``: the org units whose figures are read (a return's, not every council's); ``about``: what is known
+        of each published figure read, by its (negative) id, shared by its sharers."""
+        super().__init__(session, period, geo, indicators=indicators, reads=reads)
+        self.publishers = publishers
+        self.orgs = orgs
+        self.about = about
+
+    def _select_figures(self, indicator_ids: list[str], periods: list[str] | None) -> pl.DataFrame:
+        pub, release = PublishedFigure, PublishedRelease
+        where = [
+            col(pub.is_current),
+            col(pub.publisher).in_(self.publishers),
+            col(pub.indicator_id).in_(indicator_ids),
+            col(pub.org_code).in_(self.orgs),
+        ]
+        if periods is not None:
+            where.append(col(pub.period).in_(periods))
+        stmt = (
+            sa_select(
+                col(pub.id),
+                col(pub.indicator_id),
+                col(pub.org_code),
+                col(pub.period),
+                col(pub.breakdown),
+                col(pub.value),
+                col(pub.numerator),
+                col(pub.denominator),
+                col(pub.symbol),
+                col(pub.version),
+                col(release.submission_id),
+                col(pub.file_row),
+                col(pub.flag),
+                col(pub.status),
+                col(pub.publisher),
+                col(release.source_id),
+                col(release.id),
+                col(release.filename),
+            )
+            .join(release, col(release.id) == col(pub.release_id))
+            .where(*where)
+            .order_by(col(pub.indicator_id), col(pub.org_code), col(pub.period), col(pub.breakdown))
+        )
+        schema = {
+            **FIGURE_SCHEMA,
+            "version": pl.Int64,
+            "submission_id": pl.Int64,
+            "file_row": pl.Int64,
+            "obs_flag": pl.String,
+            "obs_status": pl.String,
+            "publisher": pl.String,
+            "source_id": pl.String,
+            "release_id": pl.Int64,
+            "filename": pl.String,
+        }
+        read = rows_frame(self.session.connection().execute(stmt).all(), schema)
+        rank = {name: at for at, name in enumerate(self.publishers)}
+        read = (
+            read.with_columns(
+                (-pl.col("obs_id")).alias("obs_id"),
+                pl.col("publisher").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"),
+            )
+            .sort("_rank", maintain_order=True)
+            .unique(["indicator_id", "org_code", "period", "breakdown"], keep="first", maintain_order=True)
+            .drop("_rank")
+        )
+        for row in read.select("obs_id", *list(_ABOUT)[1:]).iter_rows():
+            self.about[row[0]] = dict(zip(_ABOUT, row, strict=True))
+        self.reads.facts.append(
+            read.select(
+                pl.col("obs_id").alias("observation_id"),
+                "indicator_id",
+                pl.col("org_code").alias("figure_org"),
+                pl.col("period").alias("figure_period"),
+                pl.col("breakdown").alias("figure_breakdown"),
+                "version",
+                "submission_id",
+                "file_row",
+                "obs_flag",
+                "obs_status",
+            ).cast(FACT_SCHEMA)
+        )
+        return read.select(list(FIGURE_SCHEMA))
+
+
+@dataclass
+class Filler:
+    """A period's fields filled beyond the period's own figures (see the module), for one builder and its sharers."""
+
+    session: Session
+    main: Resolver
+    #: The geography of any period (the builder's rows, read once).
+    geo_for: Callable[[Period], Geography]
+    #: What the publishers' resolvers of every period have read, by the publishers and org units they read, shared
+    #: by sharers.
+    published_reads: dict[tuple[tuple[str, ...], tuple[str, ...]], Reads] = field(default_factory=dict)
+    #: What is known of each publisher's figure read, by its (negative) id.
+    about: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Each agency's name by its code (read when a cell first names a publisher).
+    names: Callable[[], dict[str, str]] = dict
+    _own: dict[str, Resolver] = field(default_factory=dict)
+    _published: dict[tuple[tuple[str, ...], tuple[str, ...], str], PublishedResolver] = field(default_factory=dict)
+
+    def sharing(self, main: Resolver) -> Filler:
+        """A filler for another period's builder, sharing what this one's publishers' resolvers read."""
+        return Filler(self.session, main, self.geo_for, self.published_reads, self.about, self.names)
+
+    def figures(self, indicator: Indicator, orgs: list[str], publishers: tuple[str, ...]) -> pl.DataFrame:
+        """The indicator's figures for the org units (a return's, in code order): the body's own (its newest where
+        the period shows it), then, for an org unit and breakdown the body's own leave unanswered, the first of
+        ``publishers`` to give one."""
+        own = self._own_figures(indicator, orgs)
+        if not publishers:
+            return own
+        answered = own.filter(pl.col("status").is_in(ANSWERED)).select("org_code", "breakdown")
+        lacking = sorted(set(orgs) - set(answered["org_code"].to_list()))
+        if not lacking:
+            return own
+        covered = tuple(orgs)
+        theirs = self._newest(indicator, lacking, lambda p: self._publisher_resolver(publishers, covered, p))
+        theirs = theirs.filter(pl.col("status").is_in(ANSWERED)).join(
+            answered, on=["org_code", "breakdown"], how="anti"
+        )
+        if theirs.is_empty():
+            return own
+        theirs = self._said(theirs)
+        kept = own.join(theirs.select("org_code", "breakdown"), on=["org_code", "breakdown"], how="anti")
+        return pl.concat([kept, theirs], how="vertical_relaxed")
+
+    def _own_figures(self, indicator: Indicator, orgs: list[str]) -> pl.DataFrame:
+        if not shows_newest(self.main.period, indicator):
+            return self.main.resolve(indicator.id, orgs)
+        return self._newest(indicator, orgs, self._own_resolver)
+
+    def _newest(
+        self, indicator: Indicator, orgs: list[str], resolver_for: Callable[[Period], Resolver]
+    ) -> pl.DataFrame:
+        """For each org unit, the indicator's figures of the latest candidate period answering for it: the main
+        period itself where the item is not shown as its newest, else each period of the item's type that holds a
+        figure of its terms and ended by the end of the main period, latest first."""
+        period = self.main.period
+        if not shows_newest(period, indicator):
+            return resolver_for(period).resolve(indicator.id, orgs)
+        base = resolver_for(period)
+        # A population's estimates are of calendar years, which no year of another kind or date holds whole: they
+        # give no candidate of their own.
+        terms = [t for t in collected_terms(base.indicators, indicator.id) if t in base.indicators]
+        base._read_ahead({t: None for t in terms if t not in base.reads.every})
+        # Only the periods of figures that can reach these org units: another council's year is no candidate.
+        reach = list(_reaching(base.geo, orgs))
+        codes = {
+            str(c)
+            for t in terms
+            for c in base.reads.every[t].filter(pl.col("org_code").is_in(reach))["period"].unique().to_list()
+        }
+        candidates = sorted(
+            {c for c in (enclosing(code, indicator.period_type) for code in codes) if c and c.end <= period.end},
+            key=lambda c: (c.end, c.start),
+            reverse=True,
+        )
+        found: list[pl.DataFrame] = []
+        wanting = list(orgs)
+        for candidate in candidates:
+            if not wanting:
+                break
+            figures = resolver_for(candidate).resolve(indicator.id, wanting)
+            answered = figures.filter(pl.col("status").is_in(ANSWERED))
+            if answered.is_empty():
+                continue
+            done = set(answered["org_code"].to_list())
+            # A figure of an earlier period says whose period it is, beside its value.
+            said = pl.format("the newest figure, for {}", pl.col("period"))
+            found.append(
+                answered.with_columns(
+                    _step(NEWEST_STEP),
+                    pl.when(pl.col("reason").is_null() & (pl.col("status") == "present"))
+                    .then(said)
+                    .otherwise(pl.col("reason"))
+                    .alias("reason"),
+                )
+            )
+            wanting = [o for o in wanting if o not in done]
+        if not found:
+            return pl.DataFrame(schema=PART_SCHEMA)
+        return pl.concat(found, how="vertical_relaxed")
+
+    def _own_resolver(self, period: Period) -> Resolver:
+        if period.code == self.main.period.code:
+            return self.main
+        made = self._own.get(period.code)
+        if made is None:
+            made = Resolver(
+                self.session, period, self.geo_for(period), indicators=self.main.indicators, reads=self.main.reads
+            )
+            self._own[period.code] = made
+        return made
+
+    def _publisher_resolver(
+        self, publishers: tuple[str, ...], orgs: tuple[str, ...], period: Period
+    ) -> PublishedResolver:
+        made = self._published.get((publishers, orgs, period.code))
+        if made is None:
+            made = PublishedResolver(
+                self.session,
+                period,
+                self.geo_for(period),
+                publishers=publishers,
+                orgs=orgs,
+                indicators=self.main.indicators,
+                reads=self.published_reads.setdefault((publishers, orgs), Reads()),
+                about=self.about,
+            )
+            self._published[(publishers, orgs, period.code)] = made
+        return made
+
+    def _said(self, theirs: pl.DataFrame) -> pl.DataFrame:
+        """The publishers' figures marked as theirs, each cell's reason naming the publisher, source, release, file
+        and row of the figures behind it, and their period."""
+        reasons = []
+        names = self.names()
+        for ids, period in theirs.select("obs_ids", "period").iter_rows():
+            behind = [self.about[i] for i in ids if i in self.about]
+            reasons.append(published_reason(behind, str(period), names))
+        return theirs.with_columns(pl.Series("reason", reasons, pl.String), _step(PUBLISHED_STEP))
+
+    def published_facts(self) -> pl.DataFrame:
+        """The lineage facts (FACT_SCHEMA) of every publisher's figure read, their ids negative."""
+        facts = [f for reads in self.published_reads.values() for f in reads.facts]
+        if not facts:
+            return pl.DataFrame(schema=FACT_SCHEMA)
+        return pl.concat(facts).unique("observation_id", keep="first", maintain_order=True)
+
+
+def _reaching(geo: Geography, orgs: list[str], depth: int = 0) -> set[str]:
+    """The org units whose figures can make these units' figures: themselves, the units nested in them and the
+    units their crosswalks apportion from, as deep as a resolver rolls up."""
+    found = set(orgs)
+    if depth >= 4:
+        return found
+    below = [c for org in orgs for c in geo.nested(org)]
+    below += [frm for org in orgs for pairs in geo.crosswalk.get(org, {}).values() for frm, _ in pairs]
+    return found | (_reaching(geo, below, depth + 1) if below else set())
+
+
+def published_reason(behind: list[dict[str, Any]], period: str, names: dict[str, str]) -> str:
+    """What a cell filled from publishers' figures says: whose figures, their period, from which source, release,
+    file and row; and that no figure of the body's own fills the cell."""
+    named: dict[tuple[str, str, int, str], list[int]] = {}
+    for about in behind:
+        key = (about["publisher"], about["source_id"], about["release_id"], about["filename"])
+        named.setdefault(key, []).append(about["file_row"])
+    publishers = sorted({names.get(p, p) for p, *_ in named})
+    sources = "; ".join(
+        f"source {source}, release {release}, {filename} row{'s' if len(set(rows)) > 1 else ''} "
+        + ", ".join(str(r) for r in sorted(set(rows)))
+        for (_publisher, source, release, filename), rows in sorted(named.items())
+    )
+    return (
+        f"published by {' and '.join(publishers)}, for {period} ({sources}): no figure of the body's own fills the cell"
+    )
+
+
+def _step(step: str) -> pl.Expr:
+    """The cell's ``how`` with the step added."""
+    return (
+        pl.when(pl.col("how").fill_null("") == "")
+        .then(pl.lit(step))
+        .otherwise(pl.col("how") + pl.lit(f"+{step}"))
+        .alias("how")
+    )
