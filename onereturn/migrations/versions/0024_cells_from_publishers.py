@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0023_cells_from_publishers"
-down_revision: str | None = "0022_record_child_pseudonym"
+revision: str = "0024_cells_from_publishers"
+down_revision: str | None = "0023_region_consent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
