@@ -472,15 +472,32 @@ def summary(annex: AnnexA) -> dict[str, Any]:
 
 
 def cells(annex: AnnexA) -> AnnexCells:
-    """Annex A's child-level cells of Lists 1 to 10, by who fills them: the records, the SSD extract, the council."""
+    """Annex A's child-level cells of Lists 1 to 10, by who fills them: the records, the SSD extract, the council.
+
+    A cell counts as filled from a source only where that source wrote a value in it: a column the records fill
+    that is blank for a child (a disability the census does not record, a closure date of a case still open) is
+    not filled by them, and is counted with the cells the council keys or confirms by hand."""
     total = records = extract = 0
     for item in annex.layout.lists:
-        rows = annex.lists[item.number].height
+        rows = annex.lists[item.number]
         from_ssd = set(_from_ssd(annex, item.sheet, [c.heading for c in item.columns]))
-        total += rows * len(item.columns)
-        records += rows * len([h for h in item.filled if h not in from_ssd])
-        extract += rows * len(from_ssd)
+        total += rows.height * len(item.columns)
+        for position, column in enumerate(item.columns):
+            if column.heading not in from_ssd and column.field is None:
+                continue
+            held = written(rows[f"c{position}"])
+            if column.heading in from_ssd:
+                extract += held
+            else:
+                records += held
     return AnnexCells(annex.inspection_date.isoformat(), total, records, extract, total - records - extract)
+
+
+def written(values: pl.Series) -> int:
+    """How many cells of a column hold a value: not null, and for text not blank."""
+    if values.dtype == pl.String:
+        return int(values.str.strip_chars().str.len_chars().fill_null(0).gt(0).sum())
+    return values.len() - values.null_count()
 
 
 #: Annex A's cells as counted, by the council, the date and the uploads they were counted from. A new upload, a
@@ -561,4 +578,5 @@ __all__ = [
     "present",
     "read_inspection_date",
     "summary",
+    "written",
 ]

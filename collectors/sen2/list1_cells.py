@@ -8,11 +8,12 @@ from collections import OrderedDict
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 from lxml import etree
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.annex_a.build import newest_sources, read_sources
+from collectors.annex_a.build import newest_sources, read_sources, written
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.sen2.list1 import COLUMNS, NOT_HELD, _newest_sen2, assemble_list1
@@ -31,6 +32,7 @@ FROM_CARE_RECORDS = (
     "Which children's social care team?",
     "Does the child or young person have a disability?",
 )
+KNOWN = FROM_CARE_RECORDS[0]
 FROM_SEN2 = tuple(c for c in COLUMNS if c not in NOT_HELD and c not in FROM_CARE_RECORDS)
 
 #: Counts by the council, the date and the uploads read (by content, as Annex A's): a new upload or a purge changes
@@ -43,6 +45,19 @@ _CELLS_LOCK = threading.Lock()
 def sen2_items(root: etree._Element) -> int:
     """The child-level items of a SEN2 file: every item with no item inside it, under ``Persons`` (not the header)."""
     return int(root.xpath("count(Persons//*[not(*)])"))
+
+
+def counted_cells(rows: pl.DataFrame, on: date, items: int, *, care_read: bool) -> List1Cells:
+    """List 1's rows counted cell by cell: a cell is filled from a source only where that source wrote it. "Known to
+    children's social care?" is the care records' answer only where a CIN census or SSDA903 was read (without one
+    its "No" is no reading of any record); the team and the disability only where they hold a value; a column SEN2
+    fills only where the file held a value for the child. Every other cell is the council's to key."""
+    from_sen2 = sum(written(rows[c]) for c in FROM_SEN2)
+    from_care = 0
+    if care_read:
+        from_care = rows.height + sum(written(rows[c]) for c in FROM_CARE_RECORDS if c != KNOWN)
+    cells = rows.height * len(COLUMNS)
+    return List1Cells(on.isoformat(), items, cells, from_sen2, from_care, cells - from_sen2 - from_care)
 
 
 def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) -> List1Cells | None:
@@ -72,15 +87,8 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
     with private_folder(settings, "sen2-") as work:
         ((_, path),) = kept_files(engine, settings, found, Path(work))
         tree = tree_of(path.read_bytes(), max_bytes=settings.max_upload_bytes)
-    rows = assemble_list1(read_records(tree, survey_of(year)), cin, ssda903, on).rows.height
-    counted = List1Cells(
-        on.isoformat(),
-        sen2_items(tree.getroot()),
-        rows * len(COLUMNS),
-        rows * len(FROM_SEN2),
-        rows * len(FROM_CARE_RECORDS),
-        rows * len(NOT_HELD),
-    )
+    rows = assemble_list1(read_records(tree, survey_of(year)), cin, ssda903, on).rows
+    counted = counted_cells(rows, on, sen2_items(tree.getroot()), care_read=cin is not None or ssda903 is not None)
     with _CELLS_LOCK:
         _CELLS[key] = counted
         while len(_CELLS) > _CELLS_HELD:
