@@ -27,6 +27,7 @@ from collectors.sen2.list1_workbook import list1_workbook
 from collectors.sen2.service import make_tables
 from indicators.periods import read_collection_year
 from mappings.agencies import get_agency
+from mappings.keys import APPROVER_SCOPE
 
 router = APIRouter(prefix="/api", tags=["collection"])
 TablesRead = Annotated[Principal, Depends(require(set(), {"officer", "agency"}, reads="submissions"), scope=FUNCTION)]
@@ -154,13 +155,13 @@ def annex_a_send_workbook(
 
 @router.get(
     "/agencies/{code}/sen2/{collection_year}/cross-checks",
-    summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's own key: its children)",
+    summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's approver: its children)",
     responses=_RESPONSES,
 )
 def sen2_cross_checks(
     request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
 ) -> dict[str, Any]:
-    """Each check no single return can make, counted; the children behind each only for the council's own key."""
+    """Each check no single return can make, counted; the children behind each only for the council's approver."""
     year = read_collection_year(collection_year)
     read_scope(principal).check_agency(code)
     get_agency(session, code)
@@ -173,11 +174,14 @@ def sen2_cross_checks(
         "sources": sources,
         "checks": [{"check": c, "what": w, "queries": counts[c]} for c, w in CHECKS.items()],
     }
-    if principal.kind == "agency":
-        # The council's own view: the child's UPN and its id in the other return, to put each query right.
+    if principal.kind == "agency" and APPROVER_SCOPE in principal.scopes:
+        # The council's approver's view: the child's UPN and its id in the other return, to put each query right.
         answer["queries"] = [
             {"check": q.check, "other_return": q.other, "upn": q.upn, "child": q.child} for q in queries
         ]
+    else:
+        # The children name them as List 1 does: to the council's approvers alone.
+        answer["children"] = "the children behind each query are given to the council's approver keys only"
     annotate(
         request,
         object=f"SEN2 cross-checks of {code} for {year}",

@@ -30,6 +30,7 @@ from collectors.records.kept import CIN_FILE, SSDA903_FILE, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
+from indicators.periods import FIRST_YEAR, LAST_YEAR
 from indicators.store.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from mappings.annex_a import AnnexCells, AnnexList, Layout, load_layout
 from onereturn.errors import InvalidInput
@@ -326,7 +327,7 @@ def read_inspection_date(text: str) -> date:
     try:
         if not _ISO_DATE.fullmatch(stripped):
             raise ValueError(stripped)
-        return date.fromisoformat(stripped)
+        day = date.fromisoformat(stripped)
     except ValueError:
         raise InvalidInput(
             "Give the inspection date as YYYY-MM-DD, for example 2025-03-31",
@@ -339,6 +340,20 @@ def read_inspection_date(text: str) -> date:
                 }
             ],
         ) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        # As every date a route takes (docs/api.md): refused at the door, whichever list is asked for.
+        raise InvalidInput(
+            f"inspection_date must be within the years {FIRST_YEAR} to {LAST_YEAR}",
+            errors=[
+                {
+                    "type": "invalid_input",
+                    "loc": ["query", "inspection_date"],
+                    "msg": f"must be within the years {FIRST_YEAR} to {LAST_YEAR}",
+                    "input": stripped,
+                }
+            ],
+        )
+    return day
 
 
 def build_annex_a(

@@ -19,10 +19,10 @@ from sqlmodel import Session, select
 
 from collectors.annex_a.build import newest_sources, read_sources
 from collectors.door import kept_where
-from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE
+from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE, kept_sen2
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import SURVEYS, year_text
-from collectors.sen2.service import read_kept
+from collectors.sen2.service import census_date, read_submission
 from indicators.store.models import Submission
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
@@ -59,16 +59,21 @@ class List1:
     notes: list[str] = field(default_factory=list)
 
 
-def _newest_sen2(session: Session, agency_code: str, on: date) -> str:
-    """The collection year of the council's newest SEN2 file whose census is on or before ``on``."""
-    years = session.exec(
-        select(Submission.collection_year).where(*kept_where(agency_code, PURPOSE, KEPT_STATUSES))
-    ).all()
-    usable = sorted({y for y in years if y and int(y[:4]) + 1 <= on.year}, reverse=True)
-    if not usable:
-        held = ", ".join(year_text(s) for s in SURVEYS)
-        raise NotFound(f"{agency_code} has no SEN2 file kept for a census on or before {on.isoformat()} (years {held})")
-    return usable[0]
+def newest_sen2(engine: Engine, settings: Settings, agency_code: str, on: date) -> Submission:
+    """The council's newest SEN2 upload whose census is on or before ``on``: of the newest collection year whose kept
+    file's census date (its header's ``ReferenceDate``) is not after the date. NotFound when none is."""
+    with Session(engine) as session:
+        years = session.exec(
+            select(Submission.collection_year).where(*kept_where(agency_code, PURPOSE, KEPT_STATUSES))
+        ).all()
+        # A survey's census falls in January of its year: a file of a later survey cannot be as at the date.
+        usable = sorted({y for y in years if y and int(y[:4]) + 1 <= on.year}, reverse=True)
+        found = [kept for kept in (kept_sen2(session, agency_code, y) for y in usable) if kept is not None]
+    for kept in found:
+        if census_date(engine, settings, kept) <= on:
+            return kept
+    held = ", ".join(year_text(s) for s in SURVEYS)
+    raise NotFound(f"{agency_code} has no SEN2 file kept for a census on or before {on.isoformat()} (years {held})")
 
 
 def plans_at(r: Sen2Records, on: date) -> pl.DataFrame:
@@ -139,13 +144,13 @@ def social_care(cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataF
 
 def build_list1(engine: Engine, settings: Settings, agency_code: str, on: date) -> List1:
     """List 1 of the council as at the inspection date."""
+    found = newest_sen2(engine, settings, agency_code, on)
     with Session(engine) as session:
-        year = _newest_sen2(session, agency_code, on)
         sources = newest_sources(session, agency_code, on)
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
-    records, sid = read_kept(engine, settings, agency_code, year)
-    built = assemble_list1(records, cin, ssda903, on)
-    built.sources = [f"SEN2 {year} (upload {sid})", *(s.describe() for s in sources)]
+    read = read_submission(engine, settings, found)
+    built = assemble_list1(read.records, cin, ssda903, on)
+    built.sources = [f"SEN2 {found.collection_year} (upload {read.submission_id})", *(s.describe() for s in sources)]
     if not sources:
         built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
     return built

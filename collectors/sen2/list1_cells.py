@@ -6,25 +6,18 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from datetime import date
-from pathlib import Path
 
 import polars as pl
-from lxml import etree
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.annex_a.build import newest_sources, read_sources, written
-from collectors.records.kept import kept_files
-from collectors.records.privacy import checked_keys
-from collectors.sen2.list1 import COLUMNS, NOT_HELD, _newest_sen2, assemble_list1
-from collectors.sen2.receiving import kept_sen2, tree_of
-from collectors.sen2.records import read_records
-from collectors.sen2.schema import survey_of
+from collectors.sen2.list1 import COLUMNS, NOT_HELD, assemble_list1, newest_sen2
+from collectors.sen2.service import read_submission
 from indicators.store.models import Submission
 from mappings.child_level import List1Cells
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
-from onereturn.workspace import private_folder
 
 #: The columns the CIN census and SSDA903 records fill (List 1's social care columns); the others SEN2 holds.
 FROM_CARE_RECORDS = (
@@ -40,11 +33,6 @@ FROM_SEN2 = tuple(c for c in COLUMNS if c not in NOT_HELD and c not in FROM_CARE
 _CELLS: OrderedDict[tuple[object, ...], List1Cells] = OrderedDict()
 _CELLS_HELD = 256
 _CELLS_LOCK = threading.Lock()
-
-
-def sen2_items(root: etree._Element) -> int:
-    """The child-level items of a SEN2 file: every item with no item inside it, under ``Persons`` (not the header)."""
-    return int(root.xpath("count(Persons//*[not(*)])"))
 
 
 def counted_cells(rows: pl.DataFrame, on: date, items: int, *, care_read: bool) -> List1Cells:
@@ -63,14 +51,11 @@ def counted_cells(rows: pl.DataFrame, on: date, items: int, *, care_read: bool) 
 def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) -> List1Cells | None:
     """The council's List 1 as at ``on`` in cells, with its SEN2 file's items; None when no SEN2 file is held for a
     census on or before the date."""
+    try:
+        found = newest_sen2(engine, settings, agency_code, on)
+    except NotFound:
+        return None
     with Session(engine) as session:
-        try:
-            year = _newest_sen2(session, agency_code, on)
-        except NotFound:
-            return None
-        found = kept_sen2(session, agency_code, year)
-        if found is None:
-            return None
         sources = newest_sources(session, agency_code, on)
         read = [found, *(session.get(Submission, s.submission_id) for s in sources)]
         key = (
@@ -83,12 +68,9 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
                 _CELLS.move_to_end(key)
                 return held
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
-    checked_keys(engine, settings)
-    with private_folder(settings, "sen2-") as work:
-        ((_, path),) = kept_files(engine, settings, found, Path(work))
-        tree = tree_of(path.read_bytes(), max_bytes=settings.max_upload_bytes)
-    rows = assemble_list1(read_records(tree, survey_of(year)), cin, ssda903, on).rows
-    counted = counted_cells(rows, on, sen2_items(tree.getroot()), care_read=cin is not None or ssda903 is not None)
+    kept = read_submission(engine, settings, found)
+    rows = assemble_list1(kept.records, cin, ssda903, on).rows
+    counted = counted_cells(rows, on, kept.items, care_read=cin is not None or ssda903 is not None)
     with _CELLS_LOCK:
         _CELLS[key] = counted
         while len(_CELLS) > _CELLS_HELD:
