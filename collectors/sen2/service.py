@@ -5,7 +5,7 @@ A kept file is read a child at a time (``records.read_kept_file``: the whole tre
 held in this process's memory only, for the requests of one sitting: the twelve tables, List 1 and the checks across
 returns asked one after another read the file once. Held by the kept file's upload, digest and the records keys it was
 opened with (a new upload or a key rotation reads it again; a purged upload is no longer found, so never served), at most ``_READ_HELD`` files for
-at most ``_READ_SECONDS`` each; the tables made (counts, no child) are held by the same key.
+at most ``READ_SECONDS`` each; the tables made (counts, no child) are held by the same key.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Read:
 #: is let go of. A file is read by one request at a time: the others asking for it wait for that read.
 _READ: OrderedDict[tuple[object, ...], tuple[Read, float]] = OrderedDict()
 _READ_HELD = 2
-_READ_SECONDS = 300.0
+READ_SECONDS = 300.0
 _READING: dict[tuple[object, ...], threading.Lock] = {}
 _READ_LOCK = threading.Lock()
 #: The tables made from a file, by the same key and the council's identity: counts only.
@@ -86,7 +86,7 @@ _CENSUS: OrderedDict[tuple[object, ...], date] = OrderedDict()
 _CENSUS_HELD = 256
 
 
-def _key(engine: Engine, settings: Settings, found: Submission) -> tuple[object, ...]:
+def read_key(engine: Engine, settings: Settings, found: Submission) -> tuple[object, ...]:
     """What a kept file is held by; refused (KeysRefused) where this host's keys are not the deployment's."""
     keys = checked_keys(engine, settings)
     return (found.id, found.content_hash, found.raw_path, keys.fingerprint)
@@ -101,7 +101,7 @@ def _held(key: tuple[object, ...]) -> Read | None:
         held = _READ.get(key)
         if held is None:
             return None
-        _READ[key] = (held[0], now + _READ_SECONDS)
+        _READ[key] = (held[0], now + READ_SECONDS)
         _READ.move_to_end(key)
         return held[0]
 
@@ -109,7 +109,7 @@ def _held(key: tuple[object, ...]) -> Read | None:
 def read_submission(engine: Engine, settings: Settings, found: Submission) -> Read:
     """A kept SEN2 upload read into its tables, once per sitting (held in memory, see the module's note)."""
     assert found.id is not None
-    key = _key(engine, settings, found)
+    key = read_key(engine, settings, found)
     if (held := _held(key)) is not None:
         return held
     with _READ_LOCK:
@@ -124,7 +124,7 @@ def read_submission(engine: Engine, settings: Settings, found: Submission) -> Re
                 records, items = read_kept_file(path, survey_of(found.collection_year))
             read = Read(records, items, found.id)
             with _READ_LOCK:
-                _READ[key] = (read, time.monotonic() + _READ_SECONDS)
+                _READ[key] = (read, time.monotonic() + READ_SECONDS)
                 while len(_READ) > _READ_HELD:
                     _READ.popitem(last=False)
                 _CENSUS[key[:3]] = records.census
@@ -136,7 +136,7 @@ def read_submission(engine: Engine, settings: Settings, found: Submission) -> Re
 
 def census_date(engine: Engine, settings: Settings, found: Submission) -> date:
     """A kept SEN2 upload's census date (its header's ``ReferenceDate``), read from its header alone once."""
-    key = _key(engine, settings, found)
+    key = read_key(engine, settings, found)
     if (held := _held(key)) is not None:
         return held.records.census
     with _READ_LOCK:
@@ -177,7 +177,7 @@ def make_tables(
         found = kept_sen2(session, agency_code, collection_year)
     if found is None or found.id is None:
         raise NotFound(f"{agency_code} has no SEN2 file kept for {collection_year}")
-    key = (*_key(engine, settings, found), tuple(sorted(identity.items())))
+    key = (*read_key(engine, settings, found), tuple(sorted(identity.items())))
     with _READ_LOCK:
         made = _TABLES.get(key)
         if made is not None:

@@ -223,6 +223,34 @@ def test_a_record_level_upload_is_answered_202_and_stored_by_an_upload_process(
         assert submission.rows_accepted > 0
 
 
+def test_a_sen2_file_is_read_and_checked_in_an_upload_process_not_the_serving_one(
+    pooled: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collectors.sen2 import receiving
+    from tests.collectors.sen2.test_sen2_tables import hand_worked
+
+    def not_here(*_: object, **__: object) -> None:
+        raise AssertionError("the serving process read the SEN2 file")
+
+    # This process's own check refuses to run: the file is read, checked and kept by an upload process.
+    monkeypatch.setattr(receiving, "check", not_here)
+    monkeypatch.setattr(receiving, "read_records", not_here)
+    sent = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                       files=[("files", ("sen2.xml", hand_worked(), "application/xml"))])  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["status"], sent.json()["rows_read"]) == ("accepted", 8)
+    again = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))])  # fmt: skip
+    assert (again.status_code, again.json()["duplicate"], again.json()["id"]) == (200, True, sent.json()["id"])
+    # A file refused there is answered as here: each problem by module, child and item.
+    wrong = hand_worked().replace(b"<Sex>F</Sex>", b"<Sex>Q</Sex>", 1)
+    refused = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                          files=[("files", ("sen2.xml", wrong, "application/xml"))])  # fmt: skip
+    assert refused.status_code == 422, refused.text
+    assert_canonical_error(refused.json(), 422)
+    assert ["Module 1: person", "child 2", "Sex"] in [e["loc"] for e in refused.json()["errors"]]
+
+
 def test_a_stop_marks_the_record_level_upload_its_process_was_cut_off_in_so_the_next_start_takes_it_up(
     store: Engine, tmp_path: Path
 ) -> None:

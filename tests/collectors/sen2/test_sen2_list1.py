@@ -216,3 +216,32 @@ def test_list_1_reads_the_file_whose_census_date_is_on_or_before_the_inspection(
     before = store_client.get("/api/agencies/notts_cyp/annex-a-send", headers=NOTTS,
                               params={"inspection_date": "2024-01-15"})  # fmt: skip
     assert before.status_code == 404
+
+
+def test_list_1_is_answered_a_page_at_a_time(store_client: TestClient) -> None:
+    plan = Request({"RequestOutcome": "H"}, {"AssessmentOutcome": "H"}, Plan({"StartDate": date(2021, 9, 1)}),
+                   Active([{"URN": 100001, "PlacementRank": 1, "EntryDate": date(2021, 9, 1)}], [("SLCN", 1)],
+                          {"ReviewMeeting": date(2024, 9, 1), "LastReview": date(2024, 9, 20)}))  # fmt: skip
+    people = [person(f"B{n:012d}", date(2014, 2, 2), "F", plan) for n in range(1, 6)]
+    sent = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                             files=[("files", ("sen2.xml", sen2_xml(people), "application/xml"))])  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    path = "/api/agencies/notts_cyp/annex-a-send"
+    whole = store_client.get(path, headers=NOTTS, params={"inspection_date": ON.isoformat()}).json()
+    assert (whole["total"], len(whole["rows"]), whole["next"]) == (5, 5, None)
+    # No CIN census kept: each child lacks a disability status (Data to Insight's rule 103), one finding a row.
+    assert whole["findings_total"] == len(whole["findings"]) == 5
+    pages, address = [], f"{path}?inspection_date={ON.isoformat()}&limit=2"
+    while address:
+        answer = store_client.get(address, headers=NOTTS)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        address = answer.json()["next"]
+    assert [len(p["rows"]) for p in pages] == [2, 2, 1]
+    assert [r for p in pages for r in p["rows"]] == whole["rows"]
+    assert [f for p in pages for f in p["findings"]] == whole["findings"]
+    assert {p["findings_total"] for p in pages} == {5}
+    assert [p["offset"] for p in pages] == [0, 2, 4]
+    for refused in ({"limit": "0"}, {"limit": "1001"}, {"offset": "-1"}):
+        answer = store_client.get(path, headers=NOTTS, params={"inspection_date": ON.isoformat(), **refused})
+        assert answer.status_code == 422, refused
