@@ -28,6 +28,7 @@ from collectors.sen2.service import make_tables
 from indicators.periods import read_collection_year
 from mappings.agencies import get_agency
 from mappings.keys import APPROVER_SCOPE
+from onereturn.memory import release_memory
 
 router = APIRouter(prefix="/api", tags=["collection"])
 TablesRead = Annotated[Principal, Depends(require(set(), {"officer", "agency"}, reads="submissions"), scope=FUNCTION)]
@@ -161,6 +162,8 @@ def annex_a_send_workbook(
     """List 1 in the validator's layout, then its notes and findings; built now and kept nowhere."""
     built, findings = _list1(request, code, session, principal, inspection_date)
     data = list1_workbook(built, findings)
+    # The sheet's XML made and let go of is handed back, not kept by the allocator for the next request.
+    release_memory()
     _audit(request, code, built, findings, "workbook")
     name = f"annex-a-send-{code}-{built.inspection_date.isoformat()}.xlsx"
     return Response(

@@ -30,6 +30,7 @@ from collectors.sen2.schema import SURVEYS, year_text
 from collectors.sen2.service import READ_SECONDS, census_date, read_key, read_submission
 from indicators.store.models import Submission
 from onereturn.errors import NotFound
+from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
 #: List 1's columns, in the list's order (Data to Insight's ``fake_sen.xlsx``, sheet ``List_1``).
@@ -186,6 +187,8 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
     if not sources:
         built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
     findings = check_list1(built.rows, on)
+    # What building it made and let go of (the joins' frames, the records of care read) is handed back at once.
+    release_memory()
     with _BUILT_LOCK:
         _BUILT[key] = (built, findings, time.monotonic() + READ_SECONDS)
         while len(_BUILT) > _BUILT_HELD:

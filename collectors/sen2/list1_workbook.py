@@ -20,7 +20,8 @@ EXCEL_EPOCH = date(1899, 12, 30)
 def list1_workbook(built: List1, findings: list[dict[str, Any]]) -> bytes:
     """The workbook's bytes: sheet ``List_1``, then ``Notes``."""
     buffer = io.BytesIO()
-    book = SafeWorkbook(buffer, {"in_memory": True})
+    # Rows go to each sheet's XML as they are written (constant memory): the notes' thousands of findings too.
+    book = SafeWorkbook(buffer, {"in_memory": True, "constant_memory": True})
     bold, dated = book.add_format({"bold": True}), book.add_format({"num_format": "dd/mm/yyyy"})
     sheet = book.add_worksheet("List_1", worksheet_class=BulkWorksheet)
     sheet.write_row(0, 0, COLUMNS, bold)

@@ -31,6 +31,7 @@ from indicators.store.models import Submission
 from mappings.illustrative import councils_of
 from mappings.models import OrgUnit
 from onereturn.errors import InvalidInput, NotFound
+from onereturn.memory import collector_off, release_memory
 from onereturn.settings import Settings
 from onereturn.workspace import private_folder
 
@@ -121,7 +122,11 @@ def read_submission(engine: Engine, settings: Settings, found: Submission) -> Re
                 return held
             with private_folder(settings, "sen2-") as work:
                 ((_, path),) = kept_files(engine, settings, found, Path(work))
-                records, items = read_kept_file(path, survey_of(found.collection_year))
+                # The elements and texts read make no reference cycle: nothing for the collector to find.
+                with collector_off():
+                    records, items = read_kept_file(path, survey_of(found.collection_year))
+            # What the read made and let go of (each child's texts) is handed back, not kept by the allocator.
+            release_memory()
             read = Read(records, items, found.id)
             with _READ_LOCK:
                 _READ[key] = (read, time.monotonic() + READ_SECONDS)
