@@ -200,8 +200,8 @@ def test_the_api_serves_once_every_upload_process_has_read_the_catalogue_and_fro
 RECORDS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
 
 
-def test_a_record_level_upload_is_answered_202_and_stored_by_an_upload_process(
-    pooled: TestClient, store: Engine
+def test_record_level_uploads_are_stored_by_an_upload_process_and_a_sen2_file_checked_there(
+    pooled: TestClient, store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in RECORDS]
     answer = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"}, files=files)
@@ -221,11 +221,12 @@ def test_a_record_level_upload_is_answered_202_and_stored_by_an_upload_process(
         assert submission is not None
         assert int(submission.lease_owner.split(":")[1]) != os.getpid()
         assert submission.rows_accepted > 0
+    # A SEN2 file on the same upload processes (started once for both: their start is the cost of these tests).
+    _sen2_checked_in_an_upload_process(pooled, monkeypatch)
 
 
-def test_a_sen2_file_is_read_and_checked_in_an_upload_process_not_the_serving_one(
-    pooled: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _sen2_checked_in_an_upload_process(pooled: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SEN2 file, checked whole at the door, is read and checked by an upload process, not the serving one."""
     from collectors.sen2 import receiving
     from tests.collectors.sen2.test_sen2_tables import hand_worked
 
