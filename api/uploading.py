@@ -202,9 +202,7 @@ async def _records_upload(
             "audit": stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
         }
         # Through the one door: the table of ways in tells a SEN2 file from DfE's own files by its content.
-        received: Received = await anyio.to_thread.run_sync(
-            lambda: ways_in.take(request.app.state.engine, settings, request_of)
-        )
+        received = await _take_records(request, request_of)
     finally:
         for _, path in spooled:
             path.unlink(missing_ok=True)
@@ -241,6 +239,28 @@ async def _records_upload(
         status_code=202,
         headers={"Location": f"/api/submissions/{sub.id}"},
     )
+
+
+#: The row of the table of ways in (``collectors.ways_in.WAYS_IN``) that takes a SEN2 file.
+SEN2_WAY = "sen2"
+
+
+async def _take_records(request: Request, request_of: dict[str, Any]) -> Received:
+    """Take a record-level upload through the door: a SEN2 file in an upload process where the service runs them,
+    the others here (they are kept at once, and checked by an upload process after)."""
+    engine, settings = request.app.state.engine, request.app.state.settings
+    pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
+    if pool is not None and ways_in.way_of(request_of).name == SEN2_WAY:
+        # A SEN2 file is checked whole at the door, its tree and every child read: in an upload process, which is
+        # renewed once a large file leaves it holding much, so the process serving requests never holds it.
+        done = await pool.run(request_of)
+        assert done.submission_id is not None
+        with Session(engine, expire_on_commit=False) as session:
+            sub = session.get(Submission, done.submission_id)
+        assert sub is not None
+        return Received(sub, duplicate=done.duplicate)
+    received: Received = await anyio.to_thread.run_sync(lambda: ways_in.take(engine, settings, request_of))
+    return received
 
 
 def _start_records(request: Request, background: BackgroundTasks, received: Received) -> None:

@@ -38,7 +38,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from collectors.lease import process_prefix, release_on_stop
-from onereturn.errors import ProcessingFailed
+from onereturn.errors import OneReturnError, ProcessingFailed
 from onereturn.memory import collector_off, freeze_startup_heap
 from onereturn.processes import in_background
 from onereturn.settings import Settings
@@ -183,10 +183,27 @@ def _portable(exc: BaseException) -> BaseException:
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:
+        if isinstance(exc, OneReturnError) and (plain := _plain(exc)) is not None:
+            return plain
         from collectors.spine import failure_reason
 
         return ProcessingFailed(f"processing failed: {failure_reason(exc)}")
     return exc
+
+
+def _plain(exc: OneReturnError) -> OneReturnError | None:
+    """A domain error of a kind of its own that cannot be rebuilt from its message (a SEN2 file refused with its
+    problems) as the kind of the exception family it is, with the same message and errors: answered alike."""
+    for kind in type(exc).__mro__:
+        if not issubclass(kind, OneReturnError) or kind.__module__ != OneReturnError.__module__:
+            continue
+        try:
+            plain = kind(exc.message, errors=exc.errors)
+            pickle.loads(pickle.dumps(plain))
+        except Exception:
+            continue
+        return plain
+    return None
 
 
 def ended(process: BaseProcess, seconds: float) -> bool:

@@ -18,6 +18,7 @@ from benchmarks import (
     rotation,
     scale,
     sen2,
+    sen2_serve,
     soak,
     ssd,
 )
@@ -39,6 +40,7 @@ def main() -> None:
         "published": published.main,
         "pages": pages.main,
         "sen2": sen2.main,
+        "sen2-serve": sen2_serve.main,
         "soak": soak.main,
         "ssd": ssd.main,
     }

@@ -163,7 +163,10 @@ def main(argv: list[str]) -> None:
     )
     print(text)
     if args.write:
-        DOC.write_text(text, encoding="utf-8")
+        # The sections after the table (the served county's figures, written up by hand) are kept as they are.
+        kept = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
+        after = kept[kept.index("\n## ") :] if "\n## " in kept else ""
+        DOC.write_text(text + after, encoding="utf-8")
 
 
 def _met(ok: bool) -> str:

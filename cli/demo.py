@@ -39,7 +39,9 @@ RECORDS_SEED = 2025
 #: Small enough to keep demo set-up quick (DfE's rules run on each file); the benchmark uses county sizes.
 RECORDS_CHILDREN = {"903": 300, "cin": 400}
 #: The council's SSD extract: the first children of the same generator and seed, few, so DfE's rules on the two files
-#: made from it add seconds to the demo's first start; its own files, uploaded after, hold the figures the demo shows.
+#: made from it add seconds to the demo's first start. It is sent after the council's own files, as a council moving
+#: to its SSD would: the newest set of children, so its Annex A is the whole path (Lists 1 and 2 and the columns no
+#: return holds from the extract) and the figures the demo shows are those worked out from the files made from it.
 RECORDS_SSD_CHILDREN = {"903": 30, "cin": 40}
 #: The council's SEN2 file (illustrative): this many made-up children, the first of them children of its CIN census
 #: and SSDA903 by UPN (with the same birth date and sex), so the social care columns of the area SEND inspection's
@@ -127,12 +129,12 @@ def demo_records(folder: Path) -> list[tuple[str, list[Path]]]:
 
 
 def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
-    """Upload the synthetic council's SSD extract, then its own record-level files, and run each through DfE's rules
-    to stored figures: its own files last, so the figures the demo shows are theirs, as before the extract."""
+    """Upload the synthetic council's own record-level files, then its SSD extract, and run each through DfE's rules
+    to stored figures: the extract last, so its Annex A is built from the extract and the files made from it."""
     from collectors import ways_in
     from collectors.records.receiving import Received
 
-    done = load_ssd_demo(engine, settings)
+    done: list[DemoUpload] = []
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-records-") as tmp:
         for label, files in demo_records(Path(tmp)):
             upload = {
@@ -148,7 +150,7 @@ def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
                 sub = ways_in.take_up(engine, settings, sub.id)
             name = f"{RECORDS_AGENCY}/{label} {RECORDS_YEAR} (synthetic, illustrative)"
             done.append(DemoUpload(RECORDS_AGENCY, name, sub.status, sub.message))
-    return done
+    return done + load_ssd_demo(engine, settings)
 
 
 def demo_sen2(folder: Path) -> Path:
@@ -218,7 +220,7 @@ def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
     done = _ssd_loaded(engine)
     if done:
-        # Loaded before: uploaded again, its files would be applied over the council's own files uploaded since.
+        # Loaded before: the extract is recognised as the upload already made, and nothing is sent again.
         return done
 
     def run(received: Received) -> None:

@@ -10,7 +10,9 @@ by the collected indicators they share, and a consistency list of figures measur
 
 Annex A (the inspection's child-level lists) is counted beside the returns, in child-level cells (a council's lists as at the period's last day):
 those its record-level returns fill, those its case-system extract fills, and those it still keys; so is the area SEND
-inspection's List 1 (filled from the council's SEN2 file and its CIN census and SSDA903 records). Each record-level
+inspection's List 1 (filled from the council's SEN2 file and its CIN census and SSDA903 records). A cell counts as
+filled from a source only where that source filled it (``collectors.annex_a.build.cells``,
+``collectors.sen2.list1_cells.counted_cells``): a blank is the council's to key. Each record-level
 file a council sent is named by its Single Data List line, with the cells the service fills from it. Which body keys
 nothing a publisher publishes is the publisher's own data (``keys_nothing`` in its agency file), not named here.
 """

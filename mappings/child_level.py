@@ -39,9 +39,10 @@ LINES: dict[str, SdlLine] = {
 
 @dataclass(frozen=True)
 class List1Cells:
-    """A council's List 1 (children with an EHC plan) as at a date in child-level cells (rows times columns): those
-    its SEN2 file fills, those its CIN census and SSDA903 records fill (known to social care, the team, disability),
-    and those it keys (the columns no record it sends holds); and the items of the SEN2 file it was built from."""
+    """A council's List 1 (children with an EHC plan) as at a date in child-level cells (rows times columns), each
+    counted as filled from a source only where that source filled it: those its SEN2 file fills, those its CIN census
+    and SSDA903 records fill (known to social care where either is kept, the team, disability), and those it keys
+    (the columns no record it sends holds, and every cell no source filled); and the items of the SEN2 file."""
 
     on: str
     sen2_items: int

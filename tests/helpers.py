@@ -83,3 +83,26 @@ def kept_bytes(engine: Engine, settings: Settings, raw_path: str) -> bytes:
 def kept_names(engine: Engine, settings: Settings, top: str) -> list[str]:
     """The names of every file kept under ``top`` (``uploads`` or ``records``), wherever the store keeps them."""
     return list(keptfiles.names(engine, settings, top))
+
+
+def annex_cells_in_workbook(workbook: bytes, facts: dict[str, Any]) -> tuple[int, int, int]:
+    """Annex A's cells of Lists 1 to 10 counted from the workbook a council downloads, with its summary (``facts``,
+    which names the columns the SSD extract filled): all cells, those holding a value in a column the records fill,
+    and those holding a value in a column the extract fills."""
+    import fastexcel
+
+    from mappings.annex_a import load_layout
+
+    reader = fastexcel.read_excel(workbook)
+    extract_filled = {item["list"]: set(item["ssd_filled"]) for item in facts["lists"]}
+    cells = from_records = from_extract = 0
+    for item in load_layout(facts["layout"]).lists[:10]:
+        sheet = reader.load_sheet_by_name(item.sheet, dtypes="string").to_polars()
+        cells += sheet.height * len(item.columns)
+        for column in item.columns:
+            held = sum(1 for v in sheet[column.heading].to_list() if v is not None and v.strip()) if sheet.height else 0
+            if column.heading in extract_filled[item.number]:
+                from_extract += held
+            elif column.field is not None:
+                from_records += held
+    return cells, from_records, from_extract

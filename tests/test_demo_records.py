@@ -36,9 +36,9 @@ def test_the_synthetic_council_keys_nothing_and_its_returns_are_filled(
     store: Engine, store_settings: Settings, store_template: str
 ) -> None:
     uploads = demo_said(store_template, "records")["records"]
-    # The two files made from its SSD extract, then its own two files of the same children.
+    # Its own two files, then the two made from its SSD extract of the first of the same children.
     assert [u.agency for u in uploads] == [RECORDS_AGENCY] * 4
-    assert ["from its SSD extract" in u.file for u in uploads] == [True, True, False, False]
+    assert ["from its SSD extract" in u.file for u in uploads] == [False, False, True, True]
     for upload in uploads:
         assert "illustrative" in upload.file
         # Stored; a figure is held back only where the council is not its source or its period is refused.

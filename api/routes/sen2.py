@@ -17,16 +17,18 @@ from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.downloads import XLSX
+from api.paging import Limit, Offset, page
 from api.principal import Principal
 from api.scopes import read_scope
 from collectors.annex_a.build import read_inspection_date
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
-from collectors.sen2.list1 import List1, build_list1
-from collectors.sen2.list1_rules import check_list1
+from collectors.sen2.list1 import List1, checked_list1
 from collectors.sen2.list1_workbook import list1_workbook
 from collectors.sen2.service import make_tables
 from indicators.periods import read_collection_year
 from mappings.agencies import get_agency
+from mappings.keys import APPROVER_SCOPE
+from onereturn.memory import release_memory
 
 router = APIRouter(prefix="/api", tags=["collection"])
 TablesRead = Annotated[Principal, Depends(require(set(), {"officer", "agency"}, reads="submissions"), scope=FUNCTION)]
@@ -99,8 +101,7 @@ def sen2_table(
 def _list1(request: Request, code: str, session: SessionDep, principal: Principal, on: str) -> tuple[List1, list[Any]]:
     check_annex_reader(session, principal, code)
     day = read_inspection_date(on)
-    built = build_list1(request.app.state.engine, request.app.state.settings, code, day)
-    return built, check_list1(built.rows, day)
+    return checked_list1(request.app.state.engine, request.app.state.settings, code, day)
 
 
 def _audit(request: Request, code: str, built: List1, findings: list[Any], what: str) -> None:
@@ -115,20 +116,38 @@ def _audit(request: Request, code: str, built: List1, findings: list[Any], what:
     "/agencies/{code}/annex-a-send", summary="The area SEND inspection's List 1 (approver)", responses=_RESPONSES
 )
 def annex_a_send(
-    request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
+    request: Request,
+    code: str,
+    session: SessionDep,
+    principal: ListRead,
+    inspection_date: InspectionDate,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
-    """List 1 as at the date: its rows, the sources read, the notes and Data to Insight's findings."""
+    """List 1 as at the date, a page of rows at a time: the rows, the sources read, the notes and Data to Insight's
+    findings of those rows (with how many there are in the whole list)."""
     built, findings = _list1(request, code, session, principal, inspection_date)
     _audit(request, code, built, findings, "list")
+    rows = built.rows.slice(offset, limit)
+    # The list envelope's links to the pages either side (its items are the rows below, in List 1's own words).
+    shown = page(request, range(rows.height), total=built.rows.height, limit=limit, offset=offset)
+    # A finding's row is the list's, counted from 1 (the workbook's row below its headings).
+    first, last = offset + 1, offset + rows.height
     return {
         "inspection_date": built.inspection_date.isoformat(),
         "sources": built.sources,
         "notes": built.notes,
+        "total": built.rows.height,
+        "limit": limit,
+        "offset": offset,
+        "next": shown.next,
+        "prev": shown.prev,
         "rows": [
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-            for row in built.rows.iter_rows(named=True)
+            for row in rows.iter_rows(named=True)
         ],
-        "findings": findings,
+        "findings": [f for f in findings if f.get("row") is None or first <= f["row"] <= last],
+        "findings_total": len(findings),
     }
 
 
@@ -143,6 +162,8 @@ def annex_a_send_workbook(
     """List 1 in the validator's layout, then its notes and findings; built now and kept nowhere."""
     built, findings = _list1(request, code, session, principal, inspection_date)
     data = list1_workbook(built, findings)
+    # The sheet's XML made and let go of is handed back, not kept by the allocator for the next request.
+    release_memory()
     _audit(request, code, built, findings, "workbook")
     name = f"annex-a-send-{code}-{built.inspection_date.isoformat()}.xlsx"
     return Response(
@@ -154,13 +175,13 @@ def annex_a_send_workbook(
 
 @router.get(
     "/agencies/{code}/sen2/{collection_year}/cross-checks",
-    summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's own key: its children)",
+    summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's approver: its children)",
     responses=_RESPONSES,
 )
 def sen2_cross_checks(
     request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
 ) -> dict[str, Any]:
-    """Each check no single return can make, counted; the children behind each only for the council's own key."""
+    """Each check no single return can make, counted; the children behind each only for the council's approver."""
     year = read_collection_year(collection_year)
     read_scope(principal).check_agency(code)
     get_agency(session, code)
@@ -173,11 +194,14 @@ def sen2_cross_checks(
         "sources": sources,
         "checks": [{"check": c, "what": w, "queries": counts[c]} for c, w in CHECKS.items()],
     }
-    if principal.kind == "agency":
-        # The council's own view: the child's UPN and its id in the other return, to put each query right.
+    if principal.kind == "agency" and APPROVER_SCOPE in principal.scopes:
+        # The council's approver's view: the child's UPN and its id in the other return, to put each query right.
         answer["queries"] = [
             {"check": q.check, "other_return": q.other, "upn": q.upn, "child": q.child} for q in queries
         ]
+    else:
+        # The children name them as List 1 does: to the council's approvers alone.
+        answer["children"] = "the children behind each query are given to the council's approver keys only"
     annotate(
         request,
         object=f"SEN2 cross-checks of {code} for {year}",

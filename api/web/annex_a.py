@@ -30,11 +30,12 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 ANNEX_A: Rule = ({"submissions:read"}, {"agency"}, "submissions")
 
 
-def _date(text: str) -> date | None:
+def _date(text: str) -> tuple[date | None, str]:
+    """The inspection date the form gives, or None and what is wrong with it (its format, or years out of bounds)."""
     try:
-        return read_inspection_date(text)
-    except InvalidInput:
-        return None
+        return read_inspection_date(text), ""
+    except InvalidInput as exc:
+        return None, exc.message
 
 
 @router.get("/annex-a")
@@ -56,8 +57,7 @@ def annex_a_page(request: Request, session: SessionDep, visitor: VisitorDep, ins
             heading="No Annex A for your organisation",
             message=exc.message,
         )
-    on = _date(inspection_date) if inspection_date else None
-    error = "Give the date as YYYY-MM-DD, for example 2025-03-31" if inspection_date and on is None else ""
+    on, error = _date(inspection_date) if inspection_date else (None, "")
     facts = None
     if on is not None:
         annex = build_annex_a(session, request.app.state.settings, code, on)
@@ -84,9 +84,9 @@ def annex_a_download(request: Request, session: SessionDep, visitor: VisitorDep,
     code = visitor.principal.agency_code
     assert code is not None
     check_annex_reader(session, visitor.principal, code)
-    on = _date(inspection_date)
+    on, error = _date(inspection_date)
     if on is None:
-        return Response("Give the date as YYYY-MM-DD, for example 2025-03-31", status_code=400, media_type="text/plain")
+        return Response(error, status_code=400, media_type="text/plain")
     annex = build_annex_a(session, request.app.state.settings, code, on)
     data = workbook(annex)
     audit_annex(request, annex, code, "workbook")

@@ -23,6 +23,7 @@ from collectors.figures import service as collect
 from collectors.records import senders
 from collectors.records.contract import NoRuleSet, ruleset_for
 from collectors.records.report import findings_by_rule, findings_page
+from onereturn.errors import InvalidInput
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -35,6 +36,16 @@ STEPS = (
     ("deriving", "Working out the figures"),
     ("stored", "Storing the figures"),
 )
+#: A SEN2 file's steps: checked whole at the door against its survey's schema and the service's rules (DfE's own
+#: rules do not run on it), then its figures worked out and stored.
+SEN2_STEPS = (
+    ("reading", "Reading your file"),
+    ("checked", "Checking it against the SEN2 survey's schema and the service's rules"),
+    ("deriving", "Working out the figures"),
+    ("stored", "Storing the figures"),
+)
+#: The most problems of a refused file listed beside the form (the API's answer lists as many).
+SHOWN_PROBLEMS = 50
 #: Stages that are not final: the page follows them.
 RUNNING = ("received", "reading", "dfe_rules", "deriving")
 #: The order notices are listed in: what stopped the records first.
@@ -98,23 +109,49 @@ def upload_records(
             request, visitor, errors={}, record_errors=errors, collection_year=collection_year, records_refusal=refusal
         )
     # The upload's background task (when no upload pool runs) is this page's, run once the answer has gone.
-    body = api_upload(
-        request,
-        session,
-        visitor,
-        background,
-        file=None,
-        files=chosen,
-        collection_year=collection_year.strip(),
-        mode="default",
-        agency=None,
-        sheet=None,
-    )
+    try:
+        body = api_upload(
+            request,
+            session,
+            visitor,
+            background,
+            file=None,
+            files=chosen,
+            collection_year=collection_year.strip(),
+            mode="default",
+            agency=None,
+            sheet=None,
+        )
+    except InvalidInput as exc:
+        if not exc.errors:
+            raise
+        # A file refused at the door (a SEN2 file against its survey's schema): each problem beside the form, by
+        # module, child and item, as the API lists them; nothing of the file was kept.
+        return upload_refused(
+            request,
+            visitor,
+            errors={},
+            record_errors={"files": exc.message},
+            record_problems=refused_problems(exc.errors),
+            collection_year=collection_year,
+            records_refusal=refusal,
+        )
     if "extract" in body:
         return extract_page(request, session, visitor, body)
     # 202 for new files, 200 with the earlier upload for a repeat: either way the page follows that upload.
     submission_id = body["id"]
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+def refused_problems(errors: list[dict[str, Any]]) -> list[str]:
+    """Each problem of a refused file in words: where it is (module, child, item) and what is wrong, no value."""
+    said = []
+    for error in errors[:SHOWN_PROBLEMS]:
+        where = ", ".join(str(part) for part in error.get("loc") or [] if part not in (None, ""))
+        said.append(f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", "")))
+    if len(errors) > SHOWN_PROBLEMS:
+        said.append(f"and {len(errors) - SHOWN_PROBLEMS:,} more")
+    return said
 
 
 def extract_page(request: Request, session: Session, visitor: Visitor, body: dict[str, Any]) -> HTMLResponse:
@@ -140,14 +177,16 @@ def status_page(request: Request, session: SessionDep, visitor: Visitor, report:
     """A record-level upload's page: received at once, then each stage as it is reached, then DfE's findings."""
     stage = report["stage"]
     running = stage in RUNNING
-    reached = next((i for i, (name, _) in enumerate(STEPS) if name == stage), -1)
+    sen2 = report.get("source_format") == "sen2"
+    named = SEN2_STEPS if sen2 else STEPS
+    reached = next((i for i, (name, _) in enumerate(named) if name == stage), -1)
     steps = [
         {
             "name": name,
             "text": text,
             "state": "done" if i < reached or stage == "stored" else "doing" if i == reached else "waiting",
         }
-        for i, (name, text) in enumerate(STEPS)
+        for i, (name, text) in enumerate(named)
     ]
     doing = next((s["text"] for s in steps if s["state"] == "doing"), "Waiting to be checked")
     tallies = [] if running else findings_by_rule(session, int(report["id"]))
@@ -168,6 +207,7 @@ def status_page(request: Request, session: SessionDep, visitor: Visitor, report:
         tallies=tallies,
         notices=notices,
         own=visitor.principal.kind == "agency",
+        sen2=sen2,
     )
 
 

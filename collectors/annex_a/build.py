@@ -30,6 +30,7 @@ from collectors.records.kept import CIN_FILE, SSDA903_FILE, kept_files
 from collectors.records.privacy import checked_keys
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
+from indicators.periods import FIRST_YEAR, LAST_YEAR
 from indicators.store.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from mappings.annex_a import AnnexCells, AnnexList, Layout, load_layout
 from onereturn.errors import InvalidInput
@@ -326,7 +327,7 @@ def read_inspection_date(text: str) -> date:
     try:
         if not _ISO_DATE.fullmatch(stripped):
             raise ValueError(stripped)
-        return date.fromisoformat(stripped)
+        day = date.fromisoformat(stripped)
     except ValueError:
         raise InvalidInput(
             "Give the inspection date as YYYY-MM-DD, for example 2025-03-31",
@@ -339,6 +340,20 @@ def read_inspection_date(text: str) -> date:
                 }
             ],
         ) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        # As every date a route takes (docs/api.md): refused at the door, whichever list is asked for.
+        raise InvalidInput(
+            f"inspection_date must be within the years {FIRST_YEAR} to {LAST_YEAR}",
+            errors=[
+                {
+                    "type": "invalid_input",
+                    "loc": ["query", "inspection_date"],
+                    "msg": f"must be within the years {FIRST_YEAR} to {LAST_YEAR}",
+                    "input": stripped,
+                }
+            ],
+        )
+    return day
 
 
 def build_annex_a(
@@ -472,15 +487,32 @@ def summary(annex: AnnexA) -> dict[str, Any]:
 
 
 def cells(annex: AnnexA) -> AnnexCells:
-    """Annex A's child-level cells of Lists 1 to 10, by who fills them: the records, the SSD extract, the council."""
+    """Annex A's child-level cells of Lists 1 to 10, by who fills them: the records, the SSD extract, the council.
+
+    A cell counts as filled from a source only where that source wrote a value in it: a column the records fill
+    that is blank for a child (a disability the census does not record, a closure date of a case still open) is
+    not filled by them, and is counted with the cells the council keys or confirms by hand."""
     total = records = extract = 0
     for item in annex.layout.lists:
-        rows = annex.lists[item.number].height
+        rows = annex.lists[item.number]
         from_ssd = set(_from_ssd(annex, item.sheet, [c.heading for c in item.columns]))
-        total += rows * len(item.columns)
-        records += rows * len([h for h in item.filled if h not in from_ssd])
-        extract += rows * len(from_ssd)
+        total += rows.height * len(item.columns)
+        for position, column in enumerate(item.columns):
+            if column.heading not in from_ssd and column.field is None:
+                continue
+            held = written(rows[f"c{position}"])
+            if column.heading in from_ssd:
+                extract += held
+            else:
+                records += held
     return AnnexCells(annex.inspection_date.isoformat(), total, records, extract, total - records - extract)
+
+
+def written(values: pl.Series) -> int:
+    """How many cells of a column hold a value: not null, and for text not blank."""
+    if values.dtype == pl.String:
+        return int(values.str.strip_chars().str.len_chars().fill_null(0).gt(0).sum())
+    return values.len() - values.null_count()
 
 
 #: Annex A's cells as counted, by the council, the date and the uploads they were counted from. A new upload, a
@@ -561,4 +593,5 @@ __all__ = [
     "present",
     "read_inspection_date",
     "summary",
+    "written",
 ]

@@ -85,4 +85,11 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
 
     # No row of the file holds a figure derived from it: its problems name the figure.
     problems = named_by_figure(result.problems, given)
-    return store_accepted(engine, submission, result, problems=problems, summary=summary)
+    # The upload's counts are its figures' problems, as its report lists them (the file's own were none: it passed).
+    counts = {
+        "error_count": result.error_count,
+        "warning_count": result.warning_count,
+        "query_count": result.query_count,
+        "information_count": result.information_count,
+    }
+    return store_accepted(engine, submission, result, problems=problems, summary=summary, counts=counts)

@@ -10,8 +10,12 @@ left blank and named in the notes. Nothing is kept; no value is logged or put in
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
@@ -19,12 +23,14 @@ from sqlmodel import Session, select
 
 from collectors.annex_a.build import newest_sources, read_sources
 from collectors.door import kept_where
-from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE
+from collectors.sen2.list1_rules import check_list1
+from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE, kept_sen2
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import SURVEYS, year_text
-from collectors.sen2.service import read_kept
+from collectors.sen2.service import READ_SECONDS, census_date, read_key, read_submission
 from indicators.store.models import Submission
 from onereturn.errors import NotFound
+from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
 #: List 1's columns, in the list's order (Data to Insight's ``fake_sen.xlsx``, sheet ``List_1``).
@@ -59,16 +65,21 @@ class List1:
     notes: list[str] = field(default_factory=list)
 
 
-def _newest_sen2(session: Session, agency_code: str, on: date) -> str:
-    """The collection year of the council's newest SEN2 file whose census is on or before ``on``."""
-    years = session.exec(
-        select(Submission.collection_year).where(*kept_where(agency_code, PURPOSE, KEPT_STATUSES))
-    ).all()
-    usable = sorted({y for y in years if y and int(y[:4]) + 1 <= on.year}, reverse=True)
-    if not usable:
-        held = ", ".join(year_text(s) for s in SURVEYS)
-        raise NotFound(f"{agency_code} has no SEN2 file kept for a census on or before {on.isoformat()} (years {held})")
-    return usable[0]
+def newest_sen2(engine: Engine, settings: Settings, agency_code: str, on: date) -> Submission:
+    """The council's newest SEN2 upload whose census is on or before ``on``: of the newest collection year whose kept
+    file's census date (its header's ``ReferenceDate``) is not after the date. NotFound when none is."""
+    with Session(engine) as session:
+        years = session.exec(
+            select(Submission.collection_year).where(*kept_where(agency_code, PURPOSE, KEPT_STATUSES))
+        ).all()
+        # A survey's census falls in January of its year: a file of a later survey cannot be as at the date.
+        usable = sorted({y for y in years if y and int(y[:4]) + 1 <= on.year}, reverse=True)
+        found = [kept for kept in (kept_sen2(session, agency_code, y) for y in usable) if kept is not None]
+    for kept in found:
+        if census_date(engine, settings, kept) <= on:
+            return kept
+    held = ", ".join(year_text(s) for s in SURVEYS)
+    raise NotFound(f"{agency_code} has no SEN2 file kept for a census on or before {on.isoformat()} (years {held})")
 
 
 def plans_at(r: Sen2Records, on: date) -> pl.DataFrame:
@@ -139,16 +150,50 @@ def social_care(cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataF
 
 def build_list1(engine: Engine, settings: Settings, agency_code: str, on: date) -> List1:
     """List 1 of the council as at the inspection date."""
+    return checked_list1(engine, settings, agency_code, on)[0]
+
+
+#: List 1 built and checked, by the uploads it was read from (each by its content) and the date: each page of it, the
+#: workbook and the next ask are cut from the one built. Held as the files read are (``collectors.sen2.service``):
+#: in this process's memory only, at most ``_BUILT_HELD`` lists, each for at most the files' time.
+_BUILT: OrderedDict[tuple[object, ...], tuple[List1, list[dict[str, Any]], float]] = OrderedDict()
+_BUILT_HELD = 2
+_BUILT_LOCK = threading.Lock()
+
+
+def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date) -> tuple[List1, list[dict[str, Any]]]:
+    """List 1 of the council as at the inspection date, and Data to Insight's findings in it."""
+    found = newest_sen2(engine, settings, agency_code, on)
     with Session(engine) as session:
-        year = _newest_sen2(session, agency_code, on)
         sources = newest_sources(session, agency_code, on)
+        read_from = [session.get(Submission, s.submission_id) for s in sources]
+    key = (
+        read_key(engine, settings, found),
+        tuple((s.id, s.content_hash, s.raw_path) for s in read_from if s is not None),
+        on,
+    )
+    now = time.monotonic()
+    with _BUILT_LOCK:
+        for stale in [k for k, (_, _, until) in _BUILT.items() if until <= now]:
+            del _BUILT[stale]
+        if (held := _BUILT.get(key)) is not None:
+            _BUILT.move_to_end(key)
+            return held[0], held[1]
+    with Session(engine) as session:
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
-    records, sid = read_kept(engine, settings, agency_code, year)
-    built = assemble_list1(records, cin, ssda903, on)
-    built.sources = [f"SEN2 {year} (upload {sid})", *(s.describe() for s in sources)]
+    read = read_submission(engine, settings, found)
+    built = assemble_list1(read.records, cin, ssda903, on)
+    built.sources = [f"SEN2 {found.collection_year} (upload {read.submission_id})", *(s.describe() for s in sources)]
     if not sources:
         built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
-    return built
+    findings = check_list1(built.rows, on)
+    # What building it made and let go of (the joins' frames, the records of care read) is handed back at once.
+    release_memory()
+    with _BUILT_LOCK:
+        _BUILT[key] = (built, findings, time.monotonic() + READ_SECONDS)
+        while len(_BUILT) > _BUILT_HELD:
+            _BUILT.popitem(last=False)
+    return built, findings
 
 
 def assemble_list1(

@@ -6,24 +6,18 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from datetime import date
-from pathlib import Path
 
-from lxml import etree
+import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.annex_a.build import newest_sources, read_sources
-from collectors.records.kept import kept_files
-from collectors.records.privacy import checked_keys
-from collectors.sen2.list1 import COLUMNS, NOT_HELD, _newest_sen2, assemble_list1
-from collectors.sen2.receiving import kept_sen2, tree_of
-from collectors.sen2.records import read_records
-from collectors.sen2.schema import survey_of
+from collectors.annex_a.build import newest_sources, read_sources, written
+from collectors.sen2.list1 import COLUMNS, NOT_HELD, assemble_list1, newest_sen2
+from collectors.sen2.service import read_submission
 from indicators.store.models import Submission
 from mappings.child_level import List1Cells
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
-from onereturn.workspace import private_folder
 
 #: The columns the CIN census and SSDA903 records fill (List 1's social care columns); the others SEN2 holds.
 FROM_CARE_RECORDS = (
@@ -31,6 +25,7 @@ FROM_CARE_RECORDS = (
     "Which children's social care team?",
     "Does the child or young person have a disability?",
 )
+KNOWN = FROM_CARE_RECORDS[0]
 FROM_SEN2 = tuple(c for c in COLUMNS if c not in NOT_HELD and c not in FROM_CARE_RECORDS)
 
 #: Counts by the council, the date and the uploads read (by content, as Annex A's): a new upload or a purge changes
@@ -40,22 +35,27 @@ _CELLS_HELD = 256
 _CELLS_LOCK = threading.Lock()
 
 
-def sen2_items(root: etree._Element) -> int:
-    """The child-level items of a SEN2 file: every item with no item inside it, under ``Persons`` (not the header)."""
-    return int(root.xpath("count(Persons//*[not(*)])"))
+def counted_cells(rows: pl.DataFrame, on: date, items: int, *, care_read: bool) -> List1Cells:
+    """List 1's rows counted cell by cell: a cell is filled from a source only where that source wrote it. "Known to
+    children's social care?" is the care records' answer only where a CIN census or SSDA903 was read (without one
+    its "No" is no reading of any record); the team and the disability only where they hold a value; a column SEN2
+    fills only where the file held a value for the child. Every other cell is the council's to key."""
+    from_sen2 = sum(written(rows[c]) for c in FROM_SEN2)
+    from_care = 0
+    if care_read:
+        from_care = rows.height + sum(written(rows[c]) for c in FROM_CARE_RECORDS if c != KNOWN)
+    cells = rows.height * len(COLUMNS)
+    return List1Cells(on.isoformat(), items, cells, from_sen2, from_care, cells - from_sen2 - from_care)
 
 
 def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) -> List1Cells | None:
     """The council's List 1 as at ``on`` in cells, with its SEN2 file's items; None when no SEN2 file is held for a
     census on or before the date."""
+    try:
+        found = newest_sen2(engine, settings, agency_code, on)
+    except NotFound:
+        return None
     with Session(engine) as session:
-        try:
-            year = _newest_sen2(session, agency_code, on)
-        except NotFound:
-            return None
-        found = kept_sen2(session, agency_code, year)
-        if found is None:
-            return None
         sources = newest_sources(session, agency_code, on)
         read = [found, *(session.get(Submission, s.submission_id) for s in sources)]
         key = (
@@ -68,19 +68,9 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
                 _CELLS.move_to_end(key)
                 return held
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
-    checked_keys(engine, settings)
-    with private_folder(settings, "sen2-") as work:
-        ((_, path),) = kept_files(engine, settings, found, Path(work))
-        tree = tree_of(path.read_bytes(), max_bytes=settings.max_upload_bytes)
-    rows = assemble_list1(read_records(tree, survey_of(year)), cin, ssda903, on).rows.height
-    counted = List1Cells(
-        on.isoformat(),
-        sen2_items(tree.getroot()),
-        rows * len(COLUMNS),
-        rows * len(FROM_SEN2),
-        rows * len(FROM_CARE_RECORDS),
-        rows * len(NOT_HELD),
-    )
+    kept = read_submission(engine, settings, found)
+    rows = assemble_list1(kept.records, cin, ssda903, on).rows
+    counted = counted_cells(rows, on, kept.items, care_read=cin is not None or ssda903 is not None)
     with _CELLS_LOCK:
         _CELLS[key] = counted
         while len(_CELLS) > _CELLS_HELD:

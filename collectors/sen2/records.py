@@ -3,9 +3,9 @@ per placement and per SEN need, each keyed by the child's position in the file a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 from lxml import etree
@@ -51,9 +51,15 @@ def _text(element: etree._Element, path: str) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
-def _frame(rows: Sequence[Mapping[str, object]], columns: list[str]) -> pl.DataFrame:
+def census_of(stated: str | None, survey: int) -> date:
+    """The file's census date: its header's ``ReferenceDate``; a file without one is read as of 1 January."""
+    # Reading: the census date is the header's ReferenceDate (CollectionDetails, an xs:date in each survey's schema).
+    return date.fromisoformat(stated[:10]) if stated else date(survey, 1, 1)
+
+
+def _frame(columns: dict[str, list[object]]) -> pl.DataFrame:
     schema = {c: (pl.Date if c in _DATES else pl.Int64 if c in ("child", "request") else pl.String) for c in columns}
-    frame = pl.DataFrame(rows, schema={c: pl.String if t == pl.Date else t for c, t in schema.items()}, orient="row")
+    frame = pl.DataFrame(columns, schema={c: pl.String if t == pl.Date else t for c, t in schema.items()})
     return frame.with_columns(pl.col(c).str.slice(0, 10).str.to_date() for c in columns if c in _DATES)
 
 
@@ -80,60 +86,125 @@ def _flat(element: etree._Element) -> dict[str, str | None]:
     return out
 
 
-def read_records(tree: etree._ElementTree, survey: int) -> Sen2Records:
-    """The tables of a file that passed its schema (every date and code already of its type)."""
-    stated = _text(tree.getroot(), "Header/CollectionDetails/ReferenceDate")
-    # Reading: the census date is the header's ReferenceDate; a file without one is read as of 1 January.
-    census = date.fromisoformat(stated[:10]) if stated else date(survey, 1, 1)
-    persons, requests, placements, needs = [], [], [], []
-    number = 0
-    for child, person in enumerate(tree.iterfind("Persons/Person"), start=1):
+class _Table:
+    """One table built a column at a time: its leading columns given, the others read from mappings of item paths."""
+
+    def __init__(self, head: tuple[str, ...], *sources: dict[str, str]) -> None:
+        self.columns: dict[str, list[object]] = {name: [] for name in head}
+        self.head = [self.columns[name] for name in head]
+        self.sources: list[list[tuple[list[object], str]]] = []
+        for mapping in sources:
+            pairs: list[tuple[list[object], str]] = []
+            for name, path in mapping.items():
+                column: list[object] = []
+                self.columns[name] = column
+                pairs.append((column, path))
+            self.sources.append(pairs)
+
+    def add(self, head: tuple[object, ...], *found: dict[str, str | None]) -> None:
+        """One row: its leading values, then each column's item from its mapping's values."""
+        for column, value in zip(self.head, head, strict=True):
+            column.append(value)
+        for pairs, values in zip(self.sources, found, strict=True):
+            for column, path in pairs:
+                column.append(values.get(path))
+
+
+#: A need's items, by the column each is read into.
+_NEED_ITEMS = {"type": "SENtype", "rank": "SENtypeRank"}
+
+
+class _Reader:
+    """The four tables built a column at a time, a ``Person`` element at a time (no row is held as a mapping)."""
+
+    def __init__(self) -> None:
+        self.persons = _Table(("child", "born", "sex"), _PERSON_ITEMS)
+        self.requests = _Table(("child", "request", "active"), _REQUEST_ITEMS, _PLAN_DETAIL)
+        self.placements = _Table(("child", "request"), _PLACEMENT_ITEMS)
+        self.needs = _Table(("child", "request"), _NEED_ITEMS)
+        self.children = self.number = 0
+
+    def person(self, person: etree._Element) -> None:
+        """Read one child and its requests, placements and needs."""
+        self.children += 1
+        child = self.children
         items: dict[str, str | None] = {}
         asked: dict[str, list[etree._Element]] = {}
         _leaves(person, "", items, asked)
         sex = items.get("Sex") or _GENDER.get(items.get("GenderCurrent") or "")
-        persons.append(
-            {
-                "child": child,
-                "born": items.get("PersonBirthDate"),
-                "sex": sex,
-                **{k: items.get(p) for k, p in _PERSON_ITEMS.items()},
-            }
-        )
+        self.persons.add((child, items.get("PersonBirthDate"), sex), items)
         for request in asked.get("Requests", []):
-            number += 1
+            self.number += 1
             found: dict[str, str | None] = {}
             nested: dict[str, list[etree._Element]] = {}
             _leaves(request, "", found, nested)
             named = next((d for d in map(_flat, nested.get("PlanDetail", [])) if d.get("PlacementRank") == "1"), {})
-            requests.append(
-                {
-                    "child": child,
-                    "request": number,
-                    "active": "1" if "ActivePlans" in found else None,
-                    **{k: found.get(p) for k, p in _REQUEST_ITEMS.items()},
-                    **{k: named.get(p) for k, p in _PLAN_DETAIL.items()},
-                }
-            )
+            self.requests.add((child, self.number, "1" if "ActivePlans" in found else None), found, named)
             for placement in nested.get("PlacementDetail", []):
-                leaves = _flat(placement)
-                placements.append(
-                    {"child": child, "request": number, **{k: leaves.get(p) for k, p in _PLACEMENT_ITEMS.items()}}
-                )
+                self.placements.add((child, self.number), _flat(placement))
             for need in nested.get("SENneed", []):
-                leaves = _flat(need)
-                needs.append(
-                    {
-                        "child": child,
-                        "request": number,
-                        "type": leaves.get("SENtype"),
-                        "rank": leaves.get("SENtypeRank"),
-                    }
-                )
-    return Sen2Records(
-        census,
-        _frame(persons, ["child", "born", "sex", *_PERSON_ITEMS]),
-        _frame(requests, ["child", "request", "active", *_REQUEST_ITEMS, *_PLAN_DETAIL]),
-        _frame(placements, ["child", "request", *_PLACEMENT_ITEMS]),
-        _frame(needs, ["child", "request", "type", "rank"]),
+                self.needs.add((child, self.number), _flat(need))
+
+    def records(self, census: date) -> Sen2Records:
+        """The tables read so far."""
+        tables = (self.persons, self.requests, self.placements, self.needs)
+        return Sen2Records(census, *(_frame(t.columns) for t in tables))
+
+
+def read_records(tree: etree._ElementTree, survey: int) -> Sen2Records:
+    """The tables of a file that passed its schema (every date and code already of its type)."""
+    reader = _Reader()
+    for person in tree.iterfind("Persons/Person"):
+        reader.person(person)
+    return reader.records(census_of(_text(tree.getroot(), "Header/CollectionDetails/ReferenceDate"), survey))
+
+
+def _parent_tag(element: etree._Element) -> str | None:
+    parent = element.getparent()
+    return None if parent is None else str(parent.tag)
+
+
+def read_kept_file(path: Path, survey: int) -> tuple[Sen2Records, int]:
+    """The tables of a kept file (one the door checked whole), read a child at a time: each ``Person`` let go of once
+    read, so the whole tree is never held; with the file's child-level items (every item under ``Persons`` with no
+    item inside it)."""
+    reader, stated, items = _Reader(), None, 0
+    # The same refusals as the door's parser: no entity resolved, no DTD loaded, nothing fetched.
+    events = etree.iterparse(
+        str(path),
+        events=("end",),
+        tag=("ReferenceDate", "Person"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
     )
+    for _, element in events:
+        if element.tag == "ReferenceDate":
+            if stated is None and _parent_tag(element) == "CollectionDetails":
+                stated = (element.text or "").strip() or None
+            continue
+        if _parent_tag(element) != "Persons":
+            continue
+        reader.person(element)
+        items += int(element.xpath("count(descendant-or-self::*[not(*)])"))
+        element.clear()
+        # The children read before this one are gone from the tree too.
+        while element.getprevious() is not None:
+            del element.getparent()[0]
+    return reader.records(census_of(stated, survey)), items
+
+
+def census_in_kept_file(path: Path, survey: int) -> date:
+    """A kept file's census date, read from its header alone (the children after it are not read)."""
+    events = etree.iterparse(
+        str(path), events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    for event, element in events:
+        if event == "start" and element.tag == "Persons":
+            break
+        if event == "end" and element.tag == "ReferenceDate" and _parent_tag(element) == "CollectionDetails":
+            return census_of((element.text or "").strip() or None, survey)
+    return census_of(None, survey)

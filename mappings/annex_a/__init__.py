@@ -95,8 +95,9 @@ class Layout:
 @dataclass(frozen=True)
 class AnnexCells:
     """A council's Annex A counted in child-level cells (rows times columns, Lists 1 to 10) as at a date: those its
-    CIN census and SSDA903 records fill, those its SSD extract fills, and those it keys (in its columns file or by
-    hand in the workbook). List 11 (adopters) is in no record and has no rows the service can count."""
+    CIN census and SSDA903 records fill, those its SSD extract fills (each only where it wrote a value), and those it
+    keys (in its columns file or by hand in the workbook: every other cell). List 11 (adopters) is in no record and
+    has no rows the service can count."""
 
     on: str
     cells: int

@@ -126,7 +126,7 @@ def test_the_councils_page_shows_counts_and_offers_the_workbook(planted: Planted
     assert fastexcel.read_excel(download.content).sheet_names[0] == "Front_Sheet"
     wrong = planted.client.get("/annex-a", params={"inspection_date": "not a date"})
     assert wrong.status_code == 400
-    assert "Give the date as YYYY-MM-DD" in wrong.text
+    assert "Give the inspection date as YYYY-MM-DD" in wrong.text
 
 
 def test_an_officers_page_is_refused(planted: Planted) -> None:
@@ -283,7 +283,7 @@ def test_refusals_and_dates_are_said_as_an_officer_reads_them(planted: Planted) 
     sign_in(planted.client, NOTTS["X-API-Key"])
     basic = planted.client.get("/annex-a", params={"inspection_date": "20250331"})
     assert basic.status_code == 400
-    assert "Give the date as YYYY-MM-DD" in basic.text
+    assert "Give the inspection date as YYYY-MM-DD" in basic.text
 
 
 def test_the_front_sheet_and_page_say_what_cv_is(planted: Planted) -> None:

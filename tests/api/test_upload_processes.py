@@ -200,8 +200,8 @@ def test_the_api_serves_once_every_upload_process_has_read_the_catalogue_and_fro
 RECORDS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "records" / "ssda903_passing").glob("*.csv"))
 
 
-def test_a_record_level_upload_is_answered_202_and_stored_by_an_upload_process(
-    pooled: TestClient, store: Engine
+def test_record_level_uploads_are_stored_by_an_upload_process_and_a_sen2_file_checked_there(
+    pooled: TestClient, store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in RECORDS]
     answer = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"}, files=files)
@@ -221,6 +221,35 @@ def test_a_record_level_upload_is_answered_202_and_stored_by_an_upload_process(
         assert submission is not None
         assert int(submission.lease_owner.split(":")[1]) != os.getpid()
         assert submission.rows_accepted > 0
+    # A SEN2 file on the same upload processes (started once for both: their start is the cost of these tests).
+    _sen2_checked_in_an_upload_process(pooled, monkeypatch)
+
+
+def _sen2_checked_in_an_upload_process(pooled: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SEN2 file, checked whole at the door, is read and checked by an upload process, not the serving one."""
+    from collectors.sen2 import receiving
+    from tests.collectors.sen2.test_sen2_tables import hand_worked
+
+    def not_here(*_: object, **__: object) -> None:
+        raise AssertionError("the serving process read the SEN2 file")
+
+    # This process's own check refuses to run: the file is read, checked and kept by an upload process.
+    monkeypatch.setattr(receiving, "check", not_here)
+    monkeypatch.setattr(receiving, "read_records", not_here)
+    sent = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                       files=[("files", ("sen2.xml", hand_worked(), "application/xml"))])  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["status"], sent.json()["rows_read"]) == ("accepted", 8)
+    again = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))])  # fmt: skip
+    assert (again.status_code, again.json()["duplicate"], again.json()["id"]) == (200, True, sent.json()["id"])
+    # A file refused there is answered as here: each problem by module, child and item.
+    wrong = hand_worked().replace(b"<Sex>F</Sex>", b"<Sex>Q</Sex>", 1)
+    refused = pooled.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                          files=[("files", ("sen2.xml", wrong, "application/xml"))])  # fmt: skip
+    assert refused.status_code == 422, refused.text
+    assert_canonical_error(refused.json(), 422)
+    assert ["Module 1: person", "child 2", "Sex"] in [e["loc"] for e in refused.json()["errors"]]
 
 
 def test_a_stop_marks_the_record_level_upload_its_process_was_cut_off_in_so_the_next_start_takes_it_up(

@@ -226,3 +226,54 @@ def test_a_header_of_50000_extra_columns_gives_short_answers_everywhere(
     assert one.status_code == listing.status_code == 200
     assert len(one.content) < 10_000
     assert len(listing.content) < 20_000
+
+
+def test_a_sen2_files_page_names_its_own_checks_and_counts_the_queries_it_lists(web: TestClient) -> None:
+    from tests.collectors.sen2.test_sen2_door import made_up
+    from tests.collectors.sen2.test_sen2_tables import hand_worked
+
+    csrf = sign_in(web, AGENCY)
+    headers = {"X-API-Key": AGENCY}
+    first = web.post("/api/submissions", headers=headers, data={"collection_year": "2024-25"},
+                     files=[("files", ("sen2.xml", hand_worked(), "application/xml"))])  # fmt: skip
+    assert first.status_code == 201, first.text
+    # A smaller file after it: the figures worked out change by more than half, each change a query on a figure.
+    sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf},
+                    files=[("files", ("sen2.xml", made_up(), "application/xml"))])  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    html = web.get(sent.headers["location"]).text
+    assert "DfE&#39;s rules" not in html
+    assert re.findall(r'data-step="(\w+)" data-state="(\w+)"', html) == [
+        ("reading", "done"),
+        ("checked", "done"),
+        ("deriving", "done"),
+        ("stored", "done"),
+    ]
+    assert "the SEN2 survey&#39;s schema and the service&#39;s rules" in html
+    listed = re.search(r'id="notice-list">(.*?)</table>', html, re.S)
+    assert listed, html
+    queries = listed.group(1).count(">query<")
+    assert queries > 0
+    counted = re.search(r'id="counts">([^<]*)<', html)
+    assert counted
+    assert f"{queries} quer{'y' if queries == 1 else 'ies'}" in counted.group(1)
+
+
+def test_a_refused_sen2_file_lists_its_problems_on_the_page(web: TestClient) -> None:
+    from tests.collectors.sen2.test_sen2_tables import hand_worked
+
+    csrf = sign_in(web, AGENCY)
+    wrong = hand_worked().replace(b"<Sex>F</Sex>", b"<Sex>Q</Sex>", 1)
+    sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf},
+                    files=[("files", ("sen2.xml", wrong, "application/xml"))])  # fmt: skip
+    assert sent.status_code == 400, sent.text[:2000]
+    summary = re.search(r'govuk-error-summary__list">(.*?)</ul>', sent.text, re.S)
+    assert summary, sent.text[:3000]
+    items = re.findall(r'<a href="#files">([^<]*)</a>', summary.group(1))
+    assert "nothing was kept" in items[0]
+    # The problem by module, child and item, never the value sent.
+    assert any("Module 1: person, child 2, Sex: not a code of the survey&#39;s list" in i for i in items[1:]), items
+    assert ">Q<" not in sent.text
+    assert 'action="/upload/records"' in sent.text
+    listing = web.get("/api/submissions", headers={"X-API-Key": AGENCY}).json()
+    assert not [s for s in listing["items"] if s["source_format"] == "sen2" and s["status"] != "accepted"]

@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import fastexcel
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.annex_a import build as annex_a
+from collectors.annex_a.workbook import workbook
+from collectors.records.cin_tables import read_cin_tables
+from collectors.records.ssda903_tables import prepare, read_csv_tables
 from indicators.store.models import Submission
-from mappings.annex_a import AnnexCells
+from mappings.annex_a import AnnexCells, load_layout
 from onereturn.settings import Settings
 from tests.collectors.records.annex_a_cases import CIN_XML, plant_kept, write_903
 
@@ -63,3 +67,24 @@ def test_the_cells_are_counted_once_per_set_of_uploads_and_again_when_the_record
         session.commit()
     assert _cells(store, store_settings) == first
     assert len(built) == 2
+
+
+def test_a_cell_counts_as_filled_from_the_records_only_where_they_wrote_a_value(tmp_path: Path) -> None:
+    write_903(tmp_path / "903")
+    annex = annex_a.assemble(
+        read_cin_tables(CIN_XML.encode()), prepare(read_csv_tables(tmp_path / "903")), ON, load_layout(), []
+    )
+    counted = annex_a.cells(annex)
+    # Counted again from the workbook the council downloads: a cell of a column the records fill, holding a value.
+    sheets = fastexcel.read_excel(workbook(annex))
+    written = blank = 0
+    for item in annex.layout.lists:
+        sheet = sheets.load_sheet_by_name(item.sheet, dtypes="string").to_polars()
+        for heading in item.filled:
+            values = [v for v in sheet[heading].to_list() if v is not None and v.strip()] if sheet.height else []
+            written += len(values)
+            blank += sheet.height - len(values)
+    assert blank > 0  # some child has a blank the records fill for others (a case still open has no closure date)
+    assert counted.from_records == written
+    assert counted.from_extract == 0
+    assert counted.keyed == counted.cells - written

@@ -10,21 +10,30 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cli.demo import RECORDS_AGENCY, RECORDS_YEAR, demo_sen2, load_sen2_demo
 from collectors.sen2 import list1_cells as counting
 from collectors.sen2.list1 import COLUMNS, NOT_HELD
+from collectors.sen2.list1_cells import FROM_CARE_RECORDS as CARE
 from onereturn.settings import Settings
 from tests.apps import client_on
+from tests.collectors.sen2.builder import Active, Plan, Request, person, sen2_xml
 from tests.demo_store import demo_store_fixture
 from tests.web.pages import sign_in
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 SYNTHETIC = {"X-API-Key": "demo-synthetic-county-8e3d5a17c4"}
+NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 PERIOD = f"FY{RECORDS_YEAR}"
 ON = f"{int(RECORDS_YEAR[:4]) + 1}-03-31"
 store = demo_store_fixture("store", "records")
+
+
+def _shown(value: object) -> bool:
+    """Whether a cell of List 1 as the API answers it holds a value."""
+    return value is not None and str(value).strip() != ""
 
 
 def _items_by_hand(path: Path) -> int:
@@ -48,24 +57,33 @@ def test_list_1_and_the_sen2_file_are_counted_and_named_by_their_single_data_lis
         assert listed.status_code == 200, listed.text
         answer = client.get("/api/burden", headers=OFFICER, params={"period": PERIOD, "cell_minutes": 0.25})
         assert answer.status_code == 200, answer.text
-    rows = len(listed.json()["rows"])
+    listed_rows = listed.json()["rows"]
+    rows = len(listed_rows)
     assert rows > 0
     old = next(a for a in before["agencies"] if a["agency_code"] == RECORDS_AGENCY)
     county = next(a for a in answer.json()["agencies"] if a["agency_code"] == RECORDS_AGENCY)
     assert old["list1_cells"] == 0
-    # 21 columns a row: 11 from SEN2, 3 from the CIN census and SSDA903 (known, team, disability), 7 keyed.
+    # 21 columns a row: 11 SEN2 holds, 3 the CIN census and SSDA903 hold (known, team, disability), 7 none holds.
     assert (len(COLUMNS), len(NOT_HELD)) == (21, 7)
     assert county["list1_cells"] == rows * 21
-    assert county["list1_from_sen2"] == rows * 11
-    assert county["list1_from_care_records"] == rows * 3
-    assert county["list1_keyed"] == rows * 7
+    # Cell by cell: a cell is filled from a source only where the list shows a value from it. The county keeps care
+    # records, so each child's "known to children's social care?" is their answer; a team or a disability only
+    # where they hold one.
+    sen2_columns = [c for c in COLUMNS if c not in NOT_HELD and c not in CARE]
+    from_sen2 = sum(1 for r in listed_rows for c in sen2_columns if _shown(r[c]))
+    from_care = rows + sum(1 for r in listed_rows for c in CARE[1:] if _shown(r[c]))
+    assert sum(1 for r in listed_rows for c in sen2_columns if not _shown(r[c])) > 0  # a child without a ULN
+    assert sum(1 for r in listed_rows for c in CARE[1:] if not _shown(r[c])) > 0  # a child no team knows
+    assert county["list1_from_sen2"] == from_sen2
+    assert county["list1_from_care_records"] == from_care
+    assert county["list1_keyed"] == rows * 21 - from_sen2 - from_care
     assert county["sen2_items"] == _items_by_hand(demo_sen2(tmp_path))
-    filled = county["annex_a_from_records"] + county["annex_a_from_extract"] + rows * 14
+    filled = county["annex_a_from_records"] + county["annex_a_from_extract"] + from_sen2 + from_care
     assert county["child_cells_filled"] == filled
     assert county["child_hours_saved"] == pytest.approx(filled * 0.25 / 60, abs=0.05)
     lines = {c["ref"]: c for c in county["collections"]}
     assert lines["DfE 189-00"]["name"] == "Children with Statements of Special Educational Needs (SEN2)"
-    assert lines["DfE 189-00"]["list_cells"] == rows * 11
+    assert lines["DfE 189-00"]["list_cells"] == from_sen2
     assert lines["DfE 189-00"]["items_read"] == county["sen2_items"]
     # The council owes the SEN2 return (its agency file), a calendar year's, counted in the financial year its survey
     # is due in: of its five cells the file fills the year's requests and new plans; the two 20-week shares are
@@ -109,3 +127,29 @@ def test_the_burden_page_headline_and_chart_count_the_child_level_cells(
     county = next(a for a in answer["agencies"] if a["agency_code"] == RECORDS_AGENCY)
     returns = county["keyed_cells_without_service"] + county["derived_by_service"] + county["from_publishers"]
     assert f"{returns + county['annex_a_cells'] + county['list1_cells']:,} cells" in page
+
+
+def test_a_council_with_no_care_records_kept_gets_no_list_1_cell_from_them(
+    store_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(counting, "_CELLS", type(counting._CELLS)())
+    plan = Request({"RequestOutcome": "H"}, {"AssessmentOutcome": "H"}, Plan({"StartDate": date(2021, 9, 1)}),
+                   Active([{"URN": 100001, "PlacementRank": 1, "EntryDate": date(2021, 9, 1)}], [("SLCN", 1)],
+                          {"ReviewMeeting": date(2024, 9, 1), "LastReview": date(2024, 9, 20)}))  # fmt: skip
+    people = [person(f"A{n:012d}", date(2014, 2, 2), "F", plan) for n in range(1, 4)]
+    sent = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": RECORDS_YEAR},
+                             files=[("files", ("sen2.xml", sen2_xml(people), "application/xml"))])  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    listed = store_client.get("/api/agencies/notts_cyp/annex-a-send", headers=NOTTS, params={"inspection_date": ON})
+    assert listed.status_code == 200, listed.text
+    rows = listed.json()["rows"]
+    # No CIN census or SSDA903 kept: List 1 says "No" for every child, and no record said so.
+    assert [r["Known to children's social care?"] for r in rows] == ["No"] * 3
+    answer = store_client.get("/api/burden", headers=OFFICER, params={"period": PERIOD})
+    assert answer.status_code == 200, answer.text
+    notts = next(a for a in answer.json()["agencies"] if a["agency_code"] == "notts_cyp")
+    assert notts["list1_cells"] == 3 * len(COLUMNS)
+    assert notts["list1_from_care_records"] == 0
+    from_sen2 = sum(1 for r in rows for c in COLUMNS if c not in NOT_HELD and c not in CARE and _shown(r[c]))
+    assert notts["list1_from_sen2"] == from_sen2
+    assert notts["list1_keyed"] == 3 * len(COLUMNS) - from_sen2

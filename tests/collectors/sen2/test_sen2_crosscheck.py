@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from collectors.sen2.crosscheck import CHECKS, cross_checks
 from collectors.sen2.records import read_records
 from collectors.sen2.schema import parse
+from indicators.store.models import Submission
+from mappings import keys
+from onereturn.settings import Settings
+from tests.apps import client_on
+from tests.collectors.records.annex_a_cases import plant_kept, write_903
 from tests.collectors.sen2.builder import Active, Plan, Request, person, sen2_xml
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -75,3 +83,47 @@ def test_the_council_sees_its_queries_and_the_officer_counts(store_client: TestC
     officer = store_client.get(path, headers=OFFICER).json()
     assert "queries" not in officer
     assert "A100000000001" not in str(officer)
+
+
+def test_the_children_behind_the_queries_are_the_councils_approvers_alone(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    # The council's SSDA903 holds child 3 with another sex and birth date than its SEN2 file: queries naming it.
+    folder = tmp_path / "903"
+    write_903(folder)
+    header = (folder / "header.csv").read_text().splitlines()
+    rows = [
+        header[0],
+        *(
+            line.replace("INCARE,1,", "INCARE,2,").replace(",WBRI,,", ",WBRI,A100000000003,")
+            if line.startswith("INCARE,")
+            else line
+            for line in header[1:]
+        ),
+    ]
+    (folder / "header.csv").write_text("\n".join(rows) + "\n")
+    planted = plant_kept(store, store_settings, "903", sorted(folder.iterdir()))
+    with Session(store) as session:
+        row = session.get(Submission, planted)
+        assert row is not None
+        row.collection_year = "2024-25"
+        session.add(row)
+        _, uploader = keys.create_key(session, role="agency", agency_code="notts_cyp", label="uploads only")
+        session.commit()
+    path = "/api/agencies/notts_cyp/sen2/2024-25/cross-checks"
+    with client_on(store_settings, store) as client:
+        sent = client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                           files=[("files", ("sen2.xml", _file(), "application/xml"))])  # fmt: skip
+        assert sent.status_code == 201, sent.text
+        approver = client.get(path, headers=NOTTS)
+        plain = client.get(path, headers={"X-API-Key": uploader})
+    assert approver.status_code == plain.status_code == 200, (approver.text, plain.text)
+    assert [(q["check"], q["upn"]) for q in approver.json()["queries"]] == [
+        ("birth_date", "A100000000003"),
+        ("sex", "A100000000003"),
+    ]
+    # A key of the council without the approver's scope reads the counts, as the officer does, and no child.
+    assert plain.json()["checks"] == approver.json()["checks"]
+    assert "queries" not in plain.json()
+    assert "A100000000003" not in plain.text
+    assert "approver" in plain.json()["children"]

@@ -11,11 +11,15 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from cli.synthetic.cin import synthetic_cin
 from collectors.sen2.list1 import COLUMNS, IN_NEED, LOOKED_AFTER, PROTECTION, social_care
 from collectors.sen2.list1_rules import check_list1
+from onereturn.settings import Settings
+from tests.apps import client_on
 from tests.collectors.sen2.builder import Active, Plan, Request, person, sen2_xml
+from tests.web.pages import sign_in
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -153,3 +157,91 @@ def test_list_1_joins_the_councils_cin_census_by_upn(store_client: TestClient, t
     assert store_client.get("/api/agencies/notts_cyp/annex-a-send", headers=LEWISHAM, params=params).status_code == 404
     early = {"inspection_date": "2024-06-01"}
     assert store_client.get("/api/agencies/notts_cyp/annex-a-send", headers=NOTTS, params=early).status_code == 404
+
+
+def _one_plan_file() -> bytes:
+    plan = Request({"RequestOutcome": "H"}, {"AssessmentOutcome": "H"}, Plan({"StartDate": date(2021, 9, 1)}),
+                   Active([{"URN": 100001, "PlacementRank": 1, "EntryDate": date(2021, 9, 1)}], [("SLCN", 1)],
+                          {"ReviewMeeting": date(2024, 9, 1), "LastReview": date(2024, 9, 20)}))  # fmt: skip
+    return sen2_xml([person("A123456789012", date(2014, 2, 2), "F", plan)])
+
+
+def test_an_inspection_date_outside_the_services_years_is_refused_on_every_route(
+    store: Engine, store_settings: Settings
+) -> None:
+    with client_on(store_settings, store, follow_redirects=False) as client:
+        sent = client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                           files=[("files", ("sen2.xml", _one_plan_file(), "application/xml"))])  # fmt: skip
+        assert sent.status_code == 201, sent.text
+        routes = ("annex-a-send", "annex-a-send.xlsx", "annex-a", "annex-a.xlsx")
+        for day in ("9999-12-31", "3000-01-01", "1899-12-31", "0001-01-01"):
+            for route in routes:
+                answer = client.get(f"/api/agencies/notts_cyp/{route}", headers=NOTTS, params={"inspection_date": day})
+                assert answer.status_code == 422, (route, day, answer.text)
+                assert answer.json()["errors"][0]["loc"] == ["query", "inspection_date"], (route, day)
+                assert "1900 to 2999" in answer.json()["error"]
+        sign_in(client, NOTTS["X-API-Key"])
+        for page in ("/annex-a", "/annex-a.xlsx"):
+            shown = client.get(page, params={"inspection_date": "9999-12-31"})
+            assert shown.status_code == 400, (page, shown.text[:200])
+            assert "1900 to 2999" in shown.text
+        # Within the years: the list is built (its census before the date).
+        built = client.get(
+            "/api/agencies/notts_cyp/annex-a-send", headers=NOTTS, params={"inspection_date": "2999-12-31"}
+        )
+        assert built.status_code == 200, built.text
+
+
+def test_list_1_reads_the_file_whose_census_date_is_on_or_before_the_inspection(store_client: TestClient) -> None:
+    plan = Request({"RequestOutcome": "H"}, {"AssessmentOutcome": "H"}, Plan({"StartDate": date(2021, 9, 1)}),
+                   Active([{"URN": 100001, "PlacementRank": 1, "EntryDate": date(2021, 9, 1)}], [("SLCN", 1)],
+                          {"ReviewMeeting": date(2023, 9, 1), "LastReview": date(2023, 9, 20)}))  # fmt: skip
+    for survey, year, upn in ((2024, "2023-24", "A000000002024"), (2025, "2024-25", "A000000002025")):
+        # Each survey's census is its header's ReferenceDate: 16 January of the survey's year.
+        data = sen2_xml([person(upn, date(2014, 2, 2), "F", plan)], survey)
+        sent = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": year},
+                                 files=[("files", ("sen2.xml", data, "application/xml"))])  # fmt: skip
+        assert sent.status_code == 201, sent.text
+    read = {}
+    for day in ("2025-01-15", "2025-01-16", "2024-12-31"):
+        answer = store_client.get(
+            "/api/agencies/notts_cyp/annex-a-send", headers=NOTTS, params={"inspection_date": day}
+        )
+        assert answer.status_code == 200, (day, answer.text)
+        read[day] = (answer.json()["sources"][0].split(" (")[0], [r["UPN"] for r in answer.json()["rows"]])
+    # The day before the January 2025 census reads January 2024's file, not the census still to come.
+    assert read["2025-01-15"] == ("SEN2 2023-24", ["A000000002024"])
+    assert read["2024-12-31"] == ("SEN2 2023-24", ["A000000002024"])
+    assert read["2025-01-16"] == ("SEN2 2024-25", ["A000000002025"])
+    before = store_client.get("/api/agencies/notts_cyp/annex-a-send", headers=NOTTS,
+                              params={"inspection_date": "2024-01-15"})  # fmt: skip
+    assert before.status_code == 404
+
+
+def test_list_1_is_answered_a_page_at_a_time(store_client: TestClient) -> None:
+    plan = Request({"RequestOutcome": "H"}, {"AssessmentOutcome": "H"}, Plan({"StartDate": date(2021, 9, 1)}),
+                   Active([{"URN": 100001, "PlacementRank": 1, "EntryDate": date(2021, 9, 1)}], [("SLCN", 1)],
+                          {"ReviewMeeting": date(2024, 9, 1), "LastReview": date(2024, 9, 20)}))  # fmt: skip
+    people = [person(f"B{n:012d}", date(2014, 2, 2), "F", plan) for n in range(1, 6)]
+    sent = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"},
+                             files=[("files", ("sen2.xml", sen2_xml(people), "application/xml"))])  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    path = "/api/agencies/notts_cyp/annex-a-send"
+    whole = store_client.get(path, headers=NOTTS, params={"inspection_date": ON.isoformat()}).json()
+    assert (whole["total"], len(whole["rows"]), whole["next"]) == (5, 5, None)
+    # No CIN census kept: each child lacks a disability status (Data to Insight's rule 103), one finding a row.
+    assert whole["findings_total"] == len(whole["findings"]) == 5
+    pages, address = [], f"{path}?inspection_date={ON.isoformat()}&limit=2"
+    while address:
+        answer = store_client.get(address, headers=NOTTS)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        address = answer.json()["next"]
+    assert [len(p["rows"]) for p in pages] == [2, 2, 1]
+    assert [r for p in pages for r in p["rows"]] == whole["rows"]
+    assert [f for p in pages for f in p["findings"]] == whole["findings"]
+    assert {p["findings_total"] for p in pages} == {5}
+    assert [p["offset"] for p in pages] == [0, 2, 4]
+    for refused in ({"limit": "0"}, {"limit": "1001"}, {"offset": "-1"}):
+        answer = store_client.get(path, headers=NOTTS, params={"inspection_date": ON.isoformat(), **refused})
+        assert answer.status_code == 422, refused
