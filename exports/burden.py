@@ -162,9 +162,12 @@ class BurdenReport:
             "child_hours_saved",
         )
         sums = {k: round(sum(getattr(a, k) for a in self.agencies), 1) for k in keys}
-        # The headline: cells no one keys with the service, figures keyed once and child-level cells filled alike.
-        sums["cells_not_keyed"] = sums["saved"] + sums["child_cells_filled"]
-        sums["hours_not_keyed"] = round(sums["hours_saved"] + sums["child_hours_saved"], 1)
+        # A cell a publisher's release fills is one the body would have keyed into that return without the service.
+        sums["publisher_hours"] = round(sums["from_publishers"] * self.minutes_per_figure / 60, 1)
+        # The headline: cells no one keys with the service: figures keyed once, cells publishers' files fill and
+        # child-level cells filled alike.
+        sums["cells_not_keyed"] = sums["saved"] + sums["from_publishers"] + sums["child_cells_filled"]
+        sums["hours_not_keyed"] = round(sums["hours_saved"] + sums["publisher_hours"] + sums["child_hours_saved"], 1)
         return sums
 
 

@@ -94,9 +94,11 @@ def test_list_1_and_the_sen2_file_are_counted_and_named_by_their_single_data_lis
     assert lines["DfE 088-00"]["name"] == "Children Looked After (CLA) (SSDA903)"
     assert "DfE 189-00" not in {c["ref"] for c in old["collections"]}
     totals = answer.json()["totals"]
-    assert totals["cells_not_keyed"] == totals["saved"] + totals["child_cells_filled"]
+    assert totals["cells_not_keyed"] == totals["saved"] + totals["from_publishers"] + totals["child_cells_filled"]
     assert totals["child_cells_filled"] >= filled
-    assert totals["hours_not_keyed"] == pytest.approx(totals["hours_saved"] + totals["child_hours_saved"], abs=0.1)
+    assert totals["hours_not_keyed"] == pytest.approx(
+        totals["hours_saved"] + totals["publisher_hours"] + totals["child_hours_saved"], abs=0.1
+    )
 
 
 def test_a_council_with_no_sen2_file_has_no_list_1_cells(store: Engine, store_settings: Settings) -> None:
@@ -118,6 +120,7 @@ def test_the_burden_page_headline_and_chart_count_the_child_level_cells(
     headline = " ".join(re.sub(r"<[^>]+>", " ", page.split('id="burden-headline">', 1)[1].split("</p>", 1)[0]).split())
     assert f"{int(totals['cells_not_keyed']):,} cells are not keyed" in headline
     assert f"{int(totals['child_cells_filled']):,} child-level cells of the inspection lists" in headline
+    assert f"{int(totals['from_publishers']):,} cells of the returns filled from the publishers' own files" in headline
     assert totals["cells_not_keyed"] > totals["saved"]
     table = page.split('id="sdl-burden">', 1)[1].split("</table>", 1)[0]
     assert "DfE 189-00 Children with Statements of Special Educational Needs (SEN2)" in table
