@@ -11,6 +11,7 @@ from sqlmodel import Session
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.sen2.measures import tables
+from collectors.sen2.placing import Register, register_for
 from collectors.sen2.receiving import kept_sen2, tree_of
 from collectors.sen2.records import Sen2Records, read_records
 from collectors.sen2.schema import survey_of
@@ -63,6 +64,17 @@ def read_kept(engine: Engine, settings: Settings, agency_code: str, collection_y
     return read_records(tree, survey), found.id
 
 
+def placements_register(engine: Engine, records: Sen2Records) -> Register | None:
+    """The register's answers for every URN and UKPRN the file places a child by, as at its census."""
+    frames = (
+        records.placements.rename({"urn": "u", "ukprn": "k"}),
+        records.requests.rename({"plan_urn": "u", "plan_ukprn": "k"}),
+    )
+    urns = {v for f in frames for v in f["u"].drop_nulls().to_list()}
+    ukprns = {v for f in frames for v in f["k"].drop_nulls().to_list()}
+    return register_for(engine, urns, ukprns, records.census)
+
+
 def make_tables(
     engine: Engine, settings: Settings, agency_code: str, collection_year: str, names: tuple[str, ...] = TABLES
 ) -> dict[str, Made]:
@@ -74,7 +86,7 @@ def make_tables(
     with Session(engine) as session:
         identity = _identity(session, agency_code)
     records, sid = read_kept(engine, settings, agency_code, collection_year)
-    every = tables(records, survey)
+    every = tables(records, survey, placements_register(engine, records))
     out = {}
     for table in names:
         made, units = every[table]

@@ -9,9 +9,10 @@ successor, or several (a school split in two), the closed establishment itself a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 import polars as pl
 from sqlalchemy import delete, insert, select
@@ -24,6 +25,7 @@ from mappings.establishments.models import Establishment, EstablishmentLink, Reg
 BATCH = 2_000
 #: Values asked for per query of URNs or UKPRNs (SQLite's bound on a statement's parameters is far above it).
 ASK = 900
+_T = TypeVar("_T")
 #: Successors followed at most, so a loop GIAS's links might hold ends.
 STEPS = 10
 
@@ -82,7 +84,7 @@ def store(session: Session, extract: Extract, links: pl.DataFrame | None, links_
     return load
 
 
-def _chunks(values: list[object]) -> Iterable[list[object]]:
+def _chunks(values: Sequence[_T]) -> Iterable[Sequence[_T]]:
     for start in range(0, len(values), ASK):
         yield values[start : start + ASK]
 
@@ -98,7 +100,7 @@ def _establishments(session: Session, urns: Iterable[int]) -> dict[int, Establis
 def _successors(session: Session, urns: Iterable[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
     for chunk in _chunks(sorted(set(urns))):
-        query = select(EstablishmentLink.urn, EstablishmentLink.link_urn).where(
+        query = select(col(EstablishmentLink.urn), col(EstablishmentLink.link_urn)).where(
             col(EstablishmentLink.urn).in_(chunk), col(EstablishmentLink.link_type).startswith("Successor")
         )
         for urn, link in session.execute(query):

@@ -5,7 +5,7 @@ as it was. Each load is audited."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -32,9 +32,11 @@ class Held:
     @classmethod
     def of(cls, load: RegisterLoad) -> Held:
         """The load's answer."""
+        # SQLite gives the stored time back without its zone; it was written in UTC.
+        at = load.loaded_at if load.loaded_at.tzinfo else load.loaded_at.replace(tzinfo=UTC)
         return cls(
             load.published,
-            load.loaded_at.isoformat(),
+            at.isoformat(),
             load.file_name,
             load.establishments,
             load.links_file_name,
