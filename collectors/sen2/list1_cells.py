@@ -15,7 +15,7 @@ from sqlmodel import Session
 from collectors.annex_a.build import newest_sources, read_sources
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
-from collectors.sen2.list1 import COLUMNS, NOT_HELD, _newest_sen2, assemble_list1
+from collectors.sen2.list1 import COLUMNS, NOT_HELD, PHASES, _newest_sen2, assemble_list1
 from collectors.sen2.receiving import kept_sen2, tree_of
 from collectors.sen2.records import read_records
 from collectors.sen2.schema import survey_of
@@ -31,7 +31,9 @@ FROM_CARE_RECORDS = (
     "Which children's social care team?",
     "Does the child or young person have a disability?",
 )
-FROM_SEN2 = tuple(c for c in COLUMNS if c not in NOT_HELD and c not in FROM_CARE_RECORDS)
+#: The phases come from the register of establishments, not the SEN2 file: counted with the columns the council keys.
+KEYED = (*NOT_HELD, *PHASES)
+FROM_SEN2 = tuple(c for c in COLUMNS if c not in KEYED and c not in FROM_CARE_RECORDS)
 
 #: Counts by the council, the date and the uploads read (by content, as Annex A's): a new upload or a purge changes
 #: the key, so a count is never served after its records changed; a count names no child.
@@ -79,7 +81,7 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
         rows * len(COLUMNS),
         rows * len(FROM_SEN2),
         rows * len(FROM_CARE_RECORDS),
-        rows * len(NOT_HELD),
+        rows * len(KEYED),
     )
     with _CELLS_LOCK:
         _CELLS[key] = counted

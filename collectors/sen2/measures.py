@@ -513,7 +513,7 @@ def _ceased(r: Sen2Records, year: int, register: Register | None) -> tuple[Table
     counts |= {"other": reason.is_null(), "total_ceased": pl.lit(True)}
     more = (*_placement_rows("ceased_plans", register), Breakdown("Years plan held", "held", years_held))
     table = Table(
-        "ceased_plans", False, "All ceased EHC plans", "Age plan ceased", "age3", counts,
+        "ceased_plans", False, "All ceased EHC plans", "Age plan ceased", "age", counts,
         breakdowns=more, age_unknown="Age unknown",
     )  # fmt: skip
     return table, units

@@ -60,11 +60,9 @@ def age_label(style: str, age: int | None) -> str | None:
         return "Aged 2 and under" if age <= 2 else "Aged 20 and over" if age >= 20 else f"Aged {age}"
     if style == "age":
         return "age 2 and under" if age <= 2 else "age 20 and over" if age >= 20 else f"age {age}"
-    if style == "age3":
-        return "age 3 and under" if age <= 3 else "age 20 and over" if age >= 20 else f"age {age}"
     if style == "under 3":
         return "under 3" if age < 3 else f"age {age}"
-    return "age 15 and under" if age <= 15 else f"age {age}"
+    return "age 15 and under" if age <= 15 else "age 25 or over" if age >= 25 else f"age {age}"
 
 
 @dataclass(frozen=True)
