@@ -63,9 +63,20 @@ def _placeholder(name: str, before: str, command: str, tmp: Path) -> str:
         "--host": "127.0.0.1",
         "--port": "8000",
         "--workers": "2",
+        "--rows": "50",
+        "--seed": "1",
+        "--published": "2025-04-22",
     }
     if before in by_option:
         return by_option[before]
+    # The register of establishments: the made-up one the synthetic command writes first, then loads.
+    register = tmp / "establishments"
+    if before == "--out":
+        return str(register)
+    if before == "--links":
+        return str(register / "links_edubasealldata20250422.csv")
+    if name == "FILE" and "establishments load" in command:
+        return str(register / "edubasealldata20250422.csv")
     if before == "-o":
         return str(tmp / ("demo-out" if name == "DIR" else "out.csv" if "export" in command else "sources.md"))
     if name == "FILE":

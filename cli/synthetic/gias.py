@@ -20,10 +20,46 @@ from pathlib import Path
 from mappings.establishments.gias import READ, gias_header, type_codes
 
 #: Each type code and its share of the made-up establishments (chosen, not estimated).
-_TYPES = {1: 20, 2: 8, 3: 4, 5: 4, 28: 12, 34: 24, 35: 3, 40: 1, 11: 6, 7: 2, 12: 1, 33: 1, 44: 2, 36: 1, 8: 1,
-          10: 2, 14: 1, 42: 1, 43: 1, 38: 1, 18: 2, 31: 1, 32: 1, 30: 1, 49: 1, 26: 1, 15: 1, 29: 1}  # fmt: skip
-_PHASES = ("Not applicable", "Nursery", "Primary", "Middle deemed primary", "Secondary", "Middle deemed secondary",
-           "16 plus", "All-through")  # fmt: skip
+_TYPES = {
+    1: 20,
+    2: 8,
+    3: 4,
+    5: 4,
+    28: 12,
+    34: 24,
+    35: 3,
+    40: 1,
+    11: 6,
+    7: 2,
+    12: 1,
+    33: 1,
+    44: 2,
+    36: 1,
+    8: 1,
+    10: 2,
+    14: 1,
+    42: 1,
+    43: 1,
+    38: 1,
+    18: 2,
+    31: 1,
+    32: 1,
+    30: 1,
+    49: 1,
+    26: 1,
+    15: 1,
+    29: 1,
+}
+_PHASES = (
+    "Not applicable",
+    "Nursery",
+    "Primary",
+    "Middle deemed primary",
+    "Secondary",
+    "Middle deemed secondary",
+    "16 plus",
+    "All-through",
+)
 #: Columns left empty rather than filled: dates the service could come to read.
 _DATED = frozenset({"OpenDate", "CensusDate", "LastChangedDate", "OfstedLastInsp"})
 FIRST_URN = 100_000

@@ -26,18 +26,33 @@ FOLDER = Path(__file__).with_name("dfe")
 ETHNICITY = "Ethnicity"
 PLACEMENT = "Type of placement"
 MAINSTREAM = (
-    "mainstream_la_maintained", "mainstream_la_maintained_resourced_provision", "mainstream_la_maintained_senunit",
-    "mainstream_academy", "mainstream_academy_resourced_provision", "mainstream_academy_senunit",
-    "mainstream_free_school", "mainstream_free_school_resourced_provision", "mainstream_free_school_senunit",
+    "mainstream_la_maintained",
+    "mainstream_la_maintained_resourced_provision",
+    "mainstream_la_maintained_senunit",
+    "mainstream_academy",
+    "mainstream_academy_resourced_provision",
+    "mainstream_academy_senunit",
+    "mainstream_free_school",
+    "mainstream_free_school_resourced_provision",
+    "mainstream_free_school_senunit",
     "mainstream_independent",
-)  # fmt: skip
+)
 SPECIAL = ("special_la_maintained", "special_academy_free", "special_independent", "special_non_maintained")
 AP_PRU = ("ap_pru_academy", "ap_pru_free_school", "ap_pru_la_maintained")
 FE = ("general_fe_tertiary_colleges", "specialist_post_16_institutions", "ukrlp_provider")
 ELSEWHERE = (
-    "elective_home_education", "other_arrangements_la", "other_arrangements_parents", "online_provider", "w_settings",
-    "other_schools", "other_placement_settings", "neet", "neet_ntci", "neet_other", "neet_other_csa",
-)  # fmt: skip
+    "elective_home_education",
+    "other_arrangements_la",
+    "other_arrangements_parents",
+    "online_provider",
+    "w_settings",
+    "other_schools",
+    "other_placement_settings",
+    "neet",
+    "neet_ntci",
+    "neet_other",
+    "neet_other_csa",
+)
 #: Each group's total column, the columns it sums (DfE's: the sums hold in every council row of the 2025 caseload
 #: table), its percentage column and its row label.
 GROUPS = {

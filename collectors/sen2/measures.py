@@ -207,20 +207,28 @@ def tables(r: Sen2Records, survey: int, register: Register | None = None) -> dic
     )
     out["sen_needs_all_plans"] = (
         _need_table(
-            "sen_needs_all_plans", "ehc_plans", "All EHC plans", "under 3", True,
+            "sen_needs_all_plans",
+            "ehc_plans",
+            "All EHC plans",
+            "under 3",
+            True,
             (*_placement_rows("sen_needs_all_plans", register), in_place),
         ),
         force,
-    )  # fmt: skip
+    )
     # Reading: a new plan's primary need is the rank 1 need of its own request's active plans module; a plan that
     # started and ceased in the year has none and is counted as need not recorded.
     out["sen_need_newplans"] = (
         _need_table(
-            "sen_need_newplans", "ehc_plans", "All EHC plans", "age", False,
+            "sen_need_newplans",
+            "ehc_plans",
+            "All EHC plans",
+            "age",
+            False,
             _placement_rows("sen_need_newplans", register),
         ),
         new,
-    )  # fmt: skip
+    )
     out |= _request_tables(r, year)
     out |= _census_tables(r, force, register)
     out["ceased_plans"] = _ceased(r, year, register)
@@ -244,8 +252,17 @@ def _noted(
 
 
 #: The tables DfE gives "Type of placement" rows.
-_PLACEMENT_TABLES = frozenset({"annual_reviews", "ceased_plans", "personal_budgets", "residential_settings",
-                               "sen_need_newplans", "sen_needs_all_plans", "work_based_placements"})  # fmt: skip
+_PLACEMENT_TABLES = frozenset(
+    {
+        "annual_reviews",
+        "ceased_plans",
+        "personal_budgets",
+        "residential_settings",
+        "sen_need_newplans",
+        "sen_needs_all_plans",
+        "work_based_placements",
+    }
+)
 
 
 def _request_tables(r: Sen2Records, year: int) -> dict[str, tuple[Table, pl.DataFrame]]:
@@ -513,9 +530,15 @@ def _ceased(r: Sen2Records, year: int, register: Register | None) -> tuple[Table
     counts |= {"other": reason.is_null(), "total_ceased": pl.lit(True)}
     more = (*_placement_rows("ceased_plans", register), Breakdown("Years plan held", "held", years_held))
     table = Table(
-        "ceased_plans", False, "All ceased EHC plans", "Age plan ceased", "age", counts,
-        breakdowns=more, age_unknown="Age unknown",
-    )  # fmt: skip
+        "ceased_plans",
+        False,
+        "All ceased EHC plans",
+        "Age plan ceased",
+        "age",
+        counts,
+        breakdowns=more,
+        age_unknown="Age unknown",
+    )
     return table, units
 
 
@@ -564,7 +587,13 @@ def _reviews(r: Sen2Records, force: pl.DataFrame, year: int, register: Register 
         Breakdown("Years EHC plan in place", "in_place", years_in_place),
     )
     table = Table(
-        "annual_reviews", False, "All annual reviews", "Child or young persons age", "Aged", counts, percents,
+        "annual_reviews",
+        False,
+        "All annual reviews",
+        "Child or young persons age",
+        "Aged",
+        counts,
+        percents,
         breakdowns=more,
-    )  # fmt: skip
+    )
     return table, force

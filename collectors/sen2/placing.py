@@ -31,8 +31,15 @@ from mappings.establishments.placement import SPLIT_BY_UNIT, type_columns
 from mappings.establishments.register import by_ukprn, held, look_up
 
 #: The setting codes SEN2 decides a place by itself (item 5.7c; 4.7c has the first five and EYP).
-SETTINGS = {"EHE": "elective_home_education", "OLA": "other_arrangements_la", "OPA": "other_arrangements_parents",
-            "OTH": "other_placement_settings", "NEET": "neet", "NIEC": "neet_ntci", "EYP": "nm_early_years"}  # fmt: skip
+SETTINGS = {
+    "EHE": "elective_home_education",
+    "OLA": "other_arrangements_la",
+    "OPA": "other_arrangements_parents",
+    "OTH": "other_placement_settings",
+    "NEET": "neet",
+    "NIEC": "neet_ntci",
+    "EYP": "nm_early_years",
+}
 #: Unknown URNs named in a table's notes at most; the count says how many more.
 NAMED = 20
 

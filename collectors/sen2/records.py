@@ -24,8 +24,13 @@ _REQUEST_ITEMS = {
     "res": "ActivePlans/Res", "wbp": "ActivePlans/WBP",
 }  # fmt: skip
 #: The setting named in the plan as its primary placement (item 4.7, the PlanDetail of rank 1).
-_PLAN_DETAIL = {"plan_urn": "URN", "plan_ukprn": "UKPRN", "plan_setting": "SENSetting",
-                "plan_senunit": "SENunitIndicator", "plan_rp": "ResourcedProvisionIndicator"}  # fmt: skip
+_PLAN_DETAIL = {
+    "plan_urn": "URN",
+    "plan_ukprn": "UKPRN",
+    "plan_setting": "SENSetting",
+    "plan_senunit": "SENunitIndicator",
+    "plan_rp": "ResourcedProvisionIndicator",
+}
 _PLACEMENT_ITEMS = {"urn": "URN", "ukprn": "UKPRN", "setting": "SENSetting", "rank": "PlacementRank",
                     "entered": "EntryDate", "left": "LeavingDate", "res": "Res", "wbp": "WBP",
                     "senunit": "SENunitIndicator", "rp": "ResourcedProvisionIndicator"}  # fmt: skip

@@ -25,10 +25,16 @@ from onereturn.errors import InvalidInput, PayloadTooLarge
 FOLDER = Path(__file__).with_name("gias")
 #: The extract's columns the service reads, by the name GIAS gives them, and what each is read into.
 READ = {
-    "URN": "urn", "EstablishmentName": "name", "LA (code)": "la_code", "TypeOfEstablishment (code)": "type_code",
-    "EstablishmentTypeGroup (code)": "group_code", "EstablishmentStatus (name)": "status", "CloseDate": "close_date",
-    "PhaseOfEducation (name)": "phase", "UKPRN": "ukprn",
-}  # fmt: skip
+    "URN": "urn",
+    "EstablishmentName": "name",
+    "LA (code)": "la_code",
+    "TypeOfEstablishment (code)": "type_code",
+    "EstablishmentTypeGroup (code)": "group_code",
+    "EstablishmentStatus (name)": "status",
+    "CloseDate": "close_date",
+    "PhaseOfEducation (name)": "phase",
+    "UKPRN": "ukprn",
+}
 LINKS = {"URN": "urn", "LinkURN": "link_urn", "LinkType": "link_type", "LinkEstablishedDate": "established"}
 #: At most this many rows are named in one reason; the count says how many more.
 NAMED = 5

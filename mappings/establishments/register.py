@@ -66,9 +66,11 @@ def store(session: Session, extract: Extract, links: pl.DataFrame | None, links_
         session.execute(delete(EstablishmentLink))
         for batch in _batches(links.select("urn", "link_urn", "link_type", "established").to_dicts()):
             session.execute(insert(EstablishmentLink), batch)
-    kept_links = (links_name, links.height) if links is not None else (
-        (previous.links_file_name, previous.links) if previous is not None else ("", 0)
-    )  # fmt: skip
+    kept_links = (
+        (links_name, links.height)
+        if links is not None
+        else ((previous.links_file_name, previous.links) if previous is not None else ("", 0))
+    )
     load = RegisterLoad(
         published=extract.published,
         loaded_at=datetime.now(UTC),
