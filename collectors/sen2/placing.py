@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from mappings.establishments.models import RegisterLoad
 from mappings.establishments.placement import SPLIT_BY_UNIT, type_columns
-from mappings.establishments.register import by_ukprn, held, look_up
+from mappings.establishments.register import by_ukprn, held, look_up_frame
 
 #: The setting codes SEN2 decides a place by itself (item 5.7c; 4.7c has the first five and EYP).
 SETTINGS = {
@@ -70,15 +70,13 @@ def register_for(engine: Engine, urns: Iterable[str | None], ukprns: Iterable[st
         load = held(session)
         if load is None:
             return None
-        found = look_up(session, _urns(urns), on)
+        found = look_up_frame(session, _urns(urns), on)
         providers = by_ukprn(session, {u.strip() for u in ukprns if u is not None and u.strip()})
-    by_urn = pl.DataFrame(
-        {
-            "urn": [f.asked for f in found.values()],
-            "r_place": [columns[f.type_code].column for f in found.values()],
-            "r_phase": [f.phase or None for f in found.values()],
-        },
-        schema={"urn": pl.Int64, "r_place": pl.String, "r_phase": pl.String},
+    places = {code: c.column for code, c in columns.items()}
+    by_urn = found.select(
+        urn=pl.col("asked"),
+        r_place=pl.col("type_code").replace_strict(places, return_dtype=pl.String),
+        r_phase=pl.when(pl.col("phase") == "").then(None).otherwise(pl.col("phase")),
     )
     by_ukprn_frame = pl.DataFrame(
         {"ukprn": list(providers), "k_place": [columns[e.type_code].column for e in providers.values()]},
