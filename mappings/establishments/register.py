@@ -99,8 +99,9 @@ _ROWS = {"urn": pl.Int64, "type_code": pl.Int64, "phase": pl.String, "status": p
 _LINKS = {"at": pl.Int64, "next": pl.Int64}
 _ANSWER = {"asked": pl.Int64, "urn": pl.Int64, "type_code": pl.Int64, "phase": pl.String, "followed": pl.Boolean}
 #: The register held, read whole once per load and kept (the newest load only): a file's thousands of URNs are
-#: then joined in memory rather than asked of the store. A new load has a new id, so nothing stale is ever served.
-_READ: dict[int, tuple[pl.DataFrame, pl.DataFrame]] = {}
+#: then joined in memory rather than asked of the store. Kept by the store and the load (its id, digest and time),
+#: so a new load, or another store, is never answered from it.
+_READ: dict[tuple[str, int, str, str], tuple[pl.DataFrame, pl.DataFrame]] = {}
 _READ_LOCK = threading.Lock()
 
 
@@ -110,11 +111,12 @@ def _frame(rows: Sequence[Sequence[object]], schema: Mapping[str, type[pl.DataTy
     return pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=dict(schema))
 
 
-def _read_whole(session: Session, load_id: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_whole(session: Session, load: RegisterLoad) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The register's establishments (the columns the lookups read) and its successor links, read whole and kept."""
+    key = (str(session.get_bind().url), load.id or 0, load.sha256, load.loaded_at.isoformat())
     with _READ_LOCK:
-        if load_id in _READ:
-            return _READ[load_id]
+        if key in _READ:
+            return _READ[key]
     connection = session.connection()
     establishments = connection.execute(select(*(col(getattr(Establishment, c)) for c in _ROWS))).all()
     links = connection.execute(
@@ -125,7 +127,7 @@ def _read_whole(session: Session, load_id: int) -> tuple[pl.DataFrame, pl.DataFr
     read = (_frame(establishments, _ROWS), _frame(links, _LINKS))
     with _READ_LOCK:
         _READ.clear()
-        _READ[load_id] = read
+        _READ[key] = read
     return read
 
 
@@ -141,9 +143,9 @@ def look_up_frame(session: Session, urns: Iterable[int], on: date) -> pl.DataFra
     asked = sorted(set(urns))
     empty = pl.DataFrame(schema=_ANSWER)
     load = held(session)
-    if load is None or load.id is None or not asked:
+    if load is None or not asked:
         return empty
-    known, successors = _read_whole(session, load.id)
+    known, successors = _read_whole(session, load)
     # Where GIAS gives several successors (a school split), none is followed: the closed school answers.
     single = successors.filter(pl.len().over("at") == 1)
     current = pl.DataFrame({"asked": asked, "at": asked}, schema={"asked": pl.Int64, "at": pl.Int64})
