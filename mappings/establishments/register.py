@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 import polars as pl
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlmodel import Session, col
 
 from mappings.establishments.gias import Extract
@@ -113,7 +113,9 @@ def _frame(rows: Sequence[Sequence[object]], schema: Mapping[str, type[pl.DataTy
 
 def _read_whole(session: Session, load: RegisterLoad) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The register's establishments (the columns the lookups read) and its successor links, read whole and kept."""
-    key = (str(session.get_bind().url), load.id or 0, load.sha256, load.loaded_at.isoformat())
+    bind = session.get_bind()
+    store = str(bind.url if isinstance(bind, Engine) else bind.engine.url)
+    key = (store, load.id or 0, load.sha256, load.loaded_at.isoformat())
     with _READ_LOCK:
         if key in _READ:
             return _READ[key]
