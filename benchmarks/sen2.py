@@ -151,9 +151,9 @@ def _tables(data: bytes, engine: Any) -> int:
     """DfE's twelve tables from the file as the service makes them when asked (parsed, read into its tables, each
     table made), typed by the register in ``engine`` (None: no register), read from the store afresh."""
     from collectors.sen2.measures import tables
+    from collectors.sen2.placing import placements_register
     from collectors.sen2.records import read_records
     from collectors.sen2.schema import parse
-    from collectors.sen2.service import placements_register
     from collectors.sen2.tables import render
     from mappings.establishments import register as held
 

@@ -26,6 +26,7 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors.sen2.records import Sen2Records
 from mappings.establishments.models import RegisterLoad
 from mappings.establishments.placement import SPLIT_BY_UNIT, type_columns
 from mappings.establishments.register import by_ukprn, held, look_up_frame
@@ -135,3 +136,14 @@ def unknown_note(frames: Iterable[pl.DataFrame], register: Register) -> str | No
         f"URN {shown}{more} not on {register.described()} (nor a successor of one on it): counted in "
         "placement_unknown ('Placement not recorded'), as DfE counts a placement it cannot place (a reading)"
     )
+
+
+def placements_register(engine: Engine, records: Sen2Records) -> Register | None:
+    """The register's answers for every URN and UKPRN the file places a child by, as at its census."""
+    frames = (
+        records.placements.rename({"urn": "u", "ukprn": "k"}),
+        records.requests.rename({"plan_urn": "u", "plan_ukprn": "k"}),
+    )
+    urns = {v for f in frames for v in f["u"].drop_nulls().to_list()}
+    ukprns = {v for f in frames for v in f["k"].drop_nulls().to_list()}
+    return register_for(engine, urns, ukprns, records.census)

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.sen2.measures import tables
-from collectors.sen2.placing import Register, register_for
+from collectors.sen2.placing import placements_register
 from collectors.sen2.receiving import kept_sen2, tree_of
 from collectors.sen2.records import Sen2Records, read_records
 from collectors.sen2.schema import survey_of
@@ -62,17 +62,6 @@ def read_kept(engine: Engine, settings: Settings, agency_code: str, collection_y
         ((_, path),) = kept_files(engine, settings, found, Path(work))
         tree = tree_of(path.read_bytes(), max_bytes=settings.max_upload_bytes)
     return read_records(tree, survey), found.id
-
-
-def placements_register(engine: Engine, records: Sen2Records) -> Register | None:
-    """The register's answers for every URN and UKPRN the file places a child by, as at its census."""
-    frames = (
-        records.placements.rename({"urn": "u", "ukprn": "k"}),
-        records.requests.rename({"plan_urn": "u", "plan_ukprn": "k"}),
-    )
-    urns = {v for f in frames for v in f["u"].drop_nulls().to_list()}
-    ukprns = {v for f in frames for v in f["k"].drop_nulls().to_list()}
-    return register_for(engine, urns, ukprns, records.census)
 
 
 def make_tables(

@@ -36,9 +36,9 @@ from sqlalchemy import Engine
 
 from collectors.sen2.breakdowns import GROUPS, PLACE_ROWS, ethnicity_labels, inferred_codes
 from collectors.sen2.measures import tables
+from collectors.sen2.placing import placements_register
 from collectors.sen2.records import read_records
 from collectors.sen2.schema import parse
-from collectors.sen2.service import placements_register
 from collectors.sen2.tables import layout, render
 from mappings.establishments.service import load_register
 from onereturn.settings import Settings
