@@ -117,7 +117,9 @@ class BodyGuard:
         headers = dict(scope["headers"])
         path = scope["path"].rstrip("/")
         limit, setting = self.larger.get(path, (self.limit, "ONERETURN_MAX_UPLOAD_BYTES"))
-        if path in UPLOAD_PATHS or path in self.larger:
+        # A page's visitor is known by the session's cookie, which the page itself checks: only the API's paths carry
+        # the key this checks first.
+        if path in UPLOAD_PATHS or (path in self.larger and path.startswith("/api/")):
             raw_key = headers.get(b"x-api-key")
             key = raw_key.decode("latin-1") if raw_key is not None else None
             try:

@@ -18,6 +18,7 @@ from api.web import (
     record_files,
     records,
     regulator,
+    send,
     signoffs,
 )
 from api.web.render import STATIC
@@ -40,5 +41,6 @@ def install(app: FastAPI) -> None:
         regulator,
         admin,
         published,
+        send,
     ):
         app.include_router(module.router)
