@@ -36,6 +36,7 @@ from mappings.calendar import (
 from mappings.models import Return
 from mappings.signoff.standing import SignoffStanding, signoff_standing
 from onereturn import jobs, outbox
+from onereturn.errors import OneReturnError
 from onereturn.jobs import job, log, once, shut_down
 from onereturn.locks import LOCK_KEY as LOCK_KEY  # named here too: the lock standbys and tests look for
 from onereturn.locks import Keeper, SchedulerLock, acquire_lock
@@ -248,6 +249,20 @@ def job_published_fetch() -> None:
 
 
 @job
+def job_establishments_fetch() -> None:
+    """Download GIAS's newest register of establishments and load it (on when the operator turns it on)."""
+    from mappings.establishments.fetch import fetch_register
+
+    try:
+        outcome = fetch_register(jobs.engine(), jobs.settings(), stop=jobs.STOP)
+    except OneReturnError as exc:
+        log.warning("register of establishments not downloaded, the register held is unchanged: %s", exc.message)
+        return
+    if not outcome.loaded:
+        log.info("register of establishments already the newest GIAS has (%s)", outcome.url)
+
+
+@job
 def job_ssd_read(agency_code: str) -> None:
     """Read a council's SSD from its own database and take it as an uploaded extract is (a failure is recorded)."""
     from collectors.ssd.database import scheduled_read
@@ -406,6 +421,8 @@ def reconcile(scheduler: Any, engine: Engine, now: datetime) -> dict[str, int]:
     periodic = periodic_jobs(jobs.settings())
     if jobs.settings().published_fetch:
         periodic["published-fetch"] = (job_published_fetch, jobs.settings().published_fetch_hours * 3600)
+    if jobs.settings().establishments_fetch:
+        periodic["establishments-fetch"] = (job_establishments_fetch, jobs.settings().establishments_fetch_hours * 3600)
     for name, (func, seconds) in periodic.items():
         # Building holds the interpreter lock for long stretches (writing a workbook cell by cell): in a
         # process of its own it never keeps the API's requests waiting for the lock.

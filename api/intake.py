@@ -43,9 +43,9 @@ class BodyTooLarge(HTTPException):
     """The request body passed the limit while it was streaming."""
 
 
-def _message(received: int, limit: int, declared: bool) -> str:
+def _message(received: int, limit: int, declared: bool, setting: str = "ONERETURN_MAX_UPLOAD_BYTES") -> str:
     said = "is" if declared else "passed"
-    return f"The upload {said} {received:,} bytes; the limit is {limit:,} (ONERETURN_MAX_UPLOAD_BYTES)"
+    return f"The upload {said} {received:,} bytes; the limit is {limit:,} ({setting})"
 
 
 async def _reply(
@@ -101,10 +101,13 @@ def _routed(scope: Scope) -> Scope:
 class BodyGuard:
     """ASGI middleware: key before body on upload routes; the byte limit enforced while the body streams."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, tuple[int, str]] | None = None) -> None:
         self.app = app
         self.limit = limit
         self.cap = limit + ENVELOPE
+        #: Paths that take a larger file than an upload of figures (GIAS's register, about 60 MB): their limit and
+        #: the setting that sets it.
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the key and the declared length, then pass the request on with a counting receive."""
@@ -112,7 +115,11 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if scope["path"].rstrip("/") in UPLOAD_PATHS:
+        path = scope["path"].rstrip("/")
+        limit, setting = self.larger.get(path, (self.limit, "ONERETURN_MAX_UPLOAD_BYTES"))
+        # A page's visitor is known by the session's cookie, which the page itself checks: only the API's paths carry
+        # the key this checks first.
+        if path in UPLOAD_PATHS or (path in self.larger and path.startswith("/api/")):
             raw_key = headers.get(b"x-api-key")
             key = raw_key.decode("latin-1") if raw_key is not None else None
             try:
@@ -129,24 +136,25 @@ class BodyGuard:
                 await _reply(send, 503, message, kind, [], None, [(b"retry-after", wait)])
                 return
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.cap:
-            message = _message(int(length), self.limit, declared=True)
+        if length is not None and length.isdigit() and int(length) > limit + ENVELOPE:
+            message = _message(int(length), limit, declared=True, setting=setting)
             await _reply(send, 413, message, "payload_too_large", ["header", "content-length"], int(length))
             return
-        await self.app(scope, self._counting(receive), send)
+        await self.app(scope, self._counting(receive, limit, setting), send)
 
-    def _counting(self, receive: Receive) -> Receive:
+    def _counting(self, receive: Receive, limit: int, setting: str) -> Receive:
         received = 0
+        cap = limit + ENVELOPE
 
         async def counted() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.cap:
+                if received > cap:
                     # Raised inside the body parser, which closes (and so deletes) what it spooled so far;
                     # FastAPI passes an HTTPException through to the error handlers unchanged.
-                    raise BodyTooLarge(413, _message(received, self.limit, declared=False))
+                    raise BodyTooLarge(413, _message(received, limit, declared=False, setting=setting))
             return message
 
         return counted

@@ -18,6 +18,7 @@ from api.errors import install_error_handlers
 from api.hygiene import Hygiene
 from api.intake import BodyGuard
 from api.openapi import install_openapi
+from api.register_upload import REGISTER_UPLOADS
 from api.routes import (
     admin,
     agencies,
@@ -26,6 +27,7 @@ from api.routes import (
     catalogue,
     compare,
     csc_api,
+    establishments,
     exports,
     figures,
     groups,
@@ -121,7 +123,10 @@ def create_app(
     install_error_handlers(app)
     app.state.key_throttle = KeyThrottle()
     capacity.install(app, settings, web.shared.unavailable_page_for)
-    app.add_middleware(BodyGuard, limit=settings.max_upload_bytes)
+    register = dict.fromkeys(
+        REGISTER_UPLOADS, (settings.establishments_max_bytes, "ONERETURN_ESTABLISHMENTS_MAX_BYTES")
+    )
+    app.add_middleware(BodyGuard, limit=settings.max_upload_bytes, larger=register)
     _install_routes(app)
     return app
 
@@ -177,6 +182,7 @@ def _install_routes(app: FastAPI) -> None:
     app.include_router(annex_a.router)
     app.include_router(record_files.router)
     app.include_router(sen2.router)
+    app.include_router(establishments.router)
     app.include_router(csc_api.router)
     app.include_router(groups.router)
     app.include_router(regions.router)

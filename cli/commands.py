@@ -14,6 +14,7 @@ from rich.table import Table
 from cli.admin import agencies_app, audit_command, keys_app, signoffs_app
 from cli.admin import record as record_cli
 from cli.catalogue import catalogue_app
+from cli.establishments import add_establishments_commands
 from cli.kept import add_kept_commands
 from cli.published import add_published_commands
 from cli.records import add_records_commands
@@ -40,6 +41,7 @@ add_records_commands(app)
 add_kept_commands(db_app)
 add_published_commands(app)
 add_regions_commands(app)
+add_establishments_commands(app)
 
 
 @app.command()

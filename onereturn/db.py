@@ -42,6 +42,7 @@ MODEL_MODULES = (
     "indicators.models",
     "indicators.store.models",
     "mappings.models",
+    "mappings.establishments.models",
     "exports.models",
     "onereturn.outbox",
     "onereturn.models",

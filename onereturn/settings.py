@@ -109,6 +109,25 @@ class Settings(BaseSettings):
         default=2.0, ge=0, description="The wait before the second try of a request; it doubles each try after."
     )
     published_fetch_timeout_seconds: float = Field(default=60, gt=0, description="How long one request may take.")
+    establishments_fetch: bool = Field(
+        default=False,
+        description="The scheduler downloads the day's register of establishments (GIAS's all-establishments extract "
+        "and its links file) and loads it; off until an operator whose deployment can reach GIAS turns it on.",
+    )
+    establishments_fetch_hours: float = Field(
+        default=24, gt=0, description="How often the scheduled download of GIAS's register runs, in hours."
+    )
+    establishments_url: str = Field(
+        default="https://ea-edubase-api-prod.azurewebsites.net/edubase/downloads/public/",
+        description="Where GIAS's daily files are (edubasealldataYYYYMMDD.csv and links_edubasealldataYYYYMMDD.csv "
+        "are added to it).",
+    )
+    establishments_max_bytes: int = Field(
+        default=150 * 1024 * 1024,
+        gt=0,
+        description="Largest register of establishments (or links file) loaded, in bytes; GIAS's extract is about "
+        "60 MB.",
+    )
     behind_tls: bool = Field(
         default=False,
         description="The service is reached only over HTTPS (through a proxy): send Strict-Transport-Security and "

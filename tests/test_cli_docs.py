@@ -44,6 +44,15 @@ def documented() -> list[str]:
 
 def _placeholder(name: str, before: str, command: str, tmp: Path) -> str:
     """A real value for a placeholder the table writes in capitals, by the option before it and the command."""
+    # The register of establishments: the made-up one the synthetic command writes first, then loads.
+    register = tmp / "establishments"
+    if "establishments" in command:
+        if before == "--out":
+            return str(register)
+        if before == "--links":
+            return str(register / "links_edubasealldata20250422.csv")
+        if name == "FILE":
+            return str(register / "edubasealldata20250422.csv")
     by_option = {
         "--agency": "notts_cyp",
         "--indicators": str(CHECKOUT / "indicators" / "catalogue"),
@@ -78,6 +87,8 @@ def _placeholder(name: str, before: str, command: str, tmp: Path) -> str:
         "--version": "as bundled",
         "--org": "E10000024",
         "--indicator": "cla.ceased_in_year",
+        "--rows": "50",
+        "--published": "2025-04-22",
     }
     if before in by_option:
         return by_option[before]

@@ -19,6 +19,7 @@ from api.web import (
     records,
     regions,
     regulator,
+    send,
     signoffs,
 )
 from api.web.render import STATIC
@@ -42,5 +43,6 @@ def install(app: FastAPI) -> None:
         regulator,
         admin,
         published,
+        send,
     ):
         app.include_router(module.router)

@@ -167,7 +167,11 @@ def nav_items(principal: Principal | None, current: str, *, annex_a: bool = Fals
             ("Submissions", "/submissions"),
             ("History", "/history"),
             ("Compare", "/compare"),
-            *([("Annex A", "/annex-a"), ("Record files", "/record-files"), ("Regions", "/consent")] if annex_a else []),
+            *(
+                [("Annex A", "/annex-a"), ("Record files", "/record-files"), ("SEND", "/send"), ("Regions", "/consent")]
+                if annex_a
+                else []
+            ),
             ("Glossary", "/glossary"),
         ]
     elif principal.kind == "officer":
@@ -180,6 +184,7 @@ def nav_items(principal: Principal | None, current: str, *, annex_a: bool = Fals
             ("Compare", "/compare"),
             ("Groups", "/officer/groups"),
             ("Published", "/officer/published"),
+            ("Establishments", "/officer/establishments"),
             ("Submissions", "/submissions"),
             ("Outbox", "/outbox"),
             ("Agencies", "/agencies"),

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from collectors.context import build_context
 from collectors.sen2.measures import tables
+from collectors.sen2.placing import Register, placements_register
 from collectors.sen2.receiving import POLICY
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import survey_of
@@ -35,17 +36,30 @@ FIGURES: dict[str, tuple[str, str]] = {
     "send.ehcp_issued_20_weeks": ("timeliness_20_week", "plans_issued_within_20_weeks"),
     "send.ehcp_issued_ex": ("timeliness_20_week", "plans_issued_den_ex"),
     "send.ehcp_issued_20_weeks_ex": ("timeliness_20_week", "plans_issued_20_weeks_ex"),
+    # Where children with plans are taught: each group of DfE's caseload columns, which need the register.
+    "send.ehcp_in_force_mainstream": ("caseload", "mainstream_total"),
+    "send.ehcp_in_force_special": ("caseload", "special_total"),
+    "send.ehcp_in_force_ap_pru": ("caseload", "ap_pru_total"),
+    "send.ehcp_in_force_fe": ("caseload", "fe_total"),
+    "send.ehcp_in_force_elsewhere": ("caseload", "ed_elsewhere"),
+    "send.ehcp_in_force_early_years": ("caseload", "nm_early_years"),
+    "send.ehcp_in_force_not_recorded": ("caseload", "placement_unknown"),
 }
+#: The figures that count where plans are taught: made only with a register (without one, a URN is placed nowhere).
+PLACED = frozenset(i for i in FIGURES if i.startswith("send.ehcp_in_force_"))
 NOTE = "derived from the council's SEN2 file by DfE's published definitions"
 
 
-def sen2_figures(records: Sen2Records, survey: int) -> dict[str, tuple[int, str]]:
+def sen2_figures(records: Sen2Records, survey: int, register: Register | None = None) -> dict[str, tuple[int, str]]:
     """Each figure of the file: its value and its period (the calendar year before the census, ``CY2024``, or the
-    academic year holding it, ``AY2024-25``, as DfE's table counts it)."""
-    every = tables(records, survey)
+    academic year holding it, ``AY2024-25``, as DfE's table counts it). Without ``register`` (none is loaded) a
+    placement by URN or UKPRN is placed nowhere, so no figure of where plans are taught is given."""
+    every = tables(records, survey, register)
     out: dict[str, tuple[int, str]] = {}
     for indicator, (name, column) in FIGURES.items():
         table, units = every[name]
+        if indicator in PLACED and register is None:
+            continue
         counted = units.with_columns(table.counts[column].fill_null(False).cast(pl.Int64).alias("_counted"))
         period = f"AY{survey - 1}-{survey % 100:02d}" if table.academic else f"CY{survey - 1}"
         out[indicator] = (int(counted["_counted"].sum()), period)
@@ -57,7 +71,7 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     checked as any upload's; None (nothing stored, the upload left as it was) when the council is the designated
     source of none of them or every one is refused."""
     assert submission.id is not None
-    figures = sen2_figures(records, survey_of(submission.collection_year or ""))
+    figures = sen2_figures(records, survey_of(submission.collection_year or ""), placements_register(engine, records))
     with Session(engine) as session:
         councils = councils_of(session, submission.agency_code)
         ctx = build_context(session, submission.agency_code)

@@ -3,9 +3,10 @@ council's newest SEN2 file, with "Known to children's social care?" and "Which c
 the disability the CIN census records) from its kept CIN census and SSDA903 records open at the date.
 
 The columns are the list's, as Data to Insight's Annex A SEND validator reads them (its fake workbook's ``List_1``
-headings, MIT). Each column SEN2 holds is filled; those it does not (the establishment's phase, which needs the
-register of establishments; suspensions, exclusions, absence and pupil premium, which are the school census's) are
-left blank and named in the notes. Nothing is kept; no value is logged or put in an error.
+headings, MIT). Each column SEN2 holds is filled, and the establishments' phases from the register of
+establishments (GIAS) where one is loaded; those no record holds (suspensions, exclusions, absence and pupil
+premium, which are the school census's) are left blank and named in the notes. Nothing is kept; no value is logged
+or put in an error.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from sqlmodel import Session, select
 from collectors.annex_a.build import newest_sources, read_sources
 from collectors.door import kept_where
 from collectors.sen2.list1_rules import check_list1
+from collectors.sen2.placing import Register, register_for
 from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE, kept_sen2
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import SURVEYS, year_text
 from collectors.sen2.service import READ_SECONDS, census_date, read_key, read_submission
 from indicators.store.models import Submission
+from mappings.establishments.register import held as held_register
 from onereturn.errors import NotFound
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
@@ -45,12 +48,17 @@ COLUMNS = (
 #: Columns no record the service keeps holds, and why.
 NOT_HELD = {
     "Date updated EHC plan issued": "SEN2 records a plan's first issue (item 4.1), not the date of an amended plan",
-    "Main education establishment – phase": "needs the register of establishments (GIAS) by URN",
-    "Subsidiary education establishment – phase (dual registration)": "needs the register of establishments (GIAS)",
     "Suspensions": "the school census's, which the service does not hold",
     "Permanent exclusions": "the school census's, which the service does not hold",
     "Absence": "the school census's, which the service does not hold",
     "Pupil Premium": "the school census's, which the service does not hold",
+}
+#: The phase columns, filled from the register of establishments when one is loaded.
+PHASES = {
+    "Main education establishment – phase": "needs the register of establishments (GIAS) by URN, and none is loaded",
+    "Subsidiary education establishment – phase (dual registration)": (
+        "needs the register of establishments (GIAS) by URN, and none is loaded"
+    ),
 }
 LOOKED_AFTER, PROTECTION, IN_NEED = "Looked after children", "Child protection", "Children in need"
 
@@ -101,9 +109,22 @@ def plans_at(r: Sen2Records, on: date) -> pl.DataFrame:
         .unique("request", keep="last")
         .select("request", "urn", "setting")
     )
+    # Reading: the dual registration is the secondary placement (rank 2, item 5.7d) open at the date with a URN.
+    dual = (
+        r.placements.filter(
+            (pl.col("rank") == "2")
+            & pl.col("urn").is_not_null()
+            & (pl.col("entered").is_null() | (pl.col("entered") <= on))
+            & (pl.col("left").is_null() | (pl.col("left") > on))
+        )
+        .sort("entered", nulls_last=False)
+        .unique("request", keep="last")
+        .select("request", dual_urn="urn")
+    )
     need = r.needs.filter(pl.col("rank") == "1").unique("request", keep="first").select("request", need="type")
     return (
         plans.join(placed, on="request", how="left")
+        .join(dual, on="request", how="left")
         .join(need, on="request", how="left")
         .join(r.persons, on="child", how="left")
         .sort("child", "request")
@@ -167,10 +188,13 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
     with Session(engine) as session:
         sources = newest_sources(session, agency_code, on)
         read_from = [session.get(Submission, s.submission_id) for s in sources]
+        # The schools' phases are the register's: a list built under one load is not another's.
+        loaded = held_register(session)
     key = (
         read_key(engine, settings, found),
         tuple((s.id, s.content_hash, s.raw_path) for s in read_from if s is not None),
         on,
+        loaded.id if loaded is not None else None,
     )
     now = time.monotonic()
     with _BUILT_LOCK:
@@ -182,8 +206,12 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
     with Session(engine) as session:
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
     read = read_submission(engine, settings, found)
-    built = assemble_list1(read.records, cin, ssda903, on)
+    urns = read.records.placements["urn"].drop_nulls().to_list()
+    register = register_for(engine, urns, [], on)
+    built = assemble_list1(read.records, cin, ssda903, on, register)
     built.sources = [f"SEN2 {found.collection_year} (upload {read.submission_id})", *(s.describe() for s in sources)]
+    if register is not None:
+        built.sources.append(register.described())
     if not sources:
         built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
     findings = check_list1(built.rows, on)
@@ -196,11 +224,38 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
     return built, findings
 
 
+def _phases(plans: pl.DataFrame, register: Register | None) -> tuple[pl.DataFrame, list[str]]:
+    """The plans with each placement's phase as GIAS names it (``phase``, ``dual_phase``), and what the notes say.
+    Reading: a school closed by the date has its successor's phase (``mappings/establishments/register.py``)."""
+    if register is None:
+        blank = plans.with_columns(phase=pl.lit(None, pl.String), dual_phase=pl.lit(None, pl.String))
+        return blank, [f"{column}: left blank, {why}" for column, why in PHASES.items()]
+    phases = register.by_urn.select("urn", "r_phase")
+    out = plans
+    for column, into in (("urn", "phase"), ("dual_urn", "dual_phase")):
+        key = pl.col(column).str.strip_chars().cast(pl.Int64, strict=False).alias(f"_{column}")
+        out = (
+            out.with_columns(key)
+            .join(phases.rename({"r_phase": into}), left_on=f"_{column}", right_on="urn", how="left")
+            .drop(f"_{column}")
+        )
+    unknown = out.filter(pl.col("urn").is_not_null() & pl.col("phase").is_null()).height
+    notes = [f"Phases from {register.described()}"]
+    if unknown:
+        notes.append(f"Main education establishment – phase: {unknown} URN(s) not on the register, left blank")
+    return out, notes
+
+
 def assemble_list1(
-    records: Sen2Records, cin: dict[str, pl.DataFrame] | None, ssda903: dict[str, pl.DataFrame] | None, on: date
+    records: Sen2Records,
+    cin: dict[str, pl.DataFrame] | None,
+    ssda903: dict[str, pl.DataFrame] | None,
+    on: date,
+    register: Register | None = None,
 ) -> List1:
-    """List 1 from the SEN2 records and the CIN census and SSDA903 tables read (each None when not kept)."""
-    plans = plans_at(records, on)
+    """List 1 from the SEN2 records and the CIN census and SSDA903 tables read (each None when not kept), the
+    establishments' phases from ``register`` (None: none is loaded)."""
+    plans, phase_notes = _phases(plans_at(records, on), register)
     care = social_care(cin, ssda903, on)
     joined = plans.with_columns(key=pl.col("upn").str.to_uppercase()).join(
         care, left_on="key", right_on="upn", how="left"
@@ -223,8 +278,8 @@ def assemble_list1(
         pl.coalesce("last_review", "meeting").alias("Date EHC plan last reviewed"),
         pl.col("need").alias("SEN primary need"),
         pl.col("urn").alias("Main education establishment – URN"),
-        pl.lit(None, pl.String).alias("Main education establishment – phase"),
-        pl.lit(None, pl.String).alias("Subsidiary education establishment – phase (dual registration)"),
+        pl.col("phase").alias("Main education establishment – phase"),
+        pl.col("dual_phase").alias("Subsidiary education establishment – phase (dual registration)"),
         pl.when(pl.col("setting") == "EHE")
         .then(pl.lit("Yes"))
         .otherwise(pl.lit("No"))
@@ -240,4 +295,5 @@ def assemble_list1(
         pl.col("team").alias("Which children's social care team?"),
         pl.col("disability").alias("Does the child or young person have a disability?"),
     )
-    return List1(on, rows, [], [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()])
+    notes = [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()]
+    return List1(on, rows, [], notes + phase_notes)

@@ -13,9 +13,11 @@ from sqlmodel import Session
 
 from collectors.annex_a.build import newest_sources, read_sources, written
 from collectors.sen2.list1 import COLUMNS, NOT_HELD, assemble_list1, newest_sen2
+from collectors.sen2.placing import register_for
 from collectors.sen2.service import read_submission
 from indicators.store.models import Submission
 from mappings.child_level import List1Cells
+from mappings.establishments.register import held as held_register
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
 
@@ -26,6 +28,8 @@ FROM_CARE_RECORDS = (
     "Does the child or young person have a disability?",
 )
 KNOWN = FROM_CARE_RECORDS[0]
+#: The columns the SEN2 file fills, the two phases among them: the file's URN typed by the register of establishments
+#: (blank, so the council's to key, where no register is loaded or the URN is not on it).
 FROM_SEN2 = tuple(c for c in COLUMNS if c not in NOT_HELD and c not in FROM_CARE_RECORDS)
 
 #: Counts by the council, the date and the uploads read (by content, as Annex A's): a new upload or a purge changes
@@ -58,10 +62,13 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
     with Session(engine) as session:
         sources = newest_sources(session, agency_code, on)
         read = [found, *(session.get(Submission, s.submission_id) for s in sources)]
+        # The phases are the register's: a count made under one load of it is not another's.
+        loaded = held_register(session)
         key = (
             agency_code,
             on,
             tuple(None if s is None else (s.content_hash, s.mode, s.collection_year, s.received_at) for s in read),
+            loaded.id if loaded is not None else None,
         )
         with _CELLS_LOCK:
             if (held := _CELLS.get(key)) is not None:
@@ -69,7 +76,8 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
                 return held
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
     kept = read_submission(engine, settings, found)
-    rows = assemble_list1(kept.records, cin, ssda903, on).rows
+    register = register_for(engine, kept.records.placements["urn"].drop_nulls().to_list(), [], on)
+    rows = assemble_list1(kept.records, cin, ssda903, on, register).rows
     counted = counted_cells(rows, on, kept.items, care_read=cin is not None or ssda903 is not None)
     with _CELLS_LOCK:
         _CELLS[key] = counted

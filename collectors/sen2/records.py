@@ -24,9 +24,16 @@ _REQUEST_ITEMS = {
     "res": "ActivePlans/Res", "wbp": "ActivePlans/WBP",
 }  # fmt: skip
 #: The setting named in the plan as its primary placement (item 4.7, the PlanDetail of rank 1).
-_PLAN_DETAIL = {"plan_urn": "URN", "plan_ukprn": "UKPRN", "plan_setting": "SENSetting"}
+_PLAN_DETAIL = {
+    "plan_urn": "URN",
+    "plan_ukprn": "UKPRN",
+    "plan_setting": "SENSetting",
+    "plan_senunit": "SENunitIndicator",
+    "plan_rp": "ResourcedProvisionIndicator",
+}
 _PLACEMENT_ITEMS = {"urn": "URN", "ukprn": "UKPRN", "setting": "SENSetting", "rank": "PlacementRank",
-                    "entered": "EntryDate", "left": "LeavingDate", "res": "Res", "wbp": "WBP"}  # fmt: skip
+                    "entered": "EntryDate", "left": "LeavingDate", "res": "Res", "wbp": "WBP",
+                    "senunit": "SENunitIndicator", "rp": "ResourcedProvisionIndicator"}  # fmt: skip
 #: The modules a request may hold more than one of, read row by row (and a person's requests).
 _REPEATED = frozenset({"Requests", "PlacementDetail", "SENneed", "PlanDetail"})
 _PERSON_ITEMS = {"upn": "UPN", "uln": "UniqueLearnerNumber", "upn_unknown": "UPNunknown", "ethnicity": "Ethnicity"}

@@ -23,11 +23,13 @@ from sqlmodel import Session
 from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.sen2.measures import tables
+from collectors.sen2.placing import placements_register
 from collectors.sen2.receiving import kept_sen2
 from collectors.sen2.records import Sen2Records, census_in_kept_file, read_kept_file
 from collectors.sen2.schema import survey_of
 from collectors.sen2.tables import council_rows, layout, render
 from indicators.store.models import Submission
+from mappings.establishments.register import held
 from mappings.illustrative import councils_of
 from mappings.models import OrgUnit
 from onereturn.errors import InvalidInput, NotFound
@@ -180,18 +182,25 @@ def make_tables(
     with Session(engine) as session:
         identity = _identity(session, agency_code)
         found = kept_sen2(session, agency_code, collection_year)
+        # The register of establishments types each placement: tables made under one load are not another's.
+        register = held(session)
     if found is None or found.id is None:
         raise NotFound(f"{agency_code} has no SEN2 file kept for {collection_year}")
-    key = (*read_key(engine, settings, found), tuple(sorted(identity.items())))
+    key = (
+        *read_key(engine, settings, found),
+        tuple(sorted(identity.items())),
+        register.id if register is not None else None,
+    )
     with _READ_LOCK:
         made = _TABLES.get(key)
         if made is not None:
             _TABLES.move_to_end(key)
     if made is None:
         read = read_submission(engine, settings, found)
+        every = tables(read.records, survey, placements_register(engine, read.records))
         made = {
             table: Made(render(counted, units, identity, survey), counted.notes(), read.submission_id)
-            for table, (counted, units) in tables(read.records, survey).items()
+            for table, (counted, units) in every.items()
         }
         with _READ_LOCK:
             _TABLES[key] = made

@@ -2,11 +2,13 @@
 
 Each table has the columns, in the order, of DfE's 2025 release of *Education, health and care plans*
 (``collectors/sen2/dfe/columns.csv``, read from the release's CSVs; OGL v3, see ``dfe/SOURCE.md``) and the
-council's rows: the table's total, by sex and by age. What each figure counts is written beside it in
+council's rows: the table's total, by sex, age and ethnicity, and by the other topics DfE publishes for it (type of
+placement, years the plan has been in place, age when it started, years it was held: ``breakdowns.py``), each row
+labelled as DfE labels it and in DfE's order. What each figure counts is written beside it in
 ``collectors/sen2/measures.py``, citing DfE's data guidance for the release ([DG]); a choice the guidance leaves is
 marked ``Reading:`` there and listed in ``docs/send.md``. A column that needs what the service does not hold (the
-register of establishments that types a school by its URN, Get Information About Schools) is written ``x``
-("unavailable", DfE's own symbol, [DG] "File formats and conventions") and named in the table's notes.
+register of establishments, when none is loaded) is written ``x`` ("unavailable", DfE's own symbol, [DG] "File
+formats and conventions") and named in the table's notes.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from pathlib import Path
 
 import polars as pl
 
+from collectors.sen2.breakdowns import ETHNICITY_ROWS, Breakdown, dfe_order
+
 FOLDER = Path(__file__).with_name("dfe")
 #: The columns every table opens with, and what the council's row gives them.
 IDENTITY = ("time_period", "time_identifier", "geographic_level", "country_code", "country_name", "region_code",
             "region_name", "new_la_code", "old_la_code", "la_name", "breakdown_topic", "breakdown")  # fmt: skip
 UNAVAILABLE = "x"
-#: DfE's symbol for a figure that does not apply ([DG] "z - Not applicable"): a percentage of nothing.
-NOT_APPLICABLE = "z"
+#: What DfE writes for a percentage of nothing: "x", in every council row of its 2025 release where the denominator
+#: is 0 (never [DG]'s "z - Not applicable"; e.g. 93 of 93 such cells of timeliness_20_week.csv for 2024).
+NO_DENOMINATOR = "x"
 
 
 @cache
@@ -55,11 +60,9 @@ def age_label(style: str, age: int | None) -> str | None:
         return "Aged 2 and under" if age <= 2 else "Aged 20 and over" if age >= 20 else f"Aged {age}"
     if style == "age":
         return "age 2 and under" if age <= 2 else "age 20 and over" if age >= 20 else f"age {age}"
-    if style == "age3":
-        return "age 3 and under" if age <= 3 else "age 20 and over" if age >= 20 else f"age {age}"
     if style == "under 3":
         return "under 3" if age < 3 else f"age {age}"
-    return "age 15 and under" if age <= 15 else f"age {age}"
+    return "age 15 and under" if age <= 15 else "age 25 or over" if age >= 25 else f"age {age}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,12 @@ class Table:
     percents: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     #: Columns written as DfE writes them, with why (what the service does not hold), when they are not counted.
     fixed: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: The topics of rows beyond sex, age and ethnicity DfE publishes for the table.
+    breakdowns: tuple[Breakdown, ...] = ()
+    #: The age topic's row for a unit whose age is not known (DfE's "Age unknown", "Unknown" ...), or None.
+    age_unknown: str | None = None
+    #: What the table's notes say beyond the columns it cannot give (readings, establishments not found).
+    said: tuple[str, ...] = ()
 
     def period(self, survey: int) -> str:
         """The table's ``time_period`` for a January census: the calendar year before it, or the academic year."""
@@ -88,37 +97,53 @@ class Table:
         seen: dict[str, list[str]] = {}
         for column, (_, why) in self.fixed.items():
             seen.setdefault(why, []).append(column)
-        return [f"{', '.join(columns)}: {why}" for why, columns in seen.items()]
+        return [f"{', '.join(columns)}: {why}" for why, columns in seen.items()] + list(self.said)
 
 
 def _percent(numerator: int, denominator: int) -> str:
     if denominator == 0:
-        return NOT_APPLICABLE
+        return NO_DENOMINATOR
     # DfE's percentages are given to one decimal place, with no trailing zero (70, 18.5, 0).
     value = (Decimal(100 * numerator) / Decimal(denominator)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     return format(value.normalize(), "f")
 
 
+def _sex(value: object) -> tuple[str, ...]:
+    # Reading: a sex SEN2 gives neither M nor F (a 2023 file's GenderCurrent 0 or 9) is DfE's "Unknown".
+    return ({"F": "Female", "M": "Male"}.get(str(value), "Unknown"),)
+
+
+def _ages(table: Table) -> Breakdown:
+    def labels(value: object) -> tuple[str, ...]:
+        if value is None:
+            return (table.age_unknown,) if table.age_unknown else ()
+        return (age_label(table.age_style, int(str(value))) or "",)
+
+    return Breakdown(table.age_topic, "age", labels)
+
+
 def _rows(table: Table, units: pl.DataFrame) -> list[tuple[str, str, dict[str, int]]]:
-    """(topic, breakdown, the counts) for the total, each sex and each age, in DfE's order of topics."""
+    """(topic, breakdown, the counts) for the total and every row of each topic with a unit in it, in DfE's order."""
+    topics = [Breakdown("Sex", "sex", _sex), _ages(table), ETHNICITY_ROWS, *table.breakdowns]
+    topics = [b for b in topics if b.column in units.columns]
+    names = list(table.counts)
     counted = units.select(
-        pl.col("sex"),
-        pl.col("age"),
+        *dict.fromkeys(b.column for b in topics),
         *(expr.fill_null(False).cast(pl.Int64).alias(c) for c, expr in table.counts.items()),
     )
-    names = list(table.counts)
     out = [(table.all_topic, table.all_topic, {c: int(counted[c].sum()) for c in names})]
-    for topic, column, labels in (("Sex", "sex", {"F": "Female", "M": "Male"}), (table.age_topic, "age", None)):
-        grouped = counted.drop_nulls(column).group_by(column).agg(pl.col(names).sum())
-        # Several ages share one label ("Aged 20 and over"): each is added into it, whatever order the groups come in.
+    for b in topics:
+        grouped = counted.group_by(b.column).agg(pl.col(names).sum())
+        # Several values share one label ("Aged 20 and over"), and a place counts in its group's total row too: each
+        # is added into every row it belongs to, whatever order the groups come in.
         merged: dict[str, dict[str, int]] = {}
-        for key, values in zip(grouped[column].to_list(), grouped.select(names).iter_rows(named=True), strict=True):
-            label = labels.get(str(key), str(key)) if labels else age_label(table.age_style, int(key)) or ""
-            into = merged.setdefault(label, dict.fromkeys(names, 0))
-            for c in names:
-                into[c] += int(values[c])
-        out += [(topic, label, merged[label]) for label in sorted(merged)]
-    return out
+        for key, values in zip(grouped[b.column].to_list(), grouped.select(names).iter_rows(named=True), strict=True):
+            for label in b.labels(key):
+                into = merged.setdefault(label, dict.fromkeys(names, 0))
+                for c in names:
+                    into[c] += int(values[c])
+        out += [(b.topic, label, counts) for label, counts in merged.items()]
+    return sorted(out, key=lambda row: dfe_order(row[0], row[1]))
 
 
 def render(table: Table, units: pl.DataFrame, identity: dict[str, str], survey: int) -> str:

@@ -374,6 +374,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audit"): rule("officer", Case(), Case(query={"action": "key"})),
     # Published figures: the officer's; the differences set a body's own figures beside a publisher's.
     ("GET", "/api/published/sources"): rule("officer"),
+    # The register of establishments: said to any key (it names schools, never a child); loaded by the officer.
+    ("GET", "/api/establishments"): rule("officer agency regulator"),
+    ("POST", "/api/establishments"): rule(
+        "officer", Case(file=("edubasealldata20250101.csv", b'"URN"\r\n"100001"\r\n'), owner="invalid")
+    ),
     ("GET", "/api/published/releases"): rule("officer", Case(), Case(query={"source": "ons_population_0_17"})),
     ("GET", "/api/published/differences"): rule("officer", Case(), Case(query={"org": "E10000024"})),
     ("POST", "/api/published/sources/{source_id}/releases"): rule(

@@ -93,3 +93,41 @@ def test_the_councils_figures_sit_beside_dfes_and_each_difference_names_table_fi
     assert requests["own_agency"] == "notts_cyp"
     assert found["send.ehcp_in_force"]["published_file"] == "caseload.csv"
     assert found["send.ehcp_in_force"]["period"] == "AY2024-25"
+
+
+#: Where plans are taught: DfE's caseload groups, read from the same total row as plans in force.
+PLACED = {
+    "send.ehcp_in_force_mainstream": ("mainstream_total", 2),
+    "send.ehcp_in_force_special": ("special_total", 1),
+    "send.ehcp_in_force_ap_pru": ("ap_pru_total", 0),
+    "send.ehcp_in_force_fe": ("fe_total", 2),
+    "send.ehcp_in_force_elsewhere": ("ed_elsewhere", 0),
+    "send.ehcp_in_force_early_years": ("nm_early_years", 0),
+    "send.ehcp_in_force_not_recorded": ("placement_unknown", 1),
+}
+
+
+def test_where_the_councils_plans_are_taught_sits_beside_dfes(
+    published_store: Engine, store_settings: Settings
+) -> None:
+    from mappings.establishments.service import load_register
+    from tests.collectors.sen2.test_sen2_breakdowns import hand_worked as placed_children
+    from tests.mappings.test_establishments import LINKS, NAME, links_file, register_file
+
+    load_register(published_store, Settings(), register_file(), NAME, links=links_file(), links_name=LINKS, by="test")
+    with client_on(store_settings, published_store) as client:
+        sent = client.post(
+            "/api/submissions",
+            headers=NOTTS,
+            data={"collection_year": "2024-25"},
+            files=[("files", ("sen2.xml", placed_children(), "application/xml"))],
+        )
+        assert sent.status_code == 201, sent.text
+        answer = client.get("/api/published/differences", headers=OFFICER, params={"org": "E10000024", "limit": 100})
+    found = {d["indicator_id"]: d for d in answer.json()["items"]}
+    for indicator, (column, ours) in PLACED.items():
+        dfe = _dfe_nottinghamshire("caseload.csv", column, "202425")
+        if ours != dfe:
+            assert (found[indicator]["own_value"], found[indicator]["published_value"]) == (ours, dfe), indicator
+            assert found[indicator]["published_file"] == "caseload.csv"
+    assert found["send.ehcp_in_force_mainstream"]["published_value"] > 1000

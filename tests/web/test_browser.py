@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ import httpx
 import openpyxl
 import pytest
 
+from cli.synthetic.gias import synthetic_register
 from tests.demo_store import serve_demo_copy
 from tests.live import stop
 from tests.signoffs import sign_off_over_http
@@ -320,13 +322,16 @@ PAGES = {
         "/keys",
         "/compare?org=E08000009&indicator=pop.resident_0_17",
         "/compare/flags?org=E10000024",
+        "/officer/establishments",
     ],
     REGULATOR: ["/regulator"],
+    # The SEND team's pages, on the made-up county's SEN2 file with a made-up register of establishments loaded.
+    COUNTY: ["/send?year=2024-25", "/send/2024-25/caseload", "/send/2024-25/sen_needs_all_plans"],
 }
 
 
 def _name(role: str | None, path: str) -> str:
-    who = {None: "public", AGENCY: "agency", OFFICER: "officer", REGULATOR: "regulator"}[role]
+    who = {None: "public", AGENCY: "agency", OFFICER: "officer", REGULATOR: "regulator", COUNTY: "county"}[role]
     slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
     return f"{who}-{slug}.png"
 
@@ -350,6 +355,10 @@ def test_every_page_passes_axe(browser: Browser, server: str, shots: Path) -> No
     )
     sent = httpx.post(server + "/api/submissions", headers={"X-API-Key": AGENCY}, files={"file": ("bad.csv", bad)})
     assert sent.status_code == 422, sent.text
+    extract, links = synthetic_register(1, 50_000, date(2025, 1, 10))
+    register = {"file": ("edubasealldata20250110.csv", extract), "links": ("links_edubasealldata20250110.csv", links)}
+    loaded = httpx.post(server + "/api/establishments", headers={"X-API-Key": OFFICER}, files=register, timeout=60)
+    assert loaded.status_code == 201, loaded.text
     hosts: set[str] = set()
     for role, paths in PAGES.items():
         visit = Visit(browser, server)

@@ -63,8 +63,9 @@ def test_list_1_and_the_sen2_file_are_counted_and_named_by_their_single_data_lis
     old = next(a for a in before["agencies"] if a["agency_code"] == RECORDS_AGENCY)
     county = next(a for a in answer.json()["agencies"] if a["agency_code"] == RECORDS_AGENCY)
     assert old["list1_cells"] == 0
-    # 21 columns a row: 11 SEN2 holds, 3 the CIN census and SSDA903 hold (known, team, disability), 7 none holds.
-    assert (len(COLUMNS), len(NOT_HELD)) == (21, 7)
+    # 21 columns a row: 13 the SEN2 file fills (its URNs' two phases through the register of establishments), 3 the
+    # CIN census and SSDA903 (known, team, disability), 5 no record the service keeps holds.
+    assert (len(COLUMNS), len(NOT_HELD)) == (21, 5)
     assert county["list1_cells"] == rows * 21
     # Cell by cell: a cell is filled from a source only where the list shows a value from it. The county keeps care
     # records, so each child's "known to children's social care?" is their answer; a team or a disability only
