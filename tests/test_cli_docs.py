@@ -26,8 +26,8 @@ CLI_DOC = CHECKOUT / "docs" / "cli.md"
 #: Long-running commands (the service, the scheduler) are started by the tests that serve them (test_deployment,
 #: test_scheduler); here their help is shown. ``db revision`` would write a migration into the checkout; ``published
 #: fetch`` asks the publishers' APIs over the network (tests/published fake them), ``records read-ssd`` a council's
-#: own SSD database (tests/collectors/ssd start one).
-HELP_ONLY = ("serve", "scheduler", "db revision", "published fetch", "records read-ssd")
+#: own SSD database (tests/collectors/ssd start one), ``establishments fetch`` GIAS over the network (tests/mappings fake it).
+HELP_ONLY = ("serve", "scheduler", "db revision", "published fetch", "records read-ssd", "establishments fetch")
 #: Run only as written with its options: uploading the demo and building every return takes half a minute a time.
 WITH_OPTIONS_ONLY = ("demo",)
 
