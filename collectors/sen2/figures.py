@@ -36,7 +36,6 @@ FIGURES: dict[str, tuple[str, str]] = {
     "send.ehcp_issued_ex": ("timeliness_20_week", "plans_issued_den_ex"),
     "send.ehcp_issued_20_weeks_ex": ("timeliness_20_week", "plans_issued_20_weeks_ex"),
 }
-NOTE = "derived from the council's SEN2 file by DfE's published definitions"
 
 
 def sen2_figures(records: Sen2Records, survey: int) -> dict[str, tuple[int, str]]:
@@ -64,8 +63,10 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     if len(councils) != 1:
         return None
     org = councils[0].org
+    # No note of the service's own: a figure a query holds (a change of more than half since the last, say) waits
+    # for the council's note, as a keyed figure does.
     rows = [
-        (indicator, org, period, "", float(value), None, None, "final", NOTE, n)
+        (indicator, org, period, "", float(value), None, None, "final", None, n)
         for n, (indicator, (value, period)) in enumerate(sorted(figures.items()), start=1)
         if indicator in ctx.agency_indicators
     ]
@@ -78,11 +79,19 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     said = submission.message
 
     def summary(stored: Stored) -> str:
+        held = (
+            f"; {stored.held} held by a query until the council explains it with a note (POST "
+            f"/api/submissions/{submission.id}/queries/ID)"
+            if stored.held
+            else ""
+        )
         return (
             f"{said}; {stored.accepted} figure(s) derived from it and stored as the council's ({stored.new} new, "
-            f"{stored.revised} revised, {stored.unchanged} unchanged)"
+            f"{stored.revised} revised, {stored.unchanged} unchanged){held}"
         )
 
-    # No row of the file holds a figure derived from it: its problems name the figure.
+    # No row of the file holds a figure derived from it: its problems name the figure. Its rows are its children,
+    # counted at the door, not the figures.
     problems = named_by_figure(result.problems, given)
-    return store_accepted(engine, submission, result, problems=problems, summary=summary)
+    children = {"rows_read": submission.rows_read, "rows_accepted": submission.rows_accepted}
+    return store_accepted(engine, submission, result, problems=problems, summary=summary, counts=children)
