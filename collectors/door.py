@@ -239,7 +239,8 @@ def enter(engine: Engine, entry: Entry) -> Entered:
         # of the same file sent several times at once, one is recorded and the others are its repeats.
         _one_at_a_time(session, entry)
         if (earlier := repeated(session, entry)) is not None:
-            session.rollback()
+            # Closing the session ends the transaction (and its lock) and leaves the earlier upload as it was read.
+            session.expunge(earlier)
             return Entered(earlier, duplicate=True)
         submission = head.new_submission(
             kind=entry.kind,

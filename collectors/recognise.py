@@ -93,7 +93,7 @@ class Seen:
         if self.kind == ZIP:
             inside = sorted({NAMES.get(k or "", "a file of no return") for k in self.members})
             return f"a ZIP holding {' and '.join(inside)}" if inside else "an empty ZIP"
-        return NAMES.get(self.kind or "", "none of them")
+        return NAMES.get(self.kind or "", "a file of no return")
 
 
 def xml_text(head: bytes) -> str | None:

@@ -93,5 +93,12 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     # No row of the file holds a figure derived from it: its problems name the figure. Its rows are its children,
     # counted at the door, not the figures.
     problems = named_by_figure(result.problems, given)
-    children = {"rows_read": submission.rows_read, "rows_accepted": submission.rows_accepted}
-    return store_accepted(engine, submission, result, problems=problems, summary=summary, counts=children)
+    counts = {
+        "rows_read": submission.rows_read,
+        "rows_accepted": submission.rows_accepted,
+        "error_count": result.error_count,
+        "warning_count": result.warning_count,
+        "query_count": result.query_count,
+        "information_count": result.information_count,
+    }
+    return store_accepted(engine, submission, result, problems=problems, summary=summary, counts=counts)
