@@ -48,8 +48,8 @@ OUT_OF_BOUNDS = {
                                ["Module 1: person", "child 1", "PersonBirthDate"]),
     "born before the year 1": (_BORN, b"<PersonBirthDate>-2016-09-16</PersonBirthDate>",
                                ["Module 1: person", "child 1", "PersonBirthDate"]),
-    "received in 1899": (b"<ReceivedDate>2024-03-01</ReceivedDate>", b"<ReceivedDate>1899-12-31</ReceivedDate>",
-                         ["Module 2: request", "child 1", "ReceivedDate"]),
+    "born in 1899": (_BORN, b"<PersonBirthDate>1899-12-31</PersonBirthDate>",
+                     ["Module 1: person", "child 1", "PersonBirthDate"]),
 }  # fmt: skip
 
 
@@ -119,18 +119,22 @@ def test_a_file_whose_header_names_another_council_is_refused_with_nothing_kept(
 
 
 def test_an_earlier_file_sent_again_after_a_later_one_is_put_back_in_force(store_client: TestClient) -> None:
-    earlier, later = made_up(), sen2_xml([person("C123456789012", date(2014, 1, 2))])
-    first = _post(store_client, earlier).json()["id"]
-    assert _post(store_client, later).status_code == 201
-    again = _post(store_client, earlier)
+    """Lewisham stores no figure from its SEN2 file, so no later upload stores one: the later file in force is what
+    makes the earlier one sent again a new upload."""
+    lewisham = b"<LEA>209</LEA>"
+    earlier = made_up().replace(b"<LEA>891</LEA>", lewisham)
+    later = sen2_xml([person("C123456789012", date(2014, 1, 2))], lea="209")
+    first = _post(store_client, earlier, LEWISHAM).json()["id"]
+    assert _post(store_client, later, LEWISHAM).status_code == 201
+    again = _post(store_client, earlier, LEWISHAM)
     assert again.status_code == 201, again.text
     assert again.json()["id"] > first
     with Session(store_client.app.state.engine) as session:  # type: ignore[attr-defined]
-        newest = kept_sen2(session, "notts_cyp", "2024-25")
+        newest = kept_sen2(session, "lewisham_council", "2024-25")
     assert newest is not None
     assert newest.id == again.json()["id"]
     # While it is the one in force, sending it once more repeats it.
-    assert _post(store_client, earlier).status_code == 200
+    assert _post(store_client, earlier, LEWISHAM).status_code == 200
 
 
 def test_one_file_sent_three_times_at_once_is_one_upload(store: Engine, tmp_path: Path) -> None:
