@@ -232,7 +232,10 @@ def refusal(seen: list[content.Seen]) -> InvalidInput:
         return InvalidInput(f"No file was sent. {RECORD_LEVEL}; nothing was kept")
     alone = [one for one in seen if one.kinds & {content.SEN2, content.CIN, content.XML_903, content.SSD}]
     if len(seen) > 1 and alone:
-        said = f"{len(seen)} files were sent together, and {alone[0].name!r} is {alone[0].described()}, sent alone"
+        said = (
+            f"{len(seen)} files were sent together, and {alone[0].name!r} is {alone[0].described()}, which is sent "
+            "alone"
+        )
     elif len(seen) == 1 and seen[0].kind == content.ZIP and content.SEN2 in seen[0].members:
         said = f"{seen[0].name!r} is a ZIP holding a SEN2 survey file: send the SEN2 XML itself"
     else:

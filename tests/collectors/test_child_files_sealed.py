@@ -149,7 +149,7 @@ def test_every_child_file_by_every_way_is_refused_or_sealed_and_none_is_kept_in_
         ([("a.xml", b"")], "'a.xml' is empty"),
         ([("a.csv", b"x,y\n1,2\n")], "'a.csv' is a file of no return"),
         ([("a.xml", made_up()), ("b.xml", made_up())], "2 files were sent together"),
-        ([("a.xml", made_up()), ("h.csv", PASSING[1].read_bytes())], "sent alone"),
+        ([("a.xml", made_up()), ("h.csv", PASSING[1].read_bytes())], "which is sent alone"),
         ([("s.zip", _zip({"s.xml": made_up()}))], "send the SEN2 XML itself"),
     ],
     ids=["empty", "of no return", "two SEN2", "SEN2 and a table", "SEN2 in a ZIP"],
