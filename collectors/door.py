@@ -175,7 +175,11 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
     if earlier is not None and key.by_year and _overtaken(session, earlier, key):
         # A later file of the same return and year is in force: sending the earlier again puts it back in force.
         return None
-    return earlier if earlier is not None else _in_progress(session, entry, where)
+    if earlier is None and key.by_year:
+        # A council's file taken in at the door or left to a worker: the same file sent meanwhile is that upload. (A
+        # file of figures is answered with its own outcome, so one sent again meanwhile is read as its own.)
+        return _in_progress(session, entry, where)
+    return earlier
 
 
 def _overtaken(session: Session, earlier: Submission, key: Repeat) -> bool:

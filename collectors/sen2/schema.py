@@ -210,7 +210,6 @@ def schema_problems(tree: etree._ElementTree, survey: int) -> list[Problem]:
 #: The years the service handles in a date (as its API's dates, docs/api.md): a valid ``xs:date`` may be any year,
 #: 10000 or -2016 among them, which no child's record holds and no table or list can be worked out from.
 YEARS = (1900, 2999)
-_YEAR_FIRST = re.compile(r"([0-9]{4})(?:-[0-9]{2}-[0-9]{2}(?:T[0-9:.]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _DATED = ("xs:date", "xs:dateTime", "xs:gYear")
 
 
@@ -223,22 +222,21 @@ def dated_items(survey: int) -> frozenset[str]:
     )
 
 
+#: A year of four ASCII digits in ``YEARS``, then a date, a time or a zone as the item's type writes them.
+_WITHIN = re.compile(r"(?:19|2[0-9])[0-9]{2}(?:-[0-9]{2}-[0-9]{2}(?:T[0-9:.]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+
+
 def bounds_problems(tree: etree._ElementTree, survey: int) -> list[Problem]:
     """Every date, date and time or year outside the years the service handles (or not written in ASCII digits, as
     a schema's type may allow), by module, child and item, never quoting it."""
     low, high = YEARS
-    problems = []
-    for element in tree.iter(*dated_items(survey)):
-        text = (element.text or "").strip()
-        if not text:
-            continue  # an empty item is the schema's finding
-        matched = _YEAR_FIRST.fullmatch(text)
-        if matched is None or not low <= int(matched[1]) <= high:
-            module, child, item = where(tree.getpath(element))
-            problems.append(
-                Problem(module, child, item, f"outside the years {low} to {high}, which the service handles", "bounds")
-            )
-    return problems
+    said = f"outside the years {low} to {high}, which the service handles"
+    within = _WITHIN.fullmatch
+    return [
+        Problem(*where(tree.getpath(element)), said, "bounds")
+        for element in tree.iter(*dated_items(survey))
+        if element.text is not None and element.text.strip() and within(element.text.strip()) is None
+    ]
 
 
 def other_survey(tree: etree._ElementTree, survey: int) -> int | None:
