@@ -209,8 +209,9 @@ async def _records_upload(
     sub = received.submission
     assert sub is not None
     assert sub.id is not None
-    if received.duplicate or sub.status == "accepted":
-        # A repeat, or a file checked whole at the door and kept at once (a SEN2 file): nothing left to run.
+    if received.duplicate or sub.status != "received":
+        # A repeat, or a file checked whole at the door and kept at once (a SEN2 file, its figures stored or held by
+        # a query): nothing left to run.
         with Session(request.app.state.engine) as session:
             _, report = await anyio.to_thread.run_sync(_read_report, session, sub.id, received.duplicate)
         status = 200 if received.duplicate else 201

@@ -196,7 +196,9 @@ def collect(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary")] = False,
 ) -> None:
     """Upload one file of figures for an agency and print the validation report; exit 1 if rejected."""
-    from collectors.figures.service import Mode, submit
+    from collectors import ways_in
+    from collectors.figures.service import Mode
+    from collectors.spine import Outcome
     from onereturn import db
     from onereturn.settings import get_settings
 
@@ -205,16 +207,16 @@ def collect(
     settings = get_settings()
     engine = ready_engine()
     mode: Mode = "dry_run" if dry_run else "atomic" if atomic else "default"
-    outcome = submit(
-        engine,
-        settings,
-        agency_code=agency,
-        filename=file.name,
-        data=file.read_bytes(),
-        mode=mode,
-        submitted_by="cli",
-        sheet=sheet,
-    )
+    # Through the table of ways in, as the API's upload: a child-level file is refused there, nothing kept.
+    upload: dict[str, object] = {
+        "agency_code": agency,
+        "filename": file.name,
+        "data": file.read_bytes(),
+        "mode": mode,
+        "submitted_by": "cli",
+        "sheet": sheet,
+    }
+    outcome: Outcome = ways_in.take(engine, settings, upload)
     problems = outcome.problems
     if outcome.submission is not None and outcome.submission.id is not None and problems is None:
         from collectors.figures.service import submission_problems

@@ -17,9 +17,10 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine
+from sqlalchemy import ColumnElement, Engine, false, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
@@ -159,14 +160,11 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
             entry.collection_year,
         )
         return newest if same else None
-    where: tuple[ColumnElement[bool], ...] = ()
+    # A purged upload's file is gone: the same bytes sent again are a new upload, which keeps them.
+    where: tuple[ColumnElement[bool], ...] = (col(Submission.purged_at).is_(None),)
     if key.by_year:
-        where = (
-            col(Submission.kind) == entry.kind,
-            col(Submission.purged_at).is_(None),
-            col(Submission.collection_year) == entry.collection_year,
-        )
-    return repeat_of(
+        where = (*where, col(Submission.kind) == entry.kind, col(Submission.collection_year) == entry.collection_year)
+    earlier = repeat_of(
         session,
         agency_code=entry.agency_code,
         digest=entry.content_hash,
@@ -174,6 +172,46 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
         statuses=key.statuses,
         where=where,
     )
+    if earlier is not None and key.by_year and _overtaken(session, earlier, key):
+        # A later file of the same return and year is in force: sending the earlier again puts it back in force.
+        return None
+    if earlier is None and key.by_year:
+        # A council's file taken in at the door or left to a worker: the same file sent meanwhile is that upload. (A
+        # file of figures is answered with its own outcome, so one sent again meanwhile is read as its own.)
+        return _in_progress(session, entry, where)
+    return earlier
+
+
+def _overtaken(session: Session, earlier: Submission, key: Repeat) -> bool:
+    """Whether a later upload of the same return (purpose and format) and year, kept and finished as a repeat may
+    be, is in force instead of ``earlier``."""
+    later = session.exec(
+        select(Submission.id).where(
+            *kept_where(earlier.agency_code, earlier.mode, key.statuses),
+            col(Submission.kind) == earlier.kind,
+            col(Submission.collection_year) == earlier.collection_year,
+            col(Submission.source_format) == earlier.source_format,
+            col(Submission.id) > earlier.id,
+        )
+    ).first()
+    return later is not None
+
+
+def _in_progress(session: Session, entry: Entry, where: tuple[ColumnElement[bool], ...]) -> Submission | None:
+    """The agency's upload of the same bytes and purpose (and year) still being taken in by a live worker: the same
+    file sent again meanwhile is that upload, not a second one."""
+    return session.exec(
+        select(Submission)
+        .where(
+            col(Submission.agency_code) == entry.agency_code,
+            col(Submission.content_hash) == entry.content_hash,
+            col(Submission.mode) == entry.mode,
+            col(Submission.status).in_(lease.UNFINISHED),
+            col(Submission.lease_until) > datetime.now(UTC),
+            *where,
+        )
+        .order_by(col(Submission.id).desc())
+    ).first()
 
 
 def repeated_before_reading(engine: Engine, entry: Entry) -> Submission | None:
@@ -197,7 +235,17 @@ def enter(engine: Engine, entry: Entry) -> Entered:
     more: dict[str, Any] = dict(entry.columns)
     if entry.collection_year is not None:
         more["collection_year"] = entry.collection_year
+    if entry.status in head.FINAL:
+        # Finished as it is recorded (checked whole at the door).
+        more.setdefault("finished_at", datetime.now(UTC))
     with Session(engine, expire_on_commit=False) as session:
+        # The repeat asked again under a lock on the agency's file, in the transaction that writes the submission:
+        # of the same file sent several times at once, one is recorded and the others are its repeats.
+        _one_at_a_time(session, entry)
+        if (earlier := repeated(session, entry)) is not None:
+            # Closing the session ends the transaction (and its lock) and leaves the earlier upload as it was read.
+            session.expunge(earlier)
+            return Entered(earlier, duplicate=True)
         submission = head.new_submission(
             kind=entry.kind,
             mode=entry.mode,
@@ -236,6 +284,17 @@ def enter(engine: Engine, entry: Entry) -> Entered:
             assert found is not None
             return Entered(found)
     return Entered(submission)
+
+
+def _one_at_a_time(session: Session, entry: Entry) -> None:
+    """Take, for the rest of the session's transaction, the lock on the agency's uploads of this file: PostgreSQL's
+    advisory lock on them, SQLite's one write lock (taken by a write that changes nothing)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        key = db.advisory_key("door", entry.agency_code, entry.content_hash)
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+    else:
+        connection.execute(update(Submission).where(false()).values(id=Submission.id))
 
 
 def failed_message(exc: BaseException, submission_id: int, *, quote: bool = True) -> str:

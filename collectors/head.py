@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from collectors import lease
 from indicators.store.models import RECORDS_KIND, Submission, SubmissionProblem
@@ -51,11 +51,40 @@ _COUNTS = (
 )
 
 
-def keep_raw(engine: Engine, settings: Settings, data: bytes) -> tuple[str, str]:
-    """Keep the raw bytes under their SHA-256 before anything reads them (``onereturn.keptfiles``); return hash and
-    content name."""
-    digest = hashlib.sha256(data).hexdigest()
+def keep_raw(engine: Engine, settings: Settings, data: bytes, digest: str | None = None) -> tuple[str, str]:
+    """Keep the raw bytes under their SHA-256 (``digest``, when the caller has it) in ``onereturn.keptfiles``; return
+    hash and content name."""
+    digest = digest or hashlib.sha256(data).hexdigest()
     return digest, keptfiles.keep(engine, settings, keptfiles.uploads_name(digest), data)
+
+
+def still_named(session: Session, submission_id: int, raw: str) -> bool:
+    """Whether another submission not purged names the same kept file (the same bytes received again, named alike
+    or by an earlier release's path that ends in the same name)."""
+    digest = session.execute(select(Submission.content_hash).where(col(Submission.id) == submission_id)).scalar_one()
+    others = session.execute(
+        select(Submission.raw_path).where(
+            col(Submission.content_hash) == digest,
+            col(Submission.id) != submission_id,
+            col(Submission.purged_at).is_(None),
+        )
+    ).scalars()
+    name = keptfiles.name_of(raw)
+    return any(keptfiles.name_of(other) == name for other in others)
+
+
+def let_go(engine: Engine, settings: Settings, submission: Submission) -> None:
+    """Keep an upload's report but not its file: marked purged, and its kept file deleted unless another upload not
+    purged names it."""
+    assert submission.id is not None
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        session.execute(update(Submission).where(col(Submission.id) == submission.id).values(purged_at=now))
+        shared = still_named(session, submission.id, submission.raw_path)
+        session.commit()
+    submission.purged_at = now
+    if not shared:
+        keptfiles.forget(engine, settings, submission.raw_path)
 
 
 def kept_raw(bind: Engine | Connection, settings: Settings, submission: Submission) -> bytes:

@@ -21,6 +21,9 @@ from onereturn.db import bulk_insert, rows_frame
 from onereturn.errors import InvalidInput, NotFound
 
 _FIGURE = (*FIGURE_KEY, *FIGURE_NUMBERS, "symbol", "flag", "status")
+#: The mode of a SEN2 upload (``collectors.sen2``, a room above): its rows are the file's children, accepted whole at
+#: the door, so a figure stored once its query is answered adds no row.
+SEN2_MODE = "sen2"
 
 
 def upload_status(*, errors: int, stored: int, held: int) -> str:
@@ -166,7 +169,8 @@ def answer(
         current = current_figures(session, [figure.indicator_id], [figure.org_code])
         changed, _ = split_changes(accepted, current)
         write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
-        submission.rows_accepted += 1
+        if submission.mode != SEN2_MODE:
+            submission.rows_accepted += 1
     figure.state, figure.note, figure.answered_by, figure.answered_at = "answered", note, answered_by, datetime.now(UTC)
     session.add(figure)
     session.add(submission)

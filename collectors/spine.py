@@ -315,12 +315,13 @@ def store_accepted(
             stage=stage,
             only_if=only_if,
             counts={
-                **(counts or {}),
                 "rows_accepted": stored.accepted,
                 "rows_new": stored.new,
                 "rows_revised": stored.revised,
                 "rows_unchanged": stored.unchanged,
                 "queries_open": stored.held,
+                # A way whose rows are not its figures (a SEN2 file's children) counts its own rows.
+                **(counts or {}),
             },
             audit_id=alongside.audit_id,
         )

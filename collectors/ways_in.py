@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors import door
+from collectors import recognise as content
 from collectors.annex_a import columns, from_ssd
 from collectors.figures import service
 from collectors.head import FIGURES_KIND, PUBLISHED_KIND
@@ -85,12 +86,25 @@ def _is_extract(request: dict[str, Any]) -> bool:
 
 
 def _is_sen2(request: dict[str, Any]) -> bool:
-    # One XML naming the SEN2 collection (``<Collection>SEN2</Collection>``).
+    # One XML naming the SEN2 collection (``<Collection>SEN2</Collection>``), in any encoding XML allows.
     return sen2.is_sen2(_files(request))
 
 
+def _seen(request: dict[str, Any]) -> list[content.Seen]:
+    return [content.recognise(name, path) for name, path in _files(request)]
+
+
+def is_dfes_files(seen: list[content.Seen]) -> bool:
+    """Whether the files are one of DfE's record-level returns, told by content: one CIN census XML, the SSDA903
+    XML, or the SSDA903 tables as CSVs, each sent as it is or in a ZIP (deflated or stored)."""
+    kinds = [kind for one in seen for kind in (one.members if one.kind == content.ZIP else (one.kind,))]
+    if kinds in ([content.CIN], [content.XML_903]):
+        return True
+    return bool(kinds) and all(kind == content.CSV_903 for kind in kinds)
+
+
 def _is_records(request: dict[str, Any]) -> bool:
-    return "files" in request
+    return "files" in request and is_dfes_files(_seen(request))
 
 
 def _is_figures(request: dict[str, Any]) -> bool:
@@ -98,6 +112,14 @@ def _is_figures(request: dict[str, Any]) -> bool:
 
 
 def _take_figures(engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
+    # A child-level file sent as a file of figures is refused before anything keeps it: its way is another.
+    seen = content.recognise_data(str(request.get("filename") or "upload"), request["data"])
+    if seen.child_level:
+        raise InvalidInput(
+            f"{seen.name!r} is {seen.described()}, children's records, not a file of figures. {RECORD_LEVEL}; "
+            "nothing was kept",
+            errors=[{"type": "not_a_file_of_figures", "loc": ["file"], "msg": f"recognised as {seen.described()}"}],
+        )
     return service.submit(engine, settings, **request)
 
 
@@ -196,11 +218,42 @@ def way_in(name: str) -> WayIn:
         raise InvalidInput(f"no way in is named {name!r}") from None
 
 
+#: What the record-level address takes, as a refusal names it.
+RECORD_LEVEL = (
+    "The record-level address (form field 'files' with 'collection_year') takes one SEN2 survey XML, one CIN census "
+    "XML, the SSDA903 tables as CSVs (or a ZIP of them) or the SSDA903 XML, or one ZIP of the council's SSD tables; a "
+    "file of figures goes in the form field 'file' with no collection year"
+)
+
+
+def refusal(seen: list[content.Seen]) -> InvalidInput:
+    """Why record-level files no way takes are refused, each file named with what it was recognised as."""
+    if not seen:
+        return InvalidInput(f"No file was sent. {RECORD_LEVEL}; nothing was kept")
+    alone = [one for one in seen if one.kinds & {content.SEN2, content.CIN, content.XML_903, content.SSD}]
+    if len(seen) > 1 and alone:
+        said = (
+            f"{len(seen)} files were sent together, and {alone[0].name!r} is {alone[0].described()}, which is sent "
+            "alone"
+        )
+    elif len(seen) == 1 and seen[0].kind == content.ZIP and content.SEN2 in seen[0].members:
+        said = f"{seen[0].name!r} is a ZIP holding a SEN2 survey file: send the SEN2 XML itself"
+    else:
+        said = "; ".join(f"{one.name!r} is {one.described()}" for one in seen)
+    errors = [
+        {"type": "not_a_return", "loc": ["files", one.name], "msg": f"recognised as {one.described()}"} for one in seen
+    ]
+    return InvalidInput(f"{said}. {RECORD_LEVEL}; nothing was kept", errors=errors)
+
+
 def way_of(request: dict[str, Any]) -> WayIn:
-    """The way an upload came in by, told by its recogniser; InvalidInput when none knows it."""
+    """The way an upload came in by, told by its recogniser; InvalidInput naming what each way takes when none knows
+    it (record-level files by what each file was recognised as)."""
     for way in WAYS_IN.values():
         if way.recognise is not None and way.recognise(request):
             return way
+    if "files" in request:
+        raise refusal(_seen(request))
     raise InvalidInput("no way in takes this upload")
 
 

@@ -14,6 +14,7 @@ first time it is read, so the other hosts can read it from then on.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
@@ -82,7 +83,8 @@ def _write_once(path: Path, data: bytes, *, replace: bool = False) -> None:
     if path.exists() and not replace:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    # A name of this write's own: two threads keeping the same file at once each write and move their own copy.
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}-{secrets.token_hex(4)}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 

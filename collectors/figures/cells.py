@@ -28,10 +28,14 @@ def missing_columns(raw: pl.DataFrame) -> Validation | None:
     missing = [c for c in REQUIRED if c not in raw.columns]
     if not missing:
         return None
-    found = ", ".join(c for c in raw.columns if c != "row")
-    report = column_notes(
-        missing, "missing-column", "error", lambda c: f"the file has no {c!r} column (it has: {found})"
-    )
+    columns = [c for c in raw.columns if c != "row"]
+    found = ", ".join(columns)
+    said = f"it has: {found}"
+    if not set(columns) & {*REQUIRED, *OPTIONAL, *INFORMATIVE}:
+        # No column of a file of figures: its first row may be a record of its own (a child's, say), not a header,
+        # and is not written back into the report.
+        said = f"none of its {len(columns):,} columns is one a file of figures has"
+    report = column_notes(missing, "missing-column", "error", lambda c: f"the file has no {c!r} column ({said})")
     return refused(raw.height, report, "the file is missing required columns")
 
 

@@ -3,6 +3,7 @@ shared head (``collectors.head``), read, validated, stored through the shared ta
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,25 +104,25 @@ def submit(
         return dry_run(engine, settings, agency_code=agency_code, filename=filename, data=data, sheet=sheet)
     check_size(settings, len(data))
     filename = filename.replace("\x00", "\ufffd")
-    # The agency is checked and the raw file kept before anything reads it, a repeat or not.
     door.admit(engine, agency_code)
-    digest, name = head.keep_raw(engine, settings, data)
+    digest = hashlib.sha256(data).hexdigest()
+    body = [data]
+    del data
     entry = door.Entry(
         kind=FIGURES_KIND,
         mode=door.mode_of(PURPOSES, mode),
         agency_code=agency_code,
         filename=Path(filename).name,
         source_format=head.format_of(filename),
-        size_bytes=len(data),
+        size_bytes=len(body[0]),
         content_hash=digest,
-        keep=name,
+        # Kept once the door has found it no repeat, before anything reads it.
+        keep=lambda: head.keep_raw(engine, settings, body[0], digest)[1],
         submitted_by=submitted_by,
         repeat=REPEAT,
         lease_seconds=settings.upload_lease_seconds,
         agency=False,
     )
-    body = [data]
-    del data
     with audited(audit):
         # Read under the lease, not before the upload is recorded: a file that cannot be read is an upload
         # rejected with its problem named, as one with a wrong cell is.
@@ -159,8 +160,14 @@ def _read_and_store(
     except OneReturnError as exc:
         problems = _unreadable(exc)
         finish(engine, submission, problems, status="rejected", message=exc.message)
+        # No way could read it, so it could be anything, a child's record among them: its report stays, not it.
+        head.let_go(engine, settings, submission)
         return Outcome(submission, None, problems=problems)
-    return _validate_and_store(engine, submission, tables, mode)
+    outcome = _validate_and_store(engine, submission, tables, mode)
+    if outcome.validation is not None and outcome.validation.fatal:
+        # Not a file of figures (its columns are none of one's): not kept past its report, as one unreadable.
+        head.let_go(engine, settings, submission)
+    return outcome
 
 
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:

@@ -9,6 +9,8 @@ every figure keeps its release, file and row; a release is stored whole or not a
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,7 +107,9 @@ def _read_before(engine: Engine, spec: SourceSpec, digest: str) -> PublishedRele
         )
 
 
-def _entry(spec: SourceSpec, *, filename: str, size_bytes: int, digest: str, keep: str) -> door.Entry:
+def _entry(
+    spec: SourceSpec, *, filename: str, size_bytes: int, digest: str, keep: Callable[[], str] | str
+) -> door.Entry:
     """A release at the door, before it is read: the publisher, the source it is a release of (a file is a repeat
     while it is the source's newest release read), and its kept file."""
     return door.Entry(
@@ -150,8 +154,16 @@ def import_release(
     """Import one release of ``spec``'s data set from the publisher's file ``data``, whole or not at all: read,
     held to the catalogue's rules (an error refuses it all; a jump from the last release is held as a query), with
     its ``audit`` event when given (who, the action, from where and the object) in the same transaction."""
-    digest, raw_path = head.keep_raw(engine, settings, data)
-    entry = _entry(spec, filename=filename, size_bytes=len(data), digest=digest, keep=raw_path)
+    digest = hashlib.sha256(data).hexdigest()
+    # Kept once read as the source's release, never before: a file refused keeps nothing (it could be anything).
+    raw = [data]
+    entry = _entry(
+        spec,
+        filename=filename,
+        size_bytes=len(data),
+        digest=digest,
+        keep=lambda: head.keep_raw(engine, settings, raw.pop(), digest)[1],
+    )
     entry.submitted_by = submitted_by or f"published: {fetched_from}"
     # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
     # (lease.mark_expired) called an import still waiting for the store's lock interrupted.

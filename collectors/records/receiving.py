@@ -14,9 +14,11 @@ from sqlalchemy import Engine
 
 from collectors import door
 from collectors.policy import EVERY_CHECK
+from collectors.recognise import CIN, recognise
 from collectors.records.inputs import check_at_door
 from collectors.records.kept import content_hash, keep
 from collectors.records.privacy import checked_keys
+from collectors.records.senders import another_council
 from indicators.periods import read_collection_year
 from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Submission
@@ -75,6 +77,10 @@ def receive(
             # Refused here, before anything is kept: a file no return is, and a ZIP from what it declares, rather
             # than once a worker has inflated it.
             check_at_door(path, Path(name).name, settings.max_upload_bytes)
+            # And a CIN census whose header names another council than the uploading agency's.
+            seen = recognise(Path(name).name, path)
+            if seen.kinds & {CIN}:
+                another_council(engine, agency_code, seen.council, f"{Path(name).name!r}", ["Header", "LEA"])
         keys()
 
     entry = door.Entry(

@@ -1,4 +1,5 @@
 """Retention of record-level uploads: raw files and child-level rows go after the operator's period; figures stay.
+The kept file of an agency's file of figures that stored nothing goes with them.
 
 After ``ONERETURN_RECORDS_RETENTION_DAYS`` (90 by default) from receipt, a finished record-level upload
 loses its encrypted raw files and every child-level row it left (``record_child``, ``record_problem``,
@@ -12,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, and_, delete, or_, update
 from sqlmodel import Session, col, select
 
 from collectors import lease
+from collectors.head import FIGURES_KIND, still_named
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
-from indicators.store.models import Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
 from onereturn.workspace import clear_left
@@ -43,7 +45,16 @@ def purge_uploads(engine: Engine, settings: Settings, *, now: datetime | None = 
     with Session(engine) as session:
         due = session.execute(
             select(Submission.id, Submission.raw_path).where(
-                col(Submission.kind) == "records",
+                or_(
+                    col(Submission.kind) == RECORDS_KIND,
+                    # A file of figures refused with nothing stored could be any file, a child's record among
+                    # them: it goes with the records (one refused whole went as its report was written).
+                    and_(
+                        col(Submission.kind) == FIGURES_KIND,
+                        col(Submission.status) == "rejected",
+                        col(Submission.rows_accepted) == 0,
+                    ),
+                ),
                 col(Submission.purged_at).is_(None),
                 col(Submission.received_at) < cutoff,
                 col(Submission.status).not_in(lease.UNFINISHED),
@@ -58,23 +69,9 @@ def purge_uploads(engine: Engine, settings: Settings, *, now: datetime | None = 
             session.execute(update(Submission).where(col(Submission.id) == submission_id).values(purged_at=now))
             # The same files received again within the period are kept for that upload (named alike, or by an
             # earlier release's path that ends in the same name).
-            shared = _still_named(session, submission_id, raw)
+            shared = still_named(session, submission_id, raw)
             session.commit()
         submissions += 1
         if raw and not shared:
             files += min(1, keptfiles.forget(engine, settings, raw))
     return Purged(submissions, files, rows, left)
-
-
-def _still_named(session: Session, submission_id: int, raw: str) -> bool:
-    """Whether another submission not purged names the same kept file."""
-    digest = session.execute(select(Submission.content_hash).where(col(Submission.id) == submission_id)).scalar_one()
-    others = session.execute(
-        select(Submission.raw_path).where(
-            col(Submission.content_hash) == digest,
-            col(Submission.id) != submission_id,
-            col(Submission.purged_at).is_(None),
-        )
-    ).scalars()
-    name = keptfiles.name_of(raw)
-    return any(keptfiles.name_of(other) == name for other in others)

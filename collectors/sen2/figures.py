@@ -47,7 +47,6 @@ FIGURES: dict[str, tuple[str, str]] = {
 }
 #: The figures that count where plans are taught: made only with a register (without one, a URN is placed nowhere).
 PLACED = frozenset(i for i in FIGURES if i.startswith("send.ehcp_in_force_"))
-NOTE = "derived from the council's SEN2 file by DfE's published definitions"
 
 
 def sen2_figures(records: Sen2Records, survey: int, register: Register | None = None) -> dict[str, tuple[int, str]]:
@@ -78,8 +77,10 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     if len(councils) != 1:
         return None
     org = councils[0].org
+    # No note of the service's own: a figure a query holds (a change of more than half since the last, say) waits
+    # for the council's note, as a keyed figure does.
     rows = [
-        (indicator, org, period, "", float(value), None, None, "final", NOTE, n)
+        (indicator, org, period, "", float(value), None, None, "final", None, n)
         for n, (indicator, (value, period)) in enumerate(sorted(figures.items()), start=1)
         if indicator in ctx.agency_indicators
     ]
@@ -92,15 +93,25 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     said = submission.message
 
     def summary(stored: Stored) -> str:
+        held = (
+            f"; {stored.held} held by a query until the council explains it with a note (POST "
+            f"/api/submissions/{submission.id}/queries/ID)"
+            if stored.held
+            else ""
+        )
         return (
             f"{said}; {stored.accepted} figure(s) derived from it and stored as the council's ({stored.new} new, "
-            f"{stored.revised} revised, {stored.unchanged} unchanged)"
+            f"{stored.revised} revised, {stored.unchanged} unchanged){held}"
         )
 
-    # No row of the file holds a figure derived from it: its problems name the figure.
+    # No row of the file holds a figure derived from it: its problems name the figure. Its rows are its children,
+    # counted at the door, not the figures.
     problems = named_by_figure(result.problems, given)
-    # The upload's counts are its figures' problems, as its report lists them (the file's own were none: it passed).
+    # The upload's counts: its children, as the door counted them, and its figures' problems, as its report lists them
+    # (the file's own were none: it passed).
     counts = {
+        "rows_read": submission.rows_read,
+        "rows_accepted": submission.rows_accepted,
         "error_count": result.error_count,
         "warning_count": result.warning_count,
         "query_count": result.query_count,

@@ -11,7 +11,6 @@ up. Nothing here logs or puts a value of the file in a message.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,13 +22,23 @@ from sqlmodel import Session
 
 from collectors import door
 from collectors.policy import EVERY_CHECK
+from collectors.recognise import SEN2, recognise
 from collectors.records.kept import content_hash, keep
 from collectors.records.models import RecordChild
 from collectors.records.privacy import checked_keys
 from collectors.records.receiving import Received
+from collectors.records.senders import another_council
 from collectors.sen2.records import Sen2Records, read_records
 from collectors.sen2.rules import child_keys, rule_problems
-from collectors.sen2.schema import Refused, other_survey, parse, schema_problems, survey_of, year_text
+from collectors.sen2.schema import (
+    Refused,
+    bounds_problems,
+    other_survey,
+    parse,
+    schema_problems,
+    survey_of,
+    year_text,
+)
 from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.db import bulk_insert
 from onereturn.errors import InvalidInput, PayloadTooLarge
@@ -48,19 +57,12 @@ REPEAT = door.Repeat(KEPT_STATUSES, by_year=True)
 POLICY = EVERY_CHECK
 #: What ``Submission.source_format`` says of a kept SEN2 file.
 FORMAT = "sen2"
-#: How much of a file's start is read to tell a SEN2 file from DfE's other XML (whose root is ``Message`` too).
-_SNIFF = 64 * 1024
-_COLLECTION = re.compile(rb"<Collection>\s*SEN2\s*</Collection>")
-_PERSONS = re.compile(rb"<Message[\s>].*?<Persons[\s>]", re.S)
 
 
 def is_sen2(files: list[tuple[str, Path]]) -> bool:
-    """Whether an upload is one SEN2 file: XML naming the SEN2 collection, or a ``Message`` of ``Persons``."""
-    if len(files) != 1:
-        return False
-    with files[0][1].open("rb") as f:
-        start = f.read(_SNIFF)
-    return bool(_COLLECTION.search(start) or _PERSONS.search(start))
+    """Whether an upload is one SEN2 file: XML naming the SEN2 collection, or a ``Message`` of ``Persons``, in any
+    encoding XML allows (``collectors.recognise``)."""
+    return len(files) == 1 and recognise(*files[0]).kind == SEN2
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Checked:
     children: list[tuple[str, str] | None]
     #: The file read into its tables, for what is derived from it once it is kept.
     records: Sen2Records
+    #: The council its header names (``Source/LEA``, DfE's number), None when it names none.
+    council: str | None = None
 
 
 @dataclass
@@ -88,7 +92,9 @@ def schema_checked(data: bytes, collection_year: str, *, max_bytes: int) -> tupl
     survey = survey_of(collection_year)
     tree = parse(data, max_bytes=max_bytes)
     problems = schema_problems(tree, survey)
-    other = other_survey(tree, survey)
+    bounds = bounds_problems(tree, survey)
+    # A header year out of bounds names no survey: the file is refused for it, not read as another year's.
+    other = None if any(p.item == "Year" for p in bounds) else other_survey(tree, survey)
     if other is not None:
         raise InvalidInput(
             f"the SEN2 file is of the January {other} survey (collection year {year_text(other)}), not of "
@@ -96,8 +102,8 @@ def schema_checked(data: bytes, collection_year: str, *, max_bytes: int) -> tupl
             f"the {survey} file",
             errors=[{"type": "sen2_year", "loc": ["Header", "Year"], "msg": f"the file is of the {other} survey"}],
         )
-    if problems:
-        raise Refused(problems, survey)
+    if problems or bounds:
+        raise Refused([*problems, *bounds], survey)
     return tree, survey
 
 
@@ -108,7 +114,7 @@ def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
     records = read_records(tree, survey)
     if problems := rule_problems(records, survey):
         raise Refused(problems, survey)
-    return Checked(survey, child_keys(records), records)
+    return Checked(survey, child_keys(records), records, (tree.findtext("Header/Source/LEA") or "").strip() or None)
 
 
 def receive(
@@ -137,6 +143,7 @@ def receive(
 
     def read(entry: door.Entry) -> Checked:
         checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
+        another_council(engine, agency_code, checked.council, "the SEN2 file", ["Header", "LEA"])
         keys()
         ids = sorted({key[1] for key in checked.children if key is not None})
         count = len(checked.children)

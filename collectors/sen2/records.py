@@ -3,6 +3,7 @@ per placement and per SEN need, each keyed by the child's position in the file a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,7 @@ _PLACEMENT_ITEMS = {"urn": "URN", "ukprn": "UKPRN", "setting": "SENSetting", "ra
 #: The modules a request may hold more than one of, read row by row (and a person's requests).
 _REPEATED = frozenset({"Requests", "PlacementDetail", "SENneed", "PlanDetail"})
 _PERSON_ITEMS = {"upn": "UPN", "uln": "UniqueLearnerNumber", "upn_unknown": "UPNunknown", "ethnicity": "Ethnicity"}
+_IN_BOUNDS = r"^((?:19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2})"
 _DATES = {"born", "received", "decided", "assessed", "start", "ceased", "meeting", "last_review", "entered", "left"}
 #: The 2023 survey's ``GenderCurrent`` codes (1 male, 2 female), read as the later surveys' ``Sex``.
 _GENDER = {"1": "M", "2": "F"}
@@ -60,14 +62,20 @@ def _text(element: etree._Element, path: str) -> str | None:
 
 def census_of(stated: str | None, survey: int) -> date:
     """The file's census date: its header's ``ReferenceDate``; a file without one is read as of 1 January."""
-    # Reading: the census date is the header's ReferenceDate (CollectionDetails, an xs:date in each survey's schema).
-    return date.fromisoformat(stated[:10]) if stated else date(survey, 1, 1)
+    # Reading: the census date is the header's ReferenceDate (CollectionDetails, an xs:date in each survey's schema);
+    # one outside the years the door takes (a file kept before it held them) is read as not stated.
+    bounded = re.match(_IN_BOUNDS, stated or "")
+    return date.fromisoformat(bounded[1]) if bounded else date(survey, 1, 1)
 
 
 def _frame(columns: dict[str, list[object]]) -> pl.DataFrame:
     schema = {c: (pl.Date if c in _DATES else pl.Int64 if c in ("child", "request") else pl.String) for c in columns}
     frame = pl.DataFrame(columns, schema={c: pl.String if t == pl.Date else t for c, t in schema.items()})
-    return frame.with_columns(pl.col(c).str.slice(0, 10).str.to_date() for c in columns if c in _DATES)
+    # Only a date of the years the door takes is read (``schema.YEARS``): a file kept before the door held them to it
+    # reads such a date as unknown, never as a date no table can count from.
+    return frame.with_columns(
+        pl.col(c).str.extract(_IN_BOUNDS, 1).str.to_date("%Y-%m-%d", strict=False) for c in columns if c in _DATES
+    )
 
 
 def _leaves(

@@ -64,11 +64,27 @@ def schema(survey: int) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(FOLDER / f"sen2_schema_{survey}.xsd"), _parser()))
 
 
-def _parser() -> etree.XMLParser:
+def _parser(encoding: str | None = None) -> etree.XMLParser:
     # No entity is resolved, no DTD loaded, nothing fetched; comments and processing instructions are dropped.
     return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        encoding=encoding,
     )
+
+
+def _bare_utf16(data: bytes) -> str | None:
+    """UTF-16 with neither a byte order mark nor a declaration naming it, which libxml2 does not tell by itself: told
+    by the first ``<`` (the XML recommendation's appendix F), so the file is read as the council wrote it."""
+    if data.startswith(b"<\x00") and not data.startswith(b"<\x00\x00\x00"):
+        return "UTF-16LE"
+    if data.startswith(b"\x00<") and not data.startswith(b"\x00\x00"):
+        return "UTF-16BE"
+    return None
 
 
 @dataclass(frozen=True)
@@ -130,7 +146,7 @@ def parse(data: bytes, *, max_bytes: int) -> etree._ElementTree:
     try:
         # libxml2 itself refuses nesting past 256 levels (huge_tree off), and the size is bounded above: the tree
         # built is bounded before its depth is checked against the survey's.
-        tree = etree.ElementTree(etree.fromstring(data, _parser()))
+        tree = etree.ElementTree(etree.fromstring(data, _parser(_bare_utf16(data))))
     except etree.XMLSyntaxError as exc:
         raise InvalidInput(f"the SEN2 file is not well-formed XML (line {exc.lineno})") from None
     # The parser resolves no entity and loads no DTD, so a declaration the bytes hid (another encoding) is only
@@ -191,10 +207,43 @@ def schema_problems(tree: etree._ElementTree, survey: int) -> list[Problem]:
     return problems
 
 
+#: The years the service handles in a date (as its API's dates, docs/api.md): a valid ``xs:date`` may be any year,
+#: 10000 or -2016 among them, which no child's record holds and no table or list can be worked out from.
+YEARS = (1900, 2999)
+_DATED = ("xs:date", "xs:dateTime", "xs:gYear")
+
+
+@cache
+def dated_items(survey: int) -> frozenset[str]:
+    """The items the survey's schema types as a date, a date and time or a year."""
+    tree = etree.parse(str(FOLDER / f"sen2_schema_{survey}.xsd"), _parser())
+    return frozenset(
+        str(e.get("name")) for e in tree.iter("{http://www.w3.org/2001/XMLSchema}element") if e.get("type") in _DATED
+    )
+
+
+#: A year of four ASCII digits in ``YEARS``, then a date, a time or a zone as the item's type writes them.
+_WITHIN = re.compile(r"(?:19|2[0-9])[0-9]{2}(?:-[0-9]{2}-[0-9]{2}(?:T[0-9:.]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+
+
+def bounds_problems(tree: etree._ElementTree, survey: int) -> list[Problem]:
+    """Every date, date and time or year outside the years the service handles (or not written in ASCII digits, as
+    a schema's type may allow), by module, child and item, never quoting it."""
+    low, high = YEARS
+    said = f"outside the years {low} to {high}, which the service handles"
+    within = _WITHIN.fullmatch
+    return [
+        Problem(*where(tree.getpath(element)), said, "bounds")
+        for element in tree.iter(*dated_items(survey))
+        if element.text is not None and element.text.strip() and within(element.text.strip()) is None
+    ]
+
+
 def other_survey(tree: etree._ElementTree, survey: int) -> int | None:
     """The survey of another year its header names, or (naming none) whose schema the file passes; else None."""
     stated = (tree.findtext("Header/CollectionDetails/Year") or "").strip()
-    if stated.isdigit():
+    # Four ASCII digits only: ``isdigit`` is true of superscript digits too, and ``int`` refuses 5,000 digits.
+    if re.fullmatch(r"[0-9]{4}", stated):
         # The header says which survey the file is: its schema's problems are the file's own, not another year's.
         return int(stated) if int(stated) != survey else None
     return next((other for other in SURVEYS if other != survey and schema(other).validate(tree)), None)

@@ -18,7 +18,7 @@ from exports.signoff import sign_off_all
 from mappings import signoff as signoffs
 from onereturn.settings import Settings
 from tests.apps import client_on
-from tests.collectors.records.samples import CIN_2024
+from tests.collectors.records.samples import CIN_2024, cin_2024_of_notts
 from tests.demo_store import demo_store_fixture
 from tests.helpers import NOTTS, upload
 
@@ -114,7 +114,7 @@ def test_a_rejected_cin_census_never_blocks_the_ssda903(store: Engine, store_cli
     assert _in_the_way(store_client, S) == []
     assert _in_the_way(store_client, CIN) == []
     # DfE's CIN rules find errors: the CIN census of that year waits for a corrected file; the SSDA903 does not.
-    assert records(CIN_2024.name, CIN_2024.read_bytes())["source_format"] == "cin"
+    assert records(CIN_2024.name, cin_2024_of_notts())["source_format"] == "cin"
     assert _in_the_way(store_client, CIN) == ["errors"]
     assert _in_the_way(store_client, S) == []
     with Session(store) as session:

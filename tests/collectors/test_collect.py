@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from collectors.figures.service import submission_problems, submit
 from collectors.figures.template import template_rows
 from indicators.store.models import Observation, Submission
+from onereturn.keptfiles import KeptFileMissing
 from onereturn.settings import Settings
 from tests.helpers import kept_bytes, kept_names
 
@@ -264,14 +265,22 @@ def test_dry_run_stores_nothing_at_all(store: Engine, store_settings: Settings) 
     assert kept_names(store, store_settings, "uploads") == []
 
 
-def test_raw_file_is_kept_before_parsing_even_when_unreadable(store: Engine, store_settings: Settings) -> None:
-    data = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
-    outcome = submit(store, store_settings, agency_code="notts_cyp", filename="figures.pdf", data=data)
-    assert outcome.submission is not None
-    assert outcome.submission.status == "rejected"
-    assert outcome.problems is not None
-    assert outcome.problems["rule"].to_list() == ["unsupported_file"]
-    assert kept_bytes(store, store_settings, outcome.submission.raw_path) == data
+def test_a_file_no_way_reads_is_rejected_with_its_report_and_not_kept(store: Engine, store_settings: Settings) -> None:
+    """A file that is no file of figures could be anything, a child's record among them: its report stays, not it;
+    sent again it is a new upload, kept no longer either."""
+    for data, rule in (
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "unsupported_file"),
+        (b"name,born\nA,1\n", "missing-column"),
+    ):
+        for _ in range(2):
+            outcome = submit(store, store_settings, agency_code="notts_cyp", filename="figures.pdf", data=data)
+            assert outcome.submission is not None
+            assert (outcome.submission.status, outcome.submission.purged_at is not None) == ("rejected", True)
+            assert outcome.problems is not None
+            assert rule in outcome.problems["rule"].to_list()
+            with pytest.raises(KeptFileMissing):
+                kept_bytes(store, store_settings, outcome.submission.raw_path)
+    assert kept_names(store, store_settings, "uploads") == []
 
 
 def test_missing_required_column_rejects_the_file(store: Engine, store_settings: Settings) -> None:

@@ -21,6 +21,12 @@ CIN_2024 = FIXTURES / "cin" / "CIN_Census_2024.xml"
 PASSING = sorted((FIXTURES / "ssda903_passing").glob("*.csv"))
 
 
+def cin_2024_of_notts() -> bytes:
+    """DfE's fake CIN census with its header naming Nottinghamshire (891), the council the tests send it as: as
+    published it names the City of London (201), and a file of another council is refused."""
+    return CIN_2024.read_bytes().replace(b"<LEA>201</LEA>", b"<LEA>891</LEA>")
+
+
 def upload(client: TestClient, paths: list[Path], year: str = "2024-25", headers: dict[str, str] = NOTTS) -> Any:
     """Send record-level files as one upload for a collection year."""
     files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]

@@ -21,7 +21,15 @@ from collectors.records.models import RecordChild, RecordLineage
 from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
-from tests.collectors.records.samples import CIN_2024, FIXTURES, PASSING, TABLES_903, every_text, upload
+from tests.collectors.records.samples import (
+    CIN_2024,
+    FIXTURES,
+    PASSING,
+    TABLES_903,
+    cin_2024_of_notts,
+    every_text,
+    upload,
+)
 from tests.helpers import kept_names
 from tests.stores import copied_store
 
@@ -275,12 +283,14 @@ CIN_PASSING = FIXTURES / "cin" / "cin_passing.xml"
 
 
 def test_the_fake_cin_census_reports_exactly_what_dfes_rules_find(
-    store: Engine, store_client: TestClient, store_settings: Any
+    store: Engine, store_client: TestClient, store_settings: Any, tmp_path: Path
 ) -> None:
-    sid = upload(store_client, [CIN_2024]).json()["id"]
+    census = tmp_path / CIN_2024.name
+    census.write_bytes(cin_2024_of_notts())
+    sid = upload(store_client, [census]).json()["id"]
     report = store_client.get(f"/api/submissions/{sid}", headers=NOTTS).json()
     assert (report["status"], report["stage"], report["source_format"]) == ("rejected", "rejected", "cin")
-    direct = _direct("cin", "cin2024_25", (CIN_2024,))
+    direct = _direct("cin", "cin2024_25", (census,))
     items = findings(store_client, sid)
     assert sorted((f["rule"], f["child"], f["table"], f["row"]) for f in items) == sorted(
         (f"dfe:{f.rule}", f.child, f.table, f.row) for f in direct.findings
@@ -313,8 +323,7 @@ def test_a_passing_cin_census_stores_the_figures_dfes_method_gives(
 @pytest.mark.parametrize(
     ("files", "year", "expected"),
     [
-        ([("episodes.csv", b"")], "2024-25", "episodes.csv is empty"),
-        ([("notes.csv", b"A,B\n1,2\n")], "2024-25", "notes.csv is not one of the SSDA903 tables"),
+        ([("episodes.csv", b"CHILD,DECOM\n")], "2024-25", "episodes.csv is not one of the SSDA903 tables"),
         (
             [("header.csv", (FIXTURES / "ssda903_passing" / "header.csv").read_bytes())],
             "2024-25",
@@ -324,8 +333,9 @@ def test_a_passing_cin_census_stores_the_figures_dfes_method_gives(
         ([(p.name, p.read_bytes()) for p in PASSING], "2022-23", "rules for 2022-23) found"),
         ([("census.xml", b'<!DOCTYPE m [<!ENTITY x "y">]><Message><Children/></Message>')], "2024-25", "DOCTYPE"),
     ],
-    # An empty ZIP, or one of another ZIP, is refused at the door (422, nothing kept): tests/collectors/ssd/test_ssd_door.py.
-    ids=["empty", "wrong-table", "no-episodes", "no-rule-set", "another-year", "hostile-xml"],
+    # An empty file, one of no return, an empty ZIP or one of another ZIP is refused at the door (422, nothing kept):
+    # tests/collectors/test_child_files_sealed.py, tests/collectors/ssd/test_ssd_door.py.
+    ids=["wrong-table", "no-episodes", "no-rule-set", "another-year", "hostile-xml"],
 )
 def test_bad_record_files_get_a_clear_report_and_store_nothing(
     store: Engine, store_client: TestClient, files: list[tuple[str, bytes]], year: str, expected: str

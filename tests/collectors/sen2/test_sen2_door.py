@@ -33,9 +33,10 @@ UPN_FIXES = {b"X1234567898765": b"X123456789876", b"X1234567898321": b"X12345678
 
 
 def sample(survey: int) -> bytes:
-    """The LIIA team's fake sample of a survey, its 14-character UPNs cut to 13."""
+    """The LIIA team's fake sample of a survey, its 14-character UPNs cut to 13 and its header's council (the City of
+    London, 201) made the council the tests send it as (Nottinghamshire, 891)."""
     data = (SAMPLES / f"sen2_sample_{survey}.xml").read_bytes()
-    for wrong, right in UPN_FIXES.items():
+    for wrong, right in {**UPN_FIXES, b"<LEA>201</LEA>": b"<LEA>891</LEA>"}.items():
         data = data.replace(wrong, right)
     return data
 

@@ -39,13 +39,14 @@ BY_HAND = {
 }
 
 
-def _send(client: TestClient, key: dict[str, str]) -> httpx.Response:
-    """Upload the hand-worked SEN2 file for the 2024-25 collection with ``key``."""
+def _send(client: TestClient, key: dict[str, str], lea: bytes = b"891") -> httpx.Response:
+    """Upload the hand-worked SEN2 file for the 2024-25 collection with ``key``, its header naming council ``lea``."""
+    data = hand_worked().replace(b"<LEA>891</LEA>", b"<LEA>" + lea + b"</LEA>")
     answer: httpx.Response = client.post(
         "/api/submissions",
         headers=key,
         data={"collection_year": "2024-25"},
-        files=[("files", ("sen2.xml", hand_worked(), "application/xml"))],
+        files=[("files", ("sen2.xml", data, "application/xml"))],
     )
     return answer
 
@@ -89,7 +90,7 @@ def test_an_upload_stores_the_figures_as_the_councils_and_the_percentages_follow
 def test_a_council_not_the_source_of_the_figures_keeps_its_file_and_stores_none(
     store_client: TestClient, store: Engine
 ) -> None:
-    sent = _send(store_client, LEWISHAM)
+    sent = _send(store_client, LEWISHAM, b"209")
     assert sent.status_code == 201, sent.text
     assert sent.json()["status"] == "accepted"
     with Session(store) as session:

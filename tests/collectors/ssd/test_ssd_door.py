@@ -67,10 +67,14 @@ def test_a_body_that_owes_no_childrens_return_is_refused_at_the_door_with_nothin
 @pytest.mark.parametrize(
     ("name", "data", "said"),
     [
-        ("empty.zip", _zip_of({}), "empty.zip holds no CSV or XML file"),
+        ("empty.zip", _zip_of({}), "'empty.zip' is an empty ZIP"),
         ("tables.zip", b"CHILD,SEX\n1,1\n", "tables.zip is not a ZIP"),
-        ("tables.pdf", b"%PDF-1.4 not a return", "record-level files are CSV, XML or a ZIP of them"),
-        ("nested.zip", _zip_of({"inner.zip": _zip_of({"header.csv": CSV_HEADER})}), "not CSV or XML (inner.zip)"),
+        ("tables.pdf", b"%PDF-1.4 not a return", "'tables.pdf' is a file of no return"),
+        (
+            "nested.zip",
+            _zip_of({"inner.zip": _zip_of({"header.csv": CSV_HEADER})}),
+            "a ZIP holding a file of no return",
+        ),
     ],
     ids=["empty-zip", "not-a-zip", "not-a-return", "zip-of-a-zip"],
 )
