@@ -261,10 +261,15 @@ class Filler:
         )
         found: list[pl.DataFrame] = []
         wanting = list(orgs)
+        #: The latest candidate's unanswered rows (a rate whose denominator is missing, say): the cell of an org unit
+        #: no candidate answers for says what the latest lacks, with the figures it has as its lineage.
+        latest: pl.DataFrame | None = None
         for candidate in candidates:
             if not wanting:
                 break
             figures = resolver_for(candidate).resolve(indicator.id, wanting)
+            if latest is None:
+                latest = figures.filter(~pl.col("status").is_in(ANSWERED))
             answered = figures.filter(pl.col("status").is_in(ANSWERED))
             if answered.is_empty():
                 continue
@@ -281,6 +286,8 @@ class Filler:
                 )
             )
             wanting = [o for o in wanting if o not in done]
+        if wanting and latest is not None:
+            found.append(latest.filter(pl.col("org_code").is_in(wanting)).with_columns(_step(NEWEST_STEP)))
         if not found:
             return pl.DataFrame(schema=PART_SCHEMA)
         return pl.concat(found, how="vertical_relaxed")

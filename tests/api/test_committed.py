@@ -457,6 +457,63 @@ def confirm_release_page(c: TestClient) -> Send:
     return lambda: c.post(url, data={"note": "ONS rebased them", "csrf_token": csrf})
 
 
+#: A region of which Nottinghamshire (it sends the SSDA903) is a member, imported as the officer onboards one.
+REGION = b"code,name,body_type,orgs,provenance\nmidlands_hub,Midlands hub,region,E10000024,a test region\n"
+CONSENT = "/api/agencies/notts_cyp/consent/midlands_hub"
+
+
+def _region(c: TestClient) -> None:
+    imported = c.post("/api/agencies/import", headers=OFFICER, files={"file": ("r.csv", REGION)})
+    assert imported.status_code < 300, imported.text
+
+
+def give_consent(c: TestClient) -> Send:
+    _region(c)
+    return lambda: c.put(CONSENT, headers=NOTTS, json={"use_cases": ["pan"]})
+
+
+def withdraw_consent(c: TestClient) -> Send:
+    _region(c)
+    assert c.put(CONSENT, headers=NOTTS, json={"use_cases": ["pan"]}).status_code == 200
+    return lambda: c.delete(CONSENT, headers=NOTTS)
+
+
+def consent_page(c: TestClient) -> Send:
+    _region(c)
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    return lambda: c.post("/consent/midlands_hub", data={"use_cases": "pan", "csrf_token": csrf})
+
+
+def withdraw_page_consent(c: TestClient) -> Send:
+    _region(c)
+    assert c.put(CONSENT, headers=NOTTS, json={"use_cases": ["pan"]}).status_code == 200
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    return lambda: c.post("/consent/midlands_hub/withdraw", data={"csrf_token": csrf})
+
+
+def send_page(c: TestClient) -> Send:
+    from tests.collectors.sen2.test_sen2_breakdowns import hand_worked
+
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    sen2 = [("files", ("sen2.xml", hand_worked(), "application/xml"))]
+    return lambda: c.post("/send", data={"collection_year": "2024-25", "csrf_token": csrf}, files=sen2)
+
+
+def _register() -> dict[str, tuple[str, bytes, str]]:
+    from tests.mappings.test_establishments import LINKS, NAME, links_file, register_file
+
+    return {"file": (NAME, register_file(), "text/csv"), "links": (LINKS, links_file(), "text/csv")}
+
+
+def load_register(c: TestClient) -> Send:
+    return lambda: c.post("/api/establishments", headers=OFFICER, files=_register())
+
+
+def load_register_page(c: TestClient) -> Send:
+    csrf = signed_in(c, OFFICER["X-API-Key"])
+    return lambda: c.post("/officer/establishments", data={"csrf_token": csrf}, files=_register())
+
+
 #: For every write route: what readies its write (run with commits working) and returns the write itself. A write
 #: route missing here fails test_every_write_route_is_tried, so a new one cannot be left out.
 WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
@@ -498,6 +555,13 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/officer/published/queries/{held_id}"): confirm_held_page,
     ("POST", "/api/published/releases/{release_id}/queries"): confirm_release,
     ("POST", "/officer/published/releases/{release_id}/queries"): confirm_release_page,
+    ("PUT", "/api/agencies/{council}/consent/{region}"): give_consent,
+    ("DELETE", "/api/agencies/{council}/consent/{region}"): withdraw_consent,
+    ("POST", "/consent/{region}"): consent_page,
+    ("POST", "/consent/{region}/withdraw"): withdraw_page_consent,
+    ("POST", "/send"): send_page,
+    ("POST", "/api/establishments"): load_register,
+    ("POST", "/officer/establishments"): load_register_page,
 }
 
 

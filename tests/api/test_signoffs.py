@@ -159,8 +159,9 @@ def test_a_revision_reopens_only_the_affected_agency_and_return(
     from tests.signoffs import sign_off_everything
 
     assert sign_off_everything(store) >= 3
-    # A figure no sign-off vouched for (the county core data set reads it, but not for a quarter): both stand.
-    upload(store, store_settings, "notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2024-25,,18,,,,")
+    # A figure no sign-off vouched for (the next year's: a quarter of this year shows no figure of a year ended after
+    # it): both stand.
+    upload(store, store_settings, "notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2025-26,,18,,,,")
     with Session(store) as session:
         assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
         assert signoffs.state_of(session, "notts_cyp", "county_cyp_core", "FY2024-25-Q4") == "signed_off"
