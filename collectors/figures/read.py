@@ -56,12 +56,24 @@ def read_table(
 
 
 def _without_nul(table: RawTable) -> RawTable:
-    """Show a NUL character as U+FFFD: PostgreSQL refuses NUL in text, and the cell stays visibly wrong."""
-    texts = [c for c, t in table.frame.schema.items() if t == pl.String]
-    if (
-        not texts
-        or not table.frame.select(pl.any_horizontal(pl.col(texts).str.contains("\x00", literal=True).any())).item()
-    ):
+    """Show a NUL character as U+FFFD, in a cell or a column's name (a JSON key): PostgreSQL refuses NUL in text, and
+    the cell or column stays visibly wrong in the report."""
+    frame = table.frame
+    if any("\x00" in c for c in frame.columns):
+        taken = set(frame.columns)
+        renamed: dict[str, str] = {}
+        for c in frame.columns:
+            if "\x00" in c:
+                shown = c.replace("\x00", "\ufffd")
+                # Two names apart only by their NUL stay apart.
+                while shown in taken:
+                    shown += "\ufffd"
+                taken.add(shown)
+                renamed[c] = shown
+        frame = frame.rename(renamed)
+    texts = [c for c, t in frame.schema.items() if t == pl.String]
+    if texts and frame.select(pl.any_horizontal(pl.col(texts).str.contains("\x00", literal=True).any())).item():
+        frame = frame.with_columns(pl.col(c).str.replace_all("\x00", "\ufffd", literal=True) for c in texts)
+    if frame is table.frame:
         return table
-    frame = table.frame.with_columns(pl.col(c).str.replace_all("\x00", "\ufffd", literal=True) for c in texts)
     return RawTable(frame, table.source_format, table.sheet, table.encoding, table.delimiter)
