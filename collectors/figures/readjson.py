@@ -208,7 +208,9 @@ def _json_row(item: object, number: int, filename: str) -> dict[str, str | None]
 
 
 def _without_surrogates(text: str) -> str:
-    """Show a lone UTF-16 surrogate (JSON allows "\\ud800" on its own) as U+FFFD: no UTF-8 store can hold it."""
+    """Show a lone UTF-16 surrogate (JSON allows "\\ud800" on its own) as U+FFFD: no UTF-8 store can hold it; and a
+    NUL (JSON allows "\\u0000"), which PostgreSQL refuses in text, alike."""
+    text = text.replace("\x00", "\ufffd")
     return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
@@ -224,7 +226,7 @@ def _json_cell(value: Any, number: int, key: str, filename: str) -> str | None:
     if isinstance(value, float):
         return format_float(value)
     raise InvalidInput(
-        f'"{filename}" item {number}, key "{key}": the value is {_json_kind(value)}; '
+        f'"{filename}" item {number}, key "{_without_surrogates(key)}": the value is {_json_kind(value)}; '
         "expected a number, a string or null"
     )
 
