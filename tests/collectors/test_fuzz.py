@@ -133,7 +133,8 @@ def _delimited(table: tuple[list[str], list[list[str]]], delimiter: str) -> str:
 def test_a_nul_in_a_json_key_is_shown_not_stored(fuzz_client: TestClient) -> None:
     """The case the JSON fuzz found: a key of a NUL alone made a column PostgreSQL refused to store (a 500)."""
     row = {"indicator": "cyp.cin_count", "org": "E10000024", "period": "2024-06-30", "value": 0}
-    for value in (None, [], {"\u0000": 1}):
+    values: tuple[object, ...] = (None, [], {"\u0000": 1})
+    for value in values:
         check_upload(fuzz_client, "f.json", json.dumps([row, {"\u0000": value}]).encode(), "json")
 
 
