@@ -217,8 +217,8 @@ def job_records_resume() -> None:
     """Take up uploads whose worker stopped (their lease ran out: record-level ones) and run them on to their end."""
     from collectors.ways_in import resume_all
 
-    for kind, resumed in resume_all(jobs.engine(), jobs.settings()).items():
-        log.warning("resumed %d upload(s) of kind %s whose worker had stopped: %s", len(resumed), kind, resumed)
+    for way, resumed in resume_all(jobs.engine(), jobs.settings()).items():
+        log.warning("resumed %d upload(s) of the way %s whose worker had stopped: %s", len(resumed), way, resumed)
 
 
 @job

@@ -10,7 +10,7 @@ from api.principal import Principal
 from api.scopes import read_scope
 from collectors.annex_a.build import AnnexA
 from mappings.agencies import get_agency
-from mappings.annex_a import RECORD_RETURNS
+from mappings.child_level import ANNEX_A_RETURNS
 from mappings.keys import APPROVER_SCOPE
 from mappings.models import AgencyReturn
 from onereturn.errors import Forbidden, NotFound
@@ -22,7 +22,7 @@ def check_annex_reader(session: Session, principal: Principal, code: str) -> Non
     read_scope(principal).check_agency(code)
     agency = get_agency(session, code)
     owed = set(session.execute(select(AgencyReturn.return_id).where(col(AgencyReturn.agency_code) == code)).scalars())
-    if not owed & set(RECORD_RETURNS):
+    if not owed & set(ANNEX_A_RETURNS):
         raise NotFound(
             f"Annex A is built from a council's CIN census and SSDA903 records, and {agency.name} returns neither "
             f"(its returns: {', '.join(sorted(owed)) or 'none'}): there is no Annex A to build for it"

@@ -214,7 +214,9 @@ async def _records_upload(
         # a query): nothing left to run.
         with Session(request.app.state.engine) as session:
             _, report = await anyio.to_thread.run_sync(_read_report, session, sub.id, received.duplicate)
-        status = 200 if received.duplicate else 201
+        # A file kept whose stage after the door failed (a SEN2 file's figures) is answered 202 with its address: it
+        # is kept, and its message names the command that runs it again.
+        status = 200 if received.duplicate else 202 if sub.status == "failed" else 201
         if not received.duplicate:
             stored_with_change(request)
         annotate(
@@ -223,7 +225,8 @@ async def _records_upload(
             status=status,
             detail="a repeat of an earlier record-level upload" if received.duplicate else sub.message,
         )
-        return JSONResponse(report.model_dump(mode="json"), status_code=status)
+        where = {"Location": f"/api/submissions/{sub.id}"} if status == 202 else None
+        return JSONResponse(report.model_dump(mode="json"), status_code=status, headers=where)
     stored_with_change(request)
     _start_records(request, background, received)
     report = answers.report(sub, problem_frame([]), total=0)

@@ -116,11 +116,12 @@ def purge_command() -> None:
 def resume_command() -> None:
     """Take up record-level uploads whose worker stopped (their lease ran out) and run them on."""
     from cli.shared import ready_engine
-    from collectors.ways_in import resume_all
+    from collectors.ways_in import WAYS_IN, resume_all
     from indicators.store.models import RECORDS_KIND
     from onereturn.settings import get_settings
 
-    ids = resume_all(ready_engine(), get_settings()).get(RECORDS_KIND, [])
+    resumed = resume_all(ready_engine(), get_settings())
+    ids = sorted(i for name, found in resumed.items() if WAYS_IN[name].kind == RECORDS_KIND for i in found)
     Console(stderr=True).print(
         f"Resumed {len(ids)} record-level upload(s){': ' if ids else ''}{', '.join(map(str, ids))}",
         markup=False,

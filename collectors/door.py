@@ -380,16 +380,16 @@ def _busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError)
 
 
-def _stored(
+def stored(
     engine: Engine,
     submission: Submission,
     lease_seconds: float,
     store: Store,
     readings: Any,
     *,
-    stops: bool,
+    stops: bool = True,
 ) -> Any:
-    """Run a way's store under the upload's lease, the upload failed on any error and the error told as a
+    """Run a way's store (or a stage after the door) under the upload's lease, the upload failed on any error and the error told as a
     ``ProcessingFailed`` naming the upload and how to run it again (a stop, a busy database and a lost lease are
     raised as they are, for the caller's own answer)."""
     assert submission.id is not None
@@ -435,7 +435,7 @@ def through(
     submission = entered.submission
     if entry.lease_seconds is None or not entry.held:
         return store(submission, readings)
-    return _stored(engine, submission, entry.lease_seconds, store, readings, stops=stop_interrupts)
+    return stored(engine, submission, entry.lease_seconds, store, readings, stops=stop_interrupts)
 
 
 def again(
@@ -466,4 +466,4 @@ def again(
     del data
     opened = reopened(readings) if reopened is not None else {}
     submission = head.reopen(engine, settings, submission_id, kind=kind, **opened)
-    return _stored(engine, submission, settings.upload_lease_seconds, store, readings, stops=stop_interrupts)
+    return stored(engine, submission, settings.upload_lease_seconds, store, readings, stops=stop_interrupts)

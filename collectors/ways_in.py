@@ -31,8 +31,8 @@ from collectors.policy import Policy
 from collectors.published import intake
 from collectors.records import receiving as records_in
 from collectors.records import service as records
-from collectors.sen2 import figures as sen2_figures
 from collectors.sen2 import receiving as sen2
+from collectors.sen2 import stage as sen2_stage
 from collectors.spine import Outcome
 from collectors.ssd.intake import is_extract
 from collectors.ssd.receiving import receive_extract
@@ -127,14 +127,6 @@ def _take_records(engine: Engine, settings: Settings, request: dict[str, Any]) -
     return records_in.receive(engine, settings, **request)
 
 
-def _take_sen2(engine: Engine, settings: Settings, request: dict[str, Any]) -> records_in.Received:
-    received = sen2.receive(engine, settings, **request)
-    if received.records is not None:
-        # The file is accepted and kept: its figures are then stored as the council's, as a step of their own.
-        sen2_figures.store_figures(engine, received.submission, received.records)
-    return received
-
-
 def _take_extract(engine: Engine, settings: Settings, request: dict[str, Any]) -> Any:
     ((name, path),) = request.pop("files")
     return receive_extract(engine, settings, name=name, path=path, **request)
@@ -179,7 +171,18 @@ WAYS_IN: dict[str, WayIn] = {
         # goes on by the records' way, its Annex A rows by ``annex_a_ssd``.
         WayIn("ssd", RECORDS_KIND, records_in.PURPOSES, None, None, _is_extract, _take_extract),
         WayIn("annex_a_ssd", RECORDS_KIND, from_ssd.PURPOSES, from_ssd.REPEAT, None, None, _take_ssd_rows),
-        WayIn("sen2", RECORDS_KIND, sen2.PURPOSES, sen2.REPEAT, sen2.POLICY, _is_sen2, _take_sen2),
+        # Kept at the door, then its figures stored as a stage of the door under its lease (``sen2.stage``).
+        WayIn(
+            "sen2",
+            RECORDS_KIND,
+            sen2.PURPOSES,
+            sen2.REPEAT,
+            sen2.POLICY,
+            _is_sen2,
+            sen2_stage.take,
+            rerun=sen2_stage.rerun,
+            resume=sen2_stage.resume,
+        ),
         WayIn(
             "records",
             RECORDS_KIND,
@@ -263,12 +266,13 @@ def take(engine: Engine, settings: Settings, request: dict[str, Any]) -> Any:
     return way_of(request).take(engine, settings, dict(request))
 
 
-def _by_kind(kind: str, duty: str) -> WayIn:
-    """The way that runs uploads of ``kind`` again or takes them up (``duty``: ``rerun``, ``take_up``)."""
+def _by_kind(kind: str, duty: str, mode: str | None = None) -> WayIn:
+    """The way that runs uploads of ``kind`` (and, where given, stored with ``mode``: one of the way's purposes)
+    again or takes them up (``duty``: ``rerun``, ``take_up``)."""
     for way in WAYS_IN.values():
-        if way.kind == kind and getattr(way, duty) is not None:
+        if way.kind == kind and getattr(way, duty) is not None and (mode is None or mode in way.purposes.values()):
             return way
-    raise InvalidInput(f"no way in takes uploads of kind {kind!r}")
+    raise InvalidInput(f"no way in takes uploads of kind {kind!r}" + (f" and mode {mode!r}" if mode else ""))
 
 
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
@@ -278,8 +282,8 @@ def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
         submission = session.get(Submission, submission_id)
         if submission is None:
             raise NotFound(f"Submission {submission_id} does not exist")
-        kind = submission.kind
-    again = _by_kind(kind, "rerun").rerun
+        kind, mode = submission.kind, submission.mode
+    again = _by_kind(kind, "rerun", mode).rerun
     assert again is not None
     return again(engine, settings, submission_id)
 
@@ -292,6 +296,6 @@ def take_up(engine: Engine, settings: Settings, submission_id: int) -> Submissio
 
 
 def resume_all(engine: Engine, settings: Settings) -> dict[str, list[int]]:
-    """Take up every upload of every way in whose worker stopped; their ids by kind (only kinds with any)."""
-    resumed = {way.kind: way.resume(engine, settings) for way in WAYS_IN.values() if way.resume is not None}
-    return {kind: ids for kind, ids in resumed.items() if ids}
+    """Take up every upload of every way in whose worker stopped; their ids by way (only ways with any)."""
+    resumed = {way.name: way.resume(engine, settings) for way in WAYS_IN.values() if way.resume is not None}
+    return {name: ids for name, ids in resumed.items() if ids}

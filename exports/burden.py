@@ -33,8 +33,8 @@ from indicators.periods import Period, calendar_year, parse_period
 from indicators.published_query import PublisherBurden, publisher_burden, publishers_giving
 from indicators.service import indicators_by_id
 from indicators.store.models import RECORDS_KIND, Observation, Submission
-from mappings.annex_a import RECORD_RETURNS, AnnexCells
-from mappings.child_level import LINES, SDL_SOURCE, List1Cells
+from mappings.annex_a import AnnexCells
+from mappings.child_level import ANNEX_A, ANNEX_A_RETURNS, BY_FORMAT, LIST_1, RETURNS, SDL_SOURCE, List1Cells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.obligations import breakdown_keys, filled_by_publishers, obligations, owed_periods
 from mappings.resolve import Resolver
@@ -241,9 +241,13 @@ def burden(
         # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
         # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
         saved = len(keyed) - len(set(keyed) & owed)
-        annex = annex_a(agency.code, period.end) if annex_a is not None and set(own) & set(RECORD_RETURNS) else None
+        annex = annex_a(agency.code, period.end) if annex_a is not None and set(own) & set(ANNEX_A_RETURNS) else None
         sent = sent_files.get(agency.code, set())
-        plans = list1(agency.code, period.end) if list1 is not None and "sen2" in sent else None
+        plans = (
+            list1(agency.code, period.end)
+            if list1 is not None and any(LIST_1 in BY_FORMAT[f].feeds for f in sent if f in BY_FORMAT)
+            else None
+        )
         child = _child_fields(annex, plans, minutes_per_cell)
         rows.append(
             AgencyBurden(
@@ -338,29 +342,29 @@ def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any
     SSDA903 together, so counted under the first of them it sent; List 1 from SEN2)."""
     out: list[dict[str, object]] = []
     annex_under: str | None = None
-    for source_format, line in LINES.items():
-        if source_format not in sent:
+    for one in RETURNS:
+        if one.source_format not in sent:
             continue
         lists, lists_name = 0, ""
-        if source_format in ("cin", "903"):
+        if ANNEX_A in one.feeds:
             if annex_under is None:
-                annex_under = line.ref
+                annex_under = one.line.ref
                 lists = int(child.get("annex_a_from_records", 0))
                 lists_name = "Ofsted's Annex A, from the CIN census and SSDA903 together"
             else:
                 lists_name = f"Ofsted's Annex A, counted under {annex_under}"
-        if source_format == "sen2":
+        if LIST_1 in one.feeds:
             lists = int(child.get("list1_from_sen2", 0))
-            lists_name = "the area SEND inspection's List 1"
+            lists_name = LIST_1
         out.append(
             {
-                "ref": line.ref,
-                "name": line.name,
+                "ref": one.line.ref,
+                "name": one.line.name,
                 "source": SDL_SOURCE,
-                "return_cells": sum(by_return.get(r, 0) for r in line.returns),
+                "return_cells": by_return.get(one.return_id, 0),
                 "list_cells": lists,
                 "lists": lists_name,
-                "items_read": int(child.get("sen2_items", 0)) if source_format == "sen2" else None,
+                "items_read": int(child.get("sen2_items", 0)) if LIST_1 in one.feeds else None,
             }
         )
     return out
@@ -375,7 +379,7 @@ def records_sent(session: Session, period: Period) -> dict[str, set[str]]:
             col(Submission.kind) == RECORDS_KIND,
             col(Submission.status).in_(("accepted", "queried", "partially_accepted")),
             col(Submission.purged_at).is_(None),
-            col(Submission.source_format).in_(list(LINES)),
+            col(Submission.source_format).in_(list(BY_FORMAT)),
         )
     ).all()
     for agency, source_format, year in rows:

@@ -1,5 +1,6 @@
-"""A council's child-level returns as the burden counts them: the Single Data List line each is, and the area SEND
-inspection's List 1 counted in cells.
+"""A council's child-level returns, declared once: for each, the return it is, its Single Data List line, how the
+service tells its kept files, who may send it (a council that owes it) and the lists and tables it feeds; and the
+area SEND inspection's List 1 counted in cells, as the burden counts it.
 
 The lines and their names are the Single Data List's own (GOV.UK, *The single data list*, 2022 to 2023 edition,
 "Updated 6 May 2022", https://www.gov.uk/government/publications/single-data-list/the-single-data-list, Crown
@@ -20,21 +21,85 @@ SDL_SOURCE = (
 
 @dataclass(frozen=True)
 class SdlLine:
-    """One line of the Single Data List: its body and reference, its name as the list prints it, and the service's
-    returns it fills from the council's record-level file."""
+    """One line of the Single Data List: its body and reference, and its name as the list prints it."""
 
     ref: str
     name: str
-    returns: tuple[str, ...]
 
 
-#: The record-level files the service reads, by their ``Submission.source_format``, and the Single Data List line each
-#: is. The SEN2 line keeps the list's own name (SEN2 now counts EHC plans, the statements' successors).
-LINES: dict[str, SdlLine] = {
-    "cin": SdlLine("DfE 087-00", "Children in Need Census", ("dfe_cin_census",)),
-    "903": SdlLine("DfE 088-00", "Children Looked After (CLA) (SSDA903)", ("dfe_ssda903",)),
-    "sen2": SdlLine("DfE 189-00", "Children with Statements of Special Educational Needs (SEN2)", ("dfe_sen2",)),
-}
+#: What a child-level return feeds besides its own return: Ofsted's Annex A (from the CIN census and SSDA903
+#: together) and the area SEND inspection's List 1 and DfE's EHC plan tables (from SEN2).
+ANNEX_A = "Ofsted's Annex A"
+LIST_1 = "the area SEND inspection's List 1"
+EHC_TABLES = "DfE's EHC plan tables"
+
+
+@dataclass(frozen=True)
+class ChildLevelReturn:
+    """One child-level return a council sends as a file of its children: how the service tells its kept files
+    (``Submission.source_format``), the return it is, its Single Data List line, how a refusal names it, and what
+    the service makes from it besides the return."""
+
+    source_format: str
+    return_id: str
+    line: SdlLine
+    called: str
+    feeds: tuple[str, ...]
+
+
+#: The one registry of child-level returns, in the order the burden lists them. Who may send a child-level file is
+#: read from it (a council that owes one of these returns), as are the return a kept file is for (sign-off), the
+#: lists each feeds (the burden, Annex A's pages, a region's members) and the lines the burden names. The SEN2 line
+#: keeps the list's own name (SEN2 now counts EHC plans, the statements' successors).
+RETURNS: tuple[ChildLevelReturn, ...] = (
+    ChildLevelReturn(
+        "cin",
+        "dfe_cin_census",
+        SdlLine("DfE 087-00", "Children in Need Census"),
+        "the children in need census",
+        (ANNEX_A,),
+    ),
+    ChildLevelReturn(
+        "903",
+        "dfe_ssda903",
+        SdlLine("DfE 088-00", "Children Looked After (CLA) (SSDA903)"),
+        "DfE's children looked after return (SSDA903)",
+        (ANNEX_A,),
+    ),
+    ChildLevelReturn(
+        "sen2",
+        "dfe_sen2",
+        SdlLine("DfE 189-00", "Children with Statements of Special Educational Needs (SEN2)"),
+        "DfE's SEN2 survey",
+        (LIST_1, EHC_TABLES),
+    ),
+)
+#: Each child-level return by the ``source_format`` of its kept files.
+BY_FORMAT: dict[str, ChildLevelReturn] = {r.source_format: r for r in RETURNS}
+#: Every child-level return's id.
+RETURN_IDS: tuple[str, ...] = tuple(r.return_id for r in RETURNS)
+
+
+def feeding(what: str) -> tuple[str, ...]:
+    """The ids of the child-level returns that feed ``what`` (``ANNEX_A``, ``LIST_1``, ``EHC_TABLES``)."""
+    return tuple(r.return_id for r in RETURNS if what in r.feeds)
+
+
+#: The returns Annex A is built from: a council that returns neither has no Annex A.
+ANNEX_A_RETURNS = feeding(ANNEX_A)
+
+
+def return_of(source_format: str) -> str | None:
+    """The return a kept child-level file is for, by its ``source_format``; None for a file of no child-level
+    return (an SSD extract's own rows, Annex A's columns)."""
+    found = BY_FORMAT.get(source_format)
+    return found.return_id if found is not None else None
+
+
+def named(return_ids: tuple[str, ...] | list[str] | set[str]) -> str:
+    """The returns as a refusal names them, in the registry's order, the last joined with "or"."""
+    called = [r.called for r in RETURNS if r.return_id in return_ids]
+    return called[0] if len(called) == 1 else f"{', '.join(called[:-1])} or {called[-1]}"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from sqlmodel import Session, col, select
 
 from api.principal import Principal
-from mappings.annex_a import RECORD_RETURNS
+from mappings.child_level import ANNEX_A_RETURNS
 from mappings.keys import APPROVER_SCOPE
 from mappings.models import AgencyReturn
 from onereturn.models import WebSession
@@ -208,7 +208,7 @@ def builds_annex_a(request: Request, principal: Principal | None) -> bool:
         found = session.execute(
             select(AgencyReturn.return_id).where(
                 col(AgencyReturn.agency_code) == principal.agency_code,
-                col(AgencyReturn.return_id).in_(RECORD_RETURNS),
+                col(AgencyReturn.return_id).in_(ANNEX_A_RETURNS),
             )
         ).first()
     return found is not None

@@ -1,13 +1,14 @@
-"""Which bodies send children's records: a council that owes DfE's SSDA903 return or the CIN census, for one local
-authority. The upload route and the upload page both ask :func:`refusal` before anything sent is read or kept; the
-ways in refuse a file whose header names another council (:func:`another_council`)."""
+"""Which bodies send children's records: a council that owes a child-level return (the registry,
+``mappings.child_level``: the SSDA903, the CIN census, SEN2), for one local authority. The upload route and the
+upload page both ask :func:`refusal` before anything sent is read or kept; each way in refuses a file whose header
+names another council (:func:`another_council`)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from mappings.annex_a import RECORD_RETURNS
+from mappings.child_level import RETURN_IDS, named
 from mappings.geography import dfe_la_number
 from mappings.illustrative import councils_of
 from mappings.models import AgencyReturn
@@ -16,16 +17,10 @@ from onereturn.errors import InvalidInput
 
 def refusal(session: Session, agency_code: str) -> str | None:
     """Why the agency may not send children's records (an SSD extract or DfE's files), or None when it may."""
-    owed = session.exec(
-        select(AgencyReturn.return_id).where(
-            col(AgencyReturn.agency_code) == agency_code, col(AgencyReturn.return_id).in_(RECORD_RETURNS)
-        )
-    ).all()
-    if not owed:
+    if not _owed(session, agency_code):
         return (
-            f"{agency_code} owes neither DfE's children looked after return (SSDA903) nor the children in need "
-            "census, so it has no children's records to send: only a council that owes them sends an SSD extract "
-            "or DfE's files"
+            f"{agency_code} owes none of {named(RETURN_IDS)}, so it has no children's records to send: only a "
+            "council that owes one of them sends its file (or an SSD extract)"
         )
     councils = councils_of(session, agency_code)
     if len(councils) != 1:
@@ -34,6 +29,17 @@ def refusal(session: Session, agency_code: str) -> str | None:
             "authorities, not one, so DfE's rules could not tell placements inside the council from those outside"
         )
     return None
+
+
+def _owed(session: Session, agency_code: str) -> set[str]:
+    """The child-level returns the agency owes."""
+    return set(
+        session.exec(
+            select(AgencyReturn.return_id).where(
+                col(AgencyReturn.agency_code) == agency_code, col(AgencyReturn.return_id).in_(RETURN_IDS)
+            )
+        ).all()
+    )
 
 
 def council_numbers(engine: Engine, agency_code: str) -> frozenset[str]:

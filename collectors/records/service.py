@@ -313,6 +313,8 @@ def resume_records(engine: Engine, settings: Settings) -> list[int]:
             select(Submission.id)
             .where(
                 col(Submission.kind) == KIND,
+                # DfE's files only: a SEN2 upload's stage is resumed by its own way (``collectors.sen2.stage``).
+                col(Submission.mode).in_(set(PURPOSES.values())),
                 or_(
                     col(Submission.status).in_(lease.UNFINISHED)
                     & or_(col(Submission.lease_until).is_(None), col(Submission.lease_until) < now),

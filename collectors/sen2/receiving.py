@@ -11,6 +11,7 @@ up. Nothing here logs or puts a value of the file in a message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,13 +42,14 @@ from collectors.sen2.schema import (
 )
 from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.db import bulk_insert
-from onereturn.errors import InvalidInput, PayloadTooLarge
+from onereturn.errors import InvalidInput, PayloadTooLarge, ProcessingFailed
 from onereturn.settings import Settings
 
 #: The purpose (and ``mode``) of a kept SEN2 file among a council's record-level uploads (``head.PURPOSES``).
 PURPOSE = "sen2"
-#: The states of a SEN2 upload kept and read: accepted at the door, then queried or partly accepted when a figure
-#: stored from it (``collectors.sen2.figures``) is held or refused.
+#: The states of a SEN2 upload kept and read: accepted once its figures are stored (``collectors.sen2.stage``), or
+#: queried or partly accepted when one of them is held or refused. One whose figures failed to store is ``failed``
+#: (kept, and run again by ``onereturn submissions reprocess``).
 KEPT_STATUSES = ("accepted", "queried", "partially_accepted")
 #: The purpose of a kept SEN2 file, stored as its mode.
 PURPOSES = {PURPOSE: PURPOSE}
@@ -55,6 +57,8 @@ PURPOSES = {PURPOSE: PURPOSE}
 REPEAT = door.Repeat(KEPT_STATUSES, by_year=True)
 #: The checks the figures worked out from a SEN2 file are held to: every one an agency's upload is.
 POLICY = EVERY_CHECK
+#: The door's stage after a SEN2 file is kept, under its lease: its figures stored, the upload finished.
+Stage = Callable[[Submission, Sen2Records], Submission]
 #: What ``Submission.source_format`` says of a kept SEN2 file.
 FORMAT = "sen2"
 
@@ -76,6 +80,15 @@ class Checked:
     records: Sen2Records
     #: The council its header names (``Source/LEA``, DfE's number), None when it names none.
     council: str | None = None
+
+
+def kept_message(survey: int, children: list[tuple[str, str] | None]) -> str:
+    """What a SEN2 upload kept says of its file: its survey and its children checked (never a value)."""
+    without = sum(1 for key in children if key is None)
+    return (
+        f"the January {survey} SEN2 survey: {len(children):,} child(ren) checked against its schema and rules and kept"
+        + (f"; {without:,} without a UPN or ULN, kept but not matched to other returns" if without else "")
+    )
 
 
 @dataclass
@@ -127,9 +140,13 @@ def receive(
     submitted_by: str = "",
     purpose: str = "return",
     audit: dict[str, Any] | None = None,
+    stage: Stage | None = None,
 ) -> KeptSen2:
-    """Check a council's SEN2 file and keep it sealed as its record-level upload for the year, accepted at once; a
-    file refused keeps nothing. The same file sent again for the same year repeats the earlier upload."""
+    """Check a council's SEN2 file and keep it sealed as its record-level upload for the year; a file refused keeps
+    nothing. The same file sent again for the same year repeats the earlier upload. With a ``stage`` (its figures
+    stored), the upload is leased while the stage runs and ends as the stage ends it, or ``failed`` naming
+    ``onereturn submissions reprocess`` when it raises (no error is raised for it: the file is kept); without one it
+    is accepted at the door."""
     if purpose != "return":
         raise InvalidInput("a SEN2 file is the council's survey return: leave out purpose")
     ((name, path),) = files
@@ -147,12 +164,7 @@ def receive(
         keys()
         ids = sorted({key[1] for key in checked.children if key is not None})
         count = len(checked.children)
-        without = sum(1 for key in checked.children if key is None)
-        message = (
-            f"the January {checked.survey} SEN2 survey: {count:,} child(ren) checked against its schema and rules "
-            f"and kept"
-            + (f"; {without:,} without a UPN or ULN, kept but not matched to other returns" if without else "")
-        )
+        message = kept_message(checked.survey, checked.children)
 
         def children(session: Session, submission: Submission) -> None:
             # Each child by pseudonym, its UPN (or ULN) sealed: so retention, purge and key rotation reach it.
@@ -165,11 +177,13 @@ def receive(
         entry.side, entry.audit_detail = children, message
         return checked
 
+    entered: list[Submission] = []
+
     def kept(submission: Submission, checked: Checked) -> KeptSen2:
-        with Session(engine, expire_on_commit=False) as session:
-            found = session.get(Submission, submission.id)
-        assert found is not None
-        return KeptSen2(found, records=checked.records)
+        entered.append(submission)
+        if stage is not None:
+            stage(submission, checked.records)
+        return KeptSen2(_read_again(engine, submission), records=checked.records)
 
     entry = door.Entry(
         kind=RECORDS_KIND,
@@ -183,15 +197,28 @@ def receive(
         submitted_by=submitted_by,
         repeat=REPEAT,
         collection_year=collection_year,
-        # Checked whole at the door and accepted at once: no worker takes it up.
-        status="accepted",
+        # Checked whole at the door: accepted at once, or leased while its stage (its figures) runs after.
+        status="accepted" if stage is None else "received",
+        lease_seconds=None if stage is None else settings.upload_lease_seconds,
         audit=audit,
         audit_status=201,
     )
-    received: KeptSen2 = door.through(
-        engine, entry, read=read, store=kept, repeated=lambda earlier: KeptSen2(earlier, duplicate=True)
-    )
+    try:
+        received: KeptSen2 = door.through(
+            engine, entry, read=read, store=kept, repeated=lambda earlier: KeptSen2(earlier, duplicate=True)
+        )
+    except ProcessingFailed:
+        # The file is kept and the upload ended failed, saying how to run it again: told, not raised as a 500.
+        return KeptSen2(_read_again(engine, entered[0]))
     return received
+
+
+def _read_again(engine: Engine, submission: Submission) -> Submission:
+    """The submission as the store now holds it."""
+    with Session(engine, expire_on_commit=False) as session:
+        found = session.get(Submission, submission.id)
+    assert found is not None
+    return found
 
 
 def kept_sen2(session: Session, agency_code: str, collection_year: str) -> Submission | None:

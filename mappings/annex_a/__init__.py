@@ -18,11 +18,6 @@ from onereturn.errors import NotFound
 FOLDER = Path(__file__).resolve().parent
 #: The layout built when none is named: the newest Ofsted layout held.
 CURRENT = "ofsted_annex_a_2024"
-#: The record-level returns, declared once: each by the library its files are read with (``Submission.source_format``
-#: of a record-level upload), as sign-off tells which return an upload is for.
-RETURN_OF_LIBRARY: dict[str, str] = {"cin": "dfe_cin_census", "903": "dfe_ssda903"}
-#: The returns Annex A is built from: a body that returns neither has no Annex A.
-RECORD_RETURNS = tuple(RETURN_OF_LIBRARY.values())
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from mappings.agencies import get_agency
-from mappings.annex_a import RECORD_RETURNS
+from mappings.child_level import RETURN_IDS
 from mappings.illustrative import LA_CODE
 from mappings.keys import REGION_BODY
 from mappings.models import Agency, AgencyOrg, AgencyReturn
@@ -23,7 +23,7 @@ from mappings.regions.policy import use_case
 from onereturn.errors import InvalidInput, NotFound
 
 #: The returns whose records a member council sends: the SSDA903, the CIN census and SEN2.
-MEMBER_RETURNS = (*RECORD_RETURNS, "dfe_sen2")
+MEMBER_RETURNS = RETURN_IDS
 
 
 @dataclass(frozen=True)

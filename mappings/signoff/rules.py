@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from indicators.periods import Period, parse_period
 from indicators.store.models import RECORDS_KIND, HeldFigure, Observation, Submission
-from mappings.annex_a import RETURN_OF_LIBRARY
+from mappings.child_level import return_of as child_return_of
 from mappings.models import Return
 from mappings.revisions import feeds
 from mappings.signoff.states import return_of
@@ -23,7 +23,7 @@ def _records_for(sub: Submission, return_id: str, start: date, end: date) -> boo
     An upload refused before its files were read names no return, so it is for none: a rejected file of one
     record-level return never stands in the way of another.
     """
-    if RETURN_OF_LIBRARY.get(sub.source_format) != return_id:
+    if child_return_of(sub.source_format) != return_id:
         return False
     return overlaps(f"FY{sub.collection_year.strip()}", start, end)
 

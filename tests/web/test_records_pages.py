@@ -192,12 +192,18 @@ def test_the_records_form_is_offered_only_to_a_council_that_owes_a_childrens_ret
     html = web.get("/upload").text
     assert 'action="/upload' in html  # the figures form stays
     assert 'action="/upload/records"' not in html
-    assert "owes neither DfE&#39;s children looked after return (SSDA903) nor the children in need census" in html
+    assert (
+        "owes none of the children in need census, DfE&#39;s children looked after return (SSDA903) or DfE&#39;s SEN2 survey"
+        in html
+    )
     # Reaching the form anyway is refused with the same reason, and nothing is kept.
     files = [("files", (TABLES_903[0].name, TABLES_903[0].read_bytes(), "text/csv"))]
     sent = web.post("/upload/records", data={"collection_year": "2024-25", "csrf_token": csrf}, files=files)
     assert sent.status_code == 400
-    assert "owes neither DfE&#39;s children looked after return" in sent.text
+    assert (
+        "owes none of the children in need census, DfE&#39;s children looked after return (SSDA903) or DfE&#39;s SEN2 survey"
+        in sent.text
+    )
     assert 'href="#records-refused"' in sent.text
     assert 'id="records-refused"' in sent.text
 

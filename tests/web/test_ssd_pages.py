@@ -103,4 +103,7 @@ def test_a_body_owing_no_childrens_return_is_told_why(web: TestClient) -> None:
     for route in ("/record-files", "/csc-api"):
         answer = web.get(route)
         assert answer.status_code == 403, answer.text
-        assert "owes neither DfE&#39;s children looked after return" in answer.text
+        assert (
+            "owes none of the children in need census, DfE&#39;s children looked after return (SSDA903) or DfE&#39;s SEN2 survey"
+            in answer.text
+        )

@@ -58,7 +58,7 @@ def test_a_body_that_owes_no_childrens_return_is_refused_at_the_door_with_nothin
         answer = store_client.post("/api/submissions", headers=headers, data=data, files=files)
         assert answer.status_code == 403, answer.text
         assert (
-            "owes neither DfE's children looked after return (SSDA903) nor the children in need census"
+            "owes none of the children in need census, DfE's children looked after return (SSDA903) or DfE's SEN2 survey"
             in (answer.json()["error"])
         )
     assert _kept(store, store_settings) == before
@@ -160,7 +160,10 @@ def test_the_drug_partnership_is_told_it_has_no_childrens_records(store_client: 
     answer = store_client.get(route, headers=DAP)
     assert answer.status_code == 403, answer.text
     said = answer.json()["error"]
-    assert "owes neither DfE's children looked after return" in said
+    assert (
+        "owes none of the children in need census, DfE's children looked after return (SSDA903) or DfE's SEN2 survey"
+        in said
+    )
     assert "--approver" not in said
 
 
