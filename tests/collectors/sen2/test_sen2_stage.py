@@ -52,7 +52,7 @@ def _mend(store: Engine) -> None:
         connection.execute(text(f"DROP TRIGGER refuse_figures{on}"))
 
 
-def _sen2_figures(store: Engine) -> dict[tuple[str, str], float]:
+def _sen2_figures(store: Engine) -> dict[tuple[str, str], float | None]:
     with Session(store) as session:
         return {
             (o.indicator_id, o.period): o.value
