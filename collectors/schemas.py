@@ -139,3 +139,49 @@ class RecordFinding(BaseModel):
     child: str | None = Field(description="The council's own child id (shown only to that council)")
     row: int | None = Field(description="The record's 0-based row in its table, as DfE's rules number it")
     fields: str
+
+
+class MadeFile(BaseModel):
+    """One record-level file made from an SSD extract, received as the council's upload."""
+
+    id: int = Field(description="Its submission")
+    filename: str
+    status: str = Field(description="Its submission's status: received (DfE's rules run next), or as it ended")
+    duplicate: bool = Field(description="True when it repeats a file kept already (nothing kept again)")
+    location: str = Field(description="Its submission's address: GET it to follow its stage")
+
+
+class AnnexRowsKept(BaseModel):
+    """The rows of an SSD extract kept for Ofsted's Annex A (those only the SSD holds)."""
+
+    id: int = Field(description="The upload that keeps them")
+    tables: list[str]
+
+
+class ExtractRead(BaseModel):
+    """What was read of an SSD extract: its file, its rows, what the reading set aside, its Annex A rows."""
+
+    file: str
+    rows: int
+    notes: list[str]
+    annex_a: AnnexRowsKept | None
+
+
+class PayloadCounts(BaseModel):
+    """DfE's children's social care payloads built from the extract: the day and how many children changed how."""
+
+    extract_id: int
+    run_date: str
+    children: int
+    new: int
+    updated: int
+    unchanged: int
+    deleted: int
+
+
+class ExtractReceipt(BaseModel):
+    """The answer to a council's SSD extract: what was read, each return's file made from it, and DfE's payloads."""
+
+    extract: ExtractRead
+    submissions: list[MadeFile]
+    csc_api_payloads: PayloadCounts

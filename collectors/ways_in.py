@@ -64,6 +64,10 @@ class WayIn:
     rerun: Rerun | None = None
     take_up: Callable[[Engine, Settings, int], Submission] | None = None
     resume: Callable[[Engine, Settings], list[int]] | None = None
+    #: The form field of ``POST /api/submissions`` that carries it (None: another route, or made by another way),
+    #: and what a user sends by it, as the API's description names the way.
+    field: str | None = None
+    takes: str = ""
 
 
 def _files(request: dict[str, Any]) -> list[tuple[str, Path]]:
@@ -165,12 +169,43 @@ WAYS_IN: dict[str, WayIn] = {
             _is_release,
             _take_release,
             rerun=_rerun_release,
+            takes="a publisher's release, by its own route (POST /api/published/{source}) or the scheduled fetch",
         ),
-        WayIn("annex_a_columns", RECORDS_KIND, columns.PURPOSES, None, None, _is_columns, _take_columns),
+        WayIn(
+            "annex_a_columns",
+            RECORDS_KIND,
+            columns.PURPOSES,
+            None,
+            None,
+            _is_columns,
+            _take_columns,
+            takes="the columns of Ofsted's Annex A no return holds, by the Annex A routes",
+        ),
         # An extract repeats one sent before when every file made from it does (``ssd.receiving``); each file made
         # goes on by the records' way, its Annex A rows by ``annex_a_ssd``.
-        WayIn("ssd", RECORDS_KIND, records_in.PURPOSES, None, None, _is_extract, _take_extract),
-        WayIn("annex_a_ssd", RECORDS_KIND, from_ssd.PURPOSES, from_ssd.REPEAT, None, None, _take_ssd_rows),
+        WayIn(
+            "ssd",
+            RECORDS_KIND,
+            records_in.PURPOSES,
+            None,
+            None,
+            _is_extract,
+            _take_extract,
+            field="files",
+            takes="one ZIP of the council's SSD tables (ssd_<table>.csv), with collection_year: the year's CIN census "
+            "and SSDA903 are made from it and each taken as DfE's files are, its Annex A rows and DfE's payloads "
+            "kept; answered 202 with an ExtractReceipt",
+        ),
+        WayIn(
+            "annex_a_ssd",
+            RECORDS_KIND,
+            from_ssd.PURPOSES,
+            from_ssd.REPEAT,
+            None,
+            None,
+            _take_ssd_rows,
+            takes="the Annex A rows of an SSD extract, made by the extract's way",
+        ),
         # Kept at the door, then its figures stored as a stage of the door under its lease (``sen2.stage``).
         WayIn(
             "sen2",
@@ -182,6 +217,9 @@ WAYS_IN: dict[str, WayIn] = {
             sen2_stage.take,
             rerun=sen2_stage.rerun,
             resume=sen2_stage.resume,
+            field="files",
+            takes="one SEN2 survey XML, with collection_year: checked whole and kept, then its figures stored "
+            "(201; 202 with the upload failed, and the command that runs it again, when they cannot be)",
         ),
         WayIn(
             "records",
@@ -194,6 +232,9 @@ WAYS_IN: dict[str, WayIn] = {
             rerun=_rerun_records,
             take_up=records.process_records,
             resume=records.resume_records,
+            field="files",
+            takes="DfE's own files, with collection_year: one CIN census XML, the SSDA903 XML, or the SSDA903 tables "
+            "as CSVs or a ZIP of them; kept and answered 202, DfE's rules run after",
         ),
         WayIn(
             "figures",
@@ -204,6 +245,9 @@ WAYS_IN: dict[str, WayIn] = {
             _is_figures,
             _take_figures,
             rerun=service.rerun,
+            field="file",
+            takes="one file of figures: the filled template, or a long CSV, XLSX or JSON file; checked and stored "
+            "at once (201, or 422 with the report)",
         ),
     )
 }
@@ -211,6 +255,15 @@ WAYS_IN: dict[str, WayIn] = {
 MODES: dict[str, set[str]] = {}
 for _way in WAYS_IN.values():
     MODES.setdefault(_way.kind, set()).update(_way.purposes.values())
+
+
+def described(field: str | None = None) -> str:
+    """The ways in as the API describes them, one line each (those sent in the form ``field`` where given)."""
+    return "\n".join(
+        f"- **{way.name}** (form field `{way.field}`): {way.takes}" if way.field else f"- **{way.name}**: {way.takes}"
+        for way in WAYS_IN.values()
+        if field is None or way.field == field
+    )
 
 
 def way_in(name: str) -> WayIn:

@@ -16,11 +16,18 @@ from api.downloads import XLSX, attachment
 from api.paging import Limit, Offset, Page, page, page_of
 from api.params import Id
 from api.scopes import read_scope
-from collectors import answers
+from collectors import answers, ways_in
 from collectors.figures import service as collect
 from collectors.problems import iter_problems, problems_csv
 from collectors.queries import answer
-from collectors.schemas import QueriedFigure, QueryAnswer, RecordFinding, SubmissionReport, SubmissionSummary
+from collectors.schemas import (
+    ExtractReceipt,
+    QueriedFigure,
+    QueryAnswer,
+    RecordFinding,
+    SubmissionReport,
+    SubmissionSummary,
+)
 
 router = APIRouter(prefix="/api", tags=["collection"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (or not yours)"}}
@@ -45,18 +52,35 @@ Purpose = Annotated[
 ]
 
 
+#: What the upload route says it takes: each way in it serves, from the table of ways in.
+UPLOAD_DESCRIPTION = (
+    "Upload one file of figures and get the validation report (row, column, value, rule, message); or, with "
+    "`collection_year`, a council's record-level files. Each upload is taken by one way in, told by what is sent:\n\n"
+    + ways_in.described("file")
+    + "\n"
+    + ways_in.described("files")
+)
+
+
 @router.post(
     "/submissions",
     summary="Upload figures",
+    description=UPLOAD_DESCRIPTION,
     status_code=201,
     response_model=SubmissionReport,
     responses={
-        200: {"description": "A repeat of an earlier upload, or a dry run", "headers": _TIMING},
+        200: {
+            "description": "A repeat of an earlier upload (an SSD extract's: its ExtractReceipt), or a dry run",
+            "headers": _TIMING,
+            "model": SubmissionReport | ExtractReceipt,
+        },
         201: {"description": "Stored: the report says what was accepted", "headers": _TIMING},
         202: {
-            "description": "A record-level upload received and kept: GET the Location to follow its stage",
+            "description": "A record-level upload received and kept: GET the Location to follow its stage (a SEN2 "
+            "file whose figures could not be stored is kept and failed, its message naming the command that runs it "
+            "again); an SSD extract's files made and received (an ExtractReceipt, each file's Location in it)",
             "headers": {"Location": {"description": "The submission's address", "schema": {"type": "string"}}},
-            "model": SubmissionReport,
+            "model": SubmissionReport | ExtractReceipt,
         },
         404: {"description": "Officers: the agency named is not known"},
         413: {"description": "Too large"},

@@ -22,6 +22,7 @@ from collectors.annex_a.extract_rows import KEPT
 from collectors.annex_a.from_ssd import keep_from_extract
 from collectors.records import receiving as records
 from collectors.records.kept import content_hash
+from collectors.schemas import AnnexRowsKept, ExtractRead, ExtractReceipt, MadeFile, PayloadCounts
 from collectors.ssd import payload_store
 from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import kept_items
@@ -50,35 +51,43 @@ class Taken:
     annex_id: int | None = None
     payloads: CscPayloadExtract | None = None
 
-    def submissions(self) -> list[dict[str, Any]]:
+    def submissions(self) -> list[MadeFile]:
         """Each file made as the API lists it: its submission, status and whether it repeats an earlier one."""
         return [
-            {
-                "id": r.submission.id,
-                "filename": r.submission.filename,
-                "status": r.submission.status,
-                "duplicate": r.duplicate,
-                "location": f"/api/submissions/{r.submission.id}",
-            }
+            MadeFile(
+                id=r.submission.id or 0,
+                filename=r.submission.filename,
+                status=r.submission.status,
+                duplicate=r.duplicate,
+                location=f"/api/submissions/{r.submission.id}",
+            )
             for r in self.received
         ]
 
-    def body(self) -> dict[str, Any]:
+    def receipt(self) -> ExtractReceipt:
         """The answer the API gives for the extract (202): what was read, made and kept."""
         made, kept = self.made, self.payloads
         assert kept is not None
-        annex = {"id": self.annex_id, "tables": sorted(made.annex_a)} if self.annex_id is not None else None
-        payloads = {
-            "extract_id": kept.id,
-            "run_date": kept.run_date.isoformat(),
-            "children": kept.children,
-            **{s: getattr(kept, s) for s in ("new", "updated", "unchanged", "deleted")},
-        }
-        return {
-            "extract": {"file": self.name, "rows": made.rows, "notes": made.notes, "annex_a": annex},
-            "submissions": self.submissions(),
-            "csc_api_payloads": payloads,
-        }
+        assert kept.id is not None
+        annex = AnnexRowsKept(id=self.annex_id, tables=sorted(made.annex_a)) if self.annex_id is not None else None
+        payloads = PayloadCounts(
+            extract_id=kept.id,
+            run_date=kept.run_date.isoformat(),
+            children=kept.children,
+            new=kept.new,
+            updated=kept.updated,
+            unchanged=kept.unchanged,
+            deleted=kept.deleted,
+        )
+        return ExtractReceipt(
+            extract=ExtractRead(file=self.name, rows=made.rows, notes=made.notes, annex_a=annex),
+            submissions=self.submissions(),
+            csc_api_payloads=payloads,
+        )
+
+    def body(self) -> dict[str, Any]:
+        """The receipt as the API's JSON."""
+        return self.receipt().model_dump(mode="json")
 
     def changed(self) -> bool:
         """Whether the extract stored anything new (a file made that was not a repeat)."""

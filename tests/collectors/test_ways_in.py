@@ -95,6 +95,23 @@ def test_the_table_holds_every_way_and_their_purposes() -> None:
         way_in("faxes")
 
 
+def test_the_upload_route_names_its_ways_from_the_table_and_declares_each_answer() -> None:
+    """The OpenAPI text of ``POST /api/submissions`` lists every way sent by its form fields, in the table's words,
+    and an SSD extract's answer is a declared model, not an undescribed object."""
+    from api.main import create_app
+
+    spec = create_app(Settings()).openapi()
+    upload = spec["paths"]["/api/submissions"]["post"]
+    sent_here = [name for name, way in WAYS_IN.items() if way.field is not None]
+    assert sent_here == ["ssd", "sen2", "records", "figures"]
+    for name in sent_here:
+        way = WAYS_IN[name]
+        assert f"- **{name}** (form field `{way.field}`): {way.takes}" in upload["description"]
+    answered = upload["responses"]["202"]["content"]["application/json"]["schema"]["anyOf"]
+    assert {"$ref": "#/components/schemas/ExtractReceipt"} in answered
+    assert "csc_api_payloads" in spec["components"]["schemas"]["ExtractReceipt"]["properties"]
+
+
 def test_each_row_says_the_checks_its_figures_are_held_to() -> None:
     """An agency's figures, and those worked out from a council's records or SEN2 file, face every check; a
     publisher's release the publisher's (no duties, by its rounding); the ways that store no figure say none."""

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from cli.synthetic import synthetic_903, synthetic_cin
 from cli.synthetic.ssd import synthetic_ssd
+from collectors.schemas import ExtractReceipt
 from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.apps import client_on
@@ -53,6 +54,10 @@ def test_an_ssd_extract_stores_the_figures_the_councils_own_files_would(
     extract = synthetic_ssd(SEED, CHILDREN, "2024-25", tmp_path / "ssd", looked_after=LOOKED_AFTER, la=LA)
     answer = upload(store_client, [extract], headers=COUNTY)
     assert answer.status_code == 202, answer.text
+    # The answer is the receipt the API declares for an extract.
+    receipt = ExtractReceipt.model_validate(answer.json())
+    assert receipt.extract.rows > 0
+    assert receipt.csc_api_payloads.children > 0
     made = {s["filename"]: s["id"] for s in answer.json()["submissions"]}
     assert set(made) == {"cin_census_from_ssd.xml", "ssda903_from_ssd.zip"}
     assert any("dropped at intake" in n for n in answer.json()["extract"]["notes"])
