@@ -111,8 +111,8 @@ def _warm() -> int:
     from sqlmodel import Session
 
     from collectors.context import shared_context
-    from collectors.head import FIGURES_KIND
     from collectors.ways_in import way_in
+    from indicators.store.models import FIGURES_KIND
 
     # The figures' way in taken as ``process`` takes it, so the first upload does not pay for importing the upload
     # path (every way in and the figures' service with it).

@@ -23,15 +23,11 @@ from sqlalchemy import Connection, Engine, delete, update
 from sqlmodel import Session, col, select
 
 from collectors import lease
-from indicators.store.models import RECORDS_KIND, Submission, SubmissionProblem
+from indicators.store.models import PUBLISHED_KIND, RECORDS_KIND, Submission, SubmissionProblem
 from onereturn import keptfiles
 from onereturn.errors import Conflict, NotFound
 from onereturn.settings import Settings
 
-#: ``Submission.kind`` of an agency's template or file of figures.
-FIGURES_KIND = "figures"
-#: ``Submission.kind`` of a publisher's release.
-PUBLISHED_KIND = "published"
 #: Submission statuses that are final: an identical file sent again may repeat one (``spine.repeat_of``).
 FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
 #: Statuses of uploads that did not finish, which are run again from their kept files.

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from collectors.store import KEY, current_figures, lock_pairs, split_changes, write_figures
 from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS
-from indicators.store.models import HeldFigure, Submission
+from indicators.store.models import PUBLISHED_KIND, HeldFigure, Submission
 from onereturn.db import bulk_insert, rows_frame
 from onereturn.errors import InvalidInput, NotFound
 
@@ -111,7 +111,7 @@ def _refresh(session: Session, submission_id: int) -> None:
     if sub.status == "queried" and not still_open:
         # Nothing of it stored and every query closed by a later upload: the later upload stands instead.
         # (A publisher's release was stored whatever its figures held: its own figures are kept beside the store's.)
-        sub.status = "accepted" if sub.rows_accepted or sub.kind == "published" else "superseded"
+        sub.status = "accepted" if sub.rows_accepted or sub.kind == PUBLISHED_KIND else "superseded"
     session.add(sub)
 
 
@@ -142,7 +142,7 @@ def answer(
     note = note.strip()
     if not note:
         raise InvalidInput("Explain the figure: the note may not be empty")
-    if submission.kind == "published" and not published:
+    if submission.kind == PUBLISHED_KIND and not published:
         raise InvalidInput(
             f"Submission {submission.id} is a publisher's release: confirm its figures at "
             f"POST /api/published/queries/{held_id}, which keeps them as the publisher's"

@@ -26,7 +26,6 @@ from collectors import door
 from collectors import recognise as content
 from collectors.annex_a import columns, from_ssd
 from collectors.figures import service
-from collectors.head import FIGURES_KIND, PUBLISHED_KIND
 from collectors.policy import Policy
 from collectors.published import intake
 from collectors.records import receiving as records_in
@@ -36,7 +35,7 @@ from collectors.sen2 import stage as sen2_stage
 from collectors.spine import Outcome
 from collectors.ssd.intake import is_extract
 from collectors.ssd.receiving import receive_extract
-from indicators.store.models import RECORDS_KIND, Submission
+from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from indicators.periods import Period, parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 from indicators.store.figures import KEY_TYPES, NUMBER_TYPES
-from indicators.store.models import HeldFigure, Observation, Submission, SubmissionProblem
+from indicators.store.models import PUBLISHED_KIND, HeldFigure, Observation, Submission, SubmissionProblem
 
 #: A published figure's key and values, as the publisher's file gives them and as they are stored.
 FIGURE_VALUES = {
@@ -314,7 +314,7 @@ def held_published(
 ) -> tuple[list[HeldPublished], int]:
     """The publishers' figures held by a query, oldest release first, each with the query that holds it
     (``release_id``: one release's only)."""
-    where: list[Any] = [col(Submission.kind) == "published"]
+    where: list[Any] = [col(Submission.kind) == PUBLISHED_KIND]
     if open_only:
         where.append(col(HeldFigure.state) == "open")
     if release_id is not None:

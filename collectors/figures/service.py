@@ -17,7 +17,7 @@ from collectors.context import build_context
 from collectors.figures.rawtable import RawTable
 from collectors.figures.read import read_table
 from collectors.figures.validate import validate
-from collectors.head import FIGURES_KIND, FINAL, kept_raw
+from collectors.head import FINAL, kept_raw
 from collectors.policy import EVERY_CHECK
 from collectors.spine import (
     CutOff,
@@ -28,7 +28,7 @@ from collectors.spine import (
     store_accepted,
 )
 from indicators.periods import PERIOD_TYPES, parse_period
-from indicators.store.models import RECORDS_KIND, Submission, SubmissionProblem
+from indicators.store.models import FIGURES_KIND, RECORDS_KIND, Submission, SubmissionProblem
 from mappings.agencies import get_agency
 from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooLarge
 from onereturn.memory import release_memory

@@ -22,7 +22,6 @@ from sqlmodel import Session, col, select
 
 from collectors import door, head
 from collectors.checked import Validation, empty_problems
-from collectors.head import PUBLISHED_KIND
 from collectors.published.check import Ruling, check_release, publisher_policy
 from collectors.published.formats import no_areas, read_published
 from collectors.published.read import FIGURE_SCHEMA, AreaLookup, PublishedFormatError
@@ -33,7 +32,7 @@ from collectors.spine import Alongside, CutOff, Stored, audited, store_accepted
 from collectors.store import COMPARED, KEY, in_key_order
 from indicators.published import PublishedFigure, PublishedRelease
 from indicators.published_query import current_published
-from indicators.store.models import HeldFigure, Submission
+from indicators.store.models import PUBLISHED_KIND, HeldFigure, Submission
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, OrgUnit
 from mappings.revisions import mark_stale
 from onereturn.errors import Conflict, InvalidInput, NotFound

@@ -17,9 +17,9 @@ from sqlalchemy import Engine, and_, delete, or_, update
 from sqlmodel import Session, col, select
 
 from collectors import lease
-from collectors.head import FIGURES_KIND, still_named
+from collectors.head import still_named
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
-from indicators.store.models import RECORDS_KIND, Submission
+from indicators.store.models import FIGURES_KIND, RECORDS_KIND, Submission
 from onereturn import keptfiles
 from onereturn.settings import Settings
 from onereturn.workspace import clear_left

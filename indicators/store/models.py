@@ -12,8 +12,13 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-#: ``Submission.kind`` of a council's record-level upload (SSDA903 or CIN census records); other uploads are "figures".
+#: The kinds of upload, each ``Submission.kind``, declared here once: an agency's template or file of figures; a
+#: council's record-level upload (its SEN2, CIN census or SSDA903 files, or an SSD extract's files and rows); a
+#: publisher's release.
+FIGURES_KIND = "figures"
 RECORDS_KIND = "records"
+PUBLISHED_KIND = "published"
+KINDS = (FIGURES_KIND, RECORDS_KIND, PUBLISHED_KIND)
 #: The mode of a record-level upload sent as a fresh extract for Ofsted's Annex A: checked and kept, no figure stored.
 ANNEX_A_EXTRACT = "annex_a"
 
@@ -56,7 +61,7 @@ class Submission(SQLModel, table=True):
     lease_owner: str = Field(default="", max_length=128)
     lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     #: figures (a template or long file of figures) | records (a council's SSDA903 or CIN census records).
-    kind: str = Field(default="figures", max_length=16, sa_column_kwargs={"server_default": "figures"})
+    kind: str = Field(default=FIGURES_KIND, max_length=16, sa_column_kwargs={"server_default": FIGURES_KIND})
     #: How far a record-level upload has got: received, reading, dfe_rules, deriving, then stored,
     #: rejected or failed (empty for figures).
     stage: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})

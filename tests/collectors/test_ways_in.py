@@ -15,10 +15,9 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from collectors import door, head, ways_in
-from collectors.head import FIGURES_KIND, PUBLISHED_KIND
 from collectors.spine import Outcome
 from collectors.ways_in import MODES, WAYS_IN, WayIn, way_in, way_of
-from indicators.store.models import RECORDS_KIND, Submission
+from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, ProcessingFailed
 from onereturn.settings import Settings
 from tests.helpers import NOTTS
