@@ -76,19 +76,16 @@ def burden_command(
     minutes: Annotated[float, typer.Option("--minutes", help="Officer minutes to key one figure")] = 3.0,
 ) -> None:
     """Print the burden saved: cells keyed into every return against figures keyed once, per agency."""
-    from collectors.annex_a.build import annex_a_cells
+    from api.burden_counts import counters
     from exports.burden import burden
     from onereturn import db
     from onereturn.settings import get_settings
 
     settings = get_settings()
-    with db.session_scope(ready_engine()) as session:
-        report = burden(
-            session,
-            period,
-            minutes_per_figure=minutes,
-            annex_a=lambda code, on: annex_a_cells(session, settings, code, on),
-        )
+    engine = ready_engine()
+    with db.session_scope(engine) as session:
+        annex_a, list1 = counters(session, engine, settings)
+        report = burden(session, period, minutes_per_figure=minutes, annex_a=annex_a, list1=list1)
     print_burden(report)
 
 

@@ -12,14 +12,12 @@ from sqlmodel import select
 
 from api import return_files
 from api.auth import BurdenRead, ReturnsRead
+from api.burden_counts import burden_with_lists
 from api.deps import SessionDep
 from api.paging import Limit, Offset, Page, page
 from api.params import Id, IsoDatetime, PeriodText
-from collectors.annex_a.build import annex_a_cells
-from collectors.sen2.list1_cells import list1_cells
 from exports import release
 from exports import service as exports
-from exports.burden_answer import burden_answer
 from exports.changes import changed_since
 from exports.symbols import KEY
 from exports.writers import FORMATS
@@ -238,13 +236,6 @@ def get_burden(
     """Compare keying every return separately with keying each figure once, each council's Annex A and List 1 cells
     beside its returns' and its record-level files by Single Data List line; overlap matrix; figures measured two
     ways."""
-    settings = request.app.state.settings
-    engine = request.app.state.engine
-    return burden_answer(
-        session,
-        period,
-        minutes,
-        annex_a=lambda code, on: annex_a_cells(session, settings, code, on),
-        list1=lambda code, on: list1_cells(engine, settings, code, on),
-        cell_minutes=cell_minutes,
+    return burden_with_lists(
+        session, request.app.state.engine, request.app.state.settings, period, minutes, cell_minutes
     )

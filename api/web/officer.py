@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
 from api import paging
+from api.burden_counts import burden_with_lists
 from api.deps import SessionDep
 from api.params import SEARCH_CHARS, PeriodText
 from api.scopes import read_scope
@@ -29,11 +30,8 @@ from api.web.shared import (
     collecting,
 )
 from collectors import answers
-from collectors.annex_a.build import annex_a_cells
-from collectors.sen2.list1_cells import list1_cells
 from exports import service as exports
 from exports.burden import last_financial_year
-from exports.burden_answer import burden_answer
 from exports.changes import reopened_builds
 from exports.signoff.queries import Filters, tally
 from indicators.formula import collected_inputs
@@ -325,15 +323,8 @@ def burden(
     """The burden saved per agency and the overlap per return, as charts drawn on the server."""
     allowed(visitor, BURDEN)
     period = period.strip() or last_financial_year(datetime.now(UTC).date())
-    settings = request.app.state.settings
-    engine = request.app.state.engine
-    report = burden_answer(
-        session,
-        period,
-        minutes,
-        annex_a=lambda code, on: annex_a_cells(session, settings, code, on),
-        list1=lambda code, on: list1_cells(engine, settings, code, on),
-        cell_minutes=cell_minutes,
+    report = burden_with_lists(
+        session, request.app.state.engine, request.app.state.settings, period, minutes, cell_minutes
     )
     # Four parts at most (each told apart by its lightness): a child-level cell of an inspection list still keyed is
     # keyed by hand, one filled from the council's records is keyed by nobody, as a publisher's figure is.

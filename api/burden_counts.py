@@ -1,0 +1,35 @@
+"""The burden's child-level counts, given the same way to every caller (the API's route, the officers' page and the
+command line): each council's Annex A and List 1 counted in cells from its kept records.
+
+Counting them reads the council's kept files (``collectors``), which the burden itself (``exports``) does not know;
+so the counters are made here, above both, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors.annex_a.build import annex_a_cells
+from collectors.sen2.list1_cells import list1_cells
+from exports.burden import AnnexCounter, List1Counter
+from exports.burden_answer import burden_answer
+from onereturn.settings import Settings
+
+
+def counters(session: Session, engine: Engine, settings: Settings) -> tuple[AnnexCounter, List1Counter]:
+    """The counters of a council's Annex A and List 1 cells as at a day, reading its kept records."""
+    return (
+        lambda code, on: annex_a_cells(session, settings, code, on),
+        lambda code, on: list1_cells(engine, settings, code, on),
+    )
+
+
+def burden_with_lists(
+    session: Session, engine: Engine, settings: Settings, period: str | None, minutes: float, cell_minutes: float
+) -> dict[str, Any]:
+    """The burden answer for ``period``, each council's Annex A and List 1 cells beside its returns'."""
+    annex_a, list1 = counters(session, engine, settings)
+    return burden_answer(session, period, minutes, annex_a=annex_a, list1=list1, cell_minutes=cell_minutes)
