@@ -26,7 +26,7 @@ from api.scopes import READERS, Resource, read_scope, refusal
 from api.throttle import HELD_DELAY, KeyPace, KeyThrottle
 from mappings import keys
 from mappings.keys import REGION_SCOPE
-from mappings.models import ApiKey
+from mappings.keys.models import ApiKey
 from onereturn.errors import Forbidden, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)

@@ -65,7 +65,7 @@ def review_of(
     return found
 
 
-def sign_off(
+def sign_off_as(
     request: Request,
     session: Session,
     principal: Principal,

@@ -31,8 +31,9 @@ from exports.symbols import NOT_SIGNED_OFF
 from indicators.periods import utc
 from indicators.store.models import Observation
 from mappings.agencies import agency_names
-from mappings.models import Return, SignOff
+from mappings.models import Return
 from mappings.signoff.lineage import to_sign
+from mappings.signoff.models import SignOff
 from mappings.signoff.states import list_signoffs, releasing
 
 #: Statuses whose cells show no figure of an agency, so there is nothing to hold back.

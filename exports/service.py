@@ -24,8 +24,9 @@ from indicators.models import CatalogueVersion
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 from indicators.store.models import Observation, Submission
-from mappings.models import AgencyOrg, BuildRevision, Return, SignOffEvent
+from mappings.models import AgencyOrg, BuildRevision, Return
 from mappings.signoff.lineage import key_digest, store_key
+from mappings.signoff.models import SignOffEvent
 from mappings.validity import check_period
 from onereturn.db import advisory_key, bulk_insert
 from onereturn.errors import InvalidInput, NotFound

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from mappings import keys
 from mappings.council_ssd import CouncilSsd
 from mappings.keys import APPROVER_SCOPE
-from mappings.models import ApiKey
+from mappings.keys.models import ApiKey
 
 
 class AgencyRecord(BaseModel):

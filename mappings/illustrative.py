@@ -20,10 +20,11 @@ from sqlalchemy import column, table, update
 from sqlmodel import Session, col, select
 
 from indicators.store.models import HeldFigure, Observation, Submission
-from mappings.models import Agency, AgencyOrg, Crosswalk, OrgUnit, SignOff, SignOffEvent
+from mappings.models import Agency, AgencyOrg, Crosswalk, OrgUnit
 from mappings.resolve import STANDS_IN
 from mappings.revisions import mark_stale
 from mappings.signoff.figures import Figure, digest_of, value_text
+from mappings.signoff.models import SignOff, SignOffEvent
 
 #: The org type of a council whose children are made up, and of the tree it hangs from.
 ILLUSTRATIVE_COUNCIL = "illustrative_council"

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -198,27 +198,6 @@ class AgencyIndicator(SQLModel, table=True):
     indicator_id: str = Field(foreign_key="indicator.id", index=True, max_length=128)
 
 
-class ApiKey(SQLModel, table=True):
-    """An API key: only its hash is stored, with a short prefix to find it by."""
-
-    __tablename__ = "api_key"
-
-    id: int | None = Field(default=None, primary_key=True)
-    prefix: str = Field(max_length=16, index=True)
-    key_hash: str = Field(max_length=64)
-    kind: str = Field(max_length=16)  # agency | regulator | officer
-    agency_code: str | None = Field(default=None, foreign_key="agency.code", max_length=64)
-    recipient: str | None = None
-    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    label: str = ""
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    last_used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    created_by: str = ""
-    #: A demo key (from the bundled agency files): present only while the demo is loaded.
-    demo: bool = False
-
-
 class BuildRevision(SQLModel, table=True):
     """A counter per built (return, period): every change that can alter the build adds one."""
 
@@ -230,64 +209,3 @@ class BuildRevision(SQLModel, table=True):
     starts: date
     ends: date
     revision: int = 0
-
-
-class SignOff(SQLModel, table=True):
-    """Where one agency's figures for one return and period stand: open, signed off, accepted, reopened or returned."""
-
-    __tablename__ = "signoff"
-    __table_args__ = (UniqueConstraint("agency_code", "return_id", "period"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    agency_code: str = Field(foreign_key="agency.code", max_length=64)
-    return_id: str = Field(max_length=64, index=True)
-    period: str = Field(max_length=16)
-    state: str = Field(max_length=16)  # open | signed_off | accepted | reopened | returned
-    #: The declaration as signed, word for word, and by whom, when and from where.
-    declaration: str = ""
-    signed_by: str = Field(default="", max_length=300)
-    key_prefix: str | None = Field(default=None, max_length=16)
-    signed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    client: str = Field(default="", max_length=64)
-    #: SHA-256 of the canonical list of the figures vouched for, and their ids.
-    digest: str = Field(default="", max_length=64)
-    figure_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    #: Why the officer sent it back, or which upload reopened it.
-    reason: str = ""
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-
-
-class SignOffBehind(SQLModel, table=True):
-    """Whose figures a build of a return found behind its cells for a period, and the store's key it was read at:
-    a service started again reads it while the key stands instead of building the return again."""
-
-    __tablename__ = "signoff_behind"
-
-    return_id: str = Field(primary_key=True, max_length=64)
-    period: str = Field(primary_key=True, max_length=16)
-    #: SHA-256 of what the figures behind a return depend on (``mappings.signoff.behind.store_key``).
-    store_key: str = Field(max_length=64)
-    #: Agency code to the ids of its stored figures behind the return's cells.
-    behind: dict[str, list[int]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-class SignOffEvent(SQLModel, table=True):
-    """One transition of a sign-off, kept for good: nothing here is ever changed or deleted."""
-
-    __tablename__ = "signoff_event"
-    __table_args__ = (Index("ix_signoff_event_return_period", "return_id", "period"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    signoff_id: int = Field(foreign_key="signoff.id", index=True)
-    agency_code: str = Field(max_length=64)
-    return_id: str = Field(max_length=64)
-    period: str = Field(max_length=16)
-    from_state: str = Field(max_length=16)
-    to_state: str = Field(max_length=16)
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    actor: str = Field(default="", max_length=300)
-    key_prefix: str | None = Field(default=None, max_length=16)
-    client: str = Field(default="", max_length=64)
-    #: The declaration signed, the reason given, or the upload that reopened it.
-    detail: str = ""
-    digest: str = Field(default="", max_length=64)

@@ -42,6 +42,8 @@ MODEL_MODULES = (
     "indicators.models",
     "indicators.store.models",
     "mappings.models",
+    "mappings.keys.models",
+    "mappings.signoff.models",
     "mappings.establishments.models",
     "exports.models",
     "onereturn.outbox",

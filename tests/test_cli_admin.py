@@ -100,7 +100,8 @@ def test_uploads_and_pulls_on_the_command_line_are_audited(tmp_path: Path) -> No
 def test_catalogue_load_without_the_demo_adds_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlmodel import Session, func, select
 
-    from mappings.models import Agency, ApiKey
+    from mappings.keys.models import ApiKey
+    from mappings.models import Agency
 
     monkeypatch.setenv("ONERETURN_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ONERETURN_LOAD_DEMO", "false")

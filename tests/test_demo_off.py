@@ -15,8 +15,10 @@ from sqlmodel import Session, col, select
 from indicators.store.models import Observation, Submission
 from mappings.agencies import demo_keys_live, remove_demo
 from mappings.keys import key_prefix
-from mappings.models import Agency, ApiKey, SignOff
+from mappings.keys.models import ApiKey
+from mappings.models import Agency
 from mappings.service import load_bundled
+from mappings.signoff.models import SignOff
 from onereturn import db
 from onereturn.models import ReturnDownload, WebSession
 

@@ -92,7 +92,7 @@ def signoff_sign_off(
     """Vouch for the agency's figures in a return for a period with the return's declaration and the digest of the
     review read; refused with each change if the figures changed since, and with the reasons while its latest
     upload has errors or a query on them is unanswered."""
-    return signing.sign_off(request, session, principal, agency, return_id, period, body)
+    return signing.sign_off_as(request, session, principal, agency, return_id, period, body)
 
 
 @router.post(

@@ -132,7 +132,7 @@ def post_sign_off(
     signing.check_approver(visitor.principal, code)
     try:
         body = Declaration(declaration=declaration, digest=digest)
-        row = signing.sign_off(request, session, visitor.principal, code, return_id, period, body)
+        row = signing.sign_off_as(request, session, visitor.principal, code, return_id, period, body)
     except ValidationError:
         errors = [
             {

@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 
 from exports.release import build_ungated
 from exports.signoff.behind import vouched
-from mappings.models import Return, SignOff
+from mappings.models import Return
 from mappings.signoff.figures import Figure, changed_reasons, digest_of, figures_of
 from mappings.signoff.lineage import to_sign
+from mappings.signoff.models import SignOff
 from mappings.signoff.rules import blockers, periods_with_figures
 from mappings.signoff.states import (
     ACCEPTABLE,

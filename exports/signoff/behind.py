@@ -19,9 +19,10 @@ from sqlmodel import Session, col, select
 
 from exports.release import build_ungated
 from indicators.periods import utc
-from mappings.models import Return, SignOff, SignOffBehind
+from mappings.models import Return
 from mappings.signoff.figures import Figure, figures_of
 from mappings.signoff.lineage import key_digest, store_key, to_sign
+from mappings.signoff.models import SignOff, SignOffBehind
 from mappings.signoff.states import SIGNED_OFF, list_signoffs, releasing_states, return_of
 
 

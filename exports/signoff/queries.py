@@ -20,8 +20,9 @@ from indicators.store.models import Observation, Submission
 from mappings.agencies import agency_names
 from mappings.calendar import agency_returns
 from mappings.deadlines import periods_between
-from mappings.models import AgencyReturn, Return, SignOff
+from mappings.models import AgencyReturn, Return
 from mappings.revisions import feeds
+from mappings.signoff.models import SignOff
 from mappings.signoff.rules import blockers
 from mappings.signoff.schemas import SignOffPublic, open_public, public
 from mappings.signoff.states import (

@@ -11,8 +11,9 @@ from sqlmodel import Session, select
 
 from exports.release import build_ungated
 from mappings.agencies import agency_names
-from mappings.models import FieldMapping, Return, SignOff
+from mappings.models import FieldMapping, Return
 from mappings.signoff.figures import Figure, digest_of, figures_of
+from mappings.signoff.models import SignOff
 from mappings.signoff.rules import blockers
 from mappings.signoff.schemas import ReviewPublic, change_public, event_public, open_public, public
 from mappings.signoff.states import OPEN, SIGNABLE, canonical_period, find, history, return_of

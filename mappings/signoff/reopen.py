@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from sqlmodel import Session, col, select
 
-from mappings.models import SignOff
+from mappings.signoff.models import SignOff
 from mappings.signoff.states import ACCEPTED, REOPENED, SIGNED_OFF, Actor, move
 
 

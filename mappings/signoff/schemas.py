@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mappings.models import Return, SignOff, SignOffEvent
+from mappings.models import Return
 from mappings.signoff.figures import Figure
+from mappings.signoff.models import SignOff, SignOffEvent
 from mappings.signoff.states import MEANINGS, OPEN, releasing_states
 
 

@@ -8,8 +8,8 @@ from typing import Literal
 from sqlmodel import Session, select
 
 from mappings.calendar import outstanding, return_indicators
-from mappings.models import SignOff
 from mappings.obligations import obligations
+from mappings.signoff.models import SignOff
 from mappings.signoff.states import OPEN, SIGNED
 from onereturn.memo import within_transaction
 

@@ -18,7 +18,8 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from indicators.periods import parse_period
-from mappings.models import Agency, Return, SignOff, SignOffEvent
+from mappings.models import Agency, Return
+from mappings.signoff.models import SignOff, SignOffEvent
 from onereturn.errors import Conflict, InvalidInput, NotFound
 
 OPEN, SIGNED_OFF, ACCEPTED, REOPENED, RETURNED = "open", "signed_off", "accepted", "reopened", "returned"

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api.throttle import KeyPace, KeyThrottle
 from mappings.keys import hash_key
-from mappings.models import ApiKey
+from mappings.keys.models import ApiKey
 from onereturn import db
 from tests.helpers import assert_canonical_error, demo_keys
 

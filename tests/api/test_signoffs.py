@@ -21,7 +21,8 @@ from indicators.store.models import Submission
 from mappings import keys
 from mappings import signoff as signoffs
 from mappings.catalogue import DEFAULT_DECLARATION
-from mappings.models import Return, SignOff, SignOffBehind, SignOffEvent
+from mappings.models import Return
+from mappings.signoff.models import SignOff, SignOffBehind, SignOffEvent
 from onereturn.settings import Settings
 from tests.helpers import DFE, NOTTS, OFFICER, upload
 

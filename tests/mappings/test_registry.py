@@ -13,7 +13,8 @@ from mappings import registry
 from mappings.agencies import remove_demo
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.geography import load_geography
-from mappings.models import Agency, AgencyIndicator, AgencyOrg, ApiKey
+from mappings.keys.models import ApiKey
+from mappings.models import Agency, AgencyIndicator, AgencyOrg
 from mappings.service import load_bundled
 from onereturn import db
 from onereturn.errors import CatalogueError, InvalidInput

@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from mappings import signoff as signoffs
-from mappings.models import Return, SignOffEvent
+from mappings.models import Return
+from mappings.signoff.models import SignOffEvent
 from tests.web.pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, sign_in
 
 QUEUE = "/officer/approvals"

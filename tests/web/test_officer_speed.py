@@ -187,7 +187,7 @@ def test_the_dashboard_keeps_whose_figures_are_behind_each_return_for_the_next_s
     web: TestClient, store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from exports.signoff import behind
-    from mappings.models import SignOffBehind
+    from mappings.signoff.models import SignOffBehind
 
     upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2025-03-31,,901,,,,")
     sign_in(web, OFFICER)

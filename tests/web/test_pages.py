@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from api.hygiene import GOVUK_JS_ENABLED, OTHER_POLICY, PAGE_POLICY, script_hash
 from api.main import create_app
 from api.web.render import STATIC
-from mappings.models import ApiKey
+from mappings.keys.models import ApiKey
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.web.pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, csrf_token, sign_in

@@ -19,7 +19,8 @@ from sqlalchemy import String, bindparam, update
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from mappings.models import Agency, ApiKey, Return
+from mappings.keys.models import ApiKey
+from mappings.models import Agency, Return
 from onereturn.errors import Conflict, InvalidInput, NotFound
 
 Role = Literal["officer", "agency", "regulator"]
