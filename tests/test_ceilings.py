@@ -97,7 +97,9 @@ def test_product_is_under_the_ceilings() -> None:
     files = product_files()
     assert len(files) > 100, "the product's packages were not found"
     found = [line for path in files for line in oversized(path, path.read_text(encoding="utf-8"))]
-    assert not found, f"split these (functions at most {FUNCTION_LINES} lines, modules at most {MODULE_LINES}):\n" + "\n".join(found)
+    assert not found, (
+        f"split these (functions at most {FUNCTION_LINES} lines, modules at most {MODULE_LINES}):\n" + "\n".join(found)
+    )
 
 
 def test_long_functions_only_fall() -> None:
