@@ -92,16 +92,7 @@ def create_app(
 
             running = scheduler.start_embedded(app.state.engine, settings)
         if freeze_heap:
-            from mappings.intervals import preload
-            from onereturn.memory import freeze_startup_heap
-
-            # The first comparison ("where to look", a compare page) would otherwise wait a second or more for
-            # SciPy's import; the service's own processes import it as they start (frozen with the rest below).
-            await anyio.to_thread.run_sync(preload)
-
-            # Measured under load, each full collection of a worker walked its startup heap: 20 of them
-            # in a minute, 160-236 ms each, every request of the worker waiting meanwhile.
-            freeze_startup_heap()
+            await _freeze_heap()
         try:
             yield
         finally:
@@ -129,6 +120,20 @@ def create_app(
     app.add_middleware(BodyGuard, limit=settings.max_upload_bytes, larger=register)
     _install_routes(app)
     return app
+
+
+async def _freeze_heap() -> None:
+    """Import what a first comparison needs, then keep the worker's startup heap out of the collector's way."""
+    from mappings.intervals import preload
+    from onereturn.memory import freeze_startup_heap
+
+    # The first comparison ("where to look", a compare page) would otherwise wait a second or more for
+    # SciPy's import; the service's own processes import it as they start (frozen with the rest below).
+    await anyio.to_thread.run_sync(preload)
+
+    # Measured under load, each full collection of a worker walked its startup heap: 20 of them
+    # in a minute, 160-236 ms each, every request of the worker waiting meanwhile.
+    freeze_startup_heap()
 
 
 async def _stop(app: FastAPI, running: Any, settings: Settings, *, thaw: bool) -> None:

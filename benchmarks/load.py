@@ -328,16 +328,7 @@ def run(
         empty_postgres(database_url)
     with tempfile.TemporaryDirectory(prefix="onereturn-load-") as tmp:
         data_dir = Path(folder or tmp)
-        env = {
-            **os.environ,
-            "ONERETURN_DATA_DIR": str(data_dir),
-            "ONERETURN_DATABASE_URL": database_url,
-            "ONERETURN_LOAD_DEMO": "true",
-            "ONERETURN_HOST": "127.0.0.1",
-            # Uploads queue for a slot rather than being turned away, so the test measures work, not refusals.
-            "ONERETURN_UPLOAD_WAIT_SECONDS": "120",
-            "ONERETURN_SCHEDULER_EMBEDDED": "true" if workers == 1 else "false",
-        }
+        env = _service_env(data_dir, database_url, workers)
         port = free_port()
         log = data_dir / "service.log"
         started = time.monotonic()
@@ -385,6 +376,20 @@ def run(
             "rows": [upload_tally.row(f"upload ({figures:,} figures)", wall), pull_tally.row("pull (snapshot)", wall)],
             "store": store,
         }
+
+
+def _service_env(data_dir: Path, database_url: str, workers: int) -> dict[str, str]:
+    """The environment the service under load runs in: its own folder and store, the demo's keys and agencies."""
+    return {
+        **os.environ,
+        "ONERETURN_DATA_DIR": str(data_dir),
+        "ONERETURN_DATABASE_URL": database_url,
+        "ONERETURN_LOAD_DEMO": "true",
+        "ONERETURN_HOST": "127.0.0.1",
+        # Uploads queue for a slot rather than being turned away, so the test measures work, not refusals.
+        "ONERETURN_UPLOAD_WAIT_SECONDS": "120",
+        "ONERETURN_SCHEDULER_EMBEDDED": "true" if workers == 1 else "false",
+    }
 
 
 #: The service's names for the parts of an upload's time (its Server-Timing header), as the table shows them.

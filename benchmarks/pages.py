@@ -97,39 +97,48 @@ def _copy_agencies(engine: Any, scale: int) -> None:
                     )
                 )
                 session.flush()
-                if units:
-                    session.execute(
-                        insert(OrgUnit),
-                        [
-                            {
-                                "code": f"{u.code}x{k}",
-                                "name": f"{u.name} (copy {k})",
-                                "type": u.type,
-                                "valid_from": u.valid_from,
-                                "valid_to": u.valid_to,
-                                "source": "bench",
-                            }
-                            for u in units
-                        ],
-                    )
-                if parents:
-                    session.execute(
-                        insert(OrgParent),
-                        [
-                            {
-                                "child_code": f"{p.child_code}x{k}",
-                                "parent_code": p.parent_code,
-                                "valid_from": p.valid_from,
-                                "valid_to": p.valid_to,
-                                "source": "bench",
-                            }
-                            for p in parents
-                        ],
-                    )
+                _copy_units(session, units, parents, k)
                 session.execute(insert(AgencyOrg), [{"agency_code": copy, "org_code": f"{o}x{k}"} for o in orgs])
                 session.execute(insert(AgencyIndicator), [{"agency_code": copy, "indicator_id": i} for i in inds])
                 session.execute(insert(AgencyReturn), [{"agency_code": copy, "return_id": r} for r in rets])
         session.commit()
+
+
+def _copy_units(session: Any, units: list[Any], parents: list[Any], k: int) -> None:
+    """The ``k``th copy of an agency's org units, each under the parents its original has."""
+    from sqlalchemy import insert
+
+    from mappings.models import OrgParent, OrgUnit
+
+    if units:
+        session.execute(
+            insert(OrgUnit),
+            [
+                {
+                    "code": f"{u.code}x{k}",
+                    "name": f"{u.name} (copy {k})",
+                    "type": u.type,
+                    "valid_from": u.valid_from,
+                    "valid_to": u.valid_to,
+                    "source": "bench",
+                }
+                for u in units
+            ],
+        )
+    if parents:
+        session.execute(
+            insert(OrgParent),
+            [
+                {
+                    "child_code": f"{p.child_code}x{k}",
+                    "parent_code": p.parent_code,
+                    "valid_from": p.valid_from,
+                    "valid_to": p.valid_to,
+                    "source": "bench",
+                }
+                for p in parents
+            ],
+        )
 
 
 def _upload_copies(engine: Any, settings: Any, scale: int) -> int:

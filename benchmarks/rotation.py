@@ -38,37 +38,11 @@ def make_store(engine: Engine, keys: object, children: int, lineage: int) -> Non
     """The schema, one council and its upload, and ``children`` made-up children sealed under ``keys``."""
     from collectors.records.models import RecordChild, RecordLineage, RecordProblem
     from collectors.records.privacy import Keys
-    from indicators.store.models import Submission
-    from mappings.models import Agency
     from onereturn import db
 
     assert isinstance(keys, Keys)
     db.upgrade(engine)
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(
-            insert(Agency).values(
-                code="bench_council", name="Bench council (made up)", body_type="la", definition={}, created_at=now
-            )
-        )
-        submission = conn.execute(
-            insert(Submission)
-            .values(
-                agency_code="bench_council",
-                filename="bench",
-                source_format="records",
-                size_bytes=0,
-                content_hash="0" * 64,
-                raw_path="",
-                received_at=now,
-                mode="default",
-                status="accepted",
-                kind="records",
-                stage="stored",
-                collection_year="2024-25",
-            )
-            .returning(col(Submission.id))
-        ).scalar_one()
+    submission = _one_upload(engine)
     for start in range(0, children, _CHUNK):
         ids = [f"BENCH{i:07d}" for i in range(start, min(children, start + _CHUNK))]
         names = {child: keys.pseudonym(child) for child in ids}
@@ -109,6 +83,38 @@ def make_store(engine: Engine, keys: object, children: int, lineage: int) -> Non
                     for c in ids
                 ],
             )
+
+
+def _one_upload(engine: Engine) -> int | None:
+    """The made-up council and its one stored upload of records; the upload's id."""
+    from indicators.store.models import Submission
+    from mappings.models import Agency
+
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Agency).values(
+                code="bench_council", name="Bench council (made up)", body_type="la", definition={}, created_at=now
+            )
+        )
+        return conn.execute(
+            insert(Submission)
+            .values(
+                agency_code="bench_council",
+                filename="bench",
+                source_format="records",
+                size_bytes=0,
+                content_hash="0" * 64,
+                raw_path="",
+                received_at=now,
+                mode="default",
+                status="accepted",
+                kind="records",
+                stage="stored",
+                collection_year="2024-25",
+            )
+            .returning(col(Submission.id))
+        ).scalar_one()
 
 
 def floor_seconds(engine: Engine, old: object, new: object) -> float:

@@ -239,7 +239,32 @@ def check(url: str, run: Run) -> dict[str, Any]:
                 (run.started,),
             )
         )
-    stored = ("accepted", "queried", "partially_accepted", "rejected")
+    tally = _answer_tally(run, uploads, releases, signed)
+    upload_ids = [i for subs in uploads.values() for i, s in subs if s in _STORED]
+    tally["uploads stored"] = len(upload_ids)
+    tally["uploads stored without their audit event (wrong)"] = len(set(upload_ids) - audited_uploads)
+    soak_hashes = {s.key for s in run.sent if s.kind == "import"}
+    soak_releases = [i for h, i in releases.items() if h in soak_hashes]
+    tally["releases stored"] = len(soak_releases)
+    tally["releases stored without their audit event (wrong)"] = sum(
+        1 for i in soak_releases if not any(o.endswith(f"(release {i})") for o in audited_releases)
+    )
+    tally["sign-offs stored"] = sum(signed.values())
+    tally["sign-offs stored without their audit event (wrong)"] = sum(
+        max(0, n - audited_signed[d]) for d, n in signed.items()
+    )
+    tally.update(_scheduler_tally(run))
+    return dict(sorted(tally.items()))
+
+
+#: The statuses of an upload whose figures were stored.
+_STORED = ("accepted", "queried", "partially_accepted", "rejected")
+
+
+def _answer_tally(
+    run: Run, uploads: dict[str, list[tuple[int, str]]], releases: dict[str, int], signed: Counter[str]
+) -> Counter[str]:
+    """Each request sent, its last answer set against what the store holds of it."""
     tally: Counter[str] = Counter()
     for sent in run.sent:
         statuses = [s for s, _ in sent.answers]
@@ -247,7 +272,7 @@ def check(url: str, run: Run) -> dict[str, Any]:
         tally[f"{sent.kind} sent"] += 1
         tally[f"{sent.kind} answers 503"] += statuses.count(503)
         if sent.kind == "upload":
-            kept = [i for i, s in uploads.get(sent.key, []) if s in stored]
+            kept = [i for i, s in uploads.get(sent.key, []) if s in _STORED]
             is_stored = bool(kept)
             tally["upload stored twice"] += len(kept) > 1
             repeat = last == 200 and bool(body.get("duplicate"))
@@ -265,21 +290,7 @@ def check(url: str, run: Run) -> dict[str, Any]:
             tally[f"{sent.kind} last answered 503 yet stored (wrong)"] += 1
         if 200 <= last < 300 or repeat:
             tally[f"{sent.kind} done"] += 1
-    upload_ids = [i for subs in uploads.values() for i, s in subs if s in stored]
-    tally["uploads stored"] = len(upload_ids)
-    tally["uploads stored without their audit event (wrong)"] = len(set(upload_ids) - audited_uploads)
-    soak_hashes = {s.key for s in run.sent if s.kind == "import"}
-    soak_releases = [i for h, i in releases.items() if h in soak_hashes]
-    tally["releases stored"] = len(soak_releases)
-    tally["releases stored without their audit event (wrong)"] = sum(
-        1 for i in soak_releases if not any(o.endswith(f"(release {i})") for o in audited_releases)
-    )
-    tally["sign-offs stored"] = sum(signed.values())
-    tally["sign-offs stored without their audit event (wrong)"] = sum(
-        max(0, n - audited_signed[d]) for d, n in signed.items()
-    )
-    tally.update(_scheduler_tally(run))
-    return dict(sorted(tally.items()))
+    return tally
 
 
 def _scheduler_tally(run: Run) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -24,6 +24,9 @@ from cli.shared import err, out, ready_engine
 from onereturn import memory
 from onereturn.errors import OneReturnError
 from onereturn.logs import configure_logging
+
+if TYPE_CHECKING:
+    from onereturn.settings import Settings
 
 app = typer.Typer(
     help="onereturn: collect each performance figure once, fan it out to every return.", no_args_is_help=True
@@ -91,16 +94,7 @@ def serve(
     )
     if workers > 1:
         engine.dispose()
-        # Each worker builds its own app (and engine) from the same environment.
-        uvicorn.run(
-            "api.main:served_app",
-            factory=True,
-            workers=workers,
-            host=host or settings.host,
-            port=port or settings.port,
-            log_config=None,
-            timeout_graceful_shutdown=max(1, round(settings.stop_seconds)),
-        )
+        _serve_workers(settings, host or settings.host, port or settings.port, workers)
         return
     uvicorn.run(
         create_app(
@@ -115,6 +109,22 @@ def serve(
         port=port or settings.port,
         log_config=None,
         # Without a bound, a stop waits for every open request, an upload held by a stopped client included.
+        timeout_graceful_shutdown=max(1, round(settings.stop_seconds)),
+    )
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Serve from ``workers`` processes, the job scheduler run apart."""
+    import uvicorn
+
+    # Each worker builds its own app (and engine) from the same environment.
+    uvicorn.run(
+        "api.main:served_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
         timeout_graceful_shutdown=max(1, round(settings.stop_seconds)),
     )
 

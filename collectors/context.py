@@ -155,27 +155,12 @@ def _latest_earlier(cursor: Any, mark: str, dialect: str, indicators: list[str],
     size = 0
     while waiting.height:
         size = 1 if size == 0 else max(size * 2, _ROUND_PROBES // waiting.height)
-        # An indicator none of whose series still waits probes no more periods.
-        still = set(waiting.get_column("indicator_id").unique().to_list())
-        batches = {
-            indicator: _periods_before(cursor, mark, indicator, below, size)
-            for indicator, below in walks.items()
-            if indicator in still
-        }
-        walks = {indicator: batch[-1] for indicator, batch in batches.items() if batch}
-        # An indicator whose periods are all read drops out: what still waits of it has no earlier figure.
-        batches = {indicator: batch for indicator, batch in batches.items() if batch}
+        batches = _next_batches(cursor, mark, walks, waiting, size)
+        walks = {indicator: batch[-1] for indicator, batch in batches.items()}
         if not walks:
             break
         waiting = waiting.filter(pl.col("indicator_id").is_in(list(walks)))
-        reach = pl.DataFrame(
-            [(indicator, batch[-1]) for indicator, batch in batches.items()],
-            schema={"indicator_id": pl.String, "_oldest": pl.String},
-            orient="row",
-        )
-        asking = (
-            waiting.join(reach, on="indicator_id").filter(pl.col("period") > pl.col("_oldest")).select(_SERIES).unique()
-        )
+        asking = _asking(waiting, batches)
         if asking.is_empty():
             continue
         read = _uncovered(
@@ -199,15 +184,45 @@ def _latest_earlier(cursor: Any, mark: str, dialect: str, indicators: list[str],
         if hits.is_empty():
             continue
         found.append(hits)
-        # The newest hit before each waiting figure's own period answers it.
-        answered = (
-            waiting.join(hits.select(*_SERIES, pl.col("period").alias("_at")), on=_SERIES)
-            .filter(pl.col("_at") < pl.col("period"))
-            .select(*_SERIES, "period")
-            .unique()
-        )
-        waiting = waiting.join(answered, on=[*_SERIES, "period"], how="anti")
+        waiting = _unanswered(waiting, hits)
     return pl.concat(found)
+
+
+def _next_batches(
+    cursor: Any, mark: str, walks: dict[str, str], waiting: pl.DataFrame, size: int
+) -> dict[str, list[str]]:
+    """The next ``size`` periods of each walking indicator a series still waits for, below the oldest read so far."""
+    # An indicator none of whose series still waits probes no more periods.
+    still = set(waiting.get_column("indicator_id").unique().to_list())
+    batches = {
+        indicator: _periods_before(cursor, mark, indicator, below, size)
+        for indicator, below in walks.items()
+        if indicator in still
+    }
+    # An indicator whose periods are all read drops out: what still waits of it has no earlier figure.
+    return {indicator: batch for indicator, batch in batches.items() if batch}
+
+
+def _asking(waiting: pl.DataFrame, batches: dict[str, list[str]]) -> pl.DataFrame:
+    """The waiting series some period of this round's batches is older than: the series this round reads for."""
+    reach = pl.DataFrame(
+        [(indicator, batch[-1]) for indicator, batch in batches.items()],
+        schema={"indicator_id": pl.String, "_oldest": pl.String},
+        orient="row",
+    )
+    return waiting.join(reach, on="indicator_id").filter(pl.col("period") > pl.col("_oldest")).select(_SERIES).unique()
+
+
+def _unanswered(waiting: pl.DataFrame, hits: pl.DataFrame) -> pl.DataFrame:
+    """The waiting figures no hit of this round answers."""
+    # The newest hit before each waiting figure's own period answers it.
+    answered = (
+        waiting.join(hits.select(*_SERIES, pl.col("period").alias("_at")), on=_SERIES)
+        .filter(pl.col("_at") < pl.col("period"))
+        .select(*_SERIES, "period")
+        .unique()
+    )
+    return waiting.join(answered, on=[*_SERIES, "period"], how="anti")
 
 
 #: The (series, period) reads a round of the latest-earlier walk may take when only a few series still wait: a

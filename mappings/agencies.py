@@ -155,7 +155,6 @@ def load_agencies(cat: Catalogue, org_types: dict[str, str], folder: Path = AGEN
     """Read the agency files and resolve each agency's org units and designated indicators."""
     result = AgencySet()
     files, result.problems, _raw = read_files(folder)
-    indicators = cat.indicators.indicators
     body_types = cat.indicators.codelists["body_type"].spec.codes if "body_type" in cat.indicators.codelists else {}
     for doc in files:
         for index, body in enumerate(doc.data.get("org", [])):
@@ -204,29 +203,36 @@ def load_agencies(cat: Catalogue, org_types: dict[str, str], folder: Path = AGEN
         if spec.records_as and org_types.get(spec.records_as) not in UPPER_TIER:
             message = f"records_as {spec.records_as!r} is not an upper-tier council of the geography"
             result.problems.append(Problem(doc.label, block.line_of("records_as"), "broken-reference", message))
-        wanted = {i for i in needed_indicators(cat, spec.returns) if indicators[i].spec.source_body == spec.body_type}
-        for pattern in spec.indicators:
-            matched = {
-                i
-                for i, loc in indicators.items()
-                if fnmatch.fnmatchcase(i, pattern) and not loc.spec.formula and loc.spec.source_body == spec.body_type
-            }
-            if not matched:
-                result.problems.append(
-                    Problem(
-                        doc.label,
-                        block.line_of("indicators"),
-                        "broken-reference",
-                        f"{pattern!r} matches no collected indicator",
-                    )
-                )
-            wanted |= matched
+        wanted = _wanted(cat, spec, doc.label, block.line_of("indicators"), result)
         result.agencies[spec.code] = Located(spec, doc.label, block.line, block.keys)
         result.orgs[spec.code] = orgs
         result.indicators[spec.code] = sorted(wanted)
         _read_keys(doc, spec.code, result)
     _check_designated(result)
     return result
+
+
+def _wanted(cat: Catalogue, spec: AgencySpec, label: str, line: int, result: AgencySet) -> set[str]:
+    """The indicators an agency collects: those its returns need of its body type, and those its patterns match."""
+    indicators = cat.indicators.indicators
+    wanted = {i for i in needed_indicators(cat, spec.returns) if indicators[i].spec.source_body == spec.body_type}
+    for pattern in spec.indicators:
+        matched = {
+            i
+            for i, loc in indicators.items()
+            if fnmatch.fnmatchcase(i, pattern) and not loc.spec.formula and loc.spec.source_body == spec.body_type
+        }
+        if not matched:
+            result.problems.append(
+                Problem(
+                    label,
+                    line,
+                    "broken-reference",
+                    f"{pattern!r} matches no collected indicator",
+                )
+            )
+        wanted |= matched
+    return wanted
 
 
 def _read_keys(doc: TomlFile, agency_code: str | None, result: AgencySet) -> None:
@@ -335,6 +341,12 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
     for model, rows in ((AgencyOrg, org_rows), (AgencyIndicator, ind_rows), (AgencyReturn, ret_rows)):
         if rows:
             session.execute(insert(model), rows)
+    _add_demo_keys(session, agencies, now)
+    return {"agencies": len(agencies.agencies), "agency_orgs": len(org_rows), "agency_indicators": len(ind_rows)}
+
+
+def _add_demo_keys(session: Session, agencies: AgencySet, now: datetime) -> None:
+    """The demo's keys, hashed, each added only when the store has no key of its hash."""
     known = set(session.execute(select(ApiKey.key_hash).where(col(ApiKey.demo))).scalars())
     for agency_code, key in agencies.keys:
         # A demo key revoked or rotated stays so: only a missing one is added.
@@ -358,7 +370,6 @@ def store_agencies(session: Session, agencies: AgencySet, *, with_keys: bool) ->
             )
         )
     session.flush()
-    return {"agencies": len(agencies.agencies), "agency_orgs": len(org_rows), "agency_indicators": len(ind_rows)}
 
 
 def _keep_with_data(session: Session, codes: set[str]) -> set[str]:

@@ -368,8 +368,8 @@ def _read_fields(doc: TomlFile, return_id: str, cat: Catalogue) -> None:
 
 
 def _check_fields(cat: Catalogue) -> None:
+    """Each return's fields name indicators the catalogue has, in force while the return is, by breakdowns they have."""
     indicators = cat.indicators.indicators
-    codelists = cat.indicators.codelists
     for return_id, fields in cat.fields.items():
         ret = cat.returns[return_id].spec
         for loc in fields:
@@ -414,30 +414,37 @@ def _check_fields(cat: Catalogue) -> None:
                         f"{return_id} field {spec.code}: indicator {spec.indicator!r} is abolished (valid to {target.spec.valid_to}) but the return is {ret.status}",
                     )
                 )
-            try:
-                parts = parse_breakdown(spec.breakdown)
-            except InvalidInput as exc:
-                cat.problems.append(Problem(loc.file, loc.line_of("breakdown"), "invalid-definition", exc.message))
-                continue
-            for dim, code in parts.items():
-                if dim not in target.spec.breakdowns:
-                    cat.problems.append(
-                        Problem(
-                            loc.file,
-                            loc.line_of("breakdown"),
-                            "unknown-code",
-                            f"{return_id} field {spec.code}: {spec.indicator} has no breakdown {dim!r} (it has {target.spec.breakdowns or 'none'})",
-                        )
-                    )
-                elif dim in codelists and code not in codelists[dim].spec.codes:
-                    cat.problems.append(
-                        Problem(
-                            loc.file,
-                            loc.line_of("breakdown"),
-                            "unknown-code",
-                            f"{return_id} field {spec.code}: {code!r} is not a code of {dim!r}",
-                        )
-                    )
+            _check_breakdown(cat, return_id, loc, target.spec.breakdowns)
+
+
+def _check_breakdown(cat: Catalogue, return_id: str, loc: Located[FieldSpec], breakdowns: list[str]) -> None:
+    """A field's breakdown is well formed, and each of its parts a breakdown of its indicator and a code of its list."""
+    codelists = cat.indicators.codelists
+    spec = loc.spec
+    try:
+        parts = parse_breakdown(spec.breakdown)
+    except InvalidInput as exc:
+        cat.problems.append(Problem(loc.file, loc.line_of("breakdown"), "invalid-definition", exc.message))
+        return
+    for dim, code in parts.items():
+        if dim not in breakdowns:
+            cat.problems.append(
+                Problem(
+                    loc.file,
+                    loc.line_of("breakdown"),
+                    "unknown-code",
+                    f"{return_id} field {spec.code}: {spec.indicator} has no breakdown {dim!r} (it has {breakdowns or 'none'})",
+                )
+            )
+        elif dim in codelists and code not in codelists[dim].spec.codes:
+            cat.problems.append(
+                Problem(
+                    loc.file,
+                    loc.line_of("breakdown"),
+                    "unknown-code",
+                    f"{return_id} field {spec.code}: {code!r} is not a code of {dim!r}",
+                )
+            )
 
 
 def _check_usage(cat: Catalogue) -> None:

@@ -2,7 +2,7 @@
 out from its terms'), the council's indicators listed and flagged, each kept until the store changes.
 
 Every kept answer is keyed by ``state``, what the store's figures, catalogue and agencies are
-(``exports.release.store_key``), which the caller reads and hands in.
+(``mappings.signoff.lineage.store_key``), which the caller reads and hands in.
 """
 
 from __future__ import annotations

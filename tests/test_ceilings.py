@@ -1,4 +1,5 @@
-"""The size ceilings of the product code, measured on every run: a function at most 80 lines, a module at most 700.
+"""The size ceilings of the product code, measured on every run: a function at most 80 lines, a module at most 650,
+and no more functions over 70 lines than the count written here, which may only fall.
 
 A ceiling is met by splitting a function or module by what it does, never by packing lines the formatter is told
 to leave: the lines that tell it so (``# fmt: skip``, ``# fmt: off``) are counted, and the count may only fall.
@@ -19,7 +20,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_LINES = 80
-MODULE_LINES = 700
+MODULE_LINES = 650
+#: A function over this many lines is long: allowed under the ceiling, but counted.
+LONG_FUNCTION_LINES = 70
+#: How many product functions are long (over ``LONG_FUNCTION_LINES``). Lower it when one is split; it never rises.
+LONG_FUNCTIONS = 10
 #: A route module holds one resource's routes: at most this many lines, or the resource is split.
 ROUTE_MODULE_LINES = 500
 ROUTES = ROOT / "api" / "routes"
@@ -59,22 +64,51 @@ def oversized(path: Path, source: str) -> list[str]:
     lines = len(source.splitlines())
     if lines > MODULE_LINES:
         found.append(f"{name}: {lines} lines, over the module ceiling of {MODULE_LINES}")
-    for node in ast.walk(ast.parse(source, filename=name)):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            length = (node.end_lineno or node.lineno) - node.lineno + 1
-            if length > FUNCTION_LINES:
-                found.append(
-                    f"{name}:{node.lineno} {node.name}: {length} lines, over the function ceiling of {FUNCTION_LINES}"
-                )
+    for node, length in function_lengths(source, name):
+        if length > FUNCTION_LINES:
+            found.append(
+                f"{name}:{node.lineno} {node.name}: {length} lines, over the function ceiling of {FUNCTION_LINES}"
+            )
     return found
 
 
+def function_lengths(source: str, name: str) -> list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]]:
+    """Each function of ``source`` (methods and nested ones too) with its length from its ``def`` to its last line."""
+    return [
+        (node, (node.end_lineno or node.lineno) - node.lineno + 1)
+        for node in ast.walk(ast.parse(source, filename=name))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+
+
+def long_functions(path: Path, source: str) -> list[str]:
+    """The functions of one file over ``LONG_FUNCTION_LINES``, each as ``file:line name: length``, measured as
+    ``oversized`` measures them (decorators left out)."""
+    name = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+    return [
+        f"{name}:{node.lineno} {node.name}: {length} lines"
+        for node, length in function_lengths(source, name)
+        if length > LONG_FUNCTION_LINES
+    ]
+
+
 def test_product_is_under_the_ceilings() -> None:
-    """No product function over 80 lines and no product module over 700; the message names each one that is."""
+    """No product function over 80 lines and no product module over 650; the message names each one that is."""
     files = product_files()
     assert len(files) > 100, "the product's packages were not found"
     found = [line for path in files for line in oversized(path, path.read_text(encoding="utf-8"))]
-    assert not found, "split these (functions at most 80 lines, modules at most 700):\n" + "\n".join(found)
+    assert not found, (
+        f"split these (functions at most {FUNCTION_LINES} lines, modules at most {MODULE_LINES}):\n" + "\n".join(found)
+    )
+
+
+def test_long_functions_only_fall() -> None:
+    """No more product functions over 70 lines than ``LONG_FUNCTIONS``; the message lists each of them."""
+    found = [line for path in product_files() for line in long_functions(path, path.read_text(encoding="utf-8"))]
+    assert len(found) <= LONG_FUNCTIONS, (
+        f"{len(found)} product functions are over {LONG_FUNCTION_LINES} lines, more than {LONG_FUNCTIONS}: split one "
+        "by what it does (the count may only fall):\n" + "\n".join(found)
+    )
 
 
 def formatter_left(source: str) -> int:
@@ -135,14 +169,28 @@ def _function(lines: int, decorators: int = 0) -> str:
         (_function(81, decorators=1), True),
         (_function(80, decorators=5), False),
         ("class C:\n" + "\n".join("    " + line for line in _function(81).splitlines()) + "\n", True),
-        ("x = 1\n" * 700, False),
-        ("x = 1\n" * 701, True),
+        ("x = 1\n" * 650, False),
+        ("x = 1\n" * 651, True),
     ],
 )
 def test_the_ceilings_are_measured(tmp_path: Path, source: str, over: bool) -> None:
-    """An 81-line function (decorated or a method) and a 701-line module are caught; 80 (decorators aside) and 700 pass."""
+    """An 81-line function (decorated or a method) and a 651-line module are caught; 80 (decorators aside) and 650 pass."""
     path = tmp_path / "module.py"
     assert bool(oversized(path, source)) is over
+
+
+@pytest.mark.parametrize(
+    ("source", "long"),
+    [
+        (_function(70), False),
+        (_function(71), True),
+        (_function(70, decorators=3), False),
+        ("class C:\n" + "\n".join("    " + line for line in _function(71).splitlines()) + "\n", True),
+    ],
+)
+def test_long_functions_are_measured(tmp_path: Path, source: str, long: bool) -> None:
+    """A 71-line function (a method too) is counted as long; one of 70, decorators aside, is not."""
+    assert bool(long_functions(tmp_path / "module.py", source)) is long
 
 
 def test_only_the_recorded_history_is_exempt() -> None:

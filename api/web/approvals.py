@@ -3,7 +3,7 @@
 The pages call the API's own sign-off routes (review, accept, send back) with the signed-in key's principal
 and are named after them, so they show and do exactly what the API would for that key and are audited under
 the same actions; the queue, what is in the way and the counts are the sign-off's own queries
-(``mappings.signoff.queries``), asked with the key's read scope as the API's list asks them.
+(``exports.signoff.queries``), asked with the key's read scope as the API's list asks them.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def detail_path(agency: str, return_id: str, period: str) -> str:
 def queue_of(
     session: Session, visitor: Visitor, filters: queries.Filters, *, now: dict[str, dict[str, Any]]
 ) -> list[Waiting]:
-    """The approvals queue as the visitor's key may see it (``mappings.signoff.queries.approvals_queue``)."""
+    """The approvals queue as the visitor's key may see it (``exports.signoff.queries.approvals_queue``)."""
     return queries.approvals_queue(
         session,
         read_scope(visitor.principal),

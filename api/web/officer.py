@@ -326,30 +326,7 @@ def burden(
     report = burden_with_lists(
         session, request.app.state.engine, request.app.state.settings, period, minutes, cell_minutes
     )
-    # Four parts at most (each told apart by its lightness): a child-level cell of an inspection list still keyed is
-    # keyed by hand, one filled from the council's records is keyed by nobody, as a publisher's figure is.
-    per_agency = stacked_bars(
-        [
-            Bar(
-                a["agency_name"] or a["agency_code"],
-                (
-                    a["keyed_cells_without_service"] - a["saved"] + a["annex_a_keyed"] + a["list1_keyed"],
-                    a["saved"],
-                    a["derived_by_service"],
-                    a["from_publishers"] + a["child_cells_filled"],
-                ),
-            )
-            for a in report["agencies"]
-        ],
-        legend=(
-            "still keyed by hand",
-            "keyed once instead of several times",
-            "worked out by the service",
-            "keyed by nobody: from a publisher, or a child-level cell filled from records",
-        ),
-        title=f"Cells each agency would key without the service, returns and inspection lists, {report['period']}",
-        unit="cells",
-    )
+    per_agency = _per_agency_chart(report)
     titles = _titles(session)
     needs = _return_needs(session, report["period"])
     rows: list[dict[str, Any]] = []
@@ -375,6 +352,34 @@ def burden(
         minutes=minutes,
         cell_minutes=cell_minutes,
         titles=titles,
+    )
+
+
+def _per_agency_chart(report: dict[str, Any]) -> str:
+    """The cells each agency would key without the service, stacked by who keys them now."""
+    # Four parts at most (each told apart by its lightness): a child-level cell of an inspection list still keyed is
+    # keyed by hand, one filled from the council's records is keyed by nobody, as a publisher's figure is.
+    return stacked_bars(
+        [
+            Bar(
+                a["agency_name"] or a["agency_code"],
+                (
+                    a["keyed_cells_without_service"] - a["saved"] + a["annex_a_keyed"] + a["list1_keyed"],
+                    a["saved"],
+                    a["derived_by_service"],
+                    a["from_publishers"] + a["child_cells_filled"],
+                ),
+            )
+            for a in report["agencies"]
+        ],
+        legend=(
+            "still keyed by hand",
+            "keyed once instead of several times",
+            "worked out by the service",
+            "keyed by nobody: from a publisher, or a child-level cell filled from records",
+        ),
+        title=f"Cells each agency would key without the service, returns and inspection lists, {report['period']}",
+        unit="cells",
     )
 
 

@@ -36,7 +36,7 @@ class Submission(SQLModel, table=True):
     content_hash: str = Field(max_length=64, index=True)
     raw_path: str
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    #: What the upload is for, by kind (``collectors.head.PURPOSES``): for a file of figures how its errors are
+    #: What the upload is for, by kind (``collectors.ways_in.MODES``): for a file of figures how its errors are
     #: taken (default | atomic), for a record-level upload its purpose (default: the return | annex_a |
     #: annex_a_columns); a dry run is never stored.
     mode: str = Field(max_length=16)

@@ -42,7 +42,7 @@ class SignOffBehind(SQLModel, table=True):
 
     return_id: str = Field(primary_key=True, max_length=64)
     period: str = Field(primary_key=True, max_length=16)
-    #: SHA-256 of what the figures behind a return depend on (``mappings.signoff.behind.store_key``).
+    #: SHA-256 of what the figures behind a return depend on (``mappings.signoff.lineage.store_key``).
     store_key: str = Field(max_length=64)
     #: Agency code to the ids of its stored figures behind the return's cells.
     behind: dict[str, list[int]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -14,7 +14,7 @@ def reopen_for(session: Session, changed: pl.DataFrame, agency_code: str | None,
 
     ``changed`` holds the figures stored, each with ``obs_id``, the version it replaces (null for a new
     figure). Only a sign-off that vouched for a replaced version is reopened: a figure added since a
-    sign-off is held back until signed off (``exports.gate``) and leaves the sign-off standing, as
+    sign-off is held back until signed off (``exports.release.gate``) and leaves the sign-off standing, as
     does a change to another agency's, or another return's, figures.
     """
     if not agency_code or changed.is_empty() or "obs_id" not in changed.columns:

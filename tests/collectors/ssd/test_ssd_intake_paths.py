@@ -13,16 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collectors.ssd.csv_text import polars_read, ragged, rows_fit, untidy
 from collectors.ssd.intake import (
     ExtractRefused,
     Problem,
     _each_listed,
     _listed,
-    _polars_read,
-    _ragged,
     _read_csv,
-    _rows_fit,
-    _untidy,
     read_extract,
     unpack,
 )
@@ -46,11 +43,11 @@ def _refused(tmp_path: Path, members: dict[str, str | bytes]) -> ExtractRefused:
 @given(st.lists(st.sampled_from(PIECES), max_size=30))
 def test_a_table_left_unstripped_has_no_value_stripping_would_change(pieces: list[str]) -> None:
     text = "a,b,c\n" + "".join(pieces)
-    frame, _ = _polars_read(text.encode())
+    frame, _ = polars_read(text.encode())
     if frame is None:
         return
     tidied = frame.with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
-    if not _untidy(text):
+    if not untidy(text):
         assert frame.equals(tidied, null_equal=True)
 
 
@@ -58,9 +55,9 @@ def test_a_table_left_unstripped_has_no_value_stripping_would_change(pieces: lis
 @given(st.lists(st.sampled_from(["a", ",", ",", "\n", "\n", "\r\n", "\r", '"']), max_size=40))
 def test_rows_found_to_fit_by_their_counts_have_no_ragged_row(pieces: list[str]) -> None:
     text = "a,b,c\n" + "".join(pieces)
-    frame, _ = _polars_read(text.encode())
-    if _rows_fit(text, frame, 3):
-        assert _ragged(text, 3) == []
+    frame, _ = polars_read(text.encode())
+    if rows_fit(text, frame, 3):
+        assert ragged(text, 3) == []
 
 
 #: Codes one of which begins another, and one with a character a pattern would read as its own.
