@@ -241,14 +241,8 @@ def burden(
         # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
         # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
         saved = len(keyed) - len(set(keyed) & owed)
-        annex = annex_a(agency.code, period.end) if annex_a is not None and set(own) & set(ANNEX_A_RETURNS) else None
         sent = sent_files.get(agency.code, set())
-        plans = (
-            list1(agency.code, period.end)
-            if list1 is not None and any(LIST_1 in BY_FORMAT[f].feeds for f in sent if f in BY_FORMAT)
-            else None
-        )
-        child = _child_fields(annex, plans, minutes_per_cell)
+        child = _child_fields(*_lists_of(agency.code, period.end, own, sent, annex_a, list1), minutes_per_cell)
         rows.append(
             AgencyBurden(
                 agency.code,
@@ -334,6 +328,16 @@ def _reported_in(period_type: str, within: Period) -> list[Period]:
         return inside
     years = range(within.start.year, within.end.year + 1)
     return [calendar_year(y) for y in years if within.start <= date(y, 12, 31) <= within.end]
+
+
+def _lists_of(
+    code: str, on: date, own: list[str], sent: set[str], annex_a: AnnexCounter | None, list1: List1Counter | None
+) -> tuple[AnnexCells | None, List1Cells | None]:
+    """A council's Annex A (where it owes a return Annex A is built from) and List 1 (where it sent a file that feeds
+    it) counted in cells as at ``on``; None for each it has not, or that is not asked."""
+    annex = annex_a(code, on) if annex_a is not None and set(own) & set(ANNEX_A_RETURNS) else None
+    feeds_list1 = any(LIST_1 in BY_FORMAT[f].feeds for f in sent if f in BY_FORMAT)
+    return annex, list1(code, on) if list1 is not None and feeds_list1 else None
 
 
 def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any]) -> list[dict[str, object]]:

@@ -26,7 +26,7 @@ from collectors.policy import EVERY_CHECK
 from collectors.recognise import SEN2, recognise
 from collectors.records.kept import content_hash, keep
 from collectors.records.models import RecordChild
-from collectors.records.privacy import checked_keys
+from collectors.records.privacy import Keys, checked_keys
 from collectors.records.receiving import Received
 from collectors.records.senders import another_council
 from collectors.sen2.records import Sen2Records, read_records
@@ -130,6 +130,34 @@ def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
     return Checked(survey, child_keys(records), records, (tree.findtext("Header/Source/LEA") or "").strip() or None)
 
 
+def _reader(
+    engine: Engine, settings: Settings, agency_code: str, collection_year: str, path: Path, keys: Callable[[], Keys]
+) -> Callable[[door.Entry], Checked]:
+    """The door's read of a SEN2 file: checked whole (a refusal keeps nothing), its council's, and its entry filled
+    with its counts, message and side write (each child by pseudonym, its UPN or ULN sealed)."""
+
+    def read(entry: door.Entry) -> Checked:
+        checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
+        another_council(engine, agency_code, checked.council, "the SEN2 file", ["Header", "LEA"])
+        keys()
+        ids = sorted({key[1] for key in checked.children if key is not None})
+        count = len(checked.children)
+        message = kept_message(checked.survey, checked.children)
+
+        def children(session: Session, submission: Submission) -> None:
+            # Each child by pseudonym, its UPN (or ULN) sealed: so retention, purge and key rotation reach it.
+            held = keys()
+            pseudonyms = held.pseudonyms(ids)
+            rows = [(submission.id, pseudonyms[i], held.seal_text(i)) for i in ids]
+            bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
+
+        entry.columns.update(stage="stored", rows_read=count, rows_accepted=count, message=message)
+        entry.side, entry.audit_detail = children, message
+        return checked
+
+    return read
+
+
 def receive(
     engine: Engine,
     settings: Settings,
@@ -157,26 +185,7 @@ def receive(
     digest = content_hash(named)
     # The host's records keys are asked for once the file is found sound (a refusal names the file's problems).
     keys = cache(lambda: checked_keys(engine, settings))
-
-    def read(entry: door.Entry) -> Checked:
-        checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
-        another_council(engine, agency_code, checked.council, "the SEN2 file", ["Header", "LEA"])
-        keys()
-        ids = sorted({key[1] for key in checked.children if key is not None})
-        count = len(checked.children)
-        message = kept_message(checked.survey, checked.children)
-
-        def children(session: Session, submission: Submission) -> None:
-            # Each child by pseudonym, its UPN (or ULN) sealed: so retention, purge and key rotation reach it.
-            held = keys()
-            pseudonyms = held.pseudonyms(ids)
-            rows = [(submission.id, pseudonyms[i], held.seal_text(i)) for i in ids]
-            bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
-
-        entry.columns.update(stage="stored", rows_read=count, rows_accepted=count, message=message)
-        entry.side, entry.audit_detail = children, message
-        return checked
-
+    read = _reader(engine, settings, agency_code, collection_year, path, keys)
     entered: list[Submission] = []
 
     def kept(submission: Submission, checked: Checked) -> KeptSen2:
