@@ -18,7 +18,7 @@ from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.principal import Principal
 from api.web.render import Visitor, page
-from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, api_upload, check_csrf
+from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, api_records_upload, check_csrf
 from collectors.figures import service as collect
 from collectors.records import senders
 from collectors.records.contract import NoRuleSet, ruleset_for
@@ -110,18 +110,7 @@ def upload_records(
         )
     # The upload's background task (when no upload pool runs) is this page's, run once the answer has gone.
     try:
-        body = api_upload(
-            request,
-            session,
-            visitor,
-            background,
-            file=None,
-            files=chosen,
-            collection_year=collection_year.strip(),
-            mode="default",
-            agency=None,
-            sheet=None,
-        )
+        body = api_records_upload(request, session, visitor, background, chosen, collection_year.strip())
     except InvalidInput as exc:
         if not exc.errors:
             raise

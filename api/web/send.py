@@ -24,7 +24,7 @@ from api.downloads import XLSX, attachment
 from api.register_upload import load_uploaded
 from api.web.charts import Bar, Level, comparison_bars, stacked_bars, trend_lines
 from api.web.render import page
-from api.web.shared import PageRoute, Rule, VisitorDep, allowed, api_upload, check_csrf
+from api.web.shared import PageRoute, Rule, VisitorDep, allowed, api_records_upload, check_csrf
 from collectors.annex_a.build import read_inspection_date
 from collectors.sen2.breakdowns import ETHNICITY, GROUPS
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
@@ -206,18 +206,7 @@ def send_file(
     if not chosen:
         return _send_page(request, session, visitor, code, year, form_error="Select your SEN2 file (XML)")
     try:
-        body = api_upload(
-            request,
-            session,
-            visitor,
-            background,
-            file=None,
-            files=chosen,
-            collection_year=year,
-            mode="default",
-            agency=None,
-            sheet=None,
-        )
+        body = api_records_upload(request, session, visitor, background, chosen, year)
     except OneReturnError as exc:
         refusals = exc.errors or [{"loc": [], "msg": exc.message}]
         return _send_page(request, session, visitor, code, year, refusals=refusals, refused=exc.message)

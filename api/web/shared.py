@@ -9,7 +9,7 @@ from functools import partial
 from typing import Annotated, Any
 
 import anyio
-from fastapi import BackgroundTasks, Depends, Request
+from fastapi import BackgroundTasks, Depends, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -350,3 +350,26 @@ def api_upload(
     )
     body: dict[str, Any] = json.loads(bytes(result.body))
     return body
+
+
+def api_records_upload(
+    request: Request,
+    session: Session,
+    visitor: Visitor,
+    background: BackgroundTasks,
+    files: list[UploadFile],
+    collection_year: str,
+) -> dict[str, Any]:
+    """Send a page's record-level files for a collection year through the API's upload, as the signed-in key."""
+    return api_upload(
+        request,
+        session,
+        visitor,
+        background,
+        file=None,
+        files=files,
+        collection_year=collection_year,
+        mode="default",
+        agency=None,
+        sheet=None,
+    )
