@@ -203,7 +203,7 @@ def job_rebuild(database_url: str | None = None) -> None:
 @job
 def job_interrupted() -> None:
     """Mark uploads whose worker is gone (their lease ran out) as interrupted, so they can be run again."""
-    from collectors.lease import mark_expired
+    from collectors.door.lease import mark_expired
 
     with Session(jobs.engine()) as session:
         marked = mark_expired(session)
@@ -557,7 +557,7 @@ def run(engine: Engine, settings: Settings) -> None:
             pass
     finally:
         shut_down(scheduler, settings.stop_seconds)
-        from collectors.lease import release_on_stop
+        from collectors.door.lease import release_on_stop
 
         # A record-level upload its resume job still held is taken up at once by the next start.
         release_on_stop(engine)

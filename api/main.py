@@ -43,7 +43,7 @@ from api.routes import (
 from api.sdmx import routes as sdmx
 from api.strict import reject_unknown_parameters
 from api.throttle import KeyThrottle
-from collectors.lease import release_on_stop
+from collectors.door.lease import release_on_stop
 from collectors.records.privacy import key_status
 from exports.blobs import BYTES
 from onereturn.db import get_engine

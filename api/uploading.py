@@ -24,7 +24,7 @@ from api.principal import Principal
 from api.uploadpool import Processed, UploadPool
 from api.uploadpool import process as process_upload
 from collectors import answers, ways_in
-from collectors.checked import problem_frame
+from collectors.checks.checked import problem_frame
 from collectors.figures import service as collect
 from collectors.records import senders
 from collectors.records.receiving import Received

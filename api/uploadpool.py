@@ -37,7 +37,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from collectors.lease import process_prefix, release_on_stop
+from collectors.door.lease import process_prefix, release_on_stop
 from onereturn.errors import OneReturnError, ProcessingFailed
 from onereturn.memory import collector_off, freeze_startup_heap
 from onereturn.processes import in_background
@@ -63,7 +63,7 @@ class Processed:
 def process(engine: Engine, settings: Settings, request: dict[str, Any]) -> Processed:
     """Run one upload in this process (as the worker processes do) and say what it came to."""
     from collectors import ways_in
-    from collectors.spine import Outcome
+    from collectors.door.spine import Outcome
 
     outcome: Outcome = ways_in.take(engine, settings, request)
     if outcome.submission is None:
@@ -110,7 +110,7 @@ def _warm() -> int:
     """Import the upload path and read what every upload needs, so the first upload does not pay for it."""
     from sqlmodel import Session
 
-    from collectors.context import shared_context
+    from collectors.checks.context import shared_context
     from collectors.ways_in import way_in
     from indicators.store.models import FIGURES_KIND
 
@@ -140,7 +140,7 @@ def _run(request: dict[str, Any]) -> Processed:
     except BaseException as exc:
         raise _portable(exc) from None
     finally:
-        # The upload keeps its own copy of the raw file (collectors.head.keep_raw); the spooled one goes.
+        # The upload keeps its own copy of the raw file (collectors.door.head.keep_raw); the spooled one goes.
         if spooled is not None:
             Path(spooled).unlink(missing_ok=True)
         _busy.clear()
@@ -185,7 +185,7 @@ def _portable(exc: BaseException) -> BaseException:
     except Exception:
         if isinstance(exc, OneReturnError) and (plain := _plain(exc)) is not None:
             return plain
-        from collectors.spine import failure_reason
+        from collectors.door.spine import failure_reason
 
         return ProcessingFailed(f"processing failed: {failure_reason(exc)}")
     return exc

@@ -42,10 +42,10 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from collectors.context import build_context
+from collectors.checks.context import build_context
+from collectors.checks.policy import Context
 from collectors.figures import service as upload_service
 from collectors.figures.service import submit
-from collectors.policy import Context
 from collectors.published.intake import _ensure_publisher, import_release, read_release
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.published.viewit import area_lookup

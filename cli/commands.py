@@ -61,7 +61,7 @@ def serve(
 
         from api.main import create_app
         from cli.demo import demo_at_start
-        from collectors.lease import mark_expired
+        from collectors.door.lease import mark_expired
         from mappings.service import load_bundled
         from onereturn import db
         from onereturn.settings import get_settings
@@ -207,8 +207,8 @@ def collect(
 ) -> None:
     """Upload one file of figures for an agency and print the validation report; exit 1 if rejected."""
     from collectors import ways_in
+    from collectors.door.spine import Outcome
     from collectors.figures.service import Mode
-    from collectors.spine import Outcome
     from onereturn import db
     from onereturn.settings import get_settings
 

@@ -16,7 +16,7 @@ import polars as pl
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from collectors.checked import problem_frame
+from collectors.checks.checked import problem_frame
 from indicators.store.models import SubmissionProblem
 from onereturn.db import bulk_insert
 from onereturn.spreadsheet import neutralise

@@ -23,16 +23,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors import door
-from collectors import recognise as content
 from collectors.annex_a import columns, from_ssd
+from collectors.checks.policy import Policy
+from collectors.door import recognise as content
+from collectors.door.spine import Outcome
 from collectors.figures import service
-from collectors.policy import Policy
 from collectors.published import intake
 from collectors.records import receiving as records_in
 from collectors.records import service as records
 from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
-from collectors.spine import Outcome
 from collectors.ssd.intake import is_extract
 from collectors.ssd.receiving import receive_extract
 from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission

@@ -3,7 +3,7 @@
 A rule is declared in a catalogue file (``[[rule]]`` tables, bundled in ``catalogue/rules.toml``)
 with an id, a kind, a severity and a plain-English message. The kinds are fixed here; which
 indicators they bind, their bounds and thresholds, and their words are data. Uploads are checked
-against them (``collectors/crosscheck.py``) together with the figures already stored. The rule
+against them (``collectors/checks/crosscheck.py``) together with the figures already stored. The rule
 files are read and checked with the rest of the catalogue, in ``indicators/catalogue.py``.
 
 Severities follow the tiers of DfE's COLLECT: an *error* breaks a data rule and the figure is

@@ -1,7 +1,7 @@
 """What one value of an indicator may be: the single rule the template's Excel validation and the upload's checks share.
 
 The template (collectors/figures/workbooks.py) turns a ValueSpec into an Excel data validation; the upload's checks
-(collectors/checks.py) check the same bounds, so a value Excel refuses is the value the server
+(collectors/checks/__init__.py) check the same bounds, so a value Excel refuses is the value the server
 refuses, and the other way round. Only error-tier bounds belong here: a query (a usual range, a
 change) is a question to the person, never a value the template refuses.
 """

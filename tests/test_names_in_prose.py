@@ -1,5 +1,5 @@
 """Every dotted name of the product a docstring or comment gives in double backticks (``exports.build``,
-``collectors.head.PURPOSES``) names what exists: a module, or a module and attributes of it. A name left behind by a
+``collectors.door.head.PURPOSES``) names what exists: a module, or a module and attributes of it. A name left behind by a
 move or a rename sends a reader to nothing, so it fails here with its file and line.
 
 A name is the product's when its first part is a package of the layers contract (``product_packages``). A path
@@ -107,7 +107,7 @@ def test_every_dotted_name_in_the_products_prose_names_what_exists() -> None:
     ("source", "reported"),
     [
         ('"""Written by ``exports.gate``."""\n', ["``exports.gate``"]),
-        ("# The purposes are ``collectors.head.NO_SUCH_NAME``.\n", ["``collectors.head.NO_SUCH_NAME``"]),
+        ("# The purposes are ``collectors.door.head.NO_SUCH_NAME``.\n", ["``collectors.door.head.NO_SUCH_NAME``"]),
         ('def f() -> None:\n    """Reads ``mappings.signoff.queries``."""\n', ["``mappings.signoff.queries``"]),
         ('"""Built by ``exports.build`` with ``collectors.ssd.intake.read_extract``."""\n', []),
         ('"""The fields of ``collectors.ssd.intake.Extract.tables``."""\n', []),

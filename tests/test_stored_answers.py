@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 
-from collectors import lease
+from collectors.door import lease
 from collectors.published.intake import import_release
 from collectors.published.sources import load_sources
 from collectors.store import WRITE_LOCK_KEY

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from collectors.checked import Validation, column_notes, empty_problems, refused
-from collectors.values import parse_values
+from collectors.checks.checked import Validation, column_notes, empty_problems, refused
+from collectors.checks.values import parse_values
 
 REQUIRED = ("indicator", "org", "period", "value")
 OPTIONAL = ("breakdown", "numerator", "denominator", "status", "note")

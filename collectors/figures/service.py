@@ -1,5 +1,5 @@
 """An agency's upload of a template or a file of figures, from bytes to stored figures: kept and recorded by the
-shared head (``collectors.head``), read, validated, stored through the shared tail (``collectors.spine``), reported."""
+shared head (``collectors.door.head``), read, validated, stored through the shared tail (``collectors.door.spine``), reported."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ import polars as pl
 from sqlalchemy import Connection, Engine, update
 from sqlmodel import Session, col, select
 
-from collectors import door, head
-from collectors.checked import Validation, problem_frame
-from collectors.context import build_context
-from collectors.figures.rawtable import RawTable
-from collectors.figures.read import read_table
-from collectors.figures.validate import validate
-from collectors.head import FINAL, kept_raw
-from collectors.policy import EVERY_CHECK
-from collectors.spine import (
+from collectors import door
+from collectors.checks.checked import Validation, problem_frame
+from collectors.checks.context import build_context
+from collectors.checks.policy import EVERY_CHECK
+from collectors.door import head
+from collectors.door.head import FINAL, kept_raw
+from collectors.door.spine import (
     CutOff,
     Outcome,
     Stored,
@@ -27,6 +25,9 @@ from collectors.spine import (
     finish,
     store_accepted,
 )
+from collectors.figures.rawtable import RawTable
+from collectors.figures.read import read_table
+from collectors.figures.validate import validate
 from indicators.periods import PERIOD_TYPES, parse_period
 from indicators.store.models import FIGURES_KIND, RECORDS_KIND, Submission, SubmissionProblem
 from mappings.agencies import get_agency

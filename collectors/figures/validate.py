@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from collectors.checked import Validation
 from collectors.checks import check_figures, in_file_terms
+from collectors.checks.checked import Validation
+from collectors.checks.policy import EVERY_CHECK, Context, Policy
 from collectors.figures.cells import COLUMNS, formula_problems, ignored_notes, missing_columns, typed_figures
-from collectors.policy import EVERY_CHECK, Context, Policy
 
 
 def validate(

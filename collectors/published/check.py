@@ -1,7 +1,7 @@
 """Hold a publisher's release to the catalogue's own rules before any of it is stored.
 
-The release's figures go through the same checks as an agency's upload (``collectors/checks.py`` with the
-catalogue's rules, ``collectors/crosscheck.py``): ranges, negative counts, whole counts, a part never above its
+The release's figures go through the same checks as an agency's upload (``collectors/checks/__init__.py`` with the
+catalogue's rules, ``collectors/checks/crosscheck.py``): ranges, negative counts, whole counts, a part never above its
 whole, a numerator never above its denominator, breakdown codes and periods that exist and have begun. Any error
 refuses the whole release (a publisher's file is stored whole or not at all), naming the uploaded file, its row
 and the rule. The catalogue's change rules that compare a figure with its previous version compare it here with
@@ -17,12 +17,12 @@ from functools import cached_property
 import polars as pl
 from sqlmodel import Session
 
-from collectors.checked import Validation, empty_problems
-from collectors.context import build_context
-from collectors.crosscheck import fmt
-from collectors.policy import Policy
+from collectors.checks.checked import Validation, empty_problems
+from collectors.checks.context import build_context
+from collectors.checks.crosscheck import fmt
+from collectors.checks.policy import Policy
+from collectors.checks.typed import ROW_MENTION, validate_figures
 from collectors.store import CURRENT_SCHEMA, KEY
-from collectors.typed import ROW_MENTION, validate_figures
 from indicators.published_query import current_published, figure_label
 from indicators.rules import Rule
 from onereturn.errors import InvalidInput

@@ -20,15 +20,16 @@ from sqlalchemy import Engine, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from collectors import door, head
-from collectors.checked import Validation, empty_problems
+from collectors import door
+from collectors.checks.checked import Validation, empty_problems
+from collectors.door import head
+from collectors.door.spine import Alongside, CutOff, Stored, audited, store_accepted
 from collectors.published.check import Ruling, check_release, publisher_policy
 from collectors.published.formats import no_areas, read_published
 from collectors.published.read import FIGURE_SCHEMA, AreaLookup, PublishedFormatError
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.published.viewit import area_lookup
 from collectors.queries import answer
-from collectors.spine import Alongside, CutOff, Stored, audited, store_accepted
 from collectors.store import COMPARED, KEY, in_key_order
 from indicators.published import PublishedFigure, PublishedRelease
 from indicators.published_query import current_published

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from collectors import door
-from collectors.policy import EVERY_CHECK
-from collectors.recognise import CIN, recognise
+from collectors.checks.policy import EVERY_CHECK
+from collectors.door.recognise import CIN, recognise
 from collectors.records.inputs import check_at_door
 from collectors.records.kept import content_hash, keep
 from collectors.records.privacy import checked_keys

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, and_, delete, or_, update
 from sqlmodel import Session, col, select
 
-from collectors import lease
-from collectors.head import still_named
+from collectors.door import lease
+from collectors.door.head import still_named
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from indicators.store.models import FIGURES_KIND, RECORDS_KIND, Submission
 from onereturn import keptfiles

@@ -33,7 +33,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, Table, bindparam, delete, func
 from sqlmodel import Session, SQLModel, col, select
 
-from collectors import lease
+from collectors.door import lease
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem, RecordsKey
 from collectors.records.privacy import (
     NEXT,

@@ -22,8 +22,10 @@ from pathlib import Path
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
-from collectors import door, head, lease
-from collectors.checked import problem_frame
+from collectors import door
+from collectors.checks.checked import problem_frame
+from collectors.door import head, lease
+from collectors.door.spine import CutOff, record_outcome
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError
 from collectors.records.kept import kept_files
@@ -40,7 +42,6 @@ from collectors.records.storing import (
     store,
     write_child_rows,
 )
-from collectors.spine import CutOff, record_outcome
 from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Submission
 from mappings.illustrative import Council, councils_of

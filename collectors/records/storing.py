@@ -1,4 +1,4 @@
-"""A record-level upload's derived figures stored: checked as any upload's figures are (``collectors.typed``), a
+"""A record-level upload's derived figures stored: checked as any upload's figures are (``collectors.checks.typed``), a
 figure keyed in a template kept over a derived one, and the rest stored through the shared tail with the records
 behind each figure, DfE's findings by child and each child's id sealed, written alongside (``spine.Alongside``).
 
@@ -15,15 +15,15 @@ import polars as pl
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from collectors import lease
-from collectors.checked import problem_frame
-from collectors.context import build_context
+from collectors.checks.checked import problem_frame
+from collectors.checks.context import build_context
+from collectors.checks.typed import FIGURE_SCHEMA, named_by_figure, rowless, validate_figures
+from collectors.door import lease
+from collectors.door.spine import Alongside, Stored, store_accepted
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys
 from collectors.records.receiving import POLICY
 from collectors.records.ssda903_figures import Derivation
-from collectors.spine import Alongside, Stored, store_accepted
-from collectors.typed import FIGURE_SCHEMA, named_by_figure, rowless, validate_figures
 from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Observation, Submission
 from onereturn.db import bulk_insert

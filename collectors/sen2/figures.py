@@ -16,14 +16,14 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.context import build_context
+from collectors.checks.context import build_context
+from collectors.checks.typed import FIGURE_SCHEMA, named_by_figure, rowless, validate_figures
+from collectors.door.spine import Stored, store_accepted
 from collectors.sen2.measures import tables
 from collectors.sen2.placing import Register, placements_register
 from collectors.sen2.receiving import POLICY
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import survey_of
-from collectors.spine import Stored, store_accepted
-from collectors.typed import FIGURE_SCHEMA, named_by_figure, rowless, validate_figures
 from indicators.store.models import Submission
 from mappings.illustrative import councils_of
 

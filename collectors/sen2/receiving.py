@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors import door
-from collectors.policy import EVERY_CHECK
-from collectors.recognise import SEN2, recognise
+from collectors.checks.policy import EVERY_CHECK
+from collectors.door.recognise import SEN2, recognise
 from collectors.records.kept import content_hash, keep
 from collectors.records.models import RecordChild
 from collectors.records.privacy import Keys, checked_keys
@@ -65,7 +65,7 @@ FORMAT = "sen2"
 
 def is_sen2(files: list[tuple[str, Path]]) -> bool:
     """Whether an upload is one SEN2 file: XML naming the SEN2 collection, or a ``Message`` of ``Persons``, in any
-    encoding XML allows (``collectors.recognise``)."""
+    encoding XML allows (``collectors.door.recognise``)."""
     return len(files) == 1 and recognise(*files[0]).kind == SEN2
 
 

@@ -18,14 +18,15 @@ from typing import Any
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
-from collectors import door, head, lease
+from collectors import door
+from collectors.door import head, lease
+from collectors.door.spine import CutOff, Outcome, failure_reason
 from collectors.records.kept import content_hash, kept_files
 from collectors.sen2.figures import store_figures
 from collectors.sen2.receiving import PURPOSE, KeptSen2, Stage, kept_message, receive
 from collectors.sen2.records import Sen2Records, read_kept_file
 from collectors.sen2.rules import child_keys
 from collectors.sen2.schema import survey_of
-from collectors.spine import CutOff, Outcome, failure_reason
 from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import Conflict, NotFound, ProcessingFailed
 from onereturn.settings import Settings

@@ -1,7 +1,7 @@
 """Tables of the figure store: each upload's ``Submission`` and its problems, every stored figure as versions with
 provenance (``Observation``), and the figures held back by a query (``HeldFigure``).
 
-Every way in writes here (``collectors.head`` makes the submission, ``collectors.spine`` stores the figures); the
+Every way in writes here (``collectors.door.head`` makes the submission, ``collectors.door.spine`` stores the figures); the
 builds, the sign-off and the comparisons read the figures back.
 """
 

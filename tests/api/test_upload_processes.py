@@ -160,7 +160,7 @@ def test_a_new_upload_process_reads_the_catalogue_before_its_first_upload(
     store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from api import uploadpool
-    from collectors import context as figure_context
+    from collectors.checks import context as figure_context
 
     monkeypatch.setattr(uploadpool, "_engine", store)
     monkeypatch.setattr(figure_context, "_shared_cache", {})
@@ -174,7 +174,7 @@ def _warmed() -> tuple[int, bool]:
     it made as it started out of the collector's way."""
     import gc
 
-    from collectors import context as figure_context
+    from collectors.checks import context as figure_context
 
     return os.getpid(), bool(figure_context._shared_cache) and gc.get_freeze_count() > 0
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from collectors.lease import mark_expired
+from collectors.door.lease import mark_expired
 from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings
 from tests.helpers import kept_bytes

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors import context as context_module
 from collectors import store as store_module
-from collectors.context import figures_for_rules
+from collectors.checks import context as context_module
+from collectors.checks.context import figures_for_rules
 from collectors.store import KEY
 from indicators.store.models import Observation
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
-from collectors import lease
+from collectors.door import lease
+from collectors.door.head import keep_raw
 from collectors.figures.service import submit
 from collectors.figures.validate import validate
-from collectors.head import keep_raw
 from collectors.store import current_for_keys
 from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Observation, Submission
@@ -145,7 +145,7 @@ def test_a_lease_running_out_inside_the_store_transaction_rolls_it_back(
             session.commit()
         return current_for_keys(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("collectors.spine.current_for_keys", lease_runs_out)
+    monkeypatch.setattr("collectors.door.spine.current_for_keys", lease_runs_out)
     with pytest.raises(ProcessingFailed, match="lease ran out"):
         submit(store, store_settings, agency_code="notts_cyp", filename="f.csv", data=DATA)
     with Session(store) as session:

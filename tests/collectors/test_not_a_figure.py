@@ -13,7 +13,7 @@ import xlsxwriter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.context import build_context
+from collectors.checks.context import build_context
 from collectors.figures.service import submit
 from collectors.figures.validate import validate
 from onereturn.settings import Settings

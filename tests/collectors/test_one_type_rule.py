@@ -15,7 +15,7 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from collectors.context import build_context
+from collectors.checks.context import build_context
 from collectors.figures.template import codelists_for, value_rules_for
 from collectors.figures.validate import validate
 from collectors.figures.workbooks import TemplateRow, _number_formula

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from collectors.door.spine import Outcome
 from collectors.figures.service import submission_problems, submit
-from collectors.spine import Outcome
 from indicators.store.models import HeldFigure, Observation
 from onereturn.settings import Settings
 

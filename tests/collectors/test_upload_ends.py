@@ -11,10 +11,10 @@ from sqlalchemy import Engine, func, text
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+import collectors.door.spine as spine
 import collectors.figures.service as service
-import collectors.spine as spine
+from collectors.door.spine import Outcome
 from collectors.figures.service import submit
-from collectors.spine import Outcome
 from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Observation, Submission
 from onereturn.errors import Conflict, ProcessingFailed

@@ -62,7 +62,7 @@ def test_an_upload_reads_only_its_own_keys(
         return found
 
     monkeypatch.setattr(figure_store, "current_for_keys", spy)
-    monkeypatch.setattr("collectors.spine.current_for_keys", spy)
+    monkeypatch.setattr("collectors.door.spine.current_for_keys", spy)
     # A large change without a note is still held: the check sees the stored figure it compares with.
     held = submit(
         store,
@@ -144,7 +144,7 @@ def test_while_an_upload_is_stored_nothing_holds_its_bytes_or_the_table_read_fro
         return figure_store.split_changes(accepted, current)
 
     monkeypatch.setattr("collectors.figures.service.read_table", reading)
-    monkeypatch.setattr("collectors.spine.split_changes", splitting)
+    monkeypatch.setattr("collectors.door.spine.split_changes", splitting)
     outcome = submit(store, store_settings, agency_code="notts_cyp", filename="n.csv", data=upload)
     assert outcome.submission is not None
     assert outcome.submission.status == "accepted", outcome.problems

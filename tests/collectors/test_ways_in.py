@@ -14,8 +14,9 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from collectors import door, head, ways_in
-from collectors.spine import Outcome
+from collectors import door, ways_in
+from collectors.door import head
+from collectors.door.spine import Outcome
 from collectors.ways_in import MODES, WAYS_IN, WayIn, way_in, way_of
 from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, ProcessingFailed
@@ -36,7 +37,7 @@ def _product_files() -> list[Path]:
 
 
 def test_one_module_makes_a_submission() -> None:
-    """Every way in records its upload through ``collectors.head``: no other product module makes the row."""
+    """Every way in records its upload through ``collectors.door.head``: no other product module makes the row."""
     made = re.compile(r"(?<![\w.])Submission\(")
     makers = {
         str(path.relative_to(ROOT))
@@ -44,7 +45,7 @@ def test_one_module_makes_a_submission() -> None:
         for line in path.read_text(encoding="utf-8").splitlines()
         if made.search(line) and not line.lstrip().startswith("class ")
     }
-    assert makers == {"collectors/head.py"}
+    assert makers == {"collectors/door/head.py"}
 
 
 def test_only_the_door_asks_for_a_submission() -> None:
@@ -54,7 +55,7 @@ def test_only_the_door_asks_for_a_submission() -> None:
         for path in _product_files()
         if "new_submission(" in path.read_text(encoding="utf-8") and path.name != "head.py"
     }
-    assert callers == {"collectors/door.py"}
+    assert callers == {"collectors/door/__init__.py"}
 
 
 def test_every_way_walks_through_the_door_in_its_one_order() -> None:
@@ -114,7 +115,7 @@ def test_the_upload_route_names_its_ways_from_the_table_and_declares_each_answer
 def test_each_row_says_the_checks_its_figures_are_held_to() -> None:
     """An agency's figures, and those worked out from a council's records or SEN2 file, face every check; a
     publisher's release the publisher's (no duties, by its rounding); the ways that store no figure say none."""
-    from collectors.policy import EVERY_CHECK
+    from collectors.checks.policy import EVERY_CHECK
     from collectors.published.check import publisher_policy
 
     policies = {name: way.policy for name, way in WAYS_IN.items()}

@@ -12,17 +12,16 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors import typed
-from collectors.checked import Validation
-from collectors.checks import Checked, check_figures
-from collectors.context import build_context
+from collectors.checks import Checked, check_figures, typed
+from collectors.checks.checked import Validation
+from collectors.checks.context import build_context
+from collectors.checks.policy import Context, Policy
+from collectors.checks.typed import validate_figures
 from collectors.figures.validate import validate
-from collectors.policy import Context, Policy
 from collectors.published.check import _previous_release, publisher_policy
 from collectors.published.intake import _in_geography, import_release, read_release
 from collectors.published.sources import SourceSpec, load_sources
 from collectors.published.viewit import area_lookup
-from collectors.typed import validate_figures
 from onereturn.settings import Settings
 
 SOURCES = load_sources().sources

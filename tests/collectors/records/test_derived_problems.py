@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from collectors.crosscheck import PROBLEM_SCHEMA
-from collectors.typed import named_by_figure
+from collectors.checks.crosscheck import PROBLEM_SCHEMA
+from collectors.checks.typed import named_by_figure
 from indicators.store.models import Observation
 from tests.collectors.records.samples import PASSING, upload
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cli import commands as cli
-from collectors import lease
+from collectors.door import lease
 from collectors.records.models import RecordChild, RecordsKey
 from collectors.records.privacy import (
     KeysRefused,

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from collectors.lease import worker_id
+from collectors.door.lease import worker_id
 from collectors.records.models import RecordChild, RecordLineage
 from collectors.records.receiving import receive
 from collectors.records.service import process_records, resume_records

@@ -227,7 +227,7 @@ def stored(engine: Engine, sid: int) -> dict[str, tuple[float | None, float | No
 def test_passing_tables_store_the_figures_dfes_method_gives_with_lineage(
     store: Engine, store_client: TestClient, store_settings: Any
 ) -> None:
-    from collectors.context import build_context
+    from collectors.checks.context import build_context
     from collectors.records.ssda903_figures import derive_ssda903
     from collectors.records.ssda903_tables import read_csv_tables
 
@@ -302,7 +302,7 @@ def test_the_fake_cin_census_reports_exactly_what_dfes_rules_find(
 def test_a_passing_cin_census_stores_the_figures_dfes_method_gives(
     store: Engine, store_client: TestClient, store_settings: Any
 ) -> None:
-    from collectors.context import build_context
+    from collectors.checks.context import build_context
     from collectors.records.cin_figures import derive_cin
     from collectors.records.cin_tables import read_cin_tables
 

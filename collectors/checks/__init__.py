@@ -15,12 +15,12 @@ from datetime import date
 
 import polars as pl
 
-from collectors import crosscheck
-from collectors.blanks import blank_rows as blank_rows_notice
-from collectors.blanks import blank_upload
-from collectors.checked import Validation, empty_problems, found_on, problem_frame, refused
-from collectors.policy import Context, Policy
-from collectors.values import type_errors
+from collectors.checks import crosscheck
+from collectors.checks.blanks import blank_rows as blank_rows_notice
+from collectors.checks.blanks import blank_upload
+from collectors.checks.checked import Validation, empty_problems, found_on, problem_frame, refused
+from collectors.checks.policy import Context, Policy
+from collectors.checks.values import type_errors
 from indicators.breakdown import canonical_breakdown, parse_breakdown
 from indicators.periods import PERIOD_TYPES, parse_period
 from indicators.rules import Rule, bound_indicators, first_binding

@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from collectors.policy import Context, Facts
+from collectors.checks.policy import Context, Facts
 from collectors.store import CURRENT_SCHEMA, FIGURE_COLUMNS, KEY, fetch_figures, raw_cursor, stage, stored_cells
 from indicators.models import Code, Indicator
 from indicators.rules import FixedCatalogue, Rule

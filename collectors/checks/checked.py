@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from collectors import crosscheck
+from collectors.checks import crosscheck
 
 
 @dataclass

@@ -25,9 +25,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
-from collectors import head, lease
-from collectors.checked import problem_frame
-from collectors.spine import CutOff, failure_reason, finish, repeat_of
+from collectors.checks.checked import problem_frame
+from collectors.door import head, lease
+from collectors.door.spine import CutOff, failure_reason, finish, repeat_of
 from indicators.store.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from onereturn import audittrail, db

@@ -20,7 +20,7 @@ import polars as pl
 from sqlalchemy import ColumnElement, Engine, delete, func, update
 from sqlmodel import Session, col, select
 
-from collectors.checked import Validation
+from collectors.checks.checked import Validation
 from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.store import current_for_keys, split_changes, storing, write_figures

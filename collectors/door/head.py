@@ -3,7 +3,7 @@ write the submission with its kind and purpose, take the lease, and open a faile
 again from its kept file.
 
 Every way in comes to it through the one door (``collectors.door``), which reads its file in its own way and
-stores through the tail every way shares (``collectors.spine``); ``collectors.ways_in`` is the one table of the
+stores through the tail every way shares (``collectors.door.spine``); ``collectors.ways_in`` is the one table of the
 ways in. This module is the one place a ``Submission`` row is made.
 
 ``Submission.kind`` says which way in took the file; what the upload is for (its purpose) is stored in ``mode``,
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, update
 from sqlmodel import Session, col, select
 
-from collectors import lease
+from collectors.door import lease
 from indicators.store.models import PUBLISHED_KIND, RECORDS_KIND, Submission, SubmissionProblem
 from onereturn import keptfiles
 from onereturn.errors import Conflict, NotFound

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from collectors.checked import found_on
+from collectors.checks.checked import found_on
 from indicators.symbols import NO_FIGURE
 
 #: A number written with thousands separators (1,234 or 12,345.6).

@@ -9,10 +9,10 @@ import re
 
 import polars as pl
 
-from collectors.checked import Validation
 from collectors.checks import check_figures, in_file_terms
-from collectors.policy import EVERY_CHECK, Context, Policy
-from collectors.values import NUMBERS, parse_values
+from collectors.checks.checked import Validation
+from collectors.checks.policy import EVERY_CHECK, Context, Policy
+from collectors.checks.values import NUMBERS, parse_values
 from indicators.published_query import figure_label
 
 #: The columns of figures handed to :func:`validate_figures`, numbers as numbers (``symbol`` and ``flag`` may be
