@@ -27,16 +27,16 @@ def store_upload(
     data = file.file.read(MAX_PUBLISHED_FILE + 1)
     if len(data) > MAX_PUBLISHED_FILE:
         raise ReleaseTooLarge(f"A publisher's file is at most {MAX_PUBLISHED_FILE:,} bytes")
-    release = {
-        "spec": spec,
-        "data": data,
-        "filename": file.filename or spec.file,
-        "fetched_from": "upload",
-        "version": version,
-        "submitted_by": principal.name,
+    release = ways_in.ReleaseSent(
+        spec=spec,
+        data=data,
+        filename=file.filename or spec.file,
+        fetched_from="upload",
+        version=version,
+        submitted_by=principal.name,
         # Recorded in the transaction that stores the release: both are stored or neither is.
-        "audit": stored_event(request, principal, f"published source {spec.id} (release {{id}})"),
-    }
+        audit=stored_event(request, principal, f"published source {spec.id} (release {{id}})"),
+    )
     done: Imported = ways_in.take(request.app.state.engine, request.app.state.settings, release)
     if not done.duplicate:
         stored_with_change(request)

@@ -8,10 +8,11 @@ in the background. The answers are the API's: the page reads the body it would h
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import anyio.to_thread
 from fastapi import BackgroundTasks, Request, UploadFile
@@ -26,6 +27,7 @@ from api.uploadpool import process as process_upload
 from collectors import answers, ways_in
 from collectors.checks.checked import problem_frame
 from collectors.figures import service as collect
+from collectors.figures.service import Mode
 from collectors.records import senders
 from collectors.records.receiving import Received
 from collectors.schemas import SubmissionReport
@@ -46,7 +48,7 @@ async def receive(
     file: UploadFile | None = None,
     files: list[UploadFile] | None = None,
     collection_year: str | None = None,
-    mode: str = "default",
+    mode: Mode = "default",
     agency: str | None = None,
     sheet: str | None = None,
     purpose: str = "return",
@@ -74,15 +76,16 @@ async def receive(
     if file is None:
         raise InvalidInput("Send the file of figures (form field 'file')")
     # The route runs on the event loop (an upload in hand holds no request thread): blocking work goes to threads.
-    upload_request: dict[str, Any] = {
-        "agency_code": agency_code,
-        "filename": file.filename or "upload",
-        "mode": mode,
-        "submitted_by": principal.label,
-        "sheet": sheet,
+    upload_request = ways_in.FiguresSent(
+        agency_code=agency_code,
+        filename=file.filename or "upload",
+        data=b"",
+        mode=mode,
+        submitted_by=principal.label,
+        sheet=sheet,
         # Recorded in the transaction that stores the upload's outcome: both are stored or neither is.
-        "audit": stored_event(request, principal, f"submission {{id}} (agency {agency_code}, file {file.filename})"),
-    }
+        audit=stored_event(request, principal, f"submission {{id}} (agency {agency_code}, file {file.filename})"),
+    )
     started = time.perf_counter()
     outcome = await _checked(request, file, upload_request)
     timing = upload_timing(request, time.perf_counter() - started)
@@ -114,7 +117,7 @@ def _uploading_agency(principal: Principal, agency: str | None) -> str:
     return agency
 
 
-async def _checked(request: Request, file: UploadFile, upload_request: dict[str, Any]) -> Processed:
+async def _checked(request: Request, file: UploadFile, upload_request: ways_in.FiguresSent) -> Processed:
     """Check (and store, unless a dry run) one file of figures in an upload process, or here without a pool."""
     settings = request.app.state.settings
     pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
@@ -123,12 +126,13 @@ async def _checked(request: Request, file: UploadFile, upload_request: dict[str,
         # be held twice over in that process (pickled and unpickled) at the peak of a large upload.
         spooled = await anyio.to_thread.run_sync(_spool_capped, file, settings)
         try:
-            return await pool.run({**upload_request, "data_path": str(spooled)})
+            return await pool.run(dataclasses.replace(upload_request, data=spooled))
         finally:
             # The upload process removes it; this covers a process that stopped before it could.
             spooled.unlink(missing_ok=True)
-    upload_request["data"] = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
-    return await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload_request)
+    data = await anyio.to_thread.run_sync(_read_capped, file, settings.max_upload_bytes)
+    upload = dataclasses.replace(upload_request, data=data)
+    return await anyio.to_thread.run_sync(process_upload, request.app.state.engine, settings, upload)
 
 
 def _dry_run_answer(
@@ -193,14 +197,14 @@ async def _records_upload(
             remaining -= path.stat().st_size
         if ssd := await _ssd_upload(request, background, principal, agency_code, collection_year, spooled, purpose):
             return ssd
-        request_of = {
-            "agency_code": agency_code,
-            "collection_year": collection_year,
-            "files": spooled,
-            "submitted_by": principal.label,
-            "purpose": purpose,
-            "audit": stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
-        }
+        request_of = ways_in.RecordFiles(
+            agency_code=agency_code,
+            collection_year=collection_year,
+            files=spooled,
+            submitted_by=principal.label,
+            purpose=purpose,
+            audit=stored_event(request, principal, f"submission {{id}} (agency {agency_code}, records {names})"),
+        )
         # Through the one door: the table of ways in tells a SEN2 file from DfE's own files by its content.
         received = await _take_records(request, request_of)
     finally:
@@ -249,7 +253,7 @@ async def _records_upload(
 SEN2_WAY = "sen2"
 
 
-async def _take_records(request: Request, request_of: dict[str, Any]) -> Received:
+async def _take_records(request: Request, request_of: ways_in.RecordFiles) -> Received:
     """Take a record-level upload through the door: a SEN2 file in an upload process where the service runs them,
     the others here (they are kept at once, and checked by an upload process after)."""
     engine, settings = request.app.state.engine, request.app.state.settings
@@ -263,7 +267,8 @@ async def _take_records(request: Request, request_of: dict[str, Any]) -> Receive
             sub = session.get(Submission, done.submission_id)
         assert sub is not None
         return Received(sub, duplicate=done.duplicate)
-    received: Received = await anyio.to_thread.run_sync(lambda: ways_in.take(engine, settings, request_of))
+    received = await anyio.to_thread.run_sync(lambda: ways_in.take(engine, settings, request_of))
+    assert isinstance(received, Received)
     return received
 
 
@@ -293,20 +298,21 @@ async def _ssd_upload(
 ) -> JSONResponse | None:
     """Check an SSD extract, make the year's files from it and receive each as a record-level upload (202); None
     when the upload is not one ZIP of SSD tables (it is DfE's own files)."""
-    extract = {
-        "agency_code": agency_code,
-        "collection_year": collection_year,
-        "files": uploads,
-        "submitted_by": principal.label,
-        "purpose": purpose,
-        "start": lambda received: _start_records(request, background, received),
-        "audit": lambda named: stored_event(request, principal, named),
-    }
+    extract = ways_in.RecordFiles(
+        agency_code=agency_code,
+        collection_year=collection_year,
+        files=uploads,
+        submitted_by=principal.label,
+        purpose=purpose,
+        start=lambda received: _start_records(request, background, received),
+        audit_each=lambda named: stored_event(request, principal, named),
+    )
     if ways_in.way_of(extract).name != "ssd":
         return None
     ((name, _),) = uploads
     engine, settings = request.app.state.engine, request.app.state.settings
-    taken: Taken = await anyio.to_thread.run_sync(lambda: ways_in.take(engine, settings, extract))
+    taken = await anyio.to_thread.run_sync(lambda: ways_in.take(engine, settings, extract))
+    assert isinstance(taken, Taken)
     # Every file made a repeat of one kept already: answered 200 with the earlier uploads, as a repeat of DfE's files.
     status = 202 if taken.changed() else 200
     if status == 202:

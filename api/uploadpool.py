@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy import Engine
@@ -42,6 +42,10 @@ from onereturn.errors import OneReturnError, ProcessingFailed
 from onereturn.memory import collector_off, freeze_startup_heap
 from onereturn.processes import in_background
 from onereturn.settings import Settings
+
+if TYPE_CHECKING:
+    # The upload path is imported by the processes as they start (``_warm``), not by the API worker with this module.
+    from collectors.ways_in import FiguresSent, RecordFiles
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +64,19 @@ class Processed:
     resident: int = 0
 
 
-def process(engine: Engine, settings: Settings, request: dict[str, Any]) -> Processed:
-    """Run one upload in this process (as the worker processes do) and say what it came to."""
+def process(engine: Engine, settings: Settings, request: FiguresSent | RecordFiles) -> Processed:
+    """Run one upload in this process (as the worker processes do) and say what it came to: a file of figures (its
+    outcome) or a SEN2 file (its upload, kept at the door)."""
     from collectors import ways_in
     from collectors.door.spine import Outcome
 
-    outcome: Outcome = ways_in.take(engine, settings, request)
+    outcome = ways_in.take(engine, settings, request)
+    if not isinstance(outcome, Outcome):
+        # A SEN2 file: kept at the door, its figures stored as its stage (an SSD extract never comes here).
+        submission = getattr(outcome, "submission", None)
+        assert submission is not None
+        assert submission.id is not None
+        return Processed(submission.id, duplicate=bool(getattr(outcome, "duplicate", False)))
     if outcome.submission is None:
         validation = outcome.validation
         return Processed(
@@ -126,15 +137,15 @@ def _warm() -> int:
     return os.getpid()
 
 
-def _run(request: dict[str, Any]) -> Processed:
+def _run(request: FiguresSent | RecordFiles) -> Processed:
+    from collectors.ways_in import FiguresSent
+
     assert _engine is not None
     assert _settings is not None
     _busy.set()
-    spooled = request.pop("data_path", None)
+    # A file of figures comes spooled, read by the upload itself, which lets go of the bytes once they are read.
+    spooled = request.data if isinstance(request, FiguresSent) and isinstance(request.data, Path) else None
     try:
-        if spooled is not None:
-            # Read by the upload itself, which lets go of the bytes once they are read.
-            request["data"] = Path(spooled)
         done = process(_engine, _settings, request)
         return dataclasses.replace(done, resident=_resident())
     except BaseException as exc:
@@ -267,7 +278,7 @@ class UploadPool:
             log.warning("the upload processes were not ready after %.0f s; uploads wait for them", timeout)
         return started
 
-    async def run(self, request: dict[str, Any]) -> Processed:
+    async def run(self, request: FiguresSent | RecordFiles) -> Processed:
         """Process one upload in a worker process; the request waits on the event loop, holding no request thread."""
         with self._lock:
             executor = self._executor

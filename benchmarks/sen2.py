@@ -97,6 +97,7 @@ def _whole(data: bytes, keys_dir: Path) -> int:
 def _stored(path: Path, work: Path, run: int) -> float:
     """Take the file through the door into a fresh SQLite store (made first, not timed); the seconds taken."""
     from collectors import ways_in
+    from collectors.ssd.receiving import Taken
     from mappings.service import load_bundled
     from onereturn import db
     from onereturn.settings import Settings
@@ -107,10 +108,11 @@ def _stored(path: Path, work: Path, run: int) -> float:
     db.upgrade(engine)
     with db.session_scope(engine) as session:
         load_bundled(session)
-    upload = {"agency_code": "synthetic_county", "collection_year": YEAR, "files": [(path.name, path)]}
+    upload = ways_in.RecordFiles(agency_code="synthetic_county", collection_year=YEAR, files=[(path.name, path)])
     started = time.perf_counter()
     received = ways_in.take(engine, settings, upload)
     took = time.perf_counter() - started
+    assert not isinstance(received, Taken)
     assert received.submission.status == "accepted", received.submission.message
     engine.dispose()
     return took

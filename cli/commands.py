@@ -218,14 +218,9 @@ def collect(
     engine = ready_engine()
     mode: Mode = "dry_run" if dry_run else "atomic" if atomic else "default"
     # Through the table of ways in, as the API's upload: a child-level file is refused there, nothing kept.
-    upload: dict[str, object] = {
-        "agency_code": agency,
-        "filename": file.name,
-        "data": file.read_bytes(),
-        "mode": mode,
-        "submitted_by": "cli",
-        "sheet": sheet,
-    }
+    upload = ways_in.FiguresSent(
+        agency_code=agency, filename=file.name, data=file.read_bytes(), mode=mode, submitted_by="cli", sheet=sheet
+    )
     outcome: Outcome = ways_in.take(engine, settings, upload)
     problems = outcome.problems
     if outcome.submission is not None and outcome.submission.id is not None and problems is None:

@@ -106,13 +106,9 @@ def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:
         data = spec.bundled_bytes()
         if data is None:
             continue
-        release = {
-            "spec": spec,
-            "data": data,
-            "filename": spec.file,
-            "fetched_from": "upload",
-            "submitted_by": "demo",
-        }
+        release = ways_in.ReleaseSent(
+            spec=spec, data=data, filename=spec.file, fetched_from="upload", submitted_by="demo"
+        )
         got: Imported = ways_in.take(engine, settings, release)
         status = "unchanged" if got.duplicate else "accepted"
         done.append(DemoUpload(spec.publisher, f"published/{spec.file}", status, got.release.message))
@@ -137,13 +133,14 @@ def load_records_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     done: list[DemoUpload] = []
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-records-") as tmp:
         for label, files in demo_records(Path(tmp)):
-            upload = {
-                "agency_code": RECORDS_AGENCY,
-                "collection_year": RECORDS_YEAR,
-                "files": [(p.name, p) for p in files],
-                "submitted_by": "demo",
-            }
-            received: Received = ways_in.take(engine, settings, upload)
+            upload = ways_in.RecordFiles(
+                agency_code=RECORDS_AGENCY,
+                collection_year=RECORDS_YEAR,
+                files=[(p.name, p) for p in files],
+                submitted_by="demo",
+            )
+            received = ways_in.take(engine, settings, upload)
+            assert isinstance(received, Received)
             sub = received.submission
             if not received.duplicate:
                 assert sub.id is not None
@@ -200,13 +197,14 @@ def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-sen2-") as tmp:
         path = demo_sen2(Path(tmp))
-        upload = {
-            "agency_code": RECORDS_AGENCY,
-            "collection_year": RECORDS_YEAR,
-            "files": [(path.name, path)],
-            "submitted_by": "demo",
-        }
-        received: Received = ways_in.take(engine, settings, upload)
+        upload = ways_in.RecordFiles(
+            agency_code=RECORDS_AGENCY,
+            collection_year=RECORDS_YEAR,
+            files=[(path.name, path)],
+            submitted_by="demo",
+        )
+        received = ways_in.take(engine, settings, upload)
+        assert isinstance(received, Received)
     name = f"{RECORDS_AGENCY}/SEN2 {RECORDS_YEAR} (synthetic, illustrative)"
     return [DemoUpload(RECORDS_AGENCY, name, received.submission.status, received.submission.message)]
 
@@ -243,13 +241,13 @@ def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
         ways_in.take(
             engine,
             settings,
-            {
-                "agency_code": RECORDS_AGENCY,
-                "collection_year": RECORDS_YEAR,
-                "files": [(extract.name, extract)],
-                "submitted_by": "demo",
-                "start": run,
-            },
+            ways_in.RecordFiles(
+                agency_code=RECORDS_AGENCY,
+                collection_year=RECORDS_YEAR,
+                files=[(extract.name, extract)],
+                submitted_by="demo",
+                start=run,
+            ),
         )
     return done
 

@@ -53,14 +53,14 @@ def import_command(
     spec = load_sources().sources.get(source)
     if spec is None:
         raise OneReturnError(f"No published source {source!r}; see `onereturn published sources`")
-    release = {
-        "spec": spec,
-        "data": file.read_bytes(),
-        "filename": file.name,
-        "fetched_from": "upload",
-        "version": version,
-        "submitted_by": "command line",
-    }
+    release = ways_in.ReleaseSent(
+        spec=spec,
+        data=file.read_bytes(),
+        filename=file.name,
+        fetched_from="upload",
+        version=version,
+        submitted_by="command line",
+    )
     done: Imported = ways_in.take(ready_engine(), get_settings(), release)
     if done.duplicate:
         err.print(f"Already read as release {done.release.id}: nothing changed.")

@@ -7,18 +7,21 @@ line, the demo loader, the scheduler and ``onereturn submissions reprocess``) ta
 and runs one again with :func:`rerun`; a worker takes one up with :func:`take_up`. Adding a way in is one package
 and one row here.
 
-A way's request is a dict of its take's keyword arguments: ``files`` for a council's children's records (an SSD
-extract, a SEN2 file or DfE's own files, told apart by their content), ``spec`` for a publisher's release,
-``layout`` for Annex A's columns, and ``data`` for an agency's file of figures.
+A way's request is typed, and the table dispatches by its type: :class:`FiguresSent` for an agency's file of figures,
+:class:`ReleaseSent` for a publisher's release, :class:`ColumnsSent` for Annex A's columns, :class:`ExtractRows` for
+an SSD extract's Annex A rows, and :class:`RecordFiles` for a council's children's records, the one type several
+ways share (an SSD extract, a SEN2 file or DfE's own files), told apart by their content. Each take's answer is
+typed too (:func:`take`'s overloads).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
+import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -29,37 +32,110 @@ from collectors.door import recognise as content
 from collectors.door.spine import Outcome
 from collectors.figures import service
 from collectors.published import intake
+from collectors.published.sources import SourceSpec
 from collectors.records import receiving as records_in
 from collectors.records import service as records
 from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
 from collectors.ssd.intake import is_extract
-from collectors.ssd.receiving import receive_extract
+from collectors.ssd.receiving import Audit, Start, Taken, receive_extract
 from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission
+from mappings.annex_a import Layout
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 
-#: How a way takes an upload in hand: from its request to what it answers (an outcome, a receipt, a release).
-Take = Callable[[Engine, Settings, dict[str, Any]], Any]
+
+@dataclass(frozen=True)
+class FiguresSent:
+    """An agency's file of figures: its bytes (or a file holding them), how it is stored, who sent it, and the audit
+    event stored with it."""
+
+    agency_code: str
+    filename: str
+    data: bytes | Path
+    mode: service.Mode = "default"
+    submitted_by: str = ""
+    sheet: str | None = None
+    audit: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RecordFiles:
+    """A council's children's records for a collection year: one SEN2 file, DfE's own files, or one SSD extract,
+    told apart by their content. ``audit`` is the upload's event; an extract's files made are each audited by
+    ``audit_each`` and started on DfE's rules by ``start``."""
+
+    agency_code: str
+    collection_year: str
+    files: list[tuple[str, Path]] = field(default_factory=list)
+    submitted_by: str = ""
+    purpose: str = "return"
+    audit: dict[str, Any] | None = None
+    audit_each: Audit | None = None
+    start: Start | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseSent:
+    """A publisher's release of one of its sources: the file, where it came from and its audit event."""
+
+    spec: SourceSpec
+    data: bytes
+    filename: str
+    fetched_from: str
+    version: str = ""
+    release_date: str = ""
+    submitted_by: str = ""
+    audit: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ColumnsSent:
+    """A council's own columns of Ofsted's Annex A, in the layout they fill."""
+
+    agency_code: str
+    layout: Layout
+    filename: str
+    data: bytes
+    submitted_by: str
+
+
+@dataclass(frozen=True)
+class ExtractRows:
+    """The Annex A rows of a council's SSD extract for a collection year, made by the extract's way."""
+
+    agency_code: str
+    year: str
+    filename: str
+    tables: dict[str, pl.DataFrame]
+    submitted_by: str
+
+
+#: Every request the table takes.
+Request = FiguresSent | RecordFiles | ReleaseSent | ColumnsSent | ExtractRows
+Req = TypeVar("Req")
+Ans = TypeVar("Ans")
 #: How a way runs a failed or interrupted upload again from its kept file.
 Rerun = Callable[[Engine, Settings, int], Outcome]
 
 
 @dataclass(frozen=True)
-class WayIn:
-    """One way in, as one row: its kind and purposes (each stored as a ``mode``), its repeat key (None where every
-    upload is new, or the way finds its repeats itself), the checks its figures are held to, its recogniser (None: never sent alone, only made by
-    another way), its take (reading and checking, then the door), and for a way left to a worker its take-up and
+class WayIn(Generic[Req, Ans]):
+    """One way in, as one row: its request type (the table dispatches by it) and its kind and purposes (each stored
+    as a ``mode``), its repeat key (None where every upload is new, or the way finds its repeats itself), the checks
+    its figures are held to, its recogniser among the ways of its request type (None: every request of its type),
+    its take (reading and checking, then the door, to its answer), and for a way left to a worker its take-up and
     resume; for a way whose uploads can fail, its rerun."""
 
     name: str
+    request: type[Req]
     kind: str
     purposes: Mapping[str, str]
     repeat: door.Repeat | None
     #: The checks the way's figures are held to (a publisher's by its source's rounding); None: it stores none.
     policy: Policy | Callable[[int], Policy] | None
-    recognise: Callable[[dict[str, Any]], bool] | None
-    take: Take
+    recognise: Callable[[Req], bool] | None
+    take: Callable[[Engine, Settings, Req], Ans]
     rerun: Rerun | None = None
     take_up: Callable[[Engine, Settings, int], Submission] | None = None
     resume: Callable[[Engine, Settings], list[int]] | None = None
@@ -69,32 +145,18 @@ class WayIn:
     takes: str = ""
 
 
-def _files(request: dict[str, Any]) -> list[tuple[str, Path]]:
-    files: list[tuple[str, Path]] = request.get("files") or []
-    return files
-
-
-def _is_release(request: dict[str, Any]) -> bool:
-    return "spec" in request
-
-
-def _is_columns(request: dict[str, Any]) -> bool:
-    return "layout" in request
-
-
-def _is_extract(request: dict[str, Any]) -> bool:
+def _is_extract(request: RecordFiles) -> bool:
     # One ZIP of the SSD's tables (``ssd_<table>.csv``), not DfE's own files.
-    files = _files(request)
-    return len(files) == 1 and is_extract(files[0][1])
+    return len(request.files) == 1 and is_extract(request.files[0][1])
 
 
-def _is_sen2(request: dict[str, Any]) -> bool:
+def _is_sen2(request: RecordFiles) -> bool:
     # One XML naming the SEN2 collection (``<Collection>SEN2</Collection>``), in any encoding XML allows.
-    return sen2.is_sen2(_files(request))
+    return sen2.is_sen2(request.files)
 
 
-def _seen(request: dict[str, Any]) -> list[content.Seen]:
-    return [content.recognise(name, path) for name, path in _files(request)]
+def _seen(request: RecordFiles) -> list[content.Seen]:
+    return [content.recognise(name, path) for name, path in request.files]
 
 
 def is_dfes_files(seen: list[content.Seen]) -> bool:
@@ -106,45 +168,99 @@ def is_dfes_files(seen: list[content.Seen]) -> bool:
     return bool(kinds) and all(kind == content.CSV_903 for kind in kinds)
 
 
-def _is_records(request: dict[str, Any]) -> bool:
-    return "files" in request and is_dfes_files(_seen(request))
+def _is_records(request: RecordFiles) -> bool:
+    return is_dfes_files(_seen(request))
 
 
-def _is_figures(request: dict[str, Any]) -> bool:
-    return "data" in request
-
-
-def _take_figures(engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
+def _take_figures(engine: Engine, settings: Settings, request: FiguresSent) -> Outcome:
     # A child-level file sent as a file of figures is refused before anything keeps it: its way is another.
-    seen = content.recognise_data(str(request.get("filename") or "upload"), request["data"])
+    seen = content.recognise_data(request.filename or "upload", request.data)
     if seen.child_level:
         raise InvalidInput(
             f"{seen.name!r} is {seen.described()}, children's records, not a file of figures. {RECORD_LEVEL}; "
             "nothing was kept",
             errors=[{"type": "not_a_file_of_figures", "loc": ["file"], "msg": f"recognised as {seen.described()}"}],
         )
-    return service.submit(engine, settings, **request)
+    return service.submit(
+        engine,
+        settings,
+        agency_code=request.agency_code,
+        filename=request.filename,
+        data=request.data,
+        mode=request.mode,
+        submitted_by=request.submitted_by,
+        sheet=request.sheet,
+        audit=request.audit,
+    )
 
 
-def _take_records(engine: Engine, settings: Settings, request: dict[str, Any]) -> records_in.Received:
-    return records_in.receive(engine, settings, **request)
+def _take_records(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received:
+    return records_in.receive(
+        engine,
+        settings,
+        agency_code=request.agency_code,
+        collection_year=request.collection_year,
+        files=request.files,
+        submitted_by=request.submitted_by,
+        purpose=request.purpose,
+        audit=request.audit,
+    )
 
 
-def _take_extract(engine: Engine, settings: Settings, request: dict[str, Any]) -> Any:
-    ((name, path),) = request.pop("files")
-    return receive_extract(engine, settings, name=name, path=path, **request)
+def _take_sen2(engine: Engine, settings: Settings, request: RecordFiles) -> sen2.KeptSen2:
+    return sen2_stage.take(
+        engine,
+        settings,
+        agency_code=request.agency_code,
+        collection_year=request.collection_year,
+        files=request.files,
+        submitted_by=request.submitted_by,
+        purpose=request.purpose,
+        audit=request.audit,
+    )
 
 
-def _take_release(engine: Engine, settings: Settings, request: dict[str, Any]) -> intake.Imported:
-    return intake.import_release(engine, settings, **request)
+def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> Taken:
+    ((name, path),) = request.files
+    return receive_extract(
+        engine,
+        settings,
+        agency_code=request.agency_code,
+        collection_year=request.collection_year,
+        name=name,
+        path=path,
+        submitted_by=request.submitted_by,
+        start=request.start or (lambda _received: None),
+        audit=request.audit_each or (lambda _named: None),
+        purpose=request.purpose,
+    )
 
 
-def _take_columns(engine: Engine, settings: Settings, request: dict[str, Any]) -> Any:
-    return columns.receive_columns(engine, settings, **request)
+def _take_release(engine: Engine, settings: Settings, request: ReleaseSent) -> intake.Imported:
+    return intake.import_release(
+        engine,
+        settings,
+        request.spec,
+        request.data,
+        filename=request.filename,
+        fetched_from=request.fetched_from,
+        version=request.version,
+        release_date=request.release_date,
+        submitted_by=request.submitted_by,
+        audit=request.audit,
+    )
 
 
-def _take_ssd_rows(engine: Engine, settings: Settings, request: dict[str, Any]) -> int:
-    return from_ssd.keep_from_extract(engine, settings, **request)
+def _take_columns(engine: Engine, settings: Settings, request: ColumnsSent) -> tuple[int, pl.DataFrame]:
+    return columns.receive_columns(
+        engine, settings, request.agency_code, request.layout, request.filename, request.data, request.submitted_by
+    )
+
+
+def _take_ssd_rows(engine: Engine, settings: Settings, request: ExtractRows) -> int:
+    return from_ssd.keep_from_extract(
+        engine, settings, request.agency_code, request.year, request.filename, request.tables, request.submitted_by
+    )
 
 
 def _rerun_records(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
@@ -156,27 +272,29 @@ def _rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Ou
 
 
 #: The one table of ways in, in the order an upload is told: the first row whose recogniser knows it takes it.
-WAYS_IN: dict[str, WayIn] = {
+WAYS_IN: dict[str, WayIn[Any, Any]] = {
     way.name: way
     for way in (
         WayIn(
             "published",
+            ReleaseSent,
             PUBLISHED_KIND,
             intake.PURPOSES,
             intake.REPEAT,
             intake.POLICY,
-            _is_release,
+            None,
             _take_release,
             rerun=_rerun_release,
             takes="a publisher's release, by its own route (POST /api/published/{source}) or the scheduled fetch",
         ),
         WayIn(
             "annex_a_columns",
+            ColumnsSent,
             RECORDS_KIND,
             columns.PURPOSES,
             None,
             None,
-            _is_columns,
+            None,
             _take_columns,
             takes="the columns of Ofsted's Annex A no return holds, by the Annex A routes",
         ),
@@ -184,6 +302,7 @@ WAYS_IN: dict[str, WayIn] = {
         # goes on by the records' way, its Annex A rows by ``annex_a_ssd``.
         WayIn(
             "ssd",
+            RecordFiles,
             RECORDS_KIND,
             records_in.PURPOSES,
             None,
@@ -197,6 +316,7 @@ WAYS_IN: dict[str, WayIn] = {
         ),
         WayIn(
             "annex_a_ssd",
+            ExtractRows,
             RECORDS_KIND,
             from_ssd.PURPOSES,
             from_ssd.REPEAT,
@@ -208,12 +328,13 @@ WAYS_IN: dict[str, WayIn] = {
         # Kept at the door, then its figures stored as a stage of the door under its lease (``sen2.stage``).
         WayIn(
             "sen2",
+            RecordFiles,
             RECORDS_KIND,
             sen2.PURPOSES,
             sen2.REPEAT,
             sen2.POLICY,
             _is_sen2,
-            sen2_stage.take,
+            _take_sen2,
             rerun=sen2_stage.rerun,
             resume=sen2_stage.resume,
             field="files",
@@ -222,6 +343,7 @@ WAYS_IN: dict[str, WayIn] = {
         ),
         WayIn(
             "records",
+            RecordFiles,
             RECORDS_KIND,
             records_in.PURPOSES,
             records_in.REPEAT,
@@ -237,11 +359,12 @@ WAYS_IN: dict[str, WayIn] = {
         ),
         WayIn(
             "figures",
+            FiguresSent,
             FIGURES_KIND,
             service.PURPOSES,
             service.REPEAT,
             service.POLICY,
-            _is_figures,
+            None,
             _take_figures,
             rerun=service.rerun,
             field="file",
@@ -265,7 +388,7 @@ def described(field: str | None = None) -> str:
     )
 
 
-def way_in(name: str) -> WayIn:
+def way_in(name: str) -> WayIn[Any, Any]:
     """The way in of this name; InvalidInput naming it when there is none."""
     try:
         return WAYS_IN[name]
@@ -301,24 +424,35 @@ def refusal(seen: list[content.Seen]) -> InvalidInput:
     return InvalidInput(f"{said}. {RECORD_LEVEL}; nothing was kept", errors=errors)
 
 
-def way_of(request: dict[str, Any]) -> WayIn:
-    """The way an upload came in by, told by its recogniser; InvalidInput naming what each way takes when none knows
-    it (record-level files by what each file was recognised as)."""
+def way_of(request: Request) -> WayIn[Any, Any]:
+    """The way an upload came in by: the first row of its request's type whose recogniser knows it (or that has none);
+    InvalidInput naming what each way takes when none knows it (record-level files by what each file was recognised
+    as)."""
     for way in WAYS_IN.values():
-        if way.recognise is not None and way.recognise(request):
+        if isinstance(request, way.request) and (way.recognise is None or way.recognise(request)):
             return way
-    if "files" in request:
+    if isinstance(request, RecordFiles):
         raise refusal(_seen(request))
-    raise InvalidInput("no way in takes this upload")
+    raise InvalidInput(f"no way in takes a {type(request).__name__}")
 
 
-def take(engine: Engine, settings: Settings, request: dict[str, Any]) -> Any:
+@overload
+def take(engine: Engine, settings: Settings, request: FiguresSent) -> Outcome: ...
+@overload
+def take(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received | Taken: ...
+@overload
+def take(engine: Engine, settings: Settings, request: ReleaseSent) -> intake.Imported: ...
+@overload
+def take(engine: Engine, settings: Settings, request: ColumnsSent) -> tuple[int, pl.DataFrame]: ...
+@overload
+def take(engine: Engine, settings: Settings, request: ExtractRows) -> int: ...
+def take(engine: Engine, settings: Settings, request: Request) -> Any:
     """Take one upload in hand by the way it came in: through the door, to its outcome (or its receipt, where a
     worker goes on)."""
-    return way_of(request).take(engine, settings, dict(request))
+    return way_of(request).take(engine, settings, request)
 
 
-def _by_kind(kind: str, duty: str, mode: str | None = None) -> WayIn:
+def _by_kind(kind: str, duty: str, mode: str | None = None) -> WayIn[Any, Any]:
     """The way that runs uploads of ``kind`` (and, where given, stored with ``mode``: one of the way's purposes)
     again or takes them up (``duty``: ``rerun``, ``take_up``)."""
     for way in WAYS_IN.values():

@@ -112,13 +112,9 @@ def annex_a_columns(
     if len(data) > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the file is over the limit of {settings.max_upload_bytes:,} bytes")
     name = file.filename or "columns.csv"
-    upload = {
-        "agency_code": code,
-        "layout": load_layout(),
-        "filename": name,
-        "data": data,
-        "submitted_by": principal.label,
-    }
+    upload = ways_in.ColumnsSent(
+        agency_code=code, layout=load_layout(), filename=name, data=data, submitted_by=principal.label
+    )
     sid, frame = ways_in.take(request.app.state.engine, settings, upload)
     annotate(request, object=f"Annex A columns of {code} (upload {sid})", detail=f"{frame.height} children")
     return {"id": sid, "children": frame.height, "columns": frame.columns[1:]}

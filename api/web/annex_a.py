@@ -137,13 +137,13 @@ def annex_a_columns_page(
         try:
             if len(data) > settings.max_upload_bytes:
                 raise InvalidInput(f"the file is over the limit of {settings.max_upload_bytes:,} bytes")
-            upload = {
-                "agency_code": code,
-                "layout": load_layout(),
-                "filename": file.filename,
-                "data": data,
-                "submitted_by": visitor.principal.label,
-            }
+            upload = ways_in.ColumnsSent(
+                agency_code=code,
+                layout=load_layout(),
+                filename=file.filename or "columns.csv",
+                data=data,
+                submitted_by=visitor.principal.label,
+            )
             sid, frame = ways_in.take(request.app.state.engine, settings, upload)
             annotate(request, object=f"Annex A columns of {code} (upload {sid})", detail=f"{frame.height} children")
             children = f"{frame.height:,} child" + ("" if frame.height == 1 else "ren")

@@ -65,9 +65,9 @@ def figures_stage(engine: Engine) -> Stage:
     return stage
 
 
-def take(engine: Engine, settings: Settings, request: dict[str, Any]) -> KeptSen2:
-    """Take a SEN2 file through the door and its figures' stage: kept, then its figures stored (or the upload failed,
-    saying how to run it again)."""
+def take(engine: Engine, settings: Settings, **request: Any) -> KeptSen2:
+    """Take a SEN2 file through the door and its figures' stage (``request``: ``receiving.receive``'s keywords): kept,
+    then its figures stored (or the upload failed, saying how to run it again)."""
     return receive(engine, settings, **request, stage=figures_stage(engine))
 
 

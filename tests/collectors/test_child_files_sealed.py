@@ -118,7 +118,7 @@ def test_every_child_file_by_every_way_is_refused_or_sealed_and_none_is_kept_in_
         assert answer.status_code == (200 if what == "Annex A's columns" else 422), (what, answer.text)
         # The command line's upload of a file of figures goes through the same table of ways.
         with pytest.raises(InvalidInput, match="not a file of figures"):
-            ways_in.take(store, store_settings, {"agency_code": "notts_cyp", "filename": name, "data": data})
+            ways_in.take(store, store_settings, ways_in.FiguresSent(agency_code="notts_cyp", filename=name, data=data))
     # The pages: the upload page of figures and of records, each as the council's own key signed in.
     with client_on(store_settings, store, follow_redirects=False) as browser:
         token = sign_in(browser, NOTTS["X-API-Key"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,8 +16,10 @@ from typer.testing import CliRunner
 from collectors import door, ways_in
 from collectors.door import head
 from collectors.door.spine import Outcome
+from collectors.published.sources import load_sources
 from collectors.ways_in import MODES, WAYS_IN, WayIn, way_in, way_of
 from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission
+from mappings.annex_a import load_layout
 from onereturn.errors import InvalidInput, ProcessingFailed
 from onereturn.settings import Settings
 from tests.helpers import NOTTS
@@ -125,7 +126,8 @@ def test_each_row_says_the_checks_its_figures_are_held_to() -> None:
 
 
 def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
-    """A SEN2 file by its collection, an SSD extract by its zip of ``ssd_<table>.csv``, DfE's files otherwise."""
+    """By its request's type, and among a council's record-level files by their content: a SEN2 file by its
+    collection, an SSD extract by its zip of ``ssd_<table>.csv``, DfE's files otherwise."""
     import zipfile
 
     sen2 = tmp_path / "sen2.xml"
@@ -135,14 +137,26 @@ def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
         z.writestr("ssd_person.csv", "person_id\n1\n")
     census = tmp_path / "cin.xml"
     census.write_bytes(b"<Message><Header><Collection>CIN</Collection></Header></Message>")
-    assert way_of({"files": [("a.xml", sen2)]}).name == "sen2"
-    assert way_of({"files": [("a.zip", extract)]}).name == "ssd"
-    assert way_of({"files": [("a.xml", census)]}).name == "records"
-    assert way_of({"data": b"", "layout": object()}).name == "annex_a_columns"
-    assert way_of({"data": b"", "spec": object()}).name == "published"
-    assert way_of({"data": b""}).name == "figures"
-    with pytest.raises(InvalidInput, match="no way in takes this upload"):
-        way_of({})
+
+    def files(name: str, path: Path) -> ways_in.RecordFiles:
+        return ways_in.RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(name, path)])
+
+    assert way_of(files("a.xml", sen2)).name == "sen2"
+    assert way_of(files("a.zip", extract)).name == "ssd"
+    assert way_of(files("a.xml", census)).name == "records"
+    columns = ways_in.ColumnsSent(
+        agency_code="notts_cyp", layout=load_layout(), filename="c.csv", data=b"", submitted_by=""
+    )
+    assert way_of(columns).name == "annex_a_columns"
+    spec = load_sources().sources["dfe_nccis_participation"]
+    assert way_of(ways_in.ReleaseSent(spec=spec, data=b"", filename="n.csv", fetched_from="upload")).name == "published"
+    assert way_of(ways_in.FiguresSent(agency_code="notts_cyp", filename="f.csv", data=b"")).name == "figures"
+    rows = ways_in.ExtractRows(agency_code="notts_cyp", year="2024-25", filename="e.zip", tables={}, submitted_by="")
+    assert way_of(rows).name == "annex_a_ssd"
+    with pytest.raises(InvalidInput, match="No file was sent. The record-level address"):
+        way_of(ways_in.RecordFiles(agency_code="notts_cyp", collection_year="2024-25"))
+    with pytest.raises(InvalidInput, match="no way in takes a dict"):
+        way_of({"data": b""})  # type: ignore[arg-type]
 
 
 def test_a_purpose_a_way_does_not_have_is_refused() -> None:
@@ -156,10 +170,10 @@ def test_a_purpose_a_way_does_not_have_is_refused() -> None:
 TALLY = "tally"
 
 
-def _take_tally(engine: Engine, settings: Settings, request: dict[str, Any]) -> Outcome:
-    data = request["data"] if isinstance(request["data"], bytes) else Path(request["data"]).read_bytes()
+def _take_tally(engine: Engine, settings: Settings, request: ways_in.FiguresSent) -> Outcome:
+    data = request.data if isinstance(request.data, bytes) else Path(request.data).read_bytes()
     digest, name = head.keep_raw(engine, settings, data)
-    entry = door.Entry(kind=TALLY, mode="default", agency_code=request["agency_code"], filename=request["filename"],
+    entry = door.Entry(kind=TALLY, mode="default", agency_code=request.agency_code, filename=request.filename,
                        source_format=TALLY, size_bytes=len(data), content_hash=digest, keep=name,
                        repeat=door.Repeat(("accepted",)), lease_seconds=settings.upload_lease_seconds)  # fmt: skip
     # Read as it comes (the tally is its bytes), and stored under the lease the door holds.
@@ -206,8 +220,8 @@ def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
 @pytest.fixture
 def tally_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The test way in, as the first row of the table."""
-    row = WayIn(TALLY, TALLY, {"default": "default"}, door.Repeat(("accepted",)), None,
-                lambda r: str(r.get("filename", "")).endswith(".tally"), _take_tally, rerun=_rerun_tally,
+    row = WayIn(TALLY, ways_in.FiguresSent, TALLY, {"default": "default"}, door.Repeat(("accepted",)), None,
+                lambda r: r.filename.endswith(".tally"), _take_tally, rerun=_rerun_tally,
                 resume=_resume_tally)  # fmt: skip
     monkeypatch.setattr(ways_in, "WAYS_IN", {TALLY: row, **WAYS_IN})
 
@@ -227,7 +241,9 @@ def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
         assert first is not None
         assert (first.kind, first.status, first.message) == (TALLY, "accepted", "3 tallies")
     with pytest.raises(ProcessingFailed, match=r"\(ValueError: the tally says fail\), and nothing of it was stored"):
-        ways_in.take(store, store_settings, {"agency_code": "notts_cyp", "filename": "b.tally", "data": b"fail,1"})
+        ways_in.take(
+            store, store_settings, ways_in.FiguresSent(agency_code="notts_cyp", filename="b.tally", data=b"fail,1")
+        )
     with Session(store) as session:
         failed = session.exec(select(Submission).where(Submission.filename == "b.tally")).one()
     # The door's one message for an upload that failed, whichever way it came in.
@@ -245,7 +261,9 @@ def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
     assert "accepted" in result.output
     get_settings.cache_clear()
     with pytest.raises(ProcessingFailed, match="the tally says fail"):
-        ways_in.take(store, store_settings, {"agency_code": "notts_cyp", "filename": "c.tally", "data": b"fail,2"})
+        ways_in.take(
+            store, store_settings, ways_in.FiguresSent(agency_code="notts_cyp", filename="c.tally", data=b"fail,2")
+        )
     # What the scheduler's job of resuming uploads calls.
     resumed = ways_in.resume_all(store, store_settings)
     assert list(resumed) == [TALLY]

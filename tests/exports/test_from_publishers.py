@@ -150,7 +150,7 @@ def test_the_council_s_own_figure_wins_and_a_later_release_revises_the_publisher
     ways_in.take(
         store,
         store_settings,
-        {"spec": spec, "data": "\n".join(lines).encode(), "filename": spec.file, "fetched_from": "upload"},
+        ways_in.ReleaseSent(spec=spec, data="\n".join(lines).encode(), filename=spec.file, fetched_from="upload"),
     )
     with Session(store) as session:
         revision = session.execute(

@@ -147,9 +147,11 @@ def test_one_file_sent_three_times_at_once_is_one_upload(store: Engine, tmp_path
         got: list[Received] = []
 
         def send(path: Path = path, start: threading.Barrier = start, got: list[Received] = got) -> None:
-            request = {"agency_code": "notts_cyp", "collection_year": "2024-25", "files": [(path.name, path)]}
+            request = ways_in.RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(path.name, path)])
             start.wait()
-            got.append(ways_in.take(store, settings, request))
+            received = ways_in.take(store, settings, request)
+            assert isinstance(received, Received)
+            got.append(received)
 
         threads = [threading.Thread(target=send) for _ in range(3)]
         for thread in threads:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from collectors import ways_in
+from collectors.records.receiving import Received
 from indicators.store.models import Observation, Submission
 from onereturn.settings import Settings, get_settings
 from tests.collectors.sen2.test_sen2_figures import BY_HAND, NOTTS, _send
@@ -115,11 +116,13 @@ def test_a_sen2_upload_cut_off_in_its_stage_is_resumed(store: Engine, store_sett
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(hand_worked())
     _refuse_figures(store)
-    failed = ways_in.take(
+    received = ways_in.take(
         store,
         store_settings,
-        {"agency_code": "notts_cyp", "collection_year": "2024-25", "files": [("sen2.xml", path)]},
-    ).submission
+        ways_in.RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[("sen2.xml", path)]),
+    )
+    assert isinstance(received, Received)
+    failed = received.submission
     assert failed.status == "failed"
     _mend(store)
     with store.begin() as connection:
