@@ -276,7 +276,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
     way.name: way
     for way in (
         WayIn(
-            "published",
+            intake.WAY,
             ReleaseSent,
             PUBLISHED_KIND,
             intake.PURPOSES,
@@ -288,7 +288,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             takes="a publisher's release, by its own route (POST /api/published/{source}) or the scheduled fetch",
         ),
         WayIn(
-            "annex_a_columns",
+            columns.WAY,
             ColumnsSent,
             RECORDS_KIND,
             columns.PURPOSES,
@@ -315,7 +315,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             "kept; answered 202 with an ExtractReceipt",
         ),
         WayIn(
-            "annex_a_ssd",
+            from_ssd.WAY,
             ExtractRows,
             RECORDS_KIND,
             from_ssd.PURPOSES,
@@ -327,7 +327,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
         ),
         # Kept at the door, then its figures stored as a stage of the door under its lease (``sen2.stage``).
         WayIn(
-            "sen2",
+            sen2.WAY,
             RecordFiles,
             RECORDS_KIND,
             sen2.PURPOSES,
@@ -342,7 +342,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             "(201; 202 with the upload failed, and the command that runs it again, when they cannot be)",
         ),
         WayIn(
-            "records",
+            records_in.WAY,
             RecordFiles,
             RECORDS_KIND,
             records_in.PURPOSES,
@@ -358,7 +358,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             "as CSVs or a ZIP of them; kept and answered 202, DfE's rules run after",
         ),
         WayIn(
-            "figures",
+            service.WAY,
             FiguresSent,
             FIGURES_KIND,
             service.PURPOSES,
@@ -468,8 +468,10 @@ def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
         submission = session.get(Submission, submission_id)
         if submission is None:
             raise NotFound(f"Submission {submission_id} does not exist")
-        kind, mode = submission.kind, submission.mode
-    again = _by_kind(kind, "rerun", mode).rerun
+        kind, mode, recorded = submission.kind, submission.mode, submission.way
+    # By the way that took it, as its submission records; an upload recorded without one, by its kind and mode.
+    way = WAYS_IN.get(recorded) if recorded else None
+    again = (way if way is not None and way.rerun is not None else _by_kind(kind, "rerun", mode)).rerun
     assert again is not None
     return again(engine, settings, submission_id)
 

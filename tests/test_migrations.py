@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -136,15 +137,17 @@ def test_an_earlier_releases_kept_file_paths_become_content_names(empty_store: E
     earlier = host.data_dir / "uploads" / digest[:2] / digest
     earlier.parent.mkdir(parents=True)
     earlier.write_bytes(data)
-    with Session(empty_store) as session:
+    # Written with the columns that release's table had: those a later release added are not there yet.
+    with empty_store.begin() as connection:
+        then = {c["name"] for c in sa.inspect(connection).get_columns("submission")} - {"id"}
         for raw in (str(earlier.resolve()), "/srv/other-host/var/records/cd/cdef.zip.fernet", ""):
-            session.add(
-                Submission(
-                    agency_code="a", filename="f.csv", source_format="csv", size_bytes=len(data), content_hash=digest,
-                    raw_path=raw, received_at=datetime.now(UTC), mode="default", status="accepted",
-                )
-            )  # fmt: skip
-        session.commit()
+            row = Submission(
+                agency_code="a", filename="f.csv", source_format="csv", size_bytes=len(data), content_hash=digest,
+                raw_path=raw, received_at=datetime.now(UTC), mode="default", status="accepted",
+            ).model_dump()  # fmt: skip
+            connection.execute(sa.table("submission", *map(sa.column, then)).insert().values(
+                {k: v for k, v in row.items() if k in then}
+            ))  # fmt: skip
     db.upgrade(empty_store)
     with Session(empty_store) as session:
         named = [s.raw_path for s in session.exec(select(Submission).order_by(col(Submission.id))).all()]
@@ -153,3 +156,27 @@ def test_an_earlier_releases_kept_file_paths_become_content_names(empty_store: E
     if keptfiles.is_shared(empty_store):
         earlier.unlink()
         assert keptfiles.read(empty_store, Settings(data_dir=tmp_path / "host-b"), named[0]) == data
+
+
+def test_an_upload_kept_before_ways_were_recorded_is_given_its_way(empty_store: Engine) -> None:
+    """Migration 0026: each submission kept before it names the way that took it, from its kind and mode."""
+    from alembic import command
+
+    config = db.alembic_config(empty_store)
+    with empty_store.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0025_establishments")
+    kept = [("figures", "default"), ("records", "sen2"), ("records", "default"), ("records", "annex_a_ssd")]
+    with empty_store.begin() as connection:
+        then = {c["name"] for c in sa.inspect(connection).get_columns("submission")} - {"id"}
+        for kind, mode in kept:
+            row = Submission(
+                agency_code="a", filename="f", source_format="csv", size_bytes=1, content_hash="0" * 64, raw_path="",
+                received_at=datetime.now(UTC), mode=mode, status="accepted", kind=kind,
+            ).model_dump()  # fmt: skip
+            table = sa.table("submission", *map(sa.column, then))
+            connection.execute(table.insert().values({k: v for k, v in row.items() if k in then}))
+    db.upgrade(empty_store)
+    with Session(empty_store) as session:
+        ways = [s.way for s in session.exec(select(Submission).order_by(col(Submission.id))).all()]
+    assert ways == ["figures", "sen2", "records", "annex_a_ssd"]

@@ -36,6 +36,8 @@ from onereturn.workspace import private_folder
 COLUMNS_MODE = "annex_a_columns"
 #: The purpose of the council's columns file, stored as its mode.
 PURPOSES = {COLUMNS_MODE: COLUMNS_MODE}
+#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
+WAY = "annex_a_columns"
 CHILD = "Child Unique ID"
 #: Lists whose rows are children of the returns, so the council's columns join them by child id.
 BY_CHILD = (3, 4, 5, 6, 7, 8, 9, 10)
@@ -185,6 +187,7 @@ def receive_columns(
         named = [(name, spooled)]
         digest = content_hash(named)
         entry = door.Entry(
+            way=WAY,
             kind=RECORDS_KIND,
             mode=door.mode_of(PURPOSES, COLUMNS_MODE),
             agency_code=agency_code,

@@ -37,6 +37,8 @@ from onereturn.workspace import private_folder
 SSD_MODE = "annex_a_ssd"
 #: The purpose of the Annex A rows an SSD extract gave, stored as its mode.
 PURPOSES = {SSD_MODE: SSD_MODE}
+#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
+WAY = "annex_a_ssd"
 #: These very rows of the same year repeat only the newest kept (Annex A reads the newest): an older match is kept again.
 REPEAT = door.Repeat(("accepted",), newest_only=True)
 KEPT_NAME = "annex_a_from_ssd.zip"
@@ -105,6 +107,7 @@ def keep_from_extract(
         kept: int = door.through(
             engine,
             door.Entry(
+                way=WAY,
                 kind=RECORDS_KIND,
                 mode=door.mode_of(PURPOSES, SSD_MODE),
                 agency_code=agency_code,

@@ -88,6 +88,8 @@ class Entry:
     audit_detail: str = ""
     #: Check the agency here (a publisher's release names a publisher the way writes itself).
     agency: bool = True
+    #: The way in taking it, by its row's name in the table of ways in, recorded on its submission.
+    way: str = ""
 
 
 @dataclass
@@ -259,6 +261,7 @@ def enter(engine: Engine, entry: Entry) -> Entered:
             lease_seconds=entry.lease_seconds,
             held=entry.held,
             status=entry.status,
+            way=entry.way,
             **more,
         )
         if entry.first is not None:

@@ -39,6 +39,8 @@ Mode = Literal["default", "atomic", "dry_run"]
 #: What an agency's file of figures may be for, and the ``mode`` each is stored with: how its errors are taken, its
 #: valid rows stored (``default``) or nothing stored if any row is in error (``atomic``).
 PURPOSES = {"default": "default", "atomic": "atomic"}
+#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
+WAY = "figures"
 #: A file of figures sent again repeats the agency's earlier upload of it in the same mode, however it ended.
 REPEAT = door.Repeat(FINAL)
 #: The checks an agency's figures are held to: every one, its duties included.
@@ -110,6 +112,7 @@ def submit(
     body = [data]
     del data
     entry = door.Entry(
+        way=WAY,
         kind=FIGURES_KIND,
         mode=door.mode_of(PURPOSES, mode),
         agency_code=agency_code,

@@ -41,6 +41,8 @@ from onereturn.settings import Settings
 
 #: What a publisher's file is taken as (one purpose), and the ``mode`` it is stored with.
 PURPOSES = {"release": "default"}
+#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
+WAY = "published"
 #: A release repeats the source's newest release read when it is the same bytes; read again while a later release
 #: is the newest, it is applied again (the later one may have replaced its figures).
 REPEAT = door.Repeat(statuses=("accepted",), newest_of="published_source")
@@ -113,6 +115,7 @@ def _entry(
     """A release at the door, before it is read: the publisher, the source it is a release of (a file is a repeat
     while it is the source's newest release read), and its kept file."""
     return door.Entry(
+        way=WAY,
         kind=PUBLISHED_KIND,
         mode=door.mode_of(PURPOSES, "release"),
         agency_code=spec.publisher,

@@ -28,6 +28,8 @@ from onereturn.settings import Settings
 #: What a record-level upload may be for, and the ``mode`` each is stored with: DfE's return (figures derived and
 #: stored), or a fresh extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
 PURPOSES = {"return": "default", "annex_a": "annex_a"}
+#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
+WAY = "records"
 #: The finished statuses of an earlier upload that sending the same files again may repeat. Not ``rejected``: the
 #: council sends refused files again to have them read again (the rules, or the kept file, may have changed since).
 REPEATABLE = ("accepted", "queried", "partially_accepted")
@@ -84,6 +86,7 @@ def receive(
         keys()
 
     entry = door.Entry(
+        way=WAY,
         kind=KIND,
         mode=mode,
         agency_code=agency_code,

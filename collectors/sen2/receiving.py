@@ -53,6 +53,8 @@ PURPOSE = "sen2"
 KEPT_STATUSES = ("accepted", "queried", "partially_accepted")
 #: The purpose of a kept SEN2 file, stored as its mode.
 PURPOSES = {PURPOSE: PURPOSE}
+#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
+WAY = "sen2"
 #: A SEN2 file sent again for the same year repeats the upload that kept it (a refused one kept nothing).
 REPEAT = door.Repeat(KEPT_STATUSES, by_year=True)
 #: The checks the figures worked out from a SEN2 file are held to: every one an agency's upload is.
@@ -195,6 +197,7 @@ def receive(
         return KeptSen2(_read_again(engine, submission), records=checked.records)
 
     entry = door.Entry(
+        way=WAY,
         kind=RECORDS_KIND,
         mode=door.mode_of(PURPOSES, PURPOSE),
         agency_code=agency_code,

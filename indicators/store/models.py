@@ -69,6 +69,9 @@ class Submission(SQLModel, table=True):
     collection_year: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
     #: How many times a record-level upload was taken up by a worker (a restart resumes it, up to a limit).
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: The way in that took it (a row of ``collectors.ways_in.WAYS_IN``): a failed or interrupted upload is run
+    #: again, and taken up, by its way.
+    way: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     #: The published source a publisher's file was imported as (kind ``published``), to read it again by.
     published_source: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     #: When a record-level upload's raw files and child-level rows were deleted (retention).

@@ -153,7 +153,7 @@ def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
     assert way_of(ways_in.FiguresSent(agency_code="notts_cyp", filename="f.csv", data=b"")).name == "figures"
     rows = ways_in.ExtractRows(agency_code="notts_cyp", year="2024-25", filename="e.zip", tables={}, submitted_by="")
     assert way_of(rows).name == "annex_a_ssd"
-    with pytest.raises(InvalidInput, match="No file was sent. The record-level address"):
+    with pytest.raises(InvalidInput, match=r"No file was sent\. The record-level address"):
         way_of(ways_in.RecordFiles(agency_code="notts_cyp", collection_year="2024-25"))
     with pytest.raises(InvalidInput, match="no way in takes a dict"):
         way_of({"data": b""})  # type: ignore[arg-type]
@@ -269,3 +269,17 @@ def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
     assert list(resumed) == [TALLY]
     with Session(store) as session:
         assert session.get(Submission, resumed[TALLY][0]).status == "accepted"  # type: ignore[union-attr]
+
+
+def test_each_submission_records_the_way_that_took_it(store: Engine, store_settings: Settings) -> None:
+    """The door writes the way on the submission, and a failed upload is run again by the way it records: two ways of
+    one kind (SEN2 and DfE's files) each run their own."""
+    sent = ways_in.take(
+        store, store_settings, ways_in.FiguresSent(agency_code="notts_cyp", filename="f.csv", data=b"indicator\n")
+    )
+    assert sent.submission is not None
+    assert sent.submission.way == "figures"
+    with Session(store) as session:
+        ways = {row.way for row in session.exec(select(Submission)).all()}
+    # Every way a row names is a row of the table.
+    assert ways <= set(WAYS_IN)
