@@ -239,9 +239,11 @@ def job_records_purge() -> None:
 @job
 def job_published_fetch() -> None:
     """Ask each publisher's API for releases not yet read and import them (on when the operator turns it on)."""
+    from collectors import ways_in
     from collectors.published.fetch import fetch_all
 
-    report = fetch_all(jobs.engine(), jobs.settings(), stop=jobs.STOP)
+    engine, settings = jobs.engine(), jobs.settings()
+    report = fetch_all(engine, settings, stop=jobs.STOP, take=ways_in.releases(engine, settings))
     for source, why in report.failed:
         log.warning("published fetch of %s failed, nothing stored: %s", source, why)
     if report.imported:

@@ -72,10 +72,12 @@ def import_command(
 def fetch_command() -> None:
     """Ask each publisher's API now for releases not yet read and import them; exit 1 if any source failed."""
     from cli.shared import err, ready_engine
+    from collectors import ways_in
     from collectors.published.fetch import fetch_all
     from onereturn.settings import get_settings
 
-    report = fetch_all(ready_engine(), get_settings())
+    engine, settings = ready_engine(), get_settings()
+    report = fetch_all(engine, settings, take=ways_in.releases(engine, settings))
     for source, done in report.imported:
         err.print(f"{source}: release {done.release.id} (version {done.release.version}): {done.release.message}")
     for source in report.up_to_date:

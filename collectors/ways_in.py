@@ -452,6 +452,11 @@ def take(engine: Engine, settings: Settings, request: Request) -> Any:
     return way_of(request).take(engine, settings, request)
 
 
+def releases(engine: Engine, settings: Settings) -> Callable[..., intake.Imported]:
+    """How a fetcher hands each release it fetched to the table (``fetch_all``'s ``take``), by its keywords."""
+    return lambda **release: take(engine, settings, ReleaseSent(**release))
+
+
 def _by_kind(kind: str, duty: str, mode: str | None = None) -> WayIn[Any, Any]:
     """The way that runs uploads of ``kind`` (and, where given, stored with ``mode``: one of the way's purposes)
     again or takes them up (``duty``: ``rerun``, ``take_up``)."""

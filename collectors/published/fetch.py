@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,10 @@ class FetchFailed(OneReturnError):
     error_type = "fetch_failed"
 
 
+#: How a fetched release is taken in, given its release's keywords (``intake.import_release``'s).
+Take = Callable[..., Imported]
+
+
 @dataclass
 class FetchReport:
     """What one scheduled fetch did, per source: releases imported, and failures (nothing stored for those)."""
@@ -67,6 +72,15 @@ class FetchRun:
     settings: Settings
     client: httpx.Client
     stop: threading.Event | None
+    #: How a release fetched is taken in: through the table of ways in, handed down by the caller (the scheduler, the
+    #: command line), since a room may not import the table above it; by the release's own way when none is.
+    take: Take | None = None
+
+    def imported(self, **release: Any) -> Imported:
+        """Take one release fetched in, by the way the caller handed down (or the release's own)."""
+        if self.take is not None:
+            return self.take(**release)
+        return import_release(self.engine, self.settings, **release)
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET ``url`` through this run's client, retried and stopped as ``get_with_retry`` does."""
@@ -154,9 +168,7 @@ def fetch_ees(run: FetchRun, spec: SourceSpec, base: str) -> list[Imported]:
             "release_date": str(version.get("published") or ""),
             "submitted_by": "scheduled fetch",
         }
-        # The release's own way in (the function its row of ``collectors.ways_in`` names): a room may not import
-        # the table above it.
-        done.append(import_release(run.engine, run.settings, **release))
+        done.append(run.imported(**release))
     return done
 
 
@@ -184,12 +196,17 @@ def fetch_fingertips(run: FetchRun, spec: SourceSpec, base: str) -> list[Importe
         "version": datetime.now(UTC).strftime("%Y-%m-%d"),
         "submitted_by": "scheduled fetch",
     }
-    got = import_release(run.engine, run.settings, **release)
+    got = run.imported(**release)
     return [] if got.duplicate else [got]
 
 
 def fetch_all(
-    engine: Engine, settings: Settings, *, client: httpx.Client | None = None, stop: threading.Event | None = None
+    engine: Engine,
+    settings: Settings,
+    *,
+    client: httpx.Client | None = None,
+    stop: threading.Event | None = None,
+    take: Take | None = None,
 ) -> FetchReport:
     """Ask each declared source with an API id for its new releases; a source that fails leaves nothing half stored.
 
@@ -197,7 +214,7 @@ def fetch_all(
     report = FetchReport()
     own = client is None
     http = client or httpx.Client(timeout=settings.published_fetch_timeout_seconds, follow_redirects=True)
-    run = FetchRun(engine, settings, http, stop)
+    run = FetchRun(engine, settings, http, stop, take)
     try:
         for spec in load_sources().sources.values():
             fingertips = spec.format == "fingertips" and bool(spec.fingertips_indicators)

@@ -229,14 +229,26 @@ def test_the_scheduled_fetch_is_off_until_the_operator_turns_it_on(store: Engine
 
 
 def test_the_scheduled_job_imports_from_the_api(
-    jobs_on: Engine, store_settings: Settings, population: SourceSpec
+    jobs_on: Engine, store_settings: Settings, population: SourceSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Through the table of ways in: the job hands each release to ``ways_in.take``, as every entry point does."""
+    from collectors import ways_in
+
+    taken: list[str] = []
+    take = ways_in.take
+
+    def counted(engine: Engine, settings: Settings, request: ways_in.ReleaseSent) -> object:
+        taken.append(ways_in.way_of(request).name)
+        return take(engine, settings, request)
+
+    monkeypatch.setattr(ways_in, "take", counted)
     with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
         jobs.bind(settings=_settings(store_settings, base))
         try:
             scheduler.job_published_fetch()
         finally:
             jobs.unbind("settings")
+    assert taken == ["published"]
     with Session(jobs_on) as session:
         assert (
             session.execute(
