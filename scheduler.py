@@ -267,9 +267,11 @@ def job_establishments_fetch() -> None:
 @job
 def job_ssd_read(agency_code: str) -> None:
     """Read a council's SSD from its own database and take it as an uploaded extract is (a failure is recorded)."""
+    from collectors import ways_in
     from collectors.ssd.database import scheduled_read
 
-    scheduled_read(jobs.engine(), jobs.settings(), agency_code)
+    engine, settings = jobs.engine(), jobs.settings()
+    scheduled_read(engine, settings, agency_code, take=ways_in.extracts(engine, settings))
 
 
 @job

@@ -159,7 +159,10 @@ def read_ssd_command(
         raise typer.BadParameter(
             f"no SSD database is set for {agency}: its agency's ssd.read names none", param_hint="--agency"
         )
-    ok, done = run_read(engine, settings, source, year=year, by="onereturn records read-ssd")
+    from collectors import ways_in
+
+    take = ways_in.extracts(engine, settings)
+    ok, done = run_read(engine, settings, source, year=year, by="onereturn records read-ssd", take=take)
     typer.echo(done if ok else f"Nothing stored: {done}", err=not ok)
     raise typer.Exit(0 if ok else 1)
 

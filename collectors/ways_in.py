@@ -457,6 +457,18 @@ def releases(engine: Engine, settings: Settings) -> Callable[..., intake.Importe
     return lambda **release: take(engine, settings, ReleaseSent(**release))
 
 
+def extracts(engine: Engine, settings: Settings) -> Callable[..., Taken]:
+    """How a read of a council's SSD database hands the extract it made to the table (``read_now``'s ``take``)."""
+
+    def taken(*, name: str, path: Path, start: Start, **extract: Any) -> Taken:
+        got = take(engine, settings, RecordFiles(files=[(name, path)], start=start, **extract))
+        if not isinstance(got, Taken):
+            raise InvalidInput(f"the extract read from the SSD database is not one ZIP of the SSD's tables: {name}")
+        return got
+
+    return taken
+
+
 def _by_kind(kind: str, duty: str, mode: str | None = None) -> WayIn[Any, Any]:
     """The way that runs uploads of ``kind`` (and, where given, stored with ``mode``: one of the way's purposes)
     again or takes them up (``duty``: ``rerun``, ``take_up``)."""

@@ -16,9 +16,11 @@ import logging
 import os
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -205,7 +207,21 @@ def as_zip(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def read_now(engine: Engine, settings: Settings, source: Source, *, year: str | None, submitted_by: str) -> Taken:
+#: How an extract read from a council's database is taken in (``receive_extract``'s keywords): through the table of
+#: ways in, handed down by the caller (the scheduler, the command line), since a room may not import the table above
+#: it; by the SSD's own way when none is.
+TakeExtract = Callable[..., Taken]
+
+
+def read_now(
+    engine: Engine,
+    settings: Settings,
+    source: Source,
+    *,
+    year: str | None,
+    submitted_by: str,
+    take: TakeExtract | None = None,
+) -> Taken:
     """Read the council's SSD tables and take them as an uploaded extract is taken, DfE's rules run to their end
     here; ReadFailed says why when the database cannot be read or the extract is refused (nothing is then kept)."""
     url = os.environ.get(source.url_variable, "")
@@ -233,19 +249,16 @@ def read_now(engine: Engine, settings: Settings, source: Source, *, year: str | 
         path = Path(work) / EXTRACT_NAME
         path.write_bytes(as_zip(members))
         try:
-            # Through the one door by the SSD's own way in (the function its row of ``collectors.ways_in`` names: a
-            # room may not import the table above it), as an uploaded extract is.
-            taken = receive_extract(
-                engine,
-                settings,
-                agency_code=source.agency_code,
-                collection_year=year,
-                name=EXTRACT_NAME,
-                path=path,
-                submitted_by=submitted_by,
-                start=lambda r: _run(engine, settings, r),
-            )
-            return taken
+            # Through the one door, as an uploaded extract is.
+            extract: dict[str, Any] = {
+                "agency_code": source.agency_code,
+                "collection_year": year,
+                "name": EXTRACT_NAME,
+                "path": path,
+                "submitted_by": submitted_by,
+                "start": lambda r: _run(engine, settings, r),
+            }
+            return take(**extract) if take is not None else receive_extract(engine, settings, **extract)
         except OneReturnError as exc:
             # Refused (the extract's own problems, a file made over the limit, an agency unknown): nothing was kept.
             raise ReadFailed(f"the extract read was refused: {exc}{_first_problems(exc)}") from None
@@ -280,7 +293,13 @@ def summary(taken: Taken) -> str:
 
 
 def run_read(
-    engine: Engine, settings: Settings, source: Source, *, year: str | None = None, by: str = "the schedule"
+    engine: Engine,
+    settings: Settings,
+    source: Source,
+    *,
+    year: str | None = None,
+    by: str = "the schedule",
+    take: TakeExtract | None = None,
 ) -> tuple[bool, str]:
     """One read recorded as a run of the council's job: (True, what it made), or (False, why nothing was stored)."""
     try:
@@ -297,7 +316,7 @@ def run_read(
         with run_once(engine, source.job_id, when) as first:
             if not first:
                 return True, "this run was already made"
-            taken = read_now(engine, settings, source, year=year, submitted_by=f"SSD database read ({by})")
+            taken = read_now(engine, settings, source, year=year, submitted_by=f"SSD database read ({by})", take=take)
             done = f"collection year {year} ({why}): {summary(taken)}"
             set_detail(engine, source.job_id, when, done)
             return True, done
@@ -306,12 +325,12 @@ def run_read(
         return False, f"{exc} (collection year {year}: {why})"
 
 
-def scheduled_read(engine: Engine, settings: Settings, agency_code: str) -> None:
+def scheduled_read(engine: Engine, settings: Settings, agency_code: str, take: TakeExtract | None = None) -> None:
     """The scheduler's read of one council's SSD database (a failure is recorded, never raised into the scheduler)."""
     source = sources(engine).get(agency_code)
     if source is None:
         log.warning("no SSD database is configured for %s any more; nothing read", agency_code)
         return
-    ok, done = run_read(engine, settings, source)
+    ok, done = run_read(engine, settings, source, take=take)
     if ok:
         log.info("SSD database read for %s: %s", agency_code, done)
