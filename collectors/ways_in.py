@@ -222,6 +222,13 @@ def _take_sen2(engine: Engine, settings: Settings, request: RecordFiles) -> sen2
 
 def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> Taken:
     ((name, path),) = request.files
+
+    def take_file(**made: Any) -> records_in.Received:
+        # Each file made is taken by the table, as DfE's own files sent are (it is told by its content).
+        got = take(engine, settings, RecordFiles(**made))
+        assert isinstance(got, records_in.Received)
+        return got
+
     return receive_extract(
         engine,
         settings,
@@ -233,6 +240,7 @@ def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> T
         start=request.start or (lambda _received: None),
         audit=request.audit_each or (lambda _named: None),
         purpose=request.purpose,
+        take_file=take_file,
     )
 
 

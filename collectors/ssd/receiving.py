@@ -39,6 +39,8 @@ from onereturn.workspace import private_folder
 Audit = Callable[[str], dict[str, Any] | None]
 #: What starts DfE's rules on a record-level upload just received (a repeat is handed over too; it starts nothing).
 Start = Callable[[records.Received], None]
+#: How each file made from an extract is taken in (``records.receive``'s keywords).
+TakeFile = Callable[..., records.Received]
 
 
 @dataclass
@@ -172,6 +174,7 @@ def receive_extract(
     start: Start,
     audit: Audit = lambda _: None,
     purpose: str = "return",
+    take_file: TakeFile | None = None,
 ) -> Taken:
     """Check the extract at ``path``, make the year's files and receive each as the council's record-level upload
     (``start`` starts DfE's rules on it), keep its Annex A rows and DfE's payloads. A refused extract, or a file
@@ -200,15 +203,18 @@ def receive_extract(
             # The extract repeats the one these files were made from: answered with them, nothing kept again.
             taken.received = [records.Received(sub, duplicate=True) for sub in earlier]
         for file_name, target in spooled if earlier is None else []:
-            received = records.receive(
-                engine,
-                settings,
-                agency_code=agency_code,
-                collection_year=collection_year,
-                files=[(file_name, target)],
-                submitted_by=submitted_by,
-                purpose=purpose,
-                audit=audit(f"submission {{id}} (agency {agency_code}, {file_name} from {name})"),
+            made_file: dict[str, Any] = {
+                "agency_code": agency_code,
+                "collection_year": collection_year,
+                "files": [(file_name, target)],
+                "submitted_by": submitted_by,
+                "purpose": purpose,
+                "audit": audit(f"submission {{id}} (agency {agency_code}, {file_name} from {name})"),
+            }
+            # Each file made goes through the table of ways in where the caller hands it down (a room may not import
+            # the table above it), as DfE's own files sent are; else by the records' own way.
+            received = (
+                take_file(**made_file) if take_file is not None else records.receive(engine, settings, **made_file)
             )
             start(received)
             taken.received.append(received)
