@@ -199,12 +199,17 @@ class Filler:
     about: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: Each agency's name by its code (read when a cell first names a publisher).
     names: Callable[[], dict[str, str]] = dict
+    #: The resolvers of candidate periods, by period, shared by sharers: the quarters of a year (and of the years
+    #: after it) all take its figures as their newest, which a resolver of its own works out once.
     _own: dict[str, Resolver] = field(default_factory=dict)
     _published: dict[tuple[tuple[str, ...], tuple[str, ...], str], PublishedResolver] = field(default_factory=dict)
 
     def sharing(self, main: Resolver) -> Filler:
-        """A filler for another period's builder, sharing what this one's publishers' resolvers read."""
-        return Filler(self.session, main, self.geo_for, self.published_reads, self.about, self.names)
+        """A filler for another period's builder, sharing what this one's resolvers of other periods have read and
+        worked out."""
+        return Filler(
+            self.session, main, self.geo_for, self.published_reads, self.about, self.names, self._own, self._published
+        )
 
     def figures(self, indicator: Indicator, orgs: list[str], publishers: tuple[str, ...]) -> pl.DataFrame:
         """The indicator's figures for the org units (a return's, in code order): the body's own (its newest where
