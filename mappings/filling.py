@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -27,8 +28,8 @@ from indicators.models import Indicator
 from indicators.periods import Period, academic_year, calendar_year, financial_year, parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 from mappings.areas import Geography
-from mappings.resolve import FACT_SCHEMA, Reads, Resolver
-from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA
+from mappings.resolve import FACT_SCHEMA, Reads, Resolver, empty_parts
+from mappings.transforms import FIGURE_SCHEMA
 from onereturn.db import rows_frame
 
 #: The period types of a return that shows each item's newest figure, rather than only one of its own period.
@@ -47,6 +48,8 @@ def shows_newest(period: Period, indicator: Indicator) -> bool:
     return period.type in SHOWS_NEWEST and indicator.period_type in LONGER
 
 
+# Every cell of every quarter asks again for the years of the same few periods' figures (periods are frozen).
+@lru_cache(maxsize=4096)
 def enclosing(code: str, period_type: str) -> Period | None:
     """The period of ``period_type`` holding the figure's period ``code`` whole (a date is its own), else None."""
     figure = parse_period(code)
@@ -203,12 +206,26 @@ class Filler:
     #: after it) all take its figures as their newest, which a resolver of its own works out once.
     _own: dict[str, Resolver] = field(default_factory=dict)
     _published: dict[tuple[tuple[str, ...], tuple[str, ...], str], PublishedResolver] = field(default_factory=dict)
+    #: The periods of each org unit's figures in a frame of every period's figures (``Reads.every``), by the frame's
+    #: id with the frame: worked out once for every cell and period asking, not once a cell (frames never change).
+    _periods: dict[int, tuple[pl.DataFrame, dict[str, frozenset[str]]]] = field(default_factory=dict)
+    #: The org units whose figures can reach a return's (``_reaching``), by its geography's id (with it) and units.
+    _reach: dict[tuple[int, tuple[str, ...]], tuple[Geography, frozenset[str]]] = field(default_factory=dict)
 
     def sharing(self, main: Resolver) -> Filler:
         """A filler for another period's builder, sharing what this one's resolvers of other periods have read and
         worked out."""
         return Filler(
-            self.session, main, self.geo_for, self.published_reads, self.about, self.names, self._own, self._published
+            self.session,
+            main,
+            self.geo_for,
+            self.published_reads,
+            self.about,
+            self.names,
+            _own=self._own,
+            _published=self._published,
+            _periods=self._periods,
+            _reach=self._reach,
         )
 
     def figures(self, indicator: Indicator, orgs: list[str], publishers: tuple[str, ...]) -> pl.DataFrame:
@@ -218,12 +235,17 @@ class Filler:
         own = self._own_figures(indicator, orgs)
         if not publishers:
             return own
-        answered = own.filter(pl.col("status").is_in(ANSWERED)).select("org_code", "breakdown")
-        lacking = sorted(set(orgs) - set(answered["org_code"].to_list()))
+        # Read from the columns as lists: a frame step costs polars a query, and most cells are answered.
+        statuses = own["status"].to_list()
+        done = {org for org, status in zip(own["org_code"].to_list(), statuses, strict=True) if status in ANSWERED}
+        lacking = sorted(set(orgs) - done)
         if not lacking:
             return own
         covered = tuple(orgs)
         theirs = self._newest(indicator, lacking, lambda p: self._publisher_resolver(publishers, covered, p))
+        if theirs.is_empty():
+            return own
+        answered = own.filter(pl.col("status").is_in(ANSWERED)).select("org_code", "breakdown")
         theirs = theirs.filter(pl.col("status").is_in(ANSWERED)).join(
             answered, on=["org_code", "breakdown"], how="anti"
         )
@@ -251,14 +273,16 @@ class Filler:
         # A population's estimates are of calendar years, which no year of another kind or date holds whole: they
         # give no candidate of their own.
         terms = [t for t in collected_terms(base.indicators, indicator.id) if t in base.indicators]
-        base._read_ahead({t: None for t in terms if t not in base.reads.every})
+        unread = {t: None for t in terms if t not in base.reads.every}
+        if unread:
+            base._read_ahead(unread)
         # Only the periods of figures that can reach these org units: another council's year is no candidate.
-        reach = list(_reaching(base.geo, orgs))
-        codes = {
-            str(c)
-            for t in terms
-            for c in base.reads.every[t].filter(pl.col("org_code").is_in(reach))["period"].unique().to_list()
-        }
+        reach = self._reach_of(base.geo, orgs)
+        codes: set[str] = set()
+        for t in terms:
+            by_org = self._periods_by_org(base.reads.every[t])
+            for org in by_org.keys() & reach:
+                codes.update(by_org[org])
         candidates = sorted(
             {c for c in (enclosing(code, indicator.period_type) for code in codes) if c and c.end <= period.end},
             key=lambda c: (c.end, c.start),
@@ -273,9 +297,9 @@ class Filler:
             if not wanting:
                 break
             figures = resolver_for(candidate).resolve(indicator.id, wanting)
+            answered, unanswered = _answered(figures)
             if latest is None:
-                latest = figures.filter(~pl.col("status").is_in(ANSWERED))
-            answered = figures.filter(pl.col("status").is_in(ANSWERED))
+                latest = unanswered
             if answered.is_empty():
                 continue
             done = set(answered["org_code"].to_list())
@@ -294,8 +318,28 @@ class Filler:
         if wanting and latest is not None:
             found.append(latest.filter(pl.col("org_code").is_in(wanting)).with_columns(_step(NEWEST_STEP)))
         if not found:
-            return pl.DataFrame(schema=PART_SCHEMA)
+            return empty_parts()
         return pl.concat(found, how="vertical_relaxed")
+
+    def _reach_of(self, geo: Geography, orgs: list[str]) -> frozenset[str]:
+        """The org units whose figures can make these units' figures (``_reaching``), worked out once a geography."""
+        key = (id(geo), tuple(orgs))
+        known = self._reach.get(key)
+        if known is None or known[0] is not geo:
+            known = (geo, frozenset(_reaching(geo, orgs)))
+            self._reach[key] = known
+        return known[1]
+
+    def _periods_by_org(self, every: pl.DataFrame) -> dict[str, frozenset[str]]:
+        """The periods of each org unit's figures in a frame of figures of every period."""
+        known = self._periods.get(id(every))
+        if known is None or known[0] is not every:
+            found: dict[str, set[str]] = {}
+            for org, period in zip(every["org_code"].to_list(), every["period"].to_list(), strict=True):
+                found.setdefault(org, set()).add(str(period))
+            known = (every, {org: frozenset(periods) for org, periods in found.items()})
+            self._periods[id(every)] = known
+        return known[1]
 
     def _own_resolver(self, period: Period) -> Resolver:
         if period.code == self.main.period.code:
@@ -371,6 +415,19 @@ def published_reason(behind: list[dict[str, Any]], period: str, names: dict[str,
     return (
         f"published by {' and '.join(publishers)}, for {period} ({sources}): no figure of the body's own fills the cell"
     )
+
+
+def _answered(figures: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The figures that answer for their cells, and those that do not (each as the one filter would give it)."""
+    # Most candidates' figures are all of one kind or none: telling so from the column costs no query.
+    statuses = set(figures["status"].to_list())
+    if statuses.issubset(ANSWERED):
+        return figures, figures.clear()
+    # A row of no status is in neither (the filters drop it).
+    if statuses.isdisjoint(ANSWERED) and None not in statuses:
+        return figures.clear(), figures
+    answering = pl.col("status").is_in(ANSWERED)
+    return figures.filter(answering), figures.filter(~answering)
 
 
 def _step(step: str) -> pl.Expr:

@@ -61,9 +61,14 @@ STANDS_IN = "illustrative_stands_in_for"
 POPULATION_METHOD = "ons.mid_year_estimates"
 
 
+#: The part table with no rows that :func:`empty_parts` copies: making one from the schema costs a hundred times more,
+#: and a build asks for thousands.
+_NO_PARTS = pl.DataFrame(schema=PART_SCHEMA)
+
+
 def empty_parts() -> pl.DataFrame:
     """Return a part table with no rows."""
-    return pl.DataFrame(schema=PART_SCHEMA)
+    return _NO_PARTS.clear()
 
 
 @dataclass
