@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import polars as pl
@@ -269,25 +269,7 @@ class Filler:
         period = self.main.period
         if not shows_newest(period, indicator):
             return resolver_for(period).resolve(indicator.id, orgs)
-        base = resolver_for(period)
-        # A population's estimates are of calendar years, which no year of another kind or date holds whole: they
-        # give no candidate of their own.
-        terms = [t for t in collected_terms(base.indicators, indicator.id) if t in base.indicators]
-        unread = {t: None for t in terms if t not in base.reads.every}
-        if unread:
-            base._read_ahead(unread)
-        # Only the periods of figures that can reach these org units: another council's year is no candidate.
-        reach = self._reach_of(base.geo, orgs)
-        codes: set[str] = set()
-        for t in terms:
-            by_org = self._periods_by_org(base.reads.every[t])
-            for org in by_org.keys() & reach:
-                codes.update(by_org[org])
-        candidates = sorted(
-            {c for c in (enclosing(code, indicator.period_type) for code in codes) if c and c.end <= period.end},
-            key=lambda c: (c.end, c.start),
-            reverse=True,
-        )
+        candidates = self._candidates(indicator, orgs, resolver_for(period))
         found: list[pl.DataFrame] = []
         wanting = list(orgs)
         #: The latest candidate's unanswered rows (a rate whose denominator is missing, say): the cell of an org unit
@@ -320,6 +302,63 @@ class Filler:
         if not found:
             return empty_parts()
         return pl.concat(found, how="vertical_relaxed")
+
+    def ahead(self, wanted: list[tuple[Indicator, tuple[str, ...]]], orgs: list[str]) -> None:
+        """Resolve ahead, for the org units, what the items shown as their newest (each with the publishers that may
+        fill it) first ask of their latest candidate period, the body's own and the publishers': each resolver's in
+        one query a depth of formula rather than one query an item, as :meth:`figures` would find them one by one."""
+        period = self.main.period
+        newest = [(indicator, publishers) for indicator, publishers in wanted if shows_newest(period, indicator)]
+        if not newest:
+            return
+        covered = tuple(orgs)
+        sources: dict[tuple[str, ...] | None, Callable[[Period], Resolver]] = {None: self._own_resolver}
+        items: dict[tuple[str, ...] | None, list[Indicator]] = {None: []}
+        for indicator, publishers in newest:
+            items[None].append(indicator)
+            if publishers:
+                if publishers not in sources:
+                    sources[publishers] = partial(self._publisher_resolver, publishers, covered)
+                items.setdefault(publishers, []).append(indicator)
+        asked: dict[int, tuple[Resolver, list[str]]] = {}
+        for key, resolver_for in sources.items():
+            base = resolver_for(period)
+            # Every period's figures of all the items' terms in one read, not one read an item.
+            terms = {t for ind in items[key] for t in collected_terms(base.indicators, ind.id) if t in base.indicators}
+            unread: dict[str, list[str] | None] = {t: None for t in sorted(terms) if t not in base.reads.every}
+            if unread:
+                base._read_ahead(unread)
+            for indicator in items[key]:
+                candidates = self._candidates(indicator, orgs, base)
+                if candidates:
+                    first = resolver_for(candidates[0])
+                    asked.setdefault(id(first), (first, []))[1].append(indicator.id)
+        for resolver, ids in asked.values():
+            resolver.prefetch(t for i in ids for t in collected_terms(resolver.indicators, i))
+            resolver.resolve_many(ids, orgs)
+
+    def _candidates(self, indicator: Indicator, orgs: list[str], base: Resolver) -> list[Period]:
+        """The periods of the item's type that hold a figure of its terms (as ``base`` reads them) reaching the org
+        units and ended by the end of the main period, latest first."""
+        # A population's estimates are of calendar years, which no year of another kind or date holds whole: they
+        # give no candidate of their own.
+        terms = [t for t in collected_terms(base.indicators, indicator.id) if t in base.indicators]
+        unread: dict[str, list[str] | None] = {t: None for t in terms if t not in base.reads.every}
+        if unread:
+            base._read_ahead(unread)
+        # Only the periods of figures that can reach these org units: another council's year is no candidate.
+        reach = self._reach_of(base.geo, orgs)
+        codes: set[str] = set()
+        for t in terms:
+            by_org = self._periods_by_org(base.reads.every[t])
+            for org in by_org.keys() & reach:
+                codes.update(by_org[org])
+        end = self.main.period.end
+        return sorted(
+            {c for c in (enclosing(code, indicator.period_type) for code in codes) if c and c.end <= end},
+            key=lambda c: (c.end, c.start),
+            reverse=True,
+        )
 
     def _reach_of(self, geo: Geography, orgs: list[str]) -> frozenset[str]:
         """The org units whose figures can make these units' figures (``_reaching``), worked out once a geography."""
