@@ -243,16 +243,21 @@ class Filler:
             return own
         covered = tuple(orgs)
         theirs = self._newest(indicator, lacking, lambda p: self._publisher_resolver(publishers, covered, p))
+        theirs = _answered(theirs)[0]
         if theirs.is_empty():
             return own
-        answered = own.filter(pl.col("status").is_in(ANSWERED)).select("org_code", "breakdown")
-        theirs = theirs.filter(pl.col("status").is_in(ANSWERED)).join(
-            answered, on=["org_code", "breakdown"], how="anti"
-        )
-        if theirs.is_empty():
-            return own
+        # Each join is skipped where the columns' lists show it would drop nothing (a query costs more than the lists).
+        if not done.isdisjoint(theirs["org_code"].to_list()):
+            answered = own.filter(pl.col("status").is_in(ANSWERED)).select("org_code", "breakdown")
+            theirs = theirs.join(answered, on=["org_code", "breakdown"], how="anti")
+            if theirs.is_empty():
+                return own
         theirs = self._said(theirs)
-        kept = own.join(theirs.select("org_code", "breakdown"), on=["org_code", "breakdown"], how="anti")
+        filled = set(zip(theirs["org_code"].to_list(), theirs["breakdown"].to_list(), strict=True))
+        if filled.isdisjoint(zip(own["org_code"].to_list(), own["breakdown"].to_list(), strict=True)):
+            kept = own
+        else:
+            kept = own.join(theirs.select("org_code", "breakdown"), on=["org_code", "breakdown"], how="anti")
         return pl.concat([kept, theirs], how="vertical_relaxed")
 
     def _own_figures(self, indicator: Indicator, orgs: list[str]) -> pl.DataFrame:
@@ -289,7 +294,7 @@ class Filler:
             said = pl.format("the newest figure, for {}", pl.col("period"))
             found.append(
                 answered.with_columns(
-                    _step(NEWEST_STEP),
+                    _NEWEST,
                     pl.when(pl.col("reason").is_null() & (pl.col("status") == "present"))
                     .then(said)
                     .otherwise(pl.col("reason"))
@@ -298,7 +303,7 @@ class Filler:
             )
             wanting = [o for o in wanting if o not in done]
         if wanting and latest is not None:
-            found.append(latest.filter(pl.col("org_code").is_in(wanting)).with_columns(_step(NEWEST_STEP)))
+            found.append(latest.filter(pl.col("org_code").is_in(wanting)).with_columns(_NEWEST))
         if not found:
             return empty_parts()
         return pl.concat(found, how="vertical_relaxed")
@@ -417,7 +422,7 @@ class Filler:
         for ids, period in theirs.select("obs_ids", "period").iter_rows():
             behind = [self.about[i] for i in ids if i in self.about]
             reasons.append(published_reason(behind, str(period), names))
-        return theirs.with_columns(pl.Series("reason", reasons, pl.String), _step(PUBLISHED_STEP))
+        return theirs.with_columns(pl.Series("reason", reasons, pl.String), _PUBLISHED)
 
     def published_facts(self) -> pl.DataFrame:
         """The lineage facts (FACT_SCHEMA) of every publisher's figure read, their ids negative."""
@@ -477,3 +482,8 @@ def _step(step: str) -> pl.Expr:
         .otherwise(pl.col("how") + pl.lit(f"+{step}"))
         .alias("how")
     )
+
+
+#: The steps as expressions, made once (expressions are never changed; making one costs about as much as using it).
+_NEWEST = _step(NEWEST_STEP)
+_PUBLISHED = _step(PUBLISHED_STEP)

@@ -132,23 +132,27 @@ class Resolver:
         if not wanted:
             return
         self._read_ahead(wanted)
-        alike: dict[tuple[str, str, str, int], list[str]] = {}
+        alike: dict[tuple[str, str, str, int, tuple[str, ...]], list[str]] = {}
         for ind_id, periods in wanted.items():
             if periods is None:
                 self._read[ind_id] = self.reads.every[ind_id]
                 continue
             ind = self.indicators[ind_id]
-            alike.setdefault((ind.period_type, ind.time_basis, ind.aggregation, ind.multiplier), []).append(ind_id)
+            key = (ind.period_type, ind.time_basis, ind.aggregation, ind.multiplier, tuple(periods))
+            alike.setdefault(key, []).append(ind_id)
         # Indicators converted the same way are converted together: conversion works per
         # (indicator, org unit, breakdown), so one call answers each as a call of its own would.
         # One empty frame for every indicator with no figure (frames are never changed; making one costs a millisecond).
         nothing = empty_parts()
-        for (period_type, time_basis, aggregation, multiplier), ids in alike.items():
-            found = [f for f in (self._parts_of(i, wanted[i] or []) for i in ids) if f.height]
+        for (period_type, time_basis, aggregation, multiplier, periods), ids in alike.items():
+            # Figures read for every period are taken whole and the group's periods picked in one filter, not one
+            # an indicator (the group wants the same periods): the same rows in the same order.
+            held = [f for f in (self._held(i, list(periods)) for i in ids) if f.height]
+            found = pl.concat(held).filter(pl.col("period").is_in(periods)) if held else empty_parts()
             by_id: dict[str, pl.DataFrame] = {}
-            if found:
+            if found.height:
                 converted = convert_period(
-                    pl.concat(found),
+                    found,
                     self.period,
                     period_type=period_type,  # type: ignore[arg-type]
                     time_basis=time_basis,
@@ -185,6 +189,11 @@ class Resolver:
             found_every = {str(k[0]): f for k, f in read.partition_by("indicator_id", as_dict=True).items()}
             for i in every:
                 reads.every[i] = found_every.get(i, nothing)
+
+    def _held(self, indicator_id: str, periods: list[str]) -> pl.DataFrame:
+        """The parts read of an indicator: of every period where it was read so, else of ``periods``."""
+        every = self.reads.every.get(indicator_id)
+        return every if every is not None else self._parts_of(indicator_id, periods)
 
     def _parts_of(self, indicator_id: str, periods: list[str]) -> pl.DataFrame:
         """The parts of an indicator's figures of ``periods``, from what :meth:`_read_ahead` read."""
