@@ -211,6 +211,8 @@ class Filler:
     _periods: dict[int, tuple[pl.DataFrame, dict[str, frozenset[str]]]] = field(default_factory=dict)
     #: The org units whose figures can reach a return's (``_reaching``), by its geography's id (with it) and units.
     _reach: dict[tuple[int, tuple[str, ...]], tuple[Geography, frozenset[str]]] = field(default_factory=dict)
+    #: Each item's newest figures (``_newest``), by whose they are, item, org units and candidate periods.
+    _found: dict[tuple[Any, ...], pl.DataFrame] = field(default_factory=dict)
 
     def sharing(self, main: Resolver) -> Filler:
         """A filler for another period's builder, sharing what this one's resolvers of other periods have read and
@@ -226,6 +228,7 @@ class Filler:
             _published=self._published,
             _periods=self._periods,
             _reach=self._reach,
+            _found=self._found,
         )
 
     def figures(self, indicator: Indicator, orgs: list[str], publishers: tuple[str, ...]) -> pl.DataFrame:
@@ -242,7 +245,9 @@ class Filler:
         if not lacking:
             return own
         covered = tuple(orgs)
-        theirs = self._newest(indicator, lacking, lambda p: self._publisher_resolver(publishers, covered, p))
+        theirs = self._newest(
+            indicator, lacking, lambda p: self._publisher_resolver(publishers, covered, p), (publishers, covered)
+        )
         theirs = _answered(theirs)[0]
         if theirs.is_empty():
             return own
@@ -263,18 +268,39 @@ class Filler:
     def _own_figures(self, indicator: Indicator, orgs: list[str]) -> pl.DataFrame:
         if not shows_newest(self.main.period, indicator):
             return self.main.resolve(indicator.id, orgs)
-        return self._newest(indicator, orgs, self._own_resolver)
+        return self._newest(indicator, orgs, self._own_resolver, None)
 
     def _newest(
-        self, indicator: Indicator, orgs: list[str], resolver_for: Callable[[Period], Resolver]
+        self,
+        indicator: Indicator,
+        orgs: list[str],
+        resolver_for: Callable[[Period], Resolver],
+        source: tuple[tuple[str, ...], tuple[str, ...]] | None,
     ) -> pl.DataFrame:
         """For each org unit, the indicator's figures of the latest candidate period answering for it: the main
         period itself where the item is not shown as its newest, else each period of the item's type that holds a
-        figure of its terms and ended by the end of the main period, latest first."""
+        figure of its terms and ended by the end of the main period, latest first. ``source``: whose resolvers
+        ``resolver_for`` gives (None: the body's own; else the publishers and the org units they read)."""
         period = self.main.period
         if not shows_newest(period, indicator):
             return resolver_for(period).resolve(indicator.id, orgs)
         candidates = self._candidates(indicator, orgs, resolver_for(period))
+        # The quarters of a year ask the same candidates of the same (shared) resolvers: the answer is the same.
+        key = (source, indicator.id, tuple(orgs), tuple(c.code for c in candidates))
+        known = self._found.get(key)
+        if known is None:
+            known = self._newest_of(indicator, orgs, resolver_for, candidates)
+            self._found[key] = known
+        return known
+
+    def _newest_of(
+        self,
+        indicator: Indicator,
+        orgs: list[str],
+        resolver_for: Callable[[Period], Resolver],
+        candidates: list[Period],
+    ) -> pl.DataFrame:
+        """For each org unit, the indicator's figures of the first of ``candidates`` answering for it."""
         found: list[pl.DataFrame] = []
         wanting = list(orgs)
         #: The latest candidate's unanswered rows (a rate whose denominator is missing, say): the cell of an org unit
