@@ -213,6 +213,8 @@ class Filler:
     _reach: dict[tuple[int, tuple[str, ...]], tuple[Geography, frozenset[str]]] = field(default_factory=dict)
     #: Each item's newest figures (``_newest``), by whose they are, item, org units and candidate periods.
     _found: dict[tuple[Any, ...], pl.DataFrame] = field(default_factory=dict)
+    #: The publishers' figures with their reasons (``_said``), by the id of the frame they were made from, with it.
+    _saids: dict[int, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
 
     def sharing(self, main: Resolver) -> Filler:
         """A filler for another period's builder, sharing what this one's resolvers of other periods have read and
@@ -229,6 +231,7 @@ class Filler:
             _periods=self._periods,
             _reach=self._reach,
             _found=self._found,
+            _saids=self._saids,
         )
 
     def figures(self, indicator: Indicator, orgs: list[str], publishers: tuple[str, ...]) -> pl.DataFrame:
@@ -335,31 +338,37 @@ class Filler:
         return pl.concat(found, how="vertical_relaxed")
 
     def ahead(self, wanted: list[tuple[Indicator, tuple[str, ...]]], orgs: list[str]) -> None:
-        """Resolve ahead, for the org units, what the items shown as their newest (each with the publishers that may
-        fill it) first ask of their latest candidate period, the body's own and the publishers': each resolver's in
-        one query a depth of formula rather than one query an item, as :meth:`figures` would find them one by one."""
+        """Resolve ahead, for the org units, what the items (each with the publishers that may fill it) first ask of
+        the resolvers beside the main one: the body's own of their latest candidate period where an item is shown as
+        its newest, and the publishers' of that period or the main period's: each resolver's in one query a depth of
+        formula rather than one query an item, as :meth:`figures` would find them one by one."""
         period = self.main.period
-        newest = [(indicator, publishers) for indicator, publishers in wanted if shows_newest(period, indicator)]
-        if not newest:
-            return
         covered = tuple(orgs)
         sources: dict[tuple[str, ...] | None, Callable[[Period], Resolver]] = {None: self._own_resolver}
         items: dict[tuple[str, ...] | None, list[Indicator]] = {None: []}
-        for indicator, publishers in newest:
-            items[None].append(indicator)
+        for indicator, publishers in wanted:
+            # The main resolver has the body's own figures of the period itself already.
+            if shows_newest(period, indicator):
+                items[None].append(indicator)
             if publishers:
                 if publishers not in sources:
                     sources[publishers] = partial(self._publisher_resolver, publishers, covered)
                 items.setdefault(publishers, []).append(indicator)
         asked: dict[int, tuple[Resolver, list[str]]] = {}
         for key, resolver_for in sources.items():
+            if not items[key]:
+                continue
             base = resolver_for(period)
+            newest = [ind for ind in items[key] if shows_newest(period, ind)]
+            for indicator in items[key]:
+                if not shows_newest(period, indicator):
+                    asked.setdefault(id(base), (base, []))[1].append(indicator.id)
             # Every period's figures of all the items' terms in one read, not one read an item.
-            terms = {t for ind in items[key] for t in collected_terms(base.indicators, ind.id) if t in base.indicators}
+            terms = {t for ind in newest for t in collected_terms(base.indicators, ind.id) if t in base.indicators}
             unread: dict[str, list[str] | None] = {t: None for t in sorted(terms) if t not in base.reads.every}
             if unread:
                 base._read_ahead(unread)
-            for indicator in items[key]:
+            for indicator in newest:
                 candidates = self._candidates(indicator, orgs, base)
                 if candidates:
                     first = resolver_for(candidates[0])
@@ -443,6 +452,14 @@ class Filler:
     def _said(self, theirs: pl.DataFrame) -> pl.DataFrame:
         """The publishers' figures marked as theirs, each cell's reason naming the publisher, source, release, file
         and row of the figures behind it, and their period."""
+        # The quarters of a year are given the same frame of the publishers' newest figures: it is said once.
+        known = self._saids.get(id(theirs))
+        if known is None or known[0] is not theirs:
+            known = (theirs, self._say(theirs))
+            self._saids[id(theirs)] = known
+        return known[1]
+
+    def _say(self, theirs: pl.DataFrame) -> pl.DataFrame:
         reasons = []
         names = self.names()
         for ids, period in theirs.select("obs_ids", "period").iter_rows():
