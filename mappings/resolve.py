@@ -87,6 +87,8 @@ class Reads:
     every: dict[str, pl.DataFrame] = field(default_factory=dict)
     #: The lineage facts of every figure read, by read, until :meth:`Resolver.facts` joins them into one.
     facts: list[pl.DataFrame] = field(default_factory=list)
+    #: Whether the first of ``facts`` is those of every earlier read joined, each figure once (:meth:`Resolver.facts`).
+    joined: bool = False
 
 
 class Resolver:
@@ -301,8 +303,16 @@ class Resolver:
         """The lineage facts (FACT_SCHEMA) of every stored figure this resolver has read, one row per figure."""
         facts = self.reads.facts
         if len(facts) != 1:
-            joined = pl.concat(facts) if facts else pl.DataFrame(schema=FACT_SCHEMA)
-            facts[:] = [joined.unique("observation_id", keep="first", maintain_order=True)]
+            if self.reads.joined:
+                # Only the reads since are joined and added: the figures joined before keep their first place, and
+                # a build of each period would otherwise join every figure read for the periods before it again.
+                since = pl.concat(facts[1:]).unique("observation_id", keep="first", maintain_order=True)
+                new = since.filter(~pl.col("observation_id").is_in(facts[0]["observation_id"].implode()))
+                facts[:] = [pl.concat([facts[0], new])]
+            else:
+                joined = pl.concat(facts) if facts else pl.DataFrame(schema=FACT_SCHEMA)
+                facts[:] = [joined.unique("observation_id", keep="first", maintain_order=True)]
+            self.reads.joined = True
         return facts[0]
 
     def _latest(self, figures: pl.DataFrame) -> pl.DataFrame:
