@@ -146,11 +146,11 @@ class Resolver:
         # (indicator, org unit, breakdown), so one call answers each as a call of its own would.
         # One empty frame for every indicator with no figure (frames are never changed; making one costs a millisecond).
         nothing = empty_parts()
-        for (period_type, time_basis, aggregation, multiplier, periods), ids in alike.items():
+        for (period_type, time_basis, aggregation, multiplier, codes), ids in alike.items():
             # Figures read for every period are taken whole and the group's periods picked in one filter, not one
             # an indicator (the group wants the same periods): the same rows in the same order.
-            held = [f for f in (self._held(i, list(periods)) for i in ids) if f.height]
-            found = pl.concat(held).filter(pl.col("period").is_in(periods)) if held else empty_parts()
+            held = [f for f in (self._held(i, list(codes)) for i in ids) if f.height]
+            found = pl.concat(held).filter(pl.col("period").is_in(list(codes))) if held else empty_parts()
             by_id: dict[str, pl.DataFrame] = {}
             if found.height:
                 converted = convert_period(
