@@ -268,6 +268,15 @@ class Builder:
         self.resolver.prefetch(t for field in fields for t in _terms(self.resolver, field.indicator_id))
         # And every derived figure the fields show, one query for each depth of formula rather than one each.
         self.resolver.resolve_many((f.indicator_id for f in fields if f.relation != "subset_of" or f.breakdown), orgs)
+        # And the figures of earlier periods (an item's newest) and publishers' the fields may show, likewise.
+        self.filler.ahead(
+            [
+                (self.resolver.indicators[f.indicator_id], tuple(ret.from_publishers) if f.from_publishers else ())
+                for f in fields
+                if f.relation != "subset_of" or f.breakdown
+            ],
+            orgs,
+        )
         for field in fields:
             ind = self.resolver.indicators[field.indicator_id]
             decimals = field.decimals if field.decimals is not None else ind.decimals

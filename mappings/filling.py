@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
 
 import polars as pl
@@ -27,8 +28,8 @@ from indicators.models import Indicator
 from indicators.periods import Period, academic_year, calendar_year, financial_year, parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 from mappings.areas import Geography
-from mappings.resolve import FACT_SCHEMA, Reads, Resolver
-from mappings.transforms import FIGURE_SCHEMA, PART_SCHEMA
+from mappings.resolve import FACT_SCHEMA, Reads, Resolver, empty_parts
+from mappings.transforms import FIGURE_SCHEMA
 from onereturn.db import rows_frame
 
 #: The period types of a return that shows each item's newest figure, rather than only one of its own period.
@@ -47,6 +48,8 @@ def shows_newest(period: Period, indicator: Indicator) -> bool:
     return period.type in SHOWS_NEWEST and indicator.period_type in LONGER
 
 
+# Every cell of every quarter asks again for the years of the same few periods' figures (periods are frozen).
+@lru_cache(maxsize=4096)
 def enclosing(code: str, period_type: str) -> Period | None:
     """The period of ``period_type`` holding the figure's period ``code`` whole (a date is its own), else None."""
     figure = parse_period(code)
@@ -199,12 +202,37 @@ class Filler:
     about: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: Each agency's name by its code (read when a cell first names a publisher).
     names: Callable[[], dict[str, str]] = dict
+    #: The resolvers of candidate periods, by period, shared by sharers: the quarters of a year (and of the years
+    #: after it) all take its figures as their newest, which a resolver of its own works out once.
     _own: dict[str, Resolver] = field(default_factory=dict)
     _published: dict[tuple[tuple[str, ...], tuple[str, ...], str], PublishedResolver] = field(default_factory=dict)
+    #: The periods of each org unit's figures in a frame of every period's figures (``Reads.every``), by the frame's
+    #: id with the frame: worked out once for every cell and period asking, not once a cell (frames never change).
+    _periods: dict[int, tuple[pl.DataFrame, dict[str, frozenset[str]]]] = field(default_factory=dict)
+    #: The org units whose figures can reach a return's (``_reaching``), by its geography's id (with it) and units.
+    _reach: dict[tuple[int, tuple[str, ...]], tuple[Geography, frozenset[str]]] = field(default_factory=dict)
+    #: Each item's newest figures (``_newest``), by whose they are, item, org units and candidate periods.
+    _found: dict[tuple[Any, ...], pl.DataFrame] = field(default_factory=dict)
+    #: The publishers' figures with their reasons (``_said``), by the id of the frame they were made from, with it.
+    _saids: dict[int, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
 
     def sharing(self, main: Resolver) -> Filler:
-        """A filler for another period's builder, sharing what this one's publishers' resolvers read."""
-        return Filler(self.session, main, self.geo_for, self.published_reads, self.about, self.names)
+        """A filler for another period's builder, sharing what this one's resolvers of other periods have read and
+        worked out."""
+        return Filler(
+            self.session,
+            main,
+            self.geo_for,
+            self.published_reads,
+            self.about,
+            self.names,
+            _own=self._own,
+            _published=self._published,
+            _periods=self._periods,
+            _reach=self._reach,
+            _found=self._found,
+            _saids=self._saids,
+        )
 
     def figures(self, indicator: Indicator, orgs: list[str], publishers: tuple[str, ...]) -> pl.DataFrame:
         """The indicator's figures for the org units (a return's, in code order): the body's own (its newest where
@@ -213,52 +241,69 @@ class Filler:
         own = self._own_figures(indicator, orgs)
         if not publishers:
             return own
-        answered = own.filter(pl.col("status").is_in(ANSWERED)).select("org_code", "breakdown")
-        lacking = sorted(set(orgs) - set(answered["org_code"].to_list()))
+        # Read from the columns as lists: a frame step costs polars a query, and most cells are answered.
+        statuses = own["status"].to_list()
+        done = {org for org, status in zip(own["org_code"].to_list(), statuses, strict=True) if status in ANSWERED}
+        lacking = sorted(set(orgs) - done)
         if not lacking:
             return own
         covered = tuple(orgs)
-        theirs = self._newest(indicator, lacking, lambda p: self._publisher_resolver(publishers, covered, p))
-        theirs = theirs.filter(pl.col("status").is_in(ANSWERED)).join(
-            answered, on=["org_code", "breakdown"], how="anti"
+        theirs = self._newest(
+            indicator, lacking, lambda p: self._publisher_resolver(publishers, covered, p), (publishers, covered)
         )
+        theirs = _answered(theirs)[0]
         if theirs.is_empty():
             return own
+        # Each join is skipped where the columns' lists show it would drop nothing (a query costs more than the lists).
+        if not done.isdisjoint(theirs["org_code"].to_list()):
+            answered = own.filter(pl.col("status").is_in(ANSWERED)).select("org_code", "breakdown")
+            theirs = theirs.join(answered, on=["org_code", "breakdown"], how="anti")
+            if theirs.is_empty():
+                return own
         theirs = self._said(theirs)
-        kept = own.join(theirs.select("org_code", "breakdown"), on=["org_code", "breakdown"], how="anti")
+        filled = set(zip(theirs["org_code"].to_list(), theirs["breakdown"].to_list(), strict=True))
+        if filled.isdisjoint(zip(own["org_code"].to_list(), own["breakdown"].to_list(), strict=True)):
+            kept = own
+        else:
+            kept = own.join(theirs.select("org_code", "breakdown"), on=["org_code", "breakdown"], how="anti")
         return pl.concat([kept, theirs], how="vertical_relaxed")
 
     def _own_figures(self, indicator: Indicator, orgs: list[str]) -> pl.DataFrame:
         if not shows_newest(self.main.period, indicator):
             return self.main.resolve(indicator.id, orgs)
-        return self._newest(indicator, orgs, self._own_resolver)
+        return self._newest(indicator, orgs, self._own_resolver, None)
 
     def _newest(
-        self, indicator: Indicator, orgs: list[str], resolver_for: Callable[[Period], Resolver]
+        self,
+        indicator: Indicator,
+        orgs: list[str],
+        resolver_for: Callable[[Period], Resolver],
+        source: tuple[tuple[str, ...], tuple[str, ...]] | None,
     ) -> pl.DataFrame:
         """For each org unit, the indicator's figures of the latest candidate period answering for it: the main
         period itself where the item is not shown as its newest, else each period of the item's type that holds a
-        figure of its terms and ended by the end of the main period, latest first."""
+        figure of its terms and ended by the end of the main period, latest first. ``source``: whose resolvers
+        ``resolver_for`` gives (None: the body's own; else the publishers and the org units they read)."""
         period = self.main.period
         if not shows_newest(period, indicator):
             return resolver_for(period).resolve(indicator.id, orgs)
-        base = resolver_for(period)
-        # A population's estimates are of calendar years, which no year of another kind or date holds whole: they
-        # give no candidate of their own.
-        terms = [t for t in collected_terms(base.indicators, indicator.id) if t in base.indicators]
-        base._read_ahead({t: None for t in terms if t not in base.reads.every})
-        # Only the periods of figures that can reach these org units: another council's year is no candidate.
-        reach = list(_reaching(base.geo, orgs))
-        codes = {
-            str(c)
-            for t in terms
-            for c in base.reads.every[t].filter(pl.col("org_code").is_in(reach))["period"].unique().to_list()
-        }
-        candidates = sorted(
-            {c for c in (enclosing(code, indicator.period_type) for code in codes) if c and c.end <= period.end},
-            key=lambda c: (c.end, c.start),
-            reverse=True,
-        )
+        candidates = self._candidates(indicator, orgs, resolver_for(period))
+        # The quarters of a year ask the same candidates of the same (shared) resolvers: the answer is the same.
+        key = (source, indicator.id, tuple(orgs), tuple(c.code for c in candidates))
+        known = self._found.get(key)
+        if known is None:
+            known = self._newest_of(indicator, orgs, resolver_for, candidates)
+            self._found[key] = known
+        return known
+
+    def _newest_of(
+        self,
+        indicator: Indicator,
+        orgs: list[str],
+        resolver_for: Callable[[Period], Resolver],
+        candidates: list[Period],
+    ) -> pl.DataFrame:
+        """For each org unit, the indicator's figures of the first of ``candidates`` answering for it."""
         found: list[pl.DataFrame] = []
         wanting = list(orgs)
         #: The latest candidate's unanswered rows (a rate whose denominator is missing, say): the cell of an org unit
@@ -268,9 +313,9 @@ class Filler:
             if not wanting:
                 break
             figures = resolver_for(candidate).resolve(indicator.id, wanting)
+            answered, unanswered = _answered(figures)
             if latest is None:
-                latest = figures.filter(~pl.col("status").is_in(ANSWERED))
-            answered = figures.filter(pl.col("status").is_in(ANSWERED))
+                latest = unanswered
             if answered.is_empty():
                 continue
             done = set(answered["org_code"].to_list())
@@ -278,7 +323,7 @@ class Filler:
             said = pl.format("the newest figure, for {}", pl.col("period"))
             found.append(
                 answered.with_columns(
-                    _step(NEWEST_STEP),
+                    _NEWEST,
                     pl.when(pl.col("reason").is_null() & (pl.col("status") == "present"))
                     .then(said)
                     .otherwise(pl.col("reason"))
@@ -287,10 +332,93 @@ class Filler:
             )
             wanting = [o for o in wanting if o not in done]
         if wanting and latest is not None:
-            found.append(latest.filter(pl.col("org_code").is_in(wanting)).with_columns(_step(NEWEST_STEP)))
+            found.append(latest.filter(pl.col("org_code").is_in(wanting)).with_columns(_NEWEST))
         if not found:
-            return pl.DataFrame(schema=PART_SCHEMA)
+            return empty_parts()
         return pl.concat(found, how="vertical_relaxed")
+
+    def ahead(self, wanted: list[tuple[Indicator, tuple[str, ...]]], orgs: list[str]) -> None:
+        """Resolve ahead, for the org units, what the items (each with the publishers that may fill it) first ask of
+        the resolvers beside the main one: the body's own of their latest candidate period where an item is shown as
+        its newest, and the publishers' of that period or the main period's: each resolver's in one query a depth of
+        formula rather than one query an item, as :meth:`figures` would find them one by one."""
+        period = self.main.period
+        covered = tuple(orgs)
+        sources: dict[tuple[str, ...] | None, Callable[[Period], Resolver]] = {None: self._own_resolver}
+        items: dict[tuple[str, ...] | None, list[Indicator]] = {None: []}
+        for indicator, publishers in wanted:
+            # The main resolver has the body's own figures of the period itself already.
+            if shows_newest(period, indicator):
+                items[None].append(indicator)
+            if publishers:
+                if publishers not in sources:
+                    sources[publishers] = partial(self._publisher_resolver, publishers, covered)
+                items.setdefault(publishers, []).append(indicator)
+        asked: dict[int, tuple[Resolver, list[str]]] = {}
+        for key, resolver_for in sources.items():
+            if not items[key]:
+                continue
+            base = resolver_for(period)
+            newest = [ind for ind in items[key] if shows_newest(period, ind)]
+            for indicator in items[key]:
+                if not shows_newest(period, indicator):
+                    asked.setdefault(id(base), (base, []))[1].append(indicator.id)
+            # Every period's figures of all the items' terms in one read, not one read an item.
+            terms = {t for ind in newest for t in collected_terms(base.indicators, ind.id) if t in base.indicators}
+            unread: dict[str, list[str] | None] = {t: None for t in sorted(terms) if t not in base.reads.every}
+            if unread:
+                base._read_ahead(unread)
+            for indicator in newest:
+                candidates = self._candidates(indicator, orgs, base)
+                if candidates:
+                    first = resolver_for(candidates[0])
+                    asked.setdefault(id(first), (first, []))[1].append(indicator.id)
+        for resolver, ids in asked.values():
+            resolver.prefetch(t for i in ids for t in collected_terms(resolver.indicators, i))
+            resolver.resolve_many(ids, orgs)
+
+    def _candidates(self, indicator: Indicator, orgs: list[str], base: Resolver) -> list[Period]:
+        """The periods of the item's type that hold a figure of its terms (as ``base`` reads them) reaching the org
+        units and ended by the end of the main period, latest first."""
+        # A population's estimates are of calendar years, which no year of another kind or date holds whole: they
+        # give no candidate of their own.
+        terms = [t for t in collected_terms(base.indicators, indicator.id) if t in base.indicators]
+        unread: dict[str, list[str] | None] = {t: None for t in terms if t not in base.reads.every}
+        if unread:
+            base._read_ahead(unread)
+        # Only the periods of figures that can reach these org units: another council's year is no candidate.
+        reach = self._reach_of(base.geo, orgs)
+        codes: set[str] = set()
+        for t in terms:
+            by_org = self._periods_by_org(base.reads.every[t])
+            for org in by_org.keys() & reach:
+                codes.update(by_org[org])
+        end = self.main.period.end
+        return sorted(
+            {c for c in (enclosing(code, indicator.period_type) for code in codes) if c and c.end <= end},
+            key=lambda c: (c.end, c.start),
+            reverse=True,
+        )
+
+    def _reach_of(self, geo: Geography, orgs: list[str]) -> frozenset[str]:
+        """The org units whose figures can make these units' figures (``_reaching``), worked out once a geography."""
+        key = (id(geo), tuple(orgs))
+        known = self._reach.get(key)
+        if known is None or known[0] is not geo:
+            known = (geo, frozenset(_reaching(geo, orgs)))
+            self._reach[key] = known
+        return known[1]
+
+    def _periods_by_org(self, every: pl.DataFrame) -> dict[str, frozenset[str]]:
+        """The periods of each org unit's figures in a frame of figures of every period."""
+        known = self._periods.get(id(every))
+        if known is None or known[0] is not every:
+            found: dict[str, set[str]] = {}
+            for org, period in zip(every["org_code"].to_list(), every["period"].to_list(), strict=True):
+                found.setdefault(org, set()).add(str(period))
+            known = (every, {org: frozenset(periods) for org, periods in found.items()})
+            self._periods[id(every)] = known
+        return known[1]
 
     def _own_resolver(self, period: Period) -> Resolver:
         if period.code == self.main.period.code:
@@ -324,12 +452,20 @@ class Filler:
     def _said(self, theirs: pl.DataFrame) -> pl.DataFrame:
         """The publishers' figures marked as theirs, each cell's reason naming the publisher, source, release, file
         and row of the figures behind it, and their period."""
+        # The quarters of a year are given the same frame of the publishers' newest figures: it is said once.
+        known = self._saids.get(id(theirs))
+        if known is None or known[0] is not theirs:
+            known = (theirs, self._say(theirs))
+            self._saids[id(theirs)] = known
+        return known[1]
+
+    def _say(self, theirs: pl.DataFrame) -> pl.DataFrame:
         reasons = []
         names = self.names()
         for ids, period in theirs.select("obs_ids", "period").iter_rows():
             behind = [self.about[i] for i in ids if i in self.about]
             reasons.append(published_reason(behind, str(period), names))
-        return theirs.with_columns(pl.Series("reason", reasons, pl.String), _step(PUBLISHED_STEP))
+        return theirs.with_columns(pl.Series("reason", reasons, pl.String), _PUBLISHED)
 
     def published_facts(self) -> pl.DataFrame:
         """The lineage facts (FACT_SCHEMA) of every publisher's figure read, their ids negative."""
@@ -368,6 +504,19 @@ def published_reason(behind: list[dict[str, Any]], period: str, names: dict[str,
     )
 
 
+def _answered(figures: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The figures that answer for their cells, and those that do not (each as the one filter would give it)."""
+    # Most candidates' figures are all of one kind or none: telling so from the column costs no query.
+    statuses = set(figures["status"].to_list())
+    if statuses.issubset(ANSWERED):
+        return figures, figures.clear()
+    # A row of no status is in neither (the filters drop it).
+    if statuses.isdisjoint(ANSWERED) and None not in statuses:
+        return figures.clear(), figures
+    answering = pl.col("status").is_in(ANSWERED)
+    return figures.filter(answering), figures.filter(~answering)
+
+
 def _step(step: str) -> pl.Expr:
     """The cell's ``how`` with the step added."""
     return (
@@ -376,3 +525,8 @@ def _step(step: str) -> pl.Expr:
         .otherwise(pl.col("how") + pl.lit(f"+{step}"))
         .alias("how")
     )
+
+
+#: The steps as expressions, made once (expressions are never changed; making one costs about as much as using it).
+_NEWEST = _step(NEWEST_STEP)
+_PUBLISHED = _step(PUBLISHED_STEP)

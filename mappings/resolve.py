@@ -61,9 +61,14 @@ STANDS_IN = "illustrative_stands_in_for"
 POPULATION_METHOD = "ons.mid_year_estimates"
 
 
+#: The part table with no rows that :func:`empty_parts` copies: making one from the schema costs a hundred times more,
+#: and a build asks for thousands.
+_NO_PARTS = pl.DataFrame(schema=PART_SCHEMA)
+
+
 def empty_parts() -> pl.DataFrame:
     """Return a part table with no rows."""
-    return pl.DataFrame(schema=PART_SCHEMA)
+    return _NO_PARTS.clear()
 
 
 @dataclass
@@ -82,6 +87,8 @@ class Reads:
     every: dict[str, pl.DataFrame] = field(default_factory=dict)
     #: The lineage facts of every figure read, by read, until :meth:`Resolver.facts` joins them into one.
     facts: list[pl.DataFrame] = field(default_factory=list)
+    #: Whether the first of ``facts`` is those of every earlier read joined, each figure once (:meth:`Resolver.facts`).
+    joined: bool = False
 
 
 class Resolver:
@@ -127,23 +134,27 @@ class Resolver:
         if not wanted:
             return
         self._read_ahead(wanted)
-        alike: dict[tuple[str, str, str, int], list[str]] = {}
+        alike: dict[tuple[str, str, str, int, tuple[str, ...]], list[str]] = {}
         for ind_id, periods in wanted.items():
             if periods is None:
                 self._read[ind_id] = self.reads.every[ind_id]
                 continue
             ind = self.indicators[ind_id]
-            alike.setdefault((ind.period_type, ind.time_basis, ind.aggregation, ind.multiplier), []).append(ind_id)
+            key = (ind.period_type, ind.time_basis, ind.aggregation, ind.multiplier, tuple(periods))
+            alike.setdefault(key, []).append(ind_id)
         # Indicators converted the same way are converted together: conversion works per
         # (indicator, org unit, breakdown), so one call answers each as a call of its own would.
         # One empty frame for every indicator with no figure (frames are never changed; making one costs a millisecond).
         nothing = empty_parts()
-        for (period_type, time_basis, aggregation, multiplier), ids in alike.items():
-            found = [f for f in (self._parts_of(i, wanted[i] or []) for i in ids) if f.height]
+        for (period_type, time_basis, aggregation, multiplier, codes), ids in alike.items():
+            # Figures read for every period are taken whole and the group's periods picked in one filter, not one
+            # an indicator (the group wants the same periods): the same rows in the same order.
+            held = [f for f in (self._held(i, list(codes)) for i in ids) if f.height]
+            found = pl.concat(held).filter(pl.col("period").is_in(list(codes))) if held else empty_parts()
             by_id: dict[str, pl.DataFrame] = {}
-            if found:
+            if found.height:
                 converted = convert_period(
-                    pl.concat(found),
+                    found,
                     self.period,
                     period_type=period_type,  # type: ignore[arg-type]
                     time_basis=time_basis,
@@ -180,6 +191,11 @@ class Resolver:
             found_every = {str(k[0]): f for k, f in read.partition_by("indicator_id", as_dict=True).items()}
             for i in every:
                 reads.every[i] = found_every.get(i, nothing)
+
+    def _held(self, indicator_id: str, periods: list[str]) -> pl.DataFrame:
+        """The parts read of an indicator: of every period where it was read so, else of ``periods``."""
+        every = self.reads.every.get(indicator_id)
+        return every if every is not None else self._parts_of(indicator_id, periods)
 
     def _parts_of(self, indicator_id: str, periods: list[str]) -> pl.DataFrame:
         """The parts of an indicator's figures of ``periods``, from what :meth:`_read_ahead` read."""
@@ -287,8 +303,16 @@ class Resolver:
         """The lineage facts (FACT_SCHEMA) of every stored figure this resolver has read, one row per figure."""
         facts = self.reads.facts
         if len(facts) != 1:
-            joined = pl.concat(facts) if facts else pl.DataFrame(schema=FACT_SCHEMA)
-            facts[:] = [joined.unique("observation_id", keep="first", maintain_order=True)]
+            if self.reads.joined:
+                # Only the reads since are joined and added: the figures joined before keep their first place, and
+                # a build of each period would otherwise join every figure read for the periods before it again.
+                since = pl.concat(facts[1:]).unique("observation_id", keep="first", maintain_order=True)
+                new = since.filter(~pl.col("observation_id").is_in(facts[0]["observation_id"].implode()))
+                facts[:] = [pl.concat([facts[0], new])]
+            else:
+                joined = pl.concat(facts) if facts else pl.DataFrame(schema=FACT_SCHEMA)
+                facts[:] = [joined.unique("observation_id", keep="first", maintain_order=True)]
+            self.reads.joined = True
         return facts[0]
 
     def _latest(self, figures: pl.DataFrame) -> pl.DataFrame:
