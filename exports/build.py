@@ -29,11 +29,10 @@ from indicators.store.models import Observation, Submission
 from indicators.symbols import LOW_RELIABILITY
 from mappings.agencies import agency_names, publications
 from mappings.areas import Geography, GeographyRows
-from mappings.catalogue import LEVEL_GROUPS
 from mappings.filling import Filler
-from mappings.illustrative import ILLUSTRATIVE_COUNCIL
-from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
-from mappings.resolve import FACT_SCHEMA, Resolver, level_orgs
+from mappings.levels import covered_orgs
+from mappings.models import AgencyIndicator, AgencyOrg, FieldMapping, Return
+from mappings.resolve import FACT_SCHEMA, Resolver
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, recode, scaled_rounded
 from onereturn.db import rows_frame
 from onereturn.errors import InvalidInput, NotFound
@@ -42,9 +41,6 @@ from onereturn.errors import InvalidInput, NotFound
 _IDS_PER_QUERY = 10_000
 #: What lineage says of each stored figure behind a cell: the resolver's facts and the figure's upload.
 _FACTS = pl.Schema({**FACT_SCHEMA, "agency_code": pl.String(), "filename": pl.String()})
-
-#: The ``orgs`` entry of a return file that asks for every area of the return's level.
-EVERY_AREA = "*"
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -77,34 +73,6 @@ def owners(session: Session) -> Owners:
     for agency, org in connection.execute(select(AgencyOrg.agency_code, AgencyOrg.org_code)):
         by_org.setdefault(org, []).append(agency)
     return Owners({a: frozenset(i) for a, i in indicators.items()}, by_org)
-
-
-def collected_orgs(session: Session, ret: Return) -> list[str]:
-    """Return the org units a return is collected for: those its designated submitting agencies answer for."""
-    rows = session.execute(
-        select(AgencyOrg.org_code)
-        .join(AgencyReturn, col(AgencyReturn.agency_code) == col(AgencyOrg.agency_code))
-        .join(Agency, col(Agency.code) == col(AgencyOrg.agency_code))
-        .where(AgencyReturn.return_id == ret.id, Agency.body_type == ret.submitter)
-    ).scalars()
-    return sorted(set(rows))
-
-
-def covered_orgs(session: Session, geo: Geography, ret: Return) -> list[str]:
-    """Return the org units a return's rows are for, in code order.
-
-    A return lists the units named in its file; ``orgs = ["*"]`` asks for every unit of its level
-    (a recipient whose layout needs every area); otherwise the units the deployment collects the
-    return for, so a demo with two councils does not send 151 empty rows.
-    """
-    types = LEVEL_GROUPS.get(ret.geography_level, (ret.geography_level,))
-    if ret.orgs == [EVERY_AREA]:
-        return level_orgs(geo, types)
-    wanted = set(ret.orgs) if ret.orgs else set(collected_orgs(session, ret))
-    # A made-up council (outside England's geography, of no real level) still gets its own rows in the returns the
-    # deployment collects from it, under its own code and name.
-    made_up = [code for code in geo.of_types((ILLUSTRATIVE_COUNCIL,)) if code in wanted]
-    return sorted([code for code in level_orgs(geo, types) if code in wanted] + made_up)
 
 
 def with_display(cells: pl.DataFrame, suppressed_symbol: str) -> pl.DataFrame:
@@ -189,6 +157,27 @@ def _field_row(at: int, field: FieldMapping, ind: Indicator, decimals: int, ret:
     }
 
 
+def _field_info(field: FieldMapping, ind: Indicator, decimals: int) -> FieldInfo:
+    """What a return's field is, as its export's notes and definitions say: its code and label, its indicator's
+    definition and method, its unit and decimals, and the sources of both."""
+    return FieldInfo(
+        code=field.code,
+        label=field.label,
+        indicator_id=ind.id,
+        indicator_title=ind.title,
+        definition=ind.definition,
+        statistic=ind.statistic,
+        unit=field.unit or ind.unit,
+        decimals=decimals,
+        multiplier=ind.multiplier,
+        method=ind.method,
+        relation=field.relation,
+        breakdown=field.breakdown,
+        source=definition_sources_text(field.sources, ind.sources),
+        sources=[{"of": "field", **c} for c in field.sources] + [{"of": "indicator", **c} for c in ind.sources],
+    )
+
+
 class Builder:
     """Builds returns for one period, sharing what it has read across returns."""
 
@@ -264,41 +253,11 @@ class Builder:
         orgs = covered_orgs(self.session, geo, ret)
         infos: list[FieldInfo] = []
         wanted: list[tuple[FieldMapping, Indicator, int, pl.DataFrame | None]] = []
-        # Every stored figure the fields read, in one query rather than one per indicator.
-        self.resolver.prefetch(t for field in fields for t in _terms(self.resolver, field.indicator_id))
-        # And every derived figure the fields show, one query for each depth of formula rather than one each.
-        self.resolver.resolve_many((f.indicator_id for f in fields if f.relation != "subset_of" or f.breakdown), orgs)
-        # And the figures of earlier periods (an item's newest) and publishers' the fields may show, likewise.
-        self.filler.ahead(
-            [
-                (self.resolver.indicators[f.indicator_id], tuple(ret.from_publishers) if f.from_publishers else ())
-                for f in fields
-                if f.relation != "subset_of" or f.breakdown
-            ],
-            orgs,
-        )
+        self._read_ahead(ret, fields, orgs)
         for field in fields:
             ind = self.resolver.indicators[field.indicator_id]
             decimals = field.decimals if field.decimals is not None else ind.decimals
-            infos.append(
-                FieldInfo(
-                    code=field.code,
-                    label=field.label,
-                    indicator_id=ind.id,
-                    indicator_title=ind.title,
-                    definition=ind.definition,
-                    statistic=ind.statistic,
-                    unit=field.unit or ind.unit,
-                    decimals=decimals,
-                    multiplier=ind.multiplier,
-                    method=ind.method,
-                    relation=field.relation,
-                    breakdown=field.breakdown,
-                    source=definition_sources_text(field.sources, ind.sources),
-                    sources=[{"of": "field", **c} for c in field.sources]
-                    + [{"of": "indicator", **c} for c in ind.sources],
-                )
-            )
+            infos.append(_field_info(field, ind, decimals))
             publishers = tuple(ret.from_publishers) if field.from_publishers else ()
             wanted.append((field, ind, decimals, self._figures(field, ind, orgs, publishers)))
         cells = self._cells(wanted, orgs, ret) if wanted else pl.DataFrame(schema=PART_SCHEMA)
@@ -332,6 +291,18 @@ class Builder:
             lineage=lineage,
             completeness=completeness,
         )
+
+    def _read_ahead(self, ret: Return, fields: list[FieldMapping], orgs: list[str]) -> None:
+        """Read what the fields will ask in few queries: every stored figure, every derived one (a query for each depth
+        of formula, not one each), and the earlier periods' and publishers' figures the fields may show."""
+        self.resolver.prefetch(t for field in fields for t in _terms(self.resolver, field.indicator_id))
+        shown = [f for f in fields if f.relation != "subset_of" or f.breakdown]
+        self.resolver.resolve_many((f.indicator_id for f in shown), orgs)
+        asked = [
+            (self.resolver.indicators[f.indicator_id], tuple(ret.from_publishers) if f.from_publishers else ())
+            for f in shown
+        ]
+        self.filler.ahead(asked, orgs)
 
     def _figures(
         self, field: FieldMapping, ind: Indicator, orgs: list[str], publishers: tuple[str, ...]

@@ -12,7 +12,7 @@ from api.paging import Offset, page, page_of
 from api.params import IsoDatetime, PeriodText
 from api.scopes import ReadScope, read_scope
 from collectors import answers
-from mappings.resolve import figures_at_level
+from mappings.levels import figures_at_level
 from onereturn.errors import Forbidden, InvalidInput
 
 router = APIRouter(prefix="/api", tags=["collection"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -211,11 +212,8 @@ def receive_extract(
                 "purpose": purpose,
                 "audit": audit(f"submission {{id}} (agency {agency_code}, {file_name} from {name})"),
             }
-            # Each file made goes through the table of ways in where the caller hands it down (a room may not import
-            # the table above it), as DfE's own files sent are; else by the records' own way.
-            received = (
-                take_file(**made_file) if take_file is not None else records.receive(engine, settings, **made_file)
-            )
+            # Through the table of ways in where the caller hands it down (a room may not import the table above it).
+            received = (take_file or partial(records.receive, engine, settings))(**made_file)
             start(received)
             taken.received.append(received)
     # Kept with the uploads of the files made from the extract, so Annex A reads the extract's rows with those files

@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from exports.build import Builder, return_with_fields
 from exports.built import BuiltReturn
 from exports.burden import burden
+from mappings.levels import figures_at_level
 from mappings.models import AgencyOrg, Crosswalk
-from mappings.resolve import figures_at_level
 from onereturn.settings import Settings
 from tests.helpers import upload_clean
 

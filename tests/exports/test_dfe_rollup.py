@@ -12,8 +12,8 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from collectors.figures.service import submit
+from mappings.levels import figures_at_level
 from mappings.models import AgencyOrg
-from mappings.resolve import figures_at_level
 from onereturn.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dfe"

@@ -15,8 +15,8 @@ from collectors.published.sources import load_sources
 from exports.signoff import sign_off_all
 from indicators.store.models import Observation, Submission
 from mappings.compare_figures import geography
+from mappings.levels import figures_at_level
 from mappings.models import AgencyOrg, OrgParent, OrgUnit
-from mappings.resolve import figures_at_level
 from mappings.service import load_bundled
 from mappings.signoff import Actor, Figure, digest_of, value_text
 from mappings.signoff.models import SignOff, SignOffEvent
