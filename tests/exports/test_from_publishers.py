@@ -11,6 +11,7 @@ import re
 import tomllib
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -70,12 +71,23 @@ def _cell(built: BuiltReturn, code: str) -> dict[str, Any]:
     return rows.row(0, named=True)
 
 
+@cache
+def _parquet(spec_file: str) -> pl.DataFrame:
+    """A publisher's bundled parquet file, read once for every item's test."""
+    return pl.read_parquet(FILES_DIR / spec_file)
+
+
+@cache
+def _csv_rows(spec_file: str) -> list[list[str]]:
+    """A publisher's bundled CSV file's rows, header first, read once for every item's test as the file holds them."""
+    return list(csv.reader(io.StringIO((FILES_DIR / spec_file).read_text(encoding="utf-8-sig"))))
+
+
 def _file_row(spec: SourceSpec, row: int) -> dict[str, Any]:
     """The publisher's row ``row`` of its bundled file, read here as the file holds it (a CSV's header is row 1)."""
     if spec.format == "lait_parquet":
-        return pl.read_parquet(FILES_DIR / spec.file).row(row - 1, named=True)
-    text = (FILES_DIR / spec.file).read_text(encoding="utf-8-sig")
-    records = list(csv.reader(io.StringIO(text)))
+        return _parquet(spec.file).row(row - 1, named=True)
+    records = _csv_rows(spec.file)
     return dict(zip(records[0], records[row - 1], strict=True))
 
 
