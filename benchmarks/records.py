@@ -34,7 +34,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ from typing import Any
 
 from benchmarks.records_path import COUNCIL_KEY, FINAL_STAGES, Run, library_run, one
 from benchmarks.records_round import Round, cores, national_round, round_lines
-from benchmarks.server import GIB, MIB, Server, free_port, processes_of, reset_peak, status
+from benchmarks.server import GIB, MIB, Server, free_port, sampled_peaks
 
 COUNCILS = 150
 TARGET_RATIO = 1.3
@@ -76,24 +75,9 @@ class Upload:
 
 def _upload(server: Any, files: list[Path], year: str) -> Upload:
     """POST the files to /api/submissions as the council, then follow the submission until it ends."""
-    processes = processes_of(server.proc.pid)
-    for pid in processes:
-        reset_peak(pid)
-    peaks: dict[int, int] = {}
-    done = threading.Event()
-
-    def sample() -> None:
-        # Every process of the server, the upload workers and DfE's rules' process included, sampled as it runs.
-        while True:
-            for pid in processes_of(server.proc.pid):
-                peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
-            if done.wait(0.05):
-                return
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     body = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in files]
-    try:
+    # Every process of the server, the upload workers and DfE's rules' process included, sampled as it runs.
+    with sampled_peaks(server.proc.pid) as peaks:
         started = time.perf_counter()
         answer = server.client.post("/api/submissions", headers=COUNCIL_KEY, data={"collection_year": year}, files=body)
         to_202 = time.perf_counter() - started
@@ -106,9 +90,6 @@ def _upload(server: Any, files: list[Path], year: str) -> Upload:
                 break
             time.sleep(0.05)
         to_final = time.perf_counter() - started
-    finally:
-        done.set()
-        sampler.join()
     peak = max(peaks.values(), default=0)
     return Upload(to_202, to_final, seen["stage"], int(seen.get("rows_accepted") or 0), peak)
 

@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.server import MIB, Server, free_port, processes_of, reset_peak, status
+from benchmarks.server import MIB, Server, free_port, sampled_peaks, status
 
 COUNTY = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 YEAR, ON = "2024-25", "2025-03-31"
@@ -36,30 +35,13 @@ YEAR, ON = "2024-25", "2025-03-31"
 def _row(server: Server, name: str, call: Any) -> tuple[dict[str, Any], Any]:
     """One request: its status, seconds and answer size, and the peak resident memory while it ran of the process
     serving requests and, apart, of the upload processes it started."""
-    processes = processes_of(server.proc.pid)
-    for pid in processes:
-        reset_peak(pid)
-    peaks: dict[int, int] = {}
-    done = threading.Event()
-
-    def sample() -> None:
-        while True:
-            for pid in processes_of(server.proc.pid):
-                peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
-            if done.wait(0.05):
-                return
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.monotonic()
-    try:
-        response = call()
-    finally:
-        seconds = time.monotonic() - started
-        done.set()
-        sampler.join()
+    with sampled_peaks(server.proc.pid) as peaks:
+        started = time.monotonic()
+        try:
+            response = call()
+        finally:
+            seconds = time.monotonic() - started
     serving = server.proc.pid
-    peaks[serving] = max(peaks.get(serving, 0), status(serving, "VmHWM"))
     row = {
         "phase": name,
         "status": response.status_code,

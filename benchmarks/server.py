@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,34 @@ def _bare_store(data_dir: Path) -> None:
         engine.dispose()
 
 
+@contextmanager
+def sampled_peaks(root: int) -> Iterator[dict[int, int]]:
+    """The peak resident memory (VmHWM) of each process of ``root`` (itself and its children), sampled every 50 ms
+    while the block runs and once after it: an upload process renewed after a large upload takes its high-water mark
+    with it, so the end alone would miss it. Each is reset first."""
+    for pid in processes_of(root):
+        reset_peak(pid)
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while True:
+            for pid in processes_of(root):
+                peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
+            if done.wait(0.05):
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peaks
+    finally:
+        done.set()
+        sampler.join()
+        for pid in processes_of(root):
+            peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
+
+
 class Server:
     """``onereturn serve`` in its own process on a fresh data directory.
 
@@ -121,33 +151,13 @@ class Server:
 
     def measure(self, name: str, call: Any) -> tuple[dict[str, Any], Any]:
         """Run one request; return the peak resident memory of the server's biggest process during it, with the response."""
-        processes = self._processes()
-        for pid in processes:
-            reset_peak(pid)
-        before = max(status(pid, "VmRSS") for pid in processes)
-        # Sampled while the request runs as well as after it: an upload process renewed after a large upload
-        # ends, and its high-water mark with it.
-        peaks: dict[int, int] = {}
-        done = threading.Event()
-
-        def sample() -> None:
-            while True:
-                for pid in self._processes():
-                    peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
-                if done.wait(0.05):
-                    return
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        started = time.monotonic()
-        try:
-            response = call()
-        finally:
-            seconds = time.monotonic() - started
-            done.set()
-            sampler.join()
-        for pid in self._processes():
-            peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
+        before = max(status(pid, "VmRSS") for pid in self._processes())
+        with sampled_peaks(self.proc.pid) as peaks:
+            started = time.monotonic()
+            try:
+                response = call()
+            finally:
+                seconds = time.monotonic() - started
         peak = max(peaks.values())
         row = {
             "phase": name,
