@@ -69,14 +69,14 @@ def process(engine: Engine, settings: Settings, request: FiguresSent | RecordFil
     outcome) or a SEN2 file (its upload, kept at the door)."""
     from collectors import ways_in
     from collectors.door.spine import Outcome
+    from collectors.records.receiving import Received
 
     outcome = ways_in.take(engine, settings, request)
-    if not isinstance(outcome, Outcome):
+    if isinstance(outcome, Received):
         # A SEN2 file: kept at the door, its figures stored as its stage (an SSD extract never comes here).
-        submission = getattr(outcome, "submission", None)
-        assert submission is not None
-        assert submission.id is not None
-        return Processed(submission.id, duplicate=bool(getattr(outcome, "duplicate", False)))
+        assert outcome.submission.id is not None
+        return Processed(outcome.submission.id, duplicate=outcome.duplicate)
+    assert isinstance(outcome, Outcome)
     if outcome.submission is None:
         validation = outcome.validation
         return Processed(

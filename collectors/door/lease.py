@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import ColumnElement, Engine, or_, update
 from sqlmodel import Session, col, select
 
 from indicators.store.models import Submission
@@ -77,12 +77,13 @@ def held(engine: Engine, submission_id: int, seconds: float) -> Iterator[None]:
         thread.join(timeout=seconds)
 
 
-def mark_expired(session: Session, now: datetime | None = None) -> int:
-    """Mark unfinished uploads whose lease has run out (their worker is gone) as interrupted; return how many."""
+def mark_expired(session: Session, now: datetime | None = None, *, only: Iterable[ColumnElement[bool]] = ()) -> int:
+    """Mark unfinished uploads whose lease has run out (their worker is gone) as interrupted, those ``only`` names
+    where given (a way's own); return how many."""
     now = now or datetime.now(UTC)
     expired = or_(col(Submission.lease_until).is_(None), col(Submission.lease_until) < now)
     rows = session.execute(
-        select(Submission.id, Submission.lease_owner).where(col(Submission.status).in_(UNFINISHED), expired)
+        select(Submission.id, Submission.lease_owner).where(col(Submission.status).in_(UNFINISHED), expired, *only)
     ).all()
     marked = 0
     for submission_id, owner in rows:

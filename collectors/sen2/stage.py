@@ -11,11 +11,10 @@ answer is that failed upload, not an error; :func:`rerun` reads the kept file ag
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from collectors import door
@@ -114,19 +113,10 @@ def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
 def resume(engine: Engine, settings: Settings) -> list[int]:
     """Take up every SEN2 upload whose stage a stop cut off (interrupted, or its lease run out) and run it again;
     return their ids."""
-    now = datetime.now(UTC)
     sen2 = (col(Submission.kind) == RECORDS_KIND, col(Submission.mode) == PURPOSE)
-    expired = col(Submission.status).in_(lease.UNFINISHED) & or_(
-        col(Submission.lease_until).is_(None), col(Submission.lease_until) < now
-    )
     with Session(engine) as session:
         # Its worker is gone: interrupted, as a start marks every such upload, so that it may be run again.
-        session.execute(
-            update(Submission)
-            .where(*sen2, expired)
-            .values(status="interrupted", finished_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        lease.mark_expired(session, only=sen2)
         session.commit()
         waiting = [
             int(i)
