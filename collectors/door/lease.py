@@ -38,18 +38,24 @@ def expiry(seconds: float, now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) + timedelta(seconds=seconds)
 
 
+def _mine(submission_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of an upload this worker holds and has not finished."""
+    return (
+        col(Submission.id) == submission_id,
+        col(Submission.lease_owner) == worker_id(),
+        col(Submission.status).in_(UNFINISHED),
+    )
+
+
+def mine(session: Session, submission_id: int) -> bool:
+    """Whether this worker still holds the unfinished upload (read in the caller's transaction)."""
+    return session.execute(select(Submission.id).where(*_mine(submission_id))).first() is not None
+
+
 def renew(engine: Engine, submission_id: int, seconds: float) -> bool:
     """Extend this worker's lease on an unfinished upload; False when it is no longer this worker's to renew."""
     with Session(engine) as session:
-        result = session.execute(
-            update(Submission)
-            .where(
-                col(Submission.id) == submission_id,
-                col(Submission.lease_owner) == worker_id(),
-                col(Submission.status).in_(UNFINISHED),
-            )
-            .values(lease_until=expiry(seconds))
-        )
+        result = session.execute(update(Submission).where(*_mine(submission_id)).values(lease_until=expiry(seconds)))
         session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -75,6 +81,43 @@ def held(engine: Engine, submission_id: int, seconds: float) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=seconds)
+
+
+def claim(engine: Engine, submission_id: int, *, kind: str, seconds: float) -> Submission | None:
+    """Take up for this worker an upload of ``kind`` that no live worker holds (unfinished with its lease free or run
+    out, or interrupted), counting the attempt; None when another worker has it or it is finished."""
+    now = datetime.now(UTC)
+    me = worker_id()
+    free = or_(
+        col(Submission.lease_owner).in_(("", me)),
+        col(Submission.lease_until).is_(None),
+        col(Submission.lease_until) < now,
+    )
+    takeable = or_(col(Submission.status).in_(UNFINISHED) & free, col(Submission.status) == "interrupted")
+    with Session(engine, expire_on_commit=False) as session:
+        taken = session.execute(
+            update(Submission)
+            .where(col(Submission.id) == submission_id, col(Submission.kind) == kind, takeable)
+            .values(
+                status="received",
+                lease_owner=me,
+                lease_until=expiry(seconds),
+                attempts=Submission.attempts + 1,
+            )
+        )
+        session.commit()
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            return None
+        return session.get(Submission, submission_id)
+
+
+def still_held(engine: Engine, submission_id: int, **values: object) -> bool:
+    """Write ``values`` (the stage an upload reached) while this worker still holds the unfinished upload; False,
+    writing nothing, once another worker has it or it has ended."""
+    with Session(engine) as session:
+        moved = session.execute(update(Submission).where(*_mine(submission_id)).values(**values))
+        session.commit()
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_expired(session: Session, now: datetime | None = None, *, only: Iterable[ColumnElement[bool]] = ()) -> int:

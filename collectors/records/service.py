@@ -19,7 +19,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from collectors import door
@@ -38,7 +38,6 @@ from collectors.records.storing import (
     ons_population,
     problem,
     severity_counts,
-    still_mine,
     store,
     write_child_rows,
 )
@@ -58,47 +57,9 @@ STAGES = ("received", "reading", "dfe_rules", "deriving", "stored", "rejected", 
 MAX_ATTEMPTS = 3
 
 
-def _claim(engine: Engine, settings: Settings, submission_id: int) -> Submission | None:
-    """Take up an upload that no live worker holds; None when another worker has it or it is finished."""
-    now = datetime.now(UTC)
-    me = lease.worker_id()
-    free = or_(
-        col(Submission.lease_owner).in_(("", me)),
-        col(Submission.lease_until).is_(None),
-        col(Submission.lease_until) < now,
-    )
-    takeable = or_(col(Submission.status).in_(lease.UNFINISHED) & free, col(Submission.status) == "interrupted")
-    with Session(engine, expire_on_commit=False) as session:
-        taken = session.execute(
-            update(Submission)
-            .where(col(Submission.id) == submission_id, col(Submission.kind) == KIND, takeable)
-            .values(
-                status="received",
-                lease_owner=me,
-                lease_until=lease.expiry(settings.upload_lease_seconds),
-                attempts=Submission.attempts + 1,
-            )
-        )
-        session.commit()
-        if not taken.rowcount:  # type: ignore[attr-defined]
-            return None
-        return session.get(Submission, submission_id)
-
-
 def _stage(engine: Engine, submission_id: int, stage: str) -> None:
     """Record the stage reached, while this worker still holds the upload."""
-    with Session(engine) as session:
-        moved = session.execute(
-            update(Submission)
-            .where(
-                col(Submission.id) == submission_id,
-                col(Submission.lease_owner) == lease.worker_id(),
-                col(Submission.status).in_(lease.UNFINISHED),
-            )
-            .values(stage=stage)
-        )
-        session.commit()
-    if not moved.rowcount:  # type: ignore[attr-defined]
+    if not lease.still_held(engine, submission_id, stage=stage):
         raise CutOff()
 
 
@@ -108,7 +69,7 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
     Raises :class:`KeysRefused` where this host's records keys are refused, the upload left as it was (resumable)
     for a host whose keys are the deployment's: the host is at fault, not the upload."""
     checked_keys(engine, settings)
-    submission = _claim(engine, settings, submission_id)
+    submission = lease.claim(engine, submission_id, kind=KIND, seconds=settings.upload_lease_seconds)
     if submission is None:
         with Session(engine, expire_on_commit=False) as session:
             found = session.get(Submission, submission_id)
@@ -298,7 +259,7 @@ def _end(
     counts = {"rows_read": rows_read, **severity_counts(problems, outcome.findings)}
     with Session(engine) as session:
         # A failure is recorded whoever holds the lease now; a report only by the worker that made it.
-        if status != "failed" and not still_mine(session, submission.id):
+        if status != "failed" and not lease.mine(session, submission.id):
             raise CutOff()
         if outcome.keys is not None:
             write_child_rows(session, submission.id, outcome, outcome.keys, None)

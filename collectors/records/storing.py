@@ -179,7 +179,7 @@ def store(
         )
 
     alongside = Alongside(
-        still_mine=lambda session: still_mine(session, sid),
+        still_mine=lambda session: lease.mine(session, sid),
         write=lambda session, _: write_child_rows(session, sid, outcome, keys, lineage),
     )
     store_accepted(
@@ -282,19 +282,6 @@ def severity_counts(problems: pl.DataFrame, findings: list[dict[str, Any]]) -> d
         "information_count": information,
         "warning_count": queries + information,
     }
-
-
-def still_mine(session: Session, submission_id: int) -> bool:
-    return (
-        session.execute(
-            select(Submission.id).where(
-                col(Submission.id) == submission_id,
-                col(Submission.lease_owner) == lease.worker_id(),
-                col(Submission.status).in_(lease.UNFINISHED),
-            )
-        ).first()
-        is not None
-    )
 
 
 def write_child_rows(
