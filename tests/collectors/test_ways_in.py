@@ -166,19 +166,42 @@ def test_a_purpose_a_way_does_not_have_is_refused() -> None:
 
 
 # A way in for the tests, in a few lines: a "tally" file of one agency, kept and stored as it is sent ("fail" in it
-# fails it, to be run again from its kept file). One row in the table, and every entry point takes it.
+# fails it, to be run again from its kept file). One declaration, one row in the table, and every entry point takes
+# it. The door reads its repeat key (an accepted tally sent again) and its lease (held while the request waits) from
+# the declaration: no upload names them.
 TALLY = "tally"
+TALLY_WAY = door.Way(TALLY, TALLY, {"default": "default"}, door.Lease.REQUEST, door.Repeat(("accepted",)))
+
+
+def _tally_entry(
+    way: door.Way, engine: Engine, settings: Settings, agency_code: str, filename: str, data: bytes
+) -> door.Entry:
+    """A tally at the door: what its submission records and its kept file, and the way it came by; no repeat key,
+    lease or agency check of its own."""
+    digest, name = head.keep_raw(engine, settings, data)
+    return door.Entry(
+        way,
+        mode="default",
+        agency_code=agency_code,
+        filename=filename,
+        source_format=TALLY,
+        size_bytes=len(data),
+        content_hash=digest,
+        keep=name,
+    )
 
 
 def _take_tally(engine: Engine, settings: Settings, request: ways_in.FiguresSent) -> Outcome:
     data = request.data if isinstance(request.data, bytes) else Path(request.data).read_bytes()
-    digest, name = head.keep_raw(engine, settings, data)
-    entry = door.Entry(kind=TALLY, mode="default", agency_code=request.agency_code, filename=request.filename,
-                       source_format=TALLY, size_bytes=len(data), content_hash=digest, keep=name,
-                       repeat=door.Repeat(("accepted",)), lease_seconds=settings.upload_lease_seconds)  # fmt: skip
+    entry = _tally_entry(TALLY_WAY, engine, settings, request.agency_code, request.filename, data)
     # Read as it comes (the tally is its bytes), and stored under the lease the door holds.
     taken: Outcome = door.through(
-        engine, entry, read=lambda _entry: data, store=partial(_store_tally, engine), repeated=_repeated_tally
+        engine,
+        settings,
+        entry,
+        read=lambda: door.Found(data),
+        store=partial(_store_tally, engine),
+        repeated=_repeated_tally,
     )
     return taken
 
@@ -220,9 +243,8 @@ def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
 @pytest.fixture
 def tally_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The test way in, as the first row of the table."""
-    row = WayIn(TALLY, ways_in.FiguresSent, TALLY, {"default": "default"}, door.Repeat(("accepted",)), None,
-                lambda r: r.filename.endswith(".tally"), _take_tally, rerun=_rerun_tally,
-                resume=_resume_tally)  # fmt: skip
+    row = WayIn(TALLY_WAY, ways_in.FiguresSent, lambda r: r.filename.endswith(".tally"), _take_tally,
+                rerun=_rerun_tally, resume=_resume_tally)  # fmt: skip
     monkeypatch.setattr(ways_in, "WAYS_IN", {TALLY: row, **WAYS_IN})
 
 
