@@ -1,6 +1,7 @@
-"""Every way figures and records come in, in one table: one row per way, saying its kind, its purposes, its repeat
-key, how an upload is told to be this way (its recogniser), how it is taken (its reader and checks, through the one
-door, ``collectors.door``), and how it is run again, taken up by a worker and resumed.
+"""Every way figures and records come in, in one table: one row per way, holding the way's declaration (its kind,
+purposes, repeat key, lease and checks: the ``collectors.door.Way`` its package declares, which the door reads), how
+an upload is told to be this way (its recogniser), how it is taken (its reader and checks, through the one door,
+``collectors.door``), and how it is run again, taken up by a worker and resumed.
 
 Every entry point (the API's upload route and upload processes, the publisher's route and fetcher, the command
 line, the demo loader, the scheduler and ``onereturn submissions reprocess``) takes an upload with :func:`take`
@@ -27,9 +28,9 @@ from sqlmodel import Session
 
 from collectors import door
 from collectors.annex_a import columns, from_ssd
-from collectors.checks.policy import Policy
 from collectors.door import recognise as content
 from collectors.door.spine import Outcome
+from collectors.door.way import Checks
 from collectors.figures import service
 from collectors.published import intake
 from collectors.published.sources import SourceSpec
@@ -37,9 +38,10 @@ from collectors.records import receiving as records_in
 from collectors.records import service as records
 from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
+from collectors.ssd import receiving as ssd
 from collectors.ssd.intake import is_extract
 from collectors.ssd.receiving import Audit, Start, Taken, receive_extract
-from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from mappings.annex_a import Layout
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
@@ -121,19 +123,13 @@ Rerun = Callable[[Engine, Settings, int], Outcome]
 
 @dataclass(frozen=True)
 class WayIn(Generic[Req, Ans]):
-    """One way in, as one row: its request type (the table dispatches by it) and its kind and purposes (each stored
-    as a ``mode``), its repeat key (None where every upload is new, or the way finds its repeats itself), the checks
-    its figures are held to, its recogniser among the ways of its request type (None: every request of its type),
-    its take (reading and checking, then the door, to its answer), and for a way left to a worker its take-up and
-    resume; for a way whose uploads can fail, its rerun."""
+    """One way in, as one row: the way as its package declares it and the door reads it (its name, kind, purposes,
+    repeat key, lease and checks), its request type (the table dispatches by it), its recogniser among the ways of its
+    request type (None: every request of its type), its take (reading and checking, then the door, to its answer), and
+    for a way left to a worker its take-up and resume; for a way whose uploads can fail, its rerun."""
 
-    name: str
+    way: door.Way
     request: type[Req]
-    kind: str
-    purposes: Mapping[str, str]
-    repeat: door.Repeat | None
-    #: The checks the way's figures are held to (a publisher's by its source's rounding); None: it stores none.
-    policy: Policy | Callable[[int], Policy] | None
     recognise: Callable[[Req], bool] | None
     take: Callable[[Engine, Settings, Req], Ans]
     rerun: Rerun | None = None
@@ -143,6 +139,31 @@ class WayIn(Generic[Req, Ans]):
     #: and what a user sends by it, as the API's description names the way.
     field: str | None = None
     takes: str = ""
+
+    @property
+    def name(self) -> str:
+        """The way's name: its row's key, recorded on each of its submissions."""
+        return self.way.name
+
+    @property
+    def kind(self) -> str:
+        """The kind of the way's submissions."""
+        return self.way.kind
+
+    @property
+    def purposes(self) -> Mapping[str, str]:
+        """What an upload by the way may be for, and the ``mode`` each is stored with."""
+        return self.way.purposes
+
+    @property
+    def repeat(self) -> door.Repeat | None:
+        """The way's repeat key (None: every upload is new)."""
+        return self.way.repeat
+
+    @property
+    def policy(self) -> Checks | None:
+        """The checks the way's figures are held to (a publisher's by its source's rounding); None: it stores none."""
+        return self.way.policy
 
 
 def _is_extract(request: RecordFiles) -> bool:
@@ -280,10 +301,6 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
         WayIn(
             intake.WAY,
             ReleaseSent,
-            PUBLISHED_KIND,
-            intake.PURPOSES,
-            intake.REPEAT,
-            intake.POLICY,
             None,
             _take_release,
             rerun=_rerun_release,
@@ -292,23 +309,16 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
         WayIn(
             columns.WAY,
             ColumnsSent,
-            RECORDS_KIND,
-            columns.PURPOSES,
-            None,
-            None,
             None,
             _take_columns,
             takes="the columns of Ofsted's Annex A no return holds, by the Annex A routes",
         ),
-        # An extract repeats one sent before when every file made from it does (``ssd.receiving``); each file made
-        # goes on by the records' way, its Annex A rows by ``annex_a_ssd``.
+        # An extract repeats one sent before when every file made from it does (its way's repeat key of a set, asked of
+        # ``collectors.door.repeated_set``); each file made goes on by the records' way, its Annex A rows by
+        # ``annex_a_ssd``.
         WayIn(
-            "ssd",
+            ssd.WAY,
             RecordFiles,
-            RECORDS_KIND,
-            records_in.PURPOSES,
-            None,
-            None,
             _is_extract,
             _take_extract,
             field="files",
@@ -319,10 +329,6 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
         WayIn(
             from_ssd.WAY,
             ExtractRows,
-            RECORDS_KIND,
-            from_ssd.PURPOSES,
-            from_ssd.REPEAT,
-            None,
             None,
             _take_ssd_rows,
             takes="the Annex A rows of an SSD extract, made by the extract's way",
@@ -331,10 +337,6 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
         WayIn(
             sen2.WAY,
             RecordFiles,
-            RECORDS_KIND,
-            sen2.PURPOSES,
-            sen2.REPEAT,
-            sen2.POLICY,
             _is_sen2,
             _take_sen2,
             rerun=sen2_stage.rerun,
@@ -346,10 +348,6 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
         WayIn(
             records_in.WAY,
             RecordFiles,
-            RECORDS_KIND,
-            records_in.PURPOSES,
-            records_in.REPEAT,
-            records_in.POLICY,
             _is_records,
             _take_records,
             rerun=_rerun_records,
@@ -362,10 +360,6 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
         WayIn(
             service.WAY,
             FiguresSent,
-            FIGURES_KIND,
-            service.PURPOSES,
-            service.REPEAT,
-            service.POLICY,
             None,
             _take_figures,
             rerun=service.rerun,

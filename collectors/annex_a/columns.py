@@ -34,10 +34,10 @@ from onereturn.workspace import private_folder
 
 #: The mode of the submission that keeps the council's own columns.
 COLUMNS_MODE = "annex_a_columns"
-#: The purpose of the council's columns file, stored as its mode.
-PURPOSES = {COLUMNS_MODE: COLUMNS_MODE}
-#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
-WAY = "annex_a_columns"
+#: The way in that takes the council's columns file, as the door reads it and its row in the table of ways in holds
+#: it: one purpose, stored as its mode; checked whole as it is received and accepted at once, no worker to hold it;
+#: every file is the agency's newest, so none repeats another (no repeat key); no figure stored.
+WAY = door.Way("annex_a_columns", RECORDS_KIND, {COLUMNS_MODE: COLUMNS_MODE}, lease=door.Lease.DOOR)
 CHILD = "Child Unique ID"
 #: Lists whose rows are children of the returns, so the council's columns join them by child id.
 BY_CHILD = (3, 4, 5, 6, 7, 8, 9, 10)
@@ -172,14 +172,14 @@ def receive_columns(
     """Check the council's columns and keep the file encrypted as the agency's newest; nothing is kept if refused."""
     name = Path(filename).name or "columns"
 
-    def read(entry: door.Entry) -> pl.DataFrame:
+    def read() -> door.Found:
         frame = read_columns(data, filename, layout, max_bytes=settings.max_upload_bytes)
-        entry.columns.update(
-            rows_read=frame.height,
-            rows_accepted=frame.height,
-            message=f"the council's own Annex A columns: {frame.height:,} children, {frame.width - 1} columns",
-        )
-        return frame
+        counts = {
+            "rows_read": frame.height,
+            "rows_accepted": frame.height,
+            "message": f"the council's own Annex A columns: {frame.height:,} children, {frame.width - 1} columns",
+        }
+        return door.Found(frame, columns=counts)
 
     with private_folder(settings, "annexa-columns-") as work:
         spooled = Path(work) / name
@@ -187,9 +187,8 @@ def receive_columns(
         named = [(name, spooled)]
         digest = content_hash(named)
         entry = door.Entry(
-            way=WAY,
-            kind=RECORDS_KIND,
-            mode=door.mode_of(PURPOSES, COLUMNS_MODE),
+            WAY,
+            mode=WAY.mode_of(COLUMNS_MODE),
             agency_code=agency_code,
             filename=name[:255],
             source_format="annex_a",
@@ -197,14 +196,12 @@ def receive_columns(
             content_hash=digest,
             keep=lambda: keep(engine, settings, checked_keys(engine, settings), digest, named),
             submitted_by=submitted_by,
-            # Checked whole as it is received: accepted at once, no worker to hold it.
+            # Finished at the door: accepted as it is recorded.
             status="accepted",
             columns={"stage": "stored"},
-            agency=False,
         )
-        # Every file is the agency's newest: none repeats another (the way has no repeat key).
         kept: tuple[int, pl.DataFrame] = door.through(
-            engine, entry, read=read, store=lambda submission, frame: (submission.id, frame)
+            engine, settings, entry, read=read, store=lambda submission, frame: (submission.id, frame)
         )
     return kept
 

@@ -35,12 +35,18 @@ from onereturn.workspace import private_folder
 
 #: The mode of the submission that keeps an extract's Annex A rows.
 SSD_MODE = "annex_a_ssd"
-#: The purpose of the Annex A rows an SSD extract gave, stored as its mode.
-PURPOSES = {SSD_MODE: SSD_MODE}
-#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
-WAY = "annex_a_ssd"
-#: These very rows of the same year repeat only the newest kept (Annex A reads the newest): an older match is kept again.
-REPEAT = door.Repeat(("accepted",), newest_only=True)
+#: The way in that takes the Annex A rows an SSD extract gave, as the door reads it and its row in the table of ways
+#: in holds it: one purpose, stored as its mode; kept whole as the extract is received and accepted at once, no
+#: worker to hold it; no figure derived from them.
+WAY = door.Way(
+    "annex_a_ssd",
+    RECORDS_KIND,
+    {SSD_MODE: SSD_MODE},
+    lease=door.Lease.DOOR,
+    # These very rows of the same year repeat only the newest kept (Annex A reads the newest): an older match is kept
+    # again.
+    repeat=door.Repeat(("accepted",), newest_only=True),
+)
 KEPT_NAME = "annex_a_from_ssd.zip"
 
 
@@ -106,10 +112,10 @@ def keep_from_extract(
         named = [(KEPT_NAME, spooled)]
         kept: int = door.through(
             engine,
+            settings,
             door.Entry(
-                way=WAY,
-                kind=RECORDS_KIND,
-                mode=door.mode_of(PURPOSES, SSD_MODE),
+                WAY,
+                mode=WAY.mode_of(SSD_MODE),
                 agency_code=agency_code,
                 filename=Path(filename).name[:255] or "ssd.zip",
                 source_format="ssd",
@@ -117,9 +123,8 @@ def keep_from_extract(
                 content_hash=(digest := content_hash(named)),
                 keep=lambda: keep(engine, settings, checked_keys(engine, settings), digest, named),
                 submitted_by=submitted_by,
-                repeat=REPEAT,
                 collection_year=year,
-                # Kept whole as the extract is received: accepted at once, no worker to hold it.
+                # Finished at the door: accepted as it is recorded.
                 status="accepted",
                 columns={
                     "stage": "stored",
@@ -128,7 +133,6 @@ def keep_from_extract(
                     "message": f"Annex A rows from the SSD extract: {', '.join(sorted(tables))}; no figure is "
                     "derived from them",
                 },
-                agency=False,
             ),
             store=lambda submission, _: submission.id,
             repeated=lambda earlier: earlier.id,

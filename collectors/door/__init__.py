@@ -3,10 +3,12 @@ upload found by the way's repeat key, the raw file kept, the ``Submission`` writ
 its audit event, in one transaction), and, for a way that reads and stores while the request waits, its lease held
 while it does and the upload ended ``failed`` on any error.
 
-A way in (``collectors.ways_in``) hands the door an :class:`Entry` (what its submission records, how its file is
-kept and how a repeat is told) and, where it reads and stores while the request waits, its reader and its store:
-:func:`through` calls them in one order for every way, and :func:`again` runs a failed upload again from its kept
-file in the same order. Nothing here reads a file or logs a value of one.
+Each way in declares itself once, as a :class:`Way` (``collectors.door.way``: its kind, purposes, repeat key, lease
+and checks), which its row in the table of ways in (``collectors.ways_in``) holds. For each upload the way hands the
+door an :class:`Entry` (its way, what its submission records and how its file is kept) with its reader and its store:
+:func:`through` reads the repeat key, the lease and the agency check from the entry's way and calls them in one order
+for every way, and :func:`again` runs a failed upload again from its kept file in the same order. Nothing here reads
+a file or logs a value of one.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, false, update
+from sqlalchemy import ColumnElement, Engine, false, func, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
@@ -28,6 +30,10 @@ from sqlmodel import Session, col, select
 from collectors.checks.checked import problem_frame
 from collectors.door import head, lease
 from collectors.door.spine import CutOff, failure_reason, finish, repeat_of
+from collectors.door.way import Lease as Lease  # each way's declaration, named as the door's: door.Way, door.Repeat
+from collectors.door.way import Repeat as Repeat
+from collectors.door.way import Way as Way
+from collectors.door.way import mode_of as mode_of
 from indicators.store.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from onereturn import audittrail, db
@@ -40,29 +46,14 @@ log = logging.getLogger(__name__)
 SideWrites = Callable[[Session, Submission], None]
 
 
-@dataclass(frozen=True)
-class Repeat:
-    """A way's repeat key: an earlier upload of the same bytes, purpose and (``by_year``) collection year, finished
-    with one of ``statuses`` and not purged, is repeated by sending it again; ``newest_only``: only when it is the
-    agency's newest upload of that purpose (Annex A reads the newest); ``newest_of``: only when it is the newest of
-    its series (a publisher's source)."""
-
-    statuses: tuple[str, ...]
-    by_year: bool = False
-    newest_only: bool = False
-    #: A submission column naming a series of uploads (a publisher's source): an upload repeats the newest of its
-    #: series finished with one of ``statuses`` when it is the same bytes (a release read again while a later one
-    #: is current is applied again, as an agency's earlier file is).
-    newest_of: str | None = None
-
-
 @dataclass
 class Entry:
-    """One upload at the door, read and checked as far as its way does before anything is kept: what its
-    submission records, how its raw file is kept (``keep``: kept here after the repeat check, or the name it was
-    kept under already), its repeat key, its lease, its side writes and its audit event."""
+    """One upload at the door, read and checked as far as its way does before anything is kept: its way (whose
+    kind, repeat key, lease and agency check the door reads), what its submission records, how its raw file is kept
+    (``keep``: kept here after the repeat check, or the name it was kept under already), its side writes and its
+    audit event."""
 
-    kind: str
+    way: Way
     mode: str
     agency_code: str
     filename: str
@@ -71,12 +62,8 @@ class Entry:
     content_hash: str
     keep: Callable[[], str] | str
     submitted_by: str = ""
-    repeat: Repeat | None = None
     collection_year: str | None = None
-    #: None: finished as it is recorded (checked whole at the door); else leased for so long.
-    lease_seconds: float | None = None
-    #: Held by this worker (read and stored now), or left to the worker that claims it.
-    held: bool = True
+    #: Its status as it is recorded: a final one (``head.FINAL``) where it is finished at the door.
     status: str = "received"
     columns: dict[str, Any] = field(default_factory=dict)
     side: SideWrites | None = None
@@ -86,10 +73,6 @@ class Entry:
     audit: dict[str, Any] | None = None
     audit_status: int = 201
     audit_detail: str = ""
-    #: Check the agency here (a publisher's release names a publisher the way writes itself).
-    agency: bool = True
-    #: The way in taking it, by its row's name in the table of ways in, recorded on its submission.
-    way: str = ""
 
 
 @dataclass
@@ -98,14 +81,6 @@ class Entered:
 
     submission: Submission
     duplicate: bool = False
-
-
-def mode_of(purposes: Mapping[str, str], purpose: str) -> str:
-    """The ``mode`` an upload made for ``purpose`` is stored with, from its way's ``purposes``; InvalidInput naming
-    the way's purposes for any other."""
-    if purpose not in purposes:
-        raise InvalidInput(f"purpose must be one of {', '.join(purposes)}, not {purpose!r}")
-    return purposes[purpose]
 
 
 def kept_where(agency_code: str, mode: str, statuses: tuple[str, ...] = ("accepted",)) -> list[ColumnElement[bool]]:
@@ -139,14 +114,20 @@ def admit(engine: Engine, agency_code: str) -> None:
 
 def repeated(session: Session, entry: Entry) -> Submission | None:
     """The earlier upload the entry repeats by its way's repeat key, or None."""
-    key = entry.repeat
+    key = entry.way.repeat
     if key is None:
         return None
+    if key.of_set:
+        # A set of one file: the set's rule, as an upload of it alone.
+        alone = _set_repeated(
+            session, entry.way, entry.agency_code, entry.mode, entry.collection_year, [entry.content_hash]
+        )
+        return alone[0] if alone is not None else None
     if key.newest_of is not None:
         newest = session.exec(
             select(Submission)
             .where(
-                col(Submission.kind) == entry.kind,
+                col(Submission.kind) == entry.way.kind,
                 col(Submission.agency_code) == entry.agency_code,
                 col(getattr(Submission, key.newest_of)) == entry.columns.get(key.newest_of),
                 col(Submission.status).in_(key.statuses),
@@ -165,7 +146,11 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
     # A purged upload's file is gone: the same bytes sent again are a new upload, which keeps them.
     where: tuple[ColumnElement[bool], ...] = (col(Submission.purged_at).is_(None),)
     if key.by_year:
-        where = (*where, col(Submission.kind) == entry.kind, col(Submission.collection_year) == entry.collection_year)
+        where = (
+            *where,
+            col(Submission.kind) == entry.way.kind,
+            col(Submission.collection_year) == entry.collection_year,
+        )
     earlier = repeat_of(
         session,
         agency_code=entry.agency_code,
@@ -216,6 +201,58 @@ def _in_progress(session: Session, entry: Entry, where: tuple[ColumnElement[bool
     ).first()
 
 
+def repeated_set(
+    engine: Engine, way: Way, *, agency_code: str, mode: str, collection_year: str | None, digests: Sequence[str]
+) -> list[Submission] | None:
+    """The earlier uploads a set of files taken in together repeats (an SSD extract's files made from it, each of
+    the bytes ``digests`` names), by its way's repeat key of a set (``Repeat.of_set``): for each file the agency's
+    latest upload of ``way``'s kind, the same bytes, ``mode`` (and, ``by_year``, ``collection_year``), finished with
+    one of the key's statuses and not purged; None when a file has none, or when another upload of the agency has
+    stored a figure since the first of them."""
+    if way.repeat is None or not way.repeat.of_set:
+        raise ValueError(f"the way {way.name!r} has no repeat key of a set")
+    with Session(engine, expire_on_commit=False) as session:
+        return _set_repeated(session, way, agency_code, mode, collection_year, digests)
+
+
+def _set_repeated(
+    session: Session, way: Way, agency_code: str, mode: str, year: str | None, digests: Sequence[str]
+) -> list[Submission] | None:
+    key = way.repeat
+    assert key is not None
+    if not digests:
+        return None
+    found: list[Submission] = []
+    for digest in digests:
+        where = [
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == way.kind,
+            col(Submission.content_hash) == digest,
+            col(Submission.mode) == mode,
+            col(Submission.status).in_(key.statuses),
+            col(Submission.purged_at).is_(None),
+        ]
+        if key.by_year:
+            where.append(col(Submission.collection_year) == year)
+        earlier = session.exec(select(Submission).where(*where).order_by(col(Submission.id).desc())).first()
+        if earlier is None:
+            return None
+        found.append(earlier)
+    ids = [s.id for s in found]
+    # The files of one set store figures one after another: each alone would count its sibling as later.
+    later = session.exec(
+        select(func.count())
+        .select_from(Submission)
+        .where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.id) > min(i or 0 for i in ids),
+            col(Submission.id).not_in(ids),
+            (col(Submission.rows_new) + col(Submission.rows_revised)) > 0,
+        )
+    ).one()
+    return found if not later else None
+
+
 def repeated_before_reading(engine: Engine, entry: Entry) -> Submission | None:
     """The earlier upload the entry repeats by its way's repeat key, asked before the way reads the file: a way
     whose reading costs (a publisher's release, fetched again every day unchanged) need not read a repeat. The
@@ -224,11 +261,17 @@ def repeated_before_reading(engine: Engine, entry: Entry) -> Submission | None:
         return repeated(session, entry)
 
 
-def enter(engine: Engine, entry: Entry) -> Entered:
-    """Take one upload through the door: the agency, the repeat, the kept file and its submission (with the way's
-    side writes and audit event, stored together or not at all)."""
-    if entry.agency:
-        admit(engine, entry.agency_code)
+def lease_of(entry: Entry, settings: Settings) -> float | None:
+    """How long the door leases an upload as it is recorded, by its way's lease: None where it is finished at the
+    door (its way's, or any upload recorded with a final status: a SEN2 file taken with no stage after the door)."""
+    if entry.way.lease is Lease.DOOR or entry.status in head.FINAL:
+        return None
+    return settings.upload_lease_seconds
+
+
+def enter(engine: Engine, settings: Settings, entry: Entry) -> Entered:
+    """Take one upload, its agency checked (``through``), into the store: the repeat, the kept file and its
+    submission, leased as its way is (with the way's side writes and audit event, stored together or not at all)."""
     with Session(engine, expire_on_commit=False) as session:
         earlier = repeated(session, entry)
         if earlier is not None:
@@ -249,7 +292,7 @@ def enter(engine: Engine, entry: Entry) -> Entered:
             session.expunge(earlier)
             return Entered(earlier, duplicate=True)
         submission = head.new_submission(
-            kind=entry.kind,
+            kind=entry.way.kind,
             mode=entry.mode,
             agency_code=entry.agency_code,
             filename=entry.filename,
@@ -258,10 +301,11 @@ def enter(engine: Engine, entry: Entry) -> Entered:
             content_hash=entry.content_hash,
             raw_path=raw_path,
             submitted_by=entry.submitted_by,
-            lease_seconds=entry.lease_seconds,
-            held=entry.held,
+            lease_seconds=lease_of(entry, settings),
+            # Held by this worker (read and stored now), or left to the worker that claims it.
+            held=entry.way.lease is not Lease.WORKER,
             status=entry.status,
-            way=entry.way,
+            way=entry.way.name,
             **more,
         )
         if entry.first is not None:
@@ -366,9 +410,30 @@ def held_or_failed(
         raise
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a way's read found in its file before the upload is recorded: what its store is given (``readings``),
+    and what its submission records with it: its ``columns`` (its counts and message), its side writes and the
+    detail of its audit event (None: the entry's)."""
+
+    readings: Any = None
+    columns: Mapping[str, Any] = field(default_factory=dict)
+    side: SideWrites | None = None
+    audit_detail: str | None = None
+
+    def recorded(self, entry: Entry) -> Entry:
+        """The entry with what was found recorded on it."""
+        return replace(
+            entry,
+            columns={**entry.columns, **self.columns},
+            side=self.side if self.side is not None else entry.side,
+            audit_detail=self.audit_detail if self.audit_detail is not None else entry.audit_detail,
+        )
+
+
 #: A way's read and check of its file before the upload is recorded: it refuses (InvalidInput) with nothing but the
-#: raw file kept, or fills in the entry (its counts, what is written first) and gives what its store needs.
-Read = Callable[[Entry], Any]
+#: raw file kept, or says what it found (``Found``).
+Read = Callable[[], Found]
 #: A way's store of a recorded upload, under its lease: given the submission and what its read gave (None where the
 #: way reads under the lease itself); what it returns the way answers.
 Store = Callable[[Submission, Any], Any]
@@ -411,6 +476,7 @@ def stored(
 
 def through(
     engine: Engine,
+    settings: Settings,
     entry: Entry,
     *,
     store: Store,
@@ -418,27 +484,30 @@ def through(
     read: Read | None = None,
     stop_interrupts: bool = True,
 ) -> Any:
-    """Take an upload through the door in the one order: the agency; a repeat of an earlier upload (asked before the
-    way reads, answered by ``repeated``, or as the earlier submission where the way has no answer of its own); the
-    way's ``read`` and check (a refusal records nothing); its submission, with the way's side writes and audit event;
-    then its ``store``: under the lease where this worker holds the upload, the upload failed on any error
-    (``stop_interrupts``: a stop is an interruption to resume, not a failure), or at once where the upload was
+    """Take an upload through the door in the one order, as its way declares (``entry.way``): the agency (where the
+    way's uploads name one it does not write itself); a repeat of an earlier upload by its repeat key (asked before
+    the way reads, answered by ``repeated``, or as the earlier submission where the way has no answer of its own);
+    the way's ``read`` and check (a refusal records nothing; what it found is recorded with the upload); its
+    submission, with the way's side writes and audit event; then its ``store``: under the lease where the way's
+    uploads are held while the request waits (``Lease.REQUEST``, a stage after the door), the upload failed on any
+    error (``stop_interrupts``: a stop is an interruption to resume, not a failure), or at once where the upload was
     finished at the door or is left to a worker."""
-    if entry.agency:
+    if entry.way.agency:
         admit(engine, entry.agency_code)
-        entry.agency = False
     readings = None
     if read is not None:
         if (earlier := repeated_before_reading(engine, entry)) is not None:
             return repeated(earlier) if repeated is not None else earlier
-        readings = read(entry)
-    entered = enter(engine, entry)
+        found = read()
+        entry, readings = found.recorded(entry), found.readings
+    entered = enter(engine, settings, entry)
     if entered.duplicate:
         return repeated(entered.submission) if repeated is not None else entered.submission
     submission = entered.submission
-    if entry.lease_seconds is None or not entry.held:
+    seconds = lease_of(entry, settings)
+    if seconds is None or entry.way.lease is Lease.WORKER:
         return store(submission, readings)
-    return stored(engine, submission, entry.lease_seconds, store, readings, stops=stop_interrupts)
+    return stored(engine, submission, seconds, store, readings, stops=stop_interrupts)
 
 
 def again(

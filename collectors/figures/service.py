@@ -36,15 +36,21 @@ from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
 Mode = Literal["default", "atomic", "dry_run"]
-#: What an agency's file of figures may be for, and the ``mode`` each is stored with: how its errors are taken, its
-#: valid rows stored (``default``) or nothing stored if any row is in error (``atomic``).
-PURPOSES = {"default": "default", "atomic": "atomic"}
-#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
-WAY = "figures"
-#: A file of figures sent again repeats the agency's earlier upload of it in the same mode, however it ended.
-REPEAT = door.Repeat(FINAL)
 #: The checks an agency's figures are held to: every one, its duties included.
 POLICY = EVERY_CHECK
+#: The way in that takes an agency's file of figures, as the door reads it and its row in the table of ways in holds it.
+WAY = door.Way(
+    "figures",
+    FIGURES_KIND,
+    # What the file may be for, and the ``mode`` each is stored with: how its errors are taken, its valid rows stored
+    # (``default``) or nothing stored if any row is in error (``atomic``).
+    purposes={"default": "default", "atomic": "atomic"},
+    # Read, checked and stored while the request waits, under the upload's lease.
+    lease=door.Lease.REQUEST,
+    # Sent again, it repeats the agency's earlier upload of it in the same mode, however that ended.
+    repeat=door.Repeat(FINAL),
+    policy=POLICY,
+)
 
 
 def check_size(settings: Settings, size: int) -> None:
@@ -107,14 +113,12 @@ def submit(
         return dry_run(engine, settings, agency_code=agency_code, filename=filename, data=data, sheet=sheet)
     check_size(settings, len(data))
     filename = filename.replace("\x00", "\ufffd")
-    door.admit(engine, agency_code)
     digest = hashlib.sha256(data).hexdigest()
     body = [data]
     del data
     entry = door.Entry(
-        way=WAY,
-        kind=FIGURES_KIND,
-        mode=door.mode_of(PURPOSES, mode),
+        WAY,
+        mode=WAY.mode_of(mode),
         agency_code=agency_code,
         filename=Path(filename).name,
         source_format=head.format_of(filename),
@@ -123,15 +127,13 @@ def submit(
         # Kept once the door has found it no repeat, before anything reads it.
         keep=lambda: head.keep_raw(engine, settings, body[0], digest)[1],
         submitted_by=submitted_by,
-        repeat=REPEAT,
-        lease_seconds=settings.upload_lease_seconds,
-        agency=False,
     )
     with audited(audit):
         # Read under the lease, not before the upload is recorded: a file that cannot be read is an upload
         # rejected with its problem named, as one with a wrong cell is.
         outcome: Outcome = door.through(
             engine,
+            settings,
             entry,
             store=lambda submission, _: _read_and_store(
                 engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode

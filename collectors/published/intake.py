@@ -39,16 +39,25 @@ from mappings.revisions import mark_stale
 from onereturn.errors import Conflict, InvalidInput, NotFound
 from onereturn.settings import Settings
 
-#: What a publisher's file is taken as (one purpose), and the ``mode`` it is stored with.
-PURPOSES = {"release": "default"}
-#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
-WAY = "published"
-#: A release repeats the source's newest release read when it is the same bytes; read again while a later release
-#: is the newest, it is applied again (the later one may have replaced its figures).
-REPEAT = door.Repeat(statuses=("accepted",), newest_of="published_source")
-#: The checks a release is held to, by the rounding its source declares: the catalogue's errors and the change from
-#: the source's previous release, not an agency's duties.
-POLICY = publisher_policy
+#: The way in that takes a publisher's release, as the door reads it and its row in the table of ways in holds it.
+WAY = door.Way(
+    "published",
+    PUBLISHED_KIND,
+    # A publisher's file is taken as one purpose, stored as the ``default`` mode.
+    purposes={"release": "default"},
+    # Read, checked and stored while the request (or the scheduled fetch) waits, its lease held and renewed as an
+    # upload's is: the sweep of cut-off uploads (``collectors.door.lease.mark_expired``) leaves an import still
+    # waiting for the store's lock alone.
+    lease=door.Lease.REQUEST,
+    # A release repeats the source's newest release read when it is the same bytes; read again while a later release
+    # is the newest, it is applied again (the later one may have replaced its figures).
+    repeat=door.Repeat(statuses=("accepted",), newest_of="published_source"),
+    # The catalogue's errors and the change from the source's previous release, by the rounding the source declares;
+    # not an agency's duties.
+    policy=publisher_policy,
+    # The publisher is no agency until its first release writes it (the entry's ``first``).
+    agency=False,
+)
 #: Figures inserted into ``published_figure`` per statement.
 _INSERT_BATCH = 5_000
 
@@ -115,21 +124,17 @@ def _entry(
     """A release at the door, before it is read: the publisher, the source it is a release of (a file is a repeat
     while it is the source's newest release read), and its kept file."""
     return door.Entry(
-        way=WAY,
-        kind=PUBLISHED_KIND,
-        mode=door.mode_of(PURPOSES, "release"),
+        WAY,
+        mode=WAY.mode_of("release"),
         agency_code=spec.publisher,
         filename=filename,
         source_format="csv",
         size_bytes=size_bytes,
         content_hash=digest,
         keep=keep,
-        repeat=REPEAT,
         # The source the file is a release of, so a cut-off import can be read again (onereturn submissions
         # reprocess), and so its repeat is told by the source's newest release.
         columns={"published_source": spec.id},
-        # The publisher is no agency until its first release writes it.
-        agency=False,
     )
 
 
@@ -168,25 +173,22 @@ def import_release(
         keep=lambda: head.keep_raw(engine, settings, raw.pop(), digest)[1],
     )
     entry.submitted_by = submitted_by or f"published: {fetched_from}"
-    # Held and renewed while the import stores, as an upload's is: the sweep of cut-off uploads
-    # (lease.mark_expired) called an import still waiting for the store's lock interrupted.
-    entry.lease_seconds = settings.upload_lease_seconds
     entry.status = "storing"
     now = datetime.now(UTC)
     entry.first = lambda session: _ensure_publisher(session, spec, now)
     body = [data]
     del data
 
-    def read(entry: door.Entry) -> _Read:
+    def read() -> door.Found:
         known = _read_before(engine, spec, digest)
         about = _About(fetched_from, version, release_date, known.id if known is not None else None)
         readings = _read(engine, spec, body.pop(), filename, about)
-        entry.columns["rows_read"] = readings.rows_read
-        return readings
+        return door.Found(readings, columns={"rows_read": readings.rows_read})
 
     # Whatever fails as it stores (a stop too: a release is stored whole or not at all) ends the import failed.
     imported: Imported = door.through(
         engine,
+        settings,
         entry,
         read=read,
         store=lambda submission, readings: Imported(_store(engine, spec, submission, readings, now, audit)),

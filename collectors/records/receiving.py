@@ -28,15 +28,23 @@ from onereturn.settings import Settings
 #: What a record-level upload may be for, and the ``mode`` each is stored with: DfE's return (figures derived and
 #: stored), or a fresh extract for Ofsted's Annex A (checked by DfE's rules and kept; no figure).
 PURPOSES = {"return": "default", "annex_a": "annex_a"}
-#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
-WAY = "records"
 #: The finished statuses of an earlier upload that sending the same files again may repeat. Not ``rejected``: the
 #: council sends refused files again to have them read again (the rules, or the kept file, may have changed since).
 REPEATABLE = ("accepted", "queried", "partially_accepted")
-#: The records' repeat key: the same files for another year are another return, and purged ones are kept no more.
-REPEAT = door.Repeat(REPEATABLE, by_year=True)
 #: The checks the figures derived from a council's files are held to: every one an agency's upload is.
 POLICY = EVERY_CHECK
+#: The way in that takes DfE's own files, as the door reads it and its row in the table of ways in holds it.
+WAY = door.Way(
+    "records",
+    KIND,
+    PURPOSES,
+    # Kept at the door and left to an upload worker (``collectors.records.service``), which takes it up at once; if
+    # none does before the lease runs out (the process stopped), ``resume_records`` does.
+    lease=door.Lease.WORKER,
+    # The same files for another year are another return, and purged ones are kept no more.
+    repeat=door.Repeat(REPEATABLE, by_year=True),
+    policy=POLICY,
+)
 
 
 @dataclass
@@ -62,7 +70,7 @@ def receive(
 
     ``purpose`` "annex_a": a fresh extract for Ofsted's Annex A, checked by DfE's rules and kept, no figure stored.
     ``audit``: its audit event when given (as ``spine.audited`` takes it), committed with the submission."""
-    mode = door.mode_of(PURPOSES, purpose)
+    mode = WAY.mode_of(purpose)
     if not files:
         raise InvalidInput("a record-level upload needs at least one file (form field 'files')")
     total = sum(path.stat().st_size for _, path in files)
@@ -74,7 +82,7 @@ def receive(
     # The host's records keys are asked for once the files are found to be a return's (a refusal names the file).
     keys = cache(lambda: checked_keys(engine, settings))
 
-    def checked_at_door(_entry: door.Entry) -> None:
+    def checked_at_door() -> door.Found:
         for name, path in files:
             # Refused here, before anything is kept: a file no return is, and a ZIP from what it declares, rather
             # than once a worker has inflated it.
@@ -84,10 +92,10 @@ def receive(
             if seen.kinds & {CIN}:
                 another_council(engine, agency_code, seen.council, f"{Path(name).name!r}", ["Header", "LEA"])
         keys()
+        return door.Found()
 
     entry = door.Entry(
-        way=WAY,
-        kind=KIND,
+        WAY,
         mode=mode,
         agency_code=agency_code,
         filename=", ".join(name for name, _ in read)[:255],
@@ -96,12 +104,7 @@ def receive(
         content_hash=digest,
         keep=lambda: keep(engine, settings, keys(), digest, read),
         submitted_by=submitted_by,
-        repeat=REPEAT,
         collection_year=year,
-        # No worker holds it yet: an upload worker takes it up at once; if none does before this runs
-        # out (the process stopped), resume_records does.
-        lease_seconds=settings.upload_lease_seconds,
-        held=False,
         columns={"stage": "received"},
         audit=audit,
         audit_status=202,
@@ -109,6 +112,7 @@ def receive(
     )
     received: Received = door.through(
         engine,
+        settings,
         entry,
         read=checked_at_door,
         store=lambda submission, _: Received(submission),

@@ -51,14 +51,21 @@ PURPOSE = "sen2"
 #: queried or partly accepted when one of them is held or refused. One whose figures failed to store is ``failed``
 #: (kept, and run again by ``onereturn submissions reprocess``).
 KEPT_STATUSES = ("accepted", "queried", "partially_accepted")
-#: The purpose of a kept SEN2 file, stored as its mode.
-PURPOSES = {PURPOSE: PURPOSE}
-#: The way in that takes it: its row in the table of ways in, recorded on each of its submissions.
-WAY = "sen2"
-#: A SEN2 file sent again for the same year repeats the upload that kept it (a refused one kept nothing).
-REPEAT = door.Repeat(KEPT_STATUSES, by_year=True)
 #: The checks the figures worked out from a SEN2 file are held to: every one an agency's upload is.
 POLICY = EVERY_CHECK
+#: The way in that takes a SEN2 file, as the door reads it and its row in the table of ways in holds it.
+WAY = door.Way(
+    "sen2",
+    RECORDS_KIND,
+    # Its one purpose, stored as its mode.
+    {PURPOSE: PURPOSE},
+    # Checked whole and kept at the door, then its figures stored by a stage after the door under the upload's lease
+    # (``collectors.sen2.stage``); a file taken with no stage is accepted at the door.
+    lease=door.Lease.STAGE,
+    # Sent again for the same year, it repeats the upload that kept it (a refused one kept nothing).
+    repeat=door.Repeat(KEPT_STATUSES, by_year=True),
+    policy=POLICY,
+)
 #: The door's stage after a SEN2 file is kept, under its lease: its figures stored, the upload finished.
 Stage = Callable[[Submission, Sen2Records], Submission]
 #: What ``Submission.source_format`` says of a kept SEN2 file.
@@ -134,11 +141,11 @@ def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
 
 def _reader(
     engine: Engine, settings: Settings, agency_code: str, collection_year: str, path: Path, keys: Callable[[], Keys]
-) -> Callable[[door.Entry], Checked]:
-    """The door's read of a SEN2 file: checked whole (a refusal keeps nothing), its council's, and its entry filled
-    with its counts, message and side write (each child by pseudonym, its UPN or ULN sealed)."""
+) -> door.Read:
+    """The door's read of a SEN2 file: checked whole (a refusal keeps nothing), its council's, and what it found: its
+    counts, message and side write (each child by pseudonym, its UPN or ULN sealed)."""
 
-    def read(entry: door.Entry) -> Checked:
+    def read() -> door.Found:
         checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
         another_council(engine, agency_code, checked.council, "the SEN2 file", ["Header", "LEA"])
         keys()
@@ -153,9 +160,8 @@ def _reader(
             rows = [(submission.id, pseudonyms[i], held.seal_text(i)) for i in ids]
             bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
 
-        entry.columns.update(stage="stored", rows_read=count, rows_accepted=count, message=message)
-        entry.side, entry.audit_detail = children, message
-        return checked
+        counts = {"stage": "stored", "rows_read": count, "rows_accepted": count, "message": message}
+        return door.Found(checked, columns=counts, side=children, audit_detail=message)
 
     return read
 
@@ -197,9 +203,8 @@ def receive(
         return KeptSen2(_read_again(engine, submission), records=checked.records)
 
     entry = door.Entry(
-        way=WAY,
-        kind=RECORDS_KIND,
-        mode=door.mode_of(PURPOSES, PURPOSE),
+        WAY,
+        mode=WAY.mode_of(PURPOSE),
         agency_code=agency_code,
         filename=named[0][0][:255],
         source_format=FORMAT,
@@ -207,17 +212,15 @@ def receive(
         content_hash=digest,
         keep=lambda: keep(engine, settings, keys(), digest, named),
         submitted_by=submitted_by,
-        repeat=REPEAT,
         collection_year=collection_year,
         # Checked whole at the door: accepted at once, or leased while its stage (its figures) runs after.
         status="accepted" if stage is None else "received",
-        lease_seconds=None if stage is None else settings.upload_lease_seconds,
         audit=audit,
         audit_status=201,
     )
     try:
         received: KeptSen2 = door.through(
-            engine, entry, read=read, store=kept, repeated=lambda earlier: KeptSen2(earlier, duplicate=True)
+            engine, settings, entry, read=read, store=kept, repeated=lambda earlier: KeptSen2(earlier, duplicate=True)
         )
     except ProcessingFailed:
         # The file is kept and the upload ended failed, saying how to run it again: told, not raised as a 500.

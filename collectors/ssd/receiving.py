@@ -17,8 +17,9 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
+from collectors import door
 from collectors.annex_a.extract_rows import KEPT
 from collectors.annex_a.from_ssd import keep_from_extract
 from collectors.records import receiving as records
@@ -28,7 +29,7 @@ from collectors.ssd import payload_store
 from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.payload import kept_items
 from collectors.ssd.service import Made, make_returns
-from indicators.store.models import RECORDS_KIND, Submission
+from indicators.store.models import RECORDS_KIND
 from mappings.council_ssd import council_ssd
 from mappings.geography import dfe_la_number
 from mappings.illustrative import councils_of
@@ -42,6 +43,18 @@ Audit = Callable[[str], dict[str, Any] | None]
 Start = Callable[[records.Received], None]
 #: How each file made from an extract is taken in (``records.receive``'s keywords).
 TakeFile = Callable[..., records.Received]
+#: The way in that takes a council's SSD extract, as the door reads it and its row in the table of ways in holds it.
+WAY = door.Way(
+    "ssd",
+    RECORDS_KIND,
+    # An extract is made into DfE's files for the same purposes as DfE's files sent.
+    records.PURPOSES,
+    # It records no upload of its own: each file made is left to an upload worker, as DfE's files sent are.
+    lease=door.Lease.WORKER,
+    # An extract repeats the one sent before when every file made from it repeats an earlier upload and no other
+    # upload of the council has stored a figure since (``collectors.door.repeated_set``).
+    repeat=door.Repeat(records.REPEATABLE, by_year=True, of_set=True),
+)
 
 
 @dataclass
@@ -123,46 +136,6 @@ def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, n
     return made
 
 
-def _repeated_set(
-    engine: Engine, agency_code: str, year: str, purpose: str, files: list[tuple[str, Path]]
-) -> list[Submission] | None:
-    """The earlier uploads of every file made, when the extract repeats the one they were all made from: each the
-    same bytes for the same year and purpose, and no other upload of the council has stored a figure since the first
-    of them (the files of one extract store figures one after another; each alone would count its sibling as later)."""
-    mode = records.PURPOSES[purpose]
-    found: list[Submission] = []
-    with Session(engine, expire_on_commit=False) as session:
-        for file_name, path in files:
-            earlier = session.exec(
-                select(Submission)
-                .where(
-                    col(Submission.agency_code) == agency_code,
-                    col(Submission.kind) == RECORDS_KIND,
-                    col(Submission.content_hash) == content_hash([(file_name, path)]),
-                    col(Submission.mode) == mode,
-                    col(Submission.collection_year) == year,
-                    col(Submission.status).in_(records.REPEATABLE),
-                    col(Submission.purged_at).is_(None),
-                )
-                .order_by(col(Submission.id).desc())
-            ).first()
-            if earlier is None:
-                return None
-            found.append(earlier)
-        ids = [s.id for s in found]
-        later = session.exec(
-            select(func.count())
-            .select_from(Submission)
-            .where(
-                col(Submission.agency_code) == agency_code,
-                col(Submission.id) > min(i or 0 for i in ids),
-                col(Submission.id).not_in(ids),
-                (col(Submission.rows_new) + col(Submission.rows_revised)) > 0,
-            )
-        ).one()
-    return found if not later else None
-
-
 def receive_extract(
     engine: Engine,
     settings: Settings,
@@ -180,8 +153,8 @@ def receive_extract(
     """Check the extract at ``path``, make the year's files and receive each as the council's record-level upload
     (``start`` starts DfE's rules on it), keep its Annex A rows and DfE's payloads. A refused extract, or a file
     made over the upload limit, raises before anything is kept."""
-    if purpose not in records.PURPOSES:
-        raise InvalidInput(f"purpose must be one of {', '.join(records.PURPOSES)}, not {purpose[:40]!r}")
+    if purpose not in WAY.purposes:
+        raise InvalidInput(f"purpose must be one of {', '.join(WAY.purposes)}, not {purpose[:40]!r}")
     made = made_from(engine, settings, agency_code, collection_year, name, path)
     # Every file is held to the upload limit before any is received, so none is kept when another cannot be.
     for file_name, data in made.files:
@@ -200,7 +173,12 @@ def receive_extract(
         for file_name, data in made.files:
             (target := Path(work) / file_name).write_bytes(data)
             spooled.append((file_name, target))
-        if (earlier := _repeated_set(engine, agency_code, collection_year, purpose, spooled)) is not None:
+        # Asked of the door by the way's repeat key of a set: the extract repeats as a whole or not at all.
+        mode, digests = WAY.purposes[purpose], [content_hash([named]) for named in spooled]
+        earlier = door.repeated_set(
+            engine, WAY, agency_code=agency_code, mode=mode, collection_year=collection_year, digests=digests
+        )
+        if earlier is not None:
             # The extract repeats the one these files were made from: answered with them, nothing kept again.
             taken.received = [records.Received(sub, duplicate=True) for sub in earlier]
         for file_name, target in spooled if earlier is None else []:

@@ -4,6 +4,7 @@ repeat key and recogniser, and a new way in is one row that every entry point th
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from collectors.published.sources import load_sources
 from collectors.ways_in import MODES, WAYS_IN, WayIn, way_in, way_of
 from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission
 from mappings.annex_a import load_layout
-from onereturn.errors import InvalidInput, ProcessingFailed
+from onereturn.errors import InvalidInput, NotFound, ProcessingFailed
 from onereturn.settings import Settings
 from tests.helpers import NOTTS
 
@@ -166,19 +167,42 @@ def test_a_purpose_a_way_does_not_have_is_refused() -> None:
 
 
 # A way in for the tests, in a few lines: a "tally" file of one agency, kept and stored as it is sent ("fail" in it
-# fails it, to be run again from its kept file). One row in the table, and every entry point takes it.
+# fails it, to be run again from its kept file). One declaration, one row in the table, and every entry point takes
+# it. The door reads its repeat key (an accepted tally sent again) and its lease (held while the request waits) from
+# the declaration: no upload names them.
 TALLY = "tally"
+TALLY_WAY = door.Way(TALLY, TALLY, {"default": "default"}, door.Lease.REQUEST, door.Repeat(("accepted",)))
+
+
+def _tally_entry(
+    way: door.Way, engine: Engine, settings: Settings, agency_code: str, filename: str, data: bytes
+) -> door.Entry:
+    """A tally at the door: what its submission records and its kept file, and the way it came by; no repeat key,
+    lease or agency check of its own."""
+    digest, name = head.keep_raw(engine, settings, data)
+    return door.Entry(
+        way,
+        mode="default",
+        agency_code=agency_code,
+        filename=filename,
+        source_format=TALLY,
+        size_bytes=len(data),
+        content_hash=digest,
+        keep=name,
+    )
 
 
 def _take_tally(engine: Engine, settings: Settings, request: ways_in.FiguresSent) -> Outcome:
     data = request.data if isinstance(request.data, bytes) else Path(request.data).read_bytes()
-    digest, name = head.keep_raw(engine, settings, data)
-    entry = door.Entry(kind=TALLY, mode="default", agency_code=request.agency_code, filename=request.filename,
-                       source_format=TALLY, size_bytes=len(data), content_hash=digest, keep=name,
-                       repeat=door.Repeat(("accepted",)), lease_seconds=settings.upload_lease_seconds)  # fmt: skip
+    entry = _tally_entry(TALLY_WAY, engine, settings, request.agency_code, request.filename, data)
     # Read as it comes (the tally is its bytes), and stored under the lease the door holds.
     taken: Outcome = door.through(
-        engine, entry, read=lambda _entry: data, store=partial(_store_tally, engine), repeated=_repeated_tally
+        engine,
+        settings,
+        entry,
+        read=lambda: door.Found(data),
+        store=partial(_store_tally, engine),
+        repeated=_repeated_tally,
     )
     return taken
 
@@ -220,9 +244,8 @@ def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
 @pytest.fixture
 def tally_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The test way in, as the first row of the table."""
-    row = WayIn(TALLY, ways_in.FiguresSent, TALLY, {"default": "default"}, door.Repeat(("accepted",)), None,
-                lambda r: r.filename.endswith(".tally"), _take_tally, rerun=_rerun_tally,
-                resume=_resume_tally)  # fmt: skip
+    row = WayIn(TALLY_WAY, ways_in.FiguresSent, lambda r: r.filename.endswith(".tally"), _take_tally,
+                rerun=_rerun_tally, resume=_resume_tally)  # fmt: skip
     monkeypatch.setattr(ways_in, "WAYS_IN", {TALLY: row, **WAYS_IN})
 
 
@@ -283,3 +306,121 @@ def test_each_submission_records_the_way_that_took_it(store: Engine, store_setti
         ways = {row.way for row in session.exec(select(Submission)).all()}
     # Every way a row names is a row of the table.
     assert ways <= set(WAYS_IN)
+
+
+def test_the_door_reads_each_ways_declaration_from_its_row(store: Engine, store_settings: Settings) -> None:
+    """An entry names no repeat key, lease or agency check: the door reads them from the way it carries. The same
+    tally sent again by the row's way (its repeat key) is a repeat, by a way declared with none a new upload; held
+    while the request waits, left to a worker, or finished at the door as the way's lease says; an agency the store
+    does not hold refused before the file is read where the way checks it."""
+    import dataclasses
+
+    from collectors.door import lease
+
+    seen: dict[str, Submission] = {}
+
+    def through(way: door.Way, filename: str, *, status: str = "received", agency: str = "notts_cyp") -> Outcome:
+        entry = _tally_entry(way, store, store_settings, agency, filename, b"1,2")
+        entry.status = status
+
+        def store_it(submission: Submission, _readings: object) -> Outcome:
+            # The upload as the store holds it while the way stores it.
+            with Session(store) as session:
+                seen[way.lease.value] = session.get(Submission, submission.id)  # type: ignore[assignment]
+            return Outcome(submission, None)
+
+        taken: Outcome = door.through(
+            store, store_settings, entry, read=lambda: door.Found(), store=store_it, repeated=_repeated_tally
+        )
+        return taken
+
+    first = through(TALLY_WAY, "a.tally", status="accepted")
+    assert first.submission is not None
+    assert first.submission.way == TALLY
+    # The row's repeat key: the same bytes, accepted, sent again.
+    again = through(TALLY_WAY, "a.tally")
+    assert again.duplicate
+    assert again.submission is not None
+    assert again.submission.id == first.submission.id
+    # The same way declared with no repeat key: every upload is new.
+    anew = through(dataclasses.replace(TALLY_WAY, repeat=None), "a.tally")
+    assert not anew.duplicate
+    assert anew.submission is not None
+    assert anew.submission.id != first.submission.id
+
+    unkeyed = dataclasses.replace(TALLY_WAY, repeat=None)
+    through(unkeyed, "held.tally")
+    through(dataclasses.replace(unkeyed, lease=door.Lease.WORKER), "worker.tally")
+    through(dataclasses.replace(unkeyed, lease=door.Lease.DOOR), "door.tally", status="accepted")
+    held, worker, at_door = seen["request"], seen["worker"], seen["door"]
+    # Held by this worker while the request waits; leased for the worker that claims it; finished, no lease.
+    assert (held.lease_owner, held.lease_until is not None) == (lease.worker_id(), True)
+    assert (worker.lease_owner, worker.lease_until is not None) == ("", True)
+    assert (at_door.lease_until, at_door.finished_at is not None) == (None, True)
+
+    def unread() -> door.Found:
+        raise AssertionError("a file of an agency the store does not hold is read")
+
+    nobody = _tally_entry(unkeyed, store, store_settings, "no_such_agency", "n.tally", b"3")
+    with pytest.raises(NotFound, match="no_such_agency"):
+        door.through(store, store_settings, nobody, read=unread, store=lambda submission, _: submission)
+
+
+def _kept_upload(engine: Engine, *, digest: str, year: str = "2024-25", status: str = "accepted", **more: int) -> int:
+    """A council's record-level upload of the bytes ``digest``, as the records' way records one."""
+    with Session(engine) as session:
+        submission = head.new_submission(
+            kind=RECORDS_KIND,
+            mode="default",
+            agency_code="notts_cyp",
+            filename=f"{digest}.xml",
+            source_format="records",
+            size_bytes=1,
+            content_hash=digest,
+            raw_path="",
+            submitted_by="",
+            lease_seconds=None,
+            held=False,
+            status=status,
+            collection_year=year,
+            **more,
+        )
+        session.add(submission)
+        session.commit()
+        assert submission.id is not None
+        return submission.id
+
+
+def test_a_set_repeats_only_as_a_whole_by_its_ways_key(store: Engine) -> None:
+    """``door.repeated_set`` by the SSD's key of a set: a set of files repeats when each repeats the council's latest
+    upload of the same bytes, purpose and year, kept and finished as a repeat may be, and no other upload of the
+    council stored a figure since the first of them (the set's own files storing figures do not count)."""
+    from collectors.ssd.receiving import WAY as SSD
+
+    def asked(*digests: str, year: str = "2024-25") -> list[int] | None:
+        found = door.repeated_set(
+            store, SSD, agency_code="notts_cyp", mode="default", collection_year=year, digests=digests
+        )
+        return None if found is None else [s.id or 0 for s in found]
+
+    assert SSD.repeat is not None
+    assert SSD.repeat.of_set
+    cin = _kept_upload(store, digest="cin", rows_new=3)
+    care = _kept_upload(store, digest="care", rows_revised=2)
+    assert asked("cin", "care") == [cin, care]
+    assert asked("cin", "care", year="2023-24") is None
+    assert asked("cin", "other") is None
+    # A rejected upload is no repeat (the council sends refused files again to have them read again).
+    _kept_upload(store, digest="refused", status="rejected")
+    assert asked("cin", "refused") is None
+    # An upload of the council that stored nothing since is no change; one that stored a figure since is.
+    _kept_upload(store, digest="nothing", rows_new=0)
+    assert asked("cin", "care") == [cin, care]
+    _kept_upload(store, digest="figures", rows_new=1)
+    assert asked("cin", "care") is None
+    assert asked("figures") is not None
+    # A purged upload's file is gone: no repeat of it.
+    with Session(store) as session:
+        session.execute(update(Submission).where(col(Submission.id) == care).values(purged_at=datetime.now(UTC)))
+        session.commit()
+    assert asked("care") is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -114,6 +115,34 @@ def test_an_extract_sent_again_is_answered_200_as_a_repeat(store_client: TestCli
     assert again.status_code == 200, again.text
     assert [s["id"] for s in again.json()["submissions"]] == [s["id"] for s in first.json()["submissions"]]
     assert all(s["duplicate"] for s in again.json()["submissions"])
+
+
+def test_the_door_tells_an_extract_sent_again_by_the_ssd_ways_key_of_a_set(
+    store_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The extract asks the door (``collectors.door.repeated_set``) whether its files made repeat an earlier set, by
+    the SSD way's own declaration, the one its row in the table of ways in holds; the door's answer is the answer."""
+    from collectors import door, ways_in
+    from collectors.ssd import receiving
+
+    asked: list[tuple[door.Way, list[int] | None]] = []
+    ask = door.repeated_set
+
+    def spied(engine: Engine, way: door.Way, **given: Any) -> list[Submission] | None:
+        found = ask(engine, way, **given)
+        asked.append((way, None if found is None else [s.id or 0 for s in found]))
+        return found
+
+    monkeypatch.setattr(door, "repeated_set", spied)
+    path = good(tmp_path)
+    first = upload(store_client, [path], headers=COUNTY)
+    assert first.status_code == 202, first.text
+    again = upload(store_client, [path], headers=COUNTY)
+    assert again.status_code == 200, again.text
+    assert ways_in.WAYS_IN["ssd"].way is receiving.WAY
+    assert receiving.WAY.repeat == door.Repeat(("accepted", "queried", "partially_accepted"), by_year=True, of_set=True)
+    made = [s["id"] for s in first.json()["submissions"]]
+    assert asked == [(receiving.WAY, None), (receiving.WAY, made)]
 
 
 def test_a_code_map_row_to_a_code_dfe_does_not_have_is_refused_by_its_row(
