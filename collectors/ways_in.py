@@ -244,6 +244,10 @@ def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> T
         assert isinstance(got, records_in.Received)
         return got
 
+    def take_rows(**rows: Any) -> int:
+        # The extract's Annex A rows are taken by the table's own row for them.
+        return take(engine, settings, ExtractRows(**rows))
+
     return receive_extract(
         engine,
         settings,
@@ -256,6 +260,7 @@ def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> T
         audit=request.audit_each or (lambda _named: None),
         purpose=request.purpose,
         take_file=take_file,
+        take_rows=take_rows,
     )
 
 

@@ -43,6 +43,9 @@ Audit = Callable[[str], dict[str, Any] | None]
 Start = Callable[[records.Received], None]
 #: How each file made from an extract is taken in (``records.receive``'s keywords).
 TakeFile = Callable[..., records.Received]
+#: How the Annex A rows of an extract are kept (the table's ``annex_a_ssd`` way, handed down), by
+#: ``keep_from_extract``'s keywords; its answer is the upload's id.
+TakeRows = Callable[..., int]
 #: The way in that takes a council's SSD extract, as the door reads it and its row in the table of ways in holds it.
 WAY = door.Way(
     "ssd",
@@ -149,6 +152,7 @@ def receive_extract(
     audit: Audit = lambda _: None,
     purpose: str = "return",
     take_file: TakeFile | None = None,
+    take_rows: TakeRows | None = None,
 ) -> Taken:
     """Check the extract at ``path``, make the year's files and receive each as the council's record-level upload
     (``start`` starts DfE's rules on it), keep its Annex A rows and DfE's payloads. A refused extract, or a file
@@ -203,8 +207,13 @@ def receive_extract(
         },
         schema=KEPT["made_files"],
     )
-    taken.annex_id = keep_from_extract(
-        engine, settings, agency_code, collection_year, name, {**made.annex_a, "made_files": files_made}, submitted_by
+    # Through the table of ways in where the caller hands it down, as each file made is.
+    taken.annex_id = (take_rows or partial(keep_from_extract, engine, settings))(
+        agency_code=agency_code,
+        year=collection_year,
+        filename=name,
+        tables={**made.annex_a, "made_files": files_made},
+        submitted_by=submitted_by,
     )
     taken.payloads = payload_store.keep(
         engine,

@@ -145,6 +145,29 @@ def test_the_door_tells_an_extract_sent_again_by_the_ssd_ways_key_of_a_set(
     assert asked == [(receiving.WAY, None), (receiving.WAY, made)]
 
 
+def test_what_an_extract_makes_goes_on_through_the_table_of_ways_in(
+    store_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file made from an extract, and its Annex A rows, is handed to the table of ways in (``ways_in.take``) and
+    taken by its own row, not by the SSD's code calling another way's take."""
+    from collectors import ways_in
+
+    taken: list[tuple[str, str]] = []
+    take = ways_in.take
+
+    def spied(engine: Engine, settings: Settings, request: Any) -> Any:
+        taken.append((type(request).__name__, ways_in.way_of(request).name))
+        return take(engine, settings, request)
+
+    monkeypatch.setattr(ways_in, "take", spied)
+    answer = upload(store_client, [good(tmp_path)], headers=COUNTY)
+    assert answer.status_code == 202, answer.text
+    made = len(answer.json()["submissions"])
+    assert made >= 1
+    assert taken[0] == ("RecordFiles", "ssd")
+    assert taken[1:] == [("RecordFiles", "records")] * made + [("ExtractRows", "annex_a_ssd")]
+
+
 def test_a_code_map_row_to_a_code_dfe_does_not_have_is_refused_by_its_row(
     store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
