@@ -29,7 +29,7 @@ from indicators.store.models import Observation, Submission
 from indicators.symbols import LOW_RELIABILITY
 from mappings.agencies import agency_names, publications
 from mappings.areas import Geography, GeographyRows
-from mappings.filling import Filler
+from mappings.filling import Filler, shows_newest
 from mappings.levels import covered_orgs
 from mappings.models import AgencyIndicator, AgencyOrg, FieldMapping, Return
 from mappings.resolve import FACT_SCHEMA, Resolver
@@ -295,9 +295,12 @@ class Builder:
     def _read_ahead(self, ret: Return, fields: list[FieldMapping], orgs: list[str]) -> None:
         """Read what the fields will ask in few queries: every stored figure, every derived one (a query for each depth
         of formula, not one each), and the earlier periods' and publishers' figures the fields may show."""
-        self.resolver.prefetch(t for field in fields for t in _terms(self.resolver, field.indicator_id))
+        # A field shown as its item's newest figure is resolved by the resolvers of its candidate periods, never by
+        # the period's own (``Filler.figures``): its terms are read for every period once, by the filler.
+        own = [f for f in fields if not shows_newest(self.period, self.resolver.indicators[f.indicator_id])]
+        self.resolver.prefetch(t for field in own for t in _terms(self.resolver, field.indicator_id))
         shown = [f for f in fields if f.relation != "subset_of" or f.breakdown]
-        self.resolver.resolve_many((f.indicator_id for f in shown), orgs)
+        self.resolver.resolve_many((f.indicator_id for f in shown if f in own), orgs)
         asked = [
             (self.resolver.indicators[f.indicator_id], tuple(ret.from_publishers) if f.from_publishers else ())
             for f in shown
