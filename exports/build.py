@@ -299,8 +299,8 @@ class Builder:
         # the period's own (``Filler.figures``): its terms are read for every period once, by the filler.
         own = [f for f in fields if not shows_newest(self.period, self.resolver.indicators[f.indicator_id])]
         self.resolver.prefetch(t for field in own for t in _terms(self.resolver, field.indicator_id))
+        self.resolver.resolve_many((f.indicator_id for f in own if f.relation != "subset_of" or f.breakdown), orgs)
         shown = [f for f in fields if f.relation != "subset_of" or f.breakdown]
-        self.resolver.resolve_many((f.indicator_id for f in shown if f in own), orgs)
         asked = [
             (self.resolver.indicators[f.indicator_id], tuple(ret.from_publishers) if f.from_publishers else ())
             for f in shown
