@@ -145,7 +145,7 @@ def _build(
         )
     mark = mark or source_mark(session, return_id, builder.period.code)
     now = datetime.now(UTC)
-    built, released = release.gate(session, builder.build(ret, fields, now), ret)
+    built, released = release.gate(session, builder.build(ret, fields, now), ret, builder)
     print_ = fingerprint(built, released)
     last = _latest(session, return_id, built.period)
     if last is not None and last.fingerprint == print_:
