@@ -102,6 +102,8 @@ class _Styles:
         self._numbers = {
             d: wb.add_format({"num_format": "0." + "0" * d if d > 0 else "0"}) for d in sorted(set(decimals))
         }
+        #: How each grid cell is shown (:func:`_shown`), by the cell's status, display, value, decimals and flag.
+        self.said: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
     def number(self, decimals: int | None, flag: str | None = None) -> Any:
         """Return the number format for a cell's decimals, showing its flag (``u``, ``p``) after the number."""
@@ -310,10 +312,19 @@ def _grid_row(
 ) -> None:
     """Write one org's row of the grid: its code and name, then each place's cell (a grey blank where it has none)."""
     cells: list[tuple[int, Any, Any]] = [(0, org, styles.text), (1, name, styles.text)]
+    # A grid has a place for every org x column; an absent cell is shown as missing, not as 0.
+    absent = (None, styles.missing)
+    # Most cells show one of a few symbols: each way a cell is shown worked out once (the same for 0.0 and -0.0).
+    said = styles.said
     for col in places:
         found = placed.get(col)
-        # A grid has a place for every org x column; an absent cell is shown as missing, not as 0.
-        cells.append((col, *(_shown(found, styles) if found is not None else (None, styles.missing))))
+        if found is None:
+            cells.append((col, *absent))
+            continue
+        shown = said.get(found)
+        if shown is None:
+            shown = said[found] = _shown(found, styles)
+        cells.append((col, *shown))
     ws.write_cells(row, cells)
 
 

@@ -46,7 +46,9 @@ def neutralise_row(cells: Iterable[Any]) -> list[Any]:
 
 #: The numbers :meth:`SafeWorksheet.write_cells` writes itself (a bool or a fraction goes through XlsxWriter's own).
 _PLAIN = (int, float)
-#: The cells ``SafeWorksheet._write_cell`` writes itself.
+#: A cell's named tuple made without the Python call its class's constructor is.
+_new = tuple.__new__
+#: The cells ``SafeWorksheet._write_rows`` writes itself.
 _FAST = (CellStringTuple, CellNumberTuple, CellBlankTuple)
 #: Column letters by column number, made once (a cell's reference is its column's letters and its row).
 _LETTERS: list[str] = []
@@ -62,7 +64,7 @@ class SafeWorksheet(Worksheet):  # type: ignore[misc]
     """A worksheet whose every string cell, however written (write, write_row, write_string), is neutralised.
 
     Its cells are also written faster than XlsxWriter's own, the same bytes: a row's cells at once
-    (:meth:`write_cells`), and a styled text, number or empty cell as XML with one format string (``_write_cell``).
+    (:meth:`write_cells`), and a styled text, number or empty cell as XML with one format string (``_write_rows``).
     """
 
     def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
@@ -95,12 +97,12 @@ class SafeWorksheet(Worksheet):  # type: ignore[misc]
             if kind is str and len(value) <= limit:
                 # Most texts need no neutralising (a symbol, a code, a name): told by their first character alone.
                 text = neutralise(value) if value.startswith(FORMULA_STARTS) else value
-                placed[col] = CellStringTuple(text if shared is None else shared(text), cell_format)
+                placed[col] = _new(CellStringTuple, (text if shared is None else shared(text), cell_format))
             elif value is None:
                 if cell_format is not None:
-                    placed[col] = CellBlankTuple(cell_format)
+                    placed[col] = _new(CellBlankTuple, (cell_format,))
             elif kind in _PLAIN and isfinite(value):
-                placed[col] = CellNumberTuple(value, cell_format)
+                placed[col] = _new(CellNumberTuple, (value, cell_format))
             # A text long enough to be cut, or a number that is not finite (or not a plain one): as XlsxWriter cuts,
             # refuses or turns each.
             elif isinstance(value, str):
@@ -108,15 +110,51 @@ class SafeWorksheet(Worksheet):  # type: ignore[misc]
             else:
                 self._write_number(row, col, value, cell_format)
 
+    def _write_rows(self) -> None:
+        # XlsxWriter's rows (a row with cells, or with attributes only), each styled number, shared text or empty
+        # cell written here with one format string and each format's style index asked once; anything else (a cell
+        # styled by its row or column, a formula, text in line), and a sheet with comments, by XlsxWriter itself.
+        if self.comments:
+            super()._write_rows()
+            return
+        self._calculate_spans()
+        table, row_info, spans, write = self.table, self.row_info, self.row_spans, self.fh.write
+        styles: dict[int, int] = {}
+        inline = self.constant_memory
+        for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
+            cells = table.get(row_num)
+            info = row_info.get(row_num)
+            if not cells:
+                if info is not None:
+                    self._write_empty_row(row_num, spans.get(row_num // 16), info)
+                continue
+            self._write_row(row_num, spans.get(row_num // 16), info)
+            number = row_num + 1
+            for col in sorted(cells):
+                cell = cells[col]
+                kind, style = cell.__class__, cell.format
+                if style is None or kind not in _FAST or (inline and kind is CellStringTuple):
+                    self._write_cell(row_num, col, cell)
+                    continue
+                xf = styles.get(id(style))
+                if xf is None:
+                    xf = styles[id(style)] = style._get_xf_index()
+                letters = _LETTERS[col] if col < len(_LETTERS) else _letters(col)
+                if kind is CellStringTuple:
+                    write(f'<c r="{letters}{number}" s="{xf}" t="s"><v>{cell.string}</v></c>')
+                elif kind is CellNumberTuple:
+                    write(f'<c r="{letters}{number}" s="{xf}"><v>{cell.number:.16G}</v></c>')
+                else:
+                    write(f'<c r="{letters}{number}" s="{xf}"/>')
+            write("</row>")
+
     def _write_cell(self, row: int, col: int, cell: Any) -> None:
-        # A styled number, shared text or empty cell as XlsxWriter writes it (its reference and style index need no
-        # escaping); anything else, or a cell styled by its row or column, by XlsxWriter itself.
+        # One cell as ``_write_rows`` writes it (for a row XlsxWriter writes itself, in constant-memory mode).
         kind = cell.__class__
         if cell.format is None or kind not in _FAST or (kind is CellStringTuple and self.constant_memory):
             super()._write_cell(row, col, cell)
             return
-        letters = _LETTERS[col] if col < len(_LETTERS) else _letters(col)
-        head = f'<c r="{letters}{row + 1}" s="{cell.format._get_xf_index()}"'
+        head = f'<c r="{_LETTERS[col] if col < len(_LETTERS) else _letters(col)}{row + 1}" s="{cell.format._get_xf_index()}"'
         if kind is CellStringTuple:
             self.fh.write(f'{head} t="s"><v>{cell.string}</v></c>')
         elif kind is CellNumberTuple:
