@@ -50,14 +50,13 @@ _PLAIN = (int, float)
 _new = tuple.__new__
 #: The cells ``SafeWorksheet._write_rows`` writes itself.
 _FAST = (CellStringTuple, CellNumberTuple, CellBlankTuple)
-#: Column letters by column number, made once (a cell's reference is its column's letters and its row).
-_LETTERS: list[str] = []
+#: Column letters by column number, each made once (a cell's reference is its column's letters and its row).
+_LETTERS: dict[int, str] = {}
 
 
 def _letters(col: int) -> str:
-    while len(_LETTERS) <= col:
-        _LETTERS.append(xl_col_to_name(len(_LETTERS)))
-    return _LETTERS[col]
+    # A dict's get and setdefault: sheets written in several threads at once find the same letters.
+    return _LETTERS.get(col) or _LETTERS.setdefault(col, xl_col_to_name(col))
 
 
 class SafeWorksheet(Worksheet):  # type: ignore[misc]
@@ -139,7 +138,7 @@ class SafeWorksheet(Worksheet):  # type: ignore[misc]
                 xf = styles.get(id(style))
                 if xf is None:
                     xf = styles[id(style)] = style._get_xf_index()
-                letters = _LETTERS[col] if col < len(_LETTERS) else _letters(col)
+                letters = _LETTERS.get(col) or _letters(col)
                 if kind is CellStringTuple:
                     write(f'<c r="{letters}{number}" s="{xf}" t="s"><v>{cell.string}</v></c>')
                 elif kind is CellNumberTuple:
@@ -154,7 +153,7 @@ class SafeWorksheet(Worksheet):  # type: ignore[misc]
         if cell.format is None or kind not in _FAST or (kind is CellStringTuple and self.constant_memory):
             super()._write_cell(row, col, cell)
             return
-        head = f'<c r="{_LETTERS[col] if col < len(_LETTERS) else _letters(col)}{row + 1}" s="{cell.format._get_xf_index()}"'
+        head = f'<c r="{_LETTERS.get(col) or _letters(col)}{row + 1}" s="{cell.format._get_xf_index()}"'
         if kind is CellStringTuple:
             self.fh.write(f'{head} t="s"><v>{cell.string}</v></c>')
         elif kind is CellNumberTuple:
