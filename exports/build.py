@@ -29,10 +29,11 @@ from indicators.store.models import Observation, Submission
 from indicators.symbols import LOW_RELIABILITY
 from mappings.agencies import agency_names, publications
 from mappings.areas import Geography, GeographyRows
-from mappings.filling import Filler
+from mappings.filling import Filler, shows_newest
 from mappings.levels import covered_orgs
 from mappings.models import AgencyIndicator, AgencyOrg, FieldMapping, Return
 from mappings.resolve import FACT_SCHEMA, Resolver
+from mappings.signoff.states import published_sources
 from mappings.transforms import PART_SCHEMA, RATIO_STATISTICS, recode, scaled_rounded
 from onereturn.db import rows_frame
 from onereturn.errors import InvalidInput, NotFound
@@ -119,6 +120,8 @@ class _Lent:
     published_by: dict[str, set[tuple[str, str]]] | None = None
     geography: GeographyRows | None = None
     filler: Filler | None = None
+    catalogue_version: str | None = None
+    published_sources: frozenset[str] | None = None
 
 
 #: A field's own columns beside each of its cells (``_field_row``).
@@ -247,6 +250,21 @@ class Builder:
             self._lent.publications = publications(self.session)
         return self._lent.publications
 
+    @property
+    def catalogue_version(self) -> str:
+        """The catalogue's version as a build names it (the start of its content hash), read on first use."""
+        if self._lent.catalogue_version is None:
+            version = current_catalogue_version(self.session)
+            self._lent.catalogue_version = version.content_hash[:12] if version else ""
+        return self._lent.catalogue_version
+
+    @property
+    def published_sources(self) -> frozenset[str]:
+        """The agencies whose figures nobody signs off (``published_sources``), read on first use."""
+        if self._lent.published_sources is None:
+            self._lent.published_sources = published_sources(self.session)
+        return self._lent.published_sources
+
     def build(self, ret: Return, fields: list[FieldMapping], generated_at: datetime) -> BuiltReturn:
         """Build every cell of a return for the builder's period."""
         geo = self.resolver.geo
@@ -269,7 +287,6 @@ class Builder:
             pl.when(pl.col("status") == "present").then(pl.col("flag")).otherwise(None).alias("flag")
         )
         completeness = {str(k): int(v) for k, v in cells.group_by("status").len().iter_rows()}
-        version = current_catalogue_version(self.session)
         rule = ret.suppression
         sentence = (
             f"values {rule['low']:g} to {rule['high']:g} shown as {rule['symbol']}; secondary suppression {'on' if rule.get('secondary', True) else 'off'}"
@@ -284,7 +301,7 @@ class Builder:
             geography_level=ret.geography_level,
             layout=ret.layout,
             generated_at=generated_at,
-            catalogue_version=version.content_hash[:12] if version else "",
+            catalogue_version=self.catalogue_version,
             suppression=sentence,
             fields=infos,
             cells=cells.select(list(CELL_SCHEMA)),
@@ -295,9 +312,12 @@ class Builder:
     def _read_ahead(self, ret: Return, fields: list[FieldMapping], orgs: list[str]) -> None:
         """Read what the fields will ask in few queries: every stored figure, every derived one (a query for each depth
         of formula, not one each), and the earlier periods' and publishers' figures the fields may show."""
-        self.resolver.prefetch(t for field in fields for t in _terms(self.resolver, field.indicator_id))
+        # A field shown as its item's newest figure is resolved by the resolvers of its candidate periods, never by
+        # the period's own (``Filler.figures``): its terms are read for every period once, by the filler.
+        own = [f for f in fields if not shows_newest(self.period, self.resolver.indicators[f.indicator_id])]
+        self.resolver.prefetch(t for field in own for t in _terms(self.resolver, field.indicator_id))
+        self.resolver.resolve_many((f.indicator_id for f in own if f.relation != "subset_of" or f.breakdown), orgs)
         shown = [f for f in fields if f.relation != "subset_of" or f.breakdown]
-        self.resolver.resolve_many((f.indicator_id for f in shown), orgs)
         asked = [
             (self.resolver.indicators[f.indicator_id], tuple(ret.from_publishers) if f.from_publishers else ())
             for f in shown

@@ -60,22 +60,30 @@ def released(session: Session, ret: Return, period: str) -> list[SignOff]:
     return releasing(session, ret.id, period)
 
 
-def gate(session: Session, built: BuiltReturn, ret: Return) -> tuple[BuiltReturn, list[dict[str, Any]]]:
-    """Hold back every cell made from a figure no releasing sign-off vouched for; say which sign-offs it releases."""
+def gate(
+    session: Session, built: BuiltReturn, ret: Return, builder: Builder | None = None
+) -> tuple[BuiltReturn, list[dict[str, Any]]]:
+    """Hold back every cell made from a figure no releasing sign-off vouched for; say which sign-offs it releases.
+
+    ``builder``: the one that built it, whose agencies' names and published sources, read once for the returns it
+    builds, are used rather than read again."""
     rows = released(session, ret, built.period)
     included = [{"id": s.id, "agency": s.agency_code, "state": s.state, "digest": s.digest} for s in rows]
-    behind = to_sign(session, built.lineage.select("cell_id", "observation_id", "agency_code"))
+    lineage = built.lineage.select("cell_id", "observation_id", "agency_code")
+    behind = to_sign(session, lineage, builder.published_sources if builder is not None else None)
     if behind.is_empty():
         return built, included
-    vouched = pl.DataFrame(
-        [(s.agency_code, int(i)) for s in rows for i in s.figure_ids],
-        schema={"agency_code": pl.String, "observation_id": pl.Int64},
-        orient="row",
-    ).with_columns(pl.lit(True).alias("_ok"))
-    unvouched = behind.join(vouched, on=["agency_code", "observation_id"], how="left").filter(pl.col("_ok").is_null())
+    vouched = [(s.agency_code, int(i)) for s in rows for i in s.figure_ids]
+    # With no figure vouched for, every figure behind is unvouched (as the join below would find, in another order).
+    unvouched = behind
+    if vouched:
+        ok = pl.DataFrame(
+            vouched, schema={"agency_code": pl.String, "observation_id": pl.Int64}, orient="row"
+        ).with_columns(pl.lit(True).alias("_ok"))
+        unvouched = behind.join(ok, on=["agency_code", "observation_id"], how="left").filter(pl.col("_ok").is_null())
     if unvouched.is_empty():
         return built, included
-    names = agency_names(session)
+    names = builder.agency_names if builder is not None else agency_names(session)
     signed = {
         s.agency_code: frozenset(s.figure_ids)
         for s in list_signoffs(session, return_id=ret.id, period=built.period)
@@ -119,6 +127,8 @@ def _since_signoff(
     """For each cell held back whose agency has signed off before, which of its figures came after that sign-off:
     added or revised, by indicator. A figure the sign-off vouched for,
     held back because the sign-off no longer releases, did not come after it and is not named."""
+    if not signed:
+        return {}
     mine = unvouched.filter(pl.col("agency_code").is_in(list(signed)))
     if mine.is_empty():
         return {}

@@ -19,7 +19,7 @@ from exports.build import Builder, return_with_fields
 from exports.built import UNSIGNED, WITHHELD, BuiltReturn
 from exports.changes import record_cells
 from exports.models import ExportSnapshot, LineageRow, ReturnBuild
-from exports.writers import FORMATS, write
+from exports.writers import FORMATS, write, write_all
 from indicators.models import CatalogueVersion
 from indicators.periods import parse_period
 from indicators.published import PublishedFigure, PublishedRelease
@@ -145,7 +145,7 @@ def _build(
         )
     mark = mark or source_mark(session, return_id, builder.period.code)
     now = datetime.now(UTC)
-    built, released = release.gate(session, builder.build(ret, fields, now), ret)
+    built, released = release.gate(session, builder.build(ret, fields, now), ret, builder)
     print_ = fingerprint(built, released)
     last = _latest(session, return_id, built.period)
     if last is not None and last.fingerprint == print_:
@@ -282,9 +282,9 @@ def snapshots(
         assert record.id is not None
         # One built return for every format: the writers share the rows it has read once. A new build
         # has nothing stored yet, so they write without asking the store (whose connection is still
-        # taking the build's lineage); a build reused may have some formats stored already.
+        # taking the build's lineage), two at a time; a build reused may have some formats stored already.
         stamped = _with_time(built, record.generated_at)
-        written = {fmt: write(stamped, fmt) for fmt in formats} if new else {}  # type: ignore[arg-type]
+        written = write_all(stamped, formats) if new else {}
     made: dict[str, Snapshot] = {}
     for fmt in formats:
         if fmt in made:  # a format asked for twice is stored once

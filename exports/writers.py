@@ -8,9 +8,10 @@ The writers live in their own modules (``csv_writer``, ``json_writer``, ``xlsx_w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from exports.built import BuiltReturn
 from exports.csv_writer import neutralise, write_csv
@@ -19,7 +20,7 @@ from exports.sdmx_writer import sdmx_ids, sdmx_structure, write_sdmx_csv
 from exports.xlsx_writer import write_xlsx
 from onereturn.errors import InvalidInput
 
-__all__ = ["FORMATS", "ExportFormat", "Format", "neutralise", "sdmx_ids", "sdmx_structure", "write"]
+__all__ = ["FORMATS", "ExportFormat", "Format", "neutralise", "sdmx_ids", "sdmx_structure", "write", "write_all"]
 
 ExportFormat = Literal["xlsx", "csv", "json", "sdmx-csv"]
 
@@ -52,3 +53,23 @@ def write(built: BuiltReturn, fmt: ExportFormat) -> bytes:
         known = ", ".join(FORMATS)
         raise InvalidInput(f"Export format {fmt!r} is not known; use one of {known}")
     return spec.write(built)
+
+
+def write_all(built: BuiltReturn, formats: Iterable[str]) -> dict[str, bytes]:
+    """Write the built return in each of the formats (a format named twice is written once), two at a time.
+
+    The first is written here while the others are written one after another in a thread of their own: a writer
+    reads only the built return, and polars, zlib and XlsxWriter's Python share the cores (polars and zlib let go of
+    the interpreter as they work), so a workbook and the text formats take little more than the workbook alone.
+    """
+    unique = list(dict.fromkeys(formats))
+
+    def written(names: list[str]) -> dict[str, bytes]:
+        return {fmt: write(built, cast(ExportFormat, fmt)) for fmt in names}
+
+    if len(unique) < 2:
+        return written(unique)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-writer") as lane:
+        rest = lane.submit(written, unique[1:])
+        first = written(unique[:1])
+        return {**first, **rest.result()}

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from exports._common import cell_rows, fields_by_code, finite
+from exports._common import fields_by_code, finite
 from exports.built import WITHHELD, BuiltReturn, FieldInfo
 from exports.disclosure import withheld_lineage
 from exports.symbols import key_lines
@@ -102,6 +102,8 @@ class _Styles:
         self._numbers = {
             d: wb.add_format({"num_format": "0." + "0" * d if d > 0 else "0"}) for d in sorted(set(decimals))
         }
+        #: How each grid cell is shown (:func:`_shown`), by the cell's status, display, value, decimals and flag.
+        self.said: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
     def number(self, decimals: int | None, flag: str | None = None) -> Any:
         """Return the number format for a cell's decimals, showing its flag (``u``, ``p``) after the number."""
@@ -124,40 +126,38 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _write_any(ws: Any, row: int, col: int, value: Any, styles: _Styles) -> None:
-    """Write a plain value: numbers as numbers, everything else as text, nothing for None."""
+def _plain(value: Any, styles: _Styles) -> tuple[Any, Any] | None:
+    """A plain value as written: numbers as numbers, everything else as text; None for no cell (a null, or a number
+    that is not finite)."""
     if value is None:
-        return
+        return None
     if isinstance(value, bool):
-        ws.write_string(row, col, str(value).lower(), styles.text)
-    elif isinstance(value, int):
-        ws.write_number(row, col, value, styles.integer)
-    elif isinstance(value, float):
+        return str(value).lower(), styles.text
+    if isinstance(value, int):
+        return value, styles.integer
+    if isinstance(value, float):
         shown = finite(value)
-        if shown is not None:
-            ws.write_number(row, col, shown, styles.general_number)
-    else:
-        ws.write_string(row, col, str(value), styles.text)
+        return None if shown is None else (shown, styles.general_number)
+    return str(value), styles.text
 
 
-def _write_value(ws: Any, row: int, col: int, cell: dict[str, Any], styles: _Styles) -> None:
-    """Write a cell's value the way its status says it must be shown."""
-    status = cell["status"]
-    display = cell["display"] or ""
-    value = finite(cell["value"])
-    # The undecorated writers (see _data_list); a SafeWorksheet's _write_string still neutralises the text.
+def _shown(cell: tuple[Any, ...], styles: _Styles) -> tuple[Any, Any]:
+    """A cell's value and style the way its status says it must be shown, from its status, display, value, decimals and
+    flag: the text, number or None (a grey blank) ``SafeWorksheet.write_cells`` takes."""
+    status, display, value, decimals, flag = cell
+    display = display or ""
     if status == "suppressed":
-        ws._write_string(row, col, display or "c", styles.suppressed)
-    elif status == "missing":
+        return display or "c", styles.suppressed
+    if status == "missing":
         # A missing figure shows its symbol, so it is never confused with an agency's "x" or a blank.
-        ws._write_string(row, col, display or "..", styles.missing)
-    elif value is not None:
-        ws._write_number(row, col, value, styles.number(cell["decimals"], cell.get("flag")))
-    elif display:
+        return display or "..", styles.missing
+    shown = finite(value)
+    if shown is not None:
+        return shown, styles.number(decimals, flag)
+    if display:
         # not_available ("x") and other flagged cells show their symbol, never a number.
-        ws._write_string(row, col, display, styles.flagged)
-    else:
-        ws._write_blank(row, col, None, styles.missing)
+        return display, styles.flagged
+    return None, styles.missing
 
 
 def _header(ws: Any, headers: Sequence[tuple[str, int]], styles: _Styles, *, row: int = 0) -> None:
@@ -212,7 +212,7 @@ def _cover(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
 
 
 def _value_cells(cells: pl.DataFrame, styles: _Styles) -> tuple[pl.DataFrame, list[Column]]:
-    """The Value column as _write_value writes each cell, worked out for the whole column: the columns it adds to
+    """The Value column as :func:`_shown` gives each cell, worked out for the whole column: the columns it adds to
     the cells and the cells written from them (the first that has one in each row)."""
     status, display = pl.col("status"), pl.col("display").fill_null("")
     value = pl.col("value")
@@ -279,41 +279,65 @@ def _grid_header(code: str, label: str, breakdown: str) -> str:
 def _data_grid(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     ws = wb.add_worksheet("Data")
     labels = {code: info.label for code, info in fields_by_code(built).items()}
-    cells = list(cell_rows(built))
+    texts = [pl.col(c).fill_null("") for c in ("org_code", "org_name", "field_code", "breakdown")]
+    cells = built.cells.select(*texts, "status", "display", "value", "decimals", "flag")
     # Rows and columns in the order the builder emitted their first cell.
-    orgs: dict[str, str] = {}
-    columns: dict[tuple[str, str], int] = {}
-    for cell in cells:
-        orgs.setdefault(cell["org_code"] or "", cell["org_name"] or "")
-        columns.setdefault((cell["field_code"] or "", cell["breakdown"] or ""), 2 + len(columns))
-    by_org: dict[str, dict[int, dict[str, Any]]] = {code: {} for code in orgs}
-    for cell in cells:
-        by_org[cell["org_code"] or ""][columns[(cell["field_code"] or "", cell["breakdown"] or "")]] = cell
+    places = cells.select("field_code", "breakdown").unique(maintain_order=True).iter_rows()
+    columns = {place: 2 + at for at, place in enumerate(places)}
     _header(ws, (("Org code", 12), ("Org name", 28)), styles)
     for (code, breakdown), col in columns.items():
         ws.write_string(0, col, _grid_header(code, labels.get(code, ""), breakdown), styles.header)
         ws.set_column(col, col, 16)
     ws.set_row(0, 60)
-    # Row by row, as a constant-memory sheet must be written; the last cell of a place wins.
-    for r, (code, placed) in enumerate(by_org.items(), start=1):
-        ws._write_string(r, 0, code, styles.text)
-        ws._write_string(r, 1, orgs[code], styles.text)
-        for col in columns.values():
-            found = placed.get(col)
-            if found is None:
-                # A grid has a place for every org x column; an absent cell is shown as missing, not as 0.
-                ws._write_blank(r, col, None, styles.missing)
-            else:
-                _write_value(ws, r, col, found, styles)
+    # Row by row, as a constant-memory sheet must be written: each org's cells brought together in the builder's order
+    # (an org's row named as its first cell names it; the last cell of a place wins), one org's held at a time.
+    first = pl.col("_at").min().over("org_code")
+    rows = cells.with_row_index("_at").sort(first, maintain_order=True).drop("_at").iter_rows()
+    placed: dict[int, tuple[Any, ...]] = {}
+    row = 0
+    org = name = None
+    for cell in rows:
+        if cell[0] != org:
+            if org is not None:
+                _grid_row(ws, row, org, name, columns.values(), placed, styles)
+            org, name, placed, row = cell[0], cell[1], {}, row + 1
+        placed[columns[(cell[2], cell[3])]] = cell[4:]
+    if org is not None:
+        _grid_row(ws, row, org, name, columns.values(), placed, styles)
     ws.freeze_panes(1, 2)
+
+
+def _grid_row(
+    ws: Any, row: int, org: str, name: Any, places: Any, placed: dict[int, tuple[Any, ...]], styles: _Styles
+) -> None:
+    """Write one org's row of the grid: its code and name, then each place's cell (a grey blank where it has none)."""
+    cells: list[tuple[int, Any, Any]] = [(0, org, styles.text), (1, name, styles.text)]
+    # A grid has a place for every org x column; an absent cell is shown as missing, not as 0.
+    absent = (None, styles.missing)
+    # Most cells show one of a few symbols: each way a cell is shown worked out once (the same for 0.0 and -0.0).
+    said = styles.said
+    for col in places:
+        found = placed.get(col)
+        if found is None:
+            cells.append((col, *absent))
+            continue
+        shown = said.get(found)
+        if shown is None:
+            shown = said[found] = _shown(found, styles)
+        cells.append((col, *shown))
+    ws.write_cells(row, cells)
 
 
 def _definitions(wb: Any, fields: list[FieldInfo], styles: _Styles) -> None:
     ws = wb.add_worksheet("Definitions")
     _header(ws, [(title, width) for _, title, width in _DEFINITION_COLUMNS], styles)
     for r, info in enumerate(fields, start=1):
-        for col, (attr, _, _) in enumerate(_DEFINITION_COLUMNS):
-            _write_any(ws, r, col, getattr(info, attr), styles)
+        row = [
+            (col, *cell)
+            for col, (attr, _, _) in enumerate(_DEFINITION_COLUMNS)
+            if (cell := _plain(getattr(info, attr), styles))
+        ]
+        ws.write_cells(r, row)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(fields), 1), len(_DEFINITION_COLUMNS) - 1)
 
@@ -344,9 +368,11 @@ def _lineage(wb: Any, built: BuiltReturn, styles: _Styles) -> None:
     )
     # A withheld cell lists no figure, but its row says why: suppressed, or not yet signed off by its body.
     withheld = built.cells.filter(pl.col("status").is_in(WITHHELD))
+    # Worked out once for each status and reason: a return withholds thousands of cells for a few reasons.
+    told: dict[tuple[str | None, str], str] = {}
     said = [
-        withheld_lineage(status, reason or "")
-        for status, reason in zip(withheld["status"].to_list(), withheld["reason"].to_list(), strict=True)
+        told[key] if key in told else told.setdefault(key, withheld_lineage(*key))
+        for key in zip(withheld["status"].to_list(), withheld["reason"].fill_null("").to_list(), strict=True)
     ]
     why = withheld.select(
         "cell_id",

@@ -157,7 +157,11 @@ class PublishedResolver(Resolver):
             "release_id": pl.Int64,
             "filename": pl.String,
         }
-        read = rows_frame(self.session.connection().execute(stmt).all(), schema)
+        rows = self.session.connection().execute(stmt).all()
+        if not rows:
+            # No publisher's figure: nothing to know of them, and no frame steps to say so.
+            return pl.DataFrame(schema=FIGURE_SCHEMA)
+        read = rows_frame(rows, schema)
         rank = {name: at for at, name in enumerate(self.publishers)}
         read = (
             read.with_columns(

@@ -71,6 +71,18 @@ def empty_parts() -> pl.DataFrame:
     return _NO_PARTS.clear()
 
 
+#: The figure table with no rows (FIGURE_SCHEMA) that a read finding nothing gives.
+_NO_FIGURES = pl.DataFrame(schema=FIGURE_SCHEMA)
+
+
+def _parts_by(figures: pl.DataFrame, *keys: str) -> list[tuple[tuple[Any, ...], pl.DataFrame]]:
+    """The figures read as parts (:func:`as_parts`), a frame for each indicator (and ``keys``); none when none were
+    read (the frame steps would only say so)."""
+    if figures.is_empty():
+        return []
+    return list(as_parts(figures).partition_by("indicator_id", *keys, as_dict=True).items())
+
+
 @dataclass
 class Reads:
     """Stored figures as read from the store, for every resolver of one session that is given them, whatever its period.
@@ -178,17 +190,13 @@ class Resolver:
         # Two queries, each answered by the figure key's index on the indicator (an OR of both is not).
         if some:
             union = sorted({p for i in some for p in wanted[i] or ()})
-            read = as_parts(self._select_figures(some, union))
-            found = {
-                (str(i), str(p)): f for (i, p), f in read.partition_by("indicator_id", "period", as_dict=True).items()
-            }
+            found = {(str(i), str(p)): f for (i, p), f in _parts_by(self._select_figures(some, union), "period")}
             # Every (indicator, period) the query asked for was read whole, those of another indicator's periods too.
             for i in some:
                 for p in union:
                     reads.parts[(i, p)] = found.get((i, p), nothing)
         if every:
-            read = as_parts(self._select_figures(every, None))
-            found_every = {str(k[0]): f for k, f in read.partition_by("indicator_id", as_dict=True).items()}
+            found_every = {str(k[0]): f for k, f in _parts_by(self._select_figures(every, None))}
             for i in every:
                 reads.every[i] = found_every.get(i, nothing)
 
@@ -282,10 +290,11 @@ class Resolver:
                 col(Observation.breakdown),
             )
         )
-        read = rows_frame(
-            self.session.connection().execute(stmt).all(),
-            {**FIGURE_SCHEMA, **{f"_{c}": FACT_SCHEMA[name] for c, name in _FACT_COLUMNS.items()}},
-        )
+        rows = self.session.connection().execute(stmt).all()
+        if not rows:
+            # Nothing stored: no facts to keep, and no frame steps to say so.
+            return _NO_FIGURES.clear()
+        read = rows_frame(rows, {**FIGURE_SCHEMA, **{f"_{c}": FACT_SCHEMA[name] for c, name in _FACT_COLUMNS.items()}})
         # What lineage needs of these figures is read with them, not asked of the store again by id.
         self.reads.facts.append(
             read.select(

@@ -16,6 +16,7 @@ digits).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import polars as pl
@@ -57,55 +58,112 @@ def _escaped(text: pl.Expr, controls: bool) -> pl.Expr:
     )
 
 
-def _with_controls(frame: pl.DataFrame, columns: list[Column]) -> set[str]:
-    """The text columns holding a control character (or a non-character) anywhere: looked for once, all together."""
+#: What a text column may hold that its cells' XML must deal with (:func:`_needs`): a control character (or a
+#: non-character), a start a spreadsheet would run as a formula, more than Excel's longest text, white space at an
+#: end, and a character XML escapes.
+_LOOKS = (
+    r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]",
+    r"^[=+\-@\t\r]",
+    None,
+    r"^\s|\s$",
+    r"[&<>]",
+)
+
+
+def _needs(frame: pl.DataFrame, columns: list[Column]) -> frozenset[tuple[str, int]]:
+    """What each text column holds anywhere (its name and the place in ``_LOOKS`` of each thing found): looked for
+    once, all together, so a column's cells skip the steps nothing in it needs."""
     texts = sorted({c.name for c in columns if c.kind == "text"})
-    if not texts:
-        return set()
+    pairs = [(name, at) for name in texts for at in range(len(_LOOKS))]
+    if not pairs:
+        return frozenset()
     found = frame.select(
-        pl.col(n).cast(pl.String).str.contains(r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]").any() for n in texts
+        _look(pl.col(name).cast(pl.String), at).any().alias(str(i)) for i, (name, at) in enumerate(pairs)
     )
-    return {n for n, hit in zip(texts, found.row(0), strict=True) if hit}
+    return frozenset(pair for pair, hit in zip(pairs, found.row(0), strict=True) if hit)
 
 
-def _style(column: Column) -> pl.Expr:
-    if isinstance(column.style, str):
-        return pl.format(' s="{}"', pl.col(column.style)).fill_null("")
-    return pl.lit(f' s="{column.style._get_xf_index()}"' if column.style is not None else "")
+def _look(text: pl.Expr, at: int) -> pl.Expr:
+    """Whether each text holds the thing at ``at`` in ``_LOOKS``."""
+    look = _LOOKS[at]
+    return text.str.len_chars() > MAX_TEXT if look is None else text.str.contains(look)
 
 
-def _cell(frame: pl.DataFrame, position: int, column: Column, row: pl.Expr, controls: bool) -> pl.Expr:
-    """The XML of one column's cells (null where there is no cell)."""
-    start = [pl.lit(f'<c r="{xl_col_to_name(position)}'), row, pl.lit('"'), _style(column)]
-    value = pl.col(column.name)
-    if column.kind == "blank":
+def _style(style: str | int | None) -> pl.Expr:
+    """A cell's style attribute: from a frame column of style indexes (``str``, its name), or one index for all."""
+    if isinstance(style, str):
+        return pl.format(' s="{}"', pl.col(style)).fill_null("")
+    return pl.lit(f' s="{style}"' if style is not None else "")
+
+
+#: One column's cells as :func:`_cell` makes them: its place, frame column, kind, style (a frame column's name, or an
+#: index) and whether its numbers are whole.
+_Layout = tuple[int, str, str, str | int | None, bool]
+
+
+def _cell(layout: _Layout, row: pl.Expr, needs: frozenset[int]) -> pl.Expr:
+    """The XML of one column's cells (null where there is no cell); a text column's steps only where ``needs`` (the
+    places in ``_LOOKS`` of what the column holds) says a cell of it needs them."""
+    position, name, kind, style, integer = layout
+    start = [pl.lit(f'<c r="{xl_col_to_name(position)}'), row, pl.lit('"'), _style(style)]
+    value = pl.col(name)
+    if kind == "blank":
         return pl.when(value).then(pl.concat_str([*start, pl.lit("/>")]))
-    if column.kind == "number":
+    if kind == "number":
         number = value.cast(pl.Float64)
-        integer = frame.schema[column.name].is_integer()
         digits = value.cast(pl.Int64).cast(pl.String) if integer else number.cast(pl.String)
         cell = pl.concat_str([*start, pl.lit("><v>"), digits, pl.lit("</v></c>")])
         return pl.when(value.is_not_null() & number.is_finite()).then(cell)
-    text = neutralise_expr(value.cast(pl.String)).str.slice(0, MAX_TEXT)
-    preserve = pl.when(text.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
-    inline = [pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"), _escaped(text, controls), pl.lit("</t></is></c>")]
+    controls, formula, long, spaced, escaped = (at in needs for at in range(len(_LOOKS)))
+    text = value.cast(pl.String)
+    if formula:
+        text = neutralise_expr(text)
+    if long:
+        text = text.str.slice(0, MAX_TEXT)
+    # Made no longer, neutralised or cut, a text can end in white space only where it did.
+    preserve = (
+        pl.when(text.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
+        if spaced or formula or long
+        else pl.lit("")
+    )
+    shown = _escaped(text, controls) if controls or escaped else text
+    inline = [pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"), shown, pl.lit("</t></is></c>")]
     return pl.concat_str([*start, *inline])
+
+
+@lru_cache(maxsize=256)
+def _row_cells(
+    layouts: tuple[_Layout, ...], first_row: int, needs: frozenset[tuple[str, int]]
+) -> tuple[pl.Expr, pl.Expr]:
+    """The row numbers and each row's cells as XML, for rows from ``first_row``: made once for each layout (a
+    workbook's sheets are written with the same few, and making the expressions cost more than running them)."""
+    row = (pl.int_range(pl.len(), dtype=pl.Int64) + (first_row + 1)).cast(pl.String)
+    places: dict[int, list[pl.Expr]] = {}
+    for layout in layouts:
+        own = frozenset(at for name, at in needs if name == layout[1])
+        places.setdefault(layout[0], []).append(_cell(layout, row, own))
+    made = [found[0] if len(found) == 1 else pl.coalesce(found) for _, found in sorted(places.items())]
+    return row.alias("r"), pl.concat_str(made, ignore_nulls=True).alias("cells")
+
+
+#: Each row's element from its number and cells.
+_ROW = pl.concat_str([pl.lit('<row r="'), pl.col("r"), pl.lit('">'), pl.col("cells"), pl.lit("</row>")]).str.join("")
 
 
 def rows_xml(frame: pl.DataFrame, columns: list[Column], first_row: int) -> str:
     """The ``<row>`` elements of the frame's rows from ``first_row`` (0-based), each cell of ``columns`` in order."""
     if frame.is_empty() or not columns:
         return ""
-    row = pl.int_range(first_row + 1, first_row + 1 + frame.height, dtype=pl.Int64).cast(pl.String)
-    places: dict[int, list[pl.Expr]] = {}
-    controls = _with_controls(frame, columns)
+    needs = _needs(frame, columns)
+    layouts = []
     for i, column in enumerate(columns):
-        at = i if column.at is None else column.at
-        places.setdefault(at, []).append(_cell(frame, at, column, row, column.name in controls))
-    made = [found[0] if len(found) == 1 else pl.coalesce(found) for _, found in sorted(places.items())]
-    cells = frame.select(row.alias("r"), pl.concat_str(made, ignore_nulls=True).alias("cells"))
-    xml = pl.concat_str([pl.lit('<row r="'), pl.col("r"), pl.lit('">'), pl.col("cells"), pl.lit("</row>")])
-    return str(cells.filter(pl.col("cells") != "").select(xml.str.join("")).item())
+        # A format's style index, taken as the columns are written (an index is given to a format when first used).
+        style = column.style if column.style is None or isinstance(column.style, str) else column.style._get_xf_index()
+        integer = column.kind == "number" and frame.schema[column.name].is_integer()
+        layouts.append((i if column.at is None else column.at, column.name, column.kind, style, integer))
+    row, cells = _row_cells(tuple(layouts), first_row, needs)
+    made = frame.select(row, cells)
+    return str(made.filter(pl.col("cells") != "").select(_ROW).item())
 
 
 #: Rows made into XML at a time: the text of a large sheet is never held whole (about 1.5 MB at most).

@@ -10,7 +10,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from onereturn.sheetrows import BulkWorksheet, Column
+from onereturn.sheetrows import MAX_TEXT, BulkWorksheet, Column, rows_xml
 from onereturn.spreadsheet import SafeWorkbook, neutralise, neutralise_expr
 
 TEXTS = [
@@ -96,6 +96,19 @@ def test_a_frame_written_at_once_reads_back_as_the_cells_written_one_by_one() ->
     assert texts[17] is None
     assert rows[2][2] == (datetime(2025, 3, 2), "dd/mm/yyyy")
     assert rows[2][1] == (993, "General")
+
+
+def test_each_text_alone_is_written_as_it_is_beside_every_other() -> None:
+    # A column's cells skip the steps nothing in the column needs (neutralising, cutting, escaping, keeping white
+    # space): each text alone, in a column needing none of them but its own, gives the XML it gets among all of them.
+    # (A literal escape is escaped in a column holding a control character, and only there: left out.)
+    texts = [t for t in TEXTS if t is None or "_x" not in t]
+    texts += ["x" * (MAX_TEXT + 5), " " + "y" * MAX_TEXT, "=" + "z" * MAX_TEXT + " "]
+    frame = pl.DataFrame({"text": texts})
+    columns = [Column("text", "text")]
+    together = rows_xml(frame, columns, 0)
+    assert together.count("<row ") == len(texts) - 1  # no cell for None
+    assert "".join(rows_xml(frame.slice(at, 1), columns, at) for at in range(len(texts))) == together
 
 
 def test_neutralise_over_a_column_is_neutralise_on_each_text() -> None:

@@ -8,6 +8,7 @@ and the snapshots (``exports.service``) use these too.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
@@ -25,10 +26,11 @@ from mappings.signoff.states import published_sources
 from onereturn.memo import within_transaction
 
 
-def to_sign(session: Session, lineage: pl.DataFrame) -> pl.DataFrame:
-    """The lineage rows whose figures an agency must sign off: an agency's, and not official statistics it published."""
-    published = list(published_sources(session))
-    return lineage.filter(pl.col("agency_code").is_not_null() & ~pl.col("agency_code").is_in(published))
+def to_sign(session: Session, lineage: pl.DataFrame, published: Iterable[str] | None = None) -> pl.DataFrame:
+    """The lineage rows whose figures an agency must sign off: an agency's, and not official statistics it published
+    (``published``: those agencies, when the caller has read them already)."""
+    sources = list(published_sources(session) if published is None else published)
+    return lineage.filter(pl.col("agency_code").is_not_null() & ~pl.col("agency_code").is_in(sources))
 
 
 def store_key(session: Session) -> tuple[Any, ...]:

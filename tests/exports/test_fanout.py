@@ -196,7 +196,8 @@ def test_a_build_stores_its_lineage_while_its_files_are_written_and_a_failed_fil
         return write(built, fmt)
 
     monkeypatch.setattr("onereturn.db._copy_and_close", held)
-    monkeypatch.setattr("exports.service.write", failing)
+    # A new build's files are written by ``write_all``, two at a time.
+    monkeypatch.setattr("exports.writers.write", failing)
     with pytest.raises(RuntimeError, match="the disk is full"), db.session_scope(store) as session:
         service.snapshots(session, "county_cyp_core", "FY2023-24-Q4", ["csv", "xlsx"])
     assert _counts(store) == [0, 0, 0, 0]
