@@ -24,7 +24,7 @@ MODULE_LINES = 650
 #: A function over this many lines is long: allowed under the ceiling, but counted.
 LONG_FUNCTION_LINES = 70
 #: How many product functions are long (over ``LONG_FUNCTION_LINES``). Lower it when one is split; it never rises.
-LONG_FUNCTIONS = 10
+LONG_FUNCTIONS = 9
 #: A route module holds one resource's routes: at most this many lines, or the resource is split.
 ROUTE_MODULE_LINES = 500
 ROUTES = ROOT / "api" / "routes"

@@ -139,6 +139,25 @@ def made_from(engine: Engine, settings: Settings, agency_code: str, year: str, n
     return made
 
 
+def _within_limit(made: Made, name: str, settings: Settings) -> None:
+    """Hold every file made to the upload limit before any is received, so none is kept when another cannot be."""
+    for file_name, data in made.files:
+        if len(data) > settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
+                f"{settings.max_upload_bytes:,}; nothing was kept"
+            )
+
+
+def _files_made(received: list[records.Received]) -> pl.DataFrame:
+    """The uploads of the files made from an extract, kept with its Annex A rows: Annex A reads the extract's rows with
+    those files alone (one set of children), and says so when one of them is refused."""
+    return pl.DataFrame(
+        {"file": [r.submission.filename for r in received], "submission_id": [r.submission.id for r in received]},
+        schema=KEPT["made_files"],
+    )
+
+
 def receive_extract(
     engine: Engine,
     settings: Settings,
@@ -154,19 +173,12 @@ def receive_extract(
     take_file: TakeFile | None = None,
     take_rows: TakeRows | None = None,
 ) -> Taken:
-    """Check the extract at ``path``, make the year's files and receive each as the council's record-level upload
-    (``start`` starts DfE's rules on it), keep its Annex A rows and DfE's payloads. A refused extract, or a file
-    made over the upload limit, raises before anything is kept."""
+    """Check the extract at ``path``, make the year's files and receive each (``start`` starts DfE's rules on it), keep
+    its Annex A rows and DfE's payloads; a refused extract, or a file made over the limit, keeps nothing."""
     if purpose not in WAY.purposes:
         raise InvalidInput(f"purpose must be one of {', '.join(WAY.purposes)}, not {purpose[:40]!r}")
     made = made_from(engine, settings, agency_code, collection_year, name, path)
-    # Every file is held to the upload limit before any is received, so none is kept when another cannot be.
-    for file_name, data in made.files:
-        if len(data) > settings.max_upload_bytes:
-            raise PayloadTooLarge(
-                f"the {file_name} made from {name} is {len(data):,} bytes, over the upload limit of "
-                f"{settings.max_upload_bytes:,}; nothing was kept"
-            )
+    _within_limit(made, name, settings)
     # DfE's payloads are built before anything is kept: an extract they cannot be built from keeps nothing.
     extract, made.extract = made.extract, None
     assert extract is not None
@@ -198,21 +210,12 @@ def receive_extract(
             received = (take_file or partial(records.receive, engine, settings))(**made_file)
             start(received)
             taken.received.append(received)
-    # Kept with the uploads of the files made from the extract, so Annex A reads the extract's rows with those files
-    # alone (one set of children), and says so when one of them is refused.
-    files_made = pl.DataFrame(
-        {
-            "file": [r.submission.filename for r in taken.received],
-            "submission_id": [r.submission.id for r in taken.received],
-        },
-        schema=KEPT["made_files"],
-    )
     # Through the table of ways in where the caller hands it down, as each file made is.
     taken.annex_id = (take_rows or partial(keep_from_extract, engine, settings))(
         agency_code=agency_code,
         year=collection_year,
         filename=name,
-        tables={**made.annex_a, "made_files": files_made},
+        tables={**made.annex_a, "made_files": _files_made(taken.received)},
         submitted_by=submitted_by,
     )
     taken.payloads = payload_store.keep(
