@@ -252,7 +252,9 @@ class Resolver:
                 self._read_ahead({indicator.id: periods})
                 parts = self.reads.every[indicator.id] if periods is None else self._parts_of(indicator.id, periods)
             if latest:
-                parts = self._latest(parts).with_columns(pl.lit("latest_estimate").alias("how"))
+                # No estimate at all: nothing to pick the latest of (the frame steps would only say so).
+                if parts.height:
+                    parts = self._latest(parts).with_columns(pl.lit("latest_estimate").alias("how"))
             else:
                 if parts.height:
                     parts = convert_period(
