@@ -42,10 +42,12 @@ class Column:
     at: int | None = None
 
 
-def _escaped(text: pl.Expr, controls: bool) -> pl.Expr:
-    """Text as XML element content, escaped as XlsxWriter escapes it."""
-    if controls:
+def _escaped(text: pl.Expr, controls: bool, literal: bool) -> pl.Expr:
+    """Text as XML element content, escaped as XlsxWriter escapes it (a literal ``_xHHHH_`` in any text, before a
+    control character is written as one)."""
+    if literal:
         text = text.str.replace_all(r"(_x[0-9a-fA-F]{4}_)", "_x005F$1")
+    if controls:
         for char in _CONTROL:
             text = text.str.replace_all(char, f"_x{ord(char):04X}_", literal=True)
         text = text.str.replace_all("\ufffe", "_xFFFE_", literal=True).str.replace_all(
@@ -60,13 +62,14 @@ def _escaped(text: pl.Expr, controls: bool) -> pl.Expr:
 
 #: What a text column may hold that its cells' XML must deal with (:func:`_needs`): a control character (or a
 #: non-character), a start a spreadsheet would run as a formula, more than Excel's longest text, white space at an
-#: end, and a character XML escapes.
+#: end, a character XML escapes, and a literal ``_xHHHH_`` (Excel's own escape, which is escaped in turn).
 _LOOKS = (
     r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]",
     r"^[=+\-@\t\r]",
     None,
     r"^\s|\s$",
     r"[&<>]",
+    r"_x[0-9a-fA-F]{4}_",
 )
 
 
@@ -114,7 +117,7 @@ def _cell(layout: _Layout, row: pl.Expr, needs: frozenset[int]) -> pl.Expr:
         digits = value.cast(pl.Int64).cast(pl.String) if integer else number.cast(pl.String)
         cell = pl.concat_str([*start, pl.lit("><v>"), digits, pl.lit("</v></c>")])
         return pl.when(value.is_not_null() & number.is_finite()).then(cell)
-    controls, formula, long, spaced, escaped = (at in needs for at in range(len(_LOOKS)))
+    controls, formula, long, spaced, escaped, literal = (at in needs for at in range(len(_LOOKS)))
     text = value.cast(pl.String)
     if formula:
         text = neutralise_expr(text)
@@ -126,7 +129,7 @@ def _cell(layout: _Layout, row: pl.Expr, needs: frozenset[int]) -> pl.Expr:
         if spaced or formula or long
         else pl.lit("")
     )
-    shown = _escaped(text, controls) if controls or escaped else text
+    shown = _escaped(text, controls, literal) if controls or escaped or literal else text
     inline = [pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"), shown, pl.lit("</t></is></c>")]
     return pl.concat_str([*start, *inline])
 

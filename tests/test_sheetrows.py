@@ -100,9 +100,9 @@ def test_a_frame_written_at_once_reads_back_as_the_cells_written_one_by_one() ->
 
 def test_each_text_alone_is_written_as_it_is_beside_every_other() -> None:
     # A column's cells skip the steps nothing in the column needs (neutralising, cutting, escaping, keeping white
-    # space): each text alone, in a column needing none of them but its own, gives the XML it gets among all of them.
-    # (A literal escape is escaped in a column holding a control character, and only there: left out.)
-    texts = [t for t in TEXTS if t is None or "_x" not in t]
+    # space): each text alone, in a column needing none of them but its own, gives the XML it gets among all of them
+    # (a literal escape too, escaped in turn whether or not its column holds a control character).
+    texts = list(TEXTS)
     texts += ["x" * (MAX_TEXT + 5), " " + "y" * MAX_TEXT, "=" + "z" * MAX_TEXT + " "]
     frame = pl.DataFrame({"text": texts})
     columns = [Column("text", "text")]
@@ -143,3 +143,11 @@ def test_in_constant_memory_mode_the_rows_go_to_the_sheet_between_the_cells_writ
     assert rows[2] == ('\'=HYPERLINK("http://x")', 993)
     assert len(rows) == len(TEXTS) + 2
     assert rows[-1] == ("after", None)
+
+
+def test_a_literal_escape_is_escaped_in_a_column_with_no_control_character() -> None:
+    # XlsxWriter escapes Excel's own _xHHHH_ in every text it writes in line; Excel would otherwise read "_x0041_" as
+    # "A". A column holding no control character is no exception.
+    xml = rows_xml(pl.DataFrame({"text": ["_x0041_ literal", "plain"]}), [Column("text", "text")], 0)
+    assert "<t>_x005F_x0041_ literal</t>" in xml
+    assert "<t>plain</t>" in xml
