@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from collectors.checks.checked import problem_frame
 from collectors.door import head, lease
-from collectors.door.spine import CutOff, failure_reason, finish, repeat_of
+from collectors.door.spine import CutOff, failure_reason, finish, latest_of_bytes, repeat_of
 from collectors.door.way import Lease as Lease  # each way's declaration, named as the door's: door.Way, door.Repeat
 from collectors.door.way import Repeat as Repeat
 from collectors.door.way import Way as Way
@@ -223,18 +223,13 @@ def _set_repeated(
     if not digests:
         return None
     found: list[Submission] = []
+    where: tuple[ColumnElement[bool], ...] = (col(Submission.kind) == way.kind, col(Submission.purged_at).is_(None))
+    if key.by_year:
+        where = (*where, col(Submission.collection_year) == year)
     for digest in digests:
-        where = [
-            col(Submission.agency_code) == agency_code,
-            col(Submission.kind) == way.kind,
-            col(Submission.content_hash) == digest,
-            col(Submission.mode) == mode,
-            col(Submission.status).in_(key.statuses),
-            col(Submission.purged_at).is_(None),
-        ]
-        if key.by_year:
-            where.append(col(Submission.collection_year) == year)
-        earlier = session.exec(select(Submission).where(*where).order_by(col(Submission.id).desc())).first()
+        earlier = latest_of_bytes(
+            session, agency_code=agency_code, digest=digest, mode=mode, statuses=key.statuses, where=where
+        )
         if earlier is None:
             return None
         found.append(earlier)

@@ -186,7 +186,24 @@ def repeat_of(
     """The agency's latest upload of the same bytes in the same mode, finished with one of ``statuses`` (and
     matching ``where``), when sending it again repeats what is current (``repeats_current``); else None, the file
     being applied as a new upload."""
-    earlier = (
+    earlier = latest_of_bytes(
+        session, agency_code=agency_code, digest=digest, mode=mode, statuses=statuses, where=where
+    )
+    return earlier if earlier is not None and repeats_current(session, earlier) else None
+
+
+def latest_of_bytes(
+    session: Session,
+    *,
+    agency_code: str,
+    digest: str,
+    mode: str,
+    statuses: tuple[str, ...],
+    where: tuple[ColumnElement[bool], ...] = (),
+) -> Submission | None:
+    """The agency's latest upload of the same bytes in the same mode, finished with one of ``statuses`` and matching
+    ``where``; None when it has sent none."""
+    return (
         session.execute(
             select(Submission)
             .where(
@@ -201,7 +218,6 @@ def repeat_of(
         .scalars()
         .first()
     )
-    return earlier if earlier is not None and repeats_current(session, earlier) else None
 
 
 def record_outcome(
