@@ -1,8 +1,9 @@
 """Upload -> validated -> stored for N figures, on SQLite or PostgreSQL, against a floor measured in the same run.
 
 The upload is a long-format CSV of population figures (the eight ONS population indicators for
-every English local authority, region and England, one calendar year after another), shuffled
-as a real export would be. The floor reads the same bytes with polars, checks them with plain
+every English local authority, region and England, each by the breakdowns the catalogue declares for
+it, one calendar year after another back from 2024 and never before 1900, the first year a period
+may name), shuffled as a real export would be; the parts of each figure add up to its total. The floor reads the same bytes with polars, checks them with plain
 polars expressions and writes them by the engine's fastest raw path into the same table and
 indexes of an identical database: ``sqlite3`` ``executemany`` with rows sorted by key on SQLite,
 psycopg ``COPY`` on PostgreSQL. Each phase runs in its own process so its peak memory is its own.
@@ -29,7 +30,10 @@ from pathlib import Path
 import polars as pl
 
 #: The figure key's order (the unique index's), in which both phases write.
-SORTED = ("indicator", "period", "org")
+SORTED = ("indicator", "period", "org", "breakdown")
+
+#: The last calendar year uploaded, and the first a period may name (``indicators.periods.FIRST_YEAR``).
+LAST_YEAR, FIRST_YEAR = 2024, 1900
 
 
 def prepare(folder: Path, url: str | None = None) -> Path:
@@ -85,6 +89,13 @@ def pg_fresh(door: str, target: str, template: str | None) -> None:
 
 
 def orgs_and_indicators(url: str) -> tuple[list[str], list[str]]:
+    """The ONS's areas and its population indicators."""
+    orgs, inds = _population(url)
+    return orgs, list(inds)
+
+
+def _population(url: str) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
+    """The ONS's areas, and each of its population indicators with the codes of each dimension it is broken down by."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -93,39 +104,89 @@ def orgs_and_indicators(url: str) -> tuple[list[str], list[str]]:
             r[0]
             for r in con.execute(text("SELECT org_code FROM agency_org WHERE agency_code = 'ons' ORDER BY org_code"))
         ]
-        inds = [
-            r[0]
-            for r in con.execute(
-                text(
-                    "SELECT indicator_id FROM agency_indicator WHERE agency_code = 'ons' AND indicator_id LIKE 'pop.%' ORDER BY 1"
-                )
+        rows = con.execute(
+            text(
+                "SELECT a.indicator_id, i.breakdowns FROM agency_indicator a JOIN indicator i ON i.id = a.indicator_id "
+                "WHERE a.agency_code = 'ons' AND a.indicator_id LIKE 'pop.%' ORDER BY 1"
             )
-        ]
+        ).all()
+        codes: dict[str, list[str]] = {}
+        for dim, code in con.execute(text("SELECT codelist_id, code FROM code ORDER BY codelist_id, position")):
+            codes.setdefault(dim, []).append(code)
     engine.dispose()
-    return orgs, inds
+    dims_of = {ind: json.loads(dims) if isinstance(dims, str) else list(dims or []) for ind, dims in rows}
+    return orgs, {ind: {dim: codes[dim] for dim in dims} for ind, dims in dims_of.items()}
 
 
-def _make_upload(url: str, rows: int, target: Path) -> None:
-    orgs, inds = orgs_and_indicators(url)
-    per_year = len(orgs) * len(inds)
+def _series(inds: dict[str, dict[str, list[str]]]) -> pl.DataFrame:
+    """Each indicator's figures in a year with their weights: every cell of all its dimensions, then each sum of them.
+
+    A cell's weight is fixed and a coarser figure's is the sum of its cells', so figures made as a whole number
+    times their weight add up: the catalogue's breakdown rules (the parts add up to their total) hold for each.
+    """
+    from indicators.breakdown import canonical_breakdown
+
+    rng = random.Random(20261128)
+    out: dict[str, list[object]] = {"indicator": [], "breakdown": [], "weight": []}
+    for ind, dims in inds.items():
+        cells: list[dict[str, str]] = [{}]
+        for dim, codes in dims.items():
+            cells = [cell | {dim: code} for cell in cells for code in codes]
+        weights = [rng.randint(1, 9) for _ in cells]
+        for kept in range(1 << len(dims)):
+            shown = [d for n, d in enumerate(dims) if kept >> n & 1]
+            groups: dict[str, int] = {}
+            for cell, weight in zip(cells, weights, strict=True):
+                key = canonical_breakdown({d: cell[d] for d in shown})
+                groups[key] = groups.get(key, 0) + weight
+            for key, weight in groups.items():
+                out["indicator"].append(ind)
+                out["breakdown"].append(key)
+                out["weight"].append(weight)
+    return pl.DataFrame(out)
+
+
+def most_figures(url: str) -> int:
+    """How many figures ``population_figures`` can make: every series in every year a period may name."""
+    orgs, inds = _population(url)
+    return len(orgs) * _series(inds).height * (LAST_YEAR - FIRST_YEAR + 1)
+
+
+def population_figures(url: str, rows: int) -> pl.DataFrame:
+    """``rows`` plausible ONS population figures (indicator, org, period, breakdown, value), shuffled, newest years first."""
+    orgs, inds = _population(url)
+    series = _series(inds)
+    per_year = len(orgs) * series.height
     years = -(-rows // per_year)
+    if years > LAST_YEAR - FIRST_YEAR + 1:
+        raise SystemExit(
+            f"at most {per_year * (LAST_YEAR - FIRST_YEAR + 1):,} figures fit in the years a period may name"
+        )
     frame = (
-        pl.DataFrame({"period": [f"CY{y}" for y in range(2024 - years + 1, 2025)]})
-        .join(pl.DataFrame({"indicator": inds}), how="cross")
+        pl.DataFrame({"period": [f"CY{y}" for y in range(LAST_YEAR, LAST_YEAR - years, -1)]})
+        .join(series, how="cross")
         .join(pl.DataFrame({"org": orgs}), how="cross")
         .head(rows)
     )
-    # Plausible figures: each series drifts by at most 2% a year, so the catalogue's change rules pass them.
+    # Plausible figures: a whole number a weight for each area, at least 100 and drifting by at most 2% a year, so
+    # the catalogue's change rules pass them; the total of an indicator at most 1,500,000.
     rng = random.Random(20261122)
-    bases = pl.DataFrame({"indicator": inds}).join(pl.DataFrame({"org": orgs}), how="cross")
-    bases = bases.with_columns(pl.Series("base", [rng.randint(100, 1_500_000) for _ in range(bases.height)]))
+    heaviest = dict(series.group_by("indicator").agg(pl.col("weight").max()).iter_rows())
+    bases = pl.DataFrame(
+        [(ind, org, rng.randint(100, max(100, 1_500_000 // heaviest[ind]))) for ind in inds for org in orgs],
+        schema=["indicator", "org", "base"],
+        orient="row",
+    )
     drift = 1 + ((pl.col("period").str.slice(2).cast(pl.Int64) * 7) % 5 - 2) / 100
     frame = frame.join(bases, on=["indicator", "org"]).with_columns(
-        (pl.col("base") * drift).round(0).cast(pl.Int64).cast(pl.String).alias("value")
+        ((pl.col("base") * drift).round(0).cast(pl.Int64) * pl.col("weight")).cast(pl.String).alias("value")
     )
-    frame = frame.select("indicator", "org", "period", "value")
-    frame = frame.sample(fraction=1.0, shuffle=True, seed=7)
-    frame.write_csv(target)
+    frame = frame.select("indicator", "org", "period", "breakdown", "value")
+    return frame.sample(fraction=1.0, shuffle=True, seed=7)
+
+
+def _make_upload(url: str, rows: int, target: Path) -> None:
+    population_figures(url, rows).write_csv(target)
 
 
 def _peak_mib() -> float:
@@ -164,13 +225,13 @@ _SUBMISSION = (
 def _phase_floor(url: str, upload: Path) -> dict[str, float]:
     start = time.perf_counter()
     frame = pl.read_csv(io.BytesIO(upload.read_bytes()), infer_schema=False)
-    frame = frame.with_columns(pl.col("value").cast(pl.Float64, strict=False))
+    frame = frame.with_columns(pl.col("value").cast(pl.Float64, strict=False), pl.col("breakdown").fill_null(""))
     bad = frame.filter(
         pl.col("value").is_null() | (pl.col("value") < 0) | pl.col("indicator").is_null() | pl.col("org").is_null()
     )
     assert bad.is_empty()
     frame = frame.sort(*SORTED).with_row_index("file_row", offset=2)
-    rows = frame.select("indicator", "org", "period", "value", "file_row")
+    rows = frame.select("indicator", "org", "period", "value", "file_row", "breakdown")
     if url.startswith("sqlite"):
         con = sqlite3.connect(url.split(":///", 1)[1], isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
@@ -180,7 +241,7 @@ def _phase_floor(url: str, upload: Path) -> dict[str, float]:
         # The same row the pipeline stores (provenance included), by the narrowest raw path.
         con.executemany(
             "INSERT INTO observation (indicator_id, org_code, period, value, file_row, breakdown, version, is_current, "
-            "status, submission_id, recorded_at) VALUES (?, ?, ?, ?, ?, '', 1, 1, 'final', 1, '2026-01-01 00:00:00.000000')",
+            "status, submission_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, 1, 1, 'final', 1, '2026-01-01 00:00:00.000000')",
             rows.iter_rows(),
         )
         con.execute("COMMIT")
@@ -200,7 +261,7 @@ def _phase_floor(url: str, upload: Path) -> dict[str, float]:
                 ) as copy,
             ):
                 for row in rows.iter_rows():
-                    copy.write_row((*row, "", 1, True, "final", 1, "2026-01-01 00:00:00+00"))
+                    copy.write_row((*row, 1, True, "final", 1, "2026-01-01 00:00:00+00"))
     return {"seconds": time.perf_counter() - start, "rows": frame.height, "peak_mib": _peak_mib()}
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import sqlite3
 import tempfile
 import threading
 import time
@@ -26,27 +24,15 @@ from typing import Any
 import httpx
 import polars as pl
 
+from benchmarks.collect import population_figures
 from benchmarks.server import MIB, Server, status
 
 OFFICER = "demo-officer-5e0b9c2a4f"
 
 
 def _rows(template: Path, rows: int) -> pl.DataFrame:
-    con = sqlite3.connect(template)
-    orgs = [r[0] for r in con.execute("SELECT org_code FROM agency_org WHERE agency_code = 'ons' ORDER BY 1")]
-    inds = [r[0] for r in con.execute("SELECT indicator_id FROM agency_indicator WHERE agency_code = 'ons' ORDER BY 1")]
-    con.close()
-    inds = [i for i in inds if i.startswith("pop.")]
-    years = -(-rows // (len(orgs) * len(inds)))
-    frame = (
-        pl.DataFrame({"period": [f"CY{y}" for y in range(2024 - years + 1, 2025)]})
-        .join(pl.DataFrame({"indicator": inds}), how="cross")
-        .join(pl.DataFrame({"org": orgs}), how="cross")
-        .head(rows)
-    )
-    rng = random.Random(20261123)
-    values = [str(rng.randint(100, 1_500_000)) for _ in range(frame.height)]
-    return frame.with_columns(pl.Series("value", values)).select("indicator", "org", "period", "value")
+    """The benchmark's figures: the same plausible population figures ``bench collect`` uploads."""
+    return population_figures(f"sqlite:///{template}", rows)
 
 
 def _upload(server: Server, path: Path, name: str) -> Any:
