@@ -80,6 +80,12 @@ def _senders(engine: Engine) -> list[Sender]:
     ]
 
 
+#: A sender's pause between one answer and its next upload. Five senders back to back kept both cores busy with
+#: uploads for the whole test (about 95 s of CPU on a slow host); paused, each still has an upload in flight most
+#: of the time, so the uploads still overlap each other and the second worker's start.
+PAUSE = 0.5
+
+
 def _send(urls: list[str], sender: Sender, stop: threading.Event, offset: int) -> None:
     step, sent = 0, 0
     clients: dict[str, httpx.Client] = {}
@@ -105,6 +111,7 @@ def _send(urls: list[str], sender: Sender, stop: threading.Event, offset: int) -
                 sender.accepted.append((int(body["id"]), values))
                 step = send
             sent += 1
+            stop.wait(PAUSE)
     finally:
         for client in clients.values():
             client.close()
@@ -127,6 +134,9 @@ def test_two_workers_store_every_accepted_figure_once_and_a_starting_worker_cuts
         "ONERETURN_SCHEDULER_EMBEDDED": "false",
         "ONERETURN_LOAD_DEMO": "true",
         "ONERETURN_UPLOAD_WAIT_SECONDS": "60",
+        # One upload process a worker, not two: three workers' second processes cost a start each (about 3 s of
+        # CPU) and this test is of two workers, not of a worker's processes (tests/api/test_upload_processes.py).
+        "ONERETURN_UPLOAD_SLOTS": "1",
     }
     # An earlier upload is on record, so the service starts without loading the demo's uploads (keys only).
     earlier = b"indicator,org,period,value\nhealth.maternity_assessments,E09000023,FY2020-21-Q1,5000\n"
