@@ -190,4 +190,4 @@ def test_placements_are_read_to_their_host_council_through_onss_directory(
     assert Counter(zip(frame["council"], frame["host_council"], strict=True)) == expected
     placed_out = frame.filter(pl.col("host_council") != pl.col("council"))
     assert placed_out.height > 0
-    assert not [i for i in files.identifiers if i and i in built.csv().decode()]
+    assert not files.leaked(built.csv().decode())

@@ -50,6 +50,12 @@ class Files:
     #: Every council child id, UPN, full postcode and birth date in the files: none may leave in a pooled table.
     identifiers: set[str] = field(default_factory=set)
 
+    def leaked(self, text: str) -> list[str]:
+        """The identifiers a CSV holds as a whole cell (a child's key is a keyed hash: six of its digits may read as a
+        council's child id, so a substring is no leak)."""
+        cells = {cell for row in csv.reader(io.StringIO(text)) for cell in row}
+        return sorted(i for i in self.identifiers if i and i in cells)
+
 
 def make_files(root: Path) -> Files:
     """Write each council's SSDA903 and CIN census (40 children each), and give two councils one child by UPN."""
