@@ -41,22 +41,26 @@ def _codes_by_year() -> dict[str, list[tuple[int, int, str]]]:
     return found
 
 
-def _area_codes(numbers: pl.Series, years: pl.Series) -> list[str | None]:
+def _area_codes(numbers: pl.Series, years: pl.Series) -> pl.Series:
     """The ONS code of each row's council number in the row's year (the newest where no code's years hold it)."""
     by_number = _codes_by_year()
-    out: list[str | None] = []
-    for number, year_text in zip(numbers.to_list(), years.to_list(), strict=True):
+    rows = pl.DataFrame({"number": numbers, "year": years})
+    # A table of a few hundred thousand rows holds a few thousand (council, year) pairs: each is worked out once.
+    pairs = rows.unique(maintain_order=True)
+    found: list[str | None] = []
+    for number, year_text in pairs.iter_rows():
         if number == ENGLAND_NUMBER:
-            out.append(ENGLAND)
+            found.append(ENGLAND)
             continue
         codes = by_number.get(number)
         if not codes:
-            out.append(None)
+            found.append(None)
             continue
         year = int(year_text[:4]) if year_text[:4].isdigit() else 0
         held = [code for first, last, code in codes if first <= year <= last]
-        out.append(held[0] if held else max(codes)[2])
-    return out
+        found.append(held[0] if held else max(codes)[2])
+    lookup = pairs.with_columns(pl.Series("area_code", found, dtype=pl.String))
+    return rows.join(lookup, on=["number", "year"], how="left", maintain_order="left")["area_code"]
 
 
 def read_lait_parquet(spec: SourceSpec, data: bytes, _areas: AreaLookup) -> tuple[pl.DataFrame, int]:
@@ -79,9 +83,7 @@ def read_lait_parquet(spec: SourceSpec, data: bytes, _areas: AreaLookup) -> tupl
     numbers = table["LA Number"].cast(pl.Int64, strict=False).cast(pl.String).fill_null("")
     codes = _area_codes(numbers, text["Years"].fill_null(""))
     frame = text.with_columns(
-        pl.Series(
-            "area_code", [c if c is not None else f"DfE number {n}" for c, n in zip(codes, numbers, strict=True)]
-        ),
+        pl.coalesce(codes, pl.lit("DfE number ") + numbers).alias("area_code"),
         pl.when(numbers == ENGLAND_NUMBER).then(pl.lit(NATIONAL)).otherwise(pl.lit(COUNCIL)).alias("geographic_level"),
     ).with_row_index("file_row", offset=1)
     # One chunk a column, as a CSV is read (``read_csv_text``): the table's row groups beside the added columns'
