@@ -30,11 +30,28 @@ Reading = tuple[tuple[Any, ...], ...]
 _AS_TEXT = (JSON, Date, DateTime)
 
 
+#: Each reading's statement as its store's dialect writes it, made once.
+_STATEMENTS: dict[tuple[str, tuple[Any, ...]], str] = {}
+
+
 def as_text(session: Session, *columns: Any) -> Reading:
     """Read the columns (of one table), dates and JSON as their stored text, every row, in the order the store gives
     them, as any query without an order does; the session's pending changes are flushed first, as for any query."""
-    read = (cast(c, String) if isinstance(c.type, _AS_TEXT) else c for c in columns)
-    return tuple(tuple(row) for row in session.execute(sa_select(*read)).all())
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    key = (connection.dialect.name, columns)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        read = (cast(c, String) if isinstance(c.type, _AS_TEXT) else c for c in columns)
+        statement = _STATEMENTS.setdefault(key, str(sa_select(*read).compile(dialect=connection.dialect)))
+    # Sent as any statement is (its events, its errors), but its rows taken from the driver's cursor as the driver's
+    # tuples: a reading is only compared, and making 3,300 rows into SQLAlchemy's rows took two thirds of its time.
+    result = connection.exec_driver_sql(statement)
+    try:
+        return tuple(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 class Kept(Generic[T]):
