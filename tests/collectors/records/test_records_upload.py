@@ -89,6 +89,8 @@ def assert_no_child_in_clear(engine: Engine, data_dir: Path, ids: set[str]) -> N
 
 
 _RUN = re.compile("[0-9A-Za-z]+")
+#: The fraction of a second of a time of day the store wrote (``01:05:12.601718``): six digits that are no child's id.
+_FRACTION = re.compile(r"(?<=[0-9]{2}:[0-9]{2}:[0-9]{2})\.[0-9]+")
 
 
 def _standing_alone(ids: set[str]) -> Callable[[str], set[str]]:
@@ -96,12 +98,14 @@ def _standing_alone(ids: set[str]) -> Callable[[str], set[str]]:
 
     An id of letters and digits alone stands there exactly where it is one whole run of letters and digits, so
     those are looked up among the text's runs (one alternation of every id, tried at every place of every
-    text, took seconds a store); any other id is searched for as it is."""
+    text, took seconds a store); any other id is searched for as it is. A time's fraction of a second is no id:
+    a stored time's six digits matched one of DfE's fake files' six-digit ids in a run."""
     plain = {i for i in ids if _RUN.fullmatch(i)}
     other = sorted(ids - plain)
     alone = re.compile("|".join(rf"(?<![0-9A-Za-z]){re.escape(i)}(?![0-9A-Za-z])" for i in other)) if other else None
 
     def found(text: str) -> set[str]:
+        text = _FRACTION.sub("", text)
         hits = plain.intersection(_RUN.findall(text))
         if alone is not None:
             hits.update(m.group(0) for m in alone.finditer(text))
@@ -117,6 +121,9 @@ def test_a_child_id_counts_only_where_no_letter_or_digit_touches_it() -> None:
     assert found('{"child": "123456"}') == {"123456"}
     assert found("ab123456cd") == set()
     assert found("1234567") == set()
+    assert found("2026-11-29 01:05:12.123456") == set()
+    assert found('"2026-11-29T01:05:12.123456+00:00"') == set()
+    assert found("at 01:05:12 child 123456") == {"123456"}
     assert found("x_123456") == {"123456"}
     assert found("id A-1234.") == {"A-1234"}
     assert found("BA-1234") == set()
