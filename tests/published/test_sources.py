@@ -102,3 +102,24 @@ def test_a_return_never_takes_the_figures_of_the_publisher_it_is_sent_to(tmp_pat
         in result.output
     )
     assert "unknown-publisher: dfe_ssda903: from_publishers names 'no_such_publisher'" in result.output
+
+
+def test_the_sources_are_read_again_when_a_file_is_added_changed_or_removed(tmp_path: Path) -> None:
+    text = (SOURCES_DIR / "dfe_cla_number.toml").read_text()
+    (tmp_path / "a.toml").write_text(text)
+    first = load_sources(tmp_path)
+    again = load_sources(tmp_path)
+    assert again.sources == first.sources
+    assert again.sources is not first.sources, "each caller has a dict of its own"
+    again.sources.clear()
+    assert load_sources(tmp_path).sources == first.sources
+    # Changed, to the same length, at once: its content tells.
+    (tmp_path / "a.toml").write_text(text.replace('"cyp.lac_started"', '"cyp.lac_startex"', 1))
+    changed = load_sources(tmp_path)
+    assert "cyp.lac_startex" in {f.indicator for f in changed.sources["dfe_cla_number"].figure}
+    (tmp_path / "b.toml").write_text(text)
+    assert [p.kind for p in load_sources(tmp_path).problems] == ["duplicate"]
+    (tmp_path / "a.toml").unlink()
+    (tmp_path / "b.toml").write_text("[source\n")
+    assert [p.kind for p in load_sources(tmp_path).problems] == ["syntax"]
+    assert load_sources(tmp_path).sources == {}
