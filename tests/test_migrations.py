@@ -180,3 +180,41 @@ def test_an_upload_kept_before_ways_were_recorded_is_given_its_way(empty_store: 
     with Session(empty_store) as session:
         ways = [s.way for s in session.exec(select(Submission).order_by(col(Submission.id))).all()]
     assert ways == ["figures", "sen2", "records", "annex_a_ssd"]
+
+
+def test_a_store_at_the_newest_migration_is_left_alone_and_one_behind_is_upgraded_and_checked(tmp_path: Path) -> None:
+    """An upgrade of a SQLite store already at the newest migration runs nothing (no migration, no check of every
+    foreign key, which every start and command paid for); a store one migration behind is upgraded and checked."""
+    from alembic import command
+
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(" ".join(statement.split()).upper())
+
+    def checked() -> bool:
+        return any("FOREIGN_KEY_CHECK" in s for s in sent)
+
+    store = db.make_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    config = db.alembic_config(store)
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
+    assert head is not None
+    behind = scripts.get_revision(head).down_revision
+    assert isinstance(behind, str)
+    command.upgrade(config, behind)
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        db.upgrade(store)
+        assert checked()
+        assert any(s.startswith("UPDATE ALEMBIC_VERSION") for s in sent)
+        sent.clear()
+        db.upgrade(store)
+        assert sent
+        assert not checked()
+        assert not [s for s in sent if s.startswith(("CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE"))]
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    with store.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head
+    store.dispose()
