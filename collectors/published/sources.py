@@ -211,8 +211,8 @@ def load_sources(folder: Path = SOURCES_DIR) -> SourceSet:
     """Read every published source file in ``folder``; problems are listed, not raised.
 
     Parsed again only where a file was added, removed or changed since the last reading (parsing and checking the 26
-    bundled files took 15 ms, reading them 0.2, and every published page, intake and fetch asks for them); the
-    caller gets lists and dicts of its own, the sources themselves are frozen."""
+    bundled files took 15 ms, a call that finds them unchanged 0.35 ms, and every published page, intake and fetch
+    asks for them); the caller gets lists and dicts of its own, the sources themselves are frozen."""
     paths = sorted(folder.glob("*.toml"))
     signature = tuple((p.name, p.read_bytes()) for p in paths)
     with _READ_LOCK:

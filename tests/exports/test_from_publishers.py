@@ -72,12 +72,6 @@ def _cell(built: BuiltReturn, code: str) -> dict[str, Any]:
 
 
 @cache
-def _specs() -> dict[str, SourceSpec]:
-    """The published sources by their file, read once for every item's test."""
-    return {s.file: s for s in load_sources().sources.values()}
-
-
-@cache
 def _parquet(spec_file: str) -> pl.DataFrame:
     """A publisher's bundled parquet file, read once for every item's test."""
     return pl.read_parquet(FILES_DIR / spec_file)
@@ -118,7 +112,7 @@ def test_each_item_is_the_publishers_own_figure(store: Engine, code: str) -> Non
     assert behind.height >= 1
     assert behind["observation_id"].is_null().all()
     assert behind["published_figure_id"].is_not_null().all()
-    specs = _specs()
+    specs = {s.file: s for s in load_sources().sources.values()}
     values: dict[str, float] = {}
     for line in behind.iter_rows(named=True):
         spec = specs[line["filename"]]
