@@ -45,7 +45,7 @@ def load_command(
     """Check GIAS's extract whole and replace the register held (a refused file leaves it as it was)."""
     from cli.admin import operator
     from cli.shared import out, ready_engine
-    from mappings.establishments.service import load_register
+    from mappings.establishments.service import load_register, register_held
     from onereturn.errors import NotFound
     from onereturn.settings import get_settings
 
@@ -55,8 +55,10 @@ def load_command(
     settings = get_settings()
     data = _bounded(file, settings.establishments_max_bytes)
     extra = _bounded(links, settings.establishments_max_bytes) if links is not None else None
+    engine = ready_engine()
+    before = register_held(engine)
     held = load_register(
-        ready_engine(),
+        engine,
         settings,
         data,
         file.name,
@@ -65,6 +67,13 @@ def load_command(
         by=operator(),
     )
     out.print(f"Loaded the register of establishments: {held.words()}", markup=False, highlight=False)
+    if links is None and before is not None and before.links:
+        out.print(
+            f"The previous register's {before.links:,} links ({before.links_file_name}) were removed with it: "
+            "load GIAS's links file of the same day with --links to follow successors.",
+            markup=False,
+            highlight=False,
+        )
 
 
 @establishments_app.command("status")

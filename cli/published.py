@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from collectors.published.fetch import FetchReport
 
 published_app = typer.Typer(
     help="Published figures: read from the publishers' own files and API, never keyed.", no_args_is_help=True
@@ -84,8 +88,23 @@ def fetch_command() -> None:
         err.print(f"{source}: nothing new")
     for source, why in report.failed:
         err.print(f"[red]{source}: {why}[/red]")
+    err.print(fetch_summary(report), markup=False, highlight=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+def fetch_summary(report: FetchReport) -> str:
+    """The fetch's last line: what was asked and done, or why nothing was asked, so a fetch never ends silent."""
+    reasons = Counter(why for _, why in report.not_asked)
+    skipped = "; ".join(f"{n} source(s): {why}" for why, n in sorted(reasons.items()))
+    asked = len(report.failed) + len(report.up_to_date) + len({source for source, _ in report.imported})
+    if not asked:
+        return f"Nothing fetched: no declared source has an API to ask ({skipped or 'none is declared'})."
+    done = (
+        f"Asked {asked} source(s): {len(report.imported)} release(s) imported, {len(report.up_to_date)} source(s) "
+        f"with nothing new, {len(report.failed)} failed (nothing stored for those)"
+    )
+    return f"{done}; not asked: {skipped}." if skipped else f"{done}."
 
 
 @published_app.command("differences")

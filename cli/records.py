@@ -150,15 +150,17 @@ def read_ssd_command(
 
     settings = get_settings()
     engine = ready_engine()
+    # A refused ask (an agency with no SSD database, a year without a mapping) exits 1 like a failed read, as
+    # docs/cli.md says: it is the store's answer, not a mistyped command line.
     try:
         source = sources(engine).get(agency)
         year = mapped_year(read_collection_year(year)) if year is not None else None
     except (ValueError, InvalidInput) as exc:
-        raise typer.BadParameter(str(exc)) from None
+        typer.echo(f"Nothing read: {exc}", err=True)
+        raise typer.Exit(1) from None
     if source is None:
-        raise typer.BadParameter(
-            f"no SSD database is set for {agency}: its agency's ssd.read names none", param_hint="--agency"
-        )
+        typer.echo(f"Nothing read: no SSD database is set for {agency}: its agency's ssd.read names none", err=True)
+        raise typer.Exit(1)
     from collectors import ways_in
 
     take = ways_in.extracts(engine, settings)

@@ -61,6 +61,8 @@ class FetchReport:
     imported: list[tuple[str, Imported]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     up_to_date: list[str] = field(default_factory=list)
+    #: Sources declared but not asked, with why: no API id (upload only), or FingertipsNext's address not set.
+    not_asked: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,10 @@ def fetch_all(
         for spec in load_sources().sources.values():
             fingertips = spec.format == "fingertips" and bool(spec.fingertips_indicators)
             if fingertips and not settings.published_fingertips_api:
+                report.not_asked.append((spec.id, "Fingertips, ONERETURN_PUBLISHED_FINGERTIPS_API not set"))
                 continue
             if not (spec.ees_data_set or fingertips):
+                report.not_asked.append((spec.id, "upload only, no API id declared"))
                 continue
             try:
                 if fingertips:

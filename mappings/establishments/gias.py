@@ -1,10 +1,12 @@
 """GIAS's all-establishments extract and its links file, read and checked before anything is stored.
 
 The extract (``edubasealldataYYYYMMDD.csv``) is Windows-1252 with every field quoted and about 140 columns, which GIAS
-adds to from time to time: its columns are read by name (``gias/SOURCE.md``). A file is refused whole, each reason
-said: not GIAS's layout (a column the service reads missing), no establishment in it, a row cut short (a truncated
-download), a URN given twice or not a number, a type code not on GIAS's list (``gias/establishment_types.csv``), a
-date not GIAS's ``dd-mm-yyyy``, or more bytes than the register's limit. Nothing here touches the store.
+adds to from time to time: its columns are read by name (``gias/SOURCE.md``); a copy saved again by a spreadsheet,
+quoted only where needed, is read too. A file is refused whole, each reason said: not GIAS's layout (a column the
+service reads missing), no establishment in it, a row cut short (a truncated download), a URN given twice or not a
+number, a type code not on GIAS's list (``gias/establishment_types.csv``), a date not GIAS's ``dd-mm-yyyy``, a
+publication date still to come or before a change the file holds, or more bytes than the register's limit. Nothing
+here touches the store.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -36,6 +38,8 @@ READ = {
     "UKPRN": "ukprn",
 }
 LINKS = {"URN": "urn", "LinkURN": "link_urn", "LinkType": "link_type", "LinkEstablishedDate": "established"}
+#: The column whose newest date bounds (or, with no date in the file's name, gives) the day GIAS published it.
+CHANGED = "LastChangedDate"
 #: At most this many rows are named in one reason; the count says how many more.
 NAMED = 5
 _PUBLISHED = re.compile(r"edubasealldata(\d{8})")
@@ -84,6 +88,35 @@ def published_on(file_name: str) -> date | None:
         return date(int(found[1][:4]), int(found[1][4:6]), int(found[1][6:]))
     except ValueError:
         return None
+
+
+def publication_date(file_name: str, newest_change: date | None, what: str, today: date | None = None) -> date | None:
+    """The day GIAS published an extract: the date in its name, else its newest ``LastChangedDate``; RegisterRefused
+    for a day still to come, or a name dated before a change the file holds (it cannot have been published then)."""
+    named = published_on(file_name)
+    # GIAS dates its files by England's day, which runs up to an hour ahead of UTC's.
+    latest = (today or datetime.now(UTC).date()) + timedelta(days=1)
+    for day, said in ((named, "its name dates it"), (newest_change, "its newest LastChangedDate is")):
+        if day is not None and day > latest:
+            raise RegisterRefused(
+                f"{what}: {said} {day.isoformat()}, a day still to come (GIAS dates an extract the day it publishes "
+                "it); nothing was stored"
+            )
+    if named is not None and newest_change is not None and named < newest_change:
+        raise RegisterRefused(
+            f"{what}: its name dates it {named.isoformat()}, before the newest change it holds (LastChangedDate "
+            f"{newest_change.isoformat()}), so it was not published then; nothing was stored"
+        )
+    return named or newest_change
+
+
+def _newest_change(frame: pl.DataFrame) -> date | None:
+    """The newest ``LastChangedDate`` read as GIAS writes its dates (dd-mm-yyyy); a value not in that form is not
+    used (the column is read for the register's date alone)."""
+    if "last_changed" not in frame.columns:
+        return None
+    newest = frame["last_changed"].str.strip_chars().str.to_date("%d-%m-%Y", strict=False).max()
+    return newest if isinstance(newest, date) else None
 
 
 def _text(data: bytes, what: str, max_bytes: int) -> str:
@@ -144,14 +177,24 @@ def _frame(text: str, what: str, header: list[str], needed: dict[str, str]) -> p
         ) from exc
     if frame.height == 0:
         raise RegisterRefused(f"{what} has a header and no rows; nothing was stored")
-    # Every field is quoted, so a field GIAS left empty reads as "": a field missing altogether (a row cut short, the
-    # end of a truncated download) reads as null in the last column.
-    short = frame.with_row_index("row").filter(pl.col(last).is_null())["row"]
-    if short.len():
-        raise RegisterRefused(
-            f"{what}: row(s) {_rows_named(short)} end before column {last!r} (the file cut short?); nothing was stored"
-        )
-    return frame.select(pl.col(c).alias(n) for c, n in needed.items())
+    # GIAS quotes every field, so a field it left empty reads as "" and only a field missing altogether (a row cut
+    # short, the end of a truncated download) reads as null in the last column. A copy saved again by a spreadsheet
+    # quotes only where needed, so its empty fields read as null too: then each row's fields are counted.
+    if frame[last].null_count():
+        short = _short_records(text, len(header))
+        if short.len():
+            raise RegisterRefused(
+                f"{what}: row(s) {_rows_named(short)} end before column {last!r} (the file cut short?); "
+                "nothing was stored"
+            )
+    return frame.select(pl.col(c).fill_null("").alias(n) for c, n in needed.items())
+
+
+def _short_records(text: str, columns: int) -> pl.Series:
+    """The rows (0 the first after the header) with fewer fields than the header, blank lines not counted."""
+    records = (row for row in csv.reader(io.StringIO(text, newline="")) if row)
+    next(records, None)
+    return pl.Series("row", [n for n, row in enumerate(records) if len(row) < columns], dtype=pl.UInt32)
 
 
 def _integers(frame: pl.DataFrame, column: str, label: str, what: str, *, required: bool = True) -> pl.Expr:
@@ -177,12 +220,14 @@ def _dates(frame: pl.DataFrame, column: str, label: str, what: str) -> pl.Expr:
     return value
 
 
-def read_extract(data: bytes, file_name: str, max_bytes: int) -> Extract:
+def read_extract(data: bytes, file_name: str, max_bytes: int, today: date | None = None) -> Extract:
     """GIAS's all-establishments extract read and checked; RegisterRefused (or PayloadTooLarge) says why not."""
     what = f"The register {file_name[:120]!r}"
     text = _text(data, what, max_bytes)
     header = _header(text, what, READ)
-    raw = _frame(text, what, header, READ)
+    raw = _frame(text, what, header, READ | ({CHANGED: "last_changed"} if CHANGED in header else {}))
+    published = publication_date(file_name, _newest_change(raw), what, today)
+    raw = raw.drop("last_changed", strict=False)
     frame = raw.with_columns(
         urn=_integers(raw, "urn", "URN", what),
         type_code=_integers(raw, "type_code", "TypeOfEstablishment (code)", what),
@@ -208,7 +253,7 @@ def read_extract(data: bytes, file_name: str, max_bytes: int) -> Extract:
             f"{what}: type of establishment code {codes} is not on GIAS's list of {len(known)} types "
             f"(rows {_rows_named(unknown['row'])}); nothing was stored"
         )
-    return Extract(frame, file_name, published_on(file_name), hashlib.sha256(data).hexdigest())
+    return Extract(frame, file_name, published, hashlib.sha256(data).hexdigest())
 
 
 def read_links(data: bytes, file_name: str, max_bytes: int) -> pl.DataFrame:

@@ -54,9 +54,8 @@ def _batches(rows: list[dict[str, object]]) -> Iterable[list[dict[str, object]]]
 
 
 def store(session: Session, extract: Extract, links: pl.DataFrame | None, links_name: str, by: str) -> RegisterLoad:
-    """Replace the register held by ``extract`` (and its links by ``links``, when given) in the session's transaction;
-    the caller commits. Links not given are kept as they were."""
-    previous = held(session)
+    """Replace the register held, and its links, by ``extract`` and ``links`` in the session's transaction; the caller
+    commits. A register loaded without its links file has no links: the previous register's are not kept."""
     session.execute(delete(Establishment))
     rows = extract.frame.select(
         "urn", "name", "la_code", "type_code", "group_code", "status", "close_date", "phase", "ukprn"
@@ -66,15 +65,11 @@ def store(session: Session, extract: Extract, links: pl.DataFrame | None, links_
     connection = session.connection()
     for batch in _batches(rows):
         connection.execute(insert(Establishment.__table__), batch)  # type: ignore[attr-defined]
+    session.execute(delete(EstablishmentLink))
     if links is not None:
-        session.execute(delete(EstablishmentLink))
         for batch in _batches(links.select("urn", "link_urn", "link_type", "established").to_dicts()):
             connection.execute(insert(EstablishmentLink.__table__), batch)  # type: ignore[attr-defined]
-    kept_links = (
-        (links_name, links.height)
-        if links is not None
-        else ((previous.links_file_name, previous.links) if previous is not None else ("", 0))
-    )
+    kept_links = (links_name, links.height) if links is not None else ("", 0)
     load = RegisterLoad(
         published=extract.published,
         loaded_at=datetime.now(UTC),

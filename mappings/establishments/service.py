@@ -46,8 +46,16 @@ class Held:
 
     def words(self) -> str:
         """One sentence: what the register is and when GIAS published it."""
-        when = self.published.isoformat() if self.published else "an unknown date (no date in its file name)"
-        links = f", with {self.links:,} links ({self.links_file_name})" if self.links else ", with no links file"
+        when = (
+            self.published.isoformat()
+            if self.published
+            else "an unknown date (no date in its file name, no LastChangedDate in it)"
+        )
+        links = (
+            f", with {self.links:,} links ({self.links_file_name})"
+            if self.links
+            else ", with no links (no links file was loaded with it: no successor is followed)"
+        )
         return f"{self.establishments:,} establishments published by GIAS on {when} ({self.file_name}){links}"
 
 

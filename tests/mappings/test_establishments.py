@@ -5,6 +5,8 @@ the officer loads it through the API and the scheduled download takes it from a 
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from pathlib import Path
 
@@ -200,3 +202,90 @@ def test_the_scheduled_download_takes_gias_newest_files_from_a_server(store: Eng
         with pytest.raises(RegisterFetchFailed, match=r"no edubasealldataYYYYMMDD\.csv for any of the 7 days"):
             fetch_register(store, settings, today=date(2025, 6, 1))
     assert _counts(store) == (6, 2)
+
+
+def test_a_register_loaded_without_its_links_file_has_no_links(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The previous register's links go with it: a successor it named may not be on the new register at all."""
+    from typer.testing import CliRunner
+
+    from cli.commands import app
+
+    settings = Settings()
+    load_register(store, settings, register_file(), NAME, links=links_file(), links_name=LINKS, by="test")
+    assert _counts(store) == (6, 2)
+    (tmp_path / NAME).write_bytes(register_file())
+    monkeypatch.setattr("cli.shared.ready_engine", lambda: store)
+    answer = CliRunner().invoke(app, ["establishments", "load", str(tmp_path / NAME)])
+    assert answer.exit_code == 0, answer.output
+    words = " ".join(answer.output.split())
+    assert "with no links (no links file was loaded with it: no successor is followed)" in words
+    assert "The previous register's 2 links (links_edubasealldata20250422.csv) were removed with it" in words
+    assert _counts(store) == (6, 0)
+    held = register_held(store)
+    assert held is not None
+    assert (held.links, held.links_file_name) == (0, "")
+    with Session(store) as session:
+        # Closed in 2021 and no link to follow now: the closed school answers for itself.
+        assert look_up(session, [100002], date(2025, 1, 16))[100002].followed is False
+
+
+def _changed_on(*days: str) -> bytes:
+    """The hand-made register with each row's LastChangedDate (dd-mm-yyyy) as given, in turn."""
+    rows = [establishment(100001 + n, 1, LastChangedDate=day) for n, day in enumerate(days)]
+    return gias_csv(rows)
+
+
+def test_the_publication_date_is_checked_against_the_file_and_the_calendar(store: Engine) -> None:
+    settings = Settings()
+    before = load_register(store, settings, register_file(), NAME, links=links_file(), links_name=LINKS, by="test")
+    wrong = {
+        "edubasealldata20991231.csv": (register_file(), "its name dates it 2099-12-31, a day still to come"),
+        "register.csv": (_changed_on("01-04-2025", "31-12-2099"), "its newest LastChangedDate is 2099-12-31"),
+        "edubasealldata20250101.csv": (
+            _changed_on("20-03-2025", "01-04-2025"),
+            "its name dates it 2025-01-01, before the newest change it holds (LastChangedDate 2025-04-01)",
+        ),
+    }
+    for name, (data, reason) in wrong.items():
+        with pytest.raises(RegisterRefused) as refused:
+            load_register(store, settings, data, name, by="test")
+        assert reason in refused.value.message
+        assert refused.value.message.endswith("nothing was stored")
+    assert register_held(store) == before
+    assert _counts(store) == (6, 2)
+    # No date in its name: the newest change it holds dates it (a value not dd-mm-yyyy is not read for it).
+    held = load_register(store, settings, _changed_on("20-03-2025", "2025-04-30", "01-04-2025", ""), "gias.csv", by="t")
+    assert held.published == date(2025, 4, 1)
+    # Named for the day after its newest change, as GIAS's daily extract is: the name's date stands.
+    named = load_register(store, settings, _changed_on("20-03-2025"), "edubasealldata20250321.csv", by="test")
+    assert named.published == date(2025, 3, 21)
+
+
+def _saved_by_a_spreadsheet(data: bytes) -> bytes:
+    """The file opened and saved again as CSV by a spreadsheet: fields quoted only where needed, UTF-8 with a BOM."""
+    rows = list(csv.reader(io.StringIO(data.decode("cp1252"), newline="")))
+    buffer = io.StringIO()
+    csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def test_a_register_saved_again_by_a_spreadsheet_loads_and_one_cut_short_does_not(store: Engine) -> None:
+    settings = Settings()
+    saved = _saved_by_a_spreadsheet(register_file())
+    assert b'"' not in saved.split(b"\r\n", 2)[1]  # a row of it with no field quoted
+    held = load_register(store, settings, saved, NAME, links=_saved_by_a_spreadsheet(links_file()), links_name=LINKS,
+                         by="test")  # fmt: skip
+    assert (held.establishments, held.links) == (6, 2)
+    with Session(store) as session:
+        accented = session.get(Establishment, 100006)
+        assert accented is not None
+        assert (accented.name, accented.ukprn, accented.close_date) == ("École Made-up", None, None)
+        assert by_ukprn(session, ["10000001"])["10000001"].urn == 100004
+        assert look_up(session, [100002], date(2025, 1, 16))[100002].urn == 100003
+    # Cut short between two fields of its last row, as a download that stopped there is: refused, the register kept.
+    cut = saved[: saved.rfind(b",", 0, len(saved) - 200)]
+    with pytest.raises(RegisterRefused, match=r"row\(s\) 7 end before column 'AccreditationExpiryDate'"):
+        load_register(store, settings, cut, "edubasealldata20250501.csv", by="test")
+    assert register_held(store) == held

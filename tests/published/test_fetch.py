@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
+from typer.testing import CliRunner, Result
 
 import scheduler
 from collectors.published import fetch
@@ -280,3 +282,59 @@ def test_a_stop_ends_the_wait_between_tries_at_once(store_settings: Settings) ->
     with serve(busy) as base, httpx.Client() as client, pytest.raises(fetch.FetchFailed, match="stopping"):
         fetch.get_with_retry(client, f"{base}/v1/data-sets/x/csv", settings, stop=stop)
     assert seen == ["/v1/data-sets/x/csv"]
+
+
+def _fetch_command(store: Engine, monkeypatch: pytest.MonkeyPatch, **env: str) -> Result:
+    """``onereturn published fetch`` run on ``store`` with the environment ``env`` adds."""
+    from cli.commands import app
+    from onereturn.settings import get_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("cli.shared.ready_engine", lambda: store)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["published", "fetch"])
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_command_with_nothing_to_ask_says_why(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh clone declares no EES data set and no FingertipsNext address: the fetch says so, not nothing."""
+    monkeypatch.delenv("ONERETURN_PUBLISHED_FINGERTIPS_API", raising=False)
+    declared = load_sources().sources.values()
+    fingertips = sum(1 for s in declared if s.format == "fingertips" and s.fingertips_indicators)
+    assert not any(s.ees_data_set for s in declared)
+    result = _fetch_command(store, monkeypatch, ONERETURN_DATA_DIR=str(tmp_path / "data"))
+    assert result.exit_code == 0, result.output
+    assert (
+        "Nothing fetched: no declared source has an API to ask "
+        f"({fingertips} source(s): Fingertips, ONERETURN_PUBLISHED_FINGERTIPS_API not set; "
+        f"{len(declared) - fingertips} source(s): upload only, no API id declared)."
+    ) in " ".join(result.output.split())
+
+
+def test_the_command_says_what_it_fetched_and_exits_1_on_a_failure(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, population: SourceSpec
+) -> None:
+    env = {
+        "ONERETURN_DATA_DIR": str(tmp_path / "data"),
+        "ONERETURN_PUBLISHED_FETCH_ATTEMPTS": "1",
+        "ONERETURN_PUBLISHED_FETCH_BACKOFF_SECONDS": "0",
+    }
+    with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
+        done = _fetch_command(store, monkeypatch, ONERETURN_PUBLISHED_EES_API=base, **env)
+    assert done.exit_code == 0, done.output
+    words = " ".join(done.output.split())
+    assert "ons_population_0_17: release " in words
+    assert "Asked 1 source(s): 1 release(s) imported, 0 source(s) with nothing new, 0 failed" in words
+    # The publisher's server gone (no network): the failure is named, and the command exits 1.
+    failed = _fetch_command(store, monkeypatch, ONERETURN_PUBLISHED_EES_API=base, **env)
+    assert failed.exit_code == 1, failed.output
+    words = " ".join(failed.output.split())
+    assert "ons_population_0_17: " in words
+    assert "ConnectError" in words
+    assert "Asked 1 source(s): 0 release(s) imported, 0 source(s) with nothing new, 1 failed" in words
+    assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, True)]

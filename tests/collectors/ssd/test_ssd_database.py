@@ -288,11 +288,22 @@ def test_the_command_says_why_nothing_was_stored(
     assert result.exit_code == 1
     assert "Nothing stored: the SSD database could not be read" in result.output
     assert "s3cret-pw" not in result.output
+
+
+def test_the_command_refuses_with_exit_1_and_says_why(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/cli.md and docs/records.md: exit 1 when nothing was read, as for a failed read (not a usage error's 2).
+    set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE})
     result = _cli(store, tmp_path, monkeypatch, "--agency", "nottinghamshire")
-    assert result.exit_code == 2
-    # The usage error is drawn in a box: its words are read across the box's lines.
-    words = " ".join(result.output.replace("│", " ").split())
-    assert "no SSD database is set for nottinghamshire: its agency's ssd.read names none" in words
+    assert result.exit_code == 1, result.output
+    assert "Nothing read: no SSD database is set for nottinghamshire: its agency's ssd.read names none" in (
+        result.output
+    )
+    result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "1999-00")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Nothing read: ")
+    assert _counted(store, Submission) == 0
 
 
 @on_sqlite
@@ -364,6 +375,8 @@ def test_the_command_says_the_year_read_and_refuses_one_without_a_mapping(
     assert result.exit_code == 1
     assert "(collection year 2024-25: the latest ended collection year" in result.output
     result = _cli(store, tmp_path, monkeypatch, "--agency", AGENCY, "--year", "2023-24")
-    assert result.exit_code == 2
-    words = " ".join(result.output.replace("│", " ").split())
-    assert "mapping the service ships (2024-25), not 2023-24" in words
+    assert result.exit_code == 1
+    assert (
+        "Nothing read: the SSD is read for a collection year whose mapping the service ships (2024-25), not 2023-24"
+        in (result.output)
+    )
