@@ -10,6 +10,8 @@ not asked for it, so nobody keys it, and no publisher has filled it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import Period
 from mappings.models import FieldMapping, Return
+from mappings.signoff.lineage import store_key
 
 #: The statuses of a cell a figure fills (a publisher's "not available" fills none: nobody has the figure).
 FILLED = ("present", "suppressed")
@@ -45,6 +48,14 @@ class ReturnsCells:
     by_return: dict[str, int] = field(default_factory=dict)
 
 
+#: Counts made, by the store's state (``store_key``: its figures, catalogue, agencies and publishers' figures, and the
+#: day), the agency, its returns and periods, and its org units: a view of the burden page after nothing changed
+#: builds no return again. Counts name no figure.
+_COUNTED: OrderedDict[tuple[Any, ...], ReturnsCells] = OrderedDict()
+_COUNTED_HELD = 64
+_COUNTED_LOCK = threading.Lock()
+
+
 @dataclass
 class Builds:
     """Each return's ungated build for a period, made once however many agencies ask (builders shared by period)."""
@@ -52,6 +63,14 @@ class Builds:
     session: Session
     shared: dict[str, Any] = field(default_factory=dict)
     made: dict[tuple[str, str], BuiltReturn] = field(default_factory=dict)
+    _state: tuple[Any, ...] | None = None
+
+    @property
+    def state(self) -> tuple[Any, ...]:
+        """The store's state the builds are made in, read once."""
+        if self._state is None:
+            self._state = store_key(self.session)
+        return self._state
 
     def of(self, ret: Return, period: str) -> BuiltReturn:
         """The return built for the period with every figure, as sign-off reads it."""
@@ -78,6 +97,12 @@ class Known:
     published: set[str]
     #: The agencies whose stored figures are a publisher's (a release's figures stored as its own).
     publishers: frozenset[str]
+
+    @property
+    def signature(self) -> int:
+        """What the counting reads of each indicator, as one number: an indicator edited in place (its collection,
+        formula or period type) changes it, where the store's state may not."""
+        return hash(tuple((i, d.collection, d.formula, d.period_type) for i, d in sorted(self.indicators.items())))
 
 
 def publishers_fill(known: Known, ret: Return, f: FieldMapping) -> bool:
@@ -115,7 +140,34 @@ def count_cells(
     records_keys: set[FigureKey],
 ) -> ReturnsCells:
     """Count an agency's cells of its returns (each with the periods of its type in the asked period), each as the
-    return's build for that period filled it."""
+    return's build for that period filled it (counted once for a state of the store)."""
+    key = (
+        builds.state,
+        known.signature,
+        tuple((r.id, tuple(p.code for p in ps)) for r, ps in own),
+        tuple(sorted(orgs)),
+        hash(frozenset(records_keys)),
+    )
+    with _COUNTED_LOCK:
+        if (held := _COUNTED.get(key)) is not None:
+            _COUNTED.move_to_end(key)
+            return held
+    out = _counted(builds, known, own, fields, orgs, records_keys)
+    with _COUNTED_LOCK:
+        _COUNTED[key] = out
+        while len(_COUNTED) > _COUNTED_HELD:
+            _COUNTED.popitem(last=False)
+    return out
+
+
+def _counted(
+    builds: Builds,
+    known: Known,
+    own: list[tuple[Return, list[Period]]],
+    fields: dict[str, list[FieldMapping]],
+    orgs: list[str],
+    records_keys: set[FigureKey],
+) -> ReturnsCells:
     out = ReturnsCells()
     for ret, periods in own:
         by_code = {f.code: f for f in fields.get(ret.id, []) if f.relation != "different_method"}

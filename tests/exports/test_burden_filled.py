@@ -3,10 +3,15 @@ a cell counted as from a publisher only where a publisher's figure filled it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from exports import burden_cells
+from exports.built import BuiltReturn
 from exports.burden import AgencyBurden, burden
 from exports.release import build_ungated
 from indicators.service import indicators_by_id
@@ -106,3 +111,29 @@ def test_nottinghamshires_publisher_cells_are_those_its_quarters_hold(
     assert after.from_publishers == now
     assert after.keyed_cells_without_service == before.keyed_cells_without_service + held - now
     assert after.cells_without_service == before.cells_without_service
+
+
+def test_the_cells_are_counted_once_for_a_state_of_the_store(
+    published_store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[tuple[str, str]] = []
+    real = build_ungated
+
+    def counting(session: Session, ret: Return, period: str, shared: dict[str, Any] | None = None) -> BuiltReturn:
+        made.append((ret.id, period))
+        return real(session, ret, period, shared)
+
+    monkeypatch.setattr(burden_cells, "build_ungated", counting)
+    monkeypatch.setattr(burden_cells, "_COUNTED", type(burden_cells._COUNTED)())
+    first = _agencies(published_store, "FY2024-25")
+    assert ("county_cyp_core", QUARTERS[0]) in made
+    made.clear()
+    # Nothing changed: the page's next view builds no return again, and counts the same.
+    assert _agencies(published_store, "FY2024-25") == first
+    assert made == []
+    # A figure stored changes the store's state: the returns are built again.
+    indicator, period, breakdown = _own_item(published_store)
+    upload_clean(published_store, store_settings, "notts_cyp", f"{indicator},{NOTTS},{period},{breakdown},7,,,,")
+    again = _agencies(published_store, "FY2024-25")
+    assert ("county_cyp_core", QUARTERS[0]) in made
+    assert again["notts_cyp"].from_publishers < first["notts_cyp"].from_publishers
