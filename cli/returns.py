@@ -147,6 +147,7 @@ _COUNTED = (
     "derived_by_service",
     "from_records",
     "from_publishers",
+    "awaiting_publishers",
 )
 
 
@@ -162,6 +163,7 @@ def _agencies_table(report: Any) -> Table:
         "derived, never keyed",
         "from record-level files, keyed by nobody",
         "from publishers, keyed by nobody",
+        "a publisher's, not yet filled",
         "hours saved",
     )
     for a in report.agencies:

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS, KEY_TYPES, NUMBER_TYPES
 from indicators.store.models import Submission
 from mappings.revisions import mark_stale
-from mappings.signoff.reopen import reopen_for
+from mappings.signoff.reopen import reopen_displaced, reopen_for
 from onereturn.db import advisory_key, rows_frame
 
 KEY = ["indicator_id", "org_code", "period", "breakdown"]
@@ -314,6 +314,14 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
         ).first()
         if who is not None:
             reopen_for(session, changed, who[0], f"upload {submission_id} ({who[1]}) changed its figures")
+            # A figure of its own now filling a cell a publisher's filled when it signed off needs vouching for too.
+            reopen_displaced(
+                session,
+                changed,
+                who[0],
+                submission_id,
+                f"upload {submission_id} ({who[1]}) gave the body's own figure where a publisher's was released",
+            )
 
 
 def _write_rows(session: Session, changed: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:

@@ -1,7 +1,8 @@
 """The burden saved: what agencies would key into each return separately, against what they key once.
 
 For each submitting agency and period: every cell of every return in force in the period that it
-submits, against the figures it owes the service once. Two savings are told apart: a collected
+submits, as the return is built for the period (``exports.burden_cells``: the cells its fields have, each from a
+publisher only where a publisher's figure filled it), against the figures it owes the service once. Two savings are told apart: a collected
 figure several returns ask for is keyed once instead of several times (the hours saved count
 only these), and a figure the service derives (a rate, a percentage, a total) is never keyed at
 all; derived cells are reported beside the saving, not inside it. A figure worked out from a council's
@@ -12,7 +13,8 @@ Annex A (the inspection's child-level lists) is counted beside the returns, in c
 those its record-level returns fill, those its case-system extract fills, and those it still keys; so is the area SEND
 inspection's List 1 (filled from the council's SEN2 file and its CIN census and SSDA903 records). A cell counts as
 filled from a source only where that source filled it (``collectors.annex_a.build.cells``,
-``collectors.sen2.list1_cells.counted_cells``): a blank is the council's to key. Each record-level
+``collectors.sen2.list1_cells.counted_cells``): a blank is the council's to key, unless it cannot apply to its child
+(List 1's ``CANNOT_APPLY``), which is left out. Each record-level
 file a council sent is named by its Single Data List line, with the cells the service fills from it. Which body keys
 nothing a publisher publishes is the publisher's own data (``keys_nothing`` in its agency file), not named here.
 """
@@ -27,8 +29,9 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from exports.burden_cells import Builds, FigureKey, Known, ReturnsCells, count_cells
 from indicators.formula import collected_inputs
-from indicators.models import Code, Indicator
+from indicators.models import Indicator
 from indicators.periods import Period, calendar_year, parse_period
 from indicators.published_query import PublisherBurden, publisher_burden, publishers_giving
 from indicators.service import indicators_by_id
@@ -36,8 +39,9 @@ from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.annex_a import AnnexCells
 from mappings.child_level import ANNEX_A, ANNEX_A_RETURNS, BY_FORMAT, LIST_1, RETURNS, SDL_SOURCE, List1Cells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
-from mappings.obligations import breakdown_keys, filled_by_publishers, obligations, owed_periods
+from mappings.obligations import filled_by_publishers, obligations, owed_periods
 from mappings.resolve import Resolver
+from mappings.signoff.states import published_sources
 from mappings.validity import in_force
 from onereturn.errors import InvalidInput
 
@@ -74,6 +78,9 @@ class AgencyBurden:
     #: publisher works out from providers' records): cells its returns need, keyed by nobody (a figure derived from
     #: them is counted as derived).
     from_publishers: int = 0
+    #: Cells of its returns a publisher fills that no publisher's figure has filled yet (a year not yet published):
+    #: the body is not asked for them, so nobody keys them.
+    awaiting_publishers: int = 0
     #: Annex A as at the period's last day, in child-level cells (Lists 1 to 10): all of them, those its
     #: record-level returns fill, those its case-system extract fills, and those it keys (its columns file or by
     #: hand). Zero for a body that returns neither record-level return, or has sent no record.
@@ -87,6 +94,8 @@ class AgencyBurden:
     list1_from_sen2: int = 0
     list1_from_care_records: int = 0
     list1_keyed: int = 0
+    #: List 1's blank cells that cannot apply to their child, left out of ``list1_cells`` (no one keys them).
+    list1_not_applying: int = 0
     sen2_items: int = 0
     #: Child-level cells of the inspection lists filled from its records, keyed by nobody, and the hours they save.
     child_cells_filled: int = 0
@@ -149,6 +158,7 @@ class BurdenReport:
             "hours_saved",
             "from_records",
             "from_publishers",
+            "awaiting_publishers",
             "annex_a_cells",
             "annex_a_from_records",
             "annex_a_from_extract",
@@ -157,6 +167,7 @@ class BurdenReport:
             "list1_from_sen2",
             "list1_from_care_records",
             "list1_keyed",
+            "list1_not_applying",
             "sen2_items",
             "child_cells_filled",
             "child_hours_saved",
@@ -169,15 +180,6 @@ class BurdenReport:
         sums["cells_not_keyed"] = sums["saved"] + sums["from_publishers"] + sums["child_cells_filled"]
         sums["hours_not_keyed"] = round(sums["hours_saved"] + sums["publisher_hours"] + sums["child_hours_saved"], 1)
         return sums
-
-
-def locally_keyed(indicators: dict[str, Indicator], indicator_id: str) -> bool:
-    """Say whether a field's figure was keyed by a local body at all.
-
-    A figure derived centrally from a national data set (``collection = "central"`` in the catalogue) was never keyed
-    locally, so it is no local burden.
-    """
-    return any(indicators[i].collection == "local" for i in collected_inputs(indicators, indicator_id))
 
 
 def last_financial_year(today: date) -> str:
@@ -213,13 +215,16 @@ def burden(
     for f in session.execute(select(FieldMapping).order_by(col(FieldMapping.position))).scalars():
         if f.return_id in returns:
             fields.setdefault(f.return_id, []).append(f)
-    codes: dict[str, list[str]] = {}
-    for code in session.execute(select(Code).order_by(col(Code.position))).scalars():
-        codes.setdefault(code.codelist_id, []).append(code.code)
     from_records = records_figures(session)
     sent_files = records_sent(session, period)
-    published = published_indicators(session)
     given = publishers_giving(session)
+    known = Known(
+        indicators,
+        given,
+        published_indicators(session),
+        published_sources(session) | {p for publishers in given.values() for p in publishers},
+    )
+    builds = Builds(session)
     rows = []
     for agency in session.execute(select(Agency).order_by(col(Agency.code))).scalars():
         own = [
@@ -233,35 +238,12 @@ def burden(
             continue
         orgs = list(session.execute(select(AgencyOrg.org_code).where(AgencyOrg.agency_code == agency.code)).scalars())
         records_keys = from_records.get(agency.code, set())
-        cells, derived, keyed, by_return, publishers = _cells_of(
-            own, orgs, period, records_keys, returns, fields, indicators, codes, published, given
-        )
-        owed = _owed(session, agency.code, period.code)
-        duplicates = len(keyed) - len(set(keyed))
-        # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
-        # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
-        saved = len(keyed) - len(set(keyed) & owed)
+        reported = [(returns[r], _reported_in(returns[r].period_type, period)) for r in own]
+        counted = count_cells(builds, known, reported, fields, orgs, records_keys)
         sent = sent_files.get(agency.code, set())
         child = _child_fields(*_lists_of(agency.code, period.end, own, sent, annex_a, list1), minutes_per_cell)
-        rows.append(
-            AgencyBurden(
-                agency.code,
-                agency.name,
-                own,
-                cells,
-                len(owed),
-                derived,
-                duplicates,
-                saved,
-                round(saved * minutes_per_figure / 60, 1),
-                keyed_cells_without_service=len(keyed),
-                from_records=len(owed & records_keys),
-                from_records_by_return=by_return,
-                from_publishers=publishers,
-                collections=_collections(sent, by_return, child),
-                **child,
-            )
-        )
+        owed = _owed(session, agency.code, period.code)
+        rows.append(_agency_row(agency, own, counted, owed, records_keys, minutes_per_figure, sent, child))
     return BurdenReport(
         period.code,
         minutes_per_figure,
@@ -271,6 +253,41 @@ def burden(
         sent_twice(session, period.code, indicators, returns, fields),
         publisher_burden(session, period, _return_inputs(indicators, fields)),
         keys_nothing_published(session),
+    )
+
+
+def _agency_row(
+    agency: Agency,
+    own: list[str],
+    counted: ReturnsCells,
+    owed: set[FigureKey],
+    records_keys: set[FigureKey],
+    minutes_per_figure: float,
+    sent: set[str],
+    child: dict[str, Any],
+) -> AgencyBurden:
+    """One agency's burden from its returns' cells as filled, the figures it owes and its child-level lists."""
+    keyed = counted.keyed
+    # Of the cells it keys by hand today, the agency keys each of its own figures once; a figure
+    # another body is the source of (a Vital Signs figure the council already gives) it keys not at all.
+    saved = len(keyed) - len(set(keyed) & owed)
+    return AgencyBurden(
+        agency.code,
+        agency.name,
+        own,
+        counted.cells,
+        len(owed),
+        counted.derived,
+        len(keyed) - len(set(keyed)),
+        saved,
+        round(saved * minutes_per_figure / 60, 1),
+        keyed_cells_without_service=len(keyed),
+        from_records=len(owed & records_keys),
+        from_records_by_return=counted.by_return,
+        from_publishers=counted.from_publishers,
+        awaiting_publishers=counted.awaiting_publishers,
+        collections=_collections(sent, counted.by_return, child),
+        **child,
     )
 
 
@@ -308,6 +325,7 @@ def _child_fields(annex: AnnexCells | None, plans: List1Cells | None, minutes_pe
             "list1_from_sen2": plans.from_sen2,
             "list1_from_care_records": plans.from_care_records,
             "list1_keyed": plans.keyed,
+            "list1_not_applying": plans.not_applying,
             "sen2_items": plans.sen2_items,
         }
     filled = sum(
@@ -424,68 +442,6 @@ def _return_inputs(indicators: dict[str, Indicator], fields: dict[str, list[Fiel
         )
         for ret_id, fs in fields.items()
     }
-
-
-def _cells_of(
-    own: list[str],
-    orgs: list[str],
-    period: Period,
-    records_keys: set[tuple[str, str, str, str]],
-    returns: dict[str, Return],
-    fields: dict[str, list[FieldMapping]],
-    indicators: dict[str, Indicator],
-    codes: dict[str, list[str]],
-    published: set[str],
-    given: dict[str, set[str]],
-) -> tuple[int, int, list[tuple[str, str, str, str]], dict[str, int], int]:
-    """The cells of an agency's own returns for a period: how many, how many derived, the keyed ones (by figure key),
-    per return how many keyed cells its record-level figures fill, and how many a publisher's figures fill."""
-    cells = derived = from_publishers = 0
-    keyed: list[tuple[str, str, str, str]] = []
-    records_periods: dict[tuple[str, str, str], list[Period]] = {}
-    for ind_id, org_code, period_code, breakdown in records_keys:
-        records_periods.setdefault((ind_id, org_code, breakdown), []).append(parse_period(period_code))
-    by_return: dict[str, int] = {}
-    for ret_id in own:
-        ret = returns[ret_id]
-        subperiods = _reported_in(ret.period_type, period)
-        for f in fields.get(ret_id, []):
-            if f.relation == "different_method":
-                continue
-            ind = indicators[f.indicator_id]
-            keys = [f.breakdown] if f.breakdown else breakdown_keys(ind.breakdowns, codes)
-            n = len(subperiods) * len(orgs) * len(keys)
-            takes = set(ret.from_publishers) if f.from_publishers else set()
-            if takes and all(takes & given.get(t, set()) for t in collected_inputs(indicators, f.indicator_id)):
-                # A cell the return fills from a publisher's release (``from_publishers``): keyed by nobody.
-                cells += n
-                derived += n if ind.formula else 0
-                from_publishers += 0 if ind.formula else n
-                continue
-            if not locally_keyed(indicators, f.indicator_id):
-                # A figure derived centrally is no local burden; one a publisher publishes itself still fills a cell.
-                if collected_inputs(indicators, f.indicator_id) <= published:
-                    cells += n
-                    derived += n if ind.formula else 0
-                    from_publishers += 0 if ind.formula else n
-                continue
-            cells += n
-            if ind.formula:
-                derived += n
-            else:
-                keyed += [(ind.id, o, p.code, k) for o in orgs for p in subperiods for k in keys]
-                # A return's cell is filled by a figure of its period, or of a day within it (the 31 March
-                # snapshot of a financial year's return).
-                filled = sum(
-                    1
-                    for o in orgs
-                    for p in subperiods
-                    for k in keys
-                    if any(p.contains(held) for held in records_periods.get((ind.id, o, k), ()))
-                )
-                if filled:
-                    by_return[ret_id] = by_return.get(ret_id, 0) + filled
-    return cells, derived, keyed, by_return, from_publishers
 
 
 def published_indicators(session: Session) -> set[str]:

@@ -107,7 +107,8 @@ class List1Cells:
     """A council's List 1 (children with an EHC plan) as at a date in child-level cells (rows times columns), each
     counted as filled from a source only where that source filled it: those its SEN2 file fills, those its CIN census
     and SSDA903 records fill (known to social care where either is kept, the team, disability), and those it keys
-    (the columns no record it sends holds, and every cell no source filled); and the items of the SEN2 file."""
+    (the columns no record it sends holds, and every cell no source filled), the cells that cannot apply left out; and
+    the items of the SEN2 file."""
 
     on: str
     sen2_items: int
@@ -115,3 +116,6 @@ class List1Cells:
     from_sen2: int
     from_care_records: int
     keyed: int
+    #: The blank cells that cannot apply to their child (a ULN beside a UPN, a second school's phase for a child with
+    #: none, a team for a child not known to social care), left out of ``cells``.
+    not_applying: int = 0

@@ -367,7 +367,7 @@ def _per_agency_chart(report: dict[str, Any]) -> str:
                     a["keyed_cells_without_service"] - a["saved"] + a["annex_a_keyed"] + a["list1_keyed"],
                     a["saved"],
                     a["derived_by_service"],
-                    a["from_publishers"] + a["child_cells_filled"],
+                    a["from_publishers"] + a["awaiting_publishers"] + a["child_cells_filled"],
                 ),
             )
             for a in report["agencies"]
@@ -376,7 +376,7 @@ def _per_agency_chart(report: dict[str, Any]) -> str:
             "still keyed by hand",
             "keyed once instead of several times",
             "worked out by the service",
-            "keyed by nobody: from a publisher, or a child-level cell filled from records",
+            "keyed by nobody: from or awaiting a publisher, or a child-level cell from records",
         ),
         title=f"Cells each agency would key without the service, returns and inspection lists, {report['period']}",
         unit="cells",

@@ -60,6 +60,19 @@ PHASES = {
         "needs the register of establishments (GIAS) by URN, and none is loaded"
     ),
 }
+#: The cells of a column that cannot apply to a child, by the list's own definitions (Data to Insight's SSD script of
+#: Annex A SEND's List 1, ``AnnexA_SEND_sqlserver_v1.2.0_1_20241111.sql``, and its validator's rule 107, "Child aged 6+
+#: without either a) UPN, b) ULN, c) "unknown" code"): a blank there is no cell the council keys.
+CANNOT_APPLY = {
+    "ULN": "the list asks for a UPN or a ULN (rule 107): a child with a UPN needs no ULN",
+    "Subsidiary education establishment – phase (dual registration)": (
+        '"If the child or young person is dual registered, provide the phase of the subsidiary education '
+        'establishment": a child with no second school has none'
+    ),
+    "Which children's social care team?": (
+        '"If the child or young person is not known to children\'s social care, please leave blank"'
+    ),
+}
 LOOKED_AFTER, PROTECTION, IN_NEED = "Looked after children", "Child protection", "Children in need"
 
 
@@ -71,6 +84,8 @@ class List1:
     rows: pl.DataFrame
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Per column, the blank cells that cannot apply to their child (``CANNOT_APPLY``): no one keys them.
+    not_applying: dict[str, int] = field(default_factory=dict)
 
 
 def newest_sen2(engine: Engine, settings: Settings, agency_code: str, on: date) -> Submission:
@@ -296,4 +311,16 @@ def assemble_list1(
         pl.col("disability").alias("Does the child or young person have a disability?"),
     )
     notes = [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()]
-    return List1(on, rows, [], notes + phase_notes)
+    return List1(on, rows, [], notes + phase_notes, _not_applying(joined))
+
+
+def _not_applying(joined: pl.DataFrame) -> dict[str, int]:
+    """The blank ULN cells of children with a UPN and the blank subsidiary phases of children with no second school;
+    the team of a child not known to social care is told from the list's rows where care records were read."""
+    blank = pl.col("uln").is_null() | (pl.col("uln").cast(pl.String).str.strip_chars() == "")
+    return {
+        "ULN": joined.filter(pl.col("upn").is_not_null() & blank).height,
+        "Subsidiary education establishment – phase (dual registration)": joined.filter(
+            pl.col("dual_urn").is_null()
+        ).height,
+    }

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.annex_a.build import newest_sources, read_sources, written
-from collectors.sen2.list1 import COLUMNS, NOT_HELD, assemble_list1, newest_sen2
+from collectors.sen2.list1 import CANNOT_APPLY, COLUMNS, NOT_HELD, assemble_list1, newest_sen2
 from collectors.sen2.placing import register_for
 from collectors.sen2.service import read_submission
 from indicators.store.models import Submission
@@ -27,7 +27,7 @@ FROM_CARE_RECORDS = (
     "Which children's social care team?",
     "Does the child or young person have a disability?",
 )
-KNOWN = FROM_CARE_RECORDS[0]
+KNOWN, TEAM = FROM_CARE_RECORDS[0], FROM_CARE_RECORDS[1]
 #: The columns the SEN2 file fills, the two phases among them: the file's URN typed by the register of establishments
 #: (blank, so the council's to key, where no register is loaded or the URN is not on it).
 FROM_SEN2 = tuple(c for c in COLUMNS if c not in NOT_HELD and c not in FROM_CARE_RECORDS)
@@ -39,17 +39,25 @@ _CELLS_HELD = 256
 _CELLS_LOCK = threading.Lock()
 
 
-def counted_cells(rows: pl.DataFrame, on: date, items: int, *, care_read: bool) -> List1Cells:
+def counted_cells(
+    rows: pl.DataFrame, on: date, items: int, *, care_read: bool, not_applying: dict[str, int] | None = None
+) -> List1Cells:
     """List 1's rows counted cell by cell: a cell is filled from a source only where that source wrote it. "Known to
     children's social care?" is the care records' answer only where a CIN census or SSDA903 was read (without one
     its "No" is no reading of any record); the team and the disability only where they hold a value; a column SEN2
-    fills only where the file held a value for the child. Every other cell is the council's to key."""
+    fills only where the file held a value for the child. A blank cell that cannot apply to its child is left out
+    (``CANNOT_APPLY``: ``not_applying`` per column, as the list was assembled; the team of a child the care records
+    read show not known). Every other cell is the council's to key."""
     from_sen2 = sum(written(rows[c]) for c in FROM_SEN2)
     from_care = 0
+    left_out = dict(not_applying or {})
     if care_read:
         from_care = rows.height + sum(written(rows[c]) for c in FROM_CARE_RECORDS if c != KNOWN)
-    cells = rows.height * len(COLUMNS)
-    return List1Cells(on.isoformat(), items, cells, from_sen2, from_care, cells - from_sen2 - from_care)
+        unknown = rows.filter(pl.col(KNOWN) == "No")
+        left_out[TEAM] = unknown.height - written(unknown[TEAM])
+    skipped = sum(left_out.get(c, 0) for c in CANNOT_APPLY)
+    cells = rows.height * len(COLUMNS) - skipped
+    return List1Cells(on.isoformat(), items, cells, from_sen2, from_care, cells - from_sen2 - from_care, skipped)
 
 
 def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) -> List1Cells | None:
@@ -77,8 +85,10 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
     kept = read_submission(engine, settings, found)
     register = register_for(engine, kept.records.placements["urn"].drop_nulls().to_list(), [], on)
-    rows = assemble_list1(kept.records, cin, ssda903, on, register).rows
-    counted = counted_cells(rows, on, kept.items, care_read=cin is not None or ssda903 is not None)
+    built = assemble_list1(kept.records, cin, ssda903, on, register)
+    counted = counted_cells(
+        built.rows, on, kept.items, care_read=cin is not None or ssda903 is not None, not_applying=built.not_applying
+    )
     with _CELLS_LOCK:
         _CELLS[key] = counted
         while len(_CELLS) > _CELLS_HELD:

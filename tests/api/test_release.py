@@ -213,9 +213,13 @@ def test_burden_is_true_per_period(store_client: TestClient) -> None:
         # Hours saved count only figures keyed once instead of several times, never derived ones.
         assert agency["hours_saved"] == pytest.approx(agency["saved"] * 3 / 60, abs=0.05)
         assert agency["saved"] <= agency["keyed_cells_without_service"]
-        # Every cell is keyed, derived, or filled by a publisher's own figure (NDTMS's counts), keyed by nobody.
+        # Every cell is keyed, derived, filled by a publisher's own figure (NDTMS's counts), or a publisher's not yet
+        # filled (a year NDTMS has not published): the last two keyed by nobody.
         assert agency["cells_without_service"] == (
-            agency["keyed_cells_without_service"] + agency["derived_by_service"] + agency["from_publishers"]
+            agency["keyed_cells_without_service"]
+            + agency["derived_by_service"]
+            + agency["from_publishers"]
+            + agency["awaiting_publishers"]
         )
 
 

@@ -28,7 +28,7 @@ BURDEN_LEGEND = (
     "still keyed by hand",
     "keyed once instead of several times",
     "worked out by the service",
-    "keyed by nobody: from a publisher, or a child-level cell filled from records",
+    "keyed by nobody: from or awaiting a publisher, or a child-level cell from records",
 )
 
 

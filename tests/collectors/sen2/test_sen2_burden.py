@@ -36,6 +36,11 @@ def _shown(value: object) -> bool:
     return value is not None and str(value).strip() != ""
 
 
+def _is_upn(value: object) -> bool:
+    """Whether List 1's UPN column holds a UPN (a letter and twelve characters), not SEN2's reason for none."""
+    return value is not None and re.fullmatch(r"[A-Z][0-9]{11}[0-9A-Z]", str(value)) is not None
+
+
 def _items_by_hand(path: Path) -> int:
     """Every item under Persons with no item inside it, counted with the standard library's parser."""
     persons = ET.parse(path).getroot().find("Persons")
@@ -66,7 +71,16 @@ def test_list_1_and_the_sen2_file_are_counted_and_named_by_their_single_data_lis
     # 21 columns a row: 13 the SEN2 file fills (its URNs' two phases through the register of establishments), 3 the
     # CIN census and SSDA903 (known, team, disability), 5 no record the service keeps holds.
     assert (len(COLUMNS), len(NOT_HELD)) == (21, 5)
-    assert county["list1_cells"] == rows * 21
+    # A blank that cannot apply to its child is no cell anyone keys (``CANNOT_APPLY``): the county keeps care records,
+    # so the team of every child they show not known is left out, as is a ULN beside a UPN and the second school's
+    # phase of a child with none.
+    not_known = sum(1 for r in listed_rows if r[CARE[0]] == "No")
+    uln_beside_upn = sum(1 for r in listed_rows if _is_upn(r["UPN"]) and not _shown(r["ULN"]))
+    assert not_known > 0
+    assert uln_beside_upn > 0
+    no_second_school = county["list1_not_applying"] - not_known - uln_beside_upn
+    assert 0 < no_second_school <= rows
+    assert county["list1_cells"] == rows * 21 - county["list1_not_applying"]
     # Cell by cell: a cell is filled from a source only where the list shows a value from it. The county keeps care
     # records, so each child's "known to children's social care?" is their answer; a team or a disability only
     # where they hold one.
@@ -77,7 +91,7 @@ def test_list_1_and_the_sen2_file_are_counted_and_named_by_their_single_data_lis
     assert sum(1 for r in listed_rows for c in CARE[1:] if not _shown(r[c])) > 0  # a child no team knows
     assert county["list1_from_sen2"] == from_sen2
     assert county["list1_from_care_records"] == from_care
-    assert county["list1_keyed"] == rows * 21 - from_sen2 - from_care
+    assert county["list1_keyed"] == county["list1_cells"] - from_sen2 - from_care
     assert county["sen2_items"] == _items_by_hand(demo_sen2(tmp_path))
     filled = county["annex_a_from_records"] + county["annex_a_from_extract"] + from_sen2 + from_care
     assert county["child_cells_filled"] == filled
@@ -141,6 +155,12 @@ def test_a_council_with_no_care_records_kept_gets_no_list_1_cell_from_them(
                    Active([{"URN": 100001, "PlacementRank": 1, "EntryDate": date(2021, 9, 1)}], [("SLCN", 1)],
                           {"ReviewMeeting": date(2024, 9, 1), "LastReview": date(2024, 9, 20)}))  # fmt: skip
     people = [person(f"A{n:012d}", date(2014, 2, 2), "F", plan) for n in range(1, 4)]
+    # A fourth child is dual registered and has a ULN: neither of its cells is left out.
+    dual = Request({"RequestOutcome": "H"}, {"AssessmentOutcome": "H"}, Plan({"StartDate": date(2021, 9, 1)}),
+                   Active([{"URN": 100001, "PlacementRank": 1, "EntryDate": date(2021, 9, 1)},
+                           {"URN": 100002, "PlacementRank": 2, "EntryDate": date(2021, 9, 1)}], [("SLCN", 1)],
+                          {"ReviewMeeting": date(2024, 9, 1), "LastReview": date(2024, 9, 20)}))  # fmt: skip
+    people.append(person("A000000000004", date(2008, 2, 2), "M", dual, UniqueLearnerNumber="1234567890"))
     sent = store_client.post("/api/submissions", headers=NOTTS, data={"collection_year": RECORDS_YEAR},
                              files=[("files", ("sen2.xml", sen2_xml(people), "application/xml"))])  # fmt: skip
     assert sent.status_code == 201, sent.text
@@ -148,12 +168,15 @@ def test_a_council_with_no_care_records_kept_gets_no_list_1_cell_from_them(
     assert listed.status_code == 200, listed.text
     rows = listed.json()["rows"]
     # No CIN census or SSDA903 kept: List 1 says "No" for every child, and no record said so.
-    assert [r["Known to children's social care?"] for r in rows] == ["No"] * 3
+    assert [r["Known to children's social care?"] for r in rows] == ["No"] * 4
     answer = store_client.get("/api/burden", headers=OFFICER, params={"period": PERIOD})
     assert answer.status_code == 200, answer.text
     notts = next(a for a in answer.json()["agencies"] if a["agency_code"] == "notts_cyp")
-    assert notts["list1_cells"] == 3 * len(COLUMNS)
+    # The three children with a UPN and one school each: their ULN and second school's phase cannot apply. Without
+    # care records no child is read as not known, so every team is still the council's to key.
+    assert notts["list1_not_applying"] == 3 + 3
+    assert notts["list1_cells"] == 4 * len(COLUMNS) - 6
     assert notts["list1_from_care_records"] == 0
     from_sen2 = sum(1 for r in rows for c in COLUMNS if c not in NOT_HELD and c not in CARE and _shown(r[c]))
     assert notts["list1_from_sen2"] == from_sen2
-    assert notts["list1_keyed"] == 3 * len(COLUMNS) - from_sen2
+    assert notts["list1_keyed"] == 4 * len(COLUMNS) - 6 - from_sen2
