@@ -64,6 +64,7 @@ def _risk_rows(measured: list[Measured]) -> list[dict[str, Any]]:
 def _table(case_name: str, built: Built, asked: tuple[str, ...]) -> dict[str, Any]:
     name = built.table.name
     href = f"/region/{case_name}/{name}.csv"
+    measured = table_risk(built.frame, built.table, asked) if not built.frame.is_empty() else []
     return {
         "name": name,
         "grain": built.table.grain,
@@ -72,8 +73,8 @@ def _table(case_name: str, built: Built, asked: tuple[str, ...]) -> dict[str, An
         "children": built.frame["child_key"].n_unique() if not built.frame.is_empty() else 0,
         "councils": sorted({held.gss for held in built.sources}),
         "left_out": built.left_out,
-        "risk": _risk_rows(table_risk(built.frame, built.table, asked)) if not built.frame.is_empty() else [],
-        "options": [o for o in OPTIONS if o not in asked],
+        "risk": _risk_rows(measured),
+        "options": [o for o in OPTIONS if any(o in m.with_option for m in measured)],
     }
 
 

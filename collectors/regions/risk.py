@@ -80,9 +80,12 @@ def measure(frame: pl.DataFrame, known: Iterable[str]) -> Risk:
 
 def table_risk(frame: pl.DataFrame, table: TablePolicy, asked: Iterable[str] = ()) -> list[Measured]:
     """Each set of what is known that the table holds, measured as built (with the degrading ``asked`` already done)
-    and with each other option of :data:`DEGRADES` done too, so the region sees its effect before it asks for it."""
+    and with each other option of :data:`DEGRADES` that would change it done too, so the region sees its effect
+    before it asks for it."""
     done = set(asked)
-    options = {option: further(frame, table, [option]) for option in DEGRADES if option not in done}
+    # An option that would change nothing in this table (no date, ethnicity or sector in it) is not offered.
+    tried = {option: further(frame, table, [option]) for option in DEGRADES if option not in done}
+    options = {option: changed for option, changed in tried.items() if not changed.equals(frame)}
     measured: list[Measured] = []
     seen: set[tuple[str, ...]] = set()
     for known in QUASI_SETS:

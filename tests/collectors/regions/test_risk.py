@@ -86,6 +86,8 @@ def test_each_option_changes_the_table_and_the_risk_before_it_is_asked() -> None
     council_only, on_sector = table_risk(homes, episodes)
     assert council_only.risk.columns == ("council",)
     assert on_sector.risk.unique == 2
+    # Only the option that would change the table is offered: it has no date and no ethnicity.
+    assert set(on_sector.with_option) == {"sector_to_district"}
     assert further(homes, episodes, ["sector_to_district"])["HOME_POST"].to_list() == ["NG1", "NG1"]
     assert on_sector.with_option["sector_to_district"].unique == 0
     with pytest.raises(ValueError, match="unknown degrade"):
