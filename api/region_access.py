@@ -5,10 +5,13 @@ the route would refuse."""
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.callrecord import annotate
+from api.downloads import CSV, attachment
 from api.principal import Principal
+from collectors.regions.pooled import Built
 from mappings.keys import APPROVER_SCOPE, REGION_SCOPE
 from mappings.regions import consent
 from mappings.regions.consent import Consent
@@ -83,3 +86,25 @@ def withdraw(request: Request, session: Session, principal: Principal, council: 
         detail=f"withdrawn: use cases {_words(before)} -> none",
     )
     return after
+
+
+def pooled_csv(request: Request, built: Built, region: str, name: str) -> Response:
+    """A built table as a download, for the API's route and the region's page alike: its uploads and the councils
+    left out said in the audit and the headers."""
+    councils = sorted({held.gss for held in built.sources})
+    annotate(
+        request,
+        object=f"{name} of {region}",
+        detail=f"{built.frame.height} rows from {len(councils)} council(s): {', '.join(councils) or 'none'}; uploads "
+        f"{', '.join(str(h.submission_id) for h in built.sources) or 'none'}",
+    )
+    return attachment(
+        built.csv(),
+        CSV,
+        f"{region}-{name}.csv",
+        **{
+            "Cache-Control": "no-store",
+            "X-Councils": ",".join(councils),
+            "X-Left-Out": "; ".join(built.left_out)[:2000],
+        },
+    )

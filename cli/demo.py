@@ -18,7 +18,7 @@ from exports.writers import FORMATS
 from indicators.periods import Period, parse_period
 from indicators.store.models import Submission
 from mappings.agencies import demo_keys_live
-from mappings.models import Return
+from mappings.models import Agency, Return
 from mappings.obligations import owed_periods
 from mappings.signoff.states import Actor
 from mappings.validity import in_force
@@ -48,6 +48,8 @@ RECORDS_SSD_CHILDREN = {"903": 30, "cin": 40}
 #: List 1 show real rows.
 RECORDS_SEN2_CHILDREN = 200
 RECORDS_SEN2_SHARED = {"cin": 40, "903": 20}
+#: The demo's region (mappings/agencies/synthetic_hub.toml): the made-up county is its member, and consents to it.
+DEMO_REGION = "synthetic_hub"
 #: FY2009-10 is the year the National Indicators and NHS Vital Signs were both in force (Lewisham).
 YEARS = ("FY2009-10", "FY2023-24", "FY2024-25")
 
@@ -89,8 +91,23 @@ def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     done += load_sen2_demo(engine, settings)
     with Session(engine) as session:
         sign_off_all(session, DEMO_APPROVER)
+        consent_demo_region(session)
         session.commit()
     return done
+
+
+def consent_demo_region(session: Session) -> bool:
+    """The made-up county's approver consents to every use case of the demo's region, once: a consent already held
+    (or withdrawn since) is left as it is. Whether it was given now."""
+    from mappings.regions import consent
+    from mappings.regions.policy import use_cases
+
+    if session.get(Agency, DEMO_REGION) is None:
+        return False
+    if consent.consent_of(session, RECORDS_AGENCY, DEMO_REGION).changed_at is not None:
+        return False
+    consent.give(session, RECORDS_AGENCY, DEMO_REGION, list(use_cases()), by=DEMO_APPROVER.name)
+    return True
 
 
 def load_published(engine: Engine, settings: Settings) -> list[DemoUpload]:

@@ -38,7 +38,14 @@ log = logging.getLogger(__name__)
 AGENCIES_DIR = Path(__file__).resolve().parent / "agencies"
 
 Scope = Literal[
-    "figures:submit", "figures:read", "returns:read", "catalogue:write", "submissions:read", "returns:sign_off"
+    "figures:submit",
+    "figures:read",
+    "returns:read",
+    "catalogue:write",
+    "submissions:read",
+    "returns:sign_off",
+    # A region's key (mappings/keys: REGION_SCOPE): it reads its region's pooled outputs and nothing else.
+    "regions:read",
 ]
 
 

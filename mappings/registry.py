@@ -29,6 +29,7 @@ from mappings.access import AgencyRecord
 from mappings.agencies import UPPER_TIER, resolve_orgs
 from mappings.catalogue import LEVEL_GROUPS, ORG_TYPES
 from mappings.council_ssd import CouncilSsd, of_definition
+from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.keys import REGION_BODY
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
 from onereturn.errors import InvalidInput, NotFound, UnsupportedFile
@@ -269,7 +270,8 @@ def _region_issues(row: int | None, spec: AgencyInput, orgs: list[str], view: Ca
             f"council ({', '.join(UPPER_TIER)})",
         )
         for code in orgs
-        if view.org_types[code] not in UPPER_TIER
+        # The demo's made-up county is a council of its own (mappings/illustrative.py), so its region can be shown.
+        if view.org_types[code] not in UPPER_TIER and view.org_types[code] != ILLUSTRATIVE_COUNCIL
     ]
     for column in ("returns", "indicators"):
         if getattr(spec, column):

@@ -20,9 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
-from api.downloads import CSV, attachment
 from api.principal import Principal
-from api.region_access import give, own_council, region_reader, withdraw
+from api.region_access import give, own_council, pooled_csv, region_reader, withdraw
 from collectors.regions.figures import Part, regional_figures
 from collectors.regions.pooled import Built, build
 from collectors.regions.sufficiency import placements
@@ -145,24 +144,8 @@ def region_overview(region: str, session: SessionDep, principal: RegionRead) -> 
 
 
 def _csv(request: Request, built: Built, region: str, name: str) -> Response:
-    """The built table as a download, its uploads and the councils left out said in the audit and the headers."""
-    councils = sorted({held.gss for held in built.sources})
-    annotate(
-        request,
-        object=f"{name} of {region}",
-        detail=f"{built.frame.height} rows from {len(councils)} council(s): {', '.join(councils) or 'none'}; uploads "
-        f"{', '.join(str(h.submission_id) for h in built.sources) or 'none'}",
-    )
-    return attachment(
-        built.csv(),
-        CSV,
-        f"{region}-{name}.csv",
-        **{
-            "Cache-Control": "no-store",
-            "X-Councils": ",".join(councils),
-            "X-Left-Out": "; ".join(built.left_out)[:2000],
-        },
-    )
+    """The built table as a download (``api/region_access.py``, shared with the region's page)."""
+    return pooled_csv(request, built, region, name)
 
 
 @router.get(

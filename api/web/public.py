@@ -12,15 +12,22 @@ from markupsafe import escape
 from api import callrecord as trail
 from api.auth import admit
 from api.deps import SessionDep
+from api.principal import Principal
 from api.web.render import ACRONYMS, TERMS, page
 from api.web.sessions import close_session, open_session
 from api.web.shared import SESSION_COOKIE, BadForm, PageRoute, VisitorDep, check_csrf, safe_next, visitor_of
+from mappings.keys import REGION_SCOPE
 from onereturn.errors import TooManyRequests, Unauthorized
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 #: A sign-in form's CSRF token lives in its own cookie until a session exists (double submit).
 SIGNIN_COOKIE = "onereturn_signin"
 HOMES = {"agency": "/agency", "officer": "/officer", "regulator": "/regulator"}
+
+
+def home_of(principal: Principal) -> str:
+    """The start page of a key: a region's key has its region's page, every other its kind's."""
+    return "/region" if REGION_SCOPE in principal.scopes else HOMES[principal.kind]
 
 
 def _secure(request: Request) -> bool:
@@ -33,7 +40,7 @@ def home(request: Request, session: SessionDep) -> Response:
     visitor = visitor_of(request, session)
     if visitor is None:
         return RedirectResponse("/sign-in", status_code=303)
-    return RedirectResponse(HOMES[visitor.principal.kind], status_code=303)
+    return RedirectResponse(home_of(visitor.principal), status_code=303)
 
 
 def _sign_in_page(request: Request, *, error: str = "", next_page: str = "", status_code: int = 200) -> HTMLResponse:
@@ -94,7 +101,7 @@ def sign_in(
     token, _row = open_session(session, principal.key_id)
     trail.annotate(request, object="web session")
     trail.record_success(request, session, principal)
-    response = RedirectResponse(safe_next(next) or HOMES[principal.kind], status_code=303)
+    response = RedirectResponse(safe_next(next) or home_of(principal), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/")
     response.delete_cookie(SIGNIN_COOKIE, path="/sign-in")
     return response

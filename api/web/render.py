@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.principal import Principal
 from mappings.child_level import ANNEX_A_RETURNS
-from mappings.keys import APPROVER_SCOPE
+from mappings.keys import APPROVER_SCOPE, REGION_SCOPE
 from mappings.models import AgencyReturn
 from onereturn.models import WebSession
 
@@ -160,6 +160,8 @@ def nav_items(principal: Principal | None, current: str, *, annex_a: bool = Fals
     for a council's approver whose council returns the CIN census or the SSDA903."""
     if principal is None:
         links = [("Sign in", "/sign-in"), ("Glossary", "/glossary"), ("API documentation", "/docs")]
+    elif REGION_SCOPE in principal.scopes:
+        links = [("Your region", "/region"), ("Glossary", "/glossary"), ("API documentation", "/docs")]
     elif principal.kind == "agency":
         links = [
             ("What you owe", "/agency"),

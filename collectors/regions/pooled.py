@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from collectors.regions import frames
 from collectors.regions.childkey import UPN, ChildKeys, label, region_keys
+from collectors.regions.degrade import further
 from collectors.regions.sources import Held, newest, read_sen2, read_tables
 from mappings.regions.consent import consenting, region_agency
 from mappings.regions.policy import TablePolicy, UseCase, use_case
@@ -98,7 +99,7 @@ def build(
         for _, _, held in found
         if held is not None
     ]
-    frame = pl.concat(parts, how="vertical_relaxed") if parts else empty(table)
+    frame = further(pl.concat(parts, how="vertical_relaxed") if parts else empty(table), table, case.degrade)
     return Built(case, table, frame.sort(LEADING, nulls_last=True), [h for _, _, h in found if h], left)
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from collectors.regions import onspd
 from collectors.regions.childkey import region_keys
+from collectors.regions.degrade import further
 from collectors.regions.pooled import Built, apply_policy, council_rows, empty, plan, table_policy
 from onereturn import clock
 from onereturn.settings import Settings
@@ -59,4 +60,5 @@ def placements(engine: Engine, settings: Settings, region: str, on: date | None 
         if parts
         else empty(table).with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in DERIVED)
     )
-    return Built(case, table, frame.sort(("council", "child_key", "DECOM"), nulls_last=True), covering, left)
+    frame = further(frame, table, case.degrade).sort(("council", "child_key", "DECOM"), nulls_last=True)
+    return Built(case, table, frame, covering, left)

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from mappings.agencies import get_agency
 from mappings.child_level import RETURN_IDS
-from mappings.illustrative import LA_CODE
+from mappings.illustrative import councils_of
 from mappings.keys import REGION_BODY
 from mappings.models import Agency, AgencyOrg, AgencyReturn
 from mappings.regions.models import RegionConsent
@@ -81,11 +81,8 @@ def _council_of(session: Session, agency_code: str) -> str | None:
     ).first()
     if owed is None:
         return None
-    councils = [
-        o
-        for o in session.exec(select(AgencyOrg.org_code).where(col(AgencyOrg.agency_code) == agency_code)).all()
-        if LA_CODE.fullmatch(o)
-    ]
+    # A real council by its GSS code, or the demo's made-up county by its own code (its children are made up).
+    councils = [council.org for council in councils_of(session, agency_code)]
     return councils[0] if len(councils) == 1 else None
 
 

@@ -14,6 +14,9 @@ from onereturn.errors import InvalidInput
 FILE = Path(__file__).resolve().with_name("use_cases.toml")
 Action = Literal["keep", "first_of_month", "sector", "drop", "key"]
 ACTIONS: tuple[Action, ...] = ("keep", "first_of_month", "sector", "drop", "key")
+#: What a use case may do further to every table it holds (``degrade = [...]`` in ``use_cases.toml``): each date to
+#: the first of its month, each DfE ethnicity code to its main group, each postcode sector to its district.
+DEGRADES = ("dates_to_month", "ethnicity_to_main_group", "sector_to_district")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class UseCase:
     retention_years: int
     why: str
     tables: dict[str, TablePolicy]
+    #: The further degrading the use case asks for, of :data:`DEGRADES` (none: each column as its policy says).
+    degrade: tuple[str, ...] = ()
 
 
 @cache
@@ -77,7 +82,11 @@ def use_cases() -> dict[str, UseCase]:
                     )
                 columns.append(ColumnPolicy(column["name"], cast(Action, column["action"]), column["why"]))
             tables[table["name"]] = TablePolicy(table["name"], table["source"], table["grain"], tuple(columns))
-        found[name] = UseCase(name, body["title"], int(body["retention_years"]), body["why"], tables)
+        degrade = tuple(body.get("degrade", ()))
+        unknown = sorted(set(degrade) - set(DEGRADES))
+        if unknown:
+            raise ValueError(f"{FILE.name}: {name}: unknown degrade {', '.join(unknown)}; known: {', '.join(DEGRADES)}")
+        found[name] = UseCase(name, body["title"], int(body["retention_years"]), body["why"], tables, degrade)
     return found
 
 

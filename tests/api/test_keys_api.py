@@ -22,13 +22,15 @@ DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
 
 def test_readme_demo_keys_are_the_stored_hashes(store: Engine) -> None:
     published = demo_keys()
-    assert len(published) == 9
+    assert len(published) == 10
     with Session(store) as session:
         stored = {k.key_hash: k for k in session.execute(select(ApiKey)).scalars()}
     for key in published:
         assert hash_key(key) in stored, key
         assert stored[hash_key(key)].prefix == key[:16]
         assert stored[hash_key(key)].demo
+    # The demo region's key reads its region's outputs and nothing else.
+    assert stored[hash_key("demo-synthetic-hub-3b7e91c04d")].scopes == ["regions:read"]
 
 
 def test_no_demo_key_is_stored_in_clear_anywhere(store: Engine, store_client: TestClient) -> None:

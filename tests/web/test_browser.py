@@ -43,6 +43,8 @@ LEWISHAM = "demo-lewisham-council-8d2e6a51"
 COUNTY = "demo-synthetic-county-8e3d5a17c4"
 OFFICER = "demo-officer-5e0b9c2a4f"
 REGULATOR = "demo-regulator-dfe-7a3c18e2"
+#: The demo's region (a hub of the made-up county): its own page.
+HUB = "demo-synthetic-hub-3b7e91c04d"
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):
@@ -327,11 +329,20 @@ PAGES = {
     REGULATOR: ["/regulator"],
     # The SEND team's pages, on the made-up county's SEN2 file with a made-up register of establishments loaded.
     COUNTY: ["/send?year=2024-25", "/send/2024-25/caseload", "/send/2024-25/sen_needs_all_plans"],
+    # The region's page: its member, its pooled tables and each table's disclosure risk.
+    HUB: ["/region"],
 }
 
 
 def _name(role: str | None, path: str) -> str:
-    who = {None: "public", AGENCY: "agency", OFFICER: "officer", REGULATOR: "regulator", COUNTY: "county"}[role]
+    who = {
+        None: "public",
+        AGENCY: "agency",
+        OFFICER: "officer",
+        REGULATOR: "regulator",
+        COUNTY: "county",
+        HUB: "region",
+    }[role]
     slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
     return f"{who}-{slug}.png"
 
