@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,7 +24,7 @@ from sqlmodel import Session, col, select
 from collectors.records.cin_figures import derive_cin
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.records.ssda903_tables import CollectionYear
-from collectors.regions.pooled import plan
+from collectors.regions.pooled import plan, readable
 from collectors.regions.sources import Held, ends, read_tables
 from indicators.models import Indicator
 from indicators.published_query import published_figures
@@ -77,8 +78,8 @@ def regional_figures(
         found, missing = plan(engine, region, case, library, today)
         left += missing
         for _, gss, held in found:
-            if held is not None:
-                derived = derivations(engine, settings, held)
+            derived = readable(left, held, partial(derivations, engine, settings, held)) if held is not None else None
+            if derived is not None:
                 for figure in derived.figures.values():
                     parts.setdefault((figure.indicator, derived.year), []).append(
                         Part(gss, figure.value, figure.numerator, figure.denominator)

