@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.regions import pooled
+from collectors.regions import pooled, sources
 from collectors.regions.pooled import Built
 from collectors.regions.sources import Held
 from collectors.regions.sufficiency import placements
@@ -153,7 +153,7 @@ def test_the_upn_lookup_reads_no_file_outside_the_use_cases_retention(
         session.add(census)
         session.commit()
     read: list[str] = []
-    real = pooled.read_tables
+    real = sources.read_tables
 
     def reading(engine: Engine, settings: Settings, held: Held) -> dict[str, pl.DataFrame]:
         read.append(f"{held.library} {held.collection_year}")
