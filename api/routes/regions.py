@@ -172,6 +172,7 @@ def _csv(request: Request, built: Built, region: str, name: str) -> Response:
             "Cache-Control": "no-store",
             "X-Councils": ",".join(councils),
             "X-Left-Out": "; ".join(built.left_out)[:2000],
+            "X-Blanked": "; ".join(f"{name}: {n}" for name, n in sorted(built.blanked.items()))[:2000],
         },
     )
 

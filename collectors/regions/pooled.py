@@ -26,6 +26,7 @@ from collectors.regions import frames
 from collectors.regions.childkey import UPN, ChildKeys, label, region_keys
 from collectors.regions.sources import Held, newest, read_sen2, read_tables
 from mappings.regions.consent import consenting, region_agency
+from mappings.regions.forms import conform
 from mappings.regions.policy import TablePolicy, UseCase, use_case
 from onereturn import clock
 from onereturn.errors import NotFound
@@ -52,6 +53,8 @@ class Built:
     frame: pl.DataFrame
     sources: list[Held] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    #: Each kept column's values blanked for not being of its form (mappings/regions/forms.toml), by column.
+    blanked: dict[str, int] = field(default_factory=dict)
 
     def csv(self) -> bytes:
         """The table as CSV (UTF-8, a heading row, dates as yyyy-mm-dd), no cell a spreadsheet would run."""
@@ -105,15 +108,16 @@ def build(
     found, left = plan(engine, region, case, library, today)
     keys = region_keys(engine, settings, region)
     parts, read = [], []
+    blanked: dict[str, int] = {}
     for _, _, held in found:
         if held is None:
             continue
         rows = readable(left, held, partial(council_rows, engine, settings, keys, held, table, case, today))
         if rows is not None:
-            parts.append(apply_policy(rows, table))
+            parts.append(apply_policy(conform(rows, table, blanked), table))
             read.append(held)
     frame = pl.concat(parts, how="vertical_relaxed") if parts else empty(table)
-    return Built(case, table, frame.sort(LEADING, nulls_last=True), read, left)
+    return Built(case, table, frame.sort(LEADING, nulls_last=True), read, left, blanked)
 
 
 def readable(left: list[str], held: Held, read: Callable[[], T]) -> T | None:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from collectors.regions import onspd
 from collectors.regions.childkey import region_keys
 from collectors.regions.pooled import Built, apply_policy, council_rows, empty, plan, readable, table_policy
+from mappings.regions.forms import conform
 from onereturn import clock
 from onereturn.settings import Settings
 
@@ -45,6 +46,7 @@ def placements(engine: Engine, settings: Settings, region: str, on: date | None 
         )
     keys = region_keys(engine, settings, region) if covering else None
     parts, read = [], []
+    blanked: dict[str, int] = {}
     for source in covering:
         assert keys is not None
         assert on is not None
@@ -52,8 +54,9 @@ def placements(engine: Engine, settings: Settings, region: str, on: date | None 
         if given is None:
             continue
         read.append(source)
-        rows = given
-        rows = rows.filter((pl.col("DECOM") <= on) & (pl.col("DEC").is_null() | (pl.col("DEC") > on)))
+        # Checked once cut to the episodes open on the date: the notes count what the table would have held.
+        rows = given.filter((pl.col("DECOM") <= on) & (pl.col("DEC").is_null() | (pl.col("DEC") > on)))
+        rows = conform(rows, table, blanked)
         with Session(engine) as session:
             host = onspd.hosts(session, rows["PL_POST"].to_list())
         rows = rows.with_columns(
@@ -65,4 +68,4 @@ def placements(engine: Engine, settings: Settings, region: str, on: date | None 
         if parts
         else empty(table).with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in DERIVED)
     )
-    return Built(case, table, frame.sort(("council", "child_key", "DECOM"), nulls_last=True), read, left)
+    return Built(case, table, frame.sort(("council", "child_key", "DECOM"), nulls_last=True), read, left, blanked)

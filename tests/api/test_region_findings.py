@@ -22,7 +22,7 @@ from collectors.regions.pooled import Built
 from collectors.regions.sources import Held
 from collectors.regions.sufficiency import placements
 from indicators.store.models import Submission
-from mappings.regions import consent
+from mappings.regions import consent, forms
 from mappings.regions.policy import use_cases
 from onereturn.settings import Settings
 from tests.apps import client_on
@@ -222,3 +222,47 @@ def test_a_council_that_leaves_its_region_loses_its_consent_and_comes_back_with_
     assert hub.client.get(f"/api/agencies/notts_cyp/consent/{REGION}", headers=notts).json()["use_cases"] == []
     header = hub.client.get(f"/api/regions/{REGION}/pan/ssda903_header.csv", headers=hub.hub)
     assert header.headers["x-councils"] == "E10000007"
+
+
+def test_a_name_typed_into_a_kept_column_is_blanked_and_counted(hub: Hub, files: Files, tmp_path: Path) -> None:
+    for code in COUNCILS:
+        hub.consent(code, "pan", "sufficiency")
+    clean = {}
+    for table in ("ssda903_header", "ssda903_episodes", "cin_census", "sen2_persons"):
+        answer = hub.client.get(f"/api/regions/{REGION}/pan/{table}.csv", headers=hub.hub)
+        assert answer.status_code == 200, answer.text
+        clean[table] = answer.text
+        assert answer.headers["x-blanked"] == "", table  # the councils' own files are of their forms throughout
+    replant(hub, files, "notts_cyp", tmp_path, "URN", "ZORBALINDA QUIMBY")
+    for path in (
+        f"/api/regions/{REGION}/pan/ssda903_episodes.csv",
+        f"/api/regions/{REGION}/sufficiency/placements.csv",
+    ):
+        answer = hub.client.get(path, headers=hub.hub)
+        assert answer.status_code == 200, answer.text
+        assert "ZORBALINDA" not in answer.text, path
+        rows = list(csv.DictReader(io.StringIO(answer.text)))
+        notts = [r for r in rows if r["council"] == "E10000024"]
+        assert notts
+        assert {r["URN"] for r in notts} == {""}
+        assert answer.headers["x-blanked"] == f"URN: {len(notts)}", path
+        # Another council's URNs, of their form, are pooled as sent.
+        kept = {r["URN"] for r in rows if r["council"] == "E10000007"}
+        assert kept, path
+        assert any(u.startswith("SC") for u in kept), kept
+
+
+def test_every_kept_column_has_a_form_and_its_codes_are_the_specifications() -> None:
+    held = forms.forms()
+    for case in use_cases().values():
+        for table in case.tables.values():
+            kept = {c.name for c in table.columns if c.action == "keep"}
+            assert kept <= set(held[table.source]), table.name
+    assert held["903:Episodes"]["PLACE"].codes is not None
+    assert {"U1", "K2", "Z1"} <= held["903:Episodes"]["PLACE"].codes
+    frame = pl.DataFrame({"URN": ["SC123456", "1234567", "XXXXXXX", "ZORBA QUIMBY", "12", None]})
+    table = use_cases()["pan"].tables["ssda903_episodes"]
+    blanked: dict[str, int] = {}
+    out = forms.conform(frame, table, blanked)
+    assert out["URN"].to_list() == ["SC123456", "1234567", "XXXXXXX", None, None, None]
+    assert blanked == {"URN": 2}
