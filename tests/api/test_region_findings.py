@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -266,3 +267,43 @@ def test_every_kept_column_has_a_form_and_its_codes_are_the_specifications() -> 
     out = forms.conform(frame, table, blanked)
     assert out["URN"].to_list() == ["SC123456", "1234567", "XXXXXXX", None, None, None]
     assert blanked == {"URN": 2}
+
+
+def figures_of(hub: Hub) -> dict[tuple[str, str], dict[str, Any]]:
+    answer = hub.client.get(f"/api/regions/{REGION}/figures", headers=hub.hub)
+    assert answer.status_code == 200, answer.text
+    return {(i["indicator"], i["period"]): i for i in answer.json()["items"]}
+
+
+def children(part: dict[str, Any]) -> float | None:
+    """The children a shown figure counts: a count's value, the smaller of a rate's numerator and denominator."""
+    if part["numerator"] is None or part["denominator"] is None:
+        return None if part["value"] is None else float(part["value"])
+    return float(min(part["numerator"], part["denominator"]))
+
+
+def test_no_small_regional_figure_is_shown_and_two_builds_recover_no_withheld_value(hub: Hub) -> None:
+    for code in ("notts_cyp", "derbyshire_cs", "leics_cs"):
+        hub.consent(code, "pan")
+    before = figures_of(hub)
+    hub.consent("lewisham_council", "pan")
+    after = figures_of(hub)
+    lewisham = COUNCILS["lewisham_council"][0]
+    withheld = 0
+    for key, item in after.items():
+        assert "shown whole" not in item["small_numbers"], key
+        for part in [*item["councils"], item["region"]]:
+            shown = children(part) if part["symbol"] is None else None
+            assert shown is None or not 1 <= shown <= 5, (key, part)
+        hidden = [p for p in item["councils"] if p["symbol"] is not None]
+        if hidden:
+            withheld += 1
+            # The region's figure is withheld with any council's: no shown figure holds a withheld value.
+            assert item["region"]["value"] is None, key
+            assert item["region"]["symbol"] == "c", key
+        (theirs,) = [p for p in item["councils"] if p["council"] == lewisham]
+        old = before.get(key)
+        if theirs["symbol"] is not None and old is not None:
+            # Subtracting the region's figure before Lewisham consented from the one after cannot give its value.
+            assert item["region"]["value"] is None or old["region"]["value"] is None, key
+    assert withheld > 0
