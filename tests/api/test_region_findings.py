@@ -307,3 +307,20 @@ def test_no_small_regional_figure_is_shown_and_two_builds_recover_no_withheld_va
             # Subtracting the region's figure before Lewisham consented from the one after cannot give its value.
             assert item["region"]["value"] is None or old["region"]["value"] is None, key
     assert withheld > 0
+
+
+def test_a_council_that_stops_sending_records_for_a_member_council_loses_its_consent(hub: Hub) -> None:
+    hub.consent("leics_cs", "pan")
+    # The officer's change of the council's own agency: it now sends no children's records for one council.
+    changed = hub.client.patch("/api/agencies/leics_cs", headers=OFFICER, json={"returns": ["dfe_ssda903"]})
+    assert changed.status_code == 200, changed.text
+    assert (
+        hub.client.get(f"/api/agencies/leics_cs/consent/{REGION}", headers=hub.council("leics_cs")).status_code == 200
+    )
+    moved = hub.client.patch("/api/agencies/leics_cs", headers=OFFICER, json={"orgs": ["E08000025"]})
+    assert moved.status_code == 200, moved.text
+    changes = hub.client.get(f"/api/agencies/leics_cs/consent/{REGION}/history", headers=hub.council("leics_cs"))
+    assert [c["change"] for c in changes.json()["changes"]][-1] == (
+        "withdrawn: use cases pan -> none (no longer a member of the region)"
+    )
+    assert hub.client.get(f"/api/regions/{REGION}/pan/ssda903_header.csv", headers=hub.hub).headers["x-councils"] == ""
