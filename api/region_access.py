@@ -4,17 +4,21 @@ the route would refuse."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.responses import Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from api.callrecord import annotate
 from api.downloads import CSV, attachment
 from api.principal import Principal
 from collectors.regions.pooled import Built
+from mappings.agencies import get_agency
 from mappings.keys import APPROVER_SCOPE, REGION_SCOPE
 from mappings.regions import consent
 from mappings.regions.consent import Consent
+from onereturn.audittrail import AuditEvent
 from onereturn.errors import Forbidden, NotFound
 
 #: Why a council's key is refused a region's outputs.
@@ -106,5 +110,25 @@ def pooled_csv(request: Request, built: Built, region: str, name: str) -> Respon
             "Cache-Control": "no-store",
             "X-Councils": ",".join(councils),
             "X-Left-Out": "; ".join(built.left_out)[:2000],
+            "X-Blanked": "; ".join(f"{column}: {n}" for column, n in sorted(built.blanked.items()))[:2000],
         },
     )
+
+
+def history(session: Session, principal: Principal, council: str, region: str) -> list[dict[str, Any]]:
+    """Every change of the council's consent to the region, oldest first, from the audit trail: read by the council
+    (or an officer) whatever its membership now, so a council that left a region still sees what it gave and when
+    it ended."""
+    own_council(principal, council, change=False)
+    get_agency(session, council)
+    consent.region_agency(session, region)
+    events = session.exec(
+        select(AuditEvent)
+        .where(
+            col(AuditEvent.object) == f"consent of {council} to {region}",
+            col(AuditEvent.action).in_(("consent.give", "consent.withdraw")),
+            col(AuditEvent.outcome) == "ok",
+        )
+        .order_by(col(AuditEvent.at), col(AuditEvent.id))
+    ).all()
+    return [{"at": e.at.isoformat(), "action": e.action, "by": e.principal, "change": e.detail} for e in events]

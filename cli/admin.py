@@ -79,6 +79,8 @@ def agencies_import(
         return
     record("agency.import", f"file {file.name}", detail=summary, engine=engine)
     err.print(f"Imported {file.name}: {summary}.")
+    for ended in result.consent_ended:
+        err.print(f"Consent of {ended} withdrawn: no longer a member of the region.")
 
 
 @agencies_app.command("list")

@@ -43,6 +43,8 @@ class AgencyImport(BaseModel):
     updated: list[str]
     unchanged: list[str]
     dry_run: bool
+    #: Each council's consent to a region withdrawn because it is a member no more ("council to region").
+    consent_ended: list[str] = []
 
 
 class KeyPublic(BaseModel):

@@ -32,6 +32,7 @@ from mappings.council_ssd import CouncilSsd, of_definition
 from mappings.illustrative import ILLUSTRATIVE_COUNCIL
 from mappings.keys import REGION_BODY
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, Return
+from mappings.regions.consent import end_with_membership
 from onereturn.errors import InvalidInput, NotFound, UnsupportedFile
 
 #: The columns of an agency spreadsheet; the first four must be there.
@@ -410,6 +411,8 @@ class ImportResult:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: Each council's consent to a region withdrawn because it is a member no more ("council to region").
+    consent_ended: list[str] = field(default_factory=list)
 
 
 def _refuse(issues: list[Issue], what: str) -> None:
@@ -525,6 +528,9 @@ def import_agencies(
             continue
         outcome = _store(session, agency, origin="import", source=source or f"import: {filename}", now=now)
         getattr(result, outcome).append(agency.spec.code)
+    if not dry_run:
+        ended = end_with_membership(session, by=source or f"import: {filename}")
+        result.consent_ended = [f"{before.council} to {before.region}" for before, _ in ended]
     return result
 
 
@@ -536,6 +542,7 @@ def create_agency(session: Session, spec: AgencyInput, *, source: str) -> Agency
         raise Conflict(f"Agency {spec.code!r} already exists; change it with PATCH /api/agencies/{spec.code}")
     (resolved,) = _check(session, [(None, spec)])
     _store(session, resolved, origin="api", source=source, now=datetime.now(UTC))
+    end_with_membership(session, by=source)
     return describe(session, spec.code)
 
 
@@ -571,6 +578,7 @@ def update_agency(session: Session, code: str, change: AgencyChange, *, source: 
         ) from exc
     (resolved,) = _check(session, [(None, updated)], kept_body_type=row.body_type)
     _store(session, resolved, origin=row.origin, source=source, now=datetime.now(UTC))
+    end_with_membership(session, by=source)
     return describe(session, code)
 
 

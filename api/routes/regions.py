@@ -21,7 +21,7 @@ from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.principal import Principal
-from api.region_access import give, own_council, pooled_csv, region_reader, withdraw
+from api.region_access import give, history, own_council, pooled_csv, region_reader, withdraw
 from collectors.regions.figures import Part, regional_figures
 from collectors.regions.pooled import Built, build
 from collectors.regions.sufficiency import placements
@@ -87,6 +87,17 @@ def consent_read(council: str, region: str, session: SessionDep, principal: Cons
     """The use cases the council consents to for the region now (none: not given, or withdrawn)."""
     own_council(principal, council, change=False)
     return _public(consent.consent_of(session, council, region))
+
+
+@router.get(
+    "/agencies/{council}/consent/{region}/history",
+    summary="Every change of a council's consent to a region, whatever its membership now",
+    responses=_RESPONSES,
+)
+def consent_history(council: str, region: str, session: SessionDep, principal: ConsentRead) -> dict[str, Any]:
+    """Each give, change and withdrawal of the council's consent to the region (its approver's acts, and each ended
+    when the council left the region), oldest first; read by the council's own key or an officer's."""
+    return {"council": council, "region": region, "changes": history(session, principal, council, region)}
 
 
 @router.put(

@@ -34,16 +34,29 @@ def _render(
 ) -> HTMLResponse:
     code = visitor.principal.agency_code or ""
     regions: list[dict[str, Any]] = []
-    for region in consent.regions_of(session, code):
+    member = consent.regions_of(session, code)
+    for region in member:
         agency = consent.region_agency(session, region)
         held = consent.consent_of(session, code, region)
-        regions.append({"code": region, "name": agency.name, "consent": held})
+        changes = region_access.history(session, visitor.principal, code, region)
+        regions.append({"code": region, "name": agency.name, "consent": held, "history": changes})
+    # A region the council has left: its consent ended with its membership, and what it gave stays for it to read.
+    former = [
+        {
+            "code": region,
+            "name": consent.region_agency(session, region).name,
+            "history": region_access.history(session, visitor.principal, code, region),
+        }
+        for region in consent.consented_regions(session, code)
+        if region not in member
+    ]
     return page(
         request,
         "agency/consent.html",
         visitor,
         title="Your consent to your regions",
         regions=regions,
+        former=former,
         use_cases=list(use_cases().values()),
         approver=APPROVER_SCOPE in visitor.principal.scopes,
         saved=request.query_params.get("saved"),

@@ -4,10 +4,10 @@ from a council's SSDA903 and CIN census (``collectors.records``), worked out for
 
 The region's count is the councils' counts added; its rate is the ratio of sums (the councils' numerators over
 their denominators, never an average of their rates). A child known to two councils is counted by each, as DfE's own
-figures for each council count it. Small numbers are withheld as the catalogue's rules say: the small-number rule of
-the returns the figure fills (``[return.suppression]``: a council's count or numerator from ``low`` to ``high`` is
-withheld with the rule's symbol, and with ``secondary`` the next smallest too, so it cannot be worked back from the
-region's); a figure whose returns carry no rule is shown whole, and each figure says which it was.
+figures for each council count it. Small numbers are withheld by the returns' own suppression
+(``mappings.transforms.suppress``): the rule of the returns the figure fills, else the widest any return of the
+catalogue carries; and the region's figure is withheld whenever a council's is, so no figure shown, nor the
+difference of two builds, holds a withheld value.
 """
 
 from __future__ import annotations
@@ -15,21 +15,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from collectors.records.cin_figures import derive_cin
 from collectors.records.ssda903_figures import Derivation, derive_ssda903
 from collectors.records.ssda903_tables import CollectionYear
-from collectors.regions.pooled import plan
+from collectors.regions.pooled import plan, readable
 from collectors.regions.sources import Held, ends, read_tables
 from indicators.models import Indicator
 from indicators.published_query import published_figures
 from mappings.geography import ENGLAND
 from mappings.models import FieldMapping, Return
 from mappings.regions.policy import use_case
+from mappings.transforms import PRESENT, SUPPRESSED, suppress
 from onereturn import clock
 from onereturn.settings import Settings
 
@@ -77,8 +80,8 @@ def regional_figures(
         found, missing = plan(engine, region, case, library, today)
         left += missing
         for _, gss, held in found:
-            if held is not None:
-                derived = derivations(engine, settings, held)
+            derived = readable(left, held, partial(derivations, engine, settings, held)) if held is not None else None
+            if derived is not None:
                 for figure in derived.figures.values():
                     parts.setdefault((figure.indicator, derived.year), []).append(
                         Part(gss, figure.value, figure.numerator, figure.denominator)
@@ -99,11 +102,11 @@ def _combined(session: Session, parts: dict[tuple[str, CollectionYear], list[Par
     england = published_figures(session, indicator_ids=ids, org_codes=[ENGLAND])
     totals = england.filter(england["breakdown"] == "")
     published = {(i, p): v for i, p, v in totals.select("indicator_id", "period", "value").iter_rows()}
-    rules = _rules(session, ids)
+    rules, widest = _rules(session, ids), _widest(session)
     for (indicator, period), found in by_period.items():
         figure = RegionFigure(indicator, period, sorted(found, key=lambda p: p.council), _region(found))
         figure.england = published.get((indicator, period))
-        _withhold(figure, rules.get(indicator))
+        _withhold(figure, rules.get(indicator, widest), default=indicator not in rules)
         yield figure
 
 
@@ -148,31 +151,60 @@ def _rules(session: Session, ids: list[str]) -> dict[str, tuple[str, dict[str, A
     return found
 
 
-def _withhold(figure: RegionFigure, held: tuple[str, dict[str, Any]] | None) -> None:
-    """Withhold each small count or numerator as the rule says, and the next smallest with ``secondary``."""
+def _widest(session: Session) -> tuple[str, dict[str, Any]] | None:
+    """The widest small-number rule any return of the catalogue carries, with the return named."""
+    rows = session.exec(select(Return.id, Return.suppression).where(col(Return.suppression).is_not(None))).all()
+    held = [(return_id, dict(rule)) for return_id, rule in rows if rule]
+    return max(held, key=lambda r: (r[1]["high"], r[0]), default=None)
+
+
+def _withhold(figure: RegionFigure, held: tuple[str, dict[str, Any]] | None, *, default: bool = False) -> None:
+    """Withhold each small council figure by the returns' own suppression (``mappings.transforms.suppress``: the rule's
+    range, symbol and secondary suppression over the councils and the region's total that adds them up); then the
+    region's figure too wherever any council's is withheld, so that no figure shown ever includes a withheld value
+    and no two builds (before and after a council consents) can be subtracted to recover one."""
     if held is None:
-        figure.rule = "no return this figure fills carries a small-number rule in the catalogue: shown whole"
+        figure.rule = "no return of the catalogue carries a small-number rule: shown whole"
         return
     return_id, rule = held
     low, high, symbol = rule["low"], rule["high"], rule["symbol"]
-    figure.rule = f"{return_id}'s: {low} to {high} withheld as {symbol}" + (
+    figure.rule = f"{return_id}'s: {low:g} to {high:g} withheld as {symbol}" + (
         ", and one more" if rule.get("secondary") else ""
     )
+    if default:
+        figure.rule = (
+            f"no return this figure fills carries a rule in the catalogue, so the widest any does: {figure.rule}"
+        )
+    parts = [*figure.councils, figure.region]
+    cells = pl.DataFrame(
+        {
+            "cell_id": [f"c{n}" for n in range(len(figure.councils))] + ["region"],
+            "statistic": ["count" if _is_count(p) else "rate" for p in parts],
+            "value": [_children(p) if _is_count(p) else p.value for p in parts],
+            "numerator": [None if _is_count(p) else _children(p) for p in parts],
+        },
+        schema={"cell_id": pl.String, "statistic": pl.String, "value": pl.Float64, "numerator": pl.Float64},
+    ).with_columns(status=pl.lit(PRESENT), symbol=pl.lit(None, pl.String), reason=pl.lit(None, pl.String))
+    groups = pl.DataFrame(
+        {"cell_id": cells["cell_id"], "group_id": "region", "role": ["part"] * len(figure.councils) + ["total"]}
+    )
+    secondary = bool(rule.get("secondary"))
+    out = suppress(cells, low=low, high=high, symbol=symbol, secondary=secondary, groups=groups if secondary else None)
+    hidden = set(out.filter(pl.col("status") == SUPPRESSED)["cell_id"])
+    if hidden - {"region"}:
+        hidden.add("region")
+    for cell_id, part in zip(cells["cell_id"], parts, strict=True):
+        if cell_id in hidden:
+            part.value = part.numerator = part.denominator = None
+            part.symbol = symbol
 
-    def count(part: Part) -> float | None:
-        # The children a figure counts: a count's value, a rate's numerator (a mean's denominator, the smaller).
-        if part.numerator is None or part.denominator is None:
-            return part.value
-        return min(part.numerator, part.denominator)
 
-    def small(part: Part) -> bool:
-        shown = count(part)
-        return shown is not None and low <= shown <= high
+def _is_count(part: Part) -> bool:
+    return part.numerator is None or part.denominator is None
 
-    hidden = [p for p in figure.councils if small(p)]
-    if rule.get("secondary") and len(hidden) == 1 and len(figure.councils) > 1:
-        others = sorted((p for p in figure.councils if p not in hidden), key=lambda p: count(p) or 0.0)
-        hidden.append(others[0])
-    for part in [*hidden, *([figure.region] if small(figure.region) else [])]:
-        part.value = part.numerator = part.denominator = None
-        part.symbol = symbol
+
+def _children(part: Part) -> float | None:
+    """The children a figure counts: a count's value, a rate's numerator (a mean's denominator, the smaller)."""
+    if _is_count(part):
+        return part.value
+    return min(part.numerator or 0.0, part.denominator or 0.0)

@@ -10,22 +10,33 @@ ULN or council child id leaves the council's file.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
+from typing import TypeVar
 
 import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from collectors.records.privacy import SealedElsewhere
 from collectors.regions import frames
 from collectors.regions.childkey import UPN, ChildKeys, label, region_keys
 from collectors.regions.degrade import further
 from collectors.regions.sources import Held, newest, read_sen2, read_tables
 from mappings.regions.consent import consenting, region_agency
+from mappings.regions.forms import conform
 from mappings.regions.policy import TablePolicy, UseCase, use_case
 from onereturn import clock
 from onereturn.errors import NotFound
+from onereturn.keptfiles import KeptFileMissing
 from onereturn.settings import Settings
+from onereturn.spreadsheet import neutralise_expr
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The columns every pooled table begins with.
 LEADING = ("council", "collection_year", "child_key")
@@ -43,10 +54,13 @@ class Built:
     frame: pl.DataFrame
     sources: list[Held] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    #: Each kept column's values blanked for not being of its form (mappings/regions/forms.toml), by column.
+    blanked: dict[str, int] = field(default_factory=dict)
 
     def csv(self) -> bytes:
-        """The table as CSV (UTF-8, a heading row, dates as yyyy-mm-dd)."""
-        return self.frame.write_csv().encode("utf-8")
+        """The table as CSV (UTF-8, a heading row, dates as yyyy-mm-dd), no cell a spreadsheet would run."""
+        text = [name for name, kind in self.frame.schema.items() if kind == pl.String]
+        return self.frame.with_columns(neutralise_expr(pl.col(c)).alias(c) for c in text).write_csv().encode("utf-8")
 
 
 def table_policy(case_name: str, table_name: str) -> tuple[UseCase, TablePolicy]:
@@ -94,18 +108,40 @@ def build(
     library = library_of(table)
     found, left = plan(engine, region, case, library, today)
     keys = region_keys(engine, settings, region)
-    parts = [
-        apply_policy(council_rows(engine, settings, keys, held, table), table)
-        for _, _, held in found
-        if held is not None
-    ]
+    parts, read = [], []
+    blanked: dict[str, int] = {}
+    for _, _, held in found:
+        if held is None:
+            continue
+        rows = readable(left, held, partial(council_rows, engine, settings, keys, held, table, case, today))
+        if rows is not None:
+            parts.append(apply_policy(conform(rows, table, blanked), table))
+            read.append(held)
     frame = further(pl.concat(parts, how="vertical_relaxed") if parts else empty(table), table, case.degrade)
-    return Built(case, table, frame.sort(LEADING, nulls_last=True), [h for _, _, h in found if h], left)
+    return Built(case, table, frame.sort(LEADING, nulls_last=True), read, left, blanked)
 
 
-def council_rows(engine: Engine, settings: Settings, keys: ChildKeys, held: Held, table: TablePolicy) -> pl.DataFrame:
+def readable(left: list[str], held: Held, read: Callable[[], T]) -> T | None:
+    """What ``read`` reads of the council's file, or None with the council named in ``left`` and why (no path, no upload's id): one council's
+    file that cannot be read leaves the others' tables whole."""
+    try:
+        return read()
+    except KeptFileMissing:
+        why = "its kept file is missing from the store (purged, or kept on another host's disk)"
+    except SealedElsewhere:
+        why = "its kept file is sealed under keys this service does not hold"
+    except Exception:  # a file that passed once and reads no more: the others still answer
+        logger.exception("a region's pooled table could not read %s's upload %s", held.council, held.submission_id)
+        why = "its kept file could not be read"
+    left.append(f"{held.gss} ({held.council}): its {held.library} upload of {held.collection_year} is left out: {why}")
+    return None
+
+
+def council_rows(
+    engine: Engine, settings: Settings, keys: ChildKeys, held: Held, table: TablePolicy, case: UseCase, today: date
+) -> pl.DataFrame:
     """One council's source rows of the table, in the source's columns, with ``council``, ``collection_year`` and
-    ``child_key`` added."""
+    ``child_key`` added; the other file a UPN is looked up in is read only inside the use case's retention."""
     if held.library == "sen2":
         persons = frames.sen2_persons(read_sen2(engine, settings, held))
         labels = [label(held.gss, None, upn, uln) for upn, uln in persons.select("upn", "uln").iter_rows()]
@@ -115,12 +151,23 @@ def council_rows(engine: Engine, settings: Settings, keys: ChildKeys, held: Held
     # whose UPN one file lacks has the same key in both.
     other = "cin" if held.library == "903" else "903"
     with Session(engine) as session:
-        beside = newest(session, held.council, held.gss, other, 10_000, clock.now().date())
-    upns = _upns(tables, read_tables(engine, settings, beside) if beside is not None else {})
+        beside = newest(session, held.council, held.gss, other, case.retention_years, today)
+    upns = _upns(tables, _beside(engine, settings, beside))
     source = table.source.split(":", 1)[1]
     rows = frames.cin_events(tables) if source == "events" else frames.ssda903(tables, source)
     labels = [label(held.gss, child, upns.get(child or "")) for child in rows["CHILD"].to_list()]
     return _keyed(rows, keys, labels, held)
+
+
+def _beside(engine: Engine, settings: Settings, beside: Held | None) -> dict[str, pl.DataFrame]:
+    """The council's other file's tables for its UPNs; one that cannot be read gives none (the ids key the child)."""
+    if beside is None:
+        return {}
+    try:
+        return read_tables(engine, settings, beside)
+    except Exception:  # the UPN lookup is a help, not the table: the table's own file is what is pooled
+        logger.exception("a region's UPN lookup could not read %s's upload %s", beside.council, beside.submission_id)
+        return {}
 
 
 def _upns(*sets: dict[str, pl.DataFrame]) -> dict[str, str]:

@@ -8,6 +8,7 @@ hold the date asked is left out and said so, rather than counted with episodes i
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import polars as pl
 from sqlalchemy import Engine
@@ -16,7 +17,8 @@ from sqlmodel import Session
 from collectors.regions import onspd
 from collectors.regions.childkey import region_keys
 from collectors.regions.degrade import further
-from collectors.regions.pooled import Built, apply_policy, council_rows, empty, plan, table_policy
+from collectors.regions.pooled import Built, apply_policy, council_rows, empty, plan, readable, table_policy
+from mappings.regions.forms import conform
 from onereturn import clock
 from onereturn.settings import Settings
 
@@ -27,7 +29,8 @@ DERIVED = ("host_council",)
 def placements(engine: Engine, settings: Settings, region: str, on: date | None = None) -> Built:
     """The placements open on ``on`` (default: the newest 31 March the councils' files hold), pooled by key."""
     case, table = table_policy("sufficiency", "placements")
-    found, left = plan(engine, region, case, "903", clock.now().date())
+    today = clock.now().date()
+    found, left = plan(engine, region, case, "903", today)
     held = [h for _, _, h in found if h is not None]
     on = on or max((h.year_end for h in held), default=None)
     covering = [h for h in held if on is not None and date(h.year_end.year - 1, 4, 1) <= on <= h.year_end]
@@ -43,12 +46,18 @@ def placements(engine: Engine, settings: Settings, region: str, on: date | None 
             "ONS's postcode directory is not loaded (onereturn regions postcodes FILE): no host council is known"
         )
     keys = region_keys(engine, settings, region) if covering else None
-    parts = []
+    parts, read = [], []
+    blanked: dict[str, int] = {}
     for source in covering:
         assert keys is not None
         assert on is not None
-        rows = council_rows(engine, settings, keys, source, table)
-        rows = rows.filter((pl.col("DECOM") <= on) & (pl.col("DEC").is_null() | (pl.col("DEC") > on)))
+        given = readable(left, source, partial(council_rows, engine, settings, keys, source, table, case, today))
+        if given is None:
+            continue
+        read.append(source)
+        # Checked once cut to the episodes open on the date: the notes count what the table would have held.
+        rows = given.filter((pl.col("DECOM") <= on) & (pl.col("DEC").is_null() | (pl.col("DEC") > on)))
+        rows = conform(rows, table, blanked)
         with Session(engine) as session:
             host = onspd.hosts(session, rows["PL_POST"].to_list())
         rows = rows.with_columns(
@@ -61,4 +70,4 @@ def placements(engine: Engine, settings: Settings, region: str, on: date | None 
         else empty(table).with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in DERIVED)
     )
     frame = further(frame, table, case.degrade).sort(("council", "child_key", "DECOM"), nulls_last=True)
-    return Built(case, table, frame, covering, left)
+    return Built(case, table, frame, read, left, blanked)

@@ -20,6 +20,7 @@ from mappings.keys import REGION_BODY
 from mappings.models import Agency, AgencyOrg, AgencyReturn
 from mappings.regions.models import RegionConsent
 from mappings.regions.policy import use_case
+from onereturn import audittrail
 from onereturn.errors import InvalidInput, NotFound
 
 #: The returns whose records a member council sends: the SSDA903, the CIN census and SEN2.
@@ -121,10 +122,7 @@ def _member(session: Session, council: str, region: str) -> str:
 def consent_of(session: Session, council: str, region: str) -> Consent:
     """The council's consent to the region as held now (none given yet: no use case)."""
     _member(session, council, region)
-    row = _row(session, council, region)
-    if row is None:
-        return Consent(council, region, (), None, "")
-    return Consent(council, region, tuple(row.use_cases), row.changed_at, row.changed_by)
+    return _held(council, region, _row(session, council, region))
 
 
 def _row(session: Session, council: str, region: str) -> RegionConsent | None:
@@ -152,8 +150,53 @@ def give(session: Session, council: str, region: str, names: list[str], *, by: s
 
 
 def withdraw(session: Session, council: str, region: str, *, by: str) -> tuple[Consent, Consent]:
-    """Withdraw every use case the council consented to for the region; the consent before and after."""
-    return give(session, council, region, [], by=by)
+    """Withdraw every use case the council consented to for the region; the consent before and after. A council
+    withdraws whatever its membership now: taking consent back is never refused."""
+    get_agency(session, council)
+    region_agency(session, region)
+    row = _row(session, council, region)
+    before = _held(council, region, row)
+    if row is None:
+        return before, before
+    row.use_cases, row.changed_at, row.changed_by = [], datetime.now(UTC), by[:256]
+    session.add(row)
+    session.flush()
+    return before, _held(council, region, row)
+
+
+def _held(council: str, region: str, row: RegionConsent | None) -> Consent:
+    if row is None:
+        return Consent(council, region, (), None, "")
+    return Consent(council, region, tuple(row.use_cases), row.changed_at, row.changed_by)
+
+
+def end_with_membership(session: Session, *, by: str) -> list[tuple[Consent, Consent]]:
+    """Withdraw every use case of each council no longer a member of the region it consented to (its org units, or
+    the region's, changed), audited as a withdrawal is: a council that comes back starts with no consent, and gives
+    it again by its approver's act. The consents before and after."""
+    rows = session.exec(select(RegionConsent)).all()
+    held: dict[str, dict[str, str]] = {}
+    ended = []
+    for row in sorted(rows, key=lambda r: (r.region_code, r.council_code)):
+        if not row.use_cases:
+            continue
+        if row.region_code not in held:
+            held[row.region_code] = members(session, row.region_code)
+        if row.council_code in held[row.region_code]:
+            continue
+        before, after = withdraw(session, row.council_code, row.region_code, by=by)
+        # Recorded here, not by a front door: membership changes through every door that stores an agency (an
+        # import, an officer's change, a new agency), and each must leave the same trail.
+        audittrail.record(
+            session,
+            principal=by,
+            action="consent.withdraw",
+            outcome="ok",
+            object=f"consent of {row.council_code} to {row.region_code}",
+            detail=f"withdrawn: use cases {', '.join(before.use_cases)} -> none (no longer a member of the region)",
+        )
+        ended.append((before, after))
+    return ended
 
 
 def consenting(session: Session, region: str, name: str) -> dict[str, str]:
@@ -165,6 +208,12 @@ def consenting(session: Session, region: str, name: str) -> dict[str, str]:
     return {
         row.council_code: held[row.council_code] for row in rows if name in row.use_cases and row.council_code in held
     }
+
+
+def consented_regions(session: Session, council: str) -> list[str]:
+    """Every region the council's consent was ever held for, member or not now, by agency code."""
+    rows = session.exec(select(RegionConsent.region_code).where(col(RegionConsent.council_code) == council)).all()
+    return sorted(set(rows))
 
 
 def consents(session: Session, region: str) -> list[Consent]:

@@ -443,6 +443,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/agencies/{council}/consent/{region}"): rule(
         "officer agency", Case({"council": "notts_cyp", "region": "no_region"}, owner="missing")
     ),
+    ("GET", "/api/agencies/{council}/consent/{region}/history"): rule(
+        "officer agency", Case({"council": "notts_cyp", "region": "no_region"}, owner="missing")
+    ),
     ("PUT", "/api/agencies/{council}/consent/{region}"): rule(
         "agency", Case({"council": "notts_cyp", "region": "no_region"}, json={"use_cases": ["pan"]}, owner="missing")
     ),

@@ -64,7 +64,7 @@ def test_import_over_http(store_client: TestClient) -> None:
         params={"dry_run": "true"},
         files={"file": ("a.csv", good.encode(), "text/csv")},
     )
-    assert dry.json() == {"created": ["kent_cyp"], "updated": [], "unchanged": [], "dry_run": True}
+    assert dry.json() == {"created": ["kent_cyp"], "updated": [], "unchanged": [], "dry_run": True, "consent_ended": []}
     assert store_client.get("/api/agencies/kent_cyp", headers=OFFICER).status_code == 404
     done = store_client.post(
         "/api/agencies/import", headers=OFFICER, files={"file": ("a.csv", good.encode(), "text/csv")}

@@ -191,7 +191,7 @@ def test_the_regions_figures_add_counts_take_rates_as_ratios_of_sums_and_withhol
     numerator, denominator = sum(c["numerator"] for c in parts), sum(c["denominator"] for c in parts)
     assert rate["region"]["value"] == pytest.approx(100 * numerator / denominator)
     assert rate["region"]["value"] != pytest.approx(sum(c["value"] for c in parts) / len(parts))
-    assert "shown whole" in rate["small_numbers"]
+    assert "the widest any does" in rate["small_numbers"]
     # A figure of a return with a small-number rule (NIS: 1 to 5 as "c", and one more), and its numerator beside it,
     # withhold the same councils.
     held = items[("cyp.lac_long_term_placement", "2025-03-31")]
