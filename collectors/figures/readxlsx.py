@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
+from collectors.figures.identifiers import first_in_sheet
 from collectors.figures.rawtable import (
     DEFAULT_SHEET,
     HEADER_MARKER,
@@ -168,6 +169,7 @@ def read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataFr
     try:
         reader = fastexcel.read_excel(data)
         name, raw = _choose_sheet(reader, wanted, filename)
+        _no_child_elsewhere(reader, name, filename)
         raw = _exact_numbers(reader, name, raw)
     except fastexcel.FastExcelError as exc:
         raise UnsupportedFile(f'"{filename}" could not be read as an Excel workbook: {exc}') from exc
@@ -189,6 +191,21 @@ def read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataFr
         # The cells read, but a part of the archive is damaged (a bad checksum): refuse the file, never guess.
         raise UnsupportedFile(f'"{filename}" is damaged: a part of the workbook cannot be read ({exc})') from exc
     return apply_header(body, header, where, filename, numbering="column"), name, unresolved
+
+
+def _no_child_elsewhere(reader: fastexcel.ExcelReader, read: str, filename: str) -> None:
+    """Refuse a workbook whose other sheets (hidden ones too) seem to hold a child's identifier: the whole file would
+    be kept, not only the sheet of figures. Named by the sheet's place, row and column, never a value or a name."""
+    for place, name in enumerate(reader.sheet_names, start=1):
+        if name == read:
+            continue
+        found = first_in_sheet(_load_text(reader, name)[0])
+        if found is not None:
+            row, column, kind = found
+            raise InvalidInput(
+                f'"{filename}" sheet {place} row {row} column {column} seems to hold {kind}; a file of figures '
+                "carries no child's identifier: take that sheet out and upload the file again"
+            )
 
 
 def _load_text(reader: fastexcel.ExcelReader, sheet: str) -> tuple[pl.DataFrame, bool]:
