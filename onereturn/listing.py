@@ -38,3 +38,32 @@ def clip(text: str, limit: int = QUOTED_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text):,} characters in all)"
+
+
+def columns_differ(declared: Iterable[str], found: Iterable[str]) -> str:
+    """How a file's header differs from the declared columns, naming only declared columns and the positions (from
+    1) of the others: a header that is not one (a file's first row of data) may hold values, which are never quoted."""
+    wanted, seen = list(declared), list(found)
+    missing = [c for c in wanted if c not in seen]
+    other = [number for number, c in enumerate(seen, start=1) if c not in wanted]
+    parts = []
+    if missing:
+        parts.append(f"missing {name_a_few(missing)}")
+    if other:
+        parts.append(f"{len(other):,} column(s) it does not declare (column {name_a_few(other)})")
+    return "; ".join(parts) or "the declared columns in another order"
+
+
+#: What a library's error means about a file's layout, in words of our own: its text can quote the file's values.
+_KINDS = (
+    (KeyError, "an item it needs is missing"),
+    (IndexError, "an item it needs is missing"),
+    (TypeError, "an item is of another kind than expected"),
+    (AttributeError, "an item is of another kind than expected"),
+    (ValueError, "an item holds a value of the wrong form"),
+)
+
+
+def error_kind(exc: BaseException) -> str:
+    """The kind of ``exc`` in words that quote nothing of what was read (never its own text)."""
+    return next((said for kind, said in _KINDS if isinstance(exc, kind)), "a part cannot be read")

@@ -17,6 +17,9 @@ REQUIRED = ("indicator", "org", "period", "value")
 OPTIONAL = ("breakdown", "numerator", "denominator", "status", "note")
 #: Beside figures given as numbers: a withheld value's symbol, and the low-reliability flag.
 TYPED_MARKS = ("symbol", "flag")
+#: The columns that hold a figure's numbers (and a typed figure's marks) or the template's own range of them
+#: ("allowed", up to ten digits), never free text.
+NUMBERS = ("value", "numerator", "denominator", "last_value", "allowed", *TYPED_MARKS)
 #: Template columns that help the person filling it in; ignored on upload.
 INFORMATIVE = ("title", "org_name", "unit", "allowed", "last_value")
 #: Where in a template each part of a figure lies: the column of that name, but for these.

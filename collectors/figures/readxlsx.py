@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
+from collectors.figures.identifiers import first_in_sheet
 from collectors.figures.rawtable import (
     DEFAULT_SHEET,
     HEADER_MARKER,
@@ -28,6 +29,7 @@ from collectors.figures.rawtable import (
     tidy,
 )
 from onereturn.errors import InvalidInput, PayloadTooLarge, UnsupportedFile
+from onereturn.listing import error_kind
 
 # fastexcel writes number cells as text with at most nine decimals (1/3 → "0.333333333", 1e-10 → "0"),
 # so a cell that looks like this may need its exact value from a float read of the same column.
@@ -168,9 +170,11 @@ def read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataFr
     try:
         reader = fastexcel.read_excel(data)
         name, raw = _choose_sheet(reader, wanted, filename)
+        _no_child_elsewhere(reader, name, filename)
         raw = _exact_numbers(reader, name, raw)
     except fastexcel.FastExcelError as exc:
-        raise UnsupportedFile(f'"{filename}" could not be read as an Excel workbook: {exc}') from exc
+        # The reader's own text can quote what it read: the kind of fault is said instead.
+        raise UnsupportedFile(f'"{filename}" could not be read as an Excel workbook: {error_kind(exc)}') from exc
     raw = tidy(raw).with_columns(
         pl.col(c).str.replace(_MIDNIGHT, "$1").str.replace(_TIME_ONLY, "$1") for c in raw.columns
     )
@@ -187,8 +191,25 @@ def read_xlsx(data: bytes, filename: str, wanted: str | None) -> tuple[pl.DataFr
         unresolved = unresolved_formulas(data, name, header_row=header_at + 1, names=names)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ElementTree.ParseError) as exc:
         # The cells read, but a part of the archive is damaged (a bad checksum): refuse the file, never guess.
-        raise UnsupportedFile(f'"{filename}" is damaged: a part of the workbook cannot be read ({exc})') from exc
+        raise UnsupportedFile(
+            f'"{filename}" is damaged: a part of the workbook cannot be read (a checksum, its compression or its XML)'
+        ) from exc
     return apply_header(body, header, where, filename, numbering="column"), name, unresolved
+
+
+def _no_child_elsewhere(reader: fastexcel.ExcelReader, read: str, filename: str) -> None:
+    """Refuse a workbook whose other sheets (hidden ones too) seem to hold a child's identifier: the whole file would
+    be kept, not only the sheet of figures. Named by the sheet's place, row and column, never a value or a name."""
+    for place, name in enumerate(reader.sheet_names, start=1):
+        if name == read:
+            continue
+        found = first_in_sheet(_load_text(reader, name)[0])
+        if found is not None:
+            row, column, kind = found
+            raise InvalidInput(
+                f'"{filename}" sheet {place} row {row} column {column} seems to hold {kind}; a file of figures '
+                "carries no child's identifier: take that sheet out and upload the file again"
+            )
 
 
 def _load_text(reader: fastexcel.ExcelReader, sheet: str) -> tuple[pl.DataFrame, bool]:

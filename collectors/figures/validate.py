@@ -10,9 +10,17 @@ from __future__ import annotations
 import polars as pl
 
 from collectors.checks import check_figures, in_file_terms
-from collectors.checks.checked import Validation
+from collectors.checks.checked import Validation, refused
 from collectors.checks.policy import EVERY_CHECK, Context, Policy
-from collectors.figures.cells import COLUMNS, formula_problems, ignored_notes, missing_columns, typed_figures
+from collectors.figures.cells import (
+    COLUMNS,
+    NUMBERS,
+    formula_problems,
+    ignored_notes,
+    missing_columns,
+    typed_figures,
+)
+from collectors.figures.identifiers import identifier_problems
 
 
 def validate(
@@ -27,6 +35,12 @@ def validate(
     refusal = missing_columns(raw)
     if refusal is not None:
         return refusal
+    # Every text the file carries besides its figures' keys and numbers (a note, a column not read): a child's
+    # identifier there refuses the file whole, so it is neither stored nor kept.
+    free = [c for c in raw.columns if c not in ("row", "indicator", "org", "period", "breakdown", *NUMBERS)]
+    found = identifier_problems(raw, free)
+    if found.height:
+        return refused(raw.height, found, "the file seems to hold a child's identifier; a file of figures holds none")
     figures, ignored = typed_figures(raw)
     unreadable = unresolved["row"] if unresolved is not None and unresolved.height else None
     checked = check_figures(figures, ctx, policy, unreadable=unreadable)

@@ -20,7 +20,7 @@ import polars as pl
 from collectors.published.read import FIGURE_SCHEMA, AreaLookup, FormatReader, PublishedFormatError, every_figure
 from collectors.published.sources import SourceSpec
 from mappings.geography import LA_CODES
-from onereturn.listing import name_a_few
+from onereturn.listing import columns_differ, error_kind
 
 #: England's number in DfE's tables, and its ONS code.
 ENGLAND_NUMBER = "970"
@@ -69,14 +69,12 @@ def read_lait_parquet(spec: SourceSpec, data: bytes, _areas: AreaLookup) -> tupl
     try:
         table = pl.read_parquet(io.BytesIO(data))
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise PublishedFormatError(f"{spec.file}: not a parquet table ({str(exc)[:200]}); nothing was stored") from exc
+        raise PublishedFormatError(f"{spec.file}: not a parquet table ({error_kind(exc)}); nothing was stored") from exc
     if table.columns != spec.columns:
-        missing = [c for c in spec.columns if c not in table.columns]
-        extra = [c for c in table.columns if c not in spec.columns]
         raise PublishedFormatError(
-            f"{spec.file}: the columns differ from what source {spec.id!r} declares (missing "
-            f"{name_a_few(missing) or 'none'}; new {name_a_few(extra) or 'none'}): a new release layout needs its "
-            "source file updated; nothing was stored"
+            f"{spec.file}: the columns differ from what source {spec.id!r} declares "
+            f"({columns_differ(spec.columns, table.columns)}): a new release layout needs its source file updated; "
+            "nothing was stored"
         )
     text = table.select(pl.all().cast(pl.String))
     # DfE's numbers are read as floats (891.0): written as the three digits its lists use.

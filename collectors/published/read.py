@@ -24,7 +24,7 @@ from collectors.published.sources import FigureSpec, SourceSpec
 from indicators.published_query import FIGURE_VALUES
 from onereturn.checks import pa
 from onereturn.errors import InvalidInput
-from onereturn.listing import clip, name_a_few
+from onereturn.listing import clip, columns_differ, error_kind
 
 #: The figure columns, as the store's writer takes them.
 FIGURE_SCHEMA = {**FIGURE_VALUES, "note": pl.String, "file_row": pl.Int64}
@@ -53,7 +53,7 @@ def read_csv_text(spec: SourceSpec, data: bytes) -> pl.DataFrame:
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
-        raise PublishedFormatError(f"{spec.file}: not a CSV file ({clip(str(exc))}); nothing was stored") from exc
+        raise PublishedFormatError(f"{spec.file}: not a CSV file ({error_kind(exc)}); nothing was stored") from exc
     # One chunk a column: polars panics on string columns read in several chunks beside the row numbers' one
     # (DfE's ks2_la.csv and absence_la.csv), and one chunk is what every later step reads fastest.
     frame = frame.with_row_index("file_row", offset=2).with_columns(pl.col("file_row").cast(pl.Int64)).rechunk()
@@ -129,18 +129,10 @@ def _plainly_regular(spec: SourceSpec, text: str) -> bool:
 def _check_columns(spec: SourceSpec, found: list[str]) -> None:
     if found == spec.columns:
         return
-    missing = [c for c in spec.columns if c not in found]
-    extra = [c for c in found if c not in spec.columns]
-    parts = []
-    if missing:
-        parts.append(f"missing {name_a_few(clip(c) for c in missing)}")
-    if extra:
-        parts.append(f"new {name_a_few(clip(c) for c in extra)}")
-    if not parts:
-        parts.append(f"the columns are in another order: {name_a_few(clip(c) for c in found)}")
     raise PublishedFormatError(
-        f"{spec.file}: the columns differ from what source {spec.id!r} declares ({'; '.join(parts)}): a new release "
-        "layout needs its source file updated; nothing was stored"
+        f"{spec.file}: the columns differ from what source {spec.id!r} declares "
+        f"({columns_differ(spec.columns, found)}): a new release layout needs its source file updated; nothing was "
+        "stored"
     )
 
 
@@ -421,7 +413,7 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
             for o in level["options"]
         }
     except (KeyError, TypeError) as exc:
-        raise _layout_error(spec, f"the EES /meta answer has no {exc}") from exc
+        raise _layout_error(spec, f"the EES /meta answer is not as expected ({error_kind(exc)})") from exc
     known = {"time_period", "time_identifier", "geographic_level", *_EES_LOCATION_COLUMNS.values()}
     known |= {column for column, _ in filters.values()} | set(indicators.values())
     needed = {c for fig in spec.figure for c in (fig.value, fig.numerator, fig.denominator, *fig.where, *fig.breakdown)}
@@ -452,7 +444,8 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
                 row[indicators[indicator_id]] = None if value is None else str(value)
         except (KeyError, TypeError, AttributeError) as exc:
             raise _layout_error(
-                spec, f"query result {number} has no {exc} (or names an id /meta does not give)"
+                spec,
+                f"query result {number} is not as expected ({error_kind(exc)}, or it names an id /meta does not give)",
             ) from exc
         rows.append(row)
     columns = sorted(known)
@@ -510,7 +503,7 @@ def read_fingertips_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, i
                     for point in segment["healthData"]:
                         rows.append(_fingertips_point(indicator, area["areaCode"], segment, point))
     except (KeyError, TypeError, AttributeError) as exc:
-        raise _layout_error(spec, f"a FingertipsNext answer with no {exc}") from exc
+        raise _layout_error(spec, f"a FingertipsNext answer not as expected ({error_kind(exc)})") from exc
     needed = {c for fig in spec.figure for c in (fig.value, fig.numerator, fig.denominator, *fig.where, *fig.breakdown)}
     missing = sorted(c for c in needed if c and (c not in FINGERTIPS_KEY_COLUMNS or c == "Area Type"))
     if missing:

@@ -91,7 +91,9 @@ def _org_codes(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame, areas: Are
         try:
             codes[(name, period)] = areas(name, period)
         except LookupError as exc:
-            raise PublishedFormatError(f"{spec.file} row {row}: {area} {name!r} {exc}; nothing was stored") from exc
+            raise PublishedFormatError(
+                f"{spec.file} row {row}: its {area} names no one area of the store's geography; nothing was stored"
+            ) from exc
     return pl.Series(
         "org_code", [codes[(n, p)] for n, p in zip(keyed["_area"], keyed["_period"], strict=True)], pl.String
     )

@@ -4,12 +4,17 @@ per placement and per SEN need, each keyed by the child's position in the file a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from lxml import etree
+
+from collectors.sen2.schema import read_encoding
+from onereturn.errors import Conflict
 
 #: The items of a request and of the modules inside it that the tables read, by the column they are read into.
 _REQUEST_ITEMS = {
@@ -179,23 +184,44 @@ def _parent_tag(element: etree._Element) -> str | None:
     return None if parent is None else str(parent.tag)
 
 
+class KeptUnreadable(Conflict):
+    """A kept SEN2 file that cannot be read (409): that council's answers fail with this, no one else's."""
+
+    def __init__(self, line: int | None) -> None:
+        at = f" at line {line}" if line else ""
+        super().__init__(
+            f"the council's kept SEN2 file cannot be read{at}; nothing was built from it: the council sends the "
+            "file again"
+        )
+
+
+def _events(path: Path, events: tuple[str, ...], **more: Any) -> Iterator[tuple[str, etree._Element]]:
+    """The kept file's parse events in the encoding the door read it in (``schema.read_encoding``), with the same
+    refusals as the door's parser: no entity resolved, no DTD loaded, nothing fetched. A file libxml2 cannot read is
+    KeptUnreadable, quoting nothing of it."""
+    with path.open("rb") as f:
+        encoding = read_encoding(f.read(4))
+    try:
+        yield from etree.iterparse(
+            str(path),
+            events=events,
+            encoding=encoding,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            **more,
+        )
+    except etree.XMLSyntaxError as exc:
+        raise KeptUnreadable(exc.lineno) from None
+
+
 def read_kept_file(path: Path, survey: int) -> tuple[Sen2Records, int]:
     """The tables of a kept file (one the door checked whole), read a child at a time: each ``Person`` let go of once
     read, so the whole tree is never held; with the file's child-level items (every item under ``Persons`` with no
     item inside it)."""
     reader, stated, items = _Reader(), None, 0
-    # The same refusals as the door's parser: no entity resolved, no DTD loaded, nothing fetched.
-    events = etree.iterparse(
-        str(path),
-        events=("end",),
-        tag=("ReferenceDate", "Person"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    events = _events(path, ("end",), tag=("ReferenceDate", "Person"), remove_comments=True, remove_pis=True)
     for _, element in events:
         if element.tag == "ReferenceDate":
             if stated is None and _parent_tag(element) == "CollectionDetails":
@@ -214,9 +240,7 @@ def read_kept_file(path: Path, survey: int) -> tuple[Sen2Records, int]:
 
 def census_in_kept_file(path: Path, survey: int) -> date:
     """A kept file's census date, read from its header alone (the children after it are not read)."""
-    events = etree.iterparse(
-        str(path), events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
+    events = _events(path, ("start", "end"))
     for event, element in events:
         if event == "start" and element.tag == "Persons":
             break

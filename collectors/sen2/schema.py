@@ -77,12 +77,14 @@ def _parser(encoding: str | None = None) -> etree.XMLParser:
     )
 
 
-def _bare_utf16(data: bytes) -> str | None:
-    """UTF-16 with neither a byte order mark nor a declaration naming it, which libxml2 does not tell by itself: told
-    by the first ``<`` (the XML recommendation's appendix F), so the file is read as the council wrote it."""
-    if data.startswith(b"<\x00") and not data.startswith(b"<\x00\x00\x00"):
+def read_encoding(head: bytes) -> str | None:
+    """The encoding every reader of a SEN2 file (the door's and each read of the kept file) reads it in, decided here
+    once from its start ``head``: UTF-16 with neither a byte order mark nor a declaration naming it, which libxml2
+    does not tell by itself, told by the first ``<`` (the XML recommendation's appendix F); None where libxml2 tells
+    the encoding itself (a byte order mark, a declaration, or UTF-8)."""
+    if head.startswith(b"<\x00") and not head.startswith(b"<\x00\x00\x00"):
         return "UTF-16LE"
-    if data.startswith(b"\x00<") and not data.startswith(b"\x00\x00"):
+    if head.startswith(b"\x00<") and not head.startswith(b"\x00\x00"):
         return "UTF-16BE"
     return None
 
@@ -146,7 +148,7 @@ def parse(data: bytes, *, max_bytes: int) -> etree._ElementTree:
     try:
         # libxml2 itself refuses nesting past 256 levels (huge_tree off), and the size is bounded above: the tree
         # built is bounded before its depth is checked against the survey's.
-        tree = etree.ElementTree(etree.fromstring(data, _parser(_bare_utf16(data))))
+        tree = etree.ElementTree(etree.fromstring(data, _parser(read_encoding(data[:4]))))
     except etree.XMLSyntaxError as exc:
         raise InvalidInput(f"the SEN2 file is not well-formed XML (line {exc.lineno})") from None
     # The parser resolves no entity and loads no DTD, so a declaration the bytes hid (another encoding) is only

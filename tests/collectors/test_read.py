@@ -617,8 +617,10 @@ def test_other_files_are_refused(data: bytes, message: str) -> None:
 
 def test_workbook_that_calamine_cannot_read() -> None:
     data = zipped({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<not closed"})
-    with pytest.raises(UnsupportedFile, match=r'^"f.xlsx" could not be read as an Excel workbook: '):
+    with pytest.raises(UnsupportedFile, match=r'^"f.xlsx" could not be read as an Excel workbook: ') as caught:
         read_table(data, "f.xlsx")
+    # The reader's own words, which can quote what it read, are not passed on.
+    assert str(caught.value.__cause__) not in caught.value.message
 
 
 def test_xlsx_empty_sheet() -> None:
@@ -746,7 +748,7 @@ def test_xlsx_with_a_damaged_part_is_refused_not_failed() -> None:
     data = bytearray(buffer.getvalue())
     at = data.index(b"defaultThemeVersion")
     data[at + 7] = ord("X")  # an attribute no reader needs: only the CRC-32 no longer matches
-    with pytest.raises(UnsupportedFile, match=r"damaged: a part of the workbook cannot be read \(Bad CRC-32"):
+    with pytest.raises(UnsupportedFile, match=r"damaged: a part of the workbook cannot be read \(a checksum"):
         read_table(bytes(data), "a.xlsx")
 
 
