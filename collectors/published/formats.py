@@ -12,16 +12,16 @@ import polars as pl
 from collectors.published.lait import LAIT
 from collectors.published.read import EES, FINGERTIPS, AreaLookup, FormatReader
 from collectors.published.sources import SourceSpec
-from collectors.published.viewit import VIEWIT
+from collectors.published.viewit import VIEWIT, WithoutGeography
 from onereturn.errors import InvalidInput
 
 #: The formats a publisher's data set may name, by name.
 READERS: dict[str, FormatReader] = {reader.name: reader for reader in (EES, FINGERTIPS, VIEWIT, LAIT)}
 
 
-def no_areas(name: str, period: str) -> str:
+def no_areas(_name: str, period: str) -> str:
     """For a file read without the store's geography: a format that names its areas cannot be read so."""
-    raise LookupError(f"cannot be resolved: {name!r} in {period} was read without the store's geography")
+    raise WithoutGeography(f"an area named in {period} was read without the store's geography")
 
 
 def read_published(

@@ -36,6 +36,10 @@ from mappings.models import OrgUnit
 NDTMS_AREA_TYPES = frozenset({"england", "county", "unitary", "metropolitan_district", "london_borough"})
 
 
+class WithoutGeography(LookupError):
+    """An area name asked of no geography: the file was read without the store's (so no name is the reason)."""
+
+
 #: Each area name (case folded) -> the areas of that name: code, name, valid from, valid to.
 Areas = dict[str, list[tuple[str, str, date | None, date | None]]]
 
@@ -90,6 +94,11 @@ def _org_codes(spec: SourceSpec, fig: FigureSpec, rows: pl.DataFrame, areas: Are
     for name, period, row in keyed.unique(["_area", "_period"], keep="first", maintain_order=True).iter_rows():
         try:
             codes[(name, period)] = areas(name, period)
+        except WithoutGeography as exc:
+            raise PublishedFormatError(
+                f"{spec.file}: its {area} column names areas, and the file was read without the store's geography; "
+                "nothing was stored"
+            ) from exc
         except LookupError as exc:
             raise PublishedFormatError(
                 f"{spec.file} row {row}: its {area} names no one area of the store's geography; nothing was stored"

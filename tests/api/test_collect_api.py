@@ -58,9 +58,9 @@ def test_upload_needs_the_submit_scope(store_client: TestClient) -> None:
 
 def test_agency_sees_only_itself(store_client: TestClient) -> None:
     assert [a["code"] for a in store_client.get("/api/agencies", headers=NOTTS).json()["items"]] == ["notts_cyp"]
-    # The nine bundled agencies (NDTMS as a publisher and Barnet's partnership among them) and the synthetic county
-    # whose record-level files the demo uploads.
-    assert store_client.get("/api/agencies", headers=OFFICER).json()["total"] == 10
+    # The nine bundled agencies (NDTMS as a publisher and Barnet's partnership among them), the synthetic county
+    # whose record-level files the demo uploads, and the region it is a member of.
+    assert store_client.get("/api/agencies", headers=OFFICER).json()["total"] == 11
     response = store_client.get("/api/agencies/lewisham_council", headers=NOTTS)
     assert response.status_code == 404
     assert (
