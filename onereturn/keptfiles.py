@@ -1,7 +1,7 @@
 """Kept files (raw uploads, sealed record-level files), named by their content and readable from any host.
 
 Every way a file comes in keeps it here and every reader reads it here, by its content name
-(``uploads/<hh>/<sha256>``, ``records/<hh>/<digest>.zip.fernet``), which ``submission.raw_path`` holds; never a
+(``uploads/<hh>/<sha256>.fernet``, ``records/<hh>/<digest>.zip.fernet``), which ``submission.raw_path`` holds; never a
 host's path. On PostgreSQL the bytes live in the database (``kept_file``), so every host that shares the store
 reads the same file. On SQLite, a store one host opens, they live in the folder of the database file (the data
 folder, as the service lays it out), under the same name.
@@ -9,6 +9,11 @@ folder, as the service lays it out), under the same name.
 A ``raw_path`` written by an earlier release is a host's absolute path (``<data_dir>/uploads/..``): it is read
 from that path, or from the same name under this host's folders, and on PostgreSQL copied into the store the
 first time it is read, so the other hosts can read it from then on.
+
+Every file is kept sealed under the deployment's keys (``onereturn.sealing``), its name ending in
+:data:`SEALED`: a raw upload is sealed by the door as it is kept, whatever it holds (a sheet or column no check
+recognised never sits in plain on disk), and unsealed as it is read back. A raw upload an earlier release kept plain
+(``uploads/<hh>/<sha256>``) is read as it is.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from onereturn.settings import Settings
 #: The top folders of kept files: raw uploads as received, and record-level files sealed with the keys.
 UPLOADS = "uploads"
 RECORDS = "records"
+#: How the name of a kept file sealed under the deployment's keys ends.
+SEALED = ".fernet"
 
 
 class KeptFileMissing(NotFound):
@@ -45,8 +52,13 @@ class KeptFileMissing(NotFound):
 
 
 def uploads_name(digest: str) -> str:
-    """The content name of a raw upload, by the SHA-256 of its bytes."""
-    return f"{UPLOADS}/{digest[:2]}/{digest}"
+    """The content name of a raw upload, sealed, by the SHA-256 of its bytes."""
+    return f"{UPLOADS}/{digest[:2]}/{digest}{SEALED}"
+
+
+def is_sealed(stored: str) -> bool:
+    """Whether the file a ``raw_path`` names is kept sealed (every upload since sealing; not one kept plain before)."""
+    return name_of(stored).endswith(SEALED)
 
 
 def records_name(digest: str) -> str:

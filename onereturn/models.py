@@ -1,4 +1,5 @@
-"""Tables of the floors above the domains: the scheduler's job runs and heartbeat, the web pages' sessions and downloads.
+"""Tables of the floors above the domains: the scheduler's job runs and heartbeat, the web pages' sessions and downloads;
+and the kernel's own: kept files and the fingerprints of the keys that seal them.
 
 They sit here, low in the house, so that building the database's metadata (``onereturn.db.metadata``)
 imports no job, route or page. The code that uses them stays with its floor: ``scheduler`` and
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -76,3 +77,30 @@ class KeptFile(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size_bytes: int
     kept_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RecordsKey(SQLModel, table=True):
+    """A fingerprint of a records key this deployment has used (never the key): every host must hold the current one.
+
+    The first host to seal a child's record with a key records its fingerprint; a host whose key has another
+    fingerprint is refused sealing (``onereturn.sealing.checked_keys``), so two hosts never give one child two
+    pseudonyms nor seal a kept file under keys the others cannot open. A rotation marks the old key ``retired`` and
+    the new one ``current``.
+    """
+
+    __tablename__ = "records_key"
+    # One current key at most: of two hosts first sealing at once with different keys, the second's insert fails.
+    __table_args__ = (
+        Index(
+            "uq_records_key_current",
+            "state",
+            unique=True,
+            sqlite_where=text("state = 'current'"),
+            postgresql_where=text("state = 'current'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(max_length=64, unique=True)
+    state: str = Field(default="current", max_length=16)
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

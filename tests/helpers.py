@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from collectors.figures.service import submit
-from onereturn import keptfiles
+from onereturn import keptfiles, sealing
 from onereturn.settings import Settings
 
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
@@ -76,8 +76,9 @@ def demo_keys() -> list[str]:
 
 
 def kept_bytes(engine: Engine, settings: Settings, raw_path: str) -> bytes:
-    """The bytes a submission's ``raw_path`` names, from wherever the store keeps them."""
-    return keptfiles.read(engine, settings, raw_path)
+    """The bytes a submission's ``raw_path`` names, from wherever the store keeps them, unsealed when sealed."""
+    kept = keptfiles.read(engine, settings, raw_path)
+    return sealing.keys_for(settings).open(kept) if keptfiles.is_sealed(raw_path) else kept
 
 
 def kept_names(engine: Engine, settings: Settings, top: str) -> list[str]:

@@ -19,7 +19,7 @@ from cli import commands as cli
 from collectors.figures.service import submit
 from collectors.ways_in import rerun as reprocess
 from exports import service as exports
-from onereturn import backup, db, keptfiles
+from onereturn import backup, db, keptfiles, sealing
 from onereturn.errors import Conflict, InvalidInput
 from onereturn.settings import Settings, get_settings
 from tests.stores import PG_URL
@@ -90,7 +90,8 @@ def test_backup_while_uploading_then_restore_into_a_fresh_data_directory(
             Settings(data_dir=tmp_path / "empty", database_url=settings.database_url), tmp_path / "store.tar"
         )
 
-    fresh = Settings(data_dir=tmp_path / "fresh")
+    # The restoring host holds the deployment's keys file, kept apart from the backup: the kept files are sealed.
+    fresh = Settings(data_dir=tmp_path / "fresh", records_keys_file=sealing.keys_path(settings))
     summary = backup.restore(fresh, tmp_path / "store.tar")
     restored = db.make_engine(fresh.effective_database_url)
     try:
@@ -99,7 +100,7 @@ def test_backup_while_uploading_then_restore_into_a_fresh_data_directory(
         assert len(subs) < len(_rows(store, "SELECT id FROM submission")), "the uploads made after it are not"
         # Files are kept before their submission is recorded, so the archive may hold one more than the copy names.
         assert summary.uploads >= len(subs)
-        assert all((fresh.data_dir / "uploads" / h[:2] / h).is_file() for _, _, h in subs)
+        assert all((fresh.data_dir / keptfiles.uploads_name(h)).is_file() for _, _, h in subs)
         assert keptfiles.read(restored, fresh, sealed) == b"sealed bytes"
         # The same figures and versions as the live store had for the uploads finished at the time (one caught
         # mid-way has no figures in the copy: its transaction had not committed).
@@ -163,7 +164,10 @@ def test_pg_dump_and_pg_restore_as_the_operations_page_says(store: Engine, store
         (last,) = _rows(restored, "SELECT max(id) FROM submission")[0]
         with restored.begin() as conn:
             conn.execute(text(f"UPDATE submission SET status = 'failed' WHERE id = {last}"))
-        again = reprocess(restored, Settings(data_dir=store_settings.data_dir.parent / "elsewhere"), last).submission
+        elsewhere = Settings(
+            data_dir=store_settings.data_dir.parent / "elsewhere", records_keys_file=sealing.keys_path(store_settings)
+        )
+        again = reprocess(restored, elsewhere, last).submission
         assert again is not None
         assert again.status == "accepted"
     finally:

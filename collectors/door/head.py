@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from collectors.door import lease
 from indicators.store.models import PUBLISHED_KIND, RECORDS_KIND, Submission, SubmissionProblem
-from onereturn import keptfiles
+from onereturn import keptfiles, sealing
 from onereturn.errors import Conflict, NotFound
 from onereturn.settings import Settings
 
@@ -48,10 +48,17 @@ _COUNTS = (
 
 
 def keep_raw(engine: Engine, settings: Settings, data: bytes, digest: str | None = None) -> tuple[str, str]:
-    """Keep the raw bytes under their SHA-256 (``digest``, when the caller has it) in ``onereturn.keptfiles``; return
-    hash and content name."""
+    """Keep the raw bytes sealed under the deployment's keys, named by their SHA-256 (``digest``, when the caller has
+    it), in ``onereturn.keptfiles``; return hash and content name. Refused (``KeysRefused``, nothing kept) on a host
+    whose keys are not the deployment's or while they are rotated."""
     digest = digest or hashlib.sha256(data).hexdigest()
-    return digest, keptfiles.keep(engine, settings, keptfiles.uploads_name(digest), data)
+    keys = sealing.checked_keys(engine, settings)
+    sealed = keys.seal(data)
+    name = keptfiles.keep(engine, settings, keptfiles.uploads_name(digest), sealed)
+    if not keys.opens(keptfiles.read(engine, settings, name)):
+        # The same file was kept before under keys the store no longer names: the copy in hand mends it.
+        keptfiles.replace(engine, settings, name, sealed)
+    return digest, name
 
 
 def still_named(session: Session, submission_id: int, raw: str) -> bool:
@@ -84,11 +91,15 @@ def let_go(engine: Engine, settings: Settings, submission: Submission) -> None:
 
 
 def kept_raw(bind: Engine | Connection, settings: Settings, submission: Submission) -> bytes:
-    """A submission's kept raw file, from wherever it is kept; NotFound naming the submission when it is nowhere."""
+    """A submission's kept raw file as received, from wherever it is kept, unsealed (one kept plain before sealing is
+    read as it is); NotFound naming the submission when it is nowhere."""
     try:
-        return keptfiles.read(bind, settings, submission.raw_path)
+        data = keptfiles.read(bind, settings, submission.raw_path)
     except keptfiles.KeptFileMissing as exc:
         raise keptfiles.KeptFileMissing(f"The kept file of submission {submission.id} is missing: {exc}") from exc
+    if not keptfiles.is_sealed(submission.raw_path):
+        return data
+    return sealing.keys_for(settings, make=False).open(data)
 
 
 def kept_unchanged(bind: Engine | Connection, settings: Settings, submission: Submission) -> bytes:

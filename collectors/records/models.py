@@ -8,10 +8,12 @@ with the raw file once the retention period has passed (``collectors.records.ret
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from onereturn.models import RecordsKey as RecordsKey
 
 
 class RecordChild(SQLModel, table=True):
@@ -63,29 +65,3 @@ class RecordLineage(SQLModel, table=True):
     episode_start: date | None = None
     #: True when the child is in the figure's count or numerator, False when only in its denominator.
     counted: bool = True
-
-
-class RecordsKey(SQLModel, table=True):
-    """A fingerprint of a records key this deployment has used (never the key): every host must hold the current one.
-
-    The first host to seal a child's record with a key records its fingerprint; a host whose key has another
-    fingerprint is refused record-level work (``collectors.records.privacy.checked_keys``), so two hosts never
-    give one child two pseudonyms. A rotation marks the old key ``retired`` and the new one ``current``.
-    """
-
-    __tablename__ = "records_key"
-    # One current key at most: of two hosts first sealing at once with different keys, the second's insert fails.
-    __table_args__ = (
-        Index(
-            "uq_records_key_current",
-            "state",
-            unique=True,
-            sqlite_where=text("state = 'current'"),
-            postgresql_where=text("state = 'current'"),
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    fingerprint: str = Field(max_length=64, unique=True)
-    state: str = Field(default="current", max_length=16)
-    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -262,6 +262,13 @@ def _compute_held(rows: list[tuple[str, str]]) -> tuple[dict[str, tuple[str, str
     return _compute(_held[0], _held[1], rows)
 
 
+def _sealed_files(engine: Engine, settings: Settings) -> list[str]:
+    """Every kept file sealed under the keys: the record-level files and the raw uploads (not those kept plain before
+    sealing, which no key opens)."""
+    uploads = (n for n in keptfiles.names(engine, settings, keptfiles.UPLOADS) if keptfiles.is_sealed(n))
+    return [*keptfiles.names(engine, settings, keptfiles.RECORDS), *uploads]
+
+
 @dataclass
 class _Run:
     """One run's passes over the store, and what opened under none of its keys."""
@@ -276,9 +283,9 @@ class _Run:
     unreadable_children: list[str] = field(default_factory=list)
 
     def reseal_files(self, *, again: bool = False) -> tuple[int, int]:
-        """Seal each kept record-level file not yet looked at again under the new key (one at a time; each written
-        whole or not); the files looked at and those sealed again."""
-        names = [n for n in keptfiles.names(self.engine, self.settings, keptfiles.RECORDS) if n not in self.seen]
+        """Seal each kept file (record-level files and raw uploads) not yet looked at again under the new key (one at a
+        time; each written whole or not); the files looked at and those sealed again."""
+        names = [n for n in _sealed_files(self.engine, self.settings) if n not in self.seen]
         if names or not again:
             self.progress.begin("sealed files kept meanwhile" if again else "sealed files", len(names))
         done = 0
