@@ -18,6 +18,7 @@ from pathlib import Path
 
 from onereturn.errors import Conflict, InvalidInput
 from onereturn.keptfiles import RECORDS, UPLOADS
+from onereturn.listing import error_kind
 from onereturn.settings import Settings
 
 #: The database's name inside a backup archive.
@@ -112,7 +113,7 @@ def restore(settings: Settings, source: Path) -> BackupSummary:
             data_dir.mkdir(parents=True, exist_ok=True)
             archive.extractall(data_dir, members=members, filter="data")
     except (OSError, tarfile.TarError) as exc:
-        raise InvalidInput(f"{source} is not a onereturn backup ({exc})") from exc
+        raise InvalidInput(f"{source} is not a onereturn backup ({error_kind(exc)})") from exc
     if (data_dir / DATABASE).resolve() != target_db.resolve():
         target_db.parent.mkdir(parents=True, exist_ok=True)
         os.replace(data_dir / DATABASE, target_db)

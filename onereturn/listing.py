@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tarfile
+import zipfile
 from collections.abc import Iterable
 
 #: How many items a message names before it counts the rest.
@@ -55,7 +57,12 @@ def columns_differ(declared: Iterable[str], found: Iterable[str]) -> str:
 
 
 #: What a library's error means about a file's layout, in words of our own: its text can quote the file's values.
-_KINDS = (
+_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (zipfile.BadZipFile, "the archive is damaged or not a ZIP"),
+    (tarfile.TarError, "the archive is damaged or not of its kind"),
+    (SyntaxError, "it is not well-formed XML"),
+    (UnicodeError, "its text is not in the encoding it declares"),
+    (OSError, "it cannot be read"),
     (KeyError, "an item it needs is missing"),
     (IndexError, "an item it needs is missing"),
     (TypeError, "an item is of another kind than expected"),
@@ -65,5 +72,13 @@ _KINDS = (
 
 
 def error_kind(exc: BaseException) -> str:
-    """The kind of ``exc`` in words that quote nothing of what was read (never its own text)."""
-    return next((said for kind, said in _KINDS if isinstance(exc, kind)), "a part cannot be read")
+    """The kind of ``exc`` in words that quote nothing of what was read (never its own text), with where in the file
+    an XML parser stopped when it says so (a line and column are positions, never values)."""
+    said = next((said for kind, said in _KINDS if isinstance(exc, kind)), "a part cannot be read")
+    position = getattr(exc, "position", None)
+    if isinstance(position, tuple) and len(position) == 2:
+        return f"{said} (line {position[0]}, column {position[1]})"
+    line, column = getattr(exc, "lineno", None), getattr(exc, "offset", None)
+    if isinstance(exc, SyntaxError) and isinstance(line, int) and isinstance(column, int):
+        return f"{said} (line {line}, column {column})"
+    return said

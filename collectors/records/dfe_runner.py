@@ -76,7 +76,8 @@ def main() -> None:
             os._exit(EXIT_MEMORY)
         traceback.print_exc(file=sys.stderr)
         kind = "input" if type(exc).__name__ == "UploadError" else "library"
-        answer, status = _error(kind, f"{type(exc).__name__}: {exc}"), EXIT_ERROR
+        # An exception's own text can quote a cell; its kind and the traceback (values taken out by the caller) say enough.
+        answer, status = _error(kind, type(exc).__name__), EXIT_ERROR
     # One write: under PYTHONUNBUFFERED each of json.dump's many small pieces would be a write to the pipe.
     out.write(json.dumps(answer))
     out.flush()
@@ -283,7 +284,7 @@ def _parse_xml(name: str, content: bytes) -> ET.Element:
     try:
         return ET.fromstring(content)
     except ET.ParseError as exc:
-        raise InputError(f"{name} is not well-formed XML ({exc})") from exc
+        raise InputError(f"{name} is not well-formed XML (line {exc.position[0]}, column {exc.position[1]})") from exc
 
 
 def _run_cin(files: list[tuple[Path, str]], registry: dict[str, Any], raised: dict[str, str]) -> dict[str, Any]:

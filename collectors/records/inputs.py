@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
-from onereturn.listing import clip, name_a_few
+from onereturn.listing import clip, error_kind, name_a_few
 from onereturn.settings import Settings, get_settings
 from onereturn.workspace import private_folder
 
@@ -60,7 +60,7 @@ def check_archive(path: Path, name: str, max_unpacked: int) -> int:
         with zipfile.ZipFile(path) as archive:
             members = _members(archive)
     except zipfile.BadZipFile as exc:
-        raise RecordsError(f"{name} is not a readable ZIP ({exc})") from exc
+        raise RecordsError(f"{name} is not a readable ZIP ({error_kind(exc)})") from exc
     if len(members) > MAX_MEMBERS:
         raise RecordsError(f"{name} holds {len(members)} files; a return's tables are at most {MAX_MEMBERS}")
     declared = sum(m.file_size for m in members)
@@ -119,7 +119,7 @@ def _unzip(path: Path, workdir: Path, left: int, max_unpacked: int) -> list[tupl
             except zipfile.BadZipFile as exc:
                 # Python's reader stops at the declared size, so a member holding more fails its checksum.
                 raise RecordsError(
-                    f"{path.name}: {member.filename} is damaged or larger than the archive says ({exc})"
+                    f"{path.name}: {member.filename} is damaged or larger than the archive says ({error_kind(exc)})"
                 ) from exc
             if written > member.file_size:
                 raise RecordsError(f"{path.name}: {member.filename} is larger than the archive says")
@@ -155,7 +155,7 @@ def which_return(files: list[tuple[str, Path]]) -> Library:
         try:
             _, root = next(ET.iterparse(xml[0], events=("start",)))
         except (ET.ParseError, StopIteration) as exc:
-            raise RecordsError(f"{files[0][0]} is not well-formed XML ({exc})") from exc
+            raise RecordsError(f"{files[0][0]} is not well-formed XML ({error_kind(exc)})") from exc
         if root.tag == "Message":
             return "cin"
     return "903"

@@ -25,7 +25,7 @@ from collectors.ssd import csv_text
 from collectors.ssd.annex_a_columns import COLUMNS as ANNEX_A
 from collectors.ssd.spec import FLAGS, PERSON, ROLE, Mapping, Table, as_date, tables
 from onereturn.errors import InvalidInput, PayloadTooLarge
-from onereturn.listing import clip, name_a_few
+from onereturn.listing import clip, error_kind, name_a_few
 
 #: A full SSD is about 45 tables (issue 64); a few more leave room for the code map and a readme.
 MAX_MEMBERS = 60
@@ -129,7 +129,7 @@ def unpack(path: Path, name: str, *, max_unpacked: int) -> dict[str, bytes]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise InvalidInput(f"{name} is not a readable ZIP ({exc})") from exc
+        raise InvalidInput(f"{name} is not a readable ZIP ({error_kind(exc)})") from exc
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
         if len(members) > MAX_MEMBERS:
