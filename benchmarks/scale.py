@@ -161,7 +161,8 @@ def _measure_sqlite(
         shutil.copyfile(source, db_path)
         for suffix in ("-wal", "-shm"):
             Path(str(source) + suffix).unlink(missing_ok=True)
-        timed = _time_uploads(f"sqlite:///{db_path}", folder / f"data-{store}-{run}", sent)
+        # One data folder for every run: each upload is kept sealed under its keys, which every copy then shares.
+        timed = _time_uploads(f"sqlite:///{db_path}", folder / "data", sent)
         db_path.unlink()
         return timed
 
