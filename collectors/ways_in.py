@@ -39,7 +39,6 @@ from collectors.records import service as records
 from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
 from collectors.ssd import receiving as ssd
-from collectors.ssd.intake import is_extract
 from collectors.ssd.receiving import Audit, Start, Taken, receive_extract
 from indicators.store.models import RECORDS_KIND, Submission
 from mappings.annex_a import Layout
@@ -168,7 +167,7 @@ class WayIn(Generic[Req, Ans]):
 
 def _is_extract(request: RecordFiles) -> bool:
     # One ZIP of the SSD's tables (``ssd_<table>.csv``), not DfE's own files.
-    return len(request.files) == 1 and is_extract(request.files[0][1])
+    return len(request.files) == 1 and content.recognise(*request.files[0]).kind == content.SSD
 
 
 def _is_sen2(request: RecordFiles) -> bool:

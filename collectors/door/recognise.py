@@ -65,7 +65,8 @@ _ROOT = re.compile(r"<(?![?!])(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _COLLECTION = re.compile(r"<Collection>\s*(\w+)\s*</Collection>")
 _LEA = re.compile(r"<LEA>\s*([^<]*?)\s*</LEA>")
-_SSD_MEMBER = re.compile(r"ssd_[a-z0-9_]+\.csv", re.IGNORECASE)
+#: An SSD extract's member: one of its tables, ``ssd_<table>.csv`` (the table's name the first group).
+SSD_MEMBER = re.compile(r"(ssd_[a-z0-9_]+)\.csv", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,9 @@ def recognise_bytes(name: str, head: bytes, *, size: int | None = None) -> Seen:
     return Seen(name, None)
 
 
-def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+def members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """A ZIP's members as a council's return reads them: its files, not its folders, a Mac's ``__MACOSX/`` or a
+    hidden file."""
     return [
         m
         for m in archive.infolist()
@@ -160,16 +163,16 @@ def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 def _from_zip(name: str, path: Path | IO[bytes]) -> Seen:
     try:
         with zipfile.ZipFile(path) as archive:
-            members = _members(archive)
-            names = [PurePath(m.filename).name for m in members]
-            if "[Content_Types].xml" in names and any(m.filename.startswith("xl/") for m in members):
+            held = members(archive)
+            names = [PurePath(m.filename).name for m in held]
+            if "[Content_Types].xml" in names and any(m.filename.startswith("xl/") for m in held):
                 return Seen(name, XLSX)
-            if any(_SSD_MEMBER.fullmatch(n) for n in names):
+            if any(SSD_MEMBER.fullmatch(n) for n in names):
                 return Seen(name, SSD)
-            if len(members) > MAX_MEMBERS:
+            if len(held) > MAX_MEMBERS:
                 return Seen(name, ZIP, (None,))
             seen = []
-            for member in members:
+            for member in held:
                 with archive.open(member) as opened:
                     # Inflated no further than the start: a member that claims less than it holds stops here too.
                     seen.append(recognise_bytes(member.filename, opened.read(SNIFF), size=member.file_size))

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
+from collectors.door import recognise as content
 from collectors.records.contract import Findings, Library, RecordsError, ruleset_for, run_rules
 from onereturn.listing import clip, error_kind, name_a_few
 from onereturn.settings import Settings, get_settings
@@ -43,14 +44,6 @@ def gather(paths: list[Path], workdir: Path, *, max_unpacked: int = MAX_UNPACKED
     return files
 
 
-def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    return [
-        m
-        for m in archive.infolist()
-        if not m.is_dir() and not m.filename.startswith("__MACOSX/") and not Path(m.filename).name.startswith(".")
-    ]
-
-
 def check_archive(path: Path, name: str, max_unpacked: int) -> int:
     """Refuse a ZIP from its central directory alone, before anything inflates it: too many members, or declared
     sizes over ``max_unpacked`` bytes; return the bytes it declares (0 for a file that is not a ZIP)."""
@@ -58,7 +51,7 @@ def check_archive(path: Path, name: str, max_unpacked: int) -> int:
         return 0
     try:
         with zipfile.ZipFile(path) as archive:
-            members = _members(archive)
+            members = content.members(archive)
     except zipfile.BadZipFile as exc:
         raise RecordsError(f"{name} is not a readable ZIP ({error_kind(exc)})") from exc
     if len(members) > MAX_MEMBERS:
@@ -84,7 +77,7 @@ def check_at_door(path: Path, name: str, max_unpacked: int) -> None:
         return
     check_archive(path, name, max_unpacked)
     with zipfile.ZipFile(path) as archive:
-        members = _members(archive)
+        members = content.members(archive)
     if not members:
         raise RecordsError(f"{clip(name)} holds no CSV or XML file: it is empty")
     other = [clip(m.filename, 100) for m in members if Path(m.filename).suffix.lower() not in SUFFIXES]
@@ -108,7 +101,7 @@ def _unzip(path: Path, workdir: Path, left: int, max_unpacked: int) -> list[tupl
     check_archive(path, path.name, left)
     with zipfile.ZipFile(path) as archive:
         unpacked = []
-        for number, member in enumerate(_members(archive)):
+        for number, member in enumerate(content.members(archive)):
             name = Path(member.filename).name
             if Path(name).suffix.lower() not in SUFFIXES:
                 raise RecordsError(f"{path.name}: {member.filename} is not a CSV or XML file")
@@ -147,16 +140,17 @@ def _inflate(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, le
 
 
 def which_return(files: list[tuple[str, Path]]) -> Library:
-    """SSDA903 for CSVs and the 903 XML; the CIN census for an XML whose root is DfE's census ``Message``."""
+    """SSDA903 for CSVs and the 903 XML; the CIN census for one XML the door recognises as one
+    (``collectors.door.recognise``)."""
     xml = [path for name, path in files if name.lower().endswith(".xml")]
     if len(xml) == 1 and len(files) == 1:
         if not xml[0].read_bytes().strip():
             raise RecordsError(f"{files[0][0]} is empty")
         try:
-            _, root = next(ET.iterparse(xml[0], events=("start",)))
+            next(ET.iterparse(xml[0], events=("start",)))
         except (ET.ParseError, StopIteration) as exc:
             raise RecordsError(f"{files[0][0]} is not well-formed XML ({error_kind(exc)})") from exc
-        if root.tag == "Message":
+        if content.recognise(*files[0]).kind == content.CIN:
             return "cin"
     return "903"
 

@@ -21,6 +21,7 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
+from collectors.door.recognise import SSD_MEMBER
 from collectors.ssd import csv_text
 from collectors.ssd.annex_a_columns import COLUMNS as ANNEX_A
 from collectors.ssd.spec import FLAGS, PERSON, ROLE, Mapping, Table, as_date, tables
@@ -38,7 +39,6 @@ _CHUNK = 1024 * 1024
 #: those strings as they are written (JSON's white space is space, tab, line feed and carriage return).
 _JSON_SPACE = r"[ \t\n\r]*"
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")
-_NAME = re.compile(r"(ssd_[a-z0-9_]+)\.csv", re.IGNORECASE)
 #: The columns the made files join tables by: a table given without one is refused, as one without its key is.
 JOINS: dict[str, tuple[str, ...]] = {
     "ssd_cin_assessments": ("cina_referral_id",),
@@ -112,17 +112,6 @@ class ExtractRefused(InvalidInput):
         self.problems = problems
 
 
-def is_extract(path: Path) -> bool:
-    """Whether ``path`` is a ZIP whose members include an ``ssd_<table>.csv``: an SSD extract, not DfE's files."""
-    if not zipfile.is_zipfile(path):
-        return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(_NAME.fullmatch(Path(m.filename).name) for m in archive.infolist())
-    except zipfile.BadZipFile:
-        return False
-
-
 def unpack(path: Path, name: str, *, max_unpacked: int) -> dict[str, bytes]:
     """The ZIP's members by name, refused before inflating when its directory is wrong or declares too much, and
     while inflating when a member holds more than it declared (a ZIP bomb): at most a chunk past a limit is read."""
@@ -171,7 +160,7 @@ def read_extract(members: dict[str, bytes], mapping: Mapping) -> Extract:
     schema = tables()
     frames: dict[str, pl.DataFrame] = {}
     for member, data in sorted(members.items()):
-        matched = _NAME.fullmatch(member)
+        matched = SSD_MEMBER.fullmatch(member)
         if member.lower() == CODE_MAP:
             extract.code_map = _code_map(data, problems, mapping)
             continue
