@@ -110,9 +110,15 @@ def xml_text(head: bytes) -> str | None:
     return text if text.startswith("<") else None
 
 
+def root(text: str) -> str:
+    """The name of the root element of XML ``text`` (its start, as :func:`xml_text` gives it), without a prefix or
+    the comments before it; "" when none is there."""
+    found = _ROOT.search(_COMMENT.sub("", text))
+    return found[1] if found else ""
+
+
 def _from_xml(name: str, text: str) -> Seen:
-    root = _ROOT.search(_COMMENT.sub("", text))
-    tag = root[1] if root else ""
+    tag = root(text)
     lea = _LEA.search(text)
     council = lea[1] if lea else None
     if tag == "EXPSSDA903":

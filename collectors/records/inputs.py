@@ -140,17 +140,17 @@ def _inflate(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, le
 
 
 def which_return(files: list[tuple[str, Path]]) -> Library:
-    """SSDA903 for CSVs and the 903 XML; the CIN census for one XML the door recognises as one
-    (``collectors.door.recognise``)."""
+    """SSDA903 for CSVs and the 903 XML; the CIN census for an XML whose root is DfE's census ``Message``, as the
+    door reads a root (``collectors.door.recognise``)."""
     xml = [path for name, path in files if name.lower().endswith(".xml")]
     if len(xml) == 1 and len(files) == 1:
-        if not xml[0].read_bytes().strip():
+        if not (data := xml[0].read_bytes()).strip():
             raise RecordsError(f"{files[0][0]} is empty")
         try:
             next(ET.iterparse(xml[0], events=("start",)))
         except (ET.ParseError, StopIteration) as exc:
             raise RecordsError(f"{files[0][0]} is not well-formed XML ({error_kind(exc)})") from exc
-        if content.recognise(*files[0]).kind == content.CIN:
+        if content.root(content.xml_text(data[: content.SNIFF]) or "") == "Message":
             return "cin"
     return "903"
 
