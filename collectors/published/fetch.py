@@ -32,7 +32,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from collectors.published.intake import Imported, import_release
+from collectors.published.intake import Imported
 from collectors.published.sources import SourceSpec, load_sources
 from indicators.published import PublishedRelease
 from onereturn.errors import OneReturnError
@@ -75,14 +75,8 @@ class FetchRun:
     client: httpx.Client
     stop: threading.Event | None
     #: How a release fetched is taken in: through the table of ways in, handed down by the caller (the scheduler, the
-    #: command line), since a room may not import the table above it; by the release's own way when none is.
-    take: Take | None = None
-
-    def imported(self, **release: Any) -> Imported:
-        """Take one release fetched in, by the way the caller handed down (or the release's own)."""
-        if self.take is not None:
-            return self.take(**release)
-        return import_release(self.engine, self.settings, **release)
+    #: command line: ``ways_in.releases``), since a room may not import the table above it.
+    take: Take
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET ``url`` through this run's client, retried and stopped as ``get_with_retry`` does."""
@@ -170,7 +164,7 @@ def fetch_ees(run: FetchRun, spec: SourceSpec, base: str) -> list[Imported]:
             "release_date": str(version.get("published") or ""),
             "submitted_by": "scheduled fetch",
         }
-        done.append(run.imported(**release))
+        done.append(run.take(**release))
     return done
 
 
@@ -198,7 +192,7 @@ def fetch_fingertips(run: FetchRun, spec: SourceSpec, base: str) -> list[Importe
         "version": datetime.now(UTC).strftime("%Y-%m-%d"),
         "submitted_by": "scheduled fetch",
     }
-    got = run.imported(**release)
+    got = run.take(**release)
     return [] if got.duplicate else [got]
 
 
@@ -206,11 +200,12 @@ def fetch_all(
     engine: Engine,
     settings: Settings,
     *,
+    take: Take,
     client: httpx.Client | None = None,
     stop: threading.Event | None = None,
-    take: Take | None = None,
 ) -> FetchReport:
-    """Ask each declared source with an API id for its new releases; a source that fails leaves nothing half stored.
+    """Ask each declared source with an API id for its new releases, each taken in by ``take`` (the table of ways in's
+    ``ways_in.releases``); a source that fails leaves nothing half stored.
 
     ``stop`` set (the service stopping) ends the fetch at its next request or wait, storing nothing half done."""
     report = FetchReport()

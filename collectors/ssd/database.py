@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,7 @@ from sqlmodel import Session
 
 from collectors.records import receiving as records
 from collectors.records.service import process_records
-from collectors.ssd.receiving import Taken, receive_extract
+from collectors.ssd.receiving import Taken
 from collectors.ssd.spec import mapped_years, tables
 from mappings.council_ssd import DEFAULT_AT, DEFAULT_SCHEMA, ssd_reads
 from onereturn.errors import InvalidInput, OneReturnError, PayloadTooLarge
@@ -208,8 +207,8 @@ def as_zip(members: dict[str, bytes]) -> bytes:
 
 
 #: How an extract read from a council's database is taken in (``receive_extract``'s keywords): through the table of
-#: ways in, handed down by the caller (the scheduler, the command line), since a room may not import the table above
-#: it; by the SSD's own way when none is.
+#: ways in, handed down by the caller (the scheduler, the command line: ``ways_in.extracts``), since a room may not
+#: import the table above it.
 TakeExtract = Callable[..., Taken]
 
 
@@ -220,7 +219,7 @@ def read_now(
     *,
     year: str | None,
     submitted_by: str,
-    take: TakeExtract | None = None,
+    take: TakeExtract,
 ) -> Taken:
     """Read the council's SSD tables and take them as an uploaded extract is taken, DfE's rules run to their end
     here; ReadFailed says why when the database cannot be read or the extract is refused (nothing is then kept)."""
@@ -249,16 +248,15 @@ def read_now(
         path = Path(work) / EXTRACT_NAME
         path.write_bytes(as_zip(members))
         try:
-            # Through the one door, as an uploaded extract is.
-            extract: dict[str, Any] = {
-                "agency_code": source.agency_code,
-                "collection_year": year,
-                "name": EXTRACT_NAME,
-                "path": path,
-                "submitted_by": submitted_by,
-                "start": lambda r: _run(engine, settings, r),
-            }
-            return take(**extract) if take is not None else receive_extract(engine, settings, **extract)
+            # Through the table of ways in and the one door, as an uploaded extract is.
+            return take(
+                agency_code=source.agency_code,
+                collection_year=year,
+                name=EXTRACT_NAME,
+                path=path,
+                submitted_by=submitted_by,
+                start=lambda r: _run(engine, settings, r),
+            )
         except OneReturnError as exc:
             # Refused (the extract's own problems, a file made over the limit, an agency unknown): nothing was kept.
             raise ReadFailed(f"the extract read was refused: {exc}{_first_problems(exc)}") from None
@@ -297,9 +295,9 @@ def run_read(
     settings: Settings,
     source: Source,
     *,
+    take: TakeExtract,
     year: str | None = None,
     by: str = "the schedule",
-    take: TakeExtract | None = None,
 ) -> tuple[bool, str]:
     """One read recorded as a run of the council's job: (True, what it made), or (False, why nothing was stored)."""
     try:
@@ -325,7 +323,7 @@ def run_read(
         return False, f"{exc} (collection year {year}: {why})"
 
 
-def scheduled_read(engine: Engine, settings: Settings, agency_code: str, take: TakeExtract | None = None) -> None:
+def scheduled_read(engine: Engine, settings: Settings, agency_code: str, take: TakeExtract) -> None:
     """The scheduler's read of one council's SSD database (a failure is recorded, never raised into the scheduler)."""
     source = sources(engine).get(agency_code)
     if source is None:

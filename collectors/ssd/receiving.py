@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from sqlmodel import Session
 
 from collectors import door
 from collectors.annex_a.extract_rows import KEPT
-from collectors.annex_a.from_ssd import keep_from_extract
 from collectors.records import receiving as records
 from collectors.records.kept import content_hash
 from collectors.schemas import AnnexRowsKept, ExtractRead, ExtractReceipt, MadeFile, PayloadCounts
@@ -169,9 +167,9 @@ def receive_extract(
     submitted_by: str,
     start: Start,
     audit: Audit = lambda _: None,
+    take_file: TakeFile,
+    take_rows: TakeRows,
     purpose: str = "return",
-    take_file: TakeFile | None = None,
-    take_rows: TakeRows | None = None,
 ) -> Taken:
     """Check the extract at ``path``, make the year's files and receive each (``start`` starts DfE's rules on it), keep
     its Annex A rows and DfE's payloads; a refused extract, or a file made over the limit, keeps nothing."""
@@ -206,12 +204,12 @@ def receive_extract(
                 "purpose": purpose,
                 "audit": audit(f"submission {{id}} (agency {agency_code}, {file_name} from {name})"),
             }
-            # Through the table of ways in where the caller hands it down (a room may not import the table above it).
-            received = (take_file or partial(records.receive, engine, settings))(**made_file)
+            # Through the table of ways in, which hands it down (a room may not import the table above it).
+            received = take_file(**made_file)
             start(received)
             taken.received.append(received)
-    # Through the table of ways in where the caller hands it down, as each file made is.
-    taken.annex_id = (take_rows or partial(keep_from_extract, engine, settings))(
+    # Through the table of ways in, as each file made is.
+    taken.annex_id = take_rows(
         agency_code=agency_code,
         year=collection_year,
         filename=name,

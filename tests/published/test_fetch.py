@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner, Result
 
 import scheduler
+from collectors import ways_in
 from collectors.published import fetch
 from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.published import PublishedFigure, PublishedRelease
@@ -112,6 +113,11 @@ def _settings(store_settings: Settings, base: str) -> Settings:
     )
 
 
+def _fetched(store: Engine, settings: Settings) -> fetch.FetchReport:
+    """A scheduled fetch as the scheduler and the command line make it: each release taken by the table of ways in."""
+    return fetch.fetch_all(store, settings, take=ways_in.releases(store, settings))
+
+
 def _population(engine: Engine, org: str, period: str) -> list[tuple[int, float | None, bool]]:
     with Session(engine) as session:
         rows = session.execute(
@@ -133,7 +139,7 @@ def test_a_fresh_deployment_fills_the_population_from_the_api_and_reads_only_new
     api = FakeEes(versions={"1.0": first})
     with serving(api) as base:
         settings = _settings(store_settings, base)
-        report = fetch.fetch_all(store, settings)
+        report = _fetched(store, settings)
         assert [s for s, _ in report.imported] == ["ons_population_0_17"]
         assert report.failed == []
         assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, True)]
@@ -142,7 +148,7 @@ def test_a_fresh_deployment_fills_the_population_from_the_api_and_reads_only_new
         assert release.fetched_from.endswith(f"/v1/data-sets/{DATA_SET}/csv?dataSetVersion=1.0")
         # Nothing new: nothing imported, nothing downloaded again.
         api.seen.clear()
-        again = fetch.fetch_all(store, settings)
+        again = _fetched(store, settings)
         assert again.imported == []
         assert again.up_to_date == ["ons_population_0_17"]
         assert not any(p.endswith("/csv") for p in api.seen)
@@ -150,7 +156,7 @@ def test_a_fresh_deployment_fills_the_population_from_the_api_and_reads_only_new
         api.versions["2.0"] = first.replace(
             b"Nottinghamshire,Children aged 0 to 17 years,171572", b"Nottinghamshire,Children aged 0 to 17 years,171580"
         )
-        revised = fetch.fetch_all(store, settings)
+        revised = _fetched(store, settings)
         assert [r.release.version for _, r in revised.imported] == ["2.0"]
         assert (revised.imported[0][1].release.stored_new, revised.imported[0][1].release.stored_revised) == (0, 1)
     assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, False), (2, 171580.0, True)]
@@ -163,7 +169,7 @@ def test_a_deployment_without_the_demos_agencies_gets_the_population_as_onss(
         remove_demo(session)  # no agency at all, as a fresh deployment starts
         assert session.execute(select(func.count()).select_from(Agency)).scalar_one() == 0
     with serving(FakeEes(versions={"1.0": population.bundled.read_bytes()})) as base:
-        report = fetch.fetch_all(store, _settings(store_settings, base))
+        report = _fetched(store, _settings(store_settings, base))
     assert report.failed == []
     assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, True)]
     with Session(store) as session:
@@ -178,7 +184,7 @@ def test_a_failed_request_is_retried_and_the_release_still_arrives_whole(
 ) -> None:
     api = FakeEes(versions={"1.0": population.bundled.read_bytes()}, fail_next=2)
     with serving(api) as base:
-        report = fetch.fetch_all(store, _settings(store_settings, base))
+        report = _fetched(store, _settings(store_settings, base))
     assert report.failed == []
     assert len(report.imported) == 1
     assert _population(store, "E10000024", "CY2024") == [(1, 171572.0, True)]
@@ -190,7 +196,7 @@ def test_with_the_server_down_the_failure_is_reported_and_nothing_is_stored(
 ) -> None:
     with serving(FakeEes()) as base:
         pass  # the server has stopped: its port refuses connections
-    report = fetch.fetch_all(store, _settings(store_settings, base))
+    report = _fetched(store, _settings(store_settings, base))
     assert [s for s, _ in report.failed] == ["ons_population_0_17"]
     assert "ConnectError" in report.failed[0][1]
     assert "(tried 3 time(s)); nothing was stored" in report.failed[0][1]
@@ -206,7 +212,7 @@ def test_a_release_cut_off_mid_file_stores_nothing(
     whole = population.bundled.read_bytes()
     api = FakeEes(versions={"1.0": whole[: len(whole) // 2].rsplit(b",", 1)[0] + b",12"})
     with serving(api) as base:
-        report = fetch.fetch_all(store, _settings(store_settings, base))
+        report = _fetched(store, _settings(store_settings, base))
     assert [s for s, _ in report.failed] == ["ons_population_0_17"]
     with Session(store) as session:
         assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == 0

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
+from collectors import ways_in
 from collectors.published import fetch
 from collectors.published.formats import read_published
 from collectors.published.intake import import_release
@@ -257,17 +258,22 @@ def _settings(store_settings: Settings, base: str) -> Settings:
     )
 
 
+def _fetched(store: Engine, settings: Settings) -> fetch.FetchReport:
+    """A scheduled fetch as the scheduler and the command line make it: each release taken by the table of ways in."""
+    return fetch.fetch_all(store, settings, take=ways_in.releases(store, settings))
+
+
 def test_the_fetch_asks_fingertipsnext_and_stores_every_point_once(
     store: Engine, store_settings: Settings, readmissions: SourceSpec
 ) -> None:
     seen: list[str] = []
     with fingertips_api({"41101": READMISSIONS_JSON.read_bytes()}, seen) as base:
         settings = _settings(store_settings, base)
-        report = fetch.fetch_all(store, settings)
+        report = _fetched(store, settings)
         assert report.failed == []
         assert [s for s, _ in report.imported] == [readmissions.id]
         assert seen == ["/indicators/41101/data?area_type=regions"]
-        again = fetch.fetch_all(store, settings)
+        again = _fetched(store, settings)
         assert again.imported == []
         assert again.up_to_date == [readmissions.id]
     with Session(store) as session:
@@ -292,7 +298,7 @@ def test_with_fingertips_down_the_failure_is_reported_and_nothing_is_stored(
 ) -> None:
     seen: list[str] = []
     with fingertips_api({}, seen) as base:
-        report = fetch.fetch_all(store, _settings(store_settings, base))
+        report = _fetched(store, _settings(store_settings, base))
     assert [s for s, _ in report.failed] == [readmissions.id]
     assert "HTTP 404" in report.failed[0][1]
     with Session(store) as session:

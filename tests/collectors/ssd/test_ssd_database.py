@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
 import scheduler
+from collectors import ways_in
 from collectors.ssd import database
 from collectors.ssd.models import CscPayloadExtract
 from collectors.ssd.spec import mapped_years
@@ -79,6 +80,12 @@ def _settings(store: Engine, tmp_path: Path, schema: str = "public") -> Settings
     return Settings(data_dir=tmp_path / "data")
 
 
+def _read(store: Engine, settings: Settings, source: database.Source, **how: str) -> tuple[bool, str]:
+    """A read of a council's SSD database as the scheduler and the command line make it: through the table of ways
+    in."""
+    return database.run_read(store, settings, source, take=ways_in.extracts(store, settings), **how)
+
+
 @pytest.mark.postgres
 @on_sqlite
 def test_a_read_gives_what_an_upload_of_the_same_tables_gives(
@@ -87,7 +94,7 @@ def test_a_read_gives_what_an_upload_of_the_same_tables_gives(
     monkeypatch.setenv(VARIABLE, SERVER)
     settings = _settings(store, tmp_path, ssd_schema)
     source = database.sources(store)[AGENCY]
-    ok, done = database.run_read(store, settings, source)
+    ok, done = _read(store, settings, source)
     assert ok, done
     assert "cin_census_from_ssd.xml" in done
     with Session(store) as session:
@@ -105,7 +112,7 @@ def test_a_read_gives_what_an_upload_of_the_same_tables_gives(
     with psycopg.connect(SERVER.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
         conn.execute(f"UPDATE {ssd_schema}.ssd_person SET pers_sex = pers_sex WHERE pers_person_id = 'C1'")
     before, extracts = _counted(store, Submission), _counted(store, CscPayloadExtract)
-    ok, again = database.run_read(store, settings, source, by="onereturn records read-ssd")
+    ok, again = _read(store, settings, source, by="onereturn records read-ssd")
     assert ok, again
     assert "unchanged: a repeat of it" in again
     assert (_counted(store, Submission), _counted(store, CscPayloadExtract)) == (before, extracts)
@@ -142,7 +149,7 @@ def test_a_refused_extract_stores_nothing_and_says_why(
     monkeypatch.setenv(VARIABLE, SERVER)
     settings = _settings(store, tmp_path, ssd_schema)
     before = _counted(store, Submission)
-    ok, why = database.run_read(store, settings, database.sources(store)[AGENCY])
+    ok, why = _read(store, settings, database.sources(store)[AGENCY])
     assert not ok
     assert "refused" in why
     assert "ssd_cin_episodes/2/cine_referral_source_code" in why
@@ -167,7 +174,7 @@ def test_the_url_is_never_in_a_log_or_an_error(
     settings = _settings(store, tmp_path)
     caplog.set_level(logging.DEBUG)
     before = _counted(store, Submission)
-    ok, why = database.run_read(store, settings, database.sources(store)[AGENCY], by="onereturn records read-ssd")
+    ok, why = _read(store, settings, database.sources(store)[AGENCY], by="onereturn records read-ssd")
     assert not ok
     assert why.startswith("the SSD database could not be read")
     with Session(store) as session:
@@ -182,7 +189,14 @@ def test_a_setting_not_set_is_a_failed_read(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv(VARIABLE, raising=False)
     settings = Settings(data_dir=tmp_path / "data")
     with pytest.raises(database.ReadFailed, match=f"{VARIABLE} is not set"):
-        database.read_now(None, settings, database.Source(AGENCY, VARIABLE), year=None, submitted_by="")  # type: ignore[arg-type]
+        database.read_now(
+            None,  # type: ignore[arg-type]
+            settings,
+            database.Source(AGENCY, VARIABLE),
+            year=None,
+            submitted_by="",
+            take=ways_in.extracts(None, settings),  # type: ignore[arg-type]
+        )
 
 
 @on_sqlite
@@ -245,7 +259,7 @@ def test_tables_over_the_upload_limit_store_nothing(
     monkeypatch.setenv(VARIABLE, SERVER)
     set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE, "schema": ssd_schema})
     settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=200)
-    ok, why = database.run_read(store, settings, database.sources(store)[AGENCY])
+    ok, why = _read(store, settings, database.sources(store)[AGENCY])
     assert (ok, "over the upload limit of 200 bytes" in why) == (False, True)
     assert _counted(store, Submission) == 0
 
@@ -350,7 +364,7 @@ def test_a_councils_year_without_a_mapping_is_refused_by_its_read_naming_the_yea
     scheduler starts, and every other council's read and job goes on."""
     set_council_ssd(store, AGENCY, read={"url_variable": VARIABLE, "year": "2023-24"})
     settings = Settings(data_dir=tmp_path / "data")
-    ok, why = database.run_read(store, settings, database.sources(store)[AGENCY])
+    ok, why = _read(store, settings, database.sources(store)[AGENCY])
     assert not ok
     assert "mapping the service ships (2024-25), not 2023-24" in why
     assert _counted(store, Submission) == 0
