@@ -318,7 +318,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             takes="the columns of Ofsted's Annex A no return holds, by the Annex A routes",
         ),
         # An extract repeats one sent before when every file made from it does (its way's repeat key of a set, asked of
-        # ``collectors.door.repeated_set``); each file made goes on by the records' way, its Annex A rows by
+        # ``collectors.door.through_set``); each file made goes on by the records' way, its Annex A rows by
         # ``annex_a_ssd``.
         WayIn(
             ssd.WAY,

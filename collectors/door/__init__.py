@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, false, func, update
 from sqlalchemy.exc import OperationalError
@@ -42,6 +42,7 @@ from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 
+_In, _Out = TypeVar("_In"), TypeVar("_Out")
 #: What a way's side writes are given: the session of the submission's transaction and the submission, flushed.
 SideWrites = Callable[[Session, Submission], None]
 
@@ -138,11 +139,7 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
         return newest if newest is not None and newest.content_hash == entry.content_hash else None
     if key.newest_only:
         newest = newest_kept(session, entry.agency_code, entry.mode)
-        same = newest is not None and (newest.content_hash, newest.collection_year) == (
-            entry.content_hash,
-            entry.collection_year,
-        )
-        return newest if same else None
+        return repeats_newest(key, newest, content_hash=entry.content_hash, collection_year=entry.collection_year)
     # A purged upload's file is gone: the same bytes sent again are a new upload, which keeps them.
     where: tuple[ColumnElement[bool], ...] = (col(Submission.purged_at).is_(None),)
     if key.by_year:
@@ -167,6 +164,14 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
         # file of figures is answered with its own outcome, so one sent again meanwhile is read as its own.)
         return _in_progress(session, entry, where)
     return earlier
+
+
+def repeats_newest(key: Repeat, newest: _Out | None, **same: Any) -> _Out | None:
+    """``newest`` (an agency's newest upload of a purpose, or its newest SSD extract's payloads) when what is sent now
+    repeats it by ``key`` (``Repeat.newest_only``): the same value of each of ``same``'s columns; else None."""
+    if not key.newest_only:
+        raise ValueError("a repeat of the newest needs a repeat key of the newest (Repeat.newest_only)")
+    return newest if newest is not None and all(getattr(newest, c) == v for c, v in same.items()) else None
 
 
 def _overtaken(session: Session, earlier: Submission, key: Repeat) -> bool:
@@ -201,18 +206,27 @@ def _in_progress(session: Session, entry: Entry, where: tuple[ColumnElement[bool
     ).first()
 
 
-def repeated_set(
-    engine: Engine, way: Way, *, agency_code: str, mode: str, collection_year: str | None, digests: Sequence[str]
-) -> list[Submission] | None:
-    """The earlier uploads a set of files taken in together repeats (an SSD extract's files made from it, each of
-    the bytes ``digests`` names), by its way's repeat key of a set (``Repeat.of_set``): for each file the agency's
-    latest upload of ``way``'s kind, the same bytes, ``mode`` (and, ``by_year``, ``collection_year``), finished with
-    one of the key's statuses and not purged; None when a file has none, or when another upload of the agency has
-    stored a figure since the first of them."""
+def through_set(
+    engine: Engine,
+    way: Way,
+    files: Sequence[_In],
+    *,
+    digest: Callable[[_In], str],
+    take: Callable[[_In], _Out],
+    repeated: Callable[[Submission], _Out],
+    agency_code: str,
+    mode: str,
+    collection_year: str | None,
+) -> list[_Out]:
+    """Take a set of files in together (an SSD extract's files made) by its way's repeat key of a set (``of_set``): a
+    repeat, each earlier upload answered by ``repeated``, when each file's bytes (``digest``) repeat the agency's latest
+    upload of the way's kind, ``mode`` (and ``by_year``, year) finished with one of the key's statuses and not purged,
+    and no other upload of the agency has stored a figure since the first; else each file is taken by ``take``."""
     if way.repeat is None or not way.repeat.of_set:
         raise ValueError(f"the way {way.name!r} has no repeat key of a set")
     with Session(engine, expire_on_commit=False) as session:
-        return _set_repeated(session, way, agency_code, mode, collection_year, digests)
+        earlier = _set_repeated(session, way, agency_code, mode, collection_year, [digest(one) for one in files])
+    return [repeated(one) for one in earlier] if earlier is not None else [take(one) for one in files]
 
 
 def _set_repeated(

@@ -111,8 +111,7 @@ def xml_text(head: bytes) -> str | None:
 
 
 def root(text: str) -> str:
-    """The name of the root element of XML ``text`` (its start, as :func:`xml_text` gives it), without a prefix or
-    the comments before it; "" when none is there."""
+    """The root element's name, without its prefix, in XML ``text`` (as :func:`xml_text` gives it); "" for none."""
     found = _ROOT.search(_COMMENT.sub("", text))
     return found[1] if found else ""
 
@@ -157,8 +156,7 @@ def recognise_bytes(name: str, head: bytes, *, size: int | None = None) -> Seen:
 
 
 def members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """A ZIP's members as a council's return reads them: its files, not its folders, a Mac's ``__MACOSX/`` or a
-    hidden file."""
+    """A ZIP's members as a council's return reads them: files, not folders, a Mac's ``__MACOSX/`` or hidden files."""
     return [
         m
         for m in archive.infolist()

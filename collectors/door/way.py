@@ -23,7 +23,7 @@ class Repeat:
     with one of ``statuses`` and not purged, is repeated by sending it again; ``newest_only``: only when it is the
     agency's newest upload of that purpose (Annex A reads the newest); ``newest_of``: only when it is the newest of
     its series (a publisher's source); ``of_set``: a set of files taken in together (an SSD extract's files made from
-    it), which repeats only as a whole (``collectors.door.repeated_set``)."""
+    it), which repeats only as a whole (``collectors.door.through_set``)."""
 
     statuses: tuple[str, ...]
     by_year: bool = False

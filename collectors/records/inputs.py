@@ -44,11 +44,11 @@ def gather(paths: list[Path], workdir: Path, *, max_unpacked: int = MAX_UNPACKED
     return files
 
 
-def check_archive(path: Path, name: str, max_unpacked: int) -> int:
+def check_archive(path: Path, name: str, max_unpacked: int) -> list[zipfile.ZipInfo]:
     """Refuse a ZIP from its central directory alone, before anything inflates it: too many members, or declared
-    sizes over ``max_unpacked`` bytes; return the bytes it declares (0 for a file that is not a ZIP)."""
+    sizes over ``max_unpacked`` bytes; return its members (none for a file that is not a ZIP)."""
     if not zipfile.is_zipfile(path):
-        return 0
+        return []
     try:
         with zipfile.ZipFile(path) as archive:
             members = content.members(archive)
@@ -62,7 +62,7 @@ def check_archive(path: Path, name: str, max_unpacked: int) -> int:
             f"{name} unpacks to {declared:,} bytes, over the limit of {max_unpacked:,} for a return's files; "
             "nothing of it was unpacked"
         )
-    return declared
+    return members
 
 
 def check_at_door(path: Path, name: str, max_unpacked: int) -> None:
@@ -75,9 +75,7 @@ def check_at_door(path: Path, name: str, max_unpacked: int) -> None:
         if suffix not in SUFFIXES:
             raise RecordsError(f"{clip(name)}: record-level files are CSV, XML or a ZIP of them")
         return
-    check_archive(path, name, max_unpacked)
-    with zipfile.ZipFile(path) as archive:
-        members = content.members(archive)
+    members = check_archive(path, name, max_unpacked)
     if not members:
         raise RecordsError(f"{clip(name)} holds no CSV or XML file: it is empty")
     other = [clip(m.filename, 100) for m in members if Path(m.filename).suffix.lower() not in SUFFIXES]

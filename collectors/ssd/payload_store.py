@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from collectors import door
 from collectors.records.privacy import checked_keys, keys_for
 from collectors.ssd.intake import Extract
 from collectors.ssd.models import CscPayloadExtract
@@ -40,6 +41,9 @@ from onereturn.settings import Settings
 MEMBER = "csc_api_payloads.json"
 #: The row states of DfE's staging table (populate line 117), as the route gives them.
 NEW, UPDATED, UNCHANGED, DELETED = "new", "updated", "unchanged", "deleted"
+#: An extract's payloads repeat the council's newest kept when they are of the same extract and switch
+#: (``identifiers``): asked of the door, the row already kept is the answer and nothing is kept again.
+REPEAT = door.Repeat((), newest_only=True)
 
 
 @dataclass
@@ -122,8 +126,8 @@ def keep(
     received_at = received_at or datetime.now(UTC)
     with Session(engine, expire_on_commit=False) as session:
         previous = latest(session, agency_code)
-    if previous is not None and (previous.content_hash, previous.identifiers) == (content_hash, prepared.identifiers):
-        return previous
+    if kept := door.repeats_newest(REPEAT, previous, content_hash=content_hash, identifiers=prepared.identifiers):
+        return kept
     before = read_children(engine, settings, previous) if previous is not None else []
     children = _states(prepared.children, before)
     name, sealed = _seal(settings, engine, children, prepared.run)

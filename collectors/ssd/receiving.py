@@ -53,7 +53,7 @@ WAY = door.Way(
     # It records no upload of its own: each file made is left to an upload worker, as DfE's files sent are.
     lease=door.Lease.WORKER,
     # An extract repeats the one sent before when every file made from it repeats an earlier upload and no other
-    # upload of the council has stored a figure since (``collectors.door.repeated_set``).
+    # upload of the council has stored a figure since (``collectors.door.through_set``).
     repeat=door.Repeat(records.REPEATABLE, by_year=True, of_set=True),
 )
 
@@ -68,21 +68,9 @@ class Taken:
     annex_id: int | None = None
     payloads: CscPayloadExtract | None = None
 
-    def submissions(self) -> list[MadeFile]:
-        """Each file made as the API lists it: its submission, status and whether it repeats an earlier one."""
-        return [
-            MadeFile(
-                id=r.submission.id or 0,
-                filename=r.submission.filename,
-                status=r.submission.status,
-                duplicate=r.duplicate,
-                location=f"/api/submissions/{r.submission.id}",
-            )
-            for r in self.received
-        ]
-
-    def receipt(self) -> ExtractReceipt:
-        """The answer the API gives for the extract (202): what was read, made and kept."""
+    def body(self) -> dict[str, Any]:
+        """The answer the API gives for the extract (202), as its JSON: what was read, made (each file made's
+        submission, its status and whether it repeats an earlier one) and kept."""
         made, kept = self.made, self.payloads
         assert kept is not None
         assert kept.id is not None
@@ -96,15 +84,21 @@ class Taken:
             unchanged=kept.unchanged,
             deleted=kept.deleted,
         )
+        submissions = [
+            MadeFile(
+                id=r.submission.id or 0,
+                filename=r.submission.filename,
+                status=r.submission.status,
+                duplicate=r.duplicate,
+                location=f"/api/submissions/{r.submission.id}",
+            )
+            for r in self.received
+        ]
         return ExtractReceipt(
             extract=ExtractRead(file=self.name, rows=made.rows, notes=made.notes, annex_a=annex),
-            submissions=self.submissions(),
+            submissions=submissions,
             csc_api_payloads=payloads,
-        )
-
-    def body(self) -> dict[str, Any]:
-        """The receipt as the API's JSON."""
-        return self.receipt().model_dump(mode="json")
+        ).model_dump(mode="json")
 
     def changed(self) -> bool:
         """Whether the extract stored anything new (a file made that was not a repeat)."""
@@ -187,27 +181,33 @@ def receive_extract(
         for file_name, data in made.files:
             (target := Path(work) / file_name).write_bytes(data)
             spooled.append((file_name, target))
-        # Asked of the door by the way's repeat key of a set: the extract repeats as a whole or not at all.
-        mode, digests = WAY.purposes[purpose], [content_hash([named]) for named in spooled]
-        earlier = door.repeated_set(
-            engine, WAY, agency_code=agency_code, mode=mode, collection_year=collection_year, digests=digests
-        )
-        if earlier is not None:
-            # The extract repeats the one these files were made from: answered with them, nothing kept again.
-            taken.received = [records.Received(sub, duplicate=True) for sub in earlier]
-        for file_name, target in spooled if earlier is None else []:
-            made_file: dict[str, Any] = {
-                "agency_code": agency_code,
-                "collection_year": collection_year,
-                "files": [(file_name, target)],
-                "submitted_by": submitted_by,
-                "purpose": purpose,
-                "audit": audit(f"submission {{id}} (agency {agency_code}, {file_name} from {name})"),
-            }
+
+        def take_one(named: tuple[str, Path]) -> records.Received:
             # Through the table of ways in, which hands it down (a room may not import the table above it).
-            received = take_file(**made_file)
+            received = take_file(
+                agency_code=agency_code,
+                collection_year=collection_year,
+                files=[named],
+                submitted_by=submitted_by,
+                purpose=purpose,
+                audit=audit(f"submission {{id}} (agency {agency_code}, {named[0]} from {name})"),
+            )
             start(received)
-            taken.received.append(received)
+            return received
+
+        # The door asks by the way's repeat key of a set: the extract repeats the one these files were made from as a
+        # whole (answered with its files, nothing kept again) or not at all.
+        taken.received = door.through_set(
+            engine,
+            WAY,
+            spooled,
+            digest=lambda named: content_hash([named]),
+            take=take_one,
+            repeated=lambda earlier: records.Received(earlier, duplicate=True),
+            agency_code=agency_code,
+            mode=WAY.purposes[purpose],
+            collection_year=collection_year,
+        )
     # Through the table of ways in, as each file made is.
     taken.annex_id = take_rows(
         agency_code=agency_code,

@@ -392,16 +392,32 @@ def _kept_upload(engine: Engine, *, digest: str, year: str = "2024-25", status: 
 
 
 def test_a_set_repeats_only_as_a_whole_by_its_ways_key(store: Engine) -> None:
-    """``door.repeated_set`` by the SSD's key of a set: a set of files repeats when each repeats the council's latest
+    """``door.through_set`` by the SSD's key of a set: a set of files repeats when each repeats the council's latest
     upload of the same bytes, purpose and year, kept and finished as a repeat may be, and no other upload of the
-    council stored a figure since the first of them (the set's own files storing figures do not count)."""
+    council stored a figure since the first of them (the set's own files storing figures do not count); a set that
+    repeats is answered with the earlier uploads and takes nothing, one that does not takes each of its files."""
     from collectors.ssd.receiving import WAY as SSD
 
     def asked(*digests: str, year: str = "2024-25") -> list[int] | None:
-        found = door.repeated_set(
-            store, SSD, agency_code="notts_cyp", mode="default", collection_year=year, digests=digests
+        taken: list[str] = []
+
+        def take(digest: str) -> int:
+            taken.append(digest)
+            return 0
+
+        found = door.through_set(
+            store,
+            SSD,
+            digests,
+            digest=str,
+            take=take,
+            repeated=lambda earlier: earlier.id or 0,
+            agency_code="notts_cyp",
+            mode="default",
+            collection_year=year,
         )
-        return None if found is None else [s.id or 0 for s in found]
+        assert taken in ([], list(digests))
+        return None if taken else found
 
     assert SSD.repeat is not None
     assert SSD.repeat.of_set

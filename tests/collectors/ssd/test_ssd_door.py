@@ -120,20 +120,22 @@ def test_an_extract_sent_again_is_answered_200_as_a_repeat(store_client: TestCli
 def test_the_door_tells_an_extract_sent_again_by_the_ssd_ways_key_of_a_set(
     store_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The extract asks the door (``collectors.door.repeated_set``) whether its files made repeat an earlier set, by
-    the SSD way's own declaration, the one its row in the table of ways in holds; the door's answer is the answer."""
+    """The extract's files made are taken through the door as one set (``collectors.door.through_set``), which asks
+    whether they repeat an earlier set by the SSD way's own declaration, the one its row in the table of ways in holds;
+    the door's answer is the answer."""
     from collectors import door, ways_in
     from collectors.ssd import receiving
 
     asked: list[tuple[door.Way, list[int] | None]] = []
-    ask = door.repeated_set
+    ask = door.through_set
 
-    def spied(engine: Engine, way: door.Way, **given: Any) -> list[Submission] | None:
-        found = ask(engine, way, **given)
-        asked.append((way, None if found is None else [s.id or 0 for s in found]))
+    def spied(engine: Engine, way: door.Way, files: Any, **given: Any) -> list[Any]:
+        found = ask(engine, way, files, **given)
+        repeats = [r.submission.id or 0 for r in found if r.duplicate]
+        asked.append((way, repeats or None))
         return found
 
-    monkeypatch.setattr(door, "repeated_set", spied)
+    monkeypatch.setattr(door, "through_set", spied)
     path = good(tmp_path)
     first = upload(store_client, [path], headers=COUNTY)
     assert first.status_code == 202, first.text
