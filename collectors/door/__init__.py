@@ -42,7 +42,8 @@ from onereturn.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_In, _Out = TypeVar("_In"), TypeVar("_Out")
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 #: What a way's side writes are given: the session of the submission's transaction and the submission, flushed.
 SideWrites = Callable[[Session, Submission], None]
 

@@ -41,8 +41,7 @@ from onereturn.settings import Settings
 MEMBER = "csc_api_payloads.json"
 #: The row states of DfE's staging table (populate line 117), as the route gives them.
 NEW, UPDATED, UNCHANGED, DELETED = "new", "updated", "unchanged", "deleted"
-#: An extract's payloads repeat the council's newest kept when they are of the same extract and switch
-#: (``identifiers``): asked of the door, the row already kept is the answer and nothing is kept again.
+#: The payloads of the council's newest extract kept, sent again with the same switch (``identifiers``), are its row.
 REPEAT = door.Repeat((), newest_only=True)
 
 

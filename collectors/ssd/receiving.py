@@ -195,8 +195,7 @@ def receive_extract(
             start(received)
             return received
 
-        # The door asks by the way's repeat key of a set: the extract repeats the one these files were made from as a
-        # whole (answered with its files, nothing kept again) or not at all.
+        # By the way's repeat key of a set: a repeat as a whole (answered with its files, nothing kept again) or not.
         taken.received = door.through_set(
             engine,
             WAY,
