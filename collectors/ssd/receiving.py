@@ -39,7 +39,7 @@ from onereturn.workspace import private_folder
 Audit = Callable[[str], dict[str, Any] | None]
 #: What starts DfE's rules on a record-level upload just received (a repeat is handed over too; it starts nothing).
 Start = Callable[[records.Received], None]
-#: How each file made from an extract is taken in (``records.receive``'s keywords).
+#: How each file made from an extract is taken in: by the table of ways in, handed down (``records.receive``'s keywords).
 TakeFile = Callable[..., records.Received]
 #: How the Annex A rows of an extract are kept (the table's ``annex_a_ssd`` way, handed down), by
 #: ``keep_from_extract``'s keywords; its answer is the upload's id.
@@ -150,6 +150,13 @@ def _files_made(received: list[records.Received]) -> pl.DataFrame:
     )
 
 
+def _spooled(work: Path, made: Made) -> list[tuple[str, Path]]:
+    """Each file made from an extract written to ``work``, as (name, path): taken in as a council's file sent is."""
+    for file_name, data in made.files:
+        (work / file_name).write_bytes(data)
+    return [(file_name, work / file_name) for file_name, _ in made.files]
+
+
 def receive_extract(
     engine: Engine,
     settings: Settings,
@@ -177,13 +184,8 @@ def receive_extract(
     prepared = payload_store.prepare(extract, payload_store.today(settings), identifiers=extract.identifiers)
     taken = Taken(name, made)
     with private_folder(settings, "ssd-") as work:
-        spooled = []
-        for file_name, data in made.files:
-            (target := Path(work) / file_name).write_bytes(data)
-            spooled.append((file_name, target))
 
         def take_one(named: tuple[str, Path]) -> records.Received:
-            # Through the table of ways in, which hands it down (a room may not import the table above it).
             received = take_file(
                 agency_code=agency_code,
                 collection_year=collection_year,
@@ -199,7 +201,7 @@ def receive_extract(
         taken.received = door.through_set(
             engine,
             WAY,
-            spooled,
+            _spooled(Path(work), made),
             digest=lambda named: content_hash([named]),
             take=take_one,
             repeated=lambda earlier: records.Received(earlier, duplicate=True),
