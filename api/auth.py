@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import anyio
 from fastapi import Depends, Request, Security
@@ -93,22 +93,26 @@ def _touch(session: Session, row: keys.KeyRecord) -> None:
         log.warning("Could not note the use of key %s", row.prefix, exc_info=True)
 
 
+_Held = TypeVar("_Held")
+
+
+def _held(request: Request, name: str, make: Callable[[], _Held]) -> _Held:
+    """The app's ``name`` on its state, made on first use."""
+    state = request.app.state
+    if not hasattr(state, name):
+        setattr(state, name, make())
+    held: _Held = getattr(state, name)
+    return held
+
+
 def key_throttle(request: Request) -> KeyThrottle:
     """Return the app's throttle of failed keys (made on first use)."""
-    state = request.app.state
-    if not hasattr(state, "key_throttle"):
-        state.key_throttle = KeyThrottle()
-    throttle: KeyThrottle = state.key_throttle
-    return throttle
+    return _held(request, "key_throttle", KeyThrottle)
 
 
 def key_pace(request: Request) -> KeyPace:
     """Return the app's throttle of each valid key's requests (made on first use)."""
-    state = request.app.state
-    if not hasattr(state, "key_pace"):
-        state.key_pace = KeyPace()
-    pace: KeyPace = state.key_pace
-    return pace
+    return _held(request, "key_pace", KeyPace)
 
 
 class HeldBack(TooManyRequests):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks import empty_postgres
+from benchmarks.stores import empty_postgres
 from exports.json_writer import PROVENANCE_KEYS
 
 YEAR = "FY2024-25"

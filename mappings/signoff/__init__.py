@@ -4,7 +4,7 @@ for it. The acts, the review and the lists, which read a build of the return, si
 - ``states``: the states, what each means, the rows and their history (``signoff`` and ``signoff_event``).
 - ``figures``: the figures vouched for, the digest of them, and what changed since a digest was read.
 - ``rules``: what stands in the way of signing off (errors in the latest upload, open queries).
-- ``reopen``: a revised figure reopens the sign-offs that vouched for it.
+- ``reopen``: a revised figure reopens the sign-offs that vouched for it, read from what the store's writer displaced.
 - ``lineage``: which of a build's figures an agency must sign off, and the store's key what builds found is kept
   under.
 - ``standing``: where one agency stands at a deadline, as the calendar and its notices ask.
@@ -12,7 +12,7 @@ for it. The acts, the review and the lists, which read a build of the return, si
 """
 
 from mappings.signoff.figures import Figure, digest_of, value_text
-from mappings.signoff.reopen import reopen_for
+from mappings.signoff.reopen import reopen_for_upload
 from mappings.signoff.rules import blockers, periods_with_figures
 from mappings.signoff.states import (
     ACCEPTED,
@@ -53,7 +53,7 @@ __all__ = [
     "periods_with_figures",
     "published_sources",
     "releasing_states",
-    "reopen_for",
+    "reopen_for_upload",
     "state_of",
     "value_text",
 ]

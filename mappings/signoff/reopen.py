@@ -1,4 +1,8 @@
-"""Reopening: a sign-off whose vouched-for figures an upload revises needs vouching for again."""
+"""Reopening: a sign-off whose vouched-for figures an upload revises needs vouching for again.
+
+The store's writer says what an upload's write displaced (each figure written with ``obs_id``, the version it
+replaced, null for a new one) and knows nothing of sign-off; sign-off reads it here, in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,23 @@ from mappings.filling import LONGER, SHOWS_NEWEST
 from mappings.models import FieldMapping, Return
 from mappings.signoff.models import SignOff
 from mappings.signoff.states import ACCEPTED, REOPENED, SIGNED_OFF, Actor, move
+
+
+def reopen_for_upload(session: Session, submission_id: int, changed: pl.DataFrame) -> int:
+    """Reopen the sign-offs an upload's written figures (``changed``, as the store wrote them) reach; return how many."""
+    if changed.is_empty():
+        return 0
+    who = session.execute(
+        select(Submission.agency_code, Submission.filename).where(col(Submission.id) == submission_id)
+    ).first()
+    if who is None:
+        return 0
+    upload = f"upload {submission_id} ({who[1]})"
+    # A figure signed off and now revised (or a new one in a signed-off return) needs vouching for again.
+    reopened = reopen_for(session, changed, who[0], f"{upload} changed its figures")
+    # A figure of its own now filling a cell a publisher's filled when it signed off needs vouching for too.
+    cause = f"{upload} gave the body's own figure where a publisher's was released"
+    return reopened + reopen_displaced(session, changed, who[0], submission_id, cause)
 
 
 def reopen_for(session: Session, changed: pl.DataFrame, agency_code: str | None, cause: str) -> int:
