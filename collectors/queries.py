@@ -17,7 +17,7 @@ from sqlmodel import Session, col, func, select
 from collectors.store import KEY, current_figures, lock_pairs, split_changes, write_figures
 from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS
 from indicators.store.models import PUBLISHED_KIND, HeldFigure, Submission
-from mappings.signoff import reopen_for_upload
+from mappings.signoff.reopen import reopen_for_upload
 from onereturn.db import bulk_insert, rows_frame
 from onereturn.errors import InvalidInput, NotFound
 

@@ -301,7 +301,7 @@ def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int
     ``lock_tail`` to the end of the transaction, mark stale the builds they reach.
 
     ``changed`` says what the write displaced (``obs_id``: the version each figure replaces, null for a new one):
-    the caller hands it to sign-off (``mappings.signoff.reopen_for_upload``), which reopens what it reaches.
+    the caller hands it to sign-off (``mappings.signoff.reopen.reopen_for_upload``), which reopens what it reaches.
     """
     if not changed.is_empty():
         _write_rows(session, changed, submission_id, recorded_at)

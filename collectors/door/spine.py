@@ -25,7 +25,7 @@ from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.store import current_for_keys, split_changes, storing, write_figures
 from indicators.store.models import Submission, SubmissionProblem
-from mappings.signoff import reopen_for_upload
+from mappings.signoff.reopen import reopen_for_upload
 from onereturn import audittrail, db
 
 CUT_OFF = (
