@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypedDict, TypeVar, Unpack
 
 import anyio
 from fastapi import Depends, Request, Security
@@ -180,14 +180,17 @@ def check(
     return principal
 
 
+class Terms(TypedDict, total=False):
+    """What a door asks of a key besides its scopes and kinds, as :func:`check` takes it."""
+
+    reads: Resource | None
+    needs: str | None
+    what: str | None
+    region_door: bool
+
+
 def require(
-    scopes: set[str],
-    kinds: set[str] | None = None,
-    *,
-    reads: Resource | None = None,
-    needs: str | None = None,
-    what: str | None = None,
-    region_door: bool = False,
+    scopes: set[str], kinds: set[str] | None = None, **terms: Unpack[Terms]
 ) -> Callable[..., AsyncIterator[Principal]]:
     """Make a dependency admitting principals with all the scopes, of the kinds or allowed to read ``reads``; audit the call."""
 
@@ -196,7 +199,7 @@ def require(
         try:
             principal = admit(request, session, key)
             paced(request, principal)
-            return check(principal, scopes, kinds, reads=reads, needs=needs, what=what, region_door=region_door)
+            return check(principal, scopes, kinds, **terms)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
             raise
