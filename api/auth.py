@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict, TypeVar, Unpack
 
 import anyio
 from fastapi import Depends, Request, Security
@@ -93,22 +93,26 @@ def _touch(session: Session, row: keys.KeyRecord) -> None:
         log.warning("Could not note the use of key %s", row.prefix, exc_info=True)
 
 
+_Held = TypeVar("_Held")
+
+
+def _held(request: Request, name: str, make: Callable[[], _Held]) -> _Held:
+    """The app's ``name`` on its state, made on first use."""
+    state = request.app.state
+    if not hasattr(state, name):
+        setattr(state, name, make())
+    held: _Held = getattr(state, name)
+    return held
+
+
 def key_throttle(request: Request) -> KeyThrottle:
     """Return the app's throttle of failed keys (made on first use)."""
-    state = request.app.state
-    if not hasattr(state, "key_throttle"):
-        state.key_throttle = KeyThrottle()
-    throttle: KeyThrottle = state.key_throttle
-    return throttle
+    return _held(request, "key_throttle", KeyThrottle)
 
 
 def key_pace(request: Request) -> KeyPace:
     """Return the app's throttle of each valid key's requests (made on first use)."""
-    state = request.app.state
-    if not hasattr(state, "key_pace"):
-        state.key_pace = KeyPace()
-    pace: KeyPace = state.key_pace
-    return pace
+    return _held(request, "key_pace", KeyPace)
 
 
 class HeldBack(TooManyRequests):
@@ -176,14 +180,17 @@ def check(
     return principal
 
 
+class Terms(TypedDict, total=False):
+    """What a door asks of a key besides its scopes and kinds, as :func:`check` takes it."""
+
+    reads: Resource | None
+    needs: str | None
+    what: str | None
+    region_door: bool
+
+
 def require(
-    scopes: set[str],
-    kinds: set[str] | None = None,
-    *,
-    reads: Resource | None = None,
-    needs: str | None = None,
-    what: str | None = None,
-    region_door: bool = False,
+    scopes: set[str], kinds: set[str] | None = None, **terms: Unpack[Terms]
 ) -> Callable[..., AsyncIterator[Principal]]:
     """Make a dependency admitting principals with all the scopes, of the kinds or allowed to read ``reads``; audit the call."""
 
@@ -192,7 +199,7 @@ def require(
         try:
             principal = admit(request, session, key)
             paced(request, principal)
-            return check(principal, scopes, kinds, reads=reads, needs=needs, what=what, region_door=region_door)
+            return check(principal, scopes, kinds, **terms)
         except Exception as exc:
             trail.record_failure(request, session, principal, exc)
             raise

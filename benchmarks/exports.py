@@ -33,15 +33,15 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks import empty_postgres
+from benchmarks.stores import empty_postgres
 from exports.json_writer import PROVENANCE_KEYS
 
 YEAR = "FY2024-25"
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 
 
-def _bench_agencies(url: str) -> None:
-    """Add two agencies answering for every council and every health area (bench only)."""
+def _bench_agencies(url: str, most: int | None = None) -> None:
+    """Add two agencies answering for every council and every health area, or the ``most`` first of each (bench only)."""
     from sqlalchemy import insert
     from sqlmodel import Session
 
@@ -71,7 +71,7 @@ def _bench_agencies(url: str) -> None:
             session.execute(
                 insert(Agency), [{"code": code, "name": code, "body_type": body, "email": "", "source": "bench"}]
             )
-            session.execute(insert(AgencyOrg), [{"agency_code": code, "org_code": o} for o in orgs])
+            session.execute(insert(AgencyOrg), [{"agency_code": code, "org_code": o} for o in orgs[:most]])
             session.execute(insert(AgencyIndicator), [{"agency_code": code, "indicator_id": i} for i in inds])
             session.execute(insert(AgencyReturn), [{"agency_code": code, "return_id": r} for r in returns])
         session.commit()
@@ -416,9 +416,11 @@ def _fresh_store(url: str, folder: Path) -> tuple[str, str]:
     return f"sqlite:///{floor_db}", f"sqlite:///{build_db}"
 
 
-def measure(scale: int, database_url: str, repeat: int, rounds: int = 3) -> dict[str, float]:
-    """Load a year of figures ``scale`` times over, then time the floor and the build (best of ``rounds`` each)
-    and (optionally) serving."""
+def measure(
+    scale: int, database_url: str, repeat: int, rounds: int = 3, councils: int | None = None
+) -> dict[str, float]:
+    """Load a year of figures ``scale`` times over (of the ``councils`` first councils and health areas, or every
+    one), then time the floor and the build (best of ``rounds`` each) and (optionally) serving."""
     from collectors.figures.service import submit
     from onereturn import db
     from onereturn.settings import Settings
@@ -427,7 +429,7 @@ def measure(scale: int, database_url: str, repeat: int, rounds: int = 3) -> dict
         folder = Path(tmp)
         print(f"scale {scale}: preparing a loaded database and a year of figures...", file=sys.stderr)
         url = _loaded(folder, database_url)
-        _bench_agencies(url)
+        _bench_agencies(url, councils)
         copies = _copies(url, scale)
         engine = db.make_engine(url)
         settings = Settings(data_dir=folder / "data", max_upload_bytes=1 << 31, max_upload_rows=50_000_000)
@@ -514,6 +516,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="floor and build alternated this many times at each scale; best of each"
     )
+    parser.add_argument("--councils", type=int, help="only the first N councils and health areas (default: all)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds takes a whole number of 1 or more")
@@ -524,7 +527,7 @@ def main(argv: list[str]) -> None:
     rows = []
     for i, scale in enumerate(args.scale):
         # Serving is measured once, at the first scale: a stored snapshot's cost does not depend on the store.
-        rows.append(measure(scale, args.database_url, args.repeat if i == 0 else 0, args.rounds))
+        rows.append(measure(scale, args.database_url, args.repeat if i == 0 else 0, args.rounds, args.councils))
         # Each size as soon as it is measured: the largest takes long, and what came before is kept.
         print(table("so far", rows).splitlines()[-1], file=sys.stderr)
     engine = "PostgreSQL" if args.database_url else "SQLite"

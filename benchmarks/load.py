@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks import empty_postgres
+from benchmarks.stores import empty_postgres
 
 OFFICER = "demo-officer-5e0b9c2a4f"
 REGULATORS = [

@@ -101,10 +101,11 @@ def main(argv: list[str]) -> None:
         choices=["csv", "json", "xlsx", "chunked"],
         help="leave out a phase: the CSV uploads, the JSON upload, report.xlsx, the chunked bodies",
     )
+    parser.add_argument("--bare-store", action="store_true", help="start without the demo's uploads (a quicker start)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="onereturn-memory-") as work:
         folder = Path(work)
-        server = Server(folder, args.port, args.max_upload_bytes)
+        server = Server(folder, args.port, args.max_upload_bytes, demo=not args.bare_store)
         print(json.dumps({"max_upload_bytes": args.max_upload_bytes}), flush=True)
         results: list[dict[str, Any]] = []
         try:

@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
-from benchmarks import empty_postgres
 from benchmarks.load import ROOT, free_port
+from benchmarks.stores import empty_postgres
 
 OFFICER_KEY = "demo-officer-5e0b9c2a4f"
 #: The demo agencies copied at ×N: each uploads figures of its own org units.

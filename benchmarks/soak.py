@@ -32,8 +32,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from benchmarks import empty_postgres
 from benchmarks.load import ROOT, _start, _stop, free_port
+from benchmarks.stores import empty_postgres
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}

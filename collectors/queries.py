@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 from collectors.store import KEY, current_figures, lock_pairs, split_changes, write_figures
 from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS
 from indicators.store.models import PUBLISHED_KIND, HeldFigure, Submission
+from mappings.signoff.reopen import reopen_for_upload
 from onereturn.db import bulk_insert, rows_frame
 from onereturn.errors import InvalidInput, NotFound
 
@@ -169,6 +170,7 @@ def answer(
         current = current_figures(session, [figure.indicator_id], [figure.org_code])
         changed, _ = split_changes(accepted, current)
         write_figures(session, changed, submission_id=submission.id, recorded_at=datetime.now(UTC))
+        reopen_for_upload(session, submission.id, changed)
         if submission.mode != SEN2_MODE:
             submission.rows_accepted += 1
     figure.state, figure.note, figure.answered_by, figure.answered_at = "answered", note, answered_by, datetime.now(UTC)

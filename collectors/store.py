@@ -18,12 +18,10 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from indicators.store.figures import FIGURE_KEY, FIGURE_NUMBERS, KEY_TYPES, NUMBER_TYPES
-from indicators.store.models import Submission
 from mappings.revisions import mark_stale
-from mappings.signoff.reopen import reopen_displaced, reopen_for
 from onereturn.db import advisory_key, rows_frame
 
 KEY = ["indicator_id", "org_code", "period", "breakdown"]
@@ -300,28 +298,17 @@ def split_changes(accepted: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.Dat
 
 def write_figures(session: Session, changed: pl.DataFrame, *, submission_id: int, recorded_at: datetime) -> None:
     """Retire the versions ``changed`` replaces and insert its rows as current versions; then, holding
-    ``lock_tail`` to the end of the transaction, mark stale the builds they reach."""
+    ``lock_tail`` to the end of the transaction, mark stale the builds they reach.
+
+    ``changed`` says what the write displaced (``obs_id``: the version each figure replaces, null for a new one):
+    the caller hands it to sign-off (``mappings.signoff.reopen.reopen_for_upload``), which reopens what it reaches.
+    """
     if not changed.is_empty():
         _write_rows(session, changed, submission_id, recorded_at)
     # Taken whether or not anything was written: what the caller does next (closing queries) needs it too.
     lock_tail(session)
     # In the same transaction as the figures, so a build that saw them also sees its counter moved.
     mark_stale(session, changed)
-    if not changed.is_empty():
-        # A figure signed off and now revised (or a new one in a signed-off return) needs vouching for again.
-        who = session.execute(
-            select(Submission.agency_code, Submission.filename).where(col(Submission.id) == submission_id)
-        ).first()
-        if who is not None:
-            reopen_for(session, changed, who[0], f"upload {submission_id} ({who[1]}) changed its figures")
-            # A figure of its own now filling a cell a publisher's filled when it signed off needs vouching for too.
-            reopen_displaced(
-                session,
-                changed,
-                who[0],
-                submission_id,
-                f"upload {submission_id} ({who[1]}) gave the body's own figure where a publisher's was released",
-            )
 
 
 def _write_rows(session: Session, changed: pl.DataFrame, submission_id: int, recorded_at: datetime) -> None:

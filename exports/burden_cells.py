@@ -152,22 +152,6 @@ def count_cells(
         if (held := _COUNTED.get(key)) is not None:
             _COUNTED.move_to_end(key)
             return held
-    out = _counted(builds, known, own, fields, orgs, records_keys)
-    with _COUNTED_LOCK:
-        _COUNTED[key] = out
-        while len(_COUNTED) > _COUNTED_HELD:
-            _COUNTED.popitem(last=False)
-    return out
-
-
-def _counted(
-    builds: Builds,
-    known: Known,
-    own: list[tuple[Return, list[Period]]],
-    fields: dict[str, list[FieldMapping]],
-    orgs: list[str],
-    records_keys: set[FigureKey],
-) -> ReturnsCells:
     out = ReturnsCells()
     for ret, periods in own:
         by_code = {f.code: f for f in fields.get(ret.id, []) if f.relation != "different_method"}
@@ -184,6 +168,10 @@ def _counted(
             ).iter_rows():
                 f = by_code[code]
                 _count(out, known, ret, f, (cell_id, org, breakdown, status, period.code), theirs, from_records)
+    with _COUNTED_LOCK:
+        _COUNTED[key] = out
+        while len(_COUNTED) > _COUNTED_HELD:
+            _COUNTED.popitem(last=False)
     return out
 
 

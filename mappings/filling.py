@@ -28,7 +28,7 @@ from indicators.models import Indicator
 from indicators.periods import Period, academic_year, calendar_year, financial_year, parse_period
 from indicators.published import PublishedFigure, PublishedRelease
 from mappings.areas import Geography
-from mappings.resolve import FACT_SCHEMA, Reads, Resolver, empty_parts
+from mappings.resolve import FACT_SCHEMA, Reads, Resolver, empty_parts, facts_of
 from mappings.transforms import FIGURE_SCHEMA
 from onereturn.db import rows_frame
 
@@ -174,20 +174,7 @@ class PublishedResolver(Resolver):
         )
         for row in read.select("obs_id", *list(_ABOUT)[1:]).iter_rows():
             self.about[row[0]] = dict(zip(_ABOUT, row, strict=True))
-        self.reads.facts.append(
-            read.select(
-                pl.col("obs_id").alias("observation_id"),
-                "indicator_id",
-                pl.col("org_code").alias("figure_org"),
-                pl.col("period").alias("figure_period"),
-                pl.col("breakdown").alias("figure_breakdown"),
-                "version",
-                "submission_id",
-                "file_row",
-                "obs_flag",
-                "obs_status",
-            ).cast(FACT_SCHEMA)
-        )
+        self.reads.facts.append(facts_of(read, *list(FACT_SCHEMA)[5:]).cast(FACT_SCHEMA))
         return read.select(list(FIGURE_SCHEMA))
 
 

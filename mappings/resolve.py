@@ -53,6 +53,19 @@ _FACT_COLUMNS = {
     "status": "obs_status",
 }
 
+
+def facts_of(read: pl.DataFrame, *lineage: pl.Expr | str) -> pl.DataFrame:
+    """The facts lineage keeps of figures ``read``: each one's id and key by the facts' names, then ``lineage``."""
+    return read.select(
+        pl.col("obs_id").alias("observation_id"),
+        "indicator_id",
+        pl.col("org_code").alias("figure_org"),
+        pl.col("period").alias("figure_period"),
+        pl.col("breakdown").alias("figure_breakdown"),
+        *lineage,
+    )
+
+
 _MAX_DEPTH = 4
 #: The crosswalk basis of a made-up council from the real council whose population it is given
 #: (``mappings.illustrative``).
@@ -298,16 +311,7 @@ class Resolver:
             return _NO_FIGURES.clear()
         read = rows_frame(rows, {**FIGURE_SCHEMA, **{f"_{c}": FACT_SCHEMA[name] for c, name in _FACT_COLUMNS.items()}})
         # What lineage needs of these figures is read with them, not asked of the store again by id.
-        self.reads.facts.append(
-            read.select(
-                pl.col("obs_id").alias("observation_id"),
-                "indicator_id",
-                pl.col("org_code").alias("figure_org"),
-                pl.col("period").alias("figure_period"),
-                pl.col("breakdown").alias("figure_breakdown"),
-                *(pl.col(f"_{c}").alias(name) for c, name in _FACT_COLUMNS.items()),
-            )
-        )
+        self.reads.facts.append(facts_of(read, *(pl.col(f"_{c}").alias(name) for c, name in _FACT_COLUMNS.items())))
         return read.select(list(FIGURE_SCHEMA))
 
     def facts(self) -> pl.DataFrame:

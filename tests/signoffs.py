@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from exports.signoff import sign_off_all
-from mappings.signoff import Actor
+from mappings.signoff.states import Actor
 
 TEST_ACTOR = Actor("test: every figure signed off", client="testclient")
 

@@ -1,6 +1,6 @@
 """Every dotted name of the product a docstring or comment gives in double backticks (``exports.build``,
-``collectors.door.head.PURPOSES``) names what exists: a module, or a module and attributes of it. A name left behind by a
-move or a rename sends a reader to nothing, so it fails here with its file and line.
+``mappings.signoff.states.SIGNABLE``) names what exists: a module, or a module and attributes of it. A name left behind
+by a move or a rename sends a reader to nothing, so it fails here with its file and line (this file's own prose too).
 
 A name is the product's when its first part is a package of the layers contract (``product_packages``). A path
 (``collectors/sen2/measures.py``) or a file's name (``scheduler.py``) is not a dotted name and is left out.
@@ -97,9 +97,10 @@ def unresolved(path: Path, source: str, packages: set[str]) -> list[str]:
 
 
 def test_every_dotted_name_in_the_products_prose_names_what_exists() -> None:
-    """No docstring or comment of the product names a module or attribute of it that is not there."""
+    """No docstring or comment of the product, nor of this test, names a module or attribute of it that is not there."""
     packages = set(product_packages())
-    found = [line for path in product_files() for line in unresolved(path, path.read_text(encoding="utf-8"), packages)]
+    files = [*product_files(), Path(__file__).resolve()]
+    found = [line for path in files for line in unresolved(path, path.read_text(encoding="utf-8"), packages)]
     assert not found, "these names in docstrings and comments name nothing (name what exists now):\n" + "\n".join(found)
 
 

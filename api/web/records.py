@@ -7,18 +7,17 @@ from the same function as ``GET /api/submissions/{id}/records``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from api.callrecord import annotate
-from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.principal import Principal
 from api.web.render import Visitor, page
-from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, Rule, VisitorDep, allowed, api_records_upload, check_csrf
+from api.web.shared import SUBMIT, UPLOAD_MODES, PageRoute, RecordsSent, Rule, VisitorDep, allowed, api_records_upload
 from collectors.figures import service as collect
 from collectors.records import senders
 from collectors.records.contract import NoRuleSet, ruleset_for
@@ -87,21 +86,10 @@ def upload_form_errors(files: list[UploadFile], collection_year: str, refusal: s
 
 
 @router.post("/upload/records")
-def upload_records(
-    request: Request,
-    session: SessionDep,
-    visitor: VisitorDep,
-    background: BackgroundTasks,
-    _slot: UploadSlot,
-    files: Annotated[list[UploadFile] | None, File()] = None,
-    collection_year: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
+def upload_records(request: Request, session: SessionDep, visitor: VisitorDep, sent: RecordsSent) -> Response:
     """Send a council's record-level files through the API's upload; show their stage at once."""
-    check_csrf(visitor, csrf_token)
     allowed(visitor, SUBMIT)
-    # A file input left empty still sends one part, with no name.
-    chosen = [f for f in files or [] if f.filename]
+    chosen, collection_year, background = sent.files, sent.collection_year, sent.background
     refusal = records_refusal(session, visitor.principal)
     errors = upload_form_errors(chosen, collection_year, refusal)
     if errors:

@@ -13,18 +13,17 @@ import io
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.annex_access import check_annex_reader
 from api.callrecord import annotate
-from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.downloads import XLSX, attachment
 from api.register_upload import load_uploaded
 from api.web.charts import Bar, Level, comparison_bars, stacked_bars, trend_lines
 from api.web.render import page
-from api.web.shared import PageRoute, Rule, VisitorDep, allowed, api_records_upload, check_csrf
+from api.web.shared import PageRoute, RecordsSent, Rule, VisitorDep, allowed, api_records_upload, check_csrf
 from collectors.annex_a.build import read_inspection_date
 from collectors.sen2.breakdowns import ETHNICITY, GROUPS
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
@@ -180,23 +179,12 @@ def _send_page(
 
 
 @router.post("/send")
-def send_file(
-    request: Request,
-    session: SessionDep,
-    visitor: VisitorDep,
-    background: BackgroundTasks,
-    _slot: UploadSlot,
-    files: Annotated[list[UploadFile] | None, File()] = None,
-    collection_year: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
+def send_file(request: Request, session: SessionDep, visitor: VisitorDep, sent: RecordsSent) -> Response:
     """Send the SEN2 file through the API's own upload; a refusal is listed on the page, module by child by item."""
-    check_csrf(visitor, csrf_token)
     allowed(visitor, SUBMIT)
     code = visitor.principal.agency_code
     assert code is not None
-    chosen = [f for f in files or [] if f.filename]
-    year = collection_year.strip()
+    chosen, year = sent.files, sent.collection_year.strip()
     try:
         year = read_collection_year(year)
     except InvalidInput:
@@ -206,7 +194,7 @@ def send_file(
     if not chosen:
         return _send_page(request, session, visitor, code, year, form_error="Select your SEN2 file (XML)")
     try:
-        body = api_records_upload(request, session, visitor, background, chosen, year)
+        body = api_records_upload(request, session, visitor, sent.background, chosen, year)
     except OneReturnError as exc:
         refusals = exc.errors or [{"loc": [], "msg": exc.message}]
         return _send_page(request, session, visitor, code, year, refusals=refusals, refused=exc.message)

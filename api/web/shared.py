@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 
 import anyio
-from fastapi import BackgroundTasks, Depends, Request, UploadFile
+from fastapi import BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -20,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api import callrecord as trail
 from api import uploading
 from api.auth import check, principal_of_key
+from api.capacity import UploadSlot
 from api.deps import SessionDep
 from api.params import bounded_window
 from api.scopes import Resource, read_scope
@@ -135,6 +137,32 @@ def check_csrf(visitor: Visitor, posted: str | None) -> None:
     if not csrf_ok(visitor.web, posted):
         raise BadForm
 
+
+@dataclass(frozen=True)
+class RecordsForm:
+    """A page's form of record-level files, its CSRF token checked and an upload slot held: the files chosen, the
+    collection year typed, and the page's background tasks (the upload's, when no upload pool runs)."""
+
+    files: list[UploadFile]
+    collection_year: str
+    background: BackgroundTasks
+
+
+def _records_sent(
+    visitor: VisitorDep,
+    background: BackgroundTasks,
+    _slot: UploadSlot,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+    collection_year: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> RecordsForm:
+    """The form every page sending record-level files posts, once its CSRF token is checked."""
+    check_csrf(visitor, csrf_token)
+    # A file input left empty still sends one part, with no name.
+    return RecordsForm([f for f in files or [] if f.filename], collection_year, background)
+
+
+RecordsSent = Annotated[RecordsForm, Depends(_records_sent)]
 
 _STATUS = {NotFound: 404, Forbidden: 403, InvalidInput: 400, Unauthorized: 401}
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from collectors.checks import crosscheck
+from collectors.checks.crosscheck import PROBLEM_SCHEMA
 
 
 @dataclass
@@ -51,12 +51,12 @@ class Validation:
 
 def empty_problems() -> pl.DataFrame:
     """Return a problem table with no rows."""
-    return pl.DataFrame(schema=crosscheck.PROBLEM_SCHEMA)
+    return pl.DataFrame(schema=PROBLEM_SCHEMA)
 
 
 def problem_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
     """Build a problem table from dicts."""
-    return pl.DataFrame(rows, schema=crosscheck.PROBLEM_SCHEMA) if rows else empty_problems()
+    return pl.DataFrame(rows, schema=PROBLEM_SCHEMA) if rows else empty_problems()
 
 
 #: A figure's numbers, each shown in a problem as its file wrote it.

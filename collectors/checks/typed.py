@@ -9,8 +9,8 @@ import re
 
 import polars as pl
 
-from collectors.checks import check_figures, in_file_terms
 from collectors.checks.checked import Validation
+from collectors.checks.figures import check_figures, in_file_terms
 from collectors.checks.policy import EVERY_CHECK, Context, Policy
 from collectors.checks.values import NUMBERS, parse_values
 from indicators.published_query import figure_label

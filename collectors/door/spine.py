@@ -25,6 +25,7 @@ from collectors.problems import write_problems
 from collectors.queries import hold_figures, supersede_held, upload_status
 from collectors.store import current_for_keys, split_changes, storing, write_figures
 from indicators.store.models import Submission, SubmissionProblem
+from mappings.signoff.reopen import reopen_for_upload
 from onereturn import audittrail, db
 
 CUT_OFF = (
@@ -308,6 +309,7 @@ def store_accepted(
         changed, unchanged = split_changes(result.accepted, current_for_keys(session, result.accepted))
         recorded_at = alongside.recorded_at or datetime.now(UTC)
         write_figures(session, changed, submission_id=submission.id, recorded_at=recorded_at)
+        reopen_for_upload(session, submission.id, changed)
         closes = alongside.closes if alongside.closes is not None else result.accepted
         supersede_held(session, submission.agency_code, closes)
         hold_figures(session, submission.id, result.held)

@@ -1,4 +1,8 @@
-"""Reopening: a sign-off whose vouched-for figures an upload revises needs vouching for again."""
+"""Reopening: a sign-off whose vouched-for figures an upload revises needs vouching for again.
+
+The store's writer says what an upload's write displaced (each figure written with ``obs_id``, the version it
+replaced, null for a new one) and knows nothing of sign-off; sign-off reads it here, in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -19,73 +23,74 @@ from mappings.signoff.models import SignOff
 from mappings.signoff.states import ACCEPTED, REOPENED, SIGNED_OFF, Actor, move
 
 
-def reopen_for(session: Session, changed: pl.DataFrame, agency_code: str | None, cause: str) -> int:
-    """Reopen the agency's signed-off (or accepted) returns whose vouched-for figures a change revises; return how many.
+def reopen_for_upload(session: Session, submission_id: int, changed: pl.DataFrame) -> int:
+    """Reopen the agency's signed-off (or accepted) returns an upload's written figures (``changed``, each with
+    ``obs_id``, the version it replaced, null for a new figure) reach; return how many."""
+    who = session.execute(
+        select(Submission.agency_code, Submission.filename).where(col(Submission.id) == submission_id)
+    ).first()
+    if changed.is_empty() or who is None or not who[0]:
+        return 0
+    standing = list(
+        session.execute(
+            select(SignOff).where(SignOff.agency_code == who[0], col(SignOff.state).in_((SIGNED_OFF, ACCEPTED)))
+        ).scalars()
+    )
+    revised = _revised(changed, standing)
+    left = [r for r in standing if r.id not in {s.id for s in revised}]
+    displaced = _displaced(session, changed, left, (who[0], submission_id))
+    upload = f"upload {submission_id} ({who[1]})"
+    for rows, cause in (
+        (revised, f"{upload} changed its figures"),
+        (displaced, f"{upload} gave the body's own figure where a publisher's was released"),
+    ):
+        for row in rows:
+            row.reason = cause
+            move(session, row, REOPENED, Actor(cause), detail=cause)
+    return len(revised) + len(displaced)
 
-    ``changed`` holds the figures stored, each with ``obs_id``, the version it replaces (null for a new
-    figure). Only a sign-off that vouched for a replaced version is reopened: a figure added since a
-    sign-off is held back until signed off (``exports.release.gate``) and leaves the sign-off standing, as
-    does a change to another agency's, or another return's, figures.
+
+def _revised(changed: pl.DataFrame, standing: list[SignOff]) -> list[SignOff]:
+    """The sign-offs that vouched for a version a change replaces.
+
+    A figure added since a sign-off is held back until signed off (``exports.release.gate``) and leaves the sign-off
+    standing, as does a change to another agency's, or another return's, figures.
     """
-    if not agency_code or changed.is_empty() or "obs_id" not in changed.columns:
-        return 0
     replaced = {int(i) for i in changed["obs_id"].drop_nulls().to_list()}
-    if not replaced:
-        return 0
-    rows = session.execute(
-        select(SignOff).where(SignOff.agency_code == agency_code, col(SignOff.state).in_((SIGNED_OFF, ACCEPTED)))
-    ).scalars()
-    reopened = 0
-    for row in list(rows):
-        if replaced.isdisjoint(row.figure_ids):
-            continue
-        row.reason = cause
-        move(session, row, REOPENED, Actor(cause), detail=cause)
-        reopened += 1
-    return reopened
+    return [row for row in standing if not replaced.isdisjoint(row.figure_ids)]
 
 
 #: A stored figure's key, as ``changed`` holds it.
 _KEY = ("indicator_id", "org_code", "period", "breakdown")
 
 
-def reopen_displaced(
-    session: Session, changed: pl.DataFrame, agency_code: str | None, submission_id: int, cause: str
-) -> int:
-    """Reopen the agency's signed-off (or accepted) returns in which a figure it adds now fills a cell a publisher's
-    figure filled when it signed off; return how many.
+def _displaced(
+    session: Session, changed: pl.DataFrame, standing: list[SignOff], upload: tuple[str, int]
+) -> list[SignOff]:
+    """The sign-offs of returns in which a figure the upload adds now fills a cell a publisher's figure filled when
+    they were signed off.
 
     A return reading a publisher's figure where the body has none (``Return.from_publishers``) released that figure
     with the body's sign-off; the body's own figure, once it has one, wins the cell (``mappings.filling``), so the
     released value would be withdrawn while the sign-off still stood. Reopened, the sign-off asks for the body's
     vouching again, as a revision does, and the reminders of what it has not signed off name it.
     """
-    if not agency_code or changed.is_empty() or "obs_id" not in changed.columns:
-        return 0
     added = changed.filter(pl.col("obs_id").is_null())
-    if added.is_empty():
-        return 0
-    rows = session.execute(
-        select(SignOff).where(SignOff.agency_code == agency_code, col(SignOff.state).in_((SIGNED_OFF, ACCEPTED)))
-    ).scalars()
-    standing = [r for r in rows if (ret := session.get(Return, r.return_id)) is not None and ret.from_publishers]
-    if not standing:
-        return 0
+    reading = [r for r in standing if (ret := session.get(Return, r.return_id)) is not None and ret.from_publishers]
+    if added.is_empty() or not reading:
+        return []
     indicators = indicators_by_id(session)
     new = [(str(i), str(o), str(p), str(b or "")) for i, o, p, b in added.select(*_KEY).iter_rows()]
-    reopened = 0
-    for row in standing:
+    found = []
+    for row in reading:
         ret = session.get(Return, row.return_id)
         assert ret is not None
         period = parse_period(row.period)
         read = _read_from_publishers(session, ret, indicators)
         mine = [k for k in new if k[0] in read and _reaches(k[2], period, indicators[k[0]].period_type)]
-        if not _publisher_filled(session, ret, mine, period, (agency_code, submission_id), indicators):
-            continue
-        row.reason = cause
-        move(session, row, REOPENED, Actor(cause), detail=cause)
-        reopened += 1
-    return reopened
+        if _publisher_filled(session, ret, mine, period, upload, indicators):
+            found.append(row)
+    return found
 
 
 def _read_from_publishers(session: Session, ret: Return, indicators: dict[str, Indicator]) -> set[str]:

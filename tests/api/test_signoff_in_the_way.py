@@ -15,7 +15,7 @@ from sqlmodel import Session
 from cli.demo import DEMO_APPROVER, demo_files
 from collectors.figures.service import submit
 from exports.signoff import sign_off_all
-from mappings import signoff as signoffs
+from mappings.signoff.rules import blockers
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.records.samples import CIN_2024, cin_2024_of_notts
@@ -118,7 +118,7 @@ def test_a_rejected_cin_census_never_blocks_the_ssda903(store: Engine, store_cli
     assert _in_the_way(store_client, CIN) == ["errors"]
     assert _in_the_way(store_client, S) == []
     with Session(store) as session:
-        assert signoffs.blockers(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == []
+        assert blockers(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == []
 
 
 class _Officer:

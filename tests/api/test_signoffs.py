@@ -19,10 +19,12 @@ from sqlmodel import Session, col, select
 from exports.models import ReturnBuild
 from indicators.store.models import Submission
 from mappings import keys
-from mappings import signoff as signoffs
 from mappings.catalogue import DEFAULT_DECLARATION
 from mappings.models import Return
+from mappings.signoff.figures import digest_of
 from mappings.signoff.models import SignOff, SignOffBehind, SignOffEvent
+from mappings.signoff.rules import blockers
+from mappings.signoff.states import find, published_sources, state_of
 from onereturn.settings import Settings
 from tests.helpers import DFE, NOTTS, OFFICER, upload
 
@@ -125,7 +127,7 @@ def test_an_unsigned_upload_reaches_no_regulator_until_its_approver_signs_it_off
         from exports.signoff import vouched
 
         figures = vouched(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
-        assert signoffs.digest_of(figures) == row.digest
+        assert digest_of(figures) == row.digest
         assert sorted(f.id for f in figures) == row.figure_ids
         assert [f.value for f in figures if f.indicator_id == "cyp.lac_count"] == ["4321.0 final"]
         assert row.declaration == DEFAULT_DECLARATION
@@ -164,14 +166,14 @@ def test_a_revision_reopens_only_the_affected_agency_and_return(
     # it): both stand.
     upload(store, store_settings, "notts_cyp", "cyp.childrens_centre_seen_n,E10000024,FY2025-26,,18,,,,")
     with Session(store) as session:
-        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
-        assert signoffs.state_of(session, "notts_cyp", "county_cyp_core", "FY2024-25-Q4") == "signed_off"
+        assert state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
+        assert state_of(session, "notts_cyp", "county_cyp_core", "FY2024-25-Q4") == "signed_off"
     assert _cell(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).content)["value"] == "4321"
     # The looked-after count revised: Nottinghamshire's DfE return reopens; Lewisham's stays signed off.
     upload(store, store_settings, "notts_cyp", LAC.format(4400))
     with Session(store) as session:
-        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "reopened"
-        assert signoffs.state_of(session, "lewisham_council", "dfe_ssda903", "FY2024-25") == "signed_off"
+        assert state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "reopened"
+        assert state_of(session, "lewisham_council", "dfe_ssda903", "FY2024-25") == "signed_off"
         reopened = (
             session.execute(
                 select(SignOffEvent).where(SignOffEvent.to_state == "reopened", SignOffEvent.return_id == "dfe_ssda903")
@@ -307,7 +309,7 @@ def test_an_open_query_or_an_upload_with_errors_stops_the_sign_off(
     refused = _sign(store_client, path=path)
     assert "errors" in {e["type"] for e in refused.json()["errors"]}
     with Session(store) as session:
-        assert signoffs.state_of(session, "notts_cyp", "dfe_cin_census", "FY2024-25") == "open"
+        assert state_of(session, "notts_cyp", "dfe_cin_census", "FY2024-25") == "open"
 
 
 def test_the_queue_of_a_return_and_period_lists_the_agencies_still_open(
@@ -390,7 +392,7 @@ def test_errors_or_an_open_query_for_this_period_stop_the_sign_off_whatever_came
     assert refused.status_code == 409
     assert "error(s)" in refused.json()["error"]
     with Session(store) as session:
-        assert signoffs.state_of(session, "notts_cyp", "dfe_cin_census", "FY2024-25") == "open"
+        assert state_of(session, "notts_cyp", "dfe_cin_census", "FY2024-25") == "open"
 
 
 def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
@@ -414,7 +416,7 @@ def test_official_statistics_a_body_publishes_itself_hold_no_cell_back(
         from exports.signoff import agencies_behind
 
         # Bodies that publish their own figures as official statistics: ONS, and NDTMS (OHID) for treatment counts.
-        assert signoffs.published_sources(session) == frozenset({"ons", "ohid_ndtms"})
+        assert published_sources(session) == frozenset({"ons", "ohid_ndtms"})
         assert agencies_behind(session, "dfe_ssda903", "FY2024-25") == ["notts_cyp"]
     queue = store_client.get(
         "/api/signoffs", params={"return": "dfe_ssda903", "period": "FY2024-25"}, headers=OFFICER
@@ -455,7 +457,7 @@ def test_a_sign_off_names_the_digest_read_and_signs_nothing_if_the_figures_chang
     }
     assert "changed from 440.0 final to 451.0 final" in refused.json()["error"]
     with Session(store) as session:
-        assert signoffs.find(session, "lewisham_council", "dfe_ssda903", "FY2024-25") is None
+        assert find(session, "lewisham_council", "dfe_ssda903", "FY2024-25") is None
     assert "451" not in store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text
     # A digest no recent state gives is refused too, and a sign-off without one is not valid.
     body["digest"] = "0" * 64
@@ -481,7 +483,7 @@ def test_figures_added_after_a_sign_off_are_held_back_saying_which_and_do_not_re
     assert _sign(store_client).status_code == 200
     upload(store, store_settings, "notts_cyp", "cyp.lac_during_year,E10000024,FY2024-25,,900,,,,")
     with Session(store) as session:
-        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
+        assert state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == "signed_off"
     rows = list(
         csv.DictReader(io.StringIO(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text))
     )
@@ -532,7 +534,7 @@ def _records_upload(session: Session, *, library: str, year: str, errors: int) -
 def test_blockers_belong_to_the_return_and_period_the_upload_was_for(store: Engine, store_settings: Settings) -> None:
     def blocked(return_id: str, period: str) -> bool:
         with Session(store) as session:
-            return any(b["type"] == "errors" for b in signoffs.blockers(session, "notts_cyp", return_id, period))
+            return any(b["type"] == "errors" for b in blockers(session, "notts_cyp", return_id, period))
 
     with Session(store) as session:
         _records_upload(session, library="903", year="2024-25", errors=2)
@@ -572,16 +574,16 @@ def test_a_queue_reads_an_agencys_uploads_once_and_sees_the_next_one(store: Engi
     try:
         with Session(store) as session:
             # A queue asks for each of its rows: the agency's uploads are read for the first one only.
-            assert signoffs.blockers(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
+            assert blockers(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
             first = len(reads)
-            assert not signoffs.blockers(session, "notts_cyp", "dfe_cin_census", "FY2024-25")
-            assert not signoffs.blockers(session, "notts_cyp", "dfe_ssda903", "FY2025-26")
+            assert not blockers(session, "notts_cyp", "dfe_cin_census", "FY2024-25")
+            assert not blockers(session, "notts_cyp", "dfe_ssda903", "FY2025-26")
             assert len(reads) == first
         with Session(store) as session:
             _records_upload(session, library="903", year="2024-25", errors=0)
         with Session(store) as session:
             # The next transaction reads them again: the later upload clears the errors.
-            assert not signoffs.blockers(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
+            assert not blockers(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
     finally:
         event.remove(store, "before_cursor_execute", count)
 

@@ -18,8 +18,9 @@ from mappings.compare_figures import geography
 from mappings.levels import figures_at_level
 from mappings.models import AgencyOrg, OrgParent, OrgUnit
 from mappings.service import load_bundled
-from mappings.signoff import Actor, Figure, digest_of, value_text
+from mappings.signoff.figures import Figure, digest_of, value_text
 from mappings.signoff.models import SignOff, SignOffEvent
+from mappings.signoff.states import Actor
 from onereturn.settings import Settings
 
 AGENCY = "synthetic_county"

@@ -234,7 +234,7 @@ def test_a_body_publishing_its_own_official_statistics_says_so_and_keeps_it(stor
     with db.session_scope(store) as session:
         assert registry.describe(session, "pop_source").published == "Published as National Statistics"
         assert registry.describe(session, "kent_cc").published == ""
-        from mappings.signoff import published_sources
+        from mappings.signoff.states import published_sources
 
         assert published_sources(session) == frozenset({"pop_source"})
         # A change that does not name it keeps it; one that empties it makes the body sign off like any other.

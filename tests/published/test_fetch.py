@@ -24,9 +24,9 @@ from collectors.published import fetch
 from collectors.published.sources import SourceSet, SourceSpec, load_sources
 from indicators.published import PublishedFigure, PublishedRelease
 from indicators.store.models import Observation
-from mappings import signoff as signoffs
 from mappings.agencies import remove_demo
 from mappings.models import Agency
+from mappings.signoff.states import published_sources
 from onereturn import db, jobs
 from onereturn.settings import Settings
 from tests.published.local_api import serve
@@ -176,7 +176,7 @@ def test_a_deployment_without_the_demos_agencies_gets_the_population_as_onss(
         ons = session.get(Agency, "ons")
         assert ons is not None
         assert ons.origin == "published"
-        assert "ons" in signoffs.published_sources(session)  # nobody signs ONS's figures off again
+        assert "ons" in published_sources(session)  # nobody signs ONS's figures off again
 
 
 def test_a_failed_request_is_retried_and_the_release_still_arrives_whole(

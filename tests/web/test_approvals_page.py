@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from mappings import signoff as signoffs
 from mappings.models import Return
 from mappings.signoff.models import SignOffEvent
+from mappings.signoff.states import ACCEPTED, RETURNED, SIGNABLE, SIGNED_OFF, find, state_of
 from tests.web.pages import AGENCY, DFE, OFFICER, OTHER_AGENCY, sign_in
 
 QUEUE = "/officer/approvals"
@@ -51,7 +51,7 @@ def _rows(html: str) -> dict[tuple[str, str], str]:
 
 def _state(store: Engine, agency: str = "notts_cyp") -> str:
     with Session(store) as session:
-        return signoffs.state_of(session, agency, "dfe_ssda903", "FY2024-25")
+        return state_of(session, agency, "dfe_ssda903", "FY2024-25")
 
 
 def _events(store: Engine) -> int:
@@ -89,7 +89,7 @@ def test_the_queue_lists_each_agency_with_its_state_and_filters(web: TestClient)
     assert 'data-return="dfe_cin_census"' not in one
     assert "Waiting for its approver to sign off" in one
     assert "Nothing: released to" in one
-    assert _count(one, "not-signed") == sum(1 for s in rows.values() if s in signoffs.SIGNABLE)
+    assert _count(one, "not-signed") == sum(1 for s in rows.values() if s in SIGNABLE)
     assert _count(one, "released") == sum(1 for s in rows.values() if s == "signed_off")
     assert _count(one, "awaiting") == 0
     assert f'href="{PAGE}"' in one
@@ -173,7 +173,7 @@ def test_the_officer_accepts_where_the_return_needs_acceptance(web: TestClient, 
     assert "You accepted" in landed.text
     assert re.search(r'id="state-tag">Accepted<', landed.text)
     assert 'id="accept"' not in landed.text
-    assert _state(store) == signoffs.ACCEPTED
+    assert _state(store) == ACCEPTED
     assert _cell(web)["value"] == 4321
     # Accepting again is a conflict, shown on the page; nothing changes.
     events = _events(store)
@@ -220,7 +220,7 @@ def test_the_officer_sends_a_return_back_with_a_reason(web: TestClient, store: E
     assert "Signed off to returned" in history.group(1)
     assert 'id="send-back"' not in landed.text
     assert 'id="nothing-to-do"' in landed.text
-    assert _state(store) == signoffs.RETURNED
+    assert _state(store) == RETURNED
     assert _cell(web)["status"] == "unsigned"
     queue = web.get(QUEUE, params={"state": "returned"}).text
     assert _rows(queue) == {("notts_cyp", "FY2024-25"): "returned"}
@@ -245,7 +245,7 @@ def test_sending_back_without_a_fit_reason_stores_nothing(web: TestClient, store
     assert '<a href="#reason">' in refused.text
     assert 'id="reason-error"' in refused.text
     assert "govuk-form-group--error" in refused.text
-    assert _state(store) == signoffs.SIGNED_OFF
+    assert _state(store) == SIGNED_OFF
     assert _events(store) == events
     assert _cell(web)["value"] == 4321
 
@@ -263,7 +263,7 @@ def test_nothing_signed_off_cannot_be_accepted_or_sent_back(web: TestClient, sto
         assert "govuk-error-summary" in refused.text
         assert "nothing has been signed off" in refused.text
     with Session(store) as session:
-        assert signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
+        assert find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
     assert web.post(f"{PAGE}/accept", data={"csrf_token": "forged"}).status_code == 400
 
 
@@ -304,4 +304,4 @@ def test_only_the_officer_accepts_or_sends_back(web: TestClient, store: Engine, 
         assert tried.status_code == 403, (action, tried.text)
         api = web.post(f"{REVIEW}/{action}", headers={"X-API-Key": key}, json=data or None)
         assert api.status_code == 403
-    assert _state(store) == signoffs.SIGNED_OFF
+    assert _state(store) == SIGNED_OFF

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from mappings import signoff as signoffs
+from mappings.signoff.states import OPEN, SIGNED_OFF, find, state_of
 from onereturn import clock
 from tests.web.pages import AGENCY, DFE, OFFICER, sign_in
 
@@ -67,7 +67,7 @@ def test_the_approver_sees_the_cells_and_signs_them_off(web: TestClient, store: 
     assert 'id="sign-off"' not in landed.text
     assert "Signed off by" in landed.text
     with Session(store) as session:
-        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == signoffs.SIGNED_OFF
+        assert state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == SIGNED_OFF
     cell = _cell(web)
     assert cell["status"] != "unsigned"
     assert cell["value"] == 4321
@@ -82,7 +82,7 @@ def test_the_declaration_must_be_ticked(web: TestClient, store: Engine) -> None:
     assert "govuk-error-summary" in refused.text
     assert "Tick the box" in refused.text
     with Session(store) as session:
-        assert signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
+        assert find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
     assert web.post(PAGE, data={**form, "confirm": "yes", "csrf_token": "forged"}).status_code == 400
 
 
@@ -112,7 +112,7 @@ def test_a_blocked_sign_off_lists_what_stands_in_the_way(web: TestClient, store:
     assert re.search(r'<a href="/submissions/\d+">Upload \d+', refused.text)
     with Session(store) as session:
         # A refused sign-off leaves nothing behind, not even an open row.
-        assert signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
+        assert find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
     assert _cell(web)["status"] == "unsigned"
 
 
@@ -185,7 +185,7 @@ def test_the_approver_withdraws_a_sign_off_and_reads_what_changed(web: TestClien
     done = {(e["action"], e["outcome"]) for e in trail}
     assert {("signoff.sign_off", "ok"), ("signoff.unapprove", "ok"), ("signoff.read", "ok")} <= done
     with Session(store) as session:
-        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == signoffs.OPEN
+        assert state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == OPEN
     assert _cell(web)["status"] == "unsigned"
     # Nothing is signed off now, so there is nothing to withdraw: a clear 409 and the state unchanged.
     again = web.post(f"{PAGE}/withdraw", data={"csrf_token": csrf})
@@ -241,7 +241,7 @@ def test_an_ordinary_key_cannot_withdraw_a_sign_off(web: TestClient, store: Engi
     assert 'id="withdraw"' not in web.get(PAGE).text
     assert web.post(f"{PAGE}/withdraw", data={"csrf_token": csrf}).status_code == 403
     with Session(store) as session:
-        assert signoffs.state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == signoffs.SIGNED_OFF
+        assert state_of(session, "notts_cyp", "dfe_ssda903", "FY2024-25") == SIGNED_OFF
 
 
 def test_the_officer_dashboard_counts_cells_awaiting_sign_off(web: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -282,7 +282,7 @@ def test_the_form_signs_only_the_figures_on_the_page_read(web: TestClient, store
     assert refused.status_code == 409, refused.text
     assert "changed from 4321.0 final to 4330.0 final since you read it" in refused.text
     with Session(store) as session:
-        assert signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
+        assert find(session, "notts_cyp", "dfe_ssda903", "FY2024-25") is None
     # The refusal shows the figures as they are now: signing that page signs them.
     signed = web.post(PAGE, data={**form, "digest": _digest(refused.text)})
     assert signed.status_code == 303, signed.text
@@ -322,6 +322,6 @@ def test_figures_added_after_a_sign_off_can_be_signed_off_from_the_page(web: Tes
     assert 'id="sign-off"' in shown
     assert web.post(PAGE, data={**form, "digest": _digest(shown)}).status_code == 303
     with Session(store) as session:
-        row = signoffs.find(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
+        row = find(session, "notts_cyp", "dfe_ssda903", "FY2024-25")
         assert row is not None
         assert len(row.figure_ids) == 2
