@@ -199,12 +199,11 @@ def sufficiency_placements(
     responses=_RESPONSES,
 )
 def region_figures(request: Request, region: str, session: SessionDep, principal: PooledRead) -> dict[str, Any]:
-    """Each figure the catalogue derives from the SSDA903 and CIN census, for each council that consents to pan,
-    the region's (counts added, rates as the ratio of sums) and England's published figure, small numbers withheld
-    as the catalogue's rules say."""
+    """Each figure the councils that consent to pan stored from their SSDA903 and CIN census (and those worked out
+    from them), the region's (counts added, rates as the ratio of sums) and England's published figure, small
+    numbers withheld as the catalogue's rules say."""
     region_reader(session, principal, region, officer=False)
-    engine, settings = request.app.state.engine, request.app.state.settings
-    figures, left = regional_figures(engine, settings, region)
+    figures, left = regional_figures(request.app.state.engine, region)
     annotate(
         request, object=f"figures of {region}", detail=f"{len(figures)} figures; {len(left)} council file(s) left out"
     )

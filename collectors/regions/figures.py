@@ -1,6 +1,8 @@
-"""A region's figures from its councils' records, months before DfE publishes them: each figure the catalogue derives
-from a council's SSDA903 and CIN census (``collectors.records``), worked out for each council that consents to
-``pan``, beside the region's and England's published figure.
+"""A region's figures from its councils' records, months before DfE publishes them: the figures each council that
+consents to ``pan`` stored from its newest SSDA903 and CIN census (derived from its records by ``collectors.records``
+as the upload was taken), and those the catalogue works out from them alone (a rate from its numerator and
+denominator), read from the figure store as the returns read them (``mappings.resolve``), beside the region's and
+England's published figure.
 
 The region's count is the councils' counts added; its rate is the ratio of sums (the councils' numerators over
 their denominators, never an average of their rates). A child known to two councils is counted by each, as DfE's own
@@ -15,26 +17,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from collectors.records.cin_figures import derive_cin
-from collectors.records.ssda903_figures import Derivation, derive_ssda903
-from collectors.records.ssda903_tables import CollectionYear
-from collectors.regions.pooled import plan, readable
-from collectors.regions.sources import Held, ends, read_tables
+from collectors.regions.pooled import plan
+from collectors.regions.sources import Held, ends
+from indicators.formula import parse_formula, references
 from indicators.models import Indicator
+from indicators.periods import Period, financial_year, snapshot
 from indicators.published_query import published_figures
+from indicators.service import indicators_by_id
+from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.geography import ENGLAND
 from mappings.models import FieldMapping, Return
 from mappings.regions.policy import use_case
+from mappings.resolve import Resolver
 from mappings.transforms import PRESENT, SUPPRESSED, suppress
 from onereturn import clock
-from onereturn.settings import Settings
 
 
 @dataclass
@@ -61,49 +63,79 @@ class RegionFigure:
     notes: list[str] = field(default_factory=list)
 
 
-def derivations(engine: Engine, settings: Settings, held: Held) -> Derivation:
-    """The figures the catalogue derives from one council's upload (no population: rates per 10,000 are left)."""
-    tables = read_tables(engine, settings, held)
-    year = ends(held.collection_year)
-    return derive_ssda903(tables, year_ending=year) if held.library == "903" else derive_cin(tables, year_ending=year)
-
-
-def regional_figures(
-    engine: Engine, settings: Settings, region: str, *, today: date | None = None
-) -> tuple[list[RegionFigure], list[str]]:
-    """Every figure derivable from the consenting councils' newest SSDA903 and CIN census; and who was left out."""
+def regional_figures(engine: Engine, region: str, *, today: date | None = None) -> tuple[list[RegionFigure], list[str]]:
+    """Every figure the consenting councils' newest SSDA903 and CIN census stored, and those worked out from them
+    alone; and who was left out."""
     case = use_case("pan")
     today = today or clock.now().date()
-    parts: dict[tuple[str, CollectionYear], list[Part]] = {}
+    held: list[Held] = []
     left: list[str] = []
     for library in ("903", "cin"):
         found, missing = plan(engine, region, case, library, today)
         left += missing
-        for _, gss, held in found:
-            derived = readable(left, held, partial(derivations, engine, settings, held)) if held is not None else None
-            if derived is not None:
-                for figure in derived.figures.values():
-                    parts.setdefault((figure.indicator, derived.year), []).append(
-                        Part(gss, figure.value, figure.numerator, figure.denominator)
-                    )
+        held += [one for _, _, one in found if one is not None]
     with Session(engine) as session:
-        figures = list(_combined(session, parts))
+        figures = list(_combined(session, _stored(session, held)))
     return sorted(figures, key=lambda f: (f.indicator, f.period)), left
 
 
-def _combined(session: Session, parts: dict[tuple[str, CollectionYear], list[Part]]) -> Iterator[RegionFigure]:
+def _stored(session: Session, held: list[Held]) -> dict[tuple[str, str], list[Part]]:
+    """Each council's figures by indicator and period: those its upload's return stored for the upload's year (its
+    financial year and its 31 March), and those the catalogue works out from them alone, each resolved as a return's."""
+    indicators = indicators_by_id(session)
+    periods: dict[str, Period] = {}
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for one in held:
+        year = ends(one.collection_year)
+        for period in (financial_year(year - 1), snapshot(date(year, 3, 31))):
+            periods[period.code] = period
+            rows = session.exec(
+                select(Observation.indicator_id)
+                .join(Submission, col(Submission.id) == col(Observation.submission_id))
+                .where(
+                    col(Observation.org_code) == one.gss,
+                    col(Observation.period) == period.code,
+                    col(Observation.breakdown) == "",
+                    col(Observation.is_current),
+                    col(Submission.kind) == RECORDS_KIND,
+                    col(Submission.source_format) == one.library,
+                )
+            ).all()
+            wanted.setdefault((period.code, one.gss), set()).update(rows)
+    for (code, _), ids in wanted.items():
+        ids |= {
+            i.id
+            for i in indicators.values()
+            if i.formula and i.period_type == periods[code].type and set(references(parse_formula(i.formula))) <= ids
+        }
+    parts: dict[tuple[str, str], list[Part]] = {}
+    for code, period in periods.items():
+        orgs = sorted({gss for (at, gss), found in wanted.items() if at == code and found})
+        asked = sorted({i for (at, _), found in wanted.items() if at == code for i in found})
+        if not asked:
+            continue
+        resolver = Resolver(session, period, indicators=indicators)
+        resolver.resolve_many(asked, orgs)
+        for indicator in asked:
+            for gss, value, numerator, denominator in (
+                resolver.resolve(indicator, orgs)
+                .filter((pl.col("breakdown") == "") & (pl.col("status") == PRESENT))
+                .select("org_code", "value", "numerator", "denominator")
+                .iter_rows()
+            ):
+                if indicator in wanted[(code, gss)]:
+                    parts.setdefault((indicator, code), []).append(Part(gss, value, numerator, denominator))
+    return parts
+
+
+def _combined(session: Session, parts: dict[tuple[str, str], list[Part]]) -> Iterator[RegionFigure]:
     """Each indicator and period's councils added up, England's published figure beside, the rule applied."""
     ids = sorted({indicator for indicator, _ in parts})
-    types = dict(session.exec(select(Indicator.id, Indicator.period_type).where(col(Indicator.id).in_(ids))).all())
-    by_period: dict[tuple[str, str], list[Part]] = {}
-    for (indicator, year), found in parts.items():
-        period = year.end.isoformat() if types.get(indicator) == "snapshot_date" else year.period
-        by_period.setdefault((indicator, period), []).extend(found)
     england = published_figures(session, indicator_ids=ids, org_codes=[ENGLAND])
     totals = england.filter(england["breakdown"] == "")
     published = {(i, p): v for i, p, v in totals.select("indicator_id", "period", "value").iter_rows()}
     rules, widest = _rules(session, ids), _widest(session)
-    for (indicator, period), found in by_period.items():
+    for (indicator, period), found in parts.items():
         figure = RegionFigure(indicator, period, sorted(found, key=lambda p: p.council), _region(found))
         figure.england = published.get((indicator, period))
         _withhold(figure, rules.get(indicator, widest), default=indicator not in rules)

@@ -16,26 +16,20 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from collectors.annex_a.build import PASSED
 from collectors.records.kept import kept_files
 from collectors.records.reading import read_files
 from collectors.records.ssda903_tables import prepare
-from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE
-from collectors.sen2.receiving import tree_of as sen2_tree
-from collectors.sen2.records import Sen2Records, read_records
-from collectors.sen2.schema import survey_of
+from collectors.sen2.records import Sen2Records, read_kept_file, read_kept_upload
 from indicators.store.models import ANNEX_A_EXTRACT, RECORDS_KIND, Submission
 from onereturn.settings import Settings
 from onereturn.workspace import private_folder
 
-#: Statuses of a CIN census or SSDA903 upload whose records passed DfE's rules.
-PASSED = ("accepted", "queried", "partially_accepted")
-#: The libraries a council's records are read with: the SSDA903, the CIN census, SEN2.
-LIBRARIES = ("903", "cin", "sen2")
-
 
 @dataclass(frozen=True)
 class Held:
-    """One upload a table is read from: whose (agency and GSS code), which return, its year and its id."""
+    """One upload a table is read from: whose (agency and GSS code), which return (its ``source_format`` in the registry
+    of child-level returns, ``mappings.child_level``), its year and its id."""
 
     council: str
     gss: str
@@ -55,22 +49,18 @@ def ends(collection_year: str) -> int:
 
 
 def newest(session: Session, council: str, gss: str, library: str, retention_years: int, today: date) -> Held | None:
-    """The council's newest upload of the library that passed and is kept, of a year inside the retention; or None."""
+    """The council's newest upload of the child-level return kept as ``library`` (its ``source_format`` in the
+    registry) that passed and is kept, of a year inside the retention; or None."""
     where = [
         col(Submission.agency_code) == council,
         col(Submission.kind) == RECORDS_KIND,
         col(Submission.purged_at).is_(None),
         col(Submission.collection_year).is_not(None),
-    ]
-    if library == "sen2":
-        where += [col(Submission.mode) == PURPOSE, col(Submission.status).in_(KEPT_STATUSES)]
-    else:
+        col(Submission.source_format) == library,
+        col(Submission.status).in_(PASSED),
         # A file sent for Annex A alone (an extract's files kept for an inspection) is no return: never pooled.
-        where += [
-            col(Submission.source_format) == library,
-            col(Submission.status).in_(PASSED),
-            col(Submission.mode) != ANNEX_A_EXTRACT,
-        ]
+        col(Submission.mode) != ANNEX_A_EXTRACT,
+    ]
     rows = session.exec(select(Submission).where(*where)).all()
     usable = [s for s in rows if s.collection_year and ends(s.collection_year) > today.year - retention_years]
     if not usable:
@@ -97,7 +87,4 @@ def read_sen2(engine: Engine, settings: Settings, held: Held) -> Sen2Records:
     with Session(engine) as session:
         submission = session.get(Submission, held.submission_id)
     assert submission is not None
-    with private_folder(settings, "region-") as work:
-        ((_, path),) = kept_files(engine, settings, submission, Path(work))
-        tree = sen2_tree(path.read_bytes(), max_bytes=settings.max_upload_bytes)
-    return read_records(tree, survey_of(held.collection_year))
+    return read_kept_upload(engine, settings, submission, read_kept_file)[0]

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from collectors.annex_a.build import newest_sources, read_sources
 from collectors.door import kept_where
 from collectors.sen2.list1_rules import check_list1
+from collectors.sen2.measures import open_on, primary_need
 from collectors.sen2.placing import Register, register_for
 from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE, kept_sen2
 from collectors.sen2.records import Sen2Records
@@ -114,33 +115,13 @@ def plans_at(r: Sen2Records, on: date) -> pl.DataFrame:
         & (pl.col("start").is_null() | (pl.col("start") <= on))
         & (pl.col("ceased").is_null() | (pl.col("ceased") > on))
     )
-    placed = (
-        r.placements.filter(
-            (pl.col("rank") == "1")
-            & (pl.col("entered").is_null() | (pl.col("entered") <= on))
-            & (pl.col("left").is_null() | (pl.col("left") > on))
-        )
-        .sort("entered", nulls_last=False)
-        .unique("request", keep="last")
-        .select("request", "urn", "setting")
-    )
+    placed = open_on(r.placements, on).select("request", "urn", "setting")
     # Reading: the dual registration is the secondary placement (rank 2, item 5.7d) open at the date with a URN.
-    dual = (
-        r.placements.filter(
-            (pl.col("rank") == "2")
-            & pl.col("urn").is_not_null()
-            & (pl.col("entered").is_null() | (pl.col("entered") <= on))
-            & (pl.col("left").is_null() | (pl.col("left") > on))
-        )
-        .sort("entered", nulls_last=False)
-        .unique("request", keep="last")
-        .select("request", dual_urn="urn")
-    )
-    need = r.needs.filter(pl.col("rank") == "1").unique("request", keep="first").select("request", need="type")
+    dual = open_on(r.placements.filter(pl.col("urn").is_not_null()), on, "2").select("request", dual_urn="urn")
     return (
         plans.join(placed, on="request", how="left")
         .join(dual, on="request", how="left")
-        .join(need, on="request", how="left")
+        .join(primary_need(r), on="request", how="left")
         .join(r.persons, on="child", how="left")
         .sort("child", "request")
     )

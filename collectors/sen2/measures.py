@@ -80,12 +80,12 @@ def _days(later: str, earlier: str) -> pl.Expr:
     return (pl.col(later) - pl.col(earlier)).dt.total_days()
 
 
-def _open_on(r: Sen2Records, on: pl.Expr) -> pl.DataFrame:
-    """Each request's rank 1 placement open on the date: entered on or before it, not left by it; of two, the
+def open_on(placements: pl.DataFrame, on: date | pl.Expr, rank: str = "1") -> pl.DataFrame:
+    """Each request's placement of ``rank`` open on the date: entered on or before it, not left by it; of two, the
     latest entered."""
     return (
-        r.placements.filter(
-            (pl.col("rank") == "1")
+        placements.filter(
+            (pl.col("rank") == rank)
             & (pl.col("entered").is_null() | (pl.col("entered") <= on))
             & (pl.col("left").is_null() | (pl.col("left") > on))
         )
@@ -101,16 +101,20 @@ def in_force(r: Sen2Records) -> pl.DataFrame:
     census = pl.lit(r.census)
     # Reading: the primary placement at the census is the rank 1 placement entered on or before it and not left
     # by it ([DG] caseload: "the type of setting attended"); of two, the latest entered.
-    placed = _open_on(r, census).select("request", *(pl.col(c).alias(f"p_{c}") for c in _PLACED))
+    placed = open_on(r.placements, census).select("request", *(pl.col(c).alias(f"p_{c}") for c in _PLACED))
     joined = _with_person(r, _with_need(r, plans).join(placed, on="request", how="left"), census)
     # [DG] caseload footnote 4: "Age is calculated based on the start date recorded for the EHC plan"; Reading: the
     # years a plan has been in place are whole years from its start (item 4.1) to the census.
     return joined.with_columns(start_age=_age(pl.col("start")), in_place=_years(census, pl.col("start")))
 
 
+def primary_need(r: Sen2Records) -> pl.DataFrame:
+    """Each request's primary SEN need (rank 1), as ``need``."""
+    return r.needs.filter(pl.col("rank") == "1").unique("request", keep="first").select("request", need="type")
+
+
 def _with_need(r: Sen2Records, plans: pl.DataFrame) -> pl.DataFrame:
-    primary = r.needs.filter(pl.col("rank") == "1").unique("request", keep="first").select("request", need="type")
-    return plans.join(primary, on="request", how="left")
+    return plans.join(primary_need(r), on="request", how="left")
 
 
 def _placement_rows(table: str, register: Register | None) -> tuple[Breakdown, ...]:

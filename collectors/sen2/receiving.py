@@ -29,7 +29,7 @@ from collectors.records.models import RecordChild
 from collectors.records.privacy import Keys, checked_keys
 from collectors.records.receiving import Received
 from collectors.records.senders import another_council
-from collectors.sen2.records import KeptUnreadable, Sen2Records, read_records
+from collectors.sen2.records import Sen2Records, read_records
 from collectors.sen2.rules import child_keys, rule_problems
 from collectors.sen2.schema import (
     Refused,
@@ -240,12 +240,3 @@ def kept_sen2(session: Session, agency_code: str, collection_year: str) -> Submi
     """The council's newest SEN2 upload of the year still kept, or None: accepted at the door, whatever a check of
     the figures stored from it later held or refused."""
     return door.newest_kept(session, agency_code, PURPOSE, KEPT_STATUSES, collection_year)
-
-
-def tree_of(data: bytes, *, max_bytes: int) -> etree._ElementTree:
-    """A kept SEN2 file's tree, parsed as safely and in the same encoding as at the door; KeptUnreadable where it
-    cannot be."""
-    try:
-        return parse(data, max_bytes=max_bytes)
-    except InvalidInput:
-        raise KeptUnreadable(None) from None

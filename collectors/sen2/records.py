@@ -4,17 +4,26 @@ per placement and per SEN need, each keyed by the child's position in the file a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from lxml import etree
+from sqlalchemy import Engine
 
-from collectors.sen2.schema import read_encoding
+from collectors.records.kept import content_hash, kept_files
+from collectors.sen2.schema import read_encoding, survey_of
+from indicators.store.models import Submission
 from onereturn.errors import Conflict
+from onereturn.memory import collector_off, release_memory
+from onereturn.settings import Settings
+from onereturn.untrusted_xml import HARDENED
+from onereturn.workspace import private_folder
+
+T = TypeVar("T")
 
 #: The items of a request and of the modules inside it that the tables read, by the column they are read into.
 _REQUEST_ITEMS = {
@@ -196,22 +205,12 @@ class KeptUnreadable(Conflict):
 
 
 def _events(path: Path, events: tuple[str, ...], **more: Any) -> Iterator[tuple[str, etree._Element]]:
-    """The kept file's parse events in the encoding the door read it in (``schema.read_encoding``), with the same
-    refusals as the door's parser: no entity resolved, no DTD loaded, nothing fetched. A file libxml2 cannot read is
-    KeptUnreadable, quoting nothing of it."""
+    """The kept file's parse events in the encoding the door read it in (``schema.read_encoding``), hardened as the
+    door's parser is. A file libxml2 cannot read is KeptUnreadable, quoting nothing of it."""
     with path.open("rb") as f:
         encoding = read_encoding(f.read(4))
     try:
-        yield from etree.iterparse(
-            str(path),
-            events=events,
-            encoding=encoding,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            **more,
-        )
+        yield from etree.iterparse(str(path), events=events, encoding=encoding, **HARDENED, **more)
     except etree.XMLSyntaxError as exc:
         raise KeptUnreadable(exc.lineno) from None
 
@@ -247,3 +246,27 @@ def census_in_kept_file(path: Path, survey: int) -> date:
         if event == "end" and element.tag == "ReferenceDate" and _parent_tag(element) == "CollectionDetails":
             return census_of((element.text or "").strip() or None, survey)
     return census_of(None, survey)
+
+
+def read_kept_upload(
+    engine: Engine,
+    settings: Settings,
+    submission: Submission,
+    read: Callable[[Path, int], T],
+    *,
+    unchanged: bool = False,
+) -> T:
+    """The one read of a kept SEN2 upload after the door: its file unsealed into a private folder removed at once and
+    given to ``read`` (:func:`read_kept_file`, or :func:`census_in_kept_file` for its header alone) with its survey;
+    ``unchanged``: Conflict where the file kept is no longer the one received."""
+    with private_folder(settings, "sen2-") as work:
+        files = kept_files(engine, settings, submission, Path(work))
+        if unchanged and content_hash(files) != submission.content_hash:
+            raise Conflict(f"The kept file of submission {submission.id} has changed since it was received")
+        ((_, path),) = files
+        # The elements and texts read make no reference cycle: nothing for the collector to find.
+        with collector_off():
+            found = read(path, survey_of(submission.collection_year or ""))
+    # What the read made and let go of (each child's texts) is handed back, not kept by the allocator.
+    release_memory()
+    return found

@@ -15,17 +15,15 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from collectors.records.kept import kept_files
 from collectors.records.privacy import checked_keys
 from collectors.sen2.measures import tables
 from collectors.sen2.placing import placements_register
 from collectors.sen2.receiving import kept_sen2
-from collectors.sen2.records import Sen2Records, census_in_kept_file, read_kept_file
+from collectors.sen2.records import Sen2Records, census_in_kept_file, read_kept_file, read_kept_upload
 from collectors.sen2.schema import survey_of
 from collectors.sen2.tables import council_rows, layout, render
 from indicators.store.models import Submission
@@ -33,9 +31,7 @@ from mappings.establishments.register import held
 from mappings.illustrative import councils_of
 from mappings.models import OrgUnit
 from onereturn.errors import InvalidInput, NotFound
-from onereturn.memory import collector_off, release_memory
 from onereturn.settings import Settings
-from onereturn.workspace import private_folder
 
 #: The twelve tables of DfE's 2025 release, by the name of their CSV.
 TABLES = tuple(sorted(layout()))
@@ -122,13 +118,7 @@ def read_submission(engine: Engine, settings: Settings, found: Submission) -> Re
             # Another request may have read it while this one waited.
             if (held := _held(key)) is not None:
                 return held
-            with private_folder(settings, "sen2-") as work:
-                ((_, path),) = kept_files(engine, settings, found, Path(work))
-                # The elements and texts read make no reference cycle: nothing for the collector to find.
-                with collector_off():
-                    records, items = read_kept_file(path, survey_of(found.collection_year))
-            # What the read made and let go of (each child's texts) is handed back, not kept by the allocator.
-            release_memory()
+            records, items = read_kept_upload(engine, settings, found, read_kept_file)
             read = Read(records, items, found.id)
             with _READ_LOCK:
                 _READ[key] = (read, time.monotonic() + READ_SECONDS)
@@ -149,9 +139,7 @@ def census_date(engine: Engine, settings: Settings, found: Submission) -> date:
     with _READ_LOCK:
         if (known := _CENSUS.get(key[:3])) is not None:
             return known
-    with private_folder(settings, "sen2-") as work:
-        ((_, path),) = kept_files(engine, settings, found, Path(work))
-        census = census_in_kept_file(path, survey_of(found.collection_year))
+    census = read_kept_upload(engine, settings, found, census_in_kept_file)
     with _READ_LOCK:
         _CENSUS[key[:3]] = census
         while len(_CENSUS) > _CENSUS_HELD:

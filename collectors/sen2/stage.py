@@ -11,7 +11,6 @@ answer is that failed upload, not an error; :func:`rerun` reads the kept file ag
 from __future__ import annotations
 
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,16 +19,14 @@ from sqlmodel import Session, col, select
 from collectors import door
 from collectors.door import head, lease
 from collectors.door.spine import CutOff, Outcome, failure_reason
-from collectors.records.kept import content_hash, kept_files
 from collectors.sen2.figures import store_figures
 from collectors.sen2.receiving import PURPOSE, KeptSen2, Stage, kept_message, receive
-from collectors.sen2.records import Sen2Records, read_kept_file
+from collectors.sen2.records import Sen2Records, read_kept_file, read_kept_upload
 from collectors.sen2.rules import child_keys
 from collectors.sen2.schema import survey_of
 from indicators.store.models import RECORDS_KIND, Submission
-from onereturn.errors import Conflict, NotFound, ProcessingFailed
+from onereturn.errors import NotFound, ProcessingFailed
 from onereturn.settings import Settings
-from onereturn.workspace import private_folder
 
 
 class FiguresNotStored(Exception):
@@ -70,17 +67,6 @@ def take(engine: Engine, settings: Settings, **request: Any) -> KeptSen2:
     return receive(engine, settings, **request, stage=figures_stage(engine))
 
 
-def _kept_records(engine: Engine, settings: Settings, submission: Submission) -> Sen2Records:
-    """The kept file of a SEN2 upload read again into its tables; Conflict when it is not the file received."""
-    with private_folder(settings, "sen2-") as work:
-        files = kept_files(engine, settings, submission, Path(work))
-        if content_hash(files) != submission.content_hash:
-            raise Conflict(f"The kept file of submission {submission.id} has changed since it was received")
-        ((_, path),) = files
-        records, _items = read_kept_file(path, survey_of(submission.collection_year or ""))
-    return records
-
-
 def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
     """Run a failed or interrupted SEN2 upload's stage again from its kept file: its figures stored, under its lease
     as at the door; failed again (saying why) when they still cannot be."""
@@ -88,7 +74,7 @@ def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
         submission = head.rerunnable(session, submission_id, kind=RECORDS_KIND)
     if submission.mode != PURPOSE:
         raise NotFound(f"Submission {submission_id} is not a SEN2 upload")
-    records = _kept_records(engine, settings, submission)
+    records, _items = read_kept_upload(engine, settings, submission, read_kept_file, unchanged=True)
     children = child_keys(records)
     count = len(children)
     opened = head.reopen(

@@ -19,6 +19,7 @@ from lxml import etree
 from indicators.catalogue import SPECIFICATIONS_DIR
 from mappings.regions.policy import TablePolicy, use_cases
 from onereturn.errors import InvalidInput
+from onereturn.untrusted_xml import HARDENED
 
 FILE = Path(__file__).resolve().with_name("forms.toml")
 #: SEN2's schemas, one per survey, where the SEN2 reader keeps them.
@@ -97,7 +98,7 @@ def _ssda903() -> dict[tuple[str, str], frozenset[str]]:
 def _enumerations(paths: Iterable[Path], name: str) -> set[str]:
     found: set[str] = set()
     for path in paths:
-        tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+        tree = etree.parse(str(path), etree.XMLParser(**HARDENED))
         for simple in tree.iter(f"{_XS}simpleType"):
             if simple.get("name") == name:
                 found |= {e.get("value") or "" for e in simple.iter(f"{_XS}enumeration")}

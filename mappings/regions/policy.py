@@ -101,12 +101,3 @@ def use_case(name: str) -> UseCase:
             ],
         )
     return known[name]
-
-
-def table_of(name: str) -> tuple[UseCase, TablePolicy]:
-    """The use case and table a pooled table's name is; NotFound-like refusal naming every table for one not held."""
-    for case in use_cases().values():
-        if name in case.tables:
-            return case, case.tables[name]
-    every = ", ".join(t for case in use_cases().values() for t in case.tables)
-    raise InvalidInput(f"{name[:40]!r} is not a region's pooled table; the tables are {every}")

@@ -20,7 +20,7 @@ from mappings import keys, registry
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
 from tests.apps import client_on
-from tests.collectors.regions.world import COUNCILS, REGION, Files, Region, make_files, onboard
+from tests.collectors.regions.world import COUNCILS, REGION, Files, Region, make_files, onboard, store_figures
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
@@ -177,7 +177,10 @@ def test_a_region_is_onboarded_by_import_and_its_keys_read_its_outputs_alone(hub
     assert "owes no return" in said
 
 
-def test_the_regions_figures_add_counts_take_rates_as_ratios_of_sums_and_withhold_small_numbers(hub: Hub) -> None:
+def test_the_regions_figures_add_counts_take_rates_as_ratios_of_sums_and_withhold_small_numbers(
+    hub: Hub, store: Engine, store_settings: Settings
+) -> None:
+    store_figures(store, store_settings, hub.region)
     for code in COUNCILS:
         hub.client.put(f"/api/agencies/{code}/consent/{REGION}", headers=hub.council(code), json={"use_cases": ["pan"]})
     answer = hub.client.get(f"/api/regions/{REGION}/figures", headers=hub.hub)

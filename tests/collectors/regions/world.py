@@ -14,9 +14,13 @@ from sqlmodel import Session
 
 from cli.synthetic import synthetic_903, synthetic_cin
 from cli.synthetic.sen2 import synthetic_sen2
+from collectors.records.cin_figures import derive_cin
 from collectors.records.kept import content_hash, keep
 from collectors.records.privacy import keys_for
-from indicators.store.models import RECORDS_KIND, Submission
+from collectors.records.ssda903_figures import derive_ssda903
+from collectors.regions.sources import Held, read_tables
+from indicators.models import Indicator
+from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings import keys, registry
 from onereturn.settings import Settings
 
@@ -146,3 +150,40 @@ def onboard(engine: Engine, settings: Settings, files: Files) -> Region:
         uploads[(code, "cin")] = plant(engine, settings, code, "cin", [census])
     uploads[("leics_cs", "sen2")] = plant(engine, settings, "leics_cs", "sen2", [files.sen2])
     return Region(region_key, approvers, uploads)
+
+
+def store_figures(engine: Engine, settings: Settings, region: Region) -> None:
+    """Store the figures each council's SSDA903 and CIN census give, as their uploads through DfE's rules store them."""
+    for (code, library), submission_id in region.uploads.items():
+        if library != "sen2":
+            store_derived(engine, settings, Held(code, COUNCILS[code][0], library, YEAR, submission_id))
+
+
+def store_derived(engine: Engine, settings: Settings, held: Held) -> None:
+    """Store the figures the upload's records give as the council's: each the catalogue asks of a council (none its
+    formula works out), by the period its indicator is kept by."""
+    tables = read_tables(engine, settings, held)
+    year = int(held.collection_year[:4]) + 1
+    derived = (
+        derive_ssda903(tables, year_ending=year) if held.library == "903" else derive_cin(tables, year_ending=year)
+    )
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        for figure in derived.figures.values():
+            indicator = session.get(Indicator, figure.indicator)
+            if indicator is None or indicator.formula:
+                continue
+            period = derived.year.end.isoformat() if indicator.period_type == "snapshot_date" else derived.year.period
+            session.add(
+                Observation(
+                    indicator_id=figure.indicator,
+                    org_code=held.gss,
+                    period=period,
+                    value=figure.value,
+                    numerator=figure.numerator,
+                    denominator=figure.denominator,
+                    submission_id=held.submission_id,
+                    recorded_at=now,
+                )
+            )
+        session.commit()
