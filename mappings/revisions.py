@@ -84,10 +84,11 @@ def feeds(session: Session) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     return result
 
 
-def mark_stale(session: Session, changed: pl.DataFrame) -> int:
-    """Add one to the revision of every built (return, period) the changed figures can reach; return how many rows."""
-    if changed.is_empty():
-        return 0
+def reached(
+    session: Session, changed: pl.DataFrame
+) -> tuple[dict[tuple[str, ...], list[tuple[date, date]]], dict[tuple[str, ...], date]]:
+    """Which builds of returns the changed figures (indicator, period) can reach: per set of returns, the date ranges
+    a period overlapping one is reached by, and the end after which every period starting is reached."""
     reach, context = feeds(session)
     # A return showing each item's newest figure (a quarterly return) shows a year's or a date's figure in the
     # periods after it too.
@@ -111,9 +112,29 @@ def mark_stale(session: Session, changed: pl.DataFrame) -> int:
             spans.setdefault(overlapping, []).append((span.start, span.end))
         if later:
             earliest_end[later] = min(span.end, earliest_end.get(later, span.end))
+    return {returns: _merged(found) for returns, found in spans.items()}, earliest_end
+
+
+def reaches(
+    found: tuple[dict[tuple[str, ...], list[tuple[date, date]]], dict[tuple[str, ...], date]],
+    return_id: str,
+    period: Period,
+) -> bool:
+    """Whether changes (``reached``) reach the build of a return for a period, as ``mark_stale`` counts them."""
+    spans, earliest_end = found
+    return any(
+        return_id in returns and any(begin <= period.end and end >= period.start for begin, end in ranges)
+        for returns, ranges in spans.items()
+    ) or any(return_id in returns and period.start > end for returns, end in earliest_end.items())
+
+
+def mark_stale(session: Session, changed: pl.DataFrame) -> int:
+    """Add one to the revision of every built (return, period) the changed figures can reach; return how many rows."""
+    if changed.is_empty():
+        return 0
+    spans, earliest_end = reached(session, changed)
     touched = 0
-    for returns, found in spans.items():
-        ranges = _merged(found)
+    for returns, ranges in spans.items():
         for start in range(0, len(ranges), _RANGES_PER_STATEMENT):
             overlaps = [
                 and_(col(BuildRevision.starts) <= end, col(BuildRevision.ends) >= begin)
