@@ -33,7 +33,6 @@ from indicators.store.models import Observation
 from mappings.agencies import agency_names
 from mappings.models import Return
 from mappings.signoff.lineage import to_sign
-from mappings.signoff.models import SignOff
 from mappings.signoff.states import list_signoffs, releasing
 
 #: Statuses whose cells show no figure of an agency, so there is nothing to hold back.
@@ -55,11 +54,6 @@ def build_ungated(session: Session, ret: Return, period: str, shared: dict[str, 
     return builder.build(ret, fields, datetime.now(UTC))
 
 
-def released(session: Session, ret: Return, period: str) -> list[SignOff]:
-    """The sign-offs a build of the return for the period releases."""
-    return releasing(session, ret.id, period)
-
-
 def gate(
     session: Session, built: BuiltReturn, ret: Return, builder: Builder | None = None
 ) -> tuple[BuiltReturn, list[dict[str, Any]]]:
@@ -67,7 +61,7 @@ def gate(
 
     ``builder``: the one that built it, whose agencies' names and published sources, read once for the returns it
     builds, are used rather than read again."""
-    rows = released(session, ret, built.period)
+    rows = releasing(session, ret.id, built.period)
     included = [{"id": s.id, "agency": s.agency_code, "state": s.state, "digest": s.digest} for s in rows]
     lineage = built.lineage.select("cell_id", "observation_id", "agency_code")
     behind = to_sign(session, lineage, builder.published_sources if builder is not None else None)

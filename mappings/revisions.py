@@ -26,6 +26,8 @@ from mappings.models import BuildRevision, FieldMapping, Return
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _feeds_cache: dict[tuple[str, str], tuple[dict[str, frozenset[str]], frozenset[str]]] = {}
+#: What changed figures reach (``reached``): per set of returns, the date ranges and the end after which all is reached.
+Reach = tuple[dict[tuple[str, ...], list[tuple[date, date]]], dict[tuple[str, ...], date]]
 _cache_lock = threading.Lock()
 
 
@@ -84,9 +86,7 @@ def feeds(session: Session) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     return result
 
 
-def reached(
-    session: Session, changed: pl.DataFrame
-) -> tuple[dict[tuple[str, ...], list[tuple[date, date]]], dict[tuple[str, ...], date]]:
+def reached(session: Session, changed: pl.DataFrame) -> Reach:
     """Which builds of returns the changed figures (indicator, period) can reach: per set of returns, the date ranges
     a period overlapping one is reached by, and the end after which every period starting is reached."""
     reach, context = feeds(session)
@@ -115,17 +115,11 @@ def reached(
     return {returns: _merged(found) for returns, found in spans.items()}, earliest_end
 
 
-def reaches(
-    found: tuple[dict[tuple[str, ...], list[tuple[date, date]]], dict[tuple[str, ...], date]],
-    return_id: str,
-    period: Period,
-) -> bool:
+def reaches(found: Reach, ret: str, at: Period) -> bool:
     """Whether changes (``reached``) reach the build of a return for a period, as ``mark_stale`` counts them."""
-    spans, earliest_end = found
     return any(
-        return_id in returns and any(begin <= period.end and end >= period.start for begin, end in ranges)
-        for returns, ranges in spans.items()
-    ) or any(return_id in returns and period.start > end for returns, end in earliest_end.items())
+        ret in rs and any(s <= at.end and e >= at.start for s, e in spans) for rs, spans in found[0].items()
+    ) or any(ret in rs and at.start > end for rs, end in found[1].items())
 
 
 def mark_stale(session: Session, changed: pl.DataFrame) -> int:

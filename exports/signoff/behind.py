@@ -105,37 +105,24 @@ def standings(session: Session, wanted: dict[str, list[str]]) -> dict[tuple[str,
 
 
 def _carry(session: Session, key: tuple[Any, ...]) -> None:
-    """Keep under the store's new key what builds found under the last one, for each (return, period) the figures
-    recorded since cannot reach (as ``mappings.revisions`` counts a build stale): an upload then builds again only
-    the returns it changes, not every return a page shows."""
+    """Keep under the store's new key what builds found under the last, for each (return, period) the figures recorded
+    since cannot reach (as ``mappings.revisions`` counts a build stale): an upload builds again only what it reaches."""
     with _behind_lock:
         last, _LAST[key[0]] = _LAST.get(key[0]), key
-        kept = {(r, p): found for (r, p, k), found in _BEHIND.items() if k == last}
+        kept = {(r, p): found for (r, p, k), found in _BEHIND.items() if k == last != key}
     # Only figures added: the catalogue, agencies, links, publishers' figures and the day are as they were.
-    if not kept or last is None or last == key or last[4:] != key[4:]:
+    if not kept or last is None or last[4:] != key[4:]:
         return
-    newest_id, count, newest_at = last[1:4]
-    since = session.execute(
-        select(Observation.indicator_id, Observation.period).where(
-            or_(col(Observation.id) > (newest_id or 0), col(Observation.recorded_at) > newest_at)
-            if newest_at is not None
-            else col(Observation.id) > (newest_id or 0)
-        )
-    ).all()
+    newer = [col(Observation.id) > (last[1] or 0), *([col(Observation.recorded_at) > last[3]] if last[3] else [])]
+    since = session.execute(select(Observation.indicator_id, Observation.period).where(or_(*newer))).all()
     # A figure gone, or one recorded out of order, is not among these: then nothing is carried.
-    if len(since) != key[2] - count:
-        return
-    found = reached(session, pl.DataFrame(since, schema=["indicator_id", "period"], orient="row"))
-    types = dict(session.execute(select(Return.id, Return.period_type)).all())
-    carried = {
-        (*pair, key): behind
-        for pair, behind in kept.items()
-        if pair[0] in types and not reaches(found, pair[0], parse_period(pair[1], types[pair[0]]))
-    }
-    with _behind_lock:
-        if len(_BEHIND) + len(carried) > _BEHIND_KEPT:
-            _BEHIND.clear()
-        _BEHIND.update(carried)
+    if len(since) == key[2] - last[2]:
+        found = reached(session, pl.DataFrame(since, schema=["indicator_id", "period"], orient="row"))
+        types = dict(session.execute(select(Return.id, Return.period_type)).all())
+        with _behind_lock:
+            for r, p in kept:
+                if not reaches(found, r, parse_period(p, types[r])):
+                    _BEHIND[(r, p, key)] = _BEHIND.pop((r, p, last), kept[(r, p)])
 
 
 def _behind_kept(
