@@ -37,6 +37,8 @@ from mappings.signoff.states import list_signoffs, releasing
 
 #: Statuses whose cells show no figure of an agency, so there is nothing to hold back.
 _NOTHING_TO_HOLD = ("missing", "different_method", "not_derivable")
+#: What ``signed_again`` says of each changed cell before when, and by whom, it was signed off.
+_SHOWN = ("cell_id", "field_code", "org_code", "org_name", "breakdown", "display", "status", "reason")
 
 
 def build_ungated(session: Session, ret: Return, period: str, shared: dict[str, Any] | None = None) -> BuiltReturn:
@@ -173,18 +175,6 @@ def signed_again(session: Session, changed: BuiltReturn) -> list[dict[str, Any]]
                 row = rows.get(agency)
                 if row is not None and row.signed_at is not None:
                     signers[names.get(agency, agency)] = utc(row.signed_at)
-        out.append(
-            {
-                "cell_id": cell["cell_id"],
-                "field_code": cell["field_code"],
-                "org_code": cell["org_code"],
-                "org_name": cell["org_name"],
-                "breakdown": cell["breakdown"],
-                "display": cell["display"],
-                "status": cell["status"],
-                "reason": cell["reason"],
-                "signed_off_at": max(signers.values()) if signers else None,
-                "signed_off_by": sorted(signers),
-            }
-        )
+        latest = max(signers.values()) if signers else None
+        out.append({**{k: cell[k] for k in _SHOWN}, "signed_off_at": latest, "signed_off_by": sorted(signers)})
     return out

@@ -147,16 +147,9 @@ def _behind_kept(
         if (return_id, period) in kept:
             found[(return_id, period)] = {a: frozenset(ids) for a, ids in kept[(return_id, period)].items()}
             continue
-        behind = _figures_behind(session, rets[return_id], period, shared)
-        found[(return_id, period)] = behind
-        made.append(
-            {
-                "return_id": return_id,
-                "period": period,
-                "store_key": digest,
-                "behind": {a: sorted(ids) for a, ids in behind.items()},
-            }
-        )
+        behind = found[(return_id, period)] = _figures_behind(session, rets[return_id], period, shared)
+        ids = {a: sorted(figures) for a, figures in behind.items()}
+        made.append({"return_id": return_id, "period": period, "store_key": digest, "behind": ids})
     with _behind_lock:
         if len(_BEHIND) + len(found) > _BEHIND_KEPT:
             _BEHIND.clear()
