@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from exports import blobs
 from exports import service as exports
 from exports.models import ExportSnapshot, ReturnBuild
-from indicators.periods import parse_period
+from indicators.periods import parse_period, utc
 from mappings.models import BuildRevision, Return
 from mappings.revisions import track
 from onereturn import db
@@ -165,12 +165,9 @@ def stale(session: Session) -> list[tuple[str, str, list[str]]]:
         record = session.get(ReturnBuild, build_id) if build_id is not None else None
         if record is not None and record.source_mark == exports.source_mark(session, return_id, period):
             continue
-        formats = (
-            sorted(session.execute(select(ExportSnapshot.format).where(ExportSnapshot.build_id == build_id)).scalars())
-            if build_id is not None
-            else []
-        )
-        out.append((return_id, period, formats))
+        # A build never made has no snapshot: no format (the build column holds no null).
+        formats = select(ExportSnapshot.format).where(ExportSnapshot.build_id == build_id)
+        out.append((return_id, period, sorted(session.execute(formats).scalars())))
     return out
 
 
@@ -197,8 +194,6 @@ def rebuild_stale(engine: Engine, stopping: Callable[[], bool] = lambda: False) 
 
 def freshness_headers(pulled: Pulled) -> dict[str, str]:
     """Say what a served snapshot is as of, and whether a newer build is pending (then ``?fresh=true`` waits for it)."""
-    from indicators.periods import utc
-
     return {
         "X-Snapshot-As-Of": utc(pulled.as_of).isoformat().replace("+00:00", "Z"),
         "X-Build-Pending": "true" if pulled.pending else "false",

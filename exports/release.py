@@ -33,11 +33,12 @@ from indicators.store.models import Observation
 from mappings.agencies import agency_names
 from mappings.models import Return
 from mappings.signoff.lineage import to_sign
-from mappings.signoff.models import SignOff
 from mappings.signoff.states import list_signoffs, releasing
 
 #: Statuses whose cells show no figure of an agency, so there is nothing to hold back.
 _NOTHING_TO_HOLD = ("missing", "different_method", "not_derivable")
+#: What ``signed_again`` says of each changed cell before when, and by whom, it was signed off.
+_SHOWN = ("cell_id", "field_code", "org_code", "org_name", "breakdown", "display", "status", "reason")
 
 
 def build_ungated(session: Session, ret: Return, period: str, shared: dict[str, Any] | None = None) -> BuiltReturn:
@@ -55,11 +56,6 @@ def build_ungated(session: Session, ret: Return, period: str, shared: dict[str, 
     return builder.build(ret, fields, datetime.now(UTC))
 
 
-def released(session: Session, ret: Return, period: str) -> list[SignOff]:
-    """The sign-offs a build of the return for the period releases."""
-    return releasing(session, ret.id, period)
-
-
 def gate(
     session: Session, built: BuiltReturn, ret: Return, builder: Builder | None = None
 ) -> tuple[BuiltReturn, list[dict[str, Any]]]:
@@ -67,7 +63,7 @@ def gate(
 
     ``builder``: the one that built it, whose agencies' names and published sources, read once for the returns it
     builds, are used rather than read again."""
-    rows = released(session, ret, built.period)
+    rows = releasing(session, ret.id, built.period)
     included = [{"id": s.id, "agency": s.agency_code, "state": s.state, "digest": s.digest} for s in rows]
     lineage = built.lineage.select("cell_id", "observation_id", "agency_code")
     behind = to_sign(session, lineage, builder.published_sources if builder is not None else None)
@@ -179,18 +175,6 @@ def signed_again(session: Session, changed: BuiltReturn) -> list[dict[str, Any]]
                 row = rows.get(agency)
                 if row is not None and row.signed_at is not None:
                     signers[names.get(agency, agency)] = utc(row.signed_at)
-        out.append(
-            {
-                "cell_id": cell["cell_id"],
-                "field_code": cell["field_code"],
-                "org_code": cell["org_code"],
-                "org_name": cell["org_name"],
-                "breakdown": cell["breakdown"],
-                "display": cell["display"],
-                "status": cell["status"],
-                "reason": cell["reason"],
-                "signed_off_at": max(signers.values()) if signers else None,
-                "signed_off_by": sorted(signers),
-            }
-        )
+        latest = max(signers.values()) if signers else None
+        out.append({**{k: cell[k] for k in _SHOWN}, "signed_off_at": latest, "signed_off_by": sorted(signers)})
     return out

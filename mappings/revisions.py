@@ -26,6 +26,8 @@ from mappings.models import BuildRevision, FieldMapping, Return
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _feeds_cache: dict[tuple[str, str], tuple[dict[str, frozenset[str]], frozenset[str]]] = {}
+#: What changed figures reach (``reached``): per set of returns, the date ranges and the end after which all is reached.
+Reach = tuple[dict[tuple[str, ...], list[tuple[date, date]]], dict[tuple[str, ...], date]]
 _cache_lock = threading.Lock()
 
 
@@ -84,10 +86,9 @@ def feeds(session: Session) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     return result
 
 
-def mark_stale(session: Session, changed: pl.DataFrame) -> int:
-    """Add one to the revision of every built (return, period) the changed figures can reach; return how many rows."""
-    if changed.is_empty():
-        return 0
+def reached(session: Session, changed: pl.DataFrame) -> Reach:
+    """Which builds of returns the changed figures (indicator, period) can reach: per set of returns, the date ranges
+    a period overlapping one is reached by, and the end after which every period starting is reached."""
     reach, context = feeds(session)
     # A return showing each item's newest figure (a quarterly return) shows a year's or a date's figure in the
     # periods after it too.
@@ -111,9 +112,23 @@ def mark_stale(session: Session, changed: pl.DataFrame) -> int:
             spans.setdefault(overlapping, []).append((span.start, span.end))
         if later:
             earliest_end[later] = min(span.end, earliest_end.get(later, span.end))
+    return {returns: _merged(found) for returns, found in spans.items()}, earliest_end
+
+
+def reaches(found: Reach, ret: str, at: Period) -> bool:
+    """Whether changes (``reached``) reach the build of a return for a period, as ``mark_stale`` counts them."""
+    return any(
+        ret in rs and any(s <= at.end and e >= at.start for s, e in spans) for rs, spans in found[0].items()
+    ) or any(ret in rs and at.start > end for rs, end in found[1].items())
+
+
+def mark_stale(session: Session, changed: pl.DataFrame) -> int:
+    """Add one to the revision of every built (return, period) the changed figures can reach; return how many rows."""
+    if changed.is_empty():
+        return 0
+    spans, earliest_end = reached(session, changed)
     touched = 0
-    for returns, found in spans.items():
-        ranges = _merged(found)
+    for returns, ranges in spans.items():
         for start in range(0, len(ranges), _RANGES_PER_STATEMENT):
             overlaps = [
                 and_(col(BuildRevision.starts) <= end, col(BuildRevision.ends) >= begin)

@@ -2,7 +2,7 @@
 
 Which figures an agency vouches for is what the ungated build of the return (``exports.release.build_ungated``)
 reads of its uploads for the period (``vouched``); what builds found behind each (return, period) is kept until the
-store changes.
+store changes, and past a change of figures only that (return, period)'s build cannot read.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import delete, insert, tuple_
+from sqlalchemy import delete, insert, or_, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from exports.release import build_ungated
-from indicators.periods import utc
+from indicators.periods import parse_period, utc
+from indicators.store.models import Observation
 from mappings.models import Return
+from mappings.revisions import reached, reaches
 from mappings.signoff.figures import Figure, figures_of
 from mappings.signoff.lineage import key_digest, store_key, to_sign
 from mappings.signoff.models import SignOff, SignOffBehind
@@ -68,6 +70,8 @@ class Standing:
 _BEHIND: dict[tuple[str, str, tuple[Any, ...]], dict[str, frozenset[int]]] = {}
 _BEHIND_KEPT = 512
 _behind_lock = threading.Lock()
+#: The newest store key answers were kept under, by store: what a change of the key is carried from.
+_LAST: dict[str, tuple[Any, ...]] = {}
 
 
 def _figures_behind(session: Session, ret: Return, period: str, shared: dict[str, Any]) -> dict[str, frozenset[int]]:
@@ -91,12 +95,34 @@ def standings(session: Session, wanted: dict[str, list[str]]) -> dict[tuple[str,
     rows = {(s.agency_code, s.return_id, s.period): s for s in list_signoffs(session, return_ids=list(rets))}
     key = store_key(session)
     pairs = [(r, p) for r, periods in wanted.items() if r in rets for p in periods]
+    _carry(session, key)
     with _behind_lock:
         found = {pair: _BEHIND[(*pair, key)] for pair in pairs if (*pair, key) in _BEHIND}
     missing = [pair for pair in pairs if pair not in found]
     if missing:
         found |= _behind_kept(session, key, missing, rets)
     return {(r, p): _standing(rets[r], p, found[(r, p)], rows) for r, p in pairs}
+
+
+def _carry(session: Session, key: tuple[Any, ...]) -> None:
+    """Keep under the store's new key what builds found under the last, for each (return, period) the figures recorded
+    since cannot reach (as ``mappings.revisions`` counts a build stale): an upload builds again only what it reaches."""
+    with _behind_lock:
+        last, _LAST[key[0]] = _LAST.get(key[0]), key
+        kept = {(r, p): found for (r, p, k), found in _BEHIND.items() if k == last != key}
+    # Only figures added: the catalogue, agencies, links, publishers' figures and the day are as they were.
+    if not kept or last is None or last[4:] != key[4:]:
+        return
+    newer = [col(Observation.id) > (last[1] or 0), *([col(Observation.recorded_at) > last[3]] if last[3] else [])]
+    since = session.execute(select(Observation.indicator_id, Observation.period).where(or_(*newer))).all()
+    # A figure gone, or one recorded out of order, is not among these: then nothing is carried.
+    if len(since) == key[2] - last[2]:
+        found = reached(session, pl.DataFrame(since, schema=["indicator_id", "period"], orient="row"))
+        types = dict(session.execute(select(Return.id, Return.period_type)).all())
+        with _behind_lock:
+            for r, p in kept:
+                if not reaches(found, r, parse_period(p, types[r])):
+                    _BEHIND[(r, p, key)] = _BEHIND.pop((r, p, last), kept[(r, p)])
 
 
 def _behind_kept(
@@ -121,16 +147,9 @@ def _behind_kept(
         if (return_id, period) in kept:
             found[(return_id, period)] = {a: frozenset(ids) for a, ids in kept[(return_id, period)].items()}
             continue
-        behind = _figures_behind(session, rets[return_id], period, shared)
-        found[(return_id, period)] = behind
-        made.append(
-            {
-                "return_id": return_id,
-                "period": period,
-                "store_key": digest,
-                "behind": {a: sorted(ids) for a, ids in behind.items()},
-            }
-        )
+        behind = found[(return_id, period)] = _figures_behind(session, rets[return_id], period, shared)
+        ids = {a: sorted(figures) for a, figures in behind.items()}
+        made.append({"return_id": return_id, "period": period, "store_key": digest, "behind": ids})
     with _behind_lock:
         if len(_BEHIND) + len(found) > _BEHIND_KEPT:
             _BEHIND.clear()

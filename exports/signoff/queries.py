@@ -239,14 +239,7 @@ def _owing(
     return_id, period = filters.return_id, filters.period
     pairs = _pairs(session, return_id, period, now)
     # Which agencies have a sign-off row at all, read once rather than once for each agency that owes a return.
-    made = {
-        (a, r, p)
-        for a, r, p in session.execute(
-            select(SignOff.agency_code, SignOff.return_id, SignOff.period).where(
-                col(SignOff.return_id).in_({ret_id for ret_id, _ in pairs})
-            )
-        ).all()
-    }
+    made = _made(session, {ret_id for ret_id, _ in pairs})
     for ret_id, at in pairs:
         if not (return_id and period):
             try:
@@ -272,6 +265,12 @@ def _owing(
     return owed, nothing
 
 
+def _made(session: Session, return_ids: set[str]) -> set[tuple[str, str, str]]:
+    """The (agency, return, period) of every sign-off row of the returns, whatever its state."""
+    rows = select(SignOff.agency_code, SignOff.return_id, SignOff.period).where(col(SignOff.return_id).in_(return_ids))
+    return {(str(a), str(r), str(p)) for a, r, p in session.execute(rows)}
+
+
 def _waiting(
     session: Session,
     scope: Scope,
@@ -287,13 +286,7 @@ def _waiting(
             continue  # not collected for that period (outside the return's validity, or not begun)
         wanted.setdefault(ret_id, []).append(at)
     returns = {r.id: r for r in session.execute(select(Return).where(col(Return.id).in_(list(wanted)))).scalars()}
-    made = set(
-        session.execute(
-            select(SignOff.agency_code, SignOff.return_id, SignOff.period).where(
-                col(SignOff.return_id).in_(list(wanted))
-            )
-        )
-    )
+    made = _made(session, set(wanted))
     for (ret_id, at), standing in standings(session, wanted).items():
         ret = returns[ret_id]
         if not scope.agency and not scope.reads_return(ret.recipient, ret.readers):

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func
-from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from indicators.periods import parse_period
@@ -148,16 +146,6 @@ def releasing(session: Session, return_id: str, period: str) -> list[SignOff]:
         SignOff.return_id == return_id, SignOff.period == period, col(SignOff.state).in_(releasing_states(ret))
     )
     return list(session.execute(stmt.order_by(col(SignOff.agency_code))).scalars())
-
-
-def last_event_id(session: Session, return_id: str, period: str) -> int:
-    """The newest transition of any sign-off of a return for a period (0 if none): a build's source mark includes it."""
-    found = session.execute(
-        columns(func.max(SignOffEvent.id)).where(
-            col(SignOffEvent.return_id) == return_id, col(SignOffEvent.period) == period
-        )
-    ).scalar_one_or_none()
-    return int(found or 0)
 
 
 def history(session: Session, signoff_id: int) -> list[SignOffEvent]:

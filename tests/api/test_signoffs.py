@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
 from exports.models import ReturnBuild
@@ -651,6 +651,38 @@ def test_whose_figures_are_behind_a_return_is_kept_across_a_restart_until_a_figu
     rows = csv.DictReader(io.StringIO(store_client.get(f"{RETURN}.csv", params={"fresh": "true"}, headers=DFE).text))
     [added] = [r for r in rows if r["field_code"] == "EPI.CLA_DURING_YEAR" and r["org_code"] == "E10000024"]
     assert added["value"] == "..."
+
+
+def test_an_upload_builds_again_only_the_returns_its_figures_reach_and_every_answer_stays_the_same(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exports.signoff import behind
+
+    upload(store, store_settings, "notts_cyp", LAC.format(4321))
+    upload(store, store_settings, "notts_cyp", "cyp.lac_count,E10000024,2024-03-31,,4100,,,,")
+    wanted = {"dfe_ssda903": ["FY2023-24", "FY2024-25"], "dfe_cin_census": ["FY2024-25"]}
+    with Session(store) as session:
+        behind.standings(session, wanted)
+    built: list[tuple[str, str]] = []
+    real = behind._figures_behind
+
+    def counted(session: Session, ret: Return, period: str, shared: dict[str, object]) -> dict[str, frozenset[int]]:
+        built.append((ret.id, period))
+        return real(session, ret, period, shared)
+
+    monkeypatch.setattr(behind, "_figures_behind", counted)
+    # A looked-after count of 2025 changes the store's key, but reaches the SSDA903 of 2024-25 alone.
+    upload(store, store_settings, "notts_cyp", LAC.format(4322))
+    with Session(store) as session:
+        after = behind.standings(session, wanted)
+    assert built == [("dfe_ssda903", "FY2024-25")]
+    assert after[("dfe_ssda903", "FY2023-24")].behind == ["notts_cyp"]
+    # Each answer carried past the upload is what a build now finds.
+    behind._BEHIND.clear()
+    with Session(store) as session:
+        session.execute(delete(SignOffBehind))
+        assert behind.standings(session, wanted) == after
+    assert len(built) == 4
 
 
 def _kept_behind(store: Engine, pair: tuple[str, str]) -> list[int]:
