@@ -14,10 +14,10 @@ from tools.outputs.dump import dump_store
 from tools.outputs.store import fixed_clock, load, settings_for
 
 
-def _dump(store_template: str, folder: Path) -> Path:
-    """A dump of a copy of the catalogue's store with one agency's upload (the tool's ``--tiny``)."""
+def _dump(store_template: str, folder: Path, start: datetime) -> Path:
+    """A dump of a copy of the catalogue's store with one agency's upload (the tool's ``--tiny``); ``start`` is when
+    the run began (both dumps the same: the store they copy was made before either)."""
     folder.mkdir()
-    start = datetime.now(UTC) - timedelta(seconds=1)
     with copied_store(store_template, folder) as engine:
         settings = settings_for(folder, None)
         with fixed_clock():
@@ -29,7 +29,8 @@ def _dump(store_template: str, folder: Path) -> Path:
 def test_a_store_dumped_twice_compares_identical_and_a_changed_figure_is_named(
     store_template: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before, after = _dump(store_template, tmp_path / "a"), _dump(store_template, tmp_path / "b")
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    before, after = _dump(store_template, tmp_path / "a", start), _dump(store_template, tmp_path / "b", start)
     returns = sorted(p.relative_to(before).as_posix() for p in (before / "outputs" / "returns").rglob("*.tsv"))
     assert {p.split(".", 1)[1] for p in returns} == {"xlsx.tsv", "csv.tsv", "json.tsv", "sdmx.csv.tsv"}
     assert main(["compare", str(before), str(after)]) == 0
