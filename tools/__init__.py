@@ -1,0 +1,1 @@
+"""Developers' tools: run by hand or by the tests, never imported by the product."""
