@@ -41,7 +41,7 @@ from collectors.sen2 import stage as sen2_stage
 from collectors.ssd import receiving as ssd
 from collectors.ssd.intake import is_extract
 from collectors.ssd.receiving import Audit, Start, Taken, receive_extract
-from indicators.store.models import RECORDS_KIND, Submission
+from indicators.store.models import Submission
 from mappings.annex_a import Layout
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
@@ -117,8 +117,6 @@ class ExtractRows:
 Request = FiguresSent | RecordFiles | ReleaseSent | ColumnsSent | ExtractRows
 Req = TypeVar("Req")
 Ans = TypeVar("Ans")
-#: How a way runs a failed or interrupted upload again from its kept file.
-Rerun = Callable[[Engine, Settings, int], Outcome]
 
 
 @dataclass(frozen=True)
@@ -126,15 +124,13 @@ class WayIn(Generic[Req, Ans]):
     """One way in, as one row: the way as its package declares it and the door reads it (its name, kind, purposes,
     repeat key, lease and checks), its request type (the table dispatches by it), its recogniser among the ways of its
     request type (None: every request of its type), its take (reading and checking, then the door, to its answer), and
-    for a way left to a worker its take-up and resume; for a way whose uploads can fail, its rerun."""
+    for a way whose uploads can fail what the door needs to run them again, resume them and take them up."""
 
     way: door.Way
     request: type[Req]
     recognise: Callable[[Req], bool] | None
     take: Callable[[Engine, Settings, Req], Ans]
-    rerun: Rerun | None = None
-    take_up: Callable[[Engine, Settings, int], Submission] | None = None
-    resume: Callable[[Engine, Settings], list[int]] | None = None
+    again: door.Again | None = None
     #: The form field of ``POST /api/submissions`` that carries it (None: another route, or made by another way),
     #: and what a user sends by it, as the API's description names the way.
     field: str | None = None
@@ -291,14 +287,6 @@ def _take_ssd_rows(engine: Engine, settings: Settings, request: ExtractRows) -> 
     )
 
 
-def _rerun_records(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    return Outcome(records.rerun(engine, settings, submission_id), None)
-
-
-def _rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    return Outcome(intake.rerun_release(engine, settings, submission_id), None)
-
-
 #: The one table of ways in, in the order an upload is told: the first row whose recogniser knows it takes it.
 WAYS_IN: dict[str, WayIn[Any, Any]] = {
     way.name: way
@@ -308,7 +296,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             ReleaseSent,
             None,
             _take_release,
-            rerun=_rerun_release,
+            again=intake.AGAIN,
             takes="a publisher's release, by its own route (POST /api/published/{source}) or the scheduled fetch",
         ),
         WayIn(
@@ -344,8 +332,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             RecordFiles,
             _is_sen2,
             _take_sen2,
-            rerun=sen2_stage.rerun,
-            resume=sen2_stage.resume,
+            again=sen2_stage.AGAIN,
             field="files",
             takes="one SEN2 survey XML, with collection_year: checked whole and kept, then its figures stored "
             "(201; 202 with the upload failed, and the command that runs it again, when they cannot be)",
@@ -355,9 +342,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             RecordFiles,
             _is_records,
             _take_records,
-            rerun=_rerun_records,
-            take_up=records.process_records,
-            resume=records.resume_records,
+            again=records.AGAIN,
             field="files",
             takes="DfE's own files, with collection_year: one CIN census XML, the SSDA903 XML, or the SSDA903 tables "
             "as CSVs or a ZIP of them; kept and answered 202, DfE's rules run after",
@@ -367,7 +352,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             FiguresSent,
             None,
             _take_figures,
-            rerun=service.rerun,
+            again=service.AGAIN,
             field="file",
             takes="one file of figures: the filled template, or a long CSV, XLSX or JSON file; checked and stored "
             "at once (201, or 422 with the report)",
@@ -470,38 +455,42 @@ def extracts(engine: Engine, settings: Settings) -> Callable[..., Taken]:
     return taken
 
 
-def _by_kind(kind: str, duty: str, mode: str | None = None) -> WayIn[Any, Any]:
-    """The way that runs uploads of ``kind`` (and, where given, stored with ``mode``: one of the way's purposes)
-    again or takes them up (``duty``: ``rerun``, ``take_up``)."""
-    for way in WAYS_IN.values():
-        if way.kind == kind and getattr(way, duty) is not None and (mode is None or mode in way.purposes.values()):
-            return way
-    raise InvalidInput(f"no way in takes uploads of kind {kind!r}" + (f" and mode {mode!r}" if mode else ""))
-
-
-def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    """Run a failed or interrupted upload again from its kept file, by the way in it came (a record-level upload
-    from its kept files, a publisher's file as a release of its source)."""
+def _again(engine: Engine, submission_id: int) -> tuple[door.Way, door.Again]:
+    """The way that took an upload, as its submission records it, and how the door runs it again; an upload recorded
+    before the way was (no ``way``), by its kind and mode. NotFound when there is no such upload."""
     with Session(engine) as session:
         submission = session.get(Submission, submission_id)
         if submission is None:
             raise NotFound(f"Submission {submission_id} does not exist")
         kind, mode, recorded = submission.kind, submission.mode, submission.way
-    # By the way that took it, as its submission records; an upload recorded without one, by its kind and mode.
-    way = WAYS_IN.get(recorded) if recorded else None
-    again = (way if way is not None and way.rerun is not None else _by_kind(kind, "rerun", mode)).rerun
-    assert again is not None
-    return again(engine, settings, submission_id)
+    rows = [WAYS_IN[recorded]] if recorded in WAYS_IN else []
+    rows += [way for way in WAYS_IN.values() if way.kind == kind and mode in way.purposes.values()]
+    for way in rows:
+        if way.again is not None:
+            return way.way, way.again
+    raise InvalidInput(f"no way in takes uploads of kind {kind!r} and mode {mode!r}")
+
+
+def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
+    """Run a failed or interrupted upload again from its kept file, through the door, by the way in it came (a
+    record-level upload from its kept files, a publisher's file as a release of its source)."""
+    return door.again(engine, settings, submission_id, *_again(engine, submission_id))
 
 
 def take_up(engine: Engine, settings: Settings, submission_id: int) -> Submission:
-    """Take up a record-level upload received and waiting for a worker, and run it to its end."""
-    taking = _by_kind(RECORDS_KIND, "take_up").take_up
-    assert taking is not None
+    """Take up an upload received and waiting for a worker (its way's, through the door), and run it to its end."""
+    taking = _again(engine, submission_id)[1].take_up
+    if taking is None:
+        raise InvalidInput(f"Submission {submission_id} is not left to a worker")
     return taking(engine, settings, submission_id)
 
 
 def resume_all(engine: Engine, settings: Settings) -> dict[str, list[int]]:
-    """Take up every upload of every way in whose worker stopped; their ids by way (only ways with any)."""
-    resumed = {way.name: way.resume(engine, settings) for way in WAYS_IN.values() if way.resume is not None}
+    """Take up every upload of every way in whose worker stopped, through the door; their ids by way (only ways with
+    any)."""
+    resumed = {
+        way.name: door.resume(engine, settings, way.way, way.again)
+        for way in WAYS_IN.values()
+        if way.again is not None and way.again.resumes
+    }
     return {name: ids for name, ids in resumed.items() if ids}

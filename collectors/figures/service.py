@@ -36,8 +36,6 @@ from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
 Mode = Literal["default", "atomic", "dry_run"]
-#: The checks an agency's figures are held to: every one, its duties included.
-POLICY = EVERY_CHECK
 #: The way in that takes an agency's file of figures, as the door reads it and its row in the table of ways in holds it.
 WAY = door.Way(
     "figures",
@@ -49,7 +47,8 @@ WAY = door.Way(
     lease=door.Lease.REQUEST,
     # Sent again, it repeats the agency's earlier upload of it in the same mode, however that ended.
     repeat=door.Repeat(FINAL),
-    policy=POLICY,
+    # The checks an agency's figures are held to: every one, its duties included.
+    policy=EVERY_CHECK,
 )
 
 
@@ -73,7 +72,7 @@ def dry_run(
         except OneReturnError as exc:
             return Outcome(None, None, problems=_unreadable(exc))
         ctx = build_context(session, agency_code)
-    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=POLICY)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=WAY.checks())
     return Outcome(None, result, problems=result.problems)
 
 
@@ -176,26 +175,19 @@ def _read_and_store(
     return outcome
 
 
-def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    """Run a failed or interrupted upload of figures again from its kept raw file."""
-    body: list[bytes] = []
-    outcome: Outcome = door.again(
+#: How the door runs a failed or interrupted upload of figures again: its kept bytes read and stored as at first.
+AGAIN = door.Again(
+    read=lambda _engine, _settings, _submission, data: [data],
+    store=lambda engine, settings, submission, body: _read_and_store(
         engine,
         settings,
-        submission_id,
-        kind=FIGURES_KIND,
-        read=lambda _submission, data: body.append(data),
-        store=lambda submission, _: _read_and_store(
-            engine,
-            settings,
-            submission,
-            body,
-            filename=submission.filename,
-            sheet=None,
-            mode="atomic" if submission.mode == "atomic" else "default",
-        ),
-    )
-    return outcome
+        submission,
+        body,
+        filename=submission.filename,
+        sheet=None,
+        mode="atomic" if submission.mode == "atomic" else "default",
+    ),
+)
 
 
 def _validate_and_store(engine: Engine, submission: Submission, tables: list[RawTable], mode: Mode) -> Outcome:
@@ -204,7 +196,7 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
     with Session(engine) as session:
         ctx = build_context(session, submission.agency_code)
     raw = tables.pop()
-    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=POLICY)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=WAY.checks())
     submission.source_format = raw.source_format
     submission.error_scope = error_scope(raw.frame, result, ctx.indicators)
     del raw
