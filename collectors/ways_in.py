@@ -17,7 +17,7 @@ typed too (:func:`take`'s overloads).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
@@ -30,7 +30,6 @@ from collectors import door
 from collectors.annex_a import columns, from_ssd
 from collectors.door import recognise as content
 from collectors.door.spine import Outcome
-from collectors.door.way import Checks
 from collectors.figures import service
 from collectors.published import intake
 from collectors.published.sources import SourceSpec
@@ -141,26 +140,6 @@ class WayIn(Generic[Req, Ans]):
         """The way's name: its row's key, recorded on each of its submissions."""
         return self.way.name
 
-    @property
-    def kind(self) -> str:
-        """The kind of the way's submissions."""
-        return self.way.kind
-
-    @property
-    def purposes(self) -> Mapping[str, str]:
-        """What an upload by the way may be for, and the ``mode`` each is stored with."""
-        return self.way.purposes
-
-    @property
-    def repeat(self) -> door.Repeat | None:
-        """The way's repeat key (None: every upload is new)."""
-        return self.way.repeat
-
-    @property
-    def policy(self) -> Checks | None:
-        """The checks the way's figures are held to (a publisher's by its source's rounding); None: it stores none."""
-        return self.way.policy
-
 
 def _is_extract(request: RecordFiles) -> bool:
     # One ZIP of the SSD's tables (``ssd_<table>.csv``), not DfE's own files.
@@ -228,7 +207,8 @@ def _take_records(engine: Engine, settings: Settings, request: RecordFiles) -> r
 
 
 def _take_sen2(engine: Engine, settings: Settings, request: RecordFiles) -> sen2.KeptSen2:
-    return sen2_stage.take(engine, settings, **_file_keywords(request))
+    # Kept, then its figures stored (or the upload failed, saying how to run it again).
+    return sen2.receive(engine, settings, **_file_keywords(request), stage=sen2_stage.figures_stage(engine))
 
 
 def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> Taken:
@@ -362,7 +342,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
 #: Every kind of upload the table takes, and every ``mode`` a submission of each kind is stored with.
 MODES: dict[str, set[str]] = {}
 for _way in WAYS_IN.values():
-    MODES.setdefault(_way.kind, set()).update(_way.purposes.values())
+    MODES.setdefault(_way.way.kind, set()).update(_way.way.purposes.values())
 
 
 def described(field: str | None = None) -> str:
@@ -464,10 +444,10 @@ def _again(engine: Engine, submission_id: int) -> tuple[door.Way, door.Again]:
             raise NotFound(f"Submission {submission_id} does not exist")
         kind, mode, recorded = submission.kind, submission.mode, submission.way
     rows = [WAYS_IN[recorded]] if recorded in WAYS_IN else []
-    rows += [way for way in WAYS_IN.values() if way.kind == kind and mode in way.purposes.values()]
-    for way in rows:
-        if way.again is not None:
-            return way.way, way.again
+    rows += [row for row in WAYS_IN.values() if row.way.kind == kind and mode in row.way.purposes.values()]
+    for row in rows:
+        if row.again is not None:
+            return row.way, row.again
     raise InvalidInput(f"no way in takes uploads of kind {kind!r} and mode {mode!r}")
 
 

@@ -22,13 +22,11 @@ from sqlalchemy import ColumnElement, Engine, false, func, update
 from sqlmodel import Session, col, select
 
 from collectors.door import head, lease
-from collectors.door.again import MAX_ATTEMPTS as MAX_ATTEMPTS  # the failure, rerun, resume and take-up, the door's
-from collectors.door.again import Again as Again
-from collectors.door.again import Store as Store
+from collectors.door.again import Again as Again  # the failure, rerun, resume and take-up, the door's
+from collectors.door.again import Store
 from collectors.door.again import Superseded as Superseded
 from collectors.door.again import again as again
 from collectors.door.again import failed_message as failed_message
-from collectors.door.again import held_or_failed as held_or_failed
 from collectors.door.again import mark_failed as mark_failed
 from collectors.door.again import resume as resume
 from collectors.door.again import stored as stored

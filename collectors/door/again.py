@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, or_
@@ -87,30 +87,6 @@ def mark_failed(
         log.exception("submission %s could not be marked failed", submission.id)
 
 
-@contextmanager
-def held_or_failed(
-    engine: Engine,
-    submission: Submission,
-    lease_seconds: float,
-    *,
-    stop_interrupts: bool = True,
-) -> Iterator[None]:
-    """Hold an upload's lease while it is read, checked and stored; on any error end it failed (``mark_failed``,
-    while still unfinished) and raise. A stop of the process (``stop_interrupts``) is not a failure: its lease runs
-    out and the upload is marked interrupted, to be run again."""
-    assert submission.id is not None
-    try:
-        with lease.held(engine, submission.id, lease_seconds):
-            yield
-    except (KeyboardInterrupt, SystemExit, GeneratorExit) as exc:
-        if not stop_interrupts:
-            mark_failed(engine, submission, exc)
-        raise
-    except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
-        mark_failed(engine, submission, exc)
-        raise
-
-
 def _busy(exc: BaseException) -> bool:
     """A database busy or out of reach: the API answers 503 with Retry-After, as sending the file again will do."""
     return isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError)
@@ -125,18 +101,22 @@ def stored(
     *,
     stops: bool = True,
 ) -> Any:
-    """Run a way's store (or a stage after the door) under the upload's lease, the upload failed on any error and the
-    error told as a ``ProcessingFailed`` naming the upload and how to run it again (a stop, a busy database and a lost
-    lease are raised as they are, for the caller's own answer)."""
+    """Run a way's store (or a stage after the door) holding the upload's lease, the upload failed on any error
+    (``mark_failed``, while still unfinished) and the error told as a ``ProcessingFailed`` naming the upload and how
+    to run it again. A stop of the process (``stops``) is no failure: its lease runs out and the upload is marked
+    interrupted, to be run again; it, a busy database and a lost lease are raised as they are."""
     assert submission.id is not None
     try:
-        with held_or_failed(engine, submission, lease_seconds, stop_interrupts=stops):
+        with lease.held(engine, submission.id, lease_seconds):
             return store(submission, readings)
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise  # the process is stopping: its lease runs out and the upload is marked interrupted (or failed)
-    except CutOff as exc:
-        raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
-    except BaseException as exc:
+    except (KeyboardInterrupt, SystemExit, GeneratorExit) as exc:
+        if not stops:
+            mark_failed(engine, submission, exc)
+        raise
+    except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
+        mark_failed(engine, submission, exc)
+        if isinstance(exc, CutOff):
+            raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
         if _busy(exc):
             raise
         raise ProcessingFailed(f"Submission {submission.id} {failed_message(exc, submission.id)}") from exc
@@ -144,10 +124,9 @@ def stored(
 
 @dataclass(frozen=True)
 class Again:
-    """What a way supplies for its uploads to be run again, resumed and taken up by the door: how its kept bytes are
-    read into what its store is given (``read``; None where its worker reads them itself), the columns the upload
-    is opened again with (``reopened``), its ``store`` (a way held while the request waits) or its ``take_up`` (a
-    way left to a worker, ``Lease.WORKER``), and what differs in how a run ends."""
+    """What a way supplies for the door to run its uploads again, resume and take them up: how its kept bytes are read
+    into what its store is given (``read``; None: its worker reads them), the columns an upload is opened again
+    with, its ``store``, or its ``take_up`` where it is left to a worker (``Lease.WORKER``), and how a run ends."""
 
     read: Callable[[Engine, Settings, Submission, bytes], Any] | None = None
     store: Callable[[Engine, Settings, Submission, Any], Any] | None = None
@@ -197,17 +176,10 @@ def again(engine: Engine, settings: Settings, submission_id: int, way: Way, how:
         )
         return Outcome(how.take_up(engine, settings, submission_id), None)
     assert how.store is not None
-    store = how.store
     submission = head.reopen(engine, settings, submission_id, kind=way.kind, **opened)
+    store = partial(how.store, engine, settings)
     try:
-        got = stored(
-            engine,
-            submission,
-            settings.upload_lease_seconds,
-            lambda opened, readings: store(engine, settings, opened, readings),
-            readings,
-            stops=how.stops,
-        )
+        got = stored(engine, submission, settings.upload_lease_seconds, store, readings, stops=how.stops)
     except ProcessingFailed:
         if not how.told:
             raise
@@ -256,12 +228,10 @@ def taken_up(
     submission_id: int,
     way: Way,
     run: Callable[[Submission], None],
-    *,
-    exhausted: Callable[[Submission, str], None],
 ) -> Submission:
     """Claim for this worker an upload of ``way`` left to a worker, and ``run`` it under its lease renewed; return it
     as it ended. Another worker's (or a finished one) is returned as it is; one that stopped its worker
-    ``MAX_ATTEMPTS`` times is ``exhausted``. Any error ends it failed, its message naming only the error's kind (its
+    ``MAX_ATTEMPTS`` times ends failed. Any error ends it failed, its message naming only the error's kind (its
     text may quote a value of the records); a stop leaves its lease to run out, to be resumed; this host's keys
     refused leave it cut off (not failed) for a host that has them."""
     submission = lease.claim(engine, submission_id, kind=way.kind, seconds=settings.upload_lease_seconds)
@@ -269,12 +239,11 @@ def taken_up(
         with Session(engine, expire_on_commit=False) as session:
             found = session.get(Submission, submission_id)
         if found is None or found.kind != way.kind:
-            raise NotFound(head.not_one(way.kind, submission_id))
+            raise NotFound(head.NOT_ONE.get(way.kind, "Submission {id} does not exist").format(id=submission_id))
         return found
     if submission.attempts > MAX_ATTEMPTS:
-        exhausted(
-            submission, f"processing stopped its worker {MAX_ATTEMPTS} times; the file is kept, see the service's log"
-        )
+        said = f"processing stopped its worker {MAX_ATTEMPTS} times; the file is kept, see the service's log"
+        finish(engine, submission, problem_frame([]), status="failed", stage="failed", message=said)
         return submission
     with lease.held(engine, submission_id, settings.upload_lease_seconds):
         try:

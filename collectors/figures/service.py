@@ -134,9 +134,7 @@ def submit(
             engine,
             settings,
             entry,
-            store=lambda submission, _: _read_and_store(
-                engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode
-            ),
+            store=lambda submission, _: _read_and_store(engine, settings, submission, body, filename, sheet),
             repeated=lambda earlier: Outcome(earlier, None, duplicate=True),
         )
         return outcome
@@ -147,12 +145,11 @@ def _read_and_store(
     settings: Settings,
     submission: Submission,
     body: list[bytes],
-    *,
     filename: str,
-    sheet: str | None,
-    mode: Mode,
+    sheet: str | None = None,
 ) -> Outcome:
-    """Read, validate and store a recorded upload (one it cannot read is rejected, its problem named).
+    """Read, validate and store a recorded upload (one it cannot read is rejected, its problem named; one whose
+    ``mode`` is ``atomic`` stores nothing if any row is in error).
 
     ``body`` holds the upload's bytes, taken out once read: a frame down the call that kept them (95 MiB
     for a million figures in JSON) would hold them through validation and storing, as would one that
@@ -168,7 +165,7 @@ def _read_and_store(
         # No way could read it, so it could be anything, a child's record among them: its report stays, not it.
         head.let_go(engine, settings, submission)
         return Outcome(submission, None, problems=problems)
-    outcome = _validate_and_store(engine, submission, tables, mode)
+    outcome = _validate_and_store(engine, submission, tables)
     if outcome.validation is not None and outcome.validation.fatal:
         # Not a file of figures (its columns are none of one's): not kept past its report, as one unreadable.
         head.let_go(engine, settings, submission)
@@ -179,18 +176,12 @@ def _read_and_store(
 AGAIN = door.Again(
     read=lambda _engine, _settings, _submission, data: [data],
     store=lambda engine, settings, submission, body: _read_and_store(
-        engine,
-        settings,
-        submission,
-        body,
-        filename=submission.filename,
-        sheet=None,
-        mode="atomic" if submission.mode == "atomic" else "default",
+        engine, settings, submission, body, submission.filename
     ),
 )
 
 
-def _validate_and_store(engine: Engine, submission: Submission, tables: list[RawTable], mode: Mode) -> Outcome:
+def _validate_and_store(engine: Engine, submission: Submission, tables: list[RawTable]) -> Outcome:
     """Validate the one table in ``tables`` (taken out, and let go of once validated) and store what it gives."""
     assert submission.id is not None
     with Session(engine) as session:
@@ -207,7 +198,7 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
         "query_count": result.query_count,
         "information_count": result.information_count,
     }
-    if result.fatal or (mode == "atomic" and result.error_count):
+    if result.fatal or (submission.mode == "atomic" and result.error_count):
         why = result.reason if result.fatal else "atomic mode: the file has errors, so nothing was stored"
         finish(engine, submission, result.problems, status="rejected", message=why, counts=counts)
         return Outcome(submission, result, problems=result.problems)

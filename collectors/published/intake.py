@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,9 +182,7 @@ def import_release(
     del data
 
     def read() -> door.Found:
-        known = _read_before(engine, spec, digest)
-        about = _About(fetched_from, version, release_date, known.id if known is not None else None)
-        readings = _read(engine, spec, body.pop(), filename, about)
+        readings = _read(engine, spec, body.pop(), filename, _About(fetched_from, version, release_date, digest))
         return door.Found(readings, columns={"rows_read": readings.rows_read})
 
     # Whatever fails as it stores (a stop too: a release is stored whole or not at all) ends the import failed.
@@ -212,7 +210,10 @@ class _Read:
 
 
 def _read(engine: Engine, spec: SourceSpec, data: bytes, filename: str, about: _About) -> _Read:
-    """Read a release and hold it to the catalogue's rules (an error refuses it whole, raised)."""
+    """Read a release and hold it to the catalogue's rules (an error refuses it whole, raised), naming the release
+    read before from the same bytes (``about``'s digest) as the one it applies again."""
+    known = _read_before(engine, spec, about.digest)
+    about = replace(about, reapplies=known.id if known is not None else None)
     figures, rows_read = read_release(spec, data, filename=filename, areas=area_lookup(engine))
     with Session(engine) as session:
         ruling = check_release(
@@ -252,13 +253,9 @@ def _read_again(engine: Engine, _settings: Settings, submission: Submission, dat
     if (earlier := door.repeated_before_reading(engine, entry)) is not None:
         read = _repeated(engine, entry, earlier).release
         raise door.Superseded(f"release {read.id} has read the same file since; nothing more to do")
-    known = _read_before(engine, spec, submission.content_hash)
-    fetched = (
-        submission.submitted_by.removeprefix("published: ")
-        if submission.submitted_by.startswith("published: ")
-        else "upload"
-    )
-    return _read(engine, spec, data, submission.filename, _About(fetched, "", "", known.id if known else None))
+    by = submission.submitted_by
+    fetched = by.removeprefix("published: ") if by.startswith("published: ") else "upload"
+    return _read(engine, spec, data, submission.filename, _About(fetched, "", "", submission.content_hash))
 
 
 #: How the door imports a publisher's file again from its kept raw file, as the release of the source it was imported
@@ -276,13 +273,14 @@ AGAIN = door.Again(
 
 @dataclass(frozen=True)
 class _About:
-    """Where a release came from: fetched or uploaded, the publisher's version and date, and the earlier release
-    whose very file it is (when applied again)."""
+    """Where a release came from: fetched or uploaded, the publisher's version and date, the SHA-256 of its bytes, and
+    the earlier release whose very file it is (when applied again)."""
 
     fetched_from: str
     version: str
     release_date: str
-    reapplies: int | None
+    digest: str
+    reapplies: int | None = None
 
 
 def _in_geography(session: Session, figures: pl.DataFrame) -> pl.DataFrame:

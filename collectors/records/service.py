@@ -46,9 +46,6 @@ from onereturn.keptfiles import KeptFileMissing
 from onereturn.settings import Settings
 from onereturn.workspace import private_folder
 
-#: The stages of a record-level upload, in order; the last three are final.
-STAGES = ("received", "reading", "dfe_rules", "deriving", "stored", "rejected", "failed")
-
 
 def _stage(engine: Engine, submission_id: int, stage: str) -> None:
     """Record the stage reached, while this worker still holds the upload."""
@@ -64,16 +61,7 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
     checked_keys(engine, settings)
     # An error's text may quote a value of the records (a child id, a birth date, a postcode): the door's failure
     # names only what kind of error it was, and the log where it was raised.
-    return door.taken_up(
-        engine,
-        settings,
-        submission_id,
-        WAY,
-        lambda submission: _run(engine, settings, submission),
-        exhausted=lambda submission, message: _end(
-            engine, submission, Run(), status="failed", stage="failed", message=message
-        ),
-    )
+    return door.taken_up(engine, settings, submission_id, WAY, lambda submission: _run(engine, settings, submission))
 
 
 def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
@@ -222,13 +210,14 @@ def _end(
     message: str,
     rows_read: int = 0,
 ) -> None:
-    """End an upload rejected or failed: its report (and DfE's findings by child) written, no figure stored."""
+    """End an upload with its report (refused, or kept for Annex A alone), DfE's findings by child written, no figure
+    stored."""
     assert submission.id is not None
     problems = problem_frame(outcome.problems)
     counts = {"rows_read": rows_read, **severity_counts(problems, outcome.findings)}
     with Session(engine) as session:
-        # A failure is recorded whoever holds the lease now; a report only by the worker that made it.
-        if status != "failed" and not lease.mine(session, submission.id):
+        # A report is recorded only by the worker that made it (a failure is the door's, ``door.mark_failed``).
+        if not lease.mine(session, submission.id):
             raise CutOff()
         if outcome.keys is not None:
             write_child_rows(session, submission.id, outcome, outcome.keys, None)

@@ -20,7 +20,7 @@ from collectors.door import head
 from collectors.door.spine import CutOff, failure_reason
 from collectors.records.kept import content_hash, unpacked
 from collectors.sen2.figures import store_figures
-from collectors.sen2.receiving import KeptSen2, Stage, kept_message, receive
+from collectors.sen2.receiving import Stage, kept_message
 from collectors.sen2.records import Sen2Records, read_kept_file
 from collectors.sen2.rules import child_keys
 from collectors.sen2.schema import survey_of
@@ -60,12 +60,6 @@ def figures_stage(engine: Engine) -> Stage:
         return submission
 
     return stage
-
-
-def take(engine: Engine, settings: Settings, **request: Any) -> KeptSen2:
-    """Take a SEN2 file through the door and its figures' stage (``request``: ``receiving.receive``'s keywords): kept,
-    then its figures stored (or the upload failed, saying how to run it again)."""
-    return receive(engine, settings, **request, stage=figures_stage(engine))
 
 
 def _read_again(_engine: Engine, settings: Settings, submission: Submission, data: bytes) -> Sen2Records:

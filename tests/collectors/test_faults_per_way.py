@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-import collectors.door as door_package
 import collectors.figures.service as figures
 import collectors.published.intake as intake
 import collectors.records.service as records
@@ -25,6 +23,7 @@ from collectors.annex_a.columns import COLUMNS_MODE
 from collectors.annex_a.from_ssd import SSD_MODE
 from indicators.store.models import Submission
 from mappings.annex_a import load_layout
+from onereturn import db
 from onereturn.settings import Settings, get_settings
 from tests.collectors.records.samples import PASSING, upload
 from tests.collectors.sen2.test_sen2_figures import NOTTS as SEN2_NOTTS
@@ -168,7 +167,7 @@ def test_a_fault_storing_the_files_an_ssd_extract_makes(
 
 def _refuse_the_write(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fault in the door's one write of an upload finished at the door (its submission and what it keeps)."""
-    monkeypatch.setattr(door_package.db, "commit_verified", _fault)
+    monkeypatch.setattr(db, "commit_verified", _fault)
 
 
 def test_a_fault_writing_annex_a_columns_leaves_nothing_stored(

@@ -64,7 +64,7 @@ def test_every_way_walks_through_the_door_in_its_one_order() -> None:
     """No way in enters an upload, holds its lease or fails it itself: each hands ``door.through`` (or, to run one
     again, the table hands ``door.again`` its row's) its entry, read and store, so the order (agency, repeat, read,
     record, store under the lease, fail) is written once."""
-    own = re.compile(r"door\.(enter|held_or_failed|repeated)\(")
+    own = re.compile(r"door\.(enter|stored|mark_failed|repeated)\(")
     walking = re.compile(r"door\.(through|again)\(")
     callers, walkers = set(), set()
     for path in _product_files():
@@ -141,7 +141,7 @@ def test_each_row_says_the_checks_its_figures_are_held_to() -> None:
     from collectors.checks.policy import EVERY_CHECK
     from collectors.published.check import publisher_policy
 
-    policies = {name: way.policy for name, way in WAYS_IN.items()}
+    policies = {name: way.way.policy for name, way in WAYS_IN.items()}
     assert {name for name, policy in policies.items() if policy is EVERY_CHECK} == {"figures", "records", "sen2"}
     assert policies["published"] is publisher_policy
     assert [name for name, policy in policies.items() if policy is None] == ["annex_a_columns", "ssd", "annex_a_ssd"]
@@ -184,7 +184,7 @@ def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
 def test_a_purpose_a_way_does_not_have_is_refused() -> None:
     """A record-level purpose is no purpose of a file of figures: refused naming the way's own."""
     with pytest.raises(InvalidInput, match="purpose must be one of default, atomic, not 'annex_a'"):
-        door.mode_of(WAYS_IN["figures"].purposes, "annex_a")
+        door.mode_of(WAYS_IN["figures"].way.purposes, "annex_a")
 
 
 # A way in for the tests, in a few lines: a "tally" file of one agency, kept and stored as it is sent ("fail" in it
