@@ -8,17 +8,15 @@ line, the demo loader, the scheduler and ``onereturn submissions reprocess``) ta
 and runs one again with :func:`rerun`; a worker takes one up with :func:`take_up`. Adding a way in is one package
 and one row here.
 
-A way's request is typed, and the table dispatches by its type: :class:`FiguresSent` for an agency's file of figures,
-:class:`ReleaseSent` for a publisher's release, :class:`ColumnsSent` for Annex A's columns, :class:`ExtractRows` for
-an SSD extract's Annex A rows, and :class:`RecordFiles` for a council's children's records, the one type several
-ways share (an SSD extract, a SEN2 file or DfE's own files), told apart by their content. Each take's answer is
-typed too (:func:`take`'s overloads).
+A way's request is typed (``collectors.door.requests``, named here too), and the table dispatches by its type; a
+council's children's records, the one type several ways share, are told apart by their content. Each take's answer
+is typed too (:func:`take`'s overloads).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
@@ -29,6 +27,11 @@ from sqlmodel import Session
 from collectors import door
 from collectors.annex_a import columns, from_ssd
 from collectors.door import recognise as content
+from collectors.door.requests import ColumnsSent as ColumnsSent
+from collectors.door.requests import ExtractRows as ExtractRows
+from collectors.door.requests import FiguresSent as FiguresSent
+from collectors.door.requests import RecordFiles as RecordFiles
+from collectors.door.requests import ReleaseSent as ReleaseSent
 from collectors.door.spine import Outcome
 from collectors.figures import service
 from collectors.published import intake
@@ -39,81 +42,15 @@ from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
 from collectors.ssd import receiving as ssd
 from collectors.ssd.intake import is_extract
-from collectors.ssd.receiving import Audit, Start, Taken, receive_extract
+from collectors.ssd.receiving import Start, Taken, receive_extract
 from indicators.store.models import Submission
-from mappings.annex_a import Layout
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 
-
-@dataclass(frozen=True)
-class FiguresSent:
-    """An agency's file of figures: its bytes (or a file holding them), how it is stored, who sent it, and the audit
-    event stored with it."""
-
-    agency_code: str
-    filename: str
-    data: bytes | Path
-    mode: service.Mode = "default"
-    submitted_by: str = ""
-    sheet: str | None = None
-    audit: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class RecordFiles:
-    """A council's children's records for a collection year: one SEN2 file, DfE's own files, or one SSD extract,
-    told apart by their content. ``audit`` is the upload's event; an extract's files made are each audited by
-    ``audit_each`` and started on DfE's rules by ``start``."""
-
-    agency_code: str
-    collection_year: str
-    files: list[tuple[str, Path]] = field(default_factory=list)
-    submitted_by: str = ""
-    purpose: str = "return"
-    audit: dict[str, Any] | None = None
-    audit_each: Audit | None = None
-    start: Start | None = None
-
-
-@dataclass(frozen=True)
-class ReleaseSent:
-    """A publisher's release of one of its sources: the file, where it came from and its audit event."""
-
-    spec: SourceSpec
-    data: bytes
-    filename: str
-    fetched_from: str
-    version: str = ""
-    release_date: str = ""
-    submitted_by: str = ""
-    audit: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ColumnsSent:
-    """A council's own columns of Ofsted's Annex A, in the layout they fill."""
-
-    agency_code: str
-    layout: Layout
-    filename: str
-    data: bytes
-    submitted_by: str
-
-
-@dataclass(frozen=True)
-class ExtractRows:
-    """The Annex A rows of a council's SSD extract for a collection year, made by the extract's way."""
-
-    agency_code: str
-    year: str
-    filename: str
-    tables: dict[str, pl.DataFrame]
-    submitted_by: str
-
-
+#: Every answer the table gives, by the request's type (``take``'s overloads).
+Answer = Outcome | records_in.Received | Taken | intake.Imported | tuple[int, pl.DataFrame] | int
 #: Every request the table takes.
-Request = FiguresSent | RecordFiles | ReleaseSent | ColumnsSent | ExtractRows
+Request = FiguresSent | RecordFiles | ReleaseSent[SourceSpec] | ColumnsSent | ExtractRows
 Req = TypeVar("Req")
 Ans = TypeVar("Ans")
 
@@ -177,17 +114,8 @@ def _take_figures(engine: Engine, settings: Settings, request: FiguresSent) -> O
             "nothing was kept",
             errors=[{"type": "not_a_file_of_figures", "loc": ["file"], "msg": f"recognised as {seen.described()}"}],
         )
-    return service.submit(
-        engine,
-        settings,
-        agency_code=request.agency_code,
-        filename=request.filename,
-        data=request.data,
-        mode=request.mode,
-        submitted_by=request.submitted_by,
-        sheet=request.sheet,
-        audit=request.audit,
-    )
+    # Each request's fields are its way's take's keywords: the request is handed on whole.
+    return service.submit(engine, settings, **vars(request))
 
 
 def _file_keywords(request: RecordFiles) -> dict[str, Any]:
@@ -240,31 +168,16 @@ def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> T
     )
 
 
-def _take_release(engine: Engine, settings: Settings, request: ReleaseSent) -> intake.Imported:
-    return intake.import_release(
-        engine,
-        settings,
-        request.spec,
-        request.data,
-        filename=request.filename,
-        fetched_from=request.fetched_from,
-        version=request.version,
-        release_date=request.release_date,
-        submitted_by=request.submitted_by,
-        audit=request.audit,
-    )
+def _take_release(engine: Engine, settings: Settings, request: ReleaseSent[SourceSpec]) -> intake.Imported:
+    return intake.import_release(engine, settings, **vars(request))
 
 
 def _take_columns(engine: Engine, settings: Settings, request: ColumnsSent) -> tuple[int, pl.DataFrame]:
-    return columns.receive_columns(
-        engine, settings, request.agency_code, request.layout, request.filename, request.data, request.submitted_by
-    )
+    return columns.receive_columns(engine, settings, **vars(request))
 
 
 def _take_ssd_rows(engine: Engine, settings: Settings, request: ExtractRows) -> int:
-    return from_ssd.keep_from_extract(
-        engine, settings, request.agency_code, request.year, request.filename, request.tables, request.submitted_by
-    )
+    return from_ssd.keep_from_extract(engine, settings, **vars(request))
 
 
 #: The one table of ways in, in the order an upload is told: the first row whose recogniser knows it takes it.
@@ -407,15 +320,16 @@ def take(engine: Engine, settings: Settings, request: FiguresSent) -> Outcome: .
 @overload
 def take(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received | Taken: ...
 @overload
-def take(engine: Engine, settings: Settings, request: ReleaseSent) -> intake.Imported: ...
+def take(engine: Engine, settings: Settings, request: ReleaseSent[SourceSpec]) -> intake.Imported: ...
 @overload
 def take(engine: Engine, settings: Settings, request: ColumnsSent) -> tuple[int, pl.DataFrame]: ...
 @overload
 def take(engine: Engine, settings: Settings, request: ExtractRows) -> int: ...
-def take(engine: Engine, settings: Settings, request: Request) -> Any:
+def take(engine: Engine, settings: Settings, request: Request) -> Answer:
     """Take one upload in hand by the way it came in: through the door, to its outcome (or its receipt, where a
     worker goes on)."""
-    return way_of(request).take(engine, settings, request)
+    answer: Answer = way_of(request).take(engine, settings, request)
+    return answer
 
 
 def releases(engine: Engine, settings: Settings) -> Callable[..., intake.Imported]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, update
@@ -17,6 +17,7 @@ from collectors.checks.context import build_context
 from collectors.checks.policy import EVERY_CHECK
 from collectors.door import head
 from collectors.door.head import FINAL, kept_raw
+from collectors.door.requests import Mode as Mode  # how a file of figures is stored, named here as ever
 from collectors.door.spine import (
     CutOff,
     Outcome,
@@ -35,7 +36,6 @@ from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooL
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
-Mode = Literal["default", "atomic", "dry_run"]
 #: The way in that takes an agency's file of figures, as the door reads it and its row in the table of ways in holds it.
 WAY = door.Way(
     "figures",
