@@ -121,7 +121,7 @@ def resume_command() -> None:
     from onereturn.settings import get_settings
 
     resumed = resume_all(ready_engine(), get_settings())
-    ids = sorted(i for name, found in resumed.items() if WAYS_IN[name].kind == RECORDS_KIND for i in found)
+    ids = sorted(i for name, found in resumed.items() if WAYS_IN[name].way.kind == RECORDS_KIND for i in found)
     Console(stderr=True).print(
         f"Resumed {len(ids)} record-level upload(s){': ' if ids else ''}{', '.join(map(str, ids))}",
         markup=False,

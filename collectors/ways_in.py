@@ -8,17 +8,15 @@ line, the demo loader, the scheduler and ``onereturn submissions reprocess``) ta
 and runs one again with :func:`rerun`; a worker takes one up with :func:`take_up`. Adding a way in is one package
 and one row here.
 
-A way's request is typed, and the table dispatches by its type: :class:`FiguresSent` for an agency's file of figures,
-:class:`ReleaseSent` for a publisher's release, :class:`ColumnsSent` for Annex A's columns, :class:`ExtractRows` for
-an SSD extract's Annex A rows, and :class:`RecordFiles` for a council's children's records, the one type several
-ways share (an SSD extract, a SEN2 file or DfE's own files), told apart by their content. Each take's answer is
-typed too (:func:`take`'s overloads).
+A way's request is typed (``collectors.door.requests``, named here too), and the table dispatches by its type; a
+council's children's records, the one type several ways share, are told apart by their content. Each take's answer
+is typed too (:func:`take`'s overloads).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
@@ -29,8 +27,12 @@ from sqlmodel import Session
 from collectors import door
 from collectors.annex_a import columns, from_ssd
 from collectors.door import recognise as content
+from collectors.door.requests import ColumnsSent as ColumnsSent
+from collectors.door.requests import ExtractRows as ExtractRows
+from collectors.door.requests import FiguresSent as FiguresSent
+from collectors.door.requests import RecordFiles as RecordFiles
+from collectors.door.requests import ReleaseSent as ReleaseSent
 from collectors.door.spine import Outcome
-from collectors.door.way import Checks
 from collectors.figures import service
 from collectors.published import intake
 from collectors.published.sources import SourceSpec
@@ -39,85 +41,17 @@ from collectors.records import service as records
 from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
 from collectors.ssd import receiving as ssd
-from collectors.ssd.receiving import Audit, Start, Taken, receive_extract
-from indicators.store.models import RECORDS_KIND, Submission
-from mappings.annex_a import Layout
+from collectors.ssd.receiving import Start, Taken, receive_extract
+from indicators.store.models import Submission
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 
-
-@dataclass(frozen=True)
-class FiguresSent:
-    """An agency's file of figures: its bytes (or a file holding them), how it is stored, who sent it, and the audit
-    event stored with it."""
-
-    agency_code: str
-    filename: str
-    data: bytes | Path
-    mode: service.Mode = "default"
-    submitted_by: str = ""
-    sheet: str | None = None
-    audit: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class RecordFiles:
-    """A council's children's records for a collection year: one SEN2 file, DfE's own files, or one SSD extract,
-    told apart by their content. ``audit`` is the upload's event; an extract's files made are each audited by
-    ``audit_each`` and started on DfE's rules by ``start``."""
-
-    agency_code: str
-    collection_year: str
-    files: list[tuple[str, Path]] = field(default_factory=list)
-    submitted_by: str = ""
-    purpose: str = "return"
-    audit: dict[str, Any] | None = None
-    audit_each: Audit | None = None
-    start: Start | None = None
-
-
-@dataclass(frozen=True)
-class ReleaseSent:
-    """A publisher's release of one of its sources: the file, where it came from and its audit event."""
-
-    spec: SourceSpec
-    data: bytes
-    filename: str
-    fetched_from: str
-    version: str = ""
-    release_date: str = ""
-    submitted_by: str = ""
-    audit: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ColumnsSent:
-    """A council's own columns of Ofsted's Annex A, in the layout they fill."""
-
-    agency_code: str
-    layout: Layout
-    filename: str
-    data: bytes
-    submitted_by: str
-
-
-@dataclass(frozen=True)
-class ExtractRows:
-    """The Annex A rows of a council's SSD extract for a collection year, made by the extract's way."""
-
-    agency_code: str
-    year: str
-    filename: str
-    tables: dict[str, pl.DataFrame]
-    submitted_by: str
-
-
+#: Every answer the table gives, by the request's type (``take``'s overloads).
+Answer = Outcome | records_in.Received | Taken | intake.Imported | tuple[int, pl.DataFrame] | int
 #: Every request the table takes.
-Request = FiguresSent | RecordFiles | ReleaseSent | ColumnsSent | ExtractRows
+Request = FiguresSent | RecordFiles | ReleaseSent[SourceSpec] | ColumnsSent | ExtractRows
 Req = TypeVar("Req")
 Ans = TypeVar("Ans")
-#: How a way runs a failed or interrupted upload again from its kept file.
-Rerun = Callable[[Engine, Settings, int], Outcome]
 
 
 @dataclass(frozen=True)
@@ -125,15 +59,13 @@ class WayIn(Generic[Req, Ans]):
     """One way in, as one row: the way as its package declares it and the door reads it (its name, kind, purposes,
     repeat key, lease and checks), its request type (the table dispatches by it), its recogniser among the ways of its
     request type (None: every request of its type), its take (reading and checking, then the door, to its answer), and
-    for a way left to a worker its take-up and resume; for a way whose uploads can fail, its rerun."""
+    for a way whose uploads can fail what the door needs to run them again, resume them and take them up."""
 
     way: door.Way
     request: type[Req]
     recognise: Callable[[Req], bool] | None
     take: Callable[[Engine, Settings, Req], Ans]
-    rerun: Rerun | None = None
-    take_up: Callable[[Engine, Settings, int], Submission] | None = None
-    resume: Callable[[Engine, Settings], list[int]] | None = None
+    again: door.Again | None = None
     #: The form field of ``POST /api/submissions`` that carries it (None: another route, or made by another way),
     #: and what a user sends by it, as the API's description names the way.
     field: str | None = None
@@ -143,26 +75,6 @@ class WayIn(Generic[Req, Ans]):
     def name(self) -> str:
         """The way's name: its row's key, recorded on each of its submissions."""
         return self.way.name
-
-    @property
-    def kind(self) -> str:
-        """The kind of the way's submissions."""
-        return self.way.kind
-
-    @property
-    def purposes(self) -> Mapping[str, str]:
-        """What an upload by the way may be for, and the ``mode`` each is stored with."""
-        return self.way.purposes
-
-    @property
-    def repeat(self) -> door.Repeat | None:
-        """The way's repeat key (None: every upload is new)."""
-        return self.way.repeat
-
-    @property
-    def policy(self) -> Checks | None:
-        """The checks the way's figures are held to (a publisher's by its source's rounding); None: it stores none."""
-        return self.way.policy
 
 
 def _is_extract(request: RecordFiles) -> bool:
@@ -201,17 +113,8 @@ def _take_figures(engine: Engine, settings: Settings, request: FiguresSent) -> O
             "nothing was kept",
             errors=[{"type": "not_a_file_of_figures", "loc": ["file"], "msg": f"recognised as {seen.described()}"}],
         )
-    return service.submit(
-        engine,
-        settings,
-        agency_code=request.agency_code,
-        filename=request.filename,
-        data=request.data,
-        mode=request.mode,
-        submitted_by=request.submitted_by,
-        sheet=request.sheet,
-        audit=request.audit,
-    )
+    # Each request's fields are its way's take's keywords: the request is handed on whole.
+    return service.submit(engine, settings, **vars(request))
 
 
 def _file_keywords(request: RecordFiles) -> dict[str, Any]:
@@ -231,7 +134,8 @@ def _take_records(engine: Engine, settings: Settings, request: RecordFiles) -> r
 
 
 def _take_sen2(engine: Engine, settings: Settings, request: RecordFiles) -> sen2.KeptSen2:
-    return sen2_stage.take(engine, settings, **_file_keywords(request))
+    # Kept, then its figures stored (or the upload failed, saying how to run it again).
+    return sen2.receive(engine, settings, **_file_keywords(request), stage=sen2_stage.figures_stage(engine))
 
 
 def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> Taken:
@@ -263,39 +167,16 @@ def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> T
     )
 
 
-def _take_release(engine: Engine, settings: Settings, request: ReleaseSent) -> intake.Imported:
-    return intake.import_release(
-        engine,
-        settings,
-        request.spec,
-        request.data,
-        filename=request.filename,
-        fetched_from=request.fetched_from,
-        version=request.version,
-        release_date=request.release_date,
-        submitted_by=request.submitted_by,
-        audit=request.audit,
-    )
+def _take_release(engine: Engine, settings: Settings, request: ReleaseSent[SourceSpec]) -> intake.Imported:
+    return intake.import_release(engine, settings, **vars(request))
 
 
 def _take_columns(engine: Engine, settings: Settings, request: ColumnsSent) -> tuple[int, pl.DataFrame]:
-    return columns.receive_columns(
-        engine, settings, request.agency_code, request.layout, request.filename, request.data, request.submitted_by
-    )
+    return columns.receive_columns(engine, settings, **vars(request))
 
 
 def _take_ssd_rows(engine: Engine, settings: Settings, request: ExtractRows) -> int:
-    return from_ssd.keep_from_extract(
-        engine, settings, request.agency_code, request.year, request.filename, request.tables, request.submitted_by
-    )
-
-
-def _rerun_records(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    return Outcome(records.rerun(engine, settings, submission_id), None)
-
-
-def _rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    return Outcome(intake.rerun_release(engine, settings, submission_id), None)
+    return from_ssd.keep_from_extract(engine, settings, **vars(request))
 
 
 #: The one table of ways in, in the order an upload is told: the first row whose recogniser knows it takes it.
@@ -307,7 +188,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             ReleaseSent,
             None,
             _take_release,
-            rerun=_rerun_release,
+            again=intake.AGAIN,
             takes="a publisher's release, by its own route (POST /api/published/{source}) or the scheduled fetch",
         ),
         WayIn(
@@ -343,8 +224,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             RecordFiles,
             _is_sen2,
             _take_sen2,
-            rerun=sen2_stage.rerun,
-            resume=sen2_stage.resume,
+            again=sen2_stage.AGAIN,
             field="files",
             takes="one SEN2 survey XML, with collection_year: checked whole and kept, then its figures stored "
             "(201; 202 with the upload failed, and the command that runs it again, when they cannot be)",
@@ -354,9 +234,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             RecordFiles,
             _is_records,
             _take_records,
-            rerun=_rerun_records,
-            take_up=records.process_records,
-            resume=records.resume_records,
+            again=records.AGAIN,
             field="files",
             takes="DfE's own files, with collection_year: one CIN census XML, the SSDA903 XML, or the SSDA903 tables "
             "as CSVs or a ZIP of them; kept and answered 202, DfE's rules run after",
@@ -366,7 +244,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
             FiguresSent,
             None,
             _take_figures,
-            rerun=service.rerun,
+            again=service.AGAIN,
             field="file",
             takes="one file of figures: the filled template, or a long CSV, XLSX or JSON file; checked and stored "
             "at once (201, or 422 with the report)",
@@ -376,7 +254,7 @@ WAYS_IN: dict[str, WayIn[Any, Any]] = {
 #: Every kind of upload the table takes, and every ``mode`` a submission of each kind is stored with.
 MODES: dict[str, set[str]] = {}
 for _way in WAYS_IN.values():
-    MODES.setdefault(_way.kind, set()).update(_way.purposes.values())
+    MODES.setdefault(_way.way.kind, set()).update(_way.way.purposes.values())
 
 
 def described(field: str | None = None) -> str:
@@ -441,15 +319,16 @@ def take(engine: Engine, settings: Settings, request: FiguresSent) -> Outcome: .
 @overload
 def take(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received | Taken: ...
 @overload
-def take(engine: Engine, settings: Settings, request: ReleaseSent) -> intake.Imported: ...
+def take(engine: Engine, settings: Settings, request: ReleaseSent[SourceSpec]) -> intake.Imported: ...
 @overload
 def take(engine: Engine, settings: Settings, request: ColumnsSent) -> tuple[int, pl.DataFrame]: ...
 @overload
 def take(engine: Engine, settings: Settings, request: ExtractRows) -> int: ...
-def take(engine: Engine, settings: Settings, request: Request) -> Any:
+def take(engine: Engine, settings: Settings, request: Request) -> Answer:
     """Take one upload in hand by the way it came in: through the door, to its outcome (or its receipt, where a
     worker goes on)."""
-    return way_of(request).take(engine, settings, request)
+    answer: Answer = way_of(request).take(engine, settings, request)
+    return answer
 
 
 def releases(engine: Engine, settings: Settings) -> Callable[..., intake.Imported]:
@@ -469,38 +348,42 @@ def extracts(engine: Engine, settings: Settings) -> Callable[..., Taken]:
     return taken
 
 
-def _by_kind(kind: str, duty: str, mode: str | None = None) -> WayIn[Any, Any]:
-    """The way that runs uploads of ``kind`` (and, where given, stored with ``mode``: one of the way's purposes)
-    again or takes them up (``duty``: ``rerun``, ``take_up``)."""
-    for way in WAYS_IN.values():
-        if way.kind == kind and getattr(way, duty) is not None and (mode is None or mode in way.purposes.values()):
-            return way
-    raise InvalidInput(f"no way in takes uploads of kind {kind!r}" + (f" and mode {mode!r}" if mode else ""))
-
-
-def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    """Run a failed or interrupted upload again from its kept file, by the way in it came (a record-level upload
-    from its kept files, a publisher's file as a release of its source)."""
+def _again(engine: Engine, submission_id: int) -> tuple[door.Way, door.Again]:
+    """The way that took an upload, as its submission records it, and how the door runs it again; an upload recorded
+    before the way was (no ``way``), by its kind and mode. NotFound when there is no such upload."""
     with Session(engine) as session:
         submission = session.get(Submission, submission_id)
         if submission is None:
             raise NotFound(f"Submission {submission_id} does not exist")
         kind, mode, recorded = submission.kind, submission.mode, submission.way
-    # By the way that took it, as its submission records; an upload recorded without one, by its kind and mode.
-    way = WAYS_IN.get(recorded) if recorded else None
-    again = (way if way is not None and way.rerun is not None else _by_kind(kind, "rerun", mode)).rerun
-    assert again is not None
-    return again(engine, settings, submission_id)
+    rows = [WAYS_IN[recorded]] if recorded in WAYS_IN else []
+    rows += [row for row in WAYS_IN.values() if row.way.kind == kind and mode in row.way.purposes.values()]
+    for row in rows:
+        if row.again is not None:
+            return row.way, row.again
+    raise InvalidInput(f"no way in takes uploads of kind {kind!r} and mode {mode!r}")
+
+
+def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
+    """Run a failed or interrupted upload again from its kept file, through the door, by the way in it came (a
+    record-level upload from its kept files, a publisher's file as a release of its source)."""
+    return door.again(engine, settings, submission_id, *_again(engine, submission_id))
 
 
 def take_up(engine: Engine, settings: Settings, submission_id: int) -> Submission:
-    """Take up a record-level upload received and waiting for a worker, and run it to its end."""
-    taking = _by_kind(RECORDS_KIND, "take_up").take_up
-    assert taking is not None
+    """Take up an upload received and waiting for a worker (its way's, through the door), and run it to its end."""
+    taking = _again(engine, submission_id)[1].take_up
+    if taking is None:
+        raise InvalidInput(f"Submission {submission_id} is not left to a worker")
     return taking(engine, settings, submission_id)
 
 
 def resume_all(engine: Engine, settings: Settings) -> dict[str, list[int]]:
-    """Take up every upload of every way in whose worker stopped; their ids by way (only ways with any)."""
-    resumed = {way.name: way.resume(engine, settings) for way in WAYS_IN.values() if way.resume is not None}
+    """Take up every upload of every way in whose worker stopped, through the door; their ids by way (only ways with
+    any)."""
+    resumed = {
+        way.name: door.resume(engine, settings, way.way, way.again)
+        for way in WAYS_IN.values()
+        if way.again is not None and way.again.resumes
+    }
     return {name: ids for name, ids in resumed.items() if ids}

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
+from collectors import door
 from collectors.figures.service import submit
-from collectors.records.receiving import receive
-from collectors.records.service import process_records, resume_records
+from collectors.records.receiving import WAY, receive
+from collectors.records.service import AGAIN, process_records
 from collectors.retention import purge
 from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Submission
@@ -130,7 +131,7 @@ def test_an_interrupted_record_level_upload_is_finished_by_the_other_hosts_resum
     sid = _received(hosts, hosts.a)
     cut_off(hosts.store, sid, stage="dfe_rules", until=datetime.now(UTC) - timedelta(seconds=1))
     hosts.hide_a()
-    assert resume_records(hosts.store, hosts.b) == [sid]
+    assert door.resume(hosts.store, hosts.b, WAY, AGAIN) == [sid]
     done = _status(hosts.store, sid)
     assert (done.status, done.stage) == ("accepted", "stored"), done.message
     assert figures_of(hosts.store, sid) > 0

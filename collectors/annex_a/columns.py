@@ -37,7 +37,7 @@ COLUMNS_MODE = "annex_a_columns"
 #: The way in that takes the council's columns file, as the door reads it and its row in the table of ways in holds
 #: it: one purpose, stored as its mode; checked whole as it is received and accepted at once, no worker to hold it;
 #: every file is the agency's newest, so none repeats another (no repeat key); no figure stored.
-WAY = door.Way("annex_a_columns", RECORDS_KIND, {COLUMNS_MODE: COLUMNS_MODE}, lease=door.Lease.DOOR)
+WAY = door.Way("annex_a_columns", RECORDS_KIND, {COLUMNS_MODE: COLUMNS_MODE}, lease=door.Lease.DOOR, reads_first=True)
 CHILD = "Child Unique ID"
 #: Lists whose rows are children of the returns, so the council's columns join them by child id.
 BY_CHILD = (3, 4, 5, 6, 7, 8, 9, 10)

@@ -13,23 +13,25 @@ a file or logs a value of one.
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, false, func, update
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
-from collectors.checks.checked import problem_frame
 from collectors.door import head, lease
-from collectors.door.spine import CutOff, failure_reason, finish, latest_of_bytes, repeat_of
+from collectors.door.again import Again as Again  # the failure, rerun, resume and take-up, the door's
+from collectors.door.again import Store
+from collectors.door.again import Superseded as Superseded
+from collectors.door.again import again as again
+from collectors.door.again import failed_message as failed_message
+from collectors.door.again import mark_failed as mark_failed
+from collectors.door.again import resume as resume
+from collectors.door.again import stored as stored
+from collectors.door.again import taken_up as taken_up
+from collectors.door.spine import latest_of_bytes, repeat_of
 from collectors.door.way import Lease as Lease  # each way's declaration, named as the door's: door.Way, door.Repeat
 from collectors.door.way import Repeat as Repeat
 from collectors.door.way import Way as Way
@@ -37,10 +39,7 @@ from collectors.door.way import mode_of as mode_of
 from indicators.store.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from onereturn import audittrail, db
-from onereturn.errors import InvalidInput, ProcessingFailed
 from onereturn.settings import Settings
-
-log = logging.getLogger(__name__)
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -354,72 +353,6 @@ def _one_at_a_time(session: Session, entry: Entry) -> None:
         connection.execute(update(Submission).where(false()).values(id=Submission.id))
 
 
-def failed_message(exc: BaseException, submission_id: int, *, quote: bool = True) -> str:
-    """What an upload that failed is told, whichever way it came in: what broke (the error's text only where the way
-    ``quote``s it) and that nothing of it was stored, or what the error itself says to do (``after_failure``)."""
-    after = getattr(exc, "after_failure", None)
-    if callable(after):
-        return str(after(submission_id))
-    return (
-        f"processing failed: {failure_reason(exc, quote=quote)}, and nothing of it was stored; the upload is kept "
-        f"and can be run again (onereturn submissions reprocess {submission_id})"
-    )
-
-
-def mark_failed(
-    engine: Engine, submission: Submission, exc: BaseException, *, quote: bool = True, stage: str | None = None
-) -> None:
-    """End an upload ``failed`` (while still unfinished: a commit whose answer was lost may have stored it) saying
-    why, and log where it broke. Not one cut off: another worker has it. The log names the error's kind and where
-    it was raised, never its text, which may quote a value of the file."""
-    if isinstance(exc, CutOff):
-        return
-    assert submission.id is not None
-    log.error(
-        "submission %s failed (%s) at:\n%s",
-        submission.id,
-        type(exc).__name__,
-        "".join(traceback.format_tb(exc.__traceback__)),
-    )
-    try:
-        finish(
-            engine,
-            submission,
-            problem_frame([]),
-            status="failed",
-            stage=stage,
-            message=failed_message(exc, submission.id, quote=quote),
-            only_if=lease.UNFINISHED,
-        )
-    except Exception:
-        # The store itself is unreachable: once the lease runs out the upload is marked interrupted instead.
-        log.exception("submission %s could not be marked failed", submission.id)
-
-
-@contextmanager
-def held_or_failed(
-    engine: Engine,
-    submission: Submission,
-    lease_seconds: float,
-    *,
-    stop_interrupts: bool = True,
-) -> Iterator[None]:
-    """Hold an upload's lease while it is read, checked and stored; on any error end it failed (``mark_failed``,
-    while still unfinished) and raise. A stop of the process (``stop_interrupts``) is not a failure: its lease runs
-    out and the upload is marked interrupted, to be run again."""
-    assert submission.id is not None
-    try:
-        with lease.held(engine, submission.id, lease_seconds):
-            yield
-    except (KeyboardInterrupt, SystemExit, GeneratorExit) as exc:
-        if not stop_interrupts:
-            mark_failed(engine, submission, exc)
-        raise
-    except BaseException as exc:  # polars reports its own bugs as PanicException, which is not an Exception
-        mark_failed(engine, submission, exc)
-        raise
-
-
 @dataclass(frozen=True)
 class Found:
     """What a way's read found in its file before the upload is recorded: what its store is given (``readings``),
@@ -444,44 +377,6 @@ class Found:
 #: A way's read and check of its file before the upload is recorded: it refuses (InvalidInput) with nothing but the
 #: raw file kept, or says what it found (``Found``).
 Read = Callable[[], Found]
-#: A way's store of a recorded upload, under its lease: given the submission and what its read gave (None where the
-#: way reads under the lease itself); what it returns the way answers.
-Store = Callable[[Submission, Any], Any]
-
-
-class Superseded(InvalidInput):
-    """A rerun with nothing more to do: another upload has read the same file since."""
-
-
-def _busy(exc: BaseException) -> bool:
-    """A database busy or out of reach: the API answers 503 with Retry-After, as sending the file again will do."""
-    return isinstance(exc, OperationalError | PoolTimeout | sqlite3.OperationalError)
-
-
-def stored(
-    engine: Engine,
-    submission: Submission,
-    lease_seconds: float,
-    store: Store,
-    readings: Any,
-    *,
-    stops: bool = True,
-) -> Any:
-    """Run a way's store (or a stage after the door) under the upload's lease, the upload failed on any error and the error told as a
-    ``ProcessingFailed`` naming the upload and how to run it again (a stop, a busy database and a lost lease are
-    raised as they are, for the caller's own answer)."""
-    assert submission.id is not None
-    try:
-        with held_or_failed(engine, submission, lease_seconds, stop_interrupts=stops):
-            return store(submission, readings)
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise  # the process is stopping: its lease runs out and the upload is marked interrupted (or failed)
-    except CutOff as exc:
-        raise ProcessingFailed(f"Submission {submission.id} {exc}") from exc
-    except BaseException as exc:
-        if _busy(exc):
-            raise
-        raise ProcessingFailed(f"Submission {submission.id} {failed_message(exc, submission.id)}") from exc
 
 
 def through(
@@ -497,11 +392,14 @@ def through(
     """Take an upload through the door in the one order, as its way declares (``entry.way``): the agency (where the
     way's uploads name one it does not write itself); a repeat of an earlier upload by its repeat key (asked before
     the way reads, answered by ``repeated``, or as the earlier submission where the way has no answer of its own);
-    the way's ``read`` and check (a refusal records nothing; what it found is recorded with the upload); its
+    where the way ``reads_first``, its ``read`` and check (a refusal records nothing; what it found is recorded with
+    the upload), and where it keeps first, nothing read before its file is kept; its
     submission, with the way's side writes and audit event; then its ``store``: under the lease where the way's
     uploads are held while the request waits (``Lease.REQUEST``, a stage after the door), the upload failed on any
     error (``stop_interrupts``: a stop is an interruption to resume, not a failure), or at once where the upload was
     finished at the door or is left to a worker."""
+    if entry.way.reads_first != (read is not None):
+        raise ValueError(f"the way {entry.way.name!r} {'reads' if entry.way.reads_first else 'keeps'} first")
     if entry.way.agency:
         admit(engine, entry.agency_code)
     readings = None
@@ -518,34 +416,3 @@ def through(
     if seconds is None or entry.way.lease is Lease.WORKER:
         return store(submission, readings)
     return stored(engine, submission, seconds, store, readings, stops=stop_interrupts)
-
-
-def again(
-    engine: Engine,
-    settings: Settings,
-    submission_id: int,
-    *,
-    kind: str,
-    read: Callable[[Submission, bytes], Any],
-    store: Store,
-    stop_interrupts: bool = True,
-    reopened: Callable[[Any], Mapping[str, Any]] | None = None,
-) -> Any:
-    """Run a failed or interrupted upload of ``kind`` again from its kept file, in the door's order: the file
-    checked unchanged, the way's ``read`` (a refusal ends the upload ``rejected``, or ``superseded``, with its
-    reason, and it is returned), the upload opened again (``reopened``: the columns it starts with, from what the
-    read gave), then its ``store`` under the lease as a new upload's."""
-    with Session(engine, expire_on_commit=False) as session:
-        submission = head.rerunnable(session, submission_id, kind=kind)
-    data = head.kept_unchanged(engine, settings, submission)
-    try:
-        readings = read(submission, data)
-    except InvalidInput as exc:
-        head.settle(
-            engine, submission, status="superseded" if isinstance(exc, Superseded) else "rejected", message=exc.message
-        )
-        return submission
-    del data
-    opened = reopened(readings) if reopened is not None else {}
-    submission = head.reopen(engine, settings, submission_id, kind=kind, **opened)
-    return stored(engine, submission, settings.upload_lease_seconds, store, readings, stops=stop_interrupts)

@@ -154,7 +154,7 @@ def format_of(filename: str) -> str:
 
 
 #: How a submission that is not one of a kind is named in the answer.
-_NOT_ONE = {
+NOT_ONE = {
     RECORDS_KIND: "Record-level submission {id} does not exist",
     PUBLISHED_KIND: "Submission {id} is not a publisher's import",
 }
@@ -164,7 +164,7 @@ def rerunnable(session: Session, submission_id: int, *, kind: str) -> Submission
     """A submission of ``kind`` that may be run again (failed or interrupted); NotFound or Conflict when not."""
     submission = session.get(Submission, submission_id)
     if submission is None or submission.kind != kind:
-        raise NotFound(_NOT_ONE.get(kind, "Submission {id} does not exist").format(id=submission_id))
+        raise NotFound(NOT_ONE.get(kind, "Submission {id} does not exist").format(id=submission_id))
     if submission.status not in RERUNNABLE:
         raise Conflict(
             f"Submission {submission_id} is {submission.status}; only {' or '.join(RERUNNABLE)} uploads are run again"

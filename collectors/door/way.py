@@ -63,8 +63,10 @@ Checks = Policy | Callable[[int], Policy]
 class Way:
     """One way in as the door reads it: its ``name`` in the table of ways in, the ``kind`` of its submissions, its
     ``purposes`` (each stored as a ``mode``), its repeat key (None: every upload is new), its ``lease``, the checks
-    its figures are held to (None: it stores none), and whether the door checks the ``agency`` an upload names (not
-    where the way writes it itself: a publisher, by its first release)."""
+    its figures are held to (None: it stores none), whether the door checks the ``agency`` an upload names (not
+    where the way writes it itself: a publisher, by its first release), and its keep order: whether the way
+    ``reads_first`` (read and checked at the door, its file kept only once it passes) or its file is kept before
+    anything reads it (read under the lease, after the upload is recorded)."""
 
     name: str
     kind: str
@@ -73,6 +75,14 @@ class Way:
     repeat: Repeat | None = None
     policy: Checks | None = None
     agency: bool = True
+    reads_first: bool = False
+
+    def checks(self, rounded_to: int = 0) -> Policy:
+        """The checks the way's figures are held to (a publisher's by the rounding its source declares,
+        ``rounded_to``); ValueError for a way that stores no figures."""
+        if self.policy is None:
+            raise ValueError(f"the way {self.name!r} stores no figures")
+        return self.policy if isinstance(self.policy, Policy) else self.policy(rounded_to)
 
     def mode_of(self, purpose: str) -> str:
         """The ``mode`` an upload made for ``purpose`` is stored with; InvalidInput naming the way's purposes for any

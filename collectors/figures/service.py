@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, update
@@ -17,6 +17,7 @@ from collectors.checks.context import build_context
 from collectors.checks.policy import EVERY_CHECK
 from collectors.door import head
 from collectors.door.head import FINAL, kept_raw
+from collectors.door.requests import Mode as Mode  # how a file of figures is stored, named here as ever
 from collectors.door.spine import (
     CutOff,
     Outcome,
@@ -35,9 +36,6 @@ from onereturn.errors import InvalidInput, NotFound, OneReturnError, PayloadTooL
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
-Mode = Literal["default", "atomic", "dry_run"]
-#: The checks an agency's figures are held to: every one, its duties included.
-POLICY = EVERY_CHECK
 #: The way in that takes an agency's file of figures, as the door reads it and its row in the table of ways in holds it.
 WAY = door.Way(
     "figures",
@@ -49,7 +47,8 @@ WAY = door.Way(
     lease=door.Lease.REQUEST,
     # Sent again, it repeats the agency's earlier upload of it in the same mode, however that ended.
     repeat=door.Repeat(FINAL),
-    policy=POLICY,
+    # The checks an agency's figures are held to: every one, its duties included.
+    policy=EVERY_CHECK,
 )
 
 
@@ -73,7 +72,7 @@ def dry_run(
         except OneReturnError as exc:
             return Outcome(None, None, problems=_unreadable(exc))
         ctx = build_context(session, agency_code)
-    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=POLICY)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=WAY.checks())
     return Outcome(None, result, problems=result.problems)
 
 
@@ -135,9 +134,7 @@ def submit(
             engine,
             settings,
             entry,
-            store=lambda submission, _: _read_and_store(
-                engine, settings, submission, body, filename=filename, sheet=sheet, mode=mode
-            ),
+            store=lambda submission, _: _read_and_store(engine, settings, submission, body, filename, sheet),
             repeated=lambda earlier: Outcome(earlier, None, duplicate=True),
         )
         return outcome
@@ -148,12 +145,11 @@ def _read_and_store(
     settings: Settings,
     submission: Submission,
     body: list[bytes],
-    *,
     filename: str,
-    sheet: str | None,
-    mode: Mode,
+    sheet: str | None = None,
 ) -> Outcome:
-    """Read, validate and store a recorded upload (one it cannot read is rejected, its problem named).
+    """Read, validate and store a recorded upload (one it cannot read is rejected, its problem named; one whose
+    ``mode`` is ``atomic`` stores nothing if any row is in error).
 
     ``body`` holds the upload's bytes, taken out once read: a frame down the call that kept them (95 MiB
     for a million figures in JSON) would hold them through validation and storing, as would one that
@@ -169,42 +165,29 @@ def _read_and_store(
         # No way could read it, so it could be anything, a child's record among them: its report stays, not it.
         head.let_go(engine, settings, submission)
         return Outcome(submission, None, problems=problems)
-    outcome = _validate_and_store(engine, submission, tables, mode)
+    outcome = _validate_and_store(engine, submission, tables)
     if outcome.validation is not None and outcome.validation.fatal:
         # Not a file of figures (its columns are none of one's): not kept past its report, as one unreadable.
         head.let_go(engine, settings, submission)
     return outcome
 
 
-def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    """Run a failed or interrupted upload of figures again from its kept raw file."""
-    body: list[bytes] = []
-    outcome: Outcome = door.again(
-        engine,
-        settings,
-        submission_id,
-        kind=FIGURES_KIND,
-        read=lambda _submission, data: body.append(data),
-        store=lambda submission, _: _read_and_store(
-            engine,
-            settings,
-            submission,
-            body,
-            filename=submission.filename,
-            sheet=None,
-            mode="atomic" if submission.mode == "atomic" else "default",
-        ),
-    )
-    return outcome
+#: How the door runs a failed or interrupted upload of figures again: its kept bytes read and stored as at first.
+AGAIN = door.Again(
+    read=lambda _engine, _settings, _submission, data: [data],
+    store=lambda engine, settings, submission, body: _read_and_store(
+        engine, settings, submission, body, submission.filename
+    ),
+)
 
 
-def _validate_and_store(engine: Engine, submission: Submission, tables: list[RawTable], mode: Mode) -> Outcome:
+def _validate_and_store(engine: Engine, submission: Submission, tables: list[RawTable]) -> Outcome:
     """Validate the one table in ``tables`` (taken out, and let go of once validated) and store what it gives."""
     assert submission.id is not None
     with Session(engine) as session:
         ctx = build_context(session, submission.agency_code)
     raw = tables.pop()
-    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=POLICY)
+    result = validate(raw.frame, ctx, unresolved=raw.unresolved, policy=WAY.checks())
     submission.source_format = raw.source_format
     submission.error_scope = error_scope(raw.frame, result, ctx.indicators)
     del raw
@@ -215,7 +198,7 @@ def _validate_and_store(engine: Engine, submission: Submission, tables: list[Raw
         "query_count": result.query_count,
         "information_count": result.information_count,
     }
-    if result.fatal or (mode == "atomic" and result.error_count):
+    if result.fatal or (submission.mode == "atomic" and result.error_count):
         why = result.reason if result.fatal else "atomic mode: the file has errors, so nothing was stored"
         finish(engine, submission, result.problems, status="rejected", message=why, counts=counts)
         return Outcome(submission, result, problems=result.problems)

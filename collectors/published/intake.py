@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +57,8 @@ WAY = door.Way(
     policy=publisher_policy,
     # The publisher is no agency until its first release writes it (the entry's ``first``).
     agency=False,
+    # Read and held to the catalogue's rules first: a file refused keeps nothing (it could be anything).
+    reads_first=True,
 )
 #: Figures inserted into ``published_figure`` per statement.
 _INSERT_BATCH = 5_000
@@ -180,9 +182,7 @@ def import_release(
     del data
 
     def read() -> door.Found:
-        known = _read_before(engine, spec, digest)
-        about = _About(fetched_from, version, release_date, known.id if known is not None else None)
-        readings = _read(engine, spec, body.pop(), filename, about)
+        readings = _read(engine, spec, body.pop(), filename, _About(fetched_from, version, release_date, digest))
         return door.Found(readings, columns={"rows_read": readings.rows_read})
 
     # Whatever fails as it stores (a stop too: a release is stored whole or not at all) ends the import failed.
@@ -210,7 +210,10 @@ class _Read:
 
 
 def _read(engine: Engine, spec: SourceSpec, data: bytes, filename: str, about: _About) -> _Read:
-    """Read a release and hold it to the catalogue's rules (an error refuses it whole, raised)."""
+    """Read a release and hold it to the catalogue's rules (an error refuses it whole, raised), naming the release
+    read before from the same bytes (``about``'s digest) as the one it applies again."""
+    known = _read_before(engine, spec, about.digest)
+    about = replace(about, reapplies=known.id if known is not None else None)
     figures, rows_read = read_release(spec, data, filename=filename, areas=area_lookup(engine))
     with Session(engine) as session:
         ruling = check_release(
@@ -224,64 +227,60 @@ def _read(engine: Engine, spec: SourceSpec, data: bytes, filename: str, about: _
     return _Read(figures, rows_read, ruling, about)
 
 
-def rerun_release(engine: Engine, settings: Settings, submission_id: int) -> Submission:
-    """Import a publisher's file again from its kept raw file, as the release of the source it was imported as,
-    where its import failed or was cut off (``onereturn submissions reprocess``)."""
-    with Session(engine, expire_on_commit=False) as session:
-        submission = head.rerunnable(session, submission_id, kind=PUBLISHED_KIND)
-        spec = load_sources().sources.get(submission.published_source)
-        if spec is None:
-            raise Conflict(
-                f"Submission {submission_id} names no published source this deployment declares "
-                f"({submission.published_source or 'none recorded'}); import the publisher's file again: "
-                "onereturn published import SOURCE FILE"
-            )
-
-    def read(submission: Submission, data: bytes) -> _Read:
-        entry = _entry(
-            spec,
-            filename=submission.filename,
-            size_bytes=submission.size_bytes,
-            digest=submission.content_hash,
-            keep=submission.raw_path,
+def _spec_of(submission: Submission) -> SourceSpec:
+    """The source a publisher's file was imported as a release of; Conflict where the deployment declares none."""
+    spec = load_sources().sources.get(submission.published_source)
+    if spec is None:
+        raise Conflict(
+            f"Submission {submission.id} names no published source this deployment declares "
+            f"({submission.published_source or 'none recorded'}); import the publisher's file again: "
+            "onereturn published import SOURCE FILE"
         )
-        if (earlier := door.repeated_before_reading(engine, entry)) is not None:
-            read = _repeated(engine, entry, earlier).release
-            raise door.Superseded(f"release {read.id} has read the same file since; nothing more to do")
-        known = _read_before(engine, spec, submission.content_hash)
-        fetched = (
-            submission.submitted_by.removeprefix("published: ")
-            if submission.submitted_by.startswith("published: ")
-            else "upload"
-        )
-        return _read(engine, spec, data, submission.filename, _About(fetched, "", "", known.id if known else None))
+    return spec
 
-    # Stored again under a lease, as the first import was, so the sweep of cut-off work leaves it alone while it runs.
-    door.again(
-        engine,
-        settings,
-        submission_id,
-        kind=PUBLISHED_KIND,
-        read=read,
-        store=lambda submission, readings: _store(engine, spec, submission, readings, datetime.now(UTC), None),
-        stop_interrupts=False,
-        reopened=lambda readings: {"status": "storing", "rows_read": readings.rows_read},
+
+def _read_again(engine: Engine, _settings: Settings, submission: Submission, data: bytes) -> _Read:
+    """A failed or cut-off import's kept file read again as the release of its source; Superseded where a release
+    has read the same file since."""
+    spec = _spec_of(submission)
+    entry = _entry(
+        spec,
+        filename=submission.filename,
+        size_bytes=submission.size_bytes,
+        digest=submission.content_hash,
+        keep=submission.raw_path,
     )
-    with Session(engine, expire_on_commit=False) as session:
-        done = session.get(Submission, submission_id)
-        assert done is not None
-        return done
+    if (earlier := door.repeated_before_reading(engine, entry)) is not None:
+        read = _repeated(engine, entry, earlier).release
+        raise door.Superseded(f"release {read.id} has read the same file since; nothing more to do")
+    by = submission.submitted_by
+    fetched = by.removeprefix("published: ") if by.startswith("published: ") else "upload"
+    return _read(engine, spec, data, submission.filename, _About(fetched, "", "", submission.content_hash))
+
+
+#: How the door imports a publisher's file again from its kept raw file, as the release of the source it was imported
+#: as, where its import failed or was cut off: stored again under a lease, as the first import was, so the sweep of
+#: cut-off work leaves it alone while it runs.
+AGAIN = door.Again(
+    read=_read_again,
+    store=lambda engine, _settings, submission, readings: _store(
+        engine, _spec_of(submission), submission, readings, datetime.now(UTC), None
+    ),
+    reopened=lambda _submission, readings: {"status": "storing", "rows_read": readings.rows_read},
+    stops=False,
+)
 
 
 @dataclass(frozen=True)
 class _About:
-    """Where a release came from: fetched or uploaded, the publisher's version and date, and the earlier release
-    whose very file it is (when applied again)."""
+    """Where a release came from: fetched or uploaded, the publisher's version and date, the SHA-256 of its bytes, and
+    the earlier release whose very file it is (when applied again)."""
 
     fetched_from: str
     version: str
     release_date: str
-    reapplies: int | None
+    digest: str
+    reapplies: int | None = None
 
 
 def _in_geography(session: Session, figures: pl.DataFrame) -> pl.DataFrame:

@@ -63,6 +63,11 @@ def kept_files(
         raise keptfiles.KeptFileMissing(f"the kept files of submission {submission.id} are missing: {exc}") from exc
     data = keys_for(settings).open(token)
     del token
+    return unpacked(data, workdir)
+
+
+def unpacked(data: bytes, workdir: Path) -> list[tuple[str, Path]]:
+    """The files of an upload's kept ZIP (opened), written into ``workdir`` a member at a time."""
     files = []
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for number, member in enumerate(archive.namelist()):

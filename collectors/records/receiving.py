@@ -31,19 +31,20 @@ PURPOSES = {"return": "default", "annex_a": "annex_a"}
 #: The finished statuses of an earlier upload that sending the same files again may repeat. Not ``rejected``: the
 #: council sends refused files again to have them read again (the rules, or the kept file, may have changed since).
 REPEATABLE = ("accepted", "queried", "partially_accepted")
-#: The checks the figures derived from a council's files are held to: every one an agency's upload is.
-POLICY = EVERY_CHECK
 #: The way in that takes DfE's own files, as the door reads it and its row in the table of ways in holds it.
 WAY = door.Way(
     "records",
     KIND,
     PURPOSES,
     # Kept at the door and left to an upload worker (``collectors.records.service``), which takes it up at once; if
-    # none does before the lease runs out (the process stopped), ``resume_records`` does.
+    # none does before the lease runs out (the process stopped), the door's resume does.
     lease=door.Lease.WORKER,
     # The same files for another year are another return, and purged ones are kept no more.
     repeat=door.Repeat(REPEATABLE, by_year=True),
-    policy=POLICY,
+    # The checks the figures derived from a council's files are held to: every one an agency's upload is.
+    policy=EVERY_CHECK,
+    # Checked at the door (what each file is, whose council), kept only once it passes.
+    reads_first=True,
 )
 
 

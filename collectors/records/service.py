@@ -5,33 +5,31 @@ API can answer 202; :func:`process_records` takes it up under the upload lease i
 through the stages ``reading`` (our own read: which return, which tables, their columns, the year), ``dfe_rules``
 (DfE's rules for the collection year, in their own environment), ``deriving`` (every catalogue figure the records
 answer, by DfE's published method) and ``stored`` (``collectors.records.storing``); or ends it ``rejected`` (a
-clear report, nothing stored) or ``failed`` (the file kept, run again by :func:`resume_records` or ``reprocess``).
+clear report, nothing stored) or ``failed`` (the file kept, run again by the door's resume or ``reprocess``).
 Children are named in the store only by their pseudonym (``collectors.records.privacy``).
 
 :func:`process_records` is the one entry that starts processing: the upload pool's process, the API's background
-task (no pool), the scheduler's and the CLI's resume (:func:`resume_records`) and the rerun from the kept file
-(:func:`rerun`) all call it.
+task (no pool), and the door's resume and rerun from the kept file (``collectors.door.again``, by :data:`AGAIN`) all
+call it; the door claims, leases and fails the upload, and this module runs its stages.
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from collectors import door
 from collectors.checks.checked import problem_frame
-from collectors.door import head, lease
+from collectors.door import lease
 from collectors.door.spine import CutOff, record_outcome
 from collectors.records.cin_figures import derive_cin
 from collectors.records.contract import Findings, RecordsError
 from collectors.records.kept import kept_files
-from collectors.records.privacy import Keys, KeysRefused, SealedElsewhere, checked_keys
+from collectors.records.privacy import Keys, SealedElsewhere, checked_keys
 from collectors.records.reading import as_written, check_903_year, distances_for, identify, rules_beside_read
-from collectors.records.receiving import PURPOSES
+from collectors.records.receiving import PURPOSES, WAY
 from collectors.records.ssda903_figures import derive_ssda903
 from collectors.records.storing import (
     Run,
@@ -41,20 +39,12 @@ from collectors.records.storing import (
     store,
     write_child_rows,
 )
-from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Submission
 from mappings.illustrative import Council, councils_of
-from onereturn.errors import NotFound, OneReturnError
+from onereturn.errors import OneReturnError
 from onereturn.keptfiles import KeptFileMissing
 from onereturn.settings import Settings
 from onereturn.workspace import private_folder
-
-log = logging.getLogger(__name__)
-
-#: The stages of a record-level upload, in order; the last three are final.
-STAGES = ("received", "reading", "dfe_rules", "deriving", "stored", "rejected", "failed")
-#: A worker takes an upload up at most this many times (a file that stops its worker every time is failed).
-MAX_ATTEMPTS = 3
 
 
 def _stage(engine: Engine, submission_id: int, stage: str) -> None:
@@ -69,42 +59,9 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
     Raises :class:`KeysRefused` where this host's records keys are refused, the upload left as it was (resumable)
     for a host whose keys are the deployment's: the host is at fault, not the upload."""
     checked_keys(engine, settings)
-    submission = lease.claim(engine, submission_id, kind=KIND, seconds=settings.upload_lease_seconds)
-    if submission is None:
-        with Session(engine, expire_on_commit=False) as session:
-            found = session.get(Submission, submission_id)
-        if found is None or found.kind != KIND:
-            raise NotFound(f"Record-level submission {submission_id} does not exist")
-        return found
-    if submission.attempts > MAX_ATTEMPTS:
-        _end(
-            engine,
-            submission,
-            Run(),
-            status="failed",
-            stage="failed",
-            message=f"processing stopped its worker {MAX_ATTEMPTS} times; the file is kept, see the service's log",
-        )
-        return submission
-    with lease.held(engine, submission_id, settings.upload_lease_seconds):
-        try:
-            _run(engine, settings, submission)
-        except CutOff:
-            log.warning("record-level submission %s was taken over after this worker's lease ran out", submission_id)
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise  # the process is stopping: its lease runs out and the upload is resumed
-        except KeysRefused:
-            # Refused part-way (the store took other keys meanwhile): cut off, not failed, for a host that has them.
-            lease.cut_off_by_stop(engine, ids=[submission_id])
-            raise
-        except BaseException as exc:
-            # An error's text may quote a value of the records (a child id, a birth date, a postcode): the message
-            # officers read names only what kind of error it was, and the log where it was raised.
-            door.mark_failed(engine, submission, exc, quote=False, stage="failed")
-    with Session(engine, expire_on_commit=False) as session:
-        ended = session.get(Submission, submission_id)
-    assert ended is not None
-    return ended
+    # An error's text may quote a value of the records (a child id, a birth date, a postcode): the door's failure
+    # names only what kind of error it was, and the log where it was raised.
+    return door.taken_up(engine, settings, submission_id, WAY, lambda submission: _run(engine, settings, submission))
 
 
 def _run(engine: Engine, settings: Settings, submission: Submission) -> None:
@@ -253,13 +210,14 @@ def _end(
     message: str,
     rows_read: int = 0,
 ) -> None:
-    """End an upload rejected or failed: its report (and DfE's findings by child) written, no figure stored."""
+    """End an upload with its report (refused, or kept for Annex A alone), DfE's findings by child written, no figure
+    stored."""
     assert submission.id is not None
     problems = problem_frame(outcome.problems)
     counts = {"rows_read": rows_read, **severity_counts(problems, outcome.findings)}
     with Session(engine) as session:
-        # A failure is recorded whoever holds the lease now; a report only by the worker that made it.
-        if status != "failed" and not lease.mine(session, submission.id):
+        # A report is recorded only by the worker that made it (a failure is the door's, ``door.mark_failed``).
+        if not lease.mine(session, submission.id):
             raise CutOff()
         if outcome.keys is not None:
             write_child_rows(session, submission.id, outcome, outcome.keys, None)
@@ -267,41 +225,6 @@ def _end(
         session.commit()
 
 
-def resume_records(engine: Engine, settings: Settings) -> list[int]:
-    """Take up every record-level upload whose worker stopped (its lease ran out) and run it on; return their ids."""
-    now = datetime.now(UTC)
-    with Session(engine) as session:
-        waiting = session.execute(
-            select(Submission.id)
-            .where(
-                col(Submission.kind) == KIND,
-                # DfE's files only: a SEN2 upload's stage is resumed by its own way (``collectors.sen2.stage``).
-                col(Submission.mode).in_(set(PURPOSES.values())),
-                or_(
-                    col(Submission.status).in_(lease.UNFINISHED)
-                    & or_(col(Submission.lease_until).is_(None), col(Submission.lease_until) < now),
-                    col(Submission.status) == "interrupted",
-                ),
-            )
-            .order_by(col(Submission.id))
-        ).scalars()
-        ids = [int(i) for i in waiting]
-    resumed = []
-    for submission_id in ids:
-        try:
-            process_records(engine, settings, submission_id)
-        except KeysRefused as exc:
-            # Left resumable for a host whose keys are the deployment's; this one says why it took none up.
-            log.error("record-level uploads %s are left for a host whose records keys are accepted: %s", ids, exc)
-            break
-        resumed.append(submission_id)
-    return resumed
-
-
-def rerun(engine: Engine, settings: Settings, submission_id: int) -> Submission:
-    """Run a failed or interrupted record-level upload again from its kept files."""
-    # Left unclaimed (interrupted, no lease) for process_records to claim as any upload whose worker stopped.
-    head.reopen(
-        engine, settings, submission_id, kind=KIND, held=False, status="interrupted", stage="received", attempts=0
-    )
-    return process_records(engine, settings, submission_id)
+#: How the door runs a failed or interrupted record-level upload again, and takes up those a stop cut off: left
+#: unclaimed, for :func:`process_records` to claim as any upload whose worker stopped.
+AGAIN = door.Again(take_up=process_records, reopened=lambda _submission, _readings: {"stage": "received"}, resumes=True)

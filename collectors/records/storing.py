@@ -22,7 +22,7 @@ from collectors.door import lease
 from collectors.door.spine import Alongside, Stored, store_accepted
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem
 from collectors.records.privacy import Keys
-from collectors.records.receiving import POLICY
+from collectors.records.receiving import WAY
 from collectors.records.ssda903_figures import Derivation
 from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Observation, Submission
@@ -162,7 +162,7 @@ def store(
     theirs = frame.filter(pl.col("indicator_id").is_in(sorted(ctx.agency_indicators)))
     _say_not_stored(outcome, submission.agency_code, frame, theirs, keyed, derived, periods)
     theirs = theirs.filter(~pl.col("indicator_id").is_in(sorted(keyed)))
-    result = rowless(validate_figures(theirs, ctx, POLICY))
+    result = rowless(validate_figures(theirs, ctx, WAY.checks()))
     # No row of the council's files holds a derived figure: its problems name the figure.
     problems = pl.concat(
         [named_by_figure(result.problems, theirs), problem_frame(outcome.problems)], how="vertical_relaxed"

@@ -21,7 +21,7 @@ from collectors.checks.typed import FIGURE_SCHEMA, named_by_figure, rowless, val
 from collectors.door.spine import Stored, store_accepted
 from collectors.sen2.measures import tables
 from collectors.sen2.placing import Register, placements_register
-from collectors.sen2.receiving import POLICY
+from collectors.sen2.receiving import WAY
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.schema import survey_of
 from indicators.store.models import Submission
@@ -87,7 +87,7 @@ def store_figures(engine: Engine, submission: Submission, records: Sen2Records) 
     if not rows:
         return None
     given = pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row")
-    result = rowless(validate_figures(given, ctx, POLICY))
+    result = rowless(validate_figures(given, ctx, WAY.checks()))
     if not (result.accepted.height or result.held.height):
         return None
     said = submission.message

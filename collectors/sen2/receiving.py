@@ -51,8 +51,6 @@ PURPOSE = "sen2"
 #: queried or partly accepted when one of them is held or refused. One whose figures failed to store is ``failed``
 #: (kept, and run again by ``onereturn submissions reprocess``).
 KEPT_STATUSES = ("accepted", "queried", "partially_accepted")
-#: The checks the figures worked out from a SEN2 file are held to: every one an agency's upload is.
-POLICY = EVERY_CHECK
 #: The way in that takes a SEN2 file, as the door reads it and its row in the table of ways in holds it.
 WAY = door.Way(
     "sen2",
@@ -64,7 +62,10 @@ WAY = door.Way(
     lease=door.Lease.STAGE,
     # Sent again for the same year, it repeats the upload that kept it (a refused one kept nothing).
     repeat=door.Repeat(KEPT_STATUSES, by_year=True),
-    policy=POLICY,
+    # The checks the figures worked out from a SEN2 file are held to: every one an agency's upload is.
+    policy=EVERY_CHECK,
+    # Read and checked whole at the door, kept only once it passes.
+    reads_first=True,
 )
 #: The door's stage after a SEN2 file is kept, under its lease: its figures stored, the upload finished.
 Stage = Callable[[Submission, Sen2Records], Submission]

@@ -14,7 +14,7 @@ import polars as pl
 from lxml import etree
 from sqlalchemy import Engine
 
-from collectors.records.kept import content_hash, kept_files
+from collectors.records.kept import content_hash, kept_files, unpacked
 from collectors.sen2.schema import read_encoding, survey_of
 from indicators.store.models import Submission
 from onereturn.errors import Conflict
@@ -255,12 +255,14 @@ def read_kept_upload(
     read: Callable[[Path, int], T],
     *,
     unchanged: bool = False,
+    data: bytes | None = None,
 ) -> T:
     """The one read of a kept SEN2 upload after the door: its file unsealed into a private folder removed at once and
     given to ``read`` (:func:`read_kept_file`, or :func:`census_in_kept_file` for its header alone) with its survey;
-    ``unchanged``: Conflict where the file kept is no longer the one received."""
+    ``data``: the kept file's bytes as the door read them back (its sealed ZIP, opened); ``unchanged``: Conflict
+    where the file kept is no longer the one received."""
     with private_folder(settings, "sen2-") as work:
-        files = kept_files(engine, settings, submission, Path(work))
+        files = unpacked(data, Path(work)) if data is not None else kept_files(engine, settings, submission, Path(work))
         if unchanged and content_hash(files) != submission.content_hash:
             raise Conflict(f"The kept file of submission {submission.id} has changed since it was received")
         ((_, path),) = files

@@ -1,31 +1,28 @@
 """A SEN2 file's stage after the door: its figures stored as the council's, under the upload's lease, as a stage of
-the door with its failed state and its rerun.
+the door with its failed state and its rerun (the door's).
 
 The door keeps the file sealed and records its children (``collectors.sen2.receiving``); the stage then stores the
 figures worked out from it (``collectors.sen2.figures``) and finishes the upload. A fault storing them (the store
 refusing a row, say) ends the upload ``failed``, its message naming ``onereturn submissions reprocess N``, and the
-answer is that failed upload, not an error; :func:`rerun` reads the kept file again and stores its figures, and
-:func:`resume` takes up every SEN2 upload whose stage a stop cut off.
+answer is that failed upload, not an error; the door runs it again from its kept file (:data:`AGAIN`: read again,
+its figures stored), and resumes every SEN2 upload whose stage a stop cut off.
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
 from collectors import door
-from collectors.door import head, lease
-from collectors.door.spine import CutOff, Outcome, failure_reason
+from collectors.door import head
+from collectors.door.spine import CutOff, failure_reason
 from collectors.sen2.figures import store_figures
-from collectors.sen2.receiving import PURPOSE, KeptSen2, Stage, kept_message, receive
+from collectors.sen2.receiving import Stage, kept_message
 from collectors.sen2.records import Sen2Records, read_kept_file, read_kept_upload
 from collectors.sen2.rules import child_keys
 from collectors.sen2.schema import survey_of
-from indicators.store.models import RECORDS_KIND, Submission
-from onereturn.errors import NotFound, ProcessingFailed
+from indicators.store.models import Submission
 from onereturn.settings import Settings
 
 
@@ -61,56 +58,33 @@ def figures_stage(engine: Engine) -> Stage:
     return stage
 
 
-def take(engine: Engine, settings: Settings, **request: Any) -> KeptSen2:
-    """Take a SEN2 file through the door and its figures' stage (``request``: ``receiving.receive``'s keywords): kept,
-    then its figures stored (or the upload failed, saying how to run it again)."""
-    return receive(engine, settings, **request, stage=figures_stage(engine))
+def _read_again(engine: Engine, settings: Settings, submission: Submission, data: bytes) -> Sen2Records:
+    """The kept file of a SEN2 upload (its sealed ZIP, opened) read again into its tables; Conflict when it is not the
+    file received."""
+    records, _items = read_kept_upload(engine, settings, submission, read_kept_file, unchanged=True, data=data)
+    return records
 
 
-def rerun(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    """Run a failed or interrupted SEN2 upload's stage again from its kept file: its figures stored, under its lease
-    as at the door; failed again (saying why) when they still cannot be."""
-    with Session(engine, expire_on_commit=False) as session:
-        submission = head.rerunnable(session, submission_id, kind=RECORDS_KIND)
-    if submission.mode != PURPOSE:
-        raise NotFound(f"Submission {submission_id} is not a SEN2 upload")
-    records, _items = read_kept_upload(engine, settings, submission, read_kept_file, unchanged=True)
+def _reopened(submission: Submission, records: Sen2Records) -> dict[str, Any]:
+    """What a SEN2 upload run again starts with: its children counted, and what the door said of them."""
     children = child_keys(records)
-    count = len(children)
-    opened = head.reopen(
-        engine,
-        settings,
-        submission_id,
-        kind=RECORDS_KIND,
-        stage="stored",
-        rows_read=count,
-        rows_accepted=count,
-        message=kept_message(survey_of(submission.collection_year or ""), children),
-    )
-    # A failure ends it failed, saying why and how to run it again: the answer is the upload as it ended.
-    with suppress(ProcessingFailed):
-        door.stored(engine, opened, settings.upload_lease_seconds, figures_stage(engine), records)
-    with Session(engine, expire_on_commit=False) as session:
-        found = session.get(Submission, submission_id)
-    assert found is not None
-    return Outcome(found, None)
+    survey = survey_of(submission.collection_year or "")
+    return {
+        "stage": "stored",
+        "rows_read": len(children),
+        "rows_accepted": len(children),
+        "message": kept_message(survey, children),
+    }
 
 
-def resume(engine: Engine, settings: Settings) -> list[int]:
-    """Take up every SEN2 upload whose stage a stop cut off (interrupted, or its lease run out) and run it again;
-    return their ids."""
-    sen2 = (col(Submission.kind) == RECORDS_KIND, col(Submission.mode) == PURPOSE)
-    with Session(engine) as session:
-        # Its worker is gone: interrupted, as a start marks every such upload, so that it may be run again.
-        lease.mark_expired(session, only=sen2)
-        session.commit()
-        waiting = [
-            int(i)
-            for i in session.exec(
-                select(Submission.id).where(*sen2, col(Submission.status) == "interrupted").order_by(col(Submission.id))
-            )
-            if i is not None
-        ]
-    for submission_id in waiting:
-        rerun(engine, settings, submission_id)
-    return waiting
+#: How the door runs a failed or interrupted SEN2 upload's stage again from its kept file, and resumes those a stop
+#: cut off: its figures stored, under its lease as at the door; failed again (saying why, the upload the answer)
+#: when they still cannot be.
+AGAIN = door.Again(
+    read=_read_again,
+    store=lambda engine, _settings, submission, records: figures_stage(engine)(submission, records),
+    reopened=_reopened,
+    whole=False,
+    told=True,
+    resumes=True,
+)

@@ -271,9 +271,11 @@ def test_a_stop_marks_the_record_level_upload_its_process_was_cut_off_in_so_the_
         submission = session.get(Submission, sid)
         assert submission is not None
         assert submission.status == "interrupted", (submission.status, submission.stage)
-    from collectors.records.service import resume_records
+    from collectors import door
+    from collectors.records.receiving import WAY
+    from collectors.records.service import AGAIN
 
-    assert resume_records(store, settings) == [sid]
+    assert door.resume(store, settings, WAY, AGAIN) == [sid]
     with Session(store) as session:
         submission = session.get(Submission, sid)
         assert submission is not None

@@ -62,9 +62,9 @@ def test_only_the_door_asks_for_a_submission() -> None:
 
 def test_every_way_walks_through_the_door_in_its_one_order() -> None:
     """No way in enters an upload, holds its lease or fails it itself: each hands ``door.through`` (or, to run one
-    again, ``door.again``) its entry, read and store, so the order (agency, repeat, read, record, store under the
-    lease, fail) is written once."""
-    own = re.compile(r"door\.(enter|held_or_failed|repeated)\(")
+    again, the table hands ``door.again`` its row's) its entry, read and store, so the order (agency, repeat, read,
+    record, store under the lease, fail) is written once."""
+    own = re.compile(r"door\.(enter|stored|mark_failed|repeated)\(")
     walking = re.compile(r"door\.(through|again)\(")
     callers, walkers = set(), set()
     for path in _product_files():
@@ -81,6 +81,27 @@ def test_every_way_walks_through_the_door_in_its_one_order() -> None:
         "collectors/sen2/receiving.py",
         "collectors/annex_a/columns.py",
         "collectors/annex_a/from_ssd.py",
+        "collectors/ways_in.py",
+    }
+
+
+def test_one_module_defines_the_rerun_and_the_door_the_resume_and_the_failure() -> None:
+    """The table's ``rerun`` is the one; every way's rerun, resume, take-up and failure is the door's
+    (``collectors.door.again``), each way supplying only a ``door.Again``."""
+    defining = re.compile(r"^def (rerun|rerun_\w+|resume\w*|again|taken_up|mark_failed)\(", re.MULTILINE)
+    found = {
+        (str(path.relative_to(ROOT)), name)
+        for path in _product_files()
+        if path.is_relative_to(ROOT / "collectors")
+        for name in defining.findall(path.read_text(encoding="utf-8"))
+    }
+    assert found == {
+        ("collectors/ways_in.py", "rerun"),
+        ("collectors/ways_in.py", "resume_all"),
+        ("collectors/door/again.py", "again"),
+        ("collectors/door/again.py", "resume"),
+        ("collectors/door/again.py", "taken_up"),
+        ("collectors/door/again.py", "mark_failed"),
     }
 
 
@@ -92,7 +113,7 @@ def test_the_table_holds_every_way_and_their_purposes() -> None:
         RECORDS_KIND: {"default", "annex_a", "annex_a_columns", "annex_a_ssd", "sen2"},
         PUBLISHED_KIND: {"default"},
     } == MODES
-    assert [name for name, way in WAYS_IN.items() if way.take_up is not None] == ["records"]
+    assert [name for name, way in WAYS_IN.items() if way.again is not None and way.again.take_up] == ["records"]
     with pytest.raises(InvalidInput, match="no way in is named 'faxes'"):
         way_in("faxes")
 
@@ -120,7 +141,7 @@ def test_each_row_says_the_checks_its_figures_are_held_to() -> None:
     from collectors.checks.policy import EVERY_CHECK
     from collectors.published.check import publisher_policy
 
-    policies = {name: way.policy for name, way in WAYS_IN.items()}
+    policies = {name: way.way.policy for name, way in WAYS_IN.items()}
     assert {name for name, policy in policies.items() if policy is EVERY_CHECK} == {"figures", "records", "sen2"}
     assert policies["published"] is publisher_policy
     assert [name for name, policy in policies.items() if policy is None] == ["annex_a_columns", "ssd", "annex_a_ssd"]
@@ -163,7 +184,7 @@ def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
 def test_a_purpose_a_way_does_not_have_is_refused() -> None:
     """A record-level purpose is no purpose of a file of figures: refused naming the way's own."""
     with pytest.raises(InvalidInput, match="purpose must be one of default, atomic, not 'annex_a'"):
-        door.mode_of(WAYS_IN["figures"].purposes, "annex_a")
+        door.mode_of(WAYS_IN["figures"].way.purposes, "annex_a")
 
 
 # A way in for the tests, in a few lines: a "tally" file of one agency, kept and stored as it is sent ("fail" in it
@@ -171,7 +192,9 @@ def test_a_purpose_a_way_does_not_have_is_refused() -> None:
 # it. The door reads its repeat key (an accepted tally sent again) and its lease (held while the request waits) from
 # the declaration: no upload names them.
 TALLY = "tally"
-TALLY_WAY = door.Way(TALLY, TALLY, {"default": "default"}, door.Lease.REQUEST, door.Repeat(("accepted",)))
+TALLY_WAY = door.Way(
+    TALLY, TALLY, {"default": "default"}, door.Lease.REQUEST, door.Repeat(("accepted",)), reads_first=True
+)
 
 
 def _tally_entry(
@@ -221,31 +244,20 @@ def _store_tally(engine: Engine, submission: Submission, data: bytes) -> Outcome
         return Outcome(session.get(Submission, submission.id), None)
 
 
-def _rerun_tally(engine: Engine, settings: Settings, submission_id: int) -> Outcome:
-    # Run again as a second attempt, which the tally does not fail.
-    again: Outcome = door.again(
-        engine,
-        settings,
-        submission_id,
-        kind=TALLY,
-        read=lambda _submission, data: data,
-        store=partial(_store_tally, engine),
-        reopened=lambda _data: {"attempts": 1},
-    )
-    return again
-
-
-def _resume_tally(engine: Engine, settings: Settings) -> list[int]:
-    with Session(engine) as session:
-        ids = session.exec(select(Submission.id).where(Submission.kind == TALLY, Submission.status == "failed")).all()
-    return [int(i) for i in ids if i is not None and _rerun_tally(engine, settings, i).submission is not None]
+#: Run again as a second attempt, which the tally does not fail.
+_TALLY_AGAIN = door.Again(
+    read=lambda _engine, _settings, _submission, data: data,
+    store=lambda engine, _settings, submission, data: _store_tally(engine, submission, data),
+    reopened=lambda _submission, _data: {"attempts": 1},
+    resumes=True,
+)
 
 
 @pytest.fixture
 def tally_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The test way in, as the first row of the table."""
     row = WayIn(TALLY_WAY, ways_in.FiguresSent, lambda r: r.filename.endswith(".tally"), _take_tally,
-                rerun=_rerun_tally, resume=_resume_tally)  # fmt: skip
+                again=_TALLY_AGAIN)  # fmt: skip
     monkeypatch.setattr(ways_in, "WAYS_IN", {TALLY: row, **WAYS_IN})
 
 
@@ -286,6 +298,11 @@ def test_a_new_way_in_is_one_row_that_every_entry_point_takes(
     with pytest.raises(ProcessingFailed, match="the tally says fail"):
         ways_in.take(
             store, store_settings, ways_in.FiguresSent(agency_code="notts_cyp", filename="c.tally", data=b"fail,2")
+        )
+    with store.begin() as connection:
+        # As a stop leaves it: unfinished, its lease run out.
+        connection.execute(
+            update(Submission).where(col(Submission.filename) == "c.tally").values(status="received", lease_until=None)
         )
     # What the scheduler's job of resuming uploads calls.
     resumed = ways_in.resume_all(store, store_settings)
@@ -364,6 +381,20 @@ def test_the_door_reads_each_ways_declaration_from_its_row(store: Engine, store_
     nobody = _tally_entry(unkeyed, store, store_settings, "no_such_agency", "n.tally", b"3")
     with pytest.raises(NotFound, match="no_such_agency"):
         door.through(store, store_settings, nobody, read=unread, store=lambda submission, _: submission)
+    # The keep order is the way's: a way that keeps first is read by its store, after its file is kept, never before.
+    keeps_first = _tally_entry(dataclasses.replace(unkeyed, reads_first=False), store, store_settings, "notts_cyp",
+                               "k.tally", b"4")  # fmt: skip
+    with pytest.raises(ValueError, match="'tally' keeps first"):
+        door.through(store, store_settings, keeps_first, read=unread, store=lambda submission, _: submission)
+    with pytest.raises(ValueError, match="'tally' reads first"):
+        door.through(store, store_settings, nobody, store=lambda submission, _: submission)
+
+
+def test_each_row_declares_its_keep_order() -> None:
+    """An agency's file of figures is kept before anything reads it (one it cannot read is an upload rejected, its
+    report kept); four ways read and check at the door first, keeping only what passes."""
+    first = [name for name, way in WAYS_IN.items() if way.way.reads_first]
+    assert first == ["published", "annex_a_columns", "sen2", "records"]
 
 
 def _kept_upload(engine: Engine, *, digest: str, year: str = "2024-25", status: str = "accepted", **more: int) -> int:

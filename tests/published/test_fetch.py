@@ -245,7 +245,7 @@ def test_the_scheduled_job_imports_from_the_api(
     taken: list[str] = []
     take = ways_in.take
 
-    def counted(engine: Engine, settings: Settings, request: ways_in.ReleaseSent) -> object:
+    def counted(engine: Engine, settings: Settings, request: ways_in.ReleaseSent[SourceSpec]) -> object:
         taken.append(ways_in.way_of(request).name)
         return take(engine, settings, request)
 

@@ -153,7 +153,7 @@ def test_an_unchanged_release_is_recognised_and_does_nothing(
 
     # The door tells the repeat by the way's own key in the table of ways in, before the file is read: the daily
     # fetch of an unchanged release reads nothing.
-    assert ways_in.WAYS_IN["published"].repeat == intake.WAY.repeat
+    assert ways_in.WAYS_IN["published"].way.repeat == intake.WAY.repeat
     monkeypatch.setattr(intake, "read_release", unread)
     again = import_release(store, store_settings, spec, data, filename=spec.file, fetched_from="upload")
     assert again.duplicate

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cli import commands as cli
+from collectors import door
 from collectors.door import lease
 from collectors.records.models import RecordChild, RecordsKey
 from collectors.records.privacy import (
@@ -27,8 +28,9 @@ from collectors.records.privacy import (
     keys_path,
     make_current,
 )
-from collectors.records.receiving import receive
-from collectors.records.service import process_records, rerun, resume_records
+from collectors.records.receiving import WAY, receive
+from collectors.records.service import AGAIN, process_records
+from collectors.ways_in import rerun
 from indicators.store.models import Submission
 from onereturn.settings import Settings, get_settings
 from tests.apps import client_on
@@ -64,14 +66,14 @@ def test_a_cut_off_upload_stays_resumable_on_a_host_whose_keys_are_refused(store
     submission_id = _received(store, one)
     assert lease.cut_off_by_stop(store, ids=[submission_id]) == [submission_id]
     # The refused host's scheduler takes nothing up, and the upload stays as the stop left it.
-    assert resume_records(store, two) == []
+    assert door.resume(store, two, WAY, AGAIN) == []
     with pytest.raises(KeysRefused):
         process_records(store, two, submission_id)
     status, message = _status(store, submission_id)
     assert status == "interrupted", message
     assert "KeysRefused" not in message
     # A host holding the deployment's keys takes it up and ends it.
-    assert resume_records(store, one) == [submission_id]
+    assert door.resume(store, one, WAY, AGAIN) == [submission_id]
     assert _status(store, submission_id)[0] == "accepted"
 
 
@@ -98,7 +100,9 @@ def test_a_kept_file_this_hosts_keys_cannot_open_is_failed_not_rejected_and_a_re
     assert resent != submission_id
     assert process_records(store, now, resent).status == "accepted"
     # The first upload, run again, reads the file that is now sealed under the deployment's keys.
-    assert rerun(store, now, submission_id).status in ("accepted", "partially_accepted", "queried")
+    again = rerun(store, now, submission_id).submission
+    assert again is not None
+    assert again.status in ("accepted", "partially_accepted", "queried")
 
 
 def _once_public_keys(tmp_path: Path) -> Path:

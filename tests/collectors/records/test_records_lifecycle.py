@@ -10,10 +10,11 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from collectors import door
 from collectors.door.lease import worker_id
 from collectors.records.models import RecordChild, RecordLineage
-from collectors.records.receiving import receive
-from collectors.records.service import process_records, resume_records
+from collectors.records.receiving import WAY, receive
+from collectors.records.service import AGAIN, process_records
 from collectors.retention import purge
 from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Observation, Submission
@@ -88,7 +89,7 @@ def test_a_stop_marks_what_it_cut_off_and_the_next_start_takes_it_up_at_once(
         assert sub is not None
         assert sub.status == "interrupted"
         assert "cut off when the service stopped" in sub.message
-    assert resume_records(store, store_settings) == [sid]
+    assert door.resume(store, store_settings, WAY, AGAIN) == [sid]
     assert figures_of(store, sid) > 0
 
 
@@ -96,16 +97,16 @@ def test_an_upload_cut_off_mid_way_is_resumed_once_its_lease_runs_out(store: Eng
     sid = received(store, store_settings)
     cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) + timedelta(minutes=5))
     # Its worker may still be alive: nothing takes it up while the lease runs.
-    assert resume_records(store, store_settings) == []
+    assert door.resume(store, store_settings, WAY, AGAIN) == []
     assert process_records(store, store_settings, sid).stage == "dfe_rules"
     cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) - timedelta(seconds=1))
-    assert resume_records(store, store_settings) == [sid]
+    assert door.resume(store, store_settings, WAY, AGAIN) == [sid]
     with Session(store) as session:
         sub = session.get(Submission, sid)
         assert sub is not None
         assert (sub.status, sub.stage, sub.attempts) == ("accepted", "stored", 1)
     assert figures_of(store, sid) > 0
-    assert resume_records(store, store_settings) == []
+    assert door.resume(store, store_settings, WAY, AGAIN) == []
 
 
 def test_an_interrupted_upload_is_run_again_by_reprocess(store: Engine, store_settings: Settings) -> None:
