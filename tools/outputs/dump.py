@@ -26,6 +26,7 @@ NORMALISED = {
     "sealed bytes": "a Fernet token is written as sealed:<digest of what it opens to> (its IV is random)",
     "files in the store": "a blob's digest is of its rows (cells, members, lines) normalised, not of its bytes",
     "request ids": "an error's request_id (the log's random id of the request) is <request-id>",
+    "counters no row refers to": "left out, the rows sorted by the rest (a set's rows are counted in its order)",
 }
 
 
