@@ -17,8 +17,8 @@ from sqlmodel import Session
 from collectors.annex_a.build import annex_a_cells
 from collectors.sen2.list1_cells import list1_cells
 from collectors.sen2.records import KeptUnreadable
-from exports.burden import AnnexCounter, List1Counter
-from exports.burden_answer import burden_answer
+from exports.burden.answer import burden_answer
+from exports.burden.report import AnnexCounter, List1Counter
 from mappings.child_level import List1Cells
 from onereturn.settings import Settings
 

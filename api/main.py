@@ -124,7 +124,7 @@ def create_app(
 
 async def _freeze_heap() -> None:
     """Import what a first comparison needs, then keep the worker's startup heap out of the collector's way."""
-    from mappings.intervals import preload
+    from mappings.comparison.intervals import preload
     from onereturn.memory import freeze_startup_heap
 
     # The first comparison ("where to look", a compare page) would otherwise wait a second or more for

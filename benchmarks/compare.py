@@ -145,7 +145,7 @@ def main(argv: list[str]) -> None:
     from sqlmodel import Session
 
     from api.main import create_app
-    from mappings.compare_assembly import clear_caches, flags_for, indicators_with_figures
+    from mappings.comparison.assembly import clear_caches, flags_for, indicators_with_figures
     from mappings.signoff.lineage import store_key
     from onereturn import db
     from onereturn.settings import Settings

@@ -34,7 +34,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.stores import empty_postgres
-from exports.json_writer import PROVENANCE_KEYS
+from exports.writers.json import PROVENANCE_KEYS
 
 YEAR = "FY2024-25"
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}

@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from benchmarks.records_path import FINAL_STAGES
+from benchmarks.records.path import FINAL_STAGES
 from benchmarks.server import MIB, Server, free_port
 from cli.synthetic.ssd import synthetic_ssd
 from collectors.records.contract import run_rules

@@ -21,8 +21,8 @@ catalogue_app = typer.Typer(
 
 def _group_problems(path: Path | None) -> list[Problem]:
     """The seed groups file checked as an officer's group is: every member code known to the geography."""
+    from mappings.comparison.kept_groups import SEED_FILE, check_seed
     from mappings.geography import load_geography
-    from mappings.groups import SEED_FILE, check_seed
 
     path = path or SEED_FILE
     if not path.is_file():

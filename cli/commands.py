@@ -303,7 +303,7 @@ def demo_command(
 ) -> None:
     """Upload the bundled demo figures, build every return in every format into a folder, print the burden."""
     from cli.demo import YEARS, load_demo
-    from exports.burden import burden
+    from exports.burden.report import burden
     from mappings.service import load_bundled
     from onereturn import db
     from onereturn.settings import get_settings

@@ -77,7 +77,7 @@ def burden_command(
 ) -> None:
     """Print the burden saved: cells keyed into every return against figures keyed once, per agency."""
     from api.burden_counts import counters
-    from exports.burden import burden
+    from exports.burden.report import burden
     from onereturn import db
     from onereturn.settings import get_settings
 

@@ -366,7 +366,7 @@ def load_bundled(session: Session, *, catalogue: Catalogue | None = None, demo_k
         counts.update(link_populations(session))
         # A store made when the demo's made-up council sat on a real council's code: its figures move to its own.
         counts.update(move_earlier_figures(session))
-    from mappings.groups import seed_groups
+    from mappings.comparison.kept_groups import seed_groups
 
     counts["officer_groups_seeded"] = seed_groups(session)
     if before is not None and before.id != version.id:

@@ -13,7 +13,7 @@ from cli.demo import DEMO_DIR
 from collectors.figures.service import submit
 from exports.build import Builder, return_with_fields
 from exports.built import BuiltReturn
-from exports.burden import burden
+from exports.burden.report import burden
 from mappings.catalogue import Catalogue
 from onereturn.settings import Settings
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cli.demo import RECORDS_AGENCY, RECORDS_ORG, demo_records, load_records_demo
-from exports.burden import burden
+from exports.burden.report import burden
 from indicators.store.models import RECORDS_KIND as KIND
 from indicators.store.models import Submission
 from onereturn.settings import Settings

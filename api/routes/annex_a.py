@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from api.annex_access import audit_annex, check_annex_reader
+from api.access.annex import audit_annex, check_annex_reader
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep

@@ -10,9 +10,9 @@ from api.auth import FiguresRead
 from api.deps import SessionDep
 from api.params import PeriodText
 from api.scopes import read_scope
-from exports.compare_xlsx import write_comparisons
-from mappings.compare import as_json
-from mappings.compare_assembly import cached_comparison, council_name, flags_for
+from exports.burden.comparison_workbook import write_comparisons
+from mappings.comparison.assembly import cached_comparison, council_name, flags_for
+from mappings.comparison.service import as_json
 from mappings.signoff.lineage import store_key
 
 router = APIRouter(prefix="/api", tags=["compare"])

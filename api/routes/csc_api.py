@@ -15,12 +15,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from api.access.records import council_approver
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.paging import Limit, Offset, page_of
 from api.params import IsoDate
 from api.principal import Principal
-from api.record_access import council_approver
 from api.routes.record_files import files_door
 from collectors.records.privacy import checked_keys
 from collectors.ssd import payload_store

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request, Response
 from api.auth import OfficerOnly
 from api.callrecord import annotate
 from api.deps import SessionDep
-from mappings import groups
-from mappings.groups import GroupChange, GroupInput, GroupPublic
+from mappings.comparison import kept_groups as groups
+from mappings.comparison.kept_groups import GroupChange, GroupInput, GroupPublic
 
 router = APIRouter(prefix="/api/groups", tags=["comparison"])
 OFFICER_ONLY: dict[int | str, dict[str, Any]] = {

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from api.access.records import made_file
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.principal import Principal
-from api.record_access import made_file
 
 router = APIRouter(prefix="/api", tags=["collection"])
 #: Who reads children's records, said to every key refused.

@@ -17,11 +17,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.access.region import give, history, own_council, pooled_csv, region_reader, withdraw
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.principal import Principal
-from api.region_access import give, history, own_council, pooled_csv, region_reader, withdraw
 from collectors.regions.figures import Part, regional_figures
 from collectors.regions.pooled import Built, build
 from collectors.regions.sufficiency import placements
@@ -155,7 +155,7 @@ def region_overview(region: str, session: SessionDep, principal: RegionRead) -> 
 
 
 def _csv(request: Request, built: Built, region: str, name: str) -> Response:
-    """The built table as a download (``api/region_access.py``, shared with the region's page)."""
+    """The built table as a download (``api/access/region.py``, shared with the region's page)."""
     return pooled_csv(request, built, region, name)
 
 

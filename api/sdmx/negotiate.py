@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from exports.sdmx_rest import DataKind
+from exports.sdmx.rest import DataKind
 from onereturn.errors import OneReturnError
 
 GENERIC = "application/vnd.sdmx.genericdata+xml; version=2.1"

@@ -26,9 +26,9 @@ from api.params import IsoDatetime
 from api.principal import Principal
 from api.return_files import visible_return
 from api.sdmx.negotiate import DataFormat, data_format, structure_format
-from exports import sdmx_source
-from exports.sdmx_ml import AGENCY, ATTRIBUTES, VERSION, Codelist, cross_domain_codelists
-from exports.sdmx_rest import SERIES_DIMENSIONS, Flow, data_message, structure_message
+from exports import dataflows as sdmx_source
+from exports.sdmx.ml import AGENCY, ATTRIBUTES, VERSION, Codelist, cross_domain_codelists
+from exports.sdmx.rest import SERIES_DIMENSIONS, Flow, data_message, structure_message
 from indicators.service import current_catalogue_version
 from mappings.models import Return
 from onereturn.errors import InvalidInput, NotFound

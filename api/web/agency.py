@@ -43,7 +43,7 @@ from collectors import answers
 from collectors.figures import service as collect
 from collectors.figures.template import build_template
 from collectors.schemas import SubmissionSummary
-from exports.burden import publishers_saying
+from exports.burden.report import publishers_saying
 from exports.signoff.behind import agencies_behind, standings
 from mappings import service as mappings
 from mappings.signoff.states import MEANINGS, SIGNED_OFF

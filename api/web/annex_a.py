@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from api.annex_access import audit_annex, check_annex_reader
+from api.access.annex import audit_annex, check_annex_reader
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.downloads import XLSX

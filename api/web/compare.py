@@ -13,9 +13,9 @@ from api.web.charts import Level, comparison_bars, trend_lines
 from api.web.render import Visitor, page
 from api.web.shared import FIGURES, PageRoute, VisitorDep, allowed
 from indicators.periods import parse_period
-from mappings.compare import PEER_TYPES, Comparison
-from mappings.compare_assembly import cached_comparison, flags_for, indicators_with_figures
-from mappings.compare_groups import officer_groups, statistical_neighbours
+from mappings.comparison.assembly import cached_comparison, flags_for, indicators_with_figures
+from mappings.comparison.groups import officer_groups, statistical_neighbours
+from mappings.comparison.service import PEER_TYPES, Comparison
 from mappings.models import AgencyOrg, OrgUnit
 from mappings.signoff.lineage import store_key
 from onereturn.errors import NotFound

@@ -17,8 +17,8 @@ from api.callrecord import annotate
 from api.deps import SessionDep
 from api.web.render import Visitor, page
 from api.web.shared import OFFICER_ONLY, PageRoute, VisitorDep, allowed, check_csrf
-from mappings import groups
-from mappings.groups import GroupChange, GroupInput
+from mappings.comparison import kept_groups as groups
+from mappings.comparison.kept_groups import GroupChange, GroupInput
 from onereturn.errors import InvalidInput
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)

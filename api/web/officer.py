@@ -31,7 +31,7 @@ from api.web.shared import (
 )
 from collectors import answers
 from exports import service as exports
-from exports.burden import last_financial_year
+from exports.burden.report import last_financial_year
 from exports.changes import reopened_builds
 from exports.signoff.queries import Filters, tally
 from indicators.formula import collected_inputs

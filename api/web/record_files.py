@@ -1,6 +1,6 @@
 """The council approver's pages of what its SSD extract made: the CIN census and SSDA903 files (each one's state,
 counts and download, once DfE's rules passed it) and DfE's payloads (the children, and the changes since the extract
-before). The same checks and reads as the API's routes (``api/record_access.py``); every view is audited.
+before). The same checks and reads as the API's routes (``api/access/records.py``); every view is audited.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.access.records import FILES, council_approver, made_file, made_years, newest_made, state_of
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.downloads import attachment
-from api.record_access import FILES, council_approver, made_file, made_years, newest_made, state_of
 from api.web.records import RECORDS, RUNNING
 from api.web.render import page
 from api.web.shared import PageRoute, VisitorDep, allowed

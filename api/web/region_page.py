@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.access.region import pooled_csv, region_reader
 from api.auth import check
 from api.deps import SessionDep
-from api.region_access import pooled_csv, region_reader
 from api.web.render import Visitor, page
 from api.web.shared import PageRoute, VisitorDep
 from collectors.regions.pooled import Built, build

@@ -1,6 +1,6 @@
 """A council's consent to its regions, on a page: each region it is a member of, what each use case holds and for
 how long, what it consents to now, and (for its approver) the form to change or withdraw it. The page gives and
-withdraws through the same acts as the API's routes (``api/region_access.py``), audited the same way."""
+withdraws through the same acts as the API's routes (``api/access/region.py``), audited the same way."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api import region_access
+from api.access import region as region_access
 from api.deps import SessionDep
 from api.web.render import Visitor, page
 from api.web.shared import PageRoute, Rule, VisitorDep, allowed, check_csrf

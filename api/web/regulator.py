@@ -18,7 +18,7 @@ from api.web.shared import RETURNS, PageRoute, VisitorDep, allowed
 from exports import release
 from exports import service as exports
 from exports.changes import changed_since
-from exports.sdmx_source import available_periods
+from exports.dataflows import available_periods
 from exports.signoff import behind
 from exports.signoff.behind import Standing
 from exports.writers import FORMATS

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.annex_access import check_annex_reader
+from api.access.annex import check_annex_reader
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.downloads import XLSX, attachment

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from collectors.figures.service import submit
-from mappings.compare_groups import statistical_neighbours
+from mappings.comparison.groups import statistical_neighbours
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.web.pages import sign_in
@@ -452,7 +452,7 @@ def test_the_trend_lists_only_the_councils_periods_and_quartiles_need_enough_cou
 def test_an_agencys_indicator_list_names_only_figures_it_may_read(store: Engine, store_settings: Settings) -> None:
     from sqlmodel import Session
 
-    from mappings.compare_assembly import indicators_with_figures
+    from mappings.comparison.assembly import indicators_with_figures
     from mappings.signoff.lineage import store_key
 
     # Nottinghamshire's own unpublished count; Lewisham may not read it, so its list does not name it.
@@ -482,10 +482,10 @@ def test_a_rate_worked_out_for_every_period_at_once_is_the_rate_of_each_period_a
     from sqlmodel import Session
 
     from indicators.periods import parse_period
-    from mappings import compare_rates
     from mappings.areas import Geography
-    from mappings.compare import Figure
-    from mappings.compare_assembly import _read
+    from mappings.comparison import rates as compare_rates
+    from mappings.comparison.assembly import _read
+    from mappings.comparison.service import Figure
     from mappings.geography import ENGLAND
     from mappings.resolve import Resolver
 
@@ -526,7 +526,7 @@ def test_a_flag_reads_the_rate_of_its_period_alone_and_sees_a_term_revised(
 ) -> None:
     from sqlmodel import Session
 
-    from mappings.compare_assembly import _flagged, cached_comparison
+    from mappings.comparison.assembly import _flagged, cached_comparison
     from mappings.signoff.lineage import store_key
 
     _ons(store, store_settings)
@@ -567,7 +567,7 @@ def test_where_to_look_works_its_rates_out_together_as_each_alone(
     # Three rates of one date share the population: read, made into parts and resolved once for all of them.
     from sqlmodel import Session
 
-    from mappings.compare_assembly import _flagged, clear_caches, flags_for, indicators_with_figures
+    from mappings.comparison.assembly import _flagged, clear_caches, flags_for, indicators_with_figures
     from mappings.signoff.lineage import store_key
 
     _ons(store, store_settings)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
 from exports import blobs
-from exports.burden import last_financial_year
+from exports.burden.report import last_financial_year
 from onereturn import clock
 from onereturn.settings import Settings
 from tests.helpers import DFE, NOTTS, OFFICER, OHID, assert_canonical_error, upload

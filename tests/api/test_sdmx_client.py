@@ -12,7 +12,7 @@ import sdmx.source
 from sqlalchemy import Engine
 
 from api.main import create_app
-from exports.sdmx_writer import OBS_STATUS
+from exports.sdmx.writer import OBS_STATUS
 from onereturn.settings import Settings
 from tests.helpers import DFE, upload
 from tests.live import live_server

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from exports.build import Builder, return_with_fields
 from exports.built import BuiltReturn
-from exports.burden import burden
+from exports.burden.report import burden
 from mappings.levels import figures_at_level
 from mappings.models import AgencyOrg, Crosswalk
 from onereturn.settings import Settings
@@ -197,7 +197,7 @@ def test_small_numbers_are_suppressed_with_a_secondary_cell(store: Engine, store
 def test_definitions_cite_the_field_and_the_definition(store: Engine) -> None:
     from io import BytesIO
 
-    from exports.xlsx_writer import write_xlsx
+    from exports.writers.xlsx import write_xlsx
 
     b = built(store, "dfe_ssda903", "FY2024-25")
     info = next(f for f in b.fields if f.code == "EPI.CLA_31MAR")

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from exports import burden_cells
 from exports.built import BuiltReturn
-from exports.burden import AgencyBurden, burden
+from exports.burden import cells as burden_cells
+from exports.burden.report import AgencyBurden, burden
 from exports.release import build_ungated
 from indicators.service import indicators_by_id
 from mappings.models import AgencyIndicator, Return

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cli.synthetic import synthetic_903
-from exports.burden import burden, records_figures
+from exports.burden.report import burden, records_figures
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from exports.built import BuiltReturn, FieldInfo
-from exports.csv_writer import CSV_COLUMNS, neutralise, write_csv
+from exports.writers.csv import CSV_COLUMNS, neutralise, write_csv
 from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, make_built
 
 

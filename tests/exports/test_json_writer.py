@@ -11,9 +11,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from exports import json_writer
 from exports.built import LINEAGE_SCHEMA
-from exports.json_writer import json_document, write_json
+from exports.writers import json as json_writer
+from exports.writers.json import json_document, write_json
 from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, make_built
 
 

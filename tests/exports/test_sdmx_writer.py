@@ -12,8 +12,8 @@ import sdmx
 from sdmx.message import DataMessage, StructureMessage
 
 from exports.built import BuiltReturn
-from exports.sdmx_ml import ATTRIBUTES
-from exports.sdmx_writer import (
+from exports.sdmx.ml import ATTRIBUTES
+from exports.sdmx.writer import (
     FLAG_STATUS,
     OBS_STATUS,
     SDMX_CSV_COLUMNS,

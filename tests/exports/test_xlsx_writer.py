@@ -16,10 +16,10 @@ import openpyxl.utils
 import polars as pl
 import pytest
 
-from exports import xlsx_writer
 from exports.built import FieldInfo
 from exports.disclosure import SUPPRESSED_LINEAGE
-from exports.xlsx_writer import write_xlsx
+from exports.writers import xlsx as xlsx_writer
+from exports.writers.xlsx import write_xlsx
 from tests.exports.writer_samples import CELLS, FIELDS, LAYOUTS, LINEAGE, make_built
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}

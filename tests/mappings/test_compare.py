@@ -13,9 +13,9 @@ from scipy import stats
 from sqlmodel import Session
 
 from indicators.models import Indicator
-from mappings.compare import Figure, IndicatorInfo, as_json, compare, competition_ranks, quartile
-from mappings.compare_groups import group_for, officer_groups, statistical_neighbours
-from mappings.intervals import Interval, against_england, poisson_count, rate, wilson
+from mappings.comparison.groups import group_for, officer_groups, statistical_neighbours
+from mappings.comparison.intervals import Interval, against_england, poisson_count, rate, wilson
+from mappings.comparison.service import Figure, IndicatorInfo, as_json, compare, competition_ranks, quartile
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "compare"
 NEIGHBOURS = (

@@ -14,7 +14,7 @@ from collectors.published.intake import import_release
 from collectors.published.sources import load_sources
 from exports.signoff import sign_off_all
 from indicators.store.models import Observation, Submission
-from mappings.compare_figures import geography
+from mappings.comparison.figures import geography
 from mappings.levels import figures_at_level
 from mappings.models import AgencyOrg, OrgParent, OrgUnit
 from mappings.service import load_bundled

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from exports.burden import burden
+from exports.burden.report import burden
 from indicators.models import Indicator
 from indicators.sources import OWN_READING
 from mappings.catalogue import Catalogue

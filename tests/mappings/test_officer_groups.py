@@ -10,9 +10,9 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cli.commands import app
-from mappings import groups
-from mappings.compare_groups import group_for, officer_groups
-from mappings.groups import GroupChange, GroupInput
+from mappings.comparison import kept_groups as groups
+from mappings.comparison.groups import group_for, officer_groups
+from mappings.comparison.kept_groups import GroupChange, GroupInput
 from onereturn.errors import Conflict, InvalidInput, NotFound
 
 EAST_MIDLANDS = ["E10000024", "E10000007", "E06000018"]

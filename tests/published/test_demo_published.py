@@ -112,7 +112,7 @@ def test_the_synthetic_countys_figures_stand_beside_no_real_councils(
 
 
 def test_burden_counts_the_publishers_figures_apart(published_store: Engine) -> None:
-    from exports.burden import burden
+    from exports.burden.report import burden
 
     store = published_store
     with Session(store) as session:

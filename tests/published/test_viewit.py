@@ -268,7 +268,7 @@ def test_the_partnerships_return_is_filled_from_ndtms_with_lineage_to_the_row(
 
 
 def test_no_treatment_provider_keys_what_ndtms_publishes(store: Engine) -> None:
-    from exports.burden import burden
+    from exports.burden.report import burden
 
     with Session(store) as session:
         now = {a.agency_code: a for a in burden(session, "FY2024-25").agencies}

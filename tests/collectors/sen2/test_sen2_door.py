@@ -18,7 +18,7 @@ from collectors.retention import purge
 from collectors.sen2.receiving import check
 from collectors.sen2.schema import FOLDER, parse, schema_problems
 from indicators.store.models import Submission
-from mappings.compare_groups import FOLDER as COMPARATORS
+from mappings.comparison.groups import FOLDER as COMPARATORS
 from onereturn.errors import InvalidInput, PayloadTooLarge
 from onereturn.settings import Settings
 from tests.collectors.records.samples import every_text

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from exports.burden import AnnexCounter, List1Counter, burden, last_financial_year
+from exports.burden.report import AnnexCounter, List1Counter, burden, last_financial_year
 from onereturn import clock
 
 

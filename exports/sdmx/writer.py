@@ -53,7 +53,7 @@ import polars as pl
 
 from exports._common import cell_rows, csv_text, fields_by_code, number_text
 from exports.built import BuiltReturn
-from exports.sdmx_ml import (
+from exports.sdmx.ml import (
     AGENCY,
     ATTRIBUTES,
     DIMENSIONS,

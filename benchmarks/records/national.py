@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records_path import COUNCIL_KEY, FINAL_STAGES, library_run, one
+from benchmarks.records.path import COUNCIL_KEY, FINAL_STAGES, library_run, one
 
 COUNCILS = 150
 #: The national round on N processes against the same round on one: issue 65's target.
@@ -71,7 +71,7 @@ def _at_once(run: Callable[[list[Path]], Any], jobs: list[list[Path]], processes
 def _import_service() -> None:
     """A worker's start: the service's path imported before any set, as an upload process imports it."""
     for module in (
-        "benchmarks.records_path",
+        "benchmarks.records.path",
         "collectors.records.contract",
         "collectors.records.inputs",
         "collectors.records.ssda903_tables",

@@ -24,11 +24,11 @@ from indicators.published import PublishedFigure
 from indicators.published_query import PublishedTotal, published_totals
 from indicators.store.models import Observation, Submission
 from mappings.areas import GeographyRows
-from mappings.compare import Comparison, Figure, IndicatorInfo, compare
-from mappings.compare_figures import Geo, geography, load_figures, periods_of, seen_figures, with_published
-from mappings.compare_groups import group_for
-from mappings.compare_rates import TermParts, catalogue_of, derived_history, owes_itself, with_stored
-from mappings.groups import group_mark
+from mappings.comparison.figures import Geo, geography, load_figures, periods_of, seen_figures, with_published
+from mappings.comparison.groups import group_for
+from mappings.comparison.kept_groups import group_mark
+from mappings.comparison.rates import TermParts, catalogue_of, derived_history, owes_itself, with_stored
+from mappings.comparison.service import Comparison, Figure, IndicatorInfo, compare
 from mappings.signoff.states import published_sources
 from onereturn.errors import InvalidInput, NotFound
 

@@ -6,7 +6,7 @@
 - a national round of 150 such sets, one a council: every set is a separate upload, so ``--national-sample``
   sets (default 3, each with its own seed) are run and the national time is their mean times 150, an
   extrapolation the output says it is (``--national-sample 150`` runs them all), one set after another and then
-  (``--processes``, default the cores) as many at once as processes: :mod:`benchmarks.records_round`;
+  (``--processes``, default the cores) as many at once as processes: :mod:`benchmarks.records.national`;
 - a county's CIN census (``--cin-children``, default 10,000 children).
 
 For each it times the service's path (gather the files, read the tables, run DfE's rules through the JSON
@@ -40,8 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records_path import COUNCIL_KEY, FINAL_STAGES, Run, library_run, one
-from benchmarks.records_round import Round, cores, national_round, round_lines
+from benchmarks.records.national import Round, cores, national_round, round_lines
+from benchmarks.records.path import COUNCIL_KEY, FINAL_STAGES, Run, library_run, one
 from benchmarks.server import GIB, MIB, Server, free_port, sampled_peaks
 
 COUNCILS = 150
@@ -322,7 +322,7 @@ def _write(lines: list[str], verdicts: list[str], args: argparse.Namespace) -> N
         [
             "# Record-level returns: benchmark",
             "",
-            "Measured by `benchmarks/records.py` (its docstring says what each column is) on synthetic, "
+            "Measured by `benchmarks/records/__init__.py` (its docstring says what each column is) on synthetic, "
             "illustrative files (`onereturn records synthetic`), never on a real council's data.",
             "",
             f"- Date: {now}",

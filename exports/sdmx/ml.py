@@ -1,7 +1,7 @@
 """What every SDMX door shares: the service's agency, version, dimensions and attributes, its SDMX IDs, and the
 SDMX-ML 2.1 structure pieces (code lists, the concept scheme, a data structure, a dataflow, a message's header).
 
-The return's SDMX export (:mod:`exports.sdmx_writer`) and the SDMX REST messages (:mod:`exports.sdmx_rest`) both
+The return's SDMX export (:mod:`exports.sdmx.writer`) and the SDMX REST messages (:mod:`exports.sdmx.rest`) both
 write through these, so a return's structure reads the same through either door.
 """
 

@@ -2,7 +2,7 @@
 
 The structures here do not depend on a period, so a statistical client can discover them once:
 one dataflow per return (``DF_<RETURN>``), its data structure (``DSD_<RETURN>``) with the
-dimensions of :mod:`exports.sdmx_ml` (``FIELD``, ``REF_AREA``, ``TIME_PERIOD``,
+dimensions of :mod:`exports.sdmx.ml` (``FIELD``, ``REF_AREA``, ``TIME_PERIOD``,
 ``BREAKDOWN``), the return's field and area code lists, the cross-domain status code lists and the
 catalogue's own code lists (sex, age bands ...). ``BREAKDOWN`` is a text dimension: its values are
 the canonical breakdown keys (``_T`` for the total), whose codes come from the catalogue's lists.
@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Literal
 
 from exports.built import BuiltReturn
-from exports.sdmx_ml import (
+from exports.sdmx.ml import (
     AGENCY,
     ATTRIBUTES,
     DIMENSIONS,
@@ -41,7 +41,7 @@ from exports.sdmx_ml import (
     id_part,
     serialise,
 )
-from exports.sdmx_writer import SDMX_CSV_COLUMNS, write_sdmx_csv
+from exports.sdmx.writer import SDMX_CSV_COLUMNS, write_sdmx_csv
 
 DataKind = Literal["generic", "structurespecific", "csv"]
 

@@ -3,7 +3,7 @@
 The comparison works a rate out as every return does: :class:`mappings.resolve.Resolver` evaluates the
 catalogue's formula over the terms' figures, and where an area (a region, England) has no figure of a term
 of its own, sums its councils' (a ratio of sums, never a mean of rates). The terms' figures are the ones the
-reader may see (:func:`mappings.compare_figures.load_figures`, with publishers' figures standing in), handed to the
+reader may see (:func:`mappings.comparison.figures.load_figures`, with publishers' figures standing in), handed to the
 resolver rather than read from the store again, so an agency's rate is made only of figures it may read.
 
 A derived figure is as published as the least published of the figures it is made of; a withheld term
@@ -21,7 +21,7 @@ from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import Period, parse_period
 from mappings.areas import Geography, GeographyRows
-from mappings.compare import Figure
+from mappings.comparison.service import Figure
 from mappings.geography import ENGLAND
 from mappings.obligations import owed_periods
 from mappings.resolve import Resolver

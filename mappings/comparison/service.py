@@ -34,9 +34,9 @@ from typing import Any
 
 from indicators.models import Indicator
 from indicators.sources import cite_text
-from mappings.compare_groups import Group, Member
+from mappings.comparison.groups import Group, Member
+from mappings.comparison.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
 from mappings.geography import ENGLAND
-from mappings.intervals import METHOD_NAMES, Interval, against_england, rate, wilson
 
 REGION_SOURCE = "ONS geography lookups (LAD to region), as the service's geography holds them"
 ENGLAND_SOURCE = "England (E92000001), the national figure"

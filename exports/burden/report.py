@@ -1,7 +1,7 @@
 """The burden saved: what agencies would key into each return separately, against what they key once.
 
 For each submitting agency and period: every cell of every return in force in the period that it
-submits, as the return is built for the period (``exports.burden_cells``: the cells its fields have, each from a
+submits, as the return is built for the period (``exports.burden.cells``: the cells its fields have, each from a
 publisher only where a publisher's figure filled it), against the figures it owes the service once. Two savings are told apart: a collected
 figure several returns ask for is keyed once instead of several times (the hours saved count
 only these), and a figure the service derives (a rate, a percentage, a total) is never keyed at
@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from exports.burden_cells import Builds, FigureKey, Known, ReturnsCells, count_cells
+from exports.burden.cells import Builds, FigureKey, Known, ReturnsCells, count_cells
 from indicators.formula import collected_inputs
 from indicators.models import Indicator
 from indicators.periods import Period, calendar_year, parse_period

@@ -12,7 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from indicators.store.models import Observation, Submission
-from mappings.compare import PEER_TYPES, Figure
+from mappings.comparison.service import PEER_TYPES, Figure
 from mappings.geography import la_codes
 from mappings.models import OrgParent, OrgUnit
 from mappings.signoff.states import published_sources

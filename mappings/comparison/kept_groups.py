@@ -3,7 +3,7 @@
 A group names upper-tier councils (or any org unit of the geography) by GSS code; every code is checked against
 the stored geography, and a group naming a code the geography lacks is refused with the codes named.
 ``mappings/comparators/groups.toml`` is seed data: its groups are loaded into the store where absent (a seeded
-group an officer deleted stays deleted). The comparison reads the store through ``mappings.compare``.
+group an officer deleted stays deleted). The comparison reads the store through ``mappings.comparison.service``.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from exports.built import BuiltReturn
-from exports.csv_writer import neutralise, write_csv
-from exports.json_writer import write_json
-from exports.sdmx_writer import sdmx_ids, sdmx_structure, write_sdmx_csv
-from exports.xlsx_writer import write_xlsx
+from exports.sdmx.writer import sdmx_ids, sdmx_structure, write_sdmx_csv
+from exports.writers.csv import neutralise, write_csv
+from exports.writers.json import write_json
+from exports.writers.xlsx import write_xlsx
 from onereturn.errors import InvalidInput
 
 __all__ = ["FORMATS", "ExportFormat", "Format", "neutralise", "sdmx_ids", "sdmx_structure", "write", "write_all"]

@@ -18,8 +18,8 @@ from sqlmodel import Session, col, select
 
 from exports import service as exports
 from exports.changes import built_periods, changed_since
-from exports.sdmx_ml import Codelist
-from exports.sdmx_rest import SERIES_DIMENSIONS, Flow, catalogue_codelist, data_rows
+from exports.sdmx.ml import Codelist
+from exports.sdmx.rest import SERIES_DIMENSIONS, Flow, catalogue_codelist, data_rows
 from indicators.models import Code, CodeList
 from indicators.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodOutOfRange, parse_period
 from mappings.catalogue import LEVEL_GROUPS

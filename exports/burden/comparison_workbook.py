@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from mappings.compare import Comparison, Row
+from mappings.comparison.service import Comparison, Row
 from onereturn.spreadsheet import SafeWorkbook
 
 HEADERS = (

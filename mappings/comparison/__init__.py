@@ -1,0 +1,1 @@
+"""A council beside its comparators: the comparison, its groups, figures, rates and intervals."""
