@@ -42,7 +42,8 @@ DESCRIPTIONS = {
     413: "The request body is larger than the limit",
     422: "A parameter is unknown, missing or out of range, or the input is invalid",
     429: "Too many failed keys from this address; retry after the Retry-After seconds",
-    503: "Busy: no database connection or upload slot is free; retry after the Retry-After seconds",
+    503: "Busy: no database connection or upload slot is free (retry after the Retry-After seconds); or an upload "
+    "kept but not processed, nothing of it stored, its message naming the command that runs it again",
 }
 
 

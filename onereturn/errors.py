@@ -105,7 +105,10 @@ class TooManyRequests(OneReturnError):
 
 
 class ProcessingFailed(OneReturnError):
-    """An upload was received and kept but could not be processed; it is marked failed with the reason."""
+    """An upload was received and kept but could not be processed; it is marked failed with the reason.
 
-    status_code = 500
+    Answered 503, not 500: nothing of it was stored, the file is kept, and it passes when run again (its message names
+    the command) or sent again once the fault is gone."""
+
+    status_code = 503
     error_type = "processing_failed"

@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.records.national import Round, cores, national_round, round_lines
-from benchmarks.records.path import COUNCIL_KEY, FINAL_STAGES, Run, library_run, one
+from benchmarks.records.path import COUNCIL_KEY, FINAL_STAGES, Run, library_run
 from benchmarks.server import GIB, MIB, Server, free_port, sampled_peaks
 
 COUNCILS = 150
 TARGET_RATIO = 1.3
-DOC = Path(__file__).resolve().parent.parent / "docs" / "records-benchmark.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "records-benchmark.md"
 
 
 def _service_run(kind: str, files: list[Path], year: str, la: str) -> Run:
@@ -337,13 +337,3 @@ def _write(lines: list[str], verdicts: list[str], args: argparse.Namespace) -> N
     )
     DOC.write_text(text, encoding="utf-8")
     print(f"wrote {DOC}")
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--one", choices=["903", "cin"], required=True)
-    parser.add_argument("--year", required=True)
-    parser.add_argument("--la", required=True)
-    parser.add_argument("files", nargs="+", type=Path)
-    ns = parser.parse_args()
-    print(json.dumps(one(ns.one, ns.files, ns.year, ns.la)))

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from mappings.geography import la_codes
 from mappings.models import OfficerGroup
 
-FOLDER = Path(__file__).with_name("comparators")
+FOLDER = Path(__file__).parent.parent / "comparators"
 NEIGHBOURS_FILE = "New_Statistical_Neighbour_Groupings_April_2021.csv"
 GROUPS_FILE = "groups.toml"
 

@@ -20,7 +20,7 @@ from indicators.periods import utc
 from mappings.models import OfficerGroup, OrgUnit
 from onereturn.errors import Conflict, InvalidInput, NotFound
 
-SEED_FILE = Path(__file__).with_name("comparators") / "groups.toml"
+SEED_FILE = Path(__file__).parent.parent / "comparators" / "groups.toml"
 #: The id of DfE's statistical neighbours, which no officer's group may take.
 RESERVED = frozenset({"statistical_neighbours", "region", "england"})
 #: The most councils one group names (there are 153 upper-tier councils in England).

@@ -87,9 +87,9 @@ def test_a_process_that_dies_is_answered_and_replaced(pooled: TestClient, tmp_pa
     for pid in list(pool._executor._processes):
         os.kill(pid, signal.SIGKILL)
     status, body = _upload(pooled, data=CSV.replace(b"1100", b"1101"))
-    assert status == 500
+    assert status == 503
     assert list((tmp_path / "data" / "private").rglob("*.upload")) == [], "a stopped process's spooled file is removed"
-    assert_canonical_error(body, 500)
+    assert_canonical_error(body, 503)
     assert "send the file again" in str(body["error"])
     status, body = _upload(pooled, data=CSV.replace(b"1100", b"1102"))
     assert status == 201, body

@@ -81,9 +81,10 @@ def _recovered(store: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatc
 
 def _told_it_failed(answer: Any) -> None:
     """The answer of a way stored while the request waits (a file of figures, a publisher's release), as the API
-    declares it: the canonical error of an upload that failed, naming it and the command that runs it again (a 500,
-    ``processing_failed``: the route's answer since before this pass, kept)."""
-    assert_canonical_error(answer.json(), 500)
+    declares it: the canonical error of an upload that failed, naming it and the command that runs it again (a 503,
+    ``processing_failed``, never a 500)."""
+    assert answer.status_code == 503, answer.text
+    assert_canonical_error(answer.json(), 503)
     assert answer.json()["errors"][0]["type"] == "processing_failed", answer.text
     assert "nothing of it was stored" in answer.json()["error"]
     assert "onereturn submissions reprocess" in answer.json()["error"]

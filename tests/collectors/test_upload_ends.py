@@ -154,7 +154,7 @@ def test_storing_for_a_submission_that_is_not_stored_is_refused(store: Engine) -
     assert set(_foreign_key_checks(store)) == {1}
 
 
-def test_over_http_a_failure_is_a_500_naming_the_submission_then_the_cli_reprocesses_it(
+def test_over_http_a_failure_is_a_503_naming_the_submission_then_the_cli_reprocesses_it(
     store: Engine, store_client: TestClient, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cli import commands as cli
@@ -164,8 +164,8 @@ def test_over_http_a_failure_is_a_500_naming_the_submission_then_the_cli_reproce
         response = store_client.post(
             "/api/submissions", headers=NOTTS, files={"file": ("f.csv", (HEADER + ROWS).encode(), "text/csv")}
         )
-    assert response.status_code == 500
-    assert_canonical_error(response.json(), 500)
+    assert response.status_code == 503
+    assert_canonical_error(response.json(), 503)
     assert "processing failed" in response.json()["error"]
     listed = store_client.get("/api/submissions", headers=NOTTS).json()["items"]
     assert [s["status"] for s in listed] == ["failed"]
