@@ -67,8 +67,9 @@ def _lxml_alone(data: bytes) -> None:
     from lxml import etree
 
     from collectors.sen2.schema import schema
+    from onereturn.untrusted_xml import HARDENED
 
-    tree = etree.ElementTree(etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True)))
+    tree = etree.ElementTree(etree.fromstring(data, etree.XMLParser(**HARDENED)))
     assert schema(SURVEY).validate(tree)
 
 
