@@ -276,10 +276,11 @@ def _child(argv: list[str]) -> None:
 def _run_child(phase: str, url: str, upload: Path, data_dir: Path) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks", "collect", "--child", phase, url, str(upload), str(data_dir)],
-        check=True,
         capture_output=True,
         text=True,
     )
+    if out.returncode:
+        raise SystemExit(f"the {phase} phase failed:\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
