@@ -283,7 +283,7 @@ def _start_records(request: Request, background: BackgroundTasks, received: Rece
     if pool is not None:
         pool.start_records(sub.id)
     else:
-        # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to resume_records.
+        # Run once the answer is sent, in a worker thread; a stop before it ends leaves it to the door's resume (door.resume).
         background.add_task(ways_in.take_up, request.app.state.engine, request.app.state.settings, sub.id)
 
 

@@ -176,7 +176,7 @@ def _run_records(submission_id: int) -> int:
 def _records_done(future: Future[int]) -> None:
     exc = future.exception()
     if exc is not None:
-        # The upload ends failed, or its lease runs out and resume_records takes it up again.
+        # The upload ends failed, or its lease runs out and the door's resume (door.resume) takes it up again.
         log.error("a record-level upload stopped in its upload process: %s", exc)
 
 
