@@ -1,10 +1,12 @@
 """A council's school census at the door: read and checked whole (by the census's reader, handed in), minimised to the
-pupils the council needs, and kept sealed as its other children's records are, or refused with nothing kept.
+pupils the council needs, and kept sealed as its other children's records are; or refused with nothing kept where it
+is no census of its year (the reader's refusal), and each cell its schema refuses read blank and listed among the
+upload's problems by file, table, row and item.
 
 It comes through the record-level upload (``POST /api/submissions`` with ``collection_year``, the form field
 ``files``) and the table of ways in (``collectors.ways_in``, which tells COLLECT's blade CSVs by their headings and
 gathers the UPNs the council's other records hold), and walks through the one door (``collectors.door``): checked
-before anything is kept (a refusal names each problem by file, table, row and item, never a value); of the pupils
+before anything is kept (no problem names a value); of the pupils
 read, only those on SEN support or with an EHC plan (``senprovision`` K or E) and those whose UPN or former UPN the
 council's SEN2, SSDA903 or CIN census records hold are kept, sealed under the deployment's records keys
 (``collectors.census.kept``); a ``Submission`` of kind ``records`` with the purpose ``school_census``; each pupil
@@ -15,7 +17,7 @@ and addresses are never read. Nothing here logs or puts a value of the file in a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from functools import cache
@@ -29,6 +31,7 @@ from sqlmodel import Session
 from collectors import door
 from collectors.census.kept import KEPT_STATUSES, PURPOSE, kept_year, packed
 from collectors.census.records import CensusRecords
+from collectors.problems import write_problems
 from collectors.records.kept import content_hash, keep_sealed
 from collectors.records.models import RecordChild
 from collectors.records.privacy import Keys, checked_keys
@@ -44,8 +47,8 @@ from onereturn.settings import Settings
 FORMAT = "census"
 #: The SEN provision codes whose pupils are always kept: SEN support and an EHC plan.
 NEEDED_PROVISION = ("K", "E")
-#: At most this many refusals are listed in an answer (each names its file, table, row and item).
-SHOWN = 200
+#: The rule a census's refused cell is recorded under among the upload's problems.
+RULE = "census_schema"
 #: The way in that takes a school census, as the door reads it and its row in the table of ways in holds it.
 WAY = door.Way(
     "census",
@@ -61,47 +64,29 @@ WAY = door.Way(
 )
 
 
-class Refusal(Protocol):
-    """One problem a census's reader found: where it is (file, table, row, column) and the rule, never a value."""
-
-    @property
-    def file(self) -> str: ...
-    @property
-    def table(self) -> str: ...
-    @property
-    def row(self) -> int | None: ...
-    @property
-    def column(self) -> str | None: ...
-    @property
-    def rule(self) -> str: ...
-
-
 class CensusRead(Protocol):
-    """What a census's reader answers: every pupil read, the refusals, and how many pupils were read."""
+    """What a census's reader answers: every pupil read, each cell it refused (a frame of ``file``, ``table``, ``row``,
+    ``column`` and ``rule``, never a value: the cell read blank), and how many pupils were read."""
 
     @property
     def records(self) -> CensusRecords: ...
     @property
-    def refusals(self) -> Sequence[Refusal]: ...
+    def refusals(self) -> pl.DataFrame: ...
     @property
     def pupils_read(self) -> int: ...
 
 
-def refused(refusals: Sequence[Refusal]) -> InvalidInput:
-    """The census refused whole: every problem listed (the first ``SHOWN``) by file, table, row and item."""
-    more = f" (the first {SHOWN} listed)" if len(refusals) > SHOWN else ""
-    errors = [{"type": "census_" + r.rule, "loc": _place(r), "msg": r.rule} for r in refusals[:SHOWN]]
-    return InvalidInput(
-        f"the census has {len(refusals):,} problem(s) against its year's and term's schema{more}; nothing was kept: "
-        "correct the files and send them again",
-        errors=errors,
+def problems(refusals: pl.DataFrame) -> pl.DataFrame:
+    """The cells a census's reader refused as the upload's problems (``collectors.problems``): each by its file's row,
+    its table and item, and its rule; never a value."""
+    return refusals.select(
+        pl.col("row").cast(pl.Int64),
+        pl.format("{}: {}", "table", "column").alias("column"),
+        pl.lit(None, pl.String).alias("value"),
+        pl.lit(RULE).alias("rule"),
+        pl.lit("error").alias("severity"),
+        pl.format("{}: {} (the cell is read blank)", "file", "rule").alias("message"),
     )
-
-
-def _place(refusal: Refusal) -> list[object]:
-    """Where a problem is: its file and table, then its row and column where it has them."""
-    row = [] if refusal.row is None else [f"row {refusal.row}"]
-    return [refusal.file, refusal.table, *row, *([] if refusal.column is None else [refusal.column])]
 
 
 def minimised(records: CensusRecords, known: frozenset[str]) -> CensusRecords:
@@ -127,13 +112,14 @@ def minimised(records: CensusRecords, known: frozenset[str]) -> CensusRecords:
     )
 
 
-def kept_message(records: CensusRecords, read: int, kept: int) -> str:
-    """What a census upload kept says of it: which census, pupils read and kept (never a value)."""
+def kept_message(records: CensusRecords, read: int, kept: int, refused: int = 0) -> str:
+    """What a census upload kept says of it: which census, pupils read and kept, cells refused (never a value)."""
     whose = "the council's own schools" if records.source == "la" else "academies"
+    cells = f"; {refused:,} cell(s) refused by its schema and read blank, each listed in the report" if refused else ""
     return (
         f"the {records.term} {records.census_day.year} school census of {whose} (census day "
         f"{records.census_day:%-d %B %Y}): {read:,} pupil(s) read, {kept:,} kept (on SEN support or with an EHC plan, "
-        "or named in the council's other children's records); names and addresses are never kept"
+        f"or named in the council's other children's records); names and addresses are never kept{cells}"
     )
 
 
@@ -162,14 +148,13 @@ def _checker(
 
     def check() -> door.Found:
         got = read()
-        if got.refusals:
-            raise refused(got.refusals)
         _in_year(got.records.census_day, year)
         kept = minimised(got.records, known())
         keys()
         plain.append(packed(kept))
         upns = sorted(set(kept.pupils.get_column("upn").drop_nulls().str.to_uppercase()))
-        message = kept_message(kept, got.pupils_read, kept.pupils.height)
+        found = problems(got.refusals)
+        message = kept_message(kept, got.pupils_read, kept.pupils.height, found.height)
 
         def pupils(session: Session, submission: Submission) -> None:
             # Each pupil kept by pseudonym, its UPN sealed: so retention, purge and key rotation reach it.
@@ -177,11 +162,14 @@ def _checker(
             pseudonyms = held.pseudonyms(upns)
             rows = [(submission.id, pseudonyms[u], held.seal_text(u)) for u in upns]
             bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
+            assert submission.id is not None
+            write_problems(session, submission.id, found)
 
         counts = {
             "stage": "stored",
             "rows_read": got.pupils_read,
             "rows_accepted": kept.pupils.height,
+            "error_count": found.height,
             "message": message,
             "collection_year": kept_year(kept),
         }

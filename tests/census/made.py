@@ -12,29 +12,26 @@ import polars as pl
 
 from collectors.census.records import TABLES, CensusRecords, conformed, empty
 
-
-@dataclass(frozen=True)
-class Refusal:
-    """A problem as a reader reports it: where, and the rule; no value."""
-
-    file: str
-    table: str
-    row: int | None
-    column: str | None
-    rule: str
+#: A reader's refusals: where and by which rule, never the value.
+REFUSALS = {"file": pl.String(), "table": pl.String(), "row": pl.Int64(), "column": pl.String(), "rule": pl.String()}
 
 
 @dataclass(frozen=True)
 class Read:
-    """A census as a reader answers it."""
+    """A census as a reader answers it: every pupil read, and each cell refused."""
 
     records: CensusRecords
-    refusals: list[Refusal] = field(default_factory=list)
+    refusals: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REFUSALS))
 
     @property
     def pupils_read(self) -> int:
         """Every pupil read."""
         return self.records.pupils.height
+
+
+def refusals(*found: tuple[str, str, int, str, str]) -> pl.DataFrame:
+    """Refusals as a reader gives them: file, table, row, column and rule each."""
+    return pl.DataFrame(list(found), schema=REFUSALS, orient="row")
 
 
 def pupil(number: int, upn: str | None, provision: str = "N", **more: Any) -> dict[str, Any]:

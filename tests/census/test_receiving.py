@@ -14,13 +14,14 @@ from sqlmodel import Session, col, select
 from collectors.census import receiving
 from collectors.census.kept import read_kept
 from collectors.census.receiving import minimised
+from collectors.problems import first_problems
 from collectors.records.models import RecordChild
 from collectors.records.receiving import Received
 from collectors.retention import purge
 from indicators.store.models import Submission
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
-from tests.census.made import Read, Refusal, census, pupil, sent
+from tests.census.made import Read, census, pupil, refusals, sent
 from tests.collectors.records.samples import every_text
 from tests.helpers import kept_names
 
@@ -110,18 +111,36 @@ def _nothing_kept(engine: Engine, settings: Settings) -> None:
     assert kept_names(engine, settings, "records") == []
 
 
-def test_a_census_with_problems_is_refused_whole_naming_each_place_and_rule_and_keeps_nothing(
+def test_cells_the_schema_refuses_are_listed_by_file_table_row_and_item_and_the_census_is_kept(
     store: Engine, store_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    problems = [Refusal("2024_autumn_la_pupilonroll.csv", "pupilonroll", 7, "upn", "upn_check_letter"),
-                Refusal("2024_autumn_la_termlyexclusions.csv", "termlyexclusions", None, None, "another_term")]  # fmt: skip
-    with pytest.raises(InvalidInput) as refused:
-        _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS), problems))
-    assert "2 problem(s)" in refused.value.message
-    assert refused.value.errors[0]["loc"] == ["2024_autumn_la_pupilonroll.csv", "pupilonroll", "row 7", "upn"]
-    assert refused.value.errors[1]["loc"] == ["2024_autumn_la_termlyexclusions.csv", "termlyexclusions"]
-    _nothing_kept(store, store_settings)
+    found = refusals(("2024_autumn_la_pupilonroll.csv", "pupilonroll", 7, "upn", "a UPN whose check letter is wrong"),
+                     ("2024_autumn_la_termlyexclusions.csv", "termlyexclusions", 3, "startdate", "a date COLLECT "
+                      "does not write"))  # fmt: skip
+    sub = _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS), found)).submission
+    assert (sub.status, sub.error_count, sub.rows_accepted) == ("accepted", 2, 4)
+    assert "2 cell(s) refused by its schema and read blank" in sub.message
+    with Session(store) as session:
+        listed, total = first_problems(session, sub.id or 0)
+    assert total == 2
+    assert listed.select("row", "column", "value").rows() == [(3, "termlyexclusions: startdate", None),
+                                                               (7, "pupilonroll: upn", None)]  # fmt: skip
+    assert (
+        listed["message"][1]
+        == "2024_autumn_la_pupilonroll.csv: a UPN whose check letter is wrong (the cell is read blank)"
+    )
     assert all(upn not in caplog.text for upn in (IN_SEN2, OTHER))
+
+
+def test_a_census_the_reader_refuses_whole_keeps_nothing(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    def not_a_census() -> Read:
+        raise InvalidInput("the file pupilonroll.csv is a table of the 2023 spring census's schema, not 2024 autumn's")
+
+    with pytest.raises(InvalidInput, match="2023 spring"):
+        _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS)), read=not_a_census)
+    _nothing_kept(store, store_settings)
 
 
 def test_a_census_of_another_academic_year_than_the_one_said_is_refused_and_keeps_nothing(
@@ -140,6 +159,6 @@ def test_the_known_upns_are_asked_only_of_a_census_that_passed(
     def never() -> frozenset[str]:
         raise AssertionError("the council's records were read for a refused census")
 
+    spring = census(PUPILS, day=date(2024, 1, 18), term="spring")
     with pytest.raises(InvalidInput):
-        _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS), [Refusal("f", "t", 1, "c", "r")]),
-                 known=never)  # fmt: skip
+        _receive(store, store_settings, tmp_path / "sent", Read(spring), known=never)
