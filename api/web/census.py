@@ -16,6 +16,7 @@ from api.deps import SessionDep
 from api.web.render import page
 from api.web.shared import PageRoute, RecordsSent, Rule, VisitorDep, allowed, api_records_upload
 from collectors.census.kept import kept_censuses
+from collectors.problems import first_problems
 from indicators.periods import read_collection_year
 from onereturn.errors import InvalidInput, OneReturnError
 
@@ -26,6 +27,8 @@ READ: Rule = ({"submissions:read"}, {"agency"}, "submissions")
 SUBMIT: Rule = ({"figures:submit"}, {"agency"}, "submissions")
 #: Whose returns a census holds, in words.
 WHOSE = {"la": "Your maintained schools", "acad": "Academies"}
+#: The cells a census's schema refused shown on the page; its report lists every one.
+SHOWN = 200
 
 
 def _kept(session: SessionDep, code: str) -> list[dict[str, Any]]:
@@ -72,8 +75,19 @@ def _census_page(request: Request, session: SessionDep, visitor: VisitorDep, cod
         kept=kept,
         problems=problems,
         status_code=422 if refused else 200,
-        **{"form_error": "", "sent": None, "year": "", **shown},
+        **{"form_error": "", "sent": None, "year": "", "found": [], "found_total": 0, **shown},
     )
+
+
+def _found(session: SessionDep, submission_id: int) -> tuple[list[dict[str, Any]], int]:
+    """The first cells the census's schema refused in a kept census, as the page's table shows them, and how many."""
+    listed, total = first_problems(session, submission_id, limit=SHOWN)
+    rows = []
+    for row, column, message in listed.select("row", "column", "message").iter_rows():
+        table, _, item = str(column or "").partition(": ")
+        file, _, rule = str(message).partition(": ")
+        rows.append({"file": file, "table": table, "row": row, "item": item, "msg": rule})
+    return rows, total
 
 
 @router.get("/census")
@@ -83,7 +97,8 @@ def census_page(request: Request, session: SessionDep, visitor: VisitorDep, sent
     code = visitor.principal.agency_code
     assert code is not None
     shown = next((k for k in _kept(session, code) if k["id"] == sent), None) if sent is not None else None
-    return _census_page(request, session, visitor, code, sent=shown)
+    found, total = _found(session, shown["id"]) if shown is not None else ([], 0)
+    return _census_page(request, session, visitor, code, sent=shown, found=found, found_total=total)
 
 
 @router.post("/census")
