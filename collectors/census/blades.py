@@ -134,8 +134,10 @@ def _one(what: str, given: object | None, named: dict[str, set[object]]) -> obje
 def _what(sent: list[tuple[str, Path]], year: int | None, term: str | None, source: str | None) -> tuple[int, str, str]:
     """The census's year, term and source, from the arguments or the files' names (a ZIP member's and its ZIP's)."""
     hints = {name: _hints(name) for name, _ in sent}
-    chosen = [_one(what, given, {n: set(h[at]) for n, h in hints.items()}) for at, (what, given) in
-              enumerate((("year", year), ("term", term), ("source (la or acad)", source)))]  # fmt: skip
+    chosen = [
+        _one(what, given, {n: set(h[at]) for n, h in hints.items()})
+        for at, (what, given) in enumerate((("year", year), ("term", term), ("source (la or acad)", source)))
+    ]
     if chosen[1] not in TERMS or chosen[2] not in SOURCES:
         raise InvalidInput(f"a census's term is one of {', '.join(TERMS)} and its source la or acad")
     return int(str(chosen[0])), str(chosen[1]), str(chosen[2])
@@ -158,7 +160,7 @@ def _module(name: str, heading: list[str], schema: dict[str, Table], year: int, 
         raise InvalidInput(f"{clip(name)} is no blade of the school census: its heading has no <module>tableid column")
     if module.startswith("addresses"):
         return None
-    exact = schemas_with(module, heading)
+    exact = schemas_with(module, heading)[::-1]
     if module not in schema or (exact and f"{year} {term}" not in exact):
         found = f"the {name_a_few(exact)} schema's" if exact else "no"
         raise InvalidInput(

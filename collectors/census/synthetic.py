@@ -108,15 +108,19 @@ def census_blades(
     rng = np.random.default_rng([seed, year, list(_TERM_CODES).index(term)])
     tables = {
         "schoolcensus": _schoolcensus(at, year, term, day),
-        "school": at.select("NativeId", "schoolcensustableid", pl.format("Made-up school {}", "laestab").alias(
-            "schoolname"), pl.lit("PS").alias("phase")),
+        "school": at.select(
+            "NativeId",
+            "schoolcensustableid",
+            pl.format("Made-up school {}", "laestab").alias("schoolname"),
+            pl.lit("PS").alias("phase"),
+        ),
         "pupilonroll": people,
         **_sessions(people, rng, schema),
         **_exclusions(people, seed, year, term, schema),
         **_meals(people, day, seed, schema),
         **_needs(people, schema),
         **_addresses(people, schema),
-    }  # fmt: skip
+    }
     return {module: _laid_out(schema[module], frame) for module, frame in tables.items() if module in schema}
 
 
@@ -138,10 +142,16 @@ def _people(children: Sequence[Child], others: int, seed: int, lea: str, schools
     )
     given = pl.DataFrame(
         [(c.upn, c.born, c.sex, c.provision, c.laestab, c.urn) for c in children],
-        schema={"upn": pl.String, "born": pl.Date, "sex": pl.String, "provision": pl.String, "laestab": pl.String,
-                "urn": pl.String},
+        schema={
+            "upn": pl.String,
+            "born": pl.Date,
+            "sex": pl.String,
+            "provision": pl.String,
+            "laestab": pl.String,
+            "urn": pl.String,
+        },
         orient="row",
-    )  # fmt: skip
+    )
     people = pl.concat([given, made], how="diagonal_relaxed").with_row_index("n")
     urns = pl.col("laestab").str.slice(3).cast(pl.Int64, strict=False).fill_null(0) + 100_000 + seed % 1000 * 100
     return people.with_columns(pl.coalesce("urn", urns.cast(pl.String)).alias("urn"))
@@ -156,12 +166,19 @@ def _schools(people: pl.DataFrame) -> pl.DataFrame:
 
 def _schoolcensus(at: pl.DataFrame, year: int, term: str, day: date) -> pl.DataFrame:
     return at.select(
-        "NativeId", "schoolcensustableid", pl.lit("School Census").alias("name"), pl.lit("SC").alias("collection"),
-        pl.lit(_TERM_CODES[term]).alias("term"), pl.lit(str(year)).alias("year"),
-        pl.lit(day).alias("referencedate"), pl.lit("S").alias("sourcelevel"),
-        pl.col("laestab").str.slice(3).alias("estab"), pl.col("laestab").str.slice(0, 3).alias("lea"),
-        pl.lit("MADEUP").alias("softwarecode"), "urn",
-    )  # fmt: skip
+        "NativeId",
+        "schoolcensustableid",
+        pl.lit("School Census").alias("name"),
+        pl.lit("SC").alias("collection"),
+        pl.lit(_TERM_CODES[term]).alias("term"),
+        pl.lit(str(year)).alias("year"),
+        pl.lit(day).alias("referencedate"),
+        pl.lit("S").alias("sourcelevel"),
+        pl.col("laestab").str.slice(3).alias("estab"),
+        pl.col("laestab").str.slice(0, 3).alias("lea"),
+        pl.lit("MADEUP").alias("softwarecode"),
+        "urn",
+    )
 
 
 def _on_roll(people: pl.DataFrame, year: int, term: str, day: date) -> pl.DataFrame:
@@ -171,14 +188,22 @@ def _on_roll(people: pl.DataFrame, year: int, term: str, day: date) -> pl.DataFr
     age = autumn - cohort
     ncyear = pl.when(age == 5).then(pl.lit("R")).when(age.is_between(6, 16)).then((age - 5).cast(pl.String))
     return people.with_columns(
-        pl.col("laestab").alias("NativeId"), pl.format("P{}", "n").alias("pupilonrolltableid"),
-        pl.format("SC{}", "laestab").alias("schoolcensustableid"), pl.col("born").alias("dob"),
-        pl.format("Made-up-{}", "n").alias("surname"), pl.lit("Pupil").alias("forename"),
-        pl.lit(day - timedelta(days=400)).alias("entrydate"), pl.lit("C").alias("enrolstatus"),
-        ncyear.fill_null("X").alias("ncyearactual"), pl.col("provision").alias("senprovision"),
-        pl.lit("N").alias("plaa"), pl.lit("N").alias("servicechild"), pl.lit("WBRI").alias("ethnicity"),
-        pl.lit(126).alias("termlysessionspossible"), pl.lit(60).alias("summerhalfterm2sessionspossible"),
-    )  # fmt: skip
+        pl.col("laestab").alias("NativeId"),
+        pl.format("P{}", "n").alias("pupilonrolltableid"),
+        pl.format("SC{}", "laestab").alias("schoolcensustableid"),
+        pl.col("born").alias("dob"),
+        pl.format("Made-up-{}", "n").alias("surname"),
+        pl.lit("Pupil").alias("forename"),
+        pl.lit(day - timedelta(days=400)).alias("entrydate"),
+        pl.lit("C").alias("enrolstatus"),
+        ncyear.fill_null("X").alias("ncyearactual"),
+        pl.col("provision").alias("senprovision"),
+        pl.lit("N").alias("plaa"),
+        pl.lit("N").alias("servicechild"),
+        pl.lit("WBRI").alias("ethnicity"),
+        pl.lit(126).alias("termlysessionspossible"),
+        pl.lit(60).alias("summerhalfterm2sessionspossible"),
+    )
 
 
 def _sessions(people: pl.DataFrame, rng: np.random.Generator, schema: dict[str, Table]) -> dict[str, pl.DataFrame]:
@@ -200,9 +225,11 @@ def _sessions(people: pl.DataFrame, rng: np.random.Generator, schema: dict[str, 
             }
         ).unique(["n", "attendancereason"], keep="first", maintain_order=True)
         missed = absent.group_by("n").agg(pl.col("sessions").sum().alias("missed"))
-        present = pl.DataFrame({"n": np.arange(count)}).join(missed, on="n", how="left").with_columns(
-            (possible - pl.col("missed").fill_null(0)).alias("left")
-        )  # fmt: skip
+        present = (
+            pl.DataFrame({"n": np.arange(count)})
+            .join(missed, on="n", how="left")
+            .with_columns((possible - pl.col("missed").fill_null(0)).alias("left"))
+        )
         halves = [
             present.select("n", pl.lit(code).alias("attendancereason"), (pl.col("left") // 2 + extra).alias("sessions"))
             for code, extra in (("/", pl.col("left") % 2), ("\\", 0))

@@ -57,9 +57,12 @@ _SCHOOLS: dict[str, pl.DataType] = {
 def refused(frame: pl.DataFrame, column: str, said: str) -> pl.DataFrame:
     """A refusal at each row of ``frame`` (its ``file``, ``table`` and ``row``), in ``column``, by the rule ``said``."""
     return frame.select(
-        pl.col("file").cast(pl.String), pl.col("table").cast(pl.String), pl.col("row").cast(pl.Int64),
-        pl.lit(column, pl.String).alias("column"), pl.lit(said, pl.String).alias("rule"),
-    )  # fmt: skip
+        pl.col("file").cast(pl.String),
+        pl.col("table").cast(pl.String),
+        pl.col("row").cast(pl.Int64),
+        pl.lit(column, pl.String).alias("column"),
+        pl.lit(said, pl.String).alias("rule"),
+    )
 
 
 def _item(frame: pl.DataFrame, names: tuple[str, ...], dtype: pl.DataType) -> pl.Expr:
@@ -78,9 +81,10 @@ def schools(modules: dict[str, pl.DataFrame]) -> pl.DataFrame:
     named = (
         school.select("NativeId", "schoolcensustableid", pl.col("schoolname").alias("name"), "phase")
         if school is not None
-        else pl.DataFrame(schema={"NativeId": pl.String, "schoolcensustableid": pl.String, "name": pl.String,
-                                  "phase": pl.String})
-    )  # fmt: skip
+        else pl.DataFrame(
+            schema={"NativeId": pl.String, "schoolcensustableid": pl.String, "name": pl.String, "phase": pl.String}
+        )
+    )
     joined = frame.join(named, on=["NativeId", "schoolcensustableid"], how="left")
     return joined.select(
         "NativeId", (pl.col("lea") + pl.col("estab")).alias("laestab"), "urn", "name", "phase", "lea"
@@ -122,12 +126,16 @@ def pupils(modules: dict[str, pl.DataFrame], held: pl.DataFrame) -> pl.DataFrame
         possible = [c for c in frame.columns if c.endswith("sessionspossible")]
         parts.append(
             frame.select(
-                "file", "table", "row", "NativeId", pl.col(f"{module}tableid").alias("tableid"),
+                "file",
+                "table",
+                "row",
+                "NativeId",
+                pl.col(f"{module}tableid").alias("tableid"),
                 pl.lit(on_roll).alias("on_roll"),
                 *(_item(frame, names, PUPILS[item]).alias(item) for item, names in _ITEMS.items()),
                 *possible,
             )
-        )  # fmt: skip
+        )
     if not parts:
         return pl.DataFrame(schema={**PUPILS, "file": pl.String, "table": pl.String, "row": pl.Int64})
     joined = (
@@ -161,15 +169,24 @@ def children(
             continue
         if "sessiondetails" in name:
             count = "sessions" if "sessions" in frame.columns else "absencesessions"
-            sessions.append(_keyed(frame, people, found).select(
-                "pupil", pl.lit(name.split("sessiondetails")[0]).alias("period"),
-                pl.col("attendancereason").alias("code"), pl.col(count).alias("sessions"),
-            ))  # fmt: skip
+            sessions.append(
+                _keyed(frame, people, found).select(
+                    "pupil",
+                    pl.lit(name.split("sessiondetails")[0]).alias("period"),
+                    pl.col("attendancereason").alias("code"),
+                    pl.col(count).alias("sessions"),
+                )
+            )
         elif "exclusions" in name:
-            exclusions.append(_keyed(frame, people, found).select(
-                "pupil", "category", pl.col("startdate").alias("started"), "sessions",
-                _item(frame, ("reason1", "reason"), pl.String()).alias("reason"),
-            ))  # fmt: skip
+            exclusions.append(
+                _keyed(frame, people, found).select(
+                    "pupil",
+                    "category",
+                    pl.col("startdate").alias("started"),
+                    "sessions",
+                    _item(frame, ("reason1", "reason"), pl.String()).alias("reason"),
+                )
+            )
         elif name.startswith("fsmperiod"):
             periods = _keyed(frame, people, found)
             backwards = periods.filter(pl.col("fsmenddate") < pl.col("fsmstartdate"))
@@ -222,13 +239,16 @@ def pupil_refusals(people: pl.DataFrame, made: dict[str, pl.DataFrame]) -> list[
         .filter(pl.col("code").is_in(sorted(missed_codes())))
         .group_by("pupil", "period")
         .agg(pl.col("sessions").sum().alias("missed"))
-        .join(made["possible"], on=["pupil", "period"], how="left")
-        .filter(pl.col("missed") > pl.col("sessions").fill_null(0))
+        .join(made["possible"], on=["pupil", "period"])
+        .filter(pl.col("missed") > pl.col("sessions"))
         .join(people.select("pupil", "file", "table", "row"), on="pupil")
     )
     over = [
-        refused(missed.filter(pl.col("period") == period), f"{period}sessionspossible", "more sessions missed than "
-                "possible in the period")
+        refused(
+            missed.filter(pl.col("period") == period),
+            f"{period}sessionspossible",
+            "more sessions missed than possible in the period",
+        )
         for period in missed.get_column("period").unique().sort().to_list()
-    ]  # fmt: skip
+    ]
     return [refused(twice, "upn", "the pupil is on roll twice at one school"), *over]
