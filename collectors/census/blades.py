@@ -80,15 +80,15 @@ def read_census(
     if not files:
         raise InvalidInput("no file was sent: a census is a ZIP of COLLECT's blade CSVs or the CSVs themselves")
     with private_folder(get_settings(), "census-") as workdir:
-        sent = list(_unpacked(files, workdir, max_bytes))
-        year, term, source = _what(sent, year, term, source)
+        sent = list(unpacked(files, workdir, max_bytes))
+        year, term, source = census_of(sent, year, term, source)
         schema = schema_for(year, term)
         refusals: list[pl.DataFrame] = []
         blades = [blade for name, path in sent if (blade := _blade(name, path, schema, year, term, refusals))]
     return _assembled(blades, year, term, source, refusals)
 
 
-def _unpacked(files: Sequence[tuple[str, Path]], workdir: Path, max_bytes: int) -> Iterator[tuple[str, Path]]:
+def unpacked(files: Sequence[tuple[str, Path]], workdir: Path, max_bytes: int) -> Iterator[tuple[str, Path]]:
     """Each CSV sent, a ZIP's members unpacked by the house's guards (its directory checked before anything inflates,
     and each member as it inflates), all of them together no larger than ``max_bytes``."""
     left = max_bytes
@@ -131,7 +131,9 @@ def _one(what: str, given: object | None, named: dict[str, set[object]]) -> obje
     return given if given is not None else said.pop()
 
 
-def _what(sent: list[tuple[str, Path]], year: int | None, term: str | None, source: str | None) -> tuple[int, str, str]:
+def census_of(
+    sent: list[tuple[str, Path]], year: int | None, term: str | None, source: str | None
+) -> tuple[int, str, str]:
     """The census's year, term and source, from the arguments or the files' names (a ZIP member's and its ZIP's)."""
     hints = {name: _hints(name) for name, _ in sent}
     chosen = [
@@ -143,7 +145,8 @@ def _what(sent: list[tuple[str, Path]], year: int | None, term: str | None, sour
     return int(str(chosen[0])), str(chosen[1]), str(chosen[2])
 
 
-def _heading(name: str, path: Path) -> list[str]:
+def heading_of(name: str, path: Path) -> list[str]:
+    """A CSV's heading; InvalidInput for a file that is not a CSV or is empty."""
     if path.suffix.lower() != ".csv" and not name.lower().endswith(".csv"):
         raise InvalidInput(f"{clip(name)}: a census's blades are CSV files")
     try:
@@ -178,7 +181,7 @@ def _blade(
     name: str, path: Path, schema: dict[str, Table], year: int, term: str, refusals: list[pl.DataFrame]
 ) -> Blade | None:
     """One blade read as text, every column the schema has but the names, and checked; None for an address blade."""
-    heading = _heading(name, path)
+    heading = heading_of(name, path)
     table = _module(name, heading, schema, year, term)
     if table is None:
         return None
@@ -186,17 +189,17 @@ def _blade(
     text = pl.read_csv(
         path, columns=read, infer_schema=False, encoding="utf8-lossy", empty_string_is_null=True
     ).with_row_index("row", offset=2)
-    _no_formulas(name, text, read)
+    no_formulas(name, text, read)
     off = [c for c in heading if c not in table.columns] + [c for c in table.columns if c not in heading]
     refusals.append(_columns_refused(name, table, off, heading))
-    frame, refused = _checked(name, table, text)
+    frame, refused = checked(name, table, text)
     refusals.append(refused)
     missing = [c for c in table.columns if c not in heading and c not in NAMES]
     frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
     return Blade(name, table, frame)
 
 
-def _no_formulas(name: str, text: pl.DataFrame, columns: list[str]) -> None:
+def no_formulas(name: str, text: pl.DataFrame, columns: list[str]) -> None:
     """InvalidInput naming the first cell (row and column) a spreadsheet would run as a formula."""
     starts = text.filter(pl.any_horizontal(pl.col(c).str.contains(r"^[=+\-@\t\r]") for c in columns))
     for column in columns:
@@ -217,7 +220,7 @@ def _columns_refused(name: str, table: Table, off: list[str], heading: list[str]
     return frame.with_columns(pl.col("column").replace_strict(said, return_dtype=pl.String).alias("rule"))
 
 
-def _checked(name: str, table: Table, text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def checked(name: str, table: Table, text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The blade's cells as the schema reads them, and a refusal for each cell it cannot (blank where it must not be,
     or not of its kind); a refused cell is read as blank."""
     columns = [table.columns[c] for c in text.columns if c in table.columns]
@@ -233,13 +236,19 @@ def _checked(name: str, table: Table, text: pl.DataFrame) -> tuple[pl.DataFrame,
 
 
 def _assembled(blades: list[Blade], year: int, term: str, source: str, refusals: list[pl.DataFrame]) -> CensusRead:
-    """The census's tables made from its blades, with the checks that join them."""
     by_module: dict[str, pl.DataFrame] = {}
     for blade in blades:
         have = by_module.get(blade.table.name)
         by_module[blade.table.name] = (
             blade.frame if have is None else pl.concat([have, blade.frame], how="diagonal_relaxed")
         )
+    return assembled(by_module, year, term, source, refusals)
+
+
+def assembled(
+    by_module: dict[str, pl.DataFrame], year: int, term: str, source: str, refusals: list[pl.DataFrame]
+) -> CensusRead:
+    """The census's tables made from its modules as the schema reads them, with the checks that join them."""
     schools = tables.schools(by_module)
     tables.one_council(schools)
     pupils = tables.pupils(by_module, schools)
@@ -251,7 +260,7 @@ def _assembled(blades: list[Blade], year: int, term: str, source: str, refusals:
     records = CensusRecords(
         year=year,
         term=term,
-        census_day=tables.census_day(by_module) or _known_day(year, term),
+        census_day=tables.census_day(by_module) or known_day(year, term),
         source=source,
         pupils=pupils.select(*tables.PUPIL_COLUMNS),
         schools=tables.schools_of(schools, pupils),
@@ -262,7 +271,8 @@ def _assembled(blades: list[Blade], year: int, term: str, source: str, refusals:
     return CensusRead(conformed(records), found.sort("file", "row", "column"), pupils.height)
 
 
-def _known_day(year: int, term: str) -> date:
+def known_day(year: int, term: str) -> date:
+    """DfE's census day for the year and term where the service knows it; InvalidInput where it does not."""
     day = CENSUS_DAYS.get((year, term))
     if day is None:
         raise InvalidInput(

@@ -29,8 +29,9 @@ MISSED = ("authorised absence", "unauthorised absence")
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a table: its kind (``string``, ``integer``, ``float``, ``date``, ``category``, ``postcode``,
-    ``regex``, ``time``), whether it may be blank, and its codes where it is a category."""
+    """One column of a table: its kind (``string``, ``upn``, ``integer``, ``float``, ``date``, ``category``,
+    ``postcode``, ``regex``, ``time``; the service's own files add ``day``, ``laestab`` and ``urn``), whether it may
+    be blank, and its codes where it is a category."""
 
     name: str
     kind: str
@@ -78,10 +79,14 @@ def schema_for(year: int, term: str) -> dict[str, Table]:
             f"{', '.join(TERMS)}, not {year} {term}"
         )
     rows = _flat().filter(pl.col("year") == str(year), pl.col("term") == term)
+    if rows.is_empty():
+        raise InvalidInput(f"the service holds no schema for the school census of {year} {term} (2015's is autumn's)")
     tables: dict[str, dict[str, Column]] = {}
     for table, column, kind, blank, codes in rows.select("table", "column", "type", "canbeblank", "codes").iter_rows():
+        # A UPN is a string to the schemas; the service checks its check letter too.
+        read = "upn" if column in UPN_COLUMNS else _kind(kind)
         tables.setdefault(table, {})[column] = Column(
-            column, _kind(kind), blank == "True", frozenset(codes.split("|")) if codes else frozenset()
+            column, read, blank == "True", frozenset(codes.split("|")) if codes else frozenset()
         )
     return {name: Table(name, columns) for name, columns in tables.items()}
 
@@ -150,9 +155,23 @@ def upn_valid(upn: pl.Expr) -> pl.Expr:
     return upn.str.contains(_UPN_SHAPE).fill_null(False) & (letter == upn.str.slice(0, 1)).fill_null(False)
 
 
+#: The kinds of the service's own files (the slim template, GIAP's downloads) the schemas do not have: each its
+#: shape and the rule a refusal gives.
+OWN_KINDS = {
+    "laestab": (r"^[0-9]{7}$", "not a LAESTAB (the council's three digits and the school's four)"),
+    "urn": (r"^[0-9]{6}$", "not a URN (six digits)"),
+}
+#: Dates in the service's own files: as the ISO standard writes them, or as GIAP's downloads may (day first).
+_DAYS = ("%Y-%m-%d", "%d/%m/%Y")
+
+
 def typed(column: Column) -> pl.Expr:
     """The column's text as its kind reads it: null where a cell is blank or cannot be read so."""
     text = pl.col(column.name)
+    if column.kind in OWN_KINDS:
+        return pl.when(text.str.contains(OWN_KINDS[column.kind][0])).then(text)
+    if column.kind == "day":
+        return pl.coalesce(text.str.strptime(pl.Date, form, strict=False) for form in _DAYS)
     if column.kind == "integer":
         return pl.when(text.str.contains(_WHOLE)).then(text.str.strip_chars().cast(pl.Float64).cast(pl.Int64))
     if column.kind == "float":
@@ -161,13 +180,17 @@ def typed(column: Column) -> pl.Expr:
         return text.str.strptime(pl.Datetime, DATE_FORMAT, strict=False).dt.date()
     if column.kind == "category" and column.codes:
         return pl.when(text.is_in(sorted(column.codes))).then(text)
-    if column.name in UPN_COLUMNS:
+    if column.kind == "upn":
         return pl.when(upn_valid(text)).then(text)
     return text
 
 
 def rule(column: Column) -> str:
     """What the column's rule asks, in the words a refusal gives (never a value)."""
+    if column.kind in OWN_KINDS:
+        return OWN_KINDS[column.kind][1]
+    if column.kind == "day":
+        return "not a date written 2024-10-03 or 03/10/2024"
     if column.kind == "integer":
         return "not a whole number"
     if column.kind == "float":
@@ -176,6 +199,6 @@ def rule(column: Column) -> str:
         return "not a date as COLLECT writes it (2024-Oct-16 00:00:00)"
     if column.kind == "category" and column.codes:
         return "not one of the schema's codes"
-    if column.name in UPN_COLUMNS:
+    if column.kind == "upn":
         return "not a UPN with DfE's check letter"
     return "not as the schema reads it"

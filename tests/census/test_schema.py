@@ -19,7 +19,7 @@ def test_a_year_and_term_have_their_own_tables_and_columns() -> None:
     assert "senneeds" in spring
     assert "senneeds" not in autumn
     upn = autumn["pupilonroll"].columns["upn"]
-    assert (upn.kind, upn.blank) == ("string", True)
+    assert (upn.kind, upn.blank) == ("upn", True)
     assert autumn["termlyexclusionsonroll"].columns["category"].codes == {"PERM", "SUSP", "LNCH"}
     assert schema_for(2015, "autumn")["termlyexclusionsonroll"].columns["category"].codes == {"PERM", "FIXD", "LNCH"}
     assert autumn["termlysessiondetailsonroll"].parent == "pupilonrolltableid"
