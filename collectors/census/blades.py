@@ -48,13 +48,30 @@ _WORDS = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """One problem found: where it is (file, table, row, column; a heading's problem is on row 1) and the rule, never
+    a value."""
+
+    file: str
+    table: str
+    row: int | None
+    column: str | None
+    rule: str
+
+
+@dataclass(frozen=True)
 class CensusRead:
-    """A census read: its tables (every pupil, not yet minimised), each refusal (file, table, row, column, rule) and
-    how many pupils (enrolments, on roll or not) were read."""
+    """A census read: its tables (every pupil, not yet minimised), its refusals as a table (``refused``: file, table,
+    row, column, rule) and how many pupils (enrolments, on roll or not) were read."""
 
     records: CensusRecords
-    refusals: pl.DataFrame
+    refused: pl.DataFrame
     pupils_read: int
+
+    @property
+    def refusals(self) -> tuple[Refusal, ...]:
+        """Each refusal, in the order of ``refused`` (file, row, column)."""
+        return tuple(Refusal(*row) for row in self.refused.iter_rows())
 
 
 @dataclass(frozen=True)

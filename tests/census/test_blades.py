@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from collectors.census.blades import CensusRead, read_census
+from collectors.census.blades import CensusRead, Refusal, read_census
 from onereturn.errors import InvalidInput
 from tests.census.blades import ADA, BEN, census, pupil, write_blade
 
@@ -20,7 +20,7 @@ SAMPLES = Path(__file__).with_name("samples")
 def _cells(read: CensusRead) -> set[str]:
     """Every text cell of every table read and of the refusals."""
     frames = [getattr(read.records, name) for name in ("pupils", "sessions", "exclusions", "schools")]
-    frames.append(read.refusals)
+    frames.append(read.refused)
     return {
         str(value)
         for frame in frames
@@ -35,7 +35,7 @@ def test_a_census_is_read_into_its_tables(tmp_path: Path) -> None:
     records = read.records
     assert (records.year, records.term, records.source, records.census_day) == (2025, "autumn", "la", date(2025, 10, 2))
     assert read.pupils_read == 2
-    assert read.refusals.is_empty()
+    assert read.refused.is_empty()
     pupils = records.pupils.sort("upn")
     assert pupils.select("upn", "laestab", "urn", "sex", "senprovision", "born").rows() == sorted(
         [(ADA, "8912001", "122001", "F", "K", date(2014, 3, 2)), (BEN, "8912001", "122001", "M", "E", date(2014, 3, 2))]
@@ -71,7 +71,7 @@ def test_a_cell_the_schema_refuses_is_reported_by_row_and_rule_never_its_value(
     tmp_path: Path, cells: dict[str, str], column: str, said: str
 ) -> None:
     read = read_census(census(tmp_path, pupilonroll=[pupil("P1", ADA), {**pupil("P2", BEN), **cells}]))
-    assert read.refusals.rows() == [("2025_autumn_la_pupilonroll.csv", "pupilonroll", 3, column, said)]
+    assert read.refusals == (Refusal("2025_autumn_la_pupilonroll.csv", "pupilonroll", 3, column, said),)
     assert read.pupils_read == 2  # the pupil is read, the refused cell as blank
     assert not {v for v in cells.values() if v} & _cells(read)
 
@@ -79,7 +79,7 @@ def test_a_cell_the_schema_refuses_is_reported_by_row_and_rule_never_its_value(
 def test_a_retired_code_in_an_exclusion_is_refused(tmp_path: Path) -> None:
     exclusion = {"pupilonrolltableid": "P2", "startdate": "2025-May-06 00:00:00", "category": "FIXD", "reason1": "OT"}
     read = read_census(census(tmp_path, termlyexclusionsonroll=[exclusion]))
-    assert read.refusals.select("table", "row", "column", "rule").rows() == [
+    assert read.refused.select("table", "row", "column", "rule").rows() == [
         ("termlyexclusionsonroll", 2, "category", "not one of the schema's codes"),
         ("termlyexclusionsonroll", 2, "reason1", "not one of the schema's codes"),
     ]
@@ -88,7 +88,7 @@ def test_a_retired_code_in_an_exclusion_is_refused(tmp_path: Path) -> None:
 
 def test_a_pupil_on_roll_twice_at_one_school_is_reported(tmp_path: Path) -> None:
     read = read_census(census(tmp_path, pupilonroll=[pupil("P1", ADA), pupil("P2", BEN), pupil("P3", ADA)]))
-    assert read.refusals.select("row", "column", "rule").rows() == [
+    assert read.refused.select("row", "column", "rule").rows() == [
         (2, "upn", "the pupil is on roll twice at one school"),
         (4, "upn", "the pupil is on roll twice at one school"),
     ]
@@ -101,7 +101,7 @@ def test_more_sessions_missed_than_possible_are_reported(tmp_path: Path) -> None
         {"pupilonrolltableid": "P1", "attendancereason": "/", "sessions": "200"},  # present: never missed
     ]
     read = read_census(census(tmp_path, termlysessiondetailsonroll=sessions))
-    assert read.refusals.rows() == [
+    assert read.refused.rows() == [
         (
             "2025_autumn_la_pupilonroll.csv",
             "pupilonroll",
@@ -115,7 +115,7 @@ def test_more_sessions_missed_than_possible_are_reported(tmp_path: Path) -> None
 def test_a_free_meals_period_ending_before_it_starts_is_reported(tmp_path: Path) -> None:
     period = {"pupilonrolltableid": "P1", "fsmstartdate": "2024-Jan-09 00:00:00", "fsmenddate": "2023-Jan-09 00:00:00"}
     read = read_census(census(tmp_path, fsmperiodsonroll=[period]))
-    assert read.refusals.select("table", "row", "column", "rule").rows() == [
+    assert read.refused.select("table", "row", "column", "rule").rows() == [
         ("fsmperiodsonroll", 2, "fsmenddate", "the period ends before it starts")
     ]
 
@@ -123,7 +123,7 @@ def test_a_free_meals_period_ending_before_it_starts_is_reported(tmp_path: Path)
 def test_a_row_of_no_pupil_is_reported_and_left_out(tmp_path: Path) -> None:
     sessions = [{"pupilonrolltableid": "P9", "attendancereason": "I", "sessions": "2"}]
     read = read_census(census(tmp_path, termlysessiondetailsonroll=sessions))
-    assert read.refusals.select("table", "row", "column").rows() == [
+    assert read.refused.select("table", "row", "column").rows() == [
         ("termlysessiondetailsonroll", 2, "pupilonrolltableid")
     ]
     assert read.records.sessions.filter(pl.col("period") == "termly").is_empty()
@@ -228,7 +228,7 @@ def test_the_samples_known_faults_are_refused_by_the_schema() -> None:
     read = read_census(files, source="la")
     assert read.pupils_read == 2
     assert read.records.census_day == date(2024, 10, 3)
-    rules = set(read.refusals.select("table", "column", "rule").rows())
+    rules = set(read.refused.select("table", "column", "rule").rows())
     coded = "not one of the schema's codes"
     assert {
         ("termlyexclusionsonroll", "category", coded),  # FIXD

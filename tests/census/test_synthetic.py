@@ -20,7 +20,7 @@ CHILDREN = [
 
 def test_a_made_census_reads_back_whole_with_the_children_asked_for(tmp_path: Path) -> None:
     read = read_census(write_census(tmp_path, CHILDREN, year=2024, term="autumn", others=300, seed=3))
-    assert read.refusals.is_empty()
+    assert read.refused.is_empty()
     assert read.pupils_read == 303
     pupils = read.records.pupils
     held = pupils.filter(pl.col("upn").is_in([c.upn for c in CHILDREN])).sort("upn")

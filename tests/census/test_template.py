@@ -61,7 +61,7 @@ def test_the_template_reads_into_the_census_tables(tmp_path: Path) -> None:
     ben = _row(BEN, senprovision="K", leavingdate="2024-12-20", sessions_G="6")
     read = read_template(_template(tmp_path, ada, ben))
     records = read.records
-    assert read.refusals.is_empty()
+    assert read.refused.is_empty()
     assert (records.year, records.term, records.source, records.census_day) == (2025, "spring", "la", date(2025, 1, 16))
     pupils = records.pupils.sort("upn")
     assert pupils.select("upn", "on_roll", "laestab", "urn", "senprovision", "primary_need", "left").rows() == sorted(
@@ -90,7 +90,7 @@ def test_the_template_is_checked_as_the_blades_are(tmp_path: Path) -> None:
         _row(BEN, fsmstartdate="2024-01-09", fsmenddate="2023-01-09", exclusion1_category="FIXD"),
     ]
     read = read_template(_template(tmp_path, *rows))
-    assert set(read.refusals.select("row", "column", "rule").rows()) == {
+    assert set(read.refused.select("row", "column", "rule").rows()) == {
         (2, "upn", "not a UPN with DfE's check letter"),
         (3, "dob", "not a date written 2024-10-03 or 03/10/2024"),
         (3, "laestab", "not a LAESTAB (the council's three digits and the school's four)"),
@@ -100,7 +100,7 @@ def test_the_template_is_checked_as_the_blades_are(tmp_path: Path) -> None:
         (5, "fsmenddate", "the period ends before it starts"),
         (5, "exclusion1_category", "not one of the schema's codes"),
     }
-    assert not {"A891000000001", "89120", "FIXD"} & set(read.refusals.to_series(4).to_list())
+    assert not {"A891000000001", "89120", "FIXD"} & set(read.refused.to_series(4).to_list())
 
 
 def test_a_template_with_two_councils_a_formula_or_a_column_missing_is_refused(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_giaps_pupil_premium_and_census_downloads_are_read_by_their_headings(tmp
     assert read.records.pupils.select("upn", "born", "laestab", "senprovision", "primary_need").rows() == [
         (BEN, date(2014, 3, 2), "8912001", "K", "SLCN")
     ]
-    assert set(read.refusals.select("row", "column", "rule").rows()) == {
+    assert set(read.refused.select("row", "column", "rule").rows()) == {
         (3, "UPN", "not a UPN with DfE's check letter"),
         (3, "Deprivation Pupil Premium", "not a whole number"),
     }
