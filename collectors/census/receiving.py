@@ -1,4 +1,4 @@
-"""A council's school census at the door: read and checked whole (by the census's reader, handed in), minimised to the
+"""A council's school census at the door: read and checked whole (``collectors.census.blades``), minimised to the
 pupils the council needs, and kept sealed as its other children's records are; or refused with nothing kept where it
 is no census of its year (the reader's refusal), and each cell its schema refuses read blank and listed among the
 upload's problems by file, table, row and item.
@@ -22,13 +22,14 @@ from dataclasses import replace
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors import door
+from collectors.census.blades import CensusRead, read_census
 from collectors.census.kept import KEPT_STATUSES, PURPOSE, kept_year, packed
 from collectors.census.records import CensusRecords
 from collectors.problems import write_problems
@@ -64,24 +65,12 @@ WAY = door.Way(
 )
 
 
-class CensusRead(Protocol):
-    """What a census's reader answers: every pupil read, each cell it refused (a frame of ``file``, ``table``, ``row``,
-    ``column`` and ``rule``, never a value: the cell read blank), and how many pupils were read."""
-
-    @property
-    def records(self) -> CensusRecords: ...
-    @property
-    def refusals(self) -> pl.DataFrame: ...
-    @property
-    def pupils_read(self) -> int: ...
-
-
 def problems(refusals: pl.DataFrame) -> pl.DataFrame:
     """The cells a census's reader refused as the upload's problems (``collectors.problems``): each by its file's row,
     its table and item, and its rule; never a value."""
     return refusals.select(
         pl.col("row").cast(pl.Int64),
-        pl.format("{}: {}", "table", "column").alias("column"),
+        pl.format("{}: {}", "table", pl.col("column").fill_null("the heading")).alias("column"),
         pl.lit(None, pl.String).alias("value"),
         pl.lit(RULE).alias("rule"),
         pl.lit("error").alias("severity"),
@@ -153,7 +142,7 @@ def _checker(
         keys()
         plain.append(packed(kept))
         upns = sorted(set(kept.pupils.get_column("upn").drop_nulls().str.to_uppercase()))
-        found = problems(got.refusals)
+        found = problems(got.refused)
         message = kept_message(kept, got.pupils_read, kept.pupils.height, found.height)
 
         def pupils(session: Session, submission: Submission) -> None:
@@ -185,13 +174,14 @@ def receive(
     agency_code: str,
     collection_year: str,
     files: list[tuple[str, Path]],
-    read: Callable[[], CensusRead],
     known: Callable[[], frozenset[str]],
+    read: Callable[[], CensusRead] | None = None,
     submitted_by: str = "",
     purpose: str = "return",
     audit: dict[str, Any] | None = None,
 ) -> Received:
-    """Check a council's census (``read``: its files read whole) and keep what the council needs of it sealed, its
+    """Check a council's census (its files read whole by ``read``, else by the census's reader of COLLECT's blades)
+    and keep what the council needs of it sealed, its
     pupils cut to those on SEN support or with a plan and those whose UPN is ``known`` (asked only of a census that
     passed); a census refused keeps nothing. The same files sent again repeat the upload that kept them."""
     if purpose != "return":
@@ -206,7 +196,7 @@ def receive(
     # The host's records keys are asked for once the census is found sound (a refusal names the census's problems).
     keys = cache(lambda: checked_keys(engine, settings))
     plain: list[bytes] = []
-    check = _checker(read, known, year, keys, plain)
+    check = _checker(read or (lambda: read_census(named)), known, year, keys, plain)
 
     def keep() -> str:
         # Only what was kept of the census is sealed, under the name of its own content: the files sent, with every

@@ -3,30 +3,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from collectors.census.blades import CensusRead
 from collectors.census.records import TABLES, CensusRecords, conformed, empty
 
 #: A reader's refusals: where and by which rule, never the value.
 REFUSALS = {"file": pl.String(), "table": pl.String(), "row": pl.Int64(), "column": pl.String(), "rule": pl.String()}
 
 
-@dataclass(frozen=True)
-class Read:
-    """A census as a reader answers it: every pupil read, and each cell refused."""
-
-    records: CensusRecords
-    refusals: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REFUSALS))
-
-    @property
-    def pupils_read(self) -> int:
-        """Every pupil read."""
-        return self.records.pupils.height
+def answered(records: CensusRecords, refused: pl.DataFrame | None = None) -> CensusRead:
+    """A census as the reader answers it: every pupil read, and each cell refused (none unless given)."""
+    return CensusRead(records, pl.DataFrame(schema=REFUSALS) if refused is None else refused, records.pupils.height)
 
 
 def refusals(*found: tuple[str, str, int, str, str]) -> pl.DataFrame:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from collectors.census import receiving
+from collectors.census.blades import CensusRead
 from collectors.census.kept import read_kept
 from collectors.census.receiving import minimised
 from collectors.problems import first_problems
@@ -21,7 +22,7 @@ from collectors.retention import purge
 from indicators.store.models import Submission
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
-from tests.census.made import Read, census, pupil, refusals, sent
+from tests.census.made import answered, census, pupil, refusals, sent
 from tests.collectors.records.samples import every_text
 from tests.helpers import kept_names
 
@@ -54,7 +55,7 @@ def test_only_pupils_on_sen_support_with_a_plan_or_named_in_other_records_are_ke
     assert minimised(census([pupil(1, IN_SEN2.lower())]), frozenset({IN_SEN2})).pupils.height == 1
 
 
-def _receive(engine: Engine, settings: Settings, folder: Path, got: Read, **more: Any) -> Received:
+def _receive(engine: Engine, settings: Settings, folder: Path, got: CensusRead, **more: Any) -> Received:
     sent_as: dict[str, Any] = {"agency_code": "notts_cyp", "collection_year": "2024-25",
                                "files": [("2024_autumn_la_pupilonroll.csv", sent(folder))]}  # fmt: skip
     return receiving.receive(engine, settings, **{**sent_as, "read": lambda: got,
@@ -64,7 +65,7 @@ def _receive(engine: Engine, settings: Settings, folder: Path, got: Read, **more
 def test_a_census_is_kept_minimised_sealed_by_pseudonym_and_purged_with_the_records(
     store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
-    got = _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS)))
+    got = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS)))
     sub = got.submission
     assert not got.duplicate
     assert (sub.kind, sub.mode, sub.source_format, sub.status, sub.way) == (
@@ -96,12 +97,12 @@ def test_a_census_is_kept_minimised_sealed_by_pseudonym_and_purged_with_the_reco
 def test_the_same_files_sent_again_are_the_upload_that_kept_them_and_are_not_read_again(
     store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
-    first = _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS)))
+    first = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS)))
 
-    def not_again() -> Read:
+    def not_again() -> CensusRead:
         raise AssertionError("a census sent again was read again")
 
-    again = _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS)), read=not_again)
+    again = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS)), read=not_again)
     assert (again.duplicate, again.submission.id) == (True, first.submission.id)
 
 
@@ -117,7 +118,7 @@ def test_cells_the_schema_refuses_are_listed_by_file_table_row_and_item_and_the_
     found = refusals(("2024_autumn_la_pupilonroll.csv", "pupilonroll", 7, "upn", "a UPN whose check letter is wrong"),
                      ("2024_autumn_la_termlyexclusions.csv", "termlyexclusions", 3, "startdate", "a date COLLECT "
                       "does not write"))  # fmt: skip
-    sub = _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS), found)).submission
+    sub = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS), found)).submission
     assert (sub.status, sub.error_count, sub.rows_accepted) == ("accepted", 2, 4)
     assert "2 cell(s) refused by its schema and read blank" in sub.message
     with Session(store) as session:
@@ -135,11 +136,11 @@ def test_cells_the_schema_refuses_are_listed_by_file_table_row_and_item_and_the_
 def test_a_census_the_reader_refuses_whole_keeps_nothing(
     store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
-    def not_a_census() -> Read:
+    def not_a_census() -> CensusRead:
         raise InvalidInput("the file pupilonroll.csv is a table of the 2023 spring census's schema, not 2024 autumn's")
 
     with pytest.raises(InvalidInput, match="2023 spring"):
-        _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS)), read=not_a_census)
+        _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS)), read=not_a_census)
     _nothing_kept(store, store_settings)
 
 
@@ -148,9 +149,9 @@ def test_a_census_of_another_academic_year_than_the_one_said_is_refused_and_keep
 ) -> None:
     spring = census(PUPILS, day=date(2024, 1, 18), term="spring")
     with pytest.raises(InvalidInput, match="outside the academic year 2024-25"):
-        _receive(store, store_settings, tmp_path / "sent", Read(spring))
+        _receive(store, store_settings, tmp_path / "sent", answered(spring))
     _nothing_kept(store, store_settings)
-    assert _receive(store, store_settings, tmp_path / "sent", Read(spring), collection_year="2023-24").submission.id
+    assert _receive(store, store_settings, tmp_path / "sent", answered(spring), collection_year="2023-24").submission.id
 
 
 def test_the_known_upns_are_asked_only_of_a_census_that_passed(
@@ -161,4 +162,15 @@ def test_the_known_upns_are_asked_only_of_a_census_that_passed(
 
     spring = census(PUPILS, day=date(2024, 1, 18), term="spring")
     with pytest.raises(InvalidInput):
-        _receive(store, store_settings, tmp_path / "sent", Read(spring), known=never)
+        _receive(store, store_settings, tmp_path / "sent", answered(spring), known=never)
+
+
+def test_the_census_is_one_entry_of_the_registry_of_child_level_returns_which_no_council_owes() -> None:
+    from mappings.child_level import BY_FORMAT, CENSUS_SOURCE, LIST_2, RETURN_IDS
+
+    census_return = BY_FORMAT[receiving.FORMAT]
+    assert (census_return.line.ref, census_return.line.name) == ("DfE 159-00", "School Census")
+    assert census_return.line.source == CENSUS_SOURCE
+    assert LIST_2 in census_return.feeds
+    # A council owes its SEN2, CIN census or SSDA903; the census is its schools' return, sent as the council holds it.
+    assert census_return.return_id not in RETURN_IDS
