@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -174,3 +175,25 @@ def test_the_census_is_one_entry_of_the_registry_of_child_level_returns_which_no
     assert LIST_2 in census_return.feeds
     # A council owes its SEN2, CIN census or SSDA903; the census is its schools' return, sent as the council holds it.
     assert census_return.return_id not in RETURN_IDS
+
+
+def test_blades_as_collect_writes_them_are_read_minimised_and_kept_whole_through_the_door(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    from collectors.census.synthetic import Child, made_upn, write_census
+
+    looked_after, not_needed = made_upn("891", 7), made_upn("891", 8)
+    children = [Child(u, date(2013, 3, 1), "F", "N", "8912000", "100000") for u in (looked_after, not_needed)]
+    (tmp_path / "blades").mkdir()
+    files = write_census(tmp_path / "blades", children, year=2025, term="spring", others=300, seed=4)
+    got = receiving.receive(store, store_settings, agency_code="notts_cyp", collection_year="2024-25", files=files,
+                            known=lambda: frozenset({looked_after}))  # fmt: skip
+    sub = got.submission
+    back = read_kept(store, store_settings, sub)
+    needed = back.pupils.filter(pl.col("senprovision").is_in(["K", "E"])).height
+    assert (sub.rows_read, sub.rows_accepted) == (302, needed + 1)
+    assert looked_after in back.pupils["upn"].to_list()
+    assert not_needed not in back.pupils["upn"].to_list()
+    assert (back.year, back.term, back.census_day, back.source) == (2025, "spring", date(2025, 1, 16), "la")
+    assert sub.collection_year == "2025-01-16 la"
+    assert back.sessions["pupil"].is_in(back.pupils["pupil"].implode()).all()
