@@ -37,6 +37,7 @@ from collectors.records.kept import content_hash, keep_sealed
 from collectors.records.models import RecordChild
 from collectors.records.privacy import Keys, checked_keys
 from collectors.records.receiving import Received
+from collectors.records.senders import another_council
 from indicators.periods import read_collection_year
 from indicators.store.models import RECORDS_KIND, Submission
 from onereturn import keptfiles
@@ -124,7 +125,17 @@ def _in_year(census_day: date, collection_year: str) -> None:
         )
 
 
+def _own(engine: Engine, agency_code: str, records: CensusRecords) -> None:
+    """Refuse a census of another council's schools than the uploading agency's (its LAESTABs' first three digits,
+    DfE's number of their council), before anything is kept."""
+    councils = {laestab[:3] for laestab in records.schools.get_column("laestab").drop_nulls() if laestab[:3].isdigit()}
+    if len(councils) == 1:
+        another_council(engine, agency_code, councils.pop(), "the census", ["schoolcensus", "lea"])
+
+
 def _checker(
+    engine: Engine,
+    agency_code: str,
     read: Callable[[], CensusRead],
     known: Callable[[], frozenset[str]],
     year: str,
@@ -138,6 +149,7 @@ def _checker(
     def check() -> door.Found:
         got = read()
         _in_year(got.records.census_day, year)
+        _own(engine, agency_code, got.records)
         kept = minimised(got.records, known())
         keys()
         plain.append(packed(kept))
@@ -196,7 +208,7 @@ def receive(
     # The host's records keys are asked for once the census is found sound (a refusal names the census's problems).
     keys = cache(lambda: checked_keys(engine, settings))
     plain: list[bytes] = []
-    check = _checker(read or (lambda: read_census(named)), known, year, keys, plain)
+    check = _checker(engine, agency_code, read or (lambda: read_census(named)), known, year, keys, plain)
 
     def keep() -> str:
         # Only what was kept of the census is sealed, under the name of its own content: the files sent, with every

@@ -48,8 +48,8 @@ def census(
                                     "sessions": [2], "reason": ["PP"]}, schema=TABLES["exclusions"]),
         "fsm": pl.DataFrame({"pupil": keys, "started": [date(2022, 9, 1)] * len(keys), "ended": [None] * len(keys)},
                             schema=TABLES["fsm"]),
-        "schools": pl.DataFrame({"laestab": ["8912001"], "urn": ["100001"], "name": ["A made-up school"],
-                                 "phase": ["PS"]}, schema=TABLES["schools"]),
+        "schools": pl.DataFrame(pupils, schema=TABLES["pupils"]).select("laestab", "urn").unique()
+        .with_columns(name=pl.lit("A made-up school"), phase=pl.lit("PS")),
         "premium": empty("premium"),
     }  # fmt: skip
     return conformed(CensusRecords(day.year, term, day, source, **tables))

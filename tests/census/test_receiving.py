@@ -197,3 +197,14 @@ def test_blades_as_collect_writes_them_are_read_minimised_and_kept_whole_through
     assert (back.year, back.term, back.census_day, back.source) == (2025, "spring", date(2025, 1, 16), "la")
     assert sub.collection_year == "2025-01-16 la"
     assert back.sessions["pupil"].is_in(back.pupils["pupil"].implode()).all()
+
+
+def test_a_census_of_another_councils_schools_is_refused_and_keeps_nothing(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    lewisham = census([pupil(1, SUPPORT, "K", laestab="2092001")])
+    with pytest.raises(InvalidInput, match="names another council than notts_cyp's") as refused:
+        _receive(store, store_settings, tmp_path / "sent", answered(lewisham))
+    assert refused.value.errors == [{"type": "another_council", "loc": ["schoolcensus", "lea"],
+                                     "msg": "not the council of notts_cyp (891)"}]  # fmt: skip
+    _nothing_kept(store, store_settings)
