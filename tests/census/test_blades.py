@@ -239,3 +239,13 @@ def test_the_samples_known_faults_are_refused_by_the_schema() -> None:
     } <= rules
     assert not {"FIXD", "OT", "SUR1216", "21db2df8-fa0"} & _cells(read)
     assert read.records.fsm.is_empty()
+
+
+def test_a_blade_with_a_byte_order_mark_and_another_encodings_name_reads(tmp_path: Path) -> None:
+    files = census(tmp_path)
+    path = next(path for name, path in files if name.endswith("pupilonroll.csv"))
+    # Windows-1252's ë in a name the reader never reads, and the mark a spreadsheet saving UTF-8 puts first.
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"Name-of-pupil", b"Zo\xeb"))
+    read = read_census(files)
+    assert read.refused.is_empty()
+    assert read.pupils_read == 2
