@@ -249,3 +249,12 @@ def test_a_blade_with_a_byte_order_mark_and_another_encodings_name_reads(tmp_pat
     read = read_census(files)
     assert read.refused.is_empty()
     assert read.pupils_read == 2
+
+
+def test_a_blade_that_is_no_csv_table_is_refused_quoting_nothing(tmp_path: Path) -> None:
+    files = census(tmp_path)
+    path = next(path for name, path in files if name.endswith("termlyexclusionsonroll.csv"))
+    path.write_bytes(path.read_bytes() + b"P1,8912001,x,2,S1,2025-May-06 00:00:00,4,SECRET,,,SUSP,,extra,cells\r\n")
+    with pytest.raises(InvalidInput, match="cannot be read as a CSV table: a row has more cells") as refused:
+        read_census(files)
+    assert "SECRET" not in refused.value.message
