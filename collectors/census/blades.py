@@ -222,10 +222,10 @@ def _blade(
     no_formulas(name, text, read)
     off = [c for c in heading if c not in table.columns] + [c for c in table.columns if c not in heading]
     refusals.append(_columns_refused(name, table, off, heading))
-    frame, refused = checked(name, table, text)
-    refusals.append(refused)
+    # A column the file lacks is read as blank, typed as the schema types it.
     missing = [c for c in table.columns if c not in heading and c not in NAMES]
-    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+    frame, refused = checked(name, table, text.with_columns(pl.lit(None, pl.String).alias(c) for c in missing))
+    refusals.append(refused)
     return Blade(name, table, frame)
 
 

@@ -258,3 +258,15 @@ def test_a_blade_that_is_no_csv_table_is_refused_quoting_nothing(tmp_path: Path)
     with pytest.raises(InvalidInput, match="cannot be read as a CSV table: a row has more cells") as refused:
         read_census(files)
     assert "SECRET" not in refused.value.message
+
+
+def test_a_column_the_file_lacks_is_read_as_blank_and_said(tmp_path: Path) -> None:
+    files = census(tmp_path)
+    path = next(path for name, path in files if name.endswith("_pupilonroll.csv"))
+    pl.read_csv(path, infer_schema=False).drop("termlysessionspossible").write_csv(path)
+    read = read_census(files)
+    assert read.refusals == (
+        Refusal("2025_autumn_la_pupilonroll.csv", "pupilonroll", 1, "termlysessionspossible", "missing: read as blank"),
+    )
+    assert set(read.records.possible["period"]) == {"summerhalfterm2"}
+    assert read.records.possible.schema["sessions"] == pl.Int64
