@@ -141,12 +141,12 @@ def _checker(
     year: str,
     keys: Callable[[], Keys],
     plain: list[bytes],
-) -> door.Read:
+) -> door.Read[None]:
     """The door's read of a census: read whole (a refusal keeps nothing), of the year said, cut to the pupils the
     council needs (packed into ``plain`` for sealing), and what it found: its counts, message and side write (each
     pupil kept by pseudonym, its UPN sealed)."""
 
-    def check() -> door.Found:
+    def check() -> door.Found[None]:
         got = read()
         _in_year(got.records.census_day, year)
         _own(engine, agency_code, got.records)
@@ -174,7 +174,7 @@ def _checker(
             "message": message,
             "collection_year": kept_year(kept),
         }
-        return door.Found(columns=counts, side=pupils, audit_detail=message)
+        return door.Found(None, columns=counts, side=pupils, audit_detail=message)
 
     return check
 
@@ -217,20 +217,15 @@ def receive(
         return keep_sealed(engine, settings, keys(), name, plain[0])
 
     entry = door.Entry(
-        WAY,
-        mode=WAY.mode_of(PURPOSE),
-        agency_code=agency_code,
-        filename=", ".join(name for name, _ in named)[:255],
-        source_format=FORMAT,
-        size_bytes=size,
-        content_hash=content_hash(named),
-        keep=keep,
+        WAY.name,
+        WAY.mode_of(PURPOSE),
+        agency_code,
+        door.File(", ".join(name for name, _ in named)[:255], FORMAT, size, content_hash(named), keep),
         submitted_by=submitted_by,
         status="accepted",
-        audit=audit,
-        audit_status=201,
+        audit=door.Audit(audit) if audit is not None else None,
     )
-    received: Received = door.through(
+    return door.through(
         engine,
         settings,
         entry,
@@ -238,4 +233,3 @@ def receive(
         store=lambda submission, _: Received(submission),
         repeated=lambda earlier: Received(earlier, duplicate=True),
     )
-    return received
