@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
@@ -36,7 +35,7 @@ from sqlmodel import Session, col, select
 
 from collectors import door
 from collectors.annex_a import columns, from_ssd
-from collectors.annex_a.build import newest_sources, read_sources
+from collectors.annex_a.build import PASSED, Source, read_sources
 from collectors.census import receiving as census
 from collectors.door import recognise as content
 from collectors.door.requests import ColumnsSent as ColumnsSent
@@ -56,7 +55,7 @@ from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
 from collectors.ssd import receiving as ssd
 from collectors.ssd.receiving import Start, Taken, receive_extract
-from indicators.store.models import Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 
@@ -132,8 +131,9 @@ def _is_census(request: RecordFiles) -> bool:
 
 
 def known_upns(engine: Engine, settings: Settings, agency_code: str) -> frozenset[str]:
-    """The UPNs the council's other children's records hold, upper case: the children of its SEN2 files still kept
-    (sealed by pseudonym), and of its newest CIN census and SSDA903 (sent, or made from its SSD extract)."""
+    """The UPNs the council's other children's records still kept hold, upper case: the children of its SEN2 files
+    (sealed by pseudonym), and of each CIN census and SSDA903 DfE's rules passed (sent, or made from its SSD
+    extract)."""
     keys = checked_keys(engine, settings)
     with Session(engine) as session:
         sealed = session.exec(
@@ -141,12 +141,26 @@ def known_upns(engine: Engine, settings: Settings, agency_code: str) -> frozense
             .join(Submission, col(Submission.id) == col(RecordChild.submission_id))
             .where(*door.kept_where(agency_code, sen2.PURPOSE, sen2.KEPT_STATUSES))
         ).all()
-        cin, ssda903 = read_sources(session, settings, newest_sources(session, agency_code, date.today()))
-    found = {keys.open_text(token) for token in sealed}
-    for tables, table in ((cin, "Children"), (ssda903, "Header")):
-        if tables is not None and "UPN" in tables[table].columns:
-            found |= set(tables[table].get_column("UPN").drop_nulls())
+        found = {keys.open_text(token) for token in sealed}
+        for source in _care_sources(session, agency_code):
+            for tables, table in zip(read_sources(session, settings, [source]), ("Children", "Header"), strict=True):
+                if tables is not None and "UPN" in tables[table].columns:
+                    found |= set(tables[table].get_column("UPN").drop_nulls())
     return frozenset(upn.strip().upper() for upn in found)
+
+
+def _care_sources(session: Session, agency_code: str) -> list[Source]:
+    """Each CIN census and SSDA903 of the council still kept that DfE's rules passed."""
+    uploads = session.exec(
+        select(Submission).where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.status).in_(PASSED),
+            col(Submission.purged_at).is_(None),
+            col(Submission.source_format).in_(("cin", "903")),
+        )
+    ).all()
+    return [Source(s.source_format, s.id or 0, s.collection_year, s.filename, s.received_at) for s in uploads]
 
 
 def _seen(request: RecordFiles) -> list[content.Seen]:
