@@ -280,8 +280,9 @@ def load_census_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
         for year, term in RECORDS_CENSUS_TERMS:
             folder = Path(tmp) / f"{year}-{term}"
             folder.mkdir()
-            files = write_census(folder, children, year=year, term=term, others=RECORDS_CENSUS_PUPILS,
-                                 seed=RECORDS_SEED, lea="830")  # fmt: skip
+            files = write_census(
+                folder, children, year=year, term=term, others=RECORDS_CENSUS_PUPILS, seed=RECORDS_SEED, lea="830"
+            )
             upload = ways_in.RecordFiles(
                 agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR, files=files, submitted_by="demo"
             )
