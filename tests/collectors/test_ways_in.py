@@ -79,6 +79,7 @@ def test_every_way_walks_through_the_door_in_its_one_order() -> None:
         "collectors/published/intake.py",
         "collectors/records/receiving.py",
         "collectors/sen2/receiving.py",
+        "collectors/census/receiving.py",
         "collectors/annex_a/columns.py",
         "collectors/annex_a/from_ssd.py",
         "collectors/ways_in.py",
@@ -106,11 +107,12 @@ def test_one_module_defines_the_rerun_and_the_door_the_resume_and_the_failure() 
 
 
 def test_the_table_holds_every_way_and_their_purposes() -> None:
-    """Seven ways, three kinds; each mode is a purpose of one way's row; only the records wait for a worker."""
-    assert list(WAYS_IN) == ["published", "annex_a_columns", "ssd", "annex_a_ssd", "sen2", "records", "figures"]
+    """Eight ways, three kinds; each mode is a purpose of one way's row; only the records wait for a worker."""
+    assert list(WAYS_IN) == [
+        "published", "annex_a_columns", "ssd", "annex_a_ssd", "sen2", "census", "records", "figures"]  # fmt: skip
     assert {
         FIGURES_KIND: {"default", "atomic"},
-        RECORDS_KIND: {"default", "annex_a", "annex_a_columns", "annex_a_ssd", "sen2"},
+        RECORDS_KIND: {"default", "annex_a", "annex_a_columns", "annex_a_ssd", "sen2", "school_census"},
         PUBLISHED_KIND: {"default"},
     } == MODES
     assert [name for name, way in WAYS_IN.items() if way.again is not None and way.again.take_up] == ["records"]
@@ -126,7 +128,7 @@ def test_the_upload_route_names_its_ways_from_the_table_and_declares_each_answer
     spec = create_app(Settings()).openapi()
     upload = spec["paths"]["/api/submissions"]["post"]
     sent_here = [name for name, way in WAYS_IN.items() if way.field is not None]
-    assert sent_here == ["ssd", "sen2", "records", "figures"]
+    assert sent_here == ["ssd", "sen2", "census", "records", "figures"]
     for name in sent_here:
         way = WAYS_IN[name]
         assert f"- **{name}** (form field `{way.field}`): {way.takes}" in upload["description"]
@@ -144,7 +146,8 @@ def test_each_row_says_the_checks_its_figures_are_held_to() -> None:
     policies = {name: way.way.policy for name, way in WAYS_IN.items()}
     assert {name for name, policy in policies.items() if policy is EVERY_CHECK} == {"figures", "records", "sen2"}
     assert policies["published"] is publisher_policy
-    assert [name for name, policy in policies.items() if policy is None] == ["annex_a_columns", "ssd", "annex_a_ssd"]
+    assert [name for name, policy in policies.items() if policy is None] == [
+        "annex_a_columns", "ssd", "annex_a_ssd", "census"]  # fmt: skip
 
 
 def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
@@ -398,7 +401,7 @@ def test_each_row_declares_its_keep_order() -> None:
     """An agency's file of figures is kept before anything reads it (one it cannot read is an upload rejected, its
     report kept); four ways read and check at the door first, keeping only what passes."""
     first = [name for name, way in WAYS_IN.items() if way.way.reads_first]
-    assert first == ["published", "annex_a_columns", "sen2", "records"]
+    assert first == ["published", "annex_a_columns", "sen2", "census", "records"]
 
 
 def _kept_upload(engine: Engine, *, digest: str, year: str = "2024-25", status: str = "accepted", **more: int) -> int:
