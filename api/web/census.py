@@ -6,6 +6,7 @@ is audited.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -36,7 +37,7 @@ def _kept(session: SessionDep, code: str) -> list[dict[str, Any]]:
     return [
         {
             "id": s.id,
-            "day": s.collection_year[:10],
+            "day": f"{date.fromisoformat(s.collection_year[:10]):%-d %B %Y}",
             "whose": WHOSE.get(s.collection_year[11:], s.collection_year[11:]),
             "read": s.rows_read,
             "kept": s.rows_accepted,
@@ -50,6 +51,8 @@ def _kept(session: SessionDep, code: str) -> list[dict[str, Any]]:
 def _row(error: dict[str, Any]) -> dict[str, Any]:
     """One refusal as the page's table shows it: its file, table, row and item as the API's ``loc`` gives them."""
     loc = [str(part) for part in error.get("loc") or []]
+    # A refusal of what was sent names the form field first: the page names the file.
+    loc = loc[1:] if loc[:1] in (["files"], ["file"]) else loc
     rows = [part.removeprefix("row ") for part in loc if part.startswith("row ")]
     rest = [part for part in loc if not part.startswith("row ")]
     return {
