@@ -21,7 +21,8 @@ The storing part (:func:`storing`) runs each of two in a fresh process, so each 
   (``collectors.ways_in.take``: read and checked, the pupils the council needs kept, sealed under the records keys,
   the submission and each pupil kept written) into a SQLite store of the bundled catalogue made beforehand, not timed,
   the council Nottinghamshire, whose other children's records it holds none of (so the pupils kept are those on SEN
-  support or with a plan); targets under 60 s and under 1.5 GB, each with its ratio to polars alone's.
+  support or with a plan), the blades sent as CSVs under an upload limit of 1 GiB (the default's 50 MB is for a
+  ZIP of them); targets under 60 s and under 1.5 GB, each with its ratio to polars alone's.
 
 Nothing is asserted: the figures are printed.
 """
@@ -96,7 +97,8 @@ from pathlib import Path
 from collectors import ways_in
 from onereturn import db
 from onereturn.settings import Settings
-settings = Settings(data_dir=Path(sys.argv[2]), database_url="")
+# A county's term of blades, sent unzipped, is over the default upload limit: the deployment's own limit is set above.
+settings = Settings(data_dir=Path(sys.argv[2]), database_url="", max_upload_bytes=1 << 30)
 engine = db.get_engine(settings)
 files = [(Path(p).name, Path(p)) for p in json.loads(sys.argv[1])]
 started = time.perf_counter()
@@ -113,7 +115,9 @@ TARGET_SECONDS, TARGET_PEAK = 60.0, 1.5e9
 
 
 def _in_process(code: str, *args: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, timeout=900)
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=900)
+    if done.returncode:
+        raise RuntimeError(f"a benchmark's process failed: {done.stderr.strip().splitlines()[-1:]}")
     found: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
 
