@@ -201,7 +201,15 @@ def _take_sen2(engine: Engine, settings: Settings, request: RecordFiles) -> sen2
 def _take_census(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received:
     # The council's other records are read only for a census that passed, to keep the pupils they name.
     return census.receive(
-        engine, settings, **_file_keywords(request), known=lambda: known_upns(engine, settings, request.agency_code)
+        engine,
+        settings,
+        agency_code=request.agency_code,
+        collection_year=request.collection_year,
+        files=request.files,
+        submitted_by=request.submitted_by,
+        purpose=request.purpose,
+        audit=request.audit,
+        known=lambda: known_upns(engine, settings, request.agency_code),
     )
 
 
