@@ -193,31 +193,23 @@ def _take_figures(engine: Engine, settings: Settings, request: FiguresSent) -> O
     return service.submit(engine, settings, **vars(request))
 
 
-def _file_keywords(request: RecordFiles) -> dict[str, Any]:
-    """What DfE's files' way and SEN2's take of a council's files: the same keywords, from the one request type."""
-    return {
-        "agency_code": request.agency_code,
-        "collection_year": request.collection_year,
-        "files": request.files,
-        "submitted_by": request.submitted_by,
-        "purpose": request.purpose,
-        "audit": request.audit,
-    }
-
-
-def _take_records(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received:
-    return records_in.receive(engine, settings, **_file_keywords(request))
-
-
 def _take_sen2(engine: Engine, settings: Settings, request: RecordFiles) -> sen2.KeptSen2:
     # Kept, then its figures stored (or the upload failed, saying how to run it again).
-    return sen2.receive(engine, settings, **_file_keywords(request), stage=sen2_stage.figures_stage(engine))
+    return sen2.receive(engine, settings, request, sen2_stage.figures_stage(engine))
 
 
 def _take_census(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received:
     # The council's other records are read only for a census that passed, to keep the pupils they name.
     return census.receive(
-        engine, settings, **_file_keywords(request), known=lambda: known_upns(engine, settings, request.agency_code)
+        engine,
+        settings,
+        agency_code=request.agency_code,
+        collection_year=request.collection_year,
+        files=request.files,
+        submitted_by=request.submitted_by,
+        purpose=request.purpose,
+        audit=request.audit,
+        known=lambda: known_upns(engine, settings, request.agency_code),
     )
 
 
@@ -325,7 +317,7 @@ WAYS_IN: dict[str, WayIn[Answer]] = {
         row(
             records_in.WAY,
             RecordFiles,
-            _take_records,
+            records_in.receive,
             recognise=_is_records,
             again=records.AGAIN,
             field="files",
