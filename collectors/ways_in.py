@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 
 from collectors import door
 from collectors.annex_a import columns, from_ssd
-from collectors.annex_a.build import PASSED, Source, read_sources
+from collectors.annex_a.build import passed_sources, read_sources
 from collectors.census import receiving as census
 from collectors.door import recognise as content
 from collectors.door.requests import ColumnsSent as ColumnsSent
@@ -55,7 +55,7 @@ from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
 from collectors.ssd import receiving as ssd
 from collectors.ssd.receiving import Start, Taken, receive_extract
-from indicators.store.models import RECORDS_KIND, Submission
+from indicators.store.models import Submission
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 
@@ -142,25 +142,11 @@ def known_upns(engine: Engine, settings: Settings, agency_code: str) -> frozense
             .where(*door.kept_where(agency_code, sen2.PURPOSE, sen2.KEPT_STATUSES))
         ).all()
         found = {keys.open_text(token) for token in sealed}
-        for source in _care_sources(session, agency_code):
+        for source in passed_sources(session, agency_code):
             for tables, table in zip(read_sources(session, settings, [source]), ("Children", "Header"), strict=True):
                 if tables is not None and "UPN" in tables[table].columns:
                     found |= set(tables[table].get_column("UPN").drop_nulls())
     return frozenset(upn.strip().upper() for upn in found)
-
-
-def _care_sources(session: Session, agency_code: str) -> list[Source]:
-    """Each CIN census and SSDA903 of the council still kept that DfE's rules passed."""
-    uploads = session.exec(
-        select(Submission).where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.kind) == RECORDS_KIND,
-            col(Submission.status).in_(PASSED),
-            col(Submission.purged_at).is_(None),
-            col(Submission.source_format).in_(("cin", "903")),
-        )
-    ).all()
-    return [Source(s.source_format, s.id or 0, s.collection_year, s.filename, s.received_at) for s in uploads]
 
 
 def _seen(request: RecordFiles) -> list[content.Seen]:

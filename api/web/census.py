@@ -67,8 +67,10 @@ def _row(error: dict[str, Any]) -> dict[str, Any]:
 def _census_page(request: Request, session: SessionDep, visitor: VisitorDep, code: str, **shown: Any) -> HTMLResponse:
     kept = _kept(session, code)
     annotate(request, object=f"school census page of {code}", detail=f"{len(kept)} census(es) kept")
-    problems = [_row(error) for error in shown.pop("refusals", None) or []]
-    refused = bool(problems or shown.get("form_error"))
+    whole = [_row(error) for error in shown.pop("refusals", None) or []]
+    refused = bool(whole or shown.get("form_error"))
+    # One table: why a census was refused whole, or the cells a kept census's schema refused.
+    problems, total = (whole, len(whole)) if whole else (shown.pop("found", []), shown.pop("found_total", 0))
     return page(
         request,
         "agency/census.html",
@@ -77,8 +79,10 @@ def _census_page(request: Request, session: SessionDep, visitor: VisitorDep, cod
         current="/census",
         kept=kept,
         problems=problems,
+        problems_total=total,
+        refused_whole=bool(whole),
         status_code=422 if refused else 200,
-        **{"form_error": "", "sent": None, "year": "", "found": [], "found_total": 0, **shown},
+        **{"form_error": "", "sent": None, "year": "", **shown},
     )
 
 

@@ -98,15 +98,7 @@ def newest_sources(session: Session, agency_code: str, inspection_date: date, *,
     """The council's newest CIN census and SSDA903 uploads that passed DfE's rules and are still kept, whose
     collection year began on or before the inspection date (the latest year first, then the latest upload);
     ``own``: only the files the council sent itself, none made from an SSD extract."""
-    rows = session.exec(
-        select(Submission).where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.kind) == RECORDS_KIND,
-            col(Submission.status).in_(PASSED),
-            col(Submission.purged_at).is_(None),
-            col(Submission.source_format).in_(("cin", "903")),
-        )
-    ).all()
+    rows = passed_uploads(session, agency_code)
     found: list[Source] = []
     for library in ("cin", "903"):
         usable = [
@@ -120,6 +112,27 @@ def newest_sources(session: Session, agency_code: str, inspection_date: date, *,
         if usable:
             found.append(_source(max(usable, key=lambda s: (s.collection_year, s.id or 0))))
     return found
+
+
+def passed_uploads(session: Session, agency_code: str) -> list[Submission]:
+    """Every CIN census and SSDA903 upload of the council still kept that DfE's rules passed (sent, or made from its
+    SSD extract)."""
+    return list(
+        session.exec(
+            select(Submission).where(
+                col(Submission.agency_code) == agency_code,
+                col(Submission.kind) == RECORDS_KIND,
+                col(Submission.status).in_(PASSED),
+                col(Submission.purged_at).is_(None),
+                col(Submission.source_format).in_(("cin", "903")),
+            )
+        ).all()
+    )
+
+
+def passed_sources(session: Session, agency_code: str) -> list[Source]:
+    """Every CIN census and SSDA903 of the council still kept that DfE's rules passed, as sources to read."""
+    return [_source(upload) for upload in passed_uploads(session, agency_code)]
 
 
 def _source(sub: Submission) -> Source:
