@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from collectors.census.records import CensusRecords
+from collectors.census.records import TABLES, CensusRecords
 
 #: DfE's attendance codes and the type each is counted as (``derived/attendance_code_to_dfe_type_DERIVED.csv`` of the
 #: school census reference: the 2025 schema's codes against DfE's statistics dictionary; see its SOURCE.md).
@@ -96,7 +96,8 @@ def _joined(censuses: list[CensusRecords], table: str) -> pl.DataFrame:
     frames = []
     for c in censuses:
         keys = _pupils([c]).select("pupil", "key", "laestab", "census", "day")
-        frames.append(getattr(c, table).join(keys, on="pupil"))
+        rows: pl.DataFrame = getattr(c, table)
+        frames.append(rows.join(keys, on="pupil"))
     joined = pl.concat(frames, how="vertical_relaxed")
     return joined.with_columns(src=pl.format("{}, pupil {}", "census", "pupil"))
 
@@ -163,7 +164,9 @@ def _absence(newest: list[CensusRecords]) -> pl.DataFrame:
     )
     return (
         per_enrolment.group_by("key")
-        .agg(pl.col("possible").sum(), pl.col("missed").fill_null(0).sum(), pl.col("src").unique().sort().str.join("; "))
+        .agg(
+            pl.col("possible").sum(), pl.col("missed").fill_null(0).sum(), pl.col("src").unique().sort().str.join("; ")
+        )
         .filter(pl.col("possible") > 0)
         .select("key", Absence=(100 * pl.col("missed") / pl.col("possible")).round(1), src_Absence="src")
     )
@@ -228,16 +231,28 @@ def school_columns(
     )
 
 
+def census_main(censuses: list[CensusRecords], on: date) -> pl.DataFrame | None:
+    """Each child on roll at the newest census on or before ``on`` with its main enrolment (single or main dual, else
+    its only one): ``key``, ``pupil``, ``senprovision``, ``census_urn``, and its census row (``src``). None where no
+    census is on or before the date."""
+    newest = newest_two(censuses, on)[0]
+    if not newest:
+        return None
+    rank = pl.when(pl.col("enrolstatus") == "C").then(0).when(pl.col("enrolstatus") == "M").then(1).otherwise(2)
+    on_roll = _pupils(newest).filter(pl.col("on_roll")).with_columns(src=pl.format("{}, pupil {}", "census", "pupil"))
+    main = on_roll.sort(rank, "pupil").unique("key", keep="first", maintain_order=True)
+    return main.with_columns(census_urn=pl.col("urn").str.strip_chars())
+
+
 def sen_support(censuses: list[CensusRecords], on: date) -> pl.DataFrame:
     """List 2's pupils: each child on roll at the newest census on or before ``on`` whose main enrolment (single or
     main dual, else its only one) records SEN support (``senprovision`` K), with its items, its primary need (the
     newest census's, else the one before's: reading, only the spring census has needs) and its trace (``src``)."""
-    newest, before = newest_two(censuses, on)
-    if not newest:
-        return pl.DataFrame(schema={"key": pl.String, "upn": pl.String, "src": pl.String})
-    rank = pl.when(pl.col("enrolstatus") == "C").then(0).when(pl.col("enrolstatus") == "M").then(1).otherwise(2)
-    on_roll = _pupils(newest).filter(pl.col("on_roll")).with_columns(src=pl.format("{}, pupil {}", "census", "pupil"))
-    main = on_roll.sort(rank, "pupil").unique("key", keep="first", maintain_order=True)
+    before = newest_two(censuses, on)[1]
+    main = census_main(censuses, on)
+    columns = ("key", "upn", "uln", "born", "sex", "ethnicity", "primary_need", "src")
+    if main is None:
+        return pl.DataFrame(schema={c: TABLES["pupils"].get(c, pl.String()) for c in columns})
     support = main.filter(pl.col("senprovision") == "K")
     earlier = _pupils(before).drop_nulls("primary_need") if before else None
     if earlier is not None and not earlier.is_empty():
@@ -245,4 +260,4 @@ def sen_support(censuses: list[CensusRecords], on: date) -> pl.DataFrame:
         support = support.join(older, on="key", how="left").with_columns(
             primary_need=pl.coalesce("primary_need", "older_need")
         )
-    return support.select("key", "upn", "uln", "born", "sex", "ethnicity", "primary_need", "src")
+    return support.select(columns)

@@ -225,7 +225,7 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
     return built, findings
 
 
-def _phases(plans: pl.DataFrame, register: Register | None) -> tuple[pl.DataFrame, list[str]]:
+def phases(plans: pl.DataFrame, register: Register | None) -> tuple[pl.DataFrame, list[str]]:
     """The plans with each placement's phase as GIAS names it (``phase``, ``dual_phase``), and what the notes say.
     Reading: a school closed by the date has its successor's phase (``mappings/establishments/register.py``)."""
     if register is None:
@@ -262,7 +262,7 @@ def assemble_list1(
     looked_after = frozenset(care.filter(pl.col("team") == LOOKED_AFTER)["upn"].to_list())
     school = school_columns(censuses or [], on, looked_after)
     plans = with_school(plans_at(records, on).with_columns(key=pl.col("upn").str.to_uppercase()), school)
-    plans, phase_notes = _phases(plans, register)
+    plans, phase_notes = phases(plans, register)
     joined = plans.join(care, left_on="key", right_on="upn", how="left")
     # Reading: the child is known to social care when its UPN is in a CIN episode, protection plan or period of care
     # open at the date; SEN2 holds no council child id, so a child without a UPN is matched by nothing.

@@ -1,0 +1,103 @@
+"""The area SEND inspection's List 2 (children and young people on SEN support) as at an inspection date, from the
+council's newest school census on or before the date (its pupils with ``senprovision`` K) and the one before it, with
+the social care and disability columns joined from its CIN census and SSDA903 as List 1's are.
+
+The columns are the list's, as Data to Insight's Annex A SEND validator reads them (its fake workbook's ``List_2``
+headings, MIT); the schools' phases are the register of establishments' (GIAS) where one is loaded, as List 1's.
+Nothing is kept; no value is logged or put in an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from collectors.annex_a.build import written
+from collectors.census.lists import SCHOOL_COLUMNS, label, newest_two, school_columns, sen_support
+from collectors.census.records import CensusRecords
+from collectors.sen2.list1 import CANNOT_APPLY, LOOKED_AFTER, phases, social_care
+from collectors.sen2.list1_school import census_filled, school_notes, school_traces, with_school
+from collectors.sen2.placing import Register
+
+#: List 2's columns, in the list's order (Data to Insight's ``fake_sen.xlsx``, sheet ``List_2``).
+COLUMNS = (
+    "Unique ID", "UPN", "ULN", "Date of birth", "Gender", "Ethnicity", "SEN primary need",
+    "Main education establishment – URN", "Main education establishment – phase",
+    "Subsidiary education establishment – phase (dual registration)", "Suspensions", "Permanent exclusions",
+    "Absence", "Pupil Premium", "Known to children's social care?", "Which children's social care team?",
+    "Does the child or young person have a disability?",
+)  # fmt: skip
+#: The columns the census fills (the rest are the social care records'), each as List 1 reads it.
+FROM_CENSUS = COLUMNS[:14]
+#: The row's own items, traced to the census row as one.
+ITEMS = "UPN, ULN, date of birth, gender, ethnicity, SEN primary need"
+
+
+@dataclass
+class List2:
+    """List 2 built: its rows, the sources read, the notes, the blank cells that cannot apply, the cells the census
+    filled per column and where each came from."""
+
+    inspection_date: date
+    rows: pl.DataFrame
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    not_applying: dict[str, int] = field(default_factory=dict)
+    from_census: dict[str, int] = field(default_factory=dict)
+    traces: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
+
+
+def assemble_list2(
+    censuses: list[CensusRecords],
+    cin: dict[str, pl.DataFrame] | None,
+    ssda903: dict[str, pl.DataFrame] | None,
+    on: date,
+    register: Register | None = None,
+) -> List2:
+    """List 2 from the council's censuses (the newest on or before the date and the one before it), its CIN census
+    and SSDA903 tables read (each None when not kept) and the register of establishments (None: none loaded)."""
+    care = social_care(cin, ssda903, on)
+    looked_after = frozenset(care.filter(pl.col("team") == LOOKED_AFTER)["upn"].to_list())
+    pupils = sen_support(censuses, on).with_columns(urn=pl.lit(None, pl.String), dual_urn=pl.lit(None, pl.String))
+    units, phase_notes = phases(with_school(pupils, school_columns(censuses, on, looked_after)), register)
+    joined = units.join(care, left_on="key", right_on="upn", how="left")
+    rows = joined.select(
+        # Reading: the census's pupils all have a UPN (the census's own key for a pupil); the UPN names the child.
+        pl.col("upn").alias("Unique ID"),
+        pl.col("upn").alias("UPN"),
+        pl.col("uln").alias("ULN"),
+        pl.col("born").alias("Date of birth"),
+        pl.col("sex").alias("Gender"),
+        pl.col("ethnicity").alias("Ethnicity"),
+        pl.col("primary_need").alias("SEN primary need"),
+        pl.col("urn").alias("Main education establishment – URN"),
+        pl.col("phase").alias("Main education establishment – phase"),
+        pl.col("dual_phase").alias("Subsidiary education establishment – phase (dual registration)"),
+        *SCHOOL_COLUMNS,
+        pl.when(pl.col("team").is_not_null())
+        .then(pl.lit("Yes"))
+        .otherwise(pl.lit("No"))
+        .alias("Known to children's social care?"),
+        pl.col("team").alias("Which children's social care team?"),
+        pl.col("disability").alias("Does the child or young person have a disability?"),
+    )
+    read = [label(c) for c in newest_two(censuses, on)[0]]
+    items = joined.with_row_index("row", offset=1).select("row", column=pl.lit(ITEMS), source="src")
+    traces = pl.concat([items.cast({"row": pl.UInt32}), school_traces(joined, bool(read))]).sort("row", "column")
+    notes = [
+        "Rows: the pupils on roll at the newest census whose main enrolment records SEN support (senprovision K)",
+        "SEN primary need: the need of rank 1 in the newest census, else the one before (only the spring census "
+        "records needs: a reading)",
+        *school_notes(read, joined.with_columns(held=pl.lit(True))),
+    ]
+    filled = census_filled(rows, joined) | {c: written(rows[c]) for c in FROM_CENSUS[:7]}
+    return List2(on, rows, read, notes + phase_notes, _not_applying(joined), filled, traces)
+
+
+def _not_applying(joined: pl.DataFrame) -> dict[str, int]:
+    """The blank ULN cells (every pupil has a UPN) and the blank subsidiary phases of pupils with no second school."""
+    sub = next(c for c in CANNOT_APPLY if c.startswith("Subsidiary"))
+    blank = pl.col("uln").is_null() | (pl.col("uln").str.strip_chars() == "")
+    return {"ULN": joined.filter(blank).height, sub: joined.filter(pl.col("dual_urn").is_null()).height}
