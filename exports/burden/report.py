@@ -11,7 +11,8 @@ by the collected indicators they share, and a consistency list of figures measur
 
 Annex A (the inspection's child-level lists) is counted beside the returns, in child-level cells (a council's lists as at the period's last day):
 those its record-level returns fill, those its case-system extract fills, and those it still keys; so is the area SEND
-inspection's List 1 (filled from the council's SEN2 file and its CIN census and SSDA903 records). A cell counts as
+inspection's List 1 (filled from the council's SEN2 file, its school census and its CIN census and SSDA903 records) and
+its List 2 (children on SEN support: the school census's pupils, the care records' columns). A cell counts as
 filled from a source only where that source filled it (``collectors.annex_a.build.cells``,
 ``collectors.sen2.list1_cells.counted_cells``): a blank is the council's to key, unless it cannot apply to its child
 (List 1's ``CANNOT_APPLY``), which is left out. Each record-level
@@ -96,6 +97,15 @@ class AgencyBurden:
     list1_keyed: int = 0
     #: List 1's blank cells that cannot apply to their child, left out of ``list1_cells`` (no one keys them).
     list1_not_applying: int = 0
+    #: List 1's cells its school census fills (the four school columns, and the schools SEN2 has none of).
+    list1_from_census: int = 0
+    #: The inspection's List 2 (children on SEN support) as at the period's last day, where a school census is kept:
+    #: all its cells, those the census fills, those the care records fill, those it keys, those that cannot apply.
+    list2_cells: int = 0
+    list2_from_census: int = 0
+    list2_from_care_records: int = 0
+    list2_keyed: int = 0
+    list2_not_applying: int = 0
     sen2_items: int = 0
     #: Child-level cells of the inspection lists filled from its records, keyed by nobody, and the hours they save.
     child_cells_filled: int = 0
@@ -168,6 +178,8 @@ class BurdenReport:
             "list1_from_care_records",
             "list1_keyed",
             "list1_not_applying",
+            "list1_from_census",
+            *LIST2_FIELDS,
             "sen2_items",
             "child_cells_filled",
             "child_hours_saved",
@@ -189,6 +201,18 @@ def last_financial_year(today: date) -> str:
     return f"FY{start}-{(start + 1) % 100:02d}"
 
 
+#: List 2's fields of an agency's burden.
+LIST2_FIELDS = ("list2_cells", "list2_from_census", "list2_from_care_records", "list2_keyed", "list2_not_applying")
+#: The child-level cells of the inspection lists filled from a council's records: keyed by nobody.
+FILLED_FROM_RECORDS = (
+    "annex_a_from_records",
+    "annex_a_from_extract",
+    "list1_from_sen2",
+    "list1_from_care_records",
+    "list1_from_census",
+    "list2_from_census",
+    "list2_from_care_records",
+)
 #: Counts a council's Annex A in cells as at a day (None when it has no record to build it from); given by the caller,
 #: since building it reads the council's kept records.
 AnnexCounter = Callable[[str, date], AnnexCells | None]
@@ -326,12 +350,12 @@ def _child_fields(annex: AnnexCells | None, plans: List1Cells | None, minutes_pe
             "list1_from_care_records": plans.from_care_records,
             "list1_keyed": plans.keyed,
             "list1_not_applying": plans.not_applying,
+            "list1_from_census": plans.from_census,
             "sen2_items": plans.sen2_items,
         }
-    filled = sum(
-        out.get(k, 0)
-        for k in ("annex_a_from_records", "annex_a_from_extract", "list1_from_sen2", "list1_from_care_records")
-    )
+        if plans.list2 is not None:
+            out |= {f"list2_{k}": getattr(plans.list2, k) for k in (f.removeprefix("list2_") for f in LIST2_FIELDS)}
+    filled = sum(out.get(k, 0) for k in FILLED_FROM_RECORDS)
     out["child_cells_filled"] = filled
     out["child_hours_saved"] = round(filled * minutes_per_cell / 60, 1)
     return out
