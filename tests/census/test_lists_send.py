@@ -11,6 +11,7 @@ import openpyxl
 import polars as pl
 
 from collectors.census.lists import NOT_HELD
+from collectors.census.looked_after import school_figures
 from collectors.sen2.crosscheck import census_checks
 from collectors.sen2.list1 import COLUMNS, assemble_list1
 from collectors.sen2.list1_rules import check_list2
@@ -157,3 +158,26 @@ def test_the_census_against_sen2_and_the_ssda903() -> None:
         ("looked_after_school", C, "L2"),
     }
     assert census_checks(_sen2(), [], ssda903) == []
+
+
+def test_looked_after_childrens_school_figures_are_an_estimate_with_their_coverage() -> None:
+    ssda903 = {
+        # L1 and L2 looked after since 2023 (12 months at 31 March 2025); L3 only since 2024-10; L4 in respite; L5
+        # looked after 12 months but in no census of the council's (placed out of area).
+        "Header": pl.DataFrame({"CHILD": ["L1", "L2", "L3", "L4", "L5"], "UPN": [A, K1.lower(), B, C, "Q801200001001"]}),
+        "Episodes": pl.DataFrame(
+            {"CHILD": ["L1", "L2", "L3", "L4", "L5"],
+             "DECOM": [date(2023, 1, 1), date(2023, 5, 1), date(2024, 10, 1), date(2023, 1, 1), date(2022, 1, 1)],
+             "DEC": pl.Series([None] * 5, dtype=pl.Date), "RNE": ["S"] * 5, "LS": ["C2", "C2", "C2", "V3", "C2"]}
+        ),
+    }  # fmt: skip
+    figures = {f.item: f for f in school_figures(_censuses(), ssda903, ON)}
+    # Matched: A (5% absent, no exclusion) and K1 (20% absent, one suspension), of three looked after 12 months.
+    assert {f.matched for f in figures.values()} == {2}
+    assert {f.looked_after_12_months for f in figures.values()} == {3}
+    assert (figures["3.02"].counted, figures["3.02"].of, figures["3.02"].value) == (0, 2, 0.0)
+    assert (figures["3.03"].counted, figures["3.03"].value) == (1, 50.0)
+    assert (figures["3.04"].counted, figures["3.04"].value) == (1, 50.0)
+    assert figures["3.04"].period == "AY2024-25"
+    assert figures["3.04"].coverage.startswith("2 of 3 children looked after for 12 months")
+    assert school_figures([], ssda903, ON) == []
