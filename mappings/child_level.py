@@ -5,7 +5,8 @@ area SEND inspection's List 1 counted in cells, as the burden counts it.
 The lines and their names are the Single Data List's own (GOV.UK, *The single data list*, 2022 to 2023 edition,
 "Updated 6 May 2022", https://www.gov.uk/government/publications/single-data-list/the-single-data-list, Crown
 copyright, OGL v3.0; DfE 087-00 and 088-00 read the same in the 2023 to 2024 edition, "Updated 6 March 2025", whose
-stored opening stops before 189-00).
+stored opening stops before 189-00). The school census's line is read from the 2023 to 2024 edition (GOV.UK, *The
+Single Data List*, "Updated 6 March 2025", same address: "School Census DfE 159-00"), as :data:`CENSUS_SOURCE` says.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ SDL_SOURCE = (
     "https://www.gov.uk/government/publications/single-data-list/the-single-data-list"
 )
 
+#: Where the school census's line is read from: the 2022 to 2023 edition's stored copy does not reach it.
+CENSUS_SOURCE = (
+    "The Single Data List, GOV.UK, 2023 to 2024 edition (updated 6 March 2025): "
+    "https://www.gov.uk/government/publications/single-data-list/the-single-data-list"
+)
+
 
 @dataclass(frozen=True)
 class SdlLine:
@@ -25,6 +32,8 @@ class SdlLine:
 
     ref: str
     name: str
+    #: The edition of the list the line is read from.
+    source: str = SDL_SOURCE
 
 
 #: What a child-level return feeds besides its own return: Ofsted's Annex A (from the CIN census and SSDA903
@@ -32,6 +41,9 @@ class SdlLine:
 ANNEX_A = "Ofsted's Annex A"
 LIST_1 = "the area SEND inspection's List 1"
 EHC_TABLES = "DfE's EHC plan tables"
+#: What the school census feeds: List 1's school columns (absence, exclusions, pupil premium) and List 2 whole.
+LIST_1_SCHOOL = "the area SEND inspection's List 1 school columns"
+LIST_2 = "the area SEND inspection's List 2"
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,8 @@ class ChildLevelReturn:
     line: SdlLine
     called: str
     feeds: tuple[str, ...]
+    #: Whether a council owes it as its own return (the school census is the schools': a council sends what it holds).
+    owed: bool = True
 
 
 #: The one registry of child-level returns, in the order the burden lists them. Who may send a child-level file is
@@ -73,11 +87,21 @@ RETURNS: tuple[ChildLevelReturn, ...] = (
         "DfE's SEN2 survey",
         (LIST_1, EHC_TABLES),
     ),
+    # The school census is DfE's collection from schools: a council sends the service its schools' returns as it
+    # holds them (COLLECT's blade CSVs), kept minimised (``collectors.census``); no council owes it as a return.
+    ChildLevelReturn(
+        "census",
+        "dfe_school_census",
+        SdlLine("DfE 159-00", "School Census", CENSUS_SOURCE),
+        "DfE's school census",
+        (LIST_1_SCHOOL, LIST_2),
+        owed=False,
+    ),
 )
 #: Each child-level return by the ``source_format`` of its kept files.
 BY_FORMAT: dict[str, ChildLevelReturn] = {r.source_format: r for r in RETURNS}
-#: Every child-level return's id.
-RETURN_IDS: tuple[str, ...] = tuple(r.return_id for r in RETURNS)
+#: Every child-level return a council owes, by id: a council owing one of them sends children's records.
+RETURN_IDS: tuple[str, ...] = tuple(r.return_id for r in RETURNS if r.owed)
 
 
 def feeding(what: str) -> tuple[str, ...]:

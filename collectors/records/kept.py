@@ -43,7 +43,12 @@ def keep(bind: Engine | Connection, settings: Settings, keys: Keys, digest: str,
             # A number first: two files of one name stay two members. Deflated from the spooled file as it is
             # read, so only the compressed ZIP is held before it is sealed.
             archive.write(spooled, f"{number:02d}-{Path(member).name}")
-    sealed = keys.seal(buffer.getvalue())
+    return keep_sealed(bind, settings, keys, name, buffer.getvalue())
+
+
+def keep_sealed(bind: Engine | Connection, settings: Settings, keys: Keys, name: str, plain: bytes) -> str:
+    """Keep ``plain`` sealed under ``keys`` as the kept file ``name`` (written once); return its content name."""
+    sealed = keys.seal(plain)
     kept = keptfiles.keep(bind, settings, name, sealed)
     if not keys.opens(keptfiles.read(bind, settings, kept)):
         # The same files were kept before under keys the store no longer holds (sealed by a host whose keys were
@@ -57,13 +62,16 @@ def kept_files(
 ) -> list[tuple[str, Path]]:
     """The files of an upload as received, decrypted from where they are kept (any host) and written into
     ``workdir`` a member at a time (the sealed ZIP is opened whole; its members are not held besides)."""
+    return unpacked(opened(bind, settings, submission), workdir)
+
+
+def opened(bind: Engine | Connection, settings: Settings, submission: Submission) -> bytes:
+    """An upload's kept file as it was sealed, opened under this host's keys (any host's store)."""
     try:
         token = keptfiles.read(bind, settings, submission.raw_path)
     except keptfiles.KeptFileMissing as exc:
         raise keptfiles.KeptFileMissing(f"the kept files of submission {submission.id} are missing: {exc}") from exc
-    data = keys_for(settings).open(token)
-    del token
-    return unpacked(data, workdir)
+    return keys_for(settings).open(token)
 
 
 def unpacked(data: bytes, workdir: Path) -> list[tuple[str, Path]]:

@@ -38,7 +38,7 @@ from indicators.published_query import PublisherBurden, publisher_burden, publis
 from indicators.service import indicators_by_id
 from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.annex_a import AnnexCells
-from mappings.child_level import ANNEX_A, ANNEX_A_RETURNS, BY_FORMAT, LIST_1, RETURNS, SDL_SOURCE, List1Cells
+from mappings.child_level import ANNEX_A, ANNEX_A_RETURNS, BY_FORMAT, LIST_1, RETURNS, List1Cells
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.obligations import filled_by_publishers, obligations, owed_periods
 from mappings.resolve import Resolver
@@ -406,7 +406,7 @@ def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any
             {
                 "ref": one.line.ref,
                 "name": one.line.name,
-                "source": SDL_SOURCE,
+                "source": one.line.source,
                 "return_cells": by_return.get(one.return_id, 0),
                 "list_cells": lists,
                 "lists": lists_name,

@@ -1,0 +1,251 @@
+"""A council's school census at the door: read and checked whole (by the census's reader, handed in), minimised to the
+pupils the council needs, and kept sealed as its other children's records are, or refused with nothing kept.
+
+It comes through the record-level upload (``POST /api/submissions`` with ``collection_year``, the form field
+``files``) and the table of ways in (``collectors.ways_in``, which tells COLLECT's blade CSVs by their headings and
+gathers the UPNs the council's other records hold), and walks through the one door (``collectors.door``): checked
+before anything is kept (a refusal names each problem by file, table, row and item, never a value); of the pupils
+read, only those on SEN support or with an EHC plan (``senprovision`` K or E) and those whose UPN or former UPN the
+council's SEN2, SSDA903 or CIN census records hold are kept, sealed under the deployment's records keys
+(``collectors.census.kept``); a ``Submission`` of kind ``records`` with the purpose ``school_census``; each pupil
+kept by pseudonym with its UPN sealed (``record_child``). So the same retention, purge and key rotation reach it. Names
+and addresses are never read. Nothing here logs or puts a value of the file in a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from collectors import door
+from collectors.census.kept import KEPT_STATUSES, PURPOSE, kept_year, packed
+from collectors.census.records import CensusRecords
+from collectors.records.kept import content_hash, keep_sealed
+from collectors.records.models import RecordChild
+from collectors.records.privacy import Keys, checked_keys
+from collectors.records.receiving import Received
+from indicators.periods import read_collection_year
+from indicators.store.models import RECORDS_KIND, Submission
+from onereturn import keptfiles
+from onereturn.db import bulk_insert
+from onereturn.errors import InvalidInput, PayloadTooLarge
+from onereturn.settings import Settings
+
+#: What ``Submission.source_format`` says of a kept census.
+FORMAT = "census"
+#: The SEN provision codes whose pupils are always kept: SEN support and an EHC plan.
+NEEDED_PROVISION = ("K", "E")
+#: At most this many refusals are listed in an answer (each names its file, table, row and item).
+SHOWN = 200
+#: The way in that takes a school census, as the door reads it and its row in the table of ways in holds it.
+WAY = door.Way(
+    "census",
+    RECORDS_KIND,
+    {PURPOSE: PURPOSE},
+    # Checked whole and kept at the door: accepted at once, nothing after it.
+    lease=door.Lease.DOOR,
+    # The same bytes are the same census, whatever year was said: sending them again repeats the upload that kept
+    # them (a refused one kept nothing).
+    repeat=door.Repeat(KEPT_STATUSES),
+    # Read and checked whole at the door, kept only once it passes.
+    reads_first=True,
+)
+
+
+class Refusal(Protocol):
+    """One problem a census's reader found: where it is (file, table, row, column) and the rule, never a value."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def table(self) -> str: ...
+    @property
+    def row(self) -> int | None: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def rule(self) -> str: ...
+
+
+class CensusRead(Protocol):
+    """What a census's reader answers: every pupil read, the refusals, and how many pupils were read."""
+
+    @property
+    def records(self) -> CensusRecords: ...
+    @property
+    def refusals(self) -> Sequence[Refusal]: ...
+    @property
+    def pupils_read(self) -> int: ...
+
+
+def refused(refusals: Sequence[Refusal]) -> InvalidInput:
+    """The census refused whole: every problem listed (the first ``SHOWN``) by file, table, row and item."""
+    more = f" (the first {SHOWN} listed)" if len(refusals) > SHOWN else ""
+    errors = [{"type": "census_" + r.rule, "loc": _place(r), "msg": r.rule} for r in refusals[:SHOWN]]
+    return InvalidInput(
+        f"the census has {len(refusals):,} problem(s) against its year's and term's schema{more}; nothing was kept: "
+        "correct the files and send them again",
+        errors=errors,
+    )
+
+
+def _place(refusal: Refusal) -> list[object]:
+    """Where a problem is: its file and table, then its row and column where it has them."""
+    row = [] if refusal.row is None else [f"row {refusal.row}"]
+    return [refusal.file, refusal.table, *row, *([] if refusal.column is None else [refusal.column])]
+
+
+def minimised(records: CensusRecords, known: frozenset[str]) -> CensusRecords:
+    """The census cut to the pupils the council needs: on SEN support or with an EHC plan, or whose UPN or former UPN
+    is ``known`` (held by the council's other children's records); every table cut to them, the schools kept."""
+    upn = pl.col("upn").str.to_uppercase()
+    named = upn.is_in(list(known)) | pl.col("formerupn").str.to_uppercase().is_in(list(known))
+    pupils = records.pupils.filter(pl.col("senprovision").is_in(NEEDED_PROVISION) | named.fill_null(False))
+    keys = pupils.get_column("pupil").implode()
+    upns = pupils.get_column("upn").drop_nulls().str.to_uppercase().implode()
+
+    def cut(name: str) -> pl.DataFrame:
+        return getattr(records, name).filter(pl.col("pupil").is_in(keys))  # type: ignore[no-any-return]
+
+    return replace(
+        records,
+        pupils=pupils,
+        possible=cut("possible"),
+        sessions=cut("sessions"),
+        exclusions=cut("exclusions"),
+        fsm=cut("fsm"),
+        premium=records.premium.filter(pl.col("upn").str.to_uppercase().is_in(upns)),
+    )
+
+
+def kept_message(records: CensusRecords, read: int, kept: int) -> str:
+    """What a census upload kept says of it: which census, pupils read and kept (never a value)."""
+    whose = "the council's own schools" if records.source == "la" else "academies"
+    return (
+        f"the {records.term} {records.census_day.year} school census of {whose} (census day "
+        f"{records.census_day:%-d %B %Y}): {read:,} pupil(s) read, {kept:,} kept (on SEN support or with an EHC plan, "
+        "or named in the council's other children's records); names and addresses are never kept"
+    )
+
+
+def _in_year(census_day: date, collection_year: str) -> None:
+    """Refuse a census whose day is not in the academic year the upload said (September to August)."""
+    start = int(collection_year[:4])
+    if not date(start, 9, 1) <= census_day <= date(start + 1, 8, 31):
+        said = f"{census_day:%B %Y}"
+        raise InvalidInput(
+            f"the census's day falls in {said}, outside the academic year {collection_year} the upload names: send it "
+            "with the collection year of its census; nothing was kept",
+            errors=[{"type": "census_year", "loc": ["collection_year"], "msg": f"the census is of {said}"}],
+        )
+
+
+def _checker(
+    read: Callable[[], CensusRead],
+    known: Callable[[], frozenset[str]],
+    year: str,
+    keys: Callable[[], Keys],
+    plain: list[bytes],
+) -> door.Read:
+    """The door's read of a census: read whole (a refusal keeps nothing), of the year said, cut to the pupils the
+    council needs (packed into ``plain`` for sealing), and what it found: its counts, message and side write (each
+    pupil kept by pseudonym, its UPN sealed)."""
+
+    def check() -> door.Found:
+        got = read()
+        if got.refusals:
+            raise refused(got.refusals)
+        _in_year(got.records.census_day, year)
+        kept = minimised(got.records, known())
+        keys()
+        plain.append(packed(kept))
+        upns = sorted(set(kept.pupils.get_column("upn").drop_nulls().str.to_uppercase()))
+        message = kept_message(kept, got.pupils_read, kept.pupils.height)
+
+        def pupils(session: Session, submission: Submission) -> None:
+            # Each pupil kept by pseudonym, its UPN sealed: so retention, purge and key rotation reach it.
+            held = keys()
+            pseudonyms = held.pseudonyms(upns)
+            rows = [(submission.id, pseudonyms[u], held.seal_text(u)) for u in upns]
+            bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
+
+        counts = {
+            "stage": "stored",
+            "rows_read": got.pupils_read,
+            "rows_accepted": kept.pupils.height,
+            "message": message,
+            "collection_year": kept_year(kept),
+        }
+        return door.Found(columns=counts, side=pupils, audit_detail=message)
+
+    return check
+
+
+def receive(
+    engine: Engine,
+    settings: Settings,
+    *,
+    agency_code: str,
+    collection_year: str,
+    files: list[tuple[str, Path]],
+    read: Callable[[], CensusRead],
+    known: Callable[[], frozenset[str]],
+    submitted_by: str = "",
+    purpose: str = "return",
+    audit: dict[str, Any] | None = None,
+) -> Received:
+    """Check a council's census (``read``: its files read whole) and keep what the council needs of it sealed, its
+    pupils cut to those on SEN support or with a plan and those whose UPN is ``known`` (asked only of a census that
+    passed); a census refused keeps nothing. The same files sent again repeat the upload that kept them."""
+    if purpose != "return":
+        raise InvalidInput("a school census is kept for the council's lists: leave out purpose")
+    if not files:
+        raise InvalidInput("a census upload needs its files (form field 'files')")
+    year = read_collection_year(collection_year)
+    size = sum(path.stat().st_size for _, path in files)
+    if size > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"the files are {size:,} bytes; the limit is {settings.max_upload_bytes:,}")
+    named = [(Path(name).name.replace("\x00", "\ufffd") or "census.csv", path) for name, path in files]
+    # The host's records keys are asked for once the census is found sound (a refusal names the census's problems).
+    keys = cache(lambda: checked_keys(engine, settings))
+    plain: list[bytes] = []
+    check = _checker(read, known, year, keys, plain)
+
+    def keep() -> str:
+        # Only what was kept of the census is sealed, under the name of its own content: the files sent, with every
+        # other pupil, are never kept.
+        name = keptfiles.records_name(hashlib.sha256(plain[0]).hexdigest())
+        return keep_sealed(engine, settings, keys(), name, plain[0])
+
+    entry = door.Entry(
+        WAY,
+        mode=WAY.mode_of(PURPOSE),
+        agency_code=agency_code,
+        filename=", ".join(name for name, _ in named)[:255],
+        source_format=FORMAT,
+        size_bytes=size,
+        content_hash=content_hash(named),
+        keep=keep,
+        submitted_by=submitted_by,
+        status="accepted",
+        audit=audit,
+        audit_status=201,
+    )
+    received: Received = door.through(
+        engine,
+        settings,
+        entry,
+        read=check,
+        store=lambda submission, _: Received(submission),
+        repeated=lambda earlier: Received(earlier, duplicate=True),
+    )
+    return received
