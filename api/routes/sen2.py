@@ -7,8 +7,10 @@ tables count children and hold none: the council's own key or an officer's reads
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
+import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
@@ -20,14 +22,21 @@ from api.downloads import XLSX
 from api.paging import Limit, Offset, page
 from api.principal import Principal
 from api.scopes import read_scope
-from collectors.annex_a.build import read_inspection_date
+from collectors.annex_a.build import newest_sources, read_inspection_date, read_sources
+from collectors.census.kept import newest_censuses
+from collectors.census.lists import WINDOWS
+from collectors.census.looked_after import NOT_PUBLISHED_HERE, Estimate, school_figures
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
 from collectors.sen2.list1 import List1, checked_list1
 from collectors.sen2.list1_workbook import list1_workbook
+from collectors.sen2.list2 import List2, checked_list2
 from collectors.sen2.service import make_tables
 from indicators.periods import read_collection_year
+from indicators.published_query import current_published
 from mappings.agencies import get_agency
+from mappings.illustrative import councils_of
 from mappings.keys import APPROVER_SCOPE
+from onereturn.errors import NotFound
 from onereturn.memory import release_memory
 
 router = APIRouter(prefix="/api", tags=["collection"])
@@ -41,6 +50,8 @@ ListRead = Annotated[
     ),
 ]
 InspectionDate = Annotated[str, Query(description="The inspection's date, YYYY-MM-DD: the list is as at it")]
+#: The publisher of DfE's statistics, whose looked-after children's figures sit beside the council's estimates.
+DFE = "dfe_statistics"
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such agency (or not yours), no such table, or no SEN2 file kept for the year"},
 }
@@ -148,6 +159,61 @@ def annex_a_send(
         ],
         "findings": [f for f in findings if f.get("row") is None or first <= f["row"] <= last],
         "findings_total": len(findings),
+        "traces": _traces(built.traces, first, last),
+    }
+
+
+def _traces(traces: pl.DataFrame, first: int, last: int) -> list[dict[str, Any]]:
+    """The traces of a page's rows: each cell's row (the list's, from 1), column and the census row it came from."""
+    if traces.is_empty():
+        return []
+    return traces.filter(pl.col("row").is_between(first, last)).to_dicts()
+
+
+@router.get(
+    "/agencies/{code}/annex-a-send/list-2",
+    summary="The area SEND inspection's List 2: children on SEN support (approver)",
+    responses={404: {"description": "No such agency (or not yours), or no school census kept on or before the date"}},
+)
+def annex_a_send_list2(
+    request: Request,
+    code: str,
+    session: SessionDep,
+    principal: ListRead,
+    inspection_date: InspectionDate,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """List 2 as at the date from the council's school census, a page of rows at a time, as List 1: the rows, the
+    sources read, the notes, each cell's trace and Data to Insight's findings of those rows."""
+    check_annex_reader(session, principal, code)
+    built, findings = checked_list2(
+        request.app.state.engine, request.app.state.settings, code, read_inspection_date(inspection_date)
+    )
+    annotate(
+        request,
+        object=f"area SEND List 2 of {code} as at {built.inspection_date.isoformat()}",
+        detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}",
+    )
+    rows = built.rows.slice(offset, limit)
+    shown = page(request, range(rows.height), total=built.rows.height, limit=limit, offset=offset)
+    first, last = offset + 1, offset + rows.height
+    return {
+        "inspection_date": built.inspection_date.isoformat(),
+        "sources": built.sources,
+        "notes": built.notes,
+        "total": built.rows.height,
+        "limit": limit,
+        "offset": offset,
+        "next": shown.next,
+        "prev": shown.prev,
+        "rows": [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+            for row in rows.iter_rows(named=True)
+        ],
+        "findings": [f for f in findings if first <= f["row"] <= last],
+        "findings_total": len(findings),
+        "traces": _traces(built.traces, first, last),
     }
 
 
@@ -159,9 +225,13 @@ def annex_a_send(
 def annex_a_send_workbook(
     request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
 ) -> Response:
-    """List 1 in the validator's layout, then its notes and findings; built now and kept nowhere."""
+    """List 1 in the validator's layout, then List 2 where the council keeps a school census for the date, then their
+    notes and findings; built now and kept nowhere."""
     built, findings = _list1(request, code, session, principal, inspection_date)
-    data = list1_workbook(built, findings)
+    list2: tuple[List2 | None, list[Any]] = (None, [])
+    with contextlib.suppress(NotFound):
+        list2 = checked_list2(request.app.state.engine, request.app.state.settings, code, built.inspection_date)
+    data = list1_workbook(built, findings, *list2)
     # The sheet's XML made and let go of is handed back, not kept by the allocator for the next request.
     release_memory()
     _audit(request, code, built, findings, "workbook")
@@ -208,3 +278,56 @@ def sen2_cross_checks(
         detail="; ".join(f"{c}: {n}" for c, n in counts.items()),
     )
     return answer
+
+
+@router.get(
+    "/agencies/{code}/census/looked-after-school",
+    summary="Looked-after children's school figures (core data set 3.02-3.04) estimated from the council's census",
+    responses=_RESPONSES,
+)
+def looked_after_school(
+    request: Request, code: str, session: SessionDep, principal: TablesRead, inspection_date: InspectionDate
+) -> dict[str, Any]:
+    """Items 3.02 to 3.04 estimated from the council's own school census and SSDA903, each with its coverage and DfE's
+    published figure beside it: an estimate, never stored, so no return reads it."""
+    read_scope(principal).check_agency(code)
+    get_agency(session, code)
+    on = read_inspection_date(inspection_date)
+    engine, settings = request.app.state.engine, request.app.state.settings
+    sources = [s for s in newest_sources(session, code, on) if s.library == "903"]
+    ssda903 = read_sources(session, settings, sources)[1] if sources else None
+    if ssda903 is None:
+        raise NotFound(f"{code} keeps no SSDA903 for a year begun on or before {on.isoformat()}")
+    estimates = school_figures(newest_censuses(engine, settings, code, on), ssda903, on)
+    if not estimates:
+        raise NotFound(f"{code} keeps no school census of a day on or before {on.isoformat()}")
+    orgs = {c.org for c in councils_of(session, code)}
+    published = current_published(session, publisher=DFE, indicator_ids=[e.indicator_id for e in estimates]).filter(
+        pl.col("org_code").is_in(sorted(orgs))
+    )
+    annotate(request, object=f"looked-after children's school figures of {code} as at {on.isoformat()}")
+    return {
+        "agency": code,
+        "inspection_date": on.isoformat(),
+        "notes": [
+            NOT_PUBLISHED_HERE,
+            "Absence: " + WINDOWS["Absence"],
+            "DfE's persistent absence is over six half terms",
+        ],
+        "items": [_beside(e, published) for e in estimates],
+    }
+
+
+def _beside(e: Estimate, published: pl.DataFrame) -> dict[str, Any]:
+    """One estimate with DfE's figure for the same period beside it (None where DfE's is not held)."""
+    theirs = published.filter((pl.col("indicator_id") == e.indicator_id) & (pl.col("period") == e.period))
+    return {
+        "item": e.item,
+        "indicator": e.indicator_id,
+        "period": e.period,
+        "estimate": e.value,
+        "counted": e.counted,
+        "of": e.of,
+        "coverage": e.coverage,
+        "published": None if theirs.is_empty() else {"value": theirs["value"][0], "publisher": DFE},
+    }

@@ -62,6 +62,11 @@ def missed_codes() -> frozenset[str]:
         return frozenset(r["census_attendancereason"] for r in csv.DictReader(f) if r["counts_as"] in MISSED)
 
 
+def census_urns(censuses: list[CensusRecords]) -> list[str]:
+    """The URNs of the censuses' schools as their pupils' enrolments name them (to look each up in the register)."""
+    return sorted({u for c in censuses for u in c.pupils["urn"].drop_nulls().to_list()})
+
+
 def newest_two(censuses: list[CensusRecords], on: date) -> tuple[list[CensusRecords], list[CensusRecords]]:
     """The newest census on or before ``on`` and the one before it, each as the records of its day (the council's
     schools' and academies' returns together, as many as were given)."""

@@ -29,6 +29,14 @@ FIGURES = (
 )
 
 
+#: What every estimate says of itself.
+NOT_PUBLISHED_HERE = (
+    "An early estimate from the council's own school census and SSDA903, never stored as a figure: a council's census "
+    "misses children placed out of area and pupils of independent schools, and DfE's matching rules are in no stored "
+    "copy; DfE's published figure stays the return's"
+)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """One figure estimated from the council's own records: the children counted of those matched, and its coverage

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.annex_a.build import newest_sources, read_sources
-from collectors.census.lists import census_main
+from collectors.census.kept import newest_censuses
+from collectors.census.lists import census_main, label, newest_two
 from collectors.census.records import CensusRecords
 from collectors.sen2.measures import in_force
 from collectors.sen2.records import Sen2Records
@@ -187,8 +188,13 @@ def council_cross_checks(
     with Session(engine) as session:
         sources = newest_sources(session, agency_code, records.census)
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
+    censuses = newest_censuses(engine, settings, agency_code, records.census)
     return (
-        cross_checks(records, cin, ssda903),
+        cross_checks(records, cin, ssda903) + census_checks(records, censuses, ssda903),
         records.census,
-        [f"SEN2 {collection_year} (upload {sid})", *(s.describe() for s in sources)],
+        [
+            f"SEN2 {collection_year} (upload {sid})",
+            *(s.describe() for s in sources),
+            *(label(c) for c in newest_two(censuses, records.census)[0]),
+        ],
     )

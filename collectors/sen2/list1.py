@@ -23,7 +23,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from collectors.annex_a.build import newest_sources, read_sources
-from collectors.census.lists import SCHOOL_COLUMNS, label, newest_two, school_columns
+from collectors.census.kept import kept_censuses, newest_censuses
+from collectors.census.lists import SCHOOL_COLUMNS, census_urns, label, newest_two, school_columns
 from collectors.census.records import CensusRecords
 from collectors.door import kept_where
 from collectors.sen2.list1_rules import check_list1
@@ -191,11 +192,13 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
         read_from = [session.get(Submission, s.submission_id) for s in sources]
         # The schools' phases are the register's: a list built under one load is not another's.
         loaded = held_register(session)
+        censuses_kept = tuple((c.id, c.content_hash) for c in kept_censuses(session, agency_code))
     key = (
         read_key(engine, settings, found),
         tuple((s.id, s.content_hash, s.raw_path) for s in read_from if s is not None),
         on,
         loaded.id if loaded is not None else None,
+        censuses_kept,
     )
     now = time.monotonic()
     with _BUILT_LOCK:
@@ -207,10 +210,15 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
     with Session(engine) as session:
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
     read = read_submission(engine, settings, found)
-    urns = read.records.placements["urn"].drop_nulls().to_list()
+    censuses = newest_censuses(engine, settings, agency_code, on)
+    urns = read.records.placements["urn"].drop_nulls().to_list() + census_urns(censuses)
     register = register_for(engine, urns, [], on)
-    built = assemble_list1(read.records, cin, ssda903, on, register)
-    built.sources = [f"SEN2 {found.collection_year} (upload {read.submission_id})", *(s.describe() for s in sources)]
+    built = assemble_list1(read.records, cin, ssda903, on, register, censuses)
+    built.sources = [
+        f"SEN2 {found.collection_year} (upload {read.submission_id})",
+        *(s.describe() for s in sources),
+        *(label(c) for c in newest_two(censuses, on)[0]),
+    ]
     if register is not None:
         built.sources.append(register.described())
     if not sources:

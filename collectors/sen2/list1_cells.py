@@ -13,10 +13,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.annex_a.build import newest_sources, read_sources, written
-from collectors.census.lists import SCHOOL_COLUMNS
+from collectors.census.kept import kept_censuses, newest_censuses
+from collectors.census.lists import SCHOOL_COLUMNS, census_urns
 from collectors.sen2.list1 import CANNOT_APPLY, COLUMNS, NOT_HELD, assemble_list1, newest_sen2
 from collectors.sen2.list2 import COLUMNS as LIST2_COLUMNS
-from collectors.sen2.list2 import List2
+from collectors.sen2.list2 import List2, assemble_list2
 from collectors.sen2.placing import register_for
 from collectors.sen2.service import read_submission
 from indicators.store.models import Submission
@@ -51,6 +52,7 @@ def counted_cells(
     care_read: bool,
     not_applying: dict[str, int] | None = None,
     from_census: dict[str, int] | None = None,
+    list2: List2Cells | None = None,
 ) -> List1Cells:
     """List 1's rows counted cell by cell: a cell is filled from a source only where that source wrote it. "Known to
     children's social care?" is the care records' answer only where a CIN census or SSDA903 was read (without one
@@ -65,7 +67,7 @@ def counted_cells(
     cells = rows.height * len(COLUMNS) - skipped
     filled = sum(census.values())
     keyed = cells - from_sen2 - from_care - filled
-    return List1Cells(on.isoformat(), items, cells, from_sen2, from_care, keyed, skipped, filled)
+    return List1Cells(on.isoformat(), items, cells, from_sen2, from_care, keyed, skipped, filled, list2)
 
 
 def counted_list2(built: List2, *, care_read: bool) -> List2Cells:
@@ -100,11 +102,13 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
         read = [found, *(session.get(Submission, s.submission_id) for s in sources)]
         # The phases are the register's: a count made under one load of it is not another's.
         loaded = held_register(session)
+        censuses_kept = tuple((c.id, c.content_hash) for c in kept_censuses(session, agency_code))
         key = (
             agency_code,
             on,
             tuple(None if s is None else (s.content_hash, s.mode, s.collection_year, s.received_at) for s in read),
             loaded.id if loaded is not None else None,
+            censuses_kept,
         )
         with _CELLS_LOCK:
             if (held := _CELLS.get(key)) is not None:
@@ -112,15 +116,20 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
                 return held
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
     kept = read_submission(engine, settings, found)
-    register = register_for(engine, kept.records.placements["urn"].drop_nulls().to_list(), [], on)
-    built = assemble_list1(kept.records, cin, ssda903, on, register)
+    censuses = newest_censuses(engine, settings, agency_code, on)
+    urns = kept.records.placements["urn"].drop_nulls().to_list() + census_urns(censuses)
+    register = register_for(engine, urns, [], on)
+    built = assemble_list1(kept.records, cin, ssda903, on, register, censuses)
+    care_read = cin is not None or ssda903 is not None
+    supported = assemble_list2(censuses, cin, ssda903, on, register) if censuses else None
     counted = counted_cells(
         built.rows,
         on,
         kept.items,
-        care_read=cin is not None or ssda903 is not None,
+        care_read=care_read,
         not_applying=built.not_applying,
         from_census=built.from_census,
+        list2=counted_list2(supported, care_read=care_read) if supported is not None else None,
     )
     with _CELLS_LOCK:
         _CELLS[key] = counted

@@ -11,15 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import polars as pl
+from sqlalchemy import Engine
+from sqlmodel import Session
 
-from collectors.annex_a.build import written
-from collectors.census.lists import SCHOOL_COLUMNS, label, newest_two, school_columns, sen_support
+from collectors.annex_a.build import newest_sources, read_sources, written
+from collectors.census.kept import newest_censuses
+from collectors.census.lists import SCHOOL_COLUMNS, census_urns, label, newest_two, school_columns, sen_support
 from collectors.census.records import CensusRecords
 from collectors.sen2.list1 import CANNOT_APPLY, LOOKED_AFTER, phases, social_care
+from collectors.sen2.list1_rules import check_list2
 from collectors.sen2.list1_school import census_filled, school_notes, school_traces, with_school
-from collectors.sen2.placing import Register
+from collectors.sen2.placing import Register, register_for
+from onereturn.errors import NotFound
+from onereturn.memory import release_memory
+from onereturn.settings import Settings
 
 #: List 2's columns, in the list's order (Data to Insight's ``fake_sen.xlsx``, sheet ``List_2``).
 COLUMNS = (
@@ -47,6 +55,27 @@ class List2:
     not_applying: dict[str, int] = field(default_factory=dict)
     from_census: dict[str, int] = field(default_factory=dict)
     traces: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
+
+
+def checked_list2(engine: Engine, settings: Settings, agency_code: str, on: date) -> tuple[List2, list[dict[str, Any]]]:
+    """List 2 of the council as at the inspection date, and Data to Insight's findings in it; NotFound where the
+    council keeps no school census of a day on or before the date."""
+    censuses = newest_censuses(engine, settings, agency_code, on)
+    if not censuses:
+        raise NotFound(f"{agency_code} keeps no school census of a day on or before {on.isoformat()}: List 2 is its")
+    with Session(engine) as session:
+        sources = newest_sources(session, agency_code, on)
+        cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
+    register = register_for(engine, census_urns(censuses), [], on)
+    built = assemble_list2(censuses, cin, ssda903, on, register)
+    built.sources += [s.describe() for s in sources]
+    if register is not None:
+        built.sources.append(register.described())
+    if not sources:
+        built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
+    findings = check_list2(built.rows, on)
+    release_memory()
+    return built, findings
 
 
 def assemble_list2(

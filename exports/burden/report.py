@@ -38,7 +38,16 @@ from indicators.published_query import PublisherBurden, publisher_burden, publis
 from indicators.service import indicators_by_id
 from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.annex_a import AnnexCells
-from mappings.child_level import ANNEX_A, ANNEX_A_RETURNS, BY_FORMAT, LIST_1, RETURNS, List1Cells
+from mappings.child_level import (
+    ANNEX_A,
+    ANNEX_A_RETURNS,
+    BY_FORMAT,
+    LIST_1,
+    LIST_1_SCHOOL,
+    LIST_2,
+    RETURNS,
+    List1Cells,
+)
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.obligations import filled_by_publishers, obligations, owed_periods
 from mappings.resolve import Resolver
@@ -201,6 +210,8 @@ def last_financial_year(today: date) -> str:
     return f"FY{start}-{(start + 1) % 100:02d}"
 
 
+#: What a school census feeds, which tells its kept files apart.
+CENSUS_FEEDS = (LIST_1_SCHOOL, LIST_2)
 #: List 2's fields of an agency's burden.
 LIST2_FIELDS = ("list2_cells", "list2_from_census", "list2_from_care_records", "list2_keyed", "list2_not_applying")
 #: The child-level cells of the inspection lists filled from a council's records: keyed by nobody.
@@ -385,7 +396,8 @@ def _lists_of(
 def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any]) -> list[dict[str, object]]:
     """The Single Data List lines whose record-level file the council sent, each with the cells the service fills
     from it: its returns' cells, and the inspection lists' child-level cells (Annex A from the CIN census and
-    SSDA903 together, so counted under the first of them it sent; List 1 from SEN2)."""
+    SSDA903 together, so counted under the first of them it sent; List 1 from SEN2; List 1's school columns and List 2
+    from the school census)."""
     out: list[dict[str, object]] = []
     annex_under: str | None = None
     for one in RETURNS:
@@ -402,6 +414,9 @@ def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any
         if LIST_1 in one.feeds:
             lists = int(child.get("list1_from_sen2", 0))
             lists_name = LIST_1
+        if LIST_2 in one.feeds:
+            lists = int(child.get("list1_from_census", 0)) + int(child.get("list2_from_census", 0))
+            lists_name = f"{LIST_1_SCHOOL} and {LIST_2}"
         out.append(
             {
                 "ref": one.line.ref,
@@ -417,8 +432,8 @@ def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any
 
 
 def records_sent(session: Session, period: Period) -> dict[str, set[str]]:
-    """Per agency, the record-level files (``cin``, ``903``, ``sen2``) it sent and the service still keeps whose
-    collection year (1 April to 31 March) overlaps the period."""
+    """Per agency, the record-level files (``cin``, ``903``, ``sen2``, ``census``) it sent and the service still keeps
+    whose collection year (1 April to 31 March) overlaps the period, or, for a school census, whose day is in it."""
     found: dict[str, set[str]] = {}
     rows = session.execute(
         sa_select(col(Submission.agency_code), col(Submission.source_format), col(Submission.collection_year)).where(
@@ -432,7 +447,11 @@ def records_sent(session: Session, period: Period) -> dict[str, set[str]]:
         if not year or not str(year)[:4].isdigit():
             continue
         start = int(str(year)[:4])
-        if date(start, 4, 1) <= period.end and period.start <= date(start + 1, 3, 31):
+        within = date(start, 4, 1) <= period.end and period.start <= date(start + 1, 3, 31)
+        if BY_FORMAT[source_format].feeds == CENSUS_FEEDS:
+            # A kept census's year is its census day (``2025-01-16 la``): the period holding that day.
+            within = period.start <= date.fromisoformat(str(year)[:10]) <= period.end
+        if within:
             found.setdefault(str(agency), set()).add(str(source_format))
     return found
 
