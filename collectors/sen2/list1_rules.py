@@ -38,8 +38,9 @@ _RULES = (
 
 
 #: List 2's rules: each with the List 1 rule it is, on the same column.
-_LIST2 = {"201a": "101a", "201b": "101b", "201c": "101c", "201d": "101d", "202a": "102a", "202b": "102b",
-          "203": "103", "205a": "105a", "207": "107", "208a": "108a", "209": "109"}  # fmt: skip
+_LIST2 = {
+    f"2{one[1:]}": one for one in ("101a", "101b", "101c", "101d", "102a", "102b", "103", "105a", "107", "108a", "109")
+}
 
 
 def _age(on: date) -> pl.Expr:

@@ -22,6 +22,7 @@ from collectors.census.kept import newest_censuses
 from collectors.census.lists import SCHOOL_COLUMNS, census_urns, label, newest_two, school_columns, sen_support
 from collectors.census.records import CensusRecords
 from collectors.sen2.list1 import CANNOT_APPLY, LOOKED_AFTER, phases, social_care
+from collectors.sen2.list1 import COLUMNS as LIST1_COLUMNS
 from collectors.sen2.list1_rules import check_list2
 from collectors.sen2.list1_school import census_filled, school_notes, school_traces, with_school
 from collectors.sen2.placing import Register, register_for
@@ -29,14 +30,15 @@ from onereturn.errors import NotFound
 from onereturn.memory import release_memory
 from onereturn.settings import Settings
 
-#: List 2's columns, in the list's order (Data to Insight's ``fake_sen.xlsx``, sheet ``List_2``).
-COLUMNS = (
-    "Unique ID", "UPN", "ULN", "Date of birth", "Gender", "Ethnicity", "SEN primary need",
-    "Main education establishment – URN", "Main education establishment – phase",
-    "Subsidiary education establishment – phase (dual registration)", "Suspensions", "Permanent exclusions",
-    "Absence", "Pupil Premium", "Known to children's social care?", "Which children's social care team?",
-    "Does the child or young person have a disability?",
-)  # fmt: skip
+#: List 1's columns List 2 has not: those of the plan and elective home education.
+NOT_ON_LIST2 = (
+    "Date initial EHC plan issued",
+    "Date updated EHC plan issued",
+    "Date EHC plan last reviewed",
+    "Elective home education",
+)
+#: List 2's columns, in the list's order (Data to Insight's ``fake_sen.xlsx``, sheet ``List_2``): List 1's less those.
+COLUMNS = tuple(c for c in LIST1_COLUMNS if c not in NOT_ON_LIST2)
 #: The columns the census fills (the rest are the social care records'), each as List 1 reads it.
 FROM_CENSUS = COLUMNS[:14]
 #: The row's own items, traced to the census row as one.
