@@ -22,19 +22,15 @@ from api.downloads import XLSX
 from api.paging import Limit, Offset, page
 from api.principal import Principal
 from api.scopes import read_scope
-from collectors.annex_a.build import newest_sources, read_inspection_date, read_sources
-from collectors.census.kept import newest_censuses
-from collectors.census.lists import WINDOWS
-from collectors.census.looked_after import NOT_PUBLISHED_HERE, Estimate, school_figures
+from collectors.annex_a.build import read_inspection_date
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
 from collectors.sen2.list1 import List1, checked_list1
 from collectors.sen2.list1_workbook import list1_workbook
 from collectors.sen2.list2 import List2, checked_list2
+from collectors.sen2.list2_figures import looked_after_estimates
 from collectors.sen2.service import make_tables
 from indicators.periods import read_collection_year
-from indicators.published_query import current_published
 from mappings.agencies import get_agency
-from mappings.illustrative import councils_of
 from mappings.keys import APPROVER_SCOPE
 from onereturn.errors import NotFound
 from onereturn.memory import release_memory
@@ -50,8 +46,6 @@ ListRead = Annotated[
     ),
 ]
 InspectionDate = Annotated[str, Query(description="The inspection's date, YYYY-MM-DD: the list is as at it")]
-#: The publisher of DfE's statistics, whose looked-after children's figures sit beside the council's estimates.
-DFE = "dfe_statistics"
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such agency (or not yours), no such table, or no SEN2 file kept for the year"},
 }
@@ -293,41 +287,6 @@ def looked_after_school(
     read_scope(principal).check_agency(code)
     get_agency(session, code)
     on = read_inspection_date(inspection_date)
-    engine, settings = request.app.state.engine, request.app.state.settings
-    sources = [s for s in newest_sources(session, code, on) if s.library == "903"]
-    ssda903 = read_sources(session, settings, sources)[1] if sources else None
-    if ssda903 is None:
-        raise NotFound(f"{code} keeps no SSDA903 for a year begun on or before {on.isoformat()}")
-    estimates = school_figures(newest_censuses(engine, settings, code, on), ssda903, on)
-    if not estimates:
-        raise NotFound(f"{code} keeps no school census of a day on or before {on.isoformat()}")
-    orgs = {c.org for c in councils_of(session, code)}
-    published = current_published(session, publisher=DFE, indicator_ids=[e.indicator_id for e in estimates]).filter(
-        pl.col("org_code").is_in(sorted(orgs))
-    )
+    answer = looked_after_estimates(session, request.app.state.engine, request.app.state.settings, code, on)
     annotate(request, object=f"looked-after children's school figures of {code} as at {on.isoformat()}")
-    return {
-        "agency": code,
-        "inspection_date": on.isoformat(),
-        "notes": [
-            NOT_PUBLISHED_HERE,
-            "Absence: " + WINDOWS["Absence"],
-            "DfE's persistent absence is over six half terms",
-        ],
-        "items": [_beside(e, published) for e in estimates],
-    }
-
-
-def _beside(e: Estimate, published: pl.DataFrame) -> dict[str, Any]:
-    """One estimate with DfE's figure for the same period beside it (None where DfE's is not held)."""
-    theirs = published.filter((pl.col("indicator_id") == e.indicator_id) & (pl.col("period") == e.period))
-    return {
-        "item": e.item,
-        "indicator": e.indicator_id,
-        "period": e.period,
-        "estimate": e.value,
-        "counted": e.counted,
-        "of": e.of,
-        "coverage": e.coverage,
-        "published": None if theirs.is_empty() else {"value": theirs["value"][0], "publisher": DFE},
-    }
+    return answer
