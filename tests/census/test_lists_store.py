@@ -5,18 +5,22 @@ burden before and after the census is kept."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 from pathlib import Path
 
 import openpyxl
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from collectors.census import receiving
 from collectors.sen2 import list1_cells
+from indicators.store.models import Submission
 from onereturn.settings import Settings
 from tests.census.census_builder import SPRING, census, pupil
 from tests.census.made import Read, sent
+from tests.collectors.records.annex_a_cases import plant_kept, write_903
 from tests.collectors.sen2.builder import Active, Plan, Request, person, sen2_xml
 
 NOTTS = {"X-API-Key": "demo-notts-cyp-2c9f41d07b"}
@@ -109,3 +113,33 @@ def test_a_kept_census_fills_list_1s_school_columns_and_list_2(
     assert after["list2_keyed"] == after["list2_cells"] - after["list2_from_census"] - after["list2_from_care_records"]
     line = next(c for c in after["collections"] if c["ref"] == "DfE 159-00")
     assert line["list_cells"] == after["list1_from_census"] + after["list2_from_census"]
+
+
+def test_the_looked_after_childrens_school_estimates_stand_beside_dfes_figures(
+    store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    # The hand-worked SSDA903: INCARE (UPN A) and LEFT7 (UPN K1) looked after since 1 January 2024, ADOPT3 too with
+    # no UPN, CEASED5 only from 2025: three looked after 12 months at 31 March 2025, two in the council's census.
+    folder = tmp_path / "903"
+    write_903(folder)
+    lines = (folder / "header.csv").read_text().splitlines()
+    upns = {"INCARE": A, "LEFT7": K1}
+    fixed = [lines[0], *(re.sub(r",WBRI,,", f",WBRI,{upns.get(line.split(',')[0], '')},", line) for line in lines[1:])]
+    (folder / "header.csv").write_text("\n".join(fixed) + "\n")
+    planted = plant_kept(store, store_settings, "903", sorted(folder.iterdir()))
+    with Session(store) as session:
+        row = session.get(Submission, planted)
+        assert row is not None
+        row.collection_year = "2024-25"
+        session.add(row)
+        session.commit()
+    path = "/api/agencies/notts_cyp/census/looked-after-school"
+    assert store_client.get(path, headers=NOTTS, params={"inspection_date": ON}).status_code == 404  # no census yet
+    _keep_census(store, store_settings, tmp_path / "census")
+    answer = store_client.get(path, headers=OFFICER, params={"inspection_date": ON})
+    assert answer.status_code == 200, answer.text
+    items = {i["item"]: i for i in answer.json()["items"]}
+    assert (items["3.02"]["estimate"], items["3.03"]["estimate"], items["3.04"]["estimate"]) == (0.0, 50.0, 50.0)
+    assert items["3.03"]["coverage"].startswith("2 of 3 children looked after for 12 months")
+    assert {i["period"] for i in items.values()} == {"AY2024-25"}
+    assert "never stored as a figure" in answer.json()["notes"][0]
