@@ -13,20 +13,13 @@ reference, "Not found"): each column's window and unit (:data:`WINDOWS`) is a re
 
 from __future__ import annotations
 
-import csv
 from datetime import date
-from functools import cache
-from pathlib import Path
 
 import polars as pl
 
 from collectors.census.records import TABLES, CensusRecords
+from collectors.census.schema import missed_codes
 
-#: DfE's attendance codes and the type each is counted as (``derived/attendance_code_to_dfe_type_DERIVED.csv`` of the
-#: school census reference: the 2025 schema's codes against DfE's statistics dictionary; see its SOURCE.md).
-ATTENDANCE = Path(__file__).parent / "schemas" / "attendance_code_to_dfe_type_DERIVED.csv"
-#: The codes' ``counts_as`` that are sessions missed (DfE's overall absence: authorised and unauthorised).
-MISSED = ("authorised absence", "unauthorised absence")
 #: The exclusions' categories each list column counts. Reading: a lunchtime exclusion (``LNCH``) is a suspension.
 SUSPENSIONS, PERMANENT = ("SUSP", "LNCH"), ("PERM",)
 #: The four columns the census fills, in the lists' order.
@@ -53,13 +46,6 @@ NOT_HELD = (
 )
 #: The census's enrolment statuses that make a school a pupil's main one (single, main dual), then the subsidiary.
 MAIN, SUBSIDIARY = ("C", "M"), ("S",)
-
-
-@cache
-def missed_codes() -> frozenset[str]:
-    """The attendance codes that are sessions missed (authorised or unauthorised absence), as DfE groups them."""
-    with ATTENDANCE.open(encoding="utf-8", newline="") as f:
-        return frozenset(r["census_attendancereason"] for r in csv.DictReader(f) if r["counts_as"] in MISSED)
 
 
 def census_urns(censuses: list[CensusRecords]) -> list[str]:

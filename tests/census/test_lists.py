@@ -8,7 +8,8 @@ from datetime import date
 
 import polars as pl
 
-from collectors.census.lists import NOT_HELD, missed_codes, newest_two, school_columns, sen_support
+from collectors.census.lists import NOT_HELD, newest_two, school_columns, sen_support
+from collectors.census.schema import missed_codes
 from tests.census.census_builder import AUTUMN, SPRING, SUMMER, census, pupil
 
 ON = date(2025, 6, 30)
