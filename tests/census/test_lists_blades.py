@@ -41,7 +41,7 @@ def test_two_censuses_read_from_blades_fill_the_lists_each_exclusion_once(tmp_pa
     ).filter(pl.col("started").is_between(date(2024, 9, 1), summer.census_day))
     once = stacked.unique(["upn", "laestab", "started", "category"])
     assert stacked.height > once.height  # the censuses report a shared term's exclusions twice
-    counted = columns["Suspensions"].sum() + columns["Permanent exclusions"].sum()
+    counted = int(columns["Suspensions"].sum()) + int(columns["Permanent exclusions"].sum())
     assert counted == once.filter(pl.col("category").is_in(["SUSP", "LNCH", "PERM"])).height
     support = sen_support([summer, spring], ON)
     assert set(upns[3:]) <= set(support["key"].to_list())
