@@ -4,9 +4,10 @@ the disability the CIN census records) from its kept CIN census and SSDA903 reco
 
 The columns are the list's, as Data to Insight's Annex A SEND validator reads them (its fake workbook's ``List_1``
 headings, MIT). Each column SEN2 holds is filled, and the establishments' phases from the register of
-establishments (GIAS) where one is loaded; those no record holds (suspensions, exclusions, absence and pupil
-premium, which are the school census's) are left blank and named in the notes. Nothing is kept; no value is logged
-or put in an error.
+establishments (GIAS) where one is loaded; suspensions, permanent exclusions, absence and pupil premium (and a school
+SEN2 has none of) from the council's kept school census (``list1_school.py``), blank with the reason where it keeps
+none or does not hold the child; the column no record holds is left blank and named in the notes. Nothing is kept;
+no value is logged or put in an error.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ LOOKED_AFTER, PROTECTION, IN_NEED = "Looked after children", "Child protection",
 
 @dataclass
 class List1:
-    """List 1 built: its rows (every column text or a date), the sources read and the notes."""
+    """List 1 built: its rows (text, dates, and the school columns' counts and percentage), the sources read and the
+    notes."""
 
     inspection_date: date
     rows: pl.DataFrame
