@@ -131,7 +131,7 @@ def test_an_interrupted_record_level_upload_is_finished_by_the_other_hosts_resum
     sid = _received(hosts, hosts.a)
     cut_off(hosts.store, sid, stage="dfe_rules", until=datetime.now(UTC) - timedelta(seconds=1))
     hosts.hide_a()
-    assert door.resume(hosts.store, hosts.b, WAY, AGAIN) == [sid]
+    assert door.resume(hosts.store, hosts.b, WAY.name, AGAIN) == [sid]
     done = _status(hosts.store, sid)
     assert (done.status, done.stage) == ("accepted", "stored"), done.message
     assert figures_of(hosts.store, sid) > 0

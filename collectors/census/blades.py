@@ -170,6 +170,21 @@ def heading_of(name: str, path: Path) -> list[str]:
         return pl.read_csv(path, n_rows=0, infer_schema=False, encoding="utf8-lossy").columns
     except pl.exceptions.NoDataError as exc:
         raise InvalidInput(f"{clip(name)} is empty") from exc
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInput(f"{clip(name)} cannot be read as a CSV file") from exc
+
+
+def read_text(name: str, path: Path, columns: list[str]) -> pl.DataFrame:
+    """The file's ``columns`` read whole as text, each row's number beside it (the heading is row 1); InvalidInput,
+    quoting nothing of the file, when a row has more cells than the heading or the file is not one CSV table."""
+    try:
+        text = pl.read_csv(path, columns=columns, infer_schema=False, encoding="utf8-lossy", empty_string_is_null=True)
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInput(
+            f"{clip(name)} cannot be read as a CSV table: a row has more cells than its heading, or its bytes are not "
+            "one table's; export it again"
+        ) from exc
+    return text.with_row_index("row", offset=2)
 
 
 def _module(name: str, heading: list[str], schema: dict[str, Table], year: int, term: str) -> Table | None:
@@ -203,16 +218,14 @@ def _blade(
     if table is None:
         return None
     read = [c for c in heading if c in table.columns and c not in NAMES and table.columns[c].kind != "postcode"]
-    text = pl.read_csv(
-        path, columns=read, infer_schema=False, encoding="utf8-lossy", empty_string_is_null=True
-    ).with_row_index("row", offset=2)
+    text = read_text(name, path, read)
     no_formulas(name, text, read)
     off = [c for c in heading if c not in table.columns] + [c for c in table.columns if c not in heading]
     refusals.append(_columns_refused(name, table, off, heading))
-    frame, refused = checked(name, table, text)
-    refusals.append(refused)
+    # A column the file lacks is read as blank, typed as the schema types it.
     missing = [c for c in table.columns if c not in heading and c not in NAMES]
-    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+    frame, refused = checked(name, table, text.with_columns(pl.lit(None, pl.String).alias(c) for c in missing))
+    refusals.append(refused)
     return Blade(name, table, frame)
 
 

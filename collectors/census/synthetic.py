@@ -45,6 +45,12 @@ class Child:
     provision: str
     laestab: str
     urn: str
+    #: Sessions missed by absence code in the term each census reports (``(("I", 4), ("O", 2))``), the rest present;
+    #: None: made up, as any pupil's are.
+    absences: tuple[tuple[str, int], ...] | None = None
+    #: Exclusions (start, category, sessions), each in every census whose two terms in arrears hold its start; None:
+    #: made up, as any pupil's are.
+    exclusions: tuple[tuple[date, str, int], ...] | None = None
 
 
 def made_upn(lea: str, serial: int) -> str:
@@ -115,8 +121,8 @@ def census_blades(
             pl.lit("PS").alias("phase"),
         ),
         "pupilonroll": people,
-        **_sessions(people, rng, schema),
-        **_exclusions(people, seed, year, term, schema),
+        **_sessions(people, rng, schema, children),
+        **_exclusions(people, seed, year, term, schema, children),
         **_meals(people, day, seed, schema),
         **_needs(people, schema),
         **_addresses(people, schema),
@@ -206,9 +212,19 @@ def _on_roll(people: pl.DataFrame, year: int, term: str, day: date) -> pl.DataFr
     )
 
 
-def _sessions(people: pl.DataFrame, rng: np.random.Generator, schema: dict[str, Table]) -> dict[str, pl.DataFrame]:
-    """Each pupil's sessions by code in each period the census reports: a few absence codes, the rest present (``/``
-    mornings, ``\\`` afternoons)."""
+def _given(children: Sequence[Child], field: str) -> tuple[list[int], list[tuple[object, ...]]]:
+    """The children (by number) whose ``field`` is given, and its rows, each led by the child's number."""
+    chosen = [(n, getattr(c, field)) for n, c in enumerate(children) if getattr(c, field) is not None]
+    return [n for n, _ in chosen], [(n, *row) for n, rows in chosen for row in rows]
+
+
+def _sessions(
+    people: pl.DataFrame, rng: np.random.Generator, schema: dict[str, Table], children: Sequence[Child]
+) -> dict[str, pl.DataFrame]:
+    """Each pupil's sessions by code in each period the census reports: a few absence codes (a child's own where
+    given, in the term the census reports), the rest present (``/`` mornings, ``\\`` afternoons)."""
+    fixed, given = _given(children, "absences")
+    own = pl.DataFrame(given, schema={"n": pl.Int64, "attendancereason": pl.String, "sessions": pl.Int64}, orient="row")
     made = {}
     for period, possible in (("termly", 126), ("summerhalfterm2", 60)):
         module = f"{period}sessiondetailsonroll"
@@ -224,17 +240,21 @@ def _sessions(people: pl.DataFrame, rng: np.random.Generator, schema: dict[str, 
                 "sessions": rng.integers(1, 8, len(pupil)),
             }
         ).unique(["n", "attendancereason"], keep="first", maintain_order=True)
+        absent = absent.with_columns(pl.col("n").cast(pl.Int64), pl.col("sessions").cast(pl.Int64)).filter(
+            ~pl.col("n").is_in(fixed)
+        )
+        absent = pl.concat([absent, own] if period == "termly" else [absent])
         missed = absent.group_by("n").agg(pl.col("sessions").sum().alias("missed"))
         present = (
             pl.DataFrame({"n": np.arange(count)})
             .join(missed, on="n", how="left")
-            .with_columns((possible - pl.col("missed").fill_null(0)).alias("left"))
+            .with_columns((possible - pl.col("missed").fill_null(0)).clip(0).alias("left"))
         )
         halves = [
             present.select("n", pl.lit(code).alias("attendancereason"), (pl.col("left") // 2 + extra).alias("sessions"))
             for code, extra in (("/", pl.col("left") % 2), ("\\", 0))
         ]
-        frame = pl.concat([absent.with_columns(pl.col("sessions").cast(pl.Int64)), *halves], how="vertical_relaxed")
+        frame = pl.concat([absent, *halves], how="vertical_relaxed")
         made[module] = _children_of(people, frame.sort("n"))
     return made
 
@@ -245,9 +265,10 @@ def _children_of(people: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _exclusions(
-    people: pl.DataFrame, seed: int, year: int, term: str, schema: dict[str, Table]
+    people: pl.DataFrame, seed: int, year: int, term: str, schema: dict[str, Table], children: Sequence[Child]
 ) -> dict[str, pl.DataFrame]:
-    """The exclusions whose start is in the two terms before the census's, from the pupils' made-up histories."""
+    """The exclusions whose start is in the two terms before the census's, from the pupils' histories (a child's own
+    where given, else made up)."""
     module = "termlyexclusionsonroll"
     if module not in schema:
         return {}
@@ -267,6 +288,12 @@ def _exclusions(
             "reason1": rng.choice(list(_REASONS), len(pupil)),
         }
     )
+    fixed, given = _given(children, "exclusions")
+    own = pl.DataFrame(
+        given, schema={"n": pl.Int64, "startdate": pl.Date, "category": pl.String, "sessions": pl.Int64}, orient="row"
+    )
+    frame = frame.with_columns(pl.col("n").cast(pl.Int64), pl.col("sessions").cast(pl.Int64))
+    frame = pl.concat([frame.filter(~pl.col("n").is_in(fixed)), own], how="diagonal_relaxed")
     first, last = _window(year, term)
     frame = frame.filter(pl.col("startdate").is_between(first, last))
     return {module: _children_of(people, frame)}

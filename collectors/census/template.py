@@ -123,8 +123,7 @@ def read_template(
             missing = [c for c in table.columns if c not in heading]
             if missing:
                 raise InvalidInput(f"{clip(name)} is not the census template: it has no {name_a_few(missing)} column")
-            text = pl.read_csv(path, columns=list(table.columns), infer_schema=False, encoding="utf8-lossy")
-            text = text.with_row_index("row", offset=2)
+            text = blades.read_text(name, path, list(table.columns))
             blades.no_formulas(name, text, list(table.columns))
             frame, refused = blades.checked(name, table, text)
             frames.append(frame)
@@ -211,8 +210,7 @@ def read_giap(
     for name, path in files:
         record = _giap_record(name, blades.heading_of(name, path))
         table = _giap_table(record, codes)
-        text = pl.read_csv(path, columns=list(table.columns), infer_schema=False, encoding="utf8-lossy")
-        text = text.with_row_index("row", offset=2)
+        text = blades.read_text(name, path, list(table.columns))
         blades.no_formulas(name, text, list(table.columns))
         frame, refused = blades.checked(name, table, text)
         refusals.append(refused)

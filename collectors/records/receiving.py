@@ -83,7 +83,7 @@ def receive(
     # The host's records keys are asked for once the files are found to be a return's (a refusal names the file).
     keys = cache(lambda: checked_keys(engine, settings))
 
-    def checked_at_door() -> door.Found:
+    def checked_at_door() -> door.Found[None]:
         for name, path in files:
             # Refused here, before anything is kept: a file no return is, and a ZIP from what it declares, rather
             # than once a worker has inflated it.
@@ -93,25 +93,20 @@ def receive(
             if seen.kinds & {CIN}:
                 another_council(engine, agency_code, seen.council, f"{Path(name).name!r}", ["Header", "LEA"])
         keys()
-        return door.Found()
+        return door.Found(None)
 
+    named = ", ".join(name for name, _ in read)[:255]
     entry = door.Entry(
-        WAY,
-        mode=mode,
-        agency_code=agency_code,
-        filename=", ".join(name for name, _ in read)[:255],
-        source_format="records",
-        size_bytes=total,
-        content_hash=digest,
-        keep=lambda: keep(engine, settings, keys(), digest, read),
+        WAY.name,
+        mode,
+        agency_code,
+        door.File(named, "records", total, digest, lambda: keep(engine, settings, keys(), digest, read)),
         submitted_by=submitted_by,
         collection_year=year,
         columns={"stage": "received"},
-        audit=audit,
-        audit_status=202,
-        audit_detail=f"received for {year}; DfE's rules run next",
+        audit=door.Audit(audit, 202, f"received for {year}; DfE's rules run next") if audit is not None else None,
     )
-    received: Received = door.through(
+    return door.through(
         engine,
         settings,
         entry,
@@ -119,4 +114,3 @@ def receive(
         store=lambda submission, _: Received(submission),
         repeated=lambda earlier: Received(earlier, duplicate=True),
     )
-    return received

@@ -142,11 +142,11 @@ def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
 
 def _reader(
     engine: Engine, settings: Settings, agency_code: str, collection_year: str, path: Path, keys: Callable[[], Keys]
-) -> door.Read:
+) -> door.Read[Checked]:
     """The door's read of a SEN2 file: checked whole (a refusal keeps nothing), its council's, and what it found: its
     counts, message and side write (each child by pseudonym, its UPN or ULN sealed)."""
 
-    def read() -> door.Found:
+    def read() -> door.Found[Checked]:
         checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
         another_council(engine, agency_code, checked.council, "the SEN2 file", ["Header", "LEA"])
         keys()
@@ -204,29 +204,23 @@ def receive(
         return KeptSen2(_read_again(engine, submission), records=checked.records)
 
     entry = door.Entry(
-        WAY,
-        mode=WAY.mode_of(PURPOSE),
-        agency_code=agency_code,
-        filename=named[0][0][:255],
-        source_format=FORMAT,
-        size_bytes=size,
-        content_hash=digest,
-        keep=lambda: keep(engine, settings, keys(), digest, named),
+        WAY.name,
+        WAY.mode_of(PURPOSE),
+        agency_code,
+        door.File(named[0][0][:255], FORMAT, size, digest, lambda: keep(engine, settings, keys(), digest, named)),
         submitted_by=submitted_by,
         collection_year=collection_year,
         # Checked whole at the door: accepted at once, or leased while its stage (its figures) runs after.
         status="accepted" if stage is None else "received",
-        audit=audit,
-        audit_status=201,
+        audit=door.Audit(audit) if audit is not None else None,
     )
     try:
-        received: KeptSen2 = door.through(
+        return door.through(
             engine, settings, entry, read=read, store=kept, repeated=lambda earlier: KeptSen2(earlier, duplicate=True)
         )
     except ProcessingFailed:
         # The file is kept and the upload ended failed, saying how to run it again: told, not raised as a 500.
         return KeptSen2(_read_again(engine, entered[0]))
-    return received
 
 
 def _read_again(engine: Engine, submission: Submission) -> Submission:

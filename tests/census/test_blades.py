@@ -239,3 +239,34 @@ def test_the_samples_known_faults_are_refused_by_the_schema() -> None:
     } <= rules
     assert not {"FIXD", "OT", "SUR1216", "21db2df8-fa0"} & _cells(read)
     assert read.records.fsm.is_empty()
+
+
+def test_a_blade_with_a_byte_order_mark_and_another_encodings_name_reads(tmp_path: Path) -> None:
+    files = census(tmp_path)
+    path = next(path for name, path in files if name.endswith("pupilonroll.csv"))
+    # Windows-1252's ë in a name the reader never reads, and the mark a spreadsheet saving UTF-8 puts first.
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"Name-of-pupil", b"Zo\xeb"))
+    read = read_census(files)
+    assert read.refused.is_empty()
+    assert read.pupils_read == 2
+
+
+def test_a_blade_that_is_no_csv_table_is_refused_quoting_nothing(tmp_path: Path) -> None:
+    files = census(tmp_path)
+    path = next(path for name, path in files if name.endswith("termlyexclusionsonroll.csv"))
+    path.write_bytes(path.read_bytes() + b"P1,8912001,x,2,S1,2025-May-06 00:00:00,4,SECRET,,,SUSP,,extra,cells\r\n")
+    with pytest.raises(InvalidInput, match="cannot be read as a CSV table: a row has more cells") as refused:
+        read_census(files)
+    assert "SECRET" not in refused.value.message
+
+
+def test_a_column_the_file_lacks_is_read_as_blank_and_said(tmp_path: Path) -> None:
+    files = census(tmp_path)
+    path = next(path for name, path in files if name.endswith("_pupilonroll.csv"))
+    pl.read_csv(path, infer_schema=False).drop("termlysessionspossible").write_csv(path)
+    read = read_census(files)
+    assert read.refusals == (
+        Refusal("2025_autumn_la_pupilonroll.csv", "pupilonroll", 1, "termlysessionspossible", "missing: read as blank"),
+    )
+    assert set(read.records.possible["period"]) == {"summerhalfterm2"}
+    assert read.records.possible.schema["sessions"] == pl.Int64

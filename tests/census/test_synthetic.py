@@ -74,3 +74,30 @@ def test_an_exclusion_is_reported_in_the_two_censuses_that_hold_its_term(tmp_pat
     assert spring - both
     # The term they share is the summer of 2024: in arrears for both censuses.
     assert all(date(2024, 4, 1) <= started <= date(2024, 8, 31) for _, started, _ in both)
+
+
+def test_a_childs_own_absences_and_exclusions_are_the_ones_read(tmp_path: Path) -> None:
+    worked = Child(
+        made_upn("891", 904),
+        date(2013, 5, 5),
+        "F",
+        "E",
+        "8912003",
+        "122003",
+        absences=(("I", 9), ("O", 3)),
+        exclusions=((date(2024, 5, 13), "SUSP", 3), (date(2024, 11, 4), "PERM", 1)),
+    )
+    none = Child(made_upn("891", 905), date(2013, 5, 6), "M", "K", "8912003", "122003", absences=(), exclusions=())
+    read = read_census(write_census(tmp_path, [worked, none], year=2025, term="spring", others=100, seed=9))
+    pupils = read.records.pupils.filter(pl.col("upn").is_in([worked.upn, none.upn])).select("pupil", "upn")
+    mine = dict(zip(pupils["upn"], pupils["pupil"], strict=True))
+    sessions = read.records.sessions.filter(pl.col("pupil") == mine[worked.upn], ~pl.col("code").is_in(["/", "\\"]))
+    assert sorted(sessions.select("code", "sessions").rows()) == [("I", 9), ("O", 3)]
+    absent = read.records.sessions.filter(pl.col("pupil") == mine[none.upn], ~pl.col("code").is_in(["/", "\\"]))
+    assert absent.is_empty()
+    # The spring census of 2025 reports the summer and autumn terms of 2024: both exclusions, and no made-up one.
+    excluded = read.records.exclusions.filter(pl.col("pupil").is_in(list(mine.values())))
+    assert sorted(excluded.select("started", "category", "sessions").rows()) == [
+        (date(2024, 5, 13), "SUSP", 3),
+        (date(2024, 11, 4), "PERM", 1),
+    ]

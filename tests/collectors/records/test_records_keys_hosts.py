@@ -66,14 +66,14 @@ def test_a_cut_off_upload_stays_resumable_on_a_host_whose_keys_are_refused(store
     submission_id = _received(store, one)
     assert lease.cut_off_by_stop(store, ids=[submission_id]) == [submission_id]
     # The refused host's scheduler takes nothing up, and the upload stays as the stop left it.
-    assert door.resume(store, two, WAY, AGAIN) == []
+    assert door.resume(store, two, WAY.name, AGAIN) == []
     with pytest.raises(KeysRefused):
         process_records(store, two, submission_id)
     status, message = _status(store, submission_id)
     assert status == "interrupted", message
     assert "KeysRefused" not in message
     # A host holding the deployment's keys takes it up and ends it.
-    assert door.resume(store, one, WAY, AGAIN) == [submission_id]
+    assert door.resume(store, one, WAY.name, AGAIN) == [submission_id]
     assert _status(store, submission_id)[0] == "accepted"
 
 

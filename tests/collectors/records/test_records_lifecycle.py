@@ -89,7 +89,7 @@ def test_a_stop_marks_what_it_cut_off_and_the_next_start_takes_it_up_at_once(
         assert sub is not None
         assert sub.status == "interrupted"
         assert "cut off when the service stopped" in sub.message
-    assert door.resume(store, store_settings, WAY, AGAIN) == [sid]
+    assert door.resume(store, store_settings, WAY.name, AGAIN) == [sid]
     assert figures_of(store, sid) > 0
 
 
@@ -97,16 +97,16 @@ def test_an_upload_cut_off_mid_way_is_resumed_once_its_lease_runs_out(store: Eng
     sid = received(store, store_settings)
     cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) + timedelta(minutes=5))
     # Its worker may still be alive: nothing takes it up while the lease runs.
-    assert door.resume(store, store_settings, WAY, AGAIN) == []
+    assert door.resume(store, store_settings, WAY.name, AGAIN) == []
     assert process_records(store, store_settings, sid).stage == "dfe_rules"
     cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) - timedelta(seconds=1))
-    assert door.resume(store, store_settings, WAY, AGAIN) == [sid]
+    assert door.resume(store, store_settings, WAY.name, AGAIN) == [sid]
     with Session(store) as session:
         sub = session.get(Submission, sid)
         assert sub is not None
         assert (sub.status, sub.stage, sub.attempts) == ("accepted", "stored", 1)
     assert figures_of(store, sid) > 0
-    assert door.resume(store, store_settings, WAY, AGAIN) == []
+    assert door.resume(store, store_settings, WAY.name, AGAIN) == []
 
 
 def test_an_interrupted_upload_is_run_again_by_reprocess(store: Engine, store_settings: Settings) -> None:
