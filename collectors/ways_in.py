@@ -31,10 +31,12 @@ from typing import Any, Generic, TypeVar, overload
 
 import polars as pl
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from collectors import door
 from collectors.annex_a import columns, from_ssd
+from collectors.annex_a.build import PASSED, Source, read_sources
+from collectors.census import receiving as census
 from collectors.door import recognise as content
 from collectors.door.requests import ColumnsSent as ColumnsSent
 from collectors.door.requests import ExtractRows as ExtractRows
@@ -47,11 +49,13 @@ from collectors.published import intake
 from collectors.published.sources import SourceSpec
 from collectors.records import receiving as records_in
 from collectors.records import service as records
+from collectors.records.models import RecordChild
+from collectors.records.privacy import checked_keys
 from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
 from collectors.ssd import receiving as ssd
 from collectors.ssd.receiving import Start, Taken, receive_extract
-from indicators.store.models import Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 
@@ -120,6 +124,45 @@ def _is_sen2(request: RecordFiles) -> bool:
     return sen2.is_sen2(request.files)
 
 
+def _is_census(request: RecordFiles) -> bool:
+    # COLLECT's blade CSVs (each told by its ``<module>tableid`` heading), sent as they are or in a ZIP.
+    kinds = {kind for one in _seen(request) for kind in one.kinds}
+    return kinds == {content.CENSUS}
+
+
+def known_upns(engine: Engine, settings: Settings, agency_code: str) -> frozenset[str]:
+    """The UPNs the council's other children's records still kept hold, upper case: the children of its SEN2 files
+    (sealed by pseudonym), and of each CIN census and SSDA903 DfE's rules passed (sent, or made from its SSD
+    extract)."""
+    keys = checked_keys(engine, settings)
+    with Session(engine) as session:
+        sealed = session.exec(
+            select(RecordChild.child_sealed)
+            .join(Submission, col(Submission.id) == col(RecordChild.submission_id))
+            .where(*door.kept_where(agency_code, sen2.PURPOSE, sen2.KEPT_STATUSES))
+        ).all()
+        found = {keys.open_text(token) for token in sealed}
+        for source in _care_sources(session, agency_code):
+            for tables, table in zip(read_sources(session, settings, [source]), ("Children", "Header"), strict=True):
+                if tables is not None and "UPN" in tables[table].columns:
+                    found |= set(tables[table].get_column("UPN").drop_nulls())
+    return frozenset(upn.strip().upper() for upn in found)
+
+
+def _care_sources(session: Session, agency_code: str) -> list[Source]:
+    """Each CIN census and SSDA903 of the council still kept that DfE's rules passed."""
+    uploads = session.exec(
+        select(Submission).where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.status).in_(PASSED),
+            col(Submission.purged_at).is_(None),
+            col(Submission.source_format).in_(("cin", "903")),
+        )
+    ).all()
+    return [Source(s.source_format, s.id or 0, s.collection_year, s.filename, s.received_at) for s in uploads]
+
+
 def _seen(request: RecordFiles) -> list[content.Seen]:
     return [content.recognise(name, path) for name, path in request.files]
 
@@ -150,25 +193,24 @@ def _take_figures(engine: Engine, settings: Settings, request: FiguresSent) -> O
     return service.submit(engine, settings, **vars(request))
 
 
-def _file_keywords(request: RecordFiles) -> dict[str, Any]:
-    """What DfE's files' way and SEN2's take of a council's files: the same keywords, from the one request type."""
-    return {
-        "agency_code": request.agency_code,
-        "collection_year": request.collection_year,
-        "files": request.files,
-        "submitted_by": request.submitted_by,
-        "purpose": request.purpose,
-        "audit": request.audit,
-    }
-
-
-def _take_records(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received:
-    return records_in.receive(engine, settings, **_file_keywords(request))
-
-
 def _take_sen2(engine: Engine, settings: Settings, request: RecordFiles) -> sen2.KeptSen2:
     # Kept, then its figures stored (or the upload failed, saying how to run it again).
-    return sen2.receive(engine, settings, **_file_keywords(request), stage=sen2_stage.figures_stage(engine))
+    return sen2.receive(engine, settings, request, sen2_stage.figures_stage(engine))
+
+
+def _take_census(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received:
+    # The council's other records are read only for a census that passed, to keep the pupils they name.
+    return census.receive(
+        engine,
+        settings,
+        agency_code=request.agency_code,
+        collection_year=request.collection_year,
+        files=request.files,
+        submitted_by=request.submitted_by,
+        purpose=request.purpose,
+        audit=request.audit,
+        known=lambda: known_upns(engine, settings, request.agency_code),
+    )
 
 
 def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> Taken:
@@ -259,10 +301,23 @@ WAYS_IN: dict[str, WayIn[Answer]] = {
             takes="one SEN2 survey XML, with collection_year: checked whole and kept, then its figures stored "
             "(201; 202 with the upload failed, and the command that runs it again, when they cannot be)",
         ),
+        # Read, checked and kept minimised at the door: the pupils the council's lists need, nothing after it.
+        row(
+            census.WAY,
+            RecordFiles,
+            _take_census,
+            recognise=_is_census,
+            field="files",
+            takes="a school census as the council holds it, with collection_year (the academic year of its census "
+            "day): COLLECT's blade CSVs, one a module, or a ZIP of them, named as COLLECT names them (year, term, la "
+            "or acad); read and checked against its year's and term's schema, only the pupils the council's lists "
+            "need kept (on SEN support or with an EHC plan, or named in its SEN2, CIN census or SSDA903); 201 with "
+            "the pupils read and kept",
+        ),
         row(
             records_in.WAY,
             RecordFiles,
-            _take_records,
+            records_in.receive,
             recognise=_is_records,
             again=records.AGAIN,
             field="files",
@@ -306,8 +361,9 @@ def way_in(name: str) -> WayIn[Answer]:
 #: What the record-level address takes, as a refusal names it.
 RECORD_LEVEL = (
     "The record-level address (form field 'files' with 'collection_year') takes one SEN2 survey XML, one CIN census "
-    "XML, the SSDA903 tables as CSVs (or a ZIP of them) or the SSDA903 XML, or one ZIP of the council's SSD tables; a "
-    "file of figures goes in the form field 'file' with no collection year"
+    "XML, the SSDA903 tables as CSVs (or a ZIP of them) or the SSDA903 XML, one ZIP of the council's SSD tables, or a "
+    "school census's blade CSVs (or a ZIP of them); a file of figures goes in the form field 'file' with no "
+    "collection year"
 )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from collectors import door
+from collectors.door.requests import RecordFiles
 from collectors.figures.service import submit
 from collectors.records.receiving import WAY, receive
 from collectors.records.service import AGAIN, process_records
@@ -67,10 +68,9 @@ def _received(hosts: Hosts, settings: Settings, purpose: str = "return") -> int:
     got = receive(
         hosts.store,
         settings,
-        agency_code=NOTTS_COUNCIL,
-        collection_year="2024-25",
-        files=[(p.name, p) for p in PASSING],
-        purpose=purpose,
+        RecordFiles(
+            agency_code=NOTTS_COUNCIL, collection_year="2024-25", files=[(p.name, p) for p in PASSING], purpose=purpose
+        ),
     )
     assert not got.duplicate
     assert got.submission.id is not None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, false, func, update
+from sqlalchemy import ColumnElement, Engine, false, update
 from sqlmodel import Session, col, select
 
 from collectors.door import head, lease
@@ -31,7 +31,7 @@ from collectors.door.again import mark_failed as mark_failed
 from collectors.door.again import resume as resume
 from collectors.door.again import stored as stored
 from collectors.door.again import taken_up as taken_up
-from collectors.door.spine import latest_of_bytes, repeat_of
+from collectors.door.spine import latest_of_bytes, repeats_current
 from collectors.door.way import Lease as Lease  # each way's declaration, named as the door's: door.Way, door.Repeat
 from collectors.door.way import Repeat as Repeat
 from collectors.door.way import Way as Way
@@ -184,14 +184,12 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
             col(Submission.kind) == way.kind,
             col(Submission.collection_year) == entry.collection_year,
         )
-    earlier = repeat_of(
-        session,
-        agency_code=entry.agency_code,
-        digest=digest,
-        mode=entry.mode,
-        statuses=key.statuses,
-        where=where,
+    earlier = latest_of_bytes(
+        session, agency_code=entry.agency_code, digest=digest, mode=entry.mode, statuses=key.statuses, where=where
     )
+    if earlier is not None and not repeats_current(session, earlier):
+        # A later upload stored figures since, which may have replaced its own: the file is applied again.
+        earlier = None
     if earlier is not None and key.by_year and _overtaken(session, earlier, key):
         # A later file of the same return and year is in force: sending the earlier again puts it back in force.
         return None
@@ -255,10 +253,10 @@ def through_set(
     collection_year: str | None,
 ) -> list[_Out]:
     """Take a set of files in together (an SSD extract's files made) by the repeat key of a set (``of_set``) of the way
-    in named ``name`` (its row's): a
-    repeat, each earlier upload answered by ``repeated``, when each file's bytes (``digest``) repeat the agency's latest
-    upload of the way's kind, ``mode`` (and ``by_year``, year) finished with one of the key's statuses and not purged,
-    and no other upload of the agency has stored a figure since the first; else each file is taken by ``take``."""
+    in named ``name`` (its row's): a repeat, each earlier upload answered by ``repeated``, when each file's bytes
+    (``digest``) repeat the agency's latest upload of the way's kind, ``mode`` (and ``by_year``, year) finished with
+    one of the key's statuses and not purged, and no other upload of the agency has stored a figure since the first;
+    else each file is taken by ``take``."""
     way = row(name)
     if way.repeat is None or not way.repeat.of_set:
         raise ValueError(f"the way {name!r} has no repeat key of a set")
@@ -285,19 +283,7 @@ def _set_repeated(
         if earlier is None:
             return None
         found.append(earlier)
-    ids = [s.id for s in found]
-    # The files of one set store figures one after another: each alone would count its sibling as later.
-    later = session.exec(
-        select(func.count())
-        .select_from(Submission)
-        .where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.id) > min(i or 0 for i in ids),
-            col(Submission.id).not_in(ids),
-            (col(Submission.rows_new) + col(Submission.rows_revised)) > 0,
-        )
-    ).one()
-    return found if not later else None
+    return found if repeats_current(session, *found) else None
 
 
 def repeated_before_reading(engine: Engine, entry: Entry) -> Submission | None:

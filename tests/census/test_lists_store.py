@@ -19,7 +19,7 @@ from collectors.sen2 import list1_cells
 from indicators.store.models import Submission
 from onereturn.settings import Settings
 from tests.census.census_builder import SPRING, census, pupil
-from tests.census.made import Read, sent
+from tests.census.made import answered, sent
 from tests.collectors.records.annex_a_cases import plant_kept, write_903
 from tests.collectors.sen2.builder import Active, Plan, Request, person, sen2_xml
 
@@ -51,7 +51,7 @@ def _keep_census(engine: Engine, settings: Settings, folder: Path) -> None:
     name = "2025_spring_la_pupilonroll.csv"
     path = sent(folder, name, b"pupilonrolltableid\n1\n")
     receiving.receive(engine, settings, agency_code="notts_cyp", collection_year="2024-25", files=[(name, path)],
-                      read=lambda: Read(made), known=lambda: frozenset())  # fmt: skip
+                      read=lambda: answered(made), known=lambda: frozenset())  # fmt: skip
 
 
 def _notts(client: TestClient) -> dict:  # type: ignore[type-arg]

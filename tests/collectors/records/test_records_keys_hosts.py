@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from cli import commands as cli
 from collectors import door
 from collectors.door import lease
+from collectors.door.requests import RecordFiles
 from collectors.records.models import RecordChild, RecordsKey
 from collectors.records.privacy import (
     KeysRefused,
@@ -46,7 +47,9 @@ ONCE_TRACKED = "var-keys/records-keys.json"
 
 def _received(store: Engine, settings: Settings) -> int:
     got = receive(
-        store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]
+        store,
+        settings,
+        RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]),
     )
     assert got.submission.id is not None
     return got.submission.id

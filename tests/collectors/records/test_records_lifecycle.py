@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from collectors import door
 from collectors.door.lease import worker_id
+from collectors.door.requests import RecordFiles
 from collectors.records.models import RecordChild, RecordLineage
 from collectors.records.receiving import WAY, receive
 from collectors.records.service import AGAIN, process_records
@@ -26,7 +27,9 @@ from tests.helpers import kept_names
 
 def received(store: Engine, settings: Settings) -> int:
     got = receive(
-        store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]
+        store,
+        settings,
+        RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]),
     )
     assert not got.duplicate
     assert got.submission.id is not None
@@ -48,9 +51,7 @@ def test_sending_earlier_records_again_makes_their_figures_current_again(
         got = receive(
             store,
             store_settings,
-            agency_code="notts_cyp",
-            collection_year="2024-25",
-            files=[(p.name, p) for p in paths],
+            RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in paths]),
         )
         assert got.submission.id is not None
         if not got.duplicate:
