@@ -4,6 +4,7 @@ items; and its List 2 (children on SEN support) alike, where a school census is 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from datetime import date
@@ -91,18 +92,19 @@ def _care_cells(rows: pl.DataFrame, care_read: bool, not_applying: dict[str, int
 
 
 def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) -> List1Cells | None:
-    """The council's List 1 as at ``on`` in cells, with its SEN2 file's items; None when no SEN2 file is held for a
-    census on or before the date."""
-    try:
+    """The council's List 1 as at ``on`` in cells, with its SEN2 file's items, and its List 2 where a school census is
+    kept; a council with a census and no SEN2 file has its List 2 alone (List 1's counts 0); None with neither."""
+    found: Submission | None = None
+    with contextlib.suppress(NotFound):
         found = newest_sen2(engine, settings, agency_code, on)
-    except NotFound:
-        return None
     with Session(engine) as session:
         sources = newest_sources(session, agency_code, on)
         read = [found, *(session.get(Submission, s.submission_id) for s in sources)]
         # The phases are the register's: a count made under one load of it is not another's.
         loaded = held_register(session)
         censuses_kept = tuple((c.id, c.content_hash) for c in kept_censuses(session, agency_code))
+        if found is None and not censuses_kept:
+            return None
         key = (
             agency_code,
             on,
@@ -115,22 +117,28 @@ def list1_cells(engine: Engine, settings: Settings, agency_code: str, on: date) 
                 _CELLS.move_to_end(key)
                 return held
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
-    kept = read_submission(engine, settings, found)
     censuses = newest_censuses(engine, settings, agency_code, on)
-    urns = kept.records.placements["urn"].drop_nulls().to_list() + census_urns(censuses)
+    if found is None and not censuses:
+        return None
+    kept = read_submission(engine, settings, found) if found is not None else None
+    urns = (kept.records.placements["urn"].drop_nulls().to_list() if kept else []) + census_urns(censuses)
     register = register_for(engine, urns, [], on)
-    built = assemble_list1(kept.records, cin, ssda903, on, register, censuses)
     care_read = cin is not None or ssda903 is not None
     supported = assemble_list2(censuses, cin, ssda903, on, register) if censuses else None
-    counted = counted_cells(
-        built.rows,
-        on,
-        kept.items,
-        care_read=care_read,
-        not_applying=built.not_applying,
-        from_census=built.from_census,
-        list2=counted_list2(supported, care_read=care_read) if supported is not None else None,
-    )
+    list2 = counted_list2(supported, care_read=care_read) if supported is not None else None
+    if kept is None:
+        counted = List1Cells(on.isoformat(), 0, 0, 0, 0, 0, list2=list2)
+    else:
+        built = assemble_list1(kept.records, cin, ssda903, on, register, censuses)
+        counted = counted_cells(
+            built.rows,
+            on,
+            kept.items,
+            care_read=care_read,
+            not_applying=built.not_applying,
+            from_census=built.from_census,
+            list2=list2,
+        )
     with _CELLS_LOCK:
         _CELLS[key] = counted
         while len(_CELLS) > _CELLS_HELD:

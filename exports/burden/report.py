@@ -227,7 +227,8 @@ FILLED_FROM_RECORDS = (
 #: Counts a council's Annex A in cells as at a day (None when it has no record to build it from); given by the caller,
 #: since building it reads the council's kept records.
 AnnexCounter = Callable[[str, date], AnnexCells | None]
-#: Counts a council's List 1 (children with an EHC plan) in cells as at a day, None without a SEN2 file for it.
+#: Counts a council's List 1 (children with an EHC plan) and List 2 in cells as at a day, None without a SEN2 file or a
+#: school census for it.
 List1Counter = Callable[[str, date], List1Cells | None]
 
 
@@ -389,7 +390,8 @@ def _lists_of(
     """A council's Annex A (where it owes a return Annex A is built from) and List 1 (where it sent a file that feeds
     it) counted in cells as at ``on``; None for each it has not, or that is not asked."""
     annex = annex_a(code, on) if annex_a is not None and set(own) & set(ANNEX_A_RETURNS) else None
-    feeds_list1 = any(LIST_1 in BY_FORMAT[f].feeds for f in sent if f in BY_FORMAT)
+    # List 2 is counted by the same counter: a council whose school census feeds it has it counted without SEN2.
+    feeds_list1 = any({LIST_1, LIST_2} & set(BY_FORMAT[f].feeds) for f in sent if f in BY_FORMAT)
     return annex, list1(code, on) if list1 is not None and feeds_list1 else None
 
 

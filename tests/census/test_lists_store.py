@@ -143,3 +143,18 @@ def test_the_looked_after_childrens_school_estimates_stand_beside_dfes_figures(
     assert items["3.03"]["coverage"].startswith("2 of 3 children looked after for 12 months")
     assert {i["period"] for i in items.values()} == {"AY2024-25"}
     assert "never stored as a figure" in answer.json()["notes"][0]
+
+
+def test_a_council_with_a_census_and_no_sen2_file_has_its_list_2_counted(
+    store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    list1_cells._CELLS.clear()
+    assert _notts(store_client)["list2_cells"] == 0
+    _keep_census(store, store_settings, tmp_path)
+    notts = _notts(store_client)
+    # Two pupils on SEN support (B and K1), 17 columns each, less the cells that cannot apply (no ULN beside a UPN,
+    # no second school): 34 - 4 = 30.
+    assert (notts["list1_cells"], notts["list2_cells"], notts["list2_not_applying"]) == (0, 30, 4)
+    assert notts["list2_from_census"] + notts["list2_keyed"] == 30
+    line = next(c for c in notts["collections"] if c["ref"] == "DfE 159-00")
+    assert line["list_cells"] == notts["list2_from_census"]
