@@ -115,17 +115,16 @@ def _rules_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     from tests import served_rules
     from tests.rules_cache import remembering
 
+    answers = run_folder(tmp_path_factory) / "dfe-answers"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(contract, "_call", remembering(contract._call, run_folder(tmp_path_factory) / "dfe-answers"))
+        patch.setattr(contract, "_call", remembering(contract._call, answers))
         try:
             real = contract.validators_python()
         except contract.ValidatorUnavailable:
             yield  # the tests of the rules say so
             return
-        answers = run_folder(tmp_path_factory) / "dfe-served-answers"
-        patch.setenv(
-            served_rules.SERVED, str(served_rules.script(tmp_path_factory.mktemp("dfe-served"), answers, real))
-        )
+        served = served_rules.script(tmp_path_factory.mktemp("dfe-served"), answers, real, contract.DEFAULT_TIMEOUT_S)
+        patch.setenv(served_rules.SERVED, str(served))
         yield
 
 

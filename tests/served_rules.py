@@ -4,10 +4,11 @@ runs them for the tests' own process.
 A server, a benchmark's worker or a command the tests start calls DfE's rules in a process of the validators'
 environment (``collectors.records.contract``); it is pointed (``ONERETURN_VALIDATORS_PYTHON``) at a script that runs
 this file with the real interpreter: a call of the rules' runner whose input was answered before in this run is
-answered the same again, and any other call runs the real interpreter. An input is its files' bytes (not their paths),
-the request's other fields, the runner's arguments (its memory limit), the time limit in the environment and the real
-interpreter; only answers are kept, never errors, and the rules' own process ends with this one (a caller that stops
-the rules kills this process).
+answered the same again, and any other call runs the real interpreter. An input is what ``tests/rules_cache.py`` keys
+it by (its files' bytes, not their paths; the request's other fields; the limits; the real interpreter), and the
+answers are kept in the same folder, so the tests' process and the services share them; only answers are kept, never
+errors, and the rules' own process ends with this one (a caller that stops the rules kills this process). The time
+limit is read as the service reads it, from the environment: no service passes one of its own.
 """
 
 from __future__ import annotations
@@ -27,25 +28,29 @@ SERVED = "ONERETURN_TEST_SERVED_VALIDATORS"
 _PR_SET_PDEATHSIG = 1
 
 
-def script(folder: Path, answers: Path, real: Path) -> Path:
-    """Write the interpreter the services are pointed at, in ``folder``; answers kept in ``answers``."""
+def script(folder: Path, answers: Path, real: Path, default_timeout: float) -> Path:
+    """Write the interpreter the services are pointed at, in ``folder``; answers kept in ``answers``; the rules' time
+    limit where the environment sets none is ``default_timeout``."""
     folder.mkdir(parents=True, exist_ok=True)
     answers.mkdir(parents=True, exist_ok=True)
     path = folder / "python"
-    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "{__file__}" "{real}" "{answers}" "$@"\n')
+    command = f'"{sys.executable}" -I -S "{__file__}" "{real}" "{answers}" "{default_timeout!r}"'
+    path.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
     path.chmod(0o755)
     return path
 
 
-def _key(request: bytes, real: str, args: list[str]) -> str | None:
-    """The input's identity, or None when it is no request this can read (the real runner reports that)."""
+def key(request: bytes, real: str, args: list[str], default_timeout: float) -> str | None:
+    """The input's identity, as ``tests.rules_cache`` spells it, or None when it is no request this can read (the
+    real runner reports that)."""
     try:
         asked = json.loads(request)
         files = [(f["name"], hashlib.sha256(Path(f["path"]).read_bytes()).hexdigest()) for f in asked.pop("files", [])]
-    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        memory = int(args[args.index("--memory-mib") + 1])
+        timeout = float(os.environ.get("ONERETURN_RECORDS_TIMEOUT_S", default_timeout))
+    except (ValueError, KeyError, TypeError, AttributeError, OSError, IndexError):
         return None
-    limit = os.environ.get("ONERETURN_RECORDS_TIMEOUT_S", "")
-    return hashlib.sha256(json.dumps([asked, files, args, limit, real], sort_keys=True).encode()).hexdigest()
+    return json.dumps([asked, files, (timeout, memory), real], sort_keys=True, default=str)
 
 
 def _ends_with_parent() -> None:
@@ -62,12 +67,12 @@ def _ok(answer: bytes) -> bool:
 
 def main(argv: list[str]) -> int:
     """Answer a runner's request from the run's answers, or run the real interpreter (and keep a good answer)."""
-    real, answers, args = argv[0], Path(argv[1]), argv[2:]
+    real, answers, default_timeout, args = argv[0], Path(argv[1]), float(argv[2]), argv[3:]
     if not args or Path(args[0]).name != "dfe_runner.py":
         os.execv(real, [real, *args])
     request = sys.stdin.buffer.read()
-    key = _key(request, real, args)
-    kept = answers / f"{key}.json" if key is not None else None
+    found = key(request, real, args, default_timeout)
+    kept = answers / f"{hashlib.sha256(found.encode()).hexdigest()}.json" if found is not None else None
     if kept is not None and kept.exists():
         sys.stdout.buffer.write(kept.read_bytes())
         return 0

@@ -1,5 +1,6 @@
 """The remembered DfE answers of the services the tests start (``tests/served_rules.py``): the same input is answered
-again without running the rules, anything else runs them, and an error is never kept."""
+again without running the rules, anything else runs them, an error is never kept, and an input is named as the tests'
+own process names it (``tests/rules_cache.py``), so the two share their answers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.served_rules import script
+import pytest
+
+from collectors.records import contract
+from tests.rules_cache import _key
+from tests.served_rules import key, script
 
 #: A stand-in for the validators' interpreter: it counts its runs, then answers as the rules' runner does (or, given
 #: anything but the runner, says what it was given).
@@ -34,7 +39,7 @@ def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
     real.chmod(0o755)
     runner = tmp_path / "dfe_runner.py"
     runner.write_text("")
-    return script(tmp_path / "wrapper", tmp_path / "answers", real), runner, count
+    return script(tmp_path / "wrapper", tmp_path / "answers", real, 300.0), runner, count
 
 
 def _request(tmp_path: Path, folder: str, content: bytes) -> bytes:
@@ -112,3 +117,18 @@ def test_the_rules_end_when_their_caller_kills_them(tmp_path: Path) -> None:
     if not gone:
         os.kill(rules, signal.SIGKILL)
     assert gone, "the rules' process outlived its caller"
+
+
+def test_an_input_is_named_as_the_tests_own_process_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ONERETURN_RECORDS_TIMEOUT_S", raising=False)
+    monkeypatch.delenv("ONERETURN_RECORDS_MEMORY_MIB", raising=False)
+    monkeypatch.delenv("ONERETURN_VALIDATORS_PYTHON", raising=False)
+    request = json.loads(_request(tmp_path, "upload", b"CHILD\n1\n"))
+    memory = contract._limits(None, None)[1]
+    runner = [str(contract.RUNNER), "--memory-mib", str(memory)]
+    real = str(contract.validators_python())
+    served = key(json.dumps(request).encode(), real, runner, contract.DEFAULT_TIMEOUT_S)
+    assert served == _key(request, None, None)
+    monkeypatch.setenv("ONERETURN_RECORDS_TIMEOUT_S", "9")
+    assert key(json.dumps(request).encode(), real, runner, contract.DEFAULT_TIMEOUT_S) == _key(request, None, None)
+    assert key(json.dumps(request).encode(), real, runner, contract.DEFAULT_TIMEOUT_S) != served
