@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from hashlib import sha256
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -27,6 +28,7 @@ from api.principal import Principal
 from api.return_files import visible_return
 from api.sdmx.negotiate import DataFormat, data_format, structure_format
 from exports import dataflows as sdmx_source
+from exports.blobs import Held
 from exports.sdmx.ml import AGENCY, ATTRIBUTES, VERSION, Codelist, cross_domain_codelists
 from exports.sdmx.rest import SERIES_DIMENSIONS, Flow, data_message, structure_message
 from indicators.service import current_catalogue_version
@@ -303,10 +305,29 @@ def data(
                 else f"; no period of {flow.id} has figures yet"
             )
         )
+    # The same snapshots asked the same way give the same message: made once, held while it is asked again.
+    wanted = ".".join("*" if v is None else "+".join(sorted(v)) for v in selector.values)
+    made_of = f"{flow.id}|{found.sources}|{found.prepared}|{wanted}|{fmt}|{dimension_at_observation}|{detail}"
+    held = None if updated_after else sha256(made_of.encode()).hexdigest()
+    body = MESSAGES.get(held) if held else None
+    if body is None:
+        body = _data_body(flow, found, fmt, dimension_at_observation, detail)
+        if held:
+            MESSAGES.put(held, body)
+    return conditional(request, body, media_type=fmt.media_type, headers={})
+
+
+#: Data messages made from the stored snapshots, by what they were made from: a repeated query writes nothing.
+MESSAGES = Held(limit=64 * 1024 * 1024)
+
+
+def _data_body(
+    flow: Flow, found: sdmx_source.Observations, fmt: DataFormat, dimension_at_observation: str, detail: str
+) -> bytes:
     rows = found.rows
     if detail == "dataonly":
         rows = [{k: "" if k in ATTRIBUTES else v for k, v in r.items()} for r in rows]
-    body = data_message(
+    return data_message(
         flow,
         rows,
         kind=fmt.kind,
@@ -314,7 +335,6 @@ def data(
         prepared=found.prepared or _now(),
         csv_version=fmt.csv_version,
     )
-    return conditional(request, body, media_type=fmt.media_type, headers={})
 
 
 for _path in reversed(_DATA_PATHS):

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from exports.built import BuiltReturn
 from exports.sdmx.ml import (
     AGENCY,
     ATTRIBUTES,
@@ -41,7 +40,7 @@ from exports.sdmx.ml import (
     id_part,
     serialise,
 )
-from exports.sdmx.writer import SDMX_CSV_COLUMNS, write_sdmx_csv
+from exports.sdmx.writer import SDMX_CSV_COLUMNS
 
 DataKind = Literal["generic", "structurespecific", "csv"]
 
@@ -140,9 +139,9 @@ def structure_message(
 # --- data messages -------------------------------------------------------------------------------
 
 
-def data_rows(built: BuiltReturn) -> list[dict[str, str]]:
-    """Return the observations of a built return as the SDMX-CSV writer spells them (one dict per row)."""
-    reader = csv.DictReader(io.StringIO(write_sdmx_csv(built).decode("utf-8"), newline=""))
+def data_rows(sdmx_csv: bytes) -> list[dict[str, str]]:
+    """Return the observations of a built return's SDMX-CSV (as ``write_sdmx_csv`` wrote it), one dict per row."""
+    reader = csv.DictReader(io.StringIO(sdmx_csv.decode("utf-8"), newline=""))
     return list(reader)
 
 
