@@ -19,6 +19,7 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from exports import freshness
+from exports import service as exports
 from exports.changes import build_at, built_periods
 from exports.models import BuildCell, ReturnBuild
 from exports.sdmx.ml import Codelist
@@ -205,12 +206,31 @@ def parse_key(key: str) -> KeyFilter:
 
 @dataclass(frozen=True)
 class Observations:
-    """The released observations a data query selected, and when the newest build behind them was made."""
+    """What a data query selected: each period's current SDMX-CSV snapshot, read for its rows only when asked."""
 
-    rows: list[dict[str, str]]
-    prepared: datetime | None
-    #: The content hash of each period's SDMX-CSV snapshot the rows were read from, in the periods' order.
-    sources: tuple[str, ...] = ()
+    snapshots: list[exports.Snapshot]
+    key: KeyFilter
+    updated_after: datetime | None = None
+
+    @property
+    def prepared(self) -> datetime | None:
+        """When the newest build behind the observations was made."""
+        return max((utc(s.generated_at) for s in self.snapshots), default=None)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The content hash of each period's snapshot, in the periods' order: the rows are made of these alone."""
+        return tuple(s.content_hash for s in self.snapshots)
+
+    def rows(self, session: Session) -> list[dict[str, str]]:
+        """The released observations the key selects (changed since ``updated_after`` when given), period by period."""
+        rows: list[dict[str, str]] = []
+        for snap in self.snapshots:
+            found = data_rows(snap.data)
+            if self.updated_after is not None:
+                found = _changed(session, snap.build_id, found, self.updated_after)
+            rows.extend(row for row in found if self.key.matches(row))
+        return rows
 
 
 def observations(
@@ -222,24 +242,15 @@ def observations(
     end: date | None = None,
     updated_after: datetime | None = None,
 ) -> Observations:
-    """Return the released observations of a return for the periods asked, filtered by key (and by change)."""
-    rows: list[dict[str, str]] = []
-    newest: datetime | None = None
-    sources: list[str] = []
+    """Select the released observations of a return for the periods asked, filtered by key (and by change)."""
+    snapshots = []
     for period in periods_for(session, ret, start, end):
         pulled = freshness.pull(session, ret.id, period.code, "sdmx-csv", period_type=ret.period_type)
         if pulled.pending:
             # Stale: answered as a build now would answer, as a data query always has been.
             pulled = freshness.pull(session, ret.id, period.code, "sdmx-csv", fresh=True, period_type=ret.period_type)
-        snap = pulled.snapshot
-        found = data_rows(snap.data)
-        if updated_after is not None:
-            found = _changed(session, snap.build_id, found, updated_after)
-        rows.extend(row for row in found if key.matches(row))
-        made = utc(snap.generated_at)
-        newest = made if newest is None or made > newest else newest
-        sources.append(snap.content_hash)
-    return Observations(rows, newest, tuple(sources))
+        snapshots.append(pulled.snapshot)
+    return Observations(snapshots, key, updated_after)
 
 
 def _changed(session: Session, build_id: int, rows: list[dict[str, str]], instant: datetime) -> list[dict[str, str]]:
