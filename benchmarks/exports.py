@@ -9,7 +9,10 @@ raw writers in every format, each with the columns that format carries: one XLSX
 written row by row with xlsxwriter (cells, one lineage row per cell), and CSV, JSON (cells with
 their provenance) and SDMX-CSV with polars. The "7-col floor" is the one earlier runs reported:
 seven columns of the cells as XLSX (constant-memory mode) and CSV. Serving a stored snapshot
-over the API is timed separately (median of repeated requests). ``--database-url`` runs it on
+over the API is timed separately (median of repeated requests), and so is a regulator's SDMX data
+query of every dataflow over every period (``/sdmx/data/DF_X/all/all``): its first ask, its message
+written again from the kept snapshots, and its message held, beside its floor, the same periods'
+SDMX-CSV snapshots pulled as stored (wall and processor time). ``--database-url`` runs it on
 PostgreSQL (that database is emptied first). The floor and the build are alternated ``--rounds``
 times (3), each in a process of its own against the store as the uploads left it, and the best of
 each is reported: on a shared machine one run of either moves by up to half its time. Beside them, the

@@ -5,8 +5,10 @@ Structure queries follow the standard paths ``/sdmx/{dataflow|datastructure|code
 allows; several IDs joined with ``+``) with ``references`` and ``detail``. Data queries are
 ``/sdmx/data/{flowRef}/{key}/{providerRef}`` with ``startPeriod``, ``endPeriod``, ``updatedAfter``,
 ``dimensionAtObservation`` and ``detail``; the answer is SDMX-ML 2.1 generic or
-structure-specific data, or SDMX-CSV, as the ``Accept`` header asks. A regulator sees only the
-returns addressed to it; officers see every return; agencies are refused, as on the JSON API.
+structure-specific data, or SDMX-CSV, as the ``Accept`` header asks, made from the SDMX-CSV snapshot kept for
+each period's current build (``exports.dataflows``) and held by what it was made of, so a query asked again while
+nothing behind it changed writes nothing. A regulator sees only the returns addressed to it; officers see every
+return; agencies are refused, as on the JSON API.
 """
 
 from __future__ import annotations
