@@ -384,7 +384,7 @@ def _sdmx_serve(client: Any, repeat: int) -> dict[str, float]:
     from mappings.models import Return
     from onereturn import db
 
-    first = written = held = floor = written_cpu = floor_cpu = 0.0
+    first = written = held = worst = floor = written_cpu = floor_cpu = 0.0
     kept = routes.MESSAGES
     flows, size = 0, 0
     with db.session_scope(client.app.state.engine) as session:
@@ -404,7 +404,8 @@ def _sdmx_serve(client: Any, repeat: int) -> dict[str, float]:
             runs.append(_timed(client, path, OFFICER))
         written += statistics.median(r[0] for r in runs)
         written_cpu += statistics.median(r[1] for r in runs)
-        held += statistics.median(_timed(client, path, OFFICER)[0] for _ in range(max(repeat, 1)))
+        asked = statistics.median(_timed(client, path, OFFICER)[0] for _ in range(max(repeat, 1)))
+        held, worst = held + asked, max(worst, asked)
         pulls = [[_timed(client, f"/api/returns/{return_id}/{c}.sdmx.csv", OFFICER) for c in codes] for _ in runs]
         floor += statistics.median(sum(p[0] for p in pull) for pull in pulls)
         floor_cpu += statistics.median(sum(p[1] for p in pull) for pull in pulls)
@@ -415,6 +416,7 @@ def _sdmx_serve(client: Any, repeat: int) -> dict[str, float]:
         "sdmx_written": written,
         "sdmx_written_cpu": written_cpu,
         "sdmx_held": held,
+        "sdmx_held_worst": worst,
         "sdmx_floor": floor,
         "sdmx_floor_cpu": floor_cpu,
     }
@@ -615,6 +617,8 @@ def main(argv: list[str]) -> None:
             f"(CPU {first['sdmx_written_cpu']:.2f}s), held {first['sdmx_held']:.3f}s; floor (the snapshots pulled) "
             f"{first['sdmx_floor']:.2f}s (CPU {first['sdmx_floor_cpu']:.2f}s); "
             f"ratio {first['sdmx_written'] / max(first['sdmx_floor'], 1e-6):.2f} "
-            f"(CPU {first['sdmx_written_cpu'] / max(first['sdmx_floor_cpu'], 1e-6):.2f})"
+            f"(CPU {first['sdmx_written_cpu'] / max(first['sdmx_floor_cpu'], 1e-6):.2f}); "
+            f"slowest held {first['sdmx_held_worst']:.3f}s (target < 1 s)"
         )
+        ok = ok and first["sdmx_held_worst"] < 1
     print("PASS" if ok else "MISS")

@@ -27,4 +27,5 @@ def test_bench_exports_builds_every_return_beside_its_floor(capsys: pytest.Captu
     assert int(lines[5].split()[3]) > 0, lines[5]
     assert "from the snapshots" in lines[5]
     assert "floor (the snapshots pulled)" in lines[5]
+    assert lines[5].endswith("(target < 1 s)"), lines[5]
     assert lines[-1] in ("PASS", "MISS")
