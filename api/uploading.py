@@ -249,8 +249,9 @@ async def _records_upload(
     )
 
 
-#: The row of the table of ways in (``collectors.ways_in.WAYS_IN``) that takes a SEN2 file.
-SEN2_WAY = "sen2"
+#: The rows of the table of ways in (``collectors.ways_in.WAYS_IN``) whose files are read whole at the door: a SEN2
+#: file and a school census.
+READ_AT_DOOR = ("sen2", "census")
 
 
 async def _take_records(request: Request, request_of: ways_in.RecordFiles) -> Received:
@@ -258,9 +259,9 @@ async def _take_records(request: Request, request_of: ways_in.RecordFiles) -> Re
     the others here (they are kept at once, and checked by an upload process after)."""
     engine, settings = request.app.state.engine, request.app.state.settings
     pool: UploadPool | None = getattr(request.app.state, "upload_pool", None)
-    if pool is not None and ways_in.way_of(request_of).name == SEN2_WAY:
-        # A SEN2 file is checked whole at the door, its tree and every child read: in an upload process, which is
-        # renewed once a large file leaves it holding much, so the process serving requests never holds it.
+    if pool is not None and ways_in.way_of(request_of).name in READ_AT_DOOR:
+        # A SEN2 file or a census is checked whole at the door, every child or pupil read: in an upload process, which
+        # is renewed once a large file leaves it holding much, so the process serving requests never holds it.
         done = await pool.run(request_of)
         assert done.submission_id is not None
         with Session(engine, expire_on_commit=False) as session:

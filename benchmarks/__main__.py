@@ -6,6 +6,7 @@ import sys
 
 from benchmarks import (
     annex_a,
+    census,
     collect,
     compare,
     exports,
@@ -28,6 +29,7 @@ def main() -> None:
     """Dispatch to the named benchmark."""
     names = {
         "annex-a": annex_a.main,
+        "census": census.main,
         "collect": collect.main,
         "compare": compare.main,
         "exports": exports.main,

@@ -199,6 +199,11 @@ def prepare(folder: Path, scale: int, database_url: str) -> dict[str, str]:
             session.commit()
         print(f"x{scale}: {uploads} more uploads by {len(COPIED) * (scale - 1)} more agencies", file=sys.stderr)
     engine.dispose()
+    return service_env(folder, database_url)
+
+
+def service_env(folder: Path, database_url: str) -> dict[str, str]:
+    """The environment the service is started with on the store in ``folder`` (or the PostgreSQL database given)."""
     return {
         **os.environ,
         "ONERETURN_DATA_DIR": str(folder),

@@ -307,17 +307,19 @@ def _scheduler_tally(run: Run) -> dict[str, int]:
 
 
 def soak(
-    database_url: str, seconds: float, workers: int = 2, every: tuple[float, float] = (0.4, 0.8)
+    database_url: str, seconds: float, workers: int = 2, every: tuple[float, float] = (0.4, 0.8), *, fresh: bool = True
 ) -> dict[str, Any]:
-    """Run the soak and return its counts."""
-    empty_postgres(database_url)
+    """Run the soak and return its counts: on the database emptied and the demo loaded by the service's first start
+    (``fresh``), or on the database as it is, holding the demo's agencies and keys already."""
+    if fresh:
+        empty_postgres(database_url)
     database = database_url.rsplit("/", 1)[-1].split("?")[0]
     with tempfile.TemporaryDirectory(prefix="onereturn-soak-") as tmp:
         env = {
             **os.environ,
             "ONERETURN_DATA_DIR": tmp,
             "ONERETURN_DATABASE_URL": database_url,
-            "ONERETURN_LOAD_DEMO": "true",
+            "ONERETURN_LOAD_DEMO": str(fresh).lower(),
             "ONERETURN_HOST": "127.0.0.1",
             "ONERETURN_LOG_JSON": "false",
             "ONERETURN_UPLOAD_WAIT_SECONDS": "60",

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -48,6 +49,12 @@ RECORDS_SSD_CHILDREN = {"903": 30, "cin": 40}
 #: List 1 show real rows.
 RECORDS_SEN2_CHILDREN = 200
 RECORDS_SEN2_SHARED = {"cin": 40, "903": 20}
+#: The council's school census (illustrative): the autumn 2024 and spring 2025 censuses of its schools (the newest on
+#: or before its SEN2 file's census day and the one before), each holding the children of its SEN2 file (with a plan
+#: in force, else on SEN support) and the looked-after children of its SSDA903 by UPN, with their birth dates and sex,
+#: beside this many other made-up pupils; so Lists 1 and 2 fill from it.
+RECORDS_CENSUS_PUPILS = 1_500
+RECORDS_CENSUS_TERMS = ((2024, "autumn"), (2025, "spring"))
 #: The demo's region (mappings/agencies/synthetic_hub.toml): the made-up county is its member, and consents to it.
 DEMO_REGION = "synthetic_hub"
 #: FY2009-10 is the year the National Indicators and NHS Vital Signs were both in force (Lewisham).
@@ -89,6 +96,7 @@ def load_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
         done.append(DemoUpload(agency, f"{agency}/{path.name}", sub.status, sub.message))
     done += load_records_demo(engine, settings)
     done += load_sen2_demo(engine, settings)
+    done += load_census_demo(engine, settings)
     with Session(engine) as session:
         sign_off_all(session, DEMO_APPROVER)
         consent_demo_region(session)
@@ -224,6 +232,66 @@ def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
         assert isinstance(received, Received)
     name = f"{RECORDS_AGENCY}/SEN2 {RECORDS_YEAR} (synthetic, illustrative)"
     return [DemoUpload(RECORDS_AGENCY, name, received.submission.status, received.submission.message)]
+
+
+def demo_census_children(folder: Path) -> list[Any]:
+    """The children the council's census holds by name: its SEN2 file's (E with a plan in force, else K; at the school
+    of their placement where it has one) and its SSDA903's looked-after children not in it (N), by UPN, birth and sex;
+    those whose made-up UPN has DfE's check letter."""
+    import csv
+    from datetime import datetime
+
+    import polars as pl
+
+    from collectors.census.schema import upn_valid
+    from collectors.census.synthetic import Child
+    from collectors.sen2.receiving import check
+
+    sen2 = check(demo_sen2(folder).read_bytes(), RECORDS_YEAR, max_bytes=1 << 30).records
+    planned = set(sen2.requests.filter(pl.col("active") == "1").get_column("child"))
+    placed = dict(sen2.placements.drop_nulls("urn").unique("child", keep="first").select("child", "urn").iter_rows())
+    children: dict[str, Child] = {}
+    for child, born, sex, upn in sen2.persons.select("child", "born", "sex", "upn").drop_nulls().iter_rows():
+        urn = str(placed.get(child) or 100_000 + child)
+        children[upn] = Child(upn, born, sex, "E" if child in planned else "K", f"830{2000 + child % 20:04d}", urn)
+    sexes = {"1": "M", "2": "F", "M": "M", "F": "F"}
+    header = next(p for p in dict(demo_records(folder / "records"))["SSDA903 tables"] if p.name == "header.csv")
+    with header.open(encoding="utf-8", newline="") as f:
+        for n, row in enumerate(csv.DictReader(f)):
+            if row["UPN"] and row["SEX"] in sexes and row["UPN"] not in children:
+                born = datetime.strptime(row["DOB"], "%d/%m/%Y").date()
+                school = f"830{2000 + n % 20:04d}"
+                children[row["UPN"]] = Child(row["UPN"], born, sexes[row["SEX"]], "N", school, str(102_000 + n))
+    # A school's system takes a UPN only with DfE's check letter: a made-up id without one is in no school's census.
+    valid = pl.Series(list(children)).to_frame("upn").select(upn_valid(pl.col("upn"))).to_series()
+    return [child for child, ok in zip(children.values(), valid, strict=True) if ok]
+
+
+def load_census_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
+    """Send the synthetic council's school censuses (``RECORDS_CENSUS_TERMS``) as a council's upload of them is taken:
+    read, checked and kept minimised to the pupils its lists need."""
+    from collectors import ways_in
+    from collectors.census.synthetic import write_census
+    from collectors.records.receiving import Received
+
+    done: list[DemoUpload] = []
+    with tempfile.TemporaryDirectory(prefix="onereturn-demo-census-") as tmp:
+        children = demo_census_children(Path(tmp) / "records")
+        for year, term in RECORDS_CENSUS_TERMS:
+            folder = Path(tmp) / f"{year}-{term}"
+            folder.mkdir()
+            files = write_census(
+                folder, children, year=year, term=term, others=RECORDS_CENSUS_PUPILS, seed=RECORDS_SEED, lea="830"
+            )
+            upload = ways_in.RecordFiles(
+                agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR, files=files, submitted_by="demo"
+            )
+            received = ways_in.take(engine, settings, upload)
+            assert isinstance(received, Received)
+            sub = received.submission
+            name = f"{RECORDS_AGENCY}/school census {year} {term} (synthetic, illustrative)"
+            done.append(DemoUpload(RECORDS_AGENCY, name, sub.status, sub.message))
+    return done
 
 
 def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:

@@ -51,8 +51,9 @@ def synthetic_command(
         str,
         typer.Option(
             "--kind",
-            help="903 (the SSDA903 tables as CSVs), cin (a CIN census XML), ssd (an SSD extract ZIP) or sen2 (a SEN2 "
-            "survey XML, for the January that ends the collection year's autumn: 2024-25 gives January 2025)",
+            help="903 (the SSDA903 tables as CSVs), cin (a CIN census XML), ssd (an SSD extract ZIP), sen2 (a SEN2 "
+            "survey XML, for the January that ends the collection year's autumn: 2024-25 gives January 2025) or "
+            "census (a school census's blade CSVs for --term of the collection year, --children pupils)",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="The folder to write the files into")],
@@ -66,6 +67,9 @@ def synthetic_command(
         int | None,
         typer.Option("--looked-after", min=1, help="ssd: how many looked-after children (default --children)"),
     ] = None,
+    term: Annotated[
+        str, typer.Option("--term", help="census: autumn (of the year's first calendar year), spring or summer")
+    ] = "spring",
 ) -> None:
     """Write ILLUSTRATIVE record-level files of made-up children, which DfE's rules for the year pass."""
     from cli.synthetic import synthetic_903, synthetic_cin
@@ -86,12 +90,33 @@ def synthetic_command(
 
         written = [synthetic_sen2(seed, children, int(year[:4]) + 1, out, la=la)]
         hint = f"upload it with collection_year={year} (docs/send.md)"
+    elif kind == "census":
+        written = _synthetic_census(seed, children, year, term, out, la)
+        hint = f"upload them with collection_year={year} (docs/census.md)"
     else:
-        raise typer.BadParameter(f"{kind!r}: choose 903, cin, ssd or sen2", param_hint="--kind")
+        raise typer.BadParameter(f"{kind!r}: choose 903, cin, ssd, sen2 or census", param_hint="--kind")
     for path in written:
         typer.echo(str(path))
     many = f"{children} + {looked_after or children}" if kind == "ssd" else f"{children}"
     typer.echo(f"{many} made-up children (illustrative, no real child). Check them: {hint}")
+
+
+def _synthetic_census(seed: int, pupils: int, year: str, term: str, out: Path, la: str) -> list[Path]:
+    """A school census of made-up pupils for the term of the collection year, as COLLECT writes its blades."""
+    from collectors.census.records import TERMS
+    from collectors.census.synthetic import write_census
+    from indicators.periods import read_collection_year
+    from mappings.geography import dfe_la_number
+
+    if term not in TERMS:
+        raise typer.BadParameter(f"{term!r}: choose {', '.join(TERMS)}", param_hint="--term")
+    lea = dfe_la_number(la)
+    if lea is None:
+        raise typer.BadParameter(f"{la!r} is no council DfE numbers", param_hint="--la")
+    start = int(read_collection_year(year)[:4])
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_census(out, [], year=start + (term != "autumn"), term=term, others=pupils, seed=seed, lea=lea)
+    return [path for _, path in written]
 
 
 @records_app.command("purge")

@@ -1,16 +1,25 @@
 """Every way figures and records come in, in one table: one row per way, holding the way's declaration (its kind,
-purposes, repeat key, lease and checks: the ``collectors.door.Way`` its package declares, which the door reads), how
-an upload is told to be this way (its recogniser), how it is taken (its reader and checks, through the one door,
-``collectors.door``), and how it is run again, taken up by a worker and resumed.
+purposes, repeat key, lease, checks and keep order: the ``collectors.door.Way`` its package declares, which the door
+reads by the row's name), how an upload is told to be this way (its recogniser), how it is taken (its reader and
+checks, through the one door, ``collectors.door``), and how it is run again, taken up by a worker and resumed.
 
 Every entry point (the API's upload route and upload processes, the publisher's route and fetcher, the command
 line, the demo loader, the scheduler and ``onereturn submissions reprocess``) takes an upload with :func:`take`
-and runs one again with :func:`rerun`; a worker takes one up with :func:`take_up`. Adding a way in is one package
-and one row here.
+and runs one again with :func:`rerun`; a worker takes one up with :func:`take_up`.
 
 A way's request is typed (``collectors.door.requests``, named here too), and the table dispatches by its type; a
-council's children's records, the one type several ways share, are told apart by their content. Each take's answer
-is typed too (:func:`take`'s overloads).
+council's children's records, the one type several ways share, are told apart by their content. Each row is built by
+:func:`row`, which the type checker holds to its request and answer: its take must take its request type and answer
+one of :data:`Answer`'s.
+
+Adding a way in is one package and one row here:
+
+1. in its package, its ``WAY = door.Way(...)`` (its name, kind, purposes, lease, repeat key, checks, keep order);
+2. in its package, its take: the ``door.Entry`` naming ``WAY.name`` handed to ``door.through`` with its read (for a
+   way that reads first) and store, whose answer ``door.through`` answers; no repeat, lease or keep of its own;
+3. here, ``row(its WAY, its request type, its take, recognise=..., again=..., field=..., takes=...)`` in
+   ``WAYS_IN`` at the place it is told in (before DfE's own files, which take any ``files`` no row above took), its
+   request type in :data:`Request` and its answer in :data:`Answer` (and a ``take`` overload for a new request type).
 """
 
 from __future__ import annotations
@@ -22,10 +31,12 @@ from typing import Any, Generic, TypeVar, overload
 
 import polars as pl
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from collectors import door
 from collectors.annex_a import columns, from_ssd
+from collectors.annex_a.build import PASSED, Source, read_sources
+from collectors.census import receiving as census
 from collectors.door import recognise as content
 from collectors.door.requests import ColumnsSent as ColumnsSent
 from collectors.door.requests import ExtractRows as ExtractRows
@@ -38,11 +49,13 @@ from collectors.published import intake
 from collectors.published.sources import SourceSpec
 from collectors.records import receiving as records_in
 from collectors.records import service as records
+from collectors.records.models import RecordChild
+from collectors.records.privacy import checked_keys
 from collectors.sen2 import receiving as sen2
 from collectors.sen2 import stage as sen2_stage
 from collectors.ssd import receiving as ssd
 from collectors.ssd.receiving import Start, Taken, receive_extract
-from indicators.store.models import Submission
+from indicators.store.models import RECORDS_KIND, Submission
 from onereturn.errors import InvalidInput, NotFound
 from onereturn.settings import Settings
 
@@ -51,20 +64,19 @@ Answer = Outcome | records_in.Received | Taken | intake.Imported | tuple[int, pl
 #: Every request the table takes.
 Request = FiguresSent | RecordFiles | ReleaseSent[SourceSpec] | ColumnsSent | ExtractRows
 Req = TypeVar("Req")
-Ans = TypeVar("Ans")
+Ans = TypeVar("Ans", covariant=True)
 
 
 @dataclass(frozen=True)
-class WayIn(Generic[Req, Ans]):
-    """One way in, as one row: the way as its package declares it and the door reads it (its name, kind, purposes,
-    repeat key, lease and checks), its request type (the table dispatches by it), its recogniser among the ways of its
-    request type (None: every request of its type), its take (reading and checking, then the door, to its answer), and
-    for a way whose uploads can fail what the door needs to run them again, resume them and take them up."""
+class WayIn(Generic[Ans]):
+    """One way in, as one row (built by :func:`row`): the way as its package declares it and the door reads it (its
+    name, kind, purposes, repeat key, lease, checks and keep order), whether it knows a request (of its request type,
+    and its recogniser's), its take (reading and checking, then the door, to its answer), and for a way whose uploads
+    can fail what the door needs to run them again, resume them and take them up."""
 
     way: door.Way
-    request: type[Req]
-    recognise: Callable[[Req], bool] | None
-    take: Callable[[Engine, Settings, Req], Ans]
+    knows: Callable[[object], bool]
+    answer: Callable[[Engine, Settings, object], Ans]
     again: door.Again | None = None
     #: The form field of ``POST /api/submissions`` that carries it (None: another route, or made by another way),
     #: and what a user sends by it, as the API's description names the way.
@@ -77,6 +89,31 @@ class WayIn(Generic[Req, Ans]):
         return self.way.name
 
 
+def row(
+    way: door.Way,
+    request: type[Req],
+    take: Callable[[Engine, Settings, Req], Ans],
+    *,
+    recognise: Callable[[Req], bool] | None = None,
+    again: door.Again | None = None,
+    field: str | None = None,
+    takes: str = "",
+) -> WayIn[Ans]:
+    """One row of the table: the way its package declares, its request type and its take, typed together; its
+    recogniser among the ways of its request type (None: every request of its type), its ``again``, and the form
+    field that carries it with what a user sends by it."""
+
+    def knows(sent: object) -> bool:
+        return isinstance(sent, request) and (recognise is None or recognise(sent))
+
+    def answer(engine: Engine, settings: Settings, sent: object) -> Ans:
+        if not isinstance(sent, request):
+            raise InvalidInput(f"the way {way.name!r} takes a {request.__name__}, not a {type(sent).__name__}")
+        return take(engine, settings, sent)
+
+    return WayIn(way, knows, answer, again, field, takes)
+
+
 def _is_extract(request: RecordFiles) -> bool:
     # One ZIP of the SSD's tables (``ssd_<table>.csv``), not DfE's own files.
     return len(request.files) == 1 and content.recognise(*request.files[0]).kind == content.SSD
@@ -85,6 +122,45 @@ def _is_extract(request: RecordFiles) -> bool:
 def _is_sen2(request: RecordFiles) -> bool:
     # One XML naming the SEN2 collection (``<Collection>SEN2</Collection>``), in any encoding XML allows.
     return sen2.is_sen2(request.files)
+
+
+def _is_census(request: RecordFiles) -> bool:
+    # COLLECT's blade CSVs (each told by its ``<module>tableid`` heading), sent as they are or in a ZIP.
+    kinds = {kind for one in _seen(request) for kind in one.kinds}
+    return kinds == {content.CENSUS}
+
+
+def known_upns(engine: Engine, settings: Settings, agency_code: str) -> frozenset[str]:
+    """The UPNs the council's other children's records still kept hold, upper case: the children of its SEN2 files
+    (sealed by pseudonym), and of each CIN census and SSDA903 DfE's rules passed (sent, or made from its SSD
+    extract)."""
+    keys = checked_keys(engine, settings)
+    with Session(engine) as session:
+        sealed = session.exec(
+            select(RecordChild.child_sealed)
+            .join(Submission, col(Submission.id) == col(RecordChild.submission_id))
+            .where(*door.kept_where(agency_code, sen2.PURPOSE, sen2.KEPT_STATUSES))
+        ).all()
+        found = {keys.open_text(token) for token in sealed}
+        for source in _care_sources(session, agency_code):
+            for tables, table in zip(read_sources(session, settings, [source]), ("Children", "Header"), strict=True):
+                if tables is not None and "UPN" in tables[table].columns:
+                    found |= set(tables[table].get_column("UPN").drop_nulls())
+    return frozenset(upn.strip().upper() for upn in found)
+
+
+def _care_sources(session: Session, agency_code: str) -> list[Source]:
+    """Each CIN census and SSDA903 of the council still kept that DfE's rules passed."""
+    uploads = session.exec(
+        select(Submission).where(
+            col(Submission.agency_code) == agency_code,
+            col(Submission.kind) == RECORDS_KIND,
+            col(Submission.status).in_(PASSED),
+            col(Submission.purged_at).is_(None),
+            col(Submission.source_format).in_(("cin", "903")),
+        )
+    ).all()
+    return [Source(s.source_format, s.id or 0, s.collection_year, s.filename, s.received_at) for s in uploads]
 
 
 def _seen(request: RecordFiles) -> list[content.Seen]:
@@ -117,25 +193,24 @@ def _take_figures(engine: Engine, settings: Settings, request: FiguresSent) -> O
     return service.submit(engine, settings, **vars(request))
 
 
-def _file_keywords(request: RecordFiles) -> dict[str, Any]:
-    """What DfE's files' way and SEN2's take of a council's files: the same keywords, from the one request type."""
-    return {
-        "agency_code": request.agency_code,
-        "collection_year": request.collection_year,
-        "files": request.files,
-        "submitted_by": request.submitted_by,
-        "purpose": request.purpose,
-        "audit": request.audit,
-    }
-
-
-def _take_records(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received:
-    return records_in.receive(engine, settings, **_file_keywords(request))
-
-
 def _take_sen2(engine: Engine, settings: Settings, request: RecordFiles) -> sen2.KeptSen2:
     # Kept, then its figures stored (or the upload failed, saying how to run it again).
-    return sen2.receive(engine, settings, **_file_keywords(request), stage=sen2_stage.figures_stage(engine))
+    return sen2.receive(engine, settings, request, sen2_stage.figures_stage(engine))
+
+
+def _take_census(engine: Engine, settings: Settings, request: RecordFiles) -> records_in.Received:
+    # The council's other records are read only for a census that passed, to keep the pupils they name.
+    return census.receive(
+        engine,
+        settings,
+        agency_code=request.agency_code,
+        collection_year=request.collection_year,
+        files=request.files,
+        submitted_by=request.submitted_by,
+        purpose=request.purpose,
+        audit=request.audit,
+        known=lambda: known_upns(engine, settings, request.agency_code),
+    )
 
 
 def _take_extract(engine: Engine, settings: Settings, request: RecordFiles) -> Taken:
@@ -179,70 +254,79 @@ def _take_ssd_rows(engine: Engine, settings: Settings, request: ExtractRows) -> 
     return from_ssd.keep_from_extract(engine, settings, **vars(request))
 
 
-#: The one table of ways in, in the order an upload is told: the first row whose recogniser knows it takes it.
-WAYS_IN: dict[str, WayIn[Any, Any]] = {
+#: The one table of ways in, in the order an upload is told: the first row that knows it takes it.
+WAYS_IN: dict[str, WayIn[Answer]] = {
     way.name: way
     for way in (
-        WayIn(
+        row(
             intake.WAY,
             ReleaseSent,
-            None,
             _take_release,
             again=intake.AGAIN,
             takes="a publisher's release, by its own route (POST /api/published/{source}) or the scheduled fetch",
         ),
-        WayIn(
+        row(
             columns.WAY,
             ColumnsSent,
-            None,
             _take_columns,
             takes="the columns of Ofsted's Annex A no return holds, by the Annex A routes",
         ),
         # An extract repeats one sent before when every file made from it does (its way's repeat key of a set, asked of
         # ``collectors.door.through_set``); each file made goes on by the records' way, its Annex A rows by
         # ``annex_a_ssd``.
-        WayIn(
+        row(
             ssd.WAY,
             RecordFiles,
-            _is_extract,
             _take_extract,
+            recognise=_is_extract,
             field="files",
             takes="one ZIP of the council's SSD tables (ssd_<table>.csv), with collection_year: the year's CIN census "
             "and SSDA903 are made from it and each taken as DfE's files are, its Annex A rows and DfE's payloads "
             "kept; answered 202 with an ExtractReceipt",
         ),
-        WayIn(
+        row(
             from_ssd.WAY,
             ExtractRows,
-            None,
             _take_ssd_rows,
             takes="the Annex A rows of an SSD extract, made by the extract's way",
         ),
         # Kept at the door, then its figures stored as a stage of the door under its lease (``sen2.stage``).
-        WayIn(
+        row(
             sen2.WAY,
             RecordFiles,
-            _is_sen2,
             _take_sen2,
+            recognise=_is_sen2,
             again=sen2_stage.AGAIN,
             field="files",
             takes="one SEN2 survey XML, with collection_year: checked whole and kept, then its figures stored "
             "(201; 202 with the upload failed, and the command that runs it again, when they cannot be)",
         ),
-        WayIn(
+        # Read, checked and kept minimised at the door: the pupils the council's lists need, nothing after it.
+        row(
+            census.WAY,
+            RecordFiles,
+            _take_census,
+            recognise=_is_census,
+            field="files",
+            takes="a school census as the council holds it, with collection_year (the academic year of its census "
+            "day): COLLECT's blade CSVs, one a module, or a ZIP of them, named as COLLECT names them (year, term, la "
+            "or acad); read and checked against its year's and term's schema, only the pupils the council's lists "
+            "need kept (on SEN support or with an EHC plan, or named in its SEN2, CIN census or SSDA903); 201 with "
+            "the pupils read and kept",
+        ),
+        row(
             records_in.WAY,
             RecordFiles,
-            _is_records,
-            _take_records,
+            records_in.receive,
+            recognise=_is_records,
             again=records.AGAIN,
             field="files",
             takes="DfE's own files, with collection_year: one CIN census XML, the SSDA903 XML, or the SSDA903 tables "
             "as CSVs or a ZIP of them; kept and answered 202, DfE's rules run after",
         ),
-        WayIn(
+        row(
             service.WAY,
             FiguresSent,
-            None,
             _take_figures,
             again=service.AGAIN,
             field="file",
@@ -266,7 +350,7 @@ def described(field: str | None = None) -> str:
     )
 
 
-def way_in(name: str) -> WayIn[Any, Any]:
+def way_in(name: str) -> WayIn[Answer]:
     """The way in of this name; InvalidInput naming it when there is none."""
     try:
         return WAYS_IN[name]
@@ -277,8 +361,9 @@ def way_in(name: str) -> WayIn[Any, Any]:
 #: What the record-level address takes, as a refusal names it.
 RECORD_LEVEL = (
     "The record-level address (form field 'files' with 'collection_year') takes one SEN2 survey XML, one CIN census "
-    "XML, the SSDA903 tables as CSVs (or a ZIP of them) or the SSDA903 XML, or one ZIP of the council's SSD tables; a "
-    "file of figures goes in the form field 'file' with no collection year"
+    "XML, the SSDA903 tables as CSVs (or a ZIP of them) or the SSDA903 XML, one ZIP of the council's SSD tables, or a "
+    "school census's blade CSVs (or a ZIP of them); a file of figures goes in the form field 'file' with no "
+    "collection year"
 )
 
 
@@ -302,12 +387,12 @@ def refusal(seen: list[content.Seen]) -> InvalidInput:
     return InvalidInput(f"{said}. {RECORD_LEVEL}; nothing was kept", errors=errors)
 
 
-def way_of(request: Request) -> WayIn[Any, Any]:
-    """The way an upload came in by: the first row of its request's type whose recogniser knows it (or that has none);
-    InvalidInput naming what each way takes when none knows it (record-level files by what each file was recognised
-    as)."""
+def way_of(request: Request) -> WayIn[Answer]:
+    """The way an upload came in by: the first row that knows it (of its request's type, whose recogniser, if any,
+    knows it); InvalidInput naming what each way takes when none knows it (record-level files by what each file was
+    recognised as)."""
     for way in WAYS_IN.values():
-        if isinstance(request, way.request) and (way.recognise is None or way.recognise(request)):
+        if way.knows(request):
             return way
     if isinstance(request, RecordFiles):
         raise refusal(_seen(request))
@@ -327,8 +412,7 @@ def take(engine: Engine, settings: Settings, request: ExtractRows) -> int: ...
 def take(engine: Engine, settings: Settings, request: Request) -> Answer:
     """Take one upload in hand by the way it came in: through the door, to its outcome (or its receipt, where a
     worker goes on)."""
-    answer: Answer = way_of(request).take(engine, settings, request)
-    return answer
+    return way_of(request).answer(engine, settings, request)
 
 
 def releases(engine: Engine, settings: Settings) -> Callable[..., intake.Imported]:
@@ -348,7 +432,7 @@ def extracts(engine: Engine, settings: Settings) -> Callable[..., Taken]:
     return taken
 
 
-def _again(engine: Engine, submission_id: int) -> tuple[door.Way, door.Again]:
+def _again(engine: Engine, submission_id: int) -> tuple[str, door.Again]:
     """The way that took an upload, as its submission records it, and how the door runs it again; an upload recorded
     before the way was (no ``way``), by its kind and mode. NotFound when there is no such upload."""
     with Session(engine) as session:
@@ -357,10 +441,10 @@ def _again(engine: Engine, submission_id: int) -> tuple[door.Way, door.Again]:
             raise NotFound(f"Submission {submission_id} does not exist")
         kind, mode, recorded = submission.kind, submission.mode, submission.way
     rows = [WAYS_IN[recorded]] if recorded in WAYS_IN else []
-    rows += [row for row in WAYS_IN.values() if row.way.kind == kind and mode in row.way.purposes.values()]
-    for row in rows:
-        if row.again is not None:
-            return row.way, row.again
+    rows += [one for one in WAYS_IN.values() if one.way.kind == kind and mode in one.way.purposes.values()]
+    for one in rows:
+        if one.again is not None:
+            return one.name, one.again
     raise InvalidInput(f"no way in takes uploads of kind {kind!r} and mode {mode!r}")
 
 
@@ -382,7 +466,7 @@ def resume_all(engine: Engine, settings: Settings) -> dict[str, list[int]]:
     """Take up every upload of every way in whose worker stopped, through the door; their ids by way (only ways with
     any)."""
     resumed = {
-        way.name: door.resume(engine, settings, way.way, way.again)
+        way.name: door.resume(engine, settings, way.name, way.again)
         for way in WAYS_IN.values()
         if way.again is not None and way.again.resumes
     }

@@ -81,6 +81,7 @@ def _placeholder(name: str, before: str, command: str, tmp: Path) -> str:
         "--year": "2024-25",
         "--la": "E10000024",
         "--kind": "cin",
+        "--term": "spring",
         "--children": "3",
         "--seed": "7",
         "--out": str(tmp / "synthetic"),

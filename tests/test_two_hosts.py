@@ -15,6 +15,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from collectors import door
+from collectors.door.requests import RecordFiles
 from collectors.figures.service import submit
 from collectors.records.receiving import WAY, receive
 from collectors.records.service import AGAIN, process_records
@@ -67,10 +68,9 @@ def _received(hosts: Hosts, settings: Settings, purpose: str = "return") -> int:
     got = receive(
         hosts.store,
         settings,
-        agency_code=NOTTS_COUNCIL,
-        collection_year="2024-25",
-        files=[(p.name, p) for p in PASSING],
-        purpose=purpose,
+        RecordFiles(
+            agency_code=NOTTS_COUNCIL, collection_year="2024-25", files=[(p.name, p) for p in PASSING], purpose=purpose
+        ),
     )
     assert not got.duplicate
     assert got.submission.id is not None
@@ -131,7 +131,7 @@ def test_an_interrupted_record_level_upload_is_finished_by_the_other_hosts_resum
     sid = _received(hosts, hosts.a)
     cut_off(hosts.store, sid, stage="dfe_rules", until=datetime.now(UTC) - timedelta(seconds=1))
     hosts.hide_a()
-    assert door.resume(hosts.store, hosts.b, WAY, AGAIN) == [sid]
+    assert door.resume(hosts.store, hosts.b, WAY.name, AGAIN) == [sid]
     done = _status(hosts.store, sid)
     assert (done.status, done.stage) == ("accepted", "stored"), done.message
     assert figures_of(hosts.store, sid) > 0

@@ -10,6 +10,7 @@ from api.web import (
     agency,
     annex_a,
     approvals,
+    census,
     compare,
     groups,
     officer,
@@ -46,5 +47,6 @@ def install(app: FastAPI) -> None:
         admin,
         published,
         send,
+        census,
     ):
         app.include_router(module.router)

@@ -170,7 +170,13 @@ def nav_items(principal: Principal | None, current: str, *, annex_a: bool = Fals
             ("History", "/history"),
             ("Compare", "/compare"),
             *(
-                [("Annex A", "/annex-a"), ("Record files", "/record-files"), ("SEND", "/send"), ("Regions", "/consent")]
+                [
+                    ("Annex A", "/annex-a"),
+                    ("Record files", "/record-files"),
+                    ("SEND", "/send"),
+                    ("School census", "/census"),
+                    ("Regions", "/consent"),
+                ]
                 if annex_a
                 else []
             ),

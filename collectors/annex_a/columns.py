@@ -172,7 +172,7 @@ def receive_columns(
     """Check the council's columns and keep the file encrypted as the agency's newest; nothing is kept if refused."""
     name = Path(filename).name or "columns"
 
-    def read() -> door.Found:
+    def read() -> door.Found[pl.DataFrame]:
         frame = read_columns(data, filename, layout, max_bytes=settings.max_upload_bytes)
         counts = {
             "rows_read": frame.height,
@@ -186,24 +186,24 @@ def receive_columns(
         spooled.write_bytes(data)
         named = [(name, spooled)]
         digest = content_hash(named)
-        entry = door.Entry(
-            WAY,
-            mode=WAY.mode_of(COLUMNS_MODE),
-            agency_code=agency_code,
-            filename=name[:255],
-            source_format="annex_a",
-            size_bytes=len(data),
-            content_hash=digest,
+        file = door.File(
+            name[:255],
+            "annex_a",
+            len(data),
+            digest,
             keep=lambda: keep(engine, settings, checked_keys(engine, settings), digest, named),
-            submitted_by=submitted_by,
-            # Finished at the door: accepted as it is recorded.
+        )
+        # Finished at the door: accepted as it is recorded.
+        entry = door.Entry(
+            WAY.name,
+            WAY.mode_of(COLUMNS_MODE),
+            agency_code,
+            file,
+            submitted_by,
             status="accepted",
             columns={"stage": "stored"},
         )
-        kept: tuple[int, pl.DataFrame] = door.through(
-            engine, settings, entry, read=read, store=lambda submission, frame: (submission.id, frame)
-        )
-    return kept
+        return door.through(engine, settings, entry, read=read, store=lambda made, frame: (door.id_of(made), frame))
 
 
 def newest_columns(session: Session, settings: Settings, agency_code: str, layout: Layout) -> pl.DataFrame | None:

@@ -110,34 +110,19 @@ def keep_from_extract(
         spooled = Path(work) / KEPT_NAME
         spooled.write_bytes(data)
         named = [(KEPT_NAME, spooled)]
-        kept: int = door.through(
-            engine,
-            settings,
-            door.Entry(
-                WAY,
-                mode=WAY.mode_of(SSD_MODE),
-                agency_code=agency_code,
-                filename=Path(filename).name[:255] or "ssd.zip",
-                source_format="ssd",
-                size_bytes=len(data),
-                content_hash=(digest := content_hash(named)),
-                keep=lambda: keep(engine, settings, checked_keys(engine, settings), digest, named),
-                submitted_by=submitted_by,
-                collection_year=year,
-                # Finished at the door: accepted as it is recorded.
-                status="accepted",
-                columns={
-                    "stage": "stored",
-                    "rows_read": rows,
-                    "rows_accepted": rows,
-                    "message": f"Annex A rows from the SSD extract: {', '.join(sorted(tables))}; no figure is "
-                    "derived from them",
-                },
-            ),
-            store=lambda submission, _: submission.id,
-            repeated=lambda earlier: earlier.id,
+        digest = content_hash(named)
+        file = door.File(
+            Path(filename).name[:255] or "ssd.zip",
+            "ssd",
+            len(data),
+            digest,
+            keep=lambda: keep(engine, settings, checked_keys(engine, settings), digest, named),
         )
-    return kept
+        said = f"Annex A rows from the SSD extract: {', '.join(sorted(tables))}; no figure is derived from them"
+        # Finished at the door: accepted as it is recorded.
+        counts = {"stage": "stored", "rows_read": rows, "rows_accepted": rows, "message": said}
+        entry = door.Entry(WAY.name, WAY.mode_of(SSD_MODE), agency_code, file, submitted_by, year, "accepted", counts)
+        return door.through(engine, settings, entry, store=lambda made, _: door.id_of(made), repeated=door.id_of)
 
 
 def newest_from_extract(session: Session, settings: Settings, agency_code: str) -> FromExtract | None:

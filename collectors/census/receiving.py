@@ -1,10 +1,12 @@
-"""A council's school census at the door: read and checked whole (by the census's reader, handed in), minimised to the
-pupils the council needs, and kept sealed as its other children's records are, or refused with nothing kept.
+"""A council's school census at the door: read and checked whole (``collectors.census.blades``), minimised to the
+pupils the council needs, and kept sealed as its other children's records are; or refused with nothing kept where it
+is no census of its year (the reader's refusal), and each cell its schema refuses read blank and listed among the
+upload's problems by file, table, row and item.
 
 It comes through the record-level upload (``POST /api/submissions`` with ``collection_year``, the form field
 ``files``) and the table of ways in (``collectors.ways_in``, which tells COLLECT's blade CSVs by their headings and
 gathers the UPNs the council's other records hold), and walks through the one door (``collectors.door``): checked
-before anything is kept (a refusal names each problem by file, table, row and item, never a value); of the pupils
+before anything is kept (no problem names a value); of the pupils
 read, only those on SEN support or with an EHC plan (``senprovision`` K or E) and those whose UPN or former UPN the
 council's SEN2, SSDA903 or CIN census records hold are kept, sealed under the deployment's records keys
 (``collectors.census.kept``); a ``Submission`` of kind ``records`` with the purpose ``school_census``; each pupil
@@ -15,24 +17,27 @@ and addresses are never read. Nothing here logs or puts a value of the file in a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors import door
+from collectors.census.blades import CensusRead, read_census
 from collectors.census.kept import KEPT_STATUSES, PURPOSE, kept_year, packed
 from collectors.census.records import CensusRecords
+from collectors.problems import write_problems
 from collectors.records.kept import content_hash, keep_sealed
 from collectors.records.models import RecordChild
 from collectors.records.privacy import Keys, checked_keys
 from collectors.records.receiving import Received
+from collectors.records.senders import another_council
 from indicators.periods import read_collection_year
 from indicators.store.models import RECORDS_KIND, Submission
 from onereturn import keptfiles
@@ -44,8 +49,8 @@ from onereturn.settings import Settings
 FORMAT = "census"
 #: The SEN provision codes whose pupils are always kept: SEN support and an EHC plan.
 NEEDED_PROVISION = ("K", "E")
-#: At most this many refusals are listed in an answer (each names its file, table, row and item).
-SHOWN = 200
+#: The rule a census's refused cell is recorded under among the upload's problems.
+RULE = "census_schema"
 #: The way in that takes a school census, as the door reads it and its row in the table of ways in holds it.
 WAY = door.Way(
     "census",
@@ -61,47 +66,17 @@ WAY = door.Way(
 )
 
 
-class Refusal(Protocol):
-    """One problem a census's reader found: where it is (file, table, row, column) and the rule, never a value."""
-
-    @property
-    def file(self) -> str: ...
-    @property
-    def table(self) -> str: ...
-    @property
-    def row(self) -> int | None: ...
-    @property
-    def column(self) -> str | None: ...
-    @property
-    def rule(self) -> str: ...
-
-
-class CensusRead(Protocol):
-    """What a census's reader answers: every pupil read, the refusals, and how many pupils were read."""
-
-    @property
-    def records(self) -> CensusRecords: ...
-    @property
-    def refusals(self) -> Sequence[Refusal]: ...
-    @property
-    def pupils_read(self) -> int: ...
-
-
-def refused(refusals: Sequence[Refusal]) -> InvalidInput:
-    """The census refused whole: every problem listed (the first ``SHOWN``) by file, table, row and item."""
-    more = f" (the first {SHOWN} listed)" if len(refusals) > SHOWN else ""
-    errors = [{"type": "census_" + r.rule, "loc": _place(r), "msg": r.rule} for r in refusals[:SHOWN]]
-    return InvalidInput(
-        f"the census has {len(refusals):,} problem(s) against its year's and term's schema{more}; nothing was kept: "
-        "correct the files and send them again",
-        errors=errors,
+def problems(refusals: pl.DataFrame) -> pl.DataFrame:
+    """The cells a census's reader refused as the upload's problems (``collectors.problems``): each by its file's row,
+    its table and item, and its rule; never a value."""
+    return refusals.select(
+        pl.col("row").cast(pl.Int64),
+        pl.format("{}: {}", "table", pl.col("column").fill_null("the heading")).alias("column"),
+        pl.lit(None, pl.String).alias("value"),
+        pl.lit(RULE).alias("rule"),
+        pl.lit("error").alias("severity"),
+        pl.format("{}: {} (the cell is read blank)", "file", "rule").alias("message"),
     )
-
-
-def _place(refusal: Refusal) -> list[object]:
-    """Where a problem is: its file and table, then its row and column where it has them."""
-    row = [] if refusal.row is None else [f"row {refusal.row}"]
-    return [refusal.file, refusal.table, *row, *([] if refusal.column is None else [refusal.column])]
 
 
 def minimised(records: CensusRecords, known: frozenset[str]) -> CensusRecords:
@@ -127,13 +102,14 @@ def minimised(records: CensusRecords, known: frozenset[str]) -> CensusRecords:
     )
 
 
-def kept_message(records: CensusRecords, read: int, kept: int) -> str:
-    """What a census upload kept says of it: which census, pupils read and kept (never a value)."""
+def kept_message(records: CensusRecords, read: int, kept: int, refused: int = 0) -> str:
+    """What a census upload kept says of it: which census, pupils read and kept, cells refused (never a value)."""
     whose = "the council's own schools" if records.source == "la" else "academies"
+    cells = f"; {refused:,} cell(s) refused by its schema and read blank, each listed in the report" if refused else ""
     return (
         f"the {records.term} {records.census_day.year} school census of {whose} (census day "
         f"{records.census_day:%-d %B %Y}): {read:,} pupil(s) read, {kept:,} kept (on SEN support or with an EHC plan, "
-        "or named in the council's other children's records); names and addresses are never kept"
+        f"or named in the council's other children's records); names and addresses are never kept{cells}"
     )
 
 
@@ -149,27 +125,37 @@ def _in_year(census_day: date, collection_year: str) -> None:
         )
 
 
+def _own(engine: Engine, agency_code: str, records: CensusRecords) -> None:
+    """Refuse a census of another council's schools than the uploading agency's (its LAESTABs' first three digits,
+    DfE's number of their council), before anything is kept."""
+    councils = {laestab[:3] for laestab in records.schools.get_column("laestab").drop_nulls() if laestab[:3].isdigit()}
+    if len(councils) == 1:
+        another_council(engine, agency_code, councils.pop(), "the census", ["schoolcensus", "lea"])
+
+
 def _checker(
+    engine: Engine,
+    agency_code: str,
     read: Callable[[], CensusRead],
     known: Callable[[], frozenset[str]],
     year: str,
     keys: Callable[[], Keys],
     plain: list[bytes],
-) -> door.Read:
+) -> door.Read[None]:
     """The door's read of a census: read whole (a refusal keeps nothing), of the year said, cut to the pupils the
     council needs (packed into ``plain`` for sealing), and what it found: its counts, message and side write (each
     pupil kept by pseudonym, its UPN sealed)."""
 
-    def check() -> door.Found:
+    def check() -> door.Found[None]:
         got = read()
-        if got.refusals:
-            raise refused(got.refusals)
         _in_year(got.records.census_day, year)
+        _own(engine, agency_code, got.records)
         kept = minimised(got.records, known())
         keys()
         plain.append(packed(kept))
         upns = sorted(set(kept.pupils.get_column("upn").drop_nulls().str.to_uppercase()))
-        message = kept_message(kept, got.pupils_read, kept.pupils.height)
+        found = problems(got.refused)
+        message = kept_message(kept, got.pupils_read, kept.pupils.height, found.height)
 
         def pupils(session: Session, submission: Submission) -> None:
             # Each pupil kept by pseudonym, its UPN sealed: so retention, purge and key rotation reach it.
@@ -177,15 +163,18 @@ def _checker(
             pseudonyms = held.pseudonyms(upns)
             rows = [(submission.id, pseudonyms[u], held.seal_text(u)) for u in upns]
             bulk_insert(session, RecordChild.__tablename__, ("submission_id", "pseudonym", "child_sealed"), [rows])
+            assert submission.id is not None
+            write_problems(session, submission.id, found)
 
         counts = {
             "stage": "stored",
             "rows_read": got.pupils_read,
             "rows_accepted": kept.pupils.height,
+            "error_count": found.height,
             "message": message,
             "collection_year": kept_year(kept),
         }
-        return door.Found(columns=counts, side=pupils, audit_detail=message)
+        return door.Found(None, columns=counts, side=pupils, audit_detail=message)
 
     return check
 
@@ -197,13 +186,14 @@ def receive(
     agency_code: str,
     collection_year: str,
     files: list[tuple[str, Path]],
-    read: Callable[[], CensusRead],
     known: Callable[[], frozenset[str]],
+    read: Callable[[], CensusRead] | None = None,
     submitted_by: str = "",
     purpose: str = "return",
     audit: dict[str, Any] | None = None,
 ) -> Received:
-    """Check a council's census (``read``: its files read whole) and keep what the council needs of it sealed, its
+    """Check a council's census (its files read whole by ``read``, else by the census's reader of COLLECT's blades)
+    and keep what the council needs of it sealed, its
     pupils cut to those on SEN support or with a plan and those whose UPN is ``known`` (asked only of a census that
     passed); a census refused keeps nothing. The same files sent again repeat the upload that kept them."""
     if purpose != "return":
@@ -218,7 +208,7 @@ def receive(
     # The host's records keys are asked for once the census is found sound (a refusal names the census's problems).
     keys = cache(lambda: checked_keys(engine, settings))
     plain: list[bytes] = []
-    check = _checker(read, known, year, keys, plain)
+    check = _checker(engine, agency_code, read or (lambda: read_census(named)), known, year, keys, plain)
 
     def keep() -> str:
         # Only what was kept of the census is sealed, under the name of its own content: the files sent, with every
@@ -227,20 +217,15 @@ def receive(
         return keep_sealed(engine, settings, keys(), name, plain[0])
 
     entry = door.Entry(
-        WAY,
-        mode=WAY.mode_of(PURPOSE),
-        agency_code=agency_code,
-        filename=", ".join(name for name, _ in named)[:255],
-        source_format=FORMAT,
-        size_bytes=size,
-        content_hash=content_hash(named),
-        keep=keep,
+        WAY.name,
+        WAY.mode_of(PURPOSE),
+        agency_code,
+        door.File(", ".join(name for name, _ in named)[:255], FORMAT, size, content_hash(named), keep),
         submitted_by=submitted_by,
         status="accepted",
-        audit=audit,
-        audit_status=201,
+        audit=door.Audit(audit) if audit is not None else None,
     )
-    received: Received = door.through(
+    return door.through(
         engine,
         settings,
         entry,
@@ -248,4 +233,3 @@ def receive(
         store=lambda submission, _: Received(submission),
         repeated=lambda earlier: Received(earlier, duplicate=True),
     )
-    return received

@@ -3,27 +3,27 @@ upload found by the way's repeat key, the raw file kept, the ``Submission`` writ
 its audit event, in one transaction), and, for a way that reads and stores while the request waits, its lease held
 while it does and the upload ended ``failed`` on any error.
 
-Each way in declares itself once, as a :class:`Way` (``collectors.door.way``: its kind, purposes, repeat key, lease
-and checks), which its row in the table of ways in (``collectors.ways_in``) holds. For each upload the way hands the
-door an :class:`Entry` (its way, what its submission records and how its file is kept) with its reader and its store:
-:func:`through` reads the repeat key, the lease and the agency check from the entry's way and calls them in one order
-for every way, and :func:`again` runs a failed upload again from its kept file in the same order. Nothing here reads
-a file or logs a value of one.
+Each way in declares itself once, as a :class:`Way` (``collectors.door.way``: its kind, purposes, repeat key, lease,
+checks and keep order), its row, which the table of ways in (``collectors.ways_in``) holds. For each upload the way
+hands the door an :class:`Entry` (its row's name, what its submission records, its :class:`File` and :class:`Audit`)
+with its read (returning what it found, a :class:`Found`) and its store: :func:`through` reads the repeat key, the
+lease, the agency check and the keep order from the row of that name and calls them in one order for every way,
+answering what the way's store answers; :func:`again` runs a failed upload again from its kept file in the same
+order. Nothing here reads a file or logs a value of one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, false, func, update
+from sqlalchemy import ColumnElement, Engine, false, update
 from sqlmodel import Session, col, select
 
 from collectors.door import head, lease
 from collectors.door.again import Again as Again  # the failure, rerun, resume and take-up, the door's
-from collectors.door.again import Store
 from collectors.door.again import Superseded as Superseded
 from collectors.door.again import again as again
 from collectors.door.again import failed_message as failed_message
@@ -31,11 +31,12 @@ from collectors.door.again import mark_failed as mark_failed
 from collectors.door.again import resume as resume
 from collectors.door.again import stored as stored
 from collectors.door.again import taken_up as taken_up
-from collectors.door.spine import latest_of_bytes, repeat_of
+from collectors.door.spine import latest_of_bytes, repeats_current
 from collectors.door.way import Lease as Lease  # each way's declaration, named as the door's: door.Way, door.Repeat
 from collectors.door.way import Repeat as Repeat
 from collectors.door.way import Way as Way
 from collectors.door.way import mode_of as mode_of
+from collectors.door.way import row as row
 from indicators.store.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
 from onereturn import audittrail, db
@@ -43,37 +44,67 @@ from onereturn.settings import Settings
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
+#: What a way's read gives its store.
+_Read = TypeVar("_Read")
 #: What a way's side writes are given: the session of the submission's transaction and the submission, flushed.
 SideWrites = Callable[[Session, Submission], None]
 
 
-@dataclass
-class Entry:
-    """One upload at the door, read and checked as far as its way does before anything is kept: its way (whose
-    kind, repeat key, lease and agency check the door reads), what its submission records, how its raw file is kept
-    (``keep``: kept here after the repeat check, or the name it was kept under already), its side writes and its
-    audit event."""
+@dataclass(frozen=True)
+class File:
+    """An upload's file as its submission records it: its name, format, size and hash, and how it is kept (``keep``:
+    kept by the door once it is found no repeat, or the name it was kept under already)."""
 
-    way: Way
-    mode: str
-    agency_code: str
-    filename: str
+    name: str
     source_format: str
     size_bytes: int
     content_hash: str
     keep: Callable[[], str] | str
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The audit event (``spine.audited``'s shape) recorded with an upload's submission, its status and detail."""
+
+    event: Mapping[str, Any]
+    status: int = 201
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One upload at the door, before anything is kept: the name of its way's row (whose kind, repeat key, lease,
+    agency check and keep order the door reads), what its submission records (its purpose's mode, agency, file, who
+    sent it, its year, its status as recorded, a final one where it is finished at the door, and other columns) and
+    its audit event. What the way's read finds is returned (:class:`Found`), never written into it."""
+
+    way: str
+    mode: str
+    agency_code: str
+    file: File
     submitted_by: str = ""
     collection_year: str | None = None
-    #: Its status as it is recorded: a final one (``head.FINAL``) where it is finished at the door.
     status: str = "received"
-    columns: dict[str, Any] = field(default_factory=dict)
+    columns: Mapping[str, Any] = field(default_factory=dict)
+    audit: Audit | None = None
+
+
+@dataclass(frozen=True)
+class Found(Generic[_Read]):
+    """What a way's read found in its file before the upload is recorded: what its store is given (``readings``),
+    and what its submission records with it: its ``columns`` (its counts and message), its side writes, what is
+    written before the submission, which names it (``first``: a release's publisher), and the detail of its audit
+    event (None: the entry's)."""
+
+    readings: _Read
+    columns: Mapping[str, Any] = field(default_factory=dict)
     side: SideWrites | None = None
-    #: What is written before the submission, which names it (a release's publisher).
     first: Callable[[Session], None] | None = None
-    #: The audit event (``spine.audited``'s shape) recorded with the submission, its status and detail.
-    audit: dict[str, Any] | None = None
-    audit_status: int = 201
-    audit_detail: str = ""
+    audit_detail: str | None = None
+
+
+#: Nothing found before the upload is recorded: a way that keeps first reads under the lease, in its store.
+KEEPS_FIRST: Found[None] = Found(None)
 
 
 @dataclass
@@ -82,6 +113,12 @@ class Entered:
 
     submission: Submission
     duplicate: bool = False
+
+
+def id_of(submission: Submission) -> int:
+    """A recorded upload's id (written before any way is handed its submission)."""
+    assert submission.id is not None
+    return submission.id
 
 
 def kept_where(agency_code: str, mode: str, statuses: tuple[str, ...] = ("accepted",)) -> list[ColumnElement[bool]]:
@@ -114,21 +151,20 @@ def admit(engine: Engine, agency_code: str) -> None:
 
 
 def repeated(session: Session, entry: Entry) -> Submission | None:
-    """The earlier upload the entry repeats by its way's repeat key, or None."""
-    key = entry.way.repeat
+    """The earlier upload the entry repeats by its way's repeat key (its row's), or None."""
+    way = row(entry.way)
+    key, digest = way.repeat, entry.file.content_hash
     if key is None:
         return None
     if key.of_set:
         # A set of one file: the set's rule, as an upload of it alone.
-        alone = _set_repeated(
-            session, entry.way, entry.agency_code, entry.mode, entry.collection_year, [entry.content_hash]
-        )
+        alone = _set_repeated(session, way, entry.agency_code, entry.mode, entry.collection_year, [digest])
         return alone[0] if alone is not None else None
     if key.newest_of is not None:
         newest = session.exec(
             select(Submission)
             .where(
-                col(Submission.kind) == entry.way.kind,
+                col(Submission.kind) == way.kind,
                 col(Submission.agency_code) == entry.agency_code,
                 col(getattr(Submission, key.newest_of)) == entry.columns.get(key.newest_of),
                 col(Submission.status).in_(key.statuses),
@@ -136,26 +172,24 @@ def repeated(session: Session, entry: Entry) -> Submission | None:
             )
             .order_by(col(Submission.id).desc())
         ).first()
-        return newest if newest is not None and newest.content_hash == entry.content_hash else None
+        return newest if newest is not None and newest.content_hash == digest else None
     if key.newest_only:
         newest = newest_kept(session, entry.agency_code, entry.mode)
-        return repeats_newest(key, newest, content_hash=entry.content_hash, collection_year=entry.collection_year)
+        return repeats_newest(key, newest, content_hash=digest, collection_year=entry.collection_year)
     # A purged upload's file is gone: the same bytes sent again are a new upload, which keeps them.
     where: tuple[ColumnElement[bool], ...] = (col(Submission.purged_at).is_(None),)
     if key.by_year:
         where = (
             *where,
-            col(Submission.kind) == entry.way.kind,
+            col(Submission.kind) == way.kind,
             col(Submission.collection_year) == entry.collection_year,
         )
-    earlier = repeat_of(
-        session,
-        agency_code=entry.agency_code,
-        digest=entry.content_hash,
-        mode=entry.mode,
-        statuses=key.statuses,
-        where=where,
+    earlier = latest_of_bytes(
+        session, agency_code=entry.agency_code, digest=digest, mode=entry.mode, statuses=key.statuses, where=where
     )
+    if earlier is not None and not repeats_current(session, earlier):
+        # A later upload stored figures since, which may have replaced its own: the file is applied again.
+        earlier = None
     if earlier is not None and key.by_year and _overtaken(session, earlier, key):
         # A later file of the same return and year is in force: sending the earlier again puts it back in force.
         return None
@@ -196,7 +230,7 @@ def _in_progress(session: Session, entry: Entry, where: tuple[ColumnElement[bool
         select(Submission)
         .where(
             col(Submission.agency_code) == entry.agency_code,
-            col(Submission.content_hash) == entry.content_hash,
+            col(Submission.content_hash) == entry.file.content_hash,
             col(Submission.mode) == entry.mode,
             col(Submission.status).in_(lease.UNFINISHED),
             col(Submission.lease_until) > datetime.now(UTC),
@@ -208,7 +242,7 @@ def _in_progress(session: Session, entry: Entry, where: tuple[ColumnElement[bool
 
 def through_set(
     engine: Engine,
-    way: Way,
+    name: str,
     files: Sequence[_In],
     *,
     digest: Callable[[_In], str],
@@ -218,12 +252,14 @@ def through_set(
     mode: str,
     collection_year: str | None,
 ) -> list[_Out]:
-    """Take a set of files in together (an SSD extract's files made) by its way's repeat key of a set (``of_set``): a
-    repeat, each earlier upload answered by ``repeated``, when each file's bytes (``digest``) repeat the agency's latest
-    upload of the way's kind, ``mode`` (and ``by_year``, year) finished with one of the key's statuses and not purged,
-    and no other upload of the agency has stored a figure since the first; else each file is taken by ``take``."""
+    """Take a set of files in together (an SSD extract's files made) by the repeat key of a set (``of_set``) of the way
+    in named ``name`` (its row's): a repeat, each earlier upload answered by ``repeated``, when each file's bytes
+    (``digest``) repeat the agency's latest upload of the way's kind, ``mode`` (and ``by_year``, year) finished with
+    one of the key's statuses and not purged, and no other upload of the agency has stored a figure since the first;
+    else each file is taken by ``take``."""
+    way = row(name)
     if way.repeat is None or not way.repeat.of_set:
-        raise ValueError(f"the way {way.name!r} has no repeat key of a set")
+        raise ValueError(f"the way {name!r} has no repeat key of a set")
     with Session(engine, expire_on_commit=False) as session:
         earlier = _set_repeated(session, way, agency_code, mode, collection_year, [digest(one) for one in files])
     return [repeated(one) for one in earlier] if earlier is not None else [take(one) for one in files]
@@ -247,19 +283,7 @@ def _set_repeated(
         if earlier is None:
             return None
         found.append(earlier)
-    ids = [s.id for s in found]
-    # The files of one set store figures one after another: each alone would count its sibling as later.
-    later = session.exec(
-        select(func.count())
-        .select_from(Submission)
-        .where(
-            col(Submission.agency_code) == agency_code,
-            col(Submission.id) > min(i or 0 for i in ids),
-            col(Submission.id).not_in(ids),
-            (col(Submission.rows_new) + col(Submission.rows_revised)) > 0,
-        )
-    ).one()
-    return found if not later else None
+    return found if repeats_current(session, *found) else None
 
 
 def repeated_before_reading(engine: Engine, entry: Entry) -> Submission | None:
@@ -271,22 +295,24 @@ def repeated_before_reading(engine: Engine, entry: Entry) -> Submission | None:
 
 
 def lease_of(entry: Entry, settings: Settings) -> float | None:
-    """How long the door leases an upload as it is recorded, by its way's lease: None where it is finished at the
+    """How long the door leases an upload as it is recorded, by its row's lease: None where it is finished at the
     door (its way's, or any upload recorded with a final status: a SEN2 file taken with no stage after the door)."""
-    if entry.way.lease is Lease.DOOR or entry.status in head.FINAL:
+    if row(entry.way).lease is Lease.DOOR or entry.status in head.FINAL:
         return None
     return settings.upload_lease_seconds
 
 
-def enter(engine: Engine, settings: Settings, entry: Entry) -> Entered:
+def enter(engine: Engine, settings: Settings, entry: Entry, found: Found[Any] = KEEPS_FIRST) -> Entered:
     """Take one upload, its agency checked (``through``), into the store: the repeat, the kept file and its
-    submission, leased as its way is (with the way's side writes and audit event, stored together or not at all)."""
+    submission, leased as its way is, with what its read ``found`` (its columns, side writes and first write) and its
+    audit event, stored together or not at all."""
     with Session(engine, expire_on_commit=False) as session:
         earlier = repeated(session, entry)
         if earlier is not None:
             return Entered(earlier, duplicate=True)
-    raw_path = entry.keep if isinstance(entry.keep, str) else entry.keep()
-    more: dict[str, Any] = dict(entry.columns)
+    file, way, audit = entry.file, row(entry.way), entry.audit
+    raw_path = file.keep if isinstance(file.keep, str) else file.keep()
+    more: dict[str, Any] = {**entry.columns, **found.columns}
     if entry.collection_year is not None:
         more["collection_year"] = entry.collection_year
     if entry.status in head.FINAL:
@@ -301,44 +327,43 @@ def enter(engine: Engine, settings: Settings, entry: Entry) -> Entered:
             session.expunge(earlier)
             return Entered(earlier, duplicate=True)
         submission = head.new_submission(
-            kind=entry.way.kind,
+            kind=way.kind,
             mode=entry.mode,
             agency_code=entry.agency_code,
-            filename=entry.filename,
-            source_format=entry.source_format,
-            size_bytes=entry.size_bytes,
-            content_hash=entry.content_hash,
+            filename=file.name,
+            source_format=file.source_format,
+            size_bytes=file.size_bytes,
+            content_hash=file.content_hash,
             raw_path=raw_path,
             submitted_by=entry.submitted_by,
             lease_seconds=lease_of(entry, settings),
             # Held by this worker (read and stored now), or left to the worker that claims it.
-            held=entry.way.lease is not Lease.WORKER,
+            held=way.lease is not Lease.WORKER,
             status=entry.status,
-            way=entry.way.name,
+            way=way.name,
             **more,
         )
-        if entry.first is not None:
-            entry.first(session)
+        if found.first is not None:
+            found.first(session)
         session.add(submission)
         session.flush()
         made = submission.id
-        if entry.side is not None:
-            entry.side(session, submission)
-        if entry.audit is not None:
+        if found.side is not None:
+            found.side(session, submission)
+        if audit is not None:
             # Its event in the same transaction: the upload is stored with its event or not at all.
-            audit = entry.audit
             audittrail.record(
                 session,
-                **{**audit, "object": str(audit.get("object", "")).replace("{id}", str(made))},
+                **{**audit.event, "object": str(audit.event.get("object", "")).replace("{id}", str(made))},
                 outcome="ok",
-                status=entry.audit_status,
-                detail=entry.audit_detail,
+                status=audit.status,
+                detail=found.audit_detail if found.audit_detail is not None else audit.detail,
             )
         if db.commit_verified(session, lambda again: again.get(Submission, made) is not None):
             with Session(engine, expire_on_commit=False) as again:
-                found = again.get(Submission, made)
-            assert found is not None
-            return Entered(found)
+                kept = again.get(Submission, made)
+            assert kept is not None
+            return Entered(kept)
     return Entered(submission)
 
 
@@ -347,36 +372,15 @@ def _one_at_a_time(session: Session, entry: Entry) -> None:
     advisory lock on them, SQLite's one write lock (taken by a write that changes nothing)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        key = db.advisory_key("door", entry.agency_code, entry.content_hash)
+        key = db.advisory_key("door", entry.agency_code, entry.file.content_hash)
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
     else:
         connection.execute(update(Submission).where(false()).values(id=Submission.id))
 
 
-@dataclass(frozen=True)
-class Found:
-    """What a way's read found in its file before the upload is recorded: what its store is given (``readings``),
-    and what its submission records with it: its ``columns`` (its counts and message), its side writes and the
-    detail of its audit event (None: the entry's)."""
-
-    readings: Any = None
-    columns: Mapping[str, Any] = field(default_factory=dict)
-    side: SideWrites | None = None
-    audit_detail: str | None = None
-
-    def recorded(self, entry: Entry) -> Entry:
-        """The entry with what was found recorded on it."""
-        return replace(
-            entry,
-            columns={**entry.columns, **self.columns},
-            side=self.side if self.side is not None else entry.side,
-            audit_detail=self.audit_detail if self.audit_detail is not None else entry.audit_detail,
-        )
-
-
 #: A way's read and check of its file before the upload is recorded: it refuses (InvalidInput) with nothing but the
 #: raw file kept, or says what it found (``Found``).
-Read = Callable[[], Found]
+Read = Callable[[], Found[_Read]]
 
 
 def through(
@@ -384,35 +388,40 @@ def through(
     settings: Settings,
     entry: Entry,
     *,
-    store: Store,
-    repeated: Callable[[Submission], Any] | None = None,
-    read: Read | None = None,
+    store: Callable[[Submission, _Read], _Out],
+    repeated: Callable[[Submission], _Out] | None = None,
+    read: Read[_Read] | None = None,
     stop_interrupts: bool = True,
-) -> Any:
-    """Take an upload through the door in the one order, as its way declares (``entry.way``): the agency (where the
+) -> _Out:
+    """Take an upload through the door in the one order, as its row declares (``entry.way``): the agency (where the
     way's uploads name one it does not write itself); a repeat of an earlier upload by its repeat key (asked before
-    the way reads, answered by ``repeated``, or as the earlier submission where the way has no answer of its own);
-    where the way ``reads_first``, its ``read`` and check (a refusal records nothing; what it found is recorded with
-    the upload), and where it keeps first, nothing read before its file is kept; its
-    submission, with the way's side writes and audit event; then its ``store``: under the lease where the way's
-    uploads are held while the request waits (``Lease.REQUEST``, a stage after the door), the upload failed on any
-    error (``stop_interrupts``: a stop is an interruption to resume, not a failure), or at once where the upload was
+    the way reads, answered by ``repeated``: a way with a repeat key has one); where the way ``reads_first``, its
+    ``read`` and check (a refusal records nothing; what it found is recorded with the upload), and where it keeps
+    first, nothing read before its file is kept; its submission, with the way's side writes and audit event; then its
+    ``store``, given what the read found, whose answer is the door's: under the lease where the way's uploads are held
+    while the request waits (``Lease.REQUEST``, a stage after the door), the upload failed on any error
+    (``stop_interrupts``: a stop is an interruption to resume, not a failure), or at once where the upload was
     finished at the door or is left to a worker."""
-    if entry.way.reads_first != (read is not None):
-        raise ValueError(f"the way {entry.way.name!r} {'reads' if entry.way.reads_first else 'keeps'} first")
-    if entry.way.agency:
+    way = row(entry.way)
+    if way.reads_first != (read is not None):
+        raise ValueError(f"the way {way.name!r} {'reads' if way.reads_first else 'keeps'} first")
+    if way.repeat is not None and repeated is None:
+        raise ValueError(f"the way {way.name!r} has a repeat key: its answer to a repeat is needed")
+    if way.agency:
         admit(engine, entry.agency_code)
-    readings = None
+    # A way that keeps first reads in its store: nothing is found before its file is kept.
+    found: Found[Any] = KEEPS_FIRST
     if read is not None:
         if (earlier := repeated_before_reading(engine, entry)) is not None:
-            return repeated(earlier) if repeated is not None else earlier
+            assert repeated is not None
+            return repeated(earlier)
         found = read()
-        entry, readings = found.recorded(entry), found.readings
-    entered = enter(engine, settings, entry)
+    entered = enter(engine, settings, entry, found)
     if entered.duplicate:
-        return repeated(entered.submission) if repeated is not None else entered.submission
+        assert repeated is not None
+        return repeated(entered.submission)
     submission = entered.submission
     seconds = lease_of(entry, settings)
-    if seconds is None or entry.way.lease is Lease.WORKER:
-        return store(submission, readings)
-    return stored(engine, submission, seconds, store, readings, stops=stop_interrupts)
+    if seconds is None or way.lease is Lease.WORKER:
+        return store(submission, found.readings)
+    return stored(engine, submission, seconds, store, found.readings, stops=stop_interrupts)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, or_
 from sqlalchemy.exc import OperationalError
@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from collectors.checks.checked import problem_frame
 from collectors.door import head, lease
 from collectors.door.spine import CutOff, Outcome, failure_reason, finish
-from collectors.door.way import Lease, Way
+from collectors.door.way import Lease, row
 from indicators.store.models import Submission
 from onereturn.errors import InvalidInput, NotFound, ProcessingFailed
 from onereturn.sealing import KeysRefused
@@ -36,9 +36,8 @@ log = logging.getLogger(__name__)
 
 #: A worker takes an upload up at most this many times (a file that stops its worker every time is failed).
 MAX_ATTEMPTS = 3
-#: A way's store of a recorded upload, under its lease: given the submission and what its read gave (None where the
-#: way reads under the lease itself); what it returns the way answers.
-Store = Callable[[Submission, Any], Any]
+_Read = TypeVar("_Read")
+_Out = TypeVar("_Out")
 
 
 class Superseded(InvalidInput):
@@ -96,11 +95,11 @@ def stored(
     engine: Engine,
     submission: Submission,
     lease_seconds: float,
-    store: Store,
-    readings: Any,
+    store: Callable[[Submission, _Read], _Out],
+    readings: _Read,
     *,
     stops: bool = True,
-) -> Any:
+) -> _Out:
     """Run a way's store (or a stage after the door) holding the upload's lease, the upload failed on any error
     (``mark_failed``, while still unfinished) and the error told as a ``ProcessingFailed`` naming the upload and how
     to run it again. A stop of the process (``stops``) is no failure: its lease runs out and the upload is marked
@@ -150,11 +149,12 @@ def _now(engine: Engine, submission_id: int) -> Submission:
     return found
 
 
-def again(engine: Engine, settings: Settings, submission_id: int, way: Way, how: Again) -> Outcome:
-    """Run a failed or interrupted upload of ``way`` again from its kept file, in the door's order: the file read back
+def again(engine: Engine, settings: Settings, submission_id: int, name: str, how: Again) -> Outcome:
+    """Run a failed or interrupted upload of the way in named ``name`` (by its row) again from its kept file, in the door's order: the file read back
     (checked unchanged), the way's ``read`` (a refusal ends the upload ``rejected``, or ``superseded``, with its
     reason), the upload opened again, then its store under the lease as a new upload's, or left to the worker that
     takes it up (``Lease.WORKER``)."""
+    way = row(name)
     with Session(engine, expire_on_commit=False) as session:
         submission = head.rerunnable(session, submission_id, kind=way.kind)
     readings = None
@@ -187,10 +187,11 @@ def again(engine: Engine, settings: Settings, submission_id: int, way: Way, how:
     return got if isinstance(got, Outcome) else Outcome(_now(engine, submission_id), None)
 
 
-def resume(engine: Engine, settings: Settings, way: Way, how: Again) -> list[int]:
-    """Take up every upload of ``way`` a stop cut off, and run it on; return their ids. A way left to a worker has
+def resume(engine: Engine, settings: Settings, name: str, how: Again) -> list[int]:
+    """Take up every upload of the way in named ``name`` (by its row) a stop cut off, and run it on; return their ids. A way left to a worker has
     each taken up by its worker (unfinished with its lease run out, or interrupted; its attempts counted); any other
     is marked interrupted and run again from its kept file."""
+    way = row(name)
     mine = (col(Submission.kind) == way.kind, col(Submission.mode).in_(set(way.purposes.values())))
     now = datetime.now(UTC)
     with Session(engine) as session:
@@ -213,7 +214,7 @@ def resume(engine: Engine, settings: Settings, way: Way, how: Again) -> list[int
                 assert how.take_up is not None
                 how.take_up(engine, settings, submission_id)
             else:
-                again(engine, settings, submission_id, way, how)
+                again(engine, settings, submission_id, name, how)
         except KeysRefused as exc:
             # Left resumable for a host whose keys are the deployment's; this one says why it took none up.
             log.error("%s uploads %s are left for a host whose records keys are accepted: %s", way.name, ids, exc)
@@ -226,14 +227,15 @@ def taken_up(
     engine: Engine,
     settings: Settings,
     submission_id: int,
-    way: Way,
+    name: str,
     run: Callable[[Submission], None],
 ) -> Submission:
-    """Claim for this worker an upload of ``way`` left to a worker, and ``run`` it under its lease renewed; return it
+    """Claim for this worker an upload of the way in named ``name`` (by its row) left to a worker, and ``run`` it under its lease renewed; return it
     as it ended. Another worker's (or a finished one) is returned as it is; one that stopped its worker
     ``MAX_ATTEMPTS`` times ends failed. Any error ends it failed, its message naming only the error's kind (its
     text may quote a value of the records); a stop leaves its lease to run out, to be resumed; this host's keys
     refused leave it cut off (not failed) for a host that has them."""
+    way = row(name)
     submission = lease.claim(engine, submission_id, kind=way.kind, seconds=settings.upload_lease_seconds)
     if submission is None:
         with Session(engine, expire_on_commit=False) as session:

@@ -28,7 +28,7 @@ from onereturn import keptfiles, sealing
 from onereturn.errors import Conflict, NotFound
 from onereturn.settings import Settings
 
-#: Submission statuses that are final: an identical file sent again may repeat one (``spine.repeat_of``).
+#: Submission statuses that are final: an identical file sent again may repeat one (``spine.latest_of_bytes``).
 FINAL = ("accepted", "queried", "partially_accepted", "rejected", "superseded")
 #: Statuses of uploads that did not finish, which are run again from their kept files.
 RERUNNABLE = ("failed", "interrupted")

@@ -1,5 +1,6 @@
 """What a file sent to the service is, told from its content before anything keeps it: a council's children's records
-(a SEN2 survey, a CIN census, the SSDA903 tables or XML, an SSD extract, Annex A's columns) or none of them.
+(a SEN2 survey, a CIN census, the SSDA903 tables or XML, an SSD extract, Annex A's columns, a school census's blades) or
+none of them.
 
 The ways in (``collectors.ways_in``) ask here which way takes an upload and refuse, with nothing kept, what no way
 takes; the way for a file of figures refuses a child-level file sent to it. The name a file is sent under decides
@@ -29,6 +30,7 @@ XML_903 = "903_xml"
 CSV_903 = "903_csv"
 SSD = "ssd"
 COLUMNS = "annex_a_columns"
+CENSUS = "census"
 EMPTY = "empty"
 ZIP = "zip"
 XLSX = "xlsx"
@@ -41,10 +43,11 @@ NAMES = {
     CSV_903: "an SSDA903 table",
     SSD: "an SSD extract",
     COLUMNS: "Annex A's columns file",
+    CENSUS: "a school census's blade CSV",
     EMPTY: "empty",
 }
 #: The kinds that hold children's records.
-CHILD_LEVEL = frozenset({SEN2, CIN, XML_903, CSV_903, SSD, COLUMNS})
+CHILD_LEVEL = frozenset({SEN2, CIN, XML_903, CSV_903, SSD, COLUMNS, CENSUS})
 
 _BOMS = (
     (b"\x00\x00\xfe\xff", "utf-32-be"),
@@ -67,6 +70,8 @@ _COLLECTION = re.compile(r"<Collection>\s*(\w+)\s*</Collection>")
 _LEA = re.compile(r"<LEA>\s*([^<]*?)\s*</LEA>")
 #: An SSD extract's member: one of its tables, ``ssd_<table>.csv`` (the table's name the first group).
 SSD_MEMBER = re.compile(r"(ssd_[a-z0-9_]+)\.csv", re.IGNORECASE)
+#: A school census blade's first heading: its module's table id (``pupilonrolltableid``).
+_BLADE = re.compile(r"[a-z0-9]+tableid", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,9 @@ def recognise_bytes(name: str, head: bytes, *, size: int | None = None) -> Seen:
         return Seen(name, CSV_903)
     if "Child Unique ID" in header:
         return Seen(name, COLUMNS)
+    if _BLADE.fullmatch(header[0]) and "NativeId" in header:
+        # COLLECT's blade export: each module's table id first, then the school (docs/census.md).
+        return Seen(name, CENSUS)
     return Seen(name, None)
 
 

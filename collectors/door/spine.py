@@ -160,37 +160,23 @@ def failure_reason(exc: BaseException, *, quote: bool = True) -> str:
     return f"an unexpected error ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
-def repeats_current(session: Session, earlier: Submission) -> bool:
-    """Whether sending ``earlier``'s file again repeats what is current: no later upload of the agency has stored
-    a figure since (one that did may have replaced its figures, so the file is applied again as a new upload)."""
+def repeats_current(session: Session, *earlier: Submission) -> bool:
+    """Whether sending ``earlier``'s files again (one upload's, or a set's taken in together) repeats what is current:
+    no other upload of the agency since the first of them has stored a figure (one that did may have replaced their
+    figures, so the files are applied again as new uploads; the files of one set store figures one after another, so
+    each alone would count its sibling as later)."""
+    ids = [one.id for one in earlier]
     later = session.execute(
         select(func.count())
         .select_from(Submission)
         .where(
-            Submission.agency_code == earlier.agency_code,
-            col(Submission.id) > earlier.id,
+            Submission.agency_code == earlier[0].agency_code,
+            col(Submission.id) > min(i or 0 for i in ids),
+            col(Submission.id).not_in(ids),
             (col(Submission.rows_new) + col(Submission.rows_revised)) > 0,
         )
     ).scalar_one()
     return not later
-
-
-def repeat_of(
-    session: Session,
-    *,
-    agency_code: str,
-    digest: str,
-    mode: str,
-    statuses: tuple[str, ...],
-    where: tuple[ColumnElement[bool], ...] = (),
-) -> Submission | None:
-    """The agency's latest upload of the same bytes in the same mode, finished with one of ``statuses`` (and
-    matching ``where``), when sending it again repeats what is current (``repeats_current``); else None, the file
-    being applied as a new upload."""
-    earlier = latest_of_bytes(
-        session, agency_code=agency_code, digest=digest, mode=mode, statuses=statuses, where=where
-    )
-    return earlier if earlier is not None and repeats_current(session, earlier) else None
 
 
 def latest_of_bytes(

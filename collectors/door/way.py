@@ -1,10 +1,11 @@
 """A way in as the door reads it, declared once by the way's package: its name (its row in the table of ways in,
 recorded on each of its submissions), the kind and purposes of its uploads, its repeat key, the checks its figures are
-held to, how its uploads are leased, and whether the door checks the agency an upload names.
+held to, how its uploads are leased, whether the door checks the agency an upload names, and its keep order.
 
-The table of ways in (``collectors.ways_in``) holds each way's :class:`Way` in its row, and every upload at the door
-carries its way's (``collectors.door.Entry``): the door reads the repeat key, the lease and the agency check from it,
-so no way hands them over one upload at a time.
+A :class:`Way` is its row's declaration: declaring it enters it among the rows by its name (:func:`row`), once. The
+table of ways in (``collectors.ways_in``) holds each in its row, and every upload at the door names its row
+(``collectors.door.Entry.way``): the door reads the kind, repeat key, lease, agency check and keep order from the row
+of that name, so no way hands them over one upload at a time, and no upload carries a way of its own.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ class Way:
     agency: bool = True
     reads_first: bool = False
 
+    def __post_init__(self) -> None:
+        # One row a name: a second, different declaration of it would let the door read an upload by another row.
+        if _ROWS.setdefault(self.name, self) != self:
+            raise ValueError(f"a way in named {self.name!r} is declared already")
+
     def checks(self, rounded_to: int = 0) -> Policy:
         """The checks the way's figures are held to (a publisher's by the rounding its source declares,
         ``rounded_to``); ValueError for a way that stores no figures."""
@@ -88,6 +94,18 @@ class Way:
         """The ``mode`` an upload made for ``purpose`` is stored with; InvalidInput naming the way's purposes for any
         other."""
         return mode_of(self.purposes, purpose)
+
+
+#: Every way in's declaration by its name, as its package declared it: the rows the door reads.
+_ROWS: dict[str, Way] = {}
+
+
+def row(name: str) -> Way:
+    """The declaration of the way in named ``name``, its row; ValueError naming it where no package declares one."""
+    try:
+        return _ROWS[name]
+    except KeyError:
+        raise ValueError(f"no way in is declared as {name!r}") from None
 
 
 def mode_of(purposes: Mapping[str, str], purpose: str) -> str:

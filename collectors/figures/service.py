@@ -115,29 +115,25 @@ def submit(
     digest = hashlib.sha256(data).hexdigest()
     body = [data]
     del data
-    entry = door.Entry(
-        WAY,
-        mode=WAY.mode_of(mode),
-        agency_code=agency_code,
-        filename=Path(filename).name,
-        source_format=head.format_of(filename),
-        size_bytes=len(body[0]),
-        content_hash=digest,
+    file = door.File(
+        Path(filename).name,
+        head.format_of(filename),
+        len(body[0]),
+        digest,
         # Kept once the door has found it no repeat, before anything reads it.
         keep=lambda: head.keep_raw(engine, settings, body[0], digest)[1],
-        submitted_by=submitted_by,
     )
+    entry = door.Entry(WAY.name, WAY.mode_of(mode), agency_code, file, submitted_by=submitted_by)
     with audited(audit):
         # Read under the lease, not before the upload is recorded: a file that cannot be read is an upload
         # rejected with its problem named, as one with a wrong cell is.
-        outcome: Outcome = door.through(
+        return door.through(
             engine,
             settings,
             entry,
             store=lambda submission, _: _read_and_store(engine, settings, submission, body, filename, sheet),
             repeated=lambda earlier: Outcome(earlier, None, duplicate=True),
         )
-        return outcome
 
 
 def _read_and_store(

@@ -10,7 +10,6 @@ every figure keeps its release, file and row; a release is stored whole or not a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -120,22 +119,16 @@ def _read_before(engine: Engine, spec: SourceSpec, digest: str) -> PublishedRele
         )
 
 
-def _entry(
-    spec: SourceSpec, *, filename: str, size_bytes: int, digest: str, keep: Callable[[], str] | str
-) -> door.Entry:
-    """A release at the door, before it is read: the publisher, the source it is a release of (a file is a repeat
-    while it is the source's newest release read), and its kept file."""
+def _entry(spec: SourceSpec, file: door.File, submitted_by: str = "", status: str = "received") -> door.Entry:
+    """A release at the door, before it is read: the publisher, its file, and the source it is a release of (a file
+    is a repeat while it is the source's newest release read; a cut-off import is read again as one of it)."""
     return door.Entry(
-        WAY,
-        mode=WAY.mode_of("release"),
-        agency_code=spec.publisher,
-        filename=filename,
-        source_format="csv",
-        size_bytes=size_bytes,
-        content_hash=digest,
-        keep=keep,
-        # The source the file is a release of, so a cut-off import can be read again (onereturn submissions
-        # reprocess), and so its repeat is told by the source's newest release.
+        WAY.name,
+        WAY.mode_of("release"),
+        spec.publisher,
+        file,
+        submitted_by=submitted_by,
+        status=status,
         columns={"published_source": spec.id},
     )
 
@@ -167,26 +160,23 @@ def import_release(
     digest = hashlib.sha256(data).hexdigest()
     # Kept once read as the source's release, never before: a file refused keeps nothing (it could be anything).
     raw = [data]
-    entry = _entry(
-        spec,
-        filename=filename,
-        size_bytes=len(data),
-        digest=digest,
-        keep=lambda: head.keep_raw(engine, settings, raw.pop(), digest)[1],
-    )
-    entry.submitted_by = submitted_by or f"published: {fetched_from}"
-    entry.status = "storing"
+    file = door.File(filename, "csv", len(data), digest, lambda: head.keep_raw(engine, settings, raw.pop(), digest)[1])
+    entry = _entry(spec, file, submitted_by or f"published: {fetched_from}", "storing")
     now = datetime.now(UTC)
-    entry.first = lambda session: _ensure_publisher(session, spec, now)
     body = [data]
     del data
 
-    def read() -> door.Found:
+    def read() -> door.Found[_Read]:
         readings = _read(engine, spec, body.pop(), filename, _About(fetched_from, version, release_date, digest))
-        return door.Found(readings, columns={"rows_read": readings.rows_read})
+        return door.Found(
+            readings,
+            columns={"rows_read": readings.rows_read},
+            # The publisher is written before the submission that names it, by its first release.
+            first=lambda session: _ensure_publisher(session, spec, now),
+        )
 
     # Whatever fails as it stores (a stop too: a release is stored whole or not at all) ends the import failed.
-    imported: Imported = door.through(
+    return door.through(
         engine,
         settings,
         entry,
@@ -195,7 +185,6 @@ def import_release(
         repeated=lambda earlier: _repeated(engine, entry, earlier),
         stop_interrupts=False,
     )
-    return imported
 
 
 @dataclass
@@ -244,11 +233,7 @@ def _read_again(engine: Engine, _settings: Settings, submission: Submission, dat
     has read the same file since."""
     spec = _spec_of(submission)
     entry = _entry(
-        spec,
-        filename=submission.filename,
-        size_bytes=submission.size_bytes,
-        digest=submission.content_hash,
-        keep=submission.raw_path,
+        spec, door.File(submission.filename, "csv", submission.size_bytes, submission.content_hash, submission.raw_path)
     )
     if (earlier := door.repeated_before_reading(engine, entry)) is not None:
         read = _repeated(engine, entry, earlier).release

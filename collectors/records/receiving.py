@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
 from collectors import door
 from collectors.checks.policy import EVERY_CHECK
 from collectors.door.recognise import CIN, recognise
+from collectors.door.requests import RecordFiles
 from collectors.records.inputs import check_at_door
 from collectors.records.kept import content_hash, keep
 from collectors.records.privacy import checked_keys
@@ -56,34 +56,25 @@ class Received:
     duplicate: bool = False
 
 
-def receive(
-    engine: Engine,
-    settings: Settings,
-    *,
-    agency_code: str,
-    collection_year: str,
-    files: list[tuple[str, Path]],
-    submitted_by: str = "",
-    purpose: str = "return",
-    audit: dict[str, Any] | None = None,
-) -> Received:
+def receive(engine: Engine, settings: Settings, sent: RecordFiles) -> Received:
     """Keep a record-level upload (encrypted) and record its submission, ready for an upload worker; no checks run yet.
 
-    ``purpose`` "annex_a": a fresh extract for Ofsted's Annex A, checked by DfE's rules and kept, no figure stored.
-    ``audit``: its audit event when given (as ``spine.audited`` takes it), committed with the submission."""
-    mode = WAY.mode_of(purpose)
+    Its ``purpose`` "annex_a": a fresh extract for Ofsted's Annex A, checked by DfE's rules and kept, no figure
+    stored. Its ``audit``: its audit event when given (as ``spine.audited`` takes it), committed with the submission."""
+    agency_code, files, audit = sent.agency_code, sent.files, sent.audit
+    mode = WAY.mode_of(sent.purpose)
     if not files:
         raise InvalidInput("a record-level upload needs at least one file (form field 'files')")
     total = sum(path.stat().st_size for _, path in files)
     if total > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the files are {total:,} bytes; the limit is {settings.max_upload_bytes:,}")
-    year = read_collection_year(collection_year)
+    year = read_collection_year(sent.collection_year)
     read = [(Path(name).name.replace("\x00", "\ufffd") or "upload", path) for name, path in files]
     digest = content_hash(read)
     # The host's records keys are asked for once the files are found to be a return's (a refusal names the file).
     keys = cache(lambda: checked_keys(engine, settings))
 
-    def checked_at_door() -> door.Found:
+    def checked_at_door() -> door.Found[None]:
         for name, path in files:
             # Refused here, before anything is kept: a file no return is, and a ZIP from what it declares, rather
             # than once a worker has inflated it.
@@ -93,25 +84,20 @@ def receive(
             if seen.kinds & {CIN}:
                 another_council(engine, agency_code, seen.council, f"{Path(name).name!r}", ["Header", "LEA"])
         keys()
-        return door.Found()
+        return door.Found(None)
 
+    named = ", ".join(name for name, _ in read)[:255]
     entry = door.Entry(
-        WAY,
-        mode=mode,
-        agency_code=agency_code,
-        filename=", ".join(name for name, _ in read)[:255],
-        source_format="records",
-        size_bytes=total,
-        content_hash=digest,
-        keep=lambda: keep(engine, settings, keys(), digest, read),
-        submitted_by=submitted_by,
+        WAY.name,
+        mode,
+        agency_code,
+        door.File(named, "records", total, digest, lambda: keep(engine, settings, keys(), digest, read)),
+        submitted_by=sent.submitted_by,
         collection_year=year,
         columns={"stage": "received"},
-        audit=audit,
-        audit_status=202,
-        audit_detail=f"received for {year}; DfE's rules run next",
+        audit=door.Audit(audit, 202, f"received for {year}; DfE's rules run next") if audit is not None else None,
     )
-    received: Received = door.through(
+    return door.through(
         engine,
         settings,
         entry,
@@ -119,4 +105,3 @@ def receive(
         store=lambda submission, _: Received(submission),
         repeated=lambda earlier: Received(earlier, duplicate=True),
     )
-    return received

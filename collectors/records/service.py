@@ -61,7 +61,9 @@ def process_records(engine: Engine, settings: Settings, submission_id: int) -> S
     checked_keys(engine, settings)
     # An error's text may quote a value of the records (a child id, a birth date, a postcode): the door's failure
     # names only what kind of error it was, and the log where it was raised.
-    return door.taken_up(engine, settings, submission_id, WAY, lambda submission: _run(engine, settings, submission))
+    return door.taken_up(
+        engine, settings, submission_id, WAY.name, lambda submission: _run(engine, settings, submission)
+    )
 
 
 def _run(engine: Engine, settings: Settings, submission: Submission) -> None:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from lxml import etree
 from sqlalchemy import Engine
@@ -24,6 +23,7 @@ from sqlmodel import Session
 from collectors import door
 from collectors.checks.policy import EVERY_CHECK
 from collectors.door.recognise import SEN2, recognise
+from collectors.door.requests import RecordFiles
 from collectors.records.kept import content_hash, keep
 from collectors.records.models import RecordChild
 from collectors.records.privacy import Keys, checked_keys
@@ -142,11 +142,11 @@ def check(data: bytes, collection_year: str, *, max_bytes: int) -> Checked:
 
 def _reader(
     engine: Engine, settings: Settings, agency_code: str, collection_year: str, path: Path, keys: Callable[[], Keys]
-) -> door.Read:
+) -> door.Read[Checked]:
     """The door's read of a SEN2 file: checked whole (a refusal keeps nothing), its council's, and what it found: its
     counts, message and side write (each child by pseudonym, its UPN or ULN sealed)."""
 
-    def read() -> door.Found:
+    def read() -> door.Found[Checked]:
         checked = check(path.read_bytes(), collection_year, max_bytes=settings.max_upload_bytes)
         another_council(engine, agency_code, checked.council, "the SEN2 file", ["Header", "LEA"])
         keys()
@@ -167,26 +167,16 @@ def _reader(
     return read
 
 
-def receive(
-    engine: Engine,
-    settings: Settings,
-    *,
-    agency_code: str,
-    collection_year: str,
-    files: list[tuple[str, Path]],
-    submitted_by: str = "",
-    purpose: str = "return",
-    audit: dict[str, Any] | None = None,
-    stage: Stage | None = None,
-) -> KeptSen2:
+def receive(engine: Engine, settings: Settings, sent: RecordFiles, stage: Stage | None = None) -> KeptSen2:
     """Check a council's SEN2 file and keep it sealed as its record-level upload for the year; a file refused keeps
     nothing. The same file sent again for the same year repeats the earlier upload. With a ``stage`` (its figures
     stored), the upload is leased while the stage runs and ends as the stage ends it, or ``failed`` naming
     ``onereturn submissions reprocess`` when it raises (no error is raised for it: the file is kept); without one it
     is accepted at the door."""
-    if purpose != "return":
+    if sent.purpose != "return":
         raise InvalidInput("a SEN2 file is the council's survey return: leave out purpose")
-    ((name, path),) = files
+    agency_code, collection_year, audit = sent.agency_code, sent.collection_year, sent.audit
+    ((name, path),) = sent.files
     size = path.stat().st_size
     if size > settings.max_upload_bytes:
         raise PayloadTooLarge(f"the file is {size:,} bytes; the limit is {settings.max_upload_bytes:,}")
@@ -204,29 +194,23 @@ def receive(
         return KeptSen2(_read_again(engine, submission), records=checked.records)
 
     entry = door.Entry(
-        WAY,
-        mode=WAY.mode_of(PURPOSE),
-        agency_code=agency_code,
-        filename=named[0][0][:255],
-        source_format=FORMAT,
-        size_bytes=size,
-        content_hash=digest,
-        keep=lambda: keep(engine, settings, keys(), digest, named),
-        submitted_by=submitted_by,
+        WAY.name,
+        WAY.mode_of(PURPOSE),
+        agency_code,
+        door.File(named[0][0][:255], FORMAT, size, digest, lambda: keep(engine, settings, keys(), digest, named)),
+        submitted_by=sent.submitted_by,
         collection_year=collection_year,
         # Checked whole at the door: accepted at once, or leased while its stage (its figures) runs after.
         status="accepted" if stage is None else "received",
-        audit=audit,
-        audit_status=201,
+        audit=door.Audit(audit) if audit is not None else None,
     )
     try:
-        received: KeptSen2 = door.through(
+        return door.through(
             engine, settings, entry, read=read, store=kept, repeated=lambda earlier: KeptSen2(earlier, duplicate=True)
         )
     except ProcessingFailed:
         # The file is kept and the upload ended failed, saying how to run it again: told, not raised as a 500.
         return KeptSen2(_read_again(engine, entered[0]))
-    return received
 
 
 def _read_again(engine: Engine, submission: Submission) -> Submission:

@@ -200,7 +200,7 @@ def receive_extract(
         # By the way's repeat key of a set: a repeat as a whole (answered with its files, nothing kept again) or not.
         taken.received = door.through_set(
             engine,
-            WAY,
+            WAY.name,
             _spooled(Path(work), made),
             digest=lambda named: content_hash([named]),
             take=take_one,

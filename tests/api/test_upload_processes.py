@@ -275,7 +275,7 @@ def test_a_stop_marks_the_record_level_upload_its_process_was_cut_off_in_so_the_
     from collectors.records.receiving import WAY
     from collectors.records.service import AGAIN
 
-    assert door.resume(store, settings, WAY, AGAIN) == [sid]
+    assert door.resume(store, settings, WAY.name, AGAIN) == [sid]
     with Session(store) as session:
         submission = session.get(Submission, sid)
         assert submission is not None

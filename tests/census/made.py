@@ -3,38 +3,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from collectors.census.blades import CensusRead
 from collectors.census.records import TABLES, CensusRecords, conformed, empty
 
-
-@dataclass(frozen=True)
-class Refusal:
-    """A problem as a reader reports it: where, and the rule; no value."""
-
-    file: str
-    table: str
-    row: int | None
-    column: str | None
-    rule: str
+#: A reader's refusals: where and by which rule, never the value.
+REFUSALS = {"file": pl.String(), "table": pl.String(), "row": pl.Int64(), "column": pl.String(), "rule": pl.String()}
 
 
-@dataclass(frozen=True)
-class Read:
-    """A census as a reader answers it."""
+def answered(records: CensusRecords, refused: pl.DataFrame | None = None) -> CensusRead:
+    """A census as the reader answers it: every pupil read, and each cell refused (none unless given)."""
+    return CensusRead(records, pl.DataFrame(schema=REFUSALS) if refused is None else refused, records.pupils.height)
 
-    records: CensusRecords
-    refusals: list[Refusal] = field(default_factory=list)
 
-    @property
-    def pupils_read(self) -> int:
-        """Every pupil read."""
-        return self.records.pupils.height
+def refusals(*found: tuple[str, str, int, str, str]) -> pl.DataFrame:
+    """Refusals as a reader gives them: file, table, row, column and rule each."""
+    return pl.DataFrame(list(found), schema=REFUSALS, orient="row")
 
 
 def pupil(number: int, upn: str | None, provision: str = "N", **more: Any) -> dict[str, Any]:
@@ -59,8 +48,8 @@ def census(
                                     "sessions": [2], "reason": ["PP"]}, schema=TABLES["exclusions"]),
         "fsm": pl.DataFrame({"pupil": keys, "started": [date(2022, 9, 1)] * len(keys), "ended": [None] * len(keys)},
                             schema=TABLES["fsm"]),
-        "schools": pl.DataFrame({"laestab": ["8912001"], "urn": ["100001"], "name": ["A made-up school"],
-                                 "phase": ["PS"]}, schema=TABLES["schools"]),
+        "schools": pl.DataFrame(pupils, schema=TABLES["pupils"]).select("laestab", "urn").unique()
+        .with_columns(name=pl.lit("A made-up school"), phase=pl.lit("PS")),
         "premium": empty("premium"),
     }  # fmt: skip
     return conformed(CensusRecords(day.year, term, day, source, **tables))

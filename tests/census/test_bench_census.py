@@ -1,4 +1,4 @@
-"""The census benchmark's reading part in small: each row measured and printed."""
+"""The census benchmark in small: each row of its reading part and its storing part measured and printed."""
 
 from __future__ import annotations
 
@@ -13,3 +13,9 @@ def test_bench_census_prints_each_reading_row(capsys: pytest.CaptureFixture[str]
     assert "200 pupils" in out
     for row in ("polars alone: every blade read as text", "the census read and checked"):
         assert f"| {row} |" in out
+    stored = next(line for line in out.splitlines() if line.startswith("| read, checked, minimised and stored"))
+    assert "200 pupils read" in stored
+    seconds, _, peak, _ = (float(cell.replace(",", "")) for cell in stored.split("|")[2:6])
+    assert seconds > 0
+    assert peak > 0
+    assert "Targets: under 60 s and under 1.5 GB" in out

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from collectors.census import receiving
 from collectors.census.kept import kept_censuses, newest_censuses
 from onereturn.settings import Settings
-from tests.census.made import Read, census, pupil, sent
+from tests.census.made import answered, census, pupil, sent
 
 DAYS = {date(2024, 1, 18): "spring", date(2024, 5, 16): "summer", date(2024, 10, 3): "autumn"}
 
@@ -26,7 +26,7 @@ def _send(engine: Engine, settings: Settings, folder: Path, day: date, source: s
     name = f"{day.year}_{DAYS[day]}_{source}_pupilonroll.csv"
     path = sent(folder / f"{day}{source}{pupils}", name, f"pupilonrolltableid\n{day}{source}{pupils}\n".encode())
     receiving.receive(engine, settings, agency_code="notts_cyp", collection_year=year, files=[(name, path)],
-                      read=lambda: Read(made), known=lambda: frozenset())  # fmt: skip
+                      read=lambda: answered(made), known=lambda: frozenset())  # fmt: skip
 
 
 def test_the_newest_census_on_or_before_a_date_and_the_one_before_each_source_apart(
@@ -52,7 +52,7 @@ def test_a_kept_census_reads_back_as_the_tables_kept(store: Engine, store_settin
     made = census([pupil(1, "A123456789012", "E", ethnicity="WBRI", left=date(2024, 7, 1), on_roll=False)])
     path = sent(tmp_path / "one")
     receiving.receive(store, store_settings, agency_code="notts_cyp", collection_year="2024-25",
-                      files=[("pupils.csv", path)], read=lambda: Read(made), known=lambda: frozenset())  # fmt: skip
+                      files=[("pupils.csv", path)], read=lambda: answered(made), known=lambda: frozenset())  # fmt: skip
     (back,) = newest_censuses(store, store_settings, "notts_cyp", date(2025, 8, 31))
     for table in ("pupils", "possible", "sessions", "exclusions", "fsm", "schools", "premium"):
         assert_frame_equal(getattr(back, table), getattr(made, table))

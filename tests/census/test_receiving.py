@@ -7,20 +7,23 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from collectors.census import receiving
+from collectors.census.blades import CensusRead
 from collectors.census.kept import read_kept
 from collectors.census.receiving import minimised
+from collectors.problems import first_problems
 from collectors.records.models import RecordChild
 from collectors.records.receiving import Received
 from collectors.retention import purge
 from indicators.store.models import Submission
 from onereturn.errors import InvalidInput
 from onereturn.settings import Settings
-from tests.census.made import Read, Refusal, census, pupil, sent
+from tests.census.made import answered, census, pupil, refusals, sent
 from tests.collectors.records.samples import every_text
 from tests.helpers import kept_names
 
@@ -53,7 +56,7 @@ def test_only_pupils_on_sen_support_with_a_plan_or_named_in_other_records_are_ke
     assert minimised(census([pupil(1, IN_SEN2.lower())]), frozenset({IN_SEN2})).pupils.height == 1
 
 
-def _receive(engine: Engine, settings: Settings, folder: Path, got: Read, **more: Any) -> Received:
+def _receive(engine: Engine, settings: Settings, folder: Path, got: CensusRead, **more: Any) -> Received:
     sent_as: dict[str, Any] = {"agency_code": "notts_cyp", "collection_year": "2024-25",
                                "files": [("2024_autumn_la_pupilonroll.csv", sent(folder))]}  # fmt: skip
     return receiving.receive(engine, settings, **{**sent_as, "read": lambda: got,
@@ -63,7 +66,7 @@ def _receive(engine: Engine, settings: Settings, folder: Path, got: Read, **more
 def test_a_census_is_kept_minimised_sealed_by_pseudonym_and_purged_with_the_records(
     store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
-    got = _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS)))
+    got = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS)))
     sub = got.submission
     assert not got.duplicate
     assert (sub.kind, sub.mode, sub.source_format, sub.status, sub.way) == (
@@ -95,12 +98,12 @@ def test_a_census_is_kept_minimised_sealed_by_pseudonym_and_purged_with_the_reco
 def test_the_same_files_sent_again_are_the_upload_that_kept_them_and_are_not_read_again(
     store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
-    first = _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS)))
+    first = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS)))
 
-    def not_again() -> Read:
+    def not_again() -> CensusRead:
         raise AssertionError("a census sent again was read again")
 
-    again = _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS)), read=not_again)
+    again = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS)), read=not_again)
     assert (again.duplicate, again.submission.id) == (True, first.submission.id)
 
 
@@ -110,18 +113,36 @@ def _nothing_kept(engine: Engine, settings: Settings) -> None:
     assert kept_names(engine, settings, "records") == []
 
 
-def test_a_census_with_problems_is_refused_whole_naming_each_place_and_rule_and_keeps_nothing(
+def test_cells_the_schema_refuses_are_listed_by_file_table_row_and_item_and_the_census_is_kept(
     store: Engine, store_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    problems = [Refusal("2024_autumn_la_pupilonroll.csv", "pupilonroll", 7, "upn", "upn_check_letter"),
-                Refusal("2024_autumn_la_termlyexclusions.csv", "termlyexclusions", None, None, "another_term")]  # fmt: skip
-    with pytest.raises(InvalidInput) as refused:
-        _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS), problems))
-    assert "2 problem(s)" in refused.value.message
-    assert refused.value.errors[0]["loc"] == ["2024_autumn_la_pupilonroll.csv", "pupilonroll", "row 7", "upn"]
-    assert refused.value.errors[1]["loc"] == ["2024_autumn_la_termlyexclusions.csv", "termlyexclusions"]
-    _nothing_kept(store, store_settings)
+    found = refusals(("2024_autumn_la_pupilonroll.csv", "pupilonroll", 7, "upn", "a UPN whose check letter is wrong"),
+                     ("2024_autumn_la_termlyexclusions.csv", "termlyexclusions", 3, "startdate", "a date COLLECT "
+                      "does not write"))  # fmt: skip
+    sub = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS), found)).submission
+    assert (sub.status, sub.error_count, sub.rows_accepted) == ("accepted", 2, 4)
+    assert "2 cell(s) refused by its schema and read blank" in sub.message
+    with Session(store) as session:
+        listed, total = first_problems(session, sub.id or 0)
+    assert total == 2
+    assert listed.select("row", "column", "value").rows() == [(3, "termlyexclusions: startdate", None),
+                                                               (7, "pupilonroll: upn", None)]  # fmt: skip
+    assert (
+        listed["message"][1]
+        == "2024_autumn_la_pupilonroll.csv: a UPN whose check letter is wrong (the cell is read blank)"
+    )
     assert all(upn not in caplog.text for upn in (IN_SEN2, OTHER))
+
+
+def test_a_census_the_reader_refuses_whole_keeps_nothing(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    def not_a_census() -> CensusRead:
+        raise InvalidInput("the file pupilonroll.csv is a table of the 2023 spring census's schema, not 2024 autumn's")
+
+    with pytest.raises(InvalidInput, match="2023 spring"):
+        _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS)), read=not_a_census)
+    _nothing_kept(store, store_settings)
 
 
 def test_a_census_of_another_academic_year_than_the_one_said_is_refused_and_keeps_nothing(
@@ -129,9 +150,9 @@ def test_a_census_of_another_academic_year_than_the_one_said_is_refused_and_keep
 ) -> None:
     spring = census(PUPILS, day=date(2024, 1, 18), term="spring")
     with pytest.raises(InvalidInput, match="outside the academic year 2024-25"):
-        _receive(store, store_settings, tmp_path / "sent", Read(spring))
+        _receive(store, store_settings, tmp_path / "sent", answered(spring))
     _nothing_kept(store, store_settings)
-    assert _receive(store, store_settings, tmp_path / "sent", Read(spring), collection_year="2023-24").submission.id
+    assert _receive(store, store_settings, tmp_path / "sent", answered(spring), collection_year="2023-24").submission.id
 
 
 def test_the_known_upns_are_asked_only_of_a_census_that_passed(
@@ -140,6 +161,50 @@ def test_the_known_upns_are_asked_only_of_a_census_that_passed(
     def never() -> frozenset[str]:
         raise AssertionError("the council's records were read for a refused census")
 
+    spring = census(PUPILS, day=date(2024, 1, 18), term="spring")
     with pytest.raises(InvalidInput):
-        _receive(store, store_settings, tmp_path / "sent", Read(census(PUPILS), [Refusal("f", "t", 1, "c", "r")]),
-                 known=never)  # fmt: skip
+        _receive(store, store_settings, tmp_path / "sent", answered(spring), known=never)
+
+
+def test_the_census_is_one_entry_of_the_registry_of_child_level_returns_which_no_council_owes() -> None:
+    from mappings.child_level import BY_FORMAT, CENSUS_SOURCE, LIST_2, RETURN_IDS
+
+    census_return = BY_FORMAT[receiving.FORMAT]
+    assert (census_return.line.ref, census_return.line.name) == ("DfE 159-00", "School Census")
+    assert census_return.line.source == CENSUS_SOURCE
+    assert LIST_2 in census_return.feeds
+    # A council owes its SEN2, CIN census or SSDA903; the census is its schools' return, sent as the council holds it.
+    assert census_return.return_id not in RETURN_IDS
+
+
+def test_blades_as_collect_writes_them_are_read_minimised_and_kept_whole_through_the_door(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    from collectors.census.synthetic import Child, made_upn, write_census
+
+    looked_after, not_needed = made_upn("891", 7), made_upn("891", 8)
+    children = [Child(u, date(2013, 3, 1), "F", "N", "8912000", "100000") for u in (looked_after, not_needed)]
+    (tmp_path / "blades").mkdir()
+    files = write_census(tmp_path / "blades", children, year=2025, term="spring", others=300, seed=4)
+    got = receiving.receive(store, store_settings, agency_code="notts_cyp", collection_year="2024-25", files=files,
+                            known=lambda: frozenset({looked_after}))  # fmt: skip
+    sub = got.submission
+    back = read_kept(store, store_settings, sub)
+    needed = back.pupils.filter(pl.col("senprovision").is_in(["K", "E"])).height
+    assert (sub.rows_read, sub.rows_accepted) == (302, needed + 1)
+    assert looked_after in back.pupils["upn"].to_list()
+    assert not_needed not in back.pupils["upn"].to_list()
+    assert (back.year, back.term, back.census_day, back.source) == (2025, "spring", date(2025, 1, 16), "la")
+    assert sub.collection_year == "2025-01-16 la"
+    assert back.sessions["pupil"].is_in(back.pupils["pupil"].implode()).all()
+
+
+def test_a_census_of_another_councils_schools_is_refused_and_keeps_nothing(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    lewisham = census([pupil(1, SUPPORT, "K", laestab="2092001")])
+    with pytest.raises(InvalidInput, match="names another council than notts_cyp's") as refused:
+        _receive(store, store_settings, tmp_path / "sent", answered(lewisham))
+    assert refused.value.errors == [{"type": "another_council", "loc": ["schoolcensus", "lea"],
+                                     "msg": "not the council of notts_cyp (891)"}]  # fmt: skip
+    _nothing_kept(store, store_settings)

@@ -18,7 +18,7 @@ from collectors import door, ways_in
 from collectors.door import head
 from collectors.door.spine import Outcome
 from collectors.published.sources import load_sources
-from collectors.ways_in import MODES, WAYS_IN, WayIn, way_in, way_of
+from collectors.ways_in import MODES, WAYS_IN, way_in, way_of
 from indicators.store.models import FIGURES_KIND, PUBLISHED_KIND, RECORDS_KIND, Submission
 from mappings.annex_a import load_layout
 from onereturn.errors import InvalidInput, NotFound, ProcessingFailed
@@ -179,6 +179,9 @@ def test_each_upload_is_told_its_way(tmp_path: Path) -> None:
         way_of(ways_in.RecordFiles(agency_code="notts_cyp", collection_year="2024-25"))
     with pytest.raises(InvalidInput, match="no way in takes a dict"):
         way_of({"data": b""})  # type: ignore[arg-type]
+    # A row takes its own request type alone: its take is typed to it.
+    with pytest.raises(InvalidInput, match="the way 'figures' takes a FiguresSent, not a ExtractRows"):
+        WAYS_IN["figures"].answer(None, Settings(), rows)  # type: ignore[arg-type]
 
 
 def test_a_purpose_a_way_does_not_have_is_refused() -> None:
@@ -190,7 +193,7 @@ def test_a_purpose_a_way_does_not_have_is_refused() -> None:
 # A way in for the tests, in a few lines: a "tally" file of one agency, kept and stored as it is sent ("fail" in it
 # fails it, to be run again from its kept file). One declaration, one row in the table, and every entry point takes
 # it. The door reads its repeat key (an accepted tally sent again) and its lease (held while the request waits) from
-# the declaration: no upload names them.
+# the row the upload names: no upload carries them.
 TALLY = "tally"
 TALLY_WAY = door.Way(
     TALLY, TALLY, {"default": "default"}, door.Lease.REQUEST, door.Repeat(("accepted",)), reads_first=True
@@ -198,26 +201,17 @@ TALLY_WAY = door.Way(
 
 
 def _tally_entry(
-    way: door.Way, engine: Engine, settings: Settings, agency_code: str, filename: str, data: bytes
+    way: str, engine: Engine, settings: Settings, agency_code: str, filename: str, data: bytes, status: str = "received"
 ) -> door.Entry:
-    """A tally at the door: what its submission records and its kept file, and the way it came by; no repeat key,
-    lease or agency check of its own."""
+    """A tally at the door: what its submission records and its kept file, and the name of the row it came by; no
+    repeat key, lease or agency check of its own."""
     digest, name = head.keep_raw(engine, settings, data)
-    return door.Entry(
-        way,
-        mode="default",
-        agency_code=agency_code,
-        filename=filename,
-        source_format=TALLY,
-        size_bytes=len(data),
-        content_hash=digest,
-        keep=name,
-    )
+    return door.Entry(way, "default", agency_code, door.File(filename, TALLY, len(data), digest, name), status=status)
 
 
 def _take_tally(engine: Engine, settings: Settings, request: ways_in.FiguresSent) -> Outcome:
     data = request.data if isinstance(request.data, bytes) else Path(request.data).read_bytes()
-    entry = _tally_entry(TALLY_WAY, engine, settings, request.agency_code, request.filename, data)
+    entry = _tally_entry(TALLY, engine, settings, request.agency_code, request.filename, data)
     # Read as it comes (the tally is its bytes), and stored under the lease the door holds.
     taken: Outcome = door.through(
         engine,
@@ -256,8 +250,8 @@ _TALLY_AGAIN = door.Again(
 @pytest.fixture
 def tally_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The test way in, as the first row of the table."""
-    row = WayIn(TALLY_WAY, ways_in.FiguresSent, lambda r: r.filename.endswith(".tally"), _take_tally,
-                again=_TALLY_AGAIN)  # fmt: skip
+    row = ways_in.row(TALLY_WAY, ways_in.FiguresSent, _take_tally, recognise=lambda r: r.filename.endswith(".tally"),
+                      again=_TALLY_AGAIN)  # fmt: skip
     monkeypatch.setattr(ways_in, "WAYS_IN", {TALLY: row, **WAYS_IN})
 
 
@@ -326,68 +320,78 @@ def test_each_submission_records_the_way_that_took_it(store: Engine, store_setti
 
 
 def test_the_door_reads_each_ways_declaration_from_its_row(store: Engine, store_settings: Settings) -> None:
-    """An entry names no repeat key, lease or agency check: the door reads them from the way it carries. The same
-    tally sent again by the row's way (its repeat key) is a repeat, by a way declared with none a new upload; held
-    while the request waits, left to a worker, or finished at the door as the way's lease says; an agency the store
-    does not hold refused before the file is read where the way checks it."""
+    """An entry names its row, no repeat key, lease or agency check: the door reads them from the row of that name,
+    and a second declaration of a row's name (a loose way) is refused. The same tally sent again by the row's way
+    (its repeat key) is a repeat, by a row declared with none a new upload; held while the request waits, left to a
+    worker, or finished at the door as the row's lease says; an agency the store does not hold refused before the
+    file is read where the row checks it."""
     import dataclasses
 
     from collectors.door import lease
 
+    def declared(name: str, **changed: object) -> str:
+        # A row of its own, named: the door knows a way by its row's name alone.
+        return dataclasses.replace(TALLY_WAY, name=name, **changed).name  # type: ignore[arg-type]
+
     seen: dict[str, Submission] = {}
 
-    def through(way: door.Way, filename: str, *, status: str = "received", agency: str = "notts_cyp") -> Outcome:
-        entry = _tally_entry(way, store, store_settings, agency, filename, b"1,2")
-        entry.status = status
+    def through(way: str, filename: str, *, status: str = "received", agency: str = "notts_cyp") -> Outcome:
+        entry = _tally_entry(way, store, store_settings, agency, filename, b"1,2", status)
 
         def store_it(submission: Submission, _readings: object) -> Outcome:
             # The upload as the store holds it while the way stores it.
             with Session(store) as session:
-                seen[way.lease.value] = session.get(Submission, submission.id)  # type: ignore[assignment]
+                seen[door.row(way).lease.value] = session.get(Submission, submission.id)  # type: ignore[assignment]
             return Outcome(submission, None)
 
-        taken: Outcome = door.through(
-            store, store_settings, entry, read=lambda: door.Found(), store=store_it, repeated=_repeated_tally
+        return door.through(
+            store, store_settings, entry, read=lambda: door.Found(None), store=store_it, repeated=_repeated_tally
         )
-        return taken
 
-    first = through(TALLY_WAY, "a.tally", status="accepted")
+    with pytest.raises(ValueError, match="a way in named 'tally' is declared already"):
+        dataclasses.replace(TALLY_WAY, repeat=None)
+    with pytest.raises(ValueError, match="no way in is declared as 'faxes'"):
+        through("faxes", "f.tally")
+    first = through(TALLY, "a.tally", status="accepted")
     assert first.submission is not None
     assert first.submission.way == TALLY
     # The row's repeat key: the same bytes, accepted, sent again.
-    again = through(TALLY_WAY, "a.tally")
+    again = through(TALLY, "a.tally")
     assert again.duplicate
     assert again.submission is not None
     assert again.submission.id == first.submission.id
-    # The same way declared with no repeat key: every upload is new.
-    anew = through(dataclasses.replace(TALLY_WAY, repeat=None), "a.tally")
+    # A row declared with no repeat key: every upload is new.
+    anew = through(declared("tally_unkeyed", repeat=None), "a.tally")
     assert not anew.duplicate
     assert anew.submission is not None
     assert anew.submission.id != first.submission.id
 
-    unkeyed = dataclasses.replace(TALLY_WAY, repeat=None)
-    through(unkeyed, "held.tally")
-    through(dataclasses.replace(unkeyed, lease=door.Lease.WORKER), "worker.tally")
-    through(dataclasses.replace(unkeyed, lease=door.Lease.DOOR), "door.tally", status="accepted")
+    through("tally_unkeyed", "held.tally")
+    through(declared("tally_worker", repeat=None, lease=door.Lease.WORKER), "worker.tally")
+    through(declared("tally_door", repeat=None, lease=door.Lease.DOOR), "door.tally", status="accepted")
     held, worker, at_door = seen["request"], seen["worker"], seen["door"]
     # Held by this worker while the request waits; leased for the worker that claims it; finished, no lease.
     assert (held.lease_owner, held.lease_until is not None) == (lease.worker_id(), True)
     assert (worker.lease_owner, worker.lease_until is not None) == ("", True)
     assert (at_door.lease_until, at_door.finished_at is not None) == (None, True)
 
-    def unread() -> door.Found:
+    def unread() -> door.Found[None]:
         raise AssertionError("a file of an agency the store does not hold is read")
 
-    nobody = _tally_entry(unkeyed, store, store_settings, "no_such_agency", "n.tally", b"3")
+    nobody = _tally_entry("tally_unkeyed", store, store_settings, "no_such_agency", "n.tally", b"3")
     with pytest.raises(NotFound, match="no_such_agency"):
         door.through(store, store_settings, nobody, read=unread, store=lambda submission, _: submission)
-    # The keep order is the way's: a way that keeps first is read by its store, after its file is kept, never before.
-    keeps_first = _tally_entry(dataclasses.replace(unkeyed, reads_first=False), store, store_settings, "notts_cyp",
-                               "k.tally", b"4")  # fmt: skip
-    with pytest.raises(ValueError, match="'tally' keeps first"):
+    # The keep order is the row's: a way that keeps first is read by its store, after its file is kept, never before.
+    keeps_first = _tally_entry(declared("tally_keeps", repeat=None, reads_first=False), store, store_settings,
+                               "notts_cyp", "k.tally", b"4")  # fmt: skip
+    with pytest.raises(ValueError, match="'tally_keeps' keeps first"):
         door.through(store, store_settings, keeps_first, read=unread, store=lambda submission, _: submission)
-    with pytest.raises(ValueError, match="'tally' reads first"):
+    with pytest.raises(ValueError, match="'tally_unkeyed' reads first"):
         door.through(store, store_settings, nobody, store=lambda submission, _: submission)
+    # A row with a repeat key answers a repeat.
+    repeats = _tally_entry(TALLY, store, store_settings, "notts_cyp", "r.tally", b"5")
+    with pytest.raises(ValueError, match="'tally' has a repeat key"):
+        door.through(store, store_settings, repeats, read=unread, store=lambda submission, _: submission)
 
 
 def test_each_row_declares_its_keep_order() -> None:
@@ -438,7 +442,7 @@ def test_a_set_repeats_only_as_a_whole_by_its_ways_key(store: Engine) -> None:
 
         found = door.through_set(
             store,
-            SSD,
+            SSD.name,
             digests,
             digest=str,
             take=take,

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from cli.synthetic import synthetic_903
+from collectors.door.requests import RecordFiles
 from collectors.records import receiving as records
 from collectors.records.service import process_records
 from indicators.store.models import Submission
@@ -98,7 +99,9 @@ def test_the_page_says_at_once_the_files_were_received_and_follows_the_stage(
     sign_in(web, AGENCY)
     made = synthetic_903(5, 60, "2024-25", tmp_path / "903")
     received = records.receive(
-        store, store_settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in made]
+        store,
+        store_settings,
+        RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in made]),
     )
     sid = received.submission.id
     assert sid is not None

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from collectors.door.requests import RecordFiles
 from collectors.records.receiving import receive
 from collectors.retention import purge
 from onereturn import workspace
@@ -80,7 +81,9 @@ def _wrapper(tmp_path: Path) -> Path:
 def test_a_process_killed_mid_rules_leaves_no_child_on_disk_after_a_start(store: Engine, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", records_keys_file=tmp_path / "keys" / "records-keys.json")
     got = receive(
-        store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]
+        store,
+        settings,
+        RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]),
     )
     assert got.submission.id is not None
     system_tmp = tmp_path / "system-tmp"

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from cli import commands as cli
 from collectors import door
 from collectors.door import lease
+from collectors.door.requests import RecordFiles
 from collectors.records.models import RecordChild, RecordsKey
 from collectors.records.privacy import (
     KeysRefused,
@@ -46,7 +47,9 @@ ONCE_TRACKED = "var-keys/records-keys.json"
 
 def _received(store: Engine, settings: Settings) -> int:
     got = receive(
-        store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]
+        store,
+        settings,
+        RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]),
     )
     assert got.submission.id is not None
     return got.submission.id
@@ -66,14 +69,14 @@ def test_a_cut_off_upload_stays_resumable_on_a_host_whose_keys_are_refused(store
     submission_id = _received(store, one)
     assert lease.cut_off_by_stop(store, ids=[submission_id]) == [submission_id]
     # The refused host's scheduler takes nothing up, and the upload stays as the stop left it.
-    assert door.resume(store, two, WAY, AGAIN) == []
+    assert door.resume(store, two, WAY.name, AGAIN) == []
     with pytest.raises(KeysRefused):
         process_records(store, two, submission_id)
     status, message = _status(store, submission_id)
     assert status == "interrupted", message
     assert "KeysRefused" not in message
     # A host holding the deployment's keys takes it up and ends it.
-    assert door.resume(store, one, WAY, AGAIN) == [submission_id]
+    assert door.resume(store, one, WAY.name, AGAIN) == [submission_id]
     assert _status(store, submission_id)[0] == "accepted"
 
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from collectors import door
 from collectors.door.lease import worker_id
+from collectors.door.requests import RecordFiles
 from collectors.records.models import RecordChild, RecordLineage
 from collectors.records.receiving import WAY, receive
 from collectors.records.service import AGAIN, process_records
@@ -26,7 +27,9 @@ from tests.helpers import kept_names
 
 def received(store: Engine, settings: Settings) -> int:
     got = receive(
-        store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]
+        store,
+        settings,
+        RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]),
     )
     assert not got.duplicate
     assert got.submission.id is not None
@@ -48,9 +51,7 @@ def test_sending_earlier_records_again_makes_their_figures_current_again(
         got = receive(
             store,
             store_settings,
-            agency_code="notts_cyp",
-            collection_year="2024-25",
-            files=[(p.name, p) for p in paths],
+            RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in paths]),
         )
         assert got.submission.id is not None
         if not got.duplicate:
@@ -89,7 +90,7 @@ def test_a_stop_marks_what_it_cut_off_and_the_next_start_takes_it_up_at_once(
         assert sub is not None
         assert sub.status == "interrupted"
         assert "cut off when the service stopped" in sub.message
-    assert door.resume(store, store_settings, WAY, AGAIN) == [sid]
+    assert door.resume(store, store_settings, WAY.name, AGAIN) == [sid]
     assert figures_of(store, sid) > 0
 
 
@@ -97,16 +98,16 @@ def test_an_upload_cut_off_mid_way_is_resumed_once_its_lease_runs_out(store: Eng
     sid = received(store, store_settings)
     cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) + timedelta(minutes=5))
     # Its worker may still be alive: nothing takes it up while the lease runs.
-    assert door.resume(store, store_settings, WAY, AGAIN) == []
+    assert door.resume(store, store_settings, WAY.name, AGAIN) == []
     assert process_records(store, store_settings, sid).stage == "dfe_rules"
     cut_off(store, sid, stage="dfe_rules", until=datetime.now(UTC) - timedelta(seconds=1))
-    assert door.resume(store, store_settings, WAY, AGAIN) == [sid]
+    assert door.resume(store, store_settings, WAY.name, AGAIN) == [sid]
     with Session(store) as session:
         sub = session.get(Submission, sid)
         assert sub is not None
         assert (sub.status, sub.stage, sub.attempts) == ("accepted", "stored", 1)
     assert figures_of(store, sid) > 0
-    assert door.resume(store, store_settings, WAY, AGAIN) == []
+    assert door.resume(store, store_settings, WAY.name, AGAIN) == []
 
 
 def test_an_interrupted_upload_is_run_again_by_reprocess(store: Engine, store_settings: Settings) -> None:

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cli import commands as cli
+from collectors.door.requests import RecordFiles
 from collectors.records import rotation
 from collectors.records.models import RecordChild, RecordLineage, RecordProblem, RecordsKey
 from collectors.records.privacy import Keys, KeysRefused, checked_keys, keys_at, keys_for
@@ -48,7 +49,9 @@ def rotating(store: Engine, tmp_path: Path) -> Settings:
         (later / path.name).write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
     for files in (PASSING, sorted(later.glob("*.csv"))):
         got = receive(
-            store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in files]
+            store,
+            settings,
+            RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in files]),
         )
         assert got.submission.id is not None
         assert process_records(store, settings, got.submission.id).status == "accepted"
@@ -186,7 +189,9 @@ def test_a_rotation_waits_for_an_upload_a_worker_holds_names_it_and_changes_noth
 ) -> None:
     old = checked_keys(store, rotating)
     got = receive(
-        store, rotating, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING[:1]]
+        store,
+        rotating,
+        RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING[:1]]),
     )
     assert got.submission.id is not None
     _hold(store, got.submission.id, "host-b-4242", until=datetime.now(UTC) + timedelta(minutes=5))
@@ -209,7 +214,9 @@ def test_an_upload_received_before_the_rotation_is_sealed_anew_and_runs_after_it
     store: Engine, rotating: Settings
 ) -> None:
     got = receive(
-        store, rotating, agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]
+        store,
+        rotating,
+        RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[(p.name, p) for p in PASSING]),
     )
     assert got.submission.id is not None
     assert got.submission.status == "received"

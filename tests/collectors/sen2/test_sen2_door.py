@@ -13,6 +13,7 @@ from lxml import etree
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
+from collectors.door.requests import RecordFiles
 from collectors.records.models import RecordChild
 from collectors.retention import purge
 from collectors.sen2.receiving import check
@@ -197,7 +198,9 @@ def test_an_oversized_file_is_refused_with_nothing_kept(store: Engine, tmp_path:
     path = tmp_path / "sen2.xml"
     path.write_bytes(made_up())
     with pytest.raises(PayloadTooLarge):
-        receive(store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[("sen2.xml", path)])
+        receive(
+            store, settings, RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[("sen2.xml", path)])
+        )
     with Session(store) as session:
         assert session.exec(select(Submission).where(col(Submission.source_format) == "sen2")).first() is None
 
@@ -247,17 +250,17 @@ def test_a_file_sent_again_for_the_same_year_is_its_earlier_upload_and_is_not_ch
     path = tmp_path / "sen2.xml"
     path.write_bytes(made_up())
     sent: dict[str, Any] = {"agency_code": "notts_cyp", "collection_year": "2024-25", "files": [("sen2.xml", path)]}
-    first = receiving.receive(store, settings, **sent)
+    first = receiving.receive(store, settings, RecordFiles(**sent))
     assert not first.duplicate
 
     def not_again(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a file sent again was checked again")
 
     monkeypatch.setattr(receiving, "check", not_again)
-    again = receiving.receive(store, settings, **sent)
+    again = receiving.receive(store, settings, RecordFiles(**sent))
     assert (again.duplicate, again.submission.id) == (True, first.submission.id)
     with pytest.raises(AssertionError, match="checked again"):
-        receiving.receive(store, settings, **{**sent, "collection_year": "2023-24"})
+        receiving.receive(store, settings, RecordFiles(**{**sent, "collection_year": "2023-24"}))
 
 
 @pytest.mark.parametrize("survey", [2023, 2024, 2025, 2026])
@@ -281,7 +284,9 @@ def test_a_key_rotation_reseals_the_kept_file_and_its_children(store: Engine, tm
     settings = Settings(data_dir=tmp_path / "data", records_keys_file=tmp_path / "keys" / "records-keys.json")
     path = tmp_path / "sen2.xml"
     path.write_bytes(made_up())
-    receive(store, settings, agency_code="notts_cyp", collection_year="2024-25", files=[("sen2.xml", path)])
+    receive(
+        store, settings, RecordFiles(agency_code="notts_cyp", collection_year="2024-25", files=[("sen2.xml", path)])
+    )
     before = make_tables(store, settings, "notts_cyp", "2024-25", ("caseload",))["caseload"].csv
     old = keys_for(settings)
     done = rotation.rotate(store, settings)

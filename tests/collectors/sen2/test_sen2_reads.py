@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors import retention
+from collectors.door.requests import RecordFiles
 from collectors.sen2 import list1, records, service
 from collectors.sen2.records import Sen2Records
 from onereturn.settings import Settings
@@ -85,7 +86,9 @@ def test_what_is_held_is_bounded_in_files_and_time(
     for n, year in enumerate(("2022-23", "2023-24", "2024-25")):
         path = folder / f"sen2-{n}.xml"
         path.write_bytes(made_up(int(year[:4]) + 1))
-        receive(store, store_settings, agency_code="notts_cyp", collection_year=year, files=[(path.name, path)])
+        receive(
+            store, store_settings, RecordFiles(agency_code="notts_cyp", collection_year=year, files=[(path.name, path)])
+        )
         with Session(store) as session:
             kept = kept_sen2(session, "notts_cyp", year)
         assert kept is not None
