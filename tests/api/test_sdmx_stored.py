@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -17,7 +18,8 @@ from exports import dataflows
 from exports import service as exports
 from exports.build import Builder
 from exports.changes import changed_since
-from exports.sdmx.rest import DataKind, data_message
+from exports.sdmx.ml import ATTRIBUTES
+from exports.sdmx.rest import DataKind, Flow, data_message
 from exports.sdmx.writer import write_sdmx_csv
 from mappings.models import Return
 from onereturn.settings import Settings
@@ -130,3 +132,26 @@ def test_a_query_asked_again_builds_nothing_until_a_figure_changes(
     assert only.status_code == 200, only.text
     assert only.content == _built_now(store, "all", "csv", "2.0.0", updated_after=pulled)
     assert {r["REF_AREA"] for r in csv.DictReader(io.StringIO(only.text))} == {"E10000024"}
+
+
+@pytest.mark.parametrize("kind", ["generic", "structurespecific"])
+@pytest.mark.parametrize("dimension", ["TIME_PERIOD", "AllDimensions"])
+def test_observations_written_as_text_read_back_whole(kind: DataKind, dimension: str) -> None:
+    # Every character an attribute may carry, quoted so that an XML reader gives back exactly what was written.
+    awkward = "a&b<c>d\"e'f\ng\th\ri é ✓ 𝔘 ]]> =1+2"
+    rows = [
+        {"FIELD": f, "REF_AREA": "E1", "TIME_PERIOD": "2024", "BREAKDOWN": "_T", "OBS_VALUE": "NaN"}
+        | dict.fromkeys(ATTRIBUTES, "")
+        | {"COMMENT_OBS": awkward, "OBS_STATUS": "O"}
+        for f in ("A", "B")
+    ]
+    flow = Flow(RETURN, "t", "r", [], [])
+    body = data_message(flow, rows, kind=kind, dimension_at_observation=dimension, prepared=datetime.now(UTC))
+    root = ET.fromstring(body)
+    observed = [o for o in root.iter() if o.tag.endswith("}Obs") or o.tag == "Obs"]
+    assert len(observed) == 2
+    if kind == "generic":
+        comments = [v.get("value") for v in root.iter() if v.get("id") == "COMMENT_OBS"]
+    else:
+        comments = [o.get("COMMENT_OBS") for o in observed]
+    assert comments == [awkward, awkward]
