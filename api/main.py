@@ -73,6 +73,8 @@ def create_app(
         # The settings and engine the app holds, which every request reads too: one source for both.
         settings: Settings = app.state.settings
         BYTES.keep_on_disk(settings.data_dir / "snapshot-cache", settings.snapshot_disk_bytes)
+        # SDMX data messages too large for memory share the folder and its room with the snapshots they are made of.
+        sdmx.MESSAGES.keep_on_disk(settings.data_dir / "snapshot-cache", settings.snapshot_disk_bytes)
         # Children's files a process killed mid-work left in the private folder go before any work starts.
         await anyio.to_thread.run_sync(clear_left, settings)
         _say_if_keys_refused(app.state.engine, settings)

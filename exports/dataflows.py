@@ -1,7 +1,9 @@
 """What the SDMX door reads from the store: each return as a dataflow, code lists, and released observations.
 
 Observations come only from built returns (after roll-up, rounding and small-number
-suppression), never from stored figures: the rows are those the return's SDMX-CSV export holds.
+suppression), never from stored figures: the rows are those the return's SDMX-CSV export holds,
+read from the snapshot kept for the period's current build, so a query rebuilds only a period whose
+figures, catalogue, agencies or sign-offs changed since (or that was never written as SDMX-CSV).
 The periods served are those a return has been built for (at close, or when anyone pulled it)
 and, when a request names both ends of a window, every period of the return inside it; without
 such a window, also every period its stored figures reach.
@@ -16,12 +18,14 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from exports import freshness
 from exports import service as exports
-from exports.changes import built_periods, changed_since
+from exports.changes import build_at, built_periods
+from exports.models import BuildCell, ReturnBuild
 from exports.sdmx.ml import Codelist
 from exports.sdmx.rest import SERIES_DIMENSIONS, Flow, catalogue_codelist, data_rows
 from indicators.models import Code, CodeList
-from indicators.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodOutOfRange, parse_period
+from indicators.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodOutOfRange, parse_period, utc
 from mappings.catalogue import LEVEL_GROUPS
 from mappings.deadlines import periods_between
 from mappings.models import FieldMapping, OrgUnit, Return
@@ -202,10 +206,31 @@ def parse_key(key: str) -> KeyFilter:
 
 @dataclass(frozen=True)
 class Observations:
-    """The released observations a data query selected, and when the newest build behind them was made."""
+    """What a data query selected: each period's current SDMX-CSV snapshot, read for its rows only when asked."""
 
-    rows: list[dict[str, str]]
-    prepared: datetime | None
+    snapshots: list[exports.Snapshot]
+    key: KeyFilter
+    updated_after: datetime | None = None
+
+    @property
+    def prepared(self) -> datetime | None:
+        """When the newest build behind the observations was made."""
+        return max((utc(s.generated_at) for s in self.snapshots), default=None)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The content hash of each period's snapshot, in the periods' order: the rows are made of these alone."""
+        return tuple(s.content_hash for s in self.snapshots)
+
+    def rows(self, session: Session) -> list[dict[str, str]]:
+        """The released observations the key selects (changed since ``updated_after`` when given), period by period."""
+        rows: list[dict[str, str]] = []
+        for snap in self.snapshots:
+            found = data_rows(snap.data)
+            if self.updated_after is not None:
+                found = _changed(session, snap.build_id, found, self.updated_after)
+            rows.extend(row for row in found if self.key.matches(row))
+        return rows
 
 
 def observations(
@@ -217,14 +242,33 @@ def observations(
     end: date | None = None,
     updated_after: datetime | None = None,
 ) -> Observations:
-    """Return the released observations of a return for the periods asked, filtered by key (and by change)."""
-    rows: list[dict[str, str]] = []
-    newest: datetime | None = None
+    """Select the released observations of a return for the periods asked, filtered by key (and by change)."""
+    snapshots = []
     for period in periods_for(session, ret, start, end):
-        record, built = exports.build(session, ret.id, period.code)
-        if updated_after is not None:
-            built = changed_since(session, record, built, updated_after)
-        rows.extend(row for row in data_rows(built) if key.matches(row))
-        stamp = built.generated_at
-        newest = stamp if newest is None or stamp > newest else newest
-    return Observations(rows, newest)
+        pulled = freshness.pull(session, ret.id, period.code, "sdmx-csv", period_type=ret.period_type)
+        if pulled.pending:
+            # Stale: answered as a build now would answer, as a data query always has been.
+            pulled = freshness.pull(session, ret.id, period.code, "sdmx-csv", fresh=True, period_type=ret.period_type)
+        snapshots.append(pulled.snapshot)
+    return Observations(snapshots, key, updated_after)
+
+
+def _changed(session: Session, build_id: int, rows: list[dict[str, str]], instant: datetime) -> list[dict[str, str]]:
+    """Keep the rows of a build whose cells differ from the build current at ``instant`` (all of them if none was),
+    by the cell digests stored with each build (``exports.changes``), as ``changed_since`` keeps a build's cells."""
+    record = session.get(ReturnBuild, build_id)
+    assert record is not None
+    base = build_at(session, record.return_id, record.period, instant)
+    if base is None or base.id is None:
+        return rows
+    if base.id == build_id:
+        return []
+    old = dict(session.execute(select(BuildCell.cell_id, BuildCell.digest).where(BuildCell.build_id == base.id)).all())
+    # The digests were written in the order of the build's cells, which is the order of its SDMX-CSV rows.
+    new = session.execute(
+        select(BuildCell.cell_id, BuildCell.digest).where(BuildCell.build_id == build_id).order_by(col(BuildCell.id))
+    ).all()
+    if not old or len(new) != len(rows):
+        # A build made before cell digests were kept cannot say what it showed: send everything.
+        return rows
+    return [row for row, (cell, digest) in zip(rows, new, strict=True) if old.get(cell) != digest]

@@ -143,3 +143,19 @@ class List1Cells:
     #: The blank cells that cannot apply to their child (a ULN beside a UPN, a second school's phase for a child with
     #: none, a team for a child not known to social care), left out of ``cells``.
     not_applying: int = 0
+    #: The cells its school census fills (the four school columns, and the schools where SEN2 has none).
+    from_census: int = 0
+    #: Its List 2 (children on SEN support) counted alike, where a school census is kept for the date.
+    list2: List2Cells | None = None
+
+
+@dataclass(frozen=True)
+class List2Cells:
+    """A council's List 2 (children on SEN support) as at a date in child-level cells: those its school census fills,
+    those its CIN census and SSDA903 records fill, and those it keys, the cells that cannot apply left out."""
+
+    cells: int
+    from_census: int
+    from_care_records: int
+    keyed: int
+    not_applying: int = 0

@@ -86,7 +86,8 @@ class Settings(BaseSettings):
         default=2 * 1024**3,
         ge=0,
         description="Room in <data_dir>/snapshot-cache for export snapshots too large to keep in a worker's memory "
-        "(over 16 MiB), so a pull of one reads a file rather than the store's blob; 0 turns it off.",
+        "(over 16 MiB), so a pull of one reads a file rather than the store's blob, and for SDMX data messages that "
+        "large; 0 turns it off.",
     )
     retry_after_seconds: int = Field(default=5, gt=0, description="The Retry-After a 503 (service busy) carries.")
     published_fetch: bool = Field(

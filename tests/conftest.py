@@ -109,12 +109,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _rules_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """DfE's rules run once per distinct input in a test run (see ``tests/rules_cache.py``)."""
+    """DfE's rules run once per distinct input in a test run, in this process (see ``tests/rules_cache.py``) and in
+    the services the tests start (``tests/served_rules.py``)."""
     from collectors.records import contract
+    from tests import served_rules
     from tests.rules_cache import remembering
 
+    answers = run_folder(tmp_path_factory) / "dfe-answers"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(contract, "_call", remembering(contract._call, run_folder(tmp_path_factory) / "dfe-answers"))
+        patch.setattr(contract, "_call", remembering(contract._call, answers))
+        try:
+            real = contract.validators_python()
+        except contract.ValidatorUnavailable:
+            yield  # the tests of the rules say so
+            return
+        served = served_rules.script(tmp_path_factory.mktemp("dfe-served"), answers, real, contract.DEFAULT_TIMEOUT_S)
+        patch.setenv(served_rules.SERVED, str(served))
         yield
 
 

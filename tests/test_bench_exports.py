@@ -1,5 +1,5 @@
 """`bench exports` in small: a year of figures of three councils and three health areas uploaded, every return built in
-every format against the floor writing the same cells, and a snapshot served, on one row of the table."""
+every format against the floor writing the same cells, a snapshot served, and every dataflow's SDMX data query."""
 
 from __future__ import annotations
 
@@ -22,4 +22,10 @@ def test_bench_exports_builds_every_return_beside_its_floor(capsys: pytest.Captu
     assert lines[3].startswith("ratio build/floor: worst ")
     assert lines[3].endswith("(target <= 2.0)")
     assert lines[4].startswith("snapshot served: median ")
+    # Every dataflow with figures queried over every period, beside the same periods' snapshots pulled as stored.
+    assert lines[5].startswith("sdmx data served: "), lines
+    assert int(lines[5].split()[3]) > 0, lines[5]
+    assert "from the snapshots" in lines[5]
+    assert "floor (the snapshots pulled)" in lines[5]
+    assert lines[5].endswith("(target < 1 s)"), lines[5]
     assert lines[-1] in ("PASS", "MISS")

@@ -7,8 +7,10 @@ tables count children and hold none: the council's own key or an officer's reads
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
+import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
@@ -24,10 +26,13 @@ from collectors.annex_a.build import read_inspection_date
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
 from collectors.sen2.list1 import List1, checked_list1
 from collectors.sen2.list1_workbook import list1_workbook
+from collectors.sen2.list2 import List2, checked_list2
+from collectors.sen2.list2_figures import looked_after_estimates
 from collectors.sen2.service import make_tables
 from indicators.periods import read_collection_year
 from mappings.agencies import get_agency
 from mappings.keys import APPROVER_SCOPE
+from onereturn.errors import NotFound
 from onereturn.memory import release_memory
 
 router = APIRouter(prefix="/api", tags=["collection"])
@@ -148,6 +153,61 @@ def annex_a_send(
         ],
         "findings": [f for f in findings if f.get("row") is None or first <= f["row"] <= last],
         "findings_total": len(findings),
+        "traces": _traces(built.traces, first, last),
+    }
+
+
+def _traces(traces: pl.DataFrame, first: int, last: int) -> list[dict[str, Any]]:
+    """The traces of a page's rows: each cell's row (the list's, from 1), column and the census row it came from."""
+    if traces.is_empty():
+        return []
+    return traces.filter(pl.col("row").is_between(first, last)).to_dicts()
+
+
+@router.get(
+    "/agencies/{code}/annex-a-send/list-2",
+    summary="The area SEND inspection's List 2: children on SEN support (approver)",
+    responses={404: {"description": "No such agency (or not yours), or no school census kept on or before the date"}},
+)
+def annex_a_send_list2(
+    request: Request,
+    code: str,
+    session: SessionDep,
+    principal: ListRead,
+    inspection_date: InspectionDate,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """List 2 as at the date from the council's school census, a page of rows at a time, as List 1: the rows, the
+    sources read, the notes, each cell's trace and Data to Insight's findings of those rows."""
+    check_annex_reader(session, principal, code)
+    built, findings = checked_list2(
+        request.app.state.engine, request.app.state.settings, code, read_inspection_date(inspection_date)
+    )
+    annotate(
+        request,
+        object=f"area SEND List 2 of {code} as at {built.inspection_date.isoformat()}",
+        detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}",
+    )
+    rows = built.rows.slice(offset, limit)
+    shown = page(request, range(rows.height), total=built.rows.height, limit=limit, offset=offset)
+    first, last = offset + 1, offset + rows.height
+    return {
+        "inspection_date": built.inspection_date.isoformat(),
+        "sources": built.sources,
+        "notes": built.notes,
+        "total": built.rows.height,
+        "limit": limit,
+        "offset": offset,
+        "next": shown.next,
+        "prev": shown.prev,
+        "rows": [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+            for row in rows.iter_rows(named=True)
+        ],
+        "findings": [f for f in findings if first <= f["row"] <= last],
+        "findings_total": len(findings),
+        "traces": _traces(built.traces, first, last),
     }
 
 
@@ -159,9 +219,13 @@ def annex_a_send(
 def annex_a_send_workbook(
     request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
 ) -> Response:
-    """List 1 in the validator's layout, then its notes and findings; built now and kept nowhere."""
+    """List 1 in the validator's layout, then List 2 where the council keeps a school census for the date, then their
+    notes and findings; built now and kept nowhere."""
     built, findings = _list1(request, code, session, principal, inspection_date)
-    data = list1_workbook(built, findings)
+    list2: tuple[List2 | None, list[Any]] = (None, [])
+    with contextlib.suppress(NotFound):
+        list2 = checked_list2(request.app.state.engine, request.app.state.settings, code, built.inspection_date)
+    data = list1_workbook(built, findings, *list2)
     # The sheet's XML made and let go of is handed back, not kept by the allocator for the next request.
     release_memory()
     _audit(request, code, built, findings, "workbook")
@@ -207,4 +271,22 @@ def sen2_cross_checks(
         object=f"SEN2 cross-checks of {code} for {year}",
         detail="; ".join(f"{c}: {n}" for c, n in counts.items()),
     )
+    return answer
+
+
+@router.get(
+    "/agencies/{code}/census/looked-after-school",
+    summary="Looked-after children's school figures (core data set 3.02-3.04) estimated from the council's census",
+    responses=_RESPONSES,
+)
+def looked_after_school(
+    request: Request, code: str, session: SessionDep, principal: TablesRead, inspection_date: InspectionDate
+) -> dict[str, Any]:
+    """Items 3.02 to 3.04 estimated from the council's own school census and SSDA903, each with its coverage and DfE's
+    published figure beside it: an estimate, never stored, so no return reads it."""
+    read_scope(principal).check_agency(code)
+    get_agency(session, code)
+    on = read_inspection_date(inspection_date)
+    answer = looked_after_estimates(session, request.app.state.engine, request.app.state.settings, code, on)
+    annotate(request, object=f"looked-after children's school figures of {code} as at {on.isoformat()}")
     return answer

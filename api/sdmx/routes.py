@@ -5,14 +5,17 @@ Structure queries follow the standard paths ``/sdmx/{dataflow|datastructure|code
 allows; several IDs joined with ``+``) with ``references`` and ``detail``. Data queries are
 ``/sdmx/data/{flowRef}/{key}/{providerRef}`` with ``startPeriod``, ``endPeriod``, ``updatedAfter``,
 ``dimensionAtObservation`` and ``detail``; the answer is SDMX-ML 2.1 generic or
-structure-specific data, or SDMX-CSV, as the ``Accept`` header asks. A regulator sees only the
-returns addressed to it; officers see every return; agencies are refused, as on the JSON API.
+structure-specific data, or SDMX-CSV, as the ``Accept`` header asks, made from the SDMX-CSV snapshot kept for
+each period's current build (``exports.dataflows``) and held by what it was made of, so a query asked again while
+nothing behind it changed writes nothing. A regulator sees only the returns addressed to it; officers see every
+return; agencies are refused, as on the JSON API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from hashlib import sha256
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -27,6 +30,7 @@ from api.principal import Principal
 from api.return_files import visible_return
 from api.sdmx.negotiate import DataFormat, data_format, structure_format
 from exports import dataflows as sdmx_source
+from exports.blobs import Held
 from exports.sdmx.ml import AGENCY, ATTRIBUTES, VERSION, Codelist, cross_domain_codelists
 from exports.sdmx.rest import SERIES_DIMENSIONS, Flow, data_message, structure_message
 from indicators.service import current_catalogue_version
@@ -288,33 +292,68 @@ def data(
     start = sdmx_source.period_bound(start_period, end=False, name="startPeriod") if start_period else None
     end = sdmx_source.period_bound(end_period, end=True, name="endPeriod") if end_period else None
     found = sdmx_source.observations(session, ret, key=selector, start=start, end=end, updated_after=updated_after)
-    if not found.rows:
-        available = (
-            [p.code for p in sdmx_source.periods_for(session, ret, None, None)] if start is None or end is None else []
+    # The same snapshots asked the same way give the same message: made once, held while it is asked again.
+    wanted = ".".join("*" if v is None else "+".join(sorted(v)) for v in selector.values)
+    made_of = f"{flow.id}|{found.sources}|{found.prepared}|{wanted}|{fmt}|{dimension_at_observation}|{detail}"
+    held = None if updated_after or not found.snapshots else sha256(made_of.encode()).hexdigest()
+    body = MESSAGES.get(held) if held else None
+    if body is None:
+        rows = found.rows(session)
+        if not rows:
+            raise _nothing_matches(session, ret, flow, key, (start, end), updated_after)
+        body = _data_body(flow, rows, found.prepared, fmt, dimension_at_observation, detail)
+        if held:
+            MESSAGES.put(held, body)
+    return conditional(request, body, media_type=fmt.media_type, headers={})
+
+
+def _nothing_matches(
+    session: Session,
+    ret: Return,
+    flow: Flow,
+    key: str,
+    window: tuple[date | None, date | None],
+    updated_after: datetime | None,
+) -> NotFound:
+    """Say that no observation matched, and which periods have figures when no window was closed at both ends."""
+    start, end = window
+    closed = start is not None and end is not None
+    available = [] if closed else [p.code for p in sdmx_source.periods_for(session, ret, None, None)]
+    return NotFound(
+        f"No observations of {flow.id} match the key {key!r} ({'.'.join(SERIES_DIMENSIONS)}) in the periods asked"
+        + (" changed since then" if updated_after else "")
+        + (
+            ""
+            if closed
+            else f"; periods with figures: {', '.join(available)}"
+            if available
+            else f"; no period of {flow.id} has figures yet"
         )
-        raise NotFound(
-            f"No observations of {flow.id} match the key {key!r} ({'.'.join(SERIES_DIMENSIONS)}) in the periods asked"
-            + (" changed since then" if updated_after else "")
-            + (
-                ""
-                if start is not None and end is not None
-                else f"; periods with figures: {', '.join(available)}"
-                if available
-                else f"; no period of {flow.id} has figures yet"
-            )
-        )
-    rows = found.rows
+    )
+
+
+#: Data messages made from the stored snapshots, by what they were made from: a repeated query writes nothing.
+MESSAGES = Held(limit=64 * 1024 * 1024)
+
+
+def _data_body(
+    flow: Flow,
+    rows: list[dict[str, str]],
+    prepared: datetime | None,
+    fmt: DataFormat,
+    dimension_at_observation: str,
+    detail: str,
+) -> bytes:
     if detail == "dataonly":
         rows = [{k: "" if k in ATTRIBUTES else v for k, v in r.items()} for r in rows]
-    body = data_message(
+    return data_message(
         flow,
         rows,
         kind=fmt.kind,
         dimension_at_observation=dimension_at_observation,
-        prepared=found.prepared or _now(),
+        prepared=prepared or _now(),
         csv_version=fmt.csv_version,
     )
-    return conditional(request, body, media_type=fmt.media_type, headers={})
 
 
 for _path in reversed(_DATA_PATHS):

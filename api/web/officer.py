@@ -364,7 +364,11 @@ def _per_agency_chart(report: dict[str, Any]) -> str:
             Bar(
                 a["agency_name"] or a["agency_code"],
                 (
-                    a["keyed_cells_without_service"] - a["saved"] + a["annex_a_keyed"] + a["list1_keyed"],
+                    a["keyed_cells_without_service"]
+                    - a["saved"]
+                    + a["annex_a_keyed"]
+                    + a["list1_keyed"]
+                    + a["list2_keyed"],
                     a["saved"],
                     a["derived_by_service"],
                     a["from_publishers"] + a["awaiting_publishers"] + a["child_cells_filled"],

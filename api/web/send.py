@@ -27,15 +27,19 @@ from api.web.shared import PageRoute, RecordsSent, Rule, VisitorDep, allowed, ap
 from collectors.annex_a.build import read_inspection_date
 from collectors.sen2.breakdowns import ETHNICITY, GROUPS
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
-from collectors.sen2.list1 import build_list1
+from collectors.sen2.list1 import COLUMNS as LIST1_COLUMNS
+from collectors.sen2.list1 import build_list1, checked_list1
 from collectors.sen2.list1_rules import check_list1
 from collectors.sen2.list1_workbook import list1_workbook
+from collectors.sen2.list2 import List2, checked_list2
+from collectors.sen2.list2_figures import looked_after_estimates
 from collectors.sen2.schema import SURVEYS, year_text
 from collectors.sen2.service import TABLES, Made, make_tables
 from collectors.sen2.timeliness import timeliness_by_year
 from indicators.periods import read_collection_year
 from mappings.establishments.service import register_held
 from mappings.illustrative import councils_of
+from mappings.keys import APPROVER_SCOPE
 from onereturn.errors import InvalidInput, NotFound, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -129,13 +133,45 @@ def _timeliness(session: SessionDep, code: str) -> tuple[str | None, list[Any]]:
 
 @router.get("/send")
 def send_page(
-    request: Request, session: SessionDep, visitor: VisitorDep, year: str = "", sent: int | None = None
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    year: str = "",
+    sent: int | None = None,
+    inspection_date: str = "",
 ) -> HTMLResponse:
-    """The council's SEN2 page: send the file; the year's tables, charts, List 1 and the checks across returns."""
+    """The council's SEN2 page: send the file; the year's tables, charts, Lists 1 and 2, what its school census fills
+    of them, its looked-after children's school estimates and the checks across returns."""
     allowed(visitor, SEND)
     code = visitor.principal.agency_code
     assert code is not None
-    return _send_page(request, session, visitor, code, _year(year), sent=sent)
+    return _send_page(request, session, visitor, code, _year(year), sent=sent, on=inspection_date)
+
+
+def _on(text: str) -> date:
+    """The inspection date asked for, else today."""
+    return read_inspection_date(text.strip() or date.today().isoformat())
+
+
+def _census_filled(request: Request, code: str, on: date) -> dict[str, Any] | None:
+    """What the council's school census fills of List 1 and List 2 as at the date, column by column (counts only);
+    None where it keeps no census for the date."""
+    engine, settings = request.app.state.engine, request.app.state.settings
+    try:
+        list2, findings = checked_list2(engine, settings, code, on)
+    except NotFound:
+        return None
+    list1 = None
+    with contextlib.suppress(NotFound):
+        list1 = checked_list1(engine, settings, code, on)[0]
+    columns = [c for c in LIST1_COLUMNS if c in list2.from_census or (list1 and c in list1.from_census)]
+    return {
+        "censuses": [s for s in list2.sources if s.startswith("school census")],
+        "list1_rows": list1.rows.height if list1 else None,
+        "list2_rows": list2.rows.height,
+        "findings": len(findings),
+        "columns": [(c, list1.from_census.get(c) if list1 else None, list2.from_census.get(c)) for c in columns],
+    }
 
 
 def _send_page(
@@ -150,10 +186,18 @@ def _send_page(
     total = next((r for r in caseload if r["breakdown_topic"] == r["breakdown"]), None)
     chart, years = _timeliness(session, code)
     checks = None
+    approver = APPROVER_SCOPE in visitor.principal.scopes
     if made:
         queries, census, _ = council_cross_checks(engine, settings, code, year)
         counts = {c: sum(1 for q in queries if q.check == c) for c in CHECKS}
-        checks = {"census": census, "rows": [(c, w, counts[c]) for c, w in CHECKS.items()], "queries": queries}
+        # The children behind the queries name them, as the lists do: the council's approvers alone see them.
+        shown_queries = queries if approver else []
+        checks = {"census": census, "rows": [(c, w, counts[c]) for c, w in CHECKS.items()], "queries": shown_queries}
+    on = _on(shown.pop("on", ""))
+    filled = _census_filled(request, code, on) if approver else None
+    estimates = None
+    with contextlib.suppress(NotFound):
+        estimates = looked_after_estimates(session, engine, settings, code, on)
     annotate(request, object=f"SEN2 page of {code} for {year}", detail=f"{len(made)} table(s) made")
     return page(
         request,
@@ -172,6 +216,10 @@ def _send_page(
         timeliness_chart=chart,
         timeliness=years,
         checks=checks,
+        approver=approver,
+        on=on,
+        filled=filled,
+        estimates=estimates,
         register=register_held(engine),
         status_code=422 if shown.get("refusals") or shown.get("form_error") else 200,
         **{"refusals": [], "form_error": "", "sent": None, **shown},
@@ -258,12 +306,16 @@ def list1_download(request: Request, session: SessionDep, visitor: VisitorDep, i
     day = read_inspection_date(inspection_date or date.today().isoformat())
     built = build_list1(request.app.state.engine, request.app.state.settings, code, day)
     findings = check_list1(built.rows, day)
+    list2: tuple[List2 | None, list[Any]] = (None, [])
+    with contextlib.suppress(NotFound):
+        list2 = checked_list2(request.app.state.engine, request.app.state.settings, code, day)
     annotate(
         request,
         object=f"area SEND List 1 workbook of {code} as at {day.isoformat()}",
-        detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}",
+        detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}; "
+        f"List 2: {'none' if list2[0] is None else list2[0].rows.height} rows",
     )
-    return attachment(list1_workbook(built, findings), XLSX, f"annex-a-send-{code}-{day.isoformat()}.xlsx")
+    return attachment(list1_workbook(built, findings, *list2), XLSX, f"annex-a-send-{code}-{day.isoformat()}.xlsx")
 
 
 @router.get("/officer/establishments")

@@ -15,6 +15,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors.annex_a.build import newest_sources, read_sources
+from collectors.census.kept import newest_censuses
+from collectors.census.lists import census_main, label, newest_two
+from collectors.census.records import CensusRecords
 from collectors.sen2.measures import in_force
 from collectors.sen2.records import Sen2Records
 from collectors.sen2.service import read_kept
@@ -29,7 +32,17 @@ CHECKS = {
     "residential_placement": "looked after at the census in a residential school (SSDA903 placement S1, 'Residential "
     "school' in Ofsted's Annex A list of placement types) with no residential placement in SEN2 (item 5.2), or "
     "placed residentially in SEN2 and in another placement type",
+    "plan_not_in_census": "an EHC plan in force at the SEN2 census, and the school census's main enrolment records "
+    "another SEN provision than E (EHC plan)",
+    "census_plan_not_in_sen2": "the school census's main enrolment records an EHC plan (senprovision E), and SEN2 has "
+    "no plan in force for the child",
+    "placement_not_census_school": "SEN2's main placement open at its census (item 5.7a) is another URN than the "
+    "school census's main school",
+    "looked_after_school": "looked after at the SEN2 census in a residential school (SSDA903 placement S1) whose URN "
+    "(Ofsted's, a school's own URN: reading) is not the school census's main school",
 }
+#: The school census as a query names it.
+CENSUS = "school census"
 _SEXES = {"1": "M", "2": "F", "M": "M", "F": "F"}
 
 
@@ -127,6 +140,45 @@ def _residential(r: Sen2Records, ssda903: dict[str, pl.DataFrame], header: pl.Da
     return [Query("residential_placement", "SSDA903", u, c) for u, c in both.select("upn", "child").iter_rows()]
 
 
+def census_checks(
+    r: Sen2Records, censuses: list[CensusRecords], ssda903: dict[str, pl.DataFrame] | None
+) -> list[Query]:
+    """Every disagreement of the SEN2 file with the newest school census on or before its census day (the child's
+    main enrolment: single or main dual, else its only one), and of a looked-after child's residential school in the
+    SSDA903 with the census's. The child's id in the census is its enrolment's (``pupil N``)."""
+    main = census_main(censuses, r.census)
+    if main is None:
+        return []
+    plans = (
+        in_force(r)
+        .filter(pl.col("upn").is_not_null())
+        .select(key=pl.col("upn").str.to_uppercase(), urn=pl.col("p_urn").cast(pl.String).str.strip_chars())
+    )
+    both = plans.unique("key").join(main, on="key")
+    out = [Query("plan_not_in_census", CENSUS, k, p) for k, p in _ids(both.filter(pl.col("senprovision") != "E"))]
+    no_plan = main.filter(pl.col("senprovision") == "E").join(plans, on="key", how="anti")
+    out += [Query("census_plan_not_in_sen2", CENSUS, k, p) for k, p in _ids(no_plan)]
+    moved = both.filter(pl.col("urn").is_not_null() & (pl.col("urn") != pl.col("census_urn")))
+    out += [Query("placement_not_census_school", CENSUS, k, p) for k, p in _ids(moved.unique("key"))]
+    if ssda903 is not None and "Header" in ssda903 and "URN" in ssda903["Episodes"].columns:
+        census = r.census
+        schools = ssda903["Episodes"].filter(
+            (pl.col("DECOM") <= census)
+            & (pl.col("DEC").is_null() | (pl.col("DEC") > census))
+            & (pl.col("PLACE") == "S1")
+        )
+        header = ssda903["Header"].select("CHILD", key=pl.col("UPN").str.to_uppercase())
+        placed = schools.join(header, on="CHILD").join(main, on="key")
+        elsewhere = placed.filter(pl.col("URN").cast(pl.String).str.strip_chars() != pl.col("census_urn"))
+        out += [Query("looked_after_school", "SSDA903", k, c) for k, c in elsewhere.select("key", "CHILD").iter_rows()]
+    order = list(CHECKS)
+    return sorted(out, key=lambda q: (order.index(q.check), q.other, q.child, q.upn))
+
+
+def _ids(frame: pl.DataFrame) -> list[tuple[str, str]]:
+    return [(k, f"pupil {p}") for k, p in frame.select("key", "pupil").iter_rows()]
+
+
 def council_cross_checks(
     engine: Engine, settings: Settings, agency_code: str, collection_year: str
 ) -> tuple[list[Query], date, list[str]]:
@@ -136,8 +188,13 @@ def council_cross_checks(
     with Session(engine) as session:
         sources = newest_sources(session, agency_code, records.census)
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
+    censuses = newest_censuses(engine, settings, agency_code, records.census)
     return (
-        cross_checks(records, cin, ssda903),
+        cross_checks(records, cin, ssda903) + census_checks(records, censuses, ssda903),
         records.census,
-        [f"SEN2 {collection_year} (upload {sid})", *(s.describe() for s in sources)],
+        [
+            f"SEN2 {collection_year} (upload {sid})",
+            *(s.describe() for s in sources),
+            *(label(c) for c in newest_two(censuses, records.census)[0]),
+        ],
     )

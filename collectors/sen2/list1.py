@@ -4,9 +4,10 @@ the disability the CIN census records) from its kept CIN census and SSDA903 reco
 
 The columns are the list's, as Data to Insight's Annex A SEND validator reads them (its fake workbook's ``List_1``
 headings, MIT). Each column SEN2 holds is filled, and the establishments' phases from the register of
-establishments (GIAS) where one is loaded; those no record holds (suspensions, exclusions, absence and pupil
-premium, which are the school census's) are left blank and named in the notes. Nothing is kept; no value is logged
-or put in an error.
+establishments (GIAS) where one is loaded; suspensions, permanent exclusions, absence and pupil premium (and a school
+SEN2 has none of) from the council's kept school census (``list1_school.py``), blank with the reason where it keeps
+none or does not hold the child; the column no record holds is left blank and named in the notes. Nothing is kept;
+no value is logged or put in an error.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from collectors.annex_a.build import newest_sources, read_sources
+from collectors.census.kept import kept_censuses, newest_censuses
+from collectors.census.lists import SCHOOL_COLUMNS, census_urns, label, newest_two, school_columns
+from collectors.census.records import CensusRecords
 from collectors.door import kept_where
 from collectors.sen2.list1_rules import check_list1
+from collectors.sen2.list1_school import census_filled, school_notes, school_traces, with_school
 from collectors.sen2.measures import open_on, primary_need
 from collectors.sen2.placing import Register, register_for
 from collectors.sen2.receiving import KEPT_STATUSES, PURPOSE, kept_sen2
@@ -49,11 +54,9 @@ COLUMNS = (
 #: Columns no record the service keeps holds, and why.
 NOT_HELD = {
     "Date updated EHC plan issued": "SEN2 records a plan's first issue (item 4.1), not the date of an amended plan",
-    "Suspensions": "the school census's, which the service does not hold",
-    "Permanent exclusions": "the school census's, which the service does not hold",
-    "Absence": "the school census's, which the service does not hold",
-    "Pupil Premium": "the school census's, which the service does not hold",
 }
+#: Why the school census's columns are blank where the council keeps no census for a day on or before the date.
+NO_CENSUS = "the school census's, and the council keeps no school census of a day on or before the date"
 #: The phase columns, filled from the register of establishments when one is loaded.
 PHASES = {
     "Main education establishment – phase": "needs the register of establishments (GIAS) by URN, and none is loaded",
@@ -79,7 +82,8 @@ LOOKED_AFTER, PROTECTION, IN_NEED = "Looked after children", "Child protection",
 
 @dataclass
 class List1:
-    """List 1 built: its rows (every column text or a date), the sources read and the notes."""
+    """List 1 built: its rows (text, dates, and the school columns' counts and percentage), the sources read and the
+    notes."""
 
     inspection_date: date
     rows: pl.DataFrame
@@ -87,6 +91,10 @@ class List1:
     notes: list[str] = field(default_factory=list)
     #: Per column, the blank cells that cannot apply to their child (``CANNOT_APPLY``): no one keys them.
     not_applying: dict[str, int] = field(default_factory=dict)
+    #: Per column, the cells the school census filled (``list1_school.census_filled``).
+    from_census: dict[str, int] = field(default_factory=dict)
+    #: Each cell the census filled or left blank with a reason: its row, column and the census row it came from.
+    traces: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
 
 
 def newest_sen2(engine: Engine, settings: Settings, agency_code: str, on: date) -> Submission:
@@ -186,11 +194,13 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
         read_from = [session.get(Submission, s.submission_id) for s in sources]
         # The schools' phases are the register's: a list built under one load is not another's.
         loaded = held_register(session)
+        censuses_kept = tuple((c.id, c.content_hash) for c in kept_censuses(session, agency_code))
     key = (
         read_key(engine, settings, found),
         tuple((s.id, s.content_hash, s.raw_path) for s in read_from if s is not None),
         on,
         loaded.id if loaded is not None else None,
+        censuses_kept,
     )
     now = time.monotonic()
     with _BUILT_LOCK:
@@ -202,10 +212,15 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
     with Session(engine) as session:
         cin, ssda903 = read_sources(session, settings, sources) if sources else (None, None)
     read = read_submission(engine, settings, found)
-    urns = read.records.placements["urn"].drop_nulls().to_list()
+    censuses = newest_censuses(engine, settings, agency_code, on)
+    urns = read.records.placements["urn"].drop_nulls().to_list() + census_urns(censuses)
     register = register_for(engine, urns, [], on)
-    built = assemble_list1(read.records, cin, ssda903, on, register)
-    built.sources = [f"SEN2 {found.collection_year} (upload {read.submission_id})", *(s.describe() for s in sources)]
+    built = assemble_list1(read.records, cin, ssda903, on, register, censuses)
+    built.sources = [
+        f"SEN2 {found.collection_year} (upload {read.submission_id})",
+        *(s.describe() for s in sources),
+        *(label(c) for c in newest_two(censuses, on)[0]),
+    ]
     if register is not None:
         built.sources.append(register.described())
     if not sources:
@@ -220,7 +235,7 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
     return built, findings
 
 
-def _phases(plans: pl.DataFrame, register: Register | None) -> tuple[pl.DataFrame, list[str]]:
+def phases(plans: pl.DataFrame, register: Register | None) -> tuple[pl.DataFrame, list[str]]:
     """The plans with each placement's phase as GIAS names it (``phase``, ``dual_phase``), and what the notes say.
     Reading: a school closed by the date has its successor's phase (``mappings/establishments/register.py``)."""
     if register is None:
@@ -248,14 +263,17 @@ def assemble_list1(
     ssda903: dict[str, pl.DataFrame] | None,
     on: date,
     register: Register | None = None,
+    censuses: list[CensusRecords] | None = None,
 ) -> List1:
     """List 1 from the SEN2 records and the CIN census and SSDA903 tables read (each None when not kept), the
-    establishments' phases from ``register`` (None: none is loaded)."""
-    plans, phase_notes = _phases(plans_at(records, on), register)
+    establishments' phases from ``register`` (None: none is loaded), and the school columns from the council's newest
+    school census on or before the date and the one before it (``censuses``; none kept: left blank, said why)."""
     care = social_care(cin, ssda903, on)
-    joined = plans.with_columns(key=pl.col("upn").str.to_uppercase()).join(
-        care, left_on="key", right_on="upn", how="left"
-    )
+    looked_after = frozenset(care.filter(pl.col("team") == LOOKED_AFTER)["upn"].to_list())
+    school = school_columns(censuses or [], on, looked_after)
+    plans = with_school(plans_at(records, on).with_columns(key=pl.col("upn").str.to_uppercase()), school)
+    plans, phase_notes = phases(plans, register)
+    joined = plans.join(care, left_on="key", right_on="upn", how="left")
     # Reading: the child is known to social care when its UPN is in a CIN episode, protection plan or period of care
     # open at the date; SEN2 holds no council child id, so a child without a UPN is matched by nothing.
     rows = joined.select(
@@ -280,10 +298,7 @@ def assemble_list1(
         .then(pl.lit("Yes"))
         .otherwise(pl.lit("No"))
         .alias("Elective home education"),
-        *(
-            pl.lit(None, pl.String).alias(c)
-            for c in ("Suspensions", "Permanent exclusions", "Absence", "Pupil Premium")
-        ),
+        *SCHOOL_COLUMNS,
         pl.when(pl.col("team").is_not_null())
         .then(pl.lit("Yes"))
         .otherwise(pl.lit("No"))
@@ -292,7 +307,19 @@ def assemble_list1(
         pl.col("disability").alias("Does the child or young person have a disability?"),
     )
     notes = [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()]
-    return List1(on, rows, [], notes + phase_notes, _not_applying(joined))
+    read = [label(c) for c in newest_two(censuses or [], on)[0]]
+    if not read:
+        notes += [f"{column}: left blank, {NO_CENSUS}" for column in SCHOOL_COLUMNS]
+    notes += school_notes(read, joined)
+    return List1(
+        on,
+        rows,
+        [],
+        notes + phase_notes,
+        _not_applying(joined),
+        census_filled(rows, joined),
+        school_traces(joined, bool(read)),
+    )
 
 
 def _not_applying(joined: pl.DataFrame) -> dict[str, int]:

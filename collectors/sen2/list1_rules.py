@@ -1,7 +1,11 @@
-"""Data to Insight's rules for the area SEND inspection's List 1, as its validator's rules workbook gives them
+"""Data to Insight's rules for the area SEND inspection's List 1 and List 2, as its validator's rules workbook gives them
 (data-to-insight/annex-a-sen-validator-be @ ``23cfd32``, ``Documentation/annex a send validation rules.xlsx``, MIT):
 each finding names the rule, the row and the column, never a value. Rules 104 (case worker) and 112 (date of death)
 are "Not in standard data" in the workbook and are not run; neither column is on the list.
+
+List 2's rules (201a ... 209) are List 1's on the columns List 2 has, the workbook's words the same. Not run, as List 1's
+108b is not: 208b, "has a main but no subsiduary education establishment", which every pupil at one school would fail
+(reading: the workbook gives no more of it).
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ _RULES = (
      "Main education establishment – URN"),
     ("109", "Duplicated UPN", "error", "UPN"),
 )  # fmt: skip
+
+
+#: List 2's rules: each with the List 1 rule it is, on the same column.
+_LIST2 = {
+    f"2{one[1:]}": one for one in ("101a", "101b", "101c", "101d", "102a", "102b", "103", "105a", "107", "108a", "109")
+}
 
 
 def _age(on: date) -> pl.Expr:
@@ -71,12 +81,22 @@ def _failing(on: date) -> dict[str, pl.Expr]:
 def check_list1(rows: pl.DataFrame, on: date) -> list[dict[str, Any]]:
     """Every place List 1 fails one of Data to Insight's rules: rule, severity, message, row (1 under the heading)
     and column."""
+    return _checked(rows, on, [(code, code, *rest) for code, *rest in _RULES])
+
+
+def check_list2(rows: pl.DataFrame, on: date) -> list[dict[str, Any]]:
+    """Every place List 2 fails one of Data to Insight's rules for it (``_LIST2``), as :func:`check_list1` says."""
+    by_code = {code: rest for code, *rest in _RULES}
+    return _checked(rows, on, [(code, one, *by_code[one]) for code, one in _LIST2.items()])
+
+
+def _checked(rows: pl.DataFrame, on: date, rules: list[tuple[str, ...]]) -> list[dict[str, Any]]:
     failing = _failing(on)
     marked = rows.with_row_index("row", offset=1).select(
-        "row", *(failing[code].fill_null(False).alias(code) for code, *_ in _RULES)
+        "row", *(failing[expr].fill_null(False).alias(code) for code, expr, *_ in rules)
     )
     found = []
-    for code, words, severity, column in _RULES:
+    for code, _, words, severity, column in rules:
         for row in marked.filter(pl.col(code))["row"].to_list():
             found.append({"rule": f"d2i:{code}", "severity": severity, "message": words, "row": row, "column": column})
     return found

@@ -11,7 +11,8 @@ by the collected indicators they share, and a consistency list of figures measur
 
 Annex A (the inspection's child-level lists) is counted beside the returns, in child-level cells (a council's lists as at the period's last day):
 those its record-level returns fill, those its case-system extract fills, and those it still keys; so is the area SEND
-inspection's List 1 (filled from the council's SEN2 file and its CIN census and SSDA903 records). A cell counts as
+inspection's List 1 (filled from the council's SEN2 file, its school census and its CIN census and SSDA903 records) and
+its List 2 (children on SEN support: the school census's pupils, the care records' columns). A cell counts as
 filled from a source only where that source filled it (``collectors.annex_a.build.cells``,
 ``collectors.sen2.list1_cells.counted_cells``): a blank is the council's to key, unless it cannot apply to its child
 (List 1's ``CANNOT_APPLY``), which is left out. Each record-level
@@ -37,7 +38,16 @@ from indicators.published_query import PublisherBurden, publisher_burden, publis
 from indicators.service import indicators_by_id
 from indicators.store.models import RECORDS_KIND, Observation, Submission
 from mappings.annex_a import AnnexCells
-from mappings.child_level import ANNEX_A, ANNEX_A_RETURNS, BY_FORMAT, LIST_1, RETURNS, List1Cells
+from mappings.child_level import (
+    ANNEX_A,
+    ANNEX_A_RETURNS,
+    BY_FORMAT,
+    LIST_1,
+    LIST_1_SCHOOL,
+    LIST_2,
+    RETURNS,
+    List1Cells,
+)
 from mappings.models import Agency, AgencyIndicator, AgencyOrg, AgencyReturn, FieldMapping, OrgParent, Return
 from mappings.obligations import filled_by_publishers, obligations, owed_periods
 from mappings.resolve import Resolver
@@ -96,6 +106,15 @@ class AgencyBurden:
     list1_keyed: int = 0
     #: List 1's blank cells that cannot apply to their child, left out of ``list1_cells`` (no one keys them).
     list1_not_applying: int = 0
+    #: List 1's cells its school census fills (the four school columns, and the schools SEN2 has none of).
+    list1_from_census: int = 0
+    #: The inspection's List 2 (children on SEN support) as at the period's last day, where a school census is kept:
+    #: all its cells, those the census fills, those the care records fill, those it keys, those that cannot apply.
+    list2_cells: int = 0
+    list2_from_census: int = 0
+    list2_from_care_records: int = 0
+    list2_keyed: int = 0
+    list2_not_applying: int = 0
     sen2_items: int = 0
     #: Child-level cells of the inspection lists filled from its records, keyed by nobody, and the hours they save.
     child_cells_filled: int = 0
@@ -168,6 +187,8 @@ class BurdenReport:
             "list1_from_care_records",
             "list1_keyed",
             "list1_not_applying",
+            "list1_from_census",
+            *LIST2_FIELDS,
             "sen2_items",
             "child_cells_filled",
             "child_hours_saved",
@@ -189,10 +210,25 @@ def last_financial_year(today: date) -> str:
     return f"FY{start}-{(start + 1) % 100:02d}"
 
 
+#: What a school census feeds, which tells its kept files apart.
+CENSUS_FEEDS = (LIST_1_SCHOOL, LIST_2)
+#: List 2's fields of an agency's burden.
+LIST2_FIELDS = ("list2_cells", "list2_from_census", "list2_from_care_records", "list2_keyed", "list2_not_applying")
+#: The child-level cells of the inspection lists filled from a council's records: keyed by nobody.
+FILLED_FROM_RECORDS = (
+    "annex_a_from_records",
+    "annex_a_from_extract",
+    "list1_from_sen2",
+    "list1_from_care_records",
+    "list1_from_census",
+    "list2_from_census",
+    "list2_from_care_records",
+)
 #: Counts a council's Annex A in cells as at a day (None when it has no record to build it from); given by the caller,
 #: since building it reads the council's kept records.
 AnnexCounter = Callable[[str, date], AnnexCells | None]
-#: Counts a council's List 1 (children with an EHC plan) in cells as at a day, None without a SEN2 file for it.
+#: Counts a council's List 1 (children with an EHC plan) and List 2 in cells as at a day, None without a SEN2 file or a
+#: school census for it.
 List1Counter = Callable[[str, date], List1Cells | None]
 
 
@@ -326,12 +362,12 @@ def _child_fields(annex: AnnexCells | None, plans: List1Cells | None, minutes_pe
             "list1_from_care_records": plans.from_care_records,
             "list1_keyed": plans.keyed,
             "list1_not_applying": plans.not_applying,
+            "list1_from_census": plans.from_census,
             "sen2_items": plans.sen2_items,
         }
-    filled = sum(
-        out.get(k, 0)
-        for k in ("annex_a_from_records", "annex_a_from_extract", "list1_from_sen2", "list1_from_care_records")
-    )
+        if plans.list2 is not None:
+            out |= {f"list2_{k}": getattr(plans.list2, k) for k in (f.removeprefix("list2_") for f in LIST2_FIELDS)}
+    filled = sum(out.get(k, 0) for k in FILLED_FROM_RECORDS)
     out["child_cells_filled"] = filled
     out["child_hours_saved"] = round(filled * minutes_per_cell / 60, 1)
     return out
@@ -354,14 +390,16 @@ def _lists_of(
     """A council's Annex A (where it owes a return Annex A is built from) and List 1 (where it sent a file that feeds
     it) counted in cells as at ``on``; None for each it has not, or that is not asked."""
     annex = annex_a(code, on) if annex_a is not None and set(own) & set(ANNEX_A_RETURNS) else None
-    feeds_list1 = any(LIST_1 in BY_FORMAT[f].feeds for f in sent if f in BY_FORMAT)
+    # List 2 is counted by the same counter: a council whose school census feeds it has it counted without SEN2.
+    feeds_list1 = any({LIST_1, LIST_2} & set(BY_FORMAT[f].feeds) for f in sent if f in BY_FORMAT)
     return annex, list1(code, on) if list1 is not None and feeds_list1 else None
 
 
 def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any]) -> list[dict[str, object]]:
     """The Single Data List lines whose record-level file the council sent, each with the cells the service fills
     from it: its returns' cells, and the inspection lists' child-level cells (Annex A from the CIN census and
-    SSDA903 together, so counted under the first of them it sent; List 1 from SEN2)."""
+    SSDA903 together, so counted under the first of them it sent; List 1 from SEN2; List 1's school columns and List 2
+    from the school census)."""
     out: list[dict[str, object]] = []
     annex_under: str | None = None
     for one in RETURNS:
@@ -378,6 +416,9 @@ def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any
         if LIST_1 in one.feeds:
             lists = int(child.get("list1_from_sen2", 0))
             lists_name = LIST_1
+        if LIST_2 in one.feeds:
+            lists = int(child.get("list1_from_census", 0)) + int(child.get("list2_from_census", 0))
+            lists_name = f"{LIST_1_SCHOOL} and {LIST_2}"
         out.append(
             {
                 "ref": one.line.ref,
@@ -393,8 +434,8 @@ def _collections(sent: set[str], by_return: dict[str, int], child: dict[str, Any
 
 
 def records_sent(session: Session, period: Period) -> dict[str, set[str]]:
-    """Per agency, the record-level files (``cin``, ``903``, ``sen2``) it sent and the service still keeps whose
-    collection year (1 April to 31 March) overlaps the period."""
+    """Per agency, the record-level files (``cin``, ``903``, ``sen2``, ``census``) it sent and the service still keeps
+    whose collection year (1 April to 31 March) overlaps the period, or, for a school census, whose day is in it."""
     found: dict[str, set[str]] = {}
     rows = session.execute(
         sa_select(col(Submission.agency_code), col(Submission.source_format), col(Submission.collection_year)).where(
@@ -408,7 +449,11 @@ def records_sent(session: Session, period: Period) -> dict[str, set[str]]:
         if not year or not str(year)[:4].isdigit():
             continue
         start = int(str(year)[:4])
-        if date(start, 4, 1) <= period.end and period.start <= date(start + 1, 3, 31):
+        within = date(start, 4, 1) <= period.end and period.start <= date(start + 1, 3, 31)
+        if BY_FORMAT[source_format].feeds == CENSUS_FEEDS:
+            # A kept census's year is its census day (``2025-01-16 la``): the period holding that day.
+            within = period.start <= date.fromisoformat(str(year)[:10]) <= period.end
+        if within:
             found.setdefault(str(agency), set()).add(str(source_format))
     return found
 

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from xml.etree.ElementTree import _escape_attrib as _quoted  # type: ignore[attr-defined]
 
-from exports.built import BuiltReturn
 from exports.sdmx.ml import (
     AGENCY,
     ATTRIBUTES,
@@ -41,7 +41,7 @@ from exports.sdmx.ml import (
     id_part,
     serialise,
 )
-from exports.sdmx.writer import SDMX_CSV_COLUMNS, write_sdmx_csv
+from exports.sdmx.writer import SDMX_CSV_COLUMNS
 
 DataKind = Literal["generic", "structurespecific", "csv"]
 
@@ -140,9 +140,9 @@ def structure_message(
 # --- data messages -------------------------------------------------------------------------------
 
 
-def data_rows(built: BuiltReturn) -> list[dict[str, str]]:
-    """Return the observations of a built return as the SDMX-CSV writer spells them (one dict per row)."""
-    reader = csv.DictReader(io.StringIO(write_sdmx_csv(built).decode("utf-8"), newline=""))
+def data_rows(sdmx_csv: bytes) -> list[dict[str, str]]:
+    """Return the observations of a built return's SDMX-CSV (as ``write_sdmx_csv`` wrote it), one dict per row."""
+    reader = csv.DictReader(io.StringIO(sdmx_csv.decode("utf-8"), newline=""))
     return list(reader)
 
 
@@ -179,7 +179,7 @@ def data_message(
     el(el(structure, "common:Structure"), "Ref", agencyID=AGENCY, id=flow.dsd_id, version=VERSION)
     if kind == "generic":
         dataset = el(root, "message:DataSet", structureRef=structure_id, action="Information")
-        _generic(dataset, rows, series)
+        lines = _generic(rows, series)
     else:
         dataset = el(
             root,
@@ -191,8 +191,14 @@ def data_message(
                 "action": "Information",
             },
         )
-        _structure_specific(dataset, rows, series)
-    return serialise(root)
+        lines = _structure_specific(rows, series)
+    if not lines:
+        return serialise(root)
+    # The observations are written as text, as ElementTree indents and quotes them, where the dataset's place is
+    # held by a mark no ID or period can hold: its elements cost four times what the lines do.
+    dataset.text = _PLACE
+    head, tail = serialise(root).split(_PLACE.encode(), 1)
+    return b"".join((head, b"\n", "\n".join(lines).encode(), b"\n  ", tail))
 
 
 def _attributes(row: dict[str, str]) -> list[tuple[str, str]]:
@@ -207,49 +213,61 @@ def _grouped(rows: Sequence[dict[str, str]]) -> dict[tuple[str, ...], list[dict[
     return groups
 
 
-def _generic_obs(parent: ET.Element, row: dict[str, str], series: bool) -> None:
-    obs = el(parent, "generic:Obs")
-    if series:
-        el(obs, "generic:ObsDimension", value=row["TIME_PERIOD"])
-    else:
-        key = el(obs, "generic:ObsKey")
-        for dim in DIMENSIONS:
-            el(key, "generic:Value", id=dim, value=row[dim])
-    el(obs, "generic:ObsValue", value=row["OBS_VALUE"])
-    attributes = _attributes(row)
-    if attributes:
-        holder = el(obs, "generic:Attributes")
-        for attr, value in attributes:
-            el(holder, "generic:Value", id=attr, value=value)
+#: Where the dataset's observations go in the serialised message (invisible separators: no ID, code or period has one).
+_PLACE = "\u2063observations\u2063"
 
 
-def _generic(dataset: ET.Element, rows: Sequence[dict[str, str]], series: bool) -> None:
-    if not series:
-        for row in rows:
-            _generic_obs(dataset, row, series=False)
-        return
-    for key, members in _grouped(rows).items():
-        element = el(dataset, "generic:Series")
-        series_key = el(element, "generic:SeriesKey")
-        for dim, value in zip(SERIES_DIMENSIONS, key, strict=True):
-            el(series_key, "generic:Value", id=dim, value=value)
-        for row in members:
-            _generic_obs(element, row, series=True)
+def _tag(name: str, attrs: Iterable[tuple[str, str]], close: str = " />") -> str:
+    """An element's start (or whole empty element), its attributes quoted as ElementTree quotes them."""
+    return "<" + name + "".join(f' {key}="{_quoted(value)}"' for key, value in attrs) + close
 
 
-def _structure_specific(dataset: ET.Element, rows: Sequence[dict[str, str]], series: bool) -> None:
-    def obs(parent: ET.Element, row: dict[str, str], dims: Sequence[str]) -> None:
-        attrs = {d: row[d] for d in dims} | {"OBS_VALUE": row["OBS_VALUE"]} | dict(_attributes(row))
-        el(parent, "Obs", **attrs)
+def _generic(rows: Sequence[dict[str, str]], series: bool) -> list[str]:
+    out: list[str] = []
+
+    def obs(row: dict[str, str], pad: str) -> None:
+        out.append(pad + "<generic:Obs>")
+        if series:
+            out.append(pad + "  " + _tag("generic:ObsDimension", [("value", row["TIME_PERIOD"])]))
+        else:
+            out.append(pad + "  <generic:ObsKey>")
+            out.extend(pad + "    " + _tag("generic:Value", [("id", d), ("value", row[d])]) for d in DIMENSIONS)
+            out.append(pad + "  </generic:ObsKey>")
+        out.append(pad + "  " + _tag("generic:ObsValue", [("value", row["OBS_VALUE"])]))
+        attributes = _attributes(row)
+        if attributes:
+            out.append(pad + "  <generic:Attributes>")
+            out.extend(pad + "    " + _tag("generic:Value", [("id", a), ("value", v)]) for a, v in attributes)
+            out.append(pad + "  </generic:Attributes>")
+        out.append(pad + "</generic:Obs>")
 
     if not series:
         for row in rows:
-            obs(dataset, row, DIMENSIONS)
-        return
+            obs(row, "    ")
+        return out
     for key, members in _grouped(rows).items():
-        element = el(dataset, "Series", **dict(zip(SERIES_DIMENSIONS, key, strict=True)))
+        out += ["    <generic:Series>", "      <generic:SeriesKey>"]
+        values = zip(SERIES_DIMENSIONS, key, strict=True)
+        out.extend("        " + _tag("generic:Value", [("id", d), ("value", v)]) for d, v in values)
+        out.append("      </generic:SeriesKey>")
         for row in members:
-            obs(element, row, ("TIME_PERIOD",))
+            obs(row, "      ")
+        out.append("    </generic:Series>")
+    return out
+
+
+def _structure_specific(rows: Sequence[dict[str, str]], series: bool) -> list[str]:
+    def obs(row: dict[str, str], dims: Sequence[str], pad: str) -> str:
+        return pad + _tag("Obs", [*((d, row[d]) for d in dims), ("OBS_VALUE", row["OBS_VALUE"]), *_attributes(row)])
+
+    if not series:
+        return [obs(row, DIMENSIONS, "    ") for row in rows]
+    out: list[str] = []
+    for key, members in _grouped(rows).items():
+        out.append("    " + _tag("Series", zip(SERIES_DIMENSIONS, key, strict=True), ">"))
+        out.extend(obs(row, ("TIME_PERIOD",), "      ") for row in members)
+        out.append("    </Series>")
+    return out
 
 
 def _csv(flow: Flow, rows: Sequence[dict[str, str]], version: str) -> bytes:

@@ -258,6 +258,18 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="missing"),
         Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="missing"),
     ),
+    # List 2 names children as List 1 does; no agency of the matrix keeps a school census.
+    ("GET", "/api/agencies/{code}/annex-a-send/list-2"): rule(
+        "agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+    ),
+    # The looked-after children's school estimates (counts, no child): its own key or an officer's.
+    ("GET", "/api/agencies/{code}/census/looked-after-school"): rule(
+        "officer agency",
+        Case({"code": "notts_cyp"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+        Case({"code": "lewisham_council"}, {"inspection_date": "2025-03-31"}, owner="missing"),
+    ),
     ("GET", "/api/submissions/{submission_id}/report.csv"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/report.xlsx"): rule("officer agency", *SUBMISSION_CASES),
     ("GET", "/api/submissions/{submission_id}/queries"): rule("officer agency", *SUBMISSION_CASES),

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cli.demo import RECORDS_AGENCY, RECORDS_YEAR, demo_sen2, load_sen2_demo
+from collectors.census.lists import SCHOOL_COLUMNS
 from collectors.sen2 import list1_cells as counting
 from collectors.sen2.list1 import COLUMNS, NOT_HELD
 from collectors.sen2.list1_cells import FROM_CARE_RECORDS as CARE
@@ -69,8 +70,8 @@ def test_list_1_and_the_sen2_file_are_counted_and_named_by_their_single_data_lis
     county = next(a for a in answer.json()["agencies"] if a["agency_code"] == RECORDS_AGENCY)
     assert old["list1_cells"] == 0
     # 21 columns a row: 13 the SEN2 file fills (its URNs' two phases through the register of establishments), 3 the
-    # CIN census and SSDA903 (known, team, disability), 5 no record the service keeps holds.
-    assert (len(COLUMNS), len(NOT_HELD)) == (21, 5)
+    # CIN census and SSDA903 (known, team, disability), 4 the school census (none kept here), 1 no record holds.
+    assert (len(COLUMNS), len(NOT_HELD), len(SCHOOL_COLUMNS)) == (21, 1, 4)
     # A blank that cannot apply to its child is no cell anyone keys (``CANNOT_APPLY``): the county keeps care records,
     # so the team of every child they show not known is left out, as is a ULN beside a UPN and the second school's
     # phase of a child with none.
@@ -84,7 +85,7 @@ def test_list_1_and_the_sen2_file_are_counted_and_named_by_their_single_data_lis
     # Cell by cell: a cell is filled from a source only where the list shows a value from it. The county keeps care
     # records, so each child's "known to children's social care?" is their answer; a team or a disability only
     # where they hold one.
-    sen2_columns = [c for c in COLUMNS if c not in NOT_HELD and c not in CARE]
+    sen2_columns = [c for c in COLUMNS if c not in (*NOT_HELD, *CARE, *SCHOOL_COLUMNS)]
     from_sen2 = sum(1 for r in listed_rows for c in sen2_columns if _shown(r[c]))
     from_care = rows + sum(1 for r in listed_rows for c in CARE[1:] if _shown(r[c]))
     assert sum(1 for r in listed_rows for c in sen2_columns if not _shown(r[c])) > 0  # a child without a ULN
@@ -177,6 +178,6 @@ def test_a_council_with_no_care_records_kept_gets_no_list_1_cell_from_them(
     assert notts["list1_not_applying"] == 3 + 3
     assert notts["list1_cells"] == 4 * len(COLUMNS) - 6
     assert notts["list1_from_care_records"] == 0
-    from_sen2 = sum(1 for r in rows for c in COLUMNS if c not in NOT_HELD and c not in CARE and _shown(r[c]))
+    from_sen2 = sum(1 for r in rows for c in COLUMNS if c not in (*NOT_HELD, *CARE, *SCHOOL_COLUMNS) and _shown(r[c]))
     assert notts["list1_from_sen2"] == from_sen2
     assert notts["list1_keyed"] == 4 * len(COLUMNS) - 6 - from_sen2
