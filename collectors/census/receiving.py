@@ -29,9 +29,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from collectors import door
-from collectors.census.blades import CensusRead, read_census
+from collectors.census.blades import CensusRead
 from collectors.census.kept import KEPT_STATUSES, PURPOSE, kept_year, packed
 from collectors.census.records import CensusRecords
+from collectors.census.template import read_sent
 from collectors.problems import write_problems
 from collectors.records.kept import content_hash, keep_sealed
 from collectors.records.models import RecordChild
@@ -208,7 +209,7 @@ def receive(
     # The host's records keys are asked for once the census is found sound (a refusal names the census's problems).
     keys = cache(lambda: checked_keys(engine, settings))
     plain: list[bytes] = []
-    check = _checker(engine, agency_code, read or (lambda: read_census(named)), known, year, keys, plain)
+    check = _checker(engine, agency_code, read or (lambda: read_sent(named)), known, year, keys, plain)
 
     def keep() -> str:
         # Only what was kept of the census is sealed, under the name of its own content: the files sent, with every

@@ -278,3 +278,32 @@ def _giap_pupils(frames: list[pl.DataFrame]) -> pl.DataFrame:
     columns = {"pupil": pl.col("pupil"), "on_roll": pl.lit(True)}
     columns |= {item: pl.col(header) for item, header in _GIAP_PUPIL.items() if header in frame.columns}
     return frame.select(*(columns.get(c, pl.lit(None)).cast(t).alias(c) for c, t in empty("pupils").schema.items()))
+
+
+def read_sent(files: Sequence[tuple[str, Path]], *, max_bytes: int = MAX_BYTES) -> CensusRead:
+    """A census however a council sends it, each file told by its heading: COLLECT's blades or the slim template, and
+    GIAP's pupil premium download beside either (its flags the census's ``premium``); GIAP's downloads alone are read
+    as GIAP's, their year, term and source from their names."""
+    with private_folder(get_settings(), "census-") as workdir:
+        sent = list(blades.unpacked(files, workdir, max_bytes))
+        headings = {name: blades.heading_of(name, path) for name, path in sent}
+        known = set(giap_headings().values())
+        giap = [(n, p) for n, p in sent if frozenset(headings[n]) in known]
+        rest = [(n, p) for n, p in sent if (n, p) not in giap]
+        if not rest:
+            year, term, source = blades.census_of(giap, None, None, None)
+            return read_giap(giap, year=year, term=term, source=source)
+        template = all(headings[n][:3] == _TEMPLATE_START for n, _ in rest)
+        read = (read_template if template else blades.read_census)(rest, max_bytes=max_bytes)
+        if not giap:
+            return read
+        if any(_giap_record(n, headings[n]) != GIAP_PREMIUM for n, _ in giap):
+            raise InvalidInput("GIAP's census downloads are read alone, not beside the census's own files")
+        r = read.records
+        extra = read_giap(giap, year=r.year, term=r.term, source=r.source, census_day=r.census_day)
+        records = conformed(replace(r, premium=pl.concat([r.premium, extra.records.premium])))
+        return CensusRead(records, pl.concat([read.refused, extra.refused]), read.pupils_read)
+
+
+#: The first three columns of every year's slim template (``template_table``).
+_TEMPLATE_START = ["laestab", "urn", "upn"]

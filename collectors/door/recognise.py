@@ -157,8 +157,13 @@ def recognise_bytes(name: str, head: bytes, *, size: int | None = None) -> Seen:
         return Seen(name, CSV_903)
     if "Child Unique ID" in header:
         return Seen(name, COLUMNS)
-    if _BLADE.fullmatch(header[0]) and "NativeId" in header:
-        # COLLECT's blade export: each module's table id first, then the school (docs/census.md).
+    if (_BLADE.fullmatch(header[0]) and "NativeId" in header) or header[:3] == ["laestab", "urn", "upn"]:
+        # COLLECT's blade export (each module's table id first, then the school) or the census's slim template
+        # (docs/census.md).
+        return Seen(name, CENSUS)
+    if "UPN" in header and ("Deprivation Pupil Premium" in header or "CensusTerm" in header):
+        # GIAP's pupil premium and census downloads, by columns only they write (their headings:
+        # collectors/census/schemas/giap_download_fields.csv).
         return Seen(name, CENSUS)
     return Seen(name, None)
 

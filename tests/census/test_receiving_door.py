@@ -193,3 +193,19 @@ def test_the_census_page_sends_a_census_lists_its_refused_cells_and_refuses_a_ba
     assert ">upn<" in cells
     assert wrong not in html
     assert 'id="kept"' in html
+
+
+def test_a_census_in_the_slim_template_is_taken_by_the_same_way_and_kept(
+    store_client: TestClient, store: Engine, store_settings: Settings
+) -> None:
+    from collectors.census.template import template_columns
+
+    heading = template_columns(2025, "spring")
+    row = {"laestab": "8912000", "urn": "100000", "upn": IN_SEN2, "sex": "F", "enrolstatus": "C",
+           "senprovision": "E", "ncyearactual": "6", "dob": "2013-03-01", "termlysessionspossible": "120"}  # fmt: skip
+    text = ",".join(heading) + "\r\n" + ",".join(row.get(c, "") for c in heading) + "\r\n"
+    sent = _post(store_client, [("2025_spring_la_census_template.csv", text.encode())])
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["rows_read"], sent.json()["rows_accepted"]) == (1, 1)
+    (kept,) = newest_censuses(store, store_settings, "notts_cyp", date(2025, 3, 31))
+    assert kept.pupils.select("upn", "senprovision").rows() == [(IN_SEN2, "E")]

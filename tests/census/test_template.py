@@ -9,7 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from collectors.census.template import GIAP, giap_headings, read_giap, read_template, template_columns
+from collectors.census.synthetic import Child, write_census
+from collectors.census.template import GIAP, giap_headings, read_giap, read_sent, read_template, template_columns
+from collectors.door.recognise import CENSUS, recognise
 from onereturn.errors import InvalidInput
 from tests.census.blades import ADA, BEN
 
@@ -173,3 +175,23 @@ def test_a_giap_download_the_service_does_not_read_is_refused_by_name(tmp_path: 
     other = _write(tmp_path / "other.csv", ["UPN", "Something"], [])
     with pytest.raises(InvalidInput, match="none of GIAP's downloads"):
         read_giap(other, year=2025, term="spring", source="la")
+
+
+def test_a_census_sent_in_the_template_or_with_giaps_premium_beside_it_is_read_whichever_it_is(tmp_path: Path) -> None:
+    """The way in's reader tells each file by its heading: the template alone reads as the template does, blades with
+    GIAP's pupil premium download beside them carry its flags, and GIAP's census download beside blades is refused."""
+    template = _template(tmp_path, _row(ADA))
+    assert read_sent(template).records.pupils.get_column("upn").to_list() == [ADA]
+    assert recognise(*template[0]).kind == CENSUS
+    (tmp_path / "blades").mkdir()
+    blades = write_census(tmp_path / "blades", [Child(ADA, date(2014, 3, 2), "F", "E", "8912001", "122001")],
+                          year=2025, term="spring", others=5, seed=1)  # fmt: skip
+    premium = _giap(tmp_path / "pp.csv", "PupilPremiumOutputRecord",
+                    [{"UPN": ADA, "Deprivation Pupil Premium": "1"}])  # fmt: skip
+    assert recognise(*premium[0]).kind == CENSUS
+    read = read_sent([*blades, *premium])
+    assert read.records.premium.select("upn", "fsm_ever6").rows() == [(ADA, True)]
+    assert read.records.pupils.height == 6
+    census = _giap(tmp_path / "census.csv", "CensusSpringOutputRecord", [{"UPN": ADA}])
+    with pytest.raises(InvalidInput, match="read alone"):
+        read_sent([*blades, *census])
