@@ -133,8 +133,15 @@ def annex_a_send(
     findings of those rows (with how many there are in the whole list)."""
     built, findings = _list1(request, code, session, principal, inspection_date)
     _audit(request, code, built, findings, "list")
+    return _list_page(request, built, findings, limit, offset)
+
+
+def _list_page(
+    request: Request, built: List1, findings: list[dict[str, Any]], limit: int, offset: int
+) -> dict[str, Any]:
+    """One page of a list (List 1 or List 2): its rows, sources and notes, and the findings and traces of those rows."""
     rows = built.rows.slice(offset, limit)
-    # The list envelope's links to the pages either side (its items are the rows below, in List 1's own words).
+    # The list envelope's links to the pages either side (its items are the rows below, in the list's own words).
     shown = page(request, range(rows.height), total=built.rows.height, limit=limit, offset=offset)
     # A finding's row is the list's, counted from 1 (the workbook's row below its headings).
     first, last = offset + 1, offset + rows.height
@@ -189,26 +196,7 @@ def annex_a_send_list2(
         object=f"area SEND List 2 of {code} as at {built.inspection_date.isoformat()}",
         detail=f"{built.rows.height} rows; {len(findings)} finding(s); read from {'; '.join(built.sources)}",
     )
-    rows = built.rows.slice(offset, limit)
-    shown = page(request, range(rows.height), total=built.rows.height, limit=limit, offset=offset)
-    first, last = offset + 1, offset + rows.height
-    return {
-        "inspection_date": built.inspection_date.isoformat(),
-        "sources": built.sources,
-        "notes": built.notes,
-        "total": built.rows.height,
-        "limit": limit,
-        "offset": offset,
-        "next": shown.next,
-        "prev": shown.prev,
-        "rows": [
-            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-            for row in rows.iter_rows(named=True)
-        ],
-        "findings": [f for f in findings if first <= f["row"] <= last],
-        "findings_total": len(findings),
-        "traces": _traces(built.traces, first, last),
-    }
+    return _list_page(request, built, findings, limit, offset)
 
 
 @router.get(

@@ -15,11 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.web.render import page
-from api.web.shared import PageRoute, RecordsSent, Rule, VisitorDep, allowed, api_records_upload
+from api.web.shared import PageRoute, RecordsSent, Rule, VisitorDep, allowed, send_records_form
 from collectors.census.kept import kept_censuses
 from collectors.problems import first_problems
-from indicators.periods import read_collection_year
-from onereturn.errors import InvalidInput, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -114,18 +112,14 @@ def send_census(request: Request, session: SessionDep, visitor: VisitorDep, sent
     allowed(visitor, SUBMIT)
     code = visitor.principal.agency_code
     assert code is not None
-    chosen, year = sent.files, sent.collection_year.strip()
-    try:
-        year = read_collection_year(year)
-    except InvalidInput:
-        return _census_page(request, session, visitor, code, form_error="Enter the academic year, for example 2024-25")
-    if not chosen:
-        return _census_page(
-            request, session, visitor, code, year=year, form_error="Select your census files (CSV or ZIP)"
-        )
-    try:
-        body = api_records_upload(request, session, visitor, sent.background, chosen, year)
-    except OneReturnError as exc:
-        refusals = exc.errors or [{"loc": [], "msg": exc.message}]
-        return _census_page(request, session, visitor, code, year=year, refusals=refusals, refused=exc.message)
-    return RedirectResponse(f"/census?sent={body['id']}", status_code=303)
+    year, shown = send_records_form(
+        request,
+        session,
+        visitor,
+        sent,
+        year_error="Enter the academic year, for example 2024-25",
+        select="Select your census files (CSV or ZIP)",
+    )
+    if "body" not in shown:
+        return _census_page(request, session, visitor, code, **({"year": year} if year else {}), **shown)
+    return RedirectResponse(f"/census?sent={shown['body']['id']}", status_code=303)

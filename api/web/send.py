@@ -23,7 +23,7 @@ from api.downloads import XLSX, attachment
 from api.register_upload import load_uploaded
 from api.web.charts import Bar, Level, comparison_bars, stacked_bars, trend_lines
 from api.web.render import page
-from api.web.shared import PageRoute, RecordsSent, Rule, VisitorDep, allowed, api_records_upload, check_csrf
+from api.web.shared import PageRoute, RecordsSent, Rule, VisitorDep, allowed, check_csrf, send_records_form
 from collectors.annex_a.build import read_inspection_date
 from collectors.sen2.breakdowns import ETHNICITY, GROUPS
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
@@ -40,7 +40,7 @@ from indicators.periods import read_collection_year
 from mappings.establishments.service import register_held
 from mappings.illustrative import councils_of
 from mappings.keys import APPROVER_SCOPE
-from onereturn.errors import InvalidInput, NotFound, OneReturnError
+from onereturn.errors import NotFound, OneReturnError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -232,21 +232,17 @@ def send_file(request: Request, session: SessionDep, visitor: VisitorDep, sent: 
     allowed(visitor, SUBMIT)
     code = visitor.principal.agency_code
     assert code is not None
-    chosen, year = sent.files, sent.collection_year.strip()
-    try:
-        year = read_collection_year(year)
-    except InvalidInput:
-        return _send_page(
-            request, session, visitor, code, _year(""), form_error="Enter the collection year, for example 2024-25"
-        )
-    if not chosen:
-        return _send_page(request, session, visitor, code, year, form_error="Select your SEN2 file (XML)")
-    try:
-        body = api_records_upload(request, session, visitor, sent.background, chosen, year)
-    except OneReturnError as exc:
-        refusals = exc.errors or [{"loc": [], "msg": exc.message}]
-        return _send_page(request, session, visitor, code, year, refusals=refusals, refused=exc.message)
-    return RedirectResponse(f"/send?year={year}&sent={body['id']}", status_code=303)
+    year, shown = send_records_form(
+        request,
+        session,
+        visitor,
+        sent,
+        year_error="Enter the collection year, for example 2024-25",
+        select="Select your SEN2 file (XML)",
+    )
+    if "body" not in shown:
+        return _send_page(request, session, visitor, code, year or _year(""), **shown)
+    return RedirectResponse(f"/send?year={year}&sent={shown['body']['id']}", status_code=303)
 
 
 @router.get("/send/{collection_year}/{table}")

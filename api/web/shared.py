@@ -28,7 +28,7 @@ from api.scopes import Resource, read_scope
 from api.web.render import Visitor, page
 from api.web.sessions import csrf_ok, find_session
 from indicators.models import Indicator
-from indicators.periods import parse_period
+from indicators.periods import parse_period, read_collection_year
 from mappings.calendar_view import Status, calendar_rows
 from mappings.keys import APPROVER_SCOPE
 from mappings.signoff.schemas import ChangePublic
@@ -401,3 +401,20 @@ def api_records_upload(
         agency=None,
         sheet=None,
     )
+
+
+def send_records_form(
+    request: Request, session: Session, visitor: Visitor, sent: RecordsSent, *, year_error: str, select: str
+) -> tuple[str | None, dict[str, Any]]:
+    """A records page's form sent through the API's upload: the year read (None where it is not one) and the answer's
+    ``body``, or what the page shows of why not (its ``form_error``, or the upload's ``refusals``)."""
+    try:
+        year = read_collection_year(sent.collection_year.strip())
+    except InvalidInput:
+        return None, {"form_error": year_error}
+    if not sent.files:
+        return year, {"form_error": select}
+    try:
+        return year, {"body": api_records_upload(request, session, visitor, sent.background, sent.files, year)}
+    except OneReturnError as exc:
+        return year, {"refusals": exc.errors or [{"loc": [], "msg": exc.message}], "refused": exc.message}

@@ -9,7 +9,7 @@ Nothing is kept; no value is logged or put in an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,7 @@ from collectors.annex_a.build import newest_sources, read_sources, written
 from collectors.census.kept import newest_censuses
 from collectors.census.lists import SCHOOL_COLUMNS, census_urns, label, newest_two, school_columns, sen_support
 from collectors.census.records import CensusRecords
-from collectors.sen2.list1 import CANNOT_APPLY, LOOKED_AFTER, phases, social_care
+from collectors.sen2.list1 import CANNOT_APPLY, LOOKED_AFTER, List1, phases, social_care
 from collectors.sen2.list1 import COLUMNS as LIST1_COLUMNS
 from collectors.sen2.list1_rules import check_list2
 from collectors.sen2.list1_school import census_filled, school_notes, school_traces, with_school
@@ -46,17 +46,9 @@ ITEMS = "UPN, ULN, date of birth, gender, ethnicity, SEN primary need"
 
 
 @dataclass
-class List2:
-    """List 2 built: its rows, the sources read, the notes, the blank cells that cannot apply, the cells the census
-    filled per column and where each came from."""
-
-    inspection_date: date
-    rows: pl.DataFrame
-    sources: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    not_applying: dict[str, int] = field(default_factory=dict)
-    from_census: dict[str, int] = field(default_factory=dict)
-    traces: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
+class List2(List1):
+    """List 2 built, as List 1 is: its rows, the sources read, the notes, the blank cells that cannot apply, the cells
+    the census filled per column and where each came from."""
 
 
 def checked_list2(engine: Engine, settings: Settings, agency_code: str, on: date) -> tuple[List2, list[dict[str, Any]]]:
