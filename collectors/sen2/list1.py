@@ -97,6 +97,14 @@ class List1:
     traces: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
 
 
+def said_of_sources(built: List1, sources: list[Any], register: Register | None) -> None:
+    """Add to a list's sources the register it read, and to its notes that no care records were kept where none were."""
+    if register is not None:
+        built.sources.append(register.described())
+    if not sources:
+        built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
+
+
 def newest_sen2(engine: Engine, settings: Settings, agency_code: str, on: date) -> Submission:
     """The council's newest SEN2 upload whose census is on or before ``on``: of the newest collection year whose kept
     file's census date (its header's ``ReferenceDate``) is not after the date. NotFound when none is."""
@@ -221,10 +229,7 @@ def checked_list1(engine: Engine, settings: Settings, agency_code: str, on: date
         *(s.describe() for s in sources),
         *(label(c) for c in newest_two(censuses, on)[0]),
     ]
-    if register is not None:
-        built.sources.append(register.described())
-    if not sources:
-        built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
+    said_of_sources(built, sources, register)
     findings = check_list1(built.rows, on)
     # What building it made and let go of (the joins' frames, the records of care read) is handed back at once.
     release_memory()

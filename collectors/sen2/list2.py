@@ -21,7 +21,7 @@ from collectors.annex_a.build import newest_sources, read_sources, written
 from collectors.census.kept import newest_censuses
 from collectors.census.lists import SCHOOL_COLUMNS, census_urns, label, newest_two, school_columns, sen_support
 from collectors.census.records import CensusRecords
-from collectors.sen2.list1 import CANNOT_APPLY, LOOKED_AFTER, List1, phases, social_care
+from collectors.sen2.list1 import CANNOT_APPLY, LOOKED_AFTER, List1, phases, said_of_sources, social_care
 from collectors.sen2.list1 import COLUMNS as LIST1_COLUMNS
 from collectors.sen2.list1_rules import check_list2
 from collectors.sen2.list1_school import census_filled, school_notes, school_traces, with_school
@@ -63,10 +63,7 @@ def checked_list2(engine: Engine, settings: Settings, agency_code: str, on: date
     register = register_for(engine, census_urns(censuses), [], on)
     built = assemble_list2(censuses, cin, ssda903, on, register)
     built.sources += [s.describe() for s in sources]
-    if register is not None:
-        built.sources.append(register.described())
-    if not sources:
-        built.notes.append("No CIN census or SSDA903 is kept: no child is shown as known to children's social care")
+    said_of_sources(built, sources, register)
     findings = check_list2(built.rows, on)
     release_memory()
     return built, findings
