@@ -23,7 +23,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 #: A council's own key reads its censuses kept; one that may submit sends one.
 READ: Rule = ({"submissions:read"}, {"agency"}, "submissions")
-SUBMIT: Rule = ({"figures:submit"}, {"agency"}, "submissions")
 #: Whose returns a census holds, in words.
 WHOSE = {"la": "Your maintained schools", "acad": "Academies"}
 #: The cells a census's schema refused shown on the page; its report lists every one.
@@ -109,10 +108,7 @@ def census_page(request: Request, session: SessionDep, visitor: VisitorDep, sent
 @router.post("/census")
 def send_census(request: Request, session: SessionDep, visitor: VisitorDep, sent: RecordsSent) -> Response:
     """Send the census through the API's own upload; a refusal is listed on the page by file, table, row and item."""
-    allowed(visitor, SUBMIT)
-    code = visitor.principal.agency_code
-    assert code is not None
-    year, shown = send_records_form(
+    code, year, shown = send_records_form(
         request,
         session,
         visitor,

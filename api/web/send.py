@@ -46,7 +46,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 #: A council's own key, as the API's tables and List 1 routes (List 1 then asks for the approver, and says so).
 SEND: Rule = ({"submissions:read"}, {"agency"}, "submissions")
-SUBMIT: Rule = ({"figures:submit"}, {"agency"}, "submissions")
 OFFICER: Rule = (set(), {"officer"}, None)
 #: The table a page shows first, and its charts' topic.
 CASELOAD = "caseload"
@@ -229,10 +228,7 @@ def _send_page(
 @router.post("/send")
 def send_file(request: Request, session: SessionDep, visitor: VisitorDep, sent: RecordsSent) -> Response:
     """Send the SEN2 file through the API's own upload; a refusal is listed on the page, module by child by item."""
-    allowed(visitor, SUBMIT)
-    code = visitor.principal.agency_code
-    assert code is not None
-    year, shown = send_records_form(
+    code, year, shown = send_records_form(
         request,
         session,
         visitor,

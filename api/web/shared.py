@@ -403,11 +403,25 @@ def api_records_upload(
     )
 
 
+#: Who may send a council's children's records from its pages: the council's own key.
+SEND_RECORDS: Rule = ({"figures:submit"}, {"agency"}, "submissions")
+
+
 def send_records_form(
     request: Request, session: Session, visitor: Visitor, sent: RecordsSent, *, year_error: str, select: str
+) -> tuple[str, str | None, dict[str, Any]]:
+    """A council's records page's form sent through the API's upload, by the council's own key: its code, the year
+    read (None where it is not one) and the answer's ``body``, or what the page shows of why not (its ``form_error``,
+    or the upload's ``refusals``)."""
+    allowed(visitor, SEND_RECORDS)
+    code = visitor.principal.agency_code
+    assert code is not None
+    return (code, *_sent(request, session, visitor, sent, year_error, select))
+
+
+def _sent(
+    request: Request, session: Session, visitor: Visitor, sent: RecordsSent, year_error: str, select: str
 ) -> tuple[str | None, dict[str, Any]]:
-    """A records page's form sent through the API's upload: the year read (None where it is not one) and the answer's
-    ``body``, or what the page shows of why not (its ``form_error``, or the upload's ``refusals``)."""
     try:
         year = read_collection_year(sent.collection_year.strip())
     except InvalidInput:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -77,18 +78,13 @@ def write_census(
     *,
     year: int,
     term: str,
-    others: int = 0,
-    seed: int = 0,
-    lea: str = "891",
-    schools: int = 20,
     source: str = "la",
+    **made: Any,
 ) -> list[tuple[str, Path]]:
-    """Write the census's blades into ``folder`` as COLLECT names them (``2024_autumn_la_pupilonroll.csv``); return
-    each (name, path)."""
+    """Write the census's blades (``census_blades``, given ``made``: its others, seed, lea and schools) into ``folder``
+    as COLLECT names them (``2024_autumn_la_pupilonroll.csv``); return each (name, path)."""
     written = []
-    for module, frame in census_blades(
-        children, year=year, term=term, others=others, seed=seed, lea=lea, schools=schools
-    ).items():
+    for module, frame in census_blades(children, year=year, term=term, **made).items():
         path = folder / f"{year}_{term}_{source}_{module}.csv"
         frame.write_csv(path)
         written.append((path.name, path))

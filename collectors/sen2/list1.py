@@ -79,6 +79,16 @@ CANNOT_APPLY = {
 }
 LOOKED_AFTER, PROTECTION, IN_NEED = "Looked after children", "Child protection", "Children in need"
 
+#: The lists' last three columns, from the council's records of care joined to each child (``social_care``).
+CARE_COLUMNS = (
+    pl.when(pl.col("team").is_not_null())
+    .then(pl.lit("Yes"))
+    .otherwise(pl.lit("No"))
+    .alias("Known to children's social care?"),
+    pl.col("team").alias("Which children's social care team?"),
+    pl.col("disability").alias("Does the child or young person have a disability?"),
+)
+
 
 @dataclass
 class List1:
@@ -304,12 +314,7 @@ def assemble_list1(
         .otherwise(pl.lit("No"))
         .alias("Elective home education"),
         *SCHOOL_COLUMNS,
-        pl.when(pl.col("team").is_not_null())
-        .then(pl.lit("Yes"))
-        .otherwise(pl.lit("No"))
-        .alias("Known to children's social care?"),
-        pl.col("team").alias("Which children's social care team?"),
-        pl.col("disability").alias("Does the child or young person have a disability?"),
+        *CARE_COLUMNS,
     )
     notes = [f"{column}: left blank, {why}" for column, why in NOT_HELD.items()]
     read = [label(c) for c in newest_two(censuses or [], on)[0]]

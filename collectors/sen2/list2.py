@@ -21,7 +21,7 @@ from collectors.annex_a.build import newest_sources, read_sources, written
 from collectors.census.kept import newest_censuses
 from collectors.census.lists import SCHOOL_COLUMNS, census_urns, label, newest_two, school_columns, sen_support
 from collectors.census.records import CensusRecords
-from collectors.sen2.list1 import CANNOT_APPLY, LOOKED_AFTER, List1, phases, said_of_sources, social_care
+from collectors.sen2.list1 import CANNOT_APPLY, CARE_COLUMNS, LOOKED_AFTER, List1, phases, said_of_sources, social_care
 from collectors.sen2.list1 import COLUMNS as LIST1_COLUMNS
 from collectors.sen2.list1_rules import check_list2
 from collectors.sen2.list1_school import census_filled, school_notes, school_traces, with_school
@@ -96,12 +96,7 @@ def assemble_list2(
         pl.col("phase").alias("Main education establishment – phase"),
         pl.col("dual_phase").alias("Subsidiary education establishment – phase (dual registration)"),
         *SCHOOL_COLUMNS,
-        pl.when(pl.col("team").is_not_null())
-        .then(pl.lit("Yes"))
-        .otherwise(pl.lit("No"))
-        .alias("Known to children's social care?"),
-        pl.col("team").alias("Which children's social care team?"),
-        pl.col("disability").alias("Does the child or young person have a disability?"),
+        *CARE_COLUMNS,
     )
     read = [label(c) for c in newest_two(censuses, on)[0]]
     items = joined.with_row_index("row", offset=1).select("row", column=pl.lit(ITEMS), source="src")
