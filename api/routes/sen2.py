@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sqlmodel import Session
 
 from api.access.annex import check_annex_reader
 from api.auth import FUNCTION, require
@@ -52,7 +51,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _council_year(session: Session, principal: Principal, code: str, collection_year: str) -> str:
+def _council_year(code: str, collection_year: str, session: SessionDep, principal: TablesRead) -> str:
     """The collection year asked for, once the key may read the council and the council is one the service knows."""
     year = read_collection_year(collection_year)
     read_scope(principal).check_agency(code)
@@ -60,16 +59,17 @@ def _council_year(session: Session, principal: Principal, code: str, collection_
     return year
 
 
+#: A route's council and collection year (its path's ``code`` and ``collection_year``), checked for the key.
+CouncilYear = Annotated[str, Depends(_council_year)]
+
+
 @router.get(
     "/agencies/{code}/sen2/{collection_year}/tables",
     summary="DfE's EHC plan tables of the council (list)",
     responses=_RESPONSES,
 )
-def sen2_tables(
-    request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
-) -> dict[str, Any]:
+def sen2_tables(request: Request, code: str, year: CouncilYear) -> dict[str, Any]:
     """Each of DfE's twelve tables made from the council's newest SEN2 file of the year: its address and notes."""
-    year = _council_year(session, principal, code, collection_year)
     engine, settings = request.app.state.engine, request.app.state.settings
     items = []
     for table, made in make_tables(engine, settings, code, year).items():
@@ -91,11 +91,8 @@ def sen2_tables(
     summary="One of DfE's EHC plan tables of the council, in DfE's layout",
     responses={200: {"content": {"text/csv": {}}}, **_RESPONSES},
 )
-def sen2_table(
-    request: Request, code: str, collection_year: str, table: str, session: SessionDep, principal: TablesRead
-) -> Response:
+def sen2_table(request: Request, code: str, table: str, year: CouncilYear) -> Response:
     """The table as DfE's release's CSV: the same columns in the same order, the council's rows."""
-    year = _council_year(session, principal, code, collection_year)
     made = make_tables(request.app.state.engine, request.app.state.settings, code, year, (table,))[table]
     annotate(request, object=f"SEN2 table {table} of {code} for {year}", detail=f"from submission {made.submission_id}")
     return Response(
@@ -235,11 +232,8 @@ def annex_a_send_workbook(
     summary="Checks across the council's SEN2, CIN census and SSDA903 (counts; the council's approver: its children)",
     responses=_RESPONSES,
 )
-def sen2_cross_checks(
-    request: Request, code: str, collection_year: str, session: SessionDep, principal: TablesRead
-) -> dict[str, Any]:
+def sen2_cross_checks(request: Request, code: str, principal: TablesRead, year: CouncilYear) -> dict[str, Any]:
     """Each check no single return can make, counted; the children behind each only for the council's approver."""
-    year = _council_year(session, principal, code, collection_year)
     queries, census, sources = council_cross_checks(request.app.state.engine, request.app.state.settings, code, year)
     counts = {check: sum(1 for q in queries if q.check == check) for check in CHECKS}
     answer: dict[str, Any] = {
