@@ -12,7 +12,7 @@ from contextlib import closing
 import pytest
 from sqlalchemy import text
 
-from cli.demo import AGENCIES, RECORDS_AGENCY, RECORDS_CHILDREN, demo_files
+from cli.demo import AGENCIES, RECORDS_AGENCY, RECORDS_CENSUS_TERMS, RECORDS_CHILDREN, demo_files
 from collectors.published.sources import load_sources
 from onereturn import db
 from tests.demo_store import served_demo
@@ -23,8 +23,10 @@ def test_the_first_start_loads_the_demo_into_an_empty_store(tmp_path_factory: py
     published = [s for s in load_sources().sources.values() if s.bundled_bytes() is not None]
     said = re.search(r"Loaded (\d+) demo uploads", first.log)
     assert said, first.log[-3000:]
-    # The synthetic council's two files are uploaded as its own and made again from its SSD extract; then its SEN2 file.
-    assert int(said[1]) == len(published) + len(demo_files()) + 2 * len(RECORDS_CHILDREN) + 1
+    # The synthetic council's two files are uploaded as its own and made again from its SSD extract; then its SEN2 file
+    # and its school censuses.
+    made = 2 * len(RECORDS_CHILDREN) + 1 + len(RECORDS_CENSUS_TERMS)
+    assert int(said[1]) == len(published) + len(demo_files()) + made
     store = db.make_engine(f"sqlite:///{first.folder / 'onereturn.sqlite3'}")
     try:
         with closing(store.connect()) as conn:

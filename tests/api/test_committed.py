@@ -499,6 +499,18 @@ def send_page(c: TestClient) -> Send:
     return lambda: c.post("/send", data={"collection_year": "2024-25", "csrf_token": csrf}, files=sen2)
 
 
+def census_page(c: TestClient) -> Send:
+    import tempfile
+
+    from collectors.census.synthetic import write_census
+
+    csrf = signed_in(c, NOTTS["X-API-Key"])
+    with tempfile.TemporaryDirectory() as folder:
+        made = write_census(Path(folder), [], year=2025, term="spring", others=20, seed=1)
+        blades = [("files", (name, path.read_bytes(), "text/csv")) for name, path in made]
+    return lambda: c.post("/census", data={"collection_year": "2024-25", "csrf_token": csrf}, files=blades)
+
+
 def _register() -> dict[str, tuple[str, bytes, str]]:
     from tests.mappings.test_establishments import LINKS, NAME, links_file, register_file
 
@@ -560,6 +572,7 @@ WRITES: dict[tuple[str, str], Callable[[TestClient], Send]] = {
     ("POST", "/consent/{region}"): consent_page,
     ("POST", "/consent/{region}/withdraw"): withdraw_page_consent,
     ("POST", "/send"): send_page,
+    ("POST", "/census"): census_page,
     ("POST", "/api/establishments"): load_register,
     ("POST", "/officer/establishments"): load_register_page,
 }

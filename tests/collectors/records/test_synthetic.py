@@ -135,5 +135,5 @@ def test_cli_writes_both_kinds(tmp_path: Path) -> None:
     assert (tmp_path / "c" / "cin_census_2025.xml").is_file()
     refused = runner.invoke(app, ["records", "synthetic", "--kind", "csv", "--out", str(tmp_path / "x")])
     assert refused.exit_code == 2
-    assert "choose 903, cin, ssd or sen2" in refused.output
+    assert "choose 903, cin, ssd, sen2 or census" in refused.output
     assert not (tmp_path / "x").exists()
