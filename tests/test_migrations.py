@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +218,40 @@ def test_a_store_at_the_newest_migration_is_left_alone_and_one_behind_is_upgrade
     with store.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head
     store.dispose()
+
+
+def test_a_census_kept_with_its_day_packed_in_its_year_is_given_its_own_columns(empty_store: Engine) -> None:
+    """Migration 0027: a school census kept before it, its census day and source packed into its collection year
+    (``2024-10-03 la``), is given them in their own columns and its year back as the academic year of its day; every
+    other upload is left as it was, and going down packs them back."""
+    from alembic import command
+
+    config = db.alembic_config(empty_store)
+    with empty_store.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0026_submission_way")
+    kept = [("school_census", "2024-10-03 la"), ("school_census", "2025-01-16 acad"), ("sen2", "2024-25")]
+    with empty_store.begin() as connection:
+        then = {c["name"] for c in sa.inspect(connection).get_columns("submission")} - {"id"}
+        for mode, year in kept:
+            row = Submission(
+                agency_code="a", filename="f", source_format="census", size_bytes=1, content_hash="0" * 64,
+                raw_path="", received_at=datetime.now(UTC), mode=mode, status="accepted", kind="records",
+                collection_year=year,
+            ).model_dump()  # fmt: skip
+            table = sa.table("submission", *map(sa.column, then))
+            connection.execute(table.insert().values({k: v for k, v in row.items() if k in then}))
+    db.upgrade(empty_store)
+    with Session(empty_store) as session:
+        found = [
+            (s.collection_year, s.census_day, s.census_source)
+            for s in session.exec(select(Submission).order_by(col(Submission.id))).all()
+        ]
+    assert found == [
+        ("2024-25", date(2024, 10, 3), "la"), ("2024-25", date(2025, 1, 16), "acad"), ("2024-25", None, "")]  # fmt: skip
+    with empty_store.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0026_submission_way")
+    with empty_store.connect() as connection:
+        years = connection.execute(sa.text("SELECT collection_year FROM submission ORDER BY id")).scalars().all()
+    assert years == ["2024-10-03 la", "2025-01-16 acad", "2024-25"]

@@ -6,7 +6,6 @@ is audited.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -34,10 +33,11 @@ def _kept(session: SessionDep, code: str) -> list[dict[str, Any]]:
     return [
         {
             "id": s.id,
-            "day": f"{date.fromisoformat(s.collection_year[:10]):%-d %B %Y}",
-            "whose": WHOSE.get(s.collection_year[11:], s.collection_year[11:]),
+            "day": f"{s.census_day:%-d %B %Y}" if s.census_day else "",
+            "whose": WHOSE.get(s.census_source, s.census_source),
             "read": s.rows_read,
             "kept": s.rows_accepted,
+            "partly": s.status == "partially_accepted",
             "received": s.received_at,
             "file": s.filename,
         }

@@ -14,6 +14,7 @@ import io
 import json
 import zipfile
 from datetime import date
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
@@ -29,16 +30,18 @@ from onereturn.settings import Settings
 
 #: The purpose (and ``mode``) of a kept census among a council's record-level uploads.
 PURPOSE = "school_census"
-#: The statuses of a census kept: checked whole and kept at the door, so accepted at once.
-KEPT_STATUSES = ("accepted",)
+#: The statuses of a census kept: checked whole and kept at the door, so accepted at once, or partly accepted where its
+#: schema refused some cells (each read blank and listed in the upload's report), as any record-level upload kept
+#: with some of its rows refused is.
+KEPT_STATUSES = ("accepted", "partially_accepted")
 #: The member of the kept ZIP that says what the census is.
 ABOUT = "census.json"
 
 
-def kept_year(records: CensusRecords) -> str:
-    """What a kept census's ``Submission.collection_year`` holds: its census day and source (``2024-10-03 la``), so
-    the council's censuses are found by their day without opening one."""
-    return f"{records.census_day.isoformat()} {records.source}"
+def kept_columns(records: CensusRecords) -> dict[str, Any]:
+    """What a kept census's submission records of it in its own columns: its census day and source (``la`` or
+    ``acad``), so the council's censuses are found by their day without opening one."""
+    return {"census_day": records.census_day, "census_source": records.source}
 
 
 def packed(records: CensusRecords) -> bytes:
@@ -79,14 +82,16 @@ def kept_censuses(session: Session, agency_code: str) -> list[Submission]:
     found = session.exec(
         select(Submission).where(*kept_where(agency_code, PURPOSE, KEPT_STATUSES)).order_by(col(Submission.id).desc())
     ).all()
-    newest: dict[str, Submission] = {}
+    newest: dict[tuple[date | None, str], Submission] = {}
     for upload in found:
-        newest.setdefault(upload.collection_year, upload)
-    return sorted(newest.values(), key=lambda s: (_day(s), s.collection_year.endswith(" la")), reverse=True)
+        if upload.census_day is not None:
+            newest.setdefault((upload.census_day, upload.census_source), upload)
+    return sorted(newest.values(), key=lambda s: (_day(s), s.census_source == "la"), reverse=True)
 
 
 def _day(upload: Submission) -> date:
-    return date.fromisoformat(upload.collection_year[:10])
+    assert upload.census_day is not None
+    return upload.census_day
 
 
 def newest_censuses(engine: Engine, settings: Settings, agency_code: str, on: date) -> list[CensusRecords]:

@@ -30,10 +30,11 @@ from sqlmodel import Session
 
 from collectors import door
 from collectors.census.blades import CensusRead
-from collectors.census.kept import KEPT_STATUSES, PURPOSE, kept_year, packed
+from collectors.census.kept import KEPT_STATUSES, PURPOSE, kept_columns, packed
 from collectors.census.records import CensusRecords
 from collectors.census.template import read_sent
 from collectors.problems import write_problems
+from collectors.queries import upload_status
 from collectors.records.kept import content_hash, keep_sealed
 from collectors.records.models import RecordChild
 from collectors.records.privacy import Keys, checked_keys
@@ -168,12 +169,16 @@ def _checker(
             write_problems(session, submission.id, found)
 
         counts = {
+            # The census is kept (one stored), each refused cell read blank: partly accepted where its schema refused
+            # any, as the other ways name an upload kept with some of it refused.
+            "status": upload_status(errors=found.height, stored=1, held=0),
             "stage": "stored",
             "rows_read": got.pupils_read,
             "rows_accepted": kept.pupils.height,
             "error_count": found.height,
             "message": message,
-            "collection_year": kept_year(kept),
+            "collection_year": year,
+            **kept_columns(kept),
         }
         return door.Found(None, columns=counts, side=pupils, audit_detail=message)
 

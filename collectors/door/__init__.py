@@ -92,7 +92,8 @@ class Entry:
 @dataclass(frozen=True)
 class Found(Generic[_Read]):
     """What a way's read found in its file before the upload is recorded: what its store is given (``readings``),
-    and what its submission records with it: its ``columns`` (its counts and message), its side writes, what is
+    and what its submission records with it: its ``columns`` (its counts and message, and its status where what the
+    read found names it: a file kept with some rows refused is partly accepted), its side writes, what is
     written before the submission, which names it (``first``: a release's publisher), and the detail of its audit
     event (None: the entry's)."""
 
@@ -313,9 +314,10 @@ def enter(engine: Engine, settings: Settings, entry: Entry, found: Found[Any] = 
     file, way, audit = entry.file, row(entry.way), entry.audit
     raw_path = file.keep if isinstance(file.keep, str) else file.keep()
     more: dict[str, Any] = {**entry.columns, **found.columns}
+    status = more.pop("status", entry.status)
     if entry.collection_year is not None:
         more["collection_year"] = entry.collection_year
-    if entry.status in head.FINAL:
+    if status in head.FINAL:
         # Finished as it is recorded (checked whole at the door).
         more.setdefault("finished_at", datetime.now(UTC))
     with Session(engine, expire_on_commit=False) as session:
@@ -339,7 +341,7 @@ def enter(engine: Engine, settings: Settings, entry: Entry, found: Found[Any] = 
             lease_seconds=lease_of(entry, settings),
             # Held by this worker (read and stored now), or left to the worker that claims it.
             held=way.lease is not Lease.WORKER,
-            status=entry.status,
+            status=status,
             way=way.name,
             **more,
         )

@@ -438,21 +438,27 @@ def records_sent(session: Session, period: Period) -> dict[str, set[str]]:
     whose collection year (1 April to 31 March) overlaps the period, or, for a school census, whose day is in it."""
     found: dict[str, set[str]] = {}
     rows = session.execute(
-        sa_select(col(Submission.agency_code), col(Submission.source_format), col(Submission.collection_year)).where(
+        sa_select(
+            col(Submission.agency_code),
+            col(Submission.source_format),
+            col(Submission.collection_year),
+            col(Submission.census_day),
+        ).where(
             col(Submission.kind) == RECORDS_KIND,
             col(Submission.status).in_(("accepted", "queried", "partially_accepted")),
             col(Submission.purged_at).is_(None),
             col(Submission.source_format).in_(list(BY_FORMAT)),
         )
     ).all()
-    for agency, source_format, year in rows:
-        if not year or not str(year)[:4].isdigit():
-            continue
-        start = int(str(year)[:4])
-        within = date(start, 4, 1) <= period.end and period.start <= date(start + 1, 3, 31)
+    for agency, source_format, year, census_day in rows:
         if BY_FORMAT[source_format].feeds == CENSUS_FEEDS:
-            # A kept census's year is its census day (``2025-01-16 la``): the period holding that day.
-            within = period.start <= date.fromisoformat(str(year)[:10]) <= period.end
+            # A kept census counts in the period holding its census day.
+            within = census_day is not None and period.start <= census_day <= period.end
+        elif not year or not str(year)[:4].isdigit():
+            continue
+        else:
+            start = int(str(year)[:4])
+            within = date(start, 4, 1) <= period.end and period.start <= date(start + 1, 3, 31)
         if within:
             found.setdefault(str(agency), set()).add(str(source_format))
     return found

@@ -7,9 +7,9 @@ builds, the sign-off and the comparisons read the figures back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 #: The kinds of upload, each ``Submission.kind``, declared here once: an agency's template or file of figures; a
@@ -72,6 +72,10 @@ class Submission(SQLModel, table=True):
     #: The way in that took it (a row of ``collectors.ways_in.WAYS_IN``): a failed or interrupted upload is run
     #: again, and taken up, by its way.
     way: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
+    #: A kept school census's census day, and whose schools' returns it holds (``la``: the council's own, ``acad``:
+    #: academies'); None and empty for any other upload. Its ``collection_year`` is the academic year of that day.
+    census_day: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    census_source: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
     #: The published source a publisher's file was imported as (kind ``published``), to read it again by.
     published_source: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     #: When a record-level upload's raw files and child-level rows were deleted (retention).

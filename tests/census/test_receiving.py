@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from collectors.census import receiving
 from collectors.census.blades import CensusRead
-from collectors.census.kept import read_kept
+from collectors.census.kept import newest_censuses, read_kept
 from collectors.census.receiving import minimised
 from collectors.problems import first_problems
 from collectors.records.models import RecordChild
@@ -71,7 +71,8 @@ def test_a_census_is_kept_minimised_sealed_by_pseudonym_and_purged_with_the_reco
     assert not got.duplicate
     assert (sub.kind, sub.mode, sub.source_format, sub.status, sub.way) == (
         "records", "school_census", "census", "accepted", "census")  # fmt: skip
-    assert (sub.rows_read, sub.rows_accepted, sub.collection_year) == (6, 4, "2024-10-03 la")
+    assert (sub.rows_read, sub.rows_accepted, sub.collection_year) == (6, 4, "2024-25")
+    assert (sub.census_day, sub.census_source) == (date(2024, 10, 3), "la")
     assert "6 pupil(s) read, 4 kept" in sub.message
     with Session(store) as session:
         children = session.exec(select(RecordChild).where(col(RecordChild.submission_id) == sub.id)).all()
@@ -120,7 +121,9 @@ def test_cells_the_schema_refuses_are_listed_by_file_table_row_and_item_and_the_
                      ("2024_autumn_la_termlyexclusions.csv", "termlyexclusions", 3, "startdate", "a date COLLECT "
                       "does not write"))  # fmt: skip
     sub = _receive(store, store_settings, tmp_path / "sent", answered(census(PUPILS), found)).submission
-    assert (sub.status, sub.error_count, sub.rows_accepted) == ("accepted", 2, 4)
+    # Kept with some cells refused: partly accepted, as any record-level upload kept with some of it refused.
+    assert (sub.status, sub.error_count, sub.rows_accepted) == ("partially_accepted", 2, 4)
+    assert [r.pupils.height for r in newest_censuses(store, store_settings, "notts_cyp", date(2025, 8, 31))] == [4]
     assert "2 cell(s) refused by its schema and read blank" in sub.message
     with Session(store) as session:
         listed, total = first_problems(session, sub.id or 0)
@@ -195,7 +198,7 @@ def test_blades_as_collect_writes_them_are_read_minimised_and_kept_whole_through
     assert looked_after in back.pupils["upn"].to_list()
     assert not_needed not in back.pupils["upn"].to_list()
     assert (back.year, back.term, back.census_day, back.source) == (2025, "spring", date(2025, 1, 16), "la")
-    assert sub.collection_year == "2025-01-16 la"
+    assert (sub.collection_year, sub.census_day, sub.census_source) == ("2024-25", date(2025, 1, 16), "la")
     assert back.sessions["pupil"].is_in(back.pupils["pupil"].implode()).all()
 
 

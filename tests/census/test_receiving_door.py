@@ -193,6 +193,33 @@ def test_the_census_page_sends_a_census_lists_its_refused_cells_and_refuses_a_ba
     assert ">upn<" in cells
     assert wrong not in html
     assert 'id="kept"' in html
+    assert "was partly accepted" in html
+
+
+def test_a_census_kept_with_refused_cells_is_partly_accepted_and_its_report_names_no_pupils_value(
+    store_client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = _blades(tmp_path / "blades")
+    wrong = "A" + NOWHERE[1:] if NOWHERE[0] != "A" else "B" + NOWHERE[1:]
+    parts = [(n, p.read_bytes()) for n, p in files]
+    parts = [(n, d.replace(NOWHERE.encode(), wrong.encode()) if "pupilonroll" in n else d) for n, d in parts]
+    sent = _post(store_client, parts)
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["status"], sent.json()["error_count"]) == ("partially_accepted", 1)
+    report = store_client.get(f"/api/submissions/{sent.json()['id']}", headers=NOTTS)
+    assert report.status_code == 200, report.text
+    (problem,) = report.json()["problems"]
+    assert (problem["column"], problem["value"], problem["rule"]) == ("pupilonroll: upn", None, "census_schema")
+    assert problem["message"].startswith("2025_spring_la_pupilonroll.csv: ")
+    assert isinstance(problem["row"], int)
+    listed = store_client.get(f"/api/submissions/{sent.json()['id']}/report.csv", headers=NOTTS).text
+    assert "pupilonroll: upn" in listed
+    for shown in (report.text, listed, caplog.text):
+        assert all(upn not in shown for upn in (wrong, NOWHERE, IN_SEN2))
+    # Still a census kept: the lists read it.
+    assert [c.census_day for c in newest_censuses(store, store_settings, "notts_cyp", date(2025, 3, 31))] == [
+        date(2025, 1, 16)
+    ]
 
 
 def test_a_census_in_the_slim_template_is_taken_by_the_same_way_and_kept(
