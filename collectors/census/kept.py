@@ -34,6 +34,8 @@ PURPOSE = "school_census"
 #: schema refused some cells (each read blank and listed in the upload's report), as any record-level upload kept
 #: with some of its rows refused is.
 KEPT_STATUSES = ("accepted", "partially_accepted")
+#: The columns added to the kept tables since censuses were first kept: an earlier census reads them blank.
+ADDED_SINCE = frozenset({("possible", "authorised"), ("possible", "unauthorised")})
 #: The member of the kept ZIP that says what the census is.
 ABOUT = "census.json"
 
@@ -62,11 +64,20 @@ def unpacked(data: bytes) -> CensusRecords:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             about = json.loads(archive.read(ABOUT))
-            tables = {name: pl.read_ipc(io.BytesIO(archive.read(f"{name}.arrow"))) for name in TABLES}
+            tables = {
+                name: _with_columns(name, pl.read_ipc(io.BytesIO(archive.read(f"{name}.arrow")))) for name in TABLES
+            }
         day = date.fromisoformat(about["census_day"])
         return conformed(CensusRecords(int(about["year"]), str(about["term"]), day, str(about["source"]), **tables))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise Conflict(f"a kept census cannot be read ({type(exc).__name__}): the council sends it again") from None
+
+
+def _with_columns(name: str, table: pl.DataFrame) -> pl.DataFrame:
+    """A kept table with the columns added since it was kept read blank: a census kept before the possible sessions'
+    absence totals were kept has none (its lists sum the per-code rows, as they did when it was kept)."""
+    added = {c: t for c, t in TABLES[name].items() if c not in table.columns and (name, c) in ADDED_SINCE}
+    return table.with_columns(pl.lit(None, t).alias(c) for c, t in added.items()) if added else table
 
 
 def read_kept(engine: Engine, settings: Settings, submission: Submission) -> CensusRecords:

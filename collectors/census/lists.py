@@ -32,9 +32,11 @@ WINDOWS = {
     "count",
     "Permanent exclusions": "permanent exclusions (category PERM) in the same window, counted once as suspensions are; "
     "a count",
-    "Absence": "the percentage of possible sessions missed (authorised and unauthorised absence, the codes grouped as "
-    "DfE groups them) in the term the newest census reports (one term in arrears; the autumn census's summer term's "
-    "two halves together), summed over the child's schools; one decimal place",
+    "Absence": "the percentage of possible sessions missed (authorised and unauthorised absence: the term's totals "
+    "where the census's schema has them, before 2025, else its sessions by attendance code, the codes grouped as DfE "
+    "groups them) over the terms the newest census and the one before report (reading: the two terms to one term in "
+    "arrears of the newest census; the autumn census's summer term's two halves together), summed over the child's "
+    "schools; one decimal place",
     "Pupil Premium": "Yes where, at the newest census's day, the child has had free school meals in the six years to "
     "it (Ever-6), was previously looked after (plaa other than N), is looked after at the inspection date (the "
     "SSDA903), is a service child (servicechild Y), or GIAP's pupil premium download flags the child; else No",
@@ -124,21 +126,25 @@ def _exclusions(censuses: list[CensusRecords], day: date) -> pl.DataFrame:
     )
 
 
-def _absence(newest: list[CensusRecords]) -> pl.DataFrame:
-    """Each child's sessions missed of those possible in the term the newest census reports, as a percentage. The
-    term's totals are read where the census has them (``authorised``, ``unauthorised`` on ``possible``, before 2025),
-    else the per-code session rows are summed (from 2025 the schema has no totals)."""
-    possible = _joined(newest, "possible")
-    empty = pl.DataFrame(schema={"pupil": pl.Int64, "census": pl.String, "missed": pl.Int64, "how": pl.String})
-    by_total = empty
-    if {"authorised", "unauthorised"} <= set(possible.columns):
-        totals = possible.filter(pl.col("authorised").is_not_null() | pl.col("unauthorised").is_not_null())
-        by_total = totals.group_by("pupil", "census").agg(
+def _absence(censuses: list[CensusRecords]) -> pl.DataFrame:
+    """Each child's sessions missed of those possible over the terms the censuses report (the newest and the one
+    before: two terms), as a percentage. Each period's totals are read where the census has them (``authorised`` and
+    ``unauthorised`` beside its sessions possible, before 2025), else its per-code session rows are summed (from 2025
+    the schema has no totals). The 2015 and 2016 autumn censuses' ``annual`` period repeats their terms: not read."""
+    termly = pl.col("period") != "annual"
+    possible = _joined(censuses, "possible").filter(termly)
+    with_totals = pl.col("authorised").is_not_null() | pl.col("unauthorised").is_not_null()
+    by_total = (
+        possible.filter(with_totals)
+        .group_by("pupil", "census")
+        .agg(
             missed=(pl.col("authorised").fill_null(0) + pl.col("unauthorised").fill_null(0)).sum(),
             how=pl.lit("the term's totals"),
         )
+    )
     by_code = (
-        _joined(newest, "sessions")
+        _joined(censuses, "sessions")
+        .filter(termly)
         .join(by_total.select("pupil", "census"), on=["pupil", "census"], how="anti")
         .group_by("pupil", "census")
         .agg(
@@ -211,7 +217,7 @@ def school_columns(
     out = (
         held.join(_schools(newest), on="key", how="left")
         .join(_exclusions(newest + before, day), on="key", how="left")
-        .join(_absence(newest), on="key", how="left")
+        .join(_absence(newest + before), on="key", how="left")
         .join(_premium(newest, looked_after), on="key", how="left")
     )
     none = f"no exclusion in the window: {label(newest[0])} and the census before"

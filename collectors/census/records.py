@@ -40,8 +40,15 @@ PUPILS: dict[str, pl.DataType] = {
     "left": pl.Date(),  # no longer on roll: the leaving date
 }
 #: Sessions possible for each pupil in each period the census reports attendance for (one term in arrears, and the
-#: summer's second half-term apart in the autumn census).
-POSSIBLE: dict[str, pl.DataType] = {"pupil": pl.Int64(), "period": pl.String(), "sessions": pl.Int64()}
+#: summer's second half-term apart in the autumn census), with the period's authorised and unauthorised absence
+#: totals where the census's schema has them (before 2025; blank from 2025, whose schemas have only the per-code rows).
+POSSIBLE: dict[str, pl.DataType] = {
+    "pupil": pl.Int64(),
+    "period": pl.String(),
+    "sessions": pl.Int64(),
+    "authorised": pl.Int64(),
+    "unauthorised": pl.Int64(),
+}
 #: Sessions recorded under each attendance code, per pupil and period.
 SESSIONS: dict[str, pl.DataType] = {
     "pupil": pl.Int64(),

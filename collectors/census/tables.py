@@ -12,7 +12,7 @@ from datetime import date
 
 import polars as pl
 
-from collectors.census.records import EXCLUSIONS, FSM, PUPILS, SESSIONS
+from collectors.census.records import EXCLUSIONS, FSM, POSSIBLE, PUPILS, SESSIONS
 from collectors.census.schema import missed_codes
 from onereturn.errors import InvalidInput
 from onereturn.listing import name_a_few
@@ -26,6 +26,9 @@ REFUSALS: dict[str, pl.DataType] = {
     "rule": pl.String(),
 }
 PUPIL_COLUMNS = list(PUPILS)
+#: A pupil's attendance items by the ending of their columns: sessions possible in each period, and (before 2025) the
+#: period's authorised and unauthorised absence totals.
+ATTENDANCE_ITEMS = ("sessionspossible", "sessionsauthorised", "sessionsunauthorised")
 #: The pupil modules, and whether their pupils are on roll on census day.
 PUPIL_MODULES = {"pupilonroll": True, "pupilnolongeronroll": False}
 #: A pupil's item as the census's schemas name it, by the column it fills (the first a year's schema has).
@@ -123,7 +126,7 @@ def pupils(modules: dict[str, pl.DataFrame], held: pl.DataFrame) -> pl.DataFrame
         frame = modules.get(module)
         if frame is None:
             continue
-        possible = [c for c in frame.columns if c.endswith("sessionspossible")]
+        possible = [c for c in frame.columns if c.endswith(ATTENDANCE_ITEMS)]
         parts.append(
             frame.select(
                 "file",
@@ -211,13 +214,22 @@ def _stacked(parts: list[pl.DataFrame], columns: dict[str, pl.DataType]) -> pl.D
 
 
 def _possible(people: pl.DataFrame) -> pl.DataFrame:
-    columns = [c for c in people.columns if c.endswith("sessionspossible")]
-    if not columns:
-        return pl.DataFrame(schema={"pupil": pl.Int64, "period": pl.String, "sessions": pl.Int64})
-    long = people.unpivot(columns, index="pupil", variable_name="period", value_name="sessions")
-    return long.drop_nulls("sessions").select(
-        "pupil", pl.col("period").str.strip_suffix("sessionspossible"), pl.col("sessions").cast(pl.Int64)
-    )
+    """Each pupil's sessions possible in each period, with the period's authorised and unauthorised totals where the
+    schema has them (blank where it has not)."""
+    periods = [c.removesuffix("sessionspossible") for c in people.columns if c.endswith("sessionspossible")]
+    parts = [
+        people.select(
+            "pupil",
+            pl.lit(period).alias("period"),
+            pl.col(f"{period}sessionspossible").alias("sessions"),
+            *(
+                (pl.col(name) if name in people.columns else pl.lit(None)).alias(total)
+                for total, name in ((t, f"{period}sessions{t}") for t in ("authorised", "unauthorised"))
+            ),
+        ).drop_nulls("sessions")
+        for period in periods
+    ]
+    return _stacked(parts, POSSIBLE)
 
 
 def with_needs(modules: dict[str, pl.DataFrame], people: pl.DataFrame, found: list[pl.DataFrame]) -> pl.DataFrame:
@@ -231,15 +243,25 @@ def with_needs(modules: dict[str, pl.DataFrame], people: pl.DataFrame, found: li
 
 
 def pupil_refusals(people: pl.DataFrame, made: dict[str, pl.DataFrame]) -> list[pl.DataFrame]:
-    """A pupil on roll twice at one school (by UPN), and a pupil with more sessions missed than possible in a period
-    (sessions under the codes DfE counts as absence, ``collectors/census/schemas/attendance_codes.csv``)."""
+    """A pupil on roll twice at one school (by UPN), and a pupil with more sessions missed than possible in a period:
+    its authorised and unauthorised totals where the schema has them, else the sessions under the codes DfE counts as
+    absence (``collectors/census/schemas/attendance_codes.csv``)."""
     twice = people.filter(pl.col("on_roll") & pl.col("upn").is_not_null()).filter(pl.len().over("laestab", "upn") > 1)
-    missed = (
+    by_code = (
         made["sessions"]
         .filter(pl.col("code").is_in(sorted(missed_codes())))
         .group_by("pupil", "period")
-        .agg(pl.col("sessions").sum().alias("missed"))
-        .join(made["possible"], on=["pupil", "period"])
+        .agg(pl.col("sessions").sum().alias("by_code"))
+    )
+    totals = pl.col("authorised").is_not_null() | pl.col("unauthorised").is_not_null()
+    missed = (
+        made["possible"]
+        .join(by_code, on=["pupil", "period"], how="left")
+        .with_columns(
+            missed=pl.when(totals)
+            .then(pl.col("authorised").fill_null(0) + pl.col("unauthorised").fill_null(0))
+            .otherwise(pl.col("by_code"))
+        )
         .filter(pl.col("missed") > pl.col("sessions"))
         .join(people.select("pupil", "file", "table", "row"), on="pupil")
     )

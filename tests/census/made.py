@@ -40,7 +40,8 @@ def census(
     keys = [p["pupil"] for p in pupils]
     tables: dict[str, pl.DataFrame] = {
         "pupils": pl.DataFrame(pupils, schema=TABLES["pupils"]),
-        "possible": pl.DataFrame({"pupil": keys, "period": ["summer"] * len(keys), "sessions": [120] * len(keys)},
+        "possible": pl.DataFrame({"pupil": keys, "period": ["summer"] * len(keys), "sessions": [120] * len(keys),
+                                  "authorised": [None] * len(keys), "unauthorised": [None] * len(keys)},
                                  schema=TABLES["possible"]),
         "sessions": pl.DataFrame({"pupil": keys, "period": ["summer"] * len(keys), "code": ["I"] * len(keys),
                                   "sessions": [4] * len(keys)}, schema=TABLES["sessions"]),

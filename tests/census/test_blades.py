@@ -270,3 +270,42 @@ def test_a_column_the_file_lacks_is_read_as_blank_and_said(tmp_path: Path) -> No
     )
     assert set(read.records.possible["period"]) == {"summerhalfterm2"}
     assert read.records.possible.schema["sessions"] == pl.Int64
+
+
+def _census_2024(folder: Path, *pupils: dict[str, str]) -> list[tuple[str, Path]]:
+    """2024's autumn census of school 8912001: its schema has each period's authorised and unauthorised totals."""
+    school = {"schoolcensustableid": "SC1", "lea": "891", "estab": "2001", "urn": "122001",
+              "referencedate": "2024-Oct-03 00:00:00", "softwarecode": "X", "term": "AUT"}  # fmt: skip
+    modules = {
+        "schoolcensus": [school],
+        "school": [{"schoolcensustableid": "SC1", "schoolname": "A school", "phase": "PS"}],
+        "pupilonroll": list(pupils),
+        "termlysessiondetailsonroll": [{"pupilonrolltableid": "P1", "attendancereason": "I", "sessions": "30"}],
+    }
+    return [write_blade(folder, module, rows, year=2024) for module, rows in modules.items()]
+
+
+def test_a_schemas_absence_totals_are_read_beside_the_sessions_possible(tmp_path: Path) -> None:
+    totals = {"termlysessionsauthorised": "5", "termlysessionsunauthorised": "2",
+              "summerhalfterm2sessionsauthorised": "1", "summerhalfterm2sessionsunauthorised": "0"}  # fmt: skip
+    read = read_census(_census_2024(tmp_path, pupil("P1", ADA, **totals), pupil("P2", BEN)))
+    assert read.refused.is_empty()
+    possible = read.records.possible.join(read.records.pupils.select("pupil", "upn"), on="pupil")
+    rows = possible.select("upn", "period", "sessions", "authorised", "unauthorised").sort("upn", "period").rows()
+    assert rows == sorted([
+        (ADA, "summerhalfterm2", 60, 1, 0), (ADA, "termly", 120, 5, 2),
+        (BEN, "summerhalfterm2", 60, None, None), (BEN, "termly", 120, None, None),
+    ])  # fmt: skip
+    # 2025's schemas have no totals: read blank.
+    (tmp_path / "2025").mkdir()
+    assert read_census(census(tmp_path / "2025")).records.possible["authorised"].null_count() == 4
+
+
+def test_absence_totals_above_the_sessions_possible_are_reported(tmp_path: Path) -> None:
+    # The totals are read where the schema has them: 30 sessions of illness by code do not count against P1.
+    over = pupil("P1", ADA, termlysessionsauthorised="100", termlysessionsunauthorised="21")
+    under = pupil("P2", BEN, termlysessionsauthorised="100", termlysessionsunauthorised="20")
+    read = read_census(_census_2024(tmp_path, over, under))
+    assert read.refused.select("row", "column", "rule").rows() == [
+        (2, "termlysessionspossible", "more sessions missed than possible in the period")
+    ]

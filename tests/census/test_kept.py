@@ -57,3 +57,24 @@ def test_a_kept_census_reads_back_as_the_tables_kept(store: Engine, store_settin
     for table in ("pupils", "possible", "sessions", "exclusions", "fsm", "schools", "premium"):
         assert_frame_equal(getattr(back, table), getattr(made, table))
     assert back.pupils.schema["born"] == pl.Date
+
+
+def test_a_census_kept_before_the_absence_totals_were_kept_reads_them_blank() -> None:
+    import io
+    import zipfile
+
+    from collectors.census.kept import packed, unpacked
+
+    made = census([pupil(1, "A123456789012", "E")])
+    earlier = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(packed(made))) as now, zipfile.ZipFile(earlier, "w") as then:
+        for name in now.namelist():
+            data = now.read(name)
+            if name == "possible.arrow":
+                table = io.BytesIO()
+                pl.read_ipc(io.BytesIO(data)).drop("authorised", "unauthorised").write_ipc(table)
+                data = table.getvalue()
+            then.writestr(name, data)
+    back = unpacked(earlier.getvalue())
+    assert_frame_equal(back.possible, made.possible)
+    assert back.possible["authorised"].null_count() == back.possible.height == 1

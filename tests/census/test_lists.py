@@ -105,6 +105,58 @@ def test_absence_reads_the_terms_totals_where_the_census_has_them() -> None:
     assert rows[B]["Absence"] == 7.5  # no totals: summed from the codes
 
 
+def test_absence_sums_the_terms_of_the_newest_census_and_the_one_before() -> None:
+    summer, spring = _summer()
+    # The spring census reports the autumn term: A missed 5 (illness) and 3 (unauthorised) of 130.
+    spring_a = census(
+        SPRING,
+        pupils=spring.pupils.to_dicts(),
+        possible=[{"pupil": 11, "period": "termly", "sessions": 130}],
+        sessions=[
+            {"pupil": 11, "period": "termly", "code": "I", "sessions": 5},
+            {"pupil": 11, "period": "termly", "code": "O", "sessions": 3},
+            {"pupil": 11, "period": "termly", "code": "/", "sessions": 122},
+        ],
+    )
+    rows = _by_key([summer, spring_a])
+    assert rows[A]["Absence"] == 7.2  # (10 + 8) of (120 + 130), worked by hand
+    assert rows[A]["src_Absence"].count("summed from its sessions by code") == 2
+    assert "school census of 2025-01-16" in rows[A]["src_Absence"]
+    assert "school census of 2025-05-15" in rows[A]["src_Absence"]
+    assert rows[B]["Absence"] == 7.5  # only the summer census reports B's sessions
+
+
+def test_absence_reads_an_older_schemas_totals_and_a_newer_ones_codes_together() -> None:
+    """The autumn 2024 census (a schema with totals) and the spring 2025 one (codes only): P's totals are read, its
+    per-code rows in the autumn census are not, and the autumn's annual period (2015 and 2016's) is not read."""
+    autumn = census(
+        AUTUMN,
+        pupils=[pupil(21, A)],
+        possible=[
+            {"pupil": 21, "period": "termly", "sessions": 60, "authorised": 4, "unauthorised": 2},
+            {"pupil": 21, "period": "summerhalfterm2", "sessions": 30, "authorised": 1, "unauthorised": 0},
+            {"pupil": 21, "period": "annual", "sessions": 300, "authorised": 20, "unauthorised": 5},
+        ],
+        sessions=[{"pupil": 21, "period": "termly", "code": "I", "sessions": 20}],
+    )
+    spring = census(
+        SPRING,
+        pupils=[pupil(31, A)],
+        possible=[{"pupil": 31, "period": "termly", "sessions": 120}],
+        sessions=[
+            {"pupil": 31, "period": "termly", "code": "I", "sessions": 6},
+            {"pupil": 31, "period": "termly", "code": "O", "sessions": 3},
+            {"pupil": 31, "period": "termly", "code": "/", "sessions": 111},
+        ],
+    )
+    frame = school_columns([spring, autumn], date(2025, 3, 31))
+    assert frame is not None
+    (row,) = frame.filter(pl.col("key") == A).iter_rows(named=True)
+    assert row["Absence"] == 7.6  # (4 + 2 + 1 + 0) + (6 + 3) = 16 of 60 + 30 + 120 = 210, worked by hand
+    assert "the term's totals" in row["src_Absence"]
+    assert "summed from its sessions by code" in row["src_Absence"]
+
+
 def test_an_exclusion_reported_in_two_censuses_is_counted_once_in_the_academic_year() -> None:
     rows = _by_key(_summer())
     assert rows[A]["Suspensions"] == 2  # 5 November (twice reported) and the lunchtime one; June 2024 outside
