@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 
 from collectors import door
 from collectors.annex_a import columns, from_ssd
-from collectors.annex_a.build import passed_sources, read_sources
+from collectors.annex_a.build import Source, passed_sources, read_sources
 from collectors.census import receiving as census
 from collectors.door import recognise as content
 from collectors.door.requests import ColumnsSent as ColumnsSent
@@ -132,8 +132,9 @@ def _is_census(request: RecordFiles) -> bool:
 
 def known_upns(engine: Engine, settings: Settings, agency_code: str) -> frozenset[str]:
     """The UPNs the council's other children's records still kept hold, upper case: the children of its SEN2 files
-    (sealed by pseudonym), and of each CIN census and SSDA903 DfE's rules passed (sent, or made from its SSD
-    extract)."""
+    (sealed by pseudonym), and of the newest CIN census and SSDA903 of each collection year DfE's rules passed (sent,
+    or made from its SSD extract: each of those apart), opened one at a time; an upload a newer one of its return and
+    year replaces is not opened."""
     keys = checked_keys(engine, settings)
     with Session(engine) as session:
         sealed = session.exec(
@@ -142,11 +143,20 @@ def known_upns(engine: Engine, settings: Settings, agency_code: str) -> frozense
             .where(*door.kept_where(agency_code, sen2.PURPOSE, sen2.KEPT_STATUSES))
         ).all()
         found = {keys.open_text(token) for token in sealed}
-        for source in passed_sources(session, agency_code):
+        for source in newest_of_each(passed_sources(session, agency_code)):
             for tables, table in zip(read_sources(session, settings, [source]), ("Children", "Header"), strict=True):
                 if tables is not None and "UPN" in tables[table].columns:
                     found |= set(tables[table].get_column("UPN").drop_nulls())
     return frozenset(upn.strip().upper() for upn in found)
+
+
+def newest_of_each(sources: list[Source]) -> list[Source]:
+    """Of the council's CIN censuses and SSDA903s, the newest upload of each return and collection year (a file the
+    council sent and one made from its SSD extract apart): the one a return of that year is made from."""
+    newest: dict[tuple[str, str, bool], Source] = {}
+    for source in sorted(sources, key=lambda s: (s.received_at, s.submission_id)):
+        newest[(source.library, source.collection_year, source.extract)] = source
+    return sorted(newest.values(), key=lambda s: s.submission_id)
 
 
 def _seen(request: RecordFiles) -> list[content.Seen]:
