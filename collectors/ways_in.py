@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 
 from collectors import door
 from collectors.annex_a import columns, from_ssd
-from collectors.annex_a.build import Source, passed_sources, read_sources
+from collectors.annex_a.build import MADE_FILES, Source, passed_sources, read_sources
 from collectors.census import receiving as census
 from collectors.door import recognise as content
 from collectors.door.requests import ColumnsSent as ColumnsSent
@@ -151,11 +151,13 @@ def known_upns(engine: Engine, settings: Settings, agency_code: str) -> frozense
 
 
 def newest_of_each(sources: list[Source]) -> list[Source]:
-    """Of the council's CIN censuses and SSDA903s, the newest upload of each return and collection year (a file the
-    council sent and one made from its SSD extract apart): the one a return of that year is made from."""
-    newest: dict[tuple[str, str, bool], Source] = {}
+    """Of the council's CIN censuses and SSDA903s, the newest upload of each return and collection year, the files
+    the council sent, those made from its SSD extract and a fresh extract for Annex A each apart (each may hold
+    children the others do not): the one a return of that year is made from."""
+    newest: dict[tuple[str, str, bool, bool], Source] = {}
     for source in sorted(sources, key=lambda s: (s.received_at, s.submission_id)):
-        newest[(source.library, source.collection_year, source.extract)] = source
+        made = source.filename in MADE_FILES
+        newest[(source.library, source.collection_year, made, source.extract)] = source
     return sorted(newest.values(), key=lambda s: s.submission_id)
 
 

@@ -8,7 +8,7 @@ from benchmarks import census
 
 
 def test_bench_census_prints_each_reading_row(capsys: pytest.CaptureFixture[str]) -> None:
-    census.main(["--pupils", "200", "--repeat", "1"])
+    census.main(["--pupils", "200", "--repeat", "1", "--list-children", "60"])
     out = capsys.readouterr().out
     assert "200 pupils" in out
     for row in ("polars alone: every blade read as text", "the census read and checked"):
@@ -19,3 +19,7 @@ def test_bench_census_prints_each_reading_row(capsys: pytest.CaptureFixture[str]
     assert seconds > 0
     assert peak > 0
     assert "Targets: under 60 s and under 1.5 GB" in out
+    listed = next(line for line in out.splitlines() if line.startswith("| List 1 ("))
+    assert "on SEN support) made and checked" in listed
+    assert float(listed.split("|")[2]) > 0
+    assert "Target: under 10 s" in out
