@@ -84,15 +84,15 @@ def _pupils(censuses: list[CensusRecords]) -> pl.DataFrame:
     return keyed.filter((pl.col("key") == pl.col("upn").str.to_uppercase()) | ~pl.col("key").is_in(upns))
 
 
-def _joined(censuses: list[CensusRecords], table: str) -> pl.DataFrame:
-    """One of the censuses' tables joined to its enrolment's key, school, census and trace (``src``)."""
+def _joined(censuses: list[CensusRecords], table: str, traced: bool = True) -> pl.DataFrame:
+    """One of the censuses' tables joined to its enrolment's key, school, census and (``traced``) trace (``src``)."""
     frames = []
     for c in censuses:
         keys = _pupils([c]).select("pupil", "key", "laestab", "census", "day")
         rows: pl.DataFrame = getattr(c, table)
         frames.append(rows.join(keys, on="pupil"))
     joined = pl.concat(frames, how="vertical_relaxed")
-    return joined.with_columns(src=pl.format("{}, pupil {}", "census", "pupil"))
+    return joined.with_columns(src=pl.format("{}, pupil {}", "census", "pupil")) if traced else joined
 
 
 def _schools(newest: list[CensusRecords]) -> pl.DataFrame:
@@ -132,7 +132,7 @@ def _absence(censuses: list[CensusRecords]) -> pl.DataFrame:
     ``unauthorised`` beside its sessions possible, before 2025), else its per-code session rows are summed (from 2025
     the schema has no totals). The 2015 and 2016 autumn censuses' ``annual`` period repeats their terms: not read."""
     termly = pl.col("period") != "annual"
-    possible = _joined(censuses, "possible").filter(termly)
+    possible = _joined(censuses, "possible", traced=False).filter(termly)
     with_totals = pl.col("authorised").is_not_null() | pl.col("unauthorised").is_not_null()
     by_total = (
         possible.filter(with_totals)
@@ -143,21 +143,23 @@ def _absence(censuses: list[CensusRecords]) -> pl.DataFrame:
         )
     )
     by_code = (
-        _joined(censuses, "sessions")
-        .filter(termly)
+        _joined(censuses, "sessions", traced=False)
+        .filter(termly & pl.col("code").is_in(sorted(missed_codes())))
         .join(by_total.select("pupil", "census"), on=["pupil", "census"], how="anti")
         .group_by("pupil", "census")
-        .agg(
-            missed=pl.col("sessions").filter(pl.col("code").is_in(sorted(missed_codes()))).sum(),
-            how=pl.lit("summed from its sessions by code"),
-        )
+        .agg(missed=pl.col("sessions").sum(), how=pl.lit("summed from its sessions by code"))
     )
     missed = pl.concat([by_total, by_code], how="vertical_relaxed")
+    # Each enrolment's trace is written once it is summed, not for each of its rows.
     per_enrolment = (
-        possible.group_by("key", "pupil", "census", "src")
+        possible.group_by("key", "pupil", "census")
         .agg(possible=pl.col("sessions").sum())
         .join(missed, on=["pupil", "census"], how="left")
-        .with_columns(src=pl.format("{} ({})", "src", pl.col("how").fill_null("no sessions missed recorded")))
+        .with_columns(
+            src=pl.format(
+                "{}, pupil {} ({})", "census", "pupil", pl.col("how").fill_null("no sessions missed recorded")
+            )
+        )
     )
     return (
         per_enrolment.group_by("key")
