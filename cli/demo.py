@@ -55,6 +55,9 @@ RECORDS_SEN2_SHARED = {"cin": 40, "903": 20}
 #: beside this many other made-up pupils; so Lists 1 and 2 fill from it.
 RECORDS_CENSUS_PUPILS = 1_500
 RECORDS_CENSUS_TERMS = ((2024, "autumn"), (2025, "spring"))
+#: Of the SEN2 children the census holds, how many disagree with SEN2 on purpose (a school moved to, a ceased plan
+#: still recorded), each kind: the council's checks across returns show a query of each.
+RECORDS_CENSUS_DISAGREES = 2
 #: The demo's region (mappings/agencies/synthetic_hub.toml): the made-up county is its member, and consents to it.
 DEMO_REGION = "synthetic_hub"
 #: FY2009-10 is the year the National Indicators and NHS Vital Signs were both in force (Lewisham).
@@ -235,9 +238,14 @@ def load_sen2_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
 
 
 def demo_census_children(folder: Path) -> list[Any]:
-    """The children the council's census holds by name: its SEN2 file's (E with a plan in force, else K; at the school
-    of their placement where it has one) and its SSDA903's looked-after children not in it (N), by UPN, birth and sex;
-    those whose made-up UPN has DfE's check letter."""
+    """The children the council's census holds by name, as a real council's would: its SEN2 file's children with a
+    plan in force at the file's census (E) at the school of their main placement then, those whose plan is not in
+    force (none issued, or ceased) on SEN support (K) at one of the council's schools, and its SSDA903's looked-after
+    children not in it (N); by UPN, birth and sex, those whose made-up UPN has DfE's check letter. A child with a plan
+    placed by no URN (educated at home, at a college, in another council's school, not in education) is in no school
+    census of the council's. ``RECORDS_CENSUS_DISAGREES`` children of each kind disagree on purpose, so the checks
+    across returns show a query of each: placed at another school than SEN2's, and a ceased plan the census still
+    records."""
     import csv
     from datetime import datetime
 
@@ -245,15 +253,29 @@ def demo_census_children(folder: Path) -> list[Any]:
 
     from collectors.census.schema import upn_valid
     from collectors.census.synthetic import Child
+    from collectors.sen2.measures import in_force
     from collectors.sen2.receiving import check
 
     sen2 = check(demo_sen2(folder).read_bytes(), RECORDS_YEAR, max_bytes=1 << 30).records
-    planned = set(sen2.requests.filter(pl.col("active") == "1").get_column("child"))
-    placed = dict(sen2.placements.drop_nulls("urn").unique("child", keep="first").select("child", "urn").iter_rows())
+    placed = dict(in_force(sen2).select("child", pl.col("p_urn").cast(pl.String)).iter_rows())
+    schools = {urn: f"830{3000 + n:04d}" for n, urn in enumerate(sorted({u for u in placed.values() if u}))}
+    moved, kept_plan = 0, 0
     children: dict[str, Child] = {}
     for child, born, sex, upn in sen2.persons.select("child", "born", "sex", "upn").drop_nulls().iter_rows():
-        urn = str(placed.get(child) or 100_000 + child)
-        children[upn] = Child(upn, born, sex, "E" if child in planned else "K", f"830{2000 + child % 20:04d}", urn)
+        urn = placed.get(child)
+        if child in placed and urn is None:
+            continue
+        if urn is not None and moved < RECORDS_CENSUS_DISAGREES:
+            # Moved school since SEN2's census: the census's school is another of the council's.
+            moved += 1
+            urn = min(u for u in schools if u != urn)
+        if urn is not None:
+            children[upn] = Child(upn, born, sex, "E", schools[urn], urn)
+            continue
+        # No plan in force: on SEN support, or (a few) a ceased plan the school has not yet taken off its census.
+        provision = "E" if kept_plan < RECORDS_CENSUS_DISAGREES else "K"
+        kept_plan += provision == "E"
+        children[upn] = Child(upn, born, sex, provision, f"830{2000 + child % 20:04d}", None)
     sexes = {"1": "M", "2": "F", "M": "M", "F": "F"}
     header = next(p for p in dict(demo_records(folder / "records"))["SSDA903 tables"] if p.name == "header.csv")
     with header.open(encoding="utf-8", newline="") as f:
@@ -261,7 +283,7 @@ def demo_census_children(folder: Path) -> list[Any]:
             if row["UPN"] and row["SEX"] in sexes and row["UPN"] not in children:
                 born = datetime.strptime(row["DOB"], "%d/%m/%Y").date()
                 school = f"830{2000 + n % 20:04d}"
-                children[row["UPN"]] = Child(row["UPN"], born, sexes[row["SEX"]], "N", school, str(102_000 + n))
+                children[row["UPN"]] = Child(row["UPN"], born, sexes[row["SEX"]], "N", school, None)
     # A school's system takes a UPN only with DfE's check letter: a made-up id without one is in no school's census.
     valid = pl.Series(list(children)).to_frame("upn").select(upn_valid(pl.col("upn"))).to_series()
     return [child for child, ok in zip(children.values(), valid, strict=True) if ok]
@@ -269,7 +291,8 @@ def demo_census_children(folder: Path) -> list[Any]:
 
 def load_census_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     """Send the synthetic council's school censuses (``RECORDS_CENSUS_TERMS``) as a council's upload of them is taken:
-    read, checked and kept minimised to the pupils its lists need."""
+    read, checked and kept minimised to the pupils its lists need; and, where no register of establishments is held,
+    the made-up register of its schools and its SEN2 file's placements (:func:`demo_register`)."""
     from collectors import ways_in
     from collectors.census.synthetic import write_census
     from collectors.records.receiving import Received
@@ -277,12 +300,16 @@ def load_census_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
     done: list[DemoUpload] = []
     with tempfile.TemporaryDirectory(prefix="onereturn-demo-census-") as tmp:
         children = demo_census_children(Path(tmp) / "records")
+        sent = []
         for year, term in RECORDS_CENSUS_TERMS:
             folder = Path(tmp) / f"{year}-{term}"
             folder.mkdir()
+            # Every pupil with a plan is one of the council's SEN2 children: the made-up pupils have none.
             files = write_census(
-                folder, children, year=year, term=term, others=RECORDS_CENSUS_PUPILS, seed=RECORDS_SEED, lea="830"
-            )
+                folder, children, year=year, term=term, others=RECORDS_CENSUS_PUPILS, seed=RECORDS_SEED, lea="830",
+                planned=0.0,
+            )  # fmt: skip
+            sent.append(files)
             upload = ways_in.RecordFiles(
                 agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR, files=files, submitted_by="demo"
             )
@@ -291,7 +318,63 @@ def load_census_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
             sub = received.submission
             name = f"{RECORDS_AGENCY}/school census {year} {term} (synthetic, illustrative)"
             done.append(DemoUpload(RECORDS_AGENCY, name, sub.status, sub.message))
+        load_demo_register(engine, settings, Path(tmp) / "records", sent[-1])
     return done
+
+
+#: The day the demo's made-up register says GIAS published it (before the lists' inspection dates).
+DEMO_REGISTER_DAY = "20250110"
+
+
+def demo_register(folder: Path, census: list[tuple[str, Path]]) -> bytes:
+    """The made-up register of establishments of the demo's county (ILLUSTRATIVE), in GIAS's layout as the product's
+    made-up registers are written (``cli/synthetic/gias.py``: GIAS's 140 columns in its order, from the extract's
+    column list in the GIAS reference's SOURCE.md): a community school (type 1) for each school of its census and
+    each URN its SEN2 file places a child at, each phase by the ages of the children there at 31 August 2024
+    (all under 11: Primary; 11 to 15: Secondary; 16 or over: 16 plus; else All-through). Its URNs are made up, as
+    the demo's are: GIAS's own register (not stored) holds none of them."""
+    from datetime import date
+
+    import polars as pl
+
+    from cli.synthetic.gias import establishment, gias_csv
+    from collectors.census.blades import read_census
+    from collectors.sen2.receiving import check
+
+    sen2 = check(demo_sen2(folder).read_bytes(), RECORDS_YEAR, max_bytes=1 << 30).records
+    placed = sen2.placements.drop_nulls("urn").join(sen2.requests.select("request", "child"), on="request")
+    born = placed.join(sen2.persons.select("child", "born"), on="child").select(pl.col("urn").cast(pl.String), "born")
+    pupils = read_census(census).records.pupils.select("urn", "born")
+    age = (pl.lit(date(2024, 8, 31)) - pl.col("born")).dt.total_days() // 365
+    ages = pl.concat([born, pupils]).drop_nulls().group_by("urn").agg(young=age.min(), old=age.max()).sort("urn")
+    rows = []
+    for urn, young, old in ages.iter_rows():
+        phase = (
+            "Primary"
+            if old < 11
+            else "Secondary"
+            if young >= 11 and old < 16
+            else "16 plus"
+            if young >= 16
+            else "All-through"
+        )
+        rows.append(
+            establishment(
+                int(urn), 1, **{"LA (code)": "830", "LA (name)": "Derbyshire", "PhaseOfEducation (name)": phase}
+            )
+        )
+    return gias_csv(rows)
+
+
+def load_demo_register(engine: Engine, settings: Settings, folder: Path, census: list[tuple[str, Path]]) -> bool:
+    """Load the demo's made-up register (:func:`demo_register`) where no register is held, so the lists' phases fill;
+    a register already held (GIAS's own, loaded by an operator) is never replaced. Whether it was loaded."""
+    from mappings.establishments.service import load_register, register_held
+
+    if register_held(engine) is not None:
+        return False
+    load_register(engine, settings, demo_register(folder, census), f"edubasealldata{DEMO_REGISTER_DAY}.csv", by="demo")
+    return True
 
 
 def load_ssd_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:

@@ -38,14 +38,14 @@ _EPOCH = date(1970, 1, 1)
 @dataclass(frozen=True)
 class Child:
     """A child the census is made to hold: UPN, birth, sex (M or F), SEN ``provision`` (E a plan, K SEN support, N
-    none) and school (LAESTAB and URN)."""
+    none) and school (LAESTAB, and URN: None, the made-up URN of the LAESTAB's school)."""
 
     upn: str
     born: date
     sex: str
     provision: str
     laestab: str
-    urn: str
+    urn: str | None
     #: Sessions missed by absence code in the term each census reports (``(("I", 4), ("O", 2))``), the rest present;
     #: None: made up, as any pupil's are.
     absences: tuple[tuple[str, int], ...] | None = None
@@ -100,11 +100,14 @@ def census_blades(
     seed: int = 0,
     lea: str = "891",
     schools: int = 20,
+    planned: float = 0.025,
 ) -> dict[str, pl.DataFrame]:
-    """The census's blades by module, every column of its schema in order, every cell text as COLLECT writes it."""
+    """The census's blades by module, every column of its schema in order, every cell text as COLLECT writes it;
+    ``planned``: the share of the made-up pupils with an EHC plan (none where every child with a plan is one given, as
+    a council's SEN2 children are)."""
     schema = schema_for(year, term)
     day = default_day(year, term)
-    people = _people(children, others, seed, lea, schools)
+    people = _people(children, others, seed, lea, schools, planned)
     at = _schools(people)
     people = _on_roll(people, year, term, day)
     rng = np.random.default_rng([seed, year, list(_TERM_CODES).index(term)])
@@ -126,13 +129,16 @@ def census_blades(
     return {module: _laid_out(schema[module], frame) for module, frame in tables.items() if module in schema}
 
 
-def _people(children: Sequence[Child], others: int, seed: int, lea: str, schools: int) -> pl.DataFrame:
-    """Every pupil: the children given, then ``others`` made from the seed alone (the same in every term)."""
+def _people(
+    children: Sequence[Child], others: int, seed: int, lea: str, schools: int, planned: float = 0.025
+) -> pl.DataFrame:
+    """Every pupil: the children given, then ``others`` made from the seed alone (the same in every term), SEN support
+    13% of them and ``planned`` of them with an EHC plan."""
     rng = np.random.default_rng(seed)
     laestabs = [f"{lea}{2000 + n:04d}" for n in range(schools)]
     start = (date(2008, 9, 1) - _EPOCH).days
     born = rng.integers(start, start + 12 * 365, others)
-    provision = rng.choice(["N", "K", "E"], others, p=[0.845, 0.13, 0.025])
+    provision = rng.choice(["N", "K", "E"], others, p=[0.87 - planned, 0.13, planned])
     made = pl.DataFrame(
         {
             "upn": [made_upn(lea, seed * 1_000_003 + n) for n in range(others)],
