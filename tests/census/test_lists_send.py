@@ -181,3 +181,21 @@ def test_looked_after_childrens_school_figures_are_an_estimate_with_their_covera
     assert figures["3.04"].period == "AY2024-25"
     assert figures["3.04"].coverage.startswith("2 of 3 children looked after for 12 months")
     assert school_figures([], ssda903, ON) == []
+
+
+def test_every_cell_the_census_fills_on_either_list_is_traced_to_its_census_row() -> None:
+    """Each value a census wrote in List 1's and List 2's school columns, and each school it gave, has one trace; the
+    counts, absence and school name the census's day and the pupil's enrolment in it, pupil premium the route."""
+    from collectors.census.lists import SCHOOL_COLUMNS
+
+    built = [assemble_list1(_sen2(), None, None, ON, None, _censuses()), assemble_list2(_censuses(), None, None, ON)]
+    for one in built:
+        for column in SCHOOL_COLUMNS:
+            filled = one.rows.with_row_index("row", offset=1).filter(pl.col(column).is_not_null())["row"].to_list()
+            traced = one.traces.filter(pl.col("column") == column)
+            assert sorted(traced.filter(pl.col("row").is_in(filled))["row"].to_list()) == filled, column
+            sources = traced.filter(pl.col("row").is_in(filled))["source"].to_list()
+            if column != "Pupil Premium":
+                assert all("school census of 2025-01-16 (council schools)" in s for s in sources), sources
+            assert all(s for s in sources)
+        assert sum(one.from_census[c] for c in SCHOOL_COLUMNS) <= one.traces.height

@@ -93,3 +93,17 @@ def test_sessions_missed_are_dfes_absence_codes() -> None:
     missed = missed_codes()
     assert {"I", "M", "O", "G", "U", "N", "E", "C"} <= missed
     assert not {"/", "\\", "L", "B", "X", "Z", "#", "D"} & missed
+
+
+def test_no_years_exclusion_table_has_an_end_date_so_none_can_end_before_it_starts() -> None:
+    """The issue's "an exclusion ending before it starts": no year's schema gives an exclusion an end date (said in
+    docs/census.md), so an exclusion is its start, category and sessions; a free meals period's end before its start
+    is the census's one such refusal (tests/census/test_blades.py)."""
+    held = [(year, term) for year in range(2015, 2027) for term in ("autumn", "spring", "summer")]
+    held.remove((2015, "spring"))
+    held.remove((2015, "summer"))
+    for year, term in held:
+        for name, table in schema_for(year, term).items():
+            if "exclusions" in name:
+                assert "startdate" in table.columns
+                assert not [c for c in table.columns if "end" in c.lower()], (year, term, name)
