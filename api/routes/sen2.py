@@ -8,6 +8,7 @@ tables count children and hold none: the council's own key or an officer's reads
 from __future__ import annotations
 
 import contextlib
+from datetime import date
 from typing import Annotated, Any
 
 import polars as pl
@@ -105,9 +106,18 @@ def sen2_table(request: Request, code: str, table: str, year: CouncilYear) -> Re
     )
 
 
-def _list1(request: Request, code: str, session: SessionDep, principal: Principal, on: str) -> tuple[List1, list[Any]]:
+def _list_day(code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate) -> date:
+    """The inspection's date asked for, once the key may read the council's area SEND lists."""
     check_annex_reader(session, principal, code)
-    day = read_inspection_date(on)
+    return read_inspection_date(inspection_date)
+
+
+#: A list route's inspection date (its query's ``inspection_date``), the council's approver key checked for its path's
+#: ``code``.
+ListDay = Annotated[date, Depends(_list_day)]
+
+
+def _list1(request: Request, code: str, day: date) -> tuple[List1, list[Any]]:
     return checked_list1(request.app.state.engine, request.app.state.settings, code, day)
 
 
@@ -122,18 +132,10 @@ def _audit(request: Request, code: str, built: List1, findings: list[Any], what:
 @router.get(
     "/agencies/{code}/annex-a-send", summary="The area SEND inspection's List 1 (approver)", responses=_RESPONSES
 )
-def annex_a_send(
-    request: Request,
-    code: str,
-    session: SessionDep,
-    principal: ListRead,
-    inspection_date: InspectionDate,
-    limit: Limit = 1000,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+def annex_a_send(request: Request, code: str, day: ListDay, limit: Limit = 1000, offset: Offset = 0) -> dict[str, Any]:
     """List 1 as at the date, a page of rows at a time: the rows, the sources read, the notes and Data to Insight's
     findings of those rows (with how many there are in the whole list)."""
-    built, findings = _list1(request, code, session, principal, inspection_date)
+    built, findings = _list1(request, code, day)
     _audit(request, code, built, findings, "list")
     return _list_page(request, built, findings, limit, offset)
 
@@ -179,20 +181,11 @@ def _traces(traces: pl.DataFrame, first: int, last: int) -> list[dict[str, Any]]
     responses={404: {"description": "No such agency (or not yours), or no school census kept on or before the date"}},
 )
 def annex_a_send_list2(
-    request: Request,
-    code: str,
-    session: SessionDep,
-    principal: ListRead,
-    inspection_date: InspectionDate,
-    limit: Limit = 1000,
-    offset: Offset = 0,
+    request: Request, code: str, day: ListDay, limit: Limit = 1000, offset: Offset = 0
 ) -> dict[str, Any]:
     """List 2 as at the date from the council's school census, a page of rows at a time, as List 1: the rows, the
     sources read, the notes, each cell's trace and Data to Insight's findings of those rows."""
-    check_annex_reader(session, principal, code)
-    built, findings = checked_list2(
-        request.app.state.engine, request.app.state.settings, code, read_inspection_date(inspection_date)
-    )
+    built, findings = checked_list2(request.app.state.engine, request.app.state.settings, code, day)
     annotate(
         request,
         object=f"area SEND List 2 of {code} as at {built.inspection_date.isoformat()}",
@@ -206,12 +199,10 @@ def annex_a_send_list2(
     summary="The area SEND inspection's List 1 workbook (approver)",
     responses={200: {"content": {XLSX: {}}}, **_RESPONSES},
 )
-def annex_a_send_workbook(
-    request: Request, code: str, session: SessionDep, principal: ListRead, inspection_date: InspectionDate
-) -> Response:
+def annex_a_send_workbook(request: Request, code: str, day: ListDay) -> Response:
     """List 1 in the validator's layout, then List 2 where the council keeps a school census for the date, then their
     notes and findings; built now and kept nowhere."""
-    built, findings = _list1(request, code, session, principal, inspection_date)
+    built, findings = _list1(request, code, day)
     list2: tuple[List2 | None, list[Any]] = (None, [])
     with contextlib.suppress(NotFound):
         list2 = checked_list2(request.app.state.engine, request.app.state.settings, code, built.inspection_date)

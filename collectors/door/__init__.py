@@ -14,6 +14,7 @@ order. Nothing here reads a file or logs a value of one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,8 +40,10 @@ from collectors.door.way import mode_of as mode_of
 from collectors.door.way import row as row
 from indicators.store.models import RECORDS_KIND, Submission
 from mappings.agencies import get_agency
-from onereturn import audittrail, db
+from onereturn import audittrail, db, keptfiles
 from onereturn.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -320,53 +323,72 @@ def enter(engine: Engine, settings: Settings, entry: Entry, found: Found[Any] = 
     if status in head.FINAL:
         # Finished as it is recorded (checked whole at the door).
         more.setdefault("finished_at", datetime.now(UTC))
-    with Session(engine, expire_on_commit=False) as session:
-        # The repeat asked again under a lock on the agency's file, in the transaction that writes the submission:
-        # of the same file sent several times at once, one is recorded and the others are its repeats.
-        _one_at_a_time(session, entry)
-        if (earlier := repeated(session, entry)) is not None:
-            # Closing the session ends the transaction (and its lock) and leaves the earlier upload as it was read.
-            session.expunge(earlier)
-            return Entered(earlier, duplicate=True)
-        submission = head.new_submission(
-            kind=way.kind,
-            mode=entry.mode,
-            agency_code=entry.agency_code,
-            filename=file.name,
-            source_format=file.source_format,
-            size_bytes=file.size_bytes,
-            content_hash=file.content_hash,
-            raw_path=raw_path,
-            submitted_by=entry.submitted_by,
-            lease_seconds=lease_of(entry, settings),
-            # Held by this worker (read and stored now), or left to the worker that claims it.
-            held=way.lease is not Lease.WORKER,
-            status=status,
-            way=way.name,
-            **more,
-        )
-        if found.first is not None:
-            found.first(session)
-        session.add(submission)
-        session.flush()
-        made = submission.id
-        if found.side is not None:
-            found.side(session, submission)
-        if audit is not None:
-            # Its event in the same transaction: the upload is stored with its event or not at all.
-            audittrail.record(
-                session,
-                **{**audit.event, "object": str(audit.event.get("object", "")).replace("{id}", str(made))},
-                outcome="ok",
-                status=audit.status,
-                detail=found.audit_detail if found.audit_detail is not None else audit.detail,
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            # The repeat asked again under a lock on the agency's file, in the transaction that writes the submission:
+            # of the same file sent several times at once, one is recorded and the others are its repeats.
+            _one_at_a_time(session, entry)
+            if (earlier := repeated(session, entry)) is not None:
+                # Closing the session ends the transaction (and its lock) and leaves the earlier upload as it was read.
+                session.expunge(earlier)
+                return Entered(earlier, duplicate=True)
+            submission = head.new_submission(
+                kind=way.kind,
+                mode=entry.mode,
+                agency_code=entry.agency_code,
+                filename=file.name,
+                source_format=file.source_format,
+                size_bytes=file.size_bytes,
+                content_hash=file.content_hash,
+                raw_path=raw_path,
+                submitted_by=entry.submitted_by,
+                lease_seconds=lease_of(entry, settings),
+                # Held by this worker (read and stored now), or left to the worker that claims it.
+                held=way.lease is not Lease.WORKER,
+                status=status,
+                way=way.name,
+                **more,
             )
-        if db.commit_verified(session, lambda again: again.get(Submission, made) is not None):
-            with Session(engine, expire_on_commit=False) as again:
-                kept = again.get(Submission, made)
-            assert kept is not None
-            return Entered(kept)
-    return Entered(submission)
+            if found.first is not None:
+                found.first(session)
+            session.add(submission)
+            session.flush()
+            made = submission.id
+            if found.side is not None:
+                found.side(session, submission)
+            if audit is not None:
+                # Its event in the same transaction: the upload is stored with its event or not at all.
+                audittrail.record(
+                    session,
+                    **{**audit.event, "object": str(audit.event.get("object", "")).replace("{id}", str(made))},
+                    outcome="ok",
+                    status=audit.status,
+                    detail=found.audit_detail if found.audit_detail is not None else audit.detail,
+                )
+            if db.commit_verified(session, lambda again: again.get(Submission, made) is not None):
+                with Session(engine, expire_on_commit=False) as again:
+                    kept = again.get(Submission, made)
+                assert kept is not None
+                return Entered(kept)
+        return Entered(submission)
+    except Exception:
+        # Nothing of a failed write is left behind: the file kept for it goes unless an upload written names it.
+        let_go_unwritten(engine, settings, entry, raw_path)
+        raise
+
+
+def let_go_unwritten(engine: Engine, settings: Settings, entry: Entry, raw_path: str) -> None:
+    """Delete the file kept for an upload whose write failed, unless a submission written names it (the same bytes
+    kept for another upload); a store that cannot be asked keeps the file, as the safe side."""
+    try:
+        with Session(engine) as session:
+            _one_at_a_time(session, entry)
+            named = head.named_by_any(session, raw_path)
+            session.commit()
+        if not named:
+            keptfiles.forget(engine, settings, raw_path)
+    except Exception:
+        log.warning("the file kept for an upload whose write failed was left: the store could not be asked")
 
 
 def _one_at_a_time(session: Session, entry: Entry) -> None:

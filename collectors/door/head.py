@@ -76,6 +76,15 @@ def still_named(session: Session, submission_id: int, raw: str) -> bool:
     return any(keptfiles.name_of(other) == name for other in others)
 
 
+def named_by_any(session: Session, raw: str) -> bool:
+    """Whether any submission names the kept file ``raw`` (by its name, or an earlier release's path ending in it)."""
+    name = keptfiles.name_of(raw)
+    return (
+        session.execute(select(Submission.id).where(col(Submission.raw_path).endswith(name)).limit(1)).first()
+        is not None
+    )
+
+
 def let_go(engine: Engine, settings: Settings, submission: Submission) -> None:
     """Keep an upload's report but not its file: marked purged, and its kept file deleted unless another upload not
     purged names it."""

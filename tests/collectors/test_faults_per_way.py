@@ -5,6 +5,7 @@ store after it: a fault in its one write leaves nothing stored, and there is not
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from tests.collectors.sen2.test_sen2_figures import NOTTS as SEN2_NOTTS
 from tests.collectors.sen2.test_sen2_figures import _send as send_sen2
 from tests.collectors.ssd.ssd_samples import good
 from tests.collectors.ssd.test_ssd_annex_a import _extract
-from tests.helpers import NOTTS, assert_canonical_error
+from tests.helpers import NOTTS, assert_canonical_error, kept_names
 from tests.published.unreadable import SPEC
 
 OFFICER = {"X-API-Key": "demo-officer-5e0b9c2a4f"}
@@ -186,6 +187,7 @@ def test_a_fault_writing_annex_a_columns_leaves_nothing_stored(
         with pytest.raises(RuntimeError, match=FAULT):
             ways_in.take(store, store_settings, request)
     assert _kept_of(store, COLUMNS_MODE) == []
+    assert kept_names(store, store_settings, "uploads") == []
     # Finished at the door: sent again with the store mended, it is taken as a new upload.
     number, _frame = ways_in.take(store, store_settings, request)
     assert _kept_of(store, COLUMNS_MODE) == [(number, "accepted")]
@@ -202,6 +204,7 @@ def test_a_fault_writing_an_extracts_annex_a_rows_leaves_nothing_stored(
         with pytest.raises(RuntimeError, match=FAULT):
             ways_in.take(store, store_settings, rows)
     assert _kept_of(store, SSD_MODE) == []
+    assert kept_names(store, store_settings, "uploads") == []
     number = ways_in.take(store, store_settings, rows)
     assert _kept_of(store, SSD_MODE) == [(number, "accepted")]
 
@@ -209,3 +212,25 @@ def test_a_fault_writing_an_extracts_annex_a_rows_leaves_nothing_stored(
 def _kept_of(store: Engine, mode: str) -> list[tuple[int | None, str]]:
     with Session(store) as session:
         return [(s.id, s.status) for s in session.exec(select(Submission).where(col(Submission.mode) == mode))]
+
+
+def test_a_fault_writing_a_census_leaves_nothing_stored(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A school census is read, minimised and kept at the door in one write: a fault there keeps none of its pupils,
+    no sealed file and no upload, and the census sent again is taken whole."""
+    from collectors.census.synthetic import Child, made_upn, write_census
+
+    children = [Child(made_upn("891", 11), date(2013, 3, 1), "F", "N", "8912000", "100000")]
+    (tmp_path / "census").mkdir()
+    files = write_census(tmp_path / "census", children, year=2025, term="spring", others=40, seed=5)
+    request = ways_in.RecordFiles("notts_cyp", "2024-25", files, submitted_by="test")
+    with monkeypatch.context() as patch:
+        _refuse_the_write(patch)
+        with pytest.raises(RuntimeError, match=FAULT):
+            ways_in.take(store, store_settings, request)
+    assert _uploads(store, way="census") == []
+    assert kept_names(store, store_settings, "records") == []
+    ways_in.take(store, store_settings, request)
+    assert [s.status for s in _uploads(store, way="census")] == ["accepted"]
+    assert len(kept_names(store, store_settings, "records")) == 1

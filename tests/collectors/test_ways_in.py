@@ -478,3 +478,30 @@ def test_a_set_repeats_only_as_a_whole_by_its_ways_key(store: Engine) -> None:
         session.execute(update(Submission).where(col(Submission.id) == care).values(purged_at=datetime.now(UTC)))
         session.commit()
     assert asked("care") is None
+
+
+@pytest.mark.usefixtures("tally_way")
+def test_a_failed_write_leaves_no_file_kept_that_no_upload_names(
+    store: Engine, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails takes its kept file with it, unless an upload written names the same file (the same bytes
+    kept for another agency): a child's file is never left where no upload, and so no purge, reaches it."""
+    from onereturn import db
+    from tests.helpers import kept_names
+
+    def refused(*_args: object, **_kwargs: object) -> bool:
+        raise RuntimeError("the store refused the write")
+
+    taken = ways_in.take(store, store_settings, ways_in.FiguresSent("notts_cyp", "a.tally", b"1,2"))
+    held = kept_names(store, store_settings, "uploads")
+    assert len(held) == 1
+    with monkeypatch.context() as patch:
+        patch.setattr(db, "commit_verified", refused)
+        for agency, data in (("lewisham_council", b"1,2"), ("notts_cyp", b"3,4,5")):
+            with pytest.raises(RuntimeError, match="the store refused the write"):
+                ways_in.take(store, store_settings, ways_in.FiguresSent(agency, "b.tally", data))
+    # The shared file stays for the upload that names it; the other's went with its write.
+    assert kept_names(store, store_settings, "uploads") == held
+    with Session(store) as session:
+        assert taken.submission is not None
+        assert [s.id for s in session.exec(select(Submission))] == [taken.submission.id]
