@@ -23,7 +23,7 @@ from collectors.sen2.schema import parse
 from collectors.sen2.tables import NATIONAL, Row, added, regional, write
 from onereturn.settings import Settings
 from tests.apps import client_on
-from tests.collectors.regions.world import COUNCILS, Files, make_files, onboard, plant
+from tests.collectors.regions.world import COUNCILS, Files, make_files, onboard, plant, store_figures
 from tests.collectors.sen2.test_sen2_tables import REFERENCE, hand_worked
 
 DFE = {"X-API-Key": "demo-regulator-dfe-7a3c18e2"}
@@ -172,3 +172,53 @@ def test_dfes_own_national_and_regional_rows_are_its_councils_rows_added_up(tabl
                 checked += 1
     if table in ("requests", "assessments", "newplans"):
         assert checked > 0, table
+
+
+@pytest.mark.parametrize("return_id", ["dfe_ssda903", "dfe_cin_census"])
+def test_englands_figures_of_the_903_and_cin_census_are_the_councils_added_up(
+    store: Engine, store_settings: Settings, files: Files, return_id: str
+) -> None:
+    region = onboard(store, store_settings, files)
+    store_figures(store, store_settings, region)
+    with client_on(store_settings, store) as client:
+        about = client.get(f"/api/england/{return_id}/{YEAR}", headers=DFE)
+        assert about.status_code == 200, about.text
+        assert about.json()["coverage"] == "4 of 153 councils"
+        assert len(about.json()["councils_missing"]) == 149
+        answer = client.get(f"/api/england/{return_id}/{YEAR}.csv", headers=DFE)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Coverage"] == "4 of 153 councils"
+        mine = client.get(f"/api/england/{return_id}/{YEAR}.csv", headers={"X-API-Key": region.approvers["leics_cs"]})
+        assert client.get(f"/api/england/{return_id}/{YEAR}", headers=OHID).status_code == 404
+    rows = rows_of(answer.text)
+    figures = {(r["indicator"], r["period"]) for r in rows}
+    assert figures
+    withheld = 0
+    for indicator, period in figures:
+        of = [r for r in rows if (r["indicator"], r["period"]) == (indicator, period)]
+        (england,) = [r for r in of if r["geographic_level"] == "National"]
+        councils = [r for r in of if r["geographic_level"] == "Local authority"]
+        assert len(councils) == 4
+        # A count is the councils' added up and rounded to 10; a rate the ratio of the sums (its parts rounded).
+        if england["numerator"] == "":
+            given = [int(r["value"]) for r in councils if r["value"] != "c"]
+            withheld += sum(r["value"] == "c" for r in councils)
+            if len(given) == 4:
+                assert int(england["value"]) == (sum(given) + 5) // 10 * 10, (indicator, period)
+            assert int(england["value"]) % 10 == 0
+        else:
+            assert int(england["numerator"]) % 10 == 0
+            assert int(england["denominator"]) % 10 == 0
+        east = [r for r in of if r["geographic_level"] == "Regional" and r["region_code"] == "E12000004"]
+        assert len(east) == 1
+        assert {r["region_code"] for r in councils if r["new_la_code"] != "E09000023"} == {"E12000004"}
+        for council in councils:
+            if council["value"] == "c":
+                assert council["numerator"] == council["denominator"] == "c"
+    assert withheld > 0
+    # A council's key reads England's and the regions' rows and its own alone.
+    ours = rows_of(mine.text)
+    assert {r["new_la_code"] for r in ours if r["geographic_level"] == "Local authority"} == {"E10000018"}
+    assert [r for r in ours if r["geographic_level"] != "Local authority"] == [
+        r for r in rows if r["geographic_level"] != "Local authority"
+    ]
