@@ -7,13 +7,17 @@ National and Regional rows are the sums of its Local authority rows.
 
 The councils counted are DfE's (the 153 of its release, ``collectors/sen2/dfe/councils.csv``) whose agency keeps a
 SEN2 file for the year; each of DfE's councils without one is named as missing, and the rows say how many of the 153
-they count. A council's region is the one the service's geography (ONS's lookups) puts it in. Nothing made is kept:
-each council's tables are the ones its own route serves (``collectors.sen2.service.make_tables``, held a while).
+they count. A council's region is the one the service's geography (ONS's lookups) puts it in. Each council's rows are
+the ones its own route serves (``collectors.sen2.service.make_tables``). Nothing made is written: the tables made are
+held in memory (counts only) by the uploads they count, so a regulator's pulls of the twelve read each council's file
+once, and a council's new file is counted at the next ask.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -24,6 +28,7 @@ from collectors.sen2.schema import survey_of
 from collectors.sen2.service import TABLES, Made, make_tables
 from collectors.sen2.tables import NATIONAL, added, council_rows, regional, write
 from mappings.comparison.figures import geography
+from mappings.establishments.register import held
 from mappings.illustrative import councils_of
 from mappings.models import Agency
 from onereturn.errors import NotFound
@@ -55,45 +60,84 @@ class Rows:
     coverage: Coverage
 
 
-def _councils(session: Session, collection_year: str) -> list[tuple[str, str]]:
-    """(agency, ONS code) of every agency answering for one council with a SEN2 file of the year kept."""
-    found = []
+#: England's tables made, by the uploads they count (each council's, its id and digest) and the register's load: the
+#: National and Regional rows and each council's, as CSV text without a heading (counts only, no child). A new
+#: upload, or a new load of the register, makes them again; the newest two are held.
+_HELD: OrderedDict[tuple[object, ...], tuple[dict[str, list[tuple[str | None, str]]], Coverage]] = OrderedDict()
+_HELD_MOST = 2
+_LOCK = threading.Lock()
+
+
+def _councils(session: Session, collection_year: str) -> list[tuple[str, str, tuple[object, ...]]]:
+    """(agency, ONS code, its upload's id and digest) of every agency answering for one council with a SEN2 file of
+    the year kept."""
+    found: list[tuple[str, str, tuple[object, ...]]] = []
     for agency in session.exec(select(Agency.code).order_by(Agency.code)).all():
         councils = councils_of(session, agency)
-        if len(councils) == 1 and kept_sen2(session, agency, collection_year) is not None:
-            found.append((agency, councils[0].org))
+        if len(councils) == 1 and (kept := kept_sen2(session, agency, collection_year)) is not None:
+            found.append((agency, councils[0].org, (kept.id, kept.content_hash)))
     return found
 
 
 def _made(
-    engine: Engine, settings: Settings, collection_year: str, names: tuple[str, ...]
-) -> tuple[dict[str, dict[str, Made]], Coverage, dict[str, str], dict[str, str]]:
-    """Each counted council's tables (by ONS code), the coverage, and the geography's names and regions."""
+    engine: Engine, settings: Settings, collection_year: str, councils: list[tuple[str, str, tuple[object, ...]]]
+) -> tuple[dict[str, dict[str, Made]], Coverage]:
+    """Each counted council's twelve tables (by ONS code), and the coverage."""
     dfe = council_rows()
     coverage = Coverage(len(dfe))
     made: dict[str, dict[str, Made]] = {}
-    with Session(engine) as session:
-        councils = _councils(session, collection_year)
-        names_of, _, region_of = geography(session)
-    for agency, org in councils:
+    for agency, org, _ in councils:
         if org not in dfe:
             coverage.left_out.append(f"{org} ({agency}): not one of the {len(dfe)} councils DfE's release counts")
         elif org in made:
             coverage.left_out.append(f"{org} ({agency}): {coverage.counted[org]}'s file is counted for this council")
         else:
             try:
-                made[org] = make_tables(engine, settings, agency, collection_year, names)
+                made[org] = make_tables(engine, settings, agency, collection_year)
             except Exception:  # one council's file that reads no more leaves the others' rows whole, and is named
                 logger.exception("England's SEN2 rows could not read %s's file", agency)
                 coverage.left_out.append(f"{org} ({agency}): its SEN2 file could not be read")
                 continue
             coverage.counted[org] = agency
+    sent = {org for _, org, _ in councils}
     coverage.missing = [
         f"{code} {row['la_name']}: no SEN2 file kept for {collection_year}"
         for code, row in sorted(dfe.items())
-        if code not in made and code not in {o for _, o in councils}
+        if code not in sent
     ]
-    return made, coverage, names_of, region_of
+    return made, coverage
+
+
+def _blocks(
+    made: dict[str, dict[str, Made]],
+    coverage: Coverage,
+    names_of: dict[str, str],
+    region_of: dict[str, str],
+    survey: int,
+) -> dict[str, list[tuple[str | None, str]]]:
+    """Each table's rows as CSV text: England's and each region's under the heading (None), then each council's."""
+    regions = sorted({region_of[org] for org in made if org in region_of})
+    coverage.left_out += [
+        f"{org}: the service's geography puts it in no region, so it is in England's rows only"
+        for org in sorted(made)
+        if org not in region_of
+    ]
+    order = sorted(made, key=lambda org: (region_of.get(org, ""), org))
+    out: dict[str, list[tuple[str | None, str]]] = {}
+    for name in TABLES:
+        table = next(iter(made.values()))[name].table
+        summed = [(NATIONAL, added(m[name].rows for m in made.values()))]
+        summed += [
+            (
+                regional(code, names_of.get(code, code)),
+                added(made[o][name].rows for o in order if region_of.get(o) == code),
+            )
+            for code in regions
+        ]
+        # England's and the regions' rows under the table's heading, then each council's rows without it.
+        out[name] = [(None, write(table, survey, summed))]
+        out[name] += [(o, made[o][name].csv.split("\n", 1)[1]) for o in order]
+    return out
 
 
 def ehc_plan_rows(
@@ -105,36 +149,29 @@ def ehc_plan_rows(
 ) -> Rows:
     """DfE's tables ``names`` for the year: England's row, each region's, then the councils' (only those in
     ``shown``, by ONS code, where given), in DfE's layout; NotFound when no council's file is counted."""
-    survey_of(collection_year)
+    survey = survey_of(collection_year)
     for name in names:
         if name not in TABLES:
             raise NotFound(f"DfE's EHC plan tables are {', '.join(TABLES)}, not {name[:40]!r}")
-    made, coverage, names_of, region_of = _made(engine, settings, collection_year, names)
-    if not made:
-        raise NotFound(f"no council of DfE's {coverage.expected} has a SEN2 file kept for {collection_year}")
-    regions = sorted({region_of[org] for org in made if org in region_of})
-    coverage.left_out += [
-        f"{org}: the service's geography puts it in no region, so it is in England's rows only"
-        for org in sorted(made)
-        if org not in region_of
-    ]
-    order = sorted(made, key=lambda org: (region_of.get(org, ""), org))
-    survey = survey_of(collection_year)
-    tables = {}
-    for name in names:
-        first = next(iter(made.values()))[name].table
-        blocks = [(NATIONAL, added(m[name].rows for m in made.values()))]
-        blocks += [
-            (
-                regional(code, names_of.get(code, code)),
-                added(made[o][name].rows for o in order if region_of.get(o) == code),
-            )
-            for code in regions
-        ]
-        blocks += [
-            ({"geographic_level": "Local authority", **made[o][name].identity}, made[o][name].rows)
-            for o in order
-            if shown is None or o in shown
-        ]
-        tables[name] = write(first, survey, blocks)
+    with Session(engine) as session:
+        councils = _councils(session, collection_year)
+        register = held(session)
+        names_of, _, region_of = geography(session)
+    key = (str(engine.url), collection_year, tuple(councils), register.id if register is not None else None)
+    with _LOCK:
+        found = _HELD.get(key)
+    if found is None:
+        made, coverage = _made(engine, settings, collection_year, councils)
+        if not made:
+            raise NotFound(f"no council of DfE's {coverage.expected} has a SEN2 file kept for {collection_year}")
+        found = (_blocks(made, coverage, names_of, region_of, survey), coverage)
+        with _LOCK:
+            _HELD[key] = found
+            while len(_HELD) > _HELD_MOST:
+                _HELD.popitem(last=False)
+    blocks, coverage = found
+    tables = {
+        name: "".join(text for org, text in blocks[name] if org is None or shown is None or org in shown)
+        for name in names
+    }
     return Rows(tables, coverage)
