@@ -89,6 +89,7 @@ def england(
         "coverage": coverage.said(),
         "councils_counted": sorted(coverage.counted),
         "councils_missing": coverage.missing,
+        "made_up_councils_counted": coverage.stands_in,
         "left_out": coverage.left_out,
         "conventions": {
             "withheld": f"{rule.low:g} to {rule.high:g} as {rule.symbol} (a council's figures)",

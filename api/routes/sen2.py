@@ -126,6 +126,7 @@ def sen2_england(request: Request, collection_year: str, session: SessionDep, pr
         "coverage": made.coverage.said(),
         "councils_counted": sorted(made.coverage.counted),
         "councils_missing": made.coverage.missing,
+        "made_up_councils_counted": made.coverage.stands_in,
         "left_out": made.coverage.left_out,
         "councils_shown": "every council's rows" if shown is None else sorted(shown),
         "tables": [

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -27,14 +29,16 @@ from collectors.sen2.receiving import kept_sen2
 from collectors.sen2.schema import survey_of
 from collectors.sen2.service import TABLES, Made, make_tables
 from collectors.sen2.tables import NATIONAL, added, council_rows, regional, write
+from indicators.store.models import Submission
 from mappings.comparison.figures import geography
 from mappings.establishments.register import held
-from mappings.illustrative import councils_of
+from mappings.illustrative import Council, councils_of
 from mappings.models import Agency
 from onereturn.errors import NotFound
 from onereturn.settings import Settings
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,6 +50,8 @@ class Coverage:
     counted: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    #: A council counted from an illustrative council's made-up records: its ONS code to the illustrative code.
+    stands_in: dict[str, str] = field(default_factory=dict)
 
     def said(self) -> str:
         """How many of DfE's councils the rows count, in words."""
@@ -68,44 +74,45 @@ _HELD_MOST = 2
 _LOCK = threading.Lock()
 
 
-def _councils(session: Session, collection_year: str) -> list[tuple[str, str, tuple[object, ...]]]:
-    """(agency, ONS code, its upload's id and digest) of every agency answering for one council with a SEN2 file of
-    the year kept."""
-    found: list[tuple[str, str, tuple[object, ...]]] = []
+def counted_councils(
+    session: Session, what: str, upload: Callable[[str, Council], T | None]
+) -> tuple[dict[str, tuple[str, Council, T]], Coverage]:
+    """DfE's councils (by ONS code) whose agency has an ``upload`` of the return: the agency, its council and the
+    upload; an illustrative council counted in the place of the council it stands in for (said in the coverage);
+    each of DfE's councils with none named as missing, and each upload not counted left out with why."""
+    dfe = council_rows()
+    coverage = Coverage(len(dfe))
+    found: dict[str, tuple[str, Council, T]] = {}
     for agency in session.exec(select(Agency.code).order_by(Agency.code)).all():
         councils = councils_of(session, agency)
-        if len(councils) == 1 and (kept := kept_sen2(session, agency, collection_year)) is not None:
-            found.append((agency, councils[0].org, (kept.id, kept.content_hash)))
-    return found
+        if len(councils) != 1 or (given := upload(agency, councils[0])) is None:
+            continue
+        council = councils[0]
+        place = council.rules_as
+        if place not in dfe:
+            coverage.left_out.append(f"{place} ({agency}): not one of the {len(dfe)} councils DfE's releases count")
+        elif place in found:
+            coverage.left_out.append(f"{place} ({agency}): {found[place][0]}'s {what} is counted for this council")
+        else:
+            found[place] = (agency, council, given)
+            coverage.counted[place] = agency
+            if council.illustrative:
+                coverage.stands_in[place] = council.org
+    coverage.missing = [f"{code} {row['la_name']}: no {what}" for code, row in sorted(dfe.items()) if code not in found]
+    return found, coverage
 
 
 def _made(
-    engine: Engine, settings: Settings, collection_year: str, councils: list[tuple[str, str, tuple[object, ...]]]
-) -> tuple[dict[str, dict[str, Made]], Coverage]:
-    """Each counted council's twelve tables (by ONS code), and the coverage."""
-    dfe = council_rows()
-    coverage = Coverage(len(dfe))
+    engine: Engine, settings: Settings, collection_year: str, councils: dict[str, tuple[str, Council, Submission]]
+) -> dict[str, dict[str, Made]]:
+    """Each counted council's twelve tables (by ONS code); one whose file cannot be read is left out and said."""
     made: dict[str, dict[str, Made]] = {}
-    for agency, org, _ in councils:
-        if org not in dfe:
-            coverage.left_out.append(f"{org} ({agency}): not one of the {len(dfe)} councils DfE's release counts")
-        elif org in made:
-            coverage.left_out.append(f"{org} ({agency}): {coverage.counted[org]}'s file is counted for this council")
-        else:
-            try:
-                made[org] = make_tables(engine, settings, agency, collection_year)
-            except Exception:  # one council's file that reads no more leaves the others' rows whole, and is named
-                logger.exception("England's SEN2 rows could not read %s's file", agency)
-                coverage.left_out.append(f"{org} ({agency}): its SEN2 file could not be read")
-                continue
-            coverage.counted[org] = agency
-    sent = {org for _, org, _ in councils}
-    coverage.missing = [
-        f"{code} {row['la_name']}: no SEN2 file kept for {collection_year}"
-        for code, row in sorted(dfe.items())
-        if code not in sent
-    ]
-    return made, coverage
+    for place, (agency, _, _) in councils.items():
+        try:
+            made[place] = make_tables(engine, settings, agency, collection_year)
+        except Exception:  # one council's file that reads no more leaves the others' rows whole, and is named
+            logger.exception("England's SEN2 rows could not read %s's file", agency)
+    return made
 
 
 def _blocks(
@@ -136,7 +143,8 @@ def _blocks(
         ]
         # England's and the regions' rows under the table's heading, then each council's rows without it.
         out[name] = [(None, write(table, survey, summed))]
-        out[name] += [(o, made[o][name].csv.split("\n", 1)[1]) for o in order]
+        # A council's rows are shown to its own key: an illustrative council's by its own code.
+        out[name] += [(coverage.stands_in.get(o, o), made[o][name].csv.split("\n", 1)[1]) for o in order]
     return out
 
 
@@ -154,14 +162,20 @@ def ehc_plan_rows(
         if name not in TABLES:
             raise NotFound(f"DfE's EHC plan tables are {', '.join(TABLES)}, not {name[:40]!r}")
     with Session(engine) as session:
-        councils = _councils(session, collection_year)
+        councils, coverage = counted_councils(
+            session, f"SEN2 file kept for {collection_year}", lambda a, _: kept_sen2(session, a, collection_year)
+        )
         register = held(session)
         names_of, _, region_of = geography(session)
-    key = (str(engine.url), collection_year, tuple(councils), register.id if register is not None else None)
+    uploads = tuple((place, s.id, s.content_hash) for place, (_, _, s) in sorted(councils.items()))
+    key = (str(engine.url), collection_year, uploads, register.id if register is not None else None)
     with _LOCK:
         found = _HELD.get(key)
     if found is None:
-        made, coverage = _made(engine, settings, collection_year, councils)
+        made = _made(engine, settings, collection_year, councils)
+        for place in sorted(set(councils) - set(made)):
+            del coverage.counted[place]
+            coverage.left_out.append(f"{place} ({councils[place][0]}): its SEN2 file could not be read")
         if not made:
             raise NotFound(f"no council of DfE's {coverage.expected} has a SEN2 file kept for {collection_year}")
         found = (_blocks(made, coverage, names_of, region_of, survey), coverage)

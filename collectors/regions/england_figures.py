@@ -25,16 +25,14 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from collectors.regions.england import Coverage
+from collectors.regions.england import Coverage, counted_councils
 from collectors.regions.figures import Part, _children, _is_count, _region, _stored, _widest
 from collectors.regions.sources import Held, newest
 from collectors.sen2.tables import council_rows
 from mappings.comparison.figures import geography
 from mappings.geography import ENGLAND
-from mappings.illustrative import councils_of
-from mappings.models import Agency
 from onereturn import clock
 from onereturn.errors import NotFound
 
@@ -69,31 +67,16 @@ def convention(session: Session, library: str) -> Convention:
     return Convention(low, high, symbol, 10, 0, f"DfE's CLA methodology (rounding); {said} (withholding)")
 
 
-def _held(session: Session, library: str, collection_year: str, coverage: Coverage) -> list[Held]:
-    """The upload each of DfE's councils' figures come from (its agency's newest of the year that passed)."""
-    dfe = council_rows()
-    found: dict[str, Held] = {}
-    for agency in session.exec(select(Agency.code).order_by(Agency.code)).all():
-        councils = councils_of(session, agency)
-        if len(councils) != 1:
-            continue
-        gss = councils[0].org
-        held = newest(session, agency, gss, library, 0, clock.now().date(), year=collection_year)
-        if held is None:
-            continue
-        if gss not in dfe:
-            coverage.left_out.append(f"{gss} ({agency}): not one of the {len(dfe)} councils DfE's releases count")
-        elif gss in found:
-            coverage.left_out.append(f"{gss} ({agency}): {found[gss].council}'s upload is counted for this council")
-        else:
-            found[gss] = held
-            coverage.counted[gss] = agency
-    coverage.missing = [
-        f"{code} {row['la_name']}: no {library} upload of {collection_year} through DfE's rules"
-        for code, row in sorted(dfe.items())
-        if code not in found
-    ]
-    return list(found.values())
+def _held(session: Session, library: str, collection_year: str) -> tuple[list[Held], Coverage]:
+    """The upload each of DfE's councils' figures come from (its agency's newest of the year that passed, under the
+    council's own code: an illustrative council's made-up one counted in the place of the council it stands for)."""
+    today = clock.now().date()
+    found, coverage = counted_councils(
+        session,
+        f"{library} upload of {collection_year} through DfE's rules",
+        lambda agency, council: newest(session, agency, council.org, library, 0, today, year=collection_year),
+    )
+    return [held for _, _, held in found.values()], coverage
 
 
 def _nearest(count: float, nearest: int) -> float:
@@ -125,20 +108,37 @@ def _shown(part: Part, rule: Convention, whole: bool) -> dict[str, str]:
     }
 
 
+def _council(org: str, place: dict[str, str], region_of: dict[str, str], names: dict[str, str]) -> dict[str, str]:
+    """A council's geographic columns: DfE's codes and name, or an illustrative council's own code and what it
+    stands in for."""
+    region = region_of.get(org, "")
+    where = {"geographic_level": "Local authority", "region_code": region, "region_name": names.get(region, "")}
+    dfe = council_rows()[place.get(org, org)]
+    if org in place:
+        return where | {"new_la_code": org, "old_la_code": "x", "la_name": f"{org} (made up, for {dfe['la_name']})"}
+    return where | {k: dfe[k] for k in ("new_la_code", "old_la_code", "la_name")}
+
+
 def england_figures(
     engine: Engine, library: str, collection_year: str, shown: frozenset[str] | None = None
 ) -> tuple[list[dict[str, str]], Coverage, Convention]:
     """Every figure of the return's councils for the year: England's row, each region's, then the councils' (only
     those in ``shown``, by ONS code, where given); NotFound when no council of DfE's has an upload counted."""
     dfe = council_rows()
-    coverage = Coverage(len(dfe))
     with Session(engine) as session:
-        held = _held(session, library, collection_year, coverage)
+        held, coverage = _held(session, library, collection_year)
         if not held:
             raise NotFound(f"no council of DfE's {len(dfe)} has a {library} upload of {collection_year} counted")
         parts = _stored(session, held)
-        names, _, region_of = geography(session)
+        names, _, regions = geography(session)
         rule = convention(session, library)
+    # Each figure's council by its own code (an illustrative council's), its place in DfE's councils by DfE's code.
+    place = {org: code for code, org in coverage.stands_in.items()}
+    region_of = {
+        org: regions[place.get(org, org)]
+        for org in {p.council for ps in parts.values() for p in ps}
+        if place.get(org, org) in regions
+    }
     england = {"geographic_level": "National", "country_code": ENGLAND, "country_name": "England"}
     out: list[dict[str, str]] = []
     for (indicator, period), found in sorted(parts.items()):
@@ -149,11 +149,8 @@ def england_figures(
             where = {"geographic_level": "Regional", "region_code": region, "region_name": names.get(region, region)}
             out.append({**england, **where, **figure, **_shown(_region(theirs), rule, False)})
         for part in sorted(found, key=lambda p: (region_of.get(p.council, ""), p.council)):
-            if shown is not None and part.council not in shown:
-                continue
-            council = dfe[part.council]
-            region = region_of.get(part.council, "")
-            where = {"geographic_level": "Local authority", "region_code": region, "region_name": names.get(region, "")}
-            where |= {k: council[k] for k in ("new_la_code", "old_la_code", "la_name")}
-            out.append({**england, **where, **figure, **_shown(part, rule, True)})
+            if shown is None or part.council in shown:
+                out.append(
+                    {**england, **_council(part.council, place, region_of, names), **figure, **_shown(part, rule, True)}
+                )
     return [{c: row.get(c, "") for c in COLUMNS} for row in out], coverage, rule
