@@ -2,7 +2,8 @@
 England's counts equal the sum of the councils', each region's the sum of its councils', percentages the ratio of
 those sums, every council of DfE's that has sent nothing named; DfE's key reads every council's rows, a council's key
 England's, the regions' and its own, another regulator nothing. And the adding up itself against DfE's 2025 release:
-its National and Regional rows made from its own Local authority rows, every count and percentage as DfE gives it."""
+its National and Regional rows made from its own Local authority rows, every count and percentage as DfE gives it;
+and the service's geography puts each of DfE's 153 councils in the region DfE does."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from cli.synthetic.sen2 import synthetic_sen2
 from collectors.sen2.measures import tables
 from collectors.sen2.records import read_records
 from collectors.sen2.schema import parse
-from collectors.sen2.tables import NATIONAL, Row, added, regional, write
+from collectors.sen2.tables import NATIONAL, Row, added, council_rows, regional, write
+from mappings.comparison.figures import geography
 from onereturn.settings import Settings
 from tests.apps import client_on
 from tests.collectors.regions.world import COUNCILS, Files, make_files, onboard, plant, store_figures
@@ -236,3 +239,11 @@ def test_englands_figures_of_the_903_and_cin_census_are_the_councils_added_up(
     assert [r for r in ours if r["geographic_level"] != "Local authority"] == [
         r for r in rows if r["geographic_level"] != "Local authority"
     ]
+
+
+def test_the_service_geography_puts_each_of_dfes_councils_in_dfes_region(store: Engine) -> None:
+    with Session(store) as session:
+        names, _, region_of = geography(session)
+    dfe = council_rows()
+    assert {code: region_of.get(code) for code in dfe} == {code: row["region_code"] for code, row in dfe.items()}
+    assert {names[row["region_code"]] for row in dfe.values()} == {row["region_name"] for row in dfe.values()}
