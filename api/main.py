@@ -27,6 +27,7 @@ from api.routes import (
     catalogue,
     compare,
     csc_api,
+    england,
     establishments,
     exports,
     figures,
@@ -189,6 +190,7 @@ def _install_routes(app: FastAPI) -> None:
     app.include_router(annex_a.router)
     app.include_router(record_files.router)
     app.include_router(sen2.router)
+    app.include_router(england.router)
     app.include_router(establishments.router)
     app.include_router(csc_api.router)
     app.include_router(groups.router)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.access.annex import check_annex_reader
+from api.access.england import council_rows_shown
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
@@ -24,12 +25,13 @@ from api.paging import Limit, Offset, page
 from api.principal import Principal
 from api.scopes import read_scope
 from collectors.annex_a.build import read_inspection_date
+from collectors.regions.england import ehc_plan_rows
 from collectors.sen2.crosscheck import CHECKS, council_cross_checks
 from collectors.sen2.list1 import List1, checked_list1
 from collectors.sen2.list1_workbook import list1_workbook
 from collectors.sen2.list2 import List2, checked_list2
 from collectors.sen2.list2_figures import looked_after_estimates
-from collectors.sen2.service import make_tables
+from collectors.sen2.service import TABLES, make_tables
 from indicators.periods import read_collection_year
 from mappings.agencies import get_agency
 from mappings.keys import APPROVER_SCOPE
@@ -46,6 +48,8 @@ ListRead = Annotated[
         scope=FUNCTION,
     ),
 ]
+#: England's rows: the officer, DfE's regulator key and a council's key (England's and the regions' rows, its own).
+EnglandRead = Annotated[Principal, Depends(require(set(), {"officer", "agency", "regulator"}), scope=FUNCTION)]
 InspectionDate = Annotated[str, Query(description="The inspection's date, YYYY-MM-DD: the list is as at it")]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such agency (or not yours), no such table, or no SEN2 file kept for the year"},
@@ -102,6 +106,57 @@ def sen2_table(request: Request, code: str, table: str, year: CouncilYear) -> Re
         headers={
             "Content-Disposition": f'attachment; filename="{code}-{year}-{table}.csv"',
             "X-Submission": str(made.submission_id),
+        },
+    )
+
+
+@router.get(
+    "/sen2/{collection_year}/england",
+    summary="DfE's EHC plan tables of England, each region and the councils, made from the councils' SEN2 files",
+    responses={404: {"description": "No council has a SEN2 file kept for the year, or the return is not the key's"}},
+)
+def sen2_england(request: Request, collection_year: str, session: SessionDep, principal: EnglandRead) -> dict[str, Any]:
+    """Each of DfE's twelve tables with England's and each region's rows, added up from the councils' own files: its
+    address, and which councils the rows count, which of DfE's councils have sent nothing and which files are left out."""
+    year = read_collection_year(collection_year)
+    shown = council_rows_shown(session, principal, "dfe_sen2")
+    made = ehc_plan_rows(request.app.state.engine, request.app.state.settings, year, TABLES, shown)
+    annotate(request, object=f"England's SEN2 tables for {year}", detail=made.coverage.said())
+    return {
+        "collection_year": year,
+        "coverage": made.coverage.said(),
+        "councils_counted": sorted(made.coverage.counted),
+        "councils_missing": made.coverage.missing,
+        "made_up_councils_counted": made.coverage.stands_in,
+        "left_out": made.coverage.left_out,
+        "councils_shown": "every council's rows" if shown is None else sorted(shown),
+        "tables": [
+            {"table": name, "href": f"/api/sen2/{year}/england/{name}.csv", "rows": text.count("\n") - 1}
+            for name, text in made.tables.items()
+        ],
+    }
+
+
+@router.get(
+    "/sen2/{collection_year}/england/{table}.csv",
+    summary="One of DfE's EHC plan tables: England's, each region's and the councils' rows, in DfE's layout",
+    responses={200: {"content": {"text/csv": {}}}, 404: {"description": "No such table, or no council's file"}},
+)
+def sen2_england_table(
+    request: Request, collection_year: str, table: str, session: SessionDep, principal: EnglandRead
+) -> Response:
+    """The table as DfE's release's CSV: the National row, the Regional rows, then the councils' (a council's key: its
+    own); the coverage in ``X-Coverage``."""
+    year = read_collection_year(collection_year)
+    shown = council_rows_shown(session, principal, "dfe_sen2")
+    made = ehc_plan_rows(request.app.state.engine, request.app.state.settings, year, (table,), shown)
+    annotate(request, object=f"England's SEN2 table {table} for {year}", detail=made.coverage.said())
+    return Response(
+        made.tables[table],
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="england-{year}-{table}.csv"',
+            "X-Coverage": made.coverage.said(),
         },
     )
 

@@ -15,9 +15,9 @@ from api.auth import check
 from api.deps import SessionDep
 from api.web.render import Visitor, page
 from api.web.shared import PageRoute, VisitorDep
-from collectors.regions.pooled import Built, build
+from collectors.regions.pooled import Built, build, make, pending
 from collectors.regions.risk import Measured, Risk, table_risk
-from collectors.regions.sufficiency import placements
+from collectors.regions.sufficiency import pending_placements, placements
 from mappings.regions import consent
 from mappings.regions.policy import use_cases
 from onereturn.errors import NotFound
@@ -89,18 +89,28 @@ def region_page(request: Request, session: SessionDep, visitor: VisitorDep) -> H
         {"council": held.council, "gss": gss.get(held.council, ""), "use_cases": held.use_cases}
         for held in consent.consents(session, region)
     ]
-    cases = []
-    for case in use_cases().values():
-        tables = []
-        for name in case.tables:
-            built = (
-                placements(engine, settings, region)
-                if case.name == "sufficiency"
-                else build(engine, settings, region, case.name, name)
-            )
-            tables.append(_table(case.name, built, case.degrade))
-        asked = [OPTIONS[o] for o in case.degrade]
-        cases.append({"case": case, "tables": tables, "asked": asked})
+    every = [(case, name) for case in use_cases().values() for name in case.tables]
+    # Every table of the page in one build: each council's files read once, not once for each table.
+    made = make(
+        engine,
+        settings,
+        [
+            pending_placements(engine, settings, region)
+            if case.name == "sufficiency"
+            else pending(engine, settings, region, case.name, name)
+            for case, name in every
+        ],
+    )
+    cases = [
+        {
+            "case": case,
+            "tables": [
+                _table(case.name, built, case.degrade) for (of, _), built in zip(every, made, strict=True) if of is case
+            ],
+            "asked": [OPTIONS[o] for o in case.degrade],
+        }
+        for case in use_cases().values()
+    ]
     return page(
         request,
         "region/region.html",

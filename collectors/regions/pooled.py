@@ -26,6 +26,7 @@ from collectors.regions import frames
 from collectors.regions.childkey import UPN, ChildKeys, label, region_keys
 from collectors.regions.degrade import further
 from collectors.regions.sources import Held, newest, read_sen2, read_tables
+from collectors.sen2.records import Sen2Records
 from mappings.regions.consent import consenting, region_agency
 from mappings.regions.forms import conform
 from mappings.regions.policy import TablePolicy, UseCase, use_case
@@ -99,26 +100,107 @@ def plan(
     return found, left
 
 
+class Reads:
+    """One build's reads of the councils' files: each upload decrypted and read once, however many of the build's
+    tables ask for it, and let go of when the build moves on to the next council (one council's files held at once)."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine, self.settings = engine, settings
+        self._read: dict[int, object] = {}
+
+    def tables(self, held: Held) -> dict[str, pl.DataFrame]:
+        """The upload's SSDA903 or CIN census tables, read at the first ask of this council's turn."""
+        if held.submission_id not in self._read:
+            self._read[held.submission_id] = read_tables(self.engine, self.settings, held)
+        found = self._read[held.submission_id]
+        assert isinstance(found, dict)
+        return found
+
+    def sen2(self, held: Held) -> Sen2Records:
+        """The upload's SEN2 tables, read at the first ask of this council's turn."""
+        if held.submission_id not in self._read:
+            self._read[held.submission_id] = read_sen2(self.engine, self.settings, held)
+        found = self._read[held.submission_id]
+        assert isinstance(found, Sen2Records)
+        return found
+
+    def let_go(self) -> None:
+        """Forget every file read (the build has done with this council)."""
+        self._read.clear()
+
+
+#: A council's part of a table: its rows as the table keeps them, from its upload, read through the build's reads.
+PartOf = Callable[[Held, Reads], pl.DataFrame]
+
+
+@dataclass
+class Pending:
+    """A table of a build not yet made: the uploads it reads, each council left out, what it makes of a council's
+    upload, and what it makes of the councils' parts joined (None: no part)."""
+
+    case: UseCase
+    table: TablePolicy
+    sources: list[Held]
+    left_out: list[str]
+    part: PartOf
+    finish: Callable[[pl.DataFrame | None], pl.DataFrame]
+    blanked: dict[str, int] = field(default_factory=dict)
+    parts: list[pl.DataFrame] = field(default_factory=list)
+    read: list[Held] = field(default_factory=list)
+
+
+def pending(
+    engine: Engine, settings: Settings, region: str, case_name: str, table_name: str, *, today: date | None = None
+) -> Pending:
+    """The pooled table ``table_name`` of the use case for the region, ready to be made by :func:`make`."""
+    case, table = table_policy(case_name, table_name)
+    today = today or clock.now().date()
+    found, left = plan(engine, region, case, library_of(table), today)
+    sources = [held for _, _, held in found if held is not None]
+    keys = region_keys(engine, settings, region) if sources else None
+    blanked: dict[str, int] = {}
+
+    def part(held: Held, reads: Reads) -> pl.DataFrame:
+        assert keys is not None
+        rows = council_rows(reads, keys, held, table, case, today)
+        return apply_policy(conform(rows, table, blanked), table)
+
+    def finish(frame: pl.DataFrame | None) -> pl.DataFrame:
+        return further(frame if frame is not None else empty(table), table, case.degrade).sort(LEADING, nulls_last=True)
+
+    return Pending(case, table, sources, left, part, finish, blanked)
+
+
+def make(engine: Engine, settings: Settings, tables: list[Pending]) -> list[Built]:
+    """The tables made in one build: council by council, each upload decrypted and read once for every table that
+    reads it (not once per table), and let go of before the next council's."""
+    reads = Reads(engine, settings)
+    for gss in sorted({held.gss for one in tables for held in one.sources}):
+        for one in tables:
+            for held in (h for h in one.sources if h.gss == gss):
+                rows = readable(one.left_out, held, partial(one.part, held, reads))
+                if rows is not None:
+                    one.parts.append(rows)
+                    one.read.append(held)
+        reads.let_go()
+    return [
+        Built(
+            one.case,
+            one.table,
+            one.finish(pl.concat(one.parts, how="vertical_relaxed") if one.parts else None),
+            one.read,
+            one.left_out,
+            one.blanked,
+        )
+        for one in tables
+    ]
+
+
 def build(
     engine: Engine, settings: Settings, region: str, case_name: str, table_name: str, *, today: date | None = None
 ) -> Built:
     """The pooled table ``table_name`` of the use case for the region, from its consenting councils' newest records."""
-    case, table = table_policy(case_name, table_name)
-    today = today or clock.now().date()
-    library = library_of(table)
-    found, left = plan(engine, region, case, library, today)
-    keys = region_keys(engine, settings, region)
-    parts, read = [], []
-    blanked: dict[str, int] = {}
-    for _, _, held in found:
-        if held is None:
-            continue
-        rows = readable(left, held, partial(council_rows, engine, settings, keys, held, table, case, today))
-        if rows is not None:
-            parts.append(apply_policy(conform(rows, table, blanked), table))
-            read.append(held)
-    frame = further(pl.concat(parts, how="vertical_relaxed") if parts else empty(table), table, case.degrade)
-    return Built(case, table, frame.sort(LEADING, nulls_last=True), read, left, blanked)
+    return make(engine, settings, [pending(engine, settings, region, case_name, table_name, today=today)])[0]
 
 
 def readable(left: list[str], held: Held, read: Callable[[], T]) -> T | None:
@@ -138,33 +220,33 @@ def readable(left: list[str], held: Held, read: Callable[[], T]) -> T | None:
 
 
 def council_rows(
-    engine: Engine, settings: Settings, keys: ChildKeys, held: Held, table: TablePolicy, case: UseCase, today: date
+    reads: Reads, keys: ChildKeys, held: Held, table: TablePolicy, case: UseCase, today: date
 ) -> pl.DataFrame:
     """One council's source rows of the table, in the source's columns, with ``council``, ``collection_year`` and
     ``child_key`` added; the other file a UPN is looked up in is read only inside the use case's retention."""
     if held.library == "sen2":
-        persons = frames.sen2_persons(read_sen2(engine, settings, held))
+        persons = frames.sen2_persons(reads.sen2(held))
         labels = [label(held.gss, None, upn, uln) for upn, uln in persons.select("upn", "uln").iter_rows()]
         return _keyed(persons, keys, labels, held)
-    tables = read_tables(engine, settings, held)
+    tables = reads.tables(held)
     # The child's UPN from either of the council's files (the SSDA903 and the CIN census share its ids), so a child
     # whose UPN one file lacks has the same key in both.
     other = "cin" if held.library == "903" else "903"
-    with Session(engine) as session:
+    with Session(reads.engine) as session:
         beside = newest(session, held.council, held.gss, other, case.retention_years, today)
-    upns = _upns(tables, _beside(engine, settings, beside))
+    upns = _upns(tables, _beside(reads, beside))
     source = table.source.split(":", 1)[1]
     rows = frames.cin_events(tables) if source == "events" else frames.ssda903(tables, source)
     labels = [label(held.gss, child, upns.get(child or "")) for child in rows["CHILD"].to_list()]
     return _keyed(rows, keys, labels, held)
 
 
-def _beside(engine: Engine, settings: Settings, beside: Held | None) -> dict[str, pl.DataFrame]:
+def _beside(reads: Reads, beside: Held | None) -> dict[str, pl.DataFrame]:
     """The council's other file's tables for its UPNs; one that cannot be read gives none (the ids key the child)."""
     if beside is None:
         return {}
     try:
-        return read_tables(engine, settings, beside)
+        return reads.tables(beside)
     except Exception:  # the UPN lookup is a help, not the table: the table's own file is what is pooled
         logger.exception("a region's UPN lookup could not read %s's upload %s", beside.council, beside.submission_id)
         return {}

@@ -48,9 +48,18 @@ def ends(collection_year: str) -> int:
     return int(collection_year[:4]) + 1
 
 
-def newest(session: Session, council: str, gss: str, library: str, retention_years: int, today: date) -> Held | None:
+def newest(
+    session: Session,
+    council: str,
+    gss: str,
+    library: str,
+    retention_years: int,
+    today: date,
+    *,
+    year: str | None = None,
+) -> Held | None:
     """The council's newest upload of the child-level return kept as ``library`` (its ``source_format`` in the
-    registry) that passed and is kept, of a year inside the retention; or None."""
+    registry) that passed and is kept, of a year inside the retention (of ``year`` alone, where given); or None."""
     where = [
         col(Submission.agency_code) == council,
         col(Submission.kind) == RECORDS_KIND,
@@ -61,8 +70,14 @@ def newest(session: Session, council: str, gss: str, library: str, retention_yea
         # A file sent for Annex A alone (an extract's files kept for an inspection) is no return: never pooled.
         col(Submission.mode) != ANNEX_A_EXTRACT,
     ]
+    if year is not None:
+        where.append(col(Submission.collection_year) == year)
     rows = session.exec(select(Submission).where(*where)).all()
-    usable = [s for s in rows if s.collection_year and ends(s.collection_year) > today.year - retention_years]
+    usable = [
+        s
+        for s in rows
+        if s.collection_year and (year is not None or ends(s.collection_year) > today.year - retention_years)
+    ]
     if not usable:
         return None
     chosen = max(usable, key=lambda s: (s.collection_year or "", s.id or 0))

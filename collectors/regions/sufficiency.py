@@ -8,7 +8,6 @@ hold the date asked is left out and said so, rather than counted with episodes i
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 
 import polars as pl
 from sqlalchemy import Engine
@@ -17,7 +16,18 @@ from sqlmodel import Session
 from collectors.regions import onspd
 from collectors.regions.childkey import region_keys
 from collectors.regions.degrade import further
-from collectors.regions.pooled import Built, apply_policy, council_rows, empty, plan, readable, table_policy
+from collectors.regions.pooled import (
+    Built,
+    Pending,
+    Reads,
+    apply_policy,
+    council_rows,
+    empty,
+    make,
+    plan,
+    table_policy,
+)
+from collectors.regions.sources import Held
 from mappings.regions.forms import conform
 from onereturn import clock
 from onereturn.settings import Settings
@@ -28,6 +38,11 @@ DERIVED = ("host_council",)
 
 def placements(engine: Engine, settings: Settings, region: str, on: date | None = None) -> Built:
     """The placements open on ``on`` (default: the newest 31 March the councils' files hold), pooled by key."""
+    return make(engine, settings, [pending_placements(engine, settings, region, on)])[0]
+
+
+def pending_placements(engine: Engine, settings: Settings, region: str, on: date | None = None) -> Pending:
+    """The placements table ready to be made by ``pooled.make`` with the build's other tables."""
     case, table = table_policy("sufficiency", "placements")
     today = clock.now().date()
     found, left = plan(engine, region, case, "903", today)
@@ -46,15 +61,12 @@ def placements(engine: Engine, settings: Settings, region: str, on: date | None 
             "ONS's postcode directory is not loaded (onereturn regions postcodes FILE): no host council is known"
         )
     keys = region_keys(engine, settings, region) if covering else None
-    parts, read = [], []
     blanked: dict[str, int] = {}
-    for source in covering:
+
+    def part(source: Held, reads: Reads) -> pl.DataFrame:
         assert keys is not None
         assert on is not None
-        given = readable(left, source, partial(council_rows, engine, settings, keys, source, table, case, today))
-        if given is None:
-            continue
-        read.append(source)
+        given = council_rows(reads, keys, source, table, case, today)
         # Checked once cut to the episodes open on the date: the notes count what the table would have held.
         rows = given.filter((pl.col("DECOM") <= on) & (pl.col("DEC").is_null() | (pl.col("DEC") > on)))
         rows = conform(rows, table, blanked)
@@ -63,11 +75,11 @@ def placements(engine: Engine, settings: Settings, region: str, on: date | None 
         rows = rows.with_columns(
             pl.Series("host_council", [host.get(p or "") for p in rows["PL_POST"].to_list()], dtype=pl.String)
         )
-        parts.append(apply_policy(rows, table, DERIVED))
-    frame = (
-        pl.concat(parts, how="vertical_relaxed")
-        if parts
-        else empty(table).with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in DERIVED)
-    )
-    frame = further(frame, table, case.degrade).sort(("council", "child_key", "DECOM"), nulls_last=True)
-    return Built(case, table, frame, read, left, blanked)
+        return apply_policy(rows, table, DERIVED)
+
+    def finish(frame: pl.DataFrame | None) -> pl.DataFrame:
+        if frame is None:
+            frame = empty(table).with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in DERIVED)
+        return further(frame, table, case.degrade).sort(("council", "child_key", "DECOM"), nulls_last=True)
+
+    return Pending(case, table, covering, left, part, finish, blanked)

@@ -25,7 +25,7 @@ from collectors.sen2.placing import placements_register
 from collectors.sen2.receiving import kept_sen2
 from collectors.sen2.records import Sen2Records, census_in_kept_file, read_kept_file, read_kept_upload
 from collectors.sen2.schema import survey_of
-from collectors.sen2.tables import council_rows, layout, render
+from collectors.sen2.tables import Row, Table, council_rows, counted_rows, layout, write
 from indicators.store.models import Submission
 from mappings.establishments.register import held
 from mappings.illustrative import councils_of
@@ -44,6 +44,10 @@ class Made:
     csv: str
     notes: list[str]
     submission_id: int
+    #: The table's rules, its rows' counts and the council's identity columns: what England's rows add up.
+    table: Table
+    rows: list[Row]
+    identity: dict[str, str]
 
 
 def _identity(session: Session, agency_code: str) -> dict[str, str]:
@@ -186,10 +190,11 @@ def make_tables(
     if made is None:
         read = read_submission(engine, settings, found)
         every = tables(read.records, survey, placements_register(engine, read.records))
-        made = {
-            table: Made(render(counted, units, identity, survey), counted.notes(), read.submission_id)
-            for table, (counted, units) in every.items()
-        }
+        made = {}
+        for name, (definition, units) in every.items():
+            rows = counted_rows(definition, units)
+            text = write(definition, survey, [({"geographic_level": "Local authority", **identity}, rows)])
+            made[name] = Made(text, definition.notes(), read.submission_id, definition, rows, identity)
         with _READ_LOCK:
             _TABLES[key] = made
             while len(_TABLES) > _TABLES_HELD:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -122,7 +122,21 @@ def _ages(table: Table) -> Breakdown:
     return Breakdown(table.age_topic, "age", labels)
 
 
-def _rows(table: Table, units: pl.DataFrame) -> list[tuple[str, str, dict[str, int]]]:
+#: One row of a table: its topic, its breakdown and its counts by column.
+Row = tuple[str, str, dict[str, int]]
+#: The geographic levels DfE's release writes, with the identity columns a National row leaves blank.
+NATIONAL = {"geographic_level": "National"} | dict.fromkeys(
+    ("region_code", "region_name", "new_la_code", "old_la_code", "la_name"), ""
+)
+
+
+def regional(region_code: str, region_name: str) -> dict[str, str]:
+    """A Regional row's identity columns, as DfE's release writes them (the council's columns blank)."""
+    blank = dict.fromkeys(("new_la_code", "old_la_code", "la_name"), "")
+    return {"geographic_level": "Regional", "region_code": region_code, "region_name": region_name} | blank
+
+
+def counted_rows(table: Table, units: pl.DataFrame) -> list[Row]:
     """(topic, breakdown, the counts) for the total and every row of each topic with a unit in it, in DfE's order."""
     topics = [Breakdown("Sex", "sex", _sex), _ages(table), ETHNICITY_ROWS, *table.breakdowns]
     topics = [b for b in topics if b.column in units.columns]
@@ -146,25 +160,44 @@ def _rows(table: Table, units: pl.DataFrame) -> list[tuple[str, str, dict[str, i
     return sorted(out, key=lambda row: dfe_order(row[0], row[1]))
 
 
-def render(table: Table, units: pl.DataFrame, identity: dict[str, str], survey: int) -> str:
-    """The table as DfE's CSV: its columns in DfE's order, the council's rows."""
+def added(parts: Iterable[list[Row]]) -> list[Row]:
+    """Several councils' rows of one table added up, as DfE makes its National and Regional rows from the councils'
+    ([DG]: the individual level data "aggregated to calculate national, regional and local authority totals"): each
+    count the sum of the councils', a row wherever any council has one, in DfE's order."""
+    summed: dict[tuple[str, str], dict[str, int]] = {}
+    for rows in parts:
+        for topic, breakdown, counts in rows:
+            into = summed.setdefault((topic, breakdown), dict.fromkeys(counts, 0))
+            for column, value in counts.items():
+                into[column] += value
+    return sorted(((t, b, c) for (t, b), c in summed.items()), key=lambda row: dfe_order(row[0], row[1]))
+
+
+def write(table: Table, survey: int, blocks: Iterable[tuple[dict[str, str], list[Row]]]) -> str:
+    """The table as DfE's CSV: its columns in DfE's order, then each block's rows under its identity (its geographic
+    level and codes); each percentage worked out from the row's own counts (a ratio of sums for an added row)."""
     columns = layout()[table.name]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    fixed_identity = {
-        "time_period": table.period(survey),
-        "time_identifier": "Academic year" if table.academic else "Calendar year",
-        "geographic_level": "Local authority",
-        "country_code": "E92000001",
-        "country_name": "England",
-        **identity,
-    }
-    for topic, breakdown, counts in _rows(table, units):
-        row = {**fixed_identity, "breakdown_topic": topic, "breakdown": breakdown}
-        row |= {c: str(v) for c, v in counts.items()}
-        row |= {c: value for c, (value, _) in table.fixed.items()}
-        for column, (numerator, denominator) in table.percents.items():
-            row[column] = _percent(counts[numerator], sum(counts[d] for d in denominator))
-        writer.writerow([row[c] for c in columns])
+    for identity, rows in blocks:
+        fixed_identity = {
+            "time_period": table.period(survey),
+            "time_identifier": "Academic year" if table.academic else "Calendar year",
+            "country_code": "E92000001",
+            "country_name": "England",
+            **identity,
+        }
+        for topic, breakdown, counts in rows:
+            row = {**fixed_identity, "breakdown_topic": topic, "breakdown": breakdown}
+            row |= {c: str(v) for c, v in counts.items()}
+            row |= {c: value for c, (value, _) in table.fixed.items()}
+            for column, (numerator, denominator) in table.percents.items():
+                row[column] = _percent(counts[numerator], sum(counts[d] for d in denominator))
+            writer.writerow([row[c] for c in columns])
     return buffer.getvalue()
+
+
+def render(table: Table, units: pl.DataFrame, identity: dict[str, str], survey: int) -> str:
+    """The table as DfE's CSV: its columns in DfE's order, the council's rows."""
+    return write(table, survey, [({"geographic_level": "Local authority", **identity}, counted_rows(table, units))])

@@ -246,6 +246,22 @@ RULES: dict[tuple[str, str], Rule] = {
         Case({"code": "notts_cyp", "collection_year": "2024-25", "table": "caseload"}, owner="missing"),
         Case({"code": "lewisham_council", "collection_year": "2024-25", "table": "requests"}, owner="missing"),
     ),
+    # England's and each region's rows added up from the councils' records: every kind reads them (a council its own
+    # rows beside England's, another regulator nothing); no council of the matrix sent records, so none is made.
+    ("GET", "/api/sen2/{collection_year}/england"): rule(
+        "officer agency regulator", Case({"collection_year": "2024-25"}, owner="missing")
+    ),
+    ("GET", "/api/sen2/{collection_year}/england/{table}.csv"): rule(
+        "officer agency regulator", Case({"collection_year": "2024-25", "table": "caseload"}, owner="missing")
+    ),
+    ("GET", "/api/england/{return_id}/{collection_year}"): rule(
+        "officer agency regulator",
+        Case({"return_id": "dfe_ssda903", "collection_year": "2024-25"}, owner="missing"),
+        Case({"return_id": "dfe_cin_census", "collection_year": "2024-25"}, owner="missing"),
+    ),
+    ("GET", "/api/england/{return_id}/{collection_year}.csv"): rule(
+        "officer agency regulator", Case({"return_id": "dfe_ssda903", "collection_year": "2024-25"}, owner="missing")
+    ),
     # The area SEND inspection's List 1 names children: the council's own approver key only; no agency of the matrix
     # uploaded a SEN2 file.
     ("GET", "/api/agencies/{code}/annex-a-send"): rule(

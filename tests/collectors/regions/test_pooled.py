@@ -11,6 +11,7 @@ import hashlib
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -20,11 +21,12 @@ from sqlmodel import Session, col, select
 from collectors.records import rotation
 from collectors.records.cin_tables import read_cin_tables
 from collectors.records.privacy import keys_at
-from collectors.regions import frames, onspd
+from collectors.regions import frames, onspd, pooled
 from collectors.regions.childkey import secret_name
 from collectors.regions.onspd import store_directory
 from collectors.regions.pooled import apply_policy, build
-from collectors.regions.sufficiency import placements
+from collectors.regions.sources import Held
+from collectors.regions.sufficiency import pending_placements, placements
 from indicators.store.models import Submission
 from mappings.regions import consent
 from mappings.regions.policy import use_cases
@@ -191,3 +193,40 @@ def test_placements_are_read_to_their_host_council_through_onss_directory(
     placed_out = frame.filter(pl.col("host_council") != pl.col("council"))
     assert placed_out.height > 0
     assert not files.leaked(built.csv().decode())
+
+
+def test_one_build_of_every_table_reads_each_upload_once_and_makes_the_same_tables(
+    store: Engine, settings: Settings, files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    onboard(store, settings, files)
+    consent_all(store, "pan")
+    consent_all(store, "sufficiency")
+    store_directory(store, FIXTURE)
+    names = ("ssda903_header", "ssda903_episodes", "cin_census", "sen2_persons")
+    alone = [build(store, settings, REGION, "pan", name) for name in names]
+    alone.append(placements(store, settings, REGION))
+    counted: Counter[int] = Counter()
+    for reader in ("read_tables", "read_sen2"):
+        given = getattr(pooled, reader)
+
+        def counting(engine: Engine, s: Settings, held: Held, given: Any = given) -> Any:
+            counted[held.submission_id] += 1
+            return given(engine, s, held)
+
+        monkeypatch.setattr(pooled, reader, counting)
+    together = pooled.make(
+        store,
+        settings,
+        [
+            *(pooled.pending(store, settings, REGION, "pan", name) for name in names),
+            pending_placements(store, settings, REGION),
+        ],
+    )
+    # Four councils' SSDA903 and CIN census and one SEN2 file: nine uploads, each read once for the five tables
+    # (one build per table reads each SSDA903 and CIN census file for each of four tables, the UPNs' too).
+    assert len(counted) == 9, counted
+    assert set(counted.values()) == {1}, counted
+    for one, other in zip(alone, together, strict=True):
+        assert one.frame.equals(other.frame), one.table.name
+        assert [h.submission_id for h in one.sources] == [h.submission_id for h in other.sources]
+        assert one.left_out == other.left_out
