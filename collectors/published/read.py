@@ -169,6 +169,19 @@ def _read_from(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.Exp
     return pl.all_horizontal(held) if held else pl.lit(True)
 
 
+def read_by_a_figure(spec: SourceSpec) -> pl.Expr:
+    """Whether any of the source's figures reads a row, by the figures' ``where`` filters alone (every row where a
+    figure has none): a row it leaves out is one ``every_figure`` neither reads nor refuses."""
+    if any(not fig.where for fig in spec.figure):
+        return pl.lit(True)
+    return pl.any_horizontal(
+        pl.all_horizontal(
+            pl.col(column).cast(pl.String).fill_null("") == wanted for column, wanted in fig.where.items()
+        )
+        for fig in spec.figure
+    )
+
+
 def _org(spec: SourceSpec, frame: pl.DataFrame) -> pl.Expr:
     if spec.level_column not in frame.columns:
         # A FingertipsNext API response names each area by its code alone.

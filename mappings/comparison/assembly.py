@@ -396,6 +396,9 @@ def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[An
     read = _ReadAtOnce(session, agency, _wanted(listed, terms, catalogue))
     parts = TermParts(read, catalogue)
     parts.ask({t: {period} for ind, _, period in listed for t in terms.get(ind, ())})
+    # The listed indicators' rows read at once and held while the flags are worked out: the session keeps a row
+    # only while something refers to it, so each flag's three look-ups of its indicator read it again otherwise.
+    held = session.execute(select(IndicatorRow).where(col(IndicatorRow.id).in_([i for i, _, _ in listed]))).all()
     for ind, title, period in listed:
         try:
             c = _flagged(session, ind, org, period, state=state, agency=agency, read=read, parts=parts)
@@ -404,6 +407,7 @@ def flags_for(session: Session, org: str, agency: str | None, *, state: tuple[An
             continue
         if c.bottom_quartile or c.differs:
             out.append({"indicator": ind, "title": title, "period": period, "c": c})
+    del held
     return out
 
 

@@ -37,3 +37,25 @@ def test_a_table_of_another_layout_is_refused_naming_the_difference() -> None:
     table.write_parquet(out)
     with pytest.raises(PublishedFormatError, match=r"missing Values; 1 column\(s\) it does not declare \(column \d+\)"):
         read_published(spec, out.getvalue())
+
+
+def test_only_the_measures_a_figure_reads_are_held_to_its_rules() -> None:
+    spec = load_sources().sources["dfe_lait"]
+    read = {wanted for fig in spec.figure for wanted in fig.where.values()}
+    table = pl.read_parquet(FILES_DIR / spec.file)
+    other = table.with_row_index("n").filter(~pl.col("Short Desc").is_in(list(read)))["n"][0]
+    taken = table.with_row_index("n").filter(pl.col("Short Desc") == "FSP_Gooddev_FSM")["n"][0]
+
+    def with_years(n: int, years: str) -> bytes:
+        out = io.BytesIO()
+        table.with_columns(
+            pl.when(pl.int_range(pl.len()) == n).then(pl.lit(years)).otherwise(pl.col("Years")).alias("Years")
+        ).write_parquet(out)
+        return out.getvalue()
+
+    figures, rows = read_published(spec, (FILES_DIR / spec.file).read_bytes())
+    # A measure no figure reads is not read, so a period no rule reads in it refuses nothing.
+    again, rows_again = read_published(spec, with_years(other, "not a year"))
+    assert (rows_again, again.equals(figures)) == (rows, True)
+    with pytest.raises(PublishedFormatError, match=rf"row {taken + 1}: Years 'not a year'"):
+        read_published(spec, with_years(taken, "not a year"))
