@@ -55,7 +55,9 @@ _BUILT: dict[str, BuiltReturn] = {}
 def read_store(store_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """One copy per backend of the store ``store`` copies, for the item tests, which only read it: a private copy per
     item (76 of them, each a database and its kept files copied) was most of this file's time."""
-    with loaded_store(store_template, tmp_path_factory, tmp_path_factory.mktemp("core-items"), ("published",)) as engine:
+    with loaded_store(
+        store_template, tmp_path_factory, tmp_path_factory.mktemp("core-items"), ("published",)
+    ) as engine:
         yield engine
 
 
