@@ -187,8 +187,17 @@ def write_england(out: Path, *, scale: float = 0.02, seed: int = 1, councils: in
         child_seed = seed * 1000 + every.index(found)
         arriving = movers[i - 1] if len(taken) > 1 else []
         found.movers_out, found.movers_in = (len(movers[i]), len(arriving)) if len(taken) > 1 else (0, 0)
-        synthetic_903(child_seed, 1, YEAR, home / "ssda903", la=found.code, at_31_march=sized(found.published[LOOKED_AFTER], factor))
-        synthetic_cin(child_seed, 1, YEAR, home / "cin", la=found.code, at_31_march=sized(found.published[IN_NEED], factor))
+        synthetic_903(
+            child_seed,
+            1,
+            YEAR,
+            home / "ssda903",
+            la=found.code,
+            at_31_march=sized(found.published[LOOKED_AFTER], factor),
+        )
+        synthetic_cin(
+            child_seed, 1, YEAR, home / "cin", la=found.code, at_31_march=sized(found.published[IN_NEED], factor)
+        )
         known = (movers[i] + arriving) if len(taken) > 1 else []
         synthetic_sen2(child_seed, 1, survey, home / "sen2", la=found.code, known=known, plans=plans[i])
         found.files = sorted(str(p.relative_to(out)) for p in home.rglob("*") if p.is_file())

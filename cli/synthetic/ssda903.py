@@ -472,7 +472,9 @@ class _Council903:
         return child
 
 
-def _generate_903(seed: int, children: int, year: CollectionYear, la: str, at_31_march: int | None = None) -> list[Child]:
+def _generate_903(
+    seed: int, children: int, year: CollectionYear, la: str, at_31_march: int | None = None
+) -> list[Child]:
     maker = _Council903(seed, year, la)
     rng = maker.rng
     made: list[Child] = []

@@ -60,7 +60,8 @@ def test_every_councils_files_hold_its_published_counts_times_the_scale(england:
     assert len({c["region_code"] for c in councils}) == 9
     for c in councils:
         published, counts = c["published"], c["counts"]
-        assert isinstance(published, dict) and isinstance(counts, dict)
+        assert isinstance(published, dict)
+        assert isinstance(counts, dict)
         for kind in (LOOKED_AFTER, IN_NEED, PLANS):
             assert counts[kind] == sized(published[kind], Decimal(SCALE)), (c["name"], kind)
         # Referrals are not steered to: the census's referrals in the year are what its children's draws give.
@@ -84,7 +85,8 @@ def test_the_councils_counts_add_up_to_englands_published_figure() -> None:
             and r["population_type"] == "Children looked after on 31 March each year"
         )
     looked_after = sum(c.published[LOOKED_AFTER] or 0 for c in councils)
-    assert national == 81_770 and abs(looked_after - national) <= 10
+    assert national == 81_770
+    assert abs(looked_after - national) <= 10
     assert abs(sum(c.published[IN_NEED] or 0 for c in councils) - 402_400) <= 10
     # Two counts DfE suppresses, both of looked-after children: the City of London ("c") and the Isles of Scilly.
     assert sorted((c.name, k) for c in councils for k in SOURCES if c.published[k] is None) == [
@@ -96,7 +98,9 @@ def test_the_councils_counts_add_up_to_englands_published_figure() -> None:
 def test_the_same_seed_gives_the_same_files_and_another_seed_others(tmp_path: Path) -> None:
     def digest(out: Path) -> str:
         files = sorted(p for p in out.rglob("*") if p.is_file())
-        return hashlib.sha256(b"".join(p.relative_to(out).as_posix().encode() + p.read_bytes() for p in files)).hexdigest()
+        return hashlib.sha256(
+            b"".join(p.relative_to(out).as_posix().encode() + p.read_bytes() for p in files)
+        ).hexdigest()
 
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         write_england(tmp_path / name, scale=0.01, seed=seed, councils=3)
@@ -126,7 +130,8 @@ def test_a_councils_files_pass_dfes_rules_and_the_sen2_schema(tmp_path: Path) ->
     assert {n.rule: n.reason for n in found.rules_raised} == RAISES_ON_EVERY_903
     census = next((hartlepool / "cin").glob("*.xml"))
     found = run_rules("cin", "cin2024_25", [(census.name, census)])
-    assert found.findings == () and found.rules_raised == ()
+    assert found.findings == ()
+    assert found.rules_raised == ()
     sen2 = next((hartlepool / "sen2").glob("*.xml")).read_bytes()
     checked = check(sen2, "2024-25", max_bytes=10**8)
     assert checked.council == written[0].lea
@@ -146,7 +151,8 @@ def test_the_cli_writes_england_and_refuses_a_kind_beside_it(tmp_path: Path) -> 
     assert f"looked_after: {held} in the files; DfE's {published:,} times 0.01" in done.output
     assert len(_councils(tmp_path)) == 2
     both = runner.invoke(app, ["records", "synthetic", "--england", "--kind", "903", "--out", str(tmp_path)])
-    assert both.exit_code == 2 and "give --kind, or --england" in both.output
+    assert both.exit_code == 2
+    assert "give --kind, or --england" in both.output
     with pytest.raises(InvalidInput, match="England has 153 councils"):
         write_england(tmp_path, councils=154)
     with pytest.raises(InvalidInput, match="at most 1"):
