@@ -107,11 +107,14 @@ def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
     db.upgrade(engine)
     with db.session_scope(engine) as session:
         load_bundled(session, demo_keys=False)
-    returns = ";".join(RETURNS)
-    rows = [f"{agency(c)},{c.name},local_authority,{c.code},{returns}" for c in councils]
+    sheet = io.StringIO()
+    # Written by the csv module: some councils' names hold a comma ("Bristol, City of").
+    writer = csv.writer(sheet, lineterminator="\n")
+    writer.writerow(["code", "name", "body_type", "orgs", "returns"])
+    writer.writerows([agency(c), c.name, "local_authority", c.code, ";".join(RETURNS)] for c in councils)
     keys: dict[str, str] = {}
     with Session(engine) as session:
-        registry.import_agencies(session, ("code,name,body_type,orgs,returns\n" + "\n".join(rows)).encode(), "e.csv")
+        registry.import_agencies(session, sheet.getvalue().encode(), "england.csv")
         for c in councils:
             keys[c.code] = create_key(session, role="agency", label=f"{c.name} data team", agency_code=agency(c))[1]
         regulator = create_key(session, role="regulator", label="DfE", recipient="Department for Education")[1]
@@ -150,7 +153,7 @@ def _send(url: str, key: str, paths: list[list[Path]], name: str, host: str) -> 
             if answer.status_code not in (201, 202):
                 return Sent(name, host, time.perf_counter() - started, [f"answered {answer.status_code}"])
             ids.append(answer.json()["id"])
-        stages = {}
+        stages: dict[int, str] = {}
         deadline = time.monotonic() + PATIENCE
         while len(stages) < len(ids) and time.monotonic() < deadline:
             for sid in ids:
@@ -288,17 +291,24 @@ def _size_lines(s: Size) -> list[str]:
     ]
 
 
+def _how(sizes: list[Size], scale: str, at_once: int) -> str:
+    """What was run, on what, under what load."""
+    ran = f"--scale {scale} --councils {','.join(str(s.councils) for s in sizes)} --at-once {at_once}"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    machine = f"{platform.machine()} ({os.cpu_count()} cores), CPython {platform.python_version()}"
+    return (
+        f"`./run bench england {ran}` on PostgreSQL, two hosts each with a scheduler beside it; made-up children "
+        f"sized to each council's counts in DfE's releases times {scale}; measured {date.today().isoformat()} on "
+        f"{machine}, load {load:.1f} as it ended (benchmarks/england.py says what each column times)."
+    )
+
+
 def report(sizes: list[Size], scale: str, at_once: int) -> str:
     """The measurements as the benchmark's page."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         "# England from records benchmark",
         "",
-        f"`./run bench england --scale {scale} --councils {','.join(str(s.councils) for s in sizes)} --at-once "
-        f"{at_once}` on PostgreSQL, two hosts each with a scheduler beside it; made-up children sized to each "
-        f"council's counts in DfE's releases times {scale}; measured {date.today().isoformat()} on "
-        f"{platform.machine()} ({os.cpu_count()} cores), CPython {platform.python_version()}, load {load:.1f} as it "
-        "ended (benchmarks/england.py says what each column times).",
+        _how(sizes, scale, at_once),
         "",
         "| councils | looked after / in need / EHC plans | files | year in | a council, median | slowest council | "
         "peak memory per host (largest process / all) | uploads not stored |",
