@@ -31,7 +31,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,7 +45,7 @@ import httpx
 from benchmarks.collect import pg_admin, pg_beside
 from benchmarks.load import _start, _stop, free_port
 from benchmarks.records.path import FINAL_STAGES
-from benchmarks.server import MIB, processes_of, sampled_peaks, status
+from benchmarks.server import MIB, processes_of, sampled_peaks, sampling, status
 from cli.synthetic.england import IN_NEED, LOOKED_AFTER, PLANS, YEAR, Council, write_england
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "england-benchmark.md"
@@ -184,19 +183,12 @@ def held_at_once(roots: list[int]) -> Iterator[list[int]]:
     """The most a host's processes (each root and every process it started) held at one time: the sum of their
     resident sets, sampled every 0.1 s while the block runs."""
     most = [0]
-    done = threading.Event()
 
     def sample() -> None:
-        while not done.wait(0.1):
-            most[0] = max(most[0], sum(status(pid, "VmRSS") for root in roots for pid in processes_of(root)))
+        most[0] = max(most[0], sum(status(pid, "VmRSS") for root in roots for pid in processes_of(root)))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
+    with sampling(0.1, sample):
         yield most
-    finally:
-        done.set()
-        sampler.join()
 
 
 def send_all(
