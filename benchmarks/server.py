@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,27 @@ def _bare_store(data_dir: Path) -> None:
 
 
 @contextmanager
+def sampling(every: float, sample: Callable[[], None]) -> Iterator[None]:
+    """Call ``sample`` on a thread of its own every ``every`` seconds while the block runs, and once after it."""
+    done = threading.Event()
+
+    def run() -> None:
+        while True:
+            sample()
+            if done.wait(every):
+                return
+
+    sampler = threading.Thread(target=run, daemon=True)
+    sampler.start()
+    try:
+        yield
+    finally:
+        done.set()
+        sampler.join()
+        sample()
+
+
+@contextmanager
 def sampled_peaks(root: int) -> Iterator[dict[int, int]]:
     """The peak resident memory (VmHWM) of each process of ``root`` (itself and its children), sampled every 50 ms
     while the block runs and once after it: an upload process renewed after a large upload takes its high-water mark
@@ -83,24 +104,13 @@ def sampled_peaks(root: int) -> Iterator[dict[int, int]]:
     for pid in processes_of(root):
         reset_peak(pid)
     peaks: dict[int, int] = {}
-    done = threading.Event()
 
     def sample() -> None:
-        while True:
-            for pid in processes_of(root):
-                peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
-            if done.wait(0.05):
-                return
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield peaks
-    finally:
-        done.set()
-        sampler.join()
         for pid in processes_of(root):
             peaks[pid] = max(peaks.get(pid, 0), status(pid, "VmHWM"))
+
+    with sampling(0.05, sample):
+        yield peaks
 
 
 class Server:

@@ -47,16 +47,17 @@ def check_command(
 
 @records_app.command("synthetic")
 def synthetic_command(
+    out: Annotated[Path, typer.Option("--out", help="The folder to write the files into")],
     kind: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--kind",
             help="903 (the SSDA903 tables as CSVs), cin (a CIN census XML), ssd (an SSD extract ZIP), sen2 (a SEN2 "
             "survey XML, for the January that ends the collection year's autumn: 2024-25 gives January 2025) or "
-            "census (a school census's blade CSVs for --term of the collection year, --children pupils)",
+            "census (a school census's blade CSVs for --term of the collection year, --children pupils); not with "
+            "--england",
         ),
-    ],
-    out: Annotated[Path, typer.Option("--out", help="The folder to write the files into")],
+    ] = None,
     children: Annotated[int, typer.Option("--children", min=1, help="How many made-up children")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same files")] = 1,
     year: Annotated[str, typer.Option("--year", help="The collection year, e.g. 2024-25")] = "2024-25",
@@ -70,11 +71,28 @@ def synthetic_command(
     term: Annotated[
         str, typer.Option("--term", help="census: autumn (of the year's first calendar year), spring or summer")
     ] = "spring",
+    england: Annotated[
+        bool,
+        typer.Option(
+            "--england",
+            help="Every English council's SSDA903, CIN census and SEN2 for 2024-25, each sized to its counts in DfE's "
+            "releases times --scale, a folder each and manifest.json (docs/england.md)",
+        ),
+    ] = False,
+    scale: Annotated[float, typer.Option("--scale", help="--england: the share of England's size")] = 0.02,
+    councils: Annotated[
+        int | None, typer.Option("--councils", min=1, help="--england: only the first N councils in DfE's order")
+    ] = None,
 ) -> None:
     """Write ILLUSTRATIVE record-level files of made-up children, which DfE's rules for the year pass."""
     from cli.synthetic import synthetic_903, synthetic_cin
     from cli.synthetic.ssd import synthetic_ssd
 
+    if england == (kind is not None):
+        raise typer.BadParameter("give --kind, or --england for every council's files", param_hint="--kind")
+    if england:
+        _synthetic_england(out, scale, seed, councils)
+        return
     if kind == "903":
         written = synthetic_903(seed, children, year, out, la=la)
         hint = f"onereturn records check --year {year} --la {la} {out}/*.csv"
@@ -99,6 +117,21 @@ def synthetic_command(
         typer.echo(str(path))
     many = f"{children} + {looked_after or children}" if kind == "ssd" else f"{children}"
     typer.echo(f"{many} made-up children (illustrative, no real child). Check them: {hint}")
+
+
+def _synthetic_england(out: Path, scale: float, seed: int, councils: int | None) -> None:
+    """England's councils' files, and the totals the files hold beside DfE's counts times the scale."""
+    from cli.synthetic.england import SOURCES, totals, write_england
+    from onereturn.errors import InvalidInput
+
+    try:
+        written = write_england(out, scale=scale, seed=seed, councils=councils)
+    except InvalidInput as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scale") from None
+    held, published = totals(written)
+    typer.echo(f"{len(written)} councils' files (illustrative, no real child) in {out}, listed in {out}/manifest.json:")
+    for kind in SOURCES:
+        typer.echo(f"  {kind}: {held[kind]:,} in the files; DfE's {published[kind]:,} times {scale:g}")
 
 
 def _synthetic_census(seed: int, pupils: int, year: str, term: str, out: Path, la: str) -> list[Path]:

@@ -84,6 +84,8 @@ def _placeholder(name: str, before: str, command: str, tmp: Path) -> str:
         "--term": "spring",
         "--children": "3",
         "--seed": "7",
+        "--scale": "0.005",
+        "--councils": "2",
         "--out": str(tmp / "synthetic"),
         "--version": "as bundled",
         "--org": "E10000024",

@@ -254,6 +254,13 @@ class _CouncilCin:
         return child
 
 
+def in_need_at_31_march(child: ET.Element) -> bool:
+    """Whether a ``Child`` of a census is in need on 31 March: its last episode has no closure date (the census
+    holds none after it)."""
+    episodes = child.findall("CINdetails")
+    return bool(episodes) and episodes[-1].find("CINclosureDate") is None
+
+
 def _details(episode: CinEpisode) -> ET.Element:
     details = ET.Element("CINdetails")
 
@@ -299,9 +306,12 @@ def _details(episode: CinEpisode) -> ET.Element:
     return details
 
 
-def synthetic_cin(seed: int, children: int, year: str, out: Path, *, la: str = SYNTHETIC_LA) -> Path:
-    """Write an ILLUSTRATIVE CIN census XML of ``children`` made-up children of council ``la``; return its path."""
-    if children < 1:
+def synthetic_cin(
+    seed: int, children: int, year: str, out: Path, *, la: str = SYNTHETIC_LA, at_31_march: int | None = None
+) -> Path:
+    """Write an ILLUSTRATIVE CIN census XML of ``children`` made-up children of council ``la``; with ``at_31_march``,
+    of as many as it takes for that many to be in need on 31 March (``children`` unread). Return its path."""
+    if children < 1 or (at_31_march is not None and at_31_march < 1):
         raise InvalidInput("a synthetic census needs at least one child")
     collection = collection_year(year)
     lea = council(la).lea
@@ -323,8 +333,16 @@ def synthetic_cin(seed: int, children: int, year: str, out: Path, *, la: str = S
     ):
         ET.SubElement(source, name).text = value
     listing = ET.SubElement(message, "Children")
-    for number in range(1, children + 1):
-        listing.append(maker.child(number))
+    if at_31_march is None:
+        for number in range(1, children + 1):
+            listing.append(maker.child(number))
+    else:
+        number = in_need = 0
+        while in_need < at_31_march:
+            number += 1
+            made = maker.child(number)
+            in_need += in_need_at_31_march(made)
+            listing.append(made)
     ET.indent(message)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"cin_census_{collection.ending}.xml"

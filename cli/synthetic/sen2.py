@@ -24,6 +24,10 @@ _ETHNICITY = {"WBRI": 70, "WOTH": 5, "MWBC": 3, "AIND": 3, "APKN": 4, "BAFR": 4,
               "NOBT": 1, "CHNE": 1, "ABAN": 2, "MOTH": 2}  # fmt: skip
 
 
+#: The element of a request whose plan is in force at the census.
+ACTIVE = "<ActivePlans>"
+
+
 def _pick(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
@@ -65,7 +69,7 @@ def _active(rng: random.Random, start: date, census: date, survey: int) -> str:
             reviews.append(("ReviewOutcome", rng.choice("AAAMM")))
     order = {"ReviewMeeting": 0, "LastReview": 1 if survey == 2025 else 3, "ReviewOutcome": 2}
     reviews.sort(key=lambda item: order[item[0]])
-    return "<ActivePlans>" + "".join(parts) + "".join(_el(k, v) for k, v in reviews) + "</ActivePlans>"
+    return ACTIVE + "".join(parts) + "".join(_el(k, v) for k, v in reviews) + "</ActivePlans>"
 
 
 def _request(rng: random.Random, born: date, census: date, survey: int) -> str:
@@ -114,25 +118,33 @@ def synthetic_sen2(
     *,
     la: str = "E10000024",
     known: Sequence[tuple[str, date, str]] = (),
+    plans: int | None = None,
 ) -> Path:
     """Write an ILLUSTRATIVE SEN2 file of ``children`` made-up children for the January ``survey``; the first of them
-    are ``known`` (UPN, birth date, sex ``M`` or ``F``), each aged 3 to 24 at the census. Return its path."""
+    are ``known`` (UPN, birth date, sex ``M`` or ``F``), each aged 3 to 24 at the census. With ``plans``, of as many
+    children as it takes for that many to hold a plan in force at the census (``children`` unread). Return its path."""
     rng = random.Random(seed)
     lea = council(la).lea
     census = date(survey, 1, 16)
     dsco = _el("DSCO", "Y") if survey >= 2025 else ""
-    people = []
-    for number in range(1, children + 1):
+    people: list[str] = []
+    in_force = 0
+    number = 0
+    while (number < children) if plans is None else (in_force < plans):
+        number += 1
         born = census - timedelta(days=rng.randint(3 * 365, 24 * 365))
         child_upn, sex = upn(lea, 500_000_000 + number), rng.choice("MF")
         if number <= len(known):
             child_upn, born, sex = known[number - 1]
         if survey < 2024:
             sex = {"M": "1", "F": "2"}[sex]
+        request = _request(rng, born, census, survey)
+        # A plan in force at the census is the one a child's request holds as active (DfE's caseload counts them).
+        in_force += ACTIVE in request
         people.append(
             f"<Person>{_el('Surname', 'Madeup')}{_el('Forename', f'Child{number}')}{_el('PersonBirthDate', born)}"
             f"{_el('Sex' if survey >= 2024 else 'GenderCurrent', sex)}{_el('Ethnicity', _pick(rng, _ETHNICITY))}"
-            f"{_el('UPN', child_upn)}{_request(rng, born, census, survey)}</Person>"
+            f"{_el('UPN', child_upn)}{request}</Person>"
         )
     header = (
         f"<Header><CollectionDetails>{_el('Collection', 'SEN2')}{_el('Year', survey)}"

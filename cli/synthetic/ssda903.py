@@ -472,16 +472,40 @@ class _Council903:
         return child
 
 
-def _generate_903(seed: int, children: int, year: CollectionYear, la: str) -> list[Child]:
+def _generate_903(
+    seed: int, children: int, year: CollectionYear, la: str, at_31_march: int | None = None
+) -> list[Child]:
     maker = _Council903(seed, year, la)
     rng = maker.rng
     made: list[Child] = []
-    leavers = max(1, children // 9) if children >= 9 else 0
-    for _ in range(children - leavers):
-        kind = rng.choices(["continuing", "entered", "left", "adopted"], weights=[55, 30, 12, 3])[0]
-        made.append(maker.looked_after(kind))
+    if at_31_march is None:
+        leavers = max(1, children // 9) if children >= 9 else 0
+        for _ in range(children - leavers):
+            made.append(maker.looked_after(_kind(rng)))
+    else:
+        # Steered to a count: children are drawn until that many are still looked after on 31 March, and care
+        # leavers added in the share the unsteered file has (one in nine of all, so one for eight looked after).
+        open_now = 0
+        while open_now < at_31_march:
+            child = maker.looked_after(_kind(rng))
+            open_now += child.episodes[-1].dec is None
+            made.append(child)
+        leavers = len(made) // 8
     made.extend(maker.care_leaver() for _ in range(leavers))
     return made
+
+
+def _kind(rng: random.Random) -> str:
+    return rng.choices(["continuing", "entered", "left", "adopted"], weights=[55, 30, 12, 3])[0]
+
+
+def looked_after_at_31_march(episodes: list[list[str]]) -> int:
+    """How many children of an Episodes table (rows as written, the child first, DEC eighth) are still looked after
+    on 31 March: their last episode has no end date."""
+    last: dict[str, str] = {}
+    for row in episodes:
+        last[row[0]] = row[7]
+    return sum(1 for dec in last.values() if not dec)
 
 
 def _d(day: date | None) -> str:
@@ -534,13 +558,17 @@ def _rows_903(made: list[Child]) -> dict[str, list[list[str]]]:
     return rows
 
 
-def synthetic_903(seed: int, children: int, year: str, out: Path, *, la: str = SYNTHETIC_LA) -> list[Path]:
-    """Write an ILLUSTRATIVE SSDA903 return of ``children`` made-up children of council ``la`` as its CSV tables."""
-    if children < 1:
+def synthetic_903(
+    seed: int, children: int, year: str, out: Path, *, la: str = SYNTHETIC_LA, at_31_march: int | None = None
+) -> list[Path]:
+    """Write an ILLUSTRATIVE SSDA903 return of ``children`` made-up children of council ``la`` as its CSV tables; with
+    ``at_31_march``, of as many children as it takes for that many to be looked after on 31 March (``children``
+    unread)."""
+    if children < 1 or (at_31_march is not None and at_31_march < 1):
         raise InvalidInput("a synthetic return needs at least one child")
     collection = collection_year(year)
     council(la)
-    rows = _rows_903(_generate_903(seed, children, collection, la))
+    rows = _rows_903(_generate_903(seed, children, collection, la, at_31_march))
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, table in rows.items():

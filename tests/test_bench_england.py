@@ -1,0 +1,38 @@
+"""`bench england` in small: the first two councils of a synthetic England sent by their own keys to two hosts on
+PostgreSQL, DfE's rules run for every file, every upload stored, each return built and pulled by DfE's key with both
+councils in it, and --write puts the page in the document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from benchmarks import england
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.mark.parametrize("store_template", ["postgresql"], indirect=True)
+def test_bench_england_sends_every_councils_files_and_dfe_pulls_them(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "england-benchmark.md"
+    monkeypatch.setattr(england, "DOC", doc)
+    url = store.url.render_as_string(hide_password=False)
+    england.main(["--database-url", url, "--scale", "0.005", "--councils", "2", "--at-once", "2", "--write"])
+    out = capsys.readouterr().out
+    assert out.startswith("# England from records benchmark")
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines() if line.startswith("| 2 |")]
+    sizes = [r for r in rows if len(r) == 8]
+    assert len(sizes) == 1
+    # Hartlepool and Middlesbrough at 0.005 of DfE's counts: 2 and 2 looked after, 7 and 10 in need, 5 and 10 plans.
+    assert sizes[0][1] == "4 / 17 / 15"
+    assert sizes[0][7] == "0", out  # every upload stored
+    assert "A " in sizes[0][6]
+    assert "B " in sizes[0][6]
+    builds = {r[1]: r for r in rows if len(r) == 4 + len(england.FORMATS)}
+    assert sorted(builds) == sorted(england.RETURNS)
+    assert all(r[3] == "2" for r in builds.values()), builds  # both councils in each return DfE pulls
+    assert doc.read_text() == out.removesuffix("\n")
