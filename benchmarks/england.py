@@ -96,6 +96,15 @@ def agency(council: Council) -> str:
     return f"la_{council.lea}"
 
 
+def current_code(council: Council) -> str:
+    """The council's ONS code today, as its agency would hold it: DfE's 2025 EHC plan release still lists three
+    councils under codes retired since (North Yorkshire's E10000023 is E06000065), so the newest code of its DfE
+    number."""
+    from mappings.geography import la_codes
+
+    return la_codes()[0].get(council.lea, (council.code,))[0]
+
+
 def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
     """The schema, catalogue and geography, every council an agency with its own key, and DfE's regulator key."""
     from sqlmodel import Session
@@ -113,7 +122,7 @@ def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
     # Written by the csv module: some councils' names hold a comma ("Bristol, City of").
     writer = csv.writer(sheet, lineterminator="\n")
     writer.writerow(["code", "name", "body_type", "orgs", "returns"])
-    writer.writerows([agency(c), c.name, "local_authority", c.code, ";".join(RETURNS)] for c in councils)
+    writer.writerows([agency(c), c.name, "local_authority", current_code(c), ";".join(RETURNS)] for c in councils)
     keys: dict[str, str] = {}
     with Session(engine) as session:
         registry.import_agencies(session, sheet.getvalue().encode(), "england.csv")

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 from collectors.sen2.receiving import kept_sen2
 from collectors.sen2.schema import survey_of
 from collectors.sen2.service import TABLES, Made, make_tables
-from collectors.sen2.tables import NATIONAL, added, council_rows, regional, write
+from collectors.sen2.tables import NATIONAL, added, council_rows, dfe_place, regional, write
 from indicators.store.models import Submission
 from mappings.comparison.figures import geography
 from mappings.establishments.register import held
@@ -88,7 +88,7 @@ def counted_councils(
         if len(councils) != 1 or (given := upload(agency, councils[0])) is None:
             continue
         council = councils[0]
-        place = council.rules_as
+        place = dfe_place(council.rules_as, dfe)
         if place not in dfe:
             coverage.left_out.append(f"{place} ({agency}): not one of the {len(dfe)} councils DfE's releases count")
         elif place in found:

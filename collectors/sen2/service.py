@@ -25,7 +25,7 @@ from collectors.sen2.placing import placements_register
 from collectors.sen2.receiving import kept_sen2
 from collectors.sen2.records import Sen2Records, census_in_kept_file, read_kept_file, read_kept_upload
 from collectors.sen2.schema import survey_of
-from collectors.sen2.tables import Row, Table, council_rows, counted_rows, layout, write
+from collectors.sen2.tables import Row, Table, council_rows, counted_rows, dfe_place, layout, write
 from indicators.store.models import Submission
 from mappings.establishments.register import held
 from mappings.illustrative import councils_of
@@ -57,7 +57,8 @@ def _identity(session: Session, agency_code: str) -> dict[str, str]:
     if len(councils) != 1:
         raise InvalidInput(f"DfE's tables are a council's: agency {agency_code} answers for {len(councils)} councils")
     council = councils[0]
-    known = council_rows().get(council.org)
+    dfe = council_rows()
+    known = dfe.get(dfe_place(council.org, dfe))
     if known is not None:
         return {k: known[k] for k in ("new_la_code", "old_la_code", "la_name", "region_code", "region_name")}
     unit = session.get(OrgUnit, council.org)

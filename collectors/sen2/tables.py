@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from collectors.sen2.breakdowns import ETHNICITY_ROWS, Breakdown, dfe_order
+from mappings.geography import dfe_la_number
 
 FOLDER = Path(__file__).with_name("dfe")
 #: The columns every table opens with, and what the council's row gives them.
@@ -50,6 +51,15 @@ def council_rows() -> dict[str, dict[str, str]]:
     """Each council's codes, name and region as DfE's 2025 release gives them, by its ONS code."""
     with (FOLDER / "councils.csv").open(encoding="utf-8", newline="") as f:
         return {row["new_la_code"]: row for row in csv.DictReader(f)}
+
+
+def dfe_place(code: str, dfe: dict[str, dict[str, str]]) -> str:
+    """The ONS code DfE's release lists the council of ``code`` under: itself, or for a council given a new code since
+    (North Yorkshire's E06000065 is E10000023 in the 2025 release) the code of the same DfE number."""
+    if code in dfe:
+        return code
+    number = dfe_la_number(code)
+    return next((listed for listed, row in dfe.items() if number and row["old_la_code"] == number), code)
 
 
 def age_label(style: str, age: int | None) -> str | None:

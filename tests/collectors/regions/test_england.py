@@ -247,3 +247,27 @@ def test_the_service_geography_puts_each_of_dfes_councils_in_dfes_region(store: 
     dfe = council_rows()
     assert {code: region_of.get(code) for code in dfe} == {code: row["region_code"] for code, row in dfe.items()}
     assert {names[row["region_code"]] for row in dfe.values()} == {row["region_name"] for row in dfe.values()}
+
+
+def test_a_council_given_a_new_code_is_counted_under_the_code_dfes_release_lists_it_by(
+    client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    """North Yorkshire's agency holds its current code (E06000065, since April 2023); DfE's 2025 release lists it as
+    E10000023: the same council by DfE's number (815), counted once, not left out as a council DfE does not count."""
+    from mappings import registry
+
+    with Session(store) as session:
+        sheet = "code,name,body_type,orgs,returns\nnorth_yorks,North Yorkshire,local_authority,E06000065,dfe_sen2\n"
+        registry.import_agencies(session, sheet.encode(), "north-yorkshire.csv")
+        session.commit()
+    made = synthetic_sen2(61, 20, 2025, tmp_path / "north_yorks", la="E10000023")
+    plant(store, store_settings, "north_yorks", "sen2", [made])
+    body = client.get(f"/api/sen2/{YEAR}/england", headers=DFE).json()
+    assert body["left_out"] == []
+    assert body["coverage"] == "5 of 153 councils"
+    assert "E10000023" in body["councils_counted"]
+    assert not any(m.startswith("E10000023 ") for m in body["councils_missing"])
+    rows = rows_of(client.get(f"/api/sen2/{YEAR}/england/caseload.csv", headers=DFE).text)
+    # The council's own rows, as its own route serves them: as DfE's release writes the council.
+    own = {(r["new_la_code"], r["la_name"], r["region_code"]) for r in rows if r["old_la_code"] == "815"}
+    assert own == {("E10000023", "North Yorkshire", "E12000003")}
