@@ -306,9 +306,15 @@ def load_census_demo(engine: Engine, settings: Settings) -> list[DemoUpload]:
             folder.mkdir()
             # Every pupil with a plan is one of the council's SEN2 children: the made-up pupils have none.
             files = write_census(
-                folder, children, year=year, term=term, others=RECORDS_CENSUS_PUPILS, seed=RECORDS_SEED, lea="830",
+                folder,
+                children,
+                year=year,
+                term=term,
+                others=RECORDS_CENSUS_PUPILS,
+                seed=RECORDS_SEED,
+                lea="830",
                 planned=0.0,
-            )  # fmt: skip
+            )
             sent.append(files)
             upload = ways_in.RecordFiles(
                 agency_code=RECORDS_AGENCY, collection_year=RECORDS_YEAR, files=files, submitted_by="demo"

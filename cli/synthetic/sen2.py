@@ -138,12 +138,14 @@ def synthetic_sen2(
             child_upn, born, sex = known[number - 1]
         if survey < 2024:
             sex = {"M": "1", "F": "2"}[sex]
+        # Drawn in the order the file was always drawn in (ethnicity, then the request), so a seed makes the same file.
+        ethnicity = _pick(rng, _ETHNICITY)
         request = _request(rng, born, census, survey)
         # A plan in force at the census is the one a child's request holds as active (DfE's caseload counts them).
         in_force += ACTIVE in request
         people.append(
             f"<Person>{_el('Surname', 'Madeup')}{_el('Forename', f'Child{number}')}{_el('PersonBirthDate', born)}"
-            f"{_el('Sex' if survey >= 2024 else 'GenderCurrent', sex)}{_el('Ethnicity', _pick(rng, _ETHNICITY))}"
+            f"{_el('Sex' if survey >= 2024 else 'GenderCurrent', sex)}{_el('Ethnicity', ethnicity)}"
             f"{_el('UPN', child_upn)}{request}</Person>"
         )
     header = (

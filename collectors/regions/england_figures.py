@@ -37,8 +37,10 @@ from onereturn import clock
 from onereturn.errors import NotFound
 
 #: The columns of the CSV: DfE's geographic columns, then the figure (the catalogue's indicator and period).
-COLUMNS = ("geographic_level", "country_code", "country_name", "region_code", "region_name", "new_la_code",
-           "old_la_code", "la_name", "indicator", "period", "value", "numerator", "denominator")  # fmt: skip
+COLUMNS = (
+    *("geographic_level", "country_code", "country_name", "region_code", "region_name"),
+    *("new_la_code", "old_la_code", "la_name", "indicator", "period", "value", "numerator", "denominator"),
+)
 
 
 @dataclass(frozen=True)
