@@ -7,11 +7,19 @@ are that council's until DfE publishes them. Any other key is refused as the ret
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Depends
 from sqlmodel import Session
 
+from api.auth import FUNCTION, require
 from api.principal import Principal
 from api.return_files import visible_return
 from mappings.illustrative import councils_of
+
+#: England's rows: the officer, a regulator key (refused unless the return is addressed to it) and a council's key
+#: (England's and the regions' rows, and its own).
+EnglandRead = Annotated[Principal, Depends(require(set(), {"officer", "agency", "regulator"}), scope=FUNCTION)]
 
 
 def council_rows_shown(session: Session, principal: Principal, return_id: str) -> frozenset[str] | None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.access.england import council_rows_shown
-from api.auth import FUNCTION, require
+from api.access.england import EnglandRead, council_rows_shown
 from api.callrecord import annotate
 from api.deps import SessionDep
 from api.principal import Principal
@@ -25,7 +24,6 @@ from indicators.periods import read_collection_year
 from onereturn.errors import NotFound
 
 router = APIRouter(prefix="/api", tags=["exports"])
-EnglandRead = Annotated[Principal, Depends(require(set(), {"officer", "agency", "regulator"}), scope=FUNCTION)]
 #: The returns whose England rows are made from the councils' figures, by the return's id: its records' library.
 LIBRARIES = {"dfe_ssda903": "903", "dfe_cin_census": "cin"}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -86,11 +84,7 @@ def england(
     return {
         "return_id": return_id,
         "collection_year": year,
-        "coverage": coverage.said(),
-        "councils_counted": sorted(coverage.counted),
-        "councils_missing": coverage.missing,
-        "made_up_councils_counted": coverage.stands_in,
-        "left_out": coverage.left_out,
+        **coverage.answer(),
         "conventions": {
             "withheld": f"{rule.low:g} to {rule.high:g} as {rule.symbol} (a council's figures)",
             "rounded": f"England's and the regions' counts to the nearest {rule.nearest}",

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.access.annex import check_annex_reader
-from api.access.england import council_rows_shown
+from api.access.england import EnglandRead, council_rows_shown
 from api.auth import FUNCTION, require
 from api.callrecord import annotate
 from api.deps import SessionDep
@@ -48,8 +48,6 @@ ListRead = Annotated[
         scope=FUNCTION,
     ),
 ]
-#: England's rows: the officer, DfE's regulator key and a council's key (England's and the regions' rows, its own).
-EnglandRead = Annotated[Principal, Depends(require(set(), {"officer", "agency", "regulator"}), scope=FUNCTION)]
 InspectionDate = Annotated[str, Query(description="The inspection's date, YYYY-MM-DD: the list is as at it")]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such agency (or not yours), no such table, or no SEN2 file kept for the year"},
@@ -124,11 +122,7 @@ def sen2_england(request: Request, collection_year: str, session: SessionDep, pr
     annotate(request, object=f"England's SEN2 tables for {year}", detail=made.coverage.said())
     return {
         "collection_year": year,
-        "coverage": made.coverage.said(),
-        "councils_counted": sorted(made.coverage.counted),
-        "councils_missing": made.coverage.missing,
-        "made_up_councils_counted": made.coverage.stands_in,
-        "left_out": made.coverage.left_out,
+        **made.coverage.answer(),
         "councils_shown": "every council's rows" if shown is None else sorted(shown),
         "tables": [
             {"table": name, "href": f"/api/sen2/{year}/england/{name}.csv", "rows": text.count("\n") - 1}

@@ -52,10 +52,23 @@ class Coverage:
     left_out: list[str] = field(default_factory=list)
     #: A council counted from an illustrative council's made-up records: its ONS code to the illustrative code.
     stands_in: dict[str, str] = field(default_factory=dict)
+    #: Each council counted: DfE's code for it to the code its agency holds (its own rows are shown by that code: an
+    #: illustrative council's, or a council's given a new code since DfE's release).
+    held_as: dict[str, str] = field(default_factory=dict)
 
     def said(self) -> str:
         """How many of DfE's councils the rows count, in words."""
         return f"{len(self.counted)} of {self.expected} councils"
+
+    def answer(self) -> dict[str, object]:
+        """The coverage as the API answers it: how many, which councils counted, missing and made up, and left out."""
+        return {
+            "coverage": self.said(),
+            "councils_counted": sorted(self.counted),
+            "councils_missing": self.missing,
+            "made_up_councils_counted": self.stands_in,
+            "left_out": self.left_out,
+        }
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,7 @@ def counted_councils(
         else:
             found[place] = (agency, council, given)
             coverage.counted[place] = agency
+            coverage.held_as[place] = council.org
             if council.illustrative:
                 coverage.stands_in[place] = council.org
     coverage.missing = [f"{code} {row['la_name']}: no {what}" for code, row in sorted(dfe.items()) if code not in found]
@@ -143,8 +157,8 @@ def _blocks(
         ]
         # England's and the regions' rows under the table's heading, then each council's rows without it.
         out[name] = [(None, write(table, survey, summed))]
-        # A council's rows are shown to its own key: an illustrative council's by its own code.
-        out[name] += [(coverage.stands_in.get(o, o), made[o][name].csv.split("\n", 1)[1]) for o in order]
+        # A council's rows are shown to its own key, by the code its agency holds.
+        out[name] += [(coverage.held_as.get(o, o), made[o][name].csv.split("\n", 1)[1]) for o in order]
     return out
 
 

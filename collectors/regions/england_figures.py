@@ -110,13 +110,14 @@ def _shown(part: Part, rule: Convention, whole: bool) -> dict[str, str]:
     }
 
 
-def _council(org: str, place: dict[str, str], region_of: dict[str, str], names: dict[str, str]) -> dict[str, str]:
-    """A council's geographic columns: DfE's codes and name, or an illustrative council's own code and what it
-    stands in for."""
+def _council(org: str, coverage: Coverage, region_of: dict[str, str], names: dict[str, str]) -> dict[str, str]:
+    """A council's geographic columns: DfE's codes and name (found by the code its agency holds), or an illustrative
+    council's own code and what it stands in for."""
     region = region_of.get(org, "")
     where = {"geographic_level": "Local authority", "region_code": region, "region_name": names.get(region, "")}
+    place = {held: code for code, held in coverage.held_as.items()}
     dfe = council_rows()[place.get(org, org)]
-    if org in place:
+    if org in coverage.stands_in.values():
         return where | {"new_la_code": org, "old_la_code": "x", "la_name": f"{org} (made up, for {dfe['la_name']})"}
     return where | {k: dfe[k] for k in ("new_la_code", "old_la_code", "la_name")}
 
@@ -134,8 +135,8 @@ def england_figures(
         parts = _stored(session, held)
         names, _, regions = geography(session)
         rule = convention(session, library)
-    # Each figure's council by its own code (an illustrative council's), its place in DfE's councils by DfE's code.
-    place = {org: code for code, org in coverage.stands_in.items()}
+    # Each figure's council by the code its agency holds, its place in DfE's councils by DfE's code.
+    place = {held: code for code, held in coverage.held_as.items()}
     region_of = {
         org: regions[place.get(org, org)]
         for org in {p.council for ps in parts.values() for p in ps}
@@ -153,6 +154,11 @@ def england_figures(
         for part in sorted(found, key=lambda p: (region_of.get(p.council, ""), p.council)):
             if shown is None or part.council in shown:
                 out.append(
-                    {**england, **_council(part.council, place, region_of, names), **figure, **_shown(part, rule, True)}
+                    {
+                        **england,
+                        **_council(part.council, coverage, region_of, names),
+                        **figure,
+                        **_shown(part, rule, True),
+                    }
                 )
     return [{c: row.get(c, "") for c in COLUMNS} for row in out], coverage, rule

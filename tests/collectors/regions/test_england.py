@@ -253,15 +253,35 @@ def test_a_council_given_a_new_code_is_counted_under_the_code_dfes_release_lists
     client: TestClient, store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
     """North Yorkshire's agency holds its current code (E06000065, since April 2023); DfE's 2025 release lists it as
-    E10000023: the same council by DfE's number (815), counted once, not left out as a council DfE does not count."""
-    from mappings import registry
+    E10000023: the same council by DfE's number (815), counted once, not left out as a council DfE does not count,
+    in the EHC plan tables and the SSDA903's figures alike, and its own key reads its own rows."""
+    from cli.synthetic import synthetic_903
+    from collectors.regions.sources import Held
+    from mappings import keys, registry
+    from tests.collectors.regions.world import store_derived
 
     with Session(store) as session:
-        sheet = "code,name,body_type,orgs,returns\nnorth_yorks,North Yorkshire,local_authority,E06000065,dfe_sen2\n"
+        sheet = (
+            "code,name,body_type,orgs,returns\n"
+            "north_yorks,North Yorkshire,local_authority,E06000065,dfe_sen2;dfe_ssda903\n"
+        )
         registry.import_agencies(session, sheet.encode(), "north-yorkshire.csv")
+        own_key = {"X-API-Key": keys.create_key(session, role="agency", agency_code="north_yorks", label="team")[1]}
         session.commit()
     made = synthetic_sen2(61, 20, 2025, tmp_path / "north_yorks", la="E10000023")
     plant(store, store_settings, "north_yorks", "sen2", [made])
+    looked_after = synthetic_903(61, 30, YEAR, tmp_path / "north_yorks_903", la="E10000023")
+    number = plant(store, store_settings, "north_yorks", "903", looked_after)
+    store_derived(store, store_settings, Held("north_yorks", "E06000065", "903", YEAR, number))
+    figures = client.get(f"/api/england/dfe_ssda903/{YEAR}", headers=DFE)
+    assert figures.status_code == 200, figures.text
+    assert "E10000023" in figures.json()["councils_counted"], figures.json()["left_out"]
+    theirs = rows_of(client.get(f"/api/england/dfe_ssda903/{YEAR}.csv", headers=own_key).text)
+    assert {(r["new_la_code"], r["la_name"]) for r in theirs if r["geographic_level"] == "Local authority"} == {
+        ("E10000023", "North Yorkshire")
+    }
+    shown = rows_of(client.get(f"/api/sen2/{YEAR}/england/caseload.csv", headers=own_key).text)
+    assert {r["old_la_code"] for r in shown if r["geographic_level"] == "Local authority"} == {"815"}
     body = client.get(f"/api/sen2/{YEAR}/england", headers=DFE).json()
     assert body["left_out"] == []
     assert body["coverage"] == "5 of 153 councils"
