@@ -308,9 +308,10 @@ WAYS_IN: dict[str, WayIn[Answer]] = {
             field="files",
             takes="a school census as the council holds it, with collection_year (the academic year of its census "
             "day): COLLECT's blade CSVs, one a module, or a ZIP of them, named as COLLECT names them (year, term, la "
-            "or acad), or the service's slim template, with GIAP's pupil premium download beside either; read and checked against its year's and term's schema, only the pupils the council's lists "
-            "need kept (on SEN support or with an EHC plan, or named in its SEN2, CIN census or SSDA903); 201 with "
-            "the pupils read and kept",
+            "or acad), or the service's slim template, with GIAP's pupil premium download beside either; read and "
+            "checked against its year's and term's schema, only the pupils the council's lists need kept (on SEN "
+            "support or with an EHC plan, or named in its SEN2, CIN census or SSDA903); 201 with the pupils read and "
+            "kept",
         ),
         row(
             records_in.WAY,

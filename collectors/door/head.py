@@ -77,12 +77,11 @@ def still_named(session: Session, submission_id: int, raw: str) -> bool:
 
 
 def named_by_any(session: Session, raw: str) -> bool:
-    """Whether any submission names the kept file ``raw`` (by its name, or an earlier release's path ending in it)."""
+    """Whether a submission not purged names the kept file ``raw`` (by its name, or an earlier release's path ending
+    in it): the file is still wanted, as ``still_named`` asks of one purged."""
     name = keptfiles.name_of(raw)
-    return (
-        session.execute(select(Submission.id).where(col(Submission.raw_path).endswith(name)).limit(1)).first()
-        is not None
-    )
+    named = select(Submission.id).where(col(Submission.raw_path).endswith(name), col(Submission.purged_at).is_(None))
+    return session.execute(named.limit(1)).first() is not None
 
 
 def let_go(engine: Engine, settings: Settings, submission: Submission) -> None:

@@ -161,9 +161,14 @@ def _select_rows(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.D
     return frame.filter(_read_from(spec, fig, frame))
 
 
+def _where(fig: FigureSpec) -> list[pl.Expr]:
+    """Each of ``fig``'s filters, as text (a column not yet read as text, a publisher's parquet, compared alike)."""
+    return [pl.col(column).cast(pl.String).fill_null("") == wanted for column, wanted in fig.where.items()]
+
+
 def _read_from(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.Expr:
     """Whether ``fig`` is read from a row (``_select_rows``)."""
-    held = [pl.col(column).fill_null("") == wanted for column, wanted in fig.where.items()]
+    held = _where(fig)
     if spec.level_column in frame.columns:
         held.append(pl.col(spec.level_column).is_in(list(spec.levels)))
     return pl.all_horizontal(held) if held else pl.lit(True)
@@ -174,12 +179,7 @@ def read_by_a_figure(spec: SourceSpec) -> pl.Expr:
     figure has none): a row it leaves out is one ``every_figure`` neither reads nor refuses."""
     if any(not fig.where for fig in spec.figure):
         return pl.lit(True)
-    return pl.any_horizontal(
-        pl.all_horizontal(
-            pl.col(column).cast(pl.String).fill_null("") == wanted for column, wanted in fig.where.items()
-        )
-        for fig in spec.figure
-    )
+    return pl.any_horizontal(pl.all_horizontal(_where(fig)) for fig in spec.figure)
 
 
 def _org(spec: SourceSpec, frame: pl.DataFrame) -> pl.Expr:
