@@ -24,6 +24,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from mappings.catalogue import Catalogue
 from mappings.service import load_bundled
 from onereturn import db
+from tests.pg_reset import Pristine, put_back, read_pristine
 
 
 def without_flush_waits(database: str) -> str:
@@ -163,17 +164,49 @@ SPARES = 3
 #: ones run (dropping a database waits for the server's disk too).
 _beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="store-copies")
 _dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-drops")
-#: The copies made ahead for the next tests, per template, oldest first.
+#: The copies made ahead for the next tests, or put back for them, per template, oldest first.
 _spares: dict[str, deque[Future[str]]] = {}
 #: Drops not yet seen to have finished; one that failed fails the next test that copies a store.
 _drops: list[Future[None]] = []
+#: What a fresh copy of each template holds (``tests.pg_reset``), read from its first copy; None where it is too
+#: large to hold, so its used copies are dropped.
+_pristine: dict[str, Pristine | None] = {}
+_pristine_lock = threading.Lock()
+#: How many used copies were put back for another test, and how many dropped instead (the run's end reports them).
+put_back_count = {"put back": 0, "dropped": 0}
+
+
+def _connect(name: str) -> psycopg.Connection[Any]:
+    url = make_url(pg_admin_url(name)).set(drivername="postgresql")
+    return psycopg.connect(url.render_as_string(hide_password=False))
 
 
 def _create_copy(template: str) -> str:
     """Make a new database from the PostgreSQL template ``template``; return its name."""
     name = f"{PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
     pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}{_FILE_COPY}", without_flush_waits(name))
+    with _pristine_lock:
+        if template not in _pristine:
+            with _connect(name) as conn:
+                _pristine[template] = read_pristine(conn)
     return name
+
+
+def _recycle(template: str, name: str) -> str:
+    """A used copy put back to what a fresh copy holds, for the next test; or, where it cannot be, dropped and a new
+    copy made in its place."""
+    pristine = _pristine.get(template)
+    if pristine is not None:
+        try:
+            with _connect(name) as conn:
+                if put_back(conn, pristine):
+                    put_back_count["put back"] += 1
+                    return name
+        except psycopg.Error:
+            pass  # renamed, dropped or broken by its test: dropped (if still there) and copied afresh below
+    put_back_count["dropped"] += 1
+    _drop(name)
+    return _create_copy(template)
 
 
 def _drop(name: str) -> None:
@@ -250,4 +283,5 @@ def copied_store(store_template: str, directory: Path) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
-        _drops.append(_dropper.submit(_drop, name))
+        # Put back (or dropped and made afresh) beside the next tests, and taken by a later one.
+        _spares.setdefault(where, deque()).append(_dropper.submit(_recycle, where, name))
