@@ -192,6 +192,19 @@ def _create_copy(template: str) -> str:
     return name
 
 
+def _rename(name: str, renamed: str, seconds: float = 2.0) -> None:
+    """Rename a database once the server has ended the last connection to it (a closed one's process may still be
+    ending)."""
+    waited = threading.Event()
+    for _ in range(int(seconds / 0.05)):
+        try:
+            pg_admin(f"ALTER DATABASE {name} RENAME TO {renamed}")
+            return
+        except psycopg.errors.ObjectInUse:
+            waited.wait(0.05)
+    pg_admin(f"ALTER DATABASE {name} RENAME TO {renamed}")
+
+
 def _recycle(template: str, name: str) -> str:
     """A used copy put back to what a fresh copy holds, for the next test; or, where it cannot be, dropped and a new
     copy made in its place."""
@@ -199,9 +212,14 @@ def _recycle(template: str, name: str) -> str:
     if pristine is not None:
         try:
             with _connect(name) as conn:
-                if put_back(conn, pristine):
-                    put_back_count["put back"] += 1
-                    return name
+                done = put_back(conn, pristine)
+            if done:
+                # Under a new name: what the service keeps by a store's address (a build's key, England's tables)
+                # must not meet the last test's under the same one.
+                renamed = f"{PG_TEMPLATE}_{os.getpid()}_{next(_counter)}"
+                _rename(name, renamed)
+                put_back_count["put back"] += 1
+                return renamed
         except psycopg.Error:
             pass  # renamed, dropped or broken by its test: dropped (if still there) and copied afresh below
     put_back_count["dropped"] += 1

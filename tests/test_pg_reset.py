@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,7 +32,7 @@ def copies(store_template: str) -> Iterator[tuple[str, str]]:
 def _everything(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
     """Every table's rows, sorted, and every sequence's next value (taken in a transaction rolled back)."""
     tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
-    found = {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}  # noqa: S608
+    found = {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}
     found["sequences"] = sorted(
         conn.execute("SELECT sequencename, nextval(format('%I', sequencename)) FROM pg_sequences").fetchall()
     )
@@ -83,3 +84,27 @@ def test_a_copy_another_connection_still_holds_is_left_for_a_drop(copies: tuple[
         left_open.commit()
         assert not put_back(conn, pristine, settle=0.1)
         assert conn.execute("SELECT name FROM agency WHERE code = 'notts_cyp'").fetchone() == ("renamed by a test",)
+
+
+@ON_POSTGRES
+def test_each_test_takes_a_store_as_fresh_and_under_a_name_of_its_own(store_template: str, tmp_path: Path) -> None:
+    """Copies taken one after another (as tests take them), some of them put back from an earlier one: each starts
+    with no job run and the catalogue's agencies as the template has them, and no two share a name."""
+    template = store_template.split(":", 1)[1]
+    names, before = set(), stores.put_back_count["put back"]
+    for n in range(stores.SPARES + 3):
+        with stores.copied_store(store_template, tmp_path) as engine, engine.begin() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM job_run").scalar_one() == 0
+            assert conn.exec_driver_sql("SELECT name FROM agency WHERE code = 'notts_cyp'").scalar_one() != "renamed"
+            now = datetime.now(UTC)
+            conn.exec_driver_sql(
+                "INSERT INTO job_run (job_id, scheduled_for, started_at, outcome, detail, holder) "
+                "VALUES (%(job)s, %(now)s, %(now)s, 'done', '', '')",
+                {"job": f"test {n}", "now": now},
+            )
+            conn.exec_driver_sql("UPDATE agency SET name = 'renamed' WHERE code = 'notts_cyp'")
+            names.add(str(engine.url.database))
+        for made in list(stores._spares[template]):
+            made.result()
+    assert len(names) == stores.SPARES + 3
+    assert stores.put_back_count["put back"] > before
