@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
 
 from benchmarks.collect import pg_admin, pg_beside
 from benchmarks.load import _start, _stop, free_port
@@ -107,10 +108,6 @@ def current_code(council: Council) -> str:
 
 def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
     """The schema, catalogue and geography, every council an agency with its own key, and DfE's regulator key."""
-    from sqlmodel import Session
-
-    from mappings import registry
-    from mappings.keys import create_key
     from mappings.service import load_bundled
     from onereturn import db
 
@@ -118,6 +115,20 @@ def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
     db.upgrade(engine)
     with db.session_scope(engine) as session:
         load_bundled(session, demo_keys=False)
+    try:
+        return onboard(engine, councils)
+    finally:
+        engine.dispose()
+
+
+def onboard(engine: Engine, councils: list[Council]) -> tuple[dict[str, str], str]:
+    """Each council an agency owing the three returns under the code it holds today, with a key of its own (by ONS
+    code, as DfE's release lists it), and a regulator key for DfE."""
+    from sqlmodel import Session
+
+    from mappings import registry
+    from mappings.keys import create_key
+
     sheet = io.StringIO()
     # Written by the csv module: some councils' names hold a comma ("Bristol, City of").
     writer = csv.writer(sheet, lineterminator="\n")
@@ -130,7 +141,6 @@ def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
             keys[c.code] = create_key(session, role="agency", label=f"{c.name} data team", agency_code=agency(c))[1]
         regulator = create_key(session, role="regulator", label="DfE", recipient="Department for Education")[1]
         session.commit()
-    engine.dispose()
     return keys, regulator
 
 

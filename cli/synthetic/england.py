@@ -23,7 +23,7 @@ import json
 import random
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -162,15 +162,21 @@ def totals(councils: list[Council]) -> tuple[dict[str, int], dict[str, int]]:
     return held, {kind: sum(c.published[kind] or 0 for c in councils) for kind in SOURCES}
 
 
-def write_england(out: Path, *, scale: float = 0.02, seed: int = 1, councils: int | None = None) -> list[Council]:
-    """Write every council's files (the first ``councils`` in DfE's order) under ``out`` with ``manifest.json``."""
+def write_england(
+    out: Path, *, scale: float = 0.02, seed: int = 1, councils: int | None = None, codes: Collection[str] = ()
+) -> list[Council]:
+    """Write every council's files (the first ``councils`` in DfE's order, or those of ONS ``codes``) under ``out``
+    with ``manifest.json``; a council's files are the same whichever others are written beside it, but its movers."""
     factor = Decimal(str(scale))
     if not Decimal(0) < factor <= Decimal(1):
         raise InvalidInput(f"--scale {scale}: give a share of England's size above 0 and at most 1")
     every = england_councils()
     if councils is not None and not 1 <= councils <= len(every):
         raise InvalidInput(f"--councils {councils}: England has {len(every)} councils")
-    taken = every[: councils or len(every)]
+    unknown = sorted(set(codes) - {c.code for c in every})
+    if unknown:
+        raise InvalidInput(f"not one of England's {len(every)} councils by DfE's ONS code: {', '.join(unknown)}")
+    taken = [c for c in every if c.code in codes] if codes else every[: councils or len(every)]
     survey = collection_year(YEAR).ending
     plans = [sized(c.published[PLANS], factor) for c in taken]
     movers = [_movers(seed, i, c, round(MOVERS * n), survey) for i, (c, n) in enumerate(zip(taken, plans, strict=True))]
