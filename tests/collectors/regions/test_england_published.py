@@ -62,15 +62,15 @@ def published(councils: list[Council]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {c.lea: {} for c in councils}
     for kind, (name, column, keep) in PUBLISHED.items():
         for row in _rows((FILES_DIR / name).read_text(encoding="utf-8-sig")):
-            if row["time_period"] == "2025" and row["geographic_level"] == "Local authority":
-                if row["old_la_code"] in found and (keep is None or row[keep[0]] == keep[1]):
-                    found[row["old_la_code"]][kind] = row[column]
+            ours = row["time_period"] == "2025" and row["geographic_level"] == "Local authority"
+            if ours and row["old_la_code"] in found and (keep is None or row[keep[0]] == keep[1]):
+                found[row["old_la_code"]][kind] = row[column]
     with zipfile.ZipFile(EHCP_RELEASE) as archive:
         caseload = archive.read("data/caseload.csv").decode("utf-8-sig")
     for row in _rows(caseload):
-        if row["time_period"] == "202425" and row["geographic_level"] == "Local authority":
-            if row["old_la_code"] in found and row["breakdown_topic"] == "All EHC plans":
-                found[row["old_la_code"]][PLANS] = row["ehcplans"]
+        ours = row["time_period"] == "202425" and row["geographic_level"] == "Local authority"
+        if ours and row["old_la_code"] in found and row["breakdown_topic"] == "All EHC plans":
+            found[row["old_la_code"]][PLANS] = row["ehcplans"]
     return found
 
 
