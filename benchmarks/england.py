@@ -351,7 +351,7 @@ def measure(database_url: str, work: Path, england: Path, councils: list[Council
         pg_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     size = sum(p.stat().st_size for c in councils for paths in _uploads(england, c) for p in paths)
     children = {k: sum(c.counts[k] for c in councils) for k in (LOOKED_AFTER, IN_NEED, PLANS)}
-    england = {
+    against = {
         kind: (
             rows.get(kind, "none"),
             sum(c.counts[kind] for c in councils),
@@ -359,7 +359,7 @@ def measure(database_url: str, work: Path, england: Path, councils: list[Council
         )
         for kind in ENGLAND_ROWS
     }
-    return Size(len(councils), children, size / MIB, sent, year_in, peaks, signoff, builds, pulls, england)
+    return Size(len(councils), children, size / MIB, sent, year_in, peaks, signoff, builds, pulls, against)
 
 
 def _per_council(s: Size) -> tuple[float, float, float]:
