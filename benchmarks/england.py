@@ -41,12 +41,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
 
 from benchmarks.collect import pg_admin, pg_beside
 from benchmarks.load import _start, _stop, free_port
 from benchmarks.records.path import FINAL_STAGES
 from benchmarks.server import MIB, processes_of, sampled_peaks, sampling, status
-from cli.synthetic.england import IN_NEED, LOOKED_AFTER, PLANS, YEAR, Council, write_england
+from cli.synthetic.england import IN_NEED, LOOKED_AFTER, PLANS, REFERRALS, YEAR, Council, write_england
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "england-benchmark.md"
 #: The returns DfE pulls from the records, and the period each is built for from a 2024-25 collection.
@@ -79,6 +80,9 @@ class Size:
     signoff: float
     builds: dict[str, tuple[float, int, int]]
     pulls: dict[str, dict[str, tuple[float, int]]]
+    #: Each count: England's row made from the records (as DfE's rows round it), what the councils' files hold, and
+    #: DfE's published count of the same councils.
+    england: dict[str, tuple[str, int, int]] = field(default_factory=dict)
 
     @property
     def failures(self) -> int:
@@ -107,10 +111,6 @@ def current_code(council: Council) -> str:
 
 def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
     """The schema, catalogue and geography, every council an agency with its own key, and DfE's regulator key."""
-    from sqlmodel import Session
-
-    from mappings import registry
-    from mappings.keys import create_key
     from mappings.service import load_bundled
     from onereturn import db
 
@@ -118,6 +118,20 @@ def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
     db.upgrade(engine)
     with db.session_scope(engine) as session:
         load_bundled(session, demo_keys=False)
+    try:
+        return onboard(engine, councils)
+    finally:
+        engine.dispose()
+
+
+def onboard(engine: Engine, councils: list[Council]) -> tuple[dict[str, str], str]:
+    """Each council an agency owing the three returns under the code it holds today, with a key of its own (by ONS
+    code, as DfE's release lists it), and a regulator key for DfE."""
+    from sqlmodel import Session
+
+    from mappings import registry
+    from mappings.keys import create_key
+
     sheet = io.StringIO()
     # Written by the csv module: some councils' names hold a comma ("Bristol, City of").
     writer = csv.writer(sheet, lineterminator="\n")
@@ -130,7 +144,6 @@ def make_store(url: str, councils: list[Council]) -> tuple[dict[str, str], str]:
             keys[c.code] = create_key(session, role="agency", label=f"{c.name} data team", agency_code=agency(c))[1]
         regulator = create_key(session, role="regulator", label="DfE", recipient="Department for Education")[1]
         session.commit()
-    engine.dispose()
     return keys, regulator
 
 
@@ -286,6 +299,34 @@ def build_and_pull(
     return builds, pulls
 
 
+#: Each count DfE publishes for the councils: where England's row of it is made from the records (the return's rows,
+#: their route, the indicator or column, and the row's filter).
+ENGLAND_ROWS = {
+    LOOKED_AFTER: ("dfe_ssda903", f"/api/england/dfe_ssda903/{YEAR}.csv", "cyp.lac_count"),
+    IN_NEED: ("dfe_cin_census", f"/api/england/dfe_cin_census/{YEAR}.csv", "cyp.cin_count"),
+    REFERRALS: ("dfe_cin_census", f"/api/england/dfe_cin_census/{YEAR}.csv", "cyp.cin_referrals"),
+    PLANS: ("dfe_sen2", f"/api/sen2/{YEAR}/england/caseload.csv", "All EHC plans"),
+}
+
+
+def england_rows(port: int, regulator: str) -> dict[str, str]:
+    """England's row of each count as DfE's key reads it, made from every council's records (the SSDA903's and CIN
+    census's rounded to the nearest 10 as DfE's are; the EHC plans neither rounded nor withheld, as DfE's)."""
+    found: dict[str, str] = {}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE) as client:
+        for kind, (_, route, figure) in ENGLAND_ROWS.items():
+            answer = client.get(route, headers={"X-API-Key": regulator})
+            rows = csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))) if answer.status_code == 200 else []
+            for row in rows:
+                if row["geographic_level"] != "National":
+                    continue
+                if row.get("indicator") == figure:
+                    found[kind] = row["value"]
+                elif row.get("breakdown_topic") == figure:
+                    found[kind] = row["ehcplans"]
+    return found
+
+
 def measure(database_url: str, work: Path, england: Path, councils: list[Council], at_once: int) -> Size:
     """One size of England: the store, two hosts, every council's uploads, the sign-off, the builds and the pulls."""
     url = pg_beside(database_url, "england")
@@ -303,13 +344,22 @@ def measure(database_url: str, work: Path, england: Path, councils: list[Council
         sent, year_in, peaks = send_all(ports, england, councils, keys, at_once)
         signoff = sign_off(url)
         builds, pulls = build_and_pull(ports["A"][0], regulator)
+        rows = england_rows(ports["A"][0], regulator)
     finally:
         for started in procs.values():
             _stop(started)
         pg_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     size = sum(p.stat().st_size for c in councils for paths in _uploads(england, c) for p in paths)
     children = {k: sum(c.counts[k] for c in councils) for k in (LOOKED_AFTER, IN_NEED, PLANS)}
-    return Size(len(councils), children, size / MIB, sent, year_in, peaks, signoff, builds, pulls)
+    against = {
+        kind: (
+            rows.get(kind, "none"),
+            sum(c.counts[kind] for c in councils),
+            sum(c.published[kind] or 0 for c in councils),
+        )
+        for kind in ENGLAND_ROWS
+    }
+    return Size(len(councils), children, size / MIB, sent, year_in, peaks, signoff, builds, pulls, against)
 
 
 def _per_council(s: Size) -> tuple[float, float, float]:
@@ -367,6 +417,19 @@ def report(sizes: list[Size], scale: str, at_once: int) -> str:
         for ret, (took, found, _) in s.builds.items():
             pulled = " | ".join(f"{t:.2f} s ({n / MIB:.1f} MiB)" for t, n in s.pulls[ret].values())
             lines.append(f"| {s.councils} | {ret} | {took:.1f} s | {found} | {pulled} |")
+    lines += [
+        "",
+        "England's row of each count made from the records (DfE's key, `/api/england/...` and "
+        "`/api/sen2/.../england`; looked after, in need and referrals rounded to the nearest 10 as DfE's rows are), "
+        "what the councils' files hold, and DfE's published count of the same councils. At scale 1 the files hold "
+        "DfE's counts (a count DfE withholds written as 1 child) and England's row is DfE's, rounded as DfE's is:",
+        "",
+        "| councils | count | return | England's row from the records | in the councils' files | DfE's published |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in sizes:
+        for kind, (row, held, said) in s.england.items():
+            lines.append(f"| {s.councils} | {kind} | {ENGLAND_ROWS[kind][0]} | {row} | {held:,} | {said:,} |")
     lines += [
         "",
         "| councils | in, per council | built, per council | pulled, per council | signed off |",

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from benchmarks import england
+from cli.synthetic.england import IN_NEED, LOOKED_AFTER, PLANS, REFERRALS, england_councils
 
 pytestmark = pytest.mark.postgres
 
@@ -35,4 +36,16 @@ def test_bench_england_sends_every_councils_files_and_dfe_pulls_them(
     builds = {r[1]: r for r in rows if len(r) == 4 + len(england.FORMATS)}
     assert sorted(builds) == sorted(england.RETURNS)
     assert all(r[3] == "2" for r in builds.values()), builds  # both councils in each return DfE pulls
+    # England's rows made from the two councils' records, beside their files and DfE's counts of the same councils.
+    counts = {r[1]: r[3:] for r in rows if len(r) == 6 and r[1] in england.ENGLAND_ROWS}
+    first = england_councils()[:2]
+    published = {k: f"{sum(c.published[k] or 0 for c in first):,}" for k in england.ENGLAND_ROWS}
+    assert counts == {
+        LOOKED_AFTER: ["0", "4", published[LOOKED_AFTER]],  # 4 rounded to the nearest 10, as DfE's England row
+        IN_NEED: ["20", "17", published[IN_NEED]],
+        REFERRALS: [counts[REFERRALS][0], counts[REFERRALS][1], published[REFERRALS]],
+        PLANS: ["15", "15", published[PLANS]],  # EHC plans are neither rounded nor withheld
+    }
+    referrals = int(counts[REFERRALS][1])
+    assert counts[REFERRALS][0] == f"{(referrals + 5) // 10 * 10}"
     assert doc.read_text() == out.removesuffix("\n")

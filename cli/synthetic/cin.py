@@ -90,10 +90,11 @@ class _CouncilCin:
         self.year = year
         self.disabled = 0
 
-    def child(self, number: int) -> ET.Element:
-        """One ``Child`` element."""
+    def child(self, number: int, kind: str | None = None) -> ET.Element:
+        """One ``Child`` element: its kind drawn (``nfa``, ``new``, ``ongoing``, ``rereferred``) unless given."""
         rng, year = self.rng, self.year
-        kind = rng.choices(["nfa", "new", "ongoing", "rereferred"], weights=[18, 42, 34, 6])[0]
+        if kind is None:
+            kind = rng.choices(["nfa", "new", "ongoing", "rereferred"], weights=[18, 42, 34, 6])[0]
         if kind in ("nfa", "new", "rereferred"):
             # DfE's query 8569Q reads a no-further-action referral on the census's first day (when it is a bank
             # holiday, as on 1 April 2024) as one made before the census, so the first week is left out.
@@ -254,6 +255,35 @@ class _CouncilCin:
         return child
 
 
+def referrals_in_year(child: ET.Element, year: CollectionYear) -> int:
+    """How many of a ``Child``'s episodes were referred in the collection year (DfE's referrals, table C1)."""
+    days = (d.findtext("CINreferralDate") or "" for d in child.findall("CINdetails"))
+    return sum(bool(text) and year.start <= date.fromisoformat(text) <= year.end for text in days)
+
+
+def _steered(maker: _CouncilCin, listing: ET.Element, in_need: int, referrals: int | None) -> None:
+    """Children drawn until ``in_need`` are in need on 31 March and, given ``referrals``, that many referrals were made
+    in the year: while both fall short the kinds are drawn; then only children referred before the year (no referral
+    in it) are added for the in need left, or referrals closed with no further action (none in need on 31 March) for
+    the referrals left; one referral short, a new referral alone (a child referred again holds two)."""
+    number = held = referred = 0
+    wanted = referrals if referrals is not None else 0
+    while held < in_need or referred < wanted:
+        number += 1
+        left = wanted - referred
+        kind: str | None = None
+        if referrals is not None and left <= 0:
+            kind = "ongoing"
+        elif referrals is not None and held >= in_need:
+            kind = "nfa"
+        elif referrals is not None and left == 1:
+            kind = "new"
+        made = maker.child(number, kind)
+        held += in_need_at_31_march(made)
+        referred += referrals_in_year(made, maker.year)
+        listing.append(made)
+
+
 def in_need_at_31_march(child: ET.Element) -> bool:
     """Whether a ``Child`` of a census is in need on 31 March: its last episode has no closure date (the census
     holds none after it)."""
@@ -307,12 +337,22 @@ def _details(episode: CinEpisode) -> ET.Element:
 
 
 def synthetic_cin(
-    seed: int, children: int, year: str, out: Path, *, la: str = SYNTHETIC_LA, at_31_march: int | None = None
+    seed: int,
+    children: int,
+    year: str,
+    out: Path,
+    *,
+    la: str = SYNTHETIC_LA,
+    at_31_march: int | None = None,
+    referrals: int | None = None,
 ) -> Path:
     """Write an ILLUSTRATIVE CIN census XML of ``children`` made-up children of council ``la``; with ``at_31_march``,
-    of as many as it takes for that many to be in need on 31 March (``children`` unread). Return its path."""
+    of as many as it takes for that many to be in need on 31 March (``children`` unread), and with ``referrals`` too,
+    for that many referrals in the year. Return its path."""
     if children < 1 or (at_31_march is not None and at_31_march < 1):
         raise InvalidInput("a synthetic census needs at least one child")
+    if referrals is not None and (at_31_march is None or referrals < 0):
+        raise InvalidInput("steer a synthetic census's referrals beside its children in need on 31 March, from 0")
     collection = collection_year(year)
     lea = council(la).lea
     maker = _CouncilCin(seed, collection, lea)
@@ -337,12 +377,7 @@ def synthetic_cin(
         for number in range(1, children + 1):
             listing.append(maker.child(number))
     else:
-        number = in_need = 0
-        while in_need < at_31_march:
-            number += 1
-            made = maker.child(number)
-            in_need += in_need_at_31_march(made)
-            listing.append(made)
+        _steered(maker, listing, at_31_march, referrals)
     ET.indent(message)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"cin_census_{collection.ending}.xml"

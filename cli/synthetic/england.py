@@ -6,8 +6,7 @@ The counts are DfE's, read from the files the service already ships (docs/englan
 - children looked after on 31 March: ``cla_number_and_rate_per_10k_children.csv`` (DfE's CSC outcomes and enablers,
   ``population_type`` "Children looked after on 31 March each year", ``children_count``, 2025);
 - children in need on 31 March: ``b1_children_in_need_2013_to_2025.csv`` (``At31_episodes``, 2025), and referrals in
-  the year (``c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv``, ``referral_count``, 2025: reported
-  beside what the files hold, not steered to);
+  the year (``c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv``, ``referral_count``, 2025);
 - EHC plans in force in January: DfE's 2025 EHC plan release, ``caseload.csv`` (``ehcplans``, 202425, "All EHC
   plans").
 
@@ -24,13 +23,13 @@ import json
 import random
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from cli.synthetic.cin import in_need_at_31_march, synthetic_cin, upn
+from cli.synthetic.cin import in_need_at_31_march, referrals_in_year, synthetic_cin, upn
 from cli.synthetic.common import ENGLAND_COUNCILS, collection_year, council
 from cli.synthetic.sen2 import ACTIVE, synthetic_sen2
 from cli.synthetic.ssda903 import looked_after_at_31_march, synthetic_903
@@ -145,15 +144,9 @@ def _in_files(folder: Path, year: str) -> dict[str, int]:
     """What a council's written files hold: looked after and in need on 31 March, referrals, plans in force."""
     with (folder / "ssda903" / "episodes.csv").open(newline="", encoding="utf-8") as f:
         episodes = list(csv.reader(f))[1:]
-    start = collection_year(year).start
     census = ET.parse(next((folder / "cin").glob("*.xml"))).getroot()
     children = census.findall("Children/Child")
-    referrals = sum(
-        date.fromisoformat(text) >= start
-        for child in children
-        for text in (d.findtext("CINreferralDate") or "" for d in child.findall("CINdetails"))
-        if text
-    )
+    referrals = sum(referrals_in_year(child, collection_year(year)) for child in children)
     sen2 = next((folder / "sen2").glob("*.xml")).read_text(encoding="utf-8")
     return {
         LOOKED_AFTER: looked_after_at_31_march(episodes),
@@ -169,15 +162,21 @@ def totals(councils: list[Council]) -> tuple[dict[str, int], dict[str, int]]:
     return held, {kind: sum(c.published[kind] or 0 for c in councils) for kind in SOURCES}
 
 
-def write_england(out: Path, *, scale: float = 0.02, seed: int = 1, councils: int | None = None) -> list[Council]:
-    """Write every council's files (the first ``councils`` in DfE's order) under ``out`` with ``manifest.json``."""
+def write_england(
+    out: Path, *, scale: float = 0.02, seed: int = 1, councils: int | None = None, codes: Collection[str] = ()
+) -> list[Council]:
+    """Write every council's files (the first ``councils`` in DfE's order, or those of ONS ``codes``) under ``out``
+    with ``manifest.json``; a council's files are the same whichever others are written beside it, but its movers."""
     factor = Decimal(str(scale))
     if not Decimal(0) < factor <= Decimal(1):
         raise InvalidInput(f"--scale {scale}: give a share of England's size above 0 and at most 1")
     every = england_councils()
     if councils is not None and not 1 <= councils <= len(every):
         raise InvalidInput(f"--councils {councils}: England has {len(every)} councils")
-    taken = every[: councils or len(every)]
+    unknown = sorted(set(codes) - {c.code for c in every})
+    if unknown:
+        raise InvalidInput(f"not one of England's {len(every)} councils by DfE's ONS code: {', '.join(unknown)}")
+    taken = [c for c in every if c.code in codes] if codes else every[: councils or len(every)]
     survey = collection_year(YEAR).ending
     plans = [sized(c.published[PLANS], factor) for c in taken]
     movers = [_movers(seed, i, c, round(MOVERS * n), survey) for i, (c, n) in enumerate(zip(taken, plans, strict=True))]
@@ -196,7 +195,13 @@ def write_england(out: Path, *, scale: float = 0.02, seed: int = 1, councils: in
             at_31_march=sized(found.published[LOOKED_AFTER], factor),
         )
         synthetic_cin(
-            child_seed, 1, YEAR, home / "cin", la=found.code, at_31_march=sized(found.published[IN_NEED], factor)
+            child_seed,
+            1,
+            YEAR,
+            home / "cin",
+            la=found.code,
+            at_31_march=sized(found.published[IN_NEED], factor),
+            referrals=sized(found.published[REFERRALS], factor),
         )
         known = (movers[i] + arriving) if len(taken) > 1 else []
         synthetic_sen2(child_seed, 1, survey, home / "sen2", la=found.code, known=known, plans=plans[i])
@@ -209,6 +214,7 @@ def write_england(out: Path, *, scale: float = 0.02, seed: int = 1, councils: in
         "scale": str(factor),
         "seed": seed,
         "rounding": "each council's count times the scale, rounded half up, at least 1; 1 where DfE suppresses it",
+        "steered_to": list(SOURCES),
         "movers_share_of_plans": MOVERS,
         "sources": SOURCES,
         "totals": held,

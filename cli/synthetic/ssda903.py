@@ -111,7 +111,13 @@ class _Council903:
     def __init__(self, seed: int, year: CollectionYear, la: str) -> None:
         self.rng = random.Random(seed)
         self.year = year
-        self.home = council(la).home
+        found = council(la)
+        self.home = found.home
+        # Its own placements: inside it, or where DfE's rules cannot place its postcodes (their 2021 lookup lacks the
+        # council's code), the nearest postcodes they place; such a council places no child with parents at home
+        # (rule 169) and runs no home of its own outside it (rule 1015), as docs/england.md says.
+        self.inside = found.placed
+        self.placeable = not found.nearest
         # Placements outside the council: the other councils' postcodes and the cities'.
         self.away = tuple(p for other, c in sorted(COUNCILS.items()) if other != la for p in c.home) + ELSEWHERE
         self.ids = _Ids(self.rng)
@@ -131,20 +137,23 @@ class _Council903:
                 kind = rng.choices(["foster", "home", "parents"], weights=[70, 22, 8])[0]
             else:
                 kind = rng.choices(["foster", "parents", "home"], weights=[88, 9, 3])[0]
-        if kind == "parents":
+        if kind == "parents" and self.placeable:
             return Placement(start, "P1", "PR0", home, "XXXXXXX")
+        if kind == "parents":
+            kind = "foster"
         if kind == "home":
             own = rng.random() < 0.3
-            postcode = rng.choice(self.home if own else self.home + self.away)
-            return Placement(start, "K2", "PR1" if own else "PR4", postcode, rng.choice(self.home_urns))
+            postcode = rng.choice(self.inside if own else self.inside + self.away)
+            provider = "PR1" if own and self.placeable else "PR4"
+            return Placement(start, "K2", provider, postcode, rng.choice(self.home_urns))
         if kind == "semi":
-            return Placement(start, "H5", "PR4", rng.choice(self.home + self.away), rng.choice(self.home_urns))
+            return Placement(start, "H5", "PR4", rng.choice(self.inside + self.away), rng.choice(self.home_urns))
         # Foster care: with relatives or friends (U1-U3) or other carers (U4-U6); long-term (U1, U4) or not.
         relative = rng.random() < 0.2
         long_term = rng.random() < 0.35
         place = ("U1" if long_term else "U3") if relative else ("U4" if long_term else "U6")
         own = rng.random() < 0.6
-        postcode = rng.choice(self.home if rng.random() < 0.8 else self.away)
+        postcode = rng.choice(self.inside if rng.random() < 0.8 else self.away)
         urn = rng.choice(self.own_urns if own else self.agency_urns)
         return Placement(start, place, "PR1" if own else "PR4", postcode, urn)
 
@@ -318,14 +327,14 @@ class _Council903:
 
     def _adoption_period(self, child: Child, start: date, home: str | None, need: str) -> None:
         rng, year = self.rng, self.year
-        foster = Placement(start, "U6", "PR1", elsewhere(rng, home, self.home), rng.choice(self.own_urns))
+        foster = Placement(start, "U6", "PR1", elsewhere(rng, home, self.inside), rng.choice(self.own_urns))
         # Best-interests decision, placement order, match, placement with adopters, adoption order.
         decision = day_between(rng, start + timedelta(days=60), year.start - timedelta(days=60))
         order = decision + timedelta(days=rng.randint(20, 90))
         match = max(order + timedelta(days=rng.randint(30, 120)), year.start + timedelta(days=1))
         placed = match + timedelta(days=rng.randint(7, 30))
         adopted = min(placed + timedelta(days=rng.randint(70, 200)), year.end)
-        adopters = Placement(placed, "A6", "PR1", elsewhere(rng, home, self.home + self.away), "XXXXXXX")
+        adopters = Placement(placed, "A6", "PR1", elsewhere(rng, home, self.inside + self.away), "XXXXXXX")
 
         def episode(on: date, reason: str, legal_status: str, where: Placement) -> Episode:
             return Episode(

@@ -103,6 +103,21 @@ def test_the_same_seed_gives_the_same_files_and_another_seed_others(tmp_path: Pa
     assert synthetic_cin(6, 60, "2024-25", tmp_path / "f").read_bytes() != census
 
 
+@pytest.mark.parametrize(("in_need", "referrals"), [(40, 20), (40, 63), (40, 160), (1, 1), (3, 0)])
+def test_a_census_steered_holds_its_children_in_need_and_its_referrals(
+    tmp_path: Path, in_need: int, referrals: int
+) -> None:
+    """Fewer referrals than its draws give, about as many, far more; the smallest; none in the year at all."""
+    census = synthetic_cin(8, 1, "2024-25", tmp_path, at_31_march=in_need, referrals=referrals)
+    derived = derive_cin(read_cin_tables(census.read_bytes()), year_ending=2025, population_0_17=100000.0)
+    assert derived.figures["cyp.cin_count"].value == in_need
+    assert derived.figures["cyp.cin_referrals"].value == referrals
+    again = synthetic_cin(8, 1, "2024-25", tmp_path / "again", at_31_march=in_need, referrals=referrals)
+    assert again.read_bytes() == census.read_bytes()
+    with pytest.raises(InvalidInput, match="beside its children in need"):
+        synthetic_cin(8, 10, "2024-25", tmp_path, referrals=referrals)
+
+
 def test_upn_check_letter_follows_dfe_rule() -> None:
     # DfE's UPN guide's worked rule: weights 2-13 on characters 2-13, remainder of 23 picks the letter.
     made = upn("891", 123456789)
