@@ -91,26 +91,38 @@ def _engine(bind: Engine | Connection) -> Engine:
     return bind.engine if isinstance(bind, Connection) else bind
 
 
-def _write_once(path: Path, data: bytes, *, replace: bool = False) -> None:
+def _write_once(path: Path, data: bytes, *, replace: bool = False) -> bool:
     if path.exists() and not replace:
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     # A name of this write's own: two threads keeping the same file at once each write and move their own copy.
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}-{secrets.token_hex(4)}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+    return True
 
 
 def keep(bind: Engine | Connection, settings: Settings, name: str, data: bytes) -> str:
     """Keep ``data`` under ``name`` (written once: the same name is the same content) and return the name."""
+    keep_new(bind, settings, name, data)
+    return name
+
+
+def keep_new(bind: Engine | Connection, settings: Settings, name: str, data: bytes) -> bool:
+    """Keep ``data`` under ``name`` as ``keep`` does; whether these very bytes were written (False: ``name`` was
+    kept before, its bytes left as they were)."""
     if not is_shared(bind):
-        _write_once(local_root(bind, settings) / name, data)
-        return name
+        return _write_once(local_root(bind, settings) / name, data)
     row = {"name": name, "data": data, "size_bytes": len(data), "kept_at": datetime.now(UTC)}
     # Committed on its own before the submission naming it, as a file is written before its row.
     with _engine(bind).begin() as conn:
-        conn.execute(pg_insert(KeptFile).values(**row).on_conflict_do_nothing(index_elements=["name"]))
-    return name
+        written = conn.execute(
+            pg_insert(KeptFile)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(col(KeptFile.name))
+        ).first()
+    return written is not None
 
 
 def replace(engine: Engine | Connection, settings: Settings, name: str, data: bytes) -> None:

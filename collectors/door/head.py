@@ -54,7 +54,11 @@ def keep_raw(engine: Engine, settings: Settings, data: bytes, digest: str | None
     digest = digest or hashlib.sha256(data).hexdigest()
     keys = sealing.checked_keys(engine, settings)
     sealed = keys.seal(data)
-    name = keptfiles.keep(engine, settings, keptfiles.uploads_name(digest), sealed)
+    name = keptfiles.uploads_name(digest)
+    # Only a copy kept before is read back: one this call wrote is sealed under these keys (reading a publisher's
+    # 3 MB file back and opening it cost more than sealing it).
+    if keptfiles.keep_new(engine, settings, name, sealed):
+        return digest, name
     if not keys.opens(keptfiles.read(engine, settings, name)):
         # The same file was kept before under keys the store no longer names: the copy in hand mends it.
         keptfiles.replace(engine, settings, name, sealed)

@@ -11,6 +11,7 @@ columns; a row with no value takes the symbol its ``Value note`` stands for and 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -40,9 +41,10 @@ class PublishedFormatError(InvalidInput):
 MAX_FIELD = 131_072
 
 
-def read_csv_text(spec: SourceSpec, data: bytes) -> pl.DataFrame:
-    """A publisher's CSV as text columns, each row numbered as in the file, with its layout and row lengths checked
-    before polars reads it (so a ragged row or an overlong field is named with its row, not polars' message)."""
+def read_csv_text(spec: SourceSpec, data: bytes, columns: list[str] | None = None) -> pl.DataFrame:
+    """A publisher's CSV as text columns (every column, or only ``columns``), each row numbered as in the file, with
+    its layout and row lengths checked before polars reads it (so a ragged row or an overlong field is named with
+    its row, not polars' message)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -50,8 +52,11 @@ def read_csv_text(spec: SourceSpec, data: bytes) -> pl.DataFrame:
             f"{spec.file}: not UTF-8 text ({exc.reason} at byte {exc.start:,}); nothing was stored"
         ) from exc
     _check_rows(spec, text)
+    # The bytes as received, once they are known to be UTF-8: the same characters, without polars encoding the text
+    # back (a copy of the whole file).
+    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
     try:
-        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+        frame = pl.read_csv(body, infer_schema=False, columns=columns)
     except pl.exceptions.PolarsError as exc:
         raise PublishedFormatError(f"{spec.file}: not a CSV file ({error_kind(exc)}); nothing was stored") from exc
     # One chunk a column: polars panics on string columns read in several chunks beside the row numbers' one
@@ -61,13 +66,25 @@ def read_csv_text(spec: SourceSpec, data: bytes) -> pl.DataFrame:
 
 
 def read_ees_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
-    """Read an EES tidy CSV into figures (FIGURE_SCHEMA) and the number of data rows read."""
-    frame = read_csv_text(spec, data)
+    """Read an EES tidy CSV into figures (FIGURE_SCHEMA) and the number of data rows read: every row checked (its
+    fields, its year, time identifier and level), the figures read from the rows a figure reads (most of a DfE
+    file is breakdowns no figure reads: care leavers' activity, 20,040 rows for 2,505 figures)."""
+    frame = read_csv_text(spec, data, columns=_columns_read(spec))
     try:
         _schema(spec).validate(frame, lazy=True)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
         raise PublishedFormatError(f"{spec.file}: rows do not have the declared layout: {_first_line(exc)}") from exc
-    return every_figure(spec, frame), frame.height
+    return every_figure(spec, frame.filter(read_by_a_figure(spec))), frame.height
+
+
+def _columns_read(spec: SourceSpec) -> list[str]:
+    """The file's columns an EES source reads (the layout's checks, each figure's filters, values, breakdowns and
+    areas), in the file's order; the rest are checked as fields of their rows but never made into columns."""
+    read = {spec.period_column, spec.level_column, *_schema(spec).columns, *spec.levels.values()}
+    for fig in spec.figure:
+        read |= {fig.value, *fig.where, *fig.breakdown}
+        read |= {c for c in (fig.numerator, fig.denominator) if c}
+    return [column for column in spec.columns if column in read]
 
 
 def _first_line(exc: Exception) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 import xlsxwriter
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 import collectors.figures.service as service
+from collectors.door import head
 from collectors.figures.service import raw_table_of, submit
 from collectors.published import intake
 from collectors.published.intake import import_release
@@ -24,7 +26,7 @@ from collectors.ways_in import rerun as reprocess
 from indicators.store.models import Submission
 from onereturn import keptfiles
 from onereturn.errors import ProcessingFailed
-from onereturn.sealing import KeysRefused, keys_at, keys_for
+from onereturn.sealing import KeysRefused, checked_keys, keys_at, keys_for
 from onereturn.settings import Settings
 from tests.helpers import kept_names
 from tests.published.unreadable import SPEC
@@ -177,3 +179,34 @@ def test_a_host_whose_keys_are_not_the_deployments_keeps_nothing(store: Engine, 
     with pytest.raises(KeysRefused, match="not the deployment's"):
         submit(store, other, agency_code="notts_cyp", filename="g.csv", data=b"indicator,org,period,value\n")
     assert kept_names(store, store_settings, "uploads") == [first.submission.raw_path]
+
+
+def test_a_file_kept_anew_is_not_read_back_and_one_kept_under_other_keys_is_mended(
+    store: Engine, store_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy an upload writes is sealed under the deployment's keys, so it is not read back to be checked; the
+    same bytes kept before under keys the store no longer names are read, found not to open, and sealed anew."""
+    sent = b"indicator,org,period,value\nmade.up,E10000024,FY2024-25,1\n"
+    digest = hashlib.sha256(sent).hexdigest()
+    name = keptfiles.uploads_name(digest)
+    deployment = checked_keys(store, store_settings)
+    elsewhere = keys_at(tmp_path / "another-host" / "records-keys.json")
+    assert keptfiles.keep_new(store, store_settings, name, elsewhere.seal(sent))
+    assert not keptfiles.keep_new(store, store_settings, name, b"other bytes"), "a name is kept once"
+    assert elsewhere.open(keptfiles.read(store, store_settings, name)) == sent
+    read_back: list[str] = []
+    reading = keptfiles.read
+
+    def counted(*args: object) -> bytes:
+        read_back.append(str(args[-1]))
+        return reading(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keptfiles, "read", counted)
+    assert head.keep_raw(store, store_settings, sent, digest) == (digest, name)
+    assert read_back == [name]
+    assert deployment.open(reading(store, store_settings, name)) == sent
+    fresh = sent + b"made.up,E09000023,FY2024-25,2\n"
+    fresh_digest, fresh_name = head.keep_raw(store, store_settings, fresh)
+    assert read_back == [name], "a file this call kept is not read back"
+    assert deployment.open(reading(store, store_settings, fresh_name)) == fresh
+    assert fresh_digest == hashlib.sha256(fresh).hexdigest()

@@ -1,6 +1,7 @@
 """An EES file is read in one pass only where figure by figure reads the very same figures: every bundled file
-gives the same frame either way, and a file with any refused cell is read figure by figure, which names it; a
-rounded publisher's parts above their totals are found the same whichever breakdowns a release holds."""
+gives the same frame either way, and a file with any refused cell is read figure by figure, which names it; read to
+the rows and columns a figure reads, it gives what the whole file gives, every row still checked; a rounded
+publisher's parts above their totals are found the same whichever breakdowns a release holds."""
 
 from __future__ import annotations
 
@@ -25,6 +26,32 @@ def test_one_pass_reads_what_figure_by_figure_reads(source: str) -> None:
     assert one_pass is not None, "a bundled file is refused nothing, so it is read in one pass"
     by_figure = pl.concat([read._figures(spec, fig, frame) for fig in spec.figure], how="vertical")
     assert_frame_equal(one_pass, by_figure)
+
+
+@pytest.mark.parametrize("source", EES)
+def test_the_file_read_to_the_rows_and_columns_a_figure_reads_gives_what_the_whole_file_gives(source: str) -> None:
+    """The intake's read keeps only the columns and rows a figure reads: the same figures, the same row numbers, and
+    every row of the file counted, as read from the whole file."""
+    spec = SOURCES[source]
+    data = spec.bundled.read_bytes()
+    whole = read.read_csv_text(spec, data)
+    figures, rows = read.read_ees_csv(spec, data)
+    assert rows == whole.height
+    assert_frame_equal(figures, read.every_figure(spec, whole))
+    assert set(read._columns_read(spec)) <= set(spec.columns)
+
+
+def test_a_row_no_figure_reads_is_still_held_to_the_layout() -> None:
+    """Every row's fields, year and time identifier are checked, not only those a figure reads."""
+    spec = SOURCES["dfe_care_leavers_activity"]
+    assert all(fig.where["care_leaver_age"] != "17 to 18 years" for fig in spec.figure)
+    lines = spec.bundled.read_text(encoding="utf-8-sig").split("\n")
+    unread = next(n for n, line in enumerate(lines) if ",17 to 18 years," in line)
+    for wrong in ("Reporting yaer", "Reporting year,extra"):
+        damaged = [*lines[:unread], lines[unread].replace("Reporting year", wrong, 1), *lines[unread + 1 :]]
+        with pytest.raises(PublishedFormatError) as refused:
+            read.read_ees_csv(spec, "\n".join(damaged).encode())
+        assert "declared layout" in refused.value.message or f"row {unread + 1}:" in refused.value.message
 
 
 #: A source with first year (2013: DfE's tables here start there), so a row before it is refused.
