@@ -157,8 +157,9 @@ def _run(request: FiguresSent | RecordFiles) -> Processed:
         _busy.clear()
 
 
-def _run_records(submission_id: int) -> int:
-    """Take up one record-level upload in this process (DfE's rules, the figures derived and stored)."""
+def _run_records(submission_id: int) -> Processed:
+    """Take up one record-level upload in this process (DfE's rules, the figures derived and stored); what it left
+    resident is said as a file of figures' is."""
     assert _engine is not None
     assert _settings is not None
     from collectors import ways_in
@@ -166,14 +167,14 @@ def _run_records(submission_id: int) -> int:
     _busy.set()
     try:
         ways_in.take_up(_engine, _settings, submission_id)
-        return submission_id
+        return Processed(submission_id, resident=_resident())
     except BaseException as exc:
         raise _portable(exc) from None
     finally:
         _busy.clear()
 
 
-def _records_done(future: Future[int]) -> None:
+def _records_done(future: Future[Processed]) -> None:
     exc = future.exception()
     if exc is not None:
         # The upload ends failed, or its lease runs out and the door's resume (door.resume) takes it up again.
@@ -292,9 +293,12 @@ class UploadPool:
                 "processing failed: the process handling the upload stopped; nothing of it was stored, "
                 "send the file again"
             ) from exc
+        self._renew_if_grown(executor, done)
+        return done
+
+    def _renew_if_grown(self, executor: ProcessPoolExecutor, done: Processed) -> None:
         if done.resident > self._settings.upload_process_resident_bytes:
             self._recycle(executor, done.resident)
-        return done
 
     def start_records(self, submission_id: int) -> None:
         """Hand a received record-level upload to an upload process and return at once (the request is answered 202)."""
@@ -303,7 +307,7 @@ class UploadPool:
         with self._lock:
             self._records.add(submission_id)
         try:
-            future: Future[int] = executor.submit(_run_records, submission_id)
+            future: Future[Processed] = executor.submit(_run_records, submission_id)
         except (BrokenProcessPool, RuntimeError):
             self._replace(executor)
             log.error(
@@ -312,14 +316,16 @@ class UploadPool:
             )
             return
         future.add_done_callback(_records_done)
-        future.add_done_callback(lambda done: self._records_ended(submission_id, done))
+        future.add_done_callback(lambda done: self._records_ended(submission_id, executor, done))
 
-    def _records_ended(self, submission_id: int, future: Future[int]) -> None:
+    def _records_ended(self, submission_id: int, executor: ProcessPoolExecutor, future: Future[Processed]) -> None:
         # One cancelled by a stop, or whose process died, stays: the stop marks it if it is still unfinished.
         if future.cancelled() or future.exception() is not None:
             return
         with self._lock:
             self._records.discard(submission_id)
+        # A record-level upload leaves its process grown as a file of figures does: renewed alike.
+        self._renew_if_grown(executor, future.result())
 
     def _recycle(self, grown: ProcessPoolExecutor, resident: int) -> None:
         # What a large upload leaves resident (polars' and the allocator's kept room) is given back only when

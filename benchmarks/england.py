@@ -46,7 +46,7 @@ from sqlalchemy import Engine
 from benchmarks.collect import pg_admin, pg_beside
 from benchmarks.load import _start, _stop, free_port
 from benchmarks.records.path import FINAL_STAGES
-from benchmarks.server import MIB, processes_of, sampled_peaks, sampling, status
+from benchmarks.server import MIB, command_of, family_of, processes_of, reset_peak, sampling, statuses
 from cli.synthetic.england import IN_NEED, LOOKED_AFTER, PLANS, REFERRALS, YEAR, Council, write_england
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "england-benchmark.md"
@@ -76,7 +76,7 @@ class Size:
     files_mib: float
     sent: list[Sent]
     year_in: float
-    peaks: dict[str, tuple[int, int]]
+    peaks: dict[str, Held]
     signoff: float
     builds: dict[str, tuple[float, int, int]]
     pulls: dict[str, dict[str, tuple[float, int]]]
@@ -200,17 +200,82 @@ def _uploads(folder: Path, council: Council) -> list[list[Path]]:
     ]
 
 
+#: The kinds of a host's processes, in the order the page names them.
+KINDS = ("server", "upload process", "DfE's rules", "scheduler", "build process", "resource tracker")
+
+
+@dataclass
+class Held:
+    """A host's processes' memory while the uploads ran: the most they held at once (the sum of their resident
+    sets), what each held at that moment, and each kind's own peak (its largest ``VmHWM``) with the processes of that
+    kind seen."""
+
+    most: int = 0
+    at_most: list[tuple[str, int]] = field(default_factory=list)
+    own: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, set[int]] = field(default_factory=dict)
+
+    @property
+    def largest(self) -> int:
+        """The largest peak of any one process."""
+        return max(self.own.values(), default=0)
+
+    def note(self, kinds: dict[int, str], held: dict[int, dict[str, int]]) -> None:
+        """One sample: each process's kind and its ``VmRSS`` and ``VmHWM``."""
+        for pid, kind in kinds.items():
+            self.seen.setdefault(kind, set()).add(pid)
+            self.own[kind] = max(self.own.get(kind, 0), held[pid]["VmHWM"])
+        together = sum(h["VmRSS"] for h in held.values())
+        if together > self.most:
+            self.most = together
+            self.at_most = sorted(((kinds[p], h["VmRSS"]) for p, h in held.items()), key=_by_kind)
+
+
+def _by_kind(item: tuple[str, int]) -> tuple[int, int]:
+    kind, held = item
+    return (KINDS.index(kind) if kind in KINDS else len(KINDS), -held)
+
+
+def kind_of(pid: int, parent: int, kinds: dict[int, str]) -> str:
+    """What a host's process is, from its command and the kind of the process that started it (``kinds`` holds the
+    roots', ``server`` and ``scheduler``, and those told before it)."""
+    if pid in kinds:
+        return kinds[pid]
+    command = command_of(pid)
+    above = kinds.get(parent, "")
+    # An upload process starts no process but DfE's rules' (told by its parent too, between its fork and its exec).
+    if "dfe_runner" in command or above == "upload process":
+        return "DfE's rules"
+    if "resource_tracker" in command:
+        return "resource tracker"
+    if "spawn_main" in command and above in ("server", "scheduler"):
+        return "upload process" if above == "server" else "build process"
+    return f"other ({Path(command.split(' ', 1)[0]).name or pid})"
+
+
 @contextmanager
-def held_at_once(roots: list[int]) -> Iterator[list[int]]:
-    """The most a host's processes (each root and every process it started) held at one time: the sum of their
-    resident sets, sampled every 0.1 s while the block runs."""
-    most = [0]
+def host_memory(server: int, scheduler: int) -> Iterator[Held]:
+    """A host's processes (the server, its upload processes and DfE's rules' processes they start, the scheduler and
+    its build process) sampled every 0.1 s while the block runs: one read of each process's status a sample. Each
+    process's peak is reset first; one that ends between two samples takes what it held after the first with it."""
+    for root in (server, scheduler):
+        for pid in processes_of(root):
+            reset_peak(pid)
+    held = Held()
 
     def sample() -> None:
-        most[0] = max(most[0], sum(status(pid, "VmRSS") for root in roots for pid in processes_of(root)))
+        kinds: dict[int, str] = {server: "server", scheduler: "scheduler"}
+        memory: dict[int, dict[str, int]] = {}
+        for root in (server, scheduler):
+            for pid, parent in family_of(root).items():
+                kinds[pid] = kind_of(pid, parent, kinds)
+                memory[pid] = statuses(pid, "VmRSS", "VmHWM")
+        # A process that ended as it was read holds nothing, and is no process of the host's.
+        live = {pid: m for pid, m in memory.items() if m["VmRSS"]}
+        held.note({pid: kinds[pid] for pid in live}, live)
 
     with sampling(0.1, sample):
-        yield most
+        yield held
 
 
 def send_all(
@@ -219,13 +284,12 @@ def send_all(
     councils: list[Council],
     keys: dict[str, str],
     at_once: int,
-) -> tuple[list[Sent], float, dict[str, tuple[int, int]]]:
-    """Every council's uploads, ``at_once`` councils at a time, alternately to each host; each host's peaks: its
-    largest process's, and the most its processes (the server, its upload processes, its scheduler) held at once."""
+) -> tuple[list[Sent], float, dict[str, Held]]:
+    """Every council's uploads, ``at_once`` councils at a time, alternately to each host; what each host's processes
+    held (:func:`host_memory`)."""
     names = sorted(hosts)
     with ExitStack() as stack:
-        peaks = {name: stack.enter_context(sampled_peaks(hosts[name][1][0])) for name in names}
-        together = {name: stack.enter_context(held_at_once(hosts[name][1])) for name in names}
+        held = {name: stack.enter_context(host_memory(*hosts[name][1])) for name in names}
         started = time.perf_counter()
         with ThreadPoolExecutor(at_once) as pool:
             jobs = [
@@ -241,7 +305,7 @@ def send_all(
             ]
             sent = [job.result() for job in jobs]
         took = time.perf_counter() - started
-    return sent, took, {n: (max(p.values(), default=0), together[n][0]) for n, p in peaks.items()}
+    return sent, took, held
 
 
 def sign_off(url: str) -> float:
@@ -372,12 +436,20 @@ def _per_council(s: Size) -> tuple[float, float, float]:
 def _size_lines(s: Size) -> list[str]:
     slowest = max(s.sent, key=lambda x: x.seconds)
     waits = [x.seconds for x in s.sent]
-    peaks = " · ".join(f"{n} {one / MIB:,.0f} / {every / MIB:,.0f} MiB" for n, (one, every) in sorted(s.peaks.items()))
+    peaks = " · ".join(f"{n} {h.largest / MIB:,.0f} / {h.most / MIB:,.0f} MiB" for n, h in sorted(s.peaks.items()))
     kids = f"{s.children[LOOKED_AFTER]:,} / {s.children[IN_NEED]:,} / {s.children[PLANS]:,}"
     return [
         f"| {s.councils} | {kids} | {s.files_mib:.1f} MiB | {s.year_in:.1f} s | {statistics.median(waits):.1f} s | "
         f"{slowest.seconds:.1f} s ({slowest.council}) | {peaks} | {s.failures} |"
     ]
+
+
+def _memory_line(councils: int, host: str, held: Held) -> str:
+    """Which of a host's processes held what at the host's peak, and each kind's own peak."""
+    at_most = " · ".join(f"{kind} {rss / MIB:,.0f}" for kind, rss in held.at_most)
+    kinds = sorted(held.own, key=lambda kind: _by_kind((kind, 0)))
+    own = " · ".join(f"{kind} {held.own[kind] / MIB:,.0f} ({len(held.seen[kind])})" for kind in kinds)
+    return f"| {councils} | {host} | {held.most / MIB:,.0f} MiB | {at_most} MiB | {own} MiB |"
 
 
 def _how(sizes: list[Size], scale: str, at_once: int) -> str:
@@ -406,6 +478,12 @@ def report(sizes: list[Size], scale: str, at_once: int) -> str:
     for s in sizes:
         lines += _size_lines(s)
     lines += [f"- not stored, {s.councils} councils: {failed}" for s in sizes for failed in s.failed]
+    lines += [
+        "",
+        "| councils | host | all at once | held at that moment, each process | each kind's own peak (processes seen) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [_memory_line(s.councils, name, held) for s in sizes for name, held in sorted(s.peaks.items())]
     lines += [
         "",
         "| councils | return | build (DfE's first pull) | councils in it | "

@@ -24,14 +24,45 @@ MIB = 1 << 20
 
 def processes_of(root: int) -> list[int]:
     """A process and every process it started, from any of its threads, recursively."""
-    found = [root]
-    for pid in found:
+    return list(family_of(root))
+
+
+def family_of(root: int) -> dict[int, int]:
+    """A process and every process it started, recursively, each with the process that started it (the root with 0)."""
+    found = {root: 0}
+    queue = [root]
+    for pid in queue:
         for children in Path(f"/proc/{pid}/task").glob("*/children"):
             try:
-                found.extend(int(c) for c in children.read_text().split())
+                started = [int(c) for c in children.read_text().split()]
             except OSError:
                 continue
+            for child in started:
+                found[child] = pid
+                queue.append(child)
     return found
+
+
+def statuses(pid: int, *fields: str) -> dict[str, int]:
+    """Memory fields of a process's status in bytes, read at once (each 0 once the process has ended)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return dict.fromkeys(fields, 0)
+    found = dict.fromkeys(fields, 0)
+    for line in lines:
+        name, _, rest = line.partition(":")
+        if name in found:
+            found[name] = int(rest.split()[0]) * 1024
+    return found
+
+
+def command_of(pid: int) -> str:
+    """A process's command line, its arguments joined by spaces ("" once it has ended)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def status(pid: int, field: str) -> int:

@@ -1,6 +1,6 @@
 """`bench england` in small: the first two councils of a synthetic England sent by their own keys to two hosts on
-PostgreSQL, DfE's rules run for every file, every upload stored, each return built and pulled by DfE's key with both
-councils in it, and --write puts the page in the document."""
+PostgreSQL, DfE's rules run for every file, every upload stored, what each host's processes held at its peak, each
+return built and pulled by DfE's key with both councils in it, and --write puts the page in the document."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ def test_bench_england_sends_every_councils_files_and_dfe_pulls_them(
     assert sizes[0][7] == "0", out  # every upload stored
     assert "A " in sizes[0][6]
     assert "B " in sizes[0][6]
+    # Each host's peak, process by process: the server, its upload processes and the scheduler held memory at that
+    # moment, and DfE's rules ran in processes of their own (one per record-level upload at least).
+    held = {r[1]: r for r in rows if len(r) == 5 and r[1] in ("A", "B")}
+    assert sorted(held) == ["A", "B"], out
+    for host in held.values():
+        assert host[3].startswith("server "), host
+        assert "upload process " in host[3], host
+        assert "scheduler " in host[3], host
+        assert int(host[2].removesuffix(" MiB").replace(",", "")) > 0
+        assert "DfE's rules " in host[4], host
     builds = {r[1]: r for r in rows if len(r) == 4 + len(england.FORMATS)}
     assert sorted(builds) == sorted(england.RETURNS)
     assert all(r[3] == "2" for r in builds.values()), builds  # both councils in each return DfE pulls

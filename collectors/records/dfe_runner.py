@@ -3,8 +3,11 @@
 Executed by the interpreter of ``.venv-validators`` (DfE's CSC validator libraries pin pandas<2 and numpy<1.25,
 which cannot share the service's environment), so it imports only the standard library and those libraries:
 ``lac_validator`` (csc-validator-be-903, the SSDA903 return) and ``cin_validator`` (csc-validator-be-cin, the
-CIN census). It calls their public entry points and never changes a rule. ``collectors/records/contract.py`` is
-the service's side and documents the contract.
+CIN census). It calls their public entry points and never changes a rule. One thing reaches inside the 903 library:
+which postcodes its lookup holds (``_Named``), read from its own files through its own private readers, which
+``validators.lock`` pins; ``tests/collectors/records/test_dfe_runner_postcodes.py`` compares every distance and
+finding with the library left alone, so a new release that reads otherwise fails there first.
+``collectors/records/contract.py`` is the service's side and documents the contract.
 
     python dfe_runner.py --memory-mib 1536 < request.json > answer.json
 """
@@ -244,6 +247,7 @@ def _run_903(
     else:
         raise InputError(f"SSDA903 files are CSV (one a table) or one XML file, not {', '.join(sorted(kinds))}")
     uploaded = [{"name": name, "description": "This year", "file_content": content} for name, content in read]
+    held = _postcodes_named_only()
     end_year = str(int(request["ruleset"][3:7]) + 1)
     validator = LacValidator(
         metadata={"collectionYear": end_year, "localAuthority": request["local_authority"]},
@@ -271,6 +275,7 @@ def _run_903(
         else []
     )
     return {
+        "postcodes_held": held.held(),
         "episode_distances": distances,
         "tables": {table: len(validator.dfs[table]) for table in present},
         "tables_missing": [table for table in column_names if table not in validator.dfs],
@@ -278,6 +283,113 @@ def _run_903(
         "rules_raised": [_rule(registry[code], raised.get(code, "")) for code in validator.fails],
         "rules_skipped": [_rule(registry[code], "a table each needs was not given") for code in validator.skips],
     }
+
+
+class _Named:
+    """The postcodes DfE's library holds: of each postcode file it asks for (one a first letter), only the postcodes
+    of the episodes it looks up, where it would hold every postcode of that letter (a county's placements ask for
+    most of the country's letters, over 250 MiB of a 903's 330 MiB peak). What each lookup finds is the same: a
+    postcode it looks up is held exactly when the library's whole letter holds it."""
+
+    def __init__(self, postcodes: Any) -> None:
+        self.postcodes = postcodes
+        self.letters: set[str] = set()
+        self.wanted: set[str] = set()
+
+    def held(self) -> int:
+        """How many postcodes the library holds."""
+        return len(self.postcodes.dataframe)
+
+    def look_up(self, merge: Callable[..., Any]) -> Callable[..., Any]:
+        """The library's ``merge_postcodes``, with the postcodes it will look up read first."""
+
+        def merge_named(df: Any, postcode_field: str) -> Any:
+            # The library's own key: a text upper-cased without its spaces (a cell not text it finds no postcode
+            # for); the letters it reads, each text's first.
+            written = [value.upper() for value in df[postcode_field] if isinstance(value, str)]
+            self.read({text[0] for text in written if text}, {text.replace(" ", "") for text in written})
+            return merge(df, postcode_field)
+
+        return merge_named
+
+    def read(self, letters: set[str], keys: set[str]) -> None:
+        """Hold, of every letter asked for so far, the postcodes of every key asked for so far."""
+        import pandas as pd
+
+        postcodes = self.postcodes
+        new_keys = keys - self.wanted
+        reads = [(letter, keys | self.wanted) for letter in sorted(letters - self.letters)]
+        # A letter held already gains only the keys not asked for before, so no postcode is held twice.
+        reads += [(letter, new_keys) for letter in sorted(self.letters) if new_keys]
+        self.letters |= letters
+        self.wanted |= keys
+        frames = [postcodes._df]
+        for letter, wanted in reads:
+            try:
+                frames.append(_named_rows(postcodes, letter, wanted))
+            except (ValueError, FileNotFoundError):
+                continue  # as the library does: a letter with no file holds no postcode
+        if len(frames) > 1:
+            postcodes._df = pd.concat(frames)
+            postcodes._df.reset_index(drop=True, inplace=True)
+            postcodes._df["pcd_abbr"] = postcodes._df["pcd"].str.replace(" ", "")
+        # Every letter asked for is read here: the library's own read finds each one read and reads nothing.
+        postcodes._read = postcodes._read | {letter.upper() for letter in letters}
+
+
+def _named_rows(postcodes: Any, letter: str, wanted: set[str]) -> Any:
+    """The rows of the library's postcode file of ``letter`` whose postcode without its spaces is ``wanted``, as the
+    library's own read makes them (``Postcodes._read_msgpack``), read a value at a time: the file (brotli over
+    msgpack, its values column by column, the postcodes first) made whole into a frame took about 110 MiB at its peak
+    for the largest letters. A file laid out otherwise is read whole by the library's read, then cut."""
+    import brotli
+    import msgpack
+    import pandas as pd
+
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(brotli.decompress(postcodes._get_filename(letter).read_bytes()))
+    columns: list[str] = []
+    values: dict[str, list[Any]] = {}
+    floats: dict[str, bool] = {}
+    rows: set[int] = set()
+    for _ in range(unpacker.read_map_header()):
+        if unpacker.unpack() != "data":
+            columns = list(unpacker.unpack())
+            continue
+        for _ in range(unpacker.read_map_header()):
+            column = unpacker.unpack()
+            if column != "pcd" and not values:
+                whole = postcodes._read_msgpack(letter)
+                return whole[whole["pcd"].str.replace(" ", "").isin(wanted)]
+            kept: list[Any] = []
+            # Whether every value of the whole column is a float or missing: the library's frame is then float64.
+            only_floats, seen_float = True, False
+            for row in range(unpacker.read_array_header()):
+                value = unpacker.unpack()
+                if value is not None:
+                    seen_float = seen_float or isinstance(value, float)
+                    only_floats = only_floats and isinstance(value, float)
+                if column == "pcd":
+                    if isinstance(value, str) and value.replace(" ", "") in wanted:
+                        kept.append(value)
+                        rows.add(row)
+                elif row in rows:
+                    kept.append(value)
+            values[column] = kept
+            floats[column] = only_floats and seen_float
+    # An empty column's type as the library's whole one's: object for text, float64 for the coordinates.
+    series = {c: pd.Series(values[c], dtype="float64" if floats[c] else None if values[c] else object) for c in columns}
+    return pd.DataFrame(series, columns=columns)
+
+
+def _postcodes_named_only() -> _Named:
+    """DfE's 903 library made to hold only the postcodes its episodes name (:class:`_Named`)."""
+    from lac_validator import datastore
+
+    named = _Named(datastore.postcodes)
+    if not os.getenv("QLAC_DISABLE_PC"):
+        datastore.merge_postcodes = named.look_up(datastore.merge_postcodes)
+    return named
 
 
 def _parse_xml(name: str, content: bytes) -> ET.Element:

@@ -252,6 +252,37 @@ def _sen2_checked_in_an_upload_process(pooled: TestClient, monkeypatch: pytest.M
     assert ["Module 1: person", "child 2", "Sex"] in [e["loc"] for e in refused.json()["errors"]]
 
 
+@POOL_ONLY
+def test_a_process_left_holding_more_than_its_limit_by_a_record_level_upload_is_renewed(
+    store: Engine, tmp_path: Path
+) -> None:
+    """A record-level upload (DfE's rules, its figures derived and stored) leaves its process renewed as a file of
+    figures does, once the upload is stored: every process holds more than a byte."""
+    settings = Settings(data_dir=tmp_path / "data", upload_slots=1, upload_process_resident_bytes=1)
+    files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in RECORDS]
+    with TestClient(create_app(settings, engine=store, upload_processes=True)) as client:
+        pool = client.app.state.upload_pool  # type: ignore[attr-defined]
+        first = pool._executor
+        answer = client.post("/api/submissions", headers=NOTTS, data={"collection_year": "2024-25"}, files=files)
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 120
+        while (seen := client.get(answer.headers["location"], headers=NOTTS).json())["stage"] not in FINAL:
+            assert time.monotonic() < deadline, "the upload did not end within 120 s"
+            time.sleep(0.05)
+        assert seen["stage"] == "stored", seen["message"]
+        grown = _owner_pid(store, answer.json()["id"])
+        deadline = time.monotonic() + 60
+        while pool._executor is first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool._executor is not first, "the grown process was not renewed"
+        while _running(grown) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(grown)
+
+
+FINAL = ("stored", "rejected", "failed")
+
+
 def test_a_stop_marks_the_record_level_upload_its_process_was_cut_off_in_so_the_next_start_takes_it_up(
     store: Engine, tmp_path: Path
 ) -> None:
