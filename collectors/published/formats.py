@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from collectors.published.fingertips import FINGERTIPS
 from collectors.published.lait import LAIT
-from collectors.published.read import EES, FINGERTIPS, AreaLookup, FormatReader
+from collectors.published.read import EES, AreaLookup, FormatReader
 from collectors.published.sources import SourceSpec
 from collectors.published.viewit import VIEWIT, WithoutGeography
 from onereturn.errors import InvalidInput

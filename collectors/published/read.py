@@ -5,8 +5,7 @@ read as text with polars, its layout checked with pandera against what the sourc
 either a number or one of the publisher's symbols (a withheld value is never a number). The EES API's
 ``/query`` results (with ``/meta`` to name their ids) become the same columns and are read the same way.
 
-Fingertips (OHID): its "all data" CSV, and the FingertipsNext API's JSON, whose points become the CSV's
-columns; a row with no value takes the symbol its ``Value note`` stands for and is never a number.
+Fingertips (OHID) is read in ``collectors.published.fingertips``, ViewIt in ``viewit``, LAIT in ``lait``.
 """
 
 from __future__ import annotations
@@ -173,7 +172,7 @@ def value_of(spec: SourceSpec, column: str, prefix: str) -> list[pl.Expr]:
     return [number.alias(f"{prefix}value"), symbol.alias(f"{prefix}symbol"), raw.alias(f"{prefix}raw")]
 
 
-def _select_rows(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
+def select_rows(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
     """The rows ``fig`` is read from: a declared geographic level (when the file names one), its filters held."""
     return frame.filter(_read_from(spec, fig, frame))
 
@@ -199,7 +198,7 @@ def read_by_a_figure(spec: SourceSpec) -> pl.Expr:
     return pl.any_horizontal(pl.all_horizontal(_where(fig)) for fig in spec.figure)
 
 
-def _org(spec: SourceSpec, frame: pl.DataFrame) -> pl.Expr:
+def org_of(spec: SourceSpec, frame: pl.DataFrame) -> pl.Expr:
     if spec.level_column not in frame.columns:
         # A FingertipsNext API response names each area by its code alone.
         return pl.col(next(iter(spec.levels.values())))
@@ -302,7 +301,7 @@ def _breakdown_expr(fig: FigureSpec) -> pl.Expr:
 
 
 def _figures(spec: SourceSpec, fig: FigureSpec, frame: pl.DataFrame) -> pl.DataFrame:
-    rows = _select_rows(spec, fig, frame)
+    rows = select_rows(spec, fig, frame)
     read = rows.select(*_read_columns(spec, fig, frame, period_of(spec, fig, rows), breakdown_of(spec, fig, rows)))
     bad = read.filter(pl.col("value").is_null() & pl.col("symbol").is_null())
     if bad.height:
@@ -326,7 +325,7 @@ def _read_columns(
     """The columns ``fig`` reads from each of its rows: the figure's key, its values and their raw text."""
     return [
         pl.lit(fig.indicator).alias("indicator_id"),
-        _org(spec, frame).alias("org_code"),
+        org_of(spec, frame).alias("org_code"),
         period.alias("period"),
         breakdown.alias("breakdown"),
         *value_of(spec, fig.value, ""),
@@ -397,7 +396,7 @@ def _in_one_pass(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame | None:
     return every.drop("_refused").cast(FIGURE_SCHEMA)  # type: ignore[arg-type]
 
 
-def _json(spec: SourceSpec, data: bytes) -> Any:
+def json_of(spec: SourceSpec, data: bytes) -> Any:
     try:
         return json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -406,7 +405,7 @@ def _json(spec: SourceSpec, data: bytes) -> Any:
         raise PublishedFormatError(f"{spec.file}: a JSON document nested too deep to read; nothing was stored") from exc
 
 
-def _layout_error(spec: SourceSpec, what: str) -> PublishedFormatError:
+def layout_error(spec: SourceSpec, what: str) -> PublishedFormatError:
     return PublishedFormatError(
         f"{spec.file}: {what}: the publisher's API answered in a layout source {spec.id!r} cannot read; "
         "nothing was stored"
@@ -432,7 +431,7 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
     API documentation and its R client eesyapi.R (``parse_api_dataset``) read them. The rows become the data set's
     tidy CSV columns, so the same source reads both.
     """
-    doc = _json(spec, data)
+    doc = json_of(spec, data)
     try:
         meta, results = doc["meta"], doc["results"]
         filters = {f["id"]: (f["column"], {o["id"]: o["label"] for o in f["options"]}) for f in meta["filters"]}
@@ -443,7 +442,7 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
             for o in level["options"]
         }
     except (KeyError, TypeError) as exc:
-        raise _layout_error(spec, f"the EES /meta answer is not as expected ({error_kind(exc)})") from exc
+        raise layout_error(spec, f"the EES /meta answer is not as expected ({error_kind(exc)})") from exc
     known = {"time_period", "time_identifier", "geographic_level", *_EES_LOCATION_COLUMNS.values()}
     known |= {column for column, _ in filters.values()} | set(indicators.values())
     needed = {c for fig in spec.figure for c in (fig.value, fig.numerator, fig.denominator, *fig.where, *fig.breakdown)}
@@ -473,7 +472,7 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
             for indicator_id, value in result["values"].items():
                 row[indicators[indicator_id]] = None if value is None else str(value)
         except (KeyError, TypeError, AttributeError) as exc:
-            raise _layout_error(
+            raise layout_error(
                 spec,
                 f"query result {number} is not as expected ({error_kind(exc)}, or it names an id /meta does not give)",
             ) from exc
@@ -492,143 +491,6 @@ def read_ees_query_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, in
     return every_figure(spec, frame), frame.height
 
 
-# --- Fingertips: the "all data" CSV and the FingertipsNext API ---------------------------------------------------
-#: The Fingertips columns a figure is read from, as the "all data" CSV names them.
-FINGERTIPS_KEY_COLUMNS = [
-    "Indicator ID",
-    "Area Code",
-    "Area Type",
-    "Sex",
-    "Age",
-    "Category Type",
-    "Category",
-    "Time period",
-    "Value",
-    "Count",
-    "Denominator",
-    "Value note",
-]
-
-
-def read_fingertips_csv(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
-    """Read Fingertips' "all data" CSV (``/api/all_data/csv/by_indicator_id``) into figures."""
-    frame = read_csv_text(spec, data)
-    return _fingertips(spec, frame), frame.height
-
-
-def read_fingertips_json(spec: SourceSpec, data: bytes) -> tuple[pl.DataFrame, int]:
-    """Read a FingertipsNext API answer (``GET /indicators/{id}/data``: ``IndicatorWithHealthDataForArea``) into
-    figures; each health data point becomes a row in the "all data" CSV's columns, numbered in reading order."""
-    doc = _json(spec, data)
-    answers = doc if isinstance(doc, list) else [doc]
-    rows: list[dict[str, str | None]] = []
-    try:
-        for answer in answers:
-            indicator = str(answer["indicatorId"])
-            for area in answer["areaHealthData"]:
-                segments = area.get("indicatorSegments")
-                if segments is None:  # the layout before segments: points straight under the area
-                    segments = [{"healthData": area["healthData"]}]
-                for segment in segments:
-                    for point in segment["healthData"]:
-                        rows.append(_fingertips_point(indicator, area["areaCode"], segment, point))
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise _layout_error(spec, f"a FingertipsNext answer not as expected ({error_kind(exc)})") from exc
-    needed = {c for fig in spec.figure for c in (fig.value, fig.numerator, fig.denominator, *fig.where, *fig.breakdown)}
-    missing = sorted(c for c in needed if c and (c not in FINGERTIPS_KEY_COLUMNS or c == "Area Type"))
-    if missing:
-        raise _layout_error(spec, f"the FingertipsNext API gives no {', '.join(missing)}, which the source reads")
-    frame = pl.DataFrame(rows, schema=dict.fromkeys(FINGERTIPS_KEY_COLUMNS, pl.String), orient="row")
-    frame = frame.drop("Area Type").with_row_index("file_row", offset=1).with_columns(pl.col("file_row").cast(pl.Int64))
-    return _fingertips(spec, frame), frame.height
-
-
-def _number_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"a number, not {value!r}")
-    return repr(value)
-
-
-def _fingertips_point(
-    indicator: str, area: str, segment: dict[str, Any], point: dict[str, Any]
-) -> dict[str, str | None]:
-    """One FingertipsNext health data point as an "all data" CSV row (its period as Fingertips writes it)."""
-    sex = (segment.get("sex") or point.get("sex") or {}).get("value", "Persons")
-    age = (segment.get("age") or point.get("ageBand") or {}).get("value", "")
-    deprivation = point.get("deprivation") or {}
-    aggregate = deprivation.get("isAggregate", True)
-    return {
-        "Indicator ID": indicator,
-        "Area Code": area,
-        "Area Type": None,
-        "Sex": sex,
-        "Age": age,
-        "Category Type": "" if aggregate else deprivation.get("type", ""),
-        "Category": "" if aggregate else deprivation.get("value", ""),
-        "Time period": _fingertips_period(point["datePeriod"]),
-        "Value": _number_text(point.get("value")),
-        "Count": _number_text(point.get("count")),
-        "Denominator": _number_text(point.get("denominator")),
-        "Value note": point.get("valueNote") or "",
-    }
-
-
-def _fingertips_period(period: dict[str, str]) -> str:
-    """A FingertipsNext ``datePeriod`` as the "all data" CSV's ``Time period``: ``2012`` for a calendar year,
-    ``2013/14`` for a financial or academic year; any other span is written ``from to`` and read by no rule."""
-    start, end = period["from"], period["to"]
-    first, last = int(start[:4]), int(end[:4])
-    kind = period["type"]
-    if kind == "Calendar" and start[5:] == "01-01" and end[5:] == "12-31" and first == last:
-        return str(first)
-    if kind in ("Financial", "Academic") and last == first + 1:
-        return f"{first}/{last % 100:02d}"
-    return f"{kind} {start} to {end}"
-
-
-def _fingertips(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
-    parts = []
-    for fig in spec.figure:
-        rows = _select_rows(spec, fig, frame)
-        value = pl.col(fig.value).fill_null("").str.strip_chars()
-        number = value.cast(pl.Float64, strict=False)
-        note = pl.col("Value note").fill_null("").str.strip_chars()
-        bad = rows.filter((value != "") & number.is_null())
-        if bad.height:
-            first = bad.row(0, named=True)
-            raise PublishedFormatError(
-                f"{spec.file} row {first['file_row']}: {fig.value} = {first[fig.value]!r} is not a number; "
-                f"{bad.height} such row(s); nothing was stored"
-            )
-        # A row with no value is never a number: the symbol its note stands for, else "not available".
-        symbol = pl.when(value == "").then(note.replace_strict(spec.value_notes, default="x", return_dtype=pl.String))
-        read = rows.select(
-            pl.lit(fig.indicator).alias("indicator_id"),
-            _org(spec, frame).alias("org_code"),
-            period_of(spec, fig, rows).alias("period"),
-            breakdown_of(spec, fig, rows).alias("breakdown"),
-            number.alias("value"),
-            (pl.col(fig.numerator).cast(pl.Float64, strict=False) if fig.numerator else pl.lit(None, pl.Float64)).alias(
-                "numerator"
-            ),
-            (
-                pl.col(fig.denominator).cast(pl.Float64, strict=False) if fig.denominator else pl.lit(None, pl.Float64)
-            ).alias("denominator"),
-            symbol.alias("symbol"),
-            pl.lit(None, pl.String).alias("flag"),
-            pl.lit("final").alias("status"),
-            pl.when(note == "").then(None).otherwise(note).alias("note"),
-            "file_row",
-        )
-        blank_org = read.filter(pl.col("org_code").is_null() | (pl.col("org_code") == ""))
-        if blank_org.height:
-            raise PublishedFormatError(f"{spec.file} row {blank_org['file_row'][0]}: no area code; nothing was stored")
-        parts.append(read.cast(FIGURE_SCHEMA))  # type: ignore[arg-type]
-    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=FIGURE_SCHEMA)
-
-
 #: An area's code from its name and a catalogue period (``LookupError`` naming what was found otherwise).
 AreaLookup = Callable[[str, str], str]
 #: A reader of a publisher's file: its figures (FIGURE_SCHEMA) and the rows read; ``areas`` resolves an area's
@@ -636,7 +498,7 @@ AreaLookup = Callable[[str, str], str]
 Reader = Callable[[SourceSpec, bytes, AreaLookup], tuple[pl.DataFrame, int]]
 
 
-def _coded(read: Callable[[SourceSpec, bytes], tuple[pl.DataFrame, int]]) -> Reader:
+def coded(read: Callable[[SourceSpec, bytes], tuple[pl.DataFrame, int]]) -> Reader:
     """A reader of a format whose rows carry area codes: it asks no area by name."""
 
     def reader(spec: SourceSpec, data: bytes, _areas: AreaLookup) -> tuple[pl.DataFrame, int]:
@@ -656,6 +518,4 @@ class FormatReader:
 
 
 #: EES's tidy CSV, or its API's answer (``/meta`` with ``/query`` results).
-EES = FormatReader("ees_csv", csv=_coded(read_ees_csv), json=_coded(read_ees_query_json))
-#: OHID's Fingertips CSV, or a FingertipsNext ``/data`` answer.
-FINGERTIPS = FormatReader("fingertips", csv=_coded(read_fingertips_csv), json=_coded(read_fingertips_json))
+EES = FormatReader("ees_csv", csv=coded(read_ees_csv), json=coded(read_ees_query_json))
