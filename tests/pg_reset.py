@@ -146,7 +146,8 @@ def put_back(conn: psycopg.Connection[Any], pristine: Pristine, settle: float = 
             for name, value, called in pristine.sequences
         )
         conn.execute(sql.SQL("SELECT ") + setvals)
-    if _digests(conn, pristine.tables) != pristine.digests:
+    # Rows copied back are checked once more; where none changed, the first reading already said they are a fresh copy's.
+    if changed and _digests(conn, pristine.tables) != pristine.digests:
         conn.rollback()
         return False
     conn.commit()
